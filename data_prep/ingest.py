@@ -825,9 +825,10 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     if not rows:
         return np.zeros(0, dtype=np.int64)
     try:
-        return twins.near_duplicate_groups(np.concatenate(rows), cfg.near_duplicate_mse)
+        return twins.near_duplicate_groups(np.concatenate(rows), cfg.near_duplicate_mse,
+                                           setting="--near-duplicate-mse ")
     except ValueError as exc:  # a threshold far above near twins: the message names the fix
-        raise IngestError(f"--near-duplicate-mse {cfg.near_duplicate_mse:g}: {exc}") from None
+        raise IngestError(str(exc)) from None
 
 
 TWIN_SHARE_WARNING = 0.10

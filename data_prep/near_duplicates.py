@@ -94,7 +94,8 @@ is far above near twins (1e-4 links 16 pairs of RetinaMNIST's 1,200 images) and 
 most images into a few groups; :func:`near_pairs` stops and says so."""
 
 
-def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None) -> np.ndarray:
+def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
+               setting: str = "data.near_duplicate_mse=") -> np.ndarray:
     """Every pair of rows whose mean squared difference is below ``threshold`` (strictly).
 
     The distances are computed a block of rows at a time
@@ -108,13 +109,15 @@ def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None)
             are twins.
         max_pairs: stop with ValueError once more pairs than this are found (default
             :data:`MAX_PAIRS_PER_IMAGE` ``* n``).
+        setting: how the error names the value (``"--near-duplicate-mse "`` for the ingest's
+            command line).
 
     Returns:
         ``(m, 2)`` int64 pairs ``(i, j)``, ``i < j``, sorted by ``i`` then ``j``.
 
     Raises:
         ValueError: more than ``max_pairs`` pairs below ``threshold`` (the message names
-            ``data.near_duplicate_mse``, what was found and the fix).
+            the setting, what was found and the fix).
     """
     from sklearn.metrics import pairwise_distances_chunked
 
@@ -141,7 +144,7 @@ def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None)
                 total += len(js)
         if total > limit:
             raise ValueError(
-                f"data.near_duplicate_mse={threshold:g} links too many labelled images: more than "
+                f"{setting}{threshold:g} links too many labelled images: more than "
                 f"{limit:,} pairs below it ({total:,} among the first {seen[0]:,} of {n:,} images; at most "
                 f"{MAX_PAIRS_PER_IMAGE} per image), so the folds would keep most images in a few "
                 f"groups; near twins are far closer -> use a value near 1e-4 (an RMS pixel "
@@ -179,7 +182,8 @@ def twin_groups(n: int, pairs: np.ndarray) -> np.ndarray:
     return first[labels]
 
 
-def near_duplicate_groups(rows: np.ndarray, threshold: float, max_pairs: int | None = None) -> np.ndarray:
+def near_duplicate_groups(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
+                          setting: str = "data.near_duplicate_mse=") -> np.ndarray:
     """The near-twin groups of the rows of :func:`comparison_rows`: every pair below
     ``threshold`` (:func:`near_pairs`) linked, the groups their connected components
     (:func:`twin_groups`). ``(n,)`` group ids (the first member's index); fewer than 2 rows:
@@ -187,7 +191,7 @@ def near_duplicate_groups(rows: np.ndarray, threshold: float, max_pairs: int | N
 
     Raises:
         ValueError: more than ``max_pairs`` pairs below ``threshold`` (:func:`near_pairs`)."""
-    return twin_groups(len(rows), near_pairs(rows, threshold, max_pairs))
+    return twin_groups(len(rows), near_pairs(rows, threshold, max_pairs, setting))
 
 
 def grouped_units(units: Sequence[str], groups: Sequence[int] | np.ndarray) -> list[str]:

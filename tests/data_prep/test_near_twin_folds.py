@@ -189,6 +189,18 @@ def test_a_share_of_twins_above_10_percent_warns_and_none_found_says_the_folds_a
     assert ingest._twins_line({**facts, "with_patients": True}).endswith("the folds are per patient")
 
 
+def test_the_ingest_stops_on_a_value_that_links_far_too_many_pairs(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 (every pair of 0..1 images below it) on 20 images: 190 pairs, above 1 per image here."""
+    data = make_twins(tmp_path / "d")
+    monkeypatch.setattr("data_prep.near_duplicates.MAX_PAIRS_PER_IMAGE", 1)
+    message = expect_error(config(data, grades=["Normal", "DR"], near_duplicate_mse=1.0), tmp_path / "out",
+                           "--near-duplicate-mse 1 links too many labelled images: more than 20 pairs below it "
+                           "(190 among the first 20 of 20 images; at most 1 per image)",
+                           "-> use a value near 1e-4 (an RMS pixel difference of 1 % of the range), or 0 (off)")
+    assert "data.near_duplicate_mse" not in message  # the ingest's own flag
+
+
 def test_off_the_manifest_is_byte_identical_and_the_folds_per_image(tmp_path: Path) -> None:
     data = make_twins(tmp_path / "d")
     default = ingest.run(config(data, grades=["Normal", "DR"]), tmp_path / "default", verbose=False)
