@@ -43,10 +43,15 @@ from typing import Any
 import numpy as np
 
 from bench.common import shared_data_folder, write_result
-from data_prep.near_duplicates import comparison_rows, nearest_neighbours, twin_groups
+from data_prep.near_duplicates import (
+    comparison_rows,
+    near_duplicate_groups,
+    nearest_neighbours,
+    twin_groups,
+)
 
 # the distance and the grouping are the ingest's own (data.near_duplicate_mse): one implementation
-__all__ = ["nearest_neighbours", "one_nn_accuracy", "twin_groups", "main"]
+__all__ = ["near_duplicate_groups", "nearest_neighbours", "one_nn_accuracy", "twin_groups", "main"]
 
 FOLD_SEEDS = 10
 """Fold splits of each kind on which the 1-NN is repeated (``data.fold_seed`` 0..9)."""
@@ -106,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
                 "twin_in_another_fold": int((folds[index] != folds)[twin].sum()),
                 "test_images_with_a_labelled_twin": int((test_distance < threshold).sum())}
 
-    groups = twin_groups(index, distance, args.threshold)
+    groups = near_duplicate_groups(x, args.threshold)  # every pair below it linked, as the ingest
     grouped, _ = assign_folds(grades, args.n_folds, args.fold_seed, patients=[str(g) for g in groups])
     effect: dict[str, Any] = {
         "one_nn_accuracy": {"per_image_folds": one_nn_accuracy(x, grades, folds),

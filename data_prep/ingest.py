@@ -824,7 +824,35 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
             for start in range(0, len(records), block)]
     if not rows:
         return np.zeros(0, dtype=np.int64)
-    return twins.near_duplicate_groups(np.concatenate(rows), cfg.near_duplicate_mse)
+    try:
+        return twins.near_duplicate_groups(np.concatenate(rows), cfg.near_duplicate_mse,
+                                           setting="--near-duplicate-mse ")
+    except ValueError as exc:  # a threshold far above near twins: the message names the fix
+        raise IngestError(str(exc)) from None
+
+
+TWIN_SHARE_WARNING = 0.10
+"""Above this share of the labelled images joined into near-twin groups the ingest warns
+(:func:`_twin_share_problems`): RetinaMNIST's near twins at 1e-4 are 32 of 1,200 (2.7 %)."""
+
+
+def _twin_share_problems(groups: np.ndarray | None, cfg: DataConfig, where: str) -> list[Problem]:
+    """A warning when ``data.near_duplicate_mse`` joined more than :data:`TWIN_SHARE_WARNING` of
+    the labelled images (``groups``: :func:`_near_twin_groups`, ``(n_train,)``) into groups of
+    two or more: the share, the largest group's size and the scale of the value; [] otherwise."""
+    if groups is None or not len(groups):
+        return []
+    n_images, n_groups = twins.group_counts(groups)
+    if n_images <= TWIN_SHARE_WARNING * len(groups):
+        return []
+    largest = int(np.unique(groups, return_counts=True)[1].max())
+    return [Problem(where, f"--near-duplicate-mse {cfg.near_duplicate_mse:g} joined "
+                           f"{n_images:,} of {len(groups):,} labelled images ({n_images / len(groups):.0%}) "
+                           f"into {counted(n_groups, 'group')} kept in one fold each"
+                           f"{'' if n_groups == 1 else f', the largest of {largest:,} images'}; near "
+                           f"twins are rarely so many (1e-4 is an RMS pixel difference of 1 % of the range)",
+                    "check the value: e.g. --near-duplicate-mse 1e-4, or 0 (off); the folds are "
+                    "made as asked", severity="warning", kind="near-duplicates")]
 
 
 def _twin_facts(groups: np.ndarray | None, cfg: DataConfig, sizes: Sequence[int],
@@ -847,11 +875,15 @@ def _twins_line(facts: dict[str, object] | None) -> str:
     """The printed summary's line on the near twins ('' when ``data.near_duplicate_mse`` is 0)."""
     if not facts:
         return ""
+    setting = f"--near-duplicate-mse {facts['near_duplicate_mse']:g}"
+    if not facts.get("n_groups"):
+        return (f"near duplicates: none below {setting} (compared at {facts['compared_px']} px): "
+                f"the folds are per {'patient' if facts.get('with_patients') else 'image'}")
     joined = " (with their patients' images)" if facts.get("with_patients") else ""
     return (f"near duplicates: {counted(int(facts['n_images']), 'labelled image')} in "
             f"{counted(int(facts['n_groups']), 'group')} kept in one fold each{joined} "
-            f"(--near-duplicate-mse {facts['near_duplicate_mse']:g}, compared at "
-            f"{facts['compared_px']} px)")
+            f"({setting}, compared at {facts['compared_px']} px) (members: {MANIFEST_NAME} column "
+            f"{FOLD_GROUP_COLUMN})")
 
 
 def left_out_grades(rows: Sequence[LabelRow]) -> dict[int, int]:
@@ -933,10 +965,19 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
             "unused_column": unused}
 
 
-def _patients_line(facts: dict[str, object] | None) -> str:
-    """The printed summary's line on the folds' grouping ('' for a result without facts)."""
+def _patients_line(facts: dict[str, object] | None, twins_joined: bool = False) -> str:
+    """The printed summary's line on the folds' grouping ('' for a result without facts);
+    ``twins_joined``: near twins were kept together (``data.near_duplicate_mse``; their own line
+    follows)."""
     if not facts:
         return ""
+    if twins_joined and not facts.get("grouped"):
+        if facts.get("unused_column"):
+            return (f"folds: per image, except near twins kept together (next line), although column "
+                    f"{facts['unused_column']!r} looks like a patient id (see the warning): "
+                    f"--patient-column {facts['unused_column']!r} groups a patient's images into one fold")
+        return ("folds: per image, except near twins kept together (next line); no patient column "
+                "(--patient-column would keep a patient's images in one fold)")
     if facts.get("grouped"):
         return (f"folds: grouped by patient ({facts.get('source')}): "
                 f"{counted(int(facts['n_patients']), 'patient')} for "
@@ -988,10 +1029,8 @@ def format_summary(result: IngestResult) -> str:
                  f"{result.seconds:.1f} s")
     lines.append(f"grades: {describe(result.grade_names)}   channels: {result.channels} "
                  f"({'RGB' if result.channels == 3 else 'grey'})")
-    said = _patients_line(result.patients)
-    if said and result.near_duplicates and result.near_duplicates.get("n_groups"):
-        said = said.replace("each training image its own unit", "each training image its own unit "
-                            "but for its near twins (next line)", 1)
+    said = _patients_line(result.patients,
+                          bool(result.near_duplicates and result.near_duplicates.get("n_groups")))
     if said:
         lines.append(said)
     if _twins_line(result.near_duplicates):
@@ -1164,6 +1203,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     twin_groups = None
     if not any(p.severity == "error" for p in problems):
         twin_groups = _near_twin_groups(entries, cfg, sizes, previous, channels, spill)
+        problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
+                                 cfg.strict)
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
                                   plan.grade_names, twin_groups)
         problems += _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
@@ -1422,7 +1463,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--near-duplicate-mse", type=float, default=d.near_duplicate_mse, metavar="MSE",
                         help="keep labelled images whose mean squared pixel difference (0..1 scale, "
                              "smallest cached copy at most 64 px) is below MSE in one fold, as one "
-                             "patient's; e.g. 1e-4 (default: 0, off)")
+                             "patient's: every such pair is linked, and chains of them make one group; "
+                             "e.g. 1e-4, an RMS difference of 1 %% of the range (default: 0, off)")
     parser.add_argument("--cache-sizes", type=_sizes, default=d.cache_sizes, metavar="SIZES",
                         help="cache sizes in pixels, comma-separated, as data.cache_sizes of "
                              "python -m drac_ssl.train (--sizes, its older name, still works) (default: "

@@ -14,10 +14,17 @@ Conventions, shared with ``bench/near_duplicates.py`` (one implementation):
 * the distance of two images is the mean over all their values (every pixel, every channel)
   of the squared difference, pixels scaled to 0..1 (``uint8 / 255``): ``1e-4`` is an RMS
   difference of 1 % of the range (2.6 grey levels of 255);
-* twins are found by exact nearest neighbours (``sklearn.neighbors.NearestNeighbors``,
-  brute force): each image is joined to its nearest other image when closer than the
-  threshold (strictly), and the groups are the connected components of those links
-  (``scipy.sparse.csgraph.connected_components``), so a chain a~b~c is one group;
+* every pair of images closer than the threshold (strictly) is linked, found exactly by
+  comparing each image with every other a block of rows at a time
+  (``sklearn.metrics.pairwise_distances_chunked``; memory: one block plus the pairs found), and
+  the groups are the connected components of those links
+  (``scipy.sparse.csgraph.connected_components``), so a chain a~b~c is one group even when a
+  and c are further apart than the threshold (:func:`near_pairs`, :func:`twin_groups`); a
+  threshold that links more than :data:`MAX_PAIRS_PER_IMAGE` pairs per image stops with
+  ValueError (it is far above near twins);
+* :func:`nearest_neighbours` (each image's single nearest other image) is what
+  ``bench/near_duplicates.py`` counts with: an image has a twin below the threshold exactly
+  when its nearest neighbour is below it, so the counts agree with the groups' members;
 * the ingest compares each labelled image's cached copy at the smallest of
   ``data.cache_sizes``, area-resized (OpenCV ``INTER_AREA``) to :data:`COMPARE_SIDE` px when
   larger (:func:`comparison_rows`), so that 35k EyePACS images fit in memory.
@@ -28,7 +35,7 @@ errors need not wait for).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -81,15 +88,86 @@ def nearest_neighbours(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.n
     return index[:, 0], distance[:, 0] ** 2 / x.shape[1]
 
 
-def twin_groups(index: np.ndarray, distance: np.ndarray, threshold: float) -> np.ndarray:
-    """Group id of each image: images joined to their nearest neighbour closer than
-    ``threshold`` (strictly) share one (connected components, ``scipy.sparse.csgraph``, so a
-    chain a~b~c is one group); every other image is a group of its own.
+MAX_PAIRS_PER_IMAGE = 50
+"""At most this many linked pairs per labelled image (``50 * n``): a threshold that links more
+is far above near twins (1e-4 links 16 pairs of RetinaMNIST's 1,200 images) and would join
+most images into a few groups; :func:`near_pairs` stops and says so."""
+
+
+def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
+               setting: str = "data.near_duplicate_mse=") -> np.ndarray:
+    """Every pair of rows whose mean squared difference is below ``threshold`` (strictly).
+
+    The distances are computed a block of rows at a time
+    (``sklearn.metrics.pairwise_distances_chunked``, euclidean, at most 64 MiB of distances per
+    block), and only the pairs below the threshold are kept, so that memory stays bounded by one
+    block plus the pairs found.
 
     Args:
-        index, distance: each image's nearest neighbour and its distance, ``(n,)``
-            (:func:`nearest_neighbours`).
-        threshold: the mean squared difference below which two images are twins.
+        rows: ``(n, d)`` floats (:func:`comparison_rows`: 0..1).
+        threshold: the mean squared difference (squared units of ``rows``) below which two rows
+            are twins.
+        max_pairs: stop with ValueError once more pairs than this are found (default
+            :data:`MAX_PAIRS_PER_IMAGE` ``* n``).
+        setting: how the error names the value (``"--near-duplicate-mse "`` for the ingest's
+            command line).
+
+    Returns:
+        ``(m, 2)`` int64 pairs ``(i, j)``, ``i < j``, sorted by ``i`` then ``j``.
+
+    Raises:
+        ValueError: more than ``max_pairs`` pairs below ``threshold`` (the message names
+            the setting, what was found and the fix).
+    """
+    from sklearn.metrics import pairwise_distances_chunked
+
+    n, d = rows.shape
+    limit = MAX_PAIRS_PER_IMAGE * n if max_pairs is None else max_pairs
+    if n < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+
+    seen = [0]  # rows compared so far (with all rows)
+
+    def below(distances: np.ndarray, start: int) -> list[np.ndarray]:
+        # one entry per row of the block (pairwise_distances_chunked's contract): its partners j > i
+        seen[0] = start + len(distances)
+        near = distances.astype(np.float64) ** 2 / d < threshold
+        return [start + i + 1 + np.flatnonzero(row[start + i + 1:]) for i, row in enumerate(near)]
+
+    found: list[np.ndarray] = []
+    total = 0
+    for block_start, partners in _blocks(pairwise_distances_chunked(rows, metric="euclidean", reduce_func=below,
+                                                                     working_memory=64)):
+        for i, js in enumerate(partners, start=block_start):
+            if len(js):
+                found.append(np.stack([np.full(len(js), i), js], axis=1).astype(np.int64))
+                total += len(js)
+        if total > limit:
+            raise ValueError(
+                f"{setting}{threshold:g} links too many labelled images: more than "
+                f"{limit:,} pairs below it ({total:,} among the first {seen[0]:,} of {n:,} images; at most "
+                f"{MAX_PAIRS_PER_IMAGE} per image), so the folds would keep most images in a few "
+                f"groups; near twins are far closer -> use a value near 1e-4 (an RMS pixel "
+                f"difference of 1 % of the range), or 0 (off)")
+    return np.concatenate(found) if found else np.zeros((0, 2), dtype=np.int64)
+
+
+def _blocks(chunks: Iterator[list[np.ndarray]]) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """``(index of the block's first row, its rows' partners)`` of :func:`near_pairs`'s blocks."""
+    start = 0
+    for partners in chunks:
+        yield start, partners
+        start += len(partners)
+
+
+def twin_groups(n: int, pairs: np.ndarray) -> np.ndarray:
+    """Group id of each of ``n`` images: images linked by ``pairs`` share one (connected
+    components, ``scipy.sparse.csgraph``, so a chain a~b~c is one group); every other image is a
+    group of its own.
+
+    Args:
+        n: the number of images.
+        pairs: ``(m, 2)`` image indices, each pair linked (:func:`near_pairs`).
 
     Returns:
         ``(n,)`` ints: each group named by its first image's index (the fold split of the
@@ -97,20 +175,23 @@ def twin_groups(index: np.ndarray, distance: np.ndarray, threshold: float) -> np
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    near = np.flatnonzero(distance < threshold)
-    graph = coo_matrix((np.ones(len(near)), (near, index[near])), shape=(len(index), len(index)))
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     labels = connected_components(graph, directed=False)[1]
     _, first = np.unique(labels, return_index=True)
     return first[labels]
 
 
-def near_duplicate_groups(rows: np.ndarray, threshold: float) -> np.ndarray:
-    """:func:`twin_groups` of the rows of :func:`comparison_rows`: ``(n,)`` group ids (the
-    first member's index); fewer than 2 rows: each its own group."""
-    if len(rows) < 2:
-        return np.arange(len(rows))
-    index, distance = nearest_neighbours(rows)
-    return twin_groups(index, distance, threshold)
+def near_duplicate_groups(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
+                          setting: str = "data.near_duplicate_mse=") -> np.ndarray:
+    """The near-twin groups of the rows of :func:`comparison_rows`: every pair below
+    ``threshold`` (:func:`near_pairs`) linked, the groups their connected components
+    (:func:`twin_groups`). ``(n,)`` group ids (the first member's index); fewer than 2 rows:
+    each its own group.
+
+    Raises:
+        ValueError: more than ``max_pairs`` pairs below ``threshold`` (:func:`near_pairs`)."""
+    return twin_groups(len(rows), near_pairs(rows, threshold, max_pairs, setting))
 
 
 def grouped_units(units: Sequence[str], groups: Sequence[int] | np.ndarray) -> list[str]:

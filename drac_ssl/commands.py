@@ -363,8 +363,10 @@ def compare_parser() -> argparse.ArgumentParser:
                              "settings help? (seconds per variant)")
     parser.add_argument("--n-boot", type=ascii_int("--n-boot"), default=None, metavar="N",
                         help="recompute every paired difference with N bootstrap resamples (seed 0; "
-                             "of the patients, each with all its images, when the run's "
-                             "data/manifest.csv names them, else of the images); "
+                             "of the near-twin groups the folds kept whole when the run's "
+                             "data/manifest.csv has them (its fold_group column, "
+                             "data.near_duplicate_mse), else of the patients, each with all its "
+                             "images, when it names them, else of the images); "
                              "default: each run's own differences as its fine-tuning stored them (the "
                              f"figures of its report.md), {DEFAULT_N_BOOT} resamples for a run that "
                              "did not store them")

@@ -188,10 +188,12 @@ class DataConfig:
     ``near_duplicate_mse``: 0 (the default) leaves the folds as they are. A value > 0 compares
     every labelled image with every other (:mod:`data_prep.near_duplicates`: the cached copy at
     the smallest of ``cache_sizes``, area-resized to at most 64 px, all channels, pixels / 255)
-    and joins those whose mean squared difference is below it (chains a~b~c join) into one
-    group that the folds never split, as one patient's images; with patients known too, a
-    group joins its images' patients. ``1e-4`` (an RMS difference of 1 % of the range) finds
-    RetinaMNIST's 32 near twins (``bench/near_duplicates.py``). The manifest then gets a
+    and links every pair whose mean squared difference is below it; the linked images (chains
+    a~b~c join) make one group that the folds never split, as one patient's images; with
+    patients known too, a group joins its images' patients. ``1e-4`` (an RMS difference of 1 %
+    of the range) finds RetinaMNIST's 32 near twins (``bench/near_duplicates.py``); a value
+    that joins more than 10 % of the labelled images is warned of, and one that links more than
+    50 pairs per image is refused (docs/data.md, "Near duplicates": choosing a value). The manifest then gets a
     ``fold_group`` column (each training image's unit in the folds), and the bootstrap CIs
     resample those units (``ci_resamples: groups``, :func:`drac_ssl.oof.patient_groups`).
     """
@@ -216,9 +218,9 @@ class DataConfig:
     cache_sizes: list[int] = field(default_factory=lambda: [256, 512])  # sides (px, 8..4096) of the resized copies the ingest caches; pretrain.augment.source_size picks one
     n_folds: int = 5  # folds of the cross-validation (stratified by grade, grouped by patient when known); >= 2
     fold_seed: int = 0  # seed of the stratified (patient-grouped when known) fold assignment
-    # > 0: labelled images whose mean squared pixel difference (0..1 scale, on the smallest cached
-    # copy, at most 64 px) is below this are kept in one fold, as one patient's (chains join);
-    # 0 = off (per-image or patient folds as before). 1e-4: RetinaMNIST's 32 near twins (docs/data.md)
+    # > 0: every pair of labelled images whose mean squared pixel difference (0..1 scale, on the smallest
+    # cached copy, at most 64 px) is below this is kept in one fold, as one patient's (chains join);
+    # 0 = off (per-image or patient folds as before). 1e-4 (1 % RMS): RetinaMNIST's 32 near twins (docs/data.md)
     near_duplicate_mse: float = 0.0
     strict: bool = False  # reject (instead of convert) RGB/16-bit/non-1024 images
     ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (DataConfig's docstring)
@@ -538,7 +540,8 @@ def fallback(setting: str, fixes: FixBase | None = None, bad: Any = _UNSET) -> t
 def _default_fix(key: str, fixes: FixBase | None = None, bad: Any = _UNSET) -> str:
     """``\n  fix: SETTING=DEFAULT (the default)`` for a setting of :class:`Config` (a list's
     item ``x[0]``: the whole list's default), or the ``-c`` file's value (:func:`fallback`:
-    ``SETTING=VALUE (as in FILE)``); "" for a key that is not one."""
+    ``SETTING=VALUE (as in FILE)``); a number setting whose range has a ``fix``
+    (:data:`NUMBER_RANGES`) gets that instead of the default; "" for a key that is not one."""
     setting = key.split("[", 1)[0]
     try:
         value, words = fallback(setting, fixes, bad if setting == key else _UNSET)
@@ -547,6 +550,9 @@ def _default_fix(key: str, fixes: FixBase | None = None, bad: Any = _UNSET) -> s
     if value in ("", [], None):  # an empty default means "none" or "auto": no example of a value
         kind = "path" if setting.endswith(("root", "csv", "weights", "reuse", "dir")) else "value"
         return f"\n  fix: {setting}=<a {kind}>, or leave it out for the default (empty)"
+    r = NUMBER_RANGES.get(setting)
+    if words == "the default" and r is not None and r.fix:  # the range's own fix: one wording for a
+        return f"\n  fix: {r.fix}"  # value out of range and for one that is no number at all
     return f"\n  fix: {setting}={_as_text(value)} ({words})"
 
 

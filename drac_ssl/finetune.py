@@ -1391,7 +1391,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     """The variant's metrics (metrics.json before :func:`_json_safe`) from its cross-fitted
     out-of-fold predictions: QWK, AUCs, accuracy, macro F1 on all ``n_lab`` images; the
     bootstrap 95% CIs (``finetune.n_boot`` resamples seeded by the fine-tuning's seed, of the
-    patients when known, else of the images) of the QWK under each decision rule and of the
+    image groups the folds kept whole or the patients when known, else of the images) of the QWK under each decision rule and of the
     one-vs-rest AUC; the referable-DR figures; the per-fold rows; the in-sample QWK of the
     deployed thresholds (optimistic, said so); the protocol in words. The bootstraps are
     drawn in a fixed order (QWK, AUC, referable, the other rule's QWK), each from its own

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.near_duplicates import nearest_neighbours, one_nn_accuracy, twin_groups
+from bench.near_duplicates import (
+    near_duplicate_groups,
+    nearest_neighbours,
+    one_nn_accuracy,
+    twin_groups,
+)
 
 
 def test_nearest_neighbours_exclude_the_row_itself_and_give_mean_squared_distances() -> None:
@@ -18,11 +23,11 @@ def test_nearest_neighbours_exclude_the_row_itself_and_give_mean_squared_distanc
 
 
 def test_twins_closer_than_the_threshold_share_a_group_chains_included() -> None:
-    index = np.array([1, 0, 1, 4, 3, 5])
-    distance = np.array([1e-5, 1e-5, 5e-5, 1e-2, 1e-2, np.inf])
-    groups = twin_groups(index, distance, threshold=1e-4)
+    x = np.array([[0.0, 0.0], [0.0, 0.01], [0.0, 0.02], [0.5, 0.5], [0.5, 0.65], [1.0, 1.0]])
+    groups = near_duplicate_groups(x, threshold=1e-4)  # the ingest's grouping, the bench's too
     assert groups[0] == groups[1] == groups[2]  # 2 joins 1, which is 0's twin
     assert len({groups[3], groups[4], groups[5], groups[0]}) == 4  # too far: groups of their own
+    assert twin_groups(6, np.array([[0, 1], [1, 2]])).tolist() == groups.tolist()
 
 
 def test_the_one_nn_scores_out_of_fold_so_a_twin_in_another_fold_is_what_it_remembers() -> None:

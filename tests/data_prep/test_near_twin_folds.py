@@ -30,6 +30,8 @@ from data_prep.near_duplicates import (
     group_counts,
     grouped_units,
     near_duplicate_groups,
+    near_pairs,
+    nearest_neighbours,
     twin_groups,
 )
 from drac_ssl import manifest as manifests
@@ -50,17 +52,42 @@ def test_a_chain_of_twins_is_one_group() -> None:
     """a~b (MSE 5e-5) and b~c (2e-4) join a, b and c although a and c (4.5e-4) are further
     apart than the threshold 3e-4; d and e, far from all, stay alone."""
     rows = np.array([[0.0, 0.0], [0.01, 0.0], [0.03, 0.0], [0.5, 0.5], [1.0, 1.0]])
+    assert near_pairs(rows, 3e-4).tolist() == [[0, 1], [1, 2]]  # a~c (4.5e-4) is not below
     groups = near_duplicate_groups(rows, 3e-4)
     assert groups.tolist() == [0, 0, 0, 3, 4]  # each group named by its first member
     assert group_counts(groups) == (3, 1)
     assert near_duplicate_groups(rows, 1e-4).tolist() == [0, 0, 2, 3, 4]  # b~c no longer below
+    assert near_duplicate_groups(rows, 5e-4).tolist() == [0, 0, 0, 3, 4]  # a~c below too: one group still
     assert near_duplicate_groups(rows[:1], 1.0).tolist() == [0]  # one image: its own group
 
 
 def test_the_threshold_is_strict() -> None:
-    index = np.array([1, 0, 1, 2])
-    distance = np.array([1e-5, 1e-5, 1e-4, np.nextafter(1e-4, 0.0)])
-    assert twin_groups(index, distance, 1e-4).tolist() == [0, 0, 2, 2]  # 2 at it: alone; 3 below: joins 2
+    # 1-D rows of binary fractions (distances exact): MSE 0-1 = 0.0625, 2-3 = 0.015625
+    rows = np.array([[0.0], [0.25], [1.0], [1.125]])
+    assert near_pairs(rows, 0.0625).tolist() == [[2, 3]]  # 0-1 at it: not below
+    assert near_pairs(rows, np.nextafter(0.0625, 1.0)).tolist() == [[0, 1], [2, 3]]
+    assert near_duplicate_groups(rows, 0.0625).tolist() == [0, 1, 2, 2]
+
+
+def test_every_pair_below_the_threshold_is_joined_not_only_nearest_neighbours() -> None:
+    """a and b are 0.0005 apart in MSE, c is b's nearest neighbour and d a's: a-b is neither's
+    nearest pair, yet below the threshold 1e-3, so the four make one group (the rule the docs
+    state); the nearest-neighbour links alone would give two groups."""
+    rows = np.array([[0.0, 0.0], [0.0316, 0.0], [0.0416, 0.0], [-0.01, 0.0]])  # a b c d
+    index, distance = nearest_neighbours(rows)
+    assert index.tolist() == [3, 2, 1, 0] and (distance < 1e-3).all()
+    nearest_links = np.stack([np.arange(4), index], axis=1)
+    assert twin_groups(4, nearest_links).tolist() == [0, 1, 1, 0]  # the nearest-neighbour rule: a and b apart
+    assert near_pairs(rows, 1e-3).tolist() == [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3]]
+    assert near_duplicate_groups(rows, 1e-3).tolist() == [0, 0, 0, 0]
+
+
+def test_a_threshold_that_links_far_too_many_pairs_stops_with_the_fix() -> None:
+    rows = np.random.default_rng(0).uniform(0.0, 1.0, size=(30, 4))
+    assert len(near_pairs(rows, 1.0, max_pairs=1000)) == 30 * 29 // 2  # every pair below 1
+    with pytest.raises(ValueError, match=r"data.near_duplicate_mse=1 links too many labelled images: more "
+                                         r"than 10 pairs below it .*-> use a value near 1e-4"):
+        near_duplicate_groups(rows, 1.0, max_pairs=10)
 
 
 def test_comparison_rows_scale_to_0_1_and_area_resize_only_larger_copies() -> None:
@@ -127,12 +154,51 @@ def test_the_option_keeps_each_copy_in_its_original_s_fold(tmp_path: Path,
     assert summary["config"]["near_duplicate_mse"] == 1e-4
     printed = capsys.readouterr().out
     assert ("near duplicates: 8 labelled images in 4 groups kept in one fold each "
-            "(--near-duplicate-mse 0.0001, compared at 64 px)") in printed
-    assert "each training image its own unit but for its near twins (next line)" in printed
+            "(--near-duplicate-mse 0.0001, compared at 64 px) (members: manifest.csv column fold_group)") in printed
+    assert ("folds: per image, except near twins kept together (next line); no patient column "
+            "(--patient-column would keep a patient's images in one fold)") in printed
+    # 8 of these 20 images are twins (40 %): more than near twins usually are, so a warning asks to check
+    assert result.warnings == [f"{data / 'labels.csv'}: --near-duplicate-mse 0.0001 joined 8 of 20 labelled "
+                               "images (40%) into 4 groups kept in one fold each, the largest of 2 images; near "
+                               "twins are rarely so many (1e-4 is an RMS pixel difference of 1 % of the range) "
+                               "-> check the value: e.g. --near-duplicate-mse 1e-4, or 0 (off); the folds are "
+                               "made as asked"]
     # the pipeline says it as its setting
     said = ingest.format_summary(result)
     from data_prep.problems import as_config_keys
     assert "(data.near_duplicate_mse=0.0001, compared at 64 px)" in as_config_keys(said)
+
+
+def test_a_share_of_twins_above_10_percent_warns_and_none_found_says_the_folds_are_per_image() -> None:
+    cfg = ingest.DataConfig(near_duplicate_mse=3e-3)
+    few = np.arange(100)
+    few[[1, 2]] = 0  # 3 of 100 images in one group: no warning
+    assert ingest._twin_share_problems(few, cfg, "labels.csv") == []
+    many = np.arange(100)
+    many[1:12] = 0  # 12 of 100 in one group, plus a pair
+    many[51] = 50
+    (warning,) = ingest._twin_share_problems(many, cfg, "labels.csv")
+    assert warning.severity == "warning" and warning.path == "labels.csv"
+    assert ("--near-duplicate-mse 0.003 joined 14 of 100 labelled images (14%) into 2 groups kept in one fold "
+            "each, the largest of 12 images") in warning.what and "check the value" in warning.fix
+    assert ingest._twin_share_problems(None, cfg, "labels.csv") == []
+    facts = {"near_duplicate_mse": 1e-9, "cache_size": 28, "compared_px": 28, "n_images": 0, "n_groups": 0,
+             "with_patients": False}
+    assert ingest._twins_line(facts) == ("near duplicates: none below --near-duplicate-mse 1e-09 (compared "
+                                         "at 28 px): the folds are per image")
+    assert ingest._twins_line({**facts, "with_patients": True}).endswith("the folds are per patient")
+
+
+def test_the_ingest_stops_on_a_value_that_links_far_too_many_pairs(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 (every pair of 0..1 images below it) on 20 images: 190 pairs, above 1 per image here."""
+    data = make_twins(tmp_path / "d")
+    monkeypatch.setattr("data_prep.near_duplicates.MAX_PAIRS_PER_IMAGE", 1)
+    message = expect_error(config(data, grades=["Normal", "DR"], near_duplicate_mse=1.0), tmp_path / "out",
+                           "--near-duplicate-mse 1 links too many labelled images: more than 20 pairs below it "
+                           "(190 among the first 20 of 20 images; at most 1 per image)",
+                           "-> use a value near 1e-4 (an RMS pixel difference of 1 % of the range), or 0 (off)")
+    assert "data.near_duplicate_mse" not in message  # the ingest's own flag
 
 
 def test_off_the_manifest_is_byte_identical_and_the_folds_per_image(tmp_path: Path) -> None:
@@ -286,8 +352,19 @@ def test_a_negative_or_non_finite_value_is_refused_with_the_fix(tmp_path: Path, 
         assert got == value and r.words().startswith("must be >= 0: the mean squared pixel difference")
         assert r.fix_words() == "data.near_duplicate_mse=0 (off, the default), or e.g. data.near_duplicate_mse=1e-4"
     else:
-        with pytest.raises(ConfigError, match=r"'data.near_duplicate_mse' is (nan|inf), not a finite number: it must be >= 0"):
+        with pytest.raises(ConfigError, match=r"'data.near_duplicate_mse' is (nan|inf), not a finite number: it must be >= 0") \
+                as caught:
             load_config(None, [f"data.near_duplicate_mse={'nan' if math.isnan(value) else 'inf'}"])
+        # the same fix as the range's (not "data.near_duplicate_mse=0.0 (the default)")
+        assert str(caught.value).endswith("\n  fix: data.near_duplicate_mse=0 (off, the default), or e.g. "
+                                          "data.near_duplicate_mse=1e-4"), str(caught.value)
+
+
+def test_a_value_that_is_no_number_gets_the_range_s_fix() -> None:
+    with pytest.raises(ConfigError, match=r"'data.near_duplicate_mse' must be a number") as caught:
+        load_config(None, ["data.near_duplicate_mse=abc"])
+    assert str(caught.value).endswith("\n  fix: data.near_duplicate_mse=0 (off, the default), or e.g. "
+                                      "data.near_duplicate_mse=1e-4"), str(caught.value)
 
 
 def test_the_ingest_flag_sets_the_option_and_a_resume_sees_the_change() -> None:

@@ -811,3 +811,14 @@ def test_an_output_that_is_a_folder_is_named_as_typed_before_comparing(
     assert main([str(tmp_path / "no-run"), flag, str(folder)]) == 2
     err = capsys.readouterr().err
     assert f"{folder}: {flag} is a folder" in err and ".tmp-" not in err and "no-run" not in err
+
+
+def test_the_n_boot_help_names_the_near_twin_groups_first(capsys: pytest.CaptureFixture[str]) -> None:
+    """--n-boot resamples the units the folds kept whole (oof.patient_groups): the near-twin
+    groups (fold_group) before the patients, as the module says; the help said patients only."""
+    from drac_ssl import compare
+
+    compare.main(["--help"])  # argparse's exit is caught: the help is printed
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("of the near-twin groups the folds kept whole when the run's data/manifest.csv has them "
+            "(its fold_group column, data.near_duplicate_mse), else of the patients") in text

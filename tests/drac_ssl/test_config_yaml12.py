@@ -380,7 +380,7 @@ def test_a_run_name_written_as_yaml_null_in_a_config_file_is_refused_as_on_the_c
 @pytest.mark.parametrize("override, why, fix", [
     ("pretrain.lr=my_lr", False, "pretrain.lr=0.015 (the default)"),
     ("pretrain.epochs=1_000.5", True, "pretrain.epochs=100 (the default)"),
-    ("finetune.label_fraction=0_5", True, "finetune.label_fraction=1.0 (the default)"),
+    ("finetune.label_fraction=0_5", True, "finetune.label_fraction=1, or e.g. finetune.label_fraction=0.1 for 10 %"),
     ("pretrain.epochs=-1_0", True, "pretrain.epochs=100 (the default)"),
     ("pretrain.lr=1_0.5", True, "pretrain.lr=10.5"),
 ])
