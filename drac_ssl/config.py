@@ -1019,10 +1019,24 @@ def shell_word(text: str) -> str:
     return shlex.quote(text)
 
 
+def typed_keys(overrides: Sequence[str]) -> frozenset[str]:
+    """The dotted keys the command line's ``overrides`` set (those that can be read)."""
+    keys = set()
+    for arg, problem in split_overrides(overrides):
+        try:
+            keys.add(".".join(parse_override(arg)[0])) if not problem else None
+        except ConfigError:
+            pass
+    return frozenset(keys)
+
+
 def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
-           fixes: FixBase | None = None) -> Any:
+           fixes: FixBase | None = None, given: frozenset[str] = frozenset()) -> Any:
     """Return a copy of dataclass ``base`` with ``updates`` applied (recursively, checked); a
-    bad value's fix suggests the ``-c`` file's value where ``fixes`` is given (:func:`fallback`)."""
+    bad value's fix suggests the ``-c`` file's value where ``fixes`` is given (:func:`fallback`).
+    ``given``: the keys the command line sets (:func:`typed_keys`), left out of an unknown
+    setting's fix (``finetune.max_steps_per_epoch=2`` with ``pretrain.max_steps_per_epoch=2``
+    typed too: that one does not shorten the fine-tuning)."""
     hints = _type_hints(type(base))
     names = [f.name for f in dataclasses.fields(base)]
     changes: dict[str, Any] = {}
@@ -1047,13 +1061,25 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
                 meant = _settings_ending(Config(), close_setting_name(leaf))
             said = ", ".join(repr(m) for m in meant[:-1]) + " or " * (len(meant) > 1)
             hint = f" Did you mean {said}{meant[-1]!r}?" if meant else ""
+            left = [m for m in meant if m not in given]
+            if prefix and not rest and meant and all(m.rsplit(".", 1)[-1] == key for m in meant):
+                # the name is right, the section is not: other sections have it (a trial took
+                # "Did you mean" for a setting of this section); none asked when all are given
+                hint = (f" {prefix} has no setting {key}; {in_words(meant, 'and')} "
+                        f"exist{'s' if len(meant) == 1 else ''} in {'its' if len(meant) == 1 else 'their'} "
+                        f"section{'s' * (len(meant) > 1)}." + (hint if left else ""))
+            fix = (_unknown_setting_fix(where, full, left, _leaf_value(value, rest)) if left or not meant else
+                   f"leave it out: {prefix or 'the configuration'} has no such setting (valid keys above); "
+                   f"{in_words(meant, 'and')}, already given on this command line, "
+                   f"set{'s' if len(meant) == 1 else ''} {'its' if len(meant) == 1 else 'their'} own "
+                   f"section{'s' * (len(meant) > 1)} only")
             raise UnknownSettingError(
                 f"{where}: unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}\n"
-                f"  fix: {_unknown_setting_fix(where, full, meant, _leaf_value(value, rest))}", full, meant)
+                f"  fix: {fix}", full, meant)
         current = getattr(base, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
-            changes[key] = _merge(current, value, where, full, fixes)
+            changes[key] = _merge(current, value, where, full, fixes, given)
         else:
             changes[key] = _coerce(value, hints[key], where, full, fixes)
     return dataclasses.replace(base, **changes)
@@ -1818,11 +1844,12 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
             key = msg.split("'")[1] if "'" in msg else ""
             raise ConfigError(msg.replace(f"{p}:", f"{_key_line(p, key)}:", 1)) from None
         fixes = FixBase(cfg, str(p))
+    given = typed_keys(overrides or [])
     for arg, problem in split_overrides(overrides or []):
         if problem:
             raise ConfigError(problem)
         parts, value = parse_override(arg)
-        cfg = _merge(cfg, _nest(parts, value), f"command line '{typed_words(arg)}'", fixes=fixes)
+        cfg = _merge(cfg, _nest(parts, value), f"command line '{typed_words(arg)}'", fixes=fixes, given=given)
     threads = next((w for w in reversed(overrides or []) if isinstance(w, OptionOverride)
                     and w.split("=", 1)[0].strip() == "run.threads"), None)
     if threads is not None and cfg.run.threads < 0:  # --threads -1: named as typed, as the preflight does

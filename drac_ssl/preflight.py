@@ -258,6 +258,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
                 sources.resolved_file = fh.readline().startswith(config_module.RESOLVED_HEADER)
         except OSError:  # unreadable: already a finding above
             pass
+    given = config_module.typed_keys(overrides or [])
     for arg, problem in config_module.split_overrides(overrides or []):
         if problem:  # a list split at its spaces by the shell: its words said once, together
             findings.append(Finding("", None, problem))
@@ -266,7 +267,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
         try:
             parts, value = parse_override(arg)
             nested = config_module._nest(parts, value)
-            cfg = config_module._merge(cfg, nested, where, fixes=sources.fixes)
+            cfg = config_module._merge(cfg, nested, where, fixes=sources.fixes, given=given)
         except ConfigError as exc:
             findings.append(_reading_finding(exc))
             continue

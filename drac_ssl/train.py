@@ -213,12 +213,33 @@ def _ingest_modality_change(saved: dict[str, Any], cfg: Config, run_dir: Path) -
     return before, now
 
 
-def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
+def _diff_key_and_old(diff: str) -> tuple[str, str]:
+    """``("key", "old")`` of a ``"key: old -> new"`` line of :func:`config_differences`."""
+    left = diff.rpartition(" -> ")[0] or diff
+    key, _, old = left.rpartition(": ")
+    return (key, old) if key else (left, "")
+
+
+def _typed_keys(sources: dict[str, str] | None) -> set[str]:
+    """The settings typed on this command line (``sources`` of :func:`preflight.read_config`)."""
+    return {key for key, where in (sources or {}).items() if preflight.typed_override(where) is not None}
+
+
+def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
+    """``"data.near_duplicate_mse back to 0.0001"``: what a fix that starts from an earlier
+    run's config.yaml puts back, for the differing settings ``diffs`` ("key: old -> new")."""
+    return ", ".join(f"{key} back to {old}" if old else key for key, old in map(_diff_key_and_old, diffs))
+
+
+def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | None = None) -> str:
     """Why ``run_dir`` (an earlier run) cannot be resumed with ``cfg``; empty when it can.
 
     Outputs of different configurations are never mixed: a changed setting is refused, except
     that a folder holding only the ingest output (the state after a problem found right after
-    the ingest) accepts any change outside ``data.*``, the only settings the ingest reads."""
+    the ingest) accepts any change outside ``data.*``, the only settings the ingest reads.
+    ``sources`` (of :func:`drac_ssl.preflight.read_config`) tells which settings were typed on
+    this command line: rerunning with the saved config, offered as a fix, says which of those
+    it puts back (a trial took it for a fix that keeps them)."""
     saved = run_dir / "config.yaml"
     if not saved.exists():
         return ""
@@ -244,17 +265,28 @@ def _existing_run_problem(cfg: Config, run_dir: Path) -> str:
     # what run.reuse would take into a new run folder (plan_reuse): the finished stages, in
     # pipeline order, up to the first unfinished or changed one (a generic data set's
     # pretraining-only run has no ingest: nothing)
-    later, _, _ = _takeable_stages(preflight._status(run_dir), diffs, run_dir)
+    later, stopped, why = _takeable_stages(preflight._status(run_dir), diffs, run_dir)
+    if stopped == "ingest" and why and why[0] in diffs:
+        because = (f"its first stage, the ingest, differs ({', '.join(_diff_key_and_old(d)[0] for d in why)}), "
+                   f"and every later stage is built on its output (the manifest and folds)")
+    else:
+        because = f"its {stopped} stage comes first, and {'; '.join(why)}" if stopped and why else ""
     branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
               f"stage(s) instead of running them again: add {runtime.new_run_settings(run_dir)} "
               f"to your command" if later else
-              f" (nothing in it can be taken into a new run; to keep it, start the new run beside "
-              f"it: add run.name={run_dir.name}-2 to your command)")
+              f" (nothing in it can be taken into a new run{': ' + because if because else ''}; "
+              f"to keep it, start the new run beside it: add run.name={run_dir.name}-2 to your command)")
+    typed = _typed_keys(sources)
+    meant = [d for d in diffs if _diff_key_and_old(d)[0] in typed]
+    rerun = (f"python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
+    every = bool(meant) and len(meant) == len(diffs)  # all typed here: the saved config undoes them
+    fix = ("choose another run.name to start a new run"
+           + (" with " + ", ".join(_diff_key_and_old(d)[0] for d in meant) + " as given" if every else "")
+           + ", or rerun with the saved config"
+           + (f" (it puts {_reverts(meant)}, which this command changes)" if meant else "")
+           + f": {rerun}")
     return (f"{saved}: this run folder was made with a different configuration:\n     "
-            + "\n     ".join(diffs)
-            + "\n     fix: choose another run.name to start a new run, or rerun with the saved "
-            f"config: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}"
-            + branch)
+            + "\n     ".join(diffs) + "\n     fix: " + fix + branch)
 
 
 def _takeable_stages(status: dict[str, Any], diffs: list[str],
@@ -536,7 +568,7 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
     # a run.name that is a path (the preflight refuses it): nothing outside run.out_dir is
     # compared with or taken into
     elsewhere = bool(run_name_problem(cfg.run.name, cfg.run.out_dir)[0])
-    problem = "" if elsewhere else _existing_run_problem(cfg, run_dir)
+    problem = "" if elsewhere else _existing_run_problem(cfg, run_dir, sources)
     if problem:  # and the changed values' own errors: the fix it offers (a new run) would meet them
         findings.append(Finding("", None, problem))
         findings += [f for f in preflight.setting_problems(cfg, sources) if f not in findings]
@@ -554,7 +586,9 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
             unfinished = any(w.startswith(("it has not finished", "its output folder")) for w in plan.why)
             findings.append(Finding("run.reuse", cfg.run.reuse,
                                     f"nothing can be taken from it: its {plan.stopped_at} stage "
-                                    f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})",
+                                    f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})"
+                                    + (", and every later stage is built on its output (the manifest "
+                                       "and folds)" if plan.stopped_at == "ingest" and not unfinished else ""),
                                     "make those settings equal to that run's, or leave run.reuse out "
                                     "to run every stage here" + _from_source_settings(cfg, plan, sources)))
     elif reuse:
@@ -575,8 +609,9 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
 def _from_source_settings(cfg: Config, plan: ReusePlan, sources: dict[str, str] | None) -> str:
     """The fix that starts from a reused run's own settings (its ``config.yaml``) with this
     command's other overrides, e.g. another head on the tiny first try's pretraining: ``; or
-    start from that run's settings: -c SOURCE/config.yaml run.name=NEW run.reuse=SOURCE
-    finetune.head=mlp`` (quoted for a shell, in the command line's order). '' when it cannot
+    start from that run's own settings (this puts data.cache_sizes back to [128]): -c
+    SOURCE/config.yaml run.name=NEW run.reuse=SOURCE finetune.head=mlp`` (quoted for a shell,
+    in the command line's order). '' when it cannot
     help: the source has no config.yaml, the differing settings were typed on this command
     line (meant), or this command already starts from that file."""
     saved = plan.source / "config.yaml"
@@ -588,7 +623,7 @@ def _from_source_settings(cfg: Config, plan: ReusePlan, sources: dict[str, str] 
         return ""
     others = [word for o in dict.fromkeys(typed.values()) if not o.startswith(("run.name=", "run.reuse="))
               for word in (o.split() if o.startswith("--") else [o])]  # --threads 2: two words
-    return ("; or start from that run's own settings: " + shlex.join(
+    return (f"; or start from that run's own settings (this puts {_reverts(plan.why)}): " + shlex.join(
         ["-c", str(saved), f"run.name={cfg.run.name}", f"run.reuse={cfg.run.reuse}", *others]))
 
 

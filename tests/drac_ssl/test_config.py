@@ -958,3 +958,27 @@ def test_the_train_command_s_own_options_still_work(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit) as stop:
         train_parser().parse_intermixed_args(["--help"])
     assert stop.value.code == 0 and "--threads" in capsys.readouterr().out
+
+
+def test_a_setting_of_other_sections_is_said_so_and_the_fix_leaves_out_what_is_already_given() -> None:
+    """A new-user trial: finetune.max_steps_per_epoch=2 (no such setting) typed with
+    pretrain.max_steps_per_epoch=2 umm.max_steps_per_epoch=2 was asked "Did you mean" those two
+    and told to type them, though both were given and neither shortens the fine-tuning."""
+    from drac_ssl.config import ConfigError, load_config
+
+    def said(overrides: list[str]) -> str:
+        with pytest.raises(ConfigError) as refused:
+            load_config(None, overrides)
+        return str(refused.value)
+
+    both = said(["finetune.max_steps_per_epoch=2", "pretrain.max_steps_per_epoch=2", "umm.max_steps_per_epoch=2"])
+    assert ("finetune has no setting max_steps_per_epoch; pretrain.max_steps_per_epoch and "
+            "umm.max_steps_per_epoch exist in their sections") in both, both
+    assert "Did you mean" not in both and "=2" not in both.split("fix: ", 1)[1], both
+    assert "fix: leave it out: finetune has no such setting" in both, both
+    # one of them given: the fix names only the other
+    one = said(["finetune.max_steps_per_epoch=2", "pretrain.max_steps_per_epoch=2"])
+    assert one.rstrip().endswith("fix: umm.max_steps_per_epoch=2"), one
+    # the typo within a section is as before
+    typo = said(["pretrain.lrr=0.1"])
+    assert "Did you mean 'pretrain.lr'?" in typo and typo.rstrip().endswith("fix: pretrain.lr=0.1"), typo

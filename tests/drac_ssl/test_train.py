@@ -1545,6 +1545,40 @@ def test_keep_checkpoints_false_keeps_the_pretrainings_while_a_later_umm_needs_t
     assert f"run.reuse={run_dir} umm.start_from=best" in refused[0], refused
 
 
+def test_a_setting_changed_on_the_command_line_is_not_undone_by_the_refusals_fix(tmp_path: Path) -> None:
+    """A new-user trial: rerunning a run folder made with data.near_duplicate_mse=1e-4 with
+    data.near_duplicate_mse=3e-4 typed was told to rerun with the saved config, not that it
+    puts 1e-4 back, and "nothing in it can be taken into a new run" without why."""
+    from drac_ssl import preflight
+    from drac_ssl.config import save_config
+
+    out = tmp_path / "runs"
+    run_dir = out / "trial"
+    (run_dir / "data").mkdir(parents=True)
+    made = [f"run.out_dir={out}", "run.name=trial", "data.near_duplicate_mse=1e-4"]
+    save_config(train.load_config(train.DEFAULT_CONFIG, made), run_dir / "config.yaml")
+    (run_dir / "data" / "manifest.csv").write_text("id,path,grade,split,fold,patient\n")
+    (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}}))
+    typed = [f"run.out_dir={out}", "run.name=trial", "data.near_duplicate_mse=3e-4"]
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, typed)
+    problem = train._existing_run_problem(cfg, run_dir, sources)
+    assert "data.near_duplicate_mse: 0.0001 -> 0.0003" in problem, problem
+    assert "start a new run with data.near_duplicate_mse as given" in problem, problem
+    assert (f"or rerun with the saved config (it puts data.near_duplicate_mse back to 0.0001, which "
+            f"this command changes): python -m drac_ssl.train -c {run_dir / 'config.yaml'}") in problem, problem
+    assert ("nothing in it can be taken into a new run: its first stage, the ingest, differs "
+            "(data.near_duplicate_mse), and every later stage is built on its output") in problem, problem
+    assert "run.name=trial-2" in problem, problem
+    # one typed and one from a file: no "as given", the same words on what the saved config puts back
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [*typed, "data.n_folds=3"])
+    sources["data.n_folds"] = "configs/x.yaml:3"
+    problem = train._existing_run_problem(cfg, run_dir, sources)
+    assert "as given" not in problem and "it puts data.near_duplicate_mse back to 0.0001," in problem, problem
+    # not typed (no command line known): the saved config, as before
+    problem = train._existing_run_problem(train.load_config(train.DEFAULT_CONFIG, typed), run_dir)
+    assert f"or rerun with the saved config: python -m drac_ssl.train -c {run_dir / 'config.yaml'}" in problem
+
+
 def test_a_reuse_that_can_take_nothing_offers_the_source_runs_own_settings(tmp_path: Path) -> None:
     """A DRAC participant's trial: ``-c configs/drac.yaml run.reuse=runs/first-try
     finetune.head=mlp`` after the tiny first try was refused (its ingest differs: the tiny
@@ -1568,7 +1602,10 @@ def test_a_reuse_that_can_take_nothing_offers_the_source_runs_own_settings(tmp_p
         train._check_before_start(cfg, out / "mlp", sources, [])
     said = str(refused.value)
     assert "nothing can be taken from it" in said and "data.cache_sizes" in said, said
-    fix = said.split("or start from that run's own settings: ", 1)[1]
+    assert "every later stage is built on its output (the manifest and folds)" in said, said
+    # it says what starting from that file puts back (a trial: it silently undid a setting)
+    fix = said.split("or start from that run's own settings (this puts data.cache_sizes back to "
+                     "[128], data.n_folds back to 2): ", 1)[1]
     assert fix.startswith(f"-c {first / 'config.yaml'} run.name=mlp run.reuse={first} "), said
     assert fix.split("\n")[0].endswith(f"run.out_dir={out} finetune.head=mlp"), said  # the typed order
     assert not (out / "mlp").exists()
