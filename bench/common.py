@@ -9,7 +9,7 @@ or an edit made while a long run went on shows in its result file.
 
 On a lent GPU machine the checkout's ``.git`` can name an older commit than the code sent (the
 device copy's git metadata was stale): there the GPU scripts' ``prepare`` step writes a code
-stamp here (:func:`read_code_stamp`), carried along, and ``DRAC_SSL_CODE_STAMP`` names it;
+stamp here (:func:`drac_ssl.code_stamp.read_code_stamp`), carried along, and ``DRAC_SSL_CODE_STAMP`` names it;
 the result file then takes the commit from the stamp and says so (``code_source``).
 
 Importing this module applies the package's CPU thread policy
@@ -67,14 +67,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import drac_ssl.runtime as _runtime  # noqa: E402
-from drac_ssl.code_stamp import (  # noqa: E402,F401  (NOT_CODE .. read_code_stamp: this module's names before)
-    CODE_STAMP_ENV,
-    CODE_STAMP_UNMATCHED_ENV,
+from drac_ssl.code_stamp import (  # noqa: E402
     NOT_CODE,
     CodeStamp,
-    code_stamp_from_env,
     is_code,
-    read_code_stamp,
     stamp_record,
     stamps_from_env,
 )

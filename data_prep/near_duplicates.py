@@ -35,7 +35,7 @@ errors need not wait for).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -126,38 +126,27 @@ def near_pairs(rows: np.ndarray, threshold: float, max_pairs: int | None = None,
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
 
-    seen = [0]  # rows compared so far (with all rows)
-
     def below(distances: np.ndarray, start: int) -> list[np.ndarray]:
         # one entry per row of the block (pairwise_distances_chunked's contract): its partners j > i
-        seen[0] = start + len(distances)
         near = distances.astype(np.float64) ** 2 / d < threshold
         return [start + i + 1 + np.flatnonzero(row[start + i + 1:]) for i, row in enumerate(near)]
 
     found: list[np.ndarray] = []
-    total = 0
-    for block_start, partners in _blocks(pairwise_distances_chunked(rows, metric="euclidean", reduce_func=below,
-                                                                     working_memory=64)):
-        for i, js in enumerate(partners, start=block_start):
+    total = done = 0  # pairs found, rows compared so far (with all rows)
+    for partners in pairwise_distances_chunked(rows, metric="euclidean", reduce_func=below, working_memory=64):
+        for i, js in enumerate(partners, start=done):
             if len(js):
                 found.append(np.stack([np.full(len(js), i), js], axis=1).astype(np.int64))
                 total += len(js)
+        done += len(partners)
         if total > limit:
             raise ValueError(
                 f"{setting}{threshold:g} links too many labelled images: more than "
-                f"{limit:,} pairs below it ({total:,} among the first {seen[0]:,} of {n:,} images; at most "
+                f"{limit:,} pairs below it ({total:,} among the first {done:,} of {n:,} images; at most "
                 f"{MAX_PAIRS_PER_IMAGE} per image), so the folds would keep most images in a few "
                 f"groups; near twins are far closer -> use a value near 1e-4 (an RMS pixel "
                 f"difference of 1 % of the range), or 0 (off)")
     return np.concatenate(found) if found else np.zeros((0, 2), dtype=np.int64)
-
-
-def _blocks(chunks: Iterator[list[np.ndarray]]) -> Iterator[tuple[int, list[np.ndarray]]]:
-    """``(index of the block's first row, its rows' partners)`` of :func:`near_pairs`'s blocks."""
-    start = 0
-    for partners in chunks:
-        yield start, partners
-        start += len(partners)
 
 
 def twin_groups(n: int, pairs: np.ndarray) -> np.ndarray:

@@ -180,11 +180,6 @@ def stamps_from_env(environ: Mapping[str, str] = os.environ, tree: Path = REPO
     return used, unmatched
 
 
-def code_stamp_from_env(environ: Mapping[str, str] = os.environ) -> CodeStamp | None:
-    """The stamp whose commit names the code (:func:`stamps_from_env`'s ``used``), or None."""
-    return stamps_from_env(environ)[0]
-
-
 def stamp_record(stamp: CodeStamp) -> dict[str, Any]:
     """A result file's or run folder's ``code_stamp``: ``file``, ``commit`` (full),
     ``written_utc``, ``matches_tree`` (true, false, or null: no sums) and, when some file

@@ -191,7 +191,7 @@ def test_a_stamp_whose_files_differ_from_the_tree_is_not_trusted(tmp_path: Path,
 
 
 def test_a_code_stamp_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) -> None:
-    from bench.common import read_code_stamp
+    from drac_ssl.code_stamp import read_code_stamp
 
     with pytest.raises(ValueError, match="cannot be read"):
         read_code_stamp(tmp_path / "absent.txt")
@@ -205,7 +205,8 @@ def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path
     read_code_stamp (on the device) agree on the format, odd paths (a space, non-ASCII) unquoted;
     use_code_stamp (the device run) exports the stamp only while the tree matches its file sums,
     and names the files that differ otherwise."""
-    from bench.common import REPO, read_code_stamp
+    from bench.common import REPO
+    from drac_ssl.code_stamp import read_code_stamp
 
     odd = "bench/a b ü.py"
     for name in ("drac_ssl/model.py", "docs/x.md", "bench/y.py", odd):
