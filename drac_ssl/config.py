@@ -1023,10 +1023,12 @@ def typed_keys(overrides: Sequence[str]) -> frozenset[str]:
     """The dotted keys the command line's ``overrides`` set (those that can be read)."""
     keys = set()
     for arg, problem in split_overrides(overrides):
+        if problem:
+            continue
         try:
-            keys.add(".".join(parse_override(arg)[0])) if not problem else None
-        except ConfigError:
-            pass
+            keys.add(".".join(parse_override(arg)[0]))
+        except ConfigError:  # its own error is said where the override is applied
+            continue
     return frozenset(keys)
 
 
