@@ -21,7 +21,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,26 +157,74 @@ def read_code_stamp(path: str | os.PathLike[str], tree: Path = REPO) -> CodeStam
                      tuple(sorted(p for p in changed if is_code(p))), matches, tuple(differ))
 
 
-def stamps_from_env(environ: Mapping[str, str] = os.environ, tree: Path = REPO
+def stamp_identity(path: str | os.PathLike[str], tree: Path = REPO) -> tuple[str, str, str]:
+    """What a check of the stamp ``path`` against ``tree`` depends on, besides the tree's
+    files: ``(absolute stamp path, tree, sha256 hex of the stamp's bytes and of its``
+    :data:`SUMS_NAME` ``beside it)``, the sums read as empty when absent. Reads the two small
+    files (the sums: ~100 bytes a file) and hashes no file of the tree. The content, not the
+    modification time: a stamp rewritten within the file system's time granularity (a few
+    ms) with the same size would otherwise keep its key.
+
+    Raises OSError when the stamp cannot be read."""
+    path = Path(path).absolute()
+    digest = hashlib.sha256(path.read_bytes())
+    digest.update(b"\0")
+    try:
+        digest.update(path.with_name(SUMS_NAME).read_bytes())
+    except FileNotFoundError:
+        digest.update(b"\0absent")
+    except OSError:
+        digest.update(b"\0unreadable")  # read_code_stamp raises its ValueError each time
+    return str(path), str(tree), digest.hexdigest()
+
+
+_VERIFIED: dict[tuple[str, str, str], CodeStamp] = {}
+"""The stamps :func:`read_code_stamp_once` has read, by :func:`stamp_identity`."""
+
+
+def read_code_stamp_once(path: str | os.PathLike[str], tree: Path = REPO) -> CodeStamp:
+    """:func:`read_code_stamp`, checked against ``tree`` once per process for one content of
+    the stamp and its sums (:func:`stamp_identity`): asked again while neither file changed, it
+    returns the first answer without hashing the tree's ~450 files again; a stamp or sums file
+    rewritten (another ``prepare``) is read and checked afresh. For questions asked often
+    (:func:`drac_ssl.runtime.code_version`, before every pipeline stage): a stamp is used on a
+    device copy, whose files do not change during the run, so a tree edited after the first
+    check is not seen here (:func:`read_code_stamp` sees it). A stamp that cannot be read is
+    not kept: each call raises.
+
+    Raises ValueError as :func:`read_code_stamp` does."""
+    try:
+        key = stamp_identity(path, tree)
+    except OSError:
+        return read_code_stamp(path, tree)  # raises its ValueError naming the file
+    stamp = _VERIFIED.get(key)
+    if stamp is None:
+        stamp = _VERIFIED[key] = read_code_stamp(path, tree)
+    return stamp
+
+
+def stamps_from_env(environ: Mapping[str, str] = os.environ, tree: Path = REPO,
+                    read: Callable[[str, Path], CodeStamp] = read_code_stamp
                     ) -> tuple[CodeStamp | None, CodeStamp | None]:
     """``(used, unmatched)``: the stamp :data:`CODE_STAMP_ENV` names when its files match
     ``tree`` (or it has no sums: unchecked), whose commit then names the code; and a stamp
     found not to match (named by :data:`CODE_STAMP_UNMATCHED_ENV`, or by
     :data:`CODE_STAMP_ENV` when its sums differ), recorded only: the commit then comes from
-    git. Either is None when not named (unset or blank).
+    git. Either is None when not named (unset or blank). ``read`` reads a stamp:
+    :func:`read_code_stamp` (checked each time) or :func:`read_code_stamp_once`.
 
     Raises ValueError (:func:`read_code_stamp`) for a stamp that cannot be read."""
     used = unmatched = None
     value = environ.get(CODE_STAMP_ENV, "").strip()
     if value:
-        stamp = read_code_stamp(value, tree)
+        stamp = read(value, tree)
         if stamp.matches_tree is False:
             unmatched = stamp
         else:
             used = stamp
     other = environ.get(CODE_STAMP_UNMATCHED_ENV, "").strip()
     if other and unmatched is None:
-        unmatched = read_code_stamp(other, tree)
+        unmatched = read(other, tree)
     return used, unmatched
 
 

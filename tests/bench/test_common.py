@@ -190,6 +190,59 @@ def test_a_stamp_whose_files_differ_from_the_tree_is_not_trusted(tmp_path: Path,
     assert runtime.code_origin() == {"git_commit": "old0000", "git_dirty": False, "code_source": "git"}
 
 
+def test_code_version_checks_an_unchanged_stamp_against_the_tree_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """runtime.code_version is asked before every pipeline stage; with a stamp in use it read
+    the stamp and hashed every file of its sums each time. Now once per process while the
+    stamp and its sums are unchanged; another 'prepare' (a rewritten stamp or sums) is read
+    and checked again."""
+    import drac_ssl.code_stamp as code_stamp
+    import drac_ssl.runtime as runtime
+
+    hashed: list[Path] = []
+    real = code_stamp.differing_files
+
+    def counting(sums: Path, tree: Path = code_stamp.REPO) -> list[str]:
+        hashed.append(sums)
+        return real(sums, tree)
+
+    monkeypatch.setattr(code_stamp, "differing_files", counting)
+    monkeypatch.setattr(code_stamp, "_VERIFIED", {})
+    stamp = tmp_path / "code_version.txt"
+    stamp.write_text("commit 785295fabcdef0123456789abcdef0123456789\n", encoding="utf-8")
+    _sums_of(stamp, "pyproject.toml", "bench/common.py")
+    monkeypatch.setenv("DRAC_SSL_CODE_STAMP", str(stamp))
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}
+    assert len(hashed) == 1  # the second stage's question hashed nothing
+    # another 'prepare': same size, other commit, written at once (same mtime on a coarse clock)
+    stamp.write_text("commit abcdef10123456789abcdef0123456789abcd\n", encoding="utf-8")
+    assert runtime.code_version() == {"git_commit": "abcdef1", "git_dirty": False}
+    assert len(hashed) == 2
+    stamp.write_text("commit abcdef10123456789abcdef0123456789abcd\nchanged  M drac_ssl/model.py\n",
+                     encoding="utf-8")
+    assert runtime.code_version() == {"git_commit": "abcdef1", "git_dirty": True}
+    assert len(hashed) == 3
+    # new sums that the tree does not match: checked again, and the stamp is not used
+    _sums_of(stamp, "pyproject.toml", "bench/common.py", wrong="bench/common.py")
+    assert (runtime.code_version() or {}).get("git_commit") != "abcdef1"
+    assert len(hashed) == 4
+    runtime.code_version()
+    assert len(hashed) == 4
+    # the first content again: already checked in this process
+    stamp.write_text("commit 785295fabcdef0123456789abcdef0123456789\n", encoding="utf-8")
+    _sums_of(stamp, "pyproject.toml", "bench/common.py")
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}
+    assert len(hashed) == 4
+    # code_origin (once per run folder) and read_code_stamp still check every time
+    assert runtime.code_origin()["code_stamp"]["matches_tree"] is True
+    assert len(hashed) == 5
+    # a stamp that cannot be read is not kept: each question raises
+    for _ in range(2):
+        with pytest.raises(ValueError, match="cannot be read"):
+            code_stamp.read_code_stamp_once(tmp_path / "absent.txt")
+
+
 def test_a_code_stamp_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) -> None:
     from drac_ssl.code_stamp import read_code_stamp
 
