@@ -257,12 +257,15 @@ def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path
     """bench/gpu_lib.sh write_code_stamp (run by 'prepare', here) and drac_ssl/code_stamp.py
     read_code_stamp (on the device) agree on the format, odd paths (a space, non-ASCII) unquoted;
     use_code_stamp (the device run) exports the stamp only while the tree matches its file sums,
-    and names the files that differ otherwise."""
+    and names the files that differ otherwise. Both checks, the shell's at the run's start and
+    Python's in each bench, check the same files: the code files the sums list (a result file
+    or document edited after 'prepare' leaves both matching; a config makes both differ)."""
     from bench.common import REPO
     from drac_ssl.code_stamp import read_code_stamp
 
     odd = "bench/a b ü.py"
-    for name in ("drac_ssl/model.py", "docs/x.md", "bench/y.py", odd):
+    for name in ("drac_ssl/model.py", "docs/x.md", "bench/y.py", odd, "README.md", "bench/results/r.json",
+                 "configs/c.yaml"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("0\n", encoding="utf-8")
     _git(tmp_path, "init", "-q")
@@ -273,7 +276,9 @@ def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path
     (tmp_path / "untracked.py").write_text("1\n", encoding="utf-8")
     out = subprocess.run(["bash", "-c", f'. "{REPO}/bench/gpu_lib.sh"; REPO="$1"; write_code_stamp "$2"', "_",
                           str(tmp_path), str(tmp_path / "stamp.txt")], capture_output=True, text=True, check=True)
-    assert "3 changed tracked file(s), 4 file sums" in out.stdout
+    assert "3 changed tracked file(s), 4 code file sums" in out.stdout
+    listed = [line[66:] for line in (tmp_path / "code_files.sha256").read_text(encoding="utf-8").splitlines()]
+    assert sorted(listed) == sorted(["bench/y.py", odd, "configs/c.yaml", "drac_ssl/model.py"])  # code only
     head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
     stamp = read_code_stamp(tmp_path / "stamp.txt", tree=tmp_path)
@@ -292,6 +297,19 @@ def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path
 
     said, last = use()
     assert "matches the tree" in said and last == f"used={tmp_path / 'stamp.txt'} unmatched="
+    # after 'prepare' a README, a document and a result file changed (or the run wrote them):
+    # neither check looks at them
+    for name in ("README.md", "docs/x.md", "bench/results/r.json"):
+        (tmp_path / name).write_text("edited\n", encoding="utf-8")
+    said, last = use()
+    assert "matches the tree" in said and last == f"used={tmp_path / 'stamp.txt'} unmatched="
+    assert read_code_stamp(tmp_path / "stamp.txt", tree=tmp_path).matches_tree is True
+    # a config is code: both refuse the stamp, naming it
+    (tmp_path / "configs/c.yaml").write_text("lr: 1\n", encoding="utf-8")
+    said, last = use()
+    assert last == f"used= unmatched={tmp_path / 'stamp.txt'}" and said.endswith("\n  configs/c.yaml")
+    assert read_code_stamp(tmp_path / "stamp.txt", tree=tmp_path).differing == ("configs/c.yaml",)
+    (tmp_path / "configs/c.yaml").write_text("0\n", encoding="utf-8")
     (tmp_path / odd).write_text("2\n", encoding="utf-8")  # the tree changed after 'prepare'
     said, last = use()
     assert last == f"used= unmatched={tmp_path / 'stamp.txt'}"
