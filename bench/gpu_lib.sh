@@ -6,7 +6,9 @@
 # The caller sets, before calling these functions:
 #   REPO  the repository root (absolute);
 #   WORK  the runner's working folder: WORK/progress.log, WORK/logs/<step>.log,
-#         WORK/runner.pid, WORK/runner.log, WORK/DONE.
+#         WORK/runner.pid, WORK/runner.log, WORK/DONE;
+#   PY    the Python interpreter (optional, default python3; write_code_stamp runs the
+#         stdlib-only drac_ssl/code_stamp.py of the repository this lib lives in with it).
 # shellcheck shell=bash
 
 # refuse_empty_shared_data: exit 2 when DRAC_SSL_SHARED_DATA is set but empty or blank (the
@@ -93,11 +95,16 @@ code_stamp_path() { echo "${GPU_CODE_STAMP:-$REPO/.device_data/code_version.txt}
 # Lines: `commit <full hash>`, `written_utc <ISO 8601>`, then one `changed XY PATH` per
 # tracked file that differs from the commit (`git status --porcelain -z` v1, so that no path
 # is C-quoted; renames as two files, untracked files left out). Beside it, code_files.sha256:
-# the sha256 of every tracked file as it is now (`sha256sum` lines, paths relative to REPO),
-# which use_code_stamp checks on the device. drac_ssl/code_stamp.py (read_code_stamp) reads
-# both when DRAC_SSL_CODE_STAMP names the stamp.
+# the sha256 of every tracked code file as it is now (`sha256sum` lines, paths relative to
+# REPO), which use_code_stamp checks on the device. Code: not result files, documents and the
+# other NOT_CODE paths of drac_ssl/code_stamp.py, whose write_code_paths chooses them (one
+# definition; both checks, here in shell and there in Python, check exactly the files
+# listed). drac_ssl/code_stamp.py (read_code_stamp) reads both when DRAC_SSL_CODE_STAMP
+# names the stamp.
 write_code_stamp() {
-    local file=${1:-$(code_stamp_path)} commit changes sums
+    local file=${1:-$(code_stamp_path)} commit changes sums code_root
+    # the drac_ssl of this lib's repository (REPO may be another checkout)
+    code_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd) || return 1
     commit=$(git -C "$REPO" rev-parse HEAD) || { echo "write_code_stamp: $REPO is not a git checkout"; return 1; }
     changes=$(set -o pipefail; git -C "$REPO" status --porcelain -z --no-renames --untracked-files=no | tr '\0' '\n') ||
         return 1
@@ -109,16 +116,24 @@ write_code_stamp() {
         echo "written_utc $(date -u +%Y-%m-%dT%H:%M:%SZ)"
         if [ -n "$changes" ]; then printf '%s\n' "$changes" | sed 's/^/changed /'; fi
     } >"$file"
-    # a tracked file deleted here has no sum (the stamp lists it as changed)
-    (cd "$REPO" && git ls-files -z | while IFS= read -r -d '' f; do
-        if [ -f "$f" ]; then printf '%s\0' "$f"; fi
-    done | xargs -0 -r sha256sum --) >"$sums" || { echo "write_code_stamp: cannot write $sums"; return 1; }
+    # the tracked code files; a tracked file deleted here has no sum (the stamp lists it as changed)
+    (set -o pipefail; cd "$REPO" && git ls-files -z |
+        "${PY:-python3}" -I -c 'import sys; sys.path.insert(0, sys.argv[1])
+from drac_ssl.code_stamp import write_code_paths
+write_code_paths(sys.stdin.buffer, sys.stdout.buffer)' "$code_root" |
+        while IFS= read -r -d '' f; do
+            if [ -f "$f" ]; then printf '%s\0' "$f"; fi
+        done | xargs -0 -r sha256sum --) >"$sums" || {
+        echo "write_code_stamp: cannot write $sums (git, ${PY:-python3} or sha256sum failed)"
+        return 1
+    }
     echo "code stamp: $file (commit ${commit:0:7}, $(printf '%s' "$changes" | grep -c '^') changed tracked file(s)," \
-        "$(grep -c '' "$sums") file sums in $sums)"
+        "$(grep -c '' "$sums") code file sums in $sums)"
 }
 
 # use_code_stamp: export DRAC_SSL_CODE_STAMP when the stamp (code_stamp_path) is there and the
-# tree matches its file sums (code_files.sha256 beside it, `sha256sum -c`: no git needed), so
+# tree matches its file sums (code_files.sha256 beside it, `sha256sum -c`: no git needed;
+# exactly the code files listed there, as drac_ssl/code_stamp.py differing_files checks), so
 # that the result files name the code carried, not the commit of the device copy's .git. When
 # a file differs (a stamp left by an earlier 'prepare', for other code) or the sums are
 # missing, the stamp is not used: the files that differ are printed, DRAC_SSL_CODE_STAMP_UNMATCHED

@@ -332,13 +332,15 @@ def code_version() -> dict[str, Any] | None:
     say it), in one git call (``git describe --always --dirty``, tags ignored); None when git
     or the checkout is not there. With a code stamp in use (:func:`code_origin`: a GPU
     machine's stale ``.git``) the stamp's, as ``environment.json`` says it, so that the stages
-    are not said to run on other code than the run was made with. Cheap enough to ask before
-    every stage: the stages import their modules when they start, so a checkout changed during
-    a run (a merge) runs the later stages on other code."""
-    from drac_ssl.code_stamp import stamps_from_env
+    are not said to run on other code than the run was made with; the stamp is checked against
+    the tree once per process while it and its sums stay the same
+    (:func:`drac_ssl.code_stamp.read_code_stamp_once`), not at every stage. Cheap enough to ask
+    before every stage: the stages import their modules when they start, so a checkout changed
+    during a run (a merge) runs the later stages on other code."""
+    from drac_ssl.code_stamp import read_code_stamp_once, stamps_from_env
 
     try:
-        used = stamps_from_env()[0]
+        used = stamps_from_env(read=read_code_stamp_once)[0]
     except ValueError:
         used = None  # code_origin records it; git names the code
     if used is not None:

@@ -190,6 +190,59 @@ def test_a_stamp_whose_files_differ_from_the_tree_is_not_trusted(tmp_path: Path,
     assert runtime.code_origin() == {"git_commit": "old0000", "git_dirty": False, "code_source": "git"}
 
 
+def test_code_version_checks_an_unchanged_stamp_against_the_tree_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """runtime.code_version is asked before every pipeline stage; with a stamp in use it read
+    the stamp and hashed every file of its sums each time. Now once per process while the
+    stamp and its sums are unchanged; another 'prepare' (a rewritten stamp or sums) is read
+    and checked again."""
+    import drac_ssl.code_stamp as code_stamp
+    import drac_ssl.runtime as runtime
+
+    hashed: list[Path] = []
+    real = code_stamp.differing_files
+
+    def counting(sums: Path, tree: Path = code_stamp.REPO) -> list[str]:
+        hashed.append(sums)
+        return real(sums, tree)
+
+    monkeypatch.setattr(code_stamp, "differing_files", counting)
+    monkeypatch.setattr(code_stamp, "_VERIFIED", {})
+    stamp = tmp_path / "code_version.txt"
+    stamp.write_text("commit 785295fabcdef0123456789abcdef0123456789\n", encoding="utf-8")
+    _sums_of(stamp, "pyproject.toml", "bench/common.py")
+    monkeypatch.setenv("DRAC_SSL_CODE_STAMP", str(stamp))
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}
+    assert len(hashed) == 1  # the second stage's question hashed nothing
+    # another 'prepare': same size, other commit, written at once (same mtime on a coarse clock)
+    stamp.write_text("commit abcdef10123456789abcdef0123456789abcd\n", encoding="utf-8")
+    assert runtime.code_version() == {"git_commit": "abcdef1", "git_dirty": False}
+    assert len(hashed) == 2
+    stamp.write_text("commit abcdef10123456789abcdef0123456789abcd\nchanged  M drac_ssl/model.py\n",
+                     encoding="utf-8")
+    assert runtime.code_version() == {"git_commit": "abcdef1", "git_dirty": True}
+    assert len(hashed) == 3
+    # new sums that the tree does not match: checked again, and the stamp is not used
+    _sums_of(stamp, "pyproject.toml", "bench/common.py", wrong="bench/common.py")
+    assert (runtime.code_version() or {}).get("git_commit") != "abcdef1"
+    assert len(hashed) == 4
+    runtime.code_version()
+    assert len(hashed) == 4
+    # the first content again: already checked in this process
+    stamp.write_text("commit 785295fabcdef0123456789abcdef0123456789\n", encoding="utf-8")
+    _sums_of(stamp, "pyproject.toml", "bench/common.py")
+    assert runtime.code_version() == {"git_commit": "785295f", "git_dirty": False}
+    assert len(hashed) == 4
+    # code_origin (once per run folder) and read_code_stamp still check every time
+    assert runtime.code_origin()["code_stamp"]["matches_tree"] is True
+    assert len(hashed) == 5
+    # a stamp that cannot be read is not kept: each question raises
+    for _ in range(2):
+        with pytest.raises(ValueError, match="cannot be read"):
+            code_stamp.read_code_stamp_once(tmp_path / "absent.txt")
+
+
 def test_a_code_stamp_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) -> None:
     from drac_ssl.code_stamp import read_code_stamp
 
@@ -204,12 +257,15 @@ def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path
     """bench/gpu_lib.sh write_code_stamp (run by 'prepare', here) and drac_ssl/code_stamp.py
     read_code_stamp (on the device) agree on the format, odd paths (a space, non-ASCII) unquoted;
     use_code_stamp (the device run) exports the stamp only while the tree matches its file sums,
-    and names the files that differ otherwise."""
+    and names the files that differ otherwise. Both checks, the shell's at the run's start and
+    Python's in each bench, check the same files: the code files the sums list (a result file
+    or document edited after 'prepare' leaves both matching; a config makes both differ)."""
     from bench.common import REPO
     from drac_ssl.code_stamp import read_code_stamp
 
     odd = "bench/a b ü.py"
-    for name in ("drac_ssl/model.py", "docs/x.md", "bench/y.py", odd):
+    for name in ("drac_ssl/model.py", "docs/x.md", "bench/y.py", odd, "README.md", "bench/results/r.json",
+                 "configs/c.yaml"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("0\n", encoding="utf-8")
     _git(tmp_path, "init", "-q")
@@ -220,7 +276,9 @@ def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path
     (tmp_path / "untracked.py").write_text("1\n", encoding="utf-8")
     out = subprocess.run(["bash", "-c", f'. "{REPO}/bench/gpu_lib.sh"; REPO="$1"; write_code_stamp "$2"', "_",
                           str(tmp_path), str(tmp_path / "stamp.txt")], capture_output=True, text=True, check=True)
-    assert "3 changed tracked file(s), 4 file sums" in out.stdout
+    assert "3 changed tracked file(s), 4 code file sums" in out.stdout
+    listed = [line[66:] for line in (tmp_path / "code_files.sha256").read_text(encoding="utf-8").splitlines()]
+    assert sorted(listed) == sorted(["bench/y.py", odd, "configs/c.yaml", "drac_ssl/model.py"])  # code only
     head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
     stamp = read_code_stamp(tmp_path / "stamp.txt", tree=tmp_path)
@@ -239,6 +297,19 @@ def test_prepare_writes_the_checkouts_commit_and_changes_into_the_stamp(tmp_path
 
     said, last = use()
     assert "matches the tree" in said and last == f"used={tmp_path / 'stamp.txt'} unmatched="
+    # after 'prepare' a README, a document and a result file changed (or the run wrote them):
+    # neither check looks at them
+    for name in ("README.md", "docs/x.md", "bench/results/r.json"):
+        (tmp_path / name).write_text("edited\n", encoding="utf-8")
+    said, last = use()
+    assert "matches the tree" in said and last == f"used={tmp_path / 'stamp.txt'} unmatched="
+    assert read_code_stamp(tmp_path / "stamp.txt", tree=tmp_path).matches_tree is True
+    # a config is code: both refuse the stamp, naming it
+    (tmp_path / "configs/c.yaml").write_text("lr: 1\n", encoding="utf-8")
+    said, last = use()
+    assert last == f"used= unmatched={tmp_path / 'stamp.txt'}" and said.endswith("\n  configs/c.yaml")
+    assert read_code_stamp(tmp_path / "stamp.txt", tree=tmp_path).differing == ("configs/c.yaml",)
+    (tmp_path / "configs/c.yaml").write_text("0\n", encoding="utf-8")
     (tmp_path / odd).write_text("2\n", encoding="utf-8")  # the tree changed after 'prepare'
     said, last = use()
     assert last == f"used= unmatched={tmp_path / 'stamp.txt'}"
