@@ -1054,6 +1054,38 @@ def test_an_ingest_that_kept_twins_together_before_fold_group_existed_is_told_to
     assert "fine-tune again" not in fold_grouping_words(data_provenance(data), {"ci_resamples": "images"})
 
 
+@pytest.mark.parametrize("column", ["patient", "fold_group"])
+def test_a_grade_of_fewer_grouped_units_than_folds_is_said_in_its_unit(tmp_path: Path, column: str) -> None:
+    """An existing ingest whose grade 2 has 10 images (enough for 5 folds) but all of 2
+    patients (or 2 image groups of near twins): no seed fills every fold, and the warning's fix
+    says why in that unit's words (data_prep.folds.FOLD_UNITS), as the two sentences read
+    before the table."""
+    run_dir = tmp_path / "y"
+    data = make_fake_ingest(run_dir)  # 10 images per grade, 5 folds
+
+    def unit(i: int, grade: int) -> str:  # grade 2's images: two units of 5; the others alone
+        return f"U{i // 15}" if grade == 2 else f"{i + 1:03d}.png"
+
+    _refold(data, unit, column=column)
+    _refold(data, lambda i, grade: 1 + i // 15 if grade == 2 else (i // 3) % 5)  # each unit in one fold
+    if column == "fold_group":  # the ingest kept near twins together
+        summary = json.loads((data / "ingest_summary.json").read_text())
+        summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
+                                      "n_images": 10, "n_groups": 2, "with_patients": False}
+        (data / "ingest_summary.json").write_text(json.dumps(summary))
+    (warned,) = [f for f in findings("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
+                                     "finetune.batch_size=2", run_dir=run_dir, stages=["finetune", "export"])
+                 if "folds validate" in f.what]
+    held = ("its images are of 2 patients, and a patient's images stay in one fold: add labelled grade 2 "
+            "(PDR) images of more patients" if column == "patient" else
+            "its images are in 2 image groups (near twins and a patient's images kept together by "
+            "--near-duplicate-mse), each in one fold: add labelled grade 2 (PDR) images (not near twins "
+            "of those it has)")
+    assert warned.fix.startswith(f"{held} and redo the ingest, or redo it with 2 folds: python -m data_prep "
+                                 f"ingest --root ")
+    assert warned.what.startswith(f"the ingest in {data}: 3 of its 5 folds validate without any grade 2 (PDR)")
+
+
 def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
     root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 6)
     rows = (root / "labels.csv").read_text().splitlines()
