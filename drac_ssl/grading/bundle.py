@@ -63,7 +63,12 @@ from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
 from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
-from drac_ssl.metrics import referable_summary, temperature_at_bound
+from drac_ssl.metrics import (
+    RESAMPLING_UNITS,
+    counted_units,
+    referable_summary,
+    temperature_at_bound,
+)
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 from drac_ssl.trial_run import trial_run_record, trial_run_words
@@ -403,9 +408,10 @@ TWIN_GROUP_WORDS = "an image with its near twins and, where patients are named, 
 """What an image group of ``ci_resamples: groups`` is (an ingest with ``data.near_duplicate_mse``
 > 0, whose manifest's ``fold_group`` column names them: a unit the folds kept whole)."""
 
-CI_UNIT_NOUNS = {"patients": "patient", "groups": "image group", "images": "image"}
+CI_UNIT_NOUNS = RESAMPLING_UNITS
 """The noun of one resampling unit for each ``ci_resamples`` value
-(:func:`drac_ssl.finetune.ci_resampling`)."""
+(:func:`drac_ssl.finetune.ci_resampling`): :data:`drac_ssl.metrics.RESAMPLING_UNITS`, the
+table the bootstrap's own messages use."""
 
 
 def ci_units_words(resamples: Any, units: Any) -> str:
@@ -414,7 +420,7 @@ def ci_units_words(resamples: Any, units: Any) -> str:
     noun alone, plural, when ``units`` is not an int."""
     noun = CI_UNIT_NOUNS.get(str(resamples), "image")
     if isinstance(units, int) and not isinstance(units, bool):
-        return f"{units} {noun}{'' if units == 1 else 's'}"
+        return counted_units(units, noun)
     return f"{noun}s"
 
 
