@@ -543,7 +543,11 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
     ``ci_units``, see :func:`ci_resampling_words`): patients, the image groups the folds kept
     whole (``groups``: near twins joined with patients), or, for a run that recorded none (made
     before patient-level CIs), images, not patients (so likely too narrow when a patient has
-    several images); or the images treated as independent.
+    several images); or the images treated as independent. An ingest that kept near twins
+    together before its manifest had the ``fold_group`` column (``fold_groups_missing``) split
+    its folds by image groups no run can resample: CIs of images, or of patients (the groups
+    joined patients' images where twins were of different patients, which the manifest cannot
+    tell), are said to be likely too narrow, with :data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`.
     '' when ``data`` does not say (no manifest, or a bundle built before ``n_patients``)."""
     n_train = data.get("n_train")
     if "n_patients" not in data or not n_train:
@@ -591,6 +595,13 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
         count = (f" ({counted(units, 'patient')}, each with all its images)"
                  if isinstance(units, int) and not isinstance(units, bool) else " (each with all its images)")
         words += f"; the bootstrap 95% CIs resample patients{count}"
+        if joined and data.get("fold_groups_missing"):  # twins joined with patients, the groups unnamed
+            from data_prep.folds import REDO_FOR_FOLD_GROUPS
+
+            words += (", not the image groups the folds kept whole, which the manifest does not name (made "
+                      "before its fold_group column): where near twins are of different patients, the folds "
+                      "kept those patients together and these CIs are likely too narrow; to resample the "
+                      f"groups, {REDO_FOR_FOLD_GROUPS} and fine-tune again")
     elif n_patients < n_train:
         words += ("; the bootstrap 95% CIs resample images, not patients, so with correlated "
                   "images of one patient they are likely too narrow")
