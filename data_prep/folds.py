@@ -37,27 +37,53 @@ if TYPE_CHECKING:  # imported in assign_folds: scikit-learn (SciPy, pandas) is 4
     # which python -m data_prep --help and the ingest's usage errors need not wait for
     from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
 
+
+@dataclass(frozen=True)
+class FoldUnit:
+    """How the fold notes, their fixes and the preflight say one kind of unit the folds keep
+    whole (a value of :data:`FOLD_UNITS`, keyed by :attr:`noun`): every sentence that counts
+    such units or says what to add of them takes its words here."""
+
+    noun: str  # one unit, counted with data_prep.problems.counted: "patient" -> "3 patients"
+    gloss: str = ""  # what a unit is, in brackets after its count; '' for a plain noun
+    more: str = "images"  # what to add of a grade with too few units: "images of more patients"
+    others: str = "training images"  # what to add to a set of too few units for its folds
+    split: str = ""  # the split that keeps the units whole (and may miss a grade); '' when none
+    # how a grade's images sit in grouped folds, ``{units}`` their count (:meth:`held`); '' when not grouped
+    kept: str = ""
+
+    def count(self, n: int) -> str:
+        """``n`` units, with :attr:`gloss` in brackets when there is one: ``3 patients``,
+        ``2 image groups (near twins and ...)``."""
+        return counted(n, self.noun) + (f" ({self.gloss})" if self.gloss else "")
+
+    def held(self, n: int) -> str:
+        """:attr:`kept` of a grade whose images are of ``n`` units: ``its images are of 3
+        patients, and a patient's images stay in one fold``."""
+        return self.kept.format(units=self.count(n))
+
+
 TWIN_UNIT = "image group"
 """The unit of folds that keep near twins together (``data.near_duplicate_mse``), as the notes
 count it when the twins joined some images or patients
 (:func:`data_prep.near_duplicates.grouped_units`): an image with its near twins and, where
-patients are named, their patients' images; :data:`TWIN_UNIT_WORDS` says so after a count."""
+patients are named, their patients' images (its :data:`FOLD_UNITS` entry's ``gloss``)."""
 
-TWIN_UNIT_WORDS = "near twins and a patient's images kept together by --near-duplicate-mse"
-"""What a :data:`TWIN_UNIT` is, in words said after its count: ``3 image groups (...)``."""
-
-
-def unit_words(unit: str) -> str:
-    """`` (near twins ... in one fold)`` after a count of :data:`TWIN_UNIT`; '' for another
-    unit (``patient``, ``labelled image``), which needs no words."""
-    return f" ({TWIN_UNIT_WORDS})" if unit == TWIN_UNIT else ""
-
-
-def _more(unit: str) -> str:
-    """What to add of a grade with too few ``unit``s, in words."""
-    if unit == "patient":
-        return "images of more patients"
-    return "images (not near twins of those it has)" if unit == TWIN_UNIT else "images"
+FOLD_UNITS: dict[str, FoldUnit] = {unit.noun: unit for unit in (
+    FoldUnit("patient", more="images of more patients", others="training images of other patients",
+             split="patient-grouped split",
+             kept="its images are of {units}, and a patient's images stay in one fold"),
+    FoldUnit(TWIN_UNIT, "near twins and a patient's images kept together by --near-duplicate-mse",
+             more="images (not near twins of those it has)",
+             others="training images that are not near twins of those there",
+             split="split that keeps image groups whole", kept="its images are in {units}, each in one fold"),
+    FoldUnit("labelled image"),  # folds not grouped: each image its own unit
+    FoldUnit("training image"),
+)}
+"""The words of each unit the folds can keep whole, keyed by its noun (the ``unit`` of
+:func:`assign_folds`, :func:`rare_grade`, :func:`gap_fix`, :attr:`FoldGaps.unit`): patients,
+image groups (:data:`TWIN_UNIT`), or single images (``labelled image``, ``training image``)
+when the folds are not grouped."""
 
 
 SKLEARN_FEW_MEMBERS = "least populated class in y has only"
@@ -103,9 +129,9 @@ def rare_grade_parts(grade: int, grade_names: Sequence[str], n: int, unit: str, 
     said = grade_label(grade, grade_names)
     folds = (f"{counted(k - n, 'fold')} would validate" if without is None
              else f"{without} of the {k} folds will validate")
-    what = (f"{said} has only {counted(n, unit)}{unit_words(unit)}{where}; stratified {k}-fold "
+    what = (f"{said} has only {FOLD_UNITS[unit].count(n)}{where}; stratified {k}-fold "
             f"cross-validation needs at least {k} of every grade ({folds} without any {said} image)")
-    more = _more(unit)
+    more = FOLD_UNITS[unit].more
     if n < 2:  # fewer folds cannot help: one image is in one fold, and there are 2 or more
         add = f"add labelled {said} {more} (at least {k} for {k} folds, 2 for --folds 2)"
         merge = merge_fix(grade, grade_names, rows, labels, None if unit != "labelled image" else n)
@@ -134,7 +160,7 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     :class:`IngestError` when there are too few images (or patients) for ``n_folds``;
     ``source`` (the label CSV) is where the problems are reported. ``unit``: what the notes
     call an id of ``patients``, ``patient`` or, when near twins joined them,
-    :data:`TWIN_UNIT` (said with :func:`unit_words`).
+    :data:`TWIN_UNIT` (said with the words of :data:`FOLD_UNITS`).
     """
     y = np.asarray(grades, dtype=np.int64)
     folds = np.full(len(y), -1, dtype=np.int64)
@@ -144,11 +170,10 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     grouped_unit = unit
     unit = grouped_unit if patients is not None else "training image"
     if units < n_folds:
-        more = "training images" + (" of other patients" if unit == "patient" else
-                                    " that are not near twins of those there" if unit == TWIN_UNIT else "")
+        more = FOLD_UNITS[unit].others
         fix = (f"use --folds {units} or fewer (at least 2), or add {more}" if units >= 2 else
                f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
-        problem = error(source, f"only {counted(units, unit)}{unit_words(unit)} for {n_folds} folds", fix)
+        problem = error(source, f"only {FOLD_UNITS[unit].count(units)} for {n_folds} folds", fix)
         raise IngestError(problem.line, [problem])
     per_grade = _units_per_grade(y, patients)
     folds, caught = _split(y, n_folds, seed, patients)
@@ -282,7 +307,7 @@ def gap_fixes(grades: Sequence[int], grade_names: Sequence[str], n_folds: int, s
     if fewer is not None:
         fixes.append(f"--folds {fewer} (checked, with the same seed: its {fewer} folds then hold "
                      f"{_every_grade_words(per_grade, fewer, unit)})")
-    more = _more(unit)
+    more = FOLD_UNITS[unit].more
     tried = ("" if other is not None else
              f" (none of the {FOLD_SEEDS_TRIED} fold seeds after {seed} put "
              f"{'it' if len(grades) == 1 else 'them'} in every fold)")
@@ -308,10 +333,8 @@ def _gap_notes(y: np.ndarray, folds: np.ndarray, n_folds: int, seed: int,
     for grade, without in gaps.items():
         said = grade_label(grade, grade_names)
         n_images = counted(int(np.sum(y == grade)), "labelled image")
-        has = (f"{n_images} of {counted(per_grade[grade], unit)}{unit_words(unit)}, enough for "
-               f"{n_folds} folds: the "
-               f"{'patient-grouped split' if unit == 'patient' else 'split that keeps image groups whole'} "
-               f"did not spread them over every fold"
+        has = (f"{n_images} of {FOLD_UNITS[unit].count(per_grade[grade])}, enough for "
+               f"{n_folds} folds: the {FOLD_UNITS[unit].split} did not spread them over every fold"
                if patients is not None else f"{n_images}, enough for {n_folds} folds")
         one = len(without) == 1
         their = "that fold's" if one else "those folds'"

@@ -528,9 +528,8 @@ class Comparison:
             return f"which resampled {words[0]}"
         listing = "; ".join(f"`{label}` {w}" for label, w in zip(self.labels, words, strict=True))
         resampled = {run.ci_resamples for run in self.runs}
-        wider = "patients or image groups" if "groups" in resampled else "patients"
-        differ = (f"; the runs' CIs resample different units, so their widths do not compare (over "
-                  f"{wider} they are wider)" if len(resampled) > 1 else "")
+        differ = (f"; the runs' CIs resample different units, so their widths do not compare"
+                  f"{_wider_over(resampled)}" if len(resampled) > 1 else "")
         return f"which resampled: {listing}{differ}"
 
 
@@ -546,11 +545,13 @@ class Comparison:
                     "Welsh 2007)")
         if kinds == {"images"}:
             return "the same resampled images for both variants, each image its own unit"
-        if "groups" in kinds:
-            return ("the same resamples for both variants, of patients or of the image groups the folds "
-                    "kept whole (each with all its images: the cluster bootstrap, Field & Welsh 2007) or "
-                    "of images, as the last column says; intervals over different units do not compare "
-                    "in width")
+        if "groups" in kinds:  # the units each difference resampled, only those there are
+            units = {"patients": "patients", "groups": "the image groups the folds kept whole"}
+            clustered = " or of ".join(units[kind] for kind in ("patients", "groups") if kind in kinds)
+            images = " or of images" if "images" in kinds else ""
+            return (f"the same resamples for both variants, of {clustered} (each with all its images: the "
+                    f"cluster bootstrap, Field & Welsh 2007){images}, as the last column says; intervals "
+                    "over different units do not compare in width")
         return ("the same resamples for both variants, of patients (each with all its images: the "
                 "cluster bootstrap, Field & Welsh 2007) or of images, as the last column says; "
                 "intervals over patients and over images do not compare in width")
@@ -559,17 +560,23 @@ class Comparison:
         """A warning for differences that resampled images in a run whose manifest names
         patients, or image groups the folds kept whole (near twins), ('' when there is none)."""
         narrow = []
-        groups = False
+        kinds = set()  # what the manifests name: patients, image groups (near twins)
         for d in self.differences:
             run = self.runs[self.labels.index(d.label)]
             patients = run.n_patients
             if d.resampled == "images" and patients is not None and patients < d.n:
-                noun = "image groups" if run.units_kind == "groups" else "patients"
-                groups = groups or run.units_kind == "groups"
-                narrow.append(f"`{d.label}` {d.variant} − {d.baseline} ({patients} {noun} for {d.n} images)")
+                kind = "groups" if run.units_kind == "groups" else "patients"
+                kinds.add(kind)
+                narrow.append(f"`{d.label}` {d.variant} − {d.baseline} ({patients} {CI_UNIT_NOUNS[kind]}s "
+                              f"for {d.n} images)")
         if not narrow:
             return ""
-        if groups:
+        if kinds == {"groups"}:
+            return ("Resampled images, not the image groups the folds kept whole, although the manifest "
+                    "names them: " + "; ".join(narrow) + ". With near twins among the images these CIs are "
+                    "likely too narrow (the run stored them before such CIs); --n-boot N recomputes them "
+                    "over those groups.")
+        if "groups" in kinds:
             return ("Resampled images, not patients or the image groups the folds kept whole, although "
                     "the manifest names them: " + "; ".join(narrow) + ". With correlated images of one "
                     "patient, or near twins, these CIs are likely too narrow (the run stored them before "
@@ -598,6 +605,17 @@ def _screening_absent(run: RunOutputs) -> tuple[str, bool]:
         return ("no referable-DR figures: finetune.referable_from=auto gives a cut on the ICDR scale "
                 "only (finetune.referable_from=R: referable = grade >= R on another)"), False
     return f"no referable-DR figures recorded {older}", True
+
+
+def _wider_over(resampled: set[str]) -> str:
+    """Where some runs' CIs resample images and others units of several images (``resampled``:
+    the runs' ``ci_resamples``), which are wider, naming only the kinds there are: `` (over
+    patients they are wider)`` (runs that record only ``patients`` / ``images``, as those made
+    before the image groups do), `` (over image groups they are wider)``, `` (over patients or
+    image groups they are wider)``; '' without images (patients and image groups: neither is
+    always the coarser, when the runs' ingests differ)."""
+    clustered = [f"{CI_UNIT_NOUNS[kind]}s" for kind in ("patients", "groups") if kind in resampled]
+    return f" (over {' or '.join(clustered)} they are wider)" if "images" in resampled and clustered else ""
 
 
 def _units_words(resampled: str, units: int | None, n_patients: int | None, n_images: int,
@@ -972,12 +990,12 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
                 if key not in baseline_scores:
                     baseline_scores[key] = bootstrap_scores(variant.grades, baseline.probs[at],
                                                             baseline.pred[at], n_boot=resamples, seed=seed,
-                                                            groups=groups)
+                                                            groups=groups, kind=kind)
             except ValueError as exc:
                 raise CompareError(f"{baseline.oof_path}: {exc}") from None
             try:
                 scores = bootstrap_scores(variant.grades, variant.probs, variant.pred,
-                                          n_boot=resamples, seed=seed, groups=groups)
+                                          n_boot=resamples, seed=seed, groups=groups, kind=kind)
             except ValueError as exc:
                 raise CompareError(f"{variant.oof_path}: {exc}") from None
             result = paired_difference(scores, baseline_scores[key])
@@ -1017,7 +1035,7 @@ def between_runs(runs: Sequence[RunOutputs], labels: Sequence[str], n_boot: int,
             try:
                 scored[(i, variant.name)] = bootstrap_scores(
                     variant.grades[at], variant.probs[at], variant.pred[at], n_boot=n_boot, seed=seed,
-                    groups=groups)
+                    groups=groups, kind=resampling_kind(groups))
             except ValueError as exc:
                 raise CompareError(f"{variant.oof_path}: {exc}") from None
         return scored[(i, variant.name)]

@@ -457,7 +457,8 @@ def _scores(ctx: _Context, v: VariantResult) -> BootstrapScores:
     if v.name not in ctx.bootstrap or ctx.bootstrap[v.name][0] is not v:
         ctx.bootstrap[v.name] = (v, bootstrap_scores(ctx.grades, v.oof_probs, v.oof_pred,
                                                      n_boot=ctx.ft.n_boot, seed=ctx.seed,
-                                                     groups=ctx.patients))
+                                                     groups=ctx.patients,
+                                                     kind=resampling_kind(ctx.patients)))
     return ctx.bootstrap[v.name][1]
 
 

@@ -64,6 +64,7 @@ from drac_ssl.figures import (
     format_signed_interval,
     interval_width_zero,
 )
+from drac_ssl.oof import resampling_kind
 from drac_ssl.scale import default_grade_names
 
 __all__ = [
@@ -581,7 +582,8 @@ class _Units:
     0.. in the order of their first image; ``order`` ``(n,)`` the image positions patient by
     patient (each patient's images in row order), ``starts`` / ``sizes`` ``(count,)`` where
     each patient's run of ``order`` begins and how long it is; ``digest``: of the numbering,
-    so two models' resamples are known to be drawn over the same patients."""
+    so two models' resamples are known to be drawn over the same patients; ``kind``: what the
+    units are (a key of :data:`RESAMPLING_UNITS`)."""
 
     count: int
     order: np.ndarray
@@ -589,11 +591,31 @@ class _Units:
     sizes: np.ndarray
     grouped: bool
     digest: str
+    kind: str = "images"
 
 
-def _units(groups: Any, n: int) -> _Units:
+RESAMPLING_UNITS = {"patients": "patient", "groups": "image group", "images": "image"}
+"""The noun of one bootstrap unit for each kind ``ci_resamples`` records (:func:`bootstrap_scores`
+``kind``, :func:`drac_ssl.oof.resampling_kind`): patients, the image groups the folds kept whole
+(near twins joined with their patients, ``data.near_duplicate_mse``), or images."""
+
+
+def counted_units(n: int, noun: str) -> str:
+    """``n`` bootstrap units of ``noun`` (a value of :data:`RESAMPLING_UNITS`): ``23 patients``,
+    ``1 image group``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _units(groups: Any, n: int, kind: str | None = None) -> _Units:
     """:class:`_Units` of ``groups`` (one patient id per image, ``(n,)``), or of the ``n``
-    images as their own units when ``groups`` is None; ValueError for malformed groups."""
+    images as their own units when ``groups`` is None; ``kind``: what they are (a key of
+    :data:`RESAMPLING_UNITS`; None: :func:`drac_ssl.oof.resampling_kind` of ``groups``).
+    ValueError for malformed groups, or a ``kind`` that is not theirs."""
+    kind = resampling_kind(groups) if kind is None else kind
+    allowed = ("images",) if groups is None else ("patients", "groups")
+    if kind not in allowed:
+        raise ValueError(f"kind={kind!r} does not say what {'no groups' if groups is None else 'groups'} "
+                         f"are: give {' or '.join(repr(k) for k in allowed)}")
     if groups is None:
         codes = np.arange(n, dtype=np.int64)
     else:
@@ -620,7 +642,7 @@ def _units(groups: Any, n: int) -> _Units:
     sizes = np.bincount(codes, minlength=count).astype(np.int64)
     digest = hashlib.sha256(np.ascontiguousarray(codes, dtype=np.int64).tobytes()).hexdigest()
     return _Units(count, np.argsort(codes, kind="stable"), np.cumsum(sizes) - sizes, sizes,
-                  groups is not None, digest)
+                  groups is not None, digest, kind)
 
 
 def _draw(rng: np.random.Generator, n: int, units: _Units) -> np.ndarray:
@@ -1140,7 +1162,10 @@ class BootstrapScores:
     (a digest of ``y_true`` in its order): two models' scores that agree on all five were
     computed on the same resamples, so :func:`paired_difference` can pair them. ``units``:
     how many units each resample draws (the patients, or ``n`` images); ``by_patient``:
-    whether they are patients (``groups`` given)."""
+    whether they are groups of images (``groups`` given); ``kind``: what they are, as
+    ``ci_resamples`` records it (a key of :data:`RESAMPLING_UNITS`: ``patients``, ``groups``,
+    the image groups the folds kept whole, or ``images``; '' in scores made without it, said
+    as "patients or image groups" when grouped)."""
 
     whole: dict[str, float]
     resampled: dict[str, np.ndarray]
@@ -1151,6 +1176,7 @@ class BootstrapScores:
     units: int = 0
     by_patient: bool = False
     grouping: str = ""
+    kind: str = ""
 
 
 def _check_paired_inputs(yt: np.ndarray, k: int, preds: dict[str, np.ndarray]) -> None:
@@ -1201,30 +1227,36 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
     labels = hashlib.sha256(np.ascontiguousarray(yt, dtype=np.int64).tobytes()).hexdigest()
     return BootstrapScores(dict(zip(PAIRED_METRICS, whole, strict=True)),
                            {m: values[:, i] for i, m in enumerate(PAIRED_METRICS)}, n, n_boot, seed,
-                           labels, units.count, units.grouped, units.digest)
+                           labels, units.count, units.grouped, units.digest, units.kind)
 
 
 def bootstrap_scores(y_true: Any, probs: Any, pred: Any, n_boot: int = 1000,
-                     seed: int = 0, groups: Any = None) -> BootstrapScores:
+                     seed: int = 0, groups: Any = None, kind: str | None = None) -> BootstrapScores:
     """One model's accuracy and QWK of its grades ``pred`` ``(n,)`` and macro one-vs-rest AUC of
     its probabilities ``probs`` ``(n, K)`` against ``y_true`` ``(n,)``, on all ``n`` images and
     on each of ``n_boot`` resamples drawn with replacement by ``numpy.random.default_rng(seed)``
     (the draws of :func:`paired_bootstrap_difference`). ``groups`` ``(n,)``, a patient id per
     image: each resample draws the patients with replacement, each with all its images (the
-    cluster bootstrap of :func:`bootstrap_resamples`); None: each image its own unit. Pair two
+    cluster bootstrap of :func:`bootstrap_resamples`); None: each image its own unit. ``kind``:
+    what the units of ``groups`` are, as ``ci_resamples`` records it (``patients``, or
+    ``groups``: the image groups the folds kept whole, near twins joined with their patients),
+    carried in the scores so that :func:`paired_difference`'s refusal names them; None:
+    :func:`drac_ssl.oof.resampling_kind` of ``groups`` (``images`` without them). Pair two
     models' scores, drawn with the same ``n_boot``, ``seed`` and ``groups``, with
     :func:`paired_difference`.
 
     Raises:
         ValueError: shapes that differ, a grade outside ``0 .. K-1``, malformed
             probabilities, ``n_boot < 0``, a ``seed`` that is not an integer (None or a
-            Generator would draw other resamples for each model), or malformed ``groups``.
+            Generator would draw other resamples for each model), malformed ``groups``, or a
+            ``kind`` that is not theirs (``patients`` or ``groups`` with ``groups``, ``images``
+            without).
     """
     yt = _as_grades(y_true, "y_true")
     p = _as_probs(probs, n=yt.size, name="probs")
     g = _as_grades(pred, "pred")
     _check_paired_inputs(yt, p.shape[1], {"pred": g})
-    return _resampled_scores(yt, p, g, n_boot, seed, _units(groups, yt.size))
+    return _resampled_scores(yt, p, g, n_boot, seed, _units(groups, yt.size, kind))
 
 
 def paired_difference(a: BootstrapScores, b: BootstrapScores, alpha: float = 0.05
@@ -1244,8 +1276,11 @@ def paired_difference(a: BootstrapScores, b: BootstrapScores, alpha: float = 0.0
         raise ValueError(f"the two models' bootstrap scores were drawn differently (n, n_boot, seed: "
                          f"{(a.n, a.n_boot, a.seed)} and {(b.n, b.n_boot, b.seed)}): nothing pairs them")
     if a.grouping != b.grouping:
-        def drawn(s: BootstrapScores) -> str:  # groups: patients, or image groups (near twins)
-            return f"{s.units} groups (patients or image groups)" if s.by_patient else f"{s.n} images"
+        def drawn(s: BootstrapScores) -> str:  # scores made without a kind: patients or image groups
+            if not s.by_patient:
+                return f"{s.n} images"
+            noun = RESAMPLING_UNITS.get(s.kind)
+            return f"{s.units} groups (patients or image groups)" if noun is None else counted_units(s.units, noun)
         raise ValueError(f"the two models' bootstrap scores were drawn differently (over {drawn(a)} "
                          f"and over {drawn(b)}, or other groups): nothing pairs them; give both "
                          f"the same groups")

@@ -1550,7 +1550,7 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
     grade with fewer labelled images than folds (some validation folds hold none of it) is an
     error; a grade with enough images that still misses a fold (folds from an older ingest, or
     grouped by patient) is a warning."""
-    from data_prep.folds import REDO_FOR_FOLD_GROUPS, TWIN_UNIT, TWIN_UNIT_WORDS, rare_grade_parts
+    from data_prep.folds import FOLD_UNITS, REDO_FOR_FOLD_GROUPS, rare_grade_parts
     from data_prep.grades import grade_label
     from data_prep.problems import as_config_keys
 
@@ -1591,15 +1591,10 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
         elif gaps is None or gaps.redo_helps:  # this version's folds of these images fill them
             fix = (f"redo the ingest (this version stratifies the folds by grade, and its folds "
                    f"of these images hold every grade): {redo()}")
-        elif g not in gaps.left_out and gaps.unit == TWIN_UNIT:  # of fewer twin groups than folds
+        elif g not in gaps.left_out:  # its images are of fewer units (patients, image groups) than folds
             n = gaps.units[g] if g < len(gaps.units) else 0
-            fix = (f"its images are in {counted(n, TWIN_UNIT)} ({TWIN_UNIT_WORDS}), each in one "
-                   f"fold: add labelled {said} images (not near twins of those it has) and redo the "
-                   f"ingest" + (f", or redo it with {n} folds: {redo(str(n))}" if n >= 2 else f": {redo()}"))
-        elif g not in gaps.left_out:  # its images are of fewer patients than folds
-            n = gaps.units[g] if g < len(gaps.units) else 0
-            fix = (f"its images are of {counted(n, 'patient')}, and a patient's images stay in one "
-                   f"fold: add labelled {said} images of more patients and redo the ingest"
+            unit = FOLD_UNITS[gaps.unit]
+            fix = (f"{unit.held(n)}: add labelled {said} {unit.more} and redo the ingest"
                    + (f", or redo it with {n} folds: {redo(str(n))}" if n >= 2 else f": {redo()}"))
         else:  # redone as it was, the ingest makes the same folds: change what checked to work
             fix = _gap_redo_fix(gaps, root, facts)

@@ -63,7 +63,12 @@ from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
 from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
-from drac_ssl.metrics import referable_summary, temperature_at_bound
+from drac_ssl.metrics import (
+    RESAMPLING_UNITS,
+    counted_units,
+    referable_summary,
+    temperature_at_bound,
+)
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
 from drac_ssl.trial_run import trial_run_record, trial_run_words
@@ -403,9 +408,10 @@ TWIN_GROUP_WORDS = "an image with its near twins and, where patients are named, 
 """What an image group of ``ci_resamples: groups`` is (an ingest with ``data.near_duplicate_mse``
 > 0, whose manifest's ``fold_group`` column names them: a unit the folds kept whole)."""
 
-CI_UNIT_NOUNS = {"patients": "patient", "groups": "image group", "images": "image"}
+CI_UNIT_NOUNS = RESAMPLING_UNITS
 """The noun of one resampling unit for each ``ci_resamples`` value
-(:func:`drac_ssl.finetune.ci_resampling`)."""
+(:func:`drac_ssl.finetune.ci_resampling`): :data:`drac_ssl.metrics.RESAMPLING_UNITS`, the
+table the bootstrap's own messages use."""
 
 
 def ci_units_words(resamples: Any, units: Any) -> str:
@@ -414,7 +420,7 @@ def ci_units_words(resamples: Any, units: Any) -> str:
     noun alone, plural, when ``units`` is not an int."""
     noun = CI_UNIT_NOUNS.get(str(resamples), "image")
     if isinstance(units, int) and not isinstance(units, bool):
-        return f"{units} {noun}{'' if units == 1 else 's'}"
+        return counted_units(units, noun)
     return f"{noun}s"
 
 
@@ -537,7 +543,11 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
     ``ci_units``, see :func:`ci_resampling_words`): patients, the image groups the folds kept
     whole (``groups``: near twins joined with patients), or, for a run that recorded none (made
     before patient-level CIs), images, not patients (so likely too narrow when a patient has
-    several images); or the images treated as independent.
+    several images); or the images treated as independent. An ingest that kept near twins
+    together before its manifest had the ``fold_group`` column (``fold_groups_missing``) split
+    its folds by image groups no run can resample: CIs of images, or of patients (the groups
+    joined patients' images where twins were of different patients, which the manifest cannot
+    tell), are said to be likely too narrow, with :data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`.
     '' when ``data`` does not say (no manifest, or a bundle built before ``n_patients``)."""
     n_train = data.get("n_train")
     if "n_patients" not in data or not n_train:
@@ -585,6 +595,13 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
         count = (f" ({counted(units, 'patient')}, each with all its images)"
                  if isinstance(units, int) and not isinstance(units, bool) else " (each with all its images)")
         words += f"; the bootstrap 95% CIs resample patients{count}"
+        if joined and data.get("fold_groups_missing"):  # twins joined with patients, the groups unnamed
+            from data_prep.folds import REDO_FOR_FOLD_GROUPS
+
+            words += (", not the image groups the folds kept whole, which the manifest does not name (made "
+                      "before its fold_group column): where near twins are of different patients, the folds "
+                      "kept those patients together and these CIs are likely too narrow; to resample the "
+                      f"groups, {REDO_FOR_FOLD_GROUPS} and fine-tune again")
     elif n_patients < n_train:
         words += ("; the bootstrap 95% CIs resample images, not patients, so with correlated "
                   "images of one patient they are likely too narrow")

@@ -6,9 +6,20 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 from reviewer_folds import ICDR, REVIEWER_FOLDS, REVIEWER_GRADES, REVIEWER_PATIENTS
 
-from data_prep.folds import assign_folds, fold_gaps, folds_without_grade, manifest_fold_gaps
+from data_prep.folds import (
+    FOLD_UNITS,
+    TWIN_UNIT,
+    FoldUnit,
+    assign_folds,
+    fold_gaps,
+    folds_without_grade,
+    manifest_fold_gaps,
+    rare_grade,
+)
+from data_prep.problems import IngestError
 
 
 def _gap_notes(caveats: list) -> list:
@@ -118,3 +129,47 @@ def test_the_manifest_s_folds_are_recomputed_with_the_ingest_s_patient_groups() 
     grouped = manifest_fold_gaps(rows, 0, grouped=True)
     assert grouped.left_out == [3] and grouped == fold_gaps(grades, folds, 3, 0, ids)
     assert manifest_fold_gaps(rows, 0) == fold_gaps(grades, folds, 3, 0, None)  # no patient column
+
+
+def test_every_sentence_on_a_fold_unit_takes_its_words_from_one_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The words for the unit the folds keep whole (patient, image group, image) were chosen in
+    several places (the rare-grade fix, the too-few-units error, the gap note, the preflight),
+    each with its own if/else: one could change without the others. They are now one table,
+    FOLD_UNITS: an entry marked here changes every sentence that counts or adds such units."""
+    marked = FoldUnit("patient", gloss="GLOSS", more="MORE", others="OTHERS", split="SPLIT",
+                      kept="KEPT {units}")
+    monkeypatch.setitem(FOLD_UNITS, "patient", marked)
+    with pytest.raises(IngestError) as raised:
+        assign_folds([0, 1], 2, 0, ["P", "P"], "labels.csv")
+    (problem,) = raised.value.problems
+    assert problem.what == "only 1 patient (GLOSS) for 2 folds"
+    assert problem.fix == "add OTHERS: cross-validation needs at least 2 patients, one per fold"
+    mild = _gap_notes(assign_folds(REVIEWER_GRADES, 3, 0, REVIEWER_PATIENTS, "/d/grades.csv", ICDR)[1])[0]
+    assert "5 labelled images of 3 patients (GLOSS), enough for 3 folds: the SPLIT did not spread" in mild.what
+    assert mild.fix.endswith("add labelled grade 1 (Mild) MORE")
+    what, fix = rare_grade(1, ICDR, 2, "patient", 3, 2)
+    assert what.startswith("grade 1 (Mild) has only 2 patients (GLOSS); stratified 3-fold")
+    assert fix == "--folds 2, or add labelled grade 1 (Mild) MORE (at least 3 for 3 folds)"
+    assert marked.held(2) == "KEPT 2 patients (GLOSS)"
+
+
+@pytest.mark.parametrize(("unit", "fix"), [
+    ("patient", "add training images of other patients: cross-validation needs at least 2 patients, one per fold"),
+    (TWIN_UNIT, "add training images that are not near twins of those there: cross-validation needs at "
+                "least 2 image groups, one per fold"),
+    (None, "add training images: cross-validation needs at least 2 training images, one per fold"),
+])
+def test_a_set_of_one_unit_is_refused_in_the_words_of_its_unit(unit: str | None, fix: str) -> None:
+    """The table's words, as the ingest said them before it: one patient, one image group (with
+    what it is) or one image cannot be split into 2 folds."""
+    with pytest.raises(IngestError) as raised:
+        if unit is None:
+            assign_folds([0], 2, 0, source="labels.csv")
+        else:
+            assign_folds([0, 1], 2, 0, ["P", "P"], "labels.csv", unit=unit)
+    (problem,) = raised.value.problems
+    assert problem.what == {"patient": "only 1 patient for 2 folds",
+                            TWIN_UNIT: "only 1 image group (near twins and a patient's images kept together "
+                                       "by --near-duplicate-mse) for 2 folds",
+                            None: "only 1 training image for 2 folds"}[unit]
+    assert problem.fix == fix

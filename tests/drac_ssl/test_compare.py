@@ -539,6 +539,42 @@ def test_the_intervals_of_a_twin_grouped_run_resample_its_image_groups(tmp_path:
             "with near twins among them likely too narrow))") in text
 
 
+def test_runs_of_image_groups_and_of_images_are_said_in_those_units(tmp_path: Path) -> None:
+    """Beside a run whose CIs resampled images, a run that resampled image groups was said as
+    "over patients or image groups they are wider", and the differences as "of patients or of
+    the image groups", although no run had patients: only the units there are are named now;
+    runs that record only patients and images (made before image groups) read as before."""
+    plain = make_run(tmp_path, "plain")
+    twins = make_run(tmp_path, "twins")
+    _add_twin_groups(twins)
+    text = compare_runs([plain, twins], n_boot=50).markdown()
+    assert "so their widths do not compare (over image groups they are wider)" in text
+    assert ("the same resamples for both variants, of the image groups the folds kept whole (each with "
+            "all its images: the cluster bootstrap, Field & Welsh 2007) or of images, as the last column "
+            "says") in text
+    assert "patients or" not in text and "of patients" not in text
+    grouped = make_run(tmp_path, "grouped")
+    _add_patients(grouped, per_patient=4)
+    text = compare_runs([plain, grouped], n_boot=50).markdown()
+    assert "so their widths do not compare (over patients they are wider)" in text
+    text = compare_runs([plain, grouped, twins], n_boot=50).markdown()
+    assert "so their widths do not compare (over patients or image groups they are wider)" in text
+    assert "of patients or of the image groups the folds kept whole (each with all its images" in text
+    # a twin-grouped run whose stored CIs resampled images: its caveat names image groups only
+    older = make_run(tmp_path, "older")
+    _add_twin_groups(older, record="images")
+    path = older / "finetune" / "comparison.json"
+    saved = json.loads(path.read_text())
+    saved["pretrained_minus_scratch"] = {"vicreg": {m: {"a": 0.5, "b": 0.4, "difference": 0.1, "ci_low": 0.05,
+                                                        "ci_high": 0.15} for m in ("accuracy", "qwk", "auc_ovr")}}
+    path.write_text(json.dumps(saved))
+    text = compare_runs([older]).markdown()
+    assert ("Resampled images, not the image groups the folds kept whole, although the manifest names them: "
+            "`older` vicreg − scratch (18 image groups for 24 images). With near twins among the images these "
+            "CIs are likely too narrow") in text
+    assert "not patients" not in text
+
+
 def _read_oof_for_test(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))

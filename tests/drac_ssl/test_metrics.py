@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -574,12 +575,40 @@ def test_paired_patient_resamples_pair_two_models() -> None:
                                        groups=patients)
     assert all((m["ci_low"], m["ci_high"]) == (0.0, 0.0) for m in same.values())
     # scores drawn over images, or over other patients, pair nothing
-    with pytest.raises(ValueError, match=r"drawn differently \(over 12 groups \(patients or image groups\) and "
-                                         r"over 24 images, or other groups\)"):
+    with pytest.raises(ValueError, match=r"drawn differently \(over 12 patients and over 24 images, or other "
+                                         r"groups\)"):
         paired_difference(scores[1], bootstrap_scores(y, probs[0], preds[0], n_boot=60, seed=3))
     with pytest.raises(ValueError, match="drawn differently"):
         paired_difference(scores[1], bootstrap_scores(y, probs[0], preds[0], n_boot=60, seed=3,
                                                       groups=np.arange(24) // 3))
+
+
+def test_unpaired_scores_name_the_units_each_was_drawn_over() -> None:
+    """paired_difference's refusal said "12 groups (patients or image groups)": the scores did
+    not carry what their units were. They do now (bootstrap_scores' kind, or the ``group:``
+    ids of drac_ssl.oof.patient_groups), and the message names patients or image groups."""
+    y = np.repeat([0, 1, 2], 8)
+    probs = softmax(np.random.default_rng(6).normal(size=(24, 3)))
+    pred = probs.argmax(axis=1)
+    patients = bootstrap_scores(y, probs, pred, n_boot=20, seed=3, groups=np.repeat(np.arange(12), 2))
+    groups = bootstrap_scores(y, probs, pred, n_boot=20, seed=3, groups=np.arange(24) // 3, kind="groups")
+    assert (patients.kind, groups.kind) == ("patients", "groups")
+    with pytest.raises(ValueError, match=r"drawn differently \(over 12 patients and over 8 image groups, or "
+                                         r"other groups\)"):
+        paired_difference(patients, groups)
+    # the ids of drac_ssl.oof.patient_groups say it without a kind: group:<name> units are image groups
+    named = bootstrap_scores(y, probs, pred, n_boot=20, seed=3, groups=[f"group:g{i // 6}" for i in range(24)])
+    assert named.kind == "groups" and named.units == 4
+    with pytest.raises(ValueError, match=r"over 4 image groups and over 12 patients"):
+        paired_difference(named, patients)
+    assert bootstrap_scores(y, probs, pred, n_boot=20, seed=3).kind == "images"
+    # scores made without a kind (as before it was carried) keep the words that cover both
+    older = dataclasses.replace(patients, kind="")
+    with pytest.raises(ValueError, match=r"over 12 groups \(patients or image groups\) and over 8 image groups"):
+        paired_difference(older, groups)
+    for kind, given in (("images", np.arange(24)), ("patient", np.arange(24)), ("groups", None)):
+        with pytest.raises(ValueError, match=f"kind={kind!r} does not say what"):
+            bootstrap_scores(y, probs, pred, n_boot=20, seed=3, groups=given, kind=kind)
 
 
 def test_patient_groups_are_checked() -> None:

@@ -1054,6 +1054,86 @@ def test_an_ingest_that_kept_twins_together_before_fold_group_existed_is_told_to
     assert "fine-tune again" not in fold_grouping_words(data_provenance(data), {"ci_resamples": "images"})
 
 
+@pytest.mark.parametrize("column", ["patient", "fold_group"])
+def test_a_grade_of_fewer_grouped_units_than_folds_is_said_in_its_unit(tmp_path: Path, column: str) -> None:
+    """An existing ingest whose grade 2 has 10 images (enough for 5 folds) but all of 2
+    patients (or 2 image groups of near twins): no seed fills every fold, and the warning's fix
+    says why in that unit's words (data_prep.folds.FOLD_UNITS), as the two sentences read
+    before the table."""
+    run_dir = tmp_path / "y"
+    data = make_fake_ingest(run_dir)  # 10 images per grade, 5 folds
+
+    def unit(i: int, grade: int) -> str:  # grade 2's images: two units of 5; the others alone
+        return f"U{i // 15}" if grade == 2 else f"{i + 1:03d}.png"
+
+    _refold(data, unit, column=column)
+    _refold(data, lambda i, grade: 1 + i // 15 if grade == 2 else (i // 3) % 5)  # each unit in one fold
+    if column == "fold_group":  # the ingest kept near twins together
+        summary = json.loads((data / "ingest_summary.json").read_text())
+        summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
+                                      "n_images": 10, "n_groups": 2, "with_patients": False}
+        (data / "ingest_summary.json").write_text(json.dumps(summary))
+    (warned,) = [f for f in findings("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
+                                     "finetune.batch_size=2", run_dir=run_dir, stages=["finetune", "export"])
+                 if "folds validate" in f.what]
+    held = ("its images are of 2 patients, and a patient's images stay in one fold: add labelled grade 2 "
+            "(PDR) images of more patients" if column == "patient" else
+            "its images are in 2 image groups (near twins and a patient's images kept together by "
+            "--near-duplicate-mse), each in one fold: add labelled grade 2 (PDR) images (not near twins "
+            "of those it has)")
+    assert warned.fix.startswith(f"{held} and redo the ingest, or redo it with 2 folds: python -m data_prep "
+                                 f"ingest --root ")
+    assert warned.what.startswith(f"the ingest in {data}: 3 of its 5 folds validate without any grade 2 (PDR)")
+
+
+def test_an_old_twin_grouped_ingest_with_patients_is_told_to_redo_it_too(tmp_path: Path) -> None:
+    """The same older ingest (near twins kept together, no fold_group column) with patient ids:
+    its folds kept each twin group joined with its images' patients (data_prep.ingest's
+    grouped_units), which are the patients only where no twins are of different patients, and
+    the manifest cannot tell. The preflight already recomputed nothing and said to redo the
+    ingest (units_unknown, whatever the patients); the report and the model card said "the CIs
+    resample patients" with no word of it: they now say the groups are not resampled, and the
+    same redo. An ingest of this version, whose fold_group shows the twins within patients, is
+    said as before."""
+    from data_prep.folds import REDO_FOR_FOLD_GROUPS
+    from drac_ssl.grading.bundle import data_provenance, fold_grouping_words
+
+    run_dir = tmp_path / "y"
+    data = make_fake_ingest(run_dir)  # 30 images, 10 per grade
+    _refold(data, lambda i, grade: f"P{i // 2:02d}", column="patient")  # 15 patients of 2 images
+    _refold(data, lambda i, grade: 1 if i // 2 in (5, 10) else (i // 2) % 5)  # a patient in one fold; no PDR in fold 0
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    summary["config"] = {"patient_column": "patient"}
+    summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
+                                  "n_images": 2, "n_groups": 1, "with_patients": True}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    (warned,) = [f for f in findings("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
+                                     "finetune.batch_size=2", run_dir=run_dir, stages=["finetune", "export"])
+                 if "folds validate" in f.what]
+    assert "grade 2 (PDR)" in warned.what and warned.fix.startswith(f"{REDO_FOR_FOLD_GROUPS}: python -m data_prep ")
+    facts = data_provenance(data)
+    assert facts["n_patients"] == 15 and facts["fold_groups_missing"] is True
+    assert facts["fold_gap_fix"].startswith(REDO_FOR_FOLD_GROUPS)
+    words = fold_grouping_words(facts, {"ci_resamples": "patients", "ci_units": 15})
+    assert words.startswith("folds: grouped by patient, 15 patients for 30 training images (each patient's "
+                            "images in one fold); near twins kept together: 2 labelled images in 1 group, each "
+                            "group, with its images' patients, in one fold")
+    assert words.endswith("; the bootstrap 95% CIs resample patients (15 patients, each with all its images), "
+                          "not the image groups the folds kept whole, which the manifest does not name (made "
+                          "before its fold_group column): where near twins are of different patients, the "
+                          "folds kept those patients together and these CIs are likely too narrow; to resample "
+                          f"the groups, {REDO_FOR_FOLD_GROUPS} and fine-tune again")
+    images = fold_grouping_words(facts, {"ci_resamples": "images", "ci_units": 30})  # as without patients
+    assert images.endswith(f"likely too narrow: to resample them, {REDO_FOR_FOLD_GROUPS} and fine-tune again")
+    # this version's ingest names each image's fold unit: the twins within one patient, the units
+    # are the patients, and resampling them is resampling the folds' units
+    _refold(data, lambda i, grade: f"P{i // 2:02d}", column="fold_group")
+    facts = data_provenance(data)
+    assert "fold_groups_missing" not in facts
+    assert fold_grouping_words(facts, {"ci_resamples": "patients", "ci_units": 15}).endswith(
+        "; the bootstrap 95% CIs resample patients (15 patients, each with all its images)")
+
+
 def test_folds_grouped_by_patient_count_patients(tmp_path: Path) -> None:
     root = plain_dataset(tmp_path / "plain", [0, 1, 2] * 6)
     rows = (root / "labels.csv").read_text().splitlines()
