@@ -461,7 +461,8 @@ class RunConfig:
     # instead of running them again, in pipeline order while their settings equal this run's
     # (ingest: data.*; pretrain: + pretrain.*, run.seed and the monitor's umm settings; umm:
     # + umm.*; run.device does not count): e.g. another
-    # fine-tuning on the same pretraining. Files are hard links (copies where links cannot be
+    # fine-tuning on the same pretraining. A change of the folds alone (data.fold_seed,
+    # n_folds, near_duplicate_mse) takes pretrain and umm and runs the ingest again. Files are hard links (copies where links cannot be
     # made); stages.json says what came from where. Ignored when the run folder exists already.
     reuse: str = ""
     # false: once every stage of run.stages has finished (never earlier: an interrupted stage

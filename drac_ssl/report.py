@@ -442,10 +442,14 @@ def _stages_section(run_dir: Path) -> list[str]:
     taken = {name: s for name, s in stages.items() if isinstance(s, dict) and s.get("reused_from")}
     if taken:
         sources = sorted({str(s["reused_from"]) for s in taken.values()})
-        lines += ["", "Taken from another run folder with the same settings (`run.reuse`), not run here: "
+        refolded = {name: s["other_folds"] for name, s in taken.items() if isinstance(s.get("other_folds"), dict)}
+        same = "the same settings but the folds" if refolded else "the same settings"
+        lines += ["", f"Taken from another run folder with {same} (`run.reuse`), not run here: "
                       + ", ".join(f"{name} ({figure_text(s.get('seconds_in_source'), 1)} s there)"
                                   for name, s in taken.items())
                       + f"; from `{'`, `'.join(sources)}` (hard links, or copies across file systems)."]
+        if refolded:
+            lines += ["", _other_folds_words(refolded)]
     removed = {name: s for name, s in stages.items()
                if isinstance(s, dict) and isinstance(s.get("checkpoints_removed"), dict)}
     if removed:
@@ -462,6 +466,29 @@ def _stages_section(run_dir: Path) -> list[str]:
     for words in folds_taken_words(run_dir, [v for v in variants if isinstance(v, str)]):
         lines += ["", f"**Not trained here:** {words[0].upper()}{words[1:]}."]
     return lines
+
+
+def _other_folds_words(refolded: dict[str, dict[str, Any]]) -> str:
+    """What report.md says of the stages ``run.reuse`` took from a run with other folds
+    (``refolded``: their ``stages.json`` ``other_folds``, by stage): where from, which fold
+    settings differed, that they read no grade and saw this run's images, and whether their
+    recorded figures read the folds (the k-NN monitor's: then measured on the other run's)."""
+    first = next(iter(refolded.values()))
+    origin = first.get("ingest_of")
+    settings = "; ".join(str(s) for s in first.get("settings") or [])
+    images = str(first.get("images") or "")
+    checked = (f"checked: {images.removeprefix('the same: ')}" if images.startswith("the same")
+               else "not checked yet: the ingest has not run")
+    figures = [f for entry in refolded.values() for f in entry.get("fold_figures") or []]
+    measured = next((e.get("figures_from") for e in refolded.values() if e.get("fold_figures")), None) or origin
+    said = (f"Their k-NN monitor figures ({', '.join(figures)}: in the pretraining section below, "
+            f"`pretrain/metrics.csv`, `pretrain/metadata.json` and the plots) were measured on `{measured}`'s "
+            f"folds (fold 0 against the others), not this run's." if figures else
+            "They recorded no figure that reads the folds (`pretrain.knn_every=0`).")
+    return (f"**Taken with other folds:** {', '.join(refolded)} come from `{origin}`, whose ingest differed "
+            f"from this run's only in the folds ({settings}). They read no grade and learnt from the images "
+            f"this run's ingest holds ({checked}), so they are what this run would have made; the "
+            f"fine-tuning and export used this run's folds. {said}")
 
 
 def _not_done(run_dir: Path, stage: str, missing: str) -> str:
@@ -511,6 +538,15 @@ def _ssl_section(run_dir: Path) -> list[str]:
                       f"{' (' + cap + ')' if cap else ''}, "
                       f"{_kept_rule(stage, meta)} ({meta.get('stopped', '')}); its {metrics}.", ""]
             lines += _collapse_warning(meta, title, "umm" if stage == "umm" else "vicreg")
+            status = _read_json(run_dir / "stages.json")
+            entry = status.get(stage) if isinstance(status, dict) else None
+            other = entry.get("other_folds") if isinstance(entry, dict) else None
+            if isinstance(other, dict) and other.get("fold_figures"):
+                shown = [k for k in (meta.get("metrics") or {}) if k in other["fold_figures"]] or other["fold_figures"]
+                lines += [f"> Taken by `run.reuse` from a run with other folds: its k-NN figures "
+                          f"({', '.join(shown)}) were measured on the folds of "
+                          f"`{other.get('figures_from') or other.get('ingest_of')}` "
+                          f"(fold 0 against the others), not this run's: read them as that run's.", ""]
             seen = str(meta.get("training_data") or "")
             if seen:
                 test_note = (" **The test images were among them** (transductive: their pixels, never "

@@ -57,6 +57,60 @@ a pretraining made on a GPU may be fine-tuned on a CPU (the numbers differ by ro
 ``tests/drac_ssl/test_stage_settings.py`` reads ``pretrain.py`` (and the package functions it
 hands the configuration to) and fails on a setting read there that ``"pretrain"`` leaves out."""
 
+FOLD_SETTINGS = ("data.n_folds", "data.fold_seed", "data.near_duplicate_mse")
+"""The ingest's settings that change nothing but the folds: the manifest's ``fold`` (and
+``fold_group``) columns, never an image, the cache or a grade. Two runs that differ only in
+them have pretrainings and UMMs that saw the same images, when neither stage chooses
+anything by a figure read from the folds (:func:`fold_dependence`): ``run.reuse`` takes
+those stages and runs the ingest again for the new folds (``drac_ssl.train.plan_reuse``,
+checked on the new ingest's images by ``drac_ssl.train.check_refolded``)."""
+
+FOLD_LABEL_FIGURES = {
+    "knn_top1": "the k-NN monitor (pretrain.knn_every), which scores fold 0's graded images against "
+                "the other folds'",
+    "knn_start_top1": "the k-NN monitor's figure of the starting backbone (pretrain.knn_every), on "
+                      "fold 0 against the other folds",
+}
+"""The figures a pretraining or UMM records that read the grades through the folds, and
+what they are. Nothing else in either stage reads a grade or a fold (the pretraining's
+image pool is every ingested image in cache order; UMM runs no k-NN monitor)."""
+
+STAGE_CHOICES: dict[str, dict[str, str]] = {
+    "pretrain": {
+        "loss": "the pretraining's early stop (pretrain.patience) and the weights it hands on "
+                "(best.pt: the lowest epoch loss)",
+        "rate_reduction_last": "monitor_peak.pt (UMM's start under umm.start_from=peak|past_peak)",
+    },
+    "umm": {
+        "probe_rate_reduction_last": "UMM's early stop and kept epoch (umm.early_stop_on_rate_reduction)",
+        "rate_reduction_last": "UMM's early stop and kept epoch without pretraining's probe, and "
+                               "the peak its start rule reads",
+        "ssl_loss": "UMM's SSL-loss guard (umm.max_ssl_rise)",
+    },
+}
+"""The figure each choice of a stage watches (its early stop, the weights it keeps, the
+checkpoint a later stage starts from), by the key its history records. A choice that watches
+one of :data:`FOLD_LABEL_FIGURES` makes the stage's output depend on the folds
+(:func:`fold_dependence`). ``tests/drac_ssl/test_train.py`` checks this table against the
+stages' :class:`drac_ssl.engine.Monitor` keys."""
+
+
+def fold_dependence(stage: str, cfg: Config) -> tuple[str, tuple[str, ...]]:
+    """How ``stage`` (``pretrain`` or ``umm``) under ``cfg`` depends on the fold assignment:
+    ``(why its output does, "" when it does not; the fold-reading figures it records)``.
+
+    Its output depends on the folds when a choice of :data:`STAGE_CHOICES` watches a figure
+    of :data:`FOLD_LABEL_FIGURES` that the stage computes (the pretraining's k-NN monitor runs
+    with ``pretrain.knn_every`` > 0; UMM runs none). The figures of the second item are
+    recorded (``metrics.csv``, ``metadata.json``, the plots) but decide nothing: a stage
+    taken into a run with other folds keeps them, measured on its own run's folds."""
+    figures = tuple(FOLD_LABEL_FIGURES) if stage == "pretrain" and cfg.pretrain.knn_every > 0 else ()
+    for key, choice in STAGE_CHOICES.get(stage, {}).items():
+        if key in figures:
+            return (f"{choice} watches {key}, {FOLD_LABEL_FIGURES[key]}: the kept weights depend on "
+                    f"the fold assignment"), figures
+    return "", figures
+
 
 def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
     """Every setting that differs between two nested configurations (dicts), as sorted
@@ -251,15 +305,30 @@ def stage_ran_with(run_dir: Path, stage: str) -> tuple[dict[str, Any] | None, st
     return None, ""
 
 
+def _refolded_to(entry: Any) -> dict[str, str]:
+    """For a stage ``run.reuse`` took from a run with other folds (its ``stages.json`` entry
+    ``entry`` holds ``other_folds``): each :data:`FOLD_SETTINGS` key it records and the value
+    (``repr``) this run gave it, ``{"data.fold_seed": "1"}``; {} for any other stage."""
+    other = entry.get("other_folds") if isinstance(entry, dict) else None
+    lines = other.get("settings") if isinstance(other, dict) else None
+    found: dict[str, str] = {}
+    for line in lines if isinstance(lines, list) else []:
+        key, _, values = str(line).partition(": ")
+        if key in FOLD_SETTINGS and " -> " in values:
+            found[key] = values.rpartition(" -> ")[2]
+    return found
+
+
 def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None = None) -> str:
     """When ``run_dir/config.yaml`` (``written``, as read) disagrees with the settings a stage
     saved itself (:func:`stage_ran_with`) on one its output depends on (the comparison a
     resume of its checkpoint makes; the fine-tuning's: its ``finetune.*``; ``<stage>.epochs``
     may grow while the stage is unfinished; paths are not compared: a moved data folder is
-    legitimate), the file was edited after the stages ran (or a stage was run alone with
-    other settings): the refusal that says so, which values they ran with and the fix (put it
-    back, then rerun; for the edited values, a new run folder). Empty when it agrees, or
-    nothing saved says otherwise.
+    legitimate; a stage taken from a run with other folds ran with that run's
+    :data:`FOLD_SETTINGS`, which config.yaml states as this run's), the file was edited after
+    the stages ran (or a stage was run alone with other settings): the refusal that says so,
+    which values they ran with and the fix (put it back, then rerun; for the edited values, a
+    new run folder). Empty when it agrees, or nothing saved says otherwise.
 
     ``then``: what the fix does once config.yaml is put back (default: rerun the training on
     this folder with it, ``rerun with it: python -m drac_ssl.train -c RUN/config.yaml ...``);
@@ -288,12 +357,15 @@ def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None
             ran_with = data_channels_resolved(saved_settings(ran_with), run_dir)
         # more epochs resume an unfinished stage; a finished one ran with its own count
         finished = (status.get(stage) or {}).get("status") == "done"
+        refolded = _refolded_to(status.get(stage))
         for diff in stage_resume_differences(stage, ran_with, cfg, run_dir / stage,
                                              may_change=() if finished else (f"{stage}.epochs",),
                                              prefixes=("finetune.",) if stage == "finetune" else None):
             key, _, values = diff.partition(": ")
             before, _, there = values.partition(" -> ")
             if key in PATH_SETTINGS or key in back or (data_channels and key == "pretrain.backbone.in_channels"):
+                continue
+            if refolded.get(key) == there:  # taken from a run with other folds: this run's are config.yaml's
                 continue
             back[key] = before
             lines.append(f"{key} is {there} there but {noun} ran with {before} ({where})")

@@ -43,6 +43,7 @@ if __name__ == "__main__":
 
     refuse_train_early()
 
+import csv
 import dataclasses
 import datetime as _dt
 import functools
@@ -87,11 +88,13 @@ from drac_ssl.runtime import (
     record_start,
 )
 from drac_ssl.stage_settings import (
+    FOLD_SETTINGS,
     REUSABLE_STAGES,
     comparable,
     config_differences,
     data_channels_resolved,
     edited_config_words,
+    fold_dependence,
     last_checkpoint,
     made_in,
     reads,
@@ -265,14 +268,20 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     # what run.reuse would take into a new run folder (plan_reuse): the finished stages, in
     # pipeline order, up to the first unfinished or changed one (a generic data set's
     # pretraining-only run has no ingest: nothing)
-    later, stopped, why = _takeable_stages(preflight._status(run_dir), diffs, run_dir)
+    plan = _takeable_stages(preflight._status(run_dir), diffs, run_dir, cfg)
+    later, stopped, why = plan.stages, plan.stopped_at, plan.why
     if stopped == "ingest" and why and why[0] in diffs:
         because = (f"its first stage, the ingest, differs ({', '.join(_diff_key_and_old(d)[0] for d in why)}), "
-                   f"and every later stage is built on its output (the manifest and folds)")
+                   f"and every later stage is built on its output (the manifest and folds)"
+                   + (f"; the folds alone would not stop the pretraining from being taken, but here "
+                      f"{plan.fold_bound}" if plan.fold_bound else ""))
     else:
         because = f"its {stopped} stage comes first, and {'; '.join(why)}" if stopped and why else ""
+    refold = (f" (the ingest runs again for the new folds: {', '.join(_diff_key_and_old(d)[0] for d in plan.refold)}"
+              f" change{'s' if len(plan.refold) == 1 else ''} only the folds, which {' and '.join(later)} "
+              f"never read)" if plan.refold else "")
     branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
-              f"stage(s) instead of running them again: add {runtime.new_run_settings(run_dir)} "
+              f"stage(s) instead of running them again{refold}: add {runtime.new_run_settings(run_dir)} "
               f"to your command" if later else
               f" (nothing in it can be taken into a new run{': ' + because if because else ''}; "
               f"to keep it, start the new run beside it: add run.name={run_dir.name}-2 to your command)")
@@ -289,25 +298,57 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
             + "\n     ".join(diffs) + "\n     fix: " + fix + branch)
 
 
-def _takeable_stages(status: dict[str, Any], diffs: list[str],
-                     source: Path) -> tuple[list[str], str, tuple[str, ...]]:
+def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
+                     cfg: Config | None = None) -> ReusePlan:
     """The stages ``run.reuse`` can take from run folder ``source`` (its ``stages.json``
     ``status``), given the settings that differ (``"key: old -> new"`` lines): those of
     :data:`REUSABLE_STAGES`, in pipeline order, up to the first that did not finish there or
-    whose settings differ. Returns (taken, the first not taken or "", why it was not)."""
+    whose settings differ.
+
+    When the ingest differs only in :data:`~drac_ssl.stage_settings.FOLD_SETTINGS` (``cfg``
+    given, an ingested data set whose ``run.stages`` runs the ingest), the ingest is not
+    taken but runs again for the new folds, and the later stages are taken while their other
+    settings are equal and no choice of theirs watches a figure read from the folds
+    (:func:`~drac_ssl.stage_settings.fold_dependence`): the plan's ``refold``. When none can
+    be taken that way, the ingest is where it stops, as before (``fold_bound`` says why the
+    first later stage could not be taken, when it depends on the folds)."""
     taken: list[str] = []
+    refold: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()
+    measured_in = source  # the run that ran the pretraining (a chain of reuses: its origin)
+
+    def stop(stage: str, why: tuple[str, ...], bound: str = "") -> ReusePlan:
+        if refold and not taken:  # nothing after the ingest: the ingest's difference stops it
+            return ReusePlan(source, (), "ingest", refold, fold_bound=bound)
+        return ReusePlan(source, tuple(taken), stage, why, refold=refold, fold_figures=figures,
+                         figures_from=measured_in)
+
     for stage, prefixes in REUSABLE_STAGES.items():
         entry = status.get(stage)
         if not (isinstance(entry, dict) and entry.get("status") == "done"):
-            return taken, stage, (f"it has not finished in {source}",)
+            return stop(stage, (f"it has not finished in {source}",))
         skipped = isinstance(entry.get("outputs"), dict) and entry["outputs"].get("skipped")
         if not skipped and not (source / STAGE_FOLDERS[stage]).is_dir():  # deleted to be redone
-            return taken, stage, (f"its output folder {source / STAGE_FOLDERS[stage]} is gone",)
-        blocking = [d for d in diffs if reads(prefixes, d.split(": ", 1)[0])]
+            return stop(stage, (f"its output folder {source / STAGE_FOLDERS[stage]} is gone",))
+        blocking = [d for d in diffs if reads(prefixes, _diff_key_and_old(d)[0])
+                    and not (refold and _diff_key_and_old(d)[0] in FOLD_SETTINGS)]
+        if (stage == "ingest" and blocking and cfg is not None and not skipped
+                and cfg.data.dataset == "drac" and "ingest" in cfg.run.stages
+                and all(_diff_key_and_old(d)[0] in FOLD_SETTINGS for d in blocking)):
+            refold = tuple(blocking)  # the ingest runs here for the new folds; the rest may be taken
+            continue
         if blocking:
-            return taken, stage, tuple(blocking)
+            return stop(stage, tuple(blocking))
+        if refold and cfg is not None:
+            bound, read = fold_dependence(stage, cfg)
+            if bound:
+                return stop(stage, (f"it depends on the folds: {bound}",), bound)
+            figures += tuple(f for f in read if f not in figures)
+            if read:
+                measured_in = Path(str(entry.get("reused_from") or source))
         taken.append(stage)
-    return taken, "", ()
+    return ReusePlan(source, tuple(taken), "", (), refold=refold, fold_figures=figures,
+                     figures_from=measured_in)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,15 +356,36 @@ class ReusePlan:
     """What ``run.reuse`` takes from another run folder (:func:`plan_reuse`)."""
 
     source: Path
-    stages: tuple[str, ...]  # taken, pipeline order (a prefix of REUSABLE_STAGES)
+    stages: tuple[str, ...]  # taken, pipeline order (a prefix of REUSABLE_STAGES, or after the ingest: refold)
     stopped_at: str  # the first reusable stage not taken; "" when all were
     why: tuple[str, ...]  # why it was not: the differing settings, or that it had not finished
+    # the ingest differs only in its folds ("key: old -> new" of FOLD_SETTINGS): it runs here
+    # for the new folds, and ``stages`` (after it) are taken, made on the same images
+    refold: tuple[str, ...] = ()
+    # the figures the taken stages recorded that read the folds (FOLD_LABEL_FIGURES): measured
+    # on the source's folds, not this run's
+    fold_figures: tuple[str, ...] = ()
+    figures_from: Path | None = None  # the run whose folds they were measured on (that pretrained)
+    # nothing was taken though the ingest differs only in its folds: why the pretraining (or
+    # UMM) depends on them ("" when it does not, e.g. it differs in its own settings too)
+    fold_bound: str = ""
 
     def describe(self) -> str:
         taken = ", ".join(self.stages) or "nothing"
+        fold = ""
+        if self.refold:
+            fold = (f"; the ingest runs here, as the two runs differ in it only by the folds "
+                    f"({'; '.join(self.refold)}), which {' and '.join(self.stages)} never read "
+                    f"(no grade, the same images: checked once the ingest has run); "
+                    + (f"their figures {', '.join(self.fold_figures)} (the k-NN monitor's: "
+                       f"pretrain/metrics.csv, metadata.json, the plots) were measured on "
+                       f"{self.figures_from or self.source}'s folds, not this run's"
+                       if self.fold_figures else "they recorded no figure that reads the folds "
+                       "(pretrain.knn_every=0: no k-NN monitor)")
+                    + "; the fine-tuning and export run here on the new folds")
         rest = (f"; {self.stopped_at} and later stages run here ({'; '.join(self.why)})"
                 if self.stopped_at else "")
-        return f"takes {taken} from {self.source}{rest}"
+        return f"takes {taken} from {self.source}{fold}{rest}"
 
 
 def _is_run_folder(path: Path) -> bool:
@@ -359,8 +421,10 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
     """The finished stages of run folder ``source`` that the new run folder ``run_dir`` can take:
     those of :data:`REUSABLE_STAGES`, in pipeline order, up to the first that did not finish
     there or whose settings differ from ``cfg``'s (a changed ``pretrain.*`` keeps the ingest;
-    a changed ``finetune.*`` keeps all three). Reads ``source/config.yaml`` and
-    ``source/stages.json`` only.
+    a changed ``finetune.*`` keeps all three). A change of the folds alone
+    (:data:`~drac_ssl.stage_settings.FOLD_SETTINGS`) takes the pretraining and UMM and runs
+    the ingest here (the plan's ``refold``; :func:`_takeable_stages`). Reads
+    ``source/config.yaml`` and ``source/stages.json`` only.
 
     Raises:
         ConfigError: ``source`` is not a run folder, is ``run_dir`` itself, or ``run_dir``
@@ -391,8 +455,7 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
     change = _ingest_modality_change(saved_settings(old), cfg, source)
     if change:  # the one setting outside data.* the ingest reads (so every stage's)
         diffs.append(f"data.modality as the ingest reads it (recipe=fundus means fundus): {change[0]} -> {change[1]}")
-    taken, stopped_at, why = _takeable_stages(preflight._status(source), diffs, source)
-    return ReusePlan(source, tuple(taken), stopped_at, why)
+    return _takeable_stages(preflight._status(source), diffs, source, cfg)
 
 
 def _link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], counts: Counter[str]) -> None:
@@ -452,8 +515,22 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
             if source_env.get("git_commit") and not taken_there else None)
         if code:
             entries[stage]["code"] = code
+        if plan.refold:  # made with the source's folds: the ingest runs here (check_refolded)
+            entries[stage]["other_folds"] = {
+                "ingest_of": str(plan.source), "settings": list(plan.refold),
+                "fold_figures": [f for f in plan.fold_figures if stage == "pretrain"],
+                "figures_from": str(plan.figures_from or plan.source),
+                "images": "not checked yet (after the ingest)"}
+        elif isinstance(old.get("other_folds"), dict):  # taken there from a run with other folds
+            entries[stage]["other_folds"] = old["other_folds"]
+    if plan.refold and (plan.source / "data" / "cache").is_dir():
+        # the source's decoded images: the ingest here reuses their rows and keeps these very
+        # arrays (replaced, never written into, if an image changed), then makes the new folds
+        shutil.copytree(plan.source / "data" / "cache", run_dir / "data" / "cache", copy_function=link,
+                        dirs_exist_ok=True)
     # finished fine-tuning folds: fine-tuning reuses those whose signature (settings, data,
-    # seed, pretrained weights) matches, e.g. scratch when only the pretraining changed
+    # seed, pretrained weights) matches, e.g. scratch when only the pretraining changed; none
+    # with other folds (the folds are signed: every fold trains again on the new ones)
     n_folds = 0
     variants = {"vicreg"} | ({"scratch"} if cfg.finetune.compare_scratch else set()) | (
         {"vicreg_umm"} if cfg.umm.enabled else set())
@@ -461,7 +538,7 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
 
     offered: dict[str, dict[str, Any]] = {}
     for record in sorted((plan.source / "finetune").glob("*/fold*.json")):
-        if record.parent.name not in variants:
+        if record.parent.name not in variants or plan.refold:
             continue
         weights = record.with_suffix(".safetensors")
         if weights.is_file():
@@ -490,6 +567,90 @@ def _fold_origin(record: Path, source: Path, offered_name: str) -> dict[str, Any
     earlier = (read_json_dict(record.parent / offered_name) or {}).get(record.name) or {}
     trained_in = earlier.get("trained_in") if earlier.get("signature") == signature else None
     return {"trained_in": str(trained_in or source), "signature": signature}
+
+
+def _same_bytes(a: Path, b: Path, chunk: int = 1 << 24) -> bool:
+    """Whether files ``a`` and ``b`` hold the same bytes (one file: at once; read in
+    ``chunk``-byte pieces, so a cache of many GB is never in memory)."""
+    if os.path.samefile(a, b):
+        return True
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            one, two = fa.read(chunk), fb.read(chunk)
+            if one != two:
+                return False
+            if not one:
+                return True
+
+
+def refolded_image_difference(new_data: Path, old_data: Path, size: int) -> str:
+    """What differs, for the pretraining and UMM, between two ingests that should differ only
+    in their folds (``RUN/data`` folders): the ``size`` px cache array they read
+    (``pretrain.augment.source_size``: byte for byte), the manifest less its ``fold`` and
+    ``fold_group`` columns (the images, their order, splits and grades), and the ingest facts
+    the pretraining records (grades, channels, preprocessing, layout, modality). "" when
+    nothing does."""
+    from drac_ssl.scale import read_ingest_facts
+
+    array = Path("cache") / f"{size}px.npy"
+    for data in (new_data, old_data):
+        for rel in (array, Path("manifest.csv")):
+            if not (data / rel).is_file():
+                return f"{data / rel} is missing"
+
+    def rows(data: Path) -> list[dict[str, str]]:
+        with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
+            return [{k: v for k, v in row.items() if k not in ("fold", "fold_group")}
+                    for row in csv.DictReader(fh)]
+
+    if rows(new_data) != rows(old_data):
+        return (f"{new_data / 'manifest.csv'} differs from {old_data / 'manifest.csv'} in more than its "
+                f"fold columns (the images, their order, splits or grades)")
+    if read_ingest_facts(new_data).to_dict() != read_ingest_facts(old_data).to_dict():
+        return (f"{new_data / 'ingest_summary.json'} records other grades, channels, preprocessing or "
+                f"modality than {old_data / 'ingest_summary.json'}")
+    if not _same_bytes(new_data / array, old_data / array):
+        return f"{new_data / array} is not byte for byte {old_data / array} (an image changed since)"
+    return ""
+
+
+def check_refolded(cfg: Config, run_dir: Path, status: dict[str, Any]) -> None:
+    """Once the ingest has run in a run folder that took its pretraining (and UMM) from a run
+    with other folds (``run.reuse``; their ``stages.json`` entries' ``other_folds``): check
+    that the new ingest holds the images those stages learnt from
+    (:func:`refolded_image_difference`, against the ingest of the run they were taken from).
+    The same: the entries say so (``other_folds.images``). Not the same (an image under
+    ``data.root`` changed since that run): the taken stages are removed from this run folder
+    (their files were links; the other run keeps its own) and ``status`` (``stages.json``),
+    with a warning, so that they run here. No-op when nothing is left to check."""
+    waiting = [stage for stage, entry in status.items() if isinstance(entry, dict)
+               and isinstance(entry.get("other_folds"), dict)
+               and not str(entry["other_folds"].get("images", "")).startswith("the same")]
+    ingest = status.get("ingest")
+    if not waiting or not (isinstance(ingest, dict) and ingest.get("status") == "done"):
+        return
+    origin = Path(str(status[waiting[0]]["other_folds"].get("ingest_of")))
+    size = cfg.pretrain.augment.source_size
+    differs = refolded_image_difference(run_dir / "data", origin / "data", size)
+    if not differs:
+        for stage in waiting:
+            status[stage]["other_folds"]["images"] = (
+                f"the same: data/cache/{size}px.npy, the manifest less its fold columns and the ingest "
+                f"facts are {origin}'s")
+        atomic_write_json(run_dir / "stages.json", status)
+        print(f"[train] run.reuse: the new ingest holds the images {' and '.join(waiting)} learnt from in "
+              f"{origin} (data/cache/{size}px.npy byte for byte, the manifest the same but for its folds): "
+              f"they stand as taken; the folds are this run's")
+        return
+    for stage in waiting:
+        shutil.rmtree(run_dir / STAGE_FOLDERS[stage], ignore_errors=True)
+        del status[stage]
+    atomic_write_json(run_dir / "stages.json", status)
+    print(f"[train] warning: run.reuse: the {', '.join(waiting)} stage(s) taken from {origin} were made on "
+          f"other images than this run's ingest holds ({differs}): they are removed from this run folder "
+          f"and run here (the other run keeps its own)", flush=True)
 
 
 def _untake(run_dir: Path, created: bool) -> None:
@@ -588,7 +749,9 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
                                     f"nothing can be taken from it: its {plan.stopped_at} stage "
                                     f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})"
                                     + (", and every later stage is built on its output (the manifest "
-                                       "and folds)" if plan.stopped_at == "ingest" and not unfinished else ""),
+                                       "and folds)" if plan.stopped_at == "ingest" and not unfinished else "")
+                                    + (f"; the folds alone would not stop the pretraining from being "
+                                       f"taken, but here {plan.fold_bound}" if plan.fold_bound else ""),
                                     "make those settings equal to that run's, or leave run.reuse out "
                                     "to run every stage here" + _from_source_settings(cfg, plan, sources)))
     elif reuse:
@@ -1032,6 +1195,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         status = json.loads(status_path.read_text(encoding="utf-8"))
     start = read_json_dict(run_dir / "environment.json") or {}  # the code the run was made with
     for name in PIPELINE:
+        if name == "pretrain":  # taken with other folds: on the images of the ingest (a no-op once checked)
+            check_refolded(cfg, run_dir, status)
         if name == "pretrain" and peers is not None:  # torchrun: the others pretrain with us, or leave
             peers.tell(run_dir, pretrain=name in cfg.run.stages
                        and status.get(name, {}).get("status") != "done")
@@ -1040,9 +1205,14 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         if status.get(name, {}).get("status") == "done":
             source = status[name].get("reused_from")
             via = f" via {status[name]['via']}" if status[name].get("via") else ""
+            other = status[name].get("other_folds")
+            figures = other.get("fold_figures") if isinstance(other, dict) else None
+            folds = ("; made with that run's folds, which it never read" + (
+                f" but for its {', '.join(figures)} figures, measured on that run's folds, not this run's"
+                if figures else "") if isinstance(other, dict) else "")
             print(f"[train] stage {name}: already done "
                   + (f"in {source} ({float(status[name].get('seconds_in_source') or 0):.1f} s there; "
-                     f"taken by run.reuse{via})" if source else f"({status[name]['seconds']:.1f} s)")
+                     f"taken by run.reuse{via}{folds})" if source else f"({status[name]['seconds']:.1f} s)")
                   + ", skipping")
             continue
         previous = status.get(name, {})  # an attempt that was interrupted or failed
@@ -1096,6 +1266,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         if name == "pretrain" and peers is not None:
             peers.leave()  # torchrun: the others have left; the later stages run in this process alone
         if name == "ingest":
+            check_refolded(cfg, run_dir, status)  # before the checks of the stages left to run
             for warning in preflight.after_ingest(cfg, run_dir, sources):
                 print(f"[preflight] warning: {warning.line}")
     if not cfg.run.keep_checkpoints:  # every stage of run.stages is done: none will resume

@@ -225,3 +225,50 @@ def test_the_fundus_recipe_after_an_ingest_that_read_colour_photographs_reuses_t
         problem = train._existing_run_problem(fixed, run)
         assert bool(problem) is refused, (resolved, problem)
         assert ("auto -> fundus" in problem) is refused
+
+
+def _monitor_keys(path: Path, module: object) -> set[str]:
+    """The metric each engine ``Monitor(...)`` of ``path`` watches: its first argument's
+    strings, and its names resolved in ``module`` (``PROBE_KEY if probe else MONITOR_KEY``:
+    both)."""
+    keys: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and _SettingReads.dotted(node.func) == "Monitor"):
+            continue
+        argument = node.args[0] if node.args else next(k.value for k in node.keywords if k.arg == "key")
+        for leaf in ast.walk(argument):
+            if isinstance(leaf, ast.Constant) and isinstance(leaf.value, str):
+                keys.add(leaf.value)
+            elif isinstance(leaf, ast.Name) and isinstance(getattr(module, leaf.id, None), str):
+                keys.add(getattr(module, leaf.id))
+    return keys
+
+
+def test_the_choices_of_pretraining_and_umm_watch_no_figure_read_from_the_folds() -> None:
+    """run.reuse takes a pretraining and UMM into a run with other folds because nothing they
+    keep or stop on reads a grade (stage_settings.fold_dependence): every monitor they stop or
+    keep weights by is listed in STAGE_CHOICES, which holds none of FOLD_LABEL_FIGURES, and
+    UMM runs no k-NN monitor. A new early stop on the k-NN monitor fails here."""
+    from drac_ssl import pretrain
+    from drac_ssl.config import Config
+    from drac_ssl.stage_settings import FOLD_LABEL_FIGURES, STAGE_CHOICES, fold_dependence
+    from drac_ssl.umm import source, stage
+
+    watched = {"pretrain": _monitor_keys(REPO / "drac_ssl" / "pretrain.py", pretrain),
+               "umm": _monitor_keys(REPO / "drac_ssl" / "umm" / "stage.py", stage)}
+    assert watched == {"pretrain": {"loss"}, "umm": {stage.PROBE_KEY, source.MONITOR_KEY}}, watched
+    for name, keys in watched.items():
+        assert keys <= set(STAGE_CHOICES[name]), (name, keys)
+    # monitor_peak.pt (UMM's start: peak, past_peak) and UMM's guard
+    assert source.MONITOR_KEY in STAGE_CHOICES["pretrain"] and "ssl_loss" in STAGE_CHOICES["umm"]
+    assert not {k for choices in STAGE_CHOICES.values() for k in choices} & set(FOLD_LABEL_FIGURES)
+    # the figures are the k-NN monitor's, recorded by the pretraining under these names
+    text = (REPO / "drac_ssl" / "pretrain.py").read_text(encoding="utf-8")
+    assert all(f'"{key}"' in text for key in FOLD_LABEL_FIGURES)
+    cfg = Config()
+    cfg.pretrain.knn_every = 5
+    assert stage.feed_config(cfg).pretrain.knn_every == 0  # UMM's feed: no k-NN monitor
+    assert fold_dependence("pretrain", cfg) == ("", tuple(FOLD_LABEL_FIGURES))
+    assert fold_dependence("umm", cfg) == ("", ())
+    cfg.pretrain.knn_every = 0
+    assert fold_dependence("pretrain", cfg) == ("", ())
