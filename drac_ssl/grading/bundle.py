@@ -93,6 +93,7 @@ __all__ = [
     "ci_units_words",
     "data_provenance",
     "fold_grouping_words",
+    "groups_not_resampled_words",
     "near_twin_words",
     "fundus_preprocessing_words",
     "left_out_missing_words",
@@ -534,6 +535,40 @@ def near_twin_words(twins: Any) -> tuple[bool, str]:
     return True, f"{images} in {counted(n_groups, 'group')}, each group{joined} in one fold ({how})"
 
 
+_IMAGES_NOT_GROUPS = ("not the groups the folds kept whole, so with near twins among the images they are "
+                      "likely too narrow")
+"""What CIs of images miss where the folds kept near twins together (:func:`fold_grouping_words`)."""
+
+
+def groups_not_resampled_words(resamples: str) -> str:
+    """What CIs that resample ``resamples`` (a ``ci_resamples``: ``patients`` or ``images``)
+    miss in a run whose ingest kept near twins together before its manifest had the
+    ``fold_group`` column (:func:`data_provenance`'s ``fold_groups_missing``), and how to
+    resample the groups (:data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`), to follow ``... CIs
+    resample patients, `` or ``..., images, ``: ``not the image groups the folds kept whole,
+    which the manifest does not name (...): where near twins are of different patients, ...;
+    to resample the groups, redo the ingest ... and fine-tune again`` (patients: the groups
+    are those patients only where no twins are of different patients, which such a manifest
+    cannot tell), ``not the groups the folds kept whole, so with near twins among the images
+    they are likely too narrow: to resample them, redo the ingest ... and fine-tune again``
+    (images). The words of the report's and the model card's folds line
+    (:func:`fold_grouping_words`) and of ``python -m drac_ssl.compare``'s note on such a run.
+
+    Raises:
+        ValueError: ``resamples`` is neither ``patients`` nor ``images`` (image groups are
+            what such a run cannot resample)."""
+    from data_prep.folds import REDO_FOR_FOLD_GROUPS
+
+    if resamples == "patients":
+        return ("not the image groups the folds kept whole, which the manifest does not name (made "
+                "before its fold_group column): where near twins are of different patients, the folds "
+                "kept those patients together and these CIs are likely too narrow; to resample the "
+                f"groups, {REDO_FOR_FOLD_GROUPS} and fine-tune again")
+    if resamples == "images":
+        return f"{_IMAGES_NOT_GROUPS}: to resample them, {REDO_FOR_FOLD_GROUPS} and fine-tune again"
+    raise ValueError(f"groups_not_resampled_words: resamples must be 'patients' or 'images', not {resamples!r}")
+
+
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
     """One sentence on how the cross-validation folds were formed, for the report and the
     model card, from :func:`data_provenance` ``data``: grouped by patient (N patients for M
@@ -547,7 +582,8 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
     together before its manifest had the ``fold_group`` column (``fold_groups_missing``) split
     its folds by image groups no run can resample: CIs of images, or of patients (the groups
     joined patients' images where twins were of different patients, which the manifest cannot
-    tell), are said to be likely too narrow, with :data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`.
+    tell), are said to be likely too narrow, with :data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`
+    (:func:`groups_not_resampled_words`).
     '' when ``data`` does not say (no manifest, or a bundle built before ``n_patients``)."""
     n_train = data.get("n_train")
     if "n_patients" not in data or not n_train:
@@ -566,12 +602,9 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
                      + (f"{counted(units, 'image group')}, " if counted_units else "")
                      + "each with all its images)")
     elif joined and resamples == "images":  # a fine-tuning made before the CIs resampled them
-        groups_ci = ("; the bootstrap 95% CIs resample images, not the groups the folds kept whole, "
-                     "so with near twins among the images they are likely too narrow")
-        if data.get("fold_groups_missing"):  # an ingest made before the fold_group column
-            from data_prep.folds import REDO_FOR_FOLD_GROUPS
-
-            groups_ci += f": to resample them, {REDO_FOR_FOLD_GROUPS} and fine-tune again"
+        groups_ci = ("; the bootstrap 95% CIs resample images, "  # with the redo for an ingest made before fold_group
+                     + (groups_not_resampled_words("images") if data.get("fold_groups_missing")
+                        else _IMAGES_NOT_GROUPS))
     but = f" but for near twins: {twins}" if joined else ""
     none = twins if not joined else ""
     if n_patients is None and unused:
@@ -596,12 +629,7 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
                  if isinstance(units, int) and not isinstance(units, bool) else " (each with all its images)")
         words += f"; the bootstrap 95% CIs resample patients{count}"
         if joined and data.get("fold_groups_missing"):  # twins joined with patients, the groups unnamed
-            from data_prep.folds import REDO_FOR_FOLD_GROUPS
-
-            words += (", not the image groups the folds kept whole, which the manifest does not name (made "
-                      "before its fold_group column): where near twins are of different patients, the folds "
-                      "kept those patients together and these CIs are likely too narrow; to resample the "
-                      f"groups, {REDO_FOR_FOLD_GROUPS} and fine-tune again")
+            words += f", {groups_not_resampled_words('patients')}"
     elif n_patients < n_train:
         words += ("; the bootstrap 95% CIs resample images, not patients, so with correlated "
                   "images of one patient they are likely too narrow")
