@@ -259,7 +259,10 @@ def data_provenance(data_dir: str | os.PathLike[str],
     patients; or rerunning the ingest, when this version makes other folds of the same rows,
     or when its manifest lacks the ``fold_group`` its twin-grouped folds were split by:
     :data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`, with ``fold_groups_missing: true``, absent
-    otherwise); '' otherwise (:func:`fold_gap_words` says both). ``near_duplicates``: only when the ingest
+    otherwise); '' otherwise (:func:`fold_gap_words` says both). ``fold_unit``: with some fold
+    without a grade, the unit its folds kept whole, a key of :data:`data_prep.folds.FOLD_UNITS`
+    (``patient``, ``image group``: near twins kept together, or ``labelled image`` for folds
+    not grouped), absent when every fold holds every grade. ``near_duplicates``: only when the ingest
     kept near twins in one fold (``data.near_duplicate_mse`` > 0), ``ingest_summary.json``'s
     record of it (the setting, ``n_images`` in ``n_groups`` groups, ``with_patients``), which
     :func:`fold_grouping_words` says; absent otherwise, so that a bundle's ``data`` without the
@@ -370,7 +373,8 @@ def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any
     elif gaps.left_out:
         fix = f"in a new run folder (run.name=<a new name>, ingest in run.stages), {as_config_keys(gaps.fix)}"
     return {"folds_without_grade": {str(g): folds for g, folds in gaps.without.items()},
-            "fold_gap_fix": fix, **({"fold_groups_missing": True} if gaps.units_unknown else {})}
+            "fold_gap_fix": fix, **({"fold_unit": gaps.unit} if gaps.without else {}),
+            **({"fold_groups_missing": True} if gaps.units_unknown else {})}
 
 
 def fold_gap_words(data: dict[str, Any]) -> str:
@@ -378,7 +382,16 @@ def fold_gap_words(data: dict[str, Any]) -> str:
     :func:`data_provenance` ``data`` (``folds_without_grade``, ``fold_gap_fix``): ``fold 0
     validates without any grade 1 (Mild) image, fold 1 without any grade 3 (Severe) image:
     those folds' AUCs cannot be computed (n/a in the per-fold table) ...``, then the fix; ''
-    when every fold holds every grade, or ``data`` does not say (a bundle made before)."""
+    when every fold holds every grade, or ``data`` does not say (a bundle made before).
+
+    Without a fix (each grade left out has fewer units than folds), why, in the words of the
+    unit the folds kept whole (:func:`_fold_unit`): ``(a grade with fewer patients than folds
+    cannot be in every fold)``, ``image groups`` or ``labelled images``; ``patients, image
+    groups or images`` only where the unit is unknown: data recorded before ``fold_unit``
+    (an older bundle's) whose folds kept near twins together with patients named (the units
+    were patients or image groups, which only the manifest's ``fold_group`` tells), or that
+    does not say ``n_patients``."""
+    from data_prep.folds import FOLD_UNITS
     from data_prep.grades import grade_label
 
     without = data.get("folds_without_grade") or {}
@@ -401,8 +414,31 @@ def fold_gap_words(data: dict[str, Any]) -> str:
     if fix:
         words += f". To put every grade in every fold: {fix}"
     else:
-        words += " (a grade with fewer patients, image groups or images than folds cannot be in every fold)"
+        unit = _fold_unit(data)
+        units = f"{FOLD_UNITS[unit].noun}s" if unit else "patients, image groups or images"
+        words += f" (a grade with fewer {units} than folds cannot be in every fold)"
     return words
+
+
+def _fold_unit(data: dict[str, Any]) -> str:
+    """The unit the folds of :func:`data_provenance` ``data`` kept whole, a key of
+    :data:`data_prep.folds.FOLD_UNITS`: its ``fold_unit``, else (data recorded before it) what
+    the rest implies: ``labelled image`` (no patients, no near twins kept together),
+    ``patient`` (patients, no twins) or ``image group`` (twins, no patients); '' when unknown
+    (twins kept together with patients named: the units are patients where no twins are of
+    different patients, or a bundle made before ``n_patients``)."""
+    from data_prep.folds import FOLD_UNITS, TWIN_UNIT
+
+    unit = data.get("fold_unit")
+    if isinstance(unit, str) and unit in FOLD_UNITS:
+        return unit
+    if "n_patients" not in data:
+        return ""
+    joined, _ = near_twin_words(data.get("near_duplicates"))
+    patients = data["n_patients"] is not None
+    if not joined:
+        return "patient" if patients else "labelled image"
+    return "" if patients else TWIN_UNIT
 
 
 TWIN_GROUP_WORDS = "an image with its near twins and, where patients are named, their patients' images"
