@@ -357,7 +357,9 @@ class FoldGaps:
     redo_helps: bool  # redone as it was, this version's ingest fills the folds ``left_out`` misses
     units: tuple[int, ...] = ()  # patients (images when not grouped) of grades 0..
     found: tuple[int | None, int | None] = (None, None)  # :func:`working_folds`: seed, fold count
-    unit: str = "patient"  # what a unit of ``units`` is when grouped: patient, or TWIN_UNIT
+    # what a unit of ``units`` is (a key of FOLD_UNITS): patient or TWIN_UNIT when grouped,
+    # labelled image when not
+    unit: str = "patient"
     # the ingest kept near twins together but its manifest has no fold_group column (made before
     # it existed): its units are unknown, so nothing was recomputed and ``fixes`` is (); the fix
     # is :data:`REDO_FOR_FOLD_GROUPS`
@@ -389,7 +391,8 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     folds, for an ingest of this version), and ``fix`` says what to change instead. No
     splitter runs when no grade is left out. ``unit``: what an id of ``patients`` is
     (``patient``, or :data:`TWIN_UNIT` for folds that kept near twins together), in the fixes'
-    words and :attr:`FoldGaps.unit`."""
+    words and :attr:`FoldGaps.unit` (``labelled image`` when ``patients`` is None)."""
+    unit = unit if patients is not None else "labelled image"
     y = np.asarray(grades, dtype=np.int64)
     without = folds_without_grade(y, folds, n_folds)
     if not without or len(y) == 0:
@@ -402,8 +405,7 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     fixes: tuple[str, ...] = ()
     if left_out:
         found = working_folds(y, n_folds, seed, patients, per_grade)
-        fixes = tuple(gap_fixes(left_out, grade_names, n_folds, seed, found, per_grade,
-                                unit if patients is not None else "labelled image"))
+        fixes = tuple(gap_fixes(left_out, grade_names, n_folds, seed, found, per_grade, unit))
     return FoldGaps(without, left_out, fixes, redo_helps, tuple(int(n) for n in per_grade), found, unit)
 
 

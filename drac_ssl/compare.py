@@ -42,7 +42,10 @@ was recorded resampled images). A difference recomputed here resamples the units
 image groups the folds kept whole when the ingest kept near twins together (its ``fold_group``
 column, ``data.near_duplicate_mse``), else its patients (its ``patient`` column) when it names
 them, else the images. The text says when the runs
-differ in it, and warns of image-level intervals in a run whose manifest names patients.
+differ in it, and warns of image-level intervals in a run whose manifest names patients; a run
+whose ingest kept near twins together before its manifest had the ``fold_group`` column
+resamples patients or images, never the groups its folds kept whole, and a note says so with
+the redo that resamples them (:func:`drac_ssl.grading.bundle.groups_not_resampled_words`).
 
 Only those files are read. A folder that is not a run folder, a run whose fine-tuning has not
 finished and an unreadable file are errors that name the file (:class:`CompareError`; exit
@@ -91,6 +94,7 @@ from drac_ssl.grading.bundle import (
     chance_warning,
     ci_units_words,
     data_provenance,
+    groups_not_resampled_words,
 )
 from drac_ssl.io import atomic_write_text, output_file_problem, running_here, unended_invocation
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
@@ -222,6 +226,9 @@ class RunOutputs:
     made before it was recorded).
     ``unused_patient_column``: a label-CSV column that looks like a patient id which the
     folds did not use (:func:`drac_ssl.grading.bundle.data_provenance`), else None.
+    ``fold_groups_missing``: the run's ingest kept near twins together before its manifest had
+    the ``fold_group`` column (``data_provenance``'s): its folds' image groups are not named,
+    so no CI here resamples them (:func:`_fold_groups_notes`).
     """
 
     path: Path
@@ -235,6 +242,7 @@ class RunOutputs:
     ci_resamples: str = "images"
     ci_units: int | None = None
     unused_patient_column: str | None = None
+    fold_groups_missing: bool = False
 
     @property
     def num_grades(self) -> int:
@@ -743,7 +751,7 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
                       comparison.get("ci_resamples") if comparison.get("ci_resamples") in ("patients", "groups")
                       else "images",
                       units if isinstance(units, int) and not isinstance(units, bool) else None,
-                      provenance.get("unused_patient_column"))
+                      provenance.get("unused_patient_column"), provenance.get("fold_groups_missing") is True)
 
 
 def _read_patients(path: Path) -> dict[str, str] | None:
@@ -1008,8 +1016,32 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
         across, skipped = between_runs(runs, labels, DEFAULT_N_BOOT if n_boot is None else n_boot,
                                        seed, progress)
         notes += skipped
+    notes += _fold_groups_notes(runs, labels, differences, across)
     return Comparison(runs, labels, setting_keys, differences, notes, problems, header, n_boot, seed,
                       across, between)
+
+
+def _fold_groups_notes(runs: Sequence[RunOutputs], labels: Sequence[str],
+                       differences: Sequence[VariantDifference],
+                       between: Sequence[VariantDifference] = ()) -> list[str]:
+    """A note for each run whose ingest kept near twins together before its manifest had the
+    ``fold_group`` column (:attr:`RunOutputs.fold_groups_missing`): its CIs (its own, the
+    pretrained − scratch ``differences`` of its label and, when it is the first run, the
+    ``between`` differences, which resample its units) resample patients or images, not the
+    image groups its folds kept whole; with the redo that resamples them, in the words of
+    report.md and the model card (:func:`drac_ssl.grading.bundle.groups_not_resampled_words`).
+    [] when no run has such an ingest."""
+    notes = []
+    for i, (label, run) in enumerate(zip(labels, runs, strict=True)):
+        if not run.fold_groups_missing:
+            continue
+        kinds = {run.ci_resamples, *(d.resampled for d in differences if d.label == label),
+                 *(d.resampled for d in (between if i == 0 else ()))}
+        said = [kind for kind in ("patients", "images") if kind in kinds]  # never groups: unnamed
+        if said:
+            notes.append(f"`{label}`, whose ingest kept near twins in one fold (data.near_duplicate_mse): "
+                         f"its CIs resample {' or '.join(said)}, {groups_not_resampled_words(said[0])}.")
+    return notes
 
 
 def between_runs(runs: Sequence[RunOutputs], labels: Sequence[str], n_boot: int, seed: int = 0,

@@ -93,6 +93,7 @@ __all__ = [
     "ci_units_words",
     "data_provenance",
     "fold_grouping_words",
+    "groups_not_resampled_words",
     "near_twin_words",
     "fundus_preprocessing_words",
     "left_out_missing_words",
@@ -258,7 +259,10 @@ def data_provenance(data_dir: str | os.PathLike[str],
     patients; or rerunning the ingest, when this version makes other folds of the same rows,
     or when its manifest lacks the ``fold_group`` its twin-grouped folds were split by:
     :data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`, with ``fold_groups_missing: true``, absent
-    otherwise); '' otherwise (:func:`fold_gap_words` says both). ``near_duplicates``: only when the ingest
+    otherwise); '' otherwise (:func:`fold_gap_words` says both). ``fold_unit``: with some fold
+    without a grade, the unit its folds kept whole, a key of :data:`data_prep.folds.FOLD_UNITS`
+    (``patient``, ``image group``: near twins kept together, or ``labelled image`` for folds
+    not grouped), absent when every fold holds every grade. ``near_duplicates``: only when the ingest
     kept near twins in one fold (``data.near_duplicate_mse`` > 0), ``ingest_summary.json``'s
     record of it (the setting, ``n_images`` in ``n_groups`` groups, ``with_patients``), which
     :func:`fold_grouping_words` says; absent otherwise, so that a bundle's ``data`` without the
@@ -369,7 +373,8 @@ def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any
     elif gaps.left_out:
         fix = f"in a new run folder (run.name=<a new name>, ingest in run.stages), {as_config_keys(gaps.fix)}"
     return {"folds_without_grade": {str(g): folds for g, folds in gaps.without.items()},
-            "fold_gap_fix": fix, **({"fold_groups_missing": True} if gaps.units_unknown else {})}
+            "fold_gap_fix": fix, **({"fold_unit": gaps.unit} if gaps.without else {}),
+            **({"fold_groups_missing": True} if gaps.units_unknown else {})}
 
 
 def fold_gap_words(data: dict[str, Any]) -> str:
@@ -377,7 +382,16 @@ def fold_gap_words(data: dict[str, Any]) -> str:
     :func:`data_provenance` ``data`` (``folds_without_grade``, ``fold_gap_fix``): ``fold 0
     validates without any grade 1 (Mild) image, fold 1 without any grade 3 (Severe) image:
     those folds' AUCs cannot be computed (n/a in the per-fold table) ...``, then the fix; ''
-    when every fold holds every grade, or ``data`` does not say (a bundle made before)."""
+    when every fold holds every grade, or ``data`` does not say (a bundle made before).
+
+    Without a fix (each grade left out has fewer units than folds), why, in the words of the
+    unit the folds kept whole (:func:`_fold_unit`): ``(a grade with fewer patients than folds
+    cannot be in every fold)``, ``image groups`` or ``labelled images``; ``patients, image
+    groups or images`` only where the unit is unknown: data recorded before ``fold_unit``
+    (an older bundle's) whose folds kept near twins together with patients named (the units
+    were patients or image groups, which only the manifest's ``fold_group`` tells), or that
+    does not say ``n_patients``."""
+    from data_prep.folds import FOLD_UNITS
     from data_prep.grades import grade_label
 
     without = data.get("folds_without_grade") or {}
@@ -400,8 +414,31 @@ def fold_gap_words(data: dict[str, Any]) -> str:
     if fix:
         words += f". To put every grade in every fold: {fix}"
     else:
-        words += " (a grade with fewer patients, image groups or images than folds cannot be in every fold)"
+        unit = _fold_unit(data)
+        units = f"{FOLD_UNITS[unit].noun}s" if unit else "patients, image groups or images"
+        words += f" (a grade with fewer {units} than folds cannot be in every fold)"
     return words
+
+
+def _fold_unit(data: dict[str, Any]) -> str:
+    """The unit the folds of :func:`data_provenance` ``data`` kept whole, a key of
+    :data:`data_prep.folds.FOLD_UNITS`: its ``fold_unit``, else (data recorded before it) what
+    the rest implies: ``labelled image`` (no patients, no near twins kept together),
+    ``patient`` (patients, no twins) or ``image group`` (twins, no patients); '' when unknown
+    (twins kept together with patients named: the units are patients where no twins are of
+    different patients, or a bundle made before ``n_patients``)."""
+    from data_prep.folds import FOLD_UNITS, TWIN_UNIT
+
+    unit = data.get("fold_unit")
+    if isinstance(unit, str) and unit in FOLD_UNITS:
+        return unit
+    if "n_patients" not in data:
+        return ""
+    joined, _ = near_twin_words(data.get("near_duplicates"))
+    patients = data["n_patients"] is not None
+    if not joined:
+        return "patient" if patients else "labelled image"
+    return "" if patients else TWIN_UNIT
 
 
 TWIN_GROUP_WORDS = "an image with its near twins and, where patients are named, their patients' images"
@@ -534,6 +571,40 @@ def near_twin_words(twins: Any) -> tuple[bool, str]:
     return True, f"{images} in {counted(n_groups, 'group')}, each group{joined} in one fold ({how})"
 
 
+_IMAGES_NOT_GROUPS = ("not the groups the folds kept whole, so with near twins among the images they are "
+                      "likely too narrow")
+"""What CIs of images miss where the folds kept near twins together (:func:`fold_grouping_words`)."""
+
+
+def groups_not_resampled_words(resamples: str) -> str:
+    """What CIs that resample ``resamples`` (a ``ci_resamples``: ``patients`` or ``images``)
+    miss in a run whose ingest kept near twins together before its manifest had the
+    ``fold_group`` column (:func:`data_provenance`'s ``fold_groups_missing``), and how to
+    resample the groups (:data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`), to follow ``... CIs
+    resample patients, `` or ``..., images, ``: ``not the image groups the folds kept whole,
+    which the manifest does not name (...): where near twins are of different patients, ...;
+    to resample the groups, redo the ingest ... and fine-tune again`` (patients: the groups
+    are those patients only where no twins are of different patients, which such a manifest
+    cannot tell), ``not the groups the folds kept whole, so with near twins among the images
+    they are likely too narrow: to resample them, redo the ingest ... and fine-tune again``
+    (images). The words of the report's and the model card's folds line
+    (:func:`fold_grouping_words`) and of ``python -m drac_ssl.compare``'s note on such a run.
+
+    Raises:
+        ValueError: ``resamples`` is neither ``patients`` nor ``images`` (image groups are
+            what such a run cannot resample)."""
+    from data_prep.folds import REDO_FOR_FOLD_GROUPS
+
+    if resamples == "patients":
+        return ("not the image groups the folds kept whole, which the manifest does not name (made "
+                "before its fold_group column): where near twins are of different patients, the folds "
+                "kept those patients together and these CIs are likely too narrow; to resample the "
+                f"groups, {REDO_FOR_FOLD_GROUPS} and fine-tune again")
+    if resamples == "images":
+        return f"{_IMAGES_NOT_GROUPS}: to resample them, {REDO_FOR_FOLD_GROUPS} and fine-tune again"
+    raise ValueError(f"groups_not_resampled_words: resamples must be 'patients' or 'images', not {resamples!r}")
+
+
 def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) -> str:
     """One sentence on how the cross-validation folds were formed, for the report and the
     model card, from :func:`data_provenance` ``data``: grouped by patient (N patients for M
@@ -547,7 +618,8 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
     together before its manifest had the ``fold_group`` column (``fold_groups_missing``) split
     its folds by image groups no run can resample: CIs of images, or of patients (the groups
     joined patients' images where twins were of different patients, which the manifest cannot
-    tell), are said to be likely too narrow, with :data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`.
+    tell), are said to be likely too narrow, with :data:`data_prep.folds.REDO_FOR_FOLD_GROUPS`
+    (:func:`groups_not_resampled_words`).
     '' when ``data`` does not say (no manifest, or a bundle built before ``n_patients``)."""
     n_train = data.get("n_train")
     if "n_patients" not in data or not n_train:
@@ -566,12 +638,9 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
                      + (f"{counted(units, 'image group')}, " if counted_units else "")
                      + "each with all its images)")
     elif joined and resamples == "images":  # a fine-tuning made before the CIs resampled them
-        groups_ci = ("; the bootstrap 95% CIs resample images, not the groups the folds kept whole, "
-                     "so with near twins among the images they are likely too narrow")
-        if data.get("fold_groups_missing"):  # an ingest made before the fold_group column
-            from data_prep.folds import REDO_FOR_FOLD_GROUPS
-
-            groups_ci += f": to resample them, {REDO_FOR_FOLD_GROUPS} and fine-tune again"
+        groups_ci = ("; the bootstrap 95% CIs resample images, "  # with the redo for an ingest made before fold_group
+                     + (groups_not_resampled_words("images") if data.get("fold_groups_missing")
+                        else _IMAGES_NOT_GROUPS))
     but = f" but for near twins: {twins}" if joined else ""
     none = twins if not joined else ""
     if n_patients is None and unused:
@@ -596,12 +665,7 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
                  if isinstance(units, int) and not isinstance(units, bool) else " (each with all its images)")
         words += f"; the bootstrap 95% CIs resample patients{count}"
         if joined and data.get("fold_groups_missing"):  # twins joined with patients, the groups unnamed
-            from data_prep.folds import REDO_FOR_FOLD_GROUPS
-
-            words += (", not the image groups the folds kept whole, which the manifest does not name (made "
-                      "before its fold_group column): where near twins are of different patients, the folds "
-                      "kept those patients together and these CIs are likely too narrow; to resample the "
-                      f"groups, {REDO_FOR_FOLD_GROUPS} and fine-tune again")
+            words += f", {groups_not_resampled_words('patients')}"
     elif n_patients < n_train:
         words += ("; the bootstrap 95% CIs resample images, not patients, so with correlated "
                   "images of one patient they are likely too narrow")

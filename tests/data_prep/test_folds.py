@@ -96,7 +96,9 @@ def test_fold_gaps_says_whether_redoing_the_ingest_would_change_the_folds() -> N
     old = fold_gaps(REVIEWER_GRADES, unstratified, 3, 0, None, ICDR)
     assert old.left_out and old.redo_helps  # StratifiedKFold today puts every grade in every fold
     assert fold_gaps(REVIEWER_GRADES, REVIEWER_FOLDS, 3, 0, REVIEWER_PATIENTS, ICDR) == gaps
-    assert fold_gaps([0, 1, 0, 1], [0, 0, 1, 1], 2, 0) == type(gaps)({}, [], (), False)
+    # folds not grouped (no patients): each image its own unit, as FoldGaps.unit says
+    assert fold_gaps([0, 1, 0, 1], [0, 0, 1, 1], 2, 0) == type(gaps)({}, [], (), False, unit="labelled image")
+    assert old.unit == "labelled image" and gaps.unit == "patient"
 
 
 def test_the_manifest_s_folds_are_recomputed_with_the_ingest_s_patient_groups() -> None:

@@ -575,6 +575,62 @@ def test_runs_of_image_groups_and_of_images_are_said_in_those_units(tmp_path: Pa
     assert "not patients" not in text
 
 
+def _add_old_twin_ingest(run: Path, with_patients: bool) -> dict:
+    """Give the run the data/ of an ingest that kept near twins together (data.near_duplicate_mse;
+    its summary: 2 groups of 4 images) before the manifest had its fold_group column: 12 patients
+    of 2 images whose CIs the fine-tuning resampled (``with_patients``), or no patients and
+    image-level CIs. Returns the summary written."""
+    if with_patients:
+        _add_patients(run, per_patient=2)
+    else:
+        _add_patients(run, per_patient=1, record="images")
+        with open(run / "data" / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["id", "path", "grade", "split", "fold", "patient"])
+            writer.writerows([f"img{i:03d}.png", f"x/img{i:03d}.png", i % 3, "train", i // 12, ""]
+                             for i in range(24))
+    summary = {"root": str(run.parent), "layout": "plain",
+               "config": {"patient_column": "patient"} if with_patients else {},
+               "near_duplicates": {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
+                                   "n_images": 4, "n_groups": 2, "with_patients": with_patients}}
+    (run / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+    return summary
+
+
+@pytest.mark.parametrize("with_patients", [False, True])
+def test_a_run_of_an_old_twin_grouped_ingest_is_told_to_redo_it(tmp_path: Path, with_patients: bool) -> None:
+    """A run whose ingest kept near twins together before the manifest's fold_group column
+    (data_provenance's fold_groups_missing): its CIs, the run's own and those recomputed here,
+    resample patients or images, never the image groups its folds kept whole, which the
+    manifest does not name. compare said nothing of it, while report.md and the model card say
+    to redo the ingest: its notes now say the same words (bundle.groups_not_resampled_words),
+    run by run. The same run without the twins in its summary reads exactly as before."""
+    from data_prep.folds import REDO_FOR_FOLD_GROUPS
+    from drac_ssl.grading.bundle import groups_not_resampled_words
+
+    old = make_run(tmp_path, "old")
+    plain = make_run(tmp_path, "plain")
+    summary = _add_old_twin_ingest(old, with_patients)
+    kind = "patients" if with_patients else "images"
+    note = (f"- `old`, whose ingest kept near twins in one fold (data.near_duplicate_mse): its CIs resample "
+            f"{kind}, {groups_not_resampled_words(kind)}.")
+    assert note.endswith(f"{REDO_FOR_FOLD_GROUPS} and fine-tune again.")
+    for n_boot in (None, 50):  # the run's own differences, and those recomputed over its units
+        text = compare_runs([plain, old], n_boot=n_boot).markdown()
+        assert note in text.splitlines()
+        assert "`plain`, whose" not in text  # a run of another ingest gets no such note
+    text = compare_runs([old, plain], n_boot=50, between=True).markdown()  # --between resamples its units too
+    assert text.splitlines().count(note) == 1
+    del summary["near_duplicates"]  # the same run without the twins: as before, no word of them
+    (old / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+    before = compare_runs([plain, old], n_boot=50).markdown()
+    assert "near twins" not in before and "fold_group" not in before
+    summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
+                                  "n_images": 0, "n_groups": 0, "with_patients": with_patients}
+    (old / "data" / "ingest_summary.json").write_text(json.dumps(summary))  # the option on, no twins found
+    assert compare_runs([plain, old], n_boot=50).markdown() == before
+
+
 def _read_oof_for_test(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))

@@ -1086,6 +1086,41 @@ def test_a_grade_of_fewer_grouped_units_than_folds_is_said_in_its_unit(tmp_path:
     assert warned.what.startswith(f"the ingest in {data}: 3 of its 5 folds validate without any grade 2 (PDR)")
 
 
+@pytest.mark.parametrize("column", ["patient", "fold_group", None])
+def test_the_data_line_on_a_grade_of_fewer_units_than_folds_names_the_unit(tmp_path: Path,
+                                                                            column: str | None) -> None:
+    """report.md's and the model card's line on folds without some grade (bundle.fold_gap_words)
+    ended, when nothing fills every fold, "(a grade with fewer patients, image groups or images
+    than folds cannot be in every fold)" whatever the folds kept whole: it names the unit now
+    (data_provenance's fold_unit, in data_prep.folds.FOLD_UNITS' words), and, for data recorded
+    before fold_unit, the unit the rest of the record implies; the three together only where
+    nothing tells (twins kept together with patients named: the units may be either)."""
+    from drac_ssl.grading.bundle import data_provenance, fold_gap_words
+
+    run_dir = tmp_path / "y"
+    data = make_fake_ingest(run_dir, n_train=30 if column else 12)  # 10 (4) images per grade, 5 folds
+    if column:  # grade 2's 10 images: 2 patients (image groups) of 5, each in one fold
+        _refold(data, lambda i, grade: f"U{i // 15}" if grade == 2 else f"{i + 1:03d}.png", column=column)
+        _refold(data, lambda i, grade: 1 + i // 15 if grade == 2 else (i // 3) % 5)
+    else:  # 5 folds, each grade (4 images) in 4 of them
+        _refold(data, lambda i, grade: i % 5)
+    if column == "fold_group":  # the ingest kept near twins together
+        summary = json.loads((data / "ingest_summary.json").read_text())
+        summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
+                                      "n_images": 10, "n_groups": 2, "with_patients": False}
+        (data / "ingest_summary.json").write_text(json.dumps(summary))
+    facts = data_provenance(data)
+    unit = {"patient": "patients", "fold_group": "image groups", None: "labelled images"}[column]
+    assert facts["folds_without_grade"] and facts["fold_gap_fix"] == ""
+    said = f" (a grade with fewer {unit} than folds cannot be in every fold)"
+    assert fold_gap_words(facts).endswith(said)
+    del facts["fold_unit"]  # recorded before fold_unit: the rest of the record says it here
+    assert fold_gap_words(facts).endswith(said)
+    facts.update(n_patients=15, near_duplicates={"n_images": 10, "n_groups": 2, "with_patients": True})
+    assert fold_gap_words(facts).endswith(" (a grade with fewer patients, image groups or images than "
+                                          "folds cannot be in every fold)")
+
+
 def test_an_old_twin_grouped_ingest_with_patients_is_told_to_redo_it_too(tmp_path: Path) -> None:
     """The same older ingest (near twins kept together, no fold_group column) with patient ids:
     its folds kept each twin group joined with its images' patients (data_prep.ingest's
