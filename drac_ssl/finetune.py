@@ -73,8 +73,10 @@ says which settings count). ``run_dir/finetune/comparison.{json,csv}`` holds the
 side-by-side table (``comparison.json`` also each pretrained variant minus scratch on the same
 out-of-fold images with a paired bootstrap 95% CI, ``pretrained_minus_scratch``, and VICReg +
 UMM minus VICReg, ``umm_minus_vicreg``; with a referable cut, ``finetune.referable_from``,
-each row's :data:`REFERABLE_COLUMNS` too) and
-``summary.json`` the variant chosen for export.
+each row's :data:`REFERABLE_COLUMNS` too; and ``majority_grade``, the figures of always
+answering the most frequent grade of the out-of-fold labels,
+:func:`drac_ssl.metrics.majority_grade_reference`: the floor report.md reads the variants
+against) and ``summary.json`` the variant chosen for export.
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ from drac_ssl.metrics import (
     format_signed_interval,
     grading_report,
     macro_ovr_auc,
+    majority_grade_reference,
     one_grade_note,
     one_grade_words,
     paired_difference,
@@ -1746,6 +1749,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         **resampling,
         "pretrained_minus_scratch": differences,
         "umm_minus_vicreg": umm_minus_vicreg,
+        # the floor the table is read against: always the most frequent grade, labels alone
+        "majority_grade": majority_grade_reference(ctx.grades, names),
         "class_names": list(names),
         "protocol": (f"{len(fold_ids)}-fold cross-validation, head {ft.head}, backbone {ft.freeze}, "
                      f"same folds, head and budget for every variant"

@@ -194,6 +194,11 @@ def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.Fi
     assert "Does pretraining help" in report and "| VICReg - scratch |" in report
     assert "VICReg + UMM - VICReg" not in report
     assert "referable AUC" not in report  # no referable figures on DRAC's scale
+    # the floor the table is read against: always the most frequent out-of-fold grade (10 each: Normal)
+    majority = table["majority_grade"]
+    assert (majority["name"], majority["images"], majority["n"]) == ("Normal", 10, 30)
+    assert majority["accuracy"] == pytest.approx(1 / 3) and (majority["qwk"], majority["auc"]) == (0.0, 0.5)
+    assert "| majority grade (always Normal) | 0 (by definition) |" in report
 
 
 def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(two_fold_run: Path, tmp_path: Path) -> None:
