@@ -64,6 +64,7 @@ from drac_ssl.grading.bundle import (
     fundus_preprocessing_words,
     left_out_missing_words,
     left_out_words,
+    pooled_origins_words,
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
@@ -198,11 +199,13 @@ def _data_section(run_dir: Path) -> list[str]:
     if prov["kind"] != "unknown":
         per_grade = ", ".join(f"{k} {v}" for k, v in (prov.get("train_per_grade") or {}).items())
         facts = read_ingest_facts(run_dir / "data")
+        # MedMNIST's official train + val pooled into the cross-validation: said (the manifest's origin)
+        pooled = pooled_origins_words(prov, (_saved_config(run_dir).get("data") or {}).get("n_folds"))
         lines += [f"- grades ({facts.num_grades}): {describe_grades(facts.grade_names)}"
                   + ("" if facts.recorded else " (not recorded by the ingest: DRAC's scale)"),
                   f"- channels: {facts.channels} ({'RGB colour' if facts.channels == 3 else 'grey'})",
                   f"- fundus preprocessing: {fundus_preprocessing_words(facts.preprocessing, prov)}",
-                  f"- training images: {prov.get('n_train')} ({per_grade})",
+                  f"- training images: {prov.get('n_train')} ({pooled + '; ' if pooled else ''}{per_grade})",
                   f"- test images: {prov.get('n_test')}"]
         if prov.get("n_unlabelled"):
             lines.append(f"- ungraded images for pretraining and UMM only (data.unlabelled): "

@@ -98,6 +98,7 @@ __all__ = [
     "left_out_missing_words",
     "left_out_words",
     "load_bundle",
+    "pooled_origins_words",
     "preprocessing_references",
     "referable_cut_of",
     "reusable_bundle",
@@ -262,7 +263,10 @@ def data_provenance(data_dir: str | os.PathLike[str],
     kept near twins in one fold (``data.near_duplicate_mse`` > 0), ``ingest_summary.json``'s
     record of it (the setting, ``n_images`` in ``n_groups`` groups, ``with_patients``), which
     :func:`fold_grouping_words` says; absent otherwise, so that a bundle's ``data`` without the
-    option is what it was.
+    option is what it was. ``train_origins``: only when the training images came from more
+    than one official split (the manifest's ``origin`` column: MedMNIST's ``train`` and
+    ``val``, pooled for the cross-validation), how many came from each, in the manifest's
+    order (:func:`pooled_origins_words` says it); absent otherwise.
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -283,6 +287,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
         rows = read_manifest(Path(data_dir) / MANIFEST_FILE, ("id", "grade", "split"))
     except FileNotFoundError:
         rows = []
+    origins: dict[str, int] = {}  # the training rows' official splits (the ingest's origin column)
     fold_rows: list[tuple[int, int, str, str]] = []  # (grade, fold, patient, id) of the training rows
     fold_groups: list[str] = []  # their fold_group (data.near_duplicate_mse > 0; '' otherwise)
     for row in rows:
@@ -295,6 +300,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
             n_unlabelled += 1
         elif row["split"] == "train":
             n_train += 1
+            origin = (row.get("origin") or "").strip()  # absent in a manifest made before it
+            if origin:
+                origins[origin] = origins.get(origin, 0) + 1
             patient = (row.get("patient") or "").strip()  # optional: older ingests lack it
             grouped = grouped or bool(patient)
             patients.add(f"patient:{patient}" if patient else f"image:{row['id']}")
@@ -335,10 +343,26 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "crop_not_applied": {why: n for why, n in skipped.items() if n > 0},
         **gaps,
         **({"near_duplicates": twins} if isinstance(twins, dict) else {}),
+        # several official splits pooled into the training images (MedMNIST's train + val)
+        **({"train_origins": origins} if len(origins) > 1 else {}),
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def pooled_origins_words(prov: dict[str, Any], n_folds: Any = None) -> str:
+    """What pooled the training images when they came from several official splits
+    (:func:`data_provenance`'s ``train_origins``), e.g. ``official train 1080 + val 120,
+    pooled for the 5-fold cross-validation``; ``n_folds``: the folds (None or not a number:
+    "the cross-validation"). '' when the images came from one split, or the manifest does not
+    say (no ``origin`` column)."""
+    origins = prov.get("train_origins")
+    if not isinstance(origins, dict) or len(origins) < 2:
+        return ""
+    folds = f"{n_folds}-fold " if isinstance(n_folds, int) and not isinstance(n_folds, bool) else ""
+    return ("official " + " + ".join(f"{name} {count}" for name, count in origins.items())
+            + f", pooled for the {folds}cross-validation")
 
 
 def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any],
@@ -793,6 +817,8 @@ def _model_card(meta: dict[str, Any]) -> str:
         if data.get("kind") == "phantom" else "")
     grouping = fold_grouping_words(data, cv)
     folds_line = f"\n- {grouping[0].upper()}{grouping[1:]}." if grouping else ""
+    pooled = pooled_origins_words(data, len(meta["folds"]))  # MedMNIST's official train + val
+    pooled = f"{pooled}; " if pooled else ""
     if data.get("n_left_out_ungradable"):  # the model never saw the images graders found ungradable
         folds_line += f"\n- {left_out_words(data['n_left_out_ungradable'])}."
     if data.get("n_left_out_missing"):  # label rows of a partial download: no image to learn from
@@ -885,7 +911,7 @@ to diagnose, grade or triage patients.
 
 ## What it was trained on
 - Data: {layout_name(data.get('kind'))} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
-  training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
+  training images ({pooled}per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else _transductive_words(meta)};

@@ -934,3 +934,40 @@ def test_majority_grade_reference_scores_always_the_most_frequent_grade() -> Non
         majority_grade_reference([])
     with pytest.raises(ValueError, match="grade 3 found, but the scale has 3 grades"):
         majority_grade_reference([0, 3], NAMES)
+
+
+def test_the_data_section_says_when_official_splits_were_pooled_for_the_cross_validation(
+        tmp_path: Path) -> None:
+    """A new user's RetinaMNIST trial read "training images: 1200"; only the manifest's origin
+    column showed they were the official train 1080 + val 120, pooled for the folds. Said when
+    the training images came from several official splits; one split, or a manifest without
+    the column (an older ingest), reads as before."""
+    from drac_ssl.grading.bundle import data_provenance, pooled_origins_words
+    from drac_ssl.report import _data_section
+
+    run = tmp_path / "run"
+    data = run / "data"
+    data.mkdir(parents=True)
+    (data / "ingest_summary.json").write_text(json.dumps(
+        {"root": str(tmp_path / "retinamnist.npz"), "layout": "medmnist", "created_utc": "2026-12-01T00:00:00",
+         "grades": {"names": NAMES, "k": 3, "source": "data.grades"}}))
+    (run / "config.yaml").write_text("data:\n  n_folds: 2\n")
+
+    def manifest(origins: list[str] | None) -> list[str]:
+        with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["id", "path", "grade", "split", "fold", "patient"] + (["origin"] if origins else []))
+            for i, origin in enumerate(origins or ["train"] * 6):
+                writer.writerow([f"{i:03d}.png", f"{i:03d}.png", i % 3, "train", i % 2, ""]
+                                + ([origin] if origins else []))
+            writer.writerow(["t.png", "t.png", "", "test", -1, ""] + (["test"] if origins else []))
+        return _data_section(run)
+
+    pooled = manifest(["train"] * 4 + ["val"] * 2)
+    assert ("- training images: 6 (official train 4 + val 2, pooled for the 2-fold cross-validation; "
+            "Normal 2, NPDR 2, PDR 2)") in pooled, pooled
+    for origins in (["train"] * 6, None):
+        assert "- training images: 6 (Normal 2, NPDR 2, PDR 2)" in manifest(origins)
+        assert "train_origins" not in data_provenance(data)
+    assert pooled_origins_words({"train_origins": {"train": 1080, "val": 120}}) == (
+        "official train 1080 + val 120, pooled for the cross-validation")
