@@ -123,7 +123,6 @@ from drac_ssl.grading.bundle import (
     ci_resampling_words,
     ci_units_words,
     freeze_words,
-    variant_title,
 )
 from drac_ssl.grading.model import (
     DECISIONS,
@@ -1635,6 +1634,21 @@ def check_settings(cfg: Config) -> None:
                           f"  fix: finetune.crop_scale={list(DEFAULT_CROP_SCALE)} (the default)")
 
 
+FROZEN_SCRATCH_WORDS = "random init kept frozen: random features under a trained head"
+"""What ``scratch`` is under ``finetune.freeze=frozen``, after its name in the fine-tuning's
+first line (:func:`variants_words`; report.md and the model card title it
+:data:`drac_ssl.grading.bundle.FROZEN_SCRATCH_TITLE`)."""
+
+
+def variants_words(names: Sequence[str], freeze: str) -> str:
+    """The variants of the fine-tuning's first line, ``variants scratch, vicreg, vicreg_umm``;
+    under ``finetune.freeze=frozen`` scratch says what it is once, after its name:
+    ``variants scratch (random init kept frozen: ...), vicreg``."""
+    return "variants " + ", ".join(
+        f"{name} ({FROZEN_SCRATCH_WORDS})" if name == "scratch" and freeze == "frozen" else name
+        for name in names)
+
+
 def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> FinetuneResult:
     """Cross-validated fine-tuning of every variant; outputs in ``run_dir/finetune``.
 
@@ -1702,9 +1716,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")
     print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
           f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, "
-          f"{freeze_words(ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; variants {', '.join(sources)}"
-          + (f" (scratch: {variant_title('scratch', ft.freeze)})" if "scratch" in sources and ft.freeze == "frozen"
-             else "")
+          f"{freeze_words(ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; "
+          f"{variants_words(list(sources), ft.freeze)}"
           + (f"; pretrained variants train the head alone for the first {ft.head_warmup_epochs} "
              f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else "")
           + (f"; {_label_draw(ctx)[0]}, and is scored on its whole validation fold"

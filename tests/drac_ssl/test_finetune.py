@@ -1495,3 +1495,15 @@ def test_the_finetune_stage_names_every_layout_when_the_dataset_is_not_graded(tm
     message = str(caught.value)
     assert f"(data.dataset=drac: {layouts_in_words()})" in message, message
     assert all(name in message for name in LAYOUT_NAMES.values()), message
+
+
+def test_the_first_line_names_each_variant_once_and_says_what_a_frozen_scratch_is() -> None:
+    """A new user's trial read 'variants scratch, vicreg, vicreg_umm (scratch: scratch (random
+    init, frozen: ...))': scratch said twice. Now it is said once, with what it is after it."""
+    names = ["scratch", "vicreg", "vicreg_umm"]
+    frozen = finetune.variants_words(names, "frozen")
+    assert frozen == ("variants scratch (random init kept frozen: random features under a trained head), "
+                      "vicreg, vicreg_umm")
+    assert frozen.count("scratch") == 1
+    assert finetune.variants_words(names, "all") == "variants scratch, vicreg, vicreg_umm"
+    assert finetune.variants_words(["vicreg"], "frozen") == "variants vicreg"
