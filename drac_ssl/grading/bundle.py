@@ -17,7 +17,9 @@ everything needed to use it and to judge it.
   cut short, :mod:`drac_ssl.trial_run`; absent: unknown),
 * ``input_profile.npz``: where the labelled training images lie at the model's input
   (:mod:`drac_ssl.grading.ood`), so that an image unlike them is flagged before its grade
-  (none when the run folder holds no ingest cache; ``metadata.json`` says why),
+  (none when the run folder holds no ingest cache; ``metadata.json`` says why; its
+  ``input_profile.weak`` / ``weak_reasons`` say when the check cannot be relied on: fewer
+  images than numbers per image, or a trial run's model, :func:`with_trial_run`),
 * ``MODEL_CARD.md``: what the model is, what it was trained on, how well it did in
   cross-validation (per grade too), what it is for and what it is not for.
 
@@ -37,7 +39,7 @@ import os
 import shlex
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,7 @@ __all__ = [
     "data_provenance",
     "fold_grouping_words",
     "near_twin_words",
+    "ood_check_caveat",
     "fundus_preprocessing_words",
     "left_out_missing_words",
     "left_out_words",
@@ -104,6 +107,7 @@ __all__ = [
     "reusable_bundle",
     "to_inference_layout",
     "variant_title",
+    "with_trial_run",
 ]
 
 BUNDLE_FORMAT = "drac_ssl bundle v1"
@@ -674,7 +678,8 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
     """What a bundle's ``metadata.json`` says against reading its grades as a grading, one
     sentence each, in the words of the app's caveat (:func:`caveat_line`) and the export
     command's warnings: an untrained demo bundle (``demo``), one trained on phantom images
-    (``data.kind`` ``phantom``), a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`);
+    (``data.kind`` ``phantom``), a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`),
+    an "unlike the training images" check that is weak for it (:func:`ood_check_caveat`);
     [] for none. ``plural``: of a batch's grades ("these grades"), else of one ("this grade")."""
     grade, verb = ("these grades", "") if plural else ("this grade", "s")
     said = []
@@ -686,6 +691,9 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
     if trial_run_words(meta.get("trial_run")):
         said.append("From a trial run (its pretraining was cut short): its grades check that the "
                     "pipeline runs, not how well it grades.")
+    unreliable = ood_check_caveat(meta)
+    if unreliable:
+        said.append(unreliable)
     return said
 
 
@@ -1129,6 +1137,29 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     return words + f"; bundle built at commit {code(prov.get('built_with'))}."
 
 
+def with_trial_run(profile: InputProfile, meta: dict[str, Any]) -> InputProfile:
+    """``profile`` marked :attr:`~drac_ssl.grading.ood.InputProfile.trial_run` when the
+    bundle's ``meta`` records a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`;
+    a bundle built before this was said, too), else as it is: a bundle without the record
+    (unknown) or of a full run reads as before."""
+    return replace(profile, trial_run=True) if trial_run_words(meta.get("trial_run")) else profile
+
+
+def ood_check_caveat(meta: dict[str, Any]) -> str:
+    """The app's and the export's sentence when a bundle's "unlike the training images" check
+    is weak (``metadata.json``'s ``input_profile.weak``, or a trial run's bundle with a check,
+    built before ``weak`` said so: :func:`with_trial_run`), '' otherwise (no check: the page
+    and the export say that apart). Short: it ends each graded row of the app's CSV; the
+    reasons are :meth:`~drac_ssl.grading.ood.InputProfile.caveat`'s (the model card)."""
+    profile = meta.get("input_profile")
+    if not isinstance(profile, dict) or not profile.get("file"):
+        return ""
+    if not (profile.get("weak") is True or trial_run_words(meta.get("trial_run"))):
+        return ""
+    return ("Its check for images unlike the training images is unreliable for this bundle: an image "
+            "it does not flag may still be of another kind.")
+
+
 def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                  out: str | os.PathLike[str] | None = None,
                  device: str | torch.device = "cpu", built_from: dict[str, str] | None = None) -> Path:
@@ -1247,11 +1278,12 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         profile, why_not = training_input_profile(run_dir / "data", meta, first)
         if profile is not None:
             profile.save(tmp / PROFILE_FILE)
+            profile = with_trial_run(profile, meta)  # a trial run's model: the check is weak
             meta["input_profile"] = {"file": PROFILE_FILE, "how": profile.describe(),
                                      "threshold": profile.threshold, "percentile": profile.percentile,
                                      "margin": profile.margin, "images": profile.n_images,
-                                     "dimensions": profile.dimensions, "weak": profile.few_images,
-                                     "caveat": profile.caveat()}
+                                     "dimensions": profile.dimensions, "weak": profile.weak,
+                                     "weak_reasons": profile.weak_reasons(), "caveat": profile.caveat()}
         else:
             meta["input_profile"] = {"file": None, "why": why_not}
         atomic_write_json(tmp / "metadata.json", meta)
@@ -1505,7 +1537,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     profile = None
     if (meta.get("input_profile") or {}).get("file"):
         try:
-            profile = InputProfile.load(bundle_dir / meta["input_profile"]["file"])
+            profile = with_trial_run(InputProfile.load(bundle_dir / meta["input_profile"]["file"]), meta)
         except ValueError as exc:
             raise BundleError(f"{exc}\n  fix: rebuild the bundle from its run folder "
                               f"(build_bundle('RUN'))") from None
