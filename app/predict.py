@@ -320,7 +320,7 @@ class Predictor:
             text += "; no heatmap"
         profile = self.bundle.input_profile
         text += ("; images unlike the training images are flagged (an out-of-distribution check "
-                 f"against {profile.n_images} of them)" + (f"; {profile.caveat()}" if profile.few_images else "")
+                 f"against {profile.n_images} of them)" + (f"; {profile.caveat()}" if profile.weak else "")
                  if profile is not None else "; no out-of-distribution check in this bundle")
         return text + "."
 

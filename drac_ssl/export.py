@@ -983,7 +983,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
               f"version, or without the ingest cache): images unlike its training images are graded "
               f"without a word. Rebuild it from its run folder to have one: python -c \"from "
               f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"", file=sys.stderr)
-    elif bundle.input_profile.few_images:
+    elif bundle.input_profile.weak:
         print(f"note: the out-of-distribution check of {bundle.path}: {bundle.input_profile.caveat()}",
               file=sys.stderr)
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule

@@ -73,8 +73,10 @@ says which settings count). ``run_dir/finetune/comparison.{json,csv}`` holds the
 side-by-side table (``comparison.json`` also each pretrained variant minus scratch on the same
 out-of-fold images with a paired bootstrap 95% CI, ``pretrained_minus_scratch``, and VICReg +
 UMM minus VICReg, ``umm_minus_vicreg``; with a referable cut, ``finetune.referable_from``,
-each row's :data:`REFERABLE_COLUMNS` too) and
-``summary.json`` the variant chosen for export.
+each row's :data:`REFERABLE_COLUMNS` too; and ``majority_grade``, the figures of always
+answering the most frequent grade of the out-of-fold labels,
+:func:`drac_ssl.metrics.majority_grade_reference`: the floor report.md reads the variants
+against) and ``summary.json`` the variant chosen for export.
 """
 
 from __future__ import annotations
@@ -121,7 +123,6 @@ from drac_ssl.grading.bundle import (
     ci_resampling_words,
     ci_units_words,
     freeze_words,
-    variant_title,
 )
 from drac_ssl.grading.model import (
     DECISIONS,
@@ -154,6 +155,7 @@ from drac_ssl.metrics import (
     format_signed_interval,
     grading_report,
     macro_ovr_auc,
+    majority_grade_reference,
     one_grade_note,
     one_grade_words,
     paired_difference,
@@ -1632,6 +1634,21 @@ def check_settings(cfg: Config) -> None:
                           f"  fix: finetune.crop_scale={list(DEFAULT_CROP_SCALE)} (the default)")
 
 
+FROZEN_SCRATCH_WORDS = "random init kept frozen: random features under a trained head"
+"""What ``scratch`` is under ``finetune.freeze=frozen``, after its name in the fine-tuning's
+first line (:func:`variants_words`; report.md and the model card title it
+:data:`drac_ssl.grading.bundle.FROZEN_SCRATCH_TITLE`)."""
+
+
+def variants_words(names: Sequence[str], freeze: str) -> str:
+    """The variants of the fine-tuning's first line, ``variants scratch, vicreg, vicreg_umm``;
+    under ``finetune.freeze=frozen`` scratch says what it is once, after its name:
+    ``variants scratch (random init kept frozen: ...), vicreg``."""
+    return "variants " + ", ".join(
+        f"{name} ({FROZEN_SCRATCH_WORDS})" if name == "scratch" and freeze == "frozen" else name
+        for name in names)
+
+
 def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> FinetuneResult:
     """Cross-validated fine-tuning of every variant; outputs in ``run_dir/finetune``.
 
@@ -1699,9 +1716,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")
     print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
           f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, "
-          f"{freeze_words(ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; variants {', '.join(sources)}"
-          + (f" (scratch: {variant_title('scratch', ft.freeze)})" if "scratch" in sources and ft.freeze == "frozen"
-             else "")
+          f"{freeze_words(ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; "
+          f"{variants_words(list(sources), ft.freeze)}"
           + (f"; pretrained variants train the head alone for the first {ft.head_warmup_epochs} "
              f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else "")
           + (f"; {_label_draw(ctx)[0]}, and is scored on its whole validation fold"
@@ -1746,6 +1762,8 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         **resampling,
         "pretrained_minus_scratch": differences,
         "umm_minus_vicreg": umm_minus_vicreg,
+        # the floor the table is read against: always the most frequent grade, labels alone
+        "majority_grade": majority_grade_reference(ctx.grades, names),
         "class_names": list(names),
         "protocol": (f"{len(fold_ids)}-fold cross-validation, head {ft.head}, backbone {ft.freeze}, "
                      f"same folds, head and budget for every variant"

@@ -92,6 +92,8 @@ __all__ = [
     "knn_accuracy",
     "macro_ovo_auc",
     "macro_ovr_auc",
+    "MAJORITY_BY_DEFINITION",
+    "majority_grade_reference",
     "one_grade_words",
     "ovr_auc_per_grade",
     "BootstrapScores",
@@ -574,6 +576,55 @@ def grading_report(y_true: Any, probs: Any | None, pred: Any | None = None,
         "labels": labels,
         "class_names": names,
     }
+
+
+MAJORITY_BY_DEFINITION = ("a constant answer agrees with the grades no better than chance (QWK 0) "
+                          "and ranks no image above another (AUC 0.5)")
+"""Why :func:`majority_grade_reference`'s QWK and AUCs are not computed: for a reader."""
+
+
+def majority_grade_reference(y_true: Any, class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The figures of always answering the most frequent grade of ``y_true``: the floor a
+    grading model's out-of-fold figures are read against, from the labels alone (no model).
+
+    Args:
+        y_true: the reference grades ``(n,)``, ``n >= 1`` (the out-of-fold labels).
+        class_names: names of grades 0..K-1; default :func:`drac_ssl.scale.default_grade_names`
+            of the largest grade seen + 1 (at least 2).
+
+    Returns:
+        ``grade`` (the most frequent grade; the lowest of those tied), ``name``, ``images``
+        (how many images have it), ``n``, ``accuracy`` (``images / n``), ``macro_f1`` (as
+        :func:`grading_report` computes it for the variants: the mean over the grades where F1
+        is defined, so the absent grades of a small set are left out alike), ``qwk`` 0.0 and
+        ``auc`` / ``auc_ovr`` / ``referable_auc`` 0.5 by definition (:data:`MAJORITY_BY_DEFINITION`;
+        not computed: kappa is undefined, and the AUCs of a constant score are 0.5), and with
+        two grades the screening decision's ``sensitivity`` and ``specificity``
+        (:func:`binary_screening`: 0 and 1 when the majority is grade 0).
+
+    Raises:
+        ValueError: no grade, or grades that are not non-negative integers, or a grade the
+            ``class_names`` do not name.
+    """
+    yt = _as_grades(y_true, "y_true")
+    if yt.size == 0:
+        raise ValueError("majority_grade_reference: no graded images (y_true is empty)")
+    k = len(class_names) if class_names is not None else max(2, int(yt.max()) + 1)
+    if int(yt.max()) >= k:
+        raise ValueError(f"majority_grade_reference: grade {int(yt.max())} found, but the scale has {k} "
+                         f"grades ({', '.join(map(str, class_names or ()))})")
+    names = list(class_names) if class_names is not None else list(default_grade_names(k))
+    counts = np.bincount(yt, minlength=k)
+    grade = int(counts.argmax())  # the first of those tied: the lowest grade
+    pred = np.full_like(yt, grade)
+    report = grading_report(yt, None, pred, names)
+    out: dict[str, Any] = {"grade": grade, "name": names[grade], "images": int(counts[grade]), "n": int(yt.size),
+                           "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+                           "qwk": 0.0, "auc": 0.5, "auc_ovr": 0.5, "referable_auc": 0.5,
+                           "by_definition": MAJORITY_BY_DEFINITION}
+    if k == 2:
+        out.update(binary_screening(yt, pred))
+    return out
 
 
 @dataclass(frozen=True)

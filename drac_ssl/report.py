@@ -64,13 +64,16 @@ from drac_ssl.grading.bundle import (
     fundus_preprocessing_words,
     left_out_missing_words,
     left_out_words,
+    pooled_origins_words,
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
 from drac_ssl.io import atomic_write_text, invocations
 from drac_ssl.metrics import (
+    MAJORITY_BY_DEFINITION,
     degenerate_ci_reason,
     grading_report,
+    majority_grade_reference,
     referable_summary,
     stored_one_grade_note,
     temperature_at_bound,
@@ -196,11 +199,13 @@ def _data_section(run_dir: Path) -> list[str]:
     if prov["kind"] != "unknown":
         per_grade = ", ".join(f"{k} {v}" for k, v in (prov.get("train_per_grade") or {}).items())
         facts = read_ingest_facts(run_dir / "data")
+        # MedMNIST's official train + val pooled into the cross-validation: said (the manifest's origin)
+        pooled = pooled_origins_words(prov, (_saved_config(run_dir).get("data") or {}).get("n_folds"))
         lines += [f"- grades ({facts.num_grades}): {describe_grades(facts.grade_names)}"
                   + ("" if facts.recorded else " (not recorded by the ingest: DRAC's scale)"),
                   f"- channels: {facts.channels} ({'RGB colour' if facts.channels == 3 else 'grey'})",
                   f"- fundus preprocessing: {fundus_preprocessing_words(facts.preprocessing, prov)}",
-                  f"- training images: {prov.get('n_train')} ({per_grade})",
+                  f"- training images: {prov.get('n_train')} ({pooled + '; ' if pooled else ''}{per_grade})",
                   f"- test images: {prov.get('n_test')}"]
         if prov.get("n_unlabelled"):
             lines.append(f"- ungraded images for pretraining and UMM only (data.unlabelled): "
@@ -896,6 +901,62 @@ def _fold_sd(ft: Path, row: dict[str, Any]) -> Any:
     return math.sqrt(sum((q - mean) ** 2 for q in qwk) / (len(qwk) - 1))
 
 
+def majority_grade(run_dir: Path, comparison: dict[str, Any]) -> dict[str, Any] | None:
+    """The figures of always answering the most frequent out-of-fold grade
+    (:func:`drac_ssl.metrics.majority_grade_reference`): ``comparison.json``'s
+    ``majority_grade``, else, for a run made before the fine-tuning stored it, computed from
+    the labels of the first variant's ``oof.csv`` that reads (every variant grades the same
+    images); None when neither is there."""
+    stored = comparison.get("majority_grade")
+    if isinstance(stored, dict) and isinstance(stored.get("accuracy"), int | float):
+        return stored
+    names = comparison.get("class_names")
+    for row in comparison.get("rows") or []:
+        try:
+            oof = read_oof(run_dir / "finetune" / str(row.get("variant")) / OOF_FILE)
+            return majority_grade_reference(oof.grades, names if isinstance(names, list)
+                                            and len(names) == oof.num_grades else None)
+        except (OofError, AttributeError):
+            continue
+    return None
+
+
+MAJORITY_TITLE = "majority grade (always {name})"
+"""The reference row of report.md's variant table, ``{name}``: the grade always answered."""
+
+
+def _majority_row(majority: dict[str, Any], referable: bool, screening: bool) -> list[str]:
+    """The variant table's row of always answering the most frequent grade: its accuracy and
+    macro F1; QWK 0 and AUCs 0.5 by definition; no CI, fold figures or time (nothing trained)."""
+    return ([MAJORITY_TITLE.format(name=majority.get("name")), "0 (by definition)", "",
+             "0.5 (by definition)", "0.5 (by definition)", figure_text(majority.get("accuracy")),
+             figure_text(majority.get("macro_f1")), "", ""]
+            + (["0.5 (by definition)"] if referable else [])
+            + ([figure_text(majority.get("sensitivity")), figure_text(majority.get("specificity"))]
+               if screening else []))
+
+
+def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], freeze: str | None = None) -> str:
+    """The sentence under the variant table that reads it against the majority grade: what
+    the reference row is (how many images have that grade, from the labels alone), why its
+    QWK and AUCs are what they are, and how far each variant (``rows``: ``comparison.json``'s)
+    is above it in accuracy (below: said so)."""
+    floor = finite_number(majority.get("accuracy"))
+    gaps = []
+    for r in rows:
+        acc = finite_number(r.get("accuracy"))
+        gap = "n/a" if acc is None or floor is None else (
+            f"{acc - floor:+.3f}" + (" (not above it)" if acc - floor <= 0 else ""))
+        gaps.append(f"{variant_title(str(r.get('variant')), freeze)} {gap}")
+    images, n = majority.get("images"), majority.get("n")
+    share = f"{images} of the {n} out-of-fold images" if isinstance(images, int) and isinstance(n, int) else "the most"
+    return (f"The last row is the floor to read the variants against: always answering the most frequent "
+            f"grade, {majority.get('name')} ({share} have it), computed from the labels alone, with "
+            f"no model; its QWK 0 and AUCs 0.5 hold by definition ("
+            f"{majority.get('by_definition') or MAJORITY_BY_DEFINITION}). Accuracy above it: "
+            + ", ".join(gaps) + ".")
+
+
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
     comparison = _read_json(ft / "comparison.json")
@@ -907,6 +968,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
+    majority = majority_grade(run_dir, comparison)
     lines += markdown_table(
         ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
          "fold QWK mean ± SD", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
@@ -918,9 +980,12 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
          + ([format_with_ci(r.get("referable_auc"), r.get("referable_auc_ci_low"), r.get("referable_auc_ci_high"))]
             if referable else [])
          + ([figure_text(r.get("sensitivity")), figure_text(r.get("specificity"))] if screening else [])
-         for r in rows])
+         for r in rows]
+        + ([_majority_row(majority, referable, screening)] if majority else []))
     lines += ["Fold QWK mean ± SD: the mean of the folds' own (calibrated) kappas and their sample SD "
               "over the folds (ddof=1).", ""]
+    if majority:
+        lines += [majority_words(majority, rows, freeze), ""]
     if referable:
         rule = next((m["referable"].get("rule") for m in (_read_json(ft / r["variant"] / "metrics.json")
                                                           for r in rows)

@@ -17,7 +17,9 @@ everything needed to use it and to judge it.
   cut short, :mod:`drac_ssl.trial_run`; absent: unknown),
 * ``input_profile.npz``: where the labelled training images lie at the model's input
   (:mod:`drac_ssl.grading.ood`), so that an image unlike them is flagged before its grade
-  (none when the run folder holds no ingest cache; ``metadata.json`` says why),
+  (none when the run folder holds no ingest cache; ``metadata.json`` says why; its
+  ``input_profile.weak`` / ``weak_reasons`` say when the check cannot be relied on: fewer
+  images than numbers per image, or a trial run's model, :func:`with_trial_run`),
 * ``MODEL_CARD.md``: what the model is, what it was trained on, how well it did in
   cross-validation (per grade too), what it is for and what it is not for.
 
@@ -37,7 +39,7 @@ import os
 import shlex
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,15 +97,18 @@ __all__ = [
     "fold_grouping_words",
     "groups_not_resampled_words",
     "near_twin_words",
+    "ood_check_caveat",
     "fundus_preprocessing_words",
     "left_out_missing_words",
     "left_out_words",
     "load_bundle",
+    "pooled_origins_words",
     "preprocessing_references",
     "referable_cut_of",
     "reusable_bundle",
     "to_inference_layout",
     "variant_title",
+    "with_trial_run",
 ]
 
 BUNDLE_FORMAT = "drac_ssl bundle v1"
@@ -266,7 +271,10 @@ def data_provenance(data_dir: str | os.PathLike[str],
     kept near twins in one fold (``data.near_duplicate_mse`` > 0), ``ingest_summary.json``'s
     record of it (the setting, ``n_images`` in ``n_groups`` groups, ``with_patients``), which
     :func:`fold_grouping_words` says; absent otherwise, so that a bundle's ``data`` without the
-    option is what it was.
+    option is what it was. ``train_origins``: only when the training images came from more
+    than one official split (the manifest's ``origin`` column: MedMNIST's ``train`` and
+    ``val``, pooled for the cross-validation), how many came from each, in the manifest's
+    order (:func:`pooled_origins_words` says it); absent otherwise.
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -287,6 +295,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
         rows = read_manifest(Path(data_dir) / MANIFEST_FILE, ("id", "grade", "split"))
     except FileNotFoundError:
         rows = []
+    origins: dict[str, int] = {}  # the training rows' official splits (the ingest's origin column)
     fold_rows: list[tuple[int, int, str, str]] = []  # (grade, fold, patient, id) of the training rows
     fold_groups: list[str] = []  # their fold_group (data.near_duplicate_mse > 0; '' otherwise)
     for row in rows:
@@ -299,6 +308,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
             n_unlabelled += 1
         elif row["split"] == "train":
             n_train += 1
+            origin = (row.get("origin") or "").strip()  # absent in a manifest made before it
+            if origin:
+                origins[origin] = origins.get(origin, 0) + 1
             patient = (row.get("patient") or "").strip()  # optional: older ingests lack it
             grouped = grouped or bool(patient)
             patients.add(f"patient:{patient}" if patient else f"image:{row['id']}")
@@ -339,10 +351,26 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "crop_not_applied": {why: n for why, n in skipped.items() if n > 0},
         **gaps,
         **({"near_duplicates": twins} if isinstance(twins, dict) else {}),
+        # several official splits pooled into the training images (MedMNIST's train + val)
+        **({"train_origins": origins} if len(origins) > 1 else {}),
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def pooled_origins_words(prov: dict[str, Any], n_folds: Any = None) -> str:
+    """What pooled the training images when they came from several official splits
+    (:func:`data_provenance`'s ``train_origins``), e.g. ``official train 1080 + val 120,
+    pooled for the 5-fold cross-validation``; ``n_folds``: the folds (None or not a number:
+    "the cross-validation"). '' when the images came from one split, or the manifest does not
+    say (no ``origin`` column)."""
+    origins = prov.get("train_origins")
+    if not isinstance(origins, dict) or len(origins) < 2:
+        return ""
+    folds = f"{n_folds}-fold " if isinstance(n_folds, int) and not isinstance(n_folds, bool) else ""
+    return ("official " + " + ".join(f"{name} {count}" for name, count in origins.items())
+            + f", pooled for the {folds}cross-validation")
 
 
 def _fold_gaps(rows: Sequence[tuple[int, int, str, str]], summary: dict[str, Any],
@@ -714,7 +742,8 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
     """What a bundle's ``metadata.json`` says against reading its grades as a grading, one
     sentence each, in the words of the app's caveat (:func:`caveat_line`) and the export
     command's warnings: an untrained demo bundle (``demo``), one trained on phantom images
-    (``data.kind`` ``phantom``), a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`);
+    (``data.kind`` ``phantom``), a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`),
+    an "unlike the training images" check that is weak for it (:func:`ood_check_caveat`);
     [] for none. ``plural``: of a batch's grades ("these grades"), else of one ("this grade")."""
     grade, verb = ("these grades", "") if plural else ("this grade", "s")
     said = []
@@ -726,6 +755,9 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
     if trial_run_words(meta.get("trial_run")):
         said.append("From a trial run (its pretraining was cut short): its grades check that the "
                     "pipeline runs, not how well it grades.")
+    unreliable = ood_check_caveat(meta)
+    if unreliable:
+        said.append(unreliable)
     return said
 
 
@@ -857,6 +889,8 @@ def _model_card(meta: dict[str, Any]) -> str:
         if data.get("kind") == "phantom" else "")
     grouping = fold_grouping_words(data, cv)
     folds_line = f"\n- {grouping[0].upper()}{grouping[1:]}." if grouping else ""
+    pooled = pooled_origins_words(data, len(meta["folds"]))  # MedMNIST's official train + val
+    pooled = f"{pooled}; " if pooled else ""
     if data.get("n_left_out_ungradable"):  # the model never saw the images graders found ungradable
         folds_line += f"\n- {left_out_words(data['n_left_out_ungradable'])}."
     if data.get("n_left_out_missing"):  # label rows of a partial download: no image to learn from
@@ -949,7 +983,7 @@ to diagnose, grade or triage patients.
 
 ## What it was trained on
 - Data: {layout_name(data.get('kind'))} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
-  training images (per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
+  training images ({pooled}per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else _transductive_words(meta)};
@@ -1167,6 +1201,29 @@ def _provenance_card(meta: dict[str, Any]) -> str:
     return words + f"; bundle built at commit {code(prov.get('built_with'))}."
 
 
+def with_trial_run(profile: InputProfile, meta: dict[str, Any]) -> InputProfile:
+    """``profile`` marked :attr:`~drac_ssl.grading.ood.InputProfile.trial_run` when the
+    bundle's ``meta`` records a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`;
+    a bundle built before this was said, too), else as it is: a bundle without the record
+    (unknown) or of a full run reads as before."""
+    return replace(profile, trial_run=True) if trial_run_words(meta.get("trial_run")) else profile
+
+
+def ood_check_caveat(meta: dict[str, Any]) -> str:
+    """The app's and the export's sentence when a bundle's "unlike the training images" check
+    is weak (``metadata.json``'s ``input_profile.weak``, or a trial run's bundle with a check,
+    built before ``weak`` said so: :func:`with_trial_run`), '' otherwise (no check: the page
+    and the export say that apart). Short: it ends each graded row of the app's CSV; the
+    reasons are :meth:`~drac_ssl.grading.ood.InputProfile.caveat`'s (the model card)."""
+    profile = meta.get("input_profile")
+    if not isinstance(profile, dict) or not profile.get("file"):
+        return ""
+    if not (profile.get("weak") is True or trial_run_words(meta.get("trial_run"))):
+        return ""
+    return ("Its check for images unlike the training images is unreliable for this bundle: an image "
+            "it does not flag may still be of another kind.")
+
+
 def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                  out: str | os.PathLike[str] | None = None,
                  device: str | torch.device = "cpu", built_from: dict[str, str] | None = None) -> Path:
@@ -1285,11 +1342,12 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         profile, why_not = training_input_profile(run_dir / "data", meta, first)
         if profile is not None:
             profile.save(tmp / PROFILE_FILE)
+            profile = with_trial_run(profile, meta)  # a trial run's model: the check is weak
             meta["input_profile"] = {"file": PROFILE_FILE, "how": profile.describe(),
                                      "threshold": profile.threshold, "percentile": profile.percentile,
                                      "margin": profile.margin, "images": profile.n_images,
-                                     "dimensions": profile.dimensions, "weak": profile.few_images,
-                                     "caveat": profile.caveat()}
+                                     "dimensions": profile.dimensions, "weak": profile.weak,
+                                     "weak_reasons": profile.weak_reasons(), "caveat": profile.caveat()}
         else:
             meta["input_profile"] = {"file": None, "why": why_not}
         atomic_write_json(tmp / "metadata.json", meta)
@@ -1543,7 +1601,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     profile = None
     if (meta.get("input_profile") or {}).get("file"):
         try:
-            profile = InputProfile.load(bundle_dir / meta["input_profile"]["file"])
+            profile = with_trial_run(InputProfile.load(bundle_dir / meta["input_profile"]["file"]), meta)
         except ValueError as exc:
             raise BundleError(f"{exc}\n  fix: rebuild the bundle from its run folder "
                               f"(build_bundle('RUN'))") from None

@@ -32,6 +32,20 @@ image gets: :func:`drac_ssl.grading.predict.preprocess_image`):
   RetinaMNIST test images or of those crops are, while every image of another kind tried
   still is. It is meant to flag images of another kind, not unusual ones of the same kind.
 
+When it is weak (:attr:`InputProfile.weak`, said by :meth:`InputProfile.caveat`: in the model
+card, ``metadata.json``'s ``input_profile``, the app and the export): fitted on fewer images than
+numbers per image (:attr:`InputProfile.few_images`), or measured with the model of a trial run
+(:attr:`InputProfile.trial_run`, the bundle's ``metadata.json`` ``trial_run``; set when the bundle
+is built or loaded, not stored in the profile's file). The margin was validated only on fully
+trained bundles, and a new user's trial bundle of RetinaMNIST (pretraining capped at a few
+steps an epoch) flagged none of 30 APTOS photographs (distances 3234..3735, threshold 3888)
+that the trained bundle flags every one of (1356..1562 against 824). Its threshold is no
+further above its test images' median distance (3888 / 461 = 8.4) than the trained bundle's
+(824 / 102 = 8.1; the phantom UW-OCTA bundles': 14.9 and 18.4), so no rule on that ratio tells
+the two apart: what fails there is the trial model's features, which set photographs of
+another data set no further apart than its own test images are, and only the trial-run
+record says so before any such image is tried.
+
 It says *unlike the training images*, not *wrong*: a flagged image may be graded well,
 and an unflagged one badly. What it flagged on the RetinaMNIST and the default (phantom
 UW-OCTA) bundles is measured by ``python -m bench.ood_check`` (``bench/results/``);
@@ -87,7 +101,10 @@ class InputProfile:
     ``location`` ``(D,)`` and ``precision`` ``(D, D)``: the Ledoit-Wolf mean and inverse
     covariance of the training descriptors; ``threshold``: :data:`MARGIN` x the
     ``percentile`` of their cross-fitted squared Mahalanobis distances; ``n_images``: how
-    many were used; ``channels``: ``C``; ``feature_dim``: ``F`` (``D = F + C * GRID**2``).
+    many were used; ``channels``: ``C``; ``feature_dim``: ``F`` (``D = F + C * GRID**2``);
+    ``trial_run``: the model it measures with is a trial run's (the bundle's ``metadata.json``
+    ``trial_run``: set by the bundle when it is built or loaded, not stored in the profile's
+    file), which makes the check :attr:`weak`.
     """
 
     location: np.ndarray
@@ -98,6 +115,7 @@ class InputProfile:
     channels: int
     feature_dim: int
     margin: float = MARGIN
+    trial_run: bool = False
 
     def distances(self, descriptors: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distances ``(n,)`` of descriptors ``(n, D)`` to the training
@@ -137,14 +155,33 @@ class InputProfile:
         grey picture, which it scored nearer its training images than a real photograph."""
         return self.n_images < self.dimensions
 
+    @property
+    def weak(self) -> bool:
+        """The check cannot be relied on to flag images of another kind: fitted on
+        :attr:`few_images`, or measured with a trial run's model (:attr:`trial_run`: a new
+        user's trial bundle let through every one of 30 photographs of another data set that
+        the fully trained bundle flags; see the module docstring)."""
+        return self.few_images or self.trial_run
+
+    def weak_reasons(self) -> list[str]:
+        """Why the check is :attr:`weak`, as keys: ``few_images``, ``trial_run`` ([] when it
+        is not); ``metadata.json``'s ``input_profile.weak_reasons``."""
+        return [key for key, said in (("few_images", self.few_images), ("trial_run", self.trial_run)) if said]
+
     def caveat(self) -> str:
-        """``""``, or the sentence that says the check is weak (:attr:`few_images`)."""
-        if not self.few_images:
+        """``""``, or the sentence that says the check is weak (:attr:`weak`) and why."""
+        reasons = []
+        if self.few_images:
+            reasons.append(f"it was fitted on {self.n_images} training images for {self.dimensions} "
+                           f"numbers per image, and it was validated only with more images than numbers")
+        if self.trial_run:
+            reasons.append("the model it measures with is a trial run's (its pretraining cut short), and "
+                           "it was validated only on fully trained models: a trial bundle of RetinaMNIST "
+                           "flagged none of 30 APTOS photographs that the trained one flags")
+        if not reasons:
             return ""
-        return (f"the check is weak here: it was fitted on {self.n_images} training images for "
-                f"{self.dimensions} numbers per image, and it was validated only with more images "
-                f"than numbers; it can miss images of another kind (a flag still means unlike the "
-                f"training images; no flag means little)")
+        return (f"the check is weak here: {'; and '.join(reasons)}; it can miss images of another "
+                f"kind (a flag still means unlike the training images; no flag means little)")
 
     def describe(self) -> str:
         """One line for the model card and ``metadata.json`` (:meth:`caveat` says separately

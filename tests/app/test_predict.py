@@ -1311,3 +1311,32 @@ def test_a_trial_run_bundle_says_so_in_its_metadata_card_banner_and_caveat(tmp_p
     (full / "metadata.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "trial_run"}))
     older = Predictor(full, gradcam=False)
     assert "trial" not in older.caveat.lower() and "trial run" not in _banner(older).lower()
+
+
+def test_a_trial_run_bundle_says_its_unlike_the_training_images_check_is_unreliable(
+        tmp_path: Path, one_thread: None) -> None:
+    """A new user's trial bundle of RetinaMNIST let every one of 30 APTOS photographs through
+    the check unflagged, and the app said nothing of it. With the trial-run record (a bundle
+    built before the check counted it, too) the caveat of every grade and the page's account
+    say the check is unreliable; without it the bundle reads as before."""
+    import json
+
+    from drac_ssl.grading.bundle import load_bundle
+    from drac_ssl.grading.ood import PROFILE_FILE, fit_input_profile
+    from drac_ssl.grading.predict import preprocess_image, profile_features
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=1)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    meta.pop("demo")  # a trained bundle's caveat, not the demo's
+    train = torch.stack([preprocess_image(_octa_like(128, 128, seed=s), meta) for s in range(20)])
+    fit_input_profile([(train, profile_features(load_bundle(bundle_dir), train))]).save(bundle_dir / PROFILE_FILE)
+    meta["input_profile"] = {"file": PROFILE_FILE, "how": "a profile", "weak": False}
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    unreliable = "Its check for images unlike the training images is unreliable for this bundle"
+    before = Predictor(bundle_dir, gradcam=False)
+    assert unreliable not in before.caveat and "trial run's" not in before.describe()
+    meta["trial_run"] = {"trial": True, "why": "the pretraining was cut short (capped at 1 step an epoch)"}
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    trial = Predictor(bundle_dir, gradcam=False)
+    assert unreliable in trial.caveat and trial.bundle.input_profile.weak
+    assert "the check is weak here" in trial.describe() and "trial run's" in trial.describe()

@@ -137,6 +137,11 @@ def test_five_grade_colour_run_writes_a_five_column_submission(colour_run: Path)
     assert "2 Moderate (moderate non-proliferative DR" in card  # the ICDR grades explained
     report = (colour_run / "report.md").read_text()
     assert "5 grades" in report and "AUC (OvR)" in report and "RGB colour" in report
+    # MedMNIST's official train + val are pooled into the cross-validation (the manifest's origin)
+    pooled = f"official train {N_TRAIN} + val {N_VAL}, pooled for the 5-fold cross-validation; "
+    assert f"- training images: {N_TRAIN + N_VAL} ({pooled}No DR 10," in report
+    assert meta["data"]["train_origins"] == {"train": N_TRAIN, "val": N_VAL}
+    assert f"{N_TRAIN + N_VAL}\n  training images ({pooled}per grade: " in card
 
 
 def test_check_against_the_manifest_without_an_image_folder(colour_run: Path, tmp_path: Path,

@@ -3355,3 +3355,32 @@ def test_the_export_stage_says_its_grading_progress_off_a_terminal_and_chunks_ch
     assert (run / "export" / "submission.csv").read_bytes() == (exported_run / "export" / "submission.csv").read_bytes()
     summary = (run / "export" / "summary.json").read_text().replace(str(run), str(exported_run))
     assert summary == (exported_run / "export" / "summary.json").read_text()
+
+
+def test_a_trial_runs_bundle_says_its_unlike_the_training_images_check_is_unreliable(exported_run: Path) -> None:
+    """A new user's trial bundle of RetinaMNIST let all 30 APTOS photographs through its
+    "unlike the training images" check while metadata.json said "weak": false and the app said
+    nothing. A trial run's bundle (this one: pretrain.max_steps_per_epoch=1) records the check
+    weak with its reasons, load_bundle reads it so (a trial bundle built before, too), and the
+    caveat of every grade (the app's, the export's) says the check is unreliable; a bundle of a
+    full run, or one without the trial-run record, reads as before."""
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    assert meta["trial_run"]["trial"] is True
+    profile_meta = meta["input_profile"]
+    assert profile_meta["weak"] and profile_meta["weak_reasons"] == ["few_images", "trial_run"]
+    assert "the model it measures with is a trial run's" in profile_meta["caveat"]
+    unreliable = ("Its check for images unlike the training images is unreliable for this bundle: an "
+                  "image it does not flag may still be of another kind.")
+    assert unreliable in bundles.grade_caveats(meta) and unreliable in bundles.caveat_line(meta)
+    loaded = export.load_bundle(exported_run)
+    assert loaded.input_profile is not None and loaded.input_profile.trial_run and loaded.input_profile.weak
+    # enough images and a full run: no caveat; a trial bundle built before "weak" counted the trial: said
+    full = {**meta, "trial_run": {"trial": False}, "input_profile": {**profile_meta, "weak": False}}
+    assert unreliable not in bundles.grade_caveats(full)
+    assert bundles.with_trial_run(loaded.input_profile, full) is loaded.input_profile
+    older = {**full, "trial_run": meta["trial_run"]}
+    assert unreliable in bundles.grade_caveats(older)
+    unknown = {k: v for k, v in full.items() if k != "trial_run"}  # built before the record: unknown
+    assert bundles.grade_caveats(unknown) == []
+    assert bundles.grade_caveats({**older, "input_profile": {"file": None, "why": "no cache"}}) == [
+        bundles.grade_caveats(older)[0]]  # no check at all: said apart, not as an unreliable one

@@ -194,6 +194,11 @@ def test_comparison_table_has_scratch_and_vicreg_rows(frozen_result: finetune.Fi
     assert "Does pretraining help" in report and "| VICReg - scratch |" in report
     assert "VICReg + UMM - VICReg" not in report
     assert "referable AUC" not in report  # no referable figures on DRAC's scale
+    # the floor the table is read against: always the most frequent out-of-fold grade (10 each: Normal)
+    majority = table["majority_grade"]
+    assert (majority["name"], majority["images"], majority["n"]) == ("Normal", 10, 30)
+    assert majority["accuracy"] == pytest.approx(1 / 3) and (majority["qwk"], majority["auc"]) == (0.0, 0.5)
+    assert "| majority grade (always Normal) | 0 (by definition) |" in report
 
 
 def test_umm_minus_vicreg_is_reported_and_zero_for_the_same_weights(two_fold_run: Path, tmp_path: Path) -> None:
@@ -1490,3 +1495,15 @@ def test_the_finetune_stage_names_every_layout_when_the_dataset_is_not_graded(tm
     message = str(caught.value)
     assert f"(data.dataset=drac: {layouts_in_words()})" in message, message
     assert all(name in message for name in LAYOUT_NAMES.values()), message
+
+
+def test_the_first_line_names_each_variant_once_and_says_what_a_frozen_scratch_is() -> None:
+    """A new user's trial read 'variants scratch, vicreg, vicreg_umm (scratch: scratch (random
+    init, frozen: ...))': scratch said twice. Now it is said once, with what it is after it."""
+    names = ["scratch", "vicreg", "vicreg_umm"]
+    frozen = finetune.variants_words(names, "frozen")
+    assert frozen == ("variants scratch (random init kept frozen: random features under a trained head), "
+                      "vicreg, vicreg_umm")
+    assert frozen.count("scratch") == 1
+    assert finetune.variants_words(names, "all") == "variants scratch, vicreg, vicreg_umm"
+    assert finetune.variants_words(["vicreg"], "frozen") == "variants vicreg"

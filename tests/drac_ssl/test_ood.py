@@ -82,6 +82,26 @@ def test_a_profile_of_fewer_images_than_numbers_says_it_is_weak() -> None:
     assert "weak" in caveat and f"20 training images for {profile.dimensions} numbers" in caveat
 
 
+def test_a_trial_runs_profile_says_it_is_weak_and_why() -> None:
+    """A new user's trial bundle of RetinaMNIST (1,200 images: not few) let every one of 30
+    APTOS photographs through unflagged while metadata.json said "weak": false. The model of a
+    trial run makes the check weak, with its reason; the fit is untouched."""
+    from dataclasses import replace
+
+    x0, x1 = _inputs(400, seed=0), _inputs(400, seed=1)
+    full = fit_input_profile(_pairs(x0, x1))
+    assert not full.weak and full.weak_reasons() == [] and full.caveat() == ""
+    trial = replace(full, trial_run=True)
+    assert trial.weak and not trial.few_images and trial.weak_reasons() == ["trial_run"]
+    caveat = trial.caveat()
+    assert caveat.startswith("the check is weak here: the model it measures with is a trial run's")
+    assert "no flag means little" in caveat and "training images for" not in caveat
+    assert trial.threshold == full.threshold  # only the words change
+    few = replace(fit_input_profile(_pairs(x0[:10], x0[10:20])), trial_run=True)
+    assert few.weak_reasons() == ["few_images", "trial_run"]
+    assert "numbers per image, and it was validated only with more images than numbers; and the model" in few.caveat()
+
+
 def test_the_threshold_comes_from_held_out_distances_not_in_sample_ones() -> None:
     """In-sample distances are smaller than a new image's; a threshold from them would flag
     more than the nominal 1 % of new images. The cross-fitted one is larger."""

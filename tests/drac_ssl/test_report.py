@@ -886,3 +886,88 @@ def test_an_interrupted_fine_tuning_is_said_as_such_and_read_this_first_says_how
     assert "Not run (no `bundle/metadata.json`)" in _section(text, "## Export")  # never started
     finished = write_report(_run(tmp_path / "other", GRADES, HEALTHY)).read_text()
     assert "Unfinished" not in finished
+
+
+def test_the_variant_table_has_a_majority_grade_row_and_says_how_far_each_variant_is_above_it(
+        tmp_path: Path) -> None:
+    """A new user's RetinaMNIST trial: accuracy 0.505 with nothing saying that always answering
+    "No DR" scores 540/1200 = 0.450. The table ends with that reference row (from
+    comparison.json's majority_grade; for an older run, from the oof.csv labels) and a sentence
+    gives each variant's accuracy above it."""
+    from drac_ssl.metrics import majority_grade_reference
+
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)  # 10 images per grade: a tie, the lowest wins
+    finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    assert ("| majority grade (always Normal) | 0 (by definition) |  | 0.5 (by definition) | "
+            "0.5 (by definition) | 0.333 | 0.167 |  |  |") in finetune, finetune
+    assert ("always answering the most frequent grade, Normal (10 of the 30 out-of-fold images have it), "
+            "computed from the labels alone, with no model; its QWK 0 and AUCs 0.5 hold by definition") in finetune
+    assert "Accuracy above it: scratch (random init) +0.167, VICReg +0.167." in finetune
+    # as the fine-tuning stores it now: comparison.json's majority_grade (the RetinaMNIST trial's)
+    path = run / "finetune" / "comparison.json"
+    comparison = json.loads(path.read_text())
+    comparison["majority_grade"] = majority_grade_reference(
+        [0] * 540 + [1] * 130 + [2] * 250 + [3] * 200 + [4] * 80,
+        ["No DR", "Mild", "Moderate", "Severe", "Proliferative"])
+    comparison["rows"][0]["accuracy"] = 0.44
+    comparison["rows"][1]["accuracy"] = 0.505
+    path.write_text(json.dumps(comparison))
+    finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    assert "| majority grade (always No DR) | 0 (by definition) |  | 0.5 (by definition) |" in finetune
+    assert "| 0.450 | 0.124 |" in finetune
+    assert "No DR (540 of the 1200 out-of-fold images have it)" in finetune
+    assert "Accuracy above it: scratch (random init) -0.010 (not above it), VICReg +0.055." in finetune
+
+
+def test_majority_grade_reference_scores_always_the_most_frequent_grade() -> None:
+    from drac_ssl.metrics import grading_report, majority_grade_reference
+
+    y = [2, 2, 2, 0, 1, 2, 0]
+    ref = majority_grade_reference(y, NAMES)
+    assert (ref["grade"], ref["name"], ref["images"], ref["n"]) == (2, "PDR", 4, 7)
+    assert ref["accuracy"] == pytest.approx(4 / 7)
+    assert ref["macro_f1"] == pytest.approx(grading_report(y, None, [2] * 7, NAMES)["macro_f1"])
+    assert (ref["qwk"], ref["auc"], ref["auc_ovr"]) == (0.0, 0.5, 0.5) and "sensitivity" not in ref
+    two = majority_grade_reference([0, 0, 1])
+    assert (two["sensitivity"], two["specificity"]) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="no graded images"):
+        majority_grade_reference([])
+    with pytest.raises(ValueError, match="grade 3 found, but the scale has 3 grades"):
+        majority_grade_reference([0, 3], NAMES)
+
+
+def test_the_data_section_says_when_official_splits_were_pooled_for_the_cross_validation(
+        tmp_path: Path) -> None:
+    """A new user's RetinaMNIST trial read "training images: 1200"; only the manifest's origin
+    column showed they were the official train 1080 + val 120, pooled for the folds. Said when
+    the training images came from several official splits; one split, or a manifest without
+    the column (an older ingest), reads as before."""
+    from drac_ssl.grading.bundle import data_provenance, pooled_origins_words
+    from drac_ssl.report import _data_section
+
+    run = tmp_path / "run"
+    data = run / "data"
+    data.mkdir(parents=True)
+    (data / "ingest_summary.json").write_text(json.dumps(
+        {"root": str(tmp_path / "retinamnist.npz"), "layout": "medmnist", "created_utc": "2026-12-01T00:00:00",
+         "grades": {"names": NAMES, "k": 3, "source": "data.grades"}}))
+    (run / "config.yaml").write_text("data:\n  n_folds: 2\n")
+
+    def manifest(origins: list[str] | None) -> list[str]:
+        with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["id", "path", "grade", "split", "fold", "patient"] + (["origin"] if origins else []))
+            for i, origin in enumerate(origins or ["train"] * 6):
+                writer.writerow([f"{i:03d}.png", f"{i:03d}.png", i % 3, "train", i % 2, ""]
+                                + ([origin] if origins else []))
+            writer.writerow(["t.png", "t.png", "", "test", -1, ""] + (["test"] if origins else []))
+        return _data_section(run)
+
+    pooled = manifest(["train"] * 4 + ["val"] * 2)
+    assert ("- training images: 6 (official train 4 + val 2, pooled for the 2-fold cross-validation; "
+            "Normal 2, NPDR 2, PDR 2)") in pooled, pooled
+    for origins in (["train"] * 6, None):
+        assert "- training images: 6 (Normal 2, NPDR 2, PDR 2)" in manifest(origins)
+        assert "train_origins" not in data_provenance(data)
+    assert pooled_origins_words({"train_origins": {"train": 1080, "val": 120}}) == (
+        "official train 1080 + val 120, pooled for the cross-validation")
