@@ -25,6 +25,7 @@ from typing import Any
 from drac_ssl.starting import (  # re-exported: stdlib only, for the app and data_prep too
     ascii_int,
     command_name,
+    python_command,
 )
 
 __all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "ascii_int", "check_arguments_problem",
@@ -301,7 +302,7 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
                                        ("--tta", args.tta is not None)) if given]
     if others:
         return (f"--score compares a submission with labels; give no {', '.join(others)} with it "
-                f"(grade the images first: python -m drac_ssl.export RUN --images DIR --out CSV)")
+                f"(grade the images first: {python_command('drac_ssl.export')} RUN --images DIR --out CSV)")
     if not args.labels:
         return ("--score needs --labels CSV: the true grades of the submission's images (e.g. "
                 "IDRiD's 'b. IDRiD_Disease Grading_Testing Labels.csv')")

@@ -198,7 +198,7 @@ from drac_ssl.runtime import (
     resolve_device,
 )
 from drac_ssl.scale import read_ingest_facts
-from drac_ssl.starting import started
+from drac_ssl.starting import python_command, python_word, started
 from drac_ssl.submission import (
     DRAC_PROB_COLUMNS,
     IMAGE_SUFFIXES,
@@ -374,8 +374,8 @@ def other_classes_warning(csv_path: str | os.PathLike[str], num_grades: int, dat
     more = f" and {len(off) - CLASSES_SHOWN} more" if len(off) > CLASSES_SHOWN else ""
     return (f"warning: {len(off)} of the {len(rows.cases)} rows {'has' if len(off) == 1 else 'have'} a "
             f"class other than the one the bundle's rule gives (finetune.decision={decision}: {words}; "
-            f"{path}): {named}{more}. DRAC accepts any class, so the file stays valid; python -m "
-            f"drac_ssl.export writes the rule's class: a file edited by hand, or graded by another "
+            f"{path}): {named}{more}. DRAC accepts any class, so the file stays valid; "
+            f"{python_command('drac_ssl.export')} writes the rule's class: a file edited by hand, or graded by another "
             f"bundle (--variant, whose thresholds differ)?")
 
 
@@ -493,7 +493,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         why = _no_test_images_why(data_dir)
         notes.append(f"the ingest manifest has no test images: no submission written ({why})")
         print(f"[export] no submission written: the ingest manifest has no test images ({why}) -> "
-              f"to grade a folder of test images with this run's bundle: python -m drac_ssl.export "
+              f"to grade a folder of test images with this run's bundle: {python_command('drac_ssl.export')} "
               f"{shlex.quote(str(run_dir))}{'' if variant is None else ' --variant ' + variant} --images DIR "
               f"--out submission.csv")
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})
@@ -981,7 +981,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     if bundle.input_profile is None:
         print(f"note: {bundle.path} has no out-of-distribution check (a bundle built by an older "
               f"version, or without the ingest cache): images unlike its training images are graded "
-              f"without a word. Rebuild it from its run folder to have one: python -c \"from "
+              f"without a word. Rebuild it from its run folder to have one: {python_word()} -c \"from "
               f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"", file=sys.stderr)
     elif bundle.input_profile.few_images:
         print(f"note: the out-of-distribution check of {bundle.path}: {bundle.input_profile.caveat()}",
@@ -1098,7 +1098,7 @@ def _export_variant(args: argparse.Namespace) -> int:
     (:class:`SubmissionCheckError`)."""
     if not args.run:
         raise BundleError("--variant NAME exports a variant of a run: give the run folder, "
-                          "python -m drac_ssl.export RUN --variant NAME")
+                          f"{python_command('drac_ssl.export')} RUN --variant NAME")
     run_dir = Path(args.run)
     if not (run_dir / "finetune" / "summary.json").is_file():
         if (unfinished := unfinished_words(run_dir, "finetune")) is not None:  # say its state

@@ -47,6 +47,7 @@ from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import (
     ascii_int,  # stdlib only
+    python_command,
     started,
 )
 
@@ -546,7 +547,7 @@ def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]
                  f"files {'was' if len(missed) == 1 else 'were'} NOT GRADED: {named}{f' and {more} more' if more > 0 else ''} (its notes "
                  f"column says why)",
                  "mend or replace those files and grade the batch again (the app's batch tab, or "
-                 "python -m drac_ssl.export RUN --images DIR --out CSV), then check the "
+                 f"{python_command('drac_ssl.export')} RUN --images DIR --out CSV), then check the "
                  "submission.csv it writes when every file is graded; do not cut the notes column "
                  "or the rows by hand: a submission needs a graded row for every test image")
 
@@ -566,8 +567,8 @@ def _empty_rows_problem(problems: _Problems, rows: Sequence[tuple[int, str]]) ->
                  f"grades_INCOMPLETE.csv with the notes column cut off? (that column said why each "
                  f"file was NOT GRADED)",
                  "read why in the notes column of the grades_INCOMPLETE.csv as the app wrote it; mend "
-                 "or replace those files and grade the batch again (the app's batch tab, or python -m "
-                 "drac_ssl.export RUN --images DIR --out CSV), then check the submission.csv it writes "
+                 "or replace those files and grade the batch again (the app's batch tab, or "
+                 f"{python_command('drac_ssl.export')} RUN --images DIR --out CSV), then check the submission.csv it writes "
                  "when every file is graded; a submission needs a graded row for every test image")
 
 
@@ -673,9 +674,9 @@ def _missing_column_problem(problems: _Problems, line: int, short: Sequence[tupl
                  f"file of {k + 1} or more grades with a P column cut off reads as {k} grades whose "
                  f"rows fall short)",
                  "check it on the scale it was written for: pass --grades K, your scale's number "
-                 "of grades (or, to python -m drac_ssl.export --check, --manifest RUN); a file "
-                 "missing a column must be written again with every P column (python -m "
-                 "drac_ssl.export RUN --images DIR --out CSV); do not delete columns or normalise "
+                 f"of grades (or, to {python_command('drac_ssl.export')} --check, --manifest RUN); a file "
+                 f"missing a column must be written again with every P column ("
+                 f"{python_command('drac_ssl.export')} RUN --images DIR --out CSV); do not delete columns or normalise "
                  "the rows to make it pass")
 
 
@@ -767,11 +768,11 @@ def _check(csv_path: str | os.PathLike[str],
                      f"({_shown(','.join(f.strip() for f in first))}) but {scale_from or 'the check expects'} "
                      f"{k} grades{named}: the submission of another run, or the wrong file?",
                      f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
-                     f"{k} grades (python -m drac_ssl.export RUN --images DIR --out CSV); --grades "
+                     f"{k} grades ({python_command('drac_ssl.export')} RUN --images DIR --out CSV); --grades "
                      f"{file_k} checks the file on its own scale; do not delete columns" if drac_folder else
                      scale_fix.format(k=file_k) if scale_fix else
                      "check it against the run (--manifest) or scale (--grades) it was written "
-                     "for, or grade the images again with this run (python -m drac_ssl.export RUN "
+                     f"for, or grade the images again with this run ({python_command('drac_ssl.export')} RUN "
                      "--images DIR --out CSV); do not delete columns")
         rows = rows[1:]
     elif rows:

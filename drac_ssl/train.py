@@ -100,7 +100,7 @@ from drac_ssl.stage_settings import (
     reads,
     saved_settings,
 )
-from drac_ssl.starting import started
+from drac_ssl.starting import python_command, started
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 DEFAULT_CONFIG = PACKAGE_CONFIGS / "default.yaml"
@@ -287,7 +287,7 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
               f"to keep it, start the new run beside it: add run.name={run_dir.name}-2 to your command)")
     typed = _typed_keys(sources)
     meant = [d for d in diffs if _diff_key_and_old(d)[0] in typed]
-    rerun = (f"python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
+    rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
     every = bool(meant) and len(meant) == len(diffs)  # all typed here: the saved config undoes them
     fix = ("choose another run.name to start a new run"
            + (" with " + ", ".join(_diff_key_and_old(d)[0] for d in meant) + " as given" if every else "")

@@ -32,6 +32,7 @@ from drac_ssl.grading import bundle as bundles
 from drac_ssl.grading import model as grading
 from drac_ssl.grading import predict
 from drac_ssl.report import write_report
+from drac_ssl.starting import python_command, python_word
 from drac_ssl.submission import check_submission
 
 
@@ -881,7 +882,7 @@ def test_no_test_images_is_said_on_the_console_with_why(
     assert not (run / "export" / "submission.csv").exists()
     assert (f"[export] no submission written: the ingest manifest has no test images (the ingest "
             f"said: {looked}) -> to grade a folder of test images with this run's bundle: "
-            f"python -m drac_ssl.export {run} --images DIR --out submission.csv") in out, out
+            f"{python_command('drac_ssl.export')} {run} --images DIR --out submission.csv") in out, out
     noted = json.loads((run / "export" / "summary.json").read_text())["notes"]
     assert noted[0].startswith("the ingest manifest has no test images: no submission written (the "
                                "ingest said: /data/DRAC: no testing set found")
@@ -2124,14 +2125,14 @@ def test_a_corrupt_bundle_metadata_names_the_file_and_how_to_rebuild_it(
     generic = "build_bundle('RUN')"
     assert {"run": f"build_bundle('{run}')", "unfinished": generic, "elsewhere": generic,
             "variant": f"build_bundle('{run}', 'vicreg', '{bundle_dir}')",
-            "variant+config": f"python -m drac_ssl.export {run} --variant vicreg"}[where] in fix, said
+            "variant+config": f"{python_command('drac_ssl.export')} {run} --variant vicreg"}[where] in fix, said
     images = tmp_path / "images"
     images.mkdir()
     cv2.imwrite(str(images / "a.png"), np.full((48, 48), 128, np.uint8))
     assert export.main([str(bundle_dir), "--images", str(images), "--out", str(tmp_path / "x.csv")]) == 2
     assert f"error: {said}" in capsys.readouterr().err
     if where in ("run", "variant"):  # the python -c advice, run as given
-        call = fix.split('python -c "')[1].rstrip('"')
+        call = fix.split(f'{python_word()} -c "')[1].rstrip('"')
         exec(call, {})  # noqa: S102 - the package's own advice, tested
         assert export.load_bundle(bundle_dir).grade_names
 
@@ -2530,7 +2531,7 @@ def test_score_gives_the_hand_computed_figures_of_a_5_grade_submission(
     assert record["label_columns"] == {"image": "Image name", "grade": "Retinopathy grade"}
     assert record["submission"] == str(sub) and record["labels"] == str(labels)
     assert record["package_version"] and record["date_utc"].startswith("20")
-    assert record["command"].startswith("python -m drac_ssl.export --score ")
+    assert record["command"].startswith(f"{python_command('drac_ssl.export')} --score ")
     assert record["chance_warning"] is None and "better than chance" not in printed
 
 
@@ -3291,7 +3292,7 @@ def test_the_recorded_command_keeps_its_words_for_the_resume_command(monkeypatch
     """The run's records keep the command word by word (``argv``), and its line is quoted for
     the shell: a data.root with a space was written unquoted, so the command could not be run
     again as recorded."""
-    from drac_ssl import runtime
+    from drac_ssl import runtime, starting
 
     monkeypatch.setattr(sys, "argv", ["train.py", "-c", "configs/drac.yaml", "data.root=/data/DRAC 2022"])
     assert runtime.command_argv()[-3:] == ["-c", "configs/drac.yaml", "data.root=/data/DRAC 2022"]
@@ -3308,10 +3309,10 @@ def test_the_recorded_command_keeps_its_words_for_the_resume_command(monkeypatch
                            capture_output=True, text=True, check=True).stdout.splitlines()
     assert words == runtime.command_argv()[1:], (line, words)
     # the interpreter as it ran, not a bare python that without an active venv is another one
-    monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
+    monkeypatch.setattr(starting.shutil, "which", lambda name: None)
     assert runtime.command_argv()[0] in (os.path.relpath(sys.executable), sys.executable)
     assert Path(runtime.command_argv()[0]).resolve() == Path(sys.executable).resolve()
-    monkeypatch.setattr(runtime.shutil, "which", lambda name: sys.executable)
+    monkeypatch.setattr(starting.shutil, "which", lambda name: sys.executable)
     assert runtime.command_argv()[0] == "python"
 
 

@@ -24,6 +24,7 @@ import pytest
 import torch
 
 from drac_ssl import stage_settings, train
+from drac_ssl.starting import python_command
 from drac_ssl.submission import check_submission
 
 REDUCED = [
@@ -194,7 +195,7 @@ def test_a_hand_edited_config_yaml_is_named_as_edited_and_its_fix_is_not_the_ref
             assert (f"{saved} does not say what the stages ran with" in err
                     and "pretrain.lr is 0.03 there but the pretraining ran with 0.015" in err
                     and "make config.yaml say what they ran with (pretrain.lr: 0.015), then rerun "
-                        f"with it: python -m drac_ssl.train -c {saved}" in err
+                        f"with it: {python_command('drac_ssl.train')} -c {saved}" in err
                     and f"run.name={name}-2 run.reuse=runs/{name}" in err), err
             assert "different configuration" not in err, err
         # the fix as printed: the file put back, -c RUN/config.yaml resumes (no refusal)
@@ -1786,7 +1787,7 @@ def test_a_setting_changed_on_the_command_line_is_not_undone_by_the_refusals_fix
     assert "data.near_duplicate_mse: 0.0001 -> 0.0003" in problem, problem
     assert "start a new run with data.near_duplicate_mse as given" in problem, problem
     assert (f"or rerun with the saved config (it puts data.near_duplicate_mse back to 0.0001, which "
-            f"this command changes): python -m drac_ssl.train -c {run_dir / 'config.yaml'}") in problem, problem
+            f"this command changes): {python_command('drac_ssl.train')} -c {run_dir / 'config.yaml'}") in problem, problem
     assert ("nothing in it can be taken into a new run: its first stage, the ingest, differs "
             "(data.near_duplicate_mse), and every later stage is built on its output") in problem, problem
     assert "run.name=trial-2" in problem, problem
@@ -1797,7 +1798,7 @@ def test_a_setting_changed_on_the_command_line_is_not_undone_by_the_refusals_fix
     assert "as given" not in problem and "it puts data.near_duplicate_mse back to 0.0001," in problem, problem
     # not typed (no command line known): the saved config, as before
     problem = train._existing_run_problem(train.load_config(train.DEFAULT_CONFIG, typed), run_dir)
-    assert f"or rerun with the saved config: python -m drac_ssl.train -c {run_dir / 'config.yaml'}" in problem
+    assert f"or rerun with the saved config: {python_command('drac_ssl.train')} -c {run_dir / 'config.yaml'}" in problem
 
 
 def test_a_reuse_that_can_take_nothing_offers_the_source_runs_own_settings(tmp_path: Path) -> None:
