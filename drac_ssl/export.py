@@ -97,7 +97,10 @@ words (:func:`drac_ssl.submission.read_folder`, :mod:`drac_ssl.grading.image_not
 a sub-folder (not searched) are said in a ``note:``, no test image being lost; hidden and
 system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--check TEAM.csv
 --images DIR`` reports each image file of DIR the package cannot grade without a row as a
-problem.
+problem. An ``--images`` that is no folder of images (a MedMNIST ``.npz``, whose test
+images are rows of the array; a folder without images) is a usage error, exit 2, not a line-0
+problem of the file: the fix is ``--check CSV --manifest RUN``
+(:func:`drac_ssl.submission.images_option_problem`).
 
 ``--score TEAM.csv --labels LABELS.csv`` scores a submission against true grades the user holds
 (IDRiD's testing labels, APTOS's public split, a held-out set): QWK with its bootstrap 95% CI,

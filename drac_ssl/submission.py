@@ -30,6 +30,7 @@ import io
 import math
 import os
 import re
+import shlex
 import sys
 import warnings
 from collections.abc import Sequence
@@ -486,6 +487,84 @@ def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
             else:
                 others.append((path, why, fix))
     return FolderFiles(images, others, subfolders, not_images)
+
+
+ARRAY_SUFFIXES = (".npz",)
+"""Files whose images are rows of an array, not image files (a MedMNIST ``.npz``): no
+``--images`` of ``--check``; the run's ingest manifest lists their test cases instead."""
+
+SUBFOLDERS_NAMED = 3
+"""Sub-folders holding images that :func:`images_option_problem` names, at most."""
+
+
+def _run_of_submission(csv_path: Path) -> Path | None:
+    """The run folder a submission was written into (``RUN/export/submission.csv``: ``RUN``,
+    when ``RUN/data/manifest.csv`` is there), for a ``--manifest`` fix; None otherwise."""
+    run = csv_path.parent.parent
+    if csv_path.parent.name == "export" and (run / "data" / "manifest.csv").is_file():
+        return run
+    return None
+
+
+def _manifest_fix(csv_path: str | os.PathLike[str]) -> str:
+    """The fix of a ``--check`` without a folder of test images: check the CSV against the
+    test cases of the ingest manifest of the run that read them (``--manifest RUN``), RUN
+    filled in when the CSV lies in a run's ``export/`` (:func:`_run_of_submission`)."""
+    run = _run_of_submission(Path(csv_path))
+    where = shlex.quote(str(run)) if run is not None else "RUN"
+    whose = ("" if run is not None else
+             " (RUN: the run folder whose ingest read the test images; its data/manifest.csv lists "
+             "their case names)")
+    return (f"check the submission against the test cases of the run's ingest manifest instead of "
+            f"--images: {python_command('drac_ssl.export')} --check {shlex.quote(str(csv_path))} "
+            f"--manifest {where}{whose}")
+
+
+def images_option_problem(images: str | os.PathLike[str], csv_path: str | os.PathLike[str]) -> str | None:
+    """What is wrong with the ``--images`` of ``--check CSV --images DIR`` (a usage error,
+    exit 2: not a problem of the submission), in the words of its ``error:`` line with the
+    fix; None when ``images`` is a folder holding at least one image file (named as one,
+    :data:`IMAGE_SUFFIXES`). An array file (:data:`ARRAY_SUFFIXES`, a MedMNIST ``.npz``),
+    or a folder without images that holds one, is told to check against the run's manifest
+    (``--manifest RUN``, RUN filled in for a CSV in ``RUN/export/``); another file, its
+    folder; a folder without images, its sub-folders that hold some and the files it does
+    not grade (``x.webp``: why); a folder it cannot list, that."""
+    path = Path(images)
+    if path.is_file():
+        if path.suffix.lower() in ARRAY_SUFFIXES:
+            return (f"{path}: an array file (a MedMNIST .npz), not a folder of images: its test "
+                    f"images are rows of the array, not files whose names --check can compare with "
+                    f"the submission's cases\n  fix: {_manifest_fix(csv_path)}")
+        return (f"{path}: no such image folder (a file: --check compares the submission's cases "
+                f"with the image files of a folder; give its folder, {path.parent})")
+    if not path.is_dir():
+        return f"{path}: no such image folder"
+    try:
+        found = read_folder(path)
+    except OSError as exc:
+        return (f"{path}: the image folder cannot be listed ({exc.strerror or exc})\n  fix: check "
+                f"that it can be read (permissions, a network drive)")
+    if found.images:
+        return None
+    said = f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder, so there is nothing to check the submission's cases against"
+    arrays = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in ARRAY_SUFFIXES)
+    if arrays:
+        return (f"{said} (it holds {' and '.join(arrays)}, an array file: its test images are rows of "
+                f"the array, not image files)\n  fix: {_manifest_fix(csv_path)}")
+    lines = "".join(f"\n  {p}: {why}" for p, why, _ in found.others)
+    holding = []
+    for sub in found.subfolders:
+        try:
+            if read_folder(sub).images:
+                holding.append(sub)
+        except OSError:  # an unreadable sub-folder: not the one to name
+            continue
+    fix = ("point --images at the folder of the test images themselves (its sub-folders are not "
+           "searched)" + (f", e.g. {' or '.join(shlex.quote(str(s)) for s in holding[:SUBFOLDERS_NAMED])}"
+                          if holding else ""))
+    if found.others:
+        fix = f"convert or rename the files above as images ({', '.join(IMAGE_SUFFIXES)}), or {fix}"
+    return f"{said}{lines}\n  fix: {fix}; or {_manifest_fix(csv_path)}"
 
 
 def _image_index(images_dir: Path) -> dict[str, str]:
@@ -1125,7 +1204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Prints each problem (or ``OK: N cases``) and returns the exit code of
     :func:`report_check`: 0 when there is none, 1 when there are problems, 2 when stdout
-    cannot be written (``> /dev/full``: one ``error:`` line on stderr instead). A usage error
+    cannot be written (``> /dev/full``: one ``error:`` line on stderr instead) or ``--images``
+    is no folder of images (:func:`images_option_problem`: an ``error:`` line). A usage error
     (a missing ``--check``, ``--grades`` not an integer) exits 2 through argparse's
     SystemExit, after its usage message.
     """
@@ -1141,6 +1221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="number of grades (default: the header's width: case,class and K "
                              "columns P<n>)")
     args = parser.parse_args(argv)
+    if args.images and (problem := images_option_problem(args.images, args.check)):
+        print(f"error: {problem}", file=sys.stderr)  # a usage error, not a problem of the file
+        return 2
     return report_check(args.check, args.images, num_grades=args.grades,
                         scale_from="--grades says" if args.grades is not None else "")
 

@@ -2137,6 +2137,57 @@ def test_a_corrupt_bundle_metadata_names_the_file_and_how_to_rebuild_it(
         assert export.load_bundle(bundle_dir).grade_names
 
 
+def test_check_against_an_array_file_or_a_folder_without_images_is_a_usage_error_with_the_working_command(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial: ``--check RUN/export/submission.csv --images retinamnist_public.npz`` was
+    told to give the .npz's folder; that folder then gave ``submission.csv:0: no images (...)
+    -> pass the folder of test images with --images``, exit 1 (the file failed), a dead end
+    blamed on line 0 of a valid submission. A MedMNIST .npz holds its test images as rows of
+    the array: both are usage errors (exit 2) whose fix is the command that works, ``--check
+    CSV --manifest RUN`` (RUN the run the CSV was written into); a folder without images too."""
+    from drac_ssl import submission
+
+    run = tmp_path / "runs" / "rm"
+    (run / "data").mkdir(parents=True)
+    cases = ["test_0000.png", "test_0001.png"]
+    (run / "data" / "manifest.csv").write_text(
+        "id,grade,split,fold\ntrain_0000.png,0,train,0\n" + "".join(f"{c},,test,\n" for c in cases))
+    (run / "data" / "ingest_summary.json").write_text(json.dumps({"grades": {"names": ["Normal", "NPDR", "PDR"]}}))
+    csv_path = run / "export" / "submission.csv"
+    csv_path.parent.mkdir()
+    csv_path.write_text("case,class,P0,P1,P2\n" + "".join(f"{c},0,0.8,0.1,0.1\n" for c in cases))
+    npz = tmp_path / "shared" / "retinamnist_public.npz"
+    npz.parent.mkdir()
+    np.savez(npz, test_images=np.zeros((2, 4, 4), np.uint8))
+    works = f"{python_command('drac_ssl.export')} --check {csv_path} --manifest {run}"
+    capsys.readouterr()
+    for images in (npz, npz.parent):  # the file, then its folder as the old advice said
+        assert export.main(["--check", str(csv_path), "--images", str(images)]) == 2, images
+        captured = capsys.readouterr()
+        assert ":0:" not in captured.out and "pass the folder of test images" not in captured.out, captured
+        assert "give its folder" not in captured.err, captured.err
+        assert "rows of the array, not" in captured.err and "\n  fix: " in captured.err, captured.err
+        assert captured.err.rstrip().endswith(works), captured.err
+    assert "retinamnist_public.npz, an array file" in captured.err  # the folder names what it holds
+    # the command given works: the submission is valid against the run's test cases
+    assert export.main(shlex.split(works)[3:]) == 0
+    assert "OK: 2 cases" in capsys.readouterr().out
+    # a folder without any image, and no array file: a usage error too, in both check commands
+    empty = tmp_path / "empty"
+    (empty / "patient1").mkdir(parents=True)
+    (empty / "patient1" / "test_0000.png").write_bytes(b"")
+    assert export.main(["--check", str(csv_path), "--images", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {empty}: no images (.png, " in err and f"e.g. {empty / 'patient1'}" in err, err
+    assert submission.main(["--check", str(csv_path), "--images", str(empty)]) == 2
+    assert f"error: {empty}: no images (.png, " in capsys.readouterr().err
+    # a submission outside a run: RUN stays a word, said what it is
+    loose = tmp_path / "team.csv"
+    shutil.copy(csv_path, loose)
+    assert export.main(["--check", str(loose), "--images", str(npz)]) == 2
+    assert "--manifest RUN (RUN: the run folder whose ingest read the test images" in capsys.readouterr().err
+
+
 def test_check_against_a_manifest_without_test_images_says_the_fix(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A new user's trial: --check preds.csv --images new_photos --manifest runs/mine, the run's
@@ -2149,6 +2200,7 @@ def test_check_against_a_manifest_without_test_images_says_the_fix(
     (data / "ingest_summary.json").write_text(json.dumps({"grades": {"names": ["Normal", "NPDR", "PDR"]}}))
     images = tmp_path / "new_photos"
     images.mkdir()
+    (images / "a.png").write_bytes(b"")  # a folder of images (one without is a usage error)
     preds = tmp_path / "preds.csv"
     preds.write_text("case,class,P0,P1,P2\n")
     capsys.readouterr()
@@ -3103,7 +3155,11 @@ def test_check_against_a_run_warns_once_of_classes_its_rule_does_not_give(
         f"{c},{ {'003.png': 1, '004.png': 1, '006.png': 2, '007.png': 1}.get(c, g)},{p}\n" for c, (g, p) in rows.items()))
     assert export.main(["--check", str(agree), "--manifest", str(cut)]) == 0
     assert "warning:" not in capsys.readouterr().err
-    assert export.main(["--check", str(sub), "--images", str(tmp_path), "--grades", "3"]) == 1
+    images = tmp_path / "test_images"  # the same cases as files: valid, and no run to say a rule
+    images.mkdir()
+    for case in cases:
+        (images / case).write_bytes(b"")
+    assert export.main(["--check", str(sub), "--images", str(images), "--grades", "3"]) == 0
     assert "have a class other than" not in capsys.readouterr().err
     # a regression head cut at thresholds: its score is not the expected grade of P, so the
     # rule cannot be replayed from the file: nothing said
