@@ -65,6 +65,44 @@ def exported_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     torch.set_num_threads(threads)
 
 
+def test_run_alone_on_a_finished_run_says_where_its_submission_is_and_what_does_more(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial: ``export RUN`` alone on a finished run was refused with only "to grade
+    images give RUN, --images DIR and --out TEAM.csv", though ``RUN --variant vicreg`` without
+    --images works. The refusal (still a usage error, exit 2; nothing exported again) now says
+    where the run's submission is and which variant's bundle graded it, and the commands that
+    do more: --variant NAME (the run's other variants), --images DIR --out FILE, --check."""
+    submission = exported_run / "export" / "submission.csv"
+    before = submission.read_bytes(), submission.stat().st_mtime_ns
+    summary = json.loads((exported_run / "export" / "summary.json").read_text())
+    finetuned = json.loads((exported_run / "finetune" / "summary.json").read_text())
+    selected = finetuned["selected"]
+    assert summary["variant"] == selected
+    capsys.readouterr()
+    assert export.main([str(exported_run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {exported_run}: this run's submission is already written: {submission} "
+                          f"(graded by its {selected} bundle, {summary['bundle']}: the variant the run "
+                          f"selected)"), err
+    assert "to grade images give RUN" not in err, err
+    py = python_command("drac_ssl.export")
+    others = [v for v in finetuned["variants"] if v != selected]
+    listed = f" ({', '.join(others)})" if others else ""
+    assert (f"to export another variant{listed} into {exported_run / 'export' / 'submission_NAME.csv'}: "
+            f"{py} {exported_run} --variant NAME") in err, err
+    assert f"to grade other images with its bundle: {py} {exported_run} --images DIR --out FILE.csv" in err, err
+    check = f"{py} --check {submission} --manifest {exported_run}"
+    assert err.rstrip().endswith(check), err
+    assert (submission.read_bytes(), submission.stat().st_mtime_ns) == before  # not exported again
+    assert export.main(shlex.split(check)[3:]) == 0  # the check it gives works
+    capsys.readouterr()
+    # not a run folder: the arguments, as before; --images without --out: that --out is needed
+    assert export.main([str(tmp_path)]) == 2
+    assert "error: to grade images give RUN, --images DIR and --out TEAM.csv" in capsys.readouterr().err
+    assert export.main([str(exported_run), "--images", str(tmp_path)]) == 2
+    assert "error: --images DIR needs --out CSV" in capsys.readouterr().err
+
+
 def _submission(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
