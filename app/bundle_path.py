@@ -33,17 +33,20 @@ def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
     ``configs/`` and whose train command refuses to run without ``-c``), ``-c FILE`` with a
     config file of one's own, and why."""
     from drac_ssl.config import NO_CONFIGS_WHY, PACKAGE_CONFIGS, shipped_config  # PyYAML, no torch
-    from drac_ssl.starting import command_name  # stdlib only: no training code for the app
+    from drac_ssl.starting import (  # stdlib only: no training code for the app
+        command_name,
+        python_command,
+    )
 
     app = command or command_name("drac-ssl-app", "app")
     drac = shipped_config("drac.yaml")
     stages = "data.root=/path/to/DRAC run.stages=[ingest,pretrain,umm,finetune,export]"
     if drac is not None:
-        demo = ("  python -m drac_ssl.train                      # CPU demo on phantom data, all stages\n"
+        demo = (f"  {python_command('drac_ssl.train')}   # CPU demo on phantom data, all stages\n"
                 if (PACKAGE_CONFIGS / "default.yaml").is_file() else "")
-        train = f"{demo}  python -m drac_ssl.train -c {shlex.quote(str(drac))} {stages}\n"
+        train = f"{demo}  {python_command('drac_ssl.train')} -c {shlex.quote(str(drac))} {stages}\n"
     else:
-        train = (f"  python -m drac_ssl.train -c FILE {stages}\n"
+        train = (f"  {python_command('drac_ssl.train')} -c FILE {stages}\n"
                  f"  ({NO_CONFIGS_WHY}: FILE is a config file of your own, e.g. a copy of the "
                  f"DRAC recipe, configs/drac.yaml of the drac_ssl checkout; or install from the "
                  f"checkout with pip install -e .)\n")
@@ -55,7 +58,7 @@ def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
         f"{train}"
         f"then serve it:  {app} --bundle runs/NAME/bundle\n"
         f"(or, to try the interface only, an untrained demo bundle: "
-        f"python -m app.demo_bundle runs/demo && {app} --bundle runs/demo/bundle)")
+        f"{python_command('app.demo_bundle')} runs/demo && {app} --bundle runs/demo/bundle)")
 
 
 def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:

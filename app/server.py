@@ -76,6 +76,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
     unreliable_reasons,
 )
 from drac_ssl.grading.model import threshold_words
+from drac_ssl.starting import python_command
 from drac_ssl.submission import (
     NOT_GRADED,
     write_grades_with_notes,
@@ -1048,7 +1049,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         return "Upload one or more images first.", [], None, None
     if len(paths) > settings.max_batch_files:
         return (f"⛔ {len(paths)} files: at most {settings.max_batch_files} per batch. Split the "
-                f"folder, or grade it with `python -m drac_ssl.export RUN --images DIR --out "
+                f"folder, or grade it with `{python_command('drac_ssl.export')} RUN --images DIR --out "
                 f"team.csv`.", [], None, None)
     t0 = time.perf_counter()
     k = len(predictor.class_names)

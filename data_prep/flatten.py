@@ -60,6 +60,7 @@ from data_prep.layout import (
 from data_prep.problems import counted
 from drac_ssl.config import GRADE_SCALES
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
+from drac_ssl.starting import python_command, python_word
 
 LABELS_NAME = "labels.csv"
 EXAMPLES = 3
@@ -239,8 +240,8 @@ def per_patient_folders(tree: Path, numbered: list[Path]) -> str:
     return (f"{tree}: {counted(len(names), 'numbered subfolder')} ({listed}) beyond a grade scale "
             f"({GRADE_FOLDERS_WORDS}) look like per-patient folders, not grades -> copy their images "
             f"into one folder, keeping their names{clashes}:\n  {command}\nthen pass --root "
-            f"{shlex.quote(str(flat))} to python -m data_prep ingest with their label CSV "
-            f"(--labels-csv FILE); {EXPORT_THE_COPY.format(flat=shlex.quote(str(flat)))}")
+            f"{shlex.quote(str(flat))} to {python_command('data_prep')} ingest with their label CSV "
+            f"(--labels-csv FILE); {EXPORT_THE_COPY.format(flat=shlex.quote(str(flat)), python=python_word())}")
 
 
 def _place(source: Path, target: Path, link: bool) -> bool:
@@ -420,7 +421,7 @@ def report(done: Flattened, tree: Path, prog: str, say: Callable[[str], None] = 
             f"({_examples(done.clashes)})")
     flags, settings, note = next_options(list(per_grade), done.out, done.colour)
     say(f"next: {prog} ingest {flags} --out RUN/data")
-    say(f"  or: python -m drac_ssl.train {settings}")
+    say(f"  or: {python_command('drac_ssl.train')} {settings}")
     if note:
         say(f"  {note}")
 

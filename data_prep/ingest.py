@@ -1512,7 +1512,9 @@ def cli(args: argparse.Namespace) -> int:
 if __name__ == "__main__":  # python -m data_prep.ingest: a slip for the command below
     import shlex
 
-    print(f"error: data_prep.ingest is a module, not the command; run: python -m data_prep ingest "
-          f"{shlex.join(sys.argv[1:]) or '--root DIR --out DIR'} (python -m data_prep ingest --help "
+    from drac_ssl.starting import python_command
+
+    print(f"error: data_prep.ingest is a module, not the command; run: {python_command('data_prep')} ingest "
+          f"{shlex.join(sys.argv[1:]) or '--root DIR --out DIR'} ({python_command('data_prep')} ingest --help "
           f"lists the options)", file=sys.stderr)
     sys.exit(2)

@@ -102,6 +102,7 @@ from drac_ssl import scale
 from drac_ssl.config import DATA_LAYOUTS, LAYOUT_NAMES, DataConfig, layout_name
 from drac_ssl.grading import image_notes
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
+from drac_ssl.starting import python_command, python_word
 
 TASK_DIR = "C. Diabetic Retinopathy Grading"
 TEST_ROOT_DIR = "DRAC2022_Testing_Set"
@@ -955,7 +956,7 @@ def _discover_idrid(root: Path, labels_csv: str) -> Layout:
             if other != csv_path:
                 problems.append(note(other, "CSV not read (the testing set is ingested unlabelled)",
                                      "nothing to do; to score the run's submission of the testing "
-                                     f"set against it: python -m drac_ssl.export --score "
+                                     f"set against it: {python_command('drac_ssl.export')} --score "
                                      f"SUBMISSION.csv --labels {shlex.quote(str(other))}", "layout"))
     if train is None:
         errors = [p for p in problems if p.severity == "error"]
@@ -1329,9 +1330,10 @@ def grade_folder_names(names: Iterable[str]) -> bool:
 
 
 EXPORT_THE_COPY = ("unlabelled images (a test set, as DeepDRiD's evaluation Images/<patient>/) are "
-                   "not ingested: grade the copy with python -m drac_ssl.export RUN --images {flat} "
+                   "not ingested: grade the copy with {python} -m drac_ssl.export RUN --images {flat} "
                    "--out TEAM.csv")
-"""What per-patient folders of unlabelled images become once copied into one folder ``{flat}``:
+"""What per-patient folders of unlabelled images become once copied into one folder ``{flat}``
+(``{python}``: :func:`drac_ssl.starting.python_word`, the interpreter the command is typed with):
 graded by the export (a run's test split is one folder, ``scan_image_folder`` does not
 recurse)."""
 
@@ -1434,12 +1436,12 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
         return (f"{said}" + (f"; folders numbered beyond a grade scale ({GRADE_FOLDERS_WORDS}) "
                              "look like per-patient folders, not grades" if numbered else "")
                 + f": {_copy_into_one_folder(root, subs)} (and put their label CSV there, or pass "
-                f"it with --labels-csv FILE); {EXPORT_THE_COPY.format(flat=flat)}")
+                f"it with --labels-csv FILE); {EXPORT_THE_COPY.format(flat=flat, python=python_word())}")
     # every integer-named subfolder, empty ones too: the grades flatten reads
     grades = sorted({int(sub.name) for sub in _subfolders(root)[0]
                      if sub.name.isascii() and sub.name.isdigit()})
     then, _, note = next_options(grades, root.with_name(f"{root.name}_flat"))
-    command = f"python -m data_prep flatten {_root_option(root)}"
+    command = f"{python_command('data_prep')} flatten {_root_option(root)}"
     return (f"{said}: a folder-per-grade tree needs a label CSV. To copy the images into one "
             f"folder and write it from the folder names, run\n  {command}\nthen pass {then}"
             f"{f'; {note}' if note else ''}")

@@ -68,7 +68,9 @@ def ingest_command(data: DataConfig, out: str | os.PathLike[str]) -> str:
     import shlex
 
     default = DataConfig()
-    words = ["python", "-m", "data_prep", "ingest", "--root", str(data.root)]
+    from drac_ssl.starting import interpreter_word  # the running one: the command runs as printed
+
+    words = [interpreter_word(), "-m", "data_prep", "ingest", "--root", str(data.root)]
     said = {"root"}
     for flag, setting in CLI_TO_CONFIG.items():
         key, _, switch = setting.partition("=")
@@ -105,9 +107,11 @@ itself, as ``tests/data_prep/test_layouts.py`` checks, the modalities, the named
 scales, and ``leave_out`` / ``error`` of ``--ungradable`` and ``--missing``)."""
 
 
-_TYPED_COMMAND = re.compile(r"(python -m data_prep [^\n]*)")
-"""A ``python -m data_prep ...`` command in a message (to the end of its line): typed as it
-is whichever command prints the message, so :func:`as_config_keys` leaves it alone."""
+_TYPED_COMMAND = re.compile(r"(\S*python\S* -m data_prep [^\n]*)")
+"""A ``python -m data_prep ...`` command in a message (to the end of its line; the
+interpreter as printed, ``.venv/bin/python``: :func:`drac_ssl.starting.python_command`):
+typed as it is whichever command prints the message, so :func:`as_config_keys` leaves it
+alone."""
 
 
 def as_config_keys(text: str) -> str:

@@ -55,6 +55,7 @@ from data_prep.problems import (  # noqa: F401 - re-exported: the historical hom
 )
 from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES
 from drac_ssl.grading.image_notes import OTHER_IMAGE_SUFFIXES
+from drac_ssl.starting import python_word
 
 BLANK_STD = 2.0
 """Grey-level standard deviation (0..255) below which an image is blank (:func:`is_blank`)."""
@@ -681,7 +682,7 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                  f"the grades run 1..{k}, but {scale} has {k} grades, 0..{k - 1}: the "
                  f"labels look 1-based ({counted(n_top, 'row')} {'holds' if n_top == 1 else 'hold'} "
                  f"{k}, outside 0..{k - 1}; grades start at 0 here: {describe(grade_names)})",
-                 f"subtract 1 from the {column} column, e.g. python -c \"{code}\" (it rewrites the "
+                 f"subtract 1 from the {column} column, e.g. {python_word()} -c \"{code}\" (it rewrites the "
                  f"file as comma-separated: keep a copy), or in a spreadsheet", "grade")
 
 

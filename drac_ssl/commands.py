@@ -25,6 +25,7 @@ from typing import Any
 from drac_ssl.starting import (  # re-exported: stdlib only, for the app and data_prep too
     ascii_int,
     command_name,
+    python_command,
 )
 
 __all__ = ["DEFAULT_N_BOOT", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "ascii_int", "check_arguments_problem",
@@ -259,18 +260,19 @@ def export_parser() -> argparse.ArgumentParser:
 
 def check_arguments_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the arguments of ``python -m drac_ssl.export --check CSV`` (parsed by
-    :func:`export_parser`), in the words of its ``error:`` line; None when nothing is."""
+    :func:`export_parser`), in the words of its ``error:`` line; None when nothing is. An
+    ``--images`` that is no folder of images (an array file such as a MedMNIST ``.npz``, a
+    folder without images: :func:`drac_ssl.submission.images_option_problem`) is one too."""
     if args.variant is not None:
         return "--variant exports a variant of a run; give no --check with it"
     if args.run or args.out or args.skip_unreadable:
         return "--check validates a file; give no RUN, --out or --skip-unreadable with it"
     if not Path(args.check).is_file():
         return f"{args.check}: no such submission file"
-    if args.images and not Path(args.images).is_dir():
-        return (f"{args.images}: no such image folder" + (
-            " (a file: --check compares the submission's cases with the image files "
-            f"of a folder; give its folder, {Path(args.images).parent})"
-            if Path(args.images).is_file() else ""))
+    if args.images:  # a usage error (exit 2), not a line-0 problem of the submission
+        from drac_ssl.submission import images_option_problem  # numpy, no torch
+
+        return images_option_problem(args.images, args.check)
     return None
 
 
@@ -301,7 +303,7 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
                                        ("--tta", args.tta is not None)) if given]
     if others:
         return (f"--score compares a submission with labels; give no {', '.join(others)} with it "
-                f"(grade the images first: python -m drac_ssl.export RUN --images DIR --out CSV)")
+                f"(grade the images first: {python_command('drac_ssl.export')} RUN --images DIR --out CSV)")
     if not args.labels:
         return ("--score needs --labels CSV: the true grades of the submission's images (e.g. "
                 "IDRiD's 'b. IDRiD_Disease Grading_Testing Labels.csv')")

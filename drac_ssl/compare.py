@@ -120,7 +120,7 @@ from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS
-from drac_ssl.starting import started
+from drac_ssl.starting import python_command, started
 
 __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
            "between_runs", "compare_runs", "main", "read_run"]
@@ -677,7 +677,7 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     comparison_path = run / "finetune" / "comparison.json"
     if not comparison_path.is_file():
         stages = settings.get("run.stages")
-        fix = f"python -m drac_ssl.train -c {config_path} run.out_dir={run.parent} run.name={run.name}"
+        fix = f"{python_command('drac_ssl.train')} -c {config_path} run.out_dir={run.parent} run.name={run.name}"
         if isinstance(stages, list) and "finetune" not in stages:
             # every stage the fine-tuning needs (finished ones are skipped), and any it asked for
             # after it: [ingest] -> [ingest,pretrain,umm,finetune], not a refused [ingest,finetune]

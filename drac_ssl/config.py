@@ -2313,11 +2313,13 @@ RESOLVED_HEADER = "# Resolved drac_ssl configuration"
 
 def save_config(cfg: Config, path: str | os.PathLike[str]) -> Path:
     """Write the resolved configuration as YAML (atomically)."""
+    from drac_ssl.starting import python_command  # stdlib only
+
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
     tmp.write_text(
-        RESOLVED_HEADER + "; rerun with: python -m drac_ssl.train -c THIS_FILE\n"
+        RESOLVED_HEADER + f"; rerun with: {python_command('drac_ssl.train')} -c THIS_FILE\n"
         + yaml.safe_dump(to_dict(cfg), sort_keys=False),
         encoding="utf-8",
     )

@@ -29,6 +29,11 @@ Command line::
     python -m drac_ssl.export --check TEAM.csv --manifest RUN   # ... against the ingest's test ids
     python -m drac_ssl.export --score TEAM.csv --labels LABELS.csv [--json OUT.json]  # score it
 
+``RUN`` alone (no ``--images``, ``--variant`` or ``--check``) exports nothing: the training's
+export stage wrote the run's submission already, and the refusal (exit 2,
+:func:`grade_arguments_problem`) says where (``RUN/export/submission.csv``, the variant whose
+bundle graded it) and the commands that do more.
+
 ``--variant NAME`` exports a fine-tuned variant of the run other than the selected one
 (:func:`drac_ssl.grading.bundle.build_or_reuse_bundle`: ``RUN/bundles/NAME``, reused while
 the fine-tuning outputs it was built from are unchanged): with ``--images DIR --out CSV`` it
@@ -97,7 +102,10 @@ words (:func:`drac_ssl.submission.read_folder`, :mod:`drac_ssl.grading.image_not
 a sub-folder (not searched) are said in a ``note:``, no test image being lost; hidden and
 system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--check TEAM.csv
 --images DIR`` reports each image file of DIR the package cannot grade without a row as a
-problem.
+problem. An ``--images`` that is no folder of images (a MedMNIST ``.npz``, whose test
+images are rows of the array; a folder without images) is a usage error, exit 2, not a line-0
+problem of the file: the fix is ``--check CSV --manifest RUN``
+(:func:`drac_ssl.submission.images_option_problem`).
 
 ``--score TEAM.csv --labels LABELS.csv`` scores a submission against true grades the user holds
 (IDRiD's testing labels, APTOS's public split, a held-out set): QWK with its bootstrap 95% CI,
@@ -198,7 +206,7 @@ from drac_ssl.runtime import (
     resolve_device,
 )
 from drac_ssl.scale import read_ingest_facts
-from drac_ssl.starting import started
+from drac_ssl.starting import python_command, python_word, started
 from drac_ssl.submission import (
     DRAC_PROB_COLUMNS,
     IMAGE_SUFFIXES,
@@ -374,8 +382,8 @@ def other_classes_warning(csv_path: str | os.PathLike[str], num_grades: int, dat
     more = f" and {len(off) - CLASSES_SHOWN} more" if len(off) > CLASSES_SHOWN else ""
     return (f"warning: {len(off)} of the {len(rows.cases)} rows {'has' if len(off) == 1 else 'have'} a "
             f"class other than the one the bundle's rule gives (finetune.decision={decision}: {words}; "
-            f"{path}): {named}{more}. DRAC accepts any class, so the file stays valid; python -m "
-            f"drac_ssl.export writes the rule's class: a file edited by hand, or graded by another "
+            f"{path}): {named}{more}. DRAC accepts any class, so the file stays valid; "
+            f"{python_command('drac_ssl.export')} writes the rule's class: a file edited by hand, or graded by another "
             f"bundle (--variant, whose thresholds differ)?")
 
 
@@ -493,7 +501,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         why = _no_test_images_why(data_dir)
         notes.append(f"the ingest manifest has no test images: no submission written ({why})")
         print(f"[export] no submission written: the ingest manifest has no test images ({why}) -> "
-              f"to grade a folder of test images with this run's bundle: python -m drac_ssl.export "
+              f"to grade a folder of test images with this run's bundle: {python_command('drac_ssl.export')} "
               f"{shlex.quote(str(run_dir))}{'' if variant is None else ' --variant ' + variant} --images DIR "
               f"--out submission.csv")
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})
@@ -981,7 +989,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     if bundle.input_profile is None:
         print(f"note: {bundle.path} has no out-of-distribution check (a bundle built by an older "
               f"version, or without the ingest cache): images unlike its training images are graded "
-              f"without a word. Rebuild it from its run folder to have one: python -c \"from "
+              f"without a word. Rebuild it from its run folder to have one: {python_word()} -c \"from "
               f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"", file=sys.stderr)
     elif bundle.input_profile.weak:
         print(f"note: the out-of-distribution check of {bundle.path}: {bundle.input_profile.caveat()}",
@@ -1098,7 +1106,7 @@ def _export_variant(args: argparse.Namespace) -> int:
     (:class:`SubmissionCheckError`)."""
     if not args.run:
         raise BundleError("--variant NAME exports a variant of a run: give the run folder, "
-                          "python -m drac_ssl.export RUN --variant NAME")
+                          f"{python_command('drac_ssl.export')} RUN --variant NAME")
     run_dir = Path(args.run)
     if not (run_dir / "finetune" / "summary.json").is_file():
         if (unfinished := unfinished_words(run_dir, "finetune")) is not None:  # say its state
@@ -1220,6 +1228,68 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
     return 0 if result.submission_path is not None else 2
 
 
+GRADE_ARGUMENTS = ("to grade images give RUN, --images DIR and --out TEAM.csv (or --check TEAM.csv "
+                   "to validate a file)")
+"""The refusal of ``export`` without RUN, ``--images DIR`` and ``--out CSV`` together."""
+
+
+def grade_arguments_problem(run: str | None, images: str | None, out: str | None) -> str:
+    """The refusal (a usage error, exit 2) of ``python -m drac_ssl.export`` lacking one of
+    RUN, ``--images DIR`` and ``--out CSV`` (no ``--variant``, no ``--check``). ``RUN`` alone
+    (or with ``--out``) on a run folder whose fine-tuning finished is told where the run's
+    submission already is (``RUN/export/submission.csv`` and the variant whose bundle graded
+    it, from ``export/summary.json``; or why its export wrote none; or, its export not done,
+    the command that finishes it) and the commands that do more: ``--images DIR --out FILE``
+    grades other images, ``--variant NAME`` exports another variant (the run's others named),
+    ``--check`` checks the file. Nothing is exported again without being asked for.
+    ``--images`` without ``--out``: that ``--out`` is needed. Else :data:`GRADE_ARGUMENTS`."""
+    if images and not out:
+        return "--images DIR needs --out CSV (the submission file to write)"
+    if not run or images:
+        return GRADE_ARGUMENTS
+    run_dir = Path(run)
+    finetune = read_json_dict(run_dir / "finetune" / "summary.json")
+    if finetune is None:
+        if (unfinished := unfinished_words(run_dir, "export")) is not None:
+            what, fix = unfinished
+            return f"{run_dir}: a run folder whose export has not run: {what}.\n  fix: {fix}"
+        return GRADE_ARGUMENTS
+    py, where = python_command("drac_ssl.export"), shlex.quote(str(run_dir))
+    submission = run_dir / "export" / "submission.csv"
+    summary = read_json_dict(run_dir / "export" / "summary.json") or {}
+    selected = finetune.get("selected")
+    graded = summary.get("variant") if isinstance(summary.get("variant"), str) else None
+    first: list[str] = []  # before and after the fixes every finished run gets
+    last: list[str] = []
+    if submission.is_file():
+        by = ""
+        if graded:
+            bundle = summary.get("bundle") or run_dir / "bundle"
+            chosen = ": the variant the run selected" if graded == selected else ""
+            by = f" (graded by its {graded} bundle, {bundle}{chosen})"
+        said = (f"{run_dir}: this run's submission is already written: {submission}{by}; "
+                f"without --images or --variant there is nothing more to export")
+        last.append(f"to check it: {py} --check {shlex.quote(str(submission))} --manifest {where}")
+    elif summary and not summary.get("submission"):
+        notes = summary.get("notes") or []
+        why = str(notes[0]) if notes else "the ingest manifest has no test images"
+        said = f"{run_dir}: this run's export wrote no submission: {why}"
+    elif (unfinished := unfinished_words(run_dir, "export")) is not None:
+        what, fix = unfinished
+        said = f"{run_dir}: this run has no submission yet (no {submission}): {what}"
+        first.append(f"to write it, finish the run: {fix}")
+    else:
+        said = f"{run_dir}: this run has no submission (no {submission})"
+    variants = finetune.get("variants")
+    others = [str(v) for v in variants if v != graded] if isinstance(variants, dict) else []
+    fixes = [*first,
+             f"to export {'another variant' if graded else 'a variant'}"
+             + (f" ({', '.join(others)})" if others else "")
+             + f" into {run_dir / 'export' / 'submission_NAME.csv'}: {py} {where} --variant NAME",
+             f"to grade other images with its bundle: {py} {where} --images DIR --out FILE.csv", *last]
+    return f"{said}\n  fix: " + ";\n  or ".join(fixes)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv``, ``--check TEAM.csv
     --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
@@ -1287,8 +1357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.variant is not None:
             return _export_variant(args)
         if not args.run or not args.images or not args.out:
-            raise BundleError("to grade images give RUN, --images DIR and --out TEAM.csv "
-                              "(or --check TEAM.csv to validate a file)")
+            raise BundleError(grade_arguments_problem(args.run, args.images, args.out))
         return _predict_folder(args.run, _images_arg(args.images), Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable)
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:

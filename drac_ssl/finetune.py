@@ -1196,12 +1196,42 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
     return record
 
 
+def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig) -> list[str]:
+    """The ``finetune`` settings in which the run folders whose folds run.reuse ``offered``
+    (``trained_in``) differ from this fine-tuning's ``ft``, as ``"finetune.head: 'linear' ->
+    'mlp'"`` lines read from their saved ``config.yaml`` (those that change no fold,
+    :data:`_UNSIGNED_SETTINGS`, left out); [] when none differ or no config can be read: the
+    signature's other inputs differ then (the pretrained model, the images, their folds, the
+    seed), which the settings cannot tell."""
+    import yaml
+
+    from drac_ssl.config import read_yaml
+    from drac_ssl.stage_settings import comparable, config_differences, saved_settings
+
+    folders = sorted({str(o["trained_in"]) for o in offered.values()
+                      if isinstance(o, dict) and o.get("trained_in")})
+    new = comparable({"finetune": to_dict(ft)})
+    diffs: list[str] = []
+    for folder in folders:
+        try:
+            saved = read_yaml((Path(folder) / "config.yaml").read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        if not isinstance(saved, dict):
+            continue
+        old = comparable({"finetune": saved_settings(saved).get("finetune") or {}})
+        diffs += [d for d in config_differences(old, new) if d not in diffs
+                  and d.partition(":")[0].removeprefix("finetune.") not in _UNSIGNED_SETTINGS]
+    return diffs
+
+
 def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: dict[str, list[int]],
-               resumed: list[int], not_finite: Sequence[int] = ()) -> None:
+               resumed: list[int], not_finite: Sequence[int] = (), differ: Sequence[str] = ()) -> None:
     """Print how many of the folds run.reuse ``offered`` were taken (``taken_from``), and with
     a resumed attempt how many were this run's own (``resumed``) or trained now. Offered
     folds trained again because their validation outputs are not finite (``not_finite``) are
-    counted apart from those whose settings or inputs differ."""
+    counted apart from those whose settings or inputs differ; ``differ``: the settings that
+    differ, when known (:func:`_offered_differences`), named instead of "the signature"."""
     n_taken = sum(len(folds) for folds in taken_from.values())
     n_bad = len(not_finite)
     its = "its" if n_bad == 1 else "their"
@@ -1216,8 +1246,10 @@ def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: 
         n_differ = len(offered) - n_taken - n_bad
         print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse reused"
               + (f"; {n_bad} retrained here: {its} validation outputs were not finite" if n_bad else "")
-              + (f"; {n_differ} retrained here (their settings or inputs differ from this run's: "
-                 f"the signature)" if n_differ > 0 else ""))
+              + ((f"; {n_differ} retrained here (their settings differ from this run's: "
+                  f"{', '.join(differ)})" if differ else
+                  f"; {n_differ} retrained here (their settings or inputs differ from this run's: "
+                  f"the signature)") if n_differ > 0 else ""))
 
 
 def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, setup: _FoldSetup,
@@ -1286,7 +1318,10 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
         fold_records.append(record)
     assert raw_all is not None
     if offered:  # run.reuse offered folds: say how many were taken (a trial saw none taken, unsaid)
-        _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed, not_finite)
+        n_taken = sum(len(folds) for folds in taken_from.values())
+        differ = (_offered_differences(offered, ctx.ft)
+                  if len(offered) > n_taken + len(not_finite) else [])
+        _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed, not_finite, differ)
     return _FoldOutputs(raw_all, fold_records, taken_from)
 
 

@@ -68,6 +68,7 @@ from drac_ssl.config import (
 from drac_ssl.io import read_json_dict
 from drac_ssl.manifest import labelled_rows, read_manifest
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
+from drac_ssl.starting import python_command, python_word
 
 if TYPE_CHECKING:
     from data_prep.folds import FoldGaps
@@ -926,7 +927,7 @@ def _check_phantom_meant(c: _Findings, cfg: Config) -> None:
     c.warning("data.root", "empty: this run uses the embedded phantom UW-OCTA set (synthetic "
                            "images drawn by data_prep.phantom), not your images",
               "data.root=<the folder of your images>; the phantom set is the default job's "
-              "(python -m drac_ssl.train with no -c)")
+              f"({python_command('drac_ssl.train')} with no -c)")
 
 
 def cpu_pretrain_seconds(pairs: int, image_size: int, cifar_stem: bool = False,
@@ -1565,7 +1566,7 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
     root = shlex.quote(facts.ingest_root) if facts.ingest_root else "DATA_ROOT"
 
     def redo(folds: str = "") -> str:
-        return (f"python -m data_prep ingest --root {root} --out {shlex.quote(str(facts.ingest_dir))}"
+        return (f"{python_command('data_prep')} ingest --root {root} --out {shlex.quote(str(facts.ingest_dir))}"
                 f"{f' --folds {folds}' if folds else ''} (its other options as before), or ingest "
                 f"in run.stages of a new run folder (run.name=<a new name>"
                 f"{f' data.n_folds={folds}' if folds else ''})")
@@ -1578,7 +1579,7 @@ def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
             c.error("", what, f"redo the ingest with {folds} folds: {redo(str(folds))}; or "
                               f"{as_config_keys(fix)} and redo it")
         else:  # more images or a merge, said in the ingest's flags, since the ingest is redone
-            c.error("", what, f"{fix}; then redo the ingest with those flags: python -m data_prep ingest "
+            c.error("", what, f"{fix}; then redo the ingest with those flags: {python_command('data_prep')} ingest "
                               f"--root {root} --out {shlex.quote(str(facts.ingest_dir))} (its other "
                               f"options as before), or, in a new run folder with ingest in run.stages "
                               f"(run.name=<a new name>), in settings: {as_config_keys(fix)}")
@@ -1641,10 +1642,10 @@ def _gap_redo_fix(gaps: FoldGaps, root: str, facts: DataFacts) -> str:
 
     out = shlex.quote(str(facts.ingest_dir))
     if not gaps.flag:
-        return (f"{gaps.fix}; then redo the ingest: python -m data_prep ingest --root {root} --out {out} "
+        return (f"{gaps.fix}; then redo the ingest: {python_command('data_prep')} ingest --root {root} --out {out} "
                 f"(its other options as before)")
     option, *others = gaps.fixes
-    return (f"redo the ingest with {option}: python -m data_prep ingest --root {root} --out {out} "
+    return (f"redo the ingest with {option}: {python_command('data_prep')} ingest --root {root} --out {out} "
             f"{gaps.flag} (its other options as before), or, in a new run folder with ingest in "
             f"run.stages (run.name=<a new name>), {as_config_keys(gaps.flag)}"
             + (f"; else {', or '.join(others)}, and redo it likewise" if others else ""))
@@ -1700,7 +1701,7 @@ def redo_fix(run_dir: Path, stage: str, missing: list[Path], reuse_set: bool = F
     run folder that takes the intact stages before it (``run.reuse``). ``reuse_set``: the
     run's config sets ``run.reuse`` (the new ingest clears it)."""
     restore = f"restore {'it' if len(missing) == 1 else 'them'} (e.g. from a copy of this run folder)"
-    new_run = (f"python -m drac_ssl.train -c {run_dir / 'config.yaml'} run.out_dir={run_dir.parent} "
+    new_run = (f"{python_command('drac_ssl.train')} -c {run_dir / 'config.yaml'} run.out_dir={run_dir.parent} "
                f"run.name={run_dir.name}-2")
     if stage == "ingest":
         return (f"{restore}, or ingest the data again in a new run folder, where every stage runs: "
@@ -1710,7 +1711,7 @@ def redo_fix(run_dir: Path, stage: str, missing: list[Path], reuse_set: bool = F
                 f"the stages before it: delete {run_dir / STAGE_OUTPUT_FOLDER[stage]} (the incomplete "
                 f"output), then {new_run} run.reuse={run_dir}")
     rebuild = (f"; only the bundle is incomplete: rebuild it from the fine-tuning, as the export stage does: "
-               f"python -c \"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\""
+               f"{python_word()} -c \"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\""
                if stage == "export" and all(p.parent == run_dir / "bundle" for p in missing) else "")
     return (f"{restore}, or run the fine-tuning and export again in a new run folder that takes this "
             f"run's ingest, pretraining and UMM (and reuses its fine-tuning folds that are intact): "
@@ -1783,7 +1784,7 @@ def _check_checkpoints(c: _Findings, cfg: Config, run_dir: Path, stages: list[st
             from drac_ssl.runtime import new_run_settings
 
             fix = (f"run UMM from the default start in a new run folder that takes this run's "
-                   f"stages: python -m drac_ssl.train -c {run_dir / 'config.yaml'} "
+                   f"stages: {python_command('drac_ssl.train')} -c {run_dir / 'config.yaml'} "
                    f"run.out_dir={run_dir.parent} {new_run_settings(run_dir)} "
                    f"umm.start_from=best; or pretrain again in a new run folder (run.name=another name)")
         c.error("umm.start_from", f"UMM would start from {path}, which does not exist: {what}", fix)

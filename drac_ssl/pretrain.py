@@ -99,6 +99,7 @@ from drac_ssl.runtime import (
     use_bf16,
     use_compile,
 )
+from drac_ssl.starting import python_command
 from drac_ssl.tensorboard_log import require_tensorboard
 
 TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
@@ -668,7 +669,7 @@ class _VICRegTraining(TrainingTask):
                                          may_change=("pretrain.epochs",))
         if diffs:
             config = out_dir.parent / "config.yaml"  # the run folder's (python -m drac_ssl.train)
-            saved = f" (python -m drac_ssl.train -c {config})" if config.is_file() else ""
+            saved = f" ({python_command('drac_ssl.train')} -c {config})" if config.is_file() else ""
             reuse = (f" (add run.reuse={out_dir.parent} to take its finished ingest)"
                      if (out_dir.parent / "stages.json").is_file() else "")
             raise ConfigError(

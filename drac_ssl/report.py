@@ -85,7 +85,7 @@ from drac_ssl.run_state import is_run_folder, resume_command, stage_states, unfi
 from drac_ssl.runtime import code_words, same_code
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import edited_config_words
-from drac_ssl.starting import started
+from drac_ssl.starting import python_command, started
 from drac_ssl.trial_run import cap_words, pool_size
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
@@ -1309,7 +1309,7 @@ def _edited_config(run_dir: Path) -> str:
         return ""
     if not isinstance(written, dict):
         return ""
-    return edited_config_words(run_dir, written, then=f"rerun python -m drac_ssl.report {run_dir}")
+    return edited_config_words(run_dir, written, then=f"rerun {python_command('drac_ssl.report')} {run_dir}")
 
 
 def _write_logged(run_dir: Path, in_run: bool) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from drac_ssl.io import last_invocation, running_here, try_lock, unended_invocation
+from drac_ssl.starting import interpreter_word
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
 """The stages of ``python -m drac_ssl.train``, in the order they run (``run.stages`` picks)."""
@@ -226,7 +227,7 @@ def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = N
             command = f"cd {shell_word(cwd)} && {command}"
         return command
     full = folder.resolve()
-    return " ".join(shell_word(a) for a in ["python", "-m", "drac_ssl.train", "-c", str(full / "config.yaml"),
+    return " ".join(shell_word(a) for a in [interpreter_word(), "-m", "drac_ssl.train", "-c", str(full / "config.yaml"),
                                             f"run.out_dir={full.parent}", f"run.name={full.name}", *more])
 
 

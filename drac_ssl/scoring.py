@@ -117,7 +117,7 @@ from drac_ssl.metrics import (
     quadratic_weighted_kappa,
 )
 from drac_ssl.scale import default_grade_names
-from drac_ssl.starting import started
+from drac_ssl.starting import interpreter_word, started
 from drac_ssl.submission import SubmissionRows, read_submission
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "read_grade_labels",
@@ -678,7 +678,7 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
                   "do not delete columns")
     if sub is None:
-        check = shlex.join(["python", "-m", "drac_ssl.export", "--check", str(submission),
+        check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
                             *(["--grades", str(num_grades)] if num_grades is not None else [])])
         layout = _label_layout_of(submission)
         swapped = (f"; {submission} has the columns of a label CSV ({', '.join(map(repr, COLUMNS[layout]))}, "
@@ -830,7 +830,7 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)
         return 130
-    record["command"] = shlex.join(["python", "-m", "drac_ssl.export", *argv])
+    record["command"] = shlex.join([interpreter_word(), "-m", "drac_ssl.export", *argv])
     json_error = None
     if args.json:  # before the printing: a reader that stops early (| head -1) still gets it
         try:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from drac_ssl import config
+from drac_ssl.starting import python_command
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 """The page whose settings reference this module writes (a checkout's ``docs/``; a non-editable
@@ -130,8 +131,8 @@ def _split(text: str, page: Path) -> tuple[str, str, str]:
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
         raise ValueError(f"{page}: no settings reference between the markers {BEGIN!r} and {END!r}.\n"
-                         f"  fix: put the two lines where the table goes, then run python -m "
-                         f"drac_ssl.settings_table")
+                         f"  fix: put the two lines where the table goes, then run "
+                         f"{python_command('drac_ssl.settings_table')}")
     return text[:start], text[start:end + len(END)], text[end + len(END):]
 
 
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         if page_table() != settings_table():
             print(f"{DOC}: the settings reference differs from drac_ssl/config.py.\n"
-                  f"  fix: python -m drac_ssl.settings_table", file=sys.stderr)
+                  f"  fix: {python_command('drac_ssl.settings_table')}", file=sys.stderr)
             return 1
         return 0
     print(f"{DOC}: {'written' if write() else 'already up to date'}")

@@ -31,6 +31,7 @@ from drac_ssl.config import (
     with_former_defaults,
 )
 from drac_ssl.io import read_json_dict
+from drac_ssl.starting import python_command
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
@@ -374,7 +375,7 @@ def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None
     from drac_ssl.runtime import new_run_settings
 
     saved = run_dir / "config.yaml"
-    then = then or (f"rerun with it: python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} "
+    then = then or (f"rerun with it: {python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} "
                     f"run.name={run_dir.name}")
     return (f"{saved} does not say what the stages ran with (edited after they ran, or a stage "
             f"run alone, e.g. python -m drac_ssl.umm, with other settings):\n     " + "\n     ".join(lines)

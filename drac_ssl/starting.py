@@ -14,7 +14,9 @@ torch, and ``python -m drac_ssl.train`` through :mod:`drac_ssl.runtime`). And :f
 installed console script or ``python -m MODULE``): :mod:`drac_ssl.commands` and the app's
 ``drac-ssl-app`` share it, and the app may import nothing that reaches training code. And
 :func:`ascii_int`, the ``type=`` of every command's integer option (train's, export's,
-data_prep's, the app's), here for the same reason.
+data_prep's, the app's), here for the same reason. And :func:`python_command`, the
+``PYTHON -m MODULE`` of a command a message prints (the running interpreter, so that the
+command runs as printed), for the modules that load no torch too.
 
 Only the standard library is imported here, so that the handler is in place before torch.
 """
@@ -24,6 +26,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -86,6 +90,41 @@ def command_name(installed: str, module: str) -> str:
     file name, ``.exe`` on Windows), else ``python -m MODULE`` (argparse's own default would be
     ``__main__.py`` there)."""
     return installed if Path(sys.argv[0]).name.startswith(installed) else f"python -m {module}"
+
+
+def interpreter_word() -> str:
+    """How to name the running interpreter in a command: ``python`` when that is the first
+    ``python`` on PATH (an active venv), else :data:`sys.executable` relative to the current
+    folder when it lies under it (``.venv/bin/python``), else absolute; ``python`` when it is
+    not known."""
+    exe = sys.executable
+    if not exe:
+        return "python"
+    found = shutil.which("python")
+    if found and os.path.abspath(found) == os.path.abspath(exe):
+        return "python"
+    try:
+        rel = os.path.relpath(exe)
+    except ValueError:  # another drive (Windows)
+        return exe
+    if rel.startswith(".."):
+        return exe
+    return rel if os.sep in rel else os.path.join(".", rel)  # not a bare name the shell looks up
+
+
+def python_word() -> str:
+    """The interpreter as a command a message tells the user to type starts with (a fix, a
+    resume command): :func:`interpreter_word`, shell-quoted where it needs it
+    (``.venv/bin/python`` when the package lives in a venv that is not active), so the command
+    runs as printed; a bare ``python`` there is another interpreter or none (``No module named
+    torch``). Documentation keeps ``python -m``."""
+    return shlex.quote(interpreter_word())
+
+
+def python_command(module: str) -> str:
+    """``PYTHON -m MODULE`` for a command a message tells the user to type, ``PYTHON`` the
+    running interpreter (:func:`python_word`): ``.venv/bin/python -m drac_ssl.train``."""
+    return f"{python_word()} -m {module}"
 
 
 def ascii_int(option: str) -> Callable[[str], int]:

@@ -30,6 +30,7 @@ import io
 import math
 import os
 import re
+import shlex
 import sys
 import warnings
 from collections.abc import Sequence
@@ -47,6 +48,7 @@ from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import (
     ascii_int,  # stdlib only
+    python_command,
     started,
 )
 
@@ -487,6 +489,84 @@ def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
     return FolderFiles(images, others, subfolders, not_images)
 
 
+ARRAY_SUFFIXES = (".npz",)
+"""Files whose images are rows of an array, not image files (a MedMNIST ``.npz``): no
+``--images`` of ``--check``; the run's ingest manifest lists their test cases instead."""
+
+SUBFOLDERS_NAMED = 3
+"""Sub-folders holding images that :func:`images_option_problem` names, at most."""
+
+
+def _run_of_submission(csv_path: Path) -> Path | None:
+    """The run folder a submission was written into (``RUN/export/submission.csv``: ``RUN``,
+    when ``RUN/data/manifest.csv`` is there), for a ``--manifest`` fix; None otherwise."""
+    run = csv_path.parent.parent
+    if csv_path.parent.name == "export" and (run / "data" / "manifest.csv").is_file():
+        return run
+    return None
+
+
+def _manifest_fix(csv_path: str | os.PathLike[str]) -> str:
+    """The fix of a ``--check`` without a folder of test images: check the CSV against the
+    test cases of the ingest manifest of the run that read them (``--manifest RUN``), RUN
+    filled in when the CSV lies in a run's ``export/`` (:func:`_run_of_submission`)."""
+    run = _run_of_submission(Path(csv_path))
+    where = shlex.quote(str(run)) if run is not None else "RUN"
+    whose = ("" if run is not None else
+             " (RUN: the run folder whose ingest read the test images; its data/manifest.csv lists "
+             "their case names)")
+    return (f"check the submission against the test cases of the run's ingest manifest instead of "
+            f"--images: {python_command('drac_ssl.export')} --check {shlex.quote(str(csv_path))} "
+            f"--manifest {where}{whose}")
+
+
+def images_option_problem(images: str | os.PathLike[str], csv_path: str | os.PathLike[str]) -> str | None:
+    """What is wrong with the ``--images`` of ``--check CSV --images DIR`` (a usage error,
+    exit 2: not a problem of the submission), in the words of its ``error:`` line with the
+    fix; None when ``images`` is a folder holding at least one image file (named as one,
+    :data:`IMAGE_SUFFIXES`). An array file (:data:`ARRAY_SUFFIXES`, a MedMNIST ``.npz``),
+    or a folder without images that holds one, is told to check against the run's manifest
+    (``--manifest RUN``, RUN filled in for a CSV in ``RUN/export/``); another file, its
+    folder; a folder without images, its sub-folders that hold some and the files it does
+    not grade (``x.webp``: why); a folder it cannot list, that."""
+    path = Path(images)
+    if path.is_file():
+        if path.suffix.lower() in ARRAY_SUFFIXES:
+            return (f"{path}: an array file (a MedMNIST .npz), not a folder of images: its test "
+                    f"images are rows of the array, not files whose names --check can compare with "
+                    f"the submission's cases\n  fix: {_manifest_fix(csv_path)}")
+        return (f"{path}: no such image folder (a file: --check compares the submission's cases "
+                f"with the image files of a folder; give its folder, {path.parent})")
+    if not path.is_dir():
+        return f"{path}: no such image folder"
+    try:
+        found = read_folder(path)
+    except OSError as exc:
+        return (f"{path}: the image folder cannot be listed ({exc.strerror or exc})\n  fix: check "
+                f"that it can be read (permissions, a network drive)")
+    if found.images:
+        return None
+    said = f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder, so there is nothing to check the submission's cases against"
+    arrays = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in ARRAY_SUFFIXES)
+    if arrays:
+        return (f"{said} (it holds {' and '.join(arrays)}, an array file: its test images are rows of "
+                f"the array, not image files)\n  fix: {_manifest_fix(csv_path)}")
+    lines = "".join(f"\n  {p}: {why}" for p, why, _ in found.others)
+    holding = []
+    for sub in found.subfolders:
+        try:
+            if read_folder(sub).images:
+                holding.append(sub)
+        except OSError:  # an unreadable sub-folder: not the one to name
+            continue
+    fix = ("point --images at the folder of the test images themselves (its sub-folders are not "
+           "searched)" + (f", e.g. {' or '.join(shlex.quote(str(s)) for s in holding[:SUBFOLDERS_NAMED])}"
+                          if holding else ""))
+    if found.others:
+        fix = f"convert or rename the files above as images ({', '.join(IMAGE_SUFFIXES)}), or {fix}"
+    return f"{said}{lines}\n  fix: {fix}; or {_manifest_fix(csv_path)}"
+
+
 def _image_index(images_dir: Path) -> dict[str, str]:
     """Map each image name, its stem and its numeric id (``'001.png'`` -> ``'1'``) to the
     file name, for suggesting the right case name."""
@@ -546,7 +626,7 @@ def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]
                  f"files {'was' if len(missed) == 1 else 'were'} NOT GRADED: {named}{f' and {more} more' if more > 0 else ''} (its notes "
                  f"column says why)",
                  "mend or replace those files and grade the batch again (the app's batch tab, or "
-                 "python -m drac_ssl.export RUN --images DIR --out CSV), then check the "
+                 f"{python_command('drac_ssl.export')} RUN --images DIR --out CSV), then check the "
                  "submission.csv it writes when every file is graded; do not cut the notes column "
                  "or the rows by hand: a submission needs a graded row for every test image")
 
@@ -566,8 +646,8 @@ def _empty_rows_problem(problems: _Problems, rows: Sequence[tuple[int, str]]) ->
                  f"grades_INCOMPLETE.csv with the notes column cut off? (that column said why each "
                  f"file was NOT GRADED)",
                  "read why in the notes column of the grades_INCOMPLETE.csv as the app wrote it; mend "
-                 "or replace those files and grade the batch again (the app's batch tab, or python -m "
-                 "drac_ssl.export RUN --images DIR --out CSV), then check the submission.csv it writes "
+                 "or replace those files and grade the batch again (the app's batch tab, or "
+                 f"{python_command('drac_ssl.export')} RUN --images DIR --out CSV), then check the submission.csv it writes "
                  "when every file is graded; a submission needs a graded row for every test image")
 
 
@@ -673,9 +753,9 @@ def _missing_column_problem(problems: _Problems, line: int, short: Sequence[tupl
                  f"file of {k + 1} or more grades with a P column cut off reads as {k} grades whose "
                  f"rows fall short)",
                  "check it on the scale it was written for: pass --grades K, your scale's number "
-                 "of grades (or, to python -m drac_ssl.export --check, --manifest RUN); a file "
-                 "missing a column must be written again with every P column (python -m "
-                 "drac_ssl.export RUN --images DIR --out CSV); do not delete columns or normalise "
+                 f"of grades (or, to {python_command('drac_ssl.export')} --check, --manifest RUN); a file "
+                 f"missing a column must be written again with every P column ("
+                 f"{python_command('drac_ssl.export')} RUN --images DIR --out CSV); do not delete columns or normalise "
                  "the rows to make it pass")
 
 
@@ -767,11 +847,11 @@ def _check(csv_path: str | os.PathLike[str],
                      f"({_shown(','.join(f.strip() for f in first))}) but {scale_from or 'the check expects'} "
                      f"{k} grades{named}: the submission of another run, or the wrong file?",
                      f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
-                     f"{k} grades (python -m drac_ssl.export RUN --images DIR --out CSV); --grades "
+                     f"{k} grades ({python_command('drac_ssl.export')} RUN --images DIR --out CSV); --grades "
                      f"{file_k} checks the file on its own scale; do not delete columns" if drac_folder else
                      scale_fix.format(k=file_k) if scale_fix else
                      "check it against the run (--manifest) or scale (--grades) it was written "
-                     "for, or grade the images again with this run (python -m drac_ssl.export RUN "
+                     f"for, or grade the images again with this run ({python_command('drac_ssl.export')} RUN "
                      "--images DIR --out CSV); do not delete columns")
         rows = rows[1:]
     elif rows:
@@ -1124,7 +1204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Prints each problem (or ``OK: N cases``) and returns the exit code of
     :func:`report_check`: 0 when there is none, 1 when there are problems, 2 when stdout
-    cannot be written (``> /dev/full``: one ``error:`` line on stderr instead). A usage error
+    cannot be written (``> /dev/full``: one ``error:`` line on stderr instead) or ``--images``
+    is no folder of images (:func:`images_option_problem`: an ``error:`` line). A usage error
     (a missing ``--check``, ``--grades`` not an integer) exits 2 through argparse's
     SystemExit, after its usage message.
     """
@@ -1140,6 +1221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="number of grades (default: the header's width: case,class and K "
                              "columns P<n>)")
     args = parser.parse_args(argv)
+    if args.images and (problem := images_option_problem(args.images, args.check)):
+        print(f"error: {problem}", file=sys.stderr)  # a usage error, not a problem of the file
+        return 2
     return report_check(args.check, args.images, num_grades=args.grades,
                         scale_from="--grades says" if args.grades is not None else "")
 

@@ -100,7 +100,7 @@ from drac_ssl.stage_settings import (
     reads,
     saved_settings,
 )
-from drac_ssl.starting import started
+from drac_ssl.starting import python_command, started
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 DEFAULT_CONFIG = PACKAGE_CONFIGS / "default.yaml"
@@ -234,6 +234,21 @@ def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
     return ", ".join(f"{key} back to {old}" if old else key for key, old in map(_diff_key_and_old, diffs))
 
 
+def _command_changes(settings: list[tuple[str, str]], sources: dict[str, str] | None) -> str:
+    """How to change this command line to set ``settings`` (``(key, value)`` pairs, e.g. the
+    ``run.name=NAME-2 run.reuse=RUN`` of :func:`drac_ssl.runtime.new_run_settings`): ``add
+    key=value ... to your command``, and for a key typed on it (``sources`` of
+    :func:`preflight.read_config`) ``replace key=old with key=value``: adding it again would
+    give it twice (a trial's ``run.name=rm-tiny ... run.name=rm-tiny-2`` got the preflight's
+    warning for that)."""
+    typed = {key: preflight.typed_override((sources or {}).get(key, "")) for key, _ in settings}
+    replace = [f"replace {typed[key]} with {key}={value}" for key, value in settings if typed[key]]
+    add = " ".join(f"{key}={value}" for key, value in settings if not typed[key])
+    if not replace:
+        return f"add {add} to your command"
+    return " and ".join(replace) + (f" and add {add}" if add else "") + " in your command"
+
+
 def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | None = None) -> str:
     """Why ``run_dir`` (an earlier run) cannot be resumed with ``cfg``; empty when it can.
 
@@ -280,14 +295,15 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     refold = (f" (the ingest runs again for the new folds: {', '.join(_diff_key_and_old(d)[0] for d in plan.refold)}"
               f" change{'s' if len(plan.refold) == 1 else ''} only the folds, which {' and '.join(later)} "
               f"never read)" if plan.refold else "")
+    new_name = ("run.name", f"{run_dir.name}-2")
     branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
-              f"stage(s) instead of running them again{refold}: add {runtime.new_run_settings(run_dir)} "
-              f"to your command" if later else
+              f"stage(s) instead of running them again{refold}: "
+              f"{_command_changes([new_name, ('run.reuse', str(run_dir))], sources)}" if later else
               f" (nothing in it can be taken into a new run{': ' + because if because else ''}; "
-              f"to keep it, start the new run beside it: add run.name={run_dir.name}-2 to your command)")
+              f"to keep it, start the new run beside it: {_command_changes([new_name], sources)})")
     typed = _typed_keys(sources)
     meant = [d for d in diffs if _diff_key_and_old(d)[0] in typed]
-    rerun = (f"python -m drac_ssl.train -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
+    rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
     every = bool(meant) and len(meant) == len(diffs)  # all typed here: the saved config undoes them
     fix = ("choose another run.name to start a new run"
            + (" with " + ", ".join(_diff_key_and_old(d)[0] for d in meant) + " as given" if every else "")

@@ -73,6 +73,7 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
+from drac_ssl.starting import python_command, python_word
 from drac_ssl.trial_run import trial_run_record, trial_run_words
 from drac_ssl.weights_file import WeightsFileError
 
@@ -217,17 +218,17 @@ def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
     bundle_dir = Path(bundle_dir)
     run_dir = bundle_dir.parent
     if bundle_dir.name == "bundle" and (run_dir / "finetune" / "summary.json").is_file():
-        return (f"rebuild the bundle from the run's fine-tuning, as the export stage does: python -c "
+        return (f"rebuild the bundle from the run's fine-tuning, as the export stage does: {python_word()} -c "
                 f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\"")
     run_dir, variant = bundle_dir.parent.parent, bundle_dir.name
     if bundle_dir.parent.name == "bundles" and (run_dir / "finetune" / "summary.json").is_file():
         if (run_dir / "config.yaml").is_file():  # what the export command needs without --images
-            return (f"rebuild the variant's bundle from the run's fine-tuning: python -m drac_ssl.export "
+            return (f"rebuild the variant's bundle from the run's fine-tuning: {python_command('drac_ssl.export')} "
                     f"{shlex.quote(str(run_dir))} --variant {shlex.quote(variant)}")
-        return (f"rebuild the variant's bundle from the run's fine-tuning: python -c \"from "
+        return (f"rebuild the variant's bundle from the run's fine-tuning: {python_word()} -c \"from "
                 f"drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}', '{variant}', "
                 f"'{bundle_dir}')\"")
-    return ("rebuild it from the run folder that made it: python -c \"from drac_ssl.grading.bundle "
+    return (f"rebuild it from the run folder that made it: {python_word()} -c \"from drac_ssl.grading.bundle "
             "import build_bundle; build_bundle('RUN')\" (what its export stage does)")
 
 
@@ -1555,7 +1556,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     if meta.get("format") != BUNDLE_FORMAT:
         raise BundleError(
             f"{bundle_dir}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}.\n  fix: "
-            f"rebuild it with this version of drac_ssl from the run folder that made it: python -c "
+            f"rebuild it with this version of drac_ssl from the run folder that made it: {python_word()} -c "
             f"\"from drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
     _check_metadata_entries(bundle_dir, meta)
     head = meta["model"].get("head")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from drac_ssl.starting import python_command
+
 __all__ = ["BundleError", "bundle_folder"]
 
 
@@ -50,5 +52,5 @@ def bundle_folder(path: str | os.PathLike[str]) -> Path:
     raise BundleError(
         f"{p}: neither a model bundle (metadata.json + MODEL_CARD.md) nor a run folder with "
         f"bundle/.\n  fix: pass RUN or RUN/bundle of a run whose export stage finished (a "
-        f"training with export in run.stages, as by default: python -m drac_ssl.train -c "
+        f"training with export in run.stages, as by default: {python_command('drac_ssl.train')} -c "
         f"configs/drac.yaml data.root=DATA_ROOT)")

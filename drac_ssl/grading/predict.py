@@ -67,6 +67,7 @@ from drac_ssl.grading.image_notes import (
 )
 from drac_ssl.grading.model import FEATURE_STAGE, GradingModel, InputSpec
 from drac_ssl.models import Backbone
+from drac_ssl.starting import python_command
 
 if TYPE_CHECKING:
     from drac_ssl.grading.bundle import Bundle
@@ -160,7 +161,7 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     """
     p = Path(path)
     if p.is_dir():
-        raise IsADirectoryError(f"{p}: a folder, not an image file (python -m drac_ssl.export RUN "
+        raise IsADirectoryError(f"{p}: a folder, not an image file ({python_command('drac_ssl.export')} RUN "
                                 f"--images {p} grades the images in a folder)")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such image file")

@@ -42,6 +42,7 @@ from drac_ssl.models import (
     build_vicreg_model,
     load_local_weights,
 )
+from drac_ssl.starting import python_command
 
 __all__ = ["MONITOR_KEY", "START_RULES", "StartPoint", "choose_start", "default_checkpoint",
            "load_pretrained_model", "monitor_peak", "pretrain_history", "resolve_checkpoint",
@@ -222,7 +223,7 @@ def resolve_start(run_dir: Path, checkpoint: str | Path | None, rule: str = "bes
         raise FileNotFoundError(
             f"UMM needs the pretrained VICReg model ({rule}), but {path} does not exist.\n"
             f"  fix: run the pretrain stage first (run.stages=[ingest,pretrain,umm]) or pass "
-            f"a checkpoint: python -m drac_ssl.umm RUN/pretrain/vicreg_model.safetensors"
+            f"a checkpoint: {python_command('drac_ssl.umm')} RUN/pretrain/vicreg_model.safetensors"
         )
     if which == "best":
         meta = read_json_dict(pretrain_dir / "metadata.json") or {}

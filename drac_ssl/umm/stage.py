@@ -63,6 +63,7 @@ from drac_ssl.runtime import (
     resolve_device,
     use_bf16,
 )
+from drac_ssl.starting import python_command
 from drac_ssl.tensorboard_log import require_tensorboard
 from drac_ssl.umm.bilevel import HVP_MODES, HYPERGRADIENTS
 from drac_ssl.umm.layers import AfterCut, early_features, make_batch_norm_composable
@@ -383,14 +384,14 @@ class _UMMTraining(TrainingTask):
                 f"pretraining's probe ({PROBE_KEY}); its early-stopping state holds the mean over "
                 f"its training batches, another scale, and resuming would compare the two.\n"
                 f"  fix: delete {self.out_dir} to run UMM again (its epochs are re-run), or give this "
-                f"run its own folder: python -m drac_ssl.umm ... --run-dir NEW")
+                f"run its own folder: {python_command('drac_ssl.umm')} ... --run-dir NEW")
 
     def _check_settings(self, state: dict[str, Any]) -> None:
         """Refuse a checkpoint made with other settings (:func:`_resume_differences`)."""
         diffs = _resume_differences(state, self.cfg, self.source, self.out_dir)
         if diffs:
             run_dir = self.out_dir.parent
-            reuse = (f", or python -m drac_ssl.train ... run.name=NEW run.reuse={run_dir} (takes the "
+            reuse = (f", or {python_command('drac_ssl.train')} ... run.name=NEW run.reuse={run_dir} (takes the "
                      f"finished stages whose settings are equal)"
                      if (run_dir / "stages.json").is_file() else "")  # a run folder of drac_ssl.train
             raise ConfigError(
@@ -398,7 +399,7 @@ class _UMMTraining(TrainingTask):
                 f"settings (old -> new); resuming it would mix two configurations in one run:\n  "
                 + "\n  ".join(diffs)
                 + f"\n  fix: rerun with the settings it was made with (-c {self.out_dir / 'config.yaml'}); "
-                f"or give the new settings their own folder: python -m drac_ssl.umm ... --run-dir NEW"
+                f"or give the new settings their own folder: {python_command('drac_ssl.umm')} ... --run-dir NEW"
                 f"{reuse}; or delete {self.out_dir} to start over.")
 
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
@@ -419,7 +420,7 @@ class _UMMTraining(TrainingTask):
                     f"its finished stages: add {new_run_settings(run_dir)} and "
                     f"the changed setting to your command")
         return ("this folder refuses a changed setting: give the new settings their own, "
-                "python -m drac_ssl.umm ... --run-dir NEW")
+                f"{python_command('drac_ssl.umm')} ... --run-dir NEW")
 
     def describe(self, row: dict[str, Any]) -> str:
         def num(key: str, fmt: str = ".3f") -> str:

@@ -30,6 +30,7 @@ from app.gradcam import (
 from app.inputs import InputLimits, InputRejected, load_bytes, load_upload
 from app.predict import NoBundleError, Predictor, find_newest_bundle
 from drac_ssl.grading.model import HEADS
+from drac_ssl.starting import python_word
 
 SAMPLES = SHARED_DATA / "drac_samples"
 
@@ -207,7 +208,7 @@ def test_library_mistakes_are_said_as_such(predictor: Predictor, sample_path: Pa
             call()
     with pytest.raises(ValueError, match=r"not '1'"):
         read_image(sample_path, "1")  # type: ignore[arg-type]
-    with pytest.raises(IsADirectoryError, match=r"a folder, not an image file \(python -m drac_ssl.export RUN --images"):
+    with pytest.raises(IsADirectoryError, match=r"a folder, not an image file \(\S*python -m drac_ssl.export RUN --images"):
         read_image(tmp_path, 1)
     with pytest.raises(FileNotFoundError, match=r"no such image file"):
         read_image(tmp_path / "absent.png", 1)
@@ -892,7 +893,7 @@ def test_cli_a_corrupt_bundle_metadata_names_the_file_and_how_to_rebuild_it(
     err = captured.err
     assert f"{meta}: the bundle metadata is unreadable (Extra data: " in err, err
     assert (f"\n  fix: rebuild the bundle from the run's fine-tuning, as the export stage does: "
-            f"python -c \"from drac_ssl.grading.bundle import build_bundle; "
+            f"{python_word()} -c \"from drac_ssl.grading.bundle import build_bundle; "
             f"build_bundle('{tmp_path / 'run'}')\"") in err, err
     assert "Traceback" not in err and "serving on" not in captured.out
 

@@ -1392,7 +1392,7 @@ def test_a_folder_per_grade_tree_is_told_it_needs_a_label_csv_with_a_way_to_make
     assert "the images are in 5 subfolders (0/, 1/, 2/ and 2 more)" in message, message
     assert "a folder-per-grade tree needs a label CSV" in message, message
     assert "If not" not in message, message
-    (command,) = re.findall(r"^  python -m data_prep (flatten .*)$", message, flags=re.M)
+    (command,) = re.findall(r"^  \S*python -m data_prep (flatten .*)$", message, flags=re.M)
     flat = tmp_path / "bygrade_flat"
     assert f"then pass --root {flat} --grades icdr" in message, message
     assert main(shlex.split(command)) == 0

@@ -32,6 +32,7 @@ from drac_ssl.grading import bundle as bundles
 from drac_ssl.grading import model as grading
 from drac_ssl.grading import predict
 from drac_ssl.report import write_report
+from drac_ssl.starting import python_command, python_word
 from drac_ssl.submission import check_submission
 
 
@@ -62,6 +63,44 @@ def exported_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         for name in ("ingest", "pretrain", "finetune", "export")}))
     yield root
     torch.set_num_threads(threads)
+
+
+def test_run_alone_on_a_finished_run_says_where_its_submission_is_and_what_does_more(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial: ``export RUN`` alone on a finished run was refused with only "to grade
+    images give RUN, --images DIR and --out TEAM.csv", though ``RUN --variant vicreg`` without
+    --images works. The refusal (still a usage error, exit 2; nothing exported again) now says
+    where the run's submission is and which variant's bundle graded it, and the commands that
+    do more: --variant NAME (the run's other variants), --images DIR --out FILE, --check."""
+    submission = exported_run / "export" / "submission.csv"
+    before = submission.read_bytes(), submission.stat().st_mtime_ns
+    summary = json.loads((exported_run / "export" / "summary.json").read_text())
+    finetuned = json.loads((exported_run / "finetune" / "summary.json").read_text())
+    selected = finetuned["selected"]
+    assert summary["variant"] == selected
+    capsys.readouterr()
+    assert export.main([str(exported_run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {exported_run}: this run's submission is already written: {submission} "
+                          f"(graded by its {selected} bundle, {summary['bundle']}: the variant the run "
+                          f"selected)"), err
+    assert "to grade images give RUN" not in err, err
+    py = python_command("drac_ssl.export")
+    others = [v for v in finetuned["variants"] if v != selected]
+    listed = f" ({', '.join(others)})" if others else ""
+    assert (f"to export another variant{listed} into {exported_run / 'export' / 'submission_NAME.csv'}: "
+            f"{py} {exported_run} --variant NAME") in err, err
+    assert f"to grade other images with its bundle: {py} {exported_run} --images DIR --out FILE.csv" in err, err
+    check = f"{py} --check {submission} --manifest {exported_run}"
+    assert err.rstrip().endswith(check), err
+    assert (submission.read_bytes(), submission.stat().st_mtime_ns) == before  # not exported again
+    assert export.main(shlex.split(check)[3:]) == 0  # the check it gives works
+    capsys.readouterr()
+    # not a run folder: the arguments, as before; --images without --out: that --out is needed
+    assert export.main([str(tmp_path)]) == 2
+    assert "error: to grade images give RUN, --images DIR and --out TEAM.csv" in capsys.readouterr().err
+    assert export.main([str(exported_run), "--images", str(tmp_path)]) == 2
+    assert "error: --images DIR needs --out CSV" in capsys.readouterr().err
 
 
 def _submission(path: Path) -> list[dict[str, str]]:
@@ -881,7 +920,7 @@ def test_no_test_images_is_said_on_the_console_with_why(
     assert not (run / "export" / "submission.csv").exists()
     assert (f"[export] no submission written: the ingest manifest has no test images (the ingest "
             f"said: {looked}) -> to grade a folder of test images with this run's bundle: "
-            f"python -m drac_ssl.export {run} --images DIR --out submission.csv") in out, out
+            f"{python_command('drac_ssl.export')} {run} --images DIR --out submission.csv") in out, out
     noted = json.loads((run / "export" / "summary.json").read_text())["notes"]
     assert noted[0].startswith("the ingest manifest has no test images: no submission written (the "
                                "ingest said: /data/DRAC: no testing set found")
@@ -2124,16 +2163,67 @@ def test_a_corrupt_bundle_metadata_names_the_file_and_how_to_rebuild_it(
     generic = "build_bundle('RUN')"
     assert {"run": f"build_bundle('{run}')", "unfinished": generic, "elsewhere": generic,
             "variant": f"build_bundle('{run}', 'vicreg', '{bundle_dir}')",
-            "variant+config": f"python -m drac_ssl.export {run} --variant vicreg"}[where] in fix, said
+            "variant+config": f"{python_command('drac_ssl.export')} {run} --variant vicreg"}[where] in fix, said
     images = tmp_path / "images"
     images.mkdir()
     cv2.imwrite(str(images / "a.png"), np.full((48, 48), 128, np.uint8))
     assert export.main([str(bundle_dir), "--images", str(images), "--out", str(tmp_path / "x.csv")]) == 2
     assert f"error: {said}" in capsys.readouterr().err
     if where in ("run", "variant"):  # the python -c advice, run as given
-        call = fix.split('python -c "')[1].rstrip('"')
+        call = fix.split(f'{python_word()} -c "')[1].rstrip('"')
         exec(call, {})  # noqa: S102 - the package's own advice, tested
         assert export.load_bundle(bundle_dir).grade_names
+
+
+def test_check_against_an_array_file_or_a_folder_without_images_is_a_usage_error_with_the_working_command(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial: ``--check RUN/export/submission.csv --images retinamnist_public.npz`` was
+    told to give the .npz's folder; that folder then gave ``submission.csv:0: no images (...)
+    -> pass the folder of test images with --images``, exit 1 (the file failed), a dead end
+    blamed on line 0 of a valid submission. A MedMNIST .npz holds its test images as rows of
+    the array: both are usage errors (exit 2) whose fix is the command that works, ``--check
+    CSV --manifest RUN`` (RUN the run the CSV was written into); a folder without images too."""
+    from drac_ssl import submission
+
+    run = tmp_path / "runs" / "rm"
+    (run / "data").mkdir(parents=True)
+    cases = ["test_0000.png", "test_0001.png"]
+    (run / "data" / "manifest.csv").write_text(
+        "id,grade,split,fold\ntrain_0000.png,0,train,0\n" + "".join(f"{c},,test,\n" for c in cases))
+    (run / "data" / "ingest_summary.json").write_text(json.dumps({"grades": {"names": ["Normal", "NPDR", "PDR"]}}))
+    csv_path = run / "export" / "submission.csv"
+    csv_path.parent.mkdir()
+    csv_path.write_text("case,class,P0,P1,P2\n" + "".join(f"{c},0,0.8,0.1,0.1\n" for c in cases))
+    npz = tmp_path / "shared" / "retinamnist_public.npz"
+    npz.parent.mkdir()
+    np.savez(npz, test_images=np.zeros((2, 4, 4), np.uint8))
+    works = f"{python_command('drac_ssl.export')} --check {csv_path} --manifest {run}"
+    capsys.readouterr()
+    for images in (npz, npz.parent):  # the file, then its folder as the old advice said
+        assert export.main(["--check", str(csv_path), "--images", str(images)]) == 2, images
+        captured = capsys.readouterr()
+        assert ":0:" not in captured.out and "pass the folder of test images" not in captured.out, captured
+        assert "give its folder" not in captured.err, captured.err
+        assert "rows of the array, not" in captured.err and "\n  fix: " in captured.err, captured.err
+        assert captured.err.rstrip().endswith(works), captured.err
+    assert "retinamnist_public.npz, an array file" in captured.err  # the folder names what it holds
+    # the command given works: the submission is valid against the run's test cases
+    assert export.main(shlex.split(works)[3:]) == 0
+    assert "OK: 2 cases" in capsys.readouterr().out
+    # a folder without any image, and no array file: a usage error too, in both check commands
+    empty = tmp_path / "empty"
+    (empty / "patient1").mkdir(parents=True)
+    (empty / "patient1" / "test_0000.png").write_bytes(b"")
+    assert export.main(["--check", str(csv_path), "--images", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {empty}: no images (.png, " in err and f"e.g. {empty / 'patient1'}" in err, err
+    assert submission.main(["--check", str(csv_path), "--images", str(empty)]) == 2
+    assert f"error: {empty}: no images (.png, " in capsys.readouterr().err
+    # a submission outside a run: RUN stays a word, said what it is
+    loose = tmp_path / "team.csv"
+    shutil.copy(csv_path, loose)
+    assert export.main(["--check", str(loose), "--images", str(npz)]) == 2
+    assert "--manifest RUN (RUN: the run folder whose ingest read the test images" in capsys.readouterr().err
 
 
 def test_check_against_a_manifest_without_test_images_says_the_fix(
@@ -2148,6 +2238,7 @@ def test_check_against_a_manifest_without_test_images_says_the_fix(
     (data / "ingest_summary.json").write_text(json.dumps({"grades": {"names": ["Normal", "NPDR", "PDR"]}}))
     images = tmp_path / "new_photos"
     images.mkdir()
+    (images / "a.png").write_bytes(b"")  # a folder of images (one without is a usage error)
     preds = tmp_path / "preds.csv"
     preds.write_text("case,class,P0,P1,P2\n")
     capsys.readouterr()
@@ -2530,7 +2621,7 @@ def test_score_gives_the_hand_computed_figures_of_a_5_grade_submission(
     assert record["label_columns"] == {"image": "Image name", "grade": "Retinopathy grade"}
     assert record["submission"] == str(sub) and record["labels"] == str(labels)
     assert record["package_version"] and record["date_utc"].startswith("20")
-    assert record["command"].startswith("python -m drac_ssl.export --score ")
+    assert record["command"].startswith(f"{python_command('drac_ssl.export')} --score ")
     assert record["chance_warning"] is None and "better than chance" not in printed
 
 
@@ -3102,7 +3193,11 @@ def test_check_against_a_run_warns_once_of_classes_its_rule_does_not_give(
         f"{c},{ {'003.png': 1, '004.png': 1, '006.png': 2, '007.png': 1}.get(c, g)},{p}\n" for c, (g, p) in rows.items()))
     assert export.main(["--check", str(agree), "--manifest", str(cut)]) == 0
     assert "warning:" not in capsys.readouterr().err
-    assert export.main(["--check", str(sub), "--images", str(tmp_path), "--grades", "3"]) == 1
+    images = tmp_path / "test_images"  # the same cases as files: valid, and no run to say a rule
+    images.mkdir()
+    for case in cases:
+        (images / case).write_bytes(b"")
+    assert export.main(["--check", str(sub), "--images", str(images), "--grades", "3"]) == 0
     assert "have a class other than" not in capsys.readouterr().err
     # a regression head cut at thresholds: its score is not the expected grade of P, so the
     # rule cannot be replayed from the file: nothing said
@@ -3291,7 +3386,7 @@ def test_the_recorded_command_keeps_its_words_for_the_resume_command(monkeypatch
     """The run's records keep the command word by word (``argv``), and its line is quoted for
     the shell: a data.root with a space was written unquoted, so the command could not be run
     again as recorded."""
-    from drac_ssl import runtime
+    from drac_ssl import runtime, starting
 
     monkeypatch.setattr(sys, "argv", ["train.py", "-c", "configs/drac.yaml", "data.root=/data/DRAC 2022"])
     assert runtime.command_argv()[-3:] == ["-c", "configs/drac.yaml", "data.root=/data/DRAC 2022"]
@@ -3308,10 +3403,10 @@ def test_the_recorded_command_keeps_its_words_for_the_resume_command(monkeypatch
                            capture_output=True, text=True, check=True).stdout.splitlines()
     assert words == runtime.command_argv()[1:], (line, words)
     # the interpreter as it ran, not a bare python that without an active venv is another one
-    monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
+    monkeypatch.setattr(starting.shutil, "which", lambda name: None)
     assert runtime.command_argv()[0] in (os.path.relpath(sys.executable), sys.executable)
     assert Path(runtime.command_argv()[0]).resolve() == Path(sys.executable).resolve()
-    monkeypatch.setattr(runtime.shutil, "which", lambda name: sys.executable)
+    monkeypatch.setattr(starting.shutil, "which", lambda name: sys.executable)
     assert runtime.command_argv()[0] == "python"
 
 

@@ -1050,6 +1050,30 @@ def test_a_fold_offered_under_its_older_signature_keeps_its_credit_once_re_signe
     assert _fold_origin(vdir / "fold0.json", run, finetune.OFFERED_FOLDS)["trained_in"] == elsewhere
 
 
+def test_offered_folds_retrained_name_the_settings_that_differ(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial: '0 of the 2 fold(s) offered by run.reuse reused; 2 retrained here (their settings
+    or inputs differ from this run's: the signature)' left the user to guess which. The offering
+    run's saved config.yaml tells the fine-tuning settings that differ (finetune.head); settings
+    that change no fold are not named, and without a readable config the generic words stay."""
+    from drac_ssl.config import FinetuneConfig, load_config, save_config
+
+    there = tmp_path / "runs" / "rm-tiny"
+    save_config(load_config(None, ["finetune.head=linear", "finetune.n_boot=50"]), there / "config.yaml")
+    offered = {f"fold{k}.json": {"trained_in": str(there), "signature": "theirs"} for k in (0, 1)}
+    here = load_config(None, ["finetune.head=mlp", "finetune.n_boot=200"]).finetune
+    assert finetune._offered_differences(offered, here) == ["finetune.head: 'linear' -> 'mlp'"]
+    finetune._say_reuse("vicreg", 2, offered, {}, [], differ=finetune._offered_differences(offered, here))
+    assert capsys.readouterr().out == ("[finetune] vicreg: 0 of the 2 fold(s) offered by run.reuse reused; 2 "
+                                       "retrained here (their settings differ from this run's: finetune.head: "
+                                       "'linear' -> 'mlp')\n")
+    # the same settings (n_boot changes no fold): the inputs differ, which the settings cannot tell
+    same = load_config(None, ["finetune.head=linear"]).finetune
+    assert finetune._offered_differences(offered, same) == []
+    gone = {"fold0.json": {"trained_in": str(tmp_path / "nowhere"), "signature": "theirs"}}
+    assert finetune._offered_differences(gone, FinetuneConfig()) == []
+
+
 def test_folds_resumed_from_this_runs_earlier_attempt_are_not_counted_as_retrained(
         pretrained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A resumed fine-tuning of a run.reuse run printed 'reusing fold0.json', 'reusing

@@ -24,6 +24,7 @@ from drac_ssl import preflight, train
 from drac_ssl.config import ConfigError, load_config, save_config
 from drac_ssl.models import Backbone
 from drac_ssl.preflight import PreflightError
+from drac_ssl.starting import python_command
 
 CPU = ["run.device=cpu", "run.name=x"]
 SMALL_BATCHES = ["pretrain.batch_size=8", "umm.batch_size=8"]  # for the 15-17 image sets here
@@ -454,7 +455,7 @@ def test_the_ingest_command_of_the_findings_carries_the_data_settings_as_flags(t
     (warned,) = [f for f in findings(*settings) if "not opened yet" in f.line]
     command = warned.fix.partition("to see both kinds of problem at once: ")[2]
     scratch = Path(tempfile.gettempdir()) / "drac_ssl-ingest-check"
-    assert command.startswith(f"python -m data_prep ingest --root '{photos}' --labels-csv "), command
+    assert command.startswith(f"{python_command('data_prep')} ingest --root '{photos}' --labels-csv "), command
     assert command.endswith(f" --out {shlex.quote(str(scratch))}"), command
     for flag in ("--image-column Photo", "--grade-column Severity", "--grades icdr", "--channels 3",
                  "--modality fundus", "--folds 2", "--seed 7", "--cache-sizes 64,128", "--fundus-crop",
@@ -462,7 +463,7 @@ def test_the_ingest_command_of_the_findings_carries_the_data_settings_as_flags(t
         assert f" {flag} " in command, (flag, command)
     assert "<" not in command and "same data settings" not in command
     words = shlex.split(command)
-    assert words[:4] == ["python", "-m", "data_prep", "ingest"]
+    assert words[:4] == [*shlex.split(python_command("data_prep")), "ingest"]
     parser = argparse.ArgumentParser()
     ingest.add_arguments(parser)
     args = parser.parse_args(words[4:])
@@ -512,8 +513,8 @@ def test_many_label_rows_without_images_are_listed_ten_then_counted(
     assert (f"11. ... and 30 more 'no-image' error(s) of this kind: 40 of the 52 label rows have no "
             f"image in {root} (12 images there): is the training set fully unzipped there? To train "
             "on the images that are there, rerun with data.missing=leave_out (the rows without an "
-            "image are then left out, listed in ingest_summary.json)\n     fix: python -m data_prep "
-            f"ingest --root {root} --cache-sizes 128,256 --out {scratch} lists every one in "
+            "image are then left out, listed in ingest_summary.json)\n     fix: "
+            f"{python_command('data_prep')} ingest --root {root} --cache-sizes 128,256 --out {scratch} lists every one in "
             f"{scratch / 'ingest_problems.txt'}") in err, err
 
 
@@ -991,7 +992,7 @@ def test_the_folds_of_an_existing_ingest_are_checked_as_those_an_ingest_will_mak
                              "stratified 5-fold cross-validation needs at least 5 of every grade (1 of "
                              "the 5 folds will validate without any grade 0 (Normal) image)")
     assert found[0].fix == (
-        f"redo the ingest with 4 folds: python -m data_prep ingest --root '/data/my DRAC' --out {data} "
+        f"redo the ingest with 4 folds: {python_command('data_prep')} ingest --root '/data/my DRAC' --out {data} "
         "--folds 4 (its other options as before), or ingest in run.stages of a new run folder "
         "(run.name=<a new name> data.n_folds=4); or add labelled grade 0 (Normal) images (at least 5 "
         "for 5 folds) and redo it")
@@ -1005,7 +1006,7 @@ def test_the_folds_of_an_existing_ingest_are_checked_as_those_an_ingest_will_mak
     (found,) = [f for f in fold_findings() if "grade 2 (PDR) has only 1" in f.what]
     ingest_part, _, settings_part = found.fix.partition("; then redo the ingest with those flags: ")
     assert "--grades" in ingest_part and "data." not in ingest_part
-    assert settings_part.startswith(f"python -m data_prep ingest --root '/data/my DRAC' --out {data} ")
+    assert settings_part.startswith(f"{python_command('data_prep')} ingest --root '/data/my DRAC' --out {data} ")
     in_settings = settings_part.split("in settings: ")[1]
     assert "data.grades=" in in_settings and "--" not in in_settings
     # a grade with enough images that still misses a fold: a warning
@@ -1039,7 +1040,7 @@ def test_an_ingest_that_kept_twins_together_before_fold_group_existed_is_told_to
                                      "finetune.batch_size=2", run_dir=run_dir, stages=["finetune", "export"])
                  if "folds validate" in f.what]
     assert warned.severity == "warning" and "grade 2 (PDR)" in warned.what
-    assert warned.fix.startswith(f"{REDO_FOR_FOLD_GROUPS}: python -m data_prep ingest --root ")
+    assert warned.fix.startswith(f"{REDO_FOR_FOLD_GROUPS}: {python_command('data_prep')} ingest --root ")
     assert "--seed" not in warned.fix and "--folds" not in warned.fix and "data.fold_seed" not in warned.fix
     facts = data_provenance(data)
     assert facts["folds_without_grade"] == {"2": [0]} and facts["fold_groups_missing"] is True
@@ -1081,8 +1082,8 @@ def test_a_grade_of_fewer_grouped_units_than_folds_is_said_in_its_unit(tmp_path:
             "its images are in 2 image groups (near twins and a patient's images kept together by "
             "--near-duplicate-mse), each in one fold: add labelled grade 2 (PDR) images (not near twins "
             "of those it has)")
-    assert warned.fix.startswith(f"{held} and redo the ingest, or redo it with 2 folds: python -m data_prep "
-                                 f"ingest --root ")
+    assert warned.fix.startswith(f"{held} and redo the ingest, or redo it with 2 folds: "
+                                 f"{python_command('data_prep')} ingest --root ")
     assert warned.what.startswith(f"the ingest in {data}: 3 of its 5 folds validate without any grade 2 (PDR)")
 
 
@@ -1145,7 +1146,7 @@ def test_an_old_twin_grouped_ingest_with_patients_is_told_to_redo_it_too(tmp_pat
     (warned,) = [f for f in findings("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
                                      "finetune.batch_size=2", run_dir=run_dir, stages=["finetune", "export"])
                  if "folds validate" in f.what]
-    assert "grade 2 (PDR)" in warned.what and warned.fix.startswith(f"{REDO_FOR_FOLD_GROUPS}: python -m data_prep ")
+    assert "grade 2 (PDR)" in warned.what and warned.fix.startswith(f"{REDO_FOR_FOLD_GROUPS}: {python_command('data_prep')} ")
     facts = data_provenance(data)
     assert facts["n_patients"] == 15 and facts["fold_groups_missing"] is True
     assert facts["fold_gap_fix"].startswith(REDO_FOR_FOLD_GROUPS)
@@ -1802,8 +1803,8 @@ def test_a_fold_the_ingest_left_without_a_grade_gets_a_fix_that_changes_the_fold
     assert mild.severity == "warning" and "grade 1 (Mild)" in mild.what and "grade 3 (Severe)" in severe.what
     assert "(its folds are stratified by grade)" not in mild.fix
     assert mild.fix == (
-        f"redo the ingest with --seed 16 (checked: its 3 folds then hold every grade): python -m "
-        f"data_prep ingest --root '/data/my photos' --out {data} --seed 16 (its other options as "
+        f"redo the ingest with --seed 16 (checked: its 3 folds then hold every grade): "
+        f"{python_command('data_prep')} ingest --root '/data/my photos' --out {data} --seed 16 (its other options as "
         f"before), or, in a new run folder with ingest in run.stages (run.name=<a new name>), "
         f"data.fold_seed=16; else --folds 2 (checked, with the same seed: its 2 folds then hold every "
         f"grade), or add labelled grade 1 (Mild) and grade 3 (Severe) images of more patients, and "
@@ -1815,8 +1816,8 @@ def test_a_fold_the_ingest_left_without_a_grade_gets_a_fix_that_changes_the_fold
     assert len(found) == 5  # grade 1 only in fold 0, the others never in it
     for old in found:
         assert old.fix.startswith("redo the ingest (this version stratifies the folds by grade, and "
-                                  "its folds of these images hold every grade): python -m data_prep "
-                                  "ingest --root '/data/my photos'")
+                                  f"its folds of these images hold every grade): {python_command('data_prep')} ingest "
+                                  "--root '/data/my photos'")
 
 
 def drac_download(root: Path, n_train: int = 15, n_test: int = 3, test: bool = True) -> Path:
@@ -1937,3 +1938,34 @@ def test_an_idrid_or_aptos_run_without_a_testing_set_is_warned_as_a_drac_one(tmp
     plain = plain_dataset(tmp_path / "plain", [i % 5 for i in range(20)])
     assert warned(plain) == []
 
+
+
+def test_printed_fix_commands_name_the_interpreter_that_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new-user trial: the package lives in .venv, not activated; the unfinished-run messages
+    printed ``.venv/bin/python -m ...``, but the redo fix of a stage whose output is gone, the
+    umm start fix, compare's finish-the-run fix and the header of a saved config.yaml printed a
+    bare ``python -m``, which ran another interpreter (``No module named torch``). Every printed
+    command now names the running interpreter (:func:`drac_ssl.starting.python_command`)."""
+    import os
+    import sys
+
+    from drac_ssl import compare, starting
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / ".venv" / "bin" / "python"))
+    monkeypatch.setattr(starting.shutil, "which", lambda name: "/usr/bin/python")  # not the venv's
+    venv = os.path.join(".venv", "bin", "python")
+    assert python_command("drac_ssl.train") == f"{venv} -m drac_ssl.train"
+    run_dir = tmp_path / "runs" / "x"
+    fix = preflight.redo_fix(run_dir, "ingest", [run_dir / "data" / "manifest.csv"])
+    assert f"every stage runs: {venv} -m drac_ssl.train -c {run_dir / 'config.yaml'} " in fix, fix
+    saved = save_config(load_config(None, ["run.stages=[ingest,pretrain]"]), run_dir / "config.yaml")
+    first = saved.read_text(encoding="utf-8").splitlines()[0]
+    assert first.endswith(f"; rerun with: {venv} -m drac_ssl.train -c THIS_FILE"), first
+    with pytest.raises(compare.CompareError) as caught:
+        compare.read_run(run_dir)
+    assert f"it resumes where it stopped): {venv} -m drac_ssl.train -c {saved} " in str(caught.value)
+    # a path with a space is quoted, so the command still runs as printed
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "my env" / "bin" / "python"))
+    assert python_command("data_prep") == f"'{os.path.join('my env', 'bin', 'python')}' -m data_prep"

@@ -21,6 +21,7 @@ from drac_ssl import collapse, pretrain
 from drac_ssl.metrics import degenerate_ci_reason, one_grade_words
 from drac_ssl.report import FIGURE_CAPTIONS, figure_caption, write_report
 from drac_ssl.scale import read_ingest_facts
+from drac_ssl.starting import python_command
 from drac_ssl.umm import plots as umm_plots
 from drac_ssl.umm import stage as umm_stage
 
@@ -566,7 +567,7 @@ def test_the_report_command_refuses_a_config_yaml_edited_after_the_stages_ran(
         err = capsys.readouterr().err
         assert f"{saved} does not say what the stages ran with" in err and words in err, err
         assert "fix: make config.yaml say what they ran with" in err and "Traceback" not in err, err
-        assert f"then rerun python -m drac_ssl.report {run}; to run with other values" in err, err
+        assert f"then rerun {python_command('drac_ssl.report')} {run}; to run with other values" in err, err
         assert written == []
         train.save_config(train.load_config(saved, [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
                                                     for k, v in (("pretrain.lr", ran["pretrain"]["lr"]),

@@ -24,6 +24,7 @@ import pytest
 import torch
 
 from drac_ssl import stage_settings, train
+from drac_ssl.starting import python_command
 from drac_ssl.submission import check_submission
 
 REDUCED = [
@@ -194,7 +195,7 @@ def test_a_hand_edited_config_yaml_is_named_as_edited_and_its_fix_is_not_the_ref
             assert (f"{saved} does not say what the stages ran with" in err
                     and "pretrain.lr is 0.03 there but the pretraining ran with 0.015" in err
                     and "make config.yaml say what they ran with (pretrain.lr: 0.015), then rerun "
-                        f"with it: python -m drac_ssl.train -c {saved}" in err
+                        f"with it: {python_command('drac_ssl.train')} -c {saved}" in err
                     and f"run.name={name}-2 run.reuse=runs/{name}" in err), err
             assert "different configuration" not in err, err
         # the fix as printed: the file put back, -c RUN/config.yaml resumes (no refusal)
@@ -506,10 +507,14 @@ def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
     capsys.readouterr()
     # another fine-tuning on the same pretraining: the refusal says how
     assert train.main([*REDUCED, "finetune.head=mlp"]) == 2
-    assert f"run.name=reduced-2 run.reuse={Path('runs') / 'reduced'}" in capsys.readouterr().err
+    assert (f"replace run.name=reduced with run.name=reduced-2 and add run.reuse={Path('runs') / 'reduced'} "
+            f"in your command") in capsys.readouterr().err
     assert train.main([*REDUCED, "finetune.head=mlp", "run.name=branch", "run.reuse=runs/reduced"]) == 0
     out = capsys.readouterr().out
     assert f"run.reuse: takes ingest, pretrain, umm from {source}" in out
+    # the offered folds retrained: the setting that differs is named, not only "the signature"
+    assert ("[finetune] vicreg: 0 of the 2 fold(s) offered by run.reuse reused; 2 retrained here (their "
+            "settings differ from this run's: finetune.head: 'linear' -> 'mlp')") in out, out
     for stage in ("ingest", "pretrain", "umm"):
         assert f"stage {stage}: already done in {source}" in out
     assert "stage finetune: starting" in out and "stage export: starting" in out
@@ -709,7 +714,8 @@ def test_a_change_of_the_folds_alone_takes_the_pretraining_and_umm_and_runs_the_
     err = " ".join(capsys.readouterr().err.split())
     assert ("or keep this run and start a new one that takes its finished pretrain, umm stage(s) instead of "
             "running them again (the ingest runs again for the new folds: data.fold_seed changes only the "
-            "folds, which pretrain and umm never read): add run.name=reduced-2 run.reuse=runs/reduced") in err, err
+            "folds, which pretrain and umm never read): replace run.name=reduced with run.name=reduced-2 "
+            "and add run.reuse=runs/reduced in your command") in err, err
 
     assert train.main([*REDUCED, "data.fold_seed=1", "run.name=refold", "run.reuse=runs/reduced"]) == 0
     out = capsys.readouterr().out
@@ -1042,6 +1048,47 @@ def test_a_changed_generic_run_is_not_sent_to_run_reuse_when_nothing_could_be_ta
     problem = train._existing_run_problem(
         train.load_config(mnist, [f"data.root={tmp_path}", "pretrain.epochs=3"]), run_dir)
     assert f"run.name=mnist-2 run.reuse={run_dir}" in problem and "finished ingest stage(s)" in problem, problem
+
+
+def test_the_new_run_fix_replaces_a_run_name_typed_on_the_command_line(tmp_path: Path) -> None:
+    """A trial: the refusal of a changed run folder said "add run.name=rm-tiny-2
+    run.reuse=RUN to your command"; done to a command that had typed run.name=rm-tiny, the
+    preflight warned run.name was given twice. A key typed on the command line is to be
+    replaced ("replace run.name=rm-tiny with run.name=rm-tiny-2 and add run.reuse=RUN"); one
+    not typed is added, as before."""
+    from drac_ssl import preflight
+    from drac_ssl.config import save_config
+
+    out = tmp_path / "runs"
+    run_dir = out / "rm-tiny"
+    (run_dir / "data").mkdir(parents=True)
+    save_config(train.load_config(train.DEFAULT_CONFIG, [f"run.out_dir={out}", "run.name=rm-tiny"]),
+                run_dir / "config.yaml")
+    (run_dir / "data" / "manifest.csv").write_text("id,path,grade,split,fold,patient\n")
+    (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}, "pretrain": {"status": "done"}}))
+    (run_dir / "pretrain").mkdir()
+
+    def problem(*typed: str) -> str:
+        cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [f"run.out_dir={out}", *typed])
+        return train._existing_run_problem(cfg, run_dir, sources)
+
+    said = problem("run.name=rm-tiny", "pretrain.epochs=4")
+    assert "pretrain.epochs: " in said and "takes its finished ingest stage(s)" in said, said
+    assert said.endswith(f": replace run.name=rm-tiny with run.name=rm-tiny-2 and add run.reuse={run_dir} "
+                         f"in your command"), said
+    assert "add run.name=" not in said, said
+    # run.reuse typed too (another run's): both replaced
+    said = problem("run.name=rm-tiny", "run.reuse=runs/old", "pretrain.epochs=4")
+    assert said.endswith(f": replace run.name=rm-tiny with run.name=rm-tiny-2 and replace run.reuse=runs/old "
+                         f"with run.reuse={run_dir} in your command"), said
+    # nothing typed: added, as before
+    cfg = train.load_config(train.DEFAULT_CONFIG, [f"run.out_dir={out}", "run.name=rm-tiny", "pretrain.epochs=4"])
+    said = train._existing_run_problem(cfg, run_dir)
+    assert said.endswith(f": add run.name=rm-tiny-2 run.reuse={run_dir} to your command"), said
+    # nothing to take: the new name alone, replaced where it was typed
+    said = problem("run.name=rm-tiny", "data.phantom_seed=5")
+    assert "nothing in it can be taken into a new run" in said, said
+    assert "start the new run beside it: replace run.name=rm-tiny with run.name=rm-tiny-2 in your command)" in said, said
 
 
 def test_a_stage_run_on_other_code_than_the_runs_start_is_said_and_recorded(
@@ -1786,7 +1833,7 @@ def test_a_setting_changed_on_the_command_line_is_not_undone_by_the_refusals_fix
     assert "data.near_duplicate_mse: 0.0001 -> 0.0003" in problem, problem
     assert "start a new run with data.near_duplicate_mse as given" in problem, problem
     assert (f"or rerun with the saved config (it puts data.near_duplicate_mse back to 0.0001, which "
-            f"this command changes): python -m drac_ssl.train -c {run_dir / 'config.yaml'}") in problem, problem
+            f"this command changes): {python_command('drac_ssl.train')} -c {run_dir / 'config.yaml'}") in problem, problem
     assert ("nothing in it can be taken into a new run: its first stage, the ingest, differs "
             "(data.near_duplicate_mse), and every later stage is built on its output") in problem, problem
     assert "run.name=trial-2" in problem, problem
@@ -1797,7 +1844,7 @@ def test_a_setting_changed_on_the_command_line_is_not_undone_by_the_refusals_fix
     assert "as given" not in problem and "it puts data.near_duplicate_mse back to 0.0001," in problem, problem
     # not typed (no command line known): the saved config, as before
     problem = train._existing_run_problem(train.load_config(train.DEFAULT_CONFIG, typed), run_dir)
-    assert f"or rerun with the saved config: python -m drac_ssl.train -c {run_dir / 'config.yaml'}" in problem
+    assert f"or rerun with the saved config: {python_command('drac_ssl.train')} -c {run_dir / 'config.yaml'}" in problem
 
 
 def test_a_reuse_that_can_take_nothing_offers_the_source_runs_own_settings(tmp_path: Path) -> None:
