@@ -319,6 +319,37 @@ def _refolded_to(entry: Any) -> dict[str, str]:
     return found
 
 
+def taken_fold_settings(ran_with: dict[str, Any] | None, recorded: Any, cfg: Config) -> list[str]:
+    """What a stage ``run.reuse`` takes into a run with ``cfg``'s folds records as its
+    ``other_folds.settings``: ``"key: old -> new"`` (``repr`` of each value) for each
+    :data:`FOLD_SETTINGS` key whose value the stage actually ran with differs from ``cfg``'s.
+
+    The value it ran with is its own saved settings' (``ran_with``: :func:`stage_ran_with` in
+    the run it is taken from, e.g. ``pretrain/metadata.json``, which a chain of reuses hard
+    links from the run that pretrained), else the old value of the ``"key: old -> new"``
+    lines ``recorded`` (the source's own ``other_folds.settings``, whose old value is the first
+    run's, then the plan's difference with the source: first found wins); a key neither names
+    ran with ``cfg``'s value. Only the keys that still differ are listed (a chain back to the
+    first run's folds lists none). Review F1: a chain A -> B (fold_seed 1) -> C recorded only
+    B -> C's difference, so C's config.yaml was refused as an edit."""
+    old: dict[str, Any] = {}
+    data = saved_settings(ran_with).get("data") if isinstance(ran_with, dict) else None
+    for line in recorded if isinstance(recorded, list | tuple) else []:
+        key, _, values = str(line).partition(": ")
+        if key in FOLD_SETTINGS and " -> " in values and key not in old:
+            old[key] = values.rpartition(" -> ")[0]  # repr as written
+    new = to_dict(cfg)["data"]
+    lines = []
+    for key in FOLD_SETTINGS:
+        name = key.split(".", 1)[1]
+        if isinstance(data, dict) and name in data:
+            if data[name] != new[name]:
+                lines.append(f"{key}: {data[name]!r} -> {new[name]!r}")
+        elif key in old and old[key] != repr(new[name]):
+            lines.append(f"{key}: {old[key]} -> {new[name]!r}")
+    return lines
+
+
 def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None = None) -> str:
     """When ``run_dir/config.yaml`` (``written``, as read) disagrees with the settings a stage
     saved itself (:func:`stage_ran_with`) on one its output depends on (the comparison a

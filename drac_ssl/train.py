@@ -99,6 +99,8 @@ from drac_ssl.stage_settings import (
     made_in,
     reads,
     saved_settings,
+    stage_ran_with,
+    taken_fold_settings,
 )
 from drac_ssl.starting import started
 
@@ -515,14 +517,18 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
             if source_env.get("git_commit") and not taken_there else None)
         if code:
             entries[stage]["code"] = code
+        earlier = old.get("other_folds") if isinstance(old.get("other_folds"), dict) else None
+        if plan.refold or earlier:  # the folds it ran with, against this run's (a chain: the first run's)
+            settings = taken_fold_settings(stage_ran_with(plan.source, stage)[0],
+                                           [*(earlier or {}).get("settings", []), *plan.refold], cfg)
         if plan.refold:  # made with the source's folds: the ingest runs here (check_refolded)
             entries[stage]["other_folds"] = {
-                "ingest_of": str(plan.source), "settings": list(plan.refold),
+                "ingest_of": str(plan.source), "settings": settings,
                 "fold_figures": [f for f in plan.fold_figures if stage == "pretrain"],
                 "figures_from": str(plan.figures_from or plan.source),
                 "images": "not checked yet (after the ingest)"}
-        elif isinstance(old.get("other_folds"), dict):  # taken there from a run with other folds
-            entries[stage]["other_folds"] = old["other_folds"]
+        elif earlier:  # taken there from a run with other folds
+            entries[stage]["other_folds"] = {**earlier, "settings": settings}
     if plan.refold and (plan.source / "data" / "cache").is_dir():
         # the source's decoded images: the ingest here reuses their rows and keeps these very
         # arrays (replaced, never written into, if an image changed), then makes the new folds

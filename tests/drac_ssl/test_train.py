@@ -812,6 +812,50 @@ def test_stages_taken_with_other_folds_are_dropped_when_the_new_ingest_holds_oth
 
 
 @pytest.fixture(scope="module")
+def refolded_b(reduced_run: tuple[Path, int, str]) -> Path:
+    """``runs/chain-b``: the reduced run's pretraining and UMM taken with data.fold_seed=1
+    (the ingest run here), no fine-tuning."""
+    work, _, _ = reduced_run
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        assert train.main([*REDUCED, "data.fold_seed=1", "run.name=chain-b", "run.reuse=runs/reduced",
+                           "run.stages=[ingest,pretrain,umm]"]) == 0
+    finally:
+        os.chdir(cwd)
+    return work / "runs" / "chain-b"
+
+
+def test_a_chain_of_fold_changes_records_the_folds_the_taken_stages_ran_with(
+        reduced_run: tuple[Path, int, str], refolded_b: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F1: A (fold_seed 0) -> B (fold_seed 1) -> C (fold_seed 1, near_duplicate_mse
+    1e-4). C's pretraining ran with A's folds: stages.json says so per key (not B -> C's
+    difference alone), so rerunning C's command, or taking from C, is no "edited config.yaml"."""
+    work, _, _ = reduced_run
+    monkeypatch.chdir(work)
+    command = [*REDUCED, "data.fold_seed=1", "data.near_duplicate_mse=1e-4", "run.name=chain-c",
+               f"run.reuse={refolded_b}", "run.stages=[ingest,pretrain,umm]"]
+    assert train.main(command) == 0
+    run = work / "runs" / "chain-c"
+    stages = json.loads((run / "stages.json").read_text())
+    for stage in ("pretrain", "umm"):
+        assert stages[stage]["other_folds"]["settings"] == [
+            "data.fold_seed: 0 -> 1", "data.near_duplicate_mse: 0.0 -> 0.0001"], stages[stage]
+    assert stage_settings.edited_config_words(run, train.read_yaml((run / "config.yaml").read_text())) == ""
+    capsys.readouterr()
+    assert train.main(command) == 0, capsys.readouterr().err
+    plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.fold_seed=2"]), run,
+                            work / "runs" / "chain-d")
+    assert plan.stages == ("pretrain", "umm"), plan
+    # back to the first run's folds through the chain: nothing differs from what they ran with
+    cfg = train.load_config(train.DEFAULT_CONFIG, [*REDUCED])
+    ran_with = stage_settings.stage_ran_with(run, "pretrain")[0]
+    assert stage_settings.taken_fold_settings(ran_with, stages["pretrain"]["other_folds"]["settings"], cfg) == []
+    assert stage_settings.taken_fold_settings(None, stages["pretrain"]["other_folds"]["settings"], cfg) == []
+
+
+@pytest.fixture(scope="module")
 def knn_source(reduced_run: tuple[Path, int, str]) -> Path:
     """A run of the reduced set with the k-NN monitor on (fold 0 against the other folds),
     its ingest taken from the reduced run: ``runs/knn``."""
