@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from drac_ssl import stage_settings, train
 from drac_ssl.submission import check_submission
@@ -750,8 +751,8 @@ def test_a_change_of_the_folds_alone_takes_the_pretraining_and_umm_and_runs_the_
     assert train.main([*REDUCED, "data.fold_seed=1", "run.name=refold", "run.reuse=runs/reduced"]) == 0
     assert "stage finetune: already done" in capsys.readouterr().out
     written["data"]["fold_seed"] = 2
-    assert "data.fold_seed is 2 there but the pretraining ran with 0" in stage_settings.edited_config_words(
-        run, written)
+    assert ("data.fold_seed is 2 there but this run's ingest made its folds with 1 (data/ingest_summary.json)"
+            in stage_settings.edited_config_words(run, written))
 
 
 def test_stages_taken_with_other_folds_are_dropped_when_the_new_ingest_holds_other_images(
@@ -853,6 +854,35 @@ def test_a_chain_of_fold_changes_records_the_folds_the_taken_stages_ran_with(
     ran_with = stage_settings.stage_ran_with(run, "pretrain")[0]
     assert stage_settings.taken_fold_settings(ran_with, stages["pretrain"]["other_folds"]["settings"], cfg) == []
     assert stage_settings.taken_fold_settings(None, stages["pretrain"]["other_folds"]["settings"], cfg) == []
+
+
+def test_config_yaml_edited_back_to_the_source_runs_folds_is_refused(
+        reduced_run: tuple[Path, int, str], refolded_b: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F2: B took A's pretraining with data.fold_seed=1. Its config.yaml edited back to
+    A's fold_seed 0 agrees with what the pretraining ran with, but not with B's folds (its
+    ingest made them with 1): a resume would fine-tune on seed-1 folds while config.yaml and
+    the report say 0, and run.reuse from it would take its ingest as seed 0's. Both refused."""
+    work, _, _ = reduced_run
+    monkeypatch.chdir(work)
+    saved = refolded_b / "config.yaml"
+    original = saved.read_text()
+    written = train.read_yaml(original)
+    assert stage_settings.edited_config_words(refolded_b, written) == ""
+    written["data"]["fold_seed"] = 0
+    words = stage_settings.edited_config_words(refolded_b, written)
+    assert "data.fold_seed is 0 there but this run's ingest made its folds with 1" in words, words
+    assert "make config.yaml say what they ran with (data.fold_seed: 1)" in words, words
+    saved.write_text(yaml.safe_dump(written))
+    try:
+        capsys.readouterr()
+        assert train.main(["-c", str(saved), "run.out_dir=runs", "run.name=chain-b"]) == 2
+        assert "data.fold_seed is 0 there but this run's ingest made its folds with 1" in capsys.readouterr().err
+        with pytest.raises(train.ConfigError, match="data.fold_seed is 0 there but this run's ingest"):
+            train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "finetune.epochs=2"]), refolded_b,
+                             work / "runs" / "from-edited")
+    finally:
+        saved.write_text(original)
 
 
 @pytest.fixture(scope="module")
