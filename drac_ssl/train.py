@@ -105,6 +105,9 @@ from drac_ssl.stage_settings import (
 from drac_ssl.starting import started
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
+UNCHECKED = "its images were never checked"
+"""How a :class:`ReusePlan`'s ``why`` starts for a stage not taken because the run it would
+be taken from took it with other folds and never checked them (:func:`check_refolded`)."""
 DEFAULT_CONFIG = PACKAGE_CONFIGS / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
     d = cfg.data
@@ -332,6 +335,14 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
         skipped = isinstance(entry.get("outputs"), dict) and entry["outputs"].get("skipped")
         if not skipped and not (source / STAGE_FOLDERS[stage]).is_dir():  # deleted to be redone
             return stop(stage, (f"its output folder {source / STAGE_FOLDERS[stage]} is gone",))
+        other = entry.get("other_folds")
+        if isinstance(other, dict) and not str(other.get("images", "")).startswith("the same"):
+            # taken there with other folds, and the check after its ingest never ran: a run
+            # taking it now would check against that ingest, not the one it learnt from
+            return stop(stage, (f"{UNCHECKED} in {source}: it was taken there from "
+                                f"{entry.get('reused_from') or other.get('ingest_of')} with other folds, "
+                                f"and {source} stopped before the check after its ingest (rerun that "
+                                f"run's command: it checks them first)",))
         blocking = [d for d in diffs if reads(prefixes, _diff_key_and_old(d)[0])
                     and not (refold and _diff_key_and_old(d)[0] in FOLD_SETTINGS)]
         if (stage == "ingest" and blocking and cfg is not None and not skipped
@@ -638,17 +649,20 @@ def check_refolded(cfg: Config, run_dir: Path, status: dict[str, Any]) -> None:
     if not waiting or not (isinstance(ingest, dict) and ingest.get("status") == "done"):
         return
     origin = Path(str(status[waiting[0]]["other_folds"].get("ingest_of")))
+    # the run that ran them (a chain: the first); its images are origin's, checked there
+    made = Path(str(status[waiting[0]].get("reused_from") or origin))
+    held = "" if made == origin else f", which holds those of {made} (checked there)"
     size = cfg.pretrain.augment.source_size
     differs = refolded_image_difference(run_dir / "data", origin / "data", size)
     if not differs:
         for stage in waiting:
             status[stage]["other_folds"]["images"] = (
                 f"the same: data/cache/{size}px.npy, the manifest less its fold columns and the ingest "
-                f"facts are {origin}'s")
+                f"facts are {origin}'s{held}")
         atomic_write_json(run_dir / "stages.json", status)
         print(f"[train] run.reuse: the new ingest holds the images {' and '.join(waiting)} learnt from in "
-              f"{origin} (data/cache/{size}px.npy byte for byte, the manifest the same but for its folds): "
-              f"they stand as taken; the folds are this run's")
+              f"{made} (data/cache/{size}px.npy byte for byte as {origin}'s{held}, the manifest the same "
+              f"but for its folds): they stand as taken; the folds are this run's")
         return
     for stage in waiting:
         shutil.rmtree(run_dir / STAGE_FOLDERS[stage], ignore_errors=True)
@@ -750,7 +764,7 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
         if plan is not None:
             findings += _incomplete_in_source(cfg, plan)
         if plan is not None and not plan.stages:
-            unfinished = any(w.startswith(("it has not finished", "its output folder")) for w in plan.why)
+            unfinished = any(w.startswith(("it has not finished", "its output folder", UNCHECKED)) for w in plan.why)
             findings.append(Finding("run.reuse", cfg.run.reuse,
                                     f"nothing can be taken from it: its {plan.stopped_at} stage "
                                     f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})"

@@ -837,7 +837,13 @@ def test_a_chain_of_fold_changes_records_the_folds_the_taken_stages_ran_with(
     monkeypatch.chdir(work)
     command = [*REDUCED, "data.fold_seed=1", "data.near_duplicate_mse=1e-4", "run.name=chain-c",
                f"run.reuse={refolded_b}", "run.stages=[ingest,pretrain,umm]"]
+    capsys.readouterr()
     assert train.main(command) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    # the run that made them is named (the images were compared with B's ingest, checked in B)
+    assert (f"the new ingest holds the images pretrain and umm learnt from in {work / 'runs' / 'reduced'} "
+            f"(data/cache/24px.npy byte for byte as {refolded_b}'s, which holds those of "
+            f"{work / 'runs' / 'reduced'} (checked there)") in out, out
     run = work / "runs" / "chain-c"
     stages = json.loads((run / "stages.json").read_text())
     for stage in ("pretrain", "umm"):
@@ -854,6 +860,28 @@ def test_a_chain_of_fold_changes_records_the_folds_the_taken_stages_ran_with(
     ran_with = stage_settings.stage_ran_with(run, "pretrain")[0]
     assert stage_settings.taken_fold_settings(ran_with, stages["pretrain"]["other_folds"]["settings"], cfg) == []
     assert stage_settings.taken_fold_settings(None, stages["pretrain"]["other_folds"]["settings"], cfg) == []
+
+
+def test_stages_whose_other_folds_were_never_checked_are_not_taken_on(
+        reduced_run: tuple[Path, int, str], refolded_b: Path) -> None:
+    """Review F3: B took A's pretraining with other folds and stopped after its ingest, before
+    the check that its images are A's. Taken on by C, they would be checked against B's ingest
+    alone, and A's pretraining kept though B's images differ: C runs them itself."""
+    import shutil
+
+    work, _, _ = reduced_run
+    unchecked = work / "runs" / "chain-b-unchecked"
+    shutil.copytree(refolded_b, unchecked, copy_function=os.link)
+    stages = json.loads((unchecked / "stages.json").read_text())
+    for stage in ("pretrain", "umm"):
+        stages[stage]["other_folds"]["images"] = "not checked yet (after the ingest)"
+    (unchecked / "stages.json").unlink()  # a link to B's: B keeps its own
+    (unchecked / "stages.json").write_text(json.dumps(stages))
+    plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.fold_seed=1"]), unchecked,
+                            work / "runs" / "chain-c2")
+    assert plan.stages == ("ingest",) and plan.stopped_at == "pretrain", plan
+    assert plan.why[0].startswith(f"its images were never checked in {unchecked}: it was taken there from "
+                                  f"{work / 'runs' / 'reduced'} with other folds"), plan
 
 
 def test_config_yaml_edited_back_to_the_source_runs_folds_is_refused(
