@@ -280,6 +280,8 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
                    f"and every later stage is built on its output (the manifest and folds)"
                    + (f"; the folds alone would not stop the pretraining from being taken, but here "
                       f"{plan.fold_bound}" if plan.fold_bound else ""))
+    elif plan.fold_blocked_words():
+        because = plan.fold_blocked_words()
     else:
         because = f"its {stopped} stage comes first, and {'; '.join(why)}" if stopped and why else ""
     refold = (f" (the ingest runs again for the new folds: {', '.join(_diff_key_and_old(d)[0] for d in plan.refold)}"
@@ -315,16 +317,20 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
     taken but runs again for the new folds, and the later stages are taken while their other
     settings are equal and no choice of theirs watches a figure read from the folds
     (:func:`~drac_ssl.stage_settings.fold_dependence`): the plan's ``refold``. When none can
-    be taken that way, the ingest is where it stops, as before (``fold_bound`` says why the
-    first later stage could not be taken, when it depends on the folds)."""
+    be taken that way because the pretraining depends on the folds, the ingest is where it
+    stops (``fold_bound`` says why); when something else stops the first later stage (its
+    own settings, unfinished there), that stage is, with ``refold`` kept
+    (:meth:`ReusePlan.fold_blocked_words`): the folds alone would not have stopped it."""
     taken: list[str] = []
     refold: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()
     measured_in = source  # the run that ran the pretraining (a chain of reuses: its origin)
 
     def stop(stage: str, why: tuple[str, ...], bound: str = "") -> ReusePlan:
-        if refold and not taken:  # nothing after the ingest: the ingest's difference stops it
+        if refold and not taken and bound:  # the pretraining depends on the folds: their change stops it
             return ReusePlan(source, (), "ingest", refold, fold_bound=bound)
+        if refold and not taken:  # the folds alone would not stop it: ``stage`` does (review F4)
+            return ReusePlan(source, (), stage, why, refold=refold)
         return ReusePlan(source, tuple(taken), stage, why, refold=refold, fold_figures=figures,
                          figures_from=measured_in)
 
@@ -382,6 +388,23 @@ class ReusePlan:
     # nothing was taken though the ingest differs only in its folds: why the pretraining (or
     # UMM) depends on them ("" when it does not, e.g. it differs in its own settings too)
     fold_bound: str = ""
+
+    def unfinished(self) -> bool:
+        """Whether the stage where it stopped could not be taken for its state in the source
+        (unfinished, its output folder gone, its images never checked), not its settings."""
+        return any(w.startswith(("it has not finished", "its output folder", UNCHECKED)) for w in self.why)
+
+    def fold_blocked_words(self) -> str:
+        """Why nothing can be taken when the ingest differs only in its folds (``refold``) and
+        the first later stage is stopped by something else (its own settings, its state in
+        the source): the folds alone would not have stopped it. "" for any other plan."""
+        if not self.refold or self.stages or self.stopped_at in ("", "ingest"):
+            return ""
+        state = (f"cannot be taken: {'; '.join(self.why)}" if self.unfinished() else
+                 f"differs too ({'; '.join(self.why)})")
+        return (f"its ingest differs only in the folds ({'; '.join(self.refold)}), which alone would not "
+                f"stop its pretraining from being taken (the ingest would run here for the new folds), "
+                f"but its {self.stopped_at} stage {state}")
 
     def describe(self) -> str:
         taken = ", ".join(self.stages) or "nothing"
@@ -763,8 +786,16 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
             findings.append(Finding("run.reuse", cfg.run.reuse, what, fix))
         if plan is not None:
             findings += _incomplete_in_source(cfg, plan)
-        if plan is not None and not plan.stages:
-            unfinished = any(w.startswith(("it has not finished", "its output folder", UNCHECKED)) for w in plan.why)
+        if plan is not None and not plan.stages and plan.fold_blocked_words():
+            findings.append(Finding(
+                "run.reuse", cfg.run.reuse, f"nothing can be taken from it: {plan.fold_blocked_words()}",
+                ("finish it there first (rerun that run's command), or leave run.reuse out to run every "
+                 "stage here" if plan.unfinished() else
+                 f"make {', '.join(_diff_key_and_old(w)[0] for w in plan.why)} equal to that run's to take "
+                 f"its {plan.stopped_at} stage with the new folds, or leave run.reuse out to run every stage "
+                 f"here" + _from_source_settings(cfg, plan, sources))))
+        elif plan is not None and not plan.stages:
+            unfinished = plan.unfinished()
             findings.append(Finding("run.reuse", cfg.run.reuse,
                                     f"nothing can be taken from it: its {plan.stopped_at} stage "
                                     f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})"

@@ -704,7 +704,19 @@ def test_a_change_of_the_folds_alone_takes_the_pretraining_and_umm_and_runs_the_
     # ... and a pretraining setting too: the ingest runs here, and so does every later stage
     plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.fold_seed=1", "run.seed=3"]),
                             source, work / "runs" / "new")
-    assert plan.stages == () and plan.why == ("data.fold_seed: 0 -> 1",) and not plan.fold_bound, plan
+    assert plan.stages == () and plan.stopped_at == "pretrain" and plan.why == ("run.seed: 0 -> 3",), plan
+    assert plan.refold == ("data.fold_seed: 0 -> 1",) and not plan.fold_bound, plan
+    # ... said so, not blamed on the folds (review F4), by run.reuse and by the run folder itself
+    blocked = ("its ingest differs only in the folds (data.fold_seed: 0 -> 1), which alone would not stop its "
+               "pretraining from being taken (the ingest would run here for the new folds), but its pretrain "
+               "stage differs too (run.seed: 0 -> 3)")
+    assert train.main([*REDUCED, "data.fold_seed=1", "run.seed=3", "run.name=seed3", "run.reuse=runs/reduced"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"nothing can be taken from it: {blocked}" in err, err
+    assert "fix: make run.seed equal to that run's to take its pretrain stage with the new folds" in err, err
+    assert train.main([*REDUCED, "data.fold_seed=1", "run.seed=3"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"nothing in it can be taken into a new run: {blocked}" in err, err
     # the run folder itself refuses the change, and says what a new run would take
     assert train.main([*REDUCED, "data.fold_seed=1"]) == 2
     err = " ".join(capsys.readouterr().err.split())
@@ -882,6 +894,12 @@ def test_stages_whose_other_folds_were_never_checked_are_not_taken_on(
     assert plan.stages == ("ingest",) and plan.stopped_at == "pretrain", plan
     assert plan.why[0].startswith(f"its images were never checked in {unchecked}: it was taken there from "
                                   f"{work / 'runs' / 'reduced'} with other folds"), plan
+    # with other folds again: not taken for that, and said so (review F4)
+    plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.fold_seed=2"]), unchecked,
+                            work / "runs" / "chain-c2")
+    assert plan.stages == () and plan.stopped_at == "pretrain" and plan.unfinished(), plan
+    assert ("which alone would not stop its pretraining from being taken (the ingest would run here for the new "
+            "folds), but its pretrain stage cannot be taken: its images were never checked") in plan.fold_blocked_words()
 
 
 def test_config_yaml_edited_back_to_the_source_runs_folds_is_refused(
