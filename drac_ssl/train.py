@@ -676,8 +676,10 @@ def check_refolded(cfg: Config, run_dir: Path, status: dict[str, Any]) -> None:
     made = Path(str(status[waiting[0]].get("reused_from") or origin))
     held = "" if made == origin else f", which holds those of {made} (checked there)"
     size = cfg.pretrain.augment.source_size
-    differs = refolded_image_difference(run_dir / "data", origin / "data", size)
-    if not differs:
+    gone = [p for data in (run_dir / "data", origin / "data")
+            for p in (data / "manifest.csv", data / "cache" / f"{size}px.npy") if not p.is_file()]
+    differs = "" if gone else refolded_image_difference(run_dir / "data", origin / "data", size)
+    if not differs and not gone:
         for stage in waiting:
             status[stage]["other_folds"]["images"] = (
                 f"the same: data/cache/{size}px.npy, the manifest less its fold columns and the ingest "
@@ -691,9 +693,11 @@ def check_refolded(cfg: Config, run_dir: Path, status: dict[str, Any]) -> None:
         shutil.rmtree(run_dir / STAGE_FOLDERS[stage], ignore_errors=True)
         del status[stage]
     atomic_write_json(run_dir / "stages.json", status)
-    print(f"[train] warning: run.reuse: the {', '.join(waiting)} stage(s) taken from {origin} were made on "
-          f"other images than this run's ingest holds ({differs}): they are removed from this run folder "
-          f"and run here (the other run keeps its own)", flush=True)
+    why = (f"could not be checked against this run's ingest ({', '.join(map(str, gone))} "
+           f"{'is' if len(gone) == 1 else 'are'} missing)" if gone else
+           f"were made on other images than this run's ingest holds ({differs})")
+    print(f"[train] warning: run.reuse: the {', '.join(waiting)} stage(s) taken from {origin} {why}: they are "
+          f"removed from this run folder and run here (the other run keeps its own)", flush=True)
 
 
 def _untake(run_dir: Path, created: bool) -> None:
@@ -731,7 +735,22 @@ def _reuse_in_existing_folder(cfg: Config, run_dir: Path) -> list[Finding]:
 def _incomplete_in_source(cfg: Config, plan: ReusePlan) -> list[Finding]:
     """An error when a stage ``plan`` takes is incomplete in its source run folder (a file it
     left is gone, :func:`drac_ssl.preflight.missing_outputs`): taking it would give the new
-    run a finished stage without its output. Says the first such stage, with the fixes."""
+    run a finished stage without its output. Says the first such stage, with the fixes. Taken
+    with other folds (``refold``), the source's ingest must hold what :func:`check_refolded`
+    compares this run's with (its manifest and the ``pretrain.augment.source_size`` cache
+    array): else nothing could check them (review F5)."""
+    if plan.refold and plan.stages:
+        data = plan.source / "data"
+        gone = [p for p in (data / "manifest.csv", data / "cache" / f"{cfg.pretrain.augment.source_size}px.npy",
+                            data / "ingest_summary.json") if not p.is_file()]
+        if gone:
+            return [Finding("run.reuse", cfg.run.reuse,
+                            f"{', '.join(plan.stages)} of {plan.source} would be taken with other folds, "
+                            f"once this run's ingest is checked to hold the images they learnt from, but "
+                            f"{', '.join(map(str, gone))} {'is' if len(gone) == 1 else 'are'} missing there: "
+                            f"nothing could be compared",
+                            f"restore {'it' if len(gone) == 1 else 'them'} in {plan.source}, or leave run.reuse "
+                            f"out to run every stage here")]
     for stage in plan.stages:
         gone = preflight.missing_outputs(plan.source, stage)
         if not gone:

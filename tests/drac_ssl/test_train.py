@@ -822,6 +822,15 @@ def test_stages_taken_with_other_folds_are_dropped_when_the_new_ingest_holds_oth
     # a grade changed (the label CSV edited): more than the folds differ
     rewrite({"fold": "4", "grade": "2"})
     assert "in more than its fold columns" in train.refolded_image_difference(run / "data", old, SOURCE_SIZE)
+    # the other run's cache array gone: nothing was compared, and the warning says so (review F5)
+    (old / "cache" / f"{SOURCE_SIZE}px.npy").unlink()
+    status = taken()
+    train.check_refolded(cfg, run, status)
+    out = capsys.readouterr().out
+    assert list(status) == ["ingest"], status
+    gone = tmp_path / "old-run" / "data" / "cache" / f"{SOURCE_SIZE}px.npy"
+    assert (f"could not be checked against this run's ingest ({gone} is "
+            f"missing)") in out and "other images" not in out, out
 
 
 @pytest.fixture(scope="module")
@@ -900,6 +909,28 @@ def test_stages_whose_other_folds_were_never_checked_are_not_taken_on(
     assert plan.stages == () and plan.stopped_at == "pretrain" and plan.unfinished(), plan
     assert ("which alone would not stop its pretraining from being taken (the ingest would run here for the new "
             "folds), but its pretrain stage cannot be taken: its images were never checked") in plan.fold_blocked_words()
+
+
+def test_run_reuse_with_other_folds_from_a_run_without_its_cache_is_refused_before_anything_runs(
+        reduced_run: tuple[Path, int, str], refolded_b: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F5: the source's cache array gone, this run's ingest could not be compared with
+    the images its pretraining learnt from: refused by the preflight, saying so (it said the
+    stages "were made on other images" after the ingest, though nothing was compared)."""
+    import shutil
+
+    work, _, _ = reduced_run
+    monkeypatch.chdir(work)
+    source = work / "runs" / "chain-b-nocache"
+    shutil.copytree(refolded_b, source, copy_function=os.link)
+    (source / "data" / "cache" / "24px.npy").unlink()  # the link only: B keeps its own
+    capsys.readouterr()
+    assert train.main([*REDUCED, "data.fold_seed=2", "run.name=from-nocache", f"run.reuse={source}"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (f"pretrain, umm of {source} would be taken with other folds, once this run's ingest is checked to "
+            f"hold the images they learnt from, but {source / 'data' / 'cache' / '24px.npy'} is missing there: "
+            f"nothing could be compared") in err, err
+    assert not (work / "runs" / "from-nocache").exists()
 
 
 def test_config_yaml_edited_back_to_the_source_runs_folds_is_refused(
