@@ -105,6 +105,7 @@ from drac_ssl.stage_settings import (
 from drac_ssl.starting import started
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
+LATER_NOUNS = {"finetune": "the fine-tuning", "export": "the export"}
 UNCHECKED = "its images were never checked"
 """How a :class:`ReusePlan`'s ``why`` starts for a stage not taken because the run it would
 be taken from took it with other folds and never checked them (:func:`check_refolded`)."""
@@ -388,6 +389,8 @@ class ReusePlan:
     # nothing was taken though the ingest differs only in its folds: why the pretraining (or
     # UMM) depends on them ("" when it does not, e.g. it differs in its own settings too)
     fold_bound: str = ""
+    # the stages after the taken ones that this run's run.stages runs (finetune, export)
+    later_here: tuple[str, ...] = ("finetune", "export")
 
     def unfinished(self) -> bool:
         """Whether the stage where it stopped could not be taken for its state in the source
@@ -418,7 +421,10 @@ class ReusePlan:
                        f"{self.figures_from or self.source}'s folds, not this run's"
                        if self.fold_figures else "they recorded no figure that reads the folds "
                        "(pretrain.knn_every=0: no k-NN monitor)")
-                    + "; the fine-tuning and export run here on the new folds")
+                    + ("; " + " and ".join(LATER_NOUNS[s] for s in self.later_here)
+                       + f" run{'s' if len(self.later_here) == 1 else ''} here on the new folds"
+                       if self.later_here else "; run.stages runs no fine-tuning or export here: "
+                       "nothing uses the new folds yet"))
         rest = (f"; {self.stopped_at} and later stages run here ({'; '.join(self.why)})"
                 if self.stopped_at else "")
         return f"takes {taken} from {self.source}{fold}{rest}"
@@ -491,7 +497,8 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
     change = _ingest_modality_change(saved_settings(old), cfg, source)
     if change:  # the one setting outside data.* the ingest reads (so every stage's)
         diffs.append(f"data.modality as the ingest reads it (recipe=fundus means fundus): {change[0]} -> {change[1]}")
-    return _takeable_stages(preflight._status(source), diffs, source, cfg)
+    return dataclasses.replace(_takeable_stages(preflight._status(source), diffs, source, cfg),
+                               later_here=tuple(s for s in LATER_NOUNS if s in cfg.run.stages))
 
 
 def _link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], counts: Counter[str]) -> None:
@@ -1254,6 +1261,21 @@ def remove_checkpoints(cfg: Config, run_dir: Path) -> list[str]:
     return removed
 
 
+def _taken_folds_words(other: dict[str, Any], made: str) -> str:
+    """The console's words on a stage taken with other folds (``other``: its ``stages.json``
+    ``other_folds``; ``made``: the run that ran it, the first of a chain): whose folds it was
+    made with, each differing setting's value there and here, and the fold figures it keeps."""
+    settings = [str(s) for s in other.get("settings") or []]
+    there = "; ".join(f"{k} {v.rpartition(' -> ')[0]} there, {v.rpartition(' -> ')[2]} here"
+                      for k, _, v in (s.partition(": ") for s in settings))
+    figures = other.get("fold_figures") or []
+    if not settings:
+        return f"; made in {made} with the same fold settings as this run's"
+    return (f"; made with the folds of {made} ({there}), which it never read" + (
+        f" but for its {', '.join(figures)} figures, measured on {other.get('figures_from') or made}'s folds, "
+        f"not this run's" if figures else ""))
+
+
 def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                 peers: _Peers | None = None) -> None:
     """The stages of ``run.stages`` in pipeline order (finished ones skipped), each recorded in
@@ -1276,10 +1298,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             source = status[name].get("reused_from")
             via = f" via {status[name]['via']}" if status[name].get("via") else ""
             other = status[name].get("other_folds")
-            figures = other.get("fold_figures") if isinstance(other, dict) else None
-            folds = ("; made with that run's folds, which it never read" + (
-                f" but for its {', '.join(figures)} figures, measured on that run's folds, not this run's"
-                if figures else "") if isinstance(other, dict) else "")
+            folds = _taken_folds_words(other, str(source)) if isinstance(other, dict) else ""
             print(f"[train] stage {name}: already done "
                   + (f"in {source} ({float(status[name].get('seconds_in_source') or 0):.1f} s there; "
                      f"taken by run.reuse{via}{folds})" if source else f"({status[name]['seconds']:.1f} s)")

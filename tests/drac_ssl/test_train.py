@@ -756,6 +756,8 @@ def test_a_change_of_the_folds_alone_takes_the_pretraining_and_umm_and_runs_the_
     assert (f"**Taken with other folds:** pretrain, umm come from `{source}`, whose ingest differed from "
             f"this run's only in the folds (data.fold_seed: 0 -> 1)") in report, report
     assert "They recorded no figure that reads the folds (`pretrain.knn_every=0`)." in report
+    assert ("so they are what this run would have made with the same settings, code and device (another device "
+            "or library version rounds differently); the fine-tuning and export used this run's folds.") in report
     # config.yaml states this run's folds, the taken stages ran with the other run's: no edit,
     # the same command resumes (every stage done); another value there is an edit still
     written = train.read_yaml((run / "config.yaml").read_text())
@@ -865,12 +867,25 @@ def test_a_chain_of_fold_changes_records_the_folds_the_taken_stages_ran_with(
     assert (f"the new ingest holds the images pretrain and umm learnt from in {work / 'runs' / 'reduced'} "
             f"(data/cache/24px.npy byte for byte as {refolded_b}'s, which holds those of "
             f"{work / 'runs' / 'reduced'} (checked there)") in out, out
+    # review F6: only what runs here is said to use the new folds; whose folds the stages had
+    assert "run.stages runs no fine-tuning or export here: nothing uses the new folds yet" in out, out
+    assert (f"stage pretrain: already done in {work / 'runs' / 'reduced'} (" in out
+            and f"taken by run.reuse via {refolded_b}; made with the folds of {work / 'runs' / 'reduced'} "
+                f"(data.fold_seed 0 there, 1 here; data.near_duplicate_mse 0.0 there, 0.0001 here), which it "
+                f"never read), skipping" in out), out
     run = work / "runs" / "chain-c"
     stages = json.loads((run / "stages.json").read_text())
     for stage in ("pretrain", "umm"):
         assert stages[stage]["other_folds"]["settings"] == [
             "data.fold_seed: 0 -> 1", "data.near_duplicate_mse: 0.0 -> 0.0001"], stages[stage]
     assert stage_settings.edited_config_words(run, train.read_yaml((run / "config.yaml").read_text())) == ""
+    from drac_ssl.report import _other_folds_words
+
+    words = _other_folds_words({s: stages[s]["other_folds"] for s in ("pretrain", "umm")}, stages, [])
+    assert words.startswith(f"**Taken with other folds:** pretrain, umm come from `{work / 'runs' / 'reduced'}` "
+                            f"(taken via `{refolded_b}`), whose ingest differed from this run's only in the folds "
+                            f"(data.fold_seed: 0 -> 1; data.near_duplicate_mse: 0.0 -> 0.0001)"), words
+    assert "no fine-tuning or export has run here on this run's folds yet" in words, words
     capsys.readouterr()
     assert train.main(command) == 0, capsys.readouterr().err
     plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.fold_seed=2"]), run,
@@ -993,8 +1008,8 @@ def test_a_pretraining_taken_with_other_folds_says_its_k_nn_figures_are_that_run
     out = capsys.readouterr().out
     assert (f"their figures knn_top1, knn_start_top1 (the k-NN monitor's: pretrain/metrics.csv, metadata.json, "
             f"the plots) were measured on {knn_source}'s folds, not this run's") in out, out
-    assert ("made with that run's folds, which it never read but for its knn_top1, knn_start_top1 figures, "
-            "measured on that run's folds, not this run's") in out, out
+    assert (f"made with the folds of {knn_source} (data.fold_seed 0 there, 1 here), which it never read but for "
+            f"its knn_top1, knn_start_top1 figures, measured on {knn_source}'s folds, not this run's") in out, out
     run = work / "runs" / "knn-refold"
     report = (run / "report.md").read_text()
     assert (f"Their k-NN monitor figures (knn_top1, knn_start_top1: in the pretraining section below, "
