@@ -454,7 +454,10 @@ def _stages_section(run_dir: Path) -> list[str]:
                                   for name, s in taken.items())
                       + f"; from `{'`, `'.join(sources)}` (hard links, or copies across file systems)."]
         if refolded:
-            lines += ["", _other_folds_words(refolded)]
+            later = [noun for stage, noun in (("finetune", "fine-tuning"), ("export", "export"))
+                     if isinstance(stages.get(stage), dict) and stages[stage].get("status") == "done"
+                     and not stages[stage].get("reused_from")]
+            lines += ["", _other_folds_words(refolded, taken, later)]
     removed = {name: s for name, s in stages.items()
                if isinstance(s, dict) and isinstance(s.get("checkpoints_removed"), dict)}
     if removed:
@@ -473,13 +476,20 @@ def _stages_section(run_dir: Path) -> list[str]:
     return lines
 
 
-def _other_folds_words(refolded: dict[str, dict[str, Any]]) -> str:
+def _other_folds_words(refolded: dict[str, dict[str, Any]], taken: dict[str, dict[str, Any]],
+                       later: list[str]) -> str:
     """What report.md says of the stages ``run.reuse`` took from a run with other folds
-    (``refolded``: their ``stages.json`` ``other_folds``, by stage): where from, which fold
-    settings differed, that they read no grade and saw this run's images, and whether their
-    recorded figures read the folds (the k-NN monitor's: then measured on the other run's)."""
+    (``refolded``: their ``stages.json`` ``other_folds``, by stage; ``taken``: their whole
+    entries, whose ``reused_from`` names the run that made them, the first of a chain):
+    where from, which fold settings differed, that they read no grade and saw this run's
+    images, whether their recorded figures read the folds (the k-NN monitor's: then measured
+    on the other run's), and which of this run's stages (``later``: "fine-tuning", "export")
+    used this run's folds."""
     first = next(iter(refolded.values()))
     origin = first.get("ingest_of")
+    entry = taken.get(next(iter(refolded)), {})
+    made = entry.get("reused_from") or origin
+    via = f" (taken via `{origin}`)" if made != origin else ""
     settings = "; ".join(str(s) for s in first.get("settings") or [])
     images = str(first.get("images") or "")
     checked = (f"checked: {images.removeprefix('the same: ')}" if images.startswith("the same")
@@ -490,10 +500,13 @@ def _other_folds_words(refolded: dict[str, dict[str, Any]]) -> str:
             f"`pretrain/metrics.csv`, `pretrain/metadata.json` and the plots) were measured on `{measured}`'s "
             f"folds (fold 0 against the others), not this run's." if figures else
             "They recorded no figure that reads the folds (`pretrain.knn_every=0`).")
-    return (f"**Taken with other folds:** {', '.join(refolded)} come from `{origin}`, whose ingest differed "
-            f"from this run's only in the folds ({settings}). They read no grade and learnt from the images "
-            f"this run's ingest holds ({checked}), so they are what this run would have made; the "
-            f"fine-tuning and export used this run's folds. {said}")
+    used = (f"the {' and '.join(later)} used this run's folds" if later else
+            "no fine-tuning or export has run here on this run's folds yet")
+    return (f"**Taken with other folds:** {', '.join(refolded)} come from `{made}`{via}, whose ingest differed "
+            f"from this run's only in the folds ({settings or 'none left: the same fold settings'}). They read "
+            f"no grade and learnt from the images this run's ingest holds ({checked}), so they are what this "
+            f"run would have made with the same settings, code and device (another device or library "
+            f"version rounds differently); {used}. {said}")
 
 
 def _not_done(run_dir: Path, stage: str, missing: str) -> str:

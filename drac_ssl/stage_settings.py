@@ -320,13 +320,74 @@ def _refolded_to(entry: Any) -> dict[str, str]:
     return found
 
 
+def taken_fold_settings(ran_with: dict[str, Any] | None, recorded: Any, cfg: Config) -> list[str]:
+    """What a stage ``run.reuse`` takes into a run with ``cfg``'s folds records as its
+    ``other_folds.settings``: ``"key: old -> new"`` (``repr`` of each value) for each
+    :data:`FOLD_SETTINGS` key whose value the stage actually ran with differs from ``cfg``'s.
+
+    The value it ran with is its own saved settings' (``ran_with``: :func:`stage_ran_with` in
+    the run it is taken from, e.g. ``pretrain/metadata.json``, which a chain of reuses hard
+    links from the run that pretrained), else the old value of the ``"key: old -> new"``
+    lines ``recorded`` (the source's own ``other_folds.settings``, whose old value is the first
+    run's, then the plan's difference with the source: first found wins); a key neither names
+    ran with ``cfg``'s value. Only the keys that still differ are listed (a chain back to the
+    first run's folds lists none). Review F1: a chain A -> B (fold_seed 1) -> C recorded only
+    B -> C's difference, so C's config.yaml was refused as an edit."""
+    old: dict[str, Any] = {}
+    data = saved_settings(ran_with).get("data") if isinstance(ran_with, dict) else None
+    for line in recorded if isinstance(recorded, list | tuple) else []:
+        key, _, values = str(line).partition(": ")
+        if key in FOLD_SETTINGS and " -> " in values and key not in old:
+            old[key] = values.rpartition(" -> ")[0]  # repr as written
+    new = to_dict(cfg)["data"]
+    lines = []
+    for key in FOLD_SETTINGS:
+        name = key.split(".", 1)[1]
+        if isinstance(data, dict) and name in data:
+            if data[name] != new[name]:
+                lines.append(f"{key}: {data[name]!r} -> {new[name]!r}")
+        elif key in old and old[key] != repr(new[name]):
+            lines.append(f"{key}: {old[key]} -> {new[name]!r}")
+    return lines
+
+
+def _folds_made(run_dir: Path, status: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """For a run folder some of whose stages ``run.reuse`` took from a run with other folds
+    (``status``: its ``stages.json``; an entry with ``other_folds``): each
+    :data:`FOLD_SETTINGS` key and the value (``repr``) this run's folds were made with, with
+    the words that say where it is recorded (``{}`` for the value): the ingest's own
+    ``data/ingest_summary.json`` ``config`` once the ingest is done, else the new value the
+    taken stages' ``other_folds.settings`` record. {} for any
+    other run folder: its stages' own settings say what its folds were (review F2: config.yaml
+    edited back to the source run's fold_seed was accepted, the fine-tuning then ran on this
+    run's folds while config.yaml and the report said the other's)."""
+    entries = [e for e in status.values() if isinstance(e, dict) and isinstance(e.get("other_folds"), dict)]
+    if not entries:
+        return {}
+    made: dict[str, tuple[str, str]] = {}
+    ingest = status.get("ingest")
+    if isinstance(ingest, dict) and ingest.get("status") == "done":
+        summary = read_json_dict(run_dir / "data" / "ingest_summary.json") or {}
+        config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
+        for key in FOLD_SETTINGS:
+            if key.split(".", 1)[1] in config:
+                made[key] = (repr(config[key.split(".", 1)[1]]),
+                             "this run's ingest made its folds with {} (data/ingest_summary.json)")
+    for entry in entries:
+        for key, value in _refolded_to(entry).items():
+            made.setdefault(key, (value, "the stages run.reuse took were recorded for this run's folds "
+                                         "with {} (stages.json other_folds)"))
+    return made
+
+
 def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None = None) -> str:
     """When ``run_dir/config.yaml`` (``written``, as read) disagrees with the settings a stage
     saved itself (:func:`stage_ran_with`) on one its output depends on (the comparison a
     resume of its checkpoint makes; the fine-tuning's: its ``finetune.*``; ``<stage>.epochs``
     may grow while the stage is unfinished; paths are not compared: a moved data folder is
     legitimate; a stage taken from a run with other folds ran with that run's
-    :data:`FOLD_SETTINGS`, which config.yaml states as this run's), the file was edited after
+    :data:`FOLD_SETTINGS`: config.yaml states this run's, compared with what its ingest made
+    the folds with, :func:`_folds_made`), the file was edited after
     the stages ran (or a stage was run alone with other settings): the refusal that says so,
     which values they ran with and the fix (put it back, then rerun; for the edited values, a
     new run folder). Empty when it agrees, or nothing saved says otherwise.
@@ -350,6 +411,7 @@ def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None
     # in_channels 0 means "the data's": a stage saves the count it resolved, and a generic data
     # set (no ingest) has nothing here to resolve 0 with, so 0 is never an edit
     data_channels = cfg.pretrain.backbone.in_channels == 0
+    folds_made = _folds_made(run_dir, status)
     for stage, noun in STAGE_NOUNS.items():
         ran_with, where = stage_ran_with(run_dir, stage)
         if ran_with is not None and stage == "finetune":  # its section only; the rest as written
@@ -358,7 +420,7 @@ def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None
             ran_with = data_channels_resolved(saved_settings(ran_with), run_dir)
         # more epochs resume an unfinished stage; a finished one ran with its own count
         finished = (status.get(stage) or {}).get("status") == "done"
-        refolded = _refolded_to(status.get(stage))
+        taken_with_other_folds = isinstance((status.get(stage) or {}).get("other_folds"), dict)
         for diff in stage_resume_differences(stage, ran_with, cfg, run_dir / stage,
                                              may_change=() if finished else (f"{stage}.epochs",),
                                              prefixes=("finetune.",) if stage == "finetune" else None):
@@ -366,10 +428,15 @@ def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None
             before, _, there = values.partition(" -> ")
             if key in PATH_SETTINGS or key in back or (data_channels and key == "pretrain.backbone.in_channels"):
                 continue
-            if refolded.get(key) == there:  # taken from a run with other folds: this run's are config.yaml's
+            if taken_with_other_folds and key in folds_made:  # ran with other folds: the ingest's are checked
                 continue
             back[key] = before
             lines.append(f"{key} is {there} there but {noun} ran with {before} ({where})")
+    for key, (made, said) in folds_made.items():  # config.yaml states the folds this run's ingest made
+        value = getattr(cfg.data, key.split(".", 1)[1])
+        if repr(value) != made and key not in back:
+            back[key] = made
+            lines.append(f"{key} is {value!r} there but {said.format(made)}")
     if not lines:
         return ""
     from drac_ssl.runtime import new_run_settings

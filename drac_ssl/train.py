@@ -99,10 +99,16 @@ from drac_ssl.stage_settings import (
     made_in,
     reads,
     saved_settings,
+    stage_ran_with,
+    taken_fold_settings,
 )
 from drac_ssl.starting import python_command, started
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
+LATER_NOUNS = {"finetune": "the fine-tuning", "export": "the export"}
+UNCHECKED = "its images were never checked"
+"""How a :class:`ReusePlan`'s ``why`` starts for a stage not taken because the run it would
+be taken from took it with other folds and never checked them (:func:`check_refolded`)."""
 DEFAULT_CONFIG = PACKAGE_CONFIGS / "default.yaml"
 def phantom_root(cfg: Config) -> Path:
     d = cfg.data
@@ -290,6 +296,8 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
                    f"and every later stage is built on its output (the manifest and folds)"
                    + (f"; the folds alone would not stop the pretraining from being taken, but here "
                       f"{plan.fold_bound}" if plan.fold_bound else ""))
+    elif plan.fold_blocked_words():
+        because = plan.fold_blocked_words()
     else:
         because = f"its {stopped} stage comes first, and {'; '.join(why)}" if stopped and why else ""
     refold = (f" (the ingest runs again for the new folds: {', '.join(_diff_key_and_old(d)[0] for d in plan.refold)}"
@@ -326,16 +334,20 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
     taken but runs again for the new folds, and the later stages are taken while their other
     settings are equal and no choice of theirs watches a figure read from the folds
     (:func:`~drac_ssl.stage_settings.fold_dependence`): the plan's ``refold``. When none can
-    be taken that way, the ingest is where it stops, as before (``fold_bound`` says why the
-    first later stage could not be taken, when it depends on the folds)."""
+    be taken that way because the pretraining depends on the folds, the ingest is where it
+    stops (``fold_bound`` says why); when something else stops the first later stage (its
+    own settings, unfinished there), that stage is, with ``refold`` kept
+    (:meth:`ReusePlan.fold_blocked_words`): the folds alone would not have stopped it."""
     taken: list[str] = []
     refold: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()
     measured_in = source  # the run that ran the pretraining (a chain of reuses: its origin)
 
     def stop(stage: str, why: tuple[str, ...], bound: str = "") -> ReusePlan:
-        if refold and not taken:  # nothing after the ingest: the ingest's difference stops it
+        if refold and not taken and bound:  # the pretraining depends on the folds: their change stops it
             return ReusePlan(source, (), "ingest", refold, fold_bound=bound)
+        if refold and not taken:  # the folds alone would not stop it: ``stage`` does (review F4)
+            return ReusePlan(source, (), stage, why, refold=refold)
         return ReusePlan(source, tuple(taken), stage, why, refold=refold, fold_figures=figures,
                          figures_from=measured_in)
 
@@ -346,6 +358,14 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
         skipped = isinstance(entry.get("outputs"), dict) and entry["outputs"].get("skipped")
         if not skipped and not (source / STAGE_FOLDERS[stage]).is_dir():  # deleted to be redone
             return stop(stage, (f"its output folder {source / STAGE_FOLDERS[stage]} is gone",))
+        other = entry.get("other_folds")
+        if isinstance(other, dict) and not str(other.get("images", "")).startswith("the same"):
+            # taken there with other folds, and the check after its ingest never ran: a run
+            # taking it now would check against that ingest, not the one it learnt from
+            return stop(stage, (f"{UNCHECKED} in {source}: it was taken there from "
+                                f"{entry.get('reused_from') or other.get('ingest_of')} with other folds, "
+                                f"and {source} stopped before the check after its ingest (rerun that "
+                                f"run's command: it checks them first)",))
         blocking = [d for d in diffs if reads(prefixes, _diff_key_and_old(d)[0])
                     and not (refold and _diff_key_and_old(d)[0] in FOLD_SETTINGS)]
         if (stage == "ingest" and blocking and cfg is not None and not skipped
@@ -385,6 +405,25 @@ class ReusePlan:
     # nothing was taken though the ingest differs only in its folds: why the pretraining (or
     # UMM) depends on them ("" when it does not, e.g. it differs in its own settings too)
     fold_bound: str = ""
+    # the stages after the taken ones that this run's run.stages runs (finetune, export)
+    later_here: tuple[str, ...] = ("finetune", "export")
+
+    def unfinished(self) -> bool:
+        """Whether the stage where it stopped could not be taken for its state in the source
+        (unfinished, its output folder gone, its images never checked), not its settings."""
+        return any(w.startswith(("it has not finished", "its output folder", UNCHECKED)) for w in self.why)
+
+    def fold_blocked_words(self) -> str:
+        """Why nothing can be taken when the ingest differs only in its folds (``refold``) and
+        the first later stage is stopped by something else (its own settings, its state in
+        the source): the folds alone would not have stopped it. "" for any other plan."""
+        if not self.refold or self.stages or self.stopped_at in ("", "ingest"):
+            return ""
+        state = (f"cannot be taken: {'; '.join(self.why)}" if self.unfinished() else
+                 f"differs too ({'; '.join(self.why)})")
+        return (f"its ingest differs only in the folds ({'; '.join(self.refold)}), which alone would not "
+                f"stop its pretraining from being taken (the ingest would run here for the new folds), "
+                f"but its {self.stopped_at} stage {state}")
 
     def describe(self) -> str:
         taken = ", ".join(self.stages) or "nothing"
@@ -398,7 +437,10 @@ class ReusePlan:
                        f"{self.figures_from or self.source}'s folds, not this run's"
                        if self.fold_figures else "they recorded no figure that reads the folds "
                        "(pretrain.knn_every=0: no k-NN monitor)")
-                    + "; the fine-tuning and export run here on the new folds")
+                    + ("; " + " and ".join(LATER_NOUNS[s] for s in self.later_here)
+                       + f" run{'s' if len(self.later_here) == 1 else ''} here on the new folds"
+                       if self.later_here else "; run.stages runs no fine-tuning or export here: "
+                       "nothing uses the new folds yet"))
         rest = (f"; {self.stopped_at} and later stages run here ({'; '.join(self.why)})"
                 if self.stopped_at else "")
         return f"takes {taken} from {self.source}{fold}{rest}"
@@ -471,7 +513,8 @@ def plan_reuse(cfg: Config, source: Path, run_dir: Path) -> ReusePlan:
     change = _ingest_modality_change(saved_settings(old), cfg, source)
     if change:  # the one setting outside data.* the ingest reads (so every stage's)
         diffs.append(f"data.modality as the ingest reads it (recipe=fundus means fundus): {change[0]} -> {change[1]}")
-    return _takeable_stages(preflight._status(source), diffs, source, cfg)
+    return dataclasses.replace(_takeable_stages(preflight._status(source), diffs, source, cfg),
+                               later_here=tuple(s for s in LATER_NOUNS if s in cfg.run.stages))
 
 
 def _link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], counts: Counter[str]) -> None:
@@ -531,14 +574,18 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
             if source_env.get("git_commit") and not taken_there else None)
         if code:
             entries[stage]["code"] = code
+        earlier = old.get("other_folds") if isinstance(old.get("other_folds"), dict) else None
+        if plan.refold or earlier:  # the folds it ran with, against this run's (a chain: the first run's)
+            settings = taken_fold_settings(stage_ran_with(plan.source, stage)[0],
+                                           [*(earlier or {}).get("settings", []), *plan.refold], cfg)
         if plan.refold:  # made with the source's folds: the ingest runs here (check_refolded)
             entries[stage]["other_folds"] = {
-                "ingest_of": str(plan.source), "settings": list(plan.refold),
+                "ingest_of": str(plan.source), "settings": settings,
                 "fold_figures": [f for f in plan.fold_figures if stage == "pretrain"],
                 "figures_from": str(plan.figures_from or plan.source),
                 "images": "not checked yet (after the ingest)"}
-        elif isinstance(old.get("other_folds"), dict):  # taken there from a run with other folds
-            entries[stage]["other_folds"] = old["other_folds"]
+        elif earlier:  # taken there from a run with other folds
+            entries[stage]["other_folds"] = {**earlier, "settings": settings}
     if plan.refold and (plan.source / "data" / "cache").is_dir():
         # the source's decoded images: the ingest here reuses their rows and keeps these very
         # arrays (replaced, never written into, if an image changed), then makes the new folds
@@ -648,25 +695,32 @@ def check_refolded(cfg: Config, run_dir: Path, status: dict[str, Any]) -> None:
     if not waiting or not (isinstance(ingest, dict) and ingest.get("status") == "done"):
         return
     origin = Path(str(status[waiting[0]]["other_folds"].get("ingest_of")))
+    # the run that ran them (a chain: the first); its images are origin's, checked there
+    made = Path(str(status[waiting[0]].get("reused_from") or origin))
+    held = "" if made == origin else f", which holds those of {made} (checked there)"
     size = cfg.pretrain.augment.source_size
-    differs = refolded_image_difference(run_dir / "data", origin / "data", size)
-    if not differs:
+    gone = [p for data in (run_dir / "data", origin / "data")
+            for p in (data / "manifest.csv", data / "cache" / f"{size}px.npy") if not p.is_file()]
+    differs = "" if gone else refolded_image_difference(run_dir / "data", origin / "data", size)
+    if not differs and not gone:
         for stage in waiting:
             status[stage]["other_folds"]["images"] = (
                 f"the same: data/cache/{size}px.npy, the manifest less its fold columns and the ingest "
-                f"facts are {origin}'s")
+                f"facts are {origin}'s{held}")
         atomic_write_json(run_dir / "stages.json", status)
         print(f"[train] run.reuse: the new ingest holds the images {' and '.join(waiting)} learnt from in "
-              f"{origin} (data/cache/{size}px.npy byte for byte, the manifest the same but for its folds): "
-              f"they stand as taken; the folds are this run's")
+              f"{made} (data/cache/{size}px.npy byte for byte as {origin}'s{held}, the manifest the same "
+              f"but for its folds): they stand as taken; the folds are this run's")
         return
     for stage in waiting:
         shutil.rmtree(run_dir / STAGE_FOLDERS[stage], ignore_errors=True)
         del status[stage]
     atomic_write_json(run_dir / "stages.json", status)
-    print(f"[train] warning: run.reuse: the {', '.join(waiting)} stage(s) taken from {origin} were made on "
-          f"other images than this run's ingest holds ({differs}): they are removed from this run folder "
-          f"and run here (the other run keeps its own)", flush=True)
+    why = (f"could not be checked against this run's ingest ({', '.join(map(str, gone))} "
+           f"{'is' if len(gone) == 1 else 'are'} missing)" if gone else
+           f"were made on other images than this run's ingest holds ({differs})")
+    print(f"[train] warning: run.reuse: the {', '.join(waiting)} stage(s) taken from {origin} {why}: they are "
+          f"removed from this run folder and run here (the other run keeps its own)", flush=True)
 
 
 def _untake(run_dir: Path, created: bool) -> None:
@@ -704,7 +758,22 @@ def _reuse_in_existing_folder(cfg: Config, run_dir: Path) -> list[Finding]:
 def _incomplete_in_source(cfg: Config, plan: ReusePlan) -> list[Finding]:
     """An error when a stage ``plan`` takes is incomplete in its source run folder (a file it
     left is gone, :func:`drac_ssl.preflight.missing_outputs`): taking it would give the new
-    run a finished stage without its output. Says the first such stage, with the fixes."""
+    run a finished stage without its output. Says the first such stage, with the fixes. Taken
+    with other folds (``refold``), the source's ingest must hold what :func:`check_refolded`
+    compares this run's with (its manifest and the ``pretrain.augment.source_size`` cache
+    array): else nothing could check them (review F5)."""
+    if plan.refold and plan.stages:
+        data = plan.source / "data"
+        gone = [p for p in (data / "manifest.csv", data / "cache" / f"{cfg.pretrain.augment.source_size}px.npy",
+                            data / "ingest_summary.json") if not p.is_file()]
+        if gone:
+            return [Finding("run.reuse", cfg.run.reuse,
+                            f"{', '.join(plan.stages)} of {plan.source} would be taken with other folds, "
+                            f"once this run's ingest is checked to hold the images they learnt from, but "
+                            f"{', '.join(map(str, gone))} {'is' if len(gone) == 1 else 'are'} missing there: "
+                            f"nothing could be compared",
+                            f"restore {'it' if len(gone) == 1 else 'them'} in {plan.source}, or leave run.reuse "
+                            f"out to run every stage here")]
     for stage in plan.stages:
         gone = preflight.missing_outputs(plan.source, stage)
         if not gone:
@@ -759,8 +828,16 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
             findings.append(Finding("run.reuse", cfg.run.reuse, what, fix))
         if plan is not None:
             findings += _incomplete_in_source(cfg, plan)
-        if plan is not None and not plan.stages:
-            unfinished = any(w.startswith(("it has not finished", "its output folder")) for w in plan.why)
+        if plan is not None and not plan.stages and plan.fold_blocked_words():
+            findings.append(Finding(
+                "run.reuse", cfg.run.reuse, f"nothing can be taken from it: {plan.fold_blocked_words()}",
+                ("finish it there first (rerun that run's command), or leave run.reuse out to run every "
+                 "stage here" if plan.unfinished() else
+                 f"make {', '.join(_diff_key_and_old(w)[0] for w in plan.why)} equal to that run's to take "
+                 f"its {plan.stopped_at} stage with the new folds, or leave run.reuse out to run every stage "
+                 f"here" + _from_source_settings(cfg, plan, sources))))
+        elif plan is not None and not plan.stages:
+            unfinished = plan.unfinished()
             findings.append(Finding("run.reuse", cfg.run.reuse,
                                     f"nothing can be taken from it: its {plan.stopped_at} stage "
                                     f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})"
@@ -1200,6 +1277,21 @@ def remove_checkpoints(cfg: Config, run_dir: Path) -> list[str]:
     return removed
 
 
+def _taken_folds_words(other: dict[str, Any], made: str) -> str:
+    """The console's words on a stage taken with other folds (``other``: its ``stages.json``
+    ``other_folds``; ``made``: the run that ran it, the first of a chain): whose folds it was
+    made with, each differing setting's value there and here, and the fold figures it keeps."""
+    settings = [str(s) for s in other.get("settings") or []]
+    there = "; ".join(f"{k} {v.rpartition(' -> ')[0]} there, {v.rpartition(' -> ')[2]} here"
+                      for k, _, v in (s.partition(": ") for s in settings))
+    figures = other.get("fold_figures") or []
+    if not settings:
+        return f"; made in {made} with the same fold settings as this run's"
+    return (f"; made with the folds of {made} ({there}), which it never read" + (
+        f" but for its {', '.join(figures)} figures, measured on {other.get('figures_from') or made}'s folds, "
+        f"not this run's" if figures else ""))
+
+
 def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                 peers: _Peers | None = None) -> None:
     """The stages of ``run.stages`` in pipeline order (finished ones skipped), each recorded in
@@ -1222,10 +1314,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             source = status[name].get("reused_from")
             via = f" via {status[name]['via']}" if status[name].get("via") else ""
             other = status[name].get("other_folds")
-            figures = other.get("fold_figures") if isinstance(other, dict) else None
-            folds = ("; made with that run's folds, which it never read" + (
-                f" but for its {', '.join(figures)} figures, measured on that run's folds, not this run's"
-                if figures else "") if isinstance(other, dict) else "")
+            folds = _taken_folds_words(other, str(source)) if isinstance(other, dict) else ""
             print(f"[train] stage {name}: already done "
                   + (f"in {source} ({float(status[name].get('seconds_in_source') or 0):.1f} s there; "
                      f"taken by run.reuse{via}{folds})" if source else f"({status[name]['seconds']:.1f} s)")

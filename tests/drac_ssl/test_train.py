@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from drac_ssl import stage_settings, train
 from drac_ssl.starting import python_command
@@ -708,7 +709,19 @@ def test_a_change_of_the_folds_alone_takes_the_pretraining_and_umm_and_runs_the_
     # ... and a pretraining setting too: the ingest runs here, and so does every later stage
     plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.fold_seed=1", "run.seed=3"]),
                             source, work / "runs" / "new")
-    assert plan.stages == () and plan.why == ("data.fold_seed: 0 -> 1",) and not plan.fold_bound, plan
+    assert plan.stages == () and plan.stopped_at == "pretrain" and plan.why == ("run.seed: 0 -> 3",), plan
+    assert plan.refold == ("data.fold_seed: 0 -> 1",) and not plan.fold_bound, plan
+    # ... said so, not blamed on the folds (review F4), by run.reuse and by the run folder itself
+    blocked = ("its ingest differs only in the folds (data.fold_seed: 0 -> 1), which alone would not stop its "
+               "pretraining from being taken (the ingest would run here for the new folds), but its pretrain "
+               "stage differs too (run.seed: 0 -> 3)")
+    assert train.main([*REDUCED, "data.fold_seed=1", "run.seed=3", "run.name=seed3", "run.reuse=runs/reduced"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"nothing can be taken from it: {blocked}" in err, err
+    assert "fix: make run.seed equal to that run's to take its pretrain stage with the new folds" in err, err
+    assert train.main([*REDUCED, "data.fold_seed=1", "run.seed=3"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"nothing in it can be taken into a new run: {blocked}" in err, err
     # the run folder itself refuses the change, and says what a new run would take
     assert train.main([*REDUCED, "data.fold_seed=1"]) == 2
     err = " ".join(capsys.readouterr().err.split())
@@ -749,6 +762,8 @@ def test_a_change_of_the_folds_alone_takes_the_pretraining_and_umm_and_runs_the_
     assert (f"**Taken with other folds:** pretrain, umm come from `{source}`, whose ingest differed from "
             f"this run's only in the folds (data.fold_seed: 0 -> 1)") in report, report
     assert "They recorded no figure that reads the folds (`pretrain.knn_every=0`)." in report
+    assert ("so they are what this run would have made with the same settings, code and device (another device "
+            "or library version rounds differently); the fine-tuning and export used this run's folds.") in report
     # config.yaml states this run's folds, the taken stages ran with the other run's: no edit,
     # the same command resumes (every stage done); another value there is an edit still
     written = train.read_yaml((run / "config.yaml").read_text())
@@ -756,8 +771,8 @@ def test_a_change_of_the_folds_alone_takes_the_pretraining_and_umm_and_runs_the_
     assert train.main([*REDUCED, "data.fold_seed=1", "run.name=refold", "run.reuse=runs/reduced"]) == 0
     assert "stage finetune: already done" in capsys.readouterr().out
     written["data"]["fold_seed"] = 2
-    assert "data.fold_seed is 2 there but the pretraining ran with 0" in stage_settings.edited_config_words(
-        run, written)
+    assert ("data.fold_seed is 2 there but this run's ingest made its folds with 1 (data/ingest_summary.json)"
+            in stage_settings.edited_config_words(run, written))
 
 
 def test_stages_taken_with_other_folds_are_dropped_when_the_new_ingest_holds_other_images(
@@ -815,6 +830,157 @@ def test_stages_taken_with_other_folds_are_dropped_when_the_new_ingest_holds_oth
     # a grade changed (the label CSV edited): more than the folds differ
     rewrite({"fold": "4", "grade": "2"})
     assert "in more than its fold columns" in train.refolded_image_difference(run / "data", old, SOURCE_SIZE)
+    # the other run's cache array gone: nothing was compared, and the warning says so (review F5)
+    (old / "cache" / f"{SOURCE_SIZE}px.npy").unlink()
+    status = taken()
+    train.check_refolded(cfg, run, status)
+    out = capsys.readouterr().out
+    assert list(status) == ["ingest"], status
+    gone = tmp_path / "old-run" / "data" / "cache" / f"{SOURCE_SIZE}px.npy"
+    assert (f"could not be checked against this run's ingest ({gone} is "
+            f"missing)") in out and "other images" not in out, out
+
+
+@pytest.fixture(scope="module")
+def refolded_b(reduced_run: tuple[Path, int, str]) -> Path:
+    """``runs/chain-b``: the reduced run's pretraining and UMM taken with data.fold_seed=1
+    (the ingest run here), no fine-tuning."""
+    work, _, _ = reduced_run
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        assert train.main([*REDUCED, "data.fold_seed=1", "run.name=chain-b", "run.reuse=runs/reduced",
+                           "run.stages=[ingest,pretrain,umm]"]) == 0
+    finally:
+        os.chdir(cwd)
+    return work / "runs" / "chain-b"
+
+
+def test_a_chain_of_fold_changes_records_the_folds_the_taken_stages_ran_with(
+        reduced_run: tuple[Path, int, str], refolded_b: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F1: A (fold_seed 0) -> B (fold_seed 1) -> C (fold_seed 1, near_duplicate_mse
+    1e-4). C's pretraining ran with A's folds: stages.json says so per key (not B -> C's
+    difference alone), so rerunning C's command, or taking from C, is no "edited config.yaml"."""
+    work, _, _ = reduced_run
+    monkeypatch.chdir(work)
+    command = [*REDUCED, "data.fold_seed=1", "data.near_duplicate_mse=1e-4", "run.name=chain-c",
+               f"run.reuse={refolded_b}", "run.stages=[ingest,pretrain,umm]"]
+    capsys.readouterr()
+    assert train.main(command) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    # the run that made them is named (the images were compared with B's ingest, checked in B)
+    assert (f"the new ingest holds the images pretrain and umm learnt from in {work / 'runs' / 'reduced'} "
+            f"(data/cache/24px.npy byte for byte as {refolded_b}'s, which holds those of "
+            f"{work / 'runs' / 'reduced'} (checked there)") in out, out
+    # review F6: only what runs here is said to use the new folds; whose folds the stages had
+    assert "run.stages runs no fine-tuning or export here: nothing uses the new folds yet" in out, out
+    assert (f"stage pretrain: already done in {work / 'runs' / 'reduced'} (" in out
+            and f"taken by run.reuse via {refolded_b}; made with the folds of {work / 'runs' / 'reduced'} "
+                f"(data.fold_seed 0 there, 1 here; data.near_duplicate_mse 0.0 there, 0.0001 here), which it "
+                f"never read), skipping" in out), out
+    run = work / "runs" / "chain-c"
+    stages = json.loads((run / "stages.json").read_text())
+    for stage in ("pretrain", "umm"):
+        assert stages[stage]["other_folds"]["settings"] == [
+            "data.fold_seed: 0 -> 1", "data.near_duplicate_mse: 0.0 -> 0.0001"], stages[stage]
+    assert stage_settings.edited_config_words(run, train.read_yaml((run / "config.yaml").read_text())) == ""
+    from drac_ssl.report import _other_folds_words
+
+    words = _other_folds_words({s: stages[s]["other_folds"] for s in ("pretrain", "umm")}, stages, [])
+    assert words.startswith(f"**Taken with other folds:** pretrain, umm come from `{work / 'runs' / 'reduced'}` "
+                            f"(taken via `{refolded_b}`), whose ingest differed from this run's only in the folds "
+                            f"(data.fold_seed: 0 -> 1; data.near_duplicate_mse: 0.0 -> 0.0001)"), words
+    assert "no fine-tuning or export has run here on this run's folds yet" in words, words
+    capsys.readouterr()
+    assert train.main(command) == 0, capsys.readouterr().err
+    plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.fold_seed=2"]), run,
+                            work / "runs" / "chain-d")
+    assert plan.stages == ("pretrain", "umm"), plan
+    # back to the first run's folds through the chain: nothing differs from what they ran with
+    cfg = train.load_config(train.DEFAULT_CONFIG, [*REDUCED])
+    ran_with = stage_settings.stage_ran_with(run, "pretrain")[0]
+    assert stage_settings.taken_fold_settings(ran_with, stages["pretrain"]["other_folds"]["settings"], cfg) == []
+    assert stage_settings.taken_fold_settings(None, stages["pretrain"]["other_folds"]["settings"], cfg) == []
+
+
+def test_stages_whose_other_folds_were_never_checked_are_not_taken_on(
+        reduced_run: tuple[Path, int, str], refolded_b: Path) -> None:
+    """Review F3: B took A's pretraining with other folds and stopped after its ingest, before
+    the check that its images are A's. Taken on by C, they would be checked against B's ingest
+    alone, and A's pretraining kept though B's images differ: C runs them itself."""
+    import shutil
+
+    work, _, _ = reduced_run
+    unchecked = work / "runs" / "chain-b-unchecked"
+    shutil.copytree(refolded_b, unchecked, copy_function=os.link)
+    stages = json.loads((unchecked / "stages.json").read_text())
+    for stage in ("pretrain", "umm"):
+        stages[stage]["other_folds"]["images"] = "not checked yet (after the ingest)"
+    (unchecked / "stages.json").unlink()  # a link to B's: B keeps its own
+    (unchecked / "stages.json").write_text(json.dumps(stages))
+    plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.fold_seed=1"]), unchecked,
+                            work / "runs" / "chain-c2")
+    assert plan.stages == ("ingest",) and plan.stopped_at == "pretrain", plan
+    assert plan.why[0].startswith(f"its images were never checked in {unchecked}: it was taken there from "
+                                  f"{work / 'runs' / 'reduced'} with other folds"), plan
+    # with other folds again: not taken for that, and said so (review F4)
+    plan = train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "data.fold_seed=2"]), unchecked,
+                            work / "runs" / "chain-c2")
+    assert plan.stages == () and plan.stopped_at == "pretrain" and plan.unfinished(), plan
+    assert ("which alone would not stop its pretraining from being taken (the ingest would run here for the new "
+            "folds), but its pretrain stage cannot be taken: its images were never checked") in plan.fold_blocked_words()
+
+
+def test_run_reuse_with_other_folds_from_a_run_without_its_cache_is_refused_before_anything_runs(
+        reduced_run: tuple[Path, int, str], refolded_b: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F5: the source's cache array gone, this run's ingest could not be compared with
+    the images its pretraining learnt from: refused by the preflight, saying so (it said the
+    stages "were made on other images" after the ingest, though nothing was compared)."""
+    import shutil
+
+    work, _, _ = reduced_run
+    monkeypatch.chdir(work)
+    source = work / "runs" / "chain-b-nocache"
+    shutil.copytree(refolded_b, source, copy_function=os.link)
+    (source / "data" / "cache" / "24px.npy").unlink()  # the link only: B keeps its own
+    capsys.readouterr()
+    assert train.main([*REDUCED, "data.fold_seed=2", "run.name=from-nocache", f"run.reuse={source}"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (f"pretrain, umm of {source} would be taken with other folds, once this run's ingest is checked to "
+            f"hold the images they learnt from, but {source / 'data' / 'cache' / '24px.npy'} is missing there: "
+            f"nothing could be compared") in err, err
+    assert not (work / "runs" / "from-nocache").exists()
+
+
+def test_config_yaml_edited_back_to_the_source_runs_folds_is_refused(
+        reduced_run: tuple[Path, int, str], refolded_b: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F2: B took A's pretraining with data.fold_seed=1. Its config.yaml edited back to
+    A's fold_seed 0 agrees with what the pretraining ran with, but not with B's folds (its
+    ingest made them with 1): a resume would fine-tune on seed-1 folds while config.yaml and
+    the report say 0, and run.reuse from it would take its ingest as seed 0's. Both refused."""
+    work, _, _ = reduced_run
+    monkeypatch.chdir(work)
+    saved = refolded_b / "config.yaml"
+    original = saved.read_text()
+    written = train.read_yaml(original)
+    assert stage_settings.edited_config_words(refolded_b, written) == ""
+    written["data"]["fold_seed"] = 0
+    words = stage_settings.edited_config_words(refolded_b, written)
+    assert "data.fold_seed is 0 there but this run's ingest made its folds with 1" in words, words
+    assert "make config.yaml say what they ran with (data.fold_seed: 1)" in words, words
+    saved.write_text(yaml.safe_dump(written))
+    try:
+        capsys.readouterr()
+        assert train.main(["-c", str(saved), "run.out_dir=runs", "run.name=chain-b"]) == 2
+        assert "data.fold_seed is 0 there but this run's ingest made its folds with 1" in capsys.readouterr().err
+        with pytest.raises(train.ConfigError, match="data.fold_seed is 0 there but this run's ingest"):
+            train.plan_reuse(train.load_config(train.DEFAULT_CONFIG, [*REDUCED, "finetune.epochs=2"]), refolded_b,
+                             work / "runs" / "from-edited")
+    finally:
+        saved.write_text(original)
 
 
 @pytest.fixture(scope="module")
@@ -848,8 +1014,8 @@ def test_a_pretraining_taken_with_other_folds_says_its_k_nn_figures_are_that_run
     out = capsys.readouterr().out
     assert (f"their figures knn_top1, knn_start_top1 (the k-NN monitor's: pretrain/metrics.csv, metadata.json, "
             f"the plots) were measured on {knn_source}'s folds, not this run's") in out, out
-    assert ("made with that run's folds, which it never read but for its knn_top1, knn_start_top1 figures, "
-            "measured on that run's folds, not this run's") in out, out
+    assert (f"made with the folds of {knn_source} (data.fold_seed 0 there, 1 here), which it never read but for "
+            f"its knn_top1, knn_start_top1 figures, measured on {knn_source}'s folds, not this run's") in out, out
     run = work / "runs" / "knn-refold"
     report = (run / "report.md").read_text()
     assert (f"Their k-NN monitor figures (knn_top1, knn_start_top1: in the pretraining section below, "
