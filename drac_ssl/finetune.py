@@ -671,7 +671,7 @@ def _fit_fold(
     steps_per_epoch: int,
     label: str,
     head_warmup_epochs: int = 0,
-) -> tuple[dict[str, Tensor], list[dict[str, Any]], int, str]:
+) -> tuple[dict[str, Tensor], list[dict[str, Any]], int, str, str | None]:
     """The epoch loop of one fold with early stopping on the validation kappa
     (``finetune.keep=best``: the epoch of the highest kappa, the lowest validation loss among
     equal kappas), or all ``finetune.epochs`` epochs keeping the last one's weights
@@ -684,8 +684,10 @@ def _fit_fold(
     ``keep=best`` the warm-up epochs are never kept and do not count towards the patience,
     so the backbone is always fine-tuned.
 
-    Returns the kept epoch's state of ``trainable``, the history, that epoch and why training
-    stopped.
+    Returns the kept epoch's state of ``trainable``, the history, that epoch, why training
+    stopped and the kept epoch's one-grade words (:func:`drac_ssl.metrics.one_grade_words` of
+    its validation grades; None when they differ), for the fold line :func:`_fold_line`
+    prints once the fold is saved.
 
     Raises:
         FinetuneNonFiniteError: a step's training loss (read back every step) or an epoch's
@@ -772,10 +774,20 @@ def _fit_fold(
     assert best_state is not None
     best_epoch = monitor.best_epoch
     stopped = _fold_stop_words(ft, len(history), best_epoch, kappa_epoch, stopped_early)
-    print(f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
-          f"{len(history)} run ({ft.epochs} set; {stopped}) "
-          f"val QWK {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade[best_epoch])}")
-    return best_state, history, best_epoch, stopped
+    return best_state, history, best_epoch, stopped, one_grade[best_epoch]
+
+
+def _fold_line(ctx: _Context, label: str, history: list[dict[str, Any]], best_epoch: int, stopped: str,
+               one_grade: str | None) -> str:
+    """The console line of a trained fold (``label``: ``vicreg fold 0 (1/5)``): the epoch kept
+    of those run and set, why (``stopped``, :func:`_fold_stop_words`), and its validation
+    kappa (:func:`_uncalibrated_words`). Printed only once the fold is saved
+    (:func:`_train_and_save_fold`): a trial saw the line of a fold that a Ctrl-C during its
+    final validation pass then left unsaved ("vicreg 0 of 2" folds saved)."""
+    ft = ctx.ft
+    return (f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
+            f"{len(history)} run ({ft.epochs} set; {stopped}) "
+            f"val QWK {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade)}")
 
 
 def _uncalibrated_words(ctx: _Context, one_grade: str | None) -> str:
@@ -825,9 +837,10 @@ def _fold_stop_words(ft: FinetuneConfig, epochs_run: int, best_epoch: int, kappa
 
 def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
               bank: Callable[[GradingModel], _FeatureBank], label: str, head_warmup_epochs: int = 0
-              ) -> tuple[GradingModel, np.ndarray, list[dict[str, Any]], int, str]:
+              ) -> tuple[GradingModel, np.ndarray, list[dict[str, Any]], int, str, str | None]:
     """Train fold ``fold`` from a copy of ``backbone`` and a new head; return the best model,
-    its raw validation outputs (TTA), the history, the best epoch and the stop reason.
+    its raw validation outputs (TTA), the history, the best epoch, the stop reason and the
+    kept epoch's one-grade words (:func:`_fit_fold`).
     ``head_warmup_epochs``: see :func:`_fit_fold` (the full-model path only)."""
     ft = ctx.ft
     seed_everything(ctx.seed + fold)
@@ -868,7 +881,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
             outs = [head(features.eval_views[i, pos]).float() for i in range(n_flips)]
             return (torch.stack(outs).mean(0)).cpu().double().numpy()
 
-        best, history, best_epoch, stopped = _fit_fold(
+        best, history, best_epoch, stopped, one_grade = _fit_fold(
             ctx, model, head, batches, head, lambda: head_raw(1), y_val, weights, n_batches, label)
         head.load_state_dict(best)
         raw_val = head_raw(features.eval_views.shape[0])
@@ -889,14 +902,14 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
                                 pin_memory=ctx.device.type == "cuda")
             yield from loader
 
-        best, history, best_epoch, stopped = _fit_fold(
+        best, history, best_epoch, stopped, one_grade = _fit_fold(
             ctx, model, model, batches, model,
             lambda: predict_raw(model, inputs, False, ctx.device, bf16=ctx.bf16),
             y_val, weights, n_batches, label, head_warmup_epochs)
         model.load_state_dict(best)
         raw_val = predict_raw(model, inputs, ft.tta, ctx.device, bf16=ctx.bf16)
     model.eval()
-    return model, raw_val, history, best_epoch, stopped
+    return model, raw_val, history, best_epoch, stopped, one_grade
 
 
 def _file_stamp(path: Path) -> str:
@@ -1167,7 +1180,7 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
     """
     t0 = time.perf_counter()
     label = f"{variant} fold {fold} ({position + 1}/{len(ctx.fold_ids)})"
-    model, raw_val, history, best_epoch, stopped = _run_fold(
+    model, raw_val, history, best_epoch, stopped, one_grade = _run_fold(
         ctx, spec, setup.backbone, fold, bank, label, setup.head_warmup)
     n_bad, n_val = _non_finite_rows(raw_val)
     if n_bad:  # the kept epoch's outputs were finite in its epoch; with TTA (flips) they are not
@@ -1191,6 +1204,7 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
         "weights": ([setup.shared_backbone.name] if setup.frozen else []) + [weights_path.name],
     }
     atomic_write_json(weights_path.with_name(f"fold{fold}.json"), _json_safe(record))
+    print(_fold_line(ctx, label, history, best_epoch, stopped, one_grade))  # said once it is saved
     return record
 
 
