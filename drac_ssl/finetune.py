@@ -174,6 +174,7 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     resampling_kind,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
+from drac_ssl.run_state import FOLDS_PLAN, folds_saved_words
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
@@ -1065,16 +1066,10 @@ def _json_safe(obj: Any) -> Any:
 
 def _folds_interrupted(saved: dict[str, list[int]], variants: Sequence[str], n_folds: int) -> StageInterrupted:
     """What a Ctrl-C during the fine-tuning leaves: the folds saved per variant (``saved``, of
-    ``n_folds`` each for the ``variants`` in order), which the same command reuses."""
-    total = n_folds * len(variants)
-    done = sum(len(folds) for folds in saved.values())
-    if not done:
-        return StageInterrupted("no fold saved yet", "start it again")
-    per_variant = ", ".join(f"{v} {len(saved.get(v, []))} of {n_folds}" for v in variants)
-    if done == total:
-        return StageInterrupted(f"all {total} folds saved", "compare the variants again from the saved folds")
-    return StageInterrupted(f"{done} of {total} folds saved: {per_variant}",
-                            "resume: the saved folds are reused, the others trained")
+    ``n_folds`` each for the ``variants`` in order), which the same command reuses
+    (:func:`drac_ssl.run_state.folds_saved_words`, the words a killed fine-tuning's count on
+    disk is said in too)."""
+    return StageInterrupted(*folds_saved_words(saved, list(variants), n_folds))
 
 
 @dataclass
@@ -1570,6 +1565,19 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
               f"about grading")
 
 
+def _plan_signatures(finetune_dir: Path, variant: str, accepted: set[str]) -> None:
+    """Add ``variant``'s accepted fold signatures to the attempt's plan
+    (:data:`drac_ssl.run_state.FOLDS_PLAN`, written by :func:`run`), so that what a killed
+    fine-tuning saved counts only the folds its resume would reuse
+    (:func:`drac_ssl.run_state.finetune_saved_on_disk`). Nothing without a plan file."""
+    path = finetune_dir / FOLDS_PLAN
+    plan = read_json_dict(path)
+    if plan is None:
+        return
+    signatures = plan.get("signatures") if isinstance(plan.get("signatures"), dict) else {}
+    atomic_write_json(path, {**plan, "signatures": {**signatures, variant: sorted(accepted)}})
+
+
 def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
                  out_dir: Path, saved_folds: dict[str, list[int]] | None = None) -> VariantResult:
     """All folds of one variant, then its out-of-fold predictions, metrics and calibration.
@@ -1584,6 +1592,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     """
     t_start = time.perf_counter()
     setup = _sign_and_build(ctx, variant, source, spec, out_dir)
+    _plan_signatures(out_dir.parent, variant, setup.accepted)
     trained = _train_folds(ctx, variant, spec, out_dir, setup, saved_folds)
     fit = _cross_fit_calibration(ctx, trained.raw_all, spec.output)
     metrics = _score_variant(ctx, variant, trained, fit, t_start)
@@ -1722,6 +1731,9 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
              if ft.label_fraction < 1 else ""))
     variants: dict[str, VariantResult] = {}
     saved_folds: dict[str, list[int]] = {}  # variant -> its folds saved (trained or reused) so far
+    # what this attempt trains: a killed one's saved folds are counted on disk against it
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / FOLDS_PLAN, {"variants": list(sources), "folds": fold_ids, "signatures": {}})
     try:
         for name, source in sources.items():
             variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name, saved_folds)

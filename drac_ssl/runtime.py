@@ -27,10 +27,11 @@ import numpy as np
 import torch
 
 # the thread policy without torch (python -m data_prep sets OpenCV's alone), SIGTERM as
-# Ctrl-C, and the run folder's invocation log, lock file and lock holder (drac_ssl.run_state,
+# Ctrl-C, and the run folder's console and invocation logs, lock file and lock holder (drac_ssl.run_state,
 # read by the commands that tell a run's state): defined where a command that runs no torch
 # imports them, re-exported here
 from drac_ssl.cpu_threads import MAX_DEFAULT_THREADS, default_threads, thread_count, usable_cores  # noqa: F401
+from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
@@ -790,7 +791,6 @@ def new_run_settings(run_dir: Path) -> str:
     return f"run.name={run_dir.name}-2 run.reuse={run_dir}"
 
 
-CONSOLE_LOG = "console.log"
 
 
 class _Tee:

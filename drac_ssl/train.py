@@ -74,6 +74,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.io import atomic_write_json, invocations, read_json_dict, remove_stale_temporaries
 from drac_ssl.preflight import PIPELINE, Finding
+from drac_ssl.run_state import killed_attempt_seconds, killed_training_seen
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
     NonFiniteError,
@@ -787,6 +788,7 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
     # one process trains in a run folder: a second copy of the command is refused (RunBusy)
     # before it writes anything; only process 0 gets here under torchrun
     with runtime.hold_run(run_dir) as unended:
+        seen = killed_training_seen(run_dir)  # before this invocation writes console.log
         # what this process prints goes to run_dir/console.log too (appended: one header line
         # per invocation)
         header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
@@ -804,11 +806,27 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                 print(f"[preflight] warning: {warning.line}")
             if reused:
                 print(reused)
-            return _run_in_folder(cfg, run_dir, sources, peers)
+            return _run_in_folder(cfg, run_dir, sources, peers, seen)
 
 
-def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers) -> Path:
-    """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists."""
+def _earlier_words(seconds: float, killed: int = 0, untimed: int = 0) -> str:
+    """The time of a stage's earlier attempts in words: ``64.5 s``; with ``killed`` attempts
+    among them (``kill -9``: no end recorded), ``untimed`` of which could not be timed:
+    ``95.3 s (1 killed: counted to the last line it printed)``, ``52.0 s + an unknown time (1
+    killed: its time is not known)``."""
+    words = f"{seconds:.1f} s" + (" + an unknown time" if untimed else "")
+    if not killed:
+        return words
+    timed = killed - untimed
+    how = ("counted to the last line it printed" if not untimed else "its time is not known" if not timed
+           else f"{timed} counted to the last line it printed, {untimed} not known")
+    return f"{words} ({killed} killed: {how})"
+
+
+def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
+                   seen: tuple[str, float] | None = None) -> Path:
+    """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists. ``seen``: the
+    last sign of a killed earlier training (:func:`drac_ssl.run_state.killed_training_seen`)."""
     to_run = preflight.stages_to_run(cfg, run_dir)
     if to_run or not (run_dir / "config.yaml").exists():
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with
@@ -827,7 +845,7 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()
     try:
-        _run_stages(cfg, run_dir, sources, peers)
+        _run_stages(cfg, run_dir, sources, peers, seen)
     except BaseException as exc:
         record_end(run_dir, invocation, t0, exc)
         raise
@@ -1022,10 +1040,18 @@ def remove_checkpoints(cfg: Config, run_dir: Path) -> list[str]:
 
 
 def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
-                peers: _Peers | None = None) -> None:
+                peers: _Peers | None = None, seen: tuple[str, float] | None = None) -> None:
     """The stages of ``run.stages`` in pipeline order (finished ones skipped), each recorded in
     ``stages.json``, then the report (:func:`run_pipeline`, after the preflight). ``peers``:
-    under torchrun, the other processes, told before the pretraining whether to take part."""
+    under torchrun, the other processes, told before the pretraining whether to take part.
+
+    A stage's entry is written as it starts (``"status": "running"``, ``started_utc``, its
+    ``attempts`` so far) and again as it ends (done, interrupted or failed). An entry still
+    ``running`` at the next start is an attempt killed without a word (``kill -9``, the OOM
+    killer): it counts as an attempt (``killed_attempts``), its time as far as known
+    (:func:`drac_ssl.run_state.killed_attempt_seconds`, ``seen``:
+    :func:`drac_ssl.run_state.killed_training_seen`) in
+    ``seconds_earlier_attempts``, and those not timed in ``untimed_attempts``."""
     status_path = run_dir / "stages.json"
     status: dict[str, Any] = {}
     if status_path.exists():
@@ -1045,12 +1071,21 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                      f"taken by run.reuse{via})" if source else f"({status[name]['seconds']:.1f} s)")
                   + ", skipping")
             continue
-        previous = status.get(name, {})  # an attempt that was interrupted or failed
-        before_s = float(previous.get("seconds_earlier_attempts", 0)) + float(previous.get("seconds", 0) or 0)
+        previous = status.get(name, {})  # an attempt that was interrupted, failed or killed
+        killed_now = previous.get("status") == "running"  # it never said how it ended: killed
+        lasted = killed_attempt_seconds(previous, seen) if killed_now else None
+        before_s = float(previous.get("seconds_earlier_attempts", 0)) + float(
+            (lasted if killed_now else previous.get("seconds", 0)) or 0)
         attempts = int(previous.get("attempts", 1 if previous else 0)) + 1
+        killed = int(previous.get("killed_attempts", 0)) + killed_now
+        untimed = int(previous.get("untimed_attempts", 0)) + (killed_now and lasted is None)
+        earlier = _earlier_words(before_s, killed, untimed)
+        record = {"seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
+                  **({"killed_attempts": killed} if killed else {}),
+                  **({"untimed_attempts": untimed} if untimed else {})}
         try:  # a Ctrl-C here: the stage's own work has not begun (no checkpoint involved)
             print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
-                                                       f"{before_s:.1f} s)" if previous else ""))
+                                                       f"{earlier})" if previous else ""))
             code = _stage_code(name, start)
         except KeyboardInterrupt:
             raise InterruptedOutsideStage(
@@ -1060,12 +1095,17 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             ) from None
         t0 = time.perf_counter()
         try:
+            # the attempt is recorded as it starts: a kill -9 leaves it "running", and the next
+            # start counts it (a trial's stages.json said attempts: 2 after 3 attempts)
+            status[name] = {"status": "running",
+                            "started_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                            **record, **({"code": code} if code else {})}
+            atomic_write_json(status_path, status)
             outputs = STAGES[name](cfg, run_dir)
         except BaseException as exc:  # Ctrl-C or an error: say so in stages.json, then stop
             status[name] = {
                 "status": "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                "seconds": round(time.perf_counter() - t0, 2),
-                "seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
+                "seconds": round(time.perf_counter() - t0, 2), **record,
                 "stopped_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 **({"code": code} if code else {}),
             }
@@ -1089,10 +1129,10 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             **({"code": code} if code else {}),
         }
         if previous:  # resumed: the time of the interrupted attempts is not lost
-            status[name].update(seconds_earlier_attempts=round(before_s, 2), attempts=attempts)
+            status[name].update(record)
         atomic_write_json(status_path, status)
         print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s"
-              + (f" (+ {before_s:.1f} s in {attempts - 1} earlier attempt(s))" if previous else ""))
+              + (f" (+ {earlier} in {attempts - 1} earlier attempt(s))" if previous else ""))
         if name == "pretrain" and peers is not None:
             peers.leave()  # torchrun: the others have left; the later stages run in this process alone
         if name == "ingest":

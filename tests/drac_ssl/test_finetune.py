@@ -884,6 +884,11 @@ def test_ctrl_c_says_which_folds_are_saved(pretrained_run: Path, tmp_path: Path,
         finetune.run(cfg, run)
     assert caught.value.saved == "2 of 10 folds saved: scratch 2 of 5, vicreg 0 of 5"
     assert caught.value.resume == "resume: the saved folds are reused, the others trained"
+    # what a kill -9 here would be said to leave, counted on disk (the attempt's plan, the
+    # signatures it accepts): the same
+    from drac_ssl.run_state import finetune_saved_on_disk
+
+    assert finetune_saved_on_disk(run) == (caught.value.saved, caught.value.resume)
     assert sorted(p.name for p in (run / "finetune" / "scratch").glob("fold*.json")) == ["fold0.json", "fold1.json"]
     assert finetune._folds_interrupted({}, ["vicreg"], 5).saved == "no fold saved yet"
     done = finetune._folds_interrupted({"vicreg": [0, 1]}, ["vicreg"], 2)

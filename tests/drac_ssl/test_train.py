@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import torch
 
-from drac_ssl import stage_settings, train
+from drac_ssl import run_state, stage_settings, train
 from drac_ssl.submission import check_submission
 
 REDUCED = [
@@ -344,6 +344,53 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     report = write_report(run_dir).read_text()
     assert "The run was resumed" in report and "| pretrain | done |" in report
     assert "was run again from the start" in report  # not all earlier work is reused: said so
+
+
+def test_a_killed_attempt_counts_as_an_attempt_with_its_time_as_far_as_known(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial: Ctrl-C, a rerun killed with kill -9, a third run: it said "starting (attempt 2;
+    the earlier ones ran 64.5 s)" and stages.json attempts: 2, as a stage was recorded only as
+    it ended. It is recorded as it starts too ("running"), so the next start counts a killed
+    attempt, timed to the last line its training printed (console.log's time)."""
+    import datetime as dt
+
+    args = [*REDUCED, "run.name=killed", "run.stages=[ingest,pretrain]"]
+    run_dir = tmp_path / "runs" / "killed"
+    left: dict[str, str] = {}
+
+    def ctrl_c(cfg, run_dir):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        raise KeyboardInterrupt
+
+    def killed(cfg, run_dir):  # type: ignore[no-untyped-def]
+        left["stages"] = (run_dir / "stages.json").read_text()  # as a kill -9 here leaves it
+        raise KeyboardInterrupt  # stands for the kill: its records are put back as it leaves them
+
+    monkeypatch.chdir(tmp_path)
+    for stage in (ctrl_c, killed):
+        monkeypatch.setitem(train.STAGES, "pretrain", stage)
+        assert train.main(args) == 130
+    entry = json.loads(left["stages"])["pretrain"]
+    assert entry["status"] == "running" and entry["attempts"] == 2, entry
+    (run_dir / "stages.json").write_text(left["stages"])
+    log = run_dir / "invocations.jsonl"
+    lines = log.read_text().splitlines()
+    last = {k: v for k, v in json.loads(lines[-1]).items() if k != "ended"}  # no end, its process gone
+    log.write_text("\n".join([*lines[:-1], json.dumps({**last, "pid": _dead_pid()})]) + "\n")
+    last_line = dt.datetime.fromisoformat(entry["started_utc"]).timestamp() + 30
+    os.utime(run_dir / "console.log", (last_line, last_line))  # its last line printed 30 s in
+    monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: {})
+    capsys.readouterr()
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"stage pretrain: starting \(attempt 3; the earlier ones ran 3\d\.\d s \(1 killed: "
+                     r"counted to the last line it printed\)\)", out), out
+    pretrain = json.loads((run_dir / "stages.json").read_text())["pretrain"]
+    assert pretrain["status"] == "done" and pretrain["attempts"] == 3 and pretrain["killed_attempts"] == 1
+    assert 30.2 <= pretrain["seconds_earlier_attempts"] < 32 and "untimed_attempts" not in pretrain
+    # a killed attempt whose end is not known (no console.log time of its training) is said so
+    assert run_state.killed_attempt_seconds(entry, None) is None
+    assert train._earlier_words(0.2, killed=1, untimed=1) == "0.2 s + an unknown time (1 killed: its time is not known)"
 
 
 def test_a_stage_stopped_by_a_non_finite_loss_is_an_error_line_not_a_traceback(
