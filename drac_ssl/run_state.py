@@ -19,6 +19,8 @@ import json
 import math
 import os
 import platform
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -311,6 +313,38 @@ def _holder_words(holder: dict[str, Any]) -> str:
             f"{holder.get('host', '?')}, running since {holder.get('date_utc', '?')}")
 
 
+def interpreter_word() -> str:
+    """How to name the running interpreter in a command: ``python`` when that is the first
+    ``python`` on PATH (an active venv), else :data:`sys.executable` relative to the current
+    folder when it lies under it (``.venv/bin/python``), else absolute; ``python`` when it is
+    not known. (Here, where commands that load no torch name it too: the report hint,
+    :func:`report_words`; re-exported by :mod:`drac_ssl.runtime`.)"""
+    exe = sys.executable
+    if not exe:
+        return "python"
+    found = shutil.which("python")
+    if found and os.path.abspath(found) == os.path.abspath(exe):
+        return "python"
+    try:
+        rel = os.path.relpath(exe)
+    except ValueError:  # another drive (Windows)
+        return exe
+    if rel.startswith(".."):
+        return exe
+    return rel if os.sep in rel else os.path.join(".", rel)  # not a bare name the shell looks up
+
+
+def report_words(run_dir: str | os.PathLike[str]) -> str:
+    """``.venv/bin/python -m drac_ssl.report RUN writes report.md for the run so far``: the
+    hint a command stopped part way through a run, or refused for an unfinished one, gives
+    (an interrupted run has no report.md, whose "Read this first" says what is unfinished and
+    the command that finishes it). ``run_dir`` as this process names it (relative to the
+    current folder, as the interpreter: :func:`interpreter_word`), quoted for the shell."""
+    from drac_ssl.config import shell_word
+
+    return f"{interpreter_word()} -m drac_ssl.report {shell_word(str(run_dir))} writes report.md for the run so far"
+
+
 def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None,
                    always_cd: bool = False) -> str:
     """The command that finishes the run: its own last training command line
@@ -352,8 +386,9 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
     and the fix, as ``(what, fix)``: the stage running (a training holds the run's lock: wait
     for it), or the stages interrupted, failed, killed or not run, and the command that
     finishes the run (:func:`resume_command`, with ``run.stages`` up to ``needs`` when the run
-    did not ask for it). None when ``run_dir`` is not a run folder (:func:`is_run_folder`) or
-    ``needs`` is done."""
+    did not ask for it), with, for a run some stage of which is done, the command that writes
+    its report.md so far (:func:`report_words`). None when ``run_dir`` is not a run folder
+    (:func:`is_run_folder`) or ``needs`` is done."""
     folder = Path(run_dir)
     if not is_run_folder(folder):
         return None
@@ -393,5 +428,6 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
         what = ("its training has not finished: " + "; ".join(w for w in (lines, asked) if w) + done_words
                 if open_ else f"{asked}; done: {', '.join(done) or 'none'}")
         fix = (f"finish the run with its own command (it resumes where it stopped; finished "
-               f"stages are skipped): {command}; then rerun this command")
+               f"stages are skipped): {command}; then rerun this command"
+               + (f" (meanwhile, {report_words(folder)})" if done and open_ else ""))
     return what, fix

@@ -12,7 +12,6 @@ import os
 import platform
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from drac_ssl.cpu_threads import MAX_DEFAULT_THREADS, default_threads, thread_co
 from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
+from drac_ssl.run_state import interpreter_word as interpreter_word
 from drac_ssl.run_state import lock_holder as _lock_holder
 from drac_ssl.starting import sigterm_as_ctrl_c  # noqa: F401
 
@@ -105,7 +105,15 @@ def interrupted_words(exc: KeyboardInterrupt) -> str:
     drac_ssl.umm``): the stage it stopped in and what of it is saved when known
     (:class:`StageInterrupted` with its ``stage``), e.g. ``interrupted in pretrain (epoch 6 of
     20 saved); rerun the same command to resume from epoch 7``; otherwise that the same
-    command resumes from the last checkpoint."""
+    command resumes from the last checkpoint. Then the exception's ``report`` when it has one
+    (``python -m drac_ssl.train`` sets it: :func:`drac_ssl.run_state.report_words`, ``...
+    -m drac_ssl.report RUN writes report.md for the run so far``)."""
+    report = getattr(exc, "report", None)
+    return _interrupted_words(exc) + (f"; {report}" if report else "")
+
+
+def _interrupted_words(exc: KeyboardInterrupt) -> str:
+    """:func:`interrupted_words` but the report hint."""
     if isinstance(exc, InterruptedOutsideStage):
         return exc.words
     if not isinstance(exc, StageInterrupted) or not exc.stage:
@@ -383,26 +391,6 @@ def command_argv() -> list[str]:
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None and spec.name else sys.argv
     return [interpreter_word(), *argv]
-
-
-def interpreter_word() -> str:
-    """How to name the running interpreter in a command: ``python`` when that is the first
-    ``python`` on PATH (an active venv), else :data:`sys.executable` relative to the current
-    folder when it lies under it (``.venv/bin/python``), else absolute; ``python`` when it is
-    not known."""
-    exe = sys.executable
-    if not exe:
-        return "python"
-    found = shutil.which("python")
-    if found and os.path.abspath(found) == os.path.abspath(exe):
-        return "python"
-    try:
-        rel = os.path.relpath(exe)
-    except ValueError:  # another drive (Windows)
-        return exe
-    if rel.startswith(".."):
-        return exe
-    return rel if os.sep in rel else os.path.join(".", rel)  # not a bare name the shell looks up
 
 
 def command_line() -> str:

@@ -74,7 +74,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.io import atomic_write_json, invocations, read_json_dict, remove_stale_temporaries
 from drac_ssl.preflight import PIPELINE, Finding
-from drac_ssl.run_state import killed_attempt_seconds, killed_training_seen
+from drac_ssl.run_state import killed_attempt_seconds, killed_training_seen, report_words
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
     NonFiniteError,
@@ -809,6 +809,21 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
             return _run_in_folder(cfg, run_dir, sources, peers, seen)
 
 
+def _report_hint(run_dir: Path) -> str:
+    """After a Ctrl-C or SIGTERM in a run some stage of which is done: ``.venv/bin/python -m
+    drac_ssl.report RUN writes report.md for the run so far``
+    (:func:`drac_ssl.run_state.report_words`); an interrupted run has no report.md, whose
+    "Read this first" says what is unfinished and the command that finishes it. '' when no
+    stage is done (a report would hold nothing). Writing the report on the interruption
+    itself was not chosen: it takes seconds to minutes after the user asked to stop (longer
+    than a SLURM pre-emption's grace), a second Ctrl-C would cut it, and its own error could
+    hide what the interruption left."""
+    status = read_json_dict(run_dir / "stages.json") or {}
+    if not any(isinstance(e, dict) and e.get("status") == "done" for e in status.values()):
+        return ""
+    return report_words(run_dir)
+
+
 def _earlier_words(seconds: float, killed: int = 0, untimed: int = 0) -> str:
     """The time of a stage's earlier attempts in words: ``64.5 s``; with ``killed`` attempts
     among them (``kill -9``: no end recorded), ``untimed`` of which could not be timed:
@@ -848,6 +863,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         _run_stages(cfg, run_dir, sources, peers, seen)
     except BaseException as exc:
         record_end(run_dir, invocation, t0, exc)
+        if isinstance(exc, KeyboardInterrupt) and getattr(exc, "report", None) is None:
+            setattr(exc, "report", _report_hint(run_dir))  # noqa: B010 - said after its words (runtime.interrupted_words)
         raise
     record_end(run_dir, invocation, t0)
     print(f"[train] finished: {run_dir}")
@@ -1151,9 +1168,11 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
 
             print(f"[train] report: {write_report(run_dir)}")
         except KeyboardInterrupt:
-            raise InterruptedOutsideStage(
+            stopped = InterruptedOutsideStage(
                 "interrupted while report.md was written: every stage of run.stages is finished; "
-                "rerun the same command to rewrite report.md") from None
+                "rerun the same command to rewrite report.md")
+            setattr(stopped, "report", "")  # noqa: B010 - its words say how to write report.md
+            raise stopped from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3222,10 +3222,16 @@ def test_export_of_an_interrupted_run_says_its_state_and_the_command_that_finish
     assert not out.exists()
     command = ("cd /data/work && python -m drac_ssl.train -c configs/drac.yaml 'data.root=/data/DRAC 2022' "
                "run.name=ctrlc-ft")
+    # and meanwhile how to see the run so far: an interrupted run has no report.md (a trial),
+    # in this interpreter's words, as the records name it (.venv/bin/python where no venv is active)
+    from drac_ssl.runtime import interpreter_word
+
+    report = f"{interpreter_word()} -m drac_ssl.report {run} writes report.md for the run so far"
     assert err == (f"error: {run}: a run folder with no model bundle (bundle/) yet: its training has "
                    f"not finished: finetune interrupted ({FOLDS_SAVED}); export not run; done: ingest, "
                    f"pretrain, umm.\n  fix: finish the run with its own command (it resumes where it "
-                   f"stopped; finished stages are skipped): {command}; then rerun this command\n"), err
+                   f"stopped; finished stages are skipped): {command}; then rerun this command "
+                   f"(meanwhile, {report})\n"), err
     assert "..." not in err
     assert export.main([str(run), "--variant", "scratch", "--images", str(tmp_path), "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -3308,10 +3314,13 @@ def test_the_recorded_command_keeps_its_words_for_the_resume_command(monkeypatch
                            capture_output=True, text=True, check=True).stdout.splitlines()
     assert words == runtime.command_argv()[1:], (line, words)
     # the interpreter as it ran, not a bare python that without an active venv is another one
-    monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
+    # (drac_ssl.run_state.interpreter_word, re-exported by runtime)
+    from drac_ssl import run_state
+
+    monkeypatch.setattr(run_state.shutil, "which", lambda name: None)
     assert runtime.command_argv()[0] in (os.path.relpath(sys.executable), sys.executable)
     assert Path(runtime.command_argv()[0]).resolve() == Path(sys.executable).resolve()
-    monkeypatch.setattr(runtime.shutil, "which", lambda name: sys.executable)
+    monkeypatch.setattr(run_state.shutil, "which", lambda name: sys.executable)
     assert runtime.command_argv()[0] == "python"
 
 

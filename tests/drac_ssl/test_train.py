@@ -440,12 +440,27 @@ def test_ctrl_c_in_a_stage_that_saved_epochs_says_where_it_stopped_and_resumes(
     assert train.main([*REDUCED, "run.name=saved", "run.stages=[ingest,pretrain]"]) == 130
     captured = capsys.readouterr()
     assert "[pretrain] epoch 6/20 loss 1.0" in captured.out
-    assert captured.err.endswith("[train] interrupted in pretrain (epoch 6 of 20 saved); rerun the same "
-                                 "command to resume from epoch 7\n")
+    # and how to see the run so far (a trial: an interrupted run has no report.md, and nothing
+    # said how to get one), in the words of the recorded command's interpreter
+    from drac_ssl.runtime import interpreter_word
+
+    said = ("[train] interrupted in pretrain (epoch 6 of 20 saved); rerun the same command to resume "
+            f"from epoch 7; {interpreter_word()} -m drac_ssl.report runs/saved writes report.md for the "
+            "run so far\n")
+    assert captured.err.endswith(said), captured.err
     run_dir = tmp_path / "runs" / "saved"
+    assert (run_dir / "console.log").read_text().endswith(said)
     assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["saved"] == "epoch 6 of 20 saved"
     ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
     assert ended == {**ended, "outcome": "interrupted", "stage": "pretrain", "saved": "epoch 6 of 20 saved"}
+    # no stage done yet: a report would hold nothing, none is offered
+    def ctrl_c_in_ingest(cfg, run_dir):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(train.STAGES, "ingest", ctrl_c_in_ingest)
+    assert train.main([*REDUCED, "run.name=nothing", "run.stages=[ingest,pretrain]"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted in ingest" in err and "drac_ssl.report" not in err, err
 
 
 def test_ctrl_c_after_the_last_epoch_was_saved_says_what_the_checkpoint_holds(
@@ -454,6 +469,8 @@ def test_ctrl_c_after_the_last_epoch_was_saved_says_what_the_checkpoint_holds(
     'interrupted in umm; rerun ... to run umm again' and invocations.jsonl had no 'saved'. Now
     a plain KeyboardInterrupt in a stage whose checkpoints/last.pt exists says what it holds."""
     import torch
+
+    from drac_ssl.run_state import report_words
 
     epochs = {"finished": (0, 1, ""), "midway": (0, 3, "")}
     for name, (epoch, total, stopped) in epochs.items():
@@ -471,6 +488,7 @@ def test_ctrl_c_after_the_last_epoch_was_saved_says_what_the_checkpoint_holds(
         err = capsys.readouterr().err
         run_dir = tmp_path / "runs" / name
         ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
+        err = err.replace(f"; {report_words(Path('runs', name))}", "")  # the report hint: its own test
         if name == "finished":
             assert err.endswith("[train] interrupted in umm (training finished: epoch 1 of 1 saved); "
                                 "rerun the same command to finish the stage from the saved weights "
