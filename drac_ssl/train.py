@@ -824,18 +824,20 @@ def _report_hint(run_dir: Path) -> str:
     return report_words(run_dir)
 
 
-def _earlier_words(seconds: float, killed: int = 0, untimed: int = 0) -> str:
-    """The time of a stage's earlier attempts in words: ``64.5 s``; with ``killed`` attempts
-    among them (``kill -9``: no end recorded), ``untimed`` of which could not be timed:
-    ``95.3 s (1 killed: counted to the last line it printed)``, ``52.0 s + an unknown time (1
-    killed: its time is not known)``."""
+def _earlier_words(seconds: float, killed: int = 0, untimed: int = 0) -> tuple[str, str]:
+    """The time of a stage's earlier attempts in words, and what is to know of the killed
+    ones among them (``kill -9``: no end recorded; ``untimed`` of the ``killed`` could not be
+    timed), for the console's ``(attempt 3; the earlier ones ran TIME[KILLED])`` and ``(+ TIME
+    in 2 earlier attempt(s)[KILLED])``: ``("64.5 s", "")``, ``("95.3 s", "; 1 was killed:
+    counted to the last line it printed")``, ``("52.0 s + an unknown time", "; 1 was killed:
+    its time is not known")``."""
     words = f"{seconds:.1f} s" + (" + an unknown time" if untimed else "")
     if not killed:
-        return words
+        return words, ""
     timed = killed - untimed
     how = ("counted to the last line it printed" if not untimed else "its time is not known" if not timed
            else f"{timed} counted to the last line it printed, {untimed} not known")
-    return f"{words} ({killed} killed: {how})"
+    return words, f"; {killed} {'was' if killed == 1 else 'were'} killed: {how}"
 
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
@@ -1096,13 +1098,13 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         attempts = int(previous.get("attempts", 1 if previous else 0)) + 1
         killed = int(previous.get("killed_attempts", 0)) + killed_now
         untimed = int(previous.get("untimed_attempts", 0)) + (killed_now and lasted is None)
-        earlier = _earlier_words(before_s, killed, untimed)
+        earlier, of_killed = _earlier_words(before_s, killed, untimed)
         record = {"seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
                   **({"killed_attempts": killed} if killed else {}),
                   **({"untimed_attempts": untimed} if untimed else {})}
         try:  # a Ctrl-C here: the stage's own work has not begun (no checkpoint involved)
             print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
-                                                       f"{earlier})" if previous else ""))
+                                                       f"{earlier}{of_killed})" if previous else ""))
             code = _stage_code(name, start)
         except KeyboardInterrupt:
             raise InterruptedOutsideStage(
@@ -1149,7 +1151,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             status[name].update(record)
         atomic_write_json(status_path, status)
         print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s"
-              + (f" (+ {earlier} in {attempts - 1} earlier attempt(s))" if previous else ""))
+              + (f" (+ {earlier} in {attempts - 1} earlier attempt(s){of_killed})" if previous else ""))
         if name == "pretrain" and peers is not None:
             peers.leave()  # torchrun: the others have left; the later stages run in this process alone
         if name == "ingest":

@@ -383,14 +383,15 @@ def test_a_killed_attempt_counts_as_an_attempt_with_its_time_as_far_as_known(
     capsys.readouterr()
     assert train.main(args) == 0
     out = capsys.readouterr().out
-    assert re.search(r"stage pretrain: starting \(attempt 3; the earlier ones ran 3\d\.\d s \(1 killed: "
-                     r"counted to the last line it printed\)\)", out), out
+    assert re.search(r"stage pretrain: starting \(attempt 3; the earlier ones ran 3\d\.\d s; 1 was killed: "
+                     r"counted to the last line it printed\)", out), out
     pretrain = json.loads((run_dir / "stages.json").read_text())["pretrain"]
     assert pretrain["status"] == "done" and pretrain["attempts"] == 3 and pretrain["killed_attempts"] == 1
     assert 30.2 <= pretrain["seconds_earlier_attempts"] < 32 and "untimed_attempts" not in pretrain
     # a killed attempt whose end is not known (no console.log time of its training) is said so
     assert run_state.killed_attempt_seconds(entry, None) is None
-    assert train._earlier_words(0.2, killed=1, untimed=1) == "0.2 s + an unknown time (1 killed: its time is not known)"
+    assert train._earlier_words(0.2, killed=1, untimed=1) == ("0.2 s + an unknown time",
+                                                              "; 1 was killed: its time is not known")
 
 
 def test_a_stage_stopped_by_a_non_finite_loss_is_an_error_line_not_a_traceback(
