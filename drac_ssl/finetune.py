@@ -176,6 +176,7 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     resampling_kind,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
+from drac_ssl.run_state import FOLDS_PLAN, folds_saved_words
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
@@ -673,7 +674,7 @@ def _fit_fold(
     steps_per_epoch: int,
     label: str,
     head_warmup_epochs: int = 0,
-) -> tuple[dict[str, Tensor], list[dict[str, Any]], int, str]:
+) -> tuple[dict[str, Tensor], list[dict[str, Any]], int, str, str | None]:
     """The epoch loop of one fold with early stopping on the validation kappa
     (``finetune.keep=best``: the epoch of the highest kappa, the lowest validation loss among
     equal kappas), or all ``finetune.epochs`` epochs keeping the last one's weights
@@ -686,8 +687,10 @@ def _fit_fold(
     ``keep=best`` the warm-up epochs are never kept and do not count towards the patience,
     so the backbone is always fine-tuned.
 
-    Returns the kept epoch's state of ``trainable``, the history, that epoch and why training
-    stopped.
+    Returns the kept epoch's state of ``trainable``, the history, that epoch, why training
+    stopped and the kept epoch's one-grade words (:func:`drac_ssl.metrics.one_grade_words` of
+    its validation grades; None when they differ), for the fold line :func:`_fold_line`
+    prints once the fold is saved.
 
     Raises:
         FinetuneNonFiniteError: a step's training loss (read back every step) or an epoch's
@@ -774,10 +777,20 @@ def _fit_fold(
     assert best_state is not None
     best_epoch = monitor.best_epoch
     stopped = _fold_stop_words(ft, len(history), best_epoch, kappa_epoch, stopped_early)
-    print(f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
-          f"{len(history)} run ({ft.epochs} set; {stopped}) "
-          f"val QWK {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade[best_epoch])}")
-    return best_state, history, best_epoch, stopped
+    return best_state, history, best_epoch, stopped, one_grade[best_epoch]
+
+
+def _fold_line(ctx: _Context, label: str, history: list[dict[str, Any]], best_epoch: int, stopped: str,
+               one_grade: str | None) -> str:
+    """The console line of a trained fold (``label``: ``vicreg fold 0 (1/5)``): the epoch kept
+    of those run and set, why (``stopped``, :func:`_fold_stop_words`), and its validation
+    kappa (:func:`_uncalibrated_words`). Printed only once the fold is saved
+    (:func:`_train_and_save_fold`): a trial saw the line of a fold that a Ctrl-C during its
+    final validation pass then left unsaved ("vicreg 0 of 2" folds saved)."""
+    ft = ctx.ft
+    return (f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
+            f"{len(history)} run ({ft.epochs} set; {stopped}) "
+            f"val QWK {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade)}")
 
 
 def _uncalibrated_words(ctx: _Context, one_grade: str | None) -> str:
@@ -827,9 +840,10 @@ def _fold_stop_words(ft: FinetuneConfig, epochs_run: int, best_epoch: int, kappa
 
 def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
               bank: Callable[[GradingModel], _FeatureBank], label: str, head_warmup_epochs: int = 0
-              ) -> tuple[GradingModel, np.ndarray, list[dict[str, Any]], int, str]:
+              ) -> tuple[GradingModel, np.ndarray, list[dict[str, Any]], int, str, str | None]:
     """Train fold ``fold`` from a copy of ``backbone`` and a new head; return the best model,
-    its raw validation outputs (TTA), the history, the best epoch and the stop reason.
+    its raw validation outputs (TTA), the history, the best epoch, the stop reason and the
+    kept epoch's one-grade words (:func:`_fit_fold`).
     ``head_warmup_epochs``: see :func:`_fit_fold` (the full-model path only)."""
     ft = ctx.ft
     seed_everything(ctx.seed + fold)
@@ -870,7 +884,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
             outs = [head(features.eval_views[i, pos]).float() for i in range(n_flips)]
             return (torch.stack(outs).mean(0)).cpu().double().numpy()
 
-        best, history, best_epoch, stopped = _fit_fold(
+        best, history, best_epoch, stopped, one_grade = _fit_fold(
             ctx, model, head, batches, head, lambda: head_raw(1), y_val, weights, n_batches, label)
         head.load_state_dict(best)
         raw_val = head_raw(features.eval_views.shape[0])
@@ -891,14 +905,14 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
                                 pin_memory=ctx.device.type == "cuda")
             yield from loader
 
-        best, history, best_epoch, stopped = _fit_fold(
+        best, history, best_epoch, stopped, one_grade = _fit_fold(
             ctx, model, model, batches, model,
             lambda: predict_raw(model, inputs, False, ctx.device, bf16=ctx.bf16),
             y_val, weights, n_batches, label, head_warmup_epochs)
         model.load_state_dict(best)
         raw_val = predict_raw(model, inputs, ft.tta, ctx.device, bf16=ctx.bf16)
     model.eval()
-    return model, raw_val, history, best_epoch, stopped
+    return model, raw_val, history, best_epoch, stopped, one_grade
 
 
 def _file_stamp(path: Path) -> str:
@@ -1054,16 +1068,10 @@ def _json_safe(obj: Any) -> Any:
 
 def _folds_interrupted(saved: dict[str, list[int]], variants: Sequence[str], n_folds: int) -> StageInterrupted:
     """What a Ctrl-C during the fine-tuning leaves: the folds saved per variant (``saved``, of
-    ``n_folds`` each for the ``variants`` in order), which the same command reuses."""
-    total = n_folds * len(variants)
-    done = sum(len(folds) for folds in saved.values())
-    if not done:
-        return StageInterrupted("no fold saved yet", "start it again")
-    per_variant = ", ".join(f"{v} {len(saved.get(v, []))} of {n_folds}" for v in variants)
-    if done == total:
-        return StageInterrupted(f"all {total} folds saved", "compare the variants again from the saved folds")
-    return StageInterrupted(f"{done} of {total} folds saved: {per_variant}",
-                            "resume: the saved folds are reused, the others trained")
+    ``n_folds`` each for the ``variants`` in order), which the same command reuses
+    (:func:`drac_ssl.run_state.folds_saved_words`, the words a killed fine-tuning's count on
+    disk is said in too)."""
+    return StageInterrupted(*folds_saved_words(saved, list(variants), n_folds))
 
 
 @dataclass
@@ -1169,7 +1177,7 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
     """
     t0 = time.perf_counter()
     label = f"{variant} fold {fold} ({position + 1}/{len(ctx.fold_ids)})"
-    model, raw_val, history, best_epoch, stopped = _run_fold(
+    model, raw_val, history, best_epoch, stopped, one_grade = _run_fold(
         ctx, spec, setup.backbone, fold, bank, label, setup.head_warmup)
     n_bad, n_val = _non_finite_rows(raw_val)
     if n_bad:  # the kept epoch's outputs were finite in its epoch; with TTA (flips) they are not
@@ -1193,6 +1201,7 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
         "weights": ([setup.shared_backbone.name] if setup.frozen else []) + [weights_path.name],
     }
     atomic_write_json(weights_path.with_name(f"fold{fold}.json"), _json_safe(record))
+    print(_fold_line(ctx, label, history, best_epoch, stopped, one_grade))  # said once it is saved
     return record
 
 
@@ -1593,6 +1602,19 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
               f"about grading")
 
 
+def _plan_signatures(finetune_dir: Path, variant: str, accepted: set[str]) -> None:
+    """Add ``variant``'s accepted fold signatures to the attempt's plan
+    (:data:`drac_ssl.run_state.FOLDS_PLAN`, written by :func:`run`), so that what a killed
+    fine-tuning saved counts only the folds its resume would reuse
+    (:func:`drac_ssl.run_state.finetune_saved_on_disk`). Nothing without a plan file."""
+    path = finetune_dir / FOLDS_PLAN
+    plan = read_json_dict(path)
+    if plan is None:
+        return
+    signatures = plan.get("signatures") if isinstance(plan.get("signatures"), dict) else {}
+    atomic_write_json(path, {**plan, "signatures": {**signatures, variant: sorted(accepted)}})
+
+
 def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
                  out_dir: Path, saved_folds: dict[str, list[int]] | None = None) -> VariantResult:
     """All folds of one variant, then its out-of-fold predictions, metrics and calibration.
@@ -1607,6 +1629,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     """
     t_start = time.perf_counter()
     setup = _sign_and_build(ctx, variant, source, spec, out_dir)
+    _plan_signatures(out_dir.parent, variant, setup.accepted)
     trained = _train_folds(ctx, variant, spec, out_dir, setup, saved_folds)
     fit = _cross_fit_calibration(ctx, trained.raw_all, spec.output)
     metrics = _score_variant(ctx, variant, trained, fit, t_start)
@@ -1759,6 +1782,9 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
              if ft.label_fraction < 1 else ""))
     variants: dict[str, VariantResult] = {}
     saved_folds: dict[str, list[int]] = {}  # variant -> its folds saved (trained or reused) so far
+    # what this attempt trains: a killed one's saved folds are counted on disk against it
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / FOLDS_PLAN, {"variants": list(sources), "folds": fold_ids, "signatures": {}})
     try:
         for name, source in sources.items():
             variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name, saved_folds)

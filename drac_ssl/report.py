@@ -81,7 +81,14 @@ from drac_ssl.metrics import (
 from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
 from drac_ssl.run_files import files_section
-from drac_ssl.run_state import is_run_folder, resume_command, stage_states, unfinished
+from drac_ssl.run_state import (
+    is_run_folder,
+    killed_attempt_seconds,
+    killed_training_seen,
+    resume_command,
+    stage_states,
+    unfinished,
+)
 from drac_ssl.runtime import code_words, same_code
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
 from drac_ssl.stage_settings import edited_config_words
@@ -410,26 +417,55 @@ def _config_section(run_dir: Path) -> list[str]:
             *markdown_table(["part", "settings"], rows)]
 
 
+def _earlier_attempts(entry: dict[str, Any]) -> str:
+    """A ``stages.json`` entry's earlier attempts for the stage table: ``64.5 (2)``, with
+    killed ones ``95.3 (2; 1 killed)``, and ``52.0 + unknown (2; 1 killed)`` where a killed
+    attempt's time is not known (drac_ssl.train's ``killed_attempts`` and ``untimed_attempts``)."""
+    killed, untimed = int(entry.get("killed_attempts") or 0), int(entry.get("untimed_attempts") or 0)
+    return (f"{figure_text(entry.get('seconds_earlier_attempts'), 1)}" + (" + unknown" if untimed else "")
+            + f" ({int(entry.get('attempts', 1)) - 1}" + (f"; {killed} killed" if killed else "") + ")")
+
+
+def _killed_seconds(run_dir: Path, entry: dict[str, Any]) -> str:
+    """The stage table's seconds of a stage killed without a word (its ``stages.json`` entry
+    left ``running``): as far as the last line its training printed tells
+    (:func:`drac_ssl.run_state.killed_attempt_seconds`), else ``unknown``."""
+    seconds = killed_attempt_seconds(entry, killed_training_seen(run_dir))
+    return "unknown" if seconds is None else f"{figure_text(seconds, 1)} (to the last line it printed)"
+
+
 def _stages_section(run_dir: Path) -> list[str]:
     stages = _read_json(run_dir / "stages.json")
     lines = ["## Stage wall times", ""]
     if not isinstance(stages, dict) or not stages:
         return lines + ["No `stages.json` (the stages were not run by the orchestrator).", ""]
-    rows = [[name, "taken (`run.reuse`)" if s.get("reused_from") else s.get("status"),
+    # an entry still "running" (written as its attempt started) is a training running now or
+    # one killed without a word: run_state tells which
+    live = ({st.stage: st.status for st in stage_states(run_dir, check_lock=False)}
+            if any(isinstance(s, dict) and s.get("status") == "running" for s in stages.values()) else {})
+    rows = [[name, "taken (`run.reuse`)" if s.get("reused_from") else
+             live.get(name, "running") if s.get("status") == "running" else s.get("status"),
              f"{figure_text(s.get('seconds'), 1)} ({figure_text(s.get('seconds_in_source'), 1)} there)"
-             if s.get("reused_from") else figure_text(s.get("seconds"), 1),
-             f"{figure_text(s.get('seconds_earlier_attempts'), 1)} ({int(s.get('attempts', 1)) - 1})"
-             if s.get("seconds_earlier_attempts") is not None else "",
-             s.get("finished_utc") or s.get("stopped_utc")] for name, s in stages.items()]
+             if s.get("reused_from") else _killed_seconds(run_dir, s) if live.get(name) == "killed"
+             else figure_text(s.get("seconds"), 1) if s.get("status") != "running" else "",
+             _earlier_attempts(s) if s.get("seconds_earlier_attempts") is not None else "",
+             s.get("finished_utc") or s.get("stopped_utc") or ""] for name, s in stages.items()]
     total = sum(float(s.get("seconds") or 0) for s in stages.values())
     earlier = sum(float(s.get("seconds_earlier_attempts") or 0) for s in stages.values())
-    rows.append(["**total**", "", figure_text(total, 1), figure_text(earlier, 1) if earlier else "", ""])
+    untimed = sum(int(s.get("untimed_attempts") or 0) for s in stages.values())
+    rows.append(["**total**", "", figure_text(total, 1),
+                 figure_text(earlier, 1) + (" + unknown" if untimed else "") if earlier or untimed else "", ""])
     lines += markdown_table(["stage", "status", "seconds", "earlier attempts: seconds (how many)", "finished (UTC)"], rows)
-    if earlier:
-        lines += ["", f"The run was resumed: {earlier:.1f} s went into attempts that were interrupted "
-                      f"or failed (what they had saved, e.g. checkpoints and folds, was reused; a stage "
-                      f"that stopped before saving anything, such as an ingest refused for a problem in "
-                      f"the data, was run again from the start)."]
+    killed = sum(int(s.get("killed_attempts") or 0) for s in stages.values())
+    if earlier or untimed:
+        lines += ["", f"The run was resumed: {earlier:.1f} s" + (" and an unknown time" if untimed else "")
+                      + (" went into attempts that were interrupted or failed" if not killed else
+                         f" went into attempts that were interrupted, failed or killed ({killed} killed "
+                         f"without a word, by kill -9 or for want of memory: each timed to the last line "
+                         f"it printed, where that is known)")
+                      + " (what they had saved, e.g. checkpoints and folds, was reused; a stage "
+                        "that stopped before saving anything, such as an ingest refused for a problem in "
+                        "the data, was run again from the start)."]
     ingest = stages.get("ingest") if isinstance(stages.get("ingest"), dict) else {}
     phantom = (ingest.get("outputs") or {}).get("phantom_seconds") if isinstance(ingest.get("outputs"), dict) else None
     summary = _read_json(run_dir / "data" / "ingest_summary.json")

@@ -14,7 +14,9 @@ before torch loads.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import math
 import os
 import platform
 from dataclasses import dataclass
@@ -29,6 +31,10 @@ PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
 INVOCATIONS = "invocations.jsonl"
 """The run folder's log of the commands that ran on it, one JSON line each
 (:func:`drac_ssl.runtime.record_start`)."""
+CONSOLE_LOG = "console.log"
+"""The run folder's log of what ``python -m drac_ssl.train`` printed
+(:func:`drac_ssl.runtime.console_log`); its time is the last sign of a killed training
+(:func:`killed_training_seen`)."""
 RUN_LOCK = ".train.lock"
 """A file in the run folder that ``python -m drac_ssl.train`` (process 0), ``python -m
 drac_ssl.umm``, ``python -m drac_ssl.report`` or ``python -m drac_ssl.export RUN --variant
@@ -36,6 +42,107 @@ NAME`` holds an exclusive lock on while it runs
 (:func:`drac_ssl.runtime.hold_run`), its one line naming the holder; the kernel drops the lock
 when the process ends, however it ends (kill -9 included), so a killed run never blocks its
 resume."""
+
+
+FOLDS_PLAN = "folds_plan.json"
+"""``<run>/finetune/folds_plan.json``: the folds a fine-tuning attempt trains, written as it
+starts (:func:`drac_ssl.finetune.run`): ``variants`` (in order), ``folds`` (the fold ids) and
+``signatures`` (variant -> the fold signatures it reuses, added as each variant is signed).
+What a killed fine-tuning saved is counted from it and the fold files on disk
+(:func:`finetune_saved_on_disk`)."""
+
+
+def folds_saved_words(saved: dict[str, Any], variants: list[str] | tuple[str, ...],
+                      n_folds: int) -> tuple[str, str]:
+    """(``saved``, ``resume``) words of a fine-tuning stopped with the folds ``saved``
+    (variant -> its folds saved, a list or a count) of ``n_folds`` each for the ``variants``
+    in order, e.g. ``("2 of 6 folds saved: scratch 2 of 2, vicreg 0 of 2, vicreg_umm 0 of 2",
+    "resume: the saved folds are reused, the others trained")``."""
+    counts = {v: n if isinstance(n, int) else len(n) for v, n in saved.items()}
+    total = n_folds * len(variants)
+    done = sum(counts.get(v, 0) for v in variants)
+    if not done:
+        return "no fold saved yet", "start it again"
+    if done == total:
+        return f"all {total} folds saved", "compare the variants again from the saved folds"
+    per_variant = ", ".join(f"{v} {counts.get(v, 0)} of {n_folds}" for v in variants)
+    return f"{done} of {total} folds saved: {per_variant}", "resume: the saved folds are reused, the others trained"
+
+
+def _fold_reusable(folder: Path, fold: int, signatures: Any) -> bool:
+    """Whether ``folder/fold<k>.json`` is a fold the fine-tuning's resume would reuse: a
+    record with a signature (one of ``signatures`` when its variant was signed), every weight
+    file it lists beside it, finite validation outputs (``drac_ssl.finetune._train_folds``)."""
+    record = _read_json(folder / f"fold{fold}.json")
+    if not isinstance(record, dict) or not isinstance(record.get("signature"), str):
+        return False
+    if isinstance(signatures, list) and record["signature"] not in signatures:
+        return False
+    weights = record.get("weights") if isinstance(record.get("weights"), list) else [f"fold{fold}.safetensors"]
+    if not all(isinstance(w, str) and (folder / w).is_file() for w in weights):
+        return False
+    rows = record.get("val_raw")
+    return isinstance(rows, list) and all(
+        isinstance(x, (int, float)) and math.isfinite(x)
+        for row in rows for x in (row if isinstance(row, list) else [row]))
+
+
+def finetune_saved_on_disk(run_dir: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """What of the run's fine-tuning is saved, counted on disk: the folds of its last attempt's
+    plan (:data:`FOLDS_PLAN`) whose files a resume would reuse (:func:`_fold_reusable`), in
+    :func:`folds_saved_words`; None when there is no readable plan (a fine-tuning that had not
+    started, or one of a drac_ssl that wrote none). For a fine-tuning killed without a word
+    (``kill -9``): its last Ctrl-C's words in ``stages.json`` miss what was saved since."""
+    finetune = Path(run_dir) / "finetune"
+    plan = _read_json(finetune / FOLDS_PLAN)
+    if not isinstance(plan, dict):
+        return None
+    variants, folds = plan.get("variants"), plan.get("folds")
+    if not (isinstance(variants, list) and all(isinstance(v, str) for v in variants)
+            and isinstance(folds, list) and all(isinstance(k, int) for k in folds)):
+        return None
+    signatures = plan.get("signatures") if isinstance(plan.get("signatures"), dict) else {}
+    saved = {v: sum(_fold_reusable(finetune / v, k, signatures.get(v)) for k in folds) for v in variants}
+    return folds_saved_words(saved, variants, len(folds))
+
+
+def killed_training_seen(run_dir: str | os.PathLike[str]) -> tuple[str, float] | None:
+    """The last sign of the run's last training when it did not end (killed: its
+    ``invocations.jsonl`` line marked ``killed``, or without an end, for a caller that knows
+    its process is gone): its start (``date_utc``) and when :data:`CONSOLE_LOG` was last
+    written (a POSIX time), the last line it printed. Read before another training appends to
+    the file (``python -m drac_ssl.train`` does so first thing; no other command writes it).
+    None when that training ended, or either is not known."""
+    folder = Path(run_dir)
+    last = last_training(folder) or {}
+    ended = last.get("ended")
+    if "ended" in last and not (isinstance(ended, dict) and ended.get("outcome") == "killed"):
+        return None
+    if not isinstance(last.get("date_utc"), str):
+        return None
+    try:
+        return last["date_utc"], (folder / CONSOLE_LOG).stat().st_mtime
+    except OSError:
+        return None
+
+
+def killed_attempt_seconds(entry: dict[str, Any], seen: tuple[str, float] | None) -> float | None:
+    """The seconds a stage's attempt that never ended (``entry``: its ``stages.json`` entry,
+    ``"status": "running"``, written as it started: killed) ran, as far as known: from its
+    ``started_utc`` to the last line its training printed (``seen``,
+    :func:`killed_training_seen`), when that training is the one that started the attempt;
+    None when not known (no such record, or another training came since, e.g. one with other
+    ``run.stages``). ``started_utc`` is whole seconds: the figure may be up to 1 s more."""
+    if seen is None or not isinstance(entry.get("started_utc"), str):
+        return None
+    try:
+        started = _dt.datetime.fromisoformat(entry["started_utc"])
+        if _dt.datetime.fromisoformat(seen[0]) > started:  # a later training wrote console.log last
+            return None
+    except (TypeError, ValueError):
+        return None
+    seconds = seen[1] - started.timestamp()
+    return round(seconds, 2) if seconds >= 0 else None
 
 
 def is_run_folder(path: str | os.PathLike[str]) -> bool:
@@ -138,7 +245,8 @@ class StageState:
     (``stages.json``), ``killed`` (the stage the last training was in when its process went
     without a word: ``kill -9``, the OOM killer) or ``not run`` (not started yet); ``saved``:
     what of an interrupted stage is saved (``stages.json``'s ``saved``, e.g. ``2 of 6 folds
-    saved: scratch 2 of 2, ...``); ``note``: more words on it (who runs it, the error)."""
+    saved: scratch 2 of 2, ...``; of a killed fine-tuning, counted on disk:
+    :func:`finetune_saved_on_disk`); ``note``: more words on it (who runs it, the error)."""
 
     stage: str
     status: str
@@ -185,6 +293,9 @@ def stage_states(run_dir: str | os.PathLike[str], check_lock: bool = True) -> li
             status, note = "running", _holder_words(holder or {})
         elif first_open and killed:
             status, note = "killed", "its training ended without a word: kill -9, out of memory?"
+            on_disk = finetune_saved_on_disk(folder) if stage == "finetune" else None
+            if on_disk is not None:  # the words of an earlier Ctrl-C miss the folds saved since
+                saved = on_disk[0]
         elif status == "failed" and first_open and ended and ended.get("outcome") == "failed" and ended.get("error"):
             note = f"{ended['error']}; console.log has the whole message"
         first_open = False
@@ -199,6 +310,17 @@ def _holder_words(holder: dict[str, Any]) -> str:
         return f"a process holds the run's lock, {RUN_LOCK}"
     return (f"python -m {holder.get('tool', 'drac_ssl.train')}, process {holder['pid']} on "
             f"{holder.get('host', '?')}, running since {holder.get('date_utc', '?')}")
+
+
+def report_words(run_dir: str | os.PathLike[str]) -> str:
+    """``.venv/bin/python -m drac_ssl.report RUN writes report.md for the run so far``: the
+    hint a command stopped part way through a run, or refused for an unfinished one, gives
+    (an interrupted run has no report.md, whose "Read this first" says what is unfinished and
+    the command that finishes it). ``run_dir`` as this process names it (relative to the
+    current folder, as the interpreter: :func:`interpreter_word`), quoted for the shell."""
+    from drac_ssl.config import shell_word
+
+    return f"{interpreter_word()} -m drac_ssl.report {shell_word(str(run_dir))} writes report.md for the run so far"
 
 
 def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None,
@@ -242,8 +364,9 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
     and the fix, as ``(what, fix)``: the stage running (a training holds the run's lock: wait
     for it), or the stages interrupted, failed, killed or not run, and the command that
     finishes the run (:func:`resume_command`, with ``run.stages`` up to ``needs`` when the run
-    did not ask for it). None when ``run_dir`` is not a run folder (:func:`is_run_folder`) or
-    ``needs`` is done."""
+    did not ask for it), with, for a run some stage of which is done, the command that writes
+    its report.md so far (:func:`report_words`). None when ``run_dir`` is not a run folder
+    (:func:`is_run_folder`) or ``needs`` is done."""
     folder = Path(run_dir)
     if not is_run_folder(folder):
         return None
@@ -283,5 +406,6 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
         what = ("its training has not finished: " + "; ".join(w for w in (lines, asked) if w) + done_words
                 if open_ else f"{asked}; done: {', '.join(done) or 'none'}")
         fix = (f"finish the run with its own command (it resumes where it stopped; finished "
-               f"stages are skipped): {command}; then rerun this command")
+               f"stages are skipped): {command}; then rerun this command"
+               + (f" (meanwhile, {report_words(folder)})" if done and open_ else ""))
     return what, fix

@@ -26,10 +26,11 @@ import numpy as np
 import torch
 
 # the thread policy without torch (python -m data_prep sets OpenCV's alone), SIGTERM as
-# Ctrl-C, and the run folder's invocation log, lock file and lock holder (drac_ssl.run_state,
+# Ctrl-C, and the run folder's console and invocation logs, lock file and lock holder (drac_ssl.run_state,
 # read by the commands that tell a run's state): defined where a command that runs no torch
 # imports them, re-exported here
 from drac_ssl.cpu_threads import MAX_DEFAULT_THREADS, default_threads, thread_count, usable_cores  # noqa: F401
+from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
@@ -104,7 +105,15 @@ def interrupted_words(exc: KeyboardInterrupt) -> str:
     drac_ssl.umm``): the stage it stopped in and what of it is saved when known
     (:class:`StageInterrupted` with its ``stage``), e.g. ``interrupted in pretrain (epoch 6 of
     20 saved); rerun the same command to resume from epoch 7``; otherwise that the same
-    command resumes from the last checkpoint."""
+    command resumes from the last checkpoint. Then the exception's ``report`` when it has one
+    (``python -m drac_ssl.train`` sets it: :func:`drac_ssl.run_state.report_words`, ``...
+    -m drac_ssl.report RUN writes report.md for the run so far``)."""
+    report = getattr(exc, "report", None)
+    return _interrupted_words(exc) + (f"; {report}" if report else "")
+
+
+def _interrupted_words(exc: KeyboardInterrupt) -> str:
+    """:func:`interrupted_words` but the report hint."""
     if isinstance(exc, InterruptedOutsideStage):
         return exc.words
     if not isinstance(exc, StageInterrupted) or not exc.stage:
@@ -770,7 +779,6 @@ def new_run_settings(run_dir: Path) -> str:
     return f"run.name={run_dir.name}-2 run.reuse={run_dir}"
 
 
-CONSOLE_LOG = "console.log"
 
 
 class _Tee:

@@ -75,6 +75,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.io import atomic_write_json, invocations, read_json_dict, remove_stale_temporaries
 from drac_ssl.preflight import PIPELINE, Finding
+from drac_ssl.run_state import killed_attempt_seconds, killed_training_seen, report_words
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
     NonFiniteError,
@@ -1043,6 +1044,7 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
     # one process trains in a run folder: a second copy of the command is refused (RunBusy)
     # before it writes anything; only process 0 gets here under torchrun
     with runtime.hold_run(run_dir) as unended:
+        seen = killed_training_seen(run_dir)  # before this invocation writes console.log
         # what this process prints goes to run_dir/console.log too (appended: one header line
         # per invocation)
         header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
@@ -1060,11 +1062,44 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                 print(f"[preflight] warning: {warning.line}")
             if reused:
                 print(reused)
-            return _run_in_folder(cfg, run_dir, sources, peers)
+            return _run_in_folder(cfg, run_dir, sources, peers, seen)
 
 
-def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers) -> Path:
-    """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists."""
+def _report_hint(run_dir: Path) -> str:
+    """After a Ctrl-C or SIGTERM in a run some stage of which is done: ``.venv/bin/python -m
+    drac_ssl.report RUN writes report.md for the run so far``
+    (:func:`drac_ssl.run_state.report_words`); an interrupted run has no report.md, whose
+    "Read this first" says what is unfinished and the command that finishes it. '' when no
+    stage is done (a report would hold nothing). Writing the report on the interruption
+    itself was not chosen: it takes seconds to minutes after the user asked to stop (longer
+    than a SLURM pre-emption's grace), a second Ctrl-C would cut it, and its own error could
+    hide what the interruption left."""
+    status = read_json_dict(run_dir / "stages.json") or {}
+    if not any(isinstance(e, dict) and e.get("status") == "done" for e in status.values()):
+        return ""
+    return report_words(run_dir)
+
+
+def _earlier_words(seconds: float, killed: int = 0, untimed: int = 0) -> tuple[str, str]:
+    """The time of a stage's earlier attempts in words, and what is to know of the killed
+    ones among them (``kill -9``: no end recorded; ``untimed`` of the ``killed`` could not be
+    timed), for the console's ``(attempt 3; the earlier ones ran TIME[KILLED])`` and ``(+ TIME
+    in 2 earlier attempt(s)[KILLED])``: ``("64.5 s", "")``, ``("95.3 s", "; 1 was killed:
+    counted to the last line it printed")``, ``("52.0 s + an unknown time", "; 1 was killed:
+    its time is not known")``."""
+    words = f"{seconds:.1f} s" + (" + an unknown time" if untimed else "")
+    if not killed:
+        return words, ""
+    timed = killed - untimed
+    how = ("counted to the last line it printed" if not untimed else "its time is not known" if not timed
+           else f"{timed} counted to the last line it printed, {untimed} not known")
+    return words, f"; {killed} {'was' if killed == 1 else 'were'} killed: {how}"
+
+
+def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
+                   seen: tuple[str, float] | None = None) -> Path:
+    """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists. ``seen``: the
+    last sign of a killed earlier training (:func:`drac_ssl.run_state.killed_training_seen`)."""
     to_run = preflight.stages_to_run(cfg, run_dir)
     if to_run or not (run_dir / "config.yaml").exists():
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with
@@ -1083,9 +1118,11 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()
     try:
-        _run_stages(cfg, run_dir, sources, peers)
+        _run_stages(cfg, run_dir, sources, peers, seen)
     except BaseException as exc:
         record_end(run_dir, invocation, t0, exc)
+        if isinstance(exc, KeyboardInterrupt) and getattr(exc, "report", None) is None:
+            setattr(exc, "report", _report_hint(run_dir))  # noqa: B010 - said after its words (runtime.interrupted_words)
         raise
     record_end(run_dir, invocation, t0)
     print(f"[train] finished: {run_dir}")
@@ -1293,10 +1330,18 @@ def _taken_folds_words(other: dict[str, Any], made: str) -> str:
 
 
 def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
-                peers: _Peers | None = None) -> None:
+                peers: _Peers | None = None, seen: tuple[str, float] | None = None) -> None:
     """The stages of ``run.stages`` in pipeline order (finished ones skipped), each recorded in
     ``stages.json``, then the report (:func:`run_pipeline`, after the preflight). ``peers``:
-    under torchrun, the other processes, told before the pretraining whether to take part."""
+    under torchrun, the other processes, told before the pretraining whether to take part.
+
+    A stage's entry is written as it starts (``"status": "running"``, ``started_utc``, its
+    ``attempts`` so far) and again as it ends (done, interrupted or failed). An entry still
+    ``running`` at the next start is an attempt killed without a word (``kill -9``, the OOM
+    killer): it counts as an attempt (``killed_attempts``), its time as far as known
+    (:func:`drac_ssl.run_state.killed_attempt_seconds`, ``seen``:
+    :func:`drac_ssl.run_state.killed_training_seen`) in
+    ``seconds_earlier_attempts``, and those not timed in ``untimed_attempts``."""
     status_path = run_dir / "stages.json"
     status: dict[str, Any] = {}
     if status_path.exists():
@@ -1320,12 +1365,21 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                      f"taken by run.reuse{via}{folds})" if source else f"({status[name]['seconds']:.1f} s)")
                   + ", skipping")
             continue
-        previous = status.get(name, {})  # an attempt that was interrupted or failed
-        before_s = float(previous.get("seconds_earlier_attempts", 0)) + float(previous.get("seconds", 0) or 0)
+        previous = status.get(name, {})  # an attempt that was interrupted, failed or killed
+        killed_now = previous.get("status") == "running"  # it never said how it ended: killed
+        lasted = killed_attempt_seconds(previous, seen) if killed_now else None
+        before_s = float(previous.get("seconds_earlier_attempts", 0)) + float(
+            (lasted if killed_now else previous.get("seconds", 0)) or 0)
         attempts = int(previous.get("attempts", 1 if previous else 0)) + 1
+        killed = int(previous.get("killed_attempts", 0)) + killed_now
+        untimed = int(previous.get("untimed_attempts", 0)) + (killed_now and lasted is None)
+        earlier, of_killed = _earlier_words(before_s, killed, untimed)
+        record = {"seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
+                  **({"killed_attempts": killed} if killed else {}),
+                  **({"untimed_attempts": untimed} if untimed else {})}
         try:  # a Ctrl-C here: the stage's own work has not begun (no checkpoint involved)
             print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
-                                                       f"{before_s:.1f} s)" if previous else ""))
+                                                       f"{earlier}{of_killed})" if previous else ""))
             code = _stage_code(name, start)
         except KeyboardInterrupt:
             raise InterruptedOutsideStage(
@@ -1335,12 +1389,17 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             ) from None
         t0 = time.perf_counter()
         try:
+            # the attempt is recorded as it starts: a kill -9 leaves it "running", and the next
+            # start counts it (a trial's stages.json said attempts: 2 after 3 attempts)
+            status[name] = {"status": "running",
+                            "started_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                            **record, **({"code": code} if code else {})}
+            atomic_write_json(status_path, status)
             outputs = STAGES[name](cfg, run_dir)
         except BaseException as exc:  # Ctrl-C or an error: say so in stages.json, then stop
             status[name] = {
                 "status": "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                "seconds": round(time.perf_counter() - t0, 2),
-                "seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
+                "seconds": round(time.perf_counter() - t0, 2), **record,
                 "stopped_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 **({"code": code} if code else {}),
             }
@@ -1364,10 +1423,10 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             **({"code": code} if code else {}),
         }
         if previous:  # resumed: the time of the interrupted attempts is not lost
-            status[name].update(seconds_earlier_attempts=round(before_s, 2), attempts=attempts)
+            status[name].update(record)
         atomic_write_json(status_path, status)
         print(f"[train] stage {name}: done in {status[name]['seconds']:.1f} s"
-              + (f" (+ {before_s:.1f} s in {attempts - 1} earlier attempt(s))" if previous else ""))
+              + (f" (+ {earlier} in {attempts - 1} earlier attempt(s){of_killed})" if previous else ""))
         if name == "pretrain" and peers is not None:
             peers.leave()  # torchrun: the others have left; the later stages run in this process alone
         if name == "ingest":
@@ -1387,9 +1446,11 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
 
             print(f"[train] report: {write_report(run_dir)}")
         except KeyboardInterrupt:
-            raise InterruptedOutsideStage(
+            stopped = InterruptedOutsideStage(
                 "interrupted while report.md was written: every stage of run.stages is finished; "
-                "rerun the same command to rewrite report.md") from None
+                "rerun the same command to rewrite report.md")
+            setattr(stopped, "report", "")  # noqa: B010 - its words say how to write report.md
+            raise stopped from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3317,10 +3317,16 @@ def test_export_of_an_interrupted_run_says_its_state_and_the_command_that_finish
     assert not out.exists()
     command = ("cd /data/work && python -m drac_ssl.train -c configs/drac.yaml 'data.root=/data/DRAC 2022' "
                "run.name=ctrlc-ft")
+    # and meanwhile how to see the run so far: an interrupted run has no report.md (a trial),
+    # in this interpreter's words, as the records name it (.venv/bin/python where no venv is active)
+    from drac_ssl.runtime import interpreter_word
+
+    report = f"{interpreter_word()} -m drac_ssl.report {run} writes report.md for the run so far"
     assert err == (f"error: {run}: a run folder with no model bundle (bundle/) yet: its training has "
                    f"not finished: finetune interrupted ({FOLDS_SAVED}); export not run; done: ingest, "
                    f"pretrain, umm.\n  fix: finish the run with its own command (it resumes where it "
-                   f"stopped; finished stages are skipped): {command}; then rerun this command\n"), err
+                   f"stopped; finished stages are skipped): {command}; then rerun this command "
+                   f"(meanwhile, {report})\n"), err
     assert "..." not in err
     assert export.main([str(run), "--variant", "scratch", "--images", str(tmp_path), "--out", str(out)]) == 2
     err = capsys.readouterr().err

@@ -889,10 +889,42 @@ def test_ctrl_c_says_which_folds_are_saved(pretrained_run: Path, tmp_path: Path,
         finetune.run(cfg, run)
     assert caught.value.saved == "2 of 10 folds saved: scratch 2 of 5, vicreg 0 of 5"
     assert caught.value.resume == "resume: the saved folds are reused, the others trained"
+    # what a kill -9 here would be said to leave, counted on disk (the attempt's plan, the
+    # signatures it accepts): the same
+    from drac_ssl.run_state import finetune_saved_on_disk
+
+    assert finetune_saved_on_disk(run) == (caught.value.saved, caught.value.resume)
     assert sorted(p.name for p in (run / "finetune" / "scratch").glob("fold*.json")) == ["fold0.json", "fold1.json"]
     assert finetune._folds_interrupted({}, ["vicreg"], 5).saved == "no fold saved yet"
     done = finetune._folds_interrupted({"vicreg": [0, 1]}, ["vicreg"], 2)
     assert (done.saved, done.resume) == ("all 2 folds saved", "compare the variants again from the saved folds")
+
+
+def test_a_folds_line_is_printed_only_once_the_fold_is_saved(
+        pretrained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial: '[finetune] vicreg fold 0 (1/2): kept epoch 2 of 2 ... val QWK 0.502', then a
+    Ctrl-C said 'vicreg 0 of 2' folds saved: the line came before the fold's final validation
+    pass and its save. A Ctrl-C there now leaves no line of that fold; the folds saved have one."""
+    from drac_ssl.runtime import StageInterrupted
+
+    run = _linked_run(pretrained_run, tmp_path)
+    real = finetune.save_weights
+
+    def ctrl_c_at_the_second_folds_save(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(path).name == "fold1.safetensors":
+            raise KeyboardInterrupt  # e.g. during the flip-averaged validation pass just before
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(finetune, "save_weights", ctrl_c_at_the_second_folds_save)
+    cfg = tiny_config(**{"finetune.epochs": "1", "finetune.compare_scratch": "false", "umm.enabled": "false"})
+    capsys.readouterr()
+    with pytest.raises(StageInterrupted) as caught:
+        finetune.run(cfg, run)
+    assert caught.value.saved == "1 of 5 folds saved: vicreg 1 of 5"
+    lines = [line for line in capsys.readouterr().out.splitlines() if "val QWK" in line]
+    assert len(lines) == 1 and lines[0].startswith("[finetune] vicreg fold 0 (1/5): "), lines
+    assert (run / "finetune" / "vicreg" / "fold0.json").is_file()
 
 
 def test_fold_stop_words_follow_the_rule() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from pathlib import Path
 from types import ModuleType
@@ -972,3 +973,75 @@ def test_the_data_section_says_when_official_splits_were_pooled_for_the_cross_va
         assert "train_origins" not in data_provenance(data)
     assert pooled_origins_words({"train_origins": {"train": 1080, "val": 120}}) == (
         "official train 1080 + val 120, pooled for the cross-validation")
+
+
+def test_a_killed_fine_tuning_counts_the_folds_saved_on_disk(tmp_path: Path) -> None:
+    """A trial: a Ctrl-C in the fine-tuning, a rerun, then kill -9 during `vicreg fold 1`;
+    report.md and export RUN --variant said "finetune killed (2 of 6 folds saved: ... vicreg 0
+    of 2 ...)", the Ctrl-C's words, though vicreg's fold 0 was saved since (the next rerun
+    reused it). A killed fine-tuning's folds are counted on disk: those of the attempt's plan
+    that a resume would reuse (a signature it accepts, its weights, finite outputs)."""
+    import platform
+    import subprocess
+    import sys
+
+    from drac_ssl.run_state import FOLDS_PLAN, unfinished_words
+
+    run = tmp_path / "killed-ft"
+    _pretrain_meta(run, HEALTHY)
+    _pretrain_meta(run, HEALTHY, stage="umm")
+    done = {"status": "done", "seconds": 1.0, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}}
+    (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain, umm, finetune, export]\n")
+    stale = "2 of 6 folds saved: scratch 2 of 2, vicreg 0 of 2, vicreg_umm 0 of 2"
+    (run / "stages.json").write_text(json.dumps({  # as the trial's rerun left it: the Ctrl-C's entry
+        "ingest": done, "pretrain": done, "umm": done,
+        "finetune": {"status": "interrupted", "seconds": 33.0, "attempts": 2, "saved": stale}}))
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+    (run / "invocations.jsonl").write_text(json.dumps({  # killed: no end, its process gone
+        "tool": "drac_ssl.train", "pid": dead, "host": platform.node(), "cwd": str(tmp_path),
+        "argv": ["python", "-m", "drac_ssl.train", "run.name=killed-ft"]}) + "\n")
+    finetune = run / "finetune"
+    finetune.mkdir()
+    (finetune / FOLDS_PLAN).write_text(json.dumps({
+        "variants": ["scratch", "vicreg", "vicreg_umm"], "folds": [0, 1],
+        "signatures": {"scratch": ["s"], "vicreg": ["v"]}}))
+
+    def fold(variant: str, k: int, signature: str, weights: bool = True, raw: float = 0.5) -> None:
+        (finetune / variant).mkdir(exist_ok=True)
+        (finetune / variant / f"fold{k}.json").write_text(json.dumps(
+            {"fold": k, "signature": signature, "val_raw": [[raw, 0.1]], "weights": [f"fold{k}.safetensors"]}))
+        if weights:
+            (finetune / variant / f"fold{k}.safetensors").write_bytes(b"w")
+
+    fold("scratch", 0, "s")
+    fold("scratch", 1, "s")
+    fold("vicreg", 0, "v")  # saved after the Ctrl-C, before the kill
+    fold("vicreg", 1, "other settings'")  # offered by run.reuse, say: a resume trains it again
+    fold("vicreg_umm", 0, "u", weights=False)  # its weights missing
+    fold("vicreg_umm", 1, "u", raw=float("nan"))  # outputs not finite: trained again too
+    saved = "3 of 6 folds saved: scratch 2 of 2, vicreg 1 of 2, vicreg_umm 0 of 2"
+    first = _section(write_report(run).read_text(), "## Read this first")
+    assert f"- Unfinished: finetune killed ({saved}; its training ended without a word" in first, first
+    what, _ = unfinished_words(run, "finetune")  # export RUN --variant's refusal
+    assert f"finetune killed ({saved}; " in what and stale not in what, what
+    # a variant the killed attempt had not signed yet: a fold of any signature counts
+    fold("vicreg_umm", 1, "any")
+    assert "4 of 6 folds saved: scratch 2 of 2, vicreg 1 of 2, vicreg_umm 1 of 2" in unfinished_words(run, "finetune")[0]
+    # as this drac_ssl leaves it: the killed attempt's entry written as it started, after a
+    # Ctrl-C and an earlier kill it could not time; the stage table says killed, and "unknown"
+    stages = json.loads((run / "stages.json").read_text())
+    stages["finetune"] = {"status": "running", "started_utc": "2026-01-01T01:00:00+00:00", "attempts": 3,
+                          "seconds_earlier_attempts": 64.5, "killed_attempts": 1, "untimed_attempts": 1}
+    (run / "stages.json").write_text(json.dumps(stages))
+    text = write_report(run).read_text()
+    assert "| finetune | killed | unknown | 64.5 + unknown (2; 1 killed) |  |" in _section(text, "## Stage wall times")
+    assert "64.5 s and an unknown time went into attempts that were interrupted, failed or killed" in text
+    # its own time, as far as the last line its training printed tells (console.log's time)
+    with open(run / "invocations.jsonl") as fh:
+        line = json.loads(fh.read())
+    (run / "invocations.jsonl").write_text(json.dumps({**line, "date_utc": "2026-01-01T00:59:00+00:00"}) + "\n")
+    (run / "console.log").write_text("[finetune] ...\n")
+    started = 1767229200.0  # 2026-01-01T01:00:00 UTC
+    os.utime(run / "console.log", (started + 42.0, started + 42.0))
+    assert "| finetune | killed | 42.0 (to the last line it printed) |" in write_report(run).read_text()

@@ -24,7 +24,7 @@ import pytest
 import torch
 import yaml
 
-from drac_ssl import stage_settings, train
+from drac_ssl import run_state, stage_settings, train
 from drac_ssl.starting import python_command
 from drac_ssl.submission import check_submission
 
@@ -349,6 +349,54 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     assert "was run again from the start" in report  # not all earlier work is reused: said so
 
 
+def test_a_killed_attempt_counts_as_an_attempt_with_its_time_as_far_as_known(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial: Ctrl-C, a rerun killed with kill -9, a third run: it said "starting (attempt 2;
+    the earlier ones ran 64.5 s)" and stages.json attempts: 2, as a stage was recorded only as
+    it ended. It is recorded as it starts too ("running"), so the next start counts a killed
+    attempt, timed to the last line its training printed (console.log's time)."""
+    import datetime as dt
+
+    args = [*REDUCED, "run.name=killed", "run.stages=[ingest,pretrain]"]
+    run_dir = tmp_path / "runs" / "killed"
+    left: dict[str, str] = {}
+
+    def ctrl_c(cfg, run_dir):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        raise KeyboardInterrupt
+
+    def killed(cfg, run_dir):  # type: ignore[no-untyped-def]
+        left["stages"] = (run_dir / "stages.json").read_text()  # as a kill -9 here leaves it
+        raise KeyboardInterrupt  # stands for the kill: its records are put back as it leaves them
+
+    monkeypatch.chdir(tmp_path)
+    for stage in (ctrl_c, killed):
+        monkeypatch.setitem(train.STAGES, "pretrain", stage)
+        assert train.main(args) == 130
+    entry = json.loads(left["stages"])["pretrain"]
+    assert entry["status"] == "running" and entry["attempts"] == 2, entry
+    (run_dir / "stages.json").write_text(left["stages"])
+    log = run_dir / "invocations.jsonl"
+    lines = log.read_text().splitlines()
+    last = {k: v for k, v in json.loads(lines[-1]).items() if k != "ended"}  # no end, its process gone
+    log.write_text("\n".join([*lines[:-1], json.dumps({**last, "pid": _dead_pid()})]) + "\n")
+    last_line = dt.datetime.fromisoformat(entry["started_utc"]).timestamp() + 30
+    os.utime(run_dir / "console.log", (last_line, last_line))  # its last line printed 30 s in
+    monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: {})
+    capsys.readouterr()
+    assert train.main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"stage pretrain: starting \(attempt 3; the earlier ones ran 3\d\.\d s; 1 was killed: "
+                     r"counted to the last line it printed\)", out), out
+    pretrain = json.loads((run_dir / "stages.json").read_text())["pretrain"]
+    assert pretrain["status"] == "done" and pretrain["attempts"] == 3 and pretrain["killed_attempts"] == 1
+    assert 30.2 <= pretrain["seconds_earlier_attempts"] < 32 and "untimed_attempts" not in pretrain
+    # a killed attempt whose end is not known (no console.log time of its training) is said so
+    assert run_state.killed_attempt_seconds(entry, None) is None
+    assert train._earlier_words(0.2, killed=1, untimed=1) == ("0.2 s + an unknown time",
+                                                              "; 1 was killed: its time is not known")
+
+
 def test_a_stage_stopped_by_a_non_finite_loss_is_an_error_line_not_a_traceback(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: a fine-tuning fold whose loss went NaN ended the command on a ValueError from
@@ -396,12 +444,27 @@ def test_ctrl_c_in_a_stage_that_saved_epochs_says_where_it_stopped_and_resumes(
     assert train.main([*REDUCED, "run.name=saved", "run.stages=[ingest,pretrain]"]) == 130
     captured = capsys.readouterr()
     assert "[pretrain] epoch 6/20 loss 1.0" in captured.out
-    assert captured.err.endswith("[train] interrupted in pretrain (epoch 6 of 20 saved); rerun the same "
-                                 "command to resume from epoch 7\n")
+    # and how to see the run so far (a trial: an interrupted run has no report.md, and nothing
+    # said how to get one), in the words of the recorded command's interpreter
+    from drac_ssl.runtime import interpreter_word
+
+    said = ("[train] interrupted in pretrain (epoch 6 of 20 saved); rerun the same command to resume "
+            f"from epoch 7; {interpreter_word()} -m drac_ssl.report runs/saved writes report.md for the "
+            "run so far\n")
+    assert captured.err.endswith(said), captured.err
     run_dir = tmp_path / "runs" / "saved"
+    assert (run_dir / "console.log").read_text().endswith(said)
     assert json.loads((run_dir / "stages.json").read_text())["pretrain"]["saved"] == "epoch 6 of 20 saved"
     ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
     assert ended == {**ended, "outcome": "interrupted", "stage": "pretrain", "saved": "epoch 6 of 20 saved"}
+    # no stage done yet: a report would hold nothing, none is offered
+    def ctrl_c_in_ingest(cfg, run_dir):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(train.STAGES, "ingest", ctrl_c_in_ingest)
+    assert train.main([*REDUCED, "run.name=nothing", "run.stages=[ingest,pretrain]"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted in ingest" in err and "drac_ssl.report" not in err, err
 
 
 def test_ctrl_c_after_the_last_epoch_was_saved_says_what_the_checkpoint_holds(
@@ -410,6 +473,8 @@ def test_ctrl_c_after_the_last_epoch_was_saved_says_what_the_checkpoint_holds(
     'interrupted in umm; rerun ... to run umm again' and invocations.jsonl had no 'saved'. Now
     a plain KeyboardInterrupt in a stage whose checkpoints/last.pt exists says what it holds."""
     import torch
+
+    from drac_ssl.run_state import report_words
 
     epochs = {"finished": (0, 1, ""), "midway": (0, 3, "")}
     for name, (epoch, total, stopped) in epochs.items():
@@ -427,6 +492,7 @@ def test_ctrl_c_after_the_last_epoch_was_saved_says_what_the_checkpoint_holds(
         err = capsys.readouterr().err
         run_dir = tmp_path / "runs" / name
         ended = json.loads((run_dir / "invocations.jsonl").read_text().splitlines()[-1])["ended"]
+        err = err.replace(f"; {report_words(Path('runs', name))}", "")  # the report hint: its own test
         if name == "finished":
             assert err.endswith("[train] interrupted in umm (training finished: epoch 1 of 1 saved); "
                                 "rerun the same command to finish the stage from the saved weights "
@@ -2000,8 +2066,11 @@ def test_a_setting_changed_on_the_command_line_is_not_undone_by_the_refusals_fix
     assert "start a new run with data.near_duplicate_mse as given" in problem, problem
     assert (f"or rerun with the saved config (it puts data.near_duplicate_mse back to 0.0001, which "
             f"this command changes): {python_command('drac_ssl.train')} -c {run_dir / 'config.yaml'}") in problem, problem
-    assert ("nothing in it can be taken into a new run: its first stage, the ingest, differs "
-            "(data.near_duplicate_mse), and every later stage is built on its output") in problem, problem
+    # a folds-only change (run.reuse could take the pretraining) whose pretraining is not there
+    assert ("nothing in it can be taken into a new run: its ingest differs only in the folds "
+            "(data.near_duplicate_mse: 0.0001 -> 0.0003), which alone would not stop its pretraining "
+            "from being taken") in problem, problem
+    assert f"its pretrain stage cannot be taken: it has not finished in {run_dir}" in problem, problem
     assert "run.name=trial-2" in problem, problem
     # one typed and one from a file: no "as given", the same words on what the saved config puts back
     cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [*typed, "data.n_folds=3"])
