@@ -443,10 +443,13 @@ def _stages_section(run_dir: Path) -> list[str]:
     # one killed without a word: run_state tells which
     live = ({st.stage: st.status for st in stage_states(run_dir, check_lock=False)}
             if any(isinstance(s, dict) and s.get("status") == "running" for s in stages.values()) else {})
+    # a "running" entry of a stage the run's pipeline no longer lists (a rerun with other
+    # run.stages) is no training's stage now: killed (this report is written holding the lock)
     rows = [[name, "taken (`run.reuse`)" if s.get("reused_from") else
-             live.get(name, "running") if s.get("status") == "running" else s.get("status"),
+             live.get(name, "killed") if s.get("status") == "running" else s.get("status"),
              f"{figure_text(s.get('seconds'), 1)} ({figure_text(s.get('seconds_in_source'), 1)} there)"
-             if s.get("reused_from") else _killed_seconds(run_dir, s) if live.get(name) == "killed"
+             if s.get("reused_from") else _killed_seconds(run_dir, s)
+             if s.get("status") == "running" and live.get(name, "killed") == "killed"
              else figure_text(s.get("seconds"), 1) if s.get("status") != "running" else "",
              _earlier_attempts(s) if s.get("seconds_earlier_attempts") is not None else "",
              s.get("finished_utc") or s.get("stopped_utc") or ""] for name, s in stages.items()]

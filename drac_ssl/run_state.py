@@ -243,7 +243,8 @@ class StageState:
     """One stage of a run's pipeline: ``status`` is ``done``, ``running`` (a training holds
     the run's lock and this is its first unfinished stage), ``interrupted`` or ``failed``
     (``stages.json``), ``killed`` (the stage the last training was in when its process went
-    without a word: ``kill -9``, the OOM killer) or ``not run`` (not started yet); ``saved``:
+    without a word: ``kill -9``, the OOM killer; or any stage whose ``stages.json`` entry says
+    ``running`` while no training holds the run's lock, or is in another stage) or ``not run`` (not started yet); ``saved``:
     what of an interrupted stage is saved (``stages.json``'s ``saved``, e.g. ``2 of 6 folds
     saved: scratch 2 of 2, ...``; of a killed fine-tuning, counted on disk:
     :func:`finetune_saved_on_disk`); ``note``: more words on it (who runs it, the error)."""
@@ -291,7 +292,11 @@ def stage_states(run_dir: str | os.PathLike[str], check_lock: bool = True) -> li
         note = ""
         if first_open and training:
             status, note = "running", _holder_words(holder or {})
-        elif first_open and killed:
+        elif (first_open and killed) or status == "running":
+            # an entry "running" (written as its attempt started) that no training holding the
+            # lock runs now: its attempt was killed, whatever came since (a rerun with other
+            # run.stages, one stopped before this stage, a training on another host); with
+            # check_lock False the caller holds the lock, so no training runs either
             status, note = "killed", "its training ended without a word: kill -9, out of memory?"
             on_disk = finetune_saved_on_disk(folder) if stage == "finetune" else None
             if on_disk is not None:  # the words of an earlier Ctrl-C miss the folds saved since

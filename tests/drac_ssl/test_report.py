@@ -1045,3 +1045,43 @@ def test_a_killed_fine_tuning_counts_the_folds_saved_on_disk(tmp_path: Path) -> 
     started = 1767229200.0  # 2026-01-01T01:00:00 UTC
     os.utime(run / "console.log", (started + 42.0, started + 42.0))
     assert "| finetune | killed | 42.0 (to the last line it printed) |" in write_report(run).read_text()
+
+
+@pytest.mark.parametrize("case", ["other stages", "same stages", "stopped before", "other host"])
+def test_a_stage_left_running_by_a_dead_training_is_killed(tmp_path: Path, case: str) -> None:
+    """A review: a stage's stages.json entry is "running" from its start; it counted as killed
+    only when the last training's invocations.jsonl line was itself killed, so a DEAD run said
+    "its training is still running ... wait for it to finish" (export RUN --variant) and its
+    stage table "running" after a kill -9 in the fine-tuning followed by (a) a rerun with other
+    run.stages that finished, (b) a rerun stopped (Ctrl-C) before that stage started, or (c)
+    a training killed on another host (its line never marked killed, no process holds the
+    lock). No training holds the run's lock in any of them: the stage was killed."""
+    from drac_ssl.run_state import RUN_LOCK, stage_states, unfinished_words
+
+    run = tmp_path / "dead"
+    _pretrain_meta(run, HEALTHY)
+    done = {"status": "done", "seconds": 1.0, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}}
+    stages = ["ingest", "pretrain", "umm"] if case == "other stages" else ["ingest", "pretrain", "umm", "finetune"]
+    (run / "config.yaml").write_text(f"run:\n  stages: [{', '.join(stages)}]\n")
+    (run / "stages.json").write_text(json.dumps({
+        "ingest": done, "pretrain": done, "umm": done,
+        "finetune": {"status": "running", "started_utc": "2026-01-01T01:00:00+00:00", "attempts": 1,
+                     "seconds_earlier_attempts": 0}}))
+    (run / RUN_LOCK).write_text("")  # the lock file, held by no process
+    killed = {"tool": "drac_ssl.train", "pid": 12345, "host": "elsewhere", "cwd": str(tmp_path),
+              "date_utc": "2026-01-01T00:30:00+00:00", "argv": ["python", "-m", "drac_ssl.train", "run.name=dead"]}
+    lines = [killed] if case == "other host" else [
+        {**killed, "ended": {"outcome": "killed", "note": "no end"}},
+        {**killed, "date_utc": "2026-01-01T02:00:00+00:00",
+         "ended": {"outcome": "interrupted" if case == "stopped before" else "finished"}}]
+    (run / "invocations.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    states = {s.stage: s.status for s in stage_states(run)}
+    assert "running" not in states.values(), states
+    if case != "other stages":
+        assert states["finetune"] == "killed", states
+        what, fix = unfinished_words(run, "finetune")
+        assert "still running" not in what and "finetune killed" in what, what
+        assert "wait for it" not in fix and "finish the run with its own command" in fix, fix
+    table = _section(write_report(run).read_text(), "## Stage wall times")
+    assert "| finetune | killed | unknown |" in table, table
+    assert "running" not in table, table
