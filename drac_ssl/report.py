@@ -420,8 +420,12 @@ def _config_section(run_dir: Path) -> list[str]:
 def _earlier_attempts(entry: dict[str, Any]) -> str:
     """A ``stages.json`` entry's earlier attempts for the stage table: ``64.5 (2)``, with
     killed ones ``95.3 (2; 1 killed)``, and ``52.0 + unknown (2; 1 killed)`` where a killed
-    attempt's time is not known (drac_ssl.train's ``killed_attempts`` and ``untimed_attempts``)."""
+    attempt's time is not known (drac_ssl.train's ``killed_attempts`` and ``untimed_attempts``);
+    "" for a first attempt (``attempts`` 1: its entry carries ``seconds_earlier_attempts`` 0 from
+    its start, e.g. one killed, running or interrupted), not ``0.0 (0)``."""
     killed, untimed = int(entry.get("killed_attempts") or 0), int(entry.get("untimed_attempts") or 0)
+    if int(entry.get("attempts", 1)) <= 1 and not untimed:
+        return ""
     return (f"{figure_text(entry.get('seconds_earlier_attempts'), 1)}" + (" + unknown" if untimed else "")
             + f" ({int(entry.get('attempts', 1)) - 1}" + (f"; {killed} killed" if killed else "") + ")")
 
