@@ -112,7 +112,10 @@ def killed_training_seen(run_dir: str | os.PathLike[str]) -> tuple[str, float] |
     its process is gone): its start (``date_utc``) and when :data:`CONSOLE_LOG` was last
     written (a POSIX time), the last line it printed. Read before another training appends to
     the file (``python -m drac_ssl.train`` does so first thing; no other command writes it).
-    None when that training ended, or either is not known."""
+    None when that training ended, or either is not known, or the time cannot be the killed
+    training's: later than the start of any command ``invocations.jsonl`` records after it (a
+    report, an export; the one reading it) or than now, as a folder copied without its
+    timestamps gives (the copy's time; a copy made before any such command goes unseen)."""
     folder = Path(run_dir)
     last = last_training(folder) or {}
     ended = last.get("ended")
@@ -121,9 +124,37 @@ def killed_training_seen(run_dir: str | os.PathLike[str]) -> tuple[str, float] |
     if not isinstance(last.get("date_utc"), str):
         return None
     try:
-        return last["date_utc"], (folder / CONSOLE_LOG).stat().st_mtime
+        seen = (folder / CONSOLE_LOG).stat().st_mtime
     except OSError:
         return None
+    later = _started_after(folder, last["date_utc"])
+    # date_utc is whole seconds: a command started within the second of the last print
+    if seen > min([*later, _dt.datetime.now(_dt.UTC).timestamp()]) + 1.0:
+        return None
+    return last["date_utc"], seen
+
+
+def _started_after(folder: Path, since: str) -> list[float]:
+    """The starts (POSIX times) of the commands of any tool that ``folder``'s
+    ``invocations.jsonl`` records as started after ``since`` (an ISO date); [] when none or
+    not readable."""
+    try:
+        after = _dt.datetime.fromisoformat(since)
+        text = (folder / INVOCATIONS).read_text(encoding="utf-8")
+    except (OSError, ValueError, TypeError):
+        return []
+    if after.tzinfo is None:  # not as drac_ssl writes it (UTC, with its offset)
+        return []
+    starts = []
+    for raw in text.splitlines():
+        try:
+            line = json.loads(raw)
+            start = _dt.datetime.fromisoformat(line["date_utc"]) if isinstance(line, dict) else None
+        except (ValueError, KeyError, TypeError):
+            continue
+        if start is not None and start.tzinfo is not None and start > after:
+            starts.append(start.timestamp())
+    return starts
 
 
 def killed_attempt_seconds(entry: dict[str, Any], seen: tuple[str, float] | None) -> float | None:

@@ -8,6 +8,7 @@ PNG under ``pretrain/plots/``), so the report's words are checked against known 
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import json
 import os
 import re
@@ -1044,7 +1045,22 @@ def test_a_killed_fine_tuning_counts_the_folds_saved_on_disk(tmp_path: Path) -> 
     (run / "console.log").write_text("[finetune] ...\n")
     started = 1767229200.0  # 2026-01-01T01:00:00 UTC
     os.utime(run / "console.log", (started + 42.0, started + 42.0))
-    assert "| finetune | killed | 42.0 (to the last line it printed) |" in write_report(run).read_text()
+    table = _section(write_report(run).read_text(), "## Stage wall times")
+    assert "| finetune | killed | 42.0 (to the last line it printed) |" in table, table
+    # the total counts it, as an interrupted stage's seconds are (a review: it left it out)
+    assert "| **total** |  | 45.0 | 64.5 + unknown |" in table, table
+    # a console.log written after a later command started is not the killed training's last
+    # line: a folder copied without timestamps (a review); its time is unknown, so is the total's
+    later = {"tool": "drac_ssl.report", "pid": 1, "host": "h", "date_utc": "2026-01-01T01:00:30+00:00",
+             "ended": {"outcome": "finished"}}
+    with open(run / "invocations.jsonl", "a") as fh:
+        fh.write(json.dumps(later) + "\n")
+    table = _section(write_report(run).read_text(), "## Stage wall times")
+    assert "| finetune | killed | unknown |" in table and "| **total** |  | 3.0 + unknown |" in table, table
+    (run / "invocations.jsonl").write_text(json.dumps({**line, "date_utc": "2026-01-01T00:59:00+00:00"}) + "\n")
+    future = _dt.datetime.now(_dt.UTC).timestamp() + 3600.0  # later than now: no print of that training
+    os.utime(run / "console.log", (future, future))
+    assert "| finetune | killed | unknown |" in write_report(run).read_text()
 
 
 @pytest.mark.parametrize("case", ["other stages", "same stages", "stopped before", "other host"])
