@@ -587,7 +587,8 @@ def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
     assert f"run.reuse: takes ingest, pretrain, umm from {source}" in out
     # the offered folds retrained: the setting that differs is named, not only "the signature"
     assert ("[finetune] vicreg: 0 of the 2 fold(s) offered by run.reuse reused; 2 retrained here (their "
-            "settings differ from this run's: finetune.head: 'linear' -> 'mlp')") in out, out
+            "settings or inputs differ from this run's; settings that differ: finetune.head: 'linear' -> 'mlp')"
+            ) in out, out
     for stage in ("ingest", "pretrain", "umm"):
         assert f"stage {stage}: already done in {source}" in out
     assert "stage finetune: starting" in out and "stage export: starting" in out
