@@ -176,7 +176,7 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     resampling_kind,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
-from drac_ssl.run_state import FOLDS_PLAN, folds_saved_words
+from drac_ssl.run_state import FOLDS_PLAN, OFFERED_FOLDS, folds_saved_words
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
@@ -214,12 +214,6 @@ __all__ = [
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
 """Backbone variants, in the order of the comparison table."""
 EXTRACT_BATCH = 64
-OFFERED_FOLDS = "offered_folds.json"
-"""In ``finetune/<variant>/``: the folds ``run.reuse`` offered from another run folder
-(:func:`drac_ssl.train.take_reused_stages`), ``foldK.json`` -> ``trained_in`` (the run folder
-that trained it) and ``signature``. A fold reused with that signature was not trained here:
-``metrics.json``'s ``folds_taken_from`` says so, and the report and compare repeat it. A record
-re-signed here (one made before content signing) takes its offer's signature along."""
 
 _FT_DEFAULTS = FinetuneConfig()
 

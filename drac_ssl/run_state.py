@@ -51,6 +51,14 @@ starts (:func:`drac_ssl.finetune.run`): ``variants`` (in order), ``folds`` (the 
 What a killed fine-tuning saved is counted from it and the fold files on disk
 (:func:`finetune_saved_on_disk`)."""
 
+OFFERED_FOLDS = "offered_folds.json"
+"""In ``finetune/<variant>/``: the folds ``run.reuse`` offered from another run folder
+(:func:`drac_ssl.train.take_reused_stages`), ``foldK.json`` -> ``trained_in`` (the run folder
+that trained it) and ``signature``. A fold reused with that signature was not trained here:
+``metrics.json``'s ``folds_taken_from`` says so, and the report and compare repeat it. A record
+re-signed here (one made before content signing) takes its offer's signature along
+(:mod:`drac_ssl.finetune` writes it)."""
+
 
 def folds_saved_words(saved: dict[str, Any], variants: list[str] | tuple[str, ...],
                       n_folds: int) -> tuple[str, str]:
@@ -71,13 +79,22 @@ def folds_saved_words(saved: dict[str, Any], variants: list[str] | tuple[str, ..
 
 def _fold_reusable(folder: Path, fold: int, signatures: Any) -> bool:
     """Whether ``folder/fold<k>.json`` is a fold the fine-tuning's resume would reuse: a
-    record with a signature (one of ``signatures`` when its variant was signed), every weight
-    file it lists beside it, finite validation outputs (``drac_ssl.finetune._train_folds``)."""
+    record with a signature (one of ``signatures`` when its variant was signed; when not, not
+    a fold run.reuse offered from another run, :data:`OFFERED_FOLDS`, still as it was offered:
+    linked into every variant up front, it is retrained when its signature differs, which is
+    not known yet), every weight file it lists beside it, finite validation outputs
+    (``drac_ssl.finetune._train_folds``)."""
     record = _read_json(folder / f"fold{fold}.json")
     if not isinstance(record, dict) or not isinstance(record.get("signature"), str):
         return False
-    if isinstance(signatures, list) and record["signature"] not in signatures:
-        return False
+    if isinstance(signatures, list):
+        if record["signature"] not in signatures:
+            return False
+    else:
+        offered = _read_json(folder / OFFERED_FOLDS)
+        offer = offered.get(f"fold{fold}.json") if isinstance(offered, dict) else None
+        if isinstance(offer, dict) and offer.get("trained_in") and offer.get("signature") == record["signature"]:
+            return False
     weights = record.get("weights") if isinstance(record.get("weights"), list) else [f"fold{fold}.safetensors"]
     if not all(isinstance(w, str) and (folder / w).is_file() for w in weights):
         return False

@@ -1026,8 +1026,15 @@ def test_a_killed_fine_tuning_counts_the_folds_saved_on_disk(tmp_path: Path) -> 
     assert f"- Unfinished: finetune killed ({saved}; its training ended without a word" in first, first
     what, _ = unfinished_words(run, "finetune")  # export RUN --variant's refusal
     assert f"finetune killed ({saved}; " in what and stale not in what, what
-    # a variant the killed attempt had not signed yet: a fold of any signature counts
+    # a variant the killed attempt had not signed yet: a fold of any signature it trained counts
     fold("vicreg_umm", 1, "any")
+    assert "4 of 6 folds saved: scratch 2 of 2, vicreg 1 of 2, vicreg_umm 1 of 2" in unfinished_words(run, "finetune")[0]
+    # but not one run.reuse offered from another run, as offered (linked into every variant up
+    # front: the resume retrains it when its signature differs, a review), unless trained here since
+    offer = {"fold1.json": {"trained_in": str(tmp_path / "elsewhere"), "signature": "any"}}
+    (finetune / "vicreg_umm" / "offered_folds.json").write_text(json.dumps(offer))
+    assert "3 of 6 folds saved: scratch 2 of 2, vicreg 1 of 2, vicreg_umm 0 of 2" in unfinished_words(run, "finetune")[0]
+    fold("vicreg_umm", 1, "trained here")
     assert "4 of 6 folds saved: scratch 2 of 2, vicreg 1 of 2, vicreg_umm 1 of 2" in unfinished_words(run, "finetune")[0]
     # as this drac_ssl leaves it: the killed attempt's entry written as it started, after a
     # Ctrl-C and an earlier kill it could not time; the stage table says killed, and "unknown"
