@@ -176,7 +176,7 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     resampling_kind,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
-from drac_ssl.run_state import FOLDS_PLAN, folds_saved_words
+from drac_ssl.run_state import FOLDS_PLAN, OFFERED_FOLDS, folds_saved_words
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
@@ -214,12 +214,6 @@ __all__ = [
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
 """Backbone variants, in the order of the comparison table."""
 EXTRACT_BATCH = 64
-OFFERED_FOLDS = "offered_folds.json"
-"""In ``finetune/<variant>/``: the folds ``run.reuse`` offered from another run folder
-(:func:`drac_ssl.train.take_reused_stages`), ``foldK.json`` -> ``trained_in`` (the run folder
-that trained it) and ``signature``. A fold reused with that signature was not trained here:
-``metrics.json``'s ``folds_taken_from`` says so, and the report and compare repeat it. A record
-re-signed here (one made before content signing) takes its offer's signature along."""
 
 _FT_DEFAULTS = FinetuneConfig()
 
@@ -938,6 +932,29 @@ was ``best`` (and, as the default, unsigned) until December 2026, so a default r
 added settings' constants are their defaults."""
 
 
+def _signed_settings(ft: dict[str, Any], scratch: bool, unused_widths: bool = False,
+                     unused_patience: bool = False) -> dict[str, Any]:
+    """The ``finetune`` settings ``ft`` (a mapping as :func:`to_dict` gives it, or a saved
+    ``config.yaml``'s section) that a fold's signature holds (:func:`_signature`): not those
+    that change no fold (:data:`_UNSIGNED_SETTINGS`), an added setting at its old constant
+    (:data:`_ADDED_SETTINGS`), the widths of the heads not chosen, ``head_warmup_epochs`` for
+    ``scratch``, ``patience`` under ``keep: last`` nor ``seed`` (the seed in effect is signed
+    apart); ``unused_widths`` / ``unused_patience`` keep those two as older runs signed them."""
+    defaults = {**json.loads(json.dumps(to_dict(FinetuneConfig()))), **_OLD_CONSTANTS}
+    settings = {k: v for k, v in ft.items()
+                if k not in _UNSIGNED_SETTINGS and not (k in _ADDED_SETTINGS and v == defaults.get(k))}
+    if not unused_widths:
+        for head, key in HEAD_WIDTH_SETTINGS.items():
+            if head != ft.get("head"):
+                settings.pop(key, None)
+    if scratch:  # scratch never warms its head up alone (nothing pretrained to keep)
+        settings.pop("head_warmup_epochs", None)
+    if ft.get("keep") == "last" and not unused_patience:  # no early stop: the patience is not read
+        settings.pop("patience", None)
+    settings.pop("seed", None)  # the seed in effect is signed apart, whichever setting gave it
+    return settings
+
+
 def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
                run_dir: Path | None = None, legacy: bool = False, unused_widths: bool = False,
                unused_patience: bool = False, source_sha256: str | None = None) -> str:
@@ -957,18 +974,8 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     ``source_sha256``: the source's digest when the caller has it (it signs several variants
     of one source); read from the file otherwise.
     """
-    defaults = {**json.loads(json.dumps(to_dict(FinetuneConfig()))), **_OLD_CONSTANTS}
-    settings = {k: v for k, v in json.loads(json.dumps(to_dict(ctx.ft))).items()
-                if k not in _UNSIGNED_SETTINGS and not (k in _ADDED_SETTINGS and v == defaults[k])}
-    if not unused_widths:
-        for head, key in HEAD_WIDTH_SETTINGS.items():
-            if head != ctx.ft.head:
-                settings.pop(key, None)
-    if source is None:  # scratch never warms its head up alone (nothing pretrained to keep)
-        settings.pop("head_warmup_epochs", None)
-    if ctx.ft.keep == "last" and not unused_patience:  # no early stop: the patience is not read
-        settings.pop("patience", None)
-    settings.pop("seed", None)  # the seed in effect is signed below, whichever setting gave it
+    settings = _signed_settings(json.loads(json.dumps(to_dict(ctx.ft))), source is None,
+                                unused_widths, unused_patience)
     if ctx.bf16:  # bf16 autocast changes the results; fp32 folds (all CPU runs) sign as before
         settings["bf16_autocast"] = True
     # the input spec's train_crop_scale is finetune.crop_scale, signed above; the ingest's
@@ -1084,6 +1091,7 @@ class _FoldSetup:
     frozen: bool  # finetune.freeze=frozen: the folds train heads only, on one shared backbone file
     head_warmup: int  # epochs the head trains alone first (0 for scratch: nothing to keep)
     shared_backbone: Path  # <variant>/backbone.safetensors: the frozen backbone all folds share
+    scratch: bool = False  # no pretrained source: the variant trains from a random init
 
 
 def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
@@ -1125,7 +1133,7 @@ def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: Mode
                      {"format": "drac_ssl grading backbone v1"})
     else:
         shared_backbone.unlink(missing_ok=True)
-    return _FoldSetup(signature, accepted, backbone, frozen, head_warmup, shared_backbone)
+    return _FoldSetup(signature, accepted, backbone, frozen, head_warmup, shared_backbone, source is None)
 
 
 @dataclass
@@ -1205,13 +1213,14 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
     return record
 
 
-def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig) -> list[str]:
+def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig, scratch: bool = False) -> list[str]:
     """The ``finetune`` settings in which the run folders whose folds run.reuse ``offered``
     (``trained_in``) differ from this fine-tuning's ``ft``, as ``"finetune.head: 'linear' ->
-    'mlp'"`` lines read from their saved ``config.yaml`` (those that change no fold,
-    :data:`_UNSIGNED_SETTINGS`, left out); [] when none differ or no config can be read: the
-    signature's other inputs differ then (the pretrained model, the images, their folds, the
-    seed), which the settings cannot tell."""
+    'mlp'"`` lines read from their saved ``config.yaml``: only those a fold's signature holds
+    on either side (:func:`_signed_settings`; ``scratch``: the variant trains from scratch);
+    [] when none differ or no config can be read. The signature's other inputs (the
+    pretrained model, the images, their folds, the seed in effect) may differ too, which the
+    settings cannot tell: the caller words it as settings *or* inputs."""
     import yaml
 
     from drac_ssl.config import read_yaml
@@ -1219,6 +1228,7 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig) -> list[st
 
     folders = sorted({str(o["trained_in"]) for o in offered.values()
                       if isinstance(o, dict) and o.get("trained_in")})
+    mine = json.loads(json.dumps(to_dict(ft)))
     new = comparable({"finetune": to_dict(ft)})
     diffs: list[str] = []
     for folder in folders:
@@ -1228,9 +1238,12 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig) -> list[st
             continue
         if not isinstance(saved, dict):
             continue
-        old = comparable({"finetune": saved_settings(saved).get("finetune") or {}})
+        theirs = saved_settings(saved).get("finetune") or {}
+        signed = set(_signed_settings(mine, scratch)) | (
+            set(_signed_settings(theirs, scratch)) if isinstance(theirs, dict) else set())
+        old = comparable({"finetune": theirs})
         diffs += [d for d in config_differences(old, new) if d not in diffs
-                  and d.partition(":")[0].removeprefix("finetune.") not in _UNSIGNED_SETTINGS]
+                  and d.partition(":")[0].removeprefix("finetune.").split(".")[0] in signed]
     return diffs
 
 
@@ -1255,8 +1268,8 @@ def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: 
         n_differ = len(offered) - n_taken - n_bad
         print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse reused"
               + (f"; {n_bad} retrained here: {its} validation outputs were not finite" if n_bad else "")
-              + ((f"; {n_differ} retrained here (their settings differ from this run's: "
-                  f"{', '.join(differ)})" if differ else
+              + ((f"; {n_differ} retrained here (their settings or inputs differ from this run's; "
+                  f"settings that differ: {', '.join(differ)})" if differ else
                   f"; {n_differ} retrained here (their settings or inputs differ from this run's: "
                   f"the signature)") if n_differ > 0 else ""))
 
@@ -1328,7 +1341,7 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
     assert raw_all is not None
     if offered:  # run.reuse offered folds: say how many were taken (a trial saw none taken, unsaid)
         n_taken = sum(len(folds) for folds in taken_from.values())
-        differ = (_offered_differences(offered, ctx.ft)
+        differ = (_offered_differences(offered, ctx.ft, scratch=setup.scratch)
                   if len(offered) > n_taken + len(not_finite) else [])
         _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed, not_finite, differ)
     return _FoldOutputs(raw_all, fold_records, taken_from)

@@ -420,17 +420,20 @@ def _config_section(run_dir: Path) -> list[str]:
 def _earlier_attempts(entry: dict[str, Any]) -> str:
     """A ``stages.json`` entry's earlier attempts for the stage table: ``64.5 (2)``, with
     killed ones ``95.3 (2; 1 killed)``, and ``52.0 + unknown (2; 1 killed)`` where a killed
-    attempt's time is not known (drac_ssl.train's ``killed_attempts`` and ``untimed_attempts``)."""
+    attempt's time is not known (drac_ssl.train's ``killed_attempts`` and ``untimed_attempts``);
+    "" for a first attempt (``attempts`` 1: its entry carries ``seconds_earlier_attempts`` 0 from
+    its start, e.g. one killed, running or interrupted), not ``0.0 (0)``."""
     killed, untimed = int(entry.get("killed_attempts") or 0), int(entry.get("untimed_attempts") or 0)
+    if int(entry.get("attempts", 1)) <= 1 and not untimed:
+        return ""
     return (f"{figure_text(entry.get('seconds_earlier_attempts'), 1)}" + (" + unknown" if untimed else "")
             + f" ({int(entry.get('attempts', 1)) - 1}" + (f"; {killed} killed" if killed else "") + ")")
 
 
-def _killed_seconds(run_dir: Path, entry: dict[str, Any]) -> str:
+def _killed_seconds(seconds: float | None) -> str:
     """The stage table's seconds of a stage killed without a word (its ``stages.json`` entry
-    left ``running``): as far as the last line its training printed tells
+    left ``running``), ``seconds`` as far as the last line its training printed tells
     (:func:`drac_ssl.run_state.killed_attempt_seconds`), else ``unknown``."""
-    seconds = killed_attempt_seconds(entry, killed_training_seen(run_dir))
     return "unknown" if seconds is None else f"{figure_text(seconds, 1)} (to the last line it printed)"
 
 
@@ -443,17 +446,24 @@ def _stages_section(run_dir: Path) -> list[str]:
     # one killed without a word: run_state tells which
     live = ({st.stage: st.status for st in stage_states(run_dir, check_lock=False)}
             if any(isinstance(s, dict) and s.get("status") == "running" for s in stages.values()) else {})
+    # a "running" entry of a stage the run's pipeline no longer lists (a rerun with other
+    # run.stages) is no training's stage now: killed (this report is written holding the lock)
+    seen = killed_training_seen(run_dir) if live else None
+    killed_now = {name: killed_attempt_seconds(s, seen) for name, s in stages.items()
+              if s.get("status") == "running" and not s.get("reused_from") and live.get(name, "killed") == "killed"}
     rows = [[name, "taken (`run.reuse`)" if s.get("reused_from") else
-             live.get(name, "running") if s.get("status") == "running" else s.get("status"),
+             live.get(name, "killed") if s.get("status") == "running" else s.get("status"),
              f"{figure_text(s.get('seconds'), 1)} ({figure_text(s.get('seconds_in_source'), 1)} there)"
-             if s.get("reused_from") else _killed_seconds(run_dir, s) if live.get(name) == "killed"
+             if s.get("reused_from") else _killed_seconds(killed_now[name]) if name in killed_now
              else figure_text(s.get("seconds"), 1) if s.get("status") != "running" else "",
              _earlier_attempts(s) if s.get("seconds_earlier_attempts") is not None else "",
              s.get("finished_utc") or s.get("stopped_utc") or ""] for name, s in stages.items()]
-    total = sum(float(s.get("seconds") or 0) for s in stages.values())
+    # the total counts a killed stage's time as far as known, as an interrupted stage's is counted
+    total = (sum(float(s.get("seconds") or 0) for s in stages.values())
+             + sum(v for v in killed_now.values() if v is not None))
     earlier = sum(float(s.get("seconds_earlier_attempts") or 0) for s in stages.values())
     untimed = sum(int(s.get("untimed_attempts") or 0) for s in stages.values())
-    rows.append(["**total**", "", figure_text(total, 1),
+    rows.append(["**total**", "", figure_text(total, 1) + (" + unknown" if None in killed_now.values() else ""),
                  figure_text(earlier, 1) + (" + unknown" if untimed else "") if earlier or untimed else "", ""])
     lines += markdown_table(["stage", "status", "seconds", "earlier attempts: seconds (how many)", "finished (UTC)"], rows)
     killed = sum(int(s.get("killed_attempts") or 0) for s in stages.values())

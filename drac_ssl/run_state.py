@@ -51,6 +51,14 @@ starts (:func:`drac_ssl.finetune.run`): ``variants`` (in order), ``folds`` (the 
 What a killed fine-tuning saved is counted from it and the fold files on disk
 (:func:`finetune_saved_on_disk`)."""
 
+OFFERED_FOLDS = "offered_folds.json"
+"""In ``finetune/<variant>/``: the folds ``run.reuse`` offered from another run folder
+(:func:`drac_ssl.train.take_reused_stages`), ``foldK.json`` -> ``trained_in`` (the run folder
+that trained it) and ``signature``. A fold reused with that signature was not trained here:
+``metrics.json``'s ``folds_taken_from`` says so, and the report and compare repeat it. A record
+re-signed here (one made before content signing) takes its offer's signature along
+(:mod:`drac_ssl.finetune` writes it)."""
+
 
 def folds_saved_words(saved: dict[str, Any], variants: list[str] | tuple[str, ...],
                       n_folds: int) -> tuple[str, str]:
@@ -71,13 +79,22 @@ def folds_saved_words(saved: dict[str, Any], variants: list[str] | tuple[str, ..
 
 def _fold_reusable(folder: Path, fold: int, signatures: Any) -> bool:
     """Whether ``folder/fold<k>.json`` is a fold the fine-tuning's resume would reuse: a
-    record with a signature (one of ``signatures`` when its variant was signed), every weight
-    file it lists beside it, finite validation outputs (``drac_ssl.finetune._train_folds``)."""
+    record with a signature (one of ``signatures`` when its variant was signed; when not, not
+    a fold run.reuse offered from another run, :data:`OFFERED_FOLDS`, still as it was offered:
+    linked into every variant up front, it is retrained when its signature differs, which is
+    not known yet), every weight file it lists beside it, finite validation outputs
+    (``drac_ssl.finetune._train_folds``)."""
     record = _read_json(folder / f"fold{fold}.json")
     if not isinstance(record, dict) or not isinstance(record.get("signature"), str):
         return False
-    if isinstance(signatures, list) and record["signature"] not in signatures:
-        return False
+    if isinstance(signatures, list):
+        if record["signature"] not in signatures:
+            return False
+    else:
+        offered = _read_json(folder / OFFERED_FOLDS)
+        offer = offered.get(f"fold{fold}.json") if isinstance(offered, dict) else None
+        if isinstance(offer, dict) and offer.get("trained_in") and offer.get("signature") == record["signature"]:
+            return False
     weights = record.get("weights") if isinstance(record.get("weights"), list) else [f"fold{fold}.safetensors"]
     if not all(isinstance(w, str) and (folder / w).is_file() for w in weights):
         return False
@@ -112,7 +129,10 @@ def killed_training_seen(run_dir: str | os.PathLike[str]) -> tuple[str, float] |
     its process is gone): its start (``date_utc``) and when :data:`CONSOLE_LOG` was last
     written (a POSIX time), the last line it printed. Read before another training appends to
     the file (``python -m drac_ssl.train`` does so first thing; no other command writes it).
-    None when that training ended, or either is not known."""
+    None when that training ended, or either is not known, or the time cannot be the killed
+    training's: later than the start of any command ``invocations.jsonl`` records after it (a
+    report, an export; the one reading it) or than now, as a folder copied without its
+    timestamps gives (the copy's time; a copy made before any such command goes unseen)."""
     folder = Path(run_dir)
     last = last_training(folder) or {}
     ended = last.get("ended")
@@ -121,9 +141,37 @@ def killed_training_seen(run_dir: str | os.PathLike[str]) -> tuple[str, float] |
     if not isinstance(last.get("date_utc"), str):
         return None
     try:
-        return last["date_utc"], (folder / CONSOLE_LOG).stat().st_mtime
+        seen = (folder / CONSOLE_LOG).stat().st_mtime
     except OSError:
         return None
+    later = _started_after(folder, last["date_utc"])
+    # date_utc is whole seconds: a command started within the second of the last print
+    if seen > min([*later, _dt.datetime.now(_dt.UTC).timestamp()]) + 1.0:
+        return None
+    return last["date_utc"], seen
+
+
+def _started_after(folder: Path, since: str) -> list[float]:
+    """The starts (POSIX times) of the commands of any tool that ``folder``'s
+    ``invocations.jsonl`` records as started after ``since`` (an ISO date); [] when none or
+    not readable."""
+    try:
+        after = _dt.datetime.fromisoformat(since)
+        text = (folder / INVOCATIONS).read_text(encoding="utf-8")
+    except (OSError, ValueError, TypeError):
+        return []
+    if after.tzinfo is None:  # not as drac_ssl writes it (UTC, with its offset)
+        return []
+    starts = []
+    for raw in text.splitlines():
+        try:
+            line = json.loads(raw)
+            start = _dt.datetime.fromisoformat(line["date_utc"]) if isinstance(line, dict) else None
+        except (ValueError, KeyError, TypeError):
+            continue
+        if start is not None and start.tzinfo is not None and start > after:
+            starts.append(start.timestamp())
+    return starts
 
 
 def killed_attempt_seconds(entry: dict[str, Any], seen: tuple[str, float] | None) -> float | None:
@@ -243,7 +291,8 @@ class StageState:
     """One stage of a run's pipeline: ``status`` is ``done``, ``running`` (a training holds
     the run's lock and this is its first unfinished stage), ``interrupted`` or ``failed``
     (``stages.json``), ``killed`` (the stage the last training was in when its process went
-    without a word: ``kill -9``, the OOM killer) or ``not run`` (not started yet); ``saved``:
+    without a word: ``kill -9``, the OOM killer; or any stage whose ``stages.json`` entry says
+    ``running`` while no training holds the run's lock, or is in another stage) or ``not run`` (not started yet); ``saved``:
     what of an interrupted stage is saved (``stages.json``'s ``saved``, e.g. ``2 of 6 folds
     saved: scratch 2 of 2, ...``; of a killed fine-tuning, counted on disk:
     :func:`finetune_saved_on_disk`); ``note``: more words on it (who runs it, the error)."""
@@ -291,7 +340,11 @@ def stage_states(run_dir: str | os.PathLike[str], check_lock: bool = True) -> li
         note = ""
         if first_open and training:
             status, note = "running", _holder_words(holder or {})
-        elif first_open and killed:
+        elif (first_open and killed) or status == "running":
+            # an entry "running" (written as its attempt started) that no training holding the
+            # lock runs now: its attempt was killed, whatever came since (a rerun with other
+            # run.stages, one stopped before this stage, a training on another host); with
+            # check_lock False the caller holds the lock, so no training runs either
             status, note = "killed", "its training ended without a word: kill -9, out of memory?"
             on_disk = finetune_saved_on_disk(folder) if stage == "finetune" else None
             if on_disk is not None:  # the words of an earlier Ctrl-C miss the folds saved since

@@ -8,6 +8,7 @@ PNG under ``pretrain/plots/``), so the report's words are checked against known 
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import json
 import os
 import re
@@ -1025,8 +1026,15 @@ def test_a_killed_fine_tuning_counts_the_folds_saved_on_disk(tmp_path: Path) -> 
     assert f"- Unfinished: finetune killed ({saved}; its training ended without a word" in first, first
     what, _ = unfinished_words(run, "finetune")  # export RUN --variant's refusal
     assert f"finetune killed ({saved}; " in what and stale not in what, what
-    # a variant the killed attempt had not signed yet: a fold of any signature counts
+    # a variant the killed attempt had not signed yet: a fold of any signature it trained counts
     fold("vicreg_umm", 1, "any")
+    assert "4 of 6 folds saved: scratch 2 of 2, vicreg 1 of 2, vicreg_umm 1 of 2" in unfinished_words(run, "finetune")[0]
+    # but not one run.reuse offered from another run, as offered (linked into every variant up
+    # front: the resume retrains it when its signature differs, a review), unless trained here since
+    offer = {"fold1.json": {"trained_in": str(tmp_path / "elsewhere"), "signature": "any"}}
+    (finetune / "vicreg_umm" / "offered_folds.json").write_text(json.dumps(offer))
+    assert "3 of 6 folds saved: scratch 2 of 2, vicreg 1 of 2, vicreg_umm 0 of 2" in unfinished_words(run, "finetune")[0]
+    fold("vicreg_umm", 1, "trained here")
     assert "4 of 6 folds saved: scratch 2 of 2, vicreg 1 of 2, vicreg_umm 1 of 2" in unfinished_words(run, "finetune")[0]
     # as this drac_ssl leaves it: the killed attempt's entry written as it started, after a
     # Ctrl-C and an earlier kill it could not time; the stage table says killed, and "unknown"
@@ -1044,4 +1052,59 @@ def test_a_killed_fine_tuning_counts_the_folds_saved_on_disk(tmp_path: Path) -> 
     (run / "console.log").write_text("[finetune] ...\n")
     started = 1767229200.0  # 2026-01-01T01:00:00 UTC
     os.utime(run / "console.log", (started + 42.0, started + 42.0))
-    assert "| finetune | killed | 42.0 (to the last line it printed) |" in write_report(run).read_text()
+    table = _section(write_report(run).read_text(), "## Stage wall times")
+    assert "| finetune | killed | 42.0 (to the last line it printed) |" in table, table
+    # the total counts it, as an interrupted stage's seconds are (a review: it left it out)
+    assert "| **total** |  | 45.0 | 64.5 + unknown |" in table, table
+    # a console.log written after a later command started is not the killed training's last
+    # line: a folder copied without timestamps (a review); its time is unknown, so is the total's
+    later = {"tool": "drac_ssl.report", "pid": 1, "host": "h", "date_utc": "2026-01-01T01:00:30+00:00",
+             "ended": {"outcome": "finished"}}
+    with open(run / "invocations.jsonl", "a") as fh:
+        fh.write(json.dumps(later) + "\n")
+    table = _section(write_report(run).read_text(), "## Stage wall times")
+    assert "| finetune | killed | unknown |" in table and "| **total** |  | 3.0 + unknown |" in table, table
+    (run / "invocations.jsonl").write_text(json.dumps({**line, "date_utc": "2026-01-01T00:59:00+00:00"}) + "\n")
+    future = _dt.datetime.now(_dt.UTC).timestamp() + 3600.0  # later than now: no print of that training
+    os.utime(run / "console.log", (future, future))
+    assert "| finetune | killed | unknown |" in write_report(run).read_text()
+
+
+@pytest.mark.parametrize("case", ["other stages", "same stages", "stopped before", "other host"])
+def test_a_stage_left_running_by_a_dead_training_is_killed(tmp_path: Path, case: str) -> None:
+    """A review: a stage's stages.json entry is "running" from its start; it counted as killed
+    only when the last training's invocations.jsonl line was itself killed, so a DEAD run said
+    "its training is still running ... wait for it to finish" (export RUN --variant) and its
+    stage table "running" after a kill -9 in the fine-tuning followed by (a) a rerun with other
+    run.stages that finished, (b) a rerun stopped (Ctrl-C) before that stage started, or (c)
+    a training killed on another host (its line never marked killed, no process holds the
+    lock). No training holds the run's lock in any of them: the stage was killed."""
+    from drac_ssl.run_state import RUN_LOCK, stage_states, unfinished_words
+
+    run = tmp_path / "dead"
+    _pretrain_meta(run, HEALTHY)
+    done = {"status": "done", "seconds": 1.0, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}}
+    stages = ["ingest", "pretrain", "umm"] if case == "other stages" else ["ingest", "pretrain", "umm", "finetune"]
+    (run / "config.yaml").write_text(f"run:\n  stages: [{', '.join(stages)}]\n")
+    (run / "stages.json").write_text(json.dumps({
+        "ingest": done, "pretrain": done, "umm": done,
+        "finetune": {"status": "running", "started_utc": "2026-01-01T01:00:00+00:00", "attempts": 1,
+                     "seconds_earlier_attempts": 0}}))
+    (run / RUN_LOCK).write_text("")  # the lock file, held by no process
+    killed = {"tool": "drac_ssl.train", "pid": 12345, "host": "elsewhere", "cwd": str(tmp_path),
+              "date_utc": "2026-01-01T00:30:00+00:00", "argv": ["python", "-m", "drac_ssl.train", "run.name=dead"]}
+    lines = [killed] if case == "other host" else [
+        {**killed, "ended": {"outcome": "killed", "note": "no end"}},
+        {**killed, "date_utc": "2026-01-01T02:00:00+00:00",
+         "ended": {"outcome": "interrupted" if case == "stopped before" else "finished"}}]
+    (run / "invocations.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    states = {s.stage: s.status for s in stage_states(run)}
+    assert "running" not in states.values(), states
+    if case != "other stages":
+        assert states["finetune"] == "killed", states
+        what, fix = unfinished_words(run, "finetune")
+        assert "still running" not in what and "finetune killed" in what, what
+        assert "wait for it" not in fix and "finish the run with its own command" in fix, fix
+    table = _section(write_report(run).read_text(), "## Stage wall times")
+    assert "| finetune | killed | unknown |  |" in table, table  # a first attempt: no earlier ones, no "0.0 (0)"
+    assert "running" not in table and "0.0 (0)" not in table, table

@@ -88,3 +88,34 @@ def test_ctrl_c_while_compare_reads_the_runs_is_one_line(
     assert compare.main(["runs/a", "runs/b"]) == 130
     assert "[compare] interrupted while the runs were read and compared: nothing was written" \
         in capsys.readouterr().err
+
+
+def test_interpreter_word_names_the_interpreter_as_the_shell_finds_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: the printed commands' expected strings are built with python_command(), the
+    function under test; here its word is checked against fixed paths. An active venv (its
+    python first on PATH): ``python``; a venv under the current folder not active:
+    ``.venv/bin/python``; an interpreter outside it: its absolute path; a bare name in the
+    current folder: ``./python`` (the shell would look a bare name up on PATH)."""
+    from drac_ssl import starting
+
+    monkeypatch.chdir(tmp_path)
+    venv = str(tmp_path / ".venv" / "bin" / "python")
+    on_path: list[str | None] = [None]
+    monkeypatch.setattr(starting.shutil, "which", lambda name: on_path[0] if name == "python" else None)
+
+    def word(executable: str, first_on_path: str | None) -> str:
+        monkeypatch.setattr(starting.sys, "executable", executable)
+        on_path[0] = first_on_path
+        return starting.interpreter_word()
+
+    assert word(venv, venv) == "python"
+    assert word(venv, "/usr/bin/python") == os.path.join(".venv", "bin", "python")
+    assert word(venv, None) == os.path.join(".venv", "bin", "python")
+    outside = str(tmp_path.parent / "elsewhere" / "bin" / "python3")
+    assert word(outside, "/usr/bin/python") == outside
+    assert word(str(tmp_path / "python"), None) == os.path.join(".", "python")
+    assert word("", "/usr/bin/python") == "python"
+    spaced = str(tmp_path / "my env" / "bin" / "python")
+    monkeypatch.setattr(starting.sys, "executable", spaced)
+    assert starting.python_command("drac_ssl.train") == "'my env/bin/python' -m drac_ssl.train"

@@ -375,12 +375,18 @@ def test_a_killed_attempt_counts_as_an_attempt_with_its_time_as_far_as_known(
         assert train.main(args) == 130
     entry = json.loads(left["stages"])["pretrain"]
     assert entry["status"] == "running" and entry["attempts"] == 2, entry
-    (run_dir / "stages.json").write_text(left["stages"])
+    # the killed attempt started 2 min ago (its last line, 30 s in, is no later than now)
+    ago = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=2)
+    entry["started_utc"] = ago.isoformat()
+    (run_dir / "stages.json").write_text(json.dumps({**json.loads(left["stages"]), "pretrain": entry}))
     log = run_dir / "invocations.jsonl"
-    lines = log.read_text().splitlines()
-    last = {k: v for k, v in json.loads(lines[-1]).items() if k != "ended"}  # no end, its process gone
-    log.write_text("\n".join([*lines[:-1], json.dumps({**last, "pid": _dead_pid()})]) + "\n")
-    last_line = dt.datetime.fromisoformat(entry["started_utc"]).timestamp() + 30
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    last = {k: v for k, v in lines[-1].items() if k != "ended"}  # no end, its process gone
+    log.write_text("".join(json.dumps({**line, "date_utc": (ago - dt.timedelta(seconds=10)).isoformat()}) + "\n"
+                           for line in lines[:-1])
+                   + json.dumps({**last, "pid": _dead_pid(), "date_utc": (ago - dt.timedelta(seconds=1)).isoformat()})
+                   + "\n")
+    last_line = ago.timestamp() + 30
     os.utime(run_dir / "console.log", (last_line, last_line))  # its last line printed 30 s in
     monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: {})
     capsys.readouterr()
@@ -581,7 +587,8 @@ def test_a_new_run_takes_the_finished_stages_of_another_with_the_same_settings(
     assert f"run.reuse: takes ingest, pretrain, umm from {source}" in out
     # the offered folds retrained: the setting that differs is named, not only "the signature"
     assert ("[finetune] vicreg: 0 of the 2 fold(s) offered by run.reuse reused; 2 retrained here (their "
-            "settings differ from this run's: finetune.head: 'linear' -> 'mlp')") in out, out
+            "settings or inputs differ from this run's; settings that differ: finetune.head: 'linear' -> 'mlp')"
+            ) in out, out
     for stage in ("ingest", "pretrain", "umm"):
         assert f"stage {stage}: already done in {source}" in out
     assert "stage finetune: starting" in out and "stage export: starting" in out
