@@ -415,6 +415,16 @@ def test_a_speed_only_difference_leaves_the_runs_table_without_setting_columns(t
     assert "## Settings that differ" not in text
 
 
+def _store_image_resampled_differences(run: Path) -> None:
+    """Give ``run``'s comparison.json stored VICReg - scratch differences as a run made before
+    patient- or group-level CIs stored them (resampled images, no unit recorded)."""
+    path = run / "finetune" / "comparison.json"
+    saved = json.loads(path.read_text())
+    saved["pretrained_minus_scratch"] = {"vicreg": {m: {"a": 0.5, "b": 0.4, "difference": 0.1, "ci_low": 0.05,
+                                                        "ci_high": 0.15} for m in ("accuracy", "qwk", "auc_ovr")}}
+    path.write_text(json.dumps(saved))
+
+
 def _add_patients(run: Path, per_patient: int, n: int = 24, record: str | None = "patients") -> None:
     """Give the run a data/manifest.csv whose training images come ``per_patient`` to a patient,
     and (``record``) the ``ci_resamples`` its fine-tuning recorded in comparison.json (None: a
@@ -474,11 +484,7 @@ def test_the_intervals_say_what_they_resample_and_recompute_over_patients(tmp_pa
     # a run made before patient-level CIs: its stored figures resampled images, and it is said
     older = make_run(tmp_path, "older")
     _add_patients(older, per_patient=2, record=None)
-    path = older / "finetune" / "comparison.json"
-    saved = json.loads(path.read_text())
-    saved["pretrained_minus_scratch"] = {"vicreg": {m: {"a": 0.5, "b": 0.4, "difference": 0.1, "ci_low": 0.05,
-                                                        "ci_high": 0.15} for m in ("accuracy", "qwk", "auc_ovr")}}
-    path.write_text(json.dumps(saved))
+    _store_image_resampled_differences(older)
     text = compare_runs([older]).markdown()
     assert ("which resampled images, not patients (12 patients for 24 images: with correlated images of one "
             "patient likely too narrow))") in text
@@ -564,11 +570,7 @@ def test_runs_of_image_groups_and_of_images_are_said_in_those_units(tmp_path: Pa
     # a twin-grouped run whose stored CIs resampled images: its caveat names image groups only
     older = make_run(tmp_path, "older")
     _add_twin_groups(older, record="images")
-    path = older / "finetune" / "comparison.json"
-    saved = json.loads(path.read_text())
-    saved["pretrained_minus_scratch"] = {"vicreg": {m: {"a": 0.5, "b": 0.4, "difference": 0.1, "ci_low": 0.05,
-                                                        "ci_high": 0.15} for m in ("accuracy", "qwk", "auc_ovr")}}
-    path.write_text(json.dumps(saved))
+    _store_image_resampled_differences(older)
     text = compare_runs([older]).markdown()
     assert ("Resampled images, not the image groups the folds kept whole, although the manifest names them: "
             "`older` vicreg − scratch (18 image groups for 24 images). With near twins among the images these "

@@ -957,6 +957,26 @@ def test_knn_monitor_without_labels_and_a_grade_without_images_are_warned(tmp_pa
     assert "the k-NN monitor needs labelled images of at least two grades" in warned["pretrain.knn_every"]
 
 
+
+def _record_near_twins(data: Path, n_images: int, n_groups: int, with_patients: bool = False,
+                       patient_column: str | None = None) -> None:
+    """Record in ``data/ingest_summary.json`` that the ingest kept near twins in one fold
+    (``data.near_duplicate_mse=1e-4``: ``n_images`` images in ``n_groups`` groups), and the
+    patient column it read when given."""
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    if patient_column:
+        summary["config"] = {"patient_column": patient_column}
+    summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
+                                  "n_images": n_images, "n_groups": n_groups, "with_patients": with_patients}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+
+
+def _folds_warnings(run_dir: Path) -> list[preflight.Finding]:
+    """The preflight's "folds validate" findings for the fine-tuning of ``run_dir``'s fake ingest."""
+    return [f for f in findings("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
+                                "finetune.batch_size=2", run_dir=run_dir, stages=["finetune", "export"])
+            if "folds validate" in f.what]
+
 def _refold(data: Path, fold_of: object, column: str = "fold") -> None:
     """Rewrite the fold column (or ``column``) of the manifest in ``data``: ``fold_of(row
     index, grade)``."""
@@ -1032,13 +1052,8 @@ def test_an_ingest_that_kept_twins_together_before_fold_group_existed_is_told_to
     run_dir = tmp_path / "y"
     data = make_fake_ingest(run_dir)  # 10 images per grade, 5 folds, no fold_group column
     _refold(data, lambda i, grade: (i // 3) % 4 + 1 if grade == 2 else (i // 3) % 5)  # grade 2 misses fold 0
-    summary = json.loads((data / "ingest_summary.json").read_text())
-    summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
-                                  "n_images": 4, "n_groups": 2, "with_patients": False}
-    (data / "ingest_summary.json").write_text(json.dumps(summary))
-    (warned,) = [f for f in findings("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
-                                     "finetune.batch_size=2", run_dir=run_dir, stages=["finetune", "export"])
-                 if "folds validate" in f.what]
+    _record_near_twins(data, n_images=4, n_groups=2)
+    (warned,) = _folds_warnings(run_dir)
     assert warned.severity == "warning" and "grade 2 (PDR)" in warned.what
     assert warned.fix.startswith(f"{REDO_FOR_FOLD_GROUPS}: {python_command('data_prep')} ingest --root ")
     assert "--seed" not in warned.fix and "--folds" not in warned.fix and "data.fold_seed" not in warned.fix
@@ -1049,6 +1064,7 @@ def test_an_ingest_that_kept_twins_together_before_fold_group_existed_is_told_to
     words = fold_grouping_words(facts, {"ci_resamples": "images", "ci_units": 30})
     assert words.endswith(f"likely too narrow: to resample them, {REDO_FOR_FOLD_GROUPS} and fine-tune again")
     # the same manifest without the twins in its summary: the folds are recomputed as before
+    summary = json.loads((data / "ingest_summary.json").read_text())
     del summary["near_duplicates"]
     (data / "ingest_summary.json").write_text(json.dumps(summary))
     assert "fold_groups_missing" not in data_provenance(data)
@@ -1070,13 +1086,8 @@ def test_a_grade_of_fewer_grouped_units_than_folds_is_said_in_its_unit(tmp_path:
     _refold(data, unit, column=column)
     _refold(data, lambda i, grade: 1 + i // 15 if grade == 2 else (i // 3) % 5)  # each unit in one fold
     if column == "fold_group":  # the ingest kept near twins together
-        summary = json.loads((data / "ingest_summary.json").read_text())
-        summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
-                                      "n_images": 10, "n_groups": 2, "with_patients": False}
-        (data / "ingest_summary.json").write_text(json.dumps(summary))
-    (warned,) = [f for f in findings("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
-                                     "finetune.batch_size=2", run_dir=run_dir, stages=["finetune", "export"])
-                 if "folds validate" in f.what]
+        _record_near_twins(data, n_images=10, n_groups=2)
+    (warned,) = _folds_warnings(run_dir)
     held = ("its images are of 2 patients, and a patient's images stay in one fold: add labelled grade 2 "
             "(PDR) images of more patients" if column == "patient" else
             "its images are in 2 image groups (near twins and a patient's images kept together by "
@@ -1106,10 +1117,7 @@ def test_the_data_line_on_a_grade_of_fewer_units_than_folds_names_the_unit(tmp_p
     else:  # 5 folds, each grade (4 images) in 4 of them
         _refold(data, lambda i, grade: i % 5)
     if column == "fold_group":  # the ingest kept near twins together
-        summary = json.loads((data / "ingest_summary.json").read_text())
-        summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
-                                      "n_images": 10, "n_groups": 2, "with_patients": False}
-        (data / "ingest_summary.json").write_text(json.dumps(summary))
+        _record_near_twins(data, n_images=10, n_groups=2)
     facts = data_provenance(data)
     unit = {"patient": "patients", "fold_group": "image groups", None: "labelled images"}[column]
     assert facts["folds_without_grade"] and facts["fold_gap_fix"] == ""
@@ -1138,14 +1146,8 @@ def test_an_old_twin_grouped_ingest_with_patients_is_told_to_redo_it_too(tmp_pat
     data = make_fake_ingest(run_dir)  # 30 images, 10 per grade
     _refold(data, lambda i, grade: f"P{i // 2:02d}", column="patient")  # 15 patients of 2 images
     _refold(data, lambda i, grade: 1 if i // 2 in (5, 10) else (i // 2) % 5)  # a patient in one fold; no PDR in fold 0
-    summary = json.loads((data / "ingest_summary.json").read_text())
-    summary["config"] = {"patient_column": "patient"}
-    summary["near_duplicates"] = {"near_duplicate_mse": 1e-4, "cache_size": 48, "compared_px": 48,
-                                  "n_images": 2, "n_groups": 1, "with_patients": True}
-    (data / "ingest_summary.json").write_text(json.dumps(summary))
-    (warned,) = [f for f in findings("finetune.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
-                                     "finetune.batch_size=2", run_dir=run_dir, stages=["finetune", "export"])
-                 if "folds validate" in f.what]
+    _record_near_twins(data, n_images=2, n_groups=1, with_patients=True, patient_column="patient")
+    (warned,) = _folds_warnings(run_dir)
     assert "grade 2 (PDR)" in warned.what and warned.fix.startswith(f"{REDO_FOR_FOLD_GROUPS}: {python_command('data_prep')} ")
     facts = data_provenance(data)
     assert facts["n_patients"] == 15 and facts["fold_groups_missing"] is True

@@ -914,19 +914,24 @@ def test_stages_taken_with_other_folds_are_dropped_when_the_new_ingest_holds_oth
             f"missing)") in out and "other images" not in out, out
 
 
+def _taken_from_reduced(work: Path, name: str, *settings: str) -> Path:
+    """``work/runs/NAME``: the reduced job run in ``work`` up to its UMM with ``settings``,
+    taking what it can from the reduced run (``run.reuse=runs/reduced``)."""
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        assert train.main([*REDUCED, *settings, f"run.name={name}", "run.reuse=runs/reduced",
+                           "run.stages=[ingest,pretrain,umm]"]) == 0
+    finally:
+        os.chdir(cwd)
+    return work / "runs" / name
+
+
 @pytest.fixture(scope="module")
 def refolded_b(reduced_run: tuple[Path, int, str]) -> Path:
     """``runs/chain-b``: the reduced run's pretraining and UMM taken with data.fold_seed=1
     (the ingest run here), no fine-tuning."""
-    work, _, _ = reduced_run
-    cwd = os.getcwd()
-    os.chdir(work)
-    try:
-        assert train.main([*REDUCED, "data.fold_seed=1", "run.name=chain-b", "run.reuse=runs/reduced",
-                           "run.stages=[ingest,pretrain,umm]"]) == 0
-    finally:
-        os.chdir(cwd)
-    return work / "runs" / "chain-b"
+    return _taken_from_reduced(reduced_run[0], "chain-b", "data.fold_seed=1")
 
 
 def test_a_chain_of_fold_changes_records_the_folds_the_taken_stages_ran_with(
@@ -1060,15 +1065,7 @@ def test_config_yaml_edited_back_to_the_source_runs_folds_is_refused(
 def knn_source(reduced_run: tuple[Path, int, str]) -> Path:
     """A run of the reduced set with the k-NN monitor on (fold 0 against the other folds),
     its ingest taken from the reduced run: ``runs/knn``."""
-    work, _, _ = reduced_run
-    cwd = os.getcwd()
-    os.chdir(work)
-    try:
-        assert train.main([*REDUCED, "pretrain.knn_every=1", "run.name=knn", "run.reuse=runs/reduced",
-                           "run.stages=[ingest,pretrain,umm]"]) == 0
-    finally:
-        os.chdir(cwd)
-    return work / "runs" / "knn"
+    return _taken_from_reduced(reduced_run[0], "knn", "pretrain.knn_every=1")
 
 
 def test_a_pretraining_taken_with_other_folds_says_its_k_nn_figures_are_that_runs(
