@@ -311,12 +311,20 @@ def _refolded_to(entry: Any) -> dict[str, str]:
     ``entry`` holds ``other_folds``): each :data:`FOLD_SETTINGS` key it records and the value
     (``repr``) this run gave it, ``{"data.fold_seed": "1"}``; {} for any other stage."""
     other = entry.get("other_folds") if isinstance(entry, dict) else None
-    lines = other.get("settings") if isinstance(other, dict) else None
-    found: dict[str, str] = {}
-    for line in lines if isinstance(lines, list) else []:
+    return {key: new for key, (_, new) in fold_lines(other.get("settings") if isinstance(other, dict) else None,
+                                                       last=True).items()}
+
+
+def fold_lines(lines: Any, last: bool = False) -> dict[str, tuple[str, str]]:
+    """The :data:`FOLD_SETTINGS` keys of ``"key: old -> new"`` lines (``other_folds.settings``;
+    anything but a list or tuple: none) and their ``(old, new)`` as written (``repr``); a key
+    written twice: its first line, or its last with ``last``."""
+    found: dict[str, tuple[str, str]] = {}
+    for line in lines if isinstance(lines, list | tuple) else []:
         key, _, values = str(line).partition(": ")
-        if key in FOLD_SETTINGS and " -> " in values:
-            found[key] = values.rpartition(" -> ")[2]
+        if key in FOLD_SETTINGS and " -> " in values and (last or key not in found):
+            before, _, after = values.rpartition(" -> ")
+            found[key] = (before, after)
     return found
 
 
@@ -333,12 +341,8 @@ def taken_fold_settings(ran_with: dict[str, Any] | None, recorded: Any, cfg: Con
     ran with ``cfg``'s value. Only the keys that still differ are listed (a chain back to the
     first run's folds lists none). Review F1: a chain A -> B (fold_seed 1) -> C recorded only
     B -> C's difference, so C's config.yaml was refused as an edit."""
-    old: dict[str, Any] = {}
+    old = {key: before for key, (before, _) in fold_lines(recorded).items()}  # repr as written
     data = saved_settings(ran_with).get("data") if isinstance(ran_with, dict) else None
-    for line in recorded if isinstance(recorded, list | tuple) else []:
-        key, _, values = str(line).partition(": ")
-        if key in FOLD_SETTINGS and " -> " in values and key not in old:
-            old[key] = values.rpartition(" -> ")[0]  # repr as written
     new = to_dict(cfg)["data"]
     lines = []
     for key in FOLD_SETTINGS:

@@ -96,6 +96,7 @@ from drac_ssl.stage_settings import (
     data_channels_resolved,
     edited_config_words,
     fold_dependence,
+    fold_lines,
     last_checkpoint,
     made_in,
     reads,
@@ -649,9 +650,16 @@ def _same_bytes(a: Path, b: Path, chunk: int = 1 << 24) -> bool:
                 return True
 
 
+def refold_inputs_missing(data: Path, size: int) -> list[Path]:
+    """The files of an ingest (a ``RUN/data`` folder) that :func:`refolded_image_difference`
+    compares and that are not there: its manifest and its ``size`` px cache array."""
+    return [p for p in (data / "manifest.csv", data / "cache" / f"{size}px.npy") if not p.is_file()]
+
+
 def refolded_image_difference(new_data: Path, old_data: Path, size: int) -> str:
     """What differs, for the pretraining and UMM, between two ingests that should differ only
-    in their folds (``RUN/data`` folders): the ``size`` px cache array they read
+    in their folds (``RUN/data`` folders, both holding their manifest and ``size`` px cache
+    array: :func:`refold_inputs_missing`): the ``size`` px cache array they read
     (``pretrain.augment.source_size``: byte for byte), the manifest less its ``fold`` and
     ``fold_group`` columns (the images, their order, splits and grades), and the ingest facts
     the pretraining records (grades, channels, preprocessing, layout, modality). "" when
@@ -659,10 +667,6 @@ def refolded_image_difference(new_data: Path, old_data: Path, size: int) -> str:
     from drac_ssl.scale import read_ingest_facts
 
     array = Path("cache") / f"{size}px.npy"
-    for data in (new_data, old_data):
-        for rel in (array, Path("manifest.csv")):
-            if not (data / rel).is_file():
-                return f"{data / rel} is missing"
 
     def rows(data: Path) -> list[dict[str, str]]:
         with open(data / "manifest.csv", newline="", encoding="utf-8") as fh:
@@ -700,8 +704,7 @@ def check_refolded(cfg: Config, run_dir: Path, status: dict[str, Any]) -> None:
     made = Path(str(status[waiting[0]].get("reused_from") or origin))
     held = "" if made == origin else f", which holds those of {made} (checked there)"
     size = cfg.pretrain.augment.source_size
-    gone = [p for data in (run_dir / "data", origin / "data")
-            for p in (data / "manifest.csv", data / "cache" / f"{size}px.npy") if not p.is_file()]
+    gone = [*refold_inputs_missing(run_dir / "data", size), *refold_inputs_missing(origin / "data", size)]
     differs = "" if gone else refolded_image_difference(run_dir / "data", origin / "data", size)
     if not differs and not gone:
         for stage in waiting:
@@ -765,8 +768,8 @@ def _incomplete_in_source(cfg: Config, plan: ReusePlan) -> list[Finding]:
     array): else nothing could check them (review F5)."""
     if plan.refold and plan.stages:
         data = plan.source / "data"
-        gone = [p for p in (data / "manifest.csv", data / "cache" / f"{cfg.pretrain.augment.source_size}px.npy",
-                            data / "ingest_summary.json") if not p.is_file()]
+        gone = [*refold_inputs_missing(data, cfg.pretrain.augment.source_size),
+                *[p for p in (data / "ingest_summary.json",) if not p.is_file()]]
         if gone:
             return [Finding("run.reuse", cfg.run.reuse,
                             f"{', '.join(plan.stages)} of {plan.source} would be taken with other folds, "
@@ -1318,9 +1321,8 @@ def _taken_folds_words(other: dict[str, Any], made: str) -> str:
     """The console's words on a stage taken with other folds (``other``: its ``stages.json``
     ``other_folds``; ``made``: the run that ran it, the first of a chain): whose folds it was
     made with, each differing setting's value there and here, and the fold figures it keeps."""
-    settings = [str(s) for s in other.get("settings") or []]
-    there = "; ".join(f"{k} {v.rpartition(' -> ')[0]} there, {v.rpartition(' -> ')[2]} here"
-                      for k, _, v in (s.partition(": ") for s in settings))
+    settings = fold_lines(other.get("settings"))
+    there = "; ".join(f"{key} {old} there, {new} here" for key, (old, new) in settings.items())
     figures = other.get("fold_figures") or []
     if not settings:
         return f"; made in {made} with the same fold settings as this run's"
