@@ -99,6 +99,7 @@ from drac_ssl.stage_settings import (
     fold_lines,
     last_checkpoint,
     made_in,
+    parse_difference_line,
     reads,
     saved_settings,
     stage_ran_with,
@@ -224,13 +225,6 @@ def _ingest_modality_change(saved: dict[str, Any], cfg: Config, run_dir: Path) -
     return before, now
 
 
-def _diff_key_and_old(diff: str) -> tuple[str, str]:
-    """``("key", "old")`` of a ``"key: old -> new"`` line of :func:`config_differences`."""
-    left = diff.rpartition(" -> ")[0] or diff
-    key, _, old = left.rpartition(": ")
-    return (key, old) if key else (left, "")
-
-
 def _typed_keys(sources: dict[str, str] | None) -> set[str]:
     """The settings typed on this command line (``sources`` of :func:`preflight.read_config`)."""
     return {key for key, where in (sources or {}).items() if preflight.typed_override(where) is not None}
@@ -239,7 +233,8 @@ def _typed_keys(sources: dict[str, str] | None) -> set[str]:
 def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
     """``"data.near_duplicate_mse back to 0.0001"``: what a fix that starts from an earlier
     run's config.yaml puts back, for the differing settings ``diffs`` ("key: old -> new")."""
-    return ", ".join(f"{key} back to {old}" if old else key for key, old in map(_diff_key_and_old, diffs))
+    return ", ".join(f"{key} back to {old}" if old else key
+                     for key, old, _ in map(parse_difference_line, diffs))
 
 
 def _command_changes(settings: list[tuple[str, str]], sources: dict[str, str] | None) -> str:
@@ -294,7 +289,7 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     plan = _takeable_stages(preflight._status(run_dir), diffs, run_dir, cfg)
     later, stopped, why = plan.stages, plan.stopped_at, plan.why
     if stopped == "ingest" and why and why[0] in diffs:
-        because = (f"its first stage, the ingest, differs ({', '.join(_diff_key_and_old(d)[0] for d in why)}), "
+        because = (f"its first stage, the ingest, differs ({', '.join(parse_difference_line(d)[0] for d in why)}), "
                    f"and every later stage is built on its output (the manifest and folds)"
                    + (f"; the folds alone would not stop the pretraining from being taken, but here "
                       f"{plan.fold_bound}" if plan.fold_bound else ""))
@@ -302,7 +297,7 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
         because = plan.fold_blocked_words()
     else:
         because = f"its {stopped} stage comes first, and {'; '.join(why)}" if stopped and why else ""
-    refold = (f" (the ingest runs again for the new folds: {', '.join(_diff_key_and_old(d)[0] for d in plan.refold)}"
+    refold = (f" (the ingest runs again for the new folds: {', '.join(parse_difference_line(d)[0] for d in plan.refold)}"
               f" change{'s' if len(plan.refold) == 1 else ''} only the folds, which {' and '.join(later)} "
               f"never read)" if plan.refold else "")
     new_name = ("run.name", f"{run_dir.name}-2")
@@ -312,11 +307,11 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
               f" (nothing in it can be taken into a new run{': ' + because if because else ''}; "
               f"to keep it, start the new run beside it: {_command_changes([new_name], sources)})")
     typed = _typed_keys(sources)
-    meant = [d for d in diffs if _diff_key_and_old(d)[0] in typed]
+    meant = [d for d in diffs if parse_difference_line(d)[0] in typed]
     rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
     every = bool(meant) and len(meant) == len(diffs)  # all typed here: the saved config undoes them
     fix = ("choose another run.name to start a new run"
-           + (" with " + ", ".join(_diff_key_and_old(d)[0] for d in meant) + " as given" if every else "")
+           + (" with " + ", ".join(parse_difference_line(d)[0] for d in meant) + " as given" if every else "")
            + ", or rerun with the saved config"
            + (f" (it puts {_reverts(meant)}, which this command changes)" if meant else "")
            + f": {rerun}")
@@ -368,11 +363,11 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
                                 f"{entry.get('reused_from') or other.get('ingest_of')} with other folds, "
                                 f"and {source} stopped before the check after its ingest (rerun that "
                                 f"run's command: it checks them first)",))
-        blocking = [d for d in diffs if reads(prefixes, _diff_key_and_old(d)[0])
-                    and not (refold and _diff_key_and_old(d)[0] in FOLD_SETTINGS)]
+        blocking = [d for d in diffs if reads(prefixes, parse_difference_line(d)[0])
+                    and not (refold and parse_difference_line(d)[0] in FOLD_SETTINGS)]
         if (stage == "ingest" and blocking and cfg is not None and not skipped
                 and cfg.data.dataset == "drac" and "ingest" in cfg.run.stages
-                and all(_diff_key_and_old(d)[0] in FOLD_SETTINGS for d in blocking)):
+                and all(parse_difference_line(d)[0] in FOLD_SETTINGS for d in blocking)):
             refold = tuple(blocking)  # the ingest runs here for the new folds; the rest may be taken
             continue
         if blocking:
@@ -837,7 +832,7 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
                 "run.reuse", cfg.run.reuse, f"nothing can be taken from it: {plan.fold_blocked_words()}",
                 ("finish it there first (rerun that run's command), or leave run.reuse out to run every "
                  "stage here" if plan.unfinished() else
-                 f"make {', '.join(_diff_key_and_old(w)[0] for w in plan.why)} equal to that run's to take "
+                 f"make {', '.join(parse_difference_line(w)[0] for w in plan.why)} equal to that run's to take "
                  f"its {plan.stopped_at} stage with the new folds, or leave run.reuse out to run every stage "
                  f"here" + _from_source_settings(cfg, plan, sources))))
         elif plan is not None and not plan.stages:
@@ -877,7 +872,7 @@ def _from_source_settings(cfg: Config, plan: ReusePlan, sources: dict[str, str] 
     saved = plan.source / "config.yaml"
     typed = {key: arg for key, where in (sources or {}).items()
              if (arg := preflight.typed_override(where)) is not None}
-    differing = {w.split(": ", 1)[0] for w in plan.why}
+    differing = {parse_difference_line(w)[0] for w in plan.why}
     if (not saved.is_file() or differing & typed.keys()
             or any(where.startswith(f"{saved}:") for where in (sources or {}).values())):
         return ""

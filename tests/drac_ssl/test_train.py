@@ -2049,6 +2049,14 @@ def test_keep_checkpoints_false_keeps_the_pretrainings_while_a_later_umm_needs_t
     assert f"run.reuse={run_dir} umm.start_from=best" in refused[0], refused
 
 
+def test_the_reuse_and_resume_fixes_name_a_setting_whose_old_value_holds_a_colon() -> None:
+    """_reverts read "key: old -> new" from the right: an old value holding ": " (grade names
+    "0: none") gave the key "data.grades: ['0" (stage_settings.parse_difference_line now)."""
+    diffs = stage_settings.config_differences({"data": {"grades": ["0: none", "1 -> some"], "fold_seed": 0}},
+                                              {"data": {"grades": ["a -> b", "c: d"], "fold_seed": 1}})
+    assert train._reverts(diffs) == "data.fold_seed back to 0, data.grades back to ['0: none', '1 -> some']"
+
+
 def test_a_setting_changed_on_the_command_line_is_not_undone_by_the_refusals_fix(tmp_path: Path) -> None:
     """A new-user trial: rerunning a run folder made with data.near_duplicate_mse=1e-4 with
     data.near_duplicate_mse=3e-4 typed was told to rerun with the saved config, not that it
