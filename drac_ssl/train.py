@@ -293,10 +293,10 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
                    f"and every later stage is built on its output (the manifest and folds)"
                    + (f"; the folds alone would not stop the pretraining from being taken, but here "
                       f"{plan.fold_bound}" if plan.fold_bound else ""))
-    elif plan.fold_blocked_words():
-        because = plan.fold_blocked_words()
     else:
         because = f"its {stopped} stage comes first, and {'; '.join(why)}" if stopped and why else ""
+    # a folds-only change stopped by a later stage: the sentence run.reuse's refusal says too
+    nothing = plan.fold_blocked_sentence() or (f"{NOTHING_TAKEN}{': ' + because if because else ''}")
     refold = (f" (the ingest runs again for the new folds: {', '.join(parse_difference_line(d)[0] for d in plan.refold)}"
               f" change{'s' if len(plan.refold) == 1 else ''} only the folds, which {' and '.join(later)} "
               f"never read)" if plan.refold else "")
@@ -304,8 +304,7 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
               f"stage(s) instead of running them again{refold}: "
               f"{_command_changes([new_name, ('run.reuse', str(run_dir))], sources)}" if later else
-              f" (nothing in it can be taken into a new run{': ' + because if because else ''}; "
-              f"to keep it, start the new run beside it: {_command_changes([new_name], sources)})")
+              f" ({nothing}; to keep it, start the new run beside it: {_command_changes([new_name], sources)})")
     typed = _typed_keys(sources)
     meant = [d for d in diffs if parse_difference_line(d)[0] in typed]
     rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
@@ -384,6 +383,11 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
                      figures_from=measured_in)
 
 
+NOTHING_TAKEN = "nothing in it can be taken into a new run"
+"""How every refusal says that ``run.reuse`` could take nothing from the run folder it names
+(``run.reuse=RUN``, or the run folder a changed configuration is refused in), before why."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ReusePlan:
     """What ``run.reuse`` takes from another run folder (:func:`plan_reuse`)."""
@@ -421,6 +425,15 @@ class ReusePlan:
         return (f"its ingest differs only in the folds ({'; '.join(self.refold)}), which alone would not "
                 f"stop its pretraining from being taken (the ingest would run here for the new folds), "
                 f"but its {self.stopped_at} stage {state}")
+
+    def fold_blocked_sentence(self) -> str:
+        """The one sentence that says nothing can be taken because of
+        :meth:`fold_blocked_words` (a folds-only change stopped by a later stage), as both
+        refusals say it: ``python -m drac_ssl.train`` on the run folder itself
+        (:func:`_existing_run_problem`) and ``run.reuse`` naming it (:func:`_check_before_start`).
+        "" for any other plan."""
+        words = self.fold_blocked_words()
+        return f"{NOTHING_TAKEN}: {words}" if words else ""
 
     def describe(self) -> str:
         taken = ", ".join(self.stages) or "nothing"
@@ -827,9 +840,9 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
             findings.append(Finding("run.reuse", cfg.run.reuse, what, fix))
         if plan is not None:
             findings += _incomplete_in_source(cfg, plan)
-        if plan is not None and not plan.stages and plan.fold_blocked_words():
+        if plan is not None and not plan.stages and plan.fold_blocked_sentence():
             findings.append(Finding(
-                "run.reuse", cfg.run.reuse, f"nothing can be taken from it: {plan.fold_blocked_words()}",
+                "run.reuse", cfg.run.reuse, plan.fold_blocked_sentence(),
                 ("finish it there first (rerun that run's command), or leave run.reuse out to run every "
                  "stage here" if plan.unfinished() else
                  f"make {', '.join(parse_difference_line(w)[0] for w in plan.why)} equal to that run's to take "
@@ -838,7 +851,7 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
         elif plan is not None and not plan.stages:
             unfinished = plan.unfinished()
             findings.append(Finding("run.reuse", cfg.run.reuse,
-                                    f"nothing can be taken from it: its {plan.stopped_at} stage "
+                                    f"{NOTHING_TAKEN}: its {plan.stopped_at} stage "
                                     f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})"
                                     + (", and every later stage is built on its output (the manifest "
                                        "and folds)" if plan.stopped_at == "ingest" and not unfinished else "")
