@@ -33,7 +33,9 @@ default the run's own, as its fine-tuning stored it (``comparison.json``'s
 ``pretrained_minus_scratch``, ``finetune.n_boot`` resamples, the fine-tuning's seed: the
 figures of its ``report.md``); for a run made before those were stored, or with
 ``--n-boot N``, recomputed here from ``finetune/<variant>/oof.csv`` (matched by id).
-``stages.json`` says which stages a run took from another run folder (``reused_from``).
+``stages.json`` says which stages a run took from another run folder (``reused_from``), and,
+for a change of the folds alone, that they were made with that run's folds and which fold
+settings differed (``other_folds``).
 
 Every interval says what it resampled. A run's own CIs: what its ``comparison.json`` records
 (``ci_resamples``: ``patients``, ``groups`` or ``images``, ``ci_units``; a run made before it
@@ -119,7 +121,7 @@ from drac_ssl.oof import (
 from drac_ssl.preflight import PIPELINE
 from drac_ssl.report import screening_line
 from drac_ssl.scale import IngestFacts, default_grade_names, describe_grades, read_ingest_facts
-from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS
+from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, fold_lines
 from drac_ssl.starting import python_command, started
 
 __all__ = ["CompareError", "Comparison", "RunOutputs", "VariantDifference", "VariantOutputs",
@@ -215,7 +217,11 @@ class RunOutputs:
     ``settings``: ``config.yaml`` as dotted keys (``finetune.head``: value); ``class_names``:
     grades 0..K-1; ``data``: what the images are and where they came from, in words;
     ``variants``: in the order of ``comparison.json``; ``reused``: stage -> the run folder
-    it was taken from (``stages.json``'s ``reused_from``); ``stored_differences``: variant ->
+    it was taken from (``stages.json``'s ``reused_from``); ``other_folds``: stage -> each fold
+    setting whose value it ran with differs from this run's, ``(there, here)`` as ``repr``, for
+    the stages taken from a run with other folds (``stages.json``'s ``other_folds.settings``,
+    :func:`drac_ssl.stage_settings.fold_lines`; an empty dict for such a stage whose fold
+    settings ended up equal, a chain of reuses); ``stored_differences``: variant ->
     its paired difference to scratch as the fine-tuning stored it (``comparison.json``'s
     ``pretrained_minus_scratch``; only complete entries; empty for older runs).
     ``patients``: image id -> its resampling unit (:func:`drac_ssl.oof.patient_groups`
@@ -243,6 +249,7 @@ class RunOutputs:
     ci_units: int | None = None
     unused_patient_column: str | None = None
     fold_groups_missing: bool = False
+    other_folds: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def num_grades(self) -> int:
@@ -733,10 +740,11 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
     names = [str(name) for name in names]
     variants = {name: replace(variant, screening=screening_line(metrics_of[name], names))
                 for name, variant in variants.items()}
-    reused: dict[str, str] = {}
-    if (run / "stages.json").exists():
-        reused = {stage: str(entry["reused_from"]) for stage, entry in _read_json(run / "stages.json").items()
-                  if isinstance(entry, dict) and entry.get("reused_from")}
+    status = _read_json(run / "stages.json") if (run / "stages.json").exists() else {}
+    reused = {stage: str(entry["reused_from"]) for stage, entry in status.items()
+              if isinstance(entry, dict) and entry.get("reused_from")}
+    other_folds = {stage: fold_lines(entry["other_folds"].get("settings")) for stage, entry in status.items()
+                   if stage in reused and isinstance(entry.get("other_folds"), dict)}
     n = len(next(iter(variants.values())).ids)
     units = comparison.get("ci_units")
     try:  # the manifest is read for the data's words and the resampling units
@@ -751,7 +759,8 @@ def read_run(path: str | os.PathLike[str]) -> RunOutputs:
                       comparison.get("ci_resamples") if comparison.get("ci_resamples") in ("patients", "groups")
                       else "images",
                       units if isinstance(units, int) and not isinstance(units, bool) else None,
-                      provenance.get("unused_patient_column"), provenance.get("fold_groups_missing") is True)
+                      provenance.get("unused_patient_column"), provenance.get("fold_groups_missing") is True,
+                      other_folds)
 
 
 def _read_patients(path: Path) -> dict[str, str] | None:
@@ -948,6 +957,7 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
         for source in sorted(set(run.reused.values())):
             stages = [s for s, src in run.reused.items() if src == source]
             notes.append(f"`{label}` took its {', '.join(stages)} stage(s) from `{source}` (run.reuse).")
+        notes += _other_folds_notes(label, run)
         notes += _taken_notes(label, run, runs, labels)
         for variant in run.variants.values():  # the report's and the model card's warning
             chance = chance_warning(_row_metrics(variant.row))
@@ -1180,6 +1190,27 @@ def _row_metrics(row: dict[str, Any]) -> dict[str, Any]:
     if isinstance(row.get("auc_ovr_ci95"), list):  # from the variant's metrics.json (runs since it was stored)
         cv["auc_ovr_ci95"] = row["auc_ovr_ci95"]
     return cv
+
+
+def _other_folds_notes(label: str, run: RunOutputs) -> list[str]:
+    """One note for a run whose stages ``run.reuse`` took from a run with other folds (a change
+    of the folds alone, :data:`drac_ssl.stage_settings.FOLD_SETTINGS`): which stages, each fold
+    setting's value there and here (the first stage that records it), and that its fine-tuning
+    ran on its own folds; none when no fold setting still differs (a chain of reuses back to
+    the same folds)."""
+    differing: dict[str, tuple[str, str]] = {}
+    stages = []
+    for stage, settings in run.other_folds.items():
+        if settings:
+            stages.append(stage)
+            for key, values in settings.items():
+                differing.setdefault(key, values)
+    if not differing:
+        return []
+    there = "; ".join(f"{key} {old} there, {new} here" for key, (old, new) in differing.items())
+    return [f"`{label}`'s {', '.join(stages)} stage(s) were made with the folds of the run they were taken "
+            f"from ({there}; run.reuse of a change of the folds alone): they read no grade, and its "
+            f"fine-tuning ran on its own folds."]
 
 
 def _taken_notes(label: str, run: RunOutputs, runs: Sequence[RunOutputs], labels: Sequence[str]) -> list[str]:

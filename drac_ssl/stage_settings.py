@@ -116,7 +116,8 @@ def fold_dependence(stage: str, cfg: Config) -> tuple[str, tuple[str, ...]]:
 def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
     """Every setting that differs between two nested configurations (dicts), as sorted
     ``"section.key: old -> new"`` lines (``repr`` of each value; a missing key is None), less
-    :data:`OUTPUT_ONLY_SETTINGS`. Compare :func:`comparable` forms to ignore spelling."""
+    :data:`OUTPUT_ONLY_SETTINGS`; read them back with :func:`parse_difference_line`. Compare
+    :func:`comparable` forms to ignore spelling."""
     diffs = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
@@ -126,6 +127,62 @@ def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "
         elif a != b and path not in OUTPUT_ONLY_SETTINGS:
             diffs.append(f"{path}: {a!r} -> {b!r}")
     return diffs
+
+
+def _first_outside(text: str, separator: str, quotes: bool) -> int:
+    """Where ``separator`` first occurs in ``text`` outside round, square and curly brackets
+    (and, with ``quotes``, outside a quoted string as ``repr`` writes one: ``'...'`` or
+    ``"..."`` with backslash escapes); -1 when it does not."""
+    depth, quote, at = 0, "", 0
+    while at < len(text):
+        char = text[at]
+        if quote:
+            if char == "\\":
+                at += 1  # the escaped character, whatever it is
+            elif char == quote:
+                quote = ""
+        elif quotes and char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and text.startswith(separator, at):
+            return at
+        at += 1
+    return -1
+
+
+def parse_difference_line(line: str) -> tuple[str, str, str]:
+    """``(key, old, new)`` of a ``"key: old -> new"`` line of :func:`config_differences`, the
+    values as written there (``repr``: ``"'fundus'"``, ``"None"`` for a key only one side has).
+
+    The one reader of those lines (a resume's refusal, ``run.reuse``'s plan, the check of an
+    edited ``config.yaml``, the fold settings ``stages.json`` records); it gives back exactly
+    what :func:`config_differences` wrote, whatever ``": "`` or ``" -> "`` a value holds:
+
+    * the key ends at the first ``": "`` outside brackets (a setting's dotted name holds
+      neither; a phrase written in its place, such as ``"the ingest's data.modality (auto:
+      ...): auto -> fundus"``, keeps its bracketed words);
+    * the old value ends at the first ``" -> "`` after it outside brackets and quoted strings:
+      a ``repr`` holds either separator only inside its quotes (a string) or brackets (a
+      list, a dict), so ``"k: 'a -> b' -> 'c: d'"`` is ``("k", "'a -> b'", "'c: d'")``;
+      words no ``repr`` wrote (an unclosed quote) end at the first ``" -> "``;
+    * the new value is the rest.
+
+    A line without such ``": "`` (``plan.why``'s ``"it has not finished in RUN"``) is
+    ``(line, "", "")``; one without ``" -> "`` after its key is ``(key, rest, "")``: ``new``
+    is "" only then (no ``repr`` is empty)."""
+    at = _first_outside(line, ": ", quotes=False)
+    if at < 0:
+        return line, "", ""
+    key, values = line[:at], line[at + 2:]
+    arrow = _first_outside(values, " -> ", quotes=True)
+    if arrow < 0:
+        arrow = values.find(" -> ")
+    if arrow < 0:
+        return key, values, ""
+    return key, values[:arrow], values[arrow + 4:]
 
 
 def made_in(run_dir: Path) -> str | None:
@@ -212,7 +269,7 @@ def stage_resume_differences(stage: str, saved: dict[str, Any] | None, cfg: Conf
     diffs = config_differences(comparable(saved_settings(saved), made_in(out_dir)),
                                 comparable(to_dict(cfg)))
     return [d for d in diffs
-            if reads(prefixes, key := d.split(": ", 1)[0]) and key not in may_change]
+            if reads(prefixes, key := parse_difference_line(d)[0]) and key not in may_change]
 
 
 def reads(prefixes: tuple[str, ...], key: str) -> bool:
@@ -318,12 +375,12 @@ def _refolded_to(entry: Any) -> dict[str, str]:
 def fold_lines(lines: Any, last: bool = False) -> dict[str, tuple[str, str]]:
     """The :data:`FOLD_SETTINGS` keys of ``"key: old -> new"`` lines (``other_folds.settings``;
     anything but a list or tuple: none) and their ``(old, new)`` as written (``repr``); a key
-    written twice: its first line, or its last with ``last``."""
+    written twice: its first line, or its last with ``last``; a line without ``" -> "`` is
+    none (:func:`parse_difference_line`)."""
     found: dict[str, tuple[str, str]] = {}
     for line in lines if isinstance(lines, list | tuple) else []:
-        key, _, values = str(line).partition(": ")
-        if key in FOLD_SETTINGS and " -> " in values and (last or key not in found):
-            before, _, after = values.rpartition(" -> ")
+        key, before, after = parse_difference_line(str(line))
+        if key in FOLD_SETTINGS and after and (last or key not in found):
             found[key] = (before, after)
     return found
 
@@ -428,8 +485,7 @@ def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None
         for diff in stage_resume_differences(stage, ran_with, cfg, run_dir / stage,
                                              may_change=() if finished else (f"{stage}.epochs",),
                                              prefixes=("finetune.",) if stage == "finetune" else None):
-            key, _, values = diff.partition(": ")
-            before, _, there = values.partition(" -> ")
+            key, before, there = parse_difference_line(diff)
             if key in PATH_SETTINGS or key in back or (data_channels and key == "pretrain.backbone.in_channels"):
                 continue
             if taken_with_other_folds and key in folds_made:  # ran with other folds: the ingest's are checked

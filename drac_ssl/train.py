@@ -99,6 +99,7 @@ from drac_ssl.stage_settings import (
     fold_lines,
     last_checkpoint,
     made_in,
+    parse_difference_line,
     reads,
     saved_settings,
     stage_ran_with,
@@ -224,13 +225,6 @@ def _ingest_modality_change(saved: dict[str, Any], cfg: Config, run_dir: Path) -
     return before, now
 
 
-def _diff_key_and_old(diff: str) -> tuple[str, str]:
-    """``("key", "old")`` of a ``"key: old -> new"`` line of :func:`config_differences`."""
-    left = diff.rpartition(" -> ")[0] or diff
-    key, _, old = left.rpartition(": ")
-    return (key, old) if key else (left, "")
-
-
 def _typed_keys(sources: dict[str, str] | None) -> set[str]:
     """The settings typed on this command line (``sources`` of :func:`preflight.read_config`)."""
     return {key for key, where in (sources or {}).items() if preflight.typed_override(where) is not None}
@@ -239,7 +233,8 @@ def _typed_keys(sources: dict[str, str] | None) -> set[str]:
 def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
     """``"data.near_duplicate_mse back to 0.0001"``: what a fix that starts from an earlier
     run's config.yaml puts back, for the differing settings ``diffs`` ("key: old -> new")."""
-    return ", ".join(f"{key} back to {old}" if old else key for key, old in map(_diff_key_and_old, diffs))
+    return ", ".join(f"{key} back to {old}" if old else key
+                     for key, old, _ in map(parse_difference_line, diffs))
 
 
 def _command_changes(settings: list[tuple[str, str]], sources: dict[str, str] | None) -> str:
@@ -294,29 +289,28 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     plan = _takeable_stages(preflight._status(run_dir), diffs, run_dir, cfg)
     later, stopped, why = plan.stages, plan.stopped_at, plan.why
     if stopped == "ingest" and why and why[0] in diffs:
-        because = (f"its first stage, the ingest, differs ({', '.join(_diff_key_and_old(d)[0] for d in why)}), "
+        because = (f"its first stage, the ingest, differs ({', '.join(parse_difference_line(d)[0] for d in why)}), "
                    f"and every later stage is built on its output (the manifest and folds)"
                    + (f"; the folds alone would not stop the pretraining from being taken, but here "
                       f"{plan.fold_bound}" if plan.fold_bound else ""))
-    elif plan.fold_blocked_words():
-        because = plan.fold_blocked_words()
     else:
         because = f"its {stopped} stage comes first, and {'; '.join(why)}" if stopped and why else ""
-    refold = (f" (the ingest runs again for the new folds: {', '.join(_diff_key_and_old(d)[0] for d in plan.refold)}"
+    # a folds-only change stopped by a later stage: the sentence run.reuse's refusal says too
+    nothing = plan.fold_blocked_sentence() or (f"{NOTHING_TAKEN}{': ' + because if because else ''}")
+    refold = (f" (the ingest runs again for the new folds: {', '.join(parse_difference_line(d)[0] for d in plan.refold)}"
               f" change{'s' if len(plan.refold) == 1 else ''} only the folds, which {' and '.join(later)} "
               f"never read)" if plan.refold else "")
     new_name = ("run.name", f"{run_dir.name}-2")
     branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
               f"stage(s) instead of running them again{refold}: "
               f"{_command_changes([new_name, ('run.reuse', str(run_dir))], sources)}" if later else
-              f" (nothing in it can be taken into a new run{': ' + because if because else ''}; "
-              f"to keep it, start the new run beside it: {_command_changes([new_name], sources)})")
+              f" ({nothing}; to keep it, start the new run beside it: {_command_changes([new_name], sources)})")
     typed = _typed_keys(sources)
-    meant = [d for d in diffs if _diff_key_and_old(d)[0] in typed]
+    meant = [d for d in diffs if parse_difference_line(d)[0] in typed]
     rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
     every = bool(meant) and len(meant) == len(diffs)  # all typed here: the saved config undoes them
     fix = ("choose another run.name to start a new run"
-           + (" with " + ", ".join(_diff_key_and_old(d)[0] for d in meant) + " as given" if every else "")
+           + (" with " + ", ".join(parse_difference_line(d)[0] for d in meant) + " as given" if every else "")
            + ", or rerun with the saved config"
            + (f" (it puts {_reverts(meant)}, which this command changes)" if meant else "")
            + f": {rerun}")
@@ -368,11 +362,11 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
                                 f"{entry.get('reused_from') or other.get('ingest_of')} with other folds, "
                                 f"and {source} stopped before the check after its ingest (rerun that "
                                 f"run's command: it checks them first)",))
-        blocking = [d for d in diffs if reads(prefixes, _diff_key_and_old(d)[0])
-                    and not (refold and _diff_key_and_old(d)[0] in FOLD_SETTINGS)]
+        blocking = [d for d in diffs if reads(prefixes, parse_difference_line(d)[0])
+                    and not (refold and parse_difference_line(d)[0] in FOLD_SETTINGS)]
         if (stage == "ingest" and blocking and cfg is not None and not skipped
                 and cfg.data.dataset == "drac" and "ingest" in cfg.run.stages
-                and all(_diff_key_and_old(d)[0] in FOLD_SETTINGS for d in blocking)):
+                and all(parse_difference_line(d)[0] in FOLD_SETTINGS for d in blocking)):
             refold = tuple(blocking)  # the ingest runs here for the new folds; the rest may be taken
             continue
         if blocking:
@@ -387,6 +381,11 @@ def _takeable_stages(status: dict[str, Any], diffs: list[str], source: Path,
         taken.append(stage)
     return ReusePlan(source, tuple(taken), "", (), refold=refold, fold_figures=figures,
                      figures_from=measured_in)
+
+
+NOTHING_TAKEN = "nothing in it can be taken into a new run"
+"""How every refusal says that ``run.reuse`` could take nothing from the run folder it names
+(``run.reuse=RUN``, or the run folder a changed configuration is refused in), before why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -426,6 +425,15 @@ class ReusePlan:
         return (f"its ingest differs only in the folds ({'; '.join(self.refold)}), which alone would not "
                 f"stop its pretraining from being taken (the ingest would run here for the new folds), "
                 f"but its {self.stopped_at} stage {state}")
+
+    def fold_blocked_sentence(self) -> str:
+        """The one sentence that says nothing can be taken because of
+        :meth:`fold_blocked_words` (a folds-only change stopped by a later stage), as both
+        refusals say it: ``python -m drac_ssl.train`` on the run folder itself
+        (:func:`_existing_run_problem`) and ``run.reuse`` naming it (:func:`_check_before_start`).
+        "" for any other plan."""
+        words = self.fold_blocked_words()
+        return f"{NOTHING_TAKEN}: {words}" if words else ""
 
     def describe(self) -> str:
         taken = ", ".join(self.stages) or "nothing"
@@ -832,18 +840,18 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
             findings.append(Finding("run.reuse", cfg.run.reuse, what, fix))
         if plan is not None:
             findings += _incomplete_in_source(cfg, plan)
-        if plan is not None and not plan.stages and plan.fold_blocked_words():
+        if plan is not None and not plan.stages and plan.fold_blocked_sentence():
             findings.append(Finding(
-                "run.reuse", cfg.run.reuse, f"nothing can be taken from it: {plan.fold_blocked_words()}",
+                "run.reuse", cfg.run.reuse, plan.fold_blocked_sentence(),
                 ("finish it there first (rerun that run's command), or leave run.reuse out to run every "
                  "stage here" if plan.unfinished() else
-                 f"make {', '.join(_diff_key_and_old(w)[0] for w in plan.why)} equal to that run's to take "
+                 f"make {', '.join(parse_difference_line(w)[0] for w in plan.why)} equal to that run's to take "
                  f"its {plan.stopped_at} stage with the new folds, or leave run.reuse out to run every stage "
                  f"here" + _from_source_settings(cfg, plan, sources))))
         elif plan is not None and not plan.stages:
             unfinished = plan.unfinished()
             findings.append(Finding("run.reuse", cfg.run.reuse,
-                                    f"nothing can be taken from it: its {plan.stopped_at} stage "
+                                    f"{NOTHING_TAKEN}: its {plan.stopped_at} stage "
                                     f"{'is not finished' if unfinished else 'differs'} ({'; '.join(plan.why)})"
                                     + (", and every later stage is built on its output (the manifest "
                                        "and folds)" if plan.stopped_at == "ingest" and not unfinished else "")
@@ -877,7 +885,7 @@ def _from_source_settings(cfg: Config, plan: ReusePlan, sources: dict[str, str] 
     saved = plan.source / "config.yaml"
     typed = {key: arg for key, where in (sources or {}).items()
              if (arg := preflight.typed_override(where)) is not None}
-    differing = {w.split(": ", 1)[0] for w in plan.why}
+    differing = {parse_difference_line(w)[0] for w in plan.why}
     if (not saved.is_file() or differing & typed.keys()
             or any(where.startswith(f"{saved}:") for where in (sources or {}).values())):
         return ""

@@ -146,6 +146,29 @@ def test_differing_settings_become_columns_and_each_run_gets_its_paired_differen
     assert comparison.problems == []
 
 
+def test_stages_taken_with_other_folds_are_said_so_with_the_fold_settings_that_differed(tmp_path: Path) -> None:
+    """A folds-only run.reuse (the ingest runs here for data.fold_seed=1, the pretraining and
+    UMM are taken): compare named the stages taken, not that they were made on other folds."""
+    base = make_run(tmp_path, "base")
+    refold = make_run(tmp_path, "refold", ["data.fold_seed=1", f"run.reuse={base}"], reused_from=base)
+    stages = json.loads((refold / "stages.json").read_text())
+    stages["ingest"] = {"status": "done", "seconds": 1.0}  # ran here, for the new folds
+    for stage in ("pretrain", "umm"):  # as train.take_reused_stages records them
+        stages[stage]["other_folds"] = {"ingest_of": str(base), "fold_figures": [], "figures_from": str(base),
+                                        "settings": ["data.fold_seed: 0 -> 1"], "images": "the same: checked"}
+    (refold / "stages.json").write_text(json.dumps(stages))
+    text = compare_runs([base, refold], n_boot=N_BOOT).markdown()
+    assert f"`refold` took its pretrain, umm stage(s) from `{base}` (run.reuse)." in text, text
+    said = [line for line in text.splitlines() if "with the folds of" in line]
+    assert said == ["- `refold`'s pretrain, umm stage(s) were made with the folds of the run they were taken "
+                    "from (data.fold_seed 0 there, 1 here; run.reuse of a change of the folds alone): they "
+                    "read no grade, and its fine-tuning ran on its own folds."], said
+    # a reuse of the same folds (the other run of the two_runs fixture) or a chain back to them: no such line
+    stages["umm"]["other_folds"]["settings"] = stages["pretrain"]["other_folds"]["settings"] = []
+    (refold / "stages.json").write_text(json.dumps(stages))
+    assert "with the folds of" not in compare_runs([refold], n_boot=N_BOOT).markdown()
+
+
 def test_command_prints_the_text_and_writes_csv_and_markdown(two_runs: tuple[Path, Path], tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     base, low = two_runs

@@ -6,8 +6,16 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from drac_ssl.stage_settings import OUTPUT_ONLY_SETTINGS, REUSABLE_STAGES, reads
+from drac_ssl.stage_settings import (
+    OUTPUT_ONLY_SETTINGS,
+    REUSABLE_STAGES,
+    config_differences,
+    fold_lines,
+    parse_difference_line,
+    reads,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -272,3 +280,61 @@ def test_the_choices_of_pretraining_and_umm_watch_no_figure_read_from_the_folds(
     assert fold_dependence("umm", cfg) == ("", ())
     cfg.pretrain.knn_every = 0
     assert fold_dependence("pretrain", cfg) == ("", ())
+
+
+# what config_differences writes for values that hold its own separators: (old, new) configs
+_AWKWARD_VALUES = {
+    "old value with ': '": ({"data": {"k": "a: b"}}, {"data": {"k": "c"}}),
+    "new value with ': '": ({"data": {"k": "c"}}, {"data": {"k": "a: b"}}),
+    "old value with ' -> '": ({"data": {"k": "a -> b"}}, {"data": {"k": "c"}}),
+    "new value with ' -> '": ({"data": {"k": "c"}}, {"data": {"k": "a -> b"}}),
+    "both with both": ({"data": {"k": "x -> y: z"}}, {"data": {"k": "p: q -> r"}}),
+    "list value": ({"data": {"k": [1, "x: y", "u -> v"]}}, {"data": {"k": [2]}}),
+    "quoted string": ({"data": {"k": "it's \"q\" -> \\"}}, {"data": {"k": "plain"}}),
+    "key added": ({"data": {}}, {"data": {"k": 3}}),
+    "key removed": ({"data": {"k": 3}}, {"data": {}}),
+    "section added": ({}, {"data": {"k": {"x": "1: 2"}}}),
+    "section removed": ({"data": {"k": {"x": "1 -> 2"}}}, {}),
+    "not a number": ({"data": {"k": float("nan")}}, {"data": {"k": float("inf")}}),
+}
+
+
+def _only_line(old: dict, new: dict) -> tuple[str, Any, Any]:
+    """The one difference of ``old`` and ``new``: its line, and the two values it names."""
+    (line,) = config_differences(old, new)
+    key = line.partition(": ")[0]
+    node_a: Any = old
+    node_b: Any = new
+    for part in key.split("."):
+        node_a = node_a.get(part) if isinstance(node_a, dict) else None
+        node_b = node_b.get(part) if isinstance(node_b, dict) else None
+    return line, node_a, node_b
+
+
+def test_a_difference_line_parses_back_to_its_key_and_the_repr_of_both_values() -> None:
+    for name, (old, new) in _AWKWARD_VALUES.items():
+        line, a, b = _only_line(old, new)
+        key = "data.k" if "data" in old and "data" in new else "data"
+        assert parse_difference_line(line) == (key, repr(a), repr(b)), (name, line)
+
+
+def test_lines_that_are_not_differences_keep_the_words_whole() -> None:
+    # plan.why words and the ingest-modality lines train.py adds beside config_differences'
+    assert parse_difference_line("it has not finished in runs/a") == ("it has not finished in runs/a", "", "")
+    assert parse_difference_line("the ingest's data.modality (auto: pretrain.augment.recipe=fundus means "
+                                 "fundus): auto -> fundus") == (
+        "the ingest's data.modality (auto: pretrain.augment.recipe=fundus means fundus)", "auto", "fundus")
+    assert parse_difference_line("data.k: 1") == ("data.k", "1", "")
+
+
+def test_the_fold_lines_of_awkward_values_are_the_values_config_differences_wrote() -> None:
+    for name, (old, new) in _AWKWARD_VALUES.items():
+        if "section" in name:
+            continue
+        fold = {"data": {"fold_seed": old["data"].get("k")} if "k" in old["data"] else {}}
+        fold_new = {"data": {"fold_seed": new["data"].get("k")} if "k" in new["data"] else {}}
+        (line,) = config_differences(fold, fold_new)
+        expected = (repr(fold["data"].get("fold_seed")), repr(fold_new["data"].get("fold_seed")))
+        assert fold_lines([line]) == {"data.fold_seed": expected}, (name, line)
+        assert fold_lines(["data.fold_seed: 1", line, "data.n_folds 5 -> 4"], last=True) == {
+            "data.fold_seed": expected}, name  # a line without ' -> ' or ': ' is none

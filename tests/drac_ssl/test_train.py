@@ -788,13 +788,16 @@ def test_a_change_of_the_folds_alone_takes_the_pretraining_and_umm_and_runs_the_
     blocked = ("its ingest differs only in the folds (data.fold_seed: 0 -> 1), which alone would not stop its "
                "pretraining from being taken (the ingest would run here for the new folds), but its pretrain "
                "stage differs too (run.seed: 0 -> 3)")
+    # one sentence, built once (ReusePlan.fold_blocked_sentence), in both refusals
+    sentence = f"nothing in it can be taken into a new run: {blocked}"
+    assert plan.fold_blocked_sentence() == sentence, plan.fold_blocked_sentence()
     assert train.main([*REDUCED, "data.fold_seed=1", "run.seed=3", "run.name=seed3", "run.reuse=runs/reduced"]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert f"nothing can be taken from it: {blocked}" in err, err
-    assert "fix: make run.seed equal to that run's to take its pretrain stage with the new folds" in err, err
+    assert f"run.reuse=runs/reduced: {sentence} fix: make run.seed equal to that run's to take its pretrain " \
+           f"stage with the new folds" in err, err
     assert train.main([*REDUCED, "data.fold_seed=1", "run.seed=3"]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert f"nothing in it can be taken into a new run: {blocked}" in err, err
+    assert f"({sentence}; to keep it, start the new run beside it" in err, err
     # the run folder itself refuses the change, and says what a new run would take
     assert train.main([*REDUCED, "data.fold_seed=1"]) == 2
     err = " ".join(capsys.readouterr().err.split())
@@ -1130,7 +1133,7 @@ def test_a_pretraining_that_would_choose_by_a_fold_figure_is_not_taken_with_othe
     assert train.main([*REDUCED, "pretrain.knn_every=1", "data.fold_seed=1", "run.name=bound",
                        f"run.reuse={knn_source}"]) == 2
     err = capsys.readouterr().err
-    assert "nothing can be taken from it: its ingest stage differs (data.fold_seed: 0 -> 1)" in err, err
+    assert "nothing in it can be taken into a new run: its ingest stage differs (data.fold_seed: 0 -> 1)" in err, err
     assert f"the folds alone would not stop the pretraining from being taken, but here {reason}" in " ".join(
         err.split()), err
     assert not (work / "runs" / "bound").exists()
@@ -2049,6 +2052,14 @@ def test_keep_checkpoints_false_keeps_the_pretrainings_while_a_later_umm_needs_t
     assert f"run.reuse={run_dir} umm.start_from=best" in refused[0], refused
 
 
+def test_the_reuse_and_resume_fixes_name_a_setting_whose_old_value_holds_a_colon() -> None:
+    """_reverts read "key: old -> new" from the right: an old value holding ": " (grade names
+    "0: none") gave the key "data.grades: ['0" (stage_settings.parse_difference_line now)."""
+    diffs = stage_settings.config_differences({"data": {"grades": ["0: none", "1 -> some"], "fold_seed": 0}},
+                                              {"data": {"grades": ["a -> b", "c: d"], "fold_seed": 1}})
+    assert train._reverts(diffs) == "data.fold_seed back to 0, data.grades back to ['0: none', '1 -> some']"
+
+
 def test_a_setting_changed_on_the_command_line_is_not_undone_by_the_refusals_fix(tmp_path: Path) -> None:
     """A new-user trial: rerunning a run folder made with data.near_duplicate_mse=1e-4 with
     data.near_duplicate_mse=3e-4 typed was told to rerun with the saved config, not that it
@@ -2108,7 +2119,7 @@ def test_a_reuse_that_can_take_nothing_offers_the_source_runs_own_settings(tmp_p
     with pytest.raises(PreflightError) as refused:
         train._check_before_start(cfg, out / "mlp", sources, [])
     said = str(refused.value)
-    assert "nothing can be taken from it" in said and "data.cache_sizes" in said, said
+    assert "nothing in it can be taken into a new run" in said and "data.cache_sizes" in said, said
     assert "every later stage is built on its output (the manifest and folds)" in said, said
     # it says what starting from that file puts back (a trial: it silently undid a setting)
     fix = said.split("or start from that run's own settings (this puts data.cache_sizes back to "
@@ -2129,5 +2140,5 @@ def test_a_reuse_that_can_take_nothing_offers_the_source_runs_own_settings(tmp_p
             f"run.out_dir={out}", "run.name=mlp", f"run.reuse={first}", *typed])
         with pytest.raises(PreflightError) as refused:
             train._check_before_start(cfg, out / "mlp", sources, [])
-        assert "nothing can be taken" in str(refused.value)
+        assert "nothing in it can be taken into a new run" in str(refused.value)
         assert "own settings" not in str(refused.value), str(refused.value)
