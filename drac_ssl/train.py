@@ -857,8 +857,10 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
                                        "and folds)" if plan.stopped_at == "ingest" and not unfinished else "")
                                     + (f"; the folds alone would not stop the pretraining from being "
                                        f"taken, but here {plan.fold_bound}" if plan.fold_bound else ""),
-                                    "make those settings equal to that run's, or leave run.reuse out "
-                                    "to run every stage here" + _from_source_settings(cfg, plan, sources)))
+                                    ("finish it there first (rerun that run's command), or leave run.reuse "
+                                     "out to run every stage here" if unfinished else
+                                     "make those settings equal to that run's, or leave run.reuse out "
+                                     "to run every stage here" + _from_source_settings(cfg, plan, sources))))
     elif reuse:
         findings += _reuse_in_existing_folder(cfg, run_dir)
     reused = ""
@@ -880,8 +882,11 @@ def _from_source_settings(cfg: Config, plan: ReusePlan, sources: dict[str, str] 
     start from that run's own settings (this puts data.cache_sizes back to [128]): -c
     SOURCE/config.yaml run.name=NEW run.reuse=SOURCE finetune.head=mlp`` (quoted for a shell,
     in the command line's order). '' when it cannot
-    help: the source has no config.yaml, the differing settings were typed on this command
-    line (meant), or this command already starts from that file."""
+    help: the stage it stopped at is unfinished there (:meth:`ReusePlan.unfinished`), the source
+    has no config.yaml, the differing settings were typed on this command line (meant), or this
+    command already starts from that file."""
+    if plan.unfinished():  # plan.why then says what is unfinished there, not settings to put back
+        return ""
     saved = plan.source / "config.yaml"
     typed = {key: arg for key, where in (sources or {}).items()
              if (arg := preflight.typed_override(where)) is not None}

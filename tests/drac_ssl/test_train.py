@@ -2142,3 +2142,30 @@ def test_a_reuse_that_can_take_nothing_offers_the_source_runs_own_settings(tmp_p
             train._check_before_start(cfg, out / "mlp", sources, [])
         assert "nothing in it can be taken into a new run" in str(refused.value)
         assert "own settings" not in str(refused.value), str(refused.value)
+
+
+def test_a_reuse_of_an_unfinished_stage_offers_to_finish_it_not_settings_to_put_back(tmp_path: Path) -> None:
+    """Session 56: a source whose ingest never finished (same settings) was
+    refused with "make those settings equal to that run's ... (this puts it has not finished in
+    RUN)": the reasons of an unfinished stage read as settings. It now says to finish it there."""
+    from drac_ssl import preflight
+    from drac_ssl.config import save_config
+    from drac_ssl.preflight import PreflightError
+
+    out = tmp_path / "runs"
+    first = out / "first"
+    (first / "data").mkdir(parents=True)
+    made = [f"run.out_dir={out}", "run.name=first"]
+    save_config(train.load_config(train.DEFAULT_CONFIG, made), first / "config.yaml")
+    (first / "data" / "manifest.csv").write_text("id,path,grade,split,fold,patient\n")
+    (first / "stages.json").write_text(json.dumps({"ingest": {"status": "interrupted"}}))
+    cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [
+        f"run.out_dir={out}", "run.name=second", f"run.reuse={first}", "finetune.head=mlp"])
+    plan = train.plan_reuse(cfg, first, out / "second")
+    assert plan.stages == () and plan.stopped_at == "ingest" and plan.unfinished(), plan
+    with pytest.raises(PreflightError) as refused:
+        train._check_before_start(cfg, out / "second", sources, [])
+    said = str(refused.value)
+    assert "is not finished" in said, said
+    assert "finish it there first" in said, said
+    assert "this puts" not in said and "make those settings equal" not in said, said
