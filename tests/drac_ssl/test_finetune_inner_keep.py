@@ -181,3 +181,39 @@ def test_the_inner_fraction_is_signed_only_under_keep_inner() -> None:
         assert "inner_fraction" not in signed
     assert finetune._signed_settings({**ft, "keep": "inner"}, scratch=False)["inner_fraction"] == 0.15
 
+
+def _preflight_findings(*overrides: str) -> list:
+    from drac_ssl import preflight, train
+
+    cfg, sources, parsed = preflight.read_config(train.DEFAULT_CONFIG, list(overrides))
+    assert parsed == []
+    return preflight.check(cfg, Path("runs-that-do-not-exist") / "x", sources)
+
+
+def test_the_preflight_refuses_a_bad_inner_fraction_and_warns_of_one_no_rule_reads() -> None:
+    (error,) = [f for f in _preflight_findings("finetune.keep=inner", "finetune.inner_fraction=0.7")
+                if f.severity == "error" and f.setting == "finetune.inner_fraction"]
+    assert "must be > 0 and <= 0.5" in error.line, error.line
+    unused = [f for f in _preflight_findings("finetune.inner_fraction=0.3")
+              if f.severity == "warning" and f.setting == "finetune.inner_fraction"]
+    assert len(unused) == 1 and "finetune.keep=last" in unused[0].line and "finetune.keep=inner" in unused[0].fix
+    assert not [f for f in _preflight_findings("finetune.keep=inner", "finetune.inner_fraction=0.3")
+                if f.setting == "finetune.inner_fraction"]
+    # the patience warning of keep=last now offers the honest early stop too
+    (patience,) = [f for f in _preflight_findings("finetune.patience=3") if f.setting == "finetune.patience"]
+    assert "finetune.keep=inner" in patience.fix
+
+
+def test_an_inner_fraction_no_rule_reads_is_no_difference_of_a_run_folder(tmp_path: Path) -> None:
+    from drac_ssl import train
+    from drac_ssl.config import save_config
+
+    run = tmp_path / "runs" / "inner"
+    base = [f"run.out_dir={tmp_path / 'runs'}", "run.name=inner"]
+    save_config(load_config(train.DEFAULT_CONFIG, base), run / "config.yaml")
+    (run / "data").mkdir()
+    (run / "data" / "manifest.csv").write_text("id\n", encoding="utf-8")
+    (run / "finetune").mkdir()  # a stage's output: every setting is compared
+    assert not train._existing_run_problem(load_config(train.DEFAULT_CONFIG, [*base, "finetune.inner_fraction=0.3"]), run)
+    refused = train._existing_run_problem(load_config(train.DEFAULT_CONFIG, [*base, "finetune.keep=inner"]), run)
+    assert "finetune.keep: 'last' -> 'inner'" in refused, refused
