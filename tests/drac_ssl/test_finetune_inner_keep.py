@@ -217,3 +217,21 @@ def test_an_inner_fraction_no_rule_reads_is_no_difference_of_a_run_folder(tmp_pa
     assert not train._existing_run_problem(load_config(train.DEFAULT_CONFIG, [*base, "finetune.inner_fraction=0.3"]), run)
     refused = train._existing_run_problem(load_config(train.DEFAULT_CONFIG, [*base, "finetune.keep=inner"]), run)
     assert "finetune.keep: 'last' -> 'inner'" in refused, refused
+
+
+def test_keep_inner_with_a_trained_backbone_layer_chooses_on_the_inner_split_too(
+        two_fold_run: Path, tmp_path: Path) -> None:
+    run = _linked_run(two_fold_run, tmp_path)
+    result = finetune.run(tiny_config(**{"finetune.keep": "inner", "finetune.freeze": "last",
+                                         "finetune.head": "linear", "finetune.epochs": "3",
+                                         "finetune.patience": "0", "finetune.compare_scratch": "false",
+                                         "finetune.tta": "false"}), run)
+    variant = result.variants["vicreg"]
+    for row in variant.metrics["folds"]:
+        record = json.loads((variant.out_dir / f"fold{row['fold']}.json").read_text())
+        history = record["history"]
+        assert len(history) == 3 and all(set(h) >= {"inner_qwk", "inner_loss"} and "val_qwk" not in h
+                                         for h in history)
+        kappas = [h["inner_qwk"] if h["inner_qwk"] is not None else -2.0 for h in history]
+        assert record["best_epoch"] == max(range(3), key=lambda e: (kappas[e], -history[e]["inner_loss"]))
+        assert not set(record["inner_ids"]) & (set(record["train_ids"]) | set(record["val_ids"]))
