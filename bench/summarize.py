@@ -90,10 +90,10 @@ def _fold_rule(record: dict[str, Any]) -> str | None:
     config or protocol words where it names one, else ``best`` for results written before
     :data:`KEEP_DEFAULT_CHANGED` (the default then), else None (not known)."""
     keep = ((record.get("config") or {}).get("finetune") or {}).get("keep")
-    if keep in ("best", "last"):
+    if keep in ("best", "last", "inner"):
         return keep
     # the first rule the protocol names: keep=best's words go on to name last, the default
-    named = re.search(r"finetune\.keep=(best|last)", str(record.get("protocol") or ""))
+    named = re.search(r"finetune\.keep=(best|last|inner)", str(record.get("protocol") or ""))
     if named:
         return named.group(1)
     date = str(record.get("date_utc") or "")

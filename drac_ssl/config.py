@@ -390,7 +390,7 @@ class FinetuneConfig:
     decay_bias_and_norm: bool = False  # true: the L2 penalty on biases and norm scales/shifts too
     dropout: float = 0.3  # dropout before the head's last linear layer (0 <= p < 1)
     class_balance: str = "weighted_loss"  # how rare grades are weighed: weighted_loss | balanced_sampler | none
-    patience: int = 5  # keep=best: epochs without a better validation kappa before a fold stops; 0 = never stops early
+    patience: int = 5  # keep=best|inner: epochs without a better validation (inner-split) kappa before a fold stops; 0 = never stops early
     image_size: int = 224  # side (px) of the images fine-tuned on and graded, cut from the cached pretrain.augment.source_size copy
     compare_scratch: bool = True  # also fine-tune the same model from random weights (the scratch variant), for comparison
     tta: bool = True  # test-time augmentation: the mean output over four flips of each image, in the folds' scores and (by default) the bundle's grades
@@ -411,14 +411,23 @@ class FinetuneConfig:
     # kappa (the lowest validation loss among equal kappas; early stopping with patience), chosen
     # on the very fold it is then scored on, so its kappa is optimistic (the other figures off
     # either way), by an amount not the same for every variant (python -m bench.keep_selection
-    # measures it on a run)
+    # measures it on a run); inner = honest early stopping: each fold holds out
+    # finetune.inner_fraction of its training images (an inner split, grade-stratified, patients
+    # and near-twin groups kept whole), trains on the rest and keeps the epoch with the best
+    # inner-split kappa (same tie rule and patience as best); the validation fold is scored
+    # once, with the kept weights, and chooses nothing
     keep: str = "last"
+    # keep=inner: the fraction (0 < f <= 0.5) of each fold's training images (of its patients or
+    # image groups, when the folds keep those whole) held out as the inner split that chooses the
+    # epoch; drawn per fold, stratified by grade, seeded by the fine-tuning's seed (the same
+    # split for every variant). Not read under keep=last|best.
+    inner_fraction: float = 0.15
     # LP-FT (Kumar et al., ICLR 2022, "Fine-Tuning can Distort Pretrained Features and
     # Underperform Out-of-Distribution"): the first N of finetune.epochs train the head alone on
     # the frozen pretrained backbone (batch-norm statistics fixed too), then the rest train what
     # finetune.freeze leaves trainable, on the same learning-rate schedule. Only for variants
     # with pretrained weights (a random backbone has no features to keep) and freeze=last|all.
-    # With keep=best the warm-up epochs are never kept and do not count towards the patience.
+    # With keep=best|inner the warm-up epochs are never kept and do not count towards the patience.
     head_warmup_epochs: int = 0
     # Low-label protocol: each fold trains on this fraction of its training images (drawn per
     # fold, stratified by grade with at least one image of each, seeded by the fine-tuning's
@@ -1887,7 +1896,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "finetune.freeze": ("frozen", "last", "all"),
     "finetune.class_balance": ("weighted_loss", "balanced_sampler", "none"),
     "finetune.decision": ("thresholds", "argmax"),
-    "finetune.keep": ("best", "last"),
+    "finetune.keep": ("best", "last", "inner"),
 }
 
 
@@ -1961,6 +1970,11 @@ FINETUNE_RANGES: tuple[SettingRange, ...] = (
     SettingRange("finetune.label_fraction", 0, strict=True, high=1,
                  why=": the fraction of each fold's training images the fold trains on (1 = all of them)",
                  fix="finetune.label_fraction=1, or e.g. finetune.label_fraction=0.1 for 10 %"),
+    SettingRange("finetune.inner_fraction", 0, strict=True, high=0.5,
+                 why=(": the fraction of each fold's training images held out as the inner split "
+                      "that chooses the epoch under finetune.keep=inner (at most half: the fold "
+                      "must still train on most of its images)"),
+                 fix="finetune.inner_fraction=0.15 (the default), or e.g. 0.2"),
     SettingRange("finetune.seed", -1, why=" (-1: run.seed's; a seed >= 0 the fine-tuning's own)",
                  fix="finetune.seed=-1 (the default)"),
 )

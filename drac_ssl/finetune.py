@@ -20,7 +20,11 @@ validation. Each fold keeps the weights after the last of ``finetune.epochs`` ep
 the out-of-fold metrics carry no selection bias), or those of the epoch with the best
 validation quadratic weighted kappa (early stopping with ``finetune.patience``;
 ``finetune.keep=best``: chosen on the scored fold, so its kappa is optimistic; ``bench/keep_selection.py``
-measures by how much).
+measures by how much), or (``finetune.keep=inner``, honest early stopping) those of the epoch
+with the best kappa on an inner split of the fold's training images
+(``finetune.inner_fraction`` of them, grade-stratified, patients and near-twin groups kept
+whole, the same for every variant: :func:`inner_split`), which the fold does not train on; its
+validation images are then scored once, untouched by the choice.
 
 The model itself (heads, :class:`~drac_ssl.grading.model.GradingModel`, its spec, the input
 format, the grading loss and the class decision :class:`~drac_ssl.grading.model.Calibration`)
@@ -202,6 +206,7 @@ __all__ = [
     "ci_resampling",
     "epoch_order",
     "folds_taken_from",
+    "inner_split",
     "folds_taken_words",
     "labelled_rows",
     "load_finetune_data",
@@ -425,6 +430,77 @@ class _Context:
                 chosen.remove(next(i for i in chosen if grades[i] == int(np.argmax(counts))))
                 chosen.append(int(rng.choice(np.flatnonzero(grades == g))))
         return pool[np.sort(np.asarray(chosen, dtype=np.int64))]
+
+    def inner_positions(self, fold: int) -> np.ndarray:
+        """Positions (into ``lab``) of fold ``fold``'s inner split under ``finetune.keep=inner``
+        (:func:`inner_split` of :meth:`train_positions`: ``finetune.inner_fraction`` of them,
+        grade-stratified, the units of ``patients`` kept whole, seeded by the fine-tuning's seed
+        and the fold, so every variant gets the same split); empty under ``keep=last|best``.
+        Sorted, int64."""
+        if self.ft.keep != "inner":
+            return np.zeros(0, dtype=np.int64)
+        pool = self.train_positions(fold)
+        units = None if self.patients is None else [self.patients[i] for i in pool]
+        chosen = inner_split(self.grades[pool], units, self.ft.inner_fraction,
+                             np.random.default_rng([self.seed, fold, 2029]), where=f"fold {fold}")
+        return pool[chosen]
+
+    def fit_positions(self, fold: int) -> np.ndarray:
+        """Positions (into ``lab``) fold ``fold``'s model is trained on: :meth:`train_positions`
+        less the inner split (:meth:`inner_positions`, empty unless ``finetune.keep=inner``).
+        Sorted, int64."""
+        return np.setdiff1d(self.train_positions(fold), self.inner_positions(fold))
+
+
+def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float,
+                rng: np.random.Generator, where: str = "the fold") -> np.ndarray:
+    """The inner split of one fold's training images (``finetune.keep=inner``): positions
+    (into ``grades``, sorted int64) of about ``fraction`` of them, held out of the fold's
+    training to choose its epoch.
+
+    The draw is of *units*: ``units`` (one per image: the patient or near-twin group the folds
+    kept whole, :func:`drac_ssl.oof.patient_groups`), or each image its own unit when None, so a
+    unit's images are all inner or all trained on. Each unit's grade is the highest grade of
+    its images; ``round(fraction * n_units)`` units (at least one) are drawn stratified by that
+    grade (:func:`drac_ssl.evaluation.stratified_split`), and a grade whose every unit was drawn
+    gives one back, so every grade of the fold's training images is still trained on.
+
+    Args:
+        grades: ``(n,)`` int grades of the fold's training images.
+        units: ``n`` unit names, or None.
+        fraction: ``finetune.inner_fraction``, 0 < f <= 0.5.
+        rng: seeded by the fine-tuning's seed and the fold (the same split for every variant).
+        where: the fold, for the error.
+
+    Raises:
+        ValueError: fewer than two units to split (nothing would be left to train on or to
+            choose the epoch on).
+    """
+    grades = np.asarray(grades, dtype=np.int64)
+    names = [str(i) for i in range(len(grades))] if units is None else [str(u) for u in units]
+    order = list(dict.fromkeys(names))  # first-seen order: a pure function of the rows' order
+    index = {u: i for i, u in enumerate(order)}
+    of_image = np.array([index[u] for u in names], dtype=np.int64)
+    unit_grade = np.full(len(order), -1, dtype=np.int64)
+    np.maximum.at(unit_grade, of_image, grades)
+    if len(order) < 2:
+        raise ValueError(
+            f"finetune.keep=inner: {where} has {len(order)} training "
+            f"{'image' if units is None else 'patient or image group'}(s), too few to hold an inner "
+            f"split out of and still train on.\n  fix: finetune.keep=last (the default), or more "
+            f"labelled images")
+    n = min(len(order) - 1, max(1, int(round(fraction * len(order)))))
+    picked = set(stratified_split(unit_grade, n, rng)[0].tolist())
+    for g in np.unique(unit_grade):  # a grade drawn whole gives one unit back to training
+        members = [u for u in np.flatnonzero(unit_grade == g).tolist()]
+        if all(u in picked for u in members):
+            picked.discard(int(rng.choice(members)))
+    if not picked:  # every grade had a single unit: the draw gave them all back
+        raise ValueError(
+            f"finetune.keep=inner: {where}'s training images hold no grade with two or more "
+            f"{'images' if units is None else 'patients or image groups'}, so no inner split leaves "
+            f"every grade trained on.\n  fix: finetune.keep=last (the default), or more labelled images")
+    return np.flatnonzero(np.isin(of_image, sorted(picked))).astype(np.int64)
 
 
 def _label_draw(ctx: _Context) -> tuple[str, float]:
@@ -673,7 +749,10 @@ def _fit_fold(
     (``finetune.keep=best``: the epoch of the highest kappa, the lowest validation loss among
     equal kappas), or all ``finetune.epochs`` epochs keeping the last one's weights
     (``keep=last``: the validation fold is scored every epoch for the history, never used
-    to choose).
+    to choose). Under ``keep=inner`` ``validate`` and ``y_val`` are the fold's inner split
+    (:meth:`_Context.inner_positions`), not its validation fold, and the rule is ``best``'s
+    on them; the history then records ``inner_loss`` / ``inner_qwk`` in place of
+    ``val_loss`` / ``val_qwk`` (the validation fold is not scored in the loop at all).
 
     The first ``head_warmup_epochs`` epochs train the head alone: the whole backbone is frozen
     (batch-norm statistics too), then ``finetune.freeze`` applies again (LP-FT, Kumar et al.,
@@ -746,9 +825,10 @@ def _fit_fold(
         qwk = quadratic_weighted_kappa(y_val, val_grades, ctx.num_grades)
         # said on the fold line, not stored: the files keep the kappa alone
         one_grade.append(one_grade_words(val_grades, ctx.grade_names, min_share=1.0))
+        split = _selection_split(ft)
         history.append({"epoch": epoch, "lr": lr, "head_only": epoch < head_warmup_epochs,
                         "train_loss": loss_sum / max(n_seen, 1),
-                        "val_loss": val_loss, "val_qwk": qwk,
+                        f"{split}_loss": val_loss, f"{split}_qwk": qwk,
                         "seconds": round(time.perf_counter() - t0, 3)})
         if ft.keep == "last":
             continue  # no epoch is chosen on the validation fold: the last one's weights are kept
@@ -775,16 +855,29 @@ def _fit_fold(
 
 
 def _fold_line(ctx: _Context, label: str, history: list[dict[str, Any]], best_epoch: int, stopped: str,
-               one_grade: str | None) -> str:
+               one_grade: str | None, val_qwk: float = math.nan) -> str:
     """The console line of a trained fold (``label``: ``vicreg fold 0 (1/5)``): the epoch kept
     of those run and set, why (``stopped``, :func:`_fold_stop_words`), and its validation
-    kappa (:func:`_uncalibrated_words`). Printed only once the fold is saved
+    kappa (:func:`_uncalibrated_words`; under ``finetune.keep=inner`` the kept epoch's inner
+    kappa, then ``val_qwk``, the validation fold's kappa scored once after the choice;
+    ``one_grade`` then of the validation grades). Printed only once the fold is saved
     (:func:`_train_and_save_fold`): a trial saw the line of a fold that a Ctrl-C during its
     final validation pass then left unsaved ("vicreg 0 of 2" folds saved)."""
     ft = ctx.ft
+    if ft.keep == "inner":  # the inner kappa chose the epoch; the validation fold scored once
+        return (f"[finetune] {label}: best inner-split epoch {best_epoch + 1} of {len(history)} run "
+                f"({ft.epochs} set; {stopped}) inner QWK {history[best_epoch]['inner_qwk']:.3f}, "
+                f"val QWK {val_qwk:.3f} {_uncalibrated_words(ctx, one_grade)}")
     return (f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
             f"{len(history)} run ({ft.epochs} set; {stopped}) "
             f"val QWK {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade)}")
+
+
+def _selection_split(ft: FinetuneConfig) -> str:
+    """The split a fold's epochs are scored on in its loop, as the history's keys name it
+    (``<split>_loss``, ``<split>_qwk``): ``inner`` under ``finetune.keep=inner`` (the inner
+    split of the fold's training images), else ``val`` (the validation fold)."""
+    return "inner" if ft.keep == "inner" else "val"
 
 
 def _uncalibrated_words(ctx: _Context, one_grade: str | None) -> str:
@@ -816,19 +909,23 @@ def _fold_stop_words(ft: FinetuneConfig, epochs_run: int, best_epoch: int, kappa
                      stopped_early: bool) -> str:
     """Why a fold's training ended and why its kept epoch was kept, in the words of the rule
     of :func:`_fit_fold` (epochs 0-based here, 1-based in the words): ``keep=last``: the last
-    epoch, none chosen; ``keep=best``: the epoch ``kappa_epoch`` where the validation kappa
+    epoch, none chosen; ``keep=best`` (``keep=inner``: the same on the inner split's kappa and
+    loss): the epoch ``kappa_epoch`` where the validation kappa
     last rose, or a later one ``best_epoch`` with the same kappa and a lower validation loss
     (the tie rule); early stopping when ``finetune.patience`` epochs after ``kappa_epoch``
     brought no better kappa before ``finetune.epochs`` ran out (``stopped_early``). Stored
     as the fold record's ``stopped``."""
     if ft.keep == "last":
         return "finetune.keep=last: the last epoch's weights, no epoch chosen on the validation fold"
-    words = (f"stopped early: no better validation kappa since epoch {kappa_epoch + 1} "
+    split = "inner-split" if ft.keep == "inner" else "validation"
+    words = (f"stopped early: no better {split} kappa since epoch {kappa_epoch + 1} "
              f"(finetune.patience={ft.patience})" if stopped_early else
-             f"all {epochs_run} epochs run; the best validation kappa first reached at epoch {kappa_epoch + 1}")
+             f"all {epochs_run} epochs run; the best {split} kappa first reached at epoch {kappa_epoch + 1}")
     if best_epoch != kappa_epoch:
         words += (f"; epoch {best_epoch + 1} kept: the same kappa as epoch {kappa_epoch + 1}, ties broken "
-                  f"by the lower validation loss")
+                  f"by the lower {split} loss")
+    if ft.keep == "inner":
+        words += "; chosen on the inner split, the validation fold scored once after"
     return words
 
 
@@ -838,15 +935,22 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
     """Train fold ``fold`` from a copy of ``backbone`` and a new head; return the best model,
     its raw validation outputs (TTA), the history, the best epoch, the stop reason and the
     kept epoch's one-grade words (:func:`_fit_fold`).
-    ``head_warmup_epochs``: see :func:`_fit_fold` (the full-model path only)."""
+    ``head_warmup_epochs``: see :func:`_fit_fold` (the full-model path only).
+
+    Under ``finetune.keep=inner`` the model trains on :meth:`_Context.fit_positions` and its
+    epochs are scored on the inner split (:meth:`_Context.inner_positions`), which chooses the
+    kept one; the validation fold is scored once, after, with the kept weights, and the
+    one-grade words are then of its grades."""
     ft = ctx.ft
     seed_everything(ctx.seed + fold)
     model = spec.build(copy.deepcopy(backbone))
     _apply_freeze(model, ft.freeze)
     model.to(ctx.device)
-    train_pos = ctx.train_positions(fold)
+    train_pos = ctx.fit_positions(fold)
     val_pos = np.flatnonzero(ctx.folds == fold)
-    y_train, y_val = ctx.grades[train_pos], ctx.grades[val_pos]
+    # the images each epoch is scored on: the inner split (keep=inner), else the validation fold
+    pick_pos = ctx.inner_positions(fold) if ft.keep == "inner" else val_pos
+    y_train, y_pick = ctx.grades[train_pos], ctx.grades[pick_pos]
     k = ctx.num_grades
     weights = (torch.as_tensor(class_weights_for(y_train, k), dtype=torch.float32, device=ctx.device)
                if ft.class_balance == "weighted_loss" else None)
@@ -872,22 +976,23 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
                                            p.to(features.train_views.device)], grades_t[s:s + ft.batch_size]
 
         @torch.no_grad()
-        def head_raw(n_flips: int) -> np.ndarray:
+        def head_raw(positions: np.ndarray, n_flips: int) -> np.ndarray:
             head.eval()
-            pos = torch.as_tensor(val_pos).to(features.eval_views.device)
+            pos = torch.as_tensor(positions).to(features.eval_views.device)
             outs = [head(features.eval_views[i, pos]).float() for i in range(n_flips)]
             return (torch.stack(outs).mean(0)).cpu().double().numpy()
 
         best, history, best_epoch, stopped, one_grade = _fit_fold(
-            ctx, model, head, batches, head, lambda: head_raw(1), y_val, weights, n_batches, label)
+            ctx, model, head, batches, head, lambda: head_raw(pick_pos, 1), y_pick, weights, n_batches, label)
         head.load_state_dict(best)
-        raw_val = head_raw(features.eval_views.shape[0])
+        raw_val = head_raw(val_pos, features.eval_views.shape[0])
     else:
         labels_full = np.full(len(ctx.data.images), -1, dtype=np.int64)
         labels_full[ctx.cache_idx] = ctx.grades
         dataset = EvalDataset(ctx.data.images, ctx.spec.view_transform(), labels_full,
                               indices=ctx.cache_idx[train_pos])
         inputs = _eval_inputs(ctx)[torch.as_tensor(val_pos)]
+        pick_inputs = inputs if ft.keep != "inner" else _eval_inputs(ctx)[torch.as_tensor(pick_pos)]
 
         def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
             seed = epoch_seed(ctx.seed, epoch, 1 + fold)
@@ -901,12 +1006,20 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
 
         best, history, best_epoch, stopped, one_grade = _fit_fold(
             ctx, model, model, batches, model,
-            lambda: predict_raw(model, inputs, False, ctx.device, bf16=ctx.bf16),
-            y_val, weights, n_batches, label, head_warmup_epochs)
+            lambda: predict_raw(model, pick_inputs, False, ctx.device, bf16=ctx.bf16),
+            y_pick, weights, n_batches, label, head_warmup_epochs)
         model.load_state_dict(best)
         raw_val = predict_raw(model, inputs, ft.tta, ctx.device, bf16=ctx.bf16)
     model.eval()
+    if ft.keep == "inner":  # the kept epoch's one grade is the validation fold's, as under best|last
+        one_grade = one_grade_words(_uncalibrated_grades(ctx, raw_val), ctx.grade_names, min_share=1.0)
     return model, raw_val, history, best_epoch, stopped, one_grade
+
+
+def _uncalibrated_grades(ctx: _Context, raw: np.ndarray) -> np.ndarray:
+    """``(n,)`` grades of raw outputs ``(n, R)``: the expected grade cut at the fixed thresholds
+    0.5, 1.5, ... (the fold line's uncalibrated kappa)."""
+    return apply_thresholds(monitor_score(raw, HEADS[ctx.ft.head]), default_thresholds(ctx.num_grades))
 
 
 def _file_stamp(path: Path) -> str:
@@ -938,8 +1051,10 @@ def _signed_settings(ft: dict[str, Any], scratch: bool, unused_widths: bool = Fa
     ``config.yaml``'s section) that a fold's signature holds (:func:`_signature`): not those
     that change no fold (:data:`_UNSIGNED_SETTINGS`), an added setting at its old constant
     (:data:`_ADDED_SETTINGS`), the widths of the heads not chosen, ``head_warmup_epochs`` for
-    ``scratch``, ``patience`` under ``keep: last`` nor ``seed`` (the seed in effect is signed
-    apart); ``unused_widths`` / ``unused_patience`` keep those two as older runs signed them."""
+    ``scratch``, ``patience`` under ``keep: last``, ``inner_fraction`` unless ``keep: inner``
+    (only that rule reads it: runs made before it existed keep their signature) nor ``seed``
+    (the seed in effect is signed apart); ``unused_widths`` / ``unused_patience`` keep those
+    two as older runs signed them."""
     defaults = {**json.loads(json.dumps(to_dict(FinetuneConfig()))), **_OLD_CONSTANTS}
     settings = {k: v for k, v in ft.items()
                 if k not in _UNSIGNED_SETTINGS and not (k in _ADDED_SETTINGS and v == defaults.get(k))}
@@ -951,6 +1066,8 @@ def _signed_settings(ft: dict[str, Any], scratch: bool, unused_widths: bool = Fa
         settings.pop("head_warmup_epochs", None)
     if ft.get("keep") == "last" and not unused_patience:  # no early stop: the patience is not read
         settings.pop("patience", None)
+    if ft.get("keep") != "inner":  # no inner split: the fraction is not read
+        settings.pop("inner_fraction", None)
     settings.pop("seed", None)  # the seed in effect is signed apart, whichever setting gave it
     return settings
 
@@ -972,7 +1089,10 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
     leave an unused patience out would otherwise retrain finished folds);
     ``unused_patience=True`` gives the signature of keep=last runs made when it was signed.
     ``source_sha256``: the source's digest when the caller has it (it signs several variants
-    of one source); read from the file otherwise.
+    of one source); read from the file otherwise. Under ``finetune.keep=inner`` each fold's
+    inner split (its ids, :meth:`_Context.inner_positions`) is signed too, so a fold is reused
+    only with the same inner split: the same ``finetune.inner_fraction``, seed and units
+    (patients, near-twin groups); the other rules' signatures are as before.
     """
     settings = _signed_settings(json.loads(json.dumps(to_dict(ctx.ft))), source is None,
                                 unused_widths, unused_patience)
@@ -999,7 +1119,10 @@ def _signature(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec
                        "source": source_id,
                        "spec": spec_dict, "input": input_meta,
                        "ids": [r["id"] for r in ctx.lab], "folds": ctx.folds.tolist(),
-                       "grades": ctx.grades.tolist()}, sort_keys=True)
+                       "grades": ctx.grades.tolist(),
+                       **({"inner_split": {str(f): [ctx.lab[i]["id"] for i in ctx.inner_positions(f)]
+                                           for f in ctx.fold_ids}} if ctx.ft.keep == "inner" else {})},
+                      sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()
 
 
@@ -1172,12 +1295,16 @@ def _reuse_fold(variant: str, fold: int, out_dir: Path, record_path: Path, recor
 def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _FoldSetup, fold: int,
                          position: int, bank: Callable[[GradingModel], _FeatureBank],
                          train_pos: np.ndarray, train_ids: list[str], val_ids: list[str],
-                         weights_path: Path) -> dict[str, Any]:
+                         weights_path: Path, inner_ids: Sequence[str] = ()) -> dict[str, Any]:
     """Train fold ``fold`` (:func:`_run_fold`; ``position`` its 0-based place among the folds,
     for the console) on the images at ``train_pos`` (into ``ctx.lab``), save its weights (the
     head only when the backbone is frozen) to ``weights_path`` and its record to
     ``fold<k>.json`` beside them. Returns the record: signature, epochs, the ids it trained
     and was validated on, ``val_raw`` (n_val, R), the raw outputs on its held-out images.
+    Under ``finetune.keep=inner`` also ``inner_ids`` (the inner split that chose the epoch,
+    none of them in ``train_ids``), ``n_inner`` and ``val_qwk_uncalibrated`` (the validation
+    fold's kappa at the fixed thresholds, scored once with the kept weights; the history holds
+    the inner split's figures, not the validation fold's).
 
     Raises:
         FinetuneNonFiniteError: the training loss or the validation outputs became NaN or
@@ -1197,6 +1324,13 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
     if setup.frozen:
         state = {k: v for k, v in state.items() if k.startswith("head.")}
     save_weights(weights_path, state, {"format": "drac_ssl grading fold v1"})
+    inner: dict[str, Any] = {}
+    val_qwk = math.nan
+    if ctx.ft.keep == "inner":
+        val_pos = np.flatnonzero(ctx.folds == fold)
+        val_qwk = quadratic_weighted_kappa(ctx.grades[val_pos], _uncalibrated_grades(ctx, raw_val),
+                                           ctx.num_grades)
+        inner = {"inner_ids": list(inner_ids), "n_inner": len(inner_ids), "val_qwk_uncalibrated": val_qwk}
     record = {
         "fold": fold, "signature": setup.signature, "best_epoch": best_epoch,
         "epochs_counted_from": 0,  # best_epoch and history's epochs; "stopped" counts from 1
@@ -1207,9 +1341,10 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
         "train_ids": train_ids, "val_ids": val_ids,
         "val_raw": raw_val.tolist(), "history": history,
         "weights": ([setup.shared_backbone.name] if setup.frozen else []) + [weights_path.name],
+        **inner,
     }
     atomic_write_json(weights_path.with_name(f"fold{fold}.json"), _json_safe(record))
-    print(_fold_line(ctx, label, history, best_epoch, stopped, one_grade))  # said once it is saved
+    print(_fold_line(ctx, label, history, best_epoch, stopped, one_grade, val_qwk))  # said once it is saved
     return record
 
 
@@ -1307,12 +1442,16 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
         record_path = out_dir / f"fold{fold}.json"
         weights_path = out_dir / f"fold{fold}.safetensors"
         record = read_json_dict(record_path)
-        train_pos = ctx.train_positions(fold)
+        train_pos = ctx.fit_positions(fold)  # less the inner split under keep=inner
+        inner_pos = ctx.inner_positions(fold)
         val_pos = np.flatnonzero(ctx.folds == fold)
         train_ids = [ctx.lab[i]["id"] for i in train_pos]
+        inner_ids = [ctx.lab[i]["id"] for i in inner_pos]
         val_ids = [ctx.lab[i]["id"] for i in val_pos]
         if set(train_ids) & set(val_ids):  # cannot happen by construction; never allow it
             raise RuntimeError(f"fold {fold}: ids in both training and validation")
+        if set(inner_ids) & (set(train_ids) | set(val_ids)):  # likewise
+            raise RuntimeError(f"fold {fold}: inner-split ids also in training or validation")
         if record is not None and record.get("signature") in setup.accepted and weights_path.is_file():
             n_bad, n_val = _non_finite_rows(record.get("val_raw"))
             if n_bad:  # saved before a non-finite fold was stopped: reused, it failed every rerun
@@ -1330,7 +1469,7 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
                 resumed.append(fold)
         else:
             record = _train_and_save_fold(ctx, variant, spec, setup, fold, k_i, bank, train_pos,
-                                          train_ids, val_ids, weights_path)
+                                          train_ids, val_ids, weights_path, inner_ids)
         if saved_folds is not None:
             saved_folds.setdefault(variant, []).append(fold)
         raw_val = np.asarray(record["val_raw"], dtype=np.float64)
@@ -1418,15 +1557,30 @@ def _per_fold_figures(ctx: _Context, fold_records: list[dict[str, Any]], fit: _C
     for record in fold_records:
         inside = ctx.folds == record["fold"]
         r = grading_report(y[inside], fit.probs[inside], pred[inside], names)
+        kept = record["history"][record["best_epoch"]]
+        # keep=inner: the history is the inner split's; the validation kappa was scored once
+        inner = ({"n_inner": record.get("n_inner"), "best_inner_qwk_uncalibrated": kept.get("inner_qwk")}
+                 if "inner_qwk" in kept else {})
         per_fold.append({"fold": record["fold"], "n_train": record["n_train"], "n_val": record["n_val"],
                          "best_epoch": record["best_epoch"], "epochs_counted_from": 0,
                          "epochs_run": record["epochs_run"],
                          "qwk": r["qwk"], "auc": r["auc"], "auc_ovr": r["auc_ovr"],
                          "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-                         "best_val_qwk_uncalibrated": record["history"][record["best_epoch"]]["val_qwk"],
+                         "best_val_qwk_uncalibrated": (kept["val_qwk"] if "val_qwk" in kept
+                                                       else record.get("val_qwk_uncalibrated")),
+                         **inner,
                          "thresholds_cross_fitted": fit.fold_cuts[record["fold"]],
                          "seconds": record["seconds"], "stopped": record["stopped"]})
     return per_fold
+
+
+def _inner_words(ft: FinetuneConfig) -> str:
+    """``finetune.keep=inner``'s split and rule in words (the protocol of metrics.json,
+    comparison.json and the model card)."""
+    return (f"finetune.inner_fraction={ft.inner_fraction:g} of each fold's training images held out, "
+            f"grade-stratified, patients and near-twin groups kept whole, the same for every variant; "
+            f"the lowest inner loss among equal kappas; early stopping with "
+            f"finetune.patience={ft.patience}")
 
 
 def _protocol_words(ctx: _Context, draw_words: str) -> str:
@@ -1436,6 +1590,9 @@ def _protocol_words(ctx: _Context, draw_words: str) -> str:
             + (f"; {draw_words}" if draw_words else "")
             + (", each fold's model after its last epoch (finetune.keep=last: no epoch "
                "chosen on the validation fold)" if ctx.ft.keep == "last" else
+               f", each fold's model from the epoch with the best kappa on an inner split of its "
+               f"training images (finetune.keep=inner: {_inner_words(ctx.ft)}), the validation fold "
+               f"scored once with those weights, untouched by the choice" if ctx.ft.keep == "inner" else
                ", each fold's model from the epoch with the best validation kappa "
                "(finetune.keep=best: chosen on the fold it scores, so its kappa is optimistic by an amount not the "
                "same for every variant, which python -m bench.keep_selection measures; "
@@ -1525,6 +1682,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "folds": per_fold,
         "calibration": calibration.to_dict(),
         "keep": ctx.ft.keep,
+        **({"inner_fraction": ctx.ft.inner_fraction} if ctx.ft.keep == "inner" else {}),
         **(binary_screening(y, pred) if k == 2 else {}),  # two grades: a screening decision
         # K > 2 with finetune.referable_from: grade >= r as the screening decision
         **({"referable": referable} if referable is not None else {}),
@@ -1850,6 +2008,9 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                         "others off by an amount of either sign, neither the same for every variant "
                         "(python -m bench.keep_selection measures it; finetune.keep=last, the "
                         "default, chooses nothing)" if ft.keep == "best" else
+                        f"; each fold's model from the epoch with the best kappa on an inner split of "
+                        f"its training images (finetune.keep=inner: {_inner_words(ft)}), so no figure "
+                        f"below was chosen on the rows it scores" if ft.keep == "inner" else
                         "; each fold's model after its last epoch (finetune.keep=last: no epoch "
                         "chosen on the fold it scores)")
                      + "; metrics on out-of-fold "

@@ -641,7 +641,16 @@ def _check_finetune_settings(c: _Findings, cfg: Config) -> None:
                   "finetune.epochs and keeps the last: no fold stops early, so the patience is not used",
                   "finetune.keep=best to stop each fold early on its validation kappa (chosen on the "
                   "fold it is scored on, so its kappa is optimistic: python -m bench.keep_selection measures by how "
-                  "much), or leave finetune.patience out")
+                  "much), finetune.keep=inner to stop it early on an inner split of its training images "
+                  "(honest), or leave finetune.patience out")
+    where_inner = (c.sources or {}).get("finetune.inner_fraction")
+    if (ft.keep != "inner" and where_inner is not None
+            and (not (not where_inner.startswith(TYPED) and getattr(c.sources, "resolved_file", False))
+                 or ft.inner_fraction != FinetuneConfig().inner_fraction)):
+        c.warning("finetune.inner_fraction",
+                  f"set, but finetune.keep={ft.keep} holds out no inner split: the fraction is not used",
+                  "finetune.keep=inner to choose each fold's epoch on that fraction of its training "
+                  "images, or leave finetune.inner_fraction out")
     if ft.freeze != "frozen" and ft.backbone_lr_ratio == 0:
         c.warning("finetune.backbone_lr_ratio",
                   f"finetune.freeze={ft.freeze} makes backbone layers trainable, but their learning "

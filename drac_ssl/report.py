@@ -129,7 +129,8 @@ FIGURE_CAPTIONS = {
     "roc": "One-vs-rest ROC per grade from the out-of-fold probabilities (two grades: one curve, the second "
            "grade against the first); a curve near the dashed diagonal (AUC near 0.5) means that grade is not "
            "told from the rest.",
-    "val_qwk": "Validation QWK per epoch and fold (uncalibrated); curves still rising at the last epoch "
+    "val_qwk": "Validation QWK per epoch and fold (uncalibrated; under finetune.keep=inner the QWK of each "
+               "fold's inner split, which chose the epoch); curves still rising at the last epoch "
                "suggest more epochs, and folds far apart mean few validation images per fold.",
 }
 """One-line caption per figure the report links, keyed by the PNG's file stem: what it shows
@@ -364,6 +365,9 @@ def _config_section(run_dir: Path) -> list[str]:
     # older runs: the defaults they used (finetune.keep: best, before the setting existed)
     fc = {**to_dict(FinetuneConfig()), **with_former_defaults(cfg).get("finetune", {})}
     keep_words = ("each fold's last epoch kept (keep last)" if fc.get("keep") == "last" else
+                  f"best inner-split-kappa epoch kept (keep inner: {fc.get('inner_fraction')} of each fold's "
+                  f"training images held out to choose it, patience {fc.get('patience')})"
+                  if fc.get("keep") == "inner" else
                   f"best validation-kappa epoch kept (keep best, patience {fc.get('patience')})")
     width_key = HEAD_WIDTH_SETTINGS.get(str(fc.get("head")))
     width = fc.get(width_key) if width_key else None
@@ -796,9 +800,14 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
               "folds (cross-fitted), as the metrics and folds.csv give it. QWK (uncalibrated): the "
               "console's per-fold 'val QWK', the expected grade cut at the fixed thresholds 0.5, "
               "1.5, ..." + (", without the test-time flips (finetune.tta) the calibrated figure "
-                            "averages over" if metrics.get("tta") else "")
+                            "averages over" if metrics.get("tta") and metrics.get("keep") != "inner" else
+                            ", with the test-time flips (finetune.tta) as the calibrated figure"
+                            if metrics.get("tta") else "")
               + ("; it chose no epoch (finetune.keep=last: each fold kept its last)."
-                 if metrics.get("keep") == "last" else "; it chose the kept epoch."), ""]
+                 if metrics.get("keep") == "last" else
+                 "; scored once, after the epoch was chosen on the fold's inner split (finetune.keep=inner: "
+                 "a held-out part of its training images), so it chose nothing."
+                 if metrics.get("keep") == "inner" else "; it chose the kept epoch."), ""]
     gap = _pooling_gap(metrics)
     if gap:
         lines += [gap, ""]
@@ -814,11 +823,15 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
             histories[int(f["fold"])] = record["history"]
     if histories:
         n_epochs = max(len(h) for h in histories.values())
-        rows_h = [{"epoch": e, **{f"fold {k} val QWK": h[e].get("val_qwk") for k, h in histories.items()
+        # keep=inner: each epoch was scored on the fold's inner split, not its validation fold
+        inner = metrics.get("keep") == "inner"
+        key, said = ("inner_qwk", "inner QWK") if inner else ("val_qwk", "val QWK")
+        rows_h = [{"epoch": e, **{f"fold {k} {said}": h[e].get(key) for k, h in histories.items()
                                   if e < len(h)}} for e in range(n_epochs)]
-        hist = plot_history(rows_h, [f"fold {k} val QWK" for k in histories], figures / f"{name}_val_qwk.png",
-                            f"{title}: validation QWK per epoch (uncalibrated, rounded expected grade)")
-        lines += _figure(run_dir, hist, f"{title} validation kappa per epoch", name)
+        split = "inner-split" if inner else "validation"
+        hist = plot_history(rows_h, [f"fold {k} {said}" for k in histories], figures / f"{name}_val_qwk.png",
+                            f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)")
+        lines += _figure(run_dir, hist, f"{title} {split} kappa per epoch", name)
     return lines + [""], one_grade
 
 

@@ -201,12 +201,20 @@ every epoch: two such runs that differ only in it are the same run (the fold sig
 out too), and a change of the rule shows the patience as this beside the other side's value."""
 
 
+UNREAD_INNER_FRACTION = "not read (finetune.keep is not inner)"
+"""How :func:`comparable` writes ``finetune.inner_fraction`` under ``finetune.keep=last|best``,
+which hold out no inner split: as :data:`UNREAD_PATIENCE`, two such runs that differ only in it
+are the same run (the fold signature leaves it out too)."""
+
+
 def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, Any]:
     """``settings`` with what means the same written the same: paths (:data:`PATH_SETTINGS`)
     absolute and normalised (relative ones from ``cwd``, the folder the settings were used
     in; the current one when None; a trailing slash dropped) and ``run.device=auto`` as the
     device it picks here; ``finetune.referable_from`` off, no or false as ``off``;
-    ``finetune.patience`` under ``finetune.keep=last`` as :data:`UNREAD_PATIENCE`."""
+    ``finetune.patience`` under ``finetune.keep=last`` as :data:`UNREAD_PATIENCE`;
+    ``finetune.inner_fraction`` under any rule but ``finetune.keep=inner`` as
+    :data:`UNREAD_INNER_FRACTION`."""
     out = json.loads(json.dumps(settings, default=str))
     for key in PATH_SETTINGS:
         section, _, name = key.rpartition(".")
@@ -229,6 +237,8 @@ def comparable(settings: dict[str, Any], cwd: str | None = None) -> dict[str, An
         finetune["referable_from"] = "off"  # saved by YAML 1.1 readers as 'false'; 1.2 keeps 'off'
     if isinstance(finetune, dict) and finetune.get("keep") == "last" and "patience" in finetune:
         finetune["patience"] = UNREAD_PATIENCE  # every epoch runs: no patience is read (s52c F6)
+    if isinstance(finetune, dict) and finetune.get("keep") != "inner" and "inner_fraction" in finetune:
+        finetune["inner_fraction"] = UNREAD_INNER_FRACTION  # no inner split is held out
     run = out.get("run")
     if isinstance(run, dict) and run.get("device") == "auto":
         from drac_ssl.runtime import resolve_device

@@ -1,0 +1,237 @@
+"""finetune.keep=inner: each fold chooses its epoch on an inner split of its training images
+(drac_ssl.finetune.inner_split), never on the validation fold it is scored on.
+
+Tiny fake ingest (30 labelled 64 px images, 10 per grade, 2 folds), CPU, seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from fake_ingest import SOURCE_SIZE, make_fake_ingest
+
+from drac_ssl import finetune, pretrain
+from drac_ssl.config import Config, ConfigError, load_config
+
+
+def tiny_config(**overrides: str) -> Config:
+    args = [
+        "pretrain.epochs=1", "pretrain.batch_size=8", "pretrain.num_workers=0", "pretrain.expander=32-32",
+        "pretrain.augment.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
+        "pretrain.patience=0", "pretrain.max_steps_per_epoch=1", "run.device=cpu",
+        f"data.cache_sizes=[{SOURCE_SIZE}]", "finetune.image_size=32", "finetune.epochs=2",
+        "finetune.batch_size=8", "finetune.head=conv", "finetune.freeze=frozen", "finetune.n_boot=20",
+        "data.n_folds=2", "umm.enabled=false",
+    ]
+    return load_config(None, args + [f"{k}={v}" for k, v in overrides.items()])
+
+
+@pytest.fixture(scope="module")
+def two_fold_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("inner")
+    make_fake_ingest(root, n_folds=2)
+    pretrain.run(tiny_config(), root)
+    yield root
+    torch.set_num_threads(threads)
+
+
+def _linked_run(source: Path, tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("data", "pretrain"):
+        (run / name).symlink_to(source / name, target_is_directory=True)
+    return run
+
+
+def _ctx(cfg: Config, grades: np.ndarray, folds: np.ndarray, patients: list[str] | None = None) -> SimpleNamespace:
+    """A stand-in :class:`finetune._Context` with what the split positions read."""
+    ctx = SimpleNamespace(cfg=cfg, ft=cfg.finetune, grades=grades, folds=folds, patients=patients,
+                          seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed,
+                          fold_ids=sorted(set(folds.tolist())))
+    for name in ("train_positions", "inner_positions", "fit_positions"):
+        setattr(ctx, name, (lambda f, n=name: getattr(finetune._Context, n)(ctx, f)))
+    return ctx
+
+
+def test_the_inner_split_is_stratified_disjoint_seeded_and_keeps_groups_whole() -> None:
+    grades = np.repeat(np.arange(3), [60, 30, 10])
+    chosen = finetune.inner_split(grades, None, 0.2, np.random.default_rng(0))
+    # 20 of 100 images, in the grades' proportions (12, 6, 2)
+    assert np.bincount(grades[chosen], minlength=3).tolist() == [12, 6, 2]
+    assert np.array_equal(chosen, finetune.inner_split(grades, None, 0.2, np.random.default_rng(0)))
+    assert not np.array_equal(chosen, finetune.inner_split(grades, None, 0.2, np.random.default_rng(1)))
+    # patients: every patient's images all inner or all trained on; the patient's grade is its highest
+    patients = [f"p{i // 2}" for i in range(100)]  # two images each
+    grouped = finetune.inner_split(grades, patients, 0.2, np.random.default_rng(0))
+    inner_patients = {patients[i] for i in grouped}
+    assert all((i in set(grouped.tolist())) == (patients[i] in inner_patients) for i in range(100))
+    assert len(inner_patients) == 10  # 20 % of the 50 patients
+    # a grade with one unit only is never held out whole: every grade is still trained on
+    rare = np.array([0] * 9 + [1])
+    for seed in range(20):
+        held = finetune.inner_split(rare, None, 0.5, np.random.default_rng(seed))
+        assert 9 not in held.tolist() and len(held) >= 1
+    with pytest.raises(ValueError, match=r"finetune\.keep=inner: fold 3 has 1 training .*\n  fix: finetune\.keep=last"):
+        finetune.inner_split(np.array([0, 1]), ["a", "a"], 0.15, np.random.default_rng(0), where="fold 3")
+
+
+def test_each_folds_inner_split_leaves_its_validation_and_training_images_and_follows_the_seed() -> None:
+    folds, grades = np.arange(60) % 5, np.repeat(np.arange(3), 20)
+    # units of two images (10k + f, 10k + f + 5) of one grade, inside one fold, as the folds keep them
+    patients = [f"u{i // 10}-{i % 5}" for i in range(60)]
+    cfg = tiny_config(**{"finetune.keep": "inner", "finetune.inner_fraction": "0.25"})
+    ctx = _ctx(cfg, grades, folds, patients)
+    for fold in range(5):
+        train, inner, fit = ctx.train_positions(fold), ctx.inner_positions(fold), ctx.fit_positions(fold)
+        val = np.flatnonzero(folds == fold)
+        assert len(inner) and not set(inner.tolist()) & set(val.tolist())
+        assert not set(inner.tolist()) & set(fit.tolist())
+        assert sorted([*inner.tolist(), *fit.tolist()]) == train.tolist()
+        held = {patients[i] for i in inner}
+        assert not held & {patients[i] for i in fit}  # groups whole
+        assert set(grades[fit].tolist()) == {0, 1, 2}
+        # 6 of the fold's 24 units, 2 of each grade's 8: 4 images of each grade
+        assert len(held) == 6 and np.bincount(grades[inner], minlength=3).tolist() == [4, 4, 4]
+        assert np.array_equal(inner, ctx.inner_positions(fold))  # the same for every call (variant)
+    other = _ctx(tiny_config(**{"finetune.keep": "inner", "finetune.inner_fraction": "0.25",
+                                "finetune.seed": "5"}), grades, folds, patients)
+    assert any(not np.array_equal(ctx.inner_positions(f), other.inner_positions(f)) for f in range(5))
+    # no inner split under the other rules: the fold trains on all its training images
+    last = _ctx(tiny_config(), grades, folds, patients)
+    assert last.inner_positions(0).size == 0 and np.array_equal(last.fit_positions(0), last.train_positions(0))
+    # image units without patients: stratified by grade, about the fraction
+    plain = _ctx(tiny_config(**{"finetune.keep": "inner", "finetune.inner_fraction": "0.25"}), grades, folds)
+    inner = plain.inner_positions(0)
+    assert len(inner) == 12 and np.bincount(grades[inner], minlength=3).tolist() == [4, 4, 4]
+
+
+@pytest.mark.parametrize("value", ["0", "0.6", "-0.1", "nan", "1"])
+def test_an_inner_fraction_outside_zero_to_a_half_is_refused_with_its_range(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"finetune\.inner_fraction.*must be > 0 and <= 0\.5.*inner split"
+                       r"(.|\n)*fix: finetune\.inner_fraction=0\.15"):
+        finetune.check_settings(tiny_config(**{"finetune.keep": "inner", "finetune.inner_fraction": value}))
+
+
+def test_keep_inner_is_an_allowed_rule_and_the_choices_name_it() -> None:
+    finetune.check_settings(tiny_config(**{"finetune.keep": "inner", "finetune.inner_fraction": "0.5"}))
+    with pytest.raises(ConfigError, match=r"finetune\.keep(.|\n)*inner"):
+        tiny_config(**{"finetune.keep": "middle"})
+
+
+def test_keep_inner_keeps_the_inner_best_epoch_scores_validation_once_and_resumes_only_alike(
+        two_fold_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _linked_run(two_fold_run, tmp_path)
+    settings = {"finetune.keep": "inner", "finetune.inner_fraction": "0.3", "finetune.epochs": "5",
+                "finetune.patience": "2", "finetune.compare_scratch": "true", "finetune.lr": "0.01"}
+    result = finetune.run(tiny_config(**settings), run)
+    out = capsys.readouterr().out
+    assert out.count("best inner-split epoch") == 4 and "inner QWK" in out
+    inner_ids: dict[str, dict[int, list[str]]] = {}
+    for name, variant in result.variants.items():
+        metrics = variant.metrics
+        assert metrics["keep"] == "inner" and metrics["inner_fraction"] == 0.3
+        assert "finetune.keep=inner" in metrics["protocol_words"] and "optimistic" not in metrics["protocol_words"]
+        for row in metrics["folds"]:
+            record = json.loads((variant.out_dir / f"fold{row['fold']}.json").read_text())
+            history = record["history"]
+            # the loop scored the inner split only: no validation figure per epoch
+            assert all("val_qwk" not in h and "val_loss" not in h for h in history)
+            # the kept epoch is the inner-best: highest inner kappa, lowest inner loss among ties,
+            # and the patience stopped the fold no earlier than it allows
+            kappas = [h["inner_qwk"] if h["inner_qwk"] is not None else -2.0 for h in history]
+            best = max(range(len(history)), key=lambda e: (kappas[e], -history[e]["inner_loss"]))
+            assert record["best_epoch"] == best == row["best_epoch"]
+            first_best = kappas.index(max(kappas))
+            assert len(history) == 5 or len(history) == first_best + 1 + 2
+            # three disjoint sets: trained on, inner, validation
+            train, inner, val = set(record["train_ids"]), set(record["inner_ids"]), set(record["val_ids"])
+            assert inner and not (train & inner) and not (train & val) and not (inner & val)
+            assert len(train) + len(inner) == 15 and record["n_inner"] == len(inner) == row["n_inner"]
+            assert row["best_inner_qwk_uncalibrated"] == history[best]["inner_qwk"]
+            assert math.isfinite(row["best_val_qwk_uncalibrated"])
+            assert row["best_val_qwk_uncalibrated"] == record["val_qwk_uncalibrated"]
+            inner_ids.setdefault(name, {})[row["fold"]] = record["inner_ids"]
+    assert inner_ids["scratch"] == inner_ids["vicreg"]  # the same split for every variant
+    assert "finetune.keep=inner" in json.loads(result.comparison_path.read_text())["protocol"]
+
+    # the same settings reuse every fold; another inner fraction or rule retrains them
+    capsys.readouterr()
+    finetune.run(tiny_config(**settings), run)
+    assert capsys.readouterr().out.count("reusing") == 4
+    finetune.run(tiny_config(**{**settings, "finetune.inner_fraction": "0.2"}), run)
+    assert "reusing" not in capsys.readouterr().out
+    finetune.run(tiny_config(**{**settings, "finetune.keep": "best", "finetune.inner_fraction": "0.2"}), run)
+    assert "reusing" not in capsys.readouterr().out
+
+
+def test_the_inner_fraction_is_signed_only_under_keep_inner() -> None:
+    cfg = tiny_config()
+    ft = json.loads(json.dumps(finetune.to_dict(cfg.finetune)))
+    for keep in ("last", "best"):
+        signed = finetune._signed_settings({**ft, "keep": keep, "inner_fraction": 0.4}, scratch=False)
+        assert "inner_fraction" not in signed
+    assert finetune._signed_settings({**ft, "keep": "inner"}, scratch=False)["inner_fraction"] == 0.15
+
+
+def _preflight_findings(*overrides: str) -> list:
+    from drac_ssl import preflight, train
+
+    cfg, sources, parsed = preflight.read_config(train.DEFAULT_CONFIG, list(overrides))
+    assert parsed == []
+    return preflight.check(cfg, Path("runs-that-do-not-exist") / "x", sources)
+
+
+def test_the_preflight_refuses_a_bad_inner_fraction_and_warns_of_one_no_rule_reads() -> None:
+    (error,) = [f for f in _preflight_findings("finetune.keep=inner", "finetune.inner_fraction=0.7")
+                if f.severity == "error" and f.setting == "finetune.inner_fraction"]
+    assert "must be > 0 and <= 0.5" in error.line, error.line
+    unused = [f for f in _preflight_findings("finetune.inner_fraction=0.3")
+              if f.severity == "warning" and f.setting == "finetune.inner_fraction"]
+    assert len(unused) == 1 and "finetune.keep=last" in unused[0].line and "finetune.keep=inner" in unused[0].fix
+    assert not [f for f in _preflight_findings("finetune.keep=inner", "finetune.inner_fraction=0.3")
+                if f.setting == "finetune.inner_fraction"]
+    # the patience warning of keep=last now offers the honest early stop too
+    (patience,) = [f for f in _preflight_findings("finetune.patience=3") if f.setting == "finetune.patience"]
+    assert "finetune.keep=inner" in patience.fix
+
+
+def test_an_inner_fraction_no_rule_reads_is_no_difference_of_a_run_folder(tmp_path: Path) -> None:
+    from drac_ssl import train
+    from drac_ssl.config import save_config
+
+    run = tmp_path / "runs" / "inner"
+    base = [f"run.out_dir={tmp_path / 'runs'}", "run.name=inner"]
+    save_config(load_config(train.DEFAULT_CONFIG, base), run / "config.yaml")
+    (run / "data").mkdir()
+    (run / "data" / "manifest.csv").write_text("id\n", encoding="utf-8")
+    (run / "finetune").mkdir()  # a stage's output: every setting is compared
+    assert not train._existing_run_problem(load_config(train.DEFAULT_CONFIG, [*base, "finetune.inner_fraction=0.3"]), run)
+    refused = train._existing_run_problem(load_config(train.DEFAULT_CONFIG, [*base, "finetune.keep=inner"]), run)
+    assert "finetune.keep: 'last' -> 'inner'" in refused, refused
+
+
+def test_keep_inner_with_a_trained_backbone_layer_chooses_on_the_inner_split_too(
+        two_fold_run: Path, tmp_path: Path) -> None:
+    run = _linked_run(two_fold_run, tmp_path)
+    result = finetune.run(tiny_config(**{"finetune.keep": "inner", "finetune.freeze": "last",
+                                         "finetune.head": "linear", "finetune.epochs": "3",
+                                         "finetune.patience": "0", "finetune.compare_scratch": "false",
+                                         "finetune.tta": "false"}), run)
+    variant = result.variants["vicreg"]
+    for row in variant.metrics["folds"]:
+        record = json.loads((variant.out_dir / f"fold{row['fold']}.json").read_text())
+        history = record["history"]
+        assert len(history) == 3 and all(set(h) >= {"inner_qwk", "inner_loss"} and "val_qwk" not in h
+                                         for h in history)
+        kappas = [h["inner_qwk"] if h["inner_qwk"] is not None else -2.0 for h in history]
+        assert record["best_epoch"] == max(range(3), key=lambda e: (kappas[e], -history[e]["inner_loss"]))
+        assert not set(record["inner_ids"]) & (set(record["train_ids"]) | set(record["val_ids"]))
