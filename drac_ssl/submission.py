@@ -1211,7 +1211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     parser = argparse.ArgumentParser(
-        prog="python -m drac_ssl.submission",
+        prog=python_command("drac_ssl.submission"),
         description="Check a submission CSV (DRAC 2022 Task 3: case,class,P0,P1,P2; K grades: "
                     "case,class,P0..P{K-1}).")
     parser.add_argument("--check", required=True, metavar="CSV", help="the submission file")
