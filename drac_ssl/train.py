@@ -242,19 +242,17 @@ def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
     return ", ".join(f"{key} back to {old}" if old else key for key, old in map(_diff_key_and_old, diffs))
 
 
+def _typed_words(sources: dict[str, str] | None) -> dict[str, str]:
+    """Each setting typed on this command line -> its ``key=value`` word as typed (``sources``
+    of :func:`preflight.read_config`), for :func:`drac_ssl.runtime.command_changes`."""
+    return {key: word for key, where in (sources or {}).items()
+            if (word := preflight.typed_override(where)) is not None}
+
+
 def _command_changes(settings: list[tuple[str, str]], sources: dict[str, str] | None) -> str:
-    """How to change this command line to set ``settings`` (``(key, value)`` pairs, e.g. the
-    ``run.name=NAME-2 run.reuse=RUN`` of :func:`drac_ssl.runtime.new_run_settings`): ``add
-    key=value ... to your command``, and for a key typed on it (``sources`` of
-    :func:`preflight.read_config`) ``replace key=old with key=value``: adding it again would
-    give it twice (a trial's ``run.name=rm-tiny ... run.name=rm-tiny-2`` got the preflight's
-    warning for that)."""
-    typed = {key: preflight.typed_override((sources or {}).get(key, "")) for key, _ in settings}
-    replace = [f"replace {typed[key]} with {key}={value}" for key, value in settings if typed[key]]
-    add = " ".join(f"{key}={value}" for key, value in settings if not typed[key])
-    if not replace:
-        return f"add {add} to your command"
-    return " and ".join(replace) + (f" and add {add}" if add else "") + " in your command"
+    """:func:`drac_ssl.runtime.command_changes` of ``settings`` with the settings typed on
+    this command line (``sources`` of :func:`preflight.read_config`)."""
+    return runtime.command_changes(settings, _typed_words(sources))
 
 
 def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | None = None) -> str:
@@ -305,12 +303,12 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     refold = (f" (the ingest runs again for the new folds: {', '.join(_diff_key_and_old(d)[0] for d in plan.refold)}"
               f" change{'s' if len(plan.refold) == 1 else ''} only the folds, which {' and '.join(later)} "
               f"never read)" if plan.refold else "")
-    new_name = ("run.name", f"{run_dir.name}-2")
+    new_run = runtime.new_run_pairs(run_dir)  # run.name=NAME-2, run.reuse=RUN
     branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
               f"stage(s) instead of running them again{refold}: "
-              f"{_command_changes([new_name, ('run.reuse', str(run_dir))], sources)}" if later else
+              f"{_command_changes(new_run, sources)}" if later else
               f" (nothing in it can be taken into a new run{': ' + because if because else ''}; "
-              f"to keep it, start the new run beside it: {_command_changes([new_name], sources)})")
+              f"to keep it, start the new run beside it: {_command_changes(new_run[:1], sources)})")
     typed = _typed_keys(sources)
     meant = [d for d in diffs if _diff_key_and_old(d)[0] in typed]
     rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
@@ -1021,18 +1019,21 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             pretraining.
     """
     procs = init_distributed()  # torchrun: the process group (pretraining runs on every process)
-    if not procs.is_main:
-        return _follow_process_0(cfg, procs)
-    peers = _Peers(procs.world_size)
-    try:
-        return _run_pipeline_main(cfg, sources, earlier, peers, said)
-    except BaseException as exc:
-        if isinstance(exc, NonFiniteError):  # the others stopped with it: its records are written
-            peers.stopped_on_non_finite()
-        peers.tell(None, failed=f"{type(exc).__name__}: {exc}".strip())
-        raise
-    finally:
-        peers.tell(None)  # no-op when told already
+    # the fixes the stages word (a non-finite stop, an edited config.yaml) say "replace
+    # run.name=X with ..." for a setting typed on this command line, as the preflight's do
+    with runtime.typed_settings(_typed_words(sources)):
+        if not procs.is_main:
+            return _follow_process_0(cfg, procs)
+        peers = _Peers(procs.world_size)
+        try:
+            return _run_pipeline_main(cfg, sources, earlier, peers, said)
+        except BaseException as exc:
+            if isinstance(exc, NonFiniteError):  # the others stopped with it: its records are written
+                peers.stopped_on_non_finite()
+            peers.tell(None, failed=f"{type(exc).__name__}: {exc}".strip())
+            raise
+        finally:
+            peers.tell(None)  # no-op when told already
 
 
 def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: list[Finding] | None,
