@@ -65,6 +65,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     Config,
     ConfigError,
     default_config_file,
+    get,
     ingest_modality,
     load_config,
     read_yaml,
@@ -105,6 +106,7 @@ from drac_ssl.stage_settings import (
     taken_fold_settings,
 )
 from drac_ssl.starting import python_command, started
+from drac_ssl.trial_run import EPOCH_SETTINGS, INVOCATION_KEY, typed_epochs
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 LATER_NOUNS = {"finetune": "the fine-tuning", "export": "the export"}
@@ -1100,6 +1102,20 @@ def _earlier_words(seconds: float, killed: int = 0, untimed: int = 0) -> tuple[s
     return words, f"; {killed} {'was' if killed == 1 else 'were'} killed: {how}"
 
 
+def _epochs_typed(cfg: Config, sources: dict[str, str] | None) -> dict[str, Any]:
+    """The stages' epoch counts typed on this command line (:data:`drac_ssl.trial_run.EPOCH_SETTINGS`),
+    each with the ``-c`` file's value (``sources.fixes``, :func:`preflight.read_config`), for
+    this invocation's ``invocations.jsonl`` line: what :mod:`drac_ssl.trial_run` reads to call
+    a run whose stage was given a small part of its file's epochs a trial run; {} when none
+    was typed or no file was read."""
+    fixes = getattr(sources, "fixes", None)
+    typed = {key: get(cfg, key) for key in EPOCH_SETTINGS
+             if preflight.typed_override((sources or {}).get(key, "")) is not None}
+    if not typed or fixes is None:
+        return {}
+    return typed_epochs(typed, {key: get(fixes.cfg, key) for key in typed}, fixes.file)
+
+
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
                    seen: tuple[str, float] | None = None) -> Path:
     """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists. ``seen``: the
@@ -1118,6 +1134,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     other_builds = _resumed_with_other_builds(bool(to_run), made, env)
     if other_builds:
         env = {**env, "resumed_with_other_builds": other_builds}
+    if epochs := _epochs_typed(cfg, sources):  # far below the file's: a trial run (trial_run.py)
+        env = {**env, INVOCATION_KEY: epochs}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()
