@@ -21,7 +21,7 @@ from pathlib import Path
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.config import _CHOICES, GRADE_SCALES, FinetuneConfig, to_dict
 from drac_ssl.io import atomic_write_json, atomic_write_text
-from drac_ssl.starting import ascii_int  # stdlib only
+from drac_ssl.starting import ascii_int, python_command  # stdlib only
 
 __all__ = ["DEMO_NOTE", "build_demo_bundle", "main"]
 
@@ -119,7 +119,7 @@ def _build_demo_bundle(run_dir: str | Path, *, image_size: int, source_size: int
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m app.demo_bundle RUN_DIR [--image-size 128] [--folds 2]``."""
-    parser = argparse.ArgumentParser(prog="python -m app.demo_bundle",
+    parser = argparse.ArgumentParser(prog=python_command("app.demo_bundle"),
                                      description="Write an untrained demo model bundle.")
     parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
     parser.add_argument("--image-size", type=ascii_int("--image-size"), default=128)

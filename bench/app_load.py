@@ -55,6 +55,7 @@ from bench.common import (  # noqa: E402
     stop_process,
     write_result,
 )
+from drac_ssl.starting import python_command  # noqa: E402
 
 SAMPLES = SHARED_DATA / "drac_samples"
 BUSY_LOAD = 2.0  # 1-minute load average per core above which the JSON says "very loaded"
@@ -225,7 +226,7 @@ def _figures(rounds: list[Round], expected: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.app_load", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.app_load"), description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", default=None, help="bundle folder (default: see above)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
     parser.add_argument("--requests", type=int, default=10, help="requests per client and round "

@@ -54,6 +54,7 @@ from drac_ssl.evaluation import embed_images, linear_probe
 from drac_ssl.metrics import knn_accuracy
 from drac_ssl.models import build_backbone, load_local_weights
 from drac_ssl.runtime import resolve_device, use_compile
+from drac_ssl.starting import python_command
 
 SEED_REPORT_LINEAR = 76.67  # VICReg ResNet-34, 100 epochs (project seed report)
 PROTOCOL_EPOCHS = 100  # the full protocol; fewer epochs is a smoke run
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.cifar10_vicreg", description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.cifar10_vicreg"), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--data", default=None,

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from bench.common import REPO, RESULTS, write_result
+from drac_ssl.starting import python_command
 
 COMMANDS = ("drac_ssl.train", "drac_ssl.umm", "drac_ssl.export", "drac_ssl.compare",
             "drac_ssl.report", "drac_ssl.submission", "data_prep", "data_prep ingest", "app",
@@ -50,7 +51,7 @@ def time_once(command: str, code: Path, env: dict[str, str]) -> tuple[float, int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.cli_startup",
+    parser = argparse.ArgumentParser(prog=python_command("bench.cli_startup"),
                                      description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     parser.add_argument("--code", type=Path, default=REPO,

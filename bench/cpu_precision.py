@@ -38,6 +38,7 @@ from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import build_vicreg_model
 from drac_ssl.optim import build_optimizer
 from drac_ssl.runtime import apply_thread_policy, cpu_bf16_flags
+from drac_ssl.starting import python_command
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SETTINGS = {  # name: (config, channels, image size, batch)
@@ -86,7 +87,7 @@ def measure(config: str, channels: int, size: int, batch: int, steps: int, repea
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.cpu_precision",
+    parser = argparse.ArgumentParser(prog=python_command("bench.cpu_precision"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement")
     parser.add_argument("--repeats", type=int, default=2)

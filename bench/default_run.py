@@ -26,10 +26,11 @@ import time
 from pathlib import Path
 
 from bench.common import REPO, RESULTS, add_threads_argument, load_average, write_result
+from drac_ssl.starting import python_command
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.default_run",
+    parser = argparse.ArgumentParser(prog=python_command("bench.default_run"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(REPO / "configs" / "default.yaml"))
     parser.add_argument("--name", default="default_run")

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from bench.common import REPO, write_result
+from drac_ssl.starting import python_command
 
 MIB = 2 ** 20
 
@@ -56,7 +57,7 @@ def disk_use(run_dir: Path, skip: tuple[str, ...] = ()) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.disk_use", description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.disk_use"), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", action="append", required=True, metavar="RUN",
                         help="a finished run folder (repeatable)")

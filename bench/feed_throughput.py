@@ -38,6 +38,7 @@ from drac_ssl import pretrain
 from drac_ssl.config import Config, load_config
 from drac_ssl.distributed import DistInfo
 from drac_ssl.runtime import apply_thread_policy, resolve_device
+from drac_ssl.starting import python_command
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -108,7 +109,7 @@ def batched_ops(cfg: Config, images: np.ndarray) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.feed_throughput",
+    parser = argparse.ArgumentParser(prog=python_command("bench.feed_throughput"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", default=str(max(1, (os.cpu_count() or 2) - 1)),
                         help="comma-separated DataLoader worker counts for the CPU path")

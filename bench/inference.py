@@ -52,6 +52,7 @@ from drac_ssl.export import PREDICT_CHUNK  # noqa: E402
 from drac_ssl.grading import predict  # noqa: E402
 from drac_ssl.grading.bundle import Bundle, BundleError, load_bundle  # noqa: E402
 from drac_ssl.runtime import apply_thread_policy, resolve_device  # noqa: E402
+from drac_ssl.starting import python_command  # noqa: E402
 
 SAMPLES = SHARED_DATA / "drac_samples"
 PREDICT_RAW_BATCH = predict.PREDICT_BATCH  # views per forward pass in predict_tensors
@@ -182,7 +183,7 @@ def measure(bundle: Bundle, images: Sequence[np.ndarray], batch_size: int, tta: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.inference", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.inference"), description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", default=None,
                         help="run folder or bundle folder (default: an untrained DRAC-recipe bundle)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")

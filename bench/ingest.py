@@ -36,6 +36,7 @@ from data_prep import ingest  # noqa: E402
 from data_prep.layout import TASK_DIR  # noqa: E402
 from drac_ssl.config import Config, DataConfig  # noqa: E402
 from drac_ssl.runtime import apply_thread_policy  # noqa: E402
+from drac_ssl.starting import python_command  # noqa: E402
 from drac_ssl.train import phantom_root  # noqa: E402
 
 N_TRAIN, N_TEST = 611, 386
@@ -104,7 +105,7 @@ def ingest_figures(cold_train: Timing, cold: Timing, warm: Timing, *, sizes: lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.ingest"), description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / phantom_root(Config()),
                         help="where the phantom set is (generated if absent; default: where "
                              "the pipeline keeps it)")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, RESULTS, write_result
+from drac_ssl.starting import python_command
 
 CHILD = r"""
 import json, sys
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     from drac_ssl.config import Config
     from drac_ssl.train import phantom_root
 
-    parser = argparse.ArgumentParser(prog="python -m bench.ingest_memory",
+    parser = argparse.ArgumentParser(prog=python_command("bench.ingest_memory"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO / phantom_root(Config()))
     parser.add_argument("--sizes", default="256,512", help="cache sizes, px")

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, RESULTS, add_threads_argument, load_average, write_result
+from drac_ssl.starting import python_command
 
 RULES = ("best", "last")
 
@@ -99,7 +100,7 @@ def _finetune_once(source: Path, work: Path, keep: str, stages: list[str], threa
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.keep_selection", description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.keep_selection"), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "default"),
                         help="a finished run folder (its config.yaml, ingest, pretrain and umm stages)")

@@ -64,6 +64,7 @@ from drac_ssl.config import Config, configured_channels, load_config  # noqa: E4
 from drac_ssl.metrics import cluster_quality  # noqa: E402
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights  # noqa: E402
 from drac_ssl.runtime import resolve_device  # noqa: E402
+from drac_ssl.starting import python_command  # noqa: E402
 
 TSNE_PERPLEXITY = 30.0
 TSNE_PCA_DIMS = 50
@@ -266,7 +267,7 @@ def _fmt(v: float | None, digits: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.layer_clusters",
+    parser = argparse.ArgumentParser(prog=python_command("bench.layer_clusters"),
         description=__doc__.split("\n\n")[0])
     parser.add_argument("--backbone", default=None,
                         help="backbone weights (safetensors written by pretraining)")

@@ -69,6 +69,7 @@ from drac_ssl.datasets import load_generic, normalization_for
 from drac_ssl.evaluation import finetune_classifier, stratified_split
 from drac_ssl.models import Backbone, build_backbone, load_local_weights
 from drac_ssl.runtime import resolve_device
+from drac_ssl.starting import python_command
 
 # Layer-wise VICReg paper, MNIST, MLP: test accuracy (%) by number of labels.
 PAPER_MNIST = {
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.low_label",
+    parser = argparse.ArgumentParser(prog=python_command("bench.low_label"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
     parser.add_argument("--data", default=None,

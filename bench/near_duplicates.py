@@ -49,6 +49,7 @@ from data_prep.near_duplicates import (
     nearest_neighbours,
     twin_groups,
 )
+from drac_ssl.starting import python_command
 
 # the distance and the grouping are the ingest's own (data.near_duplicate_mse): one implementation
 __all__ = ["near_duplicate_groups", "nearest_neighbours", "one_nn_accuracy", "twin_groups", "main"]
@@ -74,7 +75,7 @@ def one_nn_accuracy(x: np.ndarray, grades: np.ndarray, folds: np.ndarray) -> flo
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.near_duplicates", description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.near_duplicates"), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--npz", default=None, help="the MedMNIST file (default: the shared data's "
                         "retinamnist/retinamnist_public.npz)")

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.common import REPO, SHARED_DATA, write_result
+from drac_ssl.starting import python_command
 
 if TYPE_CHECKING:
     from drac_ssl.grading.bundle import Bundle
@@ -174,7 +175,7 @@ def check_run(run_dir: Path, repeats: int = 5) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.ood_check",
+    parser = argparse.ArgumentParser(prog=python_command("bench.ood_check"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", action="append", metavar="RUN",
                         help="a finished run folder (repeatable; default: runs/bench-retinamnist "

@@ -41,6 +41,7 @@ from drac_ssl.losses.vicreg import VICRegLoss
 from drac_ssl.models import build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr
 from drac_ssl.runtime import apply_thread_policy, resolve_device, use_compile
+from drac_ssl.starting import python_command
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -220,7 +221,7 @@ def octa_images(n_train: int, n_test: int, workdir: Path, source: str = "phantom
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.pretrain_throughput", description=__doc__)
+    parser = argparse.ArgumentParser(prog=python_command("bench.pretrain_throughput"), description=__doc__)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--octa-train", type=int, default=611)

@@ -59,6 +59,7 @@ from bench.common import (
     smoke_result_name,
     write_result,
 )
+from drac_ssl.starting import python_command
 
 CONFIG = REPO / "configs" / "retinamnist.yaml"
 NPZ = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
@@ -170,7 +171,7 @@ def smoke_reasons(departures: Sequence[str], name: str | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.retinamnist",
+    parser = argparse.ArgumentParser(prog=python_command("bench.retinamnist"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", default=str(REPO / "runs" / "bench-retinamnist"),
                         help="the run folder (kept; a rerun resumes it)")

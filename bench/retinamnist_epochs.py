@@ -86,6 +86,7 @@ from bench.common import (
     weights_metadata,
     write_result,
 )
+from drac_ssl.starting import python_command
 
 CONFIG = REPO / "configs" / "retinamnist.yaml"
 NPZ = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
@@ -193,7 +194,7 @@ def mean_se(values: list[float]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.retinamnist_epochs",
+    parser = argparse.ArgumentParser(prog=python_command("bench.retinamnist_epochs"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)),

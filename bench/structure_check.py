@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import SHARED_DATA, write_result
+from drac_ssl.starting import python_command
 
 NOISE_SIDES = (16, 28, 32, 64, 96, 128, 224, 256, 300, 512, 700, 1000, 1024, 1400, 2048)
 SMALL_NOISE_REPEATS = 50
@@ -193,7 +194,7 @@ def measure(phantom_dir: Path | None, phantoms: int, seed: int) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.structure_check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.structure_check"), description=__doc__.split("\n")[0])
     parser.add_argument("--phantom-dir", type=Path, default=None,
                         help="a generated phantom set (every PNG under it); default: draw --phantoms")
     parser.add_argument("--phantoms", type=int, default=12, help="phantoms to draw without --phantom-dir")

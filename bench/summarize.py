@@ -18,6 +18,7 @@ from typing import Any
 
 from bench.common import REPO, RESULTS
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
+from drac_ssl.starting import python_command
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 RETINA_BEGIN, RETINA_END = "<!-- retinamnist:begin -->", "<!-- retinamnist:end -->"
@@ -1066,7 +1067,7 @@ def render(results_dir: Path = RESULTS) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.summarize", description=__doc__)
+    parser = argparse.ArgumentParser(prog=python_command("bench.summarize"), description=__doc__)
     parser.add_argument("--print", action="store_true")
     args = parser.parse_args()
     table = render()

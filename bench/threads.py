@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import RESULTS, start_neighbour, stop_process, write_result
+from drac_ssl.starting import python_command
 
 
 def workloads() -> dict[str, Callable[[], None]]:
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from drac_ssl.runtime import usable_cores
 
     cores = usable_cores()
-    parser = argparse.ArgumentParser(prog="python -m bench.threads", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=python_command("bench.threads"), description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads-list", default=",".join(str(t) for t in sorted({1, cores})),
                         help="intra-op thread counts to compare (default: 1 and the usable cores)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default 3)")

@@ -35,6 +35,7 @@ from typing import Any
 
 from bench.common import REPO, RESULTS, SHARED_DATA, load_average, write_result
 from bench.retinamnist_epochs import mean_se
+from drac_ssl.starting import python_command
 
 CONFIG = REPO / "configs" / "retinamnist.yaml"
 NPZ = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
@@ -67,7 +68,7 @@ def figures(folder: Path, variant: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.twin_folds", description=__doc__,
+    parser = argparse.ArgumentParser(prog=python_command("bench.twin_folds"), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threshold", type=float, default=1e-4,

@@ -92,6 +92,7 @@ from drac_ssl import pretrain, umm
 from drac_ssl.checkpoint import load_checkpoint, save_weights
 from drac_ssl.config import Config, ConfigError, load_config, to_dict
 from drac_ssl.runtime import resolve_device
+from drac_ssl.starting import python_command
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DATASETS = ("drac_phantom", "retinamnist", "cifar10")
@@ -345,7 +346,7 @@ def pipeline_stage_time(run: Path, stage: str, existed: bool, given: bool) -> di
 
 def protocol_main(argv: list[str] | None = None) -> None:
     """The protocol of issue #13 (``--dataset``): module docstring."""
-    parser = argparse.ArgumentParser(prog="python -m bench.umm_ablation",
+    parser = argparse.ArgumentParser(prog=python_command("bench.umm_ablation"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=DATASETS, required=True)
     parser.add_argument("--smoke", action="store_true", help="a few steps of everything (wiring check)")
@@ -525,7 +526,7 @@ UMM_PAPER_VICREGL = {"before": 90.99, "after": 92.77, "gain": 1.78}  # ResNet-18
 
 def quick_main(argv: list[str] | None = None) -> None:
     """The quick CIFAR-10 check (``--checkpoint``): module docstring."""
-    parser = argparse.ArgumentParser(prog="python -m bench.umm_ablation",
+    parser = argparse.ArgumentParser(prog=python_command("bench.umm_ablation"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="VICReg model (backbone + expander) safetensors")
     parser.add_argument("--data", default=None,

@@ -13,11 +13,12 @@ if __name__ == "__main__":  # Ctrl-C while OpenCV loads: one line, not an import
 
 def main(argv: list[str] | None = None) -> int:
     from data_prep import flatten, ingest, phantom
-    from drac_ssl.starting import ascii_int, command_name  # stdlib only
+    from drac_ssl.starting import ascii_int, command_name, python_command  # stdlib only
 
     # the installed command (drac-ssl-ingest) names itself in the usage and the fixes, as
-    # drac-ssl-train and drac-ssl-app do; an argv given from Python is no console script
-    prog = command_name("drac-ssl-ingest", "data_prep") if argv is None else "python -m data_prep"
+    # drac-ssl-train and drac-ssl-app do; an argv given from Python is no console script:
+    # PYTHON -m data_prep, the running interpreter, as every printed command names it
+    prog = command_name("drac-ssl-ingest", "data_prep") if argv is None else python_command("data_prep")
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
         prog=prog,

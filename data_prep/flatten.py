@@ -441,7 +441,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def cli(args: argparse.Namespace) -> int:
     """Run :func:`flatten` from parsed arguments: 0 done, 2 refused (the error and its fix on
     stderr, no traceback), 130 interrupted."""
-    prog = getattr(args, "prog", "python -m data_prep")
+    prog = getattr(args, "prog", None) or python_command("data_prep")
     try:
         done = flatten(args.root, args.out, args.link)
     except FlattenError as exc:

@@ -181,18 +181,19 @@ def export_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.export`` (:func:`drac_ssl.export.main`)."""
     from drac_ssl.config import LAYOUT_NAMES, SCORED_LAYOUTS, in_words  # PyYAML only
 
+    prog = python_command("drac_ssl.export")  # the interpreter that runs it, as a fix says it
     parser = argparse.ArgumentParser(
-        prog="python -m drac_ssl.export",
+        prog=prog,
         description="Grade a folder of retinal images (UW-OCTA, colour fundus) with a drac_ssl "
                     "model bundle into a submission CSV (case,class,P0..P{K-1}; DRAC 2022 Task 3: "
                     "case,class,P0,P1,P2), check a submission CSV, or score one against labels "
                     "you hold.",
-        epilog="Examples:\n  python -m drac_ssl.export runs/default --images TEST_DIR --out team.csv\n"
-               "  python -m drac_ssl.export runs/default --variant vicreg --images TEST_DIR --out vicreg.csv\n"
-               "  python -m drac_ssl.export --check team.csv --images TEST_DIR\n"
-               "  python -m drac_ssl.export --check team.csv --manifest runs/retinamnist   "
+        epilog=f"Examples:\n  {prog} runs/default --images TEST_DIR --out team.csv\n"
+               f"  {prog} runs/default --variant vicreg --images TEST_DIR --out vicreg.csv\n"
+               f"  {prog} --check team.csv --images TEST_DIR\n"
+               f"  {prog} --check team.csv --manifest runs/retinamnist   "
                "# test images in an .npz\n"
-               "  python -m drac_ssl.export --score team.csv --labels \"b. IDRiD_Disease Grading_Testing "
+               f"  {prog} --score team.csv --labels \"b. IDRiD_Disease Grading_Testing "
                "Labels.csv\" --json score.json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", help="run folder (with bundle/) or bundle folder")
@@ -350,12 +351,13 @@ def _json_input_problem(args: argparse.Namespace) -> str | None:
 
 def compare_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.compare`` (:func:`drac_ssl.compare.main`)."""
+    prog = python_command("drac_ssl.compare")
     parser = argparse.ArgumentParser(
-        prog="python -m drac_ssl.compare",
+        prog=prog,
         description="Compare finished run folders of python -m drac_ssl.train: one row per run and "
                     "variant with the settings that differ and the out-of-fold metrics, then each "
                     "pretrained variant minus scratch with a paired bootstrap CI.",
-        epilog="e.g. python -m drac_ssl.compare runs/base runs/base-mlp --csv compare.csv")
+        epilog=f"e.g. {prog} runs/base runs/base-mlp --csv compare.csv")
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders (runs/<run.name>)")
     parser.add_argument("--csv", metavar="FILE", help="also write the table of runs and variants as CSV")
     parser.add_argument("--md", metavar="FILE", help="also write the whole Markdown text")
@@ -377,11 +379,12 @@ def compare_parser() -> argparse.ArgumentParser:
 
 def report_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.report RUN`` (:func:`drac_ssl.report.main`)."""
+    prog = python_command("drac_ssl.report")
     parser = argparse.ArgumentParser(
-        prog="python -m drac_ssl.report",
+        prog=prog,
         description=("Write RUN/report.md (and its figures under RUN/report/) again from the run "
                      "folder's files, with the code of now; the run's invocations.jsonl gets a line "
                      "saying so. drac_ssl.train writes the report at the end of every run."),
-        epilog="Example: python -m drac_ssl.report runs/default")
+        epilog=f"Example: {prog} runs/default")
     parser.add_argument("run", metavar="RUN", help="the run folder (runs/<run.name>)")
     return parser

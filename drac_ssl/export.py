@@ -212,6 +212,7 @@ from drac_ssl.submission import (
     IMAGE_SUFFIXES,
     check_submission,
     classes_off_rule,
+    images_option_problem,
     is_drac_test_folder,
     read_folder,
     read_submission,
@@ -456,6 +457,10 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         elif images_dir is None or not images_dir.is_dir():
             notes.append(f"test image folder {images_dir} not found: submission checked against "
                          f"the manifest's test case names only")
+            images_dir = None
+        elif problem := images_option_problem(images_dir, final):  # emptied since the ingest
+            notes.append(f"{problem.splitlines()[0]}: submission checked against the manifest's "
+                         f"test case names only")
             images_dir = None
         # written and checked under a name that says it failed, renamed onto its own when it
         # passes: a file failing its check is never left where it would be submitted (and an

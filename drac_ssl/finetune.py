@@ -184,8 +184,9 @@ from drac_ssl.run_state import FOLDS_PLAN, OFFERED_FOLDS, folds_saved_words
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
+    command_changes,
     epoch_seed,
-    new_run_settings,
+    new_run_pairs,
     resolve_device,
     seed_everything,
     use_bf16,
@@ -714,14 +715,14 @@ def _non_finite_error(ctx: _Context, label: str, epoch: int, what: str, lr: floa
              if backbone_trains else "")
     precision = "bf16" if ctx.bf16 else "fp32"
     run_dir = ctx.run_dir
-    new_run = new_run_settings(run_dir) if run_dir is not None else "run.name=NEW run.reuse=RUN"
+    new_run = new_run_pairs(run_dir) if run_dir is not None else [("run.name", "NEW"), ("run.reuse", "RUN")]
     fix = (f"start a new run that takes this one's finished stages instead of running them again, "
-           f"with a lower learning rate: add {new_run} finetune.lr={ft.lr / 10:g} to your command"
+           f"with a lower learning rate: {command_changes([*new_run, ('finetune.lr', f'{ft.lr / 10:g}')])}"
            + (" (or a lower finetune.backbone_lr_ratio)" if backbone_trains else "")
            + " (this run folder refuses a changed setting, and with the same settings the fold "
              "diverges again)")
     if ctx.bf16:
-        fix += (f"; or add {new_run} pretrain.precision=fp32 (the fine-tuning's bf16 autocast "
+        fix += (f"; or {command_changes([*new_run, ('pretrain.precision', 'fp32')])} (the fine-tuning's bf16 autocast "
                 f"follows it; the new run then pretrains again, as its pretraining settings differ)")
     return FinetuneNonFiniteError(
         f"[finetune] {label}, epoch {epoch + 1} of {ft.epochs}: {what}.\n"

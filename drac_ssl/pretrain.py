@@ -92,9 +92,10 @@ from drac_ssl.models import ARCHS, VICRegModel, build_vicreg_model
 from drac_ssl.optim import build_optimizer, lr_at, set_lr
 from drac_ssl.runtime import (
     NonFiniteError,
+    command_changes,
     environment_info,
     epoch_seed,
-    new_run_settings,
+    new_run_pairs,
     resolve_device,
     use_bf16,
     use_compile,
@@ -555,8 +556,8 @@ def _new_run_words(last: Path, lr: float) -> str:
     run_dir = Path(last).parent.parent.parent
     if (run_dir / "stages.json").is_file():  # a python -m drac_ssl.train run folder
         return (f"this run folder refuses a changed setting, so start a new one that takes its "
-                f"finished ingest: add {new_run_settings(run_dir)} "
-                f"pretrain.lr={lr / 10:g} to your command")
+                f"finished ingest: "
+                f"{command_changes([*new_run_pairs(run_dir), ('pretrain.lr', f'{lr / 10:g}')])}")
     return "a changed setting needs a new run folder (this one refuses it)"
 
 

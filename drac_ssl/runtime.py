@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as _dt
 import functools
 import hashlib
@@ -772,11 +773,67 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
         tmp.unlink(missing_ok=True)
 
 
+def new_run_pairs(run_dir: Path) -> list[tuple[str, str]]:
+    """``[("run.name", "NAME-2"), ("run.reuse", "RUN")]``: the settings that start a new run
+    folder beside ``run_dir`` taking its finished stages, for :func:`command_changes`."""
+    return [("run.name", f"{run_dir.name}-2"), ("run.reuse", str(run_dir))]
+
+
 def new_run_settings(run_dir: Path) -> str:
     """``run.name=NAME-2 run.reuse=RUN``: the settings that start a new run folder beside
     ``run_dir`` taking its finished stages, as every message that offers one words them (a
-    changed setting that this run folder refuses, a stage stopped by a non-finite value)."""
-    return f"run.name={run_dir.name}-2 run.reuse={run_dir}"
+    changed setting that this run folder refuses, a stage stopped by a non-finite value);
+    a fix that tells the user to put them on the command line says it with
+    :func:`command_changes`."""
+    return " ".join(f"{key}={value}" for key, value in new_run_pairs(run_dir))
+
+
+_TYPED: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("typed_settings", default=None)
+
+
+@contextlib.contextmanager
+def typed_settings(typed: dict[str, str]) -> Iterator[None]:
+    """While the block runs, ``typed`` (``{"run.name": "run.name=rm-tiny"}``: each setting
+    typed on this command line, with the ``key=value`` word as typed) is what
+    :func:`command_changes` reads when its caller, a stage that knows only its settings and
+    run folder, passes none. ``python -m drac_ssl.train`` sets it around its pipeline
+    (:func:`drac_ssl.train.run_pipeline`); outside such a block nothing counts as typed."""
+    token = _TYPED.set(dict(typed))
+    try:
+        yield
+    finally:
+        _TYPED.reset(token)
+
+
+def command_changes(settings: Sequence[tuple[str, str]], typed: dict[str, str] | None = None,
+                    also: str = "") -> str:
+    """How to change this command line to set ``settings`` (``(key, value)`` pairs, e.g.
+    :func:`new_run_pairs` and a lower ``pretrain.lr``), the one wording of every fix that
+    starts a new run folder (a changed setting refused, a stage stopped by a non-finite value,
+    an edited config.yaml): ``add key=value ... to your command``, and for a key typed on it
+    ``replace key=old with key=value``: adding it again would give it twice (a trial's
+    ``run.name=rm-tiny ... run.name=rm-tiny-2`` got the preflight's warning for that); a key
+    typed with the value it needs stays as it is, unsaid.
+
+    Args:
+        settings: the ``(key, value)`` pairs, in the order they are said.
+        typed: each setting typed on the command line -> its ``key=value`` word as typed;
+            None: those of the enclosing :func:`typed_settings` block (none outside one).
+        also: what else to add, said after the settings (``"the changed setting"``).
+
+    Returns:
+        ``"add run.name=x-2 run.reuse=runs/x to your command"``, or, with ``run.name`` typed,
+        ``"replace run.name=x with run.name=x-2 and add run.reuse=runs/x in your command"``.
+    """
+    typed = (_TYPED.get() or {}) if typed is None else typed
+    words = [(key, f"{key}={value}") for key, value in settings]
+    replace = [f"replace {typed[key]} with {word}" for key, word in words
+               if typed.get(key) and typed[key] != word]  # typed as it must be: kept as it is
+    add = " ".join(word for key, word in words if not typed.get(key))
+    add = f"{add} and {also}" if add and also else add or also
+    if not replace:
+        return f"add {add} to your command" if add else f"keep {' '.join(w for _, w in words)} in your command"
+    return " and ".join(replace) + (f" and add {add}" if add else "") + " in your command"
 
 
 

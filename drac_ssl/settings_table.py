@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m drac_ssl.settings_table [--check]``: 0 when the page holds the table (after
     writing it, without ``--check``), 1 when ``--check`` finds it differs."""
     parser = argparse.ArgumentParser(
-        prog="python -m drac_ssl.settings_table",
+        prog=python_command("drac_ssl.settings_table"),
         description="Write the settings reference of docs/configuration.md from drac_ssl/config.py.")
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 when the page's table differs from drac_ssl/config.py")

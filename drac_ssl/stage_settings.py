@@ -509,7 +509,7 @@ def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None
             lines.append(f"{key} is {value!r} there but {said.format(made)}")
     if not lines:
         return ""
-    from drac_ssl.runtime import new_run_settings
+    from drac_ssl.runtime import command_changes, new_run_pairs
 
     saved = run_dir / "config.yaml"
     then = then or (f"rerun with it: {python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} "
@@ -519,4 +519,4 @@ def edited_config_words(run_dir: Path, written: dict[str, Any], then: str | None
             + f"\n     fix: make config.yaml say what they ran with "
             f"({', '.join(f'{k}: {v}' for k, v in back.items())}), then {then}; to run "
             f"with other values, fix config.yaml first, then start a new run that takes the finished "
-            f"stages it can: add {new_run_settings(run_dir)} and the other values to your command")
+            f"stages it can: {command_changes(new_run_pairs(run_dir), also='the other values')}")

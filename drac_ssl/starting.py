@@ -87,9 +87,10 @@ def _sigterm_interrupts(signum: int, frame: object) -> None:
 def command_name(installed: str, module: str) -> str:
     """The command as the user ran it, for a usage line: ``installed`` (the console script of
     pyproject.toml, ``drac-ssl-train``) when this process was started as it (``sys.argv[0]``'s
-    file name, ``.exe`` on Windows), else ``python -m MODULE`` (argparse's own default would be
-    ``__main__.py`` there)."""
-    return installed if Path(sys.argv[0]).name.startswith(installed) else f"python -m {module}"
+    file name, ``.exe`` on Windows), else :func:`python_command` of ``module``
+    (``.venv/bin/python -m drac_ssl.train``: the interpreter that runs it, so a usage line or
+    fix that repeats it runs as printed; argparse's own default would be ``__main__.py``)."""
+    return installed if Path(sys.argv[0]).name.startswith(installed) else python_command(module)
 
 
 def interpreter_word() -> str:

@@ -520,6 +520,14 @@ def _manifest_fix(csv_path: str | os.PathLike[str]) -> str:
             f"--manifest {where}{whose}")
 
 
+class ImagesFolderError(ValueError):
+    """The folder of test images a submission is to be checked against (``images_dir`` of
+    :func:`check_submission`, ``--images`` of ``--check``) is no folder of images: missing, a
+    file, unreadable, or without an image file. A problem of the call, not of the
+    submission: the message (:func:`images_option_problem`'s) names the folder, what is
+    wrong and the fix; the command lines say it as an ``error:`` line with exit code 2."""
+
+
 def images_option_problem(images: str | os.PathLike[str], csv_path: str | os.PathLike[str]) -> str | None:
     """What is wrong with the ``--images`` of ``--check CSV --images DIR`` (a usage error,
     exit 2: not a problem of the submission), in the words of its ``error:`` line with the
@@ -538,7 +546,8 @@ def images_option_problem(images: str | os.PathLike[str], csv_path: str | os.Pat
         return (f"{path}: no such image folder (a file: --check compares the submission's cases "
                 f"with the image files of a folder; give its folder, {path.parent})")
     if not path.is_dir():
-        return f"{path}: no such image folder"
+        return (f"{path}: no such image folder\n  fix: give the folder of the test images (check the "
+                f"path), or {_manifest_fix(csv_path)}")
     try:
         found = read_folder(path)
     except OSError as exc:
@@ -768,6 +777,8 @@ def _check(csv_path: str | os.PathLike[str],
     ``scale_from``: who says K, for the line on a file of another scale (default "the check
     expects"), and ``scale_fix`` its fix (``{k}``: the file's K; default the check's: the run
     or scale it was written for)."""
+    if images_dir is not None and (problem := images_option_problem(images_dir, csv_path)):
+        raise ImagesFolderError(problem)  # the call's problem, not the file's: no line 0
     file = str(csv_path)
     problems = _Problems(file)
     try:
@@ -960,14 +971,9 @@ def _check(csv_path: str | os.PathLike[str],
                      f"({'+'.join(columns[2:])} = 100, e.g. {'+'.join(t.strip() for t in texts)} on "
                      f"line {line}), not probabilities",
                      "divide every probability by 100 (each row must sum to 1)")
-    if images_dir is not None:
-        folder = Path(images_dir)
-        if not folder.is_dir():
-            problems.add(0, "images", f"images folder '{folder}' does not exist",
-                         "pass the folder of test images with --images")
-        else:
-            _check_against_images(problems, folder, valid_cases,
-                                  end_line=(rows[-1][0] + 1) if rows else 2)
+    if images_dir is not None:  # a folder of images: checked by the caller (_check)
+        _check_against_images(problems, Path(images_dir), valid_cases,
+                              end_line=(rows[-1][0] + 1) if rows else 2)
     elif cases is not None:
         _check_against_cases(problems, list(cases), valid_cases,
                              end_line=(rows[-1][0] + 1) if rows else 2)
@@ -993,10 +999,6 @@ def _check_against_images(problems: _Problems, folder: Path,
         if path.name not in named:
             problems.add(end_line, "not-graded", f"file '{path.name}' {why}: the submission has no "
                          f"row for it", f"{fix}, then grade the folder again")
-    if not images:
-        problems.add(0, "images", f"no images ({', '.join(IMAGE_SUFFIXES)}) in '{folder}'",
-                     "pass the folder of test images with --images")
-        return
     others = {path.name for path, _, _ in not_graded}
     rows_of: dict[str, int] = {}  # image -> the first line that names it exactly
     for line, case in cases:
@@ -1102,6 +1104,13 @@ def check_submission(csv_path: str | os.PathLike[str],
     live in an ``.npz``) are checked the same way: each once, no other. LINE 0 means the
     file as a whole; a missing image points one past the last row. At most 20 problems of
     one kind are listed, then a line counting the rest. Never raises for a bad file.
+
+    Raises:
+        ImagesFolderError (a ValueError): ``images_dir`` is no folder of images (it does not
+            exist, is a file, cannot be listed, or holds no image file): the message names
+            the folder, what is wrong and the fix (:func:`images_option_problem`), not a line
+            0 of the submission.
+        ValueError: ``grade_names`` and ``num_grades`` disagree.
     """
     return _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
                   cases=cases).problems
@@ -1211,7 +1220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     parser = argparse.ArgumentParser(
-        prog="python -m drac_ssl.submission",
+        prog=python_command("drac_ssl.submission"),
         description="Check a submission CSV (DRAC 2022 Task 3: case,class,P0,P1,P2; K grades: "
                     "case,class,P0..P{K-1}).")
     parser.add_argument("--check", required=True, metavar="CSV", help="the submission file")
@@ -1221,9 +1230,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="number of grades (default: the header's width: case,class and K "
                              "columns P<n>)")
     args = parser.parse_args(argv)
-    if args.images and (problem := images_option_problem(args.images, args.check)):
-        print(f"error: {problem}", file=sys.stderr)  # a usage error, not a problem of the file
-        return 2
     return report_check(args.check, args.images, num_grades=args.grades,
                         scale_from="--grades says" if args.grades is not None else "")
 
@@ -1245,9 +1251,15 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     with the user's scale's K (the header's own K would only confirm the header), or
     ``other_options`` (the command's other options that say K: ``--manifest RUN for a run
     whose manifest lists test images``); else DRAC's 3, assumed, said so. A file no row of
-    which was read (unreadable, empty, another separator) has no scale line."""
-    checked = _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
-                     cases=cases, scale_from=scale_from)
+    which was read (unreadable, empty, another separator) has no scale line. An
+    ``images_dir`` that is no folder of images (:class:`ImagesFolderError`) is one ``error:``
+    line on stderr and 2, a usage error, as argparse's are."""
+    try:
+        checked = _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
+                         cases=cases, scale_from=scale_from)
+    except ImagesFolderError as exc:  # a usage error (exit 2), not a problem of the file
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     problems, n_rows, k = checked.problems, checked.n_rows, checked.k
     against = (f", against {images_dir}" if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")

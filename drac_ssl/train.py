@@ -65,6 +65,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     Config,
     ConfigError,
     default_config_file,
+    get,
     ingest_modality,
     load_config,
     read_yaml,
@@ -106,6 +107,7 @@ from drac_ssl.stage_settings import (
     taken_fold_settings,
 )
 from drac_ssl.starting import python_command, started
+from drac_ssl.trial_run import EPOCH_SETTINGS, INVOCATION_KEY, typed_epochs
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 LATER_NOUNS = {"finetune": "the fine-tuning", "export": "the export"}
@@ -237,19 +239,17 @@ def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
                      for key, old, _ in map(parse_difference_line, diffs))
 
 
+def _typed_words(sources: dict[str, str] | None) -> dict[str, str]:
+    """Each setting typed on this command line -> its ``key=value`` word as typed (``sources``
+    of :func:`preflight.read_config`), for :func:`drac_ssl.runtime.command_changes`."""
+    return {key: word for key, where in (sources or {}).items()
+            if (word := preflight.typed_override(where)) is not None}
+
+
 def _command_changes(settings: list[tuple[str, str]], sources: dict[str, str] | None) -> str:
-    """How to change this command line to set ``settings`` (``(key, value)`` pairs, e.g. the
-    ``run.name=NAME-2 run.reuse=RUN`` of :func:`drac_ssl.runtime.new_run_settings`): ``add
-    key=value ... to your command``, and for a key typed on it (``sources`` of
-    :func:`preflight.read_config`) ``replace key=old with key=value``: adding it again would
-    give it twice (a trial's ``run.name=rm-tiny ... run.name=rm-tiny-2`` got the preflight's
-    warning for that)."""
-    typed = {key: preflight.typed_override((sources or {}).get(key, "")) for key, _ in settings}
-    replace = [f"replace {typed[key]} with {key}={value}" for key, value in settings if typed[key]]
-    add = " ".join(f"{key}={value}" for key, value in settings if not typed[key])
-    if not replace:
-        return f"add {add} to your command"
-    return " and ".join(replace) + (f" and add {add}" if add else "") + " in your command"
+    """:func:`drac_ssl.runtime.command_changes` of ``settings`` with the settings typed on
+    this command line (``sources`` of :func:`preflight.read_config`)."""
+    return runtime.command_changes(settings, _typed_words(sources))
 
 
 def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | None = None) -> str:
@@ -300,11 +300,11 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     refold = (f" (the ingest runs again for the new folds: {', '.join(parse_difference_line(d)[0] for d in plan.refold)}"
               f" change{'s' if len(plan.refold) == 1 else ''} only the folds, which {' and '.join(later)} "
               f"never read)" if plan.refold else "")
-    new_name = ("run.name", f"{run_dir.name}-2")
+    new_run = runtime.new_run_pairs(run_dir)  # run.name=NAME-2, run.reuse=RUN
     branch = (f"; or keep this run and start a new one that takes its finished {', '.join(later)} "
               f"stage(s) instead of running them again{refold}: "
-              f"{_command_changes([new_name, ('run.reuse', str(run_dir))], sources)}" if later else
-              f" ({nothing}; to keep it, start the new run beside it: {_command_changes([new_name], sources)})")
+              f"{_command_changes(new_run, sources)}" if later else
+              f" ({nothing}; to keep it, start the new run beside it: {_command_changes(new_run[:1], sources)})")
     typed = _typed_keys(sources)
     meant = [d for d in diffs if parse_difference_line(d)[0] in typed]
     rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
@@ -1034,18 +1034,21 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
             pretraining.
     """
     procs = init_distributed()  # torchrun: the process group (pretraining runs on every process)
-    if not procs.is_main:
-        return _follow_process_0(cfg, procs)
-    peers = _Peers(procs.world_size)
-    try:
-        return _run_pipeline_main(cfg, sources, earlier, peers, said)
-    except BaseException as exc:
-        if isinstance(exc, NonFiniteError):  # the others stopped with it: its records are written
-            peers.stopped_on_non_finite()
-        peers.tell(None, failed=f"{type(exc).__name__}: {exc}".strip())
-        raise
-    finally:
-        peers.tell(None)  # no-op when told already
+    # the fixes the stages word (a non-finite stop, an edited config.yaml) say "replace
+    # run.name=X with ..." for a setting typed on this command line, as the preflight's do
+    with runtime.typed_settings(_typed_words(sources)):
+        if not procs.is_main:
+            return _follow_process_0(cfg, procs)
+        peers = _Peers(procs.world_size)
+        try:
+            return _run_pipeline_main(cfg, sources, earlier, peers, said)
+        except BaseException as exc:
+            if isinstance(exc, NonFiniteError):  # the others stopped with it: its records are written
+                peers.stopped_on_non_finite()
+            peers.tell(None, failed=f"{type(exc).__name__}: {exc}".strip())
+            raise
+        finally:
+            peers.tell(None)  # no-op when told already
 
 
 def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: list[Finding] | None,
@@ -1112,6 +1115,20 @@ def _earlier_words(seconds: float, killed: int = 0, untimed: int = 0) -> tuple[s
     return words, f"; {killed} {'was' if killed == 1 else 'were'} killed: {how}"
 
 
+def _epochs_typed(cfg: Config, sources: dict[str, str] | None) -> dict[str, Any]:
+    """The stages' epoch counts typed on this command line (:data:`drac_ssl.trial_run.EPOCH_SETTINGS`),
+    each with the ``-c`` file's value (``sources.fixes``, :func:`preflight.read_config`), for
+    this invocation's ``invocations.jsonl`` line: what :mod:`drac_ssl.trial_run` reads to call
+    a run whose stage was given a small part of its file's epochs a trial run; {} when none
+    was typed or no file was read."""
+    fixes = getattr(sources, "fixes", None)
+    typed = {key: get(cfg, key) for key in EPOCH_SETTINGS
+             if preflight.typed_override((sources or {}).get(key, "")) is not None}
+    if not typed or fixes is None:
+        return {}
+    return typed_epochs(typed, {key: get(fixes.cfg, key) for key in typed}, fixes.file)
+
+
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
                    seen: tuple[str, float] | None = None) -> Path:
     """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists. ``seen``: the
@@ -1130,6 +1147,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     other_builds = _resumed_with_other_builds(bool(to_run), made, env)
     if other_builds:
         env = {**env, "resumed_with_other_builds": other_builds}
+    if epochs := _epochs_typed(cfg, sources):  # far below the file's: a trial run (trial_run.py)
+        env = {**env, INVOCATION_KEY: epochs}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()

@@ -1,9 +1,22 @@
-"""Whether a run folder is a trial run, and the words for it: its pretraining epochs were
-capped by ``pretrain.max_steps_per_epoch`` (the README's tiny first try, a smoke test), so
-its figures check that the pipeline runs on the data, not how well it grades.
+"""Whether a run folder is a trial run, and the words for it: its training was cut short, so
+its figures check that the pipeline runs on the data, not how well it grades. Two ways:
 
-One rule, read from the run folder's ``config.yaml`` and the pool size its pretraining (or
-UMM) recorded, for every reader: report.md's "Read this first" (:func:`cut_short_words`),
+* its pretraining epochs were capped by ``pretrain.max_steps_per_epoch`` (the README's tiny
+  first try, a smoke test): :func:`cap_words`;
+* a stage ran far fewer epochs than its configuration file sets: ``pretrain.epochs`` or
+  ``finetune.epochs`` typed on the command line below a quarter
+  (:data:`SHORT_FRACTION`) of the ``-c`` file's value (``pretrain.epochs=2`` on
+  ``configs/default.yaml``'s 100), the stage run (its folder there), with or without a
+  step cap (trial finding F11: such a run looked finished everywhere). ``python -m
+  drac_ssl.train`` records each such setting typed, with the file's value, in its
+  ``invocations.jsonl`` line (:data:`INVOCATION_KEY`, :func:`typed_epochs`); the last
+  invocation that typed it counts, against the epochs ``config.yaml`` says the stage ran
+  (a resume that typed the file's count again makes a full run of it:
+  :func:`short_epochs_words`). A count set in the file itself, or typed at a quarter of the
+  file's or more (``pretrain.epochs=50`` on 100), is a choice of the run, not a trial.
+
+One rule, read from the run folder's ``config.yaml``, its ``invocations.jsonl`` and the pool
+size its pretraining (or UMM) recorded, for every reader: report.md's "Read this first" (:func:`cut_short_words`),
 the bundle's ``metadata.json`` ``trial_run`` (:func:`trial_run_record`, written by
 :func:`drac_ssl.grading.bundle.build_bundle`), and from there the model card, the app's banner
 and caveat and the export command (:func:`trial_run_words`). A bundle without the key (built
@@ -25,10 +38,70 @@ import yaml
 
 from drac_ssl.config import read_yaml
 
-__all__ = ["cap_words", "cut_short_words", "pool_size", "trial_run_record", "trial_run_words"]
+__all__ = ["EPOCH_SETTINGS", "INVOCATION_KEY", "SHORT_FRACTION", "cap_words", "cut_short_words",
+           "pool_size", "short_epochs_words", "trial_run_record", "trial_run_words", "typed_epochs"]
 
 TRIAL_RUN = "A trial run"
 """How :func:`trial_run_words` starts."""
+
+EPOCH_SETTINGS = {"pretrain.epochs": "pretraining", "finetune.epochs": "fine-tuning"}
+"""The epoch counts a trial run cuts on the command line, each with its stage's noun."""
+
+SHORT_FRACTION = 4
+"""A stage's epochs typed on the command line below 1/SHORT_FRACTION of its ``-c`` file's
+value make the run a trial run (2 of 100: a trial; 30 of 100: a shorter run chosen)."""
+
+INVOCATION_KEY = "epochs_typed"
+"""The key of a ``python -m drac_ssl.train`` line of ``invocations.jsonl`` that records the
+epoch counts typed on its command line: ``{"pretrain.epochs": {"typed": 2, "file": 100,
+"config": "configs/default.yaml"}}`` (:func:`typed_epochs`)."""
+
+
+def typed_epochs(typed: dict[str, int], file_values: dict[str, int], config_file: str) -> dict[str, Any]:
+    """The record of :data:`INVOCATION_KEY`: each of :data:`EPOCH_SETTINGS` typed on the
+    command line (``typed``: setting -> its value) with the ``-c`` file's value
+    (``file_values``; the built-in default where the file does not set it) and the file's
+    name ``config_file``; {} when none was typed."""
+    return {key: {"typed": int(typed[key]), "file": int(file_values[key]), "config": str(config_file)}
+            for key in EPOCH_SETTINGS if key in typed and key in file_values}
+
+
+def short_epochs_words(run_dir: Path, cfg: dict[str, Any]) -> list[str]:
+    """Why the run is a trial run by its epoch counts, one phrase per stage: ``the pretraining
+    was given 2 of the 100 epochs configs/default.yaml sets (pretrain.epochs=2 typed on the command
+    line)``, for each of :data:`EPOCH_SETTINGS` whose stage ran (its folder is in
+    ``run_dir``) and whose count in ``cfg`` (the run's ``config.yaml``, as read) is below
+    1/:data:`SHORT_FRACTION` of the file's value the last ``python -m drac_ssl.train`` that
+    typed it recorded (:data:`INVOCATION_KEY`); [] for none (no record: nothing typed, or a
+    run folder made before the record)."""
+    latest: dict[str, dict[str, Any]] = {}
+    try:
+        lines = (run_dir / "invocations.jsonl").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut by a kill
+            continue
+        typed = record.get(INVOCATION_KEY) if isinstance(record, dict) else None
+        if isinstance(typed, dict) and record.get("tool") == "drac_ssl.train":
+            latest.update((key, value) for key, value in typed.items() if isinstance(value, dict))
+    said = []
+    for key, noun in EPOCH_SETTINGS.items():
+        stage, _, name = key.partition(".")
+        section = cfg.get(stage)
+        if key not in latest or not isinstance(section, dict) or not (run_dir / stage).is_dir():
+            continue
+        try:
+            ran, file_value = int(section.get(name)), int(latest[key].get("file"))
+        except (TypeError, ValueError):
+            continue
+        if ran * SHORT_FRACTION < file_value:
+            said.append(f"the {noun} was given {ran} of the {file_value} epochs "
+                        f"{latest[key].get('config') or 'its config file'} sets ({key}={ran} typed "
+                        f"on the command line)")
+    return said
 
 
 def pool_size(run_dir: Path) -> int | None:
@@ -67,8 +140,10 @@ def trial_run_record(run_dir: str | Path) -> dict[str, Any] | None:
     """The trial-run fact of a run folder, for a bundle's ``metadata.json``: ``{"trial": True,
     "why": "the pretraining was cut short (capped at 3 steps an epoch by ...)"}`` when
     ``pretrain.max_steps_per_epoch`` cut its pretraining's epochs short (:func:`cap_words`),
-    ``{"trial": False}`` when not (a full pretraining, or none run), None when its
-    ``config.yaml`` cannot be read (unknown)."""
+    and/or with ``the pretraining was given 2 of the 100 epochs ...`` when a stage's epochs typed on
+    the command line were far below its config file's (:func:`short_epochs_words`), the
+    reasons joined by " and "; ``{"trial": False}`` when neither (a full run, or no stage
+    run), None when its ``config.yaml`` cannot be read (unknown)."""
     run_dir = Path(run_dir)
     try:
         cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
@@ -77,10 +152,12 @@ def trial_run_record(run_dir: str | Path) -> dict[str, Any] | None:
     if not isinstance(cfg, dict):
         return None
     pretrain = cfg.get("pretrain")
-    if not isinstance(pretrain, dict) or not (run_dir / "pretrain").is_dir():
-        return {"trial": False}
-    cap = cap_words("pretrain", pretrain, pool_size(run_dir))
-    return {"trial": True, "why": f"the pretraining was cut short ({cap})"} if cap else {"trial": False}
+    why = []
+    if isinstance(pretrain, dict) and (run_dir / "pretrain").is_dir():
+        if cap := cap_words("pretrain", pretrain, pool_size(run_dir)):
+            why.append(f"the pretraining was cut short ({cap})")
+    why += short_epochs_words(run_dir, cfg)
+    return {"trial": True, "why": " and ".join(why)} if why else {"trial": False}
 
 
 def trial_run_words(record: Any, not_what: str = "how well it grades") -> str:
@@ -96,7 +173,7 @@ def trial_run_words(record: Any, not_what: str = "how well it grades") -> str:
 
 
 def cut_short_words(run_dir: Path, not_what: str = "how well it grades") -> str:
-    """'' or the line of report.md's "Read this first" on a run whose pretraining epochs were
-    capped by ``pretrain.max_steps_per_epoch`` (:func:`trial_run_words` of
-    :func:`trial_run_record`, with ``not_what``)."""
+    """'' or the line of report.md's "Read this first" on a trial run: its pretraining epochs
+    capped by ``pretrain.max_steps_per_epoch``, or a stage's epochs typed far below its
+    config file's (:func:`trial_run_words` of :func:`trial_run_record`, with ``not_what``)."""
     return trial_run_words(trial_run_record(run_dir), not_what)

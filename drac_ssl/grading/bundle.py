@@ -754,7 +754,7 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
         said.append(f"Trained on phantom images (procedural stand-ins, not patient data): {grade} "
                     f"say{verb} nothing about a real eye.")
     if trial_run_words(meta.get("trial_run")):
-        said.append("From a trial run (its pretraining was cut short): its grades check that the "
+        said.append("From a trial run (its training was cut short): its grades check that the "
                     "pipeline runs, not how well it grades.")
     unreliable = ood_check_caveat(meta)
     if unreliable:
@@ -1312,7 +1312,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                        "P": "calibrated ensemble probabilities"},
         "not_a_medical_device": True,
         "provenance": run_provenance(run_dir),
-        # a trial run (pretraining epochs capped): report.md's "A trial run" line, for the card,
+        # a trial run (pretraining epochs capped, or a stage's epochs typed far below its config
+        # file's): report.md's "A trial run" line, for the card,
         # the app and the export; absent (unknown) when the run's config.yaml cannot be read
         **({"trial_run": trial} if (trial := trial_run_record(run_dir)) is not None else {}),
         # what it was built from: build_or_reuse_bundle reuses it while these are unchanged

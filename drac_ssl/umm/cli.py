@@ -18,7 +18,7 @@ from pathlib import Path
 
 from drac_ssl.commands import OneConfig, OverrideParser
 from drac_ssl.config import ConfigError, default_config_file, load_config
-from drac_ssl.starting import started
+from drac_ssl.starting import python_command, started
 
 __all__ = ["main"]
 
@@ -42,13 +42,14 @@ def _default_config_path(checkpoint: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    prog = python_command("drac_ssl.umm")  # the interpreter that runs it, as a fix says it
     parser = OverrideParser(
-        prog="python -m drac_ssl.umm",
+        prog=prog,
         description="UMM (methods.md section 2): freeze the backbone up to umm.early_cut and re-tune the "
         "layers after it by the bi-level rate-reduction / alignment objective.",
-        epilog="Examples: the fair control from the over-trained checkpoint: python -m drac_ssl.umm "
-        "runs/x --run-dir runs/x-control umm.start_from=past_peak umm.alpha=0; an ablation: python -m "
-        "drac_ssl.umm runs/x/pretrain/vicreg_model.safetensors --run-dir runs/x-umm-nojs umm.use_js=false",
+        epilog=f"Examples: the fair control from the over-trained checkpoint: {prog} "
+        "runs/x --run-dir runs/x-control umm.start_from=past_peak umm.alpha=0; an ablation: "
+        f"{prog} runs/x/pretrain/vicreg_model.safetensors --run-dir runs/x-umm-nojs umm.use_js=false",
     )
     parser.add_argument(
         "checkpoint",

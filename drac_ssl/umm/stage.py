@@ -58,8 +58,9 @@ from drac_ssl.models import VICRegModel
 from drac_ssl.pretrain import MonitorProbe, build_monitor_probe, rate_reduction_monitor
 from drac_ssl.runtime import (
     NonFiniteError,
+    command_changes,
     environment_info,
-    new_run_settings,
+    new_run_pairs,
     resolve_device,
     use_bf16,
 )
@@ -417,8 +418,8 @@ class _UMMTraining(TrainingTask):
         run_dir = self.out_dir.parent
         if (run_dir / "stages.json").is_file():  # a run folder of python -m drac_ssl.train
             return (f"this run folder refuses a changed setting, so start a new one that takes "
-                    f"its finished stages: add {new_run_settings(run_dir)} and "
-                    f"the changed setting to your command")
+                    f"its finished stages: "
+                    f"{command_changes(new_run_pairs(run_dir), also='the changed setting')}")
         return ("this folder refuses a changed setting: give the new settings their own, "
                 f"{python_command('drac_ssl.umm')} ... --run-dir NEW")
 

@@ -321,9 +321,10 @@ def test_the_installed_app_command_names_itself_in_its_usage(monkeypatch: pytest
     import sys
 
     from app.__main__ import parse_args
+    from drac_ssl.starting import python_command
 
     for argv0, usage in (("/usr/local/bin/drac-ssl-app", "usage: drac-ssl-app [-h]"),
-                         ("/repo/app/__main__.py", "usage: python -m app [-h]")):
+                         ("/repo/app/__main__.py", f"usage: {python_command('app')} [-h]")):
         monkeypatch.setattr(sys, "argv", [argv0])
         with pytest.raises(SystemExit) as done:
             parse_args(["--help"])
@@ -331,7 +332,7 @@ def test_the_installed_app_command_names_itself_in_its_usage(monkeypatch: pytest
         out = capsys.readouterr().out
         assert usage in out, out
         assert ("Example: drac-ssl-app --bundle" if "drac-ssl-app" in argv0 else
-                "Example: python -m app --bundle") in out
+                f"Example: {python_command('app')} --bundle") in out
 
 
 def test_a_heatmap_choice_outside_the_radio_is_refused_by_gradio_with_one_log_line(

@@ -662,4 +662,4 @@ def test_a_batch_says_its_caveat_of_its_grades_and_the_export_says_the_phantom_c
     trial = {**plain_meta, "trial_run": {"trial": True, "why": "the pretraining was cut short (capped)"}}
     (tmp_path / "plain" / "bundle" / "metadata.json").write_text(json.dumps(trial))
     assert export.main([str(plain.path), "--images", str(folder), "--out", str(tmp_path / "q.csv")]) == 0
-    assert "warning: From a trial run (its pretraining was cut short)" in capsys.readouterr().err
+    assert "warning: From a trial run (its training was cut short)" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from data_prep import ingest
 from data_prep.__main__ import main
 from data_prep.problems import as_config_keys
 from drac_ssl.config import DataConfig
+from drac_ssl.starting import python_command
 
 
 def config(root: Path, **overrides: object) -> DataConfig:
@@ -66,7 +67,8 @@ def test_a_grade_tree_is_flattened_and_ingested_with_every_image_at_its_grade(
     assert rows[0] == ["image name", "DR grade"]  # the plain layout's default columns
     assert {name: int(grade) for name, grade in rows[1:]} == by_name  # names kept: no clash
     assert "grade 0: 6" in out and "grade 4: 6" in out, out
-    assert f"python -m data_prep ingest --root {flat} --grades icdr" in out, out
+    # the next commands name the interpreter that runs them, as the usage line does
+    assert f"next: {python_command('data_prep')} ingest --root {flat} --grades icdr" in out, out
     assert f"data.root={flat} data.grades=icdr" in out, out
     result = ingest.run(config(flat, grades="icdr"), tmp_path / "out", verbose=False)
     assert result.n_train == 30 and result.counts_per_grade == dict.fromkeys(range(5), 6)

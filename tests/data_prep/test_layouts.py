@@ -35,6 +35,7 @@ from data_prep.layout import (
     TRAIN_DIR,
 )
 from drac_ssl.config import ConfigError, DataConfig, load_config
+from drac_ssl.starting import python_command
 
 RETINAMNIST = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
 SIZE = 32
@@ -1071,7 +1072,8 @@ def test_the_installed_ingest_command_names_itself_and_asks_for_its_subcommand(
     with pytest.raises(SystemExit):
         main(["--root", "X"])  # python -m data_prep: its own name
     err = capsys.readouterr().err
-    assert err.startswith("usage: python -m data_prep") and "python -m data_prep ingest --root X" in err
+    prog = python_command("data_prep")  # the running interpreter, as every printed command
+    assert err.startswith(f"usage: {prog}") and f"{prog} ingest --root X" in err, err
 
 
 # --------------------------------------------------------------------------------------

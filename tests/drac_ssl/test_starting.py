@@ -4,6 +4,7 @@ export grades or compare compares says what was (not) written (``drac_ssl.starti
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -119,3 +120,46 @@ def test_interpreter_word_names_the_interpreter_as_the_shell_finds_it(
     spaced = str(tmp_path / "my env" / "bin" / "python")
     monkeypatch.setattr(starting.sys, "executable", spaced)
     assert starting.python_command("drac_ssl.train") == "'my env/bin/python' -m drac_ssl.train"
+
+
+def test_every_command_s_usage_names_the_interpreter_that_runs_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: the usage lines (argparse's ``prog``) of the commands said a bare ``python -m
+    MODULE`` where the fixes say ``.venv/bin/python -m MODULE`` (a venv not active: a bare
+    ``python`` is another interpreter or none). Each names the running interpreter now, as
+    :func:`drac_ssl.starting.python_command` does, and so do the examples of its help."""
+    from app.__main__ import parse_args as app_args
+    from app.demo_bundle import main as demo_main
+    from data_prep.__main__ import main as data_prep_main
+    from drac_ssl import commands, settings_table, starting, submission
+    from drac_ssl.umm.cli import main as umm_main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(starting.sys, "executable", str(tmp_path / ".venv" / "bin" / "python"))
+    monkeypatch.setattr(starting.shutil, "which", lambda name: "/usr/bin/python")
+    monkeypatch.setattr(starting.sys, "argv", [str(REPO / "drac_ssl" / "train.py")])  # python -m
+    venv = os.path.join(".venv", "bin", "python")
+
+    def usage(run: object, module: str) -> str:
+        with pytest.raises(SystemExit) as done:
+            run(["--help"])  # type: ignore[operator]
+        assert done.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: {venv} -m {module} "), out[:200]
+        return out
+
+    for parser, module in ((commands.export_parser(), "drac_ssl.export"),
+                           (commands.compare_parser(), "drac_ssl.compare"),
+                           (commands.report_parser(), "drac_ssl.report"),
+                           (commands.train_parser(), "drac_ssl.train")):
+        out = usage(parser.parse_args, module)
+        assert not re.search(rf"(?<![/\w])python -m {module}\b", out), out  # its examples too
+    for run, module in ((umm_main, "drac_ssl.umm"), (submission.main, "drac_ssl.submission"),
+                        (settings_table.main, "drac_ssl.settings_table"), (data_prep_main, "data_prep"),
+                        (app_args, "app"), (demo_main, "app.demo_bundle")):
+        out = usage(run, module)
+        assert not re.search(rf"(?<![/\w])python -m {module}\b", out), out
+    # the fix of options before the subcommand repeats the same command
+    with pytest.raises(SystemExit):
+        data_prep_main(["--root", "X"])
+    assert f"{venv} -m data_prep ingest --root X" in capsys.readouterr().err

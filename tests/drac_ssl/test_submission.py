@@ -13,6 +13,7 @@ import pytest
 
 from drac_ssl.submission import (
     SUBMISSION_COLUMNS,
+    ImagesFolderError,
     check_submission,
     main,
     referable_path,
@@ -187,6 +188,37 @@ def test_problem_points_at_the_right_line(tmp_path: Path, images: Path) -> None:
     path = _write(tmp_path, content + "\n")
     assert check_submission(path, images) == [
         f"{path}:5: class 3 is outside {{0, 1, 2}} -> write 0 (Normal), 1 (NPDR) or 2 (PDR)"]
+
+
+def test_an_images_folder_without_images_is_an_error_of_the_call_not_line_0_of_the_file(
+        tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """check_submission (the library) reported an images_dir without images, or missing, as
+    ``team.csv:0: no images ... -> pass the folder of test images with --images``: a valid
+    file blamed on its line 0, in a command's words; only the two command lines made it a
+    usage error. The library raises ImagesFolderError now, naming the folder, what is wrong
+    and the fix; the command lines keep their error: line and exit code 2."""
+    path = write_submission(tmp_path / "team.csv", CASES, _probs(len(CASES)))
+    empty = tmp_path / "empty"
+    (empty / "batch1").mkdir(parents=True)
+    for name in CASES:  # the images one folder down: the fix names that folder
+        (empty / "batch1" / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    (empty / "notes.txt").write_text("read me")
+    with pytest.raises(ImagesFolderError) as refused:
+        check_submission(path, empty)
+    said = str(refused.value)
+    assert isinstance(refused.value, ValueError)
+    assert said.startswith(f"{empty}: no images (.png, ") and ":0:" not in said, said
+    assert "\n  fix: " in said and f"e.g. {empty / 'batch1'}" in said, said
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ImagesFolderError, match=r"nowhere: no such image folder\n  fix: give the folder "):
+        check_submission(path, missing)
+    # a folder of images: checked as before, the file valid
+    assert check_submission(path, images) == []
+    # the command line: one error: line, exit 2, nothing on stdout
+    capsys.readouterr()
+    assert main(["--check", str(path), "--images", str(missing)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"error: {missing}: no such image folder"), (out, err)
 
 
 def test_no_extension_flagged_without_images(tmp_path: Path) -> None:

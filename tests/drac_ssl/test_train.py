@@ -197,8 +197,11 @@ def test_a_hand_edited_config_yaml_is_named_as_edited_and_its_fix_is_not_the_ref
                     and "pretrain.lr is 0.03 there but the pretraining ran with 0.015" in err
                     and "make config.yaml say what they ran with (pretrain.lr: 0.015), then rerun "
                         f"with it: {python_command('drac_ssl.train')} -c {saved}" in err
-                    and f"run.name={name}-2 run.reuse=runs/{name}" in err), err
-            assert "different configuration" not in err, err
+                    and "different configuration" not in err), err
+            # the new run's settings: run.name typed on this command is replaced, else added
+            assert (f"replace run.name={name} with run.name={name}-2 and add run.reuse=runs/{name} and "
+                    f"the other values in your command" if command is args else
+                    f"add run.name={name}-2 run.reuse=runs/{name} and the other values to your command") in err, err
         # the fix as printed: the file put back, -c RUN/config.yaml resumes (no refusal)
         train.save_config(train.load_config(saved, ["pretrain.lr=0.015"]), saved)
         assert stage_settings.edited_config_words(saved.parent, train.read_yaml(saved.read_text())) == ""

@@ -691,6 +691,15 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
         umm.run(tiny_config(), tmp_path / "run", data=tiny_data(),
                 checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
     assert f"add run.name=run-2 run.reuse={tmp_path / 'run'} and the changed setting" in str(stopped.value)
+    # run.name typed on python -m drac_ssl.train's command line: replaced, not given twice
+    from drac_ssl.runtime import typed_settings
+
+    monkeypatch.setattr(umm_stage, "umm_step", fake_steps([math.nan]))
+    with typed_settings({"run.name": "run.name=run"}), pytest.raises(umm.UMMNonFiniteError) as stopped:
+        umm.run(tiny_config(), tmp_path / "run", data=tiny_data(),
+                checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors")
+    assert (f"replace run.name=run with run.name=run-2 and add run.reuse={tmp_path / 'run'} and the "
+            f"changed setting in your command") in str(stopped.value), stopped.value
 
 
 def test_the_umm_command_says_a_non_finite_stop_as_one_error_line(
