@@ -10,8 +10,9 @@ an :class:`Engine`, which does everything else the same way for every stage:
   each epoch's data order and augmentation draws are pure functions of (seed, epoch, rank)
   and the learning rate a pure function of the step, so a resumed run replays exactly what
   an uninterrupted one does;
-* a full checkpoint written atomically (``last.pt``) and the weights of the best epoch
-  (``best.pt``) every ``checkpoint_every`` epochs (default 1: after every epoch), after the
+* a full checkpoint written atomically (``last.pt``), then its record ``last.json`` (what it
+  holds, read without torch: :func:`drac_ssl.run_state.checkpoint_saved`), and the weights of
+  the best epoch (``best.pt``) every ``checkpoint_every`` epochs (default 1: after every epoch), after the
   last epoch and on an early stop; in between, the best epoch's weights are kept as a copy
   on the device until the next write, and a resumed run restarts from the last epoch
   written (exactly, as above);
@@ -77,6 +78,7 @@ from drac_ssl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set
 from drac_ssl.console import ProgressLines
 from drac_ssl.distributed import all_reduce_mean, sums_over_processes
 from drac_ssl.io import atomic_write_text
+from drac_ssl.run_state import CHECKPOINT_RECORD, write_checkpoint_record
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
@@ -336,6 +338,8 @@ class Engine:
         """Continue from ``last.pt`` when it exists: the task's state, RNG, history and the
         early-stopping state. Returns whether a checkpoint was found."""
         if not self.last.exists():
+            if self.is_main:  # a record of a checkpoint removed since: this attempt starts afresh
+                (self.ckpt_dir / CHECKPOINT_RECORD).unlink(missing_ok=True)
             return False
         state = load_checkpoint(self.last, map_location=map_location)
         task.check_resume(state)
@@ -531,6 +535,10 @@ class Engine:
             "threads": torch.get_num_threads(),
             **extra,
         })
+        # what last.pt now holds, for the commands without torch (a killed stage's words:
+        # drac_ssl.run_state.checkpoint_saved); after it, so a record never names an unwritten epoch
+        write_checkpoint_record(self.last, epochs_done=epoch + 1, epochs=self.epochs, step=(epoch + 1) * steps,
+                                stopped=self.stopped, monitors_pending="monitors_pending" in extra)
 
     def _finite(self, value: torch.Tensor) -> bool:
         """Whether a running sum is finite; with :attr:`distributed`, on every process (a

@@ -434,6 +434,13 @@ def _earlier_attempts(entry: dict[str, Any]) -> str:
             + f" ({int(entry.get('attempts', 1)) - 1}" + (f"; {killed} killed" if killed else "") + ")")
 
 
+def _killed_left(entry: dict[str, Any]) -> bool:
+    """Whether a ``stages.json`` entry records what its last killed attempt saved
+    (``killed_left``: ``what`` and ``then``, drac_ssl.train's words at the next start)."""
+    left = entry.get("killed_left")
+    return isinstance(left, dict) and all(isinstance(left.get(k), str) for k in ("what", "then"))
+
+
 def _killed_seconds(seconds: float | None) -> str:
     """The stage table's seconds of a stage killed without a word (its ``stages.json`` entry
     left ``running``), ``seconds`` as far as the last line its training printed tells
@@ -479,7 +486,10 @@ def _stages_section(run_dir: Path) -> list[str]:
                          f"it printed, where that is known)")
                       + " (what they had saved, e.g. checkpoints and folds, was reused; a stage "
                         "that stopped before saving anything, such as an ingest refused for a problem in "
-                        "the data, was run again from the start)."]
+                        "the data, was run again from the start)."
+                      + "".join(f" {name}: its killed attempt left {s['killed_left']['what']}; the next "
+                                f"attempt {s['killed_left']['then']}." for name, s in stages.items()
+                                if isinstance(s, dict) and _killed_left(s))]
     ingest = stages.get("ingest") if isinstance(stages.get("ingest"), dict) else {}
     phantom = (ingest.get("outputs") or {}).get("phantom_seconds") if isinstance(ingest.get("outputs"), dict) else None
     summary = _read_json(run_dir / "data" / "ingest_summary.json")

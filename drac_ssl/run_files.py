@@ -85,7 +85,8 @@ RUN_FILES: tuple[RunFile, ...] = (
             f"{KEEP}: fine-tuning starts from backbone.safetensors and UMM from vicreg_model.safetensors; "
             f"{_RERUN} checks both are there."),
     RunFile("pretrain/checkpoints/", "Optimiser states of the last, best and monitor-peak epochs "
-                                     "(last.pt, best.pt, monitor_peak.pt).",
+                                     "(last.pt, best.pt, monitor_peak.pt) and last.json, what last.pt "
+                                     "holds (read without torch to say what a killed run saved).",
             "Can be deleted once every stage has finished (`run.keep_checkpoints=false` does it): "
             f"only an interrupted pretraining resumes from them; {_RERUN} and a `run.reuse` still work, "
             "except a UMM that starts from them (`umm.start_from=last|peak|past_peak`, here or "
@@ -96,7 +97,8 @@ RUN_FILES: tuple[RunFile, ...] = (
     RunFile("umm/", "The UMM stage: backbone.safetensors, vicreg_model.safetensors, the settings it "
                     "ran with, metrics, plots.",
             f"{KEEP}: the vicreg_umm fine-tuning starts from umm/backbone.safetensors; {_RERUN} checks it."),
-    RunFile("umm/checkpoints/", "UMM's optimiser state of its last epoch (last.pt).",
+    RunFile("umm/checkpoints/", "UMM's optimiser state of its last epoch (last.pt) and what it "
+                                "holds (last.json).",
             "Can be deleted once every stage has finished (`run.keep_checkpoints=false` does it): "
             f"only an interrupted UMM resumes from it; {_RERUN} and a `run.reuse` still work.",
             until_finished=True),

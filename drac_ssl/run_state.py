@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drac_ssl.io import last_invocation, running_here, try_lock, unended_invocation
+from drac_ssl.io import (
+    atomic_write_json,
+    last_invocation,
+    running_here,
+    try_lock,
+    unended_invocation,
+)
 from drac_ssl.starting import interpreter_word
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
@@ -121,6 +127,111 @@ def finetune_saved_on_disk(run_dir: str | os.PathLike[str]) -> tuple[str, str] |
     signatures = plan.get("signatures") if isinstance(plan.get("signatures"), dict) else {}
     saved = {v: sum(_fold_reusable(finetune / v, k, signatures.get(v)) for k in folds) for v in variants}
     return folds_saved_words(saved, variants, len(folds))
+
+
+CHECKPOINT_STAGES = ("pretrain", "umm")
+"""The stages that keep optimiser-state checkpoints (``<stage>/checkpoints/``) for a resume."""
+
+CHECKPOINT_RECORD = "last.json"
+"""``<run>/<stage>/checkpoints/last.json`` (:data:`CHECKPOINT_STAGES`): what the stage's
+``last.pt`` beside it holds, so that a command without torch can say what a killed or
+interrupted pretraining or UMM saved (:func:`checkpoint_saved`). Written atomically by
+:func:`write_checkpoint_record` just after each ``last.pt`` is in place
+(:class:`drac_ssl.engine.Engine`), never before: ``epochs_done`` (the epochs ``last.pt``
+holds, counted from 1; 0: a guard kept the starting weights), ``epochs_planned``, ``step``
+(the optimiser steps taken), ``stopped`` (an early stop or a guard's reason; "" when
+training goes on), ``monitors_pending`` (a Ctrl-C cut that epoch's monitors: they run first
+on resume), ``utc`` (when it was written), ``checkpoint`` (``last.pt``) and ``bytes`` (its
+size, which tells the record's checkpoint from a later one: a kill between the two writes)."""
+
+
+def write_checkpoint_record(last: str | os.PathLike[str], *, epochs_done: int, epochs: int, step: int,
+                            stopped: str = "", monitors_pending: bool = False) -> Path:
+    """Write :data:`CHECKPOINT_RECORD` beside ``last`` (the ``last.pt`` just written, whose
+    size it records) atomically; returns its path. ``epochs_done`` counts from 1.
+
+    Raises:
+        OSError: ``last`` is not there (the record follows its checkpoint, never precedes it).
+    """
+    path = Path(last)
+    record = {"epochs_done": int(epochs_done), "epochs_planned": int(epochs), "step": int(step),
+              "stopped": str(stopped or ""), "monitors_pending": bool(monitors_pending),
+              "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+              "checkpoint": path.name, "bytes": path.stat().st_size}
+    return atomic_write_json(path.with_name(CHECKPOINT_RECORD), record)
+
+
+@dataclass(frozen=True)
+class SavedCheckpoint:
+    """What a pretraining or UMM left to resume from (:func:`checkpoint_saved`): ``what`` it
+    saved (``last checkpoint at epoch 7 of 20 (step 175, written 2026-...+00:00;
+    pretrain/checkpoints/last.pt, 12.3 MiB)``, ``no epoch saved``, ...) and ``then``, what a
+    rerun of the same command does with it (``resumes from it with epoch 8``, ``starts the
+    stage again``); ``resumable``: whether a rerun resumes from a checkpoint."""
+
+    what: str
+    then: str
+    resumable: bool
+
+    def words(self) -> str:
+        """``last checkpoint at epoch 7 of 20 (...); a rerun of the same command resumes from
+        it with epoch 8``: a killed or interrupted stage's ``saved`` (:class:`StageState`)."""
+        return f"{self.what}; a rerun of the same command {self.then}"
+
+
+def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str) -> SavedCheckpoint:
+    """What ``run_dir/stage/checkpoints/`` holds to resume from (``stage``: pretrain or umm),
+    read from :data:`CHECKPOINT_RECORD` and the size of the ``last.pt`` it names, without
+    torch. The cases:
+
+    * a record and its checkpoint (the size it recorded): the epoch, step, time and file;
+    * a record whose checkpoint is not there (removed, or never written by a fresh attempt):
+      nothing saved; a rerun starts the stage again;
+    * a record and a checkpoint of another size (written after the record: a kill between
+      the two writes): a checkpoint of that epoch or later;
+    * a checkpoint without a record (a run folder of a drac_ssl older than the record):
+      saved, its epoch unknown;
+    * neither: no epoch saved.
+    """
+    folder = Path(run_dir) / stage / "checkpoints"
+    record = _read_json(folder / CHECKPOINT_RECORD)
+    keys = ("epochs_done", "epochs_planned", "step", "bytes")
+    if not (isinstance(record, dict) and all(isinstance(record.get(k), int) for k in keys)):
+        record = None
+    name = record.get("checkpoint") if record and isinstance(record.get("checkpoint"), str) else "last.pt"
+    last = folder / Path(name).name
+    shown = f"{stage}/checkpoints/{last.name}"
+    try:
+        size: int | None = last.stat().st_size if last.is_file() else None
+    except OSError:
+        size = None
+    if record is None:
+        if size is None:
+            return SavedCheckpoint("no epoch saved", "starts the stage again", False)
+        return SavedCheckpoint(f"a checkpoint saved, its epoch unknown ({shown}, {_mib(size)}; made by a "
+                               f"drac_ssl that wrote no {CHECKPOINT_RECORD} beside it)",
+                               "resumes from it", True)
+    done, planned = record["epochs_done"], record["epochs_planned"]
+    if size is None:
+        return SavedCheckpoint(f"no epoch saved ({stage}/checkpoints/{CHECKPOINT_RECORD} names epoch {done} "
+                               f"of {planned}, but {shown} is not there)", "starts the stage again", False)
+    if size != record["bytes"]:
+        return SavedCheckpoint(f"a checkpoint saved at epoch {done} of {planned} or later ({shown}, "
+                               f"{_mib(size)}, was written after its {CHECKPOINT_RECORD})",
+                               "resumes from it", True)
+    stopped = record.get("stopped") if isinstance(record.get("stopped"), str) else ""
+    at = f"epoch {done} of {planned}" if done else "the starting weights"
+    when = f", written {record['utc']}" if isinstance(record.get("utc"), str) else ""
+    what = f"last checkpoint at {at} (step {record['step']}{when}; {shown}, {_mib(size)})"
+    if stopped or done >= planned:
+        return SavedCheckpoint(f"training finished ({stopped or 'completed all epochs'}): {what}",
+                               "finishes the stage from it (no epoch is trained again)", True)
+    pending = f" (epoch {done}'s monitors first)" if record.get("monitors_pending") else ""
+    return SavedCheckpoint(what, f"resumes from it with epoch {done + 1}{pending}", True)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
 
 
 def killed_training_seen(run_dir: str | os.PathLike[str]) -> tuple[str, float] | None:
@@ -295,7 +406,8 @@ class StageState:
     ``running`` while no training holds the run's lock, or is in another stage) or ``not run`` (not started yet); ``saved``:
     what of an interrupted stage is saved (``stages.json``'s ``saved``, e.g. ``2 of 6 folds
     saved: scratch 2 of 2, ...``; of a killed fine-tuning, counted on disk:
-    :func:`finetune_saved_on_disk`); ``note``: more words on it (who runs it, the error)."""
+    :func:`finetune_saved_on_disk`; of a killed pretraining or UMM, or an interrupted one whose
+    Ctrl-C said nothing of it, its checkpoint's record: :func:`checkpoint_saved`); ``note``: more words on it (who runs it, the error)."""
 
     stage: str
     status: str
@@ -349,6 +461,10 @@ def stage_states(run_dir: str | os.PathLike[str], check_lock: bool = True) -> li
             on_disk = finetune_saved_on_disk(folder) if stage == "finetune" else None
             if on_disk is not None:  # the words of an earlier Ctrl-C miss the folds saved since
                 saved = on_disk[0]
+            elif stage in CHECKPOINT_STAGES:  # and the epochs: its checkpoint's record says
+                saved = checkpoint_saved(folder, stage).words()
+        elif status == "interrupted" and not saved and stage in CHECKPOINT_STAGES:
+            saved = checkpoint_saved(folder, stage).words()  # a Ctrl-C that said nothing of it
         elif status == "failed" and first_open and ended and ended.get("outcome") == "failed" and ended.get("error"):
             note = f"{ended['error']}; console.log has the whole message"
         first_open = False

@@ -76,7 +76,13 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.io import atomic_write_json, invocations, read_json_dict, remove_stale_temporaries
 from drac_ssl.preflight import PIPELINE, Finding
-from drac_ssl.run_state import killed_attempt_seconds, killed_training_seen, report_words
+from drac_ssl.run_state import (
+    CHECKPOINT_STAGES,
+    checkpoint_saved,
+    killed_attempt_seconds,
+    killed_training_seen,
+    report_words,
+)
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
     NonFiniteError,
@@ -1285,10 +1291,6 @@ def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
     return code
 
 
-CHECKPOINT_STAGES = ("pretrain", "umm")
-"""The stages that keep optimiser-state checkpoints (``<stage>/checkpoints/``) for a resume."""
-
-
 def _freed_mib(folder: Path) -> tuple[float, float]:
     """(MiB that removing ``folder`` frees, MiB of its files that are hard links another
     run folder still holds: ``run.reuse`` links taken stages, so removing them frees nothing)."""
@@ -1372,7 +1374,9 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
     A stage's entry is written as it starts (``"status": "running"``, ``started_utc``, its
     ``attempts`` so far) and again as it ends (done, interrupted or failed). An entry still
     ``running`` at the next start is an attempt killed without a word (``kill -9``, the OOM
-    killer): it counts as an attempt (``killed_attempts``), its time as far as known
+    killer): it counts as an attempt (``killed_attempts``), what a killed pretraining or UMM
+    saved in ``killed_left`` (``what``, ``then``: :func:`drac_ssl.run_state.checkpoint_saved`,
+    said on the console too; the last killed attempt's), its time as far as known
     (:func:`drac_ssl.run_state.killed_attempt_seconds`, ``seen``:
     :func:`drac_ssl.run_state.killed_training_seen`) in
     ``seconds_earlier_attempts``, and those not timed in ``untimed_attempts``."""
@@ -1408,12 +1412,18 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         killed = int(previous.get("killed_attempts", 0)) + killed_now
         untimed = int(previous.get("untimed_attempts", 0)) + (killed_now and lasted is None)
         earlier, of_killed = _earlier_words(before_s, killed, untimed)
+        # what a killed pretraining or UMM saved, read before this attempt writes a checkpoint
+        left = checkpoint_saved(run_dir, name) if killed_now and name in CHECKPOINT_STAGES else None
+        killed_left = {"what": left.what, "then": left.then} if left else previous.get("killed_left")
         record = {"seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
                   **({"killed_attempts": killed} if killed else {}),
-                  **({"untimed_attempts": untimed} if untimed else {})}
+                  **({"untimed_attempts": untimed} if untimed else {}),
+                  **({"killed_left": killed_left} if isinstance(killed_left, dict) else {})}
         try:  # a Ctrl-C here: the stage's own work has not begun (no checkpoint involved)
             print(f"[train] stage {name}: starting" + (f" (attempt {attempts}; the earlier ones ran "
                                                        f"{earlier}{of_killed})" if previous else ""))
+            if left is not None:
+                print(f"[train] stage {name}: the killed attempt left {left.what}; this attempt {left.then}")
             code = _stage_code(name, start)
         except KeyboardInterrupt:
             raise InterruptedOutsideStage(

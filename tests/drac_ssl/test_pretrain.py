@@ -148,6 +148,40 @@ def test_killed_and_resumed_run_gives_the_same_losses(tmp_path: Path) -> None:
         assert state["epoch"] == peak and "model" in state and "config" in state
 
 
+def test_each_checkpoint_is_followed_by_its_record_for_the_commands_without_torch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``checkpoints/last.json`` says what ``last.pt`` holds (its epoch, step and size), so
+    that a killed pretraining's words (drac_ssl.run_state.checkpoint_saved) need no torch."""
+    from drac_ssl.run_state import CHECKPOINT_RECORD, checkpoint_saved
+
+    cfg = tiny_config(**{"pretrain.epochs": "3"})
+    ckpt = tmp_path / "pretrain" / "checkpoints"
+    for stop, done in ((0, 1), (None, 3)):  # interrupted after epoch 1 (as a kill then leaves it), resumed
+        pretrain.run(cfg, tmp_path, data=tiny_data(), stop_after_epoch=stop)
+        record = json.loads((ckpt / CHECKPOINT_RECORD).read_text())
+        state = load_checkpoint(ckpt / "last.pt")
+        assert record["epochs_done"] == state["epoch"] + 1 == done and record["epochs_planned"] == 3, record
+        assert record["step"] == state["step"] == done * (8 // 4), record
+        assert record["bytes"] == (ckpt / "last.pt").stat().st_size and record["checkpoint"] == "last.pt"
+        assert record["stopped"] == state["stopped"]
+        saved = checkpoint_saved(tmp_path, "pretrain")
+        assert saved.what.startswith(f"{'training finished (completed all epochs): ' if done == 3 else ''}"
+                                     f"last checkpoint at epoch {done} of 3 (step {done * 2}, written "), saved
+    assert checkpoint_saved(tmp_path, "pretrain").then == "finishes the stage from it (no epoch is trained again)"
+    # a record whose checkpoint was removed: the next attempt starts afresh and removes it
+    # first, so a Ctrl-C (or kill) in its first epoch leaves no record of an epoch not there
+    (ckpt / "last.pt").unlink()
+    assert not checkpoint_saved(tmp_path, "pretrain").resumable
+
+    def ctrl_c(self: VICRegLoss, z_a: torch.Tensor, z_b: torch.Tensor) -> VICRegTerms:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(VICRegLoss, "forward", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain.run(cfg, tmp_path, data=tiny_data())
+    assert not (ckpt / CHECKPOINT_RECORD).exists() and not (ckpt / "last.pt").exists()
+
+
 def test_rate_reduction_monitor_uses_a_fixed_probe(tmp_path: Path) -> None:
     cfg = tiny_config(**{"pretrain.monitor_images": "6"})
     data = tiny_data()

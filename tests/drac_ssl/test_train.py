@@ -392,14 +392,29 @@ def test_a_killed_attempt_counts_as_an_attempt_with_its_time_as_far_as_known(
     last_line = ago.timestamp() + 30
     os.utime(run_dir / "console.log", (last_line, last_line))  # its last line printed 30 s in
     monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: {})
+    # what the killed attempt saved, from its checkpoint's record (no torch needed to read it)
+    last = run_dir / "pretrain" / "checkpoints" / "last.pt"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"x" * 100)
+    written = run_state.write_checkpoint_record(last, epochs_done=7, epochs=20, step=175)
+    utc = json.loads(written.read_text())["utc"]
     capsys.readouterr()
     assert train.main(args) == 0
     out = capsys.readouterr().out
     assert re.search(r"stage pretrain: starting \(attempt 3; the earlier ones ran 3\d\.\d s; 1 was killed: "
                      r"counted to the last line it printed\)", out), out
+    assert (f"[train] stage pretrain: the killed attempt left last checkpoint at epoch 7 of 20 (step 175, "
+            f"written {utc}; pretrain/checkpoints/last.pt, 0.0 MiB); this attempt resumes from it with "
+            f"epoch 8\n") in out, out
     pretrain = json.loads((run_dir / "stages.json").read_text())["pretrain"]
     assert pretrain["status"] == "done" and pretrain["attempts"] == 3 and pretrain["killed_attempts"] == 1
     assert 30.2 <= pretrain["seconds_earlier_attempts"] < 32 and "untimed_attempts" not in pretrain
+    assert pretrain["killed_left"]["then"] == "resumes from it with epoch 8", pretrain
+    from drac_ssl.report import write_report
+
+    resumed = write_report(run_dir).read_text()
+    assert (f"pretrain: its killed attempt left last checkpoint at epoch 7 of 20 (step 175, written {utc}; "
+            f"pretrain/checkpoints/last.pt, 0.0 MiB); the next attempt resumes from it with epoch 8.") in resumed
     # a killed attempt whose end is not known (no console.log time of its training) is said so
     assert run_state.killed_attempt_seconds(entry, None) is None
     assert train._earlier_words(0.2, killed=1, untimed=1) == ("0.2 s + an unknown time",

@@ -1,0 +1,137 @@
+"""What a killed or interrupted pretraining or UMM saved, told without torch from the record
+the engine writes beside its checkpoint (``checkpoints/last.json``,
+:func:`drac_ssl.run_state.checkpoint_saved`): the stage states, export's refusal and
+report.md's "Read this first" and SSL section say it, and the next start's console."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from drac_ssl.run_state import (
+    CHECKPOINT_RECORD,
+    checkpoint_saved,
+    stage_states,
+    unfinished_words,
+    write_checkpoint_record,
+)
+
+DONE = {"status": "done", "seconds": 1.0, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}}
+
+
+def _run(tmp_path: Path, pretrain_status: str = "running") -> Path:
+    """A run folder whose ingest is done and whose pretraining was killed (its ``stages.json``
+    entry left ``running``, as a kill -9 leaves it) or interrupted."""
+    run = tmp_path / "killed-pt"
+    run.mkdir()
+    (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain, umm]\n")
+    entry = {"status": pretrain_status, "started_utc": "2026-01-01T01:00:00+00:00", "attempts": 1,
+             "seconds_earlier_attempts": 0}
+    (run / "stages.json").write_text(json.dumps({"ingest": DONE, "pretrain": entry}))
+    return run
+
+
+def _checkpoint(run: Path, stage: str = "pretrain", size: int = 4096) -> Path:
+    last = run / stage / "checkpoints" / "last.pt"
+    last.parent.mkdir(parents=True, exist_ok=True)
+    last.write_bytes(b"x" * size)
+    return last
+
+
+def _pretrain_words(run: Path) -> str:
+    state = next(s for s in stage_states(run, check_lock=False) if s.stage == "pretrain")
+    assert state.status in ("killed", "interrupted"), state
+    return state.words()
+
+
+def test_a_killed_pretraining_says_the_epoch_its_checkpoint_holds(tmp_path: Path) -> None:
+    from drac_ssl.report import write_report
+
+    run = _run(tmp_path)
+    last = _checkpoint(run)
+    record = write_checkpoint_record(last, epochs_done=7, epochs=20, step=175)
+    assert record == last.with_name(CHECKPOINT_RECORD)
+    fields = json.loads(record.read_text())
+    assert fields["bytes"] == 4096 and fields["checkpoint"] == "last.pt" and fields["step"] == 175
+    assert fields["epochs_done"] == 7 and fields["epochs_planned"] == 20 and fields["utc"].endswith("+00:00")
+    saved = checkpoint_saved(run, "pretrain")
+    assert saved.resumable and saved.then == "resumes from it with epoch 8", saved
+    words = _pretrain_words(run)
+    assert words.startswith(f"pretrain killed (last checkpoint at epoch 7 of 20 (step 175, written {fields['utc']}; "
+                            "pretrain/checkpoints/last.pt, 0.0 MiB); a rerun of the same command resumes from it "
+                            "with epoch 8; its training ended without a word"), words
+    what, fix = unfinished_words(run, "export")  # the export's refusal of the unfinished run
+    assert "pretrain killed (last checkpoint at epoch 7 of 20 (step 175" in what, what
+    assert "finish the run with its own command" in fix, fix
+    text = write_report(run).read_text()
+    assert "- Unfinished: pretrain killed (last checkpoint at epoch 7 of 20 (step 175" in text, text
+    ssl = text.split("## Self-supervised pretraining", 1)[1]
+    assert "Killed (last checkpoint at epoch 7 of 20" in ssl and "resumes from it with epoch 8" in ssl, ssl
+    # a UMM killed with its last epoch saved: the rerun finishes it from there
+    write_checkpoint_record(_checkpoint(run, "umm", 2048), epochs_done=3, epochs=3, step=30)
+    assert checkpoint_saved(run, "umm").what.startswith("training finished (completed all epochs): last "
+                                                        "checkpoint at epoch 3 of 3 (step 30")
+    assert checkpoint_saved(run, "umm").then == "finishes the stage from it (no epoch is trained again)"
+    write_checkpoint_record(run / "umm" / "checkpoints" / "last.pt", epochs_done=0, epochs=3, step=0,
+                            stopped="the SSL loss rose")  # a guard kept the starting weights
+    assert checkpoint_saved(run, "umm").what.startswith("training finished (the SSL loss rose): last "
+                                                        "checkpoint at the starting weights (step 0")
+    # a Ctrl-C in the monitors of epoch 7: they run first
+    write_checkpoint_record(last, epochs_done=7, epochs=20, step=175, monitors_pending=True)
+    assert checkpoint_saved(run, "pretrain").then == "resumes from it with epoch 8 (epoch 7's monitors first)"
+
+
+def test_a_record_of_a_checkpoint_not_there_says_nothing_was_saved(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    last = _checkpoint(run)
+    write_checkpoint_record(last, epochs_done=7, epochs=20, step=175)
+    last.unlink()  # removed since (by hand), or never written by a fresh attempt
+    saved = checkpoint_saved(run, "pretrain")
+    assert not saved.resumable and saved.then == "starts the stage again", saved
+    assert ("pretrain killed (no epoch saved (pretrain/checkpoints/last.json names epoch 7 of 20, but "
+            "pretrain/checkpoints/last.pt is not there); a rerun of the same command starts the stage "
+            "again; ") in _pretrain_words(run)
+    # a checkpoint written after its record (a kill between the two writes): that epoch or later
+    _checkpoint(run, size=5000)
+    assert checkpoint_saved(run, "pretrain").what.startswith(
+        "a checkpoint saved at epoch 7 of 20 or later (pretrain/checkpoints/last.pt, 0.0 MiB, was written "
+        "after its last.json)")
+    assert checkpoint_saved(run, "pretrain").resumable
+    # the record never precedes its checkpoint
+    with pytest.raises(OSError):
+        write_checkpoint_record(run / "umm" / "checkpoints" / "last.pt", epochs_done=1, epochs=2, step=5)
+    assert not (run / "umm" / "checkpoints" / CHECKPOINT_RECORD).exists()
+
+
+@pytest.mark.parametrize("status", ["running", "interrupted"])
+def test_without_a_record_nothing_saved_or_an_older_runs_unknown_epoch(tmp_path: Path, status: str) -> None:
+    """No record and no checkpoint: nothing saved. A checkpoint without a record: a run folder
+    of a drac_ssl older than the record, its epoch unknown (torch is not loaded to read it)."""
+    run = _run(tmp_path, status)
+    assert (f"pretrain {'killed' if status == 'running' else 'interrupted'} (no epoch saved; a rerun of the "
+            f"same command starts the stage again") in _pretrain_words(run)
+    _checkpoint(run)
+    saved = checkpoint_saved(run, "pretrain")
+    assert saved.resumable and saved.what == ("a checkpoint saved, its epoch unknown (pretrain/checkpoints/"
+                                              "last.pt, 0.0 MiB; made by a drac_ssl that wrote no last.json "
+                                              "beside it)"), saved
+    assert "its epoch unknown" in _pretrain_words(run)
+    # an interrupted stage whose Ctrl-C said what it saved keeps those words
+    if status == "interrupted":
+        stages = json.loads((run / "stages.json").read_text())
+        stages["pretrain"]["saved"] = "epoch 6 of 20 saved"
+        (run / "stages.json").write_text(json.dumps(stages))
+        assert _pretrain_words(run) == "pretrain interrupted (epoch 6 of 20 saved)"
+
+
+def test_the_record_is_read_without_torch() -> None:
+    """run_state is imported by the light commands (the app, --help): no torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys, drac_ssl.run_state as r; r.checkpoint_saved('.', 'pretrain'); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False", out
