@@ -254,6 +254,8 @@ class Predictor:
         self.channels: int = self.bundle.spec.channels
         # what the model grades (octa | fundus | image): which upload checks and words apply
         self.kind: str = self.bundle.kind
+        # the grey pictures among the labelled training images: a grey upload's words
+        self.grey_trained: tuple[int, int] | None = self.bundle.grey_trained
         self.target_layer: str = str(self.metadata.get("gradcam_target_layer", "backbone.layer4"))
         output = str(self.metadata.get("model", {}).get("output", "classification"))
         # a regression head has one output: its heatmap explains that score, whatever grade
@@ -579,7 +581,8 @@ class Predictor:
         :class:`app.inputs.InputRejected` for a file that cannot be read or is not graded
         (blank, random noise: :func:`app.inputs.refusal`, the page's rule)."""
         t0 = time.perf_counter()
-        loaded = load_upload(path, self.limits, channels=self.channels, kind=self.kind)
+        loaded = load_upload(path, self.limits, channels=self.channels, kind=self.kind,
+                             grey_trained=self.grey_trained)
         read_seconds = time.perf_counter() - t0
         pred = self.predict_loaded(loaded, gradcam=gradcam)
         pred.read_seconds = read_seconds

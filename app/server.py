@@ -894,13 +894,14 @@ def _drop_oversize_upload(path: str | None, limits: InputLimits, message: str) -
         pass
 
 
-def _load(path: str | None, limits: InputLimits, channels: int = 1, kind: str | None = None) -> Any:
-    """:func:`load_upload` in the model's ``channels`` and ``kind``, knowing the oversize
+def _load(path: str | None, limits: InputLimits, channels: int = 1, kind: str | None = None,
+          grey_trained: tuple[int, int] | None = None) -> Any:
+    """:func:`load_upload` in the model's ``channels``, ``kind`` and ``grey_trained``, knowing the oversize
     uploads already deleted."""
     if path and str(path) in _DROPPED and not Path(path).exists():
         raise InputRejected(_DROPPED[str(path)])
     try:
-        return load_upload(path, limits, channels=channels, kind=kind)
+        return load_upload(path, limits, channels=channels, kind=kind, grey_trained=grey_trained)
     except InputRejected as exc:
         _drop_oversize_upload(path, limits, str(exc))
         raise
@@ -947,7 +948,8 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
                 {"error": str(exc), "name": name})
     try:
         t0 = time.perf_counter()
-        loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
+        loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
+                   predictor.grey_trained)
         read_seconds = time.perf_counter() - t0
         # blank or noise: a grade of it would be a grade of nothing (the batch's rule too)
         check_gradable(loaded, predictor.kind, predictor.channels)
@@ -1079,7 +1081,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                     f"was (a submission lists each case once; rename it and grade it on its own).")
             if any(ch in name for ch in ',"\r\n'):
                 raise InputRejected(f"`{name}`: a file name with a comma or quote cannot be a case.")
-            loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
+            loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
+                           predictor.grey_trained)
             # blank or noise: not graded, as on the single-image tab (one rule)
             check_gradable(loaded, predictor.kind, predictor.channels)
         except InputRejected as exc:

@@ -93,6 +93,7 @@ from drac_ssl.config import (
     layout_root_help,
     validate_grades,
 )
+from drac_ssl.grading.image_notes import GREY_TRAINED_RULE, grey_trained_enough
 from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.starting import ascii_int  # stdlib only
 
@@ -149,6 +150,10 @@ class IngestResult:
     unlabelled_copies: list[str] = field(default_factory=list)  # the copies left out (root-relative)
     grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
+    # labelled training images that are grey pictures (a grey file, or a colour file whose three
+    # channels are identical); with channels 3 they were replicated to three identical channels,
+    # and the bundle words its caveat on grey inputs from this count (GREY_TRAINED_MIN)
+    n_grey_train: int = 0
     preprocessing: tuple[str, ...] = ()  # the fundus options applied to the cached copies, in words
     patients: dict[str, object] | None = None  # how the folds were grouped: _patient_facts
     # data.near_duplicate_mse > 0: the near twins kept in one fold (_twin_facts); None when off
@@ -631,9 +636,23 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
             where, f"{len(grey)} grey image(s) replicated to 3 identical channels ({examples}); "
                    f"the cache is RGB because of --channels {plan.channels_setting}"
                    + (f" and {len(colour)} colour image(s)" if colour else ""),
-            "nothing to do if a grey image is meant; use --channels 1 for grey data",
+            "nothing to do if a grey image is meant; use --channels 1 for grey data. Grading: "
+            + _grey_grading_words(sum(1 for e in grey if e.split == "train"),
+                                  sum(1 for e in decoded if e.split == "train")),
             "channels"))
     return channels, why, problems
+
+
+def _grey_grading_words(grey: int, total: int) -> str:
+    """What grading will do with a grey picture given to the colour model trained on ``grey``
+    grey images among ``total`` labelled training images (the bundle records both:
+    :func:`drac_ssl.grading.image_notes.grey_trained`)."""
+    trained = f"{grey} of the {total} labelled training images are grey"
+    if grey_trained_enough((grey, total)):
+        return (f"the bundle grades a grey picture with a note that it is grey ({trained}; "
+                f"{GREY_TRAINED_RULE})")
+    return (f"the bundle grades a grey picture but marks it not reliably gradable ({trained}; "
+            f"{GREY_TRAINED_RULE})")
 
 
 def _pool_channels(entries: Sequence[ImageEntry], channels: int) -> list[Problem]:
@@ -1236,6 +1255,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             n_reused=sum(not e.record.decoded for e in entries),
             grade_names=plan.grade_names,
             channels=channels,
+            n_grey_train=sum(1 for e in entries if e.split == "train" and e.record.sha256
+                             and not e.record.colour),
             preprocessing=_preprocessing_words(cfg, problems, sum(per_split.values())),
             patients=patient_facts,
             near_duplicates=_twin_facts(twin_groups, cfg, sizes, bool(patient_facts["grouped"])),
@@ -1337,7 +1358,10 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "grades": {"names": list(result.grade_names), "k": len(result.grade_names),
                    "source": plan.grades_source},
         "channels": {"value": result.channels, "setting": plan.channels_setting,
-                     "reason": channels_why},
+                     "reason": channels_why,
+                     # labelled training images that are grey pictures: the bundle's caveat on
+                     # grey inputs to a colour model (drac_ssl.grading.image_notes.grey_training_words)
+                     "grey_train": result.n_grey_train},
         "modality": {"value": plan.resolved_modality(layout, result.channels),
                      "setting": plan.modality},
         "patients": result.patients,

@@ -433,6 +433,10 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     assert not np.array_equal(red_row, grey_row)
     assert any("1 grey image(s) replicated to 3 identical channels (red_grey.png)" in w
                for w in colour.warnings)
+    # what grading will do with a grey picture, and the count the bundle words it from
+    assert any("marks it not reliably gradable (1 of the 12 labelled training images are grey"
+               in w for w in colour.warnings), colour.warnings
+    assert colour.n_grey_train == 1 and summary(colour)["channels"]["grey_train"] == 1
     assert "channels 1 warning(s)" in ingest.format_summary(colour)
     strict = run_error(config(root, grades=["icdr"], channels="auto", strict=True),
                        tmp_path / "strict")
@@ -511,7 +515,7 @@ def test_a_plain_folder_is_ingested_as_what_its_images_are(tmp_path: Path, aptos
     assert np.load(colour.cache_paths[SIZE]).shape == (25, SIZE, SIZE, 3)
     assert summary(colour)["channels"] == {
         "value": 3, "setting": "auto",
-        "reason": "3 (the plain layout's default = auto: 25 colour image(s))"}
+        "reason": "3 (the plain layout's default = auto: 25 colour image(s))", "grey_train": 0}
     assert summary(colour)["modality"]["value"] == "fundus"
     assert not any("grey" in n or "grayscale" in n for n in colour.notes)
     for kind in ("grey", "rgb_grey"):
