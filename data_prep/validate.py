@@ -655,14 +655,41 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
     return None
 
 
+GRADE_NAME_ALIASES: dict[str, tuple[str, ...]] = {
+    "no dr": ("no apparent retinopathy", "no diabetic retinopathy", "no retinopathy", "no apparent dr"),
+    "mild": ("mild npdr", "mild nonproliferative dr", "mild nonproliferative diabetic retinopathy"),
+    "moderate": ("moderate npdr", "moderate nonproliferative dr",
+                 "moderate nonproliferative diabetic retinopathy"),
+    "severe": ("severe npdr", "severe nonproliferative dr", "severe nonproliferative diabetic retinopathy"),
+    "pdr": ("proliferative", "proliferative dr", "proliferative diabetic retinopathy"),
+    "npdr": ("nonproliferative dr", "nonproliferative diabetic retinopathy"),
+}
+"""The common long names of the ICDR grades (and DRAC's NPDR / PDR) that a label CSV may write
+for a grade of that short name (``Proliferative DR`` for ``PDR``): :func:`grade_from_name`
+reads them as that grade, whatever the scale that names it. Compared as
+:func:`_name_key` compares (case, spaces, hyphens and underscores ignored: ``Non-proliferative``
+is ``nonproliferative``)."""
+
+
+def _name_key(word: str) -> str:
+    """A grade name as grade names are compared: case, quotes, spaces, hyphens and underscores
+    ignored."""
+    return re.sub(r"[\s_\-]+", "", word.strip().strip('"').casefold())
+
+
 def grade_from_name(raw: str, grade_names: Sequence[str]) -> int | None:
-    """The grade whose name (``data.grades``) the cell ``raw`` writes, ignoring case and the
-    spaces and quotes around both (``' Severe '`` -> 3 on ``[none, mild, moderate, severe]``),
-    else None."""
-    word = raw.strip().strip('"').strip().casefold()
+    """The grade whose name (``data.grades``) the cell ``raw`` writes, ignoring case, the
+    spaces and quotes around both and the spaces, hyphens and underscores inside (``' Severe '``
+    -> 3 on ``[none, mild, moderate, severe]``), or one of its common long names
+    (:data:`GRADE_NAME_ALIASES`: ``Proliferative DR`` -> 4 on the ICDR scale), else None."""
+    word = _name_key(raw)
     if not word:
         return None
-    return next((g for g, n in enumerate(grade_names) if str(n).strip().casefold() == word), None)
+    for g, name in enumerate(grade_names):
+        own = str(name).strip().casefold()
+        if word == _name_key(own) or word in {_name_key(a) for a in GRADE_NAME_ALIASES.get(own, ())}:
+            return g
+    return None
 
 
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
