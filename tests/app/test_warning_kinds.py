@@ -179,3 +179,17 @@ def test_grey_words_come_from_the_grey_images_the_model_saw() -> None:
     assert not grey_trained_enough(None)
     assert grey_trained({"data": {"n_grey_train": 3, "n_train": 30}}) == (3, 30)
     assert grey_trained({"data": {"n_train": 30}}) is None and grey_trained({}) is None
+
+
+def test_the_batch_summary_counts_in_agreement() -> None:
+    """A trial read '(1 unlike the training images, 2 grey image for a colour model)': each
+    noun agrees with its count, and so does the verb of one warned image."""
+    from app.server import _batch_warning_line
+
+    grey = grey_for_colour_model("L", (0, 30))
+    line = _batch_warning_line(["Unlike the training images.", "", ""], [[], [grey], [grey]], 3)
+    assert "3 of the 3 graded images carry a warning** (1 unlike the training images, " \
+           "2 grey images for a colour model)" in line, line
+    one = _batch_warning_line(["", ""], [[grey], []], 2)
+    assert "1 of the 2 graded images carries a warning** (1 grey image for a colour model)" in one, one
+    assert "its grade may mean nothing" in one
