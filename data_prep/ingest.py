@@ -726,7 +726,7 @@ def _grey_grading_words(grey: int, total: int) -> str:
     """What grading will do with a grey picture given to the colour model trained on ``grey``
     grey images among ``total`` labelled training images (the bundle records both:
     :func:`drac_ssl.grading.image_notes.grey_trained`)."""
-    trained = f"{grey} of the {total} labelled training images are grey"
+    trained = f"{grey} of the {total} labelled training images {'is' if grey == 1 else 'are'} grey"
     if grey_trained_enough((grey, total)):
         return (f"the bundle grades a grey picture with a note that it is grey ({trained}; "
                 f"{GREY_TRAINED_RULE})")

@@ -443,7 +443,7 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     assert any("1 grey image(s) replicated to 3 identical channels (red_grey.png)" in w
                for w in colour.warnings)
     # what grading will do with a grey picture, and the count the bundle words it from
-    assert any("marks it not reliably gradable (1 of the 12 labelled training images are grey"
+    assert any("marks it not reliably gradable (1 of the 12 labelled training images is grey"
                in w for w in colour.warnings), colour.warnings
     assert colour.n_grey_train == 1 and summary(colour)["channels"]["grey_train"] == 1
     assert "channels 1 warning(s)" in ingest.format_summary(colour)
