@@ -27,7 +27,8 @@ def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
     own named ``command`` (default: as it was run, ``drac-ssl-app`` or ``python -m app``:
     :func:`drac_ssl.starting.command_name`, as its ``--help`` does). The training commands are
     those that run in this install: where the package's configs are (a checkout, an editable
-    install) the no-argument demo and ``-c`` the DRAC config by a path that is there
+    install) the no-argument demo, ``-c`` the DRAC config and ``-c`` the colour fundus config
+    (``configs/fundus.yaml``, when it is there) by a path that is there
     (:func:`drac_ssl.config.shipped_config`: ``configs/drac.yaml`` in the checkout, its full
     path from another folder); where they are not (a non-editable install, which ships no
     ``configs/`` and whose train command refuses to run without ``-c``), ``-c FILE`` with a
@@ -40,11 +41,16 @@ def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
 
     app = command or command_name("drac-ssl-app", "app")
     drac = shipped_config("drac.yaml")
+    fundus = shipped_config("fundus.yaml")
     stages = "data.root=/path/to/DRAC run.stages=[ingest,pretrain,umm,finetune,export]"
     if drac is not None:
         demo = (f"  {python_command('drac_ssl.train')}   # CPU demo on phantom data, all stages\n"
                 if (PACKAGE_CONFIGS / "default.yaml").is_file() else "")
         train = f"{demo}  {python_command('drac_ssl.train')} -c {shlex.quote(str(drac))} {stages}\n"
+        if fundus is not None:  # colour fundus photographs: a plain folder + label CSV, APTOS, IDRiD ...
+            train += (f"  {python_command('drac_ssl.train')} -c {shlex.quote(str(fundus))} "
+                      f"data.root=/path/to/photos data.fundus_crop=true   # colour fundus "
+                      f"photographs (docs/own_fundus_folder.md)\n")
     else:
         train = (f"  {python_command('drac_ssl.train')} -c FILE {stages}\n"
                  f"  ({NO_CONFIGS_WHY}: FILE is a config file of your own, e.g. a copy of the "

@@ -331,13 +331,16 @@ def _too_large(shown: str, n_bytes: int, limits: InputLimits, kind: str) -> str:
 
 
 def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
-               channels: int = 1, kind: str | None = None) -> LoadedImage:
+               channels: int = 1, kind: str | None = None,
+               grey_trained: tuple[int, int] | None = None) -> LoadedImage:
     """Decode an uploaded file's bytes; see the module docstring for what is rejected.
 
     ``channels``: the model's (1 grey: colour is converted to grey like the ingest; 3 colour:
     the file's colour is kept, a grey file is replicated with a warning). ``kind``: what the
     model grades (:func:`image_kind`; default: ``octa`` for 1 channel, ``fundus`` for 3); only
-    an ``octa`` model gets the UW-OCTA size and shape warnings."""
+    an ``octa`` model gets the UW-OCTA size and shape warnings. ``grey_trained``: the grey
+    pictures among a colour model's labelled training images
+    (:func:`drac_ssl.grading.image_notes.grey_trained`), which word a grey upload's warning."""
     kind = _resolve(kind, channels)
     if not data:
         raise InputRejected(f"`{name}` is empty (0 bytes). Upload the image file itself.")
@@ -395,16 +398,19 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
         image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
                                          grey_conversion=image.grey_conversion, kind=kind)
     else:
-        image.warnings = colour_model_warnings(image, notes, kind)
+        image.warnings = colour_model_warnings(image, notes, kind, grey_trained)
     return image
 
 
 def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
-                          kind: str = "fundus") -> list[str]:
+                          kind: str = "fundus", grey_trained: tuple[int, int] | None = None
+                          ) -> list[str]:
     """Sanity warnings for a colour (3-channel) model (``kind``: what it grades, for the words):
     blank, at most :data:`data_prep.validate.FEW_LEVELS` levels per channel
-    (:func:`few_levels_warning`), grey (replicated into three channels: the model was trained on
-    colour photographs), 16-bit, and the decoder's findings as ``Image file: ...``."""
+    (:func:`few_levels_warning`), grey (replicated into three channels, worded from
+    ``grey_trained``: the grey pictures among the model's labelled training images,
+    :func:`drac_ssl.grading.image_notes.grey_trained`), 16-bit, and the decoder's findings as
+    ``Image file: ...``."""
     out: list[str] = []
     blank = _blank_words(image.gray, image.pixels, image.mode, image.colour)
     if blank:
@@ -416,7 +422,7 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
         levels = few_levels_warning(few_levels(pixels), image.mode, kind, 3)
         out += [levels] if levels else []
     if not image.colour:  # the export command's words too (read_image)
-        out.append(grey_for_colour_model(image.mode))
+        out.append(grey_for_colour_model(image.mode, grey_trained))
     depth, said = depth_note(image.mode, notes)
     out += [depth] if depth else []
     said = set(said) | ({n for n in notes if n.startswith(ONE_BIT_NOTE)} if levels else set())
@@ -425,9 +431,10 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
 
 
 def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = InputLimits(),
-                name: str | None = None, channels: int = 1, kind: str | None = None) -> LoadedImage:
+                name: str | None = None, channels: int = 1, kind: str | None = None,
+                grey_trained: tuple[int, int] | None = None) -> LoadedImage:
     """Read an uploaded file from disk (size checked before reading) and decode it
-    (:func:`load_bytes`, whose ``channels`` and ``kind`` these are)."""
+    (:func:`load_bytes`, whose ``channels``, ``kind`` and ``grey_trained`` these are)."""
     kind = _resolve(kind, channels)
     if path is None or str(path) == "":
         raise InputRejected(f"No file uploaded. Choose a {FORMAT_WORDS} {describe_kind(kind, channels)}.")
@@ -445,7 +452,7 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = Input
         data = p.read_bytes()
     except OSError as exc:
         raise InputRejected(f"`{shown}` cannot be read ({exc.strerror or exc}).") from None
-    return load_bytes(data, shown, limits, channels, kind)
+    return load_bytes(data, shown, limits, channels, kind, grey_trained)
 
 
 def too_small_warning(width: int, height: int, model_side: int | None = None) -> str:

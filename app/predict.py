@@ -87,7 +87,7 @@ def borderline_words(probs: Any, class_names: list[str]) -> str | None:
             f"this image (P {', '.join(values[:-1])} and {values[-1]}).")
 
 
-@dataclass
+@dataclass(repr=False)
 class Prediction:
     """One graded image.
 
@@ -107,7 +107,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     e.g. ``["unlike the training images"]``; [] for none): the page's heading "Not reliably
     gradable", the details JSON's ``not_reliably_gradable``, a batch's ``grades_FLAGGED.csv``.
     Derived from ``warnings`` (a property: it cannot disagree with them); a script leaves such
-    an image out or reads its grade only as the model's output.
+    an image out or reads its grade only as the model's output. :attr:`probabilities` gives the
+    probabilities as plain Python floats by grade name (``probs`` stays the numpy array), and
+    the printed form (``repr``) shows them so, not the image and heatmap arrays.
     """
 
     name: str
@@ -138,6 +140,21 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     referable: dict[str, Any] | None = None
 
     @property
+    def probabilities(self) -> dict[str, float]:
+        """``{grade name: probability}``, plain Python floats (``probs`` as the page and the
+        details JSON give them; a trial printed ``np.float64(0.202)`` from the array)."""
+        return {str(n): float(p) for n, p in zip(self.class_names, self.probs, strict=True)}
+
+    def __repr__(self) -> str:
+        """``Prediction(name='eye.png', grade=2, grade_name='Moderate', probabilities={'No DR':
+        0.202, ...}, not_reliably_gradable=[...], warnings=3)``: plain floats rounded to 4
+        places; the arrays (image, heatmap) left out."""
+        probs = {n: round(p, 4) for n, p in self.probabilities.items()}
+        return (f"Prediction(name={self.name!r}, grade={self.grade}, grade_name={self.grade_name!r}, "
+                f"probabilities={probs!r}, not_reliably_gradable={self.not_reliably_gradable!r}, "
+                f"warnings={len(self.warnings)})")
+
+    @property
     def not_reliably_gradable(self) -> list[str]:
         """The reasons ``warnings`` make the grade not reliably gradable (see the class
         docstring); [] for none."""
@@ -159,7 +176,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         """JSON-friendly summary (no arrays except the probabilities)."""
         return {
             "name": self.name, "grade": self.grade, "grade_name": self.grade_name,
-            "probabilities": {n: float(p) for n, p in zip(self.class_names, self.probs, strict=True)},
+            "probabilities": self.probabilities,
             "P": [float(p) for p in self.probs],
             "inference_seconds": round(self.seconds, 4), "read_seconds": round(self.read_seconds, 4),
             "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()},
@@ -254,6 +271,8 @@ class Predictor:
         self.channels: int = self.bundle.spec.channels
         # what the model grades (octa | fundus | image): which upload checks and words apply
         self.kind: str = self.bundle.kind
+        # the grey pictures among the labelled training images: a grey upload's words
+        self.grey_trained: tuple[int, int] | None = self.bundle.grey_trained
         self.target_layer: str = str(self.metadata.get("gradcam_target_layer", "backbone.layer4"))
         output = str(self.metadata.get("model", {}).get("output", "classification"))
         # a regression head has one output: its heatmap explains that score, whatever grade
@@ -579,7 +598,8 @@ class Predictor:
         :class:`app.inputs.InputRejected` for a file that cannot be read or is not graded
         (blank, random noise: :func:`app.inputs.refusal`, the page's rule)."""
         t0 = time.perf_counter()
-        loaded = load_upload(path, self.limits, channels=self.channels, kind=self.kind)
+        loaded = load_upload(path, self.limits, channels=self.channels, kind=self.kind,
+                             grey_trained=self.grey_trained)
         read_seconds = time.perf_counter() - t0
         pred = self.predict_loaded(loaded, gradcam=gradcam)
         pred.read_seconds = read_seconds

@@ -894,13 +894,14 @@ def _drop_oversize_upload(path: str | None, limits: InputLimits, message: str) -
         pass
 
 
-def _load(path: str | None, limits: InputLimits, channels: int = 1, kind: str | None = None) -> Any:
-    """:func:`load_upload` in the model's ``channels`` and ``kind``, knowing the oversize
+def _load(path: str | None, limits: InputLimits, channels: int = 1, kind: str | None = None,
+          grey_trained: tuple[int, int] | None = None) -> Any:
+    """:func:`load_upload` in the model's ``channels``, ``kind`` and ``grey_trained``, knowing the oversize
     uploads already deleted."""
     if path and str(path) in _DROPPED and not Path(path).exists():
         raise InputRejected(_DROPPED[str(path)])
     try:
-        return load_upload(path, limits, channels=channels, kind=kind)
+        return load_upload(path, limits, channels=channels, kind=kind, grey_trained=grey_trained)
     except InputRejected as exc:
         _drop_oversize_upload(path, limits, str(exc))
         raise
@@ -947,7 +948,8 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
                 {"error": str(exc), "name": name})
     try:
         t0 = time.perf_counter()
-        loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
+        loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
+                   predictor.grey_trained)
         read_seconds = time.perf_counter() - t0
         # blank or noise: a grade of it would be a grade of nothing (the batch's rule too)
         check_gradable(loaded, predictor.kind, predictor.channels)
@@ -1016,8 +1018,9 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
 
 def _batch_warning_line(unlike: list[str], sentences: list[list[str]], n_good: int) -> str:
     """The batch summary's count of the graded images that carry a warning, by kind: ``2 of
-    the 5 graded image(s) carry a warning (1 unlike the training images, 1 thresholded export
-    or mask): see the notes column; their grades may mean nothing.`` ("" for none). ``unlike``:
+    the 5 graded images carry a warning (1 unlike the training images, 2 grey images for a
+    colour model): see the notes column; their grades may mean nothing.`` ("" for none;
+    the nouns in agreement with their counts). ``unlike``:
     per graded image, its out-of-distribution warning ("" for none); ``sentences``: per graded
     image, its warnings about itself (:meth:`app.predict.Predictor.grade_prepared_sentences`;
     plain notes, "Note: ...", are not doubts and not counted). An image with two kinds counts
@@ -1031,9 +1034,28 @@ def _batch_warning_line(unlike: list[str], sentences: list[list[str]], n_good: i
     if not warned:
         return ""
     order = [UNLIKE_KIND, *(kind for _, kind in DOUBT_KINDS), "other warning"]
-    listed = ", ".join(f"{kinds[kind]} {kind}" for kind in order if kinds[kind])
-    return (f"⚠ **{warned} of the {n_good} graded image(s) carry a warning** ({listed}): see the "
-            f"notes column; their grades may mean nothing.")
+    listed = ", ".join(f"{kinds[kind]} {_kind_words(kind, kinds[kind])}" for kind in order if kinds[kind])
+    carry = "carries" if warned == 1 else "carry"
+    return (f"⚠ **{warned} of the {n_good} graded image{'' if n_good == 1 else 's'} {carry} a "
+            f"warning** ({listed}): see the notes column; "
+            f"{'its grade' if warned == 1 else 'their grades'} may mean nothing.")
+
+
+_KIND_PLURALS = {
+    "thresholded export or mask": "thresholded exports or masks",
+    "colour image": "colour images",
+    "grey image for a colour model": "grey images for a colour model",
+    "preprocessing finding": "preprocessing findings",
+    "finding in the file": "findings in the file",
+    "other warning": "other warnings",
+}
+"""The batch summary's kinds (:data:`DOUBT_KINDS`) that are nouns, in the plural; the others
+("unlike the training images", "too small", "not square") say any count."""
+
+
+def _kind_words(kind: str, n: int) -> str:
+    """``kind`` as the batch summary counts ``n`` of it: ``2 grey images for a colour model``."""
+    return kind if n == 1 else _KIND_PLURALS.get(kind, kind)
 
 
 def ordinal(n: int) -> str:
@@ -1079,7 +1101,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                     f"was (a submission lists each case once; rename it and grade it on its own).")
             if any(ch in name for ch in ',"\r\n'):
                 raise InputRejected(f"`{name}`: a file name with a comma or quote cannot be a case.")
-            loaded = _load(path, settings.limits, predictor.channels, predictor.kind)
+            loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
+                           predictor.grey_trained)
             # blank or noise: not graded, as on the single-image tab (one rule)
             check_gradable(loaded, predictor.kind, predictor.channels)
         except InputRejected as exc:

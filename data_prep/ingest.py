@@ -86,6 +86,7 @@ from drac_ssl.config import (
     DATA_MISSING,
     DATA_MODALITIES,
     DATA_UNGRADABLE,
+    GRADE_SCALES,
     LAYOUT_NAMES,
     ConfigError,
     DataConfig,
@@ -93,6 +94,7 @@ from drac_ssl.config import (
     layout_root_help,
     validate_grades,
 )
+from drac_ssl.grading.image_notes import GREY_TRAINED_RULE, grey_trained_enough
 from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.starting import ascii_int  # stdlib only
 
@@ -149,6 +151,10 @@ class IngestResult:
     unlabelled_copies: list[str] = field(default_factory=list)  # the copies left out (root-relative)
     grade_names: tuple[str, ...] = ("Normal", "NPDR", "PDR")  # grades 0..K-1
     channels: int = 1  # of the cache arrays: (N, S, S) for 1, (N, S, S, 3) for 3
+    # labelled training images that are grey pictures (a grey file, or a colour file whose three
+    # channels are identical); with channels 3 they were replicated to three identical channels,
+    # and the bundle words its caveat on grey inputs from this count (GREY_TRAINED_MIN)
+    n_grey_train: int = 0
     preprocessing: tuple[str, ...] = ()  # the fundus options applied to the cached copies, in words
     patients: dict[str, object] | None = None  # how the folds were grouped: _patient_facts
     # data.near_duplicate_mse > 0: the near twins kept in one fold (_twin_facts); None when off
@@ -280,6 +286,84 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
                              "add --fundus-crop unless the images are already cropped",
                              "preprocessing"))
     return Plan(sizes, names, grades_source, setting, source, options, modality), problems
+
+
+INFERRED_ICDR = ("inferred: the ICDR scale (icdr), as data.grades is not set and the label "
+                 "CSV's grades run 0..4 in a plain folder of colour photographs")
+"""The ``grades_source`` of an ingest whose scale :func:`infer_icdr` chose (``ingest_summary.json``
+``grades.source``)."""
+
+
+COLOUR_PEEK = 5
+"""The labelled images whose file headers :func:`infer_icdr` reads to tell colour photographs
+(before any image is decoded: the preflight decodes none)."""
+
+
+def _colour_by_header(paths: Sequence[Path]) -> bool:
+    """Whether one of ``paths`` is a colour file by its header alone (its PIL pixel format: RGB,
+    RGBA, CMYK, YCbCr), no pixel decoded; a file that does not open counts as not colour."""
+    from PIL import Image
+
+    from drac_ssl.grading.image_notes import COLOUR_FILE_MODES
+
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                if image.mode in COLOUR_FILE_MODES:
+                    return True
+        except (OSError, ValueError, Image.DecompressionBombError):
+            continue
+    return False
+
+
+def is_scale_problem(problem: Problem) -> bool:
+    """Whether a label problem judges grades by the scale: outside 0..K-1, or 1-based."""
+    return problem.kind == "grade" and (" outside {" in problem.what or "look 1-based" in problem.what)
+
+
+def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
+               collected: tuple[list[ImageEntry], list[Problem], LabelTable | None,
+                                list[tuple[LabelRow, Path | None]], list[LabelRow]]
+               ) -> tuple[tuple[list[ImageEntry], list[Problem], LabelTable | None,
+                                list[tuple[LabelRow, Path | None]], list[LabelRow]], Problem] | None:
+    """:func:`collect_images` again on the ICDR scale, and a note saying so, for a plain folder
+    of fundus photographs whose grades are ICDR's: ``data.grades`` not set, the layout a plain
+    folder (its default, DRAC's 3 grades: ``grade_names``), not said to be grey UW-OCTA
+    (``data.modality`` not ``octa``, ``data.channels`` not 1), and the label CSV's grades on
+    DRAC's scale fail only by being 3 or 4 (``collected``: the first reading's findings) while
+    on ICDR's every one fits, 0 among them (1..4 alone may be a 1-based 4-grade scale: the
+    error stays), and the images colour (``data.modality=fundus``, ``data.channels=3``, or one
+    of the first :data:`COLOUR_PEEK` labelled images a colour file by its header:
+    :func:`_colour_by_header`, so that the preflight, which decodes nothing, decides as the
+    ingest). None otherwise. The ingest keeps DRAC's errors if the images then decode grey
+    (a grey plain folder is read as UW-OCTA, whose scale is DRAC's)."""
+    if (list(cfg.grades) or layout.treated_as != "plain" or cfg.modality == "octa"
+            or str(cfg.channels) == "1" or tuple(grade_names) != GRADE_SCALES["drac"]):
+        return None
+    first = collected[1]
+    if not any(is_scale_problem(p) for p in first):
+        return None
+    again = collect_images(cfg, layout, GRADE_SCALES["icdr"])
+    if any(is_scale_problem(p) for p in again[1]) or len(
+            [p for p in again[1] if p.severity == "error"]) != len(
+            [p for p in first if p.severity == "error" and not is_scale_problem(p)]):
+        return None
+    grades = {e.label.grade for e in again[0] if e.label is not None and e.label.grade is not None}
+    if 0 not in grades or not grades & {3, 4}:
+        return None
+    if cfg.modality != "fundus" and str(cfg.channels) != "3" and not _colour_by_header(
+            [e.path for e in again[0] if e.label is not None][:COLOUR_PEEK]):
+        return None
+    where = layout.labels_csv or layout.root
+    said = note(where, "no --grades given and every grade of the label CSV is within 0..4, "
+                       f"{' and '.join(str(g) for g in sorted(grades & {3, 4}))} among them, in a "
+                       "plain folder read as colour fundus photographs: the scale was inferred as "
+                       f"the 5 ICDR grades ({describe(GRADE_SCALES['icdr'])}), not the plain "
+                       "folder's default of DRAC's 3",
+                "nothing to do if these are ICDR grades; otherwise set the scale: --grades icdr "
+                "to say so (and silence this note), or --grades \"NAME0,NAME1,...\" with one "
+                "name per grade", "grade-scale")
+    return again, said
 
 
 # --------------------------------------------------------------------------------------
@@ -631,9 +715,23 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
             where, f"{len(grey)} grey image(s) replicated to 3 identical channels ({examples}); "
                    f"the cache is RGB because of --channels {plan.channels_setting}"
                    + (f" and {len(colour)} colour image(s)" if colour else ""),
-            "nothing to do if a grey image is meant; use --channels 1 for grey data",
+            "nothing to do if a grey image is meant; use --channels 1 for grey data. Grading: "
+            + _grey_grading_words(sum(1 for e in grey if e.split == "train"),
+                                  sum(1 for e in decoded if e.split == "train")),
             "channels"))
     return channels, why, problems
+
+
+def _grey_grading_words(grey: int, total: int) -> str:
+    """What grading will do with a grey picture given to the colour model trained on ``grey``
+    grey images among ``total`` labelled training images (the bundle records both:
+    :func:`drac_ssl.grading.image_notes.grey_trained`)."""
+    trained = f"{grey} of the {total} labelled training images {'is' if grey == 1 else 'are'} grey"
+    if grey_trained_enough((grey, total)):
+        return (f"the bundle grades a grey picture with a note that it is grey ({trained}; "
+                f"{GREY_TRAINED_RULE})")
+    return (f"the bundle grades a grey picture but marks it not reliably gradable ({trained}; "
+            f"{GREY_TRAINED_RULE})")
 
 
 def _pool_channels(entries: Sequence[ImageEntry], channels: int) -> list[Problem]:
@@ -1158,7 +1256,16 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     sources = stamp_sources(layout)
     plan, problems = _plan(cfg, layout, sizes)
     cache_dir = out / CACHE_DIR
-    entries, found, table, left_out, missing = collect_images(cfg, layout, plan.grade_names)
+    collected = collect_images(cfg, layout, plan.grade_names)
+    # a plain folder of 0..4 grades without data.grades: ICDR's, if its images turn out colour
+    inferred = infer_icdr(cfg, layout, plan.grade_names, collected)
+    scale_errors: list[Problem] = []  # the drac scale's errors, said if the images are grey after all
+    if inferred is not None:
+        scale_errors = [p for p in collected[1] if is_scale_problem(p)]
+        collected, scale_note = inferred
+        plan = dataclasses.replace(plan, grade_names=GRADE_SCALES["icdr"], grades_source=INFERRED_ICDR)
+        problems.append(scale_note)
+    entries, found, table, left_out, missing = collected
     dialect = table.dialect if table is not None else ""
     # no training or test image (a root one level too high): decided before the unlabelled
     # pool joins, which holds no such image; said alone, or beside the pool's errors
@@ -1188,6 +1295,10 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     # of data.unlabelled follows them
     labelled_part = [e for e in entries if e.split != UNLABELLED]
     channels, channels_why, channel_problems = _resolve_channels(labelled_part or entries, plan, root)
+    if inferred is not None and plan.resolved_modality(layout, channels) != "fundus":
+        # not colour photographs after all (a grey plain folder reads as UW-OCTA): DRAC's scale
+        # stands, and its errors with it
+        problems = [p for p in problems if p.kind != "grade-scale"] + scale_errors
     if plan.options.expected_side and plan.resolved_modality(layout, channels) == "fundus":
         # a plain folder under auto found colour: fundus photographs, and a grey one among them (a
         # red-free shot) is a photograph too, not a UW-OCTA export held to 1024 px
@@ -1236,6 +1347,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             n_reused=sum(not e.record.decoded for e in entries),
             grade_names=plan.grade_names,
             channels=channels,
+            n_grey_train=sum(1 for e in entries if e.split == "train" and e.record.sha256
+                             and not e.record.colour),
             preprocessing=_preprocessing_words(cfg, problems, sum(per_split.values())),
             patients=patient_facts,
             near_duplicates=_twin_facts(twin_groups, cfg, sizes, bool(patient_facts["grouped"])),
@@ -1337,7 +1450,10 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "grades": {"names": list(result.grade_names), "k": len(result.grade_names),
                    "source": plan.grades_source},
         "channels": {"value": result.channels, "setting": plan.channels_setting,
-                     "reason": channels_why},
+                     "reason": channels_why,
+                     # labelled training images that are grey pictures: the bundle's caveat on
+                     # grey inputs to a colour model (drac_ssl.grading.image_notes.grey_training_words)
+                     "grey_train": result.n_grey_train},
         "modality": {"value": plan.resolved_modality(layout, result.channels),
                      "setting": plan.modality},
         "patients": result.patients,

@@ -1051,8 +1051,12 @@ def _label_format_note(layout: Layout) -> Problem:
                 f"no {plain_image!r} / {plain_grade!r} columns, but the {kind} layout's "
                 f"{image!r} / {grade!r}: read with these, and with the {kind} layout's defaults "
                 f"({LAYOUT_SCALES[layout.label_format]} grades, colour fundus photographs) for what --grades, "
-                f"--channels and --modality do not set",
-                f"nothing to do if these are {kind}-style fundus photographs; otherwise name the "
+                f"--channels and --modality do not set; the fundus crop is not among them (off "
+                f"unless --fundus-crop is given)",
+                f"nothing to do if these are {kind}-style fundus photographs, but for "
+                f"photographs that are not square with a black surround around the disc (as "
+                f"{kind}'s own are): add --fundus-crop (crop to the disc, pad to a square; "
+                f"else the ingest squeezes them square and warns); otherwise name the "
                 f"label columns with --image-column NAME and --grade-column NAME (the plain "
                 f"folder's defaults then apply)", "layout")
 

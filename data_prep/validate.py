@@ -655,14 +655,41 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
     return None
 
 
+GRADE_NAME_ALIASES: dict[str, tuple[str, ...]] = {
+    "no dr": ("no apparent retinopathy", "no diabetic retinopathy", "no retinopathy", "no apparent dr"),
+    "mild": ("mild npdr", "mild nonproliferative dr", "mild nonproliferative diabetic retinopathy"),
+    "moderate": ("moderate npdr", "moderate nonproliferative dr",
+                 "moderate nonproliferative diabetic retinopathy"),
+    "severe": ("severe npdr", "severe nonproliferative dr", "severe nonproliferative diabetic retinopathy"),
+    "pdr": ("proliferative", "proliferative dr", "proliferative diabetic retinopathy"),
+    "npdr": ("nonproliferative dr", "nonproliferative diabetic retinopathy"),
+}
+"""The common long names of the ICDR grades (and DRAC's NPDR / PDR) that a label CSV may write
+for a grade of that short name (``Proliferative DR`` for ``PDR``): :func:`grade_from_name`
+reads them as that grade, whatever the scale that names it. Compared as
+:func:`_name_key` compares (case, spaces, hyphens and underscores ignored: ``Non-proliferative``
+is ``nonproliferative``)."""
+
+
+def _name_key(word: str) -> str:
+    """A grade name as grade names are compared: case, quotes, spaces, hyphens and underscores
+    ignored."""
+    return re.sub(r"[\s_\-]+", "", word.strip().strip('"').casefold())
+
+
 def grade_from_name(raw: str, grade_names: Sequence[str]) -> int | None:
-    """The grade whose name (``data.grades``) the cell ``raw`` writes, ignoring case and the
-    spaces and quotes around both (``' Severe '`` -> 3 on ``[none, mild, moderate, severe]``),
-    else None."""
-    word = raw.strip().strip('"').strip().casefold()
+    """The grade whose name (``data.grades``) the cell ``raw`` writes, ignoring case, the
+    spaces and quotes around both and the spaces, hyphens and underscores inside (``' Severe '``
+    -> 3 on ``[none, mild, moderate, severe]``), or one of its common long names
+    (:data:`GRADE_NAME_ALIASES`: ``Proliferative DR`` -> 4 on the ICDR scale), else None."""
+    word = _name_key(raw)
     if not word:
         return None
-    return next((g for g, n in enumerate(grade_names) if str(n).strip().casefold() == word), None)
+    for g, name in enumerate(grade_names):
+        own = str(name).strip().casefold()
+        if word == _name_key(own) or word in {_name_key(a) for a in GRADE_NAME_ALIASES.get(own, ())}:
+            return g
+    return None
 
 
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
@@ -1079,6 +1106,14 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             problems)
 
 
+def _ambiguous_words(name: str) -> str:
+    """What a CSV name that matches several images is (:func:`ambiguous_name`'s ``said``): it
+    has no extension, or an image extension no file has (matched by its stem)."""
+    if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+        return "no file of that extension; by its stem"
+    return "no extension"
+
+
 def ambiguous_name(table: LabelTable, row: LabelRow, paths: Sequence[Path],
                    said: str = "no extension") -> Problem:
     """The error for a CSV name without extension that matches several images (``x`` for
@@ -1240,9 +1275,10 @@ def same_image_rows(images: Sequence[Path], table: LabelTable) -> list[Problem]:
 
 class NameIndex:
     """Find the image a CSV names: by file name, else (no extension) by stem, else (digits
-    only) by the number a spreadsheet left after eating leading zeros, all case-insensitive
-    and in any Unicode form (:func:`data_prep.layout.name_key`); the paths found are the
-    files' own."""
+    only) by the number a spreadsheet left after eating leading zeros, else (a name with an
+    image extension no file has: ``x.jpeg`` for ``x.jpg``) by its stem among images of another
+    image extension, all case-insensitive and in any Unicode form
+    (:func:`data_prep.layout.name_key`); the paths found are the files' own."""
 
     def __init__(self, images: Sequence[Path]) -> None:
         self.by_path = list(images)
@@ -1260,12 +1296,15 @@ class NameIndex:
         return self.find(Path(cell.replace("\\", "/")).name)
 
     def find(self, name: str) -> tuple[list[Path], str]:
-        """(matching images, how: 'name' | 'stem' | 'number' | 'ambiguous' | '')."""
+        """(matching images, how: 'name' | 'stem' | 'number' | 'extension' | 'ambiguous' |
+        ''). 'extension': the name's image extension is not the one file of its stem's
+        (``x.jpeg`` -> ``x.jpg``); several files of that stem: 'ambiguous'."""
         key = name_key(name)
         if key in self.by_name:
             return self.by_name[key], "name"
         if Path(key).suffix.lower() in IMAGE_SUFFIXES:
-            return [], ""
+            paths = self.by_stem.get(Path(key).stem, [])
+            return (paths, "extension") if len(paths) == 1 else (paths, "ambiguous" if paths else "")
         for paths, how in ((self.by_stem.get(key, []), "stem"),
                            (self.by_number.get(int(key), []) if key.isdigit() else [], "number")):
             if len(paths) == 1:
@@ -1438,13 +1477,13 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     problems: list[Problem] = []
     no_image: list[tuple[str, str, str]] = []  # (where, what, fix) of the rows without an image
     plain_missing: dict[int, LabelRow] = {}  # index in no_image: a row whose image is nowhere
-    by_how: dict[str, list[str]] = {"stem": [], "number": []}
+    by_how: dict[str, list[str]] = {"stem": [], "number": [], "extension": []}
     by_case: list[str] = []  # 'ROW NAME -> file name' of the names matched only by ignoring case
     claimed: set[Path] = set()  # the candidates of an ambiguous row: that row's, though unpaired
     for row in table.rows:
         paths, how = index.find(row.name)
         if how == "ambiguous":
-            problems.append(ambiguous_name(table, row, paths))
+            problems.append(ambiguous_name(table, row, paths, _ambiguous_words(row.name)))
             if len({name_key(p.name) for p in paths}) == 1:  # one name in two patient folders:
                 for path in paths:  # a duplicate name, not also an image without label
                     matched.setdefault(path, row)
@@ -1492,6 +1531,12 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
                                          f"matched to the one image with that stem (e.g. "
                                          f"{by_how['stem'][0]})", "nothing to do", "match"))
+    if by_how["extension"]:
+        problems.append(note(table.path, f"{counted(len(by_how['extension']), 'name')} with another "
+                                         f"image extension than the file's, each matched to the one "
+                                         f"image with that stem (e.g. {by_how['extension'][0]})",
+                             "nothing to do (the manifest keeps the file's own name); write the "
+                             "file names as they are on disk to match exactly", "match"))
     if by_case:  # on Linux PATIENT00_OS.PNG and patient00_OS.png are two names: said, not refused
         problems.append(note(table.path, f"{counted(len(by_case), 'CSV name')} matched a file only by "
                                          f"ignoring letter case (e.g. {by_case[0]})",

@@ -910,7 +910,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             for path in files[start:start + PREDICT_CHUNK]:
                 noted: list[str] = []
                 try:  # the bundle's kind: a colour file on a grey UW-OCTA model is doubted, as in the app
-                    pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted)
+                    pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted,
+                                              grey_trained=bundle.grey_trained)
                 except (OSError, ValueError) as exc:
                     problems += _unreadable(path, exc)
                     skipped.append(path)

@@ -1114,7 +1114,12 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
                   f"octa, {_OCTA_RECIPE_WORDS}", _fundus_recipe_fix(cfg))
     try:
         # data.ungradable and data.missing as the ingest
-        entries, problems, _, _, missing = ingest.collect_images(d, layout, names)
+        collected = ingest.collect_images(d, layout, names)
+        # a plain folder's 0..4 grades read as ICDR's, as the ingest will (infer_icdr)
+        inferred = ingest.infer_icdr(d, layout, names, collected)
+        if inferred is not None:
+            collected, names = inferred[0], config_module.GRADE_SCALES["icdr"]
+        entries, problems, _, _, missing = collected
         # no training or test image (study/ holding images/ and labels.csv), decided as the
         # ingest does before data.unlabelled's images join: those are no such images
         no_images = (not entries and not any(p.severity == "error" for p in problems))

@@ -546,7 +546,7 @@ def _pair(sub: SubmissionRows, labels: LabelRows) -> tuple[np.ndarray, dict[str,
     label_of: dict[int, int] = {}  # submission row -> label row
     problems = [p for p in labels.problems if p.severity == "error"]
     stray: list[tuple[str, str]] = []
-    how_many = {"name": 0, "stem": 0, "number": 0, "number_lost_zeros": 0, "by_case": 0}
+    how_many = {"name": 0, "stem": 0, "number": 0, "extension": 0, "number_lost_zeros": 0, "by_case": 0}
     example: dict[str, str] = {}
     for j, (name, line) in enumerate(zip(labels.names, labels.lines, strict=True)):
         paths, how = index.find(name)

@@ -14,7 +14,8 @@ The inference API is re-exported here (:data:`__all__`)::
     from drac_ssl.grading import grade_images, load_bundle, read_image
 
     bundle = load_bundle("runs/default")
-    read = [read_image(p, bundle.spec.channels, kind=bundle.kind) for p in paths]
+    read = [read_image(p, bundle.spec.channels, kind=bundle.kind, grey_trained=bundle.grey_trained)
+            for p in paths]
     images = [image for image, _ in read]  # uint8 grey or RGB; the words: what reading each said
     graded = grade_images(bundle, images)
 

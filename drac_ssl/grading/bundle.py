@@ -52,7 +52,13 @@ from drac_ssl import __version__
 from drac_ssl.config import layout_name
 from drac_ssl.figures import chance_words, figure_text, format_ci
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
-from drac_ssl.grading.image_notes import image_kind
+from drac_ssl.grading.image_notes import (
+    GREY_TRAINED_RULE,
+    grey_trained,
+    grey_trained_enough,
+    grey_training_words,
+    image_kind,
+)
 from drac_ssl.grading.model import (
     HEADS,
     Calibration,
@@ -159,6 +165,14 @@ class Bundle:
         file as UW-OCTA only for ``octa``."""
         return image_kind(self.spec.recipe, self.spec.channels,
                           (self.metadata.get("data") or {}).get("modality"))
+
+    @property
+    def grey_trained(self) -> tuple[int, int] | None:
+        """``(grey, total)``: the grey pictures among the model's labelled training images and
+        their number (:func:`drac_ssl.grading.image_notes.grey_trained`); None when the bundle
+        does not record it. :func:`drac_ssl.grading.predict.read_image` words its warning on a
+        grey picture given to a colour model from it."""
+        return grey_trained(self.metadata)
 
     @property
     def shared_backbone(self) -> Backbone | None:
@@ -346,6 +360,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "train_per_grade": {names[k]: v for k, v in per_grade.items() if k < len(names)},
         "grades": names,
         "channels": facts.channels,
+        # labelled training images that were grey pictures (None: an ingest that did not record it)
+        "n_grey_train": _grey_train(summary),
         "modality": facts.modality,
         "preprocessing": facts.preprocessing,
         "ingest_warnings": warned,
@@ -358,6 +374,27 @@ def data_provenance(data_dir: str | os.PathLike[str],
                  "patient data; metrics on them say nothing about real DR grading"
                  if phantom else "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def _grey_card_words(trained: tuple[int, int] | None) -> str:
+    """The model card's words on grey inputs after "replicated ... with a warning": from
+    ``trained`` (:func:`drac_ssl.grading.image_notes.grey_trained`), e.g. `` (the model saw 1
+    grey image among 30 in training: a grey picture is marked not reliably gradable; a grey
+    picture counts as ...)``."""
+    seen = grey_training_words(trained)
+    if trained is None:
+        return f" ({seen})"
+    verdict = ("graded with that warning" if grey_trained_enough(trained)
+               else "marked not reliably gradable")
+    return f" ({seen}: a grey picture is {verdict}; {GREY_TRAINED_RULE})"
+
+
+def _grey_train(summary: dict[str, Any]) -> int | None:
+    """``ingest_summary.json``'s ``channels.grey_train``: the labelled training images that were
+    grey pictures; None for an ingest made before it was recorded."""
+    channels = summary.get("channels")
+    value = channels.get("grey_train") if isinstance(channels, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def pooled_origins_words(prov: dict[str, Any], n_folds: Any = None) -> str:
@@ -957,7 +994,7 @@ def _model_card(meta: dict[str, Any]) -> str:
     conversion = ("Colour or 16-bit inputs are converted to 8-bit grey (luminance), as in training."
                   if inp["channels"] == 1 else
                   "16-bit inputs are converted to 8-bit; grey inputs are replicated to three "
-                  "channels with a warning (the model was trained on colour photographs).")
+                  "channels with a warning" + _grey_card_words(grey_trained(meta)) + ".")
     fundus = ""
     steps = fundus_preprocessing_words(prep, data)
     if steps != "none":  # any step on (not a modifier alone: graham_mask is on by default)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "COLOUR_ENCODED",
@@ -50,7 +51,11 @@ __all__ = [
     "DOUBT_KINDS",
     "FAR_BELOW",
     "FILE_FINDING",
+    "GREY_ENOUGH",
     "GREY_IMAGE",
+    "GREY_TRAINED_MIN",
+    "GREY_TRAINED_RULE",
+    "GREY_TRAINED_SHARE",
     "IMAGE_SUFFIXES",
     "NOT_RELIABLY_GRADABLE",
     "NOT_SQUARE",
@@ -70,6 +75,9 @@ __all__ = [
     "few_levels_warning",
     "file_finding",
     "grey_for_colour_model",
+    "grey_trained",
+    "grey_trained_enough",
+    "grey_training_words",
     "image_kind",
     "incomplete_line",
     "is_plain_note",
@@ -208,19 +216,82 @@ NO_COLOUR = "No colour: the file's three channels are identical"
 they are, not converted (the export's summary counts such files apart)."""
 
 
-def grey_for_colour_model(mode: str = "") -> str:
+GREY_TRAINED_MIN = 20
+"""A colour model grades a grey picture as reliably as a colour one only when at least this
+many of its labelled training images were grey (:func:`grey_trained_enough`), and ..."""
+
+GREY_TRAINED_SHARE = 0.05
+"""... at least this share of them: a handful of grey pictures among thousands of colour ones
+teach a model little about grey ones (a grey picture is then *not reliably gradable*,
+:data:`NOT_RELIABLY_GRADABLE`)."""
+
+GREY_TRAINED_RULE = (f"a grey picture counts as reliably gradable only when at least "
+                     f"{GREY_TRAINED_MIN} of the model's labelled training images, and "
+                     f"{GREY_TRAINED_SHARE:.0%} of them, were grey")
+"""The rule of :func:`grey_trained_enough` in words: the ingest's warning on grey images, the
+grading caveat and the model card say it."""
+
+GREY_ENOUGH = "enough grey images to grade one"
+"""What :func:`grey_for_colour_model` says of a model that saw enough grey images
+(:func:`grey_trained_enough`): its warning then stays a doubt, not *not reliably gradable*."""
+
+
+def grey_trained(metadata: dict[str, Any] | None) -> tuple[int, int] | None:
+    """``(grey, total)``: how many of a bundle's labelled training images were grey pictures
+    and how many there were (``metadata["data"]``'s ``n_grey_train`` and ``n_train``, from the
+    ingest's ``ingest_summary.json`` ``channels.grey_train``); None when the bundle does not
+    record it (built before it was recorded, or not from an ingest)."""
+    data = (metadata or {}).get("data") or {}
+    grey, total = data.get("n_grey_train"), data.get("n_train")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (grey, total)):
+        return None
+    return int(grey), int(total)
+
+
+def grey_trained_enough(trained: tuple[int, int] | None) -> bool:
+    """Whether a colour model that saw ``trained`` = ``(grey, total)`` grey images among its
+    labelled training images saw enough to grade a grey picture: at least
+    :data:`GREY_TRAINED_MIN` and :data:`GREY_TRAINED_SHARE` of them. False for None (not
+    recorded)."""
+    if trained is None:
+        return False
+    grey, total = trained
+    return grey >= GREY_TRAINED_MIN and grey >= GREY_TRAINED_SHARE * total
+
+
+def grey_training_words(trained: tuple[int, int] | None) -> str:
+    """``trained`` (:func:`grey_trained`) in words: ``the model saw 1 grey image among 30 in
+    training``; for None ``the model was trained on colour photographs`` (a bundle that does
+    not record its grey images)."""
+    if trained is None:
+        return "the model was trained on colour photographs"
+    grey, total = trained
+    return f"the model saw {grey} grey image{'' if grey == 1 else 's'} among {total} in training"
+
+
+def grey_for_colour_model(mode: str = "", trained: tuple[int, int] | None = None) -> str:
     """The warning for a grey picture given to a colour (3-channel) model, the same words in
     the export command (after ``NAME: ``) and the app. ``mode``: the file's PIL pixel format;
     one of :data:`COLOUR_FILE_MODES` means a colour file whose three channels are identical
     (read as they are), anything else ("" for an array) a grey file replicated into three
-    channels, as the ingest replicates grey files of a colour data set."""
+    channels, as the ingest replicates grey files of a colour data set. ``trained``: how many
+    grey images the model saw among its labelled training images (:func:`grey_trained`; None:
+    not recorded). With enough of them (:func:`grey_trained_enough`) the warning says
+    :data:`GREY_ENOUGH` and is a doubt only; otherwise the picture is *not reliably gradable*
+    (:data:`NOT_RELIABLY_GRADABLE`) and the warning says the rule (:data:`GREY_TRAINED_RULE`)."""
     first = (f"{NO_COLOUR} (a grey picture saved as colour), read as they are"
              if mode in COLOUR_FILE_MODES else
              f"{GREY_IMAGE}: replicated to 3 identical channels for this colour model, as the "
              "ingest does for grey files of a colour data set")
-    return (f"{first}. The model was trained on colour photographs: if this is another kind of "
-            "image (an OCTA scan, a red-free photograph), its grade is outside what the model saw "
-            "and may mean nothing.")
+    other = ("if this is another kind of image (an OCTA scan, a red-free photograph), its grade "
+             "is outside what the model saw and may mean nothing")
+    if trained is None:
+        return f"{first}. The model was trained on colour photographs: {other}."
+    seen = grey_training_words(trained)
+    if grey_trained_enough(trained):
+        return (f"{first}. A grey picture: {seen}, {GREY_ENOUGH}; still, {other}.")
+    return (f"{first}. A grey picture: {seen}, too few to grade one reliably ({GREY_TRAINED_RULE}): "
+            f"{other}.")
 
 
 def describe_kind(kind: str, channels: int) -> str:
@@ -371,7 +442,8 @@ UNLIKE_KIND = "unlike the training images"
 NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
     (re.escape(UNLIKE_TRAINING), UNLIKE_KIND),
     (f"{re.escape(COLOUR_IMAGE)}: .*{re.escape(COLOUR_NOT_OCTA)}", "a colour picture, not UW-OCTA"),
-    (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}", "a grey picture for a colour model"),
+    (f"(?:{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)})(?!.*{re.escape(GREY_ENOUGH)})",
+     "a grey picture for a colour model"),
     (r"Only \d+ (?:grey )?levels?", "a thresholded export or mask"),
     (rf"\d+x\d+ {re.escape(FAR_BELOW)}", "far smaller than the model's input"),
 )
@@ -386,7 +458,8 @@ stop; the export's ``NAME: `` lines are not read by it) -> the reason in a few w
 of image the model grades, or that the grade is unreliable: the input check's "unlike the
 training images" (:mod:`drac_ssl.grading.ood`), a colour picture given to a grey UW-OCTA model
 (not the colour conversion of a grey fundus model, whose training ingest converted its images
-the same way), a grey picture given to a colour model, at most 4 levels
+the same way), a grey picture given to a colour model that saw too few grey images in training
+(:data:`GREY_TRAINED_RULE`; one that saw enough keeps the plain "see above" heading), at most 4 levels
 (:func:`few_levels_warning`: a thresholded export or a vessel mask), and an image far smaller
 than the model's input (below half of it: upscaled, "the grade is unreliable"). Other doubts
 (not square, smaller than the model's input but above half of it, a preprocessing finding, a

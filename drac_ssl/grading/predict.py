@@ -137,11 +137,14 @@ def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = None,
-               notes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+               notes: list[str] | None = None, grey_trained: tuple[int, int] | None = None
+               ) -> tuple[np.ndarray, list[str]]:
     """An image file in ``channels`` (1: uint8 grey ``(H, W)``, 3: RGB ``(H, W, 3)``) and the
     warnings of what was converted to get there, each ``NAME: `` and the app's words: the
     conversion to the model's channels (:func:`conform_channels`, whose ``kind`` this is: a
-    colour file read by a grey UW-OCTA model is doubted as OCTA), then each warning of the
+    colour file read by a grey UW-OCTA model is doubted as OCTA; ``grey_trained`` too: the grey
+    images a colour model saw in training, :func:`drac_ssl.grading.image_notes.grey_trained` of
+    its bundle's metadata), then each warning of the
     decoder (:func:`drac_ssl.grading.image_notes.file_finding`: ``Image file: 50.0% of the
     pixels are (partly) transparent: composited over black ...``, a CMYK file converted
     without colour management, float samples scaled, an ICC profile not applied ...).
@@ -180,7 +183,7 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
         notes += [f"{p.name}: {line}" for severity, line in findings
                   if severity == "note" or is_plain_note(line)]
     pixels, warnings = conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour,
-                                        mode=decoded.mode, kind=kind)
+                                        mode=decoded.mode, kind=kind, grey_trained=grey_trained)
     return pixels, warnings + [f"{p.name}: {line}" for severity, line in findings
                                if severity == "warning" and (notes is None or not is_plain_note(line))]
 
@@ -192,8 +195,8 @@ def model_channels(metadata: dict[str, Any]) -> int:
 
 
 def conform_channels(image: np.ndarray, channels: int, name: str = "image",
-                     colour: bool | None = None, mode: str = "", kind: str | None = None
-                     ) -> tuple[np.ndarray, list[str]]:
+                     colour: bool | None = None, mode: str = "", kind: str | None = None,
+                     grey_trained: tuple[int, int] | None = None) -> tuple[np.ndarray, list[str]]:
     """``image`` (uint8 grey ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)``) in the model's
     ``channels`` and a warning for each conversion; never converts silently.
 
@@ -207,10 +210,12 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
       not known to be OCTA); an RGB file whose three channels are identical loses nothing
       (no warning);
     * grey image, colour model (3 channels): replicated into three identical channels with
-      a warning (:func:`grey_for_colour_model`): the model was trained on colour photographs,
-      and a grey image is outside what it saw (its grade is graded anyway, and says so). The
-      warning tells a grey file (replicated) from a colour file whose three channels are
-      identical (read as they are) by ``mode``.
+      a warning (:func:`grey_for_colour_model`), worded from ``grey_trained`` (the grey
+      images among the model's labelled training images,
+      :func:`drac_ssl.grading.image_notes.grey_trained`; None: not recorded): with too few a
+      grey picture is outside what the model learnt and *not reliably gradable* (graded
+      anyway, and says so). The warning tells a grey file (replicated) from a colour file
+      whose three channels are identical (read as they are) by ``mode``.
 
     ``colour``: whether the channels differ (default: computed). ``mode``: the PIL pixel
     format of the file the image was decoded from ("" for an array: a grey file). Raises
@@ -237,7 +242,7 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
         if not colour:
             return converted, []  # an RGB file of a grey picture: nothing is lost
         return converted, [f"{name}: {colour_for_grey_model(said[0].what, kind == 'octa')}"]
-    return converted, [f"{name}: {grey_for_colour_model(mode)}"]
+    return converted, [f"{name}: {grey_for_colour_model(mode, grey_trained)}"]
 
 
 @functools.lru_cache(maxsize=8)

@@ -36,6 +36,9 @@ def test_the_hint_names_configs_drac_yaml_as_is_from_the_checkout(
     monkeypatch.chdir(config.PACKAGE_CONFIGS.parent)
     hint = make_bundle_hint(Path("runs"), command="drac-ssl-app")
     assert _config_files_named(hint)[0] == str(Path("configs") / "drac.yaml"), hint
+    # colour fundus photographs too (a trial: the hint named DRAC's commands alone)
+    assert _config_files_named(hint)[1] == str(Path("configs") / "fundus.yaml"), hint
+    assert "data.fundus_crop=true   # colour fundus photographs" in hint, hint
 
 
 def test_a_non_editable_install_is_not_sent_to_a_config_file_it_does_not_have(

@@ -88,6 +88,11 @@ def test_predict_shapes_probabilities_heatmap(predictor: Predictor, sample_path:
     assert pred.seconds > 0
     d = pred.as_dict()
     assert d["grade"] == pred.grade and abs(sum(d["P"]) - 1) < 1e-9
+    # plain floats where the result is read and printed (a trial saw np.float64(0.202))
+    assert list(pred.probabilities) == ["Normal", "NPDR", "PDR"]
+    assert all(type(p) is float for p in [*pred.probabilities.values(), *d["P"], *d["probabilities"].values()])
+    shown = repr(pred)
+    assert "np.float64" not in shown and "array(" not in shown and "probabilities={'Normal': " in shown
 
 
 def test_same_result_as_export_path(bundle_dir: Path, predictor: Predictor, sample_path: Path) -> None:
@@ -483,7 +488,7 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
         path.write_bytes(_png(np.roll(stripes, i, axis=1)))
         paths.append(str(path))
     summary, rows, _, _ = _grade_batch_now(predictor, AppSettings(), paths)
-    assert "5 of the 5 graded image(s) carry a warning** (5 unlike the training images" in summary
+    assert "5 of the 5 graded images carry a warning** (5 unlike the training images" in summary
     assert all(row[-1].startswith("Unlike the training images") for row in rows)
     # said exactly when it is true (an untrained demo model may or may not grade them alike)
     assert ("All 5 images got the same grade" in summary) == (len({row[1] for row in rows}) == 1)

@@ -531,7 +531,7 @@ def test_the_batch_counts_every_graded_image_that_carries_a_warning_by_kind(pred
     tiny = _write(tmp_path, "tiny.png", _scan(24, seed=3))  # below the 32 px input: too small
     summary, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(clean), str(mask), str(tiny)])
     assert [r[2] != "rejected" for r in rows] == [True] * 3
-    assert ("⚠ **2 of the 3 graded image(s) carry a warning** (1 too small, 1 thresholded export or "
+    assert ("⚠ **2 of the 3 graded images carry a warning** (1 too small, 1 thresholded export or "
             "mask): see the notes column") in summary, summary
     assert doubt_kind("Image file: something odd.") == "finding in the file"
     assert doubt_kind("Something new.") == "other warning"

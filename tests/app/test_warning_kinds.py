@@ -73,6 +73,11 @@ CASES: list[tuple[str, Callable[[], str], list[str], str | None]] = [
      lambda: grey_for_colour_model(""), ["a grey picture for a colour model"], "grey image for a colour model"),
     ("a grey picture saved as an RGB file, to a colour model",
      lambda: grey_for_colour_model("RGB"), ["a grey picture for a colour model"], "grey image for a colour model"),
+    ("a grey picture to a colour model that saw 1 grey image among 30 in training",
+     lambda: grey_for_colour_model("", (1, 30)), ["a grey picture for a colour model"],
+     "grey image for a colour model"),
+    ("a grey picture to a colour model that saw enough grey images (a doubt only)",
+     lambda: grey_for_colour_model("RGB", (60, 400)), [], "grey image for a colour model"),
     ("a 1-bit mask",
      lambda: few_levels_warning([[0, 255]], mode="1"), ["a thresholded export or mask"], "thresholded export or mask"),
     ("a colour image of few levels per channel, to a colour fundus model",
@@ -149,3 +154,42 @@ def test_the_verdict_needs_neither_gradio_nor_torch() -> None:
                           timeout=120, env={"PYTHONPATH": str(repo), "PATH": ""})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]", proc.stdout
+
+
+def test_grey_words_come_from_the_grey_images_the_model_saw() -> None:
+    """A colour model trained with some grey pictures says how many it saw, and the rule that
+    keeps a grey picture *not reliably gradable* (a trial found the ingest training on a grey
+    image that the bundle then flagged, and the card saying it saw colour alone)."""
+    from drac_ssl.grading.image_notes import (
+        GREY_TRAINED_MIN,
+        GREY_TRAINED_RULE,
+        grey_trained,
+        grey_trained_enough,
+    )
+
+    few = grey_for_colour_model("L", (1, 30))
+    assert "the model saw 1 grey image among 30 in training" in few and GREY_TRAINED_RULE in few
+    assert "trained on colour photographs" not in few
+    assert "saw 0 grey images among 30" in grey_for_colour_model("L", (0, 30))
+    assert "trained on colour photographs" in grey_for_colour_model("L", None)  # not recorded
+    # the rule: at least GREY_TRAINED_MIN grey images, and a share of them
+    assert not grey_trained_enough((GREY_TRAINED_MIN - 1, GREY_TRAINED_MIN))
+    assert grey_trained_enough((GREY_TRAINED_MIN, GREY_TRAINED_MIN * 10))
+    assert not grey_trained_enough((GREY_TRAINED_MIN, GREY_TRAINED_MIN * 100))  # 1 %: too few
+    assert not grey_trained_enough(None)
+    assert grey_trained({"data": {"n_grey_train": 3, "n_train": 30}}) == (3, 30)
+    assert grey_trained({"data": {"n_train": 30}}) is None and grey_trained({}) is None
+
+
+def test_the_batch_summary_counts_in_agreement() -> None:
+    """A trial read '(1 unlike the training images, 2 grey image for a colour model)': each
+    noun agrees with its count, and so does the verb of one warned image."""
+    from app.server import _batch_warning_line
+
+    grey = grey_for_colour_model("L", (0, 30))
+    line = _batch_warning_line(["Unlike the training images.", "", ""], [[], [grey], [grey]], 3)
+    assert "3 of the 3 graded images carry a warning** (1 unlike the training images, " \
+           "2 grey images for a colour model)" in line, line
+    one = _batch_warning_line(["", ""], [[grey], []], 2)
+    assert "1 of the 2 graded images carries a warning** (1 grey image for a colour model)" in one, one
+    assert "its grade may mean nothing" in one

@@ -217,3 +217,22 @@ def test_the_scale_comes_first_for_icdr_labels_missing_a_grade_and_for_rows_that
     grades = [(0, 1, 2, 6)[i % 4] if i % 8 else 0 for i in range(30)]  # rows of 6 a minority
     (said,) = errors(read(write_labels(tmp_path / "few.csv", grades), ("a", "b", "c"))[1])
     assert said.fix.startswith("correct the rows"), said.fix
+
+
+def test_the_common_long_names_of_the_icdr_grades_are_read_as_their_grade() -> None:
+    """``Proliferative DR`` is grade 4 on the ICDR scale (a trial's CSV of grade names was
+    refused for it), as are the other usual long names; DRAC's NPDR / PDR take theirs too,
+    and a word no grade is named by stays unread."""
+    from data_prep.validate import grade_from_name
+    from drac_ssl.config import GRADE_SCALES
+
+    icdr, drac = GRADE_SCALES["icdr"], GRADE_SCALES["drac"]
+    assert grade_from_name("Proliferative DR", icdr) == 4
+    assert grade_from_name(" proliferative diabetic retinopathy ", icdr) == 4
+    assert grade_from_name("No apparent retinopathy", icdr) == 0
+    assert grade_from_name("Moderate non-proliferative DR", icdr) == 2
+    assert grade_from_name("Severe NPDR", icdr) == 3
+    assert grade_from_name("Severe", icdr) == 3  # the short names as before
+    assert grade_from_name("Proliferative DR", drac) == 2
+    assert grade_from_name("Non-proliferative DR", drac) == 1
+    assert grade_from_name("Severe NPDR", drac) is None and grade_from_name("retinopathy", icdr) is None

@@ -362,10 +362,19 @@ def test_a_plain_folder_with_idrid_columns_is_read_as_the_idrid_layout(tmp_path:
     assert any("findings by kind: layout 1 note(s)" in line
                for line in ingest.format_summary(result).splitlines())
 
-    # columns the user names are never replaced: the plain folder's defaults then apply
-    message = run_error(config(plain, image_column="Image name", grade_column="Retinopathy grade"),
-                        tmp_path / "named")
-    assert "rows have a grade outside {0, 1, 2}" in message and "(IDRiD_" in message  # DRAC's 3 grades
+    # columns the user names are never replaced: the plain folder's defaults then apply, but
+    # for its scale: colour photographs graded 0..4 (3 and 4 among them) are read as ICDR's
+    inferred = ingest.run(config(plain, image_column="Image name", grade_column="Retinopathy grade"),
+                          tmp_path / "named", verbose=False)
+    assert inferred.grade_names == tuple(ICDR) and inferred.channels == 3
+    assert summary(inferred)["grades"]["source"] == ingest.INFERRED_ICDR
+    (note,) = [n for n in inferred.notes if "the scale was inferred" in n]
+    assert "every grade of the label CSV is within 0..4, 3 and 4 among them" in note
+    assert "--grades icdr to say so" in note
+    # said otherwise (DRAC's 3 grades by name), the scale's error stands
+    message = run_error(config(plain, image_column="Image name", grade_column="Retinopathy grade",
+                               grades=["drac"]), tmp_path / "named-drac")
+    assert "rows have a grade outside {0, 1, 2}" in message and "(IDRiD_" in message
     assert "no image-name column 'file'" in run_error(config(plain, image_column="file"),
                                                       tmp_path / "file")
     named = ingest.run(config(plain, image_column="Image name", grade_column="Retinopathy grade",
@@ -434,6 +443,10 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     assert not np.array_equal(red_row, grey_row)
     assert any("1 grey image(s) replicated to 3 identical channels (red_grey.png)" in w
                for w in colour.warnings)
+    # what grading will do with a grey picture, and the count the bundle words it from
+    assert any("marks it not reliably gradable (1 of the 12 labelled training images is grey"
+               in w for w in colour.warnings), colour.warnings
+    assert colour.n_grey_train == 1 and summary(colour)["channels"]["grey_train"] == 1
     assert "channels 1 warning(s)" in ingest.format_summary(colour)
     strict = run_error(config(root, grades=["icdr"], channels="auto", strict=True),
                        tmp_path / "strict")
@@ -512,7 +525,7 @@ def test_a_plain_folder_is_ingested_as_what_its_images_are(tmp_path: Path, aptos
     assert np.load(colour.cache_paths[SIZE]).shape == (25, SIZE, SIZE, 3)
     assert summary(colour)["channels"] == {
         "value": 3, "setting": "auto",
-        "reason": "3 (the plain layout's default = auto: 25 colour image(s))"}
+        "reason": "3 (the plain layout's default = auto: 25 colour image(s))", "grey_train": 0}
     assert summary(colour)["modality"]["value"] == "fundus"
     assert not any("grey" in n or "grayscale" in n for n in colour.notes)
     for kind in ("grey", "rgb_grey"):
@@ -690,6 +703,20 @@ def test_k_grades_from_the_config(tmp_path: Path, drac_samples: list[np.ndarray]
     message = run_error(config(root, grades=["icdr"]), tmp_path / "icdr")
     assert "grade 7 of 000.png is outside" in message
     assert "e.g. icdr" not in message  # ... but not when the scale already is ICDR
+
+
+def test_grey_pictures_in_colour_files_keep_drac_s_scale(tmp_path: Path, drac_samples: list[np.ndarray]) -> None:
+    """The ICDR scale is inferred for colour photographs only: grey pictures saved as RGB files
+    (their headers say colour; decoded, they are grey: a plain folder read as UW-OCTA) keep the
+    plain folder's default scale, DRAC's 3 grades, and its error, with the note taken back."""
+    root = tmp_path / "plain"
+    for i in range(10):
+        grey = np.roll(drac_samples[i % 3], i, axis=0)[::8, ::8]
+        save(root / f"{i:03d}.png", np.stack([grey] * 3, axis=-1))
+    write_rows(root / "labels.csv", ["image name", "DR grade"],
+               [[f"{i:03d}.png", i % 5] for i in range(10)])
+    message = run_error(config(root), tmp_path / "out")
+    assert "4 rows have a grade outside {0, 1, 2}" in message and "the scale was inferred" not in message
     write_rows(root / "labels.csv", ["image name", "DR grade"],
                [[f"{i:03d}.png", i % 5] for i in range(10)])
     result = ingest.run(config(root, grades=["A", "B", "C", "D", "E"]), tmp_path / "k5",
@@ -1985,3 +2012,23 @@ def test_hidden_file_notes_are_one_line_like_other_findings_of_many_files(tmp_pa
     assert hidden[0].strip().startswith(f"{images}: 14 files (1/.DS_Store, 1/Thumbs.db, 2/.DS_Store "
                                         "and 11 more): hidden/system file ignored"), hidden[0]
     assert sum("hidden/system file" in n for n in summary(result)["notes"]) == 14  # all kept
+
+
+def test_a_name_with_another_image_extension_matches_the_one_file_of_its_stem(
+        tmp_path: Path, drac_samples: list[np.ndarray]) -> None:
+    """A CSV naming IDRiD_001.jpeg for the file IDRiD_001.jpg (a trial: said twice, as a row
+    without image and an image without row) is matched by stem, with one note; two files of
+    that stem keep it an error, as a name without extension does."""
+    root = tmp_path / "plain"
+    for i in range(9):
+        save(root / f"{i:03d}.png", np.roll(drac_samples[i % 3], i, axis=0)[::8, ::8])
+    rows = [[f"{i:03d}.{'jpeg' if i < 2 else 'png'}", i % 3] for i in range(9)]
+    write_rows(root / "labels.csv", ["image name", "DR grade"], rows)
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert sorted(r["id"] for r in manifest(result))[:2] == ["000.png", "001.png"]  # the files' own names
+    (said,) = [n for n in result.notes if "another image extension" in n]
+    assert "2 names with another image extension than the file's" in said and "000.jpeg -> 000.png" in said
+    assert not any("without image" in w or "without label" in w for w in result.warnings + result.notes)
+    save(root / "000.bmp", drac_samples[0][::8, ::8])  # a second file of that stem: ambiguous
+    message = run_error(config(root), tmp_path / "ambiguous")
+    assert "000.jpeg (no file of that extension; by its stem) matches 2 images" in message

@@ -255,6 +255,13 @@ def test_the_app_shows_five_named_probabilities_in_colour(colour_run: Path, tmp_
     Image.fromarray(image[..., 0]).save(tmp_path / "grey.png")
     grey = predictor.predict_file(tmp_path / "grey.png", gradcam=False)
     assert any("replicated to 3 identical channels" in w for w in grey.warnings)
+    # worded from the grey images the bundle records it saw (none: a RetinaMNIST run)
+    grey_seen, n_train = predictor.grey_trained  # type: ignore[misc]
+    assert grey_seen == 0 and n_train > 0
+    assert any(f"the model saw 0 grey images among {n_train} in training" in w for w in grey.warnings)
+    card = (colour_run / "bundle" / "MODEL_CARD.md").read_text()
+    assert f"(the model saw 0 grey images among {n_train} in training: a grey picture is marked " \
+           "not reliably gradable" in card
     summary, rows, csv_path, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / "eye.png"),
                                                                         str(tmp_path / "grey.png")])
     assert len(rows[0]) == len(table_columns(5)) == 10 and csv_path is not None

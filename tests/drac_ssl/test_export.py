@@ -2981,12 +2981,15 @@ def test_score_of_labels_on_a_wider_scale_asks_for_a_submission_on_theirs(
 def test_score_says_a_grade_name_of_another_scale_is_neither_number_nor_name(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sub = _write_scored_submission(tmp_path / "team.csv")
-    labels = _labels_csv(tmp_path / "lab.csv", [*SCORED_TRUE[:7], "Proliferative DR"])
+    labels = _labels_csv(tmp_path / "lab.csv", [*SCORED_TRUE[:7], "Stage 4 retinopathy"])
     assert export.main(["--score", str(sub), "--labels", str(labels)]) == 2
     err = capsys.readouterr().err
-    assert ("'Proliferative DR' of IDRiD_008 is neither a grade number nor one of the names No DR, "
+    assert ("'Stage 4 retinopathy' of IDRiD_008 is neither a grade number nor one of the names No DR, "
             "Mild, Moderate, Severe, PDR") in err, err
     assert "is not an integer" not in err, err
+    # ICDR's long name of grade 4 is that grade (data_prep.validate.GRADE_NAME_ALIASES)
+    labels = _labels_csv(tmp_path / "long.csv", [*SCORED_TRUE[:7], "Proliferative DR"])
+    assert export.main(["--score", str(sub), "--labels", str(labels)]) == 0
 
 
 def test_score_asks_whether_submission_and_labels_were_swapped(

@@ -41,3 +41,38 @@ def test_a_file_on_another_scale_is_one_preflight_error_as_the_ingest_says_it(tm
     assert f"{root / 'labels.csv'}: 10 rows have a grade outside {{0, 1, 2}}" in said.line
     assert "3 (5 rows) and 4 (5 rows)" in said.line and "pass data.grades=icdr" in said.line
     assert not any("more 'grade'" in f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources))
+
+
+def test_colour_photographs_graded_0_to_4_pass_as_icdr_without_decoding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain folder of colour files whose grades run 0..4 is read on the ICDR scale, as the
+    ingest will read it (data_prep.ingest.infer_icdr: a trial's first command failed on DRAC's
+    3-grade default); the preflight tells colour by the files' headers, decoding none."""
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    import data_prep.validate
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the preflight decoded an image")
+
+    monkeypatch.setattr(data_prep.validate, "inspect_image", forbidden)
+    root = tmp_path / "plain"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    with open(root / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image name", "DR grade"])
+        for i in range(25):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / f"{i:03d}.jpg")
+            writer.writerow([f"{i:03d}.jpg", i % 5])
+    cfg, sources, parsed = preflight.read_config(None, [f"data.root={root}", "data.n_folds=2"])
+    assert parsed == []
+    found = preflight.check(cfg, tmp_path / "runs" / "x", sources)
+    assert not any("outside {" in f.line for f in found), [f.line for f in found]
+    # said otherwise, DRAC's scale and its error stand
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", "data.n_folds=2", "data.grades=drac"])
+    assert any("10 rows have a grade outside {0, 1, 2}" in f.line
+               for f in preflight.check(cfg, tmp_path / "runs" / "x", sources))
