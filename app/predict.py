@@ -48,7 +48,7 @@ from app.inputs import (  # InputRejected re-exported (__all__): predict_file ra
     load_upload,
     too_small_warning,
 )
-from drac_ssl.grading.image_notes import unreliable_reasons
+from drac_ssl.grading.image_notes import as_sentence, unreliable_reasons
 
 __all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
            "borderline_words", "find_newest_bundle", "make_bundle_hint"]
@@ -432,7 +432,7 @@ class Predictor:
         elif octa_size and octa_size in upload:  # relative to what the model reads
             side = int(self.bundle.spec.image_size)
             upload[upload.index(octa_size)] = too_small_warning(int(shape[1]), int(shape[0]), side)
-        return [f"{w[0].upper()}{w[1:]}." for w in small] + upload + [f"{w[0].upper()}{w[1:]}." for w in found]
+        return [as_sentence(w) for w in small] + upload + [as_sentence(w) for w in found]
 
     @property
     def chance_warning(self) -> str | None:

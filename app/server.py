@@ -71,6 +71,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
     UNLIKE_KIND,
     doubt_kind,
+    flagged_reasons,
     incomplete_line,
     same_grade_words,
     unreliable_reasons,
@@ -1179,8 +1180,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                        *(round(float(v), 4) for v in p), round(per_image, 3), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
+                # the export's notes file's rule too (flagged_reasons)
                 flagged = sum(1 for odd, said in zip(unlike, sentences, strict=True)
-                              if unreliable_reasons([odd, *said]))
+                              if flagged_reasons(odd, said))
                 csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
                                                        probs, classes, rejected_notes, num_grades=k,
                                                        notes=graded_notes)

@@ -207,7 +207,8 @@ def export_parser() -> argparse.ArgumentParser:
                              "not the run's run.device")
     parser.add_argument("--images", metavar="DIR", help="folder of the images to grade (or one image "
                                                         "file) / with --check: the folder of the test "
-                                                        "images")
+                                                        "images / with RUN --score: the graded files, "
+                                                        "to say those the model was trained on")
     parser.add_argument("--out", metavar="CSV", help="submission file to write")
     parser.add_argument("--check", metavar="CSV", help="validate this submission file instead")
     parser.add_argument("--manifest", metavar="RUN",
@@ -297,14 +298,19 @@ def score_arguments_problem(args: argparse.Namespace) -> str | None:
             return (f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --score "
                     f"SUBMISSION.csv (score a submission against labels you hold)")
         return None
-    others = [flag for flag, given in (("RUN", args.run), ("--check", args.check),
-                                       ("--variant", args.variant), ("--images", args.images),
+    # RUN (a run or bundle folder) and --images DIR (the graded files) tell whether the scored
+    # images trained the model (drac_ssl.scoring.training_images_check)
+    others = [flag for flag, given in (("--check", args.check),
+                                       ("--variant", args.variant),
                                        ("--out", args.out), ("--manifest", args.manifest),
                                        ("--skip-unreadable", args.skip_unreadable),
                                        ("--tta", args.tta is not None)) if given]
     if others:
         return (f"--score compares a submission with labels; give no {', '.join(others)} with it "
                 f"(grade the images first: {python_command('drac_ssl.export')} RUN --images DIR --out CSV)")
+    if args.images and not args.run:
+        return ("--images goes with RUN under --score (RUN --score CSV --labels LABELS --images DIR: "
+                "are the scored images among those RUN's model was trained on?)")
     if not args.labels:
         return ("--score needs --labels CSV: the true grades of the submission's images (e.g. "
                 "IDRiD's 'b. IDRiD_Disease Grading_Testing Labels.csv')")

@@ -113,11 +113,33 @@ accuracy, macro F1, the AUCs and the confusion matrix, in report.md's words; eve
 label and every label a case (:mod:`drac_ssl.scoring`, which loads no torch: the command
 answers it before this module's imports).
 
+An image of ``--images`` that is *not reliably gradable* by the app batch's rule
+(:func:`drac_ssl.grading.image_notes.flagged_reasons`: unlike the training images, a colour
+picture for a grey UW-OCTA model, a grey picture for a colour model, a thresholded export or
+mask, far smaller than the model's input; and here a blank or random-noise image too, which the
+app refuses) keeps its row, like any other, in the submission (its format is fixed): the
+command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_image_notes`:
+``case,class,not_reliably_gradable,training_image``, each graded case, the reasons joined by
+``; ``, empty when clean), ends with a ``FLAGGED:`` line counting the reasons and naming that
+file, and exits :data:`drac_ssl.runtime.EXIT_FLAGGED` (4). The graded files whose SHA-256 the
+bundle lists among its labelled training images (``metadata.json``'s ``training_images``,
+:mod:`drac_ssl.grading.training_images`) are counted in the last line ("2 of 5 images were used
+to train this model (same SHA-256): scores on them are not a test") and marked in the notes
+file too, which is written then as well (exit 0 when nothing is flagged); a bundle built before
+that list says nothing. With neither, no notes file is written, and one an earlier export left
+beside ``--out`` is removed with its other records.
+
+The selected variant's words come from ``finetune/summary.json`` through the bundle
+(:func:`drac_ssl.selection.selection_words`): a tie is said as one ("tied on out-of-fold QWK
+(0.000, with scratch and vicreg) and AUC one-vs-one (0.544, with vicreg); chosen by the tie-break
+order vicreg_umm, vicreg, scratch"), for a bundle built before those words too.
+
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``--out`` left as it
 was), 2 bad input (missing run or bundle, unreadable images, bad arguments, a file or folder
 it cannot write), without a traceback; 3 written with ``--skip-unreadable`` but some files
-skipped.
+skipped; 4 written, every image graded, but some image is not reliably gradable (its reasons in
+``<stem>_notes.csv``; 3 goes first when files were also skipped).
 """
 
 from __future__ import annotations
@@ -179,7 +201,9 @@ from drac_ssl.grading.bundle import (
 from drac_ssl.grading.image_notes import (
     FILE_FINDING,
     NO_COLOUR,
+    NOT_RELIABLY_GRADABLE,
     few_levels_warning,
+    flagged_reasons,
     incomplete_line,
     same_grade_words,
 )
@@ -193,11 +217,13 @@ from drac_ssl.grading.predict import (
     read_image,
     read_image_any,
 )
+from drac_ssl.grading.training_images import file_prefix, training_hashes, training_images_line
 from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.run_state import unfinished_words
 from drac_ssl.runtime import (
+    EXIT_FLAGGED,
     EXIT_SKIPPED,
     RUN_LOCK,
     hold_run,
@@ -206,17 +232,20 @@ from drac_ssl.runtime import (
     resolve_device,
 )
 from drac_ssl.scale import read_ingest_facts
+from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import python_command, python_word, started
 from drac_ssl.submission import (
     DRAC_PROB_COLUMNS,
     IMAGE_SUFFIXES,
     check_submission,
     classes_off_rule,
+    image_notes_path,
     images_option_problem,
     is_drac_test_folder,
     read_folder,
     read_submission,
     referable_path,
+    write_image_notes,
     write_referable,
     write_submission,
 )
@@ -240,6 +269,12 @@ __all__ = [
 ]
 
 PREDICT_CHUNK = 32  # images decoded and preprocessed at a time by the command line
+
+BLANK_REASON = "blank or near-constant"
+NOISE_REASON = "random noise"
+"""The export's own reasons an image is not reliably gradable, after the app's
+(:data:`drac_ssl.grading.image_notes.NOT_RELIABLY_GRADABLE`): the app refuses such images, the
+export grades them so that the submission lists every case (``<stem>_notes.csv``)."""
 
 
 class SubmissionCheckError(BundleError):
@@ -830,7 +865,11 @@ def _variant_words(bundle_path: Path, metadata: dict[str, Any], named: bool) -> 
     selected, highest out-of-fold QWK, as RUN/finetune/summary.json says)"``, or ``" (variant
     vicreg, asked for by name; the run selected scratch)"`` for ``--variant NAME`` (``named``);
     "" for a bundle that records no variant (an older build). The summary is cited where it
-    lies beside the bundle (``RUN/bundle``), else the bundle's own ``metadata.json``."""
+    lies beside the bundle (``RUN/bundle``), else the bundle's own ``metadata.json``. A tie is
+    said as one (:func:`drac_ssl.selection.selection_words`: ``tied on out-of-fold QWK (0.000,
+    with scratch and vicreg) and AUC one-vs-one (0.544, with vicreg); chosen by the tie-break
+    order vicreg_umm, vicreg, scratch``), for a bundle whose record says "highest" of a tie too
+    (built before those words: from its ``comparison`` rows, ``by the figures of`` the record)."""
     variant = metadata.get("variant")
     if not variant:
         return ""
@@ -844,7 +883,12 @@ def _variant_words(bundle_path: Path, metadata: dict[str, Any], named: bool) -> 
         return f" ({what})"
     summary = bundle_path.parent / "finetune" / "summary.json"
     record = summary if summary.is_file() else bundle_path / "metadata.json"
-    return f" ({what}; the one the run selected, {selection.split(' (', 1)[0]}, as {record} says)"
+    # a tie said as a tie, for a bundle built before those words too (its comparison rows)
+    rows = {str(r.get("variant")): r for r in metadata.get("comparison") or [] if isinstance(r, dict)}
+    decision = (metadata.get("cv_metrics") or {}).get("decision") or (metadata.get("calibration") or {}).get("decision")
+    said = recorded_selection(selection, rows, decision, str(variant))
+    how = "as {} says" if said == selection else "by the figures of {}"  # a tie its record called "highest"
+    return f" ({what}; the one the run selected, {short_selection(said)}, {how.format(record)})"
 
 
 def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, device: str,
@@ -862,7 +906,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     nothing. ``skip_unreadable``: the readable images are graded and written instead,
     each skipped file is listed on stderr and in :func:`skipped_record_path` (JSON: the CSV,
     the folder, ``complete``, and per skipped file ``file``, ``path``, ``problem``, ``fix``),
-    and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped. The OK line names the
+    and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped, else
+    :data:`EXIT_FLAGGED` (4) when some graded image is not reliably gradable (the notes file
+    beside ``out``, :func:`drac_ssl.submission.image_notes_path`, says which and why; it also
+    marks the bundle's training images). The OK line names the
     variant that graded and why (:func:`_variant_words`; ``named_variant``: ``--variant NAME``).
     ``lead_lines``: stdout lines printed first, with the summary after grading
     (:func:`drac_ssl.console.print_lines`: a closed or full stdout does not cost the grades).
@@ -897,6 +944,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                           + f"\n  fix: {_no_images_fix(subfolders, bool(problems), images_dir)}")
     channels = bundle.spec.channels
     graded_files: list[Path] = []
+    file_words: list[list[str]] = []  # per graded file: its warnings above, without the "NAME: "
     warnings: list[str] = []
     plain: list[str] = []  # plain notes, not doubts: a 16-bit file converted as the ingest does
     level_warnings: list[str] = []  # NAME: only a few grey levels (a thresholded export, a mask)
@@ -919,9 +967,11 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                 chunk.append(pixels)
                 graded_files.append(path)
                 warnings += said
+                file_words.append([line.removeprefix(f"{path.name}: ") for line in said])
                 levels = _few_levels_words(pixels, noted, bundle.kind, channels)
                 if levels:  # the app's warning; the decoder's 1-bit note is then not said again
                     level_warnings.append(f"{path.name}: {levels}")
+                    file_words[-1].append(levels)
                     noted = [line for line in noted if ONE_BIT_NOTE not in line]
                 plain += noted
             if chunk and (skip_unreadable or not problems):
@@ -949,6 +999,17 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     k = bundle.calibration.num_grades
     names = list(bundle.metadata.get("class_names") or []) or None
     cases = [p.name for p in graded_files]
+    blank, noise, unlike = graded.blank, graded.noise, graded.unlike
+    # per graded image: why it is not reliably gradable (the app batch's rule, flagged_reasons;
+    # blank and noise, which the app refuses, too) and whether it trained the model
+    reasons = [flagged_reasons(bool(unlike is not None and unlike[i]), [*file_words[i], *image_warnings[i],
+                                                                        *crop_warnings[i]])
+               + ([BLANK_REASON] if blank[i] else []) + ([NOISE_REASON] if noise[i] else [])
+               for i in range(len(cases))]
+    hashes = training_hashes(bundle.metadata)  # None: a bundle built before the list says nothing
+    trained = [_file_prefix_or_none(p) in hashes for p in graded_files] if hashes else [False] * len(cases)
+    n_flagged, n_trained = sum(1 for r in reasons if r), sum(trained)
+    notes_file = image_notes_path(out)
     existed = out.exists()
     # checked under the name that says it failed, renamed onto --out when it passes (a file
     # failing its check is never left where it would be submitted; --out then stays as it
@@ -960,8 +1021,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
                                       grade_names=names,
                                       cases=[images_dir.name] if single else cases if skipped else None),
-        beside=(record, referable_path(out)))
+        beside=(record, referable_path(out), notes_file))
     referable_line = "" if issues else write_referable_beside(bundle, out)[1]
+    if not issues and (n_flagged or n_trained):
+        write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained)
     if skip_unreadable and not issues:
         atomic_write_json(record, {
             "submission": str(out), "images": str(images_dir), "complete": not skipped,
@@ -985,7 +1048,6 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # the replayed crop's findings apart from a squeeze without it (squeeze_finding)
     n_squeezed = sum(1 for found in crop_warnings if any(SQUEEZED in w for w in found))
     n_crop = sum(1 for found in crop_warnings if any(SQUEEZED not in w for w in found))
-    blank, noise, unlike = graded.blank, graded.noise, graded.unlike
     for line in (_drac_scale_line(images_dir, out, names or list(bundle.grade_names)),
                  _unlike_line(unlike, cases), _blank_line(blank, cases), _noise_line(noise, cases),
                  _copies_line(graded_files),
@@ -1061,13 +1123,48 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             f". {which}, skipped by --skip-unreadable (listed on stderr"
             f"{'' if issues else f' and in {record}'}): "
             f"{written} has no row for them, so it is not a complete submission")
+    if not issues and (n_flagged or n_trained):  # the last line: the notes file and why
+        out_lines.append(_notes_line(reasons, trained, written, notes_file))
     if (failure := print_lines(out_lines)) is not None:  # a reader gone (| head) is no failure
         state = (f" (it failed its check: {len(issues)} problem(s), do not submit it)" if issues else
                  " (incomplete: files were skipped)" if skipped else "")
         print(f"error: cannot print the summary on stdout ({failure}); the grades are in {written}{state}",
               file=sys.stderr)
         return 2
-    return 1 if issues else EXIT_SKIPPED if skipped else 0
+    return 1 if issues else EXIT_SKIPPED if skipped else EXIT_FLAGGED if n_flagged else 0
+
+
+def _file_prefix_or_none(path: Path) -> str | None:
+    """:func:`drac_ssl.grading.training_images.file_prefix` of a graded file; None when it
+    cannot be read again (gone since it was graded): not counted as a training image."""
+    try:
+        return file_prefix(path)
+    except OSError:
+        return None
+
+
+def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], written: Path, notes_file: Path) -> str:
+    """The export's last line when some graded image is not reliably gradable or trained the
+    model (``reasons`` and ``trained``: per graded image): ``FLAGGED: 2 of the 5 graded
+    image(s) are not reliably gradable (1 unlike the training images, 2 a grey picture for a
+    colour model): their rows in OUT look like any other; per case in OUT_notes.csv (...)``,
+    with :func:`training_images_line`'s sentence after a ``;``, or that sentence alone
+    (``NOTE: ...``)."""
+    n = len(reasons)
+    order = [reason for _, reason in NOT_RELIABLY_GRADABLE] + [BLANK_REASON, NOISE_REASON]
+    counts = {reason: sum(1 for why in reasons if reason in why) for reason in order}
+    counts = {reason: k for reason, k in counts.items() if k}
+    parts = []
+    if counts:
+        n_flagged = sum(1 for why in reasons if why)
+        listed = ", ".join(f"{k} {reason}" for reason, k in counts.items())
+        parts.append(f"{n_flagged} of the {n} graded image(s) {'is' if n_flagged == 1 else 'are'} not reliably "
+                     f"gradable ({listed}): {'its row' if n_flagged == 1 else 'their rows'} in {written} "
+                     f"{'looks' if n_flagged == 1 else 'look'} like any other")
+    if any(trained):
+        parts.append(training_images_line(sum(trained), n))
+    return (f"{'FLAGGED' if counts else 'NOTE'}: {'; '.join(parts)}; per case in {notes_file} "
+            f"(case,class,not_reliably_gradable,training_image)")
 
 
 def _few_levels_words(pixels: np.ndarray, noted: Sequence[str], kind: str, channels: int) -> str:
@@ -1166,6 +1263,8 @@ def _exit_note(code: int, args: argparse.Namespace) -> str | None:
         return f"incomplete submission: {n} file(s) skipped" if n else "incomplete submission"
     if code == 1:
         return "the submission failed its check"
+    if code == EXIT_FLAGGED:
+        return "written; some image is not reliably gradable (the _notes.csv beside it says which)"
     return None
 
 
@@ -1300,7 +1399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv``, ``--check TEAM.csv
     --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
     returns the exit code (0 ok, 1 submission problems, 2 bad input, 3 written with
-    ``--skip-unreadable`` but some files skipped)."""
+    ``--skip-unreadable`` but some files skipped, 4 written but some image not reliably
+    gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`)."""
     args = export_parser().parse_args(argv)
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:

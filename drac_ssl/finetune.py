@@ -192,6 +192,7 @@ from drac_ssl.runtime import (
     use_bf16,
 )
 from drac_ssl.scale import describe_grades, read_ingest_facts
+from drac_ssl.selection import VARIANT_PREFERENCE, select_variant  # noqa: F401 - re-exported: they were here
 
 __all__ = [
     "OFFERED_FOLDS",
@@ -1149,39 +1150,6 @@ def _fmt(value: Any) -> Any:
     if isinstance(value, float):
         return "" if not math.isfinite(value) else f"{value:.6g}"
     return value
-
-
-VARIANT_PREFERENCE = ("vicreg_umm", "vicreg", "scratch")
-"""The order that breaks a tie on both of :func:`select_variant`'s figures."""
-
-
-def select_variant(metrics: dict[str, dict[str, Any]], decision: str) -> tuple[str, str]:
-    """The variant to export and the rule in words.
-
-    Ranked by the benchmark's own order: with ``finetune.decision=thresholds`` by the
-    out-of-fold QWK, a tie broken by the macro one-vs-one AUC (``auc``), as the DRAC 2022
-    leaderboard breaks ties; with ``argmax`` by accuracy, a tie broken by the macro
-    one-vs-rest AUC (``auc_ovr``), the pair MedMNIST reports. A tie on both goes to
-    :data:`VARIANT_PREFERENCE`'s order. A missing or non-finite figure ranks last.
-
-    Args:
-        metrics: variant name -> its out-of-fold metrics (``qwk``, ``accuracy``, ``auc``,
-            ``auc_ovr``).
-        decision: ``finetune.decision``.
-    """
-    key, tie_key = ("qwk", "auc") if decision == "thresholds" else ("accuracy", "auc_ovr")
-
-    def finite(value: Any) -> float:
-        return float(value) if isinstance(value, int | float) and math.isfinite(value) else -2.0
-
-    def rank(name: str) -> tuple[float, float, int]:
-        order = -VARIANT_PREFERENCE.index(name) if name in VARIANT_PREFERENCE else -len(VARIANT_PREFERENCE)
-        return finite(metrics[name].get(key)), finite(metrics[name].get(tie_key)), order
-
-    tie_words = "AUC one-vs-one, as DRAC breaks ties" if tie_key == "auc" else "AUC one-vs-rest"
-    return max(metrics, key=rank), (
-        f"highest out-of-fold {'QWK' if key == 'qwk' else 'accuracy'} (finetune.decision={decision}; "
-        f"a tie goes to the higher {tie_words}, then to {', '.join(VARIANT_PREFERENCE)} in that order)")
 
 
 def _json_safe(obj: Any) -> Any:

@@ -91,6 +91,7 @@ from drac_ssl.run_state import (
 )
 from drac_ssl.runtime import code_words, same_code
 from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_facts
+from drac_ssl.selection import recorded_selection
 from drac_ssl.stage_settings import edited_config_words
 from drac_ssl.starting import python_command, started
 from drac_ssl.trial_run import cap_words, pool_size
@@ -1146,7 +1147,10 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         lines += [note, ""] if note else []
     summary = _read_json(ft / "summary.json")
     if isinstance(summary, dict):
-        lines += [f"Selected for export: **{summary.get('selected')}** ({summary.get('selection')})"
+        # a tie said as one, for a summary written before those words too (recorded_selection)
+        why = recorded_selection(str(summary.get("selection") or ""), summary.get("variants"),
+                                 summary.get("decision"), str(summary.get("selected")))
+        lines += [f"Selected for export: **{summary.get('selected')}** ({why})"
                   + (f"; {summary['selection_evidence']}" if summary.get("selection_evidence") else "")
                   + "."
                   # chosen on the images it is scored on (the model card says the same)

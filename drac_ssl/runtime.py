@@ -720,9 +720,13 @@ def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any]
 
 #: ``python -m drac_ssl.export --skip-unreadable`` skipped some files: the CSV was written without them
 EXIT_SKIPPED = 3
-#: exit codes of a command that did its job: 0, and :data:`EXIT_SKIPPED`; 1 (a submission
-#: failing its check) and 2 (bad input, a busy run folder) are failures
-FINISHED_EXIT_CODES = (0, EXIT_SKIPPED)
+#: ``python -m drac_ssl.export RUN --images DIR`` wrote every image, but some image is not
+#: reliably gradable (unlike the training images, a grey picture for a colour model ...: the
+#: ``<stem>_notes.csv`` beside the CSV says which and why); :data:`EXIT_SKIPPED` goes first
+EXIT_FLAGGED = 4
+#: exit codes of a command that did its job: 0, :data:`EXIT_SKIPPED` and :data:`EXIT_FLAGGED`;
+#: 1 (a submission failing its check) and 2 (bad input, a busy run folder) are failures
+FINISHED_EXIT_CODES = (0, EXIT_SKIPPED, EXIT_FLAGGED)
 
 
 def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,

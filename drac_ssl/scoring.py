@@ -4,8 +4,8 @@ IDRiD ships the grades of its test set, APTOS 2019 a public split, and a clinic 
 graded images of its own: the ingest reads none of these (a test split is graded unlabelled),
 and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them::
 
-    python -m drac_ssl.export --score TEAM.csv --labels LABELS.csv [--image-column NAME]
-        [--grade-column NAME] [--grades K] [--json OUT.json]
+    python -m drac_ssl.export [RUN] --score TEAM.csv --labels LABELS.csv [--image-column NAME]
+        [--grade-column NAME] [--grades K] [--json OUT.json] [--images DIR]
 
 * The submission must pass its own check (:func:`drac_ssl.submission.read_submission`, the
   lines ``--check`` prints); K is ``--grades`` or the header's. A label CSV given as the
@@ -50,6 +50,13 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
   AUC, how the labels were matched) with the command, the date and the package version,
   before anything is printed.
 
+Images the model was trained on are said (``warning: 2 of 5 images were used to train this
+model (same SHA-256): scores on them are not a test``, and ``training_images`` in the record)
+when it can be told (:func:`training_images_check`): the export's notes file beside the
+submission (``<stem>_notes.csv``), or ``RUN`` (a run or bundle folder whose bundle lists its
+training images' hashes) with ``--images DIR`` (the graded files); ``RUN`` alone gets a note on
+how to tell; a bundle built before the list says nothing.
+
 Exit codes (:func:`score_command`): 0 scored; 1 the submission fails its check (its problems
 printed as ``--check`` prints them); 2 anything else that stops the scoring (arguments, a
 label CSV that cannot be read or has bad rows, cases and labels that do not pair, a
@@ -60,6 +67,7 @@ that closes the pipe, ``| head -1``, changes no code). Loads no torch: ``python 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as _dt
 import difflib
 import functools
@@ -799,6 +807,60 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     return lines[:-1] if lines[-1] == "" else lines
 
 
+def _submission_cases(submission: str | Path) -> list[str]:
+    """The case column of a submission that passed its check (:func:`score` read it)."""
+    with open(submission, newline="", encoding="utf-8-sig") as fh:
+        return [row[0] for row in list(csv.reader(fh))[1:] if row]
+
+
+def training_images_check(submission: str | Path, run: str | None = None,
+                          images: str | None = None) -> dict[str, Any] | None:
+    """Whether the scored images trained the model (a score on them is not a test), when it
+    can be told: ``{"n": k, "of": n, "line": training_images_line(k, n), "source": ...}``
+    (``line`` "" for none), or ``{"note": ...}`` when RUN is given without the files, or None
+    when nothing tells.
+
+    From, in this order: ``run`` (a run or bundle folder whose bundle lists its training
+    images' hashes, :mod:`drac_ssl.grading.training_images`) with ``images`` (the folder of
+    the graded files: each case's file there is hashed); the notes file the export wrote
+    beside the submission (:func:`drac_ssl.submission.image_notes_path`, its ``training_image``
+    column; the export writes it only when some image is flagged or trained the model, so
+    without it, after an export by this version of a bundle that lists its hashes, none did);
+    ``run`` alone, whose bundle lists hashes: a note asking for ``--images``. A bundle built
+    before the list says nothing. Raises ValueError (BundleError) for a ``run`` that is no run
+    or bundle folder."""
+    from drac_ssl.grading.bundle_folder import bundle_folder
+    from drac_ssl.grading.training_images import file_prefix, training_hashes, training_images_line
+    from drac_ssl.io import read_json_dict
+    from drac_ssl.submission import image_notes_path, read_image_notes
+
+    cases = _submission_cases(submission)
+    hashes = None
+    if run is not None:
+        bundle = bundle_folder(run)
+        hashes = training_hashes(read_json_dict(bundle / "metadata.json") or {})
+        if hashes is not None and images is not None:
+            folder = Path(images)
+            files = [folder / c for c in cases] if folder.is_dir() else []
+            present = [f for f in files if f.is_file()]
+            if present:
+                n = sum(1 for f in present if file_prefix(f) in hashes)
+                missing = len(files) - len(present)
+                return {"n": n, "of": len(present), "line": training_images_line(n, len(present)),
+                        "source": f"the files of {folder} against {bundle}'s training images"
+                                  + (f"; {missing} case(s) without a file there" if missing else "")}
+    notes_file = image_notes_path(submission)
+    notes = read_image_notes(notes_file)
+    if notes is not None:
+        n = sum(1 for c in cases if notes.get(c, ("", False))[1])
+        return {"n": n, "of": len(cases), "line": training_images_line(n, len(cases)), "source": str(notes_file)}
+    if hashes is not None:
+        return {"note": f"{bundle} lists its training images by SHA-256, but without the graded files "
+                        f"this cannot tell whether these images are among them: add --images DIR (the "
+                        f"folder the grades were made from)"}
+    return None
+
+
 def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``python -m drac_ssl.export --score SUBMISSION.csv --labels LABELS.csv ...`` (parsed by
     :func:`drac_ssl.commands.export_parser`, ``argv`` as typed, for the record's ``command``):
@@ -830,6 +892,13 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)
         return 130
+    try:  # the scored images among the model's training images: not a test
+        told = training_images_check(args.score, args.run, args.images)
+    except ValueError as exc:  # a RUN that is no run or bundle folder
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if told is not None:
+        record["training_images"] = told
     record["command"] = shlex.join([interpreter_word(), "-m", "drac_ssl.export", *argv])
     json_error = None
     if args.json:  # before the printing: a reader that stops early (| head -1) still gets it
@@ -845,6 +914,10 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 2
     for line in record.get("label_notes") or []:
         print(f"note: {line}", file=sys.stderr)
+    if told is not None and told.get("line"):
+        print(f"warning: {told['line']} ({told['source']})", file=sys.stderr)
+    elif told is not None and told.get("note"):
+        print(f"note: {told['note']}", file=sys.stderr)
     if json_error is not None:
         print(f"error: {json_error}", file=sys.stderr)
         return 2

@@ -55,7 +55,7 @@ from drac_ssl.starting import (
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "SubmissionRows",
            "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path",
-           "write_grades_with_notes", "write_incomplete_grades", "write_referable",
+           "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "write_submission", "DRAC_PROB_COLUMNS"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
@@ -169,6 +169,54 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
         units = sum(int(round(float(v) * scale)) for v in row[2 + r:2 + k])
         out_text.write(f"{row[0]},{_format_units(units)},{int(int(row[1]) >= r)}\n")
     return atomic_write_text(referable_path(submission) if out is None else out, out_text.getvalue())
+
+
+IMAGE_NOTES_COLUMNS = ("case", "class", "not_reliably_gradable", "training_image")
+"""The columns of :func:`write_image_notes`'s file."""
+
+TRAINING_IMAGE_MARK = "yes (same SHA-256)"
+"""The ``training_image`` cell of a graded file the model was trained on."""
+
+
+def image_notes_path(submission: str | os.PathLike[str]) -> Path:
+    """Where the export writes what it said of each graded image beside the submission
+    ``submission``: ``new_grades.csv`` -> ``new_grades_notes.csv`` (:func:`write_image_notes`)."""
+    submission = Path(submission)
+    return submission.with_name(f"{submission.stem}_notes.csv")
+
+
+def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classes: Sequence[int],
+                      reasons: Sequence[Sequence[str]], trained: Sequence[bool]) -> Path:
+    """Write ``case,class,not_reliably_gradable,training_image`` atomically, one row per graded
+    case in the submission's order: ``class`` its written grade, ``not_reliably_gradable`` the
+    reasons its grade is not reliably gradable joined by ``"; "``
+    (:func:`drac_ssl.grading.image_notes.flagged_reasons`, e.g. ``unlike the training images;
+    a grey picture for a colour model``), empty when clean, and ``training_image``
+    :data:`TRAINING_IMAGE_MARK` for a file the model was trained on, else empty. Not a
+    submission; the export writes it beside one (:func:`image_notes_path`) when some image is
+    flagged or was a training image. ValueError for sequences of different lengths."""
+    if not len(cases) == len(classes) == len(reasons) == len(trained):
+        raise ValueError(f"{len(cases)} cases, {len(classes)} classes, {len(reasons)} reasons and "
+                         f"{len(trained)} training marks: give one of each per case")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(IMAGE_NOTES_COLUMNS)
+    for case, grade, why, seen in zip(cases, classes, reasons, trained, strict=True):
+        writer.writerow([case, int(grade), "; ".join(why), TRAINING_IMAGE_MARK if seen else ""])
+    return atomic_write_text(path, out.getvalue())
+
+
+def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]] | None:
+    """:func:`write_image_notes`'s file: case -> (reasons, a training image); None when there
+    is no such file, it cannot be read or its header is not :data:`IMAGE_NOTES_COLUMNS`."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            if tuple(next(reader, [])) != IMAGE_NOTES_COLUMNS:
+                return None
+            return {row[0]: (row[2], bool(row[3].strip())) for row in reader if len(row) >= 4}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
 
 
 NOT_GRADED = "NOT GRADED: "

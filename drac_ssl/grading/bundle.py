@@ -69,6 +69,7 @@ from drac_ssl.grading.model import (
 )
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
+from drac_ssl.grading.training_images import TRAINING_IMAGES_KEY, training_images_record
 from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 from drac_ssl.metrics import (
@@ -79,6 +80,7 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
+from drac_ssl.selection import recorded_selection
 from drac_ssl.starting import python_command, python_word
 from drac_ssl.trial_run import trial_run_record, trial_run_words
 from drac_ssl.weights_file import WeightsFileError
@@ -1195,6 +1197,20 @@ def training_input_profile(data_dir: str | os.PathLike[str], meta: dict[str, Any
         return None, str(exc)
 
 
+def training_images_of(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The bundle's record of its training images' hashes
+    (:func:`drac_ssl.grading.training_images.training_images_record`) from the ingest's
+    ``data_dir/manifest.csv``: the ``sha256`` of the rows the cross-validation used
+    (:func:`drac_ssl.manifest.labelled_rows`); None when the manifest is missing or
+    unreadable, or records no hash (MedMNIST rows of an ``.npz`` have none)."""
+    try:
+        rows = labelled_rows(read_manifest(Path(data_dir) / MANIFEST_FILE, ("grade", "split", "fold", "sha256")))
+    except (OSError, ValueError, KeyError):
+        return None
+    record = training_images_record(str(r.get("sha256") or "") for r in rows)
+    return record if record["images"] else None
+
+
 def run_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """What made the models of a run folder and what builds its bundle now, for
     ``metadata.json`` and the model card: ``run_seed`` (``run.seed`` of its ``config.yaml``),
@@ -1314,7 +1330,10 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "freeze": model_json["freeze"],
         "finetune": model_json.get("finetune", {}),
         "variant": variant,
-        "selection": (summary.get("selection", "") + (f"; {summary['selection_evidence']}"
+        # a tie said as a tie, for a summary written before those words too (recorded_selection)
+        "selection": (recorded_selection(str(summary.get("selection", "")), summary.get("variants"),
+                                         summary.get("decision"), variant)
+                      + (f"; {summary['selection_evidence']}"
                                                       if summary.get("selection_evidence") else "")
                       if variant == summary.get("selected") else
                       f"asked for by name; the run selected {summary.get('selected')} "
@@ -1353,6 +1372,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         # file's): report.md's "A trial run" line, for the card,
         # the app and the export; absent (unknown) when the run's config.yaml cannot be read
         **({"trial_run": trial} if (trial := trial_run_record(run_dir)) is not None else {}),
+        # the training images' hashes (compact): the export and --score say when graded images
+        # are among them; absent when the manifest cannot be read
+        **({TRAINING_IMAGES_KEY: hashes} if (hashes := training_images_of(run_dir / "data")) else {}),
         # what it was built from: build_or_reuse_bundle reuses it while these are unchanged
         # relative to the run folder, as the digest's keys: a bundle shared or a run moved
         # carries no absolute path of the machine it was built on

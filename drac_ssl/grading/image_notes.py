@@ -68,12 +68,14 @@ __all__ = [
     "TOO_SMALL",
     "UNLIKE_KIND",
     "UNLIKE_TRAINING",
+    "as_sentence",
     "colour_for_grey_model",
     "depth_note",
     "describe_kind",
     "doubt_kind",
     "few_levels_warning",
     "file_finding",
+    "flagged_reasons",
     "grey_for_colour_model",
     "grey_trained",
     "grey_trained_enough",
@@ -475,6 +477,27 @@ def unreliable_reasons(warnings: Sequence[str]) -> list[str]:
     reliably gradable; [] for none."""
     found = {reason for w in warnings for pattern, reason in NOT_RELIABLY_GRADABLE if re.match(pattern, w)}
     return [reason for _, reason in NOT_RELIABLY_GRADABLE if reason in found]
+
+
+def as_sentence(words: str) -> str:
+    """A warning in the export's words (``"grey image: ..."``, ``"preprocessing as in
+    training: ..."``: the ``NAME: `` prefix of its stderr line removed) as the app's page says
+    it: its first letter capitalised and a full stop at the end (:meth:`app.predict.Predictor.image_warnings`);
+    "" stays ""."""
+    return f"{words[0].upper()}{words[1:]}." if words else words
+
+
+def flagged_reasons(unlike: bool | str, warnings: Sequence[str]) -> list[str]:
+    """The reasons (:func:`unreliable_reasons`) one graded image is *not reliably gradable*,
+    the one rule of the app's batch (its ``grades_FLAGGED.csv``) and the export's notes file
+    (``<stem>_notes.csv``): ``unlike`` its out-of-distribution result (the app: the warning
+    sentence, "" for none; the export: the flag of
+    :attr:`drac_ssl.grading.predict.GradedImages.unlike`, which says it as :data:`UNLIKE_TRAINING`),
+    ``warnings`` what else was said of the image, in the page's sentences or the export's
+    words without the ``NAME: `` prefix (capitalised here as the page says them); plain notes
+    ("Note: ...") never count. [] for an image graded without a doubt of those kinds."""
+    said = [UNLIKE_TRAINING] if unlike is True else [unlike] if isinstance(unlike, str) and unlike else []
+    return unreliable_reasons([*said, *(w[:1].upper() + w[1:] for w in warnings)])
 
 
 DOUBT_KINDS: tuple[tuple[str, str], ...] = (

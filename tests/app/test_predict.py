@@ -770,7 +770,8 @@ def test_the_export_and_the_batch_tab_give_the_apps_fundus_crop_warning_in_its_w
     assert [len(said[name]) for name in images] == [1, 1, 0]
     assert "no fundus disc found" in said["dark.png"][0] and "no dark surround" in said["framed.png"][0]
     capsys.readouterr()
-    assert export.main([str(bundle), "--images", str(folder), "--out", str(tmp_path / "g.csv")]) == 0
+    # dark.png is blank and framed.png noise (the app refuses both): not reliably gradable
+    assert export.main([str(bundle), "--images", str(folder), "--out", str(tmp_path / "g.csv")]) == export.EXIT_FLAGGED
     captured = capsys.readouterr()
     crop = [x for x in captured.err.splitlines() if "preprocessing as in training" in x.lower()]
     # the app's sentence, after "warning: NAME: " and without its capital and full stop

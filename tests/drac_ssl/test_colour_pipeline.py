@@ -214,9 +214,13 @@ def test_files_are_read_in_the_models_channels(colour_run: Path, tmp_path: Path,
     assert "may not be OCTA" in read_image(folder / "a.png", 1, kind="octa")[1][0]
     assert "may not be OCTA" not in said[0]  # kind not known: the ingest's conversion, no doubt
     out = tmp_path / "team.csv"
-    assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) == 0
+    # grey pictures for a colour model: not reliably gradable, the app batch's rule (exit 4)
+    assert export.main([str(colour_run), "--images", str(folder), "--out", str(out)]) == export.EXIT_FLAGGED
     captured = capsys.readouterr()
     assert "b.png: Grey image: replicated" in captured.err and "1 converted" in captured.out
+    notes = {row.split(",")[0]: row.split(",")[2] for row in (tmp_path / "team_notes.csv").read_text().splitlines()[1:]}
+    assert "a grey picture for a colour model" in notes["b.png"] and "a grey picture" in notes["c.png"]
+    assert notes["a.png"] == ""
     assert "c.png: No colour: the file's three channels are identical" in captured.err
     # c.png is read as it is, not converted: counted apart (a review)
     assert "1 with three identical channels, read as they are" in captured.out

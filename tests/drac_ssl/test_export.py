@@ -270,14 +270,34 @@ def _test_images_and(run: Path, folder: Path, n: int, name: str, pixels: np.ndar
 
 def test_command_line_names_the_images_unlike_the_training_images(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user's trial (F1): an image flagged "unlike the model's training images" on stderr
+    had a row like any other and no notes file; the app's batch names such a CSV
+    grades_FLAGGED.csv. The export now writes <stem>_notes.csv (each graded case, its grade and
+    why it is not reliably gradable, empty when clean), says so in its last line and exits
+    EXIT_FLAGGED (4); the submission's own format is unchanged. A clean export to the same CSV
+    removes the notes file of the earlier one."""
     folder = _test_images_and(exported_run, tmp_path / "mixed", 3, "white.png", np.full((64, 64), 255, np.uint8))
     capsys.readouterr()
-    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    out_csv = tmp_path / "x.csv"
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out_csv)]) == export.EXIT_FLAGGED == 4
     captured = capsys.readouterr()
     err, out = captured.err, captured.out
     line = next(x for x in err.splitlines() if "unlike the model's training images" in x)
     assert line.startswith("warning: 1 of the 4 image(s) is unlike") and line.count(".png") == 1
     assert "white.png" in line and "1 unlike the training images" in out
+    notes = tmp_path / "x_notes.csv"
+    rows = list(csv.DictReader(notes.open()))
+    assert [r["case"] for r in rows] == [r["case"] for r in _submission(out_csv)]
+    flagged = {r["case"]: r["not_reliably_gradable"] for r in rows}
+    assert flagged.pop("white.png") == "unlike the training images; blank or near-constant"
+    assert set(flagged.values()) == {""}  # the clean rows say nothing
+    last = out.splitlines()[-1]
+    assert last.startswith("FLAGGED: 1 of the 4 graded image(s) is not reliably gradable (1 unlike the "
+                           "training images") and str(notes) in last
+    assert out_csv.read_text().splitlines()[0] == "case,class,P0,P1,P2" and check_submission(out_csv) == []
+    (folder / "white.png").unlink()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out_csv)]) == 0
+    assert not notes.exists() and "FLAGGED" not in capsys.readouterr().out
 
 
 def test_read_image_any_converts_rgb_and_16_bit_like_the_ingest(tmp_path: Path) -> None:
@@ -525,7 +545,7 @@ def test_an_image_far_smaller_than_the_models_input_is_warned_about_alike_everyw
     words = predict.small_image_warning((8, 8), bundle.metadata)
     assert words.startswith("8x8 px, far below the 32 px the model was trained on")
     capsys.readouterr()
-    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == export.EXIT_FLAGGED
     captured = capsys.readouterr()
     assert [x for x in captured.err.splitlines() if "far below" in x] == [f"warning: tiny.png: {words}"]
     assert "1 far smaller than the model's input" in captured.out
@@ -1047,7 +1067,7 @@ def test_command_line_names_blank_images_and_says_when_a_bundle_has_no_check(
 
     folder = _test_images_and(exported_run, tmp_path / "with_black", 2, "black.png", np.zeros((64, 64), np.uint8))
     capsys.readouterr()
-    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == export.EXIT_FLAGGED
     captured = capsys.readouterr()
     line = next(x for x in captured.err.splitlines() if "blank or near-constant" in x)
     assert "1 of the 3 image(s) is blank or near-constant: black.png" in line
@@ -1060,7 +1080,7 @@ def test_command_line_names_blank_images_and_says_when_a_bundle_has_no_check(
     meta = json.loads((old / "metadata.json").read_text())
     del meta["input_profile"]
     (old / "metadata.json").write_text(json.dumps(meta))
-    assert export.main([str(old), "--images", str(folder), "--out", str(tmp_path / "y.csv")]) == 0
+    assert export.main([str(old), "--images", str(folder), "--out", str(tmp_path / "y.csv")]) == export.EXIT_FLAGGED
     err = capsys.readouterr().err
     assert "has no out-of-distribution check" in err and "build_bundle('RUN')" in err
 
@@ -1087,7 +1107,7 @@ def test_an_image_of_few_grey_levels_is_warned_about_in_the_apps_words(
     assert 2 <= len(levels) <= 4, levels
     bundle = bundles.load_bundle(exported_run)
     capsys.readouterr()
-    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == export.EXIT_FLAGGED
     captured = capsys.readouterr()
     said = {line.split(": ", 2)[1]: line.split(": ", 2)[2] for line in captured.err.splitlines()
             if "a thresholded export or a vessel mask" in line}
@@ -1113,7 +1133,7 @@ def test_command_line_names_images_that_look_like_random_noise(
     noise = np.random.default_rng(5).integers(0, 256, (64, 64), dtype=np.uint8)
     folder = _test_images_and(exported_run, tmp_path / "with_noise", 3, "noise.png", noise)
     capsys.readouterr()
-    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == 0
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv")]) == export.EXIT_FLAGGED
     captured = capsys.readouterr()
     lines = [x for x in captured.err.splitlines() if "random noise" in x]
     assert len(lines) == 1, captured.err
@@ -1339,7 +1359,7 @@ def test_a_colour_photo_on_a_grey_octa_model_is_doubted_as_in_the_app_a_16_bit_s
     (depth,) = [w for w in app["deep.png"] if is_plain_note(w)]  # (and the app's 256 px "Too small")
     assert depth.startswith("16-bit") and not is_plain_note(doubt)
     capsys.readouterr()
-    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "k.csv")]) == 0
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "k.csv")]) == export.EXIT_FLAGGED
     err = capsys.readouterr().err.splitlines()
     assert f"warning: photo.png: {doubt}" in err  # the app's words, on stderr
     assert f"note: deep.png: {depth}" in err
@@ -1373,7 +1393,7 @@ def test_a_folder_whose_images_all_get_one_grade_is_said(
     for i in range(5):
         cv2.imwrite(str(folder / f"s{i}.png"), image)
     capsys.readouterr()
-    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "s.csv")]) == 0
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "s.csv")]) == export.EXIT_FLAGGED
     err = capsys.readouterr().err
     grade = int(_submission(tmp_path / "s.csv")[0]["class"])
     names = bundles.load_bundle(exported_run).grade_names
@@ -1381,7 +1401,7 @@ def test_a_folder_whose_images_all_get_one_grade_is_said(
             "the kind of image this model was trained on") in err
     # four images may well share a grade: nothing said
     (folder / "s4.png").unlink()
-    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "t.csv")]) == 0
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "t.csv")]) == export.EXIT_FLAGGED
     assert "got the same grade" not in capsys.readouterr().err
 
 
@@ -1395,14 +1415,14 @@ def test_byte_identical_copies_in_the_folder_are_named(
         cv2.imwrite(str(folder / f"100{i}.png"), np.full((64, 64), 40 + 50 * i, np.uint8) + np.eye(64, dtype=np.uint8))
     (folder / "1002 copy.png").write_bytes((folder / "1002.png").read_bytes())
     capsys.readouterr()
-    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "c.csv")]) == 0
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "c.csv")]) == export.EXIT_FLAGGED
     err = capsys.readouterr().err
     (line,) = [x for x in err.splitlines() if "byte-identical" in x]
     assert line.startswith("warning: 1 image(s) are byte-identical copies of another image in the folder (")
     assert "1002 copy.png" in line and "1002.png" in line and "each copy has its own row, with the same grade" in line
     assert len(_submission(tmp_path / "c.csv")) == 4  # still every file, as asked
     (folder / "1002 copy.png").unlink()
-    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "d.csv")]) == 0
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "d.csv")]) == export.EXIT_FLAGGED
     assert "byte-identical" not in capsys.readouterr().err
 
 
@@ -2009,7 +2029,7 @@ def test_the_export_says_what_the_decoder_did_to_each_file_as_the_app_does(
     _files_the_decoder_converts(folder)
     capsys.readouterr()
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv"),
-                        "--skip-unreadable"]) == 0
+                        "--skip-unreadable"]) == export.EXIT_FLAGGED
     captured = capsys.readouterr()
     err = captured.err.splitlines()
     for name in ("rgba.png", "cmyk.jpg", "f32.tiff"):
@@ -2084,11 +2104,11 @@ def test_per_patient_folders_given_as_images_get_the_command_that_copies_them_in
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
     assert done.returncode == 0, (command, done.stderr)
     assert len(list(flat.glob("*.png"))) == 24
-    assert export.main([str(bundle_dir), "--images", str(flat), "--out", str(out)]) == 0
+    assert export.main([str(bundle_dir), "--images", str(flat), "--out", str(out)]) == export.EXIT_FLAGGED
     assert len(_submission(out)) == 24
     # images of its own beside 12 sub-folders: graded, and the sub-folder notes capped at 10
     cv2.imwrite(str(images / "own.png"), np.full((48, 48), 7, np.uint8))
-    assert export.main([str(bundle_dir), "--images", str(images), "--out", str(out)]) == 0
+    assert export.main([str(bundle_dir), "--images", str(images), "--out", str(out)]) == export.EXIT_FLAGGED
     notes = [line for line in capsys.readouterr().err.splitlines() if "sub-folder" in line]
     assert len(notes) == 11 and notes[-1].startswith("note: ... and 2 more sub-folders"), notes
 
@@ -3110,7 +3130,7 @@ def test_the_summary_counts_files_read_as_they_are_apart_from_conversions(
     Image.fromarray(np.stack([grey] * 3, axis=-1)).save(folder / "rgb_of_grey.png")  # read as it is
     Image.fromarray(colour).save(folder / "colour.png")
     capsys.readouterr()
-    assert export.main([str(bundle), "--images", str(folder), "--out", str(tmp_path / "g.csv")]) == 0
+    assert export.main([str(bundle), "--images", str(folder), "--out", str(tmp_path / "g.csv")]) == export.EXIT_FLAGGED
     captured = capsys.readouterr()
     assert "warning: rgb_of_grey.png: No colour:" in captured.err and "warning: grey.png: Grey image" in captured.err
     summary = captured.out.splitlines()[0]
@@ -3488,3 +3508,87 @@ def test_a_trial_runs_bundle_says_its_unlike_the_training_images_check_is_unreli
     assert bundles.grade_caveats(unknown) == []
     assert bundles.grade_caveats({**older, "input_profile": {"file": None, "why": "no cache"}}) == [
         bundles.grade_caveats(older)[0]]  # no check at all: said apart, not as an unreliable one
+
+
+def test_graded_training_images_are_said_by_the_export_and_by_score(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user's trial (F2): grading the model's own training images and scoring them printed
+    the scores without a word. The bundle lists its training images' SHA-256 (compact, in
+    metadata.json: a standalone bundle can tell); the export says "N of M images were used to
+    train this model" in its last line and the notes file, and --score says it from that notes
+    file, or from RUN with --images; a bundle built before the list says nothing."""
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    assert meta["training_images"]["images"] == 30
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    test_image = sorted((exported_run / "images" / "test").iterdir())[0]
+    for path in (exported_run / "images" / "train" / "001.png", exported_run / "images" / "train" / "002.png",
+                 test_image):
+        shutil.copy(path, folder / path.name)
+    out_csv = tmp_path / "g.csv"
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out_csv)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    said = "2 of 3 images were used to train this model (same SHA-256): scores on them are not a test"
+    assert last.startswith(f"NOTE: {said}") and str(tmp_path / "g_notes.csv") in last
+    notes = {r["case"]: r["training_image"] for r in csv.DictReader((tmp_path / "g_notes.csv").open())}
+    assert notes == {"001.png": "yes (same SHA-256)", "002.png": "yes (same SHA-256)", test_image.name: ""}
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"image,level\n001,0\n002,1\n{test_image.stem},2\n")
+    score = ["--score", str(out_csv), "--labels", str(labels)]
+    assert export.main(score) == 0
+    assert f"warning: {said} ({tmp_path / 'g_notes.csv'})" in capsys.readouterr().err.splitlines()
+    (tmp_path / "g_notes.csv").unlink()  # RUN and the graded files tell it too
+    assert export.main([str(exported_run), *score, "--images", str(folder)]) == 0
+    assert f"warning: {said} (the files of {folder}" in capsys.readouterr().err
+    assert export.main([str(exported_run), *score]) == 0  # RUN without the files: how to tell
+    assert "add --images DIR" in capsys.readouterr().err
+    assert export.main([*score, "--images", str(folder)]) == 2  # --images alone tells nothing
+    assert "--images goes with RUN under --score" in capsys.readouterr().err
+    old = tmp_path / "old_bundle"  # built before the list: nothing said, no notes file
+    shutil.copytree(exported_run / "bundle", old)
+    del meta["training_images"]
+    (old / "metadata.json").write_text(json.dumps(meta))
+    assert export.main([str(old), "--images", str(folder), "--out", str(tmp_path / "o.csv")]) == 0
+    assert "used to train" not in capsys.readouterr().out and not (tmp_path / "o_notes.csv").exists()
+    assert export.main([str(old), *score, "--images", str(folder)]) == 0
+    assert "used to train" not in capsys.readouterr().err
+
+
+def test_a_tie_is_said_as_a_tie_by_the_export_for_a_bundle_that_recorded_highest() -> None:
+    """A new user's trial (F6): every variant at QWK 0.000 and two tied on AUC too, the export
+    said the variant was chosen by the "highest out-of-fold QWK". A bundle built before the tie
+    words is said again from its comparison rows."""
+    rows = [{"variant": "scratch", "qwk": 0.0, "auc": 0.536}, {"variant": "vicreg", "qwk": 0.0, "auc": 0.544},
+            {"variant": "vicreg_umm", "qwk": 0.0, "auc": 0.544}]
+    meta = {"variant": "vicreg_umm", "comparison": rows, "cv_metrics": {"decision": "thresholds"},
+            "selection": "highest out-of-fold QWK (finetune.decision=thresholds; a tie goes to the higher "
+                         "AUC one-vs-one, as DRAC breaks ties, then to vicreg_umm, vicreg, scratch in that "
+                         "order); not shown better than scratch"}
+    words = export._variant_words(Path("/x/bundle"), meta, named=False)
+    assert "highest" not in words
+    assert ("tied on out-of-fold QWK (0.000, with scratch and vicreg) and AUC one-vs-one (0.544, with "
+            "vicreg); chosen by the tie-break order vicreg_umm, vicreg, scratch, by the figures of") in words
+    rows[2]["qwk"] = 0.1  # a lead: the recorded words, as before
+    assert "the one the run selected, highest out-of-fold QWK, as " in export._variant_words(
+        Path("/x/bundle"), meta, named=False)
+
+
+def test_a_bundle_built_from_a_summary_that_called_a_tie_highest_says_the_tie_in_its_model_card(
+        exported_run: Path, tmp_path: Path) -> None:
+    """F6 of the trial, the model card's first lines: a summary written before the tie words
+    (selection "highest out-of-fold QWK" of variants tied on QWK and AUC) builds a bundle whose
+    metadata and model card say the tie and the order that broke it."""
+    run = _two_variant_run(exported_run, tmp_path)
+    summary = json.loads((run / "finetune" / "summary.json").read_text())
+    figures = {"qwk": 0.0, "auc": 0.5, "auc_ovr": 0.5, "accuracy": 0.3}
+    summary.update(variants={"scratch": figures, "vicreg": figures}, decision="thresholds", selected="vicreg",
+                   selection_evidence="not shown better than scratch")
+    (run / "finetune" / "summary.json").write_text(json.dumps(summary))
+    bundle = bundles.build_bundle(run)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    tie = ("tied on out-of-fold QWK (0.000, with scratch) and AUC one-vs-one (0.500, with scratch); "
+           "chosen by the tie-break order vicreg_umm, vicreg, scratch")
+    assert meta["variant"] == "vicreg" and meta["selection"].startswith(tie)
+    assert meta["selection"].endswith("; not shown better than scratch")
+    assert tie in (bundle / "MODEL_CARD.md").read_text() and "highest" not in meta["selection"]

@@ -1,0 +1,76 @@
+"""The bundle's list of its training images' hashes, the notes file beside an export and the
+one rule of "not reliably gradable" the app's batch and the export share (no model needed)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from drac_ssl.grading.image_notes import flagged_reasons, unreliable_reasons
+from drac_ssl.grading.training_images import (
+    HASH_HEX,
+    TRAINING_IMAGES_KEY,
+    file_prefix,
+    training_hashes,
+    training_images_line,
+    training_images_record,
+)
+from drac_ssl.submission import (
+    IMAGE_NOTES_COLUMNS,
+    image_notes_path,
+    read_image_notes,
+    write_image_notes,
+)
+
+
+def test_the_record_is_compact_and_reads_back_and_an_old_bundle_has_none(tmp_path: Path) -> None:
+    files = [tmp_path / f"{i}.png" for i in range(3)]
+    for i, f in enumerate(files):
+        f.write_bytes(bytes([i]) * 100)
+    digests = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    record = training_images_record([*digests, digests[0], ""])  # a repeat and an image without a file
+    assert record["images"] == 3 and len(record["sha256_prefixes"]) == 3 * HASH_HEX + 2
+    hashes = training_hashes({TRAINING_IMAGES_KEY: record})
+    assert hashes == {d[:HASH_HEX] for d in digests}
+    assert file_prefix(files[1]) in hashes
+    (tmp_path / "other.png").write_bytes(b"x" * 100)
+    assert file_prefix(tmp_path / "other.png") not in hashes
+    assert training_hashes({}) is None  # a bundle built before the list: nothing said
+    assert training_hashes({TRAINING_IMAGES_KEY: {**record, "sha256_prefix_hex": 8}}) is None
+
+
+def test_the_training_images_line_counts_them() -> None:
+    assert training_images_line(0, 5) == ""
+    assert training_images_line(3, 5) == ("3 of 5 images were used to train this model (same SHA-256): "
+                                          "scores on them are not a test")
+
+
+def test_the_export_words_and_the_app_sentences_give_the_same_reasons() -> None:
+    grey = ("Grey image: replicated to 3 identical channels for this colour model, as the ingest does "
+            "for grey files of a colour data set.")
+    # the export: its OOD flag and its words (the NAME: prefix removed), some not capitalised
+    assert flagged_reasons(True, [grey, "preprocessing as in training: squeezed"]) == [
+        "unlike the training images", "a grey picture for a colour model"]
+    # the app: the warning sentence of the OOD check and the page's sentences
+    assert flagged_reasons("Unlike the training images (distance 300).", [grey]) == unreliable_reasons(
+        ["Unlike the training images (distance 300).", grey])
+    assert flagged_reasons(False, ["Note: 16-bit image converted", "Not square: squeezed."]) == []
+    assert flagged_reasons("", []) == []
+
+
+def test_the_notes_file_sits_beside_the_csv_and_reads_back(tmp_path: Path) -> None:
+    out = tmp_path / "new_grades.csv"
+    notes = image_notes_path(out)
+    assert notes.name == "new_grades_notes.csv"
+    write_image_notes(notes, ["a.png", "b.png"], [2, 0], [["unlike the training images"], []], [False, True])
+    lines = notes.read_text().splitlines()
+    assert lines[0] == ",".join(IMAGE_NOTES_COLUMNS)
+    assert lines[1:] == ["a.png,2,unlike the training images,", "b.png,0,,yes (same SHA-256)"]
+    assert read_image_notes(notes) == {"a.png": ("unlike the training images", False), "b.png": ("", True)}
+    assert read_image_notes(tmp_path / "none.csv") is None
+    (tmp_path / "other.csv").write_text("case,class,P0\n")
+    assert read_image_notes(tmp_path / "other.csv") is None
+    with pytest.raises(ValueError, match="one of each per case"):
+        write_image_notes(notes, ["a.png"], [1, 2], [[]], [False])
