@@ -464,7 +464,11 @@ def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float
     unit's images are all inner or all trained on. Each unit's grade is the highest grade of
     its images; ``round(fraction * n_units)`` units (at least one) are drawn stratified by that
     grade (:func:`drac_ssl.evaluation.stratified_split`), and a grade whose every unit was drawn
-    gives one back, so every grade of the fold's training images is still trained on.
+    gives one back. Then each *image* grade of the pool that no image left to train on holds
+    (its images all in drawn units, e.g. a patient's grade-1 image beside a grade-2 one) gives
+    back the smallest drawn unit holding it (fewest images, the first seen among equals), so
+    every grade of the fold's training images is still trained on: a grade is never held out
+    whole.
 
     Args:
         grades: ``(n,)`` int grades of the fold's training images.
@@ -475,7 +479,7 @@ def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float
 
     Raises:
         ValueError: fewer than two units to split (nothing would be left to train on or to
-            choose the epoch on).
+            choose the epoch on), or no unit left to hold out once every grade is trained on.
     """
     grades = np.asarray(grades, dtype=np.int64)
     names = [str(i) for i in range(len(grades))] if units is None else [str(u) for u in units]
@@ -496,11 +500,19 @@ def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float
         members = [u for u in np.flatnonzero(unit_grade == g).tolist()]
         if all(u in picked for u in members):
             picked.discard(int(rng.choice(members)))
+    # a unit's grade is its highest: an image grade can still sit only in drawn units (a
+    # patient's grade-1 image beside a grade-2 one); the smallest drawn unit holding it goes back
+    sizes = np.bincount(of_image, minlength=len(order))
+    for g in np.unique(grades):
+        holders = sorted({int(u) for u in of_image[grades == g]})
+        if all(u in picked for u in holders):
+            picked.discard(min(holders, key=lambda u: (int(sizes[u]), u)))
     if not picked:  # every grade had a single unit: the draw gave them all back
         raise ValueError(
-            f"finetune.keep=inner: {where}'s training images hold no grade with two or more "
-            f"{'images' if units is None else 'patients or image groups'}, so no inner split leaves "
-            f"every grade trained on.\n  fix: finetune.keep=last (the default), or more labelled images")
+            f"finetune.keep=inner: {where}'s training images hold no "
+            f"{'grade with two or more images' if units is None else 'patient or image group whose grades all have another to train on'}"
+            f", so no inner split leaves every grade trained on.\n  fix: finetune.keep=last (the default), "
+            f"or more labelled images")
     return np.flatnonzero(np.isin(of_image, sorted(picked))).astype(np.int64)
 
 

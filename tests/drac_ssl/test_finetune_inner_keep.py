@@ -235,3 +235,28 @@ def test_keep_inner_with_a_trained_backbone_layer_chooses_on_the_inner_split_too
         kappas = [h["inner_qwk"] if h["inner_qwk"] is not None else -2.0 for h in history]
         assert record["best_epoch"] == max(range(3), key=lambda e: (kappas[e], -history[e]["inner_loss"]))
         assert not set(record["inner_ids"]) & (set(record["train_ids"]) | set(record["val_ids"]))
+
+
+def test_an_image_grade_inside_higher_graded_patients_is_never_held_out_whole() -> None:
+    # fold 1 trains on fold 0: its only grade-1 image sits in patient c beside a grade-2 image,
+    # so c's unit grade is 2 and the unit-grade guarantee alone could draw c whole (a review:
+    # grade 1 untrained in 18 of 40 seeds)
+    grades = np.array([0, 0, 0, 0, 1, 2, 0, 0, 2, 2, 0, 0, 0, 1, 2, 0])
+    patients = ["a", "a", "b", "b", "c", "c", "d", "d", "e", "e", "f", "f", "v1", "v2", "v3", "v4"]
+    folds = np.array([0] * 12 + [1] * 4)
+    for seed in range(40):
+        ctx = _ctx(tiny_config(**{"finetune.keep": "inner", "finetune.inner_fraction": "0.5",
+                                  "run.seed": str(seed)}), grades, folds, patients)
+        fit, inner = ctx.fit_positions(1), ctx.inner_positions(1)
+        assert set(grades[fit].tolist()) == {0, 1, 2}, seed
+        assert len(inner) and not {patients[i] for i in inner} & {patients[i] for i in fit}
+
+
+def test_the_smallest_drawn_unit_holding_an_untrained_grade_is_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # units in first-seen order: p (0), big (1: grades 1, 2, 2), small (2: grades 1, 2), e (3: 2)
+    grades = np.array([0, 0, 1, 2, 2, 1, 2, 2])
+    units = ["p", "p", "big", "big", "big", "small", "small", "e"]
+    # the draw takes big and small, both holding grade 1's only images; e keeps grade 2 trained on
+    monkeypatch.setattr(finetune, "stratified_split", lambda labels, n, rng: (np.array([1, 2]), None))
+    held = finetune.inner_split(grades, units, 0.5, np.random.default_rng(0))
+    assert held.tolist() == [2, 3, 4]  # big stays held out; small (2 images) went back
