@@ -1372,7 +1372,7 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig, scratch: b
     import yaml
 
     from drac_ssl.config import read_yaml
-    from drac_ssl.stage_settings import comparable, config_differences, saved_settings
+    from drac_ssl.stage_settings import comparable, config_differences, parse_difference_line, saved_settings
 
     folders = sorted({str(o["trained_in"]) for o in offered.values()
                       if isinstance(o, dict) and o.get("trained_in")})
@@ -1391,7 +1391,7 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig, scratch: b
             set(_signed_settings(theirs, scratch)) if isinstance(theirs, dict) else set())
         old = comparable({"finetune": theirs})
         diffs += [d for d in config_differences(old, new) if d not in diffs
-                  and d.partition(":")[0].removeprefix("finetune.").split(".")[0] in signed]
+                  and parse_difference_line(d)[0].removeprefix("finetune.").split(".")[0] in signed]
     return diffs
 
 

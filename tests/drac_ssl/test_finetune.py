@@ -1116,6 +1116,14 @@ def test_offered_folds_retrained_name_the_settings_that_differ(
     assert finetune._offered_differences(offered, unsigned) == ["finetune.head_warmup_epochs: 2 -> 1"]
     gone = {"fold0.json": {"trained_in": str(tmp_path / "nowhere"), "signature": "theirs"}}
     assert finetune._offered_differences(gone, FinetuneConfig()) == []
+    # the key of a difference line is read by its one reader (stage_settings.parse_difference_line):
+    # a saved key holding ':' ("head:note", no setting) is not taken for finetune.head
+    import yaml
+
+    saved = yaml.safe_load((there / "config.yaml").read_text(encoding="utf-8"))
+    saved["finetune"]["head:note"] = "x"
+    (there / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    assert finetune._offered_differences(offered, unsigned) == ["finetune.head_warmup_epochs: 2 -> 1"]
 
 
 def test_folds_resumed_from_this_runs_earlier_attempt_are_not_counted_as_retrained(
