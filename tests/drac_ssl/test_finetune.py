@@ -1117,13 +1117,15 @@ def test_offered_folds_retrained_name_the_settings_that_differ(
     gone = {"fold0.json": {"trained_in": str(tmp_path / "nowhere"), "signature": "theirs"}}
     assert finetune._offered_differences(gone, FinetuneConfig()) == []
     # the key of a difference line is read by its one reader (stage_settings.parse_difference_line):
-    # a saved key holding ':' ("head:note", no setting) is not taken for finetune.head
+    # a saved key holding ':' ("n_boot:note", which the offering side signs) is not read as
+    # finetune.n_boot, which no signature holds
     import yaml
 
     saved = yaml.safe_load((there / "config.yaml").read_text(encoding="utf-8"))
-    saved["finetune"]["head:note"] = "x"
+    saved["finetune"]["n_boot:note"] = "x"
     (there / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
-    assert finetune._offered_differences(offered, unsigned) == ["finetune.head_warmup_epochs: 2 -> 1"]
+    assert finetune._offered_differences(offered, unsigned) == ["finetune.head_warmup_epochs: 2 -> 1",
+                                                                "finetune.n_boot:note: 'x' -> None"]
 
 
 def test_folds_resumed_from_this_runs_earlier_attempt_are_not_counted_as_retrained(
