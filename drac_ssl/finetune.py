@@ -414,43 +414,102 @@ class _Context:
         that fraction of them (:func:`drac_ssl.evaluation.stratified_split`; at least one
         image per grade; seeded by the fine-tuning's seed and the fold, so every variant gets the same
         images). Sorted, int64."""
-        pool = np.flatnonzero(self.folds != fold)
-        fraction = self.ft.label_fraction
-        if fraction >= 1.0 or pool.size == 0:
-            return pool
-        grades = self.grades[pool]
-        present = np.unique(grades)
-        n = min(pool.size, max(present.size, int(round(fraction * pool.size))))
-        rng = np.random.default_rng([self.seed, fold, 1013])
-        chosen = list(stratified_split(grades, n, rng)[0])
-        # a proportional draw can leave a rare grade out: it then takes the place of an image
-        # of the grade drawn most often
-        for g in present:
-            if not np.any(grades[chosen] == g):
-                counts = np.bincount(grades[chosen], minlength=int(grades.max()) + 1)
-                chosen.remove(next(i for i in chosen if grades[i] == int(np.argmax(counts))))
-                chosen.append(int(rng.choice(np.flatnonzero(grades == g))))
-        return pool[np.sort(np.asarray(chosen, dtype=np.int64))]
+        return _train_draw(self.ft, self.seed, self.grades, self.folds, fold)
 
     def inner_positions(self, fold: int) -> np.ndarray:
         """Positions (into ``lab``) of fold ``fold``'s inner split under ``finetune.keep=inner``
         (:func:`inner_split` of :meth:`train_positions`: ``finetune.inner_fraction`` of them,
         grade-stratified, the units of ``patients`` kept whole, seeded by the fine-tuning's seed
         and the fold, so every variant gets the same split); empty under ``keep=last|best``.
-        Sorted, int64."""
-        if self.ft.keep != "inner":
-            return np.zeros(0, dtype=np.int64)
-        pool = self.train_positions(fold)
-        units = None if self.patients is None else [self.patients[i] for i in pool]
-        chosen = inner_split(self.grades[pool], units, self.ft.inner_fraction,
-                             np.random.default_rng([self.seed, fold, 2029]), where=f"fold {fold}")
-        return pool[chosen]
+        Sorted, int64.
+
+        Raises:
+            ValueError: the fold's training images cannot give an inner split
+                (:func:`inner_split`; :func:`run` checks every fold before anything is written).
+        """
+        return _inner_draw(self.ft, self.seed, self.grades, self.folds, self.patients, fold)
 
     def fit_positions(self, fold: int) -> np.ndarray:
         """Positions (into ``lab``) fold ``fold``'s model is trained on: :meth:`train_positions`
         less the inner split (:meth:`inner_positions`, empty unless ``finetune.keep=inner``).
         Sorted, int64."""
         return np.setdiff1d(self.train_positions(fold), self.inner_positions(fold))
+
+
+def _train_draw(ft: FinetuneConfig, seed: int, grades: np.ndarray, folds: np.ndarray, fold: int) -> np.ndarray:
+    """:meth:`_Context.train_positions` of the labelled images' ``grades`` and ``folds`` (``(n,)``
+    int each), ``seed`` the fine-tuning's seed."""
+    pool = np.flatnonzero(folds != fold)
+    fraction = ft.label_fraction
+    if fraction >= 1.0 or pool.size == 0:
+        return pool
+    pool_grades = grades[pool]
+    present = np.unique(pool_grades)
+    n = min(pool.size, max(present.size, int(round(fraction * pool.size))))
+    rng = np.random.default_rng([seed, fold, 1013])
+    chosen = list(stratified_split(pool_grades, n, rng)[0])
+    # a proportional draw can leave a rare grade out: it then takes the place of an image
+    # of the grade drawn most often
+    for g in present:
+        if not np.any(pool_grades[chosen] == g):
+            counts = np.bincount(pool_grades[chosen], minlength=int(pool_grades.max()) + 1)
+            chosen.remove(next(i for i in chosen if pool_grades[i] == int(np.argmax(counts))))
+            chosen.append(int(rng.choice(np.flatnonzero(pool_grades == g))))
+    return pool[np.sort(np.asarray(chosen, dtype=np.int64))]
+
+
+def _inner_draw(ft: FinetuneConfig, seed: int, grades: np.ndarray, folds: np.ndarray,
+                patients: Sequence[str] | None, fold: int) -> np.ndarray:
+    """:meth:`_Context.inner_positions` of the labelled images' ``grades``, ``folds`` and
+    units (``patients``: :func:`drac_ssl.oof.patient_groups`, or None)."""
+    if ft.keep != "inner":
+        return np.zeros(0, dtype=np.int64)
+    pool = _train_draw(ft, seed, grades, folds, fold)
+    units = None if patients is None else [patients[i] for i in pool]
+    chosen = inner_split(grades[pool], units, ft.inner_fraction,
+                         np.random.default_rng([seed, fold, 2029]), where=f"fold {fold}")
+    return pool[chosen]
+
+
+def inner_split_problem(cfg: Config, rows: Sequence[dict[str, Any]]) -> str:
+    """Why ``finetune.keep=inner`` cannot hold an inner split out of some fold's training images
+    of the manifest ``rows`` (:func:`drac_ssl.manifest.read_manifest`'s; the labelled ones are
+    cross-validated, :func:`drac_ssl.manifest.labelled_rows`), as the same draws
+    :meth:`_Context.inner_positions` makes (the fine-tuning's seed, ``finetune.label_fraction``,
+    the units of :func:`drac_ssl.oof.patient_groups`): the first such fold's reason, without
+    a fix (the caller words it for its run folder); "" when every fold has one, or under
+    ``keep=last|best``. Cheap: no image is read. :func:`run` checks it before anything is
+    written, and the preflight when a manifest exists."""
+    ft = cfg.finetune
+    if ft.keep != "inner":
+        return ""
+    lab = labelled_rows(rows)
+    grades = np.array([int(r["grade"]) for r in lab], dtype=np.int64)
+    folds = np.array([int(r["fold"]) for r in lab], dtype=np.int64)
+    patients = patient_groups(lab)
+    seed = ft.seed if ft.seed >= 0 else cfg.run.seed
+    for fold in sorted(set(folds.tolist())):
+        try:
+            _inner_draw(ft, seed, grades, folds, patients, fold)
+        except ValueError as exc:
+            return str(exc).partition("\n  fix: ")[0]
+    return ""
+
+
+def inner_split_fix(run_dir: Path | None, new_run: bool = True, typed: dict[str, str] | None = None) -> str:
+    """The fix of an impossible inner split (:func:`inner_split_problem`): a rule that holds
+    none out (``finetune.keep=last``), or more labelled images. ``new_run``: ``run_dir`` holds
+    finished stages after the ingest, so it refuses the changed setting: the fix starts a new
+    run that takes them (``run.name=NAME-2 run.reuse=RUN``, :func:`drac_ssl.runtime.command_changes`
+    with ``typed``, the settings typed on the command line; None: those of the enclosing
+    :func:`drac_ssl.runtime.typed_settings`)."""
+    if not new_run:
+        return "finetune.keep=last (the default: no epoch chosen), or add labelled images"
+    pairs = new_run_pairs(run_dir) if run_dir is not None else [("run.name", "NEW"), ("run.reuse", "RUN")]
+    return (f"start a new run that takes this one's finished stages instead of running them again, "
+            f"with finetune.keep=last (the default: no epoch chosen): "
+            f"{command_changes([*pairs, ('finetune.keep', 'last')], typed)} (this run folder refuses a "
+            f"changed setting); or add labelled images")
 
 
 def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float,
@@ -1372,7 +1431,12 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig, scratch: b
     import yaml
 
     from drac_ssl.config import read_yaml
-    from drac_ssl.stage_settings import comparable, config_differences, parse_difference_line, saved_settings
+    from drac_ssl.stage_settings import (
+        comparable,
+        config_differences,
+        parse_difference_line,
+        saved_settings,
+    )
 
     folders = sorted({str(o["trained_in"]) for o in offered.values()
                       if isinstance(o, dict) and o.get("trained_in")})
@@ -1903,7 +1967,9 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
 
     Raises:
         FileNotFoundError: no pretrained backbone or no ingest output.
-        ValueError: bad settings, or fewer than two folds of labelled images.
+        ValueError: bad settings, fewer than two folds of labelled images, or (under
+            ``finetune.keep=inner``) a fold without an inner split (:func:`inner_split_problem`),
+            all found before anything is written.
     """
     ft = cfg.finetune
     check_settings(cfg)
@@ -1956,6 +2022,10 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     if ctx.grades.size and int(ctx.grades.max()) >= len(names):
         raise ValueError(f"the manifest holds grade {int(ctx.grades.max())} but the ingest recorded "
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")
+    # keep=inner: every fold's inner split drawn now, not after the first variant's folds
+    problem = inner_split_problem(cfg, lab)
+    if problem:
+        raise ValueError(f"{problem}\n  fix: {inner_split_fix(run_dir)}")
     print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
           f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, "
           f"{freeze_words(ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; "

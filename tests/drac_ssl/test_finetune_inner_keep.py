@@ -260,3 +260,41 @@ def test_the_smallest_drawn_unit_holding_an_untrained_grade_is_given_back(monkey
     monkeypatch.setattr(finetune, "stratified_split", lambda labels, n, rng: (np.array([1, 2]), None))
     held = finetune.inner_split(grades, units, 0.5, np.random.default_rng(0))
     assert held.tolist() == [2, 3, 4]  # big stays held out; small (2 images) went back
+
+
+def test_a_fold_without_an_inner_split_stops_the_fine_tuning_before_anything_is_written(
+        two_fold_run: Path, tmp_path: Path) -> None:
+    # label_fraction=0.1 draws one image per grade: no grade has a second to hold out
+    run = _linked_run(two_fold_run, tmp_path)
+    with pytest.raises(ValueError, match=r"finetune\.keep=inner: fold 0's training images hold no grade "
+                       r"(.|\n)*fix: start a new run (.|\n)*run\.reuse=(.|\n)*finetune\.keep=last"):
+        finetune.run(tiny_config(**{"finetune.keep": "inner", "finetune.label_fraction": "0.1"}), run)
+    assert not (run / "finetune").exists()
+
+
+def _inner_manifest(run: Path) -> None:
+    """An ingest's manifest of 6 labelled images, one of each grade in each of 2 folds: no fold's
+    training images hold a grade twice, so no inner split can be drawn."""
+    (run / "data").mkdir(parents=True)
+    lines = ["id,grade,split,fold,cache_index"] + [f"im{i},{i % 3},train,{i // 3},{i}" for i in range(6)]
+    (run / "data" / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_the_preflight_refuses_keep_inner_on_an_ingest_whose_folds_have_no_inner_split(tmp_path: Path) -> None:
+    from drac_ssl import preflight, train
+
+    run = tmp_path / "runs" / "x"
+    _inner_manifest(run)
+
+    def refusal(*overrides: str) -> list:
+        cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [*overrides, "data.n_folds=2"])
+        return [f for f in preflight.check(cfg, run, sources, stages=["finetune"])
+                if f.setting == "finetune.keep" and f.severity == "error"]
+
+    assert not refusal("finetune.keep=last")
+    (only_ingest,) = refusal("finetune.keep=inner")
+    assert "fold 0's training images hold no grade" in only_ingest.line, only_ingest.line
+    assert only_ingest.fix.startswith("finetune.keep=last") and "run.reuse" not in only_ingest.fix
+    (run / "pretrain").mkdir()  # a finished stage: this run folder refuses a changed setting
+    (finished,) = refusal("finetune.keep=inner")
+    assert "run.reuse=" in finished.fix and "finetune.keep=last" in finished.fix, finished.fix
