@@ -577,8 +577,10 @@ def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float
 
 def _label_draw(ctx: _Context) -> tuple[str, float]:
     """With ``finetune.label_fraction`` < 1: words for what the folds train on (the counts
-    actually drawn, which the floor of one image per grade can raise above the setting) and
-    the fraction in effect (drawn / training images, over all folds); ("", 1.0) otherwise."""
+    actually drawn, which the floor of one image per grade can raise above the setting; under
+    ``finetune.keep=inner`` the inner split is held out of the draw, and the words say both:
+    each fold draws N, of which it trains on n) and the fraction in effect (drawn / training
+    images, over all folds); ("", 1.0) otherwise."""
     fraction = ctx.ft.label_fraction
     if fraction >= 1.0:
         return "", 1.0
@@ -591,9 +593,14 @@ def _label_draw(ctx: _Context) -> tuple[str, float]:
 
     floor = (f"; {effective:.0%} in effect: at least one image of each grade is drawn"
              if abs(effective - fraction) > max(0.01, 0.1 * fraction) else "")
-    return (f"each fold trains on {span(drawn)} of its {span(pools)} training images "
-            f"(finetune.label_fraction={fraction:g}, a grade-stratified draw, the same for every "
-            f"variant{floor})", effective)
+    setting = (f"(finetune.label_fraction={fraction:g}, a grade-stratified draw, the same for every "
+               f"variant{floor})")
+    if ctx.ft.keep == "inner":  # the inner split comes out of the draw: the fold trains on the rest
+        trained = [ctx.fit_positions(f).size for f in ctx.fold_ids]
+        return (f"each fold draws {span(drawn)} of its {span(pools)} training images {setting}, of "
+                f"which its inner split is held out (finetune.keep=inner): it trains on "
+                f"{span(trained)}", effective)
+    return f"each fold trains on {span(drawn)} of its {span(pools)} training images {setting}", effective
 
 
 def _scores(ctx: _Context, v: VariantResult) -> BootstrapScores:

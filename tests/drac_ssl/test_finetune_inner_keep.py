@@ -298,3 +298,17 @@ def test_the_preflight_refuses_keep_inner_on_an_ingest_whose_folds_have_no_inner
     (run / "pretrain").mkdir()  # a finished stage: this run folder refuses a changed setting
     (finished,) = refusal("finetune.keep=inner")
     assert "run.reuse=" in finished.fix and "finetune.keep=last" in finished.fix, finished.fix
+
+
+def test_the_label_draw_words_say_the_inner_split_comes_out_of_the_draw() -> None:
+    grades, folds = np.repeat(np.arange(3), 20), np.arange(60) % 2
+    inner = _ctx(tiny_config(**{"finetune.keep": "inner", "finetune.label_fraction": "0.5",
+                                "finetune.inner_fraction": "0.2"}), grades, folds)
+    trained = {inner.fit_positions(f).size for f in (0, 1)}
+    assert len(trained) == 1 and 0 < min(trained) < 15
+    words, fraction = finetune._label_draw(inner)
+    assert words.startswith("each fold draws 15 of its 30 training images (finetune.label_fraction=0.5")
+    assert words.endswith(f"of which its inner split is held out (finetune.keep=inner): it trains on "
+                          f"{trained.pop()}") and "trains on 15" not in words and fraction == 0.5
+    last = _ctx(tiny_config(**{"finetune.label_fraction": "0.5"}), grades, folds)
+    assert finetune._label_draw(last)[0].startswith("each fold trains on 15 of its 30 training images")
