@@ -846,7 +846,8 @@ def _fit_fold(
 
     Raises:
         FinetuneNonFiniteError: a step's training loss (read back every step) or an epoch's
-            validation outputs hold NaN or inf: the fold stops there, nothing of it is kept.
+            validation outputs (``keep=inner``: the inner split's) hold NaN or inf: the fold
+            stops there, nothing of it is kept.
     """
     ft = ctx.ft
     kind = HEADS[ft.head]
@@ -894,7 +895,8 @@ def _fit_fold(
         raw_val = validate()
         n_bad, n_val = _non_finite_rows(raw_val)
         if n_bad:  # a finite loss whose last step left weights that give NaN/inf
-            raise _non_finite_error(ctx, label, epoch, f"the validation outputs became non-finite "
+            scored = "the inner split's outputs" if ft.keep == "inner" else "the validation outputs"
+            raise _non_finite_error(ctx, label, epoch, f"{scored} became non-finite "
                                     f"({n_bad} of {n_val} images) after the epoch's steps, whose mean "
                                     f"training loss was finite ({loss_sum / max(n_seen, 1):.4g})", lr,
                                     backbone_trains)
@@ -1635,34 +1637,49 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _Cr
 def _per_fold_figures(ctx: _Context, fold_records: list[dict[str, Any]], fit: _CrossFit) -> list[dict[str, Any]]:
     """One row per fold (metrics.json's ``folds``, folds.csv): the fold's training facts from
     its record and its figures on its own images from the cross-fitted ``fit``
-    (``thresholds_cross_fitted``: the thresholds fitted for it on the other folds' outputs)."""
+    (``thresholds_cross_fitted``: the thresholds fitted for it on the other folds' outputs).
+    The uncalibrated kappa at the fixed thresholds: ``best_val_qwk_uncalibrated`` under
+    ``finetune.keep=best|last`` (the kept epoch's, scored in the epoch loop without the
+    test-time flips); under ``keep=inner`` ``best_inner_qwk_uncalibrated`` (the kept epoch's on
+    the inner split, in the loop), ``val_qwk_uncalibrated`` (the validation fold's, scored once
+    with the kept weights and the flips of ``finetune.tta``, as the calibrated figures) and
+    ``n_inner`` (the inner split's images: ``n_train + n_inner + n_val`` are the fold's)."""
     y, pred, names = ctx.grades, fit.pred, list(ctx.grade_names)
     per_fold: list[dict[str, Any]] = []
     for record in fold_records:
         inside = ctx.folds == record["fold"]
         r = grading_report(y[inside], fit.probs[inside], pred[inside], names)
         kept = record["history"][record["best_epoch"]]
-        # keep=inner: the history is the inner split's; the validation kappa was scored once
-        inner = ({"n_inner": record.get("n_inner"), "best_inner_qwk_uncalibrated": kept.get("inner_qwk")}
-                 if "inner_qwk" in kept else {})
+        # keep=best|last: the kept epoch's in-loop validation kappa (no test-time flips);
+        # keep=inner: the history is the inner split's (in-loop, no flips), and the validation
+        # kappa was scored once after, with the flips finetune.tta says: its own key, as it is
+        # not the in-loop figure best_val_qwk_uncalibrated names
+        if "inner_qwk" in kept:
+            uncalibrated = {"n_inner": record.get("n_inner"), "best_inner_qwk_uncalibrated": kept.get("inner_qwk"),
+                            "val_qwk_uncalibrated": record.get("val_qwk_uncalibrated")}
+        else:
+            uncalibrated = {"best_val_qwk_uncalibrated": kept.get("val_qwk")}
         per_fold.append({"fold": record["fold"], "n_train": record["n_train"], "n_val": record["n_val"],
                          "best_epoch": record["best_epoch"], "epochs_counted_from": 0,
                          "epochs_run": record["epochs_run"],
                          "qwk": r["qwk"], "auc": r["auc"], "auc_ovr": r["auc_ovr"],
                          "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-                         "best_val_qwk_uncalibrated": (kept["val_qwk"] if "val_qwk" in kept
-                                                       else record.get("val_qwk_uncalibrated")),
-                         **inner,
+                         **uncalibrated,
                          "thresholds_cross_fitted": fit.fold_cuts[record["fold"]],
                          "seconds": record["seconds"], "stopped": record["stopped"]})
     return per_fold
 
 
-def _inner_words(ft: FinetuneConfig) -> str:
+def _inner_words(ft: FinetuneConfig, patients: Sequence[str] | None) -> str:
     """``finetune.keep=inner``'s split and rule in words (the protocol of metrics.json,
-    comparison.json and the model card)."""
+    comparison.json and the model card); ``patients``: the units the folds kept whole
+    (:func:`drac_ssl.oof.patient_groups`), said only when there are some (None: every image
+    its own unit)."""
+    kind = resampling_kind(patients)
+    whole = ("" if patients is None else ", patients and near-twin groups kept whole" if kind == "groups"
+             else ", patients kept whole")
     return (f"finetune.inner_fraction={ft.inner_fraction:g} of each fold's training images held out, "
-            f"grade-stratified, patients and near-twin groups kept whole, the same for every variant; "
+            f"grade-stratified{whole}, the same for every variant; "
             f"the lowest inner loss among equal kappas; early stopping with "
             f"finetune.patience={ft.patience}")
 
@@ -1675,7 +1692,7 @@ def _protocol_words(ctx: _Context, draw_words: str) -> str:
             + (", each fold's model after its last epoch (finetune.keep=last: no epoch "
                "chosen on the validation fold)" if ctx.ft.keep == "last" else
                f", each fold's model from the epoch with the best kappa on an inner split of its "
-               f"training images (finetune.keep=inner: {_inner_words(ctx.ft)}), the validation fold "
+               f"training images (finetune.keep=inner: {_inner_words(ctx.ft, ctx.patients)}), the validation fold "
                f"scored once with those weights, untouched by the choice" if ctx.ft.keep == "inner" else
                ", each fold's model from the epoch with the best validation kappa "
                "(finetune.keep=best: chosen on the fold it scores, so its kappa is optimistic by an amount not the "
@@ -1803,8 +1820,9 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
                 for i, r in enumerate(ctx.lab)]
     oof_path = out_dir / OOF_FILE
     atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output), oof_rows))
-    fold_cols = ["fold", "n_train", "n_val", "best_epoch", "epochs_run", "qwk", "auc", "accuracy",
-                 "macro_f1", "seconds"]
+    # keep=inner: the inner split's images too, so train + inner + val are the fold's images
+    fold_cols = ["fold", "n_train", *(["n_inner"] if ctx.ft.keep == "inner" else []), "n_val", "best_epoch",
+                 "epochs_run", "qwk", "auc", "accuracy", "macro_f1", "seconds"]
     atomic_write_text(out_dir / "folds.csv",
                       _csv_text(fold_cols, [[_fmt(f[c]) for c in fold_cols] for f in metrics["folds"]]))
     atomic_write_json(out_dir / "metrics.json", _json_safe(metrics))
@@ -2099,7 +2117,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                         "(python -m bench.keep_selection measures it; finetune.keep=last, the "
                         "default, chooses nothing)" if ft.keep == "best" else
                         f"; each fold's model from the epoch with the best kappa on an inner split of "
-                        f"its training images (finetune.keep=inner: {_inner_words(ft)}), so no figure "
+                        f"its training images (finetune.keep=inner: {_inner_words(ft, ctx.patients)}), so no figure "
                         f"below was chosen on the rows it scores" if ft.keep == "inner" else
                         "; each fold's model after its last epoch (finetune.keep=last: no epoch "
                         "chosen on the fold it scores)")

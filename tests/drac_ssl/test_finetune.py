@@ -1500,6 +1500,12 @@ def test_non_finite_validation_outputs_stop_the_fold_even_when_its_loss_was_fini
     assert "pretrain.precision=fp32" in message and "finetune.backbone_lr_ratio" in message
     assert f"or add run.name=run-2 run.reuse={run} pretrain.precision=fp32" in message, message
     assert not list((run / "finetune" / "vicreg").glob("fold*"))
+    # keep=inner: the epoch's outputs are the inner split's, and the message says so
+    inner = _nan_fold_config("linear", **{"finetune.batch_size": "32", "pretrain.precision": "bf16",
+                                          "finetune.freeze": "last", "finetune.keep": "inner"})
+    with pytest.raises(finetune.FinetuneNonFiniteError) as caught:
+        finetune.run(inner, run)
+    assert "epoch 1 of 2: the inner split's outputs became non-finite (" in str(caught.value), str(caught.value)
 
 
 def test_a_saved_fold_with_non_finite_outputs_is_trained_again_not_reused(

@@ -6,6 +6,7 @@ Tiny fake ingest (30 labelled 64 px images, 10 per grade, 2 folds), CPU, seconds
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections.abc import Iterator
@@ -157,11 +158,26 @@ def test_keep_inner_keeps_the_inner_best_epoch_scores_validation_once_and_resume
             assert inner and not (train & inner) and not (train & val) and not (inner & val)
             assert len(train) + len(inner) == 15 and record["n_inner"] == len(inner) == row["n_inner"]
             assert row["best_inner_qwk_uncalibrated"] == history[best]["inner_qwk"]
-            assert math.isfinite(row["best_val_qwk_uncalibrated"])
-            assert row["best_val_qwk_uncalibrated"] == record["val_qwk_uncalibrated"]
+            # the validation kappa scored once after the choice (with the flips of finetune.tta)
+            # has its own key: best_val_qwk_uncalibrated is the in-loop figure of keep=best|last
+            assert math.isfinite(row["val_qwk_uncalibrated"]) and "best_val_qwk_uncalibrated" not in row
+            assert row["val_qwk_uncalibrated"] == record["val_qwk_uncalibrated"]
             inner_ids.setdefault(name, {})[row["fold"]] = record["inner_ids"]
+        # folds.csv: the inner split's own column, so train + inner + val are all 30 labelled images
+        with open(variant.out_dir / "folds.csv", encoding="utf-8") as fh:
+            table = list(csv.DictReader(fh))
+        assert [int(r["n_train"]) + int(r["n_inner"]) + int(r["n_val"]) for r in table] == [30, 30]
+        # the fake ingest names no patients: every image its own unit, no groups claimed kept whole
+        assert "kept whole" not in metrics["protocol_words"]
     assert inner_ids["scratch"] == inner_ids["vicreg"]  # the same split for every variant
     assert "finetune.keep=inner" in json.loads(result.comparison_path.read_text())["protocol"]
+    # report.md: the fold table's inner column and the inner split's kappa figure, captioned as such
+    from drac_ssl.report import FIGURE_CAPTIONS, write_report
+
+    text = write_report(run).read_text(encoding="utf-8")
+    assert "| fold | train | inner | val | kept epoch |" in text
+    assert "vicreg_inner_qwk.png" in text and "vicreg_val_qwk.png" not in text
+    assert f"*Figure: {FIGURE_CAPTIONS['inner_qwk']}*" in text and "Validation QWK per epoch" not in text
 
     # the same settings reuse every fold; another inner fraction or rule retrains them
     capsys.readouterr()
@@ -312,3 +328,10 @@ def test_the_label_draw_words_say_the_inner_split_comes_out_of_the_draw() -> Non
                           f"{trained.pop()}") and "trains on 15" not in words and fraction == 0.5
     last = _ctx(tiny_config(**{"finetune.label_fraction": "0.5"}), grades, folds)
     assert finetune._label_draw(last)[0].startswith("each fold trains on 15 of its 30 training images")
+
+
+def test_the_inner_protocol_words_name_units_kept_whole_only_when_there_are_some() -> None:
+    ft = tiny_config(**{"finetune.keep": "inner"}).finetune
+    assert "kept whole" not in finetune._inner_words(ft, None)  # every image its own unit
+    assert "grade-stratified, patients kept whole," in finetune._inner_words(ft, ["patient:a", "image:b"])
+    assert "patients and near-twin groups kept whole" in finetune._inner_words(ft, ["group:g1", "patient:a"])
