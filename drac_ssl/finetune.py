@@ -415,43 +415,102 @@ class _Context:
         that fraction of them (:func:`drac_ssl.evaluation.stratified_split`; at least one
         image per grade; seeded by the fine-tuning's seed and the fold, so every variant gets the same
         images). Sorted, int64."""
-        pool = np.flatnonzero(self.folds != fold)
-        fraction = self.ft.label_fraction
-        if fraction >= 1.0 or pool.size == 0:
-            return pool
-        grades = self.grades[pool]
-        present = np.unique(grades)
-        n = min(pool.size, max(present.size, int(round(fraction * pool.size))))
-        rng = np.random.default_rng([self.seed, fold, 1013])
-        chosen = list(stratified_split(grades, n, rng)[0])
-        # a proportional draw can leave a rare grade out: it then takes the place of an image
-        # of the grade drawn most often
-        for g in present:
-            if not np.any(grades[chosen] == g):
-                counts = np.bincount(grades[chosen], minlength=int(grades.max()) + 1)
-                chosen.remove(next(i for i in chosen if grades[i] == int(np.argmax(counts))))
-                chosen.append(int(rng.choice(np.flatnonzero(grades == g))))
-        return pool[np.sort(np.asarray(chosen, dtype=np.int64))]
+        return _train_draw(self.ft, self.seed, self.grades, self.folds, fold)
 
     def inner_positions(self, fold: int) -> np.ndarray:
         """Positions (into ``lab``) of fold ``fold``'s inner split under ``finetune.keep=inner``
         (:func:`inner_split` of :meth:`train_positions`: ``finetune.inner_fraction`` of them,
         grade-stratified, the units of ``patients`` kept whole, seeded by the fine-tuning's seed
         and the fold, so every variant gets the same split); empty under ``keep=last|best``.
-        Sorted, int64."""
-        if self.ft.keep != "inner":
-            return np.zeros(0, dtype=np.int64)
-        pool = self.train_positions(fold)
-        units = None if self.patients is None else [self.patients[i] for i in pool]
-        chosen = inner_split(self.grades[pool], units, self.ft.inner_fraction,
-                             np.random.default_rng([self.seed, fold, 2029]), where=f"fold {fold}")
-        return pool[chosen]
+        Sorted, int64.
+
+        Raises:
+            ValueError: the fold's training images cannot give an inner split
+                (:func:`inner_split`; :func:`run` checks every fold before anything is written).
+        """
+        return _inner_draw(self.ft, self.seed, self.grades, self.folds, self.patients, fold)
 
     def fit_positions(self, fold: int) -> np.ndarray:
         """Positions (into ``lab``) fold ``fold``'s model is trained on: :meth:`train_positions`
         less the inner split (:meth:`inner_positions`, empty unless ``finetune.keep=inner``).
         Sorted, int64."""
         return np.setdiff1d(self.train_positions(fold), self.inner_positions(fold))
+
+
+def _train_draw(ft: FinetuneConfig, seed: int, grades: np.ndarray, folds: np.ndarray, fold: int) -> np.ndarray:
+    """:meth:`_Context.train_positions` of the labelled images' ``grades`` and ``folds`` (``(n,)``
+    int each), ``seed`` the fine-tuning's seed."""
+    pool = np.flatnonzero(folds != fold)
+    fraction = ft.label_fraction
+    if fraction >= 1.0 or pool.size == 0:
+        return pool
+    pool_grades = grades[pool]
+    present = np.unique(pool_grades)
+    n = min(pool.size, max(present.size, int(round(fraction * pool.size))))
+    rng = np.random.default_rng([seed, fold, 1013])
+    chosen = list(stratified_split(pool_grades, n, rng)[0])
+    # a proportional draw can leave a rare grade out: it then takes the place of an image
+    # of the grade drawn most often
+    for g in present:
+        if not np.any(pool_grades[chosen] == g):
+            counts = np.bincount(pool_grades[chosen], minlength=int(pool_grades.max()) + 1)
+            chosen.remove(next(i for i in chosen if pool_grades[i] == int(np.argmax(counts))))
+            chosen.append(int(rng.choice(np.flatnonzero(pool_grades == g))))
+    return pool[np.sort(np.asarray(chosen, dtype=np.int64))]
+
+
+def _inner_draw(ft: FinetuneConfig, seed: int, grades: np.ndarray, folds: np.ndarray,
+                patients: Sequence[str] | None, fold: int) -> np.ndarray:
+    """:meth:`_Context.inner_positions` of the labelled images' ``grades``, ``folds`` and
+    units (``patients``: :func:`drac_ssl.oof.patient_groups`, or None)."""
+    if ft.keep != "inner":
+        return np.zeros(0, dtype=np.int64)
+    pool = _train_draw(ft, seed, grades, folds, fold)
+    units = None if patients is None else [patients[i] for i in pool]
+    chosen = inner_split(grades[pool], units, ft.inner_fraction,
+                         np.random.default_rng([seed, fold, 2029]), where=f"fold {fold}")
+    return pool[chosen]
+
+
+def inner_split_problem(cfg: Config, rows: Sequence[dict[str, Any]]) -> str:
+    """Why ``finetune.keep=inner`` cannot hold an inner split out of some fold's training images
+    of the manifest ``rows`` (:func:`drac_ssl.manifest.read_manifest`'s; the labelled ones are
+    cross-validated, :func:`drac_ssl.manifest.labelled_rows`), as the same draws
+    :meth:`_Context.inner_positions` makes (the fine-tuning's seed, ``finetune.label_fraction``,
+    the units of :func:`drac_ssl.oof.patient_groups`): the first such fold's reason, without
+    a fix (the caller words it for its run folder); "" when every fold has one, or under
+    ``keep=last|best``. Cheap: no image is read. :func:`run` checks it before anything is
+    written, and the preflight when a manifest exists."""
+    ft = cfg.finetune
+    if ft.keep != "inner":
+        return ""
+    lab = labelled_rows(rows)
+    grades = np.array([int(r["grade"]) for r in lab], dtype=np.int64)
+    folds = np.array([int(r["fold"]) for r in lab], dtype=np.int64)
+    patients = patient_groups(lab)
+    seed = ft.seed if ft.seed >= 0 else cfg.run.seed
+    for fold in sorted(set(folds.tolist())):
+        try:
+            _inner_draw(ft, seed, grades, folds, patients, fold)
+        except ValueError as exc:
+            return str(exc).partition("\n  fix: ")[0]
+    return ""
+
+
+def inner_split_fix(run_dir: Path | None, new_run: bool = True, typed: dict[str, str] | None = None) -> str:
+    """The fix of an impossible inner split (:func:`inner_split_problem`): a rule that holds
+    none out (``finetune.keep=last``), or more labelled images. ``new_run``: ``run_dir`` holds
+    finished stages after the ingest, so it refuses the changed setting: the fix starts a new
+    run that takes them (``run.name=NAME-2 run.reuse=RUN``, :func:`drac_ssl.runtime.command_changes`
+    with ``typed``, the settings typed on the command line; None: those of the enclosing
+    :func:`drac_ssl.runtime.typed_settings`)."""
+    if not new_run:
+        return "finetune.keep=last (the default: no epoch chosen), or add labelled images"
+    pairs = new_run_pairs(run_dir) if run_dir is not None else [("run.name", "NEW"), ("run.reuse", "RUN")]
+    return (f"start a new run that takes this one's finished stages instead of running them again, "
+            f"with finetune.keep=last (the default: no epoch chosen): "
+            f"{command_changes([*pairs, ('finetune.keep', 'last')], typed)} (this run folder refuses a "
+            f"changed setting); or add labelled images")
 
 
 def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float,
@@ -465,7 +524,11 @@ def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float
     unit's images are all inner or all trained on. Each unit's grade is the highest grade of
     its images; ``round(fraction * n_units)`` units (at least one) are drawn stratified by that
     grade (:func:`drac_ssl.evaluation.stratified_split`), and a grade whose every unit was drawn
-    gives one back, so every grade of the fold's training images is still trained on.
+    gives one back. Then each *image* grade of the pool that no image left to train on holds
+    (its images all in drawn units, e.g. a patient's grade-1 image beside a grade-2 one) gives
+    back the smallest drawn unit holding it (fewest images, the first seen among equals), so
+    every grade of the fold's training images is still trained on: a grade is never held out
+    whole.
 
     Args:
         grades: ``(n,)`` int grades of the fold's training images.
@@ -476,7 +539,7 @@ def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float
 
     Raises:
         ValueError: fewer than two units to split (nothing would be left to train on or to
-            choose the epoch on).
+            choose the epoch on), or no unit left to hold out once every grade is trained on.
     """
     grades = np.asarray(grades, dtype=np.int64)
     names = [str(i) for i in range(len(grades))] if units is None else [str(u) for u in units]
@@ -497,18 +560,28 @@ def inner_split(grades: np.ndarray, units: Sequence[str] | None, fraction: float
         members = [u for u in np.flatnonzero(unit_grade == g).tolist()]
         if all(u in picked for u in members):
             picked.discard(int(rng.choice(members)))
+    # a unit's grade is its highest: an image grade can still sit only in drawn units (a
+    # patient's grade-1 image beside a grade-2 one); the smallest drawn unit holding it goes back
+    sizes = np.bincount(of_image, minlength=len(order))
+    for g in np.unique(grades):
+        holders = sorted({int(u) for u in of_image[grades == g]})
+        if all(u in picked for u in holders):
+            picked.discard(min(holders, key=lambda u: (int(sizes[u]), u)))
     if not picked:  # every grade had a single unit: the draw gave them all back
         raise ValueError(
-            f"finetune.keep=inner: {where}'s training images hold no grade with two or more "
-            f"{'images' if units is None else 'patients or image groups'}, so no inner split leaves "
-            f"every grade trained on.\n  fix: finetune.keep=last (the default), or more labelled images")
+            f"finetune.keep=inner: {where}'s training images hold no "
+            f"{'grade with two or more images' if units is None else 'patient or image group whose grades all have another to train on'}"
+            f", so no inner split leaves every grade trained on.\n  fix: finetune.keep=last (the default), "
+            f"or more labelled images")
     return np.flatnonzero(np.isin(of_image, sorted(picked))).astype(np.int64)
 
 
 def _label_draw(ctx: _Context) -> tuple[str, float]:
     """With ``finetune.label_fraction`` < 1: words for what the folds train on (the counts
-    actually drawn, which the floor of one image per grade can raise above the setting) and
-    the fraction in effect (drawn / training images, over all folds); ("", 1.0) otherwise."""
+    actually drawn, which the floor of one image per grade can raise above the setting; under
+    ``finetune.keep=inner`` the inner split is held out of the draw, and the words say both:
+    each fold draws N, of which it trains on n) and the fraction in effect (drawn / training
+    images, over all folds); ("", 1.0) otherwise."""
     fraction = ctx.ft.label_fraction
     if fraction >= 1.0:
         return "", 1.0
@@ -521,9 +594,14 @@ def _label_draw(ctx: _Context) -> tuple[str, float]:
 
     floor = (f"; {effective:.0%} in effect: at least one image of each grade is drawn"
              if abs(effective - fraction) > max(0.01, 0.1 * fraction) else "")
-    return (f"each fold trains on {span(drawn)} of its {span(pools)} training images "
-            f"(finetune.label_fraction={fraction:g}, a grade-stratified draw, the same for every "
-            f"variant{floor})", effective)
+    setting = (f"(finetune.label_fraction={fraction:g}, a grade-stratified draw, the same for every "
+               f"variant{floor})")
+    if ctx.ft.keep == "inner":  # the inner split comes out of the draw: the fold trains on the rest
+        trained = [ctx.fit_positions(f).size for f in ctx.fold_ids]
+        return (f"each fold draws {span(drawn)} of its {span(pools)} training images {setting}, of "
+                f"which its inner split is held out (finetune.keep=inner): it trains on "
+                f"{span(trained)}", effective)
+    return f"each fold trains on {span(drawn)} of its {span(pools)} training images {setting}", effective
 
 
 def _scores(ctx: _Context, v: VariantResult) -> BootstrapScores:
@@ -769,7 +847,8 @@ def _fit_fold(
 
     Raises:
         FinetuneNonFiniteError: a step's training loss (read back every step) or an epoch's
-            validation outputs hold NaN or inf: the fold stops there, nothing of it is kept.
+            validation outputs (``keep=inner``: the inner split's) hold NaN or inf: the fold
+            stops there, nothing of it is kept.
     """
     ft = ctx.ft
     kind = HEADS[ft.head]
@@ -817,7 +896,8 @@ def _fit_fold(
         raw_val = validate()
         n_bad, n_val = _non_finite_rows(raw_val)
         if n_bad:  # a finite loss whose last step left weights that give NaN/inf
-            raise _non_finite_error(ctx, label, epoch, f"the validation outputs became non-finite "
+            scored = "the inner split's outputs" if ft.keep == "inner" else "the validation outputs"
+            raise _non_finite_error(ctx, label, epoch, f"{scored} became non-finite "
                                     f"({n_bad} of {n_val} images) after the epoch's steps, whose mean "
                                     f"training loss was finite ({loss_sum / max(n_seen, 1):.4g})", lr,
                                     backbone_trains)
@@ -1328,7 +1408,12 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig, scratch: b
     import yaml
 
     from drac_ssl.config import read_yaml
-    from drac_ssl.stage_settings import comparable, config_differences, saved_settings
+    from drac_ssl.stage_settings import (
+        comparable,
+        config_differences,
+        parse_difference_line,
+        saved_settings,
+    )
 
     folders = sorted({str(o["trained_in"]) for o in offered.values()
                       if isinstance(o, dict) and o.get("trained_in")})
@@ -1347,7 +1432,7 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig, scratch: b
             set(_signed_settings(theirs, scratch)) if isinstance(theirs, dict) else set())
         old = comparable({"finetune": theirs})
         diffs += [d for d in config_differences(old, new) if d not in diffs
-                  and d.partition(":")[0].removeprefix("finetune.").split(".")[0] in signed]
+                  and parse_difference_line(d)[0].removeprefix("finetune.").split(".")[0] in signed]
     return diffs
 
 
@@ -1520,34 +1605,49 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _Cr
 def _per_fold_figures(ctx: _Context, fold_records: list[dict[str, Any]], fit: _CrossFit) -> list[dict[str, Any]]:
     """One row per fold (metrics.json's ``folds``, folds.csv): the fold's training facts from
     its record and its figures on its own images from the cross-fitted ``fit``
-    (``thresholds_cross_fitted``: the thresholds fitted for it on the other folds' outputs)."""
+    (``thresholds_cross_fitted``: the thresholds fitted for it on the other folds' outputs).
+    The uncalibrated kappa at the fixed thresholds: ``best_val_qwk_uncalibrated`` under
+    ``finetune.keep=best|last`` (the kept epoch's, scored in the epoch loop without the
+    test-time flips); under ``keep=inner`` ``best_inner_qwk_uncalibrated`` (the kept epoch's on
+    the inner split, in the loop), ``val_qwk_uncalibrated`` (the validation fold's, scored once
+    with the kept weights and the flips of ``finetune.tta``, as the calibrated figures) and
+    ``n_inner`` (the inner split's images: ``n_train + n_inner + n_val`` are the fold's)."""
     y, pred, names = ctx.grades, fit.pred, list(ctx.grade_names)
     per_fold: list[dict[str, Any]] = []
     for record in fold_records:
         inside = ctx.folds == record["fold"]
         r = grading_report(y[inside], fit.probs[inside], pred[inside], names)
         kept = record["history"][record["best_epoch"]]
-        # keep=inner: the history is the inner split's; the validation kappa was scored once
-        inner = ({"n_inner": record.get("n_inner"), "best_inner_qwk_uncalibrated": kept.get("inner_qwk")}
-                 if "inner_qwk" in kept else {})
+        # keep=best|last: the kept epoch's in-loop validation kappa (no test-time flips);
+        # keep=inner: the history is the inner split's (in-loop, no flips), and the validation
+        # kappa was scored once after, with the flips finetune.tta says: its own key, as it is
+        # not the in-loop figure best_val_qwk_uncalibrated names
+        if "inner_qwk" in kept:
+            uncalibrated = {"n_inner": record.get("n_inner"), "best_inner_qwk_uncalibrated": kept.get("inner_qwk"),
+                            "val_qwk_uncalibrated": record.get("val_qwk_uncalibrated")}
+        else:
+            uncalibrated = {"best_val_qwk_uncalibrated": kept.get("val_qwk")}
         per_fold.append({"fold": record["fold"], "n_train": record["n_train"], "n_val": record["n_val"],
                          "best_epoch": record["best_epoch"], "epochs_counted_from": 0,
                          "epochs_run": record["epochs_run"],
                          "qwk": r["qwk"], "auc": r["auc"], "auc_ovr": r["auc_ovr"],
                          "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-                         "best_val_qwk_uncalibrated": (kept["val_qwk"] if "val_qwk" in kept
-                                                       else record.get("val_qwk_uncalibrated")),
-                         **inner,
+                         **uncalibrated,
                          "thresholds_cross_fitted": fit.fold_cuts[record["fold"]],
                          "seconds": record["seconds"], "stopped": record["stopped"]})
     return per_fold
 
 
-def _inner_words(ft: FinetuneConfig) -> str:
+def _inner_words(ft: FinetuneConfig, patients: Sequence[str] | None) -> str:
     """``finetune.keep=inner``'s split and rule in words (the protocol of metrics.json,
-    comparison.json and the model card)."""
+    comparison.json and the model card); ``patients``: the units the folds kept whole
+    (:func:`drac_ssl.oof.patient_groups`), said only when there are some (None: every image
+    its own unit)."""
+    kind = resampling_kind(patients)
+    whole = ("" if patients is None else ", patients and near-twin groups kept whole" if kind == "groups"
+             else ", patients kept whole")
     return (f"finetune.inner_fraction={ft.inner_fraction:g} of each fold's training images held out, "
-            f"grade-stratified, patients and near-twin groups kept whole, the same for every variant; "
+            f"grade-stratified{whole}, the same for every variant; "
             f"the lowest inner loss among equal kappas; early stopping with "
             f"finetune.patience={ft.patience}")
 
@@ -1560,7 +1660,7 @@ def _protocol_words(ctx: _Context, draw_words: str) -> str:
             + (", each fold's model after its last epoch (finetune.keep=last: no epoch "
                "chosen on the validation fold)" if ctx.ft.keep == "last" else
                f", each fold's model from the epoch with the best kappa on an inner split of its "
-               f"training images (finetune.keep=inner: {_inner_words(ctx.ft)}), the validation fold "
+               f"training images (finetune.keep=inner: {_inner_words(ctx.ft, ctx.patients)}), the validation fold "
                f"scored once with those weights, untouched by the choice" if ctx.ft.keep == "inner" else
                ", each fold's model from the epoch with the best validation kappa "
                "(finetune.keep=best: chosen on the fold it scores, so its kappa is optimistic by an amount not the "
@@ -1688,8 +1788,9 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
                 for i, r in enumerate(ctx.lab)]
     oof_path = out_dir / OOF_FILE
     atomic_write_text(oof_path, _csv_text(oof_columns(k, spec.output), oof_rows))
-    fold_cols = ["fold", "n_train", "n_val", "best_epoch", "epochs_run", "qwk", "auc", "accuracy",
-                 "macro_f1", "seconds"]
+    # keep=inner: the inner split's images too, so train + inner + val are the fold's images
+    fold_cols = ["fold", "n_train", *(["n_inner"] if ctx.ft.keep == "inner" else []), "n_val", "best_epoch",
+                 "epochs_run", "qwk", "auc", "accuracy", "macro_f1", "seconds"]
     atomic_write_text(out_dir / "folds.csv",
                       _csv_text(fold_cols, [[_fmt(f[c]) for c in fold_cols] for f in metrics["folds"]]))
     atomic_write_json(out_dir / "metrics.json", _json_safe(metrics))
@@ -1859,7 +1960,9 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
 
     Raises:
         FileNotFoundError: no pretrained backbone or no ingest output.
-        ValueError: bad settings, or fewer than two folds of labelled images.
+        ValueError: bad settings, fewer than two folds of labelled images, or (under
+            ``finetune.keep=inner``) a fold without an inner split (:func:`inner_split_problem`),
+            all found before anything is written.
     """
     ft = cfg.finetune
     check_settings(cfg)
@@ -1912,6 +2015,10 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     if ctx.grades.size and int(ctx.grades.max()) >= len(names):
         raise ValueError(f"the manifest holds grade {int(ctx.grades.max())} but the ingest recorded "
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")
+    # keep=inner: every fold's inner split drawn now, not after the first variant's folds
+    problem = inner_split_problem(cfg, lab)
+    if problem:
+        raise ValueError(f"{problem}\n  fix: {inner_split_fix(run_dir)}")
     print(f"[finetune] {len(lab)} labelled images in {len(fold_ids)} folds, {len(names)} grades "
           f"({describe_grades(names)}), {data.channels} channel(s); head {ft.head}, "
           f"{freeze_words(ft.freeze)} (finetune.freeze={ft.freeze}), decision {ft.decision}; "
@@ -1978,7 +2085,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                         "(python -m bench.keep_selection measures it; finetune.keep=last, the "
                         "default, chooses nothing)" if ft.keep == "best" else
                         f"; each fold's model from the epoch with the best kappa on an inner split of "
-                        f"its training images (finetune.keep=inner: {_inner_words(ft)}), so no figure "
+                        f"its training images (finetune.keep=inner: {_inner_words(ft, ctx.patients)}), so no figure "
                         f"below was chosen on the rows it scores" if ft.keep == "inner" else
                         "; each fold's model after its last epoch (finetune.keep=last: no epoch "
                         "chosen on the fold it scores)")

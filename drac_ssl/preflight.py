@@ -1491,6 +1491,9 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                 c.error("data.n_folds", f"a fold would train on {smallest_train} labelled image(s) "
                                         f"({facts.n_labelled} in {facts.source}); fine-tuning needs 2 "
                                         f"or more", "data.n_folds=2, or add labelled images")
+    if ("finetune" in stages and ft.keep == "inner" and facts.ingest_dir is not None
+            and not c.has_error("data.n_folds")):
+        _check_inner_split(c, cfg, facts.ingest_dir)
     if "finetune" in stages and facts.grade_names:
         # the referable cut needs the scale: said now, not after the pretraining
         try:
@@ -1510,6 +1513,27 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                           f"({', '.join(config_module.GRADE_SCALES['icdr'])})",
                           "finetune.referable_from=2 if these are the ICDR grades (referable DR = "
                           "grade >= 2), or finetune.referable_from=off to silence this")
+
+
+def _check_inner_split(c: _Findings, cfg: Config, data_dir: Path) -> None:
+    """``finetune.keep=inner`` on an existing ingest (``data_dir``, its manifest): every fold's
+    inner split drawn as the fine-tuning draws it (:func:`drac_ssl.finetune.inner_split_problem`),
+    so a fold without one is refused now, not when the fine-tuning starts after the pretraining
+    and UMM. The fix starts a new run taking the finished stages when the run folder holds any
+    beyond the ingest (it refuses a changed setting), else sets the rule here."""
+    from drac_ssl.finetune import inner_split_fix, inner_split_problem
+
+    try:
+        rows = read_manifest(data_dir / "manifest.csv", ("id", "grade", "split", "fold"))
+    except (OSError, ValueError, csv.Error):
+        return  # said by the ingest facts' own reading
+    problem = inner_split_problem(cfg, rows)
+    if problem:
+        run_dir = data_dir.parent
+        typed = {key: word for key, where in (c.sources or {}).items()
+                 if (word := typed_override(where)) is not None}
+        c.error("finetune.keep", f"{problem.removeprefix('finetune.keep=inner: ').rstrip('.')} (the ingest in {data_dir})",
+                inner_split_fix(run_dir, new_run=bool(blocking_outputs(run_dir)), typed=typed))
 
 
 def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool) -> None:

@@ -130,13 +130,17 @@ FIGURE_CAPTIONS = {
     "roc": "One-vs-rest ROC per grade from the out-of-fold probabilities (two grades: one curve, the second "
            "grade against the first); a curve near the dashed diagonal (AUC near 0.5) means that grade is not "
            "told from the rest.",
-    "val_qwk": "Validation QWK per epoch and fold (uncalibrated; under finetune.keep=inner the QWK of each "
-               "fold's inner split, which chose the epoch); curves still rising at the last epoch "
+    "val_qwk": "Validation QWK per epoch and fold (uncalibrated); curves still rising at the last epoch "
                "suggest more epochs, and folds far apart mean few validation images per fold.",
+    "inner_qwk": "Inner-split QWK per epoch and fold (uncalibrated; finetune.keep=inner: the part of each "
+                 "fold's training images held out to choose its epoch, the validation fold scored once "
+                 "after); curves still rising at the last epoch suggest more epochs, and folds far apart "
+                 "mean few inner-split images per fold.",
 }
 """One-line caption per figure the report links, keyed by the PNG's file stem: what it shows
 and what to look for. A variant's figures (``report/<variant>_confusion.png``, ``_roc``,
-``_val_qwk``) are keyed without the variant (:func:`figure_caption`)."""
+``_val_qwk``, under ``finetune.keep=inner`` ``_inner_qwk``) are keyed without the variant
+(:func:`figure_caption`)."""
 
 
 def figure_caption(stem: str, variant: str = "") -> str | None:
@@ -409,7 +413,11 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"resamples"
                      + (f", head alone for the first {fc.get('head_warmup_epochs')} epochs (LP-FT)"
                         if fc.get("head_warmup_epochs") else "")
-                     + (f", **label fraction {fc.get('label_fraction'):g}: each fold trained on a "
+                     + (f", **label fraction {fc.get('label_fraction'):g}: each fold drew a "
+                        f"grade-stratified sample of its training images and trained on it less its "
+                        f"inner split** (the fold table's train and inner columns)"
+                        if (fc.get("label_fraction") or 1) < 1 and fc.get("keep") == "inner" else
+                        f", **label fraction {fc.get('label_fraction'):g}: each fold trained on a "
                         f"grade-stratified draw of its training images** (the fold table's train column)"
                         if (fc.get("label_fraction") or 1) < 1 else "")],
         ["stages", ", ".join(cfg.get("run", {}).get("stages", []))],
@@ -794,11 +802,20 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                                 [[f"**{rule}**" if rule == decision else rule, figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
-    rows = [[f["fold"], f["n_train"], f["n_val"], int(f["best_epoch"]) + 1, f["epochs_run"], figure_text(f.get("qwk")),
-             figure_text(f.get("best_val_qwk_uncalibrated")), figure_text(f.get("auc")), figure_text(f.get("auc_ovr")),
+    # keep=inner: the inner split's images are neither trained on nor validated: their own
+    # column, so train + inner + val are the fold's images; its uncalibrated kappa is the one
+    # scored once after the choice (val_qwk_uncalibrated; runs of the first keep=inner version
+    # wrote it as best_val_qwk_uncalibrated)
+    held_inner = metrics.get("keep") == "inner"
+    rows = [[f["fold"], f["n_train"], *([figure_text(f.get("n_inner"))] if held_inner else []), f["n_val"],
+             int(f["best_epoch"]) + 1, f["epochs_run"], figure_text(f.get("qwk")),
+             figure_text(f.get("val_qwk_uncalibrated", f.get("best_val_qwk_uncalibrated")) if held_inner
+                         else f.get("best_val_qwk_uncalibrated")),
+             figure_text(f.get("auc")), figure_text(f.get("auc_ovr")),
              figure_text(f.get("accuracy")), figure_text(f.get("macro_f1")), figure_text(f.get("seconds"), 1)]
             for f in metrics.get("folds", [])]
-    lines += markdown_table(["fold", "train", "val", "kept epoch", "epochs", "QWK (calibrated)", "QWK (uncalibrated)",
+    lines += markdown_table(["fold", "train", *(["inner"] if held_inner else []), "val", "kept epoch", "epochs",
+                             "QWK (calibrated)", "QWK (uncalibrated)",
                              "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1", "seconds"], rows)
     lines += fold_auc_na_lines(metrics.get("folds", []), grades, folds, names)
     lines += ["Kept epoch counted from 1 here; `folds.csv`, `metrics.json` and `fold*.json` hold "
@@ -807,7 +824,11 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                              "unless folds were reused) include the frozen-backbone features of every "
                              "image, computed once for all folds."
                              if _freeze(run_dir) == "frozen" else ""), ""]
-    lines += ["QWK (calibrated): the fold's images graded with the thresholds fitted on the other "
+    lines += [("inner: the fold's training images held out as its inner split (finetune.keep=inner), on "
+               "which its epoch was chosen: neither trained on nor scored, so train + inner + val are all the "
+               "labelled images (with finetune.label_fraction below 1, the fold's draw and its validation "
+               "fold). " if held_inner else "")
+              + "QWK (calibrated): the fold's images graded with the thresholds fitted on the other "
               "folds (cross-fitted), as the metrics and folds.csv give it. QWK (uncalibrated): the "
               "console's per-fold 'val QWK', the expected grade cut at the fixed thresholds 0.5, "
               "1.5, ..." + (", without the test-time flips (finetune.tta) the calibrated figure "
@@ -840,7 +861,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
         rows_h = [{"epoch": e, **{f"fold {k} {said}": h[e].get(key) for k, h in histories.items()
                                   if e < len(h)}} for e in range(n_epochs)]
         split = "inner-split" if inner else "validation"
-        hist = plot_history(rows_h, [f"fold {k} {said}" for k in histories], figures / f"{name}_val_qwk.png",
+        hist = plot_history(rows_h, [f"fold {k} {said}" for k in histories],
+                            figures / f"{name}_{'inner' if inner else 'val'}_qwk.png",
                             f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)")
         lines += _figure(run_dir, hist, f"{title} {split} kappa per epoch", name)
     return lines + [""], one_grade

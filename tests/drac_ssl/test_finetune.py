@@ -1116,6 +1116,16 @@ def test_offered_folds_retrained_name_the_settings_that_differ(
     assert finetune._offered_differences(offered, unsigned) == ["finetune.head_warmup_epochs: 2 -> 1"]
     gone = {"fold0.json": {"trained_in": str(tmp_path / "nowhere"), "signature": "theirs"}}
     assert finetune._offered_differences(gone, FinetuneConfig()) == []
+    # the key of a difference line is read by its one reader (stage_settings.parse_difference_line):
+    # a saved key holding ':' ("n_boot:note", which the offering side signs) is not read as
+    # finetune.n_boot, which no signature holds
+    import yaml
+
+    saved = yaml.safe_load((there / "config.yaml").read_text(encoding="utf-8"))
+    saved["finetune"]["n_boot:note"] = "x"
+    (there / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    assert finetune._offered_differences(offered, unsigned) == ["finetune.head_warmup_epochs: 2 -> 1",
+                                                                "finetune.n_boot:note: 'x' -> None"]
 
 
 def test_folds_resumed_from_this_runs_earlier_attempt_are_not_counted_as_retrained(
@@ -1490,6 +1500,12 @@ def test_non_finite_validation_outputs_stop_the_fold_even_when_its_loss_was_fini
     assert "pretrain.precision=fp32" in message and "finetune.backbone_lr_ratio" in message
     assert f"or add run.name=run-2 run.reuse={run} pretrain.precision=fp32" in message, message
     assert not list((run / "finetune" / "vicreg").glob("fold*"))
+    # keep=inner: the epoch's outputs are the inner split's, and the message says so
+    inner = _nan_fold_config("linear", **{"finetune.batch_size": "32", "pretrain.precision": "bf16",
+                                          "finetune.freeze": "last", "finetune.keep": "inner"})
+    with pytest.raises(finetune.FinetuneNonFiniteError) as caught:
+        finetune.run(inner, run)
+    assert "epoch 1 of 2: the inner split's outputs became non-finite (" in str(caught.value), str(caught.value)
 
 
 def test_a_saved_fold_with_non_finite_outputs_is_trained_again_not_reused(

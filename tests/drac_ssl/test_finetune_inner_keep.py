@@ -6,6 +6,7 @@ Tiny fake ingest (30 labelled 64 px images, 10 per grade, 2 folds), CPU, seconds
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections.abc import Iterator
@@ -157,11 +158,26 @@ def test_keep_inner_keeps_the_inner_best_epoch_scores_validation_once_and_resume
             assert inner and not (train & inner) and not (train & val) and not (inner & val)
             assert len(train) + len(inner) == 15 and record["n_inner"] == len(inner) == row["n_inner"]
             assert row["best_inner_qwk_uncalibrated"] == history[best]["inner_qwk"]
-            assert math.isfinite(row["best_val_qwk_uncalibrated"])
-            assert row["best_val_qwk_uncalibrated"] == record["val_qwk_uncalibrated"]
+            # the validation kappa scored once after the choice (with the flips of finetune.tta)
+            # has its own key: best_val_qwk_uncalibrated is the in-loop figure of keep=best|last
+            assert math.isfinite(row["val_qwk_uncalibrated"]) and "best_val_qwk_uncalibrated" not in row
+            assert row["val_qwk_uncalibrated"] == record["val_qwk_uncalibrated"]
             inner_ids.setdefault(name, {})[row["fold"]] = record["inner_ids"]
+        # folds.csv: the inner split's own column, so train + inner + val are all 30 labelled images
+        with open(variant.out_dir / "folds.csv", encoding="utf-8") as fh:
+            table = list(csv.DictReader(fh))
+        assert [int(r["n_train"]) + int(r["n_inner"]) + int(r["n_val"]) for r in table] == [30, 30]
+        # the fake ingest names no patients: every image its own unit, no groups claimed kept whole
+        assert "kept whole" not in metrics["protocol_words"]
     assert inner_ids["scratch"] == inner_ids["vicreg"]  # the same split for every variant
     assert "finetune.keep=inner" in json.loads(result.comparison_path.read_text())["protocol"]
+    # report.md: the fold table's inner column and the inner split's kappa figure, captioned as such
+    from drac_ssl.report import FIGURE_CAPTIONS, write_report
+
+    text = write_report(run).read_text(encoding="utf-8")
+    assert "| fold | train | inner | val | kept epoch |" in text
+    assert "vicreg_inner_qwk.png" in text and "vicreg_val_qwk.png" not in text
+    assert f"*Figure: {FIGURE_CAPTIONS['inner_qwk']}*" in text and "Validation QWK per epoch" not in text
 
     # the same settings reuse every fold; another inner fraction or rule retrains them
     capsys.readouterr()
@@ -235,3 +251,87 @@ def test_keep_inner_with_a_trained_backbone_layer_chooses_on_the_inner_split_too
         kappas = [h["inner_qwk"] if h["inner_qwk"] is not None else -2.0 for h in history]
         assert record["best_epoch"] == max(range(3), key=lambda e: (kappas[e], -history[e]["inner_loss"]))
         assert not set(record["inner_ids"]) & (set(record["train_ids"]) | set(record["val_ids"]))
+
+
+def test_an_image_grade_inside_higher_graded_patients_is_never_held_out_whole() -> None:
+    # fold 1 trains on fold 0: its only grade-1 image sits in patient c beside a grade-2 image,
+    # so c's unit grade is 2 and the unit-grade guarantee alone could draw c whole (a review:
+    # grade 1 untrained in 18 of 40 seeds)
+    grades = np.array([0, 0, 0, 0, 1, 2, 0, 0, 2, 2, 0, 0, 0, 1, 2, 0])
+    patients = ["a", "a", "b", "b", "c", "c", "d", "d", "e", "e", "f", "f", "v1", "v2", "v3", "v4"]
+    folds = np.array([0] * 12 + [1] * 4)
+    for seed in range(40):
+        ctx = _ctx(tiny_config(**{"finetune.keep": "inner", "finetune.inner_fraction": "0.5",
+                                  "run.seed": str(seed)}), grades, folds, patients)
+        fit, inner = ctx.fit_positions(1), ctx.inner_positions(1)
+        assert set(grades[fit].tolist()) == {0, 1, 2}, seed
+        assert len(inner) and not {patients[i] for i in inner} & {patients[i] for i in fit}
+
+
+def test_the_smallest_drawn_unit_holding_an_untrained_grade_is_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # units in first-seen order: p (0), big (1: grades 1, 2, 2), small (2: grades 1, 2), e (3: 2)
+    grades = np.array([0, 0, 1, 2, 2, 1, 2, 2])
+    units = ["p", "p", "big", "big", "big", "small", "small", "e"]
+    # the draw takes big and small, both holding grade 1's only images; e keeps grade 2 trained on
+    monkeypatch.setattr(finetune, "stratified_split", lambda labels, n, rng: (np.array([1, 2]), None))
+    held = finetune.inner_split(grades, units, 0.5, np.random.default_rng(0))
+    assert held.tolist() == [2, 3, 4]  # big stays held out; small (2 images) went back
+
+
+def test_a_fold_without_an_inner_split_stops_the_fine_tuning_before_anything_is_written(
+        two_fold_run: Path, tmp_path: Path) -> None:
+    # label_fraction=0.1 draws one image per grade: no grade has a second to hold out
+    run = _linked_run(two_fold_run, tmp_path)
+    with pytest.raises(ValueError, match=r"finetune\.keep=inner: fold 0's training images hold no grade "
+                       r"(.|\n)*fix: start a new run (.|\n)*run\.reuse=(.|\n)*finetune\.keep=last"):
+        finetune.run(tiny_config(**{"finetune.keep": "inner", "finetune.label_fraction": "0.1"}), run)
+    assert not (run / "finetune").exists()
+
+
+def _inner_manifest(run: Path) -> None:
+    """An ingest's manifest of 6 labelled images, one of each grade in each of 2 folds: no fold's
+    training images hold a grade twice, so no inner split can be drawn."""
+    (run / "data").mkdir(parents=True)
+    lines = ["id,grade,split,fold,cache_index"] + [f"im{i},{i % 3},train,{i // 3},{i}" for i in range(6)]
+    (run / "data" / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_the_preflight_refuses_keep_inner_on_an_ingest_whose_folds_have_no_inner_split(tmp_path: Path) -> None:
+    from drac_ssl import preflight, train
+
+    run = tmp_path / "runs" / "x"
+    _inner_manifest(run)
+
+    def refusal(*overrides: str) -> list:
+        cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, [*overrides, "data.n_folds=2"])
+        return [f for f in preflight.check(cfg, run, sources, stages=["finetune"])
+                if f.setting == "finetune.keep" and f.severity == "error"]
+
+    assert not refusal("finetune.keep=last")
+    (only_ingest,) = refusal("finetune.keep=inner")
+    assert "fold 0's training images hold no grade" in only_ingest.line, only_ingest.line
+    assert only_ingest.fix.startswith("finetune.keep=last") and "run.reuse" not in only_ingest.fix
+    (run / "pretrain").mkdir()  # a finished stage: this run folder refuses a changed setting
+    (finished,) = refusal("finetune.keep=inner")
+    assert "run.reuse=" in finished.fix and "finetune.keep=last" in finished.fix, finished.fix
+
+
+def test_the_label_draw_words_say_the_inner_split_comes_out_of_the_draw() -> None:
+    grades, folds = np.repeat(np.arange(3), 20), np.arange(60) % 2
+    inner = _ctx(tiny_config(**{"finetune.keep": "inner", "finetune.label_fraction": "0.5",
+                                "finetune.inner_fraction": "0.2"}), grades, folds)
+    trained = {inner.fit_positions(f).size for f in (0, 1)}
+    assert len(trained) == 1 and 0 < min(trained) < 15
+    words, fraction = finetune._label_draw(inner)
+    assert words.startswith("each fold draws 15 of its 30 training images (finetune.label_fraction=0.5")
+    assert words.endswith(f"of which its inner split is held out (finetune.keep=inner): it trains on "
+                          f"{trained.pop()}") and "trains on 15" not in words and fraction == 0.5
+    last = _ctx(tiny_config(**{"finetune.label_fraction": "0.5"}), grades, folds)
+    assert finetune._label_draw(last)[0].startswith("each fold trains on 15 of its 30 training images")
+
+
+def test_the_inner_protocol_words_name_units_kept_whole_only_when_there_are_some() -> None:
+    ft = tiny_config(**{"finetune.keep": "inner"}).finetune
+    assert "kept whole" not in finetune._inner_words(ft, None)  # every image its own unit
+    assert "grade-stratified, patients kept whole," in finetune._inner_words(ft, ["patient:a", "image:b"])
+    assert "patients and near-twin groups kept whole" in finetune._inner_words(ft, ["group:g1", "patient:a"])
