@@ -113,7 +113,13 @@ from drac_ssl.stage_settings import (
     taken_fold_settings,
 )
 from drac_ssl.starting import python_command, started
-from drac_ssl.trial_run import EPOCH_SETTINGS, INVOCATION_KEY, typed_epochs
+from drac_ssl.trial_run import (
+    EPOCH_SETTINGS,
+    INVOCATION_KEY,
+    epoch_records,
+    taken_record,
+    typed_epochs,
+)
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 LATER_NOUNS = {"finetune": "the fine-tuning", "export": "the export"}
@@ -561,7 +567,10 @@ def _rebased(value: Any, folder: str, run_dir: Path) -> Any:
 def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
     """Put the stages of ``plan`` into the new run folder ``run_dir``: their folders linked
     (:func:`_link_or_copy`) and ``stages.json`` entries saying ``done``, ``reused_from`` (the
-    source folder), ``seconds_in_source`` and 0 seconds here. Returns a line for the console."""
+    source folder), ``seconds_in_source`` and 0 seconds here, and a trial's epoch record of the
+    stage (:data:`~drac_ssl.trial_run.INVOCATION_KEY`, :func:`drac_ssl.trial_run.taken_record`:
+    a pretraining given 2 of 100 epochs there is a trial's here too). Returns a line for the
+    console."""
     status = preflight._status(plan.source)
     entries: dict[str, Any] = {}
     counts: Counter[str] = Counter()
@@ -579,6 +588,8 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
                           "outputs": _rebased(old.get("outputs"), folder, run_dir)}
         if taken_there:
             entries[stage]["via"] = str(plan.source)
+        if carried := taken_record(plan.source, stage):  # a trial's stage stays a trial's here
+            entries[stage][INVOCATION_KEY] = carried
         if old.get("checkpoints_removed"):  # why its checkpoints/ is absent here too: removed there
             entries[stage]["checkpoints_removed"] = {"in": str(taken_there or plan.source),
                                                      **old["checkpoints_removed"]}
@@ -1121,18 +1132,28 @@ def _earlier_words(seconds: float, killed: int = 0, untimed: int = 0) -> tuple[s
     return words, f"; {killed} {'was' if killed == 1 else 'were'} killed: {how}"
 
 
-def _epochs_typed(cfg: Config, sources: dict[str, str] | None) -> dict[str, Any]:
+def _epochs_typed(cfg: Config, sources: dict[str, str] | None, run_dir: Path | None = None) -> dict[str, Any]:
     """The stages' epoch counts typed on this command line (:data:`drac_ssl.trial_run.EPOCH_SETTINGS`),
     each with the ``-c`` file's value (``sources.fixes``, :func:`preflight.read_config`), for
     this invocation's ``invocations.jsonl`` line: what :mod:`drac_ssl.trial_run` reads to call
     a run whose stage was given a small part of its file's epochs a trial run; {} when none
-    was typed or no file was read."""
+    was typed or no file was read. When the ``-c`` file is another run folder's
+    ``config.yaml`` whose run recorded such counts (a trial's), they are judged against the
+    file that run was given, and the counts not typed now are recorded as carried from it
+    (:func:`drac_ssl.trial_run.typed_epochs`); ``run_dir``, this run's folder: its own
+    ``config.yaml`` carries nothing new (its records stand)."""
     fixes = getattr(sources, "fixes", None)
+    if fixes is None:
+        return {}
     typed = {key: get(cfg, key) for key in EPOCH_SETTINGS
              if preflight.typed_override((sources or {}).get(key, "")) is not None}
-    if not typed or fixes is None:
-        return {}
-    return typed_epochs(typed, {key: get(fixes.cfg, key) for key in typed}, fixes.file)
+    given = Path(fixes.file)
+    source = given.parent
+    carried = (epoch_records(source) if given.name == "config.yaml" and _is_run_folder(source)
+               else {})
+    ours = run_dir is not None and source.resolve() == Path(run_dir).resolve()
+    return typed_epochs(typed, {key: get(fixes.cfg, key) for key in typed}, fixes.file, carried,
+                        {key: get(cfg, key) for key in EPOCH_SETTINGS}, "" if ours else str(source))
 
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
@@ -1153,7 +1174,7 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     other_builds = _resumed_with_other_builds(bool(to_run), made, env)
     if other_builds:
         env = {**env, "resumed_with_other_builds": other_builds}
-    if epochs := _epochs_typed(cfg, sources):  # far below the file's: a trial run (trial_run.py)
+    if epochs := _epochs_typed(cfg, sources, run_dir):  # far below the file's: a trial run (trial_run.py)
         env = {**env, INVOCATION_KEY: epochs}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
