@@ -78,10 +78,12 @@ from drac_ssl.io import atomic_write_json, invocations, read_json_dict, remove_s
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.run_state import (
     CHECKPOINT_STAGES,
+    SavedCheckpoint,
     checkpoint_saved,
     killed_attempt_seconds,
     killed_training_seen,
     report_words,
+    saved_checkpoint,
 )
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
@@ -1298,6 +1300,38 @@ def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted
     return checkpoint_interrupted(run_dir / name / "checkpoints" / "last.pt", epochs)
 
 
+def _killed_left(cfg: Config, run_dir: Path, name: str) -> SavedCheckpoint:
+    """What a killed attempt of stage ``name`` (pretrain, umm) left to resume from, and what
+    this attempt does with it under the epochs ``cfg`` gives the stage now (an unfinished
+    stage may be given more or fewer than it was saved under):
+    :func:`drac_ssl.run_state.checkpoint_saved`; for a ``last.pt`` without its record (a run
+    folder made before ``last.json``), read from the checkpoint itself (torch is loaded here:
+    its epoch, step, early stop, the epochs its configuration planned), as
+    :func:`drac_ssl.runtime.checkpoint_interrupted` reads it for a Ctrl-C."""
+    epochs = getattr(getattr(cfg, name, None), "epochs", None)
+    epochs = epochs if isinstance(epochs, int) else None
+    left = checkpoint_saved(run_dir, name, epochs=epochs)
+    if not left.unrecorded:
+        return left
+    last = run_dir / name / "checkpoints" / "last.pt"
+    try:
+        import torch
+
+        state = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+        done = int(state["epoch"]) + 1
+        saved_cfg = state.get("config")
+        planned = saved_cfg.get(name, {}).get("epochs") if isinstance(saved_cfg, dict) else None
+        step = state.get("step")
+        when = _dt.datetime.fromtimestamp(last.stat().st_mtime, _dt.UTC).isoformat(timespec="seconds")
+        return saved_checkpoint(
+            f"{name}/checkpoints/last.pt", last.stat().st_size, done=done,
+            planned=planned if isinstance(planned, int) else None, step=step if isinstance(step, int) else None,
+            utc=when, stopped=str(state.get("stopped") or ""),
+            monitors_pending=state.get("monitors_pending") is not None, epochs=epochs)
+    except Exception:  # noqa: BLE001 - a torn or foreign file: its epoch stays unknown
+        return left
+
+
 def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
     """The code stage ``name`` runs on (:func:`drac_ssl.runtime.code_version`, one git call;
     None without git), recorded in its ``stages.json`` entry as ``code``. The stages import
@@ -1396,8 +1430,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
     ``attempts`` so far) and again as it ends (done, interrupted or failed). An entry still
     ``running`` at the next start is an attempt killed without a word (``kill -9``, the OOM
     killer): it counts as an attempt (``killed_attempts``), what a killed pretraining or UMM
-    saved in ``killed_left`` (``what``, ``then``: :func:`drac_ssl.run_state.checkpoint_saved`,
-    said on the console too; the last killed attempt's), its time as far as known
+    saved in ``killed_left`` (``what``, ``then``: :func:`_killed_left`, what this attempt does
+    under the stage's epochs now; said on the console too; the last killed attempt's), its time as far as known
     (:func:`drac_ssl.run_state.killed_attempt_seconds`, ``seen``:
     :func:`drac_ssl.run_state.killed_training_seen`) in
     ``seconds_earlier_attempts``, and those not timed in ``untimed_attempts``."""
@@ -1434,7 +1468,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         untimed = int(previous.get("untimed_attempts", 0)) + (killed_now and lasted is None)
         earlier, of_killed = _earlier_words(before_s, killed, untimed)
         # what a killed pretraining or UMM saved, read before this attempt writes a checkpoint
-        left = checkpoint_saved(run_dir, name) if killed_now and name in CHECKPOINT_STAGES else None
+        left = _killed_left(cfg, run_dir, name) if killed_now and name in CHECKPOINT_STAGES else None
         killed_left = {"what": left.what, "then": left.then} if left else previous.get("killed_left")
         record = {"seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
                   **({"killed_attempts": killed} if killed else {}),
