@@ -349,6 +349,26 @@ def _test_images_dir(data_dir: Path, test_rows: Sequence[dict[str, Any]]) -> Pat
     return parents.pop() if len(parents) == 1 else None
 
 
+def _check_folder(images_dir: Path | None, test_rows: Sequence[dict[str, Any]],
+                  submission: Path) -> tuple[Path | None, str]:
+    """The folder of test images the export stage checks its ``submission`` against
+    (``images_dir``, :func:`_test_images_dir`), and the note when there is none to check
+    against: ``(None, why)``, the check then made against the manifest's test case names.
+    None as a folder: the test images are rows of an array file, the folder is not known or
+    not there, or it holds no image now (emptied, or unreadable, since the ingest read it)."""
+    against = "the submission is checked against the manifest's test case names"
+    if any(_array_row(r) for r in test_rows):
+        return None, f"the test images are rows of an array file (no image folder): {against}"
+    if images_dir is None:
+        return None, f"the test image folder is not known (the ingest recorded none): {against} only"
+    if not images_dir.is_dir():
+        return None, f"test image folder {images_dir} not found: {against} only"
+    if images_option_problem(images_dir, submission, option=""):  # emptied since the ingest
+        return None, (f"test image folder {images_dir} holds no image now (emptied, or unreadable, "
+                      f"since the ingest read its {len(test_rows)} test image(s)): {against} only")
+    return images_dir, ""
+
+
 def manifest_test_cases(manifest: str | os.PathLike[str]) -> tuple[list[str], Path]:
     """The test case names (``id`` of the ``split == test`` rows, manifest order) of an ingest
     manifest, given as the ``manifest.csv``, its ``data`` folder or the run folder; and the
@@ -485,18 +505,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         probs, grades = graded.probs, graded.classes
         cases = [r["id"] for r in test_rows]
         final = Path(submission_path)
-        images_dir = _test_images_dir(data_dir, test_rows)
-        if any(_array_row(r) for r in test_rows):
-            notes.append("the test images are rows of an array file (no image folder): the "
-                         "submission is checked against the manifest's test case names")
-        elif images_dir is None or not images_dir.is_dir():
-            notes.append(f"test image folder {images_dir} not found: submission checked against "
-                         f"the manifest's test case names only")
-            images_dir = None
-        elif problem := images_option_problem(images_dir, final):  # emptied since the ingest
-            notes.append(f"{problem.splitlines()[0]}: submission checked against the manifest's "
-                         f"test case names only")
-            images_dir = None
+        images_dir, note = _check_folder(_test_images_dir(data_dir, test_rows), test_rows, final)
+        if note:
+            notes.append(note)
         # written and checked under a name that says it failed, renamed onto its own when it
         # passes: a file failing its check is never left where it would be submitted (and an
         # earlier referable file of that name goes before the rename: it must not outlive it)

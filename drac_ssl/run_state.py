@@ -164,25 +164,60 @@ def write_checkpoint_record(last: str | os.PathLike[str], *, epochs_done: int, e
 @dataclass(frozen=True)
 class SavedCheckpoint:
     """What a pretraining or UMM left to resume from (:func:`checkpoint_saved`): ``what`` it
-    saved (``last checkpoint at epoch 7 of 20 (step 175, written 2026-...+00:00;
-    pretrain/checkpoints/last.pt, 12.3 MiB)``, ``no epoch saved``, ...) and ``then``, what a
-    rerun of the same command does with it (``resumes from it with epoch 8``, ``starts the
-    stage again``); ``resumable``: whether a rerun resumes from a checkpoint."""
+    saved (``last checkpoint at epoch 7 of 20, step 175, written 2026-...+00:00:
+    pretrain/checkpoints/last.pt, 12.3 MiB``, ``no epoch saved``, ...) and ``then``, what a
+    rerun of its training command does with it (``resumes from it with epoch 8``, ``starts
+    the stage again``); ``resumable``: whether a rerun resumes from a checkpoint;
+    ``unrecorded``: a checkpoint without its record (its epoch unknown without torch: a
+    caller with torch reads it, :func:`saved_checkpoint`)."""
 
     what: str
     then: str
     resumable: bool
+    unrecorded: bool = False
 
     def words(self) -> str:
-        """``last checkpoint at epoch 7 of 20 (...); a rerun of the same command resumes from
-        it with epoch 8``: a killed or interrupted stage's ``saved`` (:class:`StageState`)."""
-        return f"{self.what}; a rerun of the same command {self.then}"
+        """``last checkpoint at epoch 7 of 20, step 175, ...; a rerun of its training command
+        resumes from it with epoch 8``: a killed or interrupted stage's ``saved``
+        (:class:`StageState`, which export's refusal and report.md quote: not their own
+        command's rerun)."""
+        return f"{self.what}; a rerun of its training command {self.then}"
 
 
-def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str) -> SavedCheckpoint:
+def saved_checkpoint(shown: str, size: int, *, done: int, planned: int | None, step: int | None = None,
+                     utc: str = "", stopped: str = "", monitors_pending: bool = False,
+                     epochs: int | None = None) -> SavedCheckpoint:
+    """The words of a checkpoint ``shown`` (``pretrain/checkpoints/last.pt``, ``size`` bytes)
+    that holds ``done`` epochs (counted from 1; 0: a guard kept the starting weights) of the
+    ``planned`` it was saved under (None: not known), at optimiser ``step``, written ``utc``,
+    ``stopped`` early (a reason; "" when training went on), with that epoch's monitors still
+    to run (``monitors_pending``). What the rerun does is what :meth:`drac_ssl.engine.Engine.resume`
+    and :meth:`~drac_ssl.engine.Engine.run` do with it under ``epochs`` (the count the rerun
+    is given; None: ``planned``, the command as it was): an early stop trains no more; else
+    epochs ``done`` + 1 to ``epochs``, none when it holds that many already (more epochs
+    may be given to an unfinished stage, or fewer)."""
+    epochs = planned if epochs is None else epochs
+    at = f"epoch {done}" + (f" of {planned}" if planned is not None else "") if done else "the starting weights"
+    when = f", written {utc}" if utc else ""
+    what = f"last checkpoint at {at}" + (f", step {step}" if step is not None else "") + f"{when}: {shown}, {_mib(size)}"
+    if stopped or (epochs is not None and done >= epochs):
+        if stopped or (planned is not None and done >= planned):  # it finished as it was saved
+            what = f"training finished, {stopped or 'completed all epochs'}: {what}"
+        more = (" again" if stopped or epochs == planned else
+                f": it holds {done} epochs, more than the {epochs} now set" if done > epochs else
+                f": it holds the {epochs} epochs now set")
+        return SavedCheckpoint(what, f"finishes the stage from it (no epoch is trained{more})", True)
+    pending = f", after epoch {done}'s monitors" if monitors_pending else ""
+    of = f" of the {epochs} now set" if epochs is not None and epochs != planned else ""
+    return SavedCheckpoint(what, f"resumes from it with epoch {done + 1}{of}{pending}", True)
+
+
+def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | None = None) -> SavedCheckpoint:
     """What ``run_dir/stage/checkpoints/`` holds to resume from (``stage``: pretrain or umm),
     read from :data:`CHECKPOINT_RECORD` and the size of the ``last.pt`` it names, without
-    torch. The cases:
+    torch; what a rerun does with it under ``epochs`` (the stage's epochs in the rerun's
+    configuration, which may differ for an unfinished stage; None: the count it was saved
+    under, :func:`saved_checkpoint`). The cases:
 
     * a record and its checkpoint (the size it recorded): the epoch, step, time and file;
     * a record whose checkpoint is not there (removed, or never written by a fresh attempt):
@@ -190,7 +225,7 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str) -> SavedCheckp
     * a record and a checkpoint of another size (written after the record: a kill between
       the two writes): a checkpoint of that epoch or later;
     * a checkpoint without a record (a run folder of a drac_ssl older than the record):
-      saved, its epoch unknown;
+      saved, its epoch unknown (``unrecorded``);
     * neither: no epoch saved.
     """
     folder = Path(run_dir) / stage / "checkpoints"
@@ -208,26 +243,21 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str) -> SavedCheckp
     if record is None:
         if size is None:
             return SavedCheckpoint("no epoch saved", "starts the stage again", False)
-        return SavedCheckpoint(f"a checkpoint saved, its epoch unknown ({shown}, {_mib(size)}; made by a "
-                               f"drac_ssl that wrote no {CHECKPOINT_RECORD} beside it)",
-                               "resumes from it", True)
+        return SavedCheckpoint(f"a checkpoint saved, its epoch unknown: {shown}, {_mib(size)}, made by a "
+                               f"drac_ssl that wrote no {CHECKPOINT_RECORD} beside it",
+                               "resumes from it", True, unrecorded=True)
     done, planned = record["epochs_done"], record["epochs_planned"]
     if size is None:
-        return SavedCheckpoint(f"no epoch saved ({stage}/checkpoints/{CHECKPOINT_RECORD} names epoch {done} "
-                               f"of {planned}, but {shown} is not there)", "starts the stage again", False)
+        return SavedCheckpoint(f"no epoch saved: {stage}/checkpoints/{CHECKPOINT_RECORD} names epoch {done} "
+                               f"of {planned}, but {shown} is not there", "starts the stage again", False)
     if size != record["bytes"]:
-        return SavedCheckpoint(f"a checkpoint saved at epoch {done} of {planned} or later ({shown}, "
-                               f"{_mib(size)}, was written after its {CHECKPOINT_RECORD})",
+        return SavedCheckpoint(f"a checkpoint saved at epoch {done} of {planned} or later: {shown}, "
+                               f"{_mib(size)}, written after its {CHECKPOINT_RECORD}",
                                "resumes from it", True)
-    stopped = record.get("stopped") if isinstance(record.get("stopped"), str) else ""
-    at = f"epoch {done} of {planned}" if done else "the starting weights"
-    when = f", written {record['utc']}" if isinstance(record.get("utc"), str) else ""
-    what = f"last checkpoint at {at} (step {record['step']}{when}; {shown}, {_mib(size)})"
-    if stopped or done >= planned:
-        return SavedCheckpoint(f"training finished ({stopped or 'completed all epochs'}): {what}",
-                               "finishes the stage from it (no epoch is trained again)", True)
-    pending = f" (epoch {done}'s monitors first)" if record.get("monitors_pending") else ""
-    return SavedCheckpoint(what, f"resumes from it with epoch {done + 1}{pending}", True)
+    return saved_checkpoint(shown, size, done=done, planned=planned, step=record["step"],
+                            utc=record["utc"] if isinstance(record.get("utc"), str) else "",
+                            stopped=record.get("stopped") if isinstance(record.get("stopped"), str) else "",
+                            monitors_pending=bool(record.get("monitors_pending")), epochs=epochs)
 
 
 def _mib(size: int) -> str:

@@ -52,8 +52,8 @@ from drac_ssl.starting import (
     started,
 )
 
-__all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ProblemLines", "SubmissionRows",
-           "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+__all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
+           "SubmissionRows", "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "write_submission", "DRAC_PROB_COLUMNS"]
@@ -554,17 +554,23 @@ def _run_of_submission(csv_path: Path) -> Path | None:
     return None
 
 
-def _manifest_fix(csv_path: str | os.PathLike[str]) -> str:
-    """The fix of a ``--check`` without a folder of test images: check the CSV against the
-    test cases of the ingest manifest of the run that read them (``--manifest RUN``), RUN
-    filled in when the CSV lies in a run's ``export/`` (:func:`_run_of_submission`)."""
+def _manifest_fix(csv_path: str | os.PathLike[str], option: str = "--images") -> str:
+    """The fix of a check without a folder of test images: check the CSV against the test
+    cases of the ingest manifest of the run that read them, RUN filled in when the CSV lies
+    in a run's ``export/`` (:func:`_run_of_submission`). ``option``: the command line's option
+    for the folder (``--images``: the fix is ``--check CSV --manifest RUN``); "" for the
+    library (``check_submission``'s ``cases=``)."""
     run = _run_of_submission(Path(csv_path))
     where = shlex.quote(str(run)) if run is not None else "RUN"
     whose = ("" if run is not None else
              " (RUN: the run folder whose ingest read the test images; its data/manifest.csv lists "
              "their case names)")
+    if not option:
+        return (f"check the submission against the test cases of the run's ingest manifest instead of "
+                f"a folder: check_submission(CSV, cases=drac_ssl.export.manifest_test_cases({where!r})[0])"
+                f"{whose}")
     return (f"check the submission against the test cases of the run's ingest manifest instead of "
-            f"--images: {python_command('drac_ssl.export')} --check {shlex.quote(str(csv_path))} "
+            f"{option}: {python_command('drac_ssl.export')} --check {shlex.quote(str(csv_path))} "
             f"--manifest {where}{whose}")
 
 
@@ -572,11 +578,24 @@ class ImagesFolderError(ValueError):
     """The folder of test images a submission is to be checked against (``images_dir`` of
     :func:`check_submission`, ``--images`` of ``--check``) is no folder of images: missing, a
     file, unreadable, or without an image file. A problem of the call, not of the
-    submission: the message (:func:`images_option_problem`'s) names the folder, what is
-    wrong and the fix; the command lines say it as an ``error:`` line with exit code 2."""
+    submission: the message (:func:`images_option_problem`'s, in the library's words: no
+    command-line option) names the folder, what is wrong and the fix; the command lines say
+    :meth:`option_words` as an ``error:`` line with exit code 2. ``folder`` and ``csv_path``:
+    the folder given and the submission."""
+
+    def __init__(self, message: str, folder: str | os.PathLike[str] = "",
+                 csv_path: str | os.PathLike[str] = "") -> None:
+        super().__init__(message)
+        self.folder, self.csv_path = folder, csv_path
+
+    def option_words(self, option: str = "--images") -> str:
+        """The message in the words of a command line whose ``option`` gave the folder."""
+        return (images_option_problem(self.folder, self.csv_path, option) or str(self)
+                if self.folder else str(self))
 
 
-def images_option_problem(images: str | os.PathLike[str], csv_path: str | os.PathLike[str]) -> str | None:
+def images_option_problem(images: str | os.PathLike[str], csv_path: str | os.PathLike[str],
+                          option: str = "--images") -> str | None:
     """What is wrong with the ``--images`` of ``--check CSV --images DIR`` (a usage error,
     exit 2: not a problem of the submission), in the words of its ``error:`` line with the
     fix; None when ``images`` is a folder holding at least one image file (named as one,
@@ -584,18 +603,21 @@ def images_option_problem(images: str | os.PathLike[str], csv_path: str | os.Pat
     or a folder without images that holds one, is told to check against the run's manifest
     (``--manifest RUN``, RUN filled in for a CSV in ``RUN/export/``); another file, its
     folder; a folder without images, its sub-folders that hold some and the files it does
-    not grade (``x.webp``: why); a folder it cannot list, that."""
+    not grade (``x.webp``: why); a folder it cannot list, that. ``option``: the command
+    line's option that gave the folder, named in the fixes; "" for a library call
+    (:func:`check_submission`'s ``images_dir``), whose fixes name no option."""
     path = Path(images)
+    check = "--check" if option else "the check"
     if path.is_file():
         if path.suffix.lower() in ARRAY_SUFFIXES:
             return (f"{path}: an array file (a MedMNIST .npz), not a folder of images: its test "
-                    f"images are rows of the array, not files whose names --check can compare with "
-                    f"the submission's cases\n  fix: {_manifest_fix(csv_path)}")
-        return (f"{path}: no such image folder (a file: --check compares the submission's cases "
+                    f"images are rows of the array, not files whose names {check} can compare with "
+                    f"the submission's cases\n  fix: {_manifest_fix(csv_path, option)}")
+        return (f"{path}: no such image folder (a file: {check} compares the submission's cases "
                 f"with the image files of a folder; give its folder, {path.parent})")
     if not path.is_dir():
         return (f"{path}: no such image folder\n  fix: give the folder of the test images (check the "
-                f"path), or {_manifest_fix(csv_path)}")
+                f"path), or {_manifest_fix(csv_path, option)}")
     try:
         found = read_folder(path)
     except OSError as exc:
@@ -607,7 +629,7 @@ def images_option_problem(images: str | os.PathLike[str], csv_path: str | os.Pat
     arrays = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in ARRAY_SUFFIXES)
     if arrays:
         return (f"{said} (it holds {' and '.join(arrays)}, an array file: its test images are rows of "
-                f"the array, not image files)\n  fix: {_manifest_fix(csv_path)}")
+                f"the array, not image files)\n  fix: {_manifest_fix(csv_path, option)}")
     lines = "".join(f"\n  {p}: {why}" for p, why, _ in found.others)
     holding = []
     for sub in found.subfolders:
@@ -616,12 +638,12 @@ def images_option_problem(images: str | os.PathLike[str], csv_path: str | os.Pat
                 holding.append(sub)
         except OSError:  # an unreadable sub-folder: not the one to name
             continue
-    fix = ("point --images at the folder of the test images themselves (its sub-folders are not "
-           "searched)" + (f", e.g. {' or '.join(shlex.quote(str(s)) for s in holding[:SUBFOLDERS_NAMED])}"
-                          if holding else ""))
+    fix = (f"point {option or 'the check'} at the folder of the test images themselves (its sub-folders "
+           "are not searched)" + (f", e.g. {' or '.join(shlex.quote(str(s)) for s in holding[:SUBFOLDERS_NAMED])}"
+                                  if holding else ""))
     if found.others:
         fix = f"convert or rename the files above as images ({', '.join(IMAGE_SUFFIXES)}), or {fix}"
-    return f"{said}{lines}\n  fix: {fix}; or {_manifest_fix(csv_path)}"
+    return f"{said}{lines}\n  fix: {fix}; or {_manifest_fix(csv_path, option)}"
 
 
 def _image_index(images_dir: Path) -> dict[str, str]:
@@ -825,8 +847,8 @@ def _check(csv_path: str | os.PathLike[str],
     ``scale_from``: who says K, for the line on a file of another scale (default "the check
     expects"), and ``scale_fix`` its fix (``{k}``: the file's K; default the check's: the run
     or scale it was written for)."""
-    if images_dir is not None and (problem := images_option_problem(images_dir, csv_path)):
-        raise ImagesFolderError(problem)  # the call's problem, not the file's: no line 0
+    if images_dir is not None and (problem := images_option_problem(images_dir, csv_path, option="")):
+        raise ImagesFolderError(problem, images_dir, csv_path)  # the call's problem, not the file's: no line 0
     file = str(csv_path)
     problems = _Problems(file)
     try:
@@ -1156,8 +1178,9 @@ def check_submission(csv_path: str | os.PathLike[str],
     Raises:
         ImagesFolderError (a ValueError): ``images_dir`` is no folder of images (it does not
             exist, is a file, cannot be listed, or holds no image file): the message names
-            the folder, what is wrong and the fix (:func:`images_option_problem`), not a line
-            0 of the submission.
+            the folder, what is wrong and the fix (:func:`images_option_problem`, in the
+            library's words: ``cases=`` of the run's manifest, no command-line option), not a
+            line 0 of the submission.
         ValueError: ``grade_names`` and ``num_grades`` disagree.
     """
     return _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
@@ -1306,7 +1329,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
         checked = _check(csv_path, images_dir, num_grades=num_grades, grade_names=grade_names,
                          cases=cases, scale_from=scale_from)
     except ImagesFolderError as exc:  # a usage error (exit 2), not a problem of the file
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.option_words('--images')}", file=sys.stderr)
         return 2
     problems, n_rows, k = checked.problems, checked.n_rows, checked.k
     against = (f", against {images_dir}" if images_dir else

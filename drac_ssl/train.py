@@ -78,10 +78,12 @@ from drac_ssl.io import atomic_write_json, invocations, read_json_dict, remove_s
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.run_state import (
     CHECKPOINT_STAGES,
+    SavedCheckpoint,
     checkpoint_saved,
     killed_attempt_seconds,
     killed_training_seen,
     report_words,
+    saved_checkpoint,
 )
 from drac_ssl.runtime import (
     InterruptedOutsideStage,
@@ -113,7 +115,13 @@ from drac_ssl.stage_settings import (
     taken_fold_settings,
 )
 from drac_ssl.starting import python_command, started
-from drac_ssl.trial_run import EPOCH_SETTINGS, INVOCATION_KEY, typed_epochs
+from drac_ssl.trial_run import (
+    EPOCH_SETTINGS,
+    INVOCATION_KEY,
+    epoch_records,
+    taken_record,
+    typed_epochs,
+)
 
 STAGE_FOLDERS = {"ingest": "data", "pretrain": "pretrain", "umm": "umm"}
 LATER_NOUNS = {"finetune": "the fine-tuning", "export": "the export"}
@@ -561,7 +569,10 @@ def _rebased(value: Any, folder: str, run_dir: Path) -> Any:
 def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
     """Put the stages of ``plan`` into the new run folder ``run_dir``: their folders linked
     (:func:`_link_or_copy`) and ``stages.json`` entries saying ``done``, ``reused_from`` (the
-    source folder), ``seconds_in_source`` and 0 seconds here. Returns a line for the console."""
+    source folder), ``seconds_in_source`` and 0 seconds here, and a trial's epoch record of the
+    stage (:data:`~drac_ssl.trial_run.INVOCATION_KEY`, :func:`drac_ssl.trial_run.taken_record`:
+    a pretraining given 2 of 100 epochs there is a trial's here too). Returns a line for the
+    console."""
     status = preflight._status(plan.source)
     entries: dict[str, Any] = {}
     counts: Counter[str] = Counter()
@@ -579,6 +590,8 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
                           "outputs": _rebased(old.get("outputs"), folder, run_dir)}
         if taken_there:
             entries[stage]["via"] = str(plan.source)
+        if carried := taken_record(plan.source, stage):  # a trial's stage stays a trial's here
+            entries[stage][INVOCATION_KEY] = carried
         if old.get("checkpoints_removed"):  # why its checkpoints/ is absent here too: removed there
             entries[stage]["checkpoints_removed"] = {"in": str(taken_there or plan.source),
                                                      **old["checkpoints_removed"]}
@@ -1121,18 +1134,28 @@ def _earlier_words(seconds: float, killed: int = 0, untimed: int = 0) -> tuple[s
     return words, f"; {killed} {'was' if killed == 1 else 'were'} killed: {how}"
 
 
-def _epochs_typed(cfg: Config, sources: dict[str, str] | None) -> dict[str, Any]:
+def _epochs_typed(cfg: Config, sources: dict[str, str] | None, run_dir: Path | None = None) -> dict[str, Any]:
     """The stages' epoch counts typed on this command line (:data:`drac_ssl.trial_run.EPOCH_SETTINGS`),
     each with the ``-c`` file's value (``sources.fixes``, :func:`preflight.read_config`), for
     this invocation's ``invocations.jsonl`` line: what :mod:`drac_ssl.trial_run` reads to call
     a run whose stage was given a small part of its file's epochs a trial run; {} when none
-    was typed or no file was read."""
+    was typed or no file was read. When the ``-c`` file is another run folder's
+    ``config.yaml`` whose run recorded such counts (a trial's), they are judged against the
+    file that run was given, and the counts not typed now are recorded as carried from it
+    (:func:`drac_ssl.trial_run.typed_epochs`); ``run_dir``, this run's folder: its own
+    ``config.yaml`` carries nothing new (its records stand)."""
     fixes = getattr(sources, "fixes", None)
+    if fixes is None:
+        return {}
     typed = {key: get(cfg, key) for key in EPOCH_SETTINGS
              if preflight.typed_override((sources or {}).get(key, "")) is not None}
-    if not typed or fixes is None:
-        return {}
-    return typed_epochs(typed, {key: get(fixes.cfg, key) for key in typed}, fixes.file)
+    given = Path(fixes.file)
+    source = given.parent
+    carried = (epoch_records(source) if given.name == "config.yaml" and _is_run_folder(source)
+               else {})
+    ours = run_dir is not None and source.resolve() == Path(run_dir).resolve()
+    return typed_epochs(typed, {key: get(fixes.cfg, key) for key in typed}, fixes.file, carried,
+                        {key: get(cfg, key) for key in EPOCH_SETTINGS}, "" if ours else str(source))
 
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
@@ -1153,7 +1176,7 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     other_builds = _resumed_with_other_builds(bool(to_run), made, env)
     if other_builds:
         env = {**env, "resumed_with_other_builds": other_builds}
-    if epochs := _epochs_typed(cfg, sources):  # far below the file's: a trial run (trial_run.py)
+    if epochs := _epochs_typed(cfg, sources, run_dir):  # far below the file's: a trial run (trial_run.py)
         env = {**env, INVOCATION_KEY: epochs}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
@@ -1277,6 +1300,38 @@ def _checkpoint_words(cfg: Config, run_dir: Path, name: str) -> StageInterrupted
     return checkpoint_interrupted(run_dir / name / "checkpoints" / "last.pt", epochs)
 
 
+def _killed_left(cfg: Config, run_dir: Path, name: str) -> SavedCheckpoint:
+    """What a killed attempt of stage ``name`` (pretrain, umm) left to resume from, and what
+    this attempt does with it under the epochs ``cfg`` gives the stage now (an unfinished
+    stage may be given more or fewer than it was saved under):
+    :func:`drac_ssl.run_state.checkpoint_saved`; for a ``last.pt`` without its record (a run
+    folder made before ``last.json``), read from the checkpoint itself (torch is loaded here:
+    its epoch, step, early stop, the epochs its configuration planned), as
+    :func:`drac_ssl.runtime.checkpoint_interrupted` reads it for a Ctrl-C."""
+    epochs = getattr(getattr(cfg, name, None), "epochs", None)
+    epochs = epochs if isinstance(epochs, int) else None
+    left = checkpoint_saved(run_dir, name, epochs=epochs)
+    if not left.unrecorded:
+        return left
+    last = run_dir / name / "checkpoints" / "last.pt"
+    try:
+        import torch
+
+        state = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+        done = int(state["epoch"]) + 1
+        saved_cfg = state.get("config")
+        planned = saved_cfg.get(name, {}).get("epochs") if isinstance(saved_cfg, dict) else None
+        step = state.get("step")
+        when = _dt.datetime.fromtimestamp(last.stat().st_mtime, _dt.UTC).isoformat(timespec="seconds")
+        return saved_checkpoint(
+            f"{name}/checkpoints/last.pt", last.stat().st_size, done=done,
+            planned=planned if isinstance(planned, int) else None, step=step if isinstance(step, int) else None,
+            utc=when, stopped=str(state.get("stopped") or ""),
+            monitors_pending=state.get("monitors_pending") is not None, epochs=epochs)
+    except Exception:  # noqa: BLE001 - a torn or foreign file: its epoch stays unknown
+        return left
+
+
 def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
     """The code stage ``name`` runs on (:func:`drac_ssl.runtime.code_version`, one git call;
     None without git), recorded in its ``stages.json`` entry as ``code``. The stages import
@@ -1375,8 +1430,8 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
     ``attempts`` so far) and again as it ends (done, interrupted or failed). An entry still
     ``running`` at the next start is an attempt killed without a word (``kill -9``, the OOM
     killer): it counts as an attempt (``killed_attempts``), what a killed pretraining or UMM
-    saved in ``killed_left`` (``what``, ``then``: :func:`drac_ssl.run_state.checkpoint_saved`,
-    said on the console too; the last killed attempt's), its time as far as known
+    saved in ``killed_left`` (``what``, ``then``: :func:`_killed_left`, what this attempt does
+    under the stage's epochs now; said on the console too; the last killed attempt's), its time as far as known
     (:func:`drac_ssl.run_state.killed_attempt_seconds`, ``seen``:
     :func:`drac_ssl.run_state.killed_training_seen`) in
     ``seconds_earlier_attempts``, and those not timed in ``untimed_attempts``."""
@@ -1413,7 +1468,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
         untimed = int(previous.get("untimed_attempts", 0)) + (killed_now and lasted is None)
         earlier, of_killed = _earlier_words(before_s, killed, untimed)
         # what a killed pretraining or UMM saved, read before this attempt writes a checkpoint
-        left = checkpoint_saved(run_dir, name) if killed_now and name in CHECKPOINT_STAGES else None
+        left = _killed_left(cfg, run_dir, name) if killed_now and name in CHECKPOINT_STAGES else None
         killed_left = {"what": left.what, "then": left.then} if left else previous.get("killed_left")
         record = {"seconds_earlier_attempts": round(before_s, 2), "attempts": attempts,
                   **({"killed_attempts": killed} if killed else {}),

@@ -13,7 +13,12 @@ its figures check that the pipeline runs on the data, not how well it grades. Tw
   invocation that typed it counts, against the epochs ``config.yaml`` says the stage ran
   (a resume that typed the file's count again makes a full run of it:
   :func:`short_epochs_words`). A count set in the file itself, or typed at a quarter of the
-  file's or more (``pretrain.epochs=50`` on 100), is a choice of the run, not a trial.
+  file's or more (``pretrain.epochs=50`` on 100), is a choice of the run, not a trial. A run
+  started from a trial run's ``config.yaml`` (``-c runs/first-try/config.yaml``, as the README's
+  new-run-from-overrides example) is judged against the file that trial was given: its record
+  is carried forward (``via``, :func:`typed_epochs`); and a stage ``run.reuse`` takes carries
+  its source's record into the new run's ``stages.json`` entry (:func:`taken_record`), so the
+  trial's pretraining stays a trial's in every run that takes it.
 
 One rule, read from the run folder's ``config.yaml``, its ``invocations.jsonl`` and the pool
 size its pretraining (or UMM) recorded, for every reader: report.md's "Read this first" (:func:`cut_short_words`),
@@ -39,7 +44,8 @@ import yaml
 from drac_ssl.config import read_yaml
 
 __all__ = ["EPOCH_SETTINGS", "INVOCATION_KEY", "SHORT_FRACTION", "cap_words", "cut_short_words",
-           "pool_size", "short_epochs_words", "trial_run_record", "trial_run_words", "typed_epochs"]
+           "epoch_records", "pool_size", "short_epochs_words", "taken_record", "trial_run_record",
+           "trial_run_words", "typed_epochs"]
 
 TRIAL_RUN = "A trial run"
 """How :func:`trial_run_words` starts."""
@@ -57,28 +63,45 @@ epoch counts typed on its command line: ``{"pretrain.epochs": {"typed": 2, "file
 "config": "configs/default.yaml"}}`` (:func:`typed_epochs`)."""
 
 
-def typed_epochs(typed: dict[str, int], file_values: dict[str, int], config_file: str) -> dict[str, Any]:
+def typed_epochs(typed: dict[str, int], file_values: dict[str, int], config_file: str,
+                 carried: dict[str, dict[str, Any]] | None = None, counts: dict[str, int] | None = None,
+                 via: str = "") -> dict[str, Any]:
     """The record of :data:`INVOCATION_KEY`: each of :data:`EPOCH_SETTINGS` typed on the
     command line (``typed``: setting -> its value) with the ``-c`` file's value
     (``file_values``; the built-in default where the file does not set it) and the file's
-    name ``config_file``; {} when none was typed."""
-    return {key: {"typed": int(typed[key]), "file": int(file_values[key]), "config": str(config_file)}
-            for key in EPOCH_SETTINGS if key in typed and key in file_values}
+    name ``config_file``; {} when none was typed.
+
+    ``carried``: when the ``-c`` file is a run folder's ``config.yaml`` (``via``, that run
+    folder), that run's records (:func:`epoch_records`): a setting it recorded is judged
+    against the file that run was given (its ``file`` and ``config``), not against the
+    ``config.yaml`` it left (whose count is the trial's own); and one not typed now is
+    recorded too, with this run's count (``counts``: setting -> the value it runs with) and
+    ``via``, so a new run from a trial's ``config.yaml`` is a trial as well."""
+    records: dict[str, Any] = {}
+    for key in EPOCH_SETTINGS:
+        was = (carried or {}).get(key)
+        if isinstance(was, dict) and isinstance(was.get("file"), int):  # the trial's own file
+            file_value, name = was["file"], str(was.get("config") or config_file)
+        elif key in file_values:
+            file_value, name, was = file_values[key], str(config_file), None
+        else:
+            continue
+        if key in typed:
+            records[key] = {"typed": int(typed[key]), "file": int(file_value), "config": name}
+        elif was is not None and via and key in (counts or {}):
+            records[key] = {"typed": int((counts or {})[key]), "file": int(file_value), "config": name,
+                            "via": str(via)}
+    return records
 
 
-def short_epochs_words(run_dir: Path, cfg: dict[str, Any]) -> list[str]:
-    """Why the run is a trial run by its epoch counts, one phrase per stage: ``the pretraining
-    was given 2 of the 100 epochs configs/default.yaml sets (pretrain.epochs=2 typed on the command
-    line)``, for each of :data:`EPOCH_SETTINGS` whose stage ran (its folder is in
-    ``run_dir``) and whose count in ``cfg`` (the run's ``config.yaml``, as read) is below
-    1/:data:`SHORT_FRACTION` of the file's value the last ``python -m drac_ssl.train`` that
-    typed it recorded (:data:`INVOCATION_KEY`); [] for none (no record: nothing typed, or a
-    run folder made before the record)."""
+def _latest_typed(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each of :data:`EPOCH_SETTINGS`' last record (:data:`INVOCATION_KEY`) among the run's
+    ``python -m drac_ssl.train`` lines of ``invocations.jsonl``; {} for none."""
     latest: dict[str, dict[str, Any]] = {}
     try:
         lines = (run_dir / "invocations.jsonl").read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
-        return []
+        return latest
     for line in lines:
         try:
             record = json.loads(line)
@@ -86,21 +109,95 @@ def short_epochs_words(run_dir: Path, cfg: dict[str, Any]) -> list[str]:
             continue
         typed = record.get(INVOCATION_KEY) if isinstance(record, dict) else None
         if isinstance(typed, dict) and record.get("tool") == "drac_ssl.train":
-            latest.update((key, value) for key, value in typed.items() if isinstance(value, dict))
+            latest.update((key, value) for key, value in typed.items()
+                          if key in EPOCH_SETTINGS and isinstance(value, dict))
+    return latest
+
+
+def epoch_records(run_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """The record each of :data:`EPOCH_SETTINGS` of a run folder is judged by: for a stage
+    ``run.reuse`` took from another run, the record carried in its ``stages.json`` entry
+    (:data:`INVOCATION_KEY` there: the source's, with ``ran``, the epochs the stage ran
+    there, and ``in``, the run folder that ran it; :func:`taken_record`); else the last
+    ``python -m drac_ssl.train`` line of ``invocations.jsonl`` that recorded it. {} for none
+    (nothing typed, or a run folder made before the record)."""
+    run_dir = Path(run_dir)
+    records = _latest_typed(run_dir)
+    try:
+        status = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        status = None
+    for key in EPOCH_SETTINGS:
+        entry = status.get(key.partition(".")[0]) if isinstance(status, dict) else None
+        carried = entry.get(INVOCATION_KEY) if isinstance(entry, dict) and entry.get("reused_from") else None
+        if isinstance(carried, dict) and isinstance(carried.get(key), dict):
+            records[key] = carried[key]
+    return records
+
+
+def _ran(cfg: dict[str, Any], key: str) -> Any:
+    """``key``'s value in the configuration ``cfg`` (a run's ``config.yaml`` as read), or None."""
+    stage, _, name = key.partition(".")
+    section = cfg.get(stage) if isinstance(cfg, dict) else None
+    return section.get(name) if isinstance(section, dict) else None
+
+
+def taken_record(source: str | Path, stage: str) -> dict[str, Any]:
+    """What ``run.reuse`` carries of a stage it takes from run folder ``source`` into the new
+    run's ``stages.json`` entry (as :data:`INVOCATION_KEY`), so that the taken stage is judged
+    as it was there: ``{"pretrain.epochs": {"typed": 2, "file": 100, "config":
+    "configs/default.yaml", "ran": 2, "in": "runs/first-try"}}``, the source's record
+    (:func:`epoch_records`; one carried there already, from a chain of reuses, as it is) with
+    the epochs the stage ran there (its ``config.yaml``) and the run that ran it; {} when the
+    stage has no epoch setting or the source no record of it."""
+    source = Path(source)
+    carried = {}
+    for key, record in epoch_records(source).items():
+        if key.partition(".")[0] != stage:
+            continue
+        if "in" not in record:  # the source's own record: the epochs its config.yaml says it ran
+            try:
+                cfg = read_yaml((source / "config.yaml").read_text(encoding="utf-8")) or {}
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            record = {**record, "ran": _ran(cfg, key), "in": str(source)}
+        carried[key] = record
+    return carried
+
+
+def short_epochs_words(run_dir: Path, cfg: dict[str, Any]) -> list[str]:
+    """Why the run is a trial run by its epoch counts, one phrase per stage: ``the pretraining
+    was given 2 of the 100 epochs configs/default.yaml sets (pretrain.epochs=2 typed on the command
+    line)``, for each of :data:`EPOCH_SETTINGS` whose stage ran (its folder is in
+    ``run_dir``) and whose count is below 1/:data:`SHORT_FRACTION` of the file's value its
+    record says (:func:`epoch_records`): the count in ``cfg`` (the run's ``config.yaml``, as
+    read) against the last ``python -m drac_ssl.train`` that recorded it
+    (:data:`INVOCATION_KEY`: typed, or carried by ``-c`` of a trial run's ``config.yaml``,
+    its ``via``), or, for a stage ``run.reuse`` took, the count it ran in its source against
+    the source's record; [] for none (no record: nothing typed, or a run folder made before
+    the record)."""
+    records = epoch_records(run_dir)
     said = []
     for key, noun in EPOCH_SETTINGS.items():
-        stage, _, name = key.partition(".")
-        section = cfg.get(stage)
-        if key not in latest or not isinstance(section, dict) or not (run_dir / stage).is_dir():
+        record = records.get(key)
+        if record is None or not (run_dir / key.partition(".")[0]).is_dir():
             continue
         try:
-            ran, file_value = int(section.get(name)), int(latest[key].get("file"))
+            ran = int(record["ran"] if "ran" in record else _ran(cfg, key))
+            file_value = int(record.get("file"))
         except (TypeError, ValueError):
             continue
         if ran * SHORT_FRACTION < file_value:
-            said.append(f"the {noun} was given {ran} of the {file_value} epochs "
-                        f"{latest[key].get('config') or 'its config file'} sets ({key}={ran} typed "
-                        f"on the command line)")
+            config = record.get("config") or "its config file"
+            if record.get("in"):
+                how = (f"{key}={ran} typed on the command line of {record['in']}, whose {noun} "
+                       f"run.reuse took")
+            elif record.get("via"):
+                how = (f"{key}={ran} typed on the command line of {record['via']}, whose config.yaml "
+                       f"this run was started from")
+            else:
+                how = f"{key}={ran} typed on the command line"
+            said.append(f"the {noun} was given {ran} of the {file_value} epochs {config} sets ({how})")
     return said
 
 

@@ -175,7 +175,7 @@ class InputProfile:
             reasons.append(f"it was fitted on {self.n_images} training images for {self.dimensions} "
                            f"numbers per image, and it was validated only with more images than numbers")
         if self.trial_run:
-            reasons.append("the model it measures with is a trial run's (its pretraining cut short), and "
+            reasons.append("the model it measures with is a trial run's (its training cut short), and "
                            "it was validated only on fully trained models: a trial bundle of RetinaMNIST "
                            "flagged none of 30 APTOS photographs that the trained one flags")
         if not reasons:

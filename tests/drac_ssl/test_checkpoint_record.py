@@ -59,28 +59,31 @@ def test_a_killed_pretraining_says_the_epoch_its_checkpoint_holds(tmp_path: Path
     saved = checkpoint_saved(run, "pretrain")
     assert saved.resumable and saved.then == "resumes from it with epoch 8", saved
     words = _pretrain_words(run)
-    assert words.startswith(f"pretrain killed (last checkpoint at epoch 7 of 20 (step 175, written {fields['utc']}; "
-                            "pretrain/checkpoints/last.pt, 0.0 MiB); a rerun of the same command resumes from it "
+    assert words.startswith(f"pretrain killed (last checkpoint at epoch 7 of 20, step 175, written {fields['utc']}: "
+                            "pretrain/checkpoints/last.pt, 0.0 MiB; a rerun of its training command resumes from it "
                             "with epoch 8; its training ended without a word"), words
     what, fix = unfinished_words(run, "export")  # the export's refusal of the unfinished run
-    assert "pretrain killed (last checkpoint at epoch 7 of 20 (step 175" in what, what
+    assert "pretrain killed (last checkpoint at epoch 7 of 20, step 175" in what, what
+    # the export's refusal quotes it: the rerun is of the training's command, not the export's
+    assert "a rerun of its training command resumes from it with epoch 8" in what, what
+    assert "a rerun of the same command" not in what, what
     assert "finish the run with its own command" in fix, fix
     text = write_report(run).read_text()
-    assert "- Unfinished: pretrain killed (last checkpoint at epoch 7 of 20 (step 175" in text, text
+    assert "- Unfinished: pretrain killed (last checkpoint at epoch 7 of 20, step 175" in text, text
     ssl = text.split("## Self-supervised pretraining", 1)[1]
     assert "Killed (last checkpoint at epoch 7 of 20" in ssl and "resumes from it with epoch 8" in ssl, ssl
     # a UMM killed with its last epoch saved: the rerun finishes it from there
     write_checkpoint_record(_checkpoint(run, "umm", 2048), epochs_done=3, epochs=3, step=30)
-    assert checkpoint_saved(run, "umm").what.startswith("training finished (completed all epochs): last "
-                                                        "checkpoint at epoch 3 of 3 (step 30")
+    assert checkpoint_saved(run, "umm").what.startswith("training finished, completed all epochs: last "
+                                                        "checkpoint at epoch 3 of 3, step 30")
     assert checkpoint_saved(run, "umm").then == "finishes the stage from it (no epoch is trained again)"
     write_checkpoint_record(run / "umm" / "checkpoints" / "last.pt", epochs_done=0, epochs=3, step=0,
                             stopped="the SSL loss rose")  # a guard kept the starting weights
-    assert checkpoint_saved(run, "umm").what.startswith("training finished (the SSL loss rose): last "
-                                                        "checkpoint at the starting weights (step 0")
+    assert checkpoint_saved(run, "umm").what.startswith("training finished, the SSL loss rose: last "
+                                                        "checkpoint at the starting weights, step 0")
     # a Ctrl-C in the monitors of epoch 7: they run first
     write_checkpoint_record(last, epochs_done=7, epochs=20, step=175, monitors_pending=True)
-    assert checkpoint_saved(run, "pretrain").then == "resumes from it with epoch 8 (epoch 7's monitors first)"
+    assert checkpoint_saved(run, "pretrain").then == "resumes from it with epoch 8, after epoch 7's monitors"
 
 
 def test_a_record_of_a_checkpoint_not_there_says_nothing_was_saved(tmp_path: Path) -> None:
@@ -90,14 +93,14 @@ def test_a_record_of_a_checkpoint_not_there_says_nothing_was_saved(tmp_path: Pat
     last.unlink()  # removed since (by hand), or never written by a fresh attempt
     saved = checkpoint_saved(run, "pretrain")
     assert not saved.resumable and saved.then == "starts the stage again", saved
-    assert ("pretrain killed (no epoch saved (pretrain/checkpoints/last.json names epoch 7 of 20, but "
-            "pretrain/checkpoints/last.pt is not there); a rerun of the same command starts the stage "
+    assert ("pretrain killed (no epoch saved: pretrain/checkpoints/last.json names epoch 7 of 20, but "
+            "pretrain/checkpoints/last.pt is not there; a rerun of its training command starts the stage "
             "again; ") in _pretrain_words(run)
     # a checkpoint written after its record (a kill between the two writes): that epoch or later
     _checkpoint(run, size=5000)
     assert checkpoint_saved(run, "pretrain").what.startswith(
-        "a checkpoint saved at epoch 7 of 20 or later (pretrain/checkpoints/last.pt, 0.0 MiB, was written "
-        "after its last.json)")
+        "a checkpoint saved at epoch 7 of 20 or later: pretrain/checkpoints/last.pt, 0.0 MiB, written "
+        "after its last.json")
     assert checkpoint_saved(run, "pretrain").resumable
     # the record never precedes its checkpoint
     with pytest.raises(OSError):
@@ -110,13 +113,13 @@ def test_without_a_record_nothing_saved_or_an_older_runs_unknown_epoch(tmp_path:
     """No record and no checkpoint: nothing saved. A checkpoint without a record: a run folder
     of a drac_ssl older than the record, its epoch unknown (torch is not loaded to read it)."""
     run = _run(tmp_path, status)
-    assert (f"pretrain {'killed' if status == 'running' else 'interrupted'} (no epoch saved; a rerun of the "
-            f"same command starts the stage again") in _pretrain_words(run)
+    assert (f"pretrain {'killed' if status == 'running' else 'interrupted'} (no epoch saved; a rerun of its "
+            f"training command starts the stage again") in _pretrain_words(run)
     _checkpoint(run)
     saved = checkpoint_saved(run, "pretrain")
-    assert saved.resumable and saved.what == ("a checkpoint saved, its epoch unknown (pretrain/checkpoints/"
-                                              "last.pt, 0.0 MiB; made by a drac_ssl that wrote no last.json "
-                                              "beside it)"), saved
+    assert saved.resumable and saved.unrecorded and saved.what == (
+        "a checkpoint saved, its epoch unknown: pretrain/checkpoints/last.pt, 0.0 MiB, made by a drac_ssl "
+        "that wrote no last.json beside it"), saved
     assert "its epoch unknown" in _pretrain_words(run)
     # an interrupted stage whose Ctrl-C said what it saved keeps those words
     if status == "interrupted":
@@ -135,3 +138,29 @@ def test_the_record_is_read_without_torch() -> None:
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False", out
+
+
+def test_what_the_rerun_does_is_judged_by_the_epochs_it_is_given(tmp_path: Path) -> None:
+    """An unfinished stage's epochs may change on the rerun, and the engine resumes to the
+    count given now (Engine.resume, Engine.run: epochs done + 1 to the new count, none when it
+    holds that many): the words follow that count, not the killed attempt's."""
+    run = _run(tmp_path)
+    last = _checkpoint(run)
+    # every planned epoch saved, the rerun given 30: epochs 21 to 30 are trained
+    write_checkpoint_record(last, epochs_done=20, epochs=20, step=500)
+    assert checkpoint_saved(run, "pretrain").then == "finishes the stage from it (no epoch is trained again)"
+    more = checkpoint_saved(run, "pretrain", epochs=30)
+    assert more.then == "resumes from it with epoch 21 of the 30 now set", more
+    assert more.what.startswith("last checkpoint at epoch 20 of 20, step 500"), more  # not "training finished"
+    assert checkpoint_saved(run, "pretrain", epochs=20).then == checkpoint_saved(run, "pretrain").then
+    # 7 of 20 saved, the rerun given 5: nothing is trained, the stage ends on those 7
+    write_checkpoint_record(last, epochs_done=7, epochs=20, step=175)
+    fewer = checkpoint_saved(run, "pretrain", epochs=5)
+    assert fewer.then == "finishes the stage from it (no epoch is trained: it holds 7 epochs, more than the 5 now " \
+                         "set)", fewer
+    assert checkpoint_saved(run, "pretrain", epochs=7).then == ("finishes the stage from it (no epoch is trained: "
+                                                                "it holds the 7 epochs now set)")
+    assert checkpoint_saved(run, "pretrain", epochs=20).then == "resumes from it with epoch 8"
+    # an early stop trains no more whatever the count
+    write_checkpoint_record(last, epochs_done=7, epochs=20, step=175, stopped="no improvement for 3 epochs")
+    assert checkpoint_saved(run, "pretrain", epochs=30).then == "finishes the stage from it (no epoch is trained again)"

@@ -95,6 +95,9 @@ def test_a_trial_runs_profile_says_it_is_weak_and_why() -> None:
     assert trial.weak and not trial.few_images and trial.weak_reasons() == ["trial_run"]
     caveat = trial.caveat()
     assert caveat.startswith("the check is weak here: the model it measures with is a trial run's")
+    # either kind of trial (a capped pretraining, or a stage given few of its file's epochs:
+    # with_trial_run sets the flag for both), so its training, not its pretraining
+    assert "(its training cut short)" in caveat and "pretraining cut short" not in caveat, caveat
     assert "no flag means little" in caveat and "training images for" not in caveat
     assert trial.threshold == full.threshold  # only the words change
     few = replace(fit_input_profile(_pairs(x0[:10], x0[10:20])), trial_run=True)

@@ -165,8 +165,8 @@ def test_each_checkpoint_is_followed_by_its_record_for_the_commands_without_torc
         assert record["bytes"] == (ckpt / "last.pt").stat().st_size and record["checkpoint"] == "last.pt"
         assert record["stopped"] == state["stopped"]
         saved = checkpoint_saved(tmp_path, "pretrain")
-        assert saved.what.startswith(f"{'training finished (completed all epochs): ' if done == 3 else ''}"
-                                     f"last checkpoint at epoch {done} of 3 (step {done * 2}, written "), saved
+        assert saved.what.startswith(f"{'training finished, completed all epochs: ' if done == 3 else ''}"
+                                     f"last checkpoint at epoch {done} of 3, step {done * 2}, written "), saved
     assert checkpoint_saved(tmp_path, "pretrain").then == "finishes the stage from it (no epoch is trained again)"
     # a record whose checkpoint was removed: the next attempt starts afresh and removes it
     # first, so a Ctrl-C (or kill) in its first epoch leaves no record of an epoch not there

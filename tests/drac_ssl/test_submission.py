@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from drac_ssl import submission
 from drac_ssl.submission import (
     SUBMISSION_COLUMNS,
     ImagesFolderError,
@@ -210,8 +211,13 @@ def test_an_images_folder_without_images_is_an_error_of_the_call_not_line_0_of_t
     assert said.startswith(f"{empty}: no images (.png, ") and ":0:" not in said, said
     assert "\n  fix: " in said and f"e.g. {empty / 'batch1'}" in said, said
     missing = tmp_path / "nowhere"
-    with pytest.raises(ImagesFolderError, match=r"nowhere: no such image folder\n  fix: give the folder "):
+    with pytest.raises(ImagesFolderError, match=r"nowhere: no such image folder\n  fix: give the folder ") as refused:
         check_submission(path, missing)
+    # the library's words name no command-line option (the caller passed images_dir=)
+    assert "--images" not in said and "--check" not in said and "point the check at" in said, said
+    assert "--" not in str(refused.value) and "cases=drac_ssl.export.manifest_test_cases(" in str(refused.value)
+    # exported for library callers to catch
+    assert "ImagesFolderError" in submission.__all__
     # a folder of images: checked as before, the file valid
     assert check_submission(path, images) == []
     # the command line: one error: line, exit 2, nothing on stdout
@@ -219,6 +225,29 @@ def test_an_images_folder_without_images_is_an_error_of_the_call_not_line_0_of_t
     assert main(["--check", str(path), "--images", str(missing)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(f"error: {missing}: no such image folder"), (out, err)
+    assert "instead of --images: " in err and "--manifest RUN" in err, err  # the command's words
+    assert main(["--check", str(path), "--images", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "point --images at the folder of the test images themselves" in err, err
+
+
+def test_the_export_stage_notes_a_test_folder_emptied_since_the_ingest(tmp_path: Path, images: Path) -> None:
+    """The export stage checks its submission against the ingest's test folder; one emptied
+    since is noted in one plain sentence (it read "DIR: no images (...) in this folder, so
+    there is nothing to check the submission's cases against: submission checked ...")."""
+    from drac_ssl import export
+
+    rows = [{"id": name, "path": f"test/{name}"} for name in CASES]
+    final = tmp_path / "submission.csv"
+    assert export._check_folder(images, rows, final) == (images, "")
+    empty = tmp_path / "emptied"
+    empty.mkdir()
+    folder, note = export._check_folder(empty, rows, final)
+    assert folder is None and note == (f"test image folder {empty} holds no image now (emptied, or unreadable, "
+                                       f"since the ingest read its {len(CASES)} test image(s)): the submission "
+                                       f"is checked against the manifest's test case names only"), note
+    assert export._check_folder(tmp_path / "gone", rows, final)[1].startswith(f"test image folder {tmp_path / 'gone'} "
+                                                                                "not found: ")
 
 
 def test_no_extension_flagged_without_images(tmp_path: Path) -> None:

@@ -360,7 +360,9 @@ def test_a_killed_attempt_counts_as_an_attempt_with_its_time_as_far_as_known(
     attempt, timed to the last line its training printed (console.log's time)."""
     import datetime as dt
 
-    args = [*REDUCED, "run.name=killed", "run.stages=[ingest,pretrain]"]
+    # 20 epochs, as the record of the killed attempt's checkpoint below says (the stages are fakes)
+    args = [*(a for a in REDUCED if not a.startswith("pretrain.epochs=")), "pretrain.epochs=20",
+            "run.name=killed", "run.stages=[ingest,pretrain]"]
     run_dir = tmp_path / "runs" / "killed"
     left: dict[str, str] = {}
 
@@ -403,8 +405,8 @@ def test_a_killed_attempt_counts_as_an_attempt_with_its_time_as_far_as_known(
     out = capsys.readouterr().out
     assert re.search(r"stage pretrain: starting \(attempt 3; the earlier ones ran 3\d\.\d s; 1 was killed: "
                      r"counted to the last line it printed\)", out), out
-    assert (f"[train] stage pretrain: the killed attempt left last checkpoint at epoch 7 of 20 (step 175, "
-            f"written {utc}; pretrain/checkpoints/last.pt, 0.0 MiB); this attempt resumes from it with "
+    assert (f"[train] stage pretrain: the killed attempt left last checkpoint at epoch 7 of 20, step 175, "
+            f"written {utc}: pretrain/checkpoints/last.pt, 0.0 MiB; this attempt resumes from it with "
             f"epoch 8\n") in out, out
     pretrain = json.loads((run_dir / "stages.json").read_text())["pretrain"]
     assert pretrain["status"] == "done" and pretrain["attempts"] == 3 and pretrain["killed_attempts"] == 1
@@ -413,12 +415,63 @@ def test_a_killed_attempt_counts_as_an_attempt_with_its_time_as_far_as_known(
     from drac_ssl.report import write_report
 
     resumed = write_report(run_dir).read_text()
-    assert (f"pretrain: its killed attempt left last checkpoint at epoch 7 of 20 (step 175, written {utc}; "
-            f"pretrain/checkpoints/last.pt, 0.0 MiB); the next attempt resumes from it with epoch 8.") in resumed
+    assert (f"pretrain: its killed attempt left last checkpoint at epoch 7 of 20, step 175, written {utc}: "
+            f"pretrain/checkpoints/last.pt, 0.0 MiB; the next attempt resumes from it with epoch 8.") in resumed
     # a killed attempt whose end is not known (no console.log time of its training) is said so
     assert run_state.killed_attempt_seconds(entry, None) is None
     assert train._earlier_words(0.2, killed=1, untimed=1) == ("0.2 s + an unknown time",
                                                               "; 1 was killed: its time is not known")
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_killed_attempt_s_checkpoint_is_judged_by_the_epochs_given_now(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], recorded: bool) -> None:
+    """The next start's "this attempt resumes from it with epoch N" follows the epochs the
+    rerun gives the unfinished stage (the engine resumes to that count), not the killed
+    attempt's recorded plan: 20 of 20 saved and pretrain.epochs=30 trains 21 to 30, 7 of 20
+    and pretrain.epochs=5 trains nothing. An old run folder's last.pt without its last.json
+    is read with torch (loaded by the training) rather than said "its epoch unknown"."""
+    import torch
+
+    args = [a for a in REDUCED if not a.startswith("pretrain.epochs=")] + [
+        "run.name=killed", "run.stages=[ingest,pretrain]"]
+    run_dir = tmp_path / "runs" / "killed"
+    left: dict[str, str] = {}
+
+    def killed(cfg, run_dir):  # type: ignore[no-untyped-def]
+        left["stages"] = (run_dir / "stages.json").read_text()  # as a kill -9 here leaves it
+        raise KeyboardInterrupt  # stands for the kill: its records are put back as it leaves them
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(train.STAGES, "pretrain", killed)
+    assert train.main([*args, "pretrain.epochs=20"]) == 130
+    monkeypatch.setitem(train.STAGES, "pretrain", lambda cfg, run_dir: {})
+    last = run_dir / "pretrain" / "checkpoints" / "last.pt"
+    last.parent.mkdir(parents=True)
+    made_with = yaml.safe_load((run_dir / "config.yaml").read_text())  # its settings, 20 epochs
+    for done, now, then in ((20, 30, "resumes from it with epoch 21 of the 30 now set"),
+                            (7, 5, "finishes the stage from it (no epoch is trained: it holds 7 epochs, "
+                                   "more than the 5 now set)")):
+        (run_dir / "stages.json").write_text(left["stages"])
+        (last.parent / run_state.CHECKPOINT_RECORD).unlink(missing_ok=True)
+        torch.save({"epoch": done - 1, "step": done * 25, "stopped": "", "config": made_with}, last)
+        if recorded:
+            run_state.write_checkpoint_record(last, epochs_done=done, epochs=20, step=done * 25)
+        # the stage's epochs changed for the rerun: config.yaml edited (a changed count typed on
+        # the command line is refused; an unfinished stage may be given another count there)
+        saved = run_dir / "config.yaml"
+        head, _, rest = saved.read_text().partition("\npretrain:\n")
+        saved.write_text(head + "\npretrain:\n" + re.sub(r"(?m)^  epochs: \d+$", f"  epochs: {now}", rest, count=1))
+        capsys.readouterr()
+        assert train.main(["-c", str(saved)]) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        line = next(x for x in out.splitlines() if "the killed attempt left" in x)
+        assert line.startswith(f"[train] stage pretrain: the killed attempt left last checkpoint at epoch {done} "
+                               f"of 20, step {done * 25}, written "), line
+        assert line.endswith(f"; this attempt {then}"), line
+        assert "epoch unknown" not in line
+        pretrain = json.loads((run_dir / "stages.json").read_text())["pretrain"]
+        assert pretrain["killed_left"]["then"] == then, pretrain
 
 
 def test_a_stage_stopped_by_a_non_finite_loss_is_an_error_line_not_a_traceback(

@@ -97,3 +97,60 @@ def test_a_training_run_given_a_few_of_its_file_s_epochs_is_a_trial_run(
     # the file's count: a full run, said nothing of
     assert train.main(["-c", str(config), *common, "run.name=full"]) == 0
     assert trial_run_record(tmp_path / "runs" / "full") == {"trial": False}
+
+
+def test_a_run_from_a_trial_s_config_yaml_or_taking_its_stages_is_a_trial_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's new run from a trial's own config.yaml (``-c TRIAL/config.yaml run.name=B
+    run.reuse=TRIAL``) typed no epochs: the short count is in that file, so B's pretraining,
+    taken from the trial, read as a full run's. The trial's record is carried forward: into
+    the stage's stages.json entry by run.reuse, and into B's invocation line by -c."""
+    def finished(cfg, run_dir):  # type: ignore[no-untyped-def]
+        (run_dir / "pretrain").mkdir(exist_ok=True)
+        for name in ("backbone.safetensors", "vicreg_model.safetensors"):  # what run.reuse checks is there
+            (run_dir / "pretrain" / name).write_bytes(b"")
+        return {}
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(train.STAGES, "pretrain", finished)
+    config = tmp_path / "long.yaml"
+    config.write_text("pretrain:\n  epochs: 100\n")
+    common = ["data.phantom_n_train=15", "data.phantom_n_test=3", "data.cache_sizes=[24]", "data.workers=1",
+              "data.n_folds=2", "pretrain.batch_size=4", "pretrain.augment.image_size=16",
+              "pretrain.augment.source_size=24", "run.device=cpu", "run.stages=[ingest,pretrain]"]
+    assert train.main(["-c", str(config), *common, "run.name=first-try", "pretrain.epochs=2"]) == 0
+    trial = Path("runs") / "first-try"
+    # run.reuse of the trial from its own config.yaml: the taken pretraining is the trial's
+    assert train.main(["-c", str(trial / "config.yaml"), "run.name=b", f"run.reuse={trial}"]) == 0
+    stages = json.loads((tmp_path / "runs" / "b" / "stages.json").read_text())
+    source = stages["pretrain"]["reused_from"]
+    assert Path(source).resolve() == trial.resolve(), source
+    assert stages["pretrain"][INVOCATION_KEY] == {"pretrain.epochs": {
+        "typed": 2, "file": 100, "config": str(config), "ran": 2, "in": source}}, stages["pretrain"]
+    record = trial_run_record(tmp_path / "runs" / "b")
+    assert record == {"trial": True, "why": f"the pretraining was given 2 of the 100 epochs {config} sets "
+                                            f"(pretrain.epochs=2 typed on the command line of {source}, whose "
+                                            f"pretraining run.reuse took)"}, record
+    # its bundle, model card, app and export read this record (trial_run_words)
+    assert trial_run_words(record).startswith("A trial run: the pretraining was given 2 of the 100 epochs")
+    # a new run from the trial's config.yaml without run.reuse trains 2 epochs itself: judged
+    # against the file the trial was given, not the config.yaml it left (2 of 2)
+    assert train.main(["-c", str(trial / "config.yaml"), "run.name=c"]) == 0
+    line = json.loads((tmp_path / "runs" / "c" / "invocations.jsonl").read_text().splitlines()[-1])
+    assert line[INVOCATION_KEY] == {"pretrain.epochs": {"typed": 2, "file": 100, "config": str(config),
+                                                        "via": str(trial)}}, line
+    record = trial_run_record(tmp_path / "runs" / "c")
+    assert record is not None and record["trial"] is True, record
+    assert f"typed on the command line of {trial}, whose config.yaml this run was started from" in record["why"]
+    # a count typed on a trial's config.yaml is judged against the trial's file too: 3 of 100
+    assert train.main(["-c", str(trial / "config.yaml"), "run.name=d", "pretrain.epochs=3"]) == 0
+    record = trial_run_record(tmp_path / "runs" / "d")
+    assert record is not None and "given 3 of the 100 epochs" in record["why"], record
+    # the full count typed on it: a full run
+    assert train.main(["-c", str(trial / "config.yaml"), "run.name=e", "pretrain.epochs=100"]) == 0
+    assert trial_run_record(tmp_path / "runs" / "e") == {"trial": False}
+    # a rerun of the trial from its own config.yaml typing nothing: still the trial's record only
+    assert train.main(["-c", str(trial / "config.yaml")]) == 0
+    lines = (tmp_path / trial / "invocations.jsonl").read_text().splitlines()
+    assert INVOCATION_KEY not in json.loads(lines[-1]), lines[-1]
+    assert trial_run_record(tmp_path / trial)["trial"] is True
