@@ -55,6 +55,7 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -82,6 +83,7 @@ from data_prep.validate import (  # noqa: F401 - the structure check is re-expor
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
     DEPTH_NOTE,
+    GREY_TRAINED_NOT_GIVEN,
     IMAGE_SUFFIXES,
     NOT_SQUARE,
     READ_FORMATS,
@@ -332,7 +334,7 @@ def _too_large(shown: str, n_bytes: int, limits: InputLimits, kind: str) -> str:
 
 def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                channels: int = 1, kind: str | None = None,
-               grey_trained: tuple[int, int] | None = None) -> LoadedImage:
+               grey_trained: Any = GREY_TRAINED_NOT_GIVEN) -> LoadedImage:
     """Decode an uploaded file's bytes; see the module docstring for what is rejected.
 
     ``channels``: the model's (1 grey: colour is converted to grey like the ingest; 3 colour:
@@ -340,7 +342,10 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     model grades (:func:`image_kind`; default: ``octa`` for 1 channel, ``fundus`` for 3); only
     an ``octa`` model gets the UW-OCTA size and shape warnings. ``grey_trained``: the grey
     pictures among a colour model's labelled training images
-    (:func:`drac_ssl.grading.image_notes.grey_trained`), which word a grey upload's warning."""
+    (:func:`drac_ssl.grading.image_notes.grey_trained`, ``bundle.grey_trained``; the app passes
+    its predictor's), which word a grey upload's warning; left out, the warning says it was not
+    given (:data:`drac_ssl.grading.image_notes.GREY_TRAINED_NOT_GIVEN`), as
+    :func:`drac_ssl.grading.predict.read_image` does."""
     kind = _resolve(kind, channels)
     if not data:
         raise InputRejected(f"`{name}` is empty (0 bytes). Upload the image file itself.")
@@ -403,7 +408,7 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
 
 
 def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
-                          kind: str = "fundus", grey_trained: tuple[int, int] | None = None
+                          kind: str = "fundus", grey_trained: Any = GREY_TRAINED_NOT_GIVEN
                           ) -> list[str]:
     """Sanity warnings for a colour (3-channel) model (``kind``: what it grades, for the words):
     blank, at most :data:`data_prep.validate.FEW_LEVELS` levels per channel
@@ -432,7 +437,7 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
 
 def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = InputLimits(),
                 name: str | None = None, channels: int = 1, kind: str | None = None,
-                grey_trained: tuple[int, int] | None = None) -> LoadedImage:
+                grey_trained: Any = GREY_TRAINED_NOT_GIVEN) -> LoadedImage:
     """Read an uploaded file from disk (size checked before reading) and decode it
     (:func:`load_bytes`, whose ``channels``, ``kind`` and ``grey_trained`` these are)."""
     kind = _resolve(kind, channels)

@@ -489,7 +489,8 @@ class Predictor:
     def predict(self, image: np.ndarray, name: str = "image", warnings: list[str] | None = None,
                 gradcam: bool = True, explain: int | None = None) -> Prediction:
         """Grade one uint8 image in the model's channels (grey ``(H, W)`` or RGB ``(H, W, 3)``;
-        :attr:`channels`; convert others with :func:`drac_ssl.grading.predict.conform_channels`).
+        :attr:`channels`; convert others with :func:`drac_ssl.grading.predict.conform_channels`,
+        ``grey_trained=predictor.grey_trained``).
 
         The heatmap explains grade ``explain`` (default: the returned grade): regions whose
         activation raises that grade's score; a regression head's explains its single score

@@ -117,6 +117,18 @@ class Decoded:
     problems: list[Problem] = field(default_factory=list)
 
 
+def channels_differ(pixels: np.ndarray) -> bool:
+    """Whether ``pixels`` (``(H, W)`` grey or ``(H, W, C)``, C >= 3, any dtype) is a colour
+    picture: its first three channels differ somewhere. An RGB file of a grey picture (three
+    identical channels) is grey. The one test of colour: the ingest's decoding
+    (:attr:`Decoded.colour`) and the scale inference's thumbnails
+    (:func:`data_prep.ingest.infer_icdr`, which the preflight runs too)."""
+    if pixels.ndim < 3 or pixels.shape[2] < 3:
+        return False
+    return not (np.array_equal(pixels[..., 0], pixels[..., 1])
+                and np.array_equal(pixels[..., 1], pixels[..., 2]))
+
+
 def orient(image: np.ndarray, orientation: int) -> np.ndarray:
     """The stored pixels ``image`` ``(H, W[, C])`` as shown upright for Exif Orientation 1..8.
 
@@ -984,9 +996,6 @@ def _finish(pixels: np.ndarray, path: str, mode: str, fmt: str, problems: list[P
     if alpha is not None:
         colour8, alpha_problems = _composite(colour8, alpha, path)
         problems += alpha_problems
-    is_colour = False
-    if colour8.ndim == 3:
-        is_colour = not (np.array_equal(colour8[..., 0], colour8[..., 1])
-                         and np.array_equal(colour8[..., 1], colour8[..., 2]))
+    is_colour = channels_differ(colour8)
     height, width = colour8.shape[:2]
     return Decoded(np.ascontiguousarray(colour8), width, height, mode, fmt, is_colour, problems)

@@ -295,21 +295,39 @@ INFERRED_ICDR = ("inferred: the ICDR scale (icdr), as data.grades is not set and
 
 
 COLOUR_PEEK = 5
-"""The labelled images whose file headers :func:`infer_icdr` reads to tell colour photographs
-(before any image is decoded: the preflight decodes none)."""
+"""The labelled images :func:`infer_icdr` peeks at to tell colour photographs: their headers,
+and for a colour pixel format a thumbnail (:func:`_colour_by_header`), so that the preflight,
+which decodes no whole image, decides as the ingest."""
+
+COLOUR_THUMBNAIL = 256
+"""The longer side (px) of the thumbnail :func:`_colour_by_header` decodes of a colour file: a
+JPEG is decoded at a reduced DCT scale (Pillow's ``draft``), other formats whole and then
+reduced (``Image.reduce``)."""
 
 
 def _colour_by_header(paths: Sequence[Path]) -> bool:
-    """Whether one of ``paths`` is a colour file by its header alone (its PIL pixel format: RGB,
-    RGBA, CMYK, YCbCr), no pixel decoded; a file that does not open counts as not colour."""
+    """Whether one of ``paths`` is a colour picture: a colour pixel format by its header (PIL's
+    mode: RGB, RGBA, CMYK, YCbCr) whose thumbnail (:data:`COLOUR_THUMBNAIL` px, converted to
+    RGB) has channels that differ (:func:`data_prep.decode.channels_differ`, the ingest's test
+    of its decoded images): an RGB file of a grey picture is grey, as the ingest finds it. A
+    file that does not open or decode counts as not colour."""
+    import numpy as np
     from PIL import Image
 
+    from data_prep.decode import channels_differ
     from drac_ssl.grading.image_notes import COLOUR_FILE_MODES
 
     for path in paths:
         try:
             with Image.open(path) as image:
-                if image.mode in COLOUR_FILE_MODES:
+                if image.mode not in COLOUR_FILE_MODES:
+                    continue
+                if image.format == "JPEG":
+                    image.draft("RGB", (COLOUR_THUMBNAIL, COLOUR_THUMBNAIL))
+                image.load()
+                factor = max(1, max(image.size) // COLOUR_THUMBNAIL)
+                small = image.reduce(factor) if factor > 1 else image
+                if channels_differ(np.asarray(small.convert("RGB"))):
                     return True
         except (OSError, ValueError, Image.DecompressionBombError):
             continue
@@ -333,9 +351,9 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     DRAC's scale fail only by being 3 or 4 (``collected``: the first reading's findings) while
     on ICDR's every one fits, 0 among them (1..4 alone may be a 1-based 4-grade scale: the
     error stays), and the images colour (``data.modality=fundus``, ``data.channels=3``, or one
-    of the first :data:`COLOUR_PEEK` labelled images a colour file by its header:
-    :func:`_colour_by_header`, so that the preflight, which decodes nothing, decides as the
-    ingest). None otherwise. The ingest keeps DRAC's errors if the images then decode grey
+    of the first :data:`COLOUR_PEEK` labelled images a colour picture by its header and a
+    thumbnail: :func:`_colour_by_header`, so that the preflight, which decodes no whole image,
+    decides as the ingest: RGB files of grey pictures are grey to both). None otherwise. The ingest keeps DRAC's errors if the images then decode grey
     (a grey plain folder is read as UW-OCTA, whose scale is DRAC's)."""
     if (list(cfg.grades) or layout.treated_as != "plain" or cfg.modality == "octa"
             or str(cfg.channels) == "1" or tuple(grade_names) != GRADE_SCALES["drac"]):

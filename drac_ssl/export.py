@@ -583,14 +583,19 @@ def failed_submission_path(submission: str | os.PathLike[str]) -> Path:
 
 def _write_checked(final: Path, write: Callable[[Path], Path],
                    check: Callable[[Path], Sequence[str]],
-                   beside: Sequence[Path] = ()) -> tuple[Path, list[str]]:
+                   beside: Sequence[Path] = (),
+                   before: Callable[[], object] | None = None) -> tuple[Path, list[str]]:
     """Write a submission with ``write(path)`` at :func:`failed_submission_path` of ``final``
     and ``check(path)`` it (``FILE:LINE: what -> fix`` lines, naming that file); when the
-    check passes, remove the files ``beside`` (records of the earlier file at ``final``: they
-    must not outlive it) and rename it onto ``final``. Returns the file's path (``final``, or
-    the failed name where it stays) and the problems. ``final`` and ``beside`` are untouched
-    when the check fails, and the file is removed when the check is cut short (an exception,
-    Ctrl-C)."""
+    check passes, remove the earlier file at ``final`` and then the files ``beside`` (its
+    records: they must not outlive it), call ``before()`` (what must be in place before the
+    new file lands: the notes file of a flagged export, written atomically) and rename the
+    file onto ``final``. A kill at any step leaves no submission at ``final`` or the new one
+    with what ``before`` wrote, never a submission beside records of another (a flagged CSV
+    without its notes file reads as clean to ``--score``). Returns the file's path (``final``,
+    or the failed name where it stays) and the problems. ``final`` and ``beside`` are
+    untouched when the check fails, and the file is removed when the check is cut short (an
+    exception, Ctrl-C)."""
     pending = write(failed_submission_path(final))
     try:
         problems = list(check(pending))
@@ -599,8 +604,11 @@ def _write_checked(final: Path, write: Callable[[Path], Path],
         raise
     if problems:
         return pending, problems
+    final.unlink(missing_ok=True)
     for path in beside:
         path.unlink(missing_ok=True)
+    if before is not None:
+        before()
     os.replace(pending, final)
     return final, []
 
@@ -1032,10 +1040,12 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
                                       grade_names=names,
                                       cases=[images_dir.name] if single else cases if skipped else None),
-        beside=(record, referable_path(out), notes_file))
+        beside=(record, referable_path(out), notes_file),
+        # the notes go into place (atomically) before the CSV: a kill between the two never
+        # leaves a flagged CSV without them, which --score would read as clean
+        before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained))
+        if n_flagged or n_trained else None)
     referable_line = "" if issues else write_referable_beside(bundle, out)[1]
-    if not issues and (n_flagged or n_trained):
-        write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained)
     if skip_unreadable and not issues:
         atomic_write_json(record, {
             "submission": str(out), "images": str(images_dir), "complete": not skipped,

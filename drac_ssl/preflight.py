@@ -423,6 +423,9 @@ class DataFacts:
     # label rows per grade left out by data.missing=leave_out (their images are missing)
     left_out_grades: dict[int, int] = field(default_factory=dict)
     grade_names: tuple[str, ...] = ()
+    # the ingest's note when it inferred the scale (data_prep.ingest.infer_icdr: a plain folder's
+    # 0..4 grades of colour photographs read as ICDR's), in settings; "" for a scale given or a default
+    grades_inferred: str = ""
     patients_per_grade: dict[int, int] | None = None  # with data.patient_column or EyePACS eye pairs
     n_patients: int | None = None
     patients_from: str = ""  # where the patients come from, in words (the messages say it)
@@ -472,13 +475,17 @@ class _Findings:
         return f"{setting}={_show(value)} ({words})"
 
     def add(self, severity: str, setting: str, what: str, fix: str = "", value: Any = None,
-            count: int = 1, speed_hint: bool = False) -> None:
+            count: int = 1, speed_hint: bool = False, where: str | None = None) -> None:
+        """A finding; ``where`` (where the value came from) defaults to the configuration's
+        source of ``setting`` (:func:`_where`): a value the data decided (an inferred scale)
+        gives its own."""
         if setting and value is None:
             try:
                 value = get(self.cfg, setting)
             except AttributeError:
                 value = ""
-        where = _where(setting, self.sources, self.cfg) if setting else ""
+        if where is None:
+            where = _where(setting, self.sources, self.cfg) if setting else ""
         self.items.append(Finding(setting, value, what, fix, severity, where, count=count,
                                   speed_hint=speed_hint))
 
@@ -884,6 +891,9 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
                                  f"({data_dir / 'ingest_summary.json'}: modality fundus)" if fundus else ""),
                      n_unlabelled=n_pool, grade_counts=counts, left_out_grades=left_out,
                      grade_names=names, cache_sizes=sizes, channels=channels,
+                     grades_inferred=(f"{data_dir / 'ingest_summary.json'}: grades {source}"
+                                      if (source := str((summary.get("grades") or {}).get("source") or ""))
+                                      .startswith("inferred") else ""),
                      channels_why=f"the cache in {data_dir / 'cache'}",
                      fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""))
 
@@ -1117,8 +1127,10 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         collected = ingest.collect_images(d, layout, names)
         # a plain folder's 0..4 grades read as ICDR's, as the ingest will (infer_icdr)
         inferred = ingest.infer_icdr(d, layout, names, collected)
+        grades_inferred = ""
         if inferred is not None:
             collected, names = inferred[0], config_module.GRADE_SCALES["icdr"]
+            grades_inferred = as_config_keys(f"{inferred[1].what} -> {inferred[1].fix}")
         entries, problems, _, _, missing = collected
         # no training or test image (study/ holding images/ and labels.csv), decided as the
         # ingest does before data.unlabelled's images join: those are no such images
@@ -1205,6 +1217,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     return DataFacts(source=where, n_images=len(entries), n_test=n_test,
                      n_unlabelled=len(pool), grade_counts=counts,
                      left_out_grades=ingest.left_out_grades(missing), grade_names=names,
+                     grades_inferred=grades_inferred,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
                      labels_known=not blocking or only_missing, grade_rows=grade_rows,
@@ -1549,8 +1562,14 @@ def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool) -> None:
         return
     problem = warning(facts.source, *found, "grades")
     problem = problem.strict() if strict else problem
-    c.add(problem.severity, "data.grades", as_config_keys(problem.what),
-          as_config_keys(problem.fix), value=list(facts.grade_names))
+    what = as_config_keys(problem.what)
+    where = None
+    if facts.grades_inferred:  # not the default scale: the one the ingest will infer, and why
+        from data_prep.ingest import INFERRED_ICDR
+
+        where, what = INFERRED_ICDR, f"{what}\nthe ingest's note: {facts.grades_inferred}"
+    c.add(problem.severity, "data.grades", what, as_config_keys(problem.fix),
+          value=list(facts.grade_names), where=where)
 
 
 def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:

@@ -817,17 +817,21 @@ def training_images_check(submission: str | Path, run: str | None = None,
                           images: str | None = None) -> dict[str, Any] | None:
     """Whether the scored images trained the model (a score on them is not a test), when it
     can be told: ``{"n": k, "of": n, "line": training_images_line(k, n), "source": ...}``
-    (``line`` "" for none), or ``{"note": ...}`` when RUN is given without the files, or None
-    when nothing tells.
+    (``line`` "" for none; ``n`` the cases checked), with ``"note"`` naming the cases that could
+    not be checked when some could; ``{"note": ...}`` alone when none could (RUN given without
+    the files); or None when nothing tells.
 
-    From, in this order: ``run`` (a run or bundle folder whose bundle lists its training
-    images' hashes, :mod:`drac_ssl.grading.training_images`) with ``images`` (the folder of
-    the graded files: each case's file there is hashed); the notes file the export wrote
-    beside the submission (:func:`drac_ssl.submission.image_notes_path`, its ``training_image``
-    column; the export writes it only when some image is flagged or trained the model, so
-    without it, after an export by this version of a bundle that lists its hashes, none did);
-    ``run`` alone, whose bundle lists hashes: a note asking for ``--images``. A bundle built
-    before the list says nothing. Raises ValueError (BundleError) for a ``run`` that is no run
+    Per case, from: ``run`` (a run or bundle folder whose bundle lists its training images'
+    hashes, :mod:`drac_ssl.grading.training_images`) with ``images`` (the folder of the graded
+    files: the case's file there is hashed); else the notes file the export wrote beside the
+    submission (:func:`drac_ssl.submission.image_notes_path`, its ``training_image`` column,
+    one row per graded case; the export writes it only when some image is flagged or trained
+    the model, so without it, after an export by this version of a bundle that lists its
+    hashes, none did). A folder holding only some of the cases does not override the notes
+    file for the others (a review: one non-training file in ``images`` hid the notes file's two
+    training images). Cases told by neither are named in the note. ``run`` alone, whose bundle
+    lists hashes, and no notes file: a note asking for ``--images``. A bundle built before the
+    list says nothing from files. Raises ValueError (BundleError) for a ``run`` that is no run
     or bundle folder."""
     from drac_ssl.grading.bundle_folder import bundle_folder
     from drac_ssl.grading.training_images import file_prefix, training_hashes, training_images_line
@@ -835,36 +839,53 @@ def training_images_check(submission: str | Path, run: str | None = None,
     from drac_ssl.submission import image_notes_path, read_image_notes
 
     cases = _submission_cases(submission)
+    notes_file = image_notes_path(submission)
+    notes = read_image_notes(notes_file)
     hashes = None
     if run is not None:
         bundle = bundle_folder(run)
         hashes = training_hashes(read_json_dict(bundle / "metadata.json") or {})
-        if hashes is not None and images is not None:
-            folder = Path(images)
-            files = [folder / c for c in cases] if folder.is_dir() else []
-            present = [f for f in files if f.is_file()]
-            if present:
-                n = sum(1 for f in present if file_prefix(f) in hashes)
-                missing = len(files) - len(present)
-                return {"n": n, "of": len(present), "line": training_images_line(n, len(present)),
-                        "source": f"the files of {folder} against {bundle}'s training images"
-                                  + (f"; {missing} case(s) without a file there" if missing else "")}
-    notes_file = image_notes_path(submission)
-    notes = read_image_notes(notes_file)
-    if notes is not None:
-        n = sum(1 for c in cases if notes.get(c, ("", False))[1])
-        return {"n": n, "of": len(cases), "line": training_images_line(n, len(cases)), "source": str(notes_file)}
-    if hashes is not None:
-        return {"note": f"{bundle} lists its training images by SHA-256, but without the graded files "
-                        f"this cannot tell whether these images are among them: add --images DIR (the "
-                        f"folder the grades were made from)"}
-    return None
+    folder = Path(images) if images is not None and hashes is not None else None
+    files = {c: folder / c for c in cases if (folder / c).is_file()} if folder is not None and folder.is_dir() else {}
+    if not files:
+        if notes is not None:
+            n = sum(1 for c in cases if notes.get(c, ("", False))[1])
+            return {"n": n, "of": len(cases), "line": training_images_line(n, len(cases)),
+                    "source": str(notes_file)}
+        if hashes is not None:
+            said = (f"none of the {len(cases)} graded case(s) has a file in {folder}, and there is no "
+                    f"notes file {notes_file}: whether these images are among them cannot be told; "
+                    f"give --images the folder the grades were made from"
+                    if folder is not None else
+                    "without the graded files this cannot tell whether these images are among them: "
+                    "add --images DIR (the folder the grades were made from)")
+            return {"note": f"{bundle} lists its training images by SHA-256, but {said}"}
+        return None
+    trained = {c for c, f in files.items() if file_prefix(f) in hashes}
+    by_notes = [c for c in cases if c not in files and notes is not None and c in notes]
+    trained |= {c for c in by_notes if notes[c][1]}
+    unchecked = [c for c in cases if c not in files and c not in by_notes]
+    checked = len(cases) - len(unchecked)
+    source = f"the files of {folder} against {bundle}'s training images"
+    if by_notes:
+        source += f"; {len(by_notes)} case(s) without a file there from {notes_file}"
+    told: dict[str, Any] = {"n": len(trained), "of": checked,
+                            "line": training_images_line(len(trained), checked), "source": source}
+    if unchecked:
+        shown = ", ".join(unchecked[:5]) + (f", ... ({len(unchecked)} in all)" if len(unchecked) > 5 else "")
+        told["unchecked"] = unchecked
+        told["note"] = (f"{len(unchecked)} of the {len(cases)} graded case(s) could not be checked against "
+                        f"the model's training images (no file in {folder}, no row in a notes file "
+                        f"{notes_file}): {shown}")
+    return told
 
 
 def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``python -m drac_ssl.export --score SUBMISSION.csv --labels LABELS.csv ...`` (parsed by
     :func:`drac_ssl.commands.export_parser`, ``argv`` as typed, for the record's ``command``):
-    writes ``--json``, then prints :func:`score_lines`; the exit code: 0 scored, 1 the
+    writes ``--json``, then prints :func:`score_lines`; the exit code: 0 scored (a RUN that is
+    no run or bundle folder too: the score is printed and written, with a warning that the
+    training-image check read only the notes file, if any), 1 the
     submission fails its check (its lines on stdout, as ``--check`` prints them), 2 anything
     else (the message on stderr, ``error: ...``), a stdout that cannot be written
     (``> /dev/full``) included; a reader that closes the pipe (``| head -1``) changes nothing
@@ -892,13 +913,17 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)
         return 130
+    run_problem = ""
     try:  # the scored images among the model's training images: not a test
         told = training_images_check(args.score, args.run, args.images)
-    except ValueError as exc:  # a RUN that is no run or bundle folder
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # a RUN that is no run or bundle folder: the score stands, said
+        run_problem = (f"RUN {args.run} is no run or bundle folder, so whether these images trained the "
+                       f"model was told only from a notes file beside {args.score}, if any: {exc}")
+        told = training_images_check(args.score)
     if told is not None:
         record["training_images"] = told
+    if run_problem:
+        record["training_images_problem"] = run_problem
     record["command"] = shlex.join([interpreter_word(), "-m", "drac_ssl.export", *argv])
     json_error = None
     if args.json:  # before the printing: a reader that stops early (| head -1) still gets it
@@ -916,8 +941,10 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"note: {line}", file=sys.stderr)
     if told is not None and told.get("line"):
         print(f"warning: {told['line']} ({told['source']})", file=sys.stderr)
-    elif told is not None and told.get("note"):
+    if told is not None and told.get("note"):
         print(f"note: {told['note']}", file=sys.stderr)
+    if run_problem:
+        print(f"warning: {run_problem}", file=sys.stderr)
     if json_error is not None:
         print(f"error: {json_error}", file=sys.stderr)
         return 2

@@ -52,6 +52,8 @@ __all__ = [
     "FAR_BELOW",
     "FILE_FINDING",
     "GREY_ENOUGH",
+    "GREY_NOT_GIVEN",
+    "GREY_TRAINED_NOT_GIVEN",
     "GREY_IMAGE",
     "GREY_TRAINED_MIN",
     "GREY_TRAINED_RULE",
@@ -233,6 +235,26 @@ GREY_TRAINED_RULE = (f"a grey picture counts as reliably gradable only when at l
 """The rule of :func:`grey_trained_enough` in words: the ingest's warning on grey images, the
 grading caveat and the model card say it."""
 
+class _GreyTrainedNotGiven:
+    """The type of :data:`GREY_TRAINED_NOT_GIVEN` (one instance)."""
+
+    def __repr__(self) -> str:
+        return "GREY_TRAINED_NOT_GIVEN"
+
+
+GREY_TRAINED_NOT_GIVEN: Any = _GreyTrainedNotGiven()
+"""The default ``grey_trained`` of :func:`drac_ssl.grading.predict.read_image` and
+:func:`~drac_ssl.grading.predict.conform_channels`: the caller did not say how many grey images
+the model saw (pass ``bundle.grey_trained``), apart from None, a bundle that does not record it.
+:func:`grey_for_colour_model` then says so (:data:`GREY_NOT_GIVEN`) instead of wording the
+warning for a model trained on colour photographs alone."""
+
+GREY_NOT_GIVEN = "how many grey images the model saw in training was not given"
+"""What :func:`grey_for_colour_model` says when the caller gave no ``grey_trained``
+(:data:`GREY_TRAINED_NOT_GIVEN`): the verdict is left to the rule, not *not reliably gradable*
+on a guess (:data:`NOT_RELIABLY_GRADABLE` leaves such a warning out, as it leaves out
+:data:`GREY_ENOUGH`)."""
+
 GREY_ENOUGH = "enough grey images to grade one"
 """What :func:`grey_for_colour_model` says of a model that saw enough grey images
 (:func:`grey_trained_enough`): its warning then stays a doubt, not *not reliably gradable*."""
@@ -271,14 +293,15 @@ def grey_training_words(trained: tuple[int, int] | None) -> str:
     return f"the model saw {grey} grey image{'' if grey == 1 else 's'} among {total} in training"
 
 
-def grey_for_colour_model(mode: str = "", trained: tuple[int, int] | None = None) -> str:
+def grey_for_colour_model(mode: str = "", trained: tuple[int, int] | None | _GreyTrainedNotGiven = None) -> str:
     """The warning for a grey picture given to a colour (3-channel) model, the same words in
     the export command (after ``NAME: ``) and the app. ``mode``: the file's PIL pixel format;
     one of :data:`COLOUR_FILE_MODES` means a colour file whose three channels are identical
     (read as they are), anything else ("" for an array) a grey file replicated into three
     channels, as the ingest replicates grey files of a colour data set. ``trained``: how many
     grey images the model saw among its labelled training images (:func:`grey_trained`; None:
-    not recorded). With enough of them (:func:`grey_trained_enough`) the warning says
+    not recorded; :data:`GREY_TRAINED_NOT_GIVEN`: not given by the caller, said so, and the
+    warning is no verdict). With enough of them (:func:`grey_trained_enough`) the warning says
     :data:`GREY_ENOUGH` and is a doubt only; otherwise the picture is *not reliably gradable*
     (:data:`NOT_RELIABLY_GRADABLE`) and the warning says the rule (:data:`GREY_TRAINED_RULE`)."""
     first = (f"{NO_COLOUR} (a grey picture saved as colour), read as they are"
@@ -287,6 +310,9 @@ def grey_for_colour_model(mode: str = "", trained: tuple[int, int] | None = None
              "ingest does for grey files of a colour data set")
     other = ("if this is another kind of image (an OCTA scan, a red-free photograph), its grade "
              "is outside what the model saw and may mean nothing")
+    if isinstance(trained, _GreyTrainedNotGiven):  # a library caller that did not say
+        return (f"{first}; {GREY_NOT_GIVEN} (pass grey_trained="
+                f"bundle.grey_trained, as the app and the export do): {GREY_TRAINED_RULE}; {other}.")
     if trained is None:
         return f"{first}. The model was trained on colour photographs: {other}."
     seen = grey_training_words(trained)
@@ -444,7 +470,8 @@ UNLIKE_KIND = "unlike the training images"
 NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
     (re.escape(UNLIKE_TRAINING), UNLIKE_KIND),
     (f"{re.escape(COLOUR_IMAGE)}: .*{re.escape(COLOUR_NOT_OCTA)}", "a colour picture, not UW-OCTA"),
-    (f"(?:{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)})(?!.*{re.escape(GREY_ENOUGH)})",
+    (f"(?:{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)})"
+     f"(?!.*(?:{re.escape(GREY_ENOUGH)}|{re.escape(GREY_NOT_GIVEN)}))",
      "a grey picture for a colour model"),
     (r"Only \d+ (?:grey )?levels?", "a thresholded export or mask"),
     (rf"\d+x\d+ {re.escape(FAR_BELOW)}", "far smaller than the model's input"),

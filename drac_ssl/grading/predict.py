@@ -57,6 +57,7 @@ from drac_ssl.augment import EvalDataset
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
     FAR_BELOW,
+    GREY_TRAINED_NOT_GIVEN,
     PREPROCESSING_FINDING,
     colour_for_grey_model,
     depth_note,
@@ -137,14 +138,15 @@ def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = None,
-               notes: list[str] | None = None, grey_trained: tuple[int, int] | None = None
+               notes: list[str] | None = None, grey_trained: Any = GREY_TRAINED_NOT_GIVEN
                ) -> tuple[np.ndarray, list[str]]:
     """An image file in ``channels`` (1: uint8 grey ``(H, W)``, 3: RGB ``(H, W, 3)``) and the
     warnings of what was converted to get there, each ``NAME: `` and the app's words: the
     conversion to the model's channels (:func:`conform_channels`, whose ``kind`` this is: a
     colour file read by a grey UW-OCTA model is doubted as OCTA; ``grey_trained`` too: the grey
-    images a colour model saw in training, :func:`drac_ssl.grading.image_notes.grey_trained` of
-    its bundle's metadata), then each warning of the
+    images a colour model saw in training, ``bundle.grey_trained``: pass it, as the app and the
+    export do; left out, the warning on a grey picture says it was not given and is no verdict,
+    :data:`drac_ssl.grading.image_notes.GREY_TRAINED_NOT_GIVEN`), then each warning of the
     decoder (:func:`drac_ssl.grading.image_notes.file_finding`: ``Image file: 50.0% of the
     pixels are (partly) transparent: composited over black ...``, a CMYK file converted
     without colour management, float samples scaled, an ICC profile not applied ...).
@@ -196,7 +198,7 @@ def model_channels(metadata: dict[str, Any]) -> int:
 
 def conform_channels(image: np.ndarray, channels: int, name: str = "image",
                      colour: bool | None = None, mode: str = "", kind: str | None = None,
-                     grey_trained: tuple[int, int] | None = None) -> tuple[np.ndarray, list[str]]:
+                     grey_trained: Any = GREY_TRAINED_NOT_GIVEN) -> tuple[np.ndarray, list[str]]:
     """``image`` (uint8 grey ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)``) in the model's
     ``channels`` and a warning for each conversion; never converts silently.
 
@@ -212,7 +214,9 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
     * grey image, colour model (3 channels): replicated into three identical channels with
       a warning (:func:`grey_for_colour_model`), worded from ``grey_trained`` (the grey
       images among the model's labelled training images,
-      :func:`drac_ssl.grading.image_notes.grey_trained`; None: not recorded): with too few a
+      :func:`drac_ssl.grading.image_notes.grey_trained`, ``bundle.grey_trained``; None: not
+      recorded, the words of a model trained on colour photographs; left out
+      (:data:`drac_ssl.grading.image_notes.GREY_TRAINED_NOT_GIVEN`): said not given, no verdict): with too few a
       grey picture is outside what the model learnt and *not reliably gradable* (graded
       anyway, and says so). The warning tells a grey file (replicated) from a colour file
       whose three channels are identical (read as they are) by ``mode``.

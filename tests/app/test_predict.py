@@ -1347,3 +1347,43 @@ def test_a_trial_run_bundle_says_its_unlike_the_training_images_check_is_unrelia
     trial = Predictor(bundle_dir, gradcam=False)
     assert unreliable in trial.caveat and trial.bundle.input_profile.weak
     assert "the check is weak here" in trial.describe() and "trial run's" in trial.describe()
+
+
+def test_grey_trained_left_out_is_not_taken_for_a_colour_only_model(tmp_path: Path, one_thread: None) -> None:
+    """Review s56r3 F5: read_image / conform_channels defaulted grey_trained to None ("not
+    recorded"), so a Python caller who left it out got "trained on colour photographs" and a
+    grey picture flagged not reliably gradable, even for a model trained on many grey images.
+    Left out it is now said to be not given (no verdict); the Predictor takes it from the
+    bundle and agrees with read_image given bundle.grey_trained, as the export passes it."""
+    import json
+
+    from drac_ssl.grading.bundle import load_bundle
+    from drac_ssl.grading.image_notes import GREY_ENOUGH, GREY_NOT_GIVEN, flagged_reasons
+    from drac_ssl.grading.predict import conform_channels, read_image
+
+    icdr = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=64, source_size=64, n_folds=2,
+                                   head="linear", grade_names=icdr, channels=3)
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["data"] = {**(meta.get("data") or {}), "n_grey_train": 40, "n_train": 100}  # many grey images
+    meta_path.write_text(json.dumps(meta))
+    grey_file = tmp_path / "grey.png"
+    Image.fromarray(_octa_like(64, 64)).save(grey_file)
+
+    _, said = conform_channels(_octa_like(64, 64), 3, "g.png")
+    (line,) = said
+    assert GREY_NOT_GIVEN[1:] in line and "trained on colour photographs" not in line
+    assert flagged_reasons(False, [line.split(": ", 1)[1]]) == []  # no verdict on a guess
+    _, said = read_image(grey_file, 3)
+    assert GREY_NOT_GIVEN[1:] in said[0]
+    _, said = read_image(grey_file, 3, grey_trained=None)  # None still means: not recorded
+    assert "trained on colour photographs" in said[0]
+
+    bundle = load_bundle(bundle_dir)
+    assert bundle.grey_trained == (40, 100)
+    _, said = read_image(grey_file, 3, kind=bundle.kind, grey_trained=bundle.grey_trained)
+    assert GREY_ENOUGH in said[0] and flagged_reasons(False, [said[0].split(": ", 1)[1]]) == []
+    pred = Predictor(bundle_dir, gradcam=False).predict_file(grey_file, gradcam=False)
+    assert "a grey picture for a colour model" not in pred.not_reliably_gradable
+    assert any(GREY_ENOUGH in w for w in pred.warnings), pred.warnings

@@ -300,6 +300,41 @@ def test_command_line_names_the_images_unlike_the_training_images(
     assert not notes.exists() and "FLAGGED" not in capsys.readouterr().out
 
 
+class _Killed(BaseException):
+    """A kill at one step of the export (a test's stand-in for SIGKILL)."""
+
+
+def test_a_kill_before_the_csv_lands_never_leaves_a_flagged_csv_without_its_notes(
+        exported_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review s56r3 F6: the notes file was written after the CSV was renamed into place, so a
+    kill in between left a flagged CSV with no notes, which --score reads as clean. The notes
+    land first (atomically); the earlier CSV goes before anything beside it changes, so a kill
+    leaves no CSV rather than one beside another export's notes."""
+    import os
+
+    folder = _test_images_and(exported_run, tmp_path / "mixed", 3, "white.png", np.full((64, 64), 255, np.uint8))
+    out_csv, notes = tmp_path / "k.csv", tmp_path / "k_notes.csv"
+    real = os.replace
+
+    def killed_at_the_csv(src: object, dst: object) -> None:
+        if Path(str(dst)) == out_csv:
+            raise _Killed
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_at_the_csv)
+    with pytest.raises(_Killed):
+        export.main([str(exported_run), "--images", str(folder), "--out", str(out_csv)])
+    assert notes.is_file() and "white.png" in notes.read_text()  # in place before the CSV would land
+    monkeypatch.setattr(os, "replace", real)
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out_csv)]) == export.EXIT_FLAGGED
+    # a clean export over the flagged one, killed at the CSV: the flagged CSV is gone with its notes
+    (folder / "white.png").unlink()
+    monkeypatch.setattr(os, "replace", killed_at_the_csv)
+    with pytest.raises(_Killed):
+        export.main([str(exported_run), "--images", str(folder), "--out", str(out_csv)])
+    assert not out_csv.exists() and not notes.exists()
+
+
 def test_read_image_any_converts_rgb_and_16_bit_like_the_ingest(tmp_path: Path) -> None:
     gray = np.random.default_rng(0).integers(0, 256, (20, 24), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "rgb.png"), np.dstack([gray] * 3))

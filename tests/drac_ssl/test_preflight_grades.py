@@ -76,3 +76,61 @@ def test_colour_photographs_graded_0_to_4_pass_as_icdr_without_decoding(
     cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", "data.n_folds=2", "data.grades=drac"])
     assert any("10 rows have a grade outside {0, 1, 2}" in f.line
                for f in preflight.check(cfg, tmp_path / "runs" / "x", sources))
+
+
+def _plain_rgb_folder(root: Path, grey: bool, grades: list[int]) -> Path:
+    """A plain folder of RGB PNGs (40 px noise; ``grey``: three identical channels) graded
+    ``grades``, one file per grade."""
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    with open(root / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image name", "DR grade"])
+        for i, grade in enumerate(grades):
+            pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+            if grey:
+                pixels[..., 1] = pixels[..., 2] = pixels[..., 0]
+            Image.fromarray(pixels).save(root / f"{i:03d}.png")
+            writer.writerow([f"{i:03d}.png", grade])
+    return root
+
+
+def test_rgb_files_of_grey_pictures_graded_0_to_4_keep_drac_s_scale_in_the_preflight_as_in_the_ingest(
+        tmp_path: Path) -> None:
+    """RGB files whose three channels are identical are grey pictures to the ingest (a plain
+    folder of them reads as UW-OCTA, on DRAC's scale): the preflight must not infer ICDR from
+    their RGB headers, or the ingest fails with 'grade outside {0, 1, 2}' after the run folder
+    was made (review s56r3 F3). Colour files of the same grades are still read as ICDR."""
+    from data_prep import ingest
+    from data_prep.decode import decode
+
+    grades = [0, 1, 3, 4] * 6
+    grey = _plain_rgb_folder(tmp_path / "grey", True, grades)
+    assert decode((grey / "000.png").read_bytes(), "000.png").colour is False  # the ingest's own decoding: grey
+    assert not ingest._colour_by_header([grey / "000.png"])
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={grey}", "data.n_folds=2"])
+    said = [f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources)
+            if "outside {0, 1, 2}" in f.line]
+    assert len(said) == 1 and "12 rows have a grade outside {0, 1, 2}" in said[0]
+
+    colour = _plain_rgb_folder(tmp_path / "colour", False, grades)
+    assert ingest._colour_by_header([colour / "000.png"])
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={colour}", "data.n_folds=2"])
+    assert not any("outside {" in f.line for f in preflight.check(cfg, tmp_path / "runs" / "y", sources))
+
+
+def test_an_inferred_scale_is_shown_as_inferred_with_the_ingest_s_note(tmp_path: Path) -> None:
+    """A finding about the ICDR scale the ingest will infer (here: grade 2 without an image) says
+    where the scale came from, not '(the default)', and repeats the ingest's note (review s56r3 F4)."""
+    root = _plain_rgb_folder(tmp_path / "colour", False, [0, 1, 3, 4] * 6)
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", "data.n_folds=2"])
+    (said,) = [f for f in preflight.check(cfg, tmp_path / "runs" / "x", sources) if f.setting == "data.grades"]
+    assert said.value == ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+    assert "(the default)" not in said.line
+    assert "(inferred: the ICDR scale (icdr)" in said.line
+    assert "the ingest's note: no data.grades given" in said.line and "data.grades=icdr" in said.line

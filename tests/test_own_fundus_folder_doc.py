@@ -1,0 +1,38 @@
+"""docs/own_fundus_folder.md, the one-page guide for a folder of one's own photographs, says
+what the export of its step 3 now does with the guide's own grey copy (review s56r3 F1): it
+prints a FLAGGED line, writes a notes file and exits 4. Checked against the code's names, so
+the guide follows when they change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drac_ssl.grading.image_notes import GREY_TRAINED_MIN, GREY_TRAINED_SHARE
+from drac_ssl.runtime import EXIT_FLAGGED
+from drac_ssl.submission import IMAGE_NOTES_COLUMNS, image_notes_path, referable_path
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "own_fundus_folder.md"
+
+
+def _step(text: str, n: int) -> str:
+    start = text.index(f"**{n}. ")
+    end = text.find(f"**{n + 1}. ", start)
+    return text[start:end if end >= 0 else None]
+
+
+def test_step_3_names_every_file_the_export_writes_for_flagged_images_and_its_exit_code() -> None:
+    step = _step(GUIDE.read_text(encoding="utf-8"), 3)
+    out = Path("/tmp/ff_guide/grades.csv")
+    assert f"--out {out}" in step
+    for written in (out, referable_path(out), image_notes_path(out)):
+        assert written.name in step, f"step 3 does not name {written.name}"
+    flagged = [line for line in step.splitlines() if line.startswith("FLAGGED: ")]
+    assert len(flagged) == 1, "step 3 quotes the export's FLAGGED line on a line of its own"
+    assert f"per case in {image_notes_path(out)} ({','.join(IMAGE_NOTES_COLUMNS)})" in flagged[0]
+    assert "1 a grey picture for a colour model" in flagged[0]
+    assert f"exits with code {EXIT_FLAGGED}" in step
+    assert f"at least {GREY_TRAINED_MIN} of its" in step and f"{GREY_TRAINED_SHARE:.0%}".replace("%", " %") in step
+
+
+def test_step_5_says_its_output_varies_with_the_data() -> None:
+    assert "vary with the data" in _step(GUIDE.read_text(encoding="utf-8"), 5)
