@@ -136,6 +136,9 @@ def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys:
     # and the process that ran it (compare tells a run still going from a killed one)
     assert isinstance(first.pop("pid"), int) and isinstance(first.pop("host"), str)
     assert first.pop("tool") == "drac_ssl.train"  # the report command writes lines too
+    # the epochs typed below the config file's (trial F11: a trial run by its epochs)
+    typed = first.pop("epochs_typed")
+    assert typed["finetune.epochs"]["typed"] == 1 and typed["finetune.epochs"]["file"] == 8, typed
     assert first == json.loads(first_env)
     assert json.loads(later[-1])["ended"]["outcome"] == "finished"
     # the resume's lines appended to console.log after a header line of their own
