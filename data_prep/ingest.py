@@ -349,7 +349,8 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     folder (its default, DRAC's 3 grades: ``grade_names``), not said to be grey UW-OCTA
     (``data.modality`` not ``octa``, ``data.channels`` not 1), and the label CSV's grades on
     DRAC's scale fail only by being 3 or 4 (``collected``: the first reading's findings) while
-    on ICDR's every one fits, 0 among them (1..4 alone may be a 1-based 4-grade scale: the
+    on ICDR's every one fits, 0 and 4 among them (1..4 alone may be a 1-based 4-grade scale,
+    0..3 alone a 4-grade one such as Messidor's, whose top grade ICDR would leave empty: the
     error stays), and the images colour (``data.modality=fundus``, ``data.channels=3``, or one
     of the first :data:`COLOUR_PEEK` labelled images a colour picture by its header and a
     thumbnail: :func:`_colour_by_header`, so that the preflight, which decodes no whole image,
@@ -367,14 +368,14 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
             [p for p in first if p.severity == "error" and not is_scale_problem(p)]):
         return None
     grades = {e.label.grade for e in again[0] if e.label is not None and e.label.grade is not None}
-    if 0 not in grades or not grades & {3, 4}:
+    if not {0, 4} <= grades:  # 0..3 alone may be a 4-grade scale (Messidor's): the error stays
         return None
     if cfg.modality != "fundus" and str(cfg.channels) != "3" and not _colour_by_header(
             [e.path for e in again[0] if e.label is not None][:COLOUR_PEEK]):
         return None
     where = layout.labels_csv or layout.root
     said = note(where, "no --grades given and every grade of the label CSV is within 0..4, "
-                       f"{' and '.join(str(g) for g in sorted(grades & {3, 4}))} among them, in a "
+                       "0 and 4 among them, in a "
                        "plain folder read as colour fundus photographs: the scale was inferred as "
                        f"the 5 ICDR grades ({describe(GRADE_SCALES['icdr'])}), not the plain "
                        "folder's default of DRAC's 3",

@@ -363,13 +363,13 @@ def test_a_plain_folder_with_idrid_columns_is_read_as_the_idrid_layout(tmp_path:
                for line in ingest.format_summary(result).splitlines())
 
     # columns the user names are never replaced: the plain folder's defaults then apply, but
-    # for its scale: colour photographs graded 0..4 (3 and 4 among them) are read as ICDR's
+    # for its scale: colour photographs graded 0..4 (0 and 4 among them) are read as ICDR's
     inferred = ingest.run(config(plain, image_column="Image name", grade_column="Retinopathy grade"),
                           tmp_path / "named", verbose=False)
     assert inferred.grade_names == tuple(ICDR) and inferred.channels == 3
     assert summary(inferred)["grades"]["source"] == ingest.INFERRED_ICDR
     (note,) = [n for n in inferred.notes if "the scale was inferred" in n]
-    assert "every grade of the label CSV is within 0..4, 3 and 4 among them" in note
+    assert "every grade of the label CSV is within 0..4, 0 and 4 among them" in note
     assert "--grades icdr to say so" in note
     # said otherwise (DRAC's 3 grades by name), the scale's error stands
     message = run_error(config(plain, image_column="Image name", grade_column="Retinopathy grade",

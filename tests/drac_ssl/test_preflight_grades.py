@@ -134,3 +134,22 @@ def test_an_inferred_scale_is_shown_as_inferred_with_the_ingest_s_note(tmp_path:
     assert "(the default)" not in said.line
     assert "(inferred: the ICDR scale (icdr)" in said.line
     assert "the ingest's note: no data.grades given" in said.line and "data.grades=icdr" in said.line
+
+
+def test_colour_photographs_graded_0_to_3_are_not_read_as_icdr(tmp_path: Path) -> None:
+    """A methods researcher's trial (s56): a colour folder graded 0..3 (a 4-grade scale, as
+    Messidor's) was inferred as the 5 ICDR grades, its model given a fifth output no image
+    trains, with only a warning. Only 0..4 with 0 and 4 both present is inferred; 0..3 keeps the
+    scale's error, which names data.grades, in the preflight and the ingest alike."""
+    from data_prep import ingest
+    from drac_ssl.config import DataConfig
+
+    root = _plain_rgb_folder(tmp_path / "four", False, [0, 1, 2, 3] * 6)
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", "data.n_folds=2"])
+    said = [f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources)
+            if "outside {0, 1, 2}" in f.line]
+    assert len(said) == 1, said
+    with pytest.raises(Exception) as refused:
+        ingest.run(DataConfig(root=str(root), n_folds=2, cache_sizes=[32], workers=1), tmp_path / "out",
+                   verbose=False)
+    assert "outside {0, 1, 2}" in str(refused.value), str(refused.value)
