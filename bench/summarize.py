@@ -959,7 +959,8 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
         low = load(f"low_label_{dataset}")
         if not low:
             continue
-        paper = (low.get("paper") or {}).get("figures", {}) if (low.get("paper") or {}).get("comparable") else {}
+        paper_info = low.get("paper") or {}  # "reference"; files before it: "comparable"
+        paper = paper_info.get("figures", {}) if paper_info.get("reference", paper_info.get("comparable")) else {}
         out += ["", f"**{GENERIC_DATASET_WORDS[dataset][0]} low-label "
                 f"test top-1 (%), mean ± std over seeds** ({_device(low)}, {_date(low)}; "
                 f"pretraining {low.get('pretrain', {}).get('seconds')} s)",

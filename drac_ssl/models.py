@@ -53,7 +53,8 @@ class Backbone(nn.Module):
 
     Args:
         arch: ``resnet18`` | ``resnet34`` | ``resnet50`` (torchvision, random init).
-        in_channels: input channels; 1 for OCTA (``conv1`` is a real 1-channel conv).
+        in_channels: input channels; 1 (the default) for grey UW-OCTA (``conv1`` is a real
+            1-channel conv), 3 for colour photographs. A batch of other channels is refused.
         cifar_stem: 3x3 stride-1 ``conv1`` and no max-pool (for 32 px images).
         stem_stride: the stride of the CIFAR stem's ``conv1`` (1 or 2; 2 halves every map,
             e.g. for 28 px fundus photographs). Only with ``cifar_stem``.
@@ -62,9 +63,18 @@ class Backbone(nn.Module):
     input ``(n, in_channels, H, W)`` with the ImageNet stem, ``layerK`` has stride
     ``2^(K+1)``; with the CIFAR stem, ``stem_stride * 2^(K-1)``.
 
+    Weights are initialised as torchvision's ResNet with ``zero_init_residual=False``: every
+    residual branch's last BatchNorm starts at weight 1. The official VICReg code builds its
+    ResNet with ``zero_init_residual=True`` (those weights start at 0, so each block starts as
+    the identity); this package does not (docs/design.md, "Where the code fills in or departs
+    from methods.md"; solo-learn and lightly do not either).
+
     Raises:
         ValueError: unknown ``arch``, ``in_channels`` < 1, ``stem_stride`` not 1 or 2, or a
-            stride of 2 without ``cifar_stem``.
+            stride of 2 without ``cifar_stem``; from ``forward`` / ``forward_until`` /
+            ``forward_stages``: an input that is not ``(n, in_channels, H, W)`` (e.g. RGB
+            images given to the default 1-channel backbone), naming the fix
+            (``Backbone(arch, in_channels=3)``).
     """
 
     stage_names: tuple[str, ...] = STAGE_NAMES
@@ -128,8 +138,26 @@ class Backbone(nn.Module):
             return nn.ModuleList([self.conv1, self.bn1, self.relu, self.maxpool])
         return getattr(self, name)
 
+    def _check_input(self, x: Tensor) -> None:
+        """ValueError unless ``x`` is a batch ``(n, in_channels, H, W)``: PyTorch's own error
+        for a grey network given RGB images ("expected input[2, 3, 32, 32] to have 1
+        channels") names neither the setting nor the fix."""
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            given = (f"{x.shape[1]} channel(s)" if x.ndim == 4
+                     else f"a {x.ndim}-d tensor, not a batch (n, C, H, W)")
+            raise ValueError(
+                f"Backbone({self.arch!r}, in_channels={self.in_channels}) expects images of shape "
+                f"(n, {self.in_channels}, H, W); got shape {tuple(x.shape)}: {given}. Build it with "
+                f"Backbone({self.arch!r}, in_channels={x.shape[1] if x.ndim == 4 else 'C'}) for such "
+                f"images (in a config: pretrain.backbone.in_channels), or give it "
+                f"{self.in_channels}-channel images (in_channels defaults to 1, grey UW-OCTA)."
+            )
+
     def _run(self, h: Tensor, start: int, stop: int) -> Tensor:
-        """Apply stages ``start <= i < stop``."""
+        """Apply stages ``start <= i < stop`` (from the input, ``start == 0``: its shape is
+        checked, :meth:`_check_input`)."""
+        if start == 0:
+            self._check_input(h)
         for i in range(start, stop):
             name = self.stage_names[i]
             h = self._stem(h) if name == "stem" else getattr(self, name)(h)

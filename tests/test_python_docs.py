@@ -35,7 +35,7 @@ def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monke
     from app.demo_bundle import build_demo_bundle
 
     blocks = _python_blocks()
-    assert len(blocks) == 5, "docs/python.md's examples were not all found"
+    assert len(blocks) == 6, "docs/python.md's examples were not all found"
     build_demo_bundle(tmp_path / "runs" / "default", image_size=32, source_size=48, n_folds=1)
     cv2.imwrite(str(tmp_path / "a.png"), _scan(96, 1))
     colour = np.stack([_scan(96, 2), _scan(96, 3), _scan(96, 4)], axis=-1)
@@ -54,6 +54,12 @@ def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monke
     # what the examples promise
     assert namespace["z_a"].grad is not None  # type: ignore[attr-defined]
     assert tuple(namespace["features"].shape) == (2, 512)  # type: ignore[attr-defined]
+    # the own-loop example: three VICReg steps that trained the backbone through the expander
+    history = namespace["history"]
+    assert len(history) == 3 and all(np.isfinite(history)) and history[0] > 0, history  # type: ignore[arg-type]
+    model = namespace["model"]
+    assert model.backbone.conv1.weight.grad is not None  # type: ignore[attr-defined]
+    assert tuple(namespace["loop_terms"].loss.shape) == ()  # type: ignore[attr-defined]
     graded = namespace["graded"]
     assert graded.probs.shape == (2, 3) and np.allclose(graded.probs.sum(axis=1), 1.0)  # type: ignore[attr-defined]
     # the colour photograph read by the grey UW-OCTA bundle is doubted as OCTA (kind=bundle.kind)

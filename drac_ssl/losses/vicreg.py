@@ -15,6 +15,10 @@ Convention: the official code's (facebookresearch/vicreg ``main_vicreg.py``; lig
 paper's Eq. (6) writes, so solo-learn's variance term is twice as large as this one.
 Unlike the official code, everything is normalised by the *actual* batch size ``n`` (the
 official code divides by the configured batch size, which is wrong for a short last batch).
+With ``n`` as the batch size, value and gradients equal the official ``VICReg.forward``
+written out line by line (``tests/drac_ssl/test_vicreg_loss.py``, float64). The official
+model also starts its ResNet with ``zero_init_residual=True``; this package's
+:class:`drac_ssl.models.Backbone` does not (docs/design.md).
 
 The loss is computed in (at least) float32 with autocast disabled: the covariance of wide
 embeddings overflows in half precision, a known source of NaN under mixed precision.

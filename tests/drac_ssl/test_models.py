@@ -46,6 +46,28 @@ def test_cifar_stem_32_output_shape() -> None:
     assert maps.shape == (2, 512, 4, 4)  # stride 8 with the CIFAR stem
 
 
+def test_an_input_of_other_channels_is_refused_naming_the_fix() -> None:
+    """Backbone("resnet18") is grey (in_channels=1): RGB images gave PyTorch's raw
+    "expected input[2, 3, 32, 32] to have 1 channels" (a methods trial, December 2026)."""
+    grey = Backbone("resnet18", cifar_stem=True).eval()
+    assert grey.in_channels == 1  # the default is kept: saved bundles and configs rely on it
+    with pytest.raises(ValueError, match=r"in_channels=1\) expects images of shape \(n, 1, H, W\)") as caught:
+        grey(torch.randn(2, 3, 32, 32))
+    message = str(caught.value)
+    assert "(2, 3, 32, 32)" in message and "3 channel(s)" in message
+    assert "Backbone('resnet18', in_channels=3)" in message and "pretrain.backbone.in_channels" in message
+    with pytest.raises(ValueError, match="in_channels=3"):
+        grey.forward_until(torch.randn(2, 3, 32, 32), "layer2")
+    with pytest.raises(ValueError, match="not a batch"):
+        grey(torch.randn(1, 32, 32))
+    rgb = Backbone("resnet18", in_channels=3, cifar_stem=True).eval()
+    with pytest.raises(ValueError, match=r"in_channels=3\) expects .* in_channels=1\)"):
+        rgb.forward_stages(torch.randn(2, 1, 32, 32))
+    with torch.no_grad():  # feature maps after the stem are not inputs: no check there
+        h = rgb.forward_until(torch.randn(2, 3, 32, 32), "layer2")
+        assert rgb.forward_from(h, "layer2").shape == (2, 512)
+
+
 def test_stride_two_cifar_stem_halves_every_map() -> None:
     net = Backbone("resnet18", in_channels=3, cifar_stem=True, stem_stride=2).eval()
     assert net.conv1.kernel_size == (3, 3) and net.conv1.stride == (2, 2)

@@ -210,3 +210,64 @@ def test_an_array_or_list_is_a_type_error_that_names_the_fix() -> None:
         vicreg_loss(np.ones((4, 3)), torch.randn(4, 3))
     with pytest.raises(TypeError, match=r"z_b is a builtins\.list"):
         VICRegLoss()(torch.randn(2, 2), [[1.0, 2.0], [3.0, 4.0]])
+
+
+# ---- the official code, line by line (facebookresearch/vicreg, main_vicreg.py) -----------
+
+
+def _official_off_diagonal(x: torch.Tensor) -> torch.Tensor:
+    """``off_diagonal`` of main_vicreg.py: the off-diagonal entries of a square matrix."""
+    n, m = x.shape
+    assert n == m
+    return x.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+
+
+def _official_vicreg_forward(x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                             sim_coeff: float = 25.0, std_coeff: float = 25.0,
+                             cov_coeff: float = 1.0) -> torch.Tensor:
+    """``VICReg.forward`` of main_vicreg.py after the projector, one process (no gather;
+    ``batch_size`` is the configured batch, here the actual one: ``n``)."""
+    num_features = x.shape[1]
+    repr_loss = torch.nn.functional.mse_loss(x, y)
+
+    x = x - x.mean(dim=0)
+    y = y - y.mean(dim=0)
+
+    std_x = torch.sqrt(x.var(dim=0) + 0.0001)
+    std_y = torch.sqrt(y.var(dim=0) + 0.0001)
+    std_loss = torch.mean(torch.nn.functional.relu(1 - std_x)) / 2 + \
+        torch.mean(torch.nn.functional.relu(1 - std_y)) / 2
+
+    cov_x = (x.T @ x) / (batch_size - 1)
+    cov_y = (y.T @ y) / (batch_size - 1)
+    cov_loss = _official_off_diagonal(cov_x).pow_(2).sum().div(num_features) + \
+        _official_off_diagonal(cov_y).pow_(2).sum().div(num_features)
+
+    loss = sim_coeff * repr_loss + std_coeff * std_loss + cov_coeff * cov_loss
+    return loss
+
+
+@pytest.mark.parametrize(("n", "d"), [(2, 1), (3, 2), (8, 16), (5, 64), (64, 32)])
+def test_equals_the_official_forward_in_value_and_gradient(n: int, d: int) -> None:
+    """The package's defaults (25 / 25 / 1, gamma 1, eps 1e-4) are the official loss: same
+    value and same gradients for both views, float64; columns spread from 0.2 to 3 so some
+    dimensions sit under the variance hinge and some above it."""
+    g = torch.Generator().manual_seed(n * 1000 + d)
+    scale = torch.linspace(0.2, 3.0, d, dtype=torch.float64)
+    x0 = torch.randn(n, d, generator=g, dtype=torch.float64) * scale
+    y0 = x0 + 0.5 * torch.randn(n, d, generator=g, dtype=torch.float64) * scale
+    x_pkg, y_pkg = x0.clone().requires_grad_(), y0.clone().requires_grad_()
+    x_off, y_off = x0.clone().requires_grad_(), y0.clone().requires_grad_()
+
+    ours = vicreg_loss(x_pkg, y_pkg).loss
+    official = _official_vicreg_forward(x_off, y_off, batch_size=n)
+    assert ours.dtype == torch.float64
+    torch.testing.assert_close(ours, official, rtol=1e-12, atol=1e-12)
+    ours.backward()
+    official.backward()
+    assert x_pkg.grad is not None and y_pkg.grad is not None
+    torch.testing.assert_close(x_pkg.grad, x_off.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(y_pkg.grad, y_off.grad, rtol=1e-10, atol=1e-12)
+    if n >= 8:  # the hinge is both active and inactive here, so both sides' gradients were compared
+        std = x0.var(dim=0).add(1e-4).sqrt()
+        assert bool((std < 1).any()) and bool((std > 1).any())
