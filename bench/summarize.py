@@ -643,7 +643,7 @@ def floor_paired_lines(r: dict[str, Any], source: str | None = None) -> list[str
     units = paired.get("resampling", "images")
     return ["", f"Minus the raw-pixel floor on the same out-of-fold images{where}, paired bootstrap 95% CI "
                 f"(accuracy / AUC OvR / QWK; {paired.get('n_boot')} resamples of the {units}"
-                f"{'' if units == 'images' else ' the folds kept whole'}, those of the differences above): "
+                f"{'' if units == 'images' else ' the folds kept whole'}, the draws of the variant-vs-variant differences): "
             + "; ".join(f"{name}{own(name)}: {signed(d['accuracy'])} / {signed(d['auc_ovr'])} / {signed(d['qwk'])}"
                         for name, d in paired["variants"].items()) + "."]
 
