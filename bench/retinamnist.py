@@ -21,7 +21,10 @@
 3. The floor the issue asks for: ``sklearn`` logistic regression on the raw 28 x 28 x 3
    pixels (standardised; ``C`` chosen by an inner 5-fold CV on each training part), on the
    manifest's folds, scored with the package's own metrics (argmax grades) and the same
-   bootstrap of QWK.
+   bootstrap of QWK. Its out-of-fold probabilities are kept (``<run-dir>/pixel_floor_oof.csv``)
+   and each variant minus the floor gets the paired bootstrap of the variants' own differences
+   (``comparison.json``: accuracy, AUC OvR, QWK, 95% CI, the same resamples of the images or
+   of the twin groups the folds kept whole): ``pixel_floor.paired`` in the JSON.
 
 Writes ``bench/results/retinamnist.json``: per variant (and the floor) the out-of-fold QWK
 with its bootstrap 95% CI, accuracy, macro AUC one-vs-one and one-vs-rest, macro F1, both
@@ -43,6 +46,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,29 +83,37 @@ the selected variant's out-of-fold figures)."""
 FLOOR_CS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 
 
-def pixel_floor(images: np.ndarray, grades: np.ndarray, folds: np.ndarray, seed: int = 0,
-                n_boot: int = 1000) -> dict[str, Any]:
-    """Logistic regression on the raw pixels, out of fold on ``folds``.
+@dataclass(frozen=True)
+class FloorFit:
+    """The raw-pixel floor's out-of-fold fit (:func:`fit_pixel_floor`).
+
+    ``probs``: ``(n, K)`` float64 class probabilities, row ``i`` for image ``i`` of the pool,
+    predicted by the fold model that did not train on it (a grade absent from a training part
+    gets probability 0); ``C_per_fold``: the ``C`` chosen for each fold; ``seconds``: the fit's
+    wall time."""
+
+    probs: np.ndarray
+    C_per_fold: dict[int, float]
+    seconds: float
+
+
+def fit_pixel_floor(images: np.ndarray, grades: np.ndarray, folds: np.ndarray, seed: int = 0) -> FloorFit:
+    """Logistic regression on the raw pixels, out of fold on ``folds``: every image's
+    probabilities, kept so that each variant can be compared with the floor on the same images
+    (:func:`floor_paired`).
 
     Args:
         images: ``(n, H, W[, C])`` uint8 images of the labelled pool.
-        grades: ``(n,)`` int grades 0..K-1.
+        grades: ``(n,)`` int grades 0..K-1 (K = the highest grade + 1).
         folds: ``(n,)`` fold of each image; fold ``f``'s rows are predicted by a model fitted
             on the other folds (standardisation and ``C`` included: ``C`` is chosen from
             :data:`FLOOR_CS` by an inner stratified 5-fold CV on the training part only, by
             log-loss).
-
-    Returns:
-        The package's :func:`drac_ssl.metrics.grading_report` figures of the argmax grades
-        (``qwk``, ``qwk_ci95``, ``accuracy``, ``auc`` = one-vs-one, ``auc_ovr``,
-        ``macro_f1``), the chosen ``C`` per fold and the seconds taken.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-
-    from drac_ssl.metrics import bootstrap_ci, grading_report, quadratic_weighted_kappa
 
     t0 = time.perf_counter()
     x = images.reshape(len(images), -1).astype(np.float32) / 255.0
@@ -118,15 +130,113 @@ def pixel_floor(images: np.ndarray, grades: np.ndarray, folds: np.ndarray, seed:
         chosen[int(fold)] = float(search.best_params_["logisticregression__C"])
         p = search.predict_proba(x[test])
         probs[np.ix_(test, search.classes_)] = p
-    report = grading_report(grades, probs)
-    pred = probs.argmax(axis=1)
+    return FloorFit(probs, chosen, round(time.perf_counter() - t0, 1))
+
+
+def pixel_floor(images: np.ndarray, grades: np.ndarray, folds: np.ndarray, seed: int = 0,
+                n_boot: int = 1000, fitted: FloorFit | None = None) -> dict[str, Any]:
+    """The raw-pixel floor's figures: :func:`fit_pixel_floor` (or ``fitted``, its result for
+    these ``images``, ``grades`` and ``folds``), scored with the package's metrics.
+
+    Returns:
+        The package's :func:`drac_ssl.metrics.grading_report` figures of the argmax grades
+        (``qwk``, ``qwk_ci95``, ``accuracy``, ``auc`` = one-vs-one, ``auc_ovr``,
+        ``macro_f1``), the chosen ``C`` per fold and the seconds the fit took.
+    """
+    from drac_ssl.metrics import bootstrap_ci, grading_report, quadratic_weighted_kappa
+
+    fit = fitted if fitted is not None else fit_pixel_floor(images, grades, folds, seed=seed)
+    if fit.probs.shape[0] != len(grades):
+        raise ValueError(f"the floor's fit has {fit.probs.shape[0]} rows, the pool {len(grades)} images")
+    k = fit.probs.shape[1]
+    report = grading_report(grades, fit.probs)
+    pred = fit.probs.argmax(axis=1)
     ci = bootstrap_ci(grades, pred, functools.partial(quadratic_weighted_kappa, num_grades=k),
                       n_boot=n_boot, seed=seed)
     return {"what": "sklearn StandardScaler + LogisticRegression on the raw 28x28x3 pixels (scaled to "
                     "0..1), C from an inner 5-fold CV (log-loss) on each training part, argmax grade",
             "n": report["n"], "qwk": report["qwk"], "qwk_ci95": list(ci), "accuracy": report["accuracy"],
             "auc_ovo": report["auc"], "auc_ovr": report["auc_ovr"], "macro_f1": report["macro_f1"],
-            "C_per_fold": chosen, "seconds": round(time.perf_counter() - t0, 1)}
+            "C_per_fold": dict(fit.C_per_fold), "seconds": fit.seconds}
+
+
+FLOOR_OOF = "pixel_floor_oof.csv"
+"""The floor's out-of-fold probabilities in the run folder (:func:`write_floor_oof`)."""
+
+
+def write_floor_oof(path: Path, ids: Sequence[str], grades: np.ndarray, folds: np.ndarray,
+                    probs: np.ndarray) -> None:
+    """The floor's out-of-fold outputs per image, ``id,grade,fold,P0..P{K-1},pred`` (``pred``:
+    the argmax grade; probabilities to 6 decimals), one row per labelled image in ``ids``'
+    order: what :func:`floor_paired` compared, kept beside the variants' ``oof.csv``."""
+    from drac_ssl.scale import prob_columns
+
+    lines = [",".join(["id", "grade", "fold", *prob_columns(probs.shape[1]), "pred"])]
+    for i, image_id in enumerate(ids):
+        lines.append(",".join([str(image_id), str(int(grades[i])), str(int(folds[i])),
+                               *(f"{p:.6f}" for p in probs[i]), str(int(probs[i].argmax()))]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def floor_paired(run_dir: Path, ids: Sequence[str], grades: np.ndarray, floor_probs: np.ndarray, *,
+                 n_boot: int, seed: int, groups: Sequence[str] | None = None,
+                 variants: Sequence[str] = VARIANTS) -> dict[str, Any]:
+    """Each variant minus the raw-pixel floor on the same out-of-fold images, with the paired
+    percentile bootstrap 95% CI that compares the variants with each other in ``comparison.json``
+    (:func:`drac_ssl.metrics.bootstrap_scores` and :func:`~drac_ssl.metrics.paired_difference`:
+    the same resamples, ``n_boot`` and ``seed`` being the fine-tuning's ``finetune.n_boot`` and
+    seed, of the same units: ``groups``, :func:`drac_ssl.oof.patient_groups` of the labelled
+    rows, the patients or the twin groups the folds kept whole; None: the images).
+
+    Args:
+        run_dir: the job's run folder; each variant's out-of-fold outputs are read from
+            ``finetune/<variant>/oof.csv`` (:func:`drac_ssl.oof.read_oof`): its calibrated
+            probabilities (for the AUC) and the grades its class decision gave (accuracy, QWK).
+        ids: ``(n,)`` the labelled images' ids, in the order of ``grades`` and ``floor_probs``.
+        grades: ``(n,)`` int reference grades 0..K-1.
+        floor_probs: ``(n, K)`` the floor's out-of-fold probabilities (:class:`FloorFit`); its
+            grades are their argmax.
+
+    Returns:
+        ``{"what", "resampling", "units", "n_boot", "seed", "alpha", "variants": {variant:
+        {metric: {a, b, difference, ci_low, ci_high, resamples}}}}`` for the metrics of
+        :data:`drac_ssl.metrics.PAIRED_METRICS` (``a``: the variant, ``b``: the floor).
+
+    Raises:
+        ValueError: a variant's ``oof.csv`` that lacks one of ``ids`` or grades an image
+            otherwise than ``grades`` (naming the file), or probabilities of other width.
+    """
+    from drac_ssl.metrics import bootstrap_scores, paired_difference
+    from drac_ssl.oof import OOF_FILE, read_oof, resampling_kind
+
+    kind = resampling_kind(groups)
+    floor_scores = bootstrap_scores(grades, floor_probs, floor_probs.argmax(axis=1), n_boot=n_boot,
+                                    seed=seed, groups=groups, kind=kind)
+    differences: dict[str, Any] = {}
+    for variant in variants:
+        path = run_dir / "finetune" / variant / OOF_FILE
+        oof = read_oof(path)
+        where = {image_id: i for i, image_id in enumerate(oof.ids)}
+        missing = [image_id for image_id in ids if image_id not in where]
+        if missing:
+            raise ValueError(f"{path}: {len(missing)} of the {len(ids)} labelled images are not graded "
+                             f"there (first: {missing[0]}); the floor and {variant} cannot be paired")
+        order = np.array([where[image_id] for image_id in ids], dtype=np.int64)
+        if not np.array_equal(oof.grades[order], grades):
+            raise ValueError(f"{path}: reference grades differ from the manifest's for "
+                             f"{int((oof.grades[order] != grades).sum())} image(s); the floor and "
+                             f"{variant} cannot be paired")
+        if oof.probs.shape[1] != floor_probs.shape[1]:
+            raise ValueError(f"{path}: {oof.probs.shape[1]} grades, the floor {floor_probs.shape[1]}")
+        scores = bootstrap_scores(grades, oof.probs[order], oof.pred[order], n_boot=n_boot, seed=seed,
+                                  groups=groups, kind=kind)
+        differences[variant] = paired_difference(scores, floor_scores)
+    return {"what": "variant minus the raw-pixel floor on the same out-of-fold images: accuracy and QWK "
+                    "of the given grades (the variant's class decision, the floor's argmax), macro AUC "
+                    "one-vs-rest; paired percentile bootstrap 95% CI, the resamples of comparison.json",
+            "resampling": kind, "units": floor_scores.units, "n_boot": n_boot, "seed": seed, "alpha": 0.05,
+            "variants": differences}
 
 
 def _variant_row(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -221,6 +331,9 @@ def main(argv: list[str] | None = None) -> None:
     # 2. every variant's submission, 3. the floor (in this process, the job's thread count)
     from drac_ssl import export
     from drac_ssl.datasets import load_octa_cache
+    from drac_ssl.figures import format_difference
+    from drac_ssl.manifest import labelled_rows
+    from drac_ssl.oof import patient_groups
     from drac_ssl.runtime import apply_thread_policy
 
     threads = apply_thread_policy(max(args.threads, 0))
@@ -235,10 +348,19 @@ def main(argv: list[str] | None = None) -> None:
                                 "rows": result.n_test, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     export_seconds = time.perf_counter() - t1
     images, rows = load_octa_cache(run_dir / "data", cfg.data.cache_sizes[0])
-    labelled = [r for r in rows if r["split"] == "train" and r["grade"] is not None]
-    floor = pixel_floor(np.stack([np.asarray(images[r["cache_index"]]) for r in labelled]),
-                        np.array([r["grade"] for r in labelled]), np.array([r["fold"] for r in labelled]),
-                        seed=cfg.run.seed, n_boot=cfg.finetune.n_boot)
+    labelled = labelled_rows(rows)  # the fine-tuning's pool, in manifest order
+    ids = [str(r["id"]) for r in labelled]
+    grades = np.array([r["grade"] for r in labelled], dtype=np.int64)
+    folds = np.array([r["fold"] for r in labelled], dtype=np.int64)
+    pixels = np.stack([np.asarray(images[r["cache_index"]]) for r in labelled])
+    fit = fit_pixel_floor(pixels, grades, folds, seed=cfg.run.seed)
+    floor = pixel_floor(pixels, grades, folds, seed=cfg.run.seed, n_boot=cfg.finetune.n_boot, fitted=fit)
+    write_floor_oof(run_dir / FLOOR_OOF, ids, grades, folds, fit.probs)
+    t2 = time.perf_counter()  # each variant minus the floor, by the bootstrap of comparison.json
+    floor["paired"] = floor_paired(run_dir, ids, grades, fit.probs, n_boot=cfg.finetune.n_boot,
+                                   seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed,
+                                   groups=patient_groups(labelled))
+    floor["paired_seconds"] = round(time.perf_counter() - t2, 1)
     total = time.perf_counter() - t0
 
     stages = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
@@ -253,6 +375,10 @@ def main(argv: list[str] | None = None) -> None:
     for v, r in {**variants, "pixel_floor": floor}.items():
         print(f"[bench] {v:12s} QWK {r['qwk']:.3f} [{r['qwk_ci95'][0]:.3f}, {r['qwk_ci95'][1]:.3f}]  "
               f"acc {r['accuracy']:.3f}  AUC OvO {r['auc_ovo']:.3f}  OvR {r['auc_ovr']:.3f}")
+    for v, d in floor["paired"]["variants"].items():
+        print(f"[bench] {v} - pixel floor, paired bootstrap 95% CI ({floor['paired']['resampling']}): "
+              + "; ".join(f"{m} {format_difference(x['difference'], x['ci_low'], x['ci_high'])}"
+                          for m, x in d.items()))
     write_result(name, {
         **smoke_fields(reasons),
         "protocol_departures": departures,

@@ -604,9 +604,55 @@ def retinamnist_rows(r: dict[str, Any]) -> list[str]:
             f"`{r.get('command')}` |"]
 
 
-def retinamnist_table(r: dict[str, Any]) -> list[str]:
+def floor_reruns(results_dir: Path = RESULTS) -> dict[str, dict[str, Any]]:
+    """The reruns of the RetinaMNIST job (``<results_dir>/reruns/*.json``, full runs only) whose
+    floor carries the paired differences (``pixel_floor.paired``), by their path from the
+    repository root (``bench/results/reruns/<name>.json``), in name order."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((results_dir / "reruns").glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if is_smoke(path.stem, record) or not ((record.get("pixel_floor") or {}).get("paired")):
+            continue
+        out[str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)] = record
+    return out
+
+
+def floor_paired_lines(r: dict[str, Any], source: str | None = None) -> list[str]:
+    """Each variant minus the raw-pixel floor on the same out-of-fold images with its paired
+    bootstrap 95% CI (``pixel_floor.paired`` of bench/retinamnist.py), accuracy / AUC OvR / QWK,
+    in report.md's words; ``source``: the rerun file it comes from when not the table's own
+    (its own variants' figures, beside them). Nothing when the record has none."""
+    from drac_ssl.figures import format_difference
+
+    paired = (r.get("pixel_floor") or {}).get("paired")
+    if not isinstance(paired, dict) or not paired.get("variants"):
+        return []
+
+    def signed(d: dict[str, Any]) -> str:
+        return format_difference(d["difference"], d["ci_low"], d["ci_high"])
+
+    def own(name: str) -> str:
+        m = (r.get("variants") or {}).get(name) or {}
+        return (f" ({m['accuracy']:.3f} / {m['auc_ovr']:.3f} / {m['qwk']:.3f})"
+                if source and all(k in m for k in ("accuracy", "auc_ovr", "qwk")) else "")
+
+    floor = r["pixel_floor"]
+    where = (f" (rerun `{source}`, {_device(r)}, {_date(r)}: that run's own variants, figures in brackets, "
+             f"and floor, {floor['accuracy']:.3f} / {floor['auc_ovr']:.3f} / {floor['qwk']:.3f}; "
+             f"the table above is the committed run's)" if source else "")
+    units = paired.get("resampling", "images")
+    return ["", f"Minus the raw-pixel floor on the same out-of-fold images{where}, paired bootstrap 95% CI "
+                f"(accuracy / AUC OvR / QWK; {paired.get('n_boot')} resamples of the {units}"
+                f"{'' if units == 'images' else ' the folds kept whole'}, the draws of the variant-vs-variant differences): "
+            + "; ".join(f"{name}{own(name)}: {signed(d['accuracy'])} / {signed(d['auc_ovr'])} / {signed(d['qwk'])}"
+                        for name, d in paired["variants"].items()) + "."]
+
+
+def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """Out-of-fold figures of every variant and the raw-pixel floor, with the published
-    test-split figures beside them (bench/retinamnist.py)."""
+    test-split figures beside them (bench/retinamnist.py). Each variant minus the floor with
+    its paired CI (:func:`floor_paired_lines`): the record's own, or, for a record written
+    before the floor kept its probabilities, those of ``reruns`` (:func:`floor_reruns`)."""
     out = ["", f"**RetinaMNIST, 5-fold out-of-fold on the 1,200 labelled images** ({_device(r)}, {_date(r)}; "
            f"pretraining on {_run_relative(str(r.get('pretraining_images')))}; selected variant: {r.get('selected_variant')}; "
            "submissions of the 400 test images: `bench/results/retinamnist_submission_<variant>.csv`)", "",
@@ -636,6 +682,10 @@ def retinamnist_table(r: dict[str, Any]) -> list[str]:
                             for name, d in diffs.items())
                 + (f"; VICReg + UMM - VICReg: {signed(umm['accuracy'])} / {signed(umm['auc_ovr'])} / "
                    f"{signed(umm['qwk'])}" if isinstance(umm, dict) else "") + "."]
+    floor_lines = floor_paired_lines(r)
+    for source, rerun in ({} if floor_lines else (reruns or {})).items():
+        floor_lines += floor_paired_lines(rerun, source)
+    out += floor_lines
     pub = r.get("published_test_split", {})
     refs = "; ".join(f"{k}: accuracy {v['accuracy']}, AUC OvR {v['auc_ovr']}" for k, v in pub.items()
                      if isinstance(v, dict) and k != "issue_12_aim")
@@ -942,7 +992,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
     out: list[str] = []
     retina = load("retinamnist")
     if retina:
-        out += retinamnist_table(retina)
+        out += retinamnist_table(retina, floor_reruns(results_dir))
         repeats = {p.stem: record for p in sorted(results_dir.glob("retinamnist_*.json"))
                    if not p.stem.startswith("retinamnist_epochs") and (record := load(p.stem)) is not None}
         if repeats:
@@ -1080,7 +1130,8 @@ def main() -> None:
     text = _fill(text, BEGIN, END, table, readme)
     retina = RESULTS / "retinamnist.json"
     if RETINA_BEGIN in text and retina.is_file():
-        block = "\n".join(retinamnist_table(json.loads(retina.read_text(encoding="utf-8")))).strip("\n")
+        block = "\n".join(retinamnist_table(json.loads(retina.read_text(encoding="utf-8")),
+                                            floor_reruns(RESULTS))).strip("\n")
         text = _fill(text, RETINA_BEGIN, RETINA_END, block, readme)
     readme.write_text(text, encoding="utf-8")
     print(f"[bench] README results section updated from {len(list(RESULTS.glob('*.json')))} file(s)")

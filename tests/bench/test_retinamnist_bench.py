@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from bench.retinamnist import pixel_floor
@@ -60,3 +62,110 @@ def test_a_smoke_run_writes_its_submissions_under_its_own_name_not_over_the_comm
     written = {submission_path(RESULTS, smoke, v) for v in VARIANTS}
     assert not written & committed and all(p.name.startswith("retinamnist_smoke_") for p in written)
     assert submission_path(Path("out"), "retinamnist_seed1", "vicreg") == Path("out/retinamnist_seed1_submission_vicreg.csv")
+
+
+def _write_oof(path: Path, ids: list[str], grades: np.ndarray, probs: np.ndarray, pred: np.ndarray,
+               order: np.ndarray) -> None:
+    """An ``oof.csv`` as the fine-tuning writes it (``drac_ssl.oof.oof_columns``), rows in ``order``."""
+    from drac_ssl.oof import oof_columns
+
+    k = probs.shape[1]
+    lines = [",".join(oof_columns(k, "classification"))]
+    for i in order:
+        expected = float((probs[i] * np.arange(k)).sum())
+        lines.append(",".join([ids[i], str(grades[i]), str(i % 5), *(f"{p:.6f}" for p in probs[i]),
+                               f"{expected:.6f}", str(pred[i]), *("0.0" for _ in range(k))]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _probs(rng: np.random.Generator, grades: np.ndarray, k: int, signal: float) -> np.ndarray:
+    logits = rng.normal(0, 1, (len(grades), k))
+    logits[np.arange(len(grades)), grades] += signal
+    p = np.exp(logits)
+    return np.round(p / p.sum(axis=1, keepdims=True), 6)
+
+
+def test_each_variant_minus_the_floor_is_the_paired_bootstrap_of_comparison_json(tmp_path: Path) -> None:
+    """Issue #12's floor gap had no paired CI; it now gets the variants' own paired bootstrap
+    (the same function, resamples and seed), whatever the order of a variant's oof.csv."""
+    from bench.retinamnist import floor_paired
+    from drac_ssl.metrics import paired_bootstrap_difference
+
+    rng = np.random.default_rng(0)
+    n, k = 200, 3
+    grades = np.arange(n) % k
+    ids = [f"img_{i:03d}.png" for i in range(n)]
+    floor = _probs(rng, grades, k, 0.5)
+    variants = {"scratch": _probs(rng, grades, k, 2.0), "vicreg": _probs(rng, grades, k, 0.5)}
+    for name, probs in variants.items():  # the thresholds rule's grades, not the argmax
+        _write_oof(tmp_path / "finetune" / name / "oof.csv", ids, grades, probs,
+                   np.clip(probs.argmax(axis=1) - (np.arange(n) % 7 == 0), 0, k - 1), rng.permutation(n))
+    result = floor_paired(tmp_path, ids, grades, floor, n_boot=200, seed=3, variants=tuple(variants))
+    assert (result["resampling"], result["units"], result["n_boot"], result["seed"]) == ("images", n, 200, 3)
+    for name, probs in variants.items():
+        pred = np.clip(probs.argmax(axis=1) - (np.arange(n) % 7 == 0), 0, k - 1)
+        expected = paired_bootstrap_difference(grades, probs, floor, pred, floor.argmax(axis=1),
+                                               n_boot=200, seed=3)
+        assert result["variants"][name] == expected
+    better = result["variants"]["scratch"]["accuracy"]
+    assert better["ci_low"] > 0 and better["a"] - better["b"] == better["difference"]
+    level = result["variants"]["vicreg"]["auc_ovr"]
+    assert level["ci_low"] < 0 < level["ci_high"]  # the same signal as the floor: no difference
+
+
+def test_the_floor_pairing_resamples_the_twin_groups_the_folds_kept_whole(tmp_path: Path) -> None:
+    from bench.retinamnist import floor_paired
+    from drac_ssl.metrics import paired_bootstrap_difference
+
+    rng = np.random.default_rng(1)
+    n, k = 120, 3
+    grades = np.arange(n) % k
+    ids = [f"i{i}" for i in range(n)]
+    groups = [f"group:{i // 2}" if i < 40 else f"image:i{i}" for i in range(n)]  # 20 pairs of twins
+    floor, probs = _probs(rng, grades, k, 0.5), _probs(rng, grades, k, 1.5)
+    _write_oof(tmp_path / "finetune" / "scratch" / "oof.csv", ids, grades, probs, probs.argmax(axis=1),
+               np.arange(n))
+    result = floor_paired(tmp_path, ids, grades, floor, n_boot=100, seed=0, groups=groups, variants=("scratch",))
+    assert result["resampling"] == "groups" and result["units"] == 100
+    assert result["variants"]["scratch"] == paired_bootstrap_difference(
+        grades, probs, floor, probs.argmax(axis=1), floor.argmax(axis=1), n_boot=100, seed=0, groups=groups)
+    images = floor_paired(tmp_path, ids, grades, floor, n_boot=100, seed=0, variants=("scratch",))
+    assert images["variants"]["scratch"]["accuracy"]["ci_low"] != result["variants"]["scratch"]["accuracy"]["ci_low"]
+
+
+def test_a_variant_that_grades_other_images_is_not_paired_with_the_floor(tmp_path: Path) -> None:
+    import pytest
+
+    from bench.retinamnist import floor_paired
+
+    rng = np.random.default_rng(2)
+    grades = np.arange(30) % 3
+    ids = [f"i{i}" for i in range(30)]
+    probs = _probs(rng, grades, 3, 1.0)
+    _write_oof(tmp_path / "finetune" / "scratch" / "oof.csv", ids, grades, probs, probs.argmax(axis=1),
+               np.arange(29))
+    with pytest.raises(ValueError, match=r"oof.csv: 1 of the 30 labelled images are not graded there \(first: i29\)"):
+        floor_paired(tmp_path, ids, grades, probs, n_boot=10, seed=0, variants=("scratch",))
+    _write_oof(tmp_path / "finetune" / "scratch" / "oof.csv", ids, (grades + 1) % 3, probs, probs.argmax(axis=1),
+               np.arange(30))
+    with pytest.raises(ValueError, match="reference grades differ"):
+        floor_paired(tmp_path, ids, grades, probs, n_boot=10, seed=0, variants=("scratch",))
+
+
+def test_the_floor_keeps_its_out_of_fold_probabilities_and_scores_them_once(tmp_path: Path) -> None:
+    from bench.retinamnist import fit_pixel_floor, pixel_floor, write_floor_oof
+
+    grades = np.arange(100) % 3
+    folds = np.arange(100) % 5
+    images = _images(grades, 30.0)
+    fit = fit_pixel_floor(images, grades, folds)
+    assert fit.probs.shape == (100, 3) and np.allclose(fit.probs.sum(axis=1), 1.0)
+    assert pixel_floor(images, grades, folds, n_boot=20, fitted=fit) == {
+        **pixel_floor(images, grades, folds, n_boot=20), "seconds": fit.seconds}
+    path = tmp_path / "pixel_floor_oof.csv"
+    write_floor_oof(path, [f"i{i}" for i in range(100)], grades, folds, fit.probs)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "id,grade,fold,P0,P1,P2,pred" and len(lines) == 101
+    first = lines[1].split(",")
+    assert first[:3] == ["i0", "0", "0"] and int(first[-1]) == int(fit.probs[0].argmax())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -435,7 +436,15 @@ def test_the_readme_generated_sections_are_what_bench_summarize_renders_now() ->
     """The README's results sections are written by ``python -m bench.summarize``; after a
     result file or the renderer changes, rerun it (never edit between the markers)."""
     from bench.common import REPO, RESULTS
-    from bench.summarize import BEGIN, END, RETINA_BEGIN, RETINA_END, render, retinamnist_table
+    from bench.summarize import (
+        BEGIN,
+        END,
+        RETINA_BEGIN,
+        RETINA_END,
+        floor_reruns,
+        render,
+        retinamnist_table,
+    )
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -444,7 +453,7 @@ def test_the_readme_generated_sections_are_what_bench_summarize_renders_now() ->
 
     assert between(BEGIN, END) == render(), "README results are stale: run python -m bench.summarize"
     retina = json.loads((RESULTS / "retinamnist.json").read_text(encoding="utf-8"))
-    assert between(RETINA_BEGIN, RETINA_END) == "\n".join(retinamnist_table(retina)).strip("\n")
+    assert between(RETINA_BEGIN, RETINA_END) == "\n".join(retinamnist_table(retina, floor_reruns(RESULTS))).strip("\n")
 
 
 def test_retinamnist_epochs_table_of_a_confirmation_without_overrides_names_its_scratch_plainly() -> None:
@@ -595,3 +604,45 @@ def test_notes_added_after_a_run_join_one_table_cell() -> None:
     assert _added_notes({"notes_added_after_the_run": ["One.", "Two."]}) == "; One. Two."
     row = inference_rows({"folds": 5, "results": {}, "notes_added_after_the_run": ["Shared GPU."]})[0]
     assert "images/s end to end (from decoded 1024 px images); Shared GPU. |" in row
+
+
+def _paired(acc: tuple[float, float, float], auc: tuple[float, float, float],
+            qwk: tuple[float, float, float]) -> dict[str, Any]:
+    return {m: {"difference": d, "ci_low": lo, "ci_high": hi}
+            for m, (d, lo, hi) in (("accuracy", acc), ("auc_ovr", auc), ("qwk", qwk))}
+
+
+def test_each_variant_minus_the_floor_is_shown_with_its_paired_ci_its_own_or_a_reruns(tmp_path: Path) -> None:
+    """Issue #12: the floor gap had no paired CI; the table shows the record's own
+    pixel_floor.paired, or for a record written before it a rerun's, said as the rerun's."""
+    from bench.summarize import floor_reruns, retinamnist_table
+
+    variant = {"qwk": 0.55, "qwk_ci95": [0.5, 0.6], "accuracy": 0.53, "auc_ovr": 0.77, "auc_ovo": 0.72,
+               "macro_f1": 0.4}
+    floor = {**variant, "qwk": 0.487, "accuracy": 0.511, "auc_ovr": 0.750}
+    paired = {"resampling": "images", "n_boot": 1000,
+              "variants": {"scratch": _paired((0.021, 0.001, 0.04), (0.018, 0.01, 0.027), (0.07, 0.03, 0.11))}}
+    committed = {"variants": {"scratch": variant}, "pixel_floor": floor}
+    assert "raw-pixel floor on the same" not in "\n".join(retinamnist_table(committed))
+    own = "\n".join(retinamnist_table({**committed, "pixel_floor": {**floor, "paired": paired}}))
+    assert ("Minus the raw-pixel floor on the same out-of-fold images, paired bootstrap 95% CI (accuracy / "
+            "AUC OvR / QWK; 1000 resamples of the images, the draws of the variant-vs-variant differences): scratch: "
+            "+0.021 (+0.001..+0.040) / +0.018 (+0.010..+0.027) / +0.070 (+0.030..+0.110).") in own
+    reruns = tmp_path / "reruns"
+    reruns.mkdir()
+    rerun = {"variants": {"scratch": {**variant, "accuracy": 0.5308}}, "date_utc": "2026-12-05T03:00:00",
+             "device": "CPU: AMD EPYC x2",
+             "pixel_floor": {**floor, "paired": {**paired, "resampling": "groups"}}}
+    (reruns / "retinamnist_floor_paired.json").write_text(json.dumps(rerun), encoding="utf-8")
+    (reruns / "retinamnist_amd_epyc.json").write_text(json.dumps(committed), encoding="utf-8")  # no pairs
+    (reruns / "retinamnist_smoke.json").write_text(json.dumps({**rerun, "smoke": True}), encoding="utf-8")
+    found = floor_reruns(tmp_path)
+    assert [Path(p).name for p in found] == ["retinamnist_floor_paired.json"]
+    table = "\n".join(retinamnist_table(committed, found))
+    assert "retinamnist_floor_paired.json`, CPU: AMD EPYC x2, 2026-12-05: that run's own variants" in table
+    assert "floor, 0.511 / 0.750 / 0.487; the table above is the committed run's)" in table
+    assert "resamples of the groups the folds kept whole" in table
+    assert "scratch (0.531 / 0.770 / 0.550): +0.021 (+0.001..+0.040)" in table
+    # a record with its own pairs shows those, not a rerun's
+    assert "rerun `" not in "\n".join(retinamnist_table({**committed, "pixel_floor": {**floor, "paired": paired}},
+                                                        found))
