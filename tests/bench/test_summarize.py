@@ -646,3 +646,14 @@ def test_each_variant_minus_the_floor_is_shown_with_its_paired_ci_its_own_or_a_r
     # a record with its own pairs shows those, not a rerun's
     assert "rerun `" not in "\n".join(retinamnist_table({**committed, "pixel_floor": {**floor, "paired": paired}},
                                                         found))
+
+
+def test_t_interval_is_the_two_sided_95_percent_one_of_the_seeds_mean() -> None:
+    """A methods researcher's trial (s56 F4): each hypothesis's mean difference carries what the
+    seeds do not rule out: mean +- t(0.975, n-1) SE (2.776 for five seeds), not the 2-SE mark."""
+    from bench.summarize import t_interval
+
+    assert t_interval(0.0, 1.0, 5) == "-2.7764..+2.7764"
+    assert t_interval(0.0048, 0.0043, 5) == "-0.0071..+0.0167"  # the recipe's VICReg - scratch, docs
+    assert t_interval(0.01, 0.002, 2) == f"{0.01 - 12.7062 * 0.002:+.4f}..{0.01 + 12.7062 * 0.002:+.4f}"
+    assert t_interval(0.01, 0.002, 1) == ""
