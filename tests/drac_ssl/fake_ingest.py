@@ -19,6 +19,15 @@ from drac_ssl.manifest import MANIFEST_COLUMNS
 
 SOURCE_SIZE = 48
 
+TINY_FINETUNE = {
+    "pretrain.epochs": "1", "pretrain.batch_size": "8", "pretrain.num_workers": "0", "pretrain.expander": "32-32",
+    "pretrain.augment.image_size": "32", "pretrain.augment.source_size": str(SOURCE_SIZE),
+    "pretrain.patience": "0", "pretrain.max_steps_per_epoch": "1", "run.device": "cpu",
+    "data.cache_sizes": f"[{SOURCE_SIZE}]", "finetune.image_size": "32", "finetune.epochs": "2",
+    "finetune.batch_size": "8", "finetune.head": "conv", "finetune.freeze": "frozen", "finetune.n_boot": "100",
+}
+"""The tiny pretraining and fine-tuning settings of the fine-tuning tests (key -> value)."""
+
 
 def make_fake_ingest(root: Path, n_train: int = 30, n_test: int = 6, size: int = 64,
                      n_folds: int = 5) -> Path:
@@ -91,3 +100,16 @@ def make_finished_run(run_dir: Path) -> Path:
     stages["export"]["outputs"] = {"submission": str(run_dir / "export" / "submission.csv")}
     (run_dir / "stages.json").write_text(json.dumps(stages))
     return run_dir
+
+
+def make_edited_source(run_dir: Path) -> Path:
+    """:func:`make_finished_run` whose pretraining recorded the settings it ran with
+    (``pretrain/metadata.json``) and whose ``config.yaml`` was then edited by hand
+    (``pretrain.lr`` -> 0.5). Returns the config.yaml's path."""
+    from drac_ssl.config import load_config, save_config, to_dict
+
+    source = make_finished_run(run_dir)
+    saved = source / "config.yaml"
+    (source / "pretrain" / "metadata.json").write_text(json.dumps({"config": to_dict(load_config(saved))}))
+    save_config(load_config(saved, ["pretrain.lr=0.5"]), saved)  # the hand edit
+    return saved

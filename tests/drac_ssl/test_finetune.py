@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from fake_ingest import SOURCE_SIZE, make_fake_ingest
+from fake_ingest import SOURCE_SIZE, TINY_FINETUNE, make_fake_ingest
 
 from drac_ssl import finetune, pretrain
 from drac_ssl.config import Config, ConfigError, FinetuneConfig, load_config
@@ -28,14 +28,7 @@ from drac_ssl.models import Backbone
 
 
 def tiny_config(**overrides: str) -> Config:
-    args = [
-        "pretrain.epochs=1", "pretrain.batch_size=8", "pretrain.num_workers=0", "pretrain.expander=32-32",
-        "pretrain.augment.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
-        "pretrain.patience=0", "pretrain.max_steps_per_epoch=1", "run.device=cpu",
-        f"data.cache_sizes=[{SOURCE_SIZE}]", "finetune.image_size=32", "finetune.epochs=2",
-        "finetune.batch_size=8", "finetune.head=conv", "finetune.freeze=frozen", "finetune.n_boot=100",
-    ]
-    return load_config(None, args + [f"{k}={v}" for k, v in overrides.items()])
+    return load_config(None, [f"{k}={v}" for k, v in {**TINY_FINETUNE, **overrides}.items()])
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ edited config.yaml's)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -88,13 +87,10 @@ def test_an_edited_config_yaml_s_fix_replaces_a_typed_run_name(
     "add run.name=base-2 run.reuse=... and the other values to your command" for a command
     that had typed run.name=new and run.reuse=SOURCE; now it replaces run.name and keeps the
     run.reuse typed as it must be."""
-    from fake_ingest import make_finished_run
+    from fake_ingest import make_edited_source
 
-    source = make_finished_run(tmp_path / "runs" / "base")
-    saved = source / "config.yaml"
-    ran = train.to_dict(train.load_config(saved))
-    (source / "pretrain" / "metadata.json").write_text(json.dumps({"config": ran}))
-    train.save_config(train.load_config(saved, ["pretrain.lr=0.5"]), saved)  # the hand edit
+    saved = make_edited_source(tmp_path / "runs" / "base")
+    source = saved.parent
     monkeypatch.chdir(tmp_path)
     with pytest.raises(train.ConfigError) as refused:  # called from code: nothing typed
         train.plan_reuse(train.load_config(saved, ["run.name=new"]), source, tmp_path / "runs" / "new")

@@ -1545,13 +1545,11 @@ def test_run_reuse_refuses_a_source_whose_config_yaml_was_edited_after_its_stage
     after the source ran (pretrain.lr 0.015 -> 0.5), a new run with pretrain.lr=0.5 took the
     pretraining made with 0.015 as its own. The source's edit is refused in the training's
     words (what the stages ran with, and the fix), and nothing is taken."""
-    from fake_ingest import make_finished_run
+    from fake_ingest import make_edited_source
 
-    source = make_finished_run(tmp_path / "runs" / "base")
-    saved = source / "config.yaml"
-    ran = train.to_dict(train.load_config(saved))
-    (source / "pretrain" / "metadata.json").write_text(json.dumps({"config": ran}))
-    train.save_config(train.load_config(saved, ["pretrain.lr=0.5"]), saved)  # the hand edit
+    saved = make_edited_source(tmp_path / "runs" / "base")
+    source = saved.parent
+    ran = json.loads((source / "pretrain" / "metadata.json").read_text())["config"]
     monkeypatch.chdir(tmp_path)
     cfg = train.load_config(saved, ["run.name=new"])
     with pytest.raises(train.ConfigError) as refused:

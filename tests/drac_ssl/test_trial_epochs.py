@@ -73,21 +73,30 @@ def test_the_training_records_the_epochs_typed_with_the_config_file_s(tmp_path: 
     assert train._epochs_typed(cfg, sources) == {}  # the file's own counts: nothing typed
 
 
-def test_a_training_run_given_a_few_of_its_file_s_epochs_is_a_trial_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """End to end through python -m drac_ssl.train's main: the invocation line records the
-    count typed and the file's, and the run folder then reads as a trial run."""
+def _stub_pretraining(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str]]:
+    """A pretraining stage that only leaves the files run.reuse checks, a config file setting
+    100 pretraining epochs, and the tiny settings of a run of ingest + pretrain (run in
+    ``tmp_path``): ``(config, common)``."""
     def finished(cfg, run_dir):  # type: ignore[no-untyped-def]
         (run_dir / "pretrain").mkdir(exist_ok=True)
+        for name in ("backbone.safetensors", "vicreg_model.safetensors"):  # what run.reuse checks is there
+            (run_dir / "pretrain" / name).write_bytes(b"")
         return {}
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(train.STAGES, "pretrain", finished)
     config = tmp_path / "long.yaml"
     config.write_text("pretrain:\n  epochs: 100\n")
-    common = ["data.phantom_n_train=15", "data.phantom_n_test=3", "data.cache_sizes=[24]", "data.workers=1",
-              "data.n_folds=2", "pretrain.batch_size=4", "pretrain.augment.image_size=16",
-              "pretrain.augment.source_size=24", "run.device=cpu", "run.stages=[ingest,pretrain]"]
+    return config, ["data.phantom_n_train=15", "data.phantom_n_test=3", "data.cache_sizes=[24]", "data.workers=1",
+                    "data.n_folds=2", "pretrain.batch_size=4", "pretrain.augment.image_size=16",
+                    "pretrain.augment.source_size=24", "run.device=cpu", "run.stages=[ingest,pretrain]"]
+
+
+def test_a_training_run_given_a_few_of_its_file_s_epochs_is_a_trial_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end through python -m drac_ssl.train's main: the invocation line records the
+    count typed and the file's, and the run folder then reads as a trial run."""
+    config, common = _stub_pretraining(tmp_path, monkeypatch)
     assert train.main(["-c", str(config), *common, "run.name=short", "pretrain.epochs=2"]) == 0
     line = json.loads((tmp_path / "runs" / "short" / "invocations.jsonl").read_text().splitlines()[-1])
     assert line[INVOCATION_KEY] == {"pretrain.epochs": {"typed": 2, "file": 100, "config": str(config)}}, line
@@ -105,19 +114,7 @@ def test_a_run_from_a_trial_s_config_yaml_or_taking_its_stages_is_a_trial_run(
     run.reuse=TRIAL``) typed no epochs: the short count is in that file, so B's pretraining,
     taken from the trial, read as a full run's. The trial's record is carried forward: into
     the stage's stages.json entry by run.reuse, and into B's invocation line by -c."""
-    def finished(cfg, run_dir):  # type: ignore[no-untyped-def]
-        (run_dir / "pretrain").mkdir(exist_ok=True)
-        for name in ("backbone.safetensors", "vicreg_model.safetensors"):  # what run.reuse checks is there
-            (run_dir / "pretrain" / name).write_bytes(b"")
-        return {}
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(train.STAGES, "pretrain", finished)
-    config = tmp_path / "long.yaml"
-    config.write_text("pretrain:\n  epochs: 100\n")
-    common = ["data.phantom_n_train=15", "data.phantom_n_test=3", "data.cache_sizes=[24]", "data.workers=1",
-              "data.n_folds=2", "pretrain.batch_size=4", "pretrain.augment.image_size=16",
-              "pretrain.augment.source_size=24", "run.device=cpu", "run.stages=[ingest,pretrain]"]
+    config, common = _stub_pretraining(tmp_path, monkeypatch)
     assert train.main(["-c", str(config), *common, "run.name=first-try", "pretrain.epochs=2"]) == 0
     trial = Path("runs") / "first-try"
     # run.reuse of the trial from its own config.yaml: the taken pretraining is the trial's
