@@ -20,11 +20,11 @@ the grades records it, or, given a run or bundle and the images' folder, from th
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
+
+from drac_ssl.io import sha256_file
 
 __all__ = ["HASH_HEX", "TRAINING_IMAGES_KEY", "file_prefix", "training_hashes",
            "training_images_line", "training_images_record"]
@@ -63,11 +63,7 @@ def training_hashes(metadata: Mapping[str, Any]) -> set[str] | None:
 def file_prefix(path: str | os.PathLike[str]) -> str:
     """The first :data:`HASH_HEX` hex digits of the SHA-256 of the file ``path``'s bytes;
     OSError when it cannot be read."""
-    digest = hashlib.sha256()
-    with open(Path(path), "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:HASH_HEX]
+    return sha256_file(path)[:HASH_HEX]
 
 
 def training_images_line(n_trained: int, n_images: int) -> str:
