@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 from pathlib import Path
@@ -766,6 +767,7 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
                 f"{cell(v.get('vicreg_umm'))} | {diff} | {selected or ''} | {seconds} |")
 
     groups: dict[Any, list[dict[str, Any]]] = {}  # the config's own settings, any run.seed, by pretraining length
+    paragraphs: list[str] = []  # under the table: each group's differences with scratch (seed_difference_lines)
     for name, r in runs.items():
         words = str(r.get("command", "")).split()
         overrides = [w for w in words if "=" in w and not w.startswith("--")]
@@ -784,7 +786,46 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         settings = "(the config), run.seed varies" + (f"; {epochs} VICReg epochs" if epochs else "")
         out.append(row(f"mean of the config's {len(seeds)} seeds", settings, mean, ""))
         out += _seed_spread_rows(seeds, settings)
-    return out
+        paragraphs += seed_difference_lines(seeds, f"{epochs} VICReg epochs" if epochs else "")
+    return out + paragraphs
+
+
+PRETRAINED_WORDS = {"vicreg": "VICReg", "vicreg_umm": "VICReg + UMM"}
+"""The pretrained variants of a RetinaMNIST run, as the tables name them."""
+
+
+def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "") -> list[str]:
+    """Under the "repeated" table, for runs that differ only in ``run.seed`` (``seeds``: each
+    run's ``variants``, name -> out-of-fold ``accuracy``, ``auc_ovr``, ``qwk``, fractions):
+    each pretrained variant of :data:`PRETRAINED_WORDS` minus scratch, its per-seed
+    differences' mean, standard error (sample SD / sqrt(n)) and two-sided 95 % t-interval
+    (:func:`t_bounds`), in accuracy, AUC OvR and QWK; then the power of the pass mark
+    (:func:`mark_power`) against a true :data:`POWER_GAIN` accuracy gain, with the observed SD
+    of the per-seed accuracy differences taken as the true one. ``what``: words for the
+    runs' recipe (``20 VICReg epochs``). Nothing for fewer than two seeds or no scratch."""
+    n = len(seeds)
+    variants = [v for v in PRETRAINED_WORDS if all(v in s and "scratch" in s for s in seeds)]
+    if n < 2 or not variants:
+        return []
+    said, powers = [], []
+    for v in variants:
+        cells = []
+        for key, words in (("accuracy", "accuracy"), ("auc_ovr", "AUC OvR"), ("qwk", "QWK")):
+            mean, se = _mean_se([s[v][key] - s["scratch"][key] for s in seeds])
+            cells.append(f"{words} {mean:+.4f} (SE {se:.4f}; {t_interval(mean, se, n)})")
+        said.append(f"{PRETRAINED_WORDS[v]} - scratch: {', '.join(cells)}")
+        sd = statistics.stdev([s[v]["accuracy"] - s["scratch"]["accuracy"] for s in seeds])
+        powers.append(f"{PRETRAINED_WORDS[v]} " + (f"{mark_power(POWER_GAIN, sd, n):.2f} (SD {sd:.4f})" if sd > 0
+                                                   else "not defined (SD 0)"))
+    recipe = f" ({what})" if what else ""
+    return ["", f"Pretrained minus scratch over the config's {n} seeds{recipe}: the mean of the per-seed "
+                f"differences (SE: their SD / sqrt({n}); then the two-sided 95% t-interval, mean +- "
+                f"t(0.975, {n - 1}) x SE: what these seeds do not rule out): {'; '.join(said)}.",
+            "", f"Power of the pass mark (the mean difference above {MARK_SE:g} times its SE, one-sided, "
+                f"{n - 1} degrees of freedom) to catch a true {POWER_GAIN:+.2f} accuracy gain, on accuracy "
+                f"alone (the mark needs AUC OvR too, so it passes no more often), the SD of the per-seed "
+                f"accuracy differences taken to be the one these seeds show (noncentral t, "
+                f"`bench.summarize.mark_power`): {'; '.join(powers)}."]
 
 
 def _seed_spread_rows(seeds: list[dict[str, Any]], settings: str) -> list[str]:
@@ -828,16 +869,59 @@ def _scratch_differences(record: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
-def t_interval(mean: float, se: float, n: int) -> str:
-    """The two-sided 95 % t-interval ``mean +- t(0.975, n - 1) * se`` of a mean over ``n`` seeds
-    (``-0.0070..+0.0166``): what the seeds do not rule out, beside a one-sided pass mark
-    (docs/retinamnist.md, "What these tests can and cannot say"). '' for fewer than two seeds."""
+def t_bounds(mean: float, se: float, n: int) -> tuple[float, float] | None:
+    """The two-sided 95 % t-interval ``(mean - h, mean + h)``, ``h = t(0.975, n - 1) * se``, of a
+    mean over ``n`` seeds whose standard error is ``se`` (same units as ``mean``); None for
+    fewer than two seeds (no degrees of freedom). ``t_bounds(0.02, 0.01, 2)`` is
+    ``(-0.1071, 0.1471)`` to 4 decimals (t(0.975, 1) = 12.706)."""
     if n < 2:
-        return ""
+        return None
     from scipy.stats import t
 
     half = float(t.ppf(0.975, n - 1)) * se
-    return f"{mean - half:+.4f}..{mean + half:+.4f}"
+    return mean - half, mean + half
+
+
+def t_interval(mean: float, se: float, n: int) -> str:
+    """The two-sided 95 % t-interval ``mean +- t(0.975, n - 1) * se`` of a mean over ``n`` seeds
+    (:func:`t_bounds`) in words, ``-0.0070..+0.0163``: what the seeds do not rule out, beside a
+    one-sided pass mark (docs/retinamnist.md, "What these tests can and cannot say"). '' for
+    fewer than two seeds."""
+    bounds = t_bounds(mean, se, n)
+    return "" if bounds is None else f"{bounds[0]:+.4f}..{bounds[1]:+.4f}"
+
+
+MARK_SE = 2.0
+"""The pass mark of the RetinaMNIST hypotheses: the mean variant - scratch difference over the
+seeds above this many standard errors (docs/retinamnist.md)."""
+
+POWER_GAIN = 0.01
+"""The true accuracy gain (a fraction: +0.01 = one accuracy point) whose chance of passing
+:data:`MARK_SE` the "repeated" table states (:func:`mark_power`)."""
+
+
+def mark_power(true_gain: float, sd: float, n: int, multiple: float = MARK_SE) -> float:
+    """The chance that the pass mark (the mean of ``n`` per-seed differences above ``multiple``
+    times its standard error, a one-sided test) passes when the true mean difference is
+    ``true_gain``, the differences' true SD is ``sd`` (same units; > 0) and the differences
+    are independent and normal.
+
+    Computed exactly, not by the normal approximation: with ``mean ~ N(true_gain, sd^2 / n)``
+    and the sample SD ``s`` independent of it, ``(n - 1) s^2 / sd^2 ~ chi2(n - 1)``, the mark's
+    statistic ``mean / (s / sqrt(n))`` is noncentral t with ``n - 1`` degrees of freedom and
+    noncentrality ``true_gain * sqrt(n) / sd``, so the power is
+    ``scipy.stats.nct.sf(multiple, n - 1, true_gain * sqrt(n) / sd)``. What it assumes: ``sd``
+    is the true SD; the table puts in the SD the seeds showed (4 degrees of freedom, itself
+    uncertain), so the figure is a plug-in estimate. With ``true_gain = 0`` it is the mark's
+    false-pass rate: ``t(n - 1).sf(multiple)``, 0.0581 for 5 seeds (about a one-sided 6 % test).
+
+    Raises ValueError for fewer than two seeds or an ``sd`` that is not a positive finite
+    number (no t statistic)."""
+    if n < 2 or not (isinstance(sd, (int, float)) and math.isfinite(sd) and sd > 0):
+        raise ValueError(f"mark_power needs two or more seeds and a positive finite SD (got n={n}, sd={sd!r})")
+    from scipy.stats import nct
+
+    return float(nct.sf(multiple, n - 1, true_gain * math.sqrt(n) / sd))
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:

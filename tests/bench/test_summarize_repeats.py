@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.summarize import current_selection, retinamnist_repeats_table, selected_words
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
@@ -60,3 +62,75 @@ def test_the_committed_seed4_run_is_said_with_the_current_pick() -> None:
     assert selected_words(record) == "vicreg_umm (recorded, older rule; the current rule picks vicreg)"
     main = json.loads((RESULTS / "retinamnist.json").read_text(encoding="utf-8"))
     assert selected_words(main) == "vicreg"  # the accuracy tie with scratch, broken by AUC OvR both ways
+
+
+def test_t_bounds_on_two_seeds_by_hand() -> None:
+    from bench.summarize import t_bounds, t_interval
+
+    # differences 0.01 and 0.03: mean 0.02, SD 0.01 * sqrt(2), SE 0.01; t(0.975, 1) = 12.7062
+    low, high = t_bounds(0.02, 0.01, 2)
+    assert abs(low - (0.02 - 0.127062)) < 1e-6 and abs(high - (0.02 + 0.127062)) < 1e-6
+    assert t_interval(0.02, 0.01, 2) == "-0.1071..+0.1471"
+    assert t_bounds(0.02, 0.01, 1) is None and t_interval(0.02, 0.01, 1) == ""
+
+
+def test_mark_power_with_no_true_gain_is_the_marks_false_pass_rate() -> None:
+    from bench.summarize import mark_power
+
+    # Student t closed forms: P(T_2 > 2) = 1/2 - 1/sqrt(6); P(T_4 > 2) = 1/2 - 5 sqrt(2) / 16
+    assert abs(mark_power(0.0, 0.01, 3) - (0.5 - 6 ** -0.5)) < 1e-9
+    assert abs(mark_power(0.0, 0.01, 5) - (0.5 - 5 * 2 ** 0.5 / 16)) < 1e-9  # 0.058: "about a one-sided 6 % test"
+
+
+def test_mark_power_is_the_noncentral_t_tail() -> None:
+    import math
+
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    from bench.summarize import mark_power
+
+    # 3 seeds, SD 0.01 * sqrt(3) / 2.5: noncentrality 0.01 * sqrt(3) / SD = 2.5. With 2 degrees of
+    # freedom chi2(2) / 2 ~ Exp(1), so P((Z + 2.5) / sqrt(W) > 2) = integral of e^-w Phi(2.5 - 2 sqrt(w))
+    by_hand = quad(lambda w: math.exp(-w) * norm.cdf(2.5 - 2 * math.sqrt(w)), 0, math.inf)[0]
+    assert abs(mark_power(0.01, 0.01 * math.sqrt(3) / 2.5, 3) - by_hand) < 1e-7
+    # many seeds: the SE is as good as known, power -> Phi(noncentrality - 2) = Phi(1) = 0.8413
+    assert abs(mark_power(0.03, 1.0, 10000) - 0.8413) < 1e-3
+    assert mark_power(0.02, 0.01, 5) > mark_power(0.01, 0.01, 5) > mark_power(0.01, 0.02, 5)
+    for n, sd in ((1, 0.01), (5, 0.0), (5, float("nan"))):
+        with pytest.raises(ValueError, match="two or more seeds and a positive finite SD"):
+            mark_power(0.01, sd, n)
+
+
+def test_seed_difference_lines_on_two_seeds_by_hand() -> None:
+    from bench.summarize import mark_power, seed_difference_lines
+
+    seeds = [{"scratch": _v(0.50, 0.760, 0.50), "vicreg": _v(0.51, 0.760, 0.52)},
+             {"scratch": _v(0.50, 0.760, 0.50), "vicreg": _v(0.53, 0.762, 0.54)}]
+    text = "\n".join(seed_difference_lines(seeds, "20 VICReg epochs"))
+    assert "over the config's 2 seeds (20 VICReg epochs)" in text and "t(0.975, 1) x SE" in text
+    # accuracy 0.01, 0.03; AUC OvR 0, 0.002; QWK 0.02, 0.04: SE 0.01, 0.001, 0.01
+    assert ("VICReg - scratch: accuracy +0.0200 (SE 0.0100; -0.1071..+0.1471), AUC OvR +0.0010 "
+            "(SE 0.0010; -0.0117..+0.0137), QWK +0.0300 (SE 0.0100; -0.0971..+0.1571).") in text
+    assert "VICReg + UMM" not in text  # no such variant in these runs
+    power = mark_power(0.01, 0.02 ** 0.5 / 10, 2)  # SD of 0.01, 0.03
+    assert "to catch a true +0.01 accuracy gain" in text and f"VICReg {power:.2f} (SD 0.0141)." in text
+    assert "VICReg 0.38 (SD 0.0141)." in text  # noncentral t, 1 degree of freedom, noncentrality 1
+    assert seed_difference_lines(seeds[:1]) == []
+    assert seed_difference_lines([{"vicreg": s["vicreg"]} for s in seeds]) == []  # no scratch
+
+
+def test_the_repeated_table_carries_the_seed_differences_under_it() -> None:
+    runs = {"retinamnist": {"command": "python -m bench.retinamnist", "pretrain_epochs_run": 20,
+                            "variants": {"scratch": _v(0.50, 0.76), "vicreg": _v(0.51, 0.76),
+                                         "vicreg_umm": _v(0.50, 0.77)}},
+            "retinamnist_seed1": {"command": "python -m bench.retinamnist run.seed=1", "pretrain_epochs_run": 20,
+                                  "variants": {"scratch": _v(0.50, 0.76), "vicreg": _v(0.53, 0.76),
+                                               "vicreg_umm": _v(0.52, 0.77)}}}
+    lines = retinamnist_repeats_table(runs)
+    last_row = max(i for i, line in enumerate(lines) if line.startswith("|"))
+    assert lines[last_row].startswith("| range over the config's 2 seeds")
+    below = "\n".join(lines[last_row + 1:])
+    assert below.startswith("\nPretrained minus scratch over the config's 2 seeds (20 VICReg epochs)")
+    assert "VICReg - scratch: accuracy +0.0200" in below and "VICReg + UMM - scratch: accuracy +0.0100" in below
+    assert "VICReg + UMM 0." in below and "(SD 0.0141)" in below
