@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from bench.common import REPO, RESULTS
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
+from drac_ssl.selection import select_variant
 from drac_ssl.starting import python_command
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -654,7 +656,7 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
     its paired CI (:func:`floor_paired_lines`): the record's own, or, for a record written
     before the floor kept its probabilities, those of ``reruns`` (:func:`floor_reruns`)."""
     out = ["", f"**RetinaMNIST, 5-fold out-of-fold on the 1,200 labelled images** ({_device(r)}, {_date(r)}; "
-           f"pretraining on {_run_relative(str(r.get('pretraining_images')))}; selected variant: {r.get('selected_variant')}; "
+           f"pretraining on {_run_relative(str(r.get('pretraining_images')))}; selected variant: {selected_words(r)}; "
            "submissions of the 400 test images: `bench/results/retinamnist_submission_<variant>.csv`)", "",
            "| variant | QWK [95% CI] | accuracy | AUC OvR | AUC OvO | macro F1 | thresholds rule: QWK / accuracy |",
            "|---|---|---|---|---|---|---|"]
@@ -693,6 +695,37 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
         out += ["", f"Published (official test split, not cross-validation): {refs}."]
     out += _aim_line(r)
     return out
+
+
+def current_selection(r: dict[str, Any]) -> str | None:
+    """The variant :func:`drac_ssl.selection.select_variant` (the current rule) picks from a
+    RetinaMNIST record's recorded out-of-fold figures (``variants``: name -> ``accuracy``,
+    ``auc_ovr``, ``qwk``, ``auc_ovo``, ``decision``), under the ``finetune.decision`` the
+    variants record (``argmax`` when they record none); the record's ``auc_ovo`` stands in
+    for the ``auc`` the thresholds rule breaks ties by. None when the record holds no variant
+    or its variants record different decisions (no one rule to apply)."""
+    variants = {name: m for name, m in (r.get("variants") or {}).items() if isinstance(m, dict)}
+    decisions = {m.get("decision") or "argmax" for m in variants.values()}
+    if not variants or len(decisions) != 1 or not decisions <= {"argmax", "thresholds"}:
+        return None
+    figures = {name: {**m, "auc": m.get("auc", m.get("auc_ovo"))} for name, m in variants.items()}
+    return select_variant(figures, decisions.pop())[0]
+
+
+def selected_words(r: dict[str, Any]) -> str:
+    """The variant a RetinaMNIST record says it selected (``selected_variant``), and, when the
+    current rule (:func:`current_selection`) picks another from the same recorded figures
+    (a file written under an older rule: ``retinamnist_seed4.json``'s accuracy tie went to
+    vicreg_umm, the current rule breaks it by the higher AUC OvR), both:
+    ``vicreg_umm (recorded, older rule; the current rule picks vicreg)``. '' when the record
+    names none. The result files are never rewritten: they say what their run did."""
+    recorded = r.get("selected_variant")
+    if not recorded:
+        return ""
+    now = current_selection(r)
+    if now is None or now == recorded:
+        return str(recorded)
+    return f"{recorded} (recorded, older rule; the current rule picks {now})"
 
 
 def _aim_line(r: dict[str, Any]) -> list[str]:
@@ -734,13 +767,14 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
                 f"{cell(v.get('vicreg_umm'))} | {diff} | {selected or ''} | {seconds} |")
 
     groups: dict[Any, list[dict[str, Any]]] = {}  # the config's own settings, any run.seed, by pretraining length
+    paragraphs: list[str] = []  # under the table: each group's differences with scratch (seed_difference_lines)
     for name, r in runs.items():
         words = str(r.get("command", "")).split()
         overrides = [w for w in words if "=" in w and not w.startswith("--")]
         epochs = r.get("pretrain_epochs_run")
         shown = " ".join(overrides) or "(the config)"
         out.append(row(name, f"{shown}; {epochs} VICReg epochs" if epochs else shown, r.get("variants", {}),
-                       r.get("seconds_total"), r.get("selected_variant")))  # review s52r F5
+                       r.get("seconds_total"), selected_words(r)))  # review s52r F5
         if all(w.startswith("run.seed=") for w in overrides):
             groups.setdefault(epochs, []).append(r.get("variants", {}))
     for epochs, seeds in groups.items():
@@ -752,7 +786,46 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         settings = "(the config), run.seed varies" + (f"; {epochs} VICReg epochs" if epochs else "")
         out.append(row(f"mean of the config's {len(seeds)} seeds", settings, mean, ""))
         out += _seed_spread_rows(seeds, settings)
-    return out
+        paragraphs += seed_difference_lines(seeds, f"{epochs} VICReg epochs" if epochs else "")
+    return out + paragraphs
+
+
+PRETRAINED_WORDS = {"vicreg": "VICReg", "vicreg_umm": "VICReg + UMM"}
+"""The pretrained variants of a RetinaMNIST run, as the tables name them."""
+
+
+def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "") -> list[str]:
+    """Under the "repeated" table, for runs that differ only in ``run.seed`` (``seeds``: each
+    run's ``variants``, name -> out-of-fold ``accuracy``, ``auc_ovr``, ``qwk``, fractions):
+    each pretrained variant of :data:`PRETRAINED_WORDS` minus scratch, its per-seed
+    differences' mean, standard error (sample SD / sqrt(n)) and two-sided 95 % t-interval
+    (:func:`t_bounds`), in accuracy, AUC OvR and QWK; then the power of the pass mark
+    (:func:`mark_power`) against a true :data:`POWER_GAIN` accuracy gain, with the observed SD
+    of the per-seed accuracy differences taken as the true one. ``what``: words for the
+    runs' recipe (``20 VICReg epochs``). Nothing for fewer than two seeds or no scratch."""
+    n = len(seeds)
+    variants = [v for v in PRETRAINED_WORDS if all(v in s and "scratch" in s for s in seeds)]
+    if n < 2 or not variants:
+        return []
+    said, powers = [], []
+    for v in variants:
+        cells = []
+        for key, words in (("accuracy", "accuracy"), ("auc_ovr", "AUC OvR"), ("qwk", "QWK")):
+            mean, se = _mean_se([s[v][key] - s["scratch"][key] for s in seeds])
+            cells.append(f"{words} {mean:+.4f} (SE {se:.4f}; {t_interval(mean, se, n)})")
+        said.append(f"{PRETRAINED_WORDS[v]} - scratch: {', '.join(cells)}")
+        sd = statistics.stdev([s[v]["accuracy"] - s["scratch"]["accuracy"] for s in seeds])
+        powers.append(f"{PRETRAINED_WORDS[v]} " + (f"{mark_power(POWER_GAIN, sd, n):.2f} (SD {sd:.4f})" if sd > 0
+                                                   else "not defined (SD 0)"))
+    recipe = f" ({what})" if what else ""
+    return ["", f"Pretrained minus scratch over the config's {n} seeds{recipe}: the mean of the per-seed "
+                f"differences (SE: their SD / sqrt({n}); then the two-sided 95% t-interval, mean +- "
+                f"t(0.975, {n - 1}) x SE: what these seeds do not rule out): {'; '.join(said)}.",
+            "", f"Power of the pass mark (the mean difference above {MARK_SE:g} times its SE, one-sided, "
+                f"{n - 1} degrees of freedom) to catch a true {POWER_GAIN:+.2f} accuracy gain, on accuracy "
+                f"alone (the mark needs AUC OvR too, so it passes no more often), the SD of the per-seed "
+                f"accuracy differences taken to be the one these seeds show (noncentral t, "
+                f"`bench.summarize.mark_power`): {'; '.join(powers)}."]
 
 
 def _seed_spread_rows(seeds: list[dict[str, Any]], settings: str) -> list[str]:
@@ -796,16 +869,59 @@ def _scratch_differences(record: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
-def t_interval(mean: float, se: float, n: int) -> str:
-    """The two-sided 95 % t-interval ``mean +- t(0.975, n - 1) * se`` of a mean over ``n`` seeds
-    (``-0.0070..+0.0166``): what the seeds do not rule out, beside a one-sided pass mark
-    (docs/retinamnist.md, "What these tests can and cannot say"). '' for fewer than two seeds."""
+def t_bounds(mean: float, se: float, n: int) -> tuple[float, float] | None:
+    """The two-sided 95 % t-interval ``(mean - h, mean + h)``, ``h = t(0.975, n - 1) * se``, of a
+    mean over ``n`` seeds whose standard error is ``se`` (same units as ``mean``); None for
+    fewer than two seeds (no degrees of freedom). ``t_bounds(0.02, 0.01, 2)`` is
+    ``(-0.1071, 0.1471)`` to 4 decimals (t(0.975, 1) = 12.706)."""
     if n < 2:
-        return ""
+        return None
     from scipy.stats import t
 
     half = float(t.ppf(0.975, n - 1)) * se
-    return f"{mean - half:+.4f}..{mean + half:+.4f}"
+    return mean - half, mean + half
+
+
+def t_interval(mean: float, se: float, n: int) -> str:
+    """The two-sided 95 % t-interval ``mean +- t(0.975, n - 1) * se`` of a mean over ``n`` seeds
+    (:func:`t_bounds`) in words, ``-0.0070..+0.0163``: what the seeds do not rule out, beside a
+    one-sided pass mark (docs/retinamnist.md, "What these tests can and cannot say"). '' for
+    fewer than two seeds."""
+    bounds = t_bounds(mean, se, n)
+    return "" if bounds is None else f"{bounds[0]:+.4f}..{bounds[1]:+.4f}"
+
+
+MARK_SE = 2.0
+"""The pass mark of the RetinaMNIST hypotheses: the mean variant - scratch difference over the
+seeds above this many standard errors (docs/retinamnist.md)."""
+
+POWER_GAIN = 0.01
+"""The true accuracy gain (a fraction: +0.01 = one accuracy point) whose chance of passing
+:data:`MARK_SE` the "repeated" table states (:func:`mark_power`)."""
+
+
+def mark_power(true_gain: float, sd: float, n: int, multiple: float = MARK_SE) -> float:
+    """The chance that the pass mark (the mean of ``n`` per-seed differences above ``multiple``
+    times its standard error, a one-sided test) passes when the true mean difference is
+    ``true_gain``, the differences' true SD is ``sd`` (same units; > 0) and the differences
+    are independent and normal.
+
+    Computed exactly, not by the normal approximation: with ``mean ~ N(true_gain, sd^2 / n)``
+    and the sample SD ``s`` independent of it, ``(n - 1) s^2 / sd^2 ~ chi2(n - 1)``, the mark's
+    statistic ``mean / (s / sqrt(n))`` is noncentral t with ``n - 1`` degrees of freedom and
+    noncentrality ``true_gain * sqrt(n) / sd``, so the power is
+    ``scipy.stats.nct.sf(multiple, n - 1, true_gain * sqrt(n) / sd)``. What it assumes: ``sd``
+    is the true SD; the table puts in the SD the seeds showed (4 degrees of freedom, itself
+    uncertain), so the figure is a plug-in estimate. With ``true_gain = 0`` it is the mark's
+    false-pass rate: ``t(n - 1).sf(multiple)``, 0.0581 for 5 seeds (about a one-sided 6 % test).
+
+    Raises ValueError for fewer than two seeds or an ``sd`` that is not a positive finite
+    number (no t statistic)."""
+    if n < 2 or not (isinstance(sd, (int, float)) and math.isfinite(sd) and sd > 0):
+        raise ValueError(f"mark_power needs two or more seeds and a positive finite SD (got n={n}, sd={sd!r})")
+    from scipy.stats import nct
+
+    return float(nct.sf(multiple, n - 1, true_gain * math.sqrt(n) / sd))
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:

@@ -654,6 +654,6 @@ def test_t_interval_is_the_two_sided_95_percent_one_of_the_seeds_mean() -> None:
     from bench.summarize import t_interval
 
     assert t_interval(0.0, 1.0, 5) == "-2.7764..+2.7764"
-    assert t_interval(0.0048, 0.0043, 5) == "-0.0071..+0.0167"  # the recipe's VICReg - scratch, docs
+    assert t_interval(0.0048, 0.0043, 5) == "-0.0071..+0.0167"  # rounded figures; the seeds' own: seed_difference_lines
     assert t_interval(0.01, 0.002, 2) == f"{0.01 - 12.7062 * 0.002:+.4f}..{0.01 + 12.7062 * 0.002:+.4f}"
     assert t_interval(0.01, 0.002, 1) == ""

@@ -1,0 +1,136 @@
+"""The "RetinaMNIST, the same job repeated" table of bench.summarize: the selected variant
+said again under the current selection rule when a run recorded another."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.summarize import current_selection, retinamnist_repeats_table, selected_words
+
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+
+
+def _v(acc: float, auc_ovr: float, qwk: float = 0.5, auc_ovo: float = 0.7,
+       decision: str = "argmax") -> dict[str, Any]:
+    return {"accuracy": acc, "auc_ovr": auc_ovr, "qwk": qwk, "auc_ovo": auc_ovo, "decision": decision}
+
+
+def test_an_accuracy_tie_recorded_under_the_older_rule_is_said_with_the_current_pick() -> None:
+    # accuracy tied; vicreg has the higher AUC OvR, so the current rule picks it, where the
+    # older rule gave the tie to vicreg_umm by the fixed preference order
+    record = {"selected_variant": "vicreg_umm",
+              "variants": {"scratch": _v(0.524, 0.766), "vicreg": _v(0.536, 0.7700),
+                           "vicreg_umm": _v(0.536, 0.7695)}}
+    assert current_selection(record) == "vicreg"
+    assert selected_words(record) == "vicreg_umm (recorded, older rule; the current rule picks vicreg)"
+
+
+def test_a_recorded_selection_the_current_rule_agrees_with_is_said_alone() -> None:
+    record = {"selected_variant": "scratch", "variants": {"scratch": _v(0.54, 0.76), "vicreg": _v(0.53, 0.77)}}
+    assert selected_words(record) == "scratch"
+    assert selected_words({"variants": record["variants"]}) == ""  # names none
+    assert selected_words({"selected_variant": "vicreg", "variants": {}}) == "vicreg"  # no figures: as recorded
+
+
+def test_the_thresholds_decision_ranks_by_qwk_and_breaks_a_tie_by_the_recorded_auc_ovo() -> None:
+    variants = {"scratch": _v(0.60, 0.90, qwk=0.55, auc_ovo=0.71, decision="thresholds"),
+                "vicreg": _v(0.50, 0.70, qwk=0.55, auc_ovo=0.72, decision="thresholds")}
+    assert current_selection({"variants": variants}) == "vicreg"
+    mixed = {**variants, "vicreg_umm": _v(0.5, 0.7, decision="argmax")}
+    assert current_selection({"variants": mixed}) is None  # no one rule
+    assert selected_words({"selected_variant": "scratch", "variants": mixed}) == "scratch"
+
+
+def test_the_repeated_table_shows_the_current_pick_beside_the_recorded_one() -> None:
+    main = {"command": "python -m bench.retinamnist --fresh", "seconds_total": 10.0, "selected_variant": "vicreg",
+            "variants": {"scratch": _v(0.53, 0.76), "vicreg": _v(0.53, 0.77), "vicreg_umm": _v(0.52, 0.76)}}
+    seed = {"command": "python -m bench.retinamnist --fresh --name retinamnist_seed4 run.seed=4",
+            "seconds_total": 12.0, "selected_variant": "vicreg_umm",
+            "variants": {"scratch": _v(0.524, 0.766), "vicreg": _v(0.536, 0.7700), "vicreg_umm": _v(0.536, 0.7695)}}
+    table = "\n".join(retinamnist_repeats_table({"retinamnist": main, "retinamnist_seed4": seed}))
+    assert "| vicreg | 10.0 |" in table
+    assert "| vicreg_umm (recorded, older rule; the current rule picks vicreg) | 12.0 |" in table
+
+
+def test_the_committed_seed4_run_is_said_with_the_current_pick() -> None:
+    record = json.loads((RESULTS / "retinamnist_seed4.json").read_text(encoding="utf-8"))
+    assert record["selected_variant"] == "vicreg_umm"  # the file stays as its run wrote it
+    assert selected_words(record) == "vicreg_umm (recorded, older rule; the current rule picks vicreg)"
+    main = json.loads((RESULTS / "retinamnist.json").read_text(encoding="utf-8"))
+    assert selected_words(main) == "vicreg"  # the accuracy tie with scratch, broken by AUC OvR both ways
+
+
+def test_t_bounds_on_two_seeds_by_hand() -> None:
+    from bench.summarize import t_bounds, t_interval
+
+    # differences 0.01 and 0.03: mean 0.02, SD 0.01 * sqrt(2), SE 0.01; t(0.975, 1) = 12.7062
+    low, high = t_bounds(0.02, 0.01, 2)
+    assert abs(low - (0.02 - 0.127062)) < 1e-6 and abs(high - (0.02 + 0.127062)) < 1e-6
+    assert t_interval(0.02, 0.01, 2) == "-0.1071..+0.1471"
+    assert t_bounds(0.02, 0.01, 1) is None and t_interval(0.02, 0.01, 1) == ""
+
+
+def test_mark_power_with_no_true_gain_is_the_marks_false_pass_rate() -> None:
+    from bench.summarize import mark_power
+
+    # Student t closed forms: P(T_2 > 2) = 1/2 - 1/sqrt(6); P(T_4 > 2) = 1/2 - 5 sqrt(2) / 16
+    assert abs(mark_power(0.0, 0.01, 3) - (0.5 - 6 ** -0.5)) < 1e-9
+    assert abs(mark_power(0.0, 0.01, 5) - (0.5 - 5 * 2 ** 0.5 / 16)) < 1e-9  # 0.058: "about a one-sided 6 % test"
+
+
+def test_mark_power_is_the_noncentral_t_tail() -> None:
+    import math
+
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    from bench.summarize import mark_power
+
+    # 3 seeds, SD 0.01 * sqrt(3) / 2.5: noncentrality 0.01 * sqrt(3) / SD = 2.5. With 2 degrees of
+    # freedom chi2(2) / 2 ~ Exp(1), so P((Z + 2.5) / sqrt(W) > 2) = integral of e^-w Phi(2.5 - 2 sqrt(w))
+    by_hand = quad(lambda w: math.exp(-w) * norm.cdf(2.5 - 2 * math.sqrt(w)), 0, math.inf)[0]
+    assert abs(mark_power(0.01, 0.01 * math.sqrt(3) / 2.5, 3) - by_hand) < 1e-7
+    # many seeds: the SE is as good as known, power -> Phi(noncentrality - 2) = Phi(1) = 0.8413
+    assert abs(mark_power(0.03, 1.0, 10000) - 0.8413) < 1e-3
+    assert mark_power(0.02, 0.01, 5) > mark_power(0.01, 0.01, 5) > mark_power(0.01, 0.02, 5)
+    for n, sd in ((1, 0.01), (5, 0.0), (5, float("nan"))):
+        with pytest.raises(ValueError, match="two or more seeds and a positive finite SD"):
+            mark_power(0.01, sd, n)
+
+
+def test_seed_difference_lines_on_two_seeds_by_hand() -> None:
+    from bench.summarize import mark_power, seed_difference_lines
+
+    seeds = [{"scratch": _v(0.50, 0.760, 0.50), "vicreg": _v(0.51, 0.760, 0.52)},
+             {"scratch": _v(0.50, 0.760, 0.50), "vicreg": _v(0.53, 0.762, 0.54)}]
+    text = "\n".join(seed_difference_lines(seeds, "20 VICReg epochs"))
+    assert "over the config's 2 seeds (20 VICReg epochs)" in text and "t(0.975, 1) x SE" in text
+    # accuracy 0.01, 0.03; AUC OvR 0, 0.002; QWK 0.02, 0.04: SE 0.01, 0.001, 0.01
+    assert ("VICReg - scratch: accuracy +0.0200 (SE 0.0100; -0.1071..+0.1471), AUC OvR +0.0010 "
+            "(SE 0.0010; -0.0117..+0.0137), QWK +0.0300 (SE 0.0100; -0.0971..+0.1571).") in text
+    assert "VICReg + UMM" not in text  # no such variant in these runs
+    power = mark_power(0.01, 0.02 ** 0.5 / 10, 2)  # SD of 0.01, 0.03
+    assert "to catch a true +0.01 accuracy gain" in text and f"VICReg {power:.2f} (SD 0.0141)." in text
+    assert "VICReg 0.38 (SD 0.0141)." in text  # noncentral t, 1 degree of freedom, noncentrality 1
+    assert seed_difference_lines(seeds[:1]) == []
+    assert seed_difference_lines([{"vicreg": s["vicreg"]} for s in seeds]) == []  # no scratch
+
+
+def test_the_repeated_table_carries_the_seed_differences_under_it() -> None:
+    runs = {"retinamnist": {"command": "python -m bench.retinamnist", "pretrain_epochs_run": 20,
+                            "variants": {"scratch": _v(0.50, 0.76), "vicreg": _v(0.51, 0.76),
+                                         "vicreg_umm": _v(0.50, 0.77)}},
+            "retinamnist_seed1": {"command": "python -m bench.retinamnist run.seed=1", "pretrain_epochs_run": 20,
+                                  "variants": {"scratch": _v(0.50, 0.76), "vicreg": _v(0.53, 0.76),
+                                               "vicreg_umm": _v(0.52, 0.77)}}}
+    lines = retinamnist_repeats_table(runs)
+    last_row = max(i for i, line in enumerate(lines) if line.startswith("|"))
+    assert lines[last_row].startswith("| range over the config's 2 seeds")
+    below = "\n".join(lines[last_row + 1:])
+    assert below.startswith("\nPretrained minus scratch over the config's 2 seeds (20 VICReg epochs)")
+    assert "VICReg - scratch: accuracy +0.0200" in below and "VICReg + UMM - scratch: accuracy +0.0100" in below
+    assert "VICReg + UMM 0." in below and "(SD 0.0141)" in below
