@@ -14,7 +14,9 @@
    ``bench/results/retinamnist_submission_{scratch,vicreg,vicreg_umm}.csv``
    (``case,class,P0..P4``; ``drac_ssl.export.run`` with ``variant=``; each file passes the
    package's submission check), with the referable-DR file the export writes beside each
-   (``..._referable.csv``: ``case,P_referable,referable``, grade >= 2). The files are named
+   (``..._referable.csv``: ``case,P_referable,referable``, grade >= 2) and, when some test
+   image is not reliably gradable, the notes file (``..._notes.csv``, recorded as the
+   submission's ``notes`` and ``flagged``). The files are named
    after the result (:func:`submission_path`): a smoke run or a run under another ``--name``
    writes ``<name>_submission_<variant>.csv``, never over the committed submissions. The test
    grades are held by the evaluator: nothing here reads or estimates them.
@@ -346,6 +348,10 @@ def main(argv: list[str] | None = None) -> None:
         # the checksum ties the figures to the file committed beside them (review s52r F7)
         submissions[variant] = {"file": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
                                 "rows": result.n_test, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        notes = result.image_notes_path  # <stem>_notes.csv beside it: test images not reliably gradable
+        if notes is not None:
+            submissions[variant].update(flagged=result.n_flagged, notes=str(
+                notes.relative_to(REPO) if notes.is_relative_to(REPO) else notes))
     export_seconds = time.perf_counter() - t1
     images, rows = load_octa_cache(run_dir / "data", cfg.data.cache_sizes[0])
     labelled = labelled_rows(rows)  # the fine-tuning's pool, in manifest order

@@ -127,7 +127,11 @@ bundle lists among its labelled training images (``metadata.json``'s ``training_
 to train this model (same SHA-256): scores on them are not a test") and marked in the notes
 file too, which is written then as well (exit 0 when nothing is flagged); a bundle built before
 that list says nothing. With neither, no notes file is written, and one an earlier export left
-beside ``--out`` is removed with its other records.
+beside ``--out`` is removed with its other records. The export stage (and ``RUN --variant
+NAME`` without ``--images``) grades the ingest's test images by the same rule
+(:func:`image_reasons`) and writes ``export/submission[_NAME]_notes.csv`` likewise when one is
+flagged, with a ``FLAGGED:`` line; the stage goes on (a flagged image fails no run), the
+command exits 4.
 
 The selected variant's words come from ``finetune/summary.json`` through the bundle
 (:func:`drac_ssl.selection.selection_words`): a tie is said as one ("tied on out-of-fold QWK
@@ -277,6 +281,23 @@ NOISE_REASON = "random noise"
 export grades them so that the submission lists every case (``<stem>_notes.csv``)."""
 
 
+def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | None = None) -> list[list[str]]:
+    """Per graded image, why it is not reliably gradable: the app batch's rule
+    (:func:`drac_ssl.grading.image_notes.flagged_reasons` of its out-of-distribution flag, the
+    words said of its file, ``file_words``, without the ``NAME: ``, and what grading found in
+    it: far smaller than the model's input, no fundus disc to crop ...), then
+    :data:`BLANK_REASON` and :data:`NOISE_REASON`, which the app refuses. [] for a clean
+    image. The one rule of ``--images`` and of the stage's test images (read from the ingest
+    cache: no file words)."""
+    n = len(graded.classes)
+    words = [[] for _ in range(n)] if file_words is None else file_words
+    unlike = graded.unlike
+    return [flagged_reasons(bool(unlike is not None and unlike[i]),
+                            [*words[i], *graded.warnings[i], *graded.preprocessing_warnings[i]])
+            + ([BLANK_REASON] if graded.blank[i] else []) + ([NOISE_REASON] if graded.noise[i] else [])
+            for i in range(n)]
+
+
 class SubmissionCheckError(BundleError):
     """The submission :func:`run` wrote fails its check (a BundleError, so a ValueError): the
     message lists the problems and says where the file is kept (:func:`failed_submission_path`)
@@ -293,6 +314,9 @@ class ExportResult:
     n_test: int
     notes: list[str] = field(default_factory=list)
     reused: bool = False  # a named variant's bundle built earlier from the same fine-tuning outputs
+    # <stem>_notes.csv beside the submission when some test image is not reliably gradable
+    image_notes_path: Path | None = None
+    n_flagged: int = 0  # the test images not reliably gradable (flagged_reasons, blank, noise)
 
 
 # --------------------------------------------------------------------------------------
@@ -454,12 +478,22 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     ``run_dir/export/submission_<variant>.csv`` (``bundle_dir`` and ``submission_path`` put
     them elsewhere), e.g. to submit every variant of a comparison.
 
+    A test image that is not reliably gradable (:func:`image_reasons`, the rule of ``--images``:
+    unlike the training images, blank, random noise ...) keeps its row; the stage then writes
+    ``<stem>_notes.csv`` beside the submission (:func:`drac_ssl.submission.write_image_notes`,
+    before the CSV is renamed into place, so a kill never leaves a flagged CSV without it; no
+    image is marked a training image: the ingest's test split trained nothing), prints a
+    ``FLAGGED:`` line and goes on: flagged images fail neither the stage nor the run (the
+    result's ``image_notes_path`` and ``n_flagged``, summary.json's ``image_notes`` and
+    ``n_flagged``). With none flagged no notes file is written, and an earlier export's beside
+    the submission is removed with its other records.
+
     Raises:
         BundleError (a ValueError): the fine-tuning outputs are missing or incomplete.
         SubmissionCheckError (a BundleError): the written submission fails its check: it is
             kept as :func:`failed_submission_path` of ``submission_path`` (the message names
             it), and the stage's own files of an earlier export of this variant
-            (``export/submission[_NAME].csv`` with its referable file, and
+            (``export/submission[_NAME].csv`` with its referable and notes files, and
             ``export/summary[_NAME].json``), which would pass for this export's, are removed
             together; a ``submission_path`` given elsewhere (the command line's ``--out``) is
             left as it was.
@@ -499,12 +533,19 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                           f"the bundle's ({', '.join(names)}); rerun fine-tuning on this ingest")
     written: Path | None = None
     referable_csv: Path | None = None
+    notes_csv: Path | None = None
+    n_flagged = 0
     summary_name = "summary.json" if variant is None else f"summary_{variant}.json"
     if test_rows:
         graded = _grade_cached(bundle, images, [int(r["cache_index"]) for r in test_rows])
         probs, grades = graded.probs, graded.classes
         cases = [r["id"] for r in test_rows]
         final = Path(submission_path)
+        # per test image, why it is not reliably gradable: --images' rule (image_reasons); the
+        # ingest's test split trained nothing, so no image is marked a training image
+        reasons = image_reasons(graded)
+        n_flagged = sum(1 for why in reasons if why)
+        notes_file = image_notes_path(final)
         images_dir, note = _check_folder(_test_images_dir(data_dir, test_rows), test_rows, final)
         if note:
             notes.append(note)
@@ -516,13 +557,17 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
                 path, images_dir, num_grades=k, grade_names=names or None, cases=cases),
-            beside=(referable_path(final),))
+            beside=(referable_path(final), notes_file),
+            # the notes go into place (atomically) before the CSV, as --images writes them: a
+            # kill between the two never leaves a flagged CSV without them (--score: clean)
+            before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in grades], reasons,
+                                              [False] * len(cases))) if n_flagged else None)
         if problems:
-            # the stage's own submission (with its referable file) and summary of an earlier
-            # export describe an earlier bundle, not the one just built: they go together, none
-            # is left to be taken for this export's; a file of the user's (--out) stays
-            earlier = [p for p in (own_csv, referable_path(own_csv), run_dir / "export" / summary_name)
-                       if p.is_file()]
+            # the stage's own submission (with its referable and notes files) and summary of an
+            # earlier export describe an earlier bundle, not the one just built: they go
+            # together, none is left to be taken for this export's; a file of the user's (--out) stays
+            earlier = [p for p in (own_csv, referable_path(own_csv), image_notes_path(own_csv),
+                                   run_dir / "export" / summary_name) if p.is_file()]
             for path in earlier:
                 path.unlink()
             left = (f" ({final} is {'as it was' if existed else 'not written'})" if theirs else "")
@@ -548,6 +593,12 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             if line:
                 print(f"[export] note: {line}")
                 notes.append(line)
+        if n_flagged:  # said, and the stage goes on: the submission lists every test case
+            notes_csv = notes_file
+            line = _notes_line(reasons, [False] * len(cases), written, notes_file)
+            print(f"[export] {line}; not an error: the stage goes on, {written} is complete (every "
+                  f"test case has its row)")
+            notes.append(line.removeprefix("FLAGGED: "))
     else:
         why = _no_test_images_why(data_dir)
         notes.append(f"the ingest manifest has no test images: no submission written ({why})")
@@ -567,10 +618,11 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         "submission": None if written is None else str(written),
         "n_test": len(test_rows), "tta": bundle.tta_in_cv, "class_names": names,
         "decision": bundle.calibration.decision, "notes": notes,
-        **({"referable": str(referable_csv)} if referable_csv is not None else {})})
+        **({"referable": str(referable_csv)} if referable_csv is not None else {}),
+        **({"image_notes": str(notes_csv), "n_flagged": n_flagged} if notes_csv is not None else {})})
     print(f"[export] bundle -> {bundle_dir}")
     return ExportResult(bundle_dir, bundle_dir / "metadata.json", bundle_dir / "MODEL_CARD.md",
-                        written, len(test_rows), notes, reused)
+                        written, len(test_rows), notes, reused, notes_csv, n_flagged)
 
 
 def failed_submission_path(submission: str | os.PathLike[str]) -> Path:
@@ -1021,10 +1073,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     blank, noise, unlike = graded.blank, graded.noise, graded.unlike
     # per graded image: why it is not reliably gradable (the app batch's rule, flagged_reasons;
     # blank and noise, which the app refuses, too) and whether it trained the model
-    reasons = [flagged_reasons(bool(unlike is not None and unlike[i]), [*file_words[i], *image_warnings[i],
-                                                                        *crop_warnings[i]])
-               + ([BLANK_REASON] if blank[i] else []) + ([NOISE_REASON] if noise[i] else [])
-               for i in range(len(cases))]
+    reasons = image_reasons(graded, file_words)
     hashes = training_hashes(bundle.metadata)  # None: a bundle built before the list says nothing
     trained = [_file_prefix_or_none(p) in hashes for p in graded_files] if hashes else [False] * len(cases)
     n_flagged, n_trained = sum(1 for r in reasons if r), sum(trained)
@@ -1351,7 +1400,9 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
     except SubmissionCheckError as exc:  # a submission with problems: 1, as documented
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 0 if result.submission_path is not None else 2
+    if result.submission_path is None:
+        return 2
+    return EXIT_FLAGGED if result.n_flagged else 0  # as --images: its notes file says which
 
 
 GRADE_ARGUMENTS = ("to grade images give RUN, --images DIR and --out TEAM.csv (or --check TEAM.csv "

@@ -89,6 +89,7 @@ __all__ = [
     "setting_problems",
     "stages_to_run",
     "typed_override",
+    "typed_words",
     "umm_refusal",
 ]
 
@@ -320,6 +321,14 @@ def typed_override(where: str) -> str | None:
     return where[len(TYPED):-1] if where.startswith(TYPED) and where.endswith("'") else None
 
 
+def typed_words(sources: dict[str, str] | None) -> dict[str, str]:
+    """Each setting typed on the command line -> its ``key=value`` word as typed
+    (``{"run.name": "run.name=rm-tiny"}``), from ``sources`` of :func:`read_config` (none for
+    None): what :func:`drac_ssl.runtime.command_changes` replaces rather than adds."""
+    return {key: word for key, where in (sources or {}).items()
+            if (word := typed_override(where)) is not None}
+
+
 def _where(setting: str, sources: dict[str, str] | None, cfg: Config) -> str:
     if sources is None:  # a Config built in code: say at least whether it is the default
         try:
@@ -497,6 +506,22 @@ class _Findings:
 
     def has_error(self, setting: str) -> bool:
         return any(f.severity == "error" and f.setting == setting for f in self.items)
+
+    def command_changes(self, settings: list[tuple[str, str]], also: str = "") -> str:
+        """:func:`drac_ssl.runtime.command_changes` of ``settings`` (``(key, value)`` pairs)
+        with the settings typed on this command line (this check's ``sources``; for a Config
+        built in code, without them, those of the enclosing
+        :func:`drac_ssl.runtime.typed_settings` block): ``add run.name=X-2 ... to your
+        command``, or ``replace run.name=X with run.name=X-2 ...`` when run.name was typed."""
+        from drac_ssl.runtime import command_changes  # torch: loaded by the stages' checks anyway
+
+        return command_changes(settings, self.typed(), also)
+
+    def typed(self) -> dict[str, str] | None:
+        """:func:`typed_words` of this check's ``sources``; None without them (a Config built
+        in code): :func:`drac_ssl.runtime.command_changes` then reads the enclosing
+        :func:`drac_ssl.runtime.typed_settings` block's."""
+        return None if self.sources is None else typed_words(self.sources)
 
 
 # --------------------------------------------------------------------------------------
@@ -1543,8 +1568,7 @@ def _check_inner_split(c: _Findings, cfg: Config, data_dir: Path) -> None:
     problem = inner_split_problem(cfg, rows)
     if problem:
         run_dir = data_dir.parent
-        typed = {key: word for key, where in (c.sources or {}).items()
-                 if (word := typed_override(where)) is not None}
+        typed = typed_words(c.sources)
         c.error("finetune.keep", f"{problem.removeprefix('finetune.keep=inner: ').rstrip('.')} (the ingest in {data_dir})",
                 inner_split_fix(run_dir, new_run=bool(blocking_outputs(run_dir)), typed=typed))
 
@@ -1752,27 +1776,37 @@ def _listed(paths: list[Path]) -> str:
     return ", ".join(str(p) for p in paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
 
 
-def redo_fix(run_dir: Path, stage: str, missing: list[Path], reuse_set: bool = False) -> str:
+def redo_fix(run_dir: Path, stage: str, missing: list[Path], reuse_set: bool = False,
+             typed: dict[str, str] | None = None) -> str:
     """How to mend finished ``stage`` of ``run_dir`` whose output files ``missing`` are gone:
     restore them, or run the stage (and the later ones, made from its output) again in a new
-    run folder that takes the intact stages before it (``run.reuse``). ``reuse_set``: the
-    run's config sets ``run.reuse`` (the new ingest clears it)."""
+    run folder (``run.name=NAME-2``) that takes the intact stages before it (``run.reuse``).
+    ``reuse_set``: the run's config sets ``run.reuse`` (the new ingest clears it).
+
+    The new run folder is said as every new-run fix says it
+    (:func:`drac_ssl.runtime.command_changes`): ``add run.name=NAME-2 run.reuse=RUN to your
+    command``, or ``replace run.name=NAME with run.name=NAME-2 ...`` for a run.name typed on
+    it (``typed``: each setting typed -> its ``key=value`` word; None: those of the enclosing
+    :func:`drac_ssl.runtime.typed_settings` block). A command the fix prints whole (the
+    bundle's rebuild) names the running interpreter (:func:`drac_ssl.starting.python_word`)."""
+    from drac_ssl.runtime import command_changes, new_run_pairs
+
     restore = f"restore {'it' if len(missing) == 1 else 'them'} (e.g. from a copy of this run folder)"
-    new_run = (f"{python_command('drac_ssl.train')} -c {run_dir / 'config.yaml'} run.out_dir={run_dir.parent} "
-               f"run.name={run_dir.name}-2")
     if stage == "ingest":
+        pairs = new_run_pairs(run_dir)[:1] + ([("run.reuse", "''")] if reuse_set else [])
         return (f"{restore}, or ingest the data again in a new run folder, where every stage runs: "
-                f"{new_run}" + (" run.reuse=''" if reuse_set else ""))
+                f"{command_changes(pairs, typed)}")
+    new_run = command_changes(new_run_pairs(run_dir), typed)
     if stage in ("pretrain", "umm"):
         return (f"{restore}, or run {stage} and the later stages again in a new run folder that takes "
                 f"the stages before it: delete {run_dir / STAGE_OUTPUT_FOLDER[stage]} (the incomplete "
-                f"output), then {new_run} run.reuse={run_dir}")
+                f"output), then {new_run}")
     rebuild = (f"; only the bundle is incomplete: rebuild it from the fine-tuning, as the export stage does: "
                f"{python_word()} -c \"from drac_ssl.grading.bundle import build_bundle; build_bundle('{run_dir}')\""
                if stage == "export" and all(p.parent == run_dir / "bundle" for p in missing) else "")
     return (f"{restore}, or run the fine-tuning and export again in a new run folder that takes this "
             f"run's ingest, pretraining and UMM (and reuses its fine-tuning folds that are intact): "
-            f"{new_run} run.reuse={run_dir}{rebuild}")
+            f"{new_run}{rebuild}")
 
 
 def _check_finished_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> None:
@@ -1793,7 +1827,7 @@ def _check_finished_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: li
                         f"is incomplete: {_listed(gone)} {'is' if len(gone) == 1 else 'are'} missing "
                         f"(a resume skips a finished stage, so nothing would remake "
                         f"{'it' if len(gone) == 1 else 'them'})",
-                    redo_fix(run_dir, stage, gone, bool(cfg.run.reuse)))
+                    redo_fix(run_dir, stage, gone, bool(cfg.run.reuse), c.typed()))
 
 
 START_CHECKPOINTS = {"last": "last.pt", "past_peak": "last.pt", "peak": "monitor_peak.pt"}
@@ -1838,12 +1872,11 @@ def _check_checkpoints(c: _Findings, cfg: Config, run_dir: Path, stages: list[st
         else:
             what = ("the pretraining's checkpoints were removed after the run finished "
                     "(run.keep_checkpoints=false)" if removed else f"{path.parent} is gone")
-            from drac_ssl.runtime import new_run_settings
+            from drac_ssl.runtime import new_run_pairs
 
-            fix = (f"run UMM from the default start in a new run folder that takes this run's "
-                   f"stages: {python_command('drac_ssl.train')} -c {run_dir / 'config.yaml'} "
-                   f"run.out_dir={run_dir.parent} {new_run_settings(run_dir)} "
-                   f"umm.start_from=best; or pretrain again in a new run folder (run.name=another name)")
+            fix = (f"run UMM from the default start in a new run folder that takes this run's stages: "
+                   f"{c.command_changes([*new_run_pairs(run_dir), ('umm.start_from', 'best')])}; or "
+                   f"pretrain again in a new run folder (run.name=<a new name>)")
         c.error("umm.start_from", f"UMM would start from {path}, which does not exist: {what}", fix)
     elif not cfg.run.keep_checkpoints and "umm" not in stages and pretrain_checkpoints_needed(cfg, status):
         c.warning("run.keep_checkpoints",

@@ -1199,6 +1199,12 @@ def _export_section(run_dir: Path) -> list[str]:
     if isinstance(summary, dict) and summary.get("submission"):
         lines.append(f"- submission: `export/submission.csv`, {summary.get('n_test')} test images, checked "
                      f"with `drac_ssl.submission.check_submission`")
+        if isinstance(summary.get("image_notes"), str):  # some test image not reliably gradable
+            notes = Path(summary["image_notes"])
+            shown = notes.relative_to(run_dir) if notes.is_relative_to(run_dir) else notes
+            lines.append(f"- not reliably gradable: {summary.get('n_flagged')} of the {summary.get('n_test')} "
+                         f"test images, their rows in the submission like any other; per case, why, in "
+                         f"`{shown.as_posix()}`")
     for note in (summary or {}).get("notes", []) if isinstance(summary, dict) else []:
         lines.append(f"- note: {note}")
     return lines + [""]

@@ -127,6 +127,11 @@ RUN_FILES: tuple[RunFile, ...] = (
             f"{KEEP}: summary.json says how the submission was made."),
     RunFile("export/submission.csv", "The test images graded by the bundle (case, class, P0..): the file to submit.",
             f"{KEEP}: it is the result to submit."),
+    RunFile("export/submission_notes.csv", "Written when some test image is not reliably gradable (unlike "
+                                           "the training images, blank, random noise ...): per case, why "
+                                           "(case, class, not_reliably_gradable, training_image).",
+            f"{KEEP}: it says which rows of the submission to doubt; `python -m drac_ssl.export --score` "
+            "reads it."),
     RunFile("report.md", "This report.",
             f"{KEEP}: `python -m drac_ssl.report RUN` writes it again from the run's files."),
     RunFile("report/", "The report's own figures: confusion matrices, ROC and validation curves, comparison.",

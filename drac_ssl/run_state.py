@@ -25,6 +25,7 @@ from typing import Any
 
 from drac_ssl.io import (
     atomic_write_json,
+    ends_sha256,
     last_invocation,
     running_here,
     try_lock,
@@ -141,14 +142,29 @@ interrupted pretraining or UMM saved (:func:`checkpoint_saved`). Written atomica
 holds, counted from 1; 0: a guard kept the starting weights), ``epochs_planned``, ``step``
 (the optimiser steps taken), ``stopped`` (an early stop or a guard's reason; "" when
 training goes on), ``monitors_pending`` (a Ctrl-C cut that epoch's monitors: they run first
-on resume), ``utc`` (when it was written), ``checkpoint`` (``last.pt``) and ``bytes`` (its
-size, which tells the record's checkpoint from a later one: a kill between the two writes)."""
+on resume), ``utc`` (when it was written), ``checkpoint`` (``last.pt``), ``bytes`` (its
+size) and ``ends_sha256`` (:func:`drac_ssl.io.ends_sha256` of it): the two tell the record's
+checkpoint from a later one, written after it when a kill fell between the two writes.
+
+Why that fingerprint: the size alone matched a later ``last.pt`` (every epoch saves
+tensors of the same shapes, and the pickled epoch, step and history grow by a few bytes
+that the zip's 64-byte alignment absorbs: a 44 MB ``torch.save`` of epochs 2, 3 and 4
+measured the same size to the byte). A whole-file hash reads the 45 MB every epoch and
+every status command (96 ms measured); the modification time (``mtime_ns``) is lost by a
+copy of the run folder that does not keep times (``cp -r``, a download), which would then
+call the record's own checkpoint a later one, and is as coarse as 1-2 s on some file
+systems, where a tiny run writes two checkpoints. The ends cost 2 MiB read (5 ms
+measured), survive a copy, and differ for any change of a ``torch.save`` file (its first
+bytes are the pickle with the epoch and step, its last the CRC-32 of every record). A
+record without ``ends_sha256`` (a drac_ssl older than it) is matched by its size alone,
+as it was."""
 
 
 def write_checkpoint_record(last: str | os.PathLike[str], *, epochs_done: int, epochs: int, step: int,
                             stopped: str = "", monitors_pending: bool = False) -> Path:
     """Write :data:`CHECKPOINT_RECORD` beside ``last`` (the ``last.pt`` just written, whose
-    size it records) atomically; returns its path. ``epochs_done`` counts from 1.
+    size and :func:`drac_ssl.io.ends_sha256` it records) atomically; returns its path.
+    ``epochs_done`` counts from 1.
 
     Raises:
         OSError: ``last`` is not there (the record follows its checkpoint, never precedes it).
@@ -157,7 +173,7 @@ def write_checkpoint_record(last: str | os.PathLike[str], *, epochs_done: int, e
     record = {"epochs_done": int(epochs_done), "epochs_planned": int(epochs), "step": int(step),
               "stopped": str(stopped or ""), "monitors_pending": bool(monitors_pending),
               "utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-              "checkpoint": path.name, "bytes": path.stat().st_size}
+              "checkpoint": path.name, "bytes": path.stat().st_size, "ends_sha256": ends_sha256(path)}
     return atomic_write_json(path.with_name(CHECKPOINT_RECORD), record)
 
 
@@ -219,11 +235,13 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
     configuration, which may differ for an unfinished stage; None: the count it was saved
     under, :func:`saved_checkpoint`). The cases:
 
-    * a record and its checkpoint (the size it recorded): the epoch, step, time and file;
+    * a record and its checkpoint (the size and ends' SHA-256 it recorded; the size alone
+      for a record without ``ends_sha256``: :data:`CHECKPOINT_RECORD` says why): the epoch,
+      step, time and file;
     * a record whose checkpoint is not there (removed, or never written by a fresh attempt):
       nothing saved; a rerun starts the stage again;
-    * a record and a checkpoint of another size (written after the record: a kill between
-      the two writes): a checkpoint of that epoch or later;
+    * a record and a checkpoint of another size or ends' SHA-256 (written after the record:
+      a kill between the two writes): a checkpoint of that epoch or later;
     * a checkpoint without a record (a run folder of a drac_ssl older than the record):
       saved, its epoch unknown (``unrecorded``);
     * neither: no epoch saved.
@@ -250,7 +268,7 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
     if size is None:
         return SavedCheckpoint(f"no epoch saved: {stage}/checkpoints/{CHECKPOINT_RECORD} names epoch {done} "
                                f"of {planned}, but {shown} is not there", "starts the stage again", False)
-    if size != record["bytes"]:
+    if size != record["bytes"] or not _same_ends(last, record.get("ends_sha256")):
         return SavedCheckpoint(f"a checkpoint saved at epoch {done} of {planned} or later: {shown}, "
                                f"{_mib(size)}, written after its {CHECKPOINT_RECORD}",
                                "resumes from it", True)
@@ -258,6 +276,18 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
                             utc=record["utc"] if isinstance(record.get("utc"), str) else "",
                             stopped=record.get("stopped") if isinstance(record.get("stopped"), str) else "",
                             monitors_pending=bool(record.get("monitors_pending")), epochs=epochs)
+
+
+def _same_ends(last: Path, recorded: Any) -> bool:
+    """Whether ``last`` has the :func:`drac_ssl.io.ends_sha256` its record gives
+    (``recorded``); True for a record without one (of a drac_ssl older than it: its size
+    alone was compared), False when ``last`` cannot be read."""
+    if not isinstance(recorded, str):
+        return True
+    try:
+        return ends_sha256(last) == recorded
+    except OSError:
+        return False
 
 
 def _mib(size: int) -> str:

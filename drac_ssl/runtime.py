@@ -779,17 +779,10 @@ def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,
 
 def new_run_pairs(run_dir: Path) -> list[tuple[str, str]]:
     """``[("run.name", "NAME-2"), ("run.reuse", "RUN")]``: the settings that start a new run
-    folder beside ``run_dir`` taking its finished stages, for :func:`command_changes`."""
+    folder beside ``run_dir`` taking its finished stages, as every message that offers one
+    (a changed setting that this run folder refuses, a stage stopped by a non-finite value, a
+    finished stage whose output is gone) words them through :func:`command_changes`."""
     return [("run.name", f"{run_dir.name}-2"), ("run.reuse", str(run_dir))]
-
-
-def new_run_settings(run_dir: Path) -> str:
-    """``run.name=NAME-2 run.reuse=RUN``: the settings that start a new run folder beside
-    ``run_dir`` taking its finished stages, as every message that offers one words them (a
-    changed setting that this run folder refuses, a stage stopped by a non-finite value);
-    a fix that tells the user to put them on the command line says it with
-    :func:`command_changes`."""
-    return " ".join(f"{key}={value}" for key, value in new_run_pairs(run_dir))
 
 
 _TYPED: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("typed_settings", default=None)

@@ -253,17 +253,10 @@ def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
                      for key, old, _ in map(parse_difference_line, diffs))
 
 
-def _typed_words(sources: dict[str, str] | None) -> dict[str, str]:
-    """Each setting typed on this command line -> its ``key=value`` word as typed (``sources``
-    of :func:`preflight.read_config`), for :func:`drac_ssl.runtime.command_changes`."""
-    return {key: word for key, where in (sources or {}).items()
-            if (word := preflight.typed_override(where)) is not None}
-
-
 def _command_changes(settings: list[tuple[str, str]], sources: dict[str, str] | None) -> str:
     """:func:`drac_ssl.runtime.command_changes` of ``settings`` with the settings typed on
     this command line (``sources`` of :func:`preflight.read_config`)."""
-    return runtime.command_changes(settings, _typed_words(sources))
+    return runtime.command_changes(settings, preflight.typed_words(sources))
 
 
 def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | None = None) -> str:
@@ -1055,7 +1048,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     procs = init_distributed()  # torchrun: the process group (pretraining runs on every process)
     # the fixes the stages word (a non-finite stop, an edited config.yaml) say "replace
     # run.name=X with ..." for a setting typed on this command line, as the preflight's do
-    with runtime.typed_settings(_typed_words(sources)):
+    with runtime.typed_settings(preflight.typed_words(sources)):
         if not procs.is_main:
             return _follow_process_0(cfg, procs)
         peers = _Peers(procs.world_size)

@@ -164,3 +164,28 @@ def test_what_the_rerun_does_is_judged_by_the_epochs_it_is_given(tmp_path: Path)
     # an early stop trains no more whatever the count
     write_checkpoint_record(last, epochs_done=7, epochs=20, step=175, stopped="no improvement for 3 epochs")
     assert checkpoint_saved(run, "pretrain", epochs=30).then == "finishes the stage from it (no epoch is trained again)"
+
+
+def test_a_later_checkpoint_of_the_same_size_is_not_taken_for_the_record_s(tmp_path: Path) -> None:
+    """The record was matched to last.pt by its size alone, and every epoch's torch.save of
+    the same model is the same size to the byte: a kill between last.pt and last.json left
+    the old record's words ("epoch 7, resumes with epoch 8") on an epoch-8 checkpoint. Its
+    ends' SHA-256 (drac_ssl.io.ends_sha256) now tells them apart; a record without it (an
+    older drac_ssl's) is still matched by its size."""
+    run = _run(tmp_path)
+    last = _checkpoint(run, size=3 * 2**20)  # longer than the two ends read
+    write_checkpoint_record(last, epochs_done=7, epochs=20, step=175)
+    assert checkpoint_saved(run, "pretrain").then == "resumes from it with epoch 8"
+    for at in (0, 3 * 2**20 - 1):  # a later last.pt of the same size, differing at either end
+        data = bytearray(b"x" * 3 * 2**20)
+        data[at] = ord("y")
+        last.write_bytes(bytes(data))
+        saved = checkpoint_saved(run, "pretrain")
+        assert saved.what.startswith("a checkpoint saved at epoch 7 of 20 or later: pretrain/checkpoints/last.pt, "
+                                     "3.0 MiB, written after its last.json") and saved.resumable, saved
+    # an older drac_ssl's record (no ends_sha256): its size alone, as before
+    record = last.with_name(CHECKPOINT_RECORD)
+    fields = json.loads(record.read_text())
+    del fields["ends_sha256"]
+    record.write_text(json.dumps(fields))
+    assert checkpoint_saved(run, "pretrain").then == "resumes from it with epoch 8"

@@ -335,6 +335,70 @@ def test_a_kill_before_the_csv_lands_never_leaves_a_flagged_csv_without_its_note
     assert not out_csv.exists() and not notes.exists()
 
 
+def test_the_export_stage_writes_the_notes_file_of_flagged_test_images_and_goes_on(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export stage graded the ingest's test images without a notes file: a blank test
+    image had a row like any other and only a console note, while --images wrote X_notes.csv
+    by the shared rule. The stage now writes export/submission_notes.csv the same way (before
+    the CSV lands), says so in a FLAGGED: line, summary.json, report.md and its file list,
+    and goes on (no exception: the run does not fail); a clean export removes it again."""
+    from drac_ssl.run_files import files_section
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles"))
+    submission, notes = run / "export" / "submission.csv", run / "export" / "submission_notes.csv"
+    notes.write_text("an earlier export's notes")
+    result = export.run(tiny_config(), run)  # the fake test images: clean
+    assert result.n_flagged == 0 and result.image_notes_path is None and not notes.exists()
+    assert "image_notes" not in json.loads((run / "export" / "summary.json").read_text())
+    # the first test image blanked in the ingest cache, as a blank scan would be ingested
+    rows = list(csv.DictReader((run / "data" / "manifest.csv").open()))
+    first = next(r for r in rows if r["split"] == "test")
+    cache_path = run / "data" / "cache" / f"{SOURCE_SIZE}px.npy"
+    cache = np.load(cache_path)
+    cache[int(first["cache_index"])] = 255
+    np.save(cache_path, cache)
+    capsys.readouterr()
+    result = export.run(tiny_config(), run)
+    out = capsys.readouterr().out
+    assert result.n_flagged == 1 and result.image_notes_path == notes and result.submission_path == submission
+    noted = list(csv.DictReader(notes.open()))
+    assert [r["case"] for r in noted] == [r["case"] for r in _submission(submission)]
+    why = {r["case"]: r["not_reliably_gradable"] for r in noted}
+    assert "blank or near-constant" in why.pop(first["id"]) and set(why.values()) == {""}, noted
+    assert {r["training_image"] for r in noted} == {""}  # the test split trained nothing
+    line = next(x for x in out.splitlines() if x.startswith("[export] FLAGGED: "))
+    assert line.startswith("[export] FLAGGED: 1 of the 6 graded image(s) is not reliably gradable") and (
+        f"per case in {notes}" in line and "not an error: the stage goes on" in line), line
+    summary = json.loads((run / "export" / "summary.json").read_text())
+    assert summary["image_notes"] == str(notes) and summary["n_flagged"] == 1
+    assert any(n.startswith("1 of the 6 graded image(s) is not reliably gradable") for n in summary["notes"])
+    report = write_report(run).read_text()
+    assert ("- not reliably gradable: 1 of the 6 test images, their rows in the submission like any "
+            "other; per case, why, in `export/submission_notes.csv`") in report, report
+    listed = [x for x in files_section(run, True) if "`export/submission_notes.csv`" in x]
+    assert len(listed) == 1 and "Written when some test image is not reliably gradable" in listed[0], listed
+    # in place before the CSV: a kill between the two leaves no flagged CSV without its notes
+    notes.unlink()
+    submission.unlink()
+    real = os.replace
+
+    def killed_at_the_csv(src: object, dst: object) -> None:
+        if Path(str(dst)) == submission:
+            raise _Killed
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_at_the_csv)
+    with pytest.raises(_Killed):
+        export.run(tiny_config(), run)
+    assert notes.is_file() and first["id"] in notes.read_text() and not submission.exists()
+    monkeypatch.setattr(os, "replace", real)
+    # the command's export of a variant of the ingest's test images: the same file, exit 4 as --images
+    assert export.main([str(run), "--variant", "vicreg"]) == export.EXIT_FLAGGED
+    assert first["id"] in (run / "export" / "submission_vicreg_notes.csv").read_text()
+
+
 def test_read_image_any_converts_rgb_and_16_bit_like_the_ingest(tmp_path: Path) -> None:
     gray = np.random.default_rng(0).integers(0, 256, (20, 24), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "rgb.png"), np.dstack([gray] * 3))

@@ -102,3 +102,65 @@ def test_an_edited_config_yaml_s_fix_replaces_a_typed_run_name(
     assert ("replace run.name=new with run.name=base-2 and add the other values in your command"
             in " ".join(err.split())), err
     assert "add run.name=" not in err, err
+
+
+def test_the_preflight_s_fix_for_a_finished_stage_whose_output_is_gone_replaces_a_typed_run_name(
+        tmp_path: Path) -> None:
+    """preflight.redo_fix printed a whole command line holding ``run.name=done-2``, whatever the
+    command had typed; it now words the new run folder as every new-run fix does: "replace
+    run.name=done with run.name=done-2" when run.name=done was typed, "add ..." when not."""
+    from fake_ingest import make_finished_run
+
+    from drac_ssl import preflight
+
+    run_dir = make_finished_run(tmp_path / "runs" / "done")
+    (run_dir / "finetune" / "vicreg" / "fold1.safetensors").unlink()
+
+    def fix(*typed: str) -> str:
+        cfg, sources, _ = preflight.read_config(run_dir / "config.yaml", list(typed))
+        found = [f for f in preflight.check(cfg, run_dir, sources) if f.severity == "error"]
+        assert len(found) == 1 and "records the finetune stage as done" in found[0].what, found
+        return found[0].fix
+
+    assert fix().endswith(f"(and reuses its fine-tuning folds that are intact): add run.name=done-2 "
+                          f"run.reuse={run_dir} to your command"), fix()
+    typed = fix("run.name=done")
+    assert typed.endswith(f"replace run.name=done with run.name=done-2 and add run.reuse={run_dir} in your "
+                          f"command"), typed
+    assert " -m drac_ssl.train" not in typed and "add run.name" not in typed, typed
+    # the ingest's: a new run folder where every stage runs, run.reuse cleared when the config sets it
+    manifest = [run_dir / "data" / "manifest.csv"]
+    assert preflight.redo_fix(run_dir, "ingest", manifest, typed={"run.name": "run.name=done"}).endswith(
+        "where every stage runs: replace run.name=done with run.name=done-2 in your command")
+    assert preflight.redo_fix(run_dir, "ingest", manifest, reuse_set=True, typed={}).endswith(
+        "where every stage runs: add run.name=done-2 run.reuse='' to your command")
+
+
+def test_the_preflight_s_umm_start_fix_replaces_the_typed_run_name_and_start(tmp_path: Path) -> None:
+    """umm.start_from=peak on a run folder whose pretraining checkpoints were removed: the fix
+    printed a whole command line with ``run.name=x-2 ... umm.start_from=best``, which said
+    run.name and umm.start_from twice beside a command that typed them; now it replaces them."""
+    from drac_ssl import preflight
+
+    run_dir = tmp_path / "x"
+    (run_dir / "pretrain").mkdir(parents=True)
+    (run_dir / "pretrain" / "vicreg_model.safetensors").write_bytes(b"")
+    (run_dir / "stages.json").write_text('{"ingest": {"status": "done"}, "pretrain": {"status": "done", '
+                                         '"checkpoints_removed": {"mib": 0.0}}}')
+
+    def fix(*typed: str) -> str:
+        cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, list(typed))
+        found = [f for f in preflight.check(cfg, run_dir, sources, stages=["umm"])
+                 if f.setting == "umm.start_from"]
+        assert len(found) == 1 and "checkpoints were removed" in found[0].what, found
+        return found[0].fix
+
+    said = fix("run.name=x", "umm.start_from=peak")
+    assert said.startswith(
+        f"run UMM from the default start in a new run folder that takes this run's stages: replace run.name=x "
+        f"with run.name=x-2 and replace umm.start_from=peak with umm.start_from=best and add "
+        f"run.reuse={run_dir} in your command; "), said
+    assert fix("umm.start_from=peak").startswith(
+        f"run UMM from the default start in a new run folder that takes this run's stages: replace "
+        f"umm.start_from=peak with umm.start_from=best and add run.name=x-2 run.reuse={run_dir} in your "
+        f"command; "), fix("umm.start_from=peak")

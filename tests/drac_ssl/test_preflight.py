@@ -1945,9 +1945,10 @@ def test_an_idrid_or_aptos_run_without_a_testing_set_is_warned_as_a_drac_one(tmp
 def test_printed_fix_commands_name_the_interpreter_that_runs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A new-user trial: the package lives in .venv, not activated; the unfinished-run messages
-    printed ``.venv/bin/python -m ...``, but the redo fix of a stage whose output is gone, the
-    umm start fix, compare's finish-the-run fix and the header of a saved config.yaml printed a
-    bare ``python -m``, which ran another interpreter (``No module named torch``). Every printed
+    printed ``.venv/bin/python -m ...``, but the redo fix of a stage whose output is gone (its
+    bundle rebuild), the umm start fix, compare's finish-the-run fix and the header of a saved
+    config.yaml printed a bare ``python -m``, which ran another interpreter (``No module named
+    torch``). Every printed
     command now names the running interpreter (:func:`drac_ssl.starting.python_command`)."""
     import os
     import sys
@@ -1960,8 +1961,10 @@ def test_printed_fix_commands_name_the_interpreter_that_runs(
     venv = os.path.join(".venv", "bin", "python")
     assert python_command("drac_ssl.train") == f"{venv} -m drac_ssl.train"
     run_dir = tmp_path / "runs" / "x"
-    fix = preflight.redo_fix(run_dir, "ingest", [run_dir / "data" / "manifest.csv"])
-    assert f"every stage runs: {venv} -m drac_ssl.train -c {run_dir / 'config.yaml'} " in fix, fix
+    # the redo fix says its new run folder as a change of the user's command (test_new_run_fix);
+    # the command it prints whole, the bundle's rebuild, names the interpreter
+    fix = preflight.redo_fix(run_dir, "export", [run_dir / "bundle" / "metadata.json"])
+    assert f"as the export stage does: {venv} -c \"from drac_ssl.grading.bundle import build_bundle; " in fix, fix
     saved = save_config(load_config(None, ["run.stages=[ingest,pretrain]"]), run_dir / "config.yaml")
     first = saved.read_text(encoding="utf-8").splitlines()[0]
     assert first.endswith(f"; rerun with: {venv} -m drac_ssl.train -c THIS_FILE"), first
