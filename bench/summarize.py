@@ -499,7 +499,7 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     threads = (r.get("threads") or {}).get("torch_intra_op")
     load = r.get("load_average_1_5_15_min") or {}
     start, end = (load.get(k) for k in ("start", "end"))
-    load_words = (f"; 1-min load average {start[0]} at the start, {end[0]} at the end"
+    load_words = (f", 1-min load average {start[0]} at the start, {end[0]} at the end"
                   if isinstance(start, list) and isinstance(end, list) else "")
     gap = r.get("gap_points")
     p = mc.get("p_two_sided")
@@ -508,11 +508,11 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     if isinstance(p, (int, float)):
         figure += (f" ({mc.get('pretrained_only_right')} test images only the pretrained probe got right, "
                    f"{mc.get('random_only_right')} only the random one; McNemar p {p:.2g})")
-    figure += (f"; claim {'holds' if r.get('claim_holds') else 'does not hold'} ({r.get('criterion')}); "
+    figure += (f". Claim: {'holds' if r.get('claim_holds') else 'does not hold'}; criterion: {r.get('criterion')}. "
                f"{_minutes(wall)} min wall, {_minutes(cpu)} min CPU")
-    return [f"| quick SSL check (bench/quick_check.py): MNIST VICReg, {pre.get('steps')} steps of "
-            f"{pre.get('pairs_per_step')} pairs ({r.get('model')}), then the linear probe on "
-            f"{lab.get('labels')} labels scored on {test} official test images ({threads} thread{load_words}) | "
+    return [f"| quick SSL check (bench/quick_check.py): MNIST, {r.get('model')}, {pre.get('steps')} pretraining "
+            f"steps of {pre.get('pairs_per_step')} pairs; linear probe on {lab.get('labels')} labels, scored on "
+            f"{test} official test images; {threads} thread{load_words} | "
             f"{figure} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 

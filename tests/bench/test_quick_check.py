@@ -61,12 +61,12 @@ def test_the_quick_check_row_shows_both_probes_the_gap_the_verdict_and_the_cost(
 
     (row,) = quick_check_rows(RECORD)
     assert "93.50 % pretrained vs 86.25 % random" in row and "gap +7.25 points" in row
-    assert "McNemar p 1e-30" in row and "claim holds" in row
-    assert "200 steps of 64 pairs" in row and "1000 labels" in row and "10000 official test images" in row
+    assert "McNemar p 1e-30" in row and "Claim: holds; criterion: gap >= 2.0 and p < 0.001." in row
+    assert "200 pretraining steps of 64 pairs" in row and "1000 labels" in row and "10000 official test images" in row
     assert "21.0 min wall, 10.0 min CPU" in row and "1 thread" in row
     assert "1-min load average 4.5 at the start, 5.25 at the end" in row
     (failed,) = quick_check_rows({**RECORD, "claim_holds": False, "gap_points": -0.5})
-    assert "claim does not hold" in failed and "gap -0.50 points" in failed
+    assert "Claim: does not hold" in failed and "gap -0.50 points" in failed
 
 
 def test_the_low_label_table_has_the_random_backbone_column_only_when_the_file_has_it(tmp_path: Path) -> None:
