@@ -5,12 +5,16 @@ Fashion-MNIST: on the 60k unlabelled training images. Both with the package's ow
 (``drac_ssl.pretrain.run``) and ``configs/<dataset>.yaml``, or reuse a backbone with
 ``--backbone PATH``. Then, for each label count (500 / 1000 / 2500 / 5000) and seed, a
 class-stratified labelled subset of the training split is drawn with that seed, 10 % of it
-(stratified) held out for early stopping, and three classifiers are scored on the full
+(stratified) held out for early stopping, and four classifiers are scored on the full
 official 10k test set:
 
 * fine-tune: the pretrained ResNet + a linear head, every layer trained;
 * scratch: the same architecture from random init, the same protocol and budget;
-* linear: a linear layer on frozen pre-expander features (standardised).
+* linear: a linear layer on frozen pre-expander features (standardised);
+* random_linear: the same linear probe on the frozen features of a randomly initialised,
+  never trained backbone of the same architecture (:func:`random_backbone`, seeded by
+  ``run.seed``: the weights the pretraining started from), the baseline that shows what
+  pretraining added to the linear probe.
 
 Protocol of the layer-wise VICReg paper: Adam lr 5e-4 (linear 5e-3), batch 128, learning
 rate x0.95 every 50 steps, early stopping on validation accuracy with patience 5 (linear
@@ -73,9 +77,9 @@ from bench.common import data_root as common_data_root
 from bench.pretraining import run_command, run_pretraining
 from drac_ssl import pretrain
 from drac_ssl.augment import prepare_images
-from drac_ssl.config import configured_channels, load_config, to_dict
+from drac_ssl.config import Config, configured_channels, load_config, to_dict
 from drac_ssl.datasets import load_generic, normalization_for
-from drac_ssl.evaluation import finetune_classifier, stratified_split
+from drac_ssl.evaluation import FinetuneClassifierResult, finetune_classifier, stratified_split
 from drac_ssl.models import Backbone, build_backbone, load_local_weights
 from drac_ssl.runtime import resolve_device
 from drac_ssl.starting import python_command
@@ -88,11 +92,22 @@ PAPER_MNIST = {
     2500: {"finetune": 91.69, "scratch": 88.52},
     5000: {"finetune": 94.23, "scratch": 93.68},
 }
-METHODS = ("finetune", "scratch", "linear")
+METHODS = ("finetune", "scratch", "linear", "random_linear")
+PROBES = ("linear", "random_linear")
+"""The methods that train a linear layer on frozen, standardised features (:func:`linear_probe`):
+of the pretrained backbone, and of a randomly initialised one (:func:`random_backbone`)."""
 # Early stopping starts only after this many optimiser steps, for every method alike: with 450
 # training images an epoch is 4 steps, and on the first GPU run scratch at 500 labels stopped
 # after 6 epochs (24 steps) with 19 % test accuracy, before its BatchNorm statistics settled.
 MIN_STEPS = 300
+HP: dict[str, dict[str, Any]] = {
+    "finetune": {"lr": 5e-4, "patience": 5}, "scratch": {"lr": 5e-4, "patience": 5},
+    "linear": {"lr": 5e-3, "patience": 10}, "random_linear": {"lr": 5e-3, "patience": 10}}
+"""Each method's Adam learning rate and early-stopping patience (epochs); the rest of the
+protocol is :data:`SCHEDULE` for all."""
+SCHEDULE: dict[str, Any] = {"min_steps": MIN_STEPS, "batch_size": 128, "decay_every": 50, "decay_rate": 0.95}
+"""Batch of 128, learning rate x0.95 every 50 optimiser steps (staircase), early stopping not
+before :data:`MIN_STEPS` steps: the same for every method."""
 DESCRIPTION = {
     "mnist": "MNIST: the first 10k training images (official order) unlabelled for pretraining "
              "and as the pool the labelled subsets are drawn from; official 10k test set",
@@ -136,6 +151,65 @@ def paper_record(reference: bool) -> dict[str, Any]:
             "figures": {str(k): v for k, v in PAPER_MNIST.items()},
             "reference": reference, "comparable": False, "same_architecture": False,
             "why_not_comparable": PAPER_NOT_COMPARABLE}
+
+
+def random_backbone(cfg: Config, seed: int) -> Backbone:
+    """A randomly initialised, never trained backbone of ``cfg``'s architecture
+    (``pretrain.backbone``: arch, CIFAR stem, stem stride; :func:`configured_channels` input
+    channels). ``pretrain.backbone.weights`` is not loaded.
+
+    The weights are a pure function of ``seed`` (on one torch version): ``torch.manual_seed(seed)``
+    then the :class:`~drac_ssl.models.Backbone` constructor, as ``pretrain.run`` builds its
+    backbone right after ``seed_everything(run.seed)``, so ``random_backbone(cfg, cfg.run.seed)``
+    holds the weights that the run's pretraining started from. BatchNorm keeps its initial
+    running statistics (mean 0, variance 1), which eval-mode features use. The global torch RNG
+    is left as it was."""
+    bc = cfg.pretrain.backbone
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Backbone(bc.arch, in_channels=configured_channels(cfg), cifar_stem=bc.cifar_stem,
+                        stem_stride=bc.stem_stride)
+
+
+def evenly_spaced(n: int, limit: int) -> slice:
+    """Which of ``n`` test images a ``limit`` keeps: every ``n // limit``-th from the first
+    (``--eval-limit``; 0 = all). MNIST's 10k with 2000: images 0, 5, 10, ..., 9995."""
+    return slice(None, None, max(1, n // limit)) if limit else slice(None)
+
+
+def labelled_subset(labels: np.ndarray, n_labels: int, val_fraction: float,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, val)`` index arrays into ``labels`` (N,): a class-stratified draw of
+    ``n_labels`` with ``numpy.random.default_rng(seed)``, of which ``round(val_fraction *
+    n_labels)`` (at least 1, stratified) are held out for early stopping. Raises ValueError
+    when ``n_labels`` exceeds N (:func:`~drac_ssl.evaluation.stratified_split`)."""
+    rng = np.random.default_rng(seed)
+    subset, _ = stratified_split(labels, n_labels, rng)
+    n_val = max(1, round(val_fraction * n_labels))
+    val_pos, train_pos = stratified_split(labels[subset], n_val, rng)
+    return subset[train_pos], subset[val_pos]
+
+
+def linear_probe(train_feats: torch.Tensor, train_y: torch.Tensor, val_feats: torch.Tensor,
+                 val_y: torch.Tensor, test_feats: torch.Tensor, test_y: torch.Tensor, *, seed: int,
+                 max_epochs: int = 100, device: torch.device | None = None, autocast: bool = False,
+                 num_classes: int = 10) -> tuple[FinetuneClassifierResult, np.ndarray]:
+    """The low-label linear probe: a linear layer on frozen features ``(N, D)`` (from
+    ``pretrain.embed_images``), each standardised with the training part's per-dimension mean
+    and standard deviation (floored at 1e-6), trained with :data:`HP` ``["linear"]`` (Adam lr
+    5e-3, patience 10) and :data:`SCHEDULE`; the best validation epoch is scored on
+    ``test_feats``. ``seed`` fixes the head's initialisation and the batch order. The features
+    of the pretrained and of a random backbone (``linear`` / ``random_linear``) go through the
+    same call. Returns the result and the best epoch's predicted class of each test row
+    (int64 ``(N_test,)`` on the host, for paired comparisons)."""
+    mu, sd = train_feats.mean(0, keepdim=True), train_feats.std(0, keepdim=True).clamp_min(1e-6)
+    res = finetune_classifier(nn.Identity(), (train_feats - mu) / sd, train_y, (val_feats - mu) / sd, val_y,
+                              (test_feats - mu) / sd, test_y, max_epochs=max_epochs, seed=seed, device=device,
+                              autocast=autocast, num_classes=num_classes, **SCHEDULE, **HP["linear"])
+    res.model.eval()
+    with torch.no_grad():
+        pred = res.model(((test_feats - mu) / sd).to(next(res.model.parameters()).device)).argmax(1)
+    return res, pred.cpu().numpy().astype(np.int64)
 
 
 DEFAULT_LABELS = (500, 1000, 2500, 5000)
@@ -271,28 +345,29 @@ def _main(argv: list[str] | None) -> None:
     pretrained = build_backbone(cfg.pretrain.backbone)
     load_local_weights(pretrained, backbone_path)
     pretrained = pretrained.to(device)
+    # the frozen backbones of the linear probes: pretrained, and the weights it started from
+    probe_bodies = {"linear": pretrained, "random_linear": random_backbone(cfg, cfg.run.seed).to(device)}
+    probe_bodies = {m: body for m, body in probe_bodies.items() if m in methods}
 
     # ---- data -----------------------------------------------------------------------
     train = load_generic(dataset, cfg.data.root, "train")
     test = load_generic(dataset, cfg.data.root, "test")
     assert train.labels is not None and test.labels is not None
     if args.eval_limit:
-        keep = slice(None, None, max(1, len(test.images) // args.eval_limit))
+        keep = evenly_spaced(len(test.images), args.eval_limit)
         test.images, test.labels = test.images[keep], test.labels[keep]
     aug = cfg.pretrain.augment
     stats = pretrain.normalization_name(cfg)  # the data set's own statistics, as its pretraining's views
     mean, std = normalization_for(stats)  # as pretraining and pretrain.embed_images
     test_x = prepare_images(test.images, mean, std, aug.image_size, device)
     test_y = torch.as_tensor(test.labels, device=device)
-    test_feats = pretrain.embed_images(pretrained, test.images, stats, aug.image_size, device,
-                                       autocast=bf16) if "linear" in methods else None
+    test_feats = {m: pretrain.embed_images(body, test.images, stats, aug.image_size, device, autocast=bf16)
+                  for m, body in probe_bodies.items()}
     print(f"[bench] pool {len(train.images)} training images, test {len(test.images)} images, device {device}")
 
     smoke = bool(reasons)
     reference = paper_reference(dataset, reasons)
     paper = PAPER_MNIST if reference else None
-    hp = {"finetune": dict(lr=5e-4, patience=5), "scratch": dict(lr=5e-4, patience=5),
-          "linear": dict(lr=5e-3, patience=10)}
     protocol = (
         f"labelled subset: class-stratified draw of N from the training split ({len(train.images)} images) "
         f"with numpy default_rng(seed); {args.val_fraction:.0%} of it (stratified) held out for early stopping, "
@@ -306,6 +381,10 @@ def _main(argv: list[str] | None) -> None:
         f"normalised with mean {mean} std {std} (as in pretraining). "
         f"linear: frozen pre-expander features of the un-augmented images, standardised with the "
         f"training part's statistics, linear layer, Adam lr 5e-3, same batch and decay, patience 10. "
+        f"random_linear: the same linear probe on the frozen features of a randomly initialised, never "
+        f"trained {cfg.pretrain.backbone.arch} of the same architecture (torch.manual_seed(run.seed "
+        f"{cfg.run.seed}) then the constructor: the weights the pretraining started from; BatchNorm at its "
+        f"initial running statistics). "
         f"{'bf16 autocast' if bf16 else 'fp32'} forward passes, float32 loss."
     )
     record: dict[str, Any] = {
@@ -318,6 +397,11 @@ def _main(argv: list[str] | None) -> None:
         "eval_images": {"pool": len(train.images), "test": len(test.images)},
         "protocol": protocol,
         "paper": paper_record(reference),
+        **({"random_backbone": {
+            "seed": cfg.run.seed,
+            "what": "torch.manual_seed(run.seed) then the backbone constructor: the initial weights of a "
+                    "pretraining with this run.seed (pretrain.run seeds the same way); never trained, "
+                    "BatchNorm at its initial running statistics"}} if "random_linear" in methods else {}),
         "labels": {},
         "eval_seconds": 0.0,
         "config": to_dict(cfg),
@@ -333,37 +417,23 @@ def _main(argv: list[str] | None) -> None:
         t_label = time.perf_counter()
         entry: dict[str, Any] = {}
         for seed in seeds:
-            rng = np.random.default_rng(seed)
-            subset, _ = stratified_split(train.labels, n_labels, rng)
-            n_val = max(1, round(args.val_fraction * n_labels))
-            val_pos, train_pos = stratified_split(train.labels[subset], n_val, rng)
-            tr_idx, va_idx = subset[train_pos], subset[val_pos]
+            tr_idx, va_idx = labelled_subset(train.labels, n_labels, args.val_fraction, seed)
             xtr = prepare_images(train.images[tr_idx], mean, std, aug.image_size, device)
             xva = prepare_images(train.images[va_idx], mean, std, aug.image_size, device)
             ytr = torch.as_tensor(train.labels[tr_idx], device=device)
             yva = torch.as_tensor(train.labels[va_idx], device=device)
             line = []
             for method in methods:
-                common = dict(max_epochs=args.max_epochs, min_steps=MIN_STEPS, batch_size=128, decay_every=50, decay_rate=0.95,
-                              seed=seed, device=device, autocast=bf16, num_classes=10, **hp[method])
-                if method == "linear":
-                    assert test_feats is not None
-                    ftr = pretrain.embed_images(pretrained, train.images[tr_idx], stats, aug.image_size,
-                                                device, autocast=bf16)
-                    fva = pretrain.embed_images(pretrained, train.images[va_idx], stats, aug.image_size,
-                                                device, autocast=bf16)
-                    mu, sd = ftr.mean(0, keepdim=True), ftr.std(0, keepdim=True).clamp_min(1e-6)
-                    res = finetune_classifier(nn.Identity(), (ftr - mu) / sd, ytr, (fva - mu) / sd, yva,
-                                              (test_feats - mu) / sd, test_y, **common)
+                common = dict(max_epochs=args.max_epochs, seed=seed, device=device, autocast=bf16, num_classes=10)
+                if method in PROBES:
+                    ftr, fva = (pretrain.embed_images(probe_bodies[method], train.images[idx], stats, aug.image_size,
+                                                      device, autocast=bf16) for idx in (tr_idx, va_idx))
+                    res, _ = linear_probe(ftr, ytr, fva, yva, test_feats[method], test_y, **common)
                 else:
-                    if method == "finetune":
-                        body: nn.Module = pretrained
-                    else:
-                        torch.manual_seed(seed)
-                        bc = cfg.pretrain.backbone
-                        body = Backbone(bc.arch, in_channels=configured_channels(cfg), cifar_stem=bc.cifar_stem,
-                                        stem_stride=bc.stem_stride)
-                    res = finetune_classifier(body, xtr, ytr, xva, yva, test_x, test_y, **common)
+                    # scratch: seeded by the labelled subset's seed, one init per seed
+                    body = pretrained if method == "finetune" else random_backbone(cfg, seed)
+                    res = finetune_classifier(body, xtr, ytr, xva, yva, test_x, test_y, **common,
+                                              **SCHEDULE, **HP[method])
                 runs[method].append({"seed": seed, "test_top1": round(res.test_top1, 2),
                                      "val_top1": round(res.val_top1, 2), "best_epoch": res.best_epoch + 1,
                                      "epochs_run": res.epochs_run, "seconds": round(res.seconds, 2)})

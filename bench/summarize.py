@@ -487,6 +487,41 @@ def _spread(entry: dict[str, Any], method: str) -> str:
     return _pct(m.get("mean"))
 
 
+def quick_check_rows(r: dict[str, Any]) -> list[str]:
+    """bench/quick_check.py: the linear probe of a briefly pretrained backbone against the same
+    probe of the random backbone it started from, the gap with McNemar's p, the verdict on
+    the claim, and what the check cost (wall and CPU minutes, threads, load averages)."""
+    top = r.get("linear_probe_top1") or {}
+    pre = r.get("pretrain") or {}
+    lab = r.get("labelled") or {}
+    test = (r.get("test_images") or {}).get("count")
+    mc = r.get("mcnemar") or {}
+    wall = (r.get("wall_seconds") or {}).get("total")
+    cpu = r.get("cpu_seconds_total")
+    threads = (r.get("threads") or {}).get("torch_intra_op")
+    load = r.get("load_average_1_5_15_min") or {}
+    start, end = (load.get(k) for k in ("start", "end"))
+    load_words = (f", 1-min load average {start[0]} at the start, {end[0]} at the end"
+                  if isinstance(start, list) and isinstance(end, list) else "")
+    gap = r.get("gap_points")
+    p = mc.get("p_two_sided")
+    figure = (f"linear probe {_pct(top.get('pretrained'))} % pretrained vs {_pct(top.get('random'))} % random "
+              f"backbone: gap {gap:+.2f} points" if isinstance(gap, (int, float)) else "no gap recorded")
+    if isinstance(p, (int, float)):
+        figure += (f" ({mc.get('pretrained_only_right')} test images only the pretrained probe got right, "
+                   f"{mc.get('random_only_right')} only the random one; McNemar p {p:.2g})")
+    figure += (f". Claim: {'holds' if r.get('claim_holds') else 'does not hold'}; criterion: {r.get('criterion')}. "
+               f"{_minutes(wall)} min wall, {_minutes(cpu)} min CPU")
+    return [f"| quick SSL check (bench/quick_check.py): MNIST, {r.get('model')}, {pre.get('steps')} pretraining "
+            f"steps of {pre.get('pairs_per_step')} pairs; linear probe on {lab.get('labels')} labels, scored on "
+            f"{test} official test images; {threads} thread{load_words} | "
+            f"{figure} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
+def _minutes(seconds: Any) -> str:
+    return f"{seconds / 60:.1f}" if isinstance(seconds, (int, float)) else "?"
+
+
 def cifar_rows(r: dict[str, Any]) -> list[str]:
     tta = r.get("time_to_knn_accuracy", {})
     reach = "; ".join(f"k-NN {k.split('_')[1]} %: " + (f"{v['minutes']} min (epoch {v['epoch']})"
@@ -1141,16 +1176,21 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
             continue
         paper_info = low.get("paper") or {}  # "reference"; files before it: "comparable"
         paper = paper_info.get("figures", {}) if paper_info.get("reference", paper_info.get("comparable")) else {}
+        # files written before bench.low_label had random_linear keep their five columns
+        random = any("random_linear" in entry for entry in low.get("labels", {}).values())
         out += ["", f"**{GENERIC_DATASET_WORDS[dataset][0]} low-label "
                 f"test top-1 (%), mean ± std over seeds** ({_device(low)}, {_date(low)}; "
                 f"pretraining {low.get('pretrain', {}).get('seconds')} s)",
-                "", "| labels | fine-tune | scratch | linear probe | paper fine-tune (MLP) | paper scratch (MLP) |",
-                "|---|---|---|---|---|---|"]
+                "", "| labels | fine-tune | scratch | linear probe | "
+                + ("linear probe, random backbone | " if random else "")
+                + "paper fine-tune (MLP) | paper scratch (MLP) |",
+                "|---|---|---|---|---|---|" + ("---|" if random else "")]
         for n, entry in low.get("labels", {}).items():
             pp = paper.get(n, {})
             out.append(f"| {n} | {_spread(entry, 'finetune')} | {_spread(entry, 'scratch')} | "
                        f"{_spread(entry, 'linear')} | "
-                       f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
+                       + (f"{_spread(entry, 'random_linear')} | " if random else "")
+                       + f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
     for name in sorted(p.stem for p in results_dir.glob("layer_clusters_*.json")):
         lc = load(name)
         if not lc:
@@ -1223,6 +1263,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += pipeline_rows(record)
         elif name.startswith("cifar10_vicreg"):
             lines += cifar_rows(record)
+        elif name.startswith("quick_check"):
+            lines += quick_check_rows(record)
         elif name.startswith("inference_"):
             lines += inference_rows(record)
         elif name == "threads":

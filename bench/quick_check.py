@@ -1,0 +1,262 @@
+"""Quick correctness check of the self-supervised machinery: about ten minutes of one CPU thread.
+
+The claim it checks: VICReg pretraining with the package's own stage (``drac_ssl.pretrain.run``)
+adds a clear gap to the linear probe over the features of the randomly initialised backbone
+it started from. Steps, all fixed by this script (:data:`PRESET`, :data:`N_LABELS`,
+:data:`TEST_IMAGES`):
+
+1. pretrain VICReg on MNIST's 10k unlabelled training images (``configs/mnist.yaml`` with the
+   short schedule of :data:`PRESET`: ResNet-18 with the CIFAR stem at stride 2, batch 64,
+   5 epochs of 40 steps (200 steps, 12,800 pairs, each epoch a fresh draw of the images),
+   1 warm-up epoch, no k-NN monitor; the config's LARS, lr 0.3 and expander otherwise);
+2. draw one labelled subset of :data:`N_LABELS` training images (class-stratified, seed 0;
+   10 % held out for early stopping: ``bench.low_label.labelled_subset``);
+3. the low-label linear probe (``bench.low_label.linear_probe``: standardised frozen
+   pre-expander features, Adam lr 5e-3, patience 10) on the pretrained backbone and on the
+   random one (``bench.low_label.random_backbone(cfg, run.seed)``: the weights the
+   pretraining started from), both scored on the same official 10k test images;
+4. the gap (pretrained minus random, points of top-1 %), with the exact McNemar test on the
+   test images one probe gets right and the other wrong; the claim holds when the gap is at
+   least :data:`CLEAR_GAP_POINTS` and McNemar's two-sided p is below :data:`MAX_P` (fixed
+   before the first run).
+
+Writes ``bench/results/quick_check_mnist.json``: command, device, versions, threads, date,
+wall and CPU seconds of each part, the 1-, 5- and 15-minute load averages at the start and
+the end, both accuracies, the gap and the verdict. A ``data.root`` or ``--data`` is the only
+change that keeps the protocol; any other override, another ``--labels`` or
+``--test-images``, is a smoke run (``quick_check_mnist_smoke.json``, ``"smoke": true``).
+Without ``--run-dir`` the pretraining goes to a temporary folder removed at the end, so every
+run pretrains afresh and its wall time is the whole check::
+
+    OMP_NUM_THREADS=1 python -m bench.quick_check
+
+A smoke run of the flow (a minute or two)::
+
+    python -m bench.quick_check --test-images 200 pretrain.epochs=1 pretrain.max_steps_per_epoch=2
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.common import RESULTS, load_average, smoke_fields, smoke_result_name, write_result
+from bench.common import data_root as common_data_root
+from bench.low_label import evenly_spaced, labelled_subset, linear_probe, random_backbone
+from bench.pretraining import run_command, run_pretraining
+from drac_ssl import pretrain
+from drac_ssl.config import load_config, to_dict
+from drac_ssl.datasets import load_generic
+from drac_ssl.models import build_backbone, load_local_weights
+from drac_ssl.runtime import resolve_device
+from drac_ssl.starting import python_command
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "mnist.yaml"
+# Measured before choosing (AMD EPYC, one thread, CPU seconds): a pretraining step of 64 pairs
+# ~2.2 s, embedding ~230 images/s; so 200 steps (~7.5 min) and the two backbones' features
+# of 1,000 labelled and 10,000 test images (~1.6 min) make about 10 minutes.
+PRESET = (
+    "pretrain.backbone.stem_stride=2",  # every map halved: ~4x fewer operations per image
+    "pretrain.batch_size=64",
+    "pretrain.epochs=5",
+    "pretrain.max_steps_per_epoch=40",  # 5 x 40 steps x 64 pairs = 12,800 pairs
+    "pretrain.warmup_epochs=1",
+    "pretrain.knn_every=0",
+)
+"""The overrides of ``configs/mnist.yaml`` that make the short pretraining of the check."""
+N_LABELS = 1000
+VAL_FRACTION = 0.1
+SEED = 0
+TEST_IMAGES = 0
+"""``--test-images``: 0 = every official test image (10k)."""
+CLEAR_GAP_POINTS = 2.0
+MAX_P = 1e-3
+NAME = "quick_check_mnist"
+
+
+def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, Any]:
+    """The exact McNemar test of two classifiers on the same images: ``right_a`` / ``right_b``
+    boolean ``(N,)``, whether each got image i right. Returns ``{"a_only", "b_only", "p_two_sided"}``:
+    the images only ``a`` / only ``b`` got right and the two-sided binomial p of that split
+    under p = 0.5 (1.0 when no image is discordant). Raises ValueError for arrays of other
+    shapes."""
+    from scipy.stats import binomtest
+
+    right_a, right_b = np.asarray(right_a, dtype=bool), np.asarray(right_b, dtype=bool)
+    if right_a.shape != right_b.shape or right_a.ndim != 1:
+        raise ValueError(f"mcnemar needs two (N,) arrays of the same images, got {right_a.shape} and {right_b.shape}")
+    a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
+    p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
+    return {"a_only": a_only, "b_only": b_only, "p_two_sided": float(p)}
+
+
+def verdict(gap: float, p: float) -> bool:
+    """Whether the claim holds: a gap of at least :data:`CLEAR_GAP_POINTS` points of top-1 %
+    (pretrained minus random) and McNemar's two-sided p below :data:`MAX_P`."""
+    return gap >= CLEAR_GAP_POINTS and p < MAX_P
+
+
+def smoke_reasons(overrides: list[str], labels: int, test_images: int) -> list[str]:
+    """Why a run is not the check's protocol (empty: it is): any override but ``data.root``,
+    another ``--labels`` or ``--test-images``."""
+    out = [f"override {o}" for o in overrides if o.split("=", 1)[0].strip() != "data.root"]
+    if labels != N_LABELS:
+        out.append(f"--labels {labels}, not {N_LABELS}")
+    if test_images != TEST_IMAGES:
+        out.append(f"--test-images {test_images}, not every official test image")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command; a Ctrl-C ends with what was saved and how to resume (exit code 130)."""
+    run_command(_main, argv)
+
+
+def _main(argv: list[str] | None) -> None:
+    t_start, cpu_start = time.perf_counter(), time.process_time()
+    load_start = load_average()
+    parser = argparse.ArgumentParser(prog=python_command("bench.quick_check"),
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=None, help="MNIST folder (default: configs/mnist.yaml's data.root)")
+    parser.add_argument("--labels", type=int, default=N_LABELS, help="labelled training images (with validation)")
+    parser.add_argument("--test-images", type=int, default=TEST_IMAGES,
+                        help="score only N evenly spaced official test images (smoke runs; default 0 = all 10k)")
+    parser.add_argument("--run-dir", default=None,
+                        help="keep the pretraining here (a rerun resumes or reuses it); default: a temporary "
+                             "folder removed at the end")
+    parser.add_argument("--out-dir", default=str(RESULTS))
+    parser.add_argument("--name", default=None, help=f"result name (default: {NAME}; a smoke run {NAME}_smoke)")
+    parser.add_argument("overrides", nargs="*", help="config overrides after the preset's (a smoke run)")
+    args = parser.parse_intermixed_args(argv)
+
+    try:
+        root = common_data_root(CONFIG, args.data, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    reasons = smoke_reasons(args.overrides, args.labels, args.test_images)
+    out_dir = Path(args.out_dir)
+    name = smoke_result_name(NAME, reasons, args.name, out_dir=out_dir)
+    if reasons:
+        print(f"[bench] smoke run: checks that the flow runs, not the claim ({'; '.join(reasons)}); writes {name}.json")
+    cfg = load_config(CONFIG, [f"data.root={root}", *PRESET, *args.overrides])
+    device = resolve_device(cfg.run.device)
+    bf16 = pretrain.use_bf16(cfg, device)
+    temporary = args.run_dir is None
+    run_dir = Path(tempfile.mkdtemp(prefix="quick_check_")) if temporary else Path(args.run_dir)
+    try:
+        # ---- 1. pretraining ----------------------------------------------------------
+        print(f"[bench] pretraining VICReg on MNIST ({cfg.pretrain.epochs} epochs of at most "
+              f"{cfg.pretrain.max_steps_per_epoch or 'all'} steps, batch {cfg.pretrain.batch_size}) in {run_dir}")
+        cpu0 = time.process_time()
+        run = run_pretraining(cfg, run_dir)
+        pre_cpu = time.process_time() - cpu0
+        history = run.result.history
+        pretrained = build_backbone(cfg.pretrain.backbone)
+        load_local_weights(pretrained, run.result.backbone_path)
+        bodies = {"pretrained": pretrained.to(device), "random": random_backbone(cfg, cfg.run.seed).to(device)}
+        print(f"[bench] pretraining: {run.seconds:.1f} s, {len(history)} epochs, final loss "
+              f"{history[-1].get('loss') if history else None}")
+
+        # ---- 2. data -------------------------------------------------------------------
+        train = load_generic("mnist", cfg.data.root, "train")
+        test = load_generic("mnist", cfg.data.root, "test")
+        assert train.labels is not None and test.labels is not None
+        keep = evenly_spaced(len(test.images), args.test_images)
+        test_images, test_labels = test.images[keep], test.labels[keep]
+        tr_idx, va_idx = labelled_subset(train.labels, args.labels, VAL_FRACTION, SEED)
+        ys = [torch.as_tensor(a, device=device) for a in (train.labels[tr_idx], train.labels[va_idx], test_labels)]
+        stats, size = pretrain.normalization_name(cfg), cfg.pretrain.augment.image_size
+
+        # ---- 3. the two probes -----------------------------------------------------------
+        probes: dict[str, dict[str, Any]] = {}
+        right: dict[str, np.ndarray] = {}
+        for which, body in bodies.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            feats = [pretrain.embed_images(body, images, stats, size, device, autocast=bf16)
+                     for images in (train.images[tr_idx], train.images[va_idx], test_images)]
+            embed_s, embed_cpu = time.perf_counter() - t0, time.process_time() - c0
+            res, pred = linear_probe(feats[0], ys[0], feats[1], ys[1], feats[2], ys[2], seed=SEED,
+                                     device=device, autocast=bf16)
+            right[which] = pred == test_labels
+            probes[which] = {"test_top1": round(res.test_top1, 2), "val_top1": round(res.val_top1, 2),
+                             "best_epoch": res.best_epoch + 1, "epochs_run": res.epochs_run,
+                             "embed_seconds": round(embed_s, 1), "embed_cpu_seconds": round(embed_cpu, 1),
+                             "probe_seconds": round(res.seconds, 1)}
+            print(f"[bench] {which} backbone: linear probe {res.test_top1:.2f} % on {len(test_labels)} test images "
+                  f"(embedding {embed_s:.1f} s, probe {res.seconds:.1f} s)")
+
+        # ---- 4. gap and verdict --------------------------------------------------------
+        gap = round(probes["pretrained"]["test_top1"] - probes["random"]["test_top1"], 2)
+        paired = mcnemar(right["pretrained"], right["random"])
+        holds = verdict(gap, paired["p_two_sided"])
+        total_s, total_cpu = time.perf_counter() - t_start, time.process_time() - cpu_start
+        record: dict[str, Any] = {
+            "claim": "VICReg pretraining with the package's own stage adds a clear gap to the linear probe "
+                     "over the features of the randomly initialised backbone it started from",
+            "criterion": f"gap (pretrained minus random, points of test top-1 %) >= {CLEAR_GAP_POINTS} and exact "
+                         f"McNemar two-sided p < {MAX_P} on the same test images (fixed before the first run)",
+            "claim_holds": holds,
+            **smoke_fields(reasons),
+            "dataset": "MNIST: the first 10k training images (official order) unlabelled for pretraining and as "
+                       "the pool of the labelled subset; official test set",
+            "model": f"{cfg.pretrain.backbone.arch} (CIFAR stem, stride {cfg.pretrain.backbone.stem_stride}), "
+                     f"VICReg, expander {cfg.pretrain.expander}",
+            "preset": list(PRESET),
+            "overrides": list(args.overrides),
+            "pretrain": {
+                "seconds": round(run.seconds, 1), "cpu_seconds": round(pre_cpu, 1), **run.record(),
+                "steps": int(history[-1].get("step", 0)) if history else 0,
+                "pairs_per_step": cfg.pretrain.batch_size,
+                "final_loss": history[-1].get("loss") if history else None,
+                "loss_by_epoch": [r.get("loss") for r in history],
+                "run_dir": "temporary, removed" if temporary else str(run_dir),
+            },
+            "labelled": {"labels": args.labels, "train": len(tr_idx), "val": len(va_idx), "seed": SEED,
+                         "draw": "class-stratified from the 10k pool with numpy default_rng(seed), 10 % of it "
+                                 "(stratified) held out for early stopping (bench.low_label.labelled_subset)"},
+            "test_images": {"count": int(len(test_labels)),
+                            "which": "the official 10k test set" if not args.test_images else
+                                     f"every {keep.step}th official test image from the first (0, {keep.step}, ...)"},
+            "random_backbone": {"seed": cfg.run.seed,
+                                "what": "torch.manual_seed(run.seed) then the backbone constructor: the weights "
+                                        "this pretraining started from; never trained, BatchNorm at its initial "
+                                        "running statistics"},
+            "probe": "bench.low_label.linear_probe: frozen pre-expander features of the un-augmented images, "
+                     "standardised with the training part's statistics, linear layer, Adam lr 5e-3, batch 128, "
+                     "lr x0.95 every 50 steps, early stopping patience 10 epochs not before 300 steps, best "
+                     "validation epoch scored",
+            "linear_probe_top1": {"pretrained": probes["pretrained"]["test_top1"],
+                                  "random": probes["random"]["test_top1"]},
+            "gap_points": gap,
+            "mcnemar": {"pretrained_only_right": paired["a_only"], "random_only_right": paired["b_only"],
+                        "p_two_sided": paired["p_two_sided"]},
+            "probes": probes,
+            "wall_seconds": {"pretrain": round(run.seconds, 1),
+                             "embed": round(sum(p["embed_seconds"] for p in probes.values()), 1),
+                             "probes": round(sum(p["probe_seconds"] for p in probes.values()), 1),
+                             "total": round(total_s, 1)},
+            "cpu_seconds_total": round(total_cpu, 1),
+            "load_average_1_5_15_min": {"start": load_start, "end": load_average()},
+            "device_kind": device.type,
+            "config": to_dict(cfg),
+        }
+        write_result(name, record, out_dir)
+        print(f"[bench] linear probe: pretrained {probes['pretrained']['test_top1']:.2f} %, random "
+              f"{probes['random']['test_top1']:.2f} %, gap {gap:+.2f} points (McNemar p {paired['p_two_sided']:.2g}); "
+              f"claim {'holds' if holds else 'does not hold'}"
+              + (" (smoke run: not the check)" if reasons else "")
+              + f"; {total_s / 60:.1f} min wall, {total_cpu / 60:.1f} min CPU")
+    finally:
+        if temporary:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""bench.quick_check: the paired test, the verdict, what counts as the check's protocol, and
+its README row; bench.summarize's low-label table shows the random-backbone probe when a file
+has it (CPU, instant)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def test_mcnemar_counts_the_discordant_images_and_gives_the_exact_two_sided_p() -> None:
+    from bench.quick_check import mcnemar
+
+    a = np.array([True] * 10 + [False] * 2 + [True] * 5 + [False] * 3)
+    b = np.array([False] * 10 + [True] * 2 + [True] * 5 + [False] * 3)
+    out = mcnemar(a, b)
+    assert out["a_only"] == 10 and out["b_only"] == 2
+    # P(X <= 2 or X >= 10), X ~ Binomial(12, 1/2): (1 + 12 + 66) * 2 / 4096
+    assert out["p_two_sided"] == pytest.approx(158 / 4096)
+    assert mcnemar(a, a)["p_two_sided"] == 1.0  # no discordant image
+    with pytest.raises(ValueError, match="same images"):
+        mcnemar(a, b[:-1])
+
+
+def test_the_claim_needs_both_a_clear_gap_and_a_small_p() -> None:
+    from bench.quick_check import CLEAR_GAP_POINTS, MAX_P, verdict
+
+    assert verdict(CLEAR_GAP_POINTS, MAX_P / 2)
+    assert not verdict(CLEAR_GAP_POINTS - 0.01, 1e-9)
+    assert not verdict(10.0, MAX_P)
+    assert not verdict(-5.0, 1e-9)
+
+
+def test_only_the_data_path_keeps_the_checks_protocol() -> None:
+    from bench.common import smoke_result_name
+    from bench.quick_check import N_LABELS, NAME, TEST_IMAGES, smoke_reasons
+
+    assert smoke_reasons(["data.root=/x/mnist"], N_LABELS, TEST_IMAGES) == []
+    reasons = smoke_reasons(["pretrain.epochs=1"], 200, 500)
+    assert len(reasons) == 3 and "pretrain.epochs=1" in reasons[0]
+    assert smoke_result_name(NAME, reasons) == "quick_check_mnist_smoke"
+    assert smoke_result_name(NAME, []) == "quick_check_mnist"
+
+
+RECORD = {
+    "command": "python -m bench.quick_check", "device": "CPU: AMD EPYC x2", "date_utc": "2027-01-01T00:00:00+00:00",
+    "threads": {"torch_intra_op": 1}, "model": "resnet18 (CIFAR stem, stride 2), VICReg, expander 1024-1024-1024",
+    "claim_holds": True, "criterion": "gap >= 2.0 and p < 0.001", "smoke": False,
+    "pretrain": {"steps": 200, "pairs_per_step": 64}, "labelled": {"labels": 1000},
+    "test_images": {"count": 10000}, "linear_probe_top1": {"pretrained": 93.5, "random": 86.25},
+    "gap_points": 7.25, "mcnemar": {"pretrained_only_right": 900, "random_only_right": 175, "p_two_sided": 1e-30},
+    "wall_seconds": {"total": 1260.0}, "cpu_seconds_total": 600.0,
+    "load_average_1_5_15_min": {"start": [4.5, 4.0, 3.0], "end": [5.25, 4.0, 3.0]},
+}
+
+
+def test_the_quick_check_row_shows_both_probes_the_gap_the_verdict_and_the_cost() -> None:
+    from bench.summarize import quick_check_rows
+
+    (row,) = quick_check_rows(RECORD)
+    assert "93.50 % pretrained vs 86.25 % random" in row and "gap +7.25 points" in row
+    assert "McNemar p 1e-30" in row and "Claim: holds; criterion: gap >= 2.0 and p < 0.001." in row
+    assert "200 pretraining steps of 64 pairs" in row and "1000 labels" in row and "10000 official test images" in row
+    assert "21.0 min wall, 10.0 min CPU" in row and "1 thread" in row
+    assert "1-min load average 4.5 at the start, 5.25 at the end" in row
+    (failed,) = quick_check_rows({**RECORD, "claim_holds": False, "gap_points": -0.5})
+    assert "Claim: does not hold" in failed and "gap -0.50 points" in failed
+
+
+def test_the_low_label_table_has_the_random_backbone_column_only_when_the_file_has_it(tmp_path: Path) -> None:
+    import json
+
+    from bench.summarize import correctness_tables
+
+    entry = {m: {"mean": v, "std": 0.5} for m, v in (("finetune", 97.0), ("scratch", 90.0), ("linear", 94.5))}
+    record = {"device": "d", "date_utc": "2027-01-01", "smoke": False, "smoke_reasons": [],
+              "eval_images": {"test": 10000}, "pretrain": {"seconds": 60.0}, "labels": {"500": entry}}
+    path = tmp_path / "low_label_mnist.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    old = "\n".join(correctness_tables(tmp_path))
+    assert "random backbone" not in old and "| 500 | 97.00 ± 0.50 | 90.00 ± 0.50 | 94.50 ± 0.50 | – | – |" in old
+    entry["random_linear"] = {"mean": 85.25, "std": 1.0}
+    path.write_text(json.dumps(record), encoding="utf-8")
+    new = "\n".join(correctness_tables(tmp_path))
+    assert "| linear probe | linear probe, random backbone |" in new
+    assert "| 500 | 97.00 ± 0.50 | 90.00 ± 0.50 | 94.50 ± 0.50 | 85.25 ± 1.00 | – | – |" in new
