@@ -23,6 +23,8 @@ fine-tuned under ``keep=last`` gives its own ``last`` folds, which are not retra
 record's ``folds_taken_from`` per variant and rule says so). Folds, seeds, heads, epoch
 budgets (which best and inner may cut short) and the cross-fitted calibration are the same;
 which epoch's weights each fold keeps differs, and under ``inner`` the images it trains on.
+Each fine-tuning runs in the folder the run was started from (:func:`source_cwd`), where the
+relative paths of its ``config.yaml`` (``data.root``) name what its ingest read.
 
 ``bench/results/<name>.json`` holds, per rule and variant, the out-of-fold QWK (95% CI), AUC
 one-vs-one and one-vs-rest, accuracy, the epochs kept and each fold's training images (under
@@ -205,8 +207,34 @@ def reuse_check(figures: dict[str, dict[str, dict[str, Any]]], source_keep: str 
     return {"source_finetune_keep": source_keep, "folds": per_rule, "expected_but_retrained": retrained}
 
 
+def source_cwd(source: Path, data_root: str | None) -> Path:
+    """The folder each fine-tuning runs in: the one the run ``source`` was started from, so the
+    relative paths of its ``config.yaml`` (``data.root: ../shared/data/...``, read from the
+    current folder) name the files its ingest read; else run.reuse refuses the ingest as
+    another (its resolved data.root differs) and the data root is not found. Candidates: the
+    folders of the run's ``drac_ssl.train`` invocations (``invocations.jsonl``, the last
+    first), then the repository; the first that exists where a relative ``data_root`` is found
+    from it, else the first that exists, else the repository."""
+    from drac_ssl.io import invocations
+
+    folders = [Path(str(line["cwd"])) for line in reversed(invocations(source / "invocations.jsonl"))
+               if line.get("cwd")]
+    existing = [f for f in (*folders, REPO) if f.is_dir()]
+    relative = data_root and not Path(os.path.expanduser(data_root)).is_absolute()
+    if relative:
+        for folder in existing:
+            if (folder / os.path.expanduser(data_root)).exists():
+                return folder
+    return existing[0] if existing else REPO
+
+
 def _finetune_once(source: Path, work: Path, keep: str, stages: list[str], threads: int,
-                   extra: list[str], log: Path) -> tuple[Path, float]:
+                   extra: list[str], log: Path, cwd: Path) -> tuple[Path, float]:
+    """Fine-tune run ``source``'s variants under ``finetune.keep=keep`` in the new run folder
+    ``work/keep_<keep>`` (``run.reuse=source``, ``run.stages=stages``; ``extra``: further
+    overrides), in folder ``cwd`` (:func:`source_cwd`), its output appended to ``log``.
+    Returns the run folder and the seconds it took. Raises SystemExit (with the end of the
+    log) when the training exits non-zero."""
     run_dir = work / f"keep_{keep}"
     command = [sys.executable, "-m", "drac_ssl.train", "-c", str(source / "config.yaml"),
                f"run.reuse={source}", f"run.name={run_dir.name}", f"run.out_dir={work}",
@@ -218,7 +246,7 @@ def _finetune_once(source: Path, work: Path, keep: str, stages: list[str], threa
     print(f"[bench] finetune.keep={keep}: {' '.join(command[1:])}", flush=True)
     t0 = time.perf_counter()
     with log.open("a", encoding="utf-8") as out:
-        code = subprocess.run(command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
     seconds = time.perf_counter() - t0
     if code != 0:  # the log lies in the temporary folder, removed on the way out: its end is said here
         tail = "".join(log.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)[-40:])
@@ -277,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     # fine-tuning here takes them (same signature) rather than training them again
     source_keep = (finetune_config.get("keep", "best")
                    if (done.get("finetune") or {}).get("status") == "done" else None)
+    cwd = source_cwd(source, (_yaml_section(config, "data") or {}).get("root"))
     load_start = load_average()
     with tempfile.TemporaryDirectory(prefix="keep_selection_") as tmp:
         work = Path(tmp)
@@ -285,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
         differences: dict[str, Any] = {}
         seconds: dict[str, float] = {}
         for keep in rules:
-            run_dir, took = _finetune_once(source, work, keep, stages, args.threads, args.overrides, log)
+            run_dir, took = _finetune_once(source, work, keep, stages, args.threads, args.overrides, log, cwd)
             figures[keep] = variant_figures(run_dir / "finetune")
             differences[keep] = paired_differences(run_dir / "finetune")
             seconds[keep] = round(took, 1)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import REPO
 from bench.keep_selection import (
     RULES,
     default_name,
@@ -21,6 +22,7 @@ from bench.keep_selection import (
     parse_rules,
     protocol_words,
     reuse_check,
+    source_cwd,
     variant_figures,
 )
 from bench.summarize import keep_selection_rows
@@ -149,3 +151,20 @@ def test_inner_against_last_its_chosen_epochs_and_the_images_it_trained_on(tmp_p
     assert "keep=inner with patience 5, inner_fraction 0.15 (15% fewer training images per fold): retrained" in row
     assert "keep=last: the source run's own fine-tuned folds (its code and settings), not retrained" in row
     assert "best" not in row
+
+
+def test_the_fine_tunings_run_where_the_run_was_started_so_its_relative_data_root_holds(tmp_path: Path) -> None:
+    """configs/retinamnist.yaml's data.root is ../shared/data/...: read from a temporary folder
+    it named nothing, and run.reuse refused the ingest (its resolved data.root differed)."""
+    started, elsewhere, run = tmp_path / "repo", tmp_path / "deeper" / "elsewhere", tmp_path / "runs" / "src"
+    for folder in (started, elsewhere, run, tmp_path / "shared" / "data"):
+        folder.mkdir(parents=True)
+    (tmp_path / "shared" / "data" / "x.npz").write_bytes(b"")
+    lines = [{"tool": "drac_ssl.train", "cwd": str(started)}, {"tool": "drac_ssl.train", "cwd": str(elsewhere)},
+             {"tool": "drac_ssl.export", "cwd": "/nowhere"}]
+    (run / "invocations.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert source_cwd(run, "../shared/data/x.npz") == started  # the one the relative root is found from
+    assert source_cwd(run, str(tmp_path / "shared" / "data" / "x.npz")) == elsewhere  # absolute: the last
+    assert source_cwd(run, "../missing.npz") == elsewhere
+    (run / "invocations.jsonl").unlink()
+    assert source_cwd(run, "../shared/data/x.npz") == REPO  # no record: the repository
