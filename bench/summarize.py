@@ -225,29 +225,55 @@ def default_run_rows(r: dict[str, Any]) -> list[str]:
 
 
 def keep_selection_rows(r: dict[str, Any]) -> list[str]:
-    """bench/keep_selection.py: each variant's out-of-fold QWK under ``finetune.keep=best`` and
-    ``=last`` and what choosing the epoch on the scored fold added; then the pretrained-minus-
-    scratch QWK under each rule."""
+    """bench/keep_selection.py: each variant's out-of-fold QWK under each rule measured
+    (``finetune.keep=best`` and/or ``=inner``) and under ``=last``, and what the rule changed
+    against last; then the pretrained-minus-scratch QWK under each rule. Under ``inner`` also the
+    mean kept epoch and the share fewer training images its folds trained on."""
     variants = r.get("variants") or {}
-    best, last = variants.get("best") or {}, variants.get("last") or {}
+    last = variants.get("last") or {}
+    others = [rule for rule in ("best", "inner") if rule in variants]
     cells = []
-    for v in best:
-        if v in last:
-            b, l_ = best[v], last[v]
-            cells.append(f"{v} QWK {b['qwk']:.3f} best / {l_['qwk']:.3f} last ({b['qwk'] - l_['qwk']:+.3f}), "
-                         f"accuracy {b['accuracy'] - l_['accuracy']:+.3f}")
+    for rule in others:
+        for v, o in (variants.get(rule) or {}).items():
+            if v in last:
+                l_ = last[v]
+                kept = ""
+                if rule == "inner" and o.get("kept_epochs"):
+                    epochs, run = o["kept_epochs"], o.get("epochs_run") or []
+                    kept = (f", kept epoch mean {sum(epochs) / len(epochs):.1f}"
+                            + (f" of {max(run)}" if run else ""))
+                cells.append(f"{v} QWK {o['qwk']:.3f} {rule} / {l_['qwk']:.3f} last "
+                             f"({o['qwk'] - l_['qwk']:+.3f}), accuracy {o['accuracy'] - l_['accuracy']:+.3f}{kept}")
     diffs = r.get("pretrained_minus_scratch") or {}
-    best_diff, last_diff = diffs.get("best") or {}, diffs.get("last") or {}
-    paired = [f"{v} - scratch QWK {best_diff[v]['qwk']['difference']:+.3f} best / "
-              f"{last_diff[v]['qwk']['difference']:+.3f} last" for v in best_diff if v in last_diff]
-    patience = (r.get("config_finetune") or {}).get("patience")
+    order = [rule for rule in (*others, "last") if rule in diffs]
+    paired = [f"{v} - scratch QWK " + " / ".join(f"{diffs[rule][v]['qwk']['difference']:+.3f} {rule}"
+                                                 for rule in order)
+              for v in ((diffs.get(order[0]) or {}) if order else {})
+              if len(order) > 1 and all(v in (diffs.get(rule) or {}) for rule in order)]
+    finetune = r.get("config_finetune") or {}
+    patience = finetune.get("patience")
+    inner_images = r.get("inner_training_images") or {}
     reused = sorted({rule for rule, by in variants.items()
                      for v in (by or {}).values() if isinstance(v, dict) and v.get("folds_taken_from")})
-    how = [f"keep={rule}" + (f" with patience {patience}" if rule == "best" and patience is not None else "")
+
+    def settings(rule: str) -> str:
+        words = [f"patience {patience}"] if rule in ("best", "inner") and patience is not None else []
+        if rule == "inner":
+            fraction = inner_images.get("inner_fraction", finetune.get("inner_fraction"))
+            fewer = inner_images.get("fewer_share")
+            if fraction is not None:
+                words.append(f"inner_fraction {fraction:g}"
+                             + (f" ({fewer:.0%} fewer training images per fold)" if fewer is not None else ""))
+        return f" with {', '.join(words)}" if words else ""
+
+    how = [f"keep={rule}" + settings(rule)
            + (": the source run's own fine-tuned folds (its code and settings), not retrained"
-              if rule in reused else ": retrained") for rule in ("best", "last") if rule in variants]
-    return [f"| fold epoch chosen on the fold it scores (finetune.keep=best) vs the last epoch "
-            f"(keep=last), one run (`{r.get('run_dir')}`"
+              if rule in reused else ": retrained") for rule in (*others, "last") if rule in variants]
+    chosen = {"best": "the fold it scores (finetune.keep=best)",
+              "inner": "an inner split of its training images (finetune.keep=inner)"}
+    title = ("fold epoch chosen on " + " or on ".join(chosen[rule] for rule in others)
+             + " vs the last epoch (keep=last)") if others else "the last epoch (keep=last)"
+    return [f"| {title}, one run (`{r.get('run_dir')}`"
             + (f"; {'; '.join(how)}" if how else "") + f") | {'; '.join(cells + paired)} "
             f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 

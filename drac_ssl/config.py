@@ -415,7 +415,8 @@ class FinetuneConfig:
     # finetune.inner_fraction of its training images (an inner split, grade-stratified, patients
     # and near-twin groups kept whole), trains on the rest and keeps the epoch with the best
     # inner-split kappa (same tie rule and patience as best); the validation fold is scored
-    # once, with the kept weights, and chooses nothing
+    # once, with the kept weights, and chooses nothing (python -m bench.keep_selection --rules
+    # last,inner measures its cost or gain against last on a run)
     keep: str = "last"
     # keep=inner: the fraction (0 < f <= 0.5) of each fold's training images (of its patients or
     # image groups, when the folds keep those whole) held out as the inner split that chooses the

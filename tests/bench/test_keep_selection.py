@@ -1,24 +1,47 @@
-"""bench/keep_selection.py reads a fine-tuning stage's files into the figures it compares,
-and the README row says which rule each figure is under."""
+"""bench/keep_selection.py reads a fine-tuning stage's files into the figures it compares
+(each rule minus keep=last, keep=inner's epochs and the images it trained on), parses
+``--rules`` and names its result, and the README row says which rule each figure is under.
+No fine-tuning runs here: the stage's files are written by hand."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from bench.keep_selection import optimism, paired_differences, variant_figures
+import pytest
+
+from bench.common import REPO
+from bench.keep_selection import (
+    RULES,
+    default_name,
+    differences_from_last,
+    inner_training_images,
+    main,
+    optimism,
+    paired_differences,
+    parse_rules,
+    protocol_words,
+    reuse_check,
+    source_cwd,
+    variant_figures,
+)
 from bench.summarize import keep_selection_rows
 
 
-def _finetune_dir(root: Path, qwk: dict[str, float], kept: list[int], keep: str) -> Path:
+def _finetune_dir(root: Path, qwk: dict[str, float], kept: list[int], keep: str,
+                  n_train: int = 100, taken: dict[str, list[int]] | None = None) -> Path:
     ft = root / keep / "finetune"
     rows = []
     for variant, q in qwk.items():
         (ft / variant).mkdir(parents=True)
         rows.append({"variant": variant, "qwk": q, "qwk_ci_low": q - 0.05, "qwk_ci_high": q + 0.05,
                      "auc": q + 0.1, "auc_ovr": q + 0.05, "accuracy": q - 0.01})
-        folds = [{"best_epoch": e - 1, "epochs_run": 8} for e in kept]
-        (ft / variant / "metrics.json").write_text(json.dumps({"folds": folds, "keep": keep}))
+        folds = [{"best_epoch": e - 1, "epochs_run": 8, "n_train": n_train} for e in kept]
+        if keep == "inner":  # metrics.json's fold rows under keep=inner (drac_ssl.finetune._per_fold_figures)
+            folds = [{**f, "n_inner": 18, "best_inner_qwk_uncalibrated": 0.5 + k / 100,
+                      "val_qwk_uncalibrated": 0.4 + k / 100} for k, f in enumerate(folds)]
+        (ft / variant / "metrics.json").write_text(json.dumps({"folds": folds, "keep": keep,
+                                                               "folds_taken_from": taken or {}}))
     diff = {"qwk": {"difference": qwk["vicreg"] - qwk["scratch"], "ci_low": 0.0, "ci_high": 0.2}}
     (ft / "comparison.json").write_text(json.dumps({"rows": rows, "pretrained_minus_scratch": {"vicreg": diff}}))
     return ft
@@ -52,3 +75,96 @@ def test_figures_per_variant_and_what_the_epoch_choice_added(tmp_path: Path) -> 
     (row,) = keep_selection_rows({**record, "variants": reused, "config_finetune": {"patience": 4}})
     assert "keep=best with patience 4: the source run's own fine-tuned folds" in row, row
     assert "keep=last: retrained" in row
+
+
+def test_rules_parse_into_a_fixed_order_and_always_hold_last() -> None:
+    assert parse_rules("best,last") == RULES == ("best", "last")  # the committed result's command
+    assert parse_rules("last, inner") == ("inner", "last")
+    assert parse_rules("last,inner,best,inner") == ("best", "inner", "last")
+    for bad, words in (("last,early", r"unknown rule\(s\) early"), ("inner", "needs last"),
+                       ("last", "needs last"), ("", "needs last")):
+        with pytest.raises(ValueError, match=words):
+            parse_rules(bad)
+
+
+def test_the_default_name_keeps_the_committed_file_for_the_default_rules_only() -> None:
+    assert default_name(("best", "last")) == "keep_selection"
+    assert default_name(("inner", "last")) == "keep_selection_inner_last"
+    assert default_name(("best", "inner", "last")) == "keep_selection_best_inner_last"
+    assert default_name(("last", "inner")) == "keep_selection_inner_last"  # order given does not matter
+
+
+def test_a_bad_rules_list_stops_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--run-dir", str(tmp_path), "--rules", "inner"])
+    assert stop.value.code == 2
+    assert "needs last" in capsys.readouterr().err
+
+
+def test_inner_against_last_its_chosen_epochs_and_the_images_it_trained_on(tmp_path: Path) -> None:
+    inner = _finetune_dir(tmp_path, {"scratch": 0.64, "vicreg": 0.78}, [4, 6, 8, 5, 7], "inner", n_train=85)
+    last = _finetune_dir(tmp_path, {"scratch": 0.65, "vicreg": 0.765}, [8] * 5, "last",
+                         taken={"/runs/src": [0, 1, 2, 3, 4]})
+    best = _finetune_dir(tmp_path, {"scratch": 0.67, "vicreg": 0.77}, [7, 6, 5, 8, 8], "best")
+    figures = {"best": variant_figures(best), "inner": variant_figures(inner), "last": variant_figures(last)}
+    f = figures["inner"]["vicreg"]
+    assert f["kept_epochs"] == [4, 6, 8, 5, 7] and f["n_train"] == [85] * 5
+    assert f["inner"]["inner_qwk_at_kept_epoch"] == [0.5, 0.51, 0.52, 0.53, 0.54]
+    assert f["inner"]["val_qwk_uncalibrated"][1] == pytest.approx(0.41)
+    assert f["inner"]["n_inner"] == [18] * 5
+    assert "inner" not in figures["last"]["vicreg"]  # only keep=inner has an inner split
+
+    minus = differences_from_last(figures)
+    assert list(minus) == ["best", "inner"]  # each non-last rule, never last minus itself
+    assert minus["inner"]["scratch"]["qwk"] == pytest.approx(-0.01)
+    assert minus["inner"]["vicreg"]["auc_ovr"] == pytest.approx(0.015)
+    assert minus["inner"]["vicreg"]["accuracy"] == pytest.approx(0.015)
+    assert minus["best"] == optimism(figures)
+    assert set(minus["inner"]["vicreg"]) == {"qwk", "auc", "auc_ovr", "accuracy"}
+
+    cost = inner_training_images(figures, 0.15)
+    assert cost["n_train_per_fold"] == {"inner": [85] * 5, "last": [100] * 5}
+    assert cost["fewer_share"] == pytest.approx(0.15)
+    assert "finetune.inner_fraction=0.15" in cost["words"] and "15.0% fewer" in cost["words"]
+    assert inner_training_images({"last": figures["last"]}, 0.15) == {}
+
+    # the run fine-tuned under keep=last: its folds taken, the inner ones trained here
+    check = reuse_check({"inner": figures["inner"], "last": figures["last"]}, "last", [])
+    assert check["folds"]["last"]["vicreg"] == "5 of 5 taken from the run"
+    assert check["folds"]["inner"]["scratch"] == "0 of 5 taken from the run"
+    assert check["expected_but_retrained"] == []
+    retrained = reuse_check({"inner": figures["inner"]}, "inner", [])  # the run's rule, yet retrained
+    assert retrained["expected_but_retrained"] == ["scratch (keep=inner: 5 of 5 folds retrained)",
+                                                   "vicreg (keep=inner: 5 of 5 folds retrained)"]
+    assert reuse_check({"inner": figures["inner"]}, "inner", ["finetune.lr=0.1"])["expected_but_retrained"] == []
+    assert "finetune.keep=inner" in protocol_words(("inner", "last")) and "keep=best" not in protocol_words(("inner", "last"))
+
+    diffs = {"inner": paired_differences(inner), "last": paired_differences(last)}
+    record = {"variants": {"inner": figures["inner"], "last": figures["last"]}, "pretrained_minus_scratch": diffs,
+              "run_dir": "runs/keep-inner-s57", "config_finetune": {"patience": 5, "inner_fraction": 0.15},
+              "inner_training_images": cost, "device": "CPU", "date_utc": "2026-12-05T00:00:00+00:00",
+              "command": "python -m bench.keep_selection --rules last,inner"}
+    (row,) = keep_selection_rows(record)
+    assert "chosen on an inner split of its training images (finetune.keep=inner) vs the last epoch" in row
+    assert "scratch QWK 0.640 inner / 0.650 last (-0.010), accuracy -0.010, kept epoch mean 6.0 of 8" in row
+    assert "vicreg - scratch QWK +0.140 inner / +0.115 last" in row
+    assert "keep=inner with patience 5, inner_fraction 0.15 (15% fewer training images per fold): retrained" in row
+    assert "keep=last: the source run's own fine-tuned folds (its code and settings), not retrained" in row
+    assert "best" not in row
+
+
+def test_the_fine_tunings_run_where_the_run_was_started_so_its_relative_data_root_holds(tmp_path: Path) -> None:
+    """configs/retinamnist.yaml's data.root is ../shared/data/...: read from a temporary folder
+    it named nothing, and run.reuse refused the ingest (its resolved data.root differed)."""
+    started, elsewhere, run = tmp_path / "repo", tmp_path / "deeper" / "elsewhere", tmp_path / "runs" / "src"
+    for folder in (started, elsewhere, run, tmp_path / "shared" / "data"):
+        folder.mkdir(parents=True)
+    (tmp_path / "shared" / "data" / "x.npz").write_bytes(b"")
+    lines = [{"tool": "drac_ssl.train", "cwd": str(started)}, {"tool": "drac_ssl.train", "cwd": str(elsewhere)},
+             {"tool": "drac_ssl.export", "cwd": "/nowhere"}]
+    (run / "invocations.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert source_cwd(run, "../shared/data/x.npz") == started  # the one the relative root is found from
+    assert source_cwd(run, str(tmp_path / "shared" / "data" / "x.npz")) == elsewhere  # absolute: the last
+    assert source_cwd(run, "../missing.npz") == elsewhere
+    (run / "invocations.jsonl").unlink()
+    assert source_cwd(run, "../shared/data/x.npz") == REPO  # no record: the repository
