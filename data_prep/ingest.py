@@ -4,7 +4,7 @@
 ingest --root DIR --out RUN_DATA`` wraps it. It
 
 1. finds the images and the label CSV (:mod:`data_prep.layout`: DRAC 2022, APTOS 2019,
-   EyePACS, IDRiD, DeepDRiD, a MedMNIST ``.npz`` or a plain folder + CSV) and the grade scale
+   EyePACS, IDRiD, DeepDRiD, Messidor-2, a MedMNIST ``.npz`` or a plain folder + CSV) and the grade scale
    (``data.grades`` or the layout's),
 2. reads every file once, hashes, decodes, checks and resizes it in a process pool
    (:mod:`data_prep.cache`, :mod:`data_prep.validate`), reusing unchanged files from the
@@ -1480,8 +1480,10 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "near_duplicates": result.near_duplicates,
         "ungradable": cfg.ungradable,
         # data.ungradable=leave_out: every row left out, its image (None: not in the folder)
+        # marked_by: the column that marked a row ungradable beside its grade cell
         "left_out_ungradable": [{"name": row.name, "line": row.line, "grade_cell": row.written,
-                                 "image": image} for row, image in result.left_out_ungradable],
+                                 "image": image, **({"marked_by": row.marked_by} if row.marked_by else {})}
+                                for row, image in result.left_out_ungradable],
         "missing": cfg.missing,
         # data.missing=leave_out: every label row left out because its image is nowhere
         "left_out_missing": [{"name": row.name, "line": row.line, "grade_cell": row.written, "grade": row.grade}
@@ -1574,8 +1576,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "auto: the layout's (a plain folder: fundus when colour)")
     parser.add_argument("--ungradable", choices=list(DATA_UNGRADABLE), default=d.ungradable,
                         help="a label row whose grade cell is empty or NA (an image the graders "
-                             "found ungradable, as Messidor-2 ships them; DeepDRiD's grade 5 "
-                             "too): error (the default) "
+                             "found ungradable; DeepDRiD's grade 5 and Messidor-2's "
+                             "adjudicated_gradable 0 too): error (the default) "
                              "stops the ingest; leave_out leaves the row and its image out, "
                              "listed in ingest_summary.json")
     parser.add_argument("--missing", choices=list(DATA_MISSING), default=d.missing,

@@ -42,7 +42,13 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     read_table,
 )
 from data_prep.labels import name_words as _name_words
-from data_prep.layout import EYE_COLUMNS, IMAGE_SUFFIXES, PATIENT_COLUMNS, name_key
+from data_prep.layout import (
+    EYE_COLUMNS,
+    GRADABLE_COLUMNS,
+    IMAGE_SUFFIXES,
+    PATIENT_COLUMNS,
+    name_key,
+)
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
     Problem,
@@ -457,6 +463,8 @@ class LabelRow:
     line: int  # 1-based line in the CSV file (header is line 1)
     written: str = ""  # the grade cell as written (stripped): '1.0', '7', 'x'
     in_folder: bool = False  # the name cell has a folder part ('train/001.png'), dropped in name
+    # what marked the row ungradable beside its grade cell ('adjudicated_gradable 0'), else ''
+    marked_by: str = ""
 
 
 @dataclass
@@ -498,10 +506,53 @@ UNGRADED_WORDS = "an empty or NA grade cell"
 def ungraded_words(rows: Sequence[LabelRow], marked: tuple[int, str] | None = None) -> str:
     """What the ungradable ``rows`` hold, in words: :data:`UNGRADED_WORDS`, and, when one of
     them writes a layout's ungradable grade (``marked``: grade, layout name, DeepDRiD's 5),
-    ``, or DeepDRiD's grade 5``."""
+    ``, or DeepDRiD's grade 5``; when some were marked by a gradable column
+    (:attr:`LabelRow.marked_by`, :func:`gradable_column_of`), ``, or adjudicated_gradable 0``."""
+    words = UNGRADED_WORDS
     if marked is not None and any(parse_grade(row.written) == marked[0] for row in rows):
-        return f"{UNGRADED_WORDS}, or {marked[1]}'s grade {marked[0]}"
-    return UNGRADED_WORDS
+        words += f", or {marked[1]}'s grade {marked[0]}"
+    for by in dict.fromkeys(row.marked_by for row in rows if row.marked_by):
+        words += f", or {by}"
+    return words
+
+
+def gradable_column_of(columns: Sequence[str], read: Sequence[str] = ()) -> str | None:
+    """The column of ``columns`` that says whether each image is gradable
+    (:data:`data_prep.layout.GRADABLE_COLUMNS`: Messidor-2's ``adjudicated_gradable``), as the
+    header writes it (names compared as :func:`normalise` compares them), else None; never
+    one of ``read`` (a column given for another role)."""
+    wanted = {normalise(c) for c in GRADABLE_COLUMNS.values()} - {normalise(c) for c in read if c}
+    return next((c for c in columns if normalise(c) in wanted), None)
+
+
+GRADABLE_FIX = ("rerun with --ungradable leave_out (every row marked ungradable, by {column} 0 "
+                "or by no grade, is then left out with its image, listed in ingest_summary.json), "
+                "or, if the grade holds, set its {column} to 1; or delete the row and move the "
+                "image out of the folder")
+"""The fix for rows a gradable column marks ungradable (:func:`flagged_ungradable_problem`)."""
+
+
+def flagged_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], column: str) -> Problem:
+    """The error of the label rows (``rows``, at least one) that ``column`` (a gradable column,
+    :func:`gradable_column_of`) marks ungradable (0), under ``data.ungradable=error``: a grade
+    beside the mark is not trained on (a graded row marked ungradable would otherwise be
+    trained on without a word). One row: at its line; several: one error of the file with two
+    example rows and how many of them have a grade."""
+    fix = GRADABLE_FIX.format(column=column)
+    graded = [row for row in rows if not is_ungraded(row.written)]
+
+    def grade_words(row: LabelRow) -> str:
+        return f", although its grade cell holds {row.written!r}" if row in graded else ""
+
+    if len(rows) == 1:
+        row = rows[0]
+        return error(f"{csv_path}:{row.line}", f"{row.name} is marked ungradable ({column} 0)"
+                                               f"{grade_words(row)}", fix, "grade")
+    examples = " and ".join(f"line {row.line} ({row.name})" for row in rows[:2])
+    with_grade = (f"; {len(graded)} of them {'has' if len(graded) == 1 else 'have'} a grade "
+                  "beside the mark" if graded else "")
+    return error(csv_path, f"{len(rows)} rows are marked ungradable ({column} 0), e.g. "
+                           f"{examples}{with_grade}", fix, "grade")
 
 
 def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: tuple[int, str],
@@ -1017,6 +1068,12 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     # one grade column: an empty cell beside the other eye's filled column is that eye's row
     other = other_eye_column(table.columns, grade_name) if not per_eye else None
     other_position = column_index(table, other)[0] if other else None
+    # a column saying whether each image is gradable (Messidor-2's adjudicated_gradable): 0
+    # marks the row ungradable whatever its grade cell holds
+    gradable = gradable_column_of(table.columns, [c for c in (image_column, *grade_columns,
+                                                              patient_column) if c])
+    gradable_position = column_index(table, gradable)[0] if gradable else None
+    flagged: list[LabelRow] = []  # rows the gradable column marks ungradable, refused
     rows: list[LabelRow] = []
     left_out: list[LabelRow] = []
     numbers: set[int] = set()  # the integer grades written as numbers (not names), any range
@@ -1033,6 +1090,24 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             problems.append(error(where, "row without an image name",
                                   "fill in the file name or delete the row", "csv"))
             continue
+        mark = cells[gradable_position].strip().strip('"').strip() if gradable_position is not None else ""
+        if mark:  # gradable (1) or not (0), beside the grade
+            patient = cells[index["patient"]].strip() if "patient" in index else ""
+            if parse_grade(mark) not in (0, 1):
+                problems.append(error(where, f"{gradable} {mark!r} of {name} is neither 1 (gradable) "
+                                             "nor 0 (ungradable)",
+                                      f"write 1 or 0 in {gradable} (or leave the cell empty)", "grade"))
+                rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
+                continue
+            if parse_grade(mark) == 0:
+                row = LabelRow(name, None, patient, number, raw_grade.strip(), in_folder,
+                               marked_by=f"{gradable} 0")
+                if ungradable == "leave_out":
+                    left_out.append(row)
+                else:
+                    flagged.append(row)
+                    rows.append(row)  # kept, so that its image is not also called unlabelled
+                continue
         if per_eye:  # the grade is the cell of the image's own eye
             own, no_eye = own_eye_cell(where, name, cells, (index["grade"], index["grade-right"]),
                                        per_eye)
@@ -1092,6 +1167,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         problems += [said] if said is not None else []
     if marked and marked_ungradable is not None:
         problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
+    if flagged:
+        problems.append(flagged_ungradable_problem(csv_path, flagged, str(gradable)))
     if not rows and left_out and not any(p.severity == "error" for p in problems):
         every = ("the label CSV's one row is" if len(left_out) == 1
                  else f"all {len(left_out)} rows of the label CSV are")

@@ -2032,3 +2032,120 @@ def test_a_name_with_another_image_extension_matches_the_one_file_of_its_stem(
     save(root / "000.bmp", drac_samples[0][::8, ::8])  # a second file of that stem: ambiguous
     message = run_error(config(root), tmp_path / "ambiguous")
     assert "000.jpeg (no file of that extension; by its stem) matches 2 images" in message
+
+
+
+MESSIDOR2_HEADER = ["image_id", "adjudicated_dr_grade", "adjudicated_dme", "adjudicated_gradable"]
+
+
+def messidor2_folder(root: Path, aptos: list) -> tuple[Path, list[list[object]]]:
+    """``messidor-2/``: ``messidor_data.csv`` (its four columns) beside ``IMAGES/`` holding
+    ``*.png`` and ``*.JPG`` (upper-case extension), from the 25 real APTOS training samples.
+    Rows 3 and 12 are marked ungradable with an empty grade, row 20 (grade 2 or so, kept in
+    its grade cell) by ``adjudicated_gradable`` 0 alone."""
+    train, _ = split(aptos)
+    rows: list[list[object]] = []
+    for i, (_, grade, rgb) in enumerate(train):
+        if i < 12:
+            name = f"20051020_{43800 + i:05d}_0100_PP.png"
+            save(root / "IMAGES" / name, rgb)
+        else:
+            name = f"IM{i:06d}.JPG"
+            save(root / "IMAGES" / name, rgb, format="JPEG", quality=95)
+        if i in (3, 12):
+            rows.append([name, "", "", 0])
+        else:
+            rows.append([name, grade, 0, 0 if i == 20 else 1])
+    write_rows(root / "messidor_data.csv", MESSIDOR2_HEADER, rows, newline="\n")
+    return root, rows
+
+
+def test_messidor2_layout(tmp_path: Path, aptos: list) -> None:
+    """``--root messidor-2`` (``messidor_data.csv`` + ``IMAGES/``) is found by itself: ICDR
+    grades, colour kept, the ``.JPG`` files matched, no test split; a note says the two eyes
+    of an examination should share a fold and how (none with --patient-column). Its
+    ungradable rows, an empty grade or ``adjudicated_gradable`` 0 beside a grade, stop it by
+    default and are left out with ``ungradable=leave_out``: a graded row marked ungradable is
+    never trained on. ``--root .../IMAGES`` names the folder above."""
+    root, rows = messidor2_folder(tmp_path / "messidor-2", aptos)
+    assert layout.detect_kind(root) == "messidor2"
+    csv_path = root / "messidor_data.csv"
+
+    message = run_error(config(root), tmp_path / "refused")
+    assert (f"{csv_path}: 3 rows are marked ungradable (adjudicated_gradable 0), e.g. line 5 "
+            f"({rows[3][0]}) and line 14 ({rows[12][0]}); 1 of them has a grade beside the mark"
+            ) in message, message
+    assert "--ungradable leave_out" in message and "set its adjudicated_gradable to 1" in message
+    assert "has no grade" not in message, message  # the mark says it, once
+
+    result = ingest.run(config(root, n_folds=2, ungradable="leave_out"), tmp_path / "out",
+                        verbose=False)
+    assert result.layout == "messidor2" and (result.n_train, result.n_test) == (22, 0)
+    assert result.grade_names == tuple(ICDR) and result.channels == 3
+    by_id = {r["id"]: r for r in manifest(result)}
+    assert by_id["IM000013.JPG"]["path"] == "IMAGES/IM000013.JPG"
+    for name, grade, _, gradable in rows:
+        assert (name in by_id) == bool(gradable), name
+        if gradable:
+            assert int(by_id[name]["grade"]) == grade, name
+    info = summary(result)
+    assert info["label_columns"] == {"image": "image_id", "grade": "adjudicated_dr_grade"}
+    assert [(r["line"], r["grade_cell"], r.get("marked_by")) for r in info["left_out_ungradable"]] == [
+        (5, "", "adjudicated_gradable 0"), (14, "", "adjudicated_gradable 0"),
+        (22, str(rows[20][1]), "adjudicated_gradable 0")], info["left_out_ungradable"]
+    assert any("3 rows marked ungradable (an empty or NA grade cell, or adjudicated_gradable 0)"
+               in n for n in result.notes), result.notes
+    assert info["patients"]["grouped"] is False and info["modality"]["value"] == "fundus"
+    assert any("no test split" in n for n in result.notes), result.notes
+    (pairs,) = [n for n in result.notes if "both eyes at each examination" in n]
+    assert "add a column naming each image's examination (say 'exam_id') and pass it with " \
+           "--patient-column NAME" in pairs, pairs
+    from data_prep.problems import as_config_keys
+
+    assert "pass it with data.patient_column=NAME" in as_config_keys(pairs), as_config_keys(pairs)
+
+    # a column naming each image's examination, passed: the pair shares a fold, no note
+    write_rows(csv_path, [*MESSIDOR2_HEADER, "exam_id"],
+               [[*row, f"exam{k // 2}"] for k, row in enumerate(rows)], newline="\n")
+    paired = ingest.run(config(root, n_folds=2, ungradable="leave_out", patient_column="exam_id"),
+                        tmp_path / "paired", verbose=False)
+    assert not any("both eyes at each examination" in n for n in paired.notes), paired.notes
+    folds: dict[str, set[str]] = {}
+    for r in manifest(paired):
+        folds.setdefault(r["patient"], set()).add(r["fold"])
+    assert len(folds) == 13 and all(len(f) == 1 for f in folds.values()), folds
+    write_rows(csv_path, MESSIDOR2_HEADER, rows, newline="\n")
+
+    # the images folder as root names the Messidor-2 folder above it
+    message = run_error(config(root / "IMAGES"), tmp_path / "inside")
+    assert f"did you mean --root {root} (a Messidor-2 layout: messidor_data.csv + IMAGES/)?" in message, message
+
+    # a plain folder of the images with the CSV passed: read with Messidor-2's columns, a note
+    plain = ingest.run(config(root / "IMAGES", labels_csv=str(csv_path), n_folds=2,
+                              ungradable="leave_out"), tmp_path / "plain", verbose=False)
+    assert plain.layout == "plain" and plain.n_train == 22 and plain.grade_names == tuple(ICDR)
+    assert any("Messidor-2 layout's 'image_id' / 'adjudicated_dr_grade'" in n for n in plain.notes)
+    assert any("both eyes at each examination" in n for n in plain.notes), plain.notes
+
+
+def test_a_gradable_column_marks_rows_ungradable_whatever_layout_reads_the_csv(
+        tmp_path: Path, aptos: list) -> None:
+    """A plain folder whose columns are named by hand (--image-column image_id --grade-column
+    adjudicated_dr_grade, as the README once told Messidor-2 users) is cross-checked against
+    ``adjudicated_gradable`` too: its one graded row marked 0 is an error at its line, left
+    out with leave_out; a mark other than 0 or 1 is an error."""
+    root, rows = messidor2_folder(tmp_path / "messidor-2", aptos)
+    images, csv_path = root / "IMAGES", root / "messidor_data.csv"
+    cfg = config(images, labels_csv=str(csv_path), image_column="image_id",
+                 grade_column="adjudicated_dr_grade", grades="icdr", ungradable="leave_out")
+    result = ingest.run(cfg, tmp_path / "out", verbose=False)
+    assert result.n_train == 22 and rows[20][0] not in {r["id"] for r in manifest(result)}
+    rows[3][3] = rows[12][3] = 1  # two empty grades left, said as such
+    rows[5][3] = "yes"
+    write_rows(csv_path, MESSIDOR2_HEADER, rows, newline="\n")
+    message = run_error(dataclasses_replace(cfg, ungradable="error"), tmp_path / "refused")
+    assert (f"{csv_path}:22: {rows[20][0]} is marked ungradable (adjudicated_gradable 0), although "
+            f"its grade cell holds '{rows[20][1]}'") in message, message
+    assert f"{csv_path}:5: {rows[3][0]} has no grade (an empty cell" in message, message
+    assert (f"{csv_path}:7: adjudicated_gradable 'yes' of {rows[5][0]} is neither 1 (gradable) "
+            "nor 0 (ungradable)") in message, message
