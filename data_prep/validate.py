@@ -767,11 +767,17 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
 PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
 """Words that make a label-CSV column look like a patient id (any case, anywhere in the name,
 e.g. ``PatientID``, ``subject_id``); ``pid`` / ``patid`` alone match too."""
+VISIT_COLUMN_WORDS = ("exam", "visit", "encounter")
+"""Words that make a label-CSV column look like the id of an examination or visit (``exam_id``,
+``Examination``, ``visit_id``, ``EncounterID``; any case, anywhere in the name): the images it
+groups are of one patient (Messidor-2 photographs both eyes at each examination), so it draws
+the same ``--patient-column`` hint as :data:`PATIENT_COLUMN_WORDS`."""
 
 def looks_like_patient_column(name: str) -> bool:
     """Whether a label-CSV column ``name`` looks like a patient id, so that ingesting without
     ``--patient-column`` deserves a warning (images of one patient in two folds make the
-    cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` anywhere in
+    cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` or
+    :data:`VISIT_COLUMN_WORDS` (an examination id groups one patient's images) anywhere in
     the name, and the abbreviations ``pid`` / ``patid`` / ``ptid`` as the whole name
     (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``, ``pat_id``), unless the name
     also holds a word of :data:`NOT_PATIENT_ID_WORDS` (``patient_DR_Level`` is a grade) and
@@ -782,7 +788,17 @@ def looks_like_patient_column(name: str) -> bool:
     grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in GRADE_INSIDE_WORDS)
     if grade_like and not words & PATIENT_ID_WORDS:
         return False
-    return any(word in low for word in PATIENT_COLUMN_WORDS) or squeezed in ("pid", "patid", "ptid")
+    return (any(word in low for word in (*PATIENT_COLUMN_WORDS, *VISIT_COLUMN_WORDS))
+            or squeezed in ("pid", "patid", "ptid"))
+
+
+def id_words(name: str) -> str:
+    """What a column that :func:`looks_like_patient_column` is, for the warning: ``a patient
+    id``, or, for a name of :data:`VISIT_COLUMN_WORDS` only, ``an examination or visit id (of
+    one patient)``."""
+    low = name.lower()
+    visit = any(w in low for w in VISIT_COLUMN_WORDS) and not any(w in low for w in PATIENT_COLUMN_WORDS)
+    return "an examination or visit id (of one patient)" if visit else "a patient id"
 
 
 def patient_column_guess(columns: Sequence[str], grade_column: str = "",
@@ -1057,7 +1073,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         if guess:
             problems.append(warning(
                 csv_path,
-                f"column {guess!r} looks like a patient id but --patient-column is not set: "
+                f"column {guess!r} looks like {id_words(guess)} but --patient-column is not set: "
                 "images of one patient may land in different folds, so the cross-validated "
                 "figures can be optimistic",
                 f"pass --patient-column {guess!r} to keep each patient's images in one fold",

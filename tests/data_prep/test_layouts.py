@@ -2107,6 +2107,10 @@ def test_messidor2_layout(tmp_path: Path, aptos: list) -> None:
     # a column naming each image's examination, passed: the pair shares a fold, no note
     write_rows(csv_path, [*MESSIDOR2_HEADER, "exam_id"],
                [[*row, f"exam{k // 2}"] for k, row in enumerate(rows)], newline="\n")
+    unpassed = ingest.run(config(root, n_folds=2, ungradable="leave_out"), tmp_path / "unpassed",
+                          verbose=False)  # the column is there but not passed: the hint names it
+    assert any("column 'exam_id' looks like an examination or visit id (of one patient) but "
+               "--patient-column is not set" in w for w in unpassed.warnings), unpassed.warnings
     paired = ingest.run(config(root, n_folds=2, ungradable="leave_out", patient_column="exam_id"),
                         tmp_path / "paired", verbose=False)
     assert not any("both eyes at each examination" in n for n in paired.notes), paired.notes
