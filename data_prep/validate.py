@@ -29,8 +29,10 @@ import numpy as np
 from data_prep import decode as _decode
 from data_prep.grades import choices, describe
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
+    # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
     GRADE_INSIDE_WORDS,
     NOT_PATIENT_ID_WORDS,
+    PATIENT_COLUMN_WORDS,
     PATIENT_ID_WORDS,
     Table,
     column_index,
@@ -764,9 +766,6 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                  f"file as comma-separated: keep a copy), or in a spreadsheet", "grade")
 
 
-PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
-"""Words that make a label-CSV column look like a patient id (any case, anywhere in the name,
-e.g. ``PatientID``, ``subject_id``); ``pid`` / ``patid`` alone match too."""
 VISIT_COLUMN_WORDS = ("exam", "visit", "encounter")
 """Words that make a label-CSV column look like the id of an examination or visit (``exam_id``,
 ``Examination``, ``visit_id``, ``EncounterID``; any case, anywhere in the name): the images it
@@ -944,6 +943,29 @@ def per_eye_columns_unread(csv_path: str | Path, columns: Sequence[str], grade_c
     return None
 
 
+def per_eye_grade_problem(table: Table, missing: Problem) -> Problem:
+    """``missing`` (:func:`data_prep.labels.missing_column`'s error for the grade column) said
+    in per-eye terms when the CSV grades each eye in a column of its own
+    (:data:`data_prep.layout.EYE_COLUMNS`: DeepDRiD's ``left_eye_DR_Level`` /
+    ``right_eye_DR_Level``, a flat copy of a DeepDRiD set read as a plain folder): no one column
+    is each image's grade (the patient's ``patient_DR_Level`` is the worse eye's; one eye's
+    column leaves the other eye's rows empty), so the fix names both ways out, the DeepDRiD
+    set folder as ``--root`` or the two columns merged into one, never a column to pass.
+    ``missing`` as it is otherwise."""
+    present = {normalise(c): c for c in table.columns}
+    for kind, eyes in EYE_COLUMNS.items():
+        if not all(normalise(e) in present for e in eyes):
+            continue
+        left, right = (present[normalise(e)] for e in eyes)
+        name = LAYOUT_NAMES[kind]
+        return dataclasses.replace(
+            missing, fix=f"per-eye grades ({left}/{right}): pass the {name} set folder as --root "
+                         f"(the layout reads each eye's grade; drop any --grade-column), or merge "
+                         f"the two columns into one "
+                         f"grade column and pass it with --grade-column NAME (docs/data.md, {name})")
+    return missing
+
+
 def owned_patient_column_problem(table: Table, column: str, image_column: str,
                                  missing: Problem) -> Problem:
     """``missing`` (:func:`data_prep.labels.missing_column`'s error for the patient column
@@ -1048,7 +1070,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             others = [c for c, _, r in roles if c and c != column] + offered
             missing = missing_column(table, column, role, _OPTIONS[role], others, names_a_file)
             problems.append(owned_patient_column_problem(table, column, image_column, missing)
-                            if role == "patient" else missing)
+                            if role == "patient" else
+                            per_eye_grade_problem(table, missing) if key == "grade" else missing)
             if len(table.columns) == 1:
                 break  # one unsplit header line: said once
             offered += [c for c in [column_suggestion(table, column, role, others, names_a_file)] if c]

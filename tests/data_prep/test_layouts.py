@@ -1953,6 +1953,41 @@ def test_the_evaluation_folder_above_images_says_the_spreadsheet_and_the_patient
     assert "not an image file" not in message, message
 
 
+def test_a_flat_deepdrid_copy_is_never_offered_the_patients_grade_or_the_path_column(
+        tmp_path: Path, aptos: list) -> None:
+    """A new-contributor trial (F1): a plain folder of DeepDRiD's images with its CSV, columns
+    unnamed, was told 'did you mean image_path' and 'did you mean patient_DR_Level', and
+    following both trained on each patient's worse eye with only a note. The image column
+    offered is the one of bare names that match the files (image_id), never a column of
+    paths; the grade column offered is never a patient-level one, and beside the per-eye
+    columns the fix says what they are and the two ways out."""
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    flat = flat_copy(images, tmp_path / "flat")
+    labels = tmp_path / "labels.csv"
+    write_rows(labels, DEEPDRID_HEADER, rows)
+    message = run_error(config(flat, labels_csv=str(labels), grades="icdr"), tmp_path / "out")
+    (image_line,) = [line for line in message.splitlines() if "no image-name column" in line]
+    assert "did you mean 'image_id'? pass --image-column 'image_id'" in image_line, image_line
+    (grade_line,) = [line for line in message.splitlines() if "no grade column" in line]
+    assert "patient_DR_Level'?" not in grade_line and "did you mean" not in grade_line, grade_line
+    assert ("-> per-eye grades (left_eye_DR_Level/right_eye_DR_Level): pass the DeepDRiD set "
+            "folder as --root (the layout reads each eye's grade; drop any --grade-column), or "
+            "merge the two columns into one grade column") in grade_line, grade_line
+    # without the per-eye columns, a patient-level grade is still never the one offered
+    no_eyes = [[r[0], r[1], r[2], r[5]] for r in rows]
+    write_rows(labels, ["patient_id", "image_id", "image_path", "patient_DR_Level"], no_eyes)
+    message = run_error(config(flat, labels_csv=str(labels), image_column="image_id",
+                               grades="icdr"), tmp_path / "no-eyes")
+    (grade_line,) = [line for line in message.splitlines() if "no grade column" in line]
+    assert "patient_DR_Level'?" not in grade_line, grade_line
+    assert "pass --grade-column NAME with the name of the grade column" in grade_line, grade_line
+    # a column of paths is still offered when nothing else names the files
+    paths_only = [[r[0], r[2], r[5]] for r in rows]
+    write_rows(labels, ["patient_id", "image_path", "level"], paths_only)
+    message = run_error(config(flat, labels_csv=str(labels), grades="icdr"), tmp_path / "paths")
+    assert "did you mean 'image_path'? pass --image-column 'image_path'" in message, message
+
+
 def test_the_patients_grade_column_read_as_each_images_grade_is_said(tmp_path: Path, aptos: list) -> None:
     """A maintainer review: --grade-column patient_DR_Level on a DeepDRiD set trained on the
     patient's grade (the worse eye) for each image without a word. A note says that column is
