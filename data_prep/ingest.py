@@ -1256,6 +1256,14 @@ def no_images_problem(layout: Layout) -> Problem:
     return error(layout.root, "no images found", likely or otherwise, "no-images")
 
 
+def _named_as_root(problem: Problem, fix: str) -> bool:
+    """Whether ``problem`` is the 'subfolder ignored' note of a folder that ``fix`` (the
+    no-images error's, :func:`no_images_problem`) names as the root to pass (``--root
+    FOLDER``, quoted as :func:`data_prep.layout.likely_roots` quotes it)."""
+    return (problem.severity == "note" and problem.what.startswith("subfolder ignored")
+            and f"--root {shlex.quote(str(problem.path))} " in f"{fix} ")
+
+
 def no_images_message(layout: Layout) -> str:
     """:func:`no_images_problem` as one line."""
     return no_images_problem(layout).line
@@ -1293,6 +1301,9 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     pool, found = collect_unlabelled(cfg, root)
     entries, problems = entries + pool, problems + found
     if no_images and not any(p.severity == "error" for p in problems):
+        # a subfolder the likely root names is that root: its 'move its images up' note would
+        # offer the other way out beside the question (a new-contributor trial, F5)
+        problems = [p for p in problems if not _named_as_root(p, no_images[0].fix)]
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
         raise IngestError(no_images_message(layout) + listing, problems)
     problems = no_images + problems

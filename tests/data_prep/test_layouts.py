@@ -1234,6 +1234,15 @@ def test_images_one_level_down_name_the_folder_and_the_label_csv(tmp_path: Path,
             "(25 images)?") in message, message
     # ... and then, as a missing label CSV's message does, what to do if it is not that one
     assert "(25 images)? If not, point --root at the folder that holds the images" in message, message
+    # a new-contributor trial (F5): a note beside it said 'images: subfolder ignored ... move
+    # its images up one level', the other way out; the suggestion names the folder, no note
+    assert "subfolder ignored" not in message and "move its images up" not in message, message
+    (study / "notes").mkdir()  # a subfolder the suggestion does not name keeps its note
+    (study / "notes" / "readme.txt").write_text("grading protocol\n")
+    message = run_error(config(study, grades=ICDR), tmp_path / "out")
+    assert f"did you mean --root {study / 'images'} with" in message, message
+    assert f"{study / 'notes'}: subfolder ignored" in message, message
+    assert f"{study / 'images'}: subfolder ignored" not in message, message
     result = ingest.run(config(study / "images", labels_csv=str(study / "labels.csv"), grades=ICDR),
                         tmp_path / "out", verbose=False)
     assert result.n_train == 25
