@@ -684,16 +684,28 @@ def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]]
                  file_scale_fix(grade_names, values, len(outside), n_graded), "grade")
 
 
+def no_grade_words(name: str, raw: str, eye_column: str = "") -> str:
+    """``NAME has no grade (an empty cell; an ungradable image?)`` for an ungraded cell ``raw``
+    (:func:`is_ungraded`); ``eye_column``: the column read for a per-eye row (DeepDRiD's
+    ``right_eye_DR_Level`` for ``1_r1``, chosen by the image id, :func:`own_eye_cell`), named
+    (``has no grade in its eye's column 'right_eye_DR_Level' (...)``). The ingest's and the
+    scorer's words."""
+    cell = "an empty cell" if not raw.strip() else repr(raw.strip())
+    column = f" in its eye's column {eye_column!r}" if eye_column else ""
+    return f"{name} has no grade{column} ({cell}; an ungradable image?)"
+
+
 def grade_problem(where: str, name: str, raw: str, grade: int | None,
-                  grade_names: Sequence[str], values: Collection[int] = ()) -> Problem | None:
+                  grade_names: Sequence[str], values: Collection[int] = (),
+                  eye_column: str = "") -> Problem | None:
     """The error for a grade cell that is not one of 0..K-1 (None when it is). ``values``:
     the integer grades of the whole set, which choose the fix (:func:`scale_fix`; ``grade``
-    alone when empty)."""
+    alone when empty). ``eye_column``: the column the cell was read from when a per-eye row
+    chose it (:func:`no_grade_words` names it)."""
     k = len(grade_names)
     if grade is None and is_ungraded(raw):
         # empty or NA: most often an image the graders marked ungradable; no grade scale fixes it
-        return error(where, f"{name} has no grade ({'an empty cell' if not raw.strip() else repr(raw.strip())}"
-                            f"; an ungradable image?)",
+        return error(where, no_grade_words(name, raw, eye_column),
                      f"write its grade ({choices(grade_names)}), or, to leave an ungradable image "
                      f"out, {LEAVE_OUT_FIX} or delete the row and move the image out of the folder",
                      "grade")
@@ -1125,6 +1137,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         name = Path(cell).name
         in_folder = "/" in cell.strip("/")
         raw_grade = cells[index["grade"]]
+        eye_column = ""  # per eye: the column of the image's own eye, read for its grade
         if not name:
             problems.append(error(where, "row without an image name",
                                   "fill in the file name or delete the row", "csv"))
@@ -1156,6 +1169,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
                 continue
             raw_grade = own
+            eye_column = table.columns[index["grade" if eye_of(name) == 0 else "grade-right"]]
         grade = parse_grade(raw_grade)
         if (marked_ungradable is not None and grade == marked_ungradable[0]
                 and not 0 <= grade < len(grade_names)):
@@ -1187,7 +1201,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         if grade is not None and not 0 <= grade < len(grade_names):
             outside.append((number, name, raw_grade, grade))  # said once the whole set is read
             grade = None
-        elif (bad := grade_problem(where, name, raw_grade, grade, grade_names)) is not None:
+        elif (bad := grade_problem(where, name, raw_grade, grade, grade_names,
+                                   eye_column=eye_column)) is not None:
             problems.append(bad)
             grade = None
         patient = cells[index["patient"]].strip() if "patient" in index else ""

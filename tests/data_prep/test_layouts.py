@@ -1716,8 +1716,11 @@ def test_deepdrid_rows_without_their_eyes_grade_or_eye(tmp_path: Path, aptos: li
     rows[6][4] = ""  # 2_r1: its own (right) eye's cell empty, the left one empty as always
     write_rows(csv_path, DEEPDRID_HEADER, rows)
     message = run_error(config(root), tmp_path / "refused")
-    assert f"{csv_path}:8: 2_r1 has no grade (an empty cell; an ungradable image?)" in message, message
-    assert "right_eye_DR_Level'" not in message, message
+    # the column read is named (a new-contributor trial, F6: 'has no grade' said no column,
+    # while the row's image_id chose right_eye_DR_Level), never 'its grade is in the other'
+    assert (f"{csv_path}:8: 2_r1 has no grade in its eye's column 'right_eye_DR_Level' (an empty "
+            "cell; an ungradable image?)") in message, message
+    assert "this row's grade is in" not in message, message
     kept = ingest.run(config(root, ungradable="leave_out"), tmp_path / "kept", verbose=False)
     assert kept.n_train == 27 and "2_r1.jpg" not in {r["id"] for r in manifest(kept)}
     assert [row["image"] for row in summary(kept)["left_out_ungradable"]] == ["Images/2/2_r1.jpg"]
