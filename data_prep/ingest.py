@@ -436,7 +436,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
             problems += left_out_problems
             labels, match_problems, missing = match_labels(train_images, table, layout.train_dir,
                                                            not_read=not_read, missing=cfg.missing,
-                                                           nested=layout.nested)
+                                                           nested=layout.nested,
+                                                           stem_ids=layout.stem_ids)
             problems += match_problems
             if not train_images and table.rows:  # the graded rows (the ungradable are apart)
                 problems.append(no_training_images(layout.labels_csv, layout.train_dir,

@@ -183,6 +183,13 @@ an ungradable row whatever its grade cell holds (an error naming ``data.ungradab
 out with ``leave_out``), never trained on; a cell other than 0, 1 or empty is an error.
 :func:`data_prep.validate.read_labels` reads such a column wherever a label CSV has it, so a
 plain folder whose columns are named by hand is cross-checked too."""
+STEM_ID_LAYOUTS = frozenset({"aptos", "eyepacs", "idrid", "deepdrid"})
+"""Layouts whose own label CSV names each image without its extension (APTOS's ``id_code``,
+EyePACS's ``10_left``, IDRiD's ``IDRiD_001``, DeepDRiD's ``1_l1``): matching those names by stem
+is the layout's convention, so :func:`data_prep.validate.match_labels` says it in no note
+(``Layout.stem_ids``). A plain folder keeps the note (its CSV may name files either way), also
+when it is read with one of these layouts' columns; so does Messidor-2, whose CSV names the
+files with their extensions."""
 NESTED_LAYOUTS = frozenset({"deepdrid"})
 """Layouts whose training images sit in per-patient subfolders of ``train_dir`` (one level:
 ``Images/<patient_id>/<image>``), listed by :func:`scan_image_folder` with ``nested``."""
@@ -222,6 +229,12 @@ class Layout:
         """The training images sit in per-patient subfolders of ``train_dir``
         (:data:`NESTED_LAYOUTS`)."""
         return self.kind in NESTED_LAYOUTS
+
+    @property
+    def stem_ids(self) -> bool:
+        """The layout's own label CSV names images without extension (:data:`STEM_ID_LAYOUTS`):
+        names matched by stem are its convention, not worth a note."""
+        return self.kind in STEM_ID_LAYOUTS
 
     @property
     def treated_as(self) -> str:

@@ -1572,7 +1572,8 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0
 
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                  test_dir_name: str = "test", not_read: Sequence[Path] = (), missing: str = "error",
-                 nested: bool = False) -> tuple[dict[Path, LabelRow], list[Problem], list[LabelRow]]:
+                 nested: bool = False, stem_ids: bool = False
+                 ) -> tuple[dict[Path, LabelRow], list[Problem], list[LabelRow]]:
     """Pair each training image with its CSV row (see :class:`NameIndex`).
 
     A row without an image whose file sits in a subfolder of ``folder`` says so (the
@@ -1588,8 +1589,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     near miss offered to another row).
     The first two carry a summary (``608 of the 611 label rows have no image in FOLDER``),
     printed when their lines are cut short. A note says how many names were matched by stem
-    (the public layouts' label CSVs write ids without extension) or by number, and one how
-    many only by ignoring letter case (:func:`only_by_case`), each with an example pair.
+    (unless ``stem_ids``: the layout's own CSV writes ids without extension, APTOS's,
+    DeepDRiD's, :data:`data_prep.layout.STEM_ID_LAYOUTS`, so that is no news) or by number, and
+    one how many only by ignoring letter case (:func:`only_by_case`), each with an example pair.
 
     ``missing="leave_out"`` (``data.missing``): a row whose image is nowhere (not in a
     subfolder, not a near miss of an image without a row: those stay errors) is left out
@@ -1658,7 +1660,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             # a row repeated, or in another spelling, is reported by duplicate_label_rows or
             # same_image_rows (fatal): the first row's grade is only kept for the other checks
             matched.setdefault(path, row)
-    if by_how["stem"]:
+    if by_how["stem"] and not stem_ids:
         problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
                                          f"matched to the one image with that stem (e.g. "
                                          f"{by_how['stem'][0]})", "nothing to do", "match"))
