@@ -15,7 +15,7 @@ from drac_ssl.config import GRADE_SCALES, layout_name
 SHOWN_ROWS = 5
 """Images a fix names one by one, with their lines in the label CSV; more are counted."""
 LAYOUT_SCALES = {"drac": "drac", "plain": "drac", "aptos": "icdr", "eyepacs": "icdr",
-                 "idrid": "icdr", "deepdrid": "icdr", "medmnist": "icdr"}
+                 "idrid": "icdr", "deepdrid": "icdr", "messidor2": "icdr", "medmnist": "icdr"}
 """The grade scale a layout implies when ``data.grades`` is empty."""
 
 

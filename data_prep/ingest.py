@@ -4,7 +4,7 @@
 ingest --root DIR --out RUN_DATA`` wraps it. It
 
 1. finds the images and the label CSV (:mod:`data_prep.layout`: DRAC 2022, APTOS 2019,
-   EyePACS, IDRiD, DeepDRiD, a MedMNIST ``.npz`` or a plain folder + CSV) and the grade scale
+   EyePACS, IDRiD, DeepDRiD, Messidor-2, a MedMNIST ``.npz`` or a plain folder + CSV) and the grade scale
    (``data.grades`` or the layout's),
 2. reads every file once, hashes, decodes, checks and resizes it in a process pool
    (:mod:`data_prep.cache`, :mod:`data_prep.validate`), reusing unchanged files from the
@@ -436,7 +436,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
             problems += left_out_problems
             labels, match_problems, missing = match_labels(train_images, table, layout.train_dir,
                                                            not_read=not_read, missing=cfg.missing,
-                                                           nested=layout.nested)
+                                                           nested=layout.nested,
+                                                           stem_ids=layout.stem_ids)
             problems += match_problems
             if not train_images and table.rows:  # the graded rows (the ungradable are apart)
                 problems.append(no_training_images(layout.labels_csv, layout.train_dir,
@@ -1256,6 +1257,14 @@ def no_images_problem(layout: Layout) -> Problem:
     return error(layout.root, "no images found", likely or otherwise, "no-images")
 
 
+def _named_as_root(problem: Problem, fix: str) -> bool:
+    """Whether ``problem`` is the 'subfolder ignored' note of a folder that ``fix`` (the
+    no-images error's, :func:`no_images_problem`) names as the root to pass (``--root
+    FOLDER``, quoted as :func:`data_prep.layout.likely_roots` quotes it)."""
+    return (problem.severity == "note" and problem.what.startswith("subfolder ignored")
+            and f"--root {shlex.quote(str(problem.path))} " in f"{fix} ")
+
+
 def no_images_message(layout: Layout) -> str:
     """:func:`no_images_problem` as one line."""
     return no_images_problem(layout).line
@@ -1293,6 +1302,9 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     pool, found = collect_unlabelled(cfg, root)
     entries, problems = entries + pool, problems + found
     if no_images and not any(p.severity == "error" for p in problems):
+        # a subfolder the likely root names is that root: its 'move its images up' note would
+        # offer the other way out beside the question (a new-contributor trial, F5)
+        problems = [p for p in problems if not _named_as_root(p, no_images[0].fix)]
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
         raise IngestError(no_images_message(layout) + listing, problems)
     problems = no_images + problems
@@ -1480,8 +1492,10 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "near_duplicates": result.near_duplicates,
         "ungradable": cfg.ungradable,
         # data.ungradable=leave_out: every row left out, its image (None: not in the folder)
+        # marked_by: the column that marked a row ungradable beside its grade cell
         "left_out_ungradable": [{"name": row.name, "line": row.line, "grade_cell": row.written,
-                                 "image": image} for row, image in result.left_out_ungradable],
+                                 "image": image, **({"marked_by": row.marked_by} if row.marked_by else {})}
+                                for row, image in result.left_out_ungradable],
         "missing": cfg.missing,
         # data.missing=leave_out: every label row left out because its image is nowhere
         "left_out_missing": [{"name": row.name, "line": row.line, "grade_cell": row.written, "grade": row.grade}
@@ -1574,8 +1588,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "auto: the layout's (a plain folder: fundus when colour)")
     parser.add_argument("--ungradable", choices=list(DATA_UNGRADABLE), default=d.ungradable,
                         help="a label row whose grade cell is empty or NA (an image the graders "
-                             "found ungradable, as Messidor-2 ships them; DeepDRiD's grade 5 "
-                             "too): error (the default) "
+                             "found ungradable; DeepDRiD's grade 5 and Messidor-2's "
+                             "adjudicated_gradable 0 too): error (the default) "
                              "stops the ingest; leave_out leaves the row and its image out, "
                              "listed in ingest_summary.json")
     parser.add_argument("--missing", choices=list(DATA_MISSING), default=d.missing,

@@ -256,6 +256,29 @@ def name_words(name: str) -> set[str]:
     return {w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w}
 
 
+PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
+"""Words that make a label-CSV column look like a patient id (any case, anywhere in the name,
+e.g. ``PatientID``, ``subject_id``; :func:`data_prep.validate.looks_like_patient_column`), and a
+grade-like column a patient-level grade (:func:`patient_level_column`)."""
+
+
+def patient_level_column(name: str) -> bool:
+    """Whether a column ``name`` holds one value per patient (a word of
+    :data:`PATIENT_COLUMN_WORDS` anywhere in it: DeepDRiD's ``patient_DR_Level``, the worse
+    eye's grade): never offered as an image's grade column (:func:`column_suggestion`)."""
+    low = name.lower()
+    return any(word in low for word in PATIENT_COLUMN_WORDS)
+
+
+def _paths(table: Table, position: int) -> bool:
+    """Whether most non-empty cells of column ``position`` hold a folder part
+    (``\\regular_fundus_images\\...\\1_l1.jpg``, ``train/001.png``): a column of paths, not of
+    bare names."""
+    cells = [cells[position].strip() for _, cells in table.rows
+             if position < len(cells) and cells[position].strip()]
+    return 2 * sum("/" in c or "\\" in c for c in cells) > len(cells)
+
+
 GRADE_INSIDE_WORDS = ("grade", "level", "severity")
 """Words that make a column grade-like anywhere in its name, run together included."""
 
@@ -326,28 +349,36 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     Candidates: never a header cell that holds a delimiter (a whole line not split), nor a
     column of ``avoid`` (read, or already offered, for another role: one column is never
     offered for two roles), nor for the patient role a grade-like one
-    (:func:`grade_like_column`), nor one whose cells fit another role (:func:`column_fit` 0:
-    a column of grades is never offered as the image-name column). Of those whose name is
+    (:func:`grade_like_column`), nor for the grade role a patient-level one
+    (:func:`patient_level_column`: DeepDRiD's ``patient_DR_Level`` would give each image its
+    patient's worse eye), nor one whose cells fit another role (:func:`column_fit` 0: a
+    column of grades is never offered as the image-name column). Of those whose name is
     close to ``wanted`` (difflib ratio :data:`NAME_CUTOFF`), the one whose cells fit best,
+    then (image-name role) a column of bare names before one of paths (:func:`_paths`:
+    DeepDRiD's ``image_id`` before its ``image_path``, when the folder's names say both fit),
     then the closest name; else, when the header is not a row of data, the column whose
     cells fit the role (file names for the image-name role, integers for the grade role:
-    ``Photo file`` for ``image name``), closest name first."""
+    ``Photo file`` for ``image name``), likewise ordered."""
     avoided = {normalise(c) for c in avoid if c}
     usable = [(i, c) for i, c in enumerate(table.columns)
               if c and not _unsplit(c) and normalise(c) not in avoided
-              and not (role == "patient" and grade_like_column(c))]
+              and not (role == "patient" and grade_like_column(c))
+              and not (role == "grade" and patient_level_column(c))]
 
     def ratio(name: str) -> float:  # as difflib.get_close_matches weighs it
         return difflib.SequenceMatcher(None, name.lower(), wanted.lower()).ratio()
 
-    scored = [(column_fit(table, i, role, names_a_file), ratio(c), c) for i, c in usable]
-    close = [s for s in scored if s[0] > 0 and s[1] >= NAME_CUTOFF]
+    def bare(i: int) -> int:  # 1: bare names (or not the image-name role), 0: paths
+        return int(role != "image-name" or not _paths(table, i))
+
+    scored = [(column_fit(table, i, role, names_a_file), bare(i), ratio(c), c) for i, c in usable]
+    close = [s for s in scored if s[0] > 0 and s[2] >= NAME_CUTOFF]
     if close:
-        return max(close, key=lambda s: s[:2])[2]
+        return max(close, key=lambda s: s[:3])[3]
     if table.columns and is_file_name(table.columns[0]):
         return None  # the header is a row of data: its cells are no column names
     fitting = [s for s in scored if s[0] == 2]
-    return max(fitting, key=lambda s: s[1])[2] if fitting else None
+    return max(fitting, key=lambda s: s[1:3])[3] if fitting else None
 
 
 def missing_column(table: Table, wanted: str, role: str, option: str,

@@ -48,6 +48,19 @@ underscore-space are real)::
   both sets is refused, naming the one to pass (the two are not merged into one pool); the
   challenge's evaluation images are not read (no test split).
 
+``messidor2``: Messidor-2 with its adjudicated grades::
+
+    messidor-2/
+      messidor_data.csv   (image_id, adjudicated_dr_grade, adjudicated_dme, adjudicated_gradable)
+      IMAGES/*.png, *.JPG
+
+  ``root`` is the folder holding both. ICDR grades (``adjudicated_dr_grade``), colour fundus
+  photographs. A row whose ``adjudicated_gradable`` is 0 is an ungradable row whatever its
+  grade cell holds (:data:`GRADABLE_COLUMNS`), as is an empty grade cell: an error naming
+  ``data.ungradable``, or left out with ``leave_out``. An examination photographs both eyes,
+  and the CSV names no examination: each image is its own unit in the folds unless
+  ``data.patient_column`` names a column that groups them (a note says so). No test split.
+
 ``medmnist``: a MedMNIST ``.npz`` (RetinaMNIST): ``root`` is the file or a folder holding
   exactly one. Row ``i`` of ``train_images`` / ``val_images`` / ``test_images`` is the case
   ``train_{i:04d}.png`` / ``val_{i:04d}.png`` / ``test_{i:04d}.png``; train and val rows with
@@ -64,7 +77,7 @@ Each public layout names its own label columns; ``data.image_column`` / ``data.g
 override them when changed from their defaults. A plain folder whose CSV lacks the default
 columns (``image name``, ``DR grade``) but has those of exactly one public layout (IDRiD's
 ``Image name`` / ``Retinopathy grade``, APTOS's ``id_code`` / ``diagnosis``, EyePACS's
-``image`` / ``level``) is read with them, and that layout's defaults apply (grade scale,
+``image`` / ``level``, Messidor-2's ``image_id`` / ``adjudicated_dr_grade``) is read with them, and that layout's defaults apply (grade scale,
 colour fundus photographs, EyePACS eye pairs): ``Layout.label_format``, said in a note.
 Columns the user set are never replaced.
 
@@ -121,6 +134,8 @@ IDRID_DIR = "B. Disease Grading"
 IDRID_LABELS_CSV_NAME = "a. IDRiD_Disease Grading_Training Labels.csv"
 DEEPDRID_SETS = ("regular-fundus-training", "regular-fundus-validation")  # each with NAME.csv
 DEEPDRID_IMAGES = "Images"  # Images/<patient_id>/<image_id>.jpg
+MESSIDOR2_CSV = "messidor_data.csv"  # the adjudicated grades
+MESSIDOR2_IMAGES = "IMAGES"  # the Messidor-2 images: *.png and *.JPG
 
 IMAGE_SUFFIXES = frozenset(image_notes.IMAGE_SUFFIXES)  # the one list (image_notes)
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "__macosx", "icon\r"})
@@ -144,6 +159,7 @@ COLUMNS = {  # the label columns each layout's CSV has
     "eyepacs": ("image", "level"),
     "idrid": ("Image name", "Retinopathy grade"),
     "deepdrid": ("image_id", ""),  # the grade is per eye: EYE_COLUMNS
+    "messidor2": ("image_id", "adjudicated_dr_grade"),
     "medmnist": ("", ""),
 }
 EYE_COLUMNS = {"deepdrid": ("left_eye_DR_Level", "right_eye_DR_Level")}
@@ -160,6 +176,20 @@ set: 5, beyond its ICDR 0..4): when the grade scale does not hold it, a row of t
 an ungradable row like an empty cell (an error naming ``data.ungradable``, or left out with
 ``leave_out``: :func:`data_prep.validate.read_labels` ``marked_ungradable``); a scale that
 holds it (six names) reads it as that grade."""
+GRADABLE_COLUMNS = {"messidor2": "adjudicated_gradable"}
+"""The column in which a layout's CSV says whether its graders found each image gradable (1)
+or not (0), beside the grade (Messidor-2's ``adjudicated_gradable``): a row whose cell is 0 is
+an ungradable row whatever its grade cell holds (an error naming ``data.ungradable``, or left
+out with ``leave_out``), never trained on; a cell other than 0, 1 or empty is an error.
+:func:`data_prep.validate.read_labels` reads such a column wherever a label CSV has it, so a
+plain folder whose columns are named by hand is cross-checked too."""
+STEM_ID_LAYOUTS = frozenset({"aptos", "eyepacs", "idrid", "deepdrid"})
+"""Layouts whose own label CSV names each image without its extension (APTOS's ``id_code``,
+EyePACS's ``10_left``, IDRiD's ``IDRiD_001``, DeepDRiD's ``1_l1``): matching those names by stem
+is the layout's convention, so :func:`data_prep.validate.match_labels` says it in no note
+(``Layout.stem_ids``). A plain folder keeps the note (its CSV may name files either way), also
+when it is read with one of these layouts' columns; so does Messidor-2, whose CSV names the
+files with their extensions."""
 NESTED_LAYOUTS = frozenset({"deepdrid"})
 """Layouts whose training images sit in per-patient subfolders of ``train_dir`` (one level:
 ``Images/<patient_id>/<image>``), listed by :func:`scan_image_folder` with ``nested``."""
@@ -168,14 +198,15 @@ FUNDUS_LAYOUTS = frozenset(scale.FUNDUS_LAYOUTS)
 expectation."""
 LABEL_FORMATS = tuple(kind for kind, columns in COLUMNS.items()
                       if all(columns) and columns != COLUMNS["plain"])
-"""The public layouts whose label columns a plain folder's CSV may have (aptos, eyepacs, idrid)."""
+"""The public layouts whose label columns a plain folder's CSV may have (aptos, eyepacs, idrid,
+messidor2)."""
 
 
 @dataclass
 class Layout:
     """The resolved input: image folders per split and the label CSV (None when absent)."""
 
-    kind: str  # drac | plain | aptos | eyepacs | idrid | deepdrid | medmnist
+    kind: str  # drac | plain | aptos | eyepacs | idrid | deepdrid | messidor2 | medmnist
     root: Path
     train_dir: Path | None
     test_dir: Path | None
@@ -198,6 +229,12 @@ class Layout:
         """The training images sit in per-patient subfolders of ``train_dir``
         (:data:`NESTED_LAYOUTS`)."""
         return self.kind in NESTED_LAYOUTS
+
+    @property
+    def stem_ids(self) -> bool:
+        """The layout's own label CSV names images without extension (:data:`STEM_ID_LAYOUTS`):
+        names matched by stem are its convention, not worth a note."""
+        return self.kind in STEM_ID_LAYOUTS
 
     @property
     def treated_as(self) -> str:
@@ -860,6 +897,14 @@ def looks_like_deepdrid(root: Path) -> bool:
     return _is_deepdrid_set(root) or bool(_deepdrid_sets(root))
 
 
+def looks_like_messidor2(root: Path) -> bool:
+    """A Messidor-2 folder: ``messidor_data.csv`` beside ``IMAGES/`` (names matched as
+    :func:`_child` matches them)."""
+    csv_path, images = _child(root, MESSIDOR2_CSV), _child(root, MESSIDOR2_IMAGES)
+    return (csv_path is not None and csv_path.is_file()
+            and images is not None and images.is_dir())
+
+
 def _npz_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root] if root.suffix.lower() == ".npz" else []
@@ -1005,6 +1050,37 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
     return Layout("deepdrid", root, images, None, csv_path, problems)
 
 
+def _discover_messidor2(root: Path, labels_csv: str) -> Layout:
+    """A Messidor-2 folder (module docstring): ``IMAGES/`` and ``messidor_data.csv``."""
+    images, problems = find_named(root, MESSIDOR2_IMAGES)
+    if images is None:
+        errors = [p for p in problems if p.severity == "error"]
+        listing = f"\n{format_problems(errors)}" if errors else ""
+        raise IngestError(f"{root}: no Messidor-2 '{MESSIDOR2_IMAGES}/' folder here -> point --root "
+                          f"at the folder holding '{MESSIDOR2_CSV}' and '{MESSIDOR2_IMAGES}/'"
+                          f"{listing}", errors)
+    csv_path, found = (_explicit_csv(labels_csv, root) if labels_csv
+                       else _required(root, MESSIDOR2_CSV, "Messidor-2 label"))
+    problems += found
+    problems.append(note(root, "a Messidor-2 folder is read as labelled images only: no test split",
+                         "nothing to do", "layout"))
+    return Layout("messidor2", root, images, None, csv_path, problems)
+
+
+def examination_note(layout: Layout) -> Problem:
+    """The note of a Messidor-2 label CSV read without ``data.patient_column``: an examination
+    photographs both eyes and the CSV names no examination, so the folds treat each image as
+    its own unit; the images of one examination should share a fold, which a column naming
+    each image's examination, passed with ``--patient-column``, does."""
+    return note(layout.labels_csv or layout.root,
+                "Messidor-2 photographs both eyes at each examination, and this CSV names no "
+                "examination: each image is its own unit in the folds, so the two eyes of one "
+                "examination may fall in different folds (the cross-validated figures can be "
+                "optimistic)",
+                "to keep an examination's images in one fold, add a column naming each image's "
+                "examination (say 'exam_id') and pass it with --patient-column NAME", "layout")
+
+
 def _discover_medmnist(root: Path) -> Layout:
     files = _npz_files(root)
     if len(files) != 1:
@@ -1068,6 +1144,7 @@ FINDERS: dict[str, Callable[[Path, str], Layout]] = {
     "eyepacs": _discover_eyepacs,
     "idrid": _discover_idrid,
     "deepdrid": _discover_deepdrid,
+    "messidor2": _discover_messidor2,
     "medmnist": lambda root, labels_csv: _discover_medmnist(root),  # the npz holds the labels
 }
 """Each layout's finder, ``(data root, data.labels_csv) -> Layout``, which :func:`discover`
@@ -1076,7 +1153,7 @@ calls: a layout of :data:`drac_ssl.config.DATA_LAYOUTS` (but ``auto``) needs one
 DETECTORS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
     ("drac", looks_like_drac), ("idrid", looks_like_idrid), ("aptos", looks_like_aptos),
     ("eyepacs", looks_like_eyepacs), ("deepdrid", looks_like_deepdrid),
-    ("medmnist", looks_like_medmnist))
+    ("messidor2", looks_like_messidor2), ("medmnist", looks_like_medmnist))
 """The layouts ``data.layout=auto`` recognises, tried in this order (the first whose test
 holds wins, so a more specific layout comes before one it could pass for); a folder none
 of them recognises is ``plain``."""
@@ -1132,6 +1209,8 @@ LAYOUT_WORDS: dict[str, Callable[[Path], str]] = {
         f"a DeepDRiD layout: {_deepdrid_csv(folder).name} + {DEEPDRID_IMAGES}/"  # type: ignore[union-attr]
         if _is_deepdrid_set(folder) else
         f"a folder of DeepDRiD sets: {', '.join(d.name + '/' for d in _deepdrid_sets(folder))}"),
+    "messidor2": lambda folder: (f"a Messidor-2 layout: {_found_name(folder, MESSIDOR2_CSV)} + "
+                                 f"{_found_name(folder, MESSIDOR2_IMAGES)}/"),
     "medmnist": _medmnist_words,
 }
 """What each layout of :data:`DETECTORS` found in a folder is, for a message (the names as
@@ -1577,6 +1656,8 @@ def discover(cfg: DataConfig) -> Layout:
         layout.label_format = label_format_of(layout.labels_csv)
         if layout.label_format:
             layout.problems.append(_label_format_note(layout))
+    if layout.treated_as == "messidor2" and not cfg.patient_column:
+        layout.problems.append(examination_note(layout))
     image_column, grade_column = COLUMNS[layout.treated_as]
     eye_columns: tuple[str, ...] = ()
     if cfg.grade_column == defaults.grade_column and layout.treated_as in EYE_COLUMNS:

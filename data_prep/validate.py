@@ -29,8 +29,10 @@ import numpy as np
 from data_prep import decode as _decode
 from data_prep.grades import choices, describe
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
+    # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
     GRADE_INSIDE_WORDS,
     NOT_PATIENT_ID_WORDS,
+    PATIENT_COLUMN_WORDS,
     PATIENT_ID_WORDS,
     Table,
     column_index,
@@ -42,7 +44,13 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     read_table,
 )
 from data_prep.labels import name_words as _name_words
-from data_prep.layout import EYE_COLUMNS, IMAGE_SUFFIXES, PATIENT_COLUMNS, name_key
+from data_prep.layout import (
+    EYE_COLUMNS,
+    GRADABLE_COLUMNS,
+    IMAGE_SUFFIXES,
+    PATIENT_COLUMNS,
+    name_key,
+)
 from data_prep.problems import (  # noqa: F401 - re-exported: the historical home of these names
     IngestError,
     Problem,
@@ -457,6 +465,8 @@ class LabelRow:
     line: int  # 1-based line in the CSV file (header is line 1)
     written: str = ""  # the grade cell as written (stripped): '1.0', '7', 'x'
     in_folder: bool = False  # the name cell has a folder part ('train/001.png'), dropped in name
+    # what marked the row ungradable beside its grade cell ('adjudicated_gradable 0'), else ''
+    marked_by: str = ""
 
 
 @dataclass
@@ -498,10 +508,53 @@ UNGRADED_WORDS = "an empty or NA grade cell"
 def ungraded_words(rows: Sequence[LabelRow], marked: tuple[int, str] | None = None) -> str:
     """What the ungradable ``rows`` hold, in words: :data:`UNGRADED_WORDS`, and, when one of
     them writes a layout's ungradable grade (``marked``: grade, layout name, DeepDRiD's 5),
-    ``, or DeepDRiD's grade 5``."""
+    ``, or DeepDRiD's grade 5``; when some were marked by a gradable column
+    (:attr:`LabelRow.marked_by`, :func:`gradable_column_of`), ``, or adjudicated_gradable 0``."""
+    words = UNGRADED_WORDS
     if marked is not None and any(parse_grade(row.written) == marked[0] for row in rows):
-        return f"{UNGRADED_WORDS}, or {marked[1]}'s grade {marked[0]}"
-    return UNGRADED_WORDS
+        words += f", or {marked[1]}'s grade {marked[0]}"
+    for by in dict.fromkeys(row.marked_by for row in rows if row.marked_by):
+        words += f", or {by}"
+    return words
+
+
+def gradable_column_of(columns: Sequence[str], read: Sequence[str] = ()) -> str | None:
+    """The column of ``columns`` that says whether each image is gradable
+    (:data:`data_prep.layout.GRADABLE_COLUMNS`: Messidor-2's ``adjudicated_gradable``), as the
+    header writes it (names compared as :func:`normalise` compares them), else None; never
+    one of ``read`` (a column given for another role)."""
+    wanted = {normalise(c) for c in GRADABLE_COLUMNS.values()} - {normalise(c) for c in read if c}
+    return next((c for c in columns if normalise(c) in wanted), None)
+
+
+GRADABLE_FIX = ("rerun with --ungradable leave_out (every row marked ungradable, by {column} 0 "
+                "or by no grade, is then left out with its image, listed in ingest_summary.json), "
+                "or, if the grade holds, set its {column} to 1; or delete the row and move the "
+                "image out of the folder")
+"""The fix for rows a gradable column marks ungradable (:func:`flagged_ungradable_problem`)."""
+
+
+def flagged_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], column: str) -> Problem:
+    """The error of the label rows (``rows``, at least one) that ``column`` (a gradable column,
+    :func:`gradable_column_of`) marks ungradable (0), under ``data.ungradable=error``: a grade
+    beside the mark is not trained on (a graded row marked ungradable would otherwise be
+    trained on without a word). One row: at its line; several: one error of the file with two
+    example rows and how many of them have a grade."""
+    fix = GRADABLE_FIX.format(column=column)
+    graded = [row for row in rows if not is_ungraded(row.written)]
+
+    def grade_words(row: LabelRow) -> str:
+        return f", although its grade cell holds {row.written!r}" if row in graded else ""
+
+    if len(rows) == 1:
+        row = rows[0]
+        return error(f"{csv_path}:{row.line}", f"{row.name} is marked ungradable ({column} 0)"
+                                               f"{grade_words(row)}", fix, "grade")
+    examples = " and ".join(f"line {row.line} ({row.name})" for row in rows[:2])
+    with_grade = (f"; {len(graded)} of them {'has' if len(graded) == 1 else 'have'} a grade "
+                  "beside the mark" if graded else "")
+    return error(csv_path, f"{len(rows)} rows are marked ungradable ({column} 0), e.g. "
+                           f"{examples}{with_grade}", fix, "grade")
 
 
 def marked_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], marked: tuple[int, str],
@@ -631,16 +684,28 @@ def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]]
                  file_scale_fix(grade_names, values, len(outside), n_graded), "grade")
 
 
+def no_grade_words(name: str, raw: str, eye_column: str = "") -> str:
+    """``NAME has no grade (an empty cell; an ungradable image?)`` for an ungraded cell ``raw``
+    (:func:`is_ungraded`); ``eye_column``: the column read for a per-eye row (DeepDRiD's
+    ``right_eye_DR_Level`` for ``1_r1``, chosen by the image id, :func:`own_eye_cell`), named
+    (``has no grade in its eye's column 'right_eye_DR_Level' (...)``). The ingest's and the
+    scorer's words."""
+    cell = "an empty cell" if not raw.strip() else repr(raw.strip())
+    column = f" in its eye's column {eye_column!r}" if eye_column else ""
+    return f"{name} has no grade{column} ({cell}; an ungradable image?)"
+
+
 def grade_problem(where: str, name: str, raw: str, grade: int | None,
-                  grade_names: Sequence[str], values: Collection[int] = ()) -> Problem | None:
+                  grade_names: Sequence[str], values: Collection[int] = (),
+                  eye_column: str = "") -> Problem | None:
     """The error for a grade cell that is not one of 0..K-1 (None when it is). ``values``:
     the integer grades of the whole set, which choose the fix (:func:`scale_fix`; ``grade``
-    alone when empty)."""
+    alone when empty). ``eye_column``: the column the cell was read from when a per-eye row
+    chose it (:func:`no_grade_words` names it)."""
     k = len(grade_names)
     if grade is None and is_ungraded(raw):
         # empty or NA: most often an image the graders marked ungradable; no grade scale fixes it
-        return error(where, f"{name} has no grade ({'an empty cell' if not raw.strip() else repr(raw.strip())}"
-                            f"; an ungradable image?)",
+        return error(where, no_grade_words(name, raw, eye_column),
                      f"write its grade ({choices(grade_names)}), or, to leave an ungradable image "
                      f"out, {LEAVE_OUT_FIX} or delete the row and move the image out of the folder",
                      "grade")
@@ -713,14 +778,17 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                  f"file as comma-separated: keep a copy), or in a spreadsheet", "grade")
 
 
-PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
-"""Words that make a label-CSV column look like a patient id (any case, anywhere in the name,
-e.g. ``PatientID``, ``subject_id``); ``pid`` / ``patid`` alone match too."""
+VISIT_COLUMN_WORDS = ("exam", "visit", "encounter")
+"""Words that make a label-CSV column look like the id of an examination or visit (``exam_id``,
+``Examination``, ``visit_id``, ``EncounterID``; any case, anywhere in the name): the images it
+groups are of one patient (Messidor-2 photographs both eyes at each examination), so it draws
+the same ``--patient-column`` hint as :data:`PATIENT_COLUMN_WORDS`."""
 
 def looks_like_patient_column(name: str) -> bool:
     """Whether a label-CSV column ``name`` looks like a patient id, so that ingesting without
     ``--patient-column`` deserves a warning (images of one patient in two folds make the
-    cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` anywhere in
+    cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` or
+    :data:`VISIT_COLUMN_WORDS` (an examination id groups one patient's images) anywhere in
     the name, and the abbreviations ``pid`` / ``patid`` / ``ptid`` as the whole name
     (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``, ``pat_id``), unless the name
     also holds a word of :data:`NOT_PATIENT_ID_WORDS` (``patient_DR_Level`` is a grade) and
@@ -731,7 +799,17 @@ def looks_like_patient_column(name: str) -> bool:
     grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in GRADE_INSIDE_WORDS)
     if grade_like and not words & PATIENT_ID_WORDS:
         return False
-    return any(word in low for word in PATIENT_COLUMN_WORDS) or squeezed in ("pid", "patid", "ptid")
+    return (any(word in low for word in (*PATIENT_COLUMN_WORDS, *VISIT_COLUMN_WORDS))
+            or squeezed in ("pid", "patid", "ptid"))
+
+
+def id_words(name: str) -> str:
+    """What a column that :func:`looks_like_patient_column` is, for the warning: ``a patient
+    id``, or, for a name of :data:`VISIT_COLUMN_WORDS` only, ``an examination or visit id (of
+    one patient)``."""
+    low = name.lower()
+    visit = any(w in low for w in VISIT_COLUMN_WORDS) and not any(w in low for w in PATIENT_COLUMN_WORDS)
+    return "an examination or visit id (of one patient)" if visit else "a patient id"
 
 
 def patient_column_guess(columns: Sequence[str], grade_column: str = "",
@@ -877,6 +955,29 @@ def per_eye_columns_unread(csv_path: str | Path, columns: Sequence[str], grade_c
     return None
 
 
+def per_eye_grade_problem(table: Table, missing: Problem) -> Problem:
+    """``missing`` (:func:`data_prep.labels.missing_column`'s error for the grade column) said
+    in per-eye terms when the CSV grades each eye in a column of its own
+    (:data:`data_prep.layout.EYE_COLUMNS`: DeepDRiD's ``left_eye_DR_Level`` /
+    ``right_eye_DR_Level``, a flat copy of a DeepDRiD set read as a plain folder): no one column
+    is each image's grade (the patient's ``patient_DR_Level`` is the worse eye's; one eye's
+    column leaves the other eye's rows empty), so the fix names both ways out, the DeepDRiD
+    set folder as ``--root`` or the two columns merged into one, never a column to pass.
+    ``missing`` as it is otherwise."""
+    present = {normalise(c): c for c in table.columns}
+    for kind, eyes in EYE_COLUMNS.items():
+        if not all(normalise(e) in present for e in eyes):
+            continue
+        left, right = (present[normalise(e)] for e in eyes)
+        name = LAYOUT_NAMES[kind]
+        return dataclasses.replace(
+            missing, fix=f"per-eye grades ({left}/{right}): pass the {name} set folder as --root "
+                         f"(the layout reads each eye's grade; drop any --grade-column), or merge "
+                         f"the two columns into one "
+                         f"grade column and pass it with --grade-column NAME (docs/data.md, {name})")
+    return missing
+
+
 def owned_patient_column_problem(table: Table, column: str, image_column: str,
                                  missing: Problem) -> Problem:
     """``missing`` (:func:`data_prep.labels.missing_column`'s error for the patient column
@@ -981,7 +1082,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             others = [c for c, _, r in roles if c and c != column] + offered
             missing = missing_column(table, column, role, _OPTIONS[role], others, names_a_file)
             problems.append(owned_patient_column_problem(table, column, image_column, missing)
-                            if role == "patient" else missing)
+                            if role == "patient" else
+                            per_eye_grade_problem(table, missing) if key == "grade" else missing)
             if len(table.columns) == 1:
                 break  # one unsplit header line: said once
             offered += [c for c in [column_suggestion(table, column, role, others, names_a_file)] if c]
@@ -1006,7 +1108,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         if guess:
             problems.append(warning(
                 csv_path,
-                f"column {guess!r} looks like a patient id but --patient-column is not set: "
+                f"column {guess!r} looks like {id_words(guess)} but --patient-column is not set: "
                 "images of one patient may land in different folds, so the cross-validated "
                 "figures can be optimistic",
                 f"pass --patient-column {guess!r} to keep each patient's images in one fold",
@@ -1017,6 +1119,12 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     # one grade column: an empty cell beside the other eye's filled column is that eye's row
     other = other_eye_column(table.columns, grade_name) if not per_eye else None
     other_position = column_index(table, other)[0] if other else None
+    # a column saying whether each image is gradable (Messidor-2's adjudicated_gradable): 0
+    # marks the row ungradable whatever its grade cell holds
+    gradable = gradable_column_of(table.columns, [c for c in (image_column, *grade_columns,
+                                                              patient_column) if c])
+    gradable_position = column_index(table, gradable)[0] if gradable else None
+    flagged: list[LabelRow] = []  # rows the gradable column marks ungradable, refused
     rows: list[LabelRow] = []
     left_out: list[LabelRow] = []
     numbers: set[int] = set()  # the integer grades written as numbers (not names), any range
@@ -1029,10 +1137,29 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         name = Path(cell).name
         in_folder = "/" in cell.strip("/")
         raw_grade = cells[index["grade"]]
+        eye_column = ""  # per eye: the column of the image's own eye, read for its grade
         if not name:
             problems.append(error(where, "row without an image name",
                                   "fill in the file name or delete the row", "csv"))
             continue
+        mark = cells[gradable_position].strip().strip('"').strip() if gradable_position is not None else ""
+        if mark:  # gradable (1) or not (0), beside the grade
+            patient = cells[index["patient"]].strip() if "patient" in index else ""
+            if parse_grade(mark) not in (0, 1):
+                problems.append(error(where, f"{gradable} {mark!r} of {name} is neither 1 (gradable) "
+                                             "nor 0 (ungradable)",
+                                      f"write 1 or 0 in {gradable} (or leave the cell empty)", "grade"))
+                rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
+                continue
+            if parse_grade(mark) == 0:
+                row = LabelRow(name, None, patient, number, raw_grade.strip(), in_folder,
+                               marked_by=f"{gradable} 0")
+                if ungradable == "leave_out":
+                    left_out.append(row)
+                else:
+                    flagged.append(row)
+                    rows.append(row)  # kept, so that its image is not also called unlabelled
+                continue
         if per_eye:  # the grade is the cell of the image's own eye
             own, no_eye = own_eye_cell(where, name, cells, (index["grade"], index["grade-right"]),
                                        per_eye)
@@ -1042,6 +1169,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
                 continue
             raw_grade = own
+            eye_column = table.columns[index["grade" if eye_of(name) == 0 else "grade-right"]]
         grade = parse_grade(raw_grade)
         if (marked_ungradable is not None and grade == marked_ungradable[0]
                 and not 0 <= grade < len(grade_names)):
@@ -1073,7 +1201,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         if grade is not None and not 0 <= grade < len(grade_names):
             outside.append((number, name, raw_grade, grade))  # said once the whole set is read
             grade = None
-        elif (bad := grade_problem(where, name, raw_grade, grade, grade_names)) is not None:
+        elif (bad := grade_problem(where, name, raw_grade, grade, grade_names,
+                                   eye_column=eye_column)) is not None:
             problems.append(bad)
             grade = None
         patient = cells[index["patient"]].strip() if "patient" in index else ""
@@ -1092,6 +1221,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         problems += [said] if said is not None else []
     if marked and marked_ungradable is not None:
         problems.append(marked_ungradable_problem(csv_path, marked, marked_ungradable, grade_names))
+    if flagged:
+        problems.append(flagged_ungradable_problem(csv_path, flagged, str(gradable)))
     if not rows and left_out and not any(p.severity == "error" for p in problems):
         every = ("the label CSV's one row is" if len(left_out) == 1
                  else f"all {len(left_out)} rows of the label CSV are")
@@ -1441,7 +1572,8 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0
 
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                  test_dir_name: str = "test", not_read: Sequence[Path] = (), missing: str = "error",
-                 nested: bool = False) -> tuple[dict[Path, LabelRow], list[Problem], list[LabelRow]]:
+                 nested: bool = False, stem_ids: bool = False
+                 ) -> tuple[dict[Path, LabelRow], list[Problem], list[LabelRow]]:
     """Pair each training image with its CSV row (see :class:`NameIndex`).
 
     A row without an image whose file sits in a subfolder of ``folder`` says so (the
@@ -1457,8 +1589,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     near miss offered to another row).
     The first two carry a summary (``608 of the 611 label rows have no image in FOLDER``),
     printed when their lines are cut short. A note says how many names were matched by stem
-    (the public layouts' label CSVs write ids without extension) or by number, and one how
-    many only by ignoring letter case (:func:`only_by_case`), each with an example pair.
+    (unless ``stem_ids``: the layout's own CSV writes ids without extension, APTOS's,
+    DeepDRiD's, :data:`data_prep.layout.STEM_ID_LAYOUTS`, so that is no news) or by number, and
+    one how many only by ignoring letter case (:func:`only_by_case`), each with an example pair.
 
     ``missing="leave_out"`` (``data.missing``): a row whose image is nowhere (not in a
     subfolder, not a near miss of an image without a row: those stay errors) is left out
@@ -1527,7 +1660,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             # a row repeated, or in another spelling, is reported by duplicate_label_rows or
             # same_image_rows (fatal): the first row's grade is only kept for the other checks
             matched.setdefault(path, row)
-    if by_how["stem"]:
+    if by_how["stem"] and not stem_ids:
         problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
                                          f"matched to the one image with that stem (e.g. "
                                          f"{by_how['stem'][0]})", "nothing to do", "match"))

@@ -51,9 +51,11 @@ GRADE_SCALES: dict[str, tuple[str, ...]] = {
     "icdr": ("No DR", "Mild", "Moderate", "Severe", "PDR"),  # International Clinical DR scale
 }
 """Named grade scales ``data.grades`` may name instead of listing the grades."""
-DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "deepdrid", "medmnist")
+DATA_LAYOUTS = ("auto", "drac", "plain", "aptos", "eyepacs", "idrid", "deepdrid", "messidor2",
+                "medmnist")
 LAYOUT_NAMES = {"drac": "DRAC", "plain": "plain", "aptos": "APTOS", "eyepacs": "EyePACS",
-                "idrid": "IDRiD", "deepdrid": "DeepDRiD", "medmnist": "MedMNIST"}
+                "idrid": "IDRiD", "deepdrid": "DeepDRiD", "messidor2": "Messidor-2",
+                "medmnist": "MedMNIST"}
 """Each layout of :data:`DATA_LAYOUTS` (but ``auto``) as people write it, for help texts and
 messages (:func:`layout_root_help`); ``tests/data_prep/test_layouts.py`` checks that every
 layout has one."""
@@ -116,16 +118,17 @@ class DataConfig:
     ``layout`` ``auto`` recognises the official DRAC 2022 layout, the public DR datasets
     (APTOS 2019: ``train.csv`` + ``train_images/``; EyePACS / Kaggle DR 2015:
     ``trainLabels.csv`` + ``train/``; IDRiD grading: ``B. Disease Grading/``; DeepDRiD:
-    ``regular-fundus-training/`` or the folder holding it; MedMNIST: a ``.npz`` file or a folder holding one) and
+    ``regular-fundus-training/`` or the folder holding it; Messidor-2: ``messidor_data.csv`` +
+    ``IMAGES/``; MedMNIST: a ``.npz`` file or a folder holding one) and
     otherwise takes a plain folder of images plus a label CSV. A plain folder's CSV without the ``image_column`` / ``grade_column``
     defaults but with the label columns of exactly one public layout (IDRiD, APTOS,
-    EyePACS) is read with those, and that layout's defaults below (scale, channels,
+    EyePACS, Messidor-2) is read with those, and that layout's defaults below (scale, channels,
     modality) apply; columns set here are never replaced.
 
     ``grades``: the names of grades 0..K-1, K >= 2 (``[Normal, NPDR, PDR]``), or a named
     scale: ``drac`` (Normal, NPDR, PDR) or ``icdr`` (No DR, Mild, Moderate, Severe, PDR).
-    Empty: the layout's scale (DRAC and plain folders: drac; APTOS, EyePACS, IDRiD, DeepDRiD
-    and MedMNIST: icdr). A label outside 0..K-1 is an error that names this setting. From Python a
+    Empty: the layout's scale (DRAC and plain folders: drac; APTOS, EyePACS, IDRiD, DeepDRiD,
+    Messidor-2 and MedMNIST: icdr). A label outside 0..K-1 is an error that names this setting. From Python a
     list (``DataConfig(grades=["icdr"])``); a string is read as the command line and YAML read
     it, split at commas: ``"icdr"`` is the one named scale ``["icdr"]``, ``"Normal,NPDR,PDR"``
     three names (never its characters). ``cache_sizes`` likewise: ``"64"`` -> ``[64]``; a
@@ -145,17 +148,18 @@ class DataConfig:
     expected at 1024 x 1024; a fundus photograph converted to grey is what
     ``data.channels=1`` asks, not a fault), and the ingest records it for the report, the
     model card and the app. ``auto``: the layout's (DRAC: octa; APTOS, EyePACS, IDRiD,
-    DeepDRiD, MedMNIST: fundus; a plain folder: fundus when ingested in colour, else octa).
+    DeepDRiD, Messidor-2, MedMNIST: fundus; a plain folder: fundus when ingested in colour, else octa).
     ``python -m drac_ssl.train`` takes ``pretrain.augment.recipe=fundus`` as ``fundus`` for
     ``auto``, so a plain folder of fundus photographs ingested as grey is still fundus.
 
     ``ungradable``: what a label-CSV row whose grade cell says "no grade" does (empty,
     ``NA``, ``n/a``, ``nan``, ``-``, ``?``, ``ungradable`` ...:
     :data:`data_prep.validate.UNGRADED_CELLS`), as public sets ship them for the images their
-    graders found ungradable (Messidor-2's empty ``adjudicated_dr_grade``, NA cells of
-    EyePACS-derived sets; DeepDRiD's regular set writes grade 5, read alike under its layout:
-    ``data_prep.layout.UNGRADABLE_GRADES``). ``error`` (the default): each is an error whose fix names its
-    row. ``leave_out``: the row and its image are left out (not cached, not in the manifest,
+    graders found ungradable (empty cells, NA cells of EyePACS-derived sets; DeepDRiD's regular
+    set writes grade 5, read alike under its layout: ``data_prep.layout.UNGRADABLE_GRADES``; a
+    Messidor-2 CSV's ``adjudicated_gradable`` 0 marks its row so whatever the grade cell holds,
+    in any layout: ``data_prep.layout.GRADABLE_COLUMNS``). ``error`` (the default): each is an
+    error whose fix names its row. ``leave_out``: the row and its image are left out (not cached, not in the manifest,
     the folds or the test set), said in one note and listed in ``ingest_summary.json``
     (``left_out_ungradable``) and the run's report. Any other bad grade (``7``, ``x``) stays
     an error. Every layout with a label CSV; a MedMNIST ``.npz`` has no such cells.
@@ -199,11 +203,11 @@ class DataConfig:
     """
 
     # drac = graded retinal images through the ingest (whatever data.layout finds: DRAC, APTOS,
-    # EyePACS, IDRiD, DeepDRiD, MedMNIST or a plain folder + CSV; the name is DRAC's, the home task);
+    # EyePACS, IDRiD, DeepDRiD, Messidor-2, MedMNIST or a plain folder + CSV; the name is DRAC's, the home task);
     # mnist | fashion_mnist | cifar10 = the correctness checks, read directly (no ingest)
     dataset: str = "drac"
     root: str = ""  # DRAC unzipped root, a public DR layout, a .npz, a plain image folder, or a generic dataset path
-    layout: str = "auto"  # auto | drac | plain | aptos | eyepacs | idrid | deepdrid | medmnist
+    layout: str = "auto"  # auto | drac | plain | aptos | eyepacs | idrid | deepdrid | messidor2 | medmnist
     labels_csv: str = ""  # plain layout: the label CSV (default: the only CSV in root)
     image_column: str = "image name"  # the label CSV's column of image names; the public layouts use their own unless this is changed (DataConfig's docstring)
     grade_column: str = "DR grade"  # the label CSV's column of grades; the public layouts use their own unless this is changed

@@ -8,7 +8,7 @@ read cheaply from its description, never by decoding an image:
 
 * the embedded phantom set: its grade counts come from the generator's plan
   (:func:`data_prep.phantom.plan_phantom`), nothing is rendered;
-* a data root (DRAC, APTOS, EyePACS, IDRiD, DeepDRiD, MedMNIST, a plain folder + CSV): the folder
+* a data root (DRAC, APTOS, EyePACS, IDRiD, DeepDRiD, Messidor-2, MedMNIST, a plain folder + CSV): the folder
   listing and the label CSV, read as the ingest reads them (:func:`data_prep.layout.discover`
   and the ingest's label matching), which also reports a missing CSV or column early;
 * an ingest already in the run folder (``RUN/data/manifest.csv``): its rows, folds and cached

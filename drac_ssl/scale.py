@@ -36,7 +36,7 @@ __all__ = [
     "submission_columns",
 ]
 
-FUNDUS_LAYOUTS = ("aptos", "eyepacs", "idrid", "deepdrid", "medmnist")
+FUNDUS_LAYOUTS = ("aptos", "eyepacs", "idrid", "deepdrid", "messidor2", "medmnist")
 """The colour fundus layouts (as :data:`data_prep.layout.FUNDUS_LAYOUTS`)."""
 
 DEFAULT_PREPROCESSING: dict[str, bool] = {"fundus_crop": False, "graham": False,

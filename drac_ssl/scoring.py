@@ -98,10 +98,12 @@ from data_prep.problems import Problem, counted, error, in_line_order, note
 from data_prep.validate import (
     LabelRow,
     NameIndex,
+    eye_of,
     grade_from_name,
     grade_names_note,
     is_ungraded,
     marked_ungradable_problem,
+    no_grade_words,
     one_based_problem,
     only_by_case,
     other_eye_column,
@@ -451,8 +453,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
             problems.append(other_eye_problem(where, name, column, str(other), "score"))
         elif grade is None:
             named = "" if _numbered(grade_names) else f" nor one of the names {', '.join(grade_names)}"
-            what = (f"{name} has no grade ({'an empty cell' if not raw.strip() else repr(raw.strip())}"
-                    "; an ungradable image?)" if is_ungraded(raw) else
+            eye_column = eyes[eye_of(name) or 0] if eyes else ""  # the column the id chose
+            what = (no_grade_words(name, raw, eye_column) if is_ungraded(raw) else
                     f"grade {raw.strip()!r} of {name} is neither a grade number{named}" if named else
                     f"grade {raw.strip()!r} of {name} is not a grade number")
             problems.append(error(where, what, f"write {_choices(grade_names)}, or delete the row "

@@ -255,7 +255,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
     ``kind`` is ``phantom`` (the package's procedural stand-ins: the data root holds the
     generator's ``phantom.json``), ``drac`` (the official DRAC layout of UW-OCTA images:
     whether they are the official data is the user's statement), the layout's name
-    otherwise (``plain``, ``aptos``, ``eyepacs``, ``idrid``, ``deepdrid``, ``medmnist``; ``unknown`` when
+    otherwise (``plain``, ``aptos``, ``eyepacs``, ``idrid``, ``deepdrid``, ``messidor2``, ``medmnist``; ``unknown`` when
     the summary names none), or ``unknown`` (no ingest summary). ``modality`` is what the
     images are (``octa`` or ``fundus``, :class:`drac_ssl.scale.IngestFacts`).
     ``train_per_grade`` is keyed by the grade names (``grade_names``, default: the ingest's).

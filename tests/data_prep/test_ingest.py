@@ -1315,6 +1315,24 @@ def test_other_patient_column_names_are_recognised(tmp_path: Path, name: str) ->
     assert any(f"column {name!r} looks like a patient id" in w for w in result.warnings)
 
 
+@pytest.mark.parametrize("name", ["exam_id", "Examination", "visit_id", "EncounterID"])
+def test_an_examination_or_visit_column_draws_the_patient_column_hint(tmp_path: Path, name: str) -> None:
+    """A new-contributor trial (Messidor-2, F2): an ``exam_id`` column naming the two eyes of
+    one examination drew no hint, while a patient id does. An examination or visit id groups
+    images of one patient too: the same warning and fix (--patient-column), the summary's
+    unused column; a grade named after the examination is no id."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 5)})
+    write_csv(data / "labels.csv", ["image name", "DR grade", name],
+              [[f"{i:03d}.png", i % 2, f"E{(i + 1) // 2}"] for i in range(1, 5)])
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
+    (said,) = [w for w in result.warnings if f"column {name!r} looks like" in w]
+    assert "an examination or visit id (of one patient)" in said, said
+    assert f"pass --patient-column {name!r} to keep each patient's images in one fold" in said, said
+    assert ingest_summary(tmp_path / "out")["patients"]["unused_column"] == name
+    for grade in ("exam_grade", "visit_DR_level", "examination score"):
+        assert not validate.looks_like_patient_column(grade), grade
+
+
 def test_columns_that_are_not_patient_ids_give_no_warning() -> None:
     for name in ("image name", "DR grade", "id_code", "diagnosis", "Retinopathy grade", "personal"):
         assert not validate.looks_like_patient_column(name), name

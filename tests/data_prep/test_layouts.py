@@ -121,7 +121,9 @@ def test_aptos_layout(tmp_path: Path, aptos: list) -> None:
     assert result.counts_per_grade == dict.fromkeys(range(5), 5)
     for per_grade in result.counts_per_fold.values():  # stratified over the 5 grades
         assert per_grade == dict.fromkeys(range(5), 1)
-    assert any("25 name(s) without extension" in n for n in result.notes)
+    # APTOS's id_code never has an extension: matching by stem is its convention, no note
+    # (a new-contributor trial, F7: DeepDRiD's layout noted it on every run)
+    assert not any("without extension" in n for n in result.notes), result.notes
     rows = manifest(result)
     train_rows = [r for r in rows if r["split"] == "train"]
     assert {r["id"] for r in train_rows} == {f"{c}.png" for c, _, _ in train}
@@ -196,6 +198,7 @@ def test_eyepacs_layout(tmp_path: Path, aptos: list) -> None:
     result = ingest.run(config(root, n_folds=5), tmp_path / "out", verbose=False)
 
     assert result.layout == "eyepacs" and (result.n_train, result.n_test) == (25, 5)
+    assert not any("without extension" in n for n in result.notes), result.notes  # its ids never have one
     assert result.grade_names == tuple(ICDR) and result.channels == 3
     rows = manifest(result)
     assert rows[0]["id"] == "10_right.jpeg" and rows[0]["path"] == "train/10_right.jpeg"
@@ -243,6 +246,7 @@ def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) ->
 
     assert result.layout == "idrid" and (result.n_train, result.n_test) == (25, 5)
     assert result.channels == 3 and result.counts_per_grade == dict.fromkeys(range(5), 5)
+    assert not any("without extension" in n for n in result.notes), result.notes  # its ids never have one
     info = summary(result)
     assert info["label_columns"] == {"image": "Image name", "grade": "Retinopathy grade"}
     assert {k: info["config"][k] for k in ("image_column", "grade_column")} == {
@@ -400,6 +404,9 @@ def test_a_plain_folder_with_other_public_columns(tmp_path: Path, aptos: list, k
     assert summary(result)["modality"]["value"] == "fundus" and not result.warnings
     shown = {"aptos": "APTOS", "eyepacs": "EyePACS"}[kind]  # as people write it
     assert any(f"the {shown} layout's {columns[0]!r} / {columns[1]!r}" in n for n in result.notes)
+    # a plain folder's names matched by stem are still said (its CSV may name files either way)
+    assert any("24 name(s) without extension, each matched to the one image with that stem" in n
+               for n in result.notes), result.notes
     if kind == "eyepacs":
         assert any("two eyes of a patient are kept in one fold" in n for n in result.notes)
         folds: dict[str, set[str]] = {}
@@ -1234,6 +1241,15 @@ def test_images_one_level_down_name_the_folder_and_the_label_csv(tmp_path: Path,
             "(25 images)?") in message, message
     # ... and then, as a missing label CSV's message does, what to do if it is not that one
     assert "(25 images)? If not, point --root at the folder that holds the images" in message, message
+    # a new-contributor trial (F5): a note beside it said 'images: subfolder ignored ... move
+    # its images up one level', the other way out; the suggestion names the folder, no note
+    assert "subfolder ignored" not in message and "move its images up" not in message, message
+    (study / "notes").mkdir()  # a subfolder the suggestion does not name keeps its note
+    (study / "notes" / "readme.txt").write_text("grading protocol\n")
+    message = run_error(config(study, grades=ICDR), tmp_path / "out")
+    assert f"did you mean --root {study / 'images'} with" in message, message
+    assert f"{study / 'notes'}: subfolder ignored" in message, message
+    assert f"{study / 'images'}: subfolder ignored" not in message, message
     result = ingest.run(config(study / "images", labels_csv=str(study / "labels.csv"), grades=ICDR),
                         tmp_path / "out", verbose=False)
     assert result.n_train == 25
@@ -1683,6 +1699,7 @@ def test_deepdrid_layout(tmp_path: Path, aptos: list) -> None:
                                      "grade": "left_eye_DR_Level / right_eye_DR_Level"}
     assert info["modality"]["value"] == "fundus"
     assert not result.warnings, result.warnings  # patient_DR_Level is no patient id; nothing converted
+    assert not any("without extension" in n for n in result.notes), result.notes  # its convention
     assert any("a patient's images are kept in one fold" in n for n in result.notes), result.notes
     assert any("no test split" in n for n in result.notes), result.notes
     cached = np.load(result.cache_paths[SIZE], mmap_mode="r")
@@ -1707,8 +1724,11 @@ def test_deepdrid_rows_without_their_eyes_grade_or_eye(tmp_path: Path, aptos: li
     rows[6][4] = ""  # 2_r1: its own (right) eye's cell empty, the left one empty as always
     write_rows(csv_path, DEEPDRID_HEADER, rows)
     message = run_error(config(root), tmp_path / "refused")
-    assert f"{csv_path}:8: 2_r1 has no grade (an empty cell; an ungradable image?)" in message, message
-    assert "right_eye_DR_Level'" not in message, message
+    # the column read is named (a new-contributor trial, F6: 'has no grade' said no column,
+    # while the row's image_id chose right_eye_DR_Level), never 'its grade is in the other'
+    assert (f"{csv_path}:8: 2_r1 has no grade in its eye's column 'right_eye_DR_Level' (an empty "
+            "cell; an ungradable image?)") in message, message
+    assert "this row's grade is in" not in message, message
     kept = ingest.run(config(root, ungradable="leave_out"), tmp_path / "kept", verbose=False)
     assert kept.n_train == 27 and "2_r1.jpg" not in {r["id"] for r in manifest(kept)}
     assert [row["image"] for row in summary(kept)["left_out_ungradable"]] == ["Images/2/2_r1.jpg"]
@@ -1953,6 +1973,41 @@ def test_the_evaluation_folder_above_images_says_the_spreadsheet_and_the_patient
     assert "not an image file" not in message, message
 
 
+def test_a_flat_deepdrid_copy_is_never_offered_the_patients_grade_or_the_path_column(
+        tmp_path: Path, aptos: list) -> None:
+    """A new-contributor trial (F1): a plain folder of DeepDRiD's images with its CSV, columns
+    unnamed, was told 'did you mean image_path' and 'did you mean patient_DR_Level', and
+    following both trained on each patient's worse eye with only a note. The image column
+    offered is the one of bare names that match the files (image_id), never a column of
+    paths; the grade column offered is never a patient-level one, and beside the per-eye
+    columns the fix says what they are and the two ways out."""
+    images, csv_path, rows = deepdrid_tree(tmp_path, aptos)
+    flat = flat_copy(images, tmp_path / "flat")
+    labels = tmp_path / "labels.csv"
+    write_rows(labels, DEEPDRID_HEADER, rows)
+    message = run_error(config(flat, labels_csv=str(labels), grades="icdr"), tmp_path / "out")
+    (image_line,) = [line for line in message.splitlines() if "no image-name column" in line]
+    assert "did you mean 'image_id'? pass --image-column 'image_id'" in image_line, image_line
+    (grade_line,) = [line for line in message.splitlines() if "no grade column" in line]
+    assert "patient_DR_Level'?" not in grade_line and "did you mean" not in grade_line, grade_line
+    assert ("-> per-eye grades (left_eye_DR_Level/right_eye_DR_Level): pass the DeepDRiD set "
+            "folder as --root (the layout reads each eye's grade; drop any --grade-column), or "
+            "merge the two columns into one grade column") in grade_line, grade_line
+    # without the per-eye columns, a patient-level grade is still never the one offered
+    no_eyes = [[r[0], r[1], r[2], r[5]] for r in rows]
+    write_rows(labels, ["patient_id", "image_id", "image_path", "patient_DR_Level"], no_eyes)
+    message = run_error(config(flat, labels_csv=str(labels), image_column="image_id",
+                               grades="icdr"), tmp_path / "no-eyes")
+    (grade_line,) = [line for line in message.splitlines() if "no grade column" in line]
+    assert "patient_DR_Level'?" not in grade_line, grade_line
+    assert "pass --grade-column NAME with the name of the grade column" in grade_line, grade_line
+    # a column of paths is still offered when nothing else names the files
+    paths_only = [[r[0], r[2], r[5]] for r in rows]
+    write_rows(labels, ["patient_id", "image_path", "level"], paths_only)
+    message = run_error(config(flat, labels_csv=str(labels), grades="icdr"), tmp_path / "paths")
+    assert "did you mean 'image_path'? pass --image-column 'image_path'" in message, message
+
+
 def test_the_patients_grade_column_read_as_each_images_grade_is_said(tmp_path: Path, aptos: list) -> None:
     """A maintainer review: --grade-column patient_DR_Level on a DeepDRiD set trained on the
     patient's grade (the worse eye) for each image without a word. A note says that column is
@@ -2032,3 +2087,124 @@ def test_a_name_with_another_image_extension_matches_the_one_file_of_its_stem(
     save(root / "000.bmp", drac_samples[0][::8, ::8])  # a second file of that stem: ambiguous
     message = run_error(config(root), tmp_path / "ambiguous")
     assert "000.jpeg (no file of that extension; by its stem) matches 2 images" in message
+
+
+
+MESSIDOR2_HEADER = ["image_id", "adjudicated_dr_grade", "adjudicated_dme", "adjudicated_gradable"]
+
+
+def messidor2_folder(root: Path, aptos: list) -> tuple[Path, list[list[object]]]:
+    """``messidor-2/``: ``messidor_data.csv`` (its four columns) beside ``IMAGES/`` holding
+    ``*.png`` and ``*.JPG`` (upper-case extension), from the 25 real APTOS training samples.
+    Rows 3 and 12 are marked ungradable with an empty grade, row 20 (grade 2 or so, kept in
+    its grade cell) by ``adjudicated_gradable`` 0 alone."""
+    train, _ = split(aptos)
+    rows: list[list[object]] = []
+    for i, (_, grade, rgb) in enumerate(train):
+        if i < 12:
+            name = f"20051020_{43800 + i:05d}_0100_PP.png"
+            save(root / "IMAGES" / name, rgb)
+        else:
+            name = f"IM{i:06d}.JPG"
+            save(root / "IMAGES" / name, rgb, format="JPEG", quality=95)
+        if i in (3, 12):
+            rows.append([name, "", "", 0])
+        else:
+            rows.append([name, grade, 0, 0 if i == 20 else 1])
+    write_rows(root / "messidor_data.csv", MESSIDOR2_HEADER, rows, newline="\n")
+    return root, rows
+
+
+def test_messidor2_layout(tmp_path: Path, aptos: list) -> None:
+    """``--root messidor-2`` (``messidor_data.csv`` + ``IMAGES/``) is found by itself: ICDR
+    grades, colour kept, the ``.JPG`` files matched, no test split; a note says the two eyes
+    of an examination should share a fold and how (none with --patient-column). Its
+    ungradable rows, an empty grade or ``adjudicated_gradable`` 0 beside a grade, stop it by
+    default and are left out with ``ungradable=leave_out``: a graded row marked ungradable is
+    never trained on. ``--root .../IMAGES`` names the folder above."""
+    root, rows = messidor2_folder(tmp_path / "messidor-2", aptos)
+    assert layout.detect_kind(root) == "messidor2"
+    csv_path = root / "messidor_data.csv"
+
+    message = run_error(config(root), tmp_path / "refused")
+    assert (f"{csv_path}: 3 rows are marked ungradable (adjudicated_gradable 0), e.g. line 5 "
+            f"({rows[3][0]}) and line 14 ({rows[12][0]}); 1 of them has a grade beside the mark"
+            ) in message, message
+    assert "--ungradable leave_out" in message and "set its adjudicated_gradable to 1" in message
+    assert "has no grade" not in message, message  # the mark says it, once
+
+    result = ingest.run(config(root, n_folds=2, ungradable="leave_out"), tmp_path / "out",
+                        verbose=False)
+    assert result.layout == "messidor2" and (result.n_train, result.n_test) == (22, 0)
+    assert result.grade_names == tuple(ICDR) and result.channels == 3
+    by_id = {r["id"]: r for r in manifest(result)}
+    assert by_id["IM000013.JPG"]["path"] == "IMAGES/IM000013.JPG"
+    for name, grade, _, gradable in rows:
+        assert (name in by_id) == bool(gradable), name
+        if gradable:
+            assert int(by_id[name]["grade"]) == grade, name
+    info = summary(result)
+    assert info["label_columns"] == {"image": "image_id", "grade": "adjudicated_dr_grade"}
+    assert [(r["line"], r["grade_cell"], r.get("marked_by")) for r in info["left_out_ungradable"]] == [
+        (5, "", "adjudicated_gradable 0"), (14, "", "adjudicated_gradable 0"),
+        (22, str(rows[20][1]), "adjudicated_gradable 0")], info["left_out_ungradable"]
+    assert any("3 rows marked ungradable (an empty or NA grade cell, or adjudicated_gradable 0)"
+               in n for n in result.notes), result.notes
+    assert info["patients"]["grouped"] is False and info["modality"]["value"] == "fundus"
+    assert any("no test split" in n for n in result.notes), result.notes
+    (pairs,) = [n for n in result.notes if "both eyes at each examination" in n]
+    assert "add a column naming each image's examination (say 'exam_id') and pass it with " \
+           "--patient-column NAME" in pairs, pairs
+    from data_prep.problems import as_config_keys
+
+    assert "pass it with data.patient_column=NAME" in as_config_keys(pairs), as_config_keys(pairs)
+
+    # a column naming each image's examination, passed: the pair shares a fold, no note
+    write_rows(csv_path, [*MESSIDOR2_HEADER, "exam_id"],
+               [[*row, f"exam{k // 2}"] for k, row in enumerate(rows)], newline="\n")
+    unpassed = ingest.run(config(root, n_folds=2, ungradable="leave_out"), tmp_path / "unpassed",
+                          verbose=False)  # the column is there but not passed: the hint names it
+    assert any("column 'exam_id' looks like an examination or visit id (of one patient) but "
+               "--patient-column is not set" in w for w in unpassed.warnings), unpassed.warnings
+    paired = ingest.run(config(root, n_folds=2, ungradable="leave_out", patient_column="exam_id"),
+                        tmp_path / "paired", verbose=False)
+    assert not any("both eyes at each examination" in n for n in paired.notes), paired.notes
+    folds: dict[str, set[str]] = {}
+    for r in manifest(paired):
+        folds.setdefault(r["patient"], set()).add(r["fold"])
+    assert len(folds) == 13 and all(len(f) == 1 for f in folds.values()), folds
+    write_rows(csv_path, MESSIDOR2_HEADER, rows, newline="\n")
+
+    # the images folder as root names the Messidor-2 folder above it
+    message = run_error(config(root / "IMAGES"), tmp_path / "inside")
+    assert f"did you mean --root {root} (a Messidor-2 layout: messidor_data.csv + IMAGES/)?" in message, message
+
+    # a plain folder of the images with the CSV passed: read with Messidor-2's columns, a note
+    plain = ingest.run(config(root / "IMAGES", labels_csv=str(csv_path), n_folds=2,
+                              ungradable="leave_out"), tmp_path / "plain", verbose=False)
+    assert plain.layout == "plain" and plain.n_train == 22 and plain.grade_names == tuple(ICDR)
+    assert any("Messidor-2 layout's 'image_id' / 'adjudicated_dr_grade'" in n for n in plain.notes)
+    assert any("both eyes at each examination" in n for n in plain.notes), plain.notes
+
+
+def test_a_gradable_column_marks_rows_ungradable_whatever_layout_reads_the_csv(
+        tmp_path: Path, aptos: list) -> None:
+    """A plain folder whose columns are named by hand (--image-column image_id --grade-column
+    adjudicated_dr_grade, as the README once told Messidor-2 users) is cross-checked against
+    ``adjudicated_gradable`` too: its one graded row marked 0 is an error at its line, left
+    out with leave_out; a mark other than 0 or 1 is an error."""
+    root, rows = messidor2_folder(tmp_path / "messidor-2", aptos)
+    images, csv_path = root / "IMAGES", root / "messidor_data.csv"
+    cfg = config(images, labels_csv=str(csv_path), image_column="image_id",
+                 grade_column="adjudicated_dr_grade", grades="icdr", ungradable="leave_out")
+    result = ingest.run(cfg, tmp_path / "out", verbose=False)
+    assert result.n_train == 22 and rows[20][0] not in {r["id"] for r in manifest(result)}
+    rows[3][3] = rows[12][3] = 1  # two empty grades left, said as such
+    rows[5][3] = "yes"
+    write_rows(csv_path, MESSIDOR2_HEADER, rows, newline="\n")
+    message = run_error(dataclasses_replace(cfg, ungradable="error"), tmp_path / "refused")
+    assert (f"{csv_path}:22: {rows[20][0]} is marked ungradable (adjudicated_gradable 0), although "
+            f"its grade cell holds '{rows[20][1]}'") in message, message
+    assert f"{csv_path}:5: {rows[3][0]} has no grade (an empty cell" in message, message
+    assert (f"{csv_path}:7: adjudicated_gradable 'yes' of {rows[5][0]} is neither 1 (gradable) "
+            "nor 0 (ungradable)") in message, message

@@ -173,6 +173,24 @@ def test_score_of_one_eye_column_says_the_other_eyes_rows_as_the_ingest_does(tmp
     assert "--root" not in text, text
 
 
+def test_score_of_an_empty_own_eye_cell_names_the_column_read_as_the_ingest_does(tmp_path: Path) -> None:
+    """A new-contributor trial (F6): 'has no grade (an empty cell; ...)' named no column, while
+    the image id chose one eye's; the scorer names it as the ingest does."""
+    labels, cases, grades, _ = deepdrid_labels(tmp_path)
+    rows = list(csv.reader(labels.open(encoding="utf-8")))
+    header = rows[0]
+    row = next(r for r in rows[1:] if r[header.index("image_id")] == "1_r1")
+    row[header.index("right_eye_DR_Level")] = ""
+    with labels.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    sub = submission(tmp_path / "team.csv", cases, grades)
+    with pytest.raises(scoring.ScoreError) as caught:
+        scoring.score(sub, labels)
+    text = str(caught.value)
+    assert (f"{labels}:4: 1_r1 has no grade in its eye's column 'right_eye_DR_Level' (an empty "
+            "cell; an ungradable image?)") in text, text
+
+
 @pytest.mark.parametrize("grade_column", [None, "patient_DR_Level"])
 def test_score_of_deepdrids_grade_5_says_it_is_its_ungradable_label(
         tmp_path: Path, grade_column: str | None) -> None:
