@@ -851,6 +851,12 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
     return out + paragraphs
 
 
+MARK_SE = 2.0
+"""The pass mark of the RetinaMNIST hypotheses: the mean variant - scratch difference over the
+seeds above this many standard errors (docs/retinamnist.md). The one figure both the judge
+(:func:`two_se_mark_line`) and the power line (:func:`mark_power`, :func:`seed_difference_lines`)
+use, so the power stated is the power of the mark applied."""
+
 PRETRAINED_WORDS = {"vicreg": "VICReg", "vicreg_umm": "VICReg + UMM"}
 """The pretrained variants of a RetinaMNIST run, as the tables name them."""
 
@@ -862,7 +868,9 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "") -> list[s
     differences' mean, standard error (sample SD / sqrt(n)) and two-sided 95 % t-interval
     (:func:`t_bounds`), in accuracy, AUC OvR and QWK; then the power of the pass mark
     (:func:`mark_power`) against a true :data:`POWER_GAIN` accuracy gain, with the observed SD
-    of the per-seed accuracy differences taken as the true one. ``what``: words for the
+    of the per-seed accuracy differences taken as the true one, which holds only if it is: so
+    beside it the SD's 95 % chi-square interval from ``n - 1`` degrees of freedom
+    (:func:`sd_bounds`) and the power at each end (:func:`mark_power_bounds`). ``what``: words for the
     runs' recipe (``20 VICReg epochs``). Nothing for fewer than two seeds or no scratch."""
     n = len(seeds)
     variants = [v for v in PRETRAINED_WORDS if all(v in s and "scratch" in s for s in seeds)]
@@ -876,17 +884,28 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "") -> list[s
             cells.append(f"{words} {mean:+.4f} (SE {se:.4f}; {t_interval(mean, se, n)})")
         said.append(f"{PRETRAINED_WORDS[v]} - scratch: {', '.join(cells)}")
         sd = statistics.stdev([s[v]["accuracy"] - s["scratch"]["accuracy"] for s in seeds])
-        powers.append(f"{PRETRAINED_WORDS[v]} " + (f"{mark_power(POWER_GAIN, sd, n):.2f} (SD {sd:.4f})" if sd > 0
-                                                   else "not defined (SD 0)"))
+        powers.append(f"{PRETRAINED_WORDS[v]} " + (_power_words(sd, n) if sd > 0 else "not defined (SD 0)"))
     recipe = f" ({what})" if what else ""
     return ["", f"Pretrained minus scratch over the config's {n} seeds{recipe}: the mean of the per-seed "
                 f"differences (SE: their SD / sqrt({n}); then the two-sided 95% t-interval, mean +- "
                 f"t(0.975, {n - 1}) x SE: what these seeds do not rule out): {'; '.join(said)}.",
             "", f"Power of the pass mark (the mean difference above {MARK_SE:g} times its SE, one-sided, "
                 f"{n - 1} degrees of freedom) to catch a true {POWER_GAIN:+.2f} accuracy gain, on accuracy "
-                f"alone (the mark needs AUC OvR too, so it passes no more often), the SD of the per-seed "
-                f"accuracy differences taken to be the one these seeds show (noncentral t, "
-                f"`bench.summarize.mark_power`): {'; '.join(powers)}."]
+                f"alone (the mark needs AUC OvR too, so it passes no more often; noncentral t, "
+                f"`bench.summarize.mark_power`). The figure holds only if the true SD of the per-seed "
+                f"accuracy differences is the one these seeds show; that SD has {n - 1} degrees of freedom, "
+                f"so after it come its 95% chi-square interval and the power at each end "
+                f"(`bench.summarize.mark_power_bounds`): {'; '.join(powers)}."]
+
+
+def _power_words(sd: float, n: int) -> str:
+    """``0.66 (SD 0.0094; true SD 0.0056..0.0270: 0.19..0.96)``: the power of the pass mark
+    against :data:`POWER_GAIN` with the observed ``sd`` of ``n`` per-seed accuracy differences
+    (> 0) as the true one, then the SD's 95 % chi-square interval and the power at its ends."""
+    low, high = sd_bounds(sd, n)
+    weakest, strongest = mark_power_bounds(POWER_GAIN, sd, n)
+    return (f"{mark_power(POWER_GAIN, sd, n, MARK_SE):.2f} (SD {sd:.4f}; true SD {low:.4f}..{high:.4f}: "
+            f"{weakest:.2f}..{strongest:.2f})")
 
 
 def _seed_spread_rows(seeds: list[dict[str, Any]], settings: str) -> list[str]:
@@ -952,10 +971,6 @@ def t_interval(mean: float, se: float, n: int) -> str:
     return "" if bounds is None else f"{bounds[0]:+.4f}..{bounds[1]:+.4f}"
 
 
-MARK_SE = 2.0
-"""The pass mark of the RetinaMNIST hypotheses: the mean variant - scratch difference over the
-seeds above this many standard errors (docs/retinamnist.md)."""
-
 POWER_GAIN = 0.01
 """The true accuracy gain (a fraction: +0.01 = one accuracy point) whose chance of passing
 :data:`MARK_SE` the "repeated" table states (:func:`mark_power`)."""
@@ -973,7 +988,8 @@ def mark_power(true_gain: float, sd: float, n: int, multiple: float = MARK_SE) -
     noncentrality ``true_gain * sqrt(n) / sd``, so the power is
     ``scipy.stats.nct.sf(multiple, n - 1, true_gain * sqrt(n) / sd)``. What it assumes: ``sd``
     is the true SD; the table puts in the SD the seeds showed (4 degrees of freedom, itself
-    uncertain), so the figure is a plug-in estimate. With ``true_gain = 0`` it is the mark's
+    uncertain), so the figure is a plug-in estimate; :func:`mark_power_bounds` gives the power at
+    each end of that SD's chi-square interval. With ``true_gain = 0`` it is the mark's
     false-pass rate: ``t(n - 1).sf(multiple)``, 0.0581 for 5 seeds (about a one-sided 6 % test).
 
     Raises ValueError for fewer than two seeds or an ``sd`` that is not a positive finite
@@ -983,6 +999,40 @@ def mark_power(true_gain: float, sd: float, n: int, multiple: float = MARK_SE) -
     from scipy.stats import nct
 
     return float(nct.sf(multiple, n - 1, true_gain * math.sqrt(n) / sd))
+
+
+def sd_bounds(sd: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The two-sided, equal-tailed ``level`` chi-square interval ``(low, high)`` of the true SD
+    of normal per-seed differences whose sample SD over ``n`` seeds is ``sd`` (same units):
+    ``(n - 1) s^2 / sd_true^2 ~ chi2(n - 1)``, so ``low = sd * sqrt((n - 1) / chi2.ppf(1 - a/2,
+    n - 1))`` and ``high = sd * sqrt((n - 1) / chi2.ppf(a/2, n - 1))``, ``a = 1 - level``.
+    ``sd_bounds(0.0094, 5)`` is about ``(0.0056, 0.0270)``: an SD from 4 degrees of freedom is
+    known only to within a factor of about 5.
+
+    Raises ValueError for fewer than two seeds, an ``sd`` that is not a positive finite number
+    or a ``level`` outside (0, 1)."""
+    if n < 2 or not (isinstance(sd, (int, float)) and math.isfinite(sd) and sd > 0) or not 0 < level < 1:
+        raise ValueError(f"sd_bounds needs two or more seeds, a positive finite SD and a level in (0, 1) "
+                         f"(got n={n}, sd={sd!r}, level={level!r})")
+    from scipy.stats import chi2
+
+    tail = (1 - level) / 2
+    return (sd * math.sqrt((n - 1) / float(chi2.ppf(1 - tail, n - 1))),
+            sd * math.sqrt((n - 1) / float(chi2.ppf(tail, n - 1))))
+
+
+def mark_power_bounds(true_gain: float, sd: float, n: int,
+                      multiple: float | None = None) -> tuple[float, float]:
+    """The power of the pass mark (:func:`mark_power`, at ``multiple`` standard errors,
+    :data:`MARK_SE` when None) at each end of the observed SD's 95 % chi-square interval
+    (:func:`sd_bounds`): ``(power at its high end, power at its low end)``, low to high, as
+    the power falls as the SD grows (for ``true_gain > 0``). What :func:`mark_power` with the
+    observed SD cannot say: how much that one figure rests on the SD being the true one.
+    ``mark_power_bounds(0.01, 0.0094, 5)`` is about ``(0.19, 0.96)``, around
+    ``mark_power(0.01, 0.0094, 5)`` = 0.66. Raises ValueError as :func:`sd_bounds` does."""
+    low, high = sd_bounds(sd, n)
+    multiple = MARK_SE if multiple is None else multiple
+    return mark_power(true_gain, high, n, multiple), mark_power(true_gain, low, n, multiple)
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
@@ -1008,17 +1058,19 @@ def _unrounded(difference: dict[str, dict[str, Any]], record: dict[str, Any]) ->
 def two_se_mark_line(difference: dict[str, dict[str, float]]) -> str:
     """``Mark (...): met|not met (accuracy 2.02 SE, AUC OvR 1.00 SE).`` for a VICReg - scratch
     difference (``{metric: {"mean", "se", ...}}`` as bench.retinamnist_epochs writes it): met
-    when the mean is above twice its SE in every metric of :data:`TWO_SE_MARK`."""
+    when the mean is above :data:`MARK_SE` (2) times its SE in every metric of :data:`TWO_SE_MARK`.
+    The words name the multiple the judge used ("twice" for 2)."""
     said, met = [], True
     for key, words in TWO_SE_MARK.items():
         mean, se = float(difference[key]["mean"]), float(difference[key]["se"])
         if se > 0:
             said.append(f"{words} {mean / se:.2f} SE")
-            met = met and mean > 2 * se
+            met = met and mean > MARK_SE * se
         else:  # every seed the same difference
             said.append(f"{words} {mean:+.4f} with SE 0")
             met = met and mean > 0
-    return ("Mark (the mean VICReg - scratch difference above twice its standard error in accuracy "
+    multiple = "twice" if MARK_SE == 2 else f"{MARK_SE:g} times"
+    return (f"Mark (the mean VICReg - scratch difference above {multiple} its standard error in accuracy "
             f"and in AUC OvR): {'met' if met else 'not met'} ({', '.join(said)}).")
 
 

@@ -244,6 +244,10 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
       a kill between the two writes): a checkpoint of that epoch or later;
     * a checkpoint without a record (a run folder of a drac_ssl older than the record):
       saved, its epoch unknown (``unrecorded``);
+    * a checkpoint that is there but cannot be read (no read permission, an I/O error; with
+      or without a record): said so, with the file and the fix, not resumable. Not judged by
+      its size alone instead: the rerun's :meth:`drac_ssl.engine.Engine.resume` reads the
+      same file and stops on it, so "resumes from it" would be a promise the rerun breaks;
     * neither: no epoch saved.
     """
     folder = Path(run_dir) / stage / "checkpoints"
@@ -258,6 +262,14 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
         size: int | None = last.stat().st_size if last.is_file() else None
     except OSError:
         size = None
+    moved = False  # a record and a checkpoint of another size or ends' SHA-256
+    if size is not None:
+        try:
+            with last.open("rb") as fh:
+                fh.read(1)
+            moved = record is not None and (size != record["bytes"] or not _same_ends(last, record.get("ends_sha256")))
+        except OSError as exc:
+            return _unreadable(last, shown, size, exc)
     if record is None:
         if size is None:
             return SavedCheckpoint("no epoch saved", "starts the stage again", False)
@@ -268,7 +280,7 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
     if size is None:
         return SavedCheckpoint(f"no epoch saved: {stage}/checkpoints/{CHECKPOINT_RECORD} names epoch {done} "
                                f"of {planned}, but {shown} is not there", "starts the stage again", False)
-    if size != record["bytes"] or not _same_ends(last, record.get("ends_sha256")):
+    if moved:
         return SavedCheckpoint(f"a checkpoint saved at epoch {done} of {planned} or later: {shown}, "
                                f"{_mib(size)}, written after its {CHECKPOINT_RECORD}",
                                "resumes from it", True)
@@ -281,13 +293,25 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
 def _same_ends(last: Path, recorded: Any) -> bool:
     """Whether ``last`` has the :func:`drac_ssl.io.ends_sha256` its record gives
     (``recorded``); True for a record without one (of a drac_ssl older than it: its size
-    alone was compared), False when ``last`` cannot be read."""
+    alone was compared).
+
+    Raises:
+        OSError: ``last`` cannot be read (:func:`checkpoint_saved` says so, not "written after
+            its record": an unreadable file is no evidence of a later epoch)."""
     if not isinstance(recorded, str):
         return True
-    try:
-        return ends_sha256(last) == recorded
-    except OSError:
-        return False
+    return ends_sha256(last) == recorded
+
+
+def _unreadable(last: Path, shown: str, size: int, exc: OSError) -> SavedCheckpoint:
+    """The words of a checkpoint ``last`` (``shown`` relative to the run folder, ``size``
+    bytes) that is there but cannot be read (``exc``): not resumable, as the rerun's
+    :meth:`drac_ssl.engine.Engine.resume` reads it too; the file and the fix."""
+    why = f"{type(exc).__name__}: {exc.strerror or exc}"
+    return SavedCheckpoint(f"a checkpoint that cannot be read: {shown}, {_mib(size)} ({why})",
+                           f"stops on it, as it cannot read it either (fix: check the permissions of {last}: the "
+                           f"user who runs the training must be able to read it, e.g. chmod u+r; or move it away "
+                           f"to train the stage again from epoch 1)", False)
 
 
 def _mib(size: int) -> str:

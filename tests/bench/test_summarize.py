@@ -169,6 +169,20 @@ def test_retinamnist_epochs_table_states_the_hypothesis_and_the_two_se_mark() ->
     (mark,) = [line for line in retinamnist_epochs_table(record) if line.startswith("Mark ")]
     assert mark.endswith("): not met (accuracy 2.02 SE, AUC OvR -0.0030 with SE 0).")
 
+def test_the_mark_is_judged_at_mark_se_the_figure_the_power_line_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One constant, bench.summarize.MARK_SE, sets both the judge and the power line's mark: a
+    difference at 2.5 SE passes at 2 and fails at 3, and the words name the multiple used."""
+    import bench.summarize as summarize
+
+    at = {"accuracy": {"mean": 0.0025, "se": 0.001}, "auc_ovr": {"mean": 0.0025, "se": 0.001}}
+    assert summarize.MARK_SE == 2.0
+    assert ": met (accuracy 2.50 SE, AUC OvR 2.50 SE)." in summarize.two_se_mark_line(at)
+    monkeypatch.setattr(summarize, "MARK_SE", 3.0)
+    line = summarize.two_se_mark_line(at)
+    assert line.startswith("Mark (the mean VICReg - scratch difference above 3 times its standard error")
+    assert line.endswith(": not met (accuracy 2.50 SE, AUC OvR 2.50 SE).")
+
+
 def test_the_two_se_mark_is_judged_on_the_seeds_figures_not_the_rounded_mean() -> None:
     """The bench rounds the mean and SE to 4 decimals: a result at the mark could be judged on
     the rounding. With every seed's figures at hand the ratio is recomputed from them (here

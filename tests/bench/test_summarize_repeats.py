@@ -102,7 +102,41 @@ def test_mark_power_is_the_noncentral_t_tail() -> None:
             mark_power(0.01, sd, n)
 
 
+def test_sd_bounds_is_the_chi_square_interval_of_the_sd() -> None:
+    import math
+
+    from bench.summarize import sd_bounds
+
+    # 3 seeds, 2 degrees of freedom: chi2(2).ppf(p) = -2 ln(1 - p), so the 95 % interval of the
+    # true SD is SD / sqrt(-ln 0.025) .. SD / sqrt(-ln 0.975)
+    low, high = sd_bounds(0.01, 3)
+    assert abs(low - 0.01 / math.sqrt(-math.log(0.025))) < 1e-12
+    assert abs(high - 0.01 / math.sqrt(-math.log(0.975))) < 1e-12
+    # the README's 5 seeds: 0.0094 is known only to about 0.0056..0.027
+    low, high = sd_bounds(0.0094, 5)
+    assert round(low, 4) == 0.0056 and round(high, 3) == 0.027
+    assert sd_bounds(0.0094, 5, 0.5)[0] > low and sd_bounds(0.0094, 50)[1] < high  # narrower: lower level, more seeds
+    for n, sd, level in ((1, 0.01, 0.95), (5, 0.0, 0.95), (5, float("inf"), 0.95), (5, 0.01, 1.0)):
+        with pytest.raises(ValueError, match="two or more seeds, a positive finite SD and a level"):
+            sd_bounds(sd, n, level)
+
+
+def test_mark_power_bounds_is_the_power_at_each_end_of_the_sd_interval() -> None:
+    from bench.summarize import mark_power, mark_power_bounds, sd_bounds
+
+    low, high = sd_bounds(0.0094, 5)
+    weakest, strongest = mark_power_bounds(0.01, 0.0094, 5)
+    assert weakest == mark_power(0.01, high, 5) and strongest == mark_power(0.01, low, 5)
+    # the plug-in 0.66 at the observed SD (the README's 0.67 has the unrounded SD) runs from
+    # about 0.19 to 0.96 over the SD's interval
+    assert round(weakest, 2) == 0.19 and round(strongest, 2) == 0.96
+    assert weakest < mark_power(0.01, 0.0094, 5) < strongest
+    assert mark_power_bounds(0.01, 0.0094, 5, multiple=3.0)[1] < strongest  # a stricter mark passes less
+
+
 def test_seed_difference_lines_on_two_seeds_by_hand() -> None:
+    from scipy.stats import norm
+
     from bench.summarize import mark_power, seed_difference_lines
 
     seeds = [{"scratch": _v(0.50, 0.760, 0.50), "vicreg": _v(0.51, 0.760, 0.52)},
@@ -113,9 +147,17 @@ def test_seed_difference_lines_on_two_seeds_by_hand() -> None:
     assert ("VICReg - scratch: accuracy +0.0200 (SE 0.0100; -0.1071..+0.1471), AUC OvR +0.0010 "
             "(SE 0.0010; -0.0117..+0.0137), QWK +0.0300 (SE 0.0100; -0.0971..+0.1571).") in text
     assert "VICReg + UMM" not in text  # no such variant in these runs
-    power = mark_power(0.01, 0.02 ** 0.5 / 10, 2)  # SD of 0.01, 0.03
-    assert "to catch a true +0.01 accuracy gain" in text and f"VICReg {power:.2f} (SD 0.0141)." in text
-    assert "VICReg 0.38 (SD 0.0141)." in text  # noncentral t, 1 degree of freedom, noncentrality 1
+    sd = 0.02 ** 0.5 / 10  # SD of 0.01, 0.03
+    power = mark_power(0.01, sd, 2)
+    assert "to catch a true +0.01 accuracy gain" in text and f"VICReg {power:.2f} (SD 0.0141;" in text
+    assert "VICReg 0.38 (SD 0.0141;" in text  # noncentral t, 1 degree of freedom, noncentrality 1
+    # the figure holds only at the observed SD: its chi-square interval from 1 degree of freedom
+    # (chi2(1) = Z^2: low = SD / z(0.9875), high = SD / z(0.5125)) and the power at each end
+    assert "holds only if the true SD of the per-seed accuracy differences is the one these seeds show" in text
+    low, high = sd / norm.ppf(0.9875), sd / norm.ppf(0.5125)
+    weakest, strongest = mark_power(0.01, high, 2), mark_power(0.01, low, 2)
+    assert f"VICReg 0.38 (SD 0.0141; true SD {low:.4f}..{high:.4f}: {weakest:.2f}..{strongest:.2f})." in text
+    assert weakest < 0.38 < strongest
     assert seed_difference_lines(seeds[:1]) == []
     assert seed_difference_lines([{"vicreg": s["vicreg"]} for s in seeds]) == []  # no scratch
 
@@ -133,4 +175,4 @@ def test_the_repeated_table_carries_the_seed_differences_under_it() -> None:
     below = "\n".join(lines[last_row + 1:])
     assert below.startswith("\nPretrained minus scratch over the config's 2 seeds (20 VICReg epochs)")
     assert "VICReg - scratch: accuracy +0.0200" in below and "VICReg + UMM - scratch: accuracy +0.0100" in below
-    assert "VICReg + UMM 0." in below and "(SD 0.0141)" in below
+    assert "VICReg + UMM 0." in below and "(SD 0.0141; true SD 0.0063..0.4513: " in below

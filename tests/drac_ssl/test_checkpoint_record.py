@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,6 +107,46 @@ def test_a_record_of_a_checkpoint_not_there_says_nothing_was_saved(tmp_path: Pat
     with pytest.raises(OSError):
         write_checkpoint_record(run / "umm" / "checkpoints" / "last.pt", epochs_done=1, epochs=2, step=5)
     assert not (run / "umm" / "checkpoints" / CHECKPOINT_RECORD).exists()
+
+
+@pytest.mark.parametrize("recorded", ["same", "older_record", "other_size", "none"])
+def test_an_unreadable_checkpoint_is_said_so_not_resumed_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                recorded: str) -> None:
+    """A last.pt that is there but cannot be read (no read permission) was described as
+    "written after its last.json ... resumes from it", resumable: its ends' SHA-256 could not be
+    read and counted as a mismatch. The rerun's resume reads it too and stops on it, so it is
+    said so, with the file and the fix, whatever its record (the same one, an older drac_ssl's
+    without ends_sha256, another size) or none. The tests run as root, whom chmod does not stop:
+    opening it raises PermissionError here."""
+    run = _run(tmp_path)
+    last = _checkpoint(run, size=4096)
+    if recorded != "none":
+        write_checkpoint_record(last, epochs_done=7, epochs=20, step=175)
+    record = last.with_name(CHECKPOINT_RECORD)
+    if recorded == "older_record":
+        fields = json.loads(record.read_text())
+        del fields["ends_sha256"]
+        record.write_text(json.dumps(fields))
+    if recorded == "other_size":
+        last.write_bytes(b"x" * 5000)
+    opened = Path.open
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == last:
+            raise PermissionError(13, "Permission denied", str(self))
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    saved = checkpoint_saved(run, "pretrain")
+    assert not saved.resumable and not saved.unrecorded, saved
+    assert saved.what == ("a checkpoint that cannot be read: pretrain/checkpoints/last.pt, 0.0 MiB "
+                          "(PermissionError: Permission denied)"), saved
+    assert saved.then.startswith("stops on it, as it cannot read it either (fix: check the permissions of "
+                                 f"{last}: "), saved
+    assert "resumes" not in saved.words() and "written after" not in saved.words()
+    assert "pretrain killed (a checkpoint that cannot be read: " in _pretrain_words(run)
+    monkeypatch.setattr(Path, "open", opened)  # readable again: resumed from as before
+    assert checkpoint_saved(run, "pretrain").resumable
 
 
 @pytest.mark.parametrize("status", ["running", "interrupted"])
