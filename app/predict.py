@@ -191,7 +191,13 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     @property
     def borderline(self) -> str | None:
         """The page's borderline line when the two largest probabilities are at most
-        :data:`BORDERLINE_MARGIN` apart (:func:`borderline_words`), else None."""
+        :data:`BORDERLINE_MARGIN` apart (:func:`borderline_words`), else None; None too for an
+        image that is not reliably gradable (:attr:`not_reliably_gradable`), as the page leaves
+        it out then (``app.server.shown_borderline``): a close call between two named grades
+        would invite reading a grade the model should not give (a trial: ``details["borderline"]``
+        said it of an image the page headed "Not reliably gradable")."""
+        if self.not_reliably_gradable:
+            return None
         return borderline_words(self.probs, self.class_names)
 
     @functools.cached_property

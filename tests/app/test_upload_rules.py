@@ -480,6 +480,9 @@ def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predic
     assert "## Not reliably gradable (a colour picture, not UW-OCTA)" in markdown, markdown
     assert "Borderline" not in markdown
     assert "Borderline" in _result_markdown(replace(pred, warnings=[]), predictor)
+    # the details JSON and Prediction.borderline agree with the page (a trial: the JSON said it)
+    assert pred.borderline is None and pred.as_dict()["borderline"] is None
+    assert replace(pred, warnings=[]).as_dict()["borderline"] is not None
     # the batch: the untrained demo model gives each grade about a third, so both are close calls
     grey = _write(tmp_path, "grey.png", _scan(300, seed=1))
     photo = _write(tmp_path, "photo.png", np.stack([_scan(300, seed=2), _scan(300, seed=3),
