@@ -80,6 +80,7 @@ from drac_ssl.grading.model import threshold_words
 from drac_ssl.starting import python_command
 from drac_ssl.submission import (
     NOT_GRADED,
+    UNRELIABLE_COLUMN,
     write_grades_with_notes,
     write_incomplete_grades,
     write_submission,
@@ -1059,6 +1060,36 @@ def _kind_words(kind: str, n: int) -> str:
     return kind if n == 1 else _KIND_PLURALS.get(kind, kind)
 
 
+UNRELIABLE_VERDICT = "NOT RELIABLY GRADABLE"
+"""How the notes of a graded image that is not reliably gradable start in the batch's table
+and CSVs (:func:`batch_notes`): the verdict the single-image page heads the same image with."""
+
+
+def batch_notes(which: str, unlike: str, sentences: list[str], borderline: str | None,
+                reasons: list[str]) -> str:
+    """The batch's notes cell of one graded image (the table, ``grades_with_notes.csv`` before
+    the bundle's caveat, ``grades_INCOMPLETE.csv``): first ``NOT RELIABLY GRADABLE: unlike the
+    training images.`` when ``reasons`` (:func:`flagged_reasons`) is not empty, the verdict the
+    single-image page heads the image with (a trial: the batch said it only in a count and a file
+    name); then ``which`` (``the 2nd file named x.png``, for a name the batch repeats; "" else)
+    with "(graded)."; then the doubts (``unlike``, the out-of-distribution sentence or "", and
+    ``sentences`` that are not plain notes), then the plain notes (``Note: ...``), then the
+    ``borderline`` line (None for none; :func:`shown_borderline` gives none for an image not
+    reliably gradable)."""
+    verdict = f"{UNRELIABLE_VERDICT}: {'; '.join(reasons)}." if reasons else ""
+    doubts = [w for w in sentences if not w.startswith("Note: ")]
+    notes = [w for w in sentences if w.startswith("Note: ")]
+    return " ".join(x for x in (verdict, f"{which} (graded)." if which else "", unlike, *doubts,
+                                *notes, borderline or "") if x)
+
+
+def grade_cell(name: str, reasons: list[str]) -> str:
+    """The batch table's ``grade`` cell: the grade's name, ``Normal (not reliably gradable)``
+    for an image whose ``reasons`` (:func:`flagged_reasons`) are not empty (the ``class`` cell
+    keeps the grade number, as the submission CSV does)."""
+    return f"{name} (not reliably gradable)" if reasons else name
+
+
 def ordinal(n: int) -> str:
     """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st`` ..."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
@@ -1156,6 +1187,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     try:
         probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
         graded_notes: list[str] = []
+        reasons: list[list[str]] = []  # per graded image: why it is not reliably gradable ([] if it is)
         borderlines: list[str | None] = []  # each graded image's borderline line, if any
         flagged = 0  # graded images not reliably gradable (NOT_RELIABLY_GRADABLE)
         if n_good:
@@ -1171,18 +1203,18 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 # (none for an image not reliably gradable: shown_borderline)
                 borderlines = [shown_borderline(p, predictor.class_names, [odd, *said])
                                for odd, said, p in zip(unlike, sentences, probs, strict=True)]
-                graded_notes = [" ".join(x for x in (f"{which} (graded)." if which else "", odd, *said,
-                                                     close or "") if x)
-                                for which, odd, said, close in zip(good_which, unlike, sentences,
-                                                                   borderlines, strict=True)]
-                for at, name, p, c, said in zip(good_at, good_names, probs, classes, graded_notes, strict=True):
-                    graded_rows[at] = [name, int(c), predictor.class_names[int(c)],
+                # the export's notes file's rule too (flagged_reasons)
+                reasons = [flagged_reasons(odd, said) for odd, said in zip(unlike, sentences, strict=True)]
+                graded_notes = [batch_notes(which, odd, said, close, why)
+                                for which, odd, said, close, why in zip(good_which, unlike, sentences,
+                                                                        borderlines, reasons, strict=True)]
+                for at, name, p, c, said, why in zip(good_at, good_names, probs, classes, graded_notes,
+                                                     reasons, strict=True):
+                    graded_rows[at] = [name, int(c), grade_cell(predictor.class_names[int(c)], why),
                                        *(round(float(v), 4) for v in p), round(per_image, 3), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
-                # the export's notes file's rule too (flagged_reasons)
-                flagged = sum(1 for odd, said in zip(unlike, sentences, strict=True)
-                              if flagged_reasons(odd, said))
+                flagged = sum(1 for why in reasons if why)
                 csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
                                                        probs, classes, rejected_notes, num_grades=k,
                                                        notes=graded_notes)
@@ -1205,7 +1237,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             out_dir / NOTES_CSV,
             [(row[0], graded_index.get(at), " ".join(x for x in (row[-1], model_words) if x)
               if at in graded_index else f"{NOT_GRADED}{row[-1]}")
-             for at, row in enumerate(rows)], probs, classes, num_grades=k))
+             for at, row in enumerate(rows)], probs, classes, num_grades=k,
+            unreliable=[reasons[graded_index[at]] if at in graded_index else []
+                        for at in range(len(rows))]))
         rejected = len(rows) - n_good
         warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
         n_borderline = sum(1 for close in borderlines if close)
@@ -1231,17 +1265,20 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 ". The grades CSV below lists them first, without a grade, the reason in its notes "
                 "column: it is not a complete submission.\n\n" if csv_path else
                 ". Nothing was graded, so there is no grades CSV.\n\n")
-        with_notes = (f"`{NOTES_CSV}` (`{header},notes`: every file in upload order with the notes "
-                      f"column of the table)")
+        with_notes = (f"`{NOTES_CSV}` (`{header},{UNRELIABLE_COLUMN},notes`: every file in upload "
+                      f"order with the notes column of the table)")
         summary = (incomplete + f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
                    + (f", **{rejected} rejected** (see the notes column)" if rejected else "")
                    + (f". Download below the grades CSV, `grades_INCOMPLETE.csv` (`{header},notes`: the "
                       f"submission's columns and a notes column: each graded image's notes, and a row "
                       f"without a grade for each file not graded), and {with_notes}."
+                      + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: their "
+                         f"notes start {UNRELIABLE_VERDICT}, with the reasons." if flagged else "")
                       if csv_path and not_graded else
                       f". Download below the grades CSV, `{FLAGGED_CSV}` (`{header}`, the submission's "
                       f"format: named FLAGGED because {flagged} of the {n_good} image(s) are not "
-                      f"reliably gradable; their warnings are in the notes CSV), and {with_notes}."
+                      f"reliably gradable; their notes start {UNRELIABLE_VERDICT}, with the "
+                      f"reasons), and {with_notes}."
                       if csv_path and flagged else
                       f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
                       f"written by the export command), and {with_notes}." if csv_path else

@@ -489,7 +489,10 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
         paths.append(str(path))
     summary, rows, _, _ = _grade_batch_now(predictor, AppSettings(), paths)
     assert "5 of the 5 graded images carry a warning** (5 unlike the training images" in summary
-    assert all(row[-1].startswith("Unlike the training images") for row in rows)
+    # the verdict first (the page's heading), then the doubts, the plain note last
+    assert all(row[-1].startswith("NOT RELIABLY GRADABLE: unlike the training images; a thresholded "
+                                  "export or mask. Unlike the training images") for row in rows)
+    assert all(row[-1].index("Only 2 grey levels") < row[-1].index("Note: ") for row in rows)
     # said exactly when it is true (an untrained demo model may or may not grade them alike)
     assert ("All 5 images got the same grade" in summary) == (len({row[1] for row in rows}) == 1)
     assert "no out-of-distribution check" in Predictor(build_demo_bundle(
