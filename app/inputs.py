@@ -52,6 +52,7 @@ octa=False)``).
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +179,9 @@ class LoadedImage:
     pixels: np.ndarray | None = None  # as decoded: grey (H, W) or RGB (H, W, 3)
     colour: bool = False  # the file's content has colour
     grey_conversion: str = ""  # a 3-channel file read as grey: the decoder's words, else ""
+    # the SHA-256 (hex) of the file's bytes as read (load_bytes); "" when not known: the app
+    # tells by it an upload the model was trained on (app.predict.Predictor.training_image)
+    sha256: str = ""
 
     @property
     def blank(self) -> bool:
@@ -398,7 +402,8 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     image = LoadedImage(name=name, gray=decoded.gray, width=decoded.width, height=decoded.height,
                         mode=decoded.mode, file_format=ACCEPTED_FORMATS[file_format],
                         n_bytes=len(data), notes=notes, pixels=decoded.pixels,
-                        colour=decoded.colour, grey_conversion=decoded.grey_conversion)
+                        colour=decoded.colour, grey_conversion=decoded.grey_conversion,
+                        sha256=hashlib.sha256(data).hexdigest())
     if channels == 1:
         image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
                                          grey_conversion=image.grey_conversion, kind=kind)

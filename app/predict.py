@@ -138,6 +138,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # the bundle's referable cut r (Predictor.referable_from): from_grade, probability
     # (P_r + ... + P_{K-1}) and rule; None when the bundle records none
     referable: dict[str, Any] | None = None
+    # the file is one of the model's training images (same SHA-256: Predictor.training_image);
+    # None when not known: an array graded by predict(), or a bundle that records no hashes
+    training_image: bool | None = None
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -185,6 +188,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
             "not_reliably_gradable": list(self.not_reliably_gradable),
             "borderline": self.borderline,
             "unlike_training_images": self.input_check,
+            "training_image": self.training_image,
             **({"referable": self.referable} if self.referable is not None else {}),
         }
 
@@ -590,15 +594,56 @@ class Predictor:
                           class_names=list(self.class_names),
                           timings=timings, input_check=input_check, referable=referable)
 
+    @functools.cached_property
+    def training_hashes(self) -> set[str] | None:
+        """The hash prefixes of the bundle's labelled training images
+        (:func:`drac_ssl.grading.training_images.training_hashes`); None for a bundle built
+        before it recorded them."""
+        from drac_ssl.grading.training_images import training_hashes
+
+        return training_hashes(self.metadata)
+
+    def training_image(self, image: LoadedImage | str | os.PathLike[str]) -> bool | None:
+        """Whether ``image`` (an upload read by :func:`app.inputs.load_upload`, by the SHA-256
+        of the bytes it read, or a file's path) is one of the images this model was trained on
+        (the same SHA-256 prefix, :mod:`drac_ssl.grading.training_images`, the export's check);
+        None when it cannot be told: the bundle records no training-image hashes (built before
+        them), a LoadedImage without its hash, a file that cannot be read."""
+        from drac_ssl.grading.training_images import HASH_HEX, file_prefix
+
+        hashes = self.training_hashes
+        if hashes is None:
+            return None
+        if isinstance(image, LoadedImage):
+            prefix = image.sha256[:HASH_HEX].lower()
+        else:
+            try:
+                prefix = file_prefix(image)
+            except OSError:
+                return None
+        return (prefix in hashes) if len(prefix) == HASH_HEX else None
+
+    def upload_warnings(self, loaded: LoadedImage) -> list[str]:
+        """The upload's own warnings (:attr:`app.inputs.LoadedImage.warnings`) and, for a file
+        this model was trained on (:meth:`training_image`), the plain note
+        :data:`drac_ssl.grading.training_images.TRAINING_IMAGE_NOTE` (a trial: the export said
+        "N of M images were used to train this model", the app nothing)."""
+        from drac_ssl.grading.training_images import TRAINING_IMAGE_NOTE
+
+        return [*loaded.warnings, *([TRAINING_IMAGE_NOTE] if self.training_image(loaded) else [])]
+
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,
                        explain: int | None = None) -> Prediction:
         """Grade an image read by :func:`app.inputs.load_upload` in this model's channels (its
-        warnings, conversions included, carried over). Raises :class:`app.inputs.InputRejected`
-        for an image the app does not grade (:func:`app.inputs.refusal`: blank, or random
-        noise), as both tabs of the page refuse it."""
+        warnings, conversions included, carried over, and a note when the file is one of the
+        model's training images: :meth:`upload_warnings`, :attr:`Prediction.training_image`).
+        Raises :class:`app.inputs.InputRejected` for an image the app does not grade
+        (:func:`app.inputs.refusal`: blank, or random noise), as both tabs of the page refuse it."""
         check_gradable(loaded, self.kind, self.channels)
-        return self.predict(loaded.for_channels(self.channels), loaded.name, loaded.warnings,
+        pred = self.predict(loaded.for_channels(self.channels), loaded.name, self.upload_warnings(loaded),
                             gradcam=gradcam, explain=explain)
+        pred.training_image = self.training_image(loaded)
+        return pred
 
     def predict_file(self, path: str | os.PathLike[str], gradcam: bool = True) -> Prediction:
         """Read (with this predictor's limits) and grade an image file; raises

@@ -77,6 +77,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
     unreliable_reasons,
 )
 from drac_ssl.grading.model import threshold_words
+from drac_ssl.grading.training_images import training_images_line
 from drac_ssl.starting import python_command
 from drac_ssl.submission import (
     NOT_GRADED,
@@ -1114,6 +1115,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     good_inputs: list[Any] = []  # per graded file, Predictor.prepare's (not the decoded image)
     failed: Exception | None = None  # preprocessing failed: the model's fault, said as such below
     good_warnings: list[list[str]] = []
+    good_trained: list[bool] = []  # per graded file: one of the model's training images (same SHA-256)
     times_named: dict[str, int] = {}  # how many files of the batch so far had this name
     graded_as: dict[str, int] = {}  # name -> which file of that name was graded (1 = the first)
     good_which: list[str] = []  # per graded file: "the 2nd file named x.png" for a repeated name, else ""
@@ -1163,7 +1165,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         graded_as[name] = nth
         good_at.append(at)
         good_names.append(name)
-        good_warnings.append(loaded.warnings)
+        good_warnings.append(predictor.upload_warnings(loaded))  # a training image: a note
+        good_trained.append(bool(predictor.training_image(loaded)))
         if failed is None:
             try:  # the model input at the bundle's size, not the decoded image: see below
                 good_inputs.append(predictor.prepare(loaded.for_channels(predictor.channels)))
@@ -1255,6 +1258,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         if n_borderline:
             cautions += (f"\n\n**{n_borderline} of the {n_good} graded image(s) are borderline**: the "
                          f"model cannot tell two grades apart on them (see the notes column).")
+        trained = training_images_line(sum(good_trained), n_good) if graded_rows else ""
+        if trained:  # the export command's words (its NOTE line): a note, not a refusal
+            cautions += f"\n\n**{trained}** (their notes say so)."
         if same:  # the export command's words too
             cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
                          f"trained on (model card tab).")
