@@ -136,7 +136,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # None when the bundle has no input profile
     input_check: dict[str, Any] | None = None
     # the bundle's referable cut r (Predictor.referable_from): from_grade, probability
-    # (P_r + ... + P_{K-1}) and rule; None when the bundle records none
+    # (P_r + ... + P_{K-1}), rule and informative (False: the model is no better than chance,
+    # Predictor.referable_informative; the page leaves the figure out); None when the bundle
+    # records none
     referable: dict[str, Any] | None = None
     # the file is one of the model's training images (same SHA-256: Predictor.training_image);
     # None when not known: an array graded by predict(), or a bundle that records no hashes
@@ -455,6 +457,23 @@ class Predictor:
         return chance_warning(self.metadata.get("cv_metrics") or {})
 
     @property
+    def referable_informative(self) -> bool:
+        """False when P(referable) (:attr:`Prediction.referable`) carries no information: the
+        model is no better than chance (:attr:`chance_warning`) and its out-of-fold referable
+        AUC's 95% CI (``cv_metrics.referable.auc_ci95``) does not lie above 0.5 (or is not
+        recorded); the page then leaves the figure out and says why (a trial: a chance-level
+        model showed "P(referable) 0.599 ... sensitivity 0.500, specificity 0.500" as if it
+        meant something). True otherwise, also under the chance warning when that AUC's CI lies
+        above 0.5 (the probabilities rank referable images, though the grades do not agree)."""
+        from drac_ssl.figures import finite_pair
+
+        if not self.chance_warning:
+            return True
+        referable = (self.metadata.get("cv_metrics") or {}).get("referable") or {}
+        ci = finite_pair(referable.get("auc_ci95"))
+        return ci is not None and ci[0] > 0.5
+
+    @property
     def trained_on_phantoms(self) -> bool:
         """True when the bundle's metadata says it was trained on phantom images
         (``data.kind == "phantom"``: :mod:`data_prep.phantom`'s procedural stand-ins)."""
@@ -583,7 +602,8 @@ class Predictor:
             r = self.referable_from
             rule = ((self.metadata.get("cv_metrics") or {}).get("referable") or {}).get("rule")
             referable = {"from_grade": r, "probability": float(np.asarray(probs[0], dtype=np.float64)[r:].sum()),
-                         "rule": str(rule or referable_words(r, self.class_names))}
+                         "rule": str(rule or referable_words(r, self.class_names)),
+                         "informative": self.referable_informative}
         said = [w for w in (self.chance_warning, self.caveat) if w] + unlike + self.image_warnings(
             gray.shape, small, list(warnings or []), [preprocessing_warning(n) for n in found])
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],

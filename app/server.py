@@ -576,12 +576,21 @@ def decision_rule(predictor: Predictor) -> str:
 
 def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     """P(referable) beside the grade, when the bundle records a referable cut (its
-    cross-validation reported referable DR), with what that figure did out of fold; [] else."""
+    cross-validation reported referable DR), with what that figure did out of fold; [] else.
+    When it carries no information (:attr:`app.predict.Predictor.referable_informative`: a
+    model no better than chance whose referable AUC shows nothing either), the figure is left
+    out and the line says why."""
     if pred.referable is None:
         return []
     r = int(pred.referable["from_grade"])
     cv = (predictor.metadata.get("cv_metrics") or {}).get("referable") or {}
     num = figure_text
+    if not pred.referable.get("informative", True):
+        ci = list(cv.get("auc_ci95") or [None, None])[:2]
+        return ["", f"P(referable: grade ≥ {r}, {html.escape(predictor.class_names[r])} or worse): not "
+                    f"shown. This model gives no evidence of grading better than chance (above), nor "
+                    f"of telling referable images apart (out of fold: AUC {num(cv.get('auc'))}, 95% CI "
+                    f"{format_ci(*ci)}), so that probability would carry no information."]
     return ["", f"P(referable: grade ≥ {r}, {html.escape(predictor.class_names[r])} or worse) "
                 f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "

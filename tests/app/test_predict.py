@@ -1145,6 +1145,7 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     """A bundle whose cross-validation reported referable DR (cv_metrics.referable, an ICDR
     model with finetune.referable_from): each result gives P(referable) = P2 + P3 + P4 beside
     the grade (as_dict and the page); DRAC's three grades (the shared demo bundle): nothing."""
+    import json
 
     from app.server import _result_markdown
 
@@ -1154,11 +1155,35 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     pred = five.predict(np.full((40, 40, 3), 90, np.uint8))
     p = float(pred.probs[2:].sum())
     assert pred.referable == pytest.approx({"from_grade": 2, "probability": p,
-                                            "rule": "referable = grade >= 2 (Moderate or worse)"})
+                                            "rule": "referable = grade >= 2 (Moderate or worse)",
+                                            "informative": True})
     assert pred.as_dict()["referable"] == pred.referable
     page = _result_markdown(pred, five)
     assert (f"P(referable: grade ≥ 2, Moderate or worse) **{p:.3f}**, the sum of those grades' "
             f"probabilities (out of fold: AUC 0.900") in page
+
+    # a trial: a model no better than chance showed "P(referable) 0.599 ... sensitivity 0.500,
+    # specificity 0.500" as if informative; the figure is now left out, and the line says why
+    chance = {**meta["cv_metrics"], "qwk": 0.01, "qwk_ci95": [-0.1, 0.12]}
+    chance["referable"] = {**chance["referable"], "auc": 0.5, "auc_ci95": [0.38, 0.62],
+                           "sensitivity": 0.5, "specificity": 0.5}
+    (bundle_dir / "metadata.json").write_text(json.dumps({**meta, "cv_metrics": chance}))
+    blind = Predictor(bundle_dir, gradcam=False)
+    assert blind.chance_warning and not blind.referable_informative
+    pred = blind.predict(np.full((40, 40, 3), 90, np.uint8))
+    assert pred.referable is not None and pred.referable["informative"] is False
+    page = _result_markdown(pred, blind)
+    (line,) = [x for x in page.splitlines() if x.startswith("P(referable")]
+    assert line.startswith("P(referable: grade ≥ 2, Moderate or worse): not shown."), line
+    assert "carry no information" in line and f"{pred.referable['probability']:.3f}" not in page
+    assert "sensitivity" not in line
+    # its referable AUC clear of 0.5: the probabilities rank referable images, so it is shown
+    chance["referable"]["auc_ci95"] = [0.61, 0.8]
+    (bundle_dir / "metadata.json").write_text(json.dumps({**meta, "cv_metrics": chance}))
+    ranks = Predictor(bundle_dir, gradcam=False)
+    assert ranks.chance_warning and ranks.referable_informative
+    assert "**" in next(x for x in _result_markdown(ranks.predict(np.full((40, 40, 3), 90, np.uint8)), ranks)
+                        .splitlines() if x.startswith("P(referable"))
 
     assert predictor.referable_from is None  # DRAC's Normal / NPDR / PDR: no standard cut
     three = predictor.predict_file(sample_path, gradcam=False)
