@@ -449,6 +449,20 @@ def _plain_words(message: str, name: str) -> str:
     return message.replace(f"`{name}`", name) if name else message
 
 
+_HTML_OPENING = re.compile(r"<(?=[A-Za-z/!?])|&(?=#?\w+;)")
+"""Where text could open HTML in markdown: a ``<`` before a tag's first character, an ``&``
+that starts a character reference (``&amp;``, ``&#39;``)."""
+
+
+def md_words(text: str) -> str:
+    """The app's sentences (warnings, caveats, notes) for the result's markdown: only what
+    could open HTML is escaped (:data:`_HTML_OPENING`: ``<b`` -> ``&lt;b``, ``&amp;`` ->
+    ``&amp;amp;``), so a file's text quoted in a warning cannot put a tag in the page, while
+    apostrophes, quotes and a lone ``&`` or ``<`` stay as they are: the markdown is also what a
+    ``gradio_client`` user reads (a trial got ``model&#x27;s`` from ``html.escape``)."""
+    return _HTML_OPENING.sub(lambda m: "&lt;" if m.group() == "<" else "&amp;", text)
+
+
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     folds = len(predictor.bundle.models)
     flips = 4 if predictor.tta else 1
@@ -457,7 +471,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     lines: list[str] = []
     chance = predictor.chance_warning  # the model's own caveat, the banner's words
     if chance:
-        lines += [f"**⚠ {html.escape(chance)}**", ""]
+        lines += [f"**⚠ {md_words(chance)}**", ""]
     caveat = predictor.caveat  # the bundle's own caveat, in the result itself
     model_words = {chance, caveat}
     doubts = [w for w in pred.warnings if w not in model_words and not is_plain_note(w)]
@@ -466,14 +480,14 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         heading = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
                    "nothing:**" if predictor.kind == "octa"
                    else "**⚠ Check this image before reading the grade below:**")
-        lines += [heading] + [f"- {html.escape(w)}" for w in doubts] + [""]
+        lines += [heading] + [f"- {md_words(w)}" for w in doubts] + [""]
     for w in notes:  # a paragraph each: markdown joins consecutive lines into one
-        lines += [f"Note: {html.escape(w)}", ""]
-    lines += [f"⚠ {html.escape(caveat)}", ""]
+        lines += [f"Note: {md_words(w)}", ""]
+    lines += [f"⚠ {md_words(caveat)}", ""]
     borderline = shown_borderline(pred.probs, predictor.class_names, doubts)
     lines += [
         grade_heading(pred, doubts, bool(chance)),
-        *([f"**{html.escape(borderline)}**", ""] if borderline else []),
+        *([f"**{md_words(borderline)}**", ""] if borderline else []),
         *_decision_lines(pred, predictor),
         probs,
         *_referable_lines(pred, predictor),
@@ -587,11 +601,11 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     num = figure_text
     if not pred.referable.get("informative", True):
         ci = list(cv.get("auc_ci95") or [None, None])[:2]
-        return ["", f"P(referable: grade ≥ {r}, {html.escape(predictor.class_names[r])} or worse): not "
+        return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse): not "
                     f"shown. This model gives no evidence of grading better than chance (above), nor "
                     f"of telling referable images apart (out of fold: AUC {num(cv.get('auc'))}, 95% CI "
                     f"{format_ci(*ci)}), so that probability would carry no information."]
-    return ["", f"P(referable: grade ≥ {r}, {html.escape(predictor.class_names[r])} or worse) "
+    return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse) "
                 f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "

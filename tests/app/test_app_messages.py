@@ -379,3 +379,24 @@ def test_the_quiet_choice_refusal_leaves_an_older_gradio_as_it_was(monkeypatch: 
     monkeypatch.undo()
     server._quiet_choice_refusal(radio)  # this gradio: wrapped
     assert radio.preprocess != plain
+
+
+def test_the_result_markdown_keeps_apostrophes_and_quotes_but_no_html(predictor: Predictor, upload: Path) -> None:
+    """A trial read ``model&#x27;s`` in the ``/grade`` markdown through gradio_client:
+    ``html.escape`` wrote every apostrophe and quote as a character reference. Only what could
+    open HTML is escaped now (app.server.md_words): a tag quoted from a file still cannot reach
+    the page, a lone ``&`` or ``<`` stays as it is."""
+    from app.server import AppSettings, _grade_single_now, _result_markdown, md_words
+
+    assert md_words("the model's \"input\" & <b>x</b> &amp; P < 0.5") == (
+        "the model's \"input\" & &lt;b>x&lt;/b> &amp;amp; P < 0.5")
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(gradcam=False), str(upload),
+                                                       None, "scan.png")
+    assert label is not None and "&#" not in markdown and "&quot;" not in markdown and "&amp;" not in markdown
+    pred = predictor.predict_file(upload, gradcam=False)
+    odd = replace(pred, warnings=[*pred.warnings, "Image file: the model's \"profile\" <script>x</script>.",
+                                  "Not square: the model's input is square."])
+    page = _result_markdown(odd, predictor)
+    assert "- Not square: the model's input is square." in page.splitlines(), page
+    assert "the model's \"profile\" &lt;script>x&lt;/script>." in page
+    assert "<script>" not in page and "&#x27;" not in page and "&quot;" not in page

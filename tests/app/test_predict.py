@@ -987,7 +987,6 @@ def test_a_script_gets_the_no_better_than_chance_warning(tmp_path: Path, one_thr
 def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Predictor, tmp_path: Path) -> None:
     """Every 16-bit OCTA export was said to be possibly not OCTA: the 8-bit conversion (the
     training ingest's) is a plain note; a colour photograph on a grey model is still doubted."""
-    import html
 
     from app.inputs import is_plain_note
     from app.server import AppSettings, _grade_single_now
@@ -1000,7 +999,7 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(deep), None, "deep.png")
     assert label is not None
     (note,) = [w for w in details["warnings"] if w.startswith("16-bit")]
-    assert is_plain_note(note) and f"Note: {html.escape(note)}" in markdown
+    assert is_plain_note(note) and f"Note: {note}" in markdown
     assert "may not be a UW-OCTA" not in markdown and "see above" not in markdown
     photo = tmp_path / "photo.png"
     photo.write_bytes(_png(np.stack([gray, np.roll(gray, 40, axis=0), gray // 2], axis=-1)))
@@ -1037,7 +1036,6 @@ def test_a_grey_octa_scan_saved_as_rgb_gets_a_note_not_the_not_octa_heading(
     """A grey UW-OCTA scan saved as an RGB PNG (three identical channels) loses nothing when
     read as grey, and the export says nothing of it; the page put it under "This may not be a
     UW-OCTA en-face image". It is a plain note now."""
-    import html
 
     from app.inputs import is_plain_note
     from app.server import AppSettings, _grade_single_now
@@ -1050,7 +1048,7 @@ def test_a_grey_octa_scan_saved_as_rgb_gets_a_note_not_the_not_octa_heading(
     markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(rgb), None, "rgb_grey.png")
     assert label is not None
     (note,) = [w for w in details["warnings"] if w.startswith("Colour-encoded file")]
-    assert is_plain_note(note) and f"Note: {html.escape(note)}" in markdown
+    assert is_plain_note(note) and f"Note: {note}" in markdown
     assert "may not be a UW-OCTA" not in markdown and "see above" not in markdown
 
 
