@@ -51,7 +51,7 @@ from app.inputs import (  # InputRejected re-exported (__all__): predict_file ra
 from drac_ssl.grading.image_notes import as_sentence, unreliable_reasons
 
 __all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
-           "borderline_words", "find_newest_bundle", "make_bundle_hint"]
+           "borderline_grades", "borderline_words", "find_newest_bundle", "make_bundle_hint"]
 
 BORDERLINE_MARGIN = 0.10
 """Two largest grade probabilities at most this far apart (0.10: ten percentage points) make a
@@ -66,6 +66,17 @@ about whether the leading grade is right (the probabilities are calibrated on th
 data, phantom images for the default bundle)."""
 
 
+def borderline_grades(probs: Any) -> list[int]:
+    """The grades, in grade order, whose probability in ``probs`` ``(K,)`` is at most
+    :data:`BORDERLINE_MARGIN` below the largest, when there are at least two of them (the
+    grades :func:`borderline_words` names); [] otherwise."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    if p.size < 2:
+        return []
+    close = [k for k in range(p.size) if p.max() - p[k] <= BORDERLINE_MARGIN + 1e-9]
+    return close if len(close) >= 2 else []
+
+
 def borderline_words(probs: Any, class_names: list[str]) -> str | None:
     """``Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (P 0.48 vs
     0.47).`` when the second largest of ``probs`` ``(K,)`` (one per grade of ``class_names``) is
@@ -73,10 +84,8 @@ def borderline_words(probs: Any, class_names: list[str]) -> str | None:
     is named, in grade order (three or more: ``cannot tell 0 Normal, 1 NPDR and 2 PDR apart
     on this image (P 0.33, 0.32 and 0.35)``). None otherwise, and for fewer than two grades."""
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
-    if p.size < 2:
-        return None
-    close = [k for k in range(p.size) if p.max() - p[k] <= BORDERLINE_MARGIN + 1e-9]
-    if len(close) < 2:
+    close = borderline_grades(p)
+    if not close:
         return None
     names = [f"{k} {class_names[k]}" for k in close]
     values = [f"{p[k]:.2f}" for k in close]

@@ -63,7 +63,7 @@ from app.inputs import (
     load_upload,
 )
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
-from app.predict import Prediction, Predictor, borderline_words
+from app.predict import Prediction, Predictor, borderline_grades, borderline_words
 from drac_ssl.figures import figure_text, format_ci
 from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, SCOPE_WORDS
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
@@ -1084,6 +1084,24 @@ def _kind_words(kind: str, n: int) -> str:
     return kind if n == 1 else _KIND_PLURALS.get(kind, kind)
 
 
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+def close_grades_words(probs: Any, borderlines: list[str | None], num_grades: int) -> str:
+    """How many grades the batch's borderline images are torn between, for its summary ("the
+    model cannot tell ... apart on them"): ``two grades`` when each is torn between two, ``all
+    three grades`` when each between every grade of the scale (a trial: a batch whose grades
+    were all equally likely was said to be torn between "two grades"), ``three grades`` for
+    three of five, ``two or more grades`` for a mix. ``probs`` ``(n, K)`` and ``borderlines``
+    (per image, its borderline line or None) of the graded images
+    (:func:`app.predict.borderline_grades`)."""
+    sizes = {len(borderline_grades(p)) for p, said in zip(probs, borderlines, strict=True) if said}
+    if len(sizes) != 1:
+        return "two or more grades"
+    n = sizes.pop()
+    return f"{'all ' if n == num_grades and n > 2 else ''}{_COUNT_WORDS.get(n, str(n))} grades"
+
+
 UNRELIABLE_VERDICT = "NOT RELIABLY GRADABLE"
 """How the notes of a graded image that is not reliably gradable start in the batch's table
 and CSVs (:func:`batch_notes`): the verdict the single-image page heads the same image with."""
@@ -1280,7 +1298,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             cautions += f"\n\n{warned}"
         if n_borderline:
             cautions += (f"\n\n**{n_borderline} of the {n_good} graded image(s) are borderline**: the "
-                         f"model cannot tell two grades apart on them (see the notes column).")
+                         f"model cannot tell {close_grades_words(probs, borderlines, k)} apart on "
+                         f"them (see the notes column).")
         trained = training_images_line(sum(good_trained), n_good) if graded_rows else ""
         if trained:  # the export command's words (its NOTE line): a note, not a refusal
             cautions += f"\n\n**{trained}** (their notes say so)."

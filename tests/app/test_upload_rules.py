@@ -429,8 +429,8 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     Normal" with no word that the model could not tell the two grades apart."""
     from dataclasses import replace
 
-    from app.predict import BORDERLINE_MARGIN, borderline_words
-    from app.server import AppSettings, _grade_batch_now, _result_markdown
+    from app.predict import BORDERLINE_MARGIN, borderline_grades, borderline_words
+    from app.server import AppSettings, _grade_batch_now, _result_markdown, close_grades_words
 
     names = ["Normal", "NPDR", "PDR"]
     assert BORDERLINE_MARGIN == 0.10
@@ -456,6 +456,13 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
         said = borderline_words(row[3:6], names)
         assert said is not None and row[-1].endswith(said) and said in written["notes"]
     assert "**2 of the 2 graded image(s) are borderline**" in summary
+    # a trial: every grade equally likely was said "cannot tell two grades apart"
+    assert all(len(borderline_grades(row[3:6])) == 3 for row in rows)
+    assert "the model cannot tell all three grades apart on them" in summary, summary
+    assert close_grades_words([[0.45, 0.44, 0.11]], ["x"], 3) == "two grades"
+    assert close_grades_words([[0.45, 0.44, 0.11], [0.34, 0.33, 0.33]], ["x", "y"], 3) == "two or more grades"
+    assert close_grades_words([[0.3, 0.3, 0.3, 0.05, 0.05]], ["x"], 5) == "three grades"
+    assert close_grades_words([[0.34, 0.33, 0.33], [0.45, 0.44, 0.11]], ["x", None], 3) == "all three grades"
 
 
 def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predictor,
