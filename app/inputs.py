@@ -379,8 +379,13 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     if file_format not in ACCEPTED_FORMATS:
         raise InputRejected(f"`{name}` {other_format(file_format)}; upload a {READ_FORMATS} image.")
     if max(width, height) > limits.max_side:
+        # the target keeps the shape and meets both limits (the side, and the megapixels)
+        scale = min(limits.max_side / max(width, height),
+                    (limits.max_pixels / max(1, width * height)) ** 0.5)
+        to_w, to_h = (max(1, int(side * scale + 1e-9)) for side in (width, height))
         raise InputRejected(f"`{name}` is {width} x {height} px, above the limit of "
-                            f"{limits.max_side} px per side. Downscale it first.")
+                            f"{limits.max_side} px per side. Downscale it first (to at most "
+                            f"{to_w} x {to_h} px at this shape).")
     if min(width, height) < 1:
         raise InputRejected(f"`{name}` has no pixels ({width} x {height}).")
     if width * height > limits.max_pixels:

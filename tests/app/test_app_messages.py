@@ -73,6 +73,19 @@ def test_too_many_pixels_are_refused_before_decoding() -> None:
         load_bytes(_png_header(1000, 1000), "x.png", InputLimits(max_pixels=999_999))
 
 
+def test_a_side_above_the_limit_is_refused_with_a_size_to_downscale_to() -> None:
+    """A trial: 9000 px on a side was refused with "Downscale it first." and no size, where the
+    40-megapixel refusal gives one. The size keeps the shape and meets both limits."""
+    with pytest.raises(InputRejected) as caught:
+        load_bytes(_png_header(9000, 100), "wide.png", InputLimits())
+    assert str(caught.value).endswith("above the limit of 8192 px per side. Downscale it first (to at "
+                                      "most 8192 x 91 px at this shape)."), caught.value
+    with pytest.raises(InputRejected) as caught:  # a side and the megapixels: the stricter one
+        load_bytes(_png_header(9000, 9000), "big.png", InputLimits())
+    assert "(to at most 6324 x 6324 px at this shape)" in str(caught.value), caught.value
+    assert 6324 ** 2 <= 40_000_000 < 6325 ** 2
+
+
 def test_a_32_bit_file_is_called_32_bit() -> None:
     from app.inputs import is_plain_note
 
