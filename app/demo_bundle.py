@@ -8,13 +8,15 @@ ResNet-18 fold ensemble (``finetune/summary.json``, ``comparison.json`` and
 card. The metadata gets ``"demo"`` set and the card a warning banner: its grades are
 meaningless, and the app says so in red.
 
-Command line: ``python -m app.demo_bundle OUT_RUN_DIR`` (prints the bundle folder).
+Command line: ``python -m app.demo_bundle OUT_RUN_DIR`` (says where it wrote the bundle and the
+command that opens it in the app).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -122,18 +124,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=python_command("app.demo_bundle"),
                                      description="Write an untrained demo model bundle.")
     parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
-    parser.add_argument("--image-size", type=ascii_int("--image-size"), default=128)
-    parser.add_argument("--source-size", type=ascii_int("--source-size"), default=256)
-    parser.add_argument("--folds", type=ascii_int("--folds"), default=2)
-    parser.add_argument("--head", default="conv", choices=list(_CHOICES["finetune.head"]))  # grading.model.HEADS, without torch
+    parser.add_argument("--image-size", type=ascii_int("--image-size"), default=128,
+                        help="side in px of the model's input (default: %(default)s)")
+    parser.add_argument("--source-size", type=ascii_int("--source-size"), default=256,
+                        help="side in px an upload is first resized to, as the training cache "
+                             "would hold it, before the model's size (default: %(default)s)")
+    parser.add_argument("--folds", type=ascii_int("--folds"), default=2,
+                        help="fold models in the ensemble, each graded image goes through all "
+                             "(default: %(default)s)")
+    parser.add_argument("--head", default="conv", choices=list(_CHOICES["finetune.head"]),  # grading.model.HEADS, without torch
+                        help="the grading head on the backbone, as finetune.head (default: %(default)s)")
     parser.add_argument("--grades", default="drac", choices=sorted(GRADE_SCALES),
                         help="grade scale: drac (3 grades) or icdr (5)")
     parser.add_argument("--channels", type=ascii_int("--channels"), default=1, choices=[1, 3],
                         help="1: grey UW-OCTA model, 3: colour fundus model")
     args = parser.parse_args(argv)
-    print(build_demo_bundle(args.run_dir, image_size=args.image_size,
-                            source_size=args.source_size, n_folds=args.folds, head=args.head,
-                            grade_names=GRADE_SCALES[args.grades], channels=args.channels))
+    bundle = build_demo_bundle(args.run_dir, image_size=args.image_size,
+                               source_size=args.source_size, n_folds=args.folds, head=args.head,
+                               grade_names=GRADE_SCALES[args.grades], channels=args.channels)
+    print(f"Wrote an UNTRAINED demo bundle (random weights: for trying the interface; its grades "
+          f"mean nothing) to {bundle}\nOpen it in the app: {python_command('app')} --bundle "
+          f"{shlex.quote(str(bundle))}  (then http://127.0.0.1:7860 in a browser)")
     return 0
 
 
