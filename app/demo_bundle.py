@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,10 +26,18 @@ from drac_ssl.config import _CHOICES, GRADE_SCALES, FinetuneConfig, to_dict
 from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.starting import ascii_int, python_command  # stdlib only
 
-__all__ = ["DEMO_NOTE", "build_demo_bundle", "main"]
+__all__ = ["DEMO_NOTE", "DEMO_TRAINED_ON", "build_demo_bundle", "main"]
 
 DEMO_NOTE = ("UNTRAINED DEMO BUNDLE: random-init weights built by app.demo_bundle for tests and "
              "screenshots; its grades, probabilities and heatmaps mean nothing")
+
+
+DEMO_TRAINED_ON = ("## What it was trained on\n"
+                   "- Nothing: an untrained demo bundle, with no training data. Its weights are "
+                   "random (`app.demo_bundle`): no pretraining, no fine-tuning, no cross-validation, "
+                   "so it has no figures of its own. It is for trying the app's interface.\n\n")
+"""The demo bundle card's section on its training data, instead of the data section the
+package's card writes from an ingest (``unknown (unknown root); ? training images``)."""
 
 
 def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size: int = 256,
@@ -115,6 +124,13 @@ def _build_demo_bundle(run_dir: str | Path, *, image_size: int, source_size: int
     meta["data"] = {"kind": "none", "note": DEMO_NOTE}
     atomic_write_json(meta_path, meta)
     card = (bundle / "MODEL_CARD.md").read_text(encoding="utf-8")
+    # the card's data section would say "unknown (unknown root); ? training images": say plainly
+    # that there were none (a trial read the question marks as missing records)
+    card, found = re.subn(r"^## What it was trained on\n.*?(?=^## )", DEMO_TRAINED_ON, card,
+                          count=1, flags=re.DOTALL | re.MULTILINE)
+    if not found:
+        raise RuntimeError("the model card has no '## What it was trained on' section to replace "
+                           "(drac_ssl.grading.bundle's card changed: update app.demo_bundle)")
     atomic_write_text(bundle / "MODEL_CARD.md", f"> **{DEMO_NOTE}.**\n\n{card}")
     return bundle
 
