@@ -1302,7 +1302,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                          f"them (see the notes column).")
         trained = training_images_line(sum(good_trained), n_good) if graded_rows else ""
         if trained:  # the export command's words (its NOTE line): a note, not a refusal
-            cautions += f"\n\n**{trained}** (their notes say so)."
+            cautions += f"\n\n**{trained}** ({'its' if sum(good_trained) == 1 else 'their'} notes say so)."
         if same:  # the export command's words too
             cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
                          f"trained on (model card tab).")

@@ -88,6 +88,7 @@ def test_a_batch_says_which_files_trained_the_model(bundles: dict[str, Any], fil
     assert f"Note: {TRAINING_IMAGE_NOTE}" in notes["trained.png"], notes
     assert "Training image" not in notes["new.png"]
     assert "1 of 2 images was used to train this model (same SHA-256)" in summary, summary
+    assert "(its notes say so)" in summary
     assert Path(csv_path).name == "submission.csv"  # graded as any other: not FLAGGED
     assert "carry a warning" not in summary and "carries a warning" not in summary
 
