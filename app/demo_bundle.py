@@ -8,13 +8,16 @@ ResNet-18 fold ensemble (``finetune/summary.json``, ``comparison.json`` and
 card. The metadata gets ``"demo"`` set and the card a warning banner: its grades are
 meaningless, and the app says so in red.
 
-Command line: ``python -m app.demo_bundle OUT_RUN_DIR`` (prints the bundle folder).
+Command line: ``python -m app.demo_bundle OUT_RUN_DIR`` (says where it wrote the bundle and the
+command that opens it in the app).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,10 +26,18 @@ from drac_ssl.config import _CHOICES, GRADE_SCALES, FinetuneConfig, to_dict
 from drac_ssl.io import atomic_write_json, atomic_write_text
 from drac_ssl.starting import ascii_int, python_command  # stdlib only
 
-__all__ = ["DEMO_NOTE", "build_demo_bundle", "main"]
+__all__ = ["DEMO_NOTE", "DEMO_TRAINED_ON", "build_demo_bundle", "main"]
 
 DEMO_NOTE = ("UNTRAINED DEMO BUNDLE: random-init weights built by app.demo_bundle for tests and "
              "screenshots; its grades, probabilities and heatmaps mean nothing")
+
+
+DEMO_TRAINED_ON = ("## What it was trained on\n"
+                   "- Nothing: an untrained demo bundle, with no training data. Its weights are "
+                   "random (`app.demo_bundle`): no pretraining, no fine-tuning, no cross-validation, "
+                   "so it has no figures of its own. It is for trying the app's interface.\n\n")
+"""The demo bundle card's section on its training data, instead of the data section the
+package's card writes from an ingest (``unknown (unknown root); ? training images``)."""
 
 
 def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size: int = 256,
@@ -113,6 +124,13 @@ def _build_demo_bundle(run_dir: str | Path, *, image_size: int, source_size: int
     meta["data"] = {"kind": "none", "note": DEMO_NOTE}
     atomic_write_json(meta_path, meta)
     card = (bundle / "MODEL_CARD.md").read_text(encoding="utf-8")
+    # the card's data section would say "unknown (unknown root); ? training images": say plainly
+    # that there were none (a trial read the question marks as missing records)
+    card, found = re.subn(r"^## What it was trained on\n.*?(?=^## )", DEMO_TRAINED_ON, card,
+                          count=1, flags=re.DOTALL | re.MULTILINE)
+    if not found:
+        raise RuntimeError("the model card has no '## What it was trained on' section to replace "
+                           "(drac_ssl.grading.bundle's card changed: update app.demo_bundle)")
     atomic_write_text(bundle / "MODEL_CARD.md", f"> **{DEMO_NOTE}.**\n\n{card}")
     return bundle
 
@@ -122,18 +140,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=python_command("app.demo_bundle"),
                                      description="Write an untrained demo model bundle.")
     parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
-    parser.add_argument("--image-size", type=ascii_int("--image-size"), default=128)
-    parser.add_argument("--source-size", type=ascii_int("--source-size"), default=256)
-    parser.add_argument("--folds", type=ascii_int("--folds"), default=2)
-    parser.add_argument("--head", default="conv", choices=list(_CHOICES["finetune.head"]))  # grading.model.HEADS, without torch
+    parser.add_argument("--image-size", type=ascii_int("--image-size"), default=128,
+                        help="side in px of the model's input (default: %(default)s)")
+    parser.add_argument("--source-size", type=ascii_int("--source-size"), default=256,
+                        help="side in px an upload is first resized to, as the training cache "
+                             "would hold it, before the model's size (default: %(default)s)")
+    parser.add_argument("--folds", type=ascii_int("--folds"), default=2,
+                        help="fold models in the ensemble, each graded image goes through all "
+                             "(default: %(default)s)")
+    parser.add_argument("--head", default="conv", choices=list(_CHOICES["finetune.head"]),  # grading.model.HEADS, without torch
+                        help="the grading head on the backbone, as finetune.head (default: %(default)s)")
     parser.add_argument("--grades", default="drac", choices=sorted(GRADE_SCALES),
                         help="grade scale: drac (3 grades) or icdr (5)")
     parser.add_argument("--channels", type=ascii_int("--channels"), default=1, choices=[1, 3],
                         help="1: grey UW-OCTA model, 3: colour fundus model")
     args = parser.parse_args(argv)
-    print(build_demo_bundle(args.run_dir, image_size=args.image_size,
-                            source_size=args.source_size, n_folds=args.folds, head=args.head,
-                            grade_names=GRADE_SCALES[args.grades], channels=args.channels))
+    bundle = build_demo_bundle(args.run_dir, image_size=args.image_size,
+                               source_size=args.source_size, n_folds=args.folds, head=args.head,
+                               grade_names=GRADE_SCALES[args.grades], channels=args.channels)
+    print(f"Wrote an UNTRAINED demo bundle (random weights: for trying the interface; its grades "
+          f"mean nothing) to {bundle}\nOpen it in the app: {python_command('app')} --bundle "
+          f"{shlex.quote(str(bundle))}  (then http://127.0.0.1:7860 in a browser)")
     return 0
 
 

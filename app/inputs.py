@@ -52,6 +52,7 @@ octa=False)``).
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +179,9 @@ class LoadedImage:
     pixels: np.ndarray | None = None  # as decoded: grey (H, W) or RGB (H, W, 3)
     colour: bool = False  # the file's content has colour
     grey_conversion: str = ""  # a 3-channel file read as grey: the decoder's words, else ""
+    # the SHA-256 (hex) of the file's bytes as read (load_bytes); "" when not known: the app
+    # tells by it an upload the model was trained on (app.predict.Predictor.training_image)
+    sha256: str = ""
 
     @property
     def blank(self) -> bool:
@@ -375,8 +379,13 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     if file_format not in ACCEPTED_FORMATS:
         raise InputRejected(f"`{name}` {other_format(file_format)}; upload a {READ_FORMATS} image.")
     if max(width, height) > limits.max_side:
+        # the target keeps the shape and meets both limits (the side, and the megapixels)
+        scale = min(limits.max_side / max(width, height),
+                    (limits.max_pixels / max(1, width * height)) ** 0.5)
+        to_w, to_h = (max(1, int(side * scale + 1e-9)) for side in (width, height))
         raise InputRejected(f"`{name}` is {width} x {height} px, above the limit of "
-                            f"{limits.max_side} px per side. Downscale it first.")
+                            f"{limits.max_side} px per side. Downscale it first (to at most "
+                            f"{to_w} x {to_h} px at this shape).")
     if min(width, height) < 1:
         raise InputRejected(f"`{name}` has no pixels ({width} x {height}).")
     if width * height > limits.max_pixels:
@@ -398,7 +407,8 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     image = LoadedImage(name=name, gray=decoded.gray, width=decoded.width, height=decoded.height,
                         mode=decoded.mode, file_format=ACCEPTED_FORMATS[file_format],
                         n_bytes=len(data), notes=notes, pixels=decoded.pixels,
-                        colour=decoded.colour, grey_conversion=decoded.grey_conversion)
+                        colour=decoded.colour, grey_conversion=decoded.grey_conversion,
+                        sha256=hashlib.sha256(data).hexdigest())
     if channels == 1:
         image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
                                          grey_conversion=image.grey_conversion, kind=kind)

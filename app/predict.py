@@ -51,7 +51,7 @@ from app.inputs import (  # InputRejected re-exported (__all__): predict_file ra
 from drac_ssl.grading.image_notes import as_sentence, unreliable_reasons
 
 __all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
-           "borderline_words", "find_newest_bundle", "make_bundle_hint"]
+           "borderline_grades", "borderline_words", "find_newest_bundle", "make_bundle_hint"]
 
 BORDERLINE_MARGIN = 0.10
 """Two largest grade probabilities at most this far apart (0.10: ten percentage points) make a
@@ -66,6 +66,17 @@ about whether the leading grade is right (the probabilities are calibrated on th
 data, phantom images for the default bundle)."""
 
 
+def borderline_grades(probs: Any) -> list[int]:
+    """The grades, in grade order, whose probability in ``probs`` ``(K,)`` is at most
+    :data:`BORDERLINE_MARGIN` below the largest, when there are at least two of them (the
+    grades :func:`borderline_words` names); [] otherwise."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    if p.size < 2:
+        return []
+    close = [k for k in range(p.size) if p.max() - p[k] <= BORDERLINE_MARGIN + 1e-9]
+    return close if len(close) >= 2 else []
+
+
 def borderline_words(probs: Any, class_names: list[str]) -> str | None:
     """``Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (P 0.48 vs
     0.47).`` when the second largest of ``probs`` ``(K,)`` (one per grade of ``class_names``) is
@@ -73,10 +84,8 @@ def borderline_words(probs: Any, class_names: list[str]) -> str | None:
     is named, in grade order (three or more: ``cannot tell 0 Normal, 1 NPDR and 2 PDR apart
     on this image (P 0.33, 0.32 and 0.35)``). None otherwise, and for fewer than two grades."""
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
-    if p.size < 2:
-        return None
-    close = [k for k in range(p.size) if p.max() - p[k] <= BORDERLINE_MARGIN + 1e-9]
-    if len(close) < 2:
+    close = borderline_grades(p)
+    if not close:
         return None
     names = [f"{k} {class_names[k]}" for k in close]
     values = [f"{p[k]:.2f}" for k in close]
@@ -136,8 +145,13 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # None when the bundle has no input profile
     input_check: dict[str, Any] | None = None
     # the bundle's referable cut r (Predictor.referable_from): from_grade, probability
-    # (P_r + ... + P_{K-1}) and rule; None when the bundle records none
+    # (P_r + ... + P_{K-1}), rule and informative (False: the model is no better than chance,
+    # Predictor.referable_informative; the page leaves the figure out); None when the bundle
+    # records none
     referable: dict[str, Any] | None = None
+    # the file is one of the model's training images (same SHA-256: Predictor.training_image);
+    # None when not known: an array graded by predict(), or a bundle that records no hashes
+    training_image: bool | None = None
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -185,13 +199,20 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
             "not_reliably_gradable": list(self.not_reliably_gradable),
             "borderline": self.borderline,
             "unlike_training_images": self.input_check,
+            "training_image": self.training_image,
             **({"referable": self.referable} if self.referable is not None else {}),
         }
 
     @property
     def borderline(self) -> str | None:
         """The page's borderline line when the two largest probabilities are at most
-        :data:`BORDERLINE_MARGIN` apart (:func:`borderline_words`), else None."""
+        :data:`BORDERLINE_MARGIN` apart (:func:`borderline_words`), else None; None too for an
+        image that is not reliably gradable (:attr:`not_reliably_gradable`), as the page leaves
+        it out then (``app.server.shown_borderline``): a close call between two named grades
+        would invite reading a grade the model should not give (a trial: ``details["borderline"]``
+        said it of an image the page headed "Not reliably gradable")."""
+        if self.not_reliably_gradable:
+            return None
         return borderline_words(self.probs, self.class_names)
 
     @functools.cached_property
@@ -445,6 +466,23 @@ class Predictor:
         return chance_warning(self.metadata.get("cv_metrics") or {})
 
     @property
+    def referable_informative(self) -> bool:
+        """False when P(referable) (:attr:`Prediction.referable`) carries no information: the
+        model is no better than chance (:attr:`chance_warning`) and its out-of-fold referable
+        AUC's 95% CI (``cv_metrics.referable.auc_ci95``) does not lie above 0.5 (or is not
+        recorded); the page then leaves the figure out and says why (a trial: a chance-level
+        model showed "P(referable) 0.599 ... sensitivity 0.500, specificity 0.500" as if it
+        meant something). True otherwise, also under the chance warning when that AUC's CI lies
+        above 0.5 (the probabilities rank referable images, though the grades do not agree)."""
+        from drac_ssl.figures import finite_pair
+
+        if not self.chance_warning:
+            return True
+        referable = (self.metadata.get("cv_metrics") or {}).get("referable") or {}
+        ci = finite_pair(referable.get("auc_ci95"))
+        return ci is not None and ci[0] > 0.5
+
+    @property
     def trained_on_phantoms(self) -> bool:
         """True when the bundle's metadata says it was trained on phantom images
         (``data.kind == "phantom"``: :mod:`data_prep.phantom`'s procedural stand-ins)."""
@@ -573,7 +611,8 @@ class Predictor:
             r = self.referable_from
             rule = ((self.metadata.get("cv_metrics") or {}).get("referable") or {}).get("rule")
             referable = {"from_grade": r, "probability": float(np.asarray(probs[0], dtype=np.float64)[r:].sum()),
-                         "rule": str(rule or referable_words(r, self.class_names))}
+                         "rule": str(rule or referable_words(r, self.class_names)),
+                         "informative": self.referable_informative}
         said = [w for w in (self.chance_warning, self.caveat) if w] + unlike + self.image_warnings(
             gray.shape, small, list(warnings or []), [preprocessing_warning(n) for n in found])
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
@@ -584,15 +623,56 @@ class Predictor:
                           class_names=list(self.class_names),
                           timings=timings, input_check=input_check, referable=referable)
 
+    @functools.cached_property
+    def training_hashes(self) -> set[str] | None:
+        """The hash prefixes of the bundle's labelled training images
+        (:func:`drac_ssl.grading.training_images.training_hashes`); None for a bundle built
+        before it recorded them."""
+        from drac_ssl.grading.training_images import training_hashes
+
+        return training_hashes(self.metadata)
+
+    def training_image(self, image: LoadedImage | str | os.PathLike[str]) -> bool | None:
+        """Whether ``image`` (an upload read by :func:`app.inputs.load_upload`, by the SHA-256
+        of the bytes it read, or a file's path) is one of the images this model was trained on
+        (the same SHA-256 prefix, :mod:`drac_ssl.grading.training_images`, the export's check);
+        None when it cannot be told: the bundle records no training-image hashes (built before
+        them), a LoadedImage without its hash, a file that cannot be read."""
+        from drac_ssl.grading.training_images import HASH_HEX, file_prefix
+
+        hashes = self.training_hashes
+        if hashes is None:
+            return None
+        if isinstance(image, LoadedImage):
+            prefix = image.sha256[:HASH_HEX].lower()
+        else:
+            try:
+                prefix = file_prefix(image)
+            except OSError:
+                return None
+        return (prefix in hashes) if len(prefix) == HASH_HEX else None
+
+    def upload_warnings(self, loaded: LoadedImage) -> list[str]:
+        """The upload's own warnings (:attr:`app.inputs.LoadedImage.warnings`) and, for a file
+        this model was trained on (:meth:`training_image`), the plain note
+        :data:`drac_ssl.grading.training_images.TRAINING_IMAGE_NOTE` (a trial: the export said
+        "N of M images were used to train this model", the app nothing)."""
+        from drac_ssl.grading.training_images import TRAINING_IMAGE_NOTE
+
+        return [*loaded.warnings, *([TRAINING_IMAGE_NOTE] if self.training_image(loaded) else [])]
+
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,
                        explain: int | None = None) -> Prediction:
         """Grade an image read by :func:`app.inputs.load_upload` in this model's channels (its
-        warnings, conversions included, carried over). Raises :class:`app.inputs.InputRejected`
-        for an image the app does not grade (:func:`app.inputs.refusal`: blank, or random
-        noise), as both tabs of the page refuse it."""
+        warnings, conversions included, carried over, and a note when the file is one of the
+        model's training images: :meth:`upload_warnings`, :attr:`Prediction.training_image`).
+        Raises :class:`app.inputs.InputRejected` for an image the app does not grade
+        (:func:`app.inputs.refusal`: blank, or random noise), as both tabs of the page refuse it."""
         check_gradable(loaded, self.kind, self.channels)
-        return self.predict(loaded.for_channels(self.channels), loaded.name, loaded.warnings,
+        pred = self.predict(loaded.for_channels(self.channels), loaded.name, self.upload_warnings(loaded),
                             gradcam=gradcam, explain=explain)
+        pred.training_image = self.training_image(loaded)
+        return pred
 
     def predict_file(self, path: str | os.PathLike[str], gradcam: bool = True) -> Prediction:
         """Read (with this predictor's limits) and grade an image file; raises

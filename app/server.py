@@ -63,7 +63,7 @@ from app.inputs import (
     load_upload,
 )
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
-from app.predict import Prediction, Predictor, borderline_words
+from app.predict import Prediction, Predictor, borderline_grades, borderline_words
 from drac_ssl.figures import figure_text, format_ci
 from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, SCOPE_WORDS
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
@@ -77,9 +77,11 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
     unreliable_reasons,
 )
 from drac_ssl.grading.model import threshold_words
+from drac_ssl.grading.training_images import training_images_line
 from drac_ssl.starting import python_command
 from drac_ssl.submission import (
     NOT_GRADED,
+    UNRELIABLE_COLUMN,
     write_grades_with_notes,
     write_incomplete_grades,
     write_submission,
@@ -447,6 +449,20 @@ def _plain_words(message: str, name: str) -> str:
     return message.replace(f"`{name}`", name) if name else message
 
 
+_HTML_OPENING = re.compile(r"<(?=[A-Za-z/!?])|&(?=#?\w+;)")
+"""Where text could open HTML in markdown: a ``<`` before a tag's first character, an ``&``
+that starts a character reference (``&amp;``, ``&#39;``)."""
+
+
+def md_words(text: str) -> str:
+    """The app's sentences (warnings, caveats, notes) for the result's markdown: only what
+    could open HTML is escaped (:data:`_HTML_OPENING`: ``<b`` -> ``&lt;b``, ``&amp;`` ->
+    ``&amp;amp;``), so a file's text quoted in a warning cannot put a tag in the page, while
+    apostrophes, quotes and a lone ``&`` or ``<`` stay as they are: the markdown is also what a
+    ``gradio_client`` user reads (a trial got ``model&#x27;s`` from ``html.escape``)."""
+    return _HTML_OPENING.sub(lambda m: "&lt;" if m.group() == "<" else "&amp;", text)
+
+
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     folds = len(predictor.bundle.models)
     flips = 4 if predictor.tta else 1
@@ -455,7 +471,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     lines: list[str] = []
     chance = predictor.chance_warning  # the model's own caveat, the banner's words
     if chance:
-        lines += [f"**⚠ {html.escape(chance)}**", ""]
+        lines += [f"**⚠ {md_words(chance)}**", ""]
     caveat = predictor.caveat  # the bundle's own caveat, in the result itself
     model_words = {chance, caveat}
     doubts = [w for w in pred.warnings if w not in model_words and not is_plain_note(w)]
@@ -464,14 +480,14 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         heading = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
                    "nothing:**" if predictor.kind == "octa"
                    else "**⚠ Check this image before reading the grade below:**")
-        lines += [heading] + [f"- {html.escape(w)}" for w in doubts] + [""]
+        lines += [heading] + [f"- {md_words(w)}" for w in doubts] + [""]
     for w in notes:  # a paragraph each: markdown joins consecutive lines into one
-        lines += [f"Note: {html.escape(w)}", ""]
-    lines += [f"⚠ {html.escape(caveat)}", ""]
+        lines += [f"Note: {md_words(w)}", ""]
+    lines += [f"⚠ {md_words(caveat)}", ""]
     borderline = shown_borderline(pred.probs, predictor.class_names, doubts)
     lines += [
         grade_heading(pred, doubts, bool(chance)),
-        *([f"**{html.escape(borderline)}**", ""] if borderline else []),
+        *([f"**{md_words(borderline)}**", ""] if borderline else []),
         *_decision_lines(pred, predictor),
         probs,
         *_referable_lines(pred, predictor),
@@ -574,13 +590,22 @@ def decision_rule(predictor: Predictor) -> str:
 
 def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     """P(referable) beside the grade, when the bundle records a referable cut (its
-    cross-validation reported referable DR), with what that figure did out of fold; [] else."""
+    cross-validation reported referable DR), with what that figure did out of fold; [] else.
+    When it carries no information (:attr:`app.predict.Predictor.referable_informative`: a
+    model no better than chance whose referable AUC shows nothing either), the figure is left
+    out and the line says why."""
     if pred.referable is None:
         return []
     r = int(pred.referable["from_grade"])
     cv = (predictor.metadata.get("cv_metrics") or {}).get("referable") or {}
     num = figure_text
-    return ["", f"P(referable: grade ≥ {r}, {html.escape(predictor.class_names[r])} or worse) "
+    if not pred.referable.get("informative", True):
+        ci = list(cv.get("auc_ci95") or [None, None])[:2]
+        return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse): not "
+                    f"shown. This model gives no evidence of grading better than chance (above), nor "
+                    f"of telling referable images apart (out of fold: AUC {num(cv.get('auc'))}, 95% CI "
+                    f"{format_ci(*ci)}), so that probability would carry no information."]
+    return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse) "
                 f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
@@ -1059,6 +1084,54 @@ def _kind_words(kind: str, n: int) -> str:
     return kind if n == 1 else _KIND_PLURALS.get(kind, kind)
 
 
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+def close_grades_words(probs: Any, borderlines: list[str | None], num_grades: int) -> str:
+    """How many grades the batch's borderline images are torn between, for its summary ("the
+    model cannot tell ... apart on them"): ``two grades`` when each is torn between two, ``all
+    three grades`` when each between every grade of the scale (a trial: a batch whose grades
+    were all equally likely was said to be torn between "two grades"), ``three grades`` for
+    three of five, ``two or more grades`` for a mix. ``probs`` ``(n, K)`` and ``borderlines``
+    (per image, its borderline line or None) of the graded images
+    (:func:`app.predict.borderline_grades`)."""
+    sizes = {len(borderline_grades(p)) for p, said in zip(probs, borderlines, strict=True) if said}
+    if len(sizes) != 1:
+        return "two or more grades"
+    n = sizes.pop()
+    return f"{'all ' if n == num_grades and n > 2 else ''}{_COUNT_WORDS.get(n, str(n))} grades"
+
+
+UNRELIABLE_VERDICT = "NOT RELIABLY GRADABLE"
+"""How the notes of a graded image that is not reliably gradable start in the batch's table
+and CSVs (:func:`batch_notes`): the verdict the single-image page heads the same image with."""
+
+
+def batch_notes(which: str, unlike: str, sentences: list[str], borderline: str | None,
+                reasons: list[str]) -> str:
+    """The batch's notes cell of one graded image (the table, ``grades_with_notes.csv`` before
+    the bundle's caveat, ``grades_INCOMPLETE.csv``): first ``NOT RELIABLY GRADABLE: unlike the
+    training images.`` when ``reasons`` (:func:`flagged_reasons`) is not empty, the verdict the
+    single-image page heads the image with (a trial: the batch said it only in a count and a file
+    name); then ``which`` (``the 2nd file named x.png``, for a name the batch repeats; "" else)
+    with "(graded)."; then the doubts (``unlike``, the out-of-distribution sentence or "", and
+    ``sentences`` that are not plain notes), then the plain notes (``Note: ...``), then the
+    ``borderline`` line (None for none; :func:`shown_borderline` gives none for an image not
+    reliably gradable)."""
+    verdict = f"{UNRELIABLE_VERDICT}: {'; '.join(reasons)}." if reasons else ""
+    doubts = [w for w in sentences if not w.startswith("Note: ")]
+    notes = [w for w in sentences if w.startswith("Note: ")]
+    return " ".join(x for x in (verdict, f"{which} (graded)." if which else "", unlike, *doubts,
+                                *notes, borderline or "") if x)
+
+
+def grade_cell(name: str, reasons: list[str]) -> str:
+    """The batch table's ``grade`` cell: the grade's name, ``Normal (not reliably gradable)``
+    for an image whose ``reasons`` (:func:`flagged_reasons`) are not empty (the ``class`` cell
+    keeps the grade number, as the submission CSV does)."""
+    return f"{name} (not reliably gradable)" if reasons else name
+
+
 def ordinal(n: int) -> str:
     """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st`` ..."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
@@ -1083,6 +1156,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     good_inputs: list[Any] = []  # per graded file, Predictor.prepare's (not the decoded image)
     failed: Exception | None = None  # preprocessing failed: the model's fault, said as such below
     good_warnings: list[list[str]] = []
+    good_trained: list[bool] = []  # per graded file: one of the model's training images (same SHA-256)
     times_named: dict[str, int] = {}  # how many files of the batch so far had this name
     graded_as: dict[str, int] = {}  # name -> which file of that name was graded (1 = the first)
     good_which: list[str] = []  # per graded file: "the 2nd file named x.png" for a repeated name, else ""
@@ -1132,7 +1206,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         graded_as[name] = nth
         good_at.append(at)
         good_names.append(name)
-        good_warnings.append(loaded.warnings)
+        good_warnings.append(predictor.upload_warnings(loaded))  # a training image: a note
+        good_trained.append(bool(predictor.training_image(loaded)))
         if failed is None:
             try:  # the model input at the bundle's size, not the decoded image: see below
                 good_inputs.append(predictor.prepare(loaded.for_channels(predictor.channels)))
@@ -1156,6 +1231,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     try:
         probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
         graded_notes: list[str] = []
+        reasons: list[list[str]] = []  # per graded image: why it is not reliably gradable ([] if it is)
         borderlines: list[str | None] = []  # each graded image's borderline line, if any
         flagged = 0  # graded images not reliably gradable (NOT_RELIABLY_GRADABLE)
         if n_good:
@@ -1171,18 +1247,18 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 # (none for an image not reliably gradable: shown_borderline)
                 borderlines = [shown_borderline(p, predictor.class_names, [odd, *said])
                                for odd, said, p in zip(unlike, sentences, probs, strict=True)]
-                graded_notes = [" ".join(x for x in (f"{which} (graded)." if which else "", odd, *said,
-                                                     close or "") if x)
-                                for which, odd, said, close in zip(good_which, unlike, sentences,
-                                                                   borderlines, strict=True)]
-                for at, name, p, c, said in zip(good_at, good_names, probs, classes, graded_notes, strict=True):
-                    graded_rows[at] = [name, int(c), predictor.class_names[int(c)],
+                # the export's notes file's rule too (flagged_reasons)
+                reasons = [flagged_reasons(odd, said) for odd, said in zip(unlike, sentences, strict=True)]
+                graded_notes = [batch_notes(which, odd, said, close, why)
+                                for which, odd, said, close, why in zip(good_which, unlike, sentences,
+                                                                        borderlines, reasons, strict=True)]
+                for at, name, p, c, said, why in zip(good_at, good_names, probs, classes, graded_notes,
+                                                     reasons, strict=True):
+                    graded_rows[at] = [name, int(c), grade_cell(predictor.class_names[int(c)], why),
                                        *(round(float(v), 4) for v in p), round(per_image, 3), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
-                # the export's notes file's rule too (flagged_reasons)
-                flagged = sum(1 for odd, said in zip(unlike, sentences, strict=True)
-                              if flagged_reasons(odd, said))
+                flagged = sum(1 for why in reasons if why)
                 csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
                                                        probs, classes, rejected_notes, num_grades=k,
                                                        notes=graded_notes)
@@ -1205,7 +1281,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             out_dir / NOTES_CSV,
             [(row[0], graded_index.get(at), " ".join(x for x in (row[-1], model_words) if x)
               if at in graded_index else f"{NOT_GRADED}{row[-1]}")
-             for at, row in enumerate(rows)], probs, classes, num_grades=k))
+             for at, row in enumerate(rows)], probs, classes, num_grades=k,
+            unreliable=[reasons[graded_index[at]] if at in graded_index else []
+                        for at in range(len(rows))]))
         rejected = len(rows) - n_good
         warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
         n_borderline = sum(1 for close in borderlines if close)
@@ -1220,7 +1298,11 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             cautions += f"\n\n{warned}"
         if n_borderline:
             cautions += (f"\n\n**{n_borderline} of the {n_good} graded image(s) are borderline**: the "
-                         f"model cannot tell two grades apart on them (see the notes column).")
+                         f"model cannot tell {close_grades_words(probs, borderlines, k)} apart on "
+                         f"them (see the notes column).")
+        trained = training_images_line(sum(good_trained), n_good) if graded_rows else ""
+        if trained:  # the export command's words (its NOTE line): a note, not a refusal
+            cautions += f"\n\n**{trained}** ({'its' if sum(good_trained) == 1 else 'their'} notes say so)."
         if same:  # the export command's words too
             cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
                          f"trained on (model card tab).")
@@ -1231,17 +1313,20 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 ". The grades CSV below lists them first, without a grade, the reason in its notes "
                 "column: it is not a complete submission.\n\n" if csv_path else
                 ". Nothing was graded, so there is no grades CSV.\n\n")
-        with_notes = (f"`{NOTES_CSV}` (`{header},notes`: every file in upload order with the notes "
-                      f"column of the table)")
+        with_notes = (f"`{NOTES_CSV}` (`{header},{UNRELIABLE_COLUMN},notes`: every file in upload "
+                      f"order with the notes column of the table)")
         summary = (incomplete + f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
                    + (f", **{rejected} rejected** (see the notes column)" if rejected else "")
                    + (f". Download below the grades CSV, `grades_INCOMPLETE.csv` (`{header},notes`: the "
                       f"submission's columns and a notes column: each graded image's notes, and a row "
                       f"without a grade for each file not graded), and {with_notes}."
+                      + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: their "
+                         f"notes start {UNRELIABLE_VERDICT}, with the reasons." if flagged else "")
                       if csv_path and not_graded else
                       f". Download below the grades CSV, `{FLAGGED_CSV}` (`{header}`, the submission's "
                       f"format: named FLAGGED because {flagged} of the {n_good} image(s) are not "
-                      f"reliably gradable; their warnings are in the notes CSV), and {with_notes}."
+                      f"reliably gradable; their notes start {UNRELIABLE_VERDICT}, with the "
+                      f"reasons), and {with_notes}."
                       if csv_path and flagged else
                       f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
                       f"written by the export command), and {with_notes}." if csv_path else

@@ -53,7 +53,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "write_submission", "DRAC_PROB_COLUMNS"]
@@ -171,7 +171,12 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
     return atomic_write_text(referable_path(submission) if out is None else out, out_text.getvalue())
 
 
-IMAGE_NOTES_COLUMNS = ("case", "class", "not_reliably_gradable", "training_image")
+UNRELIABLE_COLUMN = "not_reliably_gradable"
+"""The column of the reasons a graded image is not reliably gradable, empty when it is: in the
+export's notes file (:func:`write_image_notes`) and the app's ``grades_with_notes.csv``
+(:func:`write_grades_with_notes`)."""
+
+IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, "training_image")
 """The columns of :func:`write_image_notes`'s file."""
 
 TRAINING_IMAGE_MARK = "yes (same SHA-256)"
@@ -272,11 +277,17 @@ def write_grades_with_notes(
     probs: np.ndarray,
     classes: np.ndarray | None,
     num_grades: int = len(PROB_COLUMNS),
+    unreliable: Sequence[Sequence[str]] | None = None,
 ) -> Path:
     """Write every file of a batch with its grade and notes (the app's batch tab offers it
     beside the submission, so that the warnings travel with the file people download),
     atomically: ``case,class,P0..P{K-1},notes``, one row per entry of ``files``, in that order
-    (the upload order).
+    (the upload order); with ``unreliable`` (one entry per file: the reasons its grade is not
+    reliably gradable, :func:`drac_ssl.grading.image_notes.flagged_reasons`, [] for none and for
+    a file not graded) a ``not_reliably_gradable`` column before the notes,
+    ``case,class,P0..P{K-1},not_reliably_gradable,notes``: the reasons joined by ``"; "``, empty
+    when clean, as the export's ``<stem>_notes.csv`` column of that name (:func:`write_image_notes`),
+    so that a spreadsheet filters on it while ``class`` stays the grade number.
 
     ``files``: ``(case, i, notes)``: ``i`` the row of ``probs`` ``(n, K)`` and ``classes``
     ``(n,)`` of a graded file, written as :func:`write_submission` writes it (the same checks
@@ -284,7 +295,11 @@ def write_grades_with_notes(
     (several files may share a name then): empty class and probabilities, and ``notes`` as
     given (the caller says ``NOT GRADED: reason``, :data:`NOT_GRADED`). Not a submission:
     :func:`check_submission` reports the extra column. Raises ValueError as
-    :func:`write_submission` for the graded rows, and for an ``i`` out of range or repeated."""
+    :func:`write_submission` for the graded rows, for an ``i`` out of range or repeated, and
+    for an ``unreliable`` of another length than ``files``."""
+    if unreliable is not None and len(unreliable) != len(files):
+        raise ValueError(f"{len(unreliable)} not_reliably_gradable entries for {len(files)} files: "
+                         f"give one per file ([] for none)")
     graded = [(case, i) for case, i, _ in files if i is not None]
     if sorted(i for _, i in graded) != list(range(len(graded))):
         raise ValueError(f"the graded files name rows {[i for _, i in graded]}; name each row of "
@@ -295,12 +310,15 @@ def write_grades_with_notes(
         [], np.zeros(0, np.int64), np.zeros((0, int(num_grades)), np.int64))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*submission_columns(int(num_grades)), "notes"])
-    for case, i, notes in files:
+    flag_column = [UNRELIABLE_COLUMN] if unreliable is not None else []
+    writer.writerow([*submission_columns(int(num_grades)), *flag_column, "notes"])
+    for at, (case, i, notes) in enumerate(files):
+        flag = ["; ".join(unreliable[at])] if unreliable is not None else []
         if i is None:
-            writer.writerow([case, "", *[""] * int(num_grades), notes])
+            writer.writerow([case, "", *[""] * int(num_grades), *flag, notes])
         else:
-            writer.writerow([names[i], int(grades[i]), *(_format_units(int(u)) for u in units[i]), notes])
+            writer.writerow([names[i], int(grades[i]), *(_format_units(int(u)) for u in units[i]),
+                             *flag, notes])
     return atomic_write_text(path, out.getvalue())
 
 
@@ -673,10 +691,14 @@ def _header_width_grades(fields: Sequence[str]) -> int | None:
 def _notes_file_grades(fields: Sequence[str]) -> int | None:
     """K of the header of the app's batch files with a trailing notes column,
     ``case,class,P0..P{K-1},notes`` (:func:`write_incomplete_grades`,
-    :func:`write_grades_with_notes`), else None."""
+    :func:`write_grades_with_notes`; its ``not_reliably_gradable`` column before the notes,
+    :data:`UNRELIABLE_COLUMN`, is allowed), else None."""
     if len(fields) < 5 or fields[-1].strip().lower() != "notes":
         return None
-    return _header_width_grades(fields[:-1])
+    fields = fields[:-1]
+    if fields[-1].strip().lower() == UNRELIABLE_COLUMN:
+        fields = fields[:-1]
+    return _header_width_grades(fields)
 
 
 NOT_GRADED_SHOWN = 10

@@ -68,6 +68,7 @@ __all__ = [
     "READ_FORMATS",
     "SMALLER_THAN_EXPORT",
     "TOO_SMALL",
+    "TRAINING_IMAGE",
     "UNLIKE_KIND",
     "UNLIKE_TRAINING",
     "as_sentence",
@@ -106,6 +107,11 @@ starts "32-bit" (:data:`DEPTH_NOTES`)."""
 COLOUR_ENCODED = "Colour-encoded file"
 """How the note on an RGB file of a grey picture (three identical channels) read by a grey
 model starts (:func:`colour_for_grey_model`): nothing is lost, so a plain note."""
+
+TRAINING_IMAGE = "Training image"
+"""How the app's note on an upload the model was trained on starts
+(:data:`drac_ssl.grading.training_images.TRAINING_IMAGE_NOTE`): a fact about the file, not a
+doubt about the image, so a plain note (:func:`is_plain_note`)."""
 
 SMALLER_THAN_EXPORT = "Smaller than a UW-OCTA export"
 """How the app's note on a UW-OCTA upload below 256 px that is still at least the model's input
@@ -447,7 +453,8 @@ def is_plain_note(warning: str) -> bool:
     command do the same way, a grey picture saved as an RGB file read by a grey model
     (:data:`COLOUR_ENCODED`: nothing is lost; the export says nothing of it), a UW-OCTA upload
     smaller than an export but at least the model's input size (:data:`SMALLER_THAN_EXPORT`: the
-    model reads it at its own size anyway; the app's words only), and a finding of
+    model reads it at its own size anyway; the app's words only), a file the model was trained on
+    (:data:`TRAINING_IMAGE`: its grade is no test, but no less a grade), and a finding of
     the decoder about the file (``Image file: ...``, :func:`file_finding`) listed in
     :data:`PLAIN_FINDINGS`: an Exif orientation applied, the first page of a multi-page TIFF
     used, an ICC profile not applied, transparency composited ... The page says such lines as
@@ -457,7 +464,7 @@ def is_plain_note(warning: str) -> bool:
     (:meth:`app.predict.Predictor.grade_prepared`). The export command prints the 16-bit note
     as ``note:``, and the decoder's findings as the page says them (its notes and the plain
     findings ``note:``, its other warnings ``warning:``, :func:`drac_ssl.grading.predict.read_image`)."""
-    if warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED, SMALLER_THAN_EXPORT)):
+    if warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED, SMALLER_THAN_EXPORT, TRAINING_IMAGE)):
         return True
     return warning.startswith(FILE_FINDING) and _PLAIN_FINDING.match(warning, len(FILE_FINDING)) is not None
 

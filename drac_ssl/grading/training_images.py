@@ -15,7 +15,9 @@ export and ``--score`` then say nothing.
 
 The export of ``--images`` hashes each graded file (:func:`file_prefix`) and says
 :func:`training_images_line` when some match; ``--score`` says it when the notes file beside
-the grades records it, or, given a run or bundle and the images' folder, from the files.
+the grades records it, or, given a run or bundle and the images' folder, from the files. The
+app says :data:`TRAINING_IMAGE_NOTE` of such an upload (a note, not a refusal) and the batch
+summary :func:`training_images_line` (:meth:`app.predict.Predictor.training_image`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from drac_ssl.grading.image_notes import TRAINING_IMAGE
 from drac_ssl.io import sha256_file
 
-__all__ = ["HASH_HEX", "TRAINING_IMAGES_KEY", "file_prefix", "training_hashes",
+__all__ = ["HASH_HEX", "TRAINING_IMAGES_KEY", "TRAINING_IMAGE_NOTE", "file_prefix", "training_hashes",
            "training_images_line", "training_images_record"]
 
 TRAINING_IMAGES_KEY = "training_images"
@@ -74,3 +77,11 @@ def training_images_line(n_trained: int, n_images: int) -> str:
     verb = "was" if n_trained == 1 else "were"
     return (f"{n_trained} of {n_images} images {verb} used to train this model (same SHA-256): "
             f"scores on them are not a test")
+
+
+TRAINING_IMAGE_NOTE = (f"{TRAINING_IMAGE}: this file is one of the images this model was trained on "
+                       f"(same SHA-256), so its grade is no test of the model.")
+"""The app's note on an upload whose hash is among the bundle's training images
+(:meth:`app.predict.Predictor.training_image`); a plain note
+(:func:`drac_ssl.grading.image_notes.is_plain_note`), said as "Note: ..." on the page and in
+the batch's notes column."""

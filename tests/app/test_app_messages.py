@@ -73,6 +73,19 @@ def test_too_many_pixels_are_refused_before_decoding() -> None:
         load_bytes(_png_header(1000, 1000), "x.png", InputLimits(max_pixels=999_999))
 
 
+def test_a_side_above_the_limit_is_refused_with_a_size_to_downscale_to() -> None:
+    """A trial: 9000 px on a side was refused with "Downscale it first." and no size, where the
+    40-megapixel refusal gives one. The size keeps the shape and meets both limits."""
+    with pytest.raises(InputRejected) as caught:
+        load_bytes(_png_header(9000, 100), "wide.png", InputLimits())
+    assert str(caught.value).endswith("above the limit of 8192 px per side. Downscale it first (to at "
+                                      "most 8192 x 91 px at this shape)."), caught.value
+    with pytest.raises(InputRejected) as caught:  # a side and the megapixels: the stricter one
+        load_bytes(_png_header(9000, 9000), "big.png", InputLimits())
+    assert "(to at most 6324 x 6324 px at this shape)" in str(caught.value), caught.value
+    assert 6324 ** 2 <= 40_000_000 < 6325 ** 2
+
+
 def test_a_32_bit_file_is_called_32_bit() -> None:
     from app.inputs import is_plain_note
 
@@ -379,3 +392,24 @@ def test_the_quiet_choice_refusal_leaves_an_older_gradio_as_it_was(monkeypatch: 
     monkeypatch.undo()
     server._quiet_choice_refusal(radio)  # this gradio: wrapped
     assert radio.preprocess != plain
+
+
+def test_the_result_markdown_keeps_apostrophes_and_quotes_but_no_html(predictor: Predictor, upload: Path) -> None:
+    """A trial read ``model&#x27;s`` in the ``/grade`` markdown through gradio_client:
+    ``html.escape`` wrote every apostrophe and quote as a character reference. Only what could
+    open HTML is escaped now (app.server.md_words): a tag quoted from a file still cannot reach
+    the page, a lone ``&`` or ``<`` stays as it is."""
+    from app.server import AppSettings, _grade_single_now, _result_markdown, md_words
+
+    assert md_words("the model's \"input\" & <b>x</b> &amp; P < 0.5") == (
+        "the model's \"input\" & &lt;b>x&lt;/b> &amp;amp; P < 0.5")
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(gradcam=False), str(upload),
+                                                       None, "scan.png")
+    assert label is not None and "&#" not in markdown and "&quot;" not in markdown and "&amp;" not in markdown
+    pred = predictor.predict_file(upload, gradcam=False)
+    odd = replace(pred, warnings=[*pred.warnings, "Image file: the model's \"profile\" <script>x</script>.",
+                                  "Not square: the model's input is square."])
+    page = _result_markdown(odd, predictor)
+    assert "- Not square: the model's input is square." in page.splitlines(), page
+    assert "the model's \"profile\" &lt;script>x&lt;/script>." in page
+    assert "<script>" not in page and "&#x27;" not in page and "&quot;" not in page

@@ -489,7 +489,10 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
         paths.append(str(path))
     summary, rows, _, _ = _grade_batch_now(predictor, AppSettings(), paths)
     assert "5 of the 5 graded images carry a warning** (5 unlike the training images" in summary
-    assert all(row[-1].startswith("Unlike the training images") for row in rows)
+    # the verdict first (the page's heading), then the doubts, the plain note last
+    assert all(row[-1].startswith("NOT RELIABLY GRADABLE: unlike the training images; a thresholded "
+                                  "export or mask. Unlike the training images") for row in rows)
+    assert all(row[-1].index("Only 2 grey levels") < row[-1].index("Note: ") for row in rows)
     # said exactly when it is true (an untrained demo model may or may not grade them alike)
     assert ("All 5 images got the same grade" in summary) == (len({row[1] for row in rows}) == 1)
     assert "no out-of-distribution check" in Predictor(build_demo_bundle(
@@ -984,7 +987,6 @@ def test_a_script_gets_the_no_better_than_chance_warning(tmp_path: Path, one_thr
 def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Predictor, tmp_path: Path) -> None:
     """Every 16-bit OCTA export was said to be possibly not OCTA: the 8-bit conversion (the
     training ingest's) is a plain note; a colour photograph on a grey model is still doubted."""
-    import html
 
     from app.inputs import is_plain_note
     from app.server import AppSettings, _grade_single_now
@@ -997,7 +999,7 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(deep), None, "deep.png")
     assert label is not None
     (note,) = [w for w in details["warnings"] if w.startswith("16-bit")]
-    assert is_plain_note(note) and f"Note: {html.escape(note)}" in markdown
+    assert is_plain_note(note) and f"Note: {note}" in markdown
     assert "may not be a UW-OCTA" not in markdown and "see above" not in markdown
     photo = tmp_path / "photo.png"
     photo.write_bytes(_png(np.stack([gray, np.roll(gray, 40, axis=0), gray // 2], axis=-1)))
@@ -1034,7 +1036,6 @@ def test_a_grey_octa_scan_saved_as_rgb_gets_a_note_not_the_not_octa_heading(
     """A grey UW-OCTA scan saved as an RGB PNG (three identical channels) loses nothing when
     read as grey, and the export says nothing of it; the page put it under "This may not be a
     UW-OCTA en-face image". It is a plain note now."""
-    import html
 
     from app.inputs import is_plain_note
     from app.server import AppSettings, _grade_single_now
@@ -1047,7 +1048,7 @@ def test_a_grey_octa_scan_saved_as_rgb_gets_a_note_not_the_not_octa_heading(
     markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(), str(rgb), None, "rgb_grey.png")
     assert label is not None
     (note,) = [w for w in details["warnings"] if w.startswith("Colour-encoded file")]
-    assert is_plain_note(note) and f"Note: {html.escape(note)}" in markdown
+    assert is_plain_note(note) and f"Note: {note}" in markdown
     assert "may not be a UW-OCTA" not in markdown and "see above" not in markdown
 
 
@@ -1142,6 +1143,7 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     """A bundle whose cross-validation reported referable DR (cv_metrics.referable, an ICDR
     model with finetune.referable_from): each result gives P(referable) = P2 + P3 + P4 beside
     the grade (as_dict and the page); DRAC's three grades (the shared demo bundle): nothing."""
+    import json
 
     from app.server import _result_markdown
 
@@ -1151,11 +1153,35 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     pred = five.predict(np.full((40, 40, 3), 90, np.uint8))
     p = float(pred.probs[2:].sum())
     assert pred.referable == pytest.approx({"from_grade": 2, "probability": p,
-                                            "rule": "referable = grade >= 2 (Moderate or worse)"})
+                                            "rule": "referable = grade >= 2 (Moderate or worse)",
+                                            "informative": True})
     assert pred.as_dict()["referable"] == pred.referable
     page = _result_markdown(pred, five)
     assert (f"P(referable: grade ≥ 2, Moderate or worse) **{p:.3f}**, the sum of those grades' "
             f"probabilities (out of fold: AUC 0.900") in page
+
+    # a trial: a model no better than chance showed "P(referable) 0.599 ... sensitivity 0.500,
+    # specificity 0.500" as if informative; the figure is now left out, and the line says why
+    chance = {**meta["cv_metrics"], "qwk": 0.01, "qwk_ci95": [-0.1, 0.12]}
+    chance["referable"] = {**chance["referable"], "auc": 0.5, "auc_ci95": [0.38, 0.62],
+                           "sensitivity": 0.5, "specificity": 0.5}
+    (bundle_dir / "metadata.json").write_text(json.dumps({**meta, "cv_metrics": chance}))
+    blind = Predictor(bundle_dir, gradcam=False)
+    assert blind.chance_warning and not blind.referable_informative
+    pred = blind.predict(np.full((40, 40, 3), 90, np.uint8))
+    assert pred.referable is not None and pred.referable["informative"] is False
+    page = _result_markdown(pred, blind)
+    (line,) = [x for x in page.splitlines() if x.startswith("P(referable")]
+    assert line.startswith("P(referable: grade ≥ 2, Moderate or worse): not shown."), line
+    assert "carry no information" in line and f"{pred.referable['probability']:.3f}" not in page
+    assert "sensitivity" not in line
+    # its referable AUC clear of 0.5: the probabilities rank referable images, so it is shown
+    chance["referable"]["auc_ci95"] = [0.61, 0.8]
+    (bundle_dir / "metadata.json").write_text(json.dumps({**meta, "cv_metrics": chance}))
+    ranks = Predictor(bundle_dir, gradcam=False)
+    assert ranks.chance_warning and ranks.referable_informative
+    assert "**" in next(x for x in _result_markdown(ranks.predict(np.full((40, 40, 3), 90, np.uint8)), ranks)
+                        .splitlines() if x.startswith("P(referable"))
 
     assert predictor.referable_from is None  # DRAC's Normal / NPDR / PDR: no standard cut
     three = predictor.predict_file(sample_path, gradcam=False)

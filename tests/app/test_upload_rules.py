@@ -279,7 +279,7 @@ def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predi
     assert Path(csv_path).name == "submission.csv" and check_submission(csv_path) == []
     assert Path(notes_path).name == "grades_with_notes.csv" and "grades_with_notes.csv" in summary
     header = Path(notes_path).read_text(encoding="utf-8").splitlines()[0]
-    assert header == ",".join([*submission_columns(3), "notes"])
+    assert header == ",".join([*submission_columns(3), "not_reliably_gradable", "notes"])
     written = _rows(notes_path)
     submitted = _rows(csv_path)
     assert [r["case"] for r in written] == ["tiny.png", "scan.png"] == [r["case"] for r in submitted]
@@ -429,8 +429,8 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     Normal" with no word that the model could not tell the two grades apart."""
     from dataclasses import replace
 
-    from app.predict import BORDERLINE_MARGIN, borderline_words
-    from app.server import AppSettings, _grade_batch_now, _result_markdown
+    from app.predict import BORDERLINE_MARGIN, borderline_grades, borderline_words
+    from app.server import AppSettings, _grade_batch_now, _result_markdown, close_grades_words
 
     names = ["Normal", "NPDR", "PDR"]
     assert BORDERLINE_MARGIN == 0.10
@@ -456,6 +456,13 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
         said = borderline_words(row[3:6], names)
         assert said is not None and row[-1].endswith(said) and said in written["notes"]
     assert "**2 of the 2 graded image(s) are borderline**" in summary
+    # a trial: every grade equally likely was said "cannot tell two grades apart"
+    assert all(len(borderline_grades(row[3:6])) == 3 for row in rows)
+    assert "the model cannot tell all three grades apart on them" in summary, summary
+    assert close_grades_words([[0.45, 0.44, 0.11]], ["x"], 3) == "two grades"
+    assert close_grades_words([[0.45, 0.44, 0.11], [0.34, 0.33, 0.33]], ["x", "y"], 3) == "two or more grades"
+    assert close_grades_words([[0.3, 0.3, 0.3, 0.05, 0.05]], ["x"], 5) == "three grades"
+    assert close_grades_words([[0.34, 0.33, 0.33], [0.45, 0.44, 0.11]], ["x", None], 3) == "all three grades"
 
 
 def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predictor,
@@ -480,6 +487,9 @@ def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predic
     assert "## Not reliably gradable (a colour picture, not UW-OCTA)" in markdown, markdown
     assert "Borderline" not in markdown
     assert "Borderline" in _result_markdown(replace(pred, warnings=[]), predictor)
+    # the details JSON and Prediction.borderline agree with the page (a trial: the JSON said it)
+    assert pred.borderline is None and pred.as_dict()["borderline"] is None
+    assert replace(pred, warnings=[]).as_dict()["borderline"] is not None
     # the batch: the untrained demo model gives each grade about a third, so both are close calls
     grey = _write(tmp_path, "grey.png", _scan(300, seed=1))
     photo = _write(tmp_path, "photo.png", np.stack([_scan(300, seed=2), _scan(300, seed=3),
@@ -491,6 +501,46 @@ def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predic
     assert "Borderline" in notes["grey.png"] and "Borderline" in written["grey.png"], notes
     assert "Borderline" not in notes["photo.png"] and "Borderline" not in written["photo.png"]
     assert "**1 of the 2 graded image(s) are borderline**" in summary, summary
+
+
+def test_a_batch_row_not_reliably_gradable_says_so_first_and_in_its_grade_cell(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """A trial: the batch said "not reliably gradable" only in a summary count and the name
+    grades_FLAGGED.csv, never on a row, while the single-image page heads the same image "Not
+    reliably gradable". Each such row's notes now start with the verdict and its reasons, its
+    grade cell says it (the class cell keeps the number), and grades_with_notes.csv has a
+    not_reliably_gradable column (the export's notes-file column) before the notes."""
+    from app.server import AppSettings, _grade_batch_now, batch_notes
+    from drac_ssl.submission import check_submission
+
+    grey = _write(tmp_path, "grey.png", _scan(300, seed=1))
+    photo = _write(tmp_path, "photo.png", np.stack([_scan(300, seed=2), _scan(300, seed=3),
+                                                    _scan(300, seed=4)], axis=-1))
+    summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(grey), str(photo)])
+    assert Path(csv_path).name == "grades_FLAGGED.csv"
+    by_case = {row[0]: row for row in rows}
+    flagged, clean = by_case["photo.png"], by_case["grey.png"]
+    verdict = "NOT RELIABLY GRADABLE: a colour picture, not UW-OCTA."
+    assert flagged[-1].startswith(verdict + " Colour image"), flagged[-1]
+    assert isinstance(flagged[1], int)
+    assert flagged[2] == f"{predictor.class_names[flagged[1]]} (not reliably gradable)"
+    assert clean[2] == predictor.class_names[clean[1]] and "RELIABLY" not in clean[-1]
+    assert "their notes start NOT RELIABLY GRADABLE" in summary, summary
+    written = {r["case"]: r for r in _rows(notes_path)}
+    assert written["photo.png"]["not_reliably_gradable"] == "a colour picture, not UW-OCTA"
+    assert written["grey.png"]["not_reliably_gradable"] == ""
+    assert written["photo.png"]["class"] == str(flagged[1])  # the number, untouched
+    assert written["photo.png"]["notes"].startswith(verdict)
+    # --check still names the file for what it is (the app's file with a notes column)
+    (problem,) = check_submission(notes_path)
+    assert "the app's batch file with a notes column" in problem, problem
+    # doubts before plain notes, then the borderline line; the verdict first of all
+    said = batch_notes("the 2nd file named x.png", "", ["Note: 16-bit image converted.", "Not square: 300 x 200."],
+                       None, ["a thresholded export or mask"])
+    assert said == ("NOT RELIABLY GRADABLE: a thresholded export or mask. the 2nd file named x.png (graded). "
+                    "Not square: 300 x 200. Note: 16-bit image converted.")
+    assert batch_notes("", "Unlike the training images.", ["Note: a."], "Borderline: b.", []) == (
+        "Unlike the training images. Note: a. Borderline: b.")
 
 
 def test_a_tie_for_the_most_likely_grade_names_the_tied_grades() -> None:

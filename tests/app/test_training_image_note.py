@@ -1,0 +1,106 @@
+"""The app says when an upload is one of the model's training images (a trial: the export said
+"1 of 2 images was used to train this model (same SHA-256)", the app nothing, on either tab):
+a plain note on the page, in the details JSON and :class:`app.predict.Prediction`, and in the
+batch's notes and summary; never a refusal. A bundle built before it recorded its training
+images' hashes says nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.demo_bundle import build_demo_bundle
+from app.predict import Predictor
+from drac_ssl.grading.image_notes import is_plain_note
+from drac_ssl.grading.training_images import TRAINING_IMAGE_NOTE, training_images_record
+
+
+def _scan(side: int, seed: int) -> np.ndarray:
+    """A grey image with structure (not blank, not noise): graded."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side]
+    img = 60 + 40 * np.sin(xx / 7.0) * np.cos(yy / 11.0) + rng.normal(0, 12, (side, side))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _write(path: Path, array: np.ndarray) -> Path:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("images")
+    return {"trained": _write(folder / "trained.png", _scan(300, seed=1)),
+            "new": _write(folder / "new.png", _scan(300, seed=2))}
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory, files: dict[str, Path], one_thread: None
+            ) -> dict[str, Any]:
+    """The tiny demo bundle as built (no training-image hashes: an old bundle) and a copy whose
+    metadata lists ``trained.png``'s hash among its training images."""
+    old = build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32, source_size=48, n_folds=1)
+    new = build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32, source_size=48, n_folds=1)
+    meta_path = new / "metadata.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    digest = hashlib.sha256(files["trained"].read_bytes()).hexdigest()
+    meta["training_images"] = training_images_record([digest, "ab" * 32])
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    return {"old": Predictor(old), "new": Predictor(new)}
+
+
+def test_a_training_image_gets_a_note_from_predict_file_and_the_page(bundles: dict[str, Any],
+                                                                    files: dict[str, Path]) -> None:
+    from app.server import AppSettings, _grade_single_now
+
+    predictor = bundles["new"]
+    assert is_plain_note(TRAINING_IMAGE_NOTE)
+    pred = predictor.predict_file(files["trained"], gradcam=False)
+    assert pred.training_image is True and TRAINING_IMAGE_NOTE in pred.warnings
+    assert pred.not_reliably_gradable == []  # a note, not a verdict
+    assert pred.as_dict()["training_image"] is True
+    other = predictor.predict_file(files["new"], gradcam=False)
+    assert other.training_image is False and TRAINING_IMAGE_NOTE not in other.warnings
+    assert predictor.training_image(files["trained"]) is True  # by path, too
+    markdown, label, _, _, details = _grade_single_now(predictor, AppSettings(gradcam=False),
+                                                       str(files["trained"]), None, "trained.png")
+    assert label is not None and details["training_image"] is True
+    assert f"Note: {TRAINING_IMAGE_NOTE}" in markdown, markdown
+    assert "see above" not in markdown  # not a doubt about the image
+
+
+def test_a_batch_says_which_files_trained_the_model(bundles: dict[str, Any], files: dict[str, Path]) -> None:
+    from app.server import AppSettings, _grade_batch_now
+
+    summary, rows, csv_path, _ = _grade_batch_now(bundles["new"], AppSettings(),
+                                                  [str(files["trained"]), str(files["new"])])
+    notes = {row[0]: row[-1] for row in rows}
+    assert f"Note: {TRAINING_IMAGE_NOTE}" in notes["trained.png"], notes
+    assert "Training image" not in notes["new.png"]
+    assert "1 of 2 images was used to train this model (same SHA-256)" in summary, summary
+    assert "(its notes say so)" in summary
+    assert Path(csv_path).name == "submission.csv"  # graded as any other: not FLAGGED
+    assert "carry a warning" not in summary and "carries a warning" not in summary
+
+
+def test_a_bundle_without_training_image_hashes_says_nothing(bundles: dict[str, Any],
+                                                             files: dict[str, Path]) -> None:
+    from app.server import AppSettings, _grade_batch_now
+
+    predictor = bundles["old"]
+    assert predictor.training_hashes is None and predictor.training_image(files["trained"]) is None
+    pred = predictor.predict_file(files["trained"], gradcam=False)
+    assert pred.training_image is None and TRAINING_IMAGE_NOTE not in pred.warnings
+    assert pred.as_dict()["training_image"] is None
+    summary, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(files["trained"])])
+    assert "train this model" not in summary and "Training image" not in rows[0][-1]
