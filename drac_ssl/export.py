@@ -1183,12 +1183,14 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         out_lines.append(f"  {out} is {'as it was' if existed else 'not written'}: the file failing its check "
                          f"is kept as {written} to look at the rows named above; do not submit it")
     if skipped:  # the app's batch summary starts with the same words (incomplete_line)
-        reasons: dict[str, list[str]] = {}
+        # per skipped file, what is wrong (not `reasons`: that is per graded image, for the
+        # FLAGGED line below; reusing the name printed "NOTE: ; per case in ...")
+        skipped_why: dict[str, list[str]] = {}
         for problem in problems:
-            reasons.setdefault(problem.path, []).append(problem.what)
+            skipped_why.setdefault(problem.path, []).append(problem.what)
         which = "Unreadable" if n_files == len(files) else "Unreadable or not images this package reads"
         out_lines.append(
-            f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in reasons.items()], n_files)}"
+            f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in skipped_why.items()], n_files)}"
             # the record is written only beside a CSV that passed its check
             f". {which}, skipped by --skip-unreadable (listed on stderr"
             f"{'' if issues else f' and in {record}'}): "

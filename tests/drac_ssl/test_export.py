@@ -595,6 +595,32 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     assert "NOT a complete submission" in " ".join(capsys.readouterr().out.split())
 
 
+def test_skipped_files_keep_the_flagged_line_of_the_graded_images(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial (F2): with --skip-unreadable, a folder holding a truncated PNG and a
+    vessel mask ended with "NOTE: ; per case in ..._notes.csv": the skipped files' table took
+    the name of the graded images' reasons, so the FLAGGED line lost its count and reasons.
+    Both lines are printed now, the INCOMPLETE one first, and the notes file names the mask."""
+    from PIL import Image
+
+    folder = _test_images_and(exported_run, tmp_path / "clinic", 3, "a_cut.png", np.zeros((64, 64), np.uint8))
+    (folder / "a_cut.png").write_bytes((folder / "a_cut.png").read_bytes()[:60])  # truncated
+    scan = np.asarray(Image.open(sorted(folder.glob("*.png"))[0]).convert("L"))
+    Image.fromarray(scan > np.median(scan)).convert("1").save(folder / "mask.png")
+    out = tmp_path / "g3.csv"
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out),
+                        "--skip-unreadable"]) == export.EXIT_SKIPPED
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith("INCOMPLETE: 1 of the 5 file(s) not graded: a_cut.png: truncated PNG"), lines
+    last = lines[-1]
+    assert last.startswith("FLAGGED: ") and "NOTE: ;" not in last, last
+    assert "of the 4 graded image(s)" in last and "a thresholded export or mask" in last, last
+    assert str(tmp_path / "g3_notes.csv") in last, last
+    notes = {r["case"]: r["not_reliably_gradable"] for r in csv.DictReader((tmp_path / "g3_notes.csv").open())}
+    assert "a thresholded export or mask" in notes["mask.png"] and "a_cut.png" not in notes, notes
+
+
 def test_a_jpeg_cut_in_its_header_is_named_a_damaged_jpeg_by_the_export(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A JPEG cut at 300 bytes was "not an image (it holds bytes ff d8 ff e0 ...)" here as in
