@@ -98,7 +98,8 @@ A file of the folder that holds an image but is not named as one (``.png .jpg .j
 ``--skip-unreadable``, record and ``INCOMPLETE:`` line), with why in the app batch tab's
 words (:func:`drac_ssl.submission.read_folder`, :mod:`drac_ssl.grading.image_notes`):
 ``x.webp: is a WEBP file`` (convert it to PNG). A file holding no image at all
-(``notes.txt: is not an image (PNG, JPEG, TIFF or BMP expected; it holds text "...")``) and
+(``notes.txt: is not an image (PNG, JPEG, TIFF or BMP expected; it holds plain text)``: a text
+file's words are never quoted, :func:`drac_ssl.grading.image_notes.holds_words`) and
 a sub-folder (not searched) are said in a ``note:``, no test image being lost; hidden and
 system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--check TEAM.csv
 --images DIR`` reports each image file of DIR the package cannot grade without a row as a

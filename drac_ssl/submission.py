@@ -489,15 +489,16 @@ NOT_AN_IMAGE_FIX = "move it out of the folder if it is not a test image"
 def _why_not_graded(path: Path) -> tuple[str, str]:
     """(why, fix) for a file of an image folder not named as an image: its content decides,
     in the app's words (:mod:`drac_ssl.grading.image_notes`): ``is a WEBP file`` (an image the
-    package does not read), ``is not an image (...; it holds ...)``, or an image of a format it
+    package does not read), ``is not an image (...; it holds plain text)``
+    (:func:`drac_ssl.grading.image_notes.holds_words`: never quoted), or an image of a format it
     reads under another name (``scan.dat`` holding a PNG: a case name must be an image file
     name). A PNG whose text metadata is above Pillow's default limit (only Pillow's PNG plugin
     refuses a file for it: :func:`data_prep.decode.text_metadata_too_large`) is a PNG, not called
     damaged, and is not read whole for it."""
     from PIL import Image, UnidentifiedImageError
 
-    from data_prep.decode import content_words, text_metadata_too_large
-    from drac_ssl.grading.image_notes import CONVERT_FIX, not_an_image, other_format
+    from data_prep.decode import text_metadata_too_large
+    from drac_ssl.grading.image_notes import CONVERT_FIX, holds_words, not_an_image, other_format
 
     try:
         with warnings.catch_warnings():
@@ -513,7 +514,8 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
             except OSError as err:
                 return (f"cannot be opened ({err.strerror or err})",
                         "check that the file is readable (permissions, a network drive)")
-            return not_an_image(content_words(head)), NOT_AN_IMAGE_FIX
+            # the app's words: a text file's lines are never quoted (a patient's name)
+            return not_an_image(holds_words(head)), NOT_AN_IMAGE_FIX
         file_format = "PNG"  # only Pillow's PNG plugin has the text limit; not read whole
     if file_format in _READ_FORMATS:
         suffix = "." + _READ_FORMATS[file_format].lower().replace("jpeg", "jpg")

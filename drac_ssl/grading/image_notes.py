@@ -21,8 +21,9 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
 * :func:`incomplete_line`: the ``INCOMPLETE:`` line of a batch some of whose files were
   not graded (the export's ``--skip-unreadable``, the app's batch tab).
 * :func:`other_format` / :func:`not_an_image`: why a file is not graded, after its name
-  (``x.webp: is a WEBP file``, ``notes.txt: is not an image (...; it holds text "...")``),
-  in the app's upload checks, the export command and its submission check;
+  (``x.webp: is a WEBP file``, ``notes.txt: is not an image (...; it holds plain text)``),
+  in the app's upload checks, the export command and its submission check; :func:`holds_words`:
+  what such a file holds, a text file's words never quoted;
   :func:`unread_image_format`: the ingest's words for an image file of a format it does not
   read (``.webp``), with :data:`CONVERT_FIX`.
 * :func:`unreliable_reasons` / :data:`NOT_RELIABLY_GRADABLE`: which of an image's sentences
@@ -61,9 +62,11 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "NOT_RELIABLY_GRADABLE",
     "NOT_SQUARE",
+    "NO_KNOWN_FORMAT",
     "NO_COLOUR",
     "OTHER_IMAGE_SUFFIXES",
     "PLAIN_FINDINGS",
+    "PLAIN_TEXT",
     "PREPROCESSING_FINDING",
     "READ_FORMATS",
     "SMALLER_THAN_EXPORT",
@@ -83,6 +86,7 @@ __all__ = [
     "grey_trained",
     "grey_trained_enough",
     "grey_training_words",
+    "holds_words",
     "image_kind",
     "incomplete_line",
     "is_plain_note",
@@ -596,10 +600,42 @@ def other_format(file_format: str) -> str:
 
 
 def not_an_image(holds: str) -> str:
-    """``is not an image (PNG, JPEG, TIFF or BMP expected; it holds text "scan notes")``: why
-    a file that no decoder opens is not graded, after the file's name. ``holds``: what it
-    seems to hold (:func:`data_prep.decode.content_words`)."""
+    """``is not an image (PNG, JPEG, TIFF or BMP expected; it holds plain text)``: why a file
+    that no decoder opens is not graded, after the file's name. ``holds``: what it seems to
+    hold (:func:`holds_words`, the app's and the export command's words)."""
     return f"is not an image ({READ_FORMATS} expected; it holds {holds})"
+
+
+PLAIN_TEXT = "plain text"
+"""What the app and the export command say a text file holds (:func:`holds_words`), without
+quoting it."""
+
+NO_KNOWN_FORMAT = "data in no format it knows"
+"""What the app and the export command say a file holds when its first bytes name no format
+and are not UTF-8 text (:func:`holds_words`): never the bytes themselves, which of a UTF-16 or
+Latin-1 text file are its first letters (a review: ``50 61 74 69 eb 6e 74 3a``, "Patiënt:")."""
+
+
+def holds_words(data: bytes) -> str:
+    """What a file that is not an image seems to hold (``data``: its first bytes, 48 or more),
+    as the app and the export command say it: the ingest's words
+    (:func:`data_prep.decode.content_words`: ``a PDF document``, ``a DICOM file ...``) except
+    for text, which is :data:`PLAIN_TEXT`, never quoted, and the first bytes of a file of no
+    known format (:data:`NO_KNOWN_FORMAT`: a UTF-16 or Latin-1 text file's bytes are its
+    letters). A review uploaded a clinical note saved as ``notes.png`` ("Patient: Jane Doe
+    ...") and found its first words on the page and in both batch CSVs, the files that get
+    passed on; a new-user trial found the export command's stderr quoting "Patient: John
+    Smith, DOB..." of a text file in the image folder, a log that gets pasted. The file's name
+    already tells the user which file it was. (The ingest, run on one's own training files,
+    still quotes it.)"""
+    from data_prep.decode import content_words  # Pillow: not for every importer of this module
+
+    words = content_words(data)
+    if words.startswith('text "'):
+        return PLAIN_TEXT
+    if words.startswith("bytes "):  # UTF-16 or Latin-1 text reads as bytes: 'Patiënt: Jöh'
+        return NO_KNOWN_FORMAT
+    return words
 
 
 def unread_image_format(suffix: str) -> str | None:

@@ -39,6 +39,7 @@ How a prediction is computed (the app and the export command alike):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Sequence
@@ -63,6 +64,7 @@ from drac_ssl.grading.image_notes import (
     depth_note,
     file_finding,
     grey_for_colour_model,
+    holds_words,
     image_kind,
     is_plain_note,
 )
@@ -170,10 +172,15 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
                                 f"--images {p} grades the images in a folder)")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such image file")
-    decoded = inspect_image(p.read_bytes(), str(p), channels=None, expected_side=None)
+    data = p.read_bytes()
+    decoded = inspect_image(data, str(p), channels=None, expected_side=None)
     if decoded.pixels is None:
-        fatal = [q for q in decoded.problems if q.severity == "error"] or decoded.problems
-        raise ImageReadError("; ".join(problem.line for problem in decoded.problems)
+        # a file holding no image is said in the app's words (holds_words): the decoder's
+        # quote of a text file's first words (a patient's name) stays out of logs
+        problems = [dataclasses.replace(q, what=f"not an image (it holds {holds_words(data)})")
+                    if q.kind == "not-an-image" else q for q in decoded.problems]
+        fatal = [q for q in problems if q.severity == "error"] or problems
+        raise ImageReadError("; ".join(problem.line for problem in problems)
                              or f"{p}: cannot be decoded as an image", fatal)
     depth, said = depth_note(decoded.mode, [q.what for q in decoded.problems])
     found = [q for q in decoded.problems if q.what not in said]  # said by the depth note

@@ -1882,12 +1882,11 @@ def test_files_the_export_cannot_grade_are_named_in_the_batch_tabs_words(
         with pytest.raises(InputRejected) as raised:
             load_bytes((folder / name).read_bytes(), name)
         app_words[name] = str(raised.value).replace("`", "").removeprefix(name).lstrip(": ")
-    # the same sentence, except that the export (one's own files) quotes a text file's start
-    # where the app, whose words reach the batch CSVs that get passed on, says plain text
+    # the same sentence: a text file's start is quoted by neither (a new-user trial found the
+    # export quoting "Patient: John Smith, DOB..." where the app says plain text)
     assert PLAIN_TEXT in app_words["notes.txt"] and "scan notes" not in app_words["notes.txt"]
     expected = {"x.webp": "x.webp: is a WEBP file",
-                "notes.txt": "notes.txt: " + app_words["notes.txt"].rstrip(".").replace(
-                    PLAIN_TEXT, 'text "scan notes"')}
+                "notes.txt": "notes.txt: " + app_words["notes.txt"].rstrip(".")}
     assert app_words["x.webp"].startswith("is a WEBP file;")
     out = tmp_path / "grades.csv"
     capsys.readouterr()
@@ -1922,6 +1921,39 @@ def test_files_the_export_cannot_grade_are_named_in_the_batch_tabs_words(
     (folder / "x.webp").unlink()  # a README beside the test images does not fail the check
     assert export.main(["--check", str(exported_run / "export" / "submission.csv"),
                         "--images", str(folder)]) == 0
+
+
+def test_the_export_never_quotes_a_text_file_among_the_images(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial (F11): the export said of a text file in the image folder "it holds
+    text \"Patient: John Smith, DOB...\"", on stderr and in the skipped-files record: a
+    patient's details in a log that gets pasted. The app never quotes such a file
+    (holds_words); the export now says the same "plain text", for a text file with a text
+    name (a note) and one named as an image (skipped as unreadable) alike, and the --check of
+    a folder holding it too."""
+    from drac_ssl.grading.image_notes import PLAIN_TEXT, holds_words
+
+    secret = "Patient: John Smith, DOB 01.02.1950, referral for DR grading"
+    folder = _test_images_and(exported_run, tmp_path / "clinic", 3, "scan.png", np.zeros((64, 64), np.uint8))
+    (folder / "scan.png").write_text(secret)  # a note saved under an image's name
+    (folder / "letter.txt").write_text(secret)
+    (folder / "letter.dat").write_bytes(secret.encode("latin-1"))  # not named as an image
+    assert holds_words(secret.encode()) == PLAIN_TEXT
+    out = tmp_path / "g.csv"
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out),
+                        "--skip-unreadable"]) == export.EXIT_SKIPPED
+    captured = capsys.readouterr()
+    said = captured.out + captured.err + export.skipped_record_path(out).read_text()
+    assert "John" not in said and "Patient" not in said, said
+    assert f"scan.png: not an image (it holds {PLAIN_TEXT})" in captured.err, captured.err
+    assert f"letter.txt: is not an image (PNG, JPEG, TIFF or BMP expected; it holds {PLAIN_TEXT})" \
+        in captured.err, captured.err
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "h.csv")]) == 2
+    assert export.main(["--check", str(out), "--images", str(folder)]) == 1
+    captured = capsys.readouterr()
+    assert "John" not in captured.out + captured.err and PLAIN_TEXT in captured.err, captured
 
 
 def test_check_against_a_run_of_another_scale_says_it_once(
