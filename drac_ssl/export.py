@@ -86,7 +86,10 @@ phantom training images, a trial run); the CSV and the exit code are unchanged.
 An image that cannot be read (truncated, corrupt, not an image) writes nothing: a
 submission missing a case is invalid, and the error lists each file (what is wrong, the
 fix). ``--skip-unreadable`` (clinic batch grading) grades and writes the readable images
-instead, lists each skipped file on stderr (``skipped: PATH: what -> fix``) and in
+instead, and skips too, as the app refuses them, the images with nothing to grade: blank or
+near-constant, or random noise (:func:`drac_ssl.grading.predict.nothing_to_grade`, the app's
+rule; :func:`nothing_to_grade_problem`); it lists each skipped file on stderr
+(``skipped: PATH: what -> fix``) and in
 ``OUT.skipped.json`` beside the CSV (:func:`skipped_record_path`), ends with an
 ``INCOMPLETE:`` line naming each (``file: what``,
 :func:`drac_ssl.grading.image_notes.incomplete_line`, the first words of the app's batch
@@ -118,7 +121,9 @@ An image of ``--images`` that is *not reliably gradable* by the app batch's rule
 (:func:`drac_ssl.grading.image_notes.flagged_reasons`: unlike the training images, a colour
 picture for a grey UW-OCTA model, a grey picture for a colour model, a thresholded export or
 mask, far smaller than the model's input; and here a blank or random-noise image too, which the
-app refuses) keeps its row, like any other, in the submission (its format is fixed): the
+app refuses, unless ``--skip-unreadable`` skips it) keeps its row, like any other, in the
+submission (its format is fixed); a blank or noise image's grade must not be used, which its
+stderr line, its notes row (:data:`GRADE_NOT_USED`) and the last line say: the
 command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_image_notes`:
 ``case,class,not_reliably_gradable,training_image``, each graded case, the reasons joined by
 ``; ``, empty when clean), ends with a ``FLAGGED:`` line counting the reasons and naming that
@@ -217,6 +222,7 @@ from drac_ssl.grading.predict import (
     GradedImages,
     ImageReadError,
     grade_images,
+    nothing_to_grade,
     predict_images,
     preprocess_image,
     read_image,
@@ -279,7 +285,14 @@ BLANK_REASON = "blank or near-constant"
 NOISE_REASON = "random noise"
 """The export's own reasons an image is not reliably gradable, after the app's
 (:data:`drac_ssl.grading.image_notes.NOT_RELIABLY_GRADABLE`): the app refuses such images, the
-export grades them so that the submission lists every case (``<stem>_notes.csv``)."""
+export grades them so that the submission lists every case (``<stem>_notes.csv``), each
+followed by :data:`GRADE_NOT_USED`; ``--skip-unreadable`` skips them instead."""
+GRADE_NOT_USED = "its grade must not be used (nothing to grade; the app refuses such an image)"
+"""What the notes file says after :data:`BLANK_REASON` or :data:`NOISE_REASON`: the row is
+there only so that the submission lists every case."""
+NOT_GRADABLE_KIND = "nothing-to-grade"
+"""The :class:`data_prep.problems.Problem` kind of an image ``--skip-unreadable`` skips for
+having nothing to grade (blank, random noise: :func:`nothing_to_grade_problem`)."""
 
 
 def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | None = None) -> list[list[str]]:
@@ -287,15 +300,16 @@ def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | No
     (:func:`drac_ssl.grading.image_notes.flagged_reasons` of its out-of-distribution flag, the
     words said of its file, ``file_words``, without the ``NAME: ``, and what grading found in
     it: far smaller than the model's input, no fundus disc to crop ...), then
-    :data:`BLANK_REASON` and :data:`NOISE_REASON`, which the app refuses. [] for a clean
-    image. The one rule of ``--images`` and of the stage's test images (read from the ingest
-    cache: no file words)."""
+    :data:`BLANK_REASON` and :data:`NOISE_REASON`, which the app refuses, each followed by
+    :data:`GRADE_NOT_USED`. [] for a clean image. The one rule of ``--images`` and of the
+    stage's test images (read from the ingest cache: no file words)."""
     n = len(graded.classes)
     words = [[] for _ in range(n)] if file_words is None else file_words
     unlike = graded.unlike
     return [flagged_reasons(bool(unlike is not None and unlike[i]),
                             [*words[i], *graded.warnings[i], *graded.preprocessing_warnings[i]])
             + ([BLANK_REASON] if graded.blank[i] else []) + ([NOISE_REASON] if graded.noise[i] else [])
+            + ([GRADE_NOT_USED] if graded.blank[i] or graded.noise[i] else [])
             for i in range(n)]
 
 
@@ -596,7 +610,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                 notes.append(line)
         if n_flagged:  # said, and the stage goes on: the submission lists every test case
             notes_csv = notes_file
-            line = _notes_line(reasons, [False] * len(cases), written, notes_file)
+            line = _notes_line(reasons, [False] * len(cases), written, notes_file, hint="")
             print(f"[export] {line}; not an error: the stage goes on, {written} is complete (every "
                   f"test case has its row)")
             notes.append(line.removeprefix("FLAGGED: "))
@@ -730,29 +744,68 @@ def _flagged_line(flags: np.ndarray | None, cases: Sequence[str], what: str, aft
     return f"{len(flagged)} of the {len(cases)} image(s) {verbs[not one]} {what}: {shown}. {after[not one]}"
 
 
-def _blank_line(blank: np.ndarray, cases: Sequence[str]) -> str:
+SKIP_HINT = ("--skip-unreadable (clinic batch grading) leaves such an image out, as the app "
+             "refuses it")
+"""What the command line adds to its blank and noise lines (:func:`_blank_line`,
+:func:`_noise_line`): how to leave such an image out instead."""
+
+
+def _blank_line(blank: np.ndarray, cases: Sequence[str], hint: str = "") -> str:
     """The line naming the blank or near-constant images (graded, so that a submission lists
-    every case, but with nothing to grade)."""
+    every case, but with nothing to grade: their grades must not be used); ``hint``, when
+    given, follows (:data:`SKIP_HINT`)."""
+    after = f" {hint}." if hint else ""
     return _flagged_line(blank, cases, "blank or near-constant", (
-        "There is nothing to grade in it; its row is in the CSV only so that it lists every case.",
-        "There is nothing to grade in them; their rows are in the CSV only so that it lists every case."))
+        "There is nothing to grade in it: its grade must not be used; its row is in the CSV only "
+        f"so that it lists every case.{after}",
+        "There is nothing to grade in them: their grades must not be used; their rows are in the "
+        f"CSV only so that it lists every case.{after}"))
 
 
-def _noise_line(noise: np.ndarray, cases: Sequence[str]) -> str:
+def _noise_line(noise: np.ndarray, cases: Sequence[str], hint: str = "") -> str:
     """The line naming the images that look like random noise
     (:func:`data_prep.validate.looks_like_noise`, what the app refuses): graded, so that a
-    submission lists every case, but their grades mean nothing."""
+    submission lists every case, but their grades mean nothing and must not be used;
+    ``hint``, when given, follows (:data:`SKIP_HINT`)."""
     from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
 
     measured = (f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}, on 2 x 2 and 4 x 4 "
                 f"block means too; {NOISE_MEASURED})")
     check = "if it should be a real image, it is damaged (copy or export it again); the app refuses it."
+    after = f" {hint}." if hint else ""
     return _flagged_line(noise, cases, "random noise", (
-        f"Its neighbouring pixels are unrelated {measured}, so its grade means nothing; its row is in "
-        f"the CSV only so that it lists every case. Check the file: {check}",
-        f"Their neighbouring pixels are unrelated {measured}, so their grades mean nothing; their rows "
-        f"are in the CSV only so that it lists every case. Check each file: {check}"),
+        f"Its neighbouring pixels are unrelated {measured}, so its grade means nothing and must not "
+        f"be used; its row is in the CSV only so that it lists every case. Check the file: {check}{after}",
+        f"Their neighbouring pixels are unrelated {measured}, so their grades mean nothing and must "
+        f"not be used; their rows are in the CSV only so that it lists every case. Check each file: "
+        f"{check}{after}"),
         verbs=("looks like", "look like"))
+
+
+def nothing_to_grade_problem(path: Path, pixels: np.ndarray) -> Problem | None:
+    """Why ``--skip-unreadable`` skips the image read from ``path`` (uint8 ``(H, W)`` or
+    ``(H, W, 3)``, in the model's channels), as the app refuses it
+    (:func:`drac_ssl.grading.predict.nothing_to_grade`, the app's rule): a blank or
+    near-constant image, or random noise, as a :class:`data_prep.problems.Problem` of kind
+    :data:`NOT_GRADABLE_KIND`; None for an image with something to grade."""
+    from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
+
+    blank, noise = nothing_to_grade(pixels)
+    if blank:
+        values = "grey levels" if pixels.ndim == 2 else "pixel values"
+        return Problem(str(path), f"blank or near-constant ({values} {int(pixels.min())}..{int(pixels.max())}, "
+                                  f"std {float(pixels.std()):.1f}): there is nothing to grade (the app "
+                                  f"refuses it too)",
+                       "use the image itself, not an empty export or a mask, or move it out of the folder",
+                       kind=NOT_GRADABLE_KIND)
+    if noise:
+        return Problem(str(path), f"looks like random noise: its neighbouring pixels are unrelated "
+                                  f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}, on 2 x 2 "
+                                  f"and 4 x 4 block means too; {NOISE_MEASURED}): there is nothing to "
+                                  f"grade (the app refuses it too)",
+                       "if it should be a real image, it is damaged: copy or export it again",
+                       kind=NOT_GRADABLE_KIND)
+    return None
 
 
 def _copies_line(files: Sequence[Path]) -> str:
@@ -1036,6 +1089,11 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                     problems += _unreadable(path, exc)
                     skipped.append(path)
                     continue
+                # clinic batch grading: blank or noise is not graded, as the app refuses it
+                if skip_unreadable and (refused := nothing_to_grade_problem(path, pixels)) is not None:
+                    problems.append(refused)
+                    skipped.append(path)
+                    continue
                 chunk.append(pixels)
                 graded_files.append(path)
                 warnings += said
@@ -1061,7 +1119,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                 "; or, to grade the readable images alone (clinic batch grading; the CSV then lacks "
                 "these cases, so it is not a complete submission), add --skip-unreadable")
         problems.sort(key=lambda p: natural_key(Path(p.path).name))
-        what = f"{n_files} file(s) cannot be graded" if n_files > len(files) else f"{len(files)} image(s) cannot be read"
+        read = "graded" if any(p.kind == NOT_GRADABLE_KIND for p in problems) else "read"
+        what = f"{n_files} file(s) cannot be graded" if n_files > len(files) else f"{len(files)} image(s) cannot be {read}"
         raise BundleError(f"{len(skipped)} of the {what} (nothing written):\n  "
                           + "\n  ".join(p.line for p in problems) + f"\n  fix: {fix}")
     problems.sort(key=lambda p: natural_key(Path(p.path).name))
@@ -1103,9 +1162,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                 {"file": Path(p.path).name, "path": p.path, "problem": p.what, "fix": p.fix}
                 for p in problems],
             "note": ("every image was read: a complete submission" if not skipped else
-                     f"{len(skipped)} file(s) not graded (unreadable, or not an image this package "
-                     f"reads) skipped by --skip-unreadable: the CSV has no row for them, so it is "
-                     f"not a complete submission")})
+                     f"{len(skipped)} file(s) not graded (unreadable, not an image this package "
+                     f"reads, or blank or random noise: nothing to grade) skipped by "
+                     f"--skip-unreadable: the CSV has no row for them, so it is not a complete "
+                     f"submission")})
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings + level_warnings:
@@ -1120,8 +1180,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_squeezed = sum(1 for found in crop_warnings if any(SQUEEZED in w for w in found))
     n_crop = sum(1 for found in crop_warnings if any(SQUEEZED not in w for w in found))
     for line in (_drac_scale_line(images_dir, out, names or list(bundle.grade_names)),
-                 _unlike_line(unlike, cases), _blank_line(blank, cases), _noise_line(noise, cases),
-                 _copies_line(graded_files),
+                 _unlike_line(unlike, cases), _blank_line(blank, cases, SKIP_HINT),
+                 _noise_line(noise, cases, SKIP_HINT), _copies_line(graded_files),
                  _same_grade_line(graded.classes, names or bundle.grade_names)):
         if line:
             print(f"warning: {line}", file=sys.stderr)
@@ -1190,6 +1250,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         for problem in problems:
             skipped_why.setdefault(problem.path, []).append(problem.what)
         which = "Unreadable" if n_files == len(files) else "Unreadable or not images this package reads"
+        if any(p.kind == NOT_GRADABLE_KIND for p in problems):
+            which += " (or with nothing to grade: blank, random noise)"
         out_lines.append(
             f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in skipped_why.items()], n_files)}"
             # the record is written only beside a CSV that passed its check
@@ -1216,12 +1278,15 @@ def _file_prefix_or_none(path: Path) -> str | None:
         return None
 
 
-def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], written: Path, notes_file: Path) -> str:
+def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], written: Path, notes_file: Path,
+                hint: str = SKIP_HINT) -> str:
     """The export's last line when some graded image is not reliably gradable or trained the
     model (``reasons`` and ``trained``: per graded image): ``FLAGGED: 2 of the 5 graded
     image(s) are not reliably gradable (1 unlike the training images, 2 a grey picture for a
     colour model): their rows in OUT look like any other; per case in OUT_notes.csv (...)``,
-    with :func:`training_images_line`'s sentence after a ``;``, or that sentence alone
+    with that the grades of the blank or noise images must not be used (``hint`` after it, in
+    parentheses, when given: :data:`SKIP_HINT` for ``--images``, "" for the stage) and
+    :func:`training_images_line`'s sentence after a ``;``, or that sentence alone
     (``NOTE: ...``)."""
     n = len(reasons)
     order = [reason for _, reason in NOT_RELIABLY_GRADABLE] + [BLANK_REASON, NOISE_REASON]
@@ -1234,6 +1299,13 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], writt
         parts.append(f"{n_flagged} of the {n} graded image(s) {'is' if n_flagged == 1 else 'are'} not reliably "
                      f"gradable ({listed}): {'its row' if n_flagged == 1 else 'their rows'} in {written} "
                      f"{'looks' if n_flagged == 1 else 'look'} like any other")
+    unusable = [(reason, k) for reason in (BLANK_REASON, NOISE_REASON)
+                if (k := sum(1 for why in reasons if reason in why))]
+    if unusable:  # blank or noise: graded only so that the CSV lists every case
+        one = sum(k for _, k in unusable) == 1
+        kinds = " and ".join(f"{k} {reason}" for reason, k in unusable)
+        parts.append(f"the grade{'' if one else 's'} of the {kinds} image{'' if one else 's'} "
+                     f"must not be used" + (f" ({hint})" if hint else ""))
     if any(trained):
         parts.append(training_images_line(sum(trained), n))
     return (f"{'FLAGGED' if counts else 'NOTE'}: {'; '.join(parts)}; per case in {notes_file} "
@@ -1515,8 +1587,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             skipped_files = sorted({str(e.get("path") or e.get("file")) for e in said.get("skipped") or []
                                     if isinstance(e, dict)})
             if skipped_files:  # a record of a run that skipped nothing says nothing here
-                print(f"note: {record} says {len(skipped_files)} file(s) were skipped (unreadable, or "
-                      f"not an image this package reads) when this CSV was written "
+                print(f"note: {record} says {len(skipped_files)} file(s) were skipped (unreadable, "
+                      f"not an image this package reads, or blank or random noise) when this CSV was written "
                       f"(--skip-unreadable): it has no row for them",
                       file=sys.stderr)
             scale_from = (f"the manifest of {args.manifest} has" if args.manifest and args.grades is None

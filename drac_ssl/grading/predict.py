@@ -90,6 +90,7 @@ __all__ = [
     "grade_prepared",
     "input_spec_of",
     "model_channels",
+    "nothing_to_grade",
     "predict_images",
     "predict_raw",
     "predict_tensors",
@@ -779,20 +780,32 @@ class PreparedImage:
     noise: bool = False
 
 
+def nothing_to_grade(image: np.ndarray) -> tuple[bool, bool]:
+    """``(blank, noise)`` of a uint8 image ``(H, W)`` or ``(H, W, 3)``: the app's rule of what
+    has nothing to grade (:func:`app.inputs.refusal`): blank or near-constant
+    (:func:`data_prep.validate.is_blank`), else random noise
+    (:func:`data_prep.validate.looks_like_noise`: adjacent pixels unrelated at every scale);
+    ``noise`` is False for a blank image. :func:`prepare_image` records both
+    (:attr:`GradedImages.blank`, :attr:`GradedImages.noise`); ``python -m drac_ssl.export
+    --skip-unreadable`` skips such an image as the app refuses it."""
+    from data_prep.validate import is_blank, looks_like_noise
+
+    array = np.asarray(image)
+    blank = bool(is_blank(array))
+    return blank, not blank and bool(looks_like_noise(array))
+
+
 def prepare_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False) -> PreparedImage:
     """One uint8 image in the model's channels (as for :func:`preprocess_image`, which raises
     the same errors) -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no
     reference to ``image``."""
-    from data_prep.validate import is_blank, looks_like_noise
-
     array = np.asarray(image)
     found: list[str] = []
     said: list[str] = []
     x = preprocess_image(array, metadata, ingested, notes=found, warnings=said)
-    blank = bool(is_blank(array))
+    blank, noise = nothing_to_grade(array)
     return PreparedImage(x, tuple(int(v) for v in array.shape), blank, said,
-                         [preprocessing_warning(n) for n in found],
-                         noise=not blank and looks_like_noise(array))
+                         [preprocessing_warning(n) for n in found], noise=noise)
 
 
 def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool | None = None

@@ -289,7 +289,7 @@ def test_command_line_names_the_images_unlike_the_training_images(
     rows = list(csv.DictReader(notes.open()))
     assert [r["case"] for r in rows] == [r["case"] for r in _submission(out_csv)]
     flagged = {r["case"]: r["not_reliably_gradable"] for r in rows}
-    assert flagged.pop("white.png") == "unlike the training images; blank or near-constant"
+    assert flagged.pop("white.png") == f"unlike the training images; blank or near-constant; {export.GRADE_NOT_USED}"
     assert set(flagged.values()) == {""}  # the clean rows say nothing
     last = out.splitlines()[-1]
     assert last.startswith("FLAGGED: 1 of the 4 graded image(s) is not reliably gradable (1 unlike the "
@@ -1270,6 +1270,71 @@ def test_command_line_names_images_that_look_like_random_noise(
     assert len(rows) == 4 and "noise.png" in {r["case"] for r in rows}
 
 
+def test_skip_unreadable_skips_blank_and_noise_images_as_the_app_refuses_them(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial (F4): the export wrote a grade for an all-black image
+    (``blank.png,2,0.0046,0.145,0.850``) even with --skip-unreadable, the clinic batch mode,
+    while the app refuses blank and noise images. With --skip-unreadable they are skipped like
+    unreadable files, by the app's rule (nothing_to_grade: blank first, then noise): listed on
+    stderr and in the record with why, named in the INCOMPLETE line, exit 3. Without it the row
+    stays (a submission lists every case) and stderr, the notes file and the last line say
+    that its grade must not be used. A folder of nothing but a blank image writes nothing."""
+    from app.inputs import load_bytes, refusal
+    from drac_ssl.grading.predict import nothing_to_grade
+
+    noise = np.random.default_rng(5).integers(0, 256, (64, 64), dtype=np.uint8)
+    folder = _test_images_and(exported_run, tmp_path / "clinic", 3, "blank.png", np.zeros((64, 64), np.uint8))
+    cv2.imwrite(str(folder / "noise.png"), noise)
+    bundle = bundles.load_bundle(exported_run)
+    for name, kind in (("blank.png", "blank"), ("noise.png", "noise")):  # the app refuses both
+        loaded = load_bytes((folder / name).read_bytes(), name, channels=bundle.spec.channels, kind=bundle.kind)
+        assert refusal(loaded, bundle.kind, bundle.spec.channels), name
+        assert nothing_to_grade(predict.read_image(folder / name, bundle.spec.channels)[0]) == (
+            kind == "blank", kind == "noise")
+    out = tmp_path / "g.csv"
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out),
+                        "--skip-unreadable"]) == export.EXIT_SKIPPED
+    captured = capsys.readouterr()
+    skipped = [x for x in captured.err.splitlines() if x.startswith("skipped:")]
+    assert skipped == [
+        f"skipped: {folder / 'blank.png'}: blank or near-constant (grey levels 0..0, std 0.0): there is "
+        f"nothing to grade (the app refuses it too) -> use the image itself, not an empty export or a "
+        f"mask, or move it out of the folder",
+        next(x for x in skipped if "noise.png: looks like random noise" in x)], captured.err
+    assert "there is nothing to grade (the app refuses it too) -> if it should be a real image" in skipped[1]
+    assert {r["case"] for r in _submission(out)} == {p.name for p in folder.iterdir()} - {"blank.png", "noise.png"}
+    last = captured.out.splitlines()[-1]
+    assert last.startswith("INCOMPLETE: 2 of the 5 file(s) not graded: blank.png: blank or near-constant"), last
+    assert "(or with nothing to grade: blank, random noise)" in last and "noise.png: looks like random noise" in last
+    said = json.loads(export.skipped_record_path(out).read_text())
+    assert [s["file"] for s in said["skipped"]] == ["blank.png", "noise.png"] and "blank or random noise" in said["note"]
+    assert "must not be used" not in captured.out + captured.err  # nothing graded of them
+    # without --skip-unreadable: the rows stay, and every output says the grades must not be used
+    assert export.main([str(exported_run), "--images", str(folder), "--out", str(out)]) == export.EXIT_FLAGGED
+    captured = capsys.readouterr()
+    assert len(_submission(out)) == 5
+    blank_line = next(x for x in captured.err.splitlines() if "is blank or near-constant: blank.png" in x)
+    assert "its grade must not be used" in blank_line and export.SKIP_HINT in blank_line, blank_line
+    noise_line = next(x for x in captured.err.splitlines() if "looks like random noise: noise.png" in x)
+    assert "must not be used" in noise_line and export.SKIP_HINT in noise_line, noise_line
+    notes = {r["case"]: r["not_reliably_gradable"] for r in csv.DictReader((tmp_path / "g_notes.csv").open())}
+    assert notes["blank.png"].startswith("blank or near-constant") and export.GRADE_NOT_USED in notes["blank.png"]
+    assert export.GRADE_NOT_USED in notes["noise.png"], notes
+    last = captured.out.splitlines()[-1]
+    assert last.startswith("FLAGGED: ") and ("the grades of the 1 blank or near-constant and 1 random noise "
+                                            "images must not be used") in last, last
+    # nothing but a blank image: nothing written, even with the option
+    only = tmp_path / "only"
+    only.mkdir()
+    shutil.copy(folder / "blank.png", only / "blank.png")
+    assert export.main([str(exported_run), "--images", str(only), "--out", str(tmp_path / "n.csv"),
+                        "--skip-unreadable"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 1 of the 1 image(s) cannot be graded (nothing written)"), err
+    assert not (tmp_path / "n.csv").exists()
+
+
 @pytest.mark.parametrize("names", [["Normal", "DR"], ["Normal", "NPDR", "PDR"]])
 def test_the_report_says_why_two_grades_give_two_equal_aucs(tmp_path: Path, names: list[str]) -> None:
     from drac_ssl.report import _finetune_section
@@ -2181,8 +2246,9 @@ def test_the_export_says_what_the_decoder_did_to_each_file_as_the_app_does(
     the summary counts them apart from the conversions to the model's channels."""
     from app.inputs import load_bytes
 
+    # plain.png: a grey gradient, neither blank nor noise (--skip-unreadable skips those, F4)
     folder = _test_images_and(exported_run, tmp_path / "clinic", 2, "plain.png",
-                              np.full((64, 64), 90, np.uint8) + np.eye(64, dtype=np.uint8) * 60)
+                              np.tile((np.arange(64) * 3).astype(np.uint8), (64, 1)))
     _files_the_decoder_converts(folder)
     capsys.readouterr()
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(tmp_path / "x.csv"),
@@ -3296,8 +3362,10 @@ def test_the_summary_counts_files_read_as_they_are_apart_from_conversions(
 
 
 @pytest.mark.parametrize(("flags", "said", "not_said"), [
-    ([True, False, False], "There is nothing to grade in it; its row is in the CSV", "in them"),
-    ([True, True, False], "There is nothing to grade in them; their rows are in the CSV", "in it;"),
+    ([True, False, False], "There is nothing to grade in it: its grade must not be used; its row is in "
+                           "the CSV", "in them"),
+    ([True, True, False], "There is nothing to grade in them: their grades must not be used; their rows "
+                          "are in the CSV", "in it:"),
 ])
 def test_the_blank_image_line_says_it_of_one_image_and_them_of_several(
         flags: list[bool], said: str, not_said: str) -> None:
@@ -3310,7 +3378,8 @@ def test_the_blank_image_line_says_it_of_one_image_and_them_of_several(
 def test_the_noise_and_unlike_lines_speak_of_one_image_in_the_singular_too() -> None:
     one, cases = np.array([False, True, False]), ["a.png", "b.png", "c.png"]
     noise, unlike = export._noise_line(one, cases), export._unlike_line(one, cases)
-    assert "so its grade means nothing; its row is in the CSV" in noise and "Check the file:" in noise, noise
+    assert "so its grade means nothing and must not be used; its row is in the CSV" in noise, noise
+    assert "Check the file:" in noise, noise
     assert "Its grade may mean nothing; check that it is the kind" in unlike, unlike
     assert "their" not in (noise + unlike).lower(), (noise, unlike)
     several = export._noise_line(np.array([True, True, False]), cases)
