@@ -125,9 +125,12 @@ app refuses, unless ``--skip-unreadable`` skips it) keeps its row, like any othe
 submission (its format is fixed); a blank or noise image's grade must not be used, which its
 stderr line, its notes row (:data:`GRADE_NOT_USED`) and the last line say: the
 command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_image_notes`:
-``case,class,not_reliably_gradable,training_image``, each graded case, the reasons joined by
-``; ``, empty when clean), ends with a ``FLAGGED:`` line counting the reasons and naming that
-file, and exits :data:`drac_ssl.runtime.EXIT_FLAGGED` (4). The graded files whose SHA-256 the
+``case,class,not_reliably_gradable,training_image,grade_note``, each graded case, the reasons
+joined by ``; ``, empty when clean), ends with a ``FLAGGED:`` line counting the reasons and
+naming that file, and exits :data:`drac_ssl.runtime.EXIT_FLAGGED` (4). A row whose class is not
+its single most likely grade (the expected grade cut at thresholds) has the app's sentence on
+why in ``grade_note`` (:func:`drac_ssl.grading.image_notes.decision_words`); such rows write the
+notes file too (exit 0 when nothing is flagged), counted in the ``class =`` line. The graded files whose SHA-256 the
 bundle lists among its labelled training images (``metadata.json``'s ``training_images``,
 :mod:`drac_ssl.grading.training_images`) are counted in the last line ("2 of 5 images were used
 to train this model (same SHA-256): scores on them are not a test") and marked in the notes
@@ -212,6 +215,7 @@ from drac_ssl.grading.image_notes import (
     FILE_FINDING,
     NO_COLOUR,
     NOT_RELIABLY_GRADABLE,
+    decision_words,
     few_levels_warning,
     flagged_reasons,
     incomplete_line,
@@ -247,6 +251,7 @@ from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import python_command, python_word, started
 from drac_ssl.submission import (
     DRAC_PROB_COLUMNS,
+    IMAGE_NOTES_COLUMNS,
     IMAGE_SUFFIXES,
     check_submission,
     classes_off_rule,
@@ -311,6 +316,17 @@ def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | No
             + ([BLANK_REASON] if graded.blank[i] else []) + ([NOISE_REASON] if graded.noise[i] else [])
             + ([GRADE_NOT_USED] if graded.blank[i] or graded.noise[i] else [])
             for i in range(n)]
+
+
+def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list[str]:
+    """Per graded image (``probs`` ``(n, K)``, ``classes`` ``(n,)``), why its class is not the
+    single most likely grade, the app's sentence
+    (:func:`drac_ssl.grading.image_notes.decision_words` under the bundle's decision and head),
+    "" where it is: the notes file's ``grade_note`` column."""
+    names = list(bundle.metadata.get("class_names") or []) or list(bundle.grade_names)
+    regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
+    return [decision_words(p, int(c), names, bundle.calibration.decision, regression)
+            for p, c in zip(probs, classes, strict=True)]
 
 
 class SubmissionCheckError(BundleError):
@@ -497,11 +513,12 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     unlike the training images, blank, random noise ...) keeps its row; the stage then writes
     ``<stem>_notes.csv`` beside the submission (:func:`drac_ssl.submission.write_image_notes`,
     before the CSV is renamed into place, so a kill never leaves a flagged CSV without it; no
-    image is marked a training image: the ingest's test split trained nothing), prints a
+    image is marked a training image: the ingest's test split trained nothing; each row's
+    ``grade_note`` says why its class is not its most likely grade, where it is not), prints a
     ``FLAGGED:`` line and goes on: flagged images fail neither the stage nor the run (the
     result's ``image_notes_path`` and ``n_flagged``, summary.json's ``image_notes`` and
-    ``n_flagged``). With none flagged no notes file is written, and an earlier export's beside
-    the submission is removed with its other records.
+    ``n_flagged``). With none flagged no notes file is written (grade notes alone write none
+    here), and an earlier export's beside the submission is removed with its other records.
 
     Raises:
         BundleError (a ValueError): the fine-tuning outputs are missing or incomplete.
@@ -576,7 +593,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             # the notes go into place (atomically) before the CSV, as --images writes them: a
             # kill between the two never leaves a flagged CSV without them (--score: clean)
             before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in grades], reasons,
-                                              [False] * len(cases))) if n_flagged else None)
+                                              [False] * len(cases), _grade_notes(bundle, probs, grades)))
+            if n_flagged else None)
         if problems:
             # the stage's own submission (with its referable and notes files) and summary of an
             # earlier export describe an earlier bundle, not the one just built: they go
@@ -1136,7 +1154,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     reasons = image_reasons(graded, file_words)
     hashes = training_hashes(bundle.metadata)  # None: a bundle built before the list says nothing
     trained = [_file_prefix_or_none(p) in hashes for p in graded_files] if hashes else [False] * len(cases)
+    grade_notes = _grade_notes(bundle, graded.probs, graded.classes)
     n_flagged, n_trained = sum(1 for r in reasons if r), sum(trained)
+    n_noted = sum(1 for note in grade_notes if note)
     notes_file = image_notes_path(out)
     existed = out.exists()
     # checked under the name that says it failed, renamed onto --out when it passes (a file
@@ -1152,8 +1172,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         beside=(record, referable_path(out), notes_file),
         # the notes go into place (atomically) before the CSV: a kill between the two never
         # leaves a flagged CSV without them, which --score would read as clean
-        before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained))
-        if n_flagged or n_trained else None)
+        before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained,
+                                          grade_notes))
+        if n_flagged or n_trained or n_noted else None)
     referable_line = "" if issues else write_referable_beside(bundle, out)[1]
     if skip_unreadable and not issues:
         atomic_write_json(record, {
@@ -1228,6 +1249,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     converted += f", {n_squeezed} {SQUEEZED} (see the warnings)" if n_squeezed else ""
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
+    if n_noted and not issues:  # the rows where it is not: the app's sentence in the notes file
+        rule += (f" (for {n_noted} of the {len(cases)} here it is not: why in the grade_note column of "
+                 f"{notes_file})")
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
     counted = f"{len(graded_files)} of the {n_files}" if skipped else f"{len(files)}"
     flips = bundle.tta_in_cv if tta is None else bool(tta)
@@ -1287,7 +1311,8 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], writt
     with that the grades of the blank or noise images must not be used (``hint`` after it, in
     parentheses, when given: :data:`SKIP_HINT` for ``--images``, "" for the stage) and
     :func:`training_images_line`'s sentence after a ``;``, or that sentence alone
-    (``NOTE: ...``)."""
+    (``NOTE: ...``). The rows whose class is not the single most likely grade are counted in the
+    class line instead (their ``grade_note``)."""
     n = len(reasons)
     order = [reason for _, reason in NOT_RELIABLY_GRADABLE] + [BLANK_REASON, NOISE_REASON]
     counts = {reason: sum(1 for why in reasons if reason in why) for reason in order}
@@ -1309,7 +1334,7 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], writt
     if any(trained):
         parts.append(training_images_line(sum(trained), n))
     return (f"{'FLAGGED' if counts else 'NOTE'}: {'; '.join(parts)}; per case in {notes_file} "
-            f"(case,class,not_reliably_gradable,training_image)")
+            f"({','.join(IMAGE_NOTES_COLUMNS)})")
 
 
 def _few_levels_words(pixels: np.ndarray, noted: Sequence[str], kind: str, channels: int) -> str:

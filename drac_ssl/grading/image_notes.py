@@ -18,6 +18,9 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
   fact about the file, a plain note (:data:`PLAIN_FINDINGS`, :func:`is_plain_note`).
 * :func:`same_grade_words`: every image of a batch of at least :data:`SAME_GRADE_MIN`
   got one grade.
+* :func:`decision_words`: why the grade shown is not the single most likely grade (the
+  thresholds on the expected grade), the app's result and batch notes and the export's notes
+  file.
 * :func:`incomplete_line`: the ``INCOMPLETE:`` line of a batch some of whose files were
   not graded (the export's ``--skip-unreadable``, the app's batch tab).
 * :func:`other_format` / :func:`not_an_image`: why a file is not graded, after its name
@@ -76,6 +79,7 @@ __all__ = [
     "UNLIKE_TRAINING",
     "as_sentence",
     "colour_for_grey_model",
+    "decision_words",
     "depth_note",
     "describe_kind",
     "doubt_kind",
@@ -573,6 +577,40 @@ def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str |
     g = given.pop()
     name = f"{g} {grade_names[g]}" if 0 <= g < len(grade_names) else f"grade {g}"
     return f"All {len(grades)} images got the same grade ({name})"
+
+
+def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str], decision: str,
+                   regression: bool = False) -> str:
+    """Why the grade shown is not the single most likely grade, in a clinician's words, or ""
+    when it is: the one sentence of the app's single-image result (under the grade), of each
+    such row of its batch's notes, and of the export's notes file (``grade_note``).
+
+    The thresholds on the expected grade (``decision`` ``thresholds``: Σ k·P_k cut at the
+    kappa-tuned thresholds), or a regression head's score (``regression``), can give another
+    grade than the largest probability: "The single most likely grade is 1 NPDR (P 0.54); the
+    model's overall score, which weighs all grades, falls in the 0 Normal range, the grade
+    shown." When another grade's probability equals the largest at the two decimals shown, no
+    grade is called the single most likely: the tied grades are named, in grade order ("0 Normal
+    and 2 PDR are equally likely (P 0.45 each); ..."), whichever grade is shown. ``probs``
+    ``(K,)`` the calibrated probabilities, ``grade`` the grade shown (0..K-1), ``grade_names``
+    the K names as they are to be printed (the app escapes them for its page). "" for the
+    most probable grade's rule (``decision`` ``argmax``)."""
+    if decision == "argmax":
+        return ""
+    values = [float(p) for p in probs]
+    shown = [f"{p:.2f}" for p in values]  # the precision the page shows
+    top = max(range(len(values)), key=values.__getitem__)  # the first of equal maxima
+    tied = [k for k, p in enumerate(shown) if p == shown[top]]
+    if len(tied) < 2 and top == int(grade):
+        return ""
+    graded = [f"{k} {grade_names[k]}" for k in tied]
+    if len(tied) > 1:
+        who = ", ".join(graded[:-1]) + f" and {graded[-1]}"
+        likely = f"{who} are equally likely (P {shown[top]} each)"
+    else:
+        likely = f"The single most likely grade is {graded[0]} (P {shown[top]})"
+    score = "the model's score" if regression else "the model's overall score, which weighs all grades,"
+    return f"{likely}; {score} falls in the {int(grade)} {grade_names[int(grade)]} range, the grade shown."
 
 
 def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:

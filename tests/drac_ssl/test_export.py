@@ -297,7 +297,10 @@ def test_command_line_names_the_images_unlike_the_training_images(
     assert out_csv.read_text().splitlines()[0] == "case,class,P0,P1,P2" and check_submission(out_csv) == []
     (folder / "white.png").unlink()
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(out_csv)]) == 0
-    assert not notes.exists() and "FLAGGED" not in capsys.readouterr().out
+    assert "FLAGGED" not in capsys.readouterr().out
+    # the earlier notes are gone: a notes file now is this export's, of its grade notes alone
+    # (a class that is not the most likely grade: this tiny model's thresholds give many)
+    assert not notes.exists() or not any(r["not_reliably_gradable"] for r in csv.DictReader(notes.open()))
 
 
 class _Killed(BaseException):
@@ -332,7 +335,8 @@ def test_a_kill_before_the_csv_lands_never_leaves_a_flagged_csv_without_its_note
     monkeypatch.setattr(os, "replace", killed_at_the_csv)
     with pytest.raises(_Killed):
         export.main([str(exported_run), "--images", str(folder), "--out", str(out_csv)])
-    assert not out_csv.exists() and not notes.exists()
+    # (the clean export's own notes, of its grade notes alone, may have landed: no flag in them)
+    assert not out_csv.exists() and (not notes.exists() or "white.png" not in notes.read_text())
 
 
 def test_the_export_stage_writes_the_notes_file_of_flagged_test_images_and_goes_on(
@@ -477,7 +481,7 @@ def test_command_line_grading_prints_a_progress_line_a_minute_off_a_terminal(
     quiet = capsys.readouterr()
     assert "images graded (" not in quiet.err
     assert (tmp_path / "log.csv").read_bytes() == (tmp_path / "tty.csv").read_bytes()
-    assert logged.out.replace("log.csv", "tty.csv") == quiet.out
+    assert logged.out.replace("log.csv", "tty.csv").replace("log_notes.csv", "tty_notes.csv") == quiet.out
 
 
 def test_the_grading_bar_is_closed_when_grading_is_interrupted(
@@ -1333,6 +1337,56 @@ def test_skip_unreadable_skips_blank_and_noise_images_as_the_app_refuses_them(
     err = capsys.readouterr().err
     assert err.startswith("error: 1 of the 1 image(s) cannot be graded (nothing written)"), err
     assert not (tmp_path / "n.csv").exists()
+
+
+def test_the_notes_file_says_why_a_class_is_not_the_most_likely_grade_as_the_app_does(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new-user trial (F5): a row of class 0 with P1 0.54 (the expected grade cut at the
+    thresholds) was explained only on the app's single-image page. The export's notes file has
+    a grade_note column with the app's sentence (decision_words) for each such row, empty for
+    the others; it is written for such rows alone too (exit 0: nothing is flagged), and the
+    class line counts them and names the file. A notes file of an earlier version (four
+    columns) is still read."""
+    from drac_ssl.grading.image_notes import decision_words
+    from drac_ssl.submission import IMAGE_NOTES_COLUMNS, read_image_notes
+
+    bundle = bundles.load_bundle(exported_run)
+    assert bundle.calibration.decision == "thresholds"
+    names = list(bundle.grade_names)
+    trial = np.array([0.40, 0.54, 0.06])
+    real = export.grade_images
+
+    def first_as_the_trial(*args: object, **kwargs: object) -> predict.GradedImages:
+        graded = real(*args, **kwargs)
+        graded.probs[0], graded.classes[0] = trial, 0
+        return graded
+
+    monkeypatch.setattr(export, "grade_images", first_as_the_trial)
+    out = tmp_path / "g.csv"
+    capsys.readouterr()
+    code = export.main([str(exported_run), "--images", str(exported_run / "images" / "test"), "--out", str(out)])
+    lines = capsys.readouterr().out.splitlines()
+    rows = list(csv.DictReader((tmp_path / "g_notes.csv").open()))
+    assert tuple(rows[0]) == IMAGE_NOTES_COLUMNS
+    sentence = decision_words(trial, 0, names, "thresholds")
+    assert sentence.startswith(f"The single most likely grade is 1 {names[1]} (P 0.54)"), sentence
+    submitted = _submission(out)
+    assert [r["case"] for r in rows] == [r["case"] for r in submitted] and rows[0]["grade_note"] == sentence
+    for row, graded in zip(rows, submitted, strict=True):  # each row: the app's sentence or nothing
+        probs = [float(graded[f"P{k}"]) for k in range(len(names))]
+        assert row["grade_note"] == decision_words(probs, int(graded["class"]), names, "thresholds"), row
+    n_noted = sum(1 for r in rows if r["grade_note"])
+    flagged = any(r["not_reliably_gradable"] for r in rows)
+    assert code == (export.EXIT_FLAGGED if flagged else 0)
+    class_line = next(x for x in lines if x.startswith("  class = the expected grade cut at"))
+    assert (f"(for {n_noted} of the 6 here it is not: why in the grade_note column of "
+            f"{tmp_path / 'g_notes.csv'})") in class_line, class_line
+    assert lines[-1].startswith("FLAGGED: ") == flagged, lines
+    # a notes file written before the column: still read (--score's training images)
+    old = tmp_path / "old_notes.csv"
+    old.write_text("case,class,not_reliably_gradable,training_image\na.png,1,,yes (same SHA-256)\n")
+    assert read_image_notes(old) == {"a.png": ("", True)}
 
 
 @pytest.mark.parametrize("names", [["Normal", "DR"], ["Normal", "NPDR", "PDR"]])
@@ -3776,7 +3830,9 @@ def test_graded_training_images_are_said_by_the_export_and_by_score(
     del meta["training_images"]
     (old / "metadata.json").write_text(json.dumps(meta))
     assert export.main([str(old), "--images", str(folder), "--out", str(tmp_path / "o.csv")]) == 0
-    assert "used to train" not in capsys.readouterr().out and not (tmp_path / "o_notes.csv").exists()
+    assert "used to train" not in capsys.readouterr().out
+    old_notes = tmp_path / "o_notes.csv"  # written, if at all, for its grade notes alone
+    assert not old_notes.exists() or not any(r["training_image"] for r in csv.DictReader(old_notes.open()))
     assert export.main([str(old), *score, "--images", str(folder)]) == 0
     assert "used to train" not in capsys.readouterr().err
 
