@@ -164,8 +164,12 @@ UNLIKE_TRAINING = "Unlike the training images"
 COLOUR_IMAGE = "Colour image"
 """How :func:`colour_for_grey_model`'s words on a colour picture read by a grey model start."""
 
-COLOUR_NOT_OCTA = "UW-OCTA is grey; a colour picture may not be OCTA"
-"""What :func:`colour_for_grey_model` adds for a UW-OCTA model: the doubt itself."""
+COLOUR_NOT_OCTA = ("UW-OCTA is grey; a colour picture may not be OCTA, and this model grades "
+                   "UW-OCTA scans only: to grade fundus photographs, train a model on graded "
+                   "photographs of your own (docs/own_fundus_folder.md)")
+"""What :func:`colour_for_grey_model` adds for a UW-OCTA model: the doubt itself, and where to
+go for fundus photographs (a new-user trial graded her fundus photographs with the demonstration
+model of README command (1), trained on grey UW-OCTA phantoms)."""
 
 GREY_IMAGE = "Grey image"
 """How :func:`grey_for_colour_model`'s words on a grey file read by a colour model start (a

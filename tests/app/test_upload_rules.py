@@ -483,10 +483,11 @@ def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predic
     from dataclasses import replace
 
     from app.server import AppSettings, _grade_batch_now, _result_markdown, shown_borderline
+    from drac_ssl.grading.image_notes import COLOUR_NOT_OCTA
 
     names = ["Normal", "NPDR", "PDR"]
     colour = ("Colour image: RGB image (converted to grayscale: luminance of the colour channels). "
-              "UW-OCTA is grey; a colour picture may not be OCTA.")
+              f"{COLOUR_NOT_OCTA}.")
     close = [0.477, 0.474, 0.049]
     assert shown_borderline(close, names, [colour]) is None
     assert shown_borderline(close, names, ["Note: 16-bit image converted to 8-bit."]) is not None
