@@ -63,7 +63,6 @@ from PIL import Image, UnidentifiedImageError
 
 from data_prep.decode import (
     ONE_BIT_NOTE,
-    content_words,
     damaged_image,
     damaged_image_format,
     image_header,
@@ -86,7 +85,9 @@ from drac_ssl.grading.image_notes import (
     DEPTH_NOTE,
     GREY_TRAINED_NOT_GIVEN,
     IMAGE_SUFFIXES,
+    NO_KNOWN_FORMAT,
     NOT_SQUARE,
+    PLAIN_TEXT,
     READ_FORMATS,
     SMALLER_THAN_EXPORT,
     TOO_SMALL,
@@ -96,6 +97,7 @@ from drac_ssl.grading.image_notes import (
     few_levels_warning,
     file_finding,
     grey_for_colour_model,
+    holds_words,
     image_kind,
     is_plain_note,
     not_an_image,
@@ -110,12 +112,15 @@ __all__ = [
     "colour_model_warnings",
     "describe_kind",
     "few_levels_warning",
+    "holds_words",
     "is_plain_note",
     "image_kind",
     "InputLimits",
     "InputRejected",
     "LoadedImage",
     "NOISE_CORRELATION",
+    "NO_KNOWN_FORMAT",
+    "PLAIN_TEXT",
     "check_gradable",
     "load_bytes",
     "load_upload",
@@ -289,32 +294,6 @@ def check_gradable(image: LoadedImage, kind: str = "octa", channels: int = 1) ->
     why = refusal(image, kind, channels)
     if why:
         raise InputRejected(why)
-
-
-PLAIN_TEXT = "plain text"
-"""What the app says a text file holds (:func:`holds_words`), without quoting it."""
-
-
-NO_KNOWN_FORMAT = "data in no format it knows"
-"""What the app says a file holds when its first bytes name no format and are not UTF-8 text
-(:func:`holds_words`): never the bytes themselves, which of a UTF-16 or Latin-1 text file are
-its first letters (a review: ``50 61 74 69 eb 6e 74 3a``, "Patiënt:")."""
-
-
-def holds_words(data: bytes) -> str:
-    """What a file that is not an image seems to hold, as the app says it: the ingest's words
-    (:func:`data_prep.decode.content_words`: ``a PDF document``, ``bytes 00 01 ...``) except
-    for text, which is ``plain text``, never quoted, and the first bytes of a file of no known
-    format (:data:`NO_KNOWN_FORMAT`: a UTF-16 or Latin-1 text file's bytes are its letters). A review uploaded a clinical note saved
-    as ``notes.png`` ("Patient: Jane Doe ...") and found its first words on the page and in both
-    batch CSVs, the files that get passed on; the file's name already tells the user which file
-    it was. (The ingest and the export command, run on one's own files, still quote it.)"""
-    words = content_words(data)
-    if words.startswith('text "'):
-        return PLAIN_TEXT
-    if words.startswith("bytes "):  # UTF-16 or Latin-1 text reads as bytes: 'Patiënt: Jöh'
-        return NO_KNOWN_FORMAT
-    return words
 
 
 def _mb(n: int) -> str:

@@ -70,6 +70,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
     DOUBT_KINDS,
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
     UNLIKE_KIND,
+    decision_words,
     doubt_kind,
     flagged_reasons,
     incomplete_line,
@@ -543,34 +544,23 @@ def model_caveat(predictor: Predictor) -> str:
 
 
 def _decision_lines(pred: Prediction, predictor: Predictor) -> list[str]:
-    """A plain sentence under the grade when it is not the single most likely grade (the
-    thresholds on the expected grade, or a regression head's score, can give another grade
-    than the largest probability), in a clinician's words: "The single most likely grade is 2
-    PDR (P 0.60); the model's overall score, which weighs all grades, falls in the 1 NPDR
-    range, the grade shown.", then a blank line. When another grade's probability equals the
-    largest at the two decimals shown, no grade is called the single most likely: the tied
-    grades are named, in grade order ("0 Normal and 2 PDR are equally likely (P 0.45 each);
-    ..."), whichever grade is shown. [] when the grade shown is the single most likely grade,
-    or the decision is the most probable grade (``argmax``). The rule itself is
-    :func:`decision_rule`, in the details JSON."""
-    if predictor.bundle.calibration.decision == "argmax":
-        return []
-    shown = [f"{float(p):.2f}" for p in pred.probs]  # the precision the page shows
-    top = int(np.argmax(pred.probs))
-    tied = [k for k, p in enumerate(shown) if p == shown[top]]
-    if len(tied) < 2 and top == int(pred.grade):
-        return []
-    names = predictor.class_names
-    graded = [f"{k} {html.escape(names[k])}" for k in tied]
-    if len(tied) > 1:
-        who = ", ".join(graded[:-1]) + f" and {graded[-1]}"
-        likely = f"{who} are equally likely (P {shown[top]} each)"
-    else:
-        likely = f"The single most likely grade is {graded[0]} (P {shown[top]})"
-    score = ("the model's score" if predictor.regression else
-             "the model's overall score, which weighs all grades,")
-    return [f"{likely}; {score} falls in the {pred.grade} "
-            f"{html.escape(names[pred.grade])} range, the grade shown.", ""]
+    """A plain sentence under the grade when it is not the single most likely grade
+    (:func:`drac_ssl.grading.image_notes.decision_words`, the batch's notes and the export's
+    notes file say the same; the grade names as the page's words are, :func:`md_words`), then a
+    blank line; [] when
+    the grade shown is the single most likely grade, or the decision is the most probable grade
+    (``argmax``). The rule itself is :func:`decision_rule`, in the details JSON."""
+    words = _decision_words(pred.probs, pred.grade, predictor, [md_words(n) for n in predictor.class_names])
+    return [words, ""] if words else []
+
+
+def _decision_words(probs: Any, grade: int, predictor: Predictor,
+                    names: list[str] | None = None) -> str:
+    """:func:`drac_ssl.grading.image_notes.decision_words` of one graded image (``probs``
+    ``(K,)``, the ``grade`` shown) under ``predictor``'s decision; ``names``: the grade names
+    as printed (default: as they are, for the batch's notes)."""
+    return decision_words(probs, int(grade), names or predictor.class_names,
+                          predictor.bundle.calibration.decision, predictor.regression)
 
 
 def decision_rule(predictor: Predictor) -> str:
@@ -1249,9 +1239,12 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                for odd, said, p in zip(unlike, sentences, probs, strict=True)]
                 # the export's notes file's rule too (flagged_reasons)
                 reasons = [flagged_reasons(odd, said) for odd, said in zip(unlike, sentences, strict=True)]
-                graded_notes = [batch_notes(which, odd, said, close, why)
-                                for which, odd, said, close, why in zip(good_which, unlike, sentences,
-                                                                        borderlines, reasons, strict=True)]
+                # and last why the grade is not the most likely one, as under the single result
+                graded_notes = [" ".join(x for x in (batch_notes(which, odd, said, close, why),
+                                                     _decision_words(p, c, predictor)) if x)
+                                for which, odd, said, close, why, p, c in zip(
+                                    good_which, unlike, sentences, borderlines, reasons, probs, classes,
+                                    strict=True)]
                 for at, name, p, c, said, why in zip(good_at, good_names, probs, classes, graded_notes,
                                                      reasons, strict=True):
                     graded_rows[at] = [name, int(c), grade_cell(predictor.class_names[int(c)], why),

@@ -245,7 +245,9 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="grade the readable images and write them even when some files "
                              "cannot be read or are not images this package reads (x.webp, "
-                             "notes.txt; clinic batch grading); each skipped file is listed "
+                             "notes.txt; clinic batch grading), skipping too the images with "
+                             "nothing to grade (blank, random noise), as the app refuses them; "
+                             "each skipped file is listed "
                              "on stderr and in OUT's .skipped.json beside the CSV, and the exit "
                              "code is 3. The CSV then lacks those cases: it is NOT a complete "
                              "submission (--check against the folder reports each missing row). "

@@ -86,7 +86,10 @@ phantom training images, a trial run); the CSV and the exit code are unchanged.
 An image that cannot be read (truncated, corrupt, not an image) writes nothing: a
 submission missing a case is invalid, and the error lists each file (what is wrong, the
 fix). ``--skip-unreadable`` (clinic batch grading) grades and writes the readable images
-instead, lists each skipped file on stderr (``skipped: PATH: what -> fix``) and in
+instead, and skips too, as the app refuses them, the images with nothing to grade: blank or
+near-constant, or random noise (:func:`drac_ssl.grading.predict.nothing_to_grade`, the app's
+rule; :func:`nothing_to_grade_problem`); it lists each skipped file on stderr
+(``skipped: PATH: what -> fix``) and in
 ``OUT.skipped.json`` beside the CSV (:func:`skipped_record_path`), ends with an
 ``INCOMPLETE:`` line naming each (``file: what``,
 :func:`drac_ssl.grading.image_notes.incomplete_line`, the first words of the app's batch
@@ -98,7 +101,8 @@ A file of the folder that holds an image but is not named as one (``.png .jpg .j
 ``--skip-unreadable``, record and ``INCOMPLETE:`` line), with why in the app batch tab's
 words (:func:`drac_ssl.submission.read_folder`, :mod:`drac_ssl.grading.image_notes`):
 ``x.webp: is a WEBP file`` (convert it to PNG). A file holding no image at all
-(``notes.txt: is not an image (PNG, JPEG, TIFF or BMP expected; it holds text "...")``) and
+(``notes.txt: is not an image (PNG, JPEG, TIFF or BMP expected; it holds plain text)``: a text
+file's words are never quoted, :func:`drac_ssl.grading.image_notes.holds_words`) and
 a sub-folder (not searched) are said in a ``note:``, no test image being lost; hidden and
 system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--check TEAM.csv
 --images DIR`` reports each image file of DIR the package cannot grade without a row as a
@@ -117,11 +121,16 @@ An image of ``--images`` that is *not reliably gradable* by the app batch's rule
 (:func:`drac_ssl.grading.image_notes.flagged_reasons`: unlike the training images, a colour
 picture for a grey UW-OCTA model, a grey picture for a colour model, a thresholded export or
 mask, far smaller than the model's input; and here a blank or random-noise image too, which the
-app refuses) keeps its row, like any other, in the submission (its format is fixed): the
+app refuses, unless ``--skip-unreadable`` skips it) keeps its row, like any other, in the
+submission (its format is fixed); a blank or noise image's grade must not be used, which its
+stderr line, its notes row (:data:`GRADE_NOT_USED`) and the last line say: the
 command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_image_notes`:
-``case,class,not_reliably_gradable,training_image``, each graded case, the reasons joined by
-``; ``, empty when clean), ends with a ``FLAGGED:`` line counting the reasons and naming that
-file, and exits :data:`drac_ssl.runtime.EXIT_FLAGGED` (4). The graded files whose SHA-256 the
+``case,class,not_reliably_gradable,training_image,grade_note``, each graded case, the reasons
+joined by ``; ``, empty when clean), ends with a ``FLAGGED:`` line counting the reasons and
+naming that file, and exits :data:`drac_ssl.runtime.EXIT_FLAGGED` (4). A row whose class is not
+its single most likely grade (the expected grade cut at thresholds) has the app's sentence on
+why in ``grade_note`` (:func:`drac_ssl.grading.image_notes.decision_words`); such rows write the
+notes file too (exit 0 when nothing is flagged), counted in the ``class =`` line. The graded files whose SHA-256 the
 bundle lists among its labelled training images (``metadata.json``'s ``training_images``,
 :mod:`drac_ssl.grading.training_images`) are counted in the last line ("2 of 5 images were used
 to train this model (same SHA-256): scores on them are not a test") and marked in the notes
@@ -206,6 +215,7 @@ from drac_ssl.grading.image_notes import (
     FILE_FINDING,
     NO_COLOUR,
     NOT_RELIABLY_GRADABLE,
+    decision_words,
     few_levels_warning,
     flagged_reasons,
     incomplete_line,
@@ -216,6 +226,7 @@ from drac_ssl.grading.predict import (
     GradedImages,
     ImageReadError,
     grade_images,
+    nothing_to_grade,
     predict_images,
     preprocess_image,
     read_image,
@@ -240,6 +251,7 @@ from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import python_command, python_word, started
 from drac_ssl.submission import (
     DRAC_PROB_COLUMNS,
+    IMAGE_NOTES_COLUMNS,
     IMAGE_SUFFIXES,
     check_submission,
     classes_off_rule,
@@ -278,7 +290,14 @@ BLANK_REASON = "blank or near-constant"
 NOISE_REASON = "random noise"
 """The export's own reasons an image is not reliably gradable, after the app's
 (:data:`drac_ssl.grading.image_notes.NOT_RELIABLY_GRADABLE`): the app refuses such images, the
-export grades them so that the submission lists every case (``<stem>_notes.csv``)."""
+export grades them so that the submission lists every case (``<stem>_notes.csv``), each
+followed by :data:`GRADE_NOT_USED`; ``--skip-unreadable`` skips them instead."""
+GRADE_NOT_USED = "its grade must not be used (nothing to grade; the app refuses such an image)"
+"""What the notes file says after :data:`BLANK_REASON` or :data:`NOISE_REASON`: the row is
+there only so that the submission lists every case."""
+NOT_GRADABLE_KIND = "nothing-to-grade"
+"""The :class:`data_prep.problems.Problem` kind of an image ``--skip-unreadable`` skips for
+having nothing to grade (blank, random noise: :func:`nothing_to_grade_problem`)."""
 
 
 def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | None = None) -> list[list[str]]:
@@ -286,16 +305,28 @@ def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | No
     (:func:`drac_ssl.grading.image_notes.flagged_reasons` of its out-of-distribution flag, the
     words said of its file, ``file_words``, without the ``NAME: ``, and what grading found in
     it: far smaller than the model's input, no fundus disc to crop ...), then
-    :data:`BLANK_REASON` and :data:`NOISE_REASON`, which the app refuses. [] for a clean
-    image. The one rule of ``--images`` and of the stage's test images (read from the ingest
-    cache: no file words)."""
+    :data:`BLANK_REASON` and :data:`NOISE_REASON`, which the app refuses, each followed by
+    :data:`GRADE_NOT_USED`. [] for a clean image. The one rule of ``--images`` and of the
+    stage's test images (read from the ingest cache: no file words)."""
     n = len(graded.classes)
     words = [[] for _ in range(n)] if file_words is None else file_words
     unlike = graded.unlike
     return [flagged_reasons(bool(unlike is not None and unlike[i]),
                             [*words[i], *graded.warnings[i], *graded.preprocessing_warnings[i]])
             + ([BLANK_REASON] if graded.blank[i] else []) + ([NOISE_REASON] if graded.noise[i] else [])
+            + ([GRADE_NOT_USED] if graded.blank[i] or graded.noise[i] else [])
             for i in range(n)]
+
+
+def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list[str]:
+    """Per graded image (``probs`` ``(n, K)``, ``classes`` ``(n,)``), why its class is not the
+    single most likely grade, the app's sentence
+    (:func:`drac_ssl.grading.image_notes.decision_words` under the bundle's decision and head),
+    "" where it is: the notes file's ``grade_note`` column."""
+    names = list(bundle.metadata.get("class_names") or []) or list(bundle.grade_names)
+    regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
+    return [decision_words(p, int(c), names, bundle.calibration.decision, regression)
+            for p, c in zip(probs, classes, strict=True)]
 
 
 class SubmissionCheckError(BundleError):
@@ -482,11 +513,12 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     unlike the training images, blank, random noise ...) keeps its row; the stage then writes
     ``<stem>_notes.csv`` beside the submission (:func:`drac_ssl.submission.write_image_notes`,
     before the CSV is renamed into place, so a kill never leaves a flagged CSV without it; no
-    image is marked a training image: the ingest's test split trained nothing), prints a
+    image is marked a training image: the ingest's test split trained nothing; each row's
+    ``grade_note`` says why its class is not its most likely grade, where it is not), prints a
     ``FLAGGED:`` line and goes on: flagged images fail neither the stage nor the run (the
     result's ``image_notes_path`` and ``n_flagged``, summary.json's ``image_notes`` and
-    ``n_flagged``). With none flagged no notes file is written, and an earlier export's beside
-    the submission is removed with its other records.
+    ``n_flagged``). With none flagged no notes file is written (grade notes alone write none
+    here), and an earlier export's beside the submission is removed with its other records.
 
     Raises:
         BundleError (a ValueError): the fine-tuning outputs are missing or incomplete.
@@ -561,7 +593,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             # the notes go into place (atomically) before the CSV, as --images writes them: a
             # kill between the two never leaves a flagged CSV without them (--score: clean)
             before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in grades], reasons,
-                                              [False] * len(cases))) if n_flagged else None)
+                                              [False] * len(cases), _grade_notes(bundle, probs, grades)))
+            if n_flagged else None)
         if problems:
             # the stage's own submission (with its referable and notes files) and summary of an
             # earlier export describe an earlier bundle, not the one just built: they go
@@ -595,7 +628,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                 notes.append(line)
         if n_flagged:  # said, and the stage goes on: the submission lists every test case
             notes_csv = notes_file
-            line = _notes_line(reasons, [False] * len(cases), written, notes_file)
+            line = _notes_line(reasons, [False] * len(cases), written, notes_file, hint="")
             print(f"[export] {line}; not an error: the stage goes on, {written} is complete (every "
                   f"test case has its row)")
             notes.append(line.removeprefix("FLAGGED: "))
@@ -729,29 +762,68 @@ def _flagged_line(flags: np.ndarray | None, cases: Sequence[str], what: str, aft
     return f"{len(flagged)} of the {len(cases)} image(s) {verbs[not one]} {what}: {shown}. {after[not one]}"
 
 
-def _blank_line(blank: np.ndarray, cases: Sequence[str]) -> str:
+SKIP_HINT = ("--skip-unreadable (clinic batch grading) leaves such an image out, as the app "
+             "refuses it")
+"""What the command line adds to its blank and noise lines (:func:`_blank_line`,
+:func:`_noise_line`): how to leave such an image out instead."""
+
+
+def _blank_line(blank: np.ndarray, cases: Sequence[str], hint: str = "") -> str:
     """The line naming the blank or near-constant images (graded, so that a submission lists
-    every case, but with nothing to grade)."""
+    every case, but with nothing to grade: their grades must not be used); ``hint``, when
+    given, follows (:data:`SKIP_HINT`)."""
+    after = f" {hint}." if hint else ""
     return _flagged_line(blank, cases, "blank or near-constant", (
-        "There is nothing to grade in it; its row is in the CSV only so that it lists every case.",
-        "There is nothing to grade in them; their rows are in the CSV only so that it lists every case."))
+        "There is nothing to grade in it: its grade must not be used; its row is in the CSV only "
+        f"so that it lists every case.{after}",
+        "There is nothing to grade in them: their grades must not be used; their rows are in the "
+        f"CSV only so that it lists every case.{after}"))
 
 
-def _noise_line(noise: np.ndarray, cases: Sequence[str]) -> str:
+def _noise_line(noise: np.ndarray, cases: Sequence[str], hint: str = "") -> str:
     """The line naming the images that look like random noise
     (:func:`data_prep.validate.looks_like_noise`, what the app refuses): graded, so that a
-    submission lists every case, but their grades mean nothing."""
+    submission lists every case, but their grades mean nothing and must not be used;
+    ``hint``, when given, follows (:data:`SKIP_HINT`)."""
     from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
 
     measured = (f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}, on 2 x 2 and 4 x 4 "
                 f"block means too; {NOISE_MEASURED})")
     check = "if it should be a real image, it is damaged (copy or export it again); the app refuses it."
+    after = f" {hint}." if hint else ""
     return _flagged_line(noise, cases, "random noise", (
-        f"Its neighbouring pixels are unrelated {measured}, so its grade means nothing; its row is in "
-        f"the CSV only so that it lists every case. Check the file: {check}",
-        f"Their neighbouring pixels are unrelated {measured}, so their grades mean nothing; their rows "
-        f"are in the CSV only so that it lists every case. Check each file: {check}"),
+        f"Its neighbouring pixels are unrelated {measured}, so its grade means nothing and must not "
+        f"be used; its row is in the CSV only so that it lists every case. Check the file: {check}{after}",
+        f"Their neighbouring pixels are unrelated {measured}, so their grades mean nothing and must "
+        f"not be used; their rows are in the CSV only so that it lists every case. Check each file: "
+        f"{check}{after}"),
         verbs=("looks like", "look like"))
+
+
+def nothing_to_grade_problem(path: Path, pixels: np.ndarray) -> Problem | None:
+    """Why ``--skip-unreadable`` skips the image read from ``path`` (uint8 ``(H, W)`` or
+    ``(H, W, 3)``, in the model's channels), as the app refuses it
+    (:func:`drac_ssl.grading.predict.nothing_to_grade`, the app's rule): a blank or
+    near-constant image, or random noise, as a :class:`data_prep.problems.Problem` of kind
+    :data:`NOT_GRADABLE_KIND`; None for an image with something to grade."""
+    from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
+
+    blank, noise = nothing_to_grade(pixels)
+    if blank:
+        values = "grey levels" if pixels.ndim == 2 else "pixel values"
+        return Problem(str(path), f"blank or near-constant ({values} {int(pixels.min())}..{int(pixels.max())}, "
+                                  f"std {float(pixels.std()):.1f}): there is nothing to grade (the app "
+                                  f"refuses it too)",
+                       "use the image itself, not an empty export or a mask, or move it out of the folder",
+                       kind=NOT_GRADABLE_KIND)
+    if noise:
+        return Problem(str(path), f"looks like random noise: its neighbouring pixels are unrelated "
+                                  f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}, on 2 x 2 "
+                                  f"and 4 x 4 block means too; {NOISE_MEASURED}): there is nothing to "
+                                  f"grade (the app refuses it too)",
+                       "if it should be a real image, it is damaged: copy or export it again",
+                       kind=NOT_GRADABLE_KIND)
+    return None
 
 
 def _copies_line(files: Sequence[Path]) -> str:
@@ -1035,6 +1107,11 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                     problems += _unreadable(path, exc)
                     skipped.append(path)
                     continue
+                # clinic batch grading: blank or noise is not graded, as the app refuses it
+                if skip_unreadable and (refused := nothing_to_grade_problem(path, pixels)) is not None:
+                    problems.append(refused)
+                    skipped.append(path)
+                    continue
                 chunk.append(pixels)
                 graded_files.append(path)
                 warnings += said
@@ -1060,7 +1137,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                 "; or, to grade the readable images alone (clinic batch grading; the CSV then lacks "
                 "these cases, so it is not a complete submission), add --skip-unreadable")
         problems.sort(key=lambda p: natural_key(Path(p.path).name))
-        what = f"{n_files} file(s) cannot be graded" if n_files > len(files) else f"{len(files)} image(s) cannot be read"
+        read = "graded" if any(p.kind == NOT_GRADABLE_KIND for p in problems) else "read"
+        what = f"{n_files} file(s) cannot be graded" if n_files > len(files) else f"{len(files)} image(s) cannot be {read}"
         raise BundleError(f"{len(skipped)} of the {what} (nothing written):\n  "
                           + "\n  ".join(p.line for p in problems) + f"\n  fix: {fix}")
     problems.sort(key=lambda p: natural_key(Path(p.path).name))
@@ -1076,7 +1154,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     reasons = image_reasons(graded, file_words)
     hashes = training_hashes(bundle.metadata)  # None: a bundle built before the list says nothing
     trained = [_file_prefix_or_none(p) in hashes for p in graded_files] if hashes else [False] * len(cases)
+    grade_notes = _grade_notes(bundle, graded.probs, graded.classes)
     n_flagged, n_trained = sum(1 for r in reasons if r), sum(trained)
+    n_noted = sum(1 for note in grade_notes if note)
     notes_file = image_notes_path(out)
     existed = out.exists()
     # checked under the name that says it failed, renamed onto --out when it passes (a file
@@ -1092,8 +1172,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         beside=(record, referable_path(out), notes_file),
         # the notes go into place (atomically) before the CSV: a kill between the two never
         # leaves a flagged CSV without them, which --score would read as clean
-        before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained))
-        if n_flagged or n_trained else None)
+        before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained,
+                                          grade_notes))
+        if n_flagged or n_trained or n_noted else None)
     referable_line = "" if issues else write_referable_beside(bundle, out)[1]
     if skip_unreadable and not issues:
         atomic_write_json(record, {
@@ -1102,9 +1183,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                 {"file": Path(p.path).name, "path": p.path, "problem": p.what, "fix": p.fix}
                 for p in problems],
             "note": ("every image was read: a complete submission" if not skipped else
-                     f"{len(skipped)} file(s) not graded (unreadable, or not an image this package "
-                     f"reads) skipped by --skip-unreadable: the CSV has no row for them, so it is "
-                     f"not a complete submission")})
+                     f"{len(skipped)} file(s) not graded (unreadable, not an image this package "
+                     f"reads, or blank or random noise: nothing to grade) skipped by "
+                     f"--skip-unreadable: the CSV has no row for them, so it is not a complete "
+                     f"submission")})
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings + level_warnings:
@@ -1119,8 +1201,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_squeezed = sum(1 for found in crop_warnings if any(SQUEEZED in w for w in found))
     n_crop = sum(1 for found in crop_warnings if any(SQUEEZED not in w for w in found))
     for line in (_drac_scale_line(images_dir, out, names or list(bundle.grade_names)),
-                 _unlike_line(unlike, cases), _blank_line(blank, cases), _noise_line(noise, cases),
-                 _copies_line(graded_files),
+                 _unlike_line(unlike, cases), _blank_line(blank, cases, SKIP_HINT),
+                 _noise_line(noise, cases, SKIP_HINT), _copies_line(graded_files),
                  _same_grade_line(graded.classes, names or bundle.grade_names)):
         if line:
             print(f"warning: {line}", file=sys.stderr)
@@ -1167,6 +1249,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     converted += f", {n_squeezed} {SQUEEZED} (see the warnings)" if n_squeezed else ""
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
+    if n_noted and not issues:  # the rows where it is not: the app's sentence in the notes file
+        rule += (f" (for {n_noted} of the {len(cases)} here it is not: why in the grade_note column of "
+                 f"{notes_file})")
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
     counted = f"{len(graded_files)} of the {n_files}" if skipped else f"{len(files)}"
     flips = bundle.tta_in_cv if tta is None else bool(tta)
@@ -1183,12 +1268,16 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         out_lines.append(f"  {out} is {'as it was' if existed else 'not written'}: the file failing its check "
                          f"is kept as {written} to look at the rows named above; do not submit it")
     if skipped:  # the app's batch summary starts with the same words (incomplete_line)
-        reasons: dict[str, list[str]] = {}
+        # per skipped file, what is wrong (not `reasons`: that is per graded image, for the
+        # FLAGGED line below; reusing the name printed "NOTE: ; per case in ...")
+        skipped_why: dict[str, list[str]] = {}
         for problem in problems:
-            reasons.setdefault(problem.path, []).append(problem.what)
+            skipped_why.setdefault(problem.path, []).append(problem.what)
         which = "Unreadable" if n_files == len(files) else "Unreadable or not images this package reads"
+        if any(p.kind == NOT_GRADABLE_KIND for p in problems):
+            which += " (or with nothing to grade: blank, random noise)"
         out_lines.append(
-            f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in reasons.items()], n_files)}"
+            f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in skipped_why.items()], n_files)}"
             # the record is written only beside a CSV that passed its check
             f". {which}, skipped by --skip-unreadable (listed on stderr"
             f"{'' if issues else f' and in {record}'}): "
@@ -1213,13 +1302,17 @@ def _file_prefix_or_none(path: Path) -> str | None:
         return None
 
 
-def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], written: Path, notes_file: Path) -> str:
+def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], written: Path, notes_file: Path,
+                hint: str = SKIP_HINT) -> str:
     """The export's last line when some graded image is not reliably gradable or trained the
     model (``reasons`` and ``trained``: per graded image): ``FLAGGED: 2 of the 5 graded
     image(s) are not reliably gradable (1 unlike the training images, 2 a grey picture for a
     colour model): their rows in OUT look like any other; per case in OUT_notes.csv (...)``,
-    with :func:`training_images_line`'s sentence after a ``;``, or that sentence alone
-    (``NOTE: ...``)."""
+    with that the grades of the blank or noise images must not be used (``hint`` after it, in
+    parentheses, when given: :data:`SKIP_HINT` for ``--images``, "" for the stage) and
+    :func:`training_images_line`'s sentence after a ``;``, or that sentence alone
+    (``NOTE: ...``). The rows whose class is not the single most likely grade are counted in the
+    class line instead (their ``grade_note``)."""
     n = len(reasons)
     order = [reason for _, reason in NOT_RELIABLY_GRADABLE] + [BLANK_REASON, NOISE_REASON]
     counts = {reason: sum(1 for why in reasons if reason in why) for reason in order}
@@ -1231,10 +1324,17 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], writt
         parts.append(f"{n_flagged} of the {n} graded image(s) {'is' if n_flagged == 1 else 'are'} not reliably "
                      f"gradable ({listed}): {'its row' if n_flagged == 1 else 'their rows'} in {written} "
                      f"{'looks' if n_flagged == 1 else 'look'} like any other")
+    unusable = [(reason, k) for reason in (BLANK_REASON, NOISE_REASON)
+                if (k := sum(1 for why in reasons if reason in why))]
+    if unusable:  # blank or noise: graded only so that the CSV lists every case
+        one = sum(k for _, k in unusable) == 1
+        kinds = " and ".join(f"{k} {reason}" for reason, k in unusable)
+        parts.append(f"the grade{'' if one else 's'} of the {kinds} image{'' if one else 's'} "
+                     f"must not be used" + (f" ({hint})" if hint else ""))
     if any(trained):
         parts.append(training_images_line(sum(trained), n))
     return (f"{'FLAGGED' if counts else 'NOTE'}: {'; '.join(parts)}; per case in {notes_file} "
-            f"(case,class,not_reliably_gradable,training_image)")
+            f"({','.join(IMAGE_NOTES_COLUMNS)})")
 
 
 def _few_levels_words(pixels: np.ndarray, noted: Sequence[str], kind: str, channels: int) -> str:
@@ -1512,8 +1612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             skipped_files = sorted({str(e.get("path") or e.get("file")) for e in said.get("skipped") or []
                                     if isinstance(e, dict)})
             if skipped_files:  # a record of a run that skipped nothing says nothing here
-                print(f"note: {record} says {len(skipped_files)} file(s) were skipped (unreadable, or "
-                      f"not an image this package reads) when this CSV was written "
+                print(f"note: {record} says {len(skipped_files)} file(s) were skipped (unreadable, "
+                      f"not an image this package reads, or blank or random noise) when this CSV was written "
                       f"(--skip-unreadable): it has no row for them",
                       file=sys.stderr)
             scale_from = (f"the manifest of {args.manifest} has" if args.manifest and args.grades is None

@@ -176,8 +176,11 @@ UNRELIABLE_COLUMN = "not_reliably_gradable"
 export's notes file (:func:`write_image_notes`) and the app's ``grades_with_notes.csv``
 (:func:`write_grades_with_notes`)."""
 
-IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, "training_image")
+IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, "training_image", "grade_note")
 """The columns of :func:`write_image_notes`'s file."""
+
+IMAGE_NOTES_COLUMNS_BEFORE = IMAGE_NOTES_COLUMNS[:4]
+"""The columns of a notes file written before ``grade_note`` (:func:`read_image_notes` reads it)."""
 
 TRAINING_IMAGE_MARK = "yes (same SHA-256)"
 """The ``training_image`` cell of a graded file the model was trained on."""
@@ -191,33 +194,40 @@ def image_notes_path(submission: str | os.PathLike[str]) -> Path:
 
 
 def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classes: Sequence[int],
-                      reasons: Sequence[Sequence[str]], trained: Sequence[bool]) -> Path:
-    """Write ``case,class,not_reliably_gradable,training_image`` atomically, one row per graded
-    case in the submission's order: ``class`` its written grade, ``not_reliably_gradable`` the
-    reasons its grade is not reliably gradable joined by ``"; "``
+                      reasons: Sequence[Sequence[str]], trained: Sequence[bool],
+                      grade_notes: Sequence[str] | None = None) -> Path:
+    """Write ``case,class,not_reliably_gradable,training_image,grade_note`` atomically, one row
+    per graded case in the submission's order: ``class`` its written grade,
+    ``not_reliably_gradable`` the reasons its grade is not reliably gradable joined by ``"; "``
     (:func:`drac_ssl.grading.image_notes.flagged_reasons`, e.g. ``unlike the training images;
-    a grey picture for a colour model``), empty when clean, and ``training_image``
-    :data:`TRAINING_IMAGE_MARK` for a file the model was trained on, else empty. Not a
-    submission; the export writes it beside one (:func:`image_notes_path`) when some image is
-    flagged or was a training image. ValueError for sequences of different lengths."""
-    if not len(cases) == len(classes) == len(reasons) == len(trained):
-        raise ValueError(f"{len(cases)} cases, {len(classes)} classes, {len(reasons)} reasons and "
-                         f"{len(trained)} training marks: give one of each per case")
+    a grey picture for a colour model``), empty when clean, ``training_image``
+    :data:`TRAINING_IMAGE_MARK` for a file the model was trained on, else empty, and
+    ``grade_note`` (``grade_notes``, one per case; None: all empty) why the class is not the
+    single most likely grade (:func:`drac_ssl.grading.image_notes.decision_words`), else empty.
+    Not a submission; the export writes it beside one (:func:`image_notes_path`) when some
+    image is flagged, was a training image or has a grade note. ValueError for sequences of
+    different lengths."""
+    notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
+    if not len(cases) == len(classes) == len(reasons) == len(trained) == len(notes):
+        raise ValueError(f"{len(cases)} cases, {len(classes)} classes, {len(reasons)} reasons, "
+                         f"{len(trained)} training marks and {len(notes)} grade notes: give one of "
+                         f"each per case")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(IMAGE_NOTES_COLUMNS)
-    for case, grade, why, seen in zip(cases, classes, reasons, trained, strict=True):
-        writer.writerow([case, int(grade), "; ".join(why), TRAINING_IMAGE_MARK if seen else ""])
+    for case, grade, why, seen, note in zip(cases, classes, reasons, trained, notes, strict=True):
+        writer.writerow([case, int(grade), "; ".join(why), TRAINING_IMAGE_MARK if seen else "", note])
     return atomic_write_text(path, out.getvalue())
 
 
 def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]] | None:
     """:func:`write_image_notes`'s file: case -> (reasons, a training image); None when there
-    is no such file, it cannot be read or its header is not :data:`IMAGE_NOTES_COLUMNS`."""
+    is no such file, it cannot be read or its header is neither :data:`IMAGE_NOTES_COLUMNS` nor
+    :data:`IMAGE_NOTES_COLUMNS_BEFORE` (a file of an earlier version, without ``grade_note``)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            if tuple(next(reader, [])) != IMAGE_NOTES_COLUMNS:
+            if tuple(next(reader, [])) not in (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE):
                 return None
             return {row[0]: (row[2], bool(row[3].strip())) for row in reader if len(row) >= 4}
     except (OSError, UnicodeDecodeError, csv.Error):
@@ -489,15 +499,16 @@ NOT_AN_IMAGE_FIX = "move it out of the folder if it is not a test image"
 def _why_not_graded(path: Path) -> tuple[str, str]:
     """(why, fix) for a file of an image folder not named as an image: its content decides,
     in the app's words (:mod:`drac_ssl.grading.image_notes`): ``is a WEBP file`` (an image the
-    package does not read), ``is not an image (...; it holds ...)``, or an image of a format it
+    package does not read), ``is not an image (...; it holds plain text)``
+    (:func:`drac_ssl.grading.image_notes.holds_words`: never quoted), or an image of a format it
     reads under another name (``scan.dat`` holding a PNG: a case name must be an image file
     name). A PNG whose text metadata is above Pillow's default limit (only Pillow's PNG plugin
     refuses a file for it: :func:`data_prep.decode.text_metadata_too_large`) is a PNG, not called
     damaged, and is not read whole for it."""
     from PIL import Image, UnidentifiedImageError
 
-    from data_prep.decode import content_words, text_metadata_too_large
-    from drac_ssl.grading.image_notes import CONVERT_FIX, not_an_image, other_format
+    from data_prep.decode import text_metadata_too_large
+    from drac_ssl.grading.image_notes import CONVERT_FIX, holds_words, not_an_image, other_format
 
     try:
         with warnings.catch_warnings():
@@ -513,7 +524,8 @@ def _why_not_graded(path: Path) -> tuple[str, str]:
             except OSError as err:
                 return (f"cannot be opened ({err.strerror or err})",
                         "check that the file is readable (permissions, a network drive)")
-            return not_an_image(content_words(head)), NOT_AN_IMAGE_FIX
+            # the app's words: a text file's lines are never quoted (a patient's name)
+            return not_an_image(holds_words(head)), NOT_AN_IMAGE_FIX
         file_format = "PNG"  # only Pillow's PNG plugin has the text limit; not read whole
     if file_format in _READ_FORMATS:
         suffix = "." + _READ_FORMATS[file_format].lower().replace("jpeg", "jpg")

@@ -1183,7 +1183,42 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         raise
     record_end(run_dir, invocation, t0)
     print(f"[train] finished: {run_dir}")
+    for line in next_step_lines(run_dir):  # what to do with it (a trial: the user stopped here)
+        print(f"[train] {line}")
     return run_dir
+
+
+def next_step_lines(run_dir: Path) -> list[str]:
+    """What to do after a finished run, for the lines after ``[train] finished: RUN``, each
+    command as the user types it (:func:`drac_ssl.starting.python_command`: the interpreter
+    that ran this one; the run folder as given, quoted for the shell): read ``RUN/report.md``
+    (when written); with a bundle (``RUN/bundle/metadata.json``, the export stage's), open the
+    app on it and grade a folder of images with the export command; and, for a model trained
+    on phantom images (``data.kind`` of its metadata), that its grades say nothing about a real
+    eye, and where one's own fundus photographs are graded (``docs/own_fundus_folder.md``). []
+    for a run folder that has neither (a run of the ingest alone). A new-user trial: the run
+    ended at "finished: runs/default", and the user went on to grade her fundus photographs
+    with the phantom model."""
+    from drac_ssl.config import shell_word
+
+    lines: list[str] = []
+    report = run_dir / "report.md"
+    if report.is_file():
+        lines.append(f"next: read {report} first (its \"Read this first\" says what to know before "
+                     f"using the model)")
+    bundle = run_dir / "bundle"
+    meta = read_json_dict(bundle / "metadata.json")
+    if meta is None:
+        return lines
+    lines += [f"{'then' if lines else 'next'}: open the app on its model: "
+              f"{python_command('app')} --bundle {shell_word(str(bundle))}",
+              f"  or grade a folder of images with it: {python_command('drac_ssl.export')} "
+              f"{shell_word(str(run_dir))} --images DIR --out grades.csv"]
+    if (meta.get("data") or {}).get("kind") == "phantom":
+        lines.append("  note: this model was trained on phantom UW-OCTA images (a demonstration: its "
+                     "grades say nothing about a real eye); to grade your own fundus photographs, "
+                     "train on graded photographs of your own: docs/own_fundus_folder.md")
+    return lines
 
 
 def _threads_of(record: dict[str, Any] | None) -> int | None:

@@ -18,11 +18,15 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
   fact about the file, a plain note (:data:`PLAIN_FINDINGS`, :func:`is_plain_note`).
 * :func:`same_grade_words`: every image of a batch of at least :data:`SAME_GRADE_MIN`
   got one grade.
+* :func:`decision_words`: why the grade shown is not the single most likely grade (the
+  thresholds on the expected grade), the app's result and batch notes and the export's notes
+  file.
 * :func:`incomplete_line`: the ``INCOMPLETE:`` line of a batch some of whose files were
   not graded (the export's ``--skip-unreadable``, the app's batch tab).
 * :func:`other_format` / :func:`not_an_image`: why a file is not graded, after its name
-  (``x.webp: is a WEBP file``, ``notes.txt: is not an image (...; it holds text "...")``),
-  in the app's upload checks, the export command and its submission check;
+  (``x.webp: is a WEBP file``, ``notes.txt: is not an image (...; it holds plain text)``),
+  in the app's upload checks, the export command and its submission check; :func:`holds_words`:
+  what such a file holds, a text file's words never quoted;
   :func:`unread_image_format`: the ingest's words for an image file of a format it does not
   read (``.webp``), with :data:`CONVERT_FIX`.
 * :func:`unreliable_reasons` / :data:`NOT_RELIABLY_GRADABLE`: which of an image's sentences
@@ -61,9 +65,11 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "NOT_RELIABLY_GRADABLE",
     "NOT_SQUARE",
+    "NO_KNOWN_FORMAT",
     "NO_COLOUR",
     "OTHER_IMAGE_SUFFIXES",
     "PLAIN_FINDINGS",
+    "PLAIN_TEXT",
     "PREPROCESSING_FINDING",
     "READ_FORMATS",
     "SMALLER_THAN_EXPORT",
@@ -73,6 +79,7 @@ __all__ = [
     "UNLIKE_TRAINING",
     "as_sentence",
     "colour_for_grey_model",
+    "decision_words",
     "depth_note",
     "describe_kind",
     "doubt_kind",
@@ -83,6 +90,7 @@ __all__ = [
     "grey_trained",
     "grey_trained_enough",
     "grey_training_words",
+    "holds_words",
     "image_kind",
     "incomplete_line",
     "is_plain_note",
@@ -156,8 +164,12 @@ UNLIKE_TRAINING = "Unlike the training images"
 COLOUR_IMAGE = "Colour image"
 """How :func:`colour_for_grey_model`'s words on a colour picture read by a grey model start."""
 
-COLOUR_NOT_OCTA = "UW-OCTA is grey; a colour picture may not be OCTA"
-"""What :func:`colour_for_grey_model` adds for a UW-OCTA model: the doubt itself."""
+COLOUR_NOT_OCTA = ("UW-OCTA is grey; a colour picture may not be OCTA, and this model grades "
+                   "UW-OCTA scans only: to grade fundus photographs, train a model on graded "
+                   "photographs of your own (docs/own_fundus_folder.md)")
+"""What :func:`colour_for_grey_model` adds for a UW-OCTA model: the doubt itself, and where to
+go for fundus photographs (a new-user trial graded her fundus photographs with the demonstration
+model of README command (1), trained on grey UW-OCTA phantoms)."""
 
 GREY_IMAGE = "Grey image"
 """How :func:`grey_for_colour_model`'s words on a grey file read by a colour model start (a
@@ -571,6 +583,40 @@ def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str |
     return f"All {len(grades)} images got the same grade ({name})"
 
 
+def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str], decision: str,
+                   regression: bool = False) -> str:
+    """Why the grade shown is not the single most likely grade, in a clinician's words, or ""
+    when it is: the one sentence of the app's single-image result (under the grade), of each
+    such row of its batch's notes, and of the export's notes file (``grade_note``).
+
+    The thresholds on the expected grade (``decision`` ``thresholds``: Σ k·P_k cut at the
+    kappa-tuned thresholds), or a regression head's score (``regression``), can give another
+    grade than the largest probability: "The single most likely grade is 1 NPDR (P 0.54); the
+    model's overall score, which weighs all grades, falls in the 0 Normal range, the grade
+    shown." When another grade's probability equals the largest at the two decimals shown, no
+    grade is called the single most likely: the tied grades are named, in grade order ("0 Normal
+    and 2 PDR are equally likely (P 0.45 each); ..."), whichever grade is shown. ``probs``
+    ``(K,)`` the calibrated probabilities, ``grade`` the grade shown (0..K-1), ``grade_names``
+    the K names as they are to be printed (the app escapes them for its page). "" for the
+    most probable grade's rule (``decision`` ``argmax``)."""
+    if decision == "argmax":
+        return ""
+    values = [float(p) for p in probs]
+    shown = [f"{p:.2f}" for p in values]  # the precision the page shows
+    top = max(range(len(values)), key=values.__getitem__)  # the first of equal maxima
+    tied = [k for k, p in enumerate(shown) if p == shown[top]]
+    if len(tied) < 2 and top == int(grade):
+        return ""
+    graded = [f"{k} {grade_names[k]}" for k in tied]
+    if len(tied) > 1:
+        who = ", ".join(graded[:-1]) + f" and {graded[-1]}"
+        likely = f"{who} are equally likely (P {shown[top]} each)"
+    else:
+        likely = f"The single most likely grade is {graded[0]} (P {shown[top]})"
+    score = "the model's score" if regression else "the model's overall score, which weighs all grades,"
+    return f"{likely}; {score} falls in the {int(grade)} {grade_names[int(grade)]} range, the grade shown."
+
+
 def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:
     """``INCOMPLETE: <k> of the <n> file(s) not graded: a.png: why; b.png: why`` (at most
     :data:`INCOMPLETE_SHOWN` named, then "and <m> more"), the first words of the export
@@ -596,10 +642,42 @@ def other_format(file_format: str) -> str:
 
 
 def not_an_image(holds: str) -> str:
-    """``is not an image (PNG, JPEG, TIFF or BMP expected; it holds text "scan notes")``: why
-    a file that no decoder opens is not graded, after the file's name. ``holds``: what it
-    seems to hold (:func:`data_prep.decode.content_words`)."""
+    """``is not an image (PNG, JPEG, TIFF or BMP expected; it holds plain text)``: why a file
+    that no decoder opens is not graded, after the file's name. ``holds``: what it seems to
+    hold (:func:`holds_words`, the app's and the export command's words)."""
     return f"is not an image ({READ_FORMATS} expected; it holds {holds})"
+
+
+PLAIN_TEXT = "plain text"
+"""What the app and the export command say a text file holds (:func:`holds_words`), without
+quoting it."""
+
+NO_KNOWN_FORMAT = "data in no format it knows"
+"""What the app and the export command say a file holds when its first bytes name no format
+and are not UTF-8 text (:func:`holds_words`): never the bytes themselves, which of a UTF-16 or
+Latin-1 text file are its first letters (a review: ``50 61 74 69 eb 6e 74 3a``, "Patiënt:")."""
+
+
+def holds_words(data: bytes) -> str:
+    """What a file that is not an image seems to hold (``data``: its first bytes, 48 or more),
+    as the app and the export command say it: the ingest's words
+    (:func:`data_prep.decode.content_words`: ``a PDF document``, ``a DICOM file ...``) except
+    for text, which is :data:`PLAIN_TEXT`, never quoted, and the first bytes of a file of no
+    known format (:data:`NO_KNOWN_FORMAT`: a UTF-16 or Latin-1 text file's bytes are its
+    letters). A review uploaded a clinical note saved as ``notes.png`` ("Patient: Jane Doe
+    ...") and found its first words on the page and in both batch CSVs, the files that get
+    passed on; a new-user trial found the export command's stderr quoting "Patient: John
+    Smith, DOB..." of a text file in the image folder, a log that gets pasted. The file's name
+    already tells the user which file it was. (The ingest, run on one's own training files,
+    still quotes it.)"""
+    from data_prep.decode import content_words  # Pillow: not for every importer of this module
+
+    words = content_words(data)
+    if words.startswith('text "'):
+        return PLAIN_TEXT
+    if words.startswith("bytes "):  # UTF-16 or Latin-1 text reads as bytes: 'Patiënt: Jöh'
+        return NO_KNOWN_FORMAT
+    return words
 
 
 def unread_image_format(suffix: str) -> str | None:

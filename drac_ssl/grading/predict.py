@@ -39,6 +39,7 @@ How a prediction is computed (the app and the export command alike):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Sequence
@@ -63,6 +64,7 @@ from drac_ssl.grading.image_notes import (
     depth_note,
     file_finding,
     grey_for_colour_model,
+    holds_words,
     image_kind,
     is_plain_note,
 )
@@ -88,6 +90,7 @@ __all__ = [
     "grade_prepared",
     "input_spec_of",
     "model_channels",
+    "nothing_to_grade",
     "predict_images",
     "predict_raw",
     "predict_tensors",
@@ -170,10 +173,15 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
                                 f"--images {p} grades the images in a folder)")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such image file")
-    decoded = inspect_image(p.read_bytes(), str(p), channels=None, expected_side=None)
+    data = p.read_bytes()
+    decoded = inspect_image(data, str(p), channels=None, expected_side=None)
     if decoded.pixels is None:
-        fatal = [q for q in decoded.problems if q.severity == "error"] or decoded.problems
-        raise ImageReadError("; ".join(problem.line for problem in decoded.problems)
+        # a file holding no image is said in the app's words (holds_words): the decoder's
+        # quote of a text file's first words (a patient's name) stays out of logs
+        problems = [dataclasses.replace(q, what=f"not an image (it holds {holds_words(data)})")
+                    if q.kind == "not-an-image" else q for q in decoded.problems]
+        fatal = [q for q in problems if q.severity == "error"] or problems
+        raise ImageReadError("; ".join(problem.line for problem in problems)
                              or f"{p}: cannot be decoded as an image", fatal)
     depth, said = depth_note(decoded.mode, [q.what for q in decoded.problems])
     found = [q for q in decoded.problems if q.what not in said]  # said by the depth note
@@ -772,20 +780,32 @@ class PreparedImage:
     noise: bool = False
 
 
+def nothing_to_grade(image: np.ndarray) -> tuple[bool, bool]:
+    """``(blank, noise)`` of a uint8 image ``(H, W)`` or ``(H, W, 3)``: the app's rule of what
+    has nothing to grade (:func:`app.inputs.refusal`): blank or near-constant
+    (:func:`data_prep.validate.is_blank`), else random noise
+    (:func:`data_prep.validate.looks_like_noise`: adjacent pixels unrelated at every scale);
+    ``noise`` is False for a blank image. :func:`prepare_image` records both
+    (:attr:`GradedImages.blank`, :attr:`GradedImages.noise`); ``python -m drac_ssl.export
+    --skip-unreadable`` skips such an image as the app refuses it."""
+    from data_prep.validate import is_blank, looks_like_noise
+
+    array = np.asarray(image)
+    blank = bool(is_blank(array))
+    return blank, not blank and bool(looks_like_noise(array))
+
+
 def prepare_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False) -> PreparedImage:
     """One uint8 image in the model's channels (as for :func:`preprocess_image`, which raises
     the same errors) -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no
     reference to ``image``."""
-    from data_prep.validate import is_blank, looks_like_noise
-
     array = np.asarray(image)
     found: list[str] = []
     said: list[str] = []
     x = preprocess_image(array, metadata, ingested, notes=found, warnings=said)
-    blank = bool(is_blank(array))
+    blank, noise = nothing_to_grade(array)
     return PreparedImage(x, tuple(int(v) for v in array.shape), blank, said,
-                         [preprocessing_warning(n) for n in found],
-                         noise=not blank and looks_like_noise(array))
+                         [preprocessing_warning(n) for n in found], noise=noise)
 
 
 def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool | None = None

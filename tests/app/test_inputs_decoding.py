@@ -90,7 +90,10 @@ def test_the_colour_to_grey_conversion_is_a_flag_of_the_decoder_and_its_words_st
     before, word for word."""
     from app.inputs import sanity_warnings
     from data_prep.validate import inspect_image
+    from drac_ssl.grading.image_notes import COLOUR_NOT_OCTA
 
+    # the doubt ends saying what the model grades and where to go for fundus photographs
+    assert "grades UW-OCTA scans only" in COLOUR_NOT_OCTA and "docs/own_fundus_folder.md" in COLOUR_NOT_OCTA
     rng = np.random.default_rng(0)
     grey = (rng.random((300, 300)) * 255).astype(np.uint8)
     rgb = np.stack([grey, np.roll(grey, 1, 0), np.roll(grey, 2, 1)], -1)
@@ -100,8 +103,7 @@ def test_the_colour_to_grey_conversion_is_a_flag_of_the_decoder_and_its_words_st
     assert inspect_image(_png_of(grey), "g.png").grey_conversion == ""
     assert load_bytes(_png_of(rgb), "c.png").grey_conversion == converted
     cases = {
-        ("colour", "octa"): [f"Colour image: {converted}. UW-OCTA is grey; a colour picture may "
-                             "not be OCTA."],
+        ("colour", "octa"): [f"Colour image: {converted}. {COLOUR_NOT_OCTA}."],
         ("colour", "fundus"): [f"Colour image: {converted}, as the training ingest converted "
                                "this grey model's images."],
         ("identical", "octa"): ["Colour-encoded file: RGB image (converted to grayscale: channels "
@@ -114,10 +116,9 @@ def test_the_colour_to_grey_conversion_is_a_flag_of_the_decoder_and_its_words_st
         ("blank_colour", "octa"): [
             "Blank or near-constant image (grey levels 67..67, its luminance, std 0.0): there is "
             "no vessel pattern to grade.",
-            f"Colour image: {converted}. UW-OCTA is grey; a colour picture may not be OCTA."],
+            f"Colour image: {converted}. {COLOUR_NOT_OCTA}."],
         ("palette", "octa"): ["Colour image: palette colour image (converted to grayscale: "
-                              "luminance of the colour channels). UW-OCTA is grey; a colour "
-                              "picture may not be OCTA."],
+                              f"luminance of the colour channels). {COLOUR_NOT_OCTA}."],
     }
     files = {"colour": _png_of(rgb), "identical": _png_of(np.stack([grey] * 3, -1)),
              "blank_identical": _png_of(np.full((300, 300, 3), 17, np.uint8)),

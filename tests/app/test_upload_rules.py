@@ -430,7 +430,13 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     from dataclasses import replace
 
     from app.predict import BORDERLINE_MARGIN, borderline_grades, borderline_words
-    from app.server import AppSettings, _grade_batch_now, _result_markdown, close_grades_words
+    from app.server import (
+        AppSettings,
+        _decision_words,
+        _grade_batch_now,
+        _result_markdown,
+        close_grades_words,
+    )
 
     names = ["Normal", "NPDR", "PDR"]
     assert BORDERLINE_MARGIN == 0.10
@@ -454,7 +460,10 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), scans)
     for row, written in zip(rows, _rows(notes_path), strict=True):
         said = borderline_words(row[3:6], names)
-        assert said is not None and row[-1].endswith(said) and said in written["notes"]
+        # then, when the grade is not the most likely one, why (as under the single result)
+        decision = _decision_words(row[3:6], row[1], predictor)
+        assert said is not None and row[-1].endswith(" ".join(x for x in (said, decision) if x))
+        assert said in written["notes"]
     assert "**2 of the 2 graded image(s) are borderline**" in summary
     # a trial: every grade equally likely was said "cannot tell two grades apart"
     assert all(len(borderline_grades(row[3:6])) == 3 for row in rows)
@@ -474,10 +483,11 @@ def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predic
     from dataclasses import replace
 
     from app.server import AppSettings, _grade_batch_now, _result_markdown, shown_borderline
+    from drac_ssl.grading.image_notes import COLOUR_NOT_OCTA
 
     names = ["Normal", "NPDR", "PDR"]
     colour = ("Colour image: RGB image (converted to grayscale: luminance of the colour channels). "
-              "UW-OCTA is grey; a colour picture may not be OCTA.")
+              f"{COLOUR_NOT_OCTA}.")
     close = [0.477, 0.474, 0.049]
     assert shown_borderline(close, names, [colour]) is None
     assert shown_borderline(close, names, ["Note: 16-bit image converted to 8-bit."]) is not None
@@ -568,6 +578,42 @@ def test_a_tie_for_the_most_likely_grade_names_the_tied_grades() -> None:
     assert said([0.10, 0.80, 0.10], 1) == ""
     assert _decision_lines(NS(grade=1, probs=np.array([0.45, 0.10, 0.45])),
                            NS(**{**vars(model), "bundle": NS(calibration=NS(decision="argmax"))})) == []
+
+
+def test_the_batch_notes_say_why_a_grade_is_not_the_most_likely_as_the_page_does(
+        predictor: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new-user trial (F5): an image shown grade 0 with P(NPDR) 0.54 was explained only on the
+    single-image page. The sentence is one function (drac_ssl.grading.image_notes.decision_words):
+    the page's line, the batch row's notes and its grades_with_notes.csv say the same; a row
+    whose grade is its most likely says nothing of it."""
+    from dataclasses import replace
+
+    from app.server import AppSettings, _decision_lines, _grade_batch_now
+    from drac_ssl.grading.image_notes import decision_words
+
+    names = predictor.class_names
+    decision = predictor.bundle.calibration.decision
+    assert decision == "thresholds", decision  # the demo bundle cuts the expected grade
+    off, clean = np.array([0.40, 0.54, 0.06]), np.array([0.10, 0.80, 0.10])
+    sentence = decision_words(off, 0, names, decision)
+    assert sentence == (f"The single most likely grade is 1 {names[1]} (P 0.54); the model's overall "
+                        f"score, which weighs all grades, falls in the 0 {names[0]} range, the grade shown.")
+    assert decision_words(off, 1, names, decision) == "" and decision_words(off, 0, names, "argmax") == ""
+    pred = replace(predictor.predict(_scan(), gradcam=False), grade=0, grade_name=names[0], probs=off)
+    assert _decision_lines(pred, predictor) == [sentence, ""]
+    real = predictor.grade_prepared_sentences
+
+    def graded_as_the_trial(prepared: list, warnings: list | None = None) -> tuple:
+        _, _, unlike, said = real(prepared, warnings)
+        return np.stack([off, clean]), np.array([0, 1]), unlike, said
+
+    monkeypatch.setattr(predictor, "grade_prepared_sentences", graded_as_the_trial)
+    paths = [str(_write(tmp_path, "a.png", _scan(128, seed=1))), str(_write(tmp_path, "b.png", _scan(128, seed=2)))]
+    _, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), paths)
+    notes = {row[0]: row[-1] for row in rows}
+    written = {row["case"]: row["notes"] for row in _rows(notes_path)}
+    assert sentence in notes["a.png"] and sentence in written["a.png"], notes
+    assert "most likely" not in notes["b.png"] and "most likely" not in written["b.png"], notes
 
 
 def test_the_batch_counts_every_graded_image_that_carries_a_warning_by_kind(predictor: Predictor,

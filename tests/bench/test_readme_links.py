@@ -34,6 +34,19 @@ def test_the_readme_starts_with_its_two_commands() -> None:
     assert head[3].startswith("bash scripts/run_default.sh ") and head[4].startswith("bash scripts/test.sh "), head
 
 
+def test_what_command_1_gives_is_said_right_under_the_two_commands() -> None:
+    """A new-user trial (F1): after command (1) a user graded her fundus photographs with its
+    model, trained on grey UW-OCTA phantoms. The paragraph right under the commands says what
+    it gives (a demonstration model on phantom OCTA), that no trained model ships, and where
+    grading one's own photographs starts."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert lines[6] == "" and lines[7].startswith("**What command (1) gives you.**"), lines[:9]
+    paragraph = " ".join(lines[7:lines.index("", 7)])
+    for words in ("demonstration model", "phantoms", "No trained model ships", "UW-OCTA scans only",
+                  "(docs/own_fundus_folder.md)"):
+        assert words in paragraph, (words, paragraph)
+
+
 def _anchors(page: Path) -> set[str]:
     """The ids a link ``page#id`` can reach: its headings' GitHub ids and its ``<a id>``s."""
     lines = _outside_code(page.read_text(encoding="utf-8"))

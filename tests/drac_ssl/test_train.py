@@ -112,6 +112,33 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     assert "\r" not in console
 
 
+def test_a_finished_run_says_the_next_step_with_the_commands_to_type(reduced_run: tuple[Path, int, str]) -> None:
+    """A new-user trial (F9): the run ended with "[train] finished: runs/default" and nothing
+    after it; the user went on to grade her fundus photographs with the phantom model. The lines
+    after it now say to read report.md, the app and export commands for its bundle (the
+    interpreter that ran the training, as typed), and, for a phantom-trained model, that its
+    grades say nothing about a real eye and where one's own fundus photographs are graded."""
+    work, _, _ = reduced_run
+    console = (work / "runs" / "reduced" / "console.log").read_text().splitlines()
+    at = console.index("[train] finished: runs/reduced")
+    cwd = os.getcwd()
+    os.chdir(work)  # the interpreter as typed from where the run was started
+    try:
+        app, export = python_command("app"), python_command("drac_ssl.export")
+    finally:
+        os.chdir(cwd)
+    assert console[at + 1:at + 5] == [
+        '[train] next: read runs/reduced/report.md first (its "Read this first" says what to know '
+        'before using the model)',
+        f"[train] then: open the app on its model: {app} --bundle runs/reduced/bundle",
+        f"[train]   or grade a folder of images with it: {export} runs/reduced --images DIR --out grades.csv",
+        "[train]   note: this model was trained on phantom UW-OCTA images (a demonstration: its grades say "
+        "nothing about a real eye); to grade your own fundus photographs, train on graded photographs "
+        "of your own: docs/own_fundus_folder.md"], console[at:]
+    # a folder with neither report nor bundle (a run of the ingest alone): nothing to say
+    assert train.next_step_lines(work / "runs" / "none") == []
+
+
 def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
     work, _, _ = reduced_run
     run_dir = work / "runs" / "reduced"
