@@ -37,11 +37,14 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     Table,
     column_index,
     column_suggestion,
+    id_words,
     missing_column,
     normalise,
     one_column_for_two_roles,
     parse_grade,
+    patient_word_column,
     read_table,
+    visit_id_column,
 )
 from data_prep.labels import name_words as _name_words
 from data_prep.layout import (
@@ -778,50 +781,39 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                  f"file as comma-separated: keep a copy), or in a spreadsheet", "grade")
 
 
-VISIT_COLUMN_WORDS = ("exam", "visit", "encounter")
-"""Words that make a label-CSV column look like the id of an examination or visit (``exam_id``,
-``Examination``, ``visit_id``, ``EncounterID``; any case, anywhere in the name): the images it
-groups are of one patient (Messidor-2 photographs both eyes at each examination), so it draws
-the same ``--patient-column`` hint as :data:`PATIENT_COLUMN_WORDS`."""
-
 def looks_like_patient_column(name: str) -> bool:
     """Whether a label-CSV column ``name`` looks like a patient id, so that ingesting without
     ``--patient-column`` deserves a warning (images of one patient in two folds make the
-    cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` or
-    :data:`VISIT_COLUMN_WORDS` (an examination id groups one patient's images) anywhere in
-    the name, and the abbreviations ``pid`` / ``patid`` / ``ptid`` as the whole name
-    (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``, ``pat_id``), unless the name
-    also holds a word of :data:`NOT_PATIENT_ID_WORDS` (``patient_DR_Level`` is a grade) and
-    none of :data:`PATIENT_ID_WORDS` (``Patient ID (DR study)`` is an id)."""
+    cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` anywhere in the
+    name, an examination or visit id (:func:`data_prep.labels.visit_id_column`: ``exam_id``,
+    ``Examination``, whole words: not ``examiner``), and the abbreviations ``pid`` / ``patid`` /
+    ``ptid`` as the whole name (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``,
+    ``pat_id``), unless the name also holds a word of :data:`NOT_PATIENT_ID_WORDS`
+    (``patient_DR_Level`` is a grade) and none of :data:`PATIENT_ID_WORDS` (``Patient ID (DR
+    study)`` is an id)."""
     low = name.lower()
     squeezed = re.sub(r"[\s_\-.]", "", low)
     words = _name_words(name)
     grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in GRADE_INSIDE_WORDS)
     if grade_like and not words & PATIENT_ID_WORDS:
         return False
-    return (any(word in low for word in (*PATIENT_COLUMN_WORDS, *VISIT_COLUMN_WORDS))
+    return (patient_word_column(name) or visit_id_column(name)
             or squeezed in ("pid", "patid", "ptid"))
-
-
-def id_words(name: str) -> str:
-    """What a column that :func:`looks_like_patient_column` is, for the warning: ``a patient
-    id``, or, for a name of :data:`VISIT_COLUMN_WORDS` only, ``an examination or visit id (of
-    one patient)``."""
-    low = name.lower()
-    visit = any(w in low for w in VISIT_COLUMN_WORDS) and not any(w in low for w in PATIENT_COLUMN_WORDS)
-    return "an examination or visit id (of one patient)" if visit else "a patient id"
 
 
 def patient_column_guess(columns: Sequence[str], grade_column: str = "",
                          image_column: str = "") -> str | None:
     """The first of a label CSV's ``columns`` that looks like a patient id
-    (:func:`looks_like_patient_column`), never the ``grade_column`` or ``image_column`` read
-    (compared loosely, as :func:`data_prep.labels.column_index` does: :func:`normalise`),
-    else None. The one guess behind the ingest's "pass --patient-column" warning
-    and ``ingest_summary.json``'s ``unused_column``."""
+    (:func:`looks_like_patient_column`), a patient one before an examination or visit id
+    (``exam_id, patient_id`` -> ``patient_id``: the patient is the coarser group), never the
+    ``grade_column`` or ``image_column`` read (compared loosely, as
+    :func:`data_prep.labels.column_index` does: :func:`normalise`), else None. The one guess
+    behind the ingest's "pass --patient-column" warning and ``ingest_summary.json``'s
+    ``unused_column``."""
     read = {normalise(c) for c in (grade_column, image_column) if c}
-    return next((c for c in columns
-                 if normalise(c) not in read and looks_like_patient_column(c)), None)
+    candidates = [c for c in columns if normalise(c) not in read and looks_like_patient_column(c)]
+    return next((c for c in candidates if id_words(c) == "a patient id"),
+                candidates[0] if candidates else None)
 
 
 EYE_SWAPS = (("left", "right"), ("l", "r"), ("od", "os"))

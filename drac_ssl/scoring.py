@@ -87,6 +87,7 @@ from data_prep.labels import (
     column_fit,
     column_index,
     column_suggestion,
+    id_words,
     missing_column,
     normalise,
     one_column_for_two_roles,
@@ -356,7 +357,7 @@ def _patient_column(table: Table, given: str | None, per_eye: str, image_column:
     guess = patient_column_guess(table.columns, grade_column, image_column)
     if guess is None:
         return None, []
-    return None, [note(table.path, f"column {guess!r} looks like a patient id, but the bootstrap CIs "
+    return None, [note(table.path, f"column {guess!r} looks like {id_words(guess)}, but the bootstrap CIs "
                                    "resample the images as if each were independent (images of one "
                                    "patient are not: the interval is then too narrow)",
                        f"pass --patient-column {shlex.quote(guess)} to resample patients, each with "
