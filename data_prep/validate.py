@@ -537,13 +537,48 @@ GRADABLE_FIX = ("rerun with --ungradable leave_out (every row marked ungradable,
 """The fix for rows a gradable column marks ungradable (:func:`flagged_ungradable_problem`)."""
 
 
-def flagged_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], column: str) -> Problem:
+def gradable_mark(cell: str) -> int | None:
+    """What a gradable column's cell (:func:`gradable_column_of`: Messidor-2's
+    ``adjudicated_gradable``) says: 1 (gradable) or 0 (ungradable), quotes and spaces around it
+    ignored; None for an empty cell (nothing said: the grade cell decides). The one reading of
+    the ingest, the preflight (:func:`read_labels`) and the scorer
+    (:func:`drac_ssl.scoring.read_grade_labels`).
+
+    Raises:
+        ValueError: the cell holds anything else (:func:`gradable_mark_problem` says it)."""
+    mark = cell.strip().strip('"').strip()
+    if not mark:
+        return None
+    value = parse_grade(mark)
+    if value not in (0, 1):
+        raise ValueError(f"gradable mark {mark!r} is neither 1 nor 0")
+    return value
+
+
+def gradable_mark_problem(where: str, name: str, column: str, cell: str) -> Problem:
+    """The error of a gradable column's cell that :func:`gradable_mark` cannot read (``where``:
+    FILE:LINE, ``name`` the row's image), in the ingest's and the scorer's words."""
+    mark = cell.strip().strip('"').strip()
+    return error(where, f"{column} {mark!r} of {name} is neither 1 (gradable) nor 0 (ungradable)",
+                 f"write 1 or 0 in {column} (or leave the cell empty)", "grade")
+
+
+GRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their images: an image its "
+                      "graders found ungradable has no true grade to score against; or, if the "
+                      "grade holds, set its {column} to 1")
+"""The scorer's fix for rows a gradable column marks ungradable (:func:`flagged_ungradable_problem`),
+as for a layout's ungradable grade (DeepDRiD's 5)."""
+
+
+def flagged_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], column: str,
+                               fix: str = GRADABLE_FIX) -> Problem:
     """The error of the label rows (``rows``, at least one) that ``column`` (a gradable column,
     :func:`gradable_column_of`) marks ungradable (0), under ``data.ungradable=error``: a grade
     beside the mark is not trained on (a graded row marked ungradable would otherwise be
-    trained on without a word). One row: at its line; several: one error of the file with two
-    example rows and how many of them have a grade."""
-    fix = GRADABLE_FIX.format(column=column)
+    trained on without a word), nor scored (``fix``: :data:`GRADABLE_SCORE_FIX`, the scorer's;
+    ``{column}`` in it is filled in). One row: at its line; several: one error of the file
+    with two example rows and how many of them have a grade."""
+    fix = fix.format(column=column)
     graded = [row for row in rows if not is_ungraded(row.written)]
 
     def grade_words(row: LabelRow) -> str:
@@ -1134,16 +1169,15 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             problems.append(error(where, "row without an image name",
                                   "fill in the file name or delete the row", "csv"))
             continue
-        mark = cells[gradable_position].strip().strip('"').strip() if gradable_position is not None else ""
-        if mark:  # gradable (1) or not (0), beside the grade
+        if gradable_position is not None:  # gradable (1) or not (0), beside the grade
             patient = cells[index["patient"]].strip() if "patient" in index else ""
-            if parse_grade(mark) not in (0, 1):
-                problems.append(error(where, f"{gradable} {mark!r} of {name} is neither 1 (gradable) "
-                                             "nor 0 (ungradable)",
-                                      f"write 1 or 0 in {gradable} (or leave the cell empty)", "grade"))
+            try:
+                mark = gradable_mark(cells[gradable_position])
+            except ValueError:
+                problems.append(gradable_mark_problem(where, name, str(gradable), cells[gradable_position]))
                 rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
                 continue
-            if parse_grade(mark) == 0:
+            if mark == 0:
                 row = LabelRow(name, None, patient, number, raw_grade.strip(), in_folder,
                                marked_by=f"{gradable} 0")
                 if ungradable == "leave_out":
