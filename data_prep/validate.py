@@ -537,17 +537,23 @@ GRADABLE_FIX = ("rerun with --ungradable leave_out (every row marked ungradable,
 """The fix for rows a gradable column marks ungradable (:func:`flagged_ungradable_problem`)."""
 
 
+GRADABLE_UNKNOWN_CELLS = tuple(c for c in UNGRADED_CELLS if c not in ("ungradable", "ungraded"))
+"""Cells of a gradable column that say nothing (empty, ``NA``, ``nan``, ``none`` ...: those of
+:data:`UNGRADED_CELLS` but the words that would say ungradable, which are no 0 either)."""
+
+
 def gradable_mark(cell: str) -> int | None:
     """What a gradable column's cell (:func:`gradable_column_of`: Messidor-2's
     ``adjudicated_gradable``) says: 1 (gradable) or 0 (ungradable), quotes and spaces around it
-    ignored; None for an empty cell (nothing said: the grade cell decides). The one reading of
-    the ingest, the preflight (:func:`read_labels`) and the scorer
-    (:func:`drac_ssl.scoring.read_grade_labels`).
+    ignored; None for a cell that says nothing (:data:`GRADABLE_UNKNOWN_CELLS`: empty, ``NA``,
+    ``nan`` as pandas writes a missing value, any case), as :func:`is_ungraded` reads a grade
+    cell: the grade cell then decides. The one reading of the ingest, the preflight
+    (:func:`read_labels`) and the scorer (:func:`drac_ssl.scoring.read_grade_labels`).
 
     Raises:
         ValueError: the cell holds anything else (:func:`gradable_mark_problem` says it)."""
     mark = cell.strip().strip('"').strip()
-    if not mark:
+    if mark.lower() in GRADABLE_UNKNOWN_CELLS:
         return None
     value = parse_grade(mark)
     if value not in (0, 1):
@@ -560,7 +566,7 @@ def gradable_mark_problem(where: str, name: str, column: str, cell: str) -> Prob
     FILE:LINE, ``name`` the row's image), in the ingest's and the scorer's words."""
     mark = cell.strip().strip('"').strip()
     return error(where, f"{column} {mark!r} of {name} is neither 1 (gradable) nor 0 (ungradable)",
-                 f"write 1 or 0 in {column} (or leave the cell empty)", "grade")
+                 f"write 1 or 0 in {column} (or leave the cell empty, or NA, if not known)", "grade")
 
 
 GRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their images: an image its "

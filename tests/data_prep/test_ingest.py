@@ -1578,6 +1578,26 @@ def test_leave_out_keeps_other_bad_grades_errors(tmp_path: Path, grade: str) -> 
     assert "1 problem(s)" in message and "has no grade" not in message
 
 
+@pytest.mark.parametrize("cell", ["NA", "nan", " n/a "])
+def test_an_na_gradable_mark_says_nothing_as_an_empty_one(tmp_path: Path, cell: str) -> None:
+    """Review s57r2 F9: an NA / nan cell in adjudicated_gradable was an error ("neither 1 nor
+    0") while an empty one was ignored; both leave the grade cell to decide now (the scorer
+    reads them alike)."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 7)})
+    write_csv(data / "labels.csv", ["image name", "DR grade", "adjudicated_gradable"],
+              [["001.png", 1, cell], ["002.png", 0, cell], ["003.png", "", cell],
+               ["004.png", 1, 1], ["005.png", 0, 1], ["006.png", 1, 0]])
+    message = expect_error(config(data, grades=TWO_GRADES), tmp_path / "refused",
+                           "003.png has no grade", "006.png is marked ungradable (adjudicated_gradable 0)")
+    assert "neither 1 (gradable) nor 0" not in message, message
+    result = ingest.run(config(data, grades=TWO_GRADES, ungradable="leave_out"), tmp_path / "out",
+                        verbose=False)
+    assert result.n_train == 4
+    left = ingest_summary(tmp_path / "out")["left_out_ungradable"]
+    assert sorted((r["line"], r.get("marked_by", "")) for r in left) == [
+        (4, ""), (7, "adjudicated_gradable 0")], left
+
+
 def test_leave_out_when_every_row_is_ungradable(tmp_path: Path) -> None:
     data = make_plain(tmp_path / "d", {"001.png": "", "002.png": "NA"})  # type: ignore[dict-item]
     message = expect_error(config(data, ungradable="leave_out"), tmp_path / "out",

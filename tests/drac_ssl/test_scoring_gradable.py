@@ -39,7 +39,7 @@ def test_messidor2_columns_are_read_without_flags(tmp_path: Path) -> None:
     labels, cases, grades = messidor_csv(tmp_path / "messidor_data.csv", {})
     record = scoring.score(submission(tmp_path / "team.csv", cases, grades), labels, n_boot=20)
     assert record["accuracy"] == 1.0
-    assert record["label_columns"]["grade"] == "adjudicated_dr_grade"
+    assert record["label_columns"]["grade"] == "adjudicated_dr_grade" and record["label_layout"] == "messidor2"
 
 
 def test_a_graded_row_marked_ungradable_is_refused_as_the_ingest_refuses_it(tmp_path: Path) -> None:
@@ -79,3 +79,12 @@ def test_a_gradable_column_is_read_beside_columns_named_by_hand(tmp_path: Path) 
         scoring.score(sub, labels, image_column="name", grade_column="dr", n_boot=20)
     assert "1.png is marked ungradable (adjudicated_gradable 0), although its grade cell holds '1'" \
         in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("cell", ["NA", "nan", ""])
+def test_an_na_gradable_cell_says_nothing_as_an_empty_one(tmp_path: Path, cell: str) -> None:
+    """Review s57r2 F9: an NA / nan mark (pandas writes a missing value so) was an error while
+    an empty one was ignored; both say nothing now, in the scorer as in the ingest."""
+    labels, cases, grades = messidor_csv(tmp_path / "messidor_data.csv", {2: cell, 7: cell})
+    record = scoring.score(submission(tmp_path / "team.csv", cases, grades), labels, n_boot=20)
+    assert record["accuracy"] == 1.0 and record["n"] == 10, record
