@@ -265,8 +265,9 @@ def name_words(name: str) -> set[str]:
 
 PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
 """Words that make a label-CSV column look like a patient id (any case, anywhere in the name,
-e.g. ``PatientID``, ``subject_id``; :func:`data_prep.validate.looks_like_patient_column`), and a
-grade-like column a patient-level grade (:func:`patient_level_column`)."""
+e.g. ``PatientID``, ``subject_id``; :func:`data_prep.validate.looks_like_patient_column`), and,
+as a whole word beside a word of :data:`PATIENT_LEVEL_WORDS`, a grade-like column a
+patient-level grade (:func:`patient_level_column`)."""
 
 
 VISIT_COLUMN_WORDS = frozenset({"exam", "examination", "visit", "encounter"})
@@ -325,12 +326,26 @@ def id_words(name: str) -> str:
     return "a patient id"
 
 
+PATIENT_LEVEL_WORDS = frozenset({"level", "levels", "worse", "worst", "max", "maximum"})
+"""Words that, beside a word of :data:`PATIENT_COLUMN_WORDS`, make a grade-like column one
+value per patient (DeepDRiD's ``patient_DR_Level``, a ``patient worst grade``)."""
+
+
 def patient_level_column(name: str) -> bool:
-    """Whether a column ``name`` holds one value per patient (a word of
-    :data:`PATIENT_COLUMN_WORDS` anywhere in it: DeepDRiD's ``patient_DR_Level``, the worse
-    eye's grade): never offered as an image's grade column (:func:`column_suggestion`)."""
-    low = name.lower()
-    return any(word in low for word in PATIENT_COLUMN_WORDS)
+    """Whether a column ``name`` holds one value per patient: a word of
+    :data:`PATIENT_COLUMN_WORDS` and one of :data:`PATIENT_LEVEL_WORDS`, as whole words of
+    :func:`name_words` (DeepDRiD's ``patient_DR_Level``, the worse eye's grade): never offered
+    as an image's grade column (:func:`column_suggestion`). ``subject grade``,
+    ``Grade_subject``, ``subjective_grade`` and ``participant_dr_grade`` are offered."""
+    words = name_words(name)
+    return bool(words & set(PATIENT_COLUMN_WORDS)) and bool(words & PATIENT_LEVEL_WORDS)
+
+
+def _patient_id_name(name: str) -> bool:
+    """Whether a column ``name`` names patients, not a grade: a word of
+    :data:`PATIENT_COLUMN_WORDS` and no grade-like word (:func:`grade_like_column`:
+    ``patient_id``, ``Patient ID (DR study)``; not ``subjective_grade``)."""
+    return patient_word_column(name) and not grade_like_column(name)
 
 
 def _paths(table: Table, position: int) -> bool:
@@ -414,7 +429,8 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     offered for two roles), nor for the patient role a grade-like one
     (:func:`grade_like_column`), nor for the grade role a patient-level one
     (:func:`patient_level_column`: DeepDRiD's ``patient_DR_Level`` would give each image its
-    patient's worse eye), nor one whose cells fit another role (:func:`column_fit` 0: a
+    patient's worse eye) or a patient's id (a patient word and no grade word:
+    DeepDRiD's ``patient_id`` holds small integers too), nor one whose cells fit another role (:func:`column_fit` 0: a
     column of grades is never offered as the image-name column). Of those whose name is
     close to ``wanted`` (difflib ratio :data:`NAME_CUTOFF`), the one whose cells fit best,
     then (image-name role) a column of bare names before one of paths (:func:`_paths`:
@@ -426,7 +442,7 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     usable = [(i, c) for i, c in enumerate(table.columns)
               if c and not _unsplit(c) and normalise(c) not in avoided
               and not (role == "patient" and grade_like_column(c))
-              and not (role == "grade" and patient_level_column(c))]
+              and not (role == "grade" and (patient_level_column(c) or _patient_id_name(c)))]
 
     def ratio(name: str) -> float:  # as difflib.get_close_matches weighs it
         return difflib.SequenceMatcher(None, name.lower(), wanted.lower()).ratio()
