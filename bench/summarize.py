@@ -515,8 +515,10 @@ def _spread(entry: dict[str, Any], method: str) -> str:
 
 def quick_check_rows(r: dict[str, Any]) -> list[str]:
     """bench/quick_check.py: the linear probe of a briefly pretrained backbone against the same
-    probe of the random backbone it started from, the gap with McNemar's p, the verdict on
-    the claim, and what the check cost (wall and CPU minutes, threads, load averages)."""
+    probe of the random backbone it started from, the gap with McNemar's p (said to mix the
+    learned weights with the BatchNorm statistics the pretraining fitted, which the random
+    backbone lacks), the verdict on the claim, and what the check cost (wall and CPU minutes,
+    threads, load averages)."""
     top = r.get("linear_probe_top1") or {}
     pre = r.get("pretrain") or {}
     lab = r.get("labelled") or {}
@@ -536,6 +538,9 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     if isinstance(p, (int, float)):
         figure += (f" ({mc.get('pretrained_only_right')} test images only the pretrained probe got right, "
                    f"{mc.get('random_only_right')} only the random one; McNemar p {p:.2g})")
+    if isinstance(gap, (int, float)):
+        figure += (", a gap of learned weights and of BatchNorm statistics fitted to MNIST during "
+                   "pretraining together (the random backbone keeps its initial ones)")
     figure += (f". Claim: {'holds' if r.get('claim_holds') else 'does not hold'}; criterion: {r.get('criterion')}. "
                f"{_minutes(wall)} min wall, {_minutes(cpu)} min CPU")
     return [f"| quick SSL check (bench/quick_check.py): MNIST, {r.get('model')}, {pre.get('steps')} pretraining "
