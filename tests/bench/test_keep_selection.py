@@ -180,3 +180,14 @@ def test_the_fine_tunings_run_where_the_run_was_started_so_its_relative_data_roo
     assert source_cwd(run, "../missing.npz") == elsewhere
     (run / "invocations.jsonl").unlink()
     assert source_cwd(run, "../shared/data/x.npz") == REPO  # no record: the repository
+
+
+def test_the_help_says_relative_override_paths_are_read_from_the_source_runs_folder(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Review s57r2 F7: the fine-tunings run where the source run was started (source_cwd), so a
+    relative path in a trailing override resolves there; --help said nothing of it."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "runs in the folder the source run was started from" in text, text
+    assert "a relative path in an override" in text and "give absolute paths" in text, text
