@@ -24,7 +24,9 @@ record's ``folds_taken_from`` per variant and rule says so). Folds, seeds, heads
 budgets (which best and inner may cut short) and the cross-fitted calibration are the same;
 which epoch's weights each fold keeps differs, and under ``inner`` the images it trains on.
 Each fine-tuning runs in the folder the run was started from (:func:`source_cwd`), where the
-relative paths of its ``config.yaml`` (``data.root``) name what its ingest read.
+relative paths of its ``config.yaml`` (``data.root``) name what its ingest read; a relative
+path in a trailing override (``KEY=VALUE``) is read from there too, not from the folder this
+command runs in (``--help`` says so).
 
 ``bench/results/<name>.json`` holds, per rule and variant, the out-of-fold QWK (95% CI), AUC
 one-vs-one and one-vs-rest, accuracy, the epochs kept and each fold's training images (under
@@ -285,7 +287,13 @@ def main(argv: list[str] | None = None) -> None:
                              f"default rules, {DEFAULT_NAME}_<rules> otherwise (e.g. {DEFAULT_NAME}_inner_last)")
     parser.add_argument("--out-dir", default=str(RESULTS))
     add_threads_argument(parser)
-    parser.add_argument("overrides", nargs="*", help="further config overrides for every fine-tuning")
+    parser.add_argument("overrides", nargs="*",
+                        help="further config overrides for every fine-tuning (KEY=VALUE). Each fine-tuning "
+                             "runs in the folder the source run was started from (its invocations.jsonl; "
+                             "else the repository), so a relative path in an override "
+                             "(data.root=../shared/data/x, pretrain.backbone.weights=w.safetensors) is read "
+                             "from there, not from the folder this command runs in: give absolute paths "
+                             "when the two differ")
     args = parser.parse_intermixed_args(argv)
     try:
         rules = parse_rules(args.rules)

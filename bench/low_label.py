@@ -13,7 +13,8 @@ official 10k test set:
 * linear: a linear layer on frozen pre-expander features (standardised);
 * random_linear: the same linear probe on the frozen features of a randomly initialised,
   never trained backbone of the same architecture (:func:`random_backbone`, seeded by
-  ``run.seed``: the weights the pretraining started from), the baseline that shows what
+  ``run.seed``: the weights the pretraining started from; with ``--backbone``, the run.seed
+  its ``metadata.json`` records, :func:`random_linear_seed`), the baseline that shows what
   pretraining added to the linear probe.
 
 Protocol of the layer-wise VICReg paper: Adam lr 5e-4 (linear 5e-3), batch 128, learning
@@ -26,7 +27,7 @@ it finished.
 
 Any departure from the full protocol (fewer pretraining epochs than the config's, a
 ``--backbone`` whose ``metadata.json`` does not show the full pretraining on the data set,
-a subset of ``--labels``, ``--seeds`` or ``--methods``, ``--eval-limit``, ``--max-epochs``
+or, for ``random_linear``, not the run.seed it started from, or a warm start, a subset of ``--labels``, ``--seeds`` or ``--methods``, ``--eval-limit``, ``--max-epochs``
 below 100, ``pretrain.max_steps_per_epoch``) is a smoke run: the default result name is
 ``low_label_<dataset>_smoke``, so it never replaces the committed figures, the record says
 ``"smoke": true``, why (``smoke_reasons``) and ``"paper": {"reference": false}``, and the
@@ -171,6 +172,39 @@ def random_backbone(cfg: Config, seed: int) -> Backbone:
                         stem_stride=bc.stem_stride)
 
 
+def random_linear_seed(run_seed: int, backbone: str | Path | None) -> tuple[int, str, list[str]]:
+    """The seed of ``random_linear``'s random backbone (:func:`random_backbone`), in words where
+    it comes from, and why it may not be the weights the evaluated backbone's pretraining
+    started from (smoke reasons; empty: it is).
+
+    Pretrained here (``backbone`` None): ``run_seed``, this run's ``run.seed``, the seed its
+    pretraining used. A given ``--backbone``: the ``config.run.seed`` of the ``metadata.json``
+    beside it (:func:`bench.common.weights_metadata`), since that pretraining may have used
+    another seed than this config's; ``run_seed`` with a reason when none is readable, and a
+    reason when the metadata shows a warm start (``initial_weights`` /
+    ``config.pretrain.backbone.weights``): then no random initialisation is where it began."""
+    if backbone is None:
+        return run_seed, "run.seed of this run, whose pretraining started from it", []
+    meta = weights_metadata(backbone)
+    config = (meta or {}).get("config") or {}
+    seed = (config.get("run") or {}).get("seed")
+    reasons = []
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        source = f"run.seed {seed} of the given backbone's pretraining (its metadata.json)"
+    else:
+        seed, source = run_seed, f"run.seed {run_seed} of this run's config (the given backbone's is unknown)"
+        reasons.append(f"random_linear: the run.seed of --backbone {backbone}'s pretraining is unknown "
+                       f"(no readable metadata.json with config.run.seed beside it), so its random "
+                       f"backbone (run.seed {run_seed}) may not be the weights that pretraining started from")
+    warm = (meta or {}).get("initial_weights") or (
+        ((config.get("pretrain") or {}).get("backbone") or {}).get("weights"))
+    if warm:
+        reasons.append(f"random_linear: --backbone {backbone} was warm-started from {warm} "
+                       f"(pretrain.backbone.weights), so no random initialisation is the weights its "
+                       f"pretraining started from")
+    return seed, source, reasons
+
+
 def evenly_spaced(n: int, limit: int) -> slice:
     """Which of ``n`` test images a ``limit`` keeps: every ``n // limit``-th from the first
     (``--eval-limit``; 0 = all). MNIST's 10k with 2000: images 0, 5, 10, ..., 9995."""
@@ -302,10 +336,14 @@ def _main(argv: list[str] | None) -> None:
     cfg = load_config(config, overrides)
     protocol_cfg = load_config(config, [f"data.root={data_root}"])
     label_counts, seeds = _ints(args.labels), _ints(args.seeds)
+    random_seed, random_seed_source, seed_departures = (
+        random_linear_seed(cfg.run.seed, args.backbone) if "random_linear" in methods
+        else (cfg.run.seed, "", []))
     reasons = smoke_reasons(
         eval_limit=args.eval_limit, max_steps_per_epoch=cfg.pretrain.max_steps_per_epoch,
         max_epochs=args.max_epochs, epochs=cfg.pretrain.epochs, config_epochs=protocol_cfg.pretrain.epochs,
-        backbone=backbone_departures(args.backbone, dataset, protocol_cfg.pretrain.epochs) if args.backbone else None,
+        backbone=[*backbone_departures(args.backbone, dataset, protocol_cfg.pretrain.epochs),
+                  *seed_departures] if args.backbone else None,
         labels=label_counts, seeds=seeds, methods=methods,
         shortened=shortened_settings(to_dict(protocol_cfg), to_dict(cfg)))
     name = result_name(dataset, args.name, reasons, Path(args.out_dir))
@@ -346,7 +384,7 @@ def _main(argv: list[str] | None) -> None:
     load_local_weights(pretrained, backbone_path)
     pretrained = pretrained.to(device)
     # the frozen backbones of the linear probes: pretrained, and the weights it started from
-    probe_bodies = {"linear": pretrained, "random_linear": random_backbone(cfg, cfg.run.seed).to(device)}
+    probe_bodies = {"linear": pretrained, "random_linear": random_backbone(cfg, random_seed).to(device)}
     probe_bodies = {m: body for m, body in probe_bodies.items() if m in methods}
 
     # ---- data -----------------------------------------------------------------------
@@ -382,9 +420,9 @@ def _main(argv: list[str] | None) -> None:
         f"linear: frozen pre-expander features of the un-augmented images, standardised with the "
         f"training part's statistics, linear layer, Adam lr 5e-3, same batch and decay, patience 10. "
         f"random_linear: the same linear probe on the frozen features of a randomly initialised, never "
-        f"trained {cfg.pretrain.backbone.arch} of the same architecture (torch.manual_seed(run.seed "
-        f"{cfg.run.seed}) then the constructor: the weights the pretraining started from; BatchNorm at its "
-        f"initial running statistics). "
+        f"trained {cfg.pretrain.backbone.arch} of the same architecture (torch.manual_seed({random_seed}), "
+        f"the {random_seed_source}, then the constructor: the weights the pretraining started from; "
+        f"BatchNorm at its initial running statistics). "
         f"{'bf16 autocast' if bf16 else 'fp32'} forward passes, float32 loss."
     )
     record: dict[str, Any] = {
@@ -398,7 +436,8 @@ def _main(argv: list[str] | None) -> None:
         "protocol": protocol,
         "paper": paper_record(reference),
         **({"random_backbone": {
-            "seed": cfg.run.seed,
+            "seed": random_seed,
+            "seed_source": random_seed_source,
             "what": "torch.manual_seed(run.seed) then the backbone constructor: the initial weights of a "
                     "pretraining with this run.seed (pretrain.run seeds the same way); never trained, "
                     "BatchNorm at its initial running statistics"}} if "random_linear" in methods else {}),

@@ -1,4 +1,5 @@
-"""Quick correctness check of the self-supervised machinery: about ten minutes of one CPU thread.
+"""Quick correctness check of the self-supervised machinery: about 9 CPU minutes of one thread
+(22 wall minutes measured on a shared 2-core machine: ``bench/results/quick_check_mnist.json``).
 
 The claim it checks: VICReg pretraining with the package's own stage (``drac_ssl.pretrain.run``)
 adds a clear gap to the linear probe over the features of the randomly initialised backbone
@@ -18,7 +19,9 @@ it started from. Steps, all fixed by this script (:data:`PRESET`, :data:`N_LABEL
 4. the gap (pretrained minus random, points of top-1 %), with the exact McNemar test on the
    test images one probe gets right and the other wrong; the claim holds when the gap is at
    least :data:`CLEAR_GAP_POINTS` and McNemar's two-sided p is below :data:`MAX_P` (fixed
-   before the first run).
+   before the first run). The gap mixes what the pretraining learned in the weights with the
+   BatchNorm running statistics it fitted to MNIST: the random backbone keeps its initial
+   ones (mean 0, variance 1), so the check does not tell the two apart.
 
 Writes ``bench/results/quick_check_mnist.json``: command, device, versions, threads, date,
 wall and CPU seconds of each part, the 1-, 5- and 15-minute load averages at the start and
@@ -61,7 +64,9 @@ from drac_ssl.starting import python_command
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "mnist.yaml"
 # Measured before choosing (AMD EPYC, one thread, CPU seconds): a pretraining step of 64 pairs
 # ~2.2 s, embedding ~230 images/s; so 200 steps (~7.5 min) and the two backbones' features
-# of 1,000 labelled and 10,000 test images (~1.6 min) make about 10 minutes.
+# of 1,000 labelled and 10,000 test images (~1.6 min) make about 9 CPU minutes. The first full
+# run (bench/results/quick_check_mnist.json) took 8.9 CPU minutes, 22.1 wall minutes beside
+# other jobs on a 2-core machine: wall time depends on what else runs.
 PRESET = (
     "pretrain.backbone.stem_stride=2",  # every map halved: ~4x fewer operations per image
     "pretrain.batch_size=64",

@@ -228,7 +228,10 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
     """bench/keep_selection.py: each variant's out-of-fold QWK under each rule measured
     (``finetune.keep=best`` and/or ``=inner``) and under ``=last``, and what the rule changed
     against last; then the pretrained-minus-scratch QWK under each rule. Under ``inner`` also the
-    mean kept epoch and the share fewer training images its folds trained on."""
+    mean kept epoch and the share fewer training images its folds trained on. Each rule says
+    whose folds it scored: the source run's own (every fold of every variant taken through
+    ``run.reuse``), partly retrained (which variants, ``reuse.expected_but_retrained``), or
+    retrained."""
     variants = r.get("variants") or {}
     last = variants.get("last") or {}
     others = [rule for rule in ("best", "inner") if rule in variants]
@@ -253,8 +256,24 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
     finetune = r.get("config_finetune") or {}
     patience = finetune.get("patience")
     inner_images = r.get("inner_training_images") or {}
-    reused = sorted({rule for rule, by in variants.items()
-                     for v in (by or {}).values() if isinstance(v, dict) and v.get("folds_taken_from")})
+    retrained = (r.get("reuse") or {}).get("expected_but_retrained") or []
+
+    def taken(f: dict[str, Any]) -> tuple[int, int]:  # (folds taken from the source run, folds)
+        folds = {k for ks in (f.get("folds_taken_from") or {}).values() for k in ks}
+        return len(folds), len(f.get("kept_epochs") or []) or len(folds)
+
+    def source_words(rule: str) -> str:
+        """Whose folds a rule's figures are: the source run's own (every fold of every variant
+        taken from it), partly retrained (some taken: which, from the record's
+        ``reuse.expected_but_retrained``, else counted here), or retrained."""
+        by = {v: taken(f) for v, f in (variants.get(rule) or {}).items() if isinstance(f, dict)}
+        if not any(t for t, _ in by.values()):
+            return ": retrained"
+        if all(t >= n for t, n in by.values()):
+            return ": the source run's own fine-tuned folds (its code and settings), not retrained"
+        which = ([w for w in retrained if f"(keep={rule}:" in w]
+                 or [f"{v} ({n - t} of {n} folds retrained)" for v, (t, n) in by.items() if t < n])
+        return f": partly retrained: {', '.join(which)}, the other folds the source run's own"
 
     def settings(rule: str) -> str:
         words = [f"patience {patience}"] if rule in ("best", "inner") and patience is not None else []
@@ -266,9 +285,8 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
                              + (f" ({fewer:.0%} fewer training images per fold)" if fewer is not None else ""))
         return f" with {', '.join(words)}" if words else ""
 
-    how = [f"keep={rule}" + settings(rule)
-           + (": the source run's own fine-tuned folds (its code and settings), not retrained"
-              if rule in reused else ": retrained") for rule in (*others, "last") if rule in variants]
+    how = [f"keep={rule}" + settings(rule) + source_words(rule)
+           for rule in (*others, "last") if rule in variants]
     chosen = {"best": "the fold it scores (finetune.keep=best)",
               "inner": "an inner split of its training images (finetune.keep=inner)"}
     title = ("fold epoch chosen on " + " or on ".join(chosen[rule] for rule in others)
@@ -515,8 +533,10 @@ def _spread(entry: dict[str, Any], method: str) -> str:
 
 def quick_check_rows(r: dict[str, Any]) -> list[str]:
     """bench/quick_check.py: the linear probe of a briefly pretrained backbone against the same
-    probe of the random backbone it started from, the gap with McNemar's p, the verdict on
-    the claim, and what the check cost (wall and CPU minutes, threads, load averages)."""
+    probe of the random backbone it started from, the gap with McNemar's p (said to mix the
+    learned weights with the BatchNorm statistics the pretraining fitted, which the random
+    backbone lacks), the verdict on the claim, and what the check cost (wall and CPU minutes,
+    threads, load averages)."""
     top = r.get("linear_probe_top1") or {}
     pre = r.get("pretrain") or {}
     lab = r.get("labelled") or {}
@@ -536,6 +556,9 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     if isinstance(p, (int, float)):
         figure += (f" ({mc.get('pretrained_only_right')} test images only the pretrained probe got right, "
                    f"{mc.get('random_only_right')} only the random one; McNemar p {p:.2g})")
+    if isinstance(gap, (int, float)):
+        figure += (", a gap of learned weights and of BatchNorm statistics fitted to MNIST during "
+                   "pretraining together (the random backbone keeps its initial ones)")
     figure += (f". Claim: {'holds' if r.get('claim_holds') else 'does not hold'}; criterion: {r.get('criterion')}. "
                f"{_minutes(wall)} min wall, {_minutes(cpu)} min CPU")
     return [f"| quick SSL check (bench/quick_check.py): MNIST, {r.get('model')}, {pre.get('steps')} pretraining "

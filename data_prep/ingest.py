@@ -69,6 +69,7 @@ from data_prep.validate import (
     error,
     format_problems,
     grade_problem,
+    id_words,
     identical_content,
     is_uw_octa_size,
     leave_out_ungradable,
@@ -1089,21 +1090,20 @@ def _patients_line(facts: dict[str, object] | None, twins_joined: bool = False) 
     follows)."""
     if not facts:
         return ""
+    unused = str(facts.get("unused_column") or "")
+    looks = (f"column {unused!r} looks like {id_words(unused)} (see the warning): --patient-column "
+             f"{unused!r} groups a patient's images into one fold")
     if twins_joined and not facts.get("grouped"):
-        if facts.get("unused_column"):
-            return (f"folds: per image, except near twins kept together (next line), although column "
-                    f"{facts['unused_column']!r} looks like a patient id (see the warning): "
-                    f"--patient-column {facts['unused_column']!r} groups a patient's images into one fold")
+        if unused:
+            return f"folds: per image, except near twins kept together (next line), although {looks}"
         return ("folds: per image, except near twins kept together (next line); no patient column "
                 "(--patient-column would keep a patient's images in one fold)")
     if facts.get("grouped"):
         return (f"folds: grouped by patient ({facts.get('source')}): "
                 f"{counted(int(facts['n_patients']), 'patient')} for "
                 f"{counted(int(facts['n_images']), 'training image')}")
-    if facts.get("unused_column"):
-        return (f"folds: each training image its own unit, although column "
-                f"{facts['unused_column']!r} looks like a patient id (see the warning): "
-                f"--patient-column {facts['unused_column']!r} groups a patient's images into one fold")
+    if unused:
+        return f"folds: each training image its own unit, although {looks}"
     return ("folds: each training image its own unit (no patient column: --patient-column "
             "groups a patient's images into one fold)")
 

@@ -247,27 +247,105 @@ PATIENT_ID_WORDS = frozenset({"id", "ids", "no", "nr", "num", "number", "code", 
 (``Patient ID (DR study)``, ``patient_id_dr``)."""
 
 
-def name_words(name: str) -> set[str]:
-    """The lower-case words of a column name, split at anything not a letter or digit and at
-    camel-case boundaries (``patient_DR_Level`` -> patient, dr, level; ``PatientGrade`` ->
-    patient, grade; ``DRGrade`` -> dr, grade)."""
+def name_word_list(name: str) -> list[str]:
+    """The lower-case words of a column name in order, split at anything not a letter or digit
+    and at camel-case boundaries (``patient_DR_Level`` -> [patient, dr, level]; ``ExamID`` ->
+    [exam, id]; ``DRGrade`` -> [dr, grade])."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
     spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
-    return {w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w}
+    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+def name_words(name: str) -> set[str]:
+    """The lower-case words of a column name (:func:`name_word_list` as a set:
+    ``patient_DR_Level`` -> patient, dr, level; ``PatientGrade`` -> patient, grade;
+    ``DRGrade`` -> dr, grade)."""
+    return set(name_word_list(name))
 
 
 PATIENT_COLUMN_WORDS = ("patient", "subject", "participant")
 """Words that make a label-CSV column look like a patient id (any case, anywhere in the name,
-e.g. ``PatientID``, ``subject_id``; :func:`data_prep.validate.looks_like_patient_column`), and a
-grade-like column a patient-level grade (:func:`patient_level_column`)."""
+e.g. ``PatientID``, ``subject_id``; :func:`data_prep.validate.looks_like_patient_column`), and,
+as a whole word beside a word of :data:`PATIENT_LEVEL_WORDS`, a grade-like column a
+patient-level grade (:func:`patient_level_column`)."""
+
+
+VISIT_COLUMN_WORDS = frozenset({"exam", "examination", "visit", "encounter"})
+"""Words that make a label-CSV column the id of an examination or visit (:func:`visit_id_column`:
+``exam_id``, ``Examination``, ``visit_id``, ``EncounterID``): the images it groups are of one
+patient (Messidor-2 photographs both eyes at each examination), so it draws the same
+``--patient-column`` hint as a patient id. Whole words only: ``examiner``, ``example_id``,
+``visitor`` and ``revisit`` are none of them."""
+
+VISIT_ID_WORDS = frozenset({"id", "ids", "no", "nr", "num", "number", "key", "code"})
+"""Words that, right after a word of :data:`VISIT_COLUMN_WORDS`, make the column an id
+(``exam_id``, ``Exam No``, ``encounter number``, ``visit_key``); ``no`` / ``nr`` / ``num`` /
+``number`` not after ``visit`` (:data:`VISIT_ORDINAL_WORDS`)."""
+
+VISIT_ORDINAL_WORDS = frozenset({"no", "nr", "num", "number"})
+"""Words that after ``visit`` count a patient's visits (``visit_number`` 1, 2, ...: the CDISC
+VISITNUM), an ordinal shared by every patient, not an id: grouping folds by it would be wrong."""
+
+DATE_WORDS = frozenset({"date", "dates", "time", "times", "datetime", "timestamp", "day", "days",
+                        "month", "year", "age", "dt"})
+"""Words that make a column a date or time, never an examination id (``exam_date``,
+``visit_id_time``)."""
+
+
+def visit_id_column(name: str) -> bool:
+    """Whether a label-CSV column ``name`` is the id of an examination or visit: a word of
+    :data:`VISIT_COLUMN_WORDS` standing alone (``Examination``, ``visit``) or followed at once by
+    a word of :data:`VISIT_ID_WORDS` (``exam_id``, ``ExamID``, ``Encounter No``; ``visit_number``
+    is an ordinal, :data:`VISIT_ORDINAL_WORDS`), as whole words of :func:`name_word_list`, and
+    no word of :data:`DATE_WORDS` (``exam_date``). ``examiner``, ``example_id``, ``ExamplePath``,
+    ``examined_by``, ``Exam eye``, ``visitor`` and ``revisit`` are not."""
+    words = name_word_list(name)
+    if set(words) & DATE_WORDS:
+        return False
+    if len(words) == 1:
+        return words[0] in VISIT_COLUMN_WORDS
+    return any(word in VISIT_COLUMN_WORDS and following in VISIT_ID_WORDS
+               and not (word == "visit" and following in VISIT_ORDINAL_WORDS)
+               for word, following in zip(words, words[1:], strict=False))
+
+
+def patient_word_column(name: str) -> bool:
+    """Whether a column ``name`` holds a word of :data:`PATIENT_COLUMN_WORDS` (any case, anywhere:
+    ``PatientID``, ``subject_id``)."""
+    low = name.lower()
+    return any(word in low for word in PATIENT_COLUMN_WORDS)
+
+
+def id_words(name: str) -> str:
+    """What a column that looks like a patient id is, for the ingest's warning, its summary,
+    the report, the model card and the scorer's note: ``a patient id``, or, for an examination
+    or visit id without a patient word (:func:`visit_id_column`: ``exam_id``), ``an examination
+    or visit id (of one patient)``."""
+    if visit_id_column(name) and not patient_word_column(name):
+        return "an examination or visit id (of one patient)"
+    return "a patient id"
+
+
+PATIENT_LEVEL_WORDS = frozenset({"level", "levels", "worse", "worst", "max", "maximum"})
+"""Words that, beside a word of :data:`PATIENT_COLUMN_WORDS`, make a grade-like column one
+value per patient (DeepDRiD's ``patient_DR_Level``, a ``patient worst grade``)."""
 
 
 def patient_level_column(name: str) -> bool:
-    """Whether a column ``name`` holds one value per patient (a word of
-    :data:`PATIENT_COLUMN_WORDS` anywhere in it: DeepDRiD's ``patient_DR_Level``, the worse
-    eye's grade): never offered as an image's grade column (:func:`column_suggestion`)."""
-    low = name.lower()
-    return any(word in low for word in PATIENT_COLUMN_WORDS)
+    """Whether a column ``name`` holds one value per patient: a word of
+    :data:`PATIENT_COLUMN_WORDS` and one of :data:`PATIENT_LEVEL_WORDS`, as whole words of
+    :func:`name_words` (DeepDRiD's ``patient_DR_Level``, the worse eye's grade): never offered
+    as an image's grade column (:func:`column_suggestion`). ``subject grade``,
+    ``Grade_subject``, ``subjective_grade`` and ``participant_dr_grade`` are offered."""
+    words = name_words(name)
+    return bool(words & set(PATIENT_COLUMN_WORDS)) and bool(words & PATIENT_LEVEL_WORDS)
+
+
+def _patient_id_name(name: str) -> bool:
+    """Whether a column ``name`` names patients, not a grade: a word of
+    :data:`PATIENT_COLUMN_WORDS` and no grade-like word (:func:`grade_like_column`:
+    ``patient_id``, ``Patient ID (DR study)``; not ``subjective_grade``)."""
+    return patient_word_column(name) and not grade_like_column(name)
 
 
 def _paths(table: Table, position: int) -> bool:
@@ -351,7 +429,8 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     offered for two roles), nor for the patient role a grade-like one
     (:func:`grade_like_column`), nor for the grade role a patient-level one
     (:func:`patient_level_column`: DeepDRiD's ``patient_DR_Level`` would give each image its
-    patient's worse eye), nor one whose cells fit another role (:func:`column_fit` 0: a
+    patient's worse eye) or a patient's id (a patient word and no grade word:
+    DeepDRiD's ``patient_id`` holds small integers too), nor one whose cells fit another role (:func:`column_fit` 0: a
     column of grades is never offered as the image-name column). Of those whose name is
     close to ``wanted`` (difflib ratio :data:`NAME_CUTOFF`), the one whose cells fit best,
     then (image-name role) a column of bare names before one of paths (:func:`_paths`:
@@ -363,7 +442,7 @@ def column_suggestion(table: Table, wanted: str, role: str, avoid: Sequence[str]
     usable = [(i, c) for i, c in enumerate(table.columns)
               if c and not _unsplit(c) and normalise(c) not in avoided
               and not (role == "patient" and grade_like_column(c))
-              and not (role == "grade" and patient_level_column(c))]
+              and not (role == "grade" and (patient_level_column(c) or _patient_id_name(c)))]
 
     def ratio(name: str) -> float:  # as difflib.get_close_matches weighs it
         return difflib.SequenceMatcher(None, name.lower(), wanted.lower()).ratio()

@@ -37,11 +37,14 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     Table,
     column_index,
     column_suggestion,
+    id_words,
     missing_column,
     normalise,
     one_column_for_two_roles,
     parse_grade,
+    patient_word_column,
     read_table,
+    visit_id_column,
 )
 from data_prep.labels import name_words as _name_words
 from data_prep.layout import (
@@ -534,13 +537,54 @@ GRADABLE_FIX = ("rerun with --ungradable leave_out (every row marked ungradable,
 """The fix for rows a gradable column marks ungradable (:func:`flagged_ungradable_problem`)."""
 
 
-def flagged_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], column: str) -> Problem:
+GRADABLE_UNKNOWN_CELLS = tuple(c for c in UNGRADED_CELLS if c not in ("ungradable", "ungraded"))
+"""Cells of a gradable column that say nothing (empty, ``NA``, ``nan``, ``none`` ...: those of
+:data:`UNGRADED_CELLS` but the words that would say ungradable, which are no 0 either)."""
+
+
+def gradable_mark(cell: str) -> int | None:
+    """What a gradable column's cell (:func:`gradable_column_of`: Messidor-2's
+    ``adjudicated_gradable``) says: 1 (gradable) or 0 (ungradable), quotes and spaces around it
+    ignored; None for a cell that says nothing (:data:`GRADABLE_UNKNOWN_CELLS`: empty, ``NA``,
+    ``nan`` as pandas writes a missing value, any case), as :func:`is_ungraded` reads a grade
+    cell: the grade cell then decides. The one reading of the ingest, the preflight
+    (:func:`read_labels`) and the scorer (:func:`drac_ssl.scoring.read_grade_labels`).
+
+    Raises:
+        ValueError: the cell holds anything else (:func:`gradable_mark_problem` says it)."""
+    mark = cell.strip().strip('"').strip()
+    if mark.lower() in GRADABLE_UNKNOWN_CELLS:
+        return None
+    value = parse_grade(mark)
+    if value not in (0, 1):
+        raise ValueError(f"gradable mark {mark!r} is neither 1 nor 0")
+    return value
+
+
+def gradable_mark_problem(where: str, name: str, column: str, cell: str) -> Problem:
+    """The error of a gradable column's cell that :func:`gradable_mark` cannot read (``where``:
+    FILE:LINE, ``name`` the row's image), in the ingest's and the scorer's words."""
+    mark = cell.strip().strip('"').strip()
+    return error(where, f"{column} {mark!r} of {name} is neither 1 (gradable) nor 0 (ungradable)",
+                 f"write 1 or 0 in {column} (or leave the cell empty, or NA, if not known)", "grade")
+
+
+GRADABLE_SCORE_FIX = ("delete those rows and the submission's rows of their images: an image its "
+                      "graders found ungradable has no true grade to score against; or, if the "
+                      "grade holds, set its {column} to 1")
+"""The scorer's fix for rows a gradable column marks ungradable (:func:`flagged_ungradable_problem`),
+as for a layout's ungradable grade (DeepDRiD's 5)."""
+
+
+def flagged_ungradable_problem(csv_path: Path, rows: Sequence[LabelRow], column: str,
+                               fix: str = GRADABLE_FIX) -> Problem:
     """The error of the label rows (``rows``, at least one) that ``column`` (a gradable column,
     :func:`gradable_column_of`) marks ungradable (0), under ``data.ungradable=error``: a grade
     beside the mark is not trained on (a graded row marked ungradable would otherwise be
-    trained on without a word). One row: at its line; several: one error of the file with two
-    example rows and how many of them have a grade."""
-    fix = GRADABLE_FIX.format(column=column)
+    trained on without a word), nor scored (``fix``: :data:`GRADABLE_SCORE_FIX`, the scorer's;
+    ``{column}`` in it is filled in). One row: at its line; several: one error of the file
+    with two example rows and how many of them have a grade."""
+    fix = fix.format(column=column)
     graded = [row for row in rows if not is_ungraded(row.written)]
 
     def grade_words(row: LabelRow) -> str:
@@ -778,50 +822,39 @@ def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
                  f"file as comma-separated: keep a copy), or in a spreadsheet", "grade")
 
 
-VISIT_COLUMN_WORDS = ("exam", "visit", "encounter")
-"""Words that make a label-CSV column look like the id of an examination or visit (``exam_id``,
-``Examination``, ``visit_id``, ``EncounterID``; any case, anywhere in the name): the images it
-groups are of one patient (Messidor-2 photographs both eyes at each examination), so it draws
-the same ``--patient-column`` hint as :data:`PATIENT_COLUMN_WORDS`."""
-
 def looks_like_patient_column(name: str) -> bool:
     """Whether a label-CSV column ``name`` looks like a patient id, so that ingesting without
     ``--patient-column`` deserves a warning (images of one patient in two folds make the
-    cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` or
-    :data:`VISIT_COLUMN_WORDS` (an examination id groups one patient's images) anywhere in
-    the name, and the abbreviations ``pid`` / ``patid`` / ``ptid`` as the whole name
-    (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``, ``pat_id``), unless the name
-    also holds a word of :data:`NOT_PATIENT_ID_WORDS` (``patient_DR_Level`` is a grade) and
-    none of :data:`PATIENT_ID_WORDS` (``Patient ID (DR study)`` is an id)."""
+    cross-validated figures optimistic). Matches :data:`PATIENT_COLUMN_WORDS` anywhere in the
+    name, an examination or visit id (:func:`data_prep.labels.visit_id_column`: ``exam_id``,
+    ``Examination``, whole words: not ``examiner``), and the abbreviations ``pid`` / ``patid`` /
+    ``ptid`` as the whole name (ignoring case, spaces, ``_``, ``-`` and ``.``: ``PID``,
+    ``pat_id``), unless the name also holds a word of :data:`NOT_PATIENT_ID_WORDS`
+    (``patient_DR_Level`` is a grade) and none of :data:`PATIENT_ID_WORDS` (``Patient ID (DR
+    study)`` is an id)."""
     low = name.lower()
     squeezed = re.sub(r"[\s_\-.]", "", low)
     words = _name_words(name)
     grade_like = bool(words & NOT_PATIENT_ID_WORDS) or any(w in low for w in GRADE_INSIDE_WORDS)
     if grade_like and not words & PATIENT_ID_WORDS:
         return False
-    return (any(word in low for word in (*PATIENT_COLUMN_WORDS, *VISIT_COLUMN_WORDS))
+    return (patient_word_column(name) or visit_id_column(name)
             or squeezed in ("pid", "patid", "ptid"))
-
-
-def id_words(name: str) -> str:
-    """What a column that :func:`looks_like_patient_column` is, for the warning: ``a patient
-    id``, or, for a name of :data:`VISIT_COLUMN_WORDS` only, ``an examination or visit id (of
-    one patient)``."""
-    low = name.lower()
-    visit = any(w in low for w in VISIT_COLUMN_WORDS) and not any(w in low for w in PATIENT_COLUMN_WORDS)
-    return "an examination or visit id (of one patient)" if visit else "a patient id"
 
 
 def patient_column_guess(columns: Sequence[str], grade_column: str = "",
                          image_column: str = "") -> str | None:
     """The first of a label CSV's ``columns`` that looks like a patient id
-    (:func:`looks_like_patient_column`), never the ``grade_column`` or ``image_column`` read
-    (compared loosely, as :func:`data_prep.labels.column_index` does: :func:`normalise`),
-    else None. The one guess behind the ingest's "pass --patient-column" warning
-    and ``ingest_summary.json``'s ``unused_column``."""
+    (:func:`looks_like_patient_column`), a patient one before an examination or visit id
+    (``exam_id, patient_id`` -> ``patient_id``: the patient is the coarser group), never the
+    ``grade_column`` or ``image_column`` read (compared loosely, as
+    :func:`data_prep.labels.column_index` does: :func:`normalise`), else None. The one guess
+    behind the ingest's "pass --patient-column" warning and ``ingest_summary.json``'s
+    ``unused_column``."""
     read = {normalise(c) for c in (grade_column, image_column) if c}
-    return next((c for c in columns
-                 if normalise(c) not in read and looks_like_patient_column(c)), None)
+    candidates = [c for c in columns if normalise(c) not in read and looks_like_patient_column(c)]
+    return next((c for c in candidates if id_words(c) == "a patient id"),
+                candidates[0] if candidates else None)
 
 
 EYE_SWAPS = (("left", "right"), ("l", "r"), ("od", "os"))
@@ -1142,16 +1175,15 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             problems.append(error(where, "row without an image name",
                                   "fill in the file name or delete the row", "csv"))
             continue
-        mark = cells[gradable_position].strip().strip('"').strip() if gradable_position is not None else ""
-        if mark:  # gradable (1) or not (0), beside the grade
+        if gradable_position is not None:  # gradable (1) or not (0), beside the grade
             patient = cells[index["patient"]].strip() if "patient" in index else ""
-            if parse_grade(mark) not in (0, 1):
-                problems.append(error(where, f"{gradable} {mark!r} of {name} is neither 1 (gradable) "
-                                             "nor 0 (ungradable)",
-                                      f"write 1 or 0 in {gradable} (or leave the cell empty)", "grade"))
+            try:
+                mark = gradable_mark(cells[gradable_position])
+            except ValueError:
+                problems.append(gradable_mark_problem(where, name, str(gradable), cells[gradable_position]))
                 rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
                 continue
-            if parse_grade(mark) == 0:
+            if mark == 0:
                 row = LabelRow(name, None, patient, number, raw_grade.strip(), in_folder,
                                marked_by=f"{gradable} 0")
                 if ungradable == "leave_out":

@@ -81,6 +81,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from data_prep.labels import id_words
 from drac_ssl.commands import DEFAULT_N_BOOT, compare_parser
 from drac_ssl.config import REFERABLE_OFF, ConfigError, dotted_settings, read_yaml, referable_cut
 from drac_ssl.figures import (
@@ -654,9 +655,9 @@ def _units_words(resampled: str, units: int | None, n_patients: int | None, n_im
         return (f"images, not patients ({n_patients} patients for {n_images} images: with correlated "
                 f"images of one patient likely too narrow)")
     if unused_column:
-        return (f"images (treated as independent, although column {unused_column!r} looks like a "
-                f"patient id and the folds did not use it: if it is one, these CIs are too narrow "
-                f"and the figures likely optimistic)")
+        return (f"images (treated as independent, although column {unused_column!r} looks like "
+                f"{id_words(unused_column)} and the folds did not use it: if it is one, these CIs "
+                f"are too narrow and the figures likely optimistic)")
     return "images (treated as independent)"
 
 

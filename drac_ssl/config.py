@@ -59,7 +59,7 @@ LAYOUT_NAMES = {"drac": "DRAC", "plain": "plain", "aptos": "APTOS", "eyepacs": "
 """Each layout of :data:`DATA_LAYOUTS` (but ``auto``) as people write it, for help texts and
 messages (:func:`layout_root_help`); ``tests/data_prep/test_layouts.py`` checks that every
 layout has one."""
-SCORED_LAYOUTS = ("drac", "aptos", "eyepacs", "idrid")
+SCORED_LAYOUTS = ("drac", "aptos", "eyepacs", "idrid", "messidor2")
 """The layouts whose label columns ``python -m drac_ssl.export --score --labels`` looks for,
 in this order (``drac_ssl.scoring.LABEL_LAYOUTS``; a plain folder's columns are DRAC's)."""
 

@@ -87,6 +87,7 @@ from data_prep.labels import (
     column_fit,
     column_index,
     column_suggestion,
+    id_words,
     missing_column,
     normalise,
     one_column_for_two_roles,
@@ -96,9 +97,14 @@ from data_prep.labels import (
 from data_prep.layout import COLUMNS, EYE_COLUMNS, PATIENT_COLUMNS, UNGRADABLE_GRADES
 from data_prep.problems import Problem, counted, error, in_line_order, note
 from data_prep.validate import (
+    GRADABLE_SCORE_FIX,
     LabelRow,
     NameIndex,
     eye_of,
+    flagged_ungradable_problem,
+    gradable_column_of,
+    gradable_mark,
+    gradable_mark_problem,
     grade_from_name,
     grade_names_note,
     is_ungraded,
@@ -356,7 +362,7 @@ def _patient_column(table: Table, given: str | None, per_eye: str, image_column:
     guess = patient_column_guess(table.columns, grade_column, image_column)
     if guess is None:
         return None, []
-    return None, [note(table.path, f"column {guess!r} looks like a patient id, but the bootstrap CIs "
+    return None, [note(table.path, f"column {guess!r} looks like {id_words(guess)}, but the bootstrap CIs "
                                    "resample the images as if each were independent (images of one "
                                    "patient are not: the interval is then too narrow)",
                        f"pass --patient-column {shlex.quote(guess)} to resample patients, each with "
@@ -384,7 +390,12 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     the fix: drop ``--grade-column``), not an ungradable row; a grade the CSV's layout writes for
     an ungradable image (DeepDRiD's 5, :data:`data_prep.layout.UNGRADABLE_GRADES`) beyond the
     submission's scale is one error naming it so (refused as an empty cell is), not a grade
-    outside 0..K-1."""
+    outside 0..K-1. A column saying whether each image is gradable
+    (:func:`data_prep.validate.gradable_column_of`: Messidor-2's ``adjudicated_gradable``) is
+    read as the ingest reads it (:func:`data_prep.validate.gradable_mark`): a row it marks 0 is
+    refused as a layout's ungradable grade is, whatever its grade cell holds (one error,
+    :data:`data_prep.validate.GRADABLE_SCORE_FIX`), so a graded row the graders found
+    ungradable is never scored without a word; a cell neither 1 nor 0 (nor empty) is an error."""
     path = Path(path)
     wanted = ([c for c in (image_column, grade_column, patient_column) if c]
               + [c for k in LABEL_LAYOUTS for c in COLUMNS[k]]
@@ -416,6 +427,12 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     other_at = column_index(table, other)[0] if other else None
     marked = _marked_ungradable(table, k)
     marked_rows: list[LabelRow] = []  # rows of the layout's ungradable grade (DeepDRiD's 5)
+    # a column saying whether each image is gradable (Messidor-2's adjudicated_gradable), as the
+    # ingest reads it: 0 marks the row ungradable whatever its grade cell holds
+    gradable = gradable_column_of(table.columns, [table.columns[index["image-name"]], *eyes, column,
+                                                  table.columns[patient_at] if patient_at is not None else ""])
+    gradable_at = column_index(table, gradable)[0] if gradable else None
+    flagged: list[LabelRow] = []  # rows the gradable column marks 0
     names: list[str] = []
     grades: list[int | None] = []
     lines: list[int] = []
@@ -431,6 +448,22 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                                   "delete the row", "csv"))
             continue
         patient = cells[patient_at].strip() if patient_at is not None else ""
+        if gradable_at is not None:
+            try:
+                mark = gradable_mark(cells[gradable_at])
+            except ValueError:
+                problems.append(gradable_mark_problem(where, name, str(gradable), cells[gradable_at]))
+                mark = 0  # no grade scored: the error above says why
+            else:
+                if mark == 0:
+                    flagged.append(LabelRow(name, None, patient, line, raw.strip(),
+                                            marked_by=f"{gradable} 0"))
+            if mark == 0:
+                names.append(name)
+                grades.append(None)
+                lines.append(line)
+                patients.append(patient)
+                continue
         if eyes:  # the grade is the cell of the image's own eye, as the ingest reads it
             own, no_eye = own_eye_cell(where, name, cells, (index["grade"], index["grade-right"]),
                                        eyes, EYE_SCORE_FIX)
@@ -474,6 +507,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     if marked_rows and marked is not None:
         problems.append(marked_ungradable_problem(path, marked_rows, marked, grade_names,
                                                   UNGRADABLE_SCORE_FIX))
+    if flagged:
+        problems.append(flagged_ungradable_problem(path, flagged, str(gradable), GRADABLE_SCORE_FIX))
     if not names and not any(p.severity == "error" for p in problems):
         problems.append(error(path, "the label CSV has a header but no rows",
                               "add one row per image of the submission", "csv"))

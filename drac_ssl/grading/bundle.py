@@ -47,6 +47,7 @@ import torch
 import yaml
 from torch import nn
 
+from data_prep.labels import id_words
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import __version__
 from drac_ssl.config import layout_name
@@ -714,7 +715,7 @@ def fold_grouping_words(data: dict[str, Any], cv: dict[str, Any] | None = None) 
     if n_patients is None and unused:
         return (f"folds: the {counted(n_train, 'training image')} treated as independent"
                 f"{f' ({none})' if none else but}, although "
-                f"the label CSV's column {unused!r} looks like a patient id (the ingest warned): if "
+                f"the label CSV's column {unused!r} looks like {id_words(str(unused))} (the ingest warned): if "
                 f"it is, images of one patient may be in different folds, and every "
                 f"cross-validated figure and CI here is likely optimistic; "
                 f"data.patient_column={unused} groups them{groups_ci}")

@@ -76,6 +76,18 @@ def test_figures_per_variant_and_what_the_epoch_choice_added(tmp_path: Path) -> 
     assert "keep=best with patience 4: the source run's own fine-tuned folds" in row, row
     assert "keep=last: retrained" in row
 
+    # review s57r2 F6: one variant's folds taken made the whole rule "the source run's own ...,
+    # not retrained"; only all of them do, else it is partly retrained, saying which
+    partly = {**reused, "best": {**reused["best"], "vicreg": {
+        **reused["best"]["vicreg"], "folds_taken_from": {"runs/default": [0, 1, 2]}}}}
+    (row,) = keep_selection_rows({**record, "variants": partly, "config_finetune": {"patience": 4}})
+    assert "not retrained" not in row, row
+    assert ("keep=best with patience 4: partly retrained: vicreg (2 of 5 folds retrained), the other "
+            "folds the source run's own") in row, row
+    said = {"expected_but_retrained": ["vicreg (keep=best: 2 of 5 folds retrained)"]}
+    (row,) = keep_selection_rows({**record, "variants": partly, "reuse": said})
+    assert "keep=best: partly retrained: vicreg (keep=best: 2 of 5 folds retrained)" in row, row
+
 
 def test_rules_parse_into_a_fixed_order_and_always_hold_last() -> None:
     assert parse_rules("best,last") == RULES == ("best", "last")  # the committed result's command
@@ -168,3 +180,14 @@ def test_the_fine_tunings_run_where_the_run_was_started_so_its_relative_data_roo
     assert source_cwd(run, "../missing.npz") == elsewhere
     (run / "invocations.jsonl").unlink()
     assert source_cwd(run, "../shared/data/x.npz") == REPO  # no record: the repository
+
+
+def test_the_help_says_relative_override_paths_are_read_from_the_source_runs_folder(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Review s57r2 F7: the fine-tunings run where the source run was started (source_cwd), so a
+    relative path in a trailing override resolves there; --help said nothing of it."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "runs in the folder the source run was started from" in text, text
+    assert "a relative path in an override" in text and "give absolute paths" in text, text

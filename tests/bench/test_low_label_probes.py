@@ -97,3 +97,61 @@ def test_a_run_without_the_random_backbone_probe_is_a_smoke_run() -> None:
     assert smoke_reasons(epochs=50, config_epochs=50) == []
     assert smoke_reasons(epochs=50, config_epochs=50, methods=["finetune", "scratch", "linear"]) == [
         "--methods without random_linear"]
+
+
+def _metadata(folder: Path, meta: dict) -> Path:  # type: ignore[type-arg]
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    return folder / "backbone.safetensors"
+
+
+def test_the_random_backbone_of_a_given_backbone_takes_its_pretrainings_seed(tmp_path: Path) -> None:
+    """Review s57r2 F3: with --backbone PATH, random_linear took this config's run.seed, while
+    the given backbone may have been pretrained with another seed or warm-started. Its seed
+    is the one its metadata.json records; unknown or warm-started is a smoke reason."""
+    from bench.low_label import random_linear_seed
+
+    assert random_linear_seed(3, None) == (3, "run.seed of this run, whose pretraining started from it", [])
+    seeded = _metadata(tmp_path / "seeded", {"initial_weights": "", "config": {
+        "run": {"seed": 7}, "pretrain": {"backbone": {"weights": ""}}}})
+    seed, source, reasons = random_linear_seed(0, seeded)
+    assert (seed, reasons) == (7, []) and "run.seed 7 of the given backbone's pretraining" in source
+
+    seed, source, reasons = random_linear_seed(0, tmp_path / "bare" / "backbone.safetensors")
+    assert seed == 0 and "unknown" in source
+    (reason,) = reasons
+    assert reason.startswith("random_linear: the run.seed of --backbone ") and "is unknown" in reason, reason
+
+    warm = _metadata(tmp_path / "warm", {"initial_weights": "runs/a/pretrain/backbone.safetensors",
+                                         "config": {"run": {"seed": 2}}})
+    seed, _, reasons = random_linear_seed(0, warm)
+    assert seed == 2 and len(reasons) == 1
+    assert "was warm-started from runs/a/pretrain/backbone.safetensors (pretrain.backbone.weights)" in reasons[0]
+    warm_by_config = _metadata(tmp_path / "warm2", {"config": {
+        "run": {"seed": 2}, "pretrain": {"backbone": {"weights": "w.safetensors"}}}})
+    assert "warm-started from w.safetensors" in random_linear_seed(0, warm_by_config)[2][0]
+
+
+def test_the_command_builds_random_linear_from_the_given_backbones_seed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The wiring: ``--backbone PATH`` of a warm-started pretraining with run.seed 7 builds the
+    random backbone from seed 7 (not this config's 0) and names the warm start as a departure."""
+    from bench import low_label
+
+    class Built(Exception):
+        pass
+
+    def built(cfg: object, seed: int) -> None:
+        raise Built(seed)
+
+    weights = _metadata(tmp_path / "given", {"initial_weights": "w0.safetensors", "config": {
+        "run": {"seed": 7}, "data": {"dataset": "mnist"}}})
+    monkeypatch.setattr(low_label, "load_local_weights", lambda *a, **k: None)
+    monkeypatch.setattr(low_label, "random_backbone", built)
+    with pytest.raises(Built) as got:
+        low_label.main(["--dataset", "mnist", "--backbone", str(weights), "--eval-limit", "10",
+                        "--out-dir", str(tmp_path / "out"), "run.device=cpu"])
+    assert got.value.args == (7,)
+    assert "random_linear: --backbone " in capsys.readouterr().out

@@ -1333,6 +1333,60 @@ def test_an_examination_or_visit_column_draws_the_patient_column_hint(tmp_path: 
         assert not validate.looks_like_patient_column(grade), grade
 
 
+NOT_VISIT_IDS = ("examiner", "exam_date", "example_id", "ExamplePath", "examined_by", "Exam eye",
+                 "visitor", "revisit", "visit_number", "VisitNo", "visit_id_date", "Exam time")
+"""Names holding exam / visit / encounter that are no examination id (review s57r2, F1): they
+were matched as substrings, hinted as "an examination or visit id" with --patient-column."""
+
+
+@pytest.mark.parametrize("name", NOT_VISIT_IDS)
+def test_a_name_merely_holding_exam_or_visit_is_no_examination_id(tmp_path: Path, name: str) -> None:
+    """Whole words only: an examiner, an exam date, an example path, a visitor or a visit's
+    ordinal (visit_number 1, 2, ... is shared by every patient) draws no --patient-column hint,
+    and ingest_summary.json names no unused column (which adds caveats to the report)."""
+    assert not validate.looks_like_patient_column(name), name
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 5)})
+    write_csv(data / "labels.csv", ["image name", "DR grade", name],
+              [[f"{i:03d}.png", i % 2, f"E{(i + 1) // 2}"] for i in range(1, 5)])
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
+    assert not any("--patient-column" in w for w in result.warnings), result.warnings
+    assert ingest_summary(tmp_path / "out")["patients"]["unused_column"] is None
+
+
+def test_examination_ids_are_whole_words_alone_or_before_an_id_word() -> None:
+    for name in ("exam", "Examination", "ExamID", "exam no", "Exam_Number", "Encounter Number",
+                 "visit_key", "VisitID", "encounter"):
+        assert validate.looks_like_patient_column(name), name
+        assert validate.id_words(name) == "an examination or visit id (of one patient)", name
+    assert validate.id_words("patient_exam_id") == "a patient id"
+
+
+def test_a_patient_column_is_guessed_before_an_examination_column(tmp_path: Path) -> None:
+    """The patient is the coarser group: ``exam_id, patient_id`` suggests patient_id (the
+    first-column rule suggested exam_id)."""
+    assert validate.patient_column_guess(["image", "exam_id", "patient_id", "grade"], "grade",
+                                         "image") == "patient_id"
+    assert validate.patient_column_guess(["image", "exam_id", "grade"], "grade", "image") == "exam_id"
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 5)})
+    write_csv(data / "labels.csv", ["image name", "DR grade", "exam_id", "patient_id"],
+              [[f"{i:03d}.png", i % 2, f"E{i}", f"P{(i + 1) // 2}"] for i in range(1, 5)])
+    result = ingest.run(config(data, grades=TWO_GRADES), tmp_path / "out", verbose=False)
+    assert any("pass --patient-column 'patient_id'" in w for w in result.warnings), result.warnings
+    assert ingest_summary(tmp_path / "out")["patients"]["unused_column"] == "patient_id"
+
+
+def test_the_summary_line_says_examination_id_for_an_exam_column(tmp_path: Path) -> None:
+    """The printed summary repeated "looks like a patient id" for an exam_id column the warning
+    had called an examination or visit id."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 9)})
+    write_csv(data / "labels.csv", ["image name", "DR grade", "exam_id"],
+              [[f"{i:03d}.png", i % 2, f"E{(i + 1) // 2}"] for i in range(1, 9)])
+    result = ingest.run(config(data, grades=TWO_GRADES, n_folds=2), tmp_path / "out", verbose=False)
+    assert ("folds: each training image its own unit, although column 'exam_id' looks like an "
+            "examination or visit id (of one patient) (see the warning): --patient-column "
+            "'exam_id' groups a patient's images into one fold") in ingest.format_summary(result)
+
+
 def test_columns_that_are_not_patient_ids_give_no_warning() -> None:
     for name in ("image name", "DR grade", "id_code", "diagnosis", "Retinopathy grade", "personal"):
         assert not validate.looks_like_patient_column(name), name
@@ -1522,6 +1576,26 @@ def test_leave_out_keeps_other_bad_grades_errors(tmp_path: Path, grade: str) -> 
     message = expect_error(config(data, grades=TWO_GRADES, ungradable="leave_out"), tmp_path / "out",
                            f"grade {grade if grade == '7' else repr(grade)} of 002.png is")
     assert "1 problem(s)" in message and "has no grade" not in message
+
+
+@pytest.mark.parametrize("cell", ["NA", "nan", " n/a "])
+def test_an_na_gradable_mark_says_nothing_as_an_empty_one(tmp_path: Path, cell: str) -> None:
+    """Review s57r2 F9: an NA / nan cell in adjudicated_gradable was an error ("neither 1 nor
+    0") while an empty one was ignored; both leave the grade cell to decide now (the scorer
+    reads them alike)."""
+    data = make_plain(tmp_path / "d", {f"{i:03d}.png": i % 2 for i in range(1, 7)})
+    write_csv(data / "labels.csv", ["image name", "DR grade", "adjudicated_gradable"],
+              [["001.png", 1, cell], ["002.png", 0, cell], ["003.png", "", cell],
+               ["004.png", 1, 1], ["005.png", 0, 1], ["006.png", 1, 0]])
+    message = expect_error(config(data, grades=TWO_GRADES), tmp_path / "refused",
+                           "003.png has no grade", "006.png is marked ungradable (adjudicated_gradable 0)")
+    assert "neither 1 (gradable) nor 0" not in message, message
+    result = ingest.run(config(data, grades=TWO_GRADES, ungradable="leave_out"), tmp_path / "out",
+                        verbose=False)
+    assert result.n_train == 4
+    left = ingest_summary(tmp_path / "out")["left_out_ungradable"]
+    assert sorted((r["line"], r.get("marked_by", "")) for r in left) == [
+        (4, ""), (7, "adjudicated_gradable 0")], left
 
 
 def test_leave_out_when_every_row_is_ungradable(tmp_path: Path) -> None:

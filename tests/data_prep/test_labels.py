@@ -202,3 +202,29 @@ def test_an_excel_workbook_is_named_not_read_as_utf16(tmp_path: Path) -> None:
         zf.writestr("content.xml", "<office/>")
     table, problems = read(ods)
     assert table is None and [p.what for p in problems] == ["an OpenDocument spreadsheet (.ods), not a CSV"]
+
+
+def test_a_patient_level_grade_needs_a_patient_word_and_a_level_word(tmp_path: Path) -> None:
+    """Review s57r2 F8: ``patient`` / ``subject`` / ``participant`` anywhere in a name kept it
+    from the grade-column suggestions, so ``subject grade``, ``Grade_subject``,
+    ``subjective_grade`` and ``participant_dr_grade`` were never offered; only a patient word
+    and a level word together (DeepDRiD's ``patient_DR_Level``) are a patient-level grade."""
+    from data_prep.labels import column_suggestion, patient_level_column
+
+    for name in ("subject grade", "Grade_subject", "subjective_grade", "participant_dr_grade",
+                 "DR grade", "outpatient_grade"):
+        assert not patient_level_column(name), name
+    for name in ("patient_DR_Level", "PatientDRLevel", "subject level", "patient worst grade"):
+        assert patient_level_column(name), name
+    for column in ("subjective_grade", "participant_dr_grade", "Grade_subject", "subject grade"):
+        csv_path = tmp_path / f"{column}.csv"
+        csv_path.write_text(f"image,{column}\n" + "".join(f"{i}.png,{i % 5}\n" for i in range(10)))
+        table, _ = read_table(csv_path, ["image"])
+        assert table is not None
+        assert column_suggestion(table, "DR grade", "grade", avoid=["image"]) == column, column
+    for column in ("patient_DR_Level", "patient_id"):  # a patient's grade, a patient's number
+        csv_path = tmp_path / "deepdrid.csv"
+        csv_path.write_text(f"image,{column}\n" + "".join(f"{i}.png,{i % 5}\n" for i in range(10)))
+        table, _ = read_table(csv_path, ["image"])
+        assert table is not None
+        assert column_suggestion(table, "DR grade", "grade", avoid=["image"]) is None, column
