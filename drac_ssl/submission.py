@@ -713,6 +713,37 @@ def _notes_file_grades(fields: Sequence[str]) -> int | None:
     return _header_width_grades(fields)
 
 
+def _notes_cut_grades(fields: Sequence[str]) -> int | None:
+    """K of the header of the app's batch file whose notes column was cut (a spreadsheet's
+    column deleted) but whose :data:`UNRELIABLE_COLUMN` stayed, ``case,class,P0..P{K-1},
+    not_reliably_gradable``, else None (review s57r3 F1: such a file read as a 3-grade
+    submission with a column too many on every row)."""
+    if len(fields) < 5 or fields[-1].strip().lower() != UNRELIABLE_COLUMN:
+        return None
+    return _header_width_grades(fields[:-1])
+
+
+def _notes_cut_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]]) -> None:
+    """The one problem of the app's batch file with its notes column cut and its
+    :data:`UNRELIABLE_COLUMN` kept (``rows``: its header, then its rows): what it is, the rows
+    with an empty class (files the app did not grade) by name and line, and what to do."""
+    line, header = rows[0]
+    shown = _shown(",".join(f.strip() for f in header))
+    empty = [(at, fields[0].strip()) for at, fields in rows[1:]
+             if len(fields) < 2 or not fields[1].strip()]
+    named = ", ".join(f"{case or '(no case)'} (line {at})" for at, case in empty[:NOT_GRADED_SHOWN])
+    more = len(empty) - NOT_GRADED_SHOWN
+    ungraded = (f"; {len(empty)} of its {len(rows) - 1} files {'was' if len(empty) == 1 else 'were'} "
+                f"NOT GRADED (an empty class): {named}{f' and {more} more' if more > 0 else ''}"
+                if empty else "")
+    problems.add(line, "notes-file", f"this is the app's batch file ({shown}: grades_with_notes.csv or "
+                 f"grades_INCOMPLETE.csv with its notes column cut off), not a submission{ungraded}",
+                 "check and submit the batch's submission.csv, downloaded beside it (written when "
+                 "every file is graded; the same grades without the notes columns)"
+                 + ("; mend or replace the files NOT GRADED and grade the batch again (the app's batch "
+                    f"tab, or {python_command('drac_ssl.export')} RUN --images DIR --out CSV)" if empty else ""))
+
+
 NOT_GRADED_SHOWN = 10
 """The files NOT GRADED that the check of the app's batch file names, at most (then a count)."""
 
@@ -786,6 +817,8 @@ def _scale_of(rows: Sequence[tuple[int, list[str]]], num_grades: int | None,
     if rows:
         first = rows[0][1]
         k = _notes_file_grades(first)
+        if k is None:
+            k = _notes_cut_grades(first)
         if k is None:
             k = _header_width_grades(first)
         if k is not None:
@@ -946,6 +979,9 @@ def _check(csv_path: str | os.PathLike[str],
     k_known = k_from != "assumed"
     if rows and _notes_file_grades(rows[0][1]) is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv
         _notes_file_problem(problems, rows)
+        return _Checked(problems.finish(), len(rows) - 1, k, k_from)
+    if rows and _notes_cut_grades(rows[0][1]) is not None:  # the same with its notes column cut
+        _notes_cut_problem(problems, rows)
         return _Checked(problems.finish(), len(rows) - 1, k, k_from)
     names = list(grade_names) if grade_names is not None else list(default_grade_names(k))
     columns = submission_columns(k)

@@ -686,3 +686,37 @@ def test_an_image_under_another_name_is_named_as_one_even_with_large_text_metada
         why, fix = said[f"{name}.dat"]
         assert why.startswith("is a PNG image whose name does not end in an image suffix"), why
         assert fix == f"rename it {name}.png", fix
+
+
+@pytest.mark.parametrize("num_grades", [3, 5])
+def test_the_apps_notes_file_with_only_its_notes_column_cut_is_one_problem(
+        tmp_path: Path, num_grades: int) -> None:
+    """Review s57r3 F1: grades_with_notes.csv gained a not_reliably_gradable column before its
+    notes; with the notes column alone deleted (a spreadsheet user keeps the column to filter
+    on), --check read it as a submission on DRAC's scale with a column too many on every row.
+    It is one problem again, on the file's own K, naming the rows NOT GRADED."""
+    import csv
+    import io
+
+    from drac_ssl.submission import write_grades_with_notes
+
+    probs = np.tile(np.full(num_grades, 1.0 / num_grades), (2, 1))
+    full = write_grades_with_notes(
+        tmp_path / "grades_with_notes.csv",
+        [("001.png", 0, ""), ("005.png", None, "NOT GRADED: blank"), ("161.png", 1, "")],
+        probs, None, num_grades=num_grades, unreliable=[[], [], ["a colour picture"]])
+    rows = list(csv.reader(io.StringIO(full.read_text())))
+    assert rows[0][-2:] == ["not_reliably_gradable", "notes"], rows[0]
+    cut = _write(tmp_path, "\n".join(",".join(r[:-1]) for r in rows) + "\n", "cut.csv")
+    problems = check_submission(cut)
+    assert len(problems) == 1, problems
+    (line,) = problems
+    assert line.startswith(f"{cut}:1: this is the app's batch file"), line
+    assert "notes column cut off" in line and "not a submission" in line, line
+    assert "1 of its 3 files was NOT GRADED (an empty class): 005.png (line 3)" in line, line
+    assert "columns, expected" not in line
+    # every file graded: the same one problem, without a NOT GRADED list
+    graded = [r for r in rows if r[0] != "005.png"]
+    cut2 = _write(tmp_path, "\n".join(",".join(r[:-1]) for r in graded) + "\n", "cut2.csv")
+    (line,) = check_submission(cut2)
+    assert "not a submission" in line and "NOT GRADED" not in line, line
