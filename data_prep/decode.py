@@ -63,6 +63,7 @@ import io
 import re
 import struct
 import threading
+import unicodedata
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -473,13 +474,30 @@ def _composite(colour: np.ndarray, alpha: np.ndarray, path: str) -> tuple[np.nda
 # Metadata that changes what the pixels mean
 
 
+PROFILE_DESCRIPTION_CHARS = 80
+"""The most characters of an ICC profile's description that a warning quotes."""
+
+
+def one_line(text: str, limit: int = PROFILE_DESCRIPTION_CHARS) -> str:
+    """``text`` (a string from a file's metadata) as one short line: every control character
+    (line break, tab, ...) and run of white space made one space, then cut to ``limit``
+    characters with "..." (review s57r3 F2: an ICC profile's description reached the app's
+    result text with its line breaks, where a crafted file could start a heading of its own, and
+    at any length)."""
+    flat = " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())
+    return flat if len(flat) <= limit else flat[:max(limit - 3, 0)].rstrip() + "..."
+
+
 def _profile_description(icc: bytes) -> str:
+    """The embedded ICC profile's description as one short line (:func:`one_line`), or "" when
+    it cannot be read."""
     try:
         from PIL import ImageCms
 
-        return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+        text = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
     except Exception:  # noqa: BLE001 - no littlecms, or a profile it cannot parse
         return ""
+    return one_line(text or "")
 
 
 def _ratio(pair: object) -> float | None:
