@@ -1812,6 +1812,12 @@ def check_test_list(images: Sequence[Path], names: Sequence[tuple[int, str]], cs
     return problems
 
 
+KEEP_TEST_WHOLE = ("remove it from the training set (the image and its label row) or rename it there; "
+                   "keep the test set whole: a submission needs a row for every test image")
+"""The fix of an image in both sets (DRAC trial s57 F4: "remove it from one of the two sets"
+could drop a test image the challenge's submission must grade)."""
+
+
 def names_in_both(train: Sequence[Path], test: Sequence[Path],
                   allowed: bool = False) -> list[Problem]:
     """An image name in both the training and the test set is fatal (ids must be unique).
@@ -1827,7 +1833,7 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path],
                                      "contents differ", "nothing to do", "match")] if both else []
     return [error(path, f"image present in both train and test: {train_names[name_key(path.name)]} "
                         "has the same name",
-                  "remove it from one of the two sets", "in-both")
+                  KEEP_TEST_WHOLE, "in-both")
             for path in both]
 
 
@@ -1845,7 +1851,15 @@ def identical_content(files: Sequence[tuple[str, str, str]]) -> list[Problem]:
         if len(splits) > 1:
             what = (f"the same image is in both the training and the test set "
                     f"(byte-identical to {', '.join(paths[1:])}; sha256 {digest[:12]})")
-            fix = "remove it from one of the two sets"
+            fix = KEEP_TEST_WHOLE
+        elif splits == {"test"}:
+            # test images are graded, not trained on: both keep their rows in a submission
+            problems.append(warning(
+                paths[0], f"byte-identical to the test image(s) {', '.join(paths[1:])} "
+                          f"(sha256 {digest[:12]}): each is graded and keeps its row",
+                "nothing to do for a challenge's test set (every test image needs its row); "
+                "otherwise check that the copies are meant", "identical"))
+            continue
         else:
             what = f"byte-identical to {', '.join(paths[1:])} (sha256 {digest[:12]})"
             fix = "delete the duplicate copies so each image is counted once"
