@@ -104,7 +104,7 @@ import os
 import shlex
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -938,13 +938,19 @@ def _no_test_folder(root: Path, folder: Path, name: str) -> Problem:
                 "no-testing-set")
 
 
+def _missing_folder(message: str, problems: Sequence[Problem]) -> IngestError:
+    """The error of a layout whose image folder is not found: ``message`` (what is missing, the
+    fix) followed by the ``problems``' errors found while looking (several folders matching one
+    name ...), which the error also carries."""
+    errors = [p for p in problems if p.severity == "error"]
+    return IngestError(message + (f"\n{format_problems(errors)}" if errors else ""), errors)
+
+
 def _discover_aptos(root: Path, labels_csv: str) -> Layout:
     train, problems = find_named(root, APTOS_TRAIN)
     if train is None:
-        errors = [p for p in problems if p.severity == "error"]
-        listing = f"\n{format_problems(errors)}" if errors else ""
-        raise IngestError(f"{root}: no APTOS '{APTOS_TRAIN}/' folder here -> point --root at the "
-                          f"folder holding '{APTOS_CSV}' and '{APTOS_TRAIN}/'{listing}", errors)
+        raise _missing_folder(f"{root}: no APTOS '{APTOS_TRAIN}/' folder here -> point --root at the "
+                              f"folder holding '{APTOS_CSV}' and '{APTOS_TRAIN}/'", problems)
     csv_path, found = (_explicit_csv(labels_csv, root) if labels_csv
                        else _required(root, APTOS_CSV, "APTOS label"))
     test_dir, said = find_named(root, APTOS_TEST)
@@ -1004,10 +1010,8 @@ def _discover_idrid(root: Path, labels_csv: str) -> Layout:
                                      f"set against it: {python_command('drac_ssl.export')} --score "
                                      f"SUBMISSION.csv --labels {shlex.quote(str(other))}", "layout"))
     if train is None:
-        errors = [p for p in problems if p.severity == "error"]
-        listing = f"\n{format_problems(errors)}" if errors else ""
-        raise IngestError(f"{task}: no '{IMAGES_DIR}/{TRAIN_DIR}' folder -> unzip the IDRiD "
-                          f"grading archive unchanged{listing}", errors)
+        raise _missing_folder(f"{task}: no '{IMAGES_DIR}/{TRAIN_DIR}' folder -> unzip the IDRiD "
+                              "grading archive unchanged", problems)
     if test is None and not any(p.severity == "error" for p in more):
         # said at the ingest as APTOS and EyePACS say it, not by the export at the very end
         # (review s52 F4)
@@ -1028,11 +1032,9 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
                           f"validation sets are not merged into one pool) -> pass {named}")
     images, problems = find_named(root, DEEPDRID_IMAGES)
     if images is None:
-        errors = [p for p in problems if p.severity == "error"]
-        listing = f"\n{format_problems(errors)}" if errors else ""
-        raise IngestError(f"{root}: no DeepDRiD '{DEEPDRID_IMAGES}/' folder here -> point --root at "
-                          f"the folder holding '{DEEPDRID_SETS[0]}.csv' and '{DEEPDRID_IMAGES}/' "
-                          f"(its per-patient folders){listing}", errors)
+        raise _missing_folder(f"{root}: no DeepDRiD '{DEEPDRID_IMAGES}/' folder here -> point --root at "
+                              f"the folder holding '{DEEPDRID_SETS[0]}.csv' and '{DEEPDRID_IMAGES}/' "
+                              "(its per-patient folders)", problems)
     if labels_csv:
         csv_path, found = _explicit_csv(labels_csv, root)
     else:
@@ -1054,11 +1056,8 @@ def _discover_messidor2(root: Path, labels_csv: str) -> Layout:
     """A Messidor-2 folder (module docstring): ``IMAGES/`` and ``messidor_data.csv``."""
     images, problems = find_named(root, MESSIDOR2_IMAGES)
     if images is None:
-        errors = [p for p in problems if p.severity == "error"]
-        listing = f"\n{format_problems(errors)}" if errors else ""
-        raise IngestError(f"{root}: no Messidor-2 '{MESSIDOR2_IMAGES}/' folder here -> point --root "
-                          f"at the folder holding '{MESSIDOR2_CSV}' and '{MESSIDOR2_IMAGES}/'"
-                          f"{listing}", errors)
+        raise _missing_folder(f"{root}: no Messidor-2 '{MESSIDOR2_IMAGES}/' folder here -> point --root "
+                              f"at the folder holding '{MESSIDOR2_CSV}' and '{MESSIDOR2_IMAGES}/'", problems)
     csv_path, found = (_explicit_csv(labels_csv, root) if labels_csv
                        else _required(root, MESSIDOR2_CSV, "Messidor-2 label"))
     problems += found
