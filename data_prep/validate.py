@@ -341,7 +341,8 @@ class DecodedImage:
     content has colour (its channels differ), whatever was asked for. ``gray``: the pixels
     as ``(H, W)`` grey (the luminance of colour pixels). ``grey_conversion``: a file of three
     channels read as grey (``channels=1``), the words of that finding (also in ``problems``:
-    "RGB image (converted to grayscale: ...)"); "" when none was made.
+    "RGB image (converted to grayscale: ...)"); "" when none was made. ``phantom``: the file
+    carries drac_ssl's phantom marker (:func:`data_prep.decode.phantom_marked`).
     """
 
     pixels: np.ndarray | None
@@ -352,6 +353,7 @@ class DecodedImage:
     file_format: str = ""
     colour: bool = False
     grey_conversion: str = ""
+    phantom: bool = False
 
     @property
     def gray(self) -> np.ndarray | None:
@@ -453,7 +455,7 @@ def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
                                          expected_side if grey else None)
     to_grey = converted[0].what if converted and decoded.pixels.ndim == 3 and pixels.ndim == 2 else ""
     return DecodedImage(pixels, decoded.width, decoded.height, decoded.mode, problems,
-                        decoded.file_format, decoded.colour, to_grey)
+                        decoded.file_format, decoded.colour, to_grey, decoded.phantom)
 
 
 # --------------------------------------------------------------------------------------

@@ -198,12 +198,17 @@ def _data_section(run_dir: Path) -> list[str]:
     prov = data_provenance(run_dir / "data")
     lines = ["## Data", ""]
     if prov["kind"] == "phantom":
+        marked = prov.get("phantom_marked")
+        total = prov["n_train"] + prov["n_test"] + prov["n_unlabelled"]
         lines += ["> **Honest note: this run used the phantom UW-OCTA set**, procedural stand-ins "
                   "drawn by `data_prep.phantom`, not patient images. Every number below measures the "
-                  "pipeline on synthetic data; none says how well it grades real diabetic retinopathy.", ""]
+                  "pipeline on synthetic data; none says how well it grades real diabetic retinopathy."
+                  + (f" {marked} of its {total} images carry the phantom marker `data_prep.phantom` "
+                     "writes into each PNG, which counts a run as phantom wherever the images were "
+                     "copied." if marked else ""), ""]
     elif prov["kind"] == "drac":
         lines += [f"Images ingested from `{prov['root']}` ({layout_name(prov.get('layout'))} layout), not recognised as "
-                  "the package's phantom set (no phantom.json marker beside them); whether they are the official DRAC 2022 data is the user's "
+                  "the package's phantom set (no phantom.json beside them, no image with its phantom marker); whether they are the official DRAC 2022 data is the user's "
                   "statement, not checked here.", ""]
     elif prov["kind"] != "unknown":
         lines += [f"Images ingested from `{prov['root']}` ({layout_name(prov.get('layout'))} layout).", ""]
