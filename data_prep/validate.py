@@ -1055,6 +1055,20 @@ def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names:
                 fix, "grade-names")
 
 
+def _ungradable_row(row: LabelRow, ungradable: str, left_out: list[LabelRow],
+                    refused: list[LabelRow], rows: list[LabelRow]) -> None:
+    """File a label ``row`` marked ungradable (by a gradable column's 0, Messidor-2's
+    ``adjudicated_gradable``, or by the layout's ungradable grade, DeepDRiD's 5) as
+    ``ungradable`` (``data.ungradable``) says: ``leave_out``, into ``left_out`` (the ingest
+    leaves its image out); ``error``, into ``refused`` (one error for all of them, once the
+    file is read) and into ``rows`` too, so that its image is not also called unlabelled."""
+    if ungradable == "leave_out":
+        left_out.append(row)
+    else:
+        refused.append(row)
+        rows.append(row)
+
+
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
                 grade_names: Sequence[str] = DRAC_GRADES,
@@ -1186,13 +1200,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
                 continue
             if mark == 0:
-                row = LabelRow(name, None, patient, number, raw_grade.strip(), in_folder,
-                               marked_by=f"{gradable} 0")
-                if ungradable == "leave_out":
-                    left_out.append(row)
-                else:
-                    flagged.append(row)
-                    rows.append(row)  # kept, so that its image is not also called unlabelled
+                _ungradable_row(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder,
+                                         marked_by=f"{gradable} 0"),
+                                ungradable, left_out, flagged, rows)
                 continue
         if per_eye:  # the grade is the cell of the image's own eye
             own, no_eye = own_eye_cell(where, name, cells, (index["grade"], index["grade-right"]),
@@ -1209,12 +1219,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 and not 0 <= grade < len(grade_names)):
             # the layout's word for ungradable (DeepDRiD's 5), not a grade beyond the scale
             patient = cells[index["patient"]].strip() if "patient" in index else ""
-            row = LabelRow(name, None, patient, number, raw_grade.strip(), in_folder)
-            if ungradable == "leave_out":
-                left_out.append(row)
-            else:
-                marked.append(row)
-                rows.append(row)  # kept, so that its image is not also called unlabelled
+            _ungradable_row(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder),
+                            ungradable, left_out, marked, rows)
             continue
         if grade is None and (named := grade_from_name(raw_grade, grade_names)) is not None:
             grade = named  # a configured grade name ('severe', even 'none'): its number
