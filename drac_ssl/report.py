@@ -1135,7 +1135,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                   f"evidence either way). The CI resamples {resampled} for this one training: "
                   "training randomness is not in it, and the same run with another run.seed can "
                   "move a difference by as much as the CI's half-width (put such runs side by side "
-                  "with python -m drac_ssl.compare):", ""]
+                  f"with `{python_command('drac_ssl.compare', in_file=True)}`):", ""]
         if freeze == "frozen" and "scratch" in {r.get("variant") for r in rows}:
             lines[-2:-2] = ["With the backbone frozen (finetune.freeze=frozen), scratch is a random backbone "
                             "that is never trained, under a trained head: a difference against scratch compares "
@@ -1297,8 +1297,9 @@ def _generic_closing_lines(run_dir: Path, dataset: str) -> list[str]:
     cfg = _saved_config(run_dir)
     umm_ran = (run_dir / "umm").is_dir()
     left_out = "Fine-tuning and export" if umm_ran else "UMM, fine-tuning and export"
-    measures = ("the k-NN monitor above and `python -m bench.low_label` measure"
-                if (cfg.get("pretrain") or {}).get("knn_every") else "`python -m bench.low_label` measures")
+    bench = f"`{python_command('bench.low_label', in_file=True)}`"
+    measures = (f"the k-NN monitor above and {bench} measure"
+                if (cfg.get("pretrain") or {}).get("knn_every") else f"{bench} measures")
     only = "pretraining, then UMM" if umm_ran else "pretraining only"
     return [f"{left_out}: not part of this run. A generic data set's run is {only} "
             f"(data.dataset={dataset}: the fine-tuning grades an ingested folder of retinal images); "
