@@ -64,8 +64,9 @@ from drac_ssl.console import ProgressLines
 from drac_ssl.io import atomic_path, atomic_write_json
 
 STATE_NAME = "state.json"
-STATE_VERSION = 3  # 2: channels and the decoding options are part of the state; 3: the
-# findings include blank images (validate.blank_problem): older findings lack them
+STATE_VERSION = 4  # 2: channels and the decoding options are part of the state; 3: the
+# findings include blank images (validate.blank_problem): older findings lack them; 4: each
+# file's phantom marker (FileRecord.phantom): an older state would read every file as unmarked
 
 
 def array_path(cache_dir: Path, size: int) -> Path:
@@ -225,6 +226,9 @@ class FileRecord:
     resized: dict[int, np.ndarray] | None = None  # new rows when decoded in this run (until spilled)
     spill_row: int = -1  # row of the new rows in the RowSpill, else -1
     decoded: bool = False
+    # the file carries drac_ssl's phantom marker (data_prep.decode.phantom_marked), read with
+    # the header when it was decoded and kept in the state, so a reused file keeps it too
+    phantom: bool = False
 
     def problems(self, display_path: str) -> list[Problem]:
         return [Problem(display_path, *issue) for issue in self.issues]
@@ -234,7 +238,7 @@ class FileRecord:
         return {"size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256,
                 "width": self.width, "height": self.height, "mode": self.mode,
                 "colour": self.colour, "issues": [list(issue) for issue in self.issues],
-                "cache_index": cache_index}
+                "phantom": self.phantom, "cache_index": cache_index}
 
 
 @dataclass(frozen=True)
@@ -253,7 +257,7 @@ def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options
           path: str) -> FileRecord:
     """Record what was decoded and the cache rows."""
     record.width, record.height, record.mode = image.width, image.height, image.mode
-    record.colour = image.colour
+    record.colour, record.phantom = image.colour, image.phantom
     problems = list(image.problems)
     if image.pixels is not None:
         problems += blank_problem(image.pixels, path)  # the decoded pixels: no second decode

@@ -47,6 +47,8 @@ density, TIFF resolution)
 PNG text metadata (XMP, comments)      read up to :data:`TEXT_CHUNK_LIMIT` (16 MB) a chunk, above
 above Pillow's 1 MB a chunk            Pillow's default 1 MB (no message); above it, pixels from
                                        OpenCV, the metadata not read (note, ``metadata``)
+PNG text chunk ``drac_ssl`` (the       ``Decoded.phantom`` set, from the header Pillow reads
+phantom marker of data_prep.phantom)   anyway (no message here: the ingest counts them)
 1-bit (black and white)                read as grey levels 0 and 255 (note, ``bit-depth``:
                                        a thresholded export or a mask?)
 2/4-bit, MinIsWhite TIFF, BMP row      done by the decoders (0..255 scale, inversion, row
@@ -65,7 +67,7 @@ import struct
 import threading
 import unicodedata
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import cv2
@@ -98,6 +100,24 @@ _ORIENTATIONS = {
 }
 """Exif Orientation value -> what a viewer does to the stored pixels to show them upright."""
 
+PHANTOM_TEXT_KEY = "drac_ssl"
+"""The PNG ``tEXt`` keyword of the marker :mod:`data_prep.phantom` writes into every phantom
+image, before the image data (so Pillow's header read, ``Image.open(...).info``, holds it
+without decoding a pixel); its text is :data:`PHANTOM_TEXT`. It travels with the file: a
+phantom PNG copied into another folder still says what it is (:func:`phantom_marked`)."""
+PHANTOM_TEXT = ("synthetic phantom UW-OCTA image drawn by drac_ssl (python -m data_prep "
+                "phantom), not a retinal image of a patient")
+"""The marker's text; :func:`phantom_marked` reads any text of the key starting with
+:data:`PHANTOM_TEXT_START`, so a later rewording still matches the files made before it."""
+PHANTOM_TEXT_START = "synthetic phantom"
+
+
+def phantom_marked(info: Mapping[str, object]) -> bool:
+    """Whether an image file's metadata (Pillow's ``im.info``, filled from the header when the
+    file is opened) carries drac_ssl's phantom marker (:data:`PHANTOM_TEXT_KEY`)."""
+    text = info.get(PHANTOM_TEXT_KEY)
+    return isinstance(text, str) and text.startswith(PHANTOM_TEXT_START)
+
 
 @dataclass
 class Decoded:
@@ -106,7 +126,9 @@ class Decoded:
     ``pixels`` is None when the file cannot be used (an ``error`` is in ``problems``).
     ``width``/``height`` are those of the upright image; ``mode`` is Pillow's name of the
     stored pixel format (``L``, ``I;16``, ``RGB``, ``P``, ``CMYK`` ...); ``colour`` is True
-    when the channels differ somewhere (an RGB file of a grey picture is grey).
+    when the channels differ somewhere (an RGB file of a grey picture is grey). ``phantom``:
+    the file carries drac_ssl's phantom marker (:func:`phantom_marked`: a synthetic image drawn
+    by :mod:`data_prep.phantom`, not a retinal image).
     """
 
     pixels: np.ndarray | None
@@ -116,6 +138,7 @@ class Decoded:
     file_format: str = ""
     colour: bool = False
     problems: list[Problem] = field(default_factory=list)
+    phantom: bool = False
 
 
 def channels_differ(pixels: np.ndarray) -> bool:
@@ -907,7 +930,10 @@ def _decode_with_pillow(data: bytes, path: str) -> Decoded:
             return _open_fallback(data, path)
         with im:
             try:
-                return _decode_opened(im, data, path)
+                decoded = _decode_opened(im, data, path)
+                # the header's text chunks, read at open: no second pass over the file
+                decoded.phantom = phantom_marked(im.info)
+                return decoded
             except _TextTooLarge:
                 raise
             except Exception as exc:  # noqa: BLE001 - one odd file must not stop an ingest

@@ -44,7 +44,7 @@ import numpy as np
 
 from data_prep import cache
 from data_prep import near_duplicates as twins
-from data_prep.decode import guessed_bits
+from data_prep.decode import PHANTOM_TEXT_KEY, guessed_bits
 from data_prep.folds import TWIN_UNIT, assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import (
@@ -56,6 +56,7 @@ from data_prep.layout import (
     relative,
     scan_image_folder,
 )
+from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
@@ -165,6 +166,8 @@ class IngestResult:
     left_out_ungradable: list[tuple[LabelRow, str | None]] = field(default_factory=list)
     # data.missing=leave_out: the label rows whose image is nowhere, left out, in file order
     left_out_missing: list[LabelRow] = field(default_factory=list)
+    # images (of every split) that carry drac_ssl's phantom marker: any makes the run a phantom one
+    n_phantom_marked: int = 0
 
 
 @dataclass
@@ -830,6 +833,32 @@ def _mixed_bit_depths(entries: Sequence[ImageEntry], where: Path) -> list[Proble
                     "so that every image is scaled alike", "bit-depth")]
 
 
+def _phantom_images(entries: Sequence[ImageEntry], root: Path) -> list[Problem]:
+    """A warning for each image that carries drac_ssl's phantom marker (``record.phantom``:
+    :func:`data_prep.decode.phantom_marked`) in a root without the phantom set's
+    ``phantom.json``: phantom PNGs copied among other images (the printed list merges them
+    into one line naming the count). Any marked image makes the run count as phantom
+    (:func:`drac_ssl.grading.bundle.data_provenance`, from ``ingest_summary.json``'s
+    ``phantom_marked``); in the phantom set's own folder that is what was meant, said by the
+    summary's count alone."""
+    if (root / PHANTOM_MANIFEST).is_file():
+        return []
+    return [warning(e.display, "a synthetic phantom image drawn by drac_ssl (its PNG carries the "
+                               f"'{PHANTOM_TEXT_KEY}' phantom marker), not a retinal image: the run "
+                               "counts as one on phantom data, its model as trained on phantoms",
+                    "take the phantom images (python -m data_prep phantom's output) out of the "
+                    "data; keep them only for a demonstration run", "phantom")
+            for e in entries if e.record.phantom]
+
+
+def _phantom_words(n_marked: int, n_images: int) -> str:
+    """The summary's line on the images that carry the phantom marker ('' when none does)."""
+    if not n_marked:
+        return ""
+    return (f"phantom: {n_marked} of {counted(n_images, 'image')} carry drac_ssl's phantom marker "
+            f"(synthetic images, not retinal ones): the run counts as one on phantom data")
+
+
 EYE_NAME = re.compile(r"^(?P<patient>.+)_(?:left|right)$", re.IGNORECASE)
 """EyePACS / Kaggle DR 2015 image ids: ``<patient>_left`` and ``<patient>_right``."""
 
@@ -1153,6 +1182,9 @@ def format_summary(result: IngestResult) -> str:
         lines.append(said)
     if _twins_line(result.near_duplicates):
         lines.append(_twins_line(result.near_duplicates))
+    if result.n_phantom_marked:
+        lines.append(_phantom_words(result.n_phantom_marked,
+                                    result.n_train + result.n_test + result.n_unlabelled))
     if result.preprocessing:
         lines.append(f"preprocessing of the cached copies: {', then '.join(result.preprocessing)}")
     if result.left_out_ungradable:
@@ -1218,8 +1250,10 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         ``n_train``, ``n_test``, ``n_unlabelled`` and the training images per grade and per
         fold; the printed ``warnings`` and ``notes`` (``findings``: the same, structured;
         ``problems`` is always empty: a fatal one raises); files decoded / reused and
-        ``seconds``; ``grade_names``, ``channels``, the fundus ``preprocessing`` and how the
-        folds were grouped by ``patients``.
+        ``seconds``; ``grade_names``, ``channels``, the fundus ``preprocessing``, how the
+        folds were grouped by ``patients`` and ``n_phantom_marked``, the images that carry
+        drac_ssl's phantom marker (a copied phantom PNG: a warning each, outside the phantom
+        set's own folder).
     """
     out = Path(out_dir).expanduser().absolute()
     said = wording or _as_written
@@ -1341,6 +1375,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
     problems += apply_strict(_small_images(entries, sizes), cfg.strict)
     problems += apply_strict(_mixed_bit_depths(entries, root), cfg.strict)
+    problems += apply_strict(_phantom_images(entries, root), cfg.strict)
 
     twin_groups = None
     if not any(p.severity == "error" for p in problems):
@@ -1387,6 +1422,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             left_out_ungradable=[(row, None if path is None else relative(path, root))
                                  for row, path in left_out],
             left_out_missing=missing,
+            n_phantom_marked=sum(1 for e in entries if e.record.phantom),
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
@@ -1496,6 +1532,9 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "left_out_ungradable": [{"name": row.name, "line": row.line, "grade_cell": row.written,
                                  "image": image, **({"marked_by": row.marked_by} if row.marked_by else {})}
                                 for row, image in result.left_out_ungradable],
+        # images carrying drac_ssl's phantom marker (a PNG text chunk): > 0 makes the run a
+        # phantom one, as the phantom set's phantom.json beside the images does
+        "phantom_marked": result.n_phantom_marked,
         "missing": cfg.missing,
         # data.missing=leave_out: every label row left out because its image is nowhere
         "left_out_missing": [{"name": row.name, "line": row.line, "grade_cell": row.written, "grade": row.grade}

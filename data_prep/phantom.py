@@ -16,7 +16,9 @@ Disease severity is a latent continuous score per image (grade plus noise), so n
 grades overlap and the grading problem is ordinal rather than trivially separable.
 
 :func:`render_phantom` draws one image; :func:`generate` writes a whole data set in the DRAC
-folder layout (``python -m data_prep phantom --out DIR``).
+folder layout (``python -m data_prep phantom --out DIR``). Every PNG it writes carries a
+text chunk saying it is a synthetic phantom (:func:`encode_phantom_png`), besides the set's
+``phantom.json``: the ingest counts a run on such images as phantom wherever they were copied.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ import csv
 import io
 import math
 import os
+import struct
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from data_prep.decode import PHANTOM_TEXT, PHANTOM_TEXT_KEY
 from data_prep.pool import spawn_pool
 from drac_ssl.console import ProgressLines  # stdlib only
 from drac_ssl.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json_dict
@@ -55,6 +60,7 @@ __all__ = [
     "balanced_grade_counts",
     "cli",
     "draw_severity",
+    "encode_phantom_png",
     "generate",
     "image_name",
     "nonperfusion_fraction",
@@ -787,10 +793,19 @@ def _is_complete(root: Path, params: dict[str, Any], plan: PhantomPlan) -> bool:
     return True
 
 
-def _render_and_write(task: tuple[int, int, int, int, str]) -> str:
-    """Worker: render one phantom and write it atomically as PNG."""
-    seed, image_id, grade, size, path = task
-    img = phantom_image(seed, image_id, grade, size)
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk (PNG 1.2 section 5.3): length, type, data, CRC-32 of type and data."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def encode_phantom_png(img: np.ndarray) -> bytes:
+    """The PNG file of a phantom ``img`` (uint8 ``(S, S)`` grey) with drac_ssl's phantom marker.
+
+    The marker is a ``tEXt`` chunk, keyword :data:`data_prep.decode.PHANTOM_TEXT_KEY`, text
+    :data:`data_prep.decode.PHANTOM_TEXT`, placed right after ``IHDR`` (before the image data,
+    where a header read finds it), so an image copied out of the phantom set, away from its
+    ``phantom.json``, still makes an ingest count the run as phantom. The pixels are OpenCV's
+    encoding, unchanged. Raises RuntimeError when OpenCV cannot encode ``img``."""
     # RLE strategy: half the encoding time of the default, and slightly smaller files
     png_flags = [
         cv2.IMWRITE_PNG_COMPRESSION,
@@ -800,8 +815,23 @@ def _render_and_write(task: tuple[int, int, int, int, str]) -> str:
     ]
     ok, buf = cv2.imencode(".png", img, png_flags)
     if not ok:
-        raise RuntimeError(f"PNG encoding failed for {path}")
-    atomic_write_bytes(path, buf.tobytes())
+        raise RuntimeError("PNG encoding failed")
+    data = buf.tobytes()
+    after_ihdr = 8 + 12 + 13  # signature, then IHDR: length, type, 13 bytes, CRC
+    marker = _png_chunk(b"tEXt", PHANTOM_TEXT_KEY.encode("latin-1") + b"\x00"
+                        + PHANTOM_TEXT.encode("latin-1"))
+    return data[:after_ihdr] + marker + data[after_ihdr:]
+
+
+def _render_and_write(task: tuple[int, int, int, int, str]) -> str:
+    """Worker: render one phantom and write it atomically as PNG, marked as a phantom
+    (:func:`encode_phantom_png`)."""
+    seed, image_id, grade, size, path = task
+    try:
+        data = encode_phantom_png(phantom_image(seed, image_id, grade, size))
+    except RuntimeError:
+        raise RuntimeError(f"PNG encoding failed for {path}") from None
+    atomic_write_bytes(path, data)
     return path
 
 

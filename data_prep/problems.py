@@ -163,7 +163,8 @@ class Problem:
             return self
         accept = {"grades": "ingest the labels as they are",
                   "patient": "fold the images as if independent",
-                  "blank": "ingest it as it is"}.get(
+                  "blank": "ingest it as it is",
+                  "phantom": "ingest it as a phantom image"}.get(
                       self.kind, "convert it automatically")
         return dataclasses.replace(
             self,

@@ -341,7 +341,8 @@ class DecodedImage:
     content has colour (its channels differ), whatever was asked for. ``gray``: the pixels
     as ``(H, W)`` grey (the luminance of colour pixels). ``grey_conversion``: a file of three
     channels read as grey (``channels=1``), the words of that finding (also in ``problems``:
-    "RGB image (converted to grayscale: ...)"); "" when none was made.
+    "RGB image (converted to grayscale: ...)"); "" when none was made. ``phantom``: the file
+    carries drac_ssl's phantom marker (:func:`data_prep.decode.phantom_marked`).
     """
 
     pixels: np.ndarray | None
@@ -352,6 +353,7 @@ class DecodedImage:
     file_format: str = ""
     colour: bool = False
     grey_conversion: str = ""
+    phantom: bool = False
 
     @property
     def gray(self) -> np.ndarray | None:
@@ -453,7 +455,7 @@ def inspect_image(data: bytes, path: str, *, channels: int | str | None = 1,
                                          expected_side if grey else None)
     to_grey = converted[0].what if converted and decoded.pixels.ndim == 3 and pixels.ndim == 2 else ""
     return DecodedImage(pixels, decoded.width, decoded.height, decoded.mode, problems,
-                        decoded.file_format, decoded.colour, to_grey)
+                        decoded.file_format, decoded.colour, to_grey, decoded.phantom)
 
 
 # --------------------------------------------------------------------------------------
@@ -1053,6 +1055,20 @@ def grade_names_note(csv_path: str | Path, by_name: dict[int, int], grade_names:
                 fix, "grade-names")
 
 
+def _ungradable_row(row: LabelRow, ungradable: str, left_out: list[LabelRow],
+                    refused: list[LabelRow], rows: list[LabelRow]) -> None:
+    """File a label ``row`` marked ungradable (by a gradable column's 0, Messidor-2's
+    ``adjudicated_gradable``, or by the layout's ungradable grade, DeepDRiD's 5) as
+    ``ungradable`` (``data.ungradable``) says: ``leave_out``, into ``left_out`` (the ingest
+    leaves its image out); ``error``, into ``refused`` (one error for all of them, once the
+    file is read) and into ``rows`` too, so that its image is not also called unlabelled."""
+    if ungradable == "leave_out":
+        left_out.append(row)
+    else:
+        refused.append(row)
+        rows.append(row)
+
+
 def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 patient_column: str = "",
                 grade_names: Sequence[str] = DRAC_GRADES,
@@ -1184,13 +1200,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
                 continue
             if mark == 0:
-                row = LabelRow(name, None, patient, number, raw_grade.strip(), in_folder,
-                               marked_by=f"{gradable} 0")
-                if ungradable == "leave_out":
-                    left_out.append(row)
-                else:
-                    flagged.append(row)
-                    rows.append(row)  # kept, so that its image is not also called unlabelled
+                _ungradable_row(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder,
+                                         marked_by=f"{gradable} 0"),
+                                ungradable, left_out, flagged, rows)
                 continue
         if per_eye:  # the grade is the cell of the image's own eye
             own, no_eye = own_eye_cell(where, name, cells, (index["grade"], index["grade-right"]),
@@ -1207,12 +1219,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 and not 0 <= grade < len(grade_names)):
             # the layout's word for ungradable (DeepDRiD's 5), not a grade beyond the scale
             patient = cells[index["patient"]].strip() if "patient" in index else ""
-            row = LabelRow(name, None, patient, number, raw_grade.strip(), in_folder)
-            if ungradable == "leave_out":
-                left_out.append(row)
-            else:
-                marked.append(row)
-                rows.append(row)  # kept, so that its image is not also called unlabelled
+            _ungradable_row(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder),
+                            ungradable, left_out, marked, rows)
             continue
         if grade is None and (named := grade_from_name(raw_grade, grade_names)) is not None:
             grade = named  # a configured grade name ('severe', even 'none'): its number

@@ -2338,7 +2338,8 @@ def save_config(cfg: Config, path: str | os.PathLike[str]) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
     tmp.write_text(
-        RESOLVED_HEADER + f"; rerun with: {python_command('drac_ssl.train')} -c THIS_FILE\n"
+        # a file read later, from anywhere: no absolute interpreter path (python_word's in_file)
+        RESOLVED_HEADER + f"; rerun with: {python_command('drac_ssl.train', in_file=True)} -c THIS_FILE\n"
         + yaml.safe_dump(to_dict(cfg), sort_keys=False),
         encoding="utf-8",
     )

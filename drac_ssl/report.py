@@ -198,12 +198,17 @@ def _data_section(run_dir: Path) -> list[str]:
     prov = data_provenance(run_dir / "data")
     lines = ["## Data", ""]
     if prov["kind"] == "phantom":
+        marked = prov.get("phantom_marked")
+        total = prov["n_train"] + prov["n_test"] + prov["n_unlabelled"]
         lines += ["> **Honest note: this run used the phantom UW-OCTA set**, procedural stand-ins "
                   "drawn by `data_prep.phantom`, not patient images. Every number below measures the "
-                  "pipeline on synthetic data; none says how well it grades real diabetic retinopathy.", ""]
+                  "pipeline on synthetic data; none says how well it grades real diabetic retinopathy."
+                  + (f" {marked} of its {total} images carry the phantom marker `data_prep.phantom` "
+                     "writes into each PNG, which counts a run as phantom wherever the images were "
+                     "copied." if marked else ""), ""]
     elif prov["kind"] == "drac":
         lines += [f"Images ingested from `{prov['root']}` ({layout_name(prov.get('layout'))} layout), not recognised as "
-                  "the package's phantom set (no phantom.json marker beside them); whether they are the official DRAC 2022 data is the user's "
+                  "the package's phantom set (no phantom.json beside them, no image with its phantom marker); whether they are the official DRAC 2022 data is the user's "
                   "statement, not checked here.", ""]
     elif prov["kind"] != "unknown":
         lines += [f"Images ingested from `{prov['root']}` ({layout_name(prov.get('layout'))} layout).", ""]
@@ -1130,7 +1135,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                   f"evidence either way). The CI resamples {resampled} for this one training: "
                   "training randomness is not in it, and the same run with another run.seed can "
                   "move a difference by as much as the CI's half-width (put such runs side by side "
-                  "with python -m drac_ssl.compare):", ""]
+                  f"with `{python_command('drac_ssl.compare', in_file=True)}`):", ""]
         if freeze == "frozen" and "scratch" in {r.get("variant") for r in rows}:
             lines[-2:-2] = ["With the backbone frozen (finetune.freeze=frozen), scratch is a random backbone "
                             "that is never trained, under a trained head: a difference against scratch compares "
@@ -1292,8 +1297,9 @@ def _generic_closing_lines(run_dir: Path, dataset: str) -> list[str]:
     cfg = _saved_config(run_dir)
     umm_ran = (run_dir / "umm").is_dir()
     left_out = "Fine-tuning and export" if umm_ran else "UMM, fine-tuning and export"
-    measures = ("the k-NN monitor above and `python -m bench.low_label` measure"
-                if (cfg.get("pretrain") or {}).get("knn_every") else "`python -m bench.low_label` measures")
+    bench = f"`{python_command('bench.low_label', in_file=True)}`"
+    measures = (f"the k-NN monitor above and {bench} measure"
+                if (cfg.get("pretrain") or {}).get("knn_every") else f"{bench} measures")
     only = "pretraining, then UMM" if umm_ran else "pretraining only"
     return [f"{left_out}: not part of this run. A generic data set's run is {only} "
             f"(data.dataset={dataset}: the fine-tuning grades an ingested folder of retinal images); "

@@ -9,7 +9,9 @@ folder explains itself") describes the same entries at length, and
 An entry's ``name`` is written as the docs tree writes it, relative to the run folder: a
 folder ends in ``/``; ``<variant>``, ``<i>`` and ``<size>`` stand for any name (``*`` of a
 glob). Sizes are apparent file sizes in MiB (2**20 bytes); a hard-linked file (the bundle's
-and ``run.reuse``'s weights) counts under every entry that holds it, once in the total.
+and ``run.reuse``'s weights) counts under every entry that holds it, once in the total. The
+table writes commands as the docs do (``python -m``); report.md names the interpreter as its
+other commands do (:func:`drac_ssl.starting.python_command`, ``in_file``).
 Stdlib only.
 """
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from drac_ssl.starting import python_word  # stdlib only
 
 __all__ = ["RUN_FILES", "RunFile", "files_section", "held", "mib"]
 
@@ -163,6 +167,14 @@ def mib(paths: list[Path]) -> float:
     return total / MIB
 
 
+def _commands(text: str) -> str:
+    """``text`` (the table's words, as docs/running.md writes them: `` `python -m drac_ssl.report
+    RUN` ``) with each command's interpreter as report.md names it, a file read later
+    (:func:`drac_ssl.starting.python_command`, ``in_file``: `` `.venv/bin/python -m
+    drac_ssl.report RUN` `` when the venv was not active)."""
+    return text.replace("`python -m ", f"`{python_word(in_file=True)} -m ")
+
+
 def _line(run_dir: Path, entry: RunFile, paths: list[Path], finished: bool) -> str:
     """One list item: the name, what of it is here (the variants of a ``<variant>`` entry,
     the number of ``<i>`` files), its size from :data:`SHOWN_FROM_MIB`, what it is, and
@@ -180,7 +192,7 @@ def _line(run_dir: Path, entry: RunFile, paths: list[Path], finished: bool) -> s
         delete += (" This run has finished." if finished else
                    " This run has not finished: keep them until it has.")
     shown = f"`{entry.name}`" + (f" ({'; '.join(notes)})" if notes else "")
-    return f"- {shown}: {entry.what} {delete}"
+    return f"- {shown}: {_commands(entry.what)} {_commands(delete)}"
 
 
 def files_section(run_dir: Path, finished: bool) -> list[str]:

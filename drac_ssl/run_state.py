@@ -31,7 +31,7 @@ from drac_ssl.io import (
     try_lock,
     unended_invocation,
 )
-from drac_ssl.starting import interpreter_word
+from drac_ssl.starting import python_command
 
 PIPELINE = ("ingest", "pretrain", "umm", "finetune", "export")
 """The stages of ``python -m drac_ssl.train``, in the order they run (``run.stages`` picks)."""
@@ -570,10 +570,11 @@ def report_words(run_dir: str | os.PathLike[str]) -> str:
     hint a command stopped part way through a run, or refused for an unfinished one, gives
     (an interrupted run has no report.md, whose "Read this first" says what is unfinished and
     the command that finishes it). ``run_dir`` as this process names it (relative to the
-    current folder, as the interpreter: :func:`interpreter_word`), quoted for the shell."""
+    current folder, as the interpreter: :func:`drac_ssl.starting.python_command`), both quoted
+    for the shell."""
     from drac_ssl.config import shell_word
 
-    return f"{interpreter_word()} -m drac_ssl.report {shell_word(str(run_dir))} writes report.md for the run so far"
+    return f"{python_command('drac_ssl.report')} {shell_word(str(run_dir))} writes report.md for the run so far"
 
 
 def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None,
@@ -602,8 +603,10 @@ def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = N
             command = f"cd {shell_word(cwd)} && {command}"
         return command
     full = folder.resolve()
-    return " ".join(shell_word(a) for a in [interpreter_word(), "-m", "drac_ssl.train", "-c", str(full / "config.yaml"),
-                                            f"run.out_dir={full.parent}", f"run.name={full.name}", *more])
+    # report.md (always_cd) is a file read later: no absolute interpreter path (python_command's in_file)
+    return " ".join([python_command("drac_ssl.train", in_file=always_cd), *(
+        shell_word(a) for a in ["-c", str(full / "config.yaml"), f"run.out_dir={full.parent}",
+                                f"run.name={full.name}", *more])])
 
 
 def unfinished(run_dir: str | os.PathLike[str], check_lock: bool = True) -> list[StageState]:

@@ -113,19 +113,32 @@ def interpreter_word() -> str:
     return rel if os.sep in rel else os.path.join(".", rel)  # not a bare name the shell looks up
 
 
-def python_word() -> str:
+def python_word(*, in_file: bool = False) -> str:
     """The interpreter as a command a message tells the user to type starts with (a fix, a
     resume command): :func:`interpreter_word`, shell-quoted where it needs it
     (``.venv/bin/python`` when the package lives in a venv that is not active), so the command
     runs as printed; a bare ``python`` there is another interpreter or none (``No module named
-    torch``). Documentation keeps ``python -m``."""
-    return shlex.quote(interpreter_word())
+    torch``). Documentation keeps ``python -m``.
+
+    ``in_file``: for a command written into a file that is read later, from any folder or on
+    another machine (report.md and its list of files, ``config.yaml``'s header): the
+    interpreter as a path relative to the folder the command ran in (the checkout's
+    ``.venv/bin/python``, the README's commands, which a checkout set up on another machine
+    shares; report.md names that folder beside the run's command), or ``python`` (an active
+    venv); never an absolute path, which another machine lacks: ``python`` instead, the
+    reader's own interpreter, as the README's text names its commands."""
+    word = interpreter_word()
+    if in_file and os.path.isabs(word):
+        word = "python"
+    return shlex.quote(word)
 
 
-def python_command(module: str) -> str:
+def python_command(module: str, *, in_file: bool = False) -> str:
     """``PYTHON -m MODULE`` for a command a message tells the user to type, ``PYTHON`` the
-    running interpreter (:func:`python_word`): ``.venv/bin/python -m drac_ssl.train``."""
-    return f"{python_word()} -m {module}"
+    running interpreter (:func:`python_word`, ``in_file`` for a file read later):
+    ``.venv/bin/python -m drac_ssl.train``. The one form of the console's commands, the
+    messages', report.md's and the run folder's."""
+    return f"{python_word(in_file=in_file)} -m {module}"
 
 
 def ascii_int(option: str) -> Callable[[str], int]:

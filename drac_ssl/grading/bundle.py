@@ -254,7 +254,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
     """Where the training images came from, from the ingest's ``ingest_summary.json``.
 
     ``kind`` is ``phantom`` (the package's procedural stand-ins: the data root holds the
-    generator's ``phantom.json``), ``drac`` (the official DRAC layout of UW-OCTA images:
+    generator's ``phantom.json``, or any ingested image carried the phantom marker the
+    generator writes into each PNG, ``ingest_summary.json``'s ``phantom_marked``: then
+    ``phantom_marked``, their count, absent otherwise), ``drac`` (the official DRAC layout of UW-OCTA images:
     whether they are the official data is the user's statement), the layout's name
     otherwise (``plain``, ``aptos``, ``eyepacs``, ``idrid``, ``deepdrid``, ``messidor2``, ``medmnist``; ``unknown`` when
     the summary names none), or ``unknown`` (no ingest summary). ``modality`` is what the
@@ -302,7 +304,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
     except (OSError, ValueError):
         return {"kind": "unknown", "note": f"no readable ingest summary at {summary_path}"}
     root = summary.get("root") or ""
-    phantom = bool(root) and (Path(root) / PHANTOM_MARKER).is_file()
+    marked = summary.get("phantom_marked")  # absent in an ingest made before it was recorded
+    marked = marked if isinstance(marked, int) and not isinstance(marked, bool) and marked > 0 else 0
+    phantom = (bool(root) and (Path(root) / PHANTOM_MARKER).is_file()) or marked > 0
     facts = read_ingest_facts(data_dir)
     names = list(grade_names) if grade_names is not None else list(facts.grade_names)
     n_train = n_test = n_unlabelled = 0
@@ -371,6 +375,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "crop_not_applied": {why: n for why, n in skipped.items() if n > 0},
         **gaps,
         **({"near_duplicates": twins} if isinstance(twins, dict) else {}),
+        # images with drac_ssl's phantom marker (copied phantom PNGs count the run as phantom too)
+        **({"phantom_marked": marked} if marked else {}),
         # several official splits pooled into the training images (MedMNIST's train + val)
         **({"train_origins": origins} if len(origins) > 1 else {}),
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "

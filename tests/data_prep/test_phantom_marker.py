@@ -1,0 +1,131 @@
+"""The phantom marker that travels with each phantom PNG: written by the generator, read from
+the header by the decoder, kept in the cache state, counted by the ingest, and a run on
+phantom PNGs copied away from their ``phantom.json`` counts as phantom (provenance, report)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from data_prep import ingest, validate
+from data_prep.decode import PHANTOM_TEXT, PHANTOM_TEXT_KEY, decode, phantom_marked
+from data_prep.layout import GROUNDTRUTH_DIR, IMAGES_DIR, LABELS_CSV_NAME, TASK_DIR, TRAIN_DIR
+from data_prep.phantom import (
+    MANIFEST_NAME,
+    TRAIN_IMAGE_DIR,
+    encode_phantom_png,
+    generate,
+    phantom_image,
+)
+from drac_ssl.config import DataConfig
+from drac_ssl.grading.bundle import data_provenance
+from drac_ssl.report import _data_section
+
+SMALL = 128  # pixels: fast phantoms
+SIZE = 64  # cache side
+
+
+def config(root: Path, **overrides: object) -> DataConfig:
+    settings: dict[str, object] = {"root": str(root), "cache_sizes": [SIZE], "n_folds": 2,
+                                   "workers": 1}
+    settings.update(overrides)
+    return DataConfig(**settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def phantom_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("phantom") / "drac"
+    return generate(root, n_train=6, n_test=2, seed=3, workers=1, size=SMALL, progress=False)
+
+
+def real_looking_drac(root: Path, copied: list[Path]) -> Path:
+    """An official DRAC tree of 6 smooth non-phantom images (grades 0, 1, 2 in turn) plus the
+    ``copied`` phantom PNGs (byte copies, grade 0), and no ``phantom.json``."""
+    train = root / TASK_DIR / IMAGES_DIR / TRAIN_DIR
+    train.mkdir(parents=True)
+    rows = []
+    for i in range(6):
+        coarse = np.random.default_rng(i).integers(0, 256, (16, 16), dtype=np.uint8)
+        assert cv2.imwrite(str(train / f"{i + 1:03d}.png"),
+                           cv2.resize(coarse, (SMALL, SMALL), interpolation=cv2.INTER_LINEAR))
+        rows.append([f"{i + 1:03d}.png", i % 3])
+    for j, source in enumerate(copied):
+        shutil.copy(source, train / f"{100 + j}.png")
+        rows.append([f"{100 + j}.png", 0])
+    (root / TASK_DIR / GROUNDTRUTH_DIR).mkdir(parents=True)
+    with open(root / TASK_DIR / GROUNDTRUTH_DIR / LABELS_CSV_NAME, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["image name", "DR grade"], *rows])
+    return root
+
+
+def test_phantom_png_carries_the_marker_and_the_same_pixels() -> None:
+    img = phantom_image(0, 7, 1, SMALL)
+    data = encode_phantom_png(img)
+    with Image.open(io.BytesIO(data)) as im:  # the header read alone holds it
+        assert im.info[PHANTOM_TEXT_KEY] == PHANTOM_TEXT
+    decoded = decode(data, "x.png")
+    assert decoded.phantom and not decoded.problems
+    np.testing.assert_array_equal(decoded.pixels, img)
+    plain = cv2.imencode(".png", img)[1].tobytes()
+    assert not decode(plain, "y.png").phantom
+    assert not phantom_marked({PHANTOM_TEXT_KEY: "a retinal image"})
+    assert not phantom_marked({"Comment": PHANTOM_TEXT})
+
+
+def test_every_generated_image_is_marked(phantom_set: Path) -> None:
+    pngs = sorted(phantom_set.rglob("*.png"))
+    assert len(pngs) == 8
+    for png in pngs:
+        with Image.open(png) as im:
+            assert phantom_marked(im.info), png
+
+
+def test_copied_phantoms_make_the_run_phantom_and_are_named(tmp_path: Path, phantom_set: Path) -> None:
+    copies = sorted((phantom_set / TRAIN_IMAGE_DIR).glob("*.png"))[:3]
+    root = real_looking_drac(tmp_path / "DRAC", copies)
+    out = tmp_path / "run" / "data"
+    result = ingest.run(config(root), out, verbose=False)
+
+    assert result.layout == "drac" and result.n_phantom_marked == 3
+    marked = [p for p in result.findings if p.kind == "phantom"]
+    assert sorted(Path(p.path).name for p in marked) == ["100.png", "101.png", "102.png"]
+    assert all(p.severity == "warning" and "synthetic phantom image" in p.what for p in marked)
+    assert "phantom: 3 of 9 images carry drac_ssl's phantom marker" in ingest.format_summary(result)
+    prov = data_provenance(out)
+    assert prov["kind"] == "phantom" and prov["phantom_marked"] == 3
+    section = "\n".join(_data_section(tmp_path / "run"))
+    assert "Honest note: this run used the phantom UW-OCTA set" in section
+    assert "3 of its 9 images carry the phantom marker" in section
+
+    # a rerun reuses every file from the cache: the marker is kept in its state
+    again = ingest.run(config(root), out, verbose=False)
+    assert again.n_decoded == 0 and again.n_phantom_marked == 3
+    assert data_provenance(out)["phantom_marked"] == 3
+
+    with pytest.raises(validate.IngestError, match="rejected by --strict"):
+        ingest.run(config(root, strict=True), tmp_path / "strict", verbose=False)
+
+
+def test_real_images_alone_are_not_phantom(tmp_path: Path) -> None:
+    root = real_looking_drac(tmp_path / "DRAC", [])
+    result = ingest.run(config(root), tmp_path / "run" / "data", verbose=False)
+    assert result.n_phantom_marked == 0
+    prov = data_provenance(tmp_path / "run" / "data")
+    assert prov["kind"] == "drac" and "phantom_marked" not in prov
+
+
+def test_the_phantom_set_itself_counts_its_images_without_a_warning(tmp_path: Path,
+                                                                     phantom_set: Path) -> None:
+    assert (phantom_set / MANIFEST_NAME).is_file()
+    result = ingest.run(config(phantom_set), tmp_path / "data", verbose=False)
+    assert result.n_phantom_marked == 8
+    assert not [p for p in result.findings if p.kind == "phantom"]
+    prov = data_provenance(tmp_path / "data")
+    assert prov["kind"] == "phantom" and prov["phantom_marked"] == 8
