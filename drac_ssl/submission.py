@@ -56,6 +56,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
+           "written_probabilities",
            "write_submission", "DRAC_PROB_COLUMNS"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
@@ -82,6 +83,20 @@ def _micro_units(probs: np.ndarray) -> np.ndarray:
     residual = scale - units.sum(axis=1)
     units[np.arange(units.shape[0]), units.argmax(axis=1)] += residual
     return units
+
+
+def written_probabilities(probs: np.ndarray) -> np.ndarray:
+    """``probs`` ``(n, K)`` (finite, in [0, 1], rows summing to 1 within float rounding) as a
+    submission CSV holds them once written, float64 ``(n, K)``: 6 decimals
+    (:data:`WRITE_DECIMALS`), each row summing to exactly 1 (:func:`write_submission`'s
+    rounding, :func:`_micro_units`), each value the one a reader of the file gets back
+    (``float("0.333333")``, the double nearest the written decimal). The fine-tuning writes
+    ``oof.csv``'s probabilities so and computes its AUCs from them, so that an AUC recomputed
+    from either file (scikit-learn on the columns, ``export --score``) is the one reported: on
+    a collapsed model, whose probabilities differ below the 6th decimal, the rounding makes
+    ties that move the AUC."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    return _micro_units(p / p.sum(axis=1, keepdims=True)) / float(10**WRITE_DECIMALS)
 
 
 def _format_units(units: int) -> str:
