@@ -126,3 +126,34 @@ def test_the_model_card_says_it_too(demo_meta: dict) -> None:
     assert "not comparable. These images are the package's phantom" in _model_card(phantom)
     five = {**drac, "class_names": ICDR, "data": {"kind": "aptos", "n_train": 611}}
     assert "leaderboard" not in _model_card(five).lower()
+
+
+def test_a_drac_participant_finds_the_steps_from_the_download_to_a_submission() -> None:
+    """A DRAC participant's finding (F3): docs/drac.md held the challenge's facts and the README
+    the commands, scattered; no page went from the official download to a submission. The
+    README's five steps do, docs/drac.md links them, and their folder names and commands are
+    the ones the code takes."""
+    import shlex
+
+    from data_prep.layout import IMAGES_DIR, TASK_DIR, TEST_DIR, TEST_ROOT_DIR
+    from drac_ssl.commands import export_parser
+    from drac_ssl.submission import is_drac_test_folder
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "(../README.md#drac-download-to-submission)" in (REPO / "docs" / "drac.md").read_text(encoding="utf-8")
+    assert "(#drac-download-to-submission)" in readme.split("## Status", 1)[0]  # found from the top
+    steps = readme.split('<a id="drac-download-to-submission"></a>', 1)[1].split("\n<a id=", 1)[0]
+    for archive in (TASK_DIR, TEST_ROOT_DIR):  # the two archives, and the folders they unzip to
+        assert f"`{archive}.zip`" in steps and f"`{archive}/`" in steps
+    assert "[tiny first try](#tiny-first-try)" in steps and "-c configs/drac.yaml" in steps
+    first_try = readme.split('<a id="tiny-first-try"></a>', 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    assert first_try.startswith(".venv/bin/python -m drac_ssl.train -c configs/drac.yaml data.root=")
+    train = next(line.strip().rstrip(".").strip("`") for line in steps.splitlines() if "-m drac_ssl.train" in line)
+    assert shlex.split(train)[3:5] == ["-c", "configs/drac.yaml"] and (REPO / "configs" / "drac.yaml").is_file()
+    assert f"grades the {DRAC_TEST_IMAGES} test images into `runs/drac/export/submission.csv`" in steps
+    check = shlex.split(steps.split("```bash\n", 1)[1].split("```", 1)[0])
+    args = export_parser().parse_args(check[3:])
+    assert args.check == "runs/drac/export/submission.csv" and is_drac_test_folder(args.images)
+    assert args.images.endswith(f"/{TEST_ROOT_DIR}/{TASK_DIR}/{IMAGES_DIR}/{TEST_DIR}")
+    assert f"OK: {DRAC_TEST_IMAGES}" in " ".join(steps.split())
+    assert "is not a leaderboard score" in " ".join(steps.split())
