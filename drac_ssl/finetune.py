@@ -61,8 +61,10 @@ image and of the flipped evaluation views are computed up front; each epoch the 
 one of the stored views of each training image.
 
 Outputs in ``run_dir/finetune/<variant>/``: ``oof.csv`` (id, grade, fold, P0..P{K-1},
-score, pred, and the raw outputs), ``folds.csv`` and ``metrics.json`` (per-fold and
-out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples: of the
+score, pred, and the raw outputs; the probabilities rounded as a submission CSV rounds them,
+6 decimals summing to 1, and every figure of them, the AUCs first, computed from those written
+values, so that scikit-learn on the file gives the figure reported), ``folds.csv`` and
+``metrics.json`` (per-fold and out-of-fold metrics, kappa with a bootstrap 95% CI of ``finetune.n_boot`` resamples: of the
 patients, each with all its images, when the manifest names them (:func:`patient_groups`),
 of the image groups the folds kept whole when the ingest kept near twins together
 (``data.near_duplicate_mse``: its ``fold_group`` column), else of the images; ``ci_resamples``
@@ -193,6 +195,7 @@ from drac_ssl.runtime import (
 )
 from drac_ssl.scale import describe_grades, read_ingest_facts
 from drac_ssl.selection import VARIANT_PREFERENCE, select_variant  # noqa: F401 - re-exported: they were here
+from drac_ssl.submission import written_probabilities
 
 __all__ = [
     "OFFERED_FOLDS",
@@ -1545,7 +1548,7 @@ class _CrossFit:
     """The cross-fitted calibration of a variant's out-of-fold outputs
     (:func:`_cross_fit_calibration`); ``n_lab`` rows in ``ctx.lab`` order."""
 
-    probs: np.ndarray  # (n_lab, K) float64: calibrated probabilities
+    probs: np.ndarray  # (n_lab, K) float64: calibrated probabilities, as oof.csv writes them (6 decimals)
     score: np.ndarray  # (n_lab,) float64: the continuous score the kappa thresholds cut
     preds: dict[str, np.ndarray]  # decision rule (DECISIONS) -> (n_lab,) int64 grades
     fold_cuts: dict[int, list[float]]  # fold -> the kappa thresholds fitted for it
@@ -1575,7 +1578,9 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _Cr
         kind: the head's output (``classification`` or ``regression``).
 
     Returns:
-        probabilities ``(n_lab, K)``, scores ``(n_lab,)`` and grades ``(n_lab,)`` per decision
+        probabilities ``(n_lab, K)`` as ``oof.csv`` writes them (6 decimals, rows summing to
+        1: :func:`drac_ssl.submission.written_probabilities`; the grades are decided on the
+        unrounded ones), scores ``(n_lab,)`` and grades ``(n_lab,)`` per decision
         rule, each fold's thresholds, and the deployed calibration.
     """
     k = ctx.num_grades
@@ -1599,7 +1604,10 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _Cr
         fold_cuts[fold] = list(cal_k.thresholds)
     given = np.unique(np.concatenate(list(given_to.values())))
     calibration = Calibration.fit(raw_all[given], ctx.grades[given], kind, k, decision)
-    return _CrossFit(probs, score, preds, fold_cuts, given, calibration, decision)
+    # the probabilities as oof.csv holds them (6 decimals, as a submission CSV): every figure
+    # of them (the AUCs, their CIs, the paired differences) is then the one a user recomputes
+    # from the file; the grades were decided above, on the unrounded ones
+    return _CrossFit(written_probabilities(probs), score, preds, fold_cuts, given, calibration, decision)
 
 
 def _per_fold_figures(ctx: _Context, fold_records: list[dict[str, Any]], fit: _CrossFit) -> list[dict[str, Any]]:

@@ -16,7 +16,11 @@ Columns, one row per labelled image in manifest order:
 - ``id``: the image id of the manifest;
 - ``grade``: the reference grade, ``0..K-1``;
 - ``fold``: the validation fold that graded it;
-- ``P0..P{K-1}``: calibrated probabilities (each row sums to 1, 6 decimals);
+- ``P0..P{K-1}``: calibrated probabilities, 6 decimals rounded as a submission CSV rounds
+  them (each row sums to exactly 1: :func:`drac_ssl.submission.written_probabilities`); the
+  AUCs of ``metrics.json`` were computed from these written values, so scikit-learn on these
+  columns gives them back (files written before that: from the unrounded ones, which on a
+  collapsed model, probabilities differing below the 6th decimal, may differ in the 4th);
 - ``score``: the thresholds rule's input: the expected grade ``sum_k k P_k`` (classification
   head), or the fold model's raw output (regression head: the grade as a number);
 - ``pred``: the grade given by the variant's class decision (``finetune.decision``);

@@ -42,6 +42,7 @@ from typing import Any
 import yaml
 
 from drac_ssl import __version__, runtime
+from drac_ssl.challenge import leaderboard_words
 from drac_ssl.collapse import collapse_symptoms
 from drac_ssl.commands import report_parser
 from drac_ssl.config import FinetuneConfig, layout_name, read_yaml, to_dict, with_former_defaults
@@ -1188,9 +1189,25 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         chance = chance_warning(chosen) if isinstance(chosen, dict) else None
         if chance:
             lines += [f"> **{chance}**", ""]
+    leaderboard = _leaderboard_words(run_dir)
+    if leaderboard:  # DRAC's kind of data only: the figures above against the challenge's
+        lines += [leaderboard, ""]
     for section, _ in sections.values():
         lines += section
     return lines
+
+
+def _leaderboard_words(run_dir: Path) -> str:
+    """The paragraph on the DRAC 2022 leaderboard (:func:`drac_ssl.challenge.leaderboard_words`)
+    for a run on DRAC's kind of data: the official layout's images (the comparison, and why the
+    out-of-fold QWK is not a leaderboard score), the phantom set or a trial run (not
+    comparable); '' for any other data set, and without an ingest summary."""
+    facts = read_ingest_facts(run_dir / "data")
+    if not facts.is_drac:  # a fundus layout, a plain folder: not DRAC's data (no manifest read)
+        return ""
+    prov = data_provenance(run_dir / "data", facts.grade_names)
+    return leaderboard_words(prov["kind"], facts.grade_names, bool(_cut_short_words(run_dir)),
+                             prov.get("n_train"))
 
 
 def _export_section(run_dir: Path) -> list[str]:

@@ -42,6 +42,8 @@ import numpy as np
 
 from data_prep.labels import workbook_fix, workbook_words
 from drac_ssl import PROB_COLUMNS
+from drac_ssl.challenge import DRAC_TEST_IMAGES
+from drac_ssl.commands import CHECK_EXIT_CODES
 from drac_ssl.console import print_lines
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
@@ -56,6 +58,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
+           "written_probabilities", "completeness_words", "drac_count_words",
            "write_submission", "DRAC_PROB_COLUMNS"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
@@ -82,6 +85,20 @@ def _micro_units(probs: np.ndarray) -> np.ndarray:
     residual = scale - units.sum(axis=1)
     units[np.arange(units.shape[0]), units.argmax(axis=1)] += residual
     return units
+
+
+def written_probabilities(probs: np.ndarray) -> np.ndarray:
+    """``probs`` ``(n, K)`` (finite, in [0, 1], rows summing to 1 within float rounding) as a
+    submission CSV holds them once written, float64 ``(n, K)``: 6 decimals
+    (:data:`WRITE_DECIMALS`), each row summing to exactly 1 (:func:`write_submission`'s
+    rounding, :func:`_micro_units`), each value the one a reader of the file gets back
+    (``float("0.333333")``, the double nearest the written decimal). The fine-tuning writes
+    ``oof.csv``'s probabilities so and computes its AUCs from them, so that an AUC recomputed
+    from either file (scikit-learn on the columns, ``export --score``) is the one reported: on
+    a collapsed model, whose probabilities differ below the 6th decimal, the rounding makes
+    ties that move the AUC."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    return _micro_units(p / p.sum(axis=1, keepdims=True)) / float(10**WRITE_DECIMALS)
 
 
 def _format_units(units: int) -> str:
@@ -1352,8 +1369,9 @@ def classes_off_rule(rows: SubmissionRows, decision: str,
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.submission --check TEAM.csv [--images DIR] [--grades K]``.
 
-    Prints each problem (or ``OK: N cases``) and returns the exit code of
-    :func:`report_check`: 0 when there is none, 1 when there are problems, 2 when stdout
+    Prints each problem (or ``OK: N cases``; without ``--images`` the line says that
+    completeness was not checked) and returns the exit code of
+    :func:`report_check` (:data:`drac_ssl.commands.CHECK_EXIT_CODES`, in ``--help``): 0 when there is none, 1 when there are problems, 2 when stdout
     cannot be written (``> /dev/full``: one ``error:`` line on stderr instead) or ``--images``
     is no folder of images (:func:`images_option_problem`: an ``error:`` line). A usage error
     (a missing ``--check``, ``--grades`` not an integer) exits 2 through argparse's
@@ -1363,7 +1381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=python_command("drac_ssl.submission"),
         description="Check a submission CSV (DRAC 2022 Task 3: case,class,P0,P1,P2; K grades: "
-                    "case,class,P0..P{K-1}).")
+                    "case,class,P0..P{K-1}).",
+        epilog=f"Exit codes: {CHECK_EXIT_CODES}.")
     parser.add_argument("--check", required=True, metavar="CSV", help="the submission file")
     parser.add_argument("--images", metavar="DIR", default=None,
                         help="folder of the test images: every image must appear once")
@@ -1373,6 +1392,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return report_check(args.check, args.images, num_grades=args.grades,
                         scale_from="--grades says" if args.grades is not None else "")
+
+
+def completeness_words(k: int | None, other_options: str = "") -> str:
+    """What a check without the test images (no ``--images``, no manifest's cases) leaves out,
+    and how to check it: ``completeness NOT checked (whether every test image has exactly one
+    row); to check it, pass --images DIR, the folder of the test images``, with
+    ``other_options`` (the command's other way, ``--manifest RUN ...``) and, for a file of
+    DRAC's 3 grades (``k``), DRAC's test folder as unzipped."""
+    from data_prep.layout import IMAGES_DIR, TASK_DIR, TEST_DIR, TEST_ROOT_DIR
+
+    drac = (f" (DRAC 2022 Task 3: '{TEST_ROOT_DIR}/{TASK_DIR}/{IMAGES_DIR}/{TEST_DIR}')"
+            if k == len(DRAC_PROB_COLUMNS) else "")
+    return ("completeness NOT checked (whether every test image has exactly one row); to check it, "
+            f"pass --images DIR, the folder of the test images{drac}"
+            + (f", or {other_options}" if other_options else ""))
+
+
+def drac_count_words(n_rows: int) -> str:
+    """The warning on a valid file of DRAC's 3 grades checked without its test images whose
+    row count is not the DRAC 2022 Task 3 test set's :data:`drac_ssl.challenge.DRAC_TEST_IMAGES`
+    (386): as a DRAC submission it lacks test images, or holds rows of other images."""
+    gap = DRAC_TEST_IMAGES - n_rows
+    what = (f"it lacks {gap} of them, and a missing case makes the whole submission invalid" if gap > 0
+            else f"it has {-gap} row(s) more than there are test images")
+    return (f"{n_rows} rows, but the DRAC 2022 Task 3 test set has {DRAC_TEST_IMAGES} images: as a "
+            f"DRAC submission {what}; check it against DRAC's test folder with --images DIR")
 
 
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
@@ -1392,7 +1437,12 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     with the user's scale's K (the header's own K would only confirm the header), or
     ``other_options`` (the command's other options that say K: ``--manifest RUN for a run
     whose manifest lists test images``); else DRAC's 3, assumed, said so. A file no row of
-    which was read (unreadable, empty, another separator) has no scale line. An
+    which was read (unreadable, empty, another separator) has no scale line. Checked with
+    neither ``images_dir`` nor ``cases``, a valid file's OK line says that completeness was
+    not checked and how to check it (:func:`completeness_words`), and a file of DRAC's 3
+    grades whose row count is not the DRAC Task 3 test set's 386 gets a ``warning:`` on
+    stderr (:func:`drac_count_words`); the exit code stays 0: the file may be right (another
+    data set of 3 grades, a test set of another size), and 1 means problems found in it. An
     ``images_dir`` that is no folder of images (:class:`ImagesFolderError`) is one ``error:``
     line on stderr and 2, a usage error, as argparse's are."""
     try:
@@ -1430,10 +1480,11 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
             print(line, file=sys.stderr)
         return 1
     if (failure := print_lines([f"OK: {n_rows} cases" + ("" if against else
-                                " (the format only: without --images DIR or --manifest RUN a missing "
-                                "case cannot be seen)")])) is not None:
+                                f", the format only: {completeness_words(k, other_options)}")])) is not None:
         print(f"error: cannot print the result of {csv_path} on stdout ({failure})", file=sys.stderr)
         return 2
+    if not against and k == len(DRAC_PROB_COLUMNS) and n_rows != DRAC_TEST_IMAGES:  # case,class,P0,P1,P2
+        said.append(f"warning: {drac_count_words(n_rows)}")
     if words := one_hot_words(_checked_rows(csv_path).probs):  # valid, but the AUC ties are lost
         said.append(f"warning: {words}")
     for line in said:

@@ -73,7 +73,10 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     save_config,
     to_dict,
 )
+from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
+from drac_ssl.figures import figure_text, format_ci
+from drac_ssl.grading.bundle import variant_title
 from drac_ssl.io import atomic_write_json, invocations, read_json_dict, remove_stale_temporaries
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.run_state import (
@@ -1183,9 +1186,34 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         raise
     record_end(run_dir, invocation, t0)
     print(f"[train] finished: {run_dir}")
+    said = result_line(run_dir)  # the headline figures, as the fine-tuning stored them
+    if said and (failure := print_lines([f"[train] {said}"])) is not None:
+        print(f"[train] cannot print the result line on stdout ({failure}); report.md has it", file=sys.stderr)
     for line in next_step_lines(run_dir):  # what to do with it (a trial: the user stopped here)
         print(f"[train] {line}")
     return run_dir
+
+
+def result_line(run_dir: Path) -> str | None:
+    """The run's headline, for the line after ``[train] finished: RUN``: the variant the
+    fine-tuning selected for export (``finetune/summary.json``), its out-of-fold QWK with its
+    95% CI and its macro one-vs-one AUC (DRAC's tie-breaker) on its n images, as
+    ``finetune/<variant>/metrics.json`` stored them (nothing recomputed; figures in
+    :mod:`drac_ssl.figures`' words: ``n/a``, an interval "not meaningful" with its reason),
+    e.g. ``result: VICReg (selected for export): out-of-fold QWK 0.812 (95% CI
+    0.700..0.900), macro AUC 0.880 (one-vs-one), 611 images``. None without those files (a
+    run without fine-tuning, a generic data set's)."""
+    selected = (read_json_dict(run_dir / "finetune" / "summary.json") or {}).get("selected")
+    metrics = read_json_dict(run_dir / "finetune" / str(selected) / "metrics.json") if isinstance(
+        selected, str) and selected else None
+    if metrics is None:
+        return None
+    low, high = (list(metrics.get("qwk_ci95") or []) + [None, None])[:2]
+    n = metrics.get("n")
+    return (f"result: {variant_title(selected)} (selected for export): out-of-fold QWK "
+            f"{figure_text(metrics.get('qwk'))} (95% CI {format_ci(low, high, metrics.get('qwk_ci95_note'))}), "
+            f"macro AUC {figure_text(metrics.get('auc'))} (one-vs-one)"
+            + (f", {n} images" if isinstance(n, int) and not isinstance(n, bool) and n > 0 else ""))
 
 
 def next_step_lines(run_dir: Path) -> list[str]:

@@ -50,6 +50,7 @@ from torch import nn
 from data_prep.labels import id_words
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import __version__
+from drac_ssl.challenge import leaderboard_words
 from drac_ssl.config import layout_name
 from drac_ssl.figures import chance_words, figure_text, format_ci
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
@@ -1011,6 +1012,9 @@ def _model_card(meta: dict[str, Any]) -> str:
         fundus = ("\n- Fundus preprocessing of the ingest, replayed on every input: "
                   + steps + (f" ({cited})." if cited else "."))
     referable_scope = f" {REFERABLE_SCOPE_WORDS}" if isinstance(cv.get("referable"), dict) else ""
+    # DRAC's kind of data: the figures against the challenge's leaderboard, report.md's words
+    leaderboard = leaderboard_words(data.get("kind"), names, bool(trial), data.get("n_train"))
+    leaderboard = f"\n\n{leaderboard}" if leaderboard else ""
     return f"""# Model card: drac_ssl DR grader ({meta['variant']}, {model['head']} head)
 
 **Not a medical device.** Research software{' for the DRAC 2022 challenge' if drac else ''}; it must not be used
@@ -1039,7 +1043,7 @@ to diagnose, grade or triage patients.
 ## Cross-validated performance (out-of-fold, n = {cv.get('n')})
 Quadratic weighted kappa {num(cv.get('qwk'))} (bootstrap 95% CI {format_ci(ci[0], ci[1], cv.get('qwk_ci95_note'))}),
 macro one-vs-one AUC {num(cv.get('auc'))}, macro one-vs-rest AUC {num(cv.get('auc_ovr'))},
-accuracy {num(cv.get('accuracy'))}, macro F1 {num(cv.get('macro_f1'))}. {_protocol_for_people(cv)}.{rule_line}{screening}
+accuracy {num(cv.get('accuracy'))}, macro F1 {num(cv.get('macro_f1'))}. {_protocol_for_people(cv)}.{rule_line}{screening}{leaderboard}
 
 | fold | n | QWK | AUC (OvO) | AUC (OvR) | accuracy |
 |---|---|---|---|---|---|

@@ -25,6 +25,7 @@ from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading import model as grading
 from drac_ssl.metrics import fold_one_grade_words, one_grade_words
 from drac_ssl.models import Backbone
+from drac_ssl.submission import written_probabilities
 
 
 def tiny_config(**overrides: str) -> Config:
@@ -1358,7 +1359,9 @@ def test_cross_fitting_calibrates_each_fold_only_on_the_labels_its_model_was_giv
         inside = folds == f
         alone = grading.Calibration.fit(raw[draws[f]], grades[draws[f]], "classification", 3, "thresholds")
         probs, score = alone.probs_and_scores([raw[inside]])
-        assert np.array_equal(fit.probs[inside], probs) and np.array_equal(fit.score[inside], score)
+        # the probabilities as oof.csv writes them (6 decimals); the score unrounded
+        assert np.array_equal(fit.probs[inside], written_probabilities(probs))
+        assert np.array_equal(fit.score[inside], score)
         assert fit.fold_cuts[f] == list(alone.thresholds)
         # the rows fold f's model was not given move: fold f's calibration does not, the others' do
         moved, hidden = raw.copy(), np.setdiff1d(np.arange(60), draws[f])
@@ -1370,6 +1373,47 @@ def test_cross_fitting_calibrates_each_fold_only_on_the_labels_its_model_was_giv
     assert np.array_equal(fit.given, given) and np.array_equal(fit.pred, fit.preds["thresholds"])
     assert fit.calibration.to_dict() == grading.Calibration.fit(
         raw[given], grades[given], "classification", 3, "thresholds").to_dict()
+
+
+def test_the_reported_auc_is_the_one_recomputed_from_the_written_probabilities(tmp_path: Path) -> None:
+    """A DRAC participant's finding (F6): metrics.json's AUC was computed from the unrounded
+    probabilities, oof.csv and the submission CSV hold 6 decimals, and on a collapsed model
+    (probabilities differing below the 6th decimal) the AUC recomputed from a file differed
+    from the one reported. The cross-fitted probabilities every figure is computed from are
+    now those the files hold: scikit-learn on oof.csv's columns, and a submission CSV of them
+    read back as ``export --score`` reads it, give the reported AUC exactly."""
+    from sklearn.metrics import roc_auc_score
+
+    from drac_ssl.metrics import grading_report
+    from drac_ssl.submission import read_submission, write_submission
+
+    rng = np.random.default_rng(3)
+    folds, grades = np.repeat(np.arange(5), 12), np.tile(np.arange(3), 20)
+    raw = 1e-9 * (np.eye(3)[grades] + rng.normal(size=(60, 3)))  # collapsed: ~one output for all
+    ctx = SimpleNamespace(num_grades=3, ft=SimpleNamespace(decision="thresholds"), lab=[{}] * 60,
+                          fold_ids=list(range(5)), folds=folds, grades=grades,
+                          train_positions=lambda f: np.flatnonzero(folds != f))
+    fit = finetune._cross_fit_calibration(ctx, raw, "classification")  # type: ignore[arg-type]
+    reported = grading_report(grades, fit.probs, fit.pred)  # what _score_variant stores
+    # oof.csv's P columns, as _write_variant_files formats them, read back
+    oof = np.array([[float(f"{p:.6f}") for p in row] for row in fit.probs])
+    assert np.array_equal(oof, fit.probs) and np.all(oof.sum(axis=1) == 1.0)
+    assert reported["auc"] == roc_auc_score(grades, oof, average="macro", multi_class="ovo")
+    assert reported["auc_ovr"] == roc_auc_score(grades, oof, average="macro", multi_class="ovr")
+    # the same probabilities as a submission CSV, read as export --score reads it
+    path = write_submission(tmp_path / "oof_as_submission.csv", [f"{i:03d}.png" for i in range(60)],
+                            fit.probs, fit.pred)
+    rows, problems = read_submission(path)
+    assert not problems and rows is not None and np.array_equal(rows.probs, fit.probs)
+    assert grading_report(grades, rows.probs, rows.classes)["auc"] == reported["auc"]
+    # the unrounded probabilities would have given another AUC (what the files cannot show)
+    unrounded = np.zeros_like(fit.probs)
+    for f in range(5):
+        inside = folds == f
+        cal = grading.Calibration.fit(raw[folds != f], grades[folds != f], "classification", 3, "thresholds")
+        unrounded[inside] = cal.probs_and_scores([raw[inside]])[0]
+    assert not np.array_equal(unrounded, fit.probs)
+    assert abs(grading_report(grades, unrounded, fit.pred)["auc"] - reported["auc"]) > 1e-4
 
 
 def test_the_uncalibrated_fold_kappa_says_what_it_is_and_why_it_can_be_zero() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -316,6 +318,55 @@ def test_cli_ok_and_module_entry_point(tmp_path: Path, images: Path) -> None:
                          cwd=Path(__file__).resolve().parents[2])
     assert res.returncode == 1 and "the file is empty" in res.stdout
     assert "Traceback" not in res.stdout + res.stderr
+
+
+def test_a_check_without_the_test_images_says_completeness_was_not_checked(
+        tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A DRAC participant's finding (F7): --check without a folder of test images exited 0 on
+    a file missing test images, and its OK line read as a pass. It still exits 0 (the file may
+    be complete: the check cannot tell), but the line says plainly that completeness was not
+    checked and the option that checks it, and a DRAC-scale file whose row count is not the
+    386 of DRAC's test set gets a warning."""
+    from drac_ssl.challenge import DRAC_TEST_IMAGES
+
+    short = write_submission(tmp_path / "team.csv", CASES, _probs(len(CASES)))
+    assert main(["--check", str(short)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"OK: {len(CASES)} cases, the format only: completeness NOT checked")
+    assert "pass --images DIR, the folder of the test images" in out
+    assert "b. Testing Set" in out and "--manifest" not in out  # this command has no --manifest
+    assert (f"warning: {len(CASES)} rows, but the DRAC 2022 Task 3 test set has {DRAC_TEST_IMAGES} "
+            f"images: as a DRAC submission it lacks {DRAC_TEST_IMAGES - len(CASES)} of them") in err
+    # against the folder: complete, nothing of the sort
+    assert main(["--check", str(short), "--images", str(images)]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == f"OK: {len(CASES)} cases" and "warning" not in err
+    # 386 rows: no count warning; more than 386: said as rows too many
+    for n, said in ((DRAC_TEST_IMAGES, None), (DRAC_TEST_IMAGES + 2, "it has 2 row(s) more than there are test images")):
+        full = write_submission(tmp_path / f"team{n}.csv", [f"{i:03d}.png" for i in range(n)], _probs(n))
+        assert main(["--check", str(full)]) == 0
+        out, err = capsys.readouterr()
+        assert "completeness NOT checked" in out
+        assert (said in err) if said else ("warning" not in err), err
+    # another scale: no DRAC count, no DRAC folder
+    five = write_submission(tmp_path / "five.csv", CASES, np.full((len(CASES), 5), 0.2), num_grades=5)
+    assert main(["--check", str(five)]) == 0
+    out, err = capsys.readouterr()
+    assert "completeness NOT checked" in out and "DRAC" not in out and "386" not in err
+
+
+def test_the_check_commands_document_their_exit_codes() -> None:
+    from drac_ssl.commands import CHECK_EXIT_CODES, export_parser
+
+    with pytest.raises(SystemExit) as done, contextlib.redirect_stdout(io.StringIO()) as shown:
+        main(["--help"])
+    assert done.value.code == 0
+    said = " ".join(shown.getvalue().split())
+    assert "Exit codes: 0 the file passes every check made" in said and "1 it has problems" in said
+    assert "completeness was not checked" in said
+    helped = " ".join(export_parser().format_help().split())
+    assert " ".join(CHECK_EXIT_CODES.split()) in helped
+    assert "Exit codes. Grading" in helped and "--score: 0 scored" in helped
 
 
 def test_cli_check_exits_quietly_when_stdout_is_closed_or_full(tmp_path: Path) -> None:

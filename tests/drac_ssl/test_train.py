@@ -25,6 +25,8 @@ import torch
 import yaml
 
 from drac_ssl import run_state, stage_settings, train
+from drac_ssl.figures import figure_text, format_ci
+from drac_ssl.grading.bundle import variant_title
 from drac_ssl.starting import python_command
 from drac_ssl.submission import check_submission
 
@@ -127,7 +129,17 @@ def test_a_finished_run_says_the_next_step_with_the_commands_to_type(reduced_run
         app, export = python_command("app"), python_command("drac_ssl.export")
     finally:
         os.chdir(cwd)
-    assert console[at + 1:at + 5] == [
+    # the headline first (F5: the run ended without its figure), from the files the
+    # fine-tuning wrote, then what to do
+    summary = json.loads((work / "runs" / "reduced" / "finetune" / "summary.json").read_text())
+    metrics = json.loads((work / "runs" / "reduced" / "finetune" / summary["selected"] / "metrics.json").read_text())
+    headline = console[at + 1]
+    assert headline == f"[train] {train.result_line(work / 'runs' / 'reduced')}"
+    assert headline.startswith(f"[train] result: {variant_title(summary['selected'])} (selected for export): "
+                               f"out-of-fold QWK {figure_text(metrics['qwk'])} (95% CI "
+                               f"{format_ci(*metrics['qwk_ci95'], metrics.get('qwk_ci95_note'))}), "
+                               f"macro AUC {figure_text(metrics['auc'])} (one-vs-one), 15 images"), headline
+    assert console[at + 2:at + 6] == [
         '[train] next: read runs/reduced/report.md first (its "Read this first" says what to know '
         'before using the model)',
         f"[train] then: open the app on its model: {app} --bundle runs/reduced/bundle",
@@ -137,6 +149,24 @@ def test_a_finished_run_says_the_next_step_with_the_commands_to_type(reduced_run
         "of your own: docs/own_fundus_folder.md"], console[at:]
     # a folder with neither report nor bundle (a run of the ingest alone): nothing to say
     assert train.next_step_lines(work / "runs" / "none") == []
+    assert train.result_line(work / "runs" / "none") is None
+
+
+def test_the_result_line_gives_the_stored_figures_in_the_reports_words(tmp_path: Path) -> None:
+    """The headline reads finetune/summary.json and the selected variant's metrics.json as
+    stored (nothing recomputed): a width-0 interval is said as report.md says it, a missing
+    figure as n/a, and a run without them has no line."""
+    ft = tmp_path / "finetune"
+    (ft / "scratch").mkdir(parents=True)
+    (ft / "summary.json").write_text(json.dumps({"selected": "scratch"}))
+    assert train.result_line(tmp_path) is None  # no metrics.json: nothing to say
+    (ft / "scratch" / "metrics.json").write_text(json.dumps(
+        {"n": 611, "qwk": 0.0, "qwk_ci95": [0.0, 0.0], "auc": None,
+         "qwk_ci95_note": "every image was given one grade (0 Normal), so every resample gives 0.000"}))
+    assert train.result_line(tmp_path) == (
+        "result: scratch (random init) (selected for export): out-of-fold QWK 0.000 (95% CI not "
+        "meaningful: every image was given one grade (0 Normal), so every resample gives 0.000), "
+        "macro AUC n/a (one-vs-one), 611 images")
 
 
 def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
