@@ -590,11 +590,9 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     cv = (predictor.metadata.get("cv_metrics") or {}).get("referable") or {}
     num = figure_text
     if not pred.referable.get("informative", True):
-        ci = list(cv.get("auc_ci95") or [None, None])[:2]
+        why = pred.referable.get("reason") or predictor.referable_reason
         return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse): not "
-                    f"shown. This model gives no evidence of grading better than chance (above), nor "
-                    f"of telling referable images apart (out of fold: AUC {num(cv.get('auc'))}, 95% CI "
-                    f"{format_ci(*ci)}), so that probability would carry no information."]
+                    f"shown. {md_words(why)}."]
     return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse) "
                 f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "

@@ -54,7 +54,7 @@ from drac_ssl.starting import (
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
            "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
-           "report_check", "referable_path",
+           "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "write_submission", "DRAC_PROB_COLUMNS"]
 
@@ -127,6 +127,11 @@ def write_submission(
 REFERABLE_COLUMNS = ("case", "P_referable", "referable")
 """The columns of :func:`write_referable`'s file."""
 
+NOT_INFORMATIVE_COLUMN = "not_informative"
+"""The fourth column :func:`write_referable` adds for a model whose P(referable) carries no
+information (:func:`drac_ssl.grading.bundle.referable_not_informative`): its reason on every
+row, as the app leaves the figure out and says why."""
+
 
 def referable_path(submission: str | os.PathLike[str]) -> Path:
     """Where :func:`write_referable` writes beside the submission ``submission``:
@@ -136,7 +141,7 @@ def referable_path(submission: str | os.PathLike[str]) -> Path:
 
 
 def write_referable(submission: str | os.PathLike[str], from_grade: int,
-                    out: str | os.PathLike[str] | None = None) -> Path:
+                    out: str | os.PathLike[str] | None = None, not_informative: str = "") -> Path:
     """Write ``case,P_referable,referable`` beside a written submission (default
     :func:`referable_path`) and return its path.
 
@@ -144,6 +149,10 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
     (``r = from_grade``), summed exactly in their 6-decimal units, so it is the sum of what
     the file says; ``referable`` is 1 when the written ``class`` is ``>= r``, else 0 (the
     submission's own decision, not a cut of ``P_referable``). Rows in the submission's order.
+    ``not_informative``: why ``P_referable`` carries no information (a chance-level model:
+    :func:`drac_ssl.grading.bundle.referable_not_informative`), "" when it may; when given,
+    a fourth column, :data:`NOT_INFORMATIVE_COLUMN`, says it on every row (the figures are
+    kept, not dropped: a reader of any row sees the caveat beside them).
 
     Raises:
         ValueError: ``from_grade`` outside ``1 .. K-1`` for the submission's K grades, or the
@@ -164,10 +173,12 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
                          f"{k} grades")
     scale = 10**WRITE_DECIMALS
     out_text = io.StringIO()
-    out_text.write(",".join(REFERABLE_COLUMNS) + "\n")
+    writer = csv.writer(out_text, lineterminator="\n")
+    writer.writerow([*REFERABLE_COLUMNS, *([NOT_INFORMATIVE_COLUMN] if not_informative else [])])
     for row in rows:
         units = sum(int(round(float(v) * scale)) for v in row[2 + r:2 + k])
-        out_text.write(f"{row[0]},{_format_units(units)},{int(int(row[1]) >= r)}\n")
+        writer.writerow([row[0], _format_units(units), int(int(row[1]) >= r),
+                         *([not_informative] if not_informative else [])])
     return atomic_write_text(referable_path(submission) if out is None else out, out_text.getvalue())
 
 
