@@ -574,6 +574,9 @@ def decision_rule(predictor: Predictor) -> str:
                 "calibrated probabilities).")
     what = "the regression head's score" if predictor.regression else "expected grade Σ k·P_k"
     cut = f" {threshold_words(t, ' / ')}" if t else ""
+    if predictor.metadata.get("demo"):  # app.demo_bundle's: its thresholds were tuned on nothing
+        return (f"Grade = {what} cut at the untrained demo bundle's evenly spaced default "
+                f"thresholds{cut}, tuned on no image; it may differ from the most probable grade.")
     return (f"Grade = {what} cut at the bundle's kappa-tuned thresholds{cut}; it may differ "
             f"from the most probable grade.")
 
@@ -1295,8 +1298,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         if trained:  # the export command's words (its NOTE line): a note, not a refusal
             cautions += f"\n\n**{trained}** ({'its' if sum(good_trained) == 1 else 'their'} notes say so)."
         if same:  # the export command's words too
-            cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
-                         f"trained on (model card tab).")
+            cautions += (f"\n\n⚠ **{same}.** " + (
+                "An untrained demo model grades from random weights (model card tab)."
+                if predictor.metadata.get("demo") else
+                "Check that they are the kind of image this model was trained on (model card tab)."))
         header = ",".join(submission_columns(k))
         incomplete = ""
         if not_graded:  # said first, in the export command's words (its --skip-unreadable)

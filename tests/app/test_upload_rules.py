@@ -395,8 +395,8 @@ def test_the_unlike_warning_says_phantom_when_the_bundle_was_trained_on_phantoms
 # Wording next to the grade, and a file of another type on the single-image tab
 
 
-def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(predictor: Predictor,
-                                                                         tmp_path: Path) -> None:
+def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(
+        predictor: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A review: "grade 1 is the expected grade cut at the model's thresholds" and "Grade =
     expected grade Σ k·P_k cut at the bundle's kappa-tuned thresholds" could not be explained to
     a doctor. The result says it in words; the rule is in the details JSON only."""
@@ -419,8 +419,14 @@ def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(predicto
     assert "most likely grade" not in _result_markdown(same, predictor)
     scan = _write(tmp_path, "scan.png", _scan(300))
     _, _, _, _, details = _grade_single_now(predictor, AppSettings(gradcam=False), str(scan), None, "scan.png")
-    assert details["decision"] == ("Grade = expected grade Σ k·P_k cut at the bundle's kappa-tuned "
-                                   "thresholds 0.500 / 1.500; it may differ from the most probable grade.")
+    assert details["decision"] == ("Grade = expected grade Σ k·P_k cut at the untrained demo bundle's "
+                                   "evenly spaced default thresholds 0.500 / 1.500, tuned on no image; "
+                                   "it may differ from the most probable grade.")
+    from app.server import decision_rule
+
+    monkeypatch.delitem(predictor.metadata, "demo")  # a trained bundle's thresholds
+    assert decision_rule(predictor) == ("Grade = expected grade Σ k·P_k cut at the bundle's kappa-tuned "
+                                        "thresholds 0.500 / 1.500; it may differ from the most probable grade.")
 
 
 def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(predictor: Predictor,
