@@ -1115,6 +1115,11 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     first = summary.splitlines()[0]
     assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded")
     assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded: cut.png: cannot be read: ")
+    # the file's name is explained where it is met, with the fix (a review)
+    assert first.endswith("The grades CSV below, `grades_INCOMPLETE.csv`, lists them first, without a "
+                          "grade, the reason in its notes column: named INCOMPLETE because it is not a "
+                          "complete submission; mend or replace those files and grade the batch again "
+                          "for a complete one."), first
     assert [r[0] for r in rows] == ["cut.png", "scan.png", "tiny.png"] and rows[0][1] is None
     assert csv_path is not None and "INCOMPLETE" in Path(csv_path).name
     with open(csv_path, newline="", encoding="utf-8") as fh:
