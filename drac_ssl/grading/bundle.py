@@ -777,8 +777,9 @@ def referable_not_informative(metadata: dict[str, Any]) -> str:
     Not informative: the model gives no evidence of grading better than chance
     (:func:`chance_warning` of ``cv_metrics``) and nothing shows that P(referable) tells
     referable images apart either: its out-of-fold AUC's 95% CI (``cv_metrics.referable
-    .auc_ci95``) does not lie above 0.5 (chance), or no such interval is recorded (a missing or
-    non-finite bound: then said so, not as an interval that reaches 0.5). A model under the
+    .auc_ci95``) does not lie above 0.5 (chance; one wholly below 0.5 is said as ranking the
+    wrong way round), or no such interval is recorded (a missing or non-finite bound: then said
+    so, not as an interval that reaches 0.5). A model under the
     chance warning whose AUC CI lies above 0.5 is informative (its probabilities rank referable
     images though its grades do not agree), and so is any model without the chance warning."""
     cv = metadata.get("cv_metrics") or {}
@@ -795,6 +796,10 @@ def referable_not_informative(metadata: dict[str, Any]) -> str:
         shown = f"{auc}: {note}" if auc == "n/a" and note else auc
         return (f"{first}, and its out-of-fold AUC of P(referable) ({shown}) has no 95% CI "
                 f"recorded: nothing shows that this probability tells referable images apart")
+    if ci[1] < 0.5:  # below chance as a whole: it ranks, the wrong way round
+        return (f"{first}, and its P(referable) ranks referable images below the others: the 95% "
+                f"CI of its out-of-fold AUC, {format_ci(*ci)} (AUC {auc}), lies below 0.5 "
+                f"(chance), so as a referral score it points the wrong way")
     return (f"{first}, nor of telling referable images apart: the 95% CI of its out-of-fold AUC "
             f"of P(referable), {format_ci(*ci)} (AUC {auc}), does not lie above 0.5 (chance)")
 

@@ -34,6 +34,9 @@ def _meta(**referable: Any) -> dict[str, Any]:
 def test_the_rule_says_a_missing_interval_and_one_across_chance_differently() -> None:
     below = referable_not_informative(_meta())
     assert "0.380..0.620" in below and "does not lie above 0.5 (chance)" in below
+    wrong_way = referable_not_informative(_meta(auc=0.319, auc_ci95=[0.163, 0.451]))
+    assert "ranks referable images below the others" in wrong_way and "0.163..0.451" in wrong_way
+    assert "lies below 0.5 (chance)" in wrong_way and "nor of telling" not in wrong_way
     missing = referable_not_informative(_meta(auc=0.55, auc_ci95=[None, None]))
     assert "(0.550) has no 95% CI recorded" in missing and "above 0.5" not in missing
     undefined = referable_not_informative(_meta(auc=None, auc_ci95=[None, None],
