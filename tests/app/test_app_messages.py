@@ -102,6 +102,12 @@ def test_a_decompression_bomb_is_refused_with_a_size_to_downscale_to() -> None:
     assert said == (f"`bomb.png` is 20000 x 10000 px, above the limit of 8192 px per side. "
                     f"{downscale_words(20000, 10000, InputLimits())}"), said
     assert said.endswith("(to at most 8192 x 4096 px at this shape).")
+    bmp = io.BytesIO()  # another format: its header read by Pillow's own plugin too
+    Image.new("L", (8, 8)).save(bmp, format="BMP")
+    header = bytearray(bmp.getvalue())
+    struct.pack_into("<ii", header, 18, 30000, 10000)  # BITMAPINFOHEADER width, height
+    with pytest.raises(InputRejected, match=r"`big\.bmp` is 30000 x 10000 px, .*\(to at most 8192 x 2730 px"):
+        load_bytes(bytes(header), "big.bmp", InputLimits())
     # limits raised above Pillow's (a Python caller): Pillow's limit gives the size instead
     roomy = InputLimits(max_side=50_000, max_pixels=10**9)
     with pytest.raises(InputRejected) as caught:
