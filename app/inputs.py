@@ -8,7 +8,9 @@
   TIFF Pillow cannot open, e.g. 32-bit float RGB, is decoded by OpenCV as in the ingest and
   the export, its size read from the TIFF header first: :func:`data_prep.decode.tiff_size`),
 * an image above the side limit or the decoded-pixels limit (read from the header, before
-  decoding: a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels, 400 MB decoded),
+  decoding: a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels, 400 MB decoded; one above
+  Pillow's own limit too, its size read by :func:`data_prep.decode.declared_size`), each
+  refusal with the size to downscale to (:func:`downscale_words`),
 * a truncated or corrupt image (a PNG whose text metadata is above Pillow's default limit is
   not: the header is read as the decoder reads it, :func:`data_prep.decode.image_header`).
 
@@ -54,7 +56,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,7 @@ from data_prep.decode import (
     ONE_BIT_NOTE,
     damaged_image,
     damaged_image_format,
+    declared_size,
     image_header,
     is_tiff,
     tiff_size,
@@ -111,6 +114,7 @@ __all__ = [
     "DEPTH_NOTE",
     "colour_model_warnings",
     "describe_kind",
+    "downscale_words",
     "few_levels_warning",
     "holds_words",
     "is_plain_note",
@@ -315,6 +319,17 @@ def _too_large(shown: str, n_bytes: int, limits: InputLimits, kind: str) -> str:
             f"Upload {typical}.")
 
 
+def downscale_words(width: int, height: int, limits: InputLimits) -> str:
+    """``Downscale it first (to at most 6324 x 6324 px at this shape).``: the fix of every
+    refusal of an image too large in pixels (a side above ``limits.max_side``, more than
+    ``limits.max_pixels``, more than the decoder takes at all), one size at the image's shape
+    that meets both limits."""
+    scale = min(1.0, limits.max_side / max(1, width, height),
+                (limits.max_pixels / max(1, width * height)) ** 0.5)
+    to_w, to_h = (max(1, int(side * scale + 1e-9)) for side in (width, height))
+    return f"Downscale it first (to at most {to_w} x {to_h} px at this shape)."
+
+
 def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                channels: int = 1, kind: str | None = None,
                grey_trained: Any = GREY_TRAINED_NOT_GIVEN) -> LoadedImage:
@@ -337,8 +352,16 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     try:  # the decoder's reading of the header (a PNG's large text metadata is not damage)
         file_format, (width, height) = image_header(data)
     except Image.DecompressionBombError:
-        raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
-                            f"image of at most {limits.max_side} px per side.") from None
+        # above Pillow's own limit: refused below by the side or megapixel limit with a size
+        # to downscale to, as any large file is (Pillow's limit counted in, for an app whose
+        # limits a caller raised above it); a header no plugin reads: no size to give
+        declared = declared_size(data)
+        if declared is None:
+            raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
+                                f"image of at most {limits.max_side} px per side.") from None
+        file_format, (width, height) = declared
+        if Image.MAX_IMAGE_PIXELS:  # DecompressionBombError: above twice this
+            limits = replace(limits, max_pixels=min(limits.max_pixels, 2 * int(Image.MAX_IMAGE_PIXELS)))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         damaged = damaged_image_format(data)
         if damaged is not None and damaged != "TIFF":  # the ingest's words
@@ -358,21 +381,15 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     if file_format not in ACCEPTED_FORMATS:
         raise InputRejected(f"`{name}` {other_format(file_format)}; upload a {READ_FORMATS} image.")
     if max(width, height) > limits.max_side:
-        # the target keeps the shape and meets both limits (the side, and the megapixels)
-        scale = min(limits.max_side / max(width, height),
-                    (limits.max_pixels / max(1, width * height)) ** 0.5)
-        to_w, to_h = (max(1, int(side * scale + 1e-9)) for side in (width, height))
         raise InputRejected(f"`{name}` is {width} x {height} px, above the limit of "
-                            f"{limits.max_side} px per side. Downscale it first (to at most "
-                            f"{to_w} x {to_h} px at this shape).")
+                            f"{limits.max_side} px per side. {downscale_words(width, height, limits)}")
     if min(width, height) < 1:
         raise InputRejected(f"`{name}` has no pixels ({width} x {height}).")
     if width * height > limits.max_pixels:
-        scale = (limits.max_pixels / (width * height)) ** 0.5
         raise InputRejected(
             f"`{name}` is {width} x {height} px ({width * height / 1e6:.1f} megapixels), above the "
-            f"limit of {limits.max_pixels / 1e6:g} megapixels that the app decodes. Downscale it "
-            f"first (to at most {int(width * scale)} x {int(height * scale)} px at this shape).")
+            f"limit of {limits.max_pixels / 1e6:g} megapixels that the app decodes. "
+            f"{downscale_words(width, height, limits)}")
     try:  # size: sanity_warnings; channels: the model's (1: as the grey ingest converts)
         decoded = inspect_image(data, name, channels=1 if channels == 1 else None,
                                 expected_side=None)

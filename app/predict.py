@@ -145,9 +145,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # None when the bundle has no input profile
     input_check: dict[str, Any] | None = None
     # the bundle's referable cut r (Predictor.referable_from): from_grade, probability
-    # (P_r + ... + P_{K-1}), rule and informative (False: the model is no better than chance,
-    # Predictor.referable_informative; the page leaves the figure out); None when the bundle
-    # records none
+    # (P_r + ... + P_{K-1}), rule, informative (False: the model is no better than chance,
+    # Predictor.referable_informative; the page leaves the figure out) and reason (why not, the
+    # export's words too; None when informative); None when the bundle records none
     referable: dict[str, Any] | None = None
     # the file is one of the model's training images (same SHA-256: Predictor.training_image);
     # None when not known: an array graded by predict(), or a bundle that records no hashes
@@ -473,14 +473,19 @@ class Predictor:
         recorded); the page then leaves the figure out and says why (a trial: a chance-level
         model showed "P(referable) 0.599 ... sensitivity 0.500, specificity 0.500" as if it
         meant something). True otherwise, also under the chance warning when that AUC's CI lies
-        above 0.5 (the probabilities rank referable images, though the grades do not agree)."""
-        from drac_ssl.figures import finite_pair
+        above 0.5 (the probabilities rank referable images, though the grades do not agree).
+        The rule is :func:`drac_ssl.grading.bundle.referable_not_informative`, the export's
+        too; :attr:`referable_reason` says why."""
+        return not self.referable_reason
 
-        if not self.chance_warning:
-            return True
-        referable = (self.metadata.get("cv_metrics") or {}).get("referable") or {}
-        ci = finite_pair(referable.get("auc_ci95"))
-        return ci is not None and ci[0] > 0.5
+    @property
+    def referable_reason(self) -> str:
+        """Why P(referable) carries no information, one sentence without its full stop
+        (:func:`drac_ssl.grading.bundle.referable_not_informative`: an interval that does not
+        lie above 0.5 and one not recorded are said differently); "" when it may carry some."""
+        from drac_ssl.grading.bundle import referable_not_informative
+
+        return referable_not_informative(self.metadata)
 
     @property
     def trained_on_phantoms(self) -> bool:
@@ -612,7 +617,10 @@ class Predictor:
             rule = ((self.metadata.get("cv_metrics") or {}).get("referable") or {}).get("rule")
             referable = {"from_grade": r, "probability": float(np.asarray(probs[0], dtype=np.float64)[r:].sum()),
                          "rule": str(rule or referable_words(r, self.class_names)),
-                         "informative": self.referable_informative}
+                         "informative": self.referable_informative,
+                         # why not (kept beside the probability, not dropped: the page leaves
+                         # the figure out, an API client gets it with this); None when informative
+                         "reason": self.referable_reason or None}
         said = [w for w in (self.chance_warning, self.caveat) if w] + unlike + self.image_warnings(
             gray.shape, small, list(warnings or []), [preprocessing_warning(n) for n in found])
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],

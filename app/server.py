@@ -82,6 +82,7 @@ from drac_ssl.grading.training_images import training_images_line
 from drac_ssl.starting import python_command
 from drac_ssl.submission import (
     NOT_GRADED,
+    TRAINING_IMAGE_COLUMN,
     UNRELIABLE_COLUMN,
     write_grades_with_notes,
     write_incomplete_grades,
@@ -574,6 +575,9 @@ def decision_rule(predictor: Predictor) -> str:
                 "calibrated probabilities).")
     what = "the regression head's score" if predictor.regression else "expected grade Σ k·P_k"
     cut = f" {threshold_words(t, ' / ')}" if t else ""
+    if predictor.metadata.get("demo"):  # app.demo_bundle's: its thresholds were tuned on nothing
+        return (f"Grade = {what} cut at the untrained demo bundle's evenly spaced default "
+                f"thresholds{cut}, tuned on no image; it may differ from the most probable grade.")
     return (f"Grade = {what} cut at the bundle's kappa-tuned thresholds{cut}; it may differ "
             f"from the most probable grade.")
 
@@ -590,11 +594,9 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     cv = (predictor.metadata.get("cv_metrics") or {}).get("referable") or {}
     num = figure_text
     if not pred.referable.get("informative", True):
-        ci = list(cv.get("auc_ci95") or [None, None])[:2]
+        why = pred.referable.get("reason") or predictor.referable_reason
         return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse): not "
-                    f"shown. This model gives no evidence of grading better than chance (above), nor "
-                    f"of telling referable images apart (out of fold: AUC {num(cv.get('auc'))}, 95% CI "
-                    f"{format_ci(*ci)}), so that probability would carry no information."]
+                    f"shown. {md_words(why)}."]
     return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse) "
                 f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
@@ -1019,8 +1021,10 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     column (:func:`drac_ssl.submission.write_incomplete_grades`): never a file that passes for
     a complete submission. Nothing graded: no CSV. The notes CSV, ``grades_with_notes.csv``
     (:func:`drac_ssl.submission.write_grades_with_notes`), is always there: every file in
-    upload order, ``case,class,P0..P{K-1},notes``, with the table's notes (``NOT GRADED:
-    reason`` for a file not graded), so that the warnings travel with what is downloaded. A
+    upload order, ``case,class,P0..P{K-1},not_reliably_gradable,training_image,notes``, with
+    the table's notes (``NOT GRADED: reason`` for a file not graded), so that the warnings
+    travel with what is downloaded; the summary points to its columns for the reasons of a
+    FLAGGED image and for the training images. A
     name that repeats in the batch (two folders' ``x.png``): every row, note and INCOMPLETE
     entry of it says which file (``the 1st file named x.png: ...``, ``the 2nd file named x.png
     (graded).``); only the first gradable one is graded."""
@@ -1276,7 +1280,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
               if at in graded_index else f"{NOT_GRADED}{row[-1]}")
              for at, row in enumerate(rows)], probs, classes, num_grades=k,
             unreliable=[reasons[graded_index[at]] if at in graded_index else []
-                        for at in range(len(rows))]))
+                        for at in range(len(rows))],
+            trained=[at in graded_index and good_trained[graded_index[at]] for at in range(len(rows))]))
         rejected = len(rows) - n_good
         warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
         n_borderline = sum(1 for close in borderlines if close)
@@ -1295,31 +1300,39 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                          f"them (see the notes column).")
         trained = training_images_line(sum(good_trained), n_good) if graded_rows else ""
         if trained:  # the export command's words (its NOTE line): a note, not a refusal
-            cautions += f"\n\n**{trained}** ({'its' if sum(good_trained) == 1 else 'their'} notes say so)."
+            cautions += (f"\n\n**{trained}** (marked in the `{TRAINING_IMAGE_COLUMN}` column of "
+                         f"`{NOTES_CSV}`; {'its' if sum(good_trained) == 1 else 'their'} notes say so too).")
         if same:  # the export command's words too
-            cautions += (f"\n\n⚠ **{same}.** Check that they are the kind of image this model was "
-                         f"trained on (model card tab).")
+            cautions += (f"\n\n⚠ **{same}.** " + (
+                "An untrained demo model grades from random weights (model card tab)."
+                if predictor.metadata.get("demo") else
+                "Check that they are the kind of image this model was trained on (model card tab)."))
         header = ",".join(submission_columns(k))
         incomplete = ""
         if not_graded:  # said first, in the export command's words (its --skip-unreadable)
             incomplete = incomplete_line(not_graded, len(paths)) + (
-                ". The grades CSV below lists them first, without a grade, the reason in its notes "
-                "column: it is not a complete submission.\n\n" if csv_path else
+                ". The grades CSV below, `grades_INCOMPLETE.csv`, lists them first, without a grade, "
+                "the reason in its notes column: named INCOMPLETE because it is not a complete "
+                "submission; mend or replace those files and grade the batch again for a "
+                "complete one.\n\n" if csv_path else
                 ". Nothing was graded, so there is no grades CSV.\n\n")
-        with_notes = (f"`{NOTES_CSV}` (`{header},{UNRELIABLE_COLUMN},notes`: every file in upload "
-                      f"order with the notes column of the table)")
+        with_notes = (f"`{NOTES_CSV}` (`{header},{UNRELIABLE_COLUMN},{TRAINING_IMAGE_COLUMN},notes`: "
+                      f"every file in upload order with the notes column of the table)")
+        # where the reasons of each flagged image are (a review: the FLAGGED line named no place)
+        reasons_at = (f"the reasons per image are in the `{UNRELIABLE_COLUMN}` column of "
+                      f"`{NOTES_CSV}`, and those images' notes (in the table too) start "
+                      f"{UNRELIABLE_VERDICT}")
         summary = (incomplete + f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
                    + (f", **{rejected} rejected** (see the notes column)" if rejected else "")
                    + (f". Download below the grades CSV, `grades_INCOMPLETE.csv` (`{header},notes`: the "
                       f"submission's columns and a notes column: each graded image's notes, and a row "
                       f"without a grade for each file not graded), and {with_notes}."
-                      + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: their "
-                         f"notes start {UNRELIABLE_VERDICT}, with the reasons." if flagged else "")
+                      + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: "
+                         f"{reasons_at}." if flagged else "")
                       if csv_path and not_graded else
                       f". Download below the grades CSV, `{FLAGGED_CSV}` (`{header}`, the submission's "
                       f"format: named FLAGGED because {flagged} of the {n_good} image(s) are not "
-                      f"reliably gradable; their notes start {UNRELIABLE_VERDICT}, with the "
-                      f"reasons), and {with_notes}."
+                      f"reliably gradable), and {with_notes}: {reasons_at}."
                       if csv_path and flagged else
                       f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
                       f"written by the export command), and {with_notes}." if csv_path else
@@ -1453,10 +1466,15 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                      column_widths=table_widths(k))
                 with gr.Row():
                     csv_file = gr.File(label=f"CSV: the submission; grades_INCOMPLETE.csv when a "
-                                             f"file was not graded, {FLAGGED_CSV} when an image is "
-                                             f"not reliably gradable", interactive=False)
+                                             f"file was not graded (not a complete submission: its "
+                                             f"first rows name them, NOT GRADED), {FLAGGED_CSV} "
+                                             f"when an image is not reliably gradable (why: the "
+                                             f"notes CSV's {UNRELIABLE_COLUMN} column)",
+                                       interactive=False)
                     notes_file = gr.File(label=f"CSV with the notes: {NOTES_CSV} (every file, in "
-                                               f"upload order)", interactive=False)
+                                               f"upload order; {UNRELIABLE_COLUMN} and "
+                                               f"{TRAINING_IMAGE_COLUMN} columns to filter on)",
+                                         interactive=False)
                 batch_button.click(grade_batch, inputs=files,
                                    outputs=[batch_summary, table, csv_file, notes_file],
                                    api_name="grade_batch", **model_event)

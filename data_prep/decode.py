@@ -864,6 +864,31 @@ def image_header(data: bytes) -> tuple[str, tuple[int, int]]:
     return "PNG", size
 
 
+def declared_size(data: bytes) -> tuple[str, tuple[int, int]] | None:
+    """``(format, (width, height))`` that an image file's header declares, read by Pillow's own
+    format plugins without the decompression-bomb check ``Image.open`` applies before it hands
+    out the size (it raises ``Image.DecompressionBombError`` naming only the pixel count), or
+    None when no plugin reads the header. For the refusal of such a file: it can then say, as
+    for any file above a size limit, what size to downscale it to. Nothing is decoded (the
+    plugins read the header only), and Pillow's limit is not lifted for anyone else: it is a
+    module-wide setting other threads rely on."""
+    Image.init()
+    prefix = data[:16]  # what Image.open hands each plugin's accept()
+    for fmt in list(Image.ID):
+        factory, accept = Image.OPEN.get(fmt, (None, None))
+        if factory is None:
+            continue
+        try:
+            accepted = True if accept is None else accept(prefix)
+            if isinstance(accepted, str) or not accepted:  # a str: Pillow's warning, not a yes
+                continue
+            with factory(io.BytesIO(data), "") as im:
+                return str(im.format or fmt), (int(im.size[0]), int(im.size[1]))
+        except (SyntaxError, IndexError, TypeError, ValueError, OSError, EOFError, struct.error):
+            continue
+    return None
+
+
 _PNG_MODES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
 """PNG colour type -> Pillow's mode of such a file (16-bit grey ``I;16``, 1-bit grey ``1``)."""
 

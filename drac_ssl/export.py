@@ -54,8 +54,9 @@ exits 1; ``--out`` is left as it was, the stage's own ``export/submission_NAME.c
 When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
 ``referable``, ``finetune.referable_from``: auto = grade >= 2 on the ICDR scale, none on
 DRAC's), the stage and ``--images`` also write ``<submission stem>_referable.csv`` beside the
-submission (``case,P_referable,referable``: :func:`write_referable_beside`); the submission
-itself is unchanged.
+submission (``case,P_referable,referable``: :func:`write_referable_beside`; with a
+``not_informative`` column and a ``NOT INFORMATIVE:`` console line for a model whose
+P(referable) carries no information, the app's rule); the submission itself is unchanged.
 
 Images whose channels differ from the model's are converted like the ingest converts them
 (colour -> luminance for a grey model; grey -> three identical channels for a colour model),
@@ -209,6 +210,7 @@ from drac_ssl.grading.bundle import (
     grade_caveats,
     load_bundle,
     referable_cut_of,
+    referable_not_informative,
     reusable_bundle,
 )
 from drac_ssl.grading.image_notes import (
@@ -253,6 +255,7 @@ from drac_ssl.submission import (
     DRAC_PROB_COLUMNS,
     IMAGE_NOTES_COLUMNS,
     IMAGE_SUFFIXES,
+    NOT_INFORMATIVE_COLUMN,
     check_submission,
     classes_off_rule,
     image_notes_path,
@@ -618,6 +621,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         referable_csv, line = write_referable_beside(bundle, written)
         if line:
             print(f"[export] {line}")
+        if referable_csv is not None and referable_not_informative(bundle.metadata):
+            notes.append(line)  # summary.json's notes keep the caveat with the file's name
         oof = _oof_grades(run_dir, str(bundle.metadata["variant"]))
         for line in (_unlike_line(graded.unlike, cases), _blank_line(graded.blank, cases),
                      _noise_line(graded.noise, cases),
@@ -705,18 +710,27 @@ def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | Non
     none: :func:`drac_ssl.grading.bundle.referable_cut_of`, the app's rule too), write
     ``<submission stem>_referable.csv`` beside the submission
     (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``) and return
-    its path and the console line; else ``(None, "")``. The submission itself is
+    its path and the console line; else ``(None, "")``. For a model whose P(referable) carries
+    no information (:func:`drac_ssl.grading.bundle.referable_not_informative`: no better than
+    chance, and its referable AUC's CI not above 0.5 or not recorded; the app leaves the figure
+    out), the file is still written, with a ``not_informative`` column giving the reason on
+    every row, and the line says it too. The submission itself is
     unchanged (its format is fixed). The callers remove an earlier referable file before they
     write the submission, so none outlives a submission it does not describe."""
     k = bundle.calibration.num_grades
     r = referable_cut_of(bundle.metadata, k)  # the app's rule: an int in 1..K-1, not True
     if r is None:
         return None, ""
-    path = write_referable(submission, r)
+    why = referable_not_informative(bundle.metadata)  # the app's rule and words
+    path = write_referable(submission, r, not_informative=why)
     rule = bundle.metadata["cv_metrics"]["referable"].get("rule") or f"referable = grade >= {r}"
-    return path, (f"referable DR ({rule}): P_referable = P{r}"
-                  + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3 else f"+..+P{k - 1}")
-                  + f" and referable = 1 when class >= {r}, per case -> {path}")
+    line = (f"referable DR ({rule}): P_referable = P{r}"
+            + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3 else f"+..+P{k - 1}")
+            + f" and referable = 1 when class >= {r}, per case -> {path}")
+    if why:
+        line += (f"; NOT INFORMATIVE: {why} (the app does not show this probability; the file's "
+                 f"{NOT_INFORMATIVE_COLUMN} column says so on every row)")
+    return path, line
 
 
 def selected_other_line(run_dir: str | os.PathLike[str], variant: str) -> str:

@@ -56,7 +56,7 @@ from drac_ssl.starting import (
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
            "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
-           "report_check", "referable_path",
+           "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "drac_count_words",
            "write_submission", "DRAC_PROB_COLUMNS"]
@@ -144,6 +144,11 @@ def write_submission(
 REFERABLE_COLUMNS = ("case", "P_referable", "referable")
 """The columns of :func:`write_referable`'s file."""
 
+NOT_INFORMATIVE_COLUMN = "not_informative"
+"""The fourth column :func:`write_referable` adds for a model whose P(referable) carries no
+information (:func:`drac_ssl.grading.bundle.referable_not_informative`): its reason on every
+row, as the app leaves the figure out and says why."""
+
 
 def referable_path(submission: str | os.PathLike[str]) -> Path:
     """Where :func:`write_referable` writes beside the submission ``submission``:
@@ -153,7 +158,7 @@ def referable_path(submission: str | os.PathLike[str]) -> Path:
 
 
 def write_referable(submission: str | os.PathLike[str], from_grade: int,
-                    out: str | os.PathLike[str] | None = None) -> Path:
+                    out: str | os.PathLike[str] | None = None, not_informative: str = "") -> Path:
     """Write ``case,P_referable,referable`` beside a written submission (default
     :func:`referable_path`) and return its path.
 
@@ -161,6 +166,10 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
     (``r = from_grade``), summed exactly in their 6-decimal units, so it is the sum of what
     the file says; ``referable`` is 1 when the written ``class`` is ``>= r``, else 0 (the
     submission's own decision, not a cut of ``P_referable``). Rows in the submission's order.
+    ``not_informative``: why ``P_referable`` carries no information (a chance-level model:
+    :func:`drac_ssl.grading.bundle.referable_not_informative`), "" when it may; when given,
+    a fourth column, :data:`NOT_INFORMATIVE_COLUMN`, says it on every row (the figures are
+    kept, not dropped: a reader of any row sees the caveat beside them).
 
     Raises:
         ValueError: ``from_grade`` outside ``1 .. K-1`` for the submission's K grades, or the
@@ -181,10 +190,12 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
                          f"{k} grades")
     scale = 10**WRITE_DECIMALS
     out_text = io.StringIO()
-    out_text.write(",".join(REFERABLE_COLUMNS) + "\n")
+    writer = csv.writer(out_text, lineterminator="\n")
+    writer.writerow([*REFERABLE_COLUMNS, *([NOT_INFORMATIVE_COLUMN] if not_informative else [])])
     for row in rows:
         units = sum(int(round(float(v) * scale)) for v in row[2 + r:2 + k])
-        out_text.write(f"{row[0]},{_format_units(units)},{int(int(row[1]) >= r)}\n")
+        writer.writerow([row[0], _format_units(units), int(int(row[1]) >= r),
+                         *([not_informative] if not_informative else [])])
     return atomic_write_text(referable_path(submission) if out is None else out, out_text.getvalue())
 
 
@@ -193,7 +204,11 @@ UNRELIABLE_COLUMN = "not_reliably_gradable"
 export's notes file (:func:`write_image_notes`) and the app's ``grades_with_notes.csv``
 (:func:`write_grades_with_notes`)."""
 
-IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, "training_image", "grade_note")
+TRAINING_IMAGE_COLUMN = "training_image"
+"""The column that marks a graded file the model was trained on (:data:`TRAINING_IMAGE_MARK`):
+in the export's notes file and the app's ``grades_with_notes.csv``."""
+
+IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, TRAINING_IMAGE_COLUMN, "grade_note")
 """The columns of :func:`write_image_notes`'s file."""
 
 IMAGE_NOTES_COLUMNS_BEFORE = IMAGE_NOTES_COLUMNS[:4]
@@ -305,6 +320,7 @@ def write_grades_with_notes(
     classes: np.ndarray | None,
     num_grades: int = len(PROB_COLUMNS),
     unreliable: Sequence[Sequence[str]] | None = None,
+    trained: Sequence[bool] | None = None,
 ) -> Path:
     """Write every file of a batch with its grade and notes (the app's batch tab offers it
     beside the submission, so that the warnings travel with the file people download),
@@ -314,7 +330,10 @@ def write_grades_with_notes(
     a file not graded) a ``not_reliably_gradable`` column before the notes,
     ``case,class,P0..P{K-1},not_reliably_gradable,notes``: the reasons joined by ``"; "``, empty
     when clean, as the export's ``<stem>_notes.csv`` column of that name (:func:`write_image_notes`),
-    so that a spreadsheet filters on it while ``class`` stays the grade number.
+    so that a spreadsheet filters on it while ``class`` stays the grade number; with ``trained``
+    (one per file: one of the model's training images, same SHA-256; False for a file not
+    graded) a ``training_image`` column before the notes too, :data:`TRAINING_IMAGE_MARK` or
+    empty, as the export's notes file has it.
 
     ``files``: ``(case, i, notes)``: ``i`` the row of ``probs`` ``(n, K)`` and ``classes``
     ``(n,)`` of a graded file, written as :func:`write_submission` writes it (the same checks
@@ -323,10 +342,13 @@ def write_grades_with_notes(
     given (the caller says ``NOT GRADED: reason``, :data:`NOT_GRADED`). Not a submission:
     :func:`check_submission` reports the extra column. Raises ValueError as
     :func:`write_submission` for the graded rows, for an ``i`` out of range or repeated, and
-    for an ``unreliable`` of another length than ``files``."""
+    for an ``unreliable`` or ``trained`` of another length than ``files``."""
     if unreliable is not None and len(unreliable) != len(files):
         raise ValueError(f"{len(unreliable)} not_reliably_gradable entries for {len(files)} files: "
                          f"give one per file ([] for none)")
+    if trained is not None and len(trained) != len(files):
+        raise ValueError(f"{len(trained)} training_image entries for {len(files)} files: give one "
+                         f"per file (False for none)")
     graded = [(case, i) for case, i, _ in files if i is not None]
     if sorted(i for _, i in graded) != list(range(len(graded))):
         raise ValueError(f"the graded files name rows {[i for _, i in graded]}; name each row of "
@@ -338,9 +360,11 @@ def write_grades_with_notes(
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     flag_column = [UNRELIABLE_COLUMN] if unreliable is not None else []
+    flag_column += [TRAINING_IMAGE_COLUMN] if trained is not None else []
     writer.writerow([*submission_columns(int(num_grades)), *flag_column, "notes"])
     for at, (case, i, notes) in enumerate(files):
         flag = ["; ".join(unreliable[at])] if unreliable is not None else []
+        flag += [TRAINING_IMAGE_MARK if trained[at] else ""] if trained is not None else []
         if i is None:
             writer.writerow([case, "", *[""] * int(num_grades), *flag, notes])
         else:
@@ -720,24 +744,32 @@ def _header_width_grades(fields: Sequence[str]) -> int | None:
 def _notes_file_grades(fields: Sequence[str]) -> int | None:
     """K of the header of the app's batch files with a trailing notes column,
     ``case,class,P0..P{K-1},notes`` (:func:`write_incomplete_grades`,
-    :func:`write_grades_with_notes`; its ``not_reliably_gradable`` column before the notes,
-    :data:`UNRELIABLE_COLUMN`, is allowed), else None."""
+    :func:`write_grades_with_notes`; its ``not_reliably_gradable`` and ``training_image``
+    columns before the notes, :data:`UNRELIABLE_COLUMN`, :data:`TRAINING_IMAGE_COLUMN`, are
+    allowed), else None."""
     if len(fields) < 5 or fields[-1].strip().lower() != "notes":
         return None
-    fields = fields[:-1]
-    if fields[-1].strip().lower() == UNRELIABLE_COLUMN:
-        fields = fields[:-1]
-    return _header_width_grades(fields)
+    return _header_width_grades(_without_flag_columns(fields[:-1]))
+
+
+def _without_flag_columns(fields: Sequence[str]) -> Sequence[str]:
+    """``fields`` without the trailing :data:`TRAINING_IMAGE_COLUMN` and
+    :data:`UNRELIABLE_COLUMN` of the app's ``grades_with_notes.csv`` (either or both)."""
+    for column in (TRAINING_IMAGE_COLUMN, UNRELIABLE_COLUMN):
+        if fields and fields[-1].strip().lower() == column:
+            fields = fields[:-1]
+    return fields
 
 
 def _notes_cut_grades(fields: Sequence[str]) -> int | None:
     """K of the header of the app's batch file whose notes column was cut (a spreadsheet's
-    column deleted) but whose :data:`UNRELIABLE_COLUMN` stayed, ``case,class,P0..P{K-1},
-    not_reliably_gradable``, else None (review s57r3 F1: such a file read as a 3-grade
-    submission with a column too many on every row)."""
-    if len(fields) < 5 or fields[-1].strip().lower() != UNRELIABLE_COLUMN:
+    column deleted) but whose :data:`UNRELIABLE_COLUMN` (and :data:`TRAINING_IMAGE_COLUMN`)
+    stayed, ``case,class,P0..P{K-1},not_reliably_gradable[,training_image]``, else None (review
+    s57r3 F1: such a file read as a 3-grade submission with a column too many on every row)."""
+    kept = _without_flag_columns(fields)
+    if len(fields) < 5 or len(kept) == len(fields):
         return None
-    return _header_width_grades(fields[:-1])
+    return _header_width_grades(kept)
 
 
 def _notes_cut_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]]) -> None:

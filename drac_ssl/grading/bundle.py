@@ -52,7 +52,7 @@ from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import __version__
 from drac_ssl.challenge import leaderboard_words
 from drac_ssl.config import layout_name
-from drac_ssl.figures import chance_words, figure_text, format_ci
+from drac_ssl.figures import chance_words, figure_text, finite_pair, format_ci
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 from drac_ssl.grading.image_notes import (
     GREY_TRAINED_RULE,
@@ -116,6 +116,7 @@ __all__ = [
     "pooled_origins_words",
     "preprocessing_references",
     "referable_cut_of",
+    "referable_not_informative",
     "reusable_bundle",
     "to_inference_layout",
     "variant_title",
@@ -772,6 +773,42 @@ def referable_cut_of(metadata: dict[str, Any], num_grades: int) -> int | None:
     if isinstance(r, bool) or not isinstance(r, int) or num_grades <= 2 or not 1 <= r <= num_grades - 1:
         return None
     return r
+
+
+def referable_not_informative(metadata: dict[str, Any]) -> str:
+    """Why a bundle's P(referable) (``P_r + ... + P_{K-1}``, :func:`referable_cut_of`) carries
+    no information, in one sentence without its full stop; "" when it may carry some. The one
+    rule of the app (which leaves the figure out, and says this in ``referable["reason"]``) and
+    the export (whose ``_referable.csv`` then says it in a ``not_informative`` column).
+
+    Not informative: the model gives no evidence of grading better than chance
+    (:func:`chance_warning` of ``cv_metrics``) and nothing shows that P(referable) tells
+    referable images apart either: its out-of-fold AUC's 95% CI (``cv_metrics.referable
+    .auc_ci95``) does not lie above 0.5 (chance; one wholly below 0.5 is said as ranking the
+    wrong way round), or no such interval is recorded (a missing or non-finite bound: then said
+    so, not as an interval that reaches 0.5). A model under the
+    chance warning whose AUC CI lies above 0.5 is informative (its probabilities rank referable
+    images though its grades do not agree), and so is any model without the chance warning."""
+    cv = metadata.get("cv_metrics") or {}
+    if not chance_warning(cv):
+        return ""
+    referable = cv.get("referable") if isinstance(cv.get("referable"), dict) else {}
+    ci = finite_pair(referable.get("auc_ci95"))
+    if ci is not None and ci[0] > 0.5:
+        return ""
+    auc = figure_text(referable.get("auc"))
+    first = "This model gives no evidence of grading better than chance"
+    if ci is None:
+        note = referable.get("auc_note")
+        shown = f"{auc}: {note}" if auc == "n/a" and note else auc
+        return (f"{first}, and its out-of-fold AUC of P(referable) ({shown}) has no 95% CI "
+                f"recorded: nothing shows that this probability tells referable images apart")
+    if ci[1] < 0.5:  # below chance as a whole: it ranks, the wrong way round
+        return (f"{first}, and its P(referable) ranks referable images below the others: the 95% "
+                f"CI of its out-of-fold AUC, {format_ci(*ci)} (AUC {auc}), lies below 0.5 "
+                f"(chance), so as a referral score it points the wrong way")
+    return (f"{first}, nor of telling referable images apart: the 95% CI of its out-of-fold AUC "
+            f"of P(referable), {format_ci(*ci)} (AUC {auc}), does not lie above 0.5 (chance)")
 
 
 def chance_warning(cv: dict[str, Any]) -> str | None:

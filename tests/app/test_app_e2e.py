@@ -172,9 +172,9 @@ def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
     # the notes CSV beside it: the same rows and a notes column
     noted = Path(notes_path).read_text(encoding="utf-8").splitlines()
     assert (Path(notes_path).name == "grades_with_notes.csv"
-            and noted[0] == "case,class,P0,P1,P2,not_reliably_gradable,notes")
+            and noted[0] == "case,class,P0,P1,P2,not_reliably_gradable,training_image,notes")
     rows = list(csv.reader(noted[1:]))
-    assert [",".join(row[:-2]) for row in rows] == lines[1:]
+    assert [",".join(row[:-3]) for row in rows] == lines[1:]
     # each graded row's notes end with the bundle's caveat (the file that gets passed on)
     assert all(row[-1].endswith("Research software, not a medical device.") for row in rows)
 

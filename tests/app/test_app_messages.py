@@ -86,6 +86,38 @@ def test_a_side_above_the_limit_is_refused_with_a_size_to_downscale_to() -> None
     assert 6324 ** 2 <= 40_000_000 < 6325 ** 2
 
 
+def test_a_decompression_bomb_is_refused_with_a_size_to_downscale_to() -> None:
+    """A review: a file above Pillow's own pixel limit (its DecompressionBombError, raised
+    before the header's size is handed out) was refused with "Upload an image of at most 8192
+    px per side" and no size, unlike the 8192 px refusal; it now gets that refusal's words and
+    size (one helper, :func:`app.inputs.downscale_words`)."""
+    from app.inputs import downscale_words
+
+    data = _png_header(20000, 10000, bit_depth=8, colour_type=0)
+    with pytest.raises(Image.DecompressionBombError):  # Pillow refuses to give its size
+        Image.open(io.BytesIO(data))
+    with pytest.raises(InputRejected) as caught:
+        load_bytes(data, "bomb.png", InputLimits())
+    said = str(caught.value)
+    assert said == (f"`bomb.png` is 20000 x 10000 px, above the limit of 8192 px per side. "
+                    f"{downscale_words(20000, 10000, InputLimits())}"), said
+    assert said.endswith("(to at most 8192 x 4096 px at this shape).")
+    bmp = io.BytesIO()  # another format: its header read by Pillow's own plugin too
+    Image.new("L", (8, 8)).save(bmp, format="BMP")
+    header = bytearray(bmp.getvalue())
+    struct.pack_into("<ii", header, 18, 30000, 10000)  # BITMAPINFOHEADER width, height
+    with pytest.raises(InputRejected, match=r"`big\.bmp` is 30000 x 10000 px, .*\(to at most 8192 x 2730 px"):
+        load_bytes(bytes(header), "big.bmp", InputLimits())
+    # limits raised above Pillow's (a Python caller): Pillow's limit gives the size instead
+    roomy = InputLimits(max_side=50_000, max_pixels=10**9)
+    with pytest.raises(InputRejected) as caught:
+        load_bytes(data, "bomb.png", roomy)
+    said = str(caught.value)
+    assert "20000 x 10000 px (200.0 megapixels)" in said and "Downscale it first (to at most " in said
+    to_w, to_h = (int(v) for v in said.rsplit("at most ", 1)[1].split(" px")[0].split(" x "))
+    assert to_w * to_h <= 2 * Image.MAX_IMAGE_PIXELS and to_w == 2 * to_h
+
+
 def test_a_32_bit_file_is_called_32_bit() -> None:
     from app.inputs import is_plain_note
 

@@ -41,4 +41,42 @@ def test_the_demo_card_says_plainly_it_was_trained_on_nothing(tmp_path: Path, on
             / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert DEMO_TRAINED_ON in card and "no training data" in card
     assert "unknown root" not in card and "? training images" not in " ".join(card.split())
-    assert card.count("## What it was trained on") == 1 and "## Cross-validated performance" in card
+    assert card.count("## What it was trained on") == 1
+
+
+def test_no_part_of_the_demo_card_or_page_describes_a_trained_model(
+        tmp_path: Path, one_thread: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: the demo card said it was trained on nothing, while its other sections
+    described a trained model: "kappa-optimal thresholds", "frozen during fine-tuning", a
+    "Cross-validated performance (n = 0)" table of n/a, calibration "on out-of-fold
+    predictions", "as in training"; and the page's details JSON called its thresholds
+    kappa-tuned."""
+    from app.demo_bundle import build_demo_bundle
+    from app.predict import Predictor
+    from app.server import decision_rule
+    from drac_ssl.grading.bundle import SCOPE_WORDS
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
+    card = " ".join((bundle / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    for trained in ("kappa-optimal", "Cross-validated performance", "out-of-fold", "during fine-tuning",
+                    "as in training", "cross-validated figures", "n = 0", "calibrated on"):
+        assert trained not in card, trained
+    assert "every weight random" in card and "tuned on no image" in card and "not calibrated" in card
+    assert "## Performance - None: nothing was measured" in card
+    assert SCOPE_WORDS in card[card.index("## Limitations"):]
+    predictor = Predictor(bundle, gradcam=False)
+    rule = decision_rule(predictor)
+    assert "kappa-tuned" not in rule and "evenly spaced default thresholds 0.500 / 1.500, tuned on no image" in rule
+    # a batch graded alike: not sent to check "the kind of image this model was trained on"
+    import numpy as np
+    from PIL import Image
+
+    from app import server
+
+    yy, xx = np.mgrid[0:96, 0:96]
+    path = tmp_path / "scan.png"
+    Image.fromarray((60 + 40 * np.sin(xx / 7.0) * np.cos(yy / 11.0)).astype(np.uint8)).save(path)
+    monkeypatch.setattr(server, "same_grade_words", lambda *a: "All 5 images got the same grade (Normal)")
+    summary = server._grade_batch_now(predictor, server.AppSettings(gradcam=False), [str(path)])[0]
+    assert "All 5 images got the same grade (Normal).** An untrained demo model grades from random weights" in summary
+    assert "trained on (model card tab)" not in summary

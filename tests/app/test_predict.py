@@ -1115,6 +1115,11 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     first = summary.splitlines()[0]
     assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded")
     assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded: cut.png: cannot be read: ")
+    # the file's name is explained where it is met, with the fix (a review)
+    assert first.endswith("The grades CSV below, `grades_INCOMPLETE.csv`, lists them first, without a "
+                          "grade, the reason in its notes column: named INCOMPLETE because it is not a "
+                          "complete submission; mend or replace those files and grade the batch again "
+                          "for a complete one."), first
     assert [r[0] for r in rows] == ["cut.png", "scan.png", "tiny.png"] and rows[0][1] is None
     assert csv_path is not None and "INCOMPLETE" in Path(csv_path).name
     with open(csv_path, newline="", encoding="utf-8") as fh:
@@ -1154,7 +1159,7 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     p = float(pred.probs[2:].sum())
     assert pred.referable == pytest.approx({"from_grade": 2, "probability": p,
                                             "rule": "referable = grade >= 2 (Moderate or worse)",
-                                            "informative": True})
+                                            "informative": True, "reason": None})
     assert pred.as_dict()["referable"] == pred.referable
     page = _result_markdown(pred, five)
     assert (f"P(referable: grade ≥ 2, Moderate or worse) **{p:.3f}**, the sum of those grades' "
@@ -1170,11 +1175,24 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     assert blind.chance_warning and not blind.referable_informative
     pred = blind.predict(np.full((40, 40, 3), 90, np.uint8))
     assert pred.referable is not None and pred.referable["informative"] is False
+    # the probability stays in the JSON (not dropped), with the reason beside it (a review: the
+    # API gave it with no caveat)
+    assert pred.as_dict()["referable"]["probability"] == pytest.approx(float(pred.probs[2:].sum()))
+    below = pred.as_dict()["referable"]["reason"]
+    assert below == blind.referable_reason and "0.380..0.620" in below
+    assert "does not lie above 0.5 (chance)" in below and "no 95% CI" not in below
     page = _result_markdown(pred, blind)
     (line,) = [x for x in page.splitlines() if x.startswith("P(referable")]
     assert line.startswith("P(referable: grade ≥ 2, Moderate or worse): not shown."), line
-    assert "carry no information" in line and f"{pred.referable['probability']:.3f}" not in page
+    assert below in line and f"{pred.referable['probability']:.3f}" not in page
     assert "sensitivity" not in line
+    # no interval recorded: said as missing, not as an interval that reaches 0.5 (a review)
+    chance["referable"]["auc_ci95"] = [None, None]
+    (bundle_dir / "metadata.json").write_text(json.dumps({**meta, "cv_metrics": chance}))
+    unknown = Predictor(bundle_dir, gradcam=False)
+    missing = unknown.predict(np.full((40, 40, 3), 90, np.uint8)).as_dict()["referable"]
+    assert missing["informative"] is False and "has no 95% CI recorded" in missing["reason"]
+    assert "above 0.5" not in missing["reason"] and missing["reason"] != below
     # its referable AUC clear of 0.5: the probabilities rank referable images, so it is shown
     chance["referable"]["auc_ci95"] = [0.61, 0.8]
     (bundle_dir / "metadata.json").write_text(json.dumps({**meta, "cv_metrics": chance}))

@@ -6,6 +6,7 @@ images' hashes says nothing."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -20,6 +21,7 @@ from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor
 from drac_ssl.grading.image_notes import is_plain_note
 from drac_ssl.grading.training_images import TRAINING_IMAGE_NOTE, training_images_record
+from drac_ssl.submission import TRAINING_IMAGE_MARK
 
 
 def _scan(side: int, seed: int) -> np.ndarray:
@@ -82,13 +84,17 @@ def test_a_training_image_gets_a_note_from_predict_file_and_the_page(bundles: di
 def test_a_batch_says_which_files_trained_the_model(bundles: dict[str, Any], files: dict[str, Path]) -> None:
     from app.server import AppSettings, _grade_batch_now
 
-    summary, rows, csv_path, _ = _grade_batch_now(bundles["new"], AppSettings(),
-                                                  [str(files["trained"]), str(files["new"])])
+    summary, rows, csv_path, notes_path = _grade_batch_now(bundles["new"], AppSettings(),
+                                                           [str(files["trained"]), str(files["new"])])
     notes = {row[0]: row[-1] for row in rows}
     assert f"Note: {TRAINING_IMAGE_NOTE}" in notes["trained.png"], notes
     assert "Training image" not in notes["new.png"]
     assert "1 of 2 images was used to train this model (same SHA-256)" in summary, summary
-    assert "(its notes say so)" in summary
+    # where it is marked per file: the notes CSV's training_image column, as the export's notes file
+    assert "(marked in the `training_image` column of `grades_with_notes.csv`; its notes say so too)" in summary
+    with open(notes_path, newline="", encoding="utf-8") as fh:
+        marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
+    assert marked == {"trained.png": TRAINING_IMAGE_MARK, "new.png": ""}
     assert Path(csv_path).name == "submission.csv"  # graded as any other: not FLAGGED
     assert "carry a warning" not in summary and "carries a warning" not in summary
 

@@ -279,7 +279,7 @@ def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predi
     assert Path(csv_path).name == "submission.csv" and check_submission(csv_path) == []
     assert Path(notes_path).name == "grades_with_notes.csv" and "grades_with_notes.csv" in summary
     header = Path(notes_path).read_text(encoding="utf-8").splitlines()[0]
-    assert header == ",".join([*submission_columns(3), "not_reliably_gradable", "notes"])
+    assert header == ",".join([*submission_columns(3), "not_reliably_gradable", "training_image", "notes"])
     written = _rows(notes_path)
     submitted = _rows(csv_path)
     assert [r["case"] for r in written] == ["tiny.png", "scan.png"] == [r["case"] for r in submitted]
@@ -395,8 +395,8 @@ def test_the_unlike_warning_says_phantom_when_the_bundle_was_trained_on_phantoms
 # Wording next to the grade, and a file of another type on the single-image tab
 
 
-def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(predictor: Predictor,
-                                                                         tmp_path: Path) -> None:
+def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(
+        predictor: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A review: "grade 1 is the expected grade cut at the model's thresholds" and "Grade =
     expected grade Σ k·P_k cut at the bundle's kappa-tuned thresholds" could not be explained to
     a doctor. The result says it in words; the rule is in the details JSON only."""
@@ -419,8 +419,14 @@ def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(predicto
     assert "most likely grade" not in _result_markdown(same, predictor)
     scan = _write(tmp_path, "scan.png", _scan(300))
     _, _, _, _, details = _grade_single_now(predictor, AppSettings(gradcam=False), str(scan), None, "scan.png")
-    assert details["decision"] == ("Grade = expected grade Σ k·P_k cut at the bundle's kappa-tuned "
-                                   "thresholds 0.500 / 1.500; it may differ from the most probable grade.")
+    assert details["decision"] == ("Grade = expected grade Σ k·P_k cut at the untrained demo bundle's "
+                                   "evenly spaced default thresholds 0.500 / 1.500, tuned on no image; "
+                                   "it may differ from the most probable grade.")
+    from app.server import decision_rule
+
+    monkeypatch.delitem(predictor.metadata, "demo")  # a trained bundle's thresholds
+    assert decision_rule(predictor) == ("Grade = expected grade Σ k·P_k cut at the bundle's kappa-tuned "
+                                        "thresholds 0.500 / 1.500; it may differ from the most probable grade.")
 
 
 def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(predictor: Predictor,
@@ -535,7 +541,11 @@ def test_a_batch_row_not_reliably_gradable_says_so_first_and_in_its_grade_cell(
     assert isinstance(flagged[1], int)
     assert flagged[2] == f"{predictor.class_names[flagged[1]]} (not reliably gradable)"
     assert clean[2] == predictor.class_names[clean[1]] and "RELIABLY" not in clean[-1]
-    assert "their notes start NOT RELIABLY GRADABLE" in summary, summary
+    # the summary says where each image's reasons are: the column and the file (a review)
+    assert ("named FLAGGED because 1 of the 2 image(s) are not reliably gradable), and "
+            "`grades_with_notes.csv`") in summary, summary
+    assert ("the reasons per image are in the `not_reliably_gradable` column of `grades_with_notes.csv`, "
+            "and those images' notes (in the table too) start NOT RELIABLY GRADABLE") in summary, summary
     written = {r["case"]: r for r in _rows(notes_path)}
     assert written["photo.png"]["not_reliably_gradable"] == "a colour picture, not UW-OCTA"
     assert written["grey.png"]["not_reliably_gradable"] == ""

@@ -1312,7 +1312,13 @@ def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(
     submission = _read_csv(exported.submission_path)
     assert list(submission[0]) == ["case", "class", "P0", "P1", "P2", "P3", "P4"]
     referable = _read_csv(beside)
-    assert list(referable[0]) == ["case", "P_referable", "referable"]
+    # this tiny model is no better than chance: the file says so on every row (the app's rule)
+    from drac_ssl.grading.bundle import referable_not_informative
+
+    why = referable_not_informative(json.loads((run / "bundle" / "metadata.json").read_text()))
+    assert list(referable[0]) == ["case", "P_referable", "referable", *(["not_informative"] if why else [])]
+    assert all(r.get("not_informative", "") == why for r in referable)
+    assert (f"NOT INFORMATIVE: {why}" in said) == bool(why)
     assert [r["case"] for r in referable] == [r["case"] for r in submission]
     for sub, got in zip(submission, referable, strict=True):
         assert float(got["P_referable"]) == pytest.approx(sum(float(sub[f"P{g}"]) for g in (2, 3, 4)), abs=1e-9)

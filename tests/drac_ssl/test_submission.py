@@ -771,3 +771,35 @@ def test_the_apps_notes_file_with_only_its_notes_column_cut_is_one_problem(
     cut2 = _write(tmp_path, "\n".join(",".join(r[:-1]) for r in graded) + "\n", "cut2.csv")
     (line,) = check_submission(cut2)
     assert "not a submission" in line and "NOT GRADED" not in line, line
+
+
+@pytest.mark.parametrize("num_grades", [3, 5])
+def test_the_apps_notes_file_with_its_training_image_column_is_still_named(
+        tmp_path: Path, num_grades: int) -> None:
+    """grades_with_notes.csv gained a training_image column (the export's notes-file column,
+    review s57r3 F6) between not_reliably_gradable and the notes: --check names the file for
+    what it is, whole, with its notes column cut, and with the training_image column cut too."""
+    import csv
+    import io
+
+    from drac_ssl.submission import TRAINING_IMAGE_MARK, write_grades_with_notes
+
+    probs = np.tile(np.full(num_grades, 1.0 / num_grades), (2, 1))
+    full = write_grades_with_notes(
+        tmp_path / "grades_with_notes.csv",
+        [("001.png", 0, ""), ("005.png", None, "NOT GRADED: blank"), ("161.png", 1, "")],
+        probs, None, num_grades=num_grades, unreliable=[[], [], ["a colour picture"]],
+        trained=[True, False, False])
+    rows = list(csv.reader(io.StringIO(full.read_text())))
+    assert rows[0][-3:] == ["not_reliably_gradable", "training_image", "notes"], rows[0]
+    assert [r[-2] for r in rows[1:]] == [TRAINING_IMAGE_MARK, "", ""]
+    (line,) = check_submission(full)
+    assert "the app's batch file with a notes column" in line and "NOT GRADED: 005.png (line 3)" in line, line
+    for drop in (1, 2):  # the notes column; the notes and training_image columns
+        cut = _write(tmp_path, "\n".join(",".join(r[:-drop]) for r in rows) + "\n", f"cut{drop}.csv")
+        (line,) = check_submission(cut)
+        assert "notes column cut off" in line and "005.png (line 3)" in line, (drop, line)
+    with pytest.raises(ValueError, match="1 training_image entries for 3 files"):
+        write_grades_with_notes(tmp_path / "x.csv", [("001.png", 0, ""), ("005.png", None, ""),
+                                                     ("161.png", 1, "")], probs, None,
+                                num_grades=num_grades, trained=[True])

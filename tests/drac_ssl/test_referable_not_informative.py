@@ -1,0 +1,85 @@
+"""P(referable) of a chance-level model: the app leaves the figure out and says why, and the
+export's ``_referable.csv`` says it too (a review: the file was written for such a model
+without a word), from one rule, :func:`drac_ssl.grading.bundle.referable_not_informative`,
+whose words tell an interval that reaches 0.5 from one that is not recorded."""
+
+from __future__ import annotations
+
+import copy
+import csv
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from drac_ssl import export
+from drac_ssl.grading.bundle import referable_not_informative
+from drac_ssl.submission import NOT_INFORMATIVE_COLUMN, REFERABLE_COLUMNS, write_submission
+
+CHANCE = {"qwk": 0.01, "qwk_ci95": [-0.1, 0.12], "n": 30,
+          "referable": {"from_grade": 2, "rule": "referable = grade >= 2 (Moderate or worse)",
+                        "n_referable": 10, "n_not": 20, "auc": 0.5, "auc_ci95": [0.38, 0.62],
+                        "auc_note": None, "sensitivity": 0.5, "specificity": 0.5}}
+"""A bundle's ``cv_metrics`` no better than chance, its referable AUC's CI across 0.5."""
+
+
+def _meta(**referable: Any) -> dict[str, Any]:
+    cv = copy.deepcopy(CHANCE)
+    cv["referable"].update(referable)
+    return {"cv_metrics": cv}
+
+
+def test_the_rule_says_a_missing_interval_and_one_across_chance_differently() -> None:
+    below = referable_not_informative(_meta())
+    assert "0.380..0.620" in below and "does not lie above 0.5 (chance)" in below
+    wrong_way = referable_not_informative(_meta(auc=0.319, auc_ci95=[0.163, 0.451]))
+    assert "ranks referable images below the others" in wrong_way and "0.163..0.451" in wrong_way
+    assert "lies below 0.5 (chance)" in wrong_way and "nor of telling" not in wrong_way
+    missing = referable_not_informative(_meta(auc=0.55, auc_ci95=[None, None]))
+    assert "(0.550) has no 95% CI recorded" in missing and "above 0.5" not in missing
+    undefined = referable_not_informative(_meta(auc=None, auc_ci95=[None, None],
+                                                auc_note="none of the 30 images is referable"))
+    assert "(n/a: none of the 30 images is referable) has no 95% CI recorded" in undefined
+    # informative: the AUC's CI clear of 0.5 (the probabilities rank), or no chance warning
+    assert referable_not_informative(_meta(auc_ci95=[0.61, 0.8])) == ""
+    good = _meta()
+    good["cv_metrics"].update(qwk=0.6, qwk_ci95=[0.4, 0.75])
+    assert referable_not_informative(good) == ""
+
+
+def _bundle(meta: dict[str, Any]) -> Any:
+    """What :func:`drac_ssl.export.write_referable_beside` reads of a bundle."""
+    return SimpleNamespace(calibration=SimpleNamespace(num_grades=5), metadata=meta)
+
+
+def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.fixture()
+def submission(tmp_path: Path) -> Path:
+    probs = np.random.default_rng(0).dirichlet(np.ones(5), size=4)
+    return write_submission(tmp_path / "graded.csv", [f"{i}.png" for i in range(4)], probs,
+                            probs.argmax(1), num_grades=5)
+
+
+def test_the_referable_file_of_a_chance_level_model_says_it_on_every_row(submission: Path) -> None:
+    meta = _meta()
+    path, line = export.write_referable_beside(_bundle(meta), submission)
+    assert path == export.referable_path(submission)
+    header, rows = _read(path)
+    assert header == [*REFERABLE_COLUMNS, NOT_INFORMATIVE_COLUMN]
+    why = referable_not_informative(meta)
+    assert len(rows) == 4 and all(r[NOT_INFORMATIVE_COLUMN] == why for r in rows)
+    assert all(r["P_referable"] for r in rows)  # the figures are kept, not dropped
+    assert f"; NOT INFORMATIVE: {why} (the app does not show this probability" in line
+    assert NOT_INFORMATIVE_COLUMN in line
+
+    # an informative model: the file and the line as before, three columns
+    path, line = export.write_referable_beside(_bundle(_meta(auc_ci95=[0.61, 0.8])), submission)
+    header, rows = _read(path)
+    assert header == list(REFERABLE_COLUMNS) and "NOT INFORMATIVE" not in line
