@@ -64,9 +64,18 @@ def _code_note(record: dict[str, Any]) -> str:
 
     Files that name their uncommitted code files (``git_dirty_files``: bench.common counts
     code only) say "uncommitted code: FILES"; older files, whose flag fired for any tracked
-    file (a result file or a document too), say "uncommitted changes in the checkout"."""
+    file (a result file or a document too), say "uncommitted changes in the checkout".
+
+    Files written before bench.common recorded the run's start (no ``git_commit_at_end``) read
+    their commit when the result was written, at the end of the run, so it may postdate the
+    code that ran: they say "commit read at the end of the run"; those that recorded no dirty
+    flag at all (``git_dirty`` absent) say "code state not recorded" too, rather than read as
+    clean code (referee F4)."""
     env = record.get("environment") or {}
     notes = []
+    at_end_only = bool(env.get("git_commit")) and "git_commit_at_end" not in env
+    if at_end_only and "git_dirty" not in env:
+        notes.append("code state not recorded")
     if "git_dirty_files" not in env:
         if env.get("git_dirty") or env.get("git_dirty_at_end"):
             notes.append("uncommitted changes in the checkout")
@@ -80,6 +89,8 @@ def _code_note(record: dict[str, Any]) -> str:
     start, end = env.get("git_commit"), env.get("git_commit_at_end")
     if start and end and start != end:
         notes.append(f"commit changed during the run: {start} -> {end}")
+    if at_end_only:
+        notes.append("commit read at the end of the run")
     return f" ({'; '.join(notes)})" if notes else ""
 
 

@@ -403,7 +403,24 @@ def test_a_result_that_names_its_uncommitted_code_shows_the_files() -> None:
                git_dirty_file_count=1)
     assert "(uncommitted code: bench/x.py)" in both, both  # the same files at both ends: said once
     old = row(git_commit="aaaa111", git_dirty=True)  # before the code-only count: any tracked file
-    assert "(uncommitted changes in the checkout)" in old, old
+    assert "(uncommitted changes in the checkout; commit read at the end of the run)" in old, old
+
+
+def test_a_result_without_a_dirty_flag_or_a_start_commit_does_not_read_as_clean_code() -> None:
+    """Referee F4: files written before bench.common recorded the start read their commit at
+    the end of the run, and some recorded no dirty flag at all; neither may look like a clean
+    result of the commit it names."""
+    from bench.summarize import generic_rows
+
+    def row(**env: object) -> str:
+        return generic_rows("x", {"date_utc": "2026-11-30T10:00:00+00:00", "command": "c", "device": "d",
+                                  "figure": 1, "environment": env})[0]
+
+    assert "| 2026-11-30 (code state not recorded; commit read at the end of the run) |" in row(git_commit="aaaa111")
+    assert "| 2026-11-30 (commit read at the end of the run) |" in row(git_commit="aaaa111", git_dirty=False)
+    assert "| 2026-11-30 |" in row(git_commit="aaaa111", git_dirty=False, git_commit_at_end="aaaa111",
+                                   git_dirty_at_end=False)  # start recorded, clean at both ends
+    assert "| 2026-11-30 |" in row()  # no commit named at all: nothing to say of it
 
 
 def test_ingest_result_written_by_write_result_renders(tmp_path: Path) -> None:
