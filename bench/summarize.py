@@ -125,6 +125,43 @@ def _fold_rule_note(record: dict[str, Any]) -> str:
             "is optimistic and its fine-tuning ran no more epochs than today's keep=last would")
 
 
+def _freeze_setting(record: dict[str, Any]) -> str | None:
+    """The ``finetune.freeze`` a fine-tuning result ran under: its own config (``config.finetune``,
+    ``config_finetune``), else the ``finetune.freeze`` of the config file its command names
+    (``--config FILE``; ``configs/default.yaml`` for ``bench.default_run`` without one), read
+    as that file is now (the phantom pipeline records hold no config of their own), the
+    package's default when the file sets none; None when neither is known."""
+    for finetune in (((record.get("config") or {}).get("finetune")), record.get("config_finetune")):
+        if isinstance(finetune, dict) and finetune.get("freeze"):
+            return str(finetune["freeze"])
+    command = str(record.get("command") or "")
+    named = re.search(r"--config\s+(\S+)", command)
+    if named:
+        path = REPO / "configs" / Path(named.group(1)).name
+    elif "bench.default_run" in command:
+        path = REPO / "configs" / "default.yaml"
+    else:
+        return None
+    if not path.is_file():
+        return None
+    from drac_ssl.config import FinetuneConfig, read_yaml
+
+    finetune = (read_yaml(path.read_text(encoding="utf-8")) or {}).get("finetune") or {}
+    return str(finetune.get("freeze") or FinetuneConfig().freeze)
+
+
+FROZEN_SCRATCH = "scratch (random frozen backbone, trained head)"
+"""The ``scratch`` variant under ``finetune.freeze=frozen``: a random backbone that never trains,
+under a trained head, so "pretrained minus scratch" there compares pretrained frozen features
+with random ones, not pretraining with training from scratch (referee F5)."""
+
+
+def _variant_name(name: str, freeze: str | None) -> str:
+    """``name`` as a table shows it: ``scratch`` under ``finetune.freeze=frozen`` is
+    :data:`FROZEN_SCRATCH`; any other variant or setting unchanged."""
+    return FROZEN_SCRATCH if name == "scratch" and freeze == "frozen" else name
+
+
 def _files_words(env: dict[str, Any], suffix: str) -> str:
     """The first three uncommitted code files of ``env`` (``git_dirty_files`` + ``suffix``) and
     how many more; "" when the record names none."""
@@ -225,7 +262,9 @@ def app_speed_rows(r: dict[str, Any]) -> list[str]:
 
 def default_run_rows(r: dict[str, Any]) -> list[str]:
     stages = ", ".join(f"{k} {v} s" for k, v in r.get("seconds_per_stage", {}).items())
-    oof = "; ".join(f"{row.get('variant', row.get('name', '?'))} QWK {row.get('qwk', float('nan')):.3f}"
+    freeze = _freeze_setting(r)
+    oof = "; ".join(f"{_variant_name(str(row.get('variant', row.get('name', '?'))), freeze)} "
+                    f"QWK {row.get('qwk', float('nan')):.3f}"
                     for row in r.get("oof_metrics", {}).get("rows", [])
                     if isinstance(row, dict) and isinstance(row.get("qwk"), (int, float)))
     return [f"| main job, README command (1) from cold (phantom data) | {r.get('seconds_total')} s total "
@@ -246,6 +285,7 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
     variants = r.get("variants") or {}
     last = variants.get("last") or {}
     others = [rule for rule in ("best", "inner") if rule in variants]
+    freeze = _freeze_setting(r)
     cells = []
     for rule in others:
         for v, o in (variants.get(rule) or {}).items():
@@ -256,11 +296,12 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
                     epochs, run = o["kept_epochs"], o.get("epochs_run") or []
                     kept = (f", kept epoch mean {sum(epochs) / len(epochs):.1f}"
                             + (f" of {max(run)}" if run else ""))
-                cells.append(f"{v} QWK {o['qwk']:.3f} {rule} / {l_['qwk']:.3f} last "
+                cells.append(f"{_variant_name(v, freeze)} QWK {o['qwk']:.3f} {rule} / {l_['qwk']:.3f} last "
                              f"({o['qwk'] - l_['qwk']:+.3f}), accuracy {o['accuracy'] - l_['accuracy']:+.3f}{kept}")
     diffs = r.get("pretrained_minus_scratch") or {}
     order = [rule for rule in (*others, "last") if rule in diffs]
-    paired = [f"{v} - scratch QWK " + " / ".join(f"{diffs[rule][v]['qwk']['difference']:+.3f} {rule}"
+    scratch = "scratch" if freeze != "frozen" else "scratch (the random frozen backbone)"
+    paired = [f"{v} - {scratch} QWK " + " / ".join(f"{diffs[rule][v]['qwk']['difference']:+.3f} {rule}"
                                                  for rule in order)
               for v in ((diffs.get(order[0]) or {}) if order else {})
               if len(order) > 1 and all(v in (diffs.get(rule) or {}) for rule in order)]
@@ -1324,8 +1365,9 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
                 f"{_date(pipe)}; phantom data: shows that the stages work, not how well real DR is graded"
                 f"{_fold_rule_note(pipe)})", "",
                 "| variant | QWK [95 % CI] | AUC (macro OvO) | accuracy | macro F1 |", "|---|---|---|---|---|"]
+        freeze = _freeze_setting(pipe)
         for row in pipe.get("oof_metrics", {}).get("rows", []):
-            out.append(f"| {row['variant']} | {row['qwk']:.3f} [{row['qwk_ci_low']:.3f}, {row['qwk_ci_high']:.3f}] | "
+            out.append(f"| {_variant_name(row['variant'], freeze)} | {row['qwk']:.3f} [{row['qwk_ci_low']:.3f}, {row['qwk_ci_high']:.3f}] | "
                        f"{row['auc']:.3f} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} |")
     return out
 

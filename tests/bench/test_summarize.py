@@ -688,3 +688,35 @@ def test_t_interval_is_the_two_sided_95_percent_one_of_the_seeds_mean() -> None:
     assert t_interval(0.0048, 0.0043, 5) == "-0.0071..+0.0167"  # rounded figures; the seeds' own: seed_difference_lines
     assert t_interval(0.01, 0.002, 2) == f"{0.01 - 12.7062 * 0.002:+.4f}..{0.01 + 12.7062 * 0.002:+.4f}"
     assert t_interval(0.01, 0.002, 1) == ""
+
+
+def test_scratch_under_a_frozen_backbone_is_named_a_random_frozen_backbone(tmp_path: Path) -> None:
+    """Referee F5: under ``finetune.freeze=frozen`` scratch is a random backbone that never
+    trains, under a trained head; "vicreg - scratch" must not read as pretraining against
+    training from scratch. The setting comes from the record's config, else the config file
+    its command names."""
+    from bench.summarize import (
+        FROZEN_SCRATCH,
+        _freeze_setting,
+        default_run_rows,
+        keep_selection_rows,
+    )
+
+    row = {"variant": "scratch", "qwk": 0.655}
+    frozen = default_run_rows({"command": ".venv/bin/python -m bench.default_run",
+                               "oof_metrics": {"rows": [row, {"variant": "vicreg", "qwk": 0.767}]}})[0]
+    assert f"{FROZEN_SCRATCH} QWK 0.655; vicreg QWK 0.767" in frozen  # configs/default.yaml: frozen
+    assert _freeze_setting({"command": "python -m bench.default_run --config configs/retinamnist.yaml"}) == "all"
+    assert _freeze_setting({"config": {"finetune": {"freeze": "last"}}, "command": "bench.default_run"}) == "last"
+    assert _freeze_setting({"command": "python -m bench.other"}) is None
+    figures = {"qwk": 0.6, "accuracy": 0.6}
+    record = {"config_finetune": {"freeze": "frozen"},
+              "variants": {"best": {"scratch": figures, "vicreg": figures},
+                           "last": {"scratch": figures, "vicreg": figures}},
+              "pretrained_minus_scratch": {"best": {"vicreg": {"qwk": {"difference": 0.1}}},
+                                           "last": {"vicreg": {"qwk": {"difference": 0.11}}}}}
+    cell = keep_selection_rows(record)[0]
+    assert f"{FROZEN_SCRATCH} QWK 0.600 best" in cell
+    assert "vicreg - scratch (the random frozen backbone) QWK +0.100 best / +0.110 last" in cell
+    trained = keep_selection_rows({**record, "config_finetune": {"freeze": "all"}})[0]
+    assert "random" not in trained and "vicreg - scratch QWK" in trained
