@@ -688,9 +688,72 @@ def _run_relative(text: str) -> str:
     return re.sub(r"(?<=\s)/\S*?/(?=runs/)", "", text)
 
 
-def umm_protocol_table(record: dict[str, Any]) -> list[str]:
+FUNDUS_HUE_REMOVED = ("c419fbc", "2026-11-30T05:07:52+00:00")
+"""The commit (and its time) that took the hue jitter (0.02 of a turn, with saturation 0.1) out
+of the ``fundus`` augmentation recipe and raised RetinaMNIST's fine-tuning from 10 to 15 epochs
+(docs/retinamnist.md, "The hue jitter"). A result that records no recipe version but was
+written before it ran with the hue jitter."""
+
+
+def _older_recipe_words(record: dict[str, Any]) -> str:
+    """Words for a RetinaMNIST result of ``bench.umm_ablation`` measured under another recipe
+    than today's ``configs/retinamnist.yaml``: its fine-tuning epochs where its ``config``
+    records others than the file's now, and the ``fundus`` recipe's hue jitter where it was
+    written before :data:`FUNDUS_HUE_REMOVED` (its ``date_utc``, the end of the run). Named
+    after the commit the record names: ``; recipe of 6798365, not today's: 10 fine-tuning
+    epochs (configs/retinamnist.yaml now 15), the fundus recipe's hue jitter (0.02 of a turn,
+    saturation 0.1; removed in c419fbc)``. '' for other data sets or today's recipe (referee F2)."""
+    config = record.get("config") or {}
+    if record.get("dataset") != "retinamnist" or not config:
+        return ""
+    from drac_ssl.config import read_yaml
+
+    today = (read_yaml((REPO / "configs" / "retinamnist.yaml").read_text(encoding="utf-8")) or {})
+    words = []
+    epochs, now = (config.get("finetune") or {}).get("epochs"), (today.get("finetune") or {}).get("epochs")
+    if epochs is not None and now is not None and epochs != now:
+        words.append(f"{epochs} fine-tuning epochs (configs/retinamnist.yaml now {now})")
+    recipe = ((config.get("pretrain") or {}).get("augment") or {}).get("recipe")
+    if recipe == "fundus" and str(record.get("date_utc") or "9") < FUNDUS_HUE_REMOVED[1]:
+        words.append(f"the fundus recipe's hue jitter (0.02 of a turn, saturation 0.1; removed in "
+                     f"{FUNDUS_HUE_REMOVED[0]})")
+    commit = (record.get("environment") or {}).get("git_commit") or "its commit"
+    return f"; recipe of {commit}, not today's: {', '.join(words)}" if words else ""
+
+
+def _seeds_words(record: dict[str, Any]) -> str:
+    """``; at most 2 seeds per variant: ...`` when the most seeds any variant of a ``bench.umm_ablation``
+    result ran is 2 or 3: a mean of so few can show a large effect, not rule out a small one."""
+    most = max((len(runs) for runs in (record.get("variants") or {}).values()), default=0)
+    if most not in (2, 3):
+        return ""
+    return (f"; at most {most} seeds per variant: enough to show a large effect of UMM, not to rule "
+            f"out a small one")
+
+
+def current_umm_line(retina: dict[str, Any]) -> list[str]:
+    """Under the RetinaMNIST table of the issue #13 protocol: VICReg + UMM minus VICReg under
+    today's recipe, from the committed RetinaMNIST job (``retinamnist.json``'s
+    ``umm_minus_vicreg``, a paired bootstrap of the same out-of-fold images, one run);
+    nothing when the record has none."""
+    from drac_ssl.figures import format_difference
+
+    umm = retina.get("umm_minus_vicreg")
+    if not isinstance(umm, dict) or not all(k in umm for k in ("accuracy", "auc_ovr", "qwk")):
+        return []
+    cells = " / ".join(format_difference(umm[k]["difference"], umm[k]["ci_low"], umm[k]["ci_high"])
+                       for k in ("accuracy", "auc_ovr", "qwk"))
+    return ["", f"Under today's recipe the committed RetinaMNIST job (`retinamnist.json`, one run, "
+                f"{_device(retina)}, {_date(retina)}) gives VICReg + UMM minus VICReg, on the same out-of-fold "
+                f"images with a paired bootstrap 95% CI (accuracy / AUC OvR / QWK): {cells}."]
+
+
+def umm_protocol_table(record: dict[str, Any], current: dict[str, Any] | None = None) -> list[str]:
     """The issue #13 protocol (``bench.umm_ablation``): one row per variant, means over seeds,
-    gains over the fair control. Smoke runs are not results and are left out."""
+    gains over the fair control; a RetinaMNIST result of an older recipe says which
+    (:func:`_older_recipe_words`), a result of few seeds what they can show (:func:`_seeds_words`),
+    and ``current`` (the committed ``retinamnist.json``) adds today's recipe's VICReg + UMM minus
+    VICReg (:func:`current_umm_line`). Smoke runs are not results and are left out."""
     if record.get("smoke"):
         return []
     means, gains = record.get("means", {}), record.get("gain_over_control", {})
@@ -707,7 +770,7 @@ def umm_protocol_table(record: dict[str, Any]) -> list[str]:
            f"{(peak.get('epoch') or 0) + 1}, every variant from epoch {(start.get('epoch') or 0) + 1}"
            f"{'' if pre.get('passed_peak') else ' (NOT past the peak)'}; settings: "
            f"`{_shared_relative(' '.join(record.get('settings_for_every_run', [])))}`"
-           f"{'' if cifar else _fold_rule_note(record)})", "",
+           f"{'' if cifar else _fold_rule_note(record)}{_older_recipe_words(record)}{_seeds_words(record)})", "",
            "| variant | settings | seeds | " + " | ".join(heads) + " | vs control | guard |",
            "|---|---|---|" + "---|" * len(heads) + "---|---|"]
     for name, runs in record.get("variants", {}).items():
@@ -728,6 +791,8 @@ def umm_protocol_table(record: dict[str, Any]) -> list[str]:
         settings = " ".join(settings) if isinstance(settings, list) else settings
         guard = ", ".join(str(r.get("stopped")) for r in runs if r.get("guard_fired"))
         out.append(f"| {name} | {settings} | {len(runs)} | " + " | ".join(cells) + f" | {vs} | {guard} |")
+    if current and record.get("dataset") == "retinamnist":
+        out += current_umm_line(current)
     return out
 
 
@@ -1322,7 +1387,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
         out += pooled_seeds_lines(epochs_records)
     for path in sorted(results_dir.glob("umm_protocol_*.json")):
         if (record := load(path.stem)) is not None:
-            out += umm_protocol_table(record)
+            out += umm_protocol_table(record, retina)
     for dataset in ("mnist", "fashion_mnist"):
         low = load(f"low_label_{dataset}")
         if not low:

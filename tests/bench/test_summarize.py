@@ -720,3 +720,29 @@ def test_scratch_under_a_frozen_backbone_is_named_a_random_frozen_backbone(tmp_p
     assert "vicreg - scratch (the random frozen backbone) QWK +0.100 best / +0.110 last" in cell
     trained = keep_selection_rows({**record, "config_finetune": {"freeze": "all"}})[0]
     assert "random" not in trained and "vicreg - scratch QWK" in trained
+
+
+def test_the_retinamnist_umm_protocol_says_its_older_recipe_its_seeds_and_todays_evidence() -> None:
+    """Referee F2: the RetinaMNIST UMM protocol ran under commit 6798365's recipe (10 fine-tuning
+    epochs, the fundus recipe's hue jitter), with 2 seeds per arm; its table says so from the
+    record's own config, date and commit, and gives today's recipe's VICReg + UMM - VICReg."""
+    from bench.summarize import FUNDUS_HUE_REMOVED, umm_protocol_table
+
+    run = {"cv_qwk": 0.54, "cv_qwk_ci95": [0.5, 0.58]}
+    record = {"dataset": "retinamnist", "date_utc": "2026-11-30T04:14:57+00:00",
+              "environment": {"git_commit": "6798365"},
+              "config": {"finetune": {"epochs": 10, "keep": "last"}, "pretrain": {"augment": {"recipe": "fundus"}}},
+              "variants": {"control": [run, run], "umm": [run, run]}, "means": {}}
+    diff = {"difference": -0.014, "ci_low": -0.0319, "ci_high": 0.0022}
+    current = {"umm_minus_vicreg": {"accuracy": diff, "auc_ovr": diff, "qwk": diff}, "date_utc": "2026-11-30"}
+    text = "\n".join(umm_protocol_table(record, current))
+    assert ("recipe of 6798365, not today's: 10 fine-tuning epochs (configs/retinamnist.yaml now 15), "
+            f"the fundus recipe's hue jitter (0.02 of a turn, saturation 0.1; removed in {FUNDUS_HUE_REMOVED[0]})") in text
+    assert "at most 2 seeds per variant: enough to show a large effect of UMM, not to rule out a small one" in text
+    assert "VICReg + UMM minus VICReg" in text and "-0.014 (-0.032..+0.002)." in text
+    later = {**record, "date_utc": "2026-12-01T00:00:00+00:00", "config": {
+        "finetune": {"epochs": 15}, "pretrain": {"augment": {"recipe": "fundus"}}}}
+    assert "recipe of" not in "\n".join(umm_protocol_table(later))  # today's recipe: nothing to say
+    phantom = {**record, "dataset": "drac_phantom"}
+    assert "recipe of" not in "\n".join(umm_protocol_table(phantom, current))
+    assert "VICReg + UMM minus VICReg" not in "\n".join(umm_protocol_table(phantom, current))
