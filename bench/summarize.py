@@ -987,7 +987,8 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         settings = "(the config), run.seed varies" + (f"; {epochs} VICReg epochs" if epochs else "")
         out.append(row(f"mean of the config's {len(seeds)} seeds", settings, mean, ""))
         out += _seed_spread_rows(seeds, settings)
-        paragraphs += seed_difference_lines(seeds, f"{epochs} VICReg epochs" if epochs else "")
+        paragraphs += seed_difference_lines(seeds, f"{epochs} VICReg epochs" if epochs else "",
+                                            aim=_aim_of(runs.get("retinamnist") or {}))
     return out + paragraphs
 
 
@@ -1001,7 +1002,41 @@ PRETRAINED_WORDS = {"vicreg": "VICReg", "vicreg_umm": "VICReg + UMM"}
 """The pretrained variants of a RetinaMNIST run, as the tables name them."""
 
 
-def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "") -> list[str]:
+def _aim_of(r: dict[str, Any]) -> dict[str, Any] | None:
+    """Issue #12's aim of a RetinaMNIST record (``aim``, or ``published_test_split.issue_12_aim``
+    in files written before it), None when it names none."""
+    aim = r.get("aim") or (r.get("published_test_split") or {}).get("issue_12_aim")
+    return aim if isinstance(aim, dict) else None
+
+
+def gap_to_aim_line(seeds: list[dict[str, Any]], aim: dict[str, Any] | None) -> list[str]:
+    """What the VICReg - scratch t-interval (:func:`t_bounds`) leaves open against issue #12's
+    ``aim``: for accuracy and AUC OvR, scratch's mean over ``seeds``, its gap to the aim, and the
+    interval's upper end as a share of that gap (referee F3: "no gain detected" with its size).
+    Nothing without an aim, fewer than two seeds, or scratch already at the aim."""
+    if not aim or len(seeds) < 2 or not all("scratch" in s and "vicreg" in s for s in seeds):
+        return []
+    said = []
+    for key, words in (("accuracy", "accuracy"), ("auc_ovr", "AUC OvR")):
+        if not isinstance(aim.get(key), (int, float)):
+            continue
+        scratch = statistics.mean(s["scratch"][key] for s in seeds)
+        gap = float(aim[key]) - scratch
+        mean, se = _mean_se([s["vicreg"][key] - s["scratch"][key] for s in seeds])
+        bounds = t_bounds(mean, se, len(seeds))
+        if gap <= 0 or bounds is None:
+            continue
+        said.append(f"{words}: scratch {scratch:.4f}, {gap:.4f} short of the aim's {aim[key]}; the interval's "
+                    f"upper end {bounds[1]:+.4f} is {bounds[1] / gap:.0%} of that gap")
+    if not said:
+        return []
+    return ["", f"Against issue #12's aim, over the same {len(seeds)} seeds (scratch's mean; VICReg - scratch's "
+                f"95% t-interval above): {'; '.join(said)}. No gain was detected, and gains up to that share "
+                f"of the gap are not excluded."]
+
+
+def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "",
+                          aim: dict[str, Any] | None = None) -> list[str]:
     """Under the "repeated" table, for runs that differ only in ``run.seed`` (``seeds``: each
     run's ``variants``, name -> out-of-fold ``accuracy``, ``auc_ovr``, ``qwk``, fractions):
     each pretrained variant of :data:`PRETRAINED_WORDS` minus scratch, its per-seed
@@ -1011,7 +1046,8 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "") -> list[s
     of the per-seed accuracy differences taken as the true one, which holds only if it is: so
     beside it the SD's 95 % chi-square interval from ``n - 1`` degrees of freedom
     (:func:`sd_bounds`) and the power at each end (:func:`mark_power_bounds`). ``what``: words for the
-    runs' recipe (``20 VICReg epochs``). Nothing for fewer than two seeds or no scratch."""
+    runs' recipe (``20 VICReg epochs``); ``aim``: issue #12's, for :func:`gap_to_aim_line`.
+    Nothing for fewer than two seeds or no scratch."""
     n = len(seeds)
     variants = [v for v in PRETRAINED_WORDS if all(v in s and "scratch" in s for s in seeds)]
     if n < 2 or not variants:
@@ -1035,7 +1071,7 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "") -> list[s
                 f"`bench.summarize.mark_power`). The figure holds only if the true SD of the per-seed "
                 f"accuracy differences is the one these seeds show; that SD has {n - 1} degrees of freedom, "
                 f"so after it come its 95% chi-square interval and the power at each end "
-                f"(`bench.summarize.mark_power_bounds`): {'; '.join(powers)}."]
+                f"(`bench.summarize.mark_power_bounds`): {'; '.join(powers)}."] + gap_to_aim_line(seeds, aim)
 
 
 def _power_words(sd: float, n: int) -> str:

@@ -746,3 +746,20 @@ def test_the_retinamnist_umm_protocol_says_its_older_recipe_its_seeds_and_todays
     phantom = {**record, "dataset": "drac_phantom"}
     assert "recipe of" not in "\n".join(umm_protocol_table(phantom, current))
     assert "VICReg + UMM minus VICReg" not in "\n".join(umm_protocol_table(phantom, current))
+
+
+def test_the_gap_to_the_aim_line_gives_the_intervals_upper_end_as_a_share_of_the_gap() -> None:
+    """Referee F3: "no gain detected" with its size, from the seeds: the upper end of the
+    VICReg - scratch t-interval against the gap from scratch's mean to issue #12's aim."""
+    from bench.summarize import gap_to_aim_line, t_bounds
+
+    def seed(scratch: float, vicreg: float) -> dict[str, dict[str, float]]:
+        return {"scratch": {"accuracy": scratch, "auc_ovr": 0.9}, "vicreg": {"accuracy": vicreg, "auc_ovr": 0.9}}
+
+    seeds = [seed(0.52, 0.53), seed(0.54, 0.54)]
+    upper = t_bounds(0.005, 0.005, 2)[1]  # differences 0.01 and 0.0: mean 0.005, SE 0.005
+    (_, line) = gap_to_aim_line(seeds, {"accuracy": 0.56, "auc_ovr": 0.8})
+    assert f"accuracy: scratch 0.5300, 0.0300 short of the aim's 0.56; the interval's upper end +{upper:.4f} " \
+           f"is {upper / 0.03:.0%} of that gap" in line
+    assert "AUC OvR" not in line  # scratch already above the aim there: no gap to speak of
+    assert gap_to_aim_line(seeds, None) == [] and gap_to_aim_line(seeds[:1], {"accuracy": 0.56}) == []
