@@ -848,7 +848,55 @@ def floor_paired_lines(r: dict[str, Any], source: str | None = None) -> list[str
                 f"(accuracy / AUC OvR / QWK; {paired.get('n_boot')} resamples of the {units}"
                 f"{'' if units == 'images' else ' the folds kept whole'}, the draws of the variant-vs-variant differences): "
             + "; ".join(f"{name}{own(name)}: {signed(d['accuracy'])} / {signed(d['auc_ovr'])} / {signed(d['qwk'])}"
-                        for name, d in paired["variants"].items()) + "."]
+                        for name, d in paired["variants"].items()) + "."] + mc_error_line(paired["variants"])
+
+
+def endpoint_mc_sd(low: float, high: float, n_boot: int, alpha: float = 0.05) -> float:
+    """The Monte Carlo SD of a percentile-bootstrap endpoint from ``n_boot`` resamples (same units
+    as ``low`` / ``high``), by the normal approximation: the resampled statistic taken as normal
+    with SD ``sigma = (high - low) / (2 z)``, ``z = Phi^-1(1 - alpha/2)``, the ``p = alpha/2``
+    sample quantile of ``n_boot`` draws has SD ``sqrt(p (1 - p) / n_boot) / phi(z) * sigma``
+    (``phi`` the normal density). ``endpoint_mc_sd(-0.0315, -0.0003, 1000)`` is about 0.0007:
+    an endpoint that close to 0 does not fix the interval's sign. Raises ValueError for
+    ``n_boot < 1`` or ``alpha`` outside (0, 1)."""
+    if n_boot < 1 or not 0 < alpha < 1:
+        raise ValueError(f"endpoint_mc_sd needs n_boot >= 1 and alpha in (0, 1) (got {n_boot}, {alpha})")
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    p = alpha / 2
+    return (high - low) / (2 * z) * math.sqrt(p * (1 - p) / n_boot) / float(norm.pdf(z))
+
+
+def mc_error_line(named: dict[str, dict[str, Any]]) -> list[str]:
+    """Under the paired differences of the RetinaMNIST table: each metric's range of
+    :func:`endpoint_mc_sd` over the intervals ``named`` (label -> metric -> ``{difference,
+    ci_low, ci_high, resamples}``), and the endpoints nearer 0 than twice theirs, whose sign the
+    resamples do not settle (referee F6). Nothing when no interval records its resamples."""
+    words = {"accuracy": "accuracy", "auc_ovr": "AUC OvR", "qwk": "QWK"}
+    spans: dict[str, list[float]] = {}
+    unsettled, counts = [], set()
+    for label, d in named.items():
+        for key in words:
+            m = d.get(key) or {}
+            lo, hi, n = m.get("ci_low"), m.get("ci_high"), m.get("resamples")
+            if not all(isinstance(v, (int, float)) for v in (lo, hi, n)) or n < 1:
+                continue
+            sd = endpoint_mc_sd(lo, hi, int(n))
+            spans.setdefault(key, []).append(sd)
+            counts.add(int(n))
+            unsettled += [f"{label}'s {words[key]} {end:+.4f}" for end in (lo, hi)
+                          if end != 0 and abs(end) < 2 * sd]
+    if not spans:
+        return []
+    ranges = ", ".join(f"{words[k]} {min(v):.4f}" + (f"-{max(v):.4f}" if f"{max(v):.4f}" != f"{min(v):.4f}" else "")
+                       for k, v in spans.items())
+    n_words = "/".join(str(n) for n in sorted(counts))
+    said = (f"; so {', '.join(unsettled)} is nearer 0 than twice that, and {n_words} resamples do not settle on "
+            f"which side of 0 that interval ends" if unsettled else "")
+    return ["", f"Monte Carlo error of these interval endpoints from {n_words} resamples (SD, normal approximation: "
+                f"a 2.5% quantile of {n_words} draws, scaled by the interval's width; `bench.summarize.endpoint_mc_sd`): "
+                f"{ranges}{said}."]
 
 
 def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
@@ -885,6 +933,7 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
                             for name, d in diffs.items())
                 + (f"; VICReg + UMM - VICReg: {signed(umm['accuracy'])} / {signed(umm['auc_ovr'])} / "
                    f"{signed(umm['qwk'])}" if isinstance(umm, dict) else "") + "."]
+        out += mc_error_line({**diffs, **({"VICReg + UMM - VICReg": umm} if isinstance(umm, dict) else {})})
     floor_lines = floor_paired_lines(r)
     for source, rerun in ({} if floor_lines else (reruns or {})).items():
         floor_lines += floor_paired_lines(rerun, source)

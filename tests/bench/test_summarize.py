@@ -763,3 +763,28 @@ def test_the_gap_to_the_aim_line_gives_the_intervals_upper_end_as_a_share_of_the
            f"is {upper / 0.03:.0%} of that gap" in line
     assert "AUC OvR" not in line  # scratch already above the aim there: no gap to speak of
     assert gap_to_aim_line(seeds, None) == [] and gap_to_aim_line(seeds[:1], {"accuracy": 0.56}) == []
+
+
+def test_the_monte_carlo_error_of_a_bootstrap_endpoint_and_the_endpoints_it_leaves_unsettled() -> None:
+    """Referee F6: an interval endpoint of 1,000 resamples has a Monte Carlo SD of about 0.0007
+    for the committed run's VICReg + UMM - scratch QWK (-0.0315..-0.0003); an endpoint nearer 0
+    than twice its SD is said not to settle the interval's sign."""
+    import numpy as np
+
+    from bench.summarize import endpoint_mc_sd, mc_error_line
+
+    sd = endpoint_mc_sd(-0.0315, -0.0003, 1000)
+    assert 0.0006 < sd < 0.0008
+    assert endpoint_mc_sd(-0.0315, -0.0003, 4000) == pytest.approx(sd / 2)
+    # against the spread of the 2.5 % quantile of 1000 normal draws, simulated
+    rng = np.random.default_rng(0)
+    quantiles = np.percentile(rng.normal(0.0, 1.0, size=(2000, 1000)), 2.5, axis=1)
+    assert endpoint_mc_sd(-1.96, 1.96, 1000) == pytest.approx(quantiles.std(), rel=0.1)
+    with pytest.raises(ValueError, match="n_boot"):
+        endpoint_mc_sd(-1.0, 1.0, 0)
+    close = {"qwk": {"ci_low": -0.0315, "ci_high": -0.0003, "resamples": 1000}}
+    far = {"qwk": {"ci_low": -0.016, "ci_high": 0.015, "resamples": 1000}}
+    (_, line) = mc_error_line({"vicreg_umm": close, "vicreg": far})
+    assert "from 1000 resamples" in line and "QWK 0.0007" in line
+    assert "vicreg_umm's QWK -0.0003 is nearer 0 than twice that" in line and "vicreg's" not in line
+    assert mc_error_line({"vicreg": {"qwk": {"ci_low": -0.01, "ci_high": 0.01}}}) == []  # no resamples recorded
