@@ -939,12 +939,28 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
         floor_lines += floor_paired_lines(rerun, source)
     out += floor_lines
     pub = r.get("published_test_split", {})
-    refs = "; ".join(f"{k}: accuracy {v['accuracy']}, AUC OvR {v['auc_ovr']}" for k, v in pub.items()
-                     if isinstance(v, dict) and k != "issue_12_aim")
+    refs = "; ".join(f"{k}: accuracy {v['accuracy']}, AUC OvR {v['auc_ovr']}"
+                     + (f" (source: {source})" if (source := _published_source(k, v)) else "")
+                     for k, v in pub.items() if isinstance(v, dict) and k != "issue_12_aim")
     if refs:
         out += ["", f"Published (official test split, not cross-validation): {refs}."]
     out += _aim_line(r)
     return out
+
+
+def _published_source(key: str, figures: dict[str, Any]) -> str | None:
+    """Where a published RetinaMNIST figure of a result file's ``published_test_split`` comes
+    from: its own ``source`` (files written since bench/retinamnist.py recorded it), else that
+    of the same key in today's :data:`bench.retinamnist.PUBLISHED` when its figures are the
+    same; None otherwise."""
+    if figures.get("source"):
+        return str(figures["source"])
+    from bench.retinamnist import PUBLISHED
+
+    known = PUBLISHED.get(key)
+    if isinstance(known, dict) and all(known.get(m) == figures.get(m) for m in ("accuracy", "auc_ovr")):
+        return str(known.get("source") or "") or None
+    return None
 
 
 def current_selection(r: dict[str, Any]) -> str | None:
