@@ -28,6 +28,8 @@ RETINA_BEGIN, RETINA_END = "<!-- retinamnist:begin -->", "<!-- retinamnist:end -
 same table as under Results, rendered from ``retinamnist.json``: never copied by hand)."""
 
 
+EVALUATION_DOC = "docs/evaluation.md"
+"""The page that says how the grading runs' figures and intervals are made (linked from the tables)."""
 SEED_REPORT = "docs/methods.md section 3: the project's seed report"
 UMM_PAPER = ("docs/methods.md section 2: the UMM paper (Qiang, Song, et al., \"On the Generalization "
              "and Causal Explanation in Self-Supervised Learning\"), its published anchors")
@@ -914,7 +916,8 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
     before the floor kept its probabilities, those of ``reruns`` (:func:`floor_reruns`)."""
     out = ["", f"**RetinaMNIST, 5-fold out-of-fold on the 1,200 labelled images** ({_device(r)}, {_date(r)}; "
            f"pretraining on {_run_relative(str(r.get('pretraining_images')))}; selected variant: {selected_words(r)}; "
-           "submissions of the 400 test images: `bench/results/retinamnist_submission_<variant>.csv`)", "",
+           "submissions of the 400 test images: `bench/results/retinamnist_submission_<variant>.csv`; "
+           f"the protocol, folds, seeds and intervals: [docs/evaluation.md]({EVALUATION_DOC}))", "",
            "| variant | QWK [95% CI] | accuracy | AUC OvR | AUC OvO | macro F1 | thresholds rule: QWK / accuracy |",
            "|---|---|---|---|---|---|---|"]
     rows = dict(r.get("variants", {}))
@@ -1510,7 +1513,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
                 f"pretraining {low.get('pretrain', {}).get('seconds')} s)",
                 "", "| labels | fine-tune | scratch | linear probe | "
                 + ("linear probe, random backbone | " if random else "")
-                + "paper fine-tune (MLP) | paper scratch (MLP) |",
+                + "paper's MLP, fine-tune (reference only) | paper's MLP, scratch (reference only) |",
                 "|---|---|---|---|---|---|" + ("---|" if random else "")]
         for n, entry in low.get("labels", {}).items():
             pp = paper.get(n, {})
@@ -1518,6 +1521,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
                        f"{_spread(entry, 'linear')} | "
                        + (f"{_spread(entry, 'random_linear')} | " if random else "")
                        + f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
+        out += paper_reference_lines(paper_info) if paper else []
     for name in sorted(p.stem for p in results_dir.glob("layer_clusters_*.json")):
         lc = load(name)
         if not lc:
@@ -1544,6 +1548,26 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
             out.append(f"| {_variant_name(row['variant'], freeze)} | {row['qwk']:.3f} [{row['qwk_ci_low']:.3f}, {row['qwk_ci_high']:.3f}] | "
                        f"{row['auc']:.3f} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} |")
     return out
+
+
+PAPER_IS_A_REFERENCE = (
+    "The paper's figures are of an MLP, another architecture than this ResNet-18, which already "
+    "beats them trained from scratch: they are shown as a reference and check nothing; what the "
+    "run measures is its own fine-tune minus scratch gap under one protocol")
+"""What the low-label table says of the layer-wise VICReg paper's figures beside its own."""
+
+
+def paper_reference_lines(paper: dict[str, Any]) -> list[str]:
+    """Under a low-label table that shows the paper's figures: that they are a reference only
+    (:data:`PAPER_IS_A_REFERENCE`), and, for a file written before bench/low_label.py recorded
+    ``reference`` apart from ``comparable`` (``low_label_mnist.json``: ``"comparable": true``
+    and no ``reference`` key), what its ``comparable`` meant (referee F9): the record is never
+    rewritten, its label is read for what it was."""
+    older = "reference" not in paper and paper.get("comparable") is True
+    note = (' This file marks them `"comparable": true`, written before bench/low_label.py recorded '
+            '`"reference"` apart: there it meant only "shown beside the run\'s figures", not comparable.'
+            if older else "")
+    return ["", f"{PAPER_IS_A_REFERENCE}.{note}"]
 
 
 def render(results_dir: Path = RESULTS) -> str:

@@ -811,3 +811,31 @@ def test_every_published_retinamnist_figure_has_a_source_and_the_table_shows_it(
     other = {"medmnist_v2_resnet18_28": {"accuracy": 0.5, "auc_ovr": 0.7}}  # not today's figures: no source
     table = "\n".join(retinamnist_table({"variants": {"scratch": variant}, "published_test_split": other}))
     assert "source" not in table
+
+
+def test_the_low_label_table_shows_the_papers_mlp_figures_as_a_reference_whatever_the_file_says() -> None:
+    """Referee F9: low_label_mnist.json (written before ``reference`` existed) says
+    ``"paper": {"comparable": true}``; the table must not present an MLP's figures as a check
+    of this ResNet-18, and says what that old label meant."""
+    from bench.summarize import PAPER_IS_A_REFERENCE, paper_reference_lines
+
+    old = paper_reference_lines({"figures": {}, "comparable": True})
+    assert PAPER_IS_A_REFERENCE in old[1] and '`"comparable": true`' in old[1] and "not comparable" in old[1]
+    new = paper_reference_lines({"figures": {}, "reference": True, "comparable": False})
+    assert PAPER_IS_A_REFERENCE in new[1] and "comparable" not in new[1]
+    results = Path(__file__).resolve().parents[2] / "bench" / "results"
+    if (results / "low_label_mnist.json").is_file():
+        from bench.summarize import render
+
+        text = render(results)
+        assert "paper's MLP, fine-tune (reference only)" in text and PAPER_IS_A_REFERENCE in text
+
+
+def test_the_retinamnist_table_links_the_evaluation_protocol_page() -> None:
+    """Referee F9: the README's RetinaMNIST tables link the page that says how the figures and
+    intervals are made, and that page exists."""
+    from bench.summarize import EVALUATION_DOC, retinamnist_table
+
+    variant = {"qwk": 0.55, "accuracy": 0.53, "auc_ovr": 0.77, "auc_ovo": 0.7, "macro_f1": 0.4}
+    assert f"]({EVALUATION_DOC})" in "\n".join(retinamnist_table({"variants": {"scratch": variant}}))
+    assert (Path(__file__).resolve().parents[2] / EVALUATION_DOC).is_file()
