@@ -27,6 +27,11 @@
    and each variant minus the floor gets the paired bootstrap of the variants' own differences
    (``comparison.json``: accuracy, AUC OvR, QWK, 95% CI, the same resamples of the images or
    of the twin groups the folds kept whole): ``pixel_floor.paired`` in the JSON.
+4. The per-image out-of-fold predictions of every variant and of the floor are copied beside
+   the JSON (``<name>_oof_<variant>.csv``, ``<name>_oof_pixel_floor.csv``: ``id, grade, fold,
+   P0..P4, pred``, about 79 KB each; :func:`bench.common.keep_oof_copies`), named under
+   ``oof_files`` with their SHA-256, so every figure and interval can be recomputed without a
+   rerun. Results written before this step (every committed one to date) kept none.
 
 Writes ``bench/results/retinamnist.json``: per variant (and the floor) the out-of-fold QWK
 with its bootstrap 95% CI, accuracy, macro AUC one-vs-one and one-vs-rest, macro F1, both
@@ -59,6 +64,7 @@ from bench.common import (
     RESULTS,
     SHARED_DATA,
     add_threads_argument,
+    keep_oof_copies,
     load_average,
     shortened_settings,
     smoke_fields,
@@ -345,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     from drac_ssl.datasets import load_octa_cache
     from drac_ssl.figures import format_difference
     from drac_ssl.manifest import labelled_rows
-    from drac_ssl.oof import patient_groups
+    from drac_ssl.oof import OOF_FILE, patient_groups
     from drac_ssl.runtime import apply_thread_policy
 
     threads = apply_thread_policy(max(args.threads, 0))
@@ -377,6 +383,10 @@ def main(argv: list[str] | None = None) -> None:
                                    seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed,
                                    groups=patient_groups(labelled))
     floor["paired_seconds"] = round(time.perf_counter() - t2, 1)
+    # the per-image out-of-fold predictions beside the result, so that its figures and
+    # intervals can be recomputed without a rerun (referee F1)
+    oof_files = keep_oof_copies({**{v: run_dir / "finetune" / v / OOF_FILE for v in VARIANTS},
+                                 "pixel_floor": run_dir / FLOOR_OOF}, out_dir, name)
     total = time.perf_counter() - t0
 
     stages = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
@@ -423,6 +433,7 @@ def main(argv: list[str] | None = None) -> None:
         **{key: json.loads((run_dir / "finetune" / "comparison.json").read_text(encoding="utf-8")).get(key)
            for key in ("pretrained_minus_scratch", "umm_minus_vicreg")},
         "pixel_floor": floor,
+        "oof_files": oof_files,
         "submissions": submissions,
         "published_test_split": PUBLISHED,
         "aim": AIM,
