@@ -228,6 +228,66 @@ def write_result(name: str, figures: dict[str, Any], out_dir: Path | None = None
     return path
 
 
+OOF_KEPT_COLUMNS = ("id", "grade", "fold", "pred")
+"""The columns of an out-of-fold CSV a result keeps beside the ``P0..P{K-1}`` probabilities
+(:func:`keep_oof_copies`): what the out-of-fold figures and their bootstrap intervals are
+computed from. ``score`` (the expected grade, a function of the probabilities) and the raw
+outputs (``logit*``, ``raw_score``) are left out, which halves the file."""
+
+
+def oof_copy_path(out_dir: Path, name: str, label: str) -> Path:
+    """Where a result ``name`` keeps the out-of-fold predictions of ``label`` (a variant,
+    ``pixel_floor``, or ``<rule>_<variant>``): ``<out_dir>/<name>_oof_<label>.csv``."""
+    return out_dir / f"{name}_oof_{label}.csv"
+
+
+def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str) -> dict[str, dict[str, Any]]:
+    """Copy each out-of-fold CSV of ``sources`` (label -> a variant's ``finetune/<v>/oof.csv``
+    or the pixel floor's ``pixel_floor_oof.csv``) beside the result file ``name``
+    (:func:`oof_copy_path`), keeping the columns ``id``, ``grade``, ``fold``, ``P0..P{K-1}``
+    and ``pred`` in the source's order and its rows as written, so that the result's figures and
+    bootstrap intervals can be recomputed without a rerun (referee F1: no RetinaMNIST result had
+    kept them). The copy is readable by :func:`drac_ssl.oof.read_oof`.
+
+    Returns:
+        label -> ``{"file": path (from the repository root when inside it), "rows": images,
+        "columns": [...], "sha256": of the copy}``, for the result's ``oof_files``.
+
+    Raises:
+        ValueError: a source without ``id``, ``grade``, ``pred`` or ``P0`` / ``P1``, naming it.
+        OSError: a source that cannot be read.
+    """
+    import csv
+    import hashlib
+    import io
+    import re
+
+    kept: dict[str, dict[str, Any]] = {}
+    for label, source in sources.items():
+        with open(source, encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+        header = rows[0] if rows else []
+        columns = [c for c in header if c in OOF_KEPT_COLUMNS or re.fullmatch(r"P\d+", c)]
+        missing = [c for c in ("id", "grade", "pred", "P0", "P1") if c not in columns]
+        if missing:
+            raise ValueError(f"{source}: no {', '.join(missing)} column (header: {','.join(header)}); "
+                             f"not an out-of-fold file of drac_ssl.finetune or bench.retinamnist")
+        where = [header.index(c) for c in columns]
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(columns)
+        body = [[row[i] for i in where] for row in rows[1:] if row]
+        writer.writerows(body)
+        path = oof_copy_path(out_dir, name, label)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.getvalue(), encoding="utf-8")
+        full = path.resolve()
+        kept[label] = {"file": str(full.relative_to(REPO) if full.is_relative_to(REPO) else full),
+                       "rows": len(body), "columns": columns,
+                       "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return kept
+
+
 NEIGHBOUR = """
 import torch
 torch.set_num_threads(1)

@@ -41,6 +41,11 @@ otherwise (:func:`default_name`), so another rule set never overwrites the commi
     python -m bench.keep_selection --run-dir runs/X --name keep_selection_X
     python -m bench.keep_selection --run-dir runs/X --rules last,inner --name keep_selection_inner_X
 
+Each rule's per-image out-of-fold predictions (``id, grade, fold, P0..P{K-1}, pred``) are
+copied beside the result as ``<name>_oof_<rule>_<variant>.csv`` and named under ``oof_files``
+(:func:`bench.common.keep_oof_copies`), since the run folders are temporary; results written
+before that (the committed ``keep_selection.json``) kept none.
+
 One finished run, one seed: the figures say how large the effect was there, not in general.
 """
 
@@ -56,7 +61,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, RESULTS, add_threads_argument, load_average, write_result
+from bench.common import (
+    REPO,
+    RESULTS,
+    add_threads_argument,
+    keep_oof_copies,
+    load_average,
+    write_result,
+)
+from drac_ssl.oof import OOF_FILE
 from drac_ssl.starting import python_command
 
 ALL_RULES = ("best", "inner", "last")
@@ -321,11 +334,16 @@ def main(argv: list[str] | None = None) -> None:
         figures: dict[str, Any] = {}
         differences: dict[str, Any] = {}
         seconds: dict[str, float] = {}
+        oof_files: dict[str, Any] = {}
         for keep in rules:
             run_dir, took = _finetune_once(source, work, keep, stages, args.threads, args.overrides, log, cwd)
             figures[keep] = variant_figures(run_dir / "finetune")
             differences[keep] = paired_differences(run_dir / "finetune")
             seconds[keep] = round(took, 1)
+            # each rule's per-image out-of-fold predictions beside the result (the run folders
+            # are temporary): <name>_oof_<rule>_<variant>.csv (referee F1)
+            oof_files.update(keep_oof_copies({f"{keep}_{v}": run_dir / "finetune" / v / OOF_FILE
+                                              for v in figures[keep]}, Path(args.out_dir), name))
             for variant, f in figures[keep].items():
                 taken = sum(len(folds) for folds in (f.get("folds_taken_from") or {}).values())
                 inner = f.get("inner")
@@ -353,6 +371,7 @@ def main(argv: list[str] | None = None) -> None:
            if "inner" in rules else {}),
         "reuse": reuse,
         "seconds": seconds,
+        "oof_files": oof_files,
         "load_average_start": load_start,
         "load_average_end": load_average(),
         "protocol": protocol_words(rules),

@@ -27,6 +27,11 @@
    and each variant minus the floor gets the paired bootstrap of the variants' own differences
    (``comparison.json``: accuracy, AUC OvR, QWK, 95% CI, the same resamples of the images or
    of the twin groups the folds kept whole): ``pixel_floor.paired`` in the JSON.
+4. The per-image out-of-fold predictions of every variant and of the floor are copied beside
+   the JSON (``<name>_oof_<variant>.csv``, ``<name>_oof_pixel_floor.csv``: ``id, grade, fold,
+   P0..P4, pred``, about 79 KB each; :func:`bench.common.keep_oof_copies`), named under
+   ``oof_files`` with their SHA-256, so every figure and interval can be recomputed without a
+   rerun. Results written before this step (every committed one to date) kept none.
 
 Writes ``bench/results/retinamnist.json``: per variant (and the floor) the out-of-fold QWK
 with its bootstrap 95% CI, accuracy, macro AUC one-vs-one and one-vs-rest, macro F1, both
@@ -59,6 +64,7 @@ from bench.common import (
     RESULTS,
     SHARED_DATA,
     add_threads_argument,
+    keep_oof_copies,
     load_average,
     shortened_settings,
     smoke_fields,
@@ -71,12 +77,22 @@ CONFIG = REPO / "configs" / "retinamnist.yaml"
 NPZ = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
 GOAL_SECONDS = 40 * 60
+MEDMNIST_V2_SOURCE = ("Yang et al., MedMNIST v2, Scientific Data 2023, RetinaMNIST test split (accuracy / "
+                      "macro AUC), as ../shared/data/README.md quotes it; not checked against the paper here")
 PUBLISHED = {
+    # (accuracy, AUC) on the official test split, each with where it comes from (referee F7); no
+    # script here measured them, and none was checked against its paper in this repository
     "note": "published figures are on the official test split (400 images, hidden labels here); "
             "this benchmark's own figures are 5-fold out-of-fold on the 1,200 labelled images",
-    "medmnist_v2_resnet18_28": {"accuracy": 0.524, "auc_ovr": 0.717},
-    "medmnist_v2_best_28_google_automl": {"accuracy": 0.531, "auc_ovr": 0.750},
-    "medmnist_plus_resnet18_end_to_end_28": {"accuracy": 0.523, "auc_ovr": 0.704},
+    "medmnist_v2_resnet18_28": {"accuracy": 0.524, "auc_ovr": 0.717,
+                                "source": f"ResNet-18 at 28 px: {MEDMNIST_V2_SOURCE}"},
+    "medmnist_v2_best_28_google_automl": {"accuracy": 0.531, "auc_ovr": 0.750,
+                                          "source": f"Google AutoML Vision, the best RetinaMNIST figures of the table: "
+                                                    f"{MEDMNIST_V2_SOURCE}"},
+    "medmnist_plus_resnet18_end_to_end_28": {"accuracy": 0.523, "auc_ovr": 0.704,
+                                             "source": "MedMNIST+, end-to-end ResNet-18 at 28 px, as quoted in "
+                                                       "the project's issue #12 (which asked for this benchmark); "
+                                                       "not checked against the MedMNIST+ paper here"},
 }
 AIM = {"source": "issue #12", "split": "the official test split (hidden labels; scored by the evaluator)",
        "accuracy": 0.56, "auc_ovr": 0.78}
@@ -335,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     from drac_ssl.datasets import load_octa_cache
     from drac_ssl.figures import format_difference
     from drac_ssl.manifest import labelled_rows
-    from drac_ssl.oof import patient_groups
+    from drac_ssl.oof import OOF_FILE, patient_groups
     from drac_ssl.runtime import apply_thread_policy
 
     threads = apply_thread_policy(max(args.threads, 0))
@@ -367,6 +383,10 @@ def main(argv: list[str] | None = None) -> None:
                                    seed=cfg.finetune.seed if cfg.finetune.seed >= 0 else cfg.run.seed,
                                    groups=patient_groups(labelled))
     floor["paired_seconds"] = round(time.perf_counter() - t2, 1)
+    # the per-image out-of-fold predictions beside the result, so that its figures and
+    # intervals can be recomputed without a rerun (referee F1)
+    oof_files = keep_oof_copies({**{v: run_dir / "finetune" / v / OOF_FILE for v in VARIANTS},
+                                 "pixel_floor": run_dir / FLOOR_OOF}, out_dir, name)
     total = time.perf_counter() - t0
 
     stages = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
@@ -413,6 +433,7 @@ def main(argv: list[str] | None = None) -> None:
         **{key: json.loads((run_dir / "finetune" / "comparison.json").read_text(encoding="utf-8")).get(key)
            for key in ("pretrained_minus_scratch", "umm_minus_vicreg")},
         "pixel_floor": floor,
+        "oof_files": oof_files,
         "submissions": submissions,
         "published_test_split": PUBLISHED,
         "aim": AIM,

@@ -28,6 +28,8 @@ RETINA_BEGIN, RETINA_END = "<!-- retinamnist:begin -->", "<!-- retinamnist:end -
 same table as under Results, rendered from ``retinamnist.json``: never copied by hand)."""
 
 
+EVALUATION_DOC = "docs/evaluation.md"
+"""The page that says how the grading runs' figures and intervals are made (linked from the tables)."""
 SEED_REPORT = "docs/methods.md section 3: the project's seed report"
 UMM_PAPER = ("docs/methods.md section 2: the UMM paper (Qiang, Song, et al., \"On the Generalization "
              "and Causal Explanation in Self-Supervised Learning\"), its published anchors")
@@ -64,9 +66,18 @@ def _code_note(record: dict[str, Any]) -> str:
 
     Files that name their uncommitted code files (``git_dirty_files``: bench.common counts
     code only) say "uncommitted code: FILES"; older files, whose flag fired for any tracked
-    file (a result file or a document too), say "uncommitted changes in the checkout"."""
+    file (a result file or a document too), say "uncommitted changes in the checkout".
+
+    Files written before bench.common recorded the run's start (no ``git_commit_at_end``) read
+    their commit when the result was written, at the end of the run, so it may postdate the
+    code that ran: they say "commit read at the end of the run"; those that recorded no dirty
+    flag at all (``git_dirty`` absent) say "code state not recorded" too, rather than read as
+    clean code (referee F4)."""
     env = record.get("environment") or {}
     notes = []
+    at_end_only = bool(env.get("git_commit")) and "git_commit_at_end" not in env
+    if at_end_only and "git_dirty" not in env:
+        notes.append("code state not recorded")
     if "git_dirty_files" not in env:
         if env.get("git_dirty") or env.get("git_dirty_at_end"):
             notes.append("uncommitted changes in the checkout")
@@ -80,6 +91,8 @@ def _code_note(record: dict[str, Any]) -> str:
     start, end = env.get("git_commit"), env.get("git_commit_at_end")
     if start and end and start != end:
         notes.append(f"commit changed during the run: {start} -> {end}")
+    if at_end_only:
+        notes.append("commit read at the end of the run")
     return f" ({'; '.join(notes)})" if notes else ""
 
 
@@ -112,6 +125,43 @@ def _fold_rule_note(record: dict[str, Any]) -> str:
     return (f"; fine-tuned under finetune.keep=best, the default before {KEEP_DEFAULT_CHANGED}: each fold "
             "kept its best validation-kappa epoch and could stop early (finetune.patience), so its kappa "
             "is optimistic and its fine-tuning ran no more epochs than today's keep=last would")
+
+
+def _freeze_setting(record: dict[str, Any]) -> str | None:
+    """The ``finetune.freeze`` a fine-tuning result ran under: its own config (``config.finetune``,
+    ``config_finetune``), else the ``finetune.freeze`` of the config file its command names
+    (``--config FILE``; ``configs/default.yaml`` for ``bench.default_run`` without one), read
+    as that file is now (the phantom pipeline records hold no config of their own), the
+    package's default when the file sets none; None when neither is known."""
+    for finetune in (((record.get("config") or {}).get("finetune")), record.get("config_finetune")):
+        if isinstance(finetune, dict) and finetune.get("freeze"):
+            return str(finetune["freeze"])
+    command = str(record.get("command") or "")
+    named = re.search(r"--config\s+(\S+)", command)
+    if named:
+        path = REPO / "configs" / Path(named.group(1)).name
+    elif "bench.default_run" in command:
+        path = REPO / "configs" / "default.yaml"
+    else:
+        return None
+    if not path.is_file():
+        return None
+    from drac_ssl.config import FinetuneConfig, read_yaml
+
+    finetune = (read_yaml(path.read_text(encoding="utf-8")) or {}).get("finetune") or {}
+    return str(finetune.get("freeze") or FinetuneConfig().freeze)
+
+
+FROZEN_SCRATCH = "scratch (random frozen backbone, trained head)"
+"""The ``scratch`` variant under ``finetune.freeze=frozen``: a random backbone that never trains,
+under a trained head, so "pretrained minus scratch" there compares pretrained frozen features
+with random ones, not pretraining with training from scratch (referee F5)."""
+
+
+def _variant_name(name: str, freeze: str | None) -> str:
+    """``name`` as a table shows it: ``scratch`` under ``finetune.freeze=frozen`` is
+    :data:`FROZEN_SCRATCH`; any other variant or setting unchanged."""
+    return FROZEN_SCRATCH if name == "scratch" and freeze == "frozen" else name
 
 
 def _files_words(env: dict[str, Any], suffix: str) -> str:
@@ -214,7 +264,9 @@ def app_speed_rows(r: dict[str, Any]) -> list[str]:
 
 def default_run_rows(r: dict[str, Any]) -> list[str]:
     stages = ", ".join(f"{k} {v} s" for k, v in r.get("seconds_per_stage", {}).items())
-    oof = "; ".join(f"{row.get('variant', row.get('name', '?'))} QWK {row.get('qwk', float('nan')):.3f}"
+    freeze = _freeze_setting(r)
+    oof = "; ".join(f"{_variant_name(str(row.get('variant', row.get('name', '?'))), freeze)} "
+                    f"QWK {row.get('qwk', float('nan')):.3f}"
                     for row in r.get("oof_metrics", {}).get("rows", [])
                     if isinstance(row, dict) and isinstance(row.get("qwk"), (int, float)))
     return [f"| main job, README command (1) from cold (phantom data) | {r.get('seconds_total')} s total "
@@ -235,6 +287,7 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
     variants = r.get("variants") or {}
     last = variants.get("last") or {}
     others = [rule for rule in ("best", "inner") if rule in variants]
+    freeze = _freeze_setting(r)
     cells = []
     for rule in others:
         for v, o in (variants.get(rule) or {}).items():
@@ -245,11 +298,12 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
                     epochs, run = o["kept_epochs"], o.get("epochs_run") or []
                     kept = (f", kept epoch mean {sum(epochs) / len(epochs):.1f}"
                             + (f" of {max(run)}" if run else ""))
-                cells.append(f"{v} QWK {o['qwk']:.3f} {rule} / {l_['qwk']:.3f} last "
+                cells.append(f"{_variant_name(v, freeze)} QWK {o['qwk']:.3f} {rule} / {l_['qwk']:.3f} last "
                              f"({o['qwk'] - l_['qwk']:+.3f}), accuracy {o['accuracy'] - l_['accuracy']:+.3f}{kept}")
     diffs = r.get("pretrained_minus_scratch") or {}
     order = [rule for rule in (*others, "last") if rule in diffs]
-    paired = [f"{v} - scratch QWK " + " / ".join(f"{diffs[rule][v]['qwk']['difference']:+.3f} {rule}"
+    scratch = "scratch" if freeze != "frozen" else "scratch (the random frozen backbone)"
+    paired = [f"{v} - {scratch} QWK " + " / ".join(f"{diffs[rule][v]['qwk']['difference']:+.3f} {rule}"
                                                  for rule in order)
               for v in ((diffs.get(order[0]) or {}) if order else {})
               if len(order) > 1 and all(v in (diffs.get(rule) or {}) for rule in order)]
@@ -312,8 +366,16 @@ def near_duplicates_rows(r: dict[str, Any]) -> list[str]:
              f"{r.get('nearest_test_to_labelled_mse', float('nan')):.5f})"]
     if seeds.get("per_image_folds") and seeds.get("twins_kept_together"):
         a, b = seeds["per_image_folds"], seeds["twins_kept_together"]
+        # fold seed 0 is the split every other RetinaMNIST figure uses: its own pair beside the
+        # means (referee F8), the first of per_seed when the seeds run from 0, else the
+        # record's one-split figure
+        one = effect.get("one_nn_accuracy") or {}
+        first = (a["per_seed"][0], b["per_seed"][0]) if str(seeds.get("fold_seeds", "")).startswith("0") \
+            else (one.get("per_image_folds"), one.get("twins_kept_together"))
+        seed0 = (f"; fold seed 0, the split of every other figure here: {first[0]:.4f} -> {first[1]:.4f}"
+                 if all(isinstance(v, (int, float)) for v in first) else "")
         words.append(f"twins kept in one fold: 1-NN accuracy {a['mean']:.3f} -> {b['mean']:.3f} "
-                     f"(means of {len(a['per_seed'])} fold splits, SD {a['sd']:.3f} / {b['sd']:.3f})")
+                     f"(means of {len(a['per_seed'])} fold splits, SD {a['sd']:.3f} / {b['sd']:.3f}{seed0})")
     if floor.get("per_image_folds") and floor.get("twins_kept_together"):
         a, b = floor["per_image_folds"], floor["twins_kept_together"]
         words.append(f"pixel floor (fold seed 0, one split each) accuracy {a['accuracy']:.3f} -> "
@@ -636,9 +698,72 @@ def _run_relative(text: str) -> str:
     return re.sub(r"(?<=\s)/\S*?/(?=runs/)", "", text)
 
 
-def umm_protocol_table(record: dict[str, Any]) -> list[str]:
+FUNDUS_HUE_REMOVED = ("c419fbc", "2026-11-30T05:07:52+00:00")
+"""The commit (and its time) that took the hue jitter (0.02 of a turn, with saturation 0.1) out
+of the ``fundus`` augmentation recipe and raised RetinaMNIST's fine-tuning from 10 to 15 epochs
+(docs/retinamnist.md, "The hue jitter"). A result that records no recipe version but was
+written before it ran with the hue jitter."""
+
+
+def _older_recipe_words(record: dict[str, Any]) -> str:
+    """Words for a RetinaMNIST result of ``bench.umm_ablation`` measured under another recipe
+    than today's ``configs/retinamnist.yaml``: its fine-tuning epochs where its ``config``
+    records others than the file's now, and the ``fundus`` recipe's hue jitter where it was
+    written before :data:`FUNDUS_HUE_REMOVED` (its ``date_utc``, the end of the run). Named
+    after the commit the record names: ``; recipe of 6798365, not today's: 10 fine-tuning
+    epochs (configs/retinamnist.yaml now 15), the fundus recipe's hue jitter (0.02 of a turn,
+    saturation 0.1; removed in c419fbc)``. '' for other data sets or today's recipe (referee F2)."""
+    config = record.get("config") or {}
+    if record.get("dataset") != "retinamnist" or not config:
+        return ""
+    from drac_ssl.config import read_yaml
+
+    today = (read_yaml((REPO / "configs" / "retinamnist.yaml").read_text(encoding="utf-8")) or {})
+    words = []
+    epochs, now = (config.get("finetune") or {}).get("epochs"), (today.get("finetune") or {}).get("epochs")
+    if epochs is not None and now is not None and epochs != now:
+        words.append(f"{epochs} fine-tuning epochs (configs/retinamnist.yaml now {now})")
+    recipe = ((config.get("pretrain") or {}).get("augment") or {}).get("recipe")
+    if recipe == "fundus" and str(record.get("date_utc") or "9") < FUNDUS_HUE_REMOVED[1]:
+        words.append(f"the fundus recipe's hue jitter (0.02 of a turn, saturation 0.1; removed in "
+                     f"{FUNDUS_HUE_REMOVED[0]})")
+    commit = (record.get("environment") or {}).get("git_commit") or "its commit"
+    return f"; recipe of {commit}, not today's: {', '.join(words)}" if words else ""
+
+
+def _seeds_words(record: dict[str, Any]) -> str:
+    """``; at most 2 seeds per variant: ...`` when the most seeds any variant of a ``bench.umm_ablation``
+    result ran is 2 or 3: a mean of so few can show a large effect, not rule out a small one."""
+    most = max((len(runs) for runs in (record.get("variants") or {}).values()), default=0)
+    if most not in (2, 3):
+        return ""
+    return (f"; at most {most} seeds per variant: enough to show a large effect of UMM, not to rule "
+            f"out a small one")
+
+
+def current_umm_line(retina: dict[str, Any]) -> list[str]:
+    """Under the RetinaMNIST table of the issue #13 protocol: VICReg + UMM minus VICReg under
+    today's recipe, from the committed RetinaMNIST job (``retinamnist.json``'s
+    ``umm_minus_vicreg``, a paired bootstrap of the same out-of-fold images, one run);
+    nothing when the record has none."""
+    from drac_ssl.figures import format_difference
+
+    umm = retina.get("umm_minus_vicreg")
+    if not isinstance(umm, dict) or not all(k in umm for k in ("accuracy", "auc_ovr", "qwk")):
+        return []
+    cells = " / ".join(format_difference(umm[k]["difference"], umm[k]["ci_low"], umm[k]["ci_high"])
+                       for k in ("accuracy", "auc_ovr", "qwk"))
+    return ["", f"Under today's recipe the committed RetinaMNIST job (`retinamnist.json`, one run, "
+                f"{_device(retina)}, {_date(retina)}) gives VICReg + UMM minus VICReg, on the same out-of-fold "
+                f"images with a paired bootstrap 95% CI (accuracy / AUC OvR / QWK): {cells}."]
+
+
+def umm_protocol_table(record: dict[str, Any], current: dict[str, Any] | None = None) -> list[str]:
     """The issue #13 protocol (``bench.umm_ablation``): one row per variant, means over seeds,
-    gains over the fair control. Smoke runs are not results and are left out."""
+    gains over the fair control; a RetinaMNIST result of an older recipe says which
+    (:func:`_older_recipe_words`), a result of few seeds what they can show (:func:`_seeds_words`),
+    and ``current`` (the committed ``retinamnist.json``) adds today's recipe's VICReg + UMM minus
+    VICReg (:func:`current_umm_line`). Smoke runs are not results and are left out."""
     if record.get("smoke"):
         return []
     means, gains = record.get("means", {}), record.get("gain_over_control", {})
@@ -655,7 +780,7 @@ def umm_protocol_table(record: dict[str, Any]) -> list[str]:
            f"{(peak.get('epoch') or 0) + 1}, every variant from epoch {(start.get('epoch') or 0) + 1}"
            f"{'' if pre.get('passed_peak') else ' (NOT past the peak)'}; settings: "
            f"`{_shared_relative(' '.join(record.get('settings_for_every_run', [])))}`"
-           f"{'' if cifar else _fold_rule_note(record)})", "",
+           f"{'' if cifar else _fold_rule_note(record)}{_older_recipe_words(record)}{_seeds_words(record)})", "",
            "| variant | settings | seeds | " + " | ".join(heads) + " | vs control | guard |",
            "|---|---|---|" + "---|" * len(heads) + "---|---|"]
     for name, runs in record.get("variants", {}).items():
@@ -676,6 +801,8 @@ def umm_protocol_table(record: dict[str, Any]) -> list[str]:
         settings = " ".join(settings) if isinstance(settings, list) else settings
         guard = ", ".join(str(r.get("stopped")) for r in runs if r.get("guard_fired"))
         out.append(f"| {name} | {settings} | {len(runs)} | " + " | ".join(cells) + f" | {vs} | {guard} |")
+    if current and record.get("dataset") == "retinamnist":
+        out += current_umm_line(current)
     return out
 
 
@@ -731,7 +858,55 @@ def floor_paired_lines(r: dict[str, Any], source: str | None = None) -> list[str
                 f"(accuracy / AUC OvR / QWK; {paired.get('n_boot')} resamples of the {units}"
                 f"{'' if units == 'images' else ' the folds kept whole'}, the draws of the variant-vs-variant differences): "
             + "; ".join(f"{name}{own(name)}: {signed(d['accuracy'])} / {signed(d['auc_ovr'])} / {signed(d['qwk'])}"
-                        for name, d in paired["variants"].items()) + "."]
+                        for name, d in paired["variants"].items()) + "."] + mc_error_line(paired["variants"])
+
+
+def endpoint_mc_sd(low: float, high: float, n_boot: int, alpha: float = 0.05) -> float:
+    """The Monte Carlo SD of a percentile-bootstrap endpoint from ``n_boot`` resamples (same units
+    as ``low`` / ``high``), by the normal approximation: the resampled statistic taken as normal
+    with SD ``sigma = (high - low) / (2 z)``, ``z = Phi^-1(1 - alpha/2)``, the ``p = alpha/2``
+    sample quantile of ``n_boot`` draws has SD ``sqrt(p (1 - p) / n_boot) / phi(z) * sigma``
+    (``phi`` the normal density). ``endpoint_mc_sd(-0.0315, -0.0003, 1000)`` is about 0.0007:
+    an endpoint that close to 0 does not fix the interval's sign. Raises ValueError for
+    ``n_boot < 1`` or ``alpha`` outside (0, 1)."""
+    if n_boot < 1 or not 0 < alpha < 1:
+        raise ValueError(f"endpoint_mc_sd needs n_boot >= 1 and alpha in (0, 1) (got {n_boot}, {alpha})")
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    p = alpha / 2
+    return (high - low) / (2 * z) * math.sqrt(p * (1 - p) / n_boot) / float(norm.pdf(z))
+
+
+def mc_error_line(named: dict[str, dict[str, Any]]) -> list[str]:
+    """Under the paired differences of the RetinaMNIST table: each metric's range of
+    :func:`endpoint_mc_sd` over the intervals ``named`` (label -> metric -> ``{difference,
+    ci_low, ci_high, resamples}``), and the endpoints nearer 0 than twice theirs, whose sign the
+    resamples do not settle (referee F6). Nothing when no interval records its resamples."""
+    words = {"accuracy": "accuracy", "auc_ovr": "AUC OvR", "qwk": "QWK"}
+    spans: dict[str, list[float]] = {}
+    unsettled, counts = [], set()
+    for label, d in named.items():
+        for key in words:
+            m = d.get(key) or {}
+            lo, hi, n = m.get("ci_low"), m.get("ci_high"), m.get("resamples")
+            if not all(isinstance(v, (int, float)) for v in (lo, hi, n)) or n < 1:
+                continue
+            sd = endpoint_mc_sd(lo, hi, int(n))
+            spans.setdefault(key, []).append(sd)
+            counts.add(int(n))
+            unsettled += [f"{label}'s {words[key]} {end:+.4f}" for end in (lo, hi)
+                          if end != 0 and abs(end) < 2 * sd]
+    if not spans:
+        return []
+    ranges = ", ".join(f"{words[k]} {min(v):.4f}" + (f"-{max(v):.4f}" if f"{max(v):.4f}" != f"{min(v):.4f}" else "")
+                       for k, v in spans.items())
+    n_words = "/".join(str(n) for n in sorted(counts))
+    said = (f"; so {', '.join(unsettled)} is nearer 0 than twice that, and {n_words} resamples do not settle on "
+            f"which side of 0 that interval ends" if unsettled else "")
+    return ["", f"Monte Carlo error of these interval endpoints from {n_words} resamples (SD, normal approximation: "
+                f"a 2.5% quantile of {n_words} draws, scaled by the interval's width; `bench.summarize.endpoint_mc_sd`): "
+                f"{ranges}{said}."]
 
 
 def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
@@ -741,7 +916,8 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
     before the floor kept its probabilities, those of ``reruns`` (:func:`floor_reruns`)."""
     out = ["", f"**RetinaMNIST, 5-fold out-of-fold on the 1,200 labelled images** ({_device(r)}, {_date(r)}; "
            f"pretraining on {_run_relative(str(r.get('pretraining_images')))}; selected variant: {selected_words(r)}; "
-           "submissions of the 400 test images: `bench/results/retinamnist_submission_<variant>.csv`)", "",
+           "submissions of the 400 test images: `bench/results/retinamnist_submission_<variant>.csv`; "
+           f"the protocol, folds, seeds and intervals: [docs/evaluation.md]({EVALUATION_DOC}))", "",
            "| variant | QWK [95% CI] | accuracy | AUC OvR | AUC OvO | macro F1 | thresholds rule: QWK / accuracy |",
            "|---|---|---|---|---|---|---|"]
     rows = dict(r.get("variants", {}))
@@ -768,17 +944,34 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
                             for name, d in diffs.items())
                 + (f"; VICReg + UMM - VICReg: {signed(umm['accuracy'])} / {signed(umm['auc_ovr'])} / "
                    f"{signed(umm['qwk'])}" if isinstance(umm, dict) else "") + "."]
+        out += mc_error_line({**diffs, **({"VICReg + UMM - VICReg": umm} if isinstance(umm, dict) else {})})
     floor_lines = floor_paired_lines(r)
     for source, rerun in ({} if floor_lines else (reruns or {})).items():
         floor_lines += floor_paired_lines(rerun, source)
     out += floor_lines
     pub = r.get("published_test_split", {})
-    refs = "; ".join(f"{k}: accuracy {v['accuracy']}, AUC OvR {v['auc_ovr']}" for k, v in pub.items()
-                     if isinstance(v, dict) and k != "issue_12_aim")
+    refs = "; ".join(f"{k}: accuracy {v['accuracy']}, AUC OvR {v['auc_ovr']}"
+                     + (f" (source: {source})" if (source := _published_source(k, v)) else "")
+                     for k, v in pub.items() if isinstance(v, dict) and k != "issue_12_aim")
     if refs:
         out += ["", f"Published (official test split, not cross-validation): {refs}."]
     out += _aim_line(r)
     return out
+
+
+def _published_source(key: str, figures: dict[str, Any]) -> str | None:
+    """Where a published RetinaMNIST figure of a result file's ``published_test_split`` comes
+    from: its own ``source`` (files written since bench/retinamnist.py recorded it), else that
+    of the same key in today's :data:`bench.retinamnist.PUBLISHED` when its figures are the
+    same; None otherwise."""
+    if figures.get("source"):
+        return str(figures["source"])
+    from bench.retinamnist import PUBLISHED
+
+    known = PUBLISHED.get(key)
+    if isinstance(known, dict) and all(known.get(m) == figures.get(m) for m in ("accuracy", "auc_ovr")):
+        return str(known.get("source") or "") or None
+    return None
 
 
 def current_selection(r: dict[str, Any]) -> str | None:
@@ -870,7 +1063,8 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         settings = "(the config), run.seed varies" + (f"; {epochs} VICReg epochs" if epochs else "")
         out.append(row(f"mean of the config's {len(seeds)} seeds", settings, mean, ""))
         out += _seed_spread_rows(seeds, settings)
-        paragraphs += seed_difference_lines(seeds, f"{epochs} VICReg epochs" if epochs else "")
+        paragraphs += seed_difference_lines(seeds, f"{epochs} VICReg epochs" if epochs else "",
+                                            aim=_aim_of(runs.get("retinamnist") or {}))
     return out + paragraphs
 
 
@@ -884,7 +1078,41 @@ PRETRAINED_WORDS = {"vicreg": "VICReg", "vicreg_umm": "VICReg + UMM"}
 """The pretrained variants of a RetinaMNIST run, as the tables name them."""
 
 
-def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "") -> list[str]:
+def _aim_of(r: dict[str, Any]) -> dict[str, Any] | None:
+    """Issue #12's aim of a RetinaMNIST record (``aim``, or ``published_test_split.issue_12_aim``
+    in files written before it), None when it names none."""
+    aim = r.get("aim") or (r.get("published_test_split") or {}).get("issue_12_aim")
+    return aim if isinstance(aim, dict) else None
+
+
+def gap_to_aim_line(seeds: list[dict[str, Any]], aim: dict[str, Any] | None) -> list[str]:
+    """What the VICReg - scratch t-interval (:func:`t_bounds`) leaves open against issue #12's
+    ``aim``: for accuracy and AUC OvR, scratch's mean over ``seeds``, its gap to the aim, and the
+    interval's upper end as a share of that gap (referee F3: "no gain detected" with its size).
+    Nothing without an aim, fewer than two seeds, or scratch already at the aim."""
+    if not aim or len(seeds) < 2 or not all("scratch" in s and "vicreg" in s for s in seeds):
+        return []
+    said = []
+    for key, words in (("accuracy", "accuracy"), ("auc_ovr", "AUC OvR")):
+        if not isinstance(aim.get(key), (int, float)):
+            continue
+        scratch = statistics.mean(s["scratch"][key] for s in seeds)
+        gap = float(aim[key]) - scratch
+        mean, se = _mean_se([s["vicreg"][key] - s["scratch"][key] for s in seeds])
+        bounds = t_bounds(mean, se, len(seeds))
+        if gap <= 0 or bounds is None:
+            continue
+        said.append(f"{words}: scratch {scratch:.4f}, {gap:.4f} short of the aim's {aim[key]}; the interval's "
+                    f"upper end {bounds[1]:+.4f} is {bounds[1] / gap:.0%} of that gap")
+    if not said:
+        return []
+    return ["", f"Against issue #12's aim, over the same {len(seeds)} seeds (scratch's mean; VICReg - scratch's "
+                f"95% t-interval above): {'; '.join(said)}. No gain was detected, and gains up to that share "
+                f"of the gap are not excluded."]
+
+
+def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "",
+                          aim: dict[str, Any] | None = None) -> list[str]:
     """Under the "repeated" table, for runs that differ only in ``run.seed`` (``seeds``: each
     run's ``variants``, name -> out-of-fold ``accuracy``, ``auc_ovr``, ``qwk``, fractions):
     each pretrained variant of :data:`PRETRAINED_WORDS` minus scratch, its per-seed
@@ -894,7 +1122,8 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "") -> list[s
     of the per-seed accuracy differences taken as the true one, which holds only if it is: so
     beside it the SD's 95 % chi-square interval from ``n - 1`` degrees of freedom
     (:func:`sd_bounds`) and the power at each end (:func:`mark_power_bounds`). ``what``: words for the
-    runs' recipe (``20 VICReg epochs``). Nothing for fewer than two seeds or no scratch."""
+    runs' recipe (``20 VICReg epochs``); ``aim``: issue #12's, for :func:`gap_to_aim_line`.
+    Nothing for fewer than two seeds or no scratch."""
     n = len(seeds)
     variants = [v for v in PRETRAINED_WORDS if all(v in s and "scratch" in s for s in seeds)]
     if n < 2 or not variants:
@@ -918,7 +1147,7 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "") -> list[s
                 f"`bench.summarize.mark_power`). The figure holds only if the true SD of the per-seed "
                 f"accuracy differences is the one these seeds show; that SD has {n - 1} degrees of freedom, "
                 f"so after it come its 95% chi-square interval and the power at each end "
-                f"(`bench.summarize.mark_power_bounds`): {'; '.join(powers)}."]
+                f"(`bench.summarize.mark_power_bounds`): {'; '.join(powers)}."] + gap_to_aim_line(seeds, aim)
 
 
 def _power_words(sd: float, n: int) -> str:
@@ -1270,7 +1499,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
         out += pooled_seeds_lines(epochs_records)
     for path in sorted(results_dir.glob("umm_protocol_*.json")):
         if (record := load(path.stem)) is not None:
-            out += umm_protocol_table(record)
+            out += umm_protocol_table(record, retina)
     for dataset in ("mnist", "fashion_mnist"):
         low = load(f"low_label_{dataset}")
         if not low:
@@ -1284,7 +1513,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
                 f"pretraining {low.get('pretrain', {}).get('seconds')} s)",
                 "", "| labels | fine-tune | scratch | linear probe | "
                 + ("linear probe, random backbone | " if random else "")
-                + "paper fine-tune (MLP) | paper scratch (MLP) |",
+                + "paper's MLP, fine-tune (reference only) | paper's MLP, scratch (reference only) |",
                 "|---|---|---|---|---|---|" + ("---|" if random else "")]
         for n, entry in low.get("labels", {}).items():
             pp = paper.get(n, {})
@@ -1292,6 +1521,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
                        f"{_spread(entry, 'linear')} | "
                        + (f"{_spread(entry, 'random_linear')} | " if random else "")
                        + f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
+        out += paper_reference_lines(paper_info) if paper else []
     for name in sorted(p.stem for p in results_dir.glob("layer_clusters_*.json")):
         lc = load(name)
         if not lc:
@@ -1313,10 +1543,31 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
                 f"{_date(pipe)}; phantom data: shows that the stages work, not how well real DR is graded"
                 f"{_fold_rule_note(pipe)})", "",
                 "| variant | QWK [95 % CI] | AUC (macro OvO) | accuracy | macro F1 |", "|---|---|---|---|---|"]
+        freeze = _freeze_setting(pipe)
         for row in pipe.get("oof_metrics", {}).get("rows", []):
-            out.append(f"| {row['variant']} | {row['qwk']:.3f} [{row['qwk_ci_low']:.3f}, {row['qwk_ci_high']:.3f}] | "
+            out.append(f"| {_variant_name(row['variant'], freeze)} | {row['qwk']:.3f} [{row['qwk_ci_low']:.3f}, {row['qwk_ci_high']:.3f}] | "
                        f"{row['auc']:.3f} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} |")
     return out
+
+
+PAPER_IS_A_REFERENCE = (
+    "The paper's figures are of an MLP, another architecture than this ResNet-18, which already "
+    "beats them trained from scratch: they are shown as a reference and check nothing; what the "
+    "run measures is its own fine-tune minus scratch gap under one protocol")
+"""What the low-label table says of the layer-wise VICReg paper's figures beside its own."""
+
+
+def paper_reference_lines(paper: dict[str, Any]) -> list[str]:
+    """Under a low-label table that shows the paper's figures: that they are a reference only
+    (:data:`PAPER_IS_A_REFERENCE`), and, for a file written before bench/low_label.py recorded
+    ``reference`` apart from ``comparable`` (``low_label_mnist.json``: ``"comparable": true``
+    and no ``reference`` key), what its ``comparable`` meant (referee F9): the record is never
+    rewritten, its label is read for what it was."""
+    older = "reference" not in paper and paper.get("comparable") is True
+    note = (' This file marks them `"comparable": true`, written before bench/low_label.py recorded '
+            '`"reference"` apart: there it meant only "shown beside the run\'s figures", not comparable.'
+            if older else "")
+    return ["", f"{PAPER_IS_A_REFERENCE}.{note}"]
 
 
 def render(results_dir: Path = RESULTS) -> str:

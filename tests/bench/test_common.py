@@ -337,3 +337,35 @@ def test_a_bench_stops_at_once_when_the_shared_data_variable_is_empty() -> None:
     proc = subprocess.run([sys.executable, "-c", "import bench.common"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 1 and proc.stderr.startswith("error: DRAC_SSL_SHARED_DATA is set but empty")
+
+
+def test_out_of_fold_copies_keep_what_the_intervals_need_and_read_back(tmp_path: Path) -> None:
+    """Referee F1: a result keeps its per-image out-of-fold predictions beside it, the columns
+    the figures and bootstrap intervals are computed from (score and raw outputs dropped), rows
+    as written, readable by drac_ssl.oof.read_oof; a file that is no out-of-fold file is refused."""
+    import numpy as np
+
+    from bench.common import keep_oof_copies, oof_copy_path
+    from drac_ssl.oof import oof_columns, read_oof
+
+    run = tmp_path / "run"
+    (run / "finetune" / "vicreg").mkdir(parents=True)
+    rows = [",".join(oof_columns(3, "classification"))]
+    rows += [f"img_{i}.png,{i % 3},{i % 5},0.200000,0.300000,0.500000,1.300000,{(i + 1) % 3},0.1,0.2,0.3"
+             for i in range(7)]
+    (run / "finetune" / "vicreg" / "oof.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (run / "pixel_floor_oof.csv").write_text("id,grade,fold,P0,P1,P2,pred\nimg_0.png,0,0,0.1,0.2,0.7,2\n",
+                                             encoding="utf-8")
+    out = tmp_path / "results"
+    kept = keep_oof_copies({"vicreg": run / "finetune" / "vicreg" / "oof.csv",
+                            "pixel_floor": run / "pixel_floor_oof.csv"}, out, "retinamnist_x")
+    copy = oof_copy_path(out, "retinamnist_x", "vicreg")
+    assert copy == out / "retinamnist_x_oof_vicreg.csv" and copy.is_file()
+    assert copy.read_text(encoding="utf-8").splitlines()[0] == "id,grade,fold,P0,P1,P2,pred"
+    assert kept["vicreg"]["rows"] == 7 and kept["pixel_floor"]["rows"] == 1
+    assert kept["vicreg"]["file"] == str(copy) and len(kept["vicreg"]["sha256"]) == 64
+    a, b = read_oof(run / "finetune" / "vicreg" / "oof.csv"), read_oof(copy)
+    assert list(a.ids) == list(b.ids) and np.array_equal(a.probs, b.probs) and np.array_equal(a.pred, b.pred)
+    (run / "other.csv").write_text("case,class\nx,1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"other\.csv: no id, grade, pred, P0, P1 column"):
+        keep_oof_copies({"x": run / "other.csv"}, out, "retinamnist_x")

@@ -191,3 +191,38 @@ def test_the_help_says_relative_override_paths_are_read_from_the_source_runs_fol
     text = " ".join(capsys.readouterr().out.split())
     assert "runs in the folder the source run was started from" in text, text
     assert "a relative path in an override" in text and "give absolute paths" in text, text
+
+
+def test_each_rules_out_of_fold_predictions_are_kept_beside_the_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Referee F1: the rules' run folders are temporary, so their per-image out-of-fold files
+    are copied beside the result (``<name>_oof_<rule>_<variant>.csv``) and named in it."""
+    import bench.keep_selection as ks
+    from drac_ssl.oof import oof_columns
+
+    source = tmp_path / "runs" / "default"
+    source.mkdir(parents=True)
+    (source / "config.yaml").write_text("finetune:\n  keep: last\n  freeze: frozen\n", encoding="utf-8")
+    (source / "stages.json").write_text(json.dumps({s: {"status": "done"} for s in
+                                                    ("ingest", "pretrain", "umm", "finetune")}))
+
+    def fake_finetune(src: Path, work: Path, keep: str, *args: object) -> tuple[Path, float]:
+        run_dir = work / f"keep_{keep}"
+        ft = _finetune_dir(run_dir.parent, {"scratch": 0.6, "vicreg": 0.7}, [8] * 5, keep)
+        for variant in ("scratch", "vicreg"):
+            rows = [",".join(oof_columns(3, "classification")),
+                    "a.png,0,0,0.500000,0.300000,0.200000,0.7,0,1,0,0",
+                    "b.png,2,1,0.100000,0.100000,0.800000,1.7,2,0,0,1"]
+            (ft / variant / "oof.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        ft.parent.rename(run_dir)
+        return run_dir, 1.0
+
+    monkeypatch.setattr(ks, "_finetune_once", fake_finetune)
+    out = tmp_path / "results"
+    main(["--run-dir", str(source), "--out-dir", str(out), "--name", "keep_selection_x"])
+    record = json.loads((out / "keep_selection_x.json").read_text(encoding="utf-8"))
+    assert set(record["oof_files"]) == {"best_scratch", "best_vicreg", "last_scratch", "last_vicreg"}
+    copy = out / "keep_selection_x_oof_best_vicreg.csv"
+    assert record["oof_files"]["best_vicreg"]["file"] == str(copy)
+    assert copy.read_text(encoding="utf-8").splitlines() == [
+        "id,grade,fold,P0,P1,P2,pred", "a.png,0,0,0.500000,0.300000,0.200000,0", "b.png,2,1,0.100000,0.100000,0.800000,2"]

@@ -403,7 +403,24 @@ def test_a_result_that_names_its_uncommitted_code_shows_the_files() -> None:
                git_dirty_file_count=1)
     assert "(uncommitted code: bench/x.py)" in both, both  # the same files at both ends: said once
     old = row(git_commit="aaaa111", git_dirty=True)  # before the code-only count: any tracked file
-    assert "(uncommitted changes in the checkout)" in old, old
+    assert "(uncommitted changes in the checkout; commit read at the end of the run)" in old, old
+
+
+def test_a_result_without_a_dirty_flag_or_a_start_commit_does_not_read_as_clean_code() -> None:
+    """Referee F4: files written before bench.common recorded the start read their commit at
+    the end of the run, and some recorded no dirty flag at all; neither may look like a clean
+    result of the commit it names."""
+    from bench.summarize import generic_rows
+
+    def row(**env: object) -> str:
+        return generic_rows("x", {"date_utc": "2026-11-30T10:00:00+00:00", "command": "c", "device": "d",
+                                  "figure": 1, "environment": env})[0]
+
+    assert "| 2026-11-30 (code state not recorded; commit read at the end of the run) |" in row(git_commit="aaaa111")
+    assert "| 2026-11-30 (commit read at the end of the run) |" in row(git_commit="aaaa111", git_dirty=False)
+    assert "| 2026-11-30 |" in row(git_commit="aaaa111", git_dirty=False, git_commit_at_end="aaaa111",
+                                   git_dirty_at_end=False)  # start recorded, clean at both ends
+    assert "| 2026-11-30 |" in row()  # no commit named at all: nothing to say of it
 
 
 def test_ingest_result_written_by_write_result_renders(tmp_path: Path) -> None:
@@ -671,3 +688,154 @@ def test_t_interval_is_the_two_sided_95_percent_one_of_the_seeds_mean() -> None:
     assert t_interval(0.0048, 0.0043, 5) == "-0.0071..+0.0167"  # rounded figures; the seeds' own: seed_difference_lines
     assert t_interval(0.01, 0.002, 2) == f"{0.01 - 12.7062 * 0.002:+.4f}..{0.01 + 12.7062 * 0.002:+.4f}"
     assert t_interval(0.01, 0.002, 1) == ""
+
+
+def test_scratch_under_a_frozen_backbone_is_named_a_random_frozen_backbone(tmp_path: Path) -> None:
+    """Referee F5: under ``finetune.freeze=frozen`` scratch is a random backbone that never
+    trains, under a trained head; "vicreg - scratch" must not read as pretraining against
+    training from scratch. The setting comes from the record's config, else the config file
+    its command names."""
+    from bench.summarize import (
+        FROZEN_SCRATCH,
+        _freeze_setting,
+        default_run_rows,
+        keep_selection_rows,
+    )
+
+    row = {"variant": "scratch", "qwk": 0.655}
+    frozen = default_run_rows({"command": ".venv/bin/python -m bench.default_run",
+                               "oof_metrics": {"rows": [row, {"variant": "vicreg", "qwk": 0.767}]}})[0]
+    assert f"{FROZEN_SCRATCH} QWK 0.655; vicreg QWK 0.767" in frozen  # configs/default.yaml: frozen
+    assert _freeze_setting({"command": "python -m bench.default_run --config configs/retinamnist.yaml"}) == "all"
+    assert _freeze_setting({"config": {"finetune": {"freeze": "last"}}, "command": "bench.default_run"}) == "last"
+    assert _freeze_setting({"command": "python -m bench.other"}) is None
+    figures = {"qwk": 0.6, "accuracy": 0.6}
+    record = {"config_finetune": {"freeze": "frozen"},
+              "variants": {"best": {"scratch": figures, "vicreg": figures},
+                           "last": {"scratch": figures, "vicreg": figures}},
+              "pretrained_minus_scratch": {"best": {"vicreg": {"qwk": {"difference": 0.1}}},
+                                           "last": {"vicreg": {"qwk": {"difference": 0.11}}}}}
+    cell = keep_selection_rows(record)[0]
+    assert f"{FROZEN_SCRATCH} QWK 0.600 best" in cell
+    assert "vicreg - scratch (the random frozen backbone) QWK +0.100 best / +0.110 last" in cell
+    trained = keep_selection_rows({**record, "config_finetune": {"freeze": "all"}})[0]
+    assert "random" not in trained and "vicreg - scratch QWK" in trained
+
+
+def test_the_retinamnist_umm_protocol_says_its_older_recipe_its_seeds_and_todays_evidence() -> None:
+    """Referee F2: the RetinaMNIST UMM protocol ran under commit 6798365's recipe (10 fine-tuning
+    epochs, the fundus recipe's hue jitter), with 2 seeds per arm; its table says so from the
+    record's own config, date and commit, and gives today's recipe's VICReg + UMM - VICReg."""
+    from bench.summarize import FUNDUS_HUE_REMOVED, umm_protocol_table
+
+    run = {"cv_qwk": 0.54, "cv_qwk_ci95": [0.5, 0.58]}
+    record = {"dataset": "retinamnist", "date_utc": "2026-11-30T04:14:57+00:00",
+              "environment": {"git_commit": "6798365"},
+              "config": {"finetune": {"epochs": 10, "keep": "last"}, "pretrain": {"augment": {"recipe": "fundus"}}},
+              "variants": {"control": [run, run], "umm": [run, run]}, "means": {}}
+    diff = {"difference": -0.014, "ci_low": -0.0319, "ci_high": 0.0022}
+    current = {"umm_minus_vicreg": {"accuracy": diff, "auc_ovr": diff, "qwk": diff}, "date_utc": "2026-11-30"}
+    text = "\n".join(umm_protocol_table(record, current))
+    assert ("recipe of 6798365, not today's: 10 fine-tuning epochs (configs/retinamnist.yaml now 15), "
+            f"the fundus recipe's hue jitter (0.02 of a turn, saturation 0.1; removed in {FUNDUS_HUE_REMOVED[0]})") in text
+    assert "at most 2 seeds per variant: enough to show a large effect of UMM, not to rule out a small one" in text
+    assert "VICReg + UMM minus VICReg" in text and "-0.014 (-0.032..+0.002)." in text
+    later = {**record, "date_utc": "2026-12-01T00:00:00+00:00", "config": {
+        "finetune": {"epochs": 15}, "pretrain": {"augment": {"recipe": "fundus"}}}}
+    assert "recipe of" not in "\n".join(umm_protocol_table(later))  # today's recipe: nothing to say
+    phantom = {**record, "dataset": "drac_phantom"}
+    assert "recipe of" not in "\n".join(umm_protocol_table(phantom, current))
+    assert "VICReg + UMM minus VICReg" not in "\n".join(umm_protocol_table(phantom, current))
+
+
+def test_the_gap_to_the_aim_line_gives_the_intervals_upper_end_as_a_share_of_the_gap() -> None:
+    """Referee F3: "no gain detected" with its size, from the seeds: the upper end of the
+    VICReg - scratch t-interval against the gap from scratch's mean to issue #12's aim."""
+    from bench.summarize import gap_to_aim_line, t_bounds
+
+    def seed(scratch: float, vicreg: float) -> dict[str, dict[str, float]]:
+        return {"scratch": {"accuracy": scratch, "auc_ovr": 0.9}, "vicreg": {"accuracy": vicreg, "auc_ovr": 0.9}}
+
+    seeds = [seed(0.52, 0.53), seed(0.54, 0.54)]
+    upper = t_bounds(0.005, 0.005, 2)[1]  # differences 0.01 and 0.0: mean 0.005, SE 0.005
+    (_, line) = gap_to_aim_line(seeds, {"accuracy": 0.56, "auc_ovr": 0.8})
+    assert f"accuracy: scratch 0.5300, 0.0300 short of the aim's 0.56; the interval's upper end +{upper:.4f} " \
+           f"is {upper / 0.03:.0%} of that gap" in line
+    assert "AUC OvR" not in line  # scratch already above the aim there: no gap to speak of
+    assert gap_to_aim_line(seeds, None) == [] and gap_to_aim_line(seeds[:1], {"accuracy": 0.56}) == []
+
+
+def test_the_monte_carlo_error_of_a_bootstrap_endpoint_and_the_endpoints_it_leaves_unsettled() -> None:
+    """Referee F6: an interval endpoint of 1,000 resamples has a Monte Carlo SD of about 0.0007
+    for the committed run's VICReg + UMM - scratch QWK (-0.0315..-0.0003); an endpoint nearer 0
+    than twice its SD is said not to settle the interval's sign."""
+    import numpy as np
+
+    from bench.summarize import endpoint_mc_sd, mc_error_line
+
+    sd = endpoint_mc_sd(-0.0315, -0.0003, 1000)
+    assert 0.0006 < sd < 0.0008
+    assert endpoint_mc_sd(-0.0315, -0.0003, 4000) == pytest.approx(sd / 2)
+    # against the spread of the 2.5 % quantile of 1000 normal draws, simulated
+    rng = np.random.default_rng(0)
+    quantiles = np.percentile(rng.normal(0.0, 1.0, size=(2000, 1000)), 2.5, axis=1)
+    assert endpoint_mc_sd(-1.96, 1.96, 1000) == pytest.approx(quantiles.std(), rel=0.1)
+    with pytest.raises(ValueError, match="n_boot"):
+        endpoint_mc_sd(-1.0, 1.0, 0)
+    close = {"qwk": {"ci_low": -0.0315, "ci_high": -0.0003, "resamples": 1000}}
+    far = {"qwk": {"ci_low": -0.016, "ci_high": 0.015, "resamples": 1000}}
+    (_, line) = mc_error_line({"vicreg_umm": close, "vicreg": far})
+    assert "from 1000 resamples" in line and "QWK 0.0007" in line
+    assert "vicreg_umm's QWK -0.0003 is nearer 0 than twice that" in line and "vicreg's" not in line
+    assert mc_error_line({"vicreg": {"qwk": {"ci_low": -0.01, "ci_high": 0.01}}}) == []  # no resamples recorded
+
+
+def test_every_published_retinamnist_figure_has_a_source_and_the_table_shows_it() -> None:
+    """Referee F7: the published test-split figures are constants with where each comes from;
+    the MedMNIST+ one is said to be quoted from the project's issue, unchecked here. A file
+    written before the sources were recorded shows today's source for the same figures."""
+    from bench.retinamnist import PUBLISHED
+    from bench.summarize import retinamnist_table
+
+    entries = {k: v for k, v in PUBLISHED.items() if isinstance(v, dict)}
+    assert entries and all(v.get("source") for v in entries.values())
+    assert "issue #12" in entries["medmnist_plus_resnet18_end_to_end_28"]["source"]
+    assert "not checked" in entries["medmnist_plus_resnet18_end_to_end_28"]["source"]
+    variant = {"qwk": 0.55, "qwk_ci95": [0.5, 0.6], "accuracy": 0.53, "auc_ovr": 0.77, "auc_ovo": 0.7,
+               "macro_f1": 0.4}
+    old = {k: {m: v[m] for m in ("accuracy", "auc_ovr")} for k, v in entries.items()}
+    for published in (old, dict(entries)):
+        table = "\n".join(retinamnist_table({"variants": {"scratch": variant}, "published_test_split": published}))
+        line = next(x for x in table.splitlines() if x.startswith("Published"))
+        assert line.count("(source: ") == len(entries), line
+    other = {"medmnist_v2_resnet18_28": {"accuracy": 0.5, "auc_ovr": 0.7}}  # not today's figures: no source
+    table = "\n".join(retinamnist_table({"variants": {"scratch": variant}, "published_test_split": other}))
+    assert "source" not in table
+
+
+def test_the_low_label_table_shows_the_papers_mlp_figures_as_a_reference_whatever_the_file_says() -> None:
+    """Referee F9: low_label_mnist.json (written before ``reference`` existed) says
+    ``"paper": {"comparable": true}``; the table must not present an MLP's figures as a check
+    of this ResNet-18, and says what that old label meant."""
+    from bench.summarize import PAPER_IS_A_REFERENCE, paper_reference_lines
+
+    old = paper_reference_lines({"figures": {}, "comparable": True})
+    assert PAPER_IS_A_REFERENCE in old[1] and '`"comparable": true`' in old[1] and "not comparable" in old[1]
+    new = paper_reference_lines({"figures": {}, "reference": True, "comparable": False})
+    assert PAPER_IS_A_REFERENCE in new[1] and "comparable" not in new[1]
+    results = Path(__file__).resolve().parents[2] / "bench" / "results"
+    if (results / "low_label_mnist.json").is_file():
+        from bench.summarize import render
+
+        text = render(results)
+        assert "paper's MLP, fine-tune (reference only)" in text and PAPER_IS_A_REFERENCE in text
+
+
+def test_the_retinamnist_table_links_the_evaluation_protocol_page() -> None:
+    """Referee F9: the README's RetinaMNIST tables link the page that says how the figures and
+    intervals are made, and that page exists."""
+    from bench.summarize import EVALUATION_DOC, retinamnist_table
+
+    variant = {"qwk": 0.55, "accuracy": 0.53, "auc_ovr": 0.77, "auc_ovo": 0.7, "macro_f1": 0.4}
+    assert f"]({EVALUATION_DOC})" in "\n".join(retinamnist_table({"variants": {"scratch": variant}}))
+    assert (Path(__file__).resolve().parents[2] / EVALUATION_DOC).is_file()
