@@ -95,7 +95,27 @@ rule; :func:`nothing_to_grade_problem`); it lists each skipped file on stderr
 ``INCOMPLETE:`` line naming each (``file: what``,
 :func:`drac_ssl.grading.image_notes.incomplete_line`, the first words of the app's batch
 summary too) and exits 3: the CSV is not a complete submission (``--check`` against
-the folder reports a missing row for each skipped file).
+the folder reports a missing row for each skipped file). The record's ``left_out`` lists every
+other entry of the folder not graded, none a case (files holding no image, sub-folders,
+hidden files, each with its ``kind``, ``problem`` and ``fix``: :func:`_left_out`), so that a
+program reading it learns of every entry; the summary line counts them. A symbolic link to a
+file not there is said as a ``broken symbolic link (points to X, which does not exist)``.
+
+A file whose name cannot be a case (:func:`drac_ssl.submission.case_name_problem`, the rule of
+every CSV the package writes: a comma, quote or line break, white space at either end, or a
+first ``= + - @``, which a spreadsheet reads as a formula: CSV injection) is never graded under
+another name (an altered case would not match its file): it is said before any image is read
+(exit 2, each file with why and a name to rename it to, :func:`_case_name_problems`), or, with
+``--skip-unreadable``, skipped with that fix like an unreadable file.
+
+A folder holding nothing that could be a case (empty; or only files holding no image, empty
+sub-folders, hidden files) is a night without images, not a wrong command: one ``NOTHING TO
+GRADE:`` line, nothing written (an earlier ``--out`` left as it was) and exit
+:data:`drac_ssl.runtime.EXIT_NO_IMAGES` (5). Images only in sub-folders stay an error (exit 2)
+whose fix is the command that copies them into one folder, each image under a name of its own
+(``patA/OD.png`` -> ``patA_OD.png`` when two sub-folders share a name:
+:func:`data_prep.layout.copy_into_one_folder`). Sub-folders are not searched (no
+``--recursive``): a case is a file name, and the copy makes the names visible before grading.
 
 A file of the folder that holds an image but is not named as one (``.png .jpg .jpeg .tif
 .tiff .bmp``) is not graded, and said like an unreadable one (the same exit codes,
@@ -105,7 +125,7 @@ words (:func:`drac_ssl.submission.read_folder`, :mod:`drac_ssl.grading.image_not
 (``notes.txt: is not an image (PNG, JPEG, TIFF or BMP expected; it holds plain text)``: a text
 file's words are never quoted, :func:`drac_ssl.grading.image_notes.holds_words`) and
 a sub-folder (not searched) are said in a ``note:``, no test image being lost; hidden and
-system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--check TEAM.csv
+system files (``.DS_Store``, ``Thumbs.db``) are left out without a word on the console (the record lists them). ``--check TEAM.csv
 --images DIR`` reports each image file of DIR the package cannot grade without a row as a
 problem. An ``--images`` that is no folder of images (a MedMNIST ``.npz``, whose test
 images are rows of the array; a folder without images) is a usage error, exit 2, not a line-0
@@ -153,7 +173,8 @@ fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``-
 was), 2 bad input (missing run or bundle, unreadable images, bad arguments, a file or folder
 it cannot write), without a traceback; 3 written with ``--skip-unreadable`` but some files
 skipped; 4 written, every image graded, but some image is not reliably gradable (its reasons in
-``<stem>_notes.csv``; 3 goes first when files were also skipped).
+``<stem>_notes.csv``; 3 goes first when files were also skipped); 5 nothing to grade (the
+folder holds no image; nothing written).
 """
 
 from __future__ import annotations
@@ -1179,11 +1200,14 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
 
     An unreadable image, or a file of the folder holding an image not named as one
     (:func:`read_folder`'s ``others``: ``x.webp``, ``scan.dat`` holding a PNG), writes nothing (a submission missing a case is
-    invalid): BundleError naming each file and why. Files holding no image at all
+    invalid): BundleError naming each file and why; an image whose name cannot be a case
+    (:func:`_case_name_problems`) too, said before any image is read. Files holding no image at all
     (``notes.txt``) and sub-folders (not searched) get a ``note:`` on stderr; hidden files
-    nothing. ``skip_unreadable``: the readable images are graded and written instead,
+    nothing. A folder with nothing to grade returns :data:`EXIT_NO_IMAGES` (5),
+    :func:`_nothing_to_grade`. ``skip_unreadable``: the readable images are graded and written instead,
     each skipped file is listed on stderr and in :func:`skipped_record_path` (JSON: the CSV,
-    the folder, ``complete``, and per skipped file ``file``, ``path``, ``problem``, ``fix``),
+    the folder, ``complete``, per skipped file ``file``, ``path``, ``problem``, ``fix``, and
+    ``left_out``, every other entry not graded: :func:`_left_out`),
     and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped, else
     :data:`EXIT_FLAGGED` (4) when some graded image is not reliably gradable (the notes file
     beside ``out``, :func:`drac_ssl.submission.image_notes_path`, says which and why; it also
