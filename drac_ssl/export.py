@@ -1749,7 +1749,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
     returns the exit code (0 ok, 1 submission problems, 2 bad input, 3 written with
     ``--skip-unreadable`` but some files skipped, 4 written but some image not reliably
-    gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`)."""
+    gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`, 5 nothing to grade: the folder holds no
+    image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`)."""
     args = export_parser().parse_args(argv)
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:
