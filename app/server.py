@@ -84,6 +84,8 @@ from drac_ssl.submission import (
     NOT_GRADED,
     TRAINING_IMAGE_COLUMN,
     UNRELIABLE_COLUMN,
+    case_name_problem,
+    safe_case_name,
     write_grades_with_notes,
     write_incomplete_grades,
     write_submission,
@@ -1168,8 +1170,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 raise InputRejected(
                     f"{which} was not graded: the {ordinal(graded_as[name])} file of that name "
                     f"was (a submission lists each case once; rename it and grade it on its own).")
-            if any(ch in name for ch in ',"\r\n'):
-                raise InputRejected(f"`{name}`: a file name with a comma or quote cannot be a case.")
+            if (why := case_name_problem(name)) is not None:  # the export's rule: one rule
+                raise InputRejected(f"`{name}`: its name {why}; rename it, e.g. to "
+                                    f"`{safe_case_name(name)}`, and grade it again.")
             loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
                            predictor.grey_trained)
             # blank or noise: not graded, as on the single-image tab (one rule)

@@ -1420,7 +1420,8 @@ graded by the export (a run's test split is one folder, ``scan_image_folder`` do
 recurse)."""
 
 
-def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> tuple[str, Path, str]:
+def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]],
+                         rename_shared: bool = False) -> tuple[str, Path, str]:
     """The command that copies the images of ``root``'s subfolders into one folder beside it
     (``ROOT_flat``), keeping their names: ``mkdir -p /abs/ROOT_flat && (cd /abs/ROOT && find .
     -mindepth 2 -maxdepth 2 -type f ... -name '*.jpg' -exec sh -c 'cp "$@" "$0"'
@@ -1435,12 +1436,19 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> tuple[str,
     when the listing cannot be read). Returns the command, ``ROOT_flat`` and the words on the
     names two subfolders share (``''`` when none): what the ingest's advice
     (:func:`_copy_into_one_folder`) and ``python -m drac_ssl.export --images`` of such a folder
-    say."""
+    say. The ingest keeps the names (its label CSV names the images: the words say to rename
+    the shared ones first); ``rename_shared`` (the export, whose case names are the copies'
+    names) copies, when two subfolders share a name, every image as ``SUBFOLDER_NAME``
+    (``patA/OD.png`` -> ``patA_OD.png``), and the command then never replaces a file of
+    ``ROOT_flat`` by another: one there already with other bytes stops it with an error naming
+    both (a name made twice, ``a_b/c.png`` and ``a/b_c.png``; the tree changed since), so no
+    image is lost, and a second run over the same copies passes."""
     root = Path(os.path.abspath(root))
     flat = root.with_name(f"{root.name}_flat")
     suffixes: set[str] = set()
     seen: dict[str, str] = {}
     clash: list[str] = []
+    first: tuple[str, str, str] | None = None  # the first shared name: (subfolder, subfolder, name)
     try:
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p))
     except OSError:
@@ -1459,16 +1467,27 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> tuple[str,
                 key = name_key(path.name)
                 if key in seen and len(clash) < NEARBY_SHOWN:
                     clash.append(f"{seen[key]}/{path.name} and {sub.name}/{path.name}")
+                    first = first or (seen[key], sub.name, path.name)
                 seen.setdefault(key, sub.name)
     q = shlex.quote
     names = " -o ".join(f"-name {q('*' + x)}" for x in sorted(suffixes))
     names = f"\\( {names} \\)" if len(suffixes) > 1 else names
     skip = "".join(f" ! -path {q(f'./{name}/*')}" for name in tests)
+    copy = 'cp "$@" "$0"'
+    if clash and rename_shared and first is not None:  # each copy named SUBFOLDER_NAME, none replaced
+        copy = ('for f; do d=${f#./}; t="$0${d%%/*}_${f##*/}"; if [ -e "$t" ] && ! cmp -s "$f" "$t"; '
+                'then echo "$t: there already, not replaced by $f" >&2; exit 1; fi; cp "$f" "$t" || exit 1; done')
     command = (f"mkdir -p {q(str(flat))} && (cd {q(str(root))} && find . -mindepth 2 -maxdepth 2 "
-               f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec sh -c 'cp \"$@\" \"$0\"' "
+               f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec sh -c '{copy}' "
                f"{q(str(flat) + '/')} {{}} +)")
-    clashes = (f" (first rename the images that share a name across subfolders, e.g. "
-               f"{_cut(clash)}: one copy would replace the other)" if clash else "")
+    if clash and rename_shared and first is not None:
+        a, b, name = first
+        clashes = (f" (names are shared across subfolders, e.g. {a}/{name} and {b}/{name}: so that "
+                   f"no copy replaces another, each image is copied as SUBFOLDER_NAME, e.g. "
+                   f"{a}_{name} and {b}_{name}, the case names of the CSV)")
+    else:
+        clashes = (f" (first rename the images that share a name across subfolders, e.g. "
+                   f"{_cut(clash)}: one copy would replace the other)" if clash else "")
     return command, flat, clashes
 
 

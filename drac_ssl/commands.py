@@ -48,9 +48,13 @@ CHECK_EXIT_CODES = ("0 the file passes every check made (without the test images
 EXPORT_EXIT_CODES = (
     "Exit codes. Grading (RUN --images DIR --out CSV, RUN --variant NAME): 0 written; 1 the "
     "written submission fails its check (kept as CSV.failed); 2 bad input (a missing run or "
-    "bundle, an unreadable image, bad options, a file it cannot write); 3 written with "
+    "bundle, an unreadable image, a file name that cannot be a case, images only in sub-folders, "
+    "bad options, a file it cannot write); 3 written with "
     "--skip-unreadable, some files skipped (not a complete submission); 4 written, some image "
-    f"not reliably gradable (<stem>_notes.csv beside it says why). --check: {CHECK_EXIT_CODES}. --score: 0 "
+    "not reliably gradable (<stem>_notes.csv beside it says why); 5 nothing to grade: DIR holds "
+    "no image (empty, or only files holding no image, empty sub-folders, hidden files), nothing "
+    "written, an earlier CSV left as it was (a night without images, not a wrong command). "
+    f"--check: {CHECK_EXIT_CODES}. --score: 0 "
     "scored; 1 the submission fails its check; 2 anything else that stops the scoring.")
 """The exit codes of ``python -m drac_ssl.export`` (:mod:`drac_ssl.export`'s docstring), as
 its ``--help`` says them."""
@@ -268,12 +272,17 @@ def export_parser() -> argparse.ArgumentParser:
                         help="grade the readable images and write them even when some files "
                              "cannot be read or are not images this package reads (x.webp, "
                              "notes.txt; clinic batch grading), skipping too the images with "
-                             "nothing to grade (blank, random noise), as the app refuses them; "
-                             "each skipped file is listed "
+                             "nothing to grade (blank, random noise), as the app refuses them, "
+                             "and those whose name cannot be a case (a comma, quote or line "
+                             "break, a space at either end, a first = + - or @: each with a "
+                             "name to rename it to); each skipped file is listed "
                              "on stderr and in OUT's .skipped.json beside the CSV, and the exit "
-                             "code is 3. The CSV then lacks those cases: it is NOT a complete "
+                             "code is 3; the record also lists, under left_out, every other "
+                             "entry not graded (files holding no image, sub-folders, hidden "
+                             "files). The CSV then lacks those cases: it is NOT a complete "
                              "submission (--check against the folder reports each missing row). "
-                             "Default: an unreadable file writes nothing")
+                             "Default: an unreadable file, or a name that cannot be a case, "
+                             "writes nothing")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                         help="flip test-time augmentation (4 flips per image) on or off; default: "
                              "as the bundle's cross-validated figures were measured (finetune.tta)")

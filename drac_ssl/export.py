@@ -95,7 +95,27 @@ rule; :func:`nothing_to_grade_problem`); it lists each skipped file on stderr
 ``INCOMPLETE:`` line naming each (``file: what``,
 :func:`drac_ssl.grading.image_notes.incomplete_line`, the first words of the app's batch
 summary too) and exits 3: the CSV is not a complete submission (``--check`` against
-the folder reports a missing row for each skipped file).
+the folder reports a missing row for each skipped file). The record's ``left_out`` lists every
+other entry of the folder not graded, none a case (files holding no image, sub-folders,
+hidden files, each with its ``kind``, ``problem`` and ``fix``: :func:`_left_out`), so that a
+program reading it learns of every entry; the summary line counts them. A symbolic link to a
+file not there is said as a ``broken symbolic link (points to X, which does not exist)``.
+
+A file whose name cannot be a case (:func:`drac_ssl.submission.case_name_problem`, the rule of
+every CSV the package writes: a comma, quote or line break, white space at either end, or a
+first ``= + - @``, which a spreadsheet reads as a formula: CSV injection) is never graded under
+another name (an altered case would not match its file): it is said before any image is read
+(exit 2, each file with why and a name to rename it to, :func:`_case_name_problems`), or, with
+``--skip-unreadable``, skipped with that fix like an unreadable file.
+
+A folder holding nothing that could be a case (empty; or only files holding no image, empty
+sub-folders, hidden files) is a night without images, not a wrong command: one ``NOTHING TO
+GRADE:`` line, nothing written (an earlier ``--out`` left as it was) and exit
+:data:`drac_ssl.runtime.EXIT_NO_IMAGES` (5). Images only in sub-folders stay an error (exit 2)
+whose fix is the command that copies them into one folder, each image under a name of its own
+(``patA/OD.png`` -> ``patA_OD.png`` when two sub-folders share a name:
+:func:`data_prep.layout.copy_into_one_folder`). Sub-folders are not searched (no
+``--recursive``): a case is a file name, and the copy makes the names visible before grading.
 
 A file of the folder that holds an image but is not named as one (``.png .jpg .jpeg .tif
 .tiff .bmp``) is not graded, and said like an unreadable one (the same exit codes,
@@ -105,7 +125,7 @@ words (:func:`drac_ssl.submission.read_folder`, :mod:`drac_ssl.grading.image_not
 (``notes.txt: is not an image (PNG, JPEG, TIFF or BMP expected; it holds plain text)``: a text
 file's words are never quoted, :func:`drac_ssl.grading.image_notes.holds_words`) and
 a sub-folder (not searched) are said in a ``note:``, no test image being lost; hidden and
-system files (``.DS_Store``, ``Thumbs.db``) are left out without a word. ``--check TEAM.csv
+system files (``.DS_Store``, ``Thumbs.db``) are left out without a word on the console (the record lists them). ``--check TEAM.csv
 --images DIR`` reports each image file of DIR the package cannot grade without a row as a
 problem. An ``--images`` that is no folder of images (a MedMNIST ``.npz``, whose test
 images are rows of the array; a folder without images) is a usage error, exit 2, not a line-0
@@ -153,7 +173,8 @@ fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``-
 was), 2 bad input (missing run or bundle, unreadable images, bad arguments, a file or folder
 it cannot write), without a traceback; 3 written with ``--skip-unreadable`` but some files
 skipped; 4 written, every image graded, but some image is not reliably gradable (its reasons in
-``<stem>_notes.csv``; 3 goes first when files were also skipped).
+``<stem>_notes.csv``; 3 goes first when files were also skipped); 5 nothing to grade (the
+folder holds no image; nothing written).
 """
 
 from __future__ import annotations
@@ -241,6 +262,7 @@ from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.run_state import unfinished_words
 from drac_ssl.runtime import (
     EXIT_FLAGGED,
+    EXIT_NO_IMAGES,
     EXIT_SKIPPED,
     RUN_LOCK,
     hold_run,
@@ -255,15 +277,21 @@ from drac_ssl.submission import (
     DRAC_PROB_COLUMNS,
     IMAGE_NOTES_COLUMNS,
     IMAGE_SUFFIXES,
+    NOT_AN_IMAGE_FIX,
     NOT_INFORMATIVE_COLUMN,
+    FolderFiles,
+    broken_link_words,
+    case_name_problem,
     check_submission,
     classes_off_rule,
     image_notes_path,
     images_option_problem,
     is_drac_test_folder,
+    printable_text,
     read_folder,
     read_submission,
     referable_path,
+    safe_case_name,
     write_image_notes,
     write_referable,
     write_submission,
@@ -944,6 +972,8 @@ def _unreadable(path: Path, exc: Exception) -> list[Problem]:
     if isinstance(exc, ImageReadError) and exc.problems:
         return [p.at(path) for p in exc.problems]
     if isinstance(exc, FileNotFoundError):
+        if (broken := broken_link_words(path)) is not None:  # a link to a file not there
+            return [Problem(str(path), broken, "point the link at the image, or remove it")]
         return [Problem(str(path), "the file is gone (moved or deleted while the folder was read)",
                         "put it back, or grade the folder again")]
     if isinstance(exc, OSError):
@@ -955,17 +985,113 @@ def _unreadable(path: Path, exc: Exception) -> list[Problem]:
 SUBFOLDER_NOTES = 10
 """Sub-folders of an ``--images`` folder named in a note each, at most (then one line counts
 the rest), as the ingest prints at most 10 lines of one kind."""
+SUBFOLDER_WHY = "a sub-folder, not graded (only the files of {folder} itself are)"
+SUBFOLDER_FIX = "move its images up one level if they belong to this set"
+"""Why a sub-folder of ``--images`` is not graded (``{folder}``: the folder), and the fix: its
+``note:`` and its entry in the skipped-files record."""
+HIDDEN_WHY = ("a hidden or system file (the operating system's, e.g. .DS_Store, Thumbs.db), "
+              "never graded")
+HIDDEN_FIX = ("nothing to do for the operating system's files; an image to grade must not be "
+              "hidden (a name without the leading dot)")
+"""Why a hidden file of ``--images`` is not graded, and the fix: its entry in the record (the
+console says nothing of such files)."""
+CASE_NAME_KIND = "case-name"
+"""The :class:`data_prep.problems.Problem` kind of an image whose file name cannot be a case
+(:func:`drac_ssl.submission.case_name_problem`: :func:`_case_name_problems`)."""
 
 
-def _no_images_fix(subfolders: Sequence[Path], others: bool, folder: Path | None = None) -> str:
-    """The fix for an ``--images`` folder without images: point at the folder that holds
-    them (sub-folders are not searched), naming the sub-folder that does; when two or more do
-    (per-patient folders, DeepDRiD's evaluation ``Images/<patient>/``), the command that copies
-    their images into one folder beside ``folder``
-    (:func:`data_prep.layout.copy_into_one_folder`, names kept) and the ``--images`` to grade
-    it with. ``others``: files not named as images were listed, each with its own fix."""
-    fix = ("point --images at the folder that holds the images themselves (its sub-folders are "
-           "not searched)")
+def _case_name_problems(files: Sequence[Path], folder: Path) -> list[tuple[Path, Problem]]:
+    """The files of ``files`` whose name cannot be a case (:func:`case_name_problem`: a
+    comma, a quote or a line break, white space at either end, a spreadsheet formula's first
+    character), each with its problem: the name (non-printable characters escaped,
+    :func:`printable_text`), why, and the fix, a name that can be one and that no other entry
+    of ``folder`` has (:func:`safe_case_name`: ``Doe, John_OD.jpg`` -> ``rename it, e.g. to
+    Doe_John_OD.jpg``). Known from the names alone: the export says them before any image is
+    read. A case name is never altered instead: the CSV's case must name its file."""
+    try:
+        taken = [p.name for p in folder.iterdir()]
+    except OSError:  # the folder was listed a moment ago: its files' names serve
+        taken = [p.name for p in files]
+    found: list[tuple[Path, Problem]] = []
+    for path in files:
+        if (why := case_name_problem(path.name)) is not None:
+            safe = safe_case_name(path.name, taken)
+            taken.append(safe)
+            found.append((path, Problem(printable_text(str(path)), f"its name {why}",
+                                        f"rename it, e.g. to {safe}", kind=CASE_NAME_KIND)))
+    return found
+
+
+def _cannot_grade(problems: list[Problem], n_skipped: int, n_files: int, n_images: int, single: bool,
+                  skip_unreadable: bool, early: bool = False) -> BundleError:
+    """The error of an ``--images`` export that writes nothing: ``n_skipped`` of the ``n_files``
+    files (``n_images`` of them named as images and not refused by name) cannot be graded,
+    each problem's line (sorted by file name) and the fix. ``early``: said from the names
+    alone (:func:`_case_name_problems`), before any image was read or graded."""
+    from data_prep.ingest import natural_key
+
+    if single:  # one file: no folder to move it out of, nothing else to grade
+        fix = ("rename it as said above" if any(p.kind == CASE_NAME_KIND for p in problems) else
+               "re-copy or re-export the image")
+    else:
+        fix = ("re-copy or re-export these files" if n_files == n_images else
+               "mend each as said above") + ", or move them out of the folder" + (
+            "" if skip_unreadable else
+            "; or, to grade the readable images alone (clinic batch grading; the CSV then lacks "
+            "these cases, so it is not a complete submission), add --skip-unreadable")
+    problems.sort(key=lambda p: natural_key(Path(p.path).name))
+    read = "graded" if any(p.kind == NOT_GRADABLE_KIND for p in problems) else "read"
+    what = f"{n_files} file(s) cannot be graded" if n_files > n_images else f"{n_images} image(s) cannot be {read}"
+    when = "nothing written; no image read or graded yet" if early else "nothing written"
+    return BundleError(f"{n_skipped} of the {what} ({when}):\n  "
+                       + "\n  ".join(p.line for p in problems) + f"\n  fix: {fix}")
+
+
+def _left_out(found: FolderFiles | None, folder: Path) -> list[dict[str, str]]:
+    """Every entry of an ``--images`` folder that is neither graded nor a skipped file, for the
+    skipped-files record (:func:`skipped_record_path`): the files holding no image
+    (``notes.txt``, ``scan.dcm``; a broken link not named as an image), the sub-folders (not
+    searched) and the hidden and system files, each ``{"file", "path", "kind", "problem",
+    "fix"}`` (``kind``: ``not an image``, ``broken link``, ``sub-folder`` or ``hidden``), so
+    that a program reading the record learns of every entry not graded. [] for one file."""
+    if found is None:
+        return []
+    entries = []
+    for path, why in found.not_images:
+        broken = broken_link_words(path) is not None
+        entries.append((path, "broken link" if broken else "not an image", why,
+                        "point the link at the image, or remove it" if broken else NOT_AN_IMAGE_FIX))
+    entries += [(sub, "sub-folder", SUBFOLDER_WHY.format(folder=folder), SUBFOLDER_FIX)
+                for sub in found.subfolders]
+    entries += [(path, "hidden", HIDDEN_WHY, HIDDEN_FIX) for path in found.hidden]
+    return [{"file": path.name, "path": str(path), "kind": kind, "problem": why, "fix": fix}
+            for path, kind, why, fix in entries]
+
+
+def _nothing_to_grade(images_dir: Path, out: Path, found: FolderFiles | None,
+                      lead_lines: Sequence[str]) -> int:
+    """``--images`` of a folder that holds nothing that could be a case (no file named as an
+    image, no image under another name, no sub-folder holding images; a file holding no image,
+    an empty sub-folder or a hidden file may be there): one ``NOTHING TO GRADE:`` line on
+    stdout after ``lead_lines``, nothing written (``out`` and its records left as they were)
+    and :data:`EXIT_NO_IMAGES` (5): a normal night of a nightly job, told apart from a
+    wrong command (2) and from a written CSV (0, 3, 4). 2 when stdout cannot be written."""
+    others = len(_left_out(found, images_dir))
+    held = (f" (it holds {others} other entr{'y' if others == 1 else 'ies'}: files holding no image, "
+            f"empty sub-folders or hidden files)" if others else " (it is empty)")
+    kept = f"; {out}, of an earlier export, is left as it was" if out.exists() else ""
+    line = (f"NOTHING TO GRADE: {images_dir} holds no image ({', '.join(IMAGE_SUFFIXES)}){held}: "
+            f"nothing graded, nothing written{kept} (exit code {EXIT_NO_IMAGES})")
+    if (failure := print_lines([*lead_lines, line])) is not None:
+        print(f"error: cannot print the summary on stdout ({failure}); {images_dir} holds no image: "
+              f"nothing graded", file=sys.stderr)
+        return 2
+    return EXIT_NO_IMAGES
+
+
+def _image_subfolders(subfolders: Sequence[Path]) -> list[tuple[Path, int]]:
+    """The sub-folders that hold images of their own, each with their number (an unreadable
+    one left out)."""
     holding = []
     for sub in subfolders:
         try:
@@ -973,10 +1099,26 @@ def _no_images_fix(subfolders: Sequence[Path], others: bool, folder: Path | None
                 holding.append((sub, n))
         except OSError:  # an unreadable sub-folder: not the one to name
             continue
+    return holding
+
+
+def _no_images_fix(subfolders: Sequence[Path], others: bool, folder: Path | None = None) -> str:
+    """The fix for an ``--images`` folder without images: point at the folder that holds
+    them (sub-folders are not searched), naming the sub-folder that does; when two or more do
+    (per-patient folders, DeepDRiD's evaluation ``Images/<patient>/``), the command that copies
+    their images into one folder beside ``folder``
+    (:func:`data_prep.layout.copy_into_one_folder`: names kept, or, when two sub-folders share
+    a name, ``patA/OD.png`` copied as ``patA_OD.png``, every image under its own name) and the
+    ``--images`` to grade it with. ``others``: files not named as images were listed, each with its own fix."""
+    fix = ("point --images at the folder that holds the images themselves (its sub-folders are "
+           "not searched)")
+    holding = _image_subfolders(subfolders)
     if len(holding) > 1 and folder is not None:
         from data_prep.layout import NEARBY_SHOWN, copy_into_one_folder
 
-        command, flat, clashes = copy_into_one_folder(folder, holding)
+        # the copies' names are the cases: an image whose name another sub-folder shares is
+        # copied as SUBFOLDER_NAME, so the command cannot replace one image by another
+        command, flat, clashes = copy_into_one_folder(folder, holding, rename_shared=True)
         names = [f"{sub.name}/" for sub, _ in holding]
         listed = ", ".join(names[:NEARBY_SHOWN]) + (f" and {len(names) - NEARBY_SHOWN} more"
                                                    if len(names) > NEARBY_SHOWN else "")
@@ -1058,11 +1200,14 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
 
     An unreadable image, or a file of the folder holding an image not named as one
     (:func:`read_folder`'s ``others``: ``x.webp``, ``scan.dat`` holding a PNG), writes nothing (a submission missing a case is
-    invalid): BundleError naming each file and why. Files holding no image at all
+    invalid): BundleError naming each file and why; an image whose name cannot be a case
+    (:func:`_case_name_problems`) too, said before any image is read. Files holding no image at all
     (``notes.txt``) and sub-folders (not searched) get a ``note:`` on stderr; hidden files
-    nothing. ``skip_unreadable``: the readable images are graded and written instead,
+    nothing. A folder with nothing to grade returns :data:`EXIT_NO_IMAGES` (5),
+    :func:`_nothing_to_grade`. ``skip_unreadable``: the readable images are graded and written instead,
     each skipped file is listed on stderr and in :func:`skipped_record_path` (JSON: the CSV,
-    the folder, ``complete``, and per skipped file ``file``, ``path``, ``problem``, ``fix``),
+    the folder, ``complete``, per skipped file ``file``, ``path``, ``problem``, ``fix``, and
+    ``left_out``, every other entry not graded: :func:`_left_out`),
     and the exit code is :data:`EXIT_SKIPPED` (3) when any was skipped, else
     :data:`EXIT_FLAGGED` (4) when some graded image is not reliably gradable (the notes file
     beside ``out``, :func:`drac_ssl.submission.image_notes_path`, says which and why; it also
@@ -1085,20 +1230,33 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     problems = [Problem(str(path), why, fix, kind="not-graded") for path, why, fix in
                 (found.others if found is not None else [])]
     skipped: list[Path] = [Path(p.path) for p in problems]
-    n_files = len(files) + len(skipped)
     for path, why in found.not_images if found is not None else []:  # notes.txt: no image lost
         print(f"note: {path}: {why}; not graded", file=sys.stderr)
+    n_not_images = len(found.not_images) if found is not None else 0
     subfolders = found.subfolders if found is not None else []
     for sub in subfolders[:SUBFOLDER_NOTES] if files else []:  # none: the error says where they are
-        print(f"note: {sub}: a sub-folder, not graded (only the files of {images_dir} itself are); "
-              f"move its images up one level if they belong to this set", file=sys.stderr)
+        print(f"note: {sub}: {SUBFOLDER_WHY.format(folder=images_dir)}; {SUBFOLDER_FIX}", file=sys.stderr)
     if files and len(subfolders) > SUBFOLDER_NOTES:
         print(f"note: ... and {len(subfolders) - SUBFOLDER_NOTES} more sub-folders of {images_dir}, "
               "not graded either", file=sys.stderr)
+    if not files and not problems and not _image_subfolders(subfolders):
+        # nothing there that could be a case: a night without images, not a wrong command
+        return _nothing_to_grade(images_dir, out, found, lead_lines)
     if not files:
         raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
                           + "".join(f"\n  {p.line}" for p in problems)
                           + f"\n  fix: {_no_images_fix(subfolders, bool(problems), images_dir)}")
+    # a name that cannot be a case (a comma, a quote, a line break, white space at either end,
+    # a formula's first character): known from the listing, said before any image is read
+    renames = _case_name_problems(files, images_dir.parent if single else images_dir)
+    if renames:
+        refused = {path for path, _ in renames}
+        files = [path for path in files if path not in refused]
+        problems += [problem for _, problem in renames]
+        skipped += [path for path, _ in renames]
+    n_files = len(files) + len(skipped)
+    if renames and not skip_unreadable:  # a rename mends it: no grading work spent first
+        raise _cannot_grade(problems, len(skipped), n_files, len(files), single, skip_unreadable, early=True)
     channels = bundle.spec.channels
     graded_files: list[Path] = []
     file_words: list[list[str]] = []  # per graded file: its warnings above, without the "NAME: "
@@ -1142,19 +1300,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             progress.count(min(start + PREDICT_CHUNK, len(files)), len(files), "images graded")
     record = skipped_record_path(out)
     if problems and (not skip_unreadable or not graded_files):
-        if single:  # one file: no folder to move it out of, nothing else to grade
-            fix = "re-copy or re-export the image"
-        else:
-            fix = ("re-copy or re-export these files" if n_files == len(files) else
-                   "mend each as said above") + ", or move them out of the folder" + (
-                "" if skip_unreadable else
-                "; or, to grade the readable images alone (clinic batch grading; the CSV then lacks "
-                "these cases, so it is not a complete submission), add --skip-unreadable")
-        problems.sort(key=lambda p: natural_key(Path(p.path).name))
-        read = "graded" if any(p.kind == NOT_GRADABLE_KIND for p in problems) else "read"
-        what = f"{n_files} file(s) cannot be graded" if n_files > len(files) else f"{len(files)} image(s) cannot be {read}"
-        raise BundleError(f"{len(skipped)} of the {what} (nothing written):\n  "
-                          + "\n  ".join(p.line for p in problems) + f"\n  fix: {fix}")
+        raise _cannot_grade(problems, len(skipped), n_files, len(files), single, skip_unreadable)
     problems.sort(key=lambda p: natural_key(Path(p.path).name))
     graded = GradedImages.joined(parts)
     image_warnings = graded.warnings  # per graded image: e.g. far smaller than the model's input
@@ -1191,24 +1337,31 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         if n_flagged or n_trained or n_noted else None)
     referable_line = "" if issues else write_referable_beside(bundle, out)[1]
     if skip_unreadable and not issues:
+        left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
+        real = {printable_text(str(path)): path for path in skipped}  # a name's line break, as it is
         atomic_write_json(record, {
             "submission": str(out), "images": str(images_dir), "complete": not skipped,
             "graded": len(graded_files), "skipped": [
-                {"file": Path(p.path).name, "path": p.path, "problem": p.what, "fix": p.fix}
+                {"file": real.get(p.path, Path(p.path)).name, "path": str(real.get(p.path, p.path)),
+                 "problem": p.what, "fix": p.fix}
                 for p in problems],
+            "left_out": left_out,
             "note": ("every image was read: a complete submission" if not skipped else
                      f"{len(skipped)} file(s) not graded (unreadable, not an image this package "
-                     f"reads, or blank or random noise: nothing to grade) skipped by "
-                     f"--skip-unreadable: the CSV has no row for them, so it is not a complete "
-                     f"submission")})
+                     f"reads, named so that the name cannot be a case, or blank or random noise: "
+                     f"nothing to grade) skipped by --skip-unreadable: the CSV has no row for them, "
+                     f"so it is not a complete submission")
+                    + (f"; left_out: the folder's {len(left_out)} other entr"
+                       f"{'y' if len(left_out) == 1 else 'ies'}, not graded and no case (files "
+                       f"holding no image, sub-folders, hidden files)" if left_out else "")})
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings + level_warnings:
         print(f"warning: {line}", file=sys.stderr)
     for line in plain:
         print(f"note: {line}", file=sys.stderr)
-    for case, said, found in zip(cases, image_warnings, crop_warnings, strict=True):
-        for line in said + found:
+    for case, said, cropped in zip(cases, image_warnings, crop_warnings, strict=True):
+        for line in said + cropped:
             print(f"warning: {case}: {line}", file=sys.stderr)
     n_small = sum(1 for said in image_warnings if said)
     # the replayed crop's findings apart from a squeeze without it (squeeze_finding)
@@ -1261,6 +1414,11 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                   if n_small else "")
     converted += f", {n_crop} not cropped to a fundus disc (see the warnings)" if n_crop else ""
     converted += f", {n_squeezed} {SQUEEZED} (see the warnings)" if n_squeezed else ""
+    said_left = [f"{n_not_images} file(s) holding no image" if n_not_images else "",
+                 f"{len(subfolders)} sub-folder(s)" if subfolders else ""]
+    if any(said_left):  # the folder's entries that are no case: in the notes and the record
+        listed = f"; listed in {record}" if skip_unreadable and not issues else ""
+        converted += f"; not graded either: {' and '.join(w for w in said_left if w)} (see the notes{listed})"
     rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
             "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
     if n_noted and not issues:  # the rows where it is not: the app's sentence in the notes file
@@ -1290,6 +1448,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         which = "Unreadable" if n_files == len(files) else "Unreadable or not images this package reads"
         if any(p.kind == NOT_GRADABLE_KIND for p in problems):
             which += " (or with nothing to grade: blank, random noise)"
+        if any(p.kind == CASE_NAME_KIND for p in problems):
+            which += " (or named so that the name cannot be a case: rename them as said)"
         out_lines.append(
             f"{incomplete_line([(Path(p).name, '; '.join(w)) for p, w in skipped_why.items()], n_files)}"
             # the record is written only beside a CSV that passed its check
@@ -1440,13 +1600,16 @@ def _export_variant(args: argparse.Namespace) -> int:
 def _exit_note(code: int, args: argparse.Namespace) -> str | None:
     """The invocation log's words on an exit code of ``export RUN --variant NAME``: exit 3,
     ``incomplete submission: N file(s) skipped`` (N from the CSV's skipped-files record);
-    exit 1, the submission failed its check; None otherwise (the stderr's error says it)."""
+    exit 1, the submission failed its check; exit 5, nothing to grade; None otherwise (the
+    stderr's error says it)."""
     if code == EXIT_SKIPPED and args.out:
         record = read_json_dict(skipped_record_path(args.out)) or {}
         n = len(record.get("skipped") or [])
         return f"incomplete submission: {n} file(s) skipped" if n else "incomplete submission"
     if code == 1:
         return "the submission failed its check"
+    if code == EXIT_NO_IMAGES:
+        return "nothing to grade: the folder holds no image; nothing written"
     if code == EXIT_FLAGGED:
         return "written; some image is not reliably gradable (the _notes.csv beside it says which)"
     return None
@@ -1586,7 +1749,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
     returns the exit code (0 ok, 1 submission problems, 2 bad input, 3 written with
     ``--skip-unreadable`` but some files skipped, 4 written but some image not reliably
-    gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`)."""
+    gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`, 5 nothing to grade: the folder holds no
+    image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`)."""
     args = export_parser().parse_args(argv)
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:

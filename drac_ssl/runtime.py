@@ -724,9 +724,14 @@ EXIT_SKIPPED = 3
 #: reliably gradable (unlike the training images, a grey picture for a colour model ...: the
 #: ``<stem>_notes.csv`` beside the CSV says which and why); :data:`EXIT_SKIPPED` goes first
 EXIT_FLAGGED = 4
-#: exit codes of a command that did its job: 0, :data:`EXIT_SKIPPED` and :data:`EXIT_FLAGGED`;
-#: 1 (a submission failing its check) and 2 (bad input, a busy run folder) are failures
-FINISHED_EXIT_CODES = (0, EXIT_SKIPPED, EXIT_FLAGGED)
+#: ``python -m drac_ssl.export RUN --images DIR`` found nothing to grade: DIR holds no image
+#: (empty, or only files holding no image, empty sub-folders, hidden files); nothing written. A
+#: normal night of a nightly batch, told apart from a wrong command (2) and a written CSV
+EXIT_NO_IMAGES = 5
+#: exit codes of a command that did its job: 0, :data:`EXIT_SKIPPED`, :data:`EXIT_FLAGGED` and
+#: :data:`EXIT_NO_IMAGES`; 1 (a submission failing its check) and 2 (bad input, a busy run
+#: folder) are failures
+FINISHED_EXIT_CODES = (0, EXIT_SKIPPED, EXIT_FLAGGED, EXIT_NO_IMAGES)
 
 
 def record_end(run_dir: str | os.PathLike[str], invocation: str, t0: float,

@@ -59,7 +59,9 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "drac_count_words",
-           "write_submission", "DRAC_PROB_COLUMNS"]
+           "write_submission", "DRAC_PROB_COLUMNS",
+           "SPREADSHEET_FORMULA_STARTS", "broken_link_words", "case_name_problem", "printable_text",
+           "safe_case_name"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
 """The DRAC 2022 Task 3 header ``case,class,P0,P1,P2`` (K grades: ``submission_columns(K)``)."""
@@ -118,7 +120,8 @@ def write_submission(
     Args:
         path: the CSV to write (parent folders are created).
         cases: image file names, one per row, e.g. ``"161.png"``; unique, with a file
-            extension, without commas, quotes or line breaks.
+            extension, each a name :func:`case_name_problem` accepts (no comma, quote or line
+            break, no white space at either end, no spreadsheet formula's first character).
         probs: ``(n, K)`` class probabilities (e.g. temperature-scaled softmax outputs),
             ``K = num_grades``; the header is ``case,class,P0..P{K-1}``. Must be finite
             and in [0, 1]; rows must sum to 1: rows off by less than 1e-3 (float32
@@ -373,6 +376,73 @@ def write_grades_with_notes(
     return atomic_write_text(path, out.getvalue())
 
 
+SPREADSHEET_FORMULA_STARTS = ("=", "+", "-", "@")
+"""The first characters that make a spreadsheet (Excel, LibreOffice Calc) read a cell as a
+formula: a CSV holding a case ``=cmd|' /C calc'!A0`` runs it when opened (CSV formula
+injection). A case name starting with one is refused (:func:`case_name_problem`), not escaped:
+a case is its image's file name, written as it is, and an altered name (``'=x.png``) would no
+longer match its file (``--check``, ``--score``, a hospital's own join of the CSV to its files)."""
+
+
+def case_name_problem(name: str) -> str | None:
+    """Why the image file name ``name`` cannot be a case of a CSV this package writes (the
+    ``case`` column of a submission, the first of every grades file), in words that follow the
+    name (``contains a comma, quote or line break, ...``); None when it can be one. The one
+    rule of :func:`write_submission` (a ValueError), of ``python -m drac_ssl.export --images``
+    (checked before any image is read: the file is refused, or skipped with
+    ``--skip-unreadable``, with :func:`safe_case_name` as the fix) and of the app's batch tab:
+    empty; white space at either end (a reader or spreadsheet that trims cells reads another
+    name); a comma, double quote or line break (DRAC's format quotes nothing); a first
+    character of :data:`SPREADSHEET_FORMULA_STARTS` (a formula in a spreadsheet)."""
+    if not name.strip():
+        return "is empty"
+    if name != name.strip():
+        return ("starts or ends with white space, which a reader or spreadsheet that trims cells "
+                "drops: the case would no longer name its file")
+    if any(ch in name for ch in ',"\r\n'):
+        return ("contains a comma, quote or line break, which the CSV's case column cannot hold "
+                "(DRAC's format quotes nothing)")
+    if name[0] in SPREADSHEET_FORMULA_STARTS:
+        return (f"starts with {name[0]!r}, which makes a spreadsheet (Excel, LibreOffice) read the "
+                f"case as a formula; a case is written as it is, never altered, so that it names its file")
+    return None
+
+
+def safe_case_name(name: str, taken: Sequence[str] = ()) -> str:
+    """A name :func:`case_name_problem` accepts for the file ``name``, the fix of its refusal:
+    each run of commas, quotes and line breaks, with the white space around it, made one ``_``;
+    the white space at either end and the formula characters at the start
+    (:data:`SPREADSHEET_FORMULA_STARTS`) taken off (``Doe, John_OD.jpg`` -> ``Doe_John_OD.jpg``,
+    ``' lead.png'`` -> ``lead.png``, ``=cmd|calc.png`` -> ``cmd|calc.png``); ``image`` before a
+    name left without a stem (``=.png`` -> ``image.png``); ``_2``, ``_3`` ... before the suffix
+    of one that ``taken`` (the folder's other names, letter case ignored) holds already."""
+    safe = re.sub(r'\s*[,"\r\n]+\s*', "_", name).strip()
+    while safe and (safe[0] in SPREADSHEET_FORMULA_STARTS or safe[0].isspace()):
+        safe = safe[1:]
+    if not safe or safe.startswith("."):  # no stem left: a hidden file's name is no case either
+        safe = f"image{safe}"
+    stem, suffix = (safe[:-len(Path(safe).suffix)], Path(safe).suffix) if Path(safe).suffix else (safe, "")
+    used = {t.lower() for t in taken}
+    n = 1
+    while safe.lower() in used:
+        n += 1
+        safe = f"{stem}_{n}{suffix}"
+    return safe
+
+
+def broken_link_words(path: str | os.PathLike[str]) -> str | None:
+    """``broken symbolic link (points to X, which does not exist)``: why ``path`` cannot be
+    read when it is a symbolic link whose target is missing; None for anything else."""
+    path = Path(path)
+    if not path.is_symlink() or path.exists():
+        return None
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "a file"
+    return f"broken symbolic link (points to {printable_text(str(target))}, which does not exist)"
+
+
 def _valid_rows(cases: Sequence[str], probs: np.ndarray, classes: np.ndarray | None,
                 num_grades: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(cases, grades (n,), probabilities in micro-units (n, K))`` of a valid submission;
@@ -395,11 +465,9 @@ def _valid_rows(cases: Sequence[str], probs: np.ndarray, classes: np.ndarray | N
 
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
-        if not name.strip() or name != name.strip():
-            raise ValueError(f"case {i} is {name!r}: empty or padded with spaces; use the "
-                             "bare image file name, e.g. '161.png'")
-        if any(ch in name for ch in ',"\r\n'):
-            raise ValueError(f"case {i} ({name!r}) contains a comma, quote or line break")
+        if (why := case_name_problem(name)) is not None:  # the one rule of a case name
+            raise ValueError(f"case {i} ({name!r}) {why}; rename the image file, e.g. to "
+                             f"{safe_case_name(name) if name.strip() else '161.png'!r}")
         if not Path(name).suffix:
             raise ValueError(f"case {i} is {name!r}, which has no file extension; the case "
                              f"column holds image file names, e.g. '{name}.png'")
@@ -504,7 +572,7 @@ def _in_percent(values: Sequence[float | None]) -> bool:
             and abs(sum(numbers) - 100.0) <= 100.0 * CHECK_SUM_TOL)
 
 
-def _shown(text: str) -> str:
+def printable_text(text: str) -> str:
     """``text`` with its control and other non-printable characters escaped (``\\x03``), for a
     message: a binary file's bytes never reach the terminal raw."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
@@ -524,9 +592,12 @@ class FolderFiles:
     images: list[Path]  # files named as images (IMAGE_SUFFIXES), by name
     others: list[tuple[Path, str, str]]  # images it cannot grade: (file, why, fix), by name
     subfolders: list[Path]  # not searched
-    # files whose content is no image at all (notes.txt, a README): (file, why), by name;
-    # said in a note, never a test image left out
+    # files whose content is no image at all (notes.txt, a README), and broken links not named
+    # as images: (file, why), by name; said in a note, never a test image left out
     not_images: list[tuple[Path, str]] = field(default_factory=list)
+    # hidden and system files (.DS_Store, Thumbs.db): said nowhere on the console, listed in
+    # the export's skipped-files record with every other entry not graded
+    hidden: list[Path] = field(default_factory=list)
 
 
 _READ_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "TIFF": "TIFF", "BMP": "BMP"}
@@ -583,29 +654,33 @@ def read_folder(folder: str | os.PathLike[str]) -> FolderFiles:
     graded and the fix (:func:`_why_not_graded`, the app batch tab's words: ``x.webp``: ``is a
     WEBP file``); the files that hold no image at all (``notes.txt``: ``is not an image
     (...)``), apart, for a note; and the sub-folders, which are not searched. Hidden and system files (``.DS_Store``,
-    ``Thumbs.db``: :func:`data_prep.layout.is_hidden`) are left out without a word: the
-    operating system's clutter, never a test image. Raises OSError when the folder cannot be
-    listed."""
+    ``Thumbs.db``: :func:`data_prep.layout.is_hidden`) are apart (``hidden``), never a test
+    image: the operating system's clutter. A broken symbolic link named as an image is an
+    image (reading it says :func:`broken_link_words`); one named otherwise is a file holding no
+    image, with those words. Raises OSError when the folder cannot be listed."""
     from data_prep.layout import is_hidden
 
     images: list[Path] = []
     others: list[tuple[Path, str, str]] = []
     subfolders: list[Path] = []
     not_images: list[tuple[Path, str]] = []
+    hidden: list[Path] = []
     for path in sorted(Path(folder).iterdir()):
         if is_hidden(path):
-            continue
-        if path.is_dir():
+            hidden.append(path)
+        elif path.is_dir():
             subfolders.append(path)
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
+        elif (broken := broken_link_words(path)) is not None:
+            not_images.append((path, broken))
         elif path.is_file():
             why, fix = _why_not_graded(path)
             if fix == NOT_AN_IMAGE_FIX:  # no image at all (notes.txt): a note, not a case left out
                 not_images.append((path, why))
             else:
                 others.append((path, why, fix))
-    return FolderFiles(images, others, subfolders, not_images)
+    return FolderFiles(images, others, subfolders, not_images, hidden)
 
 
 ARRAY_SUFFIXES = (".npz",)
@@ -777,7 +852,7 @@ def _notes_cut_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]
     :data:`UNRELIABLE_COLUMN` kept (``rows``: its header, then its rows): what it is, the rows
     with an empty class (files the app did not grade) by name and line, and what to do."""
     line, header = rows[0]
-    shown = _shown(",".join(f.strip() for f in header))
+    shown = printable_text(",".join(f.strip() for f in header))
     empty = [(at, fields[0].strip()) for at, fields in rows[1:]
              if len(fields) < 2 or not fields[1].strip()]
     named = ", ".join(f"{case or '(no case)'} (line {at})" for at, case in empty[:NOT_GRADED_SHOWN])
@@ -803,7 +878,7 @@ def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]
     cell) by name and line, and what to do, instead of a header and a column count per row
     on DRAC's scale."""
     line, header = rows[0]
-    shown = _shown(",".join(f.strip() for f in header))
+    shown = printable_text(",".join(f.strip() for f in header))
     missed = [(at, fields[0].strip()) for at, fields in rows[1:]
               if fields and fields[-1].strip().startswith(NOT_GRADED.strip())]
     if not missed:
@@ -1044,7 +1119,7 @@ def _check(csv_path: str | os.PathLike[str],
         line, first = rows[0]
         named = f" ({', '.join(grade_names)})" if grade_names is not None else ""
         problems.add(line, "scale", f"the submission has {file_k} grades "
-                     f"({_shown(','.join(f.strip() for f in first))}) but {scale_from or 'the check expects'} "
+                     f"({printable_text(','.join(f.strip() for f in first))}) but {scale_from or 'the check expects'} "
                      f"{k} grades{named}: the submission of another run, or the wrong file?",
                      f"DRAC accepts only '{header}': grade the images with a run trained on DRAC's "
                      f"{k} grades ({python_command('drac_ssl.export')} RUN --images DIR --out CSV); --grades "
@@ -1058,7 +1133,7 @@ def _check(csv_path: str | os.PathLike[str],
         line, first = rows[0]
         if [f.strip().lower() for f in first] == [c.lower() for c in columns]:
             if first != list(columns):
-                problems.add(line, "header", f"header is '{_shown(','.join(first))}' (case or spaces "
+                problems.add(line, "header", f"header is '{printable_text(','.join(first))}' (case or spaces "
                              "differ)", f"write exactly '{header}'")
             rows = rows[1:]
         elif first and (Path(first[0].strip()).suffix.lower() in IMAGE_SUFFIXES
@@ -1066,7 +1141,7 @@ def _check(csv_path: str | os.PathLike[str],
             problems.add(line, "header", "the header line is missing (the first line is "
                          "already data)", f"insert '{header}' as the first line")
         else:
-            problems.add(line, "header", f"header is '{_shown(','.join(first))}'",
+            problems.add(line, "header", f"header is '{printable_text(','.join(first))}'",
                          f"replace it with '{header}'" if k_known
                          else f"replace it with {_assumed_header()}")
             rows = rows[1:]

@@ -147,3 +147,25 @@ def test_a_batch_names_each_file_as_it_is_in_its_notes_and_its_summary(
     assert set(page.tags) <= ALLOWED_TAGS, page.tags
     for name in NAMES:
         assert f"{name}: is blank" in page.text, (name, page.text)
+
+
+def test_a_batch_file_whose_name_cannot_be_a_case_is_not_graded_and_gets_a_safe_name(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """A hospital review (F10): a case ``=cmd|calc.png`` was written as it is into a CSV a
+    spreadsheet opens, where it is a formula. The one rule of a case name
+    (drac_ssl.submission.case_name_problem, the export's too) now refuses a name starting with
+    ``= + - @`` as it refused a comma or a quote: the batch grades the rest and says why, with a
+    name to rename it to (the submission writer refuses such a name, so the batch would
+    otherwise stop on it)."""
+    from app.server import AppSettings, _grade_batch_now
+
+    odd = [_write(tmp_path / f"d{i}", name, _scan()) for i, name in enumerate(["=cmd|calc.png", "@sum.png"])]
+    scan = _write(tmp_path, "scan.png", _scan())
+    summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(),
+                                                           [str(p) for p in odd] + [str(scan)])
+    assert [r[0] for r in rows] == ["=cmd|calc.png", "@sum.png", "scan.png"]
+    for row, first, safe in zip(rows, "=@", ["cmd|calc.png", "sum.png"], strict=False):
+        assert row[1] is None, row
+        assert f"starts with '{first}'" in row[-1] and f"rename it, e.g. to `{safe}`" in row[-1], row[-1]
+    assert rows[-1][1] is not None  # the rest is graded
+    assert "INCOMPLETE: 2 of the 3 file(s) not graded" in rendered(summary).text

@@ -2333,19 +2333,26 @@ def test_a_folder_without_images_says_where_to_point_images(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--images emptydir`` said only "no images (.png, ...) in this folder": a fix line now
     says to point --images at the folder holding the images themselves, that sub-folders are
-    not searched, and names a sub-folder that holds images."""
+    not searched, and names a sub-folder that holds images. A folder with nothing to grade at
+    all is no wrong command: exit 5 (a hospital review, F6: test_export_clinic_batch.py)."""
     from app.demo_bundle import build_demo_bundle
 
     bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
     empty = tmp_path / "emptydir"
     empty.mkdir()
     out = tmp_path / "s.csv"
+    assert export.main([str(bundle_dir), "--images", str(empty), "--out", str(out)]) == export.EXIT_NO_IMAGES
+    assert capsys.readouterr().out.startswith(f"NOTHING TO GRADE: {empty} holds no image (.png, ")
+    assert not out.exists()
+    cv2.imwrite(str(empty / "scan.png"), np.full((48, 48), 128, np.uint8))
+    (empty / "scan.png").rename(empty / "scan.dat")  # an image under a name that is no case's
     assert export.main([str(bundle_dir), "--images", str(empty), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"error: {empty}: no images (.png, " in err
-    assert ("\n  fix: point --images at the folder that holds the images themselves (its "
-            "sub-folders are not searched)") in err, err
+    assert ("\n  fix: rename the files above as each line says, or point --images at the folder that "
+            "holds the images themselves (its sub-folders are not searched)") in err, err
     assert not out.exists()
+    (empty / "scan.dat").unlink()
     sub = empty / "left eyes"
     sub.mkdir()
     cv2.imwrite(str(sub / "a.png"), np.full((48, 48), 128, np.uint8))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -122,6 +123,37 @@ def test_write_refuses_bad_cases_and_classes(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         write_submission(tmp_path / "t.csv", cases, _probs(2), classes=classes)
+
+
+@pytest.mark.parametrize(("name", "why", "safe"), [
+    ("a,b.png", "contains a comma, quote or line break", "a_b.png"),
+    ('x"y.png', "contains a comma, quote or line break", "x_y.png"),
+    ("line\nbreak.png", "contains a comma, quote or line break", "line_break.png"),
+    ("Doe, John_OD.jpg", "contains a comma, quote or line break", "Doe_John_OD.jpg"),
+    (" lead.png", "starts or ends with white space", "lead.png"),
+    ("=cmd|calc.png", "starts with '='", "cmd|calc.png"),
+    ("+1.png", "starts with '+'", "1_2.png"),  # 1.png is taken
+    ("-x.png", "starts with '-'", "x.png"),
+    ("@sum.png", "starts with '@'", "sum.png"),
+    ("=.png", "starts with '='", "image.png"),
+])
+def test_one_rule_refuses_a_case_name_and_suggests_one_it_accepts(
+        tmp_path: Path, name: str, why: str, safe: str) -> None:
+    """A hospital review (F1, F10): the writer's refusal of ``a,b.png`` named no file and no
+    fix, and ``=cmd|calc.png`` was written as it is, a formula in a spreadsheet (CSV
+    injection). One rule (case_name_problem) refuses both kinds, the writer says it with a name
+    safe_case_name suggests (not taken in the folder), and that name passes the rule; the
+    writer stays strict for DRAC submissions."""
+    from drac_ssl.submission import case_name_problem, safe_case_name
+
+    assert why in (case_name_problem(name) or ""), case_name_problem(name)
+    assert safe_case_name(name, ["1.png", "2.png"]) == safe
+    assert case_name_problem(safe) is None
+    with pytest.raises(ValueError, match=re.escape(f"case 0 ({name!r}) {case_name_problem(name)}; rename "
+                                                   f"the image file, e.g. to {safe_case_name(name)!r}")):
+        write_submission(tmp_path / "t.csv", [name, "2.png"], _probs(2))
+    assert not (tmp_path / "t.csv").exists()
+    assert case_name_problem("161.png") is None and case_name_problem("a-b=c@d+e.png") is None
 
 
 def test_write_allows_but_warns_on_one_hot(tmp_path: Path) -> None:
