@@ -191,6 +191,9 @@ class LoadedImage:
     # the SHA-256 (hex) of the file's bytes as read (load_bytes); "" when not known: the app
     # tells by it an upload the model was trained on (app.predict.Predictor.training_image)
     sha256: str = ""
+    # the file carries drac_ssl's phantom marker (data_prep.decode.phantom_marked): a synthetic
+    # image drawn by data_prep.phantom, said by app.predict.Predictor.upload_warnings
+    phantom: bool = False
 
     @property
     def blank(self) -> bool:
@@ -404,7 +407,7 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                         mode=decoded.mode, file_format=ACCEPTED_FORMATS[file_format],
                         n_bytes=len(data), notes=notes, pixels=decoded.pixels,
                         colour=decoded.colour, grey_conversion=decoded.grey_conversion,
-                        sha256=hashlib.sha256(data).hexdigest())
+                        sha256=hashlib.sha256(data).hexdigest(), phantom=decoded.phantom)
     if channels == 1:
         image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
                                          grey_conversion=image.grey_conversion, kind=kind)

@@ -48,7 +48,7 @@ from app.inputs import (  # InputRejected re-exported (__all__): predict_file ra
     load_upload,
     too_small_warning,
 )
-from drac_ssl.grading.image_notes import as_sentence, unreliable_reasons
+from drac_ssl.grading.image_notes import as_sentence, phantom_image_warning, unreliable_reasons
 
 __all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
            "borderline_grades", "borderline_words", "find_newest_bundle", "make_bundle_hint"]
@@ -661,13 +661,19 @@ class Predictor:
         return (prefix in hashes) if len(prefix) == HASH_HEX else None
 
     def upload_warnings(self, loaded: LoadedImage) -> list[str]:
-        """The upload's own warnings (:attr:`app.inputs.LoadedImage.warnings`) and, for a file
+        """The upload's own warnings (:attr:`app.inputs.LoadedImage.warnings`), for a file that
+        carries drac_ssl's phantom marker (:attr:`app.inputs.LoadedImage.phantom`) that it is a
+        synthetic phantom image, not a patient's
+        (:func:`drac_ssl.grading.image_notes.phantom_image_warning`: a doubt, or a plain note
+        for a model trained on phantoms, :attr:`trained_on_phantoms`) and, for a file
         this model was trained on (:meth:`training_image`), the plain note
         :data:`drac_ssl.grading.training_images.TRAINING_IMAGE_NOTE` (a trial: the export said
         "N of M images were used to train this model", the app nothing)."""
         from drac_ssl.grading.training_images import TRAINING_IMAGE_NOTE
 
-        return [*loaded.warnings, *([TRAINING_IMAGE_NOTE] if self.training_image(loaded) else [])]
+        return [*loaded.warnings,
+                *([phantom_image_warning(self.trained_on_phantoms)] if loaded.phantom else []),
+                *([TRAINING_IMAGE_NOTE] if self.training_image(loaded) else [])]
 
     def predict_loaded(self, loaded: LoadedImage, gradcam: bool = True,
                        explain: int | None = None) -> Prediction:

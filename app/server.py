@@ -1069,6 +1069,7 @@ _KIND_PLURALS = {
     "grey image for a colour model": "grey images for a colour model",
     "preprocessing finding": "preprocessing findings",
     "finding in the file": "findings in the file",
+    "synthetic phantom image": "synthetic phantom images",
     "other warning": "other warnings",
 }
 """The batch summary's kinds (:data:`DOUBT_KINDS`) that are nouns, in the plural; the others

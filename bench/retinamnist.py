@@ -107,7 +107,10 @@ class FloorFit:
 
     ``probs``: ``(n, K)`` float64 class probabilities, row ``i`` for image ``i`` of the pool,
     predicted by the fold model that did not train on it (a grade absent from a training part
-    gets probability 0); ``C_per_fold``: the ``C`` chosen for each fold; ``seconds``: the fit's
+    gets probability 0), as :func:`write_floor_oof` writes them: 6 decimals, each row summing to
+    exactly 1 (:func:`drac_ssl.submission.written_probabilities`, applied once here, as the
+    fine-tuning does to ``oof.csv``), so that the figures scored from them (:func:`pixel_floor`,
+    :func:`floor_paired`) are those recomputed from the CSV; ``C_per_fold``: the ``C`` chosen for each fold; ``seconds``: the fit's
     wall time."""
 
     probs: np.ndarray
@@ -133,6 +136,8 @@ def fit_pixel_floor(images: np.ndarray, grades: np.ndarray, folds: np.ndarray, s
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from drac_ssl.submission import written_probabilities
+
     t0 = time.perf_counter()
     x = images.reshape(len(images), -1).astype(np.float32) / 255.0
     k = int(grades.max()) + 1
@@ -148,7 +153,8 @@ def fit_pixel_floor(images: np.ndarray, grades: np.ndarray, folds: np.ndarray, s
         chosen[int(fold)] = float(search.best_params_["logisticregression__C"])
         p = search.predict_proba(x[test])
         probs[np.ix_(test, search.classes_)] = p
-    return FloorFit(probs, chosen, round(time.perf_counter() - t0, 1))
+    # as written, once: the figures and pixel_floor_oof.csv hold the same values
+    return FloorFit(written_probabilities(probs), chosen, round(time.perf_counter() - t0, 1))
 
 
 def pixel_floor(images: np.ndarray, grades: np.ndarray, folds: np.ndarray, seed: int = 0,
@@ -185,8 +191,10 @@ FLOOR_OOF = "pixel_floor_oof.csv"
 def write_floor_oof(path: Path, ids: Sequence[str], grades: np.ndarray, folds: np.ndarray,
                     probs: np.ndarray) -> None:
     """The floor's out-of-fold outputs per image, ``id,grade,fold,P0..P{K-1},pred`` (``pred``:
-    the argmax grade; probabilities to 6 decimals), one row per labelled image in ``ids``'
-    order: what :func:`floor_paired` compared, kept beside the variants' ``oof.csv``."""
+    the argmax grade; ``probs`` as :class:`FloorFit` holds them, already rounded to 6 decimals
+    that sum to exactly 1 per row, each written as that decimal), one row per labelled image in
+    ``ids``' order: what :func:`pixel_floor` scored and :func:`floor_paired` compared, kept
+    beside the variants' ``oof.csv``."""
     from drac_ssl.scale import prob_columns
 
     lines = [",".join(["id", "grade", "fold", *prob_columns(probs.shape[1]), "pred"])]

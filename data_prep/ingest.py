@@ -837,18 +837,28 @@ def _phantom_images(entries: Sequence[ImageEntry], root: Path) -> list[Problem]:
     """A warning for each image that carries drac_ssl's phantom marker (``record.phantom``:
     :func:`data_prep.decode.phantom_marked`) in a root without the phantom set's
     ``phantom.json``: phantom PNGs copied among other images (the printed list merges them
-    into one line naming the count). Any marked image makes the run count as phantom
+    into one line naming the count). Every image marked makes the run count as phantom, some
+    of them a run on this data with phantoms mixed in, said so wherever its figures are
     (:func:`drac_ssl.grading.bundle.data_provenance`, from ``ingest_summary.json``'s
     ``phantom_marked``); in the phantom set's own folder that is what was meant, said by the
     summary's count alone."""
     if (root / PHANTOM_MANIFEST).is_file():
         return []
+    marked = [e for e in entries if e.record.phantom]
+    counts = _phantom_counts(len(marked), len(entries))
     return [warning(e.display, "a synthetic phantom image drawn by drac_ssl (its PNG carries the "
-                               f"'{PHANTOM_TEXT_KEY}' phantom marker), not a retinal image: the run "
-                               "counts as one on phantom data, its model as trained on phantoms",
+                               f"'{PHANTOM_TEXT_KEY}' phantom marker), not a retinal image: {counts}",
                     "take the phantom images (python -m data_prep phantom's output) out of the "
                     "data; keep them only for a demonstration run", "phantom")
-            for e in entries if e.record.phantom]
+            for e in marked]
+
+
+def _phantom_counts(n_marked: int, n_images: int) -> str:
+    """What ``n_marked`` phantom images among ``n_images`` make of the run: a run on phantom
+    data when they are all of them, else figures that mix them with the other images."""
+    if n_marked >= n_images:
+        return "the run counts as one on phantom data, its model as trained on phantoms"
+    return "the run's figures and its model mix the phantoms with the other images"
 
 
 def _phantom_words(n_marked: int, n_images: int) -> str:
@@ -856,7 +866,7 @@ def _phantom_words(n_marked: int, n_images: int) -> str:
     if not n_marked:
         return ""
     return (f"phantom: {n_marked} of {counted(n_images, 'image')} carry drac_ssl's phantom marker "
-            f"(synthetic images, not retinal ones): the run counts as one on phantom data")
+            f"(synthetic images, not retinal ones): {_phantom_counts(n_marked, n_images)}")
 
 
 EYE_NAME = re.compile(r"^(?P<patient>.+)_(?:left|right)$", re.IGNORECASE)

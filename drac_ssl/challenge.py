@@ -9,13 +9,13 @@ Stdlib only (the report, the bundle and the submission check import it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from drac_ssl import GRADE_NAMES
 
-__all__ = ["DRAC_TEST_IMAGES", "LEADERBOARD", "LeaderboardEntry", "drac_scale", "leaderboard_qwks",
-           "leaderboard_words"]
+__all__ = ["DRAC_TEST_IMAGES", "LEADERBOARD", "LEADERBOARD_SIDES", "LeaderboardEntry", "drac_scale",
+           "leaderboard_qwks", "leaderboard_words"]
 
 DRAC_TEST_IMAGES = 386
 """Images of the DRAC 2022 Task 3 test set (unlabelled; the leaderboard scored submissions on
@@ -45,44 +45,74 @@ def leaderboard_qwks() -> str:
     return " / ".join(f"{entry.qwk:.4f}" for entry in LEADERBOARD)
 
 
-def drac_scale(kind: str | None, grade_names: Sequence[str]) -> bool:
-    """Whether a run's data are DRAC Task 3's kind of data: the official DRAC layout of UW-OCTA
-    images (``kind`` ``drac``, :func:`drac_ssl.grading.bundle.data_provenance`) or the phantom
-    stand-ins drawn in that layout (``phantom``), graded on DRAC's three grades. Any other data
-    set (RetinaMNIST, a fundus layout on the ICDR grades, a plain folder) is not."""
-    return kind in ("drac", "phantom") and tuple(str(n) for n in grade_names) == GRADE_NAMES
+LEADERBOARD_SIDES = (512, 1024)
+"""The input sides (px) of the leaderboard's top three (docs/drac.md: 1024, 512 and 1024 px)."""
 
 
-def leaderboard_words(kind: str | None, grade_names: Sequence[str], trial: bool,
-                      n_train: int | None = None) -> str:
+def drac_scale(data: Mapping[str, Any], grade_names: Sequence[str]) -> bool:
+    """Whether a run's data are DRAC Task 3's kind of data, the one rule of report.md's
+    leaderboard paragraph, the model card's and the training's ``[train] result:`` line: the
+    official DRAC layout (``layout`` ``drac``; None or '' for an ingest that did not record it)
+    of UW-OCTA images (``modality`` ``octa``; None: not recorded), whether they are the
+    challenge's (``kind`` ``drac``: the user's statement), the phantom stand-ins drawn in that
+    layout (``phantom``) or a mix of the two (``drac`` with ``phantom_mixed``), graded on DRAC's
+    three grades. Any other data set (RetinaMNIST, a fundus layout on the ICDR grades, a plain
+    folder, phantom images copied into one) is not.
+
+    ``data``: the run's data provenance (:func:`drac_ssl.grading.bundle.data_provenance`, a
+    bundle's ``metadata.json`` ``data``): its ``kind``, ``layout`` and ``modality``."""
+    layout, modality = data.get("layout") or "drac", data.get("modality") or "octa"
+    return (data.get("kind") in ("drac", "phantom") and layout == "drac" and modality == "octa"
+            and tuple(str(n) for n in grade_names) == GRADE_NAMES)
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def leaderboard_words(data: Mapping[str, Any], grade_names: Sequence[str], trial: bool,
+                      image_size: int | None = None) -> str:
     """What a run's out-of-fold QWK is against the DRAC 2022 leaderboard, one paragraph; ''
     for data that are not DRAC's kind (:func:`drac_scale`: a RetinaMNIST or fundus run is not
     DRAC's, and a sentence on a challenge it had no part in would read as if it had).
 
-    ``kind``: the data's provenance kind (``drac``, ``phantom``, a layout); ``trial``: the run
-    is a trial run (:mod:`drac_ssl.trial_run`: its training cut short); ``n_train``: the
-    labelled images the out-of-fold figures are on (None: not known). The official data of a
-    full run get the comparison and why it does not hold (the ranking on the hidden test set,
-    the top three's QWKs, other images, the leaderboard's recipes, the submission as the only
-    comparable figure); phantom images and a trial run get that the figure is not
-    comparable, and why."""
-    if not drac_scale(kind, grade_names):
+    ``data``: the run's data provenance (:func:`drac_scale`; ``n_train``, the labelled images
+    the out-of-fold figures are on, and ``phantom_mixed``, ``{"marked": N, "images": M}`` when
+    some of its images are phantoms, are read too); ``trial``: the run is a trial run
+    (:mod:`drac_ssl.trial_run`: its training cut short); ``image_size``: the run's input side
+    in px (None: not known). The official data of a full run get the comparison and why it
+    does not hold (the ranking on the hidden test set, the top three's QWKs, other images,
+    what docs/drac.md says the leaderboard's entries did: larger inputs only when the run's
+    are smaller than theirs, the submission as the only comparable figure); phantom images,
+    phantoms mixed into the data and a trial run get that the figure is not comparable, and
+    why."""
+    if not drac_scale(data, grade_names):
         return ""
     lead = "Against the DRAC 2022 leaderboard: not comparable."
-    if kind == "phantom":
+    if data.get("kind") == "phantom":
         return (f"{lead} These images are the package's phantom stand-ins, not the challenge's, so "
                 f"the out-of-fold QWK says nothing of a score on DRAC's hidden test set.")
+    mixed = data.get("phantom_mixed")
+    if isinstance(mixed, Mapping) and _count(mixed.get("marked")):
+        return (f"{lead} {mixed['marked']} of its {mixed.get('images')} images are the package's "
+                "synthetic phantoms (drac_ssl's marker), mixed into the data: its out-of-fold QWK "
+                "is partly measured on them and says nothing of a score on DRAC's hidden test set.")
     if trial:
         return (f"{lead} A trial run (its training cut short): its out-of-fold QWK checks that the "
                 f"pipeline runs on the data; run the recipe in full (configs/drac.yaml) before "
                 f"reading it against the leaderboard.")
+    n_train = _count(data.get("n_train"))
     images = f"the {n_train} training images" if n_train else "the training images"
+    low, high = LEADERBOARD_SIDES
+    side = _count(image_size)
+    sides = ("" if side >= low else f"inputs of {low} to {high} px, " if not side
+             else f"larger inputs ({low} to {high} px; this run's {side} px), ")
     return ("Against the DRAC 2022 leaderboard: the challenge ranked Task 3 entries by QWK on its "
             f"hidden test set of {DRAC_TEST_IMAGES} images, where the final leaderboard's top three "
             f"scored {leaderboard_qwks()} (the package's docs/drac.md). The out-of-fold QWK here, on "
             f"{images}, is not a leaderboard score: it is measured on other images, and the "
-            "leaderboard's entries used larger inputs (512 to 1024 px), 5-fold ensembles and "
-            "test-time augmentation, two of the three also pseudo-labels of the test images. The "
-            "only figure comparable with "
-            "theirs is the challenge's own score of the exported submission CSV "
-            "(export/submission.csv of the run folder).")
+            f"leaderboard's entries used {sides}ImageNet-pretrained backbones, 5-fold ensembles and "
+            "flips/rotations (the winner flip test-time augmentation as well); two of the three "
+            "also pseudo-labelled the test images. The only figure comparable with theirs is the "
+            "challenge's own score of the exported submission CSV (export/submission.csv of the "
+            "run folder).")

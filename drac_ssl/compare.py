@@ -98,6 +98,7 @@ from drac_ssl.grading.bundle import (
     ci_units_words,
     data_provenance,
     groups_not_resampled_words,
+    mixed_phantom_words,
 )
 from drac_ssl.io import atomic_write_text, output_file_problem, running_here, unended_invocation
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
@@ -903,6 +904,8 @@ def _data_words(provenance: dict[str, Any], settings: dict[str, Any], n_labelled
         what = f"the phantom UW-OCTA set (procedural stand-ins, not patient images) at `{provenance['root']}`"
     elif provenance["kind"] != "unknown":
         what = f"{facts.describe_images()} from `{provenance['root']}`"
+        mixed = mixed_phantom_words(provenance)  # phantoms copied among them: never clean real data
+        what += f" ({mixed})" if mixed else ""
     else:  # no ingest summary
         root = settings.get("data.root", ABSENT)
         what = (MISSING if root is ABSENT else f"root `{root}`" if root

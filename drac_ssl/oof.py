@@ -17,13 +17,18 @@ Columns, one row per labelled image in manifest order:
 - ``grade``: the reference grade, ``0..K-1``;
 - ``fold``: the validation fold that graded it;
 - ``P0..P{K-1}``: calibrated probabilities, 6 decimals rounded as a submission CSV rounds
-  them (each row sums to exactly 1: :func:`drac_ssl.submission.written_probabilities`); the
-  AUCs of ``metrics.json`` were computed from these written values, so scikit-learn on these
-  columns gives them back (files written before that: from the unrounded ones, which on a
+  them (each row's decimals sum to exactly 1, their doubles to 1 within an ulp:
+  :func:`drac_ssl.submission.written_probabilities`); the AUCs of ``metrics.json`` were
+  computed from these written values, so scikit-learn on these columns gives them back (files written before that: from the unrounded ones, which on a
   collapsed model, probabilities differing below the 6th decimal, may differ in the 4th);
 - ``score``: the thresholds rule's input: the expected grade ``sum_k k P_k`` (classification
   head), or the fold model's raw output (regression head: the grade as a number);
-- ``pred``: the grade given by the variant's class decision (``finetune.decision``);
+- ``pred``: the grade given by the variant's class decision (``finetune.decision``).
+  ``score`` and ``pred`` come from the unrounded probabilities, not from the written ``P``
+  columns: on a row whose two largest probabilities (or whose expected grade and a threshold)
+  differ below the 6th decimal, the written columns' argmax (or expected grade) can give
+  another grade than ``pred``. :func:`drac_ssl.submission.classes_off_rule`'s tolerance
+  (:data:`drac_ssl.submission.CLASS_RULE_TOL`) lets such a row pass;
 - ``logit0..logit{K-1}`` (classification head) or ``raw_score`` (regression head): the fold
   model's uncalibrated output.
 """

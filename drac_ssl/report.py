@@ -65,6 +65,7 @@ from drac_ssl.grading.bundle import (
     fundus_preprocessing_words,
     left_out_missing_words,
     left_out_words,
+    mixed_phantom_words,
     pooled_origins_words,
     variant_title,
 )
@@ -153,7 +154,7 @@ def figure_caption(stem: str, variant: str = "") -> str | None:
     return FIGURE_CAPTIONS.get(stem)
 
 
-def _freeze(run_dir: Path) -> str | None:
+def run_freeze(run_dir: Path) -> str | None:
     """``finetune.freeze`` of the run: the fine-tuning's ``model.json`` (scratch's, else any
     variant's), else ``config.yaml``; None when neither says."""
     ft = run_dir / "finetune"
@@ -172,7 +173,7 @@ def _freeze(run_dir: Path) -> str | None:
 def _title(run_dir: Path, name: str) -> str:
     """The variant ``name`` for a reader (:func:`drac_ssl.grading.bundle.variant_title`):
     scratch under a frozen backbone is said to be random features under a trained head."""
-    return variant_title(name, _freeze(run_dir))
+    return variant_title(name, run_freeze(run_dir))
 
 
 def _read_json(path: Path) -> Any:
@@ -205,8 +206,14 @@ def _data_section(run_dir: Path) -> list[str]:
                   "drawn by `data_prep.phantom`, not patient images. Every number below measures the "
                   "pipeline on synthetic data; none says how well it grades real diabetic retinopathy."
                   + (f" {marked} of its {total} images carry the phantom marker `data_prep.phantom` "
-                     "writes into each PNG, which counts a run as phantom wherever the images were "
-                     "copied." if marked else ""), ""]
+                     "writes into each PNG, which counts a run all of whose images carry it as phantom "
+                     "wherever the images were copied." if marked else ""), ""]
+    elif mixed := mixed_phantom_words(prov):  # never said as clean real data
+        lines += [f"> **{mixed[0].upper()}{mixed[1:]}.** The images ingested from `{prov['root']}` "
+                  f"({layout_name(prov.get('layout'))} layout) include phantom PNGs (the ingest named "
+                  "each one in its warnings): every number below is measured on real and synthetic "
+                  "images together, and the model learnt from both. Take them out of the data and "
+                  "run again for figures of the real images alone.", ""]
     elif prov["kind"] == "drac":
         lines += [f"Images ingested from `{prov['root']}` ({layout_name(prov.get('layout'))} layout), not recognised as "
                   "the package's phantom set (no phantom.json beside them, no image with its phantom marker); whether they are the official DRAC 2022 data is the user's "
@@ -829,7 +836,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
               "written)." + (" With the backbone frozen, the seconds of the first fold trained (fold 0, "
                              "unless folds were reused) include the frozen-backbone features of every "
                              "image, computed once for all folds."
-                             if _freeze(run_dir) == "frozen" else ""), ""]
+                             if run_freeze(run_dir) == "frozen" else ""), ""]
     lines += [("inner: the fold's training images held out as its inner split (finetune.keep=inner), on "
                "which its epoch was chosen: neither trained on nor scored, so train + inner + val are all the "
                "labelled images (with finetune.label_fraction below 1, the fold's draw and its validation "
@@ -1075,7 +1082,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     if not isinstance(comparison, dict) or not comparison.get("rows"):
         return lines + [_not_done(run_dir, "finetune", "finetune/comparison.json"), ""]
     rows = comparison["rows"]
-    freeze = _freeze(run_dir)
+    freeze = run_freeze(run_dir)
     lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
@@ -1200,14 +1207,14 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
 def _leaderboard_words(run_dir: Path) -> str:
     """The paragraph on the DRAC 2022 leaderboard (:func:`drac_ssl.challenge.leaderboard_words`)
     for a run on DRAC's kind of data: the official layout's images (the comparison, and why the
-    out-of-fold QWK is not a leaderboard score), the phantom set or a trial run (not
-    comparable); '' for any other data set, and without an ingest summary."""
+    out-of-fold QWK is not a leaderboard score), the phantom set, phantoms mixed into the data
+    or a trial run (not comparable); '' for any other data set (:func:`drac_ssl.challenge.drac_scale`,
+    the model card's rule too), and without an ingest summary."""
     facts = read_ingest_facts(run_dir / "data")
-    if not facts.is_drac:  # a fundus layout, a plain folder: not DRAC's data (no manifest read)
-        return ""
     prov = data_provenance(run_dir / "data", facts.grade_names)
-    return leaderboard_words(prov["kind"], facts.grade_names, bool(_cut_short_words(run_dir)),
-                             prov.get("n_train"))
+    size = (_saved_config(run_dir).get("finetune") or {}).get("image_size")
+    return leaderboard_words(prov, facts.grade_names, bool(_cut_short_words(run_dir)),
+                             size if isinstance(size, int) else None)
 
 
 def _export_section(run_dir: Path) -> list[str]:

@@ -15,8 +15,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["TIE_DIGITS", "VARIANT_PREFERENCE", "recorded_selection", "select_variant", "selection_words",
-           "short_selection"]
+__all__ = ["TIE_DIGITS", "VARIANT_PREFERENCE", "ranking_figures", "recorded_selection", "select_variant",
+           "selection_words", "short_selection"]
 
 VARIANT_PREFERENCE = ("vicreg_umm", "vicreg", "scratch")
 """The order that breaks a tie on both of :func:`select_variant`'s figures."""
@@ -26,8 +26,11 @@ TIE_DIGITS = 9
 0.5444444444444444 is the same figure computed two ways, not a lead)."""
 
 
-def _figures(decision: str) -> tuple[str, str, str, str]:
-    """``(key, tie key, key's words, tie key's words)`` of ``finetune.decision``."""
+def ranking_figures(decision: str) -> tuple[str, str, str, str]:
+    """``(key, tie key, key's words, tie key's words)`` of ``finetune.decision``: the figures
+    that rank the variants (:func:`select_variant`), for whoever says the selected one's:
+    ``("qwk", "auc", "QWK", "AUC one-vs-one")`` for ``thresholds``, ``("accuracy", "auc_ovr",
+    "accuracy", "AUC one-vs-rest")`` for ``argmax`` (any other value: argmax's)."""
     if decision == "thresholds":
         return "qwk", "auc", "QWK", "AUC one-vs-one"
     return "accuracy", "auc_ovr", "accuracy", "AUC one-vs-rest"
@@ -64,7 +67,7 @@ def select_variant(metrics: Mapping[str, Mapping[str, Any]], decision: str) -> t
     """
     if not metrics:
         raise ValueError("no variants to select from")
-    key, tie_key, _, _ = _figures(decision)
+    key, tie_key, _, _ = ranking_figures(decision)
 
     def rank(name: str) -> tuple[float, float, int]:
         return _finite(metrics[name].get(key)), _finite(metrics[name].get(tie_key)), _order(name)
@@ -89,7 +92,7 @@ def selection_words(metrics: Mapping[str, Mapping[str, Any]], decision: str, sel
 
     The words before `` (finetune.decision=`` are the short form the export prints
     (:func:`short_selection`)."""
-    key, tie_key, key_words, tie_words = _figures(decision)
+    key, tie_key, key_words, tie_words = ranking_figures(decision)
     drac = ", as DRAC breaks ties" if tie_key == "auc" else ""
     mine = metrics.get(selected) or {}
     value, tie_value = _finite(mine.get(key)), _finite(mine.get(tie_key))

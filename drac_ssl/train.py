@@ -59,6 +59,7 @@ from typing import Any
 import yaml
 
 from drac_ssl import preflight, runtime
+from drac_ssl.challenge import drac_scale
 from drac_ssl.commands import train_overrides, train_parser
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
@@ -76,7 +77,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.figures import figure_text, format_ci
-from drac_ssl.grading.bundle import variant_title
+from drac_ssl.grading.bundle import data_provenance, mixed_phantom_words, variant_title
 from drac_ssl.io import atomic_write_json, invocations, read_json_dict, remove_stale_temporaries
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.run_state import (
@@ -100,6 +101,7 @@ from drac_ssl.runtime import (
     record_end,
     record_start,
 )
+from drac_ssl.selection import ranking_figures
 from drac_ssl.stage_settings import (
     FOLD_SETTINGS,
     REUSABLE_STAGES,
@@ -123,6 +125,8 @@ from drac_ssl.trial_run import (
     INVOCATION_KEY,
     epoch_records,
     taken_record,
+    trial_run_record,
+    trial_run_words,
     typed_epochs,
 )
 
@@ -1196,24 +1200,60 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
 
 def result_line(run_dir: Path) -> str | None:
     """The run's headline, for the line after ``[train] finished: RUN``: the variant the
-    fine-tuning selected for export (``finetune/summary.json``), its out-of-fold QWK with its
-    95% CI and its macro one-vs-one AUC (DRAC's tie-breaker) on its n images, as
-    ``finetune/<variant>/metrics.json`` stored them (nothing recomputed; figures in
-    :mod:`drac_ssl.figures`' words: ``n/a``, an interval "not meaningful" with its reason),
-    e.g. ``result: VICReg (selected for export): out-of-fold QWK 0.812 (95% CI
-    0.700..0.900), macro AUC 0.880 (one-vs-one), 611 images``. None without those files (a
-    run without fine-tuning, a generic data set's)."""
-    selected = (read_json_dict(run_dir / "finetune" / "summary.json") or {}).get("selected")
+    fine-tuning selected for export (``finetune/summary.json``; named as report.md names it,
+    ``finetune.freeze`` read as it reads it: :func:`drac_ssl.report.run_freeze`), the figures
+    that ranked the variants (:func:`drac_ssl.selection.ranking_figures`: under
+    ``finetune.decision=thresholds`` its out-of-fold QWK with its 95% CI and its macro
+    one-vs-one AUC, DRAC's tie-breaker; under ``argmax`` its accuracy and macro one-vs-rest AUC
+    with its 95% CI) on its n images, as ``finetune/<variant>/metrics.json`` stored them
+    (nothing recomputed; figures in :mod:`drac_ssl.figures`' words: ``n/a``, an interval "not
+    meaningful" with its reason), e.g. ``result: VICReg (selected for export): out-of-fold QWK
+    0.812 (95% CI 0.700..0.900), macro AUC 0.880 (one-vs-one), 611 images (not a leaderboard
+    score: report.md says why)``. What the figure is not follows it, as report.md says it: not a
+    leaderboard score for DRAC's kind of data (:func:`drac_ssl.challenge.drac_scale`, the
+    report's rule), the pipeline measured on synthetic images for a phantom run, the phantoms
+    mixed into the data (:func:`drac_ssl.grading.bundle.mixed_phantom_words`), and a trial run's
+    words (:func:`drac_ssl.trial_run.trial_run_words`). None without those files (a run without
+    fine-tuning, a generic data set's)."""
+    from drac_ssl.report import run_freeze  # its plotting imports: paid once the run is done
+
+    summary = read_json_dict(run_dir / "finetune" / "summary.json") or {}
+    selected = summary.get("selected")
     metrics = read_json_dict(run_dir / "finetune" / str(selected) / "metrics.json") if isinstance(
         selected, str) and selected else None
     if metrics is None:
         return None
-    low, high = (list(metrics.get("qwk_ci95") or []) + [None, None])[:2]
+    key, tie_key, key_words, tie_words = ranking_figures(str(summary.get("decision") or metrics.get(
+        "decision") or "thresholds"))
+    tie_name, _, tie_how = tie_words.partition(" ")  # "AUC", "one-vs-one"
+    ci, tie_ci = _ci_words(metrics, key), _ci_words(metrics, tie_key)
     n = metrics.get("n")
-    return (f"result: {variant_title(selected)} (selected for export): out-of-fold QWK "
-            f"{figure_text(metrics.get('qwk'))} (95% CI {format_ci(low, high, metrics.get('qwk_ci95_note'))}), "
-            f"macro AUC {figure_text(metrics.get('auc'))} (one-vs-one)"
+    line = (f"result: {variant_title(selected, run_freeze(run_dir))} (selected for export): out-of-fold "
+            f"{key_words} {figure_text(metrics.get(key))}{f' ({ci})' if ci else ''}, macro {tie_name} "
+            f"{figure_text(metrics.get(tie_key))} ({tie_how}{f'; {tie_ci}' if tie_ci else ''})"
             + (f", {n} images" if isinstance(n, int) and not isinstance(n, bool) and n > 0 else ""))
+    prov = data_provenance(run_dir / "data")
+    phantom = prov["kind"] == "phantom"
+    if drac_scale(prov, metrics.get("class_names") or prov.get("grades") or ()) and not phantom:
+        line += " (not a leaderboard score: report.md says why)"
+    said = ["On phantom images: the figures measure the pipeline on synthetic images, not how well "
+            "it grades a real eye"] if phantom else []
+    if mixed := mixed_phantom_words(prov):
+        said.append(mixed[0].upper() + mixed[1:])
+    if trial := trial_run_words(trial_run_record(run_dir)):
+        said.append(trial)
+    return "".join([line, *(f". {words}" for words in said)])
+
+
+def _ci_words(metrics: dict[str, Any], key: str) -> str:
+    """``95% CI 0.700..0.900`` of the figure ``key`` of a variant's ``metrics.json``
+    (its ``<key>_ci95``, with ``<key>_ci95_note`` for one not meaningful); '' when it stores
+    none (accuracy, the one-vs-one AUC)."""
+    ci = metrics.get(f"{key}_ci95")
+    if not isinstance(ci, list | tuple):
+        return ""
+    low, high = (list(ci) + [None, None])[:2]
+    return f"95% CI {format_ci(low, high, metrics.get(f'{key}_ci95_note'))}"
 
 
 def next_step_lines(run_dir: Path) -> list[str]:
@@ -1246,6 +1286,9 @@ def next_step_lines(run_dir: Path) -> list[str]:
         lines.append("  note: this model was trained on phantom UW-OCTA images (a demonstration: its "
                      "grades say nothing about a real eye); to grade your own fundus photographs, "
                      "train on graded photographs of your own: docs/own_fundus_folder.md")
+    elif mixed := mixed_phantom_words(meta.get("data") or {}):
+        lines.append(f"  note: {mixed}; take them out of the data and train again for a model of "
+                     f"the real images alone")
     return lines
 
 

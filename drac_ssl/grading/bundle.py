@@ -50,7 +50,7 @@ from torch import nn
 from data_prep.labels import id_words
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import __version__
-from drac_ssl.challenge import leaderboard_words
+from drac_ssl.challenge import drac_scale, leaderboard_words
 from drac_ssl.config import layout_name
 from drac_ssl.figures import chance_words, figure_text, finite_pair, format_ci
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
@@ -107,6 +107,7 @@ __all__ = [
     "data_provenance",
     "fold_grouping_words",
     "groups_not_resampled_words",
+    "mixed_phantom_words",
     "near_twin_words",
     "ood_check_caveat",
     "fundus_preprocessing_words",
@@ -256,12 +257,16 @@ def data_provenance(data_dir: str | os.PathLike[str],
     """Where the training images came from, from the ingest's ``ingest_summary.json``.
 
     ``kind`` is ``phantom`` (the package's procedural stand-ins: the data root holds the
-    generator's ``phantom.json``, or any ingested image carried the phantom marker the
-    generator writes into each PNG, ``ingest_summary.json``'s ``phantom_marked``: then
-    ``phantom_marked``, their count, absent otherwise), ``drac`` (the official DRAC layout of UW-OCTA images:
+    generator's ``phantom.json``, or every ingested image carried the phantom marker the
+    generator writes into each PNG, ``ingest_summary.json``'s ``phantom_marked``),
+    ``drac`` (the official DRAC layout of UW-OCTA images:
     whether they are the official data is the user's statement), the layout's name
     otherwise (``plain``, ``aptos``, ``eyepacs``, ``idrid``, ``deepdrid``, ``messidor2``, ``medmnist``; ``unknown`` when
-    the summary names none), or ``unknown`` (no ingest summary). ``modality`` is what the
+    the summary names none), or ``unknown`` (no ingest summary). ``phantom_marked``: the images
+    that carry the marker, absent when none does. ``phantom_mixed``: when some but not all of
+    them do and there is no ``phantom.json`` (phantom PNGs copied among other images), ``{"marked":
+    N, "images": M}`` (M: the manifest's images), absent otherwise: the kind stays the layout's,
+    and every reader says the mix (:func:`mixed_phantom_words`), never clean real data. ``modality`` is what the
     images are (``octa`` or ``fundus``, :class:`drac_ssl.scale.IngestFacts`).
     ``train_per_grade`` is keyed by the grade names (``grade_names``, default: the ingest's).
     ``n_patients``: the distinct patients of the training images when the folds were grouped
@@ -308,7 +313,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
     root = summary.get("root") or ""
     marked = summary.get("phantom_marked")  # absent in an ingest made before it was recorded
     marked = marked if isinstance(marked, int) and not isinstance(marked, bool) and marked > 0 else 0
-    phantom = (bool(root) and (Path(root) / PHANTOM_MARKER).is_file()) or marked > 0
+    listed = bool(root) and (Path(root) / PHANTOM_MARKER).is_file()  # the phantom set's own folder
     facts = read_ingest_facts(data_dir)
     names = list(grade_names) if grade_names is not None else list(facts.grade_names)
     n_train = n_test = n_unlabelled = 0
@@ -349,6 +354,11 @@ def data_provenance(data_dir: str | os.PathLike[str],
     gaps = _fold_gaps(fold_rows, summary, names, fold_groups)
     layout = summary.get("layout")
     twins = summary.get("near_duplicates")
+    # every image marked (or the set's phantom.json): a phantom run; some of them: a mix, said
+    # as such in the layout's own kind (an APTOS run with one copied phantom stays APTOS)
+    n_images = n_train + n_test + n_unlabelled
+    phantom = listed or marked >= max(n_images, 1)
+    mixed = {"marked": marked, "images": n_images} if marked and not phantom else None
     # drac: the official layout (whether it holds the official data is the user's statement)
     kind = "phantom" if phantom else ("drac" if facts.is_drac else str(layout or "unknown"))
     return {
@@ -377,14 +387,28 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "crop_not_applied": {why: n for why, n in skipped.items() if n > 0},
         **gaps,
         **({"near_duplicates": twins} if isinstance(twins, dict) else {}),
-        # images with drac_ssl's phantom marker (copied phantom PNGs count the run as phantom too)
+        # images with drac_ssl's phantom marker (all of them: a phantom run; some: a mix)
         **({"phantom_marked": marked} if marked else {}),
+        **({"phantom_mixed": mixed} if mixed else {}),
         # several official splits pooled into the training images (MedMNIST's train + val)
         **({"train_origins": origins} if len(origins) > 1 else {}),
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
-                 if phantom else "images ingested from the data root above (not recognised as the phantom set)"),
+                 if phantom else mixed_phantom_words({"phantom_mixed": mixed, "layout": layout})
+                 if mixed else "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def mixed_phantom_words(data: dict[str, Any]) -> str:
+    """``3 of 9 images are synthetic phantoms (drac_ssl's marker) mixed into APTOS data: the
+    figures mix them`` for a run's data provenance (:func:`data_provenance`, a bundle's
+    ``metadata.json`` ``data``) whose ``phantom_mixed`` says that some of its images, not all,
+    carry the phantom marker; '' otherwise (no phantom, or a phantom run)."""
+    mixed = data.get("phantom_mixed")
+    if not isinstance(mixed, dict) or not mixed.get("marked"):
+        return ""
+    return (f"{mixed['marked']} of {mixed.get('images')} images are synthetic phantoms (drac_ssl's "
+            f"marker) mixed into {layout_name(data.get('layout'))} data: the figures mix them")
 
 
 def _grey_card_words(trained: tuple[int, int] | None) -> str:
@@ -827,7 +851,8 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
     """What a bundle's ``metadata.json`` says against reading its grades as a grading, one
     sentence each, in the words of the app's caveat (:func:`caveat_line`) and the export
     command's warnings: an untrained demo bundle (``demo``), one trained on phantom images
-    (``data.kind`` ``phantom``), a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`),
+    (``data.kind`` ``phantom``) or on data with phantoms mixed in (``data.phantom_mixed``:
+    :func:`mixed_phantom_words`), a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`),
     an "unlike the training images" check that is weak for it (:func:`ood_check_caveat`);
     [] for none. ``plural``: of a batch's grades ("these grades"), else of one ("this grade")."""
     grade, verb = ("these grades", "") if plural else ("this grade", "s")
@@ -837,6 +862,9 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
     elif (meta.get("data") or {}).get("kind") == "phantom":
         said.append(f"Trained on phantom images (procedural stand-ins, not patient data): {grade} "
                     f"say{verb} nothing about a real eye.")
+    elif mixed := mixed_phantom_words(meta.get("data") or {}):
+        said.append(f"Trained on data of which {mixed}: {grade} come{verb} from a model that "
+                    f"learnt from synthetic images too.")
     if trial_run_words(meta.get("trial_run")):
         said.append("From a trial run (its training was cut short): its grades check that the "
                     "pipeline runs, not how well it grades.")
@@ -972,6 +1000,9 @@ def _model_card(meta: dict[str, Any]) -> str:
         "`data_prep.phantom`), not patient data. This bundle only demonstrates the pipeline; "
         "its numbers say nothing about grading real UW-OCTA images.\n"
         if data.get("kind") == "phantom" else "")
+    if mixed := mixed_phantom_words(data):  # never read as clean real data
+        data_warning += (f"\n> **{mixed[0].upper()}{mixed[1:]}.** The model learnt from them too; "
+                         "take them out and train again for figures of the real images alone.\n")
     grouping = fold_grouping_words(data, cv)
     folds_line = f"\n- {grouping[0].upper()}{grouping[1:]}." if grouping else ""
     pooled = pooled_origins_words(data, len(meta["folds"]))  # MedMNIST's official train + val
@@ -997,8 +1028,7 @@ def _model_card(meta: dict[str, Any]) -> str:
     fundus_data = data.get("modality") == "fundus" or (data.get("modality") is None and inp["channels"] == 3)
     unlike = ("other cameras, fields of view, image quality, artefacts" if fundus_data
               else "other devices, fields of view, montages, 3 x 3 mm scans, artefacts")
-    scope = ("a small single-challenge data set" if data.get("kind") in ("drac", "phantom")
-             else "this one data set")
+    scope = "a small single-challenge data set" if drac_scale(data, names) else "this one data set"
     decision = cal.get("decision", "thresholds")
     if decision == "argmax":
         grade_rule = (f"the most probable grade (argmax of the calibrated probabilities; the "
@@ -1050,7 +1080,7 @@ def _model_card(meta: dict[str, Any]) -> str:
                   + steps + (f" ({cited})." if cited else "."))
     referable_scope = f" {REFERABLE_SCOPE_WORDS}" if isinstance(cv.get("referable"), dict) else ""
     # DRAC's kind of data: the figures against the challenge's leaderboard, report.md's words
-    leaderboard = leaderboard_words(data.get("kind"), names, bool(trial), data.get("n_train"))
+    leaderboard = leaderboard_words(data, names, bool(trial), inp.get("size"))
     leaderboard = f"\n\n{leaderboard}" if leaderboard else ""
     return f"""# Model card: drac_ssl DR grader ({meta['variant']}, {model['head']} head)
 

@@ -10,6 +10,8 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
 * :func:`grey_for_colour_model`: a grey picture read by a colour (3-channel) model.
 * :func:`few_levels_warning`: an image of at most a few grey levels (a thresholded export, a
   vessel mask, a 1-bit file), doubted; :func:`describe_kind` names the model's kind of image.
+* :func:`phantom_image_warning`: an upload that carries drac_ssl's phantom marker (a
+  synthetic image, not a patient's): a doubt, or a plain note for a model trained on phantoms.
 * :func:`depth_note` / :data:`DEPTH_NOTE` / :func:`is_plain_note`: a 16-bit (or 32-bit)
   file converted to 8-bit as the training ingest does: a plain note, not a doubt.
 * :func:`file_finding`: any other finding of the decoder (transparency composited over
@@ -68,6 +70,9 @@ __all__ = [
     "NO_KNOWN_FORMAT",
     "NO_COLOUR",
     "OTHER_IMAGE_SUFFIXES",
+    "PHANTOM_IMAGE",
+    "PHANTOM_LIKE_TRAINING",
+    "PHANTOM_WORDS",
     "PLAIN_FINDINGS",
     "PLAIN_TEXT",
     "PREPROCESSING_FINDING",
@@ -96,6 +101,7 @@ __all__ = [
     "is_plain_note",
     "not_an_image",
     "other_format",
+    "phantom_image_warning",
     "same_grade_words",
     "unread_image_format",
     "unreliable_reasons",
@@ -187,6 +193,17 @@ NOT_SQUARE = "Not square"
 squeeze too, so the page leaves out the preprocessing's own line on it
 (:meth:`app.predict.Predictor.image_warnings`)."""
 
+PHANTOM_IMAGE = "Phantom image"
+"""How :func:`phantom_image_warning`'s doubt starts: an upload that carries drac_ssl's phantom
+marker, given to a model not trained on phantoms."""
+
+PHANTOM_LIKE_TRAINING = "Phantom image, like this model's training images"
+"""How :func:`phantom_image_warning`'s plain note starts (:func:`is_plain_note`): a marked
+upload given to a model trained on phantom images, the kind it was trained on."""
+
+PHANTOM_WORDS = "a synthetic phantom image drawn by drac_ssl, not a patient's"
+"""What an image that carries drac_ssl's phantom marker is, in the app's words."""
+
 PREPROCESSING_FINDING = "preprocessing as in training"
 """How the export's words on what the replayed preprocessing found start
 (:func:`drac_ssl.grading.predict.preprocessing_warning`); the app says them capitalised."""
@@ -212,6 +229,22 @@ def image_kind(recipe: str | None, channels: int, modality: str | None = None) -
     if recipe and recipe != "octa":
         return "image"
     return "octa" if channels == 1 else "fundus"
+
+
+def phantom_image_warning(trained_on_phantoms: bool) -> str:
+    """The app's sentence on an upload that carries drac_ssl's phantom marker
+    (:func:`data_prep.decode.phantom_marked`: a PNG drawn by :mod:`data_prep.phantom`,
+    :attr:`app.inputs.LoadedImage.phantom`), in its result, the API's ``warnings`` and the batch's
+    notes column: for a model not trained on phantoms a doubt (:data:`PHANTOM_IMAGE`, counted by
+    the batch summary as a synthetic phantom image: :data:`DOUBT_KINDS`); for a model trained on
+    them (a bundle's ``data.kind`` ``phantom``) a plain note (:data:`PHANTOM_LIKE_TRAINING`:
+    the demonstration's own kind of image). Neither makes the grade *not reliably gradable*: the
+    model reads the picture as any other; what its grade says of an eye is nothing."""
+    if trained_on_phantoms:
+        return (f"{PHANTOM_LIKE_TRAINING}: {PHANTOM_WORDS} (the file carries drac_ssl's phantom "
+                f"marker), graded as a demonstration.")
+    return (f"{PHANTOM_IMAGE}: {PHANTOM_WORDS} (the file carries drac_ssl's phantom marker): its "
+            f"grade says nothing about a real eye.")
 
 
 def colour_for_grey_model(detail: str, octa: bool) -> str:
@@ -466,7 +499,8 @@ def is_plain_note(warning: str) -> bool:
     (:data:`COLOUR_ENCODED`: nothing is lost; the export says nothing of it), a UW-OCTA upload
     smaller than an export but at least the model's input size (:data:`SMALLER_THAN_EXPORT`: the
     model reads it at its own size anyway; the app's words only), a file the model was trained on
-    (:data:`TRAINING_IMAGE`: its grade is no test, but no less a grade), and a finding of
+    (:data:`TRAINING_IMAGE`: its grade is no test, but no less a grade), a phantom image given to
+    a model trained on phantoms (:data:`PHANTOM_LIKE_TRAINING`), and a finding of
     the decoder about the file (``Image file: ...``, :func:`file_finding`) listed in
     :data:`PLAIN_FINDINGS`: an Exif orientation applied, the first page of a multi-page TIFF
     used, an ICC profile not applied, transparency composited ... The page says such lines as
@@ -476,7 +510,8 @@ def is_plain_note(warning: str) -> bool:
     (:meth:`app.predict.Predictor.grade_prepared`). The export command prints the 16-bit note
     as ``note:``, and the decoder's findings as the page says them (its notes and the plain
     findings ``note:``, its other warnings ``warning:``, :func:`drac_ssl.grading.predict.read_image`)."""
-    if warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED, SMALLER_THAN_EXPORT, TRAINING_IMAGE)):
+    if warning.startswith((*DEPTH_NOTES, COLOUR_ENCODED, SMALLER_THAN_EXPORT, TRAINING_IMAGE,
+                           PHANTOM_LIKE_TRAINING)):
         return True
     return warning.startswith(FILE_FINDING) and _PLAIN_FINDING.match(warning, len(FILE_FINDING)) is not None
 
@@ -552,6 +587,7 @@ DOUBT_KINDS: tuple[tuple[str, str], ...] = (
     (re.escape(COLOUR_IMAGE), "colour image"),
     (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}", "grey image for a colour model"),
     (re.escape(NOT_SQUARE), "not square"),
+    (f"{re.escape(PHANTOM_IMAGE)}:", "synthetic phantom image"),
     (re.escape(PREPROCESSING_FINDING[0].upper() + PREPROCESSING_FINDING[1:]), "preprocessing finding"),
     (re.escape(FILE_FINDING), "finding in the file"),
 )

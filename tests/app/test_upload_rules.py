@@ -391,6 +391,42 @@ def test_the_unlike_warning_says_phantom_when_the_bundle_was_trained_on_phantoms
                      gradcam=False).training_images_words == "UW-OCTA images"
 
 
+def test_an_upload_with_the_phantom_marker_is_said_to_be_a_synthetic_phantom(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """A PNG drawn by data_prep.phantom carries drac_ssl's marker (data_prep.decode sets
+    ``phantom`` on the decoded image); the app said nothing of it. The page, the API's result
+    and the batch's notes CSV now say it is a synthetic phantom, not a patient's: a doubt for a
+    model not trained on phantoms (counted by the batch summary), a plain note for one that was;
+    a PNG without the marker gets neither."""
+    from app.server import AppSettings, _grade_batch_now, _grade_single_now
+    from data_prep.phantom import encode_phantom_png, phantom_image
+    from drac_ssl.grading.image_notes import PHANTOM_WORDS, phantom_image_warning
+
+    marked = tmp_path / "phantom.png"
+    marked.write_bytes(encode_phantom_png(phantom_image(0, 7, 1, 128)))
+    plain = _write(tmp_path, "scan.png", _scan())
+    doubt = phantom_image_warning(trained_on_phantoms=False)
+    assert PHANTOM_WORDS == "a synthetic phantom image drawn by drac_ssl, not a patient's" and PHANTOM_WORDS in doubt
+    pred = predictor.predict_file(marked, gradcam=False)
+    assert doubt in pred.warnings and doubt in pred.as_dict()["warnings"]  # the API's result
+    assert not pred.not_reliably_gradable  # the model reads it as any picture
+    assert not any(PHANTOM_WORDS in w for w in predictor.predict_file(plain, gradcam=False).warnings)
+    markdown, _, _, _, details = _grade_single_now(predictor, AppSettings(gradcam=False), str(marked), None,
+                                                   "phantom.png")
+    assert f"- {doubt}" in markdown and doubt in details["warnings"]
+    summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(marked), str(plain)])
+    notes = {r["case"]: r["notes"] for r in _rows(notes_path)}
+    assert doubt in notes["phantom.png"] and PHANTOM_WORDS not in notes["scan.png"]
+    assert "(1 synthetic phantom image)" in summary, summary
+    # a model trained on phantoms: the demonstration's own kind of image, a plain note
+    trained = Predictor(_phantom_bundle(tmp_path), gradcam=False)
+    note = phantom_image_warning(trained_on_phantoms=True)
+    pred = trained.predict_file(marked, gradcam=False)
+    assert note in pred.warnings and doubt not in pred.warnings
+    markdown, *_ = _grade_single_now(trained, AppSettings(gradcam=False), str(marked), None, "phantom.png")
+    assert f"Note: {note}" in markdown and "(⚠ see above)" not in markdown
+
+
 # --------------------------------------------------------------------------------------
 # Wording next to the grade, and a file of another type on the single-image tab
 

@@ -34,6 +34,7 @@ from drac_ssl.grading.image_notes import (
     file_finding,
     grey_for_colour_model,
     is_plain_note,
+    phantom_image_warning,
     unreliable_reasons,
 )
 from drac_ssl.grading.ood import InputProfile
@@ -102,6 +103,8 @@ CASES: list[tuple[str, Callable[[], str], list[str], str | None]] = [
      [], "preprocessing finding"),
     ("a finding in the file that is not a plain note",
      lambda: file_finding("something this app has not decided is plain"), [], "finding in the file"),
+    ("a phantom-marked upload, to a model not trained on phantoms",
+     lambda: phantom_image_warning(trained_on_phantoms=False), [], "synthetic phantom image"),
 ]
 
 
@@ -129,7 +132,8 @@ def test_plain_notes_are_neither_doubts_nor_reasons() -> None:
     size; a grey picture saved as RGB read by a grey model) make no reason."""
     smaller = _as_page_says((100, 100), upload=[too_small_warning(100, 100)])[0]
     encoded = colour_for_grey_model("RGB image (channels identical: read as grey)", octa=True)
-    for note in (smaller, encoded):
+    phantom = phantom_image_warning(trained_on_phantoms=True)  # the demonstration's own kind
+    for note in (smaller, encoded, phantom):
         assert is_plain_note(note) and unreliable_reasons([note]) == [], note
 
 

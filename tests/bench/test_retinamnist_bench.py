@@ -169,3 +169,18 @@ def test_the_floor_keeps_its_out_of_fold_probabilities_and_scores_them_once(tmp_
     assert lines[0] == "id,grade,fold,P0,P1,P2,pred" and len(lines) == 101
     first = lines[1].split(",")
     assert first[:3] == ["i0", "0", "0"] and int(first[-1]) == int(fit.probs[0].argmax())
+    # as written (review F5): each row's decimals sum to exactly 1, and the AUCs recomputed from
+    # the CSV are the reported ones (the floor was scored on unrounded values, rows rounded apart)
+    from decimal import Decimal
+
+    from sklearn.metrics import roc_auc_score
+
+    rows = [line.split(",") for line in lines[1:]]
+    assert all(sum(Decimal(p) for p in row[3:6]) == 1 for row in rows), [
+        row for row in rows if sum(Decimal(p) for p in row[3:6]) != 1][:3]
+    written = np.array([[float(p) for p in row[3:6]] for row in rows])
+    np.testing.assert_array_equal(written, fit.probs)
+    reported = pixel_floor(images, grades, folds, n_boot=20, fitted=fit)
+    assert roc_auc_score(grades, written, multi_class="ovo", average="macro") == reported["auc_ovo"]
+    assert roc_auc_score(grades, written, multi_class="ovr", average="macro") == reported["auc_ovr"]
+    assert [int(row[-1]) for row in rows] == written.argmax(axis=1).tolist()

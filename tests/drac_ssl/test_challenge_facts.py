@@ -32,27 +32,56 @@ def test_the_leaderboard_and_the_test_set_size_are_docs_dracs() -> None:
     assert leaderboard_qwks() == "0.8910 / 0.8902 / 0.8761"
 
 
+def _data(kind: str | None, layout: str | None = "drac", **more: object) -> dict:
+    """A run's data provenance as leaderboard_words reads it (data_provenance's keys)."""
+    return {"kind": kind, "layout": layout, "modality": "octa", "n_train": 611, **more}
+
+
 def test_leaderboard_words_follow_the_data_and_the_trial() -> None:
-    full = leaderboard_words("drac", DRAC, trial=False, n_train=611)
+    full = leaderboard_words(_data("drac"), DRAC, trial=False)
     assert full.startswith("Against the DRAC 2022 leaderboard: the challenge ranked Task 3 entries by "
                            "QWK on its hidden test set of 386 images")
     assert "top three scored 0.8910 / 0.8902 / 0.8761" in full
     assert "on the 611 training images, is not a leaderboard score" in full
-    assert "ensembles" in full and "test-time augmentation" in full and "pseudo-labels" in full
+    assert "ensembles" in full and "pseudo-labelled the test images" in full
     assert "export/submission.csv" in full
-    for kind, trial in (("phantom", False), ("phantom", True), ("drac", True)):
-        said = leaderboard_words(kind, DRAC, trial=trial, n_train=611)
+    for data, trial in ((_data("phantom"), False), (_data("phantom"), True), (_data("drac"), True),
+                        (_data("drac", phantom_mixed={"marked": 1, "images": 611}), False)):
+        said = leaderboard_words(data, DRAC, trial=trial)
         assert said.startswith("Against the DRAC 2022 leaderboard: not comparable."), said
         assert "0.8910" not in said  # no number to set the run's figure against
-    assert "phantom" in leaderboard_words("phantom", DRAC, trial=True)
-    assert "trial run" in leaderboard_words("drac", DRAC, trial=True)
-    # not DRAC's data: nothing (a RetinaMNIST or APTOS run had no part in the challenge)
-    for kind, names in (("medmnist", ICDR), ("aptos", ICDR), ("plain", DRAC), ("drac", ICDR),
-                        ("unknown", DRAC), (None, DRAC)):
-        assert leaderboard_words(kind, names, trial=False, n_train=611) == ""
+    assert "phantom" in leaderboard_words(_data("phantom"), DRAC, trial=True)
+    assert "trial run" in leaderboard_words(_data("drac"), DRAC, trial=True)
+    assert "1 of its 611 images are the package's synthetic phantoms" in leaderboard_words(
+        _data("drac", phantom_mixed={"marked": 1, "images": 611}), DRAC, trial=False)
+    # not DRAC's data: nothing (a RetinaMNIST or APTOS run had no part in the challenge), nor the
+    # phantom set's images copied into a plain folder or graded as fundus photographs
+    for data, names in ((_data("medmnist", "medmnist"), ICDR), (_data("aptos", "aptos"), ICDR),
+                        (_data("plain", "plain"), DRAC), (_data("drac"), ICDR),
+                        (_data("unknown", None), DRAC), (_data(None, None), DRAC),
+                        (_data("phantom", "plain"), DRAC), (_data("phantom", "aptos"), DRAC),
+                        ({**_data("phantom"), "modality": "fundus"}, DRAC)):
+        assert leaderboard_words(data, names, trial=False) == "", data
 
 
-def _run(root: Path, layout: str, names: list[str], phantom: bool = False) -> Path:
+def test_the_leaderboard_words_say_what_docs_drac_md_says_of_the_entries() -> None:
+    """docs/drac.md's recipes: flip TTA for the winner only, "flips/rotations" for all three
+    (not said to be at test time), inputs of 512 to 1024 px; a run's own inputs are called
+    smaller only when they are (review F6)."""
+    page = " ".join((REPO / "docs" / "drac.md").read_text(encoding="utf-8").split())
+    assert "5-fold ensembles and flips/rotations" in page and "flip TTA" in page
+    assert page.count("TTA") == 1  # the winner's alone
+    full = leaderboard_words(_data("drac"), DRAC, trial=False, image_size=224)
+    assert "5-fold ensembles and flips/rotations (the winner flip test-time augmentation as well)" in full
+    assert "5-fold ensembles and test-time augmentation" not in full
+    assert "larger inputs (512 to 1024 px; this run's 224 px)" in full
+    for side in (512, 1024):  # as large as theirs: no "larger"
+        said = leaderboard_words(_data("drac"), DRAC, trial=False, image_size=side)
+        assert "larger" not in said and "512 to 1024 px" not in said
+    assert "used inputs of 512 to 1024 px, " in leaderboard_words(_data("drac"), DRAC, trial=False)
+
+
+def _run(root: Path, layout: str, names: list[str], phantom: bool = False, modality: str = "") -> Path:
     """A finished run folder as the report reads it: the ingest's summary and manifest (six
     training images of ``names``' first three grades), a fine-tuning comparison of one variant."""
     run, images = root / "run", root / "images"
@@ -67,7 +96,7 @@ def _run(root: Path, layout: str, names: list[str], phantom: bool = False) -> Pa
     (run / "data" / "ingest_summary.json").write_text(json.dumps(
         {"root": str(images), "layout": layout, "created_utc": "2026-12-01T00:00:00",
          "grades": {"names": names, "k": len(names), "source": "layout"},
-         "modality": {"value": "octa" if layout == "drac" else "fundus", "setting": "auto"}}))
+         "modality": {"value": modality or ("octa" if layout == "drac" else "fundus"), "setting": "auto"}}))
     (run / "finetune").mkdir()
     row = {"variant": "vicreg", "n": 6, "qwk": 0.6, "qwk_ci_low": 0.3, "qwk_ci_high": 0.8, "auc": 0.7,
            "auc_ovr": 0.7, "accuracy": 0.5, "macro_f1": 0.4, "qwk_fold_mean": 0.6, "qwk_fold_std": 0.1,
@@ -85,7 +114,7 @@ def _finetune_section(report: Path) -> str:
 
 def test_report_md_says_what_the_out_of_fold_qwk_is_against_the_leaderboard(tmp_path: Path) -> None:
     section = _finetune_section(write_report(_run(tmp_path / "drac", "drac", DRAC)))
-    assert leaderboard_words("drac", DRAC, trial=False, n_train=6) in section
+    assert leaderboard_words(_data("drac", n_train=6), DRAC, trial=False) in section
     assert "on the 6 training images, is not a leaderboard score" in section
     # the phantom set, in DRAC's layout: not comparable
     section = _finetune_section(write_report(_run(tmp_path / "phantom", "drac", DRAC, phantom=True)))
@@ -119,7 +148,7 @@ def test_the_model_card_says_it_too(demo_meta: dict) -> None:
             "trial_run": {"trial": False}}
     card = _model_card(drac)
     performance = card.split("## Cross-validated performance", 1)[1].split("\n## ", 1)[0]
-    assert leaderboard_words("drac", DRAC, trial=False, n_train=611) in performance
+    assert leaderboard_words(_data("drac"), DRAC, trial=False, image_size=demo_meta["input"]["size"]) in performance
     trial = {**drac, "trial_run": {"trial": True, "why": "the pretraining was cut short"}}
     assert "Against the DRAC 2022 leaderboard: not comparable. A trial run" in _model_card(trial)
     phantom = {**drac, "data": {**drac["data"], "kind": "phantom"}}
@@ -157,3 +186,27 @@ def test_a_drac_participant_finds_the_steps_from_the_download_to_a_submission() 
     assert args.images.endswith(f"/{TEST_ROOT_DIR}/{TASK_DIR}/{IMAGES_DIR}/{TEST_DIR}")
     assert f"OK: {DRAC_TEST_IMAGES}" in " ".join(steps.split())
     assert "is not a leaderboard score" in " ".join(steps.split())
+
+
+def test_a_plain_grey_folder_gets_no_leaderboard_paragraph_in_the_report_nor_the_card(
+        tmp_path: Path, demo_meta: dict) -> None:
+    """One rule (drac_ssl.challenge.drac_scale) for report.md and the model card (review F4):
+    the card took any phantom run on DRAC's grade names, the report only DRAC's layout. A plain
+    folder of grey images (DRAC's grade names by default), of real or phantom images, gets
+    neither paragraph; the DRAC layout's phantoms get both."""
+    from drac_ssl.grading.bundle import _model_card, data_provenance
+
+    for name, phantom in (("real", False), ("phantom", True)):
+        run = _run(tmp_path / name, "plain", DRAC, phantom=phantom, modality="octa")
+        prov = data_provenance(run / "data")
+        assert prov["kind"] == ("phantom" if phantom else "plain") and prov["modality"] == "octa"
+        assert "leaderboard" not in write_report(run).read_text(encoding="utf-8").lower()
+        card = _model_card({**demo_meta, "data": prov, "trial_run": {"trial": False}})
+        assert "leaderboard" not in card.lower()
+        assert "a small single-challenge data set" not in card
+    run = _run(tmp_path / "drac", "drac", DRAC, phantom=True)
+    prov = data_provenance(run / "data")
+    card = _model_card({**demo_meta, "data": prov, "trial_run": {"trial": False}})
+    said = leaderboard_words(prov, DRAC, trial=False)
+    assert said.startswith("Against the DRAC 2022 leaderboard: not comparable. These images are the")
+    assert said in card and said in _finetune_section(write_report(run))

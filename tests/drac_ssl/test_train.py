@@ -139,6 +139,14 @@ def test_a_finished_run_says_the_next_step_with_the_commands_to_type(reduced_run
                                f"out-of-fold QWK {figure_text(metrics['qwk'])} (95% CI "
                                f"{format_ci(*metrics['qwk_ci95'], metrics.get('qwk_ci95_note'))}), "
                                f"macro AUC {figure_text(metrics['auc'])} (one-vs-one), 15 images"), headline
+    # what its figure is not: phantom images, and a trial run (its epochs typed far below the file's)
+    assert headline.startswith(f"[train] result: {variant_title(summary['selected'])} (selected for export): "
+                               f"out-of-fold QWK {figure_text(metrics['qwk'])} (95% CI "
+                               f"{format_ci(*metrics['qwk_ci95'], metrics.get('qwk_ci95_note'))}), "
+                               f"macro AUC {figure_text(metrics['auc'])} (one-vs-one), 15 images. On phantom "
+                               "images: the figures measure the pipeline on synthetic images"), headline
+    assert ". A trial run: the pretraining was cut short" in headline, headline
+    assert "the fine-tuning was given 1 of the 8 epochs" in headline, headline
     assert console[at + 2:at + 6] == [
         '[train] next: read runs/reduced/report.md first (its "Read this first" says what to know '
         'before using the model)',
@@ -167,6 +175,101 @@ def test_the_result_line_gives_the_stored_figures_in_the_reports_words(tmp_path:
         "result: scratch (random init) (selected for export): out-of-fold QWK 0.000 (95% CI not "
         "meaningful: every image was given one grade (0 Normal), so every resample gives 0.000), "
         "macro AUC n/a (one-vs-one), 611 images")
+
+
+DRAC_GRADES = ["Normal", "NPDR", "PDR"]
+ICDR_GRADES = ["No DR", "Mild", "Moderate", "Severe", "Proliferative"]
+FIGURES = {"n": 6, "qwk": 0.6, "qwk_ci95": [0.3, 0.8], "auc": 0.7, "auc_ovr": 0.72,
+           "auc_ovr_ci95": [0.6, 0.85], "accuracy": 0.5, "class_names": DRAC_GRADES}
+
+
+def _headline_run(root: Path, layout: str = "drac", names: Sequence[str] = tuple(DRAC_GRADES),
+                  phantom: bool = False, marked: int = 0, modality: str = "octa",
+                  selected: str = "vicreg", decision: str = "thresholds") -> Path:
+    """A finished run folder as result_line reads it: the ingest's summary and manifest (six
+    training images), the fine-tuning's summary.json and the selected variant's metrics.json."""
+    run, images = root / "run", root / "images"
+    (run / "data").mkdir(parents=True)
+    images.mkdir()
+    if phantom:
+        (images / "phantom.json").write_text("{}")  # data_prep.phantom's set
+    with open(run / "data" / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(
+            [["id", "path", "grade", "split", "fold", "patient"],
+             *[[f"{i:03d}.png", f"{i:03d}.png", i % 3, "train", i % 2, ""] for i in range(6)]])
+    (run / "data" / "ingest_summary.json").write_text(json.dumps(
+        {"root": str(images), "layout": layout, "phantom_marked": marked,
+         "grades": {"names": list(names), "k": len(names), "source": "layout"},
+         "modality": {"value": modality, "setting": "auto"}}))
+    (run / "finetune" / selected).mkdir(parents=True)
+    (run / "finetune" / "summary.json").write_text(json.dumps({"selected": selected, "decision": decision}))
+    (run / "finetune" / selected / "metrics.json").write_text(json.dumps(
+        {**FIGURES, "class_names": list(names), "decision": decision}))
+    return run
+
+
+def test_the_result_line_says_what_its_figure_is_not(tmp_path: Path) -> None:
+    """Review F1: the headline gave the out-of-fold QWK with no caveat. DRAC's kind of data (the
+    report's leaderboard rule, drac_ssl.challenge.drac_scale) is not a leaderboard score, a
+    phantom run measures the pipeline on synthetic images, phantoms mixed in are said, a trial
+    run says it is one; other data sets get none of it."""
+    figures = ("out-of-fold QWK 0.600 (95% CI 0.300..0.800), macro AUC 0.700 (one-vs-one), 6 images")
+    not_leaderboard = " (not a leaderboard score: report.md says why)"
+    synthetic = ". On phantom images: the figures measure the pipeline on synthetic images"
+    real = train.result_line(_headline_run(tmp_path / "drac"))
+    assert real == f"result: VICReg (selected for export): {figures}{not_leaderboard}"
+    phantom = train.result_line(_headline_run(tmp_path / "phantom", phantom=True))
+    assert phantom.startswith(f"result: VICReg (selected for export): {figures}{synthetic}"), phantom
+    assert "leaderboard" not in phantom
+    mixed = train.result_line(_headline_run(tmp_path / "mixed", marked=2))
+    assert mixed == (f"result: VICReg (selected for export): {figures}{not_leaderboard}. 2 of 6 images "
+                     "are synthetic phantoms (drac_ssl's marker) mixed into DRAC data: the figures mix them")
+    # a trial run (its pretraining capped): the trial marker's words
+    run = _headline_run(tmp_path / "trial")
+    (run / "pretrain").mkdir()
+    (run / "pretrain" / "metadata.json").write_text(json.dumps({"training_data": "997 images of the ingest"}))
+    (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 3\n")
+    trial = train.result_line(run)
+    assert trial.startswith(f"result: VICReg (selected for export): {figures}{not_leaderboard}. A trial "
+                            "run: the pretraining was cut short (capped at 3 steps an epoch"), trial
+    assert trial.endswith("its figures check that the pipeline runs on this data, not how well it grades")
+    # not DRAC's kind of data: a fundus layout, a plain grey folder on DRAC's grade names
+    for name, layout, names, modality in (("aptos", "aptos", ICDR_GRADES, "fundus"),
+                                          ("plain", "plain", DRAC_GRADES, "octa")):
+        said = train.result_line(_headline_run(tmp_path / name, layout, names, modality=modality))
+        assert said == f"result: VICReg (selected for export): {figures}", said
+
+
+def test_the_result_line_names_the_variant_and_figures_as_the_report_does(tmp_path: Path) -> None:
+    """Review F2: under finetune.freeze=frozen scratch is a random frozen backbone under a
+    trained head (report.md's title), and under finetune.decision=argmax the headline gives the
+    figures that ranked the variants (accuracy, one-vs-rest AUC with its CI), not QWK + OvO AUC."""
+    run = _headline_run(tmp_path / "frozen", layout="aptos", names=ICDR_GRADES, modality="fundus",
+                        selected="scratch")
+    (run / "finetune" / "scratch" / "model.json").write_text(json.dumps({"freeze": "frozen"}))
+    assert train.result_line(run).startswith(
+        "result: scratch (random init, frozen: random features + trained head) (selected for export): ")
+    (run / "finetune" / "scratch" / "model.json").unlink()
+    (run / "config.yaml").write_text("finetune:\n  freeze: frozen\n")  # report.run_freeze's fallback
+    assert "(random init, frozen: random features + trained head)" in train.result_line(run)
+    argmax = train.result_line(_headline_run(tmp_path / "argmax", layout="medmnist", names=ICDR_GRADES,
+                                             modality="fundus", decision="argmax"))
+    assert argmax == ("result: VICReg (selected for export): out-of-fold accuracy 0.500, macro AUC "
+                      "0.720 (one-vs-rest; 95% CI 0.600..0.850), 6 images")
+
+
+def test_the_next_step_says_phantoms_mixed_into_the_data(tmp_path: Path) -> None:
+    """A model trained on data with phantom PNGs copied among them (review F3) is not said to be
+    a phantom demonstration, nor left to read as one of clean real data."""
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "metadata.json").write_text(json.dumps(
+        {"data": {"kind": "aptos", "layout": "aptos", "phantom_marked": 1,
+                  "phantom_mixed": {"marked": 1, "images": 40}}}))
+    lines = train.next_step_lines(tmp_path)
+    assert lines[-1] == ("  note: 1 of 40 images are synthetic phantoms (drac_ssl's marker) mixed into "
+                         "APTOS data: the figures mix them; take them out of the data and train again "
+                         "for a model of the real images alone")
+    assert not any("trained on phantom UW-OCTA images" in line for line in lines)
 
 
 def test_rerun_skips_finished_stages(reduced_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
