@@ -23,7 +23,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from drac_ssl.challenge import DRAC_TEST_IMAGES  # stdlib only
+from drac_ssl.exit_codes import CHECK_EXIT_CODES, EXPORT_EXIT_CODES  # stdlib only; re-exported
 from drac_ssl.starting import (  # re-exported: stdlib only, for the app and data_prep too
     ascii_int,
     command_name,
@@ -35,29 +35,6 @@ __all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "SCORE_ONL
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
            "train_parser"]
 
-CHECK_EXIT_CODES = ("0 the file passes every check made (without the test images, --images DIR, "
-                    "or a run's test cases, the export's --manifest RUN, only its format: the OK "
-                    "line then says completeness was not checked, and a file of DRAC's 3 grades "
-                    f"whose row count is not the {DRAC_TEST_IMAGES} of DRAC's test set gets a warning); 1 it has "
-                    "problems (each printed as FILE:LINE: what -> fix); 2 the command itself is "
-                    "wrong (a bad option, an --images that is no folder of images) or its result "
-                    "cannot be written")
-"""The exit codes of a submission check, ``python -m drac_ssl.submission --check`` and
-``python -m drac_ssl.export --check``, as their ``--help`` says them."""
-
-EXPORT_EXIT_CODES = (
-    "Exit codes. Grading (RUN --images DIR --out CSV, RUN --variant NAME): 0 written; 1 the "
-    "written submission fails its check (kept as CSV.failed); 2 bad input (a missing run or "
-    "bundle, an unreadable image, a file name that cannot be a case, images only in sub-folders, "
-    "bad options, a file it cannot write); 3 written with "
-    "--skip-unreadable, some files skipped (not a complete submission); 4 written, some image "
-    "not reliably gradable (<stem>_notes.csv beside it says why); 5 nothing to grade: DIR holds "
-    "no image (empty, or only files holding no image, empty sub-folders, hidden files), nothing "
-    "written, an earlier CSV left as it was (a night without images, not a wrong command). "
-    f"--check: {CHECK_EXIT_CODES}. --score: 0 "
-    "scored; 1 the submission fails its check; 2 anything else that stops the scoring.")
-"""The exit codes of ``python -m drac_ssl.export`` (:mod:`drac_ssl.export`'s docstring), as
-its ``--help`` says them."""
 
 DEFAULT_N_BOOT = 1000
 """Resamples of a difference recomputed by ``python -m drac_ssl.compare`` without ``--n-boot``

@@ -43,8 +43,8 @@ import numpy as np
 from data_prep.labels import workbook_fix, workbook_words
 from drac_ssl import PROB_COLUMNS
 from drac_ssl.challenge import DRAC_TEST_IMAGES
-from drac_ssl.commands import CHECK_EXIT_CODES
 from drac_ssl.console import print_lines
+from drac_ssl.exit_codes import CHECK_EXIT_CODES
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
@@ -1478,7 +1478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Prints each problem (or ``OK: N cases``; without ``--images`` the line says that
     completeness was not checked) and returns the exit code of
-    :func:`report_check` (:data:`drac_ssl.commands.CHECK_EXIT_CODES`, in ``--help``): 0 when there is none, 1 when there are problems, 2 when stdout
+    :func:`report_check` (:data:`drac_ssl.exit_codes.CHECK_EXIT_CODES`, in ``--help``): 0 when there is none, 1 when there are problems, 2 when stdout
     cannot be written (``> /dev/full``: one ``error:`` line on stderr instead) or ``--images``
     is no folder of images (:func:`images_option_problem`: an ``error:`` line). A usage error
     (a missing ``--check``, ``--grades`` not an integer) exits 2 through argparse's

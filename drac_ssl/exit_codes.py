@@ -1,0 +1,37 @@
+"""The exit codes of the submission check and the export, as their ``--help`` says them.
+
+Stdlib only and importing nothing of the package but :mod:`drac_ssl.challenge` (itself stdlib
+only), so that :mod:`drac_ssl.submission`, which the app imports, can name them without
+reaching :mod:`drac_ssl.commands` (whose ``train_command`` imports the training code; see
+``tests/drac_ssl/test_package_layering.py``). :mod:`drac_ssl.commands` re-exports both.
+"""
+
+from __future__ import annotations
+
+from drac_ssl.challenge import DRAC_TEST_IMAGES
+
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES"]
+
+CHECK_EXIT_CODES = ("0 the file passes every check made (without the test images, --images DIR, "
+                    "or a run's test cases, the export's --manifest RUN, only its format: the OK "
+                    "line then says completeness was not checked, and a file of DRAC's 3 grades "
+                    f"whose row count is not the {DRAC_TEST_IMAGES} of DRAC's test set gets a warning); 1 it has "
+                    "problems (each printed as FILE:LINE: what -> fix); 2 the command itself is "
+                    "wrong (a bad option, an --images that is no folder of images) or its result "
+                    "cannot be written")
+"""The exit codes of a submission check, ``python -m drac_ssl.submission --check`` and
+``python -m drac_ssl.export --check``, as their ``--help`` says them."""
+
+EXPORT_EXIT_CODES = (
+    "Exit codes. Grading (RUN --images DIR --out CSV, RUN --variant NAME): 0 written; 1 the "
+    "written submission fails its check (kept as CSV.failed); 2 bad input (a missing run or "
+    "bundle, an unreadable image, a file name that cannot be a case, images only in sub-folders, "
+    "bad options, a file it cannot write); 3 written with "
+    "--skip-unreadable, some files skipped (not a complete submission); 4 written, some image "
+    "not reliably gradable (<stem>_notes.csv beside it says why); 5 nothing to grade: DIR holds "
+    "no image (empty, or only files holding no image, empty sub-folders, hidden files), nothing "
+    "written, an earlier CSV left as it was (a night without images, not a wrong command). "
+    f"--check: {CHECK_EXIT_CODES}. --score: 0 "
+    "scored; 1 the submission fails its check; 2 anything else that stops the scoring.")
+"""The exit codes of ``python -m drac_ssl.export`` (:mod:`drac_ssl.export`'s docstring), as
+its ``--help`` says them."""
