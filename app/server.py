@@ -64,7 +64,7 @@ from app.inputs import (
 )
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor, borderline_grades, borderline_words
-from drac_ssl.figures import figure_text, format_ci
+from drac_ssl.figures import ci_words, figure_text, format_ci, screening_figures_words
 from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, SCOPE_WORDS
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
     DOUBT_KINDS,
@@ -562,8 +562,9 @@ def _decision_words(probs: Any, grade: int, predictor: Predictor,
     """:func:`drac_ssl.grading.image_notes.decision_words` of one graded image (``probs``
     ``(K,)``, the ``grade`` shown) under ``predictor``'s decision; ``names``: the grade names
     as printed (default: as they are, for the batch's notes)."""
-    return decision_words(probs, int(grade), names or predictor.class_names,
-                          predictor.bundle.calibration.decision, predictor.regression)
+    cal = predictor.bundle.calibration
+    return decision_words(probs, int(grade), names or predictor.class_names, cal.decision,
+                          predictor.regression, getattr(cal, "thresholds", ()))
 
 
 def decision_rule(predictor: Predictor) -> str:
@@ -589,22 +590,53 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     cross-validation reported referable DR), with what that figure did out of fold; [] else.
     When it carries no information (:attr:`app.predict.Predictor.referable_informative`: a
     model no better than chance whose referable AUC shows nothing either), the figure is left
-    out and the line says why."""
+    out and the line says why. Two grades (the cut is grade 1, the grade itself): P(grade 1)
+    against the bundle's referral threshold (the rule the grade shown follows), then the
+    out-of-fold AUC and the sensitivity and specificity at the cross-fitted thresholds, with
+    their 95% CIs where the bundle records them."""
     if pred.referable is None:
         return []
     r = int(pred.referable["from_grade"])
     cv = (predictor.metadata.get("cv_metrics") or {}).get("referable") or {}
     num = figure_text
+    two = len(predictor.class_names) == 2
+    what = (f"P(referable: grade 1, {md_words(predictor.class_names[1])})" if two else
+            f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse)")
     if not pred.referable.get("informative", True):
         why = pred.referable.get("reason") or predictor.referable_reason
-        return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse): not "
-                    f"shown. {md_words(why)}."]
+        return ["", f"{what}: not shown. {md_words(why)}."]
+    if two:
+        return ["", f"{what} **{pred.referable['probability']:.3f}**{_referral_rule(pred, predictor)} "
+                    f"(out of fold: AUC {figure_text(cv.get('auc'))}{ci_words(cv.get('auc_ci95'))} of "
+                    f"this probability; at the cross-fitted thresholds "
+                    f"{screening_figures_words(cv)}). Research software: not a referral decision. "
+                    f"{REFERABLE_SCOPE_WORDS}"]
     return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse) "
                 f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
                 f"{num(cv.get('specificity'))}). Research software: not a referral decision. "
                 f"{REFERABLE_SCOPE_WORDS}"]
+
+
+def _referral_rule(pred: Prediction, predictor: Predictor) -> str:
+    """A two-grade bundle's P(grade 1) against the rule that gave the grade shown, after the
+    figure: ``, below the referral threshold 0.512, so grade 0`` / ``, at or above ...``
+    (a classification head cut at its one threshold), ``, above 0.5 (the more probable grade)``
+    (``argmax``); "" for a regression head (its threshold cuts its score, not this
+    probability). 3 decimals, more where the figure and the threshold would print equal."""
+    p, grade = float(pred.referable["probability"]), int(pred.grade)
+    cal = predictor.bundle.calibration
+    if cal.decision == "argmax":
+        return f", {'above' if grade == 1 else 'at or below'} 0.5 (the more probable grade is given)"
+    if predictor.regression or len(cal.thresholds) != 1:
+        return ""
+    t = float(cal.thresholds[0])
+    digits = 3
+    while digits < 6 and f"{p:.{digits}f}" == f"{t:.{digits}f}":
+        digits += 1  # 0.5118 against 0.512: not "0.512, below the threshold 0.512"
+    side = "at or above" if grade == 1 else "below"
+    return f", {side} the referral threshold {t:.{digits}f}, so grade {grade}"
 
 
 def _data_words(meta: dict[str, Any]) -> str:

@@ -448,9 +448,10 @@ class FinetuneConfig:
     # Referable DR, the binary screening figure reported beside the grades (Gulshan et al.,
     # JAMA 2016; Krause et al., Ophthalmology 2018; ICO guidelines): grade >= r against below.
     # auto: r = 2 (moderate NPDR or worse) on the ICDR scale (data.grades=[icdr]), off on any
-    # other scale (DRAC's Normal/NPDR/PDR has no standard cut: set 1 for "any DR", 2 for PDR);
-    # an integer r in 1..K-1; off. Two grades are read as a screening decision already. Only
-    # what is reported changes (metrics.json, report.md, the model card), never a fold's training.
+    # other scale (DRAC's Normal/NPDR/PDR has no standard cut: set 1 for "any DR", 2 for PDR)
+    # but two grades, where it is 1 (grade 1 referable); an integer r in 1..K-1; off. Only what
+    # is reported changes (metrics.json, report.md, the model card, the export's _referable.csv,
+    # the app), never a fold's training.
     referable_from: str = "auto"
 
 
@@ -2207,7 +2208,8 @@ def _referable_setting(value: str) -> int | str:
         raise ConfigError(
             f"config: finetune.referable_from={value!r} is not auto, off or a grade 1..K-1 (the "
             f"lowest referable grade: referable = grade >= it).\n"
-            f"  fix: finetune.referable_from=auto (the default: 2 on the ICDR scale, else off), or "
+            f"  fix: finetune.referable_from=auto (the default: 2 on the ICDR scale, 1 with two "
+            f"grades, else off), or "
             f"e.g. finetune.referable_from=2")
     return cut
 
@@ -2217,8 +2219,11 @@ def referable_cut(value: str, names: Sequence[str]) -> int | None:
     the data's scale ``names`` (grades ``0 .. K-1``), or None for no referable figures.
 
     ``auto``: 2 on the ICDR scale (:data:`GRADE_SCALES` ``icdr``: referable DR = moderate
-    NPDR or worse), None on any other; ``off``: None; an integer: itself. With K = 2 grades
-    the grading is the screening decision already (reported as such): None.
+    NPDR or worse), 1 on any two-grade scale (grade 1 is the referable one), None on any
+    other; ``off``: None; an integer: itself. With K = 2 grades the cut is grade 1 (``auto`` or
+    ``1``), so a two-grade run gets the referable figures a cut gives on more grades (the AUC
+    of P(referable) with its CI and operating points, the CIs of sensitivity and specificity,
+    the export's ``_referable.csv``, the app's line); before, it silently got none.
 
     Raises:
         ConfigError: a value that is not auto, off or an integer, or an integer outside
@@ -2230,7 +2235,7 @@ def referable_cut(value: str, names: Sequence[str]) -> int | None:
     if setting == "off":
         return None
     if setting == "auto":
-        return 2 if tuple(names) == GRADE_SCALES["icdr"] else None
+        return 2 if tuple(names) == GRADE_SCALES["icdr"] else 1 if k == 2 else None
     if not 1 <= int(setting) <= k - 1:
         scale = next((f"{key} scale" for key, v in GRADE_SCALES.items() if tuple(names) == v),
                      f"{k}-grade scale")
@@ -2239,7 +2244,7 @@ def referable_cut(value: str, names: Sequence[str]) -> int | None:
             f"config: finetune.referable_from={setting} is outside 1..{k - 1} on the data's {scale} "
             f"({listed}): referable = grade >= it, so it must leave some grade on each side.\n"
             f"  fix: finetune.referable_from={min(2, k - 1)}, or finetune.referable_from=off")
-    return None if k == 2 else int(setting)
+    return int(setting)
 
 
 def grades_problem(grades: Sequence[str]) -> tuple[str, str]:

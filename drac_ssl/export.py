@@ -352,11 +352,13 @@ def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | No
 def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list[str]:
     """Per graded image (``probs`` ``(n, K)``, ``classes`` ``(n,)``), why its class is not the
     single most likely grade, the app's sentence
-    (:func:`drac_ssl.grading.image_notes.decision_words` under the bundle's decision and head),
-    "" where it is: the notes file's ``grade_note`` column."""
+    (:func:`drac_ssl.grading.image_notes.decision_words` under the bundle's decision, head and
+    thresholds: with two grades P(grade 1) against the referral threshold), "" where it is: the
+    notes file's ``grade_note`` column."""
     names = list(bundle.metadata.get("class_names") or []) or list(bundle.grade_names)
     regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
-    return [decision_words(p, int(c), names, bundle.calibration.decision, regression)
+    thresholds = bundle.calibration.thresholds
+    return [decision_words(p, int(c), names, bundle.calibration.decision, regression, thresholds)
             for p, c in zip(probs, classes, strict=True)]
 
 
@@ -733,8 +735,9 @@ def _write_checked(final: Path, write: Callable[[Path], Path],
 
 def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | None, str]:
     """When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
-    ``referable``: ``finetune.referable_from``, auto = grade >= 2 on the ICDR scale; never on
-    DRAC's scale or two grades; a cut that is not an int in ``1 .. K-1``, ``True`` included, is
+    ``referable``: ``finetune.referable_from``, auto = grade >= 2 on the ICDR scale, grade 1
+    with two grades; never on DRAC's scale unless set; a cut that is not an int in ``1 .. K-1``,
+    ``True`` included, is
     none: :func:`drac_ssl.grading.bundle.referable_cut_of`, the app's rule too), write
     ``<submission stem>_referable.csv`` beside the submission
     (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``) and return

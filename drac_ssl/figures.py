@@ -32,10 +32,10 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["MISSING", "bound_digits", "chance_words", "constant_interval_reason", "figure_text",
+__all__ = ["MISSING", "bound_digits", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
-           "markdown_table", "signed_text"]
+           "markdown_table", "screening_figures_words", "signed_text"]
 
 MISSING = "n/a"
 """How a figure that is absent or not a finite number is written."""
@@ -204,3 +204,21 @@ def chance_words(figures: Mapping[str, Any], subject: str = "this model",
                 f"its grades do not yet agree with the true grades beyond chance. Do not read its "
                 f"grades as a grading; {remedy}")
     return f"{said}{auc_text}. Do not read its grades or probabilities as a grading; {remedy}"
+
+
+def ci_words(interval: Any) -> str:
+    """`` (95% CI 0.600..0.950)`` (:func:`format_ci`, a leading space) for a stored ``[low,
+    high]``, as JSON reads it back; "" when none is stored (None, nan, too short)."""
+    values = list(interval) if isinstance(interval, list | tuple) else []
+    shown = format_ci(*(values + [None, None])[:2])
+    return "" if shown == MISSING else f" (95% CI {shown})"
+
+
+def screening_figures_words(figures: dict[str, Any]) -> str:
+    """``'sensitivity 0.800 (95% CI 0.600..0.950), specificity 0.900 (95% CI ...)'`` from
+    :func:`drac_ssl.metrics.referable_report`'s figures (as returned or read back from JSON;
+    a bundle's ``cv_metrics.referable``); an interval only where ``sensitivity_ci95`` /
+    ``specificity_ci95`` hold one (runs made before they were stored, and ``n_boot = 0``, have
+    none)."""
+    return ", ".join(f"{name} {figure_text(figures.get(name))}{ci_words(figures.get(f'{name}_ci95'))}"
+                     for name in ("sensitivity", "specificity"))

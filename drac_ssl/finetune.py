@@ -68,9 +68,10 @@ values, so that scikit-learn on the file gives the figure reported), ``folds.csv
 patients, each with all its images, when the manifest names them (:func:`patient_groups`),
 of the image groups the folds kept whole when the ingest kept near twins together
 (``data.near_duplicate_mse``: its ``fold_group`` column), else of the images; ``ci_resamples``
-/ ``ci_units`` say which; with more than two grades
-and ``finetune.referable_from``, ``referable``: referable DR, grade >= r, of
-:func:`drac_ssl.metrics.referable_report`, its AUC's CI on the same resamples),
+/ ``ci_units`` say which; with ``finetune.referable_from`` (auto: grade >= 2 on the ICDR
+scale, grade 1 with two grades), ``referable``: referable DR, grade >= r, of
+:func:`drac_ssl.metrics.referable_report`, the CIs of its AUC, sensitivity and specificity on
+the same resamples),
 ``calibration.json``, ``model.json`` (architecture and head width, input format, weight
 files), ``fold{k}.safetensors`` (the head, and the backbone when it was trained; a frozen
 backbone is stored once as ``backbone.safetensors``) and ``fold{k}.json`` (ids, history, raw
@@ -155,7 +156,6 @@ from drac_ssl.metrics import (
     bootstrap_scores,
     default_thresholds,
     degenerate_ci_reason,
-    figure_text,
     format_ci,
     format_difference,
     format_signed_interval,
@@ -168,6 +168,7 @@ from drac_ssl.metrics import (
     quadratic_weighted_kappa,
     referable_report,
     referable_summary,
+    two_grade_summary,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
 from drac_ssl.oof import (  # re-exported: the stage's public names before they moved to a layer
@@ -389,8 +390,8 @@ class _Context:
     # twins joined, they resample images
     patients: list[str] | None = None
     # the lowest referable grade (finetune.referable_from on this scale, config.referable_cut):
-    # the referable-DR figures of each variant; None: not reported (and for two grades, whose
-    # grading is the screening decision already)
+    # the referable-DR figures of each variant (two grades: 1, the grading's own decision);
+    # None: not reported
     referable_from: int | None = None
     # the per-fold line has explained once what its "uncalibrated" validation kappa is, and
     # why it is 0 when the fold model gave every validation image one grade
@@ -1761,7 +1762,8 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "keep": ctx.ft.keep,
         **({"inner_fraction": ctx.ft.inner_fraction} if ctx.ft.keep == "inner" else {}),
         **(binary_screening(y, pred) if k == 2 else {}),  # two grades: a screening decision
-        # K > 2 with finetune.referable_from: grade >= r as the screening decision
+        # finetune.referable_from: grade >= r as the screening decision (two grades: r = 1, the
+        # same sensitivity and specificity as above, with their CIs, the AUC's and its operating points)
         **({"referable": referable} if referable is not None else {}),
         "label_fraction": ctx.ft.label_fraction,
         "label_fraction_in_effect": draw_fraction,
@@ -1840,12 +1842,12 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
           + f"), AUC OvO {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
-    if referable is not None:
-        print(f"[finetune] {variant}: referable DR: {referable_summary(_json_safe(referable))}")
     if ctx.num_grades == 2:  # a trial: two-grade runs printed no screening figure
-        print(f"[finetune] {variant}: two grades as a screening decision, at the submitted grades: "
-              f"sensitivity {figure_text(metrics.get('sensitivity'))} ({names[1]} found), "
-              f"specificity {figure_text(metrics.get('specificity'))} ({names[0]} cleared)")
+        # report.md's words: at the cross-fitted thresholds, each fold's listed, the deployed
+        # one apart; the referable AUC said once, as the AUC above
+        print(f"[finetune] {variant}: {two_grade_summary(_json_safe(metrics), names)}")
+    elif referable is not None:
+        print(f"[finetune] {variant}: referable DR: {referable_summary(_json_safe(referable))}")
     if one_grade:
         print(f"[finetune] {variant}: warning: {one_grade}; this variant learnt next to nothing "
               f"about grading")

@@ -56,6 +56,8 @@ from sklearn.metrics import (
 )
 
 from drac_ssl.figures import (
+    MISSING,
+    ci_words,
     constant_interval_reason,
     figure_text,
     finite_number,
@@ -63,6 +65,7 @@ from drac_ssl.figures import (
     format_difference,
     format_signed_interval,
     interval_width_zero,
+    screening_figures_words,
 )
 from drac_ssl.oof import resampling_kind
 from drac_ssl.scale import default_grade_names
@@ -104,7 +107,11 @@ __all__ = [
     "referable_report",
     "referable_summary",
     "referable_words",
+    "screening_figures_words",
+    "screening_sensitivity",
+    "screening_specificity",
     "softmax",
+    "two_grade_summary",
 ]
 
 
@@ -329,10 +336,27 @@ def binary_screening(y_true: Any, pred: Any) -> dict[str, float]:
     return {"sensitivity": recall(1), "specificity": recall(0)}
 
 
+def screening_sensitivity(y_true: Any, pred: Any) -> float:
+    """The sensitivity of a two-grade decision, :func:`binary_screening`'s (grades ``(n,)`` in
+    {0, 1}; nan without an image of grade 1): a metric for :func:`bootstrap_ci`, which scores
+    its resamples from counts."""
+    return binary_screening(y_true, pred)["sensitivity"]
+
+
+def screening_specificity(y_true: Any, pred: Any) -> float:
+    """The specificity of a two-grade decision, :func:`binary_screening`'s (grades ``(n,)`` in
+    {0, 1}; nan without an image of grade 0): a metric for :func:`bootstrap_ci`, which scores
+    its resamples from counts."""
+    return binary_screening(y_true, pred)["specificity"]
+
+
 def referable_words(from_grade: int, class_names: Sequence[str] | None = None) -> str:
     """The referable rule in words: ``'referable = grade >= 2 (Moderate or worse)'`` with the
-    scale's ``class_names`` (grade ``g`` -> name), ``'referable = grade >= 2'`` without."""
+    scale's ``class_names`` (grade ``g`` -> name), ``'referable = grade >= 2'`` without; on a
+    two-grade scale ``'referable = grade 1 (referable)'`` (there is no worse grade)."""
     r = int(from_grade)
+    if class_names is not None and len(class_names) == 2 and r == 1:
+        return f"referable = grade 1 ({class_names[1]})"
     if class_names is not None and 0 <= r < len(class_names):
         return f"referable = grade >= {r} ({class_names[r]} or worse)"
     return f"referable = grade >= {r}"
@@ -386,6 +410,9 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         path), so it equals scikit-learn's on each resample; ``sensitivity`` /
         ``specificity``: :func:`binary_screening` of ``pred >= r`` against ``y >= r``, at the
         submitted grades, not at an operating point tuned on ``P(referable)``;
+        ``sensitivity_ci95`` / ``specificity_ci95`` ``[low, high]``: their bootstrap intervals on
+        the same resamples as the AUC's (:func:`screening_sensitivity` /
+        :func:`screening_specificity`, scored from counts; nan, nan without ``n_boot``);
         ``sensitivity_at_specificity_90`` / ``specificity_at_sensitivity_90``: the operating
         points reviewers ask for, read off the ROC curve of ``P(referable)``
         (``sklearn.metrics.roc_curve``): the highest sensitivity among the cuts with
@@ -430,9 +457,17 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         ci = bootstrap_ci(truth, two, macro_ovr_auc, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups)
     else:
         ci = (float("nan"), float("nan"))
+    decided = (yp >= r).astype(np.int64)
+    # the decision's sensitivity and specificity with their intervals, each drawn from the same
+    # seed as the AUC's (the same resamples; a resample without a referable, or without a
+    # non-referable, image is left out of that figure's interval)
+    screening_ci = {f"{name}_ci95": ([float(v) for v in bootstrap_ci(
+        truth, decided, metric, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups)]
+        if n_boot > 0 else [float("nan"), float("nan")])
+        for name, metric in (("sensitivity", screening_sensitivity), ("specificity", screening_specificity))}
     return {"from_grade": r, "rule": rule, "n_referable": n_ref, "n_not": n_not,
             "auc": auc, "auc_note": note, "auc_ci95": [float(ci[0]), float(ci[1])],
-            **binary_screening(truth, (yp >= r).astype(np.int64)),
+            **binary_screening(truth, decided), **screening_ci,
             "sensitivity_at_specificity_90": sens90, "specificity_at_sensitivity_90": spec90}
 
 
@@ -461,8 +496,76 @@ def referable_summary(referable: dict[str, Any]) -> str:
     return (f"{referable.get('rule') or referable_words(int(referable.get('from_grade', 0)))}, "
             f"{referable.get('n_referable', '?')} referable and {referable.get('n_not', '?')} not: "
             f"AUC of P(referable) {auc_text}; at the submitted grades (not an operating point tuned "
-            f"on P(referable)) sensitivity {num(referable.get('sensitivity'))}, specificity "
-            f"{num(referable.get('specificity'))}{points}")
+            f"on P(referable)) {screening_figures_words(referable)}{points}")
+
+
+def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
+                      calibration: dict[str, Any] | None = None) -> str:
+    """The screening figures of a two-grade grading in one paragraph, the words report.md, the
+    fine-tuning's console, ``python -m drac_ssl.compare`` and the model card share.
+
+    ``cv``: a variant's ``metrics.json`` (or a bundle's ``cv_metrics``): ``decision``,
+    ``folds`` (each fold's ``thresholds_cross_fitted``), ``sensitivity`` / ``specificity``
+    and, for runs since two grades are a referable cut (``finetune.referable_from``: grade 1),
+    ``referable`` (:func:`referable_report`: the AUC with its CI, the CIs of sensitivity and
+    specificity, the operating points). ``names``: grades 0 and 1. ``calibration``: the
+    deployed calibration (``thresholds``, ``output``, ``decision``); default ``cv``'s own.
+
+    The figures are read where they were made: at the cross-fitted thresholds (and
+    temperatures), each fold's fitted without its images, listed per fold; the deployed
+    threshold, fitted on all out-of-fold outputs, is named apart, as the rule new images are
+    graded by, whose figures on ``oof.csv`` are not these (a researcher applied it to
+    ``oof.csv``'s P1 and got other figures than the report's). With two grades the AUC of
+    P(referable) = P1 is the one-vs-one and one-vs-rest AUC: said once, as such."""
+    cal = calibration if isinstance(calibration, dict) else cv.get("calibration")
+    cal = cal if isinstance(cal, dict) else {}
+    decision = cv.get("decision") or cal.get("decision") or "thresholds"
+    regression = cal.get("output", "classification") == "regression"
+    score = "the regression score" if regression else "P1"
+    referable = cv.get("referable") if isinstance(cv.get("referable"), dict) else None
+    figures = referable if referable is not None else cv
+    counts = (f": {referable.get('n_referable', '?')} images of grade 1 and {referable.get('n_not', '?')} "
+              f"of grade 0" if referable is not None else "")
+    head = f"Two grades, read as a screening decision (referable = grade 1, {names[1]}{counts})"
+    if decision == "thresholds":
+        cuts = [(f.get("fold"), (list(f.get("thresholds_cross_fitted") or []) + [None])[0])
+                for f in cv.get("folds") or [] if isinstance(f, dict)]
+        listed = ", ".join(f"fold {fold} {figure_text(t)}" for fold, t in cuts if finite_number(t) is not None)
+        how = ("" if regression else ", under that fold's temperature,")
+        rule = (f"out of fold, at cross-fitted thresholds (each fold's images are grade 1 when "
+                f"{score}{how} is at or above that fold's threshold, fitted without its images: "
+                + (listed or "per fold, not recorded") + ")")
+        deployed = (list(cal.get("thresholds") or []) + [None])[0]
+        column = "score" if regression else "P1"
+        after = (f" The deployed threshold, grade 1 when {score} >= {figure_text(deployed)}, was fitted "
+                 f"on all out-of-fold outputs: it grades new images, and applied to oof.csv's "
+                 f"{column} it gives other (in-sample) figures than these."
+                 if finite_number(deployed) is not None else "")
+    elif decision == "argmax":
+        rule, after = "out of fold, grade 1 when P1 > P0 (the more probable grade)", ""
+    else:
+        rule, after = f"out of fold, by `{decision}`", ""
+    text = (f"{head}, {rule}: sensitivity {figure_text(figures.get('sensitivity'))}"
+            + ci_words(figures.get("sensitivity_ci95"))
+            + f" (images of grade 1, {names[1]}, found), specificity {figure_text(figures.get('specificity'))}"
+            + ci_words(figures.get("specificity_ci95")) + f" (grade 0, {names[0]}, cleared).{after}")
+    if referable is None:  # a run made before two grades were a referable cut
+        return (text + " QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are "
+                       "the same ROC AUC of P1.")
+    auc = figure_text(referable.get("auc"))
+    if auc == MISSING:
+        note = referable.get("auc_note")
+        auc_text = f"n/a ({note})" if note else MISSING
+    else:
+        auc_text = auc + ci_words(referable.get("auc_ci95"))
+    points = ""
+    if finite_number(referable.get("sensitivity_at_specificity_90")) is not None:
+        points = (f"; on its ROC curve, with the cut chosen on these same images (optimistic): "
+                  f"sensitivity {figure_text(referable.get('sensitivity_at_specificity_90'))} at "
+                  f"specificity >= 0.90, specificity "
+                  f"{figure_text(referable.get('specificity_at_sensitivity_90'))} at sensitivity >= 0.90")
+    return (f"{text} AUC of P(referable) = P1 {auc_text}: with two grades this is the one-vs-one "
+            f"and the one-vs-rest AUC too, one number{points}. QWK is Cohen's kappa here.")
 
 
 def ovr_auc_per_grade(y_true: Any, probs: Any) -> list[float]:
@@ -817,6 +920,16 @@ def _counted_ovr_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np
     return np.mean(per_grade, axis=0)
 
 
+def _counted_recall(counts: np.ndarray, of: np.ndarray, hit: np.ndarray) -> np.ndarray:
+    """The recall of one grade in each resample ``(b,)`` from ``counts`` ``(b, n)``: the images
+    of that grade (``of`` ``(n,)`` bool) drawn with the right decision (``hit``) over those of
+    it drawn (:func:`screening_sensitivity`, :func:`screening_specificity`); nan for a resample
+    without an image of that grade, as scikit-learn's recall is undefined there."""
+    total = counts @ of.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, counts @ (of & hit).astype(np.float64) / total, np.nan)
+
+
 class CountedMetricWarning(RuntimeWarning):
     """A bootstrap's counted metric disagreed with scikit-learn on the whole sample, so its
     resamples were scored with scikit-learn instead (correct, slower): a bug to report."""
@@ -845,8 +958,9 @@ def _counted_agrees(counted: Callable[[np.ndarray], np.ndarray], n: int, referen
 def _counted_metric(metric: Callable[..., float], y_true: np.ndarray, y_pred: np.ndarray
                     ) -> tuple[Callable[[np.ndarray], np.ndarray], int] | None:
     """The counted form of ``metric`` on these data, for :func:`bootstrap_ci`: for
-    :func:`quadratic_weighted_kappa` (also as ``functools.partial(..., num_grades=k)``) and
-    :func:`macro_ovr_auc`; None for any other metric, or data the metric would refuse
+    :func:`quadratic_weighted_kappa` (also as ``functools.partial(..., num_grades=k)``),
+    :func:`macro_ovr_auc`, :func:`screening_sensitivity` and :func:`screening_specificity`;
+    None for any other metric, or data the metric would refuse
     (:func:`bootstrap_ci` has then already raised the metric's own ValueError on the whole
     sample, so this never hides an input error). With it, the widest array it
     builds per resample (``K * K``: :func:`_count_chunks`' ``width``)."""
@@ -866,6 +980,12 @@ def _counted_metric(metric: Callable[..., float], y_true: np.ndarray, y_pred: np
             if y.size == 0 or y.max() >= probs.shape[1]:
                 return None
             return functools.partial(_counted_ovr_auc, y=y, probs=probs), probs.shape[1]
+        if func in (screening_sensitivity, screening_specificity) and not keywords:
+            y, pred = _as_grades(y_true, "y_true"), _as_grades(y_pred, "y_pred")
+            if y.shape != pred.shape or y.size == 0 or max(int(y.max()), int(pred.max())) > 1:
+                return None
+            label = 1 if func is screening_sensitivity else 0
+            return functools.partial(_counted_recall, of=y == label, hit=pred == label), 1
     except (ValueError, TypeError):
         return None
     return None
@@ -915,8 +1035,8 @@ def bootstrap_ci(
     them as if they were gives too narrow an interval). None (the default): each image its
     own unit, the resamples of earlier versions to the last bit. QWK
     (:func:`quadratic_weighted_kappa`, also as ``functools.partial(..., num_grades=k)``) and
-    :func:`macro_ovr_auc` are scored for all resamples at once from how many times each image
-    was drawn (equal to scikit-learn's per-resample values within about 1e-15, checked on the
+    :func:`macro_ovr_auc`, :func:`screening_sensitivity` and :func:`screening_specificity` are
+    scored for all resamples at once from how many times each image was drawn (equal to scikit-learn's per-resample values within about 1e-15, checked on the
     whole sample at each call); any other metric is called on each resample.
     The interval is the percentile bootstrap (Efron & Tibshirani 1993, An Introduction to the
     Bootstrap, ch. 13): the ``alpha / 2`` and ``1 - alpha / 2`` percentiles of the resamples'

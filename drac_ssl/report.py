@@ -79,6 +79,7 @@ from drac_ssl.metrics import (
     referable_summary,
     stored_one_grade_note,
     temperature_at_bound,
+    two_grade_summary,
 )
 from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
 from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
@@ -732,27 +733,21 @@ def screening_line(metrics: dict[str, Any], names: Sequence[str]) -> str | None:
 
     ``metrics``: the variant's ``metrics.json``; ``names``: its grades 0..K-1. With K > 2 and
     a referable cut (``finetune.referable_from``; ``metrics["referable"]``):
-    ``Referable DR: <drac_ssl.metrics.referable_summary>.``; with two grades (``sensitivity``
-    and ``specificity`` of :func:`drac_ssl.metrics.binary_screening`): ``Two grades, read as
-    a screening decision (grade 1 when P1 >= 0.500): sensitivity ... (images of grade 1,
-    <name>, found), specificity ... (grade 0, <name>, cleared); ...``, the rule from the
-    variant's class decision and calibration."""
+    ``Referable DR: <drac_ssl.metrics.referable_summary>.``; with two grades
+    (:func:`drac_ssl.metrics.two_grade_summary`): ``Two grades, read as a screening decision
+    (referable = grade 1, <name>...), out of fold, at cross-fitted thresholds (... fold 0
+    0.498, fold 1 0.530 ...): sensitivity ... (images of grade 1, <name>, found), specificity
+    ... (grade 0, <name>, cleared). The deployed threshold, grade 1 when P1 >= 0.512, was
+    fitted on all out-of-fold outputs ...``: the figures at the thresholds they were made at
+    (each fold's, from ``metrics["folds"]``), not at the deployed one (a researcher applied
+    that to ``oof.csv``'s P1 and got other figures), then the AUC of P(referable) with its CI,
+    said once as the one AUC two grades have."""
     referable = metrics.get("referable")
     if isinstance(referable, dict) and len(names) > 2:  # finetune.referable_from: grade >= r
         return f"Referable DR: {referable_summary(referable)}."
-    if "sensitivity" not in metrics or len(names) != 2:
+    if len(names) != 2 or ("sensitivity" not in metrics and not isinstance(referable, dict)):
         return None
-    cal = metrics.get("calibration") if isinstance(metrics.get("calibration"), dict) else {}
-    decision = metrics.get("decision") or cal.get("decision") or "thresholds"
-    cut = (cal.get("thresholds") or [None])[0]
-    score = "P1" if cal.get("output", "classification") == "classification" else "the regression score"
-    rule = (f"grade 1 when {score} >= {figure_text(cut)}" if decision == "thresholds" and cut is not None
-            else "grade 1 when P1 > P0" if decision == "argmax" else f"`{decision}`")
-    return (f"Two grades, read as a screening decision ({rule}): sensitivity "
-            f"{figure_text(metrics.get('sensitivity'))} (images of grade 1, {names[1]}, found), "
-            f"specificity {figure_text(metrics.get('specificity'))} (grade 0, {names[0]}, cleared); "
-            f"QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are the same "
-            f"ROC AUC of P1.")
+    return two_grade_summary(metrics, names)
 
 
 def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:
@@ -1104,16 +1099,20 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
               "over the folds (ddof=1).", ""]
     if majority:
         lines += [majority_words(majority, rows, freeze), ""]
-    if referable:
+    two = len(comparison.get("class_names") or ()) == 2
+    if referable and not two:
         rule = next((m["referable"].get("rule") for m in (_read_json(ft / r["variant"] / "metrics.json")
                                                           for r in rows)
                      if isinstance(m, dict) and isinstance(m.get("referable"), dict)), None)
         lines += ["Referable AUC: the ROC AUC of P(referable) out of fold"
                   + (f" ({rule})" if rule else "")
                   + "; each variant's section gives its sensitivity and specificity.", ""]
-    if len(comparison.get("class_names") or ()) == 2:
+    if two:  # the one AUC of two grades, said once (the referable column adds its 95% CI)
         lines += ["With two grades the one-vs-one and one-vs-rest AUCs are the same number: the "
-                  "ROC AUC of grade 1 against grade 0.", ""]
+                  "ROC AUC of grade 1 against grade 0"
+                  + (", P1 = P(referable), which the referable AUC column gives again with its "
+                     "95% CI; each variant's section gives the sensitivity and specificity with "
+                     "theirs." if referable else "."), ""]
     bars = [{"name": variant_title(r["variant"], freeze), "qwk": r.get("qwk"),
              "qwk_ci_low": r.get("qwk_ci_low"), "qwk_ci_high": r.get("qwk_ci_high"), "auc_ovo": r.get("auc"),
              "auc_ovr": r.get("auc_ovr"), "accuracy": r.get("accuracy"), "macro_f1": r.get("macro_f1")}

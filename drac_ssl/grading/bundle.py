@@ -79,6 +79,7 @@ from drac_ssl.metrics import (
     counted_units,
     referable_summary,
     temperature_at_bound,
+    two_grade_summary,
 )
 from drac_ssl.models import Backbone
 from drac_ssl.scale import explain_grades, grade_names_of, read_ingest_facts, submission_columns
@@ -787,14 +788,15 @@ def _protocol_for_people(cv: dict[str, Any]) -> str:
 
 def referable_cut_of(metadata: dict[str, Any], num_grades: int) -> int | None:
     """The referable cut ``r`` a bundle's ``metadata.json`` records (``cv_metrics.referable
-    .from_grade``: the fine-tuning reported referable DR, grade >= r), or None: none recorded,
-    two grades or fewer (``num_grades``: the grade is the screening decision), or a value that
-    is not an int in ``1 .. K-1`` (``True`` too, which Python counts as the int 1: a
-    hand-edited or damaged file). The one rule of the app's P(referable) and the export's
+    .from_grade``: the fine-tuning reported referable DR, grade >= r; with two grades r = 1,
+    grade 1 itself), or None: none recorded (a two-grade bundle built before two grades had
+    their cut records none), fewer than two grades, or a value that is not an int in
+    ``1 .. K-1`` (``True`` too, which Python counts as the int 1: a hand-edited or damaged
+    file). The one rule of the app's P(referable) and the export's
     ``_referable.csv``, so that neither gives a figure the other refuses."""
     referable = (metadata.get("cv_metrics") or {}).get("referable")
     r = referable.get("from_grade") if isinstance(referable, dict) else None
-    if isinstance(r, bool) or not isinstance(r, int) or num_grades <= 2 or not 1 <= r <= num_grades - 1:
+    if isinstance(r, bool) or not isinstance(r, int) or num_grades < 2 or not 1 <= r <= num_grades - 1:
         return None
     return r
 
@@ -1042,10 +1044,9 @@ def _model_card(meta: dict[str, Any]) -> str:
                            f"{cal['thresholds'][0]:.3f}, which need not be 0.5)")
     rules = cv.get("decision_rules") or {}
     screening = ""
-    if "sensitivity" in cv and k == 2:
-        screening = (f"\nTwo grades, read as a screening decision: sensitivity {num(cv.get('sensitivity'))} "
-                     f"(grade 1, {names[1]}, found), specificity {num(cv.get('specificity'))} "
-                     f"(grade 0, {names[0]}, cleared), out of fold.")
+    if k == 2 and ("sensitivity" in cv or isinstance(cv.get("referable"), dict)):
+        # report.md's words: at the cross-fitted thresholds (each fold's), the deployed one apart
+        screening = f"\n{two_grade_summary(cv, names, cal)}"
     elif isinstance(cv.get("referable"), dict) and k > 2:  # finetune.referable_from: grade >= r
         screening = f"\nReferable DR, out of fold: {referable_summary(cv['referable'])}."
     rule_line = ""
@@ -1431,7 +1432,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                                              "qwk_fold_std_ddof")
                if key in metrics},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics},  # two grades
-            **({"referable": metrics["referable"]} if "referable" in metrics else {})},  # K > 2: grade >= r
+            # finetune.referable_from: grade >= r (two grades: grade 1)
+            **({"referable": metrics["referable"]} if "referable" in metrics else {})},
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),
         "data": data,

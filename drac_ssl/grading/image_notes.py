@@ -620,7 +620,7 @@ def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str |
 
 
 def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str], decision: str,
-                   regression: bool = False) -> str:
+                   regression: bool = False, thresholds: Sequence[float] = ()) -> str:
     """Why the grade shown is not the single most likely grade, in a clinician's words, or ""
     when it is: the one sentence of the app's single-image result (under the grade), of each
     such row of its batch's notes, and of the export's notes file (``grade_note``).
@@ -634,7 +634,16 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     and 2 PDR are equally likely (P 0.45 each); ..."), whichever grade is shown. ``probs``
     ``(K,)`` the calibrated probabilities, ``grade`` the grade shown (0..K-1), ``grade_names``
     the K names as they are to be printed (the app escapes them for its page). "" for the
-    most probable grade's rule (``decision`` ``argmax``)."""
+    most probable grade's rule (``decision`` ``argmax``).
+
+    Two grades with a classification head and the threshold given (``thresholds``, the
+    bundle's one cut of P1): the expected grade is P1, so the sentence says P(grade 1) against
+    that threshold, the referral rule of a two-grade bundle: "P(referable) 0.509 is below the
+    referral threshold 0.512, so the grade shown is 0 non-referable (...)" or "... is at or
+    above ..., so the grade shown is 1 referable (...)"; both figures with 3 decimals, more
+    where those would print them equal. (It said "the single most likely grade is 1 referable
+    (P 0.51); the model's overall score, which weighs all grades, falls in the 0
+    non-referable range", which names no threshold.)"""
     if decision == "argmax":
         return ""
     values = [float(p) for p in probs]
@@ -643,6 +652,8 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     tied = [k for k, p in enumerate(shown) if p == shown[top]]
     if len(tied) < 2 and top == int(grade):
         return ""
+    if len(values) == 2 and not regression and len(thresholds) == 1:
+        return _threshold_words(values[1], float(thresholds[0]), int(grade), grade_names)
     graded = [f"{k} {grade_names[k]}" for k in tied]
     if len(tied) > 1:
         who = ", ".join(graded[:-1]) + f" and {graded[-1]}"
@@ -651,6 +662,18 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
         likely = f"The single most likely grade is {graded[0]} (P {shown[top]})"
     score = "the model's score" if regression else "the model's overall score, which weighs all grades,"
     return f"{likely}; {score} falls in the {int(grade)} {grade_names[int(grade)]} range, the grade shown."
+
+
+def _threshold_words(p1: float, threshold: float, grade: int, grade_names: Sequence[str]) -> str:
+    """:func:`decision_words` of a two-grade bundle: P(grade 1) ``p1`` against its referral
+    ``threshold`` (grade 1 when ``p1 >= threshold``), the ``grade`` shown."""
+    digits = 3
+    while digits < 6 and f"{p1:.{digits}f}" == f"{threshold:.{digits}f}":
+        digits += 1  # 0.5118 against 0.512: not "0.512 is below 0.512"
+    side = "is below" if grade == 0 else "is at or above"
+    return (f"P({grade_names[1]}) {p1:.{digits}f} {side} the referral threshold {threshold:.{digits}f}, "
+            f"so the grade shown is {grade} {grade_names[grade]} (the threshold was tuned on the "
+            f"out-of-fold outputs and need not be 0.5).")
 
 
 def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:

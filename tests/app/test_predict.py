@@ -1207,6 +1207,52 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     assert "P(referable" not in _result_markdown(three, predictor)
 
 
+def test_a_two_grade_bundle_shows_p_referable_against_its_referral_threshold(
+        tmp_path: Path, one_thread: None) -> None:
+    """An OCTA researcher's two-grade bundle (grade 1 referable) had no P(referable) line: the
+    app gave one only for more than two grades. Grade 1 is now the cut: the page gives P1
+    against the bundle's referral threshold (the rule the grade shown follows) with the
+    out-of-fold AUC and the sensitivity and specificity at the cross-fitted thresholds, each
+    with its CI; the grade's note says the same threshold instead of "the single most likely
+    grade is 1 referable ... falls in the 0 non-referable range"."""
+    import json
+    from dataclasses import replace
+
+    from app.server import _decision_lines, _result_markdown
+
+    names = ["non-referable", "referable"]
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1,
+                                   grade_names=names, channels=1)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    meta["calibration"]["thresholds"] = [0.512]
+    meta["cv_metrics"]["referable"] = {
+        "from_grade": 1, "rule": "referable = grade 1 (referable)", "n_referable": 19, "n_not": 23,
+        "auc": 0.61, "auc_ci95": [0.44, 0.77], "auc_note": None, "sensitivity": 0.474,
+        "specificity": 0.478, "sensitivity_ci95": [0.25, 0.7], "specificity_ci95": [0.27, 0.68]}
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    two = Predictor(bundle_dir, gradcam=False)
+    assert two.referable_from == 1
+    pred = two.predict(np.full((40, 40), 90, np.uint8))
+    assert pred.referable is not None and pred.referable["probability"] == pytest.approx(float(pred.probs[1]))
+    assert pred.referable["rule"] == "referable = grade 1 (referable)"
+    below = replace(pred, grade=0, grade_name=names[0], probs=np.array([0.491, 0.509]),
+                    referable={**pred.referable, "probability": 0.509})
+    (line,) = [x for x in _result_markdown(below, two).splitlines() if x.startswith("P(referable:")]
+    assert line.startswith(
+        "P(referable: grade 1, referable) **0.509**, below the referral threshold 0.512, so grade 0 "
+        "(out of fold: AUC 0.610 (95% CI 0.440..0.770) of this probability; at the cross-fitted "
+        "thresholds sensitivity 0.474 (95% CI 0.250..0.700), specificity 0.478 (95% CI 0.270..0.680))."), line
+    assert _decision_lines(below, two)[0] == (
+        "P(referable) 0.509 is below the referral threshold 0.512, so the grade shown is 0 non-referable "
+        "(the threshold was tuned on the out-of-fold outputs and need not be 0.5).")
+    above = replace(below, grade=1, grade_name=names[1], probs=np.array([0.5, 0.5]),
+                    referable={**pred.referable, "probability": 0.5121})
+    (line,) = [x for x in _result_markdown(above, two).splitlines() if x.startswith("P(referable:")]
+    # equal at 3 decimals: one more, so that the figure is not "0.512, at or above 0.512"
+    assert line.startswith("P(referable: grade 1, referable) **0.512**, at or above the referral "
+                           "threshold 0.5120, so grade 1 (out of fold"), line
+
+
 # --------------------------------------------------------------------------------------
 # The batch tab's memory: one decoded image at a time
 

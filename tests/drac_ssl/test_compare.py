@@ -894,23 +894,32 @@ def test_referable_dr_figures_are_shown_as_the_runs_report_words_them(
 def test_a_two_grade_run_shows_its_screening_figures_as_its_report_does(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two grades are read as a screening decision: the sensitivity and specificity of the
-    submitted grades in the table, the CSV and the report's sentence; no referable columns."""
+    submitted grades in the table, the CSV and the report's sentence; grade 1 is their
+    referable cut (finetune.referable_from auto), so the referable AUC with its CI too. A run
+    made with finetune.referable_from=off has the two-grade columns alone."""
     names = ["no referable DR", "referable DR"]
     two = make_run(tmp_path, "two", ["data.grades=[no referable DR, referable DR]"], k=2, names=names)
     comparison = compare_runs([two], n_boot=20)
     text = comparison.markdown()
-    assert _cells(text, "| run |")[-3:] == ["macro F1", "sensitivity", "specificity"]
+    assert _cells(text, "| run |")[-4:] == ["macro F1", "referable AUC (95% CI)", "sensitivity", "specificity"]
     stored = json.loads((two / "finetune" / "scratch" / "metrics.json").read_text())
+    ref = stored["referable"]
+    assert ref["auc"] == pytest.approx(stored["auc"])  # two grades: the one AUC of P1
     assert _cells(text, "| two | scratch |")[-2:] == [f"{stored['sensitivity']:.3f}",
                                                       f"{stored['specificity']:.3f}"]
-    assert "referable AUC" not in text
     said = _report_lines(two, "Two grades, read as a screening decision", monkeypatch)
     assert len(said) == 2 and all(line in text for line in said)
-    assert ("Two grades, read as a screening decision (grade 1 when P1 >= 0.500): sensitivity "
-            f"{stored['sensitivity']:.3f} (images of grade 1, referable DR, found)") in text
+    assert ("Two grades, read as a screening decision (referable = grade 1, referable DR: 12 images of grade 1 "
+            "and 12 of grade 0), out of fold, at cross-fitted thresholds") in text
+    assert (f"sensitivity {stored['sensitivity']:.3f} (95% CI ") in text
     rows = list(csv.DictReader(comparison.table_csv().splitlines()))
-    assert list(rows[0])[-2:] == ["sensitivity", "specificity"] and "referable_auc" not in rows[0]
+    assert list(rows[0])[-3:] == ["referable_specificity", "sensitivity", "specificity"]
     assert float(rows[0]["specificity"]) == pytest.approx(stored["specificity"], rel=1e-5)
+    off = make_run(tmp_path, "off", ["data.grades=[no referable DR, referable DR]",
+                                     "finetune.referable_from=off"], k=2, names=names)
+    plain = compare_runs([off], n_boot=20)
+    assert _cells(plain.markdown(), "| run |")[-3:] == ["macro F1", "sensitivity", "specificity"]
+    assert "referable_auc" not in list(csv.DictReader(plain.table_csv().splitlines()))[0]
     # a run whose comparison rows predate the screening columns: its metrics.json has them
     path = two / "finetune" / "comparison.json"
     saved = json.loads(path.read_text())

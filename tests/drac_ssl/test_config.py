@@ -295,8 +295,11 @@ DRAC = ["Normal", "NPDR", "PDR"]
     ("auto", ["a", "b", "c", "d", "e"], None),  # five grades, not the ICDR ones
     ("1", DRAC, 1), ("2", DRAC, 2), ("3", ICDR, 3),
     ("off", ICDR, None), ("false", ICDR, None),  # a bare false is a boolean, held as "false"
-    ("1", ["no referable DR", "referable DR"], None),  # two grades: already the screening decision
-    ("auto", ["no referable DR", "referable DR"], None),
+    # two grades: grade 1 is the cut (an OCTA researcher's finetune.referable_from=1 was
+    # silently ignored, leaving a two-grade run without the referable figures), off stays off
+    ("1", ["no referable DR", "referable DR"], 1),
+    ("auto", ["no referable DR", "referable DR"], 1),
+    ("off", ["no referable DR", "referable DR"], None),
 ])
 def test_referable_from_resolves_on_the_data_scale(value: str, names: list[str], cut: int | None) -> None:
     from drac_ssl.config import referable_cut

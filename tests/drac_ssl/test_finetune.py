@@ -1234,26 +1234,60 @@ def test_a_two_grade_run_prints_and_tabulates_its_screening_figures(
         pretrained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A trial: a two-grade (referable / not) run printed no sensitivity or specificity on the
     console, and comparison.csv / report.md's comparison table had none; they now do, from
-    metrics.json's screening figures."""
+    metrics.json's screening figures. An OCTA researcher's two-grade set got less than a
+    referable cut on more grades (finetune.referable_from=1 was ignored): grade 1 is now the
+    cut, so metrics.json has the referable report (the AUC of P1 with its CI, the operating
+    points, the CIs of sensitivity and specificity, on the run's resamples), the console and
+    report.md say the figures at the cross-fitted thresholds, and the model card too."""
+    from drac_ssl import export
+    from drac_ssl.metrics import referable_report, two_grade_summary
     from drac_ssl.report import write_report
 
-    run = _scale_run(pretrained_run, tmp_path, ["non-referable", "referable"])
+    names = ["non-referable", "referable"]
+    run = _scale_run(pretrained_run, tmp_path, names)
     capsys.readouterr()
-    result = finetune.run(tiny_config(**{"finetune.compare_scratch": "false", "finetune.n_boot": "20"}), run)
+    cfg = {"finetune.compare_scratch": "false", "finetune.n_boot": "20", "finetune.referable_from": "1"}
+    result = finetune.run(tiny_config(**cfg), run)
     said = capsys.readouterr().out
-    stored = json.loads((result.variants["vicreg"].out_dir / "metrics.json").read_text())
+    variant = result.variants["vicreg"]
+    stored = json.loads((variant.out_dir / "metrics.json").read_text())
     sens, spec = stored["sensitivity"], stored["specificity"]
-    assert (f"[finetune] vicreg: two grades as a screening decision, at the submitted grades: "
-            f"sensitivity {sens:.3f} (referable found), specificity {spec:.3f} (non-referable cleared)") in said
+    ref = stored["referable"]
+    y = np.array([int(r["grade"]) for r in _read_csv(variant.oof_path)])
+    want = referable_report(y, variant.oof_probs, variant.oof_pred, 1, names, n_boot=20, seed=stored["seed"])
+    assert (ref["from_grade"], ref["rule"]) == (1, "referable = grade 1 (referable)")
+    assert ref["auc"] == pytest.approx(stored["auc"]) and ref["auc_ci95"] == pytest.approx(want["auc_ci95"])
+    assert (ref["sensitivity"], ref["specificity"]) == pytest.approx((sens, spec))
+    for key in ("sensitivity_ci95", "specificity_ci95", "sensitivity_at_specificity_90",
+                "specificity_at_sensitivity_90"):
+        assert ref[key] == pytest.approx(want[key], nan_ok=True), key
+    line = f"[finetune] vicreg: {two_grade_summary(stored, names)}"
+    assert line in said and "at cross-fitted thresholds" in line and "referable DR: " not in said
+    assert ", ".join(f"fold {f['fold']} {f['thresholds_cross_fitted'][0]:.3f}" for f in stored["folds"]) in line
     assert "the expected grade cut at 0.5 (with two grades, Cohen's kappa)" in said  # not "0.5, 1.5, ..."
     table = _read_csv(result.comparison_csv)
-    assert list(table[0])[-2:] == ["sensitivity", "specificity"]
+    assert list(table[0])[-7:] == ["referable_auc", "referable_auc_ci_low", "referable_auc_ci_high",
+                                   "referable_sensitivity", "referable_specificity", "sensitivity", "specificity"]
     assert float(table[0]["sensitivity"]) == pytest.approx(sens, rel=1e-5)
     report = write_report(run).read_text()
     header = next(line for line in report.splitlines() if line.startswith("| variant | QWK |"))
-    assert header.rstrip(" |").endswith("sensitivity | specificity")
+    assert header.rstrip(" |").endswith("referable AUC (95% CI) | sensitivity | specificity")
     vicreg_row = next(line for line in report.splitlines() if line.startswith("| VICReg |"))
     assert vicreg_row.rstrip(" |").endswith(f"{sens:.3f} | {spec:.3f}")
+    assert f"{two_grade_summary(stored, names)}" in report
+    # the bundle records the cut: the export writes _referable.csv beside the submission (P1,
+    # and class itself), and the model card says what report.md says
+    exported = export.run(tiny_config(**cfg), run)
+    beside = run / "export" / "submission_referable.csv"
+    assert f"-> {beside}" in capsys.readouterr().out
+    submission = _read_csv(exported.submission_path)
+    for sub, got in zip(submission, _read_csv(beside), strict=True):
+        assert (got["case"], float(got["P_referable"]), got["referable"]) == (
+            sub["case"], pytest.approx(float(sub["P1"]), abs=1e-9), sub["class"])
+    meta = json.loads((run / "bundle" / "metadata.json").read_text())
+    assert meta["cv_metrics"]["referable"] == ref
+    assert two_grade_summary(meta["cv_metrics"], names, meta["calibration"]) in (
+        run / "bundle" / "MODEL_CARD.md").read_text()
 
 
 def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(

@@ -904,6 +904,62 @@ def test_referable_auc_ci_is_scikit_learns_on_the_same_resamples_and_counted(
     assert calls["n"] <= 3  # the whole sample (and its check), never each of the 60 resamples
 
 
+@pytest.mark.parametrize("groups", [False, True])
+def test_referable_sensitivity_and_specificity_have_cis_on_the_aucs_resamples_counted(
+        groups: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The referable report lacked intervals on its sensitivity and specificity (an OCTA
+    researcher's two-grade set): the percentiles of scikit-learn's recall of each side at the
+    submitted grades on each resample (a resample without that side left out), drawn as the
+    AUC's (same seed, patients when given), scored from counts, not per resample."""
+    from sklearn.metrics import recall_score
+
+    import drac_ssl.metrics as m
+
+    rng = np.random.default_rng(11)
+    n = 50
+    y = rng.integers(0, 5, size=n)
+    probs = softmax(rng.normal(size=(n, 5)) + 1.5 * np.eye(5)[y])
+    pred = np.where(rng.random(n) < 0.6, y, rng.integers(0, 5, size=n))
+    patients = rng.integers(0, 16, size=n) if groups else None
+    truth, decided = (y >= 2).astype(int), (pred >= 2).astype(int)
+    want: dict[str, list[float]] = {"sensitivity": [], "specificity": []}
+    for idx in bootstrap_resamples(n, 80, seed=4, groups=patients):
+        for name, label in (("sensitivity", 1), ("specificity", 0)):
+            if (truth[idx] == label).any():
+                want[name].append(recall_score(truth[idx], decided[idx], pos_label=label))
+    calls = {"n": 0}
+    real = m.recall_score
+
+    def counting(*args: object, **kwargs: object) -> float:
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(m, "recall_score", counting)
+    got = m.referable_report(y, probs, pred, 2, ICDR_NAMES, n_boot=80, seed=4, groups=patients)
+    for name in ("sensitivity", "specificity"):
+        np.testing.assert_allclose(got[f"{name}_ci95"], np.percentile(want[name], [2.5, 97.5]), rtol=0, atol=1e-12)
+        assert got[f"{name}_ci95"][0] <= got[name] <= got[f"{name}_ci95"][1]
+    assert calls["n"] <= 12  # the whole sample's figures and checks, never each of the 80 resamples
+    assert all(math.isnan(v) for v in m.referable_report(y, probs, pred, 2, ICDR_NAMES)["sensitivity_ci95"])
+    said = m.referable_summary(got)
+    assert (f"sensitivity {got['sensitivity']:.3f} (95% CI {m.format_ci(*got['sensitivity_ci95'])}), "
+            f"specificity {got['specificity']:.3f} (95% CI {m.format_ci(*got['specificity_ci95'])})") in said
+
+
+def test_two_grades_are_their_own_referable_cut_in_words() -> None:
+    from drac_ssl.metrics import referable_report, referable_words
+
+    assert referable_words(1, ["non-referable", "referable"]) == "referable = grade 1 (referable)"
+    assert referable_words(1, ["Normal", "NPDR", "PDR"]) == "referable = grade >= 1 (NPDR or worse)"
+    y = np.array([0, 1, 1, 0, 1, 0])
+    p1 = np.array([0.2, 0.7, 0.4, 0.6, 0.9, 0.1])
+    got = referable_report(y, np.stack([1 - p1, p1], axis=1), (p1 >= 0.5).astype(int), 1,
+                           ["non-referable", "referable"])
+    # the binary AUC of P1 is the macro AUC of two grades
+    assert got["auc"] == pytest.approx(roc_auc_score(y, p1)) and got["rule"] == "referable = grade 1 (referable)"
+    assert (got["sensitivity"], got["specificity"]) == pytest.approx((2 / 3, 2 / 3))
+
+
 def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is_read() -> None:
     import json
 

@@ -1108,3 +1108,102 @@ def test_a_stage_left_running_by_a_dead_training_is_killed(tmp_path: Path, case:
     table = _section(write_report(run).read_text(), "## Stage wall times")
     assert "| finetune | killed | unknown |  |" in table, table  # a first attempt: no earlier ones, no "0.0 (0)"
     assert "running" not in table and "0.0 (0)" not in table, table
+
+
+TWO = ["non-referable", "referable"]
+FOLD_CUTS = [0.45, 0.58, 0.50, 0.62]  # each fold's threshold, fitted without its images
+DEPLOYED = 0.512  # fitted on all out-of-fold outputs
+
+
+def _two_grade_run(tmp_path: Path) -> tuple[Path, dict[str, object], np.ndarray, np.ndarray, np.ndarray]:
+    """A finished two-grade run (``vicreg`` alone): 40 images in 4 folds whose grades were
+    given at each fold's own threshold (:data:`FOLD_CUTS`) on oof.csv's P1, and metrics.json
+    as the fine-tuning writes it (the referable report of grade 1 with its CIs); its folder,
+    metrics, grades, P1 and folds."""
+    from drac_ssl.metrics import binary_screening, grading_report, referable_report
+
+    rng = np.random.default_rng(3)
+    y = np.arange(40) % 2
+    folds = np.arange(40) // 10
+    p1 = np.round(np.clip(0.5 + 0.18 * (y - 0.5) + rng.normal(0, 0.12, 40), 0.01, 0.99), 6)
+    probs = np.stack([1 - p1, p1], axis=1)
+    pred = (p1 >= np.array(FOLD_CUTS)[folds]).astype(int)
+    run = tmp_path / "run"
+    _pretrain_meta(run, HEALTHY)
+    vdir = run / "finetune" / "vicreg"
+    vdir.mkdir(parents=True)
+    with open(vdir / "oof.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "grade", "fold", "P0", "P1", "score", "pred"])
+        for i in range(40):
+            writer.writerow([f"{i:03d}.png", y[i], folds[i], f"{probs[i, 0]:.6f}", f"{p1[i]:.6f}",
+                             f"{p1[i]:.6f}", pred[i]])
+    report = grading_report(y, probs, pred, TWO)
+    referable = referable_report(y, probs, pred, 1, TWO, n_boot=200, seed=0)
+    metrics = {"qwk": report["qwk"], "qwk_ci95": [0.1, 0.6], "auc": report["auc"], "auc_ovr": report["auc_ovr"],
+               "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "class_names": TWO,
+               "calibration": {"temperature": 1.3, "thresholds": [DEPLOYED], "output": "classification",
+                               "decision": "thresholds"},
+               "decision": "thresholds", **binary_screening(y, pred), "referable": referable,
+               "folds": [{"fold": f, "n_train": 30, "n_val": 10, "best_epoch": 0, "epochs_run": 1, "qwk": 0.3,
+                          "thresholds_cross_fitted": [t]} for f, t in enumerate(FOLD_CUTS)]}
+    (vdir / "metrics.json").write_text(json.dumps(metrics))
+    row = {"variant": "vicreg", "n": 40, "qwk": metrics["qwk"], "qwk_ci_low": 0.1, "qwk_ci_high": 0.6,
+           "auc": report["auc"], "auc_ovr": report["auc_ovr"], "accuracy": report["accuracy"],
+           "macro_f1": report["macro_f1"], "qwk_fold_mean": 0.3, "qwk_fold_std": 0.1, "seconds": 1.0,
+           "referable_auc": referable["auc"], "referable_auc_ci_low": referable["auc_ci95"][0],
+           "referable_auc_ci_high": referable["auc_ci95"][1], "referable_sensitivity": referable["sensitivity"],
+           "referable_specificity": referable["specificity"], "sensitivity": metrics["sensitivity"],
+           "specificity": metrics["specificity"]}
+    (run / "finetune" / "comparison.json").write_text(json.dumps(
+        {"rows": [row], "class_names": TWO, "protocol": "4-fold", "pretrained_minus_scratch": {},
+         "umm_minus_vicreg": None}))
+    return run, metrics, y, p1, folds
+
+
+def test_the_two_grade_screening_sentence_names_the_thresholds_its_figures_were_made_at(tmp_path: Path) -> None:
+    """An OCTA researcher read "(grade 1 when P1 >= 0.512): sensitivity 0.474, specificity
+    0.478" and applied 0.512 to oof.csv's P1: other figures, for those were made at each fold's
+    cross-fitted threshold. The sentence now lists metrics.json's per-fold thresholds, gives
+    the figures (with their CIs) as theirs, and names the deployed threshold apart; the AUC of
+    P(referable) is said once, as the one AUC two grades have."""
+    from drac_ssl.figures import format_ci
+    from drac_ssl.metrics import binary_screening
+    from drac_ssl.report import screening_line
+
+    run, metrics, y, p1, folds = _two_grade_run(tmp_path)
+    stored = json.loads((run / "finetune" / "vicreg" / "metrics.json").read_text())
+    line = screening_line(stored, TWO)
+    listed = ", ".join(f"fold {f['fold']} {f['thresholds_cross_fitted'][0]:.3f}" for f in stored["folds"])
+    assert listed == "fold 0 0.450, fold 1 0.580, fold 2 0.500, fold 3 0.620"
+    assert (f"Two grades, read as a screening decision (referable = grade 1, referable: 20 images of grade 1 "
+            f"and 20 of grade 0), out of fold, at cross-fitted thresholds (each fold's images are grade 1 "
+            f"when P1, under that fold's temperature, is at or above that fold's threshold, fitted without "
+            f"its images: {listed}): ") in line, line
+    # the figures are those of the per-fold thresholds on oof.csv's P1, not of the deployed one
+    at_folds = binary_screening(y, (p1 >= np.array(FOLD_CUTS)[folds]).astype(int))
+    at_deployed = binary_screening(y, (p1 >= DEPLOYED).astype(int))
+    assert at_folds != at_deployed  # the researcher's finding: the deployed threshold gives others
+    ref = stored["referable"]
+    assert (f"sensitivity {at_folds['sensitivity']:.3f} (95% CI {format_ci(*ref['sensitivity_ci95'])}) "
+            f"(images of grade 1, referable, found), specificity {at_folds['specificity']:.3f} (95% CI "
+            f"{format_ci(*ref['specificity_ci95'])}) (grade 0, non-referable, cleared).") in line
+    assert ("The deployed threshold, grade 1 when P1 >= 0.512, was fitted on all out-of-fold outputs: it "
+            "grades new images, and applied to oof.csv's P1 it gives other (in-sample) figures than these.") in line
+    assert "(grade 1 when P1 >= 0.512): sensitivity" not in line  # the old words
+    # the AUC once, with its CI and the operating points, said to be the macro AUC
+    assert line.count("AUC") == 2 and line.count(f"{ref['auc']:.3f}") == 1
+    assert (f"AUC of P(referable) = P1 {ref['auc']:.3f} (95% CI {format_ci(*ref['auc_ci95'])}): with two "
+            f"grades this is the one-vs-one and the one-vs-rest AUC too, one number; on its ROC curve") in line
+    assert ref["auc"] == pytest.approx(metrics["auc"]) and "at specificity >= 0.90" in line
+    # report.md says it in the variant's section, and the table's note says the AUCs once
+    text = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    assert line in text
+    assert ("With two grades the one-vs-one and one-vs-rest AUCs are the same number: the ROC AUC of grade 1 "
+            "against grade 0, P1 = P(referable), which the referable AUC column gives again with its 95% CI") in text
+    assert "Referable AUC: the ROC AUC of P(referable) out of fold" not in text
+    # a run made before two grades had their cut: the figures as they were stored, still per fold
+    del stored["referable"]
+    older = screening_line(stored, TWO)
+    assert f"fitted without its images: {listed}): sensitivity {at_folds['sensitivity']:.3f} (images" in older
+    assert "the one-vs-one and one-vs-rest AUCs are the same ROC AUC of P1" in older
