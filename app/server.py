@@ -585,9 +585,9 @@ def decision_rule(predictor: Predictor) -> str:
 def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     """P(referable) beside the grade, when the bundle records a referable cut (its
     cross-validation reported referable DR), with what that figure did out of fold; [] else.
-    When it carries no information (:attr:`app.predict.Predictor.referable_informative`: a
-    model no better than chance whose referable AUC shows nothing either), the figure is left
-    out and the line says why."""
+    When it carries no information (:attr:`app.predict.Predictor.referable_informative`: its
+    out-of-fold referable AUC's 95% CI does not lie above 0.5, or is not recorded), the figure
+    is left out and the line says why."""
     if pred.referable is None:
         return []
     r = int(pred.referable["from_grade"])

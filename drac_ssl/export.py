@@ -711,8 +711,8 @@ def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | Non
     ``<submission stem>_referable.csv`` beside the submission
     (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``) and return
     its path and the console line; else ``(None, "")``. For a model whose P(referable) carries
-    no information (:func:`drac_ssl.grading.bundle.referable_not_informative`: no better than
-    chance, and its referable AUC's CI not above 0.5 or not recorded; the app leaves the figure
+    no information (:func:`drac_ssl.grading.bundle.referable_not_informative`: its referable
+    AUC's 95% CI not above 0.5 or not recorded, whatever the QWK; the app leaves the figure
     out), the file is still written, with a ``not_informative`` column giving the reason on
     every row, and the line says it too. The submission itself is
     unchanged (its format is fixed). The callers remove an earlier referable file before they
