@@ -772,6 +772,8 @@ def test_the_gap_to_the_aim_line_gives_the_intervals_upper_end_as_a_share_of_the
     assert f"accuracy: scratch 0.5300, 0.0300 short of the aim's 0.56; the interval's upper end +{upper:.4f} " \
            f"is {upper / 0.03:.0%} of that gap" in line
     assert "AUC OvR" not in line  # scratch already above the aim there: no gap to speak of
+    # the aim is on the hidden test split, scratch's mean out of fold: the share only indicates (review F4)
+    assert "(the aim is on the test split, scratch's figure out of fold: the share is indicative)" in line
     assert gap_to_aim_line(seeds, None) == [] and gap_to_aim_line(seeds[:1], {"accuracy": 0.56}) == []
 
 
