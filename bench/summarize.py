@@ -470,10 +470,22 @@ def near_duplicates_rows(r: dict[str, Any]) -> list[str]:
         # means (referee F8), the first of per_seed when the seeds run from 0, else the
         # record's one-split figure
         one = effect.get("one_nn_accuracy") or {}
-        first = (a["per_seed"][0], b["per_seed"][0]) if str(seeds.get("fold_seeds", "")).startswith("0") \
+        from_zero = str(seeds.get("fold_seeds", "")).startswith("0")
+        first = (a["per_seed"][0], b["per_seed"][0]) if from_zero \
             else (one.get("per_image_folds"), one.get("twins_kept_together"))
-        seed0 = (f"; fold seed 0, the split of every other figure here: {first[0]:.4f} -> {first[1]:.4f}"
-                 if all(isinstance(v, (int, float)) for v in first) else "")
+        seed0 = ""
+        if all(isinstance(v, (int, float)) for v in first):
+            seed0 = (f"; fold seed 0, the split of every other figure here: {first[0]:.4f} -> {first[1]:.4f}, "
+                     f"a loss of {first[0] - first[1]:.4f} against {a['mean'] - b['mean']:.4f} on average")
+            # where seed 0 stands among the splits (review F6): the most favourable to memory?
+            if from_zero and len(a["per_seed"]) > 1:
+                rank = sorted(a["per_seed"], reverse=True).index(first[0]) + 1
+                n = len(a["per_seed"])
+                seed0 += (f"; its per-image folds are the most favourable of the {n} to 1-NN memory (the highest "
+                          f"per-image 1-NN accuracy)"
+                          if rank == 1 else f"; its per-image folds rank {rank} of {n} for 1-NN memory")
+                seed0 += (", and its twins-kept folds are another partition of the images, not the same "
+                          "folds with the twins moved")
         words.append(f"twins kept in one fold: 1-NN accuracy {a['mean']:.3f} -> {b['mean']:.3f} "
                      f"(means of {len(a['per_seed'])} fold splits, SD {a['sd']:.3f} / {b['sd']:.3f}{seed0})")
     if floor.get("per_image_folds") and floor.get("twins_kept_together"):
