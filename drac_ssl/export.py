@@ -1167,9 +1167,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # blank and noise, which the app refuses, too) and whether it trained the model
     reasons = image_reasons(graded, file_words)
     hashes = training_hashes(bundle.metadata)  # None: a bundle built before the list says nothing
-    trained = [_file_prefix_or_none(p) in hashes for p in graded_files] if hashes else [False] * len(cases)
+    # None where it cannot be told (no list, a file unreadable now): "unknown" in the notes file
+    trained = [_trained_or_none(p, hashes) for p in graded_files]
     grade_notes = _grade_notes(bundle, graded.probs, graded.classes)
-    n_flagged, n_trained = sum(1 for r in reasons if r), sum(trained)
+    n_flagged, n_trained = sum(1 for r in reasons if r), sum(1 for t in trained if t)
     n_noted = sum(1 for note in grade_notes if note)
     notes_file = image_notes_path(out)
     existed = out.exists()
@@ -1316,7 +1317,17 @@ def _file_prefix_or_none(path: Path) -> str | None:
         return None
 
 
-def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], written: Path, notes_file: Path,
+def _trained_or_none(path: Path, hashes: set[str] | None) -> bool | None:
+    """Whether the graded file ``path`` is one of the bundle's training images (its hash prefix
+    among ``hashes``, :func:`drac_ssl.grading.training_images.training_hashes`); None when that
+    cannot be told: no list (a bundle built before it) or a file that cannot be read now."""
+    if hashes is None:
+        return None
+    prefix = _file_prefix_or_none(path)
+    return None if prefix is None else prefix in hashes
+
+
+def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None], written: Path, notes_file: Path,
                 hint: str = SKIP_HINT) -> str:
     """The export's last line when some graded image is not reliably gradable or trained the
     model (``reasons`` and ``trained``: per graded image): ``FLAGGED: 2 of the 5 graded
@@ -1346,7 +1357,7 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], writt
         parts.append(f"the grade{'' if one else 's'} of the {kinds} image{'' if one else 's'} "
                      f"must not be used" + (f" ({hint})" if hint else ""))
     if any(trained):
-        parts.append(training_images_line(sum(trained), n))
+        parts.append(training_images_line(sum(1 for t in trained if t), n))
     return (f"{'FLAGGED' if counts else 'NOTE'}: {'; '.join(parts)}; per case in {notes_file} "
             f"({','.join(IMAGE_NOTES_COLUMNS)})")
 
