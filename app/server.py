@@ -65,7 +65,7 @@ from app.inputs import (
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor, borderline_grades, borderline_words
 from drac_ssl.figures import figure_text, format_ci
-from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, SCOPE_WORDS
+from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, scope_words
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
     DOUBT_KINDS,
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
@@ -853,7 +853,7 @@ def _banner(predictor: Predictor) -> str:
     parts = [
         "<div style='padding:8px 12px;border-radius:6px;background:#fff4e5;border:1px solid "
         "#f0b357;color:#5c3b00'><b>Research software — not a medical device.</b> Do not use "
-        f"it to diagnose, grade or triage patients. {html.escape(SCOPE_WORDS)}</div>",
+        f"it to diagnose, grade or triage patients. {html.escape(scope_words(meta))}</div>",
     ]
     if meta.get("demo"):
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"

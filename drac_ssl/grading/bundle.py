@@ -96,6 +96,7 @@ __all__ = [
     "BundleError",
     "backbones_identical",
     "caveat_line",
+    "DEMO_SCOPE_WORDS",
     "REFERABLE_SCOPE_WORDS",
     "SCOPE_WORDS",
     "grade_caveats",
@@ -118,6 +119,7 @@ __all__ = [
     "referable_cut_of",
     "referable_not_informative",
     "reusable_bundle",
+    "scope_words",
     "to_inference_layout",
     "variant_title",
     "with_trial_run",
@@ -868,8 +870,22 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
 
 SCOPE_WORDS = ("This model grades diabetic retinopathy (DR) severity only: it does not assess "
                "diabetic macular oedema or any other eye disease.")
-"""What every bundle's model does not assess, said where the app states its caveats (its
-banner) and in the model card's limitations."""
+"""What every trained bundle's model does not assess, said where the app states its caveats
+(its banner) and in the model card's limitations; an untrained demo bundle says
+:data:`DEMO_SCOPE_WORDS` instead (:func:`scope_words`)."""
+
+DEMO_SCOPE_WORDS = ("This demo bundle grades nothing (its weights are random); the models the package "
+                    "trains grade diabetic retinopathy (DR) severity only and do not assess diabetic "
+                    "macular oedema or any other eye disease.")
+"""The scope sentence of an untrained demo bundle (``metadata.json`` ``demo``): :data:`SCOPE_WORDS`
+("This model grades DR severity only") would read as a claim about a bundle that is not a model
+of the task (a review)."""
+
+
+def scope_words(meta: dict[str, Any]) -> str:
+    """:data:`DEMO_SCOPE_WORDS` for an untrained demo bundle (``meta["demo"]``), else
+    :data:`SCOPE_WORDS`: the app's banner and the demo card say it."""
+    return DEMO_SCOPE_WORDS if meta.get("demo") else SCOPE_WORDS
 
 REFERABLE_SCOPE_WORDS = ("P(referable) here is from the DR grade alone; a clinical referral also "
                          "covers diabetic macular oedema, which this model does not assess.")
