@@ -166,7 +166,7 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
     (``r = from_grade``), summed exactly in their 6-decimal units, so it is the sum of what
     the file says; ``referable`` is 1 when the written ``class`` is ``>= r``, else 0 (the
     submission's own decision, not a cut of ``P_referable``). Rows in the submission's order.
-    ``not_informative``: why ``P_referable`` carries no information (a chance-level model:
+    ``not_informative``: why ``P_referable`` carries no information (its referable AUC's 95% CI not above 0.5, or not recorded:
     :func:`drac_ssl.grading.bundle.referable_not_informative`), "" when it may; when given,
     a fourth column, :data:`NOT_INFORMATIVE_COLUMN`, says it on every row (the figures are
     kept, not dropped: a reader of any row sees the caveat beside them).
