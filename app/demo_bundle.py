@@ -48,8 +48,9 @@ def demo_card(meta: dict[str, Any], seed: int = 0) -> str:
     thresholds, calibration on out-of-fold outputs, "as in training"), and a trial read them
     as this bundle's. What it is (random weights, ``seed``), :data:`DEMO_TRAINED_ON`, no
     performance, its intended use (the interface, tests, screenshots) and its limitations,
-    with the package's scope sentence (:data:`drac_ssl.grading.bundle.SCOPE_WORDS`)."""
-    from drac_ssl.grading.bundle import SCOPE_WORDS
+    with the demo's scope sentence (:data:`drac_ssl.grading.bundle.DEMO_SCOPE_WORDS`: the
+    package's "This model grades DR severity only" is no claim to make of random weights)."""
+    from drac_ssl.grading.bundle import DEMO_SCOPE_WORDS
     from drac_ssl.grading.model import threshold_words
     from drac_ssl.scale import explain_grades
 
@@ -96,7 +97,7 @@ Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
 
 ## Limitations
 - Not a medical device; not validated on anything.
-- {SCOPE_WORDS}
+- {DEMO_SCOPE_WORDS}
 - Untrained: a grade, a probability or a heatmap of this bundle says nothing about the image.
 - No out-of-distribution check: with no training images there is nothing to compare an
   image with, so no image is flagged as unlike them. {conversion}

@@ -145,8 +145,8 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # None when the bundle has no input profile
     input_check: dict[str, Any] | None = None
     # the bundle's referable cut r (Predictor.referable_from): from_grade, probability
-    # (P_r + ... + P_{K-1}), rule, informative (False: the model is no better than chance,
-    # Predictor.referable_informative; the page leaves the figure out) and reason (why not, the
+    # (P_r + ... + P_{K-1}), rule, informative (False: its out-of-fold AUC's 95% CI does not lie
+    # above 0.5, Predictor.referable_informative; the page leaves the figure out) and reason (why not, the
     # export's words too; None when informative); None when the bundle records none
     referable: dict[str, Any] | None = None
     # the file is one of the model's training images (same SHA-256: Predictor.training_image);
@@ -467,13 +467,14 @@ class Predictor:
 
     @property
     def referable_informative(self) -> bool:
-        """False when P(referable) (:attr:`Prediction.referable`) carries no information: the
-        model is no better than chance (:attr:`chance_warning`) and its out-of-fold referable
-        AUC's 95% CI (``cv_metrics.referable.auc_ci95``) does not lie above 0.5 (or is not
-        recorded); the page then leaves the figure out and says why (a trial: a chance-level
-        model showed "P(referable) 0.599 ... sensitivity 0.500, specificity 0.500" as if it
-        meant something). True otherwise, also under the chance warning when that AUC's CI lies
-        above 0.5 (the probabilities rank referable images, though the grades do not agree).
+        """False when P(referable) (:attr:`Prediction.referable`) carries no information: its
+        out-of-fold referable AUC's 95% CI (``cv_metrics.referable.auc_ci95``) does not lie
+        above 0.5 (reaches it, lies below it: the wrong way round, or is not recorded), whatever
+        the grades' QWK; the page then leaves the figure out and says why (a trial: a
+        chance-level model showed "P(referable) 0.599 ... sensitivity 0.500, specificity 0.500"
+        as if it meant something). True when that AUC's CI lies above 0.5, also under the chance
+        warning (:attr:`chance_warning`: the probabilities rank referable images, though the
+        grades do not agree).
         The rule is :func:`drac_ssl.grading.bundle.referable_not_informative`, the export's
         too; :attr:`referable_reason` says why."""
         return not self.referable_reason

@@ -65,7 +65,7 @@ from app.inputs import (
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor, borderline_grades, borderline_words
 from drac_ssl.figures import ci_words, figure_text, format_ci, screening_figures_words
-from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, SCOPE_WORDS
+from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, scope_words
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
     DOUBT_KINDS,
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
@@ -588,9 +588,9 @@ def decision_rule(predictor: Predictor) -> str:
 def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     """P(referable) beside the grade, when the bundle records a referable cut (its
     cross-validation reported referable DR), with what that figure did out of fold; [] else.
-    When it carries no information (:attr:`app.predict.Predictor.referable_informative`: a
-    model no better than chance whose referable AUC shows nothing either), the figure is left
-    out and the line says why. Two grades (the cut is grade 1, the grade itself): P(grade 1)
+    When it carries no information (:attr:`app.predict.Predictor.referable_informative`: its
+    out-of-fold referable AUC's 95% CI does not lie above 0.5, or is not recorded), the figure
+    is left out and the line says why. Two grades (the cut is grade 1, the grade itself): P(grade 1)
     against the bundle's referral threshold (the rule the grade shown follows), then the
     out-of-fold AUC and the sensitivity and specificity at the cross-fitted thresholds, with
     their 95% CIs where the bundle records them."""
@@ -887,7 +887,7 @@ def _banner(predictor: Predictor) -> str:
     parts = [
         "<div style='padding:8px 12px;border-radius:6px;background:#fff4e5;border:1px solid "
         "#f0b357;color:#5c3b00'><b>Research software — not a medical device.</b> Do not use "
-        f"it to diagnose, grade or triage patients. {html.escape(SCOPE_WORDS)}</div>",
+        f"it to diagnose, grade or triage patients. {html.escape(scope_words(meta))}</div>",
     ]
     if meta.get("demo"):
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
@@ -1185,7 +1185,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     good_inputs: list[Any] = []  # per graded file, Predictor.prepare's (not the decoded image)
     failed: Exception | None = None  # preprocessing failed: the model's fault, said as such below
     good_warnings: list[list[str]] = []
-    good_trained: list[bool] = []  # per graded file: one of the model's training images (same SHA-256)
+    # per graded file: one of the model's training images (same SHA-256); None when that cannot
+    # be told (a bundle that records no hashes): "unknown" in the notes CSV, not read as "no"
+    good_trained: list[bool | None] = []
     times_named: dict[str, int] = {}  # how many files of the batch so far had this name
     graded_as: dict[str, int] = {}  # name -> which file of that name was graded (1 = the first)
     good_which: list[str] = []  # per graded file: "the 2nd file named x.png" for a repeated name, else ""
@@ -1237,7 +1239,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         good_at.append(at)
         good_names.append(name)
         good_warnings.append(predictor.upload_warnings(loaded))  # a training image: a note
-        good_trained.append(bool(predictor.training_image(loaded)))
+        good_trained.append(predictor.training_image(loaded))
         if failed is None:
             try:  # the model input at the bundle's size, not the decoded image: see below
                 good_inputs.append(predictor.prepare(loaded.for_channels(predictor.channels)))
@@ -1317,7 +1319,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
              for at, row in enumerate(rows)], probs, classes, num_grades=k,
             unreliable=[reasons[graded_index[at]] if at in graded_index else []
                         for at in range(len(rows))],
-            trained=[at in graded_index and good_trained[graded_index[at]] for at in range(len(rows))]))
+            trained=[good_trained[graded_index[at]] if at in graded_index else False for at in range(len(rows))]))
         rejected = len(rows) - n_good
         warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
         n_borderline = sum(1 for close in borderlines if close)
@@ -1334,10 +1336,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             cautions += (f"\n\n**{n_borderline} of the {n_good} graded image(s) are borderline**: the "
                          f"model cannot tell {close_grades_words(probs, borderlines, k)} apart on "
                          f"them (see the notes column).")
-        trained = training_images_line(sum(good_trained), n_good) if graded_rows else ""
+        trained = training_images_line(sum(1 for t in good_trained if t), n_good) if graded_rows else ""
         if trained:  # the export command's words (its NOTE line): a note, not a refusal
             cautions += (f"\n\n**{trained}** (marked in the `{TRAINING_IMAGE_COLUMN}` column of "
-                         f"`{NOTES_CSV}`; {'its' if sum(good_trained) == 1 else 'their'} notes say so too).")
+                         f"`{NOTES_CSV}`; {'its' if sum(1 for t in good_trained if t) == 1 else 'their'} notes say so too).")
         if same:  # the export command's words too
             cautions += (f"\n\n⚠ **{same}.** " + (
                 "An untrained demo model grades from random weights (model card tab)."

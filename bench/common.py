@@ -235,13 +235,38 @@ computed from. ``score`` (the expected grade, a function of the probabilities) a
 outputs (``logit*``, ``raw_score``) are left out, which halves the file."""
 
 
+OOF_UNIT_COLUMN = "ci_unit"
+"""The column a kept out-of-fold copy adds after ``fold`` when the run's bootstrap resampled
+units larger than an image (:func:`keep_oof_copies` ``units``): each image's unit as
+:func:`drac_ssl.oof.patient_groups` names it (``patient:<id>``, ``group:<name>`` for near
+twins the folds kept whole, ``image:<id>`` for an image alone in its unit)."""
+
+
+def oof_units(run_dir: Path) -> dict[str, str] | None:
+    """Training image id -> the unit the fine-tuning of ``run_dir`` resampled for its bootstrap
+    CIs (:func:`drac_ssl.oof.patient_groups` of the labelled rows of ``<run_dir>/data/
+    manifest.csv``, as :mod:`drac_ssl.finetune` and :mod:`drac_ssl.compare` take them); None
+    when every image is its own unit (no patient named, no near twins joined: RetinaMNIST's
+    recipe) or the run has no manifest."""
+    from drac_ssl.manifest import labelled_rows, read_manifest
+    from drac_ssl.oof import patient_groups
+
+    try:
+        rows = labelled_rows(read_manifest(run_dir / "data" / "manifest.csv", ("id", "grade", "split", "fold")))
+    except FileNotFoundError:
+        return None
+    groups = patient_groups(rows)
+    return None if groups is None else {str(r["id"]): g for r, g in zip(rows, groups, strict=True)}
+
+
 def oof_copy_path(out_dir: Path, name: str, label: str) -> Path:
     """Where a result ``name`` keeps the out-of-fold predictions of ``label`` (a variant,
     ``pixel_floor``, or ``<rule>_<variant>``): ``<out_dir>/<name>_oof_<label>.csv``."""
     return out_dir / f"{name}_oof_{label}.csv"
 
 
-def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str) -> dict[str, dict[str, Any]]:
+def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str,
+                    units: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Copy each out-of-fold CSV of ``sources`` (label -> a variant's ``finetune/<v>/oof.csv``
     or the pixel floor's ``pixel_floor_oof.csv``) beside the result file ``name``
     (:func:`oof_copy_path`), keeping the columns ``id``, ``grade``, ``fold``, ``P0..P{K-1}``
@@ -249,12 +274,19 @@ def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str) -> di
     bootstrap intervals can be recomputed without a rerun (referee F1: no RetinaMNIST result had
     kept them). The copy is readable by :func:`drac_ssl.oof.read_oof`.
 
+    ``units`` (:func:`oof_units`: image id -> its resampling unit), given when the run's
+    bootstrap resampled patients or twin groups rather than images: the copy then has a
+    :data:`OOF_UNIT_COLUMN` column after ``fold`` (after ``grade`` without one), so that such a
+    cluster bootstrap can be recomputed from the copy too; without it the copies hold no unit
+    and only an image bootstrap can be recomputed from them.
+
     Returns:
         label -> ``{"file": path (from the repository root when inside it), "rows": images,
         "columns": [...], "sha256": of the copy}``, for the result's ``oof_files``.
 
     Raises:
-        ValueError: a source without ``id``, ``grade``, ``pred`` or ``P0`` / ``P1``, naming it.
+        ValueError: a source without ``id``, ``grade``, ``pred`` or ``P0`` / ``P1``, or with an
+            id that ``units`` lacks, naming it.
         OSError: a source that cannot be read.
     """
     import csv
@@ -273,10 +305,19 @@ def keep_oof_copies(sources: Mapping[str, Path], out_dir: Path, name: str) -> di
             raise ValueError(f"{source}: no {', '.join(missing)} column (header: {','.join(header)}); "
                              f"not an out-of-fold file of drac_ssl.finetune or bench.retinamnist")
         where = [header.index(c) for c in columns]
+        body = [[row[i] for i in where] for row in rows[1:] if row]
+        if units is not None:
+            key = columns.index("id")
+            lacking = [row[key] for row in body if row[key] not in units]
+            if lacking:
+                raise ValueError(f"{source}: image {lacking[0]!r} has no resampling unit in the run's "
+                                 f"manifest ({len(lacking)} such); is it the run's out-of-fold file?")
+            at = columns.index("fold") + 1 if "fold" in columns else columns.index("grade") + 1
+            columns = [*columns[:at], OOF_UNIT_COLUMN, *columns[at:]]
+            body = [[*row[:at], units[row[key]], *row[at:]] for row in body]
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)
-        body = [[row[i] for i in where] for row in rows[1:] if row]
         writer.writerows(body)
         path = oof_copy_path(out_dir, name, label)
         path.parent.mkdir(parents=True, exist_ok=True)

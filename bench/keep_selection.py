@@ -41,8 +41,9 @@ otherwise (:func:`default_name`), so another rule set never overwrites the commi
     python -m bench.keep_selection --run-dir runs/X --name keep_selection_X
     python -m bench.keep_selection --run-dir runs/X --rules last,inner --name keep_selection_inner_X
 
-Each rule's per-image out-of-fold predictions (``id, grade, fold, P0..P{K-1}, pred``) are
-copied beside the result as ``<name>_oof_<rule>_<variant>.csv`` and named under ``oof_files``
+Each rule's per-image out-of-fold predictions (``id, grade, fold, P0..P{K-1}, pred``, and
+``ci_unit``, each image's resampling unit, when the run's bootstrap resampled patients or twin
+groups: :func:`bench.common.oof_units`) are copied beside the result as ``<name>_oof_<rule>_<variant>.csv`` and named under ``oof_files``
 (:func:`bench.common.keep_oof_copies`), since the run folders are temporary; results written
 before that (the committed ``keep_selection.json``) kept none.
 
@@ -67,6 +68,7 @@ from bench.common import (
     add_threads_argument,
     keep_oof_copies,
     load_average,
+    oof_units,
     write_result,
 )
 from drac_ssl.oof import OOF_FILE
@@ -343,7 +345,8 @@ def main(argv: list[str] | None = None) -> None:
             # each rule's per-image out-of-fold predictions beside the result (the run folders
             # are temporary): <name>_oof_<rule>_<variant>.csv (referee F1)
             oof_files.update(keep_oof_copies({f"{keep}_{v}": run_dir / "finetune" / v / OOF_FILE
-                                              for v in figures[keep]}, Path(args.out_dir), name))
+                                              for v in figures[keep]}, Path(args.out_dir), name,
+                                             units=oof_units(run_dir)))
             for variant, f in figures[keep].items():
                 taken = sum(len(folds) for folds in (f.get("folds_taken_from") or {}).values())
                 inner = f.get("inner")

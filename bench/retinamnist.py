@@ -29,7 +29,8 @@
    of the twin groups the folds kept whole): ``pixel_floor.paired`` in the JSON.
 4. The per-image out-of-fold predictions of every variant and of the floor are copied beside
    the JSON (``<name>_oof_<variant>.csv``, ``<name>_oof_pixel_floor.csv``: ``id, grade, fold,
-   P0..P4, pred``, about 79 KB each; :func:`bench.common.keep_oof_copies`), named under
+   P0..P4, pred``, about 79 KB each, and a ``ci_unit`` column after ``fold`` when the run's
+   bootstrap resampled patients or twin groups; :func:`bench.common.keep_oof_copies`), named under
    ``oof_files`` with their SHA-256, so every figure and interval can be recomputed without a
    rerun. Results written before this step (every committed one to date) kept none.
 
@@ -66,6 +67,7 @@ from bench.common import (
     add_threads_argument,
     keep_oof_copies,
     load_average,
+    oof_units,
     shortened_settings,
     smoke_fields,
     smoke_result_name,
@@ -393,8 +395,10 @@ def main(argv: list[str] | None = None) -> None:
     floor["paired_seconds"] = round(time.perf_counter() - t2, 1)
     # the per-image out-of-fold predictions beside the result, so that its figures and
     # intervals can be recomputed without a rerun (referee F1)
+    # with the unit each image was resampled in when the bootstrap resampled patients or twin
+    # groups (none for per-image folds), so a cluster bootstrap can be recomputed from them too
     oof_files = keep_oof_copies({**{v: run_dir / "finetune" / v / OOF_FILE for v in VARIANTS},
-                                 "pixel_floor": run_dir / FLOOR_OOF}, out_dir, name)
+                                 "pixel_floor": run_dir / FLOOR_OOF}, out_dir, name, units=oof_units(run_dir))
     total = time.perf_counter() - t0
 
     stages = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))

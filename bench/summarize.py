@@ -10,10 +10,12 @@ measured on, so the README never carries a number that no script produced.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
 import statistics
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -127,29 +129,127 @@ def _fold_rule_note(record: dict[str, Any]) -> str:
             "is optimistic and its fine-tuning ran no more epochs than today's keep=last would")
 
 
-def _freeze_setting(record: dict[str, Any]) -> str | None:
-    """The ``finetune.freeze`` a fine-tuning result ran under: its own config (``config.finetune``,
-    ``config_finetune``), else the ``finetune.freeze`` of the config file its command names
-    (``--config FILE``; ``configs/default.yaml`` for ``bench.default_run`` without one), read
-    as that file is now (the phantom pipeline records hold no config of their own), the
-    package's default when the file sets none; None when neither is known."""
+def _git(*args: str) -> str | None:
+    """``git -C REPO <args>``'s stdout, or None when git is missing, fails or is not a
+    repository here (a copy without history): callers then say what they could not check."""
+    return _git_cached(str(REPO), args)
+
+
+@functools.lru_cache(maxsize=256)
+def _git_cached(repo: str, args: tuple[str, ...]) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _is_ancestor(ancestor: str, commit: str | None) -> bool | None:
+    """Whether ``ancestor`` is in ``commit``'s history (``git merge-base --is-ancestor``); None
+    when it cannot be told (no commit recorded, no git, a commit this clone does not hold)."""
+    if not commit:
+        return None
+    return _ancestor_cached(str(REPO), ancestor, str(commit))
+
+
+@functools.lru_cache(maxsize=64)
+def _ancestor_cached(repo: str, ancestor: str, commit: str) -> bool | None:
+    try:
+        out = subprocess.run(["git", "-C", repo, "merge-base", "--is-ancestor", ancestor, commit],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {0: True, 1: False}.get(out.returncode)  # 128 and others: unknown commit, no repo
+
+
+def history_available() -> bool:
+    """True when this checkout's git history holds the commits the rendered words are read at
+    (:data:`FUNDUS_HUE_REMOVED`; records' commits for :func:`_freeze_source`): the README's
+    provenance words can be rendered as committed only then (a copy without ``.git``, a shallow
+    clone: they say "unknown" or "today" instead)."""
+    return _git("rev-parse", "--verify", "--quiet", f"{FUNDUS_HUE_REMOVED}^{{commit}}") is not None
+
+
+def _command_words(command: str) -> list[str]:
+    """A recorded command line split as a shell would (``shlex``), or on spaces when it does
+    not parse (a recorded command is joined without its quotes)."""
+    import shlex
+
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return command.split()
+
+
+def _freeze_source(record: dict[str, Any]) -> tuple[str | None, str]:
+    """The ``finetune.freeze`` a fine-tuning result ran under, and words to show beside it when
+    it was not recorded ("" when it was). In order:
+
+    - its own config (``config.finetune``, ``config_finetune``);
+    - a ``finetune.freeze=X`` override on its command line (the last one wins, as for the CLI);
+    - the ``finetune.freeze`` of the config file its command names (``--config FILE`` or
+      ``--config=FILE``, the path as written, relative to the repository; ``configs/default.yaml``
+      for ``bench.default_run`` without one), read at the record's commit
+      (``environment.git_commit``, ``git show <commit>:<path>``); the package's default today
+      when the file sets none (said: "the package's default today; <path> at <commit> sets none");
+    - when the commit or git is unavailable, that file as it is today, said: "finetune.freeze=X
+      as <path> sets it today; not recorded".
+
+    ``(None, "")`` when none of these is known (a path outside the repository, a file missing)."""
     for finetune in (((record.get("config") or {}).get("finetune")), record.get("config_finetune")):
         if isinstance(finetune, dict) and finetune.get("freeze"):
-            return str(finetune["freeze"])
-    command = str(record.get("command") or "")
-    named = re.search(r"--config\s+(\S+)", command)
+            return str(finetune["freeze"]), ""
+    words = _command_words(str(record.get("command") or ""))
+    overrides = [w.split("=", 1)[1] for w in words if w.startswith("finetune.freeze=")]
+    if overrides and overrides[-1]:
+        return overrides[-1], ""
+    named = None
+    for i, w in enumerate(words):
+        if w == "--config" and i + 1 < len(words):
+            named = words[i + 1]
+        elif w.startswith("--config="):
+            named = w.split("=", 1)[1]
     if named:
-        path = REPO / "configs" / Path(named.group(1)).name
-    elif "bench.default_run" in command:
-        path = REPO / "configs" / "default.yaml"
+        path = Path(named)
+        if path.is_absolute():
+            try:
+                path = path.relative_to(REPO)
+            except ValueError:
+                return None, ""  # a file of the measuring machine outside the repository
+    elif any(w.endswith("bench.default_run") or w == "bench/default_run.py" for w in words):
+        path = Path("configs") / "default.yaml"
     else:
-        return None
-    if not path.is_file():
-        return None
+        return None, ""
     from drac_ssl.config import FinetuneConfig, read_yaml
 
-    finetune = (read_yaml(path.read_text(encoding="utf-8")) or {}).get("finetune") or {}
-    return str(finetune.get("freeze") or FinetuneConfig().freeze)
+    commit = (record.get("environment") or {}).get("git_commit")
+    text = _git("show", f"{commit}:{path.as_posix()}") if commit else None
+    if text is not None:
+        finetune = (read_yaml(text) or {}).get("finetune") or {}
+        if finetune.get("freeze"):
+            return str(finetune["freeze"]), ""
+        default = FinetuneConfig().freeze
+        return default, (f"finetune.freeze={default}, the package's default today; {path.as_posix()} "
+                         f"at {commit} sets none")
+    today = REPO / path
+    if not today.is_file():
+        return None, ""
+    finetune = (read_yaml(today.read_text(encoding="utf-8")) or {}).get("finetune") or {}
+    freeze = str(finetune.get("freeze") or FinetuneConfig().freeze)
+    return freeze, f"finetune.freeze={freeze} as {path.as_posix()} sets it today; not recorded"
+
+
+def _freeze_setting(record: dict[str, Any]) -> str | None:
+    """The ``finetune.freeze`` a fine-tuning result ran under (:func:`_freeze_source`), None
+    when not known."""
+    return _freeze_source(record)[0]
+
+
+def _freeze_note(record: dict[str, Any]) -> str:
+    """``"; <words>"`` of :func:`_freeze_source` when the setting was not recorded (read from a
+    file as it is today, or the package's default), "" otherwise."""
+    note = _freeze_source(record)[1]
+    return f"; {note}" if note else ""
 
 
 FROZEN_SCRATCH = "scratch (random frozen backbone, trained head)"
@@ -271,7 +371,7 @@ def default_run_rows(r: dict[str, Any]) -> list[str]:
                     if isinstance(row, dict) and isinstance(row.get("qwk"), (int, float)))
     return [f"| main job, README command (1) from cold (phantom data) | {r.get('seconds_total')} s total "
             f"(goal < 600 s: {'met' if r.get('goal_met') else 'not met'}); {stages}"
-            + (f"; out-of-fold on phantoms: {oof}" if oof else "")
+            + (f"; out-of-fold on phantoms: {oof}{_freeze_note(r)}" if oof else "")
             + _load_note(r)
             + f" | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
@@ -346,7 +446,7 @@ def keep_selection_rows(r: dict[str, Any]) -> list[str]:
     title = ("fold epoch chosen on " + " or on ".join(chosen[rule] for rule in others)
              + " vs the last epoch (keep=last)") if others else "the last epoch (keep=last)"
     return [f"| {title}, one run (`{r.get('run_dir')}`"
-            + (f"; {'; '.join(how)}" if how else "") + f") | {'; '.join(cells + paired)} "
+            + (f"; {'; '.join(how)}" if how else "") + f") | {'; '.join(cells + paired)}{_freeze_note(r)} "
             f"| {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
@@ -370,10 +470,22 @@ def near_duplicates_rows(r: dict[str, Any]) -> list[str]:
         # means (referee F8), the first of per_seed when the seeds run from 0, else the
         # record's one-split figure
         one = effect.get("one_nn_accuracy") or {}
-        first = (a["per_seed"][0], b["per_seed"][0]) if str(seeds.get("fold_seeds", "")).startswith("0") \
+        from_zero = str(seeds.get("fold_seeds", "")).startswith("0")
+        first = (a["per_seed"][0], b["per_seed"][0]) if from_zero \
             else (one.get("per_image_folds"), one.get("twins_kept_together"))
-        seed0 = (f"; fold seed 0, the split of every other figure here: {first[0]:.4f} -> {first[1]:.4f}"
-                 if all(isinstance(v, (int, float)) for v in first) else "")
+        seed0 = ""
+        if all(isinstance(v, (int, float)) for v in first):
+            seed0 = (f"; fold seed 0, the split of every other figure here: {first[0]:.4f} -> {first[1]:.4f}, "
+                     f"a loss of {first[0] - first[1]:.4f} against {a['mean'] - b['mean']:.4f} on average")
+            # where seed 0 stands among the splits (review F6): the most favourable to memory?
+            if from_zero and len(a["per_seed"]) > 1:
+                rank = sorted(a["per_seed"], reverse=True).index(first[0]) + 1
+                n = len(a["per_seed"])
+                seed0 += (f"; its per-image folds are the most favourable of the {n} to 1-NN memory (the highest "
+                          f"per-image 1-NN accuracy)"
+                          if rank == 1 else f"; its per-image folds rank {rank} of {n} for 1-NN memory")
+                seed0 += (", and its twins-kept folds are another partition of the images, not the same "
+                          "folds with the twins moved")
         words.append(f"twins kept in one fold: 1-NN accuracy {a['mean']:.3f} -> {b['mean']:.3f} "
                      f"(means of {len(a['per_seed'])} fold splits, SD {a['sd']:.3f} / {b['sd']:.3f}{seed0})")
     if floor.get("per_image_folds") and floor.get("twins_kept_together"):
@@ -698,21 +810,29 @@ def _run_relative(text: str) -> str:
     return re.sub(r"(?<=\s)/\S*?/(?=runs/)", "", text)
 
 
-FUNDUS_HUE_REMOVED = ("c419fbc", "2026-11-30T05:07:52+00:00")
-"""The commit (and its time) that took the hue jitter (0.02 of a turn, with saturation 0.1) out
-of the ``fundus`` augmentation recipe and raised RetinaMNIST's fine-tuning from 10 to 15 epochs
-(docs/retinamnist.md, "The hue jitter"). A result that records no recipe version but was
-written before it ran with the hue jitter."""
+FUNDUS_HUE_REMOVED = "c419fbc"
+"""The commit that took the hue jitter (0.02 of a turn, with saturation 0.1) out of the
+``fundus`` augmentation recipe and raised RetinaMNIST's fine-tuning from 10 to 15 epochs
+(docs/retinamnist.md, "The hue jitter"). A result whose recorded commit does not have it in its
+history ran with the hue jitter (the records hold no jitter settings of their own)."""
+
+HUE_INFERRED = "(inferred from its commit; the record holds no jitter settings)"
+"""Said after the hue-jitter words of :func:`_older_recipe_words`."""
 
 
 def _older_recipe_words(record: dict[str, Any]) -> str:
     """Words for a RetinaMNIST result of ``bench.umm_ablation`` measured under another recipe
     than today's ``configs/retinamnist.yaml``: its fine-tuning epochs where its ``config``
-    records others than the file's now, and the ``fundus`` recipe's hue jitter where it was
-    written before :data:`FUNDUS_HUE_REMOVED` (its ``date_utc``, the end of the run). Named
-    after the commit the record names: ``; recipe of 6798365, not today's: 10 fine-tuning
-    epochs (configs/retinamnist.yaml now 15), the fundus recipe's hue jitter (0.02 of a turn,
-    saturation 0.1; removed in c419fbc)``. '' for other data sets or today's recipe (referee F2)."""
+    records others than the file's now, and the ``fundus`` recipe's hue jitter where its
+    recorded commit (``environment.git_commit``) predates :data:`FUNDUS_HUE_REMOVED`
+    (``git merge-base --is-ancestor``: that commit not in its history), said with
+    :data:`HUE_INFERRED`. Named after the commit the record names: ``; recipe of 6798365, not
+    today's: 10 fine-tuning epochs (configs/retinamnist.yaml now 15), the fundus recipe's hue
+    jitter (0.02 of a turn, saturation 0.1; removed in c419fbc) (inferred from its commit; the
+    record holds no jitter settings)``. When git or the commit is unavailable (no commit
+    recorded, a clone without that history) the hue jitter is said as unknown
+    (``whether it ran with the fundus recipe's hue jitter ... is unknown``), not guessed from
+    the date. '' for other data sets or today's recipe (referee F2)."""
     config = record.get("config") or {}
     if record.get("dataset") != "retinamnist" or not config:
         return ""
@@ -724,11 +844,22 @@ def _older_recipe_words(record: dict[str, Any]) -> str:
     if epochs is not None and now is not None and epochs != now:
         words.append(f"{epochs} fine-tuning epochs (configs/retinamnist.yaml now {now})")
     recipe = ((config.get("pretrain") or {}).get("augment") or {}).get("recipe")
-    if recipe == "fundus" and str(record.get("date_utc") or "9") < FUNDUS_HUE_REMOVED[1]:
-        words.append(f"the fundus recipe's hue jitter (0.02 of a turn, saturation 0.1; removed in "
-                     f"{FUNDUS_HUE_REMOVED[0]})")
-    commit = (record.get("environment") or {}).get("git_commit") or "its commit"
-    return f"; recipe of {commit}, not today's: {', '.join(words)}" if words else ""
+    recorded = (record.get("environment") or {}).get("git_commit")
+    unknown = ""
+    if recipe == "fundus":
+        removed = _is_ancestor(FUNDUS_HUE_REMOVED, recorded)
+        if removed is False:
+            words.append(f"the fundus recipe's hue jitter (0.02 of a turn, saturation 0.1; removed in "
+                         f"{FUNDUS_HUE_REMOVED}) {HUE_INFERRED}")
+        elif removed is None:
+            unknown = (f"whether it ran with the fundus recipe's hue jitter (0.02 of a turn, saturation "
+                       f"0.1; removed in {FUNDUS_HUE_REMOVED}) is unknown ("
+                       + ("no commit recorded" if not recorded else
+                          f"git here cannot tell whether {recorded} has {FUNDUS_HUE_REMOVED}")
+                       + "; the record holds no jitter settings)")
+    commit = recorded or "its commit"
+    said = f"; recipe of {commit}, not today's: {', '.join(words)}" if words else ""
+    return said + (f"; {unknown}" if unknown else "")
 
 
 def _seeds_words(record: dict[str, Any]) -> str:
@@ -1089,7 +1220,9 @@ def gap_to_aim_line(seeds: list[dict[str, Any]], aim: dict[str, Any] | None) -> 
     """What the VICReg - scratch t-interval (:func:`t_bounds`) leaves open against issue #12's
     ``aim``: for accuracy and AUC OvR, scratch's mean over ``seeds``, its gap to the aim, and the
     interval's upper end as a share of that gap (referee F3: "no gain detected" with its size).
-    Nothing without an aim, fewer than two seeds, or scratch already at the aim."""
+    The aim is set on the hidden test split and scratch's figure is out of fold, so the share is
+    indicative only, and the line says so (review F4). Nothing without an aim, fewer than two
+    seeds, or scratch already at the aim."""
     if not aim or len(seeds) < 2 or not all("scratch" in s and "vicreg" in s for s in seeds):
         return []
     said = []
@@ -1107,7 +1240,8 @@ def gap_to_aim_line(seeds: list[dict[str, Any]], aim: dict[str, Any] | None) -> 
     if not said:
         return []
     return ["", f"Against issue #12's aim, over the same {len(seeds)} seeds (scratch's mean; VICReg - scratch's "
-                f"95% t-interval above): {'; '.join(said)}. No gain was detected, and gains up to that share "
+                f"95% t-interval above): {'; '.join(said)} (the aim is on the test split, scratch's figure "
+                f"out of fold: the share is indicative). No gain was detected, and gains up to that share "
                 f"of the gap are not excluded."]
 
 
@@ -1541,7 +1675,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
             continue
         out += ["", f"**Full-size phantom DRAC pipeline, out-of-fold (611 images, 5 folds)** ({_device(pipe)}, "
                 f"{_date(pipe)}; phantom data: shows that the stages work, not how well real DR is graded"
-                f"{_fold_rule_note(pipe)})", "",
+                f"{_fold_rule_note(pipe)}{_freeze_note(pipe)})", "",
                 "| variant | QWK [95 % CI] | AUC (macro OvO) | accuracy | macro F1 |", "|---|---|---|---|---|"]
         freeze = _freeze_setting(pipe)
         for row in pipe.get("oof_metrics", {}).get("rows", []):

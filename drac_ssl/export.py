@@ -742,8 +742,8 @@ def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | Non
     ``<submission stem>_referable.csv`` beside the submission
     (:func:`drac_ssl.submission.write_referable`: ``case,P_referable,referable``) and return
     its path and the console line; else ``(None, "")``. For a model whose P(referable) carries
-    no information (:func:`drac_ssl.grading.bundle.referable_not_informative`: no better than
-    chance, and its referable AUC's CI not above 0.5 or not recorded; the app leaves the figure
+    no information (:func:`drac_ssl.grading.bundle.referable_not_informative`: its referable
+    AUC's 95% CI not above 0.5 or not recorded, whatever the QWK; the app leaves the figure
     out), the file is still written, with a ``not_informative`` column giving the reason on
     every row, and the line says it too. The submission itself is
     unchanged (its format is fixed). The callers remove an earlier referable file before they
@@ -1316,9 +1316,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # blank and noise, which the app refuses, too) and whether it trained the model
     reasons = image_reasons(graded, file_words)
     hashes = training_hashes(bundle.metadata)  # None: a bundle built before the list says nothing
-    trained = [_file_prefix_or_none(p) in hashes for p in graded_files] if hashes else [False] * len(cases)
+    # None where it cannot be told (no list, a file unreadable now): "unknown" in the notes file
+    trained = [_trained_or_none(p, hashes) for p in graded_files]
     grade_notes = _grade_notes(bundle, graded.probs, graded.classes)
-    n_flagged, n_trained = sum(1 for r in reasons if r), sum(trained)
+    n_flagged, n_trained = sum(1 for r in reasons if r), sum(1 for t in trained if t)
     n_noted = sum(1 for note in grade_notes if note)
     notes_file = image_notes_path(out)
     existed = out.exists()
@@ -1479,7 +1480,17 @@ def _file_prefix_or_none(path: Path) -> str | None:
         return None
 
 
-def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], written: Path, notes_file: Path,
+def _trained_or_none(path: Path, hashes: set[str] | None) -> bool | None:
+    """Whether the graded file ``path`` is one of the bundle's training images (its hash prefix
+    among ``hashes``, :func:`drac_ssl.grading.training_images.training_hashes`); None when that
+    cannot be told: no list (a bundle built before it) or a file that cannot be read now."""
+    if hashes is None:
+        return None
+    prefix = _file_prefix_or_none(path)
+    return None if prefix is None else prefix in hashes
+
+
+def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None], written: Path, notes_file: Path,
                 hint: str = SKIP_HINT) -> str:
     """The export's last line when some graded image is not reliably gradable or trained the
     model (``reasons`` and ``trained``: per graded image): ``FLAGGED: 2 of the 5 graded
@@ -1509,7 +1520,7 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool], writt
         parts.append(f"the grade{'' if one else 's'} of the {kinds} image{'' if one else 's'} "
                      f"must not be used" + (f" ({hint})" if hint else ""))
     if any(trained):
-        parts.append(training_images_line(sum(trained), n))
+        parts.append(training_images_line(sum(1 for t in trained if t), n))
     return (f"{'FLAGGED' if counts else 'NOTE'}: {'; '.join(parts)}; per case in {notes_file} "
             f"({','.join(IMAGE_NOTES_COLUMNS)})")
 

@@ -169,7 +169,7 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
     (``r = from_grade``), summed exactly in their 6-decimal units, so it is the sum of what
     the file says; ``referable`` is 1 when the written ``class`` is ``>= r``, else 0 (the
     submission's own decision, not a cut of ``P_referable``). Rows in the submission's order.
-    ``not_informative``: why ``P_referable`` carries no information (a chance-level model:
+    ``not_informative``: why ``P_referable`` carries no information (its referable AUC's 95% CI not above 0.5, or not recorded:
     :func:`drac_ssl.grading.bundle.referable_not_informative`), "" when it may; when given,
     a fourth column, :data:`NOT_INFORMATIVE_COLUMN`, says it on every row (the figures are
     kept, not dropped: a reader of any row sees the caveat beside them).
@@ -220,6 +220,17 @@ IMAGE_NOTES_COLUMNS_BEFORE = IMAGE_NOTES_COLUMNS[:4]
 TRAINING_IMAGE_MARK = "yes (same SHA-256)"
 """The ``training_image`` cell of a graded file the model was trained on."""
 
+TRAINING_IMAGE_UNKNOWN = "unknown"
+"""The ``training_image`` cell of a graded file when it cannot be told whether the model was
+trained on it: the bundle records no training-image hashes (built before them), or the file's
+hash could not be read. An empty cell says it was not (known); this one must not read as that."""
+
+
+def training_image_cell(trained: bool | None) -> str:
+    """The ``training_image`` cell of a graded file: :data:`TRAINING_IMAGE_MARK` (True),
+    :data:`TRAINING_IMAGE_UNKNOWN` (None: cannot be told) or empty (False: not a training image)."""
+    return TRAINING_IMAGE_UNKNOWN if trained is None else TRAINING_IMAGE_MARK if trained else ""
+
 
 def image_notes_path(submission: str | os.PathLike[str]) -> Path:
     """Where the export writes what it said of each graded image beside the submission
@@ -229,14 +240,16 @@ def image_notes_path(submission: str | os.PathLike[str]) -> Path:
 
 
 def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classes: Sequence[int],
-                      reasons: Sequence[Sequence[str]], trained: Sequence[bool],
+                      reasons: Sequence[Sequence[str]], trained: Sequence[bool | None],
                       grade_notes: Sequence[str] | None = None) -> Path:
     """Write ``case,class,not_reliably_gradable,training_image,grade_note`` atomically, one row
     per graded case in the submission's order: ``class`` its written grade,
     ``not_reliably_gradable`` the reasons its grade is not reliably gradable joined by ``"; "``
     (:func:`drac_ssl.grading.image_notes.flagged_reasons`, e.g. ``unlike the training images;
     a grey picture for a colour model``), empty when clean, ``training_image``
-    :data:`TRAINING_IMAGE_MARK` for a file the model was trained on, else empty, and
+    (:func:`training_image_cell` of ``trained``): :data:`TRAINING_IMAGE_MARK` for a file the model
+    was trained on, :data:`TRAINING_IMAGE_UNKNOWN` when that cannot be told (None: a bundle that
+    records no training-image hashes), else empty, and
     ``grade_note`` (``grade_notes``, one per case; None: all empty) why the class is not the
     single most likely grade (:func:`drac_ssl.grading.image_notes.decision_words`), else empty.
     Not a submission; the export writes it beside one (:func:`image_notes_path`) when some
@@ -251,12 +264,13 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(IMAGE_NOTES_COLUMNS)
     for case, grade, why, seen, note in zip(cases, classes, reasons, trained, notes, strict=True):
-        writer.writerow([case, int(grade), "; ".join(why), TRAINING_IMAGE_MARK if seen else "", note])
+        writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note])
     return atomic_write_text(path, out.getvalue())
 
 
 def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]] | None:
-    """:func:`write_image_notes`'s file: case -> (reasons, a training image); None when there
+    """:func:`write_image_notes`'s file: case -> (reasons, a training image: a non-empty
+    ``training_image`` cell other than :data:`TRAINING_IMAGE_UNKNOWN`); None when there
     is no such file, it cannot be read or its header is neither :data:`IMAGE_NOTES_COLUMNS` nor
     :data:`IMAGE_NOTES_COLUMNS_BEFORE` (a file of an earlier version, without ``grade_note``)."""
     try:
@@ -264,7 +278,8 @@ def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]
             reader = csv.reader(fh)
             if tuple(next(reader, [])) not in (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE):
                 return None
-            return {row[0]: (row[2], bool(row[3].strip())) for row in reader if len(row) >= 4}
+            return {row[0]: (row[2], row[3].strip().lower() not in ("", TRAINING_IMAGE_UNKNOWN))
+                    for row in reader if len(row) >= 4}
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
 
@@ -323,7 +338,7 @@ def write_grades_with_notes(
     classes: np.ndarray | None,
     num_grades: int = len(PROB_COLUMNS),
     unreliable: Sequence[Sequence[str]] | None = None,
-    trained: Sequence[bool] | None = None,
+    trained: Sequence[bool | None] | None = None,
 ) -> Path:
     """Write every file of a batch with its grade and notes (the app's batch tab offers it
     beside the submission, so that the warnings travel with the file people download),
@@ -334,9 +349,10 @@ def write_grades_with_notes(
     ``case,class,P0..P{K-1},not_reliably_gradable,notes``: the reasons joined by ``"; "``, empty
     when clean, as the export's ``<stem>_notes.csv`` column of that name (:func:`write_image_notes`),
     so that a spreadsheet filters on it while ``class`` stays the grade number; with ``trained``
-    (one per file: one of the model's training images, same SHA-256; False for a file not
-    graded) a ``training_image`` column before the notes too, :data:`TRAINING_IMAGE_MARK` or
-    empty, as the export's notes file has it.
+    (one per file: one of the model's training images, same SHA-256; None when that cannot be
+    told, a bundle that records no hashes; False for a file not graded) a ``training_image``
+    column before the notes too, :func:`training_image_cell`'s :data:`TRAINING_IMAGE_MARK`,
+    :data:`TRAINING_IMAGE_UNKNOWN` or empty, as the export's notes file has it.
 
     ``files``: ``(case, i, notes)``: ``i`` the row of ``probs`` ``(n, K)`` and ``classes``
     ``(n,)`` of a graded file, written as :func:`write_submission` writes it (the same checks
@@ -367,7 +383,7 @@ def write_grades_with_notes(
     writer.writerow([*submission_columns(int(num_grades)), *flag_column, "notes"])
     for at, (case, i, notes) in enumerate(files):
         flag = ["; ".join(unreliable[at])] if unreliable is not None else []
-        flag += [TRAINING_IMAGE_MARK if trained[at] else ""] if trained is not None else []
+        flag += [training_image_cell(trained[at]) if i is not None else ""] if trained is not None else []
         if i is None:
             writer.writerow([case, "", *[""] * int(num_grades), *flag, notes])
         else:

@@ -97,6 +97,7 @@ __all__ = [
     "BundleError",
     "backbones_identical",
     "caveat_line",
+    "DEMO_SCOPE_WORDS",
     "REFERABLE_SCOPE_WORDS",
     "SCOPE_WORDS",
     "grade_caveats",
@@ -120,6 +121,7 @@ __all__ = [
     "referable_cut_of",
     "referable_not_informative",
     "reusable_bundle",
+    "scope_words",
     "to_inference_layout",
     "variant_title",
     "with_trial_run",
@@ -807,34 +809,54 @@ def referable_not_informative(metadata: dict[str, Any]) -> str:
     rule of the app (which leaves the figure out, and says this in ``referable["reason"]``) and
     the export (whose ``_referable.csv`` then says it in a ``not_informative`` column).
 
-    Not informative: the model gives no evidence of grading better than chance
-    (:func:`chance_warning` of ``cv_metrics``) and nothing shows that P(referable) tells
-    referable images apart either: its out-of-fold AUC's 95% CI (``cv_metrics.referable
-    .auc_ci95``) does not lie above 0.5 (chance; one wholly below 0.5 is said as ranking the
-    wrong way round), or no such interval is recorded (a missing or non-finite bound: then said
-    so, not as an interval that reaches 0.5). A model under the
-    chance warning whose AUC CI lies above 0.5 is informative (its probabilities rank referable
-    images though its grades do not agree), and so is any model without the chance warning."""
+    The rule judges the out-of-fold AUC of P(referable) on its own (its bootstrap 95% CI,
+    ``cv_metrics.referable.auc_ci95``), whatever the grades' QWK says: a QWK above chance is
+    agreement over all K grades, not evidence that this one summed probability separates
+    referable images from the others, and a bundle with no ``qwk_ci95`` says nothing either way.
+
+    - the CI lies above 0.5 (chance; lower end > 0.5): informative, "" (also for a model under
+      the chance warning, :func:`chance_warning`: its probabilities rank referable images,
+      though its grades do not agree);
+    - the CI lies below 0.5 (upper end < 0.5): not informative, said as ranking referable images
+      the wrong way round (as a referral score it points the wrong way);
+    - the CI reaches 0.5, or is not recorded (a missing or non-finite bound, an AUC that is
+      ``n/a``): not informative, "no evidence that this probability tells referable images
+      apart", an unrecorded interval said as such, not as one that reaches 0.5.
+
+    The sentence begins with the chance warning's point when the model is under it ("This model
+    gives no evidence of grading better than chance, ..."). A bundle whose ``cv_metrics``
+    records no referable figures at all (no ``referable`` mapping: it has no P(referable) to
+    show, :func:`referable_cut_of` is None) gives ""."""
     cv = metadata.get("cv_metrics") or {}
-    if not chance_warning(cv):
-        return ""
-    referable = cv.get("referable") if isinstance(cv.get("referable"), dict) else {}
+    referable = cv.get("referable")
+    if not isinstance(referable, dict):
+        return ""  # no referable cut reported: no P(referable) to judge
     ci = finite_pair(referable.get("auc_ci95"))
     if ci is not None and ci[0] > 0.5:
         return ""
     auc = figure_text(referable.get("auc"))
-    first = "This model gives no evidence of grading better than chance"
+    chance = bool(chance_warning(cv))
+    lead = "This model gives no evidence of grading better than chance, and" if chance else "Although"
     if ci is None:
         note = referable.get("auc_note")
         shown = f"{auc}: {note}" if auc == "n/a" and note else auc
-        return (f"{first}, and its out-of-fold AUC of P(referable) ({shown}) has no 95% CI "
-                f"recorded: nothing shows that this probability tells referable images apart")
+        if chance:
+            return (f"{lead} its out-of-fold AUC of P(referable) ({shown}) has no 95% CI "
+                    f"recorded: nothing shows that this probability tells referable images apart")
+        return (f"The out-of-fold AUC of this model's P(referable) ({shown}) has no 95% CI recorded: "
+                f"there is no evidence that this probability tells referable images apart")
     if ci[1] < 0.5:  # below chance as a whole: it ranks, the wrong way round
-        return (f"{first}, and its P(referable) ranks referable images below the others: the 95% "
+        its = "its" if chance else "this model's grades agree better than chance, its"
+        return (f"{lead} {its} P(referable) ranks referable images below the others: the 95% "
                 f"CI of its out-of-fold AUC, {format_ci(*ci)} (AUC {auc}), lies below 0.5 "
                 f"(chance), so as a referral score it points the wrong way")
-    return (f"{first}, nor of telling referable images apart: the 95% CI of its out-of-fold AUC "
-            f"of P(referable), {format_ci(*ci)} (AUC {auc}), does not lie above 0.5 (chance)")
+    if chance:
+        return ("This model gives no evidence of grading better than chance, nor of telling "
+                f"referable images apart: the 95% CI of its out-of-fold AUC of P(referable), "
+                f"{format_ci(*ci)} (AUC {auc}), does not lie above 0.5 (chance)")
+    return (f"There is no evidence that this model's P(referable) tells referable images apart: "
+            f"the 95% CI of its out-of-fold AUC, {format_ci(*ci)} (AUC {auc}), does not lie "
+            f"above 0.5 (chance), although its grades agree better than chance")
 
 
 def chance_warning(cv: dict[str, Any]) -> str | None:
@@ -878,8 +900,22 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
 
 SCOPE_WORDS = ("This model grades diabetic retinopathy (DR) severity only: it does not assess "
                "diabetic macular oedema or any other eye disease.")
-"""What every bundle's model does not assess, said where the app states its caveats (its
-banner) and in the model card's limitations."""
+"""What every trained bundle's model does not assess, said where the app states its caveats
+(its banner) and in the model card's limitations; an untrained demo bundle says
+:data:`DEMO_SCOPE_WORDS` instead (:func:`scope_words`)."""
+
+DEMO_SCOPE_WORDS = ("This demo bundle grades nothing (its weights are random); the models the package "
+                    "trains grade diabetic retinopathy (DR) severity only and do not assess diabetic "
+                    "macular oedema or any other eye disease.")
+"""The scope sentence of an untrained demo bundle (``metadata.json`` ``demo``): :data:`SCOPE_WORDS`
+("This model grades DR severity only") would read as a claim about a bundle that is not a model
+of the task (a review)."""
+
+
+def scope_words(meta: dict[str, Any]) -> str:
+    """:data:`DEMO_SCOPE_WORDS` for an untrained demo bundle (``meta["demo"]``), else
+    :data:`SCOPE_WORDS`: the app's banner and the demo card say it."""
+    return DEMO_SCOPE_WORDS if meta.get("demo") else SCOPE_WORDS
 
 REFERABLE_SCOPE_WORDS = ("P(referable) here is from the DR grade alone; a clinical referral also "
                          "covers diabetic macular oedema, which this model does not assess.")

@@ -54,7 +54,7 @@ def test_no_part_of_the_demo_card_or_page_describes_a_trained_model(
     from app.demo_bundle import build_demo_bundle
     from app.predict import Predictor
     from app.server import decision_rule
-    from drac_ssl.grading.bundle import SCOPE_WORDS
+    from drac_ssl.grading.bundle import DEMO_SCOPE_WORDS, SCOPE_WORDS
 
     bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
     card = " ".join((bundle / "MODEL_CARD.md").read_text(encoding="utf-8").split())
@@ -63,7 +63,8 @@ def test_no_part_of_the_demo_card_or_page_describes_a_trained_model(
         assert trained not in card, trained
     assert "every weight random" in card and "tuned on no image" in card and "not calibrated" in card
     assert "## Performance - None: nothing was measured" in card
-    assert SCOPE_WORDS in card[card.index("## Limitations"):]
+    # its own scope words, not "This model grades DR severity only" of a bundle that is no model
+    assert DEMO_SCOPE_WORDS in card[card.index("## Limitations"):] and SCOPE_WORDS not in card
     predictor = Predictor(bundle, gradcam=False)
     rule = decision_rule(predictor)
     assert "kappa-tuned" not in rule and "evenly spaced default thresholds 0.500 / 1.500, tuned on no image" in rule

@@ -1227,7 +1227,7 @@ def test_a_two_grade_bundle_shows_p_referable_against_its_referral_threshold(
     meta["calibration"]["thresholds"] = [0.512]
     meta["cv_metrics"]["referable"] = {
         "from_grade": 1, "rule": "referable = grade 1 (referable)", "n_referable": 19, "n_not": 23,
-        "auc": 0.61, "auc_ci95": [0.44, 0.77], "auc_note": None, "sensitivity": 0.474,
+        "auc": 0.61, "auc_ci95": [0.54, 0.77], "auc_note": None, "sensitivity": 0.474,
         "specificity": 0.478, "sensitivity_ci95": [0.25, 0.7], "specificity_ci95": [0.27, 0.68]}
     (bundle_dir / "metadata.json").write_text(json.dumps(meta))
     two = Predictor(bundle_dir, gradcam=False)
@@ -1240,7 +1240,7 @@ def test_a_two_grade_bundle_shows_p_referable_against_its_referral_threshold(
     (line,) = [x for x in _result_markdown(below, two).splitlines() if x.startswith("P(referable:")]
     assert line.startswith(
         "P(referable: grade 1, referable) **0.509**, below the referral threshold 0.512, so grade 0 "
-        "(out of fold: AUC 0.610 (95% CI 0.440..0.770) of this probability; at the cross-fitted "
+        "(out of fold: AUC 0.610 (95% CI 0.540..0.770) of this probability; at the cross-fitted "
         "thresholds sensitivity 0.474 (95% CI 0.250..0.700), specificity 0.478 (95% CI 0.270..0.680))."), line
     assert _decision_lines(below, two)[0] == (
         "P(referable) 0.509 is below the referral threshold 0.512, so the grade shown is 0 non-referable "

@@ -21,7 +21,7 @@ from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor
 from drac_ssl.grading.image_notes import is_plain_note
 from drac_ssl.grading.training_images import TRAINING_IMAGE_NOTE, training_images_record
-from drac_ssl.submission import TRAINING_IMAGE_MARK
+from drac_ssl.submission import TRAINING_IMAGE_MARK, TRAINING_IMAGE_UNKNOWN
 
 
 def _scan(side: int, seed: int) -> np.ndarray:
@@ -108,5 +108,10 @@ def test_a_bundle_without_training_image_hashes_says_nothing(bundles: dict[str, 
     pred = predictor.predict_file(files["trained"], gradcam=False)
     assert pred.training_image is None and TRAINING_IMAGE_NOTE not in pred.warnings
     assert pred.as_dict()["training_image"] is None
-    summary, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(files["trained"])])
+    summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(files["trained"])])
     assert "train this model" not in summary and "Training image" not in rows[0][-1]
+    # the notes CSV says it cannot be told, not "no" (an empty cell) (a review: it wrote unknown
+    # as no)
+    with open(notes_path, newline="", encoding="utf-8") as fh:
+        marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
+    assert marked == {"trained.png": TRAINING_IMAGE_UNKNOWN}

@@ -369,3 +369,45 @@ def test_out_of_fold_copies_keep_what_the_intervals_need_and_read_back(tmp_path:
     (run / "other.csv").write_text("case,class\nx,1\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"other\.csv: no id, grade, pred, P0, P1 column"):
         keep_oof_copies({"x": run / "other.csv"}, out, "retinamnist_x")
+
+
+def test_out_of_fold_copies_of_a_grouped_run_keep_each_images_resampling_unit(tmp_path: Path) -> None:
+    """A review: the copies kept no patient or twin-group column, so a grouped run's cluster
+    bootstrap could not be recomputed from them. With the run's units (bench.common.oof_units,
+    from its manifest) the copy has a ci_unit column after fold; a run whose images are each
+    their own unit gets none, and an image the units lack is refused."""
+    import csv
+
+    from bench.common import OOF_UNIT_COLUMN, keep_oof_copies, oof_copy_path, oof_units
+    from drac_ssl.oof import read_oof
+
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    (run / "finetune" / "vicreg").mkdir(parents=True)
+    manifest = ["id,split,grade,fold,patient,cache_index"]
+    manifest += [f"img_{i}.png,train,{i % 3},{i % 3},p{i // 2},{i}" for i in range(6)]
+    manifest += ["test_0.png,test,,-1,,6"]
+    (run / "data" / "manifest.csv").write_text("\n".join(manifest) + "\n", encoding="utf-8")
+    oof = ["id,grade,fold,P0,P1,P2,score,pred"]
+    oof += [f"img_{i}.png,{i % 3},{i % 3},0.2,0.3,0.5,1.3,2" for i in range(6)]
+    (run / "finetune" / "vicreg" / "oof.csv").write_text("\n".join(oof) + "\n", encoding="utf-8")
+
+    units = oof_units(run)
+    assert units == {f"img_{i}.png": f"patient:p{i // 2}" for i in range(6)}
+    out = tmp_path / "results"
+    kept = keep_oof_copies({"vicreg": run / "finetune" / "vicreg" / "oof.csv"}, out, "x", units=units)
+    with open(oof_copy_path(out, "x", "vicreg"), newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert kept["vicreg"]["columns"] == ["id", "grade", "fold", OOF_UNIT_COLUMN, "P0", "P1", "P2", "pred"]
+    assert [r[OOF_UNIT_COLUMN] for r in rows] == [f"patient:p{i // 2}" for i in range(6)]
+    assert read_oof(oof_copy_path(out, "x", "vicreg")).ids == tuple(f"img_{i}.png" for i in range(6))
+
+    # each image its own unit (no patient, no twins joined): no column, as before
+    alone = ["id,split,grade,fold,patient,cache_index"]
+    alone += [f"img_{i}.png,train,{i % 3},{i % 3},,{i}" for i in range(6)]
+    (run / "data" / "manifest.csv").write_text("\n".join(alone) + "\n", encoding="utf-8")
+    assert oof_units(run) is None
+    assert oof_units(tmp_path / "no_run") is None
+    with pytest.raises(ValueError, match=r"image 'img_5\.png' has no resampling unit"):
+        keep_oof_copies({"vicreg": run / "finetune" / "vicreg" / "oof.csv"}, out, "x",
+                        units={k: v for k, v in units.items() if k != "img_5.png"})

@@ -60,4 +60,12 @@ def test_the_results_row_says_the_twins_the_folds_split_and_where_the_networks_a
     seeds["per_image_folds"]["per_seed"] = [0.4975] + [0.47] * 9
     seeds["twins_kept_together"]["per_seed"] = [0.465] + [0.46] * 9
     (row,) = near_duplicates_rows(record)
-    assert "SD 0.008 / 0.006; fold seed 0, the split of every other figure here: 0.4975 -> 0.4650)" in row
+    assert "SD 0.008 / 0.006; fold seed 0, the split of every other figure here: 0.4975 -> 0.4650, " in row
+    # review F6: where seed 0 stands among the splits, its loss against the mean loss, and that
+    # its twins-kept folds are another partition
+    assert "a loss of 0.0325 against 0.0110 on average" in row
+    assert "its per-image folds are the most favourable of the 10 to 1-NN memory" in row
+    assert "its twins-kept folds are another partition of the images" in row
+    seeds["per_image_folds"]["per_seed"] = [0.4975, 0.5] + [0.47] * 8
+    (row,) = near_duplicates_rows(record)
+    assert "its per-image folds rank 2 of 10 for 1-NN memory" in row and "most favourable" not in row

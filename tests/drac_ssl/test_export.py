@@ -3838,8 +3838,9 @@ def test_graded_training_images_are_said_by_the_export_and_by_score(
     (old / "metadata.json").write_text(json.dumps(meta))
     assert export.main([str(old), "--images", str(folder), "--out", str(tmp_path / "o.csv")]) == 0
     assert "used to train" not in capsys.readouterr().out
-    old_notes = tmp_path / "o_notes.csv"  # written, if at all, for its grade notes alone
-    assert not old_notes.exists() or not any(r["training_image"] for r in csv.DictReader(old_notes.open()))
+    old_notes = tmp_path / "o_notes.csv"  # written, if at all, for its grade notes alone, and its
+    # training_image cells say that it cannot be told, not "no" (a review: they were left empty)
+    assert not old_notes.exists() or {r["training_image"] for r in csv.DictReader(old_notes.open())} == {"unknown"}
     assert export.main([str(old), *score, "--images", str(folder)]) == 0
     assert "used to train" not in capsys.readouterr().err
 

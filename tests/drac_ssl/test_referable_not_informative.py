@@ -42,11 +42,43 @@ def test_the_rule_says_a_missing_interval_and_one_across_chance_differently() ->
     undefined = referable_not_informative(_meta(auc=None, auc_ci95=[None, None],
                                                 auc_note="none of the 30 images is referable"))
     assert "(n/a: none of the 30 images is referable) has no 95% CI recorded" in undefined
-    # informative: the AUC's CI clear of 0.5 (the probabilities rank), or no chance warning
+    # informative: the AUC's CI clear of 0.5 (the probabilities rank), even under the chance warning
     assert referable_not_informative(_meta(auc_ci95=[0.61, 0.8])) == ""
-    good = _meta()
-    good["cv_metrics"].update(qwk=0.6, qwk_ci95=[0.4, 0.75])
-    assert referable_not_informative(good) == ""
+
+
+def _above_chance(**referable: Any) -> dict[str, Any]:
+    """A bundle whose grades agree better than chance (QWK 95% CI above 0)."""
+    meta = _meta(**referable)
+    meta["cv_metrics"].update(qwk=0.6, qwk_ci95=[0.4, 0.75])
+    return meta
+
+
+def test_the_rule_judges_the_auc_interval_whatever_the_qwk() -> None:
+    """A review: the rule returned "" for any model above chance, so P(referable) was shown as
+    meaningful when its AUC's CI lay wholly below 0.5 (pointing the wrong way), and for a
+    bundle with no ``qwk_ci95`` whatever its AUC interval said."""
+    assert referable_not_informative(_above_chance(auc_ci95=[0.61, 0.8])) == ""
+    wrong_way = referable_not_informative(_above_chance(auc=0.319, auc_ci95=[0.163, 0.451]))
+    assert wrong_way.startswith("Although this model's grades agree better than chance, its "
+                                "P(referable) ranks referable images below the others")
+    assert "0.163..0.451" in wrong_way and "points the wrong way" in wrong_way
+    across = referable_not_informative(_above_chance())
+    assert "no evidence that this model's P(referable) tells referable images apart" in across
+    assert "0.380..0.620" in across and "no evidence of grading better than chance" not in across
+    missing = referable_not_informative(_above_chance(auc=0.7, auc_ci95=None))
+    assert "(0.700) has no 95% CI recorded" in missing
+    assert "no evidence that this probability tells referable images apart" in missing
+    # no qwk_ci95 (no chance warning can be given): the AUC's interval still decides
+    unjudged = _meta(auc=0.319, auc_ci95=[0.163, 0.451])
+    del unjudged["cv_metrics"]["qwk_ci95"]
+    assert "points the wrong way" in referable_not_informative(unjudged)
+    del unjudged["cv_metrics"]["referable"]["auc_ci95"]
+    assert "has no 95% CI recorded" in referable_not_informative(unjudged)
+    unjudged["cv_metrics"]["referable"]["auc_ci95"] = [0.55, 0.9]
+    assert referable_not_informative(unjudged) == ""
+    # no referable figures at all: no P(referable) to judge
+    assert referable_not_informative({"cv_metrics": {"qwk": 0.6, "qwk_ci95": [0.4, 0.75]}}) == ""
+    assert referable_not_informative({}) == ""
 
 
 def _bundle(meta: dict[str, Any]) -> Any:

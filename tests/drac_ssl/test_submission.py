@@ -835,3 +835,45 @@ def test_the_apps_notes_file_with_its_training_image_column_is_still_named(
         write_grades_with_notes(tmp_path / "x.csv", [("001.png", 0, ""), ("005.png", None, ""),
                                                      ("161.png", 1, "")], probs, None,
                                 num_grades=num_grades, trained=[True])
+
+
+@pytest.mark.parametrize("num_grades", [3, 5])
+def test_a_training_image_that_cannot_be_told_is_written_unknown_not_as_no(
+        tmp_path: Path, num_grades: int) -> None:
+    """A review: with a bundle that records no training-image hashes, the app's
+    grades_with_notes.csv and the export's notes file left the training_image cell empty, as for
+    a file known not to be one. None is written "unknown"; read_image_notes does not count it as
+    a training image; --check still names the file in every cut variant."""
+    import csv
+    import io
+
+    from drac_ssl.submission import (
+        TRAINING_IMAGE_MARK,
+        TRAINING_IMAGE_UNKNOWN,
+        read_image_notes,
+        write_grades_with_notes,
+        write_image_notes,
+    )
+
+    probs = np.tile(np.full(num_grades, 1.0 / num_grades), (3, 1))
+    full = write_grades_with_notes(
+        tmp_path / "grades_with_notes.csv",
+        [("001.png", 0, ""), ("005.png", None, "NOT GRADED: blank"), ("161.png", 1, ""), ("162.png", 2, "")],
+        probs, None, num_grades=num_grades, unreliable=[[], [], [], []], trained=[True, None, None, False])
+    rows = list(csv.reader(io.StringIO(full.read_text())))
+    # graded: yes, unknown, known no; a file not graded: empty
+    assert [r[-2] for r in rows[1:]] == [TRAINING_IMAGE_MARK, "", TRAINING_IMAGE_UNKNOWN, ""]
+    (line,) = check_submission(full)
+    assert "the app's batch file with a notes column" in line and "NOT GRADED: 005.png (line 3)" in line, line
+    for drop in (1, 2):  # the notes column; the notes and training_image columns
+        cut = _write(tmp_path, "\n".join(",".join(r[:-drop]) for r in rows) + "\n", f"cut{drop}.csv")
+        (line,) = check_submission(cut)
+        assert "notes column cut off" in line and "005.png (line 3)" in line, (drop, line)
+
+    notes = write_image_notes(tmp_path / "x_notes.csv", ["001.png", "161.png", "162.png"], [0, 1, 2],
+                              [[], ["unlike the training images"], []], [True, None, False])
+    cells = {r["case"]: r["training_image"] for r in csv.DictReader(io.StringIO(notes.read_text()))}
+    assert cells == {"001.png": TRAINING_IMAGE_MARK, "161.png": TRAINING_IMAGE_UNKNOWN, "162.png": ""}
+    read = read_image_notes(notes)
+    assert read is not None and {c: t for c, (_, t) in read.items()} == {
+        "001.png": True, "161.png": False, "162.png": False}

@@ -1,0 +1,111 @@
+"""bench.summarize's words on settings a result file does not hold, read from git: the
+``finetune.freeze`` of the config file at the record's commit (review F2: it read today's
+``configs/<basename>``, ignoring overrides and ``--config=``), and whether a RetinaMNIST result
+ran with the fundus recipe's hue jitter, from its commit's history (review F3: it compared
+dates). Each test builds a small repository and points the renderer at it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import bench.summarize as summarize
+from bench.summarize import FROZEN_SCRATCH, HUE_INFERRED, _freeze_source, default_run_rows
+
+
+def _git(repo: Path, *args: str) -> str:
+    out = subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def _commit(repo: Path, files: dict[str, str], message: str) -> str:
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", message)
+    return _git(repo, "rev-parse", "--short=7", "HEAD")
+
+
+@pytest.fixture()
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    _git(root, "init", "-q")
+    monkeypatch.setattr(summarize, "REPO", root)
+    return root
+
+
+def _freeze(value: str) -> str:
+    return f"finetune:\n  freeze: {value}\n"
+
+
+def test_the_freeze_setting_is_read_at_the_records_commit_and_overrides_win(repo: Path) -> None:
+    then = _commit(repo, {"configs/default.yaml": _freeze("all"), "my/exp.yaml": _freeze("last")}, "then")
+    _commit(repo, {"configs/default.yaml": _freeze("frozen"), "configs/exp.yaml": _freeze("frozen")}, "now")
+    at = {"environment": {"git_commit": then}}
+    # the file as it was at the record's commit, not as it is today
+    assert _freeze_source({**at, "command": "python -m bench.default_run"}) == ("all", "")
+    # an override on the command line wins over the file (the last one, as for the CLI)
+    assert _freeze_source({**at, "command": "python -m bench.default_run finetune.freeze=last "
+                                            "--name x finetune.freeze=frozen"}) == ("frozen", "")
+    assert _freeze_source({**at, "command": "python -m bench.default_run --set finetune.freeze=all"})[0] == "all"
+    # --config=FILE as well as --config FILE; a path outside configs/ read where it is (not
+    # configs/<basename>, which today says frozen)
+    assert _freeze_source({**at, "command": "python -m bench.default_run --config=my/exp.yaml"}) == ("last", "")
+    assert _freeze_source({**at, "command": "python -m bench.default_run --config my/exp.yaml"}) == ("last", "")
+    # an absolute path inside the repository is read relative to it; one outside is not known
+    inside = f"python -m bench.default_run --config={repo / 'my' / 'exp.yaml'}"
+    assert _freeze_source({**at, "command": inside}) == ("last", "")
+    assert _freeze_source({**at, "command": "python -m bench.default_run --config /elsewhere/x.yaml"}) == (None, "")
+    # the record's own config still comes first
+    assert _freeze_source({**at, "command": "bench.default_run finetune.freeze=all",
+                           "config_finetune": {"freeze": "last"}}) == ("last", "")
+
+
+def test_a_freeze_setting_not_recorded_is_said_as_todays_file(repo: Path) -> None:
+    _commit(repo, {"configs/default.yaml": _freeze("frozen")}, "now")
+    for env in ({}, {"environment": {"git_commit": "deadbee"}}):  # none recorded, one git lacks
+        freeze, note = _freeze_source({**env, "command": "python -m bench.default_run"})
+        assert freeze == "frozen"
+        assert note == "finetune.freeze=frozen as configs/default.yaml sets it today; not recorded"
+    row = default_run_rows({"command": ".venv/bin/python -m bench.default_run",
+                            "oof_metrics": {"rows": [{"variant": "scratch", "qwk": 0.5}]}})[0]
+    assert (f"{FROZEN_SCRATCH} QWK 0.500; finetune.freeze=frozen as configs/default.yaml sets it "
+            f"today; not recorded") in row
+    # read at its commit: nothing to add
+    head = _git(repo, "rev-parse", "--short=7", "HEAD")
+    row = default_run_rows({"command": ".venv/bin/python -m bench.default_run", "environment": {"git_commit": head},
+                            "oof_metrics": {"rows": [{"variant": "scratch", "qwk": 0.5}]}})[0]
+    assert f"{FROZEN_SCRATCH} QWK 0.500 |" in row and "sets it today" not in row
+
+
+def test_the_hue_jitter_is_decided_from_the_records_commit_not_its_date(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo / "configs").mkdir()
+    before = _commit(repo, {"configs/retinamnist.yaml": "finetune:\n  epochs: 15\n"}, "with hue")
+    removed = _commit(repo, {"drac_ssl/augment.txt": "no hue"}, "hue removed")
+    after = _commit(repo, {"drac_ssl/other.txt": "later"}, "later")
+    monkeypatch.setattr(summarize, "FUNDUS_HUE_REMOVED", removed)
+
+    def words(commit: str | None, date: str) -> str:
+        env = {"environment": {"git_commit": commit}} if commit else {}
+        return summarize._older_recipe_words({
+            "dataset": "retinamnist", "date_utc": date, **env,
+            "config": {"finetune": {"epochs": 15}, "pretrain": {"augment": {"recipe": "fundus"}}}})
+
+    # written after the change by the clock, but at a commit before it: ran with hue jitter
+    late = words(before, "2099-01-01T00:00:00+00:00")
+    assert late == (f"; recipe of {before}, not today's: the fundus recipe's hue jitter (0.02 of a turn, "
+                    f"saturation 0.1; removed in {removed}) {HUE_INFERRED}")
+    # written before it by the clock, at a commit that has it: today's recipe, nothing to say
+    assert words(removed, "2000-01-01T00:00:00+00:00") == ""
+    assert words(after, "2000-01-01T00:00:00+00:00") == ""
+    # no commit, or one this history lacks: unknown, not guessed from the date
+    assert "is unknown (no commit recorded;" in words(None, "2000-01-01T00:00:00+00:00")
+    missing = words("deadbee", "2000-01-01T00:00:00+00:00")
+    assert f"is unknown (git here cannot tell whether deadbee has {removed};" in missing
+    assert "recipe of" not in missing
