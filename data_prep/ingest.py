@@ -66,6 +66,7 @@ from data_prep.validate import (
     Problem,
     apply_strict,
     check_test_list,
+    drop_repeated_rows,
     duplicate_label_rows,
     error,
     format_problems,
@@ -434,6 +435,9 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
                                             layout.marked_ungradable, train_images)
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
+            # a row written twice exactly: one kept, a warning; any other repeat is an error
+            table, repeated = drop_repeated_rows(table)
+            problems += apply_strict(repeated, cfg.strict)
             problems += duplicate_label_rows(table) + same_image_rows(train_images, table)
             # data.ungradable=leave_out: the rows with no grade and their images go before matching
             train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)
