@@ -323,7 +323,9 @@ def looks_like_noise(image: np.ndarray | float | Sequence[float]) -> bool:
 
 
 EXPECTED_SIDE = 1024
-"""Side of a DRAC UW-OCTA en-face export; other sizes are resized with a warning."""
+"""Side of a DRAC UW-OCTA en-face export: :func:`inspect_image`'s default expectation. The
+ingest expects it of the DRAC layout only (``data.expected_side``,
+:func:`data_prep.ingest.expected_side`)."""
 DRAC_GRADES: tuple[str, ...] = GRADE_SCALES["drac"]
 _COLOUR_NAMES = {"RGB": "RGB", "RGBA": "RGBA", "P": "palette colour", "PA": "palette colour",
                  "CMYK": "CMYK", "YCbCr": "RGB", "LAB": "Lab", "HSV": "HSV"}
@@ -409,14 +411,17 @@ UW_OCTA_SIZE_FIX = "use the original {side} x {side} UW-OCTA export"
 
 
 def size_problem(path: str, width: int, height: int, expected_side: int | None) -> list[Problem]:
-    """A warning for a UW-OCTA image that is not ``expected_side`` square (None: no check)."""
+    """A warning for a UW-OCTA image that is not ``expected_side`` square (None: no check).
+    Its fix names the ways out: the original export, ``--expected-side`` for a device that
+    exports other sizes, ``--modality fundus`` for photographs."""
     if not expected_side or (width, height) == (expected_side, expected_side):
         return []
     return [warning(
         path, f"size {width}x{height}, not {expected_side}x{expected_side} "
               f"(resized to the cache sizes{'' if width == height else ', aspect ratio changed'})",
-        f"{UW_OCTA_SIZE_FIX.format(side=expected_side)}; if these are not "
-        f"UW-OCTA scans (e.g. fundus photographs), --modality fundus", "size")]
+        f"{UW_OCTA_SIZE_FIX.format(side=expected_side)}; if your device exports other "
+        f"sizes, --expected-side 0 (no size check) or --expected-side with their side; if these "
+        f"are not UW-OCTA scans (e.g. fundus photographs), --modality fundus", "size")]
 
 
 def is_uw_octa_size(problem: Problem) -> bool:

@@ -734,7 +734,9 @@ def _small(path: Path) -> np.ndarray:
     return image
 
 
-CONVERSIONS = {"rgb": (_rgb, "RGB image"), "16-bit": (_sixteen_bit, "16-bit image"),
+CONVERSIONS = {"rgb": (_rgb, "RGB image"),
+               # a 16-bit file among 8-bit ones: the set's depths differ (one line for the set)
+               "16-bit": (_sixteen_bit, "1 file is 16-bit grey, scaled by value >> 8"),
                "512x512": (_small, "size 512x512")}
 
 
@@ -745,15 +747,16 @@ def test_conversions_warn_and_strict_rejects(tmp_path: Path, kind: str) -> None:
     gray = make(data / "002.png")
 
     # channels=1: the UW-OCTA conversions (a plain folder's default is auto, which keeps an
-    # RGB file's colour)
-    result = ingest.run(config(data, grades=TWO_GRADES, channels="1"), tmp_path / "out", verbose=False)
-    assert len(result.warnings) == 1 and fragment in result.warnings[0]
+    # RGB file's colour); a plain folder expects no size unless --expected-side says one
+    result = ingest.run(config(data, grades=TWO_GRADES, channels="1", expected_side=1024),
+                        tmp_path / "out", verbose=False)
+    assert len(result.warnings) == 1 and fragment in result.warnings[0], result.warnings
     cached = np.load(result.cache_paths[SIZE])
     np.testing.assert_array_equal(
         cached[1], cv2.resize(gray, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
 
-    expect_error(config(data, grades=TWO_GRADES, strict=True, channels="1"), tmp_path / "strict",
-                 fragment, "rejected by --strict")
+    expect_error(config(data, grades=TWO_GRADES, strict=True, channels="1", expected_side=1024),
+                 tmp_path / "strict", fragment, "rejected by --strict")
 
 
 def test_a_blank_image_is_ingested_with_a_warning_and_strict_rejects_it(
@@ -1132,7 +1135,9 @@ def test_a_grade_without_images_is_warned_and_its_fix_works(
     root = make_plain(tmp_path / "d", {f"{i:03d}.png": g for i, g in enumerate(ICDR_WITHOUT_MILD, 1)})
     assert ingest_cli(root, tmp_path / "out", "--grades", "icdr", "--folds", "3") == 0
     printed = capsys.readouterr().out
-    (line,) = [w for w in printed.splitlines() if "no labelled image" in w]
+    (line,) = [w for w in printed.splitlines() if "no labelled image" in w and w.startswith("  ")]
+    # said again as the summary's last line, where it is seen (a review: 1 warning in 63)
+    assert printed.splitlines()[-1] == f"needs attention before training: {line.strip()}"
     assert line == (
         f"  {root / 'labels.csv'}: grade 1 (Mild): no labelled image; the grading model never sees "
         "it -> check the label CSV, or add labelled grade 1 (Mild) images; if the data has none, "
