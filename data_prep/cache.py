@@ -113,15 +113,16 @@ class CacheOptions:
     graham_reflect_padding: bool = False
     # a colour file converted to grey is what the user asked for (fundus photographs ingested
     # with data.channels=1): a note, not a warning to re-save the file. It changes no pixel,
-    # and the findings cached with the rows follow it anyway: it is on exactly when a grey
-    # cache has expected_side 0 (not UW-OCTA), and expected_side is in the state
+    # but the findings cached with the rows follow it, so the state holds it when on (a grey
+    # OCTA cache and a grey fundus one may both have expected_side 0: data.expected_side)
     grey_is_chosen: bool = False
 
     def state(self) -> dict[str, Any]:
         """What the cached rows and their findings depend on (a cache made with another state
         is rebuilt)."""
         state = dataclasses.asdict(self)
-        del state["grey_is_chosen"]
+        if not self.grey_is_chosen:  # states written before it was kept stay equal
+            del state["grey_is_chosen"]
         if not self.graham_reflect_padding:  # states written before it existed stay equal
             del state["graham_reflect_padding"]
         return state

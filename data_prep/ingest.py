@@ -66,6 +66,7 @@ from data_prep.validate import (
     Problem,
     apply_strict,
     check_test_list,
+    drop_repeated_rows,
     duplicate_label_rows,
     error,
     format_problems,
@@ -168,6 +169,12 @@ class IngestResult:
     left_out_missing: list[LabelRow] = field(default_factory=list)
     # images (of every split) that carry drac_ssl's phantom marker: any makes the run a phantom one
     n_phantom_marked: int = 0
+    # the set's bit depths, one entry per group of files converted alike (_bit_depths): what a
+    # later step compares an image's depth with
+    bit_depths: list[dict[str, object]] = field(default_factory=list)
+    # the printed lines of the warnings that need a decision before training (a grade without a
+    # labelled image), repeated at the end of the printed summary, where they are seen
+    attention: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -237,6 +244,12 @@ def check_settings(cfg: DataConfig) -> list[int]:
                           "squared pixel difference (0..1 scale) below which labelled images are "
                           "kept in one fold -> use --near-duplicate-mse 0 (off, the default), or "
                           "e.g. --near-duplicate-mse 1e-4")
+    side = cfg.expected_side
+    if isinstance(side, bool) or not isinstance(side, int) or not -1 <= side <= 65535:
+        raise IngestError(f"--expected-side {side!r}: must be -1 (the layout's: 1024 px for the "
+                          "DRAC layout, no check otherwise), 0 (no size check) or the side in "
+                          "pixels every grey image should have -> use --expected-side 0, or e.g. "
+                          "--expected-side 800")
     sizes = sorted(set(cfg.cache_sizes))
     if not sizes or any(not 8 <= s <= 4096 for s in sizes):
         raise IngestError(f"--cache-sizes {cfg.cache_sizes}: each cache size must be 8..4096 pixels "
@@ -277,9 +290,9 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
     octa = modality == "octa" or (modality == "auto" and not layout.fundus)
     options = cache.CacheOptions(
         target="gray" if setting == "1" else "native",
-        # the export size of UW-OCTA scans, whatever the channels (an image kept in colour is
-        # not checked: a photograph); one state for auto and 3, whose rows are the same
-        expected_side=1024 if octa else 0,
+        # the size every grey image should have (an image kept in colour is not checked: a
+        # photograph); one state for auto and 3, whose rows are the same
+        expected_side=expected_side(cfg, layout, octa),
         fundus_crop=cfg.fundus_crop, graham=cfg.graham, graham_mask=cfg.graham_mask,
         graham_reflect_padding=bool(cfg.fundus_crop and cfg.graham),
         grey_is_chosen=setting == "1" and not octa)
@@ -290,6 +303,25 @@ def _plan(cfg: DataConfig, layout: Layout, sizes: list[int]) -> tuple[Plan, list
                              "add --fundus-crop unless the images are already cropped",
                              "preprocessing"))
     return Plan(sizes, names, grades_source, setting, source, options, modality), problems
+
+
+DRAC_EXPORT_SIDE = 1024
+"""The side (px) of a DRAC 2022 UW-OCTA en-face export: what ``data.expected_side=-1`` (the
+default) expects of the DRAC layout's grey images."""
+
+
+def expected_side(cfg: DataConfig, layout: Layout, octa: bool) -> int:
+    """The side (px) the ingest expects of every grey image, 0 for none: ``data.expected_side``
+    when set (>= 0), else (-1) :data:`DRAC_EXPORT_SIDE` for the DRAC layout read as UW-OCTA
+    (``octa``), and no expectation for any other layout. A plain folder of a clinic's OCTA
+    scans is not held to DRAC's export size: its device has its own, often several (800 and
+    1024 px for two scan areas), each as native as the other, so neither DRAC's size nor the
+    size most images share tells a wrong image from a right one; the ingest notes the sizes
+    of a grey set of several instead (:func:`_sizes_note`), and warns of a thumbnail or a crop
+    (:func:`_small_images`) and of a non-square image whatever this is."""
+    if cfg.expected_side >= 0:
+        return int(cfg.expected_side)
+    return DRAC_EXPORT_SIDE if octa and layout.treated_as == "drac" else 0
 
 
 INFERRED_ICDR = ("inferred: the ICDR scale (icdr), as data.grades is not set and the label "
@@ -434,6 +466,9 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
                                             layout.marked_ungradable, train_images)
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
+            # a row written twice exactly: one kept, a warning; any other repeat is an error
+            table, repeated = drop_repeated_rows(table)
+            problems += apply_strict(repeated, cfg.strict)
             problems += duplicate_label_rows(table) + same_image_rows(train_images, table)
             # data.ungradable=leave_out: the rows with no grade and their images go before matching
             train_images, left_out, left_out_problems = leave_out_ungradable(train_images, table)
@@ -730,9 +765,19 @@ def _resolve_channels(entries: Sequence[ImageEntry], plan: Plan,
         channels, why = 3, f"3 ({plan.channels_source})"
     else:
         channels = 3 if colour else 1
+        # colour-encoded files of grey pictures (an 8-bit RGB export among 16-bit grey ones)
+        encoded = [e for e in grey if _encoding(e.record.mode) != "grey"]
+        among = (f", {len(encoded)} of them in {'an ' if len(encoded) == 1 else ''}"
+                 f"{_encoding(encoded[0].record.mode)} file{'s' if len(encoded) > 1 else ''}"
+                 if encoded else "")
         why = (f"{channels} ({plan.channels_source} = auto: "
-               f"{f'{len(colour)} colour image(s)' if colour else 'all images are grey'})")
+               f"{f'{len(colour)} colour image(s)' if colour else f'all images are grey{among}'})")
     problems: list[Problem] = []
+    if channels == 1 and plan.channels_setting != "1":
+        # said as under data.channels=1, where the decoder converts them (and says so)
+        problems += [note(e.display, f"{_encoding(e.record.mode)} image (converted to grayscale: "
+                                     "channels identical, nothing lost)", "nothing to do", "channels")
+                     for e in grey if _encoding(e.record.mode) != "grey"]
     if channels == 3 and grey:
         examples = ", ".join(e.image_id for e in grey[:3]) + (", ..." if len(grey) > 3 else "")
         problems.append(warning(
@@ -783,6 +828,30 @@ def _upscale_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Pa
                  f"use cache sizes near {max(sides)} px (--cache-sizes) to save memory", "size")]
 
 
+SIZES_SHOWN = 4
+"""The image sizes :func:`_sizes_note` names (the most common first), then a count."""
+
+
+def _sizes_note(entries: Sequence[ImageEntry], sizes: Sequence[int], where: Path) -> list[Problem]:
+    """One note naming the sizes of a grey (UW-OCTA) set with no expected size
+    (``data.expected_side`` 0, a plain folder's default) whose images come in several sizes:
+    a device's own sizes (800 and 1024 px for two scan areas) are no fault, but the user
+    sees what the cache resized, and ``--expected-side`` is named for a set that should have
+    one size. [] for one size (or none decoded)."""
+    found = Counter((e.record.width, e.record.height) for e in entries
+                    if e.record.sha256 and e.record.width)
+    if len(found) < 2:
+        return []
+    shown = [f"{n} of {w}x{h} px" for (w, h), n in found.most_common(SIZES_SHOWN)]
+    more = f" and {len(found) - SIZES_SHOWN} more sizes" if len(found) > SIZES_SHOWN else ""
+    return [note(where, f"images of {len(found)} sizes ({', '.join(shown)}{more}), each resized to "
+                        f"the cache size{'s' if len(sizes) > 1 else ''} "
+                        f"({', '.join(f'{s} px' for s in sizes)}); no size is expected of them "
+                        f"(--expected-side)",
+                 "nothing to do if your device exports these sizes; --expected-side N warns of "
+                 "each grey image that is not N x N px", "size")]
+
+
 SMALL_SHARE = 4
 """An image whose longer side is at most 1/SMALL_SHARE of the set's median longer side is
 said: among photographs of one kind such an image is most likely a thumbnail or a crop, and
@@ -791,7 +860,7 @@ the cache enlarges it many times (a 20 x 20 crop among 1024 px scans: 26x at 512
 
 def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int]) -> list[Problem]:
     """A warning per image far smaller than the others (:data:`SMALL_SHARE`), unless its size
-    was already said (a UW-OCTA image that is not 1024 px square has its own warning)."""
+    was already said (a grey image not of ``data.expected_side`` has its own warning)."""
     sized = [(e, max(e.record.width, e.record.height)) for e in entries if e.record.width]
     if len(sized) < 3:
         return []
@@ -808,29 +877,153 @@ def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int]) -> list[P
     return found
 
 
-def _mixed_bit_depths(entries: Sequence[ImageEntry], where: Path) -> list[Problem]:
-    """One warning when the 16-bit images of the set were read at different guessed bit depths
-    (:func:`data_prep.decode.guessed_bits`: no sBIT chunk, the depth from each image's own
-    maximum): a review's 12-bit export with one pixel above 4095 read as 14-bit data, 4x darker
-    than its neighbours, with nothing saying the set was scaled unevenly."""
-    depths: dict[int, list[str]] = {}
-    for e in entries:
-        for what, _, _, kind in e.record.issues if e.record is not None else ():
-            bits = guessed_bits(what) if kind == "bit-depth" else None
-            if bits is not None:
-                depths.setdefault(bits, []).append(e.display)
-    if len(depths) < 2:
-        return []
-    common = max(depths, key=lambda b: len(depths[b]))
-    counts = ", ".join(f"{len(depths[b])} read as {b}-bit" for b in sorted(depths))
-    odd = [name for b in sorted(depths) if b != common for name in depths[b]]
-    return [warning(str(where), f"16-bit images scaled from different bit depths ({counts}; each "
-                                f"depth guessed from the image's own maximum, no sBIT chunk): their "
-                                f"brightness is not comparable; e.g. {', '.join(odd[:3])}"
-                                + (", ..." if len(odd) > 3 else "")
-                                + f" (a few bright pixels above the {common}-bit range?)",
-                    "export the images with an sBIT chunk naming their bit depth, or as 8-bit, "
-                    "so that every image is scaled alike", "bit-depth")]
+_CONVERTED = re.compile(r"^(?P<label>.*?) \(values -?\d+\.\.(?P<top>\d+)\): .*(?:8-bit value = value >> "
+                        r"\d+ \(the 8 most significant of (?P<bits>\d+) bits\)|; used as they are)$")
+"""A decoder's finding on a deep file converted to 8-bit (:func:`data_prep.decode.to_uint8`):
+``16-bit image (values 0..3276): no sBIT chunk; ...; 8-bit value = value >> 4 (the 8 most
+significant of 12 bits)``."""
+
+
+def is_depth_conversion(problem: Problem) -> bool:
+    """Whether ``problem`` is the decoder's per-file warning on a deep file converted to 8-bit
+    (kind ``bit-depth``, :data:`_CONVERTED`): the ingest says these of the whole set at once
+    (:func:`_bit_depths`), a note when every image was converted alike, a warning when not."""
+    return problem.kind == "bit-depth" and problem.severity == "warning" and bool(
+        _CONVERTED.match(problem.what))
+
+
+def _encoding(mode: str) -> str:
+    """The pixel format of a file in words (PIL's ``mode``): ``grey``, ``RGB``, ``RGBA``,
+    ``palette colour``, ``CMYK``."""
+    return {"RGB": "RGB", "YCbCr": "RGB", "RGBA": "RGBA", "RGBa": "RGBA", "RGBX": "RGB",
+            "P": "palette colour", "PA": "palette colour", "CMYK": "CMYK", "LAB": "Lab",
+            "HSV": "HSV"}.get(mode, "grey")
+
+
+@dataclass(frozen=True)
+class FileDepth:
+    """How one decoded file became 8-bit: ``file`` its samples in words (``16-bit``,
+    ``8-bit``, ``1-bit``, ``float``), ``encoding`` its pixel format (:func:`_encoding`),
+    ``used`` the bits the 8-bit copy kept the top 8 of (8: used as they are), ``guessed`` the
+    depth was judged from the file's own maximum (no PNG sBIT chunk:
+    :func:`data_prep.decode.guessed_bits`), ``top`` its largest sample (0 for an 8-bit file)."""
+
+    file: str
+    encoding: str
+    used: int
+    guessed: bool = False
+    top: int = 0
+
+    @property
+    def scaling(self) -> tuple[str, int]:
+        """What decides whether two files were scaled alike: their samples and the bits used."""
+        return self.file, self.used
+
+
+def file_depth(record: cache.FileRecord) -> FileDepth:
+    """:class:`FileDepth` of a decoded file, from its record (its mode and the decoder's
+    findings, reused files' included)."""
+    for what, _, severity, kind in record.issues:
+        found = _CONVERTED.match(what) if kind == "bit-depth" and severity == "warning" else None
+        if found is None:
+            continue
+        label = found["label"]
+        bits = re.match(r"(\d+)-bit", label)
+        depth = "float" if label.startswith("float") else f"{bits[1]}-bit" if bits else "deep"
+        return FileDepth(depth, _encoding(record.mode), int(found["bits"] or 8),
+                         guessed_bits(what) is not None, int(found["top"]))
+    if any(kind == "float" and severity == "warning" for _, _, severity, kind in record.issues):
+        return FileDepth("float", _encoding(record.mode), 8)  # 0..1 or 0..255: scaled to 0..255
+    return FileDepth("1-bit" if record.mode == "1" else "8-bit", _encoding(record.mode),
+                     1 if record.mode == "1" else 8)
+
+
+def _depth_words(depth: FileDepth, n: int) -> str:
+    """``41 files are 16-bit grey, scaled by value >> 8``: a group of the set's files."""
+    are = "file is" if n == 1 else "files are"
+    deep = depth.file not in ("8-bit", "1-bit")
+    read = f" read as {depth.used}-bit data" if deep and depth.file != f"{depth.used}-bit" else ""
+    how = (f"scaled by value >> {depth.used - 8}" if depth.used > 8
+           else "read as grey levels 0 and 255" if depth.file == "1-bit"
+           else "scaled to 0..255" if depth.file == "float"
+           else f"used as {'it is' if n == 1 else 'they are'}")
+    return f"{n} {are} {depth.file} {depth.encoding}{read}, {how}"
+
+
+def _bit_depths(entries: Sequence[ImageEntry], where: Path) -> tuple[list[Problem], list[dict[str, object]]]:
+    """The set's bit depths, said once for the whole set instead of one warning per 16-bit file
+    (a clinic's device exports 16-bit grey: 41 warnings buried the one that mattered), and what
+    ``ingest_summary.json`` records of them (``bit_depths``: each group's ``file``, ``encoding``,
+    ``bits_used``, ``depth_from``, ``max_value`` and images per split, so that a later step can
+    compare an image with the training images' depth).
+
+    Every decoded image is grouped by :class:`FileDepth` (its file's samples, pixel format, the
+    bits its 8-bit copy came from). One scaling in the whole set (:attr:`FileDepth.scaling`),
+    deep files converted: one note saying how (not a warning: every image was scaled alike).
+    Several: one warning naming each group (``1 file is 8-bit RGB, 41 are 16-bit grey``) and
+    the files unlike the largest group: their brightness is not comparable (a dim 16-bit
+    scan whose depth was guessed as 12-bit, shifted by 4 bits where its neighbours were by 8,
+    or an 8-bit RGB export among 16-bit grey ones: most often an export mistake). 8-bit files
+    alone: nothing said."""
+    decoded = [e for e in entries if e.record.sha256 and e.record.width
+               and not any(issue[2] == "error" for issue in e.record.issues)]
+    groups: dict[tuple[str, str, int], list[tuple[ImageEntry, FileDepth]]] = {}
+    for e in decoded:
+        depth = file_depth(e.record)
+        groups.setdefault((depth.file, depth.encoding, depth.used), []).append((e, depth))
+    ordered = sorted(groups.values(), key=lambda members: -len(members))
+    facts: list[dict[str, object]] = []
+    for members in ordered:
+        depth = members[0][1]
+        guessed = [d for _, d in members if d.guessed]
+        facts.append({"file": depth.file, "encoding": depth.encoding, "bits_used": depth.used,
+                      # the file's own depth (8-bit), the PNG sBIT chunk, or guessed from the maximum
+                      "depth_from": ("file" if depth.file in ("8-bit", "1-bit") else
+                                     "maximum" if len(guessed) == len(members) else
+                                     "sBIT" if not guessed else "maximum or sBIT"),
+                      "max_value": (max(d.top for _, d in members)
+                                    if depth.file not in ("8-bit", "1-bit", "float") else None),
+                      "n": {split: sum(1 for e, _ in members if e.split == split)
+                            for split in ("train", "test", UNLABELLED)}})
+    scalings = {d.scaling for members in ordered for _, d in members}
+    if not ordered:
+        return [], facts
+    if len(scalings) == 1:
+        depth = ordered[0][0][1]
+        if depth.file in ("8-bit", "1-bit"):
+            return [], facts
+        n = sum(len(members) for members in ordered)
+        guessed = all(d.guessed for members in ordered for _, d in members)
+        top = max(d.top for members in ordered for _, d in members)
+        kinds = " or ".join(sorted({d.encoding for members in ordered for _, d in members}))
+        read = (f"read as {depth.used}-bit data, " if depth.file != f"{depth.used}-bit" else "")
+        judged = (f"; no sBIT chunk: the depth judged from the images' maxima (largest {top})"
+                  if guessed else "")
+        how = (f"{read}8-bit value = value >> {depth.used - 8} (the 8 most significant of "
+               f"{depth.used} bits)" if depth.used > 8 else "values used as they are (0..255)"
+               if depth.file != "float" else "values scaled to 0..255")
+        return [note(str(where), f"all {counted(n, 'image')} are {depth.file} {kinds} files, converted to "
+                                 f"8-bit alike: {how}{judged}",
+                     "nothing to do; export 8-bit (or write an sBIT chunk) to choose another "
+                     "scaling", "bit-depth")], facts
+    common = max(scalings, key=lambda k: sum(len(m) for m in ordered if m[0][1].scaling == k))
+    odd = [e.display for members in ordered for e, d in members if d.scaling != common]
+    said = "; ".join(_depth_words(members[0][1], len(members)) for members in ordered)
+    files = {k[0] for k in scalings}
+    why = []
+    if len(files) < len(scalings) and any(d.guessed for members in ordered for _, d in members):
+        # files of one depth read at different depths: guessed from each file's maximum
+        why.append("without an sBIT chunk each deep file's depth is guessed from its own maximum: "
+                   f"a dim scan, or a few bright pixels, read at another depth than the {common[1]} "
+                   "bits of the others?")
+    if len(files) > 1:
+        why.append("files unlike the others are most often an export mistake")
+    return [warning(str(where), f"images scaled from different bit depths ({said}): their "
+                                f"brightness may not be comparable; e.g. {', '.join(odd[:3])}"
+                                + (", ..." if len(odd) > 3 else "") + f" ({'; '.join(why)})",
+                    "export every image alike: all 16-bit grey with an sBIT chunk naming their "
+                    "bit depth, or all 8-bit grey, so that every image is scaled alike",
+                    "bit-depth")], facts
 
 
 def _phantom_images(entries: Sequence[ImageEntry], root: Path) -> list[Problem]:
@@ -1209,6 +1402,9 @@ def format_summary(result: IngestResult) -> str:
             f"{kind} {count} {severity}(s)" for (severity, kind), count in sorted(kinds.items())))
     lines.append(f"manifest: {result.manifest_path}")
     lines.append(f"cache ({shapes}): {result.manifest_path.parent / CACHE_DIR}")
+    # last, where it is seen: the warning that needs a decision before training, else lost
+    # among the others (a review: 1 line in 63)
+    lines += [f"needs attention before training: {line}" for line in result.attention]
     return "\n".join(lines)
 
 
@@ -1360,7 +1556,9 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if previous.reason:
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
-    record_problems = [p for entry in entries for p in entry.record.problems(entry.display)]
+    # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file
+    record_problems = [p for entry in entries for p in entry.record.problems(entry.display)
+                       if not is_depth_conversion(p)]
     at = len(problems)  # where they go, once the channels are known (below)
     problems += identical_content([(e.display, e.split, e.record.sha256)
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
@@ -1374,9 +1572,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         # not colour photographs after all (a grey plain folder reads as UW-OCTA): DRAC's scale
         # stands, and its errors with it
         problems = [p for p in problems if p.kind != "grade-scale"] + scale_errors
-    if plan.options.expected_side and plan.resolved_modality(layout, channels) == "fundus":
-        # a plain folder under auto found colour: fundus photographs, and a grey one among them (a
-        # red-free shot) is a photograph too, not a UW-OCTA export held to 1024 px
+    if (plan.options.expected_side and cfg.expected_side < 0
+            and plan.resolved_modality(layout, channels) == "fundus"):
+        # the layout's expectation (DRAC's 1024 px), but colour found under auto: fundus
+        # photographs, and a grey one among them (a red-free shot) is a photograph too, not a
+        # UW-OCTA export held to 1024 px (a side the user set is held to)
         record_problems = [p for p in record_problems if not is_uw_octa_size(p)]
     problems[at:at] = apply_strict(record_problems, cfg.strict)
     _redecode_lost_colour(entries, previous, channels, plan, cfg.workers, spill)
@@ -1384,18 +1584,23 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         channel_problems += _pool_channels(entries, channels)
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
     problems += apply_strict(_small_images(entries, sizes), cfg.strict)
-    problems += apply_strict(_mixed_bit_depths(entries, root), cfg.strict)
+    depth_problems, depth_facts = _bit_depths(entries, root)
+    problems += apply_strict(depth_problems, cfg.strict)
+    if not plan.options.expected_side and plan.resolved_modality(layout, channels) == "octa":
+        problems += _sizes_note(entries, sizes, root)
     problems += apply_strict(_phantom_images(entries, root), cfg.strict)
 
     twin_groups = None
+    attention: list[Problem] = []  # said again at the end of the summary: lost among the others
     if not any(p.severity == "error" for p in problems):
         twin_groups = _near_twin_groups(entries, cfg, sizes, previous, channels, spill)
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
                                  cfg.strict)
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
                                   plan.grade_names, twin_groups)
-        problems += _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
+        attention = _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
                                   cfg.strict, left_out_grades(missing))
+        problems += attention
 
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -1433,6 +1638,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                  for row, path in left_out],
             left_out_missing=missing,
             n_phantom_marked=sum(1 for e in entries if e.record.phantom),
+            bit_depths=depth_facts,
+            attention=[said(p.line) for p in attention],
         )
         result.seconds = time.perf_counter() - start
         atomic_write_json(result.summary_path,
@@ -1573,7 +1780,11 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
                            "dtype": "uint8", "channel_order": "RGB" if result.channels == 3
                            else "grey"}
                   for s, p in result.cache_paths.items()},
+        # how the images became 8-bit, per group of files converted alike: _bit_depths
+        "bit_depths": result.bit_depths,
         "findings_by_kind": dict(sorted(by_kind.items())),
+        # the warnings that need a decision before training, also among "warnings"
+        "attention": result.attention,
         "warnings": result.warnings,
         "notes": result.notes,
         "n_decoded": result.n_decoded,
@@ -1615,8 +1826,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=DATA_LAYOUTS, default=d.layout,
                         help=f"the folder layout (default: {d.layout}: recognised from --root)")
     parser.add_argument("--strict", action="store_true",
-                        help="reject converted images (colour, 16-bit, non-1024 px ...) and "
-                             "unhonoured properties instead of converting")
+                        help="make every warning fatal: converted images (colour to grey, bit "
+                             "depths mixed within the set, sizes other than --expected-side ...) and "
+                             "unhonoured properties are rejected instead of converted")
     parser.add_argument("--labels-csv", default=d.labels_csv,
                         help="label CSV (default: found in the layout)")
     parser.add_argument("--image-column", default=d.image_column,
@@ -1635,6 +1847,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modality", choices=list(DATA_MODALITIES), default=d.modality,
                         help="what the images are: octa (UW-OCTA) or fundus (fundus photographs); "
                              "auto: the layout's (a plain folder: fundus when colour)")
+    parser.add_argument("--expected-side", type=ascii_int("--expected-side"), default=d.expected_side,
+                        metavar="PX",
+                        help="the side in pixels every grey image should have (square); another "
+                             "size is resized with a warning. -1 (the default): the layout's, 1024 "
+                             "for the DRAC layout (the UW-OCTA export), no check otherwise; 0: no "
+                             "check; e.g. 800 for a device exporting 800 x 800")
     parser.add_argument("--ungradable", choices=list(DATA_UNGRADABLE), default=d.ungradable,
                         help="a label row whose grade cell is empty or NA (an image the graders "
                              "found ungradable; DeepDRiD's grade 5 and Messidor-2's "
@@ -1684,7 +1902,8 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
         DataConfig(), root=args.root, layout=args.layout, labels_csv=args.labels_csv,
         image_column=args.image_column, grade_column=args.grade_column,
         patient_column=args.patient_column, unlabelled=list(args.unlabelled), grades=list(args.grades),
-        channels=args.channels, modality=args.modality, fundus_crop=args.fundus_crop, graham=args.graham,
+        channels=args.channels, modality=args.modality, expected_side=args.expected_side,
+        fundus_crop=args.fundus_crop, graham=args.graham,
         graham_mask=args.graham_mask, cache_sizes=list(args.cache_sizes), n_folds=args.folds,
         fold_seed=args.seed, near_duplicate_mse=args.near_duplicate_mse, strict=args.strict, workers=args.workers, ungradable=args.ungradable,
         missing=args.missing)

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from data_prep import decode as _decode
-from data_prep.grades import choices, describe
+from data_prep.grades import choices, describe, grades_option
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
     GRADE_INSIDE_WORDS,
@@ -323,7 +323,9 @@ def looks_like_noise(image: np.ndarray | float | Sequence[float]) -> bool:
 
 
 EXPECTED_SIDE = 1024
-"""Side of a DRAC UW-OCTA en-face export; other sizes are resized with a warning."""
+"""Side of a DRAC UW-OCTA en-face export: :func:`inspect_image`'s default expectation. The
+ingest expects it of the DRAC layout only (``data.expected_side``,
+:func:`data_prep.ingest.expected_side`)."""
 DRAC_GRADES: tuple[str, ...] = GRADE_SCALES["drac"]
 _COLOUR_NAMES = {"RGB": "RGB", "RGBA": "RGBA", "P": "palette colour", "PA": "palette colour",
                  "CMYK": "CMYK", "YCbCr": "RGB", "LAB": "Lab", "HSV": "HSV"}
@@ -409,14 +411,17 @@ UW_OCTA_SIZE_FIX = "use the original {side} x {side} UW-OCTA export"
 
 
 def size_problem(path: str, width: int, height: int, expected_side: int | None) -> list[Problem]:
-    """A warning for a UW-OCTA image that is not ``expected_side`` square (None: no check)."""
+    """A warning for a UW-OCTA image that is not ``expected_side`` square (None: no check).
+    Its fix names the ways out: the original export, ``--expected-side`` for a device that
+    exports other sizes, ``--modality fundus`` for photographs."""
     if not expected_side or (width, height) == (expected_side, expected_side):
         return []
     return [warning(
         path, f"size {width}x{height}, not {expected_side}x{expected_side} "
               f"(resized to the cache sizes{'' if width == height else ', aspect ratio changed'})",
-        f"{UW_OCTA_SIZE_FIX.format(side=expected_side)}; if these are not "
-        f"UW-OCTA scans (e.g. fundus photographs), --modality fundus", "size")]
+        f"{UW_OCTA_SIZE_FIX.format(side=expected_side)}; if your device exports other "
+        f"sizes, --expected-side 0 (no size check) or --expected-side with their side; if these "
+        f"are not UW-OCTA scans (e.g. fundus photographs), --modality fundus", "size")]
 
 
 def is_uw_octa_size(problem: Problem) -> bool:
@@ -756,7 +761,9 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                      f"out, {LEAVE_OUT_FIX} or delete the row and move the image out of the folder",
                      "grade")
     if grade is None:
-        return error(where, f"grade {raw.strip()!r} of {name} is not an integer",
+        named = (f" nor the name of a grade of the scale ({', '.join(grade_names)})"
+                 if _GRADE_WORD.search(raw) else "")
+        return error(where, f"grade {raw.strip()!r} of {name} is not an integer{named}",
                      f"use {choices(grade_names)}, or the name of a grade as --grades writes it "
                      f"({', '.join(grade_names)})", "grade")
     if not 0 <= grade < k:
@@ -801,6 +808,42 @@ def grade_from_name(raw: str, grade_names: Sequence[str]) -> int | None:
         if word == _name_key(own) or word in {_name_key(a) for a in GRADE_NAME_ALIASES.get(own, ())}:
             return g
     return None
+
+
+_GRADE_WORD = re.compile(r"[^\W\d_]")
+"""A grade cell with a letter in it is a word (``Referable``), not a mistyped number."""
+
+
+def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str]) -> str:
+    """The fix for grade cells written as words that name no grade of the scale (``Referable``
+    in a CSV of 0 and 1, without ``--grades``): the ``--grades`` that reads them, shaped from
+    the CSV's own values, K names for grades 0..K-1 (K: one more than the largest number
+    written, at least the number of words, at least 2), the words in the top places in the
+    order first written and a placeholder for each other grade (``--grades "name of grade
+    0,Referable"``); else the grade as a number of the scale in force. Words that are all
+    near a name of the scale (``sever`` for ``severe``) are misspellings: the fix names the
+    names meant instead. ``words``: the distinct words, as first written; ``numbers``: the
+    grades the CSV writes as numbers (or as names of the scale)."""
+    keys = {_name_key(n): g for g, n in enumerate(grade_names)}
+    near = {w: difflib.get_close_matches(_name_key(w), list(keys), n=1, cutoff=0.75) for w in words}
+    if all(near.values()):
+        meant = ", ".join(f"{w!r} for {grade_names[keys[near[w][0]]]!r} (grade {keys[near[w][0]]})"
+                          for w in words[:3])
+        return (f"a misspelt grade name? {meant}: write the name as the scale (--grades) has it, or "
+                f"the grade as a number ({choices(grade_names)})")
+    usable = [w for w in words if "," not in w and '"' not in w]
+    k = max(max(numbers, default=-1) + 1, len(usable), 2)
+    names = [f"name of grade {g}" for g in range(k)]
+    names[k - len(usable):] = usable
+    quoted = " and ".join(repr(w) for w in words[:3]) + (" ..." if len(words) > 3 else "")
+    written = ("" if not numbers else
+               f" (the CSV also writes grade{'s' if len(numbers) > 1 else ''} "
+               f"{', '.join(str(g) for g in sorted(numbers))} as numbers)")
+    name = "names a grade" if len(words) == 1 else "name grades"
+    option = grades_option(names) if usable else '--grades "NAME0,NAME1,..."'
+    return (f"if {quoted} {name}, pass every grade's name with --grades, in grade order (grade 0 "
+            f"first), e.g. {option}{written}, and each row is read as the grade its word names; "
+            f"else write the grade as a number ({choices(grade_names)} under the scale now in force)")
 
 
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
@@ -1180,6 +1223,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     outside: list[tuple[int, str, str, int]] = []  # rows whose grade is outside 0..K-1
     marked: list[LabelRow] = []  # rows of the layout's ungradable grade (DeepDRiD's 5), refused
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name
+    words: dict[str, str] = {}  # grade cells written as words no grade is named: key -> first spelling
+    worded: list[int] = []  # where their problems are in ``problems`` (the fix is set at the end)
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
         cell = cells[index["image-name"]].strip().replace("\\", "/")
@@ -1243,10 +1288,17 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             grade = None
         elif (bad := grade_problem(where, name, raw_grade, grade, grade_names,
                                    eye_column=eye_column)) is not None:
+            if grade is None and not is_ungraded(raw_grade) and _GRADE_WORD.search(raw_grade):
+                words.setdefault(_name_key(raw_grade), raw_grade.strip().strip('"'))
+                worded.append(len(problems))
             problems.append(bad)
             grade = None
         patient = cells[index["patient"]].strip() if "patient" in index else ""
         rows.append(LabelRow(name, grade, patient, number, raw_grade.strip(), in_folder))
+    if worded:  # the fix that reads the words, shaped from the whole CSV's values
+        fix = grade_words_fix(list(words.values()), numbers | set(by_name), grade_names)
+        for at in worded:
+            problems[at] = dataclasses.replace(problems[at], fix=fix)
     if by_name:
         problems.append(grade_names_note(csv_path, by_name, grade_names,
                                          "nothing to do (the manifest holds the numbers)"))
@@ -1388,9 +1440,52 @@ def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
     return f" with grade {rows[0].written} on {on}{spellings}"
 
 
+def _same_row(row: LabelRow) -> tuple[object, ...]:
+    """What two label rows must share to be one row written twice: the name and the grade cell
+    as written, the patient, and what else marked them."""
+    return row.name, row.written, row.patient, row.in_folder, row.marked_by
+
+
+def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
+    """``table`` without the exact repeats of a graded row, and a warning for each image so
+    repeated (kind ``csv``).
+
+    A row written again as it was (the same image name, grade cell and patient: a copy-paste, or
+    two exports joined) says nothing new: the first is kept and the repeats are left out, with
+    a warning naming the lines (a warning, not an error: nothing is lost whichever row is
+    deleted, and the grade is the same; ``--strict`` makes it fatal, as every warning). Rows
+    that differ in any of these (another grade, even one written ``1.0`` for ``1``; another
+    spelling or case of the name; another patient) or hold no valid grade stay
+    :func:`duplicate_label_rows`' error, each of their lines named."""
+    by_name: dict[str, list[LabelRow]] = {}
+    for row in table.rows:
+        by_name.setdefault(name_key(row.name), []).append(row)
+    dropped: set[int] = set()
+    problems = []
+    for rows in by_name.values():
+        if len(rows) < 2 or rows[0].grade is None or len({_same_row(r) for r in rows}) > 1:
+            continue
+        if any(name_key(r.name) == name_key(rows[0].name) for r in table.left_out):
+            continue  # an ungradable row of the same image: the error names every row
+        repeats = [r.line for r in rows[1:]]
+        dropped.update(repeats)
+        lines = ", ".join(str(r.line) for r in rows)
+        them = f"line {repeats[0]}" if len(repeats) == 1 else f"lines {', '.join(map(str, repeats))}"
+        problems.append(warning(f"{table.path}:{repeats[0]}",
+                                f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
+                                f"{_grade_clash(rows, agreement=True)}, the rows identical: the "
+                                f"first is kept, {them} left out",
+                                f"nothing to do; delete {them} to silence this", "csv"))
+    if not dropped:
+        return table, []
+    return dataclasses.replace(table, rows=[r for r in table.rows if r.line not in dropped]), problems
+
+
 def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     """A CSV naming the same image twice (case-insensitively, in any Unicode form:
-    :func:`data_prep.layout.name_key`) is fatal.
+    :func:`data_prep.layout.name_key`) is fatal, unless the rows are one row written again
+    exactly (:func:`drop_repeated_rows`, which the ingest calls first, leaves the repeats out
+    with a warning).
 
     The grades are said whether they differ or not (:func:`_grade_clash`): grades that differ
     as the CSV writes them, one per line in file order (an out-of-range ``7`` stays ``7``;

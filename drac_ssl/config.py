@@ -152,6 +152,16 @@ class DataConfig:
     ``python -m drac_ssl.train`` takes ``pretrain.augment.recipe=fundus`` as ``fundus`` for
     ``auto``, so a plain folder of fundus photographs ingested as grey is still fundus.
 
+    ``expected_side``: the side (px) every grey image of the set is expected to have, square;
+    an image of another size is resized with a warning. ``-1`` (the default): the layout's,
+    1024 for the DRAC layout (the DRAC 2022 UW-OCTA export) when read as UW-OCTA, else no
+    check; ``0``: no check. A plain folder gets no size expectation by default because a
+    clinic's OCTA device exports its own sizes (800 and 1024 px for two scan areas, mixed in
+    one set): DRAC's 1024 px would warn on every 800 px scan, and the size most images share
+    would warn on every scan of the other area, while both are the device's native output.
+    A grey set of several sizes gets one note listing them; an image far smaller than the
+    others (a thumbnail or a crop) and a non-square one are warned of whatever this says.
+
     ``ungradable``: what a label-CSV row whose grade cell says "no grade" does (empty,
     ``NA``, ``n/a``, ``nan``, ``-``, ``?``, ``ungradable`` ...:
     :data:`data_prep.validate.UNGRADED_CELLS`), as public sets ship them for the images their
@@ -216,6 +226,9 @@ class DataConfig:
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
     channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC 1; plain folders, fundus layouts auto)
     modality: str = "auto"  # auto | octa | fundus: what the images are (DataConfig's docstring)
+    # side (px) every grey image is expected to have, square, else a warning: -1 = the layout's (DRAC: 1024,
+    # the UW-OCTA export; other layouts: no check); 0 = no check; e.g. 800 for a device exporting 800 x 800
+    expected_side: int = -1
     fundus_crop: bool = False  # crop to the fundus disc and pad to square (off by default)
     graham: bool = False  # Graham's local-mean subtraction (Kaggle DR 2015 winner), off by default
     graham_mask: bool = True  # with graham: 128 outside 90 % of the disc radius
@@ -226,7 +239,7 @@ class DataConfig:
     # cached copy, at most 64 px) is below this is kept in one fold, as one patient's (chains join);
     # 0 = off (per-image or patient folds as before). 1e-4 (1 % RMS): RetinaMNIST's 32 near twins (docs/data.md)
     near_duplicate_mse: float = 0.0
-    strict: bool = False  # reject (instead of convert) RGB/16-bit/non-1024 images
+    strict: bool = False  # make the ingest's warnings fatal: colour converted to grey, mixed bit depths, sizes other than expected_side ...
     ungradable: str = "error"  # error | leave_out: a row with an empty or NA grade (DataConfig's docstring)
     missing: str = "error"  # error | leave_out: a label row whose image is not there (DataConfig's docstring)
     workers: int = 0  # processes decoding the images in the ingest; 0 = all cores
@@ -1992,6 +2005,11 @@ gets its line here."""
 
 DATA_RANGES: tuple[SettingRange, ...] = (
     SettingRange("data.workers", 0, why=" (0 = all cores)"),
+    SettingRange("data.expected_side", -1, high=65535,
+                 why=": the side in pixels every grey image is expected to have (-1: the layout's, "
+                     "1024 for DRAC; 0: no check)",
+                 fix="data.expected_side=-1 (the default: the layout's), 0 (no check), or the "
+                     "images' side, e.g. data.expected_side=800"),
     SettingRange("data.near_duplicate_mse", 0,
                  why=": the mean squared pixel difference (0..1 scale) below which labelled images "
                      "are kept in one fold (0 = off)",

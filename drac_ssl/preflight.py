@@ -1926,7 +1926,8 @@ def _check_stage_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: list[
 
 _OPTION_SETTINGS = {"--folds": "data.n_folds", "--workers": "data.workers",
                     "--cache-sizes": "data.cache_sizes", "--sizes": "data.cache_sizes",
-                    "--near-duplicate-mse": "data.near_duplicate_mse"}
+                    "--near-duplicate-mse": "data.near_duplicate_mse",
+                    "--expected-side": "data.expected_side"}
 _SETTING_IN_TEXT = re.compile(r"\b((?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*[a-z0-9_])")
 
 

@@ -13,7 +13,7 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
 * :func:`phantom_image_warning`: an upload that carries drac_ssl's phantom marker (a
   synthetic image, not a patient's): a doubt, or a plain note for a model trained on phantoms.
 * :func:`depth_note` / :data:`DEPTH_NOTE` / :func:`is_plain_note`: a 16-bit (or 32-bit)
-  file converted to 8-bit as the training ingest does: a plain note, not a doubt.
+  file converted to 8-bit by the training ingest's rule: a plain note, not a doubt.
 * :func:`file_finding`: any other finding of the decoder (transparency composited over
   black, CMYK converted without colour management, float samples scaled, an ICC profile not
   applied ...), ``Image file: `` and the ingest's own words; each one the decoder makes is a
@@ -111,8 +111,13 @@ COLOUR_FILE_MODES = ("RGB", "RGBA", "CMYK", "YCbCr")
 """PIL pixel formats of a colour file: a grey picture in one (its channels identical) was
 saved as colour, not a grey file (:func:`grey_for_colour_model`)."""
 
-DEPTH_CONVERTED = "image converted to 8-bit as the training ingest does"
-"""The words after the depth in the note on a deep file's conversion (:func:`depth_note`)."""
+DEPTH_CONVERTED = ("image converted to 8-bit by the training ingest's rule (its bit depth judged from "
+                   "this file alone, not compared with the training images')")
+"""The words after the depth in the note on a deep file's conversion (:func:`depth_note`). The
+rule is the ingest's (:func:`data_prep.decode.to_uint8`), but a dim 16-bit scan may be read at
+another depth than the training images were (12 bits where they were 16: shifted by 4 where
+they were by 8), so the words claim the rule, not the same result; the training images' depths
+are in ``ingest_summary.json``'s ``bit_depths``."""
 
 DEPTH_NOTE = f"16-bit {DEPTH_CONVERTED}"
 """How the note on a 16-bit file's conversion starts (:func:`depth_note`); a 32-bit file's

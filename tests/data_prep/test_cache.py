@@ -163,8 +163,12 @@ def test_16_bit_images_of_one_set_scaled_from_different_bit_depths_are_warned_of
     write_csv(data / "labels.csv", ["image name", "DR grade"], [[f"{i}.png", i % 2] for i in range(4)])
     result = ingest.run(config(data), tmp_path / "out", verbose=False)
     (mixed,) = [w for w in result.warnings if "scaled from different bit depths" in w]
-    assert "3 read as 12-bit" in mixed and "1 read as 14-bit" in mixed and "3.png" in mixed
+    assert "3 files are 16-bit grey read as 12-bit data, scaled by value >> 4" in mixed, mixed
+    assert "1 file is 16-bit grey read as 14-bit data, scaled by value >> 6" in mixed, mixed
+    assert "3.png" in mixed and "guessed from its own maximum" in mixed
     assert "sBIT" in mixed  # the fix
+    # the per-file conversions are said by that one line, not once per file
+    assert not [w for w in result.warnings if "16-bit image (values" in w], result.warnings
     same = tmp_path / "same"
     same.mkdir()
     for i in range(3):

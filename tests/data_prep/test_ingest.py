@@ -387,7 +387,7 @@ def _duplicate_name(root: Path) -> Path:
 
 def _repeated_row(root: Path) -> Path:
     with open(root / "labels.csv", "a", encoding="utf-8") as fh:
-        fh.write("002.png,1\n")
+        fh.write("002.png,2\n")  # another grade: a row written again as it was is a warning
     return root / "labels.csv"
 
 
@@ -475,21 +475,37 @@ def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) 
 
 
 def test_a_repeated_row_with_the_same_grade_names_the_grade(tmp_path: Path) -> None:
-    """docs/data.md promises that two rows naming one image are an error naming both lines and
-    the grades, whether the grades agree or not; a new-user review found agreeing grades
-    unsaid ('pt07_OD.png is listed 2 times (lines 16, 32) -> keep exactly one row per
-    image'): the grade is said, so the user sees that deleting either row loses nothing."""
+    """A new-user review found agreeing grades unsaid ('pt07_OD.png is listed 2 times (lines
+    16, 32) -> keep exactly one row per image'): the grade is said, so the user sees that
+    deleting either row loses nothing. A row written again exactly (same name, grade cell and
+    patient) is now a warning that keeps the first row (an OCTA researcher's review F6: a hand
+    edit for nothing lost); the grade written another way (1 and 1.0) stays an error."""
     data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
     csv_path = data / "labels.csv"
     with open(csv_path, "a", encoding="utf-8") as fh:
-        fh.write("002.png,1\n003.png,2\n003.png,2\n")  # lines 5, 6, 7
+        fh.write("002.png,1\n003.png,2\n003.png,2\n002.png,1.0\n")  # lines 5, 6, 7, 8
     message = expect_error(config(data), tmp_path / "out")
-    assert (f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) with grade 1 on both -> keep "
-            "exactly one row per image") in message, message
-    assert f"{csv_path}:6: 003.png is listed 3 times (lines 4, 6, 7) with grade 2 on all 3 -> keep" in message
+    assert (f"{csv_path}:5: 002.png is listed 3 times (lines 3, 5, 8) with grade 1 on all 3 (written "
+            "1, 1, 1.0) -> keep exactly one row per image") in message, message
+    assert "1 problem(s) must be fixed" in message, message  # 003.png's rows are identical: a warning
+    assert ("warnings (converted or not honoured; fatal with --strict): 1\n  "
+            f"{csv_path}:6: 003.png is listed 3 times (lines 4, 6, 7) with grade 2 on all 3, the rows "
+            "identical") in message, message
+    csv_path.write_text("image name,DR grade\n001.png,0\n002.png,1\n003.png,2\n002.png,1\n"
+                        "003.png,2\n003.png,2\n")
+    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) with grade 1 on both, the rows identical: " \
+           "the first is kept, line 5 left out -> nothing to do; delete line 5 to silence this" in result.warnings
+    assert any(w.startswith(f"{csv_path}:6: 003.png is listed 3 times (lines 4, 6, 7) with grade 2 on "
+                            "all 3, the rows identical: the first is kept, lines 6, 7 left out")
+               for w in result.warnings), result.warnings
+    rows = read_manifest(result.manifest_path)
+    assert [(r["id"], r["grade"]) for r in rows] == [("001.png", "0"), ("002.png", "1"), ("003.png", "2")]
+    expect_error(config(data, strict=True), tmp_path / "strict", "002.png is listed 2 times",
+                 "rejected by --strict")
     # rows that agree on an empty grade cell say so in words, not as grade ''
     csv_path.write_text("image name,DR grade\n001.png,0\n002.png,1\n003.png,\n003.png,\n003.png,\n")
-    message = expect_error(config(data), tmp_path / "out")
+    message = expect_error(config(data), tmp_path / "empty")
     assert ("003.png is listed 3 times (lines 4, 5, 6) with no grade (empty cells) on all 3 -> keep"
             in message), message
     assert "grade ''" not in message, message
@@ -718,7 +734,9 @@ def _small(path: Path) -> np.ndarray:
     return image
 
 
-CONVERSIONS = {"rgb": (_rgb, "RGB image"), "16-bit": (_sixteen_bit, "16-bit image"),
+CONVERSIONS = {"rgb": (_rgb, "RGB image"),
+               # a 16-bit file among 8-bit ones: the set's depths differ (one line for the set)
+               "16-bit": (_sixteen_bit, "1 file is 16-bit grey, scaled by value >> 8"),
                "512x512": (_small, "size 512x512")}
 
 
@@ -729,15 +747,16 @@ def test_conversions_warn_and_strict_rejects(tmp_path: Path, kind: str) -> None:
     gray = make(data / "002.png")
 
     # channels=1: the UW-OCTA conversions (a plain folder's default is auto, which keeps an
-    # RGB file's colour)
-    result = ingest.run(config(data, grades=TWO_GRADES, channels="1"), tmp_path / "out", verbose=False)
-    assert len(result.warnings) == 1 and fragment in result.warnings[0]
+    # RGB file's colour); a plain folder expects no size unless --expected-side says one
+    result = ingest.run(config(data, grades=TWO_GRADES, channels="1", expected_side=1024),
+                        tmp_path / "out", verbose=False)
+    assert len(result.warnings) == 1 and fragment in result.warnings[0], result.warnings
     cached = np.load(result.cache_paths[SIZE])
     np.testing.assert_array_equal(
         cached[1], cv2.resize(gray, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
 
-    expect_error(config(data, grades=TWO_GRADES, strict=True, channels="1"), tmp_path / "strict",
-                 fragment, "rejected by --strict")
+    expect_error(config(data, grades=TWO_GRADES, strict=True, channels="1", expected_side=1024),
+                 tmp_path / "strict", fragment, "rejected by --strict")
 
 
 def test_a_blank_image_is_ingested_with_a_warning_and_strict_rejects_it(
@@ -1116,7 +1135,9 @@ def test_a_grade_without_images_is_warned_and_its_fix_works(
     root = make_plain(tmp_path / "d", {f"{i:03d}.png": g for i, g in enumerate(ICDR_WITHOUT_MILD, 1)})
     assert ingest_cli(root, tmp_path / "out", "--grades", "icdr", "--folds", "3") == 0
     printed = capsys.readouterr().out
-    (line,) = [w for w in printed.splitlines() if "no labelled image" in w]
+    (line,) = [w for w in printed.splitlines() if "no labelled image" in w and w.startswith("  ")]
+    # said again as the summary's last line, where it is seen (a review: 1 warning in 63)
+    assert printed.splitlines()[-1] == f"needs attention before training: {line.strip()}"
     assert line == (
         f"  {root / 'labels.csv'}: grade 1 (Mild): no labelled image; the grading model never sees "
         "it -> check the label CSV, or add labelled grade 1 (Mild) images; if the data has none, "

@@ -102,7 +102,11 @@ def test_grade_words_that_are_the_configured_names_are_read_as_their_numbers(tmp
     (noted,) = [p for p in problems if p.severity == "note"]
     assert noted.what == "4 grades written as names, read as numbers: none=0, mild=1, severe=3"
     (bad,) = errors(problems)  # any other word stays an error
-    assert bad.what == "grade 'sever' of 005.png is not an integer"
+    assert bad.what == ("grade 'sever' of 005.png is not an integer nor the name of a grade of the "
+                        "scale (none, mild, moderate, severe)")
+    # a word near a name is a misspelling: the fix names the name, not a new scale
+    assert bad.fix.startswith("a misspelt grade name? 'sever' for 'severe' (grade 3): write the name"), bad.fix
+    assert "--grades \"" not in bad.fix
 
 
 def test_a_grade_named_none_is_a_grade_not_an_ungradable_cell(tmp_path: Path) -> None:

@@ -154,14 +154,18 @@ def test_a_thumbnail_among_full_size_photographs_is_said(tmp_path: Path, aptos: 
     (small,) = [w for w in result.warnings if "far smaller" in w]
     assert f"{train[3][0]}.png" in small and "20x20 px" in small and "typically 224 px" in small
     assert "enlarged 3x to the 64 px cache" in small and "thumbnail or a crop" in small
-    # grey UW-OCTA (expected 1024 px): the crop's own size warning says it once
+    # grey UW-OCTA expected at 1024 px: the crop's own size warning says it once
     octa = tmp_path / "octa"
     for i, sample in enumerate([*drac_samples, drac_samples[0][:200, :200]]):
         save(octa / f"{i + 1:03d}.png", sample)
     write_rows(octa / "labels.csv", ["image name", "DR grade"], [[f"{i:03d}.png", (i - 1) % 3] for i in range(1, 5)])
-    grey = ingest.run(config(octa, n_folds=2), tmp_path / "grey", verbose=False)
+    grey = ingest.run(config(octa, n_folds=2, expected_side=1024), tmp_path / "grey", verbose=False)
     assert [w for w in grey.warnings if "004.png" in w and "200x200" in w] and not any(
         "far smaller" in w for w in grey.warnings)
+    # a plain folder expects no size by default (data.expected_side): the crop is far smaller
+    plain = ingest.run(config(octa, n_folds=2), tmp_path / "plain", verbose=False)
+    (small,) = [w for w in plain.warnings if "004.png" in w]
+    assert "200x200 px, far smaller than the other images (typically 1024 px)" in small
 
 def test_aptos_test_list_is_checked(tmp_path: Path, aptos: list) -> None:
     train, test = split(aptos)
@@ -436,7 +440,9 @@ def test_plain_fundus_folder_and_the_channel_rules(tmp_path: Path, aptos: list) 
     grey = ingest.run(config(root, grades=["icdr"], channels="1"), tmp_path / "grey", verbose=False)
     assert grey.channels == 1 and np.load(grey.cache_paths[SIZE]).shape == (12, SIZE, SIZE)
     assert sum("RGB image (converted to grayscale" in w for w in grey.warnings) == 11
-    assert any("non-square" in w or "not 1024x1024" in w for w in grey.warnings)
+    # a plain folder is held to no size unless data.expected_side says one (an OCTA device's
+    # own sizes are not DRAC's 1024 px)
+    assert not any("not 1024x1024" in w for w in grey.warnings)
 
     colour = ingest.run(config(root, grades=["icdr"], channels="auto"), tmp_path / "colour",
                         verbose=False)
@@ -489,13 +495,15 @@ def test_grey_uw_octa_is_expected_at_1024_px_under_channels_auto(
         save(octa / f"{i + 1:03d}.png", sample)
     write_rows(octa / "labels.csv", ["image name", "DR grade"],
                [[f"{i:03d}.png", (i - 1) % 3] for i in range(1, 5)])
-    grey = ingest.run(config(octa, channels="auto"), tmp_path / "grey", verbose=False)
+    # a plain folder's expected side is data.expected_side's (the DRAC layout's is 1024 by default)
+    grey = ingest.run(config(octa, channels="auto", expected_side=1024), tmp_path / "grey", verbose=False)
     assert grey.channels == 1
     (size,) = [p for p in grey.findings if p.kind == "size"]
     assert size.path.endswith("004.png") and "size 200x200, not 1024x1024" in size.what
     np.testing.assert_array_equal(  # the check changes no pixel
         np.load(grey.cache_paths[SIZE]),
-        np.load(ingest.run(config(octa, channels="1"), tmp_path / "one", verbose=False).cache_paths[SIZE]))
+        np.load(ingest.run(config(octa, channels="1", expected_side=1024), tmp_path / "one",
+                           verbose=False).cache_paths[SIZE]))
     train, _ = split(aptos)
     photos = tmp_path / "photos"
     for code, _, rgb in train:
@@ -535,12 +543,15 @@ def test_a_plain_folder_is_ingested_as_what_its_images_are(tmp_path: Path, aptos
         "reason": "3 (the plain layout's default = auto: 25 colour image(s))", "grey_train": 0}
     assert summary(colour)["modality"]["value"] == "fundus"
     assert not any("grey" in n or "grayscale" in n for n in colour.notes)
-    for kind in ("grey", "rgb_grey"):
+    for kind, encoded in (("grey", ""), ("rgb_grey", ", 25 of them in RGB files")):
         grey = results[kind]
         assert grey.channels == 1 and summary(grey)["modality"]["value"] == "octa", kind
         assert summary(grey)["channels"]["reason"] == (
-            "1 (the plain layout's default = auto: all images are grey)")
-        assert not any(p.kind == "channels" for p in grey.findings), kind
+            f"1 (the plain layout's default = auto: all images are grey{encoded})")
+        # an RGB file of a grey picture gets the note that channels=1 gives (a review F4)
+        noted = [p for p in grey.findings if p.kind == "channels"]
+        assert len(noted) == (25 if encoded else 0) and all(
+            p.severity == "note" and "channels identical, nothing lost" in p.what for p in noted), kind
     np.testing.assert_array_equal(np.load(results["rgb_grey"].cache_paths[SIZE]),
                                   np.load(results["grey"].cache_paths[SIZE]))
     mixed = results["mixed"]
@@ -551,7 +562,8 @@ def test_a_plain_folder_is_ingested_as_what_its_images_are(tmp_path: Path, aptos
     # a grey image among colour photographs (a red-free shot) is a photograph too: not held to
     # the 1024 px of a UW-OCTA export, as the grey folder's images are (a review)
     assert not any("not 1024x1024" in p.what for p in mixed.findings), mixed.warnings
-    assert any("not 1024x1024" in p.what for p in results["grey"].findings)
+    # nor is a plain grey folder since data.expected_side (a clinic's device has its own sizes)
+    assert not any(p.kind == "size" for p in results["grey"].findings)
 
 
 def test_grey_octa_with_channels_3_is_replicated_once(tmp_path: Path,
@@ -951,7 +963,8 @@ def test_advice_names_the_ingest_flags_or_the_pipeline_settings_by_command(
     cases = [
         (["--graham", "--cache-sizes", "64"], ["data.graham=true", "data.cache_sizes=[64]"]),
         (["--fundus-crop", "--graham"], ["data.fundus_crop=true", "data.graham=true"]),
-        (["--modality", "octa", "--channels", "1"], ["data.modality=octa", "data.channels=1"]),
+        (["--modality", "octa", "--channels", "1", "--expected-side", "1024"],
+         ["data.modality=octa", "data.channels=1", "data.expected_side=1024"]),
         (["--modality", "fundus", "--channels", "1"], ["data.modality=fundus", "data.channels=1"]),
         (["--grades", "a,b"], ["data.grades=[a,b]"]),  # grades 2..4 outside: an error
         (["--image-column", "imgae"], ["data.image_column=imgae"]),  # did you mean 'image'?
@@ -984,6 +997,7 @@ def test_advice_names_the_ingest_flags_or_the_pipeline_settings_by_command(
     assert not FLAG.findall(train_text), sorted(set(FLAG.findall(train_text)))
     for flag, setting in (("--fundus-crop", "data.fundus_crop=true"), ("--channels 1", "data.channels=1"),
                           ("--modality fundus", "data.modality=fundus"), ("--cache-sizes", "data.cache_sizes"),
+                          ("--expected-side 0", "data.expected_side=0"),
                           ("--patient-column", "data.patient_column"), ("--grades", "data.grades"),
                           ("--image-column 'image'", "data.image_column='image'")):
         assert flag in ingest_text and setting in train_text, (flag, setting)
