@@ -63,7 +63,7 @@ Images whose channels differ from the model's are converted like the ingest conv
 each with a warning printed before the summary line
 (:func:`drac_ssl.grading.predict.conform_channels`), in the app's words
 (:mod:`drac_ssl.grading.image_notes`): a colour file on a grey UW-OCTA model "may not be
-OCTA"; a 16-bit file converted to 8-bit as the ingest does is a plain ``note:``, not a
+OCTA"; a 16-bit file converted to 8-bit by the ingest's rule is a plain ``note:``, not a
 doubt. What the decoder did to a file is said per file in the app's words
 (:func:`drac_ssl.grading.image_notes.file_finding`, ``Image file: `` and the ingest's text):
 a warning for transparency composited over black, CMYK converted without colour management,
@@ -1264,7 +1264,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     graded_files: list[Path] = []
     file_words: list[list[str]] = []  # per graded file: its warnings above, without the "NAME: "
     warnings: list[str] = []
-    plain: list[str] = []  # plain notes, not doubts: a 16-bit file converted as the ingest does
+    plain: list[str] = []  # plain notes, not doubts: a 16-bit file converted by the ingest's rule
     level_warnings: list[str] = []  # NAME: only a few grey levels (a thresholded export, a mask)
     parts: list[GradedImages] = []  # the graded chunks, joined once every file was read
     # a bar on a terminal; off one (a log, nohup) a line at most a minute on stderr, where the

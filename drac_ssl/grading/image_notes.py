@@ -434,7 +434,7 @@ def depth_note(mode: str, findings: Sequence[str]) -> tuple[str, list[str]]:
     said = [n for n in findings if n.startswith(DEPTH_PREFIXES)]
     if not said and not (mode.startswith("I;16") or mode == "I"):
         return "", []
-    detail = said[0] if said else "converted like the training ingest"
+    detail = said[0] if said else "converted by the training ingest's rule (its bit depth judged from this file alone)"
     # the depth the decoder found; without its words, the file's mode (I: 32-bit integers,
     # or 16-bit samples an older Pillow opens as I)
     depth = (said[0].split(" ", 1)[0] if said else "16-bit" if mode.startswith("I;16") else "16- or 32-bit")
