@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,15 @@ from drac_ssl.starting import python_command
 from drac_ssl.tensorboard_log import require_tensorboard
 
 TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
+"""The columns a pretraining step logs (epoch means in ``metrics.csv``): the fields of the
+loss's NamedTuple (:class:`~drac_ssl.losses.vicreg.VICRegTerms`, ``loss`` first), then
+``rate_reduction`` (pairs Delta R of the training batch's backbone features). The console
+line, the non-finite error and the loss plot read the term names from here (through the
+task's ``keys``), so another objective's terms need no edit there (docs/design.md, "Adding
+a self-supervised method")."""
+LOSS_NAME = "VICReg"  # the objective's name in the console, the non-finite error, the plot title
+TERM_ABBREVIATIONS = {"invariance": "inv", "variance": "var", "covariance": "cov"}
+"""Short console names of loss terms (a term not listed is printed under its own name)."""
 MONITOR_KEYS = ("rate_reduction_last", "rate_reduction_early", "view_cosine_last")
 PEAK_CHECKPOINT = "monitor_peak.pt"
 
@@ -440,11 +449,18 @@ def rate_reduction_monitor(backbone: nn.Module, probe: MonitorProbe, cfg: Config
 # Outputs
 
 
-def _plot_history(out_dir: Path, history: list[dict[str, Any]], knn_start: float | None = None) -> None:
+def _loss_terms(keys: Sequence[str]) -> list[str]:
+    """The loss's own terms among a step's logged ``keys`` (:data:`TERMS`): every key but
+    ``loss`` and the ``rate_reduction`` monitor, in their order."""
+    return [k for k in keys if k not in ("loss", "rate_reduction")]
+
+
+def _plot_history(out_dir: Path, history: list[dict[str, Any]], knn_start: float | None = None,
+                  terms: Sequence[str] = TERMS, loss_name: str = LOSS_NAME) -> None:
     from drac_ssl.plots import plot_history
 
-    plot_history(history, ["loss", "invariance", "variance", "covariance"], out_dir / "plots" / "pretrain_loss.png",
-                 "VICReg loss terms per epoch")
+    plot_history(history, ["loss", *_loss_terms(terms)], out_dir / "plots" / "pretrain_loss.png",
+                 f"{loss_name} loss terms per epoch")
     monitors = [k for k in ("rate_reduction_last", "rate_reduction_early", "view_cosine_last", "rate_reduction",
                             "knn_top1", "lr") if any(k in r for r in history)]
     plot_history(history, monitors, out_dir / "plots" / "pretrain_monitors.png",
@@ -565,7 +581,8 @@ class _VICRegTraining(TrainingTask):
     """One VICReg epoch for the :class:`~drac_ssl.engine.Engine`: the step, its logged terms
     and the label-free / k-NN monitors."""
 
-    keys = TERMS
+    keys: Sequence[str] = TERMS
+    loss_name = LOSS_NAME
     watched = ("loss",)
 
     def __init__(self, cfg: Config, model: VICRegModel, optimizer: torch.optim.Optimizer,
@@ -617,8 +634,7 @@ class _VICRegTraining(TrainingTask):
                                            self.bf16, self.channels_last)
         with torch.no_grad():
             rr = rate_reduction(feat_a.detach().float(), feat_b.detach().float(), membership="pairs").delta
-        return {"loss": terms.loss, "invariance": terms.invariance, "variance": terms.variance,
-                "covariance": terms.covariance, "rate_reduction": rr}
+        return {**terms._asdict(), "rate_reduction": rr}  # the keys of TERMS
 
     def epoch_fields(self, epoch: int) -> dict[str, Any]:
         return {"lr": self.lr}
@@ -709,8 +725,8 @@ class _VICRegTraining(TrainingTask):
 
     def non_finite(self, epoch: int, means: dict[str, float], bad: list[str], last: Path) -> Exception:
         return NonFiniteLossError(
-            f"[pretrain] epoch {epoch + 1}: the VICReg loss became non-finite "
-            f"(epoch means so far: " + ", ".join(f"{k}={means[k]:.4g}" for k in TERMS)
+            f"[pretrain] epoch {epoch + 1}: the {self.loss_name} loss became non-finite "
+            f"(epoch means so far: " + ", ".join(f"{k}={means[k]:.4g}" for k in self.keys)
             + f"; lr={self.lr:.3g}, precision={'bf16' if self.bf16 else 'fp32'}).\n"
             f"  {checkpoint_kept_words(last)}\n"
             f"  fix: lower pretrain.lr (the DRAC recipe overfits above 0.02), check the input data, "
@@ -722,8 +738,9 @@ class _VICRegTraining(TrainingTask):
         if row.get("rate_reduction_last") is not None:
             extra += (f", monitor dR last {row['rate_reduction_last']:.2f} early "
                       f"{row['rate_reduction_early']:.2f}")
-        return (f"[pretrain] epoch {row['epoch'] + 1}/{self.pc.epochs} loss {row['loss']:.4f} "
-                f"(inv {row['invariance']:.4f} var {row['variance']:.4f} cov {row['covariance']:.4f}) "
+        terms = " ".join(f"{TERM_ABBREVIATIONS.get(k, k)} {row[k]:.4f}" for k in _loss_terms(self.keys))
+        terms = f"({terms}) " if terms else ""
+        return (f"[pretrain] epoch {row['epoch'] + 1}/{self.pc.epochs} loss {row['loss']:.4f} {terms}"
                 f"rate-reduction {row['rate_reduction']:.2f}{extra} "
                 f"{row['pairs_per_second']:.0f} pairs/s")
 
@@ -853,7 +870,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         save_weights(backbone_path, backbone_state, {"format": "drac_ssl backbone v1"})
         save_weights(out_dir / "vicreg_model.safetensors", best_state)
         atomic_write_json(metadata_path, meta)
-        _plot_history(out_dir, history, knn_start=task.knn_start)
+        _plot_history(out_dir, history, knn_start=task.knn_start, terms=task.keys, loss_name=task.loss_name)
         print(f"[pretrain] {stopped}; best epoch {best_epoch + 1} -> {backbone_path}")
 
     # rank 0 exports while the other processes wait: none returns before the weights exist

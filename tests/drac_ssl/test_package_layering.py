@@ -132,6 +132,25 @@ def test_the_import_statements_keep_the_layering() -> None:
     assert not chains, "grading/app reach training code: " + "; ".join(chains)
 
 
+def test_the_losses_import_no_stage() -> None:
+    """drac_ssl/losses/ holds pure functions of tensors (docs/design.md, "Adding a
+    self-supervised method"): however far their imports are followed, no stage, training loop
+    or optimiser is reached (a stage passes in what a loss needs, e.g. ``gather``)."""
+    starts = [_module_name(p) for p in sorted((REPO / "drac_ssl" / "losses").glob("*.py"))]
+    assert "drac_ssl.losses.vicreg" in starts
+    reached = _reached(starts)
+    assert "drac_ssl.config" in reached  # the walk follows imports (VICRegLossConfig, for typing)
+    forbidden = tuple(m for m in TRAINING_MODULES + STAGE_MODULES if m != "drac_ssl.losses")
+    chains = []
+    for module in sorted(m for m in reached if _is(m, forbidden)):
+        chain = [module]
+        while via := reached[chain[-1]]:
+            chain.append(via)
+        chains.append(" <- ".join(chain))
+    assert not chains, "drac_ssl/losses reaches a stage: " + "; ".join(chains) + (
+        "; fix: pass what the loss needs in as an argument, or move it into a layer the stage imports")
+
+
 def test_grade_constants_are_defined_once_and_only_defaults() -> None:
     import drac_ssl
     from drac_ssl import scale, submission

@@ -12,6 +12,7 @@ import torch
 from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.config import Config, ConfigError, load_config
+from drac_ssl.distributed import DistInfo
 from drac_ssl.losses.vicreg import VICRegLoss, VICRegTerms
 from drac_ssl.models import build_backbone, load_local_weights
 
@@ -528,3 +529,46 @@ def test_a_knn_monitor_asked_for_without_two_grades_says_it_is_off_and_why(
     quiet = pretrain.load_pretrain_data(tiny_config(**{"pretrain.augment.source_size": str(SOURCE_SIZE)}),
                                         data_dir)
     assert quiet.knn_off == ""
+
+
+def _task(keys: tuple[str, ...] | None = None, loss_name: str | None = None) -> pretrain._VICRegTraining:
+    """The pretraining task without a model (describe / non_finite read only settings)."""
+    task = pretrain._VICRegTraining(tiny_config(), None, None, None, None,  # type: ignore[arg-type]
+                                    torch.device("cpu"), False, False, DistInfo())
+    if keys is not None:
+        task.keys, task.loss_name = keys, loss_name or task.loss_name
+    return task
+
+
+def test_console_line_and_non_finite_error_read_the_term_names_from_the_task(tmp_path: Path) -> None:
+    # VICReg's line as it was written before the names came from TERMS, character for character
+    row = {"epoch": 0, "loss": 21.5, "invariance": 0.25, "variance": 0.5, "covariance": 3.125,
+           "rate_reduction": 1.234, "pairs_per_second": 41.6, "knn_top1": 55.5,
+           "rate_reduction_last": 2.5, "rate_reduction_early": 1.5}
+    assert _task().describe(row) == ("[pretrain] epoch 1/2 loss 21.5000 (inv 0.2500 var 0.5000 cov 3.1250) "
+                                     "rate-reduction 1.23, k-NN 55.50%, monitor dR last 2.50 early 1.50 "
+                                     "42 pairs/s")
+    # another objective's terms (SimCLR-like): no KeyError on VICReg's names, its own printed
+    other = _task(("loss", "positive_cosine", "rate_reduction"), "NT-Xent")
+    row = {"epoch": 1, "loss": 4.5, "positive_cosine": 0.75, "rate_reduction": 0.5, "pairs_per_second": 10.0}
+    assert other.describe(row) == ("[pretrain] epoch 2/2 loss 4.5000 (positive_cosine 0.7500) "
+                                   "rate-reduction 0.50 10 pairs/s")
+    error = str(other.non_finite(1, {"loss": float("nan"), "positive_cosine": 0.75, "rate_reduction": 0.5},
+                                 ["loss"], tmp_path / "last.pt"))
+    assert "the NT-Xent loss became non-finite" in error and "VICReg" not in error.split("\n")[0]
+    assert "loss=nan, positive_cosine=0.75, rate_reduction=0.5;" in error
+    # a loss with no terms besides itself: no empty brackets
+    alone = _task(("loss", "rate_reduction"))
+    assert "loss 4.5000 rate-reduction 0.50" in alone.describe(row)
+
+
+def test_loss_plot_draws_the_given_terms(tmp_path: Path, monkeypatch) -> None:
+    drawn: list[tuple[list[str], str]] = []
+    monkeypatch.setattr("drac_ssl.plots.plot_history",
+                        lambda history, keys, path, title, **kwargs: drawn.append((list(keys), title)))
+    history = [{"epoch": 0, "loss": 1.0, "positive_cosine": 0.5, "rate_reduction": 0.1}]
+    pretrain._plot_history(tmp_path, history)
+    pretrain._plot_history(tmp_path, history, terms=("loss", "positive_cosine", "rate_reduction"),
+                           loss_name="NT-Xent")
+    assert drawn[0] == (["loss", "invariance", "variance", "covariance"], "VICReg loss terms per epoch")
+    assert drawn[2] == (["loss", "positive_cosine"], "NT-Xent loss terms per epoch")
