@@ -1561,11 +1561,29 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     for rows in by_name.values():
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
+            differ, fix = _row_differences(rows)
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
-                                  f"{_grade_clash(rows, agreement=True)}",
-                                  "keep exactly one row per image", "csv"))
+                                  f"{_grade_clash(rows, agreement=True)}{differ}",
+                                  fix, "csv"))
     return problems
+
+
+def _row_differences(rows: Sequence[LabelRow]) -> tuple[str, str]:
+    """(what else the rows naming one image differ in, in words, e.g. ``'; patient p0 on line
+    3, p9 on line 4'`` and ``'; spelt s06.png / S06.png'``, else ``''``; the fix): the reason a
+    repeated row that agrees on its grade is still an error (:func:`drop_repeated_rows` drops
+    only exact repeats), and which row to keep."""
+    said, keep = [], "keep exactly one row per image"
+    if len({r.patient for r in rows}) > 1:
+        said.append("patient " + ", ".join(f"{r.patient or repr('')} on line {r.line}" for r in rows))
+        keep += (": the row with the image's right patient, deleting the other"
+                 + ("s" if len(rows) > 2 else ""))
+    if len({r.name for r in rows}) > 1:
+        said.append("spelt " + " / ".join(dict.fromkeys(r.name for r in rows)))
+        if len(said) == 1:
+            keep += " (the spellings name the same image: delete all but one)"
+    return "".join(f"; {s}" for s in said), keep
 
 
 def same_image_rows(images: Sequence[Path], table: LabelTable) -> list[Problem]:
