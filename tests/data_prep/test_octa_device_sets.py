@@ -212,3 +212,28 @@ def test_a_misspelt_word_of_another_scale_is_never_put_on_a_grade_the_csv_uses()
     choose = grade_words_fix(["Bad"], {0, 1, 2}, drac)
     assert '--grades "NAME0,NAME1,NAME2"' in choose and "you must choose the word's grade" in choose, choose
     assert "Bad" not in choose.split("--grades", 1)[1].split(";", 1)[0]
+
+
+def test_a_cache_rebuild_names_the_options_that_differ_and_old_states_are_reused(tmp_path: Path) -> None:
+    """r4 F5: a rebuild said "other decoding options (channels, fundus crop, Graham filter)"
+    when only data.expected_side differed; it names what differs now. A state written before
+    grey_is_chosen (and graham_reflect_padding) were kept is read as that run had them (grey on
+    purpose: target gray and no expected size), so upgrading does not rebuild it."""
+    data = device_set(tmp_path / "d")
+    out = tmp_path / "out"
+    ingest.run(config(data, grades=["no", "yes"], expected_side=1024), out, verbose=False)
+    plain = ingest.run(config(data, grades=["no", "yes"]), out, verbose=False)
+    assert plain.n_decoded == 6
+    assert ("cache was built with other decoding options (expected image size 1024 -> none), "
+            "rebuilding") in "\n".join(plain.notes), plain.notes
+    fundus = config(data, grades=["no", "yes"], channels="1", modality="fundus")
+    first = ingest.run(fundus, out, verbose=False)
+    assert first.n_decoded == 6
+    state_path = first.cache_paths[64].parent / "state.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    assert state["options"]["grey_is_chosen"] is True
+    for key in ("grey_is_chosen", "graham_reflect_padding"):  # as a state before them was written
+        del state["options"][key]
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    again = ingest.run(fundus, out, verbose=False)
+    assert (again.n_decoded, again.n_reused) == (0, 6), again.notes
