@@ -892,7 +892,7 @@ def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names:
     name = "names a grade" if len(words) == 1 else "name grades"
     if placed:
         names = [f"name of grade {g}" for g in range(k)]
-        for g, w in zip(free, usable):
+        for g, w in zip(free, usable, strict=False):  # no numbers: the words from grade 0 up
             names[g] = w
         return (f"if {quoted} {name}, pass every grade's name with --grades, in grade order (grade 0 "
                 f"first), e.g. {grades_option(names)}{written}, and each row is read as the grade "

@@ -237,3 +237,13 @@ def test_a_cache_rebuild_names_the_options_that_differ_and_old_states_are_reused
     state_path.write_text(json.dumps(state), encoding="utf-8")
     again = ingest.run(fundus, out, verbose=False)
     assert (again.n_decoded, again.n_reused) == (0, 6), again.notes
+
+
+def test_a_one_letter_placeholder_becomes_a_setting_with_its_value() -> None:
+    """r4 F9: as_config_keys turned "--expected-side N warns" into "data.expected_side N warns"
+    (a flag and a one-letter placeholder), not the setting "=N"."""
+    from data_prep.problems import as_config_keys
+
+    assert as_config_keys("--expected-side N warns; --expected-side 800") == (
+        "data.expected_side=N warns; data.expected_side=800")
+    assert as_config_keys("--strict rejects it") == "data.strict=true rejects it"
