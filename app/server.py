@@ -1239,7 +1239,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         good_at.append(at)
         good_names.append(name)
         good_warnings.append(predictor.upload_warnings(loaded))  # a training image: a note
-        good_trained.append(predictor.training_image(loaded))
+        # a demo bundle was trained on nothing: no (empty), not "unknown"
+        good_trained.append(False if predictor.metadata.get("demo") else predictor.training_image(loaded))
         if failed is None:
             try:  # the model input at the bundle's size, not the decoded image: see below
                 good_inputs.append(predictor.prepare(loaded.for_channels(predictor.channels)))

@@ -162,12 +162,38 @@ def _ancestor_cached(repo: str, ancestor: str, commit: str) -> bool | None:
     return {0: True, 1: False}.get(out.returncode)  # 128 and others: unknown commit, no repo
 
 
-def history_available() -> bool:
+def missing_history(results_dir: Path | None = None) -> str | None:
+    """Why this checkout's git history cannot render the README's provenance words as
+    committed, or None when it can: git on PATH, this a repository, the commit the rendered
+    words are read at (:data:`FUNDUS_HUE_REMOVED`) and every commit a result file of
+    ``results_dir`` (default :data:`bench.common.RESULTS`) records (``environment.git_commit``,
+    read by :func:`_freeze_source` and the hue words) resolvable. Without them (a copy without
+    ``.git``, no git, a shallow clone) the words say "unknown" or "today" instead."""
+    if _git("rev-parse", "--git-dir") is None:
+        return f"{REPO} is not a git repository, or git is not on PATH"
+    if _git("rev-parse", "--verify", "--quiet", f"{FUNDUS_HUE_REMOVED}^{{commit}}") is None:
+        return f"commit {FUNDUS_HUE_REMOVED} is not in this clone's history (a shallow clone?)"
+    missing = []
+    for path in sorted((results_dir or RESULTS).glob("*.json")):
+        try:
+            commit = (json.loads(path.read_text(encoding="utf-8")).get("environment") or {}).get("git_commit")
+        except (OSError, ValueError, AttributeError):
+            continue  # render() says what is wrong with the file
+        if (commit and isinstance(commit, str)
+                and _git("rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}") is None):
+            missing.append(f"{path.name} ({commit})")
+    if missing:
+        return (f"the commit{'s' if len(missing) > 1 else ''} recorded by {', '.join(missing[:5])}"
+                f"{' ...' if len(missing) > 5 else ''} {'are' if len(missing) > 1 else 'is'} not in "
+                f"this clone's history (a shallow clone?)")
+    return None
+
+
+def history_available(results_dir: Path | None = None) -> bool:
     """True when this checkout's git history holds the commits the rendered words are read at
-    (:data:`FUNDUS_HUE_REMOVED`; records' commits for :func:`_freeze_source`): the README's
-    provenance words can be rendered as committed only then (a copy without ``.git``, a shallow
-    clone: they say "unknown" or "today" instead)."""
-    return _git("rev-parse", "--verify", "--quiet", f"{FUNDUS_HUE_REMOVED}^{{commit}}") is not None
+    (:data:`FUNDUS_HUE_REMOVED` and every result file's recorded commit: :func:`missing_history`):
+    the README's provenance words can be rendered as committed only then."""
+    return missing_history(results_dir) is None
 
 
 def _command_words(command: str) -> list[str]:
@@ -1775,14 +1801,25 @@ def render(results_dir: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=python_command("bench.summarize"), description=__doc__)
-    parser.add_argument("--print", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--print", action="store_true",
+                        help="print the results table instead of writing it into README.md")
+    parser.add_argument("--without-history", action="store_true",
+                        help="write README.md even without the git history its provenance words "
+                             "are read from (they then say 'unknown' or 'today')")
+    args = parser.parse_args(argv)
     table = render()
     if args.print:
         print(table)
         return
+    why = None if args.without_history else missing_history()
+    if why is not None:
+        raise SystemExit(f"[bench] README.md not written: {why}, so the provenance words (which code "
+                         f"state, which setting a result ran under) would be weaker than the "
+                         f"committed ones. Fix: run it in a full clone (git clone without --depth, or "
+                         f"git fetch --unshallow), or pass --print to see the table, or "
+                         f"--without-history to write it anyway")
     readme = REPO / "README.md"
     text = readme.read_text(encoding="utf-8")
     text = _fill(text, BEGIN, END, table, readme)

@@ -120,12 +120,47 @@ class CacheOptions:
     def state(self) -> dict[str, Any]:
         """What the cached rows and their findings depend on (a cache made with another state
         is rebuilt)."""
-        state = dataclasses.asdict(self)
-        if not self.grey_is_chosen:  # states written before it was kept stay equal
-            del state["grey_is_chosen"]
-        if not self.graham_reflect_padding:  # states written before it existed stay equal
-            del state["graham_reflect_padding"]
-        return state
+        return dataclasses.asdict(self)  # every key, so that an old state's missing one is told apart
+
+    def changes_from(self, recorded: Any) -> list[str]:
+        """What differs between a cache state's recorded ``options`` (:meth:`state` of the run
+        that built it) and these, in words (``'expected image size 1024 -> none'``); [] when
+        the cache may be reused. Keys a state written before them lacks are read as that run
+        had them: ``graham_reflect_padding`` off; ``grey_is_chosen`` as the ingest then set it,
+        on exactly when the cache was converted to grey (``target`` gray) and expected no
+        size (``expected_side`` 0: not UW-OCTA), so that upgrading does not rebuild a cache
+        for it. A key missing otherwise (``expected_side`` before it was kept) is "not
+        recorded" and differs."""
+        if not isinstance(recorded, dict):
+            return ["no decoding options recorded"]
+        old = dict(recorded)
+        old.setdefault("graham_reflect_padding", False)
+        if "grey_is_chosen" not in old:
+            old["grey_is_chosen"] = old.get("target") == "gray" and old.get("expected_side") == 0
+        now = self.state()
+        return [f"{_OPTION_WORDS.get(k, k)} {_option_value(k, old[k]) if k in old else 'not recorded'}"
+                f" -> {_option_value(k, now[k]) if k in now else 'none'}"
+                for k in sorted(set(old) | set(now), key=[*now, *old].index) if old.get(k, ...) != now.get(k, ...)]
+
+
+_OPTION_WORDS = {"target": "channels", "expected_side": "expected image size",
+                 "fundus_crop": "fundus crop", "graham": "Graham filter", "graham_mask": "Graham mask",
+                 "graham_reflect_padding": "Graham padding of a crop not square",
+                 "grey_is_chosen": "colour converted to grey on purpose"}
+""":class:`CacheOptions`' fields as a cache rebuild note names them."""
+
+
+def _option_value(key: str, value: Any) -> str:
+    """One recorded decoding option's value in words (``expected_side`` 0: ``none``)."""
+    if key == "expected_side":
+        return "none" if value == 0 else str(value)
+    if key == "target":
+        return {"gray": "grey", "native": "as the files are"}.get(value, str(value))
+    if key == "graham_reflect_padding":
+        return "mirrored" if value else "black"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -426,9 +461,9 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
             return CacheState(reason="cache state of another version, rebuilding")
         if state["root"] != str(root):
             return CacheState(reason=f"cache was built from {state['root']}, rebuilding")
-        if state.get("options") != options.state():
-            return CacheState(reason="cache was built with other decoding options (channels, "
-                                     "fundus crop, Graham filter), rebuilding")
+        if changes := options.changes_from(state.get("options")):
+            return CacheState(reason=f"cache was built with other decoding options "
+                                     f"({'; '.join(changes)}), rebuilding")
         n_rows = int(state["n_rows"])
         channels = int(state.get("channels", 1))
         arrays: dict[int, np.ndarray] = {}

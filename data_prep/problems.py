@@ -94,10 +94,10 @@ def ingest_command(data: DataConfig, out: str | os.PathLike[str]) -> str:
             words += [flag, str(value)]
     return shlex.join([*words, "--out", str(out)])
 def flag_value_pattern(choices: Iterable[str]) -> str:
-    """The pattern of what follows a flag when it is the flag's value: ``FILE`` (capitals), a
-    number, a path, or one of ``choices`` as a whole word."""
+    """The pattern of what follows a flag when it is the flag's value: ``FILE`` or ``N``
+    (capitals, a whole word), a number, a path, or one of ``choices`` as a whole word."""
     words = "|".join(re.escape(c) for c in sorted({c for c in choices if c}, key=lambda c: (-len(c), c)))
-    return rf"(?:[A-Z]{{2,}}|\d|[/.~<'\"]|(?:{words})\b)"
+    return rf"(?:[A-Z]+\b|\d|[/.~<'\"]|(?:{words})\b)"
 
 
 _FLAG_VALUE = flag_value_pattern([*DATA_LAYOUTS, *DATA_MODALITIES, *GRADE_SCALES,

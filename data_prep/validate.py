@@ -814,16 +814,63 @@ _GRADE_WORD = re.compile(r"[^\W\d_]")
 """A grade cell with a letter in it is a word (``Referable``), not a mistyped number."""
 
 
+def _scale_grade(word: str, names: Sequence[str]) -> tuple[int, bool] | None:
+    """(the grade of ``names`` that ``word`` names, whether it is spelt as the scale has it) for
+    a word that is one of ``names`` or of their common long names (:data:`GRADE_NAME_ALIASES`),
+    else near one of them (a misspelling: ``sever`` for ``Severe``, difflib ratio >= 0.75),
+    else None."""
+    if (exact := grade_from_name(word, names)) is not None:
+        return exact, True
+    keys = {_name_key(n): g for g, n in enumerate(names)}
+    keys |= {_name_key(a): g for g, n in enumerate(names)
+             for a in GRADE_NAME_ALIASES.get(str(n).strip().casefold(), ())}
+    near = difflib.get_close_matches(_name_key(word), list(keys), n=1, cutoff=0.75)
+    return (keys[near[0]], False) if near else None
+
+
+def _known_scale_fix(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str]) -> str | None:
+    """The fix naming a known scale (:data:`GRADE_SCALES`, other than the one in force) that
+    reads every word (``Severe`` among 0, 1, 2, 4: ``--grades icdr``, where Severe is grade 3),
+    when one has room for every number the CSV writes; None when none does."""
+    fits = []
+    for key, names in GRADE_SCALES.items():
+        if tuple(names) == tuple(grade_names) or max(numbers, default=-1) >= len(names):
+            continue
+        read = {w: _scale_grade(w, names) for w in words}
+        if all(read.values()):
+            fits.append((key, names, read))
+    if not fits:
+        return None
+    said = []
+    for key, names, read in fits:
+        parts = []
+        for w in words[:3]:
+            g, spelt = read[w]
+            parts.append(f"{w!r} is grade {g} ({names[g]})" if spelt else
+                         f"{w!r} looks like {names[g]!r} (grade {g}): write it {names[g]!r}")
+        said.append(f"--grades {key} (the {key.upper()} scale: {describe(names)}; {'; '.join(parts)})")
+    return (f"the grade words name grades of a known scale: pass {' or '.join(said)}; "
+            f"else write the grade as a number ({choices(grade_names)} under the scale now in force)")
+
+
 def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str]) -> str:
-    """The fix for grade cells written as words that name no grade of the scale (``Referable``
-    in a CSV of 0 and 1, without ``--grades``): the ``--grades`` that reads them, shaped from
-    the CSV's own values, K names for grades 0..K-1 (K: one more than the largest number
-    written, at least the number of words, at least 2), the words in the top places in the
-    order first written and a placeholder for each other grade (``--grades "name of grade
-    0,Referable"``); else the grade as a number of the scale in force. Words that are all
-    near a name of the scale (``sever`` for ``severe``) are misspellings: the fix names the
-    names meant instead. ``words``: the distinct words, as first written; ``numbers``: the
-    grades the CSV writes as numbers (or as names of the scale)."""
+    """The fix for grade cells written as words that name no grade of the scale in force
+    (``Referable`` in a CSV of 0 and 1, without ``--grades``), in this order:
+
+    * words all near a name of the scale in force (``sever`` for ``severe``): misspellings,
+      the fix names the names meant;
+    * words all names (or near names, or common long names) of another known scale
+      (:data:`GRADE_SCALES`) with room for every number written: ``--grades icdr`` /
+      ``--grades drac``, saying which grade each word is there (``Severe`` is ICDR grade 3);
+    * else a ``--grades`` shaped from the CSV's values, K names for grades 0..K-1 (K: one more
+      than the largest number written, at least 2): the word in place only where that cannot
+      be wrong, i.e. never on a grade the CSV writes as a number (one word and exactly one
+      grade of 0..K-1 not written, or no numbers at all: the words in the order first written);
+      otherwise only the ``NAME0,...,NAME{K-1}`` template, and the user must choose the word's
+      grade.
+
+    ``words``: the distinct words, as first written; ``numbers``: the grades the CSV writes as
+    numbers (or as names of the scale)."""
     keys = {_name_key(n): g for g, n in enumerate(grade_names)}
     near = {w: difflib.get_close_matches(_name_key(w), list(keys), n=1, cutoff=0.75) for w in words}
     if all(near.values()):
@@ -831,19 +878,34 @@ def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names:
                           for w in words[:3])
         return (f"a misspelt grade name? {meant}: write the name as the scale (--grades) has it, or "
                 f"the grade as a number ({choices(grade_names)})")
+    if (known := _known_scale_fix(words, numbers, grade_names)) is not None:
+        return known
     usable = [w for w in words if "," not in w and '"' not in w]
-    k = max(max(numbers, default=-1) + 1, len(usable), 2)
-    names = [f"name of grade {g}" for g in range(k)]
-    names[k - len(usable):] = usable
+    k = max(max(numbers, default=-1) + 1, 2) if numbers else max(len(usable), 2)
+    free = [g for g in range(k) if g not in numbers]
+    placed = usable and len(usable) == len(words) and (
+        not numbers or (len(usable) == 1 and len(free) == 1))
     quoted = " and ".join(repr(w) for w in words[:3]) + (" ..." if len(words) > 3 else "")
     written = ("" if not numbers else
                f" (the CSV also writes grade{'s' if len(numbers) > 1 else ''} "
                f"{', '.join(str(g) for g in sorted(numbers))} as numbers)")
     name = "names a grade" if len(words) == 1 else "name grades"
-    option = grades_option(names) if usable else '--grades "NAME0,NAME1,..."'
+    if placed:
+        names = [f"name of grade {g}" for g in range(k)]
+        for g, w in zip(free, usable, strict=False):  # no numbers: the words from grade 0 up
+            names[g] = w
+        return (f"if {quoted} {name}, pass every grade's name with --grades, in grade order (grade 0 "
+                f"first), e.g. {grades_option(names)}{written}, and each row is read as the grade "
+                f"its word names; else write the grade as a number ({choices(grade_names)} under "
+                f"the scale now in force)")
+    template = '--grades "' + ",".join(f"NAME{g}" for g in range(k)) + '"'
+    it = "the word's grade" if len(words) == 1 else "each word's grade"
     return (f"if {quoted} {name}, pass every grade's name with --grades, in grade order (grade 0 "
-            f"first), e.g. {option}{written}, and each row is read as the grade its word names; "
-            f"else write the grade as a number ({choices(grade_names)} under the scale now in force)")
+            f"first): {template}{written}; which grade {'it is' if len(words) == 1 else 'each is'} "
+            f"cannot be told from the CSV, so you must choose {it} and write the word in that "
+            f"grade's place (a grade the CSV also writes as a number means the word and that "
+            f"number are the same grade), and each row is read as the grade its word names; else "
+            f"write the grade as a number ({choices(grade_names)} under the scale now in force)")
 
 
 def one_based_problem(csv_path: Path, column: str, grade_names: Sequence[str],
@@ -1499,11 +1561,29 @@ def duplicate_label_rows(table: LabelTable) -> list[Problem]:
     for rows in by_name.values():
         if len(rows) > 1:
             lines = ", ".join(str(r.line) for r in rows)
+            differ, fix = _row_differences(rows)
             problems.append(error(f"{table.path}:{rows[1].line}",
                                   f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
-                                  f"{_grade_clash(rows, agreement=True)}",
-                                  "keep exactly one row per image", "csv"))
+                                  f"{_grade_clash(rows, agreement=True)}{differ}",
+                                  fix, "csv"))
     return problems
+
+
+def _row_differences(rows: Sequence[LabelRow]) -> tuple[str, str]:
+    """(what else the rows naming one image differ in, in words, e.g. ``'; patient p0 on line
+    3, p9 on line 4'`` and ``'; spelt s06.png / S06.png'``, else ``''``; the fix): the reason a
+    repeated row that agrees on its grade is still an error (:func:`drop_repeated_rows` drops
+    only exact repeats), and which row to keep."""
+    said, keep = [], "keep exactly one row per image"
+    if len({r.patient for r in rows}) > 1:
+        said.append("patient " + ", ".join(f"{r.patient or repr('')} on line {r.line}" for r in rows))
+        keep += (": the row with the image's right patient, deleting the other"
+                 + ("s" if len(rows) > 2 else ""))
+    if len({r.name for r in rows}) > 1:
+        said.append("spelt " + " / ".join(dict.fromkeys(r.name for r in rows)))
+        if len(said) == 1:
+            keep += " (the spellings name the same image: delete all but one)"
+    return "".join(f"; {s}" for s in said), keep
 
 
 def same_image_rows(images: Sequence[Path], table: LabelTable) -> list[Problem]:

@@ -226,8 +226,8 @@ class DataConfig:
     grades: list[str] = field(default_factory=list)  # names of grades 0..K-1, or drac | icdr; empty: the layout's
     channels: str = ""  # 1 | 3 | auto; empty: the layout's (DRAC 1; plain folders, fundus layouts auto)
     modality: str = "auto"  # auto | octa | fundus: what the images are (DataConfig's docstring)
-    # side (px) every grey image is expected to have, square, else a warning: -1 = the layout's (DRAC: 1024,
-    # the UW-OCTA export; other layouts: no check); 0 = no check; e.g. 800 for a device exporting 800 x 800
+    # side (px) every grey image is expected to have, square, else a warning: -1 = the layout's (DRAC: 1024
+    # when read as UW-OCTA, the export; other layouts: no check); 0 = no check; e.g. 800 for a device exporting 800 x 800
     expected_side: int = -1
     fundus_crop: bool = False  # crop to the fundus disc and pad to square (off by default)
     graham: bool = False  # Graham's local-mean subtraction (Kaggle DR 2015 winner), off by default

@@ -823,8 +823,10 @@ def referable_not_informative(metadata: dict[str, Any]) -> str:
       ``n/a``): not informative, "no evidence that this probability tells referable images
       apart", an unrecorded interval said as such, not as one that reaches 0.5.
 
-    The sentence begins with the chance warning's point when the model is under it ("This model
-    gives no evidence of grading better than chance, ..."). A bundle whose ``cv_metrics``
+    The sentence says one of three states of the grades: under the chance warning (it begins
+    "This model gives no evidence of grading better than chance, ..."); better than chance
+    (the lower end of ``qwk_ci95`` > 0: "although its grades agree better than chance"); or
+    unknown (``qwk_ci95`` missing or non-finite: no claim about the grades). A bundle whose ``cv_metrics``
     records no referable figures at all (no ``referable`` mapping: it has no P(referable) to
     show, :func:`referable_cut_of` is None) gives ""."""
     cv = metadata.get("cv_metrics") or {}
@@ -836,7 +838,10 @@ def referable_not_informative(metadata: dict[str, Any]) -> str:
         return ""
     auc = figure_text(referable.get("auc"))
     chance = bool(chance_warning(cv))
-    lead = "This model gives no evidence of grading better than chance, and" if chance else "Although"
+    qwk_ci = finite_pair(cv.get("qwk_ci95"))
+    better = not chance and qwk_ci is not None and qwk_ci[0] > 0  # grades agree better than chance
+    lead = ("This model gives no evidence of grading better than chance, and" if chance else
+            "Although this model's grades agree better than chance," if better else "This model's")
     if ci is None:
         note = referable.get("auc_note")
         shown = f"{auc}: {note}" if auc == "n/a" and note else auc
@@ -846,8 +851,8 @@ def referable_not_informative(metadata: dict[str, Any]) -> str:
         return (f"The out-of-fold AUC of this model's P(referable) ({shown}) has no 95% CI recorded: "
                 f"there is no evidence that this probability tells referable images apart")
     if ci[1] < 0.5:  # below chance as a whole: it ranks, the wrong way round
-        its = "its" if chance else "this model's grades agree better than chance, its"
-        return (f"{lead} {its} P(referable) ranks referable images below the others: the 95% "
+        who = f"{lead} its" if chance or better else lead
+        return (f"{who} P(referable) ranks referable images below the others: the 95% "
                 f"CI of its out-of-fold AUC, {format_ci(*ci)} (AUC {auc}), lies below 0.5 "
                 f"(chance), so as a referral score it points the wrong way")
     if chance:
@@ -856,7 +861,7 @@ def referable_not_informative(metadata: dict[str, Any]) -> str:
                 f"{format_ci(*ci)} (AUC {auc}), does not lie above 0.5 (chance)")
     return (f"There is no evidence that this model's P(referable) tells referable images apart: "
             f"the 95% CI of its out-of-fold AUC, {format_ci(*ci)} (AUC {auc}), does not lie "
-            f"above 0.5 (chance), although its grades agree better than chance")
+            f"above 0.5 (chance)" + (", although its grades agree better than chance" if better else ""))
 
 
 def chance_warning(cv: dict[str, Any]) -> str | None:

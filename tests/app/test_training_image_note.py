@@ -49,16 +49,21 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory: pytest.TempPathFactory, files: dict[str, Path], one_thread: None
             ) -> dict[str, Any]:
-    """The tiny demo bundle as built (no training-image hashes: an old bundle) and a copy whose
-    metadata lists ``trained.png``'s hash among its training images."""
+    """The tiny demo bundle as built (``demo``: trained on nothing), a copy of it not marked
+    demo (no training-image hashes: an old bundle) and one whose metadata lists
+    ``trained.png``'s hash among its training images."""
+    demo = build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32, source_size=48, n_folds=1)
     old = build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32, source_size=48, n_folds=1)
     new = build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=32, source_size=48, n_folds=1)
-    meta_path = new / "metadata.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
     digest = hashlib.sha256(files["trained"].read_bytes()).hexdigest()
-    meta["training_images"] = training_images_record([digest, "ab" * 32])
-    meta_path.write_text(json.dumps(meta), encoding="utf-8")
-    return {"old": Predictor(old), "new": Predictor(new)}
+    for bundle, hashes in ((old, None), (new, [digest, "ab" * 32])):
+        meta_path = bundle / "metadata.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta.pop("demo", None)  # a trained bundle's metadata, which may or may not record hashes
+        if hashes is not None:
+            meta["training_images"] = training_images_record(hashes)
+        meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    return {"demo": Predictor(demo), "old": Predictor(old), "new": Predictor(new)}
 
 
 def test_a_training_image_gets_a_note_from_predict_file_and_the_page(bundles: dict[str, Any],
@@ -115,3 +120,17 @@ def test_a_bundle_without_training_image_hashes_says_nothing(bundles: dict[str, 
     with open(notes_path, newline="", encoding="utf-8") as fh:
         marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
     assert marked == {"trained.png": TRAINING_IMAGE_UNKNOWN}
+
+
+def test_a_demo_bundle_says_no_training_image_not_unknown(bundles: dict[str, Any],
+                                                          files: dict[str, Path]) -> None:
+    """r4 F8: a demo bundle (trained on nothing) wrote "unknown" in the batch notes CSV's
+    training_image for every file; no image can be one of its training images: empty (no)."""
+    from app.server import AppSettings, _grade_batch_now
+
+    predictor = bundles["demo"]
+    assert predictor.metadata.get("demo") and predictor.training_hashes is None
+    _, _, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(files["trained"])])
+    with open(notes_path, newline="", encoding="utf-8") as fh:
+        marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
+    assert marked == {"trained.png": ""}

@@ -6,6 +6,8 @@ dates). Each test builds a small repository and points the renderer at it."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -32,6 +34,8 @@ def _commit(repo: Path, files: dict[str, str], message: str) -> str:
 
 @pytest.fixture()
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    if shutil.which("git") is None:
+        pytest.skip("git is not on PATH: these tests build a small git repository")
     root = tmp_path / "repo"
     root.mkdir()
     _git(root, "init", "-q")
@@ -109,3 +113,49 @@ def test_the_hue_jitter_is_decided_from_the_records_commit_not_its_date(
     missing = words("deadbee", "2000-01-01T00:00:00+00:00")
     assert f"is unknown (git here cannot tell whether deadbee has {removed};" in missing
     assert "recipe of" not in missing
+
+
+def test_history_needs_every_recorded_commit_not_only_the_hue_one(
+        repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """r4 F3: history_available checked only FUNDUS_HUE_REMOVED, so a clone holding it but not a
+    record's commit rendered that record's words as "today" unnoticed."""
+    known = _commit(repo, {"a.txt": "a"}, "known")
+    monkeypatch.setattr(summarize, "FUNDUS_HUE_REMOVED", known)
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "ok.json").write_text(json.dumps({"environment": {"git_commit": known}}), encoding="utf-8")
+    assert summarize.missing_history(results) is None and summarize.history_available(results)
+    (results / "old.json").write_text(json.dumps({"environment": {"git_commit": "0badc0d"}}), encoding="utf-8")
+    assert summarize.missing_history(results) == (
+        "the commit recorded by old.json (0badc0d) is not in this clone's history (a shallow clone?)")
+    assert not summarize.history_available(results)
+
+
+def _readme(root: Path) -> Path:
+    readme = root / "README.md"
+    readme.write_text(f"# x\n{summarize.BEGIN}\nold table\n{summarize.END}\n", encoding="utf-8")
+    return readme
+
+
+def test_without_history_the_readme_is_not_written_unless_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """r4 F3: without git history (here: no .git) main() silently wrote weaker provenance words
+    into README.md. It now refuses, says why and the fix (a full clone); --print and
+    --without-history still work."""
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    monkeypatch.setattr(summarize, "REPO", copy)
+    monkeypatch.setattr(summarize, "render", lambda results_dir=None: "NEW TABLE")
+    readme = _readme(copy)
+    before = readme.read_text(encoding="utf-8")
+    with pytest.raises(SystemExit) as refused:
+        summarize.main([])
+    why = str(refused.value)
+    assert why.startswith(f"[bench] README.md not written: {copy} is not a git repository, or git "
+                          "is not on PATH"), why
+    assert "Fix: run it in a full clone" in why and "--without-history" in why
+    assert readme.read_text(encoding="utf-8") == before
+    summarize.main(["--print"])
+    assert "NEW TABLE" in capsys.readouterr().out and readme.read_text(encoding="utf-8") == before
+    summarize.main(["--without-history"])
+    assert "NEW TABLE" in readme.read_text(encoding="utf-8")

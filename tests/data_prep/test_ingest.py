@@ -541,7 +541,7 @@ def test_rows_naming_one_image_in_three_spellings_and_a_repeat_are_each_said_onc
     with open(csv_path, "a", encoding="utf-8") as fh:
         fh.write("002.PNG,1\n1,2\n001,0\n")  # lines 5, 6, 7
     message = expect_error(config(data), tmp_path / "out")
-    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) with grade 1 on both -> keep" in message
+    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) with grade 1 on both; spelt 002.png / 002.PNG -> keep" in message
     assert "002.png is named by" not in message
     assert (f"{csv_path}:6: 001.png is named by 3 rows spelled differently (line 2 '001.png' "
             "grade 0, line 6 '1' grade 2, line 7 '001' grade 0) with conflicting grades "
@@ -2067,3 +2067,23 @@ def test_a_missing_training_set_whose_archive_lies_in_the_root_names_it(tmp_path
     assert unzip_as_said(line) == [f"{TASK_DIR} (1).zip"]
     result = ingest.run(config(root), tmp_path / "out", verbose=False)
     assert (result.n_train, result.n_test) == (6, 2)
+
+
+def test_repeated_rows_that_differ_say_what_differs_and_which_to_keep(tmp_path: Path) -> None:
+    """r4 F4: rows of one image that agree on the grade but differ in the patient or the case
+    of the name (an error: they are not one row written twice) said only "with grade 1 on
+    both -> keep exactly one row per image", as if deleting either lost nothing. Now the
+    message names what differs and the fix which row to keep."""
+    data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    csv_path = data / "labels.csv"
+    csv_path.write_text("image name,DR grade,patient_id\n001.png,0,p1\n002.png,1,p0\n002.png,1,p9\n"
+                        "003.png,2,p3\n")
+    message = expect_error(config(data, patient_column="patient_id"), tmp_path / "out")
+    assert (f"{csv_path}:4: 002.png is listed 2 times (lines 3, 4) with grade 1 on both; patient p0 "
+            "on line 3, p9 on line 4 -> keep exactly one row per image: the row with the image's "
+            "right patient, deleting the other") in message, message
+    csv_path.write_text("image name,DR grade\n001.png,0\n002.png,1\n003.png,2\n003.PNG,2\n")
+    message = expect_error(config(data), tmp_path / "case")
+    assert (f"{csv_path}:5: 003.png is listed 2 times (lines 4, 5) with grade 2 on both; spelt "
+            "003.png / 003.PNG -> keep exactly one row per image (the spellings name the same "
+            "image: delete all but one)") in message, message

@@ -159,8 +159,9 @@ def test_an_8_bit_rgb_file_among_16_bit_grey_ones_is_said_under_auto(tmp_path: P
 
 def test_a_grade_written_as_a_word_gets_a_grades_fix_from_the_csv_and_it_works(tmp_path: Path) -> None:
     """F7: 'Referable' in a CSV of 0 and 1, without --grades, got DRAC's '0 (Normal), 1 (NPDR)
-    or 2 (PDR)'. The fix is now a --grades of the CSV's 2 grades with the word in it; following
-    it reads the word as its grade."""
+    or 2 (PDR)'. The fix is now a --grades of the CSV's 2 grades; as both are written as numbers
+    the word is not put on either (r4 F1): the user must choose; following the choice reads the
+    word as its grade."""
     data = device_set(tmp_path / "d")
     csv_path = data / "labels.csv"
     csv_path.write_text(csv_path.read_text().replace("s03.png,1", "s03.png,Referable"))
@@ -169,8 +170,80 @@ def test_a_grade_written_as_a_word_gets_a_grades_fix_from_the_csv_and_it_works(t
                            "of the scale (Normal, NPDR, PDR)")
     fix = message.split("-> ", 1)[1]
     assert fix.startswith("if 'Referable' names a grade, pass every grade's name with --grades, in "
-                          'grade order (grade 0 first), e.g. --grades "name of grade 0,Referable" (the '
-                          "CSV also writes grades 0, 1 as numbers)"), fix
+                          'grade order (grade 0 first): --grades "NAME0,NAME1" (the CSV also writes '
+                          "grades 0, 1 as numbers); which grade it is cannot be told from the CSV, so "
+                          "you must choose the word's grade"), fix
+    assert "name of grade" not in fix
     result = ingest.run(config(data, grades=["name of grade 0", "Referable"]), tmp_path / "after", verbose=False)
     rows = {r["id"]: r["grade"] for r in read_manifest(result.manifest_path)}
     assert rows["s03.png"] == "1" and rows["s00.png"] == "0"
+
+
+def test_a_grade_word_of_a_known_scale_gets_that_scale_not_the_top_place(tmp_path: Path) -> None:
+    """r4 F1: 'Severe' in a CSV of 0, 1, 2, 4 got '--grades "name of grade 0,...,name of grade
+    3,Severe"', making Severe grade 4 (ICDR's Severe is 3). Now the fix is --grades icdr, and
+    following it reads Severe as grade 3."""
+    data = device_set(tmp_path / "d", n=5)
+    write_csv(data / "labels.csv", ["image name", "DR grade"],
+              [["s00.png", 0], ["s01.png", 1], ["s02.png", 2], ["s03.png", "Severe"], ["s04.png", 4]])
+    message = expect_error(config(data), tmp_path / "out", "grade 'Severe' of s03.png")
+    fix = message.split("-> ", 1)[1]
+    assert fix.startswith("the grade words name grades of a known scale: pass --grades icdr (the "
+                          "ICDR scale: 0 No DR, 1 Mild, 2 Moderate, 3 Severe, 4 PDR; 'Severe' is "
+                          "grade 3 (Severe))"), fix
+    assert "name of grade" not in fix
+    result = ingest.run(config(data, grades=["icdr"]), tmp_path / "after", verbose=False)
+    rows = {r["id"]: r["grade"] for r in read_manifest(result.manifest_path)}
+    assert rows["s03.png"] == "3" and rows["s04.png"] == "4"
+
+
+def test_a_misspelt_word_of_another_scale_is_never_put_on_a_grade_the_csv_uses() -> None:
+    """r4 F1: 'sever' among 0, 1, 2 (DRAC's scale in force) was put on grade 2, a grade the CSV
+    writes as a number. Now it is read as ICDR's Severe (grade 3, spelt so); a word of no scale
+    goes only in a grade the CSV does not use, or the user is told to choose."""
+    from data_prep.validate import grade_words_fix
+    drac = ("Normal", "NPDR", "PDR")
+    fix = grade_words_fix(["sever"], {0, 1, 2}, drac)
+    assert fix.startswith("the grade words name grades of a known scale: pass --grades icdr (the ICDR "
+                          "scale: 0 No DR, 1 Mild, 2 Moderate, 3 Severe, 4 PDR; 'sever' looks like "
+                          "'Severe' (grade 3): write it 'Severe')"), fix
+    gap = grade_words_fix(["Bad"], {0, 1, 2, 4}, drac)
+    assert 'e.g. --grades "name of grade 0,name of grade 1,name of grade 2,Bad,name of grade 4"' in gap, gap
+    choose = grade_words_fix(["Bad"], {0, 1, 2}, drac)
+    assert '--grades "NAME0,NAME1,NAME2"' in choose and "you must choose the word's grade" in choose, choose
+    assert "Bad" not in choose.split("--grades", 1)[1].split(";", 1)[0]
+
+
+def test_a_cache_rebuild_names_the_options_that_differ_and_old_states_are_reused(tmp_path: Path) -> None:
+    """r4 F5: a rebuild said "other decoding options (channels, fundus crop, Graham filter)"
+    when only data.expected_side differed; it names what differs now. A state written before
+    grey_is_chosen (and graham_reflect_padding) were kept is read as that run had them (grey on
+    purpose: target gray and no expected size), so upgrading does not rebuild it."""
+    data = device_set(tmp_path / "d")
+    out = tmp_path / "out"
+    ingest.run(config(data, grades=["no", "yes"], expected_side=1024), out, verbose=False)
+    plain = ingest.run(config(data, grades=["no", "yes"]), out, verbose=False)
+    assert plain.n_decoded == 6
+    assert ("cache was built with other decoding options (expected image size 1024 -> none), "
+            "rebuilding") in "\n".join(plain.notes), plain.notes
+    fundus = config(data, grades=["no", "yes"], channels="1", modality="fundus")
+    first = ingest.run(fundus, out, verbose=False)
+    assert first.n_decoded == 6
+    state_path = first.cache_paths[64].parent / "state.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    assert state["options"]["grey_is_chosen"] is True
+    for key in ("grey_is_chosen", "graham_reflect_padding"):  # as a state before them was written
+        del state["options"][key]
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    again = ingest.run(fundus, out, verbose=False)
+    assert (again.n_decoded, again.n_reused) == (0, 6), again.notes
+
+
+def test_a_one_letter_placeholder_becomes_a_setting_with_its_value() -> None:
+    """r4 F9: as_config_keys turned "--expected-side N warns" into "data.expected_side N warns"
+    (a flag and a one-letter placeholder), not the setting "=N"."""
+    from data_prep.problems import as_config_keys
+
+    assert as_config_keys("--expected-side N warns; --expected-side 800") == (
+        "data.expected_side=N warns; data.expected_side=800")
+    assert as_config_keys("--strict rejects it") == "data.strict=true rejects it"

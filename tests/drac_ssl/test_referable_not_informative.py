@@ -81,6 +81,50 @@ def test_the_rule_judges_the_auc_interval_whatever_the_qwk() -> None:
     assert referable_not_informative({}) == ""
 
 
+
+@pytest.mark.parametrize("qwk_ci95", [None, [float("nan"), 0.7], "missing"])
+def test_unknown_grades_get_no_claim_about_them(qwk_ci95: Any) -> None:
+    """r4 F2: with no chance warning the sentence said "its grades agree better than chance",
+    also when ``qwk_ci95`` was missing or non-finite (nothing known of the grades). Three
+    states now: under the chance warning, better than chance (CI lower end > 0), unknown."""
+    def unknown(**referable: Any) -> dict[str, Any]:
+        meta = _meta(**referable)
+        meta["cv_metrics"]["qwk"] = 0.6
+        if qwk_ci95 == "missing":
+            del meta["cv_metrics"]["qwk_ci95"]
+        else:
+            meta["cv_metrics"]["qwk_ci95"] = qwk_ci95
+        return meta
+
+    assert referable_not_informative(unknown(auc=0.319, auc_ci95=[0.163, 0.451])) == (
+        "This model's P(referable) ranks referable images below the others: the 95% CI of its "
+        "out-of-fold AUC, 0.163..0.451 (AUC 0.319), lies below 0.5 (chance), so as a referral "
+        "score it points the wrong way")
+    assert referable_not_informative(unknown()) == (
+        "There is no evidence that this model's P(referable) tells referable images apart: the "
+        "95% CI of its out-of-fold AUC, 0.380..0.620 (AUC 0.500), does not lie above 0.5 (chance)")
+
+
+def test_the_three_states_of_the_grades_in_full_sentences() -> None:
+    """r4 F2: the whole sentence for each state of the grades, an AUC interval across 0.5 and
+    one below it."""
+    assert referable_not_informative(_above_chance()) == (
+        "There is no evidence that this model's P(referable) tells referable images apart: the "
+        "95% CI of its out-of-fold AUC, 0.380..0.620 (AUC 0.500), does not lie above 0.5 "
+        "(chance), although its grades agree better than chance")
+    assert referable_not_informative(_above_chance(auc=0.319, auc_ci95=[0.163, 0.451])) == (
+        "Although this model's grades agree better than chance, its P(referable) ranks referable "
+        "images below the others: the 95% CI of its out-of-fold AUC, 0.163..0.451 (AUC 0.319), "
+        "lies below 0.5 (chance), so as a referral score it points the wrong way")
+    assert referable_not_informative(_meta()) == (
+        "This model gives no evidence of grading better than chance, nor of telling referable "
+        "images apart: the 95% CI of its out-of-fold AUC of P(referable), 0.380..0.620 (AUC "
+        "0.500), does not lie above 0.5 (chance)")
+    assert referable_not_informative(_meta(auc=0.319, auc_ci95=[0.163, 0.451])) == (
+        "This model gives no evidence of grading better than chance, and its P(referable) ranks "
+        "referable images below the others: the 95% CI of its out-of-fold AUC, 0.163..0.451 (AUC "
+        "0.319), lies below 0.5 (chance), so as a referral score it points the wrong way")
+
 def _bundle(meta: dict[str, Any]) -> Any:
     """What :func:`drac_ssl.export.write_referable_beside` reads of a bundle."""
     return SimpleNamespace(calibration=SimpleNamespace(num_grades=5), metadata=meta)
