@@ -85,9 +85,13 @@ class FileRefusal:
     what: str
     fix: str
     kind: str
+    one_sentence: bool = False  # the app's "`x.gif` is a GIF file; upload a PNG ... image."
 
     def sentence(self, name: str) -> str:
-        """The app's message: ``\\`NAME\\` WHAT. FIX.``"""
+        """The app's message: ``NAME WHAT. FIX.``, the name in backquotes (``NAME WHAT; fix.``
+        with ``one_sentence``)."""
+        if self.one_sentence and self.fix:
+            return f"`{name}` {self.what}; {self.fix}."
         fix = f" {self.fix[0].upper()}{self.fix[1:]}." if self.fix else ""
         return f"`{name}` {self.what}.{fix}"
 
@@ -210,7 +214,8 @@ def header_refusal(file_format: str, width: int, height: int, limits: InputLimit
     shape. None for an image that is decoded."""
     if file_format not in ACCEPTED_FORMATS:
         return FileRefusal(other_format(file_format),
-                           f"upload a {READ_FORMATS} image" if upload else CONVERT_FIX, "format")
+                           f"upload a {READ_FORMATS} image" if upload else CONVERT_FIX, "format",
+                           one_sentence=upload)
     if max(width, height) > limits.max_side:
         # the target keeps the shape and meets both limits (the side, and the megapixels)
         scale = min(limits.max_side / max(width, height),

@@ -174,7 +174,7 @@ def test_the_page_keeps_its_upload_words(tmp_path: Path) -> None:
         check_gradable(load_bytes(path.read_bytes(), "blank.png"))
     path = tmp_path / "scan.gif"
     Image.fromarray(_scan()).save(path)
-    with pytest.raises(InputRejected, match=r"`scan\.gif` is a GIF file\. Upload a PNG, JPEG, TIFF or BMP"):
+    with pytest.raises(InputRejected, match=r"`scan\.gif` is a GIF file; upload a PNG, JPEG, TIFF or BMP image\.$"):
         load_upload(path)
 
 
