@@ -69,7 +69,7 @@ def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monke
     failed = namespace["failed"]
     assert list(failed) == ["gone.png"] and "no such image file" in failed["gone.png"], failed  # type: ignore[call-overload,index]
     assert graded.not_reliably_gradable == [[], ["a colour picture, not UW-OCTA"]]  # type: ignore[attr-defined]
-    assert graded.training_image is None  # type: ignore[attr-defined]  # the demo bundle records no hashes
+    assert graded.training_image == [None, None]  # type: ignore[attr-defined]  # no hashes in the demo bundle
     record = namespace["record"]
     assert record["image_size"] == [96, 96] and set(record["bundle"]) == {  # type: ignore[index]
         "created_utc", "variant", "metadata_sha256"}

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ __all__ = [
     "InputLimits",
     "bomb_refusal",
     "bytes_refusal",
+    "downscale_fix",
     "header_refusal",
     "path_refusal",
     "read_header",
@@ -133,10 +134,12 @@ def path_refusal(path: str | os.PathLike[str], upload: bool = False) -> FileRefu
             try:
                 target = os.readlink(p)
             except OSError:
-                target = "?"
-            return FileRefusal(f"is a broken symbolic link (to {target}, which does not exist)",
+                target = "a file"
+            # escaped as the export says a name (drac_ssl.submission.printable_text)
+            shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(target))
+            return FileRefusal(f"is a broken symbolic link (points to {shown}, which does not exist)",
                                "upload the image file itself" if upload else
-                               "point the link at the image file, or give the image file's own path",
+                               "point the link at the image, or give the image file's own path",
                                "broken-link")
         return FileRefusal("could not be found on the server" if upload else "does not exist",
                            "upload it again" if upload else "check the path", "missing")
@@ -178,17 +181,22 @@ def read_header(data: bytes) -> tuple[str, int, int] | None:
     """``(format, width, height)`` of an image file's bytes from its header, before anything is
     decoded (:func:`data_prep.decode.image_header`; a TIFF Pillow cannot open, e.g. 32-bit
     float RGB, from its own header, :func:`data_prep.decode.tiff_size`, as OpenCV then decodes
-    it). None when no header is read: not an image, a damaged file, a TIFF whose header does
-    not give its size. Raises ``PIL.Image.DecompressionBombError`` for a header declaring
-    more than twice Pillow's limit of pixels (:func:`header_refusal` of it: ``too-many-pixels``)."""
+    it; a header above Pillow's own limit of pixels from :func:`data_prep.decode.declared_size`,
+    so that its refusal can say the size to downscale to). None when no header is read: not an
+    image, a damaged file, a TIFF whose header does not give its size. Raises
+    ``PIL.Image.DecompressionBombError`` for a header above Pillow's limit whose size no
+    plugin reads (:func:`bomb_refusal`)."""
     from PIL import Image, UnidentifiedImageError
 
-    from data_prep.decode import image_header, is_tiff, tiff_size
+    from data_prep.decode import declared_size, image_header, is_tiff, tiff_size
 
     try:
         file_format, (width, height) = image_header(data)
     except Image.DecompressionBombError:
-        raise
+        declared = declared_size(data)
+        if declared is None:
+            raise
+        file_format, (width, height) = declared
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         size = tiff_size(data) if is_tiff(data) else None
         if size is None:
@@ -205,31 +213,41 @@ def bomb_refusal(limits: InputLimits, upload: bool = False) -> FileRefusal:
                        f"downscale it to at most {limits.max_side} px per side", "too-many-pixels")
 
 
+def downscale_fix(width: int, height: int, limits: InputLimits) -> str:
+    """``downscale it first (to at most 6324 x 6324 px at this shape)``: the fix of every
+    refusal of an image too large in pixels, one size at the image's shape that meets both
+    limits (the side and the megapixels)."""
+    scale = min(1.0, limits.max_side / max(1, width, height),
+                (limits.max_pixels / max(1, width * height)) ** 0.5)
+    to_w, to_h = (max(1, int(side * scale + 1e-9)) for side in (width, height))
+    return f"downscale it first (to at most {to_w} x {to_h} px at this shape)"
+
+
 def header_refusal(file_format: str, width: int, height: int, limits: InputLimits,
                    upload: bool = False) -> FileRefusal | None:
     """Why an image of ``file_format`` (PIL's name) and ``width`` x ``height`` px is not
     decoded: ``format`` (not one of :data:`ACCEPTED_FORMATS`), ``too-wide`` (a side above
     :attr:`InputLimits.max_side`), ``no-pixels``, ``too-many-pixels`` (above
-    :attr:`InputLimits.max_pixels`); each size refusal names the size to downscale to at this
-    shape. None for an image that is decoded."""
+    :attr:`InputLimits.max_pixels`, or above what Pillow decodes at all, twice
+    ``PIL.Image.MAX_IMAGE_PIXELS``, for limits a caller raised above it); each size refusal
+    names the size to downscale to at this shape (:func:`downscale_fix`). None for an image
+    that is decoded."""
+    from PIL import Image
+
     if file_format not in ACCEPTED_FORMATS:
         return FileRefusal(other_format(file_format),
                            f"upload a {READ_FORMATS} image" if upload else CONVERT_FIX, "format",
                            one_sentence=upload)
+    if Image.MAX_IMAGE_PIXELS:  # Pillow refuses above twice this (DecompressionBombError)
+        limits = replace(limits, max_pixels=min(limits.max_pixels, 2 * int(Image.MAX_IMAGE_PIXELS)))
     if max(width, height) > limits.max_side:
-        # the target keeps the shape and meets both limits (the side, and the megapixels)
-        scale = min(limits.max_side / max(width, height),
-                    (limits.max_pixels / max(1, width * height)) ** 0.5)
-        to_w, to_h = (max(1, int(side * scale + 1e-9)) for side in (width, height))
         return FileRefusal(f"is {width} x {height} px, above the limit of {limits.max_side} px per side",
-                           f"downscale it first (to at most {to_w} x {to_h} px at this shape)", "too-wide")
+                           downscale_fix(width, height, limits), "too-wide")
     if min(width, height) < 1:
         return FileRefusal(f"has no pixels ({width} x {height})", "", "no-pixels")
     if width * height > limits.max_pixels:
-        scale = (limits.max_pixels / (width * height)) ** 0.5
         decodes = "that the app decodes" if upload else "decoded per image"
         return FileRefusal(f"is {width} x {height} px ({width * height / 1e6:.1f} megapixels), above the "
                            f"limit of {limits.max_pixels / 1e6:g} megapixels {decodes}",
-                           f"downscale it first (to at most {int(width * scale)} x {int(height * scale)} "
-                           f"px at this shape)", "too-many-pixels")
+                           downscale_fix(width, height, limits), "too-many-pixels")
     return None

@@ -809,11 +809,12 @@ class GradedImages:
     that look like random noise and are not blank (:func:`data_prep.validate.looks_like_noise`:
     adjacent pixels unrelated, what the app refuses); ``file_warnings``: per image, what
     reading its file said (:func:`read_image`'s warnings, ``NAME: `` removed; given to
-    :func:`grade_images` as ``file_warnings``, else an empty list each); ``training_image``
-    ``(n,)`` bool, the file is one of the bundle's labelled training images (the same
-    SHA-256, :mod:`drac_ssl.grading.training_images`: its grade is no test of the model);
-    None when not known (:func:`grade_images` was given no ``paths``, or the bundle records no
-    hashes).
+    :func:`grade_images` as ``file_warnings``, else an empty list each); ``training_image``:
+    per image, whether its file is one of the bundle's labelled training images (the same
+    SHA-256, :mod:`drac_ssl.grading.training_images`: its grade is no test of the model), None
+    where that cannot be told (a bundle that records no hashes, a file that cannot be read
+    again), as the app and the export's notes file say it ("unknown"); None as a whole when
+    :func:`grade_images` was given no ``paths``.
 
     :attr:`not_reliably_gradable` combines them into one verdict per image, the export's and
     the app batch's rule."""
@@ -827,7 +828,7 @@ class GradedImages:
     warnings: list[list[str]] = field(default_factory=list)
     preprocessing_warnings: list[list[str]] = field(default_factory=list)
     file_warnings: list[list[str]] = field(default_factory=list)
-    training_image: np.ndarray | None = None
+    training_image: list[bool | None] | None = None
 
     @property
     def not_reliably_gradable(self) -> list[list[str]]:
@@ -867,13 +868,16 @@ class GradedImages:
             arrays = [getattr(g, name) for g in parts]
             return None if any(a is None for a in arrays) else np.concatenate(arrays)
 
+        flags = [g.training_image for g in parts]
+
         def lists(name: str) -> list[list[str]]:
             return [w for g in parts for w in (getattr(g, name) or [[] for _ in range(len(g.classes))])]
 
         return cls(probs=cat("probs"), classes=cat("classes"), unlike=cat("unlike"), blank=cat("blank"),
                    noise=cat("noise"), distance=cat("distance"), warnings=lists("warnings"),
                    preprocessing_warnings=lists("preprocessing_warnings"),
-                   file_warnings=lists("file_warnings"), training_image=cat("training_image"))
+                   file_warnings=lists("file_warnings"),
+                   training_image=None if any(f is None for f in flags) else [t for f in flags for t in f or []])
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
@@ -934,24 +938,22 @@ def _without_name(line: str, path: str | os.PathLike[str] | None) -> str:
     return line.split(": ", 1)[1] if ": " in line else line
 
 
-def training_image_flags(bundle: Bundle, paths: Sequence[str | os.PathLike[str]]) -> np.ndarray | None:
-    """``(n,)`` bool: which files of ``paths`` are among the bundle's labelled training images
-    (the first :data:`drac_ssl.grading.training_images.HASH_HEX` hex digits of their SHA-256,
+def training_image_flags(bundle: Bundle, paths: Sequence[str | os.PathLike[str]]) -> list[bool | None]:
+    """Per file of ``paths``, whether it is among the bundle's labelled training images (the
+    first :data:`drac_ssl.grading.training_images.HASH_HEX` hex digits of its SHA-256,
     :func:`drac_ssl.grading.training_images.training_hashes`, the app's and the export's check;
-    each file read again; one that cannot be read is False); None for a bundle that records no
-    training-image hashes (built before it did)."""
+    each file read again); None where that cannot be told: a bundle that records no
+    training-image hashes (built before it did), a file that cannot be read now."""
     from drac_ssl.grading.training_images import file_prefix, training_hashes
 
     hashes = training_hashes(bundle.metadata)
-    if hashes is None:
-        return None
-    found = []
+    found: list[bool | None] = []
     for path in paths:
         try:
-            found.append(file_prefix(path) in hashes)
+            found.append(None if hashes is None else file_prefix(path) in hashes)
         except OSError:
-            found.append(False)
-    return np.array(found, dtype=bool)
+            found.append(None)
+    return found
 
 
 @dataclass

@@ -123,16 +123,17 @@ def test_grade_images_marks_the_training_images_and_blank_images(
     read = [read_image(p, 1, kind=bundle.kind) for p in paths]
     graded = grade_images(bundle, [image for image, _ in read], file_warnings=[s for _, s in read],
                           paths=paths)
-    assert graded.training_image is not None and graded.training_image.tolist() == [True, False, False]
+    assert graded.training_image == [True, False, False]
     assert graded.not_reliably_gradable[:2] == [[], []]
     assert graded.not_reliably_gradable[2] == ["blank or near-constant", GRADE_NOT_USED]
     # chunks joined keep every per-image field
     joined = GradedImages.joined([grade_images(bundle, [read[0][0]], paths=[trained]),
                                   grade_images(bundle, [read[2][0]], paths=[blank])])
-    assert joined.training_image.tolist() == [True, False]  # type: ignore[union-attr]
+    assert joined.training_image == [True, False]
     assert joined.not_reliably_gradable == [[], ["blank or near-constant", GRADE_NOT_USED]]
-    # without paths: not known
+    # without paths: not known; a file gone since it was read: cannot be told
     assert grade_images(bundle, [read[0][0]]).training_image is None
+    assert grade_images(bundle, [read[1][0]], paths=[tmp_path / "gone.png"]).training_image == [None]
     with pytest.raises(ValueError, match=r"paths must hold one entry per image \(1\)"):
         grade_images(bundle, [read[0][0]], paths=paths)
 
@@ -140,7 +141,7 @@ def test_grade_images_marks_the_training_images_and_blank_images(
 def test_a_broken_link_and_a_named_pipe_are_said_as_such(tmp_path: Path, predictor: Predictor) -> None:
     link = tmp_path / "scan.png"
     link.symlink_to(tmp_path / "moved.png")
-    with pytest.raises(FileNotFoundError, match=r"scan\.png: a broken symbolic link \(to .*moved\.png, "
+    with pytest.raises(FileNotFoundError, match=r"scan\.png: a broken symbolic link \(points to .*moved\.png, "
                                                 r"which does not exist\)"):
         read_image(link, 1)
     with pytest.raises(InputRejected) as caught:
