@@ -56,22 +56,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from data_prep.decode import (
-    ONE_BIT_NOTE,
-    damaged_image,
-    damaged_image_format,
-    declared_size,
-    image_header,
-    is_tiff,
-    tiff_size,
-)
+from data_prep.decode import ONE_BIT_NOTE, damaged_image, damaged_image_format, is_tiff
 from data_prep.validate import (  # noqa: F401 - the structure check is re-exported here
     NOISE_CORRELATION,
     NOISE_MEASURED,
@@ -82,6 +74,16 @@ from data_prep.validate import (  # noqa: F401 - the structure check is re-expor
     looks_like_noise,
     neighbour_correlation,
     structure_correlations,
+)
+from drac_ssl.grading.image_file import (  # the one rule of what is read (read_image's too)
+    ACCEPTED_FORMATS,
+    DEFAULT_LIMITS,
+    InputLimits,
+    bomb_refusal,
+    bytes_refusal,
+    header_refusal,
+    path_refusal,
+    read_header,
 )
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
@@ -104,7 +106,6 @@ from drac_ssl.grading.image_notes import (
     image_kind,
     is_plain_note,
     not_an_image,
-    other_format,
 )
 
 __all__ = [
@@ -134,8 +135,8 @@ __all__ = [
     "too_small_warning",
 ]
 
-ACCEPTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP", "MPO": "JPEG"}
-"""PIL format name -> what we call it (a JPEG with EXIF thumbnails opens as ``MPO``)."""
+# ACCEPTED_FORMATS and InputLimits live in drac_ssl.grading.image_file (read_image checks a file
+# by the same rule), imported above: still app.inputs.ACCEPTED_FORMATS / app.inputs.InputLimits
 FILE_TYPES = list(IMAGE_SUFFIXES)
 """Extensions offered by the upload widgets (the content decides, not the name)."""
 FORMAT_WORDS = READ_FORMATS
@@ -151,24 +152,8 @@ exports are square)."""
 # NOT_SQUARE ("Not square"), how the non-square warning starts, lives beside the tables that
 # read it (drac_ssl.grading.image_notes.DOUBT_KINDS); imported above, still app.inputs.NOT_SQUARE
 class InputRejected(ValueError):
-    """The upload cannot be graded; ``str(exc)`` is the message for the page."""
-
-
-@dataclass(frozen=True)
-class InputLimits:
-    """What the app accepts: file size in bytes, the longest side in pixels and the pixels
-    decoded (width x height: a small compressed file may hold a huge image, whose decoding
-    would hold the model's slot and a gigabyte of memory)."""
-
-    max_bytes: int = 50 * 1024 * 1024
-    max_side: int = 8192
-    max_pixels: int = 40_000_000
-
-    @property
-    def max_mb(self) -> float:
-        """The size limit in MiB (1 MiB = 1,048,576 bytes: ``--max-size-mb 50`` is 52,428,800
-        bytes), as the page and the messages say it."""
-        return self.max_bytes / (1024 * 1024)
+    """The file cannot be graded; ``str(exc)`` is the message: for the page (an upload), or for
+    a script (:meth:`app.predict.Predictor.predict_file`, in words without uploads)."""
 
 
 @dataclass
@@ -194,6 +179,9 @@ class LoadedImage:
     # the file carries drac_ssl's phantom marker (data_prep.decode.phantom_marked): a synthetic
     # image drawn by data_prep.phantom, said by app.predict.Predictor.upload_warnings
     phantom: bool = False
+    # read for the app's page (True: its refusals say "Upload ..."), or for a script
+    # (app.predict.Predictor.predict_file: the same refusals without uploads)
+    uploaded: bool = True
 
     @property
     def blank(self) -> bool:
@@ -267,13 +255,15 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
     ``channels``: the model's, for the words. The decoder's findings on the file
     (:attr:`LoadedImage.notes` but the conversion to grey) follow as ``Image file: ...``: they
     may be why (a review found a multi-page TIFF whose blank first page was refused without
-    "only the first is used")."""
+    "only the first is used"). The fix says "Upload ..." for an upload, "Grade ..." for a file a
+    script read (:attr:`LoadedImage.uploaded`)."""
     name = image.name
     findings = "".join(f" {file_finding(n)}" for n in image.notes if n != image.grey_conversion)
+    give = "Upload" if image.uploaded else "Grade"  # a script's file (Predictor.predict_file): no upload
     if image.blank:
         return (f"`{name}` is blank or near-constant "
                 f"({_range_words(image.gray, image.pixels, image.mode, image.colour)}): "
-                f"there is nothing to grade. Upload the image itself, not an empty export or a "
+                f"there is nothing to grade. {give} the image itself, not an empty export or a "
                 f"mask.{findings}")
     if looks_like_noise(image.structures):
         what = describe_kind(kind, channels)
@@ -281,7 +271,7 @@ def refusal(image: LoadedImage, kind: str = "octa", channels: int = 1) -> str:
                 f"unrelated (adjacent-pixel correlation {_structure_words(image.structures)}; "
                 f"{NOISE_MEASURED}). "
                 f"There is nothing to grade. "
-                f"Upload the original {what}; if this file is one, it is damaged: export or copy "
+                f"{give} the original {what}; if this file is one, it is damaged: export or copy "
                 f"it again.{findings}")
     return ""
 
@@ -303,40 +293,28 @@ def check_gradable(image: LoadedImage, kind: str = "octa", channels: int = 1) ->
         raise InputRejected(why)
 
 
-def _mb(n: int) -> str:
-    """``n`` bytes in MiB (1 MiB = 1,048,576 bytes), the unit of the limit (``--max-size-mb``,
-    :attr:`InputLimits.max_mb`): a 60,824,832-byte file is ``58.0 MiB`` (it was called "58.0
-    MB", which is 60.8 MB)."""
-    return f"{n / (1024 * 1024):.1f} MiB"
-
-
 def _resolve(kind: str | None, channels: int) -> str:
     return kind if kind is not None else image_kind(None, channels)
-
-
-def _too_large(shown: str, n_bytes: int, limits: InputLimits, kind: str) -> str:
-    typical = ("the original UW-OCTA export (about 1 MB for 1024 x 1024 px)" if kind == "octa"
-               else f"the original {'photograph' if kind == 'fundus' else 'image'} (a few MB as "
-                    f"JPEG or PNG), not a raw or multi-image file")
-    return (f"`{shown}` is {_mb(n_bytes)}, above the limit of {limits.max_mb:g} MiB. "
-            f"Upload {typical}.")
 
 
 def downscale_words(width: int, height: int, limits: InputLimits) -> str:
     """``Downscale it first (to at most 6324 x 6324 px at this shape).``: the fix of every
     refusal of an image too large in pixels (a side above ``limits.max_side``, more than
     ``limits.max_pixels``, more than the decoder takes at all), one size at the image's shape
-    that meets both limits."""
+    that meets both limits (:func:`drac_ssl.grading.image_file.downscale_fix`, the words of
+    :func:`drac_ssl.grading.predict.read_image` too)."""
     scale = min(1.0, limits.max_side / max(1, width, height),
                 (limits.max_pixels / max(1, width * height)) ** 0.5)
     to_w, to_h = (max(1, int(side * scale + 1e-9)) for side in (width, height))
     return f"Downscale it first (to at most {to_w} x {to_h} px at this shape)."
 
 
-def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
+def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
                channels: int = 1, kind: str | None = None,
-               grey_trained: Any = GREY_TRAINED_NOT_GIVEN) -> LoadedImage:
-    """Decode an uploaded file's bytes; see the module docstring for what is rejected.
+               grey_trained: Any = GREY_TRAINED_NOT_GIVEN, upload: bool = True) -> LoadedImage:
+    """Decode an uploaded file's bytes; see the module docstring for what is rejected (the size,
+    format and pixel limits: :mod:`drac_ssl.grading.image_file`, the rule
+    :func:`drac_ssl.grading.predict.read_image` reads files by too).
 
     ``channels``: the model's (1 grey: colour is converted to grey like the ingest; 3 colour:
     the file's colour is kept, a grey file is replicated with a warning). ``kind``: what the
@@ -346,53 +324,34 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
     (:func:`drac_ssl.grading.image_notes.grey_trained`, ``bundle.grey_trained``; the app passes
     its predictor's), which word a grey upload's warning; left out, the warning says it was not
     given (:data:`drac_ssl.grading.image_notes.GREY_TRAINED_NOT_GIVEN`), as
-    :func:`drac_ssl.grading.predict.read_image` does."""
+    :func:`drac_ssl.grading.predict.read_image` does. ``upload``: the page's words ("Upload
+    ..."); False: a script's (:meth:`app.predict.Predictor.predict_file`), kept in
+    :attr:`LoadedImage.uploaded` for :func:`refusal`."""
     kind = _resolve(kind, channels)
-    if not data:
-        raise InputRejected(f"`{name}` is empty (0 bytes). Upload the image file itself.")
-    if len(data) > limits.max_bytes:
-        raise InputRejected(_too_large(name, len(data), limits, kind))
+    refused = bytes_refusal(len(data), limits, kind, upload)
+    if refused is not None:
+        raise InputRejected(refused.sentence(name))
     try:  # the decoder's reading of the header (a PNG's large text metadata is not damage)
-        file_format, (width, height) = image_header(data)
+        header = read_header(data)
     except Image.DecompressionBombError:
-        # above Pillow's own limit: refused below by the side or megapixel limit with a size
-        # to downscale to, as any large file is (Pillow's limit counted in, for an app whose
-        # limits a caller raised above it); a header no plugin reads: no size to give
-        declared = declared_size(data)
-        if declared is None:
-            raise InputRejected(f"`{name}` declares an enormous pixel count; refused. Upload an "
-                                f"image of at most {limits.max_side} px per side.") from None
-        file_format, (width, height) = declared
-        if Image.MAX_IMAGE_PIXELS:  # DecompressionBombError: above twice this
-            limits = replace(limits, max_pixels=min(limits.max_pixels, 2 * int(Image.MAX_IMAGE_PIXELS)))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InputRejected(bomb_refusal(limits, upload).sentence(name)) from None
+    if header is None:
         damaged = damaged_image_format(data)
         if damaged is not None and damaged != "TIFF":  # the ingest's words
             words, fix, _ = damaged_image(damaged, data)
-            raise InputRejected(f"`{name}` is {words}. "
-                                f"{fix[0].upper()}{fix[1:]}, and upload it again.") from None
+            again = ", and upload it again" if upload else ""
+            raise InputRejected(f"`{name}` is {words}. {fix[0].upper()}{fix[1:]}{again}.")
         if not is_tiff(data):  # the export command's words too (not_an_image, other_format)
-            raise InputRejected(f"`{name}` {not_an_image(holds_words(data))}.") from None
-        # a TIFF Pillow cannot open (a float RGB TIFF): the decoder's OpenCV fallback reads it,
-        # as in the ingest and the export; its size comes from the header, checked first
-        size = tiff_size(data)
-        if size is None:
-            raise InputRejected(f"`{name}` is a TIFF file whose header does not give its size "
-                                f"(damaged, or a layout this app does not read). Re-export it as "
-                                f"PNG.") from None
-        file_format, (width, height) = "TIFF", size
-    if file_format not in ACCEPTED_FORMATS:
-        raise InputRejected(f"`{name}` {other_format(file_format)}; upload a {READ_FORMATS} image.")
-    if max(width, height) > limits.max_side:
-        raise InputRejected(f"`{name}` is {width} x {height} px, above the limit of "
-                            f"{limits.max_side} px per side. {downscale_words(width, height, limits)}")
-    if min(width, height) < 1:
-        raise InputRejected(f"`{name}` has no pixels ({width} x {height}).")
-    if width * height > limits.max_pixels:
-        raise InputRejected(
-            f"`{name}` is {width} x {height} px ({width * height / 1e6:.1f} megapixels), above the "
-            f"limit of {limits.max_pixels / 1e6:g} megapixels that the app decodes. "
-            f"{downscale_words(width, height, limits)}")
+            raise InputRejected(f"`{name}` {not_an_image(holds_words(data))}.")
+        # a TIFF Pillow cannot open (a float RGB TIFF) is read by the decoder's OpenCV fallback,
+        # as in the ingest and the export, its size from the TIFF header (read_header); not this one
+        raise InputRejected(f"`{name}` is a TIFF file whose header does not give its size "
+                            f"(damaged, or a layout {'this app' if upload else 'the package'} does "
+                            f"not read). Re-export it as PNG.")
+    file_format, width, height = header
+    refused = header_refusal(file_format, width, height, limits, upload)
+    if refused is not None:
+        raise InputRejected(refused.sentence(name))
     try:  # size: sanity_warnings; channels: the model's (1: as the grey ingest converts)
         decoded = inspect_image(data, name, channels=1 if channels == 1 else None,
                                 expected_side=None)
@@ -407,7 +366,8 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = InputLimits(),
                         mode=decoded.mode, file_format=ACCEPTED_FORMATS[file_format],
                         n_bytes=len(data), notes=notes, pixels=decoded.pixels,
                         colour=decoded.colour, grey_conversion=decoded.grey_conversion,
-                        sha256=hashlib.sha256(data).hexdigest(), phantom=decoded.phantom)
+                        sha256=hashlib.sha256(data).hexdigest(), phantom=decoded.phantom,
+                        uploaded=upload)
     if channels == 1:
         image.warnings = sanity_warnings(image.gray, mode=image.mode, notes=notes, octa=kind == "octa",
                                          grey_conversion=image.grey_conversion, kind=kind)
@@ -444,29 +404,34 @@ def colour_model_warnings(image: LoadedImage, notes: list[str] | None = None,
     return out
 
 
-def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = InputLimits(),
+def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = DEFAULT_LIMITS,
                 name: str | None = None, channels: int = 1, kind: str | None = None,
-                grey_trained: Any = GREY_TRAINED_NOT_GIVEN) -> LoadedImage:
-    """Read an uploaded file from disk (size checked before reading) and decode it
-    (:func:`load_bytes`, whose ``channels``, ``kind`` and ``grey_trained`` these are)."""
+                grey_trained: Any = GREY_TRAINED_NOT_GIVEN, upload: bool = True) -> LoadedImage:
+    """Read an uploaded file from disk (a regular file, its size checked before reading:
+    :func:`drac_ssl.grading.image_file.path_refusal`, a broken symbolic link or a named pipe
+    said as such) and decode it (:func:`load_bytes`, whose ``channels``, ``kind``,
+    ``grey_trained`` and ``upload`` these are; ``upload`` False: a script's words, no
+    "upload it again")."""
     kind = _resolve(kind, channels)
     if path is None or str(path) == "":
-        raise InputRejected(f"No file uploaded. Choose a {FORMAT_WORDS} {describe_kind(kind, channels)}.")
+        raise InputRejected(f"No file uploaded. Choose a {FORMAT_WORDS} {describe_kind(kind, channels)}."
+                            if upload else f"No file given: pass the path of a {FORMAT_WORDS} "
+                                           f"{describe_kind(kind, channels)}.")
     p = Path(path)
     shown = name or p.name
-    try:
-        n_bytes = p.stat().st_size
-    except OSError:
-        raise InputRejected(f"`{shown}` could not be found on the server; upload it again.") from None
-    if not p.is_file():
-        raise InputRejected(f"`{shown}` is not a file; upload an image file.")
-    if n_bytes > limits.max_bytes:
-        raise InputRejected(_too_large(shown, n_bytes, limits, kind))
+    refused = path_refusal(p, upload)
+    if refused is None:
+        try:
+            refused = bytes_refusal(p.stat().st_size, limits, kind, upload)
+        except OSError:  # gone since path_refusal looked
+            refused = path_refusal(p, upload)
+    if refused is not None and refused.kind != "empty":  # an empty file: load_bytes says so
+        raise InputRejected(refused.sentence(shown))
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise InputRejected(f"`{shown}` cannot be read ({exc.strerror or exc}).") from None
-    return load_bytes(data, shown, limits, channels, kind, grey_trained)
+    return load_bytes(data, shown, limits, channels, kind, grey_trained, upload)
 
 
 def too_small_warning(width: int, height: int, model_side: int | None = None) -> str:

@@ -152,6 +152,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # the file is one of the model's training images (same SHA-256: Predictor.training_image);
     # None when not known: an array graded by predict(), or a bundle that records no hashes
     training_image: bool | None = None
+    # the bundle that graded (drac_ssl.grading.bundle.Bundle.identity: created_utc, variant,
+    # metadata_sha256), for an audit trail; None when not known
+    bundle: dict[str, Any] | None = None
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -187,7 +190,11 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         return self.heatmap is not None and float(self.heatmap.max()) <= 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly summary (no arrays except the probabilities)."""
+        """JSON-friendly summary (no arrays except the probabilities): ``image_size`` is
+        ``[width, height]`` in pixels (the image as the model read it; numpy's ``image.shape``
+        is ``(height, width[, 3])``), ``bundle`` the bundle that graded
+        (:attr:`drac_ssl.grading.bundle.Bundle.identity`: its build time, variant and the
+        SHA-256 of its ``metadata.json``, for an audit trail)."""
         return {
             "name": self.name, "grade": self.grade, "grade_name": self.grade_name,
             "probabilities": self.probabilities,
@@ -200,6 +207,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
             "borderline": self.borderline,
             "unlike_training_images": self.input_check,
             "training_image": self.training_image,
+            "bundle": self.bundle,
             **({"referable": self.referable} if self.referable is not None else {}),
         }
 
@@ -306,6 +314,7 @@ class Predictor:
         # the size of layer4's map at this model's input (one zero image through the first
         # fold's backbone): 1 x 1 (a 28 px input) has no location for Grad-CAM to show
         self.layer4_cells: tuple[int, int] = self._layer4_cells()
+        self.bundle.identity  # noqa: B018 - read now: the metadata.json this predictor loaded
 
     def _layer4_cells(self) -> tuple[int, int]:
         import torch
@@ -630,7 +639,8 @@ class Predictor:
                           explained=explained, explains="score" if self.regression else "grade",
                           geometry=geometry[0], cam_cells=cells, heat_only_in_padding=in_padding,
                           class_names=list(self.class_names),
-                          timings=timings, input_check=input_check, referable=referable)
+                          timings=timings, input_check=input_check, referable=referable,
+                          bundle=dict(self.bundle.identity))
 
     @functools.cached_property
     def training_hashes(self) -> set[str] | None:
@@ -691,11 +701,15 @@ class Predictor:
 
     def predict_file(self, path: str | os.PathLike[str], gradcam: bool = True) -> Prediction:
         """Read (with this predictor's limits) and grade an image file; raises
-        :class:`app.inputs.InputRejected` for a file that cannot be read or is not graded
-        (blank, random noise: :func:`app.inputs.refusal`, the page's rule)."""
+        :class:`app.inputs.InputRejected` for a file that cannot be read or is not graded, its
+        message in a script's words (no "upload"): not a regular file (missing, a broken
+        symbolic link, a folder, a named pipe), above the limits or of another format
+        (:mod:`drac_ssl.grading.image_file`, the rule of
+        :func:`drac_ssl.grading.predict.read_image` too), undecodable, blank or random noise
+        (:func:`app.inputs.refusal`, the page's rule)."""
         t0 = time.perf_counter()
         loaded = load_upload(path, self.limits, channels=self.channels, kind=self.kind,
-                             grey_trained=self.grey_trained)
+                             grey_trained=self.grey_trained, upload=False)
         read_seconds = time.perf_counter() - t0
         pred = self.predict_loaded(loaded, gradcam=gradcam)
         pred.read_seconds = read_seconds

@@ -18,7 +18,21 @@ the report, the export and the app read them from there (:mod:`drac_ssl.scale`).
 constants below are the DRAC 2022 Task 3 scale: the default for the phantom / DRAC data and
 for run folders and bundles written before the scale was recorded, never an assumption of
 code that has the data's scale at hand.
+
+Importing the package keeps it off the network: albumentations (imported for the evaluation
+transform) asks PyPI for a newer version when it is imported, a DNS lookup and an HTTPS
+connection that block an offline host for seconds, unless ``NO_ALBUMENTATIONS_UPDATE`` is
+set; the Hugging Face Hub client it imports sends telemetry unless
+``HF_HUB_DISABLE_TELEMETRY`` is set. Both are set here (``os.environ.setdefault``: a value
+the caller set is kept) before any module of the package imports albumentations; the package
+itself never downloads anything (``docs/python.md``, "Offline"). An albumentations imported
+before ``drac_ssl`` has made its check already.
 """
+
+import os as _os
+
+_os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations' PyPI version check
+_os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # huggingface_hub, imported by albumentations
 
 __version__ = "0.1.0"
 GRADE_NAMES = ("Normal", "NPDR", "PDR")

@@ -203,8 +203,10 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -216,7 +218,6 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from data_prep.decode import ONE_BIT_NOTE
 from data_prep.problems import Problem
 from drac_ssl.commands import check_arguments_problem, export_parser, score_arguments_problem
 from drac_ssl.config import Config
@@ -235,16 +236,18 @@ from drac_ssl.grading.bundle import (
     reusable_bundle,
 )
 from drac_ssl.grading.image_notes import (
+    FEW_LEVELS_OPENING,
     FILE_FINDING,
     NO_COLOUR,
     NOT_RELIABLY_GRADABLE,
     decision_words,
-    few_levels_warning,
-    flagged_reasons,
     incomplete_line,
     same_grade_words,
 )
-from drac_ssl.grading.predict import (
+from drac_ssl.grading.predict import (  # noqa: F401 - BLANK_REASON ... re-exported
+    BLANK_REASON,
+    GRADE_NOT_USED,
+    NOISE_REASON,
     SQUEEZED,
     GradedImages,
     ImageReadError,
@@ -317,36 +320,22 @@ __all__ = [
 
 PREDICT_CHUNK = 32  # images decoded and preprocessed at a time by the command line
 
-BLANK_REASON = "blank or near-constant"
-NOISE_REASON = "random noise"
-"""The export's own reasons an image is not reliably gradable, after the app's
-(:data:`drac_ssl.grading.image_notes.NOT_RELIABLY_GRADABLE`): the app refuses such images, the
-export grades them so that the submission lists every case (``<stem>_notes.csv``), each
-followed by :data:`GRADE_NOT_USED`; ``--skip-unreadable`` skips them instead."""
-GRADE_NOT_USED = "its grade must not be used (nothing to grade; the app refuses such an image)"
-"""What the notes file says after :data:`BLANK_REASON` or :data:`NOISE_REASON`: the row is
-there only so that the submission lists every case."""
+# BLANK_REASON, NOISE_REASON and GRADE_NOT_USED live beside GradedImages.not_reliably_gradable
+# (drac_ssl.grading.predict), imported above: still export.GRADE_NOT_USED ...
 NOT_GRADABLE_KIND = "nothing-to-grade"
 """The :class:`data_prep.problems.Problem` kind of an image ``--skip-unreadable`` skips for
 having nothing to grade (blank, random noise: :func:`nothing_to_grade_problem`)."""
 
 
 def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | None = None) -> list[list[str]]:
-    """Per graded image, why it is not reliably gradable: the app batch's rule
-    (:func:`drac_ssl.grading.image_notes.flagged_reasons` of its out-of-distribution flag, the
-    words said of its file, ``file_words``, without the ``NAME: ``, and what grading found in
-    it: far smaller than the model's input, no fundus disc to crop ...), then
-    :data:`BLANK_REASON` and :data:`NOISE_REASON`, which the app refuses, each followed by
-    :data:`GRADE_NOT_USED`. [] for a clean image. The one rule of ``--images`` and of the
-    stage's test images (read from the ingest cache: no file words)."""
-    n = len(graded.classes)
-    words = [[] for _ in range(n)] if file_words is None else file_words
-    unlike = graded.unlike
-    return [flagged_reasons(bool(unlike is not None and unlike[i]),
-                            [*words[i], *graded.warnings[i], *graded.preprocessing_warnings[i]])
-            + ([BLANK_REASON] if graded.blank[i] else []) + ([NOISE_REASON] if graded.noise[i] else [])
-            + ([GRADE_NOT_USED] if graded.blank[i] or graded.noise[i] else [])
-            for i in range(n)]
+    """Per graded image, why it is not reliably gradable:
+    :attr:`drac_ssl.grading.predict.GradedImages.not_reliably_gradable` with the words said
+    of its file, ``file_words`` (without the ``NAME: ``), the one rule of ``--images``, of the
+    stage's test images (read from the ingest cache: no file words) and of a script's
+    ``grade_images``. [] for a clean image."""
+    if file_words is None:
+        return graded.not_reliably_gradable
+    return dataclasses.replace(graded, file_warnings=[list(words) for words in file_words]).not_reliably_gradable
 
 
 def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list[str]:
@@ -1289,13 +1278,14 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                     continue
                 chunk.append(pixels)
                 graded_files.append(path)
+                # read_image says a thresholded export or mask (the app's warning,
+                # few_levels_words) among its warnings: listed last, counted apart
+                levels = [line for line in said
+                          if re.match(FEW_LEVELS_OPENING, line.removeprefix(f"{path.name}: "))]
+                said = [line for line in said if line not in levels]
                 warnings += said
-                file_words.append([line.removeprefix(f"{path.name}: ") for line in said])
-                levels = _few_levels_words(pixels, noted, bundle.kind, channels)
-                if levels:  # the app's warning; the decoder's 1-bit note is then not said again
-                    level_warnings.append(f"{path.name}: {levels}")
-                    file_words[-1].append(levels)
-                    noted = [line for line in noted if ONE_BIT_NOTE not in line]
+                level_warnings += levels
+                file_words.append([line.removeprefix(f"{path.name}: ") for line in said + levels])
                 plain += noted
             if chunk and (skip_unreadable or not problems):
                 parts.append(grade_images(bundle, chunk, tta=tta))
@@ -1523,24 +1513,6 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None]
         parts.append(training_images_line(sum(1 for t in trained if t), n))
     return (f"{'FLAGGED' if counts else 'NOTE'}: {'; '.join(parts)}; per case in {notes_file} "
             f"({','.join(IMAGE_NOTES_COLUMNS)})")
-
-
-def _few_levels_words(pixels: np.ndarray, noted: Sequence[str], kind: str, channels: int) -> str:
-    """The app's warning (:func:`drac_ssl.grading.image_notes.few_levels_warning`) for an image
-    read in the model's channels (``pixels``, uint8 ``(H, W)`` or ``(H, W, 3)``) of at most
-    :data:`data_prep.validate.FEW_LEVELS` grey levels: a thresholded export, a vessel mask, a
-    1-bit file (``noted`` holds the decoder's 1-bit note, :data:`data_prep.decode.ONE_BIT_NOTE`);
-    "" for any other image and for a blank one (the blank line says it). A grey picture in three
-    identical channels is counted as grey, as the app counts it."""
-    from data_prep.validate import few_levels, is_blank
-
-    levels = few_levels(pixels)  # None at once for almost every image: the rest only then
-    if levels is None or is_blank(pixels):
-        return ""
-    if pixels.ndim == 3 and np.all(pixels == pixels[..., :1]):  # one grey picture, counted once
-        levels = levels[:1]
-    mode = "1" if any(ONE_BIT_NOTE in line for line in noted) else "L"
-    return few_levels_warning(levels, mode, kind, channels)
 
 
 def _images_arg(text: str) -> Path:

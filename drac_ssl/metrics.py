@@ -40,20 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sklearn
-from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from scipy.special import softmax as _scipy_softmax
-from sklearn.metrics import (
-    accuracy_score,
-    calinski_harabasz_score,
-    confusion_matrix,
-    davies_bouldin_score,
-    precision_recall_fscore_support,
-    recall_score,
-    roc_auc_score,
-    roc_curve,
-)
 
 from drac_ssl.figures import (
     MISSING,
@@ -69,6 +57,32 @@ from drac_ssl.figures import (
 )
 from drac_ssl.oof import resampling_kind
 from drac_ssl.scale import default_grade_names
+
+
+def _sklearn_metric(name: str) -> Callable[..., Any]:
+    """``sklearn.metrics.<name>``, imported on its first call: grading an image with a bundle
+    (:func:`softmax`, :func:`expected_grade`, :func:`apply_thresholds`) then never imports
+    scikit-learn (about 2 s and 100 MiB with pandas, which it imports; docs/python.md,
+    "Offline")."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import sklearn.metrics
+
+        return getattr(sklearn.metrics, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"scikit-learn's ``sklearn.metrics.{name}``, imported on the first call."
+    return call
+
+
+accuracy_score = _sklearn_metric("accuracy_score")
+calinski_harabasz_score = _sklearn_metric("calinski_harabasz_score")
+confusion_matrix = _sklearn_metric("confusion_matrix")
+davies_bouldin_score = _sklearn_metric("davies_bouldin_score")
+precision_recall_fscore_support = _sklearn_metric("precision_recall_fscore_support")
+recall_score = _sklearn_metric("recall_score")
+roc_auc_score = _sklearn_metric("roc_auc_score")
+roc_curve = _sklearn_metric("roc_curve")
 
 __all__ = [
     "apply_thresholds",
@@ -1363,6 +1377,8 @@ def _resampled_scores(yt: np.ndarray, probs: np.ndarray, pred: np.ndarray, n_boo
                       seed: int, units: _Units) -> BootstrapScores:
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    import sklearn
+
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         # None or a Generator would draw other images for each model: nothing would pair them
         raise ValueError(f"seed must be an integer (the same draws for every model), got {seed!r}")
@@ -1698,6 +1714,8 @@ def fit_temperature(logits: Any, y_true: Any, bounds: tuple[float, float] = TEMP
             1-D non-negative integer grades, or holding a grade >= K; NaN or infinite
             logits; ``bounds`` not ``0 < low < high``.
     """
+    from scipy.optimize import minimize_scalar
+
     z = np.asarray(logits, dtype=np.float64)
     yt = _as_grades(y_true, "y_true")
     if z.ndim != 2 or z.shape[0] != yt.size or yt.size == 0:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
-import torchvision
 from torch import Tensor, nn
 
 from drac_ssl.weights_file import WeightsFileError, match_weights, read_weights_file
@@ -92,6 +91,10 @@ class Backbone(nn.Module):
         if stem_stride not in (1, 2) or (stem_stride != 1 and not cifar_stem):
             raise ValueError(f"stem_stride must be 1, or 2 with the CIFAR stem; got {stem_stride} "
                              f"with cifar_stem={cifar_stem} (pretrain.backbone.stem_stride).")
+        # torchvision here, not at the top: it imports torch._dynamo (about 2 s), which
+        # importing the grading code does not need before a bundle is loaded
+        import torchvision
+
         net = getattr(torchvision.models, arch)(weights=None)
         self.arch = arch
         self.in_channels = in_channels

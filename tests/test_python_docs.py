@@ -65,12 +65,26 @@ def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monke
     # the colour photograph read by the grey UW-OCTA bundle is doubted as OCTA (kind=bundle.kind)
     doubts = namespace["doubts"]
     assert doubts[0] == [] and any("UW-OCTA is grey" in line for line in doubts[1]), doubts  # type: ignore[index]
+    # the batch goes on past a missing file, and gives one verdict per graded image
+    failed = namespace["failed"]
+    assert list(failed) == ["gone.png"] and "no such image file" in failed["gone.png"], failed  # type: ignore[call-overload,index]
+    assert graded.not_reliably_gradable == [[], ["a colour picture, not UW-OCTA"]]  # type: ignore[attr-defined]
+    assert graded.training_image == [None, None]  # type: ignore[attr-defined]  # no hashes in the demo bundle
+    record = namespace["record"]
+    assert record["image_size"] == [96, 96] and set(record["bundle"]) == {  # type: ignore[index]
+        "created_utc", "variant", "metadata_sha256"}
 
 
 def test_the_page_says_what_a_library_user_trips_on() -> None:
     text = PAGE.read_text(encoding="utf-8")
     assert "kind=bundle.kind" in text and "__all__" in text and "`app.py`" in text
     assert "terms.loss.backward()" in text
+    # a hospital's offline nightly batch (review): the exceptions to catch, the threads, the
+    # network, the install without internet, the memory, heatmaps off, the size order
+    for said in ("except (ImageReadError, OSError)", "limit_threads(1)", "NO_ALBUMENTATIONS_UPDATE",
+                 "--no-index --find-links", "CUDA build", "resident", "gradcam=False", "MPLCONFIGDIR",
+                 "[width, height]", "libpng error", "not_reliably_gradable", "training_image"):
+        assert said in text, said
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "docs/python.md" in readme
     import drac_ssl

@@ -4,20 +4,24 @@
   its spec, calibration and the class decision, the grading loss);
 * :mod:`drac_ssl.grading.bundle`: the model bundle (format, build, load, metadata, card);
   :mod:`drac_ssl.grading.bundle_folder`: where a bundle is, from paths alone (stdlib only);
-* :mod:`drac_ssl.grading.predict`: preprocessing, flip TTA, the fold ensemble.
+* :mod:`drac_ssl.grading.predict`: preprocessing, flip TTA, the fold ensemble;
+  :mod:`drac_ssl.grading.image_file`: what an image file must be to be graded (the app's
+  upload rule too).
 
 The export stage, the app and the benches use these; none of them imports the
 cross-validation loop (:mod:`drac_ssl.finetune`) or the SSL stages.
 
 The inference API is re-exported here (:data:`__all__`)::
 
-    from drac_ssl.grading import grade_images, load_bundle, read_image
+    from drac_ssl.grading import grade_images, limit_threads, load_bundle, read_image
 
+    limit_threads(1)  # torch's two pools and OpenCV's, before the bundle is loaded
     bundle = load_bundle("runs/default")
     read = [read_image(p, bundle.spec.channels, kind=bundle.kind, grey_trained=bundle.grey_trained)
             for p in paths]
     images = [image for image, _ in read]  # uint8 grey or RGB; the words: what reading each said
-    graded = grade_images(bundle, images)
+    graded = grade_images(bundle, images, file_warnings=[said for _, said in read], paths=paths)
+    graded.not_reliably_gradable  # per image: why its grade is not reliable ([] for none)
 
 The names are resolved on first use (PEP 562), so ``import drac_ssl.grading`` alone (as
 :mod:`data_prep.layout` does for :mod:`drac_ssl.grading.image_notes`) imports neither torch
@@ -35,8 +39,10 @@ _EXPORTS = {
     "load_bundle": "bundle",
     "GradedImages": "predict",
     "ImageReadError": "predict",
+    "InputLimits": "image_file",
     "conform_channels": "predict",
     "grade_images": "predict",
+    "limit_threads": "predict",
     "predict_images": "predict",
     "read_image": "predict",
 }

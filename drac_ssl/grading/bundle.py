@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
 import os
 import shlex
@@ -182,6 +183,24 @@ class Bundle:
         does not record it. :func:`drac_ssl.grading.predict.read_image` words its warning on a
         grey picture given to a colour model from it."""
         return grey_trained(self.metadata)
+
+    @functools.cached_property
+    def identity(self) -> dict[str, Any]:
+        """Which bundle this is, for an audit trail of its grades (each
+        :meth:`app.predict.Prediction.as_dict` carries it): ``created_utc`` (when it was built,
+        ``metadata.json``'s), ``variant`` (the fine-tuning variant exported) and
+        ``metadata_sha256``, the first 12 hex digits of the SHA-256 of ``metadata.json`` as it
+        is on disk (``sha256sum bundle/metadata.json``): the file records every weights file's
+        SHA-256 and the calibration, so a rebuilt or recalibrated bundle has another (None when
+        the file cannot be read now). Not the folder: the app's page shows the result's
+        details, and the server's paths are not the viewer's business. Read once, on first
+        use."""
+        try:
+            digest: str | None = sha256_file(self.path / "metadata.json")[:12]
+        except OSError:
+            digest = None
+        return {"created_utc": self.metadata.get("created_utc"),
+                "variant": self.metadata.get("variant"), "metadata_sha256": digest}
 
     @property
     def shared_backbone(self) -> Backbone | None:

@@ -56,6 +56,7 @@ __all__ = [
     "DEPTH_NOTES",
     "DOUBT_KINDS",
     "FAR_BELOW",
+    "FEW_LEVELS_OPENING",
     "FILE_FINDING",
     "GREY_ENOUGH",
     "GREY_NOT_GIVEN",
@@ -422,6 +423,11 @@ def few_levels_warning(levels: list[list[int]] | None, mode: str = "L", kind: st
             f"image.")
 
 
+FEW_LEVELS_OPENING = r"Only \d+ (?:grey )?levels?"
+"""How :func:`few_levels_warning` starts, a regular expression (the tables below read it; the
+export command counts these warnings apart)."""
+
+
 def depth_note(mode: str, findings: Sequence[str]) -> tuple[str, list[str]]:
     """``(note, said)``: the plain note (``16-bit`` or ``32-bit`` as the file is, then
     :data:`DEPTH_CONVERTED` ": detail.") on a 16-bit or 32-bit file converted to 8-bit, "" for
@@ -532,7 +538,7 @@ NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
     (f"(?:{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)})"
      f"(?!.*(?:{re.escape(GREY_ENOUGH)}|{re.escape(GREY_NOT_GIVEN)}))",
      "a grey picture for a colour model"),
-    (r"Only \d+ (?:grey )?levels?", "a thresholded export or mask"),
+    (FEW_LEVELS_OPENING, "a thresholded export or mask"),
     (rf"\d+x\d+ {re.escape(FAR_BELOW)}", "far smaller than the model's input"),
 )
 """The warnings about an image that make its result *not reliably gradable*: the app's page
@@ -588,7 +594,7 @@ def flagged_reasons(unlike: bool | str, warnings: Sequence[str]) -> list[str]:
 
 DOUBT_KINDS: tuple[tuple[str, str], ...] = (
     (rf"{re.escape(TOO_SMALL)}|\d+x\d+ {re.escape(FAR_BELOW)}", "too small"),
-    (r"Only \d+ (?:grey )?levels?", "thresholded export or mask"),
+    (FEW_LEVELS_OPENING, "thresholded export or mask"),
     (re.escape(COLOUR_IMAGE), "colour image"),
     (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}", "grey image for a colour model"),
     (re.escape(NOT_SQUARE), "not square"),

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -46,7 +46,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from drac_ssl import NUM_GRADES
-from drac_ssl.augment import ViewRecipe, build_eval_transform, build_view_transform, recipe_for
 from drac_ssl.config import AugmentConfig, Config, FinetuneConfig, configured_channels
 from drac_ssl.datasets import normalization_for
 from drac_ssl.figures import figure_text, finite_number
@@ -60,6 +59,9 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.models import ARCHS, Backbone
 from drac_ssl.scale import DEFAULT_PREPROCESSING
+
+if TYPE_CHECKING:  # albumentations: imported by the methods that build a transform, on first use
+    from drac_ssl.augment import ViewRecipe
 
 __all__ = [
     "DEFAULT_CROP_SCALE",
@@ -189,14 +191,20 @@ class InputSpec:
 
     def view_recipe(self) -> ViewRecipe:
         """The augmentation recipe with this spec's (recorded) normalisation statistics."""
+        from drac_ssl.augment import recipe_for
+
         return replace(recipe_for(self.augment_config()), mean=self.mean, std=self.std)
 
     def eval_transform(self) -> Any:
         """Deterministic preprocessing: INTER_AREA resize to ``image_size``, normalise."""
+        from drac_ssl.augment import build_eval_transform
+
         return build_eval_transform(self.augment_config(), self.channels, recipe=self.view_recipe())
 
     def view_transform(self, seed: int | None = None) -> Any:
         """One random training view (the ``recipe``'s CPU augmentation)."""
+        from drac_ssl.augment import build_view_transform
+
         return build_view_transform(self.augment_config(), self.channels,
                                     recipe=self.view_recipe(), seed=seed)
 

@@ -49,12 +49,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor, nn
 
 from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
+from data_prep.decode import ONE_BIT_NOTE
 from data_prep.problems import Problem
-from data_prep.validate import convert_channels, inspect_image
-from drac_ssl.augment import EvalDataset
+from data_prep.validate import convert_channels, few_levels, inspect_image, is_blank
+from drac_ssl.grading.image_file import (
+    DEFAULT_LIMITS,
+    InputLimits,
+    bomb_refusal,
+    bytes_refusal,
+    header_refusal,
+    path_refusal,
+    read_header,
+)
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
     FAR_BELOW,
@@ -62,7 +72,9 @@ from drac_ssl.grading.image_notes import (
     PREPROCESSING_FINDING,
     colour_for_grey_model,
     depth_note,
+    few_levels_warning,
     file_finding,
+    flagged_reasons,
     grey_for_colour_model,
     holds_words,
     image_kind,
@@ -79,7 +91,10 @@ __all__ = [
     "EnsembleOutput",
     "FLIP_NAMES",
     "TTA_FLIPS",
+    "BLANK_REASON",
+    "GRADE_NOT_USED",
     "GradedImages",
+    "NOISE_REASON",
     "PreparedImage",
     "ImageReadError",
     "COLOUR_FILE_MODES",
@@ -87,8 +102,10 @@ __all__ = [
     "ensemble_outputs",
     "grey_for_colour_model",
     "grade_images",
+    "few_levels_words",
     "grade_prepared",
     "input_spec_of",
+    "limit_threads",
     "model_channels",
     "nothing_to_grade",
     "predict_images",
@@ -104,6 +121,7 @@ __all__ = [
     "SQUEEZED",
     "squeeze_finding",
     "resolve_tta",
+    "training_image_flags",
     "tta_views",
     "unlike_training_images",
 ]
@@ -112,6 +130,37 @@ TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
 """Test-time augmentation: identity, horizontal, vertical, both flips (tensor dims)."""
 FLIP_NAMES = {(): "identity", (-1,): "horizontal", (-2,): "vertical", (-2, -1): "both"}
 PREDICT_BATCH = 64  # views per forward pass: 16 images x 4 flips (predict_raw's default)
+
+
+def limit_threads(threads: int) -> dict[str, int]:
+    """Cap this process's CPU threads for grading at ``threads``: torch's intra-op pool (the
+    convolutions), torch's inter-op pool and OpenCV's (decoding, resizing), the thread policy
+    of the package's commands (:func:`drac_ssl.runtime.apply_thread_policy`, ``run.threads`` /
+    ``--threads``). ``torch.set_num_threads`` alone leaves the other two at their defaults (the
+    machine's cores), which a nightly batch on a shared server feels.
+
+    Call it once, before loading a bundle: torch's inter-op pool can be sized only before it
+    first runs (a later call keeps its size, with a ``RuntimeWarning`` saying so).
+
+    Returns:
+        What is set now: ``torch_intra_op``, ``torch_inter_op``, ``opencv`` (threads).
+
+    Raises:
+        ValueError: ``threads`` is not a positive integer.
+    """
+    import warnings
+
+    from drac_ssl.runtime import apply_thread_policy
+
+    if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1:
+        raise ValueError(f"threads must be a positive integer (1 for one thread per process), got {threads!r}")
+    applied = apply_thread_policy(int(threads))
+    set_now = {key: int(applied[key]) for key in ("torch_intra_op", "torch_inter_op", "opencv")}
+    if set_now["torch_inter_op"] != threads:
+        warnings.warn(f"limit_threads({threads}): torch's inter-op pool had already started with "
+                      f"{set_now['torch_inter_op']} threads and keeps them; call limit_threads before "
+                      f"loading a bundle", RuntimeWarning, stacklevel=2)
+    return set_now
 
 
 # --------------------------------------------------------------------------------------
@@ -141,19 +190,26 @@ def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = None,
-               notes: list[str] | None = None, grey_trained: Any = GREY_TRAINED_NOT_GIVEN
-               ) -> tuple[np.ndarray, list[str]]:
+               notes: list[str] | None = None, grey_trained: Any = GREY_TRAINED_NOT_GIVEN,
+               limits: InputLimits = DEFAULT_LIMITS) -> tuple[np.ndarray, list[str]]:
     """An image file in ``channels`` (1: uint8 grey ``(H, W)``, 3: RGB ``(H, W, 3)``) and the
     warnings of what was converted to get there, each ``NAME: `` and the app's words: the
     conversion to the model's channels (:func:`conform_channels`, whose ``kind`` this is: a
     colour file read by a grey UW-OCTA model is doubted as OCTA; ``grey_trained`` too: the grey
     images a colour model saw in training, ``bundle.grey_trained``: pass it, as the app and the
     export do; left out, the warning on a grey picture says it was not given and is no verdict,
-    :data:`drac_ssl.grading.image_notes.GREY_TRAINED_NOT_GIVEN`), then each warning of the
+    :data:`drac_ssl.grading.image_notes.GREY_TRAINED_NOT_GIVEN`), an image of at most a few grey
+    levels (:func:`few_levels_words`: a thresholded export or a vessel mask, e.g. a 1-bit file:
+    *not reliably gradable*, as the app says), then each warning of the
     decoder (:func:`drac_ssl.grading.image_notes.file_finding`: ``Image file: 50.0% of the
     pixels are (partly) transparent: composited over black ...``, a CMYK file converted
     without colour management, float samples scaled, an ICC profile not applied ...).
 
+    The file is checked before it is decoded, by the app's rule
+    (:mod:`drac_ssl.grading.image_file`): a regular file of at most ``limits.max_bytes``
+    bytes, PNG, JPEG, TIFF or BMP by its content (not its name), at most ``limits.max_side``
+    px a side and ``limits.max_pixels`` pixels (:class:`~drac_ssl.grading.image_file.InputLimits`:
+    50 MiB, 8192 px, 40 megapixels by default; pass larger ones to read larger files).
     Decoded like the ingest (:func:`data_prep.validate.inspect_image`: orientation, 16-bit
     -> 8-bit, palette / alpha, OpenCV for a TIFF Pillow cannot open ...). ``notes``, when
     given, receives ``NAME: `` and the plain notes, not doubts: a 16-bit file's conversion
@@ -162,18 +218,42 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     by OpenCV), and the decoder's warnings that cast no doubt on the image
     (:func:`drac_ssl.grading.image_notes.is_plain_note`: transparency composited, an ICC
     profile not applied ...), which the app's page says as notes too; without ``notes`` they
-    stay among the warnings. Raises FileNotFoundError for a missing file, IsADirectoryError for
-    a folder, and :class:`ImageReadError` (a
-    ValueError: what is wrong, how to fix it; its ``problems`` the same one by one) for an
-    unreadable one.
+    stay among the warnings.
+
+    Raises:
+        FileNotFoundError: no such file, or a broken symbolic link (said so, with its target).
+        IsADirectoryError: a folder.
+        ImageReadError: (a ValueError: ``PATH: what is wrong -> what to do``; its ``problems``
+            the same one by one) a file that is not read: not a regular file (a named pipe, a
+            device), above ``limits``, of another format (GIF, WebP, JPEG 2000 ...), not an
+            image, damaged or undecodable.
+        OSError: the file cannot be opened (permissions, a network drive).
+    Catch these three (``except (ImageReadError, FileNotFoundError, IsADirectoryError)``, or
+    ``(OSError, ValueError)`` for all) to go on with the other files of a batch.
     """
     p = Path(path)
-    if p.is_dir():
+    refused = path_refusal(p)
+    if refused is not None and refused.kind == "folder":
         raise IsADirectoryError(f"{p}: a folder, not an image file ({python_command('drac_ssl.export')} RUN "
                                 f"--images {p} grades the images in a folder)")
-    if not p.is_file():
+    if refused is not None and refused.kind == "missing":
         raise FileNotFoundError(f"{p}: no such image file")
+    if refused is not None and refused.kind == "broken-link":
+        raise FileNotFoundError(f"{p}: {refused.what.removeprefix('is ')} -> {refused.fix}")
+    model_kind = kind if kind is not None else image_kind(None, channels)
+    if refused is None:  # "unreadable": reading it raises the OSError that says why
+        refused = bytes_refusal(p.stat().st_size, limits, model_kind)
+    if refused is not None and refused.kind != "empty":  # an empty file: the decoder's words
+        raise ImageReadError(refused.problem(p).line, [refused.problem(p)])
     data = p.read_bytes()
+    try:
+        header = read_header(data)
+    except Image.DecompressionBombError:  # more pixels than Pillow opens
+        header, refused = None, bomb_refusal(limits)
+    if header is not None:
+        refused = header_refusal(*header, limits)
+    if refused is not None:  # the app's rule: another format, or above the limits
+        raise ImageReadError(refused.problem(p).line, [refused.problem(p)])
     decoded = inspect_image(data, str(p), channels=None, expected_side=None)
     if decoded.pixels is None:
         # a file holding no image is said in the app's words (holds_words): the decoder's
@@ -184,6 +264,12 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
         raise ImageReadError("; ".join(problem.line for problem in problems)
                              or f"{p}: cannot be decoded as an image", fatal)
     depth, said = depth_note(decoded.mode, [q.what for q in decoded.problems])
+    pixels, warnings = conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour,
+                                        mode=decoded.mode, kind=kind, grey_trained=grey_trained)
+    levels = few_levels_words(pixels, decoded.mode, model_kind, channels)
+    if levels:  # the app's warning; the decoder's 1-bit note is then not said again
+        warnings.append(f"{p.name}: {levels}")
+        said = [*said, *(q.what for q in decoded.problems if q.what.startswith(ONE_BIT_NOTE))]
     found = [q for q in decoded.problems if q.what not in said]  # said by the depth note
     findings = [(q.severity, file_finding(q.what)) for q in found if q.severity in ("note", "warning")]
     if notes is not None:
@@ -192,10 +278,25 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
         # not applied, transparency composited ...: PLAIN_FINDINGS), as the app's page says them
         notes += [f"{p.name}: {line}" for severity, line in findings
                   if severity == "note" or is_plain_note(line)]
-    pixels, warnings = conform_channels(decoded.pixels, channels, p.name, colour=decoded.colour,
-                                        mode=decoded.mode, kind=kind, grey_trained=grey_trained)
     return pixels, warnings + [f"{p.name}: {line}" for severity, line in findings
                                if severity == "warning" and (notes is None or not is_plain_note(line))]
+
+
+def few_levels_words(pixels: np.ndarray, mode: str = "L", kind: str = "octa", channels: int = 1) -> str:
+    """The app's warning (:func:`drac_ssl.grading.image_notes.few_levels_warning`: ``Only 2
+    grey levels (0 and 255; a 1-bit file): a thresholded export or a vessel mask ...``, which
+    makes the image *not reliably gradable*) for uint8 ``pixels`` (``(H, W)`` or ``(H, W, 3)``,
+    in the model's channels) of at most :data:`data_prep.validate.FEW_LEVELS` values per
+    channel; "" for any other image and for a blank one (its own words say it). ``mode``: the
+    file's PIL mode (``1``: a 1-bit file, said); ``kind``, ``channels``: the model's. A grey
+    picture in three identical channels counts as grey, as the app counts it. :func:`read_image`
+    says it of every file (the export command and a script's batch alike)."""
+    levels = few_levels(pixels)  # None at once for almost every image: the rest only then
+    if levels is None or is_blank(pixels):
+        return ""
+    if pixels.ndim == 3 and np.all(pixels == pixels[..., :1]):  # one grey picture, counted once
+        levels = levels[:1]
+    return few_levels_warning(levels, "1" if mode == "1" else "L", kind, channels)
 
 
 def model_channels(metadata: dict[str, Any]) -> int:
@@ -394,6 +495,8 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
                                                                    modality)))
         if not ingested and array.shape[:2] != size:
             array = resize_gray(array, spec.source_size)
+    from drac_ssl.augment import EvalDataset  # albumentations on first use, not on import
+
     image_tensor, _ = EvalDataset(array[None], _eval_transform(spec))[0]
     return image_tensor
 
@@ -678,6 +781,18 @@ def unlike_training_images(bundle: Bundle, images: Sequence[np.ndarray], ingeste
     return profile.unlike_training(inputs, profile_features(bundle, inputs))
 
 
+BLANK_REASON = "blank or near-constant"
+NOISE_REASON = "random noise"
+"""The reasons an image is not reliably gradable that follow the app's
+(:data:`drac_ssl.grading.image_notes.NOT_RELIABLY_GRADABLE`) in
+:attr:`GradedImages.not_reliably_gradable` and the export's notes file: the app refuses such
+images; :func:`grade_images` and the export grade them (so that a submission lists every case),
+each followed by :data:`GRADE_NOT_USED`; ``--skip-unreadable`` skips them instead."""
+GRADE_NOT_USED = "its grade must not be used (nothing to grade; the app refuses such an image)"
+"""What follows :data:`BLANK_REASON` or :data:`NOISE_REASON`: the grade is there only so that
+every image has one."""
+
+
 @dataclass
 class GradedImages:
     """:func:`grade_images`' result for ``n`` images: ``probs`` ``(n, K)`` and ``classes``
@@ -692,7 +807,17 @@ class GradedImages:
     no fundus disc to crop, or, for a bundle whose data had no fundus crop, a non-square image
     squeezed to a square (:func:`preprocessing_warning`; an empty list for most); ``noise`` ``(n,)`` bool, images
     that look like random noise and are not blank (:func:`data_prep.validate.looks_like_noise`:
-    adjacent pixels unrelated, what the app refuses)."""
+    adjacent pixels unrelated, what the app refuses); ``file_warnings``: per image, what
+    reading its file said (:func:`read_image`'s warnings, ``NAME: `` removed; given to
+    :func:`grade_images` as ``file_warnings``, else an empty list each); ``training_image``:
+    per image, whether its file is one of the bundle's labelled training images (the same
+    SHA-256, :mod:`drac_ssl.grading.training_images`: its grade is no test of the model), None
+    where that cannot be told (a bundle that records no hashes, a file that cannot be read
+    again), as the app and the export's notes file say it ("unknown"); None as a whole when
+    :func:`grade_images` was given no ``paths``.
+
+    :attr:`not_reliably_gradable` combines them into one verdict per image, the export's and
+    the app batch's rule."""
 
     probs: np.ndarray
     classes: np.ndarray
@@ -702,12 +827,37 @@ class GradedImages:
     distance: np.ndarray | None = None
     warnings: list[list[str]] = field(default_factory=list)
     preprocessing_warnings: list[list[str]] = field(default_factory=list)
+    file_warnings: list[list[str]] = field(default_factory=list)
+    training_image: list[bool | None] | None = None
+
+    @property
+    def not_reliably_gradable(self) -> list[list[str]]:
+        """Per image, the reasons its grade is *not reliably gradable* ([] for a clean image): the
+        app batch's rule (:func:`drac_ssl.grading.image_notes.flagged_reasons`: unlike the
+        training images, a colour picture given to a grey UW-OCTA model, a grey picture given
+        to a colour model that saw too few, a thresholded export or mask, far smaller than the
+        model's input) over :attr:`unlike`, :attr:`file_warnings`, :attr:`warnings` and
+        :attr:`preprocessing_warnings`, then :data:`BLANK_REASON` and :data:`NOISE_REASON`
+        (which the app refuses), each followed by :data:`GRADE_NOT_USED`. The export's notes
+        file (``<stem>_notes.csv``) says the same. A property: it cannot disagree with the
+        fields it reads. What reading the files said counts only when it was passed to
+        :func:`grade_images` (``file_warnings``)."""
+        n = len(self.classes)
+        said = self.file_warnings or [[] for _ in range(n)]
+        warnings = self.warnings or [[] for _ in range(n)]
+        found = self.preprocessing_warnings or [[] for _ in range(n)]
+        unlike = self.unlike
+        return [flagged_reasons(bool(unlike is not None and unlike[i]), [*said[i], *warnings[i], *found[i]])
+                + ([BLANK_REASON] if self.blank[i] else []) + ([NOISE_REASON] if self.noise[i] else [])
+                + ([GRADE_NOT_USED] if self.blank[i] or self.noise[i] else [])
+                for i in range(n)]
 
     @classmethod
     def joined(cls, parts: Sequence[GradedImages]) -> GradedImages:
         """One result for the images of ``parts`` in their order (results of the same bundle on
         consecutive chunks of images: every array concatenated, every per-image list joined;
-        ``unlike`` and ``distance`` None when the bundle has no out-of-distribution check).
+        ``unlike`` and ``distance`` None when the bundle has no out-of-distribution check,
+        ``training_image`` None unless every part knows it).
 
         Raises:
             ValueError: ``parts`` is empty (no image graded: nothing says K)."""
@@ -716,16 +866,23 @@ class GradedImages:
 
         def cat(name: str) -> Any:
             arrays = [getattr(g, name) for g in parts]
-            return None if arrays[0] is None else np.concatenate(arrays)
+            return None if any(a is None for a in arrays) else np.concatenate(arrays)
+
+        flags = [g.training_image for g in parts]
+
+        def lists(name: str) -> list[list[str]]:
+            return [w for g in parts for w in (getattr(g, name) or [[] for _ in range(len(g.classes))])]
 
         return cls(probs=cat("probs"), classes=cat("classes"), unlike=cat("unlike"), blank=cat("blank"),
-                   noise=cat("noise"), distance=cat("distance"),
-                   warnings=[w for g in parts for w in g.warnings],
-                   preprocessing_warnings=[w for g in parts for w in g.preprocessing_warnings])
+                   noise=cat("noise"), distance=cat("distance"), warnings=lists("warnings"),
+                   preprocessing_warnings=lists("preprocessing_warnings"),
+                   file_warnings=lists("file_warnings"),
+                   training_image=None if any(f is None for f in flags) else [t for f in flags for t in f or []])
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
-                 ingested: bool = False) -> GradedImages:
+                 ingested: bool = False, *, file_warnings: Sequence[Sequence[str]] | None = None,
+                 paths: Sequence[str | os.PathLike[str]] | None = None) -> GradedImages:
     """Grade uint8 images in the model's channels and check them, preprocessing each once:
     :func:`predict_images`' probabilities and grades, the out-of-distribution check of
     :func:`unlike_training_images`, the blank-image and noise tests and the warning for an image much
@@ -744,18 +901,59 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     expected grade).
 
     Reading files is the caller's: pass what :func:`read_image` returned for the files it
-    could read (it raises for an unreadable one).
+    could read (it raises for an unreadable one), and, for the one verdict
+    :attr:`GradedImages.not_reliably_gradable`, per image what it said (``file_warnings``:
+    its warnings, each ``NAME: `` prefix removed) and the files themselves (``paths``: their
+    names are the prefixes removed, and :attr:`GradedImages.training_image` compares their
+    SHA-256 with the bundle's training images, reading each file again).
 
     Raises:
         TypeError: a path or other non-array where images are expected; a ``tta`` other than
             None, True or False.
-        ValueError: as :func:`predict_images` does.
+        ValueError: as :func:`predict_images` does; ``file_warnings`` or ``paths`` not one per
+            image.
     """
     if tta is not None:  # a bad tta before any image is preprocessed (None reads the bundle later)
         resolve_tta(tta, bundle)
     images = _image_list(images)
-    return grade_prepared(bundle, [prepare_image(image, bundle.metadata, ingested) for image in images],
-                          tta)
+    for name, given in (("file_warnings", file_warnings), ("paths", paths)):
+        if given is not None and (isinstance(given, str | bytes | os.PathLike) or len(given) != len(images)):
+            raise ValueError(f"{name} must hold one entry per image ({len(images)}), got "
+                             f"{len(given) if not isinstance(given, str | bytes | os.PathLike) else repr(given)}")
+    graded = grade_prepared(bundle, [prepare_image(image, bundle.metadata, ingested) for image in images],
+                            tta)
+    if file_warnings is not None:
+        graded.file_warnings = [[_without_name(line, paths[i] if paths is not None else None) for line in said]
+                                for i, said in enumerate(file_warnings)]
+    if paths is not None:
+        graded.training_image = training_image_flags(bundle, paths)
+    return graded
+
+
+def _without_name(line: str, path: str | os.PathLike[str] | None) -> str:
+    """A :func:`read_image` warning without its ``NAME: `` prefix (``path``'s name; without a
+    path, up to the first ": ")."""
+    if path is not None:
+        return line.removeprefix(f"{Path(path).name}: ")
+    return line.split(": ", 1)[1] if ": " in line else line
+
+
+def training_image_flags(bundle: Bundle, paths: Sequence[str | os.PathLike[str]]) -> list[bool | None]:
+    """Per file of ``paths``, whether it is among the bundle's labelled training images (the
+    first :data:`drac_ssl.grading.training_images.HASH_HEX` hex digits of its SHA-256,
+    :func:`drac_ssl.grading.training_images.training_hashes`, the app's and the export's check;
+    each file read again); None where that cannot be told: a bundle that records no
+    training-image hashes (built before it did), a file that cannot be read now."""
+    from drac_ssl.grading.training_images import file_prefix, training_hashes
+
+    hashes = training_hashes(bundle.metadata)
+    found: list[bool | None] = []
+    for path in paths:
+        try:
+            found.append(None if hashes is None else file_prefix(path) in hashes)
+        except OSError:
+            found.append(None)
+    return found
 
 
 @dataclass

@@ -262,7 +262,10 @@ def test_noise_the_message_says_what_was_found_and_what_to_do(predictor: Predict
     message = str(caught.value)
     assert "static.png" in message and "neighbouring pixels" in message
     assert f"{neighbour_correlation(_noise(512)):.2f}" in message  # the value found
-    assert "Upload the original" in message
+    # a script's file is not an upload (a hospital's batch review); the page's words say upload
+    assert "Grade the original" in message and "pload" not in message
+    with pytest.raises(InputRejected, match="Upload the original"):
+        predictor.predict_loaded(load_bytes(bad.read_bytes(), "static.png"))
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,253 @@
+"""What an image file must be to be graded, checked before its pixels are decoded: the one rule
+of :func:`drac_ssl.grading.predict.read_image` (so of ``python -m drac_ssl.export --images``
+and of a script's batch) and of the app's upload (:func:`app.inputs.load_upload`,
+:func:`app.inputs.load_bytes`, :meth:`app.predict.Predictor.predict_file`).
+
+* The path (:func:`path_refusal`): a regular file. A missing path, a broken symbolic link, a
+  folder, a named pipe, a socket or a device are each said in their own words (reading a
+  named pipe would wait for a writer forever).
+* Its size in bytes (:attr:`InputLimits.max_bytes`), from the file system before it is read.
+* Its format, read from the content, not the name (:data:`ACCEPTED_FORMATS`: PNG, JPEG, TIFF,
+  BMP): GIF, WebP, JPEG 2000 ... are refused, as the ingest and the app read only those four.
+* Its pixels, from the header before decoding (:attr:`InputLimits.max_side`,
+  :attr:`InputLimits.max_pixels`): a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels,
+  400 MB decoded; a 13000 px JPEG takes a gigabyte and seconds to decode.
+
+Each refusal is a :class:`FileRefusal` (what is wrong, what to do) in one of two wordings:
+``upload=True`` the app page's ("Upload the original ..."), ``upload=False`` (a script, the
+export command) without uploads or a server. A header no decoder reads (not an image, a
+damaged file) is not refused here: the decoder says what it is
+(:func:`data_prep.validate.inspect_image`; the app in its own words, :mod:`app.inputs`).
+
+Pillow and :mod:`data_prep.decode` only: no torch.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from drac_ssl.grading.image_notes import CONVERT_FIX, READ_FORMATS, other_format
+
+if TYPE_CHECKING:
+    from data_prep.problems import Problem
+
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "DEFAULT_LIMITS",
+    "FileRefusal",
+    "InputLimits",
+    "bomb_refusal",
+    "bytes_refusal",
+    "downscale_fix",
+    "header_refusal",
+    "path_refusal",
+    "read_header",
+]
+
+ACCEPTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP", "MPO": "JPEG"}
+"""PIL format name -> what we call it (a JPEG with EXIF thumbnails opens as ``MPO``): the
+formats graded (:data:`drac_ssl.grading.image_notes.READ_FORMATS`)."""
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """What is graded: file size in bytes, the longest side in pixels and the pixels decoded
+    (width x height: a small compressed file may hold a huge image, whose decoding would take
+    a gigabyte of memory and, in the app, hold the model's slot). The defaults are the app's
+    (``python -m app --max-size-mb``, ``--max-side``) and
+    :func:`drac_ssl.grading.predict.read_image`'s; pass larger ones to read larger files."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_side: int = 8192
+    max_pixels: int = 40_000_000
+
+    @property
+    def max_mb(self) -> float:
+        """The size limit in MiB (1 MiB = 1,048,576 bytes: ``--max-size-mb 50`` is 52,428,800
+        bytes), as the page and the messages say it."""
+        return self.max_bytes / (1024 * 1024)
+
+
+DEFAULT_LIMITS = InputLimits()
+"""The default :class:`InputLimits`: 50 MiB, 8192 px per side, 40 megapixels."""
+
+
+@dataclass(frozen=True)
+class FileRefusal:
+    """Why a file is not graded: ``what`` follows the file's name (``is 58.0 MiB, above the
+    limit of 50 MiB``), ``fix`` says what to do, starting in lower case ("" when ``what`` says
+    it); ``kind`` a short tag (``missing``, ``broken-link``, ``folder``, ``not-regular``,
+    ``unreadable``, ``empty``, ``too-large``, ``format``, ``too-wide``, ``no-pixels``, ``too-many-pixels``)."""
+
+    what: str
+    fix: str
+    kind: str
+    one_sentence: bool = False  # the app's "`x.gif` is a GIF file; upload a PNG ... image."
+
+    def sentence(self, name: str) -> str:
+        """The app's message: ``NAME WHAT. FIX.``, the name in backquotes (``NAME WHAT; fix.``
+        with ``one_sentence``)."""
+        if self.one_sentence and self.fix:
+            return f"`{name}` {self.what}; {self.fix}."
+        fix = f" {self.fix[0].upper()}{self.fix[1:]}." if self.fix else ""
+        return f"`{name}` {self.what}.{fix}"
+
+    def problem(self, path: str | os.PathLike[str]) -> Problem:
+        """The same as a :class:`data_prep.problems.Problem` of ``path`` (``PATH: what -> fix``,
+        the export command's and :class:`drac_ssl.grading.predict.ImageReadError`'s form),
+        severity ``error``."""
+        from data_prep.problems import Problem
+
+        what = self.what.removeprefix("is ")
+        return Problem(str(path), what, self.fix or "re-copy or re-export the image", kind=self.kind)
+
+
+def _mb(n: int) -> str:
+    """``n`` bytes in MiB (1 MiB = 1,048,576 bytes), the unit of the limit (``--max-size-mb``,
+    :attr:`InputLimits.max_mb`): a 60,824,832-byte file is ``58.0 MiB`` (it was called "58.0
+    MB", which is 60.8 MB)."""
+    return f"{n / (1024 * 1024):.1f} MiB"
+
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def path_refusal(path: str | os.PathLike[str], upload: bool = False) -> FileRefusal | None:
+    """Why ``path`` is not an image file to read, from the file system alone (nothing is
+    opened); None for a regular file (a symbolic link to one included).
+
+    ``missing`` (nothing there), ``broken-link`` (a symbolic link whose target does not exist,
+    named), ``folder``, ``not-regular`` (a named pipe, socket or device: reading it would wait
+    or never end), ``unreadable`` (the file system refuses to say, e.g. no permission on a
+    folder on the way). ``upload``: the app's words (the file was uploaded: "upload it
+    again")."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        if p.is_symlink():
+            try:
+                target = os.readlink(p)
+            except OSError:
+                target = "a file"
+            # escaped as the export says a name (drac_ssl.submission.printable_text)
+            shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(target))
+            return FileRefusal(f"is a broken symbolic link (points to {shown}, which does not exist)",
+                               "upload the image file itself" if upload else
+                               "point the link at the image, or give the image file's own path",
+                               "broken-link")
+        return FileRefusal("could not be found on the server" if upload else "does not exist",
+                           "upload it again" if upload else "check the path", "missing")
+    except OSError as exc:
+        return FileRefusal(f"cannot be opened ({exc.strerror or exc})",
+                           "upload it again" if upload else
+                           "check that the file is readable (permissions, a network drive)", "unreadable")
+    if stat.S_ISDIR(st.st_mode):
+        return FileRefusal("is a folder, not an image file",
+                           "upload an image file" if upload else "give an image file in it", "folder")
+    if not stat.S_ISREG(st.st_mode):
+        what = next((words for test, words in _NOT_REGULAR if test(st.st_mode)), "a special file")
+        return FileRefusal(f"is not a regular file ({what})",
+                           "upload an image file" if upload else "give the image file itself", "not-regular")
+    return None
+
+
+def _typical(kind: str) -> str:
+    return ("the original UW-OCTA export (about 1 MB for 1024 x 1024 px)" if kind == "octa"
+            else f"the original {'photograph' if kind == 'fundus' else 'image'} (a few MB as "
+                 f"JPEG or PNG), not a raw or multi-image file")
+
+
+def bytes_refusal(n_bytes: int, limits: InputLimits, kind: str = "octa", upload: bool = False
+                  ) -> FileRefusal | None:
+    """Why a file of ``n_bytes`` bytes is not read: ``empty``, or ``too-large`` (above
+    :attr:`InputLimits.max_bytes`; ``kind``, what the model grades, words the fix); None
+    otherwise."""
+    if n_bytes == 0:
+        return FileRefusal("is empty (0 bytes)", "upload the image file itself" if upload else
+                           "re-copy or re-export the image", "empty")
+    if n_bytes > limits.max_bytes:
+        return FileRefusal(f"is {_mb(n_bytes)}, above the limit of {limits.max_mb:g} MiB",
+                           f"{'upload' if upload else 'grade'} {_typical(kind)}", "too-large")
+    return None
+
+
+def read_header(data: bytes) -> tuple[str, int, int] | None:
+    """``(format, width, height)`` of an image file's bytes from its header, before anything is
+    decoded (:func:`data_prep.decode.image_header`; a TIFF Pillow cannot open, e.g. 32-bit
+    float RGB, from its own header, :func:`data_prep.decode.tiff_size`, as OpenCV then decodes
+    it; a header above Pillow's own limit of pixels from :func:`data_prep.decode.declared_size`,
+    so that its refusal can say the size to downscale to). None when no header is read: not an
+    image, a damaged file, a TIFF whose header does not give its size. Raises
+    ``PIL.Image.DecompressionBombError`` for a header above Pillow's limit whose size no
+    plugin reads (:func:`bomb_refusal`)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from data_prep.decode import declared_size, image_header, is_tiff, tiff_size
+
+    try:
+        file_format, (width, height) = image_header(data)
+    except Image.DecompressionBombError:
+        declared = declared_size(data)
+        if declared is None:
+            raise
+        file_format, (width, height) = declared
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        size = tiff_size(data) if is_tiff(data) else None
+        if size is None:
+            return None
+        file_format, (width, height) = "TIFF", size
+    return file_format, int(width), int(height)
+
+
+def bomb_refusal(limits: InputLimits, upload: bool = False) -> FileRefusal:
+    """The refusal of a header declaring more pixels than Pillow opens
+    (``PIL.Image.DecompressionBombError``)."""
+    return FileRefusal("declares an enormous pixel count; refused",
+                       f"upload an image of at most {limits.max_side} px per side" if upload else
+                       f"downscale it to at most {limits.max_side} px per side", "too-many-pixels")
+
+
+def downscale_fix(width: int, height: int, limits: InputLimits) -> str:
+    """``downscale it first (to at most 6324 x 6324 px at this shape)``: the fix of every
+    refusal of an image too large in pixels, one size at the image's shape that meets both
+    limits (the side and the megapixels)."""
+    scale = min(1.0, limits.max_side / max(1, width, height),
+                (limits.max_pixels / max(1, width * height)) ** 0.5)
+    to_w, to_h = (max(1, int(side * scale + 1e-9)) for side in (width, height))
+    return f"downscale it first (to at most {to_w} x {to_h} px at this shape)"
+
+
+def header_refusal(file_format: str, width: int, height: int, limits: InputLimits,
+                   upload: bool = False) -> FileRefusal | None:
+    """Why an image of ``file_format`` (PIL's name) and ``width`` x ``height`` px is not
+    decoded: ``format`` (not one of :data:`ACCEPTED_FORMATS`), ``too-wide`` (a side above
+    :attr:`InputLimits.max_side`), ``no-pixels``, ``too-many-pixels`` (above
+    :attr:`InputLimits.max_pixels`, or above what Pillow decodes at all, twice
+    ``PIL.Image.MAX_IMAGE_PIXELS``, for limits a caller raised above it); each size refusal
+    names the size to downscale to at this shape (:func:`downscale_fix`). None for an image
+    that is decoded."""
+    from PIL import Image
+
+    if file_format not in ACCEPTED_FORMATS:
+        return FileRefusal(other_format(file_format),
+                           f"upload a {READ_FORMATS} image" if upload else CONVERT_FIX, "format",
+                           one_sentence=upload)
+    if Image.MAX_IMAGE_PIXELS:  # Pillow refuses above twice this (DecompressionBombError)
+        limits = replace(limits, max_pixels=min(limits.max_pixels, 2 * int(Image.MAX_IMAGE_PIXELS)))
+    if max(width, height) > limits.max_side:
+        return FileRefusal(f"is {width} x {height} px, above the limit of {limits.max_side} px per side",
+                           downscale_fix(width, height, limits), "too-wide")
+    if min(width, height) < 1:
+        return FileRefusal(f"has no pixels ({width} x {height})", "", "no-pixels")
+    if width * height > limits.max_pixels:
+        decodes = "that the app decodes" if upload else "decoded per image"
+        return FileRefusal(f"is {width} x {height} px ({width * height / 1e6:.1f} megapixels), above the "
+                           f"limit of {limits.max_pixels / 1e6:g} megapixels {decodes}",
+                           downscale_fix(width, height, limits), "too-many-pixels")
+    return None

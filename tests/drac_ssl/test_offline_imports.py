@@ -1,0 +1,103 @@
+"""Grading from Python on an offline host (a hospital's nightly CPU batch): importing the package
+makes no network connection (albumentations' PyPI version check), the grading code imports the
+heavy libraries only when it needs them, and one call caps every thread pool grading uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+_NO_NETWORK = """
+import socket, sys
+tried = []
+def _refuse(*args, **kwargs):
+    tried.append(args[:2])
+    raise OSError("network refused by the test")
+socket.getaddrinfo = _refuse
+socket.create_connection = _refuse
+socket.socket.connect = lambda self, *a: _refuse(*a)
+"""
+
+
+def _python(code: str, drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter, with the variables ``drop`` names removed from the
+    environment and ``env`` set."""
+    environ = {k: v for k, v in os.environ.items() if k not in drop}
+    environ.update(env, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=environ, capture_output=True,
+                          text=True, timeout=300)
+
+
+OFFLINE_VARIABLES = ("NO_ALBUMENTATIONS_UPDATE", "HF_HUB_DISABLE_TELEMETRY")
+
+
+def test_importing_the_package_makes_no_connection_and_sets_the_offline_variables() -> None:
+    proc = _python(_NO_NETWORK + (
+        "import os, json\n"
+        "import drac_ssl.grading.predict\n"
+        "lazy = {m: m in sys.modules for m in ('albumentations', 'sklearn', 'pandas', 'torchvision')}\n"
+        "import drac_ssl.augment  # albumentations itself, as the first grading imports it\n"
+        "print(json.dumps({'tried': tried, 'lazy': lazy, 'albumentations': 'albumentations' in sys.modules,\n"
+        f"                  'env': {{k: os.environ.get(k) for k in {OFFLINE_VARIABLES!r}}}}}))\n"),
+        drop=OFFLINE_VARIABLES)
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["albumentations"], "the test did not import albumentations"
+    assert found["tried"] == [], f"a network connection was attempted: {found['tried']}"
+    assert found["env"] == {"NO_ALBUMENTATIONS_UPDATE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    # importing the grading code loads none of these (a bundle loads torchvision, the first
+    # grade albumentations; scikit-learn and pandas never)
+    assert found["lazy"] == {"albumentations": False, "sklearn": False, "pandas": False,
+                             "torchvision": False}, found["lazy"]
+
+
+def test_a_value_the_caller_set_is_kept() -> None:
+    proc = _python("import os, drac_ssl; print(os.environ['NO_ALBUMENTATIONS_UPDATE'])",
+                   NO_ALBUMENTATIONS_UPDATE="0")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0"
+
+
+def test_grading_with_a_bundle_loads_no_scikit_learn(tmp_path: Path) -> None:
+    from app.demo_bundle import build_demo_bundle
+
+    bundle = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=1)
+    proc = _python(
+        "import sys, numpy as np\n"
+        "from drac_ssl.grading import grade_images, load_bundle\n"
+        f"bundle = load_bundle({str(bundle)!r})\n"
+        "graded = grade_images(bundle, [np.tile(np.arange(64, dtype=np.uint8), (64, 1))])\n"
+        "assert graded.probs.shape == (1, 3)\n"
+        "print(sorted(m for m in ('sklearn', 'pandas', 'monai', 'matplotlib') if m in sys.modules))\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
+def test_limit_threads_caps_torch_and_opencv() -> None:
+    proc = _python(
+        "import cv2, torch, json\n"
+        "before = {'cv2': cv2.getNumThreads(), 'inter': torch.get_num_interop_threads()}\n"
+        "from drac_ssl.grading import limit_threads\n"
+        "set_now = limit_threads(1)\n"
+        "print(json.dumps({'before': before, 'set': set_now, 'torch': torch.get_num_threads(),\n"
+        "                  'inter': torch.get_num_interop_threads(), 'cv2': cv2.getNumThreads()}))\n",
+        drop=("OMP_NUM_THREADS",))
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (found["torch"], found["inter"], found["cv2"]) == (1, 1, 1), found
+    assert found["set"] == {"torch_intra_op": 1, "torch_inter_op": 1, "opencv": 1}
+
+
+def test_limit_threads_refuses_what_is_not_a_thread_count() -> None:
+    import pytest
+
+    from drac_ssl.grading import limit_threads
+
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            limit_threads(bad)  # type: ignore[arg-type]
