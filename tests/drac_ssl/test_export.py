@@ -1118,8 +1118,8 @@ def test_a_model_no_better_than_chance_is_flagged(exported_run: Path) -> None:
     assert "screening" not in bundles._model_card(meta)  # three grades
     two = {**meta, "class_names": ["no referable DR", "referable DR"],
            "cv_metrics": {**meta["cv_metrics"], "sensitivity": 0.8, "specificity": 0.9}}
-    assert ("sensitivity 0.800 (grade 1, referable DR, found), specificity 0.900 (grade 0, no referable "
-            "DR, cleared)") in bundles._model_card(two)
+    assert ("sensitivity 0.800 (images of grade 1, referable DR, found), specificity 0.900 (grade 0, no "
+            "referable DR, cleared)") in bundles._model_card(two)
     cut = {**two["calibration"], "thresholds": [0.749], "decision": "thresholds", "output": "classification"}
     assert "referable DR when P1 >= 0.749, which need not be 0.5" in bundles._model_card({**two, "calibration": cut})
 
