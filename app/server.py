@@ -1196,6 +1196,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     # a name that repeats in the batch (d1/x.png, d2/x.png: the folders are gone, gradio keeps
     # the name): every row and reason of it says which file, graded or not, from the first on
     repeated = {n for n, c in Counter(Path(p).name for p in paths).items() if c > 1}
+    # the batch's names, and the safe names suggested so far: a suggested name is none of them
+    # (=scan.png beside scan.png: rename it scan_2.png, not scan.png)
+    taken = [Path(p).name for p in paths]
     for at, path in enumerate(paths):
         name = Path(path).name
         times_named[name] = nth = times_named.get(name, 0) + 1
@@ -1206,8 +1209,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                     f"{which} was not graded: the {ordinal(graded_as[name])} file of that name "
                     f"was (a submission lists each case once; rename it and grade it on its own).")
             if (why := case_name_problem(name)) is not None:  # the export's rule: one rule
+                taken.append(safe := safe_case_name(name, taken))
                 raise InputRejected(f"`{name}`: its name {why}; rename it, e.g. to "
-                                    f"`{safe_case_name(name)}`, and grade it again.")
+                                    f"`{safe}`, and grade it again.")
             loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
                            predictor.grey_trained)
             # blank or noise: not graded, as on the single-image tab (one rule)
