@@ -451,6 +451,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     if layout.test_dir is not None:
         scan = scan_image_folder(layout.test_dir)
         test_images, problems = scan.images, problems + scan.problems
+        problems += test_case_name_problems(test_images, layout.test_dir)
     labels: dict[Path, LabelRow] = {}
     table: LabelTable | None = None
     # an empty training folder beside a label CSV is read too (its images one folder too deep,
@@ -492,6 +493,37 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     entries = [ImageEntry(p, relative(p, layout.root), "train", labels.get(p)) for p in train]
     entries += [ImageEntry(p, relative(p, layout.root), "test") for p in test]
     return entries, problems, table, left_out, missing
+
+
+TEST_CASE_NAME_KIND = "test-case-name"
+"""The :class:`Problem` kind of a test image whose file name cannot be a case of the
+submission (:func:`test_case_name_problems`)."""
+
+
+def test_case_name_problems(test_images: Sequence[Path], test_dir: Path) -> list[Problem]:
+    """An error for each test image whose file name cannot be a case of the submission
+    (:func:`drac_ssl.submission.case_name_problem`: empty, white space at either end, a comma,
+    quote or line break, a first ``= + - @``): the export writes each test image's file name
+    as its case and refuses such a name, after the whole training; the ingest says it first,
+    with the file, why, and a name to rename it to that no other file of ``test_dir`` has
+    (:func:`drac_ssl.submission.safe_case_name`). The training images' names are no cases
+    (their grades come from the label CSV), so only the test split's are checked."""
+    from drac_ssl.submission import case_name_problem, safe_case_name
+
+    try:
+        taken = [p.name for p in test_dir.iterdir()]
+    except OSError:
+        taken = [p.name for p in test_images]
+    found = []
+    for path in test_images:
+        if (why := case_name_problem(path.name)) is not None:
+            safe = safe_case_name(path.name, taken)
+            taken.append(safe)
+            found.append(error(path, f"test image name {path.name!r} {why}; the export writes each "
+                                     f"test image's file name as its case and would refuse it after "
+                                     f"training", f"rename it, e.g. to {safe!r}, and run the ingest "
+                                     f"again", TEST_CASE_NAME_KIND))
+    return found
 
 
 def no_training_images(labels_csv: Path, train_dir: Path, n_rows: int) -> Problem:
