@@ -606,7 +606,8 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
         why = pred.referable.get("reason") or predictor.referable_reason
         return ["", f"{what}: not shown. {md_words(why)}."]
     if two:
-        return ["", f"{what} **{pred.referable['probability']:.3f}**{_referral_rule(pred, predictor)} "
+        figure, rule = _referral_rule(pred, predictor)
+        return ["", f"{what} **{figure}**{rule} "
                     f"(out of fold: AUC {figure_text(cv.get('auc'))}{ci_words(cv.get('auc_ci95'))} of "
                     f"this probability; at the cross-fitted thresholds "
                     f"{screening_figures_words(cv)}). Research software: not a referral decision. "
@@ -619,24 +620,36 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
                 f"{REFERABLE_SCOPE_WORDS}"]
 
 
-def _referral_rule(pred: Prediction, predictor: Predictor) -> str:
-    """A two-grade bundle's P(grade 1) against the rule that gave the grade shown, after the
-    figure: ``, below the referral threshold 0.512, so grade 0`` / ``, at or above ...``
-    (a classification head cut at its one threshold), ``, above 0.5 (the more probable grade)``
-    (``argmax``); "" for a regression head (its threshold cuts its score, not this
-    probability). 3 decimals, more where the figure and the threshold would print equal."""
+def _digits_apart(p: float, t: float) -> int:
+    """The decimals (3 to 6) at which ``p`` and ``t`` print apart: 3, more where 3 would print
+    them equal (0.51195 against 0.512: 5), as
+    :func:`drac_ssl.grading.image_notes.decision_words` prints them."""
+    digits = 3
+    while digits < 6 and f"{p:.{digits}f}" == f"{t:.{digits}f}":
+        digits += 1
+    return digits
+
+
+def _referral_rule(pred: Prediction, predictor: Predictor) -> tuple[str, str]:
+    """A two-grade bundle's P(grade 1) as printed, and the rule that gave the grade shown,
+    after the figure: ``, below the referral threshold 0.512, so grade 0`` / ``, at or above
+    ...`` (a classification head cut at its one threshold), ``, above 0.5 (the more probable
+    grade is given)`` (``argmax``); "" for a regression head (its threshold cuts its score,
+    not this probability). The figure and the threshold (0.5 under ``argmax``) with the same
+    decimals, 3, more where 3 would print them equal (P 0.51195 against 0.512: ``0.51195,
+    below the referral threshold 0.51200``, never ``0.512, below ... 0.51200``)."""
     p, grade = float(pred.referable["probability"]), int(pred.grade)
     cal = predictor.bundle.calibration
     if cal.decision == "argmax":
-        return f", {'above' if grade == 1 else 'at or below'} 0.5 (the more probable grade is given)"
+        digits = _digits_apart(p, 0.5)
+        return (f"{p:.{digits}f}", f", {'above' if grade == 1 else 'at or below'} 0.5 (the more "
+                                   f"probable grade is given)")
     if predictor.regression or len(cal.thresholds) != 1:
-        return ""
+        return f"{p:.3f}", ""
     t = float(cal.thresholds[0])
-    digits = 3
-    while digits < 6 and f"{p:.{digits}f}" == f"{t:.{digits}f}":
-        digits += 1  # 0.5118 against 0.512: not "0.512, below the threshold 0.512"
+    digits = _digits_apart(p, t)  # 0.5118 against 0.512: not "0.512, below the threshold 0.512"
     side = "at or above" if grade == 1 else "below"
-    return f", {side} the referral threshold {t:.{digits}f}, so grade {grade}"
+    return f"{p:.{digits}f}", f", {side} the referral threshold {t:.{digits}f}, so grade {grade}"
 
 
 def _data_words(meta: dict[str, Any]) -> str:
