@@ -1231,7 +1231,8 @@ def _no_images_fix(subfolders: Sequence[Path], others: bool, folder: Path | None
 
         # the copies' names are the cases: an image whose name another sub-folder shares is
         # copied as SUBFOLDER_NAME, so the command cannot replace one image by another
-        command, flat, clashes = copy_into_one_folder(folder, holding, rename_shared=True)
+        # every sub-folder's images, a test/ one's too (the ingest's plain layout skips it)
+        command, flat, clashes = copy_into_one_folder(folder, holding, rename_shared=True, skip_test=False)
         names = [f"{sub.name}/" for sub, _ in holding]
         listed = ", ".join(names[:NEARBY_SHOWN]) + (f" and {len(names) - NEARBY_SHOWN} more"
                                                    if len(names) > NEARBY_SHOWN else "")

@@ -154,6 +154,35 @@ def test_per_patient_folders_sharing_image_names_get_a_command_that_copies_every
     assert (flat / "patA_OD.png").read_bytes() == other
 
 
+def test_the_copy_command_takes_a_test_folder_too_and_makes_names_the_export_grades(
+        bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review s58r3 F5: the printed copy command skipped a sub-folder named test/ (the ingest's
+    plain layout reads it as the test split), so its images were lost to the export. F10: the
+    renaming copy made names the export then refused (``-patC_OD.png``, a comma from a
+    ``Doe, John/`` folder). Every sub-folder is copied now, and a SUBFOLDER that would make such
+    a name is written as safe_case_name makes it: the copies are graded, each under its own name."""
+    images = tmp_path / "night's scans"
+    sources = {"patA_OD.png": "patA/OD.png", "test_OD.png": "test/OD.png",
+               "patC_OD.png": "-patC/OD.png", "Doe_John_OD.png": "Doe, John/OD.png",
+               "pat'B_OD.png": "pat'B/OD.png", "x=1_OD.png": "x=1/OD.png"}
+    for seed, rel in enumerate(sources.values()):
+        _write(images / rel, seed)
+    out = tmp_path / "grades.csv"
+    capsys.readouterr()
+    assert export.main([str(bundle_dir), "--images", str(images), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "! -path './test/*'" not in err, err
+    (command,) = [line.strip() for line in err.splitlines() if line.strip().startswith("mkdir -p ")]
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, (command, done.stderr)
+    flat = images.with_name(f"{images.name}_flat")
+    assert sorted(p.name for p in flat.iterdir()) == sorted(sources)
+    for name, rel in sources.items():
+        assert (flat / name).read_bytes() == (images / rel).read_bytes(), name
+    assert export.main([str(bundle_dir), "--images", str(flat), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
+    assert sorted(_cases(out)) == sorted(sources)
+
+
 def test_a_folder_with_nothing_to_grade_exits_5_not_2(
         bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """F6: an empty folder exited 2, the code of a wrong command, though "no images tonight" is
