@@ -606,7 +606,8 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
         why = pred.referable.get("reason") or predictor.referable_reason
         return ["", f"{what}: not shown. {md_words(why)}."]
     if two:
-        return ["", f"{what} **{pred.referable['probability']:.3f}**{_referral_rule(pred, predictor)} "
+        figure, rule = _referral_rule(pred, predictor)
+        return ["", f"{what} **{figure}**{rule} "
                     f"(out of fold: AUC {figure_text(cv.get('auc'))}{ci_words(cv.get('auc_ci95'))} of "
                     f"this probability; at the cross-fitted thresholds "
                     f"{screening_figures_words(cv)}). Research software: not a referral decision. "
@@ -619,24 +620,36 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
                 f"{REFERABLE_SCOPE_WORDS}"]
 
 
-def _referral_rule(pred: Prediction, predictor: Predictor) -> str:
-    """A two-grade bundle's P(grade 1) against the rule that gave the grade shown, after the
-    figure: ``, below the referral threshold 0.512, so grade 0`` / ``, at or above ...``
-    (a classification head cut at its one threshold), ``, above 0.5 (the more probable grade)``
-    (``argmax``); "" for a regression head (its threshold cuts its score, not this
-    probability). 3 decimals, more where the figure and the threshold would print equal."""
+def _digits_apart(p: float, t: float) -> int:
+    """The decimals (3 to 6) at which ``p`` and ``t`` print apart: 3, more where 3 would print
+    them equal (0.51195 against 0.512: 5), as
+    :func:`drac_ssl.grading.image_notes.decision_words` prints them."""
+    digits = 3
+    while digits < 6 and f"{p:.{digits}f}" == f"{t:.{digits}f}":
+        digits += 1
+    return digits
+
+
+def _referral_rule(pred: Prediction, predictor: Predictor) -> tuple[str, str]:
+    """A two-grade bundle's P(grade 1) as printed, and the rule that gave the grade shown,
+    after the figure: ``, below the referral threshold 0.512, so grade 0`` / ``, at or above
+    ...`` (a classification head cut at its one threshold), ``, above 0.5 (the more probable
+    grade is given)`` (``argmax``); "" for a regression head (its threshold cuts its score,
+    not this probability). The figure and the threshold (0.5 under ``argmax``) with the same
+    decimals, 3, more where 3 would print them equal (P 0.51195 against 0.512: ``0.51195,
+    below the referral threshold 0.51200``, never ``0.512, below ... 0.51200``)."""
     p, grade = float(pred.referable["probability"]), int(pred.grade)
     cal = predictor.bundle.calibration
     if cal.decision == "argmax":
-        return f", {'above' if grade == 1 else 'at or below'} 0.5 (the more probable grade is given)"
+        digits = _digits_apart(p, 0.5)
+        return (f"{p:.{digits}f}", f", {'above' if grade == 1 else 'at or below'} 0.5 (the more "
+                                   f"probable grade is given)")
     if predictor.regression or len(cal.thresholds) != 1:
-        return ""
+        return f"{p:.3f}", ""
     t = float(cal.thresholds[0])
-    digits = 3
-    while digits < 6 and f"{p:.{digits}f}" == f"{t:.{digits}f}":
-        digits += 1  # 0.5118 against 0.512: not "0.512, below the threshold 0.512"
+    digits = _digits_apart(p, t)  # 0.5118 against 0.512: not "0.512, below the threshold 0.512"
     side = "at or above" if grade == 1 else "below"
-    return f", {side} the referral threshold {t:.{digits}f}, so grade {grade}"
+    return f"{p:.{digits}f}", f", {side} the referral threshold {t:.{digits}f}, so grade {grade}"
 
 
 def _data_words(meta: dict[str, Any]) -> str:
@@ -1196,6 +1209,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     # a name that repeats in the batch (d1/x.png, d2/x.png: the folders are gone, gradio keeps
     # the name): every row and reason of it says which file, graded or not, from the first on
     repeated = {n for n, c in Counter(Path(p).name for p in paths).items() if c > 1}
+    # the batch's names, and the safe names suggested so far: a suggested name is none of them
+    # (=scan.png beside scan.png: rename it scan_2.png, not scan.png)
+    taken = [Path(p).name for p in paths]
     for at, path in enumerate(paths):
         name = Path(path).name
         times_named[name] = nth = times_named.get(name, 0) + 1
@@ -1206,8 +1222,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                     f"{which} was not graded: the {ordinal(graded_as[name])} file of that name "
                     f"was (a submission lists each case once; rename it and grade it on its own).")
             if (why := case_name_problem(name)) is not None:  # the export's rule: one rule
+                taken.append(safe := safe_case_name(name, taken))
                 raise InputRejected(f"`{name}`: its name {why}; rename it, e.g. to "
-                                    f"`{safe_case_name(name)}`, and grade it again.")
+                                    f"`{safe}`, and grade it again.")
             loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
                            predictor.grey_trained)
             # blank or noise: not graded, as on the single-image tab (one rule)

@@ -35,7 +35,7 @@ import shlex
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,6 +169,8 @@ class IngestResult:
     left_out_missing: list[LabelRow] = field(default_factory=list)
     # images (of every split) that carry drac_ssl's phantom marker: any makes the run a phantom one
     n_phantom_marked: int = 0
+    # those per split (train: the labelled images the figures are on; test; unlabelled)
+    phantom_marked_by_split: dict[str, int] = field(default_factory=dict)
     # the set's bit depths, one entry per group of files converted alike (_bit_depths): what a
     # later step compares an image's depth with
     bit_depths: list[dict[str, object]] = field(default_factory=list)
@@ -451,6 +453,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     if layout.test_dir is not None:
         scan = scan_image_folder(layout.test_dir)
         test_images, problems = scan.images, problems + scan.problems
+        problems += test_case_name_problems(test_images, layout.test_dir)
     labels: dict[Path, LabelRow] = {}
     table: LabelTable | None = None
     # an empty training folder beside a label CSV is read too (its images one folder too deep,
@@ -492,6 +495,37 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     entries = [ImageEntry(p, relative(p, layout.root), "train", labels.get(p)) for p in train]
     entries += [ImageEntry(p, relative(p, layout.root), "test") for p in test]
     return entries, problems, table, left_out, missing
+
+
+TEST_CASE_NAME_KIND = "test-case-name"
+"""The :class:`Problem` kind of a test image whose file name cannot be a case of the
+submission (:func:`test_case_name_problems`)."""
+
+
+def test_case_name_problems(test_images: Sequence[Path], test_dir: Path) -> list[Problem]:
+    """An error for each test image whose file name cannot be a case of the submission
+    (:func:`drac_ssl.submission.case_name_problem`: empty, white space at either end, a comma,
+    quote or line break, a first ``= + - @``): the export writes each test image's file name
+    as its case and refuses such a name, after the whole training; the ingest says it first,
+    with the file, why, and a name to rename it to that no other file of ``test_dir`` has
+    (:func:`drac_ssl.submission.safe_case_name`). The training images' names are no cases
+    (their grades come from the label CSV), so only the test split's are checked."""
+    from drac_ssl.submission import case_name_problem, safe_case_name
+
+    try:
+        taken = [p.name for p in test_dir.iterdir()]
+    except OSError:
+        taken = [p.name for p in test_images]
+    found = []
+    for path in test_images:
+        if (why := case_name_problem(path.name)) is not None:
+            safe = safe_case_name(path.name, taken)
+            taken.append(safe)
+            found.append(error(path, f"test image name {path.name!r} {why}; the export writes each "
+                                     f"test image's file name as its case and would refuse it after "
+                                     f"training", f"rename it, e.g. to {safe!r}, and run the ingest "
+                                     f"again", TEST_CASE_NAME_KIND))
+    return found
 
 
 def no_training_images(labels_csv: Path, train_dir: Path, n_rows: int) -> Problem:
@@ -1038,7 +1072,7 @@ def _phantom_images(entries: Sequence[ImageEntry], root: Path) -> list[Problem]:
     if (root / PHANTOM_MANIFEST).is_file():
         return []
     marked = [e for e in entries if e.record.phantom]
-    counts = _phantom_counts(len(marked), len(entries))
+    counts = _phantom_counts(_phantom_split_counts(entries), Counter(e.split for e in entries))
     return [warning(e.display, "a synthetic phantom image drawn by drac_ssl (its PNG carries the "
                                f"'{PHANTOM_TEXT_KEY}' phantom marker), not a retinal image: {counts}",
                     "take the phantom images (python -m data_prep phantom's output) out of the "
@@ -1046,20 +1080,47 @@ def _phantom_images(entries: Sequence[ImageEntry], root: Path) -> list[Problem]:
             for e in marked]
 
 
-def _phantom_counts(n_marked: int, n_images: int) -> str:
-    """What ``n_marked`` phantom images among ``n_images`` make of the run: a run on phantom
-    data when they are all of them, else figures that mix them with the other images."""
-    if n_marked >= n_images:
+PHANTOM_SPLITS = ("train", "test", UNLABELLED)
+"""The splits whose phantom-marked images ``ingest_summary.json``'s ``phantom_marked_by_split``
+counts: the labelled training images (the figures are measured on them), the test images
+and the ``data.unlabelled`` pool (pretraining only)."""
+
+
+def _phantom_split_counts(entries: Sequence[ImageEntry]) -> dict[str, int]:
+    """The images carrying the phantom marker per split (:data:`PHANTOM_SPLITS`, each given)."""
+    found = Counter(e.split for e in entries if e.record.phantom)
+    return {split: int(found.get(split, 0)) for split in PHANTOM_SPLITS}
+
+
+def _phantom_counts(marked: Mapping[str, int], sizes: Mapping[str, int]) -> str:
+    """What the phantom images (``marked``, per split, :data:`PHANTOM_SPLITS`) among the images
+    (``sizes``, per split) make of the run, judged on the labelled training images, which the
+    figures are measured on: a run on phantom data when every one of them is marked, figures
+    that mix them when some are, and when none is (phantoms only among the test images or the
+    unlabelled pool) figures of the real images with a pretraining that saw phantoms."""
+    train, n_train = marked.get("train", 0), sizes.get("train", 0)
+    if n_train and train >= n_train or not n_train and sum(marked.values()) >= sum(sizes.values()):
         return "the run counts as one on phantom data, its model as trained on phantoms"
-    return "the run's figures and its model mix the phantoms with the other images"
+    if train:
+        return "the run's figures and its model mix the phantoms with the other images"
+    where = " and ".join(f"{marked[s]} {'test' if s == 'test' else 'unlabelled (data.unlabelled)'}"
+                         for s in ("test", UNLABELLED) if marked.get(s))
+    return (f"none of the labelled images is one (the phantoms are {where} images): the figures are "
+            f"measured on the other images, but the self-supervised pretraining reads the phantoms "
+            f"too" + (" and the export grades the test ones" if marked.get("test") else ""))
 
 
-def _phantom_words(n_marked: int, n_images: int) -> str:
-    """The summary's line on the images that carry the phantom marker ('' when none does)."""
+def _phantom_words(n_marked: int, n_images: int, marked: Mapping[str, int] | None = None,
+                   sizes: Mapping[str, int] | None = None) -> str:
+    """The summary's line on the images that carry the phantom marker ('' when none does):
+    ``marked`` / ``sizes`` per split (:func:`_phantom_counts`; without them every image counts
+    as labelled)."""
     if not n_marked:
         return ""
+    judged = _phantom_counts(marked if marked is not None else {"train": n_marked},
+                             sizes if sizes is not None else {"train": n_images})
     return (f"phantom: {n_marked} of {counted(n_images, 'image')} carry drac_ssl's phantom marker "
-            f"(synthetic images, not retinal ones): {_phantom_counts(n_marked, n_images)}")
+            f"(synthetic images, not retinal ones): {judged}")
 
 
 EYE_NAME = re.compile(r"^(?P<patient>.+)_(?:left|right)$", re.IGNORECASE)
@@ -1387,7 +1448,10 @@ def format_summary(result: IngestResult) -> str:
         lines.append(_twins_line(result.near_duplicates))
     if result.n_phantom_marked:
         lines.append(_phantom_words(result.n_phantom_marked,
-                                    result.n_train + result.n_test + result.n_unlabelled))
+                                    result.n_train + result.n_test + result.n_unlabelled,
+                                    result.phantom_marked_by_split or None,
+                                    {"train": result.n_train, "test": result.n_test,
+                                     UNLABELLED: result.n_unlabelled}))
     if result.preprocessing:
         lines.append(f"preprocessing of the cached copies: {', then '.join(result.preprocessing)}")
     if result.left_out_ungradable:
@@ -1638,6 +1702,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                  for row, path in left_out],
             left_out_missing=missing,
             n_phantom_marked=sum(1 for e in entries if e.record.phantom),
+            phantom_marked_by_split=_phantom_split_counts(entries),
             bit_depths=depth_facts,
             attention=[said(p.line) for p in attention],
         )
@@ -1752,6 +1817,8 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         # images carrying drac_ssl's phantom marker (a PNG text chunk): > 0 makes the run a
         # phantom one, as the phantom set's phantom.json beside the images does
         "phantom_marked": result.n_phantom_marked,
+        # those per split: the labelled (train) ones decide phantom / mixed for the figures
+        "phantom_marked_by_split": result.phantom_marked_by_split,
         "missing": cfg.missing,
         # data.missing=leave_out: every label row left out because its image is nowhere
         "left_out_missing": [{"name": row.name, "line": row.line, "grade_cell": row.written, "grade": row.grade}

@@ -1421,12 +1421,14 @@ recurse)."""
 
 
 def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]],
-                         rename_shared: bool = False) -> tuple[str, Path, str]:
+                         rename_shared: bool = False, skip_test: bool = True) -> tuple[str, Path, str]:
     """The command that copies the images of ``root``'s subfolders into one folder beside it
     (``ROOT_flat``), keeping their names: ``mkdir -p /abs/ROOT_flat && (cd /abs/ROOT && find .
     -mindepth 2 -maxdepth 2 -type f ... -name '*.jpg' -exec sh -c 'cp "$@" "$0"'
     /abs/ROOT_flat/ {} +)``: the images directly in each subfolder (not deeper, not hidden,
-    not a plain folder's ``test/``), each image suffix found named, with ``cp`` as GNU and
+    and, with ``skip_test`` (the ingest's, whose plain layout reads ``test/`` as the test
+    split), not a ``test/``; the export passes False: every image it is to grade is copied,
+    those of a ``test/`` too), each image suffix found named, with ``cp`` as GNU and
     macOS both take it (no ``-t``) and a ``mkdir -p`` that a second run passes. Both folders
     are absolute (``root`` made so by spelling, ``..`` taken out): the command works from any
     folder after its ``cd``, and ``--images .`` or ``..`` name a real ``ROOT_flat``. A ``cp``
@@ -1439,7 +1441,10 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]],
     say. The ingest keeps the names (its label CSV names the images: the words say to rename
     the shared ones first); ``rename_shared`` (the export, whose case names are the copies'
     names) copies, when two subfolders share a name, every image as ``SUBFOLDER_NAME``
-    (``patA/OD.png`` -> ``patA_OD.png``), and the command then never replaces a file of
+    (``patA/OD.png`` -> ``patA_OD.png``; a SUBFOLDER that would make a name the export refuses
+    as a case is written as :func:`drac_ssl.submission.safe_case_name` makes it, none of the
+    other subfolders' names: ``-patC/OD.png`` -> ``patC_OD.png``, ``Doe, John/OD.png`` ->
+    ``Doe_John_OD.png``), and the command then never replaces a file of
     ``ROOT_flat`` by another: one there already with other bytes stops it with an error naming
     both (a name made twice, ``a_b/c.png`` and ``a/b_c.png``; the tree changed since), so no
     image is lost, and a second run over the same copies passes."""
@@ -1453,7 +1458,7 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]],
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p))
     except OSError:
         folders = [sub for sub, _ in subs]
-    tests = [sub.name for sub in folders if same_name(sub.name, PLAIN_TEST_DIR)]
+    tests = [sub.name for sub in folders if skip_test and same_name(sub.name, PLAIN_TEST_DIR)]
     for sub in folders:
         if sub.name in tests:
             continue
@@ -1474,21 +1479,45 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]],
     names = f"\\( {names} \\)" if len(suffixes) > 1 else names
     skip = "".join(f" ! -path {q(f'./{name}/*')}" for name in tests)
     copy = 'cp "$@" "$0"'
+    prefix = _safe_prefixes([sub.name for sub in folders if sub.name not in tests])
     if clash and rename_shared and first is not None:  # each copy named SUBFOLDER_NAME, none replaced
-        copy = ('for f; do d=${f#./}; t="$0${d%%/*}_${f##*/}"; if [ -e "$t" ] && ! cmp -s "$f" "$t"; '
+        # a SUBFOLDER that would make a name the export refuses (-patC_, Doe, John_): its safe form
+        mapped = "".join(f"{q(name)}) p={q(safe)};; " for name, safe in prefix.items() if safe != name)
+        pick = f'p=${{d%%/*}}; case "$p" in {mapped}esac; ' if mapped else "p=${d%%/*}; "
+        copy = ('for f; do d=${f#./}; ' + pick + 't="$0${p}_${f##*/}"; if [ -e "$t" ] && ! cmp -s "$f" "$t"; '
                 'then echo "$t: there already, not replaced by $f" >&2; exit 1; fi; cp "$f" "$t" || exit 1; done')
     command = (f"mkdir -p {q(str(flat))} && (cd {q(str(root))} && find . -mindepth 2 -maxdepth 2 "
-               f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec sh -c '{copy}' "
+               f"-type f ! -path './.*' ! -name '.*'{skip} {names} -exec sh -c {q(copy)} "
                f"{q(str(flat) + '/')} {{}} +)")
     if clash and rename_shared and first is not None:
         a, b, name = first
         clashes = (f" (names are shared across subfolders, e.g. {a}/{name} and {b}/{name}: so that "
                    f"no copy replaces another, each image is copied as SUBFOLDER_NAME, e.g. "
-                   f"{a}_{name} and {b}_{name}, the case names of the CSV)")
+                   f"{prefix.get(a, a)}_{name} and {prefix.get(b, b)}_{name}, the case names of the CSV)")
     else:
         clashes = (f" (first rename the images that share a name across subfolders, e.g. "
                    f"{_cut(clash)}: one copy would replace the other)" if clash else "")
     return command, flat, clashes
+
+
+def _safe_prefixes(names: Sequence[str]) -> dict[str, str]:
+    """Each subfolder name of ``names`` -> the ``SUBFOLDER`` of the copies
+    :func:`copy_into_one_folder` names ``SUBFOLDER_NAME``: the name itself, or, where it would
+    start the copy's name with a spreadsheet formula's character or put a comma, quote or line
+    break in it (:func:`drac_ssl.submission.case_name_problem` of ``SUBFOLDER_x.png``), its
+    :func:`drac_ssl.submission.safe_case_name`, none of the other names nor another made so
+    (``-patC`` -> ``patC``, or ``patC_2`` beside a ``patC/``)."""
+    from drac_ssl.submission import case_name_problem, safe_case_name
+
+    taken = list(names)
+    prefixes: dict[str, str] = {}
+    for name in names:
+        if case_name_problem(f"{name}_x.png") is None:
+            prefixes[name] = name
+        else:
+            prefixes[name] = safe = safe_case_name(name, [t for t in taken if t != name])
+            taken.append(safe)
+    return prefixes
 
 
 def _copy_into_one_folder(root: Path, subs: list[tuple[Path, int]]) -> str:

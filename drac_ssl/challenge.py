@@ -94,7 +94,8 @@ def leaderboard_words(data: Mapping[str, Any], grade_names: Sequence[str], trial
                 f"the out-of-fold QWK says nothing of a score on DRAC's hidden test set.")
     mixed = data.get("phantom_mixed")
     if isinstance(mixed, Mapping) and _count(mixed.get("marked")):
-        return (f"{lead} {mixed['marked']} of its {mixed.get('images')} images are the package's "
+        which = "labelled images" if mixed.get("labelled") else "images"
+        return (f"{lead} {mixed['marked']} of its {mixed.get('images')} {which} are the package's "
                 "synthetic phantoms (drac_ssl's marker), mixed into the data: its out-of-fold QWK "
                 "is partly measured on them and says nothing of a score on DRAC's hidden test set.")
     if trial:

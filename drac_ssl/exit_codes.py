@@ -29,8 +29,10 @@ EXPORT_EXIT_CODES = (
     "bad options, a file it cannot write); 3 written with "
     "--skip-unreadable, some files skipped (not a complete submission); 4 written, some image "
     "not reliably gradable (<stem>_notes.csv beside it says why); 5 nothing to grade: DIR holds "
-    "no image (empty, or only files holding no image, empty sub-folders, hidden files), nothing "
-    "written, an earlier CSV left as it was (a night without images, not a wrong command). "
+    "no image (empty, or only text or office files holding no image, sub-folders empty at any "
+    "depth, hidden files), nothing written, an earlier CSV left as it was (a night without "
+    "images, not a wrong command; a file that may be an image it cannot read, a DICOM or .webp, "
+    "or a sub-folder holding any file is 2). "
     f"--check: {CHECK_EXIT_CODES}. --score: 0 "
     "scored; 1 the submission fails its check; 2 anything else that stops the scoring.")
 """The exit codes of ``python -m drac_ssl.export`` (:mod:`drac_ssl.export`'s docstring), as

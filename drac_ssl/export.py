@@ -108,10 +108,13 @@ another name (an altered case would not match its file): it is said before any i
 (exit 2, each file with why and a name to rename it to, :func:`_case_name_problems`), or, with
 ``--skip-unreadable``, skipped with that fix like an unreadable file.
 
-A folder holding nothing that could be a case (empty; or only files holding no image, empty
-sub-folders, hidden files) is a night without images, not a wrong command: one ``NOTHING TO
-GRADE:`` line, nothing written (an earlier ``--out`` left as it was) and exit
-:data:`drac_ssl.runtime.EXIT_NO_IMAGES` (5). Images only in sub-folders stay an error (exit 2)
+A folder holding nothing that could be a case (empty; or only text or office files holding no
+image, sub-folders empty at any depth, hidden files: :func:`_nothing_there`) is a night
+without images, not a wrong command: one ``NOTHING TO GRADE:`` line, nothing written (an
+earlier ``--out`` left as it was) and exit :data:`drac_ssl.runtime.EXIT_NO_IMAGES` (5). A file
+that may be an image it cannot read (a DICOM file, a ``.webp``) or any sub-folder holding a
+file, at any depth (a DRAC root, images two levels down), stays an error (exit 2) whose fix
+says where to point ``--images``. Images only in sub-folders stay an error (exit 2)
 whose fix is the command that copies them into one folder, each image under a name of its own
 (``patA/OD.png`` -> ``patA_OD.png`` when two sub-folders share a name:
 :func:`data_prep.layout.copy_into_one_folder`). Sub-folders are not searched (no
@@ -1060,17 +1063,124 @@ def _left_out(found: FolderFiles | None, folder: Path) -> list[dict[str, str]]:
             for path, kind, why, fix in entries]
 
 
+NO_IMAGE_SUFFIXES = (".txt", ".csv", ".tsv", ".json", ".xml", ".log", ".md", ".yaml", ".yml",
+                     ".ini", ".cfg", ".html", ".htm", ".pdf", ".rtf", ".doc", ".docx", ".xls",
+                     ".xlsx", ".odt", ".ods")
+"""File name suffixes of text and office documents: such a file of an ``--images`` folder
+(holding no image: no DICOM, no damaged image) is clearly no image (:func:`_clearly_no_image`)."""
+
+IMAGE_LIKE_SUFFIXES = (".dcm", ".dicom")
+"""Suffixes of image files the export cannot read besides
+:data:`drac_ssl.grading.image_notes.OTHER_IMAGE_SUFFIXES` (a DICOM file): never "nothing to
+grade" (:func:`_clearly_no_image`)."""
+
+DEEPER_SEARCHED = (4, 500)
+"""How deep, and how many sub-folders at most, :func:`_deeper_image_folders` looks below an
+``--images`` folder for the folder that holds the images (for the fix; never graded)."""
+
+
+def _clearly_no_image(path: Path) -> bool:
+    """Whether a file of an ``--images`` folder that the export does not grade as an image
+    (:attr:`drac_ssl.submission.FolderFiles.not_images`) clearly holds no image, so that a
+    folder of such files is a night without images (exit 5): plain text or an empty file,
+    whatever its name, or a text or office document by its suffix (:data:`NO_IMAGE_SUFFIXES`:
+    a ``notes.txt``, a ``worklist.csv``, a report PDF). Not so (someone must look: exit 2) for
+    a file named as an image format the export does not read (``.webp``, ``.dcm``:
+    :data:`IMAGE_LIKE_SUFFIXES`), one holding a DICOM file or the first bytes of a damaged
+    image, a broken link, one that cannot be read, and any other content (a ZIP archive may
+    hold the night's images)."""
+    from data_prep.decode import content_words
+    from drac_ssl.grading.image_notes import OTHER_IMAGE_SUFFIXES
+
+    suffix = path.suffix.lower()
+    if (broken_link_words(path) is not None or suffix in OTHER_IMAGE_SUFFIXES
+            or suffix in IMAGE_LIKE_SUFFIXES):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return False
+    words = content_words(head)
+    if words.startswith(("a DICOM", "the first bytes of")):
+        return False
+    return words.startswith('text "') or words == "an empty file" or suffix in NO_IMAGE_SUFFIXES
+
+
+def _holds_nothing(folder: Path) -> bool:
+    """Whether ``folder`` holds no file at any depth but hidden and system ones
+    (:func:`data_prep.layout.is_hidden`, a ``.DS_Store``; a hidden folder is not looked
+    into): an empty sub-folder of an ``--images`` folder, left from an earlier night. False
+    for anything else: a file, a symbolic link, a folder that cannot be listed."""
+    from data_prep.layout import is_hidden
+
+    stack = [folder]
+    while stack:
+        try:
+            entries = list(stack.pop().iterdir())
+        except OSError:
+            return False
+        for entry in entries:
+            if is_hidden(entry):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                stack.append(entry)
+            else:
+                return False
+    return True
+
+
+def _nothing_there(found: FolderFiles) -> bool:
+    """Whether an ``--images`` folder (``found``: :func:`read_folder`'s listing) holds nothing
+    that could be an image to grade, the night without images of exit 5: no file named as an
+    image, no image under another name (``x.webp``), no file that may hold one
+    (:func:`_clearly_no_image`: a DICOM file is one), and every sub-folder empty at any depth
+    (:func:`_holds_nothing`; a DRAC or DeepDRiD root, images two levels down, is a wrong
+    ``--images``: exit 2)."""
+    return (not found.images and not found.others
+            and all(_clearly_no_image(path) for path, _ in found.not_images)
+            and all(_holds_nothing(sub) for sub in found.subfolders))
+
+
+def _deeper_image_folders(subfolders: Sequence[Path]) -> list[tuple[Path, int]]:
+    """The folders below ``subfolders`` (none of which holds images of its own) that hold
+    image files (:data:`IMAGE_SUFFIXES`), each with their number, in a breadth-first walk in
+    name order at most :data:`DEEPER_SEARCHED` deep and long (hidden folders skipped): where
+    the images of a DRAC root (``1. Original Images/b. Testing Set/``) are. For the fix only."""
+    from data_prep.layout import is_hidden
+
+    depth_max, visits = DEEPER_SEARCHED
+    queue = [(sub, 1) for sub in subfolders]
+    found: list[tuple[Path, int]] = []
+    while queue and visits > 0:
+        folder, depth = queue.pop(0)
+        visits -= 1
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        n = sum(1 for e in entries if e.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(e)
+                and not e.is_dir())
+        if n and depth > 1:
+            found.append((folder, n))
+        if depth < depth_max:
+            queue += [(e, depth + 1) for e in entries
+                      if e.is_dir() and not e.is_symlink() and not is_hidden(e)]
+    return found
+
+
 def _nothing_to_grade(images_dir: Path, out: Path, found: FolderFiles | None,
                       lead_lines: Sequence[str]) -> int:
-    """``--images`` of a folder that holds nothing that could be a case (no file named as an
-    image, no image under another name, no sub-folder holding images; a file holding no image,
-    an empty sub-folder or a hidden file may be there): one ``NOTHING TO GRADE:`` line on
+    """``--images`` of a folder that holds nothing that could be a case (:func:`_nothing_there`:
+    no file named as an image, no image under another name, no file that may hold one; text
+    or office files holding no image, sub-folders empty at any depth or hidden files may be
+    there): one ``NOTHING TO GRADE:`` line on
     stdout after ``lead_lines``, nothing written (``out`` and its records left as they were)
     and :data:`EXIT_NO_IMAGES` (5): a normal night of a nightly job, told apart from a
     wrong command (2) and from a written CSV (0, 3, 4). 2 when stdout cannot be written."""
     others = len(_left_out(found, images_dir))
-    held = (f" (it holds {others} other entr{'y' if others == 1 else 'ies'}: files holding no image, "
-            f"empty sub-folders or hidden files)" if others else " (it is empty)")
+    held = (f" (it holds {others} other entr{'y' if others == 1 else 'ies'}: text or office files "
+            f"holding no image, empty sub-folders or hidden files)" if others else " (it is empty)")
     kept = f"; {out}, of an earlier export, is left as it was" if out.exists() else ""
     line = (f"NOTHING TO GRADE: {images_dir} holds no image ({', '.join(IMAGE_SUFFIXES)}){held}: "
             f"nothing graded, nothing written{kept} (exit code {EXIT_NO_IMAGES})")
@@ -1110,7 +1220,8 @@ def _no_images_fix(subfolders: Sequence[Path], others: bool, folder: Path | None
 
         # the copies' names are the cases: an image whose name another sub-folder shares is
         # copied as SUBFOLDER_NAME, so the command cannot replace one image by another
-        command, flat, clashes = copy_into_one_folder(folder, holding, rename_shared=True)
+        # every sub-folder's images, a test/ one's too (the ingest's plain layout skips it)
+        command, flat, clashes = copy_into_one_folder(folder, holding, rename_shared=True, skip_test=False)
         names = [f"{sub.name}/" for sub, _ in holding]
         listed = ", ".join(names[:NEARBY_SHOWN]) + (f" and {len(names) - NEARBY_SHOWN} more"
                                                    if len(names) > NEARBY_SHOWN else "")
@@ -1119,7 +1230,24 @@ def _no_images_fix(subfolders: Sequence[Path], others: bool, folder: Path | None
                f"command again with --images {shlex.quote(str(flat))}")
     elif holding:
         fix += f", e.g. --images {shlex.quote(str(holding[0][0]))}"
+    elif deeper := _deeper_image_folders(subfolders):
+        # a DRAC root (images two levels down) or a DeepDRiD set (Images/<patient>/)
+        parents = [folder.parent for folder, _ in deeper]
+        first, n = deeper[0]
+        if parents.count(first.parent) > 1:  # per-patient folders: their parent, then the copy
+            fix += (f"; the images are deeper, in the sub-folders of {shlex.quote(str(first.parent))} "
+                    f"({parents.count(first.parent)} of them hold images): run this command with "
+                    f"--images {shlex.quote(str(first.parent))}, which gives the command that copies "
+                    f"them into one folder")
+        else:
+            listed = ", ".join(f"--images {shlex.quote(str(f))} ({n} image{'s' * (n != 1)})"
+                               for f, n in deeper[:SUBFOLDERS_SHOWN_DEEPER])
+            fix += f"; the images are deeper: e.g. {listed}"
     return f"rename the files above as each line says, or {fix}" if others else fix
+
+
+SUBFOLDERS_SHOWN_DEEPER = 3
+"""The folders holding images below an ``--images`` folder that its fix names, at most."""
 
 
 def skipped_record_path(out: str | os.PathLike[str]) -> Path:
@@ -1231,13 +1359,20 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     if files and len(subfolders) > SUBFOLDER_NOTES:
         print(f"note: ... and {len(subfolders) - SUBFOLDER_NOTES} more sub-folders of {images_dir}, "
               "not graded either", file=sys.stderr)
-    if not files and not problems and not _image_subfolders(subfolders):
+    if found is not None and _nothing_there(found):
         # nothing there that could be a case: a night without images, not a wrong command
         return _nothing_to_grade(images_dir, out, found, lead_lines)
     if not files:
+        # files that may be images it cannot read (a DICOM file): said again, as the reason
+        unread = [f"{printable_text(str(path))}: {why}" for path, why in found.not_images
+                  if not _clearly_no_image(path)] if found is not None else []
         raise BundleError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
                           + "".join(f"\n  {p.line}" for p in problems)
-                          + f"\n  fix: {_no_images_fix(subfolders, bool(problems), images_dir)}")
+                          + "".join(f"\n  {line}" for line in unread[:SUBFOLDERS_SHOWN_DEEPER])
+                          + (f"\n  ... and {len(unread) - SUBFOLDERS_SHOWN_DEEPER} more such files"
+                             if len(unread) > SUBFOLDERS_SHOWN_DEEPER else "")
+                          + f"\n  fix: {'convert those files to PNG or TIFF (each line says how), or ' if unread else ''}"
+                          f"{_no_images_fix(subfolders, bool(problems), images_dir)}")
     # a name that cannot be a case (a comma, a quote, a line break, white space at either end,
     # a formula's first character): known from the listing, said before any image is read
     renames = _case_name_problems(files, images_dir.parent if single else images_dir)

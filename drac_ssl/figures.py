@@ -35,7 +35,7 @@ from typing import Any
 __all__ = ["MISSING", "bound_digits", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
-           "markdown_table", "screening_figures_words", "signed_text"]
+           "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
 
 MISSING = "n/a"
 """How a figure that is absent or not a finite number is written."""
@@ -214,11 +214,33 @@ def ci_words(interval: Any) -> str:
     return "" if shown == MISSING else f" (95% CI {shown})"
 
 
+def screening_figure_words(figures: Mapping[str, Any], name: str) -> str:
+    """``'sensitivity 0.800 (12/15; 95% CI 0.600..0.950)'``: one figure (``name``:
+    ``sensitivity`` or ``specificity``) of :func:`drac_ssl.metrics.referable_report`'s, with
+    its count ``x/n`` where ``{name}_counts`` holds it and its interval where ``{name}_ci95``
+    does, named when it is not the bootstrap's (``{name}_ci_method``): ``(15/15; 95% CI
+    0.796..1.000, Wilson score)``, ``(15/15; 95% CI 0.676..1.000, Wilson score on the 9
+    patients)``. Runs made before the counts were stored get the figure and interval alone."""
+    counts = figures.get(f"{name}_counts")
+    count = (f"{counts[0]}/{counts[1]}" if isinstance(counts, list | tuple) and len(counts) == 2
+             and all(isinstance(v, int) and not isinstance(v, bool) for v in counts) else "")
+    values = figures.get(f"{name}_ci95")
+    values = list(values) if isinstance(values, list | tuple) else []
+    shown = format_ci(*(values + [None, None])[:2])
+    method = figures.get(f"{name}_ci_method")
+    units = figures.get(f"{name}_ci_units")
+    how = (f", Wilson score on the {units} patients" if method == "wilson_patients" and isinstance(units, int)
+           else ", Wilson score" if method in ("wilson", "wilson_patients") else "")
+    interval = f"95% CI {shown}{how}" if shown != MISSING else ""
+    inside = "; ".join(x for x in (count, interval) if x)
+    return f"{name} {figure_text(figures.get(name))}" + (f" ({inside})" if inside else "")
+
+
 def screening_figures_words(figures: dict[str, Any]) -> str:
-    """``'sensitivity 0.800 (95% CI 0.600..0.950), specificity 0.900 (95% CI ...)'`` from
-    :func:`drac_ssl.metrics.referable_report`'s figures (as returned or read back from JSON;
-    a bundle's ``cv_metrics.referable``); an interval only where ``sensitivity_ci95`` /
+    """``'sensitivity 0.800 (12/15; 95% CI 0.600..0.950), specificity 0.900 (18/20; 95% CI
+    ...)'`` from :func:`drac_ssl.metrics.referable_report`'s figures (as returned or read back
+    from JSON; a bundle's ``cv_metrics.referable``), each as :func:`screening_figure_words`
+    says it: its count where stored, an interval only where ``sensitivity_ci95`` /
     ``specificity_ci95`` hold one (runs made before they were stored, and ``n_boot = 0``, have
-    none)."""
-    return ", ".join(f"{name} {figure_text(figures.get(name))}{ci_words(figures.get(f'{name}_ci95'))}"
-                     for name in ("sensitivity", "specificity"))
+    none), named when it is the Wilson score interval."""
+    return ", ".join(screening_figure_words(figures, name) for name in ("sensitivity", "specificity"))

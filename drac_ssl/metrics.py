@@ -53,6 +53,7 @@ from drac_ssl.figures import (
     format_difference,
     format_signed_interval,
     interval_width_zero,
+    screening_figure_words,
     screening_figures_words,
 )
 from drac_ssl.oof import resampling_kind
@@ -390,6 +391,62 @@ def _check_referable_cut(from_grade: Any, num_grades: int, class_names: Sequence
 OPERATING_LEVEL = 0.90
 """The sensitivity / specificity level of :func:`referable_report`'s operating points."""
 
+WILSON_BELOW = 5
+"""A sensitivity or specificity ``x / n`` with fewer than this many images on either side of
+its count (``x`` or ``n - x`` below it: 15/15, 1/1, 2/40) gets the Wilson score interval
+(:func:`wilson_interval`) instead of the bootstrap's in :func:`referable_report`: there the
+percentile bootstrap collapses ([1, 1] for 15/15) or is too narrow, and the usual rule of
+thumb for a normal approximation (``n p`` and ``n (1 - p)`` of at least 5) fails."""
+
+
+def wilson_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
+    """The Wilson score ``(1 - alpha)`` interval of a proportion ``successes / n`` (Wilson,
+    JASA 1927; recommended for small samples and proportions near 0 or 1 by Brown, Cai &
+    DasGupta, Statistical Science 2001): never of width 0, inside [0, 1]; 15/15 gives
+    0.796..1.000, 0/1 gives 0.000..0.793. ``successes`` and ``n`` may be fractional (an
+    effective sample size). ``(nan, nan)`` for ``n <= 0``. Raises ValueError for ``alpha``
+    outside (0, 1) or ``successes`` outside ``0 .. n``."""
+    from statistics import NormalDist
+
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if n <= 0:
+        return float("nan"), float("nan")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be in 0..n ({n}), got {successes}")
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    # exact at the ends: 15/15's upper bound is 1, not 0.9999999999999999
+    return (0.0 if successes == 0 else max(0.0, centre - half),
+            1.0 if successes == n else min(1.0, centre + half))
+
+
+def _screening_interval(hits: np.ndarray, groups: np.ndarray | None, boot: list[float],
+                        n_boot: int, alpha: float) -> tuple[list[float], str, int | None]:
+    """The interval of one screening figure, ``hits`` ``(n,)`` 0/1 (1: the image was found /
+    cleared) over the images of its side, ``groups`` their patient ids (None: independent),
+    ``boot`` its bootstrap interval: ``(interval, method, units)``. The bootstrap's
+    (``"bootstrap"``) unless the count is small (:data:`WILSON_BELOW`) or the bootstrap's
+    interval has width 0 or is missing: then the Wilson score interval (:func:`wilson_interval`)
+    of ``x / n`` (``"wilson"``, ``units`` None) or, with patients, of the same proportion on
+    the number of patients among these images as ``n`` (``"wilson_patients"``, ``units`` that
+    number): a patient's images are not independent, and counting each patient once is the
+    conservative effective sample size (the design effect of clusters of size ``m`` is at most
+    ``m``). No interval (nan) without ``n_boot`` or images."""
+    n, x = int(hits.size), int(hits.sum())
+    if n_boot <= 0 or n == 0:
+        return [float("nan"), float("nan")], "bootstrap", None
+    collapsed = not all(math.isfinite(v) for v in boot) or boot[0] == boot[1]
+    if not collapsed and x >= WILSON_BELOW and n - x >= WILSON_BELOW:
+        return boot, "bootstrap", None
+    if groups is None:
+        return [float(v) for v in wilson_interval(x, n, alpha)], "wilson", None
+    units = int(np.unique(groups).size)
+    return [float(v) for v in wilson_interval(x / n * units, units, alpha)], "wilson_patients", units
+
 
 def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
                      class_names: Sequence[str] | None = None, n_boot: int = 0, alpha: float = 0.05,
@@ -424,9 +481,20 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         path), so it equals scikit-learn's on each resample; ``sensitivity`` /
         ``specificity``: :func:`binary_screening` of ``pred >= r`` against ``y >= r``, at the
         submitted grades, not at an operating point tuned on ``P(referable)``;
-        ``sensitivity_ci95`` / ``specificity_ci95`` ``[low, high]``: their bootstrap intervals on
-        the same resamples as the AUC's (:func:`screening_sensitivity` /
-        :func:`screening_specificity`, scored from counts; nan, nan without ``n_boot``);
+        ``sensitivity_counts`` / ``specificity_counts`` ``[x, n]``: the referable images found
+        of those referable, the others cleared of those not; ``sensitivity_ci95`` /
+        ``specificity_ci95`` ``[low, high]``: their bootstrap intervals on the same resamples
+        as the AUC's (:func:`screening_sensitivity` / :func:`screening_specificity`, scored
+        from counts; nan, nan without ``n_boot``), except for a small count (``x`` or
+        ``n - x`` below :data:`WILSON_BELOW`: 15/15, 1/1) or a bootstrap interval of width 0,
+        where the percentile bootstrap collapses: then the Wilson score interval
+        (:func:`wilson_interval`) of ``x / n``, or, with ``groups``, of the same proportion
+        over the number of patients among those images (each patient counted once: the
+        conservative effective sample size; an image-level Wilson interval would treat a
+        patient's two eyes as independent); ``sensitivity_ci_method`` /
+        ``specificity_ci_method`` say which (``bootstrap``, ``wilson``, ``wilson_patients``)
+        and ``sensitivity_ci_units`` / ``specificity_ci_units`` the patients counted
+        (``wilson_patients`` only, else None);
         ``sensitivity_at_specificity_90`` / ``specificity_at_sensitivity_90``: the operating
         points reviewers ask for, read off the ROC curve of ``P(referable)``
         (``sklearn.metrics.roc_curve``): the highest sensitivity among the cuts with
@@ -475,10 +543,20 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
     # the decision's sensitivity and specificity with their intervals, each drawn from the same
     # seed as the AUC's (the same resamples; a resample without a referable, or without a
     # non-referable, image is left out of that figure's interval)
-    screening_ci = {f"{name}_ci95": ([float(v) for v in bootstrap_ci(
-        truth, decided, metric, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups)]
-        if n_boot > 0 else [float("nan"), float("nan")])
-        for name, metric in (("sensitivity", screening_sensitivity), ("specificity", screening_specificity))}
+    # a small count, or a bootstrap interval of width 0 (15/15: [1, 1]): the Wilson interval
+    ids = None if groups is None else np.asarray(groups)
+    screening_ci: dict[str, Any] = {}
+    for name, metric, side in (("sensitivity", screening_sensitivity, 1),
+                               ("specificity", screening_specificity, 0)):
+        boot = ([float(v) for v in bootstrap_ci(truth, decided, metric, n_boot=n_boot, alpha=alpha,
+                                                seed=seed, groups=groups)]
+                if n_boot > 0 else [float("nan"), float("nan")])
+        on = truth == side
+        hits = (decided[on] == side).astype(np.int64)
+        interval, method, units = _screening_interval(hits, None if ids is None else ids[on], boot,
+                                                      n_boot, alpha)
+        screening_ci.update({f"{name}_ci95": interval, f"{name}_counts": [int(hits.sum()), int(hits.size)],
+                             f"{name}_ci_method": method, f"{name}_ci_units": units})
     return {"from_grade": r, "rule": rule, "n_referable": n_ref, "n_not": n_not,
             "auc": auc, "auc_note": note, "auc_ci95": [float(ci[0]), float(ci[1])],
             **binary_screening(truth, decided), **screening_ci,
@@ -559,10 +637,9 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
         rule, after = "out of fold, grade 1 when P1 > P0 (the more probable grade)", ""
     else:
         rule, after = f"out of fold, by `{decision}`", ""
-    text = (f"{head}, {rule}: sensitivity {figure_text(figures.get('sensitivity'))}"
-            + ci_words(figures.get("sensitivity_ci95"))
-            + f" (images of grade 1, {names[1]}, found), specificity {figure_text(figures.get('specificity'))}"
-            + ci_words(figures.get("specificity_ci95")) + f" (grade 0, {names[0]}, cleared).{after}")
+    text = (f"{head}, {rule}: {screening_figure_words(figures, 'sensitivity')}"
+            + f" (images of grade 1, {names[1]}, found), {screening_figure_words(figures, 'specificity')}"
+            + f" (grade 0, {names[0]}, cleared).{after}")
     if referable is None:  # a run made before two grades were a referable cut
         return (text + " QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are "
                        "the same ROC AUC of P1.")

@@ -67,6 +67,7 @@ from drac_ssl.grading.bundle import (
     left_out_words,
     mixed_phantom_words,
     pooled_origins_words,
+    pretraining_phantom_words,
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
@@ -216,13 +217,19 @@ def _data_section(run_dir: Path) -> list[str]:
                   "images together, and the model learnt from both. Take them out of the data and "
                   "run again for figures of the real images alone.", ""]
     elif prov["kind"] == "drac":
+        pool = pretraining_phantom_words(prov)  # phantoms only among the test / unlabelled images
         lines += [f"Images ingested from `{prov['root']}` ({layout_name(prov.get('layout'))} layout), not recognised as "
-                  "the package's phantom set (no phantom.json beside them, no image with its phantom marker); whether they are the official DRAC 2022 data is the user's "
+                  f"the package's phantom set (no phantom.json beside them, no {'labelled ' if pool else ''}"
+                  "image with its phantom marker); whether they are the official DRAC 2022 data is the user's "
                   "statement, not checked here.", ""]
     elif prov["kind"] != "unknown":
         lines += [f"Images ingested from `{prov['root']}` ({layout_name(prov.get('layout'))} layout).", ""]
     else:
         lines += [f"Unknown: {prov.get('note')}.", ""]
+    if pool := pretraining_phantom_words(prov):  # phantoms in the pretraining, not the figures
+        lines += [f"> **{pool[0].upper()}{pool[1:]}.** (The ingest named each one in its warnings.) "
+                  "Take them out of the data and run again for an encoder pretrained on real images "
+                  "alone.", ""]
     if prov["kind"] != "unknown":
         per_grade = ", ".join(f"{k} {v}" for k, v in (prov.get("train_per_grade") or {}).items())
         facts = read_ingest_facts(run_dir / "data")

@@ -725,7 +725,8 @@ EXIT_SKIPPED = 3
 #: ``<stem>_notes.csv`` beside the CSV says which and why); :data:`EXIT_SKIPPED` goes first
 EXIT_FLAGGED = 4
 #: ``python -m drac_ssl.export RUN --images DIR`` found nothing to grade: DIR holds no image
-#: (empty, or only files holding no image, empty sub-folders, hidden files); nothing written. A
+#: (empty, or only text or office files holding no image, sub-folders empty at any depth, hidden
+#: files; a DICOM file or a sub-folder holding any file is 2, a wrong --images); nothing written. A
 #: normal night of a nightly batch, told apart from a wrong command (2) and a written CSV
 EXIT_NO_IMAGES = 5
 #: exit codes of a command that did its job: 0, :data:`EXIT_SKIPPED`, :data:`EXIT_FLAGGED` and

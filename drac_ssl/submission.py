@@ -61,7 +61,8 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "written_probabilities", "completeness_words", "drac_count_words",
            "write_submission", "DRAC_PROB_COLUMNS",
            "SPREADSHEET_FORMULA_STARTS", "broken_link_words", "case_name_problem", "printable_text",
-           "safe_case_name"]
+           "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
+           "ESCAPED_NAME_WORDS"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
 """The DRAC 2022 Task 3 header ``case,class,P0,P1,P2`` (K grades: ``submission_columns(K)``)."""
@@ -287,6 +288,45 @@ def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]
 NOT_GRADED = "NOT GRADED: "
 """How the notes cell of a file not graded starts (:func:`write_incomplete_grades`)."""
 
+FORMULA_CELL_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""The first characters that make a spreadsheet read a CSV cell as a formula, OWASP's list
+(CSV injection): :data:`SPREADSHEET_FORMULA_STARTS` and a tab or carriage return."""
+
+NEUTRALISED_NAME_WORDS = ("its name is written here with a ' before it, so that a spreadsheet "
+                          "does not read it as a formula; the file's own name has no '")
+"""What the notes cell of a file not graded says when its name cell was neutralised
+(:func:`spreadsheet_cell`)."""
+
+
+def spreadsheet_cell(text: str) -> str:
+    """``text`` as a cell a spreadsheet shows as text: a ``'`` before a first character of
+    :data:`FORMULA_CELL_STARTS` (``=HYPERLINK(1)&A1.png`` -> ``'=HYPERLINK(1)&A1.png``, OWASP's
+    advice against CSV injection), else ``text`` unchanged. For the cells that are no case of
+    a submission (the name of a file not graded, a notes cell): a case is never altered, and a
+    name that would need it is refused instead (:func:`case_name_problem`)."""
+    return f"'{text}" if text[:1] in FORMULA_CELL_STARTS else text
+
+
+ESCAPED_NAME_WORDS = ("its name's control characters (a tab, a line break ...) are written here "
+                      "as escapes such as \\r")
+"""What the notes cell of a file not graded says when its name held control characters
+(:func:`_not_graded_cells`)."""
+
+
+def _not_graded_cells(name: str, notes: str) -> tuple[str, str]:
+    """The name and notes cells of a file not graded, which may hold any name (it was refused
+    as a case): control characters escaped (:func:`printable_text`: a carriage return, which
+    Python's CSV writer does not quote, would cut the row in two), then made safe for a
+    spreadsheet (:func:`spreadsheet_cell`), the notes saying what was done to the name
+    (:data:`ESCAPED_NAME_WORDS`, :data:`NEUTRALISED_NAME_WORDS`)."""
+    shown = printable_text(name)
+    cell = spreadsheet_cell(shown)
+    said = [ESCAPED_NAME_WORDS] * (shown != name) + [NEUTRALISED_NAME_WORDS] * (cell != shown)
+    notes = printable_text(notes)
+    if said:
+        notes = f"{notes.rstrip()} ({'; '.join(said)})"
+    return cell, spreadsheet_cell(notes)
+
 
 def write_incomplete_grades(
     path: str | os.PathLike[str],
@@ -306,7 +346,13 @@ def write_incomplete_grades(
     in the notes, so that the top of the file says it before any grade; then the graded
     rows, exactly as :func:`write_submission` writes them (the same checks on ``cases``,
     ``probs``, ``classes`` and ``num_grades``), each with its ``notes`` (one per case, e.g.
-    the page's warnings on a blank image; empty cells without them). Why rows and
+    the page's warnings on a blank image; empty cells without them). No cell starts as a
+    spreadsheet formula (CSV injection: OWASP's ``= + - @``, tab, carriage return): the name of
+    a file not graded, which may be any name (``=HYPERLINK(...)&A1.png`` is refused as a case
+    for it), gets a ``'`` before it (:func:`spreadsheet_cell`; its control characters escaped
+    first, so that a carriage return cannot cut its row) and its notes then say so
+    (:data:`NEUTRALISED_NAME_WORDS`), and so does a notes cell that would start as one; the
+    graded rows' cases are never altered (:func:`case_name_problem` refused any such name). Why rows and
     not a file without them (the export command's ``--skip-unreadable``): a reader of a
     spreadsheet misses a row that is not there, not a row without a grade; and
     :func:`check_submission` reports the empty grades and the extra column, so the file is
@@ -324,10 +370,11 @@ def write_incomplete_grades(
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*submission_columns(int(num_grades)), "notes"])
     for name, reason in not_graded:
-        writer.writerow([name, "", *[""] * int(num_grades), f"{NOT_GRADED}{reason}"])
+        cell, said = _not_graded_cells(str(name), f"{NOT_GRADED}{reason}")
+        writer.writerow([cell, "", *[""] * int(num_grades), said])
     for i, (name, grade, row) in enumerate(zip(names, grades, units, strict=True)):
         writer.writerow([name, int(grade), *(_format_units(int(u)) for u in row),
-                         str(notes[i]) if notes is not None else ""])
+                         spreadsheet_cell(str(notes[i])) if notes is not None else ""])
     return atomic_write_text(path, out.getvalue())
 
 
@@ -358,7 +405,10 @@ def write_grades_with_notes(
     ``(n,)`` of a graded file, written as :func:`write_submission` writes it (the same checks
     on those rows; every graded row must be named once), or None for a file not graded
     (several files may share a name then): empty class and probabilities, and ``notes`` as
-    given (the caller says ``NOT GRADED: reason``, :data:`NOT_GRADED`). Not a submission:
+    given (the caller says ``NOT GRADED: reason``, :data:`NOT_GRADED`): its name gets a ``'``
+    before it where it would start as a spreadsheet formula, and its notes say so, as
+    :func:`write_incomplete_grades` writes it; no notes or flag cell starts as one either
+    (:func:`spreadsheet_cell`). Not a submission:
     :func:`check_submission` reports the extra column. Raises ValueError as
     :func:`write_submission` for the graded rows, for an ``i`` out of range or repeated, and
     for an ``unreliable`` or ``trained`` of another length than ``files``."""
@@ -384,11 +434,13 @@ def write_grades_with_notes(
     for at, (case, i, notes) in enumerate(files):
         flag = ["; ".join(unreliable[at])] if unreliable is not None else []
         flag += [training_image_cell(trained[at]) if i is not None else ""] if trained is not None else []
+        flag = [spreadsheet_cell(str(x)) for x in flag]
         if i is None:
-            writer.writerow([case, "", *[""] * int(num_grades), *flag, notes])
+            cell, said = _not_graded_cells(str(case), str(notes))
+            writer.writerow([cell, "", *[""] * int(num_grades), *flag, said])
         else:
             writer.writerow([names[i], int(grades[i]), *(_format_units(int(u)) for u in units[i]),
-                             *flag, notes])
+                             *flag, spreadsheet_cell(str(notes))])
     return atomic_write_text(path, out.getvalue())
 
 

@@ -111,6 +111,7 @@ __all__ = [
     "fold_grouping_words",
     "groups_not_resampled_words",
     "mixed_phantom_words",
+    "pretraining_phantom_words",
     "near_twin_words",
     "ood_check_caveat",
     "fundus_preprocessing_words",
@@ -285,10 +286,19 @@ def data_provenance(data_dir: str | os.PathLike[str],
     whether they are the official data is the user's statement), the layout's name
     otherwise (``plain``, ``aptos``, ``eyepacs``, ``idrid``, ``deepdrid``, ``messidor2``, ``medmnist``; ``unknown`` when
     the summary names none), or ``unknown`` (no ingest summary). ``phantom_marked``: the images
-    that carry the marker, absent when none does. ``phantom_mixed``: when some but not all of
-    them do and there is no ``phantom.json`` (phantom PNGs copied among other images), ``{"marked":
-    N, "images": M}`` (M: the manifest's images), absent otherwise: the kind stays the layout's,
-    and every reader says the mix (:func:`mixed_phantom_words`), never clean real data. ``modality`` is what the
+    that carry the marker, absent when none does. Phantom or a mix is judged on the labelled
+    training images, which the figures are measured on (``ingest_summary.json``'s
+    ``phantom_marked_by_split``; an ingest made before it recorded the splits: every image of
+    the manifest): ``phantom`` when every one of them is marked; ``phantom_mixed`` when some but
+    not all of them are and there is no ``phantom.json`` (phantom PNGs copied among other
+    images), ``{"marked": N, "images": M, "labelled": True}`` (M: the labelled images; without
+    ``labelled``, from an older ingest, M is every image), absent otherwise: the kind stays the
+    layout's, and every reader says the mix (:func:`mixed_phantom_words`), never clean real
+    data. ``phantom_pretraining``: when phantoms lie among the test images or the
+    ``data.unlabelled`` pool of a run that is not phantom, ``{"marked": N, "test": a,
+    "unlabelled": b, "images": M}`` (M: those splits' images), absent otherwise: the figures are
+    not on them, the self-supervised pretraining is, said apart
+    (:func:`pretraining_phantom_words`). ``modality`` is what the
     images are (``octa`` or ``fundus``, :class:`drac_ssl.scale.IngestFacts`).
     ``train_per_grade`` is keyed by the grade names (``grade_names``, default: the ingest's).
     ``n_patients``: the distinct patients of the training images when the folds were grouped
@@ -376,11 +386,26 @@ def data_provenance(data_dir: str | os.PathLike[str],
     gaps = _fold_gaps(fold_rows, summary, names, fold_groups)
     layout = summary.get("layout")
     twins = summary.get("near_duplicates")
-    # every image marked (or the set's phantom.json): a phantom run; some of them: a mix, said
-    # as such in the layout's own kind (an APTOS run with one copied phantom stays APTOS)
+    # judged on the labelled images, which the figures are measured on (the ingest's count per
+    # split; an ingest made before it: every image): every one marked (or the set's
+    # phantom.json): a phantom run; some: a mix, said as such in the layout's own kind (an APTOS
+    # run with one copied phantom stays APTOS); none, the phantoms among the test images or the
+    # unlabelled pool only: real figures, a pretraining that saw phantoms, said apart
     n_images = n_train + n_test + n_unlabelled
-    phantom = listed or marked >= max(n_images, 1)
-    mixed = {"marked": marked, "images": n_images} if marked and not phantom else None
+    by_split = _phantom_by_split(summary.get("phantom_marked_by_split")) if marked else None
+    pretraining = None
+    if by_split is None:
+        phantom = listed or marked >= max(n_images, 1)
+        mixed = {"marked": marked, "images": n_images} if marked and not phantom else None
+    else:
+        on_labelled = by_split["train"]
+        phantom = listed or (on_labelled >= n_train if n_train else marked >= max(n_images, 1))
+        mixed = ({"marked": on_labelled, "images": n_train, "labelled": True}
+                 if on_labelled and not phantom else None)
+        elsewhere = by_split["test"] + by_split["unlabelled"]
+        if elsewhere and not phantom:
+            pretraining = {"marked": elsewhere, "test": by_split["test"],
+                           "unlabelled": by_split["unlabelled"], "images": n_test + n_unlabelled}
     # drac: the official layout (whether it holds the official data is the user's statement)
     kind = "phantom" if phantom else ("drac" if facts.is_drac else str(layout or "unknown"))
     return {
@@ -412,13 +437,30 @@ def data_provenance(data_dir: str | os.PathLike[str],
         # images with drac_ssl's phantom marker (all of them: a phantom run; some: a mix)
         **({"phantom_marked": marked} if marked else {}),
         **({"phantom_mixed": mixed} if mixed else {}),
+        # phantoms among the test images / the unlabelled pool: in pretraining, not the figures
+        **({"phantom_pretraining": pretraining} if pretraining else {}),
         # several official splits pooled into the training images (MedMNIST's train + val)
         **({"train_origins": origins} if len(origins) > 1 else {}),
         "note": ("phantom UW-OCTA images drawn by data_prep.phantom: procedural stand-ins, NOT "
                  "patient data; metrics on them say nothing about real DR grading"
-                 if phantom else mixed_phantom_words({"phantom_mixed": mixed, "layout": layout})
-                 if mixed else "images ingested from the data root above (not recognised as the phantom set)"),
+                 if phantom else "; ".join(x for x in (
+                     mixed_phantom_words({"phantom_mixed": mixed, "layout": layout}),
+                     pretraining_phantom_words({"phantom_pretraining": pretraining, "layout": layout})) if x)
+                 if mixed or pretraining else
+                 "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def _phantom_by_split(value: Any) -> dict[str, int] | None:
+    """``ingest_summary.json``'s ``phantom_marked_by_split`` as ``{"train", "test",
+    "unlabelled"}`` counts, or None where it is absent or malformed (an ingest made before it:
+    the marked images are then judged against every image, as before)."""
+    if not isinstance(value, dict):
+        return None
+    counts = {split: value.get(split, 0) for split in ("train", "test", "unlabelled")}
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts.values()):
+        return None
+    return counts
 
 
 def mixed_phantom_words(data: dict[str, Any]) -> str:
@@ -429,8 +471,30 @@ def mixed_phantom_words(data: dict[str, Any]) -> str:
     mixed = data.get("phantom_mixed")
     if not isinstance(mixed, dict) or not mixed.get("marked"):
         return ""
-    return (f"{mixed['marked']} of {mixed.get('images')} images are synthetic phantoms (drac_ssl's "
+    which = "labelled images" if mixed.get("labelled") else "images"
+    return (f"{mixed['marked']} of {mixed.get('images')} {which} are synthetic phantoms (drac_ssl's "
             f"marker) mixed into {layout_name(data.get('layout'))} data: the figures mix them")
+
+
+def pretraining_phantom_words(data: dict[str, Any]) -> str:
+    """``2 test images and 3 unlabelled (data.unlabelled) images are synthetic phantoms
+    (drac_ssl's marker), none of the labelled ones: the out-of-fold figures are measured on the
+    APTOS images alone, but the self-supervised pretraining read the phantoms too ...`` for a
+    run's data provenance (:func:`data_provenance`) whose ``phantom_pretraining`` says that
+    phantom images lie among its test images or its unlabelled pool; '' otherwise."""
+    pool = data.get("phantom_pretraining")
+    if not isinstance(pool, dict) or not pool.get("marked"):
+        return ""
+    parts = [f"{pool['test']} test image{'s' * (pool['test'] != 1)}" if pool.get("test") else "",
+             f"{pool['unlabelled']} unlabelled (data.unlabelled) image{'s' * (pool['unlabelled'] != 1)}"
+             if pool.get("unlabelled") else ""]
+    where = " and ".join(x for x in parts if x)
+    verb = "is a synthetic phantom" if pool["marked"] == 1 else "are synthetic phantoms"
+    return (f"{where} {verb} (drac_ssl's marker), none of the labelled images: the out-of-fold "
+            f"figures are measured on the {layout_name(data.get('layout'))} images alone, but the "
+            f"self-supervised pretraining read the phantoms too (the test images unless "
+            f"pretrain.use_test_images=false)"
+            + ("; the export grades the test ones, which are no patient's" if pool.get("test") else ""))
 
 
 def _grey_card_words(trained: tuple[int, int] | None) -> str:
@@ -1065,6 +1129,9 @@ def _model_card(meta: dict[str, Any]) -> str:
     if mixed := mixed_phantom_words(data):  # never read as clean real data
         data_warning += (f"\n> **{mixed[0].upper()}{mixed[1:]}.** The model learnt from them too; "
                          "take them out and train again for figures of the real images alone.\n")
+    if pool := pretraining_phantom_words(data):  # phantoms in the pretraining only
+        data_warning += (f"\n> **{pool[0].upper()}{pool[1:]}.** Take them out and train again for "
+                         "an encoder that saw real images alone.\n")
     grouping = fold_grouping_words(data, cv)
     folds_line = f"\n- {grouping[0].upper()}{grouping[1:]}." if grouping else ""
     pooled = pooled_origins_words(data, len(meta["folds"]))  # MedMNIST's official train + val

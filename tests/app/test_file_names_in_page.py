@@ -169,3 +169,37 @@ def test_a_batch_file_whose_name_cannot_be_a_case_is_not_graded_and_gets_a_safe_
         assert f"starts with '{first}'" in row[-1] and f"rename it, e.g. to `{safe}`" in row[-1], row[-1]
     assert rows[-1][1] is not None  # the rest is graded
     assert "INCOMPLETE: 2 of the 3 file(s) not graded" in rendered(summary).text
+
+
+def test_no_cell_of_the_batch_csvs_starts_as_a_formula_and_a_safe_name_is_free_in_the_batch(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """Review s58r3 F1: a file ``=HYPERLINK(1)&A1.png`` was refused as a case but written, as
+    it is, as the first cell of its NOT GRADED row in grades_INCOMPLETE.csv and
+    grades_with_notes.csv, the files a spreadsheet opens (CSV injection). Its cell now starts
+    with ``'`` (OWASP), its notes say so, and no cell of either file starts with ``= + - @``,
+    a tab or a carriage return; --check still names the files for what they are and the row
+    NOT GRADED. F9: the name suggested is none of the batch's (``cmd|calc.png`` is taken)."""
+    import csv
+
+    from app.server import AppSettings, _grade_batch_now
+    from drac_ssl.submission import FORMULA_CELL_STARTS, NEUTRALISED_NAME_WORDS, check_submission
+
+    names = ["=HYPERLINK(1)&A1.png", "=cmd|calc.png", "-2+3.png"]
+    odd = [_write(tmp_path / f"d{i}", name, _scan()) for i, name in enumerate(names)]
+    taken = _write(tmp_path / "d9", "cmd|calc.png", _scan())
+    scan = _write(tmp_path, "scan.png", _scan())
+    _, rows, csv_path, notes_path = _grade_batch_now(
+        predictor, AppSettings(), [str(p) for p in odd] + [str(taken), str(scan)])
+    assert csv_path is not None and notes_path is not None
+    assert "rename it, e.g. to `cmd|calc_2.png`" in rows[1][-1], rows[1][-1]  # F9
+    for path in (csv_path, notes_path):
+        with open(path, newline="", encoding="utf-8") as fh:
+            table = list(csv.reader(fh))
+        cells = [cell for row in table for cell in row]
+        assert not [c for c in cells if c.startswith(FORMULA_CELL_STARTS)], (path, table)
+        first = {row[0]: row[-1] for row in table[1:]}
+        for name in names:
+            assert first[f"'{name}"].startswith("NOT GRADED: ") and NEUTRALISED_NAME_WORDS in first[f"'{name}"]
+        assert "scan.png" in first and NEUTRALISED_NAME_WORDS not in first["scan.png"]
+        (line,) = check_submission(path)
+        assert "the app's batch file with a notes column" in line and "'=HYPERLINK(1)&A1.png (line 2)" in line, line

@@ -1248,9 +1248,24 @@ def test_a_two_grade_bundle_shows_p_referable_against_its_referral_threshold(
     above = replace(below, grade=1, grade_name=names[1], probs=np.array([0.5, 0.5]),
                     referable={**pred.referable, "probability": 0.5121})
     (line,) = [x for x in _result_markdown(above, two).splitlines() if x.startswith("P(referable:")]
-    # equal at 3 decimals: one more, so that the figure is not "0.512, at or above 0.512"
-    assert line.startswith("P(referable: grade 1, referable) **0.512**, at or above the referral "
+    # equal at 3 decimals: one more for both (review s58r3 F4: the figure kept 3, "**0.512**, at
+    # or above the referral threshold 0.5120"), never "0.512, at or above 0.512"
+    assert line.startswith("P(referable: grade 1, referable) **0.5121**, at or above the referral "
                            "threshold 0.5120, so grade 1 (out of fold"), line
+    close = replace(below, referable={**pred.referable, "probability": 0.51195})
+    (line,) = [x for x in _result_markdown(close, two).splitlines() if x.startswith("P(referable:")]
+    assert line.startswith("P(referable: grade 1, referable) **0.51195**, below the referral "
+                           "threshold 0.51200, so grade 0"), line
+    # the most probable grade (argmax): the figure against 0.5 with the digits that tell them apart
+    meta["calibration"]["decision"] = "argmax"
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta))
+    two = Predictor(bundle_dir, gradcam=False)
+    assert two.bundle.calibration.decision == "argmax"
+    for p, grade, said in ((0.5004, 1, "**0.5004**, above 0.5"), (0.4996, 0, "**0.4996**, at or below 0.5"),
+                           (0.73, 1, "**0.730**, above 0.5")):
+        shown = replace(below, grade=grade, referable={**pred.referable, "probability": p})
+        (line,) = [x for x in _result_markdown(shown, two).splitlines() if x.startswith("P(referable:")]
+        assert line.startswith(f"P(referable: grade 1, referable) {said} (the more probable grade is given)"), line
 
 
 # --------------------------------------------------------------------------------------

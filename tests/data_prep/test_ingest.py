@@ -333,6 +333,21 @@ def test_plain_layout_with_custom_columns(tmp_path: Path) -> None:
         assert len({r["fold"] for r in train if r["patient"] == patient}) == 1
 
 
+def test_a_test_image_name_the_export_would_refuse_stops_the_ingest(tmp_path: Path) -> None:
+    """Review s58r3 F3: test images ``-1.png``, ``=2.png``, ``a,b.png`` were ingested, their
+    names unchecked, and the export refused them as cases only after the whole training. The
+    ingest now says each (path, why, a free name to rename it to) and writes nothing; the
+    training images' names are no cases and pass."""
+    root = make_plain(tmp_path / "plain", {"-001.png": 0, "002.png": 1, "003.png": 0, "004.png": 1},
+                      test=("-1.png", "=2.png", "a,b.png", "ok.png", "1.png"))
+    message = expect_error(config(root), tmp_path / "out", str(root / "test" / "-1.png"),
+                           "starts with '-'", "rename it, e.g. to '1_2.png'",
+                           str(root / "test" / "=2.png"), "rename it, e.g. to '2.png'",
+                           str(root / "test" / "a,b.png"), "contains a comma",
+                           "rename it, e.g. to 'a_b.png'")
+    assert "ok.png" not in message and "-001.png" not in message, message
+
+
 def test_csv_names_without_extension(tmp_path: Path) -> None:
     data = make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1})
     write_csv(data / "labels.csv", ["image name", "DR grade"], [["001", 0], ["002", 1]])

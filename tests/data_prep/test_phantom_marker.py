@@ -107,9 +107,10 @@ def test_copied_phantoms_mixed_into_real_data_are_said_as_a_mix_and_named(tmp_pa
             "ones): the run's figures and its model mix the phantoms") in ingest.format_summary(result)
     prov = data_provenance(out)
     assert prov["kind"] == "drac" and prov["phantom_marked"] == 3
-    assert prov["phantom_mixed"] == {"marked": 3, "images": 9}
+    assert prov["phantom_mixed"] == {"marked": 3, "images": 9, "labelled": True}
+    assert "phantom_pretraining" not in prov
     section = "\n".join(_data_section(tmp_path / "run"))
-    assert ("**3 of 9 images are synthetic phantoms (drac_ssl's marker) mixed into DRAC data: the "
+    assert ("**3 of 9 labelled images are synthetic phantoms (drac_ssl's marker) mixed into DRAC data: the "
             "figures mix them.**") in section
     assert "phantom UW-OCTA set" not in section and "not recognised as the package's phantom set" not in section
 
@@ -191,3 +192,57 @@ def test_one_copied_phantom_in_an_aptos_run_keeps_its_layout_and_scope(tmp_path:
     assert "phantom images** (procedural" not in card and "leaderboard" not in card.lower()
     said = grade_caveats(meta)
     assert len(said) == 1 and mixed in said[0] and "phantom images (procedural" not in said[0]
+
+
+def _real_pool(folder: Path, n: int = 4) -> Path:
+    """A folder of ``n`` smooth non-phantom images: a data.unlabelled pool of real images."""
+    folder.mkdir(parents=True)
+    for i in range(n):
+        coarse = np.random.default_rng(50 + i).integers(0, 256, (16, 16), dtype=np.uint8)
+        assert cv2.imwrite(str(folder / f"u{i}.png"), cv2.resize(coarse, (SMALL, SMALL)))
+    return folder
+
+
+def test_phantoms_only_in_the_unlabelled_pool_leave_the_figures_real_and_are_said_apart(
+        tmp_path: Path, phantom_set: Path) -> None:
+    """Review s58r3 F7: "mixed" and "phantom" counted every image, the unlabelled pool's too, so
+    phantoms in the pretraining pool alone made "the figures mix them" of a run whose labelled
+    images were all real. The ingest now records the marked images per split; the figures are
+    judged on the labelled ones, and a pretraining-only mix is said as such."""
+    root = real_looking_drac(tmp_path / "DRAC", [])
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for j, source in enumerate(sorted((phantom_set / TRAIN_IMAGE_DIR).glob("*.png"))[:3]):
+        shutil.copy(source, pool / f"p{j}.png")
+    out = tmp_path / "run" / "data"
+    result = ingest.run(config(root, unlabelled=[str(pool)]), out, verbose=False)
+    assert result.n_phantom_marked == 3
+    summary = json.loads((out / "ingest_summary.json").read_text(encoding="utf-8"))
+    assert summary["phantom_marked_by_split"] == {"train": 0, "test": 0, "unlabelled": 3}
+    assert "none of the labelled images is one" in ingest.format_summary(result)
+    prov = data_provenance(out)
+    assert prov["kind"] == "drac" and "phantom_mixed" not in prov
+    assert prov["phantom_pretraining"] == {"marked": 3, "test": 0, "unlabelled": 3, "images": 3}
+    said = ("3 unlabelled (data.unlabelled) images are synthetic phantoms (drac_ssl's marker), none of "
+            "the labelled images: the out-of-fold figures are measured on the DRAC images alone, but "
+            "the self-supervised pretraining read the phantoms too")
+    assert prov["note"].startswith(said), prov["note"]
+    section = "\n".join(_data_section(tmp_path / "run"))
+    assert f"**{said[0].upper()}{said[1:]}" in section and "the figures mix them" not in section
+    assert "no labelled image with its phantom marker" in section
+
+
+def test_every_labelled_image_a_phantom_is_a_phantom_run_whatever_the_pool(
+        tmp_path: Path, phantom_set: Path) -> None:
+    """Review s58r3 F7, the other direction: every labelled image a phantom, the unlabelled
+    pool real, was "mixed" (not every image marked), though every figure is measured on
+    phantoms: a phantom run now."""
+    copies = sorted((phantom_set / TRAIN_IMAGE_DIR).glob("*.png"))
+    root = real_looking_drac(tmp_path / "DRAC", copies, n_real=0)
+    out = tmp_path / "run" / "data"
+    result = ingest.run(config(root, unlabelled=[str(_real_pool(tmp_path / "pool"))]), out, verbose=False)
+    assert result.n_phantom_marked == len(copies) and result.n_unlabelled == 4
+    assert "the run counts as one on phantom data" in ingest.format_summary(result)
+    prov = data_provenance(out)
+    assert prov["kind"] == "phantom" and "phantom_mixed" not in prov and "phantom_pretraining" not in prov
+    assert "Honest note: this run used the phantom UW-OCTA set" in "\n".join(_data_section(tmp_path / "run"))

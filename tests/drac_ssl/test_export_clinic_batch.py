@@ -154,11 +154,40 @@ def test_per_patient_folders_sharing_image_names_get_a_command_that_copies_every
     assert (flat / "patA_OD.png").read_bytes() == other
 
 
+def test_the_copy_command_takes_a_test_folder_too_and_makes_names_the_export_grades(
+        bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review s58r3 F5: the printed copy command skipped a sub-folder named test/ (the ingest's
+    plain layout reads it as the test split), so its images were lost to the export. F10: the
+    renaming copy made names the export then refused (``-patC_OD.png``, a comma from a
+    ``Doe, John/`` folder). Every sub-folder is copied now, and a SUBFOLDER that would make such
+    a name is written as safe_case_name makes it: the copies are graded, each under its own name."""
+    images = tmp_path / "night's scans"
+    sources = {"patA_OD.png": "patA/OD.png", "test_OD.png": "test/OD.png",
+               "patC_OD.png": "-patC/OD.png", "Doe_John_OD.png": "Doe, John/OD.png",
+               "pat'B_OD.png": "pat'B/OD.png", "x=1_OD.png": "x=1/OD.png"}
+    for seed, rel in enumerate(sources.values()):
+        _write(images / rel, seed)
+    out = tmp_path / "grades.csv"
+    capsys.readouterr()
+    assert export.main([str(bundle_dir), "--images", str(images), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "! -path './test/*'" not in err, err
+    (command,) = [line.strip() for line in err.splitlines() if line.strip().startswith("mkdir -p ")]
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, (command, done.stderr)
+    flat = images.with_name(f"{images.name}_flat")
+    assert sorted(p.name for p in flat.iterdir()) == sorted(sources)
+    for name, rel in sources.items():
+        assert (flat / name).read_bytes() == (images / rel).read_bytes(), name
+    assert export.main([str(bundle_dir), "--images", str(flat), "--out", str(out)]) in (0, export.EXIT_FLAGGED)
+    assert sorted(_cases(out)) == sorted(sources)
+
+
 def test_a_folder_with_nothing_to_grade_exits_5_not_2(
         bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """F6: an empty folder exited 2, the code of a wrong command, though "no images tonight" is
     a normal night of a nightly job. A folder holding nothing that could be a case (empty, or
-    only files holding no image, empty sub-folders, hidden files) now exits
+    only text files holding no image, empty sub-folders, hidden files) now exits
     EXIT_NO_IMAGES (5) with one NOTHING TO GRADE line, writes nothing and leaves an earlier CSV
     as it was (said); sub-folders holding images stay a wrong command (2). --help says 5."""
     from drac_ssl.commands import export_parser
@@ -185,6 +214,66 @@ def test_a_folder_with_nothing_to_grade_exits_5_not_2(
     assert _cases(out) == ["yesterday.png"]
     _write(empty / "patA" / "OD.png", 0)  # images one level down: the command is wrong
     assert export.main([str(bundle_dir), "--images", str(empty), "--out", str(out)]) == 2
+
+
+def test_a_folder_that_is_not_empty_is_no_quiet_night(
+        bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review s58r3 F2: exit 5 ("nothing to grade", a quiet night) fired for folders that are
+    not empty: a DRAC root (images two levels down), a DeepDRiD set (Images/<patient>/), a
+    folder of DICOM files, sub-folders of .webp or .dcm files. Each is 2 again (someone must
+    act), its fix saying where the images are; 5 stays for text files, hidden files and
+    sub-folders empty at any depth."""
+    out = tmp_path / "grades.csv"
+
+    def grade(folder: Path) -> tuple[int, str]:
+        capsys.readouterr()
+        code = export.main([str(bundle_dir), "--images", str(folder), "--out", str(out)])
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    drac = tmp_path / "C. Diabetic Retinopathy Grading"
+    testing = drac / "1. Original Images" / "b. Testing Set"
+    for seed, name in enumerate(["1.png", "2.png"]):
+        _write(testing / name, seed)
+    (drac / "2. Groundtruths").mkdir()
+    code, said = grade(drac)
+    assert code == 2 and "NOTHING TO GRADE" not in said, said
+    assert "point --images at the folder that holds the images themselves" in said, said
+    assert f"--images {shlex.quote(str(testing))} (2 images)" in said, said
+
+    deepdrid = tmp_path / "regular-fundus-validation"
+    for seed, rel in enumerate(["Images/1/1_l1.png", "Images/2/2_l1.png"]):
+        _write(deepdrid / rel, seed)
+    code, said = grade(deepdrid)
+    assert code == 2 and f"--images {shlex.quote(str(deepdrid / 'Images'))}, which gives the command" in said, said
+
+    dicom = tmp_path / "dicom_night"
+    dicom.mkdir()
+    for i in range(2):  # no .dcm suffix on one: the content says DICOM
+        (dicom / f"IMG{i}{'.dcm' if i else ''}").write_bytes(b"\x00" * 128 + b"DICM" + b"\x00" * 64)
+    (dicom / "notes.txt").write_text("two scans")
+    code, said = grade(dicom)
+    assert code == 2 and "NOTHING TO GRADE" not in said, said
+    assert "IMG0: is not an image" in said and "DICOM" in said, said
+
+    ok, data = cv2.imencode(".png", np.full((64, 64), 128, np.uint8))
+    for sub, name, content in (("webp_sub", "x.webp", data.tobytes()),
+                               ("dcm_sub", "1.dcm", b"\x00" * 128 + b"DICM" + b"\x00" * 64),
+                               ("deep_txt", "a/b/notes.txt", b"a note")):
+        (tmp_path / sub / "patA" / name).parent.mkdir(parents=True)
+        (tmp_path / sub / "patA" / name).write_bytes(content)
+        code, said = grade(tmp_path / sub)
+        assert code == 2 and "NOTHING TO GRADE" not in said, (sub, said)
+        assert "point --images at the folder that holds the images themselves" in said, said
+
+    quiet = tmp_path / "quiet"
+    (quiet / "patA" / "2024" / "empty").mkdir(parents=True)
+    (quiet / "patA" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (quiet / "worklist.csv").write_text("patient,eye\n")
+    (quiet / "report.pdf").write_bytes(b"%PDF-1.4 ...")
+    code, said = grade(quiet)
+    assert code == export.EXIT_NO_IMAGES and said.startswith(f"NOTHING TO GRADE: {quiet}"), said
+    assert not out.exists()
 
 
 def test_every_entry_not_graded_is_in_the_record_and_a_broken_link_is_said_as_one(

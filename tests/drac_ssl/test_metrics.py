@@ -919,7 +919,8 @@ def test_referable_sensitivity_and_specificity_have_cis_on_the_aucs_resamples_co
     n = 50
     y = rng.integers(0, 5, size=n)
     probs = softmax(rng.normal(size=(n, 5)) + 1.5 * np.eye(5)[y])
-    pred = np.where(rng.random(n) < 0.6, y, rng.integers(0, 5, size=n))
+    # errors enough on both sides (24/34, 9/16): the bootstrap's interval, not Wilson's
+    pred = np.where(rng.random(n) < 0.3, y, rng.integers(0, 5, size=n))
     patients = rng.integers(0, 16, size=n) if groups else None
     truth, decided = (y >= 2).astype(int), (pred >= 2).astype(int)
     want: dict[str, list[float]] = {"sensitivity": [], "specificity": []}
@@ -937,13 +938,58 @@ def test_referable_sensitivity_and_specificity_have_cis_on_the_aucs_resamples_co
     monkeypatch.setattr(m, "recall_score", counting)
     got = m.referable_report(y, probs, pred, 2, ICDR_NAMES, n_boot=80, seed=4, groups=patients)
     for name in ("sensitivity", "specificity"):
+        assert got[f"{name}_ci_method"] == "bootstrap" and got[f"{name}_ci_units"] is None
         np.testing.assert_allclose(got[f"{name}_ci95"], np.percentile(want[name], [2.5, 97.5]), rtol=0, atol=1e-12)
         assert got[f"{name}_ci95"][0] <= got[name] <= got[f"{name}_ci95"][1]
     assert calls["n"] <= 12  # the whole sample's figures and checks, never each of the 80 resamples
     assert all(math.isnan(v) for v in m.referable_report(y, probs, pred, 2, ICDR_NAMES)["sensitivity_ci95"])
     said = m.referable_summary(got)
-    assert (f"sensitivity {got['sensitivity']:.3f} (95% CI {m.format_ci(*got['sensitivity_ci95'])}), "
-            f"specificity {got['specificity']:.3f} (95% CI {m.format_ci(*got['specificity_ci95'])})") in said
+    assert got["sensitivity_counts"] == [24, 34] and got["specificity_counts"] == [9, 16]
+    assert (f"sensitivity {got['sensitivity']:.3f} (24/34; 95% CI {m.format_ci(*got['sensitivity_ci95'])}), "
+            f"specificity {got['specificity']:.3f} (9/16; 95% CI {m.format_ci(*got['specificity_ci95'])})") in said
+
+
+def test_a_sensitivity_or_specificity_near_0_or_1_gets_the_wilson_interval_with_its_count() -> None:
+    """Review s58r3 F6: the bootstrap intervals of sensitivity and specificity collapsed at 0
+    or 1 (15/15 -> [1, 1], "CI not meaningful"; one referable image -> [1, 1]). A small count
+    (fewer than WILSON_BELOW images on either side of x/n) or a collapsed interval now gets the
+    Wilson score interval (scipy's binomtest agrees), said with x/n; with patients, the Wilson
+    interval counts each patient once (wider, never the images' as if independent)."""
+    from scipy.stats import binomtest
+
+    from drac_ssl.metrics import WILSON_BELOW, referable_report, referable_summary, wilson_interval
+
+    names = ["non-referable", "referable"]
+    for x, n in ((15, 15), (0, 1), (1, 1), (9, 19), (2, 40)):
+        want = binomtest(x, n).proportion_ci(method="wilson")
+        np.testing.assert_allclose(wilson_interval(x, n), (want.low, want.high), atol=1e-12)
+    assert wilson_interval(15, 15)[1] == 1.0 and wilson_interval(0, 3)[0] == 0.0
+    y = np.array([0] * 15 + [1])  # one referable image, found; 15 others, all cleared
+    p1 = np.r_[np.linspace(0.1, 0.4, 15), 0.9]
+    got = referable_report(y, np.stack([1 - p1, p1], axis=1), (p1 >= 0.5).astype(int), 1, names,
+                           n_boot=200, seed=0)
+    assert got["sensitivity_counts"] == [1, 1] and got["specificity_counts"] == [15, 15]
+    for name, (x, n) in (("sensitivity", (1, 1)), ("specificity", (15, 15))):
+        assert got[f"{name}_ci_method"] == "wilson"
+        np.testing.assert_allclose(got[f"{name}_ci95"], wilson_interval(x, n), atol=1e-12)
+        assert got[f"{name}_ci95"][0] < got[f"{name}_ci95"][1] == 1.0
+    said = referable_summary(got)
+    assert "sensitivity 1.000 (1/1; 95% CI 0.207..1.000, Wilson score)" in said, said
+    assert "specificity 1.000 (15/15; 95% CI 0.796..1.000, Wilson score)" in said, said
+    assert "not meaningful" not in said.split("at the submitted grades")[1]  # the AUC's may be
+    # patients: both eyes of each of 8 patients cleared, the referable image its own patient
+    patients = np.r_[np.arange(15) // 2, 99]
+    grouped = referable_report(y, np.stack([1 - p1, p1], axis=1), (p1 >= 0.5).astype(int), 1,
+                               names, n_boot=200, seed=0, groups=patients)
+    assert grouped["specificity_ci_method"] == "wilson_patients" and grouped["specificity_ci_units"] == 8
+    np.testing.assert_allclose(grouped["specificity_ci95"], wilson_interval(8, 8), atol=1e-12)
+    assert grouped["specificity_ci95"][0] < got["specificity_ci95"][0]  # wider than the images'
+    assert "specificity 1.000 (15/15; 95% CI 0.676..1.000, Wilson score on the 8 patients)" in referable_summary(grouped)
+    # without n_boot: no interval at all, the count still said
+    bare = referable_report(y, np.stack([1 - p1, p1], axis=1), (p1 >= 0.5).astype(int), 1, names)
+    assert all(math.isnan(v) for v in bare["specificity_ci95"])
+    assert "specificity 1.000 (15/15)" in referable_summary(bare)
+    assert WILSON_BELOW == 5
 
 
 def test_two_grades_are_their_own_referable_cut_in_words() -> None:
@@ -970,7 +1016,7 @@ def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is
     assert referable_summary(got) == (
         "referable = grade >= 2 (Moderate or worse), 4 referable and 4 not: AUC of P(referable) 0.781 "
         "(95% CI 0.500..0.900); at the submitted grades (not an operating point tuned on P(referable)) "
-        "sensitivity 0.750, specificity 0.500; on the ROC curve of P(referable), with the cut chosen "
+        "sensitivity 0.750 (3/4), specificity 0.500 (2/4); on the ROC curve of P(referable), with the cut chosen "
         "on these same images (optimistic): sensitivity 0.500 at specificity >= 0.90, specificity "
         "0.500 at sensitivity >= 0.90")
     # by hand: referable P .75 .5 .875 .375, the others .125 .25 .5 .625: specificity >= 0.9 of
@@ -978,7 +1024,9 @@ def test_referable_summary_says_the_rule_the_counts_and_where_the_sensitivity_is
     # the 4 others above it)
     assert (got["sensitivity_at_specificity_90"], got["specificity_at_sensitivity_90"]) == (0.5, 0.5)
     old_run = {k: v for k, v in got.items() if not k.endswith("_90")}  # metrics.json of an older run
-    assert referable_summary(old_run).endswith("sensitivity 0.750, specificity 0.500")
+    assert referable_summary(old_run).endswith("sensitivity 0.750 (3/4), specificity 0.500 (2/4)")
+    older = {k: v for k, v in old_run.items() if not k.endswith("_counts")}  # before the counts
+    assert referable_summary(older).endswith("sensitivity 0.750, specificity 0.500")
     keep = REF_Y >= 2  # read back from JSON: nan is null
     undefined = json.loads(json.dumps(referable_report(REF_Y[keep], REF_P[keep], REF_PRED[keep], 2, ICDR_NAMES),
                                       allow_nan=True).replace("NaN", "null"))

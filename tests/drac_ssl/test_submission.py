@@ -476,6 +476,47 @@ def test_when_nothing_says_k_the_fix_names_the_general_header(tmp_path: Path) ->
     assert check_submission(odd)[0] == f"{odd}:1: header is 'image,grade,prob_a,prob_b,prob_c' -> replace it with {general}"
 
 
+def test_no_cell_of_the_apps_batch_files_starts_as_a_spreadsheet_formula(tmp_path: Path) -> None:
+    """Review s58r3 F1: the NOT GRADED row of a file ``=HYPERLINK(...)&A1.png`` (refused as a
+    case) began with that name, in both batch files a spreadsheet opens. The name cell gets a
+    ``'`` before it (OWASP: ``= + - @``, tab, carriage return) and its notes say so; a notes
+    cell that would start as a formula does too; graded cases are untouched; --check names
+    the files and their NOT GRADED rows as before."""
+    import csv
+
+    from drac_ssl.submission import (
+        ESCAPED_NAME_WORDS,
+        FORMULA_CELL_STARTS,
+        NEUTRALISED_NAME_WORDS,
+        write_grades_with_notes,
+        write_incomplete_grades,
+    )
+
+    probs = np.array([[0.7, 0.2, 0.1]])
+    bad = ['=HYPERLINK("http://x")&A1.png', "-2+3.png", "@sum.png", "+1.png", "\tx.png", "\rx.png"]
+    incomplete = write_incomplete_grades(tmp_path / "grades_INCOMPLETE.csv", ["ok.png"], probs,
+                                         np.array([0]), [(n, "its name ...") for n in bad],
+                                         notes=["-0.5 below the mean"])
+    notes = write_grades_with_notes(tmp_path / "grades_with_notes.csv",
+                                    [*[(n, None, "NOT GRADED: x") for n in bad], ("ok.png", 0, "=1+1")],
+                                    probs, np.array([0]), unreliable=[[]] * len(bad) + [["-x"]])
+    for path in (incomplete, notes):
+        with open(path, newline="", encoding="utf-8") as fh:
+            table = list(csv.reader(fh))
+        assert not [c for row in table for c in row if c.startswith(FORMULA_CELL_STARTS)], table
+        by_case = {row[0]: row for row in table[1:]}
+        # a tab or carriage return escaped (a \r would cut the row in two), a formula prefixed
+        cells = ["'=HYPERLINK(\"http://x\")&A1.png", "'-2+3.png", "'@sum.png", "'+1.png", "\\tx.png", "\\rx.png"]
+        assert sorted(by_case) == sorted(["ok.png", *cells]), by_case
+        assert all(NEUTRALISED_NAME_WORDS in by_case[c][-1] for c in cells[:4])
+        assert all(ESCAPED_NAME_WORDS in by_case[c][-1] for c in cells[4:])
+        assert NEUTRALISED_NAME_WORDS not in by_case["ok.png"][-1]
+        assert by_case["ok.png"][-1].startswith("'")  # a notes cell starting as a formula, too
+        (line,) = check_submission(path)
+        assert "the app's batch file with a notes column" in line and (
+            f"{len(bad)} of its {len(bad) + 1} files were NOT GRADED: '=HYPERLINK" in line), line
+
+
 def test_incomplete_grades_list_the_files_not_graded_first_and_never_pass_the_check(tmp_path: Path) -> None:
     """The app's batch CSV when some files were rejected: a row without a grade for each (the
     reason in a notes column, quoted where it holds a comma or quote), then the graded rows
