@@ -53,7 +53,11 @@ def test_the_pipeline_ingests_a_plain_folder_as_fundus_under_the_fundus_recipe(t
     stage_ingest(load_config(None, base), tmp_path / "octa")  # the default recipe: the layout decides
     summary = json.loads((tmp_path / "octa" / "data" / "ingest_summary.json").read_text())
     assert read_ingest_facts(tmp_path / "octa" / "data").modality == "octa"
-    assert any("UW-OCTA export" in w for w in summary["warnings"])
+    # a plain folder is no DRAC export: no 1024 px check unless asked (data.expected_side)
+    assert not any("UW-OCTA export" in w for w in summary["warnings"])
+    stage_ingest(load_config(None, base + ["data.expected_side=1024"]), tmp_path / "octa1024")
+    summary = json.loads((tmp_path / "octa1024" / "data" / "ingest_summary.json").read_text())
+    assert any("UW-OCTA export" in w for w in summary["warnings"]), "\n".join(summary["warnings"])
 
 
 def test_a_run_folder_with_only_its_ingest_refuses_a_recipe_that_changes_the_modality(tmp_path: Path) -> None:

@@ -57,8 +57,8 @@ SPEC_NOT_OPTIONS = {"channels", "source_size", "image_size", "recipe", "mean", "
 """:class:`InputSpec` fields that are not fundus options."""
 
 CACHE_STATE_BEFORE_OPTIONS = {"target", "expected_side", "fundus_crop", "graham", "graham_mask"}
-"""The keys of a cache state written before any later option existed: an option added since
-is in :meth:`CacheOptions.state` only when on, so these caches are not rebuilt."""
+"""The keys of a cache state written before any later option existed: such a state reads as
+equal to today's (:meth:`CacheOptions.changes_from`), so these caches are not rebuilt."""
 METADATA_BEFORE_OPTIONS = {"fundus_crop", "graham", "graham_mask"}
 """The keys of ``ingest_preprocessing`` in bundles made before any later option existed: an
 option added since is recorded only when on, so their ``metadata.json`` stays equal."""
@@ -154,11 +154,22 @@ def test_the_ingest_flags_set_each_option_and_name_it_in_the_pipeline() -> None:
 
 
 def test_compatibility_rules_keep_older_caches_and_bundles_equal() -> None:
-    """An option added later is in the cache state and the bundle's ``ingest_preprocessing``
-    only when on (docs/design.md: existing caches are not rebuilt, older bundles' metadata
-    stays equal)."""
-    assert set(CacheOptions().state()) == CACHE_STATE_BEFORE_OPTIONS, (
-        "data_prep/cache.py CacheOptions.state(): a new option's key must be dropped when off")
+    """An option added later leaves older caches and bundles equal (docs/design.md: existing
+    caches are not rebuilt, older bundles' metadata stays equal). The cache state keeps every
+    key (so that a key missing from an old state is told apart from one switched off), and
+    :meth:`CacheOptions.changes_from` reads a state written before the later options as that
+    run had them: nothing differs. The bundle's ``ingest_preprocessing`` has a later option's
+    key only when on."""
+    assert CACHE_STATE_BEFORE_OPTIONS <= set(CacheOptions().state())
+    for before in ({"target": "gray", "expected_side": 1024},  # a DRAC cache
+                   {"target": "gray", "expected_side": 0, "grey_is_chosen": True},  # grey fundus
+                   {"target": "native", "expected_side": 0}):  # a colour set
+        now = CacheOptions(**before)
+        old = {k: v for k, v in now.state().items() if k in CACHE_STATE_BEFORE_OPTIONS}
+        assert now.changes_from(old) == [], (
+            "data_prep/cache.py CacheOptions.changes_from: an older state must read as equal", before)
+    assert CacheOptions(expected_side=0).changes_from(CacheOptions().state()) == [
+        "expected image size 1024 -> none"]
     assert set(spec().ingest_preprocessing) == METADATA_BEFORE_OPTIONS, (
         "drac_ssl/grading/model.py InputSpec.ingest_preprocessing: a new option's key only when on")
     for key in OPTIONS:
