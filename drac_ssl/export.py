@@ -1108,10 +1108,13 @@ def _clearly_no_image(path: Path) -> bool:
 
 
 def _holds_nothing(folder: Path) -> bool:
-    """Whether ``folder`` holds no file at any depth but hidden and system ones
-    (:func:`data_prep.layout.is_hidden`, a ``.DS_Store``; a hidden folder is not looked
-    into): an empty sub-folder of an ``--images`` folder, left from an earlier night. False
-    for anything else: a file, a symbolic link, a folder that cannot be listed."""
+    """Whether ``folder`` holds nothing that could be an image to grade, at any depth: only
+    hidden and system files (:func:`data_prep.layout.is_hidden`, a ``.DS_Store``; a hidden
+    folder is not looked into) and files that clearly hold no image (:func:`_clearly_no_image`:
+    a job's ``logs/run.txt``, last night's ``results/grades.csv``; review s58r5 F2): a
+    sub-folder of an ``--images`` folder on a night without images. False for anything else:
+    an image or image-like file (a DICOM file), a symbolic link, a folder that cannot be
+    listed."""
     from data_prep.layout import is_hidden
 
     stack = [folder]
@@ -1125,7 +1128,7 @@ def _holds_nothing(folder: Path) -> bool:
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 stack.append(entry)
-            else:
+            elif entry.is_symlink() or not entry.is_file() or not _clearly_no_image(entry):
                 return False
     return True
 
@@ -1134,9 +1137,9 @@ def _nothing_there(found: FolderFiles) -> bool:
     """Whether an ``--images`` folder (``found``: :func:`read_folder`'s listing) holds nothing
     that could be an image to grade, the night without images of exit 5: no file named as an
     image, no image under another name (``x.webp``), no file that may hold one
-    (:func:`_clearly_no_image`: a DICOM file is one), and every sub-folder empty at any depth
-    (:func:`_holds_nothing`; a DRAC or DeepDRiD root, images two levels down, is a wrong
-    ``--images``: exit 2)."""
+    (:func:`_clearly_no_image`: a DICOM file is one), and no sub-folder holding such a file
+    at any depth (:func:`_holds_nothing`; a DRAC or DeepDRiD root, images two levels down, is a
+    wrong ``--images``: exit 2)."""
     return (not found.images and not found.others
             and all(_clearly_no_image(path) for path, _ in found.not_images)
             and all(_holds_nothing(sub) for sub in found.subfolders))

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACCEPTED_FORMATS",
     "DEFAULT_LIMITS",
+    "LOCAL_FILE_LIMITS",
     "FileRefusal",
     "InputLimits",
     "bomb_refusal",
@@ -73,7 +74,15 @@ class InputLimits:
 
 
 DEFAULT_LIMITS = InputLimits()
-"""The default :class:`InputLimits`: 50 MiB, 8192 px per side, 40 megapixels."""
+"""The default :class:`InputLimits`: 50 MiB, 8192 px per side, 40 megapixels (the app's
+uploads)."""
+
+LOCAL_FILE_LIMITS = InputLimits(max_bytes=512 * 1024 * 1024)
+"""The limits of a file read from disk (:func:`drac_ssl.grading.predict.read_image`, so the
+export's ``--images`` and the Python API): the app's side and pixel limits, which bound the
+memory a decode takes, and 512 MiB of file, since a camera's uncompressed or 16-bit TIFF is the
+original photograph (5184 x 3456 8-bit RGB is 51 MiB; 40 megapixels of 16-bit RGBA, 320 MB) and
+the ingest reads such files too (review s58r5 F1: 50 MiB refused them)."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +182,9 @@ def bytes_refusal(n_bytes: int, limits: InputLimits, kind: str = "octa", upload:
                            "re-copy or re-export the image", "empty")
     if n_bytes > limits.max_bytes:
         return FileRefusal(f"is {_mb(n_bytes)}, above the limit of {limits.max_mb:g} MiB",
-                           f"{'upload' if upload else 'grade'} {_typical(kind)}", "too-large")
+                           f"upload {_typical(kind)}" if upload else
+                           "convert it to PNG (lossless, compressed) or downscale it, or pass larger "
+                           "limits (InputLimits)", "too-large")
     return None
 
 

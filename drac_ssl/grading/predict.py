@@ -57,7 +57,7 @@ from data_prep.decode import ONE_BIT_NOTE
 from data_prep.problems import Problem
 from data_prep.validate import convert_channels, few_levels, inspect_image, is_blank
 from drac_ssl.grading.image_file import (
-    DEFAULT_LIMITS,
+    LOCAL_FILE_LIMITS,
     InputLimits,
     bomb_refusal,
     bytes_refusal,
@@ -191,7 +191,7 @@ def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
 
 def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = None,
                notes: list[str] | None = None, grey_trained: Any = GREY_TRAINED_NOT_GIVEN,
-               limits: InputLimits = DEFAULT_LIMITS) -> tuple[np.ndarray, list[str]]:
+               limits: InputLimits = LOCAL_FILE_LIMITS) -> tuple[np.ndarray, list[str]]:
     """An image file in ``channels`` (1: uint8 grey ``(H, W)``, 3: RGB ``(H, W, 3)``) and the
     warnings of what was converted to get there, each ``NAME: `` and the app's words: the
     conversion to the model's channels (:func:`conform_channels`, whose ``kind`` this is: a
@@ -209,7 +209,8 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     (:mod:`drac_ssl.grading.image_file`): a regular file of at most ``limits.max_bytes``
     bytes, PNG, JPEG, TIFF or BMP by its content (not its name), at most ``limits.max_side``
     px a side and ``limits.max_pixels`` pixels (:class:`~drac_ssl.grading.image_file.InputLimits`:
-    50 MiB, 8192 px, 40 megapixels by default; pass larger ones to read larger files).
+    :data:`~drac_ssl.grading.image_file.LOCAL_FILE_LIMITS` by default: 512 MiB, 8192 px, 40
+    megapixels; pass larger ones to read larger files).
     Decoded like the ingest (:func:`data_prep.validate.inspect_image`: orientation, 16-bit
     -> 8-bit, palette / alpha, OpenCV for a TIFF Pillow cannot open ...). ``notes``, when
     given, receives ``NAME: `` and the plain notes, not doubts: a 16-bit file's conversion

@@ -222,7 +222,7 @@ def test_a_folder_that_is_not_empty_is_no_quiet_night(
     not empty: a DRAC root (images two levels down), a DeepDRiD set (Images/<patient>/), a
     folder of DICOM files, sub-folders of .webp or .dcm files. Each is 2 again (someone must
     act), its fix saying where the images are; 5 stays for text files, hidden files and
-    sub-folders empty at any depth."""
+    sub-folders holding nothing else at any depth (a job's logs/ and results/, review s58r5 F2)."""
     out = tmp_path / "grades.csv"
 
     def grade(folder: Path) -> tuple[int, str]:
@@ -258,8 +258,7 @@ def test_a_folder_that_is_not_empty_is_no_quiet_night(
 
     ok, data = cv2.imencode(".png", np.full((64, 64), 128, np.uint8))
     for sub, name, content in (("webp_sub", "x.webp", data.tobytes()),
-                               ("dcm_sub", "1.dcm", b"\x00" * 128 + b"DICM" + b"\x00" * 64),
-                               ("deep_txt", "a/b/notes.txt", b"a note")):
+                               ("dcm_sub", "1.dcm", b"\x00" * 128 + b"DICM" + b"\x00" * 64)):
         (tmp_path / sub / "patA" / name).parent.mkdir(parents=True)
         (tmp_path / sub / "patA" / name).write_bytes(content)
         code, said = grade(tmp_path / sub)
@@ -271,6 +270,10 @@ def test_a_folder_that_is_not_empty_is_no_quiet_night(
     (quiet / "patA" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     (quiet / "worklist.csv").write_text("patient,eye\n")
     (quiet / "report.pdf").write_bytes(b"%PDF-1.4 ...")
+    (quiet / "logs" / "2024").mkdir(parents=True)  # a job's own files in its drop folder (review s58r5 F2)
+    (quiet / "logs" / "2024" / "run.txt").write_text("graded 0 images\n")
+    (quiet / "results").mkdir()
+    (quiet / "results" / "grades.csv").write_text("case,class,P0,P1,P2\n")
     code, said = grade(quiet)
     assert code == export.EXIT_NO_IMAGES and said.startswith(f"NOTHING TO GRADE: {quiet}"), said
     assert not out.exists()

@@ -17,6 +17,7 @@ from PIL import Image
 from app.demo_bundle import build_demo_bundle
 from app.predict import InputRejected, Predictor
 from drac_ssl.grading import InputLimits, grade_images, load_bundle, read_image
+from drac_ssl.grading.image_file import DEFAULT_LIMITS, LOCAL_FILE_LIMITS
 from drac_ssl.grading.predict import GRADE_NOT_USED, GradedImages, ImageReadError
 from drac_ssl.grading.training_images import TRAINING_IMAGES_KEY, training_images_record
 
@@ -90,8 +91,20 @@ def test_the_size_limits_are_checked_from_the_header_before_decoding(tmp_path: P
     with pytest.raises(ImageReadError, match=r"96 x 96 px \(0\.0 megapixels\), above the limit of "
                                              r"0\.005 megapixels decoded per image"):
         read_image(scan, 1, limits=InputLimits(max_pixels=5000))
-    with pytest.raises(ImageReadError, match=r"MiB, above the limit of [0-9.]+ MiB -> grade the original UW-OCTA"):
+    with pytest.raises(ImageReadError, match=r"MiB, above the limit of [0-9.]+ MiB -> convert it to PNG"):
         read_image(scan, 1, kind="octa", limits=InputLimits(max_bytes=1024))
+    # a file on disk may be larger than an upload (review s58r5 F1: a camera's 51 MiB
+    # uncompressed 18 MP TIFF is the original photograph, and the ingest reads it): the side
+    # and pixel limits stay the app's, the bytes do not
+    big = tmp_path / "camera.tif"
+    Image.fromarray(np.full((3456, 5184, 3), 90, np.uint8)).save(big)  # uncompressed: 51.3 MiB
+    assert big.stat().st_size > DEFAULT_LIMITS.max_bytes
+    with pytest.raises(InputRejected, match="above the limit of 50 MiB"):
+        predictor.predict_file(big)
+    image, _ = read_image(big, 3)
+    assert image.shape == (3456, 5184, 3)
+    assert (LOCAL_FILE_LIMITS.max_side, LOCAL_FILE_LIMITS.max_pixels) == (
+        DEFAULT_LIMITS.max_side, DEFAULT_LIMITS.max_pixels)
     image, _ = read_image(wide, 1, limits=InputLimits(max_side=9000))
     assert image.shape == (10, 9000)
 
