@@ -8,7 +8,9 @@ and of a script's batch) and of the app's upload (:func:`app.inputs.load_upload`
   named pipe would wait for a writer forever).
 * Its size in bytes (:attr:`InputLimits.max_bytes`), from the file system before it is read.
 * Its format, read from the content, not the name (:data:`ACCEPTED_FORMATS`: PNG, JPEG, TIFF,
-  BMP): GIF, WebP, JPEG 2000 ... are refused, as the ingest and the app read only those four.
+  BMP): GIF, WebP, JPEG 2000 ... are refused, as the app refuses them. The ingest takes files
+  by their suffix (those four formats' suffixes) and decodes what Pillow reads, so a GIF named
+  ``.png`` can be trained on but not graded here (review s58r5 F5; not yet one rule).
 * Its pixels, from the header before decoding (:attr:`InputLimits.max_side`,
   :attr:`InputLimits.max_pixels`): a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels,
   400 MB decoded; a 13000 px JPEG takes a gigabyte and seconds to decode.
