@@ -219,18 +219,32 @@ def screening_figure_words(figures: Mapping[str, Any], name: str) -> str:
     ``sensitivity`` or ``specificity``) of :func:`drac_ssl.metrics.referable_report`'s, with
     its count ``x/n`` where ``{name}_counts`` holds it and its interval where ``{name}_ci95``
     does, named when it is not the bootstrap's (``{name}_ci_method``): ``(15/15; 95% CI
-    0.796..1.000, Wilson score)``, ``(15/15; 95% CI 0.676..1.000, Wilson score on the 9
-    patients)``. Runs made before the counts were stored get the figure and interval alone."""
+    0.796..1.000, Wilson score)``; with patients (``wilson_patients``), the count is said in
+    images and the interval's effective n (``{name}_ci_n_eff``, Kish's) and patients
+    (``{name}_ci_units``) named: ``(15/15 images; 95% CI 0.452..1.000, Wilson score on an
+    effective n of 3.2 (Kish; 8 patients))`` for 15 images from 8 patients of sizes 8, 1, 1,
+    1, 1, 1, 1, 1. A run stored before the effective n (its interval on the number of
+    patients) reads ``Wilson score on the 8 patients``. Runs made before the counts were
+    stored get the figure and interval alone."""
     counts = figures.get(f"{name}_counts")
-    count = (f"{counts[0]}/{counts[1]}" if isinstance(counts, list | tuple) and len(counts) == 2
+    method = figures.get(f"{name}_ci_method")
+    unit = " images" if method == "wilson_patients" else ""
+    count = (f"{counts[0]}/{counts[1]}{unit}" if isinstance(counts, list | tuple) and len(counts) == 2
              and all(isinstance(v, int) and not isinstance(v, bool) for v in counts) else "")
     values = figures.get(f"{name}_ci95")
     values = list(values) if isinstance(values, list | tuple) else []
     shown = format_ci(*(values + [None, None])[:2])
-    method = figures.get(f"{name}_ci_method")
     units = figures.get(f"{name}_ci_units")
-    how = (f", Wilson score on the {units} patients" if method == "wilson_patients" and isinstance(units, int)
-           else ", Wilson score" if method in ("wilson", "wilson_patients") else "")
+    n_eff = figures.get(f"{name}_ci_n_eff")
+    patients = isinstance(units, int) and not isinstance(units, bool)
+    if method == "wilson_patients" and patients and isinstance(n_eff, int | float) \
+            and not isinstance(n_eff, bool) and math.isfinite(n_eff):
+        how = (f", Wilson score on an effective n of {n_eff:.1f} (Kish; {units} "
+               f"patient{'' if units == 1 else 's'})")
+    elif method == "wilson_patients" and patients:  # stored before the effective n
+        how = f", Wilson score on the {units} patients"
+    else:
+        how = ", Wilson score" if method in ("wilson", "wilson_patients") else ""
     interval = f"95% CI {shown}{how}" if shown != MISSING else ""
     inside = "; ".join(x for x in (count, interval) if x)
     return f"{name} {figure_text(figures.get(name))}" + (f" ({inside})" if inside else "")

@@ -107,6 +107,7 @@ __all__ = [
     "one_grade_note",
     "stored_one_grade_note",
     "grading_report",
+    "kish_effective_n",
     "knn_accuracy",
     "macro_ovo_auc",
     "macro_ovr_auc",
@@ -424,28 +425,45 @@ def wilson_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[fl
             1.0 if successes == n else min(1.0, centre + half))
 
 
+def kish_effective_n(groups: Any) -> float:
+    """Kish's effective sample size ``(sum m_i)^2 / sum(m_i^2)`` of images clustered in
+    patients, ``groups`` ``(n,)`` a patient id per image, ``m_i`` each patient's number of
+    images (Kish, Survey Sampling 1965, the design effect of unequal cluster sizes with
+    images of one patient taken as fully correlated): between 1 and the number of patients,
+    equal to it when every patient has the same number of images; 15 images from 8 patients
+    of sizes 8, 1, 1, 1, 1, 1, 1, 1 give 225 / 71 = 3.17. 0.0 for no images."""
+    sizes = np.unique(np.asarray(groups), return_counts=True)[1].astype(np.float64)
+    return float(sizes.sum() ** 2 / (sizes ** 2).sum()) if sizes.size else 0.0
+
+
 def _screening_interval(hits: np.ndarray, groups: np.ndarray | None, boot: list[float],
-                        n_boot: int, alpha: float) -> tuple[list[float], str, int | None]:
+                        n_boot: int, alpha: float) -> tuple[list[float], str, int | None, float | None]:
     """The interval of one screening figure, ``hits`` ``(n,)`` 0/1 (1: the image was found /
     cleared) over the images of its side, ``groups`` their patient ids (None: independent),
-    ``boot`` its bootstrap interval: ``(interval, method, units)``. The bootstrap's
+    ``boot`` its bootstrap interval: ``(interval, method, units, n_eff)``. The bootstrap's
     (``"bootstrap"``) unless the count is small (:data:`WILSON_BELOW`) or the bootstrap's
     interval has width 0 or is missing: then the Wilson score interval (:func:`wilson_interval`)
-    of ``x / n`` (``"wilson"``, ``units`` None) or, with patients, of the same proportion on
-    the number of patients among these images as ``n`` (``"wilson_patients"``, ``units`` that
-    number): a patient's images are not independent, and counting each patient once is the
-    conservative effective sample size (the design effect of clusters of size ``m`` is at most
-    ``m``). No interval (nan) without ``n_boot`` or images."""
+    of ``x / n`` (``"wilson"``, ``units`` and ``n_eff`` None) or, with patients, of the same
+    proportion on Kish's effective sample size of these images (:func:`kish_effective_n`,
+    ``x`` scaled by ``n_eff / n``; ``"wilson_patients"``, ``units`` the number of patients
+    among these images, ``n_eff`` the effective size): a patient's images are not
+    independent, and ``n_eff`` counts a patient with many images as less than that many;
+    it is at most the number of patients, equal only when every patient has as many images.
+    No interval (nan) without ``n_boot`` or images."""
     n, x = int(hits.size), int(hits.sum())
     if n_boot <= 0 or n == 0:
-        return [float("nan"), float("nan")], "bootstrap", None
+        return [float("nan"), float("nan")], "bootstrap", None, None
     collapsed = not all(math.isfinite(v) for v in boot) or boot[0] == boot[1]
     if not collapsed and x >= WILSON_BELOW and n - x >= WILSON_BELOW:
-        return boot, "bootstrap", None
+        return boot, "bootstrap", None, None
     if groups is None:
-        return [float(v) for v in wilson_interval(x, n, alpha)], "wilson", None
+        return [float(v) for v in wilson_interval(x, n, alpha)], "wilson", None, None
     units = int(np.unique(groups).size)
-    return [float(v) for v in wilson_interval(x / n * units, units, alpha)], "wilson_patients", units
+    n_eff = kish_effective_n(groups)
+    # x / n * n_eff can pass n_eff by a rounding error at x == n
+    successes = n_eff if x == n else x / n * n_eff
+    return ([float(v) for v in wilson_interval(successes, n_eff, alpha)], "wilson_patients", units,
+            n_eff)
 
 
 def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
@@ -489,11 +507,14 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         ``n - x`` below :data:`WILSON_BELOW`: 15/15, 1/1) or a bootstrap interval of width 0,
         where the percentile bootstrap collapses: then the Wilson score interval
         (:func:`wilson_interval`) of ``x / n``, or, with ``groups``, of the same proportion
-        over the number of patients among those images (each patient counted once: the
-        conservative effective sample size; an image-level Wilson interval would treat a
-        patient's two eyes as independent); ``sensitivity_ci_method`` /
-        ``specificity_ci_method`` say which (``bootstrap``, ``wilson``, ``wilson_patients``)
-        and ``sensitivity_ci_units`` / ``specificity_ci_units`` the patients counted
+        on Kish's effective sample size of those images (:func:`kish_effective_n`:
+        ``(sum m_i)^2 / sum(m_i^2)`` over their patients' image counts ``m_i``, at most the
+        number of patients; an image-level Wilson interval would treat a patient's two eyes
+        as independent, and the number of patients overstates it when patients have unequal
+        numbers of images); ``sensitivity_ci_method`` / ``specificity_ci_method`` say which
+        (``bootstrap``, ``wilson``, ``wilson_patients``), ``sensitivity_ci_units`` /
+        ``specificity_ci_units`` the patients among those images and
+        ``sensitivity_ci_n_eff`` / ``specificity_ci_n_eff`` the effective size
         (``wilson_patients`` only, else None);
         ``sensitivity_at_specificity_90`` / ``specificity_at_sensitivity_90``: the operating
         points reviewers ask for, read off the ROC curve of ``P(referable)``
@@ -553,10 +574,11 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
                 if n_boot > 0 else [float("nan"), float("nan")])
         on = truth == side
         hits = (decided[on] == side).astype(np.int64)
-        interval, method, units = _screening_interval(hits, None if ids is None else ids[on], boot,
-                                                      n_boot, alpha)
+        interval, method, units, n_eff = _screening_interval(hits, None if ids is None else ids[on],
+                                                             boot, n_boot, alpha)
         screening_ci.update({f"{name}_ci95": interval, f"{name}_counts": [int(hits.sum()), int(hits.size)],
-                             f"{name}_ci_method": method, f"{name}_ci_units": units})
+                             f"{name}_ci_method": method, f"{name}_ci_units": units,
+                             f"{name}_ci_n_eff": n_eff})
     return {"from_grade": r, "rule": rule, "n_referable": n_ref, "n_not": n_not,
             "auc": auc, "auc_note": note, "auc_ci95": [float(ci[0]), float(ci[1])],
             **binary_screening(truth, decided), **screening_ci,

@@ -915,13 +915,24 @@ def _notes_cut_grades(fields: Sequence[str]) -> int | None:
     return _header_width_grades(kept)
 
 
+def _unguarded_name(cell: str) -> str:
+    """The name of a file NOT GRADED as the app's batch file's name cell holds it, for a
+    message: without the ``'`` :func:`spreadsheet_cell` put before a first character of
+    :data:`FORMULA_CELL_STARTS` (``'=HYPERLINK(1)&A1.png`` -> ``=HYPERLINK(1)&A1.png``, the
+    file's own name; a ``'`` before anything else is the name's own), non-printable
+    characters escaped (:func:`printable_text`)."""
+    if cell[:1] == "'" and cell[1:2] in FORMULA_CELL_STARTS and cell[1:2]:
+        cell = cell[1:]
+    return printable_text(cell)
+
+
 def _notes_cut_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]]) -> None:
     """The one problem of the app's batch file with its notes column cut and its
     :data:`UNRELIABLE_COLUMN` kept (``rows``: its header, then its rows): what it is, the rows
     with an empty class (files the app did not grade) by name and line, and what to do."""
     line, header = rows[0]
     shown = printable_text(",".join(f.strip() for f in header))
-    empty = [(at, fields[0].strip()) for at, fields in rows[1:]
+    empty = [(at, _unguarded_name(fields[0].strip() if fields else "")) for at, fields in rows[1:]
              if len(fields) < 2 or not fields[1].strip()]
     named = ", ".join(f"{case or '(no case)'} (line {at})" for at, case in empty[:NOT_GRADED_SHOWN])
     more = len(empty) - NOT_GRADED_SHOWN
@@ -947,7 +958,7 @@ def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]
     on DRAC's scale."""
     line, header = rows[0]
     shown = printable_text(",".join(f.strip() for f in header))
-    missed = [(at, fields[0].strip()) for at, fields in rows[1:]
+    missed = [(at, _unguarded_name(fields[0].strip())) for at, fields in rows[1:]
               if fields and fields[-1].strip().startswith(NOT_GRADED.strip())]
     if not missed:
         problems.add(line, "notes-file", f"this is the app's batch file with a notes column ({shown}, "

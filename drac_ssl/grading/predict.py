@@ -227,10 +227,15 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
         ImageReadError: (a ValueError: ``PATH: what is wrong -> what to do``; its ``problems``
             the same one by one) a file that is not read: not a regular file (a named pipe, a
             device), above ``limits``, of another format (GIF, WebP, JPEG 2000 ...), not an
-            image, damaged or undecodable.
-        OSError: the file cannot be opened (permissions, a network drive).
-    Catch these three (``except (ImageReadError, FileNotFoundError, IsADirectoryError)``, or
-    ``(OSError, ValueError)`` for all) to go on with the other files of a batch.
+            image, damaged or undecodable; or a path whose status the file system refuses to
+            give (``os.stat`` failing other than not found: no permission on a folder above
+            it, a network drive gone), said as ``cannot be opened (...)``.
+        OSError: a regular file whose status was read but whose bytes cannot be (no read
+            permission on the file itself, an I/O error while reading): the OSError of
+            reading it (a PermissionError ...), as Python raises it.
+    Catch them all (``except (ImageReadError, OSError)``: FileNotFoundError and
+    IsADirectoryError are OSErrors; or ``(OSError, ValueError)``) to go on with the other
+    files of a batch.
     """
     p = Path(path)
     refused = path_refusal(p)
@@ -242,7 +247,10 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     if refused is not None and refused.kind == "broken-link":
         raise FileNotFoundError(f"{p}: {refused.what.removeprefix('is ')} -> {refused.fix}")
     model_kind = kind if kind is not None else image_kind(None, channels)
-    if refused is None:  # "unreadable": reading it raises the OSError that says why
+    # a regular file (refused None): its size against the limits; one whose stat failed other
+    # than not found was refused above as "unreadable" and raises ImageReadError just below;
+    # a file stat can read but open cannot (no read permission) raises read_bytes' OSError
+    if refused is None:
         refused = bytes_refusal(p.stat().st_size, limits, model_kind)
     if refused is not None and refused.kind != "empty":  # an empty file: the decoder's words
         raise ImageReadError(refused.problem(p).line, [refused.problem(p)])

@@ -982,14 +982,51 @@ def test_a_sensitivity_or_specificity_near_0_or_1_gets_the_wilson_interval_with_
     grouped = referable_report(y, np.stack([1 - p1, p1], axis=1), (p1 >= 0.5).astype(int), 1,
                                names, n_boot=200, seed=0, groups=patients)
     assert grouped["specificity_ci_method"] == "wilson_patients" and grouped["specificity_ci_units"] == 8
-    np.testing.assert_allclose(grouped["specificity_ci95"], wilson_interval(8, 8), atol=1e-12)
+    n_eff = 15 ** 2 / (7 * 2 ** 2 + 1)  # Kish: seven patients of 2 images, one of 1
+    assert grouped["specificity_ci_n_eff"] == pytest.approx(n_eff)
+    np.testing.assert_allclose(grouped["specificity_ci95"], wilson_interval(n_eff, n_eff), atol=1e-12)
     assert grouped["specificity_ci95"][0] < got["specificity_ci95"][0]  # wider than the images'
-    assert "specificity 1.000 (15/15; 95% CI 0.676..1.000, Wilson score on the 8 patients)" in referable_summary(grouped)
+    assert ("specificity 1.000 (15/15 images; 95% CI 0.669..1.000, Wilson score on an effective n of "
+            "7.8 (Kish; 8 patients))") in referable_summary(grouped)
     # without n_boot: no interval at all, the count still said
     bare = referable_report(y, np.stack([1 - p1, p1], axis=1), (p1 >= 0.5).astype(int), 1, names)
     assert all(math.isnan(v) for v in bare["specificity_ci95"])
     assert "specificity 1.000 (15/15)" in referable_summary(bare)
     assert WILSON_BELOW == 5
+
+
+def test_the_patients_wilson_interval_uses_kish_effective_n_not_the_number_of_patients() -> None:
+    """Review r5 F3: 15 images from 8 patients of sizes 8, 1, 1, 1, 1, 1, 1, 1 have an
+    effective n of 225 / 71 = 3.17 (Kish), not 8: the Wilson lower bound of 15/15 is 0.452,
+    not the 0.676 of 8 patients the words called conservative."""
+    from scipy.stats import norm
+
+    from drac_ssl.figures import screening_figure_words
+    from drac_ssl.metrics import kish_effective_n, referable_report
+
+    patients = np.r_[np.zeros(8, int), np.arange(1, 8), 99]
+    assert kish_effective_n(patients[:15]) == pytest.approx(225 / 71)
+    assert kish_effective_n(np.arange(15) // 3) == pytest.approx(5.0)  # equal sizes: the patients
+    assert kish_effective_n(np.array([], int)) == 0.0
+    y = np.array([0] * 15 + [1])
+    p1 = np.r_[np.linspace(0.1, 0.4, 15), 0.9]
+    got = referable_report(y, np.stack([1 - p1, p1], axis=1), (p1 >= 0.5).astype(int), 1,
+                           ["non-referable", "referable"], n_boot=200, seed=0, groups=patients)
+    assert (got["specificity_ci_method"], got["specificity_ci_units"]) == ("wilson_patients", 8)
+    assert got["specificity_ci_n_eff"] == pytest.approx(225 / 71)
+    z2 = norm.ppf(0.975) ** 2
+    low = (225 / 71) / (225 / 71 + z2)  # Wilson's lower bound of x = n: n / (n + z^2)
+    assert low == pytest.approx(0.452, abs=5e-4)
+    np.testing.assert_allclose(got["specificity_ci95"], [low, 1.0], atol=1e-12)
+    assert screening_figure_words(got, "specificity") == (
+        "specificity 1.000 (15/15 images; 95% CI 0.452..1.000, Wilson score on an effective n of 3.2 "
+        "(Kish; 8 patients))")
+    # the referable image is its own patient: effective n 1
+    assert got["sensitivity_ci_n_eff"] == 1.0 and "effective n of 1.0 (Kish; 1 patient))" in \
+        screening_figure_words(got, "sensitivity")
+    # a run stored before the effective n: its interval was on the patients, said so
+    old = {k: v for k, v in got.items() if not k.endswith("_ci_n_eff")}
+    assert "Wilson score on the 8 patients)" in screening_figure_words(old, "specificity")
 
 
 def test_two_grades_are_their_own_referable_cut_in_words() -> None:

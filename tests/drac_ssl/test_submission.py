@@ -513,8 +513,20 @@ def test_no_cell_of_the_apps_batch_files_starts_as_a_spreadsheet_formula(tmp_pat
         assert NEUTRALISED_NAME_WORDS not in by_case["ok.png"][-1]
         assert by_case["ok.png"][-1].startswith("'")  # a notes cell starting as a formula, too
         (line,) = check_submission(path)
+        # the files by their own names, without the ' the writer put before them (review r5 F6)
         assert "the app's batch file with a notes column" in line and (
-            f"{len(bad)} of its {len(bad) + 1} files were NOT GRADED: '=HYPERLINK" in line), line
+            f"{len(bad)} of its {len(bad) + 1} files were NOT GRADED: =HYPERLINK(\"http://x\")&A1.png "
+            "(line 2), -2+3.png (line 3), @sum.png (line 4), +1.png (line 5)" in line), line
+        assert "'=" not in line and "'-" not in line and "'@" not in line and "'+" not in line, line
+    # the notes column cut off: the rows with an empty class named the same way
+    with open(notes, newline="", encoding="utf-8") as fh:
+        table = [row[:-1] for row in csv.reader(fh)]
+    cut = tmp_path / "cut.csv"
+    with open(cut, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(table)
+    (line,) = check_submission(cut)
+    assert "NOT GRADED (an empty class): =HYPERLINK(\"http://x\")&A1.png (line 2), -2+3.png (line 3)" in line, line
+    assert "'=" not in line and "'-" not in line, line
 
 
 def test_incomplete_grades_list_the_files_not_graded_first_and_never_pass_the_check(tmp_path: Path) -> None:
