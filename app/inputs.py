@@ -61,7 +61,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from data_prep.decode import ONE_BIT_NOTE, damaged_image, damaged_image_format, is_tiff
 from data_prep.validate import (  # noqa: F401 - the structure check is re-exported here
@@ -75,15 +74,13 @@ from data_prep.validate import (  # noqa: F401 - the structure check is re-expor
     neighbour_correlation,
     structure_correlations,
 )
-from drac_ssl.grading.image_file import (  # the one rule of what is read (read_image's too)
+from drac_ssl.grading.image_file import (
     ACCEPTED_FORMATS,
     DEFAULT_LIMITS,
     InputLimits,
-    bomb_refusal,
     bytes_refusal,
-    header_refusal,
+    content_refusal,  # the one rule of what is read (read_image's too)
     path_refusal,
-    read_header,
 )
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
@@ -331,10 +328,10 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
     refused = bytes_refusal(len(data), limits, kind, upload)
     if refused is not None:
         raise InputRejected(refused.sentence(name))
-    try:  # the decoder's reading of the header (a PNG's large text metadata is not damage)
-        header = read_header(data)
-    except Image.DecompressionBombError:
-        raise InputRejected(bomb_refusal(limits, upload).sentence(name)) from None
+    # the decoder's reading of the header (a PNG's large text metadata is not damage)
+    header, refused = content_refusal(data, limits, upload)
+    if refused is not None:
+        raise InputRejected(refused.sentence(name))
     if header is None:
         damaged = damaged_image_format(data)
         if damaged is not None and damaged != "TIFF":  # the ingest's words
@@ -348,10 +345,7 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
         raise InputRejected(f"`{name}` is a TIFF file whose header does not give its size "
                             f"(damaged, or a layout {'this app' if upload else 'the package'} does "
                             f"not read). Re-export it as PNG.")
-    file_format, width, height = header
-    refused = header_refusal(file_format, width, height, limits, upload)
-    if refused is not None:
-        raise InputRejected(refused.sentence(name))
+    file_format = header[0]
     try:  # size: sanity_warnings; channels: the model's (1: as the grey ingest converts)
         decoded = inspect_image(data, name, channels=1 if channels == 1 else None,
                                 expected_side=None)

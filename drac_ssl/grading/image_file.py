@@ -45,6 +45,7 @@ __all__ = [
     "InputLimits",
     "bomb_refusal",
     "bytes_refusal",
+    "content_refusal",
     "downscale_fix",
     "header_refusal",
     "path_refusal",
@@ -264,3 +265,20 @@ def header_refusal(file_format: str, width: int, height: int, limits: InputLimit
                            f"limit of {limits.max_pixels / 1e6:g} megapixels {decodes}",
                            downscale_fix(width, height, limits), "too-many-pixels")
     return None
+
+
+
+def content_refusal(data: bytes, limits: InputLimits, upload: bool = False
+                    ) -> tuple[tuple[str, int, int] | None, FileRefusal | None]:
+    """``(header, refusal)`` of an image file's bytes, before they are decoded: the header
+    (:func:`read_header`; None when none is read: not an image, a damaged file) and why the
+    image is not decoded (:func:`header_refusal`, or :func:`bomb_refusal` for a header above
+    Pillow's own limit, whose header is then None); the one sequence of the app's uploads and
+    :func:`drac_ssl.grading.predict.read_image`."""
+    from PIL import Image
+
+    try:
+        header = read_header(data)
+    except Image.DecompressionBombError:  # more pixels than Pillow opens
+        return None, bomb_refusal(limits, upload)
+    return header, (header_refusal(*header, limits, upload) if header is not None else None)

@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor, nn
 
 from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
@@ -59,11 +58,9 @@ from data_prep.validate import convert_channels, few_levels, inspect_image, is_b
 from drac_ssl.grading.image_file import (
     LOCAL_FILE_LIMITS,
     InputLimits,
-    bomb_refusal,
     bytes_refusal,
-    header_refusal,
+    content_refusal,
     path_refusal,
-    read_header,
 )
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
@@ -255,12 +252,7 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     if refused is not None and refused.kind != "empty":  # an empty file: the decoder's words
         raise ImageReadError(refused.problem(p).line, [refused.problem(p)])
     data = p.read_bytes()
-    try:
-        header = read_header(data)
-    except Image.DecompressionBombError:  # more pixels than Pillow opens
-        header, refused = None, bomb_refusal(limits)
-    if header is not None:
-        refused = header_refusal(*header, limits)
+    _, refused = content_refusal(data, limits)
     if refused is not None:  # the app's rule: another format, or above the limits
         raise ImageReadError(refused.problem(p).line, [refused.problem(p)])
     decoded = inspect_image(data, str(p), channels=None, expected_side=None)
