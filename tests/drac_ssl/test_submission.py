@@ -858,6 +858,18 @@ def test_the_apps_notes_file_with_only_its_notes_column_cut_is_one_problem(
     assert "not a submission" in line and "NOT GRADED" not in line, line
 
 
+def _assert_read_as_the_batch_file(full: Path, rows: list[list[str]], tmp_path: Path) -> None:
+    """``full`` (the app's grades_with_notes.csv, ``rows`` its cells; 005.png on line 3 not
+    graded) is named as the app's batch file by ``--check``, whole and with its notes column,
+    or its notes and training_image columns, cut off."""
+    (line,) = check_submission(full)
+    assert "the app's batch file with a notes column" in line and "NOT GRADED: 005.png (line 3)" in line, line
+    for drop in (1, 2):  # the notes column; the notes and training_image columns
+        cut = _write(tmp_path, "\n".join(",".join(r[:-drop]) for r in rows) + "\n", f"cut{drop}.csv")
+        (line,) = check_submission(cut)
+        assert "notes column cut off" in line and "005.png (line 3)" in line, (drop, line)
+
+
 @pytest.mark.parametrize("num_grades", [3, 5])
 def test_the_apps_notes_file_with_its_training_image_column_is_still_named(
         tmp_path: Path, num_grades: int) -> None:
@@ -878,12 +890,7 @@ def test_the_apps_notes_file_with_its_training_image_column_is_still_named(
     rows = list(csv.reader(io.StringIO(full.read_text())))
     assert rows[0][-3:] == ["not_reliably_gradable", "training_image", "notes"], rows[0]
     assert [r[-2] for r in rows[1:]] == [TRAINING_IMAGE_MARK, "", ""]
-    (line,) = check_submission(full)
-    assert "the app's batch file with a notes column" in line and "NOT GRADED: 005.png (line 3)" in line, line
-    for drop in (1, 2):  # the notes column; the notes and training_image columns
-        cut = _write(tmp_path, "\n".join(",".join(r[:-drop]) for r in rows) + "\n", f"cut{drop}.csv")
-        (line,) = check_submission(cut)
-        assert "notes column cut off" in line and "005.png (line 3)" in line, (drop, line)
+    _assert_read_as_the_batch_file(full, rows, tmp_path)
     with pytest.raises(ValueError, match="1 training_image entries for 3 files"):
         write_grades_with_notes(tmp_path / "x.csv", [("001.png", 0, ""), ("005.png", None, ""),
                                                      ("161.png", 1, "")], probs, None,
@@ -916,12 +923,7 @@ def test_a_training_image_that_cannot_be_told_is_written_unknown_not_as_no(
     rows = list(csv.reader(io.StringIO(full.read_text())))
     # graded: yes, unknown, known no; a file not graded: empty
     assert [r[-2] for r in rows[1:]] == [TRAINING_IMAGE_MARK, "", TRAINING_IMAGE_UNKNOWN, ""]
-    (line,) = check_submission(full)
-    assert "the app's batch file with a notes column" in line and "NOT GRADED: 005.png (line 3)" in line, line
-    for drop in (1, 2):  # the notes column; the notes and training_image columns
-        cut = _write(tmp_path, "\n".join(",".join(r[:-drop]) for r in rows) + "\n", f"cut{drop}.csv")
-        (line,) = check_submission(cut)
-        assert "notes column cut off" in line and "005.png (line 3)" in line, (drop, line)
+    _assert_read_as_the_batch_file(full, rows, tmp_path)
 
     notes = write_image_notes(tmp_path / "x_notes.csv", ["001.png", "161.png", "162.png"], [0, 1, 2],
                               [[], ["unlike the training images"], []], [True, None, False])
