@@ -329,6 +329,27 @@ def ingest_memory_rows(r: dict[str, Any]) -> list[str]:
             f"`{r.get('command')}` |"]
 
 
+def grading_memory_rows(r: dict[str, Any]) -> list[str]:
+    """Resident memory of CPU grading, each endpoint in a fresh process (bench/grading_memory.py):
+    one row, each endpoint's resident and peak MiB (median, range over the repeats), its
+    ``ru_maxrss``, its loaded modules and whether torchvision / ``torch._dynamo`` were imported."""
+    words = {"import": "after the import", "load": "after load_bundle"}
+
+    def cell(endpoint: str, f: dict[str, Any]) -> str:
+        rss, hwm, maxrss = f["vmrss_mib"], f["vmhwm_mib"], f["ru_maxrss_mib"]
+        what = words.get(endpoint, f"after grading {endpoint.removeprefix('grade_')} images in one call")
+        imported = [name for name in ("torchvision", "torch._dynamo") if f.get(name) is True]
+        return (f"{what}: {rss['median']} MiB resident ({rss['min']}-{rss['max']}), peak {hwm['median']} MiB "
+                f"({hwm['min']}-{hwm['max']}; ru_maxrss {maxrss['median']}), {f['modules']['median']:.0f} modules, "
+                f"{' and '.join(imported) if imported else 'no torchvision, no torch._dynamo'}"
+                f"{' imported' if imported else ''}")
+
+    cells = "; ".join(cell(e, f) for e, f in (r.get("table") or {}).items())
+    return [f"| CPU grading memory, each step in a fresh process ({r.get('bundle')}; {r.get('images')}; "
+            f"{r.get('grading_threads')} thread{'' if r.get('grading_threads') == 1 else 's'}; median and range of {r.get('repeats')} interleaved repeats"
+            f"{_load_note(r)}) | {cells} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
 def cpu_precision_rows(r: dict[str, Any]) -> list[str]:
     """bf16 vs float32 VICReg step on the CPU (bench/cpu_precision.py)."""
     flags = ", ".join(r.get("cpu_bf16_flags") or []) or "none"
@@ -1742,6 +1763,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += ingest_rows(record)
         elif name.startswith("ingest_memory"):
             lines += ingest_memory_rows(record)
+        elif name.startswith("grading_memory"):
+            lines += grading_memory_rows(record)
         elif name.startswith("cpu_precision"):
             lines += cpu_precision_rows(record)
         elif name.startswith("pretrain_throughput"):
