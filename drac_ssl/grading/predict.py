@@ -252,7 +252,7 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     if refused is not None and refused.kind != "empty":  # an empty file: the decoder's words
         raise ImageReadError(refused.problem(p).line, [refused.problem(p)])
     data = p.read_bytes()
-    _, refused = content_refusal(data, limits)
+    _, refused = content_refusal(data, limits, name=p.name)
     if refused is not None:  # the app's rule: another format, or above the limits
         raise ImageReadError(refused.problem(p).line, [refused.problem(p)])
     decoded = inspect_image(data, str(p), channels=None, expected_side=None)
