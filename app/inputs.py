@@ -329,7 +329,7 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
     if refused is not None:
         raise InputRejected(refused.sentence(name))
     # the decoder's reading of the header (a PNG's large text metadata is not damage)
-    header, refused = content_refusal(data, limits, upload)
+    header, refused = content_refusal(data, limits, upload, name)
     if refused is not None:
         raise InputRejected(refused.sentence(name))
     if header is None:

@@ -61,12 +61,21 @@ from data_prep.validate import (
 )
 from drac_ssl import io as drac_io
 from drac_ssl.console import ProgressLines
+from drac_ssl.grading.image_file import (  # grading's rule of a file (light: no torch)
+    LOCAL_FILE_LIMITS,
+    FileRefusal,
+    bytes_refusal,
+    content_refusal,
+    misnamed,
+)
 from drac_ssl.io import atomic_path, atomic_write_json
 
 STATE_NAME = "state.json"
-STATE_VERSION = 4  # 2: channels and the decoding options are part of the state; 3: the
+STATE_VERSION = 5  # 2: channels and the decoding options are part of the state; 3: the
 # findings include blank images (validate.blank_problem): older findings lack them; 4: each
-# file's phantom marker (FileRecord.phantom): an older state would read every file as unmarked
+# file's phantom marker (FileRecord.phantom): an older state would read every file as unmarked;
+# 5: grading's rule of a file (process_file: a GIF named .png, above 8192 px ...): an older
+# state's reused records were never held to it
 
 
 def array_path(cache_dir: Path, size: int) -> Path:
@@ -299,26 +308,54 @@ def _fill(record: FileRecord, image: DecodedImage, sizes: Sequence[int], options
         problems += blank_problem(image.pixels, path)  # the decoded pixels: no second decode
         record.resized, done = cache_rows(image.pixels, sizes, options, path)
         problems += done
-    record.issues = [(p.what, p.fix, p.severity, p.kind) for p in problems]
+    record.issues += [(p.what, p.fix, p.severity, p.kind) for p in problems]  # after process_file's
+    return record
+
+
+def _refused(record: FileRecord, refusal: FileRefusal, path: str) -> FileRecord:
+    """``record`` with grading's refusal of its file as an error (:meth:`FileRefusal.problem`:
+    the words of ``read_image``)."""
+    problem = refusal.problem(path)
+    record.issues.append((problem.what, problem.fix, problem.severity, problem.kind))
     return record
 
 
 def process_file(task: FileTask) -> FileRecord:
-    """Worker: read the bytes once, hash them, decode from them, resize to every size."""
+    """Worker: read the bytes once, hash them, decode from them, resize to every size.
+
+    Before decoding, the file is held to grading's rule (:mod:`drac_ssl.grading.image_file`,
+    with :data:`~drac_ssl.grading.image_file.LOCAL_FILE_LIMITS`, as
+    :func:`drac_ssl.grading.predict.read_image`): its size from the file system (above 512
+    MiB, not read), then its format from the content, not the name (a GIF named ``.png``), and
+    its pixels from the header (8192 px a side, 40 megapixels). A refusal is an error of the
+    file, in grading's words, and the file is not decoded: what would not be graded is not
+    trained on. A PNG, JPEG, TIFF or BMP whose name says another of them (a JPEG named
+    ``.png``) is decoded by its content, with a warning (``misnamed``)."""
     record = FileRecord(task.rel)
     try:
         with open(task.path, "rb") as fh:
-            data = fh.read()
             stat = os.fstat(fh.fileno())
+            # an empty file is the decoder's to say (as in read_image)
+            too_large = bytes_refusal(stat.st_size, LOCAL_FILE_LIMITS, larger_limits=False)
+            data = fh.read() if too_large is None or too_large.kind == "empty" else b""
     except OSError as exc:
         record.issues.append((f"cannot read the file ({exc.strerror or exc})",
                               "check that it exists and is readable", "error", "read"))
         return record
     record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
+    if too_large is not None and too_large.kind != "empty":
+        return _refused(record, too_large, task.path)
     record.sha256 = sha256_of(data)
     if record.sha256 == task.known_sha256:
         return record  # content unchanged (only touched): the caller reuses the cached rows
     record.decoded = True
+    name = os.path.basename(task.path)
+    header, refused = content_refusal(data, LOCAL_FILE_LIMITS, name=name)
+    if refused is not None:
+        return _refused(record, refused, task.path)
+    said = misnamed(header[0], name) if header is not None else None
+    if said is not None:
+        record.issues.append((*said, "warning", "misnamed"))
     options = task.options
     try:
         image = inspect_image(data, task.path, channels=1 if options.target == "gray" else None,

@@ -165,7 +165,8 @@ class Problem:
         accept = {"grades": "ingest the labels as they are",
                   "patient": "fold the images as if independent",
                   "blank": "ingest it as it is",
-                  "phantom": "ingest it as a phantom image"}.get(
+                  "phantom": "ingest it as a phantom image",
+                  "misnamed": "read it by its content"}.get(
                       self.kind, "convert it automatically")
         return dataclasses.replace(
             self,

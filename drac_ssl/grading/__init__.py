@@ -23,6 +23,10 @@ The inference API is re-exported here (:data:`__all__`)::
     graded = grade_images(bundle, images, file_warnings=[said for _, said in read], paths=paths)
     graded.not_reliably_gradable  # per image: why its grade is not reliable ([] for none)
 
+Each warning ``read_image`` returns is a :class:`~drac_ssl.grading.predict.FileWarning`: the
+string ``NAME: WORDS``, its ``name`` and ``words`` kept apart (a file named ``scan: left.png``
+keeps its name whole).
+
 The names are resolved on first use (PEP 562), so ``import drac_ssl.grading`` alone (as
 :mod:`data_prep.layout` does for :mod:`drac_ssl.grading.image_notes`) imports neither torch
 nor the models.
@@ -36,6 +40,7 @@ from typing import Any
 _EXPORTS = {
     "Bundle": "bundle",
     "BundleError": "bundle",
+    "FileWarning": "predict",
     "load_bundle": "bundle",
     "GradedImages": "predict",
     "ImageReadError": "predict",

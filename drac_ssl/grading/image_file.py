@@ -8,12 +8,20 @@ and of a script's batch) and of the app's upload (:func:`app.inputs.load_upload`
   named pipe would wait for a writer forever).
 * Its size in bytes (:attr:`InputLimits.max_bytes`), from the file system before it is read.
 * Its format, read from the content, not the name (:data:`ACCEPTED_FORMATS`: PNG, JPEG, TIFF,
-  BMP): GIF, WebP, JPEG 2000 ... are refused, as the app refuses them. The ingest takes files
-  by their suffix (those four formats' suffixes) and decodes what Pillow reads, so a GIF named
-  ``.png`` can be trained on but not graded here (review s58r5 F5; not yet one rule).
+  BMP): GIF, WebP, JPEG 2000 ... are refused, as the app refuses them; a GIF named ``.png``
+  is said so (``is a GIF file, though named .png``: :func:`name_words`).
 * Its pixels, from the header before decoding (:attr:`InputLimits.max_side`,
   :attr:`InputLimits.max_pixels`): a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels,
   400 MB decoded; a 13000 px JPEG takes a gigabyte and seconds to decode.
+
+The training ingest applies the same rule to every image file it takes (by its suffix,
+:data:`drac_ssl.grading.image_notes.IMAGE_SUFFIXES`) before decoding it
+(:func:`data_prep.cache.process_file`: :func:`bytes_refusal` and :func:`content_refusal` with
+:data:`LOCAL_FILE_LIMITS`, as :func:`drac_ssl.grading.predict.read_image`), each refusal an
+error of its one-pass report, so that no image is trained on that grading would refuse (review
+s58r5 F5: a GIF named ``.png`` was trained on, then refused here). A PNG, JPEG, TIFF or BMP
+named as another of them (a JPEG named ``.png``) is read by its content here and there; the
+ingest warns of it (:func:`misnamed`).
 
 Each refusal is a :class:`FileRefusal` (what is wrong, what to do) in one of two wordings:
 ``upload=True`` the app page's ("Upload the original ..."), ``upload=False`` (a script, the
@@ -21,7 +29,8 @@ export command) without uploads or a server. A header no decoder reads (not an i
 damaged file) is not refused here: the decoder says what it is
 (:func:`data_prep.validate.inspect_image`; the app in its own words, :mod:`app.inputs`).
 
-Pillow and :mod:`data_prep.decode` only: no torch.
+Pillow and :mod:`data_prep.decode` only (both imported when a function needs them): no torch,
+so the ingest imports it too.
 """
 
 from __future__ import annotations
@@ -43,11 +52,14 @@ __all__ = [
     "LOCAL_FILE_LIMITS",
     "FileRefusal",
     "InputLimits",
+    "SUFFIX_FORMATS",
     "bomb_refusal",
     "bytes_refusal",
     "content_refusal",
     "downscale_fix",
     "header_refusal",
+    "misnamed",
+    "name_words",
     "path_refusal",
     "read_header",
 ]
@@ -55,6 +67,45 @@ __all__ = [
 ACCEPTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP", "MPO": "JPEG"}
 """PIL format name -> what we call it (a JPEG with EXIF thumbnails opens as ``MPO``): the
 formats graded (:data:`drac_ssl.grading.image_notes.READ_FORMATS`)."""
+
+SUFFIX_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
+                  ".bmp": "BMP"}
+"""File name suffix (lower case) -> the format it names, in :data:`ACCEPTED_FORMATS`' words: one
+entry per suffix of :data:`drac_ssl.grading.image_notes.IMAGE_SUFFIXES` (what the ingest takes
+as an image file)."""
+
+
+def _named_format(name: str) -> str | None:
+    """The format ``name``'s suffix names (:data:`SUFFIX_FORMATS`), None for another suffix."""
+    return SUFFIX_FORMATS.get(os.path.splitext(name)[1].lower())
+
+
+def name_words(file_format: str, name: str) -> str:
+    """``, though named .png``: what follows a refusal's format words (:func:`header_refusal`)
+    when ``name`` (a file's name; "" unknown) has the suffix of an image format
+    (:data:`SUFFIX_FORMATS`) other than the content's, ``file_format`` (PIL's name); "" when
+    the name says nothing or the same format."""
+    named = _named_format(name)
+    if named is None or named == ACCEPTED_FORMATS.get(file_format, file_format):
+        return ""
+    return f", though named {os.path.splitext(name)[1]}"
+
+
+def misnamed(file_format: str, name: str) -> tuple[str, str] | None:
+    """``(what, fix)`` for a file of a format that is read (:data:`ACCEPTED_FORMATS`; PIL's name
+    ``file_format``) whose name's suffix names another of them: a JPEG named ``scan.png``. Read
+    by its content all the same (the ingest, the export and the app alike); the ingest warns
+    (:func:`data_prep.cache.process_file`), since a tool that goes by the name may not, and a
+    ``.png`` is taken for lossless. None for a name that agrees, has no image suffix, or a
+    format that is not read (refused: :func:`header_refusal` says the name)."""
+    content = ACCEPTED_FORMATS.get(file_format)
+    if content is None or not name_words(file_format, name):
+        return None
+    suffix = os.path.splitext(name)[1]
+    own = next(s for s, f in SUFFIX_FORMATS.items() if f == content)
+    return (f"a {content} file, though named {suffix} (read as {content}: the content decides, "
+            f"in training and in grading)",
+            f"rename it to {own} (a tool that goes by the name may misread it)")
 
 
 @dataclass(frozen=True)
@@ -175,19 +226,21 @@ def _typical(kind: str) -> str:
                  f"JPEG or PNG), not a raw or multi-image file")
 
 
-def bytes_refusal(n_bytes: int, limits: InputLimits, kind: str = "octa", upload: bool = False
-                  ) -> FileRefusal | None:
+def bytes_refusal(n_bytes: int, limits: InputLimits, kind: str = "octa", upload: bool = False,
+                  larger_limits: bool = True) -> FileRefusal | None:
     """Why a file of ``n_bytes`` bytes is not read: ``empty``, or ``too-large`` (above
     :attr:`InputLimits.max_bytes`; ``kind``, what the model grades, words the fix); None
-    otherwise."""
+    otherwise. ``larger_limits``: the caller may pass larger limits (``read_image``'s
+    ``limits``), which the fix then offers; the ingest has none to pass."""
     if n_bytes == 0:
         return FileRefusal("is empty (0 bytes)", "upload the image file itself" if upload else
                            "re-copy or re-export the image", "empty")
     if n_bytes > limits.max_bytes:
         return FileRefusal(f"is {_mb(n_bytes)}, above the limit of {limits.max_mb:g} MiB",
                            f"upload {_typical(kind)}" if upload else
-                           "convert it to PNG (lossless, compressed) or downscale it, or pass larger "
-                           "limits (InputLimits)", "too-large")
+                           "convert it to PNG (lossless, compressed) or downscale it"
+                           + (", or pass larger limits (InputLimits)" if larger_limits else ""),
+                           "too-large")
     return None
 
 
@@ -238,9 +291,10 @@ def downscale_fix(width: int, height: int, limits: InputLimits) -> str:
 
 
 def header_refusal(file_format: str, width: int, height: int, limits: InputLimits,
-                   upload: bool = False) -> FileRefusal | None:
+                   upload: bool = False, name: str = "") -> FileRefusal | None:
     """Why an image of ``file_format`` (PIL's name) and ``width`` x ``height`` px is not
-    decoded: ``format`` (not one of :data:`ACCEPTED_FORMATS`), ``too-wide`` (a side above
+    decoded: ``format`` (not one of :data:`ACCEPTED_FORMATS`; with the file's ``name``, a name
+    that says another format is said too, :func:`name_words`), ``too-wide`` (a side above
     :attr:`InputLimits.max_side`), ``no-pixels``, ``too-many-pixels`` (above
     :attr:`InputLimits.max_pixels`, or above what Pillow decodes at all, twice
     ``PIL.Image.MAX_IMAGE_PIXELS``, for limits a caller raised above it); each size refusal
@@ -249,7 +303,7 @@ def header_refusal(file_format: str, width: int, height: int, limits: InputLimit
     from PIL import Image
 
     if file_format not in ACCEPTED_FORMATS:
-        return FileRefusal(other_format(file_format),
+        return FileRefusal(other_format(file_format) + name_words(file_format, name),
                            f"upload a {READ_FORMATS} image" if upload else CONVERT_FIX, "format",
                            one_sentence=upload)
     if Image.MAX_IMAGE_PIXELS:  # Pillow refuses above twice this (DecompressionBombError)
@@ -268,17 +322,19 @@ def header_refusal(file_format: str, width: int, height: int, limits: InputLimit
 
 
 
-def content_refusal(data: bytes, limits: InputLimits, upload: bool = False
+def content_refusal(data: bytes, limits: InputLimits, upload: bool = False, name: str = ""
                     ) -> tuple[tuple[str, int, int] | None, FileRefusal | None]:
     """``(header, refusal)`` of an image file's bytes, before they are decoded: the header
     (:func:`read_header`; None when none is read: not an image, a damaged file) and why the
     image is not decoded (:func:`header_refusal`, or :func:`bomb_refusal` for a header above
-    Pillow's own limit, whose header is then None); the one sequence of the app's uploads and
-    :func:`drac_ssl.grading.predict.read_image`."""
+    Pillow's own limit, whose header is then None); the one sequence of the app's uploads,
+    :func:`drac_ssl.grading.predict.read_image` and the training ingest
+    (:func:`data_prep.cache.process_file`). ``name``: the file's name, for a format refusal
+    of a file named as another format (``is a GIF file, though named .png``); "" unsaid."""
     from PIL import Image
 
     try:
         header = read_header(data)
     except Image.DecompressionBombError:  # more pixels than Pillow opens
         return None, bomb_refusal(limits, upload)
-    return header, (header_refusal(*header, limits, upload) if header is not None else None)
+    return header, (header_refusal(*header, limits, upload, name) if header is not None else None)

@@ -87,6 +87,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EnsembleOutput",
     "FLIP_NAMES",
+    "FileWarning",
     "TTA_FLIPS",
     "BLANK_REASON",
     "GRADE_NOT_USED",
@@ -164,6 +165,26 @@ def limit_threads(threads: int) -> dict[str, int]:
 # Reading and preprocessing images
 
 
+class FileWarning(str):
+    """One thing :func:`read_image` (or :func:`conform_channels`) says of a file: the string
+    ``NAME: WORDS`` it always was (printed, compared, written as before), which keeps the
+    file's ``name`` and the ``words`` apart, so that :func:`grade_images` takes the words
+    whole whatever the name holds (a file named ``scan: left.png``: review s58r5 F8, a joined
+    line cut at its first ": " lost ``left.png`` into the words). ``str(warning)`` and JSON
+    give the plain joined line; a pickled or copied one stays a :class:`FileWarning`."""
+
+    name: str
+    words: str
+
+    def __new__(cls, name: str, words: str) -> FileWarning:
+        self = super().__new__(cls, f"{name}: {words}")
+        self.name, self.words = str(name), str(words)
+        return self
+
+    def __getnewargs__(self) -> tuple[str, str]:  # pickle, copy: built again from the pair
+        return self.name, self.words
+
+
 class ImageReadError(ValueError):
     """An image file that cannot be decoded (:func:`read_image`). ``str(exc)``: the problems
     as ``PATH: what is wrong -> what to do`` lines joined by "; "; ``problems``: the same as
@@ -190,7 +211,8 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
                notes: list[str] | None = None, grey_trained: Any = GREY_TRAINED_NOT_GIVEN,
                limits: InputLimits = LOCAL_FILE_LIMITS) -> tuple[np.ndarray, list[str]]:
     """An image file in ``channels`` (1: uint8 grey ``(H, W)``, 3: RGB ``(H, W, 3)``) and the
-    warnings of what was converted to get there, each ``NAME: `` and the app's words: the
+    warnings of what was converted to get there, each ``NAME: `` and the app's words (a
+    :class:`FileWarning`: a string that keeps the name and the words apart): the
     conversion to the model's channels (:func:`conform_channels`, whose ``kind`` this is: a
     colour file read by a grey UW-OCTA model is doubted as OCTA; ``grey_trained`` too: the grey
     images a colour model saw in training, ``bundle.grey_trained``: pass it, as the app and the
@@ -252,7 +274,7 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     if refused is not None and refused.kind != "empty":  # an empty file: the decoder's words
         raise ImageReadError(refused.problem(p).line, [refused.problem(p)])
     data = p.read_bytes()
-    _, refused = content_refusal(data, limits)
+    _, refused = content_refusal(data, limits, name=p.name)
     if refused is not None:  # the app's rule: another format, or above the limits
         raise ImageReadError(refused.problem(p).line, [refused.problem(p)])
     decoded = inspect_image(data, str(p), channels=None, expected_side=None)
@@ -269,17 +291,17 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
                                         mode=decoded.mode, kind=kind, grey_trained=grey_trained)
     levels = few_levels_words(pixels, decoded.mode, model_kind, channels)
     if levels:  # the app's warning; the decoder's 1-bit note is then not said again
-        warnings.append(f"{p.name}: {levels}")
+        warnings.append(FileWarning(p.name, levels))
         said = [*said, *(q.what for q in decoded.problems if q.what.startswith(ONE_BIT_NOTE))]
     found = [q for q in decoded.problems if q.what not in said]  # said by the depth note
     findings = [(q.severity, file_finding(q.what)) for q in found if q.severity in ("note", "warning")]
     if notes is not None:
-        notes += [f"{p.name}: {depth}"] if depth else []
+        notes += [FileWarning(p.name, depth)] if depth else []
         # the decoder's notes, and its warnings that cast no doubt on the image (an ICC profile
         # not applied, transparency composited ...: PLAIN_FINDINGS), as the app's page says them
-        notes += [f"{p.name}: {line}" for severity, line in findings
+        notes += [FileWarning(p.name, line) for severity, line in findings
                   if severity == "note" or is_plain_note(line)]
-    return pixels, warnings + [f"{p.name}: {line}" for severity, line in findings
+    return pixels, warnings + [FileWarning(p.name, line) for severity, line in findings
                                if severity == "warning" and (notes is None or not is_plain_note(line))]
 
 
@@ -355,8 +377,8 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
     if channels == 1:
         if not colour:
             return converted, []  # an RGB file of a grey picture: nothing is lost
-        return converted, [f"{name}: {colour_for_grey_model(said[0].what, kind == 'octa')}"]
-    return converted, [f"{name}: {grey_for_colour_model(mode, grey_trained)}"]
+        return converted, [FileWarning(name, colour_for_grey_model(said[0].what, kind == 'octa'))]
+    return converted, [FileWarning(name, grey_for_colour_model(mode, grey_trained))]
 
 
 @functools.lru_cache(maxsize=8)
@@ -882,7 +904,8 @@ class GradedImages:
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
-                 ingested: bool = False, *, file_warnings: Sequence[Sequence[str]] | None = None,
+                 ingested: bool = False, *,
+                 file_warnings: Sequence[Sequence[str | tuple[str, str]]] | None = None,
                  paths: Sequence[str | os.PathLike[str]] | None = None) -> GradedImages:
     """Grade uint8 images in the model's channels and check them, preprocessing each once:
     :func:`predict_images`' probabilities and grades, the out-of-distribution check of
@@ -904,15 +927,23 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     Reading files is the caller's: pass what :func:`read_image` returned for the files it
     could read (it raises for an unreadable one), and, for the one verdict
     :attr:`GradedImages.not_reliably_gradable`, per image what it said (``file_warnings``:
-    its warnings, each ``NAME: `` prefix removed) and the files themselves (``paths``: their
-    names are the prefixes removed, and :attr:`GradedImages.training_image` compares their
-    SHA-256 with the bundle's training images, reading each file again).
+    its warnings, each ``NAME: `` prefix removed) and the files themselves (``paths``:
+    :attr:`GradedImages.training_image` compares their SHA-256 with the bundle's training
+    images, reading each file again).
+
+    A warning of ``file_warnings`` is one of: a :class:`FileWarning` (what :func:`read_image`
+    returns: its ``words`` are kept, whatever the name holds); a ``(name, words)`` pair; or a
+    plain string ``NAME: WORDS``, whose ``NAME: `` is the file's name in ``paths``, or,
+    without ``paths``, what comes before its one ": " (review s58r5 F8: a name holding ": ",
+    ``scan: left.png``, cannot be told from the words of such a line, so a plain line that
+    holds ": " more than once without ``paths`` is refused rather than cut at a guess).
 
     Raises:
         TypeError: a path or other non-array where images are expected; a ``tta`` other than
             None, True or False.
         ValueError: as :func:`predict_images` does; ``file_warnings`` or ``paths`` not one per
-            image.
+            image; a plain warning line without ``paths`` whose name cannot be told from its
+            words (above).
     """
     if tta is not None:  # a bad tta before any image is preprocessed (None reads the bundle later)
         resolve_tta(tta, bundle)
@@ -921,21 +952,42 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
         if given is not None and (isinstance(given, str | bytes | os.PathLike) or len(given) != len(images)):
             raise ValueError(f"{name} must hold one entry per image ({len(images)}), got "
                              f"{len(given) if not isinstance(given, str | bytes | os.PathLike) else repr(given)}")
+    # the words of every warning before any image is graded: an ambiguous line is said at once
+    words = None if file_warnings is None else [
+        [_without_name(line, paths[i] if paths is not None else None, (i, j)) for j, line in enumerate(said)]
+        for i, said in enumerate(file_warnings)]
     graded = grade_prepared(bundle, [prepare_image(image, bundle.metadata, ingested) for image in images],
                             tta)
-    if file_warnings is not None:
-        graded.file_warnings = [[_without_name(line, paths[i] if paths is not None else None) for line in said]
-                                for i, said in enumerate(file_warnings)]
+    if words is not None:
+        graded.file_warnings = words
     if paths is not None:
         graded.training_image = training_image_flags(bundle, paths)
     return graded
 
 
-def _without_name(line: str, path: str | os.PathLike[str] | None) -> str:
-    """A :func:`read_image` warning without its ``NAME: `` prefix (``path``'s name; without a
-    path, up to the first ": ")."""
+def _without_name(line: str | tuple[str, str], path: str | os.PathLike[str] | None,
+                  where: tuple[int, int] = (0, 0)) -> str:
+    """The words of one of ``grade_images``' ``file_warnings`` (``where``: its image and its
+    place, for the error), without the file's name: a :class:`FileWarning`'s ``words``; a
+    ``(name, words)`` pair's words; a plain line without its ``NAME: `` prefix (``path``'s
+    name; without a path, up to its one ": "). Raises ValueError for a plain line without a
+    path that holds ": " more than once (the name's end cannot be told) and for anything
+    else."""
+    if isinstance(line, FileWarning):
+        return line.words
+    if isinstance(line, tuple) and len(line) == 2 and all(isinstance(part, str) for part in line):
+        return line[1]
+    if not isinstance(line, str):
+        raise ValueError(f"file_warnings[{where[0]}][{where[1]}]: a warning is a string or a (name, words) "
+                         f"pair, got {type(line).__name__} {line!r}")
     if path is not None:
         return line.removeprefix(f"{Path(path).name}: ")
+    if line.count(": ") > 1:
+        raise ValueError(
+            f"file_warnings[{where[0]}][{where[1]}]: {line!r} holds ': ' more than once, so the file's name "
+            f"cannot be told from the words (a file may be named 'scan: left.png') -> pass paths= (the "
+            f"files read, whose names the lines start with), or the warnings as read_image returned "
+            f"them (FileWarning, which keeps the name apart), or (name, words) pairs")
     return line.split(": ", 1)[1] if ": " in line else line
 
 

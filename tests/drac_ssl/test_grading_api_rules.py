@@ -60,10 +60,11 @@ def test_other_formats_are_refused_by_read_image_as_by_the_predictor(
     # named .png: the content decides, as in the app (the export command took it by its name)
     path = tmp_path / "scan.png"
     Image.fromarray(_scan()).save(path, format=fmt)
-    with pytest.raises(ImageReadError, match=rf"scan\.png: {words} -> convert it to PNG") as caught:
+    with pytest.raises(ImageReadError, match=rf"scan\.png: {words}, though named \.png -> convert it to PNG"
+                       ) as caught:
         read_image(path, 1)
     assert caught.value.problems[0].kind == "format"
-    with pytest.raises(InputRejected, match=rf"`scan\.png` is {words}\. Convert it to PNG"):
+    with pytest.raises(InputRejected, match=rf"`scan\.png` is {words}, though named \.png\. Convert it to PNG"):
         predictor.predict_file(path)
 
 
