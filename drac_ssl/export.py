@@ -243,6 +243,7 @@ from drac_ssl.grading.image_notes import (
     FILE_FINDING,
     NO_COLOUR,
     NOT_RELIABLY_GRADABLE,
+    OTHER_DEPTH,
     decision_words,
     incomplete_line,
     same_grade_words,
@@ -1404,7 +1405,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                 noted: list[str] = []
                 try:  # the bundle's kind: a colour file on a grey UW-OCTA model is doubted, as in the app
                     pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted,
-                                              grey_trained=bundle.grey_trained)
+                                              grey_trained=bundle.grey_trained, bit_depths=bundle.bit_depths)
                 except (OSError, ValueError) as exc:
                     problems += _unreadable(path, exc)
                     skipped.append(path)
@@ -1525,10 +1526,14 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_file = len({line.split(f": {FILE_FINDING}", 1)[0] for line in warnings if f": {FILE_FINDING}" in line})
     # a colour file of a grey picture is read as it is on a colour model: not a conversion
     n_as_is = sum(1 for line in warnings if f": {NO_COLOUR}" in line)
-    n_channels = sum(1 for line in warnings if f": {FILE_FINDING}" not in line) - n_as_is
+    # of another bit depth than the training images (other_depth_warning): not a conversion
+    n_depth = sum(1 for line in warnings if f": {OTHER_DEPTH}" in line)
+    n_channels = sum(1 for line in warnings if f": {FILE_FINDING}" not in line) - n_as_is - n_depth
     converted = f", {n_channels} converted to the model's channels (see the warnings)" if n_channels else ""
     converted += (f", {n_as_is} with three identical channels, read as they are (see the warnings)"
                   if n_as_is else "")
+    converted += (f", {n_depth} of another bit depth than the training images (see the warnings)"
+                  if n_depth else "")
     converted += (f", {n_file} with a warning about the file itself (see the warnings)"
                   if n_file else "")
     # facts about the file that cast no doubt on it (PLAIN_FINDINGS): notes, as on the app's page
