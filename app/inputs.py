@@ -38,7 +38,8 @@ at most 4 grey levels (:func:`few_levels_warning`: a thresholded export or a ves
 1-bit file; per colour channel on a colour model), strongly non-square, converted from colour;
 the others are graded anyway. A 16-bit file
 converted to 8-bit is said too, as a plain note (:func:`is_plain_note`): by the training ingest's rule, its bit depth
-judged from this file alone, not compared with the training images'. The sentences the export command says too (a colour file on a grey
+judged from this file alone; a file of another bit depth than the training images is doubted
+by the predictor, which knows them (:meth:`app.predict.Predictor.upload_warnings`). The sentences the export command says too (a colour file on a grey
 model, a grey file on a colour model, the 16-bit note) come from
 :mod:`drac_ssl.grading.image_notes` (:data:`DEPTH_NOTE`, :func:`is_plain_note` and
 :func:`image_kind` are re-exported here).

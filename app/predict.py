@@ -48,7 +48,13 @@ from app.inputs import (  # InputRejected re-exported (__all__): predict_file ra
     load_upload,
     too_small_warning,
 )
-from drac_ssl.grading.image_notes import as_sentence, phantom_image_warning, unreliable_reasons
+from data_prep.decode import sample_depth
+from drac_ssl.grading.image_notes import (
+    as_sentence,
+    other_depth_warning,
+    phantom_image_warning,
+    unreliable_reasons,
+)
 
 __all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
            "borderline_grades", "borderline_words", "find_newest_bundle", "make_bundle_hint"]
@@ -679,10 +685,16 @@ class Predictor:
         for a model trained on phantoms, :attr:`trained_on_phantoms`) and, for a file
         this model was trained on (:meth:`training_image`), the plain note
         :data:`drac_ssl.grading.training_images.TRAINING_IMAGE_NOTE` (a trial: the export said
-        "N of M images were used to train this model", the app nothing)."""
+        "N of M images were used to train this model", the app nothing), and for a file of
+        another bit depth than every labelled training image, the doubt
+        :func:`drac_ssl.grading.image_notes.other_depth_warning` (the export command's sentence;
+        nothing for a bundle that does not record the training images' depths,
+        :attr:`drac_ssl.grading.bundle.Bundle.bit_depths`)."""
         from drac_ssl.grading.training_images import TRAINING_IMAGE_NOTE
 
-        return [*loaded.warnings,
+        # the upload's depth by the ingest's rule (its mode and the decoder's words on it)
+        other = other_depth_warning(sample_depth(loaded.mode, loaded.notes).scaling, self.bundle.bit_depths)
+        return [*loaded.warnings, *([other] if other else []),
                 *([phantom_image_warning(self.trained_on_phantoms)] if loaded.phantom else []),
                 *([TRAINING_IMAGE_NOTE] if self.training_image(loaded) else [])]
 

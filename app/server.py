@@ -1115,6 +1115,7 @@ _KIND_PLURALS = {
     "preprocessing finding": "preprocessing findings",
     "finding in the file": "findings in the file",
     "synthetic phantom image": "synthetic phantom images",
+    "image of another bit depth": "images of another bit depth",
     "other warning": "other warnings",
 }
 """The batch summary's kinds (:data:`DOUBT_KINDS`) that are nouns, in the plural; the others

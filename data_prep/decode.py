@@ -67,7 +67,7 @@ import struct
 import threading
 import unicodedata
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import cv2
@@ -400,6 +400,55 @@ def guessed_bits(what: str) -> int | None:
     if found is None or "sBIT chunk says" in what:
         return None
     return int(found["eight"] or found["bits"] or found["full"])
+
+
+CONVERTED_DEPTH = re.compile(r"^(?P<label>.*?) \(values -?\d+\.\.(?P<top>\d+)\): .*(?:8-bit value = "
+                             r"value >> \d+ \(the 8 most significant of (?P<bits>\d+) bits\)|; used as they are)$")
+""":func:`to_uint8`'s finding on a deep file converted to 8-bit: ``16-bit image (values
+0..3276): no sBIT chunk; ...; 8-bit value = value >> 4 (the 8 most significant of 12 bits)``."""
+
+
+@dataclass(frozen=True)
+class SampleDepth:
+    """How one decoded file became 8-bit (:func:`sample_depth`): ``file`` its samples in words
+    (``16-bit``, ``32-bit``, ``8-bit``, ``1-bit``, ``float``), ``used`` the bits its 8-bit copy
+    kept the top 8 of (8: used as they are; 1 for a 1-bit file), ``guessed`` whether the depth
+    was judged from the file's own maximum (no PNG sBIT chunk: :func:`guessed_bits`), ``top``
+    its largest sample (0 for an 8-bit file)."""
+
+    file: str
+    used: int
+    guessed: bool = False
+    top: int = 0
+
+    @property
+    def scaling(self) -> tuple[str, int]:
+        """What decides whether two files were scaled alike: their samples and the bits used
+        (the ingest's groups of ``ingest_summary.json`` ``bit_depths``, and grading's comparison
+        of a file with the training images':
+        :func:`drac_ssl.grading.image_notes.other_depth_warning`)."""
+        return self.file, self.used
+
+
+def sample_depth(mode: str, findings: Iterable[str]) -> SampleDepth:
+    """:class:`SampleDepth` of a decoded file, from its PIL ``mode`` and the decoder's
+    ``findings`` about it (its problems' ``what``: :data:`CONVERTED_DEPTH`, a float file's
+    ``float image (...)``). The one reading of a file's depth, the ingest's
+    (:func:`data_prep.ingest.file_depth`) and grading's (:func:`drac_ssl.grading.predict.read_image`,
+    :meth:`app.predict.Predictor.upload_warnings`), so that a file graded is compared with the
+    training images by the rule that grouped them."""
+    said = list(findings)
+    for what in said:
+        found = CONVERTED_DEPTH.match(what)
+        if found is None:
+            continue
+        label = found["label"]
+        bits = re.match(r"(\d+)-bit", label)
+        depth = "float" if label.startswith("float") else f"{bits[1]}-bit" if bits else "deep"
+        return SampleDepth(depth, int(found["bits"] or 8), guessed_bits(what) is not None, int(found["top"]))
+    if any(what.startswith("float image (") for what in said):
+        return SampleDepth("float", 8)  # 0..1 or 0..255: scaled to 0..255
+    return SampleDepth("1-bit", 1) if mode == "1" else SampleDepth("8-bit", 8)
 
 
 def to_uint8(samples: np.ndarray, path: str, sbit: int = 0,

@@ -44,7 +44,7 @@ import numpy as np
 
 from data_prep import cache
 from data_prep import near_duplicates as twins
-from data_prep.decode import PHANTOM_TEXT_KEY, guessed_bits
+from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import TWIN_UNIT, assign_folds
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import (
@@ -911,19 +911,12 @@ def _small_images(entries: Sequence[ImageEntry], sizes: Sequence[int]) -> list[P
     return found
 
 
-_CONVERTED = re.compile(r"^(?P<label>.*?) \(values -?\d+\.\.(?P<top>\d+)\): .*(?:8-bit value = value >> "
-                        r"\d+ \(the 8 most significant of (?P<bits>\d+) bits\)|; used as they are)$")
-"""A decoder's finding on a deep file converted to 8-bit (:func:`data_prep.decode.to_uint8`):
-``16-bit image (values 0..3276): no sBIT chunk; ...; 8-bit value = value >> 4 (the 8 most
-significant of 12 bits)``."""
-
-
 def is_depth_conversion(problem: Problem) -> bool:
     """Whether ``problem`` is the decoder's per-file warning on a deep file converted to 8-bit
-    (kind ``bit-depth``, :data:`_CONVERTED`): the ingest says these of the whole set at once
+    (kind ``bit-depth``, :data:`data_prep.decode.CONVERTED_DEPTH`): the ingest says these of the whole set at once
     (:func:`_bit_depths`), a note when every image was converted alike, a warning when not."""
     return problem.kind == "bit-depth" and problem.severity == "warning" and bool(
-        _CONVERTED.match(problem.what))
+        CONVERTED_DEPTH.match(problem.what))
 
 
 def _encoding(mode: str) -> str:
@@ -956,20 +949,11 @@ class FileDepth:
 
 def file_depth(record: cache.FileRecord) -> FileDepth:
     """:class:`FileDepth` of a decoded file, from its record (its mode and the decoder's
-    findings, reused files' included)."""
-    for what, _, severity, kind in record.issues:
-        found = _CONVERTED.match(what) if kind == "bit-depth" and severity == "warning" else None
-        if found is None:
-            continue
-        label = found["label"]
-        bits = re.match(r"(\d+)-bit", label)
-        depth = "float" if label.startswith("float") else f"{bits[1]}-bit" if bits else "deep"
-        return FileDepth(depth, _encoding(record.mode), int(found["bits"] or 8),
-                         guessed_bits(what) is not None, int(found["top"]))
-    if any(kind == "float" and severity == "warning" for _, _, severity, kind in record.issues):
-        return FileDepth("float", _encoding(record.mode), 8)  # 0..1 or 0..255: scaled to 0..255
-    return FileDepth("1-bit" if record.mode == "1" else "8-bit", _encoding(record.mode),
-                     1 if record.mode == "1" else 8)
+    findings, reused files' included): :func:`data_prep.decode.sample_depth` of its warnings
+    on the bit depth (``bit-depth``, ``float``), grading's reading of a file too."""
+    depth = sample_depth(record.mode, [what for what, _, severity, kind in record.issues
+                                       if kind in ("bit-depth", "float") and severity == "warning"])
+    return FileDepth(depth.file, _encoding(record.mode), depth.used, depth.guessed, depth.top)
 
 
 def _depth_words(depth: FileDepth, n: int) -> str:

@@ -149,8 +149,9 @@ app refuses, unless ``--skip-unreadable`` skips it) keeps its row, like any othe
 submission (its format is fixed); a blank or noise image's grade must not be used, which its
 stderr line, its notes row (:data:`GRADE_NOT_USED`) and the last line say: the
 command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_image_notes`:
-``case,class,not_reliably_gradable,training_image,grade_note``, each graded case, the reasons
-joined by ``; ``, empty when clean), ends with a ``FLAGGED:`` line counting the reasons and
+``case,class,not_reliably_gradable,training_image,grade_note,bundle``, each graded case, the reasons
+joined by ``; ``, empty when clean, and on every row the bundle that graded:
+:func:`drac_ssl.submission.bundle_cell` of :attr:`drac_ssl.grading.bundle.Bundle.identity`), ends with a ``FLAGGED:`` line counting the reasons and
 naming that file, and exits :data:`drac_ssl.runtime.EXIT_FLAGGED` (4). A row whose class is not
 its single most likely grade (the expected grade cut at thresholds) has the app's sentence on
 why in ``grade_note`` (:func:`drac_ssl.grading.image_notes.decision_words`); such rows write the
@@ -243,6 +244,7 @@ from drac_ssl.grading.image_notes import (
     FILE_FINDING,
     NO_COLOUR,
     NOT_RELIABLY_GRADABLE,
+    OTHER_DEPTH,
     decision_words,
     incomplete_line,
     same_grade_words,
@@ -618,7 +620,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             # the notes go into place (atomically) before the CSV, as --images writes them: a
             # kill between the two never leaves a flagged CSV without them (--score: clean)
             before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in grades], reasons,
-                                              [False] * len(cases), _grade_notes(bundle, probs, grades)))
+                                              [False] * len(cases), _grade_notes(bundle, probs, grades),
+                                              bundle=bundle.identity))
             if n_flagged else None)
         if problems:
             # the stage's own submission (with its referable and notes files) and summary of an
@@ -1404,7 +1407,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                 noted: list[str] = []
                 try:  # the bundle's kind: a colour file on a grey UW-OCTA model is doubted, as in the app
                     pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted,
-                                              grey_trained=bundle.grey_trained)
+                                              grey_trained=bundle.grey_trained, bit_depths=bundle.bit_depths)
                 except (OSError, ValueError) as exc:
                     problems += _unreadable(path, exc)
                     skipped.append(path)
@@ -1465,7 +1468,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         # the notes go into place (atomically) before the CSV: a kill between the two never
         # leaves a flagged CSV without them, which --score would read as clean
         before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained,
-                                          grade_notes))
+                                          grade_notes, bundle=bundle.identity))
         if n_flagged or n_trained or n_noted else None)
     referable_line = "" if issues else write_referable_beside(bundle, out)[1]
     if skip_unreadable and not issues:
@@ -1525,10 +1528,14 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_file = len({line.split(f": {FILE_FINDING}", 1)[0] for line in warnings if f": {FILE_FINDING}" in line})
     # a colour file of a grey picture is read as it is on a colour model: not a conversion
     n_as_is = sum(1 for line in warnings if f": {NO_COLOUR}" in line)
-    n_channels = sum(1 for line in warnings if f": {FILE_FINDING}" not in line) - n_as_is
+    # of another bit depth than the training images (other_depth_warning): not a conversion
+    n_depth = sum(1 for line in warnings if f": {OTHER_DEPTH}" in line)
+    n_channels = sum(1 for line in warnings if f": {FILE_FINDING}" not in line) - n_as_is - n_depth
     converted = f", {n_channels} converted to the model's channels (see the warnings)" if n_channels else ""
     converted += (f", {n_as_is} with three identical channels, read as they are (see the warnings)"
                   if n_as_is else "")
+    converted += (f", {n_depth} of another bit depth than the training images (see the warnings)"
+                  if n_depth else "")
     converted += (f", {n_file} with a warning about the file itself (see the warnings)"
                   if n_file else "")
     # facts about the file that cast no doubt on it (PLAIN_FINDINGS): notes, as on the app's page

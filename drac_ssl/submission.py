@@ -33,10 +33,10 @@ import re
 import shlex
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -62,7 +62,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "write_submission", "DRAC_PROB_COLUMNS",
            "SPREADSHEET_FORMULA_STARTS", "broken_link_words", "case_name_problem", "printable_text",
            "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
-           "ESCAPED_NAME_WORDS"]
+           "ESCAPED_NAME_WORDS", "bundle_cell"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
 """The DRAC 2022 Task 3 header ``case,class,P0,P1,P2`` (K grades: ``submission_columns(K)``)."""
@@ -212,11 +212,33 @@ TRAINING_IMAGE_COLUMN = "training_image"
 """The column that marks a graded file the model was trained on (:data:`TRAINING_IMAGE_MARK`):
 in the export's notes file and the app's ``grades_with_notes.csv``."""
 
-IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, TRAINING_IMAGE_COLUMN, "grade_note")
+BUNDLE_COLUMN = "bundle"
+"""The column of the export's notes file that names the bundle that graded (:func:`bundle_cell`)."""
+
+IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, TRAINING_IMAGE_COLUMN, "grade_note", BUNDLE_COLUMN)
 """The columns of :func:`write_image_notes`'s file."""
 
 IMAGE_NOTES_COLUMNS_BEFORE = IMAGE_NOTES_COLUMNS[:4]
 """The columns of a notes file written before ``grade_note`` (:func:`read_image_notes` reads it)."""
+
+IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE = IMAGE_NOTES_COLUMNS[:5]
+"""The columns of a notes file written before ``bundle`` (:func:`read_image_notes` reads it)."""
+
+
+def bundle_cell(identity: Mapping[str, Any] | None) -> str:
+    """The notes file's ``bundle`` cell: which bundle graded, from
+    :attr:`drac_ssl.grading.bundle.Bundle.identity` (the identity the app's results carry,
+    ``details["bundle"]``), its keys as they are there:
+    ``metadata_sha256=3f2a9c41d0be; variant=vicreg_umm; created_utc=2026-12-05T09:14:03Z``
+    (``metadata_sha256``: the first 12 hex digits of ``sha256sum bundle/metadata.json``, which
+    records every weights file's SHA-256 and the calibration; a value not known: ``unknown``).
+    "" for None (a caller that names no bundle)."""
+    if identity is None:
+        return ""
+    return "; ".join(f"{key}={'unknown' if value is None else value}"
+                     for key, value in (("metadata_sha256", identity.get("metadata_sha256")),
+                                        ("variant", identity.get("variant")),
+                                        ("created_utc", identity.get("created_utc"))))
 
 TRAINING_IMAGE_MARK = "yes (same SHA-256)"
 """The ``training_image`` cell of a graded file the model was trained on."""
@@ -242,8 +264,9 @@ def image_notes_path(submission: str | os.PathLike[str]) -> Path:
 
 def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classes: Sequence[int],
                       reasons: Sequence[Sequence[str]], trained: Sequence[bool | None],
-                      grade_notes: Sequence[str] | None = None) -> Path:
-    """Write ``case,class,not_reliably_gradable,training_image,grade_note`` atomically, one row
+                      grade_notes: Sequence[str] | None = None,
+                      bundle: Mapping[str, Any] | None = None) -> Path:
+    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle`` atomically, one row
     per graded case in the submission's order: ``class`` its written grade,
     ``not_reliably_gradable`` the reasons its grade is not reliably gradable joined by ``"; "``
     (:func:`drac_ssl.grading.image_notes.flagged_reasons`, e.g. ``unlike the training images;
@@ -252,8 +275,10 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     was trained on, :data:`TRAINING_IMAGE_UNKNOWN` when that cannot be told (None: a bundle that
     records no training-image hashes), else empty, and
     ``grade_note`` (``grade_notes``, one per case; None: all empty) why the class is not the
-    single most likely grade (:func:`drac_ssl.grading.image_notes.decision_words`), else empty.
-    Not a submission; the export writes it beside one (:func:`image_notes_path`) when some
+    single most likely grade (:func:`drac_ssl.grading.image_notes.decision_words`), else empty,
+    and ``bundle`` the bundle that graded, the same on every row (:func:`bundle_cell` of
+    ``bundle``, :attr:`drac_ssl.grading.bundle.Bundle.identity`; None: empty), so that a reader
+    of the file alone can tell which model graded the batch. Not a submission; the export writes it beside one (:func:`image_notes_path`) when some
     image is flagged, was a training image or has a grade note. ValueError for sequences of
     different lengths."""
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
@@ -264,20 +289,23 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(IMAGE_NOTES_COLUMNS)
+    which = bundle_cell(bundle)
     for case, grade, why, seen, note in zip(cases, classes, reasons, trained, notes, strict=True):
-        writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note])
+        writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which])
     return atomic_write_text(path, out.getvalue())
 
 
 def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]] | None:
     """:func:`write_image_notes`'s file: case -> (reasons, a training image: a non-empty
     ``training_image`` cell other than :data:`TRAINING_IMAGE_UNKNOWN`); None when there
-    is no such file, it cannot be read or its header is neither :data:`IMAGE_NOTES_COLUMNS` nor
-    :data:`IMAGE_NOTES_COLUMNS_BEFORE` (a file of an earlier version, without ``grade_note``)."""
+    is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_COLUMNS`,
+    :data:`IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE` and :data:`IMAGE_NOTES_COLUMNS_BEFORE` (files of
+    earlier versions, without ``bundle``, without ``grade_note``)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            if tuple(next(reader, [])) not in (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE):
+            if tuple(next(reader, [])) not in (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
+                                               IMAGE_NOTES_COLUMNS_BEFORE):
                 return None
             return {row[0]: (row[2], row[3].strip().lower() not in ("", TRAINING_IMAGE_UNKNOWN))
                     for row in reader if len(row) >= 4}

@@ -17,8 +17,8 @@ The inference API is re-exported here (:data:`__all__`)::
 
     limit_threads(1)  # torch's two pools and OpenCV's, before the bundle is loaded
     bundle = load_bundle("runs/default")
-    read = [read_image(p, bundle.spec.channels, kind=bundle.kind, grey_trained=bundle.grey_trained)
-            for p in paths]
+    read = [read_image(p, bundle.spec.channels, kind=bundle.kind, grey_trained=bundle.grey_trained,
+                       bit_depths=bundle.bit_depths) for p in paths]
     images = [image for image, _ in read]  # uint8 grey or RGB; the words: what reading each said
     graded = grade_images(bundle, images, file_warnings=[said for _, said in read], paths=paths)
     graded.not_reliably_gradable  # per image: why its grade is not reliable ([] for none)

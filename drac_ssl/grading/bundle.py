@@ -57,10 +57,12 @@ from drac_ssl.figures import chance_words, figure_text, finite_pair, format_ci
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 from drac_ssl.grading.image_notes import (
     GREY_TRAINED_RULE,
+    bit_depth_words,
     grey_trained,
     grey_trained_enough,
     grey_training_words,
     image_kind,
+    training_bit_depths,
 )
 from drac_ssl.grading.model import (
     HEADS,
@@ -184,6 +186,15 @@ class Bundle:
         does not record it. :func:`drac_ssl.grading.predict.read_image` words its warning on a
         grey picture given to a colour model from it."""
         return grey_trained(self.metadata)
+
+    @property
+    def bit_depths(self) -> tuple[tuple[str, int, int], ...] | None:
+        """``((file, bits_used, n_train), ...)``: how the model's labelled training images became
+        8-bit (:func:`drac_ssl.grading.image_notes.training_bit_depths`, ``data.train_bit_depths``);
+        None when the bundle does not record them (nothing is compared then).
+        :func:`drac_ssl.grading.predict.read_image` and the app warn about a file of another
+        depth from it (:func:`drac_ssl.grading.image_notes.other_depth_warning`)."""
+        return training_bit_depths(self.metadata)
 
     @functools.cached_property
     def identity(self) -> dict[str, Any]:
@@ -333,7 +344,13 @@ def data_provenance(data_dir: str | os.PathLike[str],
     option is what it was. ``train_origins``: only when the training images came from more
     than one official split (the manifest's ``origin`` column: MedMNIST's ``train`` and
     ``val``, pooled for the cross-validation), how many came from each, in the manifest's
-    order (:func:`pooled_origins_words` says it); absent otherwise.
+    order (:func:`pooled_origins_words` says it); absent otherwise. ``train_bit_depths``: how
+    the labelled training images became 8-bit, one entry per group converted alike
+    (``ingest_summary.json``'s ``bit_depths``, :func:`_train_bit_depths`: ``file`` ``16-bit``,
+    ``encoding``, ``bits_used``, ``n_train``), which grading compares each file with
+    (:func:`drac_ssl.grading.image_notes.other_depth_warning`) and the model card says
+    (:func:`drac_ssl.grading.image_notes.bit_depth_words`); absent for an ingest that did not
+    record them: nothing is compared then, and nothing is said.
     """
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
@@ -428,6 +445,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
         "channels": facts.channels,
         # labelled training images that were grey pictures (None: an ingest that did not record it)
         "n_grey_train": _grey_train(summary),
+        # the labelled training images' bit depths, how each group became 8-bit (absent: an
+        # ingest that did not record them; grading then compares nothing)
+        **({"train_bit_depths": depths} if (depths := _train_bit_depths(summary)) else {}),
         "modality": facts.modality,
         "preprocessing": facts.preprocessing,
         "ingest_warnings": warned,
@@ -516,6 +536,29 @@ def _grey_train(summary: dict[str, Any]) -> int | None:
     channels = summary.get("channels")
     value = channels.get("grey_train") if isinstance(channels, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _train_bit_depths(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The labelled training images' bit depths from ``ingest_summary.json``'s ``bit_depths``
+    (one entry per group of files converted to 8-bit alike, :func:`data_prep.ingest.file_depth`):
+    ``[{"file": "16-bit", "encoding": "grey", "bits_used": 12, "n_train": 41}, ...]``, the
+    groups holding training images, largest first as the ingest lists them; [] for an ingest
+    made before it recorded them, or a malformed record."""
+    groups = summary.get("bit_depths")
+    out: list[dict[str, Any]] = []
+    for group in groups if isinstance(groups, list) else []:
+        if not isinstance(group, dict):
+            return []
+        n = group.get("n")
+        n_train = n.get("train") if isinstance(n, dict) else None
+        file, used = group.get("file"), group.get("bits_used")
+        if not (isinstance(file, str) and isinstance(used, int) and not isinstance(used, bool)
+                and isinstance(n_train, int) and not isinstance(n_train, bool)):
+            return []
+        if n_train > 0:
+            out.append({"file": file, "encoding": str(group.get("encoding") or ""), "bits_used": used,
+                        "n_train": n_train})
+    return out
 
 
 def pooled_origins_words(prov: dict[str, Any], n_folds: Any = None) -> str:
@@ -1140,6 +1183,12 @@ def _model_card(meta: dict[str, Any]) -> str:
         folds_line += f"\n- {left_out_words(data['n_left_out_ungradable'])}."
     if data.get("n_left_out_missing"):  # label rows of a partial download: no image to learn from
         folds_line += f"\n- {left_out_missing_words(data['n_left_out_missing'])}."
+    depths = training_bit_depths(meta)
+    if depths:  # what grading compares each file with (image_notes.other_depth_warning)
+        folds_line += (f"\n- Bit depth of the labelled training images: {bit_depth_words(depths)}; "
+                       f"an image of another bit depth, or read at another (a dim 16-bit scan read as "
+                       f"12-bit data), is graded with a warning that it may not be scaled to 8 bits "
+                       f"as they were.")
     gap = fold_gap_words(data)
     if gap:  # a fold without some grade: its per-fold AUC is n/a below
         folds_line += f"\n- {gap[0].upper()}{gap[1:]}."

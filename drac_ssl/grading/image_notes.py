@@ -14,6 +14,9 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
   synthetic image, not a patient's): a doubt, or a plain note for a model trained on phantoms.
 * :func:`depth_note` / :data:`DEPTH_NOTE` / :func:`is_plain_note`: a 16-bit (or 32-bit)
   file converted to 8-bit by the training ingest's rule: a plain note, not a doubt.
+* :func:`other_depth_warning` / :data:`OTHER_DEPTH`: a file of another bit depth than every
+  labelled training image (:func:`training_bit_depths`, a bundle's ``data.train_bit_depths``):
+  a doubt, not a refusal; :func:`bit_depth_words` says the training images' depths.
 * :func:`file_finding`: any other finding of the decoder (transparency composited over
   black, CMYK converted without colour management, float samples scaled, an ICC profile not
   applied ...), ``Image file: `` and the ingest's own words; each one the decoder makes is a
@@ -70,6 +73,7 @@ __all__ = [
     "NOT_SQUARE",
     "NO_KNOWN_FORMAT",
     "NO_COLOUR",
+    "OTHER_DEPTH",
     "OTHER_IMAGE_SUFFIXES",
     "PHANTOM_IMAGE",
     "PHANTOM_LIKE_TRAINING",
@@ -84,6 +88,7 @@ __all__ = [
     "UNLIKE_KIND",
     "UNLIKE_TRAINING",
     "as_sentence",
+    "bit_depth_words",
     "colour_for_grey_model",
     "decision_words",
     "depth_note",
@@ -101,9 +106,11 @@ __all__ = [
     "incomplete_line",
     "is_plain_note",
     "not_an_image",
+    "other_depth_warning",
     "other_format",
     "phantom_image_warning",
     "same_grade_words",
+    "training_bit_depths",
     "unread_image_format",
     "unreliable_reasons",
 ]
@@ -113,12 +120,13 @@ COLOUR_FILE_MODES = ("RGB", "RGBA", "CMYK", "YCbCr")
 saved as colour, not a grey file (:func:`grey_for_colour_model`)."""
 
 DEPTH_CONVERTED = ("image converted to 8-bit by the training ingest's rule (its bit depth judged from "
-                   "this file alone, not compared with the training images')")
+                   "this file alone)")
 """The words after the depth in the note on a deep file's conversion (:func:`depth_note`). The
 rule is the ingest's (:func:`data_prep.decode.to_uint8`), but a dim 16-bit scan may be read at
 another depth than the training images were (12 bits where they were 16: shifted by 4 where
-they were by 8), so the words claim the rule, not the same result; the training images' depths
-are in ``ingest_summary.json``'s ``bit_depths``."""
+they were by 8), so the words claim the rule, not the same result. Whether the result is the
+training images' is said apart, where the bundle records their depths
+(:func:`other_depth_warning`, a doubt); a bundle that does not says nothing of it."""
 
 DEPTH_NOTE = f"16-bit {DEPTH_CONVERTED}"
 """How the note on a 16-bit file's conversion starts (:func:`depth_note`); a 32-bit file's
@@ -172,6 +180,10 @@ image file"."""
 UNLIKE_TRAINING = "Unlike the training images"
 """How the out-of-distribution check's sentence starts
 (:meth:`drac_ssl.grading.ood.InputProfile.warning`)."""
+
+OTHER_DEPTH = "Another bit depth than the training images"
+"""How :func:`other_depth_warning`'s doubt starts: a file whose bit depth (and the bits its
+8-bit copy came from) is none of the labelled training images'."""
 
 COLOUR_IMAGE = "Colour image"
 """How :func:`colour_for_grey_model`'s words on a colour picture read by a grey model start."""
@@ -447,6 +459,65 @@ def depth_note(mode: str, findings: Sequence[str]) -> tuple[str, list[str]]:
     return f"{depth} {DEPTH_CONVERTED}: {detail}.", said
 
 
+def training_bit_depths(metadata: dict[str, Any] | None) -> tuple[tuple[str, int, int], ...] | None:
+    """``((file, bits_used, n_train), ...)``: how a bundle's labelled training images became
+    8-bit, one group per line (``metadata["data"]["train_bit_depths"]``, from the ingest's
+    ``ingest_summary.json`` ``bit_depths``: ``("16-bit", 12, 41)`` 41 images of 16-bit samples
+    whose top 12 bits were used); groups of one depth in several pixel formats are merged.
+    None when the bundle does not record them (built before they were, or not from an
+    ingest) or the record is malformed: nothing is compared then (:func:`other_depth_warning`)."""
+    groups = ((metadata or {}).get("data") or {}).get("train_bit_depths")
+    if not isinstance(groups, list) or not groups:
+        return None
+    merged: dict[tuple[str, int], int] = {}
+    for group in groups:
+        file, used, n = ((group.get("file"), group.get("bits_used"), group.get("n_train"))
+                         if isinstance(group, dict) else (None, None, None))
+        if not (isinstance(file, str) and all(isinstance(v, int) and not isinstance(v, bool)
+                                              for v in (used, n))):
+            return None
+        merged[(file, int(used))] = merged.get((file, int(used)), 0) + int(n)
+    return tuple((file, used, n) for (file, used), n in merged.items())
+
+
+def _depth_words(file: str, used: int) -> str:
+    """``16-bit``, ``16-bit read as 12-bit data``, ``8-bit``, ``1-bit``, ``float``: a
+    :meth:`data_prep.decode.SampleDepth.scaling` in words."""
+    as_is = file in ("8-bit", "1-bit") or file == f"{used}-bit" or (file == "float" and used == 8)
+    return file if as_is else f"{file} read as {used}-bit data"
+
+
+def bit_depth_words(trained: Sequence[tuple[str, int, int]]) -> str:
+    """``8-bit (611 images)`` or ``16-bit (40 images), 16-bit read as 12-bit data (1 image)``:
+    the training images' depths (:func:`training_bit_depths`), for :func:`other_depth_warning`
+    and the model card."""
+    return ", ".join(f"{_depth_words(file, used)} ({n} image{'' if n == 1 else 's'})"
+                     for file, used, n in trained)
+
+
+def other_depth_warning(depth: tuple[str, int], trained: Sequence[tuple[str, int, int]] | None) -> str:
+    """The doubt on a file of another bit depth than every labelled training image, "" when
+    its depth is one of theirs or ``trained`` is None (a bundle that does not record them:
+    unknown, nothing said). ``depth``: the file's
+    :attr:`data_prep.decode.SampleDepth.scaling` (``("16-bit", 12)``: 16-bit samples, the top
+    12 bits used), read by the ingest's rule (:func:`data_prep.decode.sample_depth`);
+    ``trained``: :func:`training_bit_depths`. Two files are scaled alike when both their
+    samples and the bits used agree, the ingest's rule for its ``images scaled from different
+    bit depths`` warning: a 16-bit file among 8-bit training images, or a dim 16-bit scan read
+    as 12-bit data where the training scans were read at 16 bits, is brightened or darkened
+    otherwise than they were. A doubt, not a refusal and not *not reliably gradable*
+    (:data:`NOT_RELIABLY_GRADABLE`): the picture is of the kind the model grades; the input
+    check (:data:`UNLIKE_TRAINING`) judges whether its brightness left what the model saw.
+    The app (:meth:`app.predict.Predictor.upload_warnings`) and the export command (after
+    ``NAME: ``, :func:`drac_ssl.grading.predict.read_image`) say the same sentence."""
+    if not trained or any((file, used) == tuple(depth) for file, used, _ in trained):
+        return ""
+    return (f"{OTHER_DEPTH}: this file is {_depth_words(*depth)}, the model's labelled training "
+            f"images were {bit_depth_words(trained)}: its pixel values may not be scaled to 8 bits "
+            f"as theirs were, so its brightness, and its grade, may be off; export it as the "
+            f"training images were, if you can.")
+
+
 FILE_FINDING = "Image file: "
 """How a decoder finding starts in the app and the export (:func:`file_finding`)."""
 
@@ -599,6 +670,7 @@ DOUBT_KINDS: tuple[tuple[str, str], ...] = (
     (f"{re.escape(GREY_IMAGE)}|{re.escape(NO_COLOUR)}", "grey image for a colour model"),
     (re.escape(NOT_SQUARE), "not square"),
     (f"{re.escape(PHANTOM_IMAGE)}:", "synthetic phantom image"),
+    (re.escape(OTHER_DEPTH), "image of another bit depth"),
     (re.escape(PREPROCESSING_FINDING[0].upper() + PREPROCESSING_FINDING[1:]), "preprocessing finding"),
     (re.escape(FILE_FINDING), "finding in the file"),
 )

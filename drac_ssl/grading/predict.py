@@ -52,7 +52,7 @@ import torch
 from torch import Tensor, nn
 
 from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
-from data_prep.decode import ONE_BIT_NOTE
+from data_prep.decode import ONE_BIT_NOTE, sample_depth
 from data_prep.problems import Problem
 from data_prep.validate import convert_channels, few_levels, inspect_image, is_blank
 from drac_ssl.grading.image_file import (
@@ -76,6 +76,7 @@ from drac_ssl.grading.image_notes import (
     holds_words,
     image_kind,
     is_plain_note,
+    other_depth_warning,
 )
 from drac_ssl.grading.model import FEATURE_STAGE, GradingModel, InputSpec
 from drac_ssl.models import Backbone
@@ -209,7 +210,8 @@ def read_image_any(path: str | os.PathLike[str]) -> np.ndarray:
 
 def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = None,
                notes: list[str] | None = None, grey_trained: Any = GREY_TRAINED_NOT_GIVEN,
-               limits: InputLimits = LOCAL_FILE_LIMITS) -> tuple[np.ndarray, list[str]]:
+               limits: InputLimits = LOCAL_FILE_LIMITS,
+               bit_depths: Sequence[tuple[str, int, int]] | None = None) -> tuple[np.ndarray, list[str]]:
     """An image file in ``channels`` (1: uint8 grey ``(H, W)``, 3: RGB ``(H, W, 3)``) and the
     warnings of what was converted to get there, each ``NAME: `` and the app's words (a
     :class:`FileWarning`: a string that keeps the name and the words apart): the
@@ -219,7 +221,10 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     export do; left out, the warning on a grey picture says it was not given and is no verdict,
     :data:`drac_ssl.grading.image_notes.GREY_TRAINED_NOT_GIVEN`), an image of at most a few grey
     levels (:func:`few_levels_words`: a thresholded export or a vessel mask, e.g. a 1-bit file:
-    *not reliably gradable*, as the app says), then each warning of the
+    *not reliably gradable*, as the app says), a file of another bit depth than every labelled
+    training image (``bit_depths``: the bundle's, ``bundle.bit_depths``: pass it, as the app and
+    the export do; None, the default and a bundle that does not record them: not compared;
+    :func:`drac_ssl.grading.image_notes.other_depth_warning`, a doubt), then each warning of the
     decoder (:func:`drac_ssl.grading.image_notes.file_finding`: ``Image file: 50.0% of the
     pixels are (partly) transparent: composited over black ...``, a CMYK file converted
     without colour management, float samples scaled, an ICC profile not applied ...).
@@ -293,6 +298,11 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     if levels:  # the app's warning; the decoder's 1-bit note is then not said again
         warnings.append(FileWarning(p.name, levels))
         said = [*said, *(q.what for q in decoded.problems if q.what.startswith(ONE_BIT_NOTE))]
+    # the file's depth by the ingest's rule, against the training images' (None: not compared)
+    other = other_depth_warning(sample_depth(decoded.mode, [
+        q.what for q in decoded.problems if q.kind in ("bit-depth", "float") and q.severity == "warning"]
+    ).scaling, bit_depths)
+    warnings += [f"{p.name}: {other}"] if other else []
     found = [q for q in decoded.problems if q.what not in said]  # said by the depth note
     findings = [(q.severity, file_finding(q.what)) for q in found if q.severity in ("note", "warning")]
     if notes is not None:

@@ -34,6 +34,7 @@ from drac_ssl.grading.image_notes import (
     file_finding,
     grey_for_colour_model,
     is_plain_note,
+    other_depth_warning,
     phantom_image_warning,
     unreliable_reasons,
 )
@@ -105,6 +106,8 @@ CASES: list[tuple[str, Callable[[], str], list[str], str | None]] = [
      lambda: file_finding("something this app has not decided is plain"), [], "finding in the file"),
     ("a phantom-marked upload, to a model not trained on phantoms",
      lambda: phantom_image_warning(trained_on_phantoms=False), [], "synthetic phantom image"),
+    ("a 16-bit file, to a model trained on 8-bit files (a doubt only)",
+     lambda: other_depth_warning(("16-bit", 16), (("8-bit", 8, 30),)), [], "image of another bit depth"),
 ]
 
 
@@ -194,6 +197,9 @@ def test_the_batch_summary_counts_in_agreement() -> None:
     line = _batch_warning_line(["Unlike the training images.", "", ""], [[], [grey], [grey]], 3)
     assert "3 of the 3 graded images carry a warning** (1 unlike the training images, " \
            "2 grey images for a colour model)" in line, line
+    depth = other_depth_warning(("16-bit", 12), (("16-bit", 16, 30),))
+    two = _batch_warning_line(["", ""], [[depth], [depth]], 2)
+    assert "(2 images of another bit depth)" in two, two
     one = _batch_warning_line(["", ""], [[grey], []], 2)
     assert "1 of the 2 graded images carries a warning** (1 grey image for a colour model)" in one, one
     assert "its grade may mean nothing" in one

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import json
 import os
 import re
@@ -372,6 +373,9 @@ def test_the_export_stage_writes_the_notes_file_of_flagged_test_images_and_goes_
     why = {r["case"]: r["not_reliably_gradable"] for r in noted}
     assert "blank or near-constant" in why.pop(first["id"]) and set(why.values()) == {""}, noted
     assert {r["training_image"] for r in noted} == {""}  # the test split trained nothing
+    # every row names the bundle that graded: the SHA-256 of the metadata.json just built
+    digest = hashlib.sha256((run / "bundle" / "metadata.json").read_bytes()).hexdigest()[:12]
+    assert {r["bundle"].split("; ")[0] for r in noted} == {f"metadata_sha256={digest}"}, noted
     line = next(x for x in out.splitlines() if x.startswith("[export] FLAGGED: "))
     assert line.startswith("[export] FLAGGED: 1 of the 6 graded image(s) is not reliably gradable") and (
         f"per case in {notes}" in line and "not an error: the stage goes on" in line), line

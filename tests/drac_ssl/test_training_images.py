@@ -67,11 +67,11 @@ def test_the_notes_file_sits_beside_the_csv_and_reads_back(tmp_path: Path) -> No
     write_image_notes(notes, ["a.png", "b.png"], [2, 0], [["unlike the training images"], []], [False, True])
     lines = notes.read_text().splitlines()
     assert lines[0] == ",".join(IMAGE_NOTES_COLUMNS)
-    assert lines[1:] == ["a.png,2,unlike the training images,,", "b.png,0,,yes (same SHA-256),"]
+    assert lines[1:] == ["a.png,2,unlike the training images,,,", "b.png,0,,yes (same SHA-256),,"]
     assert read_image_notes(notes) == {"a.png": ("unlike the training images", False), "b.png": ("", True)}
     # why a class is not the most likely grade (decision_words), per case; quoted where it must be
     write_image_notes(notes, ["a.png", "b.png"], [2, 0], [[], []], [False, False], ["", "P 0.54, not 0"])
-    assert notes.read_text().splitlines()[1:] == ["a.png,2,,,", 'b.png,0,,,"P 0.54, not 0"']
+    assert notes.read_text().splitlines()[1:] == ["a.png,2,,,,", 'b.png,0,,,"P 0.54, not 0",']
     assert read_image_notes(tmp_path / "none.csv") is None
     (tmp_path / "other.csv").write_text("case,class,P0\n")
     assert read_image_notes(tmp_path / "other.csv") is None
