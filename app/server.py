@@ -907,7 +907,11 @@ def _banner(predictor: Predictor) -> str:
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
                      f"{html.escape(str(meta['demo']))}.</b></div>")
     data_kind = (meta.get("data") or {}).get("kind")
-    from drac_ssl.grading.bundle import chance_warning
+    from drac_ssl.grading.bundle import (
+        chance_warning,
+        mixed_phantom_words,
+        pretraining_phantom_caveat,
+    )
 
     chance = chance_warning(cv)
     if chance:
@@ -919,6 +923,16 @@ def _banner(predictor: Predictor) -> str:
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>Trained on "
                      "phantom images</b> (procedural stand-ins, not patient data): the grades "
                      "say nothing about real eyes.</div>")
+    elif mixed := mixed_phantom_words(meta.get("data") or {}):  # the result's caveat, of its grades
+        parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
+                     "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>Trained on data "
+                     f"with synthetic phantoms mixed in</b>: {html.escape(mixed)}; its grades come from "
+                     "a model that learnt from synthetic images too.</div>")
+    elif pool := pretraining_phantom_caveat(meta, grade="its grades"):  # labelled images real
+        lead, rest = pool.split(": ", 1)
+        parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
+                     "background:#fff4e5;border:1px solid #f0b357;color:#5c3b00'>"
+                     f"<b>{html.escape(lead)}</b>: {html.escape(rest)}</div>")
     if predictor.trial_run:  # report.md's "Read this first" line
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"

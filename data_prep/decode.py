@@ -12,7 +12,10 @@ RGBA PNGs and grey/RGB JPEGs whose structure proves them complete (IEND / EOI fo
 whose header says everything (no tRNS, animation or Exif chunk): Pillow's PNG decode plus
 its array copy took about 35 % more CPU time per 1024 px DRAC PNG (17.0 vs 12.7 ms). OpenCV also decodes the sample formats Pillow narrows: 16-bit colour (PNG colour
 type 4 at 16 bits, TIFF with more than one sample of more than 8 bits) and TIFF variants
-Pillow cannot open (e.g. float RGB). The properties handled, by the format specifications (PNG 1.2 / ISO 15948, JPEG ITU
+Pillow cannot open (e.g. float RGB). A PNG is given to OpenCV with its pixel chunks alone, and
+never when one of its critical chunks fails its CRC: such a file is refused first, in the
+package's words (:func:`png_crc_problem`), since libpng prints its own errors and warnings on
+stderr, which OpenCV's log level does not reach. The properties handled, by the format specifications (PNG 1.2 / ISO 15948, JPEG ITU
 T.81 + JFIF 1.02 + Exif 2.32 / CIPA DC-008, TIFF 6.0, BMP):
 
 =====================================  =======================================================
@@ -30,6 +33,8 @@ samples of more than 8 bits            the bits actually used: the PNG ``sBIT`` 
 32-bit integer / float samples         integer: as above; float: 0..1 scaled by 255, 0..255
                                        rounded, 0..65535 as 16-bit; negative or non-finite
                                        values are an error (warning, ``float``)
+a PNG critical chunk (IHDR, PLTE,      an error before any decoder reads it (``corrupt``): its
+IDAT, IEND) failing its CRC-32         bytes changed after it was written (a faulty copy)
 bytes after a complete image           decoded fully; the extra bytes are ignored (note,
 (JPEG after EOI, PNG after IEND)       ``trailing-data``); a real truncation stays an error
 palette, tRNS colour key, alpha        palette expanded; transparent pixels composited over
@@ -67,6 +72,7 @@ import struct
 import threading
 import unicodedata
 import warnings
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -187,10 +193,26 @@ class _Structure:
     sbit: tuple[int, ...] = ()  # PNG sBIT bytes (significant bits per channel)
     kinds: set[bytes] = field(default_factory=set)  # chunk types seen
     exif_text: bool = False  # a text chunk that may hold Exif / XMP (orientation)
+    spans: list[tuple[bytes, int, int]] = field(default_factory=list)  # PNG (type, start, end) per chunk
+    bad_crc: list[tuple[bytes, int]] = field(default_factory=list)  # PNG (type, start) failing its CRC
+
+
+PNG_CRITICAL_CHUNKS = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
+"""The PNG chunks a decoder must understand (PNG 1.2 section 4.1): one of them whose CRC-32 does
+not match is an error to libpng, and to :func:`decode` (:func:`png_crc_problem`)."""
+
+_PNG_PIXEL_CHUNKS = (b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND")
+"""The chunks OpenCV is given of a PNG (:func:`_opencv_decode`): what its pixels and their alpha
+are made of. The others are metadata that Pillow reads from the header (ICC profile, gAMA,
+sBIT, text, Exif) and libpng would only complain about on stderr (``libpng warning: iCCP:
+known incorrect sRGB profile``), beside the package's own words."""
+
+_IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 def png_structure(data: bytes) -> _Structure:
-    """Walk the PNG chunks (length, type, data, CRC) up to IEND."""
+    """Walk the PNG chunks (length, type, data, CRC) up to IEND; each complete chunk's CRC-32
+    (over its type and data) is checked, one that does not match recorded in ``bad_crc``."""
     out = _Structure()
     pos, n = len(_PNG_SIGNATURE), len(data)
     while pos + 8 <= n:
@@ -200,6 +222,9 @@ def png_structure(data: bytes) -> _Structure:
         if pos + 12 + length > n:
             return out  # ends inside a chunk
         out.kinds.add(kind)
+        out.spans.append((kind, pos, pos + 12 + length))
+        if zlib.crc32(body, zlib.crc32(kind)) != int.from_bytes(data[pos + 8 + length:pos + 12 + length], "big"):
+            out.bad_crc.append((kind, pos))
         if kind == b"IHDR" and length >= 10:
             out.png_depth, out.png_colour_type = body[8], body[9]
         elif kind in (b"tEXt", b"zTXt", b"iTXt") and body.split(b"\x00", 1)[0] in _EXIF_TEXT_KEYS:
@@ -211,6 +236,38 @@ def png_structure(data: bytes) -> _Structure:
             return out
         pos += 12 + length
     return out
+
+
+def png_crc_problem(data: bytes, path: str, structure: _Structure | None = None) -> Problem | None:
+    """The error for a PNG (``data``, reported as ``path``) one of whose critical chunks
+    (:data:`PNG_CRITICAL_CHUNKS`) fails its CRC-32 check: its bytes changed after it was written
+    (a faulty or incomplete copy, a zero-filled tail), so its pixels cannot be trusted; None for
+    a PNG whose critical chunks all match, and for data that is no PNG. Said before any decoder
+    reads the file: libpng's error on such a file went to stderr as ``libpng error: IDAT: CRC
+    error`` or ``bad adaptive filter value``, beside the package's "cannot be decoded". A
+    damaged metadata chunk (ancillary: text, profile) is left to the decoders, as libpng
+    leaves it out."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    structure = structure if structure is not None else png_structure(data)
+    for kind, start in structure.bad_crc:
+        if kind in PNG_CRITICAL_CHUNKS:
+            name = kind.decode("ascii", "replace")
+            return error(path, f"corrupt PNG (its {name} chunk at byte {start:,} fails its CRC check: "
+                               "the file's bytes changed after it was written, e.g. by a faulty or "
+                               "incomplete copy)",
+                         "re-copy or re-download the image from the original data", "corrupt")
+    return None
+
+
+def _png_pixel_bytes(data: bytes, structure: _Structure, complete: bool = False) -> bytes:
+    """``data``, a PNG, with only its :data:`_PNG_PIXEL_CHUNKS`; ``complete`` (Pillow has loaded
+    its image data in full) ends one whose IEND is cut off with an IEND, so that libpng does not
+    fail at the end of data that are all there (a truncated file is never given one)."""
+    kept = [data[start:end] for kind, start, end in structure.spans if kind in _PNG_PIXEL_CHUNKS]
+    if complete and structure.end is None:
+        kept.append(_IEND_CHUNK)
+    return b"".join([_PNG_SIGNATURE, *kept])
 
 
 def jpeg_end(data: bytes) -> int | None:
@@ -261,8 +318,24 @@ def jpeg_end(data: bytes) -> int | None:
 # Pixels
 
 
-def _opencv_decode(data: bytes) -> np.ndarray | None:
-    """OpenCV's full decode (``IMREAD_UNCHANGED``: depth and channels kept), RGB(A) order."""
+def _opencv_decode(data: bytes, structure: _Structure | None = None,
+                   complete: bool = False) -> np.ndarray | None:
+    """OpenCV's full decode (``IMREAD_UNCHANGED``: depth and channels kept), RGB(A) order.
+
+    A PNG (``structure``: its :func:`png_structure`, walked here when not given) is given to
+    OpenCV only when its critical chunks pass their CRC check (:func:`png_crc_problem`; None
+    otherwise, nothing decoded) and only its :data:`_PNG_PIXEL_CHUNKS`: libpng prints its
+    errors and warnings to stderr itself (``libpng error: ...``, ``libpng warning: iCCP: ...``),
+    which OpenCV's log level does not silence; so a damaged file is said by the caller alone,
+    and metadata that libpng would complain about is never shown to it. What remains is a
+    PNG whose CRCs match but whose compressed data are invalid (written so, not damaged
+    after): libpng's line can still appear for it. ``complete``: Pillow has loaded the image
+    data in full (:func:`_png_pixel_bytes`)."""
+    if data.startswith(_PNG_SIGNATURE):
+        structure = structure if structure is not None else png_structure(data)
+        if png_crc_problem(data, "", structure) is not None:
+            return None
+        data = _png_pixel_bytes(data, structure, complete)
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
     previous = logging.setLogLevel(logging.LOG_LEVEL_SILENT) if logging is not None else None
     try:
@@ -808,9 +881,11 @@ def tiff_size(data: bytes) -> tuple[int, int] | None:
     return int(found[256]), int(found[257])
 
 
-def _open_fallback(data: bytes, path: str) -> Decoded:
-    """Pillow cannot open the file: OpenCV may still decode it (e.g. a float RGB TIFF)."""
-    pixels = _opencv_decode(data)
+def _open_fallback(data: bytes, path: str, structure: _Structure | None = None) -> Decoded:
+    """Pillow cannot open the file: OpenCV may still decode it (e.g. a float RGB TIFF; a PNG
+    whose damaged metadata chunk Pillow refuses, given to OpenCV without it: :func:`_opencv_decode`).
+    ``structure``: a PNG's :func:`png_structure`, walked already."""
+    pixels = _opencv_decode(data, structure)
     if pixels is None and is_tiff(data) and tiff_size(data) is not None:  # a TIFF all the same: say so
         return _failed(path, "a TIFF file that neither Pillow nor OpenCV can decode (a "
                              "compression or sample format they do not read, or a damaged file)",
@@ -955,7 +1030,7 @@ def _text_too_large_fallback(data: bytes, path: str) -> Decoded:
             f"checked; the pixels were decoded by OpenCV")
     fix = ("strip the metadata, e.g. `exiftool -all= FILE` or `magick FILE -strip OUT.png`, and "
            "use that copy")
-    pixels = _opencv_decode(data)
+    pixels = _opencv_decode(data, structure)
     if pixels is None:
         return _failed(path, what.replace("the pixels were decoded by OpenCV",
                                           "nor can OpenCV decode its pixels"),
@@ -976,21 +1051,26 @@ def decode(data: bytes, path: str) -> Decoded:
     if not data:
         return _failed(path, "empty file (0 bytes)", "re-copy the image from the original data",
                        kind="empty")
+    structure = png_structure(data) if data.startswith(_PNG_SIGNATURE) else None
+    damaged = png_crc_problem(data, path, structure)  # before any decoder: libpng would say it on stderr
+    if damaged is not None:
+        return Decoded(None, file_format="PNG", problems=[damaged])
     try:
-        return _decode_with_pillow(data, path)
+        return _decode_with_pillow(data, path, structure)
     except _TextTooLarge:  # PNG text above Pillow's 1 MB a chunk: read again with more room
         pass
     with larger_text_chunks():
         try:
-            return _decode_with_pillow(data, path)
+            return _decode_with_pillow(data, path, structure)
         except _TextTooLarge:
             pass
     return _text_too_large_fallback(data, path)
 
 
-def _decode_with_pillow(data: bytes, path: str) -> Decoded:
+def _decode_with_pillow(data: bytes, path: str, structure: _Structure | None = None) -> Decoded:
     """:func:`decode` under the text limit in force; raises :class:`_TextTooLarge` when a PNG's
-    text metadata exceeds it (:func:`text_metadata_too_large`)."""
+    text metadata exceeds it (:func:`text_metadata_too_large`). ``structure``: a PNG's
+    :func:`png_structure`, walked already (None: walked here when needed)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -1001,10 +1081,10 @@ def _decode_with_pillow(data: bytes, path: str) -> Decoded:
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError) as exc:
             if text_metadata_too_large(exc):
                 raise _TextTooLarge from None
-            return _open_fallback(data, path)
+            return _open_fallback(data, path, structure)
         with im:
             try:
-                decoded = _decode_opened(im, data, path)
+                decoded = _decode_opened(im, data, path, structure)
                 # the header's text chunks, read at open: no second pass over the file
                 decoded.phantom = phantom_marked(im.info)
                 return decoded
@@ -1018,11 +1098,11 @@ def _decode_with_pillow(data: bytes, path: str) -> Decoded:
                                str(im.mode), str(im.format or ""), kind="corrupt")
 
 
-def _decode_opened(im: Image.Image, data: bytes, path: str) -> Decoded:
+def _decode_opened(im: Image.Image, data: bytes, path: str, png: _Structure | None = None) -> Decoded:
     fmt, mode = str(im.format or ""), str(im.mode)
     problems: list[Problem] = []
     if data.startswith(_PNG_SIGNATURE):
-        structure = png_structure(data)
+        structure = png if png is not None else png_structure(data)
     else:
         structure = _Structure(end=jpeg_end(data) if fmt == "JPEG" else None)
     tiff_orientation = _orientation(im, path)[0] if fmt == "TIFF" else 1
@@ -1058,7 +1138,7 @@ def _decode_opened(im: Image.Image, data: bytes, path: str) -> Decoded:
     if fmt == "TIFF" and tiff_orientation != 1:
         problems.append(_orientation_note(path, tiff_orientation, "TIFF"))  # applied by the decoder
     if _needs_opencv(im, structure):
-        pixels = _opencv_decode(data)
+        pixels = _opencv_decode(data, structure if fmt == "PNG" else None, complete=True)  # loaded by Pillow
         if pixels is None:
             return _failed(path, f"corrupt {fmt} (OpenCV cannot decode its 16-bit colour data)",
                            "re-copy or re-download the image from the original data", mode, fmt,
@@ -1082,7 +1162,7 @@ def _decode_opened(im: Image.Image, data: bytes, path: str) -> Decoded:
 def _decode_fast(im: Image.Image, data: bytes, path: str, structure: _Structure) -> Decoded:
     """:func:`_opencv_fast_path` files: pixels from OpenCV, metadata from Pillow's header."""
     fmt, mode = str(im.format), str(im.mode)
-    pixels = _opencv_decode(data)
+    pixels = _opencv_decode(data, structure if fmt == "PNG" else None)
     if pixels is None:
         return _failed(path, f"corrupt {fmt} (cannot be decoded)",
                        "re-copy or re-download the image from the original data", mode, fmt,

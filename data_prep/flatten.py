@@ -260,21 +260,18 @@ def _place(source: Path, target: Path, link: bool) -> bool:
 
 
 def is_colour(path: Path) -> bool | None:
-    """Whether the image at ``path`` is colour (3 or 4 channels that are not all equal); None
-    when it cannot be read. One image is decoded."""
-    import cv2
-    import numpy as np
+    """Whether the image at ``path`` is colour (3 or 4 channels that are not all equal:
+    :attr:`data_prep.decode.Decoded.colour`); None when it cannot be read. One image is
+    decoded, by the ingest's decoder (:func:`data_prep.decode.decode`): a damaged file gives
+    None without OpenCV's libpng printing its own error on stderr."""
+    from data_prep.decode import decode  # here: flatten --help decodes nothing
 
     try:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
+        data = path.read_bytes()
+    except OSError:
         return None
-    if image is None:
-        return None
-    if image.ndim < 3 or image.shape[2] < 3:
-        return False
-    return not (np.array_equal(image[..., 0], image[..., 1])
-                and np.array_equal(image[..., 1], image[..., 2]))
+    decoded = decode(data, str(path))
+    return None if decoded.pixels is None else decoded.colour
 
 
 def _absolute(path: Path) -> Path:

@@ -114,6 +114,8 @@ __all__ = [
     "groups_not_resampled_words",
     "mixed_phantom_words",
     "pretraining_phantom_words",
+    "pretraining_phantom_caveat",
+    "bundle_pretraining_phantoms",
     "near_twin_words",
     "ood_check_caveat",
     "fundus_preprocessing_words",
@@ -515,6 +517,58 @@ def pretraining_phantom_words(data: dict[str, Any]) -> str:
             f"self-supervised pretraining read the phantoms too (the test images unless "
             f"pretrain.use_test_images=false)"
             + ("; the export grades the test ones, which are no patient's" if pool.get("test") else ""))
+
+
+def bundle_pretraining_phantoms(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The phantoms that the self-supervised pretraining of a bundle's backbone read, from its
+    ``metadata.json`` (``meta``): ``{"test": a, "unlabelled": b, "test_read": bool | None}``
+    when ``data.phantom_pretraining`` (:func:`data_provenance`) says that phantom images lie
+    among the run's test images or its ``data.unlabelled`` pool and the bundle's backbone came
+    from that pretraining; ``a`` counts the test ones only where the pretraining read the test
+    images (``test_read``: True when its recorded ``backbone_pretraining.training_data`` names
+    them, False when it says they were left out, ``pretrain.use_test_images=false``; None when
+    it records neither, a bundle built before the words: the test ones are counted, the
+    default being to read them). None otherwise: no such phantoms, the ``scratch`` variant
+    (a random backbone, never pretrained: its model learnt from the real labelled images
+    alone), or a pretraining that read none of them (the test ones, left out)."""
+    pool = (meta.get("data") or {}).get("phantom_pretraining")
+    if not isinstance(pool, dict) or not pool.get("marked") or meta.get("variant") == "scratch":
+        return None
+    seen = str((meta.get("backbone_pretraining") or {}).get("training_data") or "")
+    test_read = (True if "and test images" in seen else False if "test images left out" in seen
+                 else None)  # pretrain.load_pretrain_data's words
+    test = int(pool.get("test") or 0) if test_read is not False else 0
+    unlabelled = int(pool.get("unlabelled") or 0)
+    if not test and not unlabelled:
+        return None
+    return {"test": test, "unlabelled": unlabelled, "test_read": test_read}
+
+
+def pretraining_phantom_caveat(meta: dict[str, Any], plural: bool = False, grade: str = "") -> str:
+    """:func:`grade_caveats`' sentence on a bundle whose labelled images are real but whose
+    backbone's self-supervised pretraining read synthetic phantoms too
+    (:func:`bundle_pretraining_phantoms`): ``Pretrained on synthetic phantoms too: 3 unlabelled
+    (data.unlabelled) images that its self-supervised pretraining read are synthetic phantoms
+    (drac_ssl's marker), none of the labelled images it was fine-tuned and measured on: this
+    grade comes from an encoder that learnt from phantoms as well as real images.``; '' when
+    there are none (:func:`bundle_pretraining_phantoms` is None). Not the words of a phantom
+    run (its grades say nothing about a real eye) nor of a mix (the figures mix them): the
+    out-of-fold figures of this one are the real images'. ``plural``: "these grades";
+    ``grade``: another subject of a plural verb (the app's banner: "its grades")."""
+    read = bundle_pretraining_phantoms(meta)
+    if read is None:
+        return ""
+    parts = [f"{read['test']} test image{'s' * (read['test'] != 1)}" if read["test"] else "",
+             f"{read['unlabelled']} unlabelled (data.unlabelled) image{'s' * (read['unlabelled'] != 1)}"
+             if read["unlabelled"] else ""]
+    n = read["test"] + read["unlabelled"]
+    hedge = (" (the test ones unless pretrain.use_test_images=false)"
+             if read["test"] and read["test_read"] is None else "")
+    grade, verb = (grade, "") if grade else ("these grades", "") if plural else ("this grade", "s")
+    return (f"Pretrained on synthetic phantoms too: {' and '.join(x for x in parts if x)} that its "
+            f"self-supervised pretraining read {'is a synthetic phantom' if n == 1 else 'are synthetic phantoms'} "
+            f"(drac_ssl's marker){hedge}, none of the labelled images it was fine-tuned and measured "
+            f"on: {grade} come{verb} from an encoder that learnt from phantoms as well as real images.")
 
 
 def _grey_card_words(trained: tuple[int, int] | None) -> str:
@@ -1007,7 +1061,9 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
     sentence each, in the words of the app's caveat (:func:`caveat_line`) and the export
     command's warnings: an untrained demo bundle (``demo``), one trained on phantom images
     (``data.kind`` ``phantom``) or on data with phantoms mixed in (``data.phantom_mixed``:
-    :func:`mixed_phantom_words`), a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`),
+    :func:`mixed_phantom_words`), one whose labelled images are real but whose backbone's
+    pretraining read phantoms (``data.phantom_pretraining``: :func:`pretraining_phantom_caveat`),
+    a trial run (``trial_run``, :func:`drac_ssl.trial_run.trial_run_words`),
     an "unlike the training images" check that is weak for it (:func:`ood_check_caveat`);
     [] for none. ``plural``: of a batch's grades ("these grades"), else of one ("this grade")."""
     grade, verb = ("these grades", "") if plural else ("this grade", "s")
@@ -1020,6 +1076,8 @@ def grade_caveats(meta: dict[str, Any], plural: bool = False) -> list[str]:
     elif mixed := mixed_phantom_words(meta.get("data") or {}):
         said.append(f"Trained on data of which {mixed}: {grade} come{verb} from a model that "
                     f"learnt from synthetic images too.")
+    elif pool := pretraining_phantom_caveat(meta, plural):  # labelled images real, the encoder's not
+        said.append(pool)
     if trial_run_words(meta.get("trial_run")):
         said.append("From a trial run (its training was cut short): its grades check that the "
                     "pipeline runs, not how well it grades.")
@@ -1173,8 +1231,15 @@ def _model_card(meta: dict[str, Any]) -> str:
         data_warning += (f"\n> **{mixed[0].upper()}{mixed[1:]}.** The model learnt from them too; "
                          "take them out and train again for figures of the real images alone.\n")
     if pool := pretraining_phantom_words(data):  # phantoms in the pretraining only
-        data_warning += (f"\n> **{pool[0].upper()}{pool[1:]}.** Take them out and train again for "
-                         "an encoder that saw real images alone.\n")
+        if meta.get("variant") == "scratch":  # its backbone was never pretrained
+            after = ("This bundle's variant, scratch, was not pretrained: its model learnt from "
+                     "the real labelled images alone.")
+        elif bundle_pretraining_phantoms(meta) is None:  # the test ones, left out of it
+            after = ("The pretraining of this bundle's backbone left the test images out "
+                     "(`pretrain.use_test_images=false`): it read none of the phantoms.")
+        else:
+            after = "Take them out and train again for an encoder that saw real images alone."
+        data_warning += f"\n> **{pool[0].upper()}{pool[1:]}.** {after}\n"
     grouping = fold_grouping_words(data, cv)
     folds_line = f"\n- {grouping[0].upper()}{grouping[1:]}." if grouping else ""
     pooled = pooled_origins_words(data, len(meta["folds"]))  # MedMNIST's official train + val
