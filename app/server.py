@@ -1543,29 +1543,34 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     return demo
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
 def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
           block: bool = True, quiet: bool = False,
-          auth: list[tuple[str, str]] | None = None) -> gr.Blocks:
+          auth: list[tuple[str, str]] | None = None, insecure_no_auth: bool = False) -> gr.Blocks:
     """Queue and launch the app on ``settings.host:settings.port``.
 
     ``block=False`` returns at once with the server running in a background thread (call
     ``demo.close()`` to stop it). ``auth``: the ``(user, password)`` logins gradio asks for
     before it serves the page or its API (:func:`app.auth.read_auth_file`, ``python -m app
-    --auth-file``); None: no login. Off the loopback interface the log warns without one,
-    and says that gradio serves plain HTTP (TLS needs a reverse proxy in front).
+    --auth-file``); None: no login. Off the loopback interface (:func:`app.auth.is_loopback_host`)
+    a server without ``auth`` is refused with a ValueError saying how to start it
+    (:func:`app.auth.open_host_refusal`), unless ``insecure_no_auth`` (``--insecure-no-auth``:
+    an authenticating reverse proxy in front); the log then warns, and says that gradio serves
+    plain HTTP (TLS needs a reverse proxy in front).
     """
+    from app.auth import is_loopback_host, open_host_refusal
+
+    open_host = not is_loopback_host(settings.host)
+    if open_host and not auth and not insecure_no_auth:
+        raise ValueError(open_host_refusal(settings.host))  # before anything is built or bound
     demo = build_demo(predictor, settings)
     handler_limit, guard = gradio_limits(settings.concurrency, settings.queue_size)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=guard, api_open=False)
-    if settings.host not in LOOPBACK_HOSTS and not auth:
-        log.warning("serving on %s: reachable from other machines, with no authentication: "
-                    "anyone who reaches it can use the app. Require a login with --auth-file FILE "
-                    "(user:password lines), and put a TLS reverse proxy in front (gradio serves "
-                    "plain HTTP)", settings.host)
-    elif settings.host not in LOOPBACK_HOSTS:
+    if open_host and not auth:
+        log.warning("serving on %s: reachable from other machines, with no authentication "
+                    "(--insecure-no-auth): anyone who reaches it can use the app unless a reverse "
+                    "proxy in front asks for a login. Put a TLS reverse proxy in front (gradio "
+                    "serves plain HTTP)", settings.host)
+    elif open_host:
         log.warning("serving on %s with a login (%d user(s)) over plain HTTP: passwords and "
                     "images cross the network unencrypted unless a TLS reverse proxy is in front",
                     settings.host, len(auth or []))
@@ -1577,4 +1582,3 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
                 max_threads=max(40, handler_limit + 8))  # every admitted request has a thread
     return demo
-
