@@ -9,7 +9,8 @@ after Ctrl-C or SIGTERM.
 
 Uploads and every file derived from them live in one private folder per server process
 (mode 0700, under ``--temp-dir``; :mod:`app.workdir`), removed when the server stops (Ctrl-C,
-SIGTERM, an error); folders of killed servers are removed at the next start.
+SIGTERM, an error); folders of killed servers are removed at the next start. While it runs,
+each kind of file is deleted after its own time (:mod:`app.retention`).
 """
 
 from __future__ import annotations
@@ -220,6 +221,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     logging.info("CPU threads: %d (%s; %d usable cores)", threads["threads"], threads["source"],
                  threads["usable_cores"])
     from app.predict import Predictor
+    from app.retention import retention_words
     from app.server import AppSettings, serve
     from drac_ssl.grading.bundle import BundleError
 
@@ -240,7 +242,8 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     print(f"[app] model queue: {settings.concurrency} at a time, {settings.queue_size} waiting; "
           f"more get a 'busy, try again' message", flush=True)
     print(f"[app] uploads and files derived from them are kept in {workdir} (only this account "
-          f"can read it) and deleted when the server stops", flush=True)
+          f"can read it) and deleted when the server stops; meanwhile {retention_words()}",
+          flush=True)
     try:
         serve(predictor, settings, block=True, quiet=args.quiet, auth=auth,
               insecure_no_auth=args.insecure_no_auth)
