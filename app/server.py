@@ -101,7 +101,7 @@ from drac_ssl.submission import (
 )
 
 __all__ = ["HEATMAP_CAPTION", "RESULT_ID", "AppSettings", "build_demo", "heat_key_html", "image_alt_texts",
-           "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
+           "model_card_view", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
            "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
@@ -1435,7 +1435,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     ``/grade_batch`` (files -> markdown, table, CSV file, notes CSV file).
     """
     card_path = predictor.path / "MODEL_CARD.md"
-    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else "*No MODEL_CARD.md in this bundle.*"
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else "No MODEL_CARD.md in this bundle."
     meta_json = json.dumps({k: v for k, v in predictor.metadata.items() if k != "comparison"},
                            indent=1, default=str)
     limits = settings.limits
@@ -1569,13 +1569,25 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 files.upload(claim_batch, inputs=files, outputs=None, api_visibility="private",
                              queue=False)
             with gr.Tab("Model card"):
-                gr.Markdown(card)
+                model_card_view(card)
                 with gr.Accordion("Bundle metadata (metadata.json)", open=False):
                     gr.Code(meta_json, language="json", interactive=False)
         demo.load(None, js=LIVE_RESULT_JS)  # the result is announced (a polite live region)
     demo.model_queue = queue  # type: ignore[attr-defined]  # for tests and the log
     demo.upload_claims = claims  # type: ignore[attr-defined]  # for the sweep (sweep_files)
     return demo
+
+
+def model_card_view(card: str) -> gr.Code:
+    """The *Model card* tab's view of the bundle's ``MODEL_CARD.md`` (``card``, its text): the
+    Markdown source as plain text, never rendered. A bundle may come from a third party, and a
+    rendered card could embed remote images (``![x](http://...)``, ``<img src=...>``) that every
+    browser opening the tab would fetch, telling an outside host who opened the app and when;
+    as text nothing in it is fetched, run or made a link. Markdown source reads as plain text
+    (headings with ``#``, tables with ``|``); the metadata's JSON is shown the same way."""
+    wrap = {"wrap_lines": True} if "wrap_lines" in inspect.signature(gr.Code).parameters else {}
+    return gr.Code(card, language="markdown", interactive=False, label="MODEL_CARD.md (as text)",
+                   **wrap)
 
 
 def sweep_files(demo: gr.Blocks, now: float | None = None) -> dict[str, int]:
