@@ -3,11 +3,14 @@
 Serves the grading app for a model bundle (default: the newest ``runs/*/bundle``). Console
 script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
 bundle, when there is none, or with the install command when gradio (the ``app`` extra) is
-missing; 0 after Ctrl-C or SIGTERM.
+missing, or with the two ways to start it for a ``--host`` off the loopback interface given
+neither ``--auth-file`` nor ``--insecure-no-auth`` (:func:`app.auth.open_host_refusal`); 0
+after Ctrl-C or SIGTERM.
 
 Uploads and every file derived from them live in one private folder per server process
 (mode 0700, under ``--temp-dir``; :mod:`app.workdir`), removed when the server stops (Ctrl-C,
-SIGTERM, an error); folders of killed servers are removed at the next start.
+SIGTERM, an error); folders of killed servers are removed at the next start. While it runs,
+each kind of file is deleted after its own time (:mod:`app.retention`).
 """
 
 from __future__ import annotations
@@ -89,7 +92,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs-dir", default="runs", help="where to look for bundles (default: runs)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes the app "
-                             "to the network: give --auth-file too)")
+                             "to the network: it then needs --auth-file FILE, or "
+                             "--insecure-no-auth, else it does not start: exit code 2)")
     parser.add_argument("--port", type=_port, default=7860, help="port, 1..65535 (default 7860)")
     parser.add_argument("--max-size-mb", type=_positive_number(50.0), default=50.0,
                         help="largest accepted upload in MiB (1 MiB = 1,048,576 bytes; default 50)")
@@ -115,8 +119,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-gradcam", action="store_true", help="no heatmaps (faster)")
     parser.add_argument("--auth-file", default=None, metavar="FILE",
                         help="require a login: one user:password per line (blank lines and # "
-                             "comments skipped; app.auth); advised with a --host other than "
-                             "127.0.0.1, behind a TLS reverse proxy")
+                             "comments skipped; app.auth); needed with a --host other than "
+                             "127.0.0.1 (or --insecure-no-auth), behind a TLS reverse proxy")
+    parser.add_argument("--insecure-no-auth", action="store_true",
+                        help="serve a --host other than 127.0.0.1 without --auth-file: only when "
+                             "a reverse proxy in front asks for a login and only it can reach "
+                             "the port; without it (or --auth-file) such a --host is refused")
     parser.add_argument("--temp-dir", default=None,
                         help="folder in which the server makes its private working folder for "
                              "uploads and derived files (mode 0700, deleted when the server stops); "
@@ -134,8 +142,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads < 0:
         print("error: --threads must be 0 (the default policy) or a positive count", file=sys.stderr)
         return 2
-    from app.auth import AuthFileError, read_auth_file, readable_by_others
+    from app.auth import (
+        AuthFileError,
+        is_loopback_host,
+        open_host_refusal,
+        read_auth_file,
+        readable_by_others,
+    )
 
+    if not (is_loopback_host(args.host) or args.auth_file or args.insecure_no_auth):
+        print(f"error: {open_host_refusal(args.host)}", file=sys.stderr)  # a usage error: 2
+        return 2
     try:  # before any bundle is loaded; the errors never show a line (it may hold a password)
         auth = read_auth_file(args.auth_file) if args.auth_file else None
     except AuthFileError as exc:
@@ -204,6 +221,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     logging.info("CPU threads: %d (%s; %d usable cores)", threads["threads"], threads["source"],
                  threads["usable_cores"])
     from app.predict import Predictor
+    from app.retention import retention_words
     from app.server import AppSettings, serve
     from drac_ssl.grading.bundle import BundleError
 
@@ -224,9 +242,11 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     print(f"[app] model queue: {settings.concurrency} at a time, {settings.queue_size} waiting; "
           f"more get a 'busy, try again' message", flush=True)
     print(f"[app] uploads and files derived from them are kept in {workdir} (only this account "
-          f"can read it) and deleted when the server stops", flush=True)
+          f"can read it) and deleted when the server stops; meanwhile {retention_words()}",
+          flush=True)
     try:
-        serve(predictor, settings, block=True, quiet=args.quiet, auth=auth)
+        serve(predictor, settings, block=True, quiet=args.quiet, auth=auth,
+              insecure_no_auth=args.insecure_no_auth)
     except (KeyboardInterrupt, SystemExit):
         pass
     except (OSError, OverflowError) as exc:  # a busy port; bind()'s OverflowError: a port outside 0..65535

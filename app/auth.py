@@ -7,15 +7,25 @@ byte-order mark, as Notepad writes, is ignored); blank lines
 and lines starting with ``#`` are skipped. gradio asks for one of these logins before it
 serves the page or its API (``launch(auth=...)``). Errors name the file and the line, never
 the line's text: it may hold a password.
+
+A server on another interface than the loopback one (:func:`is_loopback_host`) needs a login
+file or an explicit ``--insecure-no-auth`` (:func:`open_host_refusal`): without either it does
+not start.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 from pathlib import Path
 
-__all__ = ["AuthFileError", "read_auth_file", "readable_by_others"]
+__all__ = ["INSECURE_NO_AUTH", "AuthFileError", "is_loopback_host", "open_host_refusal", "read_auth_file",
+           "readable_by_others"]
+
+INSECURE_NO_AUTH = "--insecure-no-auth"
+"""The flag with which an operator says that a server off the loopback interface needs no login
+of its own (an authenticating reverse proxy in front does it)."""
 
 
 class AuthFileError(ValueError):
@@ -74,3 +84,28 @@ def readable_by_others(path: str | os.PathLike[str]) -> bool:
         return bool(Path(path).stat().st_mode & (stat.S_IRGRP | stat.S_IROTH)) and os.name == "posix"
     except OSError:
         return False
+
+
+def is_loopback_host(host: str) -> bool:
+    """True when ``host`` (``--host``) binds the loopback interface only: ``localhost``, an
+    address in 127.0.0.0/8, ``::1``. Anything else (``0.0.0.0``, ``::``, ``""``, a LAN address, a
+    host name) may be reached from other machines."""
+    text = host.strip().strip("[]")
+    if text.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(text).is_loopback
+    except ValueError:
+        return False
+
+
+def open_host_refusal(host: str) -> str:
+    """Why a server on ``host`` (not loopback) without a login does not start, and the two ways
+    to start it (``python -m app``'s error, :func:`app.server.serve`'s ValueError)."""
+    return (f"--host {host or repr(host)} would serve the app to every machine that can reach this "
+            f"one, with no login: anyone could upload images, read the results and download "
+            f"the files the server holds (uploads, pictures, batch CSVs). Not started.\n"
+            f"  fix: give --auth-file FILE (one user:password per line, chmod 600; see --help), "
+            f"or, if a reverse proxy in front of the app already asks for a login (and only "
+            f"the proxy can reach this port), say so with {INSECURE_NO_AUTH}; or serve on "
+            f"127.0.0.1 (the default)")

@@ -64,6 +64,15 @@ from app.inputs import (
 )
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor, borderline_grades, borderline_words
+from app.retention import (  # CACHE_CLEANUP: gradio's hourly rule, named here before
+    CACHE_CLEANUP,
+    KEPT_S,
+    SWEEP_EVERY_S,
+    UNCLAIMED_UPLOAD_S,
+    UploadClaims,
+    sweep_old_entries,
+    sweep_unclaimed_uploads,
+)
 from drac_ssl.figures import ci_words, figure_text, format_ci, screening_figures_words
 from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, scope_words
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
@@ -92,7 +101,8 @@ from drac_ssl.submission import (
 )
 
 __all__ = ["HEATMAP_CAPTION", "RESULT_ID", "AppSettings", "build_demo", "heat_key_html", "image_alt_texts",
-           "serve", "submission_columns", "table_columns", "table_widths", "transport_limit"]
+           "model_card_view", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
+           "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
 
@@ -126,12 +136,6 @@ def _traceback(paths: list[str | None]) -> str:
 
 
 MODEL_GROUP = "model"
-CACHE_CLEANUP = (3600, 3600)
-"""gradio's ``delete_cache`` ``(every, older_than)`` in seconds: every hour, the uploads and
-pictures older than an hour are deleted from its cache while the server runs; an upload
-therefore stays about two hours at most while the server runs. ``python -m app`` keeps that
-cache in its private working folder, removed whole when the server stops (Ctrl-C or SIGTERM)
-or, after a crash, at the next start (:mod:`app.workdir`)."""
 
 
 def _kept_words(cleanup: tuple[int, int]) -> str:
@@ -248,9 +252,12 @@ def transport_limit(limits: InputLimits) -> int:
     gets gradio's bare "file too large" notice. It was at least 4 GiB (and 10x the app's) so
     that every oversize file got the app's message, but gradio stores an upload before any
     handler runs, and an upload that no handler sees (a bare ``POST /gradio_api/upload``)
-    stays in its cache until the hourly clean-up (:data:`CACHE_CLEANUP`): a review stored a
-    400 MB file that way. A rejected oversize upload that does reach the app is deleted from
-    the cache at once (:func:`_drop_oversize_upload`).
+    stayed in its cache until the hourly clean-up (:data:`CACHE_CLEANUP`): a review stored a
+    400 MB file that way. Such an upload now goes after 5 minutes (:func:`sweep_files`,
+    :data:`app.retention.UNCLAIMED_UPLOAD_S`); a rejected oversize upload that does reach the
+    app is deleted from the cache at once (:func:`_drop_oversize_upload`). gradio offers no
+    limit on the number of uploads (up to 1000 files a request) nor on their rate: those belong
+    in the reverse proxy (docs/app.md).
     """
     return TRANSPORT_FACTOR * limits.max_bytes
 
@@ -308,8 +315,11 @@ def _display_overlay(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
 class _DisplayFiles:
     """The page's two pictures as JPEG files (quality :data:`DISPLAY_JPEG_QUALITY`, written
     with OpenCV in a few ms) in one temporary folder per server process, removed at exit;
-    gradio copies each into its own cache when the handler returns, and only the newest
-    :data:`DISPLAY_FILES_KEPT` are kept here. Returning arrays instead would have gradio
+    gradio serves each (from its own cache: under ``python -m app`` the folder lies in it, so
+    gradio serves the file itself; otherwise it copies it there when the handler returns).
+    Only the newest :data:`DISPLAY_FILES_KEPT` are kept here, and none older than
+    :data:`app.retention.KEPT_S` (an hour: :meth:`expire`, run by the server's sweep).
+    Returning arrays instead would have gradio
     encode them as WebP with Pillow: ~60 ms per picture on this CPU, as much CPU per request
     as the model itself (``bench/results/app_load*.json``)."""
 
@@ -337,6 +347,17 @@ class _DisplayFiles:
         for stale in old:
             stale.unlink(missing_ok=True)
         return str(path)
+
+    def expire(self, older_than: float = KEPT_S, now: float | None = None) -> list[Path]:
+        """Delete the pictures older than ``older_than`` seconds (``now``: the time to age
+        against, default now); the deleted paths."""
+        with self._lock:
+            if self._root is None:
+                return []
+            removed = sweep_old_entries(self._root.name, older_than, now)
+            gone = set(removed)
+            self._files = type(self._files)(f for f in self._files if f not in gone)
+        return removed
 
 
 _DISPLAY_FILES = _DisplayFiles()
@@ -989,10 +1010,11 @@ _BATCH_ROOT: tempfile.TemporaryDirectory[str] | None = None
 
 
 def _batch_root() -> str:
-    """One temporary folder per server process for the batch CSVs (gradio serves copies from
-    its own cache); removed when the process exits. Each batch writes into a folder of its own
-    under it, removed at once when the batch hands the page no CSV (the model failed, a CSV
-    could not be written)."""
+    """One temporary folder per server process for the batch CSVs (gradio serves them from
+    its own cache, or copies of them); removed when the process exits. Each batch writes into a
+    folder of its own under it, removed at once when the batch hands the page no CSV (the model
+    failed, a CSV could not be written), else by the server's sweep once older than
+    :data:`app.retention.KEPT_S` (an hour: :func:`sweep_files`)."""
     global _BATCH_ROOT
     if _BATCH_ROOT is None:
         _BATCH_ROOT = tempfile.TemporaryDirectory(prefix="drac_app_batch_")
@@ -1288,9 +1310,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     sentences: list[list[str]] = []
     graded_rows: dict[int, list[Any]] = {}
     n_good = len(good_names)
-    # the batch's own folder: what the page is handed (its CSVs) stays until the server stops,
-    # since gradio serves copies of them; any other way out (the model failed, a CSV could not
-    # be written) removes it
+    # the batch's own folder: what the page is handed (its CSVs) stays an hour (the server's
+    # sweep, sweep_files), as gradio's cached files do, for the page's download links; any other
+    # way out (the model failed, a CSV could not be written) removes it at once
     out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
     handed = False
     try:
@@ -1428,17 +1450,21 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     ``/grade_batch`` (files -> markdown, table, CSV file, notes CSV file).
     """
     card_path = predictor.path / "MODEL_CARD.md"
-    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else "*No MODEL_CARD.md in this bundle.*"
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else "No MODEL_CARD.md in this bundle."
     meta_json = json.dumps({k: v for k, v in predictor.metadata.items() if k != "comparison"},
                            indent=1, default=str)
     limits = settings.limits
     queue = ModelQueue(settings.concurrency, settings.queue_size, kept=_kept_words(CACHE_CLEANUP))
+    # the uploads a handler was given: kept by gradio's hourly rule; any other upload is deleted
+    # after 5 minutes by the server's sweep (sweep_files, app.retention)
+    claims = UploadClaims()
 
     def cleared() -> tuple[Any, ...]:
         """No upload: no result (the upload's x, or the heatmap choice changed before one)."""
         return "Upload an image to grade it.", None, None, None, {}
 
     def grade(path: str | None, explain: int | None = -1) -> tuple[Any, ...]:
+        claims.claim(path)
         return _grade_single(predictor, settings, path, explain, queue)
 
     def regrade(path: str | None, explain: int | None) -> tuple[Any, ...]:
@@ -1453,7 +1479,13 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         return tuple(gr.update(alt_text=text) for text in image_alt_texts(details or {}, predictor))
 
     def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
+        claims.claim(paths)
         return _grade_batch(predictor, settings, paths, queue)
+
+    def claim_batch(paths: list[str] | None) -> None:
+        """The batch tab's upload: its files wait for *Grade all*, kept as a graded upload is
+        (not deleted after 5 minutes as an upload no request used)."""
+        claims.claim(paths)
 
     drac = _is_drac(predictor)
     k = len(predictor.class_names)
@@ -1549,38 +1581,120 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 batch_button.click(grade_batch, inputs=files,
                                    outputs=[batch_summary, table, csv_file, notes_file],
                                    api_name="grade_batch", **model_event)
+                files.upload(claim_batch, inputs=files, outputs=None, api_visibility="private",
+                             queue=False)
             with gr.Tab("Model card"):
-                gr.Markdown(card)
+                model_card_view(card)
                 with gr.Accordion("Bundle metadata (metadata.json)", open=False):
                     gr.Code(meta_json, language="json", interactive=False)
         demo.load(None, js=LIVE_RESULT_JS)  # the result is announced (a polite live region)
     demo.model_queue = queue  # type: ignore[attr-defined]  # for tests and the log
+    demo.upload_claims = claims  # type: ignore[attr-defined]  # for the sweep (sweep_files)
     return demo
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+def model_card_view(card: str) -> gr.Code:
+    """The *Model card* tab's view of the bundle's ``MODEL_CARD.md`` (``card``, its text): the
+    Markdown source as plain text, never rendered. A bundle may come from a third party, and a
+    rendered card could embed remote images (``![x](http://...)``, ``<img src=...>``) that every
+    browser opening the tab would fetch, telling an outside host who opened the app and when;
+    as text nothing in it is fetched, run or made a link. Markdown source reads as plain text
+    (headings with ``#``, tables with ``|``); the metadata's JSON is shown the same way."""
+    wrap = {"wrap_lines": True} if "wrap_lines" in inspect.signature(gr.Code).parameters else {}
+    return gr.Code(card, language="markdown", interactive=False, label="MODEL_CARD.md (as text)",
+                   **wrap)
+
+
+def sweep_files(demo: gr.Blocks, now: float | None = None) -> dict[str, int]:
+    """One sweep of the files the server holds (:mod:`app.retention`): the uploads that no
+    handler of ``demo`` (:func:`build_demo`'s, which records them in ``demo.upload_claims``) was
+    given, once older than :data:`app.retention.UNCLAIMED_UPLOAD_S`; the page's pictures and the
+    batch folders, once older than :data:`app.retention.KEPT_S`. ``now``: the time to age
+    against (default: now). Run every :data:`app.retention.SWEEP_EVERY_S` while the server runs
+    (:func:`serve`). The log gets the counts, never a name; returns them: ``{"uploads": n,
+    "pictures": n, "batches": n}``."""
+    claims = getattr(demo, "upload_claims", None)
+    uploads = getattr(demo, "upload_file_set", None)  # every path gradio's upload route stored
+    dropped: list[Path] = []
+    if isinstance(claims, UploadClaims) and uploads is not None:  # else nothing says what was used
+        dropped = sweep_unclaimed_uploads(uploads, claims, gr.utils.get_upload_folder(),
+                                          older_than=UNCLAIMED_UPLOAD_S, now=now)
+        claims.forget_missing()
+    pictures = _DISPLAY_FILES.expire(KEPT_S, now)
+    batches = sweep_old_entries(_BATCH_ROOT.name if _BATCH_ROOT is not None else None, KEPT_S, now)
+    counts = {"uploads": len(dropped), "pictures": len(pictures), "batches": len(batches)}
+    if any(counts.values()):
+        log.info("removed %d upload(s) no request used (older than %d minutes), %d picture(s) and "
+                 "%d batch folder(s) older than an hour", counts["uploads"], UNCLAIMED_UPLOAD_S // 60,
+                 counts["pictures"], counts["batches"])
+    return counts
+
+
+def sweeping(demo: gr.Blocks, every: float | None = None) -> Any:
+    """A FastAPI lifespan for gradio's app (``launch(app_kwargs={"lifespan": ...})``): while the
+    server runs, :func:`sweep_files` of ``demo`` every ``every`` seconds (None:
+    :data:`app.retention.SWEEP_EVERY_S`, read when the server starts), in a worker thread;
+    stopped with the server. A failed sweep is logged by its exception's type (its message may
+    name an upload) and the next one runs."""
+    import asyncio
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        pause = SWEEP_EVERY_S if every is None else every
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(pause)
+                try:
+                    await asyncio.to_thread(sweep_files, demo)
+                except Exception as exc:  # never stop the server for it
+                    log.error("the sweep of old files failed (%s); the next one is in %g s",
+                              type(exc).__name__, pause)
+
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
 
 
 def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
           block: bool = True, quiet: bool = False,
-          auth: list[tuple[str, str]] | None = None) -> gr.Blocks:
+          auth: list[tuple[str, str]] | None = None, insecure_no_auth: bool = False) -> gr.Blocks:
     """Queue and launch the app on ``settings.host:settings.port``.
 
     ``block=False`` returns at once with the server running in a background thread (call
     ``demo.close()`` to stop it). ``auth``: the ``(user, password)`` logins gradio asks for
     before it serves the page or its API (:func:`app.auth.read_auth_file`, ``python -m app
-    --auth-file``); None: no login. Off the loopback interface the log warns without one,
-    and says that gradio serves plain HTTP (TLS needs a reverse proxy in front).
+    --auth-file``); None: no login. Off the loopback interface (:func:`app.auth.is_loopback_host`)
+    a server without ``auth`` is refused with a ValueError saying how to start it
+    (:func:`app.auth.open_host_refusal`), unless ``insecure_no_auth`` (``--insecure-no-auth``:
+    an authenticating reverse proxy in front); the log then warns, and says that gradio serves
+    plain HTTP (TLS needs a reverse proxy in front).
+
+    While it runs, :func:`sweep_files` deletes the uploads no request used after 5 minutes and
+    the app's pictures and batch CSVs after an hour (:mod:`app.retention`), beside gradio's own
+    hourly ``delete_cache``.
     """
+    from app.auth import is_loopback_host, open_host_refusal
+
+    open_host = not is_loopback_host(settings.host)
+    if open_host and not auth and not insecure_no_auth:
+        raise ValueError(open_host_refusal(settings.host))  # before anything is built or bound
     demo = build_demo(predictor, settings)
     handler_limit, guard = gradio_limits(settings.concurrency, settings.queue_size)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=guard, api_open=False)
-    if settings.host not in LOOPBACK_HOSTS and not auth:
-        log.warning("serving on %s: reachable from other machines, with no authentication: "
-                    "anyone who reaches it can use the app. Require a login with --auth-file FILE "
-                    "(user:password lines), and put a TLS reverse proxy in front (gradio serves "
-                    "plain HTTP)", settings.host)
-    elif settings.host not in LOOPBACK_HOSTS:
+    if open_host and not auth:
+        log.warning("serving on %s: reachable from other machines, with no authentication "
+                    "(--insecure-no-auth): anyone who reaches it can use the app unless a reverse "
+                    "proxy in front asks for a login. Put a TLS reverse proxy in front (gradio "
+                    "serves plain HTTP)", settings.host)
+    elif open_host:
         log.warning("serving on %s with a login (%d user(s)) over plain HTTP: passwords and "
                     "images cross the network unencrypted unless a TLS reverse proxy is in front",
                     settings.host, len(auth or []))
@@ -1590,6 +1704,6 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
                 inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
                 max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
-                max_threads=max(40, handler_limit + 8))  # every admitted request has a thread
+                max_threads=max(40, handler_limit + 8),  # every admitted request has a thread
+                app_kwargs={"lifespan": sweeping(demo)})
     return demo
-

@@ -129,7 +129,10 @@ class Round:
         self.lock = threading.Lock()
 
 
-def _run_round(url: str, images: list[Path], clients: int, requests: int, deadline: float) -> Round:
+def _run_round(url: str, images: list[Path], clients: int, requests: int, deadline: float,
+               downloads: Path) -> Round:
+    """One round of ``clients`` concurrent clients; ``downloads``: the private folder their
+    results are downloaded into (gradio_client's default, /tmp/gradio, is readable by others)."""
     from gradio_client import Client, handle_file
 
     r = Round()
@@ -144,7 +147,7 @@ def _run_round(url: str, images: list[Path], clients: int, requests: int, deadli
 
     def worker(k: int) -> None:
         try:
-            client = Client(url, verbose=False)
+            client = Client(url, verbose=False, download_files=str(downloads))
         except Exception as exc:  # counted, never raised
             with r.lock:
                 r.errors.append(f"client {k}: cannot connect ({exc})")
@@ -264,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     queue_size = AppSettings().queue_size if args.queue_size is None else args.queue_size
     tmp = Path(tempfile.mkdtemp(prefix="drac_app_load_"))
     images, images_note = _images(tmp)
+    downloads = tmp / "downloads"  # the clients' results, inside the private tmp, removed with it
+    downloads.mkdir(mode=0o700)
     bundle, bundle_note = _bundle(args.bundle, tmp, args.demo)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -288,19 +293,20 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_serving(url, timeout=300, process=server)
         startup = time.perf_counter() - t_start
         print(f"[app_load] app up in {startup:.1f} s at {url} ({bundle})", flush=True)
-        warm = Client(url, verbose=False).predict(handle_file(str(images[0])), api_name="/grade")
+        warm = Client(url, verbose=False, download_files=str(downloads)).predict(
+            handle_file(str(images[0])), api_name="/grade")
         if "error" in warm[-1]:
             raise RuntimeError(f"warm-up request failed: {warm[-1]['error']}")
         for k, state in enumerate(plan):
             with busy_neighbour(state == "busy"):
                 r = _run_round(url, images, args.clients, args.requests,
-                               time.perf_counter() + args.time_limit)
+                               time.perf_counter() + args.time_limit, downloads)
             by_state[state].append(r)
             print(f"[app_load] round {k} neighbour={state}: {len(r.latencies)} ok, {len(r.errors)} "
                   f"errors, {len(r.refused)} refused; latency p95 {_pct(r.latencies, 95)} s, model "
                   f"p95 {_pct(r.inference, 95)} s, {r.wall:.1f} s; load "
                   f"{[round(v, 1) for v in r.loads]}", flush=True)
-        batch_client = Client(url, verbose=False)
+        batch_client = Client(url, verbose=False, download_files=str(downloads))
         tb = time.perf_counter()
         summary, *_files = batch_client.predict([handle_file(str(p)) for p in images],
                                                 api_name="/grade_batch")

@@ -41,8 +41,9 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(bundle_dir: Path) -> Iterator[tuple[object, object]]:
-    """``(client, demo)``: the app served on loopback and a gradio_client for it."""
+def server(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, object]]:
+    """``(client, demo)``: the app served on loopback and a gradio_client for it, which downloads
+    into a private folder (not gradio_client's default, /tmp/gradio, readable by others)."""
     from gradio_client import Client
 
     threads = torch.get_num_threads()
@@ -51,7 +52,8 @@ def server(bundle_dir: Path) -> Iterator[tuple[object, object]]:
     predictor = Predictor(bundle_dir, limits=settings.limits)
     demo = serve(predictor, settings, block=False, quiet=True)
     try:
-        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False), demo
+        yield Client(f"http://127.0.0.1:{settings.port}/", verbose=False,
+                     download_files=str(tmp_path_factory.mktemp("downloads"))), demo
     finally:
         demo.close()
         torch.set_num_threads(threads)

@@ -95,15 +95,17 @@ def test_the_login_reaches_gradios_launch_and_main_passes_it(
     assert SECRET not in capsys.readouterr().out + caplog.text
 
 
-def test_no_login_off_loopback_is_warned_with_the_option(
+def test_no_login_off_loopback_is_warned_when_asked_for(
         predictor: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Without a login a server off loopback starts only with ``insecure_no_auth``
+    (``--insecure-no-auth``; the refusal itself: test_app_open_host.py), and the log warns."""
     from app.server import AppSettings, serve
 
     calls = _launched(monkeypatch)
     caplog.set_level(logging.WARNING, logger="app")
-    serve(predictor, AppSettings(host="0.0.0.0"), block=False)
+    serve(predictor, AppSettings(host="0.0.0.0"), block=False, insecure_no_auth=True)
     assert calls[-1]["auth"] is None
-    assert "no authentication" in caplog.text and "--auth-file" in caplog.text
+    assert "no authentication" in caplog.text and "--insecure-no-auth" in caplog.text
     caplog.clear()
     serve(predictor, AppSettings(host="127.0.0.1"), block=False)
     assert calls[-1]["auth"] is None and caplog.text == ""

@@ -1,0 +1,194 @@
+"""How long the app keeps what is sent to it and what it makes from it, while the server runs.
+
+Stdlib only (the sweeps work on paths; :mod:`app.server` schedules them). Under ``python -m
+app`` every one of these files lies in the server's private working folder (:mod:`app.workdir`),
+which goes whole when the server stops; these rules bound what piles up while it runs:
+
+* an upload a handler of the app was given (graded, refused, answered "busy"): gradio's
+  ``delete_cache`` (:data:`CACHE_CLEANUP`): every hour, the files older than an hour; it stays
+  one to two hours (the page's *Heatmap for* grades the same upload again meanwhile);
+* an upload no handler was given (a bare ``POST /gradio_api/upload``, a request gradio
+  refused): deleted once older than :data:`UNCLAIMED_UPLOAD_S` (5 minutes), at the app's next
+  sweep (every :data:`SWEEP_EVERY_S`, a minute): :func:`sweep_unclaimed_uploads`;
+* the app's own files, the pictures shown on the page and the batch CSVs (and their folders):
+  deleted once older than :data:`KEPT_S` (the hour of gradio's rule), at the next sweep:
+  :func:`sweep_old_entries`, :meth:`app.server._DisplayFiles.expire`.
+
+Ages are taken from the later of a file's modification and status-change times (gradio's
+``delete_cache`` ages by the status-change time: a file moved into its cache is new there).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable, MutableSet
+from pathlib import Path
+
+__all__ = ["CACHE_CLEANUP", "KEPT_S", "SWEEP_EVERY_S", "UNCLAIMED_UPLOAD_S", "UploadClaims",
+           "retention_words", "sweep_old_entries", "sweep_unclaimed_uploads"]
+
+CACHE_CLEANUP = (3600, 3600)
+"""gradio's ``delete_cache`` ``(every, older_than)`` in seconds: every hour, the uploads a
+handler was given and the files gradio copied into its cache that are older than an hour are
+deleted while the server runs; such an upload therefore stays about two hours at most.
+``python -m app`` keeps that cache in its private working folder, removed whole when the
+server stops (Ctrl-C or SIGTERM) or, after a crash, at the next start (:mod:`app.workdir`)."""
+
+KEPT_S = CACHE_CLEANUP[1]
+"""Seconds the app keeps its own files (the page's pictures, the batch CSVs): gradio's hour. A
+page opened within the hour can still fetch them (gradio serves them, or copies of them)."""
+
+UNCLAIMED_UPLOAD_S = 300
+"""Seconds an upload that no handler of the app was given is kept: gradio stores every file
+``POST /gradio_api/upload`` receives (up to its ``max_file_size``, any type, up to 1000 a
+request) before any handler runs, and such a file would otherwise wait for the hourly
+``delete_cache``. The page's uploads are handed to a handler at once (the single-image tab grades
+on upload; the batch tab's upload event claims the files), and ``gradio_client`` calls its
+endpoint right after uploading, so five minutes lose nothing a person or a script sent to be
+graded."""
+
+SWEEP_EVERY_S = 60
+"""Seconds between the app's sweeps while the server runs."""
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "an hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def retention_words() -> str:
+    """The rules in a line, for the server's start-up log: "an upload no request used is deleted
+    after 5 minutes, the pictures and batch CSVs after an hour, the other uploads within 2 hours"."""
+    every, older = CACHE_CLEANUP
+    return (f"an upload no request used is deleted after {_minutes(UNCLAIMED_UPLOAD_S)}, the "
+            f"pictures and batch CSVs after {_minutes(KEPT_S)}, the other uploads within "
+            f"{_minutes(every + older)}")
+
+
+def _age(path: Path, now: float) -> float | None:
+    """Seconds since ``path`` (not followed if a link) was last written or moved; None when it
+    is gone."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return now - max(info.st_mtime, info.st_ctime)
+
+
+def _key(path: str | os.PathLike[str]) -> str:
+    """One spelling of a path for comparison (absolute, links resolved)."""
+    return os.path.realpath(path)
+
+
+class UploadClaims:
+    """The uploads that a handler of the app was given, by path: an upload claimed is kept by
+    gradio's hourly rule (:data:`CACHE_CLEANUP`), one never claimed goes after
+    :data:`UNCLAIMED_UPLOAD_S` (:func:`sweep_unclaimed_uploads`). Thread-safe: handlers claim from
+    gradio's worker threads while the sweep runs in another."""
+
+    def __init__(self) -> None:
+        self._paths: set[str] = set()
+        self.lock = threading.Lock()
+        """Held by :meth:`claim` and by the sweep while it decides on and deletes a file: an
+        upload is either claimed before the sweep looks at it, or gone when its handler reads it."""
+
+    def claim(self, paths: Iterable[str | os.PathLike[str] | None] | str | os.PathLike[str] | None) -> None:
+        """Mark ``paths`` (one path, a list of them, None entries skipped) as given to a handler."""
+        if paths is None or isinstance(paths, str | os.PathLike):
+            paths = [paths]
+        keys = [_key(p) for p in paths if p]
+        with self.lock:
+            self._paths.update(keys)
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, str | os.PathLike):
+            return False
+        return _key(path) in self._paths
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def forget_missing(self) -> None:
+        """Drop the claims of files no longer there (deleted by gradio's rule): the set stays as
+        small as the cache."""
+        with self.lock:
+            self._paths = {p for p in self._paths if os.path.lexists(p)}
+
+
+def sweep_unclaimed_uploads(uploads: MutableSet[str], claims: UploadClaims,
+                            folder: str | os.PathLike[str], older_than: float = UNCLAIMED_UPLOAD_S,
+                            now: float | None = None) -> list[Path]:
+    """Delete the uploads no handler was given that are older than ``older_than`` seconds.
+
+    ``uploads``: every path gradio's upload route stored (its ``Blocks.upload_file_set``); a
+    deleted path is removed from it. Only plain files inside ``folder`` (gradio's upload
+    folder) are deleted, never a link or anything elsewhere; a claimed path (``claims``) and
+    a younger one are kept. ``now``: the time to age against (default: now). Returns the
+    deleted paths; a file that cannot be deleted is skipped (the next sweep tries again)."""
+    now = time.time() if now is None else now
+    root = _key(folder)
+    for _ in range(3):  # a copy: gradio's upload route adds to the set from another thread
+        try:
+            listed = list(uploads)
+            break
+        except RuntimeError:  # "Set changed size during iteration"
+            continue
+    else:
+        return []
+    removed: list[Path] = []
+    for path in listed:
+        with claims.lock:
+            if path in claims:
+                continue
+            key = _key(path)
+            if os.path.commonpath([root, key]) != root or key == root:
+                continue
+            p = Path(path)
+            age = _age(p, now)
+            if age is None:
+                uploads.discard(path)  # gone already (gradio's rule, a handler)
+                continue
+            if age <= older_than or p.is_symlink() or not p.is_file():
+                continue
+            try:
+                p.unlink()
+            except OSError:
+                continue
+        uploads.discard(path)
+        removed.append(p)
+    return removed
+
+
+def sweep_old_entries(folder: str | os.PathLike[str] | None, older_than: float = KEPT_S,
+                      now: float | None = None) -> list[Path]:
+    """Delete each file or folder directly in ``folder`` older than ``older_than`` seconds (a
+    folder by its own time: when its last file was added); links are removed, never followed.
+    None or a missing ``folder``: nothing. Returns the deleted paths."""
+    if folder is None:
+        return []
+    now = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    removed: list[Path] = []
+    for entry in entries:
+        path = Path(entry.path)
+        age = _age(path, now)
+        if age is None or age <= older_than:
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed

@@ -1,0 +1,177 @@
+"""How long the server keeps files (app/retention.py; a security review): an upload no request
+used goes after 5 minutes, not at gradio's hourly clean-up; the page's pictures and the batch
+CSVs go after an hour, not when the server stops; an upload a handler was given stays for
+gradio's hour. The sweeps are called with a ``now`` in the future: no test waits for a clock."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.retention import (
+    CACHE_CLEANUP,
+    KEPT_S,
+    SWEEP_EVERY_S,
+    UNCLAIMED_UPLOAD_S,
+    UploadClaims,
+    retention_words,
+    sweep_old_entries,
+    sweep_unclaimed_uploads,
+)
+
+
+def _file(path: Path, text: str = "x") -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+def test_the_periods_are_the_documented_ones() -> None:
+    assert UNCLAIMED_UPLOAD_S == 300 and SWEEP_EVERY_S == 60
+    assert CACHE_CLEANUP == (3600, 3600) and KEPT_S == 3600
+    assert retention_words() == ("an upload no request used is deleted after 5 minutes, the "
+                                 "pictures and batch CSVs after an hour, the other uploads within "
+                                 "2 hours")
+    page = (Path(__file__).resolve().parents[2] / "docs" / "app.md").read_text(encoding="utf-8")
+    assert "| An upload no request used" in page and "5 to 6 minutes" in page
+    assert "1 hour to 1 hour 1 minute" in page and "belong in that reverse proxy" in page
+
+
+def test_only_unclaimed_old_uploads_inside_the_upload_folder_are_deleted(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    bare = _file(cache / "h1" / "bare.txt")
+    graded = _file(cache / "h2" / "scan.png")
+    waiting = _file(cache / "h3" / "batch.png")  # claimed later (the batch tab's upload event)
+    outside = _file(tmp_path / "elsewhere" / "keep.png")
+    target = _file(tmp_path / "target.png")
+    link = cache / "h4" / "link.png"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    gone = str(cache / "h5" / "deleted.png")  # listed, no longer there
+    uploads = {bare, graded, waiting, outside, str(link), gone}
+    claims = UploadClaims()
+    claims.claim([graded, None])
+    now = time.time()
+    removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=60, now=now + 30)
+    assert removed == [] and gone not in uploads  # nothing old enough yet; the missing one dropped
+    claims.claim(waiting)
+    removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=60, now=now + 120)
+    assert [str(p) for p in removed] == [bare] and not Path(bare).exists()
+    assert Path(graded).exists() and Path(waiting).exists() and Path(outside).exists()
+    assert link.is_symlink() and Path(target).exists()  # a link is never deleted, nor its target
+    assert bare not in uploads and graded in uploads and waiting in uploads
+    assert len(claims) == 2
+    Path(graded).unlink()
+    claims.forget_missing()
+    assert len(claims) == 1 and waiting in claims and graded not in claims
+
+
+def test_old_entries_are_deleted_folders_whole_links_not_followed(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    batch = root / "batch1"
+    _file(batch / "submission.csv")
+    picture = Path(_file(root / "00000001_image.jpg"))
+    outside = Path(_file(tmp_path / "outside" / "keep.csv"))
+    (root / "link").symlink_to(outside.parent)
+    now = time.time()
+    assert sweep_old_entries(root, older_than=3600, now=now) == []
+    removed = sweep_old_entries(root, older_than=3600, now=now + 3601)
+    assert sorted(p.name for p in removed) == ["00000001_image.jpg", "batch1", "link"]
+    assert not batch.exists() and not picture.exists() and outside.exists()
+    assert sweep_old_entries(None) == [] and sweep_old_entries(tmp_path / "missing") == []
+
+
+def test_display_pictures_age_out_after_the_hour() -> None:
+    from app import server
+
+    files = server._DisplayFiles()
+    grey = np.full((8, 8), 128, np.uint8)
+    first = Path(files.write(grey, "image"))
+    assert files.expire(KEPT_S, now=time.time()) == []  # a fresh picture stays
+    assert first.exists()
+    assert files.expire(KEPT_S, now=time.time() + KEPT_S + 1) == [first]
+    assert not first.exists() and len(files._files) == 0
+    second = Path(files.write(grey, "image"))  # the folder still works after a sweep
+    assert second.exists() and second.parent == first.parent
+
+
+def _image(path: Path) -> Path:
+    ramp = np.add.outer(np.arange(96), np.arange(96)) // 2  # graded: not noise, not blank
+    noise = np.random.default_rng(0).integers(0, 40, (96, 96))
+    Image.fromarray((ramp + noise).astype(np.uint8)).save(path)
+    return path
+
+
+def test_a_served_app_sweeps_a_bare_upload_keeps_a_graded_one_and_ages_its_own_files(
+        predictor: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On loopback: a bare ``POST /gradio_api/upload`` (no handler ever sees it) is deleted by the
+    server's own sweep, which runs while the server runs; the upload a request graded stays;
+    an hour on, the page's picture and the batch's CSV folder go too."""
+    import httpx
+    from gradio_client import Client, handle_file
+
+    from app import server
+    from app.loopback import free_port
+    from app.server import AppSettings, serve, sweep_files
+
+    image = _image(tmp_path / "scan.png")
+    monkeypatch.setattr(server, "SWEEP_EVERY_S", 0.2)  # the sweep's pause, read at start
+    settings = AppSettings(host="127.0.0.1", port=free_port())
+    demo = serve(predictor, settings, block=False, quiet=True)
+    url = f"http://127.0.0.1:{settings.port}/"
+    try:
+        client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
+        *_, details = client.predict(handle_file(str(image)), -1, api_name="/grade")
+        assert "error" not in details
+        summary, _rows, csv_file, _notes = client.predict([handle_file(str(image))],
+                                                          api_name="/grade_batch")
+        assert csv_file, summary
+        graded = [p for p in demo.upload_file_set if p.endswith("scan.png")]
+        assert len(graded) == 1 and graded[0] in demo.upload_claims
+        answer = httpx.post(f"{url}gradio_api/upload", files={"files": ("bare.txt", b"not an image")})
+        bare = answer.json()[0]
+        assert Path(bare).is_file() and bare in demo.upload_file_set and bare not in demo.upload_claims
+        monkeypatch.setattr(server, "UNCLAIMED_UPLOAD_S", 0)  # now: every unclaimed upload is old
+        deadline = time.monotonic() + 60
+        while Path(bare).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(bare).exists(), "the running server's sweep did not delete the bare upload"
+        assert bare not in demo.upload_file_set
+        assert Path(graded[0]).is_file()  # a request used it: gradio's hour
+        # the server's own files (the client got copies): the picture and the batch's folder
+        pictures = list(Path(server._DISPLAY_FILES._root.name).iterdir())
+        batches = list(Path(server._batch_root()).iterdir())
+        assert pictures and batches
+        counts = sweep_files(demo, now=time.time() + KEPT_S - 60)
+        assert counts == {"uploads": 0, "pictures": 0, "batches": 0}  # within the hour: kept
+        assert all(p.exists() for p in pictures + batches)
+        counts = sweep_files(demo, now=time.time() + KEPT_S + 120)
+        assert counts["pictures"] >= len(pictures) and counts["batches"] >= len(batches)
+        assert not any(p.exists() for p in pictures + batches)
+        assert counts["uploads"] == 0 and Path(graded[0]).is_file()  # gradio's rule deletes it
+    finally:
+        demo.close()
+
+
+def test_the_batch_tabs_upload_claims_its_files_before_grade_all(predictor: Any, tmp_path: Path) -> None:
+    """Files waiting on the batch tab for *Grade all* are claimed when they are uploaded (an
+    event of their own, no queue), so a clinician who takes more than 5 minutes to click keeps
+    them; the single-image tab grades (and claims) on upload."""
+    from app.server import build_demo
+
+    demo = build_demo(predictor)
+    events = [f for f in demo.fns.values() if f.name == "claim_batch"]
+    assert len(events) == 1
+    (target, trigger), = events[0].targets
+    files = demo.blocks[target]
+    assert trigger == "upload" and files.file_count == "multiple" and events[0].queue is False
+    waiting = [_file(tmp_path / "a.png"), _file(tmp_path / "b.png")]
+    events[0].fn(waiting)
+    assert all(p in demo.upload_claims for p in waiting)
+    single = [f for f in demo.fns.values() if f.name == "grade" and f.targets[0][1] == "upload"]
+    assert len(single) == 1  # the single-image tab: graded, so claimed, on upload
