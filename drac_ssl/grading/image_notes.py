@@ -558,7 +558,7 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
     (r"non-square pixels \(.*\) not corrected",
      "a resolution tag of non-square pixels not applied: the image is used on its pixel grid, "
      "as the training ingest uses it (an image whose grid is not square is doubted on its own)"),
-    (r"\d+ byte\(s\) after the |the PNG has no complete IEND end chunk",
+    (r"\d+ byte\(s\) (?:after|before) the |the PNG has no complete IEND end chunk",
      "bytes after a complete image ignored, or a missing end chunk: the image is complete"),
     (r"Pillow cannot open this file; decoded by OpenCV",
      "decoded by OpenCV, as the ingest and the export decode it"),

@@ -79,6 +79,7 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
             30000] * 8))), "PNG cHRM chromaticities"),
         "dpi.png": (_save(grey, "PNG", dpi=(72, 96)), "non-square pixels"),
         "trailer.jpg": (jpeg + b"\r\n", "2 byte(s) after the JPEG"),
+        "padded.jpg": (jpeg[:-2] + bytes(40) + b"\xff\xd9", "byte(s) before the JPEG's end-of-image marker"),
         "trailer.png": (_save(grey, "PNG") + b"junk", "4 byte(s) after the PNG"),
         "no_iend.png": (_save(grey, "PNG")[:-12], "no complete IEND end chunk"),
         "alpha.png": (_save(Image.fromarray(np.dstack([scan, scan, scan, alpha]), "RGBA"), "PNG"),
