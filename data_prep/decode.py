@@ -39,6 +39,10 @@ samples of more than 8 bits            the bits actually used: the PNG ``sBIT`` 
                                        values are an error (warning, ``float``)
 a PNG critical chunk (IHDR, PLTE,      an error before any decoder reads it (``corrupt``): its
 IDAT, IEND) failing its CRC-32         bytes changed after it was written (a faulty copy)
+a PNG ancillary chunk (text, tRNS,     left out, the pixels decoded (PNG 3rd ed. 13.1): a note
+sBIT, iCCP ...) failing its CRC-32     for text, a warning for a chunk that says what the pixels
+                                       mean (``metadata``); a phantom marker still legible in a
+                                       damaged tEXt chunk still marks the file
 JPEG image data that end before the   an error (``truncated``; ``corrupt`` for a code no table
 last block (cut short and closed with  holds, a restart marker out of place): libjpeg's warning
 an EOI, bytes lost), or are damaged    read back from stderr (:func:`jpeg_damage`); a file
@@ -257,8 +261,8 @@ def png_crc_problem(data: bytes, path: str, structure: _Structure | None = None)
     a PNG whose critical chunks all match, and for data that is no PNG. Said before any decoder
     reads the file: libpng's error on such a file went to stderr as ``libpng error: IDAT: CRC
     error`` or ``bad adaptive filter value``, beside the package's "cannot be decoded". A
-    damaged metadata chunk (ancillary: text, profile) is left to the decoders, as libpng
-    leaves it out."""
+    damaged metadata chunk (ancillary: text, profile) is no error: :func:`decode` leaves it
+    out and says so (:func:`damaged_metadata_problem`), as the PNG specification and libpng do."""
     if not data.startswith(_PNG_SIGNATURE):
         return None
     structure = structure if structure is not None else png_structure(data)
@@ -270,6 +274,89 @@ def png_crc_problem(data: bytes, path: str, structure: _Structure | None = None)
                                "incomplete copy)",
                          "re-copy or re-download the image from the original data", "corrupt")
     return None
+
+
+PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+"""The PNG chunks of text metadata (comments, the software, XMP, drac_ssl's phantom marker)."""
+
+_PNG_CHUNK_MEANINGS = {
+    b"tRNS": "transparency", b"sBIT": "significant bits", b"gAMA": "gamma",
+    b"cHRM": "chromaticities", b"sRGB": "sRGB intent", b"iCCP": "ICC colour profile",
+    b"eXIf": "Exif orientation", b"pHYs": "pixel aspect ratio", b"acTL": "animation",
+    b"fcTL": "animation", b"fdAT": "animation",
+}
+"""What an ancillary chunk holds that changes what the pixels mean (the decoder reads each):
+left out when damaged, it is a warning (a property of the file not honoured), not a note."""
+
+
+def png_damaged_metadata(structure: _Structure) -> list[tuple[bytes, int]]:
+    """The ancillary (metadata) chunks of a walked PNG (:func:`png_structure`) that fail their
+    CRC-32 check, ``(type, start)`` in file order; ``[]`` for none. A critical chunk failing its
+    check is :func:`png_crc_problem`'s error instead."""
+    return [(kind, start) for kind, start in structure.bad_crc if kind not in PNG_CRITICAL_CHUNKS]
+
+
+def png_without_damaged_metadata(data: bytes, structure: _Structure | None = None) -> bytes:
+    """``data``, a PNG, without its ancillary chunks that fail their CRC check
+    (:func:`png_damaged_metadata`), every other byte kept in order (what follows IEND too);
+    ``data`` itself when there are none, or when it is no PNG. The PNG specification (3rd ed.,
+    13.1) has a decoder ignore an ancillary chunk it cannot use and decode the image: without
+    one "a PNG decoder can still produce a meaningful image"; Pillow instead refuses the
+    whole file at its first bad CRC ("broken PNG file"), libpng leaves the chunk out."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return data
+    structure = structure if structure is not None else png_structure(data)
+    damaged = {start for _, start in png_damaged_metadata(structure)}
+    if not damaged:
+        return data
+    end = structure.spans[-1][2] if structure.spans else len(_PNG_SIGNATURE)
+    kept = [data[start:stop] for _, start, stop in structure.spans if start not in damaged]
+    return b"".join([_PNG_SIGNATURE, *kept, data[end:]])
+
+
+_PHANTOM_MARKER_BYTES = f"{PHANTOM_TEXT_KEY}\x00{PHANTOM_TEXT_START}".encode("latin-1")
+
+
+def damaged_metadata_problem(data: bytes, path: str, structure: _Structure) -> tuple[Problem | None, bool]:
+    """What :func:`decode` says of a PNG whose metadata chunks fail their CRC check
+    (:func:`png_damaged_metadata`; they are left out, :func:`png_without_damaged_metadata`),
+    and whether one of them still holds drac_ssl's phantom marker legibly (its keyword and the
+    opening words of :data:`PHANTOM_TEXT`: a phantom stays a phantom when a byte of its marker
+    chunk changed). A note (``metadata``) when every such chunk is text (a comment, the
+    software), a warning when one says what the pixels mean (:data:`_PNG_CHUNK_MEANINGS`, or a
+    text chunk of XMP / Exif, where an orientation may be). ``(None, False)`` for none."""
+    damaged = png_damaged_metadata(structure)
+    if not damaged:
+        return None, False
+    bodies = {start: data[start + 8:stop - 4] for _, start, stop in structure.spans}
+    meanings: list[str] = []
+    phantom = False
+    for kind, start in damaged:
+        body = bodies.get(start, b"")
+        if kind in PNG_TEXT_CHUNKS:
+            phantom = phantom or (kind == b"tEXt" and body.startswith(_PHANTOM_MARKER_BYTES))
+            if body.split(b"\x00", 1)[0] in _EXIF_TEXT_KEYS:
+                meanings.append("orientation (XMP / Exif text)")
+        elif kind in _PNG_CHUNK_MEANINGS:
+            meanings.append(_PNG_CHUNK_MEANINGS[kind])
+        else:
+            meanings.append(f"{kind.decode('ascii', 'replace')} contents")
+    chunks = " and ".join(f"its {kind.decode('ascii', 'replace')} chunk at byte {start:,}"
+                          for kind, start in damaged)
+    verb = "fails its CRC check" if len(damaged) == 1 else "fail their CRC checks"
+    what = (f"damaged PNG metadata left out: {chunks} {verb} (bytes changed after the file was "
+            "written, e.g. by a faulty copy), so ")
+    if meanings:
+        what += f"what it says ({', '.join(dict.fromkeys(meanings))}) is not applied"
+    else:
+        what += "its text is not read"
+    if phantom:
+        what += "; drac_ssl's phantom marker is still legible in it: a synthetic phantom image"
+    what += "; the image data pass their own CRC checks and were decoded"
+    fix = "re-copy the image from the original data to keep its metadata"
+    if meanings:
+        return warning(path, what, fix, "metadata"), phantom
+    return note(path, what, f"nothing to do for the pixels; {fix}", "metadata"), phantom
 
 
 def _png_pixel_bytes(data: bytes, structure: _Structure, complete: bool = False) -> bytes:
@@ -1032,8 +1119,8 @@ def tiff_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _open_fallback(data: bytes, path: str, structure: _Structure | None = None) -> Decoded:
-    """Pillow cannot open the file: OpenCV may still decode it (e.g. a float RGB TIFF; a PNG
-    whose damaged metadata chunk Pillow refuses, given to OpenCV without it: :func:`_opencv_decode`).
+    """Pillow cannot open the file: OpenCV may still decode it (e.g. a float RGB TIFF; a JPEG
+    whose damage libjpeg reports is refused, :func:`jpeg_damage`).
     ``structure``: a PNG's :func:`png_structure`, walked already."""
     said: list[str] = []
     pixels = _opencv_decode(data, structure, said=said)
@@ -1115,9 +1202,22 @@ def image_header(data: bytes) -> tuple[str, tuple[int, int]]:
     app's limits are checked on it before anything is decoded), with :func:`decode`'s rule for a
     PNG whose text metadata is above Pillow's default limit: read again under
     :func:`larger_text_chunks`; above that too, ``("PNG", IHDR size)`` (:func:`png_size`),
-    the decoder reading its pixels with OpenCV. Raises what ``Image.open`` raises for anything
+    the decoder reading its pixels with OpenCV; and for a PNG whose metadata chunk fails its CRC
+    check (Pillow: "broken PNG file"), that chunk left out as :func:`decode` leaves it out
+    (:func:`png_without_damaged_metadata`). Raises what ``Image.open`` raises for anything
     else (``UnidentifiedImageError``, ``OSError``, ``ValueError``, ``SyntaxError``,
     ``Image.DecompressionBombError``)."""
+    try:
+        return _image_header(data)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError):
+        readable = png_without_damaged_metadata(data)
+        if readable is data:
+            raise
+    return _image_header(readable)
+
+
+def _image_header(data: bytes) -> tuple[str, tuple[int, int]]:
+    """:func:`image_header` of ``data`` as it is."""
 
     def opened() -> tuple[str, tuple[int, int]]:
         with warnings.catch_warnings():
@@ -1209,6 +1309,12 @@ def decode(data: bytes, path: str) -> Decoded:
     damaged = png_crc_problem(data, path, structure)  # before any decoder: libpng would say it on stderr
     if damaged is not None:
         return Decoded(None, file_format="PNG", problems=[damaged])
+    if structure is not None and structure.bad_crc:  # a damaged metadata chunk: left out, said
+        said, phantom = damaged_metadata_problem(data, path, structure)
+        decoded = decode(png_without_damaged_metadata(data, structure), path)
+        decoded.problems[:0] = [said] if said is not None else []
+        decoded.phantom = decoded.phantom or phantom
+        return decoded
     try:
         return _decode_with_pillow(data, path, structure)
     except _TextTooLarge:  # PNG text above Pillow's 1 MB a chunk: read again with more room
