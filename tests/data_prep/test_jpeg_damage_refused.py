@@ -171,3 +171,47 @@ def test_an_unknown_libjpeg_warning_is_a_doubt_not_silence() -> None:
     (problem,) = jpeg_damage(["Warning: unknown JFIF revision number 3.01"], "x.jpg")
     assert problem.severity == "warning" and "unknown JFIF revision number 3.01" in problem.what
     assert jpeg_damage([], "x.jpg") == []
+
+
+def test_the_ingest_stops_on_a_truncated_jpeg_naming_it(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """``python -m data_prep ingest`` end to end: the file cut short and closed with an end
+    marker is one error of the one-pass validation (file, what is wrong, what to do)."""
+    import csv
+
+    from data_prep import ingest
+    from data_prep.problems import IngestError
+    from drac_ssl.config import DataConfig
+
+    root = tmp_path / "d"
+    root.mkdir()
+    names = ["001.jpg", "002.jpg", "003.png", "scan 4.jpg"]
+    for i, name in enumerate(names):
+        Image.fromarray(np.roll(_picture(1, 64), 8 * i, axis=0)).save(root / name)
+    (root / "scan 4.jpg").write_bytes(_cut_and_closed((root / "scan 4.jpg").read_bytes()))
+    with open(root / "labels.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["image name", "DR grade"], *([n, i % 2] for i, n in enumerate(names))])
+    config = DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
+                        grades=["Normal", "DR"])
+    capfd.readouterr()
+    with pytest.raises(IngestError) as caught:
+        ingest.run(config, tmp_path / "out", verbose=False)
+    errors = [p for p in caught.value.problems if p.severity == "error"]
+    assert [(Path(p.path).name, p.kind) for p in errors] == [("scan 4.jpg", "truncated")], errors
+    assert f"{root / 'scan 4.jpg'}: truncated JPEG (" in str(caught.value)
+    _no_libjpeg_line(capfd)
+
+
+def test_threads_decoding_at_once_each_get_their_own_verdict(capfd: pytest.CaptureFixture[str]) -> None:
+    """The app decodes uploads in several threads: stderr is one per process, so the captures
+    take turns, and no thread's libjpeg line is read as another's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    good, cut = _jpeg(), _cut_and_closed(_jpeg())
+    work = [good, cut] * 12
+    capfd.readouterr()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda data: decode(data, "x.jpg"), work))
+    for data, decoded in zip(work, results, strict=True):
+        assert (decoded.pixels is None) == (data is cut)
+        assert [p.kind for p in decoded.problems] == ([] if data is good else ["truncated"])
+    _no_libjpeg_line(capfd)
