@@ -440,8 +440,11 @@ def libjpeg_decode(data: bytes, flags: int = cv2.IMREAD_UNCHANGED) -> tuple[np.n
     printed; any other line written meanwhile (another thread's) is written to stderr after.
     libjpeg prints its first warning only, so a file warned about twice is known by the
     first (``Corrupt JPEG data: premature end of data segment`` comes before an ``extraneous
-    bytes before marker 0xd9`` after the image data). Where descriptor 2 cannot be redirected the
-    decode runs as before, and says nothing."""
+    bytes before marker 0xd9`` after the image data; a header's warning, an unknown JFIF
+    revision, hides a later one, and is itself a doubt, :func:`jpeg_damage`). libjpeg-turbo
+    warns of what it meets, not of every changed byte: a code that no Huffman table holds,
+    met on its fast path, is decoded as zero without a word. Where descriptor 2 cannot be
+    redirected the decode runs as before, and says nothing."""
     buffer = np.frombuffer(data, np.uint8)
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
     with _STDERR_LOCK:
@@ -478,11 +481,11 @@ def libjpeg_decode(data: bytes, flags: int = cv2.IMREAD_UNCHANGED) -> tuple[np.n
             if logging is not None:
                 logging.setLogLevel(previous)
     said, others = [], []
-    for line in text.splitlines():
+    for line in text.splitlines(keepends=True):  # another writer's lines go on as written
         (said if LIBJPEG_WARNING.fullmatch(line.strip()) else others).append(line)
     if others and saved is not None:
         with contextlib.suppress(OSError):
-            os.write(2, ("\n".join(others) + "\n").encode("utf-8", "replace"))
+            os.write(2, "".join(others).encode("utf-8", "replace"))
     return image, [line.strip() for line in said]
 
 
