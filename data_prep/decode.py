@@ -15,7 +15,11 @@ type 4 at 16 bits, TIFF with more than one sample of more than 8 bits) and TIFF 
 Pillow cannot open (e.g. float RGB). A PNG is given to OpenCV with its pixel chunks alone, and
 never when one of its critical chunks fails its CRC: such a file is refused first, in the
 package's words (:func:`png_crc_problem`), since libpng prints its own errors and warnings on
-stderr, which OpenCV's log level does not reach. The properties handled, by the format specifications (PNG 1.2 / ISO 15948, JPEG ITU
+stderr, which OpenCV's log level does not reach. libjpeg likewise says a damaged JPEG only on
+stderr, and decodes it as if nothing were wrong (image data that end early: the rest grey):
+every JPEG's image data are read by OpenCV's libjpeg with stderr captured
+(:func:`libjpeg_decode`), its warning said in the package's words (:func:`jpeg_damage`) and
+never printed. The properties handled, by the format specifications (PNG 1.2 / ISO 15948, JPEG ITU
 T.81 + JFIF 1.02 + Exif 2.32 / CIPA DC-008, TIFF 6.0, BMP):
 
 =====================================  =======================================================
@@ -35,8 +39,17 @@ samples of more than 8 bits            the bits actually used: the PNG ``sBIT`` 
                                        values are an error (warning, ``float``)
 a PNG critical chunk (IHDR, PLTE,      an error before any decoder reads it (``corrupt``): its
 IDAT, IEND) failing its CRC-32         bytes changed after it was written (a faulty copy)
+a PNG ancillary chunk (text, tRNS,     left out, the pixels decoded (PNG 3rd ed. 13.1): a note
+sBIT, iCCP ...) failing its CRC-32     for text, a warning for a chunk that says what the pixels
+                                       mean (``metadata``); a phantom marker still legible in a
+                                       damaged tEXt chunk still marks the file
+JPEG image data that end before the   an error (``truncated``; ``corrupt`` for a code no table
+last block (cut short and closed with  holds, a restart marker out of place): libjpeg's warning
+an EOI, bytes lost), or are damaged    read back from stderr (:func:`jpeg_damage`); a file
+                                       without its EOI is Pillow's ``truncated`` error
 bytes after a complete image           decoded fully; the extra bytes are ignored (note,
-(JPEG after EOI, PNG after IEND)       ``trailing-data``); a real truncation stays an error
+(JPEG after EOI or between its image   ``trailing-data``); a real truncation stays an error
+data and EOI, PNG after IEND)
 palette, tRNS colour key, alpha        palette expanded; transparent pixels composited over
 (P, PA, LA, RGBA, 16-bit RGBA)         black (warning, ``alpha``); a fully opaque alpha is
                                        dropped silently
@@ -67,8 +80,11 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
+import os
 import re
 import struct
+import sys
+import tempfile
 import threading
 import unicodedata
 import warnings
@@ -245,8 +261,8 @@ def png_crc_problem(data: bytes, path: str, structure: _Structure | None = None)
     a PNG whose critical chunks all match, and for data that is no PNG. Said before any decoder
     reads the file: libpng's error on such a file went to stderr as ``libpng error: IDAT: CRC
     error`` or ``bad adaptive filter value``, beside the package's "cannot be decoded". A
-    damaged metadata chunk (ancillary: text, profile) is left to the decoders, as libpng
-    leaves it out."""
+    damaged metadata chunk (ancillary: text, profile) is no error: :func:`decode` leaves it
+    out and says so (:func:`damaged_metadata_problem`), as the PNG specification and libpng do."""
     if not data.startswith(_PNG_SIGNATURE):
         return None
     structure = structure if structure is not None else png_structure(data)
@@ -258,6 +274,89 @@ def png_crc_problem(data: bytes, path: str, structure: _Structure | None = None)
                                "incomplete copy)",
                          "re-copy or re-download the image from the original data", "corrupt")
     return None
+
+
+PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+"""The PNG chunks of text metadata (comments, the software, XMP, drac_ssl's phantom marker)."""
+
+_PNG_CHUNK_MEANINGS = {
+    b"tRNS": "transparency", b"sBIT": "significant bits", b"gAMA": "gamma",
+    b"cHRM": "chromaticities", b"sRGB": "sRGB intent", b"iCCP": "ICC colour profile",
+    b"eXIf": "Exif orientation", b"pHYs": "pixel aspect ratio", b"acTL": "animation",
+    b"fcTL": "animation", b"fdAT": "animation",
+}
+"""What an ancillary chunk holds that changes what the pixels mean (the decoder reads each):
+left out when damaged, it is a warning (a property of the file not honoured), not a note."""
+
+
+def png_damaged_metadata(structure: _Structure) -> list[tuple[bytes, int]]:
+    """The ancillary (metadata) chunks of a walked PNG (:func:`png_structure`) that fail their
+    CRC-32 check, ``(type, start)`` in file order; ``[]`` for none. A critical chunk failing its
+    check is :func:`png_crc_problem`'s error instead."""
+    return [(kind, start) for kind, start in structure.bad_crc if kind not in PNG_CRITICAL_CHUNKS]
+
+
+def png_without_damaged_metadata(data: bytes, structure: _Structure | None = None) -> bytes:
+    """``data``, a PNG, without its ancillary chunks that fail their CRC check
+    (:func:`png_damaged_metadata`), every other byte kept in order (what follows IEND too);
+    ``data`` itself when there are none, or when it is no PNG. The PNG specification (3rd ed.,
+    13.1) has a decoder ignore an ancillary chunk it cannot use and decode the image: without
+    one "a PNG decoder can still produce a meaningful image"; Pillow instead refuses the
+    whole file at its first bad CRC ("broken PNG file"), libpng leaves the chunk out."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return data
+    structure = structure if structure is not None else png_structure(data)
+    damaged = {start for _, start in png_damaged_metadata(structure)}
+    if not damaged:
+        return data
+    end = structure.spans[-1][2] if structure.spans else len(_PNG_SIGNATURE)
+    kept = [data[start:stop] for _, start, stop in structure.spans if start not in damaged]
+    return b"".join([_PNG_SIGNATURE, *kept, data[end:]])
+
+
+_PHANTOM_MARKER_BYTES = f"{PHANTOM_TEXT_KEY}\x00{PHANTOM_TEXT_START}".encode("latin-1")
+
+
+def damaged_metadata_problem(data: bytes, path: str, structure: _Structure) -> tuple[Problem | None, bool]:
+    """What :func:`decode` says of a PNG whose metadata chunks fail their CRC check
+    (:func:`png_damaged_metadata`; they are left out, :func:`png_without_damaged_metadata`),
+    and whether one of them still holds drac_ssl's phantom marker legibly (its keyword and the
+    opening words of :data:`PHANTOM_TEXT`: a phantom stays a phantom when a byte of its marker
+    chunk changed). A note (``metadata``) when every such chunk is text (a comment, the
+    software), a warning when one says what the pixels mean (:data:`_PNG_CHUNK_MEANINGS`, or a
+    text chunk of XMP / Exif, where an orientation may be). ``(None, False)`` for none."""
+    damaged = png_damaged_metadata(structure)
+    if not damaged:
+        return None, False
+    bodies = {start: data[start + 8:stop - 4] for _, start, stop in structure.spans}
+    meanings: list[str] = []
+    phantom = False
+    for kind, start in damaged:
+        body = bodies.get(start, b"")
+        if kind in PNG_TEXT_CHUNKS:
+            phantom = phantom or (kind == b"tEXt" and body.startswith(_PHANTOM_MARKER_BYTES))
+            if body.split(b"\x00", 1)[0] in _EXIF_TEXT_KEYS:
+                meanings.append("orientation (XMP / Exif text)")
+        elif kind in _PNG_CHUNK_MEANINGS:
+            meanings.append(_PNG_CHUNK_MEANINGS[kind])
+        else:
+            meanings.append(f"{kind.decode('ascii', 'replace')} contents")
+    chunks = " and ".join(f"its {kind.decode('ascii', 'replace')} chunk at byte {start:,}"
+                          for kind, start in damaged)
+    verb = "fails its CRC check" if len(damaged) == 1 else "fail their CRC checks"
+    what = (f"damaged PNG metadata left out: {chunks} {verb} (bytes changed after the file was "
+            "written, e.g. by a faulty copy), so ")
+    if meanings:
+        what += f"what it says ({', '.join(dict.fromkeys(meanings))}) is not applied"
+    else:
+        what += "its text is not read"
+    if phantom:
+        what += "; drac_ssl's phantom marker is still legible in it: a synthetic phantom image"
+    what += "; the image data pass their own CRC checks and were decoded"
+    fix = "re-copy the image from the original data to keep its metadata"
+    if meanings:
+        return warning(path, what, fix, "metadata"), phantom
+    return note(path, what, f"nothing to do for the pixels; {fix}", "metadata"), phantom
 
 
 def _png_pixel_bytes(data: bytes, structure: _Structure, complete: bool = False) -> bytes:
@@ -318,8 +417,145 @@ def jpeg_end(data: bytes) -> int | None:
 # Pixels
 
 
+LIBJPEG_WARNING = re.compile(
+    r"Corrupt JPEG data: .*|Premature end of JPEG file|Invalid SOS parameters for sequential JPEG"
+    r"|Warning: unknown JFIF revision number .*|Warning: thumbnail image size does not match .*"
+    r"|Unknown Adobe color transform code .*|Inconsistent progression sequence .*"
+    r"|Application transferred too (?:many|few) scanlines")
+"""A warning of libjpeg's (its ``JWRN_*`` messages, the words libjpeg and libjpeg-turbo print on
+stderr through OpenCV): the lines :func:`libjpeg_decode` keeps from stderr, as
+:func:`jpeg_damage` reads them."""
+_STDERR_LOCK = threading.Lock()
+
+
+def libjpeg_decode(data: bytes, flags: int = cv2.IMREAD_UNCHANGED) -> tuple[np.ndarray | None, list[str]]:
+    """OpenCV's decode of a JPEG's bytes ``data`` (``cv2.imdecode`` with ``flags``, OpenCV's own
+    log silenced), and libjpeg's warning about them (:data:`LIBJPEG_WARNING`, ``[]`` for none).
+
+    libjpeg says a damaged JPEG only as a line on stderr (``Corrupt JPEG data: premature end of
+    data segment`` for image data that end early, the rest of the picture filled with grey),
+    which neither OpenCV's log level nor its result reaches: the file is decoded as if nothing
+    were wrong. So file descriptor 2 is pointed at a temporary file while OpenCV decodes
+    (one decode at a time: a lock) and the lines are read back: libjpeg's are returned, never
+    printed; any other line written meanwhile (another thread's) is written to stderr after.
+    libjpeg prints its first warning only, so a file warned about twice is known by the
+    first (``Corrupt JPEG data: premature end of data segment`` comes before an ``extraneous
+    bytes before marker 0xd9`` after the image data; a header's warning, an unknown JFIF
+    revision, hides a later one, and is itself a doubt, :func:`jpeg_damage`). libjpeg-turbo
+    warns of what it meets, not of every changed byte: a code that no Huffman table holds,
+    met on its fast path, is decoded as zero without a word. Where descriptor 2 cannot be
+    redirected the decode runs as before, and says nothing."""
+    buffer = np.frombuffer(data, np.uint8)
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    with _STDERR_LOCK:
+        previous = logging.setLogLevel(logging.LOG_LEVEL_SILENT) if logging is not None else None
+        try:
+            with contextlib.suppress(Exception):  # Python's own pending lines go out first
+                sys.stderr.flush()
+            try:
+                sink = tempfile.TemporaryFile()
+            except OSError:
+                return _imdecode(buffer, flags), []
+            with sink:
+                try:
+                    saved: int | None = os.dup(2)
+                except OSError:  # no stderr at all (a detached process): none after either
+                    saved = None
+                try:
+                    os.dup2(sink.fileno(), 2)
+                except OSError:
+                    if saved is not None:
+                        os.close(saved)
+                    return _imdecode(buffer, flags), []
+                try:
+                    image = _imdecode(buffer, flags)
+                finally:
+                    if saved is not None:
+                        os.dup2(saved, 2)
+                        os.close(saved)
+                    else:
+                        os.close(2)
+                sink.seek(0)
+                text = sink.read().decode("utf-8", "replace")
+        finally:
+            if logging is not None:
+                logging.setLogLevel(previous)
+    said, others = [], []
+    for line in text.splitlines(keepends=True):  # another writer's lines go on as written
+        (said if LIBJPEG_WARNING.fullmatch(line.strip()) else others).append(line)
+    if others and saved is not None:
+        with contextlib.suppress(OSError):
+            os.write(2, "".join(others).encode("utf-8", "replace"))
+    return image, [line.strip() for line in said]
+
+
+def _imdecode(buffer: np.ndarray, flags: int) -> np.ndarray | None:
+    try:
+        return cv2.imdecode(buffer, flags)
+    except cv2.error:
+        return None
+
+
+_JPEG_DAMAGE = (
+    (re.compile(r"Corrupt JPEG data: premature end of data segment"), "truncated",
+     "its image data stop before the last block of the picture"),
+    (re.compile(r"Premature end of JPEG file"), "truncated",
+     "the file ends before its image data are complete"),
+    (re.compile(r"Corrupt JPEG data: bad Huffman code"), "corrupt",
+     "its image data hold a code that none of its Huffman tables has"),
+    (re.compile(r"Corrupt JPEG data: bad arithmetic code"), "corrupt",
+     "its arithmetic-coded image data cannot be decoded"),
+    (re.compile(r"Corrupt JPEG data: found marker 0x[0-9a-f]+ instead of RST\d"), "corrupt",
+     "a marker stands where a restart marker belongs"),
+    (re.compile(r"Inconsistent progression sequence .*"), "corrupt",
+     "its progressive scans contradict each other"),
+)
+"""libjpeg's warnings (:data:`LIBJPEG_WARNING`) that mean the image data are not what was
+written, the ``kind`` of the error each is, and what it means in words. ``truncated``
+(``JWRN_HIT_MARKER``: a marker, e.g. the end-of-image marker, came before the last block;
+``JWRN_JPEG_EOF``: the data ended): a file cut short, or closed with an end marker after the
+cut, or bytes lost in a copy; ``corrupt``: bytes changed. libjpeg fills what it cannot decode
+with zeros (grey, or a blurred band in a progressive file) and goes on, as if nothing were
+wrong."""
+_BEFORE_EOI = re.compile(r"Corrupt JPEG data: (\d+) extraneous bytes before marker 0xd9")
+
+
+def jpeg_damage(said: Iterable[str], path: str) -> list[Problem]:
+    """What libjpeg's warnings ``said`` (:func:`libjpeg_decode`) about the JPEG ``path`` mean,
+    in the package's words (libjpeg's own line is never repeated): an error ``truncated`` or
+    ``corrupt`` for image data that end early or are damaged (:data:`_JPEG_DAMAGE`), to
+    re-copy or re-export; a note ``trailing-data`` for bytes between the complete image data
+    and the end-of-image marker (libjpeg only meets them once every block is decoded); a
+    warning ``decoder`` for any other warning (a doubt until someone decides what it means);
+    ``[]`` for none."""
+    problems: list[Problem] = []
+    for line in said:
+        found = next(((kind, words) for pattern, kind, words in _JPEG_DAMAGE if pattern.fullmatch(line)), None)
+        if found is not None:
+            kind, words = found
+            what = (f"truncated JPEG ({words}: the rest of the picture is missing, and a decoder "
+                    "fills it with grey; the file was cut short, or bytes were lost in a copy)"
+                    if kind == "truncated" else
+                    f"corrupt JPEG ({words}: the file's bytes changed after it was written, and "
+                    "part of the picture would be decoded wrongly)")
+            problems.append(error(path, what, "re-copy or re-download the image from the original "
+                                              "data, or re-export it from the software that wrote it",
+                                  kind))
+        elif (extra := _BEFORE_EOI.fullmatch(line)) is not None:
+            problems.append(note(
+                path, f"{extra[1]} byte(s) before the JPEG's end-of-image marker (EOI) ignored; the "
+                      "image is complete and was decoded fully",
+                "nothing to do (the program that wrote it padded its end)", "trailing-data"))
+        else:
+            problems.append(warning(
+                path, f"the JPEG decoder (libjpeg) warned: {line.removeprefix('Corrupt JPEG data: ')}; "
+                      "the image was decoded", "re-export the image as PNG if it does not look right",
+                "decoder"))
+    return problems
+
+
 def _opencv_decode(data: bytes, structure: _Structure | None = None,
-                   complete: bool = False) -> np.ndarray | None:
+                   complete: bool = False, said: list[str] | None = None) -> np.ndarray | None:
     """OpenCV's full decode (``IMREAD_UNCHANGED``: depth and channels kept), RGB(A) order.
 
     A PNG (``structure``: its :func:`png_structure`, walked here when not given) is given to
@@ -330,21 +566,25 @@ def _opencv_decode(data: bytes, structure: _Structure | None = None,
     and metadata that libpng would complain about is never shown to it. What remains is a
     PNG whose CRCs match but whose compressed data are invalid (written so, not damaged
     after): libpng's line can still appear for it. ``complete``: Pillow has loaded the image
-    data in full (:func:`_png_pixel_bytes`)."""
+    data in full (:func:`_png_pixel_bytes`). A JPEG is decoded by :func:`libjpeg_decode`,
+    libjpeg's warnings appended to ``said`` (for :func:`jpeg_damage`), never printed."""
     if data.startswith(_PNG_SIGNATURE):
         structure = structure if structure is not None else png_structure(data)
         if png_crc_problem(data, "", structure) is not None:
             return None
         data = _png_pixel_bytes(data, structure, complete)
-    logging = getattr(getattr(cv2, "utils", None), "logging", None)
-    previous = logging.setLogLevel(logging.LOG_LEVEL_SILENT) if logging is not None else None
-    try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        image = None
-    finally:
-        if logging is not None:
-            logging.setLogLevel(previous)
+    if data.startswith(b"\xff\xd8"):
+        image, warned = libjpeg_decode(data)
+        if said is not None:
+            said += warned
+    else:
+        logging = getattr(getattr(cv2, "utils", None), "logging", None)
+        previous = logging.setLogLevel(logging.LOG_LEVEL_SILENT) if logging is not None else None
+        try:
+            image = _imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        finally:
+            if logging is not None:
+                logging.setLogLevel(previous)
     if image is None:
         return None
     if image.ndim == 3 and image.shape[2] == 1:
@@ -882,10 +1122,14 @@ def tiff_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _open_fallback(data: bytes, path: str, structure: _Structure | None = None) -> Decoded:
-    """Pillow cannot open the file: OpenCV may still decode it (e.g. a float RGB TIFF; a PNG
-    whose damaged metadata chunk Pillow refuses, given to OpenCV without it: :func:`_opencv_decode`).
+    """Pillow cannot open the file: OpenCV may still decode it (e.g. a float RGB TIFF; a JPEG
+    whose damage libjpeg reports is refused, :func:`jpeg_damage`).
     ``structure``: a PNG's :func:`png_structure`, walked already."""
-    pixels = _opencv_decode(data, structure)
+    said: list[str] = []
+    pixels = _opencv_decode(data, structure, said=said)
+    damage = jpeg_damage(said, path)
+    if any(p.severity == "error" for p in damage):
+        return Decoded(None, file_format="JPEG", problems=[p for p in damage if p.severity == "error"])
     if pixels is None and is_tiff(data) and tiff_size(data) is not None:  # a TIFF all the same: say so
         return _failed(path, "a TIFF file that neither Pillow nor OpenCV can decode (a "
                              "compression or sample format they do not read, or a damaged file)",
@@ -904,7 +1148,7 @@ def _open_fallback(data: bytes, path: str, structure: _Structure | None = None) 
     fmt = "TIFF" if is_tiff(data) else "unknown"
     return _finish(pixels, path, mode, fmt, [note(
         path, "Pillow cannot open this file; decoded by OpenCV (orientation and colour profile "
-              "not checked)", "export it as PNG to have its metadata checked", "decoder")], 0)
+              "not checked)", "export it as PNG to have its metadata checked", "decoder"), *damage], 0)
 
 
 TEXT_CHUNK_LIMIT = 16 * 1024 * 1024
@@ -961,9 +1205,22 @@ def image_header(data: bytes) -> tuple[str, tuple[int, int]]:
     app's limits are checked on it before anything is decoded), with :func:`decode`'s rule for a
     PNG whose text metadata is above Pillow's default limit: read again under
     :func:`larger_text_chunks`; above that too, ``("PNG", IHDR size)`` (:func:`png_size`),
-    the decoder reading its pixels with OpenCV. Raises what ``Image.open`` raises for anything
+    the decoder reading its pixels with OpenCV; and for a PNG whose metadata chunk fails its CRC
+    check (Pillow: "broken PNG file"), that chunk left out as :func:`decode` leaves it out
+    (:func:`png_without_damaged_metadata`). Raises what ``Image.open`` raises for anything
     else (``UnidentifiedImageError``, ``OSError``, ``ValueError``, ``SyntaxError``,
     ``Image.DecompressionBombError``)."""
+    try:
+        return _image_header(data)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError):
+        readable = png_without_damaged_metadata(data)
+        if readable is data:
+            raise
+    return _image_header(readable)
+
+
+def _image_header(data: bytes) -> tuple[str, tuple[int, int]]:
+    """:func:`image_header` of ``data`` as it is."""
 
     def opened() -> tuple[str, tuple[int, int]]:
         with warnings.catch_warnings():
@@ -1055,6 +1312,12 @@ def decode(data: bytes, path: str) -> Decoded:
     damaged = png_crc_problem(data, path, structure)  # before any decoder: libpng would say it on stderr
     if damaged is not None:
         return Decoded(None, file_format="PNG", problems=[damaged])
+    if structure is not None and structure.bad_crc:  # a damaged metadata chunk: left out, said
+        said, phantom = damaged_metadata_problem(data, path, structure)
+        decoded = decode(png_without_damaged_metadata(data, structure), path)
+        decoded.problems[:0] = [said] if said is not None else []
+        decoded.phantom = decoded.phantom or phantom
+        return decoded
     try:
         return _decode_with_pillow(data, path, structure)
     except _TextTooLarge:  # PNG text above Pillow's 1 MB a chunk: read again with more room
@@ -1122,6 +1385,13 @@ def _decode_opened(im: Image.Image, data: bytes, path: str, png: _Structure | No
         return _failed(path, f"corrupt {fmt or 'image'} (cannot be decoded: {text})",
                        "re-copy or re-download the image from the original data", mode, fmt,
                        kind="corrupt")
+    damage: list[Problem] = []
+    if fmt in ("JPEG", "MPO"):  # Pillow's libjpeg is silent on damage: libjpeg's own verdict
+        damage = jpeg_damage(libjpeg_decode(data, cv2.IMREAD_REDUCED_GRAYSCALE_8)[1], path)
+        if any(p.severity == "error" for p in damage):
+            return Decoded(None, mode=mode, file_format=fmt,
+                           problems=[p for p in damage if p.severity == "error"])
+    problems += damage
     frames = int(getattr(im, "n_frames", 1) or 1)
     if frames > 1 and fmt == "MPO":
         problems.append(note(path, f"multi-picture JPEG (MPO) with {frames} pictures: the primary "
@@ -1162,12 +1432,16 @@ def _decode_opened(im: Image.Image, data: bytes, path: str, png: _Structure | No
 def _decode_fast(im: Image.Image, data: bytes, path: str, structure: _Structure) -> Decoded:
     """:func:`_opencv_fast_path` files: pixels from OpenCV, metadata from Pillow's header."""
     fmt, mode = str(im.format), str(im.mode)
-    pixels = _opencv_decode(data, structure if fmt == "PNG" else None)
+    said: list[str] = []
+    pixels = _opencv_decode(data, structure if fmt == "PNG" else None, said=said)
+    damage = jpeg_damage(said, path)
+    if any(p.severity == "error" for p in damage):
+        return Decoded(None, mode=mode, file_format=fmt, problems=[p for p in damage if p.severity == "error"])
     if pixels is None:
         return _failed(path, f"corrupt {fmt} (cannot be decoded)",
                        "re-copy or re-download the image from the original data", mode, fmt,
                        kind="corrupt")
-    problems = _trailing_problem(data, im, structure, path) + _metadata_problems(im, path)
+    problems = _trailing_problem(data, im, structure, path) + damage + _metadata_problems(im, path)
     pending = 1
     if fmt == "JPEG":  # Pillow parsed APP1 at open; a fast-path PNG has no Exif chunk
         pending, orientation_problems = _orientation(im, path)

@@ -558,10 +558,14 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
     (r"non-square pixels \(.*\) not corrected",
      "a resolution tag of non-square pixels not applied: the image is used on its pixel grid, "
      "as the training ingest uses it (an image whose grid is not square is doubted on its own)"),
-    (r"\d+ byte\(s\) after the |the PNG has no complete IEND end chunk",
+    (r"\d+ byte\(s\) (?:after|before) the |the PNG has no complete IEND end chunk",
      "bytes after a complete image ignored, or a missing end chunk: the image is complete"),
     (r"Pillow cannot open this file; decoded by OpenCV",
      "decoded by OpenCV, as the ingest and the export decode it"),
+    (r"damaged PNG metadata left out: ",
+     "a metadata chunk failing its CRC check left out, as the PNG specification has a decoder "
+     "ignore an ancillary chunk it cannot use: the image data pass their own CRC checks, so "
+     "the pixels are those written (a damaged image-data chunk is refused)"),
 )
 """The decoder's findings (:func:`data_prep.decode.decode`, said as :func:`file_finding`) that
 are facts about the file, not doubts about what the picture is, each a pattern of the

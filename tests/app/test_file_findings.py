@@ -52,6 +52,19 @@ def _png_chunk(kind: bytes, data: bytes) -> PngImagePlugin.PngInfo:
     return info
 
 
+def _text(key: str, value: str) -> PngImagePlugin.PngInfo:
+    info = PngImagePlugin.PngInfo()
+    info.add_text(key, value)
+    return info
+
+
+def _damaged_crc(data: bytes, kind: bytes) -> bytes:
+    """``data`` with the CRC of its first ``kind`` chunk changed: a metadata chunk damaged in a copy."""
+    at = data.index(kind)
+    end = at + 4 + struct.unpack(">I", data[at - 4:at])[0]
+    return data[:end] + bytes(b ^ 0xFF for b in data[end:end + 4]) + data[end + 4:]
+
+
 def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
     """One file per finding of the decoder: name -> (bytes, words the finding holds)."""
     grey = Image.fromarray(scan)
@@ -79,8 +92,13 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
             30000] * 8))), "PNG cHRM chromaticities"),
         "dpi.png": (_save(grey, "PNG", dpi=(72, 96)), "non-square pixels"),
         "trailer.jpg": (jpeg + b"\r\n", "2 byte(s) after the JPEG"),
+        "padded.jpg": (jpeg[:-2] + bytes(40) + b"\xff\xd9", "byte(s) before the JPEG's end-of-image marker"),
         "trailer.png": (_save(grey, "PNG") + b"junk", "4 byte(s) after the PNG"),
         "no_iend.png": (_save(grey, "PNG")[:-12], "no complete IEND end chunk"),
+        "damaged_text.png": (_damaged_crc(_save(grey, "PNG", pnginfo=_text("Comment", "scanned")), b"tEXt"),
+                             "damaged PNG metadata left out: its tEXt chunk"),
+        "damaged_gamma.png": (_damaged_crc(_save(grey, "PNG", pnginfo=_png_chunk(b"gAMA", struct.pack(
+            ">I", 100000))), b"gAMA"), "so what it says (gamma) is not applied"),
         "alpha.png": (_save(Image.fromarray(np.dstack([scan, scan, scan, alpha]), "RGBA"), "PNG"),
                       "25.0% of the pixels are (partly) transparent: composited over black"),
         "grey_alpha.png": (_save(Image.fromarray(np.dstack([scan, alpha]), "LA"), "PNG"),
