@@ -3,7 +3,7 @@
 Serves the grading app for a model bundle (default: the newest ``runs/*/bundle``). Console
 script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
 bundle, when there is none, or with the install command when gradio (the ``app`` extra) is
-missing; 0 after Ctrl-C or SIGTERM.
+missing or of a version outside :data:`app.GRADIO_RANGE`; 0 after Ctrl-C or SIGTERM.
 
 Uploads and every file derived from them live in one private folder per server process
 (mode 0700, under ``--temp-dir``; :mod:`app.workdir`), removed when the server stops (Ctrl-C,
@@ -148,6 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app import GRADIO_MISSING
 
         print(f"error: {GRADIO_MISSING}", file=sys.stderr)
+        return 2
+    from app import installed_gradio_problem
+
+    if problem := installed_gradio_problem():  # gradio 5: a TypeError when the page is built
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     from app.workdir import private_workdir, remove_stale_workdirs
 
