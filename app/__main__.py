@@ -73,6 +73,7 @@ def _count(least: int, default: int) -> Callable[[str], int]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from drac_ssl.starting import (  # stdlib only: no training code for the app
+        add_version_option,
         ascii_int,
         command_name,
     )
@@ -123,6 +124,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "default: the system temp folder (TMPDIR, else /tmp); e.g. a folder "
                              "on an encrypted volume")
     parser.add_argument("--quiet", action="store_true", help="less gradio output")
+    add_version_option(parser)
     return parser.parse_args(argv)
 
 
