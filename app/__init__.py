@@ -18,12 +18,47 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations' version check
 
-__all__ = ["GRADIO_MISSING", "__version__"]
+__all__ = ["GRADIO_MISSING", "GRADIO_RANGE", "__version__", "gradio_version_problem",
+           "installed_gradio_problem"]
+
+import re  # noqa: E402
 
 from drac_ssl import __version__  # noqa: E402
 
+GRADIO_RANGE = ">=6.31,<7"
+"""The gradio versions the app runs on: pyproject.toml's ``app`` extra is ``gradio`` with this
+range, and scripts/requirements-cpu.txt's pin (the version tested) lies in it
+(``tests/test_cli_version.py`` checks both). gradio 5 lacks what the page uses (``gr.Image``'s
+``buttons``: a TypeError when the page is built)."""
+_GRADIO_LOWEST, _GRADIO_BELOW = (6, 31), (7, 0)  # GRADIO_RANGE as (major, minor) bounds
+
 GRADIO_MISSING = (
     "the app needs gradio, an optional dependency that is not installed.\n"
-    "  fix: pip install 'drac_ssl[app]' (from the checkout: pip install -e '.[app]'), or "
-    "bash scripts/setup.sh, which installs the pinned gradio into .venv")
+    "  fix: pip install '/path/to/drac_ssl[app]' (the checkout's folder; inside it: "
+    "pip install -e '.[app]'), or bash scripts/setup.sh, which installs the pinned gradio into .venv")
 """What ``python -m app`` / ``drac-ssl-app`` and ``import app.server`` say without gradio."""
+
+
+def gradio_version_problem(version: str | None) -> str | None:
+    """What ``drac-ssl-app`` says of an installed gradio ``version`` (``"5.50.0"``) outside
+    :data:`GRADIO_RANGE`: the versions it needs and the one-line fix; None inside it, or for
+    None or a version that does not start with a number (nothing to compare: the app tries)."""
+    match = re.match(r"(\d+)(?:\.(\d+))?", version or "")
+    if match is None:
+        return None
+    if _GRADIO_LOWEST <= (int(match[1]), int(match[2] or 0)) < _GRADIO_BELOW:
+        return None
+    return (f"the app needs gradio {GRADIO_RANGE} (the app extra's range); this environment has "
+            f"gradio {version}.\n  fix: pip install 'gradio{GRADIO_RANGE}'")
+
+
+def installed_gradio_problem() -> str | None:
+    """:func:`gradio_version_problem` of the installed gradio, read from its distribution's
+    metadata (``importlib.metadata``: gradio itself is not imported, which takes seconds);
+    None when gradio has no metadata here (not installed, or on ``PYTHONPATH`` alone)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return gradio_version_problem(version("gradio"))
+    except PackageNotFoundError:
+        return None

@@ -3,9 +3,9 @@
 Serves the grading app for a model bundle (default: the newest ``runs/*/bundle``). Console
 script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
 bundle, when there is none, or with the install command when gradio (the ``app`` extra) is
-missing, or with the two ways to start it for a ``--host`` off the loopback interface given
-neither ``--auth-file`` nor ``--insecure-no-auth`` (:func:`app.auth.open_host_refusal`); 0
-after Ctrl-C or SIGTERM.
+missing or of a version outside :data:`app.GRADIO_RANGE`, or with the two ways to start it for
+a ``--host`` off the loopback interface given neither ``--auth-file`` nor
+``--insecure-no-auth`` (:func:`app.auth.open_host_refusal`); 0 after Ctrl-C or SIGTERM.
 
 Uploads and every file derived from them live in one private folder per server process
 (mode 0700, under ``--temp-dir``; :mod:`app.workdir`), removed when the server stops (Ctrl-C,
@@ -76,6 +76,7 @@ def _count(least: int, default: int) -> Callable[[str], int]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from drac_ssl.starting import (  # stdlib only: no training code for the app
+        add_version_option,
         ascii_int,
         command_name,
     )
@@ -131,6 +132,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "default: the system temp folder (TMPDIR, else /tmp); e.g. a folder "
                              "on an encrypted volume")
     parser.add_argument("--quiet", action="store_true", help="less gradio output")
+    add_version_option(parser)
     return parser.parse_args(argv)
 
 
@@ -165,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app import GRADIO_MISSING
 
         print(f"error: {GRADIO_MISSING}", file=sys.stderr)
+        return 2
+    from app import installed_gradio_problem
+
+    if problem := installed_gradio_problem():  # gradio 5: a TypeError when the page is built
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     from app.workdir import private_workdir, remove_stale_workdirs
 

@@ -9,8 +9,8 @@ The metadata gets ``"demo"`` set, and the model card is the demo's own (:func:`d
 warning banner, random weights, trained on nothing, no figures): its grades are meaningless,
 and the app says so in red.
 
-Command line: ``python -m app.demo_bundle OUT_RUN_DIR`` (says where it wrote the bundle and the
-command that opens it in the app).
+Command line: ``python -m app.demo_bundle OUT_RUN_DIR``, installed as ``drac-ssl-demo-bundle``
+(says where it wrote the bundle and the command that opens it in the app).
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ from typing import Any
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.config import _CHOICES, GRADE_SCALES, FinetuneConfig, to_dict
 from drac_ssl.io import atomic_write_json, atomic_write_text
-from drac_ssl.starting import ascii_int, python_command  # stdlib only
+from drac_ssl.starting import (  # stdlib only
+    add_version_option,
+    ascii_int,
+    command_name,
+    python_command,
+)
 
 __all__ = ["DEMO_NOTE", "DEMO_TRAINED_ON", "build_demo_bundle", "demo_card", "main"]
 
@@ -195,8 +200,9 @@ def _build_demo_bundle(run_dir: str | Path, *, image_size: int, source_size: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m app.demo_bundle RUN_DIR [--image-size 128] [--folds 2]``."""
-    parser = argparse.ArgumentParser(prog=python_command("app.demo_bundle"),
+    """``python -m app.demo_bundle RUN_DIR [--image-size 128] [--folds 2]`` (the installed
+    ``drac-ssl-demo-bundle``); returns the exit code."""
+    parser = argparse.ArgumentParser(prog=command_name("drac-ssl-demo-bundle", "app.demo_bundle"),
                                      description="Write an untrained demo model bundle.")
     parser.add_argument("run_dir", help="run folder to create (the bundle goes to RUN_DIR/bundle)")
     parser.add_argument("--image-size", type=ascii_int("--image-size"), default=128,
@@ -213,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="grade scale: drac (3 grades) or icdr (5)")
     parser.add_argument("--channels", type=ascii_int("--channels"), default=1, choices=[1, 3],
                         help="1: grey UW-OCTA model, 3: colour fundus model")
+    add_version_option(parser)
     args = parser.parse_args(argv)
     bundle = build_demo_bundle(args.run_dir, image_size=args.image_size,
                                source_size=args.source_size, n_folds=args.folds, head=args.head,

@@ -13,7 +13,12 @@ if __name__ == "__main__":  # Ctrl-C while OpenCV loads: one line, not an import
 
 def main(argv: list[str] | None = None) -> int:
     from data_prep import flatten, ingest, phantom
-    from drac_ssl.starting import ascii_int, command_name, python_command  # stdlib only
+    from drac_ssl.starting import (  # stdlib only
+        add_version_option,
+        ascii_int,
+        command_name,
+        python_command,
+    )
 
     # the installed command (drac-ssl-ingest) names itself in the usage and the fixes, as
     # drac-ssl-train and drac-ssl-app do; an argv given from Python is no console script:
@@ -25,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Ingest graded retinal images for drac_ssl, generate phantom DRAC data, or make "
                     "a folder-per-grade tree one folder with a label CSV (flatten).",
     )
+    add_version_option(parser)  # drac-ssl-ingest --version: no sub-command needed
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--threads", type=ascii_int("--threads"), default=0, metavar="N",
                         help="CPU threads of this process (OpenCV); 0 = the default "
@@ -41,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                     "folder names: the plain layout the ingest reads. Names are kept unless a "
                     "name is in two grade folders; then every file is named GRADE_NAME. "
                     "Non-image files and nested subfolders are skipped and said."))
-    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         parser.error(f"the command comes first, then its options: {prog} ingest "
                      f"{' '.join(argv)} (or {prog} phantom / flatten ...; {prog} ingest --help lists them)")
     args = parser.parse_args(argv)

@@ -8,10 +8,13 @@ parser). ``python -m drac_ssl.umm`` imports its stage inside ``main``, after par
 ``python -m data_prep`` builds its parser from modules that load no torch or scikit-learn:
 they need no parser here. ``tests/test_cli_imports.py`` checks every command.
 
-The installed ``drac-ssl-train`` (pyproject.toml's ``[project.scripts]``) imports its entry
-and calls it, with no ``__main__``: its entry, :func:`train_command`, lives here and takes the
-same early path as ``python -m drac_ssl.train`` (:func:`refuse_train_early`) before it imports
-:mod:`drac_ssl.train`.
+The installed ``drac-ssl-train``, ``drac-ssl-export``, ``drac-ssl-report`` and
+``drac-ssl-compare`` (pyproject.toml's ``[project.scripts]``) import their entry and call it,
+with no ``__main__``: their entries (:func:`train_command`, :func:`export_command`,
+:func:`report_command`, :func:`compare_command`) live here and take the same early path as
+``python -m drac_ssl.<command>`` (:func:`refuse_train_early`, :func:`export_early`, the
+parser) before they import the command's module. Every parser has ``--version``
+(:func:`drac_ssl.starting.add_version_option`).
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ from typing import Any
 
 from drac_ssl.exit_codes import CHECK_EXIT_CODES, EXPORT_EXIT_CODES  # stdlib only; re-exported
 from drac_ssl.starting import (  # re-exported: stdlib only, for the app and data_prep too
+    add_version_option,
     ascii_int,
     command_name,
     python_command,
 )
 
 __all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "ascii_int", "check_arguments_problem",
-           "command_name", "compare_parser", "export_parser", "option_override_fix", "report_parser",
+           "command_name", "compare_command", "compare_parser", "export_command", "export_early",
+           "export_parser", "option_override_fix", "report_command", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
            "train_parser"]
 
@@ -128,7 +133,7 @@ def train_parser() -> argparse.ArgumentParser:
                         help="CPU threads (torch, OpenCV); same as run.threads=N; 0 = the "
                              "default policy: half the cores, 1..4 (drac_ssl.runtime)")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
-    return parser
+    return add_version_option(parser)
 
 
 def train_overrides(args: argparse.Namespace) -> list[str]:
@@ -184,7 +189,8 @@ def export_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.export`` (:func:`drac_ssl.export.main`)."""
     from drac_ssl.config import LAYOUT_NAMES, SCORED_LAYOUTS, in_words  # PyYAML only
 
-    prog = python_command("drac_ssl.export")  # the interpreter that runs it, as a fix says it
+    # drac-ssl-export, or the interpreter that runs it, as a fix says it
+    prog = command_name("drac-ssl-export", "drac_ssl.export")
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Grade a folder of retinal images (UW-OCTA, colour fundus) with a drac_ssl "
@@ -267,7 +273,7 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=ascii_int("--threads"), default=0, metavar="N",
                         help="CPU threads (torch, OpenCV); 0 = the default policy: half the "
                              "cores, 1..4 (drac_ssl.runtime)")
-    return parser
+    return add_version_option(parser)
 
 
 def check_arguments_problem(args: argparse.Namespace) -> str | None:
@@ -367,7 +373,7 @@ def _json_input_problem(args: argparse.Namespace) -> str | None:
 
 def compare_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.compare`` (:func:`drac_ssl.compare.main`)."""
-    prog = python_command("drac_ssl.compare")
+    prog = command_name("drac-ssl-compare", "drac_ssl.compare")
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Compare finished run folders of python -m drac_ssl.train: one row per run and "
@@ -390,12 +396,12 @@ def compare_parser() -> argparse.ArgumentParser:
                              "default: each run's own differences as its fine-tuning stored them (the "
                              f"figures of its report.md), {DEFAULT_N_BOOT} resamples for a run that "
                              "did not store them")
-    return parser
+    return add_version_option(parser)
 
 
 def report_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.report RUN`` (:func:`drac_ssl.report.main`)."""
-    prog = python_command("drac_ssl.report")
+    prog = command_name("drac-ssl-report", "drac_ssl.report")
     parser = argparse.ArgumentParser(
         prog=prog,
         description=("Write RUN/report.md (and its figures under RUN/report/) again from the run "
@@ -403,4 +409,65 @@ def report_parser() -> argparse.ArgumentParser:
                      "saying so. drac_ssl.train writes the report at the end of every run."),
         epilog=f"Example: {prog} runs/default")
     parser.add_argument("run", metavar="RUN", help="the run folder (runs/<run.name>)")
-    return parser
+    return add_version_option(parser)
+
+
+def export_early(argv: list[str] | None = None) -> None:
+    """What ``python -m drac_ssl.export`` (and the installed ``drac-ssl-export``) answers
+    before torch loads, for ``argv`` (default: ``sys.argv[1:]``): ``--help`` and ``--version``
+    (exit 0), a usage error, an ``--score`` or ``--check`` whose arguments are wrong (said on
+    stderr, exit 2: :func:`score_arguments_problem`, :func:`check_arguments_problem`; a
+    negative ``--threads`` is left to :func:`drac_ssl.export.main`, which says it first), and
+    ``--score`` itself, which loads no torch (:func:`drac_ssl.scoring.score_command`: ends the
+    process with its exit code). Returns when the command needs the grading code."""
+    args = export_parser().parse_args(argv)
+    if args.threads >= 0 and (problem := score_arguments_problem(args)):
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
+    if args.score and args.threads >= 0:
+        from drac_ssl.scoring import score_command  # numpy and the label reader, no torch
+
+        sys.exit(score_command(args, list(sys.argv[1:] if argv is None else argv)))
+    if args.check and args.threads >= 0 and (problem := check_arguments_problem(args)):
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
+
+
+def export_command() -> None:
+    """The installed ``drac-ssl-export``: what ``python -m drac_ssl.export`` does, in the same
+    order (Ctrl-C quiet while starting, :func:`export_early`, then
+    :func:`drac_ssl.export.main`). Never returns: ends the process with the command's exit
+    code (:data:`EXPORT_EXIT_CODES`)."""
+    from drac_ssl.starting import quiet_while_starting
+
+    quiet_while_starting("export")
+    export_early()
+    from drac_ssl import export  # torch, OpenCV: only for arguments that read
+
+    sys.exit(export.main())
+
+
+def report_command() -> None:
+    """The installed ``drac-ssl-report``: what ``python -m drac_ssl.report RUN`` does (its
+    ``--help``, ``--version`` and usage errors before torch loads, then
+    :func:`drac_ssl.report.main`). Never returns: ends the process with its exit code."""
+    from drac_ssl.starting import quiet_while_starting
+
+    quiet_while_starting("report")
+    report_parser().parse_args()
+    from drac_ssl import report  # the heavy imports: only for arguments that parse
+
+    sys.exit(report.main())
+
+
+def compare_command() -> None:
+    """The installed ``drac-ssl-compare``: what ``python -m drac_ssl.compare RUN ...`` does
+    (its ``--help``, ``--version`` and usage errors before torch loads, then
+    :func:`drac_ssl.compare.main`). Never returns: ends the process with its exit code."""
+    from drac_ssl.starting import quiet_while_starting
+
+    quiet_while_starting("compare")
+    compare_parser().parse_intermixed_args()
+    from drac_ssl import compare  # the heavy imports: only for arguments that parse
+
+    sys.exit(compare.main())

@@ -187,23 +187,11 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
     from drac_ssl.starting import quiet_while_starting
 
     quiet_while_starting("export")
-    import sys
+    from drac_ssl.commands import export_early
 
-    from drac_ssl.commands import check_arguments_problem, export_parser, score_arguments_problem
-
-    # --help, a usage error, --check of a missing file: answered before torch loads (main()
-    # says a negative --threads first); --score loads no torch at all (drac_ssl.scoring)
-    args = export_parser().parse_args()
-    if args.threads >= 0 and (problem := score_arguments_problem(args)):
-        print(f"error: {problem}", file=sys.stderr)
-        raise SystemExit(2)
-    if args.score and args.threads >= 0:
-        from drac_ssl.scoring import score_command
-
-        raise SystemExit(score_command(args, sys.argv[1:]))
-    if args.check and args.threads >= 0 and (problem := check_arguments_problem(args)):
-        print(f"error: {problem}", file=sys.stderr)
-        raise SystemExit(2)
+    # --help, --version, a usage error, --check of a missing file: answered before torch loads
+    # (main() says a negative --threads first); --score loads no torch at all (drac_ssl.scoring)
+    export_early()  # the installed drac-ssl-export takes the same path (commands.export_command)
 
 import argparse
 import contextlib

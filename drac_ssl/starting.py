@@ -16,7 +16,10 @@ installed console script or ``python -m MODULE``): :mod:`drac_ssl.commands` and 
 :func:`ascii_int`, the ``type=`` of every command's integer option (train's, export's,
 data_prep's, the app's), here for the same reason. And :func:`python_command`, the
 ``PYTHON -m MODULE`` of a command a message prints (the running interpreter, so that the
-command runs as printed), for the modules that load no torch too.
+command runs as printed), for the modules that load no torch too. And
+:func:`add_version_option`, every command's ``--version`` (``drac_ssl 0.1.0``: the one
+version, :data:`drac_ssl.__version__`, which pyproject.toml's ``dynamic = ["version"]`` reads
+too).
 
 Only the standard library is imported here, so that the handler is in place before torch.
 """
@@ -159,3 +162,22 @@ def ascii_int(option: str) -> Callable[[str], int]:
         return int(word)
     read.__name__ = "int"  # argparse's "invalid int value: 'x'" for any other word
     return read
+
+
+def version_words() -> str:
+    """What every command's ``--version`` prints: ``drac_ssl VERSION``, the package's one
+    version (:data:`drac_ssl.__version__`, which pyproject.toml reads for the installed
+    distribution's metadata)."""
+    from drac_ssl import __version__  # the package's __init__: the standard library only
+
+    return f"drac_ssl {__version__}"
+
+
+def add_version_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Give ``parser`` a ``--version`` option that prints :func:`version_words` and exits 0
+    (argparse's ``action="version"``: answered while parsing, before a required argument or
+    sub-command is asked for, and before the command imports anything heavy). Returns
+    ``parser``."""
+    parser.add_argument("--version", action="version", version=version_words(),
+                        help="print the drac_ssl version and exit")
+    return parser

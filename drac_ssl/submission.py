@@ -49,6 +49,7 @@ from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image
 from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
 from drac_ssl.starting import (
+    add_version_option,
     ascii_int,  # stdlib only
     python_command,
     started,
@@ -1603,6 +1604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--grades", type=ascii_int("--grades"), default=None, metavar="K",
                         help="number of grades (default: the header's width: case,class and K "
                              "columns P<n>)")
+    add_version_option(parser)
     args = parser.parse_args(argv)
     return report_check(args.check, args.images, num_grades=args.grades,
                         scale_from="--grades says" if args.grades is not None else "")

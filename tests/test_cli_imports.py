@@ -170,6 +170,25 @@ def test_the_installed_train_command_names_itself_in_its_usage() -> None:
         assert words in said and "python -m drac_ssl.train [-h]" not in said, said
 
 
+def test_the_installed_export_report_compare_and_demo_bundle_commands_name_themselves() -> None:
+    """The console scripts added for a user who installed the package without the checkout
+    (drac-ssl-export, -report, -compare, -demo-bundle) answer --help in their own name and a
+    usage error with exit 2, before torch loads, as python -m does."""
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    for script, argv, code in (("drac-ssl-export", ["--help"], 0), ("drac-ssl-export", ["--grades", "three"], 2),
+                               ("drac-ssl-report", ["--help"], 0), ("drac-ssl-report", [], 2),
+                               ("drac-ssl-compare", ["--help"], 0), ("drac-ssl-compare", [], 2),
+                               ("drac-ssl-demo-bundle", ["--help"], 0)):
+        proc = subprocess.run([sys.executable, "-c", CONSOLE_RUNNER.format(heavy=HEAVY), script,
+                               json.dumps(argv)], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        got = json.loads(proc.stdout.splitlines()[-1])
+        assert got["code"] == code and got["loaded"] == [], (script, argv, got)
+        assert f"usage: {script} [-h]" in got["said"] and " -m " not in got["said"].split("\n")[0], got
+
+
 def test_the_installed_ingest_and_app_commands_refuse_a_path_that_is_not_there_before_torch_loads(
         tmp_path: Path) -> None:
     """``drac-ssl-ingest ingest --root NOPE`` and ``drac-ssl-app --bundle NOPE`` (the console

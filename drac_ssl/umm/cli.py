@@ -18,7 +18,7 @@ from pathlib import Path
 
 from drac_ssl.commands import OneConfig, OverrideParser
 from drac_ssl.config import ConfigError, default_config_file, load_config
-from drac_ssl.starting import python_command, started
+from drac_ssl.starting import add_version_option, python_command, started
 
 __all__ = ["main"]
 
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "overrides", nargs="*", help="section.key=value overrides, e.g. umm.beta=0.5"
     )
+    add_version_option(parser)
     args = parser.parse_intermixed_args(argv)  # options may come between the overrides
     checkpoint = Path(args.checkpoint)
     if not checkpoint.is_file() and not checkpoint.is_dir():  # said before torch loads

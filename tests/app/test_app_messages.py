@@ -181,10 +181,42 @@ def test_without_gradio_the_app_says_how_to_install_it(monkeypatch: pytest.Monke
     assert main(["--runs-dir", "nowhere"]) == 2  # before any bundle is looked for
     err = capsys.readouterr().err
     assert "error: the app needs gradio, an optional dependency that is not installed" in err
-    assert "fix: pip install 'drac_ssl[app]'" in err and "Traceback" not in err
+    # drac_ssl is not on PyPI: the fix installs the checkout with its extra
+    assert "fix: pip install '/path/to/drac_ssl[app]'" in err and "pip install -e '.[app]'" in err
+    assert "Traceback" not in err
     monkeypatch.delitem(sys.modules, "app.server", raising=False)  # the library path says it too
-    with pytest.raises(ModuleNotFoundError, match=r"needs gradio.*\n  fix: pip install 'drac_ssl\[app\]'"):
+    with pytest.raises(ModuleNotFoundError,
+                       match=r"needs gradio.*\n  fix: pip install '/path/to/drac_ssl\[app\]'"):
         importlib.import_module("app.server")
+
+
+def test_a_gradio_outside_the_tested_range_is_refused_with_the_fix(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A user's report: gradio 5.50 (which the extra's former ``gradio>=5`` admitted) crashed
+    the page with a TypeError; the app now reads gradio's version from its metadata, without
+    importing it, and stops with exit 2 and the one-line fix, as for a missing gradio."""
+    import importlib.metadata
+
+    import app
+    from app.__main__ import main
+
+    assert app.gradio_version_problem("6.31.0") is None
+    assert app.gradio_version_problem("6.40.2") is None
+    assert app.gradio_version_problem(importlib.metadata.version("gradio")) is None  # the pin
+    for old_or_new in ("5.50.0", "6.30.1", "7.0.0", "4"):
+        said = app.gradio_version_problem(old_or_new)
+        assert said is not None and f"gradio {old_or_new}." in said, said
+        assert said.endswith(f"\n  fix: pip install 'gradio{app.GRADIO_RANGE}'"), said
+    real_version = importlib.metadata.version
+
+    def version(name: str) -> str:
+        return "5.50.0" if name == "gradio" else real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    assert main(["--runs-dir", "nowhere"]) == 2  # before any bundle is looked for
+    err = capsys.readouterr().err
+    assert err.startswith("error: the app needs gradio >=6.31,<7") and "gradio 5.50.0." in err, err
+    assert "fix: pip install 'gradio>=6.31,<7'" in err and "No model bundle" not in err, err
 
 
 def test_the_server_log_never_carries_an_uploaded_file_name(
