@@ -108,6 +108,7 @@ __all__ = [
     "chance_warning",
     "ci_resampling_words",
     "ci_units_words",
+    "data_folder_name",
     "data_provenance",
     "fold_grouping_words",
     "groups_not_resampled_words",
@@ -322,6 +323,17 @@ def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any
             f"short or interrupted, fold files swapped, an edit).\n  fix: copy the whole bundle "
             f"folder again from where it was built, or {rebuild_advice(bundle_dir)}")
     return sorted(wanted)
+
+
+def data_folder_name(root: object) -> str:
+    """The last component of a data root (``/srv/hospital/photos`` -> ``photos``; a MedMNIST
+    ``.npz`` file: its name; ``C:\\data\\photos`` -> ``photos``), ``""`` for none: what the
+    model card says of where its training images were. The card is shown to every user of the
+    app, and the folders above the data name the machine's layout (a user's home, a share,
+    sometimes a study or a patient): ``metadata.json`` keeps the whole ``data.root``, and the
+    run folder's ``data/ingest_summary.json`` too."""
+    text = str(root or "").rstrip("/\\")
+    return text.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def rebuild_advice(bundle_dir: str | os.PathLike[str]) -> str:
@@ -1301,7 +1313,7 @@ to diagnose, grade or triage patients.
 - Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}
 
 ## What it was trained on
-- Data: {layout_name(data.get('kind'))} ({data.get('root') or 'unknown root'}); {data.get('n_train', '?')}
+- Data: {layout_name(data.get('kind'))} ({data_folder_name(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
   training images ({pooled}per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
 - Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
