@@ -24,6 +24,7 @@ ingest --root DIR --out RUN_DATA`` wraps it. It
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import io
@@ -98,7 +99,7 @@ from drac_ssl.config import (
     validate_grades,
 )
 from drac_ssl.grading.image_notes import GREY_TRAINED_RULE, grey_trained_enough
-from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.io import atomic_write_json, atomic_write_text, make_run_folder
 from drac_ssl.starting import ascii_int  # stdlib only
 
 MANIFEST_NAME = "manifest.csv"
@@ -1965,16 +1966,37 @@ def cli(args: argparse.Namespace) -> int:
 
     Returns the exit code: 0 done; 2 a user error (bad data or settings: IngestError,
     ConfigError), as argparse's own errors and ``python -m drac_ssl.train`` give, so that a
-    script tells bad data from a crash (1, a traceback); 130 interrupted."""
+    script tells bad data from a crash (1, a traceback); 130 interrupted.
+
+    ``--out``, when this command makes it, is made with mode 0700 (its owner's alone, as a
+    run folder with ``run.private``: :func:`drac_ssl.io.make_run_folder`): the manifest names
+    the files and patients, the cache holds the pixels. Removed again when the ingest fails
+    or is interrupted and it is still empty."""
+    out = Path(args.out).expanduser()
+    try:
+        made = not out.exists() and make_run_folder(out, private=True)
+    except OSError as exc:  # as run() words an output it cannot write
+        print(f"error: {out}: cannot make the ingest output folder ({exc.strerror or exc}) -> check "
+              f"the permissions of --out", file=sys.stderr)
+        return 2
     try:
         run(config_from_args(args), args.out)
     except (IngestError, ConfigError) as exc:
+        _remove_if_empty(out, made)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _remove_if_empty(out, made)
         print("interrupted: outputs of this run are not trusted by the next one", file=sys.stderr)
         return 130
     return 0
+
+
+def _remove_if_empty(folder: Path, made: bool) -> None:
+    """Remove ``folder`` when this command ``made`` it and nothing was written into it."""
+    if made:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # refused when it holds anything (ingest_problems.txt, the cache)
 
 
 if __name__ == "__main__":  # python -m data_prep.ingest: a slip for the command below

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import save_file
 
 from drac_ssl.io import atomic_path
+from drac_ssl.weights_file import refused_globals, torch_load_detail, unpickling_refused_words
 
 
 def rng_state() -> dict[str, Any]:
@@ -56,8 +57,27 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return Path(path)
 
 
+CHECKPOINT_REFUSED_FIX = (
+    "a drac_ssl checkpoint holds only tensors, numbers, strings and containers, so this file was "
+    "replaced or altered after drac_ssl wrote it: find out who could write to the run folder, "
+    "delete the file, and rerun the stage (it then starts without that checkpoint).")
+"""The end of the refusal of a checkpoint that needs Python objects unpickled, after
+``fix: do NOT load it with weights_only=False ...;`` (:func:`load_checkpoint`)."""
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``."""
+    """Read a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: a file that needs Python objects unpickled (a pickled function or
+            class: never in a checkpoint drac_ssl wrote): refused in the words of a weights
+            file holding code (:func:`drac_ssl.weights_file.unpickling_refused_words`: what it
+            would call, ``fix: do NOT load it with weights_only=False``,
+            :data:`CHECKPOINT_REFUSED_FIX`); or a file that cannot be read otherwise (cut short,
+            not a checkpoint), with torch's reason in one line. torch's advice to rerun
+            ``torch.load`` with ``weights_only=False`` is never passed on.
+    """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(
@@ -67,8 +87,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:  # corrupted file or one with pickled code
+        names = refused_globals(p, exc)
+        if names is not None:
+            raise ValueError(unpickling_refused_words(p, names, exc, thing="drac_ssl checkpoint",
+                                                      read="checkpoints", fix=CHECKPOINT_REFUSED_FIX)) from None
         raise ValueError(
-            f"{p}: cannot be read as a drac_ssl checkpoint ({type(exc).__name__}: {exc}).\n"
+            f"{p}: cannot be read as a drac_ssl checkpoint ({type(exc).__name__}: {torch_load_detail(exc)}).\n"
             f"  fix: the file may be truncated; use the previous checkpoint or rerun the stage."
         ) from None
 

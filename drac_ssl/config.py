@@ -472,6 +472,12 @@ class FinetuneConfig:
 class RunConfig:
     out_dir: str = "runs"  # the folder run folders are made in (run.out_dir/run.name)
     name: str = ""  # the run folder's name in run.out_dir; empty: <dataset>-<date>-<time>
+    # make a NEW run folder with mode 0700, its owner's alone: other local accounts cannot list
+    # or read what it holds (file names and patient IDs in data/manifest.csv, the images' pixels
+    # in data/cache/, finetune/*/oof.csv: docs/running.md); false: the system's default mode
+    # (0777 less the umask, often 0755: readable by every local account). A folder that exists
+    # keeps its mode. Output only: it may change on resume.
+    private: bool = True
     seed: int = 0  # seed of the run's random draws (finetune.seed=-1 takes it too)
     device: str = "auto"  # where the stages compute: auto | cpu | cuda | cuda:N
     stages: list[str] = field(  # the stages to run, each once, in pipeline order

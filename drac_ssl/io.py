@@ -74,6 +74,40 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
+PRIVATE_FOLDER_MODE = 0o700
+"""The mode of a run folder made with ``run.private`` (the default): its owner alone may list,
+read or enter it, so no other local account reaches the files inside, whatever their own modes."""
+
+
+def make_run_folder(path: str | os.PathLike[str], private: bool = True) -> bool:
+    """Make the run folder ``path`` when it is not there, and say whether it was made now.
+
+    ``private`` (``run.private``): the folder itself is made with mode 0700
+    (:data:`PRIVATE_FOLDER_MODE`; a umask can only take bits away, and none of the owner's
+    are ever meant to be), so other local accounts cannot list or read what the stages write
+    into it (the manifest's file names and patient column, the cached pixels, the
+    out-of-fold grades), whatever those files' own modes; else the system's default (mode
+    0777 less the umask, often 0755). Folders above it that are missing are made with the
+    default mode. A folder already there keeps its mode (``chmod 700 DIR`` closes an older
+    run's). On Windows the mode is not applied (folders inherit their parent's access rules).
+
+    Raises:
+        FileExistsError: ``path`` is a file.
+        OSError: it cannot be made (permissions, a full disk).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=PRIVATE_FOLDER_MODE if private else 0o777)
+    except FileExistsError:
+        if not path.is_dir():
+            raise
+        return False  # made meanwhile by another process (torchrun's, a second command)
+    return True
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file's bytes, read in blocks (``hashlib.file_digest``): a 45 MB
     ResNet-18 takes ~0.1 s."""

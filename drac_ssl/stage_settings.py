@@ -35,10 +35,10 @@ from drac_ssl.starting import python_command
 
 # settings that change what a resumed run does or writes, or how fast, not its results
 OUTPUT_ONLY_SETTINGS = ("run.stages", "run.tensorboard", "run.threads", "run.out_dir", "run.name",
-                        "run.reuse", "run.keep_checkpoints")
+                        "run.private", "run.reuse", "run.keep_checkpoints")
 """Settings that change no stage's result: which stages run, logging, threads, where the
-run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes),
-where a new run folder took finished stages from (``run.reuse``: only equal settings) and
+run folder is (``run.out_dir`` / ``run.name``: a moved or renamed run folder resumes), who
+may read it (``run.private``: the mode a new run folder is made with), where a new run folder took finished stages from (``run.reuse``: only equal settings) and
 whether a finished run keeps its checkpoints (``run.keep_checkpoints``).
 ``run.threads`` changes a result's last digits only (CPU float sums depend on the thread
 count): a resume with another count than made the state it resumes from is not refused (another

@@ -78,7 +78,13 @@ from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.figures import figure_text, format_ci
 from drac_ssl.grading.bundle import data_provenance, mixed_phantom_words, variant_title
-from drac_ssl.io import atomic_write_json, invocations, read_json_dict, remove_stale_temporaries
+from drac_ssl.io import (
+    atomic_write_json,
+    invocations,
+    make_run_folder,
+    read_json_dict,
+    remove_stale_temporaries,
+)
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.run_state import (
     CHECKPOINT_STAGES,
@@ -576,6 +582,7 @@ def take_reused_stages(plan: ReusePlan, run_dir: Path, cfg: Config) -> str:
     status = preflight._status(plan.source)
     entries: dict[str, Any] = {}
     counts: Counter[str] = Counter()
+    make_run_folder(run_dir, cfg.run.private)  # before the stages' folders are linked into it
     link = functools.partial(_link_or_copy, counts=counts)
     now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     for stage in plan.stages:
@@ -1078,7 +1085,7 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
         reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []))
     except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
         raise InterruptedBeforeStart from None
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_run_folder(run_dir, cfg.run.private)  # 0700 by default: it holds patient data
     # one process trains in a run folder: a second copy of the command is refused (RunBusy)
     # before it writes anything; only process 0 gets here under torchrun
     with runtime.hold_run(run_dir) as unended:

@@ -212,19 +212,72 @@ def _describe(obj: Any) -> tuple[str, str]:
     return holds, (f"obj[{best!r}]" if best else "obj['state_dict']")
 
 
-def _resave_message(path: Path, names: list[str], exc: BaseException) -> str:
-    held = "\n".join(f"    {n}" for n in names[:12]) or f"    ({type(exc).__name__}: {str(exc)[:300]})"
+_TORCH_ADVICE = ("Weights only load failed", "Check the documentation of torch.load", "(1)", "(2)")
+"""Openings of the lines of torch's refusal that advise rather than say what is wrong (among them
+"Re-running torch.load with weights_only set to False will likely succeed"): never passed on."""
+
+
+def torch_load_detail(exc: BaseException) -> str:
+    """What ``torch.load`` found wrong, in one line of at most 300 characters, without its
+    advice: the ``WeightsUnpickler error:`` line's reason, else the first line that neither
+    advises (:data:`_TORCH_ADVICE`) nor names ``weights_only`` (torch's "Re-running
+    torch.load with weights_only set to False will likely succeed", which would run the code
+    a refused file holds); ``"no detail"`` when nothing is left."""
+    lines = [line.replace("\x1b[1m", "").replace("\x1b[0m", "").strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    reason = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("WeightsUnpickler error:")),
+                  None)
+    if reason is None:
+        reason = next((line for line in lines if not line.startswith(_TORCH_ADVICE)
+                       and "weights_only" not in line), "no detail")
+    return reason[:300]
+
+
+def refused_globals(path: str | Path, exc: BaseException) -> list[str] | None:
+    """The globals (``module.name``) that ``torch.load(path, weights_only=True)`` refused to
+    unpickle, when ``exc`` is that refusal (numpy's reconstructors left out, as they are
+    allowed here); None when ``exc`` is another failure (a file cut short, not a PyTorch file,
+    a pickle so damaged that the names it gives cannot exist). An empty list: a refusal whose
+    globals torch did not name."""
+    text = str(exc)
+    names = _unsafe_globals(Path(path), exc) if "Weights only load failed" in text else []
+    if (names or "Unsupported global" in text or "allowlisted" in text) and not _garbled(names):
+        return names
+    return None
+
+
+def _held(names: list[str], exc: BaseException) -> str:
+    """The refused globals, one an indented line (12 at most), else torch's reason."""
+    held = "\n".join(f"    {n}" for n in names[:12]) or f"    ({type(exc).__name__}: {torch_load_detail(exc)})"
     if len(names) > 12:
         held += f"\n    ... and {len(names) - 12} more"
+    return held
+
+
+def unpickling_refused_words(path: str | Path, names: list[str], exc: BaseException, *,
+                             thing: str = "weights file", read: str = ".pt files", fix: str) -> str:
+    """The words of a file refused because unpickling it needs the globals ``names`` (from
+    :func:`refused_globals`; ``exc``: torch's refusal) that a ``thing`` never holds: what
+    unpickling would call (os, subprocess, builtins.eval ...: :data:`_DANGEROUS`) or need,
+    that drac_ssl reads ``read`` with ``torch.load(weights_only=True)``, the globals, and
+    ``  fix: do NOT load it with weights_only=False`` (which runs code stored in the file)
+    followed by ``fix``. torch's own advice to set ``weights_only=False`` is never passed on.
+    The refusal of a weights file whose globals are dangerous, and of any drac_ssl checkpoint
+    (:func:`drac_ssl.checkpoint.load_checkpoint`, which never holds Python objects)."""
     dangerous = [n for n in names if n.startswith(_DANGEROUS)]
-    if dangerous:
-        return (
-            f"{path}: unpickling this file would call {', '.join(dangerous[:5])}, which a weights "
-            f"file has no reason to do. drac_ssl reads .pt files with torch.load(weights_only=True) "
-            f"and refused it. It needs:\n{held}\n"
-            f"  fix: do NOT load it with weights_only=False; get the weights again from their "
-            f"source, preferably as .safetensors."
-        )
+    needs = (f"unpickling this file would call {', '.join(dangerous[:5])}, which a {thing} has no "
+             f"reason to do" if dangerous else
+             f"unpickling this file needs Python objects that a {thing} never holds")
+    return (f"{path}: {needs}. drac_ssl reads {read} with torch.load(weights_only=True) and refused "
+            f"it. It needs:\n{_held(names, exc)}\n"
+            f"  fix: do NOT load it with weights_only=False (that runs code stored in the file); {fix}")
+
+
+def _resave_message(path: Path, names: list[str], exc: BaseException) -> str:
+    if any(n.startswith(_DANGEROUS) for n in names):
+        return unpickling_refused_words(
+            path, names, exc, fix="get the weights again from their source, preferably as .safetensors.")
+    held = _held(names, exc)
     structure, expression = _describe(_peek(path, names))
     stem = path.name.split(".", 1)[0]
     return (
@@ -260,16 +313,11 @@ def _load_torch(path: Path) -> Any:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError ...
-        text = str(exc)
-        names = _unsafe_globals(path, exc) if "Weights only load failed" in text else []
-        if (names or "Unsupported global" in text or "allowlisted" in text) and not _garbled(names):
+        names = refused_globals(path, exc)
+        if names is not None:
             raise WeightsFileError(_resave_message(path, names, exc)) from None
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        detail = next((line.split(":", 1)[1].strip() for line in lines
-                       if line.startswith("WeightsUnpickler error:")),
-                      lines[0] if lines else "no detail")
         raise WeightsFileError(
-            f"{path}: cannot be read as a PyTorch file ({type(exc).__name__}: {detail[:300]}).\n"
+            f"{path}: cannot be read as a PyTorch file ({type(exc).__name__}: {torch_load_detail(exc)}).\n"
             f"  fix: the file may be truncated or damaged; copy it again and check its size."
         ) from None
 

@@ -85,6 +85,7 @@ __all__ = [
     "monitor_score",
     "regression_logits",
     "threshold_words",
+    "weight_name_problem",
 ]
 
 HEADS: dict[str, str] = {"linear": "classification", "mlp": "classification",
@@ -633,6 +634,21 @@ def class_weights_for(grades: np.ndarray, num_grades: int | None = None) -> np.n
 
 
 
+def weight_name_problem(name: object) -> str | None:
+    """What is wrong with ``name`` as the name of a weights file in a fold's ``weights`` list
+    (``model.json``, a bundle's ``metadata.json``), None when nothing is. A weights file is
+    read from the folder that holds the record, so its name must be a bare file name: not a
+    string, empty, ``.``, absolute (``/etc/passwd``, ``C:\\x``, a drive ``C:x``), holding a
+    path separator (``/`` or ``\\``), a NUL or ``..`` anywhere is refused, so that an edited
+    record cannot make the package open a file outside that folder."""
+    if not isinstance(name, str) or not name:
+        return f"{name!r} is not a file name"
+    if "/" in name or "\\" in name or ".." in name or name == "." or "\0" in name or ":" in name[1:2]:
+        return (f"{name!r} is not a bare file name (it is absolute or holds a path separator, a "
+                f"drive or '..')")
+    return None
+
+
 def load_fold_model(model_json: dict[str, Any], folder: Path, fold_entry: dict[str, Any]) -> GradingModel:
     """Rebuild one fold's :class:`GradingModel` from ``model.json`` and its weight files in
     ``folder`` (eval mode, CPU). Every parameter and buffer must be present.
@@ -640,12 +656,18 @@ def load_fold_model(model_json: dict[str, Any], folder: Path, fold_entry: dict[s
     Raises:
         FileNotFoundError: a weight file is missing.
         WeightsFileError (a ValueError): a weight file is damaged (cut short, empty).
-        ValueError: the weights do not match the model (a missing or extra tensor, or one of
-            another shape: metadata.json's channels or grades are not the weights')."""
+        ValueError: a weight file's name is not a bare file name in ``folder``
+            (:func:`weight_name_problem`: absolute, a path separator or ``..``; nothing is
+            opened), or the weights do not match the model (a missing or extra tensor, or one
+            of another shape: metadata.json's channels or grades are not the weights')."""
     from drac_ssl.weights_file import load_safetensors
 
     state: dict[str, Tensor] = {}
     for name in fold_entry["weights"]:
+        if (problem := weight_name_problem(name)) is not None:
+            raise ValueError(f"{folder}: fold {fold_entry.get('fold')}'s weights file {problem}; "
+                             f"weights are read from {folder} only.\n  fix: the record was edited or "
+                             f"is not drac_ssl's: copy the bundle (or run folder) again, or rebuild it")
         path = folder / name
         if not path.is_file():
             raise FileNotFoundError(f"{path}: weight file of fold {fold_entry['fold']} is missing")

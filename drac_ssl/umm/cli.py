@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[umm] warning: {warning.line}")
     # the stage (torch, torchvision, albumentations): after the arguments and the settings are
     # checked, so that --help, a usage error and a bad setting are answered at once
+    from drac_ssl.io import make_run_folder
     from drac_ssl.runtime import (
         StageInterrupted,
         checkpoint_interrupted,
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         # would write umm/ at the same time: refused (RunBusy, a ValueError: exit 2) while it
         # holds the run's lock; a new folder is made first, so two copies started together
         # into it cannot both run
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_run_folder(run_dir, cfg.run.private)  # 0700 by default, as python -m drac_ssl.train's
         with hold_run(run_dir, tool="drac_ssl.umm"):
             run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
     except (ConfigError, FileNotFoundError, ValueError) as exc:

@@ -1,0 +1,125 @@
+"""A bundle's weights are the ones its metadata.json records (security review F7).
+
+``load_bundle`` hashes every weights file and compares it with the SHA-256 the fine-tuning
+recorded (copied into the bundle's ``metadata.json``), and refuses weight names that would
+read a file outside the bundle folder. The bundles here are demo bundles given the digests
+``build_bundle`` writes (each fold's ``sha256``: ``{file name: hex digest}``); CPU, seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.demo_bundle import build_demo_bundle
+from drac_ssl import export
+from drac_ssl.grading import bundle as bundles
+from drac_ssl.grading.model import load_fold_model, weight_name_problem
+from drac_ssl.io import sha256_file
+
+
+def _hashed_bundle(tmp_path: Path) -> Path:
+    """A 2-fold demo bundle (shared backbone) whose metadata records each file's SHA-256, as
+    a bundle built from a run does."""
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    for entry in meta["folds"]:
+        entry["sha256"] = {name: sha256_file(bundle_dir / name) for name in entry["weights"]}
+    meta_path.write_text(json.dumps(meta))
+    return bundle_dir
+
+
+def test_a_bundle_whose_files_match_loads_and_every_file_was_checked(tmp_path: Path) -> None:
+    bundle_dir = _hashed_bundle(tmp_path)
+    loaded = bundles.load_bundle(bundle_dir)
+    assert len(loaded.models) == 2
+    checked = bundles.verify_weight_hashes(bundle_dir, loaded.metadata)
+    assert checked == ["backbone.safetensors", "fold0.safetensors", "fold1.safetensors"]
+
+
+def test_swapped_fold_files_are_refused_naming_both_and_the_fix(tmp_path: Path) -> None:
+    """The review swapped fold0 and fold1.safetensors: the bundle loaded without complaint."""
+    bundle_dir = _hashed_bundle(tmp_path)
+    a, b = bundle_dir / "fold0.safetensors", bundle_dir / "fold1.safetensors"
+    want_a, want_b = sha256_file(a), sha256_file(b)
+    assert want_a != want_b
+    os.replace(a, bundle_dir / "tmp")
+    os.replace(b, a)
+    os.replace(bundle_dir / "tmp", b)
+    with pytest.raises(bundles.BundleError) as caught:
+        bundles.load_bundle(bundle_dir)
+    words = str(caught.value)
+    assert f"{a} (fold 0): SHA-256 {want_b[:12]}..." in words and f"recorded {want_a[:12]}..." in words
+    assert f"{b} (fold 1): SHA-256 {want_a[:12]}..." in words
+    assert "its content is fold1.safetensors's as recorded (the fold files were swapped or renamed)" in words
+    assert "nothing was loaded" in words
+    assert "fix: copy the whole bundle folder again" in words and "build_bundle(" in words
+
+
+def test_a_changed_shared_backbone_names_every_fold_and_the_export_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundle_dir = _hashed_bundle(tmp_path)
+    backbone = bundle_dir / "backbone.safetensors"
+    data = bytearray(backbone.read_bytes())
+    data[-1] ^= 0x01  # one bit of the last tensor: the file still reads as safetensors
+    backbone.write_bytes(bytes(data))
+    with pytest.raises(bundles.BundleError, match=r"backbone\.safetensors \(folds 0, 1\): SHA-256"):
+        bundles.load_bundle(bundle_dir)
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "a.png"), np.full((48, 48), 90, np.uint8))
+    code = export.main([str(bundle_dir), "--images", str(tmp_path / "imgs"), "--out", str(tmp_path / "s.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "not the ones" in err and "Traceback" not in err
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_bundle_without_recorded_digests_loads_as_before(tmp_path: Path) -> None:
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    assert all("sha256" not in entry for entry in meta["folds"])
+    assert bundles.verify_weight_hashes(bundle_dir, meta) == []
+    assert len(bundles.load_bundle(bundle_dir).models) == 2
+
+
+@pytest.mark.parametrize("name", ["/ABS", "../fold0.safetensors", "sub/fold0.safetensors",
+                                  "sub\\fold0.safetensors", "..", "C:fold0.safetensors", "", 3])
+def test_weight_names_that_leave_the_bundle_folder_are_refused_before_any_file_is_opened(
+        tmp_path: Path, name: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review put /etc/passwd in metadata.json's weights list and it was opened."""
+    bundle_dir = _hashed_bundle(tmp_path)
+    outside = tmp_path / "outside.safetensors"  # a real weights file outside the bundle
+    shutil.copyfile(bundle_dir / "fold0.safetensors", outside)
+    if name == "/ABS":
+        name = str(outside)
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["folds"][0]["weights"][1] = name
+    meta_path.write_text(json.dumps(meta))
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a weights file was read")
+
+    monkeypatch.setattr(bundles, "sha256_file", no_reading)
+    with pytest.raises(bundles.BundleError) as caught:
+        bundles.load_bundle(bundle_dir)
+    words = str(caught.value)
+    assert f"{meta_path}: fold 0's weights file {name!r}" in words
+    assert "nothing was opened" in words and "fix:" in words
+    assert weight_name_problem(name) is not None
+
+
+def test_load_fold_model_refuses_a_path_as_a_weights_name(tmp_path: Path) -> None:
+    bundle_dir = _hashed_bundle(tmp_path)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    entry = {"fold": 0, "weights": [str(bundle_dir / "backbone.safetensors"), "fold0.safetensors"]}
+    with pytest.raises(ValueError, match="is not a bare file name"):
+        load_fold_model(meta, bundle_dir, entry)
+    assert weight_name_problem("fold0.safetensors") is None
+    assert weight_name_problem("backbone.safetensors") is None

@@ -1,0 +1,58 @@
+"""docs/deploying.md states facts of the code (security review F14): the figures and names it
+quotes are checked here against the code that has them, so that a change of one fails here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PAGE = REPO / "docs" / "deploying.md"
+
+
+def _page() -> str:
+    return " ".join(PAGE.read_text(encoding="utf-8").split())
+
+
+def test_the_readme_lists_the_page() -> None:
+    assert "[Deploying in a hospital](docs/deploying.md)" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_app_defaults_it_quotes_are_the_app_s() -> None:
+    from app.__main__ import parse_args
+    from app.server import transport_limit
+    from drac_ssl.grading.image_file import InputLimits
+
+    args = parse_args([])
+    page = _page()
+    assert args.host == "127.0.0.1" and "keep it on 127.0.0.1 (the default)" in page
+    assert f"`--queue-size` ({args.queue_size})" in page and f"`--concurrency` ({args.concurrency})" in page
+    assert f"`--max-batch` ({args.max_batch})" in page
+    limit = transport_limit(InputLimits(max_bytes=int(args.max_size_mb * 2**20)))
+    assert limit == 2 * args.max_size_mb * 2**20
+    assert f"twice `--max-size-mb`: {limit // 2**20} MiB by default" in page
+
+
+def test_the_offline_variables_it_names_are_set_where_it_says() -> None:
+    page = _page()
+    package = (REPO / "drac_ssl" / "__init__.py").read_text(encoding="utf-8")
+    app = (REPO / "app" / "__init__.py").read_text(encoding="utf-8")
+    for name in ("NO_ALBUMENTATIONS_UPDATE", "HF_HUB_DISABLE_TELEMETRY"):
+        assert f'setdefault("{name}", "1")' in package and f"`{name}=1`" in page
+    assert 'os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"' in app and "forces `GRADIO_ANALYTICS_ENABLED=False`" in page
+    assert 'setdefault("HF_HUB_OFFLINE", "1")' in app and "`HF_HUB_OFFLINE=1` unless set" in page
+
+
+def test_the_run_folder_and_bundle_facts() -> None:
+    from drac_ssl.config import RunConfig
+    from drac_ssl.grading import bundle
+    from drac_ssl.grading.training_images import HASH_HEX, TRAINING_IMAGES_KEY
+    from drac_ssl.io import PRIVATE_FOLDER_MODE
+
+    page = _page()
+    assert RunConfig().private is True and PRIVATE_FOLDER_MODE == 0o700
+    assert "made with mode 0700 (`run.private`, default true" in page
+    assert TRAINING_IMAGES_KEY == "training_images" and HASH_HEX == 16
+    assert "`training_images`: the first 16 hex digits of the SHA-256" in page
+    assert "verify_weight_hashes" in bundle.__all__ and re.search(r"about 0\.1 s per 45 MB", page)
+    assert "(running.md#patient-data)" in PAGE.read_text(encoding="utf-8")
