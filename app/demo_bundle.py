@@ -155,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="1: grey UW-OCTA model, 3: colour fundus model")
     add_version_option(parser)
     args = parser.parse_args(argv)
+    from drac_ssl.torch_pair import exit_on_bad_torch_pair  # stdlib only
+
+    exit_on_bad_torch_pair()  # before torch and torchvision load: a mismatched pair, said once
     bundle = build_demo_bundle(args.run_dir, image_size=args.image_size,
                                source_size=args.source_size, n_folds=args.folds, head=args.head,
                                grade_names=GRADE_SCALES[args.grades], channels=args.channels)
