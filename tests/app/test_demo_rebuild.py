@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from app_fixtures import as_trained_run
 
 from drac_ssl import export
 from drac_ssl.grading.bundle import build_bundle, build_or_reuse_bundle, load_bundle
@@ -100,11 +101,7 @@ def test_any_one_mark_of_the_demo_run_folder_makes_a_demo_bundle(
 
 def test_a_run_folder_without_any_mark_is_no_demo(demo_run: Path, tmp_path: Path) -> None:
     """The control: the marks are what is read (a trained run's folder is not made a demo)."""
-    run = _copy(demo_run, tmp_path)
-    vdir = run / "finetune" / "vicreg"
-    _edit(run / "finetune" / "summary.json", demo=None, demo_seed=None, selection="best QWK")
-    _edit(vdir / "calibration.json", fitted_on="oof")
-    _edit(vdir / "metrics.json", protocol="5-fold CV")
+    run = as_trained_run(_copy(demo_run, tmp_path))  # the helper other tests use for a trained run
     assert demo_run_note(run) is None
     meta = json.loads((build_bundle(run) / "metadata.json").read_text(encoding="utf-8"))
     assert "demo" not in meta and meta["data"].get("kind") != "none"
