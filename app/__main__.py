@@ -3,8 +3,9 @@
 Serves the grading app for a model bundle (default: the newest ``runs/*/bundle``). Console
 script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
 bundle, when there is none, or with the install command when gradio (the ``app`` extra) is
-missing or of a version outside :data:`app.GRADIO_RANGE`, or with the two ways to start it for
-a ``--host`` off the loopback interface given neither ``--auth-file`` nor
+missing or of a version outside :data:`app.GRADIO_RANGE`, or when torch and torchvision are
+not a supported matching pair (:mod:`drac_ssl.torch_pair`), or with the two ways to start it
+for a ``--host`` off the loopback interface given neither ``--auth-file`` nor
 ``--insecure-no-auth`` (:func:`app.auth.open_host_refusal`); 0 after Ctrl-C or SIGTERM.
 
 Uploads and every file derived from them live in one private folder per server process
@@ -194,6 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BundleError as exc:
         print(f"error: cannot load the bundle {args.bundle}: {exc}", file=sys.stderr)
         return 2
+    from drac_ssl.exit_codes import USAGE_ERROR
+    from drac_ssl.torch_pair import torch_pair_refusal  # stdlib only: before torch loads
+
+    problem = torch_pair_refusal()  # a mismatched torchvision failed inside the model's load
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return USAGE_ERROR
     # SIGTERM (a service manager, the load benchmark) stops like Ctrl-C: gradio's shutdown runs
     # and the working folder goes (sys.exit skipped both: gradio's block_thread catches only
     # KeyboardInterrupt)

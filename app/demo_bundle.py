@@ -5,9 +5,11 @@ ResNet-18 fold ensemble (``finetune/summary.json``, ``comparison.json`` and
 ``<variant>/{model,metrics,calibration}.json`` + safetensors, exactly the files
 :mod:`drac_ssl.finetune` writes) and then calls the package's own
 :func:`drac_ssl.grading.bundle.build_bundle`, so the bundle has the real format and metadata.
-The metadata gets ``"demo"`` set, and the model card is the demo's own (:func:`demo_card`: a
-warning banner, random weights, trained on nothing, no figures): its grades are meaningless,
-and the app says so in red.
+Its ``finetune/`` files carry the demo's marks (:mod:`drac_ssl.grading.demo`: ``summary.json``
+``demo``), from which ``build_bundle`` sets ``"demo"`` in the metadata and writes the demo's
+own model card (:func:`demo_card`: a warning banner, random weights, trained on nothing, no
+figures), here and in any rebuild from the run folder: its grades are meaningless, and the app
+and the export say so.
 
 Command line: ``python -m app.demo_bundle OUT_RUN_DIR``, installed as ``drac-ssl-demo-bundle``
 (says where it wrote the bundle and the command that opens it in the app).
@@ -20,11 +22,18 @@ import json
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.config import _CHOICES, GRADE_SCALES, FinetuneConfig, to_dict
-from drac_ssl.io import atomic_write_json, atomic_write_text
+from drac_ssl.grading.demo import (  # stdlib only; DEMO_NOTE, DEMO_TRAINED_ON, demo_card re-exported
+    DEMO_CALIBRATION,
+    DEMO_NOTE,
+    DEMO_PROTOCOL,
+    DEMO_SELECTION,
+    DEMO_TRAINED_ON,
+    demo_card,
+)
+from drac_ssl.io import atomic_write_json
 from drac_ssl.starting import (  # stdlib only
     add_version_option,
     ascii_int,
@@ -33,80 +42,6 @@ from drac_ssl.starting import (  # stdlib only
 )
 
 __all__ = ["DEMO_NOTE", "DEMO_TRAINED_ON", "build_demo_bundle", "demo_card", "main"]
-
-DEMO_NOTE = ("UNTRAINED DEMO BUNDLE: random-init weights built by app.demo_bundle for tests and "
-             "screenshots; its grades, probabilities and heatmaps mean nothing")
-
-
-DEMO_TRAINED_ON = ("## What it was trained on\n"
-                   "- Nothing: an untrained demo bundle, with no training data. Its weights are "
-                   "random (`app.demo_bundle`): no pretraining, no fine-tuning, no cross-validation, "
-                   "so it has no figures of its own. It is for trying the app's interface.\n\n")
-"""The demo card's section on its training data (:func:`demo_card`; the package's card would
-say ``unknown (unknown root); ? training images``)."""
-
-
-def demo_card(meta: dict[str, Any], seed: int = 0) -> str:
-    """The model card of the demo bundle whose ``metadata.json`` is ``meta``, written whole
-    rather than the package's card with a section replaced: every section of that card
-    describes a trained model (a fine-tuning, cross-validated figures, kappa-optimal
-    thresholds, calibration on out-of-fold outputs, "as in training"), and a trial read them
-    as this bundle's. What it is (random weights, ``seed``), :data:`DEMO_TRAINED_ON`, no
-    performance, its intended use (the interface, tests, screenshots) and its limitations,
-    with the demo's scope sentence (:data:`drac_ssl.grading.bundle.DEMO_SCOPE_WORDS`: the
-    package's "This model grades DR severity only" is no claim to make of random weights)."""
-    from drac_ssl.grading.bundle import DEMO_SCOPE_WORDS
-    from drac_ssl.grading.model import threshold_words
-    from drac_ssl.scale import explain_grades
-
-    model, inp, cal = meta["model"], meta["input"], meta["calibration"]
-    k = len(meta["class_names"])
-    folds = len(meta["folds"])
-    channels = int(inp["channels"])
-    flips = ("over 4 flips (test-time augmentation)"
-             if (meta.get("tta") or {}).get("used_in_cv", True) else "without flips")
-    rule = ("the most probable grade" if cal.get("decision") == "argmax" else
-            f"{cal['score']} cut at the evenly spaced default thresholds "
-            f"{threshold_words(cal['thresholds'])}, tuned on no image")
-    conversion = ("Colour or 16-bit inputs are converted to 8-bit grey (luminance), as the "
-                  "package's grey models read them." if channels == 1 else
-                  "16-bit inputs are converted to 8-bit; grey inputs are replicated to three "
-                  "channels with a warning.")
-    return f"""> **{DEMO_NOTE}.**
-
-# Model card: untrained demo bundle ({model['arch']}, {model['head']} head)
-
-**Not a medical device.** Research software; it must not be used to diagnose, grade or triage
-patients. This bundle is not even a model of the task: its weights are random.
-
-## What it is
-- Task, in form only: {meta.get('task', '')}.
-- Grades: {explain_grades(meta['class_names'])}.
-- Model: {model['arch']} backbone ({channels} input channel{'s' if channels != 1 else ''}) and
-  {model['head']} head ({model['output']}), every weight random (`app.demo_bundle`, seed {seed});
-  {folds} fold model{'s' if folds != 1 else ''} (one shared backbone, a head each), graded as their
-  mean {flips}.
-- Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature
-  {cal['temperature']:.3f}: not calibrated) and a grade = {rule}.
-- Input: {inp['preprocessing']}.
-- Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.
-
-{DEMO_TRAINED_ON}## Performance
-- None: nothing was measured (no labelled image, no cross-validation). Its grades,
-  probabilities and heatmaps come from random weights and mean nothing.
-
-## Intended use
-Trying the app's interface (`python -m app --bundle ...`); the package's tests, its load
-benchmark and screenshots. Not for grading any image.
-Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
-
-## Limitations
-- Not a medical device; not validated on anything.
-- {DEMO_SCOPE_WORDS}
-- Untrained: a grade, a probability or a heatmap of this bundle says nothing about the image.
-- No out-of-distribution check: with no training images there is nothing to compare an
-  image with, so no image is flagged as unlike them. {conversion}
-"""
 
 
 def build_demo_bundle(run_dir: str | Path, *, image_size: int = 128, source_size: int = 256,
@@ -172,30 +107,29 @@ def _build_demo_bundle(run_dir: str | Path, *, image_size: int, source_size: int
         "package_version": __version__})
     calibration = Calibration("classification" if spec.output == "classification" else "regression",
                               thresholds=default_thresholds(len(grade_names)))
-    atomic_write_json(vdir / "calibration.json", {**calibration.to_dict(), "fitted_on": "nothing (demo)"})
+    atomic_write_json(vdir / "calibration.json", {**calibration.to_dict(), "fitted_on": DEMO_CALIBRATION})
     nan = None
     atomic_write_json(vdir / "metrics.json", {
         "variant": variant, "n": 0, "qwk": nan, "qwk_ci95": [nan, nan], "auc": nan,
         "accuracy": nan, "macro_f1": nan, "qwk_fold_mean": nan, "qwk_fold_std": nan,
         "folds": [{"fold": k, "n_val": 0, "qwk": nan, "auc": nan, "accuracy": nan}
                   for k in range(n_folds)],
-        "protocol": "none: untrained demo bundle"})
+        "protocol": DEMO_PROTOCOL})
     ft_dir = run_dir / "finetune"
     atomic_write_json(ft_dir / "comparison.json", {"columns": [], "rows": [], "protocol": "none"})
-    atomic_write_json(ft_dir / "summary.json", {"selected": variant, "selection": "demo bundle"})
+    # the marks that make build_bundle write a demo bundle, now and at any rebuild from this
+    # folder (a rebuilt one lost "demo" and read as a trained model): "demo" in its metadata,
+    # the demo's own card (demo_card: the package's describes a trained model in every section)
+    atomic_write_json(ft_dir / "summary.json", {"selected": variant, "selection": DEMO_SELECTION,
+                                                "demo": DEMO_NOTE, "demo_seed": seed})
 
     from drac_ssl.grading.bundle import build_bundle
 
     bundle = build_bundle(run_dir, variant)
-    meta_path = bundle / "metadata.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta["demo"] = DEMO_NOTE
-    meta["data"] = {"kind": "none", "note": DEMO_NOTE}
-    atomic_write_json(meta_path, meta)
-    # the package's card describes a trained model in every section (its data section said
-    # "unknown (unknown root); ? training images", read by a trial as missing records): the
-    # demo's own card says what it is
-    atomic_write_text(bundle / "MODEL_CARD.md", demo_card(meta, seed))
+    meta = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
+    if meta.get("demo") != DEMO_NOTE:  # never a bundle of random weights that reads as trained
+        raise RuntimeError(f"{bundle}: build_bundle did not mark the demo bundle as one (no "
+                           f"'demo' in its metadata.json): a bug, please report it")
     return bundle
 
 
@@ -221,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="1: grey UW-OCTA model, 3: colour fundus model")
     add_version_option(parser)
     args = parser.parse_args(argv)
+    from drac_ssl.torch_pair import exit_on_bad_torch_pair  # stdlib only
+
+    exit_on_bad_torch_pair()  # before torch and torchvision load: a mismatched pair, said once
     bundle = build_demo_bundle(args.run_dir, image_size=args.image_size,
                                source_size=args.source_size, n_folds=args.folds, head=args.head,
                                grade_names=GRADE_SCALES[args.grades], channels=args.channels)

@@ -153,8 +153,9 @@ def refuse_train_early(argv: list[str] | None = None) -> None:
     ``sys.argv[1:]``): ``--help`` (exit 0), a usage error, and a configuration that does not
     read (a misspelt setting, a bad type, inf: :func:`drac_ssl.preflight.reading_refusal`,
     the checks that need neither torch nor the data; no ``-c`` and no ``configs/``, a
-    non-editable install) are said on stderr and exit with code 2 (``SystemExit``). Returns
-    when the configuration reads: :func:`drac_ssl.train.main` then parses and checks it in
+    non-editable install), and torch and torchvision not a supported matching pair
+    (:mod:`drac_ssl.torch_pair`), are said on stderr and exit with code 2 (``SystemExit``).
+    Returns when the configuration reads and the pair is fine: :func:`drac_ssl.train.main` then parses and checks it in
     full."""
     args = train_parser().parse_intermixed_args(argv)
     from drac_ssl.config import ConfigError, default_config_file  # PyYAML only
@@ -168,6 +169,9 @@ def refuse_train_early(argv: list[str] | None = None) -> None:
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
         sys.exit(2)
+    from drac_ssl.torch_pair import exit_on_bad_torch_pair  # stdlib only
+
+    exit_on_bad_torch_pair()  # torch and torchvision a supported pair: said before either loads
 
 
 def train_command() -> None:
@@ -419,7 +423,8 @@ def export_early(argv: list[str] | None = None) -> None:
     stderr, exit 2: :func:`score_arguments_problem`, :func:`check_arguments_problem`; a
     negative ``--threads`` is left to :func:`drac_ssl.export.main`, which says it first), and
     ``--score`` itself, which loads no torch (:func:`drac_ssl.scoring.score_command`: ends the
-    process with its exit code). Returns when the command needs the grading code."""
+    process with its exit code), and torch and torchvision not a supported matching pair
+    (:mod:`drac_ssl.torch_pair`, exit 2). Returns when the command needs the grading code."""
     args = export_parser().parse_args(argv)
     if args.threads >= 0 and (problem := score_arguments_problem(args)):
         print(f"error: {problem}", file=sys.stderr)
@@ -431,6 +436,9 @@ def export_early(argv: list[str] | None = None) -> None:
     if args.check and args.threads >= 0 and (problem := check_arguments_problem(args)):
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
+    from drac_ssl.torch_pair import exit_on_bad_torch_pair  # stdlib only
+
+    exit_on_bad_torch_pair()  # a mismatched torchvision fails inside its import: said first
 
 
 def export_command() -> None:

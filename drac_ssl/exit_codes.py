@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES"]
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "USAGE_ERROR"]
+
+USAGE_ERROR = 2
+"""The exit code of a command that cannot run as asked: a bad option, bad input, or an
+environment it cannot run in (torch and torchvision not a supported matching pair,
+:mod:`drac_ssl.torch_pair`); argparse's own for a usage error."""
 
 CHECK_EXIT_CODES = ("0 the file passes every check made (without the test images, --images DIR, "
                     "or a run's test cases, the export's --manifest RUN, only its format: the OK "

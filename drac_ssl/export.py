@@ -227,6 +227,7 @@ from drac_ssl.grading.bundle import (
     referable_not_informative,
     reusable_bundle,
 )
+from drac_ssl.grading.demo import demo_ood_words
 from drac_ssl.grading.image_notes import (
     FEW_LEVELS_OPENING,
     FILE_FINDING,
@@ -1496,14 +1497,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                  _same_grade_line(graded.classes, names or bundle.grade_names)):
         if line:
             print(f"warning: {line}", file=sys.stderr)
-    if bundle.input_profile is None:
-        print(f"note: {bundle.path} has no out-of-distribution check (a bundle built by an older "
-              f"version, or without the ingest cache): images unlike its training images are graded "
-              f"without a word. Rebuild it from its run folder to have one: {python_word()} -c \"from "
-              f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"", file=sys.stderr)
-    elif bundle.input_profile.weak:
-        print(f"note: the out-of-distribution check of {bundle.path}: {bundle.input_profile.caveat()}",
-              file=sys.stderr)
+    ood_note = _ood_check_note(bundle)
+    if ood_note:
+        print(f"note: {ood_note}", file=sys.stderr)
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)
@@ -1861,6 +1857,25 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
              + f" into {run_dir / 'export' / 'submission_NAME.csv'}: {py} {where} --variant NAME",
              f"to grade other images with its bundle: {py} {where} --images DIR --out FILE.csv", *last]
     return f"{said}\n  fix: " + ";\n  or ".join(fixes)
+
+
+def _ood_check_note(bundle: Bundle) -> str | None:
+    """The export's note on ``bundle``'s "unlike the training images" check, None when it has
+    a sound one: an untrained demo bundle (``metadata.json`` ``demo``) has none by design and
+    gets no rebuild advice (:func:`drac_ssl.grading.demo.demo_ood_words`: a rebuild of its run
+    folder gives the demo bundle again, with no check); another bundle without one (built by an
+    older version, or without the ingest cache) gets the command that rebuilds it with one; a
+    weak check gets its caveat."""
+    if bundle.input_profile is None:
+        if bundle.metadata.get("demo"):
+            return demo_ood_words(bundle.path)
+        return (f"{bundle.path} has no out-of-distribution check (a bundle built by an older version, "
+                f"or without the ingest cache): images unlike its training images are graded without "
+                f"a word. Rebuild it from its run folder to have one: {python_word()} -c \"from "
+                f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
+    if bundle.input_profile.weak:
+        return f"the out-of-distribution check of {bundle.path}: {bundle.input_profile.caveat()}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1298,7 +1298,7 @@ def provenance_line(run_dir: Path) -> str:
     commit(s) where they differ, its command and folder, from ``environment.json``)."""
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
-    words = (f"Written by drac_ssl {__version__} at commit {code_words(now) if now else 'unknown (no git)'} "
+    words = (f"Written by drac_ssl {__version__} at commit {code_words(now) if now else runtime.unknown_code_words()} "
              f"on {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}")
     run_codes = [c for c in ([env] if env.get("git_commit") else []) + list(codes.values())]
     distinct: list[dict[str, Any]] = []

@@ -288,12 +288,69 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+"""The folder of the drac_ssl package this process imported: git is asked about it alone."""
+
+CODE_SOURCES = {
+    "git": "a git checkout of drac_ssl",
+    "installed package": "an installed package, not a git checkout of drac_ssl",
+    "untracked source tree": "a drac_ssl source tree that is not a git checkout of its own",
+}
+"""What :func:`code_source` may say, and its words (``environment.json`` ``code_source``, and
+``"code_stamp"`` of :func:`code_origin`)."""
+
+
+@functools.lru_cache(maxsize=8)
+def code_source(package_dir: str | None = None) -> str:
+    """Whether git may be asked which commit the package in ``package_dir`` (default: this
+    one's) is, as a key of :data:`CODE_SOURCES`. ``"git"`` only for a checkout of drac_ssl: the
+    folder's parent holds ``pyproject.toml`` of the project ``drac_ssl`` and git tracks the
+    package's ``__init__.py`` as ``drac_ssl/__init__.py`` of its repository's top level (one
+    ``git ls-files`` call, once per process). Else a user's repository was asked (a report:
+    drac_ssl installed into a venv inside the user's own git project recorded the user's commit
+    as drac_ssl's in ``environment.json``, report.md and the model card): ``"installed
+    package"`` when no drac_ssl ``pyproject.toml`` is beside the package (site-packages),
+    ``"untracked source tree"`` when one is but git does not track it there (a copied or
+    unpacked source tree, one inside another project's repository). Without git at all,
+    ``"git"``: no commit is named (:func:`git_commit` says ``"unknown"``), as before."""
+    import tomllib
+
+    here = os.path.realpath(package_dir or _PACKAGE_DIR)
+    try:
+        with open(os.path.join(os.path.dirname(here), "pyproject.toml"), "rb") as fh:
+            name = (tomllib.load(fh).get("project") or {}).get("name")
+    except (OSError, ValueError):  # tomllib.TOMLDecodeError is a ValueError
+        name = None
+    if name != "drac_ssl":
+        return "installed package"
+    try:
+        out = subprocess.run(["git", "-C", here, "ls-files", "--full-name", "--error-unmatch", "--",
+                              "__init__.py"], capture_output=True, text=True, timeout=10, check=False)
+    except OSError:  # no git: it names no commit, of a user's repository neither
+        return "git"
+    except subprocess.SubprocessError:
+        return "untracked source tree"
+    tracked = out.stdout.strip().splitlines() if out.returncode == 0 else []
+    return "git" if tracked == ["drac_ssl/__init__.py"] else "untracked source tree"
+
+
+def distribution_version() -> str | None:
+    """The installed distribution's version of drac_ssl (``importlib.metadata``; None when it
+    is not installed, e.g. a checkout run with ``PYTHONPATH``)."""
+    try:
+        return importlib.metadata.version("drac_ssl")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def git_dirty() -> bool | None:
     """Whether tracked files of the checkout this package runs from differ from its commit
-    (uncommitted changes: the commit alone does not reproduce the code); None when unknown."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    (uncommitted changes: the commit alone does not reproduce the code); None when unknown,
+    and when the package is no git checkout of drac_ssl (:func:`code_source`)."""
+    if code_source() != "git":
+        return None
     try:
-        out = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+        out = subprocess.run(["git", "-C", _PACKAGE_DIR, "status", "--porcelain", "--untracked-files=no"],
                              capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
@@ -301,14 +358,34 @@ def git_dirty() -> bool | None:
 
 
 def git_commit() -> str:
-    """Short commit of the checkout this package runs from (not of the working directory)."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    """Short commit of the checkout this package runs from (not of the working directory);
+    ``"unknown"`` without git, and when the package is no git checkout of drac_ssl
+    (:func:`code_source`: git would name the commit of a user's repository around it)."""
+    if code_source() != "git":
+        return "unknown"
     try:
-        out = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True,
+        out = subprocess.run(["git", "-C", _PACKAGE_DIR, "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=5, check=False)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def _not_git_origin(source: str) -> dict[str, Any]:
+    """:func:`code_origin` of a package that is no git checkout of drac_ssl: the commit
+    unknown, ``code_source`` what it is, ``distribution_version`` its installed version."""
+    return {"git_commit": "unknown", "git_dirty": None, "code_source": source,
+            "distribution_version": distribution_version()}
+
+
+def unknown_code_words() -> str:
+    """Why this process's commit is unknown, in words: ``unknown (an installed package, not a
+    git checkout of drac_ssl; drac_ssl 0.1.0)`` or ``unknown (no git)``."""
+    source = code_source()
+    if source == "git":
+        return "unknown (no git)"
+    version = distribution_version()
+    return f"unknown ({CODE_SOURCES[source]}" + (f"; drac_ssl {version})" if version else ")")
 
 
 def code_origin() -> dict[str, Any]:
@@ -321,17 +398,24 @@ def code_origin() -> dict[str, Any]:
     (:func:`drac_ssl.code_stamp.stamp_record`) and ``git_commit_checkout`` what the copy's
     ``.git`` says; bench/common.py reads the same stamp. A stamp found not to match the tree is
     recorded in ``code_stamp`` (``matches_tree: false``) with git's commit; one that cannot
-    be read is ``code_stamp_error`` (the run goes on, named by git)."""
+    be read is ``code_stamp_error`` (the run goes on, named by git). A package that is no git
+    checkout of drac_ssl (:func:`code_source`: installed into a venv, which may sit inside the
+    user's own repository): ``git_commit`` ``"unknown"``, ``git_dirty`` None, ``code_source``
+    ``"installed package"`` or ``"untracked source tree"`` and ``distribution_version`` (its
+    installed version, :func:`distribution_version`)."""
     from drac_ssl.code_stamp import stamp_record, stamps_from_env
 
+    source = code_source()
     try:
         used, unmatched = stamps_from_env()
     except ValueError as exc:
-        return {"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git",
-                "code_stamp_error": str(exc)}
+        return {**({"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git"}
+                   if source == "git" else _not_git_origin(source)), "code_stamp_error": str(exc)}
     if used is not None:
         return {"git_commit": used.commit[:7], "git_dirty": bool(used.changed_code), "code_source": "code_stamp",
                 "code_stamp": stamp_record(used), "git_commit_checkout": git_commit()}
+    if source != "git":
+        return _not_git_origin(source)
     return {"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git",
             **({"code_stamp": stamp_record(unmatched)} if unmatched is not None else {})}
 
@@ -340,7 +424,8 @@ def code_version() -> dict[str, Any] | None:
     """The code this process would import now: ``{"git_commit": short commit, "git_dirty":
     bool}`` of the checkout this package runs from (as :func:`git_commit` and :func:`git_dirty`
     say it), in one git call (``git describe --always --dirty``, tags ignored); None when git
-    or the checkout is not there. With a code stamp in use (:func:`code_origin`: a GPU
+    or the checkout is not there, or the package is no git checkout of drac_ssl
+    (:func:`code_source`). With a code stamp in use (:func:`code_origin`: a GPU
     machine's stale ``.git``) the stamp's, as ``environment.json`` says it, so that the stages
     are not said to run on other code than the run was made with; the stamp is checked against
     the tree once per process while it and its sums stay the same
@@ -355,9 +440,10 @@ def code_version() -> dict[str, Any] | None:
         used = None  # code_origin records it; git names the code
     if used is not None:
         return {"git_commit": used.commit[:7], "git_dirty": bool(used.changed_code)}
-    here = os.path.dirname(os.path.abspath(__file__))
+    if code_source() != "git":  # git would name a user's repository around an installed package
+        return None
     try:
-        out = subprocess.run(["git", "-C", here, "describe", "--always", "--dirty", "--exclude=*"],
+        out = subprocess.run(["git", "-C", _PACKAGE_DIR, "describe", "--always", "--dirty", "--exclude=*"],
                              capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None

@@ -55,6 +55,7 @@ from drac_ssl.challenge import drac_scale, leaderboard_words
 from drac_ssl.config import layout_name
 from drac_ssl.figures import chance_words, figure_text, finite_pair, format_ci
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
+from drac_ssl.grading.demo import demo_card, demo_run_note, demo_run_seed  # stdlib only
 from drac_ssl.grading.image_notes import (
     GREY_TRAINED_RULE,
     bit_depth_words,
@@ -1697,6 +1698,12 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     a GPU run's export does not redo them on the CPU). ``built_from``: the
     :func:`finetune_outputs_digest` it is built from, recorded for :func:`build_or_reuse_bundle`
     (None: not recorded; the export stage's bundle is always rebuilt, so it hashes nothing).
+
+    The run folder of an untrained demo bundle (:func:`drac_ssl.grading.demo.demo_run_note`:
+    ``app.demo_bundle``'s marks in ``finetune/``) gives a demo bundle every time, whoever
+    builds it: ``metadata.json`` ``demo`` and ``data`` of kind ``none``, and the demo's own
+    card (:func:`drac_ssl.grading.demo.demo_card`), so that a rebuild of random weights never
+    reads as a trained model.
     """
     run_dir = Path(run_dir)
     ft_dir = run_dir / "finetune"
@@ -1821,8 +1828,13 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                                      "weak_reasons": profile.weak_reasons(), "caveat": profile.caveat()}
         else:
             meta["input_profile"] = {"file": None, "why": why_not}
+        demo = demo_run_note(run_dir, variant)
+        if demo:  # app.demo_bundle's random weights: a demo bundle however it is (re)built
+            meta["demo"] = demo
+            meta["data"] = {"kind": "none", "note": demo}
         atomic_write_json(tmp / "metadata.json", meta)
-        atomic_write_text(tmp / "MODEL_CARD.md", _model_card(meta))
+        atomic_write_text(tmp / "MODEL_CARD.md", demo_card(meta, demo_run_seed(run_dir)) if demo
+                          else _model_card(meta))
         _swap_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

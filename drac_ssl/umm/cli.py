@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for warning in warnings:  # a setting given two values on the command line: the last is used
         print(f"[umm] warning: {warning.line}")
+    from drac_ssl.torch_pair import exit_on_bad_torch_pair  # stdlib only
+
+    exit_on_bad_torch_pair()  # torch and torchvision a supported pair, before either loads
     # the stage (torch, torchvision, albumentations): after the arguments and the settings are
     # checked, so that --help, a usage error and a bad setting are answered at once
     from drac_ssl.io import make_run_folder

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from app_fixtures import icdr_bundle_reporting_referable
+from app_fixtures import as_trained_run, icdr_bundle_reporting_referable
 from PIL import Image
 from shared_data import SHARED_DATA
 from torch import nn
@@ -1402,6 +1402,7 @@ def test_a_trial_run_bundle_says_so_in_its_metadata_card_banner_and_caveat(tmp_p
 
     run = tmp_path / "run"
     build_demo_bundle(run, image_size=32, source_size=48, n_folds=1)  # the fine-tuning's files
+    as_trained_run(run)  # without the demo's marks: else every rebuild is a demo bundle
     (run / "pretrain").mkdir()
     (run / "pretrain" / "metadata.json").write_text(json.dumps({"training_data": "997 images of the ingest"}))
     (run / "config.yaml").write_text("pretrain:\n  batch_size: 8\n  max_steps_per_epoch: 3\n")

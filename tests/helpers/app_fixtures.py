@@ -36,3 +36,24 @@ def icdr_bundle_reporting_referable(folder: Path) -> tuple[Path, dict]:
                                        "auc_note": None, "sensitivity": 0.7, "specificity": 0.8}
     (bundle_dir / "metadata.json").write_text(json.dumps(meta))
     return bundle_dir, meta
+
+
+def as_trained_run(run: Path) -> Path:
+    """``run``, a folder of ``app.demo_bundle``, with the demo's marks taken off its
+    ``finetune/`` files (:mod:`drac_ssl.grading.demo`), so that ``build_bundle`` builds it as
+    the bundle of a trained run: a stand-in for a fine-tuning's files in a test of what a
+    trained bundle says. Without it every rebuild of the folder is a demo bundle."""
+    def edit(path: Path, **changes: object) -> None:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for key, value in changes.items():
+            data.pop(key, None)
+            if value is not None:
+                data[key] = value
+        path.write_text(json.dumps(data), encoding="utf-8")
+
+    summary = run / "finetune" / "summary.json"
+    variant = json.loads(summary.read_text(encoding="utf-8"))["selected"]
+    edit(summary, demo=None, demo_seed=None, selection="best out-of-fold QWK (a test's stand-in)")
+    edit(run / "finetune" / variant / "calibration.json", fitted_on="out-of-fold outputs (a test's stand-in)")
+    edit(run / "finetune" / variant / "metrics.json", protocol="5-fold CV (a test's stand-in)")
+    return run

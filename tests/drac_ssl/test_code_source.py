@@ -1,0 +1,165 @@
+"""Whose commit a run records (a user's report): ``git -C <the installed drac_ssl>`` named the
+commit of the user's own git project when drac_ssl was installed into a venv inside it, and
+``environment.json``, report.md and the model card recorded it as drac_ssl's. git is now
+trusted only for a checkout of drac_ssl (:func:`drac_ssl.runtime.code_source`); otherwise the
+commit is unknown and ``code_source`` says what the package is.
+
+Each case is a temporary git repository: the user's project, with a copy of the package (or a
+link to one) where a venv or a vendored copy would put it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drac_ssl import runtime
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed: no "
+                                "repository to wrap the package in")
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    out = subprocess.run(["git", "-C", str(repo), "-c", "user.name=user", "-c", "user.email=user@example.org",
+                          "-c", "commit.gpgsign=false", *args],
+                         capture_output=True, text=True, check=True, env=env, timeout=60)
+    return out.stdout.strip()
+
+
+def _user_project(root: Path, pyproject_name: str = "my_clinic_study") -> tuple[Path, str]:
+    """A user's git project with one commit; (its folder, its full commit)."""
+    root.mkdir(parents=True)
+    _git(root, "init", "-q")
+    (root / "pyproject.toml").write_text(f'[project]\nname = "{pyproject_name}"\nversion = "1.0"\n')
+    (root / "analysis.py").write_text("print('my study')\n")
+    (root / ".gitignore").write_text(".venv/\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "the user's own work")
+    return root, _git(root, "rev-parse", "HEAD")
+
+
+def _copy_package(to: Path) -> Path:
+    shutil.copytree(REPO / "drac_ssl", to, ignore=shutil.ignore_patterns("__pycache__"))
+    return to
+
+
+@pytest.fixture
+def package_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Point :mod:`drac_ssl.runtime` at another package folder (as if that copy were imported)."""
+    monkeypatch.delenv("DRAC_SSL_CODE_STAMP", raising=False)
+
+    def point(folder: Path) -> None:
+        monkeypatch.setattr(runtime, "_PACKAGE_DIR", str(folder))
+        runtime.code_source.cache_clear()
+
+    runtime.code_source.cache_clear()
+    yield point
+    runtime.code_source.cache_clear()
+
+
+def _assert_unknown(commit: str, source: str) -> None:
+    assert runtime.code_source() == source
+    assert runtime.git_commit() == "unknown" and runtime.git_dirty() is None
+    assert runtime.code_version() is None
+    origin = runtime.code_origin()
+    assert origin["git_commit"] == "unknown" and origin["code_source"] == source, origin
+    assert "distribution_version" in origin
+    assert commit[:7] not in json.dumps(origin) and commit[:7] not in runtime.unknown_code_words()
+
+
+def test_a_copy_in_a_venv_inside_the_users_repository_does_not_report_the_users_commit(
+        tmp_path: Path, package_at) -> None:
+    project, commit = _user_project(tmp_path / "project")
+    site = project / ".venv" / "lib" / "python3.12" / "site-packages"
+    package = _copy_package(site / "drac_ssl")
+    package_at(package)
+    _assert_unknown(commit, "installed package")
+    # the venv tracked after all (git add -f): its path is not drac_ssl/__init__.py at the top
+    _git(project, "add", "-f", ".venv")
+    _git(project, "commit", "-q", "-m", "venv committed by mistake")
+    _assert_unknown(_git(project, "rev-parse", "HEAD"), "installed package")
+    assert "installed package" in runtime.unknown_code_words()
+    from drac_ssl import report  # report.md's line on what wrote it
+
+    (tmp_path / "run").mkdir()
+    line = report.provenance_line(tmp_path / "run")
+    assert "at commit unknown (an installed package, not a git checkout of drac_ssl" in line, line
+
+
+def test_a_linked_or_vendored_source_tree_in_the_users_repository_is_not_trusted(
+        tmp_path: Path, package_at) -> None:
+    """A drac_ssl source tree (its pyproject.toml beside the package) tracked by the user's
+    repository in a sub-folder, reached through a venv's symlink; and the package copied to the
+    top level of a user's project (drac_ssl/__init__.py tracked there, the user's pyproject)."""
+    project, _ = _user_project(tmp_path / "project")
+    vendored = project / "third_party" / "drac_ssl_src"
+    _copy_package(vendored / "drac_ssl")
+    shutil.copyfile(REPO / "pyproject.toml", vendored / "pyproject.toml")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-q", "-m", "vendor drac_ssl")
+    commit = _git(project, "rev-parse", "HEAD")
+    link = project / ".venv" / "lib" / "python3.12" / "site-packages" / "drac_ssl"
+    link.parent.mkdir(parents=True)
+    try:
+        link.symlink_to(vendored / "drac_ssl", target_is_directory=True)
+    except OSError:
+        link = vendored / "drac_ssl"  # no symlinks here (Windows without the right): the tree itself
+    package_at(link)
+    _assert_unknown(commit, "untracked source tree")
+
+    top, _ = _user_project(tmp_path / "top")
+    _copy_package(top / "drac_ssl")
+    _git(top, "add", "-A")
+    _git(top, "commit", "-q", "-m", "copy drac_ssl in")
+    package_at(top / "drac_ssl")
+    _assert_unknown(_git(top, "rev-parse", "HEAD"), "installed package")
+
+
+def test_a_checkout_of_drac_ssl_reports_its_commit(tmp_path: Path, package_at) -> None:
+    """The control: a repository whose top level is a drac_ssl checkout (its pyproject.toml,
+    drac_ssl/__init__.py tracked there) is asked, and its commit recorded."""
+    checkout = tmp_path / "drac_ssl_checkout"
+    checkout.mkdir()
+    _git(checkout, "init", "-q")
+    shutil.copyfile(REPO / "pyproject.toml", checkout / "pyproject.toml")
+    _copy_package(checkout / "drac_ssl")
+    _git(checkout, "add", "-A")
+    _git(checkout, "commit", "-q", "-m", "drac_ssl")
+    commit = _git(checkout, "rev-parse", "HEAD")
+    package_at(checkout / "drac_ssl")
+    assert runtime.code_source() == "git"
+    assert commit.startswith(runtime.git_commit()) and runtime.git_dirty() is False
+    origin = runtime.code_origin()
+    assert origin["code_source"] == "git" and commit.startswith(origin["git_commit"])
+    version = runtime.code_version()
+    assert version is not None and commit.startswith(version["git_commit"])
+
+
+def test_an_imported_copy_in_a_users_venv_records_no_commit(tmp_path: Path) -> None:
+    """As a user runs it: the copy in the venv is what Python imports (not this checkout)."""
+    project, commit = _user_project(tmp_path / "project")
+    site = project / ".venv" / "lib" / "python3.12" / "site-packages"
+    _copy_package(site / "drac_ssl")
+    code = ("import json, drac_ssl, drac_ssl.runtime as r\n"
+            "print(json.dumps({'file': drac_ssl.__file__, 'origin': r.code_origin(), "
+            "'version': r.code_version(), 'commit': r.git_commit()}))\n")
+    env = {**os.environ, "PYTHONPATH": str(site), "NO_ALBUMENTATIONS_UPDATE": "1",
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    env.pop("DRAC_SSL_CODE_STAMP", None)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    said = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert Path(said["file"]).resolve().is_relative_to(site.resolve()), said["file"]
+    assert said["commit"] == "unknown" and said["version"] is None
+    assert said["origin"]["code_source"] == "installed package"
+    assert commit[:7] not in proc.stdout
