@@ -74,7 +74,7 @@ from app.retention import (  # CACHE_CLEANUP: gradio's hourly rule, named here b
     sweep_unclaimed_uploads,
 )
 from drac_ssl.figures import ci_words, figure_text, format_ci, screening_figures_words
-from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, scope_words
+from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, data_folder_name, scope_words
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
     DOUBT_KINDS,
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
@@ -1451,8 +1451,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     """
     card_path = predictor.path / "MODEL_CARD.md"
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else "No MODEL_CARD.md in this bundle."
-    meta_json = json.dumps({k: v for k, v in predictor.metadata.items() if k != "comparison"},
-                           indent=1, default=str)
+    meta_json = json.dumps(shown_metadata(predictor.metadata), indent=1, default=str)
     limits = settings.limits
     queue = ModelQueue(settings.concurrency, settings.queue_size, kept=_kept_words(CACHE_CLEANUP))
     # the uploads a handler was given: kept by gradio's hourly rule; any other upload is deleted
@@ -1591,6 +1590,32 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     demo.model_queue = queue  # type: ignore[attr-defined]  # for tests and the log
     demo.upload_claims = claims  # type: ignore[attr-defined]  # for the sweep (sweep_files)
     return demo
+
+
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/\\])(?:[A-Za-z]:[\\/]|/)(?:[^\s/\\'\"]+[\\/])*([^\s/\\'\",;]*)")
+"""An absolute POSIX (``/srv/a/b``) or Windows (``C:\\a\\b``) path inside a text, its last
+component in group 1; ``1/2`` or ``and/or`` (a word character before the slash) are not paths."""
+
+
+def shown_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata.json`` as the *Model card* tab shows it to every user: without its
+    ``comparison`` entry, and with every absolute path in its texts cut to its last component
+    (``"data": {"root": "/home/dr.x/study 7/photos"}`` -> ``"photos"``; ``"ingest at
+    /srv/runs/r1/data"`` -> ``"ingest at data"``), as the model card names the data folder
+    (:func:`drac_ssl.grading.bundle.data_folder_name`): the folders above name the machine's
+    layout, a user's home, sometimes a study or a patient (docs/deploying.md). The bundle's
+    own ``metadata.json`` keeps the whole paths. Pure: ``metadata`` is not changed."""
+    def cut(value: Any) -> Any:
+        if isinstance(value, str):
+            if re.match(r"(?:[A-Za-z]:[\\/]|/)\S", value) and "\n" not in value:
+                return data_folder_name(value)  # a whole path (spaces and all): data.root
+            return ABSOLUTE_PATH.sub(lambda m: m.group(1), value)
+        if isinstance(value, dict):
+            return {k: cut(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [cut(v) for v in value]
+        return value
+    return cut({k: v for k, v in metadata.items() if k != "comparison"})
 
 
 def model_card_view(card: str) -> gr.Code:
