@@ -26,6 +26,7 @@ import html
 import inspect
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -253,9 +254,10 @@ def transport_limit(limits: InputLimits) -> int:
     that every oversize file got the app's message, but gradio stores an upload before any
     handler runs, and an upload that no handler sees (a bare ``POST /gradio_api/upload``)
     stayed in its cache until the hourly clean-up (:data:`CACHE_CLEANUP`): a review stored a
-    400 MB file that way. Such an upload now goes after 5 minutes (:func:`sweep_files`,
-    :data:`app.retention.UNCLAIMED_UPLOAD_S`); a rejected oversize upload that does reach the
-    app is deleted from the cache at once (:func:`_drop_oversize_upload`). gradio offers no
+    400 MB file that way. Such an upload now goes after 30 minutes, the oldest first above
+    4 GiB of them (:func:`sweep_files`, :data:`app.retention.UNCLAIMED_UPLOAD_S`,
+    ``UNCLAIMED_CAP_BYTES``); a rejected oversize upload that does reach the app is deleted
+    from the cache at once (:func:`_drop_oversize_upload`). gradio offers no
     limit on the number of uploads (up to 1000 files a request) nor on their rate: those belong
     in the reverse proxy (docs/app.md).
     """
@@ -1087,6 +1089,20 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
             original, overlay, details)
 
 
+def missing_upload_words(name: str) -> str:
+    """The batch's words for a file gone from the server before the batch started (`` `name` ``
+    in a code span, as :class:`app.inputs.InputRejected` says names): an upload that no request
+    used within :data:`app.retention.UNCLAIMED_UPLOAD_S` is deleted (or sooner, the oldest
+    first, above :data:`app.retention.UNCLAIMED_CAP_BYTES` of them), which a ``gradio_client``
+    batch of many files over a slow link meets: it uploads every file before it calls
+    ``/grade_batch``."""
+    keep = max(1, round(UNCLAIMED_UPLOAD_S / 60))
+    return (f"`{name}` could not be found on the server: an upload that no request uses within "
+            f"{keep} minute{'s' if keep != 1 else ''} of its upload is deleted (sooner when "
+            f"many wait). Upload it again, and send smaller batches, each graded within that "
+            f"time.")
+
+
 def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] | None,
                  queue: ModelQueue | None = None
                  ) -> tuple[str, list[list[Any]], str | None, str | None]:
@@ -1262,6 +1278,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 taken.append(safe := safe_case_name(name, taken))
                 raise InputRejected(f"`{name}`: its name {why}; rename it, e.g. to "
                                     f"`{safe}`, and grade it again.")
+            if not os.path.lexists(path) and str(path) not in _DROPPED:
+                raise InputRejected(missing_upload_words(name))
             loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
                            predictor.grey_trained)
             # blank or noise: not graded, as on the single-image tab (one rule)
@@ -1455,7 +1473,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     limits = settings.limits
     queue = ModelQueue(settings.concurrency, settings.queue_size, kept=_kept_words(CACHE_CLEANUP))
     # the uploads a handler was given: kept by gradio's hourly rule; any other upload is deleted
-    # after 5 minutes by the server's sweep (sweep_files, app.retention)
+    # after 30 minutes (sooner above 4 GiB of them) by the server's sweep (sweep_files, app.retention)
     claims = UploadClaims()
 
     def cleared() -> tuple[Any, ...]:
@@ -1483,7 +1501,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
 
     def claim_batch(paths: list[str] | None) -> None:
         """The batch tab's upload: its files wait for *Grade all*, kept as a graded upload is
-        (not deleted after 5 minutes as an upload no request used)."""
+        (not deleted after 30 minutes as an upload no request used)."""
         claims.claim(paths)
 
     drac = _is_drac(predictor)
@@ -1702,7 +1720,8 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     an authenticating reverse proxy in front); the log then warns, and says that gradio serves
     plain HTTP (TLS needs a reverse proxy in front).
 
-    While it runs, :func:`sweep_files` deletes the uploads no request used after 5 minutes and
+    While it runs, :func:`sweep_files` deletes the uploads no request used after 30 minutes (the
+    oldest first above 4 GiB of them) and
     the app's pictures and batch CSVs after an hour (:mod:`app.retention`), beside gradio's own
     hourly ``delete_cache``.
     """

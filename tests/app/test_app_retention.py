@@ -1,10 +1,12 @@
 """How long the server keeps files (app/retention.py; a security review): an upload no request
-used goes after 5 minutes, not at gradio's hourly clean-up; the page's pictures and the batch
+used goes after 30 minutes (the oldest first above a cap on their total size), not at gradio's
+hourly clean-up; the page's pictures and the batch
 CSVs go after an hour, not when the server stops; an upload a handler was given stays for
 gradio's hour. The sweeps are called with a ``now`` in the future: no test waits for a clock."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from app.retention import (
     CACHE_CLEANUP,
     KEPT_S,
     SWEEP_EVERY_S,
+    UNCLAIMED_CAP_BYTES,
     UNCLAIMED_UPLOAD_S,
     UploadClaims,
     retention_words,
@@ -32,13 +35,17 @@ def _file(path: Path, text: str = "x") -> str:
 
 
 def test_the_periods_are_the_documented_ones() -> None:
-    assert UNCLAIMED_UPLOAD_S == 300 and SWEEP_EVERY_S == 60
+    # 30 minutes: gradio_client uploads a batch one file per request before /grade_batch, and
+    # the batch claims its files only when it starts (5 minutes lost a slow batch's first files)
+    assert UNCLAIMED_UPLOAD_S == 1800 and SWEEP_EVERY_S == 60
+    assert UNCLAIMED_CAP_BYTES == 4 * 1024 ** 3
     assert CACHE_CLEANUP == (3600, 3600) and KEPT_S == 3600
-    assert retention_words() == ("an upload no request used is deleted after 5 minutes, the "
-                                 "pictures and batch CSVs after an hour, the other uploads within "
-                                 "2 hours")
+    assert retention_words() == ("an upload no request used is deleted after 30 minutes (the "
+                                 "oldest first above 4 GiB of them), the pictures and batch CSVs "
+                                 "after an hour, the other uploads within 2 hours")
     page = (Path(__file__).resolve().parents[2] / "docs" / "app.md").read_text(encoding="utf-8")
-    assert "| An upload no request used" in page and "5 to 6 minutes" in page
+    assert "| An upload no request used" in page and "30 to 31 minutes" in page
+    assert "more than 4 GiB (`UNCLAIMED_CAP_BYTES`)" in page
     assert "1 hour to 1 hour 1 minute" in page and "belong in that reverse proxy" in page
 
 
@@ -69,6 +76,42 @@ def test_only_unclaimed_old_uploads_inside_the_upload_folder_are_deleted(tmp_pat
     Path(graded).unlink()
     claims.forget_missing()
     assert len(claims) == 1 and waiting in claims and graded not in claims
+
+
+def test_above_the_cap_the_oldest_unclaimed_uploads_go_first(tmp_path: Path) -> None:
+    """Young unclaimed uploads that together hold more than the cap: the oldest go until the
+    rest fit; a claimed upload is neither deleted nor counted."""
+    cache = tmp_path / "cache"
+    now = time.time()
+    paths = []
+    for i in range(4):  # 100 bytes each, 40, 30, 20, 10 s old
+        path = _file(cache / f"h{i}" / f"u{i}.png", "x" * 100)
+        os.utime(path, (now - 40 + 10 * i, now - 40 + 10 * i))
+        paths.append(path)
+    claimed = _file(cache / "hc" / "graded.png", "x" * 1000)
+    claims = UploadClaims()
+    claims.claim(claimed)
+    uploads = {*paths, claimed}
+    removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=3600, now=now + 20,
+                                      cap_bytes=250)
+    assert [str(p) for p in removed] == paths[:2]  # 400 bytes -> 200: the two oldest
+    assert all(Path(p).exists() for p in [*paths[2:], claimed])
+    assert sweep_unclaimed_uploads(uploads, claims, cache, older_than=3600, now=now + 20,
+                                   cap_bytes=250) == []
+
+
+def test_a_batch_file_gone_before_the_batch_says_why_and_what_to_do(predictor: Any,
+                                                                      tmp_path: Path) -> None:
+    """A file deleted before its batch started (a slow gradio_client upload): its row says that
+    unused uploads are deleted after the keep time, and to send smaller batches."""
+    from app import server
+
+    gone = tmp_path / "gone.png"
+    rows = server._grade_batch(predictor, server.AppSettings(), [str(gone)])[1]
+    assert rows[0][2] == "rejected"
+    note = rows[0][-1]
+    assert "could not be found on the server" in note and "within 30 minutes" in note, note
+    assert "is deleted" in note and "smaller batches" in note, note
 
 
 def test_old_entries_are_deleted_folders_whole_links_not_followed(tmp_path: Path) -> None:
@@ -160,7 +203,7 @@ def test_a_served_app_sweeps_a_bare_upload_keeps_a_graded_one_and_ages_its_own_f
 
 def test_the_batch_tabs_upload_claims_its_files_before_grade_all(predictor: Any, tmp_path: Path) -> None:
     """Files waiting on the batch tab for *Grade all* are claimed when they are uploaded (an
-    event of their own, no queue), so a clinician who takes more than 5 minutes to click keeps
+    event of their own, no queue), so a clinician who takes more than 30 minutes to click keeps
     them; the single-image tab grades (and claims) on upload."""
     from app.server import build_demo
 
