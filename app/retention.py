@@ -12,7 +12,10 @@ which goes whole when the server stops; these rules bound what piles up while it
   file in its own request and calls ``/grade_batch`` after the last): deleted once older than
   :data:`UNCLAIMED_UPLOAD_S` (30 minutes), at the app's next sweep (every
   :data:`SWEEP_EVERY_S`, a minute), and the oldest first whenever such uploads together hold
-  more than :data:`UNCLAIMED_CAP_BYTES` (4 GiB): :func:`sweep_unclaimed_uploads`;
+  more than :data:`UNCLAIMED_CAP_BYTES` (4 GiB): :func:`sweep_unclaimed_uploads`. The sweep
+  never changes gradio's own record of uploads (its ``upload_file_set``, which gradio's hourly
+  pass iterates in another thread: a change of its size meanwhile ends that pass for the
+  server's life); :class:`UploadClaims` keeps the app's record of what it deleted;
 * the app's own files, the pictures shown on the page and the batch CSVs (and their folders):
   deleted once older than :data:`KEPT_S` (the hour of gradio's rule), at the next sweep:
   :func:`sweep_old_entries`, :meth:`app.server._DisplayFiles.expire`.
@@ -109,6 +112,9 @@ class UploadClaims:
 
     def __init__(self) -> None:
         self._paths: set[str] = set()
+        self._gone: set[str] = set()
+        """gradio's upload paths (as gradio spells them) that the sweep deleted or found gone:
+        the app's own record, since gradio's set is never changed by the app."""
         self.lock = threading.Lock()
         """Held by :meth:`claim` and by the sweep while it decides on and deletes a file: an
         upload is either claimed before the sweep looks at it, or gone when its handler reads it."""
@@ -129,6 +135,12 @@ class UploadClaims:
     def __len__(self) -> int:
         return len(self._paths)
 
+    def gone(self) -> frozenset[str]:
+        """The upload paths the sweep deleted or found gone (and not uploaded again since), as
+        gradio's set spells them."""
+        with self.lock:
+            return frozenset(self._gone)
+
     def forget_missing(self) -> None:
         """Drop the claims of files no longer there (deleted by gradio's rule): the set stays as
         small as the cache."""
@@ -142,8 +154,9 @@ def sweep_unclaimed_uploads(uploads: MutableSet[str], claims: UploadClaims,
     """Delete the uploads no handler was given that are older than ``older_than`` seconds, and
     then, while those left hold more than ``cap_bytes`` bytes together, the oldest of them.
 
-    ``uploads``: every path gradio's upload route stored (its ``Blocks.upload_file_set``); a
-    deleted path is removed from it. Only plain files inside ``folder`` (gradio's upload
+    ``uploads``: every path gradio's upload route stored (its ``Blocks.upload_file_set``),
+    only read, never changed (gradio's hourly pass iterates it in another thread): the paths
+    deleted or found gone are recorded in ``claims`` (:meth:`UploadClaims.gone`). Only plain files inside ``folder`` (gradio's upload
     folder) are deleted, never a link or anything elsewhere; a claimed path (``claims``) is
     kept, and a younger one while the cap allows. ``now``: the time to age against (default:
     now). Returns the deleted paths, oldest first; a file that cannot be deleted is skipped (the
@@ -159,6 +172,7 @@ def sweep_unclaimed_uploads(uploads: MutableSet[str], claims: UploadClaims,
     else:
         return []
     waiting: list[tuple[float, int, str]] = []  # (age s, size bytes, path): unclaimed, there
+    gone: set[str] = set()  # of the paths listed: deleted or found gone
     for path in listed:
         if path in claims:
             continue
@@ -168,7 +182,7 @@ def sweep_unclaimed_uploads(uploads: MutableSet[str], claims: UploadClaims,
         try:
             info = os.lstat(path)
         except OSError:
-            uploads.discard(path)  # gone already (gradio's rule, a handler)
+            gone.add(path)  # gone already (gradio's rule, a handler)
             continue
         if not stat.S_ISREG(info.st_mode):  # a link, a folder: never
             continue
@@ -187,8 +201,10 @@ def sweep_unclaimed_uploads(uploads: MutableSet[str], claims: UploadClaims,
             except OSError:
                 continue
         held -= size
-        uploads.discard(path)
+        gone.add(path)
         removed.append(Path(path))
+    with claims.lock:  # only paths gradio still lists: the record stays as small as its set
+        claims._gone = gone
     return removed
 
 

@@ -65,17 +65,39 @@ def test_only_unclaimed_old_uploads_inside_the_upload_folder_are_deleted(tmp_pat
     claims.claim([graded, None])
     now = time.time()
     removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=60, now=now + 30)
-    assert removed == [] and gone not in uploads  # nothing old enough yet; the missing one dropped
+    assert removed == [] and claims.gone() == {gone}  # nothing old enough yet; the missing one noted
     claims.claim(waiting)
     removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=60, now=now + 120)
     assert [str(p) for p in removed] == [bare] and not Path(bare).exists()
     assert Path(graded).exists() and Path(waiting).exists() and Path(outside).exists()
     assert link.is_symlink() and Path(target).exists()  # a link is never deleted, nor its target
-    assert bare not in uploads and graded in uploads and waiting in uploads
+    assert claims.gone() == {bare, gone} and len(uploads) == 6  # gradio's set: never changed
     assert len(claims) == 2
     Path(graded).unlink()
     claims.forget_missing()
     assert len(claims) == 1 and waiting in claims and graded not in claims
+
+
+class _ReadOnlySet(set):
+    """gradio's ``upload_file_set`` as the sweep must treat it: gradio's hourly pass iterates it
+    in another thread, and a change of its size meanwhile ends that pass for good."""
+
+    def _refuse(self, *args: Any) -> None:
+        raise AssertionError("the sweep changed gradio's upload_file_set")
+
+    discard = remove = add = pop = clear = update = difference_update = _refuse
+    __isub__ = __iand__ = __ior__ = _refuse
+
+
+def test_the_sweep_never_changes_gradios_upload_set(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    bare = _file(cache / "h1" / "bare.txt")
+    gone = str(cache / "h2" / "deleted.png")
+    uploads = _ReadOnlySet({bare, gone})
+    claims = UploadClaims()
+    removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=60, now=time.time() + 120)
+    assert [str(p) for p in removed] == [bare] and not Path(bare).exists()
+    assert claims.gone() == {bare, gone} and set(uploads) == {bare, gone}
 
 
 def test_above_the_cap_the_oldest_unclaimed_uploads_go_first(tmp_path: Path) -> None:
@@ -184,7 +206,7 @@ def test_a_served_app_sweeps_a_bare_upload_keeps_a_graded_one_and_ages_its_own_f
         while Path(bare).exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not Path(bare).exists(), "the running server's sweep did not delete the bare upload"
-        assert bare not in demo.upload_file_set
+        assert bare in demo.upload_claims.gone()  # gradio's own set is not changed
         assert Path(graded[0]).is_file()  # a request used it: gradio's hour
         # the server's own files (the client got copies): the picture and the batch's folder
         pictures = list(Path(server._DISPLAY_FILES._root.name).iterdir())
