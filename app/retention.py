@@ -16,6 +16,10 @@ which goes whole when the server stops; these rules bound what piles up while it
   never changes gradio's own record of uploads (its ``upload_file_set``, which gradio's hourly
   pass iterates in another thread: a change of its size meanwhile ends that pass for the
   server's life); :class:`UploadClaims` keeps the app's record of what it deleted;
+* what an upload that never finished leaves (gradio's ``tmpXXXXXXXX`` file directly in the
+  upload folder, when a client disconnects mid-body: in no record of gradio's) once older than
+  :data:`UNCLAIMED_UPLOAD_S`, and the empty ``<sha256>`` folders that deleted uploads leave:
+  :func:`sweep_upload_leftovers`;
 * the app's own files, the pictures shown on the page and the batch CSVs (and their folders):
   deleted once older than :data:`KEPT_S` (the hour of gradio's rule), at the next sweep:
   :func:`sweep_old_entries`, :meth:`app.server._DisplayFiles.expire`.
@@ -27,6 +31,7 @@ Ages are taken from the later of a file's modification and status-change times (
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import threading
@@ -35,7 +40,8 @@ from collections.abc import Iterable, MutableSet
 from pathlib import Path
 
 __all__ = ["CACHE_CLEANUP", "KEPT_S", "SWEEP_EVERY_S", "UNCLAIMED_CAP_BYTES", "UNCLAIMED_UPLOAD_S",
-           "UploadClaims", "retention_words", "sweep_old_entries", "sweep_unclaimed_uploads"]
+           "UploadClaims", "retention_words", "sweep_old_entries", "sweep_unclaimed_uploads",
+           "sweep_upload_leftovers"]
 
 CACHE_CLEANUP = (3600, 3600)
 """gradio's ``delete_cache`` ``(every, older_than)`` in seconds: every hour, the uploads a
@@ -205,6 +211,47 @@ def sweep_unclaimed_uploads(uploads: MutableSet[str], claims: UploadClaims,
         removed.append(Path(path))
     with claims.lock:  # only paths gradio still lists: the record stays as small as its set
         claims._gone = gone
+    return removed
+
+
+_PARTIAL_UPLOAD = re.compile(r"tmp[a-z0-9_]{8}")
+"""The name of the file gradio's upload route writes a body into (``NamedTemporaryFile`` in the
+upload folder) before it moves it to ``<sha256>/<name>``."""
+
+_UPLOAD_FOLDER = re.compile(r"[0-9a-f]{64}")
+"""The name of the folder gradio keeps one upload (or cached copy) in: its SHA-256."""
+
+
+def sweep_upload_leftovers(folder: str | os.PathLike[str], older_than: float = UNCLAIMED_UPLOAD_S,
+                           now: float | None = None, empty_after: float = 30) -> list[Path]:
+    """Delete what uploads leave directly in ``folder`` (gradio's upload folder) outside any
+    record: the partial body of an upload whose client went away (a plain file named
+    ``tmpXXXXXXXX``, not a link) once older than ``older_than`` seconds, and each empty
+    ``<sha256>`` folder (64 hex digits) older than ``empty_after`` seconds (the moment between
+    gradio making it and moving the upload in is spared). Nothing else in ``folder`` is touched
+    (the server's lock file, the app's own folders). None or a missing ``folder``: nothing.
+    Returns the deleted paths."""
+    now = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    removed: list[Path] = []
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            if _PARTIAL_UPLOAD.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                age = _age(path, now)
+                if age is not None and age > older_than:
+                    path.unlink()
+                    removed.append(path)
+            elif _UPLOAD_FOLDER.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+                age = _age(path, now)
+                if age is not None and age > empty_after and not any(os.scandir(path)):
+                    path.rmdir()  # fails (OSError) if an upload arrived meanwhile
+                    removed.append(path)
+        except OSError:
+            continue
     return removed
 
 

@@ -73,6 +73,7 @@ from app.retention import (  # CACHE_CLEANUP: gradio's hourly rule, named here b
     UploadClaims,
     sweep_old_entries,
     sweep_unclaimed_uploads,
+    sweep_upload_leftovers,
 )
 from drac_ssl.figures import ci_words, figure_text, format_ci, screening_figures_words
 from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, data_folder_name, scope_words
@@ -1654,8 +1655,9 @@ def sweep_files(demo: gr.Blocks, now: float | None = None) -> dict[str, int]:
     given, once older than :data:`app.retention.UNCLAIMED_UPLOAD_S`; the page's pictures and the
     batch folders, once older than :data:`app.retention.KEPT_S`. ``now``: the time to age
     against (default: now). Run every :data:`app.retention.SWEEP_EVERY_S` while the server runs
-    (:func:`serve`). The log gets the counts, never a name; returns them: ``{"uploads": n,
-    "pictures": n, "batches": n}``."""
+    (:func:`serve`); also what unfinished uploads leave and empty upload folders
+    (:func:`app.retention.sweep_upload_leftovers`). The log gets the counts, never a name;
+    returns them: ``{"uploads": n, "leftovers": n, "pictures": n, "batches": n}``."""
     claims = getattr(demo, "upload_claims", None)
     uploads = getattr(demo, "upload_file_set", None)  # every path gradio's upload route stored
     dropped: list[Path] = []
@@ -1663,13 +1665,15 @@ def sweep_files(demo: gr.Blocks, now: float | None = None) -> dict[str, int]:
         dropped = sweep_unclaimed_uploads(uploads, claims, gr.utils.get_upload_folder(),
                                           older_than=UNCLAIMED_UPLOAD_S, now=now)
         claims.forget_missing()
+    leftovers = sweep_upload_leftovers(gr.utils.get_upload_folder(), UNCLAIMED_UPLOAD_S, now)
     pictures = _DISPLAY_FILES.expire(KEPT_S, now)
     batches = sweep_old_entries(_BATCH_ROOT.name if _BATCH_ROOT is not None else None, KEPT_S, now)
-    counts = {"uploads": len(dropped), "pictures": len(pictures), "batches": len(batches)}
+    counts = {"uploads": len(dropped), "leftovers": len(leftovers), "pictures": len(pictures),
+              "batches": len(batches)}
     if any(counts.values()):
-        log.info("removed %d upload(s) no request used (older than %d minutes), %d picture(s) and "
-                 "%d batch folder(s) older than an hour", counts["uploads"], UNCLAIMED_UPLOAD_S // 60,
-                 counts["pictures"], counts["batches"])
+        log.info("removed %d upload(s) no request used, %d unfinished upload(s) or empty upload "
+                 "folder(s), %d picture(s) and %d batch folder(s) older than an hour",
+                 counts["uploads"], counts["leftovers"], counts["pictures"], counts["batches"])
     return counts
 
 

@@ -25,6 +25,7 @@ from app.retention import (
     retention_words,
     sweep_old_entries,
     sweep_unclaimed_uploads,
+    sweep_upload_leftovers,
 )
 
 
@@ -98,6 +99,27 @@ def test_the_sweep_never_changes_gradios_upload_set(tmp_path: Path) -> None:
     removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=60, now=time.time() + 120)
     assert [str(p) for p in removed] == [bare] and not Path(bare).exists()
     assert claims.gone() == {bare, gone} and set(uploads) == {bare, gone}
+
+
+def test_unfinished_uploads_and_empty_upload_folders_are_swept(tmp_path: Path) -> None:
+    """A client that disconnects mid-body leaves gradio's ``tmpXXXXXXXX`` directly in the upload
+    folder, in no record; deleted uploads leave empty ``<sha256>`` folders. Both go; the lock
+    file, the app's own folders and a folder still holding an upload stay."""
+    cache = tmp_path / "cache"
+    partial = Path(_file(cache / "tmpab_c1234", "A" * 50))
+    lock = Path(_file(cache / ".lock"))
+    other = Path(_file(cache / "notes.txt"))
+    empty = cache / ("a" * 64)
+    empty.mkdir()
+    full = Path(_file(cache / ("b" * 64) / "scan.png"))
+    own = cache / "drac_app_batch_x"
+    own.mkdir()
+    now = time.time()
+    assert sweep_upload_leftovers(cache, older_than=1800, now=now + 60) == [empty]
+    assert partial.exists()  # younger than the keep time: may still be arriving
+    assert sweep_upload_leftovers(cache, older_than=1800, now=now + 1801) == [partial]
+    assert lock.exists() and other.exists() and full.exists() and own.is_dir()
+    assert sweep_upload_leftovers(tmp_path / "missing") == []
 
 
 def test_above_the_cap_the_oldest_unclaimed_uploads_go_first(tmp_path: Path) -> None:
@@ -213,7 +235,8 @@ def test_a_served_app_sweeps_a_bare_upload_keeps_a_graded_one_and_ages_its_own_f
         batches = list(Path(server._batch_root()).iterdir())
         assert pictures and batches
         counts = sweep_files(demo, now=time.time() + KEPT_S - 60)
-        assert counts == {"uploads": 0, "pictures": 0, "batches": 0}  # within the hour: kept
+        assert counts["uploads"] == counts["pictures"] == counts["batches"] == 0  # within the hour
+        assert counts["leftovers"] >= 1  # the bare upload's empty sha folder
         assert all(p.exists() for p in pictures + batches)
         counts = sweep_files(demo, now=time.time() + KEPT_S + 120)
         assert counts["pictures"] >= len(pictures) and counts["batches"] >= len(batches)
