@@ -1090,6 +1090,18 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
             original, overlay, details)
 
 
+def download_time_words() -> str:
+    """The batch summary's word on its CSV links: the server deletes the CSVs after
+    :data:`app.retention.KEPT_S` (its sweep), after which a link answers a bare 403."""
+    return (f"The CSVs can be downloaded for {_minutes_words(KEPT_S)}; after that their links no "
+            f"longer work: *Grade all* again.")
+
+
+def _minutes_words(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return "an hour" if minutes == 60 else f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def missing_upload_words(name: str) -> str:
     """The batch's words for a file gone from the server before the batch started (`` `name` ``
     in a code span, as :class:`app.inputs.InputRejected` says names): an upload that no request
@@ -1449,7 +1461,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                       f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
                       f"written by the export command), and {with_notes}." if csv_path else
                       f". {with_notes[0].upper()}{with_notes[1:]} below says why for each file.")
-                   + cautions)
+                   + f" {download_time_words()}" + cautions)
         handed = True
         return summary, rows, csv_path, notes_path
     finally:

@@ -158,6 +158,16 @@ def test_a_batch_file_gone_before_the_batch_says_why_and_what_to_do(predictor: A
     assert "is deleted" in note and "smaller batches" in note, note
 
 
+def test_the_batch_summary_says_how_long_its_csvs_can_be_downloaded(predictor: Any,
+                                                                    tmp_path: Path) -> None:
+    """The CSV links answer a bare 403 after the server's hour: the summary says so first."""
+    from app import server
+
+    summary = server._grade_batch(predictor, server.AppSettings(),
+                                  [str(_image(tmp_path / "scan.png"))])[0]
+    assert "The CSVs can be downloaded for an hour" in summary and "*Grade all* again" in summary
+
+
 def test_old_entries_are_deleted_folders_whole_links_not_followed(tmp_path: Path) -> None:
     root = tmp_path / "root"
     batch = root / "batch1"
