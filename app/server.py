@@ -487,14 +487,18 @@ def md_words(text: str) -> str:
     could open HTML is escaped (:data:`_HTML_OPENING`: ``<b`` -> ``&lt;b``, ``&amp;`` ->
     ``&amp;amp;``), so a file's text quoted in a warning cannot put a tag in the page, while
     apostrophes, quotes and a lone ``&`` or ``<`` stay as they are: the markdown is also what a
-    ``gradio_client`` user reads (a trial got ``model&#x27;s`` from ``html.escape``)."""
+    ``gradio_client`` user reads (a trial got ``model&#x27;s`` from ``html.escape``). Image and
+    link syntax is broken too (``![`` -> ``!\\[``, ``](`` -> ``\\](``): a bundle's grade name
+    ``![t](http://tracker.example/p.png)`` (the names, ``class_names``, go through here wherever
+    the page renders them as markdown) would have every browser fetch a remote image."""
+    text = text.replace("![", "!\\[").replace("](", "\\](")
     return _HTML_OPENING.sub(lambda m: "&lt;" if m.group() == "<" else "&amp;", text)
 
 
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     folds = len(predictor.bundle.models)
     flips = 4 if predictor.tta else 1
-    probs = " · ".join(f"P({n}) **{p:.3f}**" for n, p in
+    probs = " · ".join(f"P({md_words(n)}) **{p:.3f}**" for n, p in
                        zip(predictor.class_names, pred.probs, strict=True))
     lines: list[str] = []
     chance = predictor.chance_warning  # the model's own caveat, the banner's words
@@ -556,8 +560,8 @@ def grade_heading(pred: Prediction, doubts: list[str], chance: bool) -> str:
     reasons = unreliable_reasons(doubts)
     if reasons:
         return (f"## Not reliably gradable ({'; '.join(reasons)}) — model output: Grade "
-                f"{pred.grade} {pred.grade_name} (P {float(pred.probs[pred.grade]):.2f})")
-    return f"## Grade {pred.grade} — {pred.grade_name}" + (" (⚠ see above)" if doubts or chance else "")
+                f"{pred.grade} {md_words(pred.grade_name)} (P {float(pred.probs[pred.grade]):.2f})")
+    return f"## Grade {pred.grade} — {md_words(pred.grade_name)}" + (" (⚠ see above)" if doubts or chance else "")
 
 
 def model_caveat(predictor: Predictor) -> str:
@@ -778,7 +782,7 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
         what = "the predicted grade score (regression head: regions that push the grade up)"
         plain = "a higher grade (this model gives one score, not one per grade)"
     else:
-        what = plain = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
+        what = plain = f"grade {pred.explained} ({md_words(predictor.class_names[pred.explained])})"
     spec = predictor.bundle.spec
     cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
     where = pred.strongest
@@ -800,7 +804,7 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     elif pred.heatmap_empty:
         text += f"\n\n**The heatmap is empty:** no region raises the score of {what}; at this layer "
         if pred.explained == 0:
-            text += (f"all evidence counts against it (common for *{predictor.class_names[0]}*, whose "
+            text += (f"all evidence counts against it (common for *{md_words(predictor.class_names[0])}*, whose "
                      f"evidence is the absence of lesions).")
         else:
             text += "all evidence counts against it: the map gives this grade no support to point at."
@@ -1522,7 +1526,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     columns = table_columns(k)
     csv_header = ",".join(submission_columns(k))
     image_kind = describe_kind(predictor.kind, predictor.channels)
-    scale = " · ".join(f"{g} {n}" for g, n in enumerate(predictor.class_names))
+    scale = " · ".join(f"{g} {md_words(n)}" for g, n in enumerate(predictor.class_names))
     with gr.Blocks(title=f"drac_ssl — {'UW-OCTA ' if drac else ''}DR grading", analytics_enabled=False,
                    delete_cache=CACHE_CLEANUP) as demo:
         if drac:
@@ -1531,7 +1535,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                         "(proliferative), from one ultra-wide-field OCTA en-face image.")
         else:
             gr.Markdown(f"# Diabetic retinopathy grade from a {image_kind}\n"
-                        f"{k} grades: **{html.escape(scale)}**, from one "
+                        f"{k} grades: **{scale}**, from one "
                         f"{'colour ' if predictor.channels == 3 else 'grey '}image.")
         gr.HTML(_banner(predictor))
         with gr.Tabs():
@@ -1592,7 +1596,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 batch_summary = gr.Markdown()
                 gr.Markdown(f"<small>In the table: class = the grade number (as in the CSV), "
                             f"grade = its name; "
-                            f"{html.escape(probability_key(predictor.class_names))}: each grade's "
+                            f"{probability_key([md_words(n) for n in predictor.class_names])}: each grade's "
                             f"probability; mean s/image = the batch's model time per image.</small>")
                 table = gr.Dataframe(headers=columns, label="Grades", interactive=False,
                                      wrap=True, column_count=len(columns),
