@@ -26,6 +26,7 @@ import html
 import inspect
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -72,6 +73,7 @@ from app.retention import (  # CACHE_CLEANUP: gradio's hourly rule, named here b
     UploadClaims,
     sweep_old_entries,
     sweep_unclaimed_uploads,
+    sweep_upload_leftovers,
 )
 from drac_ssl.figures import ci_words, figure_text, format_ci, screening_figures_words
 from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, data_folder_name, scope_words
@@ -253,9 +255,10 @@ def transport_limit(limits: InputLimits) -> int:
     that every oversize file got the app's message, but gradio stores an upload before any
     handler runs, and an upload that no handler sees (a bare ``POST /gradio_api/upload``)
     stayed in its cache until the hourly clean-up (:data:`CACHE_CLEANUP`): a review stored a
-    400 MB file that way. Such an upload now goes after 5 minutes (:func:`sweep_files`,
-    :data:`app.retention.UNCLAIMED_UPLOAD_S`); a rejected oversize upload that does reach the
-    app is deleted from the cache at once (:func:`_drop_oversize_upload`). gradio offers no
+    400 MB file that way. Such an upload now goes after 30 minutes, the oldest first above
+    4 GiB of them (:func:`sweep_files`, :data:`app.retention.UNCLAIMED_UPLOAD_S`,
+    ``UNCLAIMED_CAP_BYTES``); a rejected oversize upload that does reach the app is deleted
+    from the cache at once (:func:`_drop_oversize_upload`). gradio offers no
     limit on the number of uploads (up to 1000 files a request) nor on their rate: those belong
     in the reverse proxy (docs/app.md).
     """
@@ -484,14 +487,18 @@ def md_words(text: str) -> str:
     could open HTML is escaped (:data:`_HTML_OPENING`: ``<b`` -> ``&lt;b``, ``&amp;`` ->
     ``&amp;amp;``), so a file's text quoted in a warning cannot put a tag in the page, while
     apostrophes, quotes and a lone ``&`` or ``<`` stay as they are: the markdown is also what a
-    ``gradio_client`` user reads (a trial got ``model&#x27;s`` from ``html.escape``)."""
+    ``gradio_client`` user reads (a trial got ``model&#x27;s`` from ``html.escape``). Image and
+    link syntax is broken too (``![`` -> ``!\\[``, ``](`` -> ``\\](``): a bundle's grade name
+    ``![t](http://tracker.example/p.png)`` (the names, ``class_names``, go through here wherever
+    the page renders them as markdown) would have every browser fetch a remote image."""
+    text = text.replace("![", "!\\[").replace("](", "\\](")
     return _HTML_OPENING.sub(lambda m: "&lt;" if m.group() == "<" else "&amp;", text)
 
 
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     folds = len(predictor.bundle.models)
     flips = 4 if predictor.tta else 1
-    probs = " · ".join(f"P({n}) **{p:.3f}**" for n, p in
+    probs = " · ".join(f"P({md_words(n)}) **{p:.3f}**" for n, p in
                        zip(predictor.class_names, pred.probs, strict=True))
     lines: list[str] = []
     chance = predictor.chance_warning  # the model's own caveat, the banner's words
@@ -553,8 +560,8 @@ def grade_heading(pred: Prediction, doubts: list[str], chance: bool) -> str:
     reasons = unreliable_reasons(doubts)
     if reasons:
         return (f"## Not reliably gradable ({'; '.join(reasons)}) — model output: Grade "
-                f"{pred.grade} {pred.grade_name} (P {float(pred.probs[pred.grade]):.2f})")
-    return f"## Grade {pred.grade} — {pred.grade_name}" + (" (⚠ see above)" if doubts or chance else "")
+                f"{pred.grade} {md_words(pred.grade_name)} (P {float(pred.probs[pred.grade]):.2f})")
+    return f"## Grade {pred.grade} — {md_words(pred.grade_name)}" + (" (⚠ see above)" if doubts or chance else "")
 
 
 def model_caveat(predictor: Predictor) -> str:
@@ -775,7 +782,7 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
         what = "the predicted grade score (regression head: regions that push the grade up)"
         plain = "a higher grade (this model gives one score, not one per grade)"
     else:
-        what = plain = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
+        what = plain = f"grade {pred.explained} ({md_words(predictor.class_names[pred.explained])})"
     spec = predictor.bundle.spec
     cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
     where = pred.strongest
@@ -797,7 +804,7 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     elif pred.heatmap_empty:
         text += f"\n\n**The heatmap is empty:** no region raises the score of {what}; at this layer "
         if pred.explained == 0:
-            text += (f"all evidence counts against it (common for *{predictor.class_names[0]}*, whose "
+            text += (f"all evidence counts against it (common for *{md_words(predictor.class_names[0])}*, whose "
                      f"evidence is the absence of lesions).")
         else:
             text += "all evidence counts against it: the map gives this grade no support to point at."
@@ -1087,6 +1094,32 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
             original, overlay, details)
 
 
+def download_time_words() -> str:
+    """The batch summary's word on its CSV links: the server deletes the CSVs after
+    :data:`app.retention.KEPT_S` (its sweep), after which a link answers a bare 403."""
+    return (f"The CSVs can be downloaded for {_minutes_words(KEPT_S)}; after that their links no "
+            f"longer work: *Grade all* again.")
+
+
+def _minutes_words(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return "an hour" if minutes == 60 else f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def missing_upload_words(name: str) -> str:
+    """The batch's words for a file gone from the server before the batch started (`` `name` ``
+    in a code span, as :class:`app.inputs.InputRejected` says names): an upload that no request
+    used within :data:`app.retention.UNCLAIMED_UPLOAD_S` is deleted (or sooner, the oldest
+    first, above :data:`app.retention.UNCLAIMED_CAP_BYTES` of them), which a ``gradio_client``
+    batch of many files over a slow link meets: it uploads every file before it calls
+    ``/grade_batch``."""
+    keep = max(1, round(UNCLAIMED_UPLOAD_S / 60))
+    return (f"`{name}` could not be found on the server: an upload that no request uses within "
+            f"{keep} minute{'s' if keep != 1 else ''} of its upload is deleted (sooner when "
+            f"many wait). Upload it again, and send smaller batches, each graded within that "
+            f"time.")
+
+
 def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] | None,
                  queue: ModelQueue | None = None
                  ) -> tuple[str, list[list[Any]], str | None, str | None]:
@@ -1262,6 +1295,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 taken.append(safe := safe_case_name(name, taken))
                 raise InputRejected(f"`{name}`: its name {why}; rename it, e.g. to "
                                     f"`{safe}`, and grade it again.")
+            if not os.path.lexists(path) and str(path) not in _DROPPED:
+                raise InputRejected(missing_upload_words(name))
             loaded = _load(path, settings.limits, predictor.channels, predictor.kind,
                            predictor.grey_trained)
             # blank or noise: not graded, as on the single-image tab (one rule)
@@ -1430,7 +1465,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                       f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
                       f"written by the export command), and {with_notes}." if csv_path else
                       f". {with_notes[0].upper()}{with_notes[1:]} below says why for each file.")
-                   + cautions)
+                   + f" {download_time_words()}" + cautions)
         handed = True
         return summary, rows, csv_path, notes_path
     finally:
@@ -1455,7 +1490,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     limits = settings.limits
     queue = ModelQueue(settings.concurrency, settings.queue_size, kept=_kept_words(CACHE_CLEANUP))
     # the uploads a handler was given: kept by gradio's hourly rule; any other upload is deleted
-    # after 5 minutes by the server's sweep (sweep_files, app.retention)
+    # after 30 minutes (sooner above 4 GiB of them) by the server's sweep (sweep_files, app.retention)
     claims = UploadClaims()
 
     def cleared() -> tuple[Any, ...]:
@@ -1483,7 +1518,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
 
     def claim_batch(paths: list[str] | None) -> None:
         """The batch tab's upload: its files wait for *Grade all*, kept as a graded upload is
-        (not deleted after 5 minutes as an upload no request used)."""
+        (not deleted after 30 minutes as an upload no request used)."""
         claims.claim(paths)
 
     drac = _is_drac(predictor)
@@ -1491,7 +1526,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
     columns = table_columns(k)
     csv_header = ",".join(submission_columns(k))
     image_kind = describe_kind(predictor.kind, predictor.channels)
-    scale = " · ".join(f"{g} {n}" for g, n in enumerate(predictor.class_names))
+    scale = " · ".join(f"{g} {md_words(n)}" for g, n in enumerate(predictor.class_names))
     with gr.Blocks(title=f"drac_ssl — {'UW-OCTA ' if drac else ''}DR grading", analytics_enabled=False,
                    delete_cache=CACHE_CLEANUP) as demo:
         if drac:
@@ -1500,7 +1535,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                         "(proliferative), from one ultra-wide-field OCTA en-face image.")
         else:
             gr.Markdown(f"# Diabetic retinopathy grade from a {image_kind}\n"
-                        f"{k} grades: **{html.escape(scale)}**, from one "
+                        f"{k} grades: **{scale}**, from one "
                         f"{'colour ' if predictor.channels == 3 else 'grey '}image.")
         gr.HTML(_banner(predictor))
         with gr.Tabs():
@@ -1561,7 +1596,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 batch_summary = gr.Markdown()
                 gr.Markdown(f"<small>In the table: class = the grade number (as in the CSV), "
                             f"grade = its name; "
-                            f"{html.escape(probability_key(predictor.class_names))}: each grade's "
+                            f"{probability_key([md_words(n) for n in predictor.class_names])}: each grade's "
                             f"probability; mean s/image = the batch's model time per image.</small>")
                 table = gr.Dataframe(headers=columns, label="Grades", interactive=False,
                                      wrap=True, column_count=len(columns),
@@ -1636,8 +1671,9 @@ def sweep_files(demo: gr.Blocks, now: float | None = None) -> dict[str, int]:
     given, once older than :data:`app.retention.UNCLAIMED_UPLOAD_S`; the page's pictures and the
     batch folders, once older than :data:`app.retention.KEPT_S`. ``now``: the time to age
     against (default: now). Run every :data:`app.retention.SWEEP_EVERY_S` while the server runs
-    (:func:`serve`). The log gets the counts, never a name; returns them: ``{"uploads": n,
-    "pictures": n, "batches": n}``."""
+    (:func:`serve`); also what unfinished uploads leave and empty upload folders
+    (:func:`app.retention.sweep_upload_leftovers`). The log gets the counts, never a name;
+    returns them: ``{"uploads": n, "leftovers": n, "pictures": n, "batches": n}``."""
     claims = getattr(demo, "upload_claims", None)
     uploads = getattr(demo, "upload_file_set", None)  # every path gradio's upload route stored
     dropped: list[Path] = []
@@ -1645,13 +1681,15 @@ def sweep_files(demo: gr.Blocks, now: float | None = None) -> dict[str, int]:
         dropped = sweep_unclaimed_uploads(uploads, claims, gr.utils.get_upload_folder(),
                                           older_than=UNCLAIMED_UPLOAD_S, now=now)
         claims.forget_missing()
+    leftovers = sweep_upload_leftovers(gr.utils.get_upload_folder(), UNCLAIMED_UPLOAD_S, now)
     pictures = _DISPLAY_FILES.expire(KEPT_S, now)
     batches = sweep_old_entries(_BATCH_ROOT.name if _BATCH_ROOT is not None else None, KEPT_S, now)
-    counts = {"uploads": len(dropped), "pictures": len(pictures), "batches": len(batches)}
+    counts = {"uploads": len(dropped), "leftovers": len(leftovers), "pictures": len(pictures),
+              "batches": len(batches)}
     if any(counts.values()):
-        log.info("removed %d upload(s) no request used (older than %d minutes), %d picture(s) and "
-                 "%d batch folder(s) older than an hour", counts["uploads"], UNCLAIMED_UPLOAD_S // 60,
-                 counts["pictures"], counts["batches"])
+        log.info("removed %d upload(s) no request used, %d unfinished upload(s) or empty upload "
+                 "folder(s), %d picture(s) and %d batch folder(s) older than an hour",
+                 counts["uploads"], counts["leftovers"], counts["pictures"], counts["batches"])
     return counts
 
 
@@ -1702,7 +1740,8 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     an authenticating reverse proxy in front); the log then warns, and says that gradio serves
     plain HTTP (TLS needs a reverse proxy in front).
 
-    While it runs, :func:`sweep_files` deletes the uploads no request used after 5 minutes and
+    While it runs, :func:`sweep_files` deletes the uploads no request used after 30 minutes (the
+    oldest first above 4 GiB of them) and
     the app's pictures and batch CSVs after an hour (:mod:`app.retention`), beside gradio's own
     hourly ``delete_cache``.
     """

@@ -1,10 +1,12 @@
 """How long the server keeps files (app/retention.py; a security review): an upload no request
-used goes after 5 minutes, not at gradio's hourly clean-up; the page's pictures and the batch
+used goes after 30 minutes (the oldest first above a cap on their total size), not at gradio's
+hourly clean-up; the page's pictures and the batch
 CSVs go after an hour, not when the server stops; an upload a handler was given stays for
 gradio's hour. The sweeps are called with a ``now`` in the future: no test waits for a clock."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,13 @@ from app.retention import (
     CACHE_CLEANUP,
     KEPT_S,
     SWEEP_EVERY_S,
+    UNCLAIMED_CAP_BYTES,
     UNCLAIMED_UPLOAD_S,
     UploadClaims,
     retention_words,
     sweep_old_entries,
     sweep_unclaimed_uploads,
+    sweep_upload_leftovers,
 )
 
 
@@ -32,13 +36,17 @@ def _file(path: Path, text: str = "x") -> str:
 
 
 def test_the_periods_are_the_documented_ones() -> None:
-    assert UNCLAIMED_UPLOAD_S == 300 and SWEEP_EVERY_S == 60
+    # 30 minutes: gradio_client uploads a batch one file per request before /grade_batch, and
+    # the batch claims its files only when it starts (5 minutes lost a slow batch's first files)
+    assert UNCLAIMED_UPLOAD_S == 1800 and SWEEP_EVERY_S == 60
+    assert UNCLAIMED_CAP_BYTES == 4 * 1024 ** 3
     assert CACHE_CLEANUP == (3600, 3600) and KEPT_S == 3600
-    assert retention_words() == ("an upload no request used is deleted after 5 minutes, the "
-                                 "pictures and batch CSVs after an hour, the other uploads within "
-                                 "2 hours")
+    assert retention_words() == ("an upload no request used is deleted after 30 minutes (the "
+                                 "oldest first above 4 GiB of them), the pictures and batch CSVs "
+                                 "after an hour, the other uploads within 2 hours")
     page = (Path(__file__).resolve().parents[2] / "docs" / "app.md").read_text(encoding="utf-8")
-    assert "| An upload no request used" in page and "5 to 6 minutes" in page
+    assert "| An upload no request used" in page and "30 to 31 minutes" in page
+    assert "more than 4 GiB (`UNCLAIMED_CAP_BYTES`)" in page
     assert "1 hour to 1 hour 1 minute" in page and "belong in that reverse proxy" in page
 
 
@@ -58,17 +66,106 @@ def test_only_unclaimed_old_uploads_inside_the_upload_folder_are_deleted(tmp_pat
     claims.claim([graded, None])
     now = time.time()
     removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=60, now=now + 30)
-    assert removed == [] and gone not in uploads  # nothing old enough yet; the missing one dropped
+    assert removed == [] and claims.gone() == {gone}  # nothing old enough yet; the missing one noted
     claims.claim(waiting)
     removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=60, now=now + 120)
     assert [str(p) for p in removed] == [bare] and not Path(bare).exists()
     assert Path(graded).exists() and Path(waiting).exists() and Path(outside).exists()
     assert link.is_symlink() and Path(target).exists()  # a link is never deleted, nor its target
-    assert bare not in uploads and graded in uploads and waiting in uploads
+    assert claims.gone() == {bare, gone} and len(uploads) == 6  # gradio's set: never changed
     assert len(claims) == 2
     Path(graded).unlink()
     claims.forget_missing()
     assert len(claims) == 1 and waiting in claims and graded not in claims
+
+
+class _ReadOnlySet(set):
+    """gradio's ``upload_file_set`` as the sweep must treat it: gradio's hourly pass iterates it
+    in another thread, and a change of its size meanwhile ends that pass for good."""
+
+    def _refuse(self, *args: Any) -> None:
+        raise AssertionError("the sweep changed gradio's upload_file_set")
+
+    discard = remove = add = pop = clear = update = difference_update = _refuse
+    __isub__ = __iand__ = __ior__ = _refuse
+
+
+def test_the_sweep_never_changes_gradios_upload_set(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    bare = _file(cache / "h1" / "bare.txt")
+    gone = str(cache / "h2" / "deleted.png")
+    uploads = _ReadOnlySet({bare, gone})
+    claims = UploadClaims()
+    removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=60, now=time.time() + 120)
+    assert [str(p) for p in removed] == [bare] and not Path(bare).exists()
+    assert claims.gone() == {bare, gone} and set(uploads) == {bare, gone}
+
+
+def test_unfinished_uploads_and_empty_upload_folders_are_swept(tmp_path: Path) -> None:
+    """A client that disconnects mid-body leaves gradio's ``tmpXXXXXXXX`` directly in the upload
+    folder, in no record; deleted uploads leave empty ``<sha256>`` folders. Both go; the lock
+    file, the app's own folders and a folder still holding an upload stay."""
+    cache = tmp_path / "cache"
+    partial = Path(_file(cache / "tmpab_c1234", "A" * 50))
+    lock = Path(_file(cache / ".lock"))
+    other = Path(_file(cache / "notes.txt"))
+    empty = cache / ("a" * 64)
+    empty.mkdir()
+    full = Path(_file(cache / ("b" * 64) / "scan.png"))
+    own = cache / "drac_app_batch_x"
+    own.mkdir()
+    now = time.time()
+    assert sweep_upload_leftovers(cache, older_than=1800, now=now + 60) == [empty]
+    assert partial.exists()  # younger than the keep time: may still be arriving
+    assert sweep_upload_leftovers(cache, older_than=1800, now=now + 1801) == [partial]
+    assert lock.exists() and other.exists() and full.exists() and own.is_dir()
+    assert sweep_upload_leftovers(tmp_path / "missing") == []
+
+
+def test_above_the_cap_the_oldest_unclaimed_uploads_go_first(tmp_path: Path) -> None:
+    """Young unclaimed uploads that together hold more than the cap: the oldest go until the
+    rest fit; a claimed upload is neither deleted nor counted."""
+    cache = tmp_path / "cache"
+    now = time.time()
+    paths = []
+    for i in range(4):  # 100 bytes each, 40, 30, 20, 10 s old
+        path = _file(cache / f"h{i}" / f"u{i}.png", "x" * 100)
+        os.utime(path, (now - 40 + 10 * i, now - 40 + 10 * i))
+        paths.append(path)
+    claimed = _file(cache / "hc" / "graded.png", "x" * 1000)
+    claims = UploadClaims()
+    claims.claim(claimed)
+    uploads = {*paths, claimed}
+    removed = sweep_unclaimed_uploads(uploads, claims, cache, older_than=3600, now=now + 20,
+                                      cap_bytes=250)
+    assert [str(p) for p in removed] == paths[:2]  # 400 bytes -> 200: the two oldest
+    assert all(Path(p).exists() for p in [*paths[2:], claimed])
+    assert sweep_unclaimed_uploads(uploads, claims, cache, older_than=3600, now=now + 20,
+                                   cap_bytes=250) == []
+
+
+def test_a_batch_file_gone_before_the_batch_says_why_and_what_to_do(predictor: Any,
+                                                                      tmp_path: Path) -> None:
+    """A file deleted before its batch started (a slow gradio_client upload): its row says that
+    unused uploads are deleted after the keep time, and to send smaller batches."""
+    from app import server
+
+    gone = tmp_path / "gone.png"
+    rows = server._grade_batch(predictor, server.AppSettings(), [str(gone)])[1]
+    assert rows[0][2] == "rejected"
+    note = rows[0][-1]
+    assert "could not be found on the server" in note and "within 30 minutes" in note, note
+    assert "is deleted" in note and "smaller batches" in note, note
+
+
+def test_the_batch_summary_says_how_long_its_csvs_can_be_downloaded(predictor: Any,
+                                                                    tmp_path: Path) -> None:
+    """The CSV links answer a bare 403 after the server's hour: the summary says so first."""
+    from app import server
+
+    summary = server._grade_batch(predictor, server.AppSettings(),
+                                  [str(_image(tmp_path / "scan.png"))])[0]
+    assert "The CSVs can be downloaded for an hour" in summary and "*Grade all* again" in summary
 
 
 def test_old_entries_are_deleted_folders_whole_links_not_followed(tmp_path: Path) -> None:
@@ -141,14 +238,15 @@ def test_a_served_app_sweeps_a_bare_upload_keeps_a_graded_one_and_ages_its_own_f
         while Path(bare).exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not Path(bare).exists(), "the running server's sweep did not delete the bare upload"
-        assert bare not in demo.upload_file_set
+        assert bare in demo.upload_claims.gone()  # gradio's own set is not changed
         assert Path(graded[0]).is_file()  # a request used it: gradio's hour
         # the server's own files (the client got copies): the picture and the batch's folder
         pictures = list(Path(server._DISPLAY_FILES._root.name).iterdir())
         batches = list(Path(server._batch_root()).iterdir())
         assert pictures and batches
         counts = sweep_files(demo, now=time.time() + KEPT_S - 60)
-        assert counts == {"uploads": 0, "pictures": 0, "batches": 0}  # within the hour: kept
+        assert counts["uploads"] == counts["pictures"] == counts["batches"] == 0  # within the hour
+        assert counts["leftovers"] >= 1  # the bare upload's empty sha folder
         assert all(p.exists() for p in pictures + batches)
         counts = sweep_files(demo, now=time.time() + KEPT_S + 120)
         assert counts["pictures"] >= len(pictures) and counts["batches"] >= len(batches)
@@ -160,7 +258,7 @@ def test_a_served_app_sweeps_a_bare_upload_keeps_a_graded_one_and_ages_its_own_f
 
 def test_the_batch_tabs_upload_claims_its_files_before_grade_all(predictor: Any, tmp_path: Path) -> None:
     """Files waiting on the batch tab for *Grade all* are claimed when they are uploaded (an
-    event of their own, no queue), so a clinician who takes more than 5 minutes to click keeps
+    event of their own, no queue), so a clinician who takes more than 30 minutes to click keeps
     them; the single-image tab grades (and claims) on upload."""
     from app.server import build_demo
 
