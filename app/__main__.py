@@ -251,8 +251,10 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     except (BundleError, FileNotFoundError, ValueError) as exc:
         print(f"error: cannot load the bundle {bundle}: {exc}", file=sys.stderr)
         return 2
+    from app.auth import bind_name
+
     print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s)); "
-          f"serving on http://{settings.host}:{settings.port} (Ctrl-C stops)", flush=True)
+          f"serving on http://{bind_name(settings.host)}:{settings.port} (Ctrl-C stops)", flush=True)
     print(f"[app] every image: {predictor.describe()}", flush=True)
     print(f"[app] model queue: {settings.concurrency} at a time, {settings.queue_size} waiting; "
           f"more get a 'busy, try again' message", flush=True)

@@ -20,7 +20,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["INSECURE_NO_AUTH", "AuthFileError", "is_loopback_host", "open_host_refusal", "read_auth_file",
+__all__ = ["INSECURE_NO_AUTH", "AuthFileError", "bind_name", "is_loopback_host", "open_host_refusal", "read_auth_file",
            "readable_by_others"]
 
 INSECURE_NO_AUTH = "--insecure-no-auth"
@@ -99,11 +99,32 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def bind_name(host: str) -> str:
+    """``host`` as the web server is given it: an IPv6 literal in brackets (``::1`` ->
+    ``[::1]``; gradio builds its own ``http://HOST:PORT`` address from it, and a bare ``::1``
+    made that address invalid: a traceback at start), anything else unchanged."""
+    text = host.strip()
+    return f"[{text}]" if ":" in text and not text.startswith("[") else text
+
+
 def open_host_refusal(host: str) -> str:
     """Why a server on ``host`` (not loopback) without a login does not start, and the two ways
-    to start it (``python -m app``'s error, :func:`app.server.serve`'s ValueError)."""
-    return (f"--host {host or repr(host)} would serve the app to every machine that can reach this "
-            f"one, with no login: anyone could upload images, read the results and download "
+    to start it (``python -m app``'s error, :func:`app.server.serve`'s ValueError). A host that
+    binds every interface (``0.0.0.0``, ``::``, empty) or is an address of another interface is
+    said to serve every machine; anything else (a host name, ``127.1``, ``::ffff:127.0.0.1``)
+    as not recognised as loopback: it may bind loopback only, but this check does not resolve
+    names, so it cannot tell."""
+    text = host.strip().strip("[]")
+    try:
+        address = ipaddress.ip_address(text or "0.0.0.0")
+        mapped = getattr(address, "ipv4_mapped", None)
+        known = not (mapped is not None and mapped.is_loopback)  # ::ffff:127.0.0.1: loopback in disguise
+    except ValueError:
+        known = False
+    what = ("would serve the app to every machine that can reach this one, with no login"
+            if known else "is not recognised as a loopback address (localhost, 127.0.0.0/8, ::1) and "
+            "may serve the app to other machines, with no login")
+    return (f"--host {host or repr(host)} {what}: anyone could upload images, read the results and download "
             f"the files the server holds (uploads, pictures, batch CSVs). Not started.\n"
             f"  fix: give --auth-file FILE (one user:password per line, chmod 600; see --help), "
             f"or, if a reverse proxy in front of the app already asks for a login (and only "

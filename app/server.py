@@ -1745,7 +1745,7 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     the app's pictures and batch CSVs after an hour (:mod:`app.retention`), beside gradio's own
     hourly ``delete_cache``.
     """
-    from app.auth import is_loopback_host, open_host_refusal
+    from app.auth import bind_name, is_loopback_host, open_host_refusal
 
     open_host = not is_loopback_host(settings.host)
     if open_host and not auth and not insecure_no_auth:
@@ -1764,7 +1764,7 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
                     settings.host, len(auth or []))
     # gradio's own upload limit is a guard at twice ours: a file a little too large reaches
     # the app and gets its explanatory message; a larger one is not stored (transport_limit)
-    demo.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth or None,
+    demo.launch(server_name=bind_name(settings.host), server_port=settings.port, share=False, auth=auth or None,
                 inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
                 max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,

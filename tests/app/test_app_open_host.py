@@ -93,3 +93,21 @@ def test_insecure_no_auth_starts_it_and_the_log_warns(
     assert calls[-1]["server_name"] == "0.0.0.0" and calls[-1]["auth"] is None
     assert "no authentication" in caplog.text and INSECURE_NO_AUTH in caplog.text
     assert "error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host, bound", [("::1", "[::1]"), ("[::1]", "[::1]"), ("127.0.0.1", "127.0.0.1"),
+                                         ("localhost", "localhost"), (" ::1 ", "[::1]")])
+def test_an_ipv6_literal_reaches_the_web_server_in_brackets(host: str, bound: str) -> None:
+    """A review found ``--host ::1`` accepted as loopback, then gradio's own address
+    ``http://::1:PORT`` invalid (a traceback at start)."""
+    from app.auth import bind_name
+
+    assert bind_name(host) == bound
+
+
+def test_a_host_the_check_cannot_place_is_said_not_recognised_not_serving_everyone() -> None:
+    for host in ("127.1", "::ffff:127.0.0.1", "grading.example.org"):
+        said = open_host_refusal(host)
+        assert "is not recognised as a loopback address" in said and "Not started" in said, said
+    for host in ("0.0.0.0", "::", "", "192.168.1.20"):
+        assert "would serve the app to every machine" in open_host_refusal(host)
