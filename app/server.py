@@ -103,7 +103,7 @@ from drac_ssl.submission import (
 )
 
 __all__ = ["HEATMAP_CAPTION", "RESULT_ID", "AppSettings", "build_demo", "heat_key_html", "image_alt_texts",
-           "model_card_view", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
+           "model_card_view", "safe_card_markdown", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
            "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
@@ -1653,16 +1653,36 @@ def shown_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return cut({k: v for k, v in metadata.items() if k != "comparison"})
 
 
-def model_card_view(card: str) -> gr.Code:
-    """The *Model card* tab's view of the bundle's ``MODEL_CARD.md`` (``card``, its text): the
-    Markdown source as plain text, never rendered. A bundle may come from a third party, and a
-    rendered card could embed remote images (``![x](http://...)``, ``<img src=...>``) that every
-    browser opening the tab would fetch, telling an outside host who opened the app and when;
-    as text nothing in it is fetched, run or made a link. Markdown source reads as plain text
-    (headings with ``#``, tables with ``|``); the metadata's JSON is shown the same way."""
-    wrap = {"wrap_lines": True} if "wrap_lines" in inspect.signature(gr.Code).parameters else {}
-    return gr.Code(card, language="markdown", interactive=False, label="MODEL_CARD.md (as text)",
-                   **wrap)
+CARD_IMAGE = re.compile(r"!\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])")
+CARD_LINK = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])")
+CARD_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:.*$", re.MULTILINE)
+CARD_HTML_TAG = re.compile(r"</?[A-Za-z!][^>]*>")
+
+
+def safe_card_markdown(card: str) -> str:
+    """``MODEL_CARD.md``'s text made safe to render: images become their alt text, links their
+    text (inline ``[t](url)``, reference ``[t][r]`` and the ``[r]: url`` lines), HTML tags and
+    comments are taken out and a remaining ``<`` is escaped, so the rendered card fetches
+    nothing and links nowhere; headings, tables, emphasis and lists render as written. A bundle
+    may come from a third party: a card that embedded ``![x](http://...)`` or ``<img src=...>``
+    would make every browser opening the tab fetch it, telling an outside host who opened the
+    app and when (a security review). The package's own cards hold no image, link or HTML."""
+    text = CARD_LINK_DEFINITION.sub("", card)
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
+    text = CARD_HTML_TAG.sub("", text)
+    text = CARD_IMAGE.sub(lambda m: m.group(1), text)
+    text = CARD_LINK.sub(lambda m: m.group(1), text)
+    return text.replace("<", "&lt;")
+
+
+def model_card_view(card: str) -> gr.Markdown:
+    """The *Model card* tab's view of the bundle's ``MODEL_CARD.md`` (``card``, its text),
+    rendered after :func:`safe_card_markdown` (no image, link or HTML of the card reaches the
+    page; gradio's own HTML sanitiser on too). A review found the card shown as plain source
+    (a code box with line numbers, tables as pipes, warnings with their asterisks) hard for a
+    clinician to read."""
+    return gr.Markdown(safe_card_markdown(card), label="Model card", sanitize_html=True,
+                       header_links=False)
 
 
 def sweep_files(demo: gr.Blocks, now: float | None = None) -> dict[str, int]:

@@ -1,6 +1,7 @@
-"""The *Model card* tab shows a bundle's MODEL_CARD.md as text, never rendered (a security
-review): a third-party bundle's card could embed remote images, ``![x](http://...)`` or
-``<img src=...>``, that every clinician's browser opening the tab would fetch."""
+"""The *Model card* tab renders a bundle's MODEL_CARD.md with no image, link or HTML of its own
+(a security review): a third-party bundle's card could embed remote images, ``![x](http://...)``
+or ``<img src=...>``, that every clinician's browser opening the tab would fetch; shown as plain
+source instead, a later review found it hard for a clinician to read."""
 
 from __future__ import annotations
 
@@ -23,20 +24,32 @@ def _components(demo: Any) -> list[dict[str, Any]]:
     return config["components"]
 
 
-def test_a_card_with_remote_images_is_shown_as_text_and_renders_no_image(predictor: Any) -> None:
+def test_a_card_with_remote_images_renders_its_words_and_no_image_or_link(predictor: Any) -> None:
     from app.server import build_demo
 
     (predictor.path / "MODEL_CARD.md").write_text(HOSTILE_CARD, encoding="utf-8")
     components = _components(build_demo(predictor))
-    shown = [c for c in components if str(c.get("props", {}).get("value")).strip() == HOSTILE_CARD.strip()]
-    assert len(shown) == 1, "the card's text is not in the page as it is"
-    assert shown[0]["type"] == "code" and shown[0]["props"].get("language") == "markdown"
-    assert shown[0]["props"].get("interactive") is False
-    # nothing the page renders as Markdown or HTML holds the card's images or its host
+    shown = [c for c in components if "Grades: 0 Normal, 1 NPDR, 2 PDR." in str(c.get("props", {}).get("value"))]
+    assert len(shown) == 1 and shown[0]["type"] == "markdown", "the card's words are not rendered"
+    assert "# A model card from elsewhere" in shown[0]["props"]["value"]
+    # nothing the page renders as Markdown or HTML holds the card's images, links or its host
     rendered = [str(c["props"].get("value", "")) for c in components
                 if c["type"] in ("markdown", "html")]
     assert rendered and not any("example.com" in text for text in rendered)
-    assert not any("<img" in text for text in rendered)
+    assert not any("<img" in text or "](" in text for text in rendered)
+
+
+def test_the_safe_card_keeps_headings_tables_and_emphasis_and_drops_every_fetch() -> None:
+    from app.server import safe_card_markdown
+
+    card = ("# Card\n\n**Not a medical device.**\n\n| grade | n |\n|---|---|\n| PDR | 3 |\n\n"
+            "![a](http://x.example/a.png) ![b][r]\n\n[r]: http://x.example/b.png\n"
+            "<img src=http://x.example/c.png> <!-- <img src='http://x.example/d.png'> -->"
+            "[see](https://x.example/) 1 < 2\n")
+    safe = safe_card_markdown(card)
+    assert "# Card" in safe and "**Not a medical device.**" in safe and "| PDR | 3 |" in safe
+    assert "x.example" not in safe and "<img" not in safe and "](" not in safe
+    assert "a b" in safe and "see" in safe and "1 &lt; 2" in safe
 
 
 def test_a_bundle_without_a_card_says_so_in_plain_words(predictor: Any) -> None:
@@ -45,4 +58,4 @@ def test_a_bundle_without_a_card_says_so_in_plain_words(predictor: Any) -> None:
     (predictor.path / "MODEL_CARD.md").unlink()
     components = _components(build_demo(predictor))
     assert [c["type"] for c in components
-            if c.get("props", {}).get("value") == "No MODEL_CARD.md in this bundle."] == ["code"]
+            if c.get("props", {}).get("value") == "No MODEL_CARD.md in this bundle."] == ["markdown"]
