@@ -197,9 +197,9 @@ def test_display_pictures_age_out_after_the_hour() -> None:
     assert second.exists() and second.parent == first.parent
 
 
-def _image(path: Path) -> Path:
+def _image(path: Path, seed: int = 0) -> Path:
     ramp = np.add.outer(np.arange(96), np.arange(96)) // 2  # graded: not noise, not blank
-    noise = np.random.default_rng(0).integers(0, 40, (96, 96))
+    noise = np.random.default_rng(seed).integers(0, 40, (96, 96))
     Image.fromarray((ramp + noise).astype(np.uint8)).save(path)
     return path
 
@@ -225,11 +225,14 @@ def test_a_served_app_sweeps_a_bare_upload_keeps_a_graded_one_and_ages_its_own_f
         client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
         *_, details = client.predict(handle_file(str(image)), -1, api_name="/grade")
         assert "error" not in details
-        summary, _rows, csv_file, _notes = client.predict([handle_file(str(image))],
+        other = _image(tmp_path / "other.png", seed=1)  # batched alone: only the batch claims it
+        summary, _rows, csv_file, _notes = client.predict([handle_file(str(other))],
                                                           api_name="/grade_batch")
         assert csv_file, summary
         graded = [p for p in demo.upload_file_set if p.endswith("scan.png")]
         assert len(graded) == 1 and graded[0] in demo.upload_claims
+        batched = [p for p in demo.upload_file_set if p.endswith("other.png")]
+        assert len(batched) == 1 and batched[0] in demo.upload_claims  # grade_batch's own claim
         answer = httpx.post(f"{url}gradio_api/upload", files={"files": ("bare.txt", b"not an image")})
         bare = answer.json()[0]
         assert Path(bare).is_file() and bare in demo.upload_file_set and bare not in demo.upload_claims
