@@ -93,9 +93,105 @@ def _code_note(record: dict[str, Any]) -> str:
     start, end = env.get("git_commit"), env.get("git_commit_at_end")
     if start and end and start != end:
         notes.append(f"commit changed during the run: {start} -> {end}")
+    uncommitted = _uncommitted_tree_words(record)
+    if uncommitted:
+        notes.append(uncommitted)
     if at_end_only:
         notes.append("commit read at the end of the run")
     return f" ({'; '.join(notes)})" if notes else ""
+
+
+RESULT_FILE = "_result_file"
+"""The key :func:`read_result` adds to a record: its file's path, relative to the repository
+when inside it (``bench/results/x.json``), which :func:`_uncommitted_tree_words` looks up in
+git for the commit that added the result. Never in a result file itself."""
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """A result file's record, with :data:`RESULT_FILE` naming where it was read from.
+    Raises what ``json.loads`` and reading the file raise."""
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(record, dict):
+        try:
+            where = path.resolve().relative_to(Path(REPO).resolve()).as_posix()
+        except ValueError:
+            where = str(path)
+        record[RESULT_FILE] = where
+    return record
+
+
+def _bench_script(command: str) -> str | None:
+    """The repository path of the bench script a recorded command ran: ``bench/x.py`` for
+    ``python -m bench.x``, the path itself for ``python bench/x.py`` or ``bash bench/x.sh``
+    (any folder before ``bench/`` dropped); None when the command names none."""
+    for word in _command_words(command):
+        if re.fullmatch(r"bench\.\w+", word):
+            return word.replace(".", "/") + ".py"
+        found = re.search(r"(?:^|/)(bench/\w+\.(?:py|sh))$", word)
+        if found:
+            return found.group(1)
+    return None
+
+
+def _first_commit_with(path: str) -> str | None:
+    """The oldest commit that added ``path`` (``git log --diff-filter=A``), short; None when
+    git does not know the path."""
+    out = _git("log", "--diff-filter=A", "--format=%h", "--", path)
+    added = (out or "").split()
+    return added[-1] if added else None
+
+
+def _uncommitted_tree_words(record: dict[str, Any]) -> str | None:
+    """Words for a result made from a working tree whose code its recorded commit
+    (``environment.git_commit``, C) does not hold, from git alone (referee F1 of the
+    correctness runs: five GPU results named 9e1451e, whose tree lacks their scripts):
+
+    - its bench script (from ``command``: :func:`_bench_script`) is not in C
+      (``git cat-file -e C:path`` fails while git knows the path): "made from an uncommitted
+      tree on top of C: bench/x.py is not in that commit (first committed in A; this result
+      in R)";
+    - for a result whose code state was not recorded (a commit read at the end of the run, no
+      dirty flag), the script is in C but the result holds top-level keys that no Python file
+      of C names (``git grep -F``) and the script names as committed with the result (R):
+      "made from an uncommitted tree on top of C: no Python file of that commit names its
+      keys K, which bench/x.py names as committed with this result in R (N lines changed
+      since C)".
+
+    R is the commit that added the result file (:data:`RESULT_FILE`, set by
+    :func:`read_result`; unknown for a record built elsewhere: the first rule then names A
+    alone, the second says nothing). None when neither rule applies or git cannot tell (no
+    git, a commit or path this clone lacks)."""
+    env = record.get("environment") or {}
+    commit = env.get("git_commit")
+    script = _bench_script(str(record.get("command") or ""))
+    if not commit or not isinstance(commit, str) or script is None:
+        return None
+    if _git("rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}") is None:
+        return None
+    first = _first_commit_with(script)
+    if first is None:
+        return None  # a script this history never held: nothing to compare
+    where = record.get(RESULT_FILE)
+    result_commit = _first_commit_with(str(where)) if where else None
+    on_top = f"made from an uncommitted tree on top of {commit}"
+    if _git("cat-file", "-e", f"{commit}:{script}") is None:
+        committed = f"first committed in {first}" + (f"; this result in {result_commit}" if result_commit else "")
+        return f"{on_top}: {script} is not in that commit ({committed})"
+    not_recorded = "git_commit_at_end" not in env and "git_dirty" not in env
+    if not not_recorded or result_commit is None:
+        return None
+    later = _git("show", f"{result_commit}:{script}")
+    if later is None:
+        return None
+    keys = [k for k in record if isinstance(k, str) and k != RESULT_FILE and k in later
+            and _git("grep", "-q", "-F", "-e", k, commit, "--", "*.py") is None]
+    if not keys:
+        return None
+    changed = _git("diff", "--numstat", commit, result_commit, "--", script) or ""
+    lines = sum(int(n) for n in changed.split()[:2] if n.isdigit())
+    return (f"{on_top}: no Python file of that commit names its key{'s' if len(keys) > 1 else ''} "
+            f"{', '.join(keys)}, which {script} names as committed with this result in {result_commit} "
+            f"({lines} lines changed since {commit})")
 
 
 KEEP_DEFAULT_CHANGED = "2026-12-04"
@@ -594,7 +690,7 @@ def _added_notes(r: dict[str, Any]) -> str:
 
 
 def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
-    skip = {"benchmark", "command", "device", "date_utc", "environment", "config", "curve", "settings"}
+    skip = {"benchmark", "command", "device", "date_utc", "environment", "config", "curve", "settings", RESULT_FILE}
     figures = {k: v for k, v in r.items() if k not in skip and isinstance(v, (int, float, str, bool))}
     text = ", ".join(f"{k} {v}" for k, v in list(figures.items())[:8])
     return [f"| {name} | {text} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
@@ -754,10 +850,11 @@ def _spread(entry: dict[str, Any], method: str) -> str:
 
 def quick_check_rows(r: dict[str, Any]) -> list[str]:
     """bench/quick_check.py: the linear probe of a briefly pretrained backbone against the same
-    probe of the random backbone it started from, the gap with McNemar's p (said to mix the
-    learned weights with the BatchNorm statistics the pretraining fitted, which the random
-    backbone lacks), the verdict on the claim, and what the check cost (wall and CPU minutes,
-    threads, load averages)."""
+    probe of the random backbone it started from, the gap with McNemar's p (between backbones
+    that differ in learned weights and in the BatchNorm statistics the pretraining fitted,
+    which the check does not separate), where recorded how far the pretraining moved the
+    convolution weights and the last epoch's VICReg terms, the verdict on the claim, and what
+    the check cost (wall and CPU minutes, threads, load averages)."""
     top = r.get("linear_probe_top1") or {}
     pre = r.get("pretrain") or {}
     lab = r.get("labelled") or {}
@@ -778,8 +875,21 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
         figure += (f" ({mc.get('pretrained_only_right')} test images only the pretrained probe got right, "
                    f"{mc.get('random_only_right')} only the random one; McNemar p {p:.2g})")
     if isinstance(gap, (int, float)):
-        figure += (", a gap of learned weights and of BatchNorm statistics fitted to MNIST during "
-                   "pretraining together (the random backbone keeps its initial ones)")
+        figure += (", between backbones that differ in their learned weights and in their BatchNorm running "
+                   "statistics (the pretraining fitted them to MNIST; the random backbone keeps its initial "
+                   "ones): the check does not separate the two (docs/data.md says what a rerun outside the "
+                   "bench found: fitted statistics alone do not make the gap)")
+    moved = ((r.get("weight_change_from_random_start") or {}).get("conv_weights") or {})
+    if isinstance(moved.get("all"), (int, float)):
+        groups = [v for k, v in moved.items() if k != "all" and isinstance(v, (int, float))]
+        spread = f" ({100 * min(groups):.1f}-{100 * max(groups):.1f} % by layer group)" if groups else ""
+        figure += (f"; the pretraining moved the convolution weights {100 * moved['all']:.1f} % from the random "
+                   f"start (relative L2){spread}")
+    terms = (r.get("pretrain") or {}).get("final_terms") or {}
+    if isinstance(terms.get("variance"), (int, float)):
+        figure += (f"; last epoch's VICReg terms: invariance {terms.get('invariance', float('nan')):.3f}, "
+                   f"variance {terms['variance']:.3f} (0 when the embedding's std reaches 1), covariance "
+                   f"{terms.get('covariance', float('nan')):.3f}")
     figure += (f". Claim: {'holds' if r.get('claim_holds') else 'does not hold'}; criterion: {r.get('criterion')}. "
                f"{_minutes(wall)} min wall, {_minutes(cpu)} min CPU")
     return [f"| quick SSL check (bench/quick_check.py): MNIST, {r.get('model')}, {pre.get('steps')} pretraining "
@@ -1001,7 +1111,7 @@ def floor_reruns(results_dir: Path = RESULTS) -> dict[str, dict[str, Any]]:
     repository root (``bench/results/reruns/<name>.json``), in name order."""
     out: dict[str, dict[str, Any]] = {}
     for path in sorted((results_dir / "reruns").glob("*.json")):
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = read_result(path)
         if is_smoke(path.stem, record) or not ((record.get("pixel_floor") or {}).get("paired")):
             continue
         out[str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)] = record
@@ -1608,13 +1718,43 @@ def is_smoke(name: str, record: dict[str, Any]) -> bool:
     return False
 
 
+MACHINE_PATH_ROOTS = {".device_data/": "its copy of the data (`../shared/data/` beside a clone)",
+                      "/root/": "its run and output folders"}
+"""Path prefixes of the lent GPU machine in recorded commands, and what each holds."""
+
+
+def command_line(record: dict[str, Any]) -> list[str]:
+    """The line under a correctness table: the command its result file recorded, as recorded,
+    and, when it names paths of the machine it ran on (an absolute path, or a prefix of
+    :data:`MACHINE_PATH_ROOTS`), that they are that machine's, what each held and that a
+    reader puts their own there; ``[]`` when no command is recorded."""
+    command = str(record.get("command") or "")
+    if not command:
+        return []
+    roots: list[str] = []
+    for word in _command_words(command):
+        path = word.split("=", 1)[-1]  # --compare name=PATH, data.root=PATH
+        if not path.startswith(("/", *MACHINE_PATH_ROOTS)):
+            continue
+        root = next((r for r in MACHINE_PATH_ROOTS if path.startswith(r)), "/" + path.strip("/").split("/")[0] + "/")
+        if root not in roots:
+            roots.append(root)
+    line = f"Command, as its result file records it: `{command}`."
+    if roots:
+        said = "; ".join(f"`{r}`: {MACHINE_PATH_ROOTS.get(r, 'a folder of that machine')}" for r in roots)
+        machine = "CPU" if _device(record).startswith("CPU") else "GPU"
+        line += (f" Its paths are those of the {machine} machine it ran on ({_device(record)}): {said}. "
+                 f"Put your own there.")
+    return ["", line]
+
+
 def correctness_tables(results_dir: Path) -> list[str]:
     """The correctness tables of issue #7, each from its own result file (absent file: no table)."""
     out: list[str] = []
 
     def load(name: str) -> dict[str, Any] | None:
         path = results_dir / f"{name}.json"
-        record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        record = read_result(path) if path.is_file() else None
         return None if record is None or is_smoke(name, record) else record
 
     # one table per CIFAR-10 run: cifar10_vicreg.json (the first H100 run) and
@@ -1646,6 +1786,7 @@ def _cifar_tables(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None)
                                f"{_pct(row.get('knn_top1_k200'))} |")
         out += [f"| {model} | {schedule} | {linear} | {f'{knn} ' if knn else ''}| |"
                 for model, schedule, linear, knn, _source in PUBLISHED_CIFAR10]
+        out += command_line(cifar)
     if ablation:
         gains = ablation.get("gain_over_fair_control", {})
         out += ["", f"**UMM ablation on CIFAR-10 from one VICReg checkpoint** ({_device(ablation)}, "
@@ -1661,6 +1802,7 @@ def _cifar_tables(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None)
                        f"{_pct(row.get('knn_top1_k20'))} | "
                        + (f"{g['linear_points']:+.2f} / {g['knn20_points']:+.2f}" if g else "") + " | "
                        + (f"{last:.1f}" if isinstance(last, (int, float)) else "") + " |")
+        out += command_line(ablation)
     return out
 
 
@@ -1703,6 +1845,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
                        + (f"{_spread(entry, 'random_linear')} | " if random else "")
                        + f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
         out += paper_reference_lines(paper_info) if paper else []
+        out += command_line(low)
     for name in sorted(p.stem for p in results_dir.glob("layer_clusters_*.json")):
         lc = load(name)
         if not lc:
@@ -1717,6 +1860,7 @@ def _other_tables(results_dir: Path, load: Any) -> list[str]:
             cells = [f"{b['layers'][s]['davies_bouldin']:.2f} / {b['layers'][s]['calinski_harabasz']:.0f}"
                      for s in stages if s in b.get("layers", {})]
             out.append(f"| {bname} | " + " | ".join(cells) + " |")
+        out += command_line(lc)
     for pipe in (load(p.stem) for p in sorted(results_dir.glob("drac_pipeline_*.json"))):
         if not pipe:
             continue
@@ -1755,7 +1899,7 @@ def render(results_dir: Path = RESULTS) -> str:
     lines = ["| what | figure | device | date | command |", "|---|---|---|---|---|"]
     files = sorted(results_dir.glob("*.json"))
     for path in files:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = read_result(path)
         name = path.stem
         if is_smoke(name, record):
             continue  # a smoke run checks that a protocol runs; its figures are not results
@@ -1848,7 +1992,7 @@ def main(argv: list[str] | None = None) -> None:
     text = _fill(text, BEGIN, END, table, readme)
     retina = RESULTS / "retinamnist.json"
     if RETINA_BEGIN in text and retina.is_file():
-        block = "\n".join(retinamnist_table(json.loads(retina.read_text(encoding="utf-8")),
+        block = "\n".join(retinamnist_table(read_result(retina),
                                             floor_reruns(RESULTS))).strip("\n")
         text = _fill(text, RETINA_BEGIN, RETINA_END, block, readme)
     readme.write_text(text, encoding="utf-8")

@@ -1001,6 +1001,14 @@ def cpu_pretrain_seconds(pairs: int, image_size: int, cifar_stem: bool = False,
     return pairs * (0.0047 + 5.6e-5 * side ** 2)
 
 
+GENERIC_CPU_TRY = ("docs/data.md's CPU command for this config (docs/data.md#correctness-configs-on-a-cpu: "
+                   "pretrain.epochs=2 pretrain.max_steps_per_epoch=10 pretrain.batch_size=32 ... "
+                   "run.keep_checkpoints=false)")
+"""The CPU time warning's first fix for a generic data set's config (MNIST, Fashion-MNIST,
+CIFAR-10): docs/data.md's short CPU command, not the README's tiny first try, which is a
+command of the DRAC job."""
+
+
 def _check_cpu_time(c: _Findings, cfg: Config, n_images: int) -> None:
     """A pretraining of more than an hour on the CPU (estimated by :func:`cpu_pretrain_seconds`),
     said before it starts: the GPU recipe on a CPU runs for hours."""
@@ -1031,8 +1039,10 @@ def _check_cpu_time(c: _Findings, cfg: Config, n_images: int) -> None:
               f"{pc.augment.image_size} px{stem} (estimated from the development machine's one-thread "
               f"step times, bench/results/cpu_precision.json: 2.9 s per 16 pairs at 224 px; more "
               f"threads take less, a shared CPU more; UMM and fine-tuning come on top)",
-              "a GPU (run.device=cuda); or first the README's tiny first try (pretrain.epochs=1 "
-              "pretrain.max_steps_per_epoch=3 ...); or fewer epochs, smaller crops")
+              "a GPU (run.device=cuda); or first " + (
+                  GENERIC_CPU_TRY if cfg.data.dataset in GENERIC_DATASET_SIZES else
+                  "the README's tiny first try (pretrain.epochs=1 pretrain.max_steps_per_epoch=3 ...)")
+              + "; or fewer epochs, smaller crops")
 
 
 def _facts_from_phantom(cfg: Config) -> DataFacts:

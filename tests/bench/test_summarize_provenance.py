@@ -159,3 +159,64 @@ def test_without_history_the_readme_is_not_written_unless_asked(
     assert "NEW TABLE" in capsys.readouterr().out and readme.read_text(encoding="utf-8") == before
     summarize.main(["--without-history"])
     assert "NEW TABLE" in readme.read_text(encoding="utf-8")
+
+
+def test_a_result_made_from_an_uncommitted_tree_is_said_so_from_git(repo: Path) -> None:
+    """Correctness-run F1: five GPU results record 9e1451e, whose tree lacks bench/low_label.py
+    and the others (first committed, with the results, minutes after the run), and
+    cifar10_vicreg.json holds a key 9e1451e's script never writes; the README said "measured at
+    commit 9e1451e (git checkout 9e1451e ...)". The words now come from git: the script absent
+    at the recorded commit, or keys no Python file of it names."""
+    base = _commit(repo, {"bench/old.py": "print('loss')\n", "bench/common.py": "KEYS = ('command',)\n"}, "base")
+    new_script = _commit(repo, {"bench/new.py": "record = {'accuracy': 1}\n"}, "the new script")
+    old_result = {"command": "python -m bench.old --out-dir /x", "accuracy": 1.0, "time_to_target": 3,
+                  "environment": {"git_commit": base}}
+    _commit(repo, {"bench/old.py": "record = {'time_to_target': 3}\n",
+                   "bench/results/old.json": json.dumps(old_result),
+                   "bench/results/new.json": json.dumps({**old_result, "command": "python bench/new.py"})},
+            "results")
+    results_commit = _git(repo, "rev-parse", "--short=7", "HEAD")
+    new = summarize.read_result(repo / "bench" / "results" / "new.json")
+    assert new[summarize.RESULT_FILE] == "bench/results/new.json"
+    assert summarize._code_note(new) == (
+        f" (code state not recorded; made from an uncommitted tree on top of {base}: bench/new.py is not in "
+        f"that commit (first committed in {new_script}; this result in {results_commit}); commit read at the "
+        f"end of the run)")
+    # the script is in the commit, but the result holds a key that only the later script names
+    old = summarize.read_result(repo / "bench" / "results" / "old.json")
+    assert summarize._uncommitted_tree_words(old) == (
+        f"made from an uncommitted tree on top of {base}: no Python file of that commit names its key "
+        f"time_to_target, which bench/old.py names as committed with this result in {results_commit} "
+        f"(2 lines changed since {base})")
+    # 'accuracy' is named by a Python file of the base commit? no: but the later script does not
+    # name it either, so it is no evidence; 'command' is named at the base commit
+    assert "accuracy" not in str(summarize._uncommitted_tree_words(old))
+    # a record whose code state was recorded (clean at start and end): keys are no evidence
+    recorded = {**old, "environment": {"git_commit": base, "git_commit_at_end": base, "git_dirty": False}}
+    assert summarize._uncommitted_tree_words(recorded) is None
+    # built elsewhere (no file): the absent script is still said, without the result's commit
+    loose = {k: v for k, v in new.items() if k != summarize.RESULT_FILE}
+    assert summarize._uncommitted_tree_words(loose) == (
+        f"made from an uncommitted tree on top of {base}: bench/new.py is not in that commit "
+        f"(first committed in {new_script})")
+    assert summarize._uncommitted_tree_words({k: v for k, v in old.items() if k != summarize.RESULT_FILE}) is None
+    # a commit or a script git does not know: nothing guessed
+    assert summarize._uncommitted_tree_words({**new, "environment": {"git_commit": "0badc0d"}}) is None
+    assert summarize._uncommitted_tree_words({**new, "command": "python -m bench.never"}) is None
+    # the renderer's generic row never shows the added key
+    assert summarize.RESULT_FILE not in summarize.generic_rows("new", new)[0]
+
+
+def test_each_correctness_table_ends_with_its_recorded_command_and_whose_paths_it_names() -> None:
+    from bench.summarize import command_line
+
+    gpu = {"device": "NVIDIA H100 80GB HBM3", "command": "python -m bench.layer_clusters --backbone "
+           "/root/work/b.safetensors --data .device_data/cifar10/x.tar.xz --compare c=/scratch/c.safetensors"}
+    blank, line = command_line(gpu)
+    assert blank == "" and line.startswith(f"Command, as its result file records it: `{gpu['command']}`.")
+    assert ("Its paths are those of the GPU machine it ran on (NVIDIA H100 80GB HBM3): `/root/`: its run and "
+            "output folders; `.device_data/`: its copy of the data (`../shared/data/` beside a clone); "
+            "`/scratch/`: a folder of that machine. Put your own there.") in line
+    cpu = command_line({"device": "CPU: AMD EPYC x2", "command": "python -m bench.quick_check"})
+    assert cpu == ["", "Command, as its result file records it: `python -m bench.quick_check`."]
+    assert command_line({"device": "d"}) == []

@@ -1513,6 +1513,7 @@ def test_an_empty_data_root_outside_the_default_job_and_a_cpu_pretraining_of_hou
     assert "fix: data.root=" in said["data.root"]
     long = said.get("pretrain.epochs", "")
     assert "hours" in long and "224 px" in long and "cpu_precision.json" in long, said
+    assert "the README's tiny first try" in long and "docs/data.md" not in long, long  # a DRAC config
     # the default job (phantom by design, CPU-sized): neither
     said = warned(config=train.DEFAULT_CONFIG)
     assert "data.root" not in said and "pretrain.epochs" not in said, said
@@ -1551,6 +1552,14 @@ def test_a_generic_runs_cpu_estimate_counts_its_training_images_and_the_cifar_st
     long = next(f.line for f in found if f.setting == "pretrain.epochs")
     assert "50 epochs x 10 steps of 256 pairs (2560 training images) at 28 px" in long, long
     assert "through the CIFAR stem" in long, long
+    # its first fix is docs/data.md's CPU command, not the README's tiny first try (a DRAC
+    # command: correctness-run F6)
+    fix = next(f.fix for f in found if f.setting == "pretrain.epochs")
+    assert preflight.GENERIC_CPU_TRY in fix and "tiny first try" not in fix, fix
+    assert "docs/data.md's CPU command" in fix and "run.keep_checkpoints=false" in fix, fix
+    anchor = preflight.GENERIC_CPU_TRY.split("docs/data.md#", 1)[1].split(":", 1)[0]
+    data_md = (Path(train.__file__).resolve().parents[1] / "docs" / "data.md").read_text(encoding="utf-8")
+    assert f'<a id="{anchor}"></a>' in data_md, anchor  # the anchor the fix names is there
     # Fashion-MNIST's IDX header: its count is read from the first 8 bytes
     fashion = tmp_path / "fashion"
     fashion.mkdir()
