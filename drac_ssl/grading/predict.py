@@ -302,7 +302,7 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     other = other_depth_warning(sample_depth(decoded.mode, [
         q.what for q in decoded.problems if q.kind in ("bit-depth", "float") and q.severity == "warning"]
     ).scaling, bit_depths)
-    warnings += [f"{p.name}: {other}"] if other else []
+    warnings += [FileWarning(p.name, other)] if other else []
     found = [q for q in decoded.problems if q.what not in said]  # said by the depth note
     findings = [(q.severity, file_finding(q.what)) for q in found if q.severity in ("note", "warning")]
     if notes is not None:
