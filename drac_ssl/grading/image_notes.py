@@ -39,7 +39,9 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
   :attr:`app.predict.Prediction.not_reliably_gradable`); :func:`doubt_kind` /
   :data:`DOUBT_KINDS`: the batch summary's name of each kind of doubt. Both match the openings
   of the sentences made here and by the other producers, from the producers' own constants
-  (:data:`UNLIKE_TRAINING`, :data:`COLOUR_IMAGE`, :data:`TOO_SMALL`, :data:`NOT_SQUARE` ...).
+  (:data:`UNLIKE_TRAINING`, :data:`COLOUR_IMAGE`, :data:`TOO_SMALL`, :data:`NOT_SQUARE` ...);
+  :func:`starts_a_warning` / :data:`WARNING_OPENINGS`: whether words start as any of them (or
+  as a plain note), which tells a plain ``NAME: WORDS`` line's name from its words.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ __all__ = [
     "TRAINING_IMAGE",
     "UNLIKE_KIND",
     "UNLIKE_TRAINING",
+    "WARNING_OPENINGS",
     "as_sentence",
     "bit_depth_words",
     "colour_for_grey_model",
@@ -110,6 +113,7 @@ __all__ = [
     "other_format",
     "phantom_image_warning",
     "same_grade_words",
+    "starts_a_warning",
     "training_bit_depths",
     "unread_image_format",
     "unreliable_reasons",
@@ -690,6 +694,29 @@ def doubt_kind(warning: str) -> str:
         if re.match(pattern, warning):
             return kind
     return "other warning"
+
+
+WARNING_OPENINGS: tuple[str, ...] = (
+    *(pattern for pattern, _ in NOT_RELIABLY_GRADABLE),
+    *(pattern for pattern, _ in DOUBT_KINDS),
+    *(re.escape(opening) for opening in (*DEPTH_NOTES, COLOUR_ENCODED, SMALLER_THAN_EXPORT,
+                                         TRAINING_IMAGE, PHANTOM_LIKE_TRAINING)),
+)
+"""How every sentence said of an image starts, the producers' openings (regular expressions
+matched at the start of the words, the first letter as the page capitalises it): the doubts
+(:data:`NOT_RELIABLY_GRADABLE`, :data:`DOUBT_KINDS`, :data:`FILE_FINDING` among them) and the
+plain notes (:data:`DEPTH_NOTES`, :data:`COLOUR_ENCODED` ...: :func:`is_plain_note`). For
+:func:`starts_a_warning`."""
+
+_WARNING_OPENING = re.compile("|".join(f"(?:{pattern})" for pattern in WARNING_OPENINGS))
+
+
+def starts_a_warning(words: str) -> bool:
+    """Whether ``words`` start as one of the sentences said of an image (:data:`WARNING_OPENINGS`),
+    in the page's words or the export's (``too small ...``, ``preprocessing as in training:
+    ...``: its first letter lower case). :func:`drac_ssl.grading.predict.grade_images` tells a
+    plain ``NAME: WORDS`` line's name from its words by it when no paths are given."""
+    return _WARNING_OPENING.match(words[:1].upper() + words[1:]) is not None
 
 
 def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str | None:
