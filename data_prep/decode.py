@@ -700,8 +700,16 @@ def _bits_used(top: int, container: int, sbit: int) -> tuple[int, str]:
     return container, f"the full {container}-bit range"
 
 
-_GUESSED_BITS = re.compile(r"no sBIT chunk; max \d+ <= (?:255: (?P<eight>8)-bit values|\d+: read as "
-                           r"(?P<bits>\d+)-bit data)|(?<!says )the full (?P<full>\d+)-bit range")
+X257_WORDS = "every value a multiple of 257: 8-bit values stored x257"
+""":func:`to_uint8`'s words on 16-bit samples that are an 8-bit picture widened as ``value *
+257``: read as 8-bit data (:class:`SampleDepth` ``used`` 8), its values exactly."""
+
+X257_DONE = "8-bit value = value / 257 (the 8-bit values exactly)"
+
+
+_GUESSED_BITS = re.compile(r"no sBIT chunk; (?:max \d+ <= (?:255: (?P<eight>8)-bit values|\d+: read as "
+                           r"(?P<bits>\d+)-bit data)|(?P<x257>" + re.escape(X257_WORDS) + r"))"
+                           r"|(?<!says )the full (?P<full>\d+)-bit range")
 
 
 def guessed_bits(what: str) -> int | None:
@@ -712,13 +720,16 @@ def guessed_bits(what: str) -> int | None:
     found = _GUESSED_BITS.search(what)
     if found is None or "sBIT chunk says" in what:
         return None
-    return int(found["eight"] or found["bits"] or found["full"])
+    return 8 if found["x257"] else int(found["eight"] or found["bits"] or found["full"])
 
 
 CONVERTED_DEPTH = re.compile(r"^(?P<label>.*?) \(values -?\d+\.\.(?P<top>\d+)\): .*(?:8-bit value = "
-                             r"value >> \d+ \(the 8 most significant of (?P<bits>\d+) bits\)|; used as they are)$")
+                             r"value >> \d+ \(the 8 most significant of (?P<bits>\d+) bits\)|; used as they are"
+                             r"|; " + re.escape(X257_DONE) + r")$")
 """:func:`to_uint8`'s finding on a deep file converted to 8-bit: ``16-bit image (values
-0..3276): no sBIT chunk; ...; 8-bit value = value >> 4 (the 8 most significant of 12 bits)``."""
+0..3276): no sBIT chunk; ...; 8-bit value = value >> 4 (the 8 most significant of 12 bits)``
+(``bits`` 12), ``...; used as they are`` or ``...; 8-bit value = value / 257 (the 8-bit values
+exactly)`` (:data:`X257_DONE`; ``bits`` None: 8 bits used)."""
 
 
 @dataclass(frozen=True)
@@ -764,6 +775,16 @@ def sample_depth(mode: str, findings: Iterable[str]) -> SampleDepth:
     return SampleDepth("1-bit", 1) if mode == "1" else SampleDepth("8-bit", 8)
 
 
+def stored_x257(values: np.ndarray) -> bool:
+    """Whether integer samples ``values`` (16-bit or wider, any shape) are all multiples of 257:
+    an 8-bit picture saved at 16 bits as ``value * 257`` (0 -> 0, 255 -> 65535). A strided
+    sample is checked first, so a real 16-bit picture costs almost nothing."""
+    flat = values.reshape(-1)
+    if flat.size == 0 or np.any(flat[::max(1, flat.size // 4096)] % 257):
+        return False
+    return not np.any(flat % 257)
+
+
 def to_uint8(samples: np.ndarray, path: str, sbit: int = 0,
              what: str = "") -> tuple[np.ndarray | None, list[Problem]]:
     """Samples of any depth -> uint8, keeping the 8 most significant of the bits used.
@@ -772,7 +793,10 @@ def to_uint8(samples: np.ndarray, path: str, sbit: int = 0,
     ``sBIT`` chunk (``sbit``) when present, else from the maximum (smallest of 8/10/12/14/16
     bits that holds it); the 8-bit value is ``value >> (b - 8)``, so a 12-bit export stored
     in 16 bits (0..4095) spans 0..255 instead of the 0..16 that ``value / 257`` gives, and
-    8-bit data stored as ``value * 16`` or ``value * 257`` comes back exactly. Float samples:
+    8-bit data stored as ``value * 16`` comes back exactly when they reach 255. 16-bit samples
+    that are all multiples of 257 (:func:`stored_x257`: an 8-bit picture widened as ``value *
+    257``; no sBIT chunk, or one saying 8 bits) are read as 8-bit data: ``value / 257``, the
+    8-bit values exactly however dim (:data:`X257_WORDS`). Float samples:
     0..1 -> ``round(255 v)``, 0..255 -> ``round(v)``, 0..65535 -> as 16-bit integers;
     NaN/inf or negative values are an error (their meaning is unknown).
     """
@@ -817,6 +841,13 @@ def to_uint8(samples: np.ndarray, path: str, sbit: int = 0,
     top = int(values.max()) if values.size else 0
     low = int(values.min()) if values.size else 0
     container = 16 if (samples.dtype.itemsize == 2 or top < 2 ** 16) else max(16, top.bit_length())
+    if container == 16 and sbit in (0, 8) and top > 255 and stored_x257(values):
+        # an 8-bit picture saved at 16 bits as value * 257 (the usual widening): its 8-bit
+        # values exactly, whatever its maximum (a dim one is not read as 14-bit data)
+        said = "the PNG sBIT chunk says 8 significant bits" if sbit else "no sBIT chunk"
+        return (values // 257).astype(np.uint8), [warning(
+            path, f"{label} (values {low}..{top}): {said}; {X257_WORDS}; {X257_DONE}",
+            "nothing to do (or save it as 8-bit: its values are 8-bit ones)", "bit-depth")]
     bits, how = _bits_used(top, container, sbit)
     out = (values >> (bits - 8)).astype(np.uint8) if bits > 8 else values.astype(np.uint8)
     if bits == 8:
