@@ -577,8 +577,10 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
     (r"non-square pixels \(.*\) not corrected",
      "a resolution tag of non-square pixels not applied: the image is used on its pixel grid, "
      "as the training ingest uses it (an image whose grid is not square is doubted on its own)"),
-    (r"\d+ byte\(s\) (?:after|before) the |the PNG has no complete IEND end chunk",
-     "bytes after a complete image ignored, or a missing end chunk: the image is complete"),
+    (r"\d+ byte\(s\) (?:after|before) the |the PNG has no complete IEND end chunk"
+     r"|the PNG's end chunk IEND fails its CRC check",
+     "bytes after a complete image ignored, or a missing or damaged end chunk (IEND carries no "
+     "data): the image is complete"),
     (r"Pillow cannot open this file; decoded by OpenCV",
      "decoded by OpenCV, as the ingest and the export decode it"),
     (r"damaged PNG metadata left out: ",
