@@ -12,10 +12,11 @@ RGBA PNGs and grey/RGB JPEGs whose structure proves them complete (IEND / EOI fo
 whose header says everything (no tRNS, animation or Exif chunk): Pillow's PNG decode plus
 its array copy took about 35 % more CPU time per 1024 px DRAC PNG (17.0 vs 12.7 ms). OpenCV also decodes the sample formats Pillow narrows: 16-bit colour (PNG colour
 type 4 at 16 bits, TIFF with more than one sample of more than 8 bits) and TIFF variants
-Pillow cannot open (e.g. float RGB). A PNG is given to OpenCV with its pixel chunks alone, and
-never when one of its critical chunks fails its CRC: such a file is refused first, in the
-package's words (:func:`png_crc_problem`), since libpng prints its own errors and warnings on
-stderr, which OpenCV's log level does not reach. libjpeg likewise says a damaged JPEG only on
+Pillow cannot open (e.g. float RGB). A PNG is given to OpenCV with its pixel chunks alone (the file's bytes
+as they are when it holds no other chunk), and never when one of its image's chunks fails its
+CRC or it holds a critical chunk no standard decoder knows: such a file is refused first, in
+the package's words (:func:`png_crc_problem`, :func:`png_unknown_critical_problem`), since
+libpng prints its own errors and warnings on stderr, which OpenCV's log level does not reach. libjpeg likewise says a damaged JPEG only on
 stderr, and decodes it as if nothing were wrong (image data that end early: the rest grey):
 every JPEG's image data are read by OpenCV's libjpeg with stderr captured
 (:func:`libjpeg_decode`), its warning said in the package's words (:func:`jpeg_damage`) and
@@ -37,8 +38,13 @@ samples of more than 8 bits            the bits actually used: the PNG ``sBIT`` 
 32-bit integer / float samples         integer: as above; float: 0..1 scaled by 255, 0..255
                                        rounded, 0..65535 as 16-bit; negative or non-finite
                                        values are an error (warning, ``float``)
-a PNG critical chunk (IHDR, PLTE,      an error before any decoder reads it (``corrupt``): its
-IDAT, IEND) failing its CRC-32         bytes changed after it was written (a faulty copy)
+a PNG chunk of the image (IHDR,         an error before any decoder reads it (``corrupt``): its
+PLTE, IDAT) failing its CRC-32         bytes changed after it was written (a faulty copy); a
+                                       damaged IEND (it carries no data): a note
+                                       (``trailing-data``), the image decoded
+a PNG critical chunk the standard      an error (``format``): the PNG specification has a
+does not define (type's first letter   decoder refuse it (libpng does; Pillow would skip it)
+upper case, not IHDR/PLTE/IDAT/IEND)
 a PNG ancillary chunk (text, tRNS,     left out, the pixels decoded (PNG 3rd ed. 13.1): a note
 sBIT, iCCP ...) failing its CRC-32     for text, a warning for a chunk that says what the pixels
                                        mean (``metadata``); a phantom marker still legible in a
@@ -200,6 +206,9 @@ def orient(image: np.ndarray, orientation: int) -> np.ndarray:
 
 _EXIF_TEXT_KEYS = (b"Raw profile type exif", b"Raw profile type APP1", b"XML:com.adobe.xmp")
 
+PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+"""The PNG chunks of text metadata (comments, the software, XMP, drac_ssl's phantom marker)."""
+
 
 @dataclass
 class _Structure:
@@ -214,8 +223,17 @@ class _Structure:
 
 
 PNG_CRITICAL_CHUNKS = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
-"""The PNG chunks a decoder must understand (PNG 1.2 section 4.1): one of them whose CRC-32 does
-not match is an error to libpng, and to :func:`decode` (:func:`png_crc_problem`)."""
+"""The critical PNG chunks the standard defines (PNG 1.2 section 4.1), which a decoder must
+understand. One of them whose CRC-32 does not match is an error to libpng, and to
+:func:`decode` (:func:`png_crc_problem`), except IEND, which carries no data
+(:data:`PNG_DATA_CHUNKS`); any other critical chunk (its type's first letter upper case) is
+one no standard decoder knows, an error too (:func:`png_unknown_critical_problem`)."""
+
+PNG_DATA_CHUNKS = (b"IHDR", b"PLTE", b"IDAT")
+"""The critical chunks that carry the image (its header, palette and data): one failing its
+CRC check means the pixels cannot be trusted (:func:`png_crc_problem`). IEND, the fourth
+critical chunk, is empty: a damaged one changes nothing read and is only noted
+(:func:`decode`, :data:`IEND_DAMAGED`)."""
 
 _PNG_PIXEL_CHUNKS = (b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND")
 """The chunks OpenCV is given of a PNG (:func:`_opencv_decode`): what its pixels and their alpha
@@ -225,28 +243,38 @@ known incorrect sRGB profile``), beside the package's own words."""
 
 _IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
+IEND_DAMAGED = ("the PNG's end chunk IEND fails its CRC check (bytes changed after the file was "
+                "written); it carries no data, and the image data pass their own CRC checks, so "
+                "the image is complete and was decoded")
+""":func:`decode`'s note on a PNG whose only damage is its IEND chunk's CRC (kind
+``trailing-data``, a plain finding as a missing IEND is)."""
+
 
 def png_structure(data: bytes) -> _Structure:
     """Walk the PNG chunks (length, type, data, CRC) up to IEND; each complete chunk's CRC-32
-    (over its type and data) is checked, one that does not match recorded in ``bad_crc``."""
+    (over its type and data) is checked, one that does not match recorded in ``bad_crc``. The
+    CRC is computed over a view of ``data`` (no copy of the chunk: a 1 MB scan's walk costs
+    little more than its CRC); only a chunk read here (IHDR, sBIT, a text chunk's keyword) is
+    copied."""
     out = _Structure()
+    view = memoryview(data)
     pos, n = len(_PNG_SIGNATURE), len(data)
     while pos + 8 <= n:
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
+        length = int.from_bytes(view[pos:pos + 4], "big")
         if pos + 12 + length > n:
             return out  # ends inside a chunk
+        kind = bytes(view[pos + 4:pos + 8])
         out.kinds.add(kind)
         out.spans.append((kind, pos, pos + 12 + length))
-        if zlib.crc32(body, zlib.crc32(kind)) != int.from_bytes(data[pos + 8 + length:pos + 12 + length], "big"):
+        if zlib.crc32(view[pos + 4:pos + 8 + length]) != int.from_bytes(view[pos + 8 + length:pos + 12 + length], "big"):
             out.bad_crc.append((kind, pos))
         if kind == b"IHDR" and length >= 10:
-            out.png_depth, out.png_colour_type = body[8], body[9]
-        elif kind in (b"tEXt", b"zTXt", b"iTXt") and body.split(b"\x00", 1)[0] in _EXIF_TEXT_KEYS:
-            out.exif_text = True
+            out.png_depth, out.png_colour_type = view[pos + 16], view[pos + 17]
+        elif kind in PNG_TEXT_CHUNKS:
+            keyword = bytes(view[pos + 8:pos + 8 + min(length, 80)]).split(b"\x00", 1)[0]
+            out.exif_text = out.exif_text or keyword in _EXIF_TEXT_KEYS
         elif kind == b"sBIT":
-            out.sbit = tuple(body)
+            out.sbit = tuple(view[pos + 8:pos + 8 + length])
         elif kind == b"IEND":
             out.end = pos + 12 + length
             return out
@@ -255,19 +283,21 @@ def png_structure(data: bytes) -> _Structure:
 
 
 def png_crc_problem(data: bytes, path: str, structure: _Structure | None = None) -> Problem | None:
-    """The error for a PNG (``data``, reported as ``path``) one of whose critical chunks
-    (:data:`PNG_CRITICAL_CHUNKS`) fails its CRC-32 check: its bytes changed after it was written
-    (a faulty or incomplete copy, a zero-filled tail), so its pixels cannot be trusted; None for
-    a PNG whose critical chunks all match, and for data that is no PNG. Said before any decoder
-    reads the file: libpng's error on such a file went to stderr as ``libpng error: IDAT: CRC
-    error`` or ``bad adaptive filter value``, beside the package's "cannot be decoded". A
-    damaged metadata chunk (ancillary: text, profile) is no error: :func:`decode` leaves it
-    out and says so (:func:`damaged_metadata_problem`), as the PNG specification and libpng do."""
+    """The error for a PNG (``data``, reported as ``path``) one of whose chunks that carry the
+    image (:data:`PNG_DATA_CHUNKS`: IHDR, PLTE, IDAT) fails its CRC-32 check: its bytes changed
+    after it was written (a faulty or incomplete copy, a zero-filled tail), so its pixels cannot
+    be trusted; None for a PNG whose data chunks all match, and for data that is no PNG. Said
+    before any decoder reads the file: libpng's error on such a file went to stderr as
+    ``libpng error: IDAT: CRC error`` or ``bad adaptive filter value``, beside the package's
+    "cannot be decoded". A damaged metadata chunk (ancillary: text, profile) is no error:
+    :func:`decode` leaves it out and says so (:func:`damaged_metadata_problem`), as the PNG
+    specification and libpng do; nor is a damaged IEND, which carries no data (a note,
+    :data:`IEND_DAMAGED`)."""
     if not data.startswith(_PNG_SIGNATURE):
         return None
     structure = structure if structure is not None else png_structure(data)
     for kind, start in structure.bad_crc:
-        if kind in PNG_CRITICAL_CHUNKS:
+        if kind in PNG_DATA_CHUNKS:
             name = kind.decode("ascii", "replace")
             return error(path, f"corrupt PNG (its {name} chunk at byte {start:,} fails its CRC check: "
                                "the file's bytes changed after it was written, e.g. by a faulty or "
@@ -276,8 +306,24 @@ def png_crc_problem(data: bytes, path: str, structure: _Structure | None = None)
     return None
 
 
-PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
-"""The PNG chunks of text metadata (comments, the software, XMP, drac_ssl's phantom marker)."""
+def png_unknown_critical_problem(path: str, structure: _Structure) -> Problem | None:
+    """The error for a walked PNG (:func:`png_structure`) holding a critical chunk the standard
+    does not define (its type's first letter upper case, not one of
+    :data:`PNG_CRITICAL_CHUNKS`): the PNG specification (3rd ed., 5.4) has a decoder that meets
+    an unknown critical chunk refuse the image, since the chunk may change what the pixels mean
+    (libpng stops with ``unknown critical chunk``; Pillow skips it silently, and OpenCV, given
+    the pixel chunks alone, would never see it). None for a PNG without one. The first such
+    chunk is named."""
+    for kind, start, _ in structure.spans:
+        if kind not in PNG_CRITICAL_CHUNKS and kind[:1].isupper():
+            name = kind.decode("ascii", "replace")
+            return error(path, f"PNG with a critical chunk no standard decoder knows (its {name!r} "
+                               f"chunk at byte {start:,}: the PNG specification has a decoder refuse "
+                               "such a file, as the chunk may change what its pixels mean)",
+                         "re-export it as a standard PNG from the tool that wrote it (or open it "
+                         "there and save it again as PNG)", "format")
+    return None
+
 
 _PNG_CHUNK_MEANINGS = {
     b"tRNS": "transparency", b"sBIT": "significant bits", b"gAMA": "gamma",
@@ -362,7 +408,11 @@ def damaged_metadata_problem(data: bytes, path: str, structure: _Structure) -> t
 def _png_pixel_bytes(data: bytes, structure: _Structure, complete: bool = False) -> bytes:
     """``data``, a PNG, with only its :data:`_PNG_PIXEL_CHUNKS`; ``complete`` (Pillow has loaded
     its image data in full) ends one whose IEND is cut off with an IEND, so that libpng does not
-    fail at the end of data that are all there (a truncated file is never given one)."""
+    fail at the end of data that are all there (a truncated file is never given one). ``data``
+    itself, not a copy, when it holds nothing else (the usual scan: IHDR, IDAT ..., IEND, and
+    nothing after it)."""
+    if structure.end == len(data) and all(kind in _PNG_PIXEL_CHUNKS for kind in structure.kinds):
+        return data
     kept = [data[start:end] for kind, start, end in structure.spans if kind in _PNG_PIXEL_CHUNKS]
     if complete and structure.end is None:
         kept.append(_IEND_CHUNK)
@@ -564,8 +614,9 @@ def _opencv_decode(data: bytes, structure: _Structure | None = None,
     errors and warnings to stderr itself (``libpng error: ...``, ``libpng warning: iCCP: ...``),
     which OpenCV's log level does not silence; so a damaged file is said by the caller alone,
     and metadata that libpng would complain about is never shown to it. What remains is a
-    PNG whose CRCs match but whose compressed data are invalid (written so, not damaged
-    after): libpng's line can still appear for it. ``complete``: Pillow has loaded the image
+    PNG whose CRCs match but whose data are malformed or invalid (written so, not damaged
+    after: a second IHDR, invalid compressed data): libpng's line (``libpng error: IHDR: out
+    of place``) can still appear for it. ``complete``: Pillow has loaded the image
     data in full (:func:`_png_pixel_bytes`). A JPEG is decoded by :func:`libjpeg_decode`,
     libjpeg's warnings appended to ``said`` (for :func:`jpeg_damage`), never printed."""
     if data.startswith(_PNG_SIGNATURE):
@@ -700,8 +751,16 @@ def _bits_used(top: int, container: int, sbit: int) -> tuple[int, str]:
     return container, f"the full {container}-bit range"
 
 
-_GUESSED_BITS = re.compile(r"no sBIT chunk; max \d+ <= (?:255: (?P<eight>8)-bit values|\d+: read as "
-                           r"(?P<bits>\d+)-bit data)|(?<!says )the full (?P<full>\d+)-bit range")
+X257_WORDS = "every value a multiple of 257: 8-bit values stored x257"
+""":func:`to_uint8`'s words on 16-bit samples that are an 8-bit picture widened as ``value *
+257``: read as 8-bit data (:class:`SampleDepth` ``used`` 8), its values exactly."""
+
+X257_DONE = "8-bit value = value / 257 (the 8-bit values exactly)"
+
+
+_GUESSED_BITS = re.compile(r"no sBIT chunk; (?:max \d+ <= (?:255: (?P<eight>8)-bit values|\d+: read as "
+                           r"(?P<bits>\d+)-bit data)|(?P<x257>" + re.escape(X257_WORDS) + r"))"
+                           r"|(?<!says )the full (?P<full>\d+)-bit range")
 
 
 def guessed_bits(what: str) -> int | None:
@@ -712,13 +771,16 @@ def guessed_bits(what: str) -> int | None:
     found = _GUESSED_BITS.search(what)
     if found is None or "sBIT chunk says" in what:
         return None
-    return int(found["eight"] or found["bits"] or found["full"])
+    return 8 if found["x257"] else int(found["eight"] or found["bits"] or found["full"])
 
 
 CONVERTED_DEPTH = re.compile(r"^(?P<label>.*?) \(values -?\d+\.\.(?P<top>\d+)\): .*(?:8-bit value = "
-                             r"value >> \d+ \(the 8 most significant of (?P<bits>\d+) bits\)|; used as they are)$")
+                             r"value >> \d+ \(the 8 most significant of (?P<bits>\d+) bits\)|; used as they are"
+                             r"|; " + re.escape(X257_DONE) + r")$")
 """:func:`to_uint8`'s finding on a deep file converted to 8-bit: ``16-bit image (values
-0..3276): no sBIT chunk; ...; 8-bit value = value >> 4 (the 8 most significant of 12 bits)``."""
+0..3276): no sBIT chunk; ...; 8-bit value = value >> 4 (the 8 most significant of 12 bits)``
+(``bits`` 12), ``...; used as they are`` or ``...; 8-bit value = value / 257 (the 8-bit values
+exactly)`` (:data:`X257_DONE`; ``bits`` None: 8 bits used)."""
 
 
 @dataclass(frozen=True)
@@ -764,6 +826,16 @@ def sample_depth(mode: str, findings: Iterable[str]) -> SampleDepth:
     return SampleDepth("1-bit", 1) if mode == "1" else SampleDepth("8-bit", 8)
 
 
+def stored_x257(values: np.ndarray) -> bool:
+    """Whether integer samples ``values`` (16-bit or wider, any shape) are all multiples of 257:
+    an 8-bit picture saved at 16 bits as ``value * 257`` (0 -> 0, 255 -> 65535). A strided
+    sample is checked first, so a real 16-bit picture costs almost nothing."""
+    flat = values.reshape(-1)
+    if flat.size == 0 or np.any(flat[::max(1, flat.size // 4096)] % 257):
+        return False
+    return not np.any(flat % 257)
+
+
 def to_uint8(samples: np.ndarray, path: str, sbit: int = 0,
              what: str = "") -> tuple[np.ndarray | None, list[Problem]]:
     """Samples of any depth -> uint8, keeping the 8 most significant of the bits used.
@@ -772,7 +844,10 @@ def to_uint8(samples: np.ndarray, path: str, sbit: int = 0,
     ``sBIT`` chunk (``sbit``) when present, else from the maximum (smallest of 8/10/12/14/16
     bits that holds it); the 8-bit value is ``value >> (b - 8)``, so a 12-bit export stored
     in 16 bits (0..4095) spans 0..255 instead of the 0..16 that ``value / 257`` gives, and
-    8-bit data stored as ``value * 16`` or ``value * 257`` comes back exactly. Float samples:
+    8-bit data stored as ``value * 16`` comes back exactly when they reach 255. 16-bit samples
+    that are all multiples of 257 (:func:`stored_x257`: an 8-bit picture widened as ``value *
+    257``; no sBIT chunk, or one saying 8 bits) are read as 8-bit data: ``value / 257``, the
+    8-bit values exactly however dim (:data:`X257_WORDS`). Float samples:
     0..1 -> ``round(255 v)``, 0..255 -> ``round(v)``, 0..65535 -> as 16-bit integers;
     NaN/inf or negative values are an error (their meaning is unknown).
     """
@@ -817,6 +892,13 @@ def to_uint8(samples: np.ndarray, path: str, sbit: int = 0,
     top = int(values.max()) if values.size else 0
     low = int(values.min()) if values.size else 0
     container = 16 if (samples.dtype.itemsize == 2 or top < 2 ** 16) else max(16, top.bit_length())
+    if container == 16 and sbit in (0, 8) and top > 255 and stored_x257(values):
+        # an 8-bit picture saved at 16 bits as value * 257 (the usual widening): its 8-bit
+        # values exactly, whatever its maximum (a dim one is not read as 14-bit data)
+        said = "the PNG sBIT chunk says 8 significant bits" if sbit else "no sBIT chunk"
+        return (values // 257).astype(np.uint8), [warning(
+            path, f"{label} (values {low}..{top}): {said}; {X257_WORDS}; {X257_DONE}",
+            "nothing to do (or save it as 8-bit: its values are 8-bit ones)", "bit-depth")]
     bits, how = _bits_used(top, container, sbit)
     out = (values >> (bits - 8)).astype(np.uint8) if bits > 8 else values.astype(np.uint8)
     if bits == 8:
@@ -1310,9 +1392,18 @@ def decode(data: bytes, path: str) -> Decoded:
                        kind="empty")
     structure = png_structure(data) if data.startswith(_PNG_SIGNATURE) else None
     damaged = png_crc_problem(data, path, structure)  # before any decoder: libpng would say it on stderr
+    if damaged is None and structure is not None:
+        damaged = png_unknown_critical_problem(path, structure)
     if damaged is not None:
         return Decoded(None, file_format="PNG", problems=[damaged])
-    if structure is not None and structure.bad_crc:  # a damaged metadata chunk: left out, said
+    if structure is not None and any(kind == b"IEND" for kind, _ in structure.bad_crc):
+        # IEND carries no data: a correct one in its place, the damage noted
+        start, end = structure.spans[-1][1], structure.spans[-1][2]
+        decoded = decode(b"".join([data[:start], _IEND_CHUNK, data[end:]]), path)
+        decoded.problems[:0] = [note(path, IEND_DAMAGED, "nothing to do (re-copy the file from the "
+                                     "original data to have it intact)", "trailing-data")]
+        return decoded
+    if structure is not None and png_damaged_metadata(structure):  # a damaged metadata chunk: left out, said
         said, phantom = damaged_metadata_problem(data, path, structure)
         decoded = decode(png_without_damaged_metadata(data, structure), path)
         decoded.problems[:0] = [said] if said is not None else []

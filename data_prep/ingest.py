@@ -98,7 +98,7 @@ from drac_ssl.config import (
     layout_root_help,
     validate_grades,
 )
-from drac_ssl.grading.image_notes import GREY_TRAINED_RULE, grey_trained_enough
+from drac_ssl.grading.image_notes import GREY_TRAINED_RULE, depth_words, grey_trained_enough
 from drac_ssl.io import atomic_write_json, atomic_write_text, make_run_folder
 from drac_ssl.starting import ascii_int  # stdlib only
 
@@ -957,16 +957,18 @@ def file_depth(record: cache.FileRecord) -> FileDepth:
     return FileDepth(depth.file, _encoding(record.mode), depth.used, depth.guessed, depth.top)
 
 
-def _depth_words(depth: FileDepth, n: int) -> str:
-    """``41 files are 16-bit grey, scaled by value >> 8``: a group of the set's files."""
+def group_depth_words(depth: FileDepth, n: int, top: int | None = None) -> str:
+    """``41 files are 16-bit grey, scaled by value >> 8``: a group of ``n`` of the set's files
+    converted alike (``top``: the group's largest sample, ``depth.top`` when None), the file's
+    depth in grading's words (:func:`drac_ssl.grading.image_notes.depth_words`)."""
     are = "file is" if n == 1 else "files are"
-    deep = depth.file not in ("8-bit", "1-bit")
-    read = f" read as {depth.used}-bit data" if deep and depth.file != f"{depth.used}-bit" else ""
+    top = depth.top if top is None else top
     how = (f"scaled by value >> {depth.used - 8}" if depth.used > 8
            else "read as grey levels 0 and 255" if depth.file == "1-bit"
            else "scaled to 0..255" if depth.file == "float"
+           else "8-bit values, divided by 257 where stored x257" if top > 255
            else f"used as {'it is' if n == 1 else 'they are'}")
-    return f"{n} {are} {depth.file} {depth.encoding}{read}, {how}"
+    return f"{n} {are} {depth_words(depth.file, depth.used, depth.encoding)}, {how}"
 
 
 def _bit_depths(entries: Sequence[ImageEntry], where: Path) -> tuple[list[Problem], list[dict[str, object]]]:
@@ -1015,19 +1017,21 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path) -> tuple[list[Proble
         guessed = all(d.guessed for members in ordered for _, d in members)
         top = max(d.top for members in ordered for _, d in members)
         kinds = " or ".join(sorted({d.encoding for members in ordered for _, d in members}))
-        read = (f"read as {depth.used}-bit data, " if depth.file != f"{depth.used}-bit" else "")
+        read = "" if depth_words(depth.file, depth.used) == depth.file else f"read as {depth.used}-bit data, "
         judged = (f"; no sBIT chunk: the depth judged from the images' maxima (largest {top})"
                   if guessed else "")
         how = (f"{read}8-bit value = value >> {depth.used - 8} (the 8 most significant of "
-               f"{depth.used} bits)" if depth.used > 8 else "values used as they are (0..255)"
-               if depth.file != "float" else "values scaled to 0..255")
+               f"{depth.used} bits)" if depth.used > 8 else "values scaled to 0..255"
+               if depth.file == "float" else "8-bit values, divided by 257 where stored x257 (0..255)"
+               if top > 255 else "values used as they are (0..255)")
         return [note(str(where), f"all {counted(n, 'image')} are {depth.file} {kinds} files, converted to "
                                  f"8-bit alike: {how}{judged}",
                      "nothing to do; export 8-bit (or write an sBIT chunk) to choose another "
                      "scaling", "bit-depth")], facts
     common = max(scalings, key=lambda k: sum(len(m) for m in ordered if m[0][1].scaling == k))
     odd = [e.display for members in ordered for e, d in members if d.scaling != common]
-    said = "; ".join(_depth_words(members[0][1], len(members)) for members in ordered)
+    said = "; ".join(group_depth_words(members[0][1], len(members), max(d.top for _, d in members))
+                     for members in ordered)
     files = {k[0] for k in scalings}
     why = []
     if len(files) < len(scalings) and any(d.guessed for members in ordered for _, d in members):

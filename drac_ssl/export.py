@@ -226,6 +226,7 @@ from drac_ssl.grading.bundle import (
     referable_cut_of,
     referable_not_informative,
     reusable_bundle,
+    reused_bundle_note,
 )
 from drac_ssl.grading.demo import demo_ood_words
 from drac_ssl.grading.image_notes import (
@@ -764,10 +765,15 @@ def variant_lines(run_dir: str | os.PathLike[str], variant: str, bundle_dir: Pat
                   reused: bool, other: str) -> list[str]:
     """The console lines of a variant exported by name: which bundle grades (built now or
     reused), and, when the run selected another variant, that one and why (``other``:
-    :func:`selected_other_line`)."""
+    :func:`selected_other_line`); a reused bundle built before bundles recorded a fact the run
+    records now (the training images' bit depths) is said with how to rebuild it
+    (:func:`drac_ssl.grading.bundle.reused_bundle_note`)."""
     how = ("reused: built from the same fine-tuning outputs" if reused else
            f"built from {Path(run_dir) / 'finetune' / variant}")
     lines = [f"bundle: {bundle_dir} ({variant}, {how})"]
+    stale = reused_bundle_note(run_dir, bundle_dir) if reused else ""
+    if stale:
+        lines.append(f"note: {stale}")
     if other:
         lines.append(f"note: {other}; this bundle is {variant}, as asked for by name "
                      f"(the run's own export is {Path(run_dir) / 'bundle'})")

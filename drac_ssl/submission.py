@@ -980,6 +980,32 @@ NOT_GRADED_SHOWN = 10
 """The files NOT GRADED that the check of the app's batch file names, at most (then a count)."""
 
 
+def _is_image_notes_header(fields: Sequence[str]) -> bool:
+    """Whether ``fields`` is the header of the export's notes file (:func:`write_image_notes`:
+    :data:`IMAGE_NOTES_COLUMNS`, or an earlier version's, :data:`IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE`,
+    :data:`IMAGE_NOTES_COLUMNS_BEFORE`), its names' case and spaces aside."""
+    names = tuple(f.strip().lower() for f in fields)
+    return names in (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE, IMAGE_NOTES_COLUMNS_BEFORE)
+
+
+def _image_notes_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]],
+                         csv_path: str | os.PathLike[str]) -> None:
+    """The one problem of the export's notes file (``<stem>_notes.csv``, :func:`image_notes_path`;
+    ``rows``: its header, then its rows) given to the check: what it is and which file to check
+    instead, not a header and "6 columns, expected 5" on every row (review of the caveats merge,
+    F7)."""
+    line, header = rows[0]
+    shown = printable_text(",".join(f.strip() for f in header))
+    path = Path(csv_path)
+    beside = (f"{path.with_name(path.name[:-len('_notes.csv')] + '.csv')}"
+              if path.name.lower().endswith("_notes.csv") and len(path.name) > len("_notes.csv") else "")
+    problems.add(line, "notes-file", f"this is the export's notes file ({shown}: what it said of each "
+                 f"graded image, written beside a submission as <stem>_notes.csv), not a submission",
+                 f"check and submit the submission it was written beside, {beside}" if beside else
+                 "check and submit the submission it was written beside (the same name without "
+                 "_notes)")
+
+
 def _notes_file_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]]) -> None:
     """The one problem of the app's batch file with a notes column (``rows``: its header, then
     its rows): what it is, the files it says were NOT GRADED (:data:`NOT_GRADED` in the notes
@@ -1209,6 +1235,9 @@ def _check(csv_path: str | os.PathLike[str],
     header_line = rows[0][0] if rows else 1  # the header's line (or the first row's)
     k, k_from = _scale_of(rows, num_grades, drac_folder)
     k_known = k_from != "assumed"
+    if rows and _is_image_notes_header(rows[0][1]):  # the export's <stem>_notes.csv
+        _image_notes_problem(problems, rows, csv_path)
+        return _Checked(problems.finish(), len(rows) - 1)  # no grades in it: no scale said
     if rows and _notes_file_grades(rows[0][1]) is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv
         _notes_file_problem(problems, rows)
         return _Checked(problems.finish(), len(rows) - 1, k, k_from)
@@ -1452,7 +1481,9 @@ def check_submission(csv_path: str | os.PathLike[str],
     [0, 1] summing to 1 within 1e-3 (rows of percentages, summing to 100, are one problem for
     the file with the fix to divide by 100, not one per cell; the app's batch files with a
     notes column, ``case,class,P0..P{K-1},notes``, are one problem that says what the file is,
-    the files it says were NOT GRADED and what to do; the rows whose class and probabilities
+    the files it says were NOT GRADED and what to do; the export's notes file,
+    ``<stem>_notes.csv`` (:data:`IMAGE_NOTES_COLUMNS` or an earlier version's header), is one
+    problem that says what it is and names the submission beside it; the rows whose class and probabilities
     are all empty, such a file's rows NOT GRADED with its notes column cut off, are one
     problem that says so, not one per empty cell; with K taken from the file
     itself, more than half of the rows summing below 1 are one problem too, a probability

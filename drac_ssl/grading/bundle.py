@@ -58,6 +58,7 @@ from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 from drac_ssl.grading.demo import demo_card, demo_run_note, demo_run_seed  # stdlib only
 from drac_ssl.grading.image_notes import (
     GREY_TRAINED_RULE,
+    OTHER_DEPTH,
     bit_depth_words,
     grey_trained,
     grey_trained_enough,
@@ -130,6 +131,7 @@ __all__ = [
     "referable_cut_of",
     "referable_not_informative",
     "reusable_bundle",
+    "reused_bundle_note",
     "scope_words",
     "to_inference_layout",
     "variant_title",
@@ -1984,6 +1986,32 @@ def _reuse_check(run_dir: Path, variant: str,
                 and (meta.get("built_from") or {}).get("sha256") == digest
                 and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or []))
     return out, digest, bool(reusable)
+
+
+def reused_bundle_note(run_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]) -> str:
+    """The note on a reused bundle (:func:`build_or_reuse_bundle`) that lacks a fact the run
+    records and bundles now carry, "" for one that does not: a bundle built before bundles
+    recorded the labelled training images' bit depths (no ``data.train_bit_depths`` in its
+    ``metadata.json``) from a run whose ingest records them (``data/ingest_summary.json``
+    ``bit_depths``, :func:`_train_bit_depths`) is reused on every export, its fine-tuning
+    outputs unchanged, so no graded file is compared with them and nothing says why (review of
+    the bitdepth merge, F6). The note says so and how to rebuild it: delete the bundle folder
+    and export again (it is rebuilt from the same fine-tuning outputs). Only reads; a bundle or
+    summary that cannot be read is no note."""
+    try:
+        meta = json.loads((Path(bundle_dir) / "metadata.json").read_text(encoding="utf-8"))
+        summary = json.loads((Path(run_dir) / "data" / "ingest_summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    if not (isinstance(meta, dict) and isinstance(summary, dict)):
+        return ""
+    data = meta.get("data")
+    if isinstance(data, dict) and "train_bit_depths" in data or not _train_bit_depths(summary):
+        return ""
+    return (f"{bundle_dir} was built before bundles recorded the training images' bit depths, "
+            f"which this run's ingest records: reused as it is, no file it grades is compared "
+            f"with them (no \"{OTHER_DEPTH}\" warning, no line on the model card); to have them, "
+            f"delete {bundle_dir} and export again (it is rebuilt from the same fine-tuning outputs)")
 
 
 def channels_last_on(device: torch.device) -> bool:

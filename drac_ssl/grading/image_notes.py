@@ -16,7 +16,8 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
   file converted to 8-bit by the training ingest's rule: a plain note, not a doubt.
 * :func:`other_depth_warning` / :data:`OTHER_DEPTH`: a file of another bit depth than every
   labelled training image (:func:`training_bit_depths`, a bundle's ``data.train_bit_depths``):
-  a doubt, not a refusal; :func:`bit_depth_words` says the training images' depths.
+  a doubt, not a refusal; :func:`bit_depth_words` says the training images' depths,
+  :func:`depth_words` one file's (the ingest's words too).
 * :func:`file_finding`: any other finding of the decoder (transparency composited over
   black, CMYK converted without colour management, float samples scaled, an ICC profile not
   applied ...), ``Image file: `` and the ingest's own words; each one the decoder makes is a
@@ -39,7 +40,9 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
   :attr:`app.predict.Prediction.not_reliably_gradable`); :func:`doubt_kind` /
   :data:`DOUBT_KINDS`: the batch summary's name of each kind of doubt. Both match the openings
   of the sentences made here and by the other producers, from the producers' own constants
-  (:data:`UNLIKE_TRAINING`, :data:`COLOUR_IMAGE`, :data:`TOO_SMALL`, :data:`NOT_SQUARE` ...).
+  (:data:`UNLIKE_TRAINING`, :data:`COLOUR_IMAGE`, :data:`TOO_SMALL`, :data:`NOT_SQUARE` ...);
+  :func:`starts_a_warning` / :data:`WARNING_OPENINGS`: whether words start as any of them (or
+  as a plain note), which tells a plain ``NAME: WORDS`` line's name from its words.
 """
 
 from __future__ import annotations
@@ -87,11 +90,13 @@ __all__ = [
     "TRAINING_IMAGE",
     "UNLIKE_KIND",
     "UNLIKE_TRAINING",
+    "WARNING_OPENINGS",
     "as_sentence",
     "bit_depth_words",
     "colour_for_grey_model",
     "decision_words",
     "depth_note",
+    "depth_words",
     "describe_kind",
     "doubt_kind",
     "few_levels_warning",
@@ -110,6 +115,7 @@ __all__ = [
     "other_format",
     "phantom_image_warning",
     "same_grade_words",
+    "starts_a_warning",
     "training_bit_depths",
     "unread_image_format",
     "unreliable_reasons",
@@ -480,39 +486,52 @@ def training_bit_depths(metadata: dict[str, Any] | None) -> tuple[tuple[str, int
     return tuple((file, used, n) for (file, used), n in merged.items())
 
 
-def _depth_words(file: str, used: int) -> str:
-    """``16-bit``, ``16-bit read as 12-bit data``, ``8-bit``, ``1-bit``, ``float``: a
-    :meth:`data_prep.decode.SampleDepth.scaling` in words."""
+def depth_words(file: str, used: int, encoding: str = "") -> str:
+    """``16-bit``, ``16-bit read as 12-bit data``, ``8-bit``, ``1-bit``, ``float``: how a file's
+    samples became 8-bit (a :attr:`data_prep.decode.SampleDepth.scaling`: its samples ``file``,
+    the bits ``used``) in words; ``encoding`` (``grey``, ``RGB``), when given, after the samples
+    (``16-bit grey read as 12-bit data``). The one wording of grading's doubt
+    (:func:`other_depth_warning`), the model card's (:func:`bit_depth_words`) and the ingest's
+    groups of files converted alike (:func:`data_prep.ingest.group_depth_words`)."""
     as_is = file in ("8-bit", "1-bit") or file == f"{used}-bit" or (file == "float" and used == 8)
-    return file if as_is else f"{file} read as {used}-bit data"
+    samples = f"{file} {encoding}" if encoding else file
+    return samples if as_is else f"{samples} read as {used}-bit data"
 
 
 def bit_depth_words(trained: Sequence[tuple[str, int, int]]) -> str:
     """``8-bit (611 images)`` or ``16-bit (40 images), 16-bit read as 12-bit data (1 image)``:
     the training images' depths (:func:`training_bit_depths`), for :func:`other_depth_warning`
     and the model card."""
-    return ", ".join(f"{_depth_words(file, used)} ({n} image{'' if n == 1 else 's'})"
+    return ", ".join(f"{depth_words(file, used)} ({n} image{'' if n == 1 else 's'})"
                      for file, used, n in trained)
 
 
 def other_depth_warning(depth: tuple[str, int], trained: Sequence[tuple[str, int, int]] | None) -> str:
-    """The doubt on a file of another bit depth than every labelled training image, "" when
-    its depth is one of theirs or ``trained`` is None (a bundle that does not record them:
-    unknown, nothing said). ``depth``: the file's
+    """The doubt on a file whose values are on another scale than every labelled training
+    image's, "" when one group's are on its scale, for a 1-bit file, or when ``trained`` is None
+    (a bundle that does not record them: unknown, nothing said). ``depth``: the file's
     :attr:`data_prep.decode.SampleDepth.scaling` (``("16-bit", 12)``: 16-bit samples, the top
     12 bits used), read by the ingest's rule (:func:`data_prep.decode.sample_depth`);
-    ``trained``: :func:`training_bit_depths`. Two files are scaled alike when both their
-    samples and the bits used agree, the ingest's rule for its ``images scaled from different
-    bit depths`` warning: a 16-bit file among 8-bit training images, or a dim 16-bit scan read
-    as 12-bit data where the training scans were read at 16 bits, is brightened or darkened
-    otherwise than they were. A doubt, not a refusal and not *not reliably gradable*
-    (:data:`NOT_RELIABLY_GRADABLE`): the picture is of the kind the model grades; the input
-    check (:data:`UNLIKE_TRAINING`) judges whether its brightness left what the model saw.
-    The app (:meth:`app.predict.Predictor.upload_warnings`) and the export command (after
-    ``NAME: ``, :func:`drac_ssl.grading.predict.read_image`) say the same sentence."""
-    if not trained or any((file, used) == tuple(depth) for file, used, _ in trained):
+    ``trained``: :func:`training_bit_depths`.
+
+    The scale is the bits used, whose top 8 became the 8-bit copy (``value >> (used - 8)``):
+    files with the same bits used are read alike whatever their container (a 16-bit file
+    holding 8-bit values, or an 8-bit picture saved as ``value * 257``, which the decoder reads
+    as 8-bit data, :data:`data_prep.decode.X257_WORDS`, is read as an 8-bit file is). Files
+    whose bits used differ were rescaled otherwise: a 16-bit scan among 8-bit training images
+    (``>> 8`` where they were used as they are), or a dim 16-bit scan read as 12-bit data
+    where the training scans were read at 16 bits (brightened 16 times more), so its
+    brightness may be off. A 1-bit file is not compared: its two levels become 0 and 255, the
+    ends of an 8-bit range, and :func:`few_levels_warning` says what matters about it (a mask).
+    A doubt, not a refusal and not *not reliably gradable* (:data:`NOT_RELIABLY_GRADABLE`):
+    the picture is of the kind the model grades; the input check (:data:`UNLIKE_TRAINING`)
+    judges whether its brightness left what the model saw. The app
+    (:meth:`app.predict.Predictor.upload_warnings`) and the export command (after ``NAME: ``,
+    :func:`drac_ssl.grading.predict.read_image`) say the same sentence."""
+    file, used = depth
+    if not trained or file == "1-bit" or any(used == trained_used for _, trained_used, _ in trained):
         return ""
-    return (f"{OTHER_DEPTH}: this file is {_depth_words(*depth)}, the model's labelled training "
+    return (f"{OTHER_DEPTH}: this file is {depth_words(*depth)}, the model's labelled training "
             f"images were {bit_depth_words(trained)}: its pixel values may not be scaled to 8 bits "
             f"as theirs were, so its brightness, and its grade, may be off; export it as the "
             f"training images were, if you can.")
@@ -558,8 +577,10 @@ PLAIN_FINDINGS: tuple[tuple[str, str], ...] = (
     (r"non-square pixels \(.*\) not corrected",
      "a resolution tag of non-square pixels not applied: the image is used on its pixel grid, "
      "as the training ingest uses it (an image whose grid is not square is doubted on its own)"),
-    (r"\d+ byte\(s\) (?:after|before) the |the PNG has no complete IEND end chunk",
-     "bytes after a complete image ignored, or a missing end chunk: the image is complete"),
+    (r"\d+ byte\(s\) (?:after|before) the |the PNG has no complete IEND end chunk"
+     r"|the PNG's end chunk IEND fails its CRC check",
+     "bytes after a complete image ignored, or a missing or damaged end chunk (IEND carries no "
+     "data): the image is complete"),
     (r"Pillow cannot open this file; decoded by OpenCV",
      "decoded by OpenCV, as the ingest and the export decode it"),
     (r"damaged PNG metadata left out: ",
@@ -690,6 +711,29 @@ def doubt_kind(warning: str) -> str:
         if re.match(pattern, warning):
             return kind
     return "other warning"
+
+
+WARNING_OPENINGS: tuple[str, ...] = (
+    *(pattern for pattern, _ in NOT_RELIABLY_GRADABLE),
+    *(pattern for pattern, _ in DOUBT_KINDS),
+    *(re.escape(opening) for opening in (*DEPTH_NOTES, COLOUR_ENCODED, SMALLER_THAN_EXPORT,
+                                         TRAINING_IMAGE, PHANTOM_LIKE_TRAINING)),
+)
+"""How every sentence said of an image starts, the producers' openings (regular expressions
+matched at the start of the words, the first letter as the page capitalises it): the doubts
+(:data:`NOT_RELIABLY_GRADABLE`, :data:`DOUBT_KINDS`, :data:`FILE_FINDING` among them) and the
+plain notes (:data:`DEPTH_NOTES`, :data:`COLOUR_ENCODED` ...: :func:`is_plain_note`). For
+:func:`starts_a_warning`."""
+
+_WARNING_OPENING = re.compile("|".join(f"(?:{pattern})" for pattern in WARNING_OPENINGS))
+
+
+def starts_a_warning(words: str) -> bool:
+    """Whether ``words`` start as one of the sentences said of an image (:data:`WARNING_OPENINGS`),
+    in the page's words or the export's (``too small ...``, ``preprocessing as in training:
+    ...``: its first letter lower case). :func:`drac_ssl.grading.predict.grade_images` tells a
+    plain ``NAME: WORDS`` line's name from its words by it when no paths are given."""
+    return _WARNING_OPENING.match(words[:1].upper() + words[1:]) is not None
 
 
 def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str | None:

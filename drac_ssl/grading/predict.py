@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,7 @@ from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
     FAR_BELOW,
     GREY_TRAINED_NOT_GIVEN,
+    IMAGE_SUFFIXES,
     PREPROCESSING_FINDING,
     colour_for_grey_model,
     depth_note,
@@ -77,6 +79,7 @@ from drac_ssl.grading.image_notes import (
     image_kind,
     is_plain_note,
     other_depth_warning,
+    starts_a_warning,
 )
 from drac_ssl.grading.model import FEATURE_STAGE, GradingModel, InputSpec
 from drac_ssl.models import Backbone
@@ -302,7 +305,7 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
     other = other_depth_warning(sample_depth(decoded.mode, [
         q.what for q in decoded.problems if q.kind in ("bit-depth", "float") and q.severity == "warning"]
     ).scaling, bit_depths)
-    warnings += [f"{p.name}: {other}"] if other else []
+    warnings += [FileWarning(p.name, other)] if other else []
     found = [q for q in decoded.problems if q.what not in said]  # said by the depth note
     findings = [(q.severity, file_finding(q.what)) for q in found if q.severity in ("note", "warning")]
     if notes is not None:
@@ -915,7 +918,7 @@ class GradedImages:
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
                  ingested: bool = False, *,
-                 file_warnings: Sequence[Sequence[str | tuple[str, str]]] | None = None,
+                 file_warnings: Sequence[Sequence[str | tuple[str, str] | list[str]]] | None = None,
                  paths: Sequence[str | os.PathLike[str]] | None = None) -> GradedImages:
     """Grade uint8 images in the model's channels and check them, preprocessing each once:
     :func:`predict_images`' probabilities and grades, the out-of-distribution check of
@@ -942,18 +945,23 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     images, reading each file again).
 
     A warning of ``file_warnings`` is one of: a :class:`FileWarning` (what :func:`read_image`
-    returns: its ``words`` are kept, whatever the name holds); a ``(name, words)`` pair; or a
-    plain string ``NAME: WORDS``, whose ``NAME: `` is the file's name in ``paths``, or,
-    without ``paths``, what comes before its one ": " (review s58r5 F8: a name holding ": ",
-    ``scan: left.png``, cannot be told from the words of such a line, so a plain line that
-    holds ": " more than once without ``paths`` is refused rather than cut at a guess).
+    returns: its ``words`` are kept, whatever the name holds); a
+    ``(name, words)`` pair (or the 2-item list JSON makes of one); or a plain string ``NAME:
+    WORDS`` (a warning read back from JSON), whose ``NAME: `` is the file's name in ``paths``,
+    or, without ``paths``, what comes before the one ": " that can end a name: after an image
+    suffix (``scan: left.png``), or before words that start as a sentence said of an image
+    (``Only 2 grey levels``, ``Image file: ...``:
+    :func:`drac_ssl.grading.image_notes.starts_a_warning`); the first ": " when none can.
+    A line where more than one can (``a.png: b.png: Too small``) is refused rather than cut at
+    a guess (review s58r5 F8: a name holding ": " cut at its first lost a part of the name into
+    the words).
 
     Raises:
         TypeError: a path or other non-array where images are expected; a ``tta`` other than
             None, True or False.
         ValueError: as :func:`predict_images` does; ``file_warnings`` or ``paths`` not one per
-            image; a plain warning line without ``paths`` whose name cannot be told from its
-            words (above).
+            image; a plain warning line without ``paths`` where more than one ": " can end
+            the file's name (above).
     """
     if tta is not None:  # a bad tta before any image is preprocessed (None reads the bundle later)
         resolve_tta(tta, bundle)
@@ -975,30 +983,44 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     return graded
 
 
-def _without_name(line: str | tuple[str, str], path: str | os.PathLike[str] | None,
+def _without_name(line: str | Sequence[str], path: str | os.PathLike[str] | None,
                   where: tuple[int, int] = (0, 0)) -> str:
     """The words of one of ``grade_images``' ``file_warnings`` (``where``: its image and its
     place, for the error), without the file's name: a :class:`FileWarning`'s ``words``; a
-    ``(name, words)`` pair's words; a plain line without its ``NAME: `` prefix (``path``'s
-    name; without a path, up to its one ": "). Raises ValueError for a plain line without a
-    path that holds ": " more than once (the name's end cannot be told) and for anything
-    else."""
+    ``(name, words)`` pair's words (a tuple, or the 2-item list JSON makes of it); a plain line
+    without its ``NAME: `` prefix: ``path``'s name, or without a path, cut at the one ": "
+    that can end a name: the words before it end in an image suffix
+    (:data:`~drac_ssl.grading.image_notes.IMAGE_SUFFIXES`: ``scan: left.png``), or the words
+    after it start as a sentence said of an image
+    (:func:`~drac_ssl.grading.image_notes.starts_a_warning`: ``Only 2 grey levels``,
+    ``Image file: ``); when none does, at its first ": ", and a line without ": " is all words.
+
+    Raises:
+        ValueError: a plain line without a path where more than one ": " can end the name
+            (``a.png: b.png: Too small``: the name is ``a.png`` or ``a.png: b.png``); anything
+            but a string, a FileWarning or a pair of strings."""
     if isinstance(line, FileWarning):
         return line.words
-    if isinstance(line, tuple) and len(line) == 2 and all(isinstance(part, str) for part in line):
+    if (isinstance(line, tuple | list) and len(line) == 2
+            and all(isinstance(part, str) for part in line)):
         return line[1]
     if not isinstance(line, str):
         raise ValueError(f"file_warnings[{where[0]}][{where[1]}]: a warning is a string or a (name, words) "
                          f"pair, got {type(line).__name__} {line!r}")
     if path is not None:
         return line.removeprefix(f"{Path(path).name}: ")
-    if line.count(": ") > 1:
+    cuts = [found.start() for found in re.finditer(": ", line)]
+    fits = [cut for cut in cuts if line[:cut].lower().endswith(IMAGE_SUFFIXES)
+            or starts_a_warning(line[cut + 2:])]
+    if len(fits) > 1:
+        names = " or ".join(repr(line[:cut]) for cut in fits)
         raise ValueError(
-            f"file_warnings[{where[0]}][{where[1]}]: {line!r} holds ': ' more than once, so the file's name "
-            f"cannot be told from the words (a file may be named 'scan: left.png') -> pass paths= (the "
-            f"files read, whose names the lines start with), or the warnings as read_image returned "
-            f"them (FileWarning, which keeps the name apart), or (name, words) pairs")
-    return line.split(": ", 1)[1] if ": " in line else line
+            f"file_warnings[{where[0]}][{where[1]}]: {line!r}: the file's name cannot be told from the "
+            f"words (it may be {names}) -> pass paths= (the files read, whose names the lines start "
+            f"with), or the warnings as read_image returned them (FileWarning, which keeps the name "
+            f"apart), or (name, words) pairs")
+    cut = fits[0] if fits else cuts[0] if cuts else None
+    return line if cut is None else line[cut + 2:]
 
 
 def training_image_flags(bundle: Bundle, paths: Sequence[str | os.PathLike[str]]) -> list[bool | None]:

@@ -95,6 +95,7 @@ def _files(scan: np.ndarray) -> dict[str, tuple[bytes, str]]:
         "padded.jpg": (jpeg[:-2] + bytes(40) + b"\xff\xd9", "byte(s) before the JPEG's end-of-image marker"),
         "trailer.png": (_save(grey, "PNG") + b"junk", "4 byte(s) after the PNG"),
         "no_iend.png": (_save(grey, "PNG")[:-12], "no complete IEND end chunk"),
+        "damaged_iend.png": (_save(grey, "PNG")[:-4] + b"\x00" * 4, "end chunk IEND fails its CRC check"),
         "damaged_text.png": (_damaged_crc(_save(grey, "PNG", pnginfo=_text("Comment", "scanned")), b"tEXt"),
                              "damaged PNG metadata left out: its tEXt chunk"),
         "damaged_gamma.png": (_damaged_crc(_save(grey, "PNG", pnginfo=_png_chunk(b"gAMA", struct.pack(

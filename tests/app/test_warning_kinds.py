@@ -36,6 +36,7 @@ from drac_ssl.grading.image_notes import (
     is_plain_note,
     other_depth_warning,
     phantom_image_warning,
+    starts_a_warning,
     unreliable_reasons,
 )
 from drac_ssl.grading.ood import InputProfile
@@ -119,6 +120,9 @@ def test_each_producer_s_sentence_is_read_as_its_kind(what: str, make: Callable[
     assert unreliable_reasons([sentence]) == reasons, sentence
     if kind is not None:
         assert doubt_kind(sentence) == kind, sentence
+    # grade_images tells a plain "NAME: WORDS" line's name by the openings: the page's words and
+    # the export's (first letter lower case, no full stop)
+    assert starts_a_warning(sentence) and starts_a_warning(sentence[:1].lower() + sentence[1:-1]), sentence
 
 
 def test_every_row_of_both_tables_is_reached_by_some_producer() -> None:
@@ -138,6 +142,7 @@ def test_plain_notes_are_neither_doubts_nor_reasons() -> None:
     phantom = phantom_image_warning(trained_on_phantoms=True)  # the demonstration's own kind
     for note in (smaller, encoded, phantom):
         assert is_plain_note(note) and unreliable_reasons([note]) == [], note
+        assert starts_a_warning(note), note
 
 
 def test_the_verdict_needs_neither_gradio_nor_torch() -> None:

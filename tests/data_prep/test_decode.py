@@ -176,8 +176,9 @@ def test_issue_case_12_bit_data_in_a_16_bit_png(drac_samples: list[np.ndarray]) 
     assert kinds(decoded, "warning") == {"bit-depth"}
 
 
-@pytest.mark.parametrize(("scale", "words"), [(257, "the full 16-bit range"), (4, "read as 10-bit data"),
-                                              (64, "read as 14-bit data"), (1, "8-bit values in a 16-bit file")])
+@pytest.mark.parametrize(("scale", "words"), [(256, "the full 16-bit range"), (4, "read as 10-bit data"),
+                                              (64, "read as 14-bit data"), (1, "8-bit values in a 16-bit file"),
+                                              (257, "every value a multiple of 257: 8-bit values stored x257")])
 def test_the_used_range_is_detected(drac_samples: list[np.ndarray], scale: int, words: str) -> None:
     """Each range in its own words: every such message starts "16-bit image" and ends "export
     8-bit", so a bare "16-bit" / "8-bit" in the text (the old assert) held whatever was said."""

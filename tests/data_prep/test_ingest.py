@@ -750,8 +750,10 @@ def _small(path: Path) -> np.ndarray:
 
 
 CONVERSIONS = {"rgb": (_rgb, "RGB image"),
-               # a 16-bit file among 8-bit ones: the set's depths differ (one line for the set)
-               "16-bit": (_sixteen_bit, "1 file is 16-bit grey, scaled by value >> 8"),
+               # a 16-bit file among 8-bit ones: the set's depths differ (one line for the set);
+               # its values are 8-bit ones x 257, read exactly (data_prep.decode.X257_WORDS)
+               "16-bit": (_sixteen_bit, "1 file is 16-bit grey read as 8-bit data, 8-bit values, "
+                                        "divided by 257 where stored x257"),
                "512x512": (_small, "size 512x512")}
 
 

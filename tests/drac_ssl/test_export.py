@@ -1883,6 +1883,25 @@ def test_the_command_line_exports_a_variant_the_run_did_not_select(
     assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
     assert (bundle_dir / "metadata.json").stat().st_mtime_ns == stamp
     assert f"bundle: {bundle_dir} (vicreg, reused: built from the same fine-tuning outputs)" in capsys.readouterr().out
+    # a bundle built before bundles recorded the training images' bit depths: reused as it is,
+    # said with how to rebuild it (review of the bitdepth merge, F6)
+    summary_file = run / "data" / "ingest_summary.json"
+    summary = json.loads(summary_file.read_text())
+    summary["bit_depths"] = [{"file": "8-bit", "encoding": "grey", "bits_used": 8, "depth_from": "file",
+                              "max_value": None, "n": {"train": 12, "test": 4, "unlabelled": 0}}]
+    summary_file.write_text(json.dumps(summary))  # the ingest changed: rebuilt, with the depths
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    assert "was built before bundles recorded" not in capsys.readouterr().out
+    built = json.loads((bundle_dir / "metadata.json").read_text())
+    assert built["data"]["train_bit_depths"] == [{"file": "8-bit", "encoding": "grey", "bits_used": 8,
+                                                  "n_train": 12}]
+    del built["data"]["train_bit_depths"]  # as a bundle built before they were recorded
+    (bundle_dir / "metadata.json").write_text(json.dumps(built))
+    assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "(vicreg, reused: built from the same fine-tuning outputs)" in said
+    assert (f"note: {bundle_dir} was built before bundles recorded the training images' bit depths"
+            in said and f"delete {bundle_dir} and export again" in said), said
     # without --images: the variant's submission of the ingest's test images, as the stage writes it
     calibration = run / "finetune" / "vicreg" / "calibration.json"
     calibration.write_text(json.dumps(json.loads(calibration.read_text()), indent=1))  # the outputs changed

@@ -742,6 +742,39 @@ def test_the_apps_batch_files_with_a_notes_column_are_named_as_such(
     assert "NOT GRADED" not in line
 
 
+def test_the_export_s_notes_file_is_named_as_such(
+        tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review (F7): --check on the export's ``<stem>_notes.csv`` said "6 columns, expected 5"
+    on every row (its header replaced by DRAC's); it is one problem now, as the app's batch files
+    are: what the file is, not a submission, and the submission beside it to check."""
+    from drac_ssl.submission import (
+        IMAGE_NOTES_COLUMNS_BEFORE,
+        IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
+        image_notes_path,
+        write_image_notes,
+    )
+
+    submission_csv = tmp_path / "night.csv"
+    notes = write_image_notes(image_notes_path(submission_csv), CASES[:3], [0, 1, 2],
+                              [[], ["unlike the training images"], []], [False, None, True],
+                              bundle={"metadata_sha256": "3f2a9c41d0be", "variant": "vicreg",
+                                      "created_utc": "2026-12-05T09:14:03Z"})
+    assert notes.name == "night_notes.csv"
+    (line,) = check_submission(notes, images)
+    assert line.startswith(f"{notes}:1: this is the export's notes file (case,class,not_reliably_gradable,")
+    assert "not a submission" in line and f"check and submit the submission it was written beside, {submission_csv}" in line
+    assert "columns, expected" not in line
+    assert main(["--check", str(notes), "--images", str(images)]) == 1
+    said = capsys.readouterr()
+    assert said.out == f"{line}\n" and "checked as" not in said.err, said  # no grades in it: no scale
+    # the versions before the bundle and grade_note columns, under another name too
+    for header in (IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE, IMAGE_NOTES_COLUMNS_BEFORE):
+        old = _write(tmp_path, ",".join(header) + "\n" + "".join(
+            f"{c},1,{',' * (len(header) - 3)}\n" for c in CASES[:2]), "kept.csv")
+        (line,) = check_submission(old)
+        assert "the export's notes file" in line and "(the same name without _notes)" in line, line
+
+
 def test_where_k_comes_from_is_one_function() -> None:
     """A review: _check worked K and its source out in four steps (the notes file's K,
     _scale_of, then overrides for the notes file and DRAC's folder); _scale_of now says both,
