@@ -2360,20 +2360,36 @@ RESOLVED_HEADER = "# Resolved drac_ssl configuration"
 
 
 def save_config(cfg: Config, path: str | os.PathLike[str]) -> Path:
-    """Write the resolved configuration as YAML (atomically)."""
+    """Write the resolved configuration as YAML (atomically). Every setting is written, those
+    the run's stages do not read too; for a generic data set (``data.dataset`` not ``drac``) a
+    second comment line says which do not apply (:func:`generic_config_note`)."""
     from drac_ssl.starting import python_command  # stdlib only
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    note = generic_config_note(cfg.data.dataset)
     tmp.write_text(
         # a file read later, from anywhere: no absolute interpreter path (python_word's in_file)
         RESOLVED_HEADER + f"; rerun with: {python_command('drac_ssl.train', in_file=True)} -c THIS_FILE\n"
+        + (f"# {note}\n" if note else "")
         + yaml.safe_dump(to_dict(cfg), sort_keys=False),
         encoding="utf-8",
     )
     os.replace(tmp, p)
     return p
+
+
+def generic_config_note(dataset: str) -> str:
+    """For a generic data set's ``config.yaml`` (``dataset`` not ``drac``: read whole by the
+    pretraining, no ingest): the settings written there that do not apply, since the file
+    holds every setting with its value (``pretrain.use_test_images: true``, the default, read
+    as if the pretraining had seen the test split); '' for ``drac``."""
+    if dataset == "drac":
+        return ""
+    return (f"data.dataset={dataset}: the pretraining learns from its training split alone (the test "
+            f"split feeds only the k-NN monitor); pretrain.use_test_images and the data.* settings but "
+            f"dataset and root are ingest settings, not applied")
 
 
 DEFAULTS_BEFORE: dict[str, Any] = {"finetune.keep": "best"}

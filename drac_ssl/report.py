@@ -36,6 +36,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -1323,26 +1324,206 @@ def _generic_closing_lines(run_dir: Path, dataset: str) -> list[str]:
     """What a generic data set's run (``data.dataset`` mnist, fashion_mnist, cifar10) left
     out and what measures its features: fine-tuning and export never run on one (they grade an
     ingested folder of retinal images); UMM may (its section is above when ``umm/`` exists);
-    the k-NN monitor is named only when ``pretrain.knn_every`` asked for it."""
-    cfg = _saved_config(run_dir)
+    the k-NN monitor is named only when ``pretrain.knn_every`` asked for it and it scored an
+    epoch; then the bench that measures the run's own backbone (:func:`next_step`), its command
+    in a block."""
+    knn = bool((_saved_config(run_dir).get("pretrain") or {}).get("knn_every")) and _knn_figure(run_dir)
     umm_ran = (run_dir / "umm").is_dir()
     left_out = "Fine-tuning and export" if umm_ran else "UMM, fine-tuning and export"
-    bench = f"`{python_command('bench.low_label', in_file=True)}`"
-    measures = (f"the k-NN monitor above and {bench} measure"
-                if (cfg.get("pretrain") or {}).get("knn_every") else f"{bench} measures")
-    only = "pretraining, then UMM" if umm_ran else "pretraining only"
-    return [f"{left_out}: not part of this run. A generic data set's run is {only} "
-            f"(data.dataset={dataset}: the fine-tuning grades an ingested folder of retinal images); "
-            f"{measures} its features.", ""]
+    only = "pretraining only" if not umm_ran else "pretraining, then UMM"
+    lines = [f"{left_out}: not part of this run. A generic data set's run is {only} "
+             f"(data.dataset={dataset}: the fine-tuning grades an ingested folder of retinal images)"
+             + ("; the k-NN monitor above measured its features as it trained." if knn else "."), ""]
+    return lines + _next_step_lines(run_dir)
+
+
+def _next_step_lines(run_dir: Path) -> list[str]:
+    """report.md's paragraph on what measures the run's pretrained backbone, with the command
+    in a block (:func:`next_step`, as a file read later words it); [] when there is none."""
+    step = next_step(run_dir, in_file=True)
+    if step is None:
+        return []
+    return [f"**Next:** {step.what}.{(' ' + step.note) if step.note else ''}", "", "```bash",
+            step.command, "```", ""]
+
+
+def _knn_figure(run_dir: Path) -> bool:
+    """Whether the pretraining's k-NN monitor scored an epoch (a ``knn_top1`` in its
+    ``metadata.json`` metrics or in ``metrics.jsonl``)."""
+    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    if isinstance(meta, dict) and "knn_top1" in (meta.get("metrics") or {}):
+        return True
+    return any("knn_top1" in row for row in pretrain_history(run_dir))
+
+
+def pretrain_history(run_dir: Path) -> list[dict[str, Any]]:
+    """The pretraining's epochs as ``pretrain/metrics.jsonl`` records them (one dict per
+    epoch, ``epoch`` counted from 0: loss, its terms, ``knn_top1`` on a k-NN monitor epoch ...);
+    [] when the file is missing or unreadable (a line that is not a JSON object is skipped)."""
+    try:
+        text = (run_dir / "pretrain" / "metrics.jsonl").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    rows = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+BENCH_SETTINGS = ("pretrain.backbone.arch", "pretrain.backbone.cifar_stem", "pretrain.backbone.stem_stride",
+                  "pretrain.augment.image_size")
+"""The settings a bench builds (``bench.low_label``) or embeds (both) a given backbone with,
+read from its own config file (``configs/<dataset>.yaml``), not from the backbone: where the
+run's differ, :func:`next_step`'s command types them."""
+
+BENCH_OUT = "bench"
+"""``RUN/bench/``: where :func:`next_step`'s bench command writes its result file
+(``--out-dir``), beside the run rather than over ``bench/results/``' committed figures."""
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What measures a run's pretrained backbone when the run has no fine-tuning
+    (:func:`next_step`): ``what``, a clause naming the command and what it measures
+    (report.md's); ``command``, as the user types it; ``note``, sentences that follow (where it
+    runs, a quicker form, another bench and why it is not the one); ``short``, the console's
+    few words before the command."""
+
+    what: str
+    command: str
+    note: str = ""
+    short: str = ""
+
+
+def _setting(cfg: dict[str, Any], key: str) -> Any:
+    node: Any = cfg
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _bench_overrides(cfg: dict[str, Any], dataset: str) -> list[str]:
+    """``key=value`` for each :data:`BENCH_SETTINGS` where the run's ``cfg`` (its saved
+    ``config.yaml``) differs from the bench's own config file (``configs/<dataset>.yaml``);
+    all of them when that file cannot be read (a non-editable install has no ``configs/``)."""
+    from drac_ssl.config import PACKAGE_CONFIGS, load_config
+
+    try:
+        bench = to_dict(load_config(PACKAGE_CONFIGS / f"{dataset}.yaml"))
+    except Exception:  # noqa: BLE001 - no such file, or one that does not load: say every value
+        bench = {}
+    out = []
+    for key in BENCH_SETTINGS:
+        ours = _setting(cfg, key)
+        if ours is not None and ours != _setting(bench, key):
+            out.append(f"{key}={str(ours).lower() if isinstance(ours, bool) else ours}")
+    return out
+
+
+def next_step(run_dir: str | Path, in_file: bool = False) -> NextStep | None:
+    """What measures the pretrained backbone of a run without fine-tuning, per data set:
+
+    * MNIST, Fashion-MNIST: ``bench.low_label --dataset D --data ROOT --backbone
+      RUN/pretrain/backbone.safetensors`` (linear probes against a random backbone, fine-tuning
+      against scratch; ``--backbone`` skips its own pretraining, which at the config's 50
+      epochs is hours on a CPU);
+    * CIFAR-10: ``bench.layer_clusters --backbone ...`` (per-layer cluster quality beside a
+      random backbone); ``bench.cifar10_vicreg``, the bench of the published figures, has no
+      option for a given backbone (it pretrains its own), which the note says;
+    * an ingested data set whose ``run.stages`` left the fine-tuning out: the run's own command
+      with ``finetune`` and ``export`` added (:func:`drac_ssl.run_state.resume_command`), which
+      runs them in the run folder, skipping the finished stages.
+
+    The benches run from the repository root and write their result under ``RUN/bench/``
+    (:data:`BENCH_OUT`); the run's :data:`BENCH_SETTINGS` that differ from the bench's config
+    are typed on its line. Paths: ``in_file`` (report.md, read later from anywhere) absolute;
+    on the console, as given when the current folder is the repository root, else absolute.
+    None when there is no backbone yet (the pretraining did not finish), for a run that asked
+    for the fine-tuning (done, or unfinished: "Read this first" gives the command that
+    finishes it), and for a run folder without a readable ``config.yaml``."""
+    from drac_ssl.config import PACKAGE_CONFIGS, shell_word
+    from drac_ssl.run_state import PIPELINE
+
+    run_dir = Path(run_dir)
+    cfg = _saved_config(run_dir)
+    if not cfg or not (run_dir / "pretrain" / "backbone.safetensors").is_file():
+        return None
+    dataset = str((cfg.get("data") or {}).get("dataset") or "drac")
+    if dataset not in GENERIC_WORDS:
+        planned = _planned_stages(run_dir, cfg)
+        if "finetune" in planned:
+            return None
+        stages = [s for s in PIPELINE if s in planned or s in ("finetune", "export")]
+        return NextStep(
+            "the fine-tuning measures the pretrained features on the grades (cross-validated), and "
+            f"run.stages left it out; this run's own command with run.stages=[{','.join(stages)}] runs it "
+            "and the export in this folder, skipping the finished stages",
+            resume_command(run_dir, stages, always_cd=in_file),
+            short="fine-tune it (run.stages left the fine-tuning out; the finished stages are skipped)")
+    repo = PACKAGE_CONFIGS.parent.resolve()
+    absolute = in_file or Path.cwd().resolve() != repo
+
+    def word(path: Path) -> str:
+        return shell_word(str(path.resolve() if absolute else path))
+
+    root = Path(str((cfg.get("data") or {}).get("root") or "")).expanduser()
+    if absolute and not root.is_absolute():  # relative to the folder the run was made in
+        env = _read_json(run_dir / "environment.json")
+        made_in = env.get("cwd") if isinstance(env, dict) else None
+        root = Path(made_in) / root if isinstance(made_in, str) and made_in else root
+    backbone = run_dir / "pretrain" / "backbone.safetensors"
+    umm = run_dir / "umm" / "backbone.safetensors"
+    tail = " ".join(shell_word(o) for o in _bench_overrides(cfg, dataset))
+    out = f"--out-dir {word(run_dir / BENCH_OUT)}"
+    where = "Run it from the repository root (the folder of `bench/`)."
+    if dataset == "cifar10":
+        command = (f"{python_command('bench.layer_clusters', in_file=in_file)} --backbone {word(backbone)}"
+                   + (f" --compare vicreg_umm={word(umm)}" if umm.is_file() else "")
+                   + f" --data {word(root)} {out}" + (f" {tail}" if tail else ""))
+        return NextStep(
+            "`bench.layer_clusters` measures this run's backbone"
+            + (" (and UMM's, `--compare`)" if umm.is_file() else "")
+            + ": the cluster quality (Davies-Bouldin, Calinski-Harabasz) of the CIFAR-10 test images' "
+            "features after each stage of the backbone, beside a random backbone of its architecture, "
+            f"and a t-SNE figure; `--out-dir` keeps its result in this run's `{BENCH_OUT}/`",
+            command,
+            f"{where} On a CPU, `--eval-limit 1000` thins the test images (a smoke run). "
+            "`bench.cifar10_vicreg`, the bench of the published CIFAR-10 figures (k-NN and linear probe), "
+            "takes no backbone file: it pretrains its own (`configs/cifar10.yaml`, 100 epochs, a GPU run) in "
+            "its `--run-dir` and then measures that one.",
+            short="measure its backbone with bench.layer_clusters, from the repository root (per-layer "
+                  "cluster quality beside a random backbone; bench.cifar10_vicreg takes no backbone file: "
+                  "report.md says more)")
+    command = (f"{python_command('bench.low_label', in_file=in_file)} --dataset {dataset} --data {word(root)} "
+               f"--backbone {word(backbone)} {out}" + (f" {tail}" if tail else ""))
+    return NextStep(
+        "`bench.low_label` measures this run's backbone on labels: a linear probe of its frozen features "
+        "beside the same probe on a random backbone of its architecture, and fine-tuning it beside "
+        "training from scratch, on 500 to 5,000 labelled training images (3 seeds), scored on the test "
+        "split; `--backbone` skips the bench's own pretraining, and `--out-dir` keeps its result in this "
+        f"run's `{BENCH_OUT}/`, not over `bench/results/`' committed figures",
+        command,
+        f"{where} Its fine-tuning is GPU-sized; on a CPU, `--labels 1000 --seeds 0 --methods "
+        "linear,random_linear` keeps the two linear probes on one labelled subset (a smoke run, written "
+        f"as `low_label_{dataset}_smoke.json`)."
+        + (" For UMM's backbone, give `--backbone` its `umm/backbone.safetensors`." if umm.is_file() else ""),
+        short="measure its backbone with bench.low_label, from the repository root (linear probes beside a "
+              "random backbone, fine-tuning beside scratch; GPU-sized: report.md says more)")
 
 
 def write_report(run_dir: str | Path) -> Path:
-    """Write ``run_dir/report.md`` (and its figures under ``run_dir/report/``); return its path."""
+    """Write ``run_dir/report.md`` (and the figures it draws from the fine-tuning's files under
+    ``run_dir/report/``, made only for them: a run without fine-tuning has no such folder, and
+    an empty one is removed); return its path."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: no such run folder")
     figures = run_dir / FIGURES
-    figures.mkdir(parents=True, exist_ok=True)
     generic = _generic_dataset(run_dir)
     facts = read_ingest_facts(run_dir / "data")
     if generic is not None:
@@ -1358,11 +1539,16 @@ def write_report(run_dir: str | Path) -> Path:
              provenance_line(run_dir), ""]
     body = _data_section(run_dir) + _config_section(run_dir) + _stages_section(run_dir) + _ssl_section(run_dir)
     if generic is None:
-        body += _finetune_section(run_dir, figures) + _export_section(run_dir)
+        # report/ holds the figures drawn from the fine-tuning's files, and is made only for them
+        if (run_dir / "finetune").is_dir():
+            figures.mkdir(parents=True, exist_ok=True)
+        body += _finetune_section(run_dir, figures) + _next_step_lines(run_dir) + _export_section(run_dir)
         cut_short = _cut_short_words(run_dir)
     else:
         body += _generic_closing_lines(run_dir, generic)
         cut_short = _cut_short_words(run_dir, not_what="how good its features are")
+    with contextlib.suppress(OSError):  # an empty report/ (made by an earlier version): nothing to list
+        figures.rmdir()
     lines += read_this_first(body, cut_short=cut_short, unfinished=_unfinished_item(run_dir)) + body
     # last: what each file of the folder is and which can go (a folder handed on without the
     # repository, whose docs/running.md describes them at length)
@@ -1374,7 +1560,7 @@ def write_report(run_dir: str | Path) -> Path:
 _WARNING_LEAD = re.compile(r"^(?:> |- )?\*\*(.+?)\*\*")
 """A paragraph (or quote, or bullet) that opens in bold: how the report's sections lead a
 warning (``> **No evidence that ...**``, ``**Read with care:** ...``)."""
-_NOT_WARNINGS = ("total", "Not trained here:")  # bold leads that are not warnings
+_NOT_WARNINGS = ("total", "Not trained here:", "Next:")  # bold leads that are not warnings
 
 
 def _github_anchor(heading: str, seen: dict[str, int]) -> str:

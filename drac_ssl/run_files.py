@@ -139,8 +139,12 @@ RUN_FILES: tuple[RunFile, ...] = (
             "reads it."),
     RunFile("report.md", "This report.",
             f"{KEEP}: `python -m drac_ssl.report RUN` writes it again from the run's files."),
-    RunFile("report/", "The report's own figures: confusion matrices, ROC and validation curves, comparison.",
+    RunFile("report/", "The report's own figures, drawn from the fine-tuning's files (made only when "
+                       "the run fine-tuned).",
             "Can be deleted: `python -m drac_ssl.report RUN` draws them again."),
+    RunFile("bench/", "Result files of a bench run on this run's backbone (report.md's next step for a "
+                      "run without fine-tuning: `--out-dir RUN/bench`).",
+            "Can be deleted: the bench command writes them again."),
 )
 """Every entry a run folder can hold, in the order report.md lists them (see :class:`RunFile`)."""
 
@@ -168,6 +172,25 @@ def mib(paths: list[Path]) -> float:
     return total / MIB
 
 
+FIGURE_KINDS = (("_confusion.png", "confusion matrices"), ("_roc.png", "ROC curves"),
+                ("_val_qwk.png", "validation-kappa curves"), ("_inner_qwk.png", "inner-split-kappa curves"),
+                ("comparison.png", "the variants' comparison"))
+"""The figures report.md draws into ``report/``, by how their file names end, as the files
+list names them."""
+
+
+def figure_kinds(folder: Path) -> str:
+    """What ``folder`` (a run's ``report/``) holds, in words: the kinds of
+    :data:`FIGURE_KINDS` found there, in that order, then any other files counted
+    (``confusion matrices, ROC curves, the variants' comparison``); ``empty`` when it holds no file."""
+    files = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    kinds = [words for end, words in FIGURE_KINDS if any(name.endswith(end) for name in files)]
+    other = [name for name in files if not any(name.endswith(end) for end, _ in FIGURE_KINDS)]
+    if other:
+        kinds.append(f"{len(other)} other file(s)")
+    return ", ".join(kinds) or "empty"
+
+
 def _commands(text: str) -> str:
     """``text`` (the table's words, as docs/running.md writes them: `` `python -m drac_ssl.report
     RUN` ``) with each command's interpreter as report.md names it, a file read later
@@ -185,6 +208,8 @@ def _line(run_dir: Path, entry: RunFile, paths: list[Path], finished: bool) -> s
         notes.append(", ".join(sorted({p.relative_to(run_dir).parts[1] for p in paths})))
     if len(paths) > 1 and "<i>" in entry.name:
         notes.append(f"{len(paths)} files")
+    if entry.name == "report/":  # what this run's holds, not every figure a report can draw
+        notes.append(figure_kinds(paths[0]))
     size = mib(paths)
     if size >= SHOWN_FROM_MIB:
         notes.append(f"{size:.1f} MiB")

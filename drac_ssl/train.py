@@ -1220,8 +1220,9 @@ def result_line(run_dir: Path) -> str | None:
     leaderboard score for DRAC's kind of data (:func:`drac_ssl.challenge.drac_scale`, the
     report's rule), the pipeline measured on synthetic images for a phantom run, the phantoms
     mixed into the data (:func:`drac_ssl.grading.bundle.mixed_phantom_words`), and a trial run's
-    words (:func:`drac_ssl.trial_run.trial_run_words`). None without those files (a run without
-    fine-tuning, a generic data set's)."""
+    words (:func:`drac_ssl.trial_run.trial_run_words`). A run without those files (no
+    fine-tuning: a generic data set's, or one whose ``run.stages`` left it out) gets its
+    pretraining's headline instead (:func:`pretraining_result_line`); None when it has neither."""
     from drac_ssl.report import run_freeze  # its plotting imports: paid once the run is done
 
     summary = read_json_dict(run_dir / "finetune" / "summary.json") or {}
@@ -1229,7 +1230,7 @@ def result_line(run_dir: Path) -> str | None:
     metrics = read_json_dict(run_dir / "finetune" / str(selected) / "metrics.json") if isinstance(
         selected, str) and selected else None
     if metrics is None:
-        return None
+        return pretraining_result_line(run_dir)
     key, tie_key, key_words, tie_words = ranking_figures(str(summary.get("decision") or metrics.get(
         "decision") or "thresholds"))
     tie_name, _, tie_how = tie_words.partition(" ")  # "AUC", "one-vs-one"
@@ -1252,6 +1253,59 @@ def result_line(run_dir: Path) -> str | None:
     return "".join([line, *(f". {words}" for words in said)])
 
 
+def pretraining_result_line(run_dir: Path) -> str | None:
+    """The headline of a run without fine-tuning figures, from its pretraining's records
+    (``pretrain/metadata.json``, ``pretrain/metrics.jsonl``; nothing recomputed): the k-NN
+    monitor's last figure, with its epoch and the starting backbone's figure where recorded
+    (``knn_start_top1``), or that the monitor was off (``pretrain.knn_every=0``) or scored no
+    epoch; then the last epoch's VICReg loss, and that UMM ran after it (``umm/metadata.json``),
+    e.g. ``result: pretraining only (no fine-tuning in this run): k-NN top-1 29.17% at epoch 1
+    of 1 (the k-NN monitor; 20.83% for the starting backbone), final loss 22.3383``. Then a
+    trial run's words (:func:`drac_ssl.trial_run.trial_run_words`, "how good its features
+    are") and, for an ingested data set, the phantom caveats as :func:`result_line` says them.
+    None when the pretraining left no ``metadata.json`` (not run, or an ingest alone)."""
+    from drac_ssl.report import pretrain_history
+
+    meta = read_json_dict(run_dir / "pretrain" / "metadata.json")
+    if meta is None:
+        return None
+    history = pretrain_history(run_dir)
+    epochs = meta.get("epochs_run") or len(history) or "?"
+    knn_rows = [r for r in history if isinstance(r.get("knn_top1"), int | float)]
+    knn_every = ((meta.get("config") or {}).get("pretrain") or {}).get("knn_every")
+    if knn_rows:
+        last_knn = knn_rows[-1]
+        start = meta.get("knn_start_top1")
+        knn = (f"k-NN top-1 {float(last_knn['knn_top1']):.2f}% at epoch {int(last_knn.get('epoch', 0)) + 1} of "
+               f"{epochs} (the k-NN monitor"
+               + (f"; {float(start):.2f}% for the starting backbone" if isinstance(start, int | float) else "")
+               + ")")
+    elif not knn_every:
+        knn = "k-NN monitor off (pretrain.knn_every=0)"
+    else:
+        knn = (f"no k-NN figure (pretrain.knn_every={knn_every}, but the monitor scored no epoch: "
+               f"console.log says why)")
+    last = history[-1] if history else {}
+    final = last.get("epoch")
+    # the epoch of the loss, unless the k-NN figure's said it already
+    at = (f" (epoch {final + 1} of {epochs})" if isinstance(final, int)
+          and not (knn_rows and knn_rows[-1].get("epoch") == final) else "")
+    line = (f"result: pretraining only (no fine-tuning in this run): {knn}, final loss "
+            f"{figure_text(last.get('loss'), 4)}{at}"
+            + ("; UMM ran after it" if (run_dir / "umm" / "metadata.json").is_file() else ""))
+    said = []
+    dataset = ((meta.get("config") or {}).get("data") or {}).get("dataset")
+    if dataset in (None, "drac"):
+        prov = data_provenance(run_dir / "data")
+        if prov["kind"] == "phantom":
+            said.append("On phantom images: the figures measure the pipeline on synthetic images, not features of real eyes")
+        if mixed := mixed_phantom_words(prov):
+            said.append(mixed[0].upper() + mixed[1:])
+    if trial := trial_run_words(trial_run_record(run_dir), not_what="how good its features are"):
+        said.append(trial)
+    return "".join([line, *(f". {words}" for words in said)])
+
+
 def _ci_words(metrics: dict[str, Any], key: str) -> str:
     """``95% CI 0.700..0.900`` of the figure ``key`` of a variant's ``metrics.json``
     (its ``<key>_ci95``, with ``<key>_ci95_note`` for one not meaningful); '' when it stores
@@ -1267,7 +1321,10 @@ def next_step_lines(run_dir: Path) -> list[str]:
     """What to do after a finished run, for the lines after ``[train] finished: RUN``, each
     command as the user types it (:func:`drac_ssl.starting.python_command`: the interpreter
     that ran this one; the run folder as given, quoted for the shell): read ``RUN/report.md``
-    (when written); with a bundle (``RUN/bundle/metadata.json``, the export stage's), open the
+    (when written); without a bundle, what measures the run's backbone
+    (:func:`drac_ssl.report.next_step`: a bench command with ``--backbone
+    RUN/pretrain/backbone.safetensors``, or the run's own command with the fine-tuning added);
+    with a bundle (``RUN/bundle/metadata.json``, the export stage's), open the
     app on it and grade a folder of images with the export command; and, for a model trained
     on phantom images (``data.kind`` of its metadata), that its grades say nothing about a real
     eye, and where one's own fundus photographs are graded (``docs/own_fundus_folder.md``). []
@@ -1278,12 +1335,17 @@ def next_step_lines(run_dir: Path) -> list[str]:
 
     lines: list[str] = []
     report = run_dir / "report.md"
-    if report.is_file():
-        lines.append(f"next: read {report} first (its \"Read this first\" says what to know before "
-                     f"using the model)")
     bundle = run_dir / "bundle"
     meta = read_json_dict(bundle / "metadata.json")
-    if meta is None:
+    if report.is_file():
+        lines.append(f"next: read {report} first (its \"Read this first\" says what to know before "
+                     f"using the {'model' if meta is not None else 'run'})")
+    if meta is None:  # a run without fine-tuning: what measures its backbone
+        from drac_ssl.report import next_step
+
+        step = next_step(run_dir)
+        if step is not None:
+            lines.append(f"{'then' if lines else 'next'}: {step.short}: {step.command}")
         return lines
     lines += [f"{'then' if lines else 'next'}: open the app on its model: "
               f"{python_command('app')} --bundle {shell_word(str(bundle))}",
@@ -1645,7 +1707,7 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
             raise InterruptedOutsideStage(
                 "interrupted while the checkpoints were removed (run.keep_checkpoints=false): every "
                 "stage of run.stages is finished; rerun the same command to remove the rest") from None
-    if (run_dir / "finetune").exists():
+    if any((run_dir / stage).is_dir() for stage in REPORTED_STAGES):
         try:
             from drac_ssl.report import write_report
 
@@ -1656,6 +1718,12 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                 "rerun the same command to rewrite report.md")
             setattr(stopped, "report", "")  # noqa: B010 - its words say how to write report.md
             raise stopped from None
+
+
+REPORTED_STAGES = ("pretrain", "umm", "finetune")
+"""A run whose folder holds one of these stages' folders ends with report.md written (by the
+stage's own code, or taken by ``run.reuse``): a pretraining-only run too, a generic data set's
+or one whose ``run.stages`` leave the fine-tuning out; an ingest alone has no report."""
 
 
 def main(argv: list[str] | None = None) -> int:

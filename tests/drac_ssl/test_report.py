@@ -793,7 +793,10 @@ def test_a_generic_pretraining_run_is_reported_as_what_it_was(tmp_path: Path, mo
     assert "### UMM" not in report and "## Cross-validated fine-tuning" not in report
     assert "## Export" not in report
     assert "pretraining only" in report, report
-    assert "the k-NN monitor above and" in report  # pretrain.knn_every=1 asked for it
+    assert "the k-NN monitor above measured its features" in report  # pretrain.knn_every=1 asked for it
+    # what measures the features is bench.low_label on this run's own backbone (it named the
+    # bench without --backbone: 50 epochs of pretraining again)
+    assert f"--backbone {run_dir.resolve()}/pretrain/backbone.safetensors" in report
     # the same run with UMM (its folder) and without the monitor: the closing line says so
     # (it said "UMM ... not part of this run" under a UMM section, and named a monitor not run)
     (run_dir / "umm").mkdir()

@@ -34,6 +34,8 @@ def test_the_report_lists_the_files_the_run_folder_holds_and_no_others(tmp_path:
     (run / "pretrain" / "checkpoints").mkdir()
     (run / "pretrain" / "checkpoints" / "last.pt").write_bytes(b"\0" * (3 * MIB))
     (run / "finetune" / "vicreg" / "oof.csv").write_text("case\n")
+    (run / "report").mkdir()  # a figure an earlier report drew (this fake run has none to draw)
+    (run / "report" / "vicreg_confusion.png").write_bytes(b"")
     text = write_report(run).read_text(encoding="utf-8")
     assert text.rstrip().split("\n## ")[-1].startswith("Files in this folder"), "not the last section"
     files = _files_section(text)
@@ -54,7 +56,10 @@ def test_the_report_lists_the_files_the_run_folder_holds_and_no_others(tmp_path:
     assert "umm.start_from=last|peak|past_peak" in checkpoints and "This run has finished." in checkpoints
     oof = next(line for line in files.splitlines() if "`finetune/<variant>/oof.csv`" in line)
     assert "(vicreg)" in oof and "Keep" in oof, oof
-    assert "Can be deleted" in next(line for line in files.splitlines() if "`report/`" in line)
+    figures = next(line for line in files.splitlines() if "`report/`" in line)
+    # what this folder holds, not every figure a report can draw (a review: an empty report/
+    # of a pretraining-only run was "confusion matrices, ROC and validation curves")
+    assert "`report/` (confusion matrices)" in figures and "Can be deleted" in figures, figures
 
 
 def test_the_checkpoints_of_an_unfinished_run_are_to_be_kept(tmp_path: Path) -> None:
