@@ -8,6 +8,11 @@ not a supported matching pair (:mod:`drac_ssl.torch_pair`), or with the two ways
 for a ``--host`` off the loopback interface given neither ``--auth-file`` nor
 ``--insecure-no-auth`` (:func:`app.auth.open_host_refusal`); 0 after Ctrl-C or SIGTERM.
 
+The console's ``[app] bundle ...; serving on http://HOST:PORT (Ctrl-C stops)`` line comes once
+the server is bound and answers (a script may wait for it, then use the address); gradio's own
+start-up lines (its local URL again, and a hint to ``share=True``, an option this command does
+not have: nothing is shared) are not printed.
+
 Uploads and every file derived from them live in one private folder per server process
 (mode 0700, under ``--temp-dir``; :mod:`app.workdir`), removed when the server stops (Ctrl-C,
 SIGTERM, an error); folders of killed servers are removed at the next start. While it runs,
@@ -132,7 +137,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "uploads and derived files (mode 0700, deleted when the server stops); "
                              "default: the system temp folder (TMPDIR, else /tmp); e.g. a folder "
                              "on an encrypted volume")
-    parser.add_argument("--quiet", action="store_true", help="less gradio output")
+    parser.add_argument("--quiet", action="store_true",
+                        help="accepted for older scripts; gradio's own start-up lines are no "
+                             "longer printed (the app's 'serving on' line gives the address)")
     add_version_option(parser)
     return parser.parse_args(argv)
 
@@ -253,23 +260,33 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         return 2
     from app.auth import bind_name
 
-    print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s)); "
-          f"serving on http://{bind_name(settings.host)}:{settings.port} (Ctrl-C stops)", flush=True)
     print(f"[app] every image: {predictor.describe()}", flush=True)
     print(f"[app] model queue: {settings.concurrency} at a time, {settings.queue_size} waiting; "
           f"more get a 'busy, try again' message", flush=True)
     print(f"[app] uploads and files derived from them are kept in {workdir} (only this account "
           f"can read it) and deleted when the server stops; meanwhile {retention_words()}",
           flush=True)
+    demo = None
     try:
-        serve(predictor, settings, block=True, quiet=args.quiet, auth=auth,
-              insecure_no_auth=args.insecure_no_auth)
+        # gradio quiet: its start-up lines said "Running on local URL" (the line below says
+        # it) and "To create a public link, set `share=True`" though nothing is shared; its
+        # errors are exceptions, said below. block=False: launch returns once the server is
+        # bound and has answered gradio's own start-up request, so the serving line is true
+        demo = serve(predictor, settings, block=False, quiet=True, auth=auth,
+                     insecure_no_auth=args.insecure_no_auth)
+        print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s)); "
+              f"serving on http://{bind_name(settings.host)}:{settings.port} (Ctrl-C stops)",
+              flush=True)
+        demo.block_thread()  # until Ctrl-C or SIGTERM (_interrupt), as launch itself blocks
     except (KeyboardInterrupt, SystemExit):
         pass
     except (OSError, OverflowError) as exc:  # a busy port; bind()'s OverflowError: a port outside 0..65535
         print(f"error: cannot serve on {settings.host}:{settings.port}: {exc}\n"
               f"  fix: choose another --port", file=sys.stderr)
         return 2
+    finally:
+        if demo is not None:
+            demo.close(verbose=False)  # the queue and the server, also after an interrupt here
     return 0
 
 

@@ -1751,8 +1751,11 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
           auth: list[tuple[str, str]] | None = None, insecure_no_auth: bool = False) -> gr.Blocks:
     """Queue and launch the app on ``settings.host:settings.port``.
 
-    ``block=False`` returns at once with the server running in a background thread (call
-    ``demo.close()`` to stop it). ``auth``: the ``(user, password)`` logins gradio asks for
+    ``block=False`` returns once the server is bound and answers (gradio's launch waits for
+    its own start-up request), the server running in a background thread (call
+    ``demo.close()`` to stop it). ``quiet``: gradio prints none of its start-up lines (its
+    local URL, the hint to ``share=True``: this never shares; ``python -m app`` passes it);
+    its errors are raised either way. ``auth``: the ``(user, password)`` logins gradio asks for
     before it serves the page or its API (:func:`app.auth.read_auth_file`, ``python -m app
     --auth-file``); None: no login. Off the loopback interface (:func:`app.auth.is_loopback_host`)
     a server without ``auth`` is refused with a ValueError saying how to start it
