@@ -290,6 +290,29 @@ def _check_weight_names(bundle_dir: Path, meta: dict[str, Any]) -> None:
                     f"again from where it was built, or {rebuild_advice(bundle_dir)}")
 
 
+def unreadable_bundle_file(bundle_dir: str | os.PathLike[str], path: str | os.PathLike[str],
+                           exc: OSError) -> BundleError:
+    """The BundleError for a file of the bundle in ``bundle_dir`` that this account cannot read
+    (``exc``: a PermissionError, an I/O error): names the file and, for a permission refused,
+    says that the serving account needs read access to the whole bundle folder, and how to give
+    it. The usual cause: the bundle was copied to the grading machine and made read-only to the
+    app's account, another account than the one that built it, while the fine-tuning's
+    ``*.safetensors`` are written with mode 0600 (its owner's alone)."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, PermissionError):
+        folder = shlex.quote(str(bundle_dir))
+        return BundleError(
+            f"{path}: this account cannot read the bundle's file ({reason}); the account that "
+            f"serves or grades with a bundle needs read access to every file in its folder, and "
+            f"the weights files are written readable by their owner only (mode 0600).\n  fix: as "
+            f"the bundle copy's owner (or root), give read access: chmod -R a+rX {folder} (every "
+            f"local account), or chgrp -R GROUP {folder} && chmod -R g+rX {folder} (the serving "
+            f"account's group GROUP); keep it read-only to the serving account "
+            f"(docs/deploying.md)")
+    return BundleError(f"{path}: the bundle's file cannot be read ({reason}).\n  fix: copy the bundle "
+                       f"folder again, or {rebuild_advice(bundle_dir)}")
+
+
 def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any]) -> list[str]:
     """Check every weights file of the bundle in ``bundle_dir`` against the SHA-256 its
     ``metadata.json`` (``meta``) records (each fold's ``sha256``: ``{file name: hex digest}``,
@@ -303,7 +326,9 @@ def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any
             file and its fold(s), both digests (the first 12 hex digits) and its size, says
             when its content is another file's of the bundle (fold files swapped or renamed),
             and the fix: copy the whole bundle folder again, or rebuild it from its run folder.
-        OSError: a listed file cannot be read (permissions).
+            A listed file that cannot be read (permissions: the serving account was not
+            given read access to the bundle copy; an I/O error) is a BundleError too, naming the
+            file and the fix (:func:`unreadable_bundle_file`).
     """
     bundle_dir = Path(bundle_dir)
     wanted: dict[str, dict[str, list[Any]]] = {}  # file name -> recorded digest -> its folds
@@ -319,7 +344,10 @@ def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any
     wrong: list[str] = []
     for name, by_digest in wanted.items():
         path = bundle_dir / name
-        got = sha256_file(path)
+        try:
+            got = sha256_file(path)
+        except OSError as exc:
+            raise unreadable_bundle_file(bundle_dir, path, exc) from None
         if set(by_digest) == {got}:
             continue
         folds = sorted({f for fs in by_digest.values() for f in fs}, key=str)
@@ -2118,6 +2146,10 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
                           f"(build_bundle('RUN'))") from None
     except ValueError as exc:  # weights that do not fit metadata.json's model
         raise BundleError(str(exc)) from None
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a bundle without recorded digests, read by an account without access
+        raise unreadable_bundle_file(bundle_dir, exc.filename or bundle_dir, exc) from None
     if len(models) > 1 and backbones_identical(models):
         for model in models[1:]:  # one module (and one copy of the weights) for every fold
             model.backbone = models[0].backbone
