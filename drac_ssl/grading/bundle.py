@@ -2001,8 +2001,9 @@ def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
 def _reuse_check(run_dir: Path, variant: str,
                  out: str | os.PathLike[str] | None) -> tuple[Path, str, bool]:
     """The bundle folder, the fine-tuning outputs' digest (:func:`finetune_outputs_digest`)
-    and whether the bundle there was built from them (of this format and variant, whole)."""
-    fine_tuned_variant_dir(run_dir, variant)
+    and whether the bundle there was built from them (of this format and variant, whole, its
+    weights intact: :func:`_bundle_weights_intact`)."""
+    vdir = fine_tuned_variant_dir(run_dir, variant)
     out = Path(out) if out is not None else run_dir / "bundles" / variant
     try:
         meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
@@ -2012,8 +2013,37 @@ def _reuse_check(run_dir: Path, variant: str,
     reusable = (isinstance(meta, dict) and meta.get("format") == BUNDLE_FORMAT and meta.get("variant") == variant
                 and (out / "MODEL_CARD.md").is_file()
                 and (meta.get("built_from") or {}).get("sha256") == digest
-                and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or []))
+                and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])
+                and _bundle_weights_intact(out, vdir, meta))
     return out, digest, bool(reusable)
+
+
+def _bundle_weights_intact(bundle_dir: Path, vdir: Path, meta: dict[str, Any]) -> bool:
+    """Whether every weights file of the bundle in ``bundle_dir`` is the one it was built with:
+    the same file as the fine-tuning's in ``vdir`` (the hard link :func:`build_bundle` makes:
+    no reading), else of the SHA-256 ``meta`` records for it (else, a bundle that records
+    none, the fine-tuning file's). A weights file replaced or damaged after the build (a copy
+    cut short, another fold's) makes the bundle rebuilt rather than reused: reused, it was
+    refused by :func:`verify_weight_hashes`, whose advice (``export RUN --variant NAME``)
+    reused it again (review F2). A name that is not a bare file name, or a file that cannot be
+    read, is False (rebuilt)."""
+    for entry in meta.get("folds") or []:
+        if not isinstance(entry, dict):
+            return False
+        recorded = entry.get("sha256") if isinstance(entry.get("sha256"), dict) else {}
+        for name in entry.get("weights") or []:
+            if weight_name_problem(name) is not None:
+                return False
+            mine, source = bundle_dir / name, vdir / name
+            try:
+                if source.is_file() and os.path.samefile(mine, source):
+                    continue
+                want = recorded.get(name) or (sha256_file(source) if source.is_file() else None)
+                if not isinstance(want, str) or sha256_file(mine) != want.lower():
+                    return False
+            except OSError:
+                return False
+    return True
 
 
 def reused_bundle_note(run_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]) -> str:
