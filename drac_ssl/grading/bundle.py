@@ -272,8 +272,9 @@ def _check_metadata_entries(bundle_dir: Path, meta: dict[str, Any]) -> None:
 
 def _check_weight_names(bundle_dir: Path, meta: dict[str, Any]) -> None:
     """BundleError naming ``metadata.json`` when a fold's ``weights`` entry is not a list of bare
-    file names (:func:`drac_ssl.grading.model.weight_name_problem`): a name such as
-    ``/etc/passwd`` or ``../../x`` would make the bundle read a file outside its folder."""
+    file names (:func:`drac_ssl.grading.model.weight_name_problem`), or ``input_profile.file``
+    (when not None) is not one: a name such as ``/etc/passwd`` or ``../../x`` would make the
+    bundle read a file outside its folder."""
     path = bundle_dir / "metadata.json"
     for entry in meta["folds"]:
         names = entry.get("weights") if isinstance(entry, dict) else None
@@ -288,6 +289,14 @@ def _check_weight_names(bundle_dir: Path, meta: dict[str, Any]) -> None:
                     f"weights are read from its own folder only, and nothing was opened.\n  fix: the "
                     f"metadata.json was edited or is not a drac_ssl bundle's: copy the bundle folder "
                     f"again from where it was built, or {rebuild_advice(bundle_dir)}")
+    profile = meta.get("input_profile")
+    name = profile.get("file") if isinstance(profile, dict) else None
+    if name not in (None, "") and (problem := weight_name_problem(name)) is not None:
+        raise BundleError(
+            f"{path}: the input profile's file (input_profile.file) {problem}: a bundle's files "
+            f"are read from its own folder only, and nothing was opened.\n  fix: the metadata.json "
+            f"was edited or is not a drac_ssl bundle's: copy the bundle folder again from where it "
+            f"was built, or {rebuild_advice(bundle_dir)}")
 
 
 def unreadable_bundle_file(bundle_dir: str | os.PathLike[str], path: str | os.PathLike[str],

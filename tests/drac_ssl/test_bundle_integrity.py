@@ -166,3 +166,28 @@ def test_weights_the_serving_account_cannot_read_are_a_bundle_error_with_the_acc
 def test_the_deploying_page_says_the_serving_account_needs_read_access() -> None:
     page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text().split())
     assert "chmod -R a+rX" in page and "mode 0600" in page
+
+
+@pytest.mark.parametrize("name", ["/ABS", "../input_profile.npz", "sub/input_profile.npz", 7])
+def test_an_input_profile_name_that_leaves_the_bundle_folder_is_refused(
+        tmp_path: Path, name: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F6: metadata.json's ``input_profile.file`` was opened whatever it named."""
+    bundle_dir = _hashed_bundle(tmp_path)
+    outside = tmp_path / "outside.npz"
+    np.savez(outside, x=np.zeros(2))
+    if name == "/ABS":
+        name = str(outside)
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["input_profile"] = {"file": name, "how": "edited"}
+    meta_path.write_text(json.dumps(meta))
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the profile was read")
+
+    monkeypatch.setattr(bundles.InputProfile, "load", no_reading)
+    with pytest.raises(bundles.BundleError) as caught:
+        bundles.load_bundle(bundle_dir)
+    words = str(caught.value)
+    assert f"{meta_path}: the input profile's file (input_profile.file) {name!r}" in words
+    assert "nothing was opened" in words and "fix:" in words
