@@ -203,12 +203,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot load the bundle {args.bundle}: {exc}", file=sys.stderr)
         return 2
     from drac_ssl.exit_codes import USAGE_ERROR
-    from drac_ssl.torch_pair import torch_pair_refusal  # stdlib only: before torch loads
+    from drac_ssl.torch_pair import say_torch_pair_warning, torch_pair_refusal  # stdlib only
 
     problem = torch_pair_refusal()  # a mismatched torchvision failed inside the model's load
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return USAGE_ERROR
+    say_torch_pair_warning()  # a matching pair outside the tested ranges: goes on
     # SIGTERM (a service manager, the load benchmark) stops like Ctrl-C: gradio's shutdown runs
     # and the working folder goes (sys.exit skipped both: gradio's block_thread catches only
     # KeyboardInterrupt)

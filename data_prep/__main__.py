@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                     "folder names: the plain layout the ingest reads. Names are kept unless a "
                     "name is in two grade folders; then every file is named GRADE_NAME. "
                     "Non-image files and nested subfolders are skipped and said."))
+    for name in ("ingest", "phantom", "flatten"):  # drac-ssl-ingest ingest --version too
+        add_version_option(sub.choices[name])
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         parser.error(f"the command comes first, then its options: {prog} ingest "
                      f"{' '.join(argv)} (or {prog} phantom / flatten ...; {prog} ingest --help lists them)")

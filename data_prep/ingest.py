@@ -1974,10 +1974,14 @@ def cli(args: argparse.Namespace) -> int:
 
     ``--out``, when this command makes it, is made with mode 0700 (its owner's alone, as a
     run folder with ``run.private``: :func:`drac_ssl.io.make_run_folder`): the manifest names
-    the files and patients, the cache holds the pixels. Removed again when the ingest fails
-    or is interrupted and it is still empty."""
+    the files and patients, the cache holds the pixels. An ``--out`` named ``data`` is a run
+    folder's (``runs/NAME/data``, the documented first step before ``python -m drac_ssl.train
+    run.name=NAME``): its folder, when missing, is made 0700 as well. Both are removed again
+    when the ingest fails or is interrupted and they are still empty."""
     out = Path(args.out).expanduser()
     try:
+        made_parent = (out.name == "data" and not out.parent.exists()
+                       and make_run_folder(out.parent, private=True))
         made = not out.exists() and make_run_folder(out, private=True)
     except OSError as exc:  # as run() words an output it cannot write
         print(f"error: {out}: cannot make the ingest output folder ({exc.strerror or exc}) -> check "
@@ -1987,10 +1991,12 @@ def cli(args: argparse.Namespace) -> int:
         run(config_from_args(args), args.out)
     except (IngestError, ConfigError) as exc:
         _remove_if_empty(out, made)
+        _remove_if_empty(out.parent, made_parent)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         _remove_if_empty(out, made)
+        _remove_if_empty(out.parent, made_parent)
         print("interrupted: outputs of this run are not trusted by the next one", file=sys.stderr)
         return 130
     return 0

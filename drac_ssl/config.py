@@ -476,6 +476,7 @@ class RunConfig:
     # or read what it holds (file names and patient IDs in data/manifest.csv, the images' pixels
     # in data/cache/, finetune/*/oof.csv: docs/running.md); false: the system's default mode
     # (0777 less the umask, often 0755: readable by every local account). A folder that exists
+    # with no run in it yet (an ingest's, one made by hand) is made 0700 too; one holding a run
     # keeps its mode. Output only: it may change on resume.
     private: bool = True
     seed: int = 0  # seed of the run's random draws (finetune.seed=-1 takes it too)

@@ -78,6 +78,10 @@ PRIVATE_FOLDER_MODE = 0o700
 """The mode of a run folder made with ``run.private`` (the default): its owner alone may list,
 read or enter it, so no other local account reaches the files inside, whatever their own modes."""
 
+RUN_RECORDS = ("config.yaml", "stages.json")
+"""Files whose presence says a run folder holds a run (``python -m drac_ssl.train`` writes
+both): :func:`make_run_folder` leaves the mode of such a folder as it is."""
+
 
 def make_run_folder(path: str | os.PathLike[str], private: bool = True) -> bool:
     """Make the run folder ``path`` when it is not there, and say whether it was made now.
@@ -88,8 +92,12 @@ def make_run_folder(path: str | os.PathLike[str], private: bool = True) -> bool:
     into it (the manifest's file names and patient column, the cached pixels, the
     out-of-fold grades), whatever those files' own modes; else the system's default (mode
     0777 less the umask, often 0755). Folders above it that are missing are made with the
-    default mode. A folder already there keeps its mode (``chmod 700 DIR`` closes an older
-    run's). On Windows the mode is not applied (folders inherit their parent's access rules).
+    default mode. A folder already there that holds no run yet (no ``config.yaml`` nor
+    ``stages.json``: a run is being started in it, e.g. after ``python -m data_prep ingest
+    --out runs/NAME/data``, or a folder made by hand) is set to 0700 too when ``private``
+    (skipped silently when this account may not change its mode); one holding a run (a
+    resume) keeps its mode (``chmod 700 DIR`` closes an older run's). On Windows the mode is
+    not applied (folders inherit their parent's access rules).
 
     Raises:
         FileExistsError: ``path`` is a file.
@@ -97,6 +105,9 @@ def make_run_folder(path: str | os.PathLike[str], private: bool = True) -> bool:
     """
     path = Path(path)
     if path.is_dir():
+        if private and not any((path / name).exists() for name in RUN_RECORDS):
+            with contextlib.suppress(OSError):  # not this account's folder: its owner's choice
+                path.chmod(PRIVATE_FOLDER_MODE)
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

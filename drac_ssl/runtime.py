@@ -295,6 +295,9 @@ CODE_SOURCES = {
     "git": "a git checkout of drac_ssl",
     "installed package": "an installed package, not a git checkout of drac_ssl",
     "untracked source tree": "a drac_ssl source tree that is not a git checkout of its own",
+    "git refused": ("a git checkout of drac_ssl that git refused to read (e.g. owned by another "
+                    "account: git's dubious-ownership check; fix: git config --global --add "
+                    "safe.directory PATH)"),
 }
 """What :func:`code_source` may say, and its words (``environment.json`` ``code_source``, and
 ``"code_stamp"`` of :func:`code_origin`)."""
@@ -311,8 +314,12 @@ def code_source(package_dir: str | None = None) -> str:
     as drac_ssl's in ``environment.json``, report.md and the model card): ``"installed
     package"`` when no drac_ssl ``pyproject.toml`` is beside the package (site-packages),
     ``"untracked source tree"`` when one is but git does not track it there (a copied or
-    unpacked source tree, one inside another project's repository). Without git at all,
-    ``"git"``: no commit is named (:func:`git_commit` says ``"unknown"``), as before."""
+    unpacked source tree, one inside another project's repository). ``"git refused"`` when a
+    ``.git`` is beside the package (the checkout's top level) and git fails on it (exit 128,
+    e.g. "detected dubious ownership": the checkout belongs to another account; no commit is
+    named, and :func:`unknown_code_words` gives the ``safe.directory`` fix with the path).
+    Without git at all, ``"git"``: no commit is named (:func:`git_commit` says
+    ``"unknown"``), as before."""
     import tomllib
 
     here = os.path.realpath(package_dir or _PACKAGE_DIR)
@@ -331,16 +338,30 @@ def code_source(package_dir: str | None = None) -> str:
     except subprocess.SubprocessError:
         return "untracked source tree"
     tracked = out.stdout.strip().splitlines() if out.returncode == 0 else []
-    return "git" if tracked == ["drac_ssl/__init__.py"] else "untracked source tree"
+    if tracked == ["drac_ssl/__init__.py"]:
+        return "git"
+    if out.returncode not in (0, 1) and os.path.exists(os.path.join(os.path.dirname(here), ".git")):
+        return "git refused"  # 1: not tracked (--error-unmatch); 128: git would not read it
+    return "untracked source tree"
 
 
-def distribution_version() -> str | None:
-    """The installed distribution's version of drac_ssl (``importlib.metadata``; None when it
-    is not installed, e.g. a checkout run with ``PYTHONPATH``)."""
+def distribution_version(package_dir: str | None = None) -> str:
+    """The version of the drac_ssl package in ``package_dir`` (default: this one's): the
+    installed distribution's (``importlib.metadata``) when its files are this package (its
+    ``drac_ssl/__init__.py`` is this one's), else ``drac_ssl.__version__``: a checkout run with
+    ``PYTHONPATH`` while another tree is installed (editable) would otherwise record that
+    tree's version as this code's."""
+    from drac_ssl import __version__
+
+    here = os.path.realpath(package_dir or _PACKAGE_DIR)
     try:
-        return importlib.metadata.version("drac_ssl")
-    except importlib.metadata.PackageNotFoundError:
-        return None
+        dist = importlib.metadata.distribution("drac_ssl")
+        located = os.path.realpath(str(dist.locate_file("drac_ssl/__init__.py")))
+    except (importlib.metadata.PackageNotFoundError, OSError, TypeError, ValueError):
+        return __version__
+    mine = os.path.join(here, "__init__.py")
+    listed = any(str(f).replace("\\", "/") == "drac_ssl/__init__.py" for f in dist.files or [])
+    return dist.version if listed and located == mine else __version__
 
 
 def git_dirty() -> bool | None:
@@ -385,7 +406,8 @@ def unknown_code_words() -> str:
     if source == "git":
         return "unknown (no git)"
     version = distribution_version()
-    return f"unknown ({CODE_SOURCES[source]}" + (f"; drac_ssl {version})" if version else ")")
+    words = CODE_SOURCES[source].replace("PATH", os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
+    return f"unknown ({words}" + (f"; drac_ssl {version})" if version else ")")
 
 
 def code_origin() -> dict[str, Any]:

@@ -18,6 +18,11 @@ to 2.14 / 0.29, ``scripts/requirements-cpu.txt``). A torchvision wheel declares 
 bound on torch (0.29.1: ``torch>=2.14.0``), so pip lets a newer torch in beside an older
 torchvision, and its compiled operators then fail to register.
 
+Refused (exit 2): a mismatched pair, or torch or torchvision missing. A matching pair outside
+the supported ranges (torch 2.15 with torchvision 0.30, a newer or older release than this
+package was tested on) is only warned about, once, on stderr (:func:`torch_pair_warning`): on a
+GPU machine torch often comes with the image and pip cannot reach the network to change it.
+
 Standard library only, importing neither torch nor torchvision (``importlib.metadata``).
 """
 
@@ -28,7 +33,8 @@ import importlib.util
 import re
 
 __all__ = ["TESTED_PAIR", "TORCHVISION_MINOR_OFFSET", "TORCHVISION_RANGE", "TORCH_RANGE",
-           "exit_on_bad_torch_pair", "installed_version", "torch_pair_problem", "torch_pair_refusal"]
+           "exit_on_bad_torch_pair", "installed_version", "say_torch_pair_warning", "torch_pair_problem",
+           "torch_pair_refusal", "torch_pair_warning"]
 
 TORCH_RANGE = ((2, 11), (2, 15))
 """torch ``>=2.11,<2.15`` (``pyproject.toml``): (lowest minor release, first one not supported)."""
@@ -70,7 +76,8 @@ def _fix(keep_torch: tuple[int, int] | None = None) -> str:
 
 def torch_pair_problem(torch_version: str | None, torchvision_version: str | None) -> str | None:
     """What is wrong with the installed torch and torchvision, with the fix, or None when they
-    are a supported, matching pair.
+    are a matching pair (one outside the supported ranges too: :func:`torch_pair_warning` says
+    that).
 
     Args:
         torch_version, torchvision_version: the installed versions (``importlib.metadata``,
@@ -92,21 +99,40 @@ def torch_pair_problem(torch_version: str | None, torchvision_version: str | Non
     if torchvision_version is None:
         return (f"torchvision is not installed (torch {torch_version} is; {needs})\n"
                 f"{_fix(torch_release if in_range else None)}")
-    if torch_release is not None and not in_range:
-        return (f"torch {torch_version} (with torchvision {torchvision_version}) is not supported: "
-                f"{needs}\n{_fix()}")
     vision_release = _release(torchvision_version) if torchvision_version else None
-    if vision_release is not None and not TORCHVISION_RANGE[0] <= vision_release < TORCHVISION_RANGE[1]:
-        return (f"torchvision {torchvision_version} (with torch {torch_version}) is not supported: "
-                f"{needs}\n{_fix(torch_release if in_range else None)}")
     if torch_release is None or vision_release is None:
         return None  # a version that cannot be read: not judged
     wants = (2, vision_release[1] - TORCHVISION_MINOR_OFFSET)
     if vision_release[0] != 0 or torch_release != wants:
         return (f"torchvision {torchvision_version} is built for torch {wants[0]}.{wants[1]}, not "
                 f"the installed torch {torch_version}: a mismatched pair fails inside torchvision "
-                f"(\"operator torchvision::nms does not exist\")\n{_fix(torch_release)}")
+                f"(\"operator torchvision::nms does not exist\")\n"
+                f"{_fix(torch_release if in_range else None)}")
     return None
+
+
+def torch_pair_warning(torch_version: str | None, torchvision_version: str | None) -> str | None:
+    """The warning for a torch or torchvision outside the supported ranges
+    (:data:`TORCH_RANGE`, :data:`TORCHVISION_RANGE`) when :func:`torch_pair_problem` finds
+    nothing to refuse (a matching pair, e.g. torch 2.15.0 with torchvision 0.30.0): the
+    commands go on, untested on it; None when both are in range, when there is a problem
+    (the refusal says it) or a version cannot be read. Arguments as
+    :func:`torch_pair_problem`'s."""
+    if torch_pair_problem(torch_version, torchvision_version) is not None:
+        return None
+    outside = []
+    for name, version, bounds in (("torch", torch_version, TORCH_RANGE),
+                                  ("torchvision", torchvision_version, TORCHVISION_RANGE)):
+        release = _release(version) if version else None
+        if release is not None and not bounds[0] <= release < bounds[1]:
+            outside.append(f"{name} {version}")
+    if not outside:
+        return None
+    return (f"{' and '.join(outside)} {'is' if len(outside) == 1 else 'are'} outside the versions "
+            f"drac_ssl is tested on ({_range_words('torch', TORCH_RANGE)}, "
+            f"{_range_words('torchvision', TORCHVISION_RANGE)}); the pair matches, so this goes on, "
+            f"but results and errors may differ from the tested ones\n"
+            f"{_fix().replace('  fix:', '  to use the tested pair:', 1)}")
 
 
 def installed_version(name: str) -> str | None:
@@ -128,10 +154,29 @@ def torch_pair_refusal() -> str | None:
     return torch_pair_problem(installed_version("torch"), installed_version("torchvision"))
 
 
+_warned = False
+"""Whether :func:`say_torch_pair_warning` has printed its warning in this process."""
+
+
+def say_torch_pair_warning() -> None:
+    """Print :func:`torch_pair_warning` of the installed pair on stderr (``warning: ...``), once
+    per process; nothing when there is none."""
+    import sys
+
+    global _warned
+    if _warned:
+        return
+    warning = torch_pair_warning(installed_version("torch"), installed_version("torchvision"))
+    if warning:
+        _warned = True
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def exit_on_bad_torch_pair() -> None:
     """Where a command starts, before torch loads: :func:`torch_pair_refusal` said on stderr
     (``error: ...`` and the fix) and ``SystemExit`` with
-    :data:`drac_ssl.exit_codes.USAGE_ERROR`; returns when the pair is fine."""
+    :data:`drac_ssl.exit_codes.USAGE_ERROR`; returns when the pair matches, after
+    :func:`say_torch_pair_warning` when it lies outside the supported ranges."""
     import sys
 
     from drac_ssl.exit_codes import USAGE_ERROR  # stdlib only
@@ -140,3 +185,4 @@ def exit_on_bad_torch_pair() -> None:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         raise SystemExit(USAGE_ERROR)
+    say_torch_pair_warning()

@@ -337,12 +337,16 @@ def load_safetensors(path: str | Path) -> dict[str, Tensor]:
     Raises:
         WeightsFileError (a ValueError): a damaged file (cut short, empty, a bad header),
             naming the file and the fix (copy it again and check its size).
+        PermissionError: this account may not read it (not damaged: the caller says whose
+            access is missing, e.g. :func:`drac_ssl.grading.bundle.unreadable_bundle_file`).
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
         return load_file(str(path))
+    except PermissionError:
+        raise
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsFileError(
             f"{path}: a damaged safetensors file ({exc}).\n  fix: copy it again and check its size."

@@ -14,6 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 import drac_ssl
@@ -157,3 +158,17 @@ def test_the_licence_is_an_spdx_expression_with_its_file() -> None:
     requires = PYPROJECT["build-system"]["requires"]
     assert any(Requirement(r).name == "setuptools" and Requirement(r).specifier.contains("77.0.0")
                and not Requirement(r).specifier.contains("76.1.0") for r in requires), requires
+
+
+@pytest.mark.parametrize("command", ["ingest", "phantom", "flatten"])
+def test_a_data_prep_sub_command_answers_version_too(
+        command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F8: ``python -m data_prep ingest --version`` said "the following arguments are
+    required" (exit 2): --version was the top-level parser's only."""
+    from data_prep.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--version"])
+    said = capsys.readouterr()
+    assert stop.value.code == 0, said.err
+    assert said.out == f"drac_ssl {drac_ssl.__version__}\n" and "required" not in said.err

@@ -56,3 +56,14 @@ def test_the_run_folder_and_bundle_facts() -> None:
     assert "`training_images`: the first 16 hex digits of the SHA-256" in page
     assert "verify_weight_hashes" in bundle.__all__ and re.search(r"about 0\.1 s per 45 MB", page)
     assert "(running.md#patient-data)" in PAGE.read_text(encoding="utf-8")
+
+
+def test_the_private_folder_opt_out_and_the_ingest_are_said() -> None:
+    """Review F7: run.private=false is the opt-out of the training and umm; the ingest always
+    makes its folder 0700; a group sharing runs/ opts out and uses its own umask or ACLs."""
+    page = _page()
+    running = " ".join((REPO / "docs" / "running.md").read_text(encoding="utf-8").split())
+    assert "`run.private=false` is the opt-out for the training and `umm`" in page
+    assert "ingest --out DIR` always makes `DIR` the same way" in page
+    assert "`run.private=false` is the opt-out, for the training and `umm`" in running
+    assert "always makes `DIR` with mode 0700" in running and "umask" in running and "setfacl" in running

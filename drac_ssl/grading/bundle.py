@@ -272,8 +272,9 @@ def _check_metadata_entries(bundle_dir: Path, meta: dict[str, Any]) -> None:
 
 def _check_weight_names(bundle_dir: Path, meta: dict[str, Any]) -> None:
     """BundleError naming ``metadata.json`` when a fold's ``weights`` entry is not a list of bare
-    file names (:func:`drac_ssl.grading.model.weight_name_problem`): a name such as
-    ``/etc/passwd`` or ``../../x`` would make the bundle read a file outside its folder."""
+    file names (:func:`drac_ssl.grading.model.weight_name_problem`), or ``input_profile.file``
+    (when not None) is not one: a name such as ``/etc/passwd`` or ``../../x`` would make the
+    bundle read a file outside its folder."""
     path = bundle_dir / "metadata.json"
     for entry in meta["folds"]:
         names = entry.get("weights") if isinstance(entry, dict) else None
@@ -288,6 +289,37 @@ def _check_weight_names(bundle_dir: Path, meta: dict[str, Any]) -> None:
                     f"weights are read from its own folder only, and nothing was opened.\n  fix: the "
                     f"metadata.json was edited or is not a drac_ssl bundle's: copy the bundle folder "
                     f"again from where it was built, or {rebuild_advice(bundle_dir)}")
+    profile = meta.get("input_profile")
+    name = profile.get("file") if isinstance(profile, dict) else None
+    if name not in (None, "") and (problem := weight_name_problem(name)) is not None:
+        raise BundleError(
+            f"{path}: the input profile's file (input_profile.file) {problem}: a bundle's files "
+            f"are read from its own folder only, and nothing was opened.\n  fix: the metadata.json "
+            f"was edited or is not a drac_ssl bundle's: copy the bundle folder again from where it "
+            f"was built, or {rebuild_advice(bundle_dir)}")
+
+
+def unreadable_bundle_file(bundle_dir: str | os.PathLike[str], path: str | os.PathLike[str],
+                           exc: OSError) -> BundleError:
+    """The BundleError for a file of the bundle in ``bundle_dir`` that this account cannot read
+    (``exc``: a PermissionError, an I/O error): names the file and, for a permission refused,
+    says that the serving account needs read access to the whole bundle folder, and how to give
+    it. The usual cause: the bundle was copied to the grading machine and made read-only to the
+    app's account, another account than the one that built it, while the fine-tuning's
+    ``*.safetensors`` are written with mode 0600 (its owner's alone)."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, PermissionError):
+        folder = shlex.quote(str(bundle_dir))
+        return BundleError(
+            f"{path}: this account cannot read the bundle's file ({reason}); the account that "
+            f"serves or grades with a bundle needs read access to every file in its folder, and "
+            f"the weights files are written readable by their owner only (mode 0600).\n  fix: as "
+            f"the bundle copy's owner (or root), give read access: chmod -R a+rX {folder} (every "
+            f"local account), or chgrp -R GROUP {folder} && chmod -R g+rX {folder} (the serving "
+            f"account's group GROUP); keep it read-only to the serving account "
+            f"(docs/deploying.md)")
+    return BundleError(f"{path}: the bundle's file cannot be read ({reason}).\n  fix: copy the bundle "
+                       f"folder again, or {rebuild_advice(bundle_dir)}")
 
 
 def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any]) -> list[str]:
@@ -303,7 +335,9 @@ def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any
             file and its fold(s), both digests (the first 12 hex digits) and its size, says
             when its content is another file's of the bundle (fold files swapped or renamed),
             and the fix: copy the whole bundle folder again, or rebuild it from its run folder.
-        OSError: a listed file cannot be read (permissions).
+            A listed file that cannot be read (permissions: the serving account was not
+            given read access to the bundle copy; an I/O error) is a BundleError too, naming the
+            file and the fix (:func:`unreadable_bundle_file`).
     """
     bundle_dir = Path(bundle_dir)
     wanted: dict[str, dict[str, list[Any]]] = {}  # file name -> recorded digest -> its folds
@@ -319,7 +353,10 @@ def verify_weight_hashes(bundle_dir: str | os.PathLike[str], meta: dict[str, Any
     wrong: list[str] = []
     for name, by_digest in wanted.items():
         path = bundle_dir / name
-        got = sha256_file(path)
+        try:
+            got = sha256_file(path)
+        except OSError as exc:
+            raise unreadable_bundle_file(bundle_dir, path, exc) from None
         if set(by_digest) == {got}:
             continue
         folds = sorted({f for fs in by_digest.values() for f in fs}, key=str)
@@ -1973,8 +2010,9 @@ def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
 def _reuse_check(run_dir: Path, variant: str,
                  out: str | os.PathLike[str] | None) -> tuple[Path, str, bool]:
     """The bundle folder, the fine-tuning outputs' digest (:func:`finetune_outputs_digest`)
-    and whether the bundle there was built from them (of this format and variant, whole)."""
-    fine_tuned_variant_dir(run_dir, variant)
+    and whether the bundle there was built from them (of this format and variant, whole, its
+    weights intact: :func:`_bundle_weights_intact`)."""
+    vdir = fine_tuned_variant_dir(run_dir, variant)
     out = Path(out) if out is not None else run_dir / "bundles" / variant
     try:
         meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
@@ -1984,8 +2022,37 @@ def _reuse_check(run_dir: Path, variant: str,
     reusable = (isinstance(meta, dict) and meta.get("format") == BUNDLE_FORMAT and meta.get("variant") == variant
                 and (out / "MODEL_CARD.md").is_file()
                 and (meta.get("built_from") or {}).get("sha256") == digest
-                and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or []))
+                and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])
+                and _bundle_weights_intact(out, vdir, meta))
     return out, digest, bool(reusable)
+
+
+def _bundle_weights_intact(bundle_dir: Path, vdir: Path, meta: dict[str, Any]) -> bool:
+    """Whether every weights file of the bundle in ``bundle_dir`` is the one it was built with:
+    the same file as the fine-tuning's in ``vdir`` (the hard link :func:`build_bundle` makes:
+    no reading), else of the SHA-256 ``meta`` records for it (else, a bundle that records
+    none, the fine-tuning file's). A weights file replaced or damaged after the build (a copy
+    cut short, another fold's) makes the bundle rebuilt rather than reused: reused, it was
+    refused by :func:`verify_weight_hashes`, whose advice (``export RUN --variant NAME``)
+    reused it again (review F2). A name that is not a bare file name, or a file that cannot be
+    read, is False (rebuilt)."""
+    for entry in meta.get("folds") or []:
+        if not isinstance(entry, dict):
+            return False
+        recorded = entry.get("sha256") if isinstance(entry.get("sha256"), dict) else {}
+        for name in entry.get("weights") or []:
+            if weight_name_problem(name) is not None:
+                return False
+            mine, source = bundle_dir / name, vdir / name
+            try:
+                if source.is_file() and os.path.samefile(mine, source):
+                    continue
+                want = recorded.get(name) or (sha256_file(source) if source.is_file() else None)
+                if not isinstance(want, str) or sha256_file(mine) != want.lower():
+                    return False
+            except OSError:
+                return False
+    return True
 
 
 def reused_bundle_note(run_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]) -> str:
@@ -2118,6 +2185,10 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
                           f"(build_bundle('RUN'))") from None
     except ValueError as exc:  # weights that do not fit metadata.json's model
         raise BundleError(str(exc)) from None
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a bundle without recorded digests, read by an account without access
+        raise unreadable_bundle_file(bundle_dir, exc.filename or bundle_dir, exc) from None
     if len(models) > 1 and backbones_identical(models):
         for model in models[1:]:  # one module (and one copy of the weights) for every fold
             model.backbone = models[0].backbone

@@ -123,3 +123,71 @@ def test_load_fold_model_refuses_a_path_as_a_weights_name(tmp_path: Path) -> Non
         load_fold_model(meta, bundle_dir, entry)
     assert weight_name_problem("fold0.safetensors") is None
     assert weight_name_problem("backbone.safetensors") is None
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_weights_the_serving_account_cannot_read_are_a_bundle_error_with_the_access_fix(
+        tmp_path: Path, recorded: bool, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F3: the bundle copied and made read-only to the app's account, the weights (written
+    0600 by their owner) unreadable there: a PermissionError escaped as a traceback, and the
+    export said "check that it can be written". Root reads any file, so the refusal is played."""
+    import errno
+
+    from drac_ssl import weights_file
+
+    bundle_dir = (_hashed_bundle(tmp_path) if recorded
+                  else build_demo_bundle(tmp_path / "run", image_size=32, source_size=48, n_folds=2))
+    denied = bundle_dir / "fold0.safetensors"
+    real_hash, real_load = bundles.sha256_file, weights_file.load_safetensors
+
+    def refused(read):  # type: ignore[no-untyped-def]
+        def reading(path):  # type: ignore[no-untyped-def]
+            if Path(path) == denied:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return read(path)
+        return reading
+
+    monkeypatch.setattr(bundles, "sha256_file", refused(real_hash))
+    monkeypatch.setattr("safetensors.torch.load_file", refused(__import__("safetensors.torch").torch.load_file))
+    assert weights_file.load_safetensors is real_load
+    with pytest.raises(bundles.BundleError) as caught:
+        bundles.load_bundle(bundle_dir)
+    words = str(caught.value)
+    assert str(denied) in words and "cannot read" in words and "damaged" not in words
+    assert "needs read access" in words and f"chmod -R a+rX {bundle_dir}" in words and "chgrp" in words
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "a.png"), np.full((48, 48), 90, np.uint8))
+    code = export.main([str(bundle_dir), "--images", str(tmp_path / "imgs"), "--out", str(tmp_path / "s.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs read access" in err and "can be written" not in err and "Traceback" not in err
+
+
+def test_the_deploying_page_says_the_serving_account_needs_read_access() -> None:
+    page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text().split())
+    assert "chmod -R a+rX" in page and "mode 0600" in page
+
+
+@pytest.mark.parametrize("name", ["/ABS", "../input_profile.npz", "sub/input_profile.npz", 7])
+def test_an_input_profile_name_that_leaves_the_bundle_folder_is_refused(
+        tmp_path: Path, name: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F6: metadata.json's ``input_profile.file`` was opened whatever it named."""
+    bundle_dir = _hashed_bundle(tmp_path)
+    outside = tmp_path / "outside.npz"
+    np.savez(outside, x=np.zeros(2))
+    if name == "/ABS":
+        name = str(outside)
+    meta_path = bundle_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["input_profile"] = {"file": name, "how": "edited"}
+    meta_path.write_text(json.dumps(meta))
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the profile was read")
+
+    monkeypatch.setattr(bundles.InputProfile, "load", no_reading)
+    with pytest.raises(bundles.BundleError) as caught:
+        bundles.load_bundle(bundle_dir)
+    words = str(caught.value)
+    assert f"{meta_path}: the input profile's file (input_profile.file) {name!r}" in words
+    assert "nothing was opened" in words and "fix:" in words

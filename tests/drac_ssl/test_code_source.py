@@ -163,3 +163,62 @@ def test_an_imported_copy_in_a_users_venv_records_no_commit(tmp_path: Path) -> N
     assert said["commit"] == "unknown" and said["version"] is None
     assert said["origin"]["code_source"] == "installed package"
     assert commit[:7] not in proc.stdout
+
+
+def test_a_checkout_git_refuses_to_read_says_so_with_the_safe_directory_fix(
+        tmp_path: Path, package_at, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F5: in a drac_ssl checkout owned by another account git exits 128 ("detected
+    dubious ownership"); the run recorded "a drac_ssl source tree that is not a git checkout of
+    its own" and another tree's installed version. git's refusal is played (root reads all)."""
+    checkout = tmp_path / "drac_ssl_checkout"
+    checkout.mkdir()
+    _git(checkout, "init", "-q")
+    shutil.copyfile(REPO / "pyproject.toml", checkout / "pyproject.toml")
+    _copy_package(checkout / "drac_ssl")
+    _git(checkout, "add", "-A")
+    _git(checkout, "commit", "-q", "-m", "drac_ssl")
+    real_run = subprocess.run
+
+    def refusing(args, *rest, **kwargs):  # type: ignore[no-untyped-def]
+        if args and args[0] == "git":
+            return subprocess.CompletedProcess(args, 128, "", f"fatal: detected dubious ownership in "
+                                               f"repository at '{checkout}'\n")
+        return real_run(args, *rest, **kwargs)
+
+    monkeypatch.setattr(runtime.subprocess, "run", refusing)
+    package_at(checkout / "drac_ssl")
+    assert runtime.code_source() == "git refused"
+    assert runtime.git_commit() == "unknown" and runtime.code_origin()["code_source"] == "git refused"
+    words = runtime.unknown_code_words()
+    assert "git refused to read" in words and "not a git checkout" not in words
+    assert f"git config --global --add safe.directory {checkout.resolve()}" in words, words
+    from drac_ssl import __version__
+
+    # the version is this package's, not that of a distribution installed from another tree
+    assert runtime.distribution_version(str(checkout / "drac_ssl")) == __version__
+    # a source tree with no .git of its own is still an untracked one
+    package_at(tmp_path / "plain" / "drac_ssl")
+    _copy_package(tmp_path / "plain" / "drac_ssl")
+    shutil.copyfile(REPO / "pyproject.toml", tmp_path / "plain" / "pyproject.toml")
+    runtime.code_source.cache_clear()
+    assert runtime.code_source() == "untracked source tree"
+
+
+def test_the_distribution_version_is_used_only_when_its_files_are_this_package(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    from drac_ssl import __version__
+
+    class Other:  # an editable install of another tree, of another version
+        version = "9.9.9"
+        files = ["drac_ssl/__init__.py"]
+
+        @staticmethod
+        def locate_file(name: str) -> Path:
+            return Path("/elsewhere/src") / name
+
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: Other)
+    assert runtime.distribution_version() == __version__
+    Other.locate_file = staticmethod(lambda name: Path(runtime._PACKAGE_DIR).parent / name)
+    assert runtime.distribution_version() == "9.9.9"

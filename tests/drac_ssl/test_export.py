@@ -3905,3 +3905,30 @@ def test_a_bundle_built_from_a_summary_that_called_a_tie_highest_says_the_tie_in
     assert meta["variant"] == "vicreg" and meta["selection"].startswith(tie)
     assert meta["selection"].endswith("; not shown better than scratch")
     assert tie in (bundle / "MODEL_CARD.md").read_text() and "highest" not in meta["selection"]
+
+
+def test_a_damaged_variant_bundle_is_rebuilt_by_the_command_its_refusal_advises(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F2: a weights file of RUN/bundles/NAME replaced after the build was "reused" (only
+    the fine-tuning outputs and the files' presence were compared), then refused by the hash
+    check, whose fix (``export RUN --variant NAME``) reused it again: a loop. Now rebuilt."""
+    run = _two_variant_run(exported_run, tmp_path)
+    assert export.main([str(run), "--variant", "vicreg"]) == 0
+    bundle_dir = run / "bundles" / "vicreg"
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    names = [w for f in meta["folds"] for w in f["weights"]]
+    victim, other = names[-1], next(w for w in names if w != names[-1])
+    assert bundles.reusable_bundle(run, "vicreg") == bundle_dir  # intact: reused
+    (bundle_dir / victim).unlink()  # replaced by another file (a new inode, another content)
+    shutil.copyfile(bundle_dir / other, bundle_dir / victim)
+    with pytest.raises(bundles.BundleError) as caught:
+        export.load_bundle(bundle_dir)
+    advice = str(caught.value)
+    assert "--variant vicreg" in advice and "not the ones" in advice
+    assert bundles.reusable_bundle(run, "vicreg") is None  # damaged: would be rebuilt
+    capsys.readouterr()
+    assert export.main([str(run), "--variant", "vicreg"]) == 0  # the advised command
+    said = capsys.readouterr().out
+    assert f"(vicreg, built from {run / 'finetune' / 'vicreg'})" in said and "reused" not in said, said
+    assert len(export.load_bundle(bundle_dir).models) == len(meta["folds"])
+    assert bundles.reusable_bundle(run, "vicreg") == bundle_dir

@@ -56,9 +56,16 @@ def test_make_run_folder_modes(tmp_path: Path, open_umask: None) -> None:
     assert _mode(tmp_path / "runs") == 0o755  # the folder above: the default
     assert make_run_folder(tmp_path / "runs" / "b", private=False) is True
     assert _mode(tmp_path / "runs" / "b") == 0o755
+    (tmp_path / "runs" / "b" / "config.yaml").write_text("run: {}\n")
     (tmp_path / "runs" / "b").chmod(0o750)
-    assert make_run_folder(tmp_path / "runs" / "b") is False  # there already: its mode is kept
+    assert make_run_folder(tmp_path / "runs" / "b") is False  # holds a run (a resume): mode kept
     assert _mode(tmp_path / "runs" / "b") == 0o750
+    (tmp_path / "runs" / "c" / "data").mkdir(parents=True)  # no run yet (an ingest's, by hand)
+    assert _mode(tmp_path / "runs" / "c") == 0o755
+    assert make_run_folder(tmp_path / "runs" / "c", private=False) is False
+    assert _mode(tmp_path / "runs" / "c") == 0o755  # run.private=false: left as it is
+    assert make_run_folder(tmp_path / "runs" / "c") is False
+    assert _mode(tmp_path / "runs" / "c") == 0o700  # a run started in it: made private
     (tmp_path / "file").write_text("x")
     with pytest.raises(FileExistsError):
         make_run_folder(tmp_path / "file")
@@ -110,3 +117,28 @@ def test_the_ingest_command_makes_its_out_folder_private(
     assert data_prep_main(["ingest", "--root", str(plain_data), "--out", str(listed), "--cache-sizes", "24",
                            "--folds", "2", "--workers", "1"]) == 2
     assert (listed / "ingest_problems.txt").is_file() and _mode(listed) == 0o700
+
+
+def test_the_documented_two_step_flow_ends_with_a_private_run_folder(
+        tmp_path: Path, plain_data: Path, open_umask: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """README / docs/data.md: ``python -m data_prep ingest --out runs/mydata/data``, then
+    ``python -m drac_ssl.train run.name=mydata``: runs/mydata, not only its data/, is 0700."""
+    from data_prep.__main__ import main as data_prep_main
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    ingest = ["ingest", "--root", str(plain_data), "--cache-sizes", "24", "--folds", "2", "--workers", "1"]
+    assert data_prep_main([*ingest, "--out", str(runs / "mydata" / "data")]) == 0, capsys.readouterr().err
+    assert _mode(runs / "mydata") == 0o700 and _mode(runs / "mydata" / "data") == 0o700
+    # the run folder made by hand first (mkdir -p runs/byhand/data): the training makes it private
+    (runs / "byhand").mkdir()
+    assert data_prep_main([*ingest, "--out", str(runs / "byhand" / "data")]) == 0, capsys.readouterr().err
+    assert _mode(runs / "byhand") == 0o755
+    assert train.main([*INGEST_ONLY, f"data.root={plain_data}", f"run.out_dir={runs}",
+                       "run.name=byhand"]) == 0, capsys.readouterr().err
+    assert _mode(runs / "byhand") == 0o700
+    # a failed ingest removes the run folder it made as well as its data/
+    (tmp_path / "empty").mkdir()
+    assert data_prep_main(["ingest", "--root", str(tmp_path / "empty"), "--out", str(runs / "gone" / "data"),
+                           "--cache-sizes", "24", "--folds", "2", "--workers", "1"]) == 2
+    assert not (runs / "gone").exists()

@@ -23,6 +23,7 @@ from drac_ssl.torch_pair import (
     TORCHVISION_RANGE,
     torch_pair_problem,
     torch_pair_refusal,
+    torch_pair_warning,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,13 +58,44 @@ def test_a_missing_torchvision_or_torch_is_refused_with_the_install_command() ->
     assert said is not None and said.startswith("torch and torchvision are not installed") and FIX in said
 
 
-@pytest.mark.parametrize(("torch", "vision", "which"), [("2.10.0", "0.25.0", "torch 2.10.0"),
-                                                        ("2.15.0", "0.30.0", "torch 2.15.0"),
-                                                        ("2.14.1", "0.30.0", "torchvision 0.30.0")])
-def test_a_pair_outside_the_supported_ranges_is_refused(torch: str, vision: str, which: str) -> None:
-    said = torch_pair_problem(torch, vision)
-    assert said is not None and said.startswith(which) and "is not supported" in said
+@pytest.mark.parametrize(("torch", "vision", "which"), [("2.10.0", "0.25.0", "torch 2.10.0 and torchvision 0.25.0 are"),
+                                                        ("2.15.0", "0.30.0", "torch 2.15.0 and torchvision 0.30.0 are"),
+                                                        ("2.15.0.dev20260101", "", "torch 2.15.0.dev20260101 is")])
+def test_a_matching_pair_outside_the_supported_ranges_is_a_warning_not_a_refusal(
+        torch: str, vision: str, which: str) -> None:
+    """Review F4: torch 2.15 + torchvision 0.30 (a matching pair, e.g. a GPU image's, where pip
+    cannot reach the network) was refused for every command; now each goes on, warned."""
+    assert torch_pair_problem(torch, vision) is None
+    said = torch_pair_warning(torch, vision)
+    assert said is not None and said.startswith(f"{which} outside the versions drac_ssl is tested on")
     assert "torch>=2.11,<2.15" in said and "torchvision>=0.26,<0.30" in said and FIX in said
+    assert torch_pair_warning(*TESTED_PAIR) is None
+
+
+@pytest.mark.parametrize(("torch", "vision", "built_for"), [("2.14.1", "0.30.0", "2.15"),
+                                                            ("2.15.0", "0.29.1", "2.14"),
+                                                            ("2.10.0", "0.30.0", "2.15")])
+def test_a_mismatched_pair_outside_the_ranges_is_still_refused(torch: str, vision: str, built_for: str) -> None:
+    said = torch_pair_problem(torch, vision)
+    assert said is not None and f"torchvision {vision} is built for torch {built_for}" in said and FIX in said
+    assert torch_pair_warning(torch, vision) is None  # the refusal says it
+
+
+def test_the_warning_is_said_once_and_the_command_goes_on(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from drac_ssl import torch_pair
+
+    versions = {"torch": "2.15.0", "torchvision": "0.30.0"}
+    monkeypatch.setattr(torch_pair, "installed_version", versions.get)
+    monkeypatch.setattr(torch_pair, "_warned", False)
+    torch_pair.exit_on_bad_torch_pair()  # no SystemExit
+    torch_pair.exit_on_bad_torch_pair()
+    err = capsys.readouterr().err
+    assert err.count("warning: torch 2.15.0 and torchvision 0.30.0 are outside") == 1, err
+    versions["torchvision"] = "0.29.1"
+    with pytest.raises(SystemExit) as caught:
+        torch_pair.exit_on_bad_torch_pair()
+    assert caught.value.code == USAGE_ERROR and "is built for torch 2.14" in capsys.readouterr().err
 
 
 def test_a_version_that_cannot_be_read_is_not_judged() -> None:
