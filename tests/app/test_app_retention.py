@@ -217,6 +217,11 @@ def test_a_served_app_sweeps_a_bare_upload_keeps_a_graded_one_and_ages_its_own_f
     from app.server import AppSettings, serve, sweep_files
 
     image = _image(tmp_path / "scan.png")
+    # the picture and batch folders are the process's: earlier tests' files (minutes old, so
+    # "over the hour" at the fake times below) would be counted as this server's
+    server._DISPLAY_FILES.expire(0.0, now=time.time() + 1)
+    sweep_old_entries(server._BATCH_ROOT.name if server._BATCH_ROOT is not None else None, 0.0,
+                      now=time.time() + 1)
     monkeypatch.setattr(server, "SWEEP_EVERY_S", 0.2)  # the sweep's pause, read at start
     settings = AppSettings(host="127.0.0.1", port=free_port())
     demo = serve(predictor, settings, block=False, quiet=True)
