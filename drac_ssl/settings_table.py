@@ -156,13 +156,20 @@ def write(page: Path | None = None) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m drac_ssl.settings_table [--check]``: 0 when the page holds the table (after
-    writing it, without ``--check``), 1 when ``--check`` finds it differs."""
+    writing it, without ``--check``), 1 when ``--check`` finds it differs, 2 when the page is
+    missing (an installed package, not a checkout: a new user's trial saw a traceback)."""
     parser = argparse.ArgumentParser(
         prog=python_command("drac_ssl.settings_table"),
         description="Write the settings reference of docs/configuration.md from drac_ssl/config.py.")
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 when the page's table differs from drac_ssl/config.py")
     args = parser.parse_args(argv)
+    if not DOC.is_file():  # an installed package: the docs stay in the checkout
+        print(f"error: {DOC} not found: this developer tool rewrites the checkout's "
+              f"docs/configuration.md, which an installed package does not carry.\n"
+              f"  fix: run it from a drac_ssl checkout (pip install -e .); every setting is also "
+              f"described in drac_ssl/config.py's comments", file=sys.stderr)
+        return 2
     if args.check:
         if page_table() != settings_table():
             print(f"{DOC}: the settings reference differs from drac_ssl/config.py.\n"

@@ -68,3 +68,15 @@ def test_the_script_rewrites_a_stale_table_and_check_says_so(
     assert settings_table.page_table(page) == settings_table.settings_table()
     assert page.read_text(encoding="utf-8").endswith(f"{settings_table.END}\nafter\n")
     assert settings_table.main(["--check"]) == 0 and not settings_table.write(page)
+
+
+def test_outside_a_checkout_the_tool_says_so_instead_of_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user's trial ran it from a non-editable install: FileNotFoundError on
+    site-packages/docs/configuration.md."""
+    monkeypatch.setattr(settings_table, "DOC", tmp_path / "docs" / "configuration.md")
+    for argv in ([], ["--check"]):
+        assert settings_table.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "not found" in err and "checkout" in err and "fix:" in err, err
+    assert not (tmp_path / "docs").exists()
