@@ -8,34 +8,19 @@ and OpenCV is given only a PNG's pixel chunks. Captured at the file-descriptor l
 from __future__ import annotations
 
 import struct
-import zlib
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
+from png_bytes import cv2_png as _png
+from png_bytes import png_chunk as _chunk
+from png_bytes import smooth_scan as _scan
 
 from app.inputs import InputRejected, load_bytes
 from data_prep.decode import decode, png_crc_problem
 from data_prep.flatten import is_colour
 from drac_ssl.grading.predict import ImageReadError, read_image
-
-
-def _scan(shape: tuple[int, ...] = (128, 128), dtype: type = np.uint8, seed: int = 0) -> np.ndarray:
-    top = np.iinfo(dtype).max
-    coarse = np.random.default_rng(seed).integers(0, top, (16, 16, *shape[2:]), dtype=np.int64).astype(dtype)
-    return cv2.resize(coarse, shape[1::-1], interpolation=cv2.INTER_LINEAR)
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", pixels)
-    assert ok
-    return buf.tobytes()
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def _no_libpng(capfd: pytest.CaptureFixture[str]) -> str:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from png_bytes import cv2_png as _png
+from png_bytes import png_chunk as _chunk
+from png_bytes import smooth_scan
 
 from app.inputs import InputRejected, load_bytes
 from data_prep.decode import IEND_DAMAGED, _png_pixel_bytes, decode, png_structure
@@ -30,19 +32,7 @@ from drac_ssl.grading.predict import ImageReadError, read_image
 
 
 def _scan(shape: tuple[int, ...] = (96, 96), dtype: type = np.uint8, seed: int = 0) -> np.ndarray:
-    top = np.iinfo(dtype).max
-    coarse = np.random.default_rng(seed).integers(0, top, (12, 12, *shape[2:]), dtype=np.int64).astype(dtype)
-    return cv2.resize(coarse, shape[1::-1], interpolation=cv2.INTER_LINEAR)
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", pixels)
-    assert ok
-    return buf.tobytes()
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return smooth_scan(shape, dtype, seed, grid=12)
 
 
 def _after_ihdr(data: bytes, chunk: bytes) -> bytes:

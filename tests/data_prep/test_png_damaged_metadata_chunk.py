@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
+from png_bytes import png_chunk as _chunk
 
 from app.inputs import load_bytes
 from data_prep.decode import PHANTOM_TEXT, PHANTOM_TEXT_KEY, decode, image_header
@@ -43,10 +43,6 @@ def _text(key: str, value: str) -> PngImagePlugin.PngInfo:
     info = PngImagePlugin.PngInfo()
     info.add_text(key, value)
     return info
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def _spans(data: bytes) -> list[tuple[bytes, int, int]]:
