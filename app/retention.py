@@ -222,6 +222,17 @@ _UPLOAD_FOLDER = re.compile(r"[0-9a-f]{64}")
 """The name of the folder gradio keeps one upload (or cached copy) in: its SHA-256."""
 
 
+def _entries(folder: str | os.PathLike[str] | None) -> list[os.DirEntry[str]]:
+    """What is directly in ``folder``; none when it is None, missing or unreadable (never the
+    working folder, which ``os.scandir(None)`` would list)."""
+    if folder is None:
+        return []
+    try:
+        return list(os.scandir(folder))
+    except OSError:
+        return []
+
+
 def sweep_upload_leftovers(folder: str | os.PathLike[str], older_than: float = UNCLAIMED_UPLOAD_S,
                            now: float | None = None, empty_after: float = 30) -> list[Path]:
     """Delete what uploads leave directly in ``folder`` (gradio's upload folder) outside any
@@ -232,10 +243,7 @@ def sweep_upload_leftovers(folder: str | os.PathLike[str], older_than: float = U
     (the server's lock file, the app's own folders). None or a missing ``folder``: nothing.
     Returns the deleted paths."""
     now = time.time() if now is None else now
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return []
+    entries = _entries(folder)
     removed: list[Path] = []
     for entry in entries:
         path = Path(entry.path)
@@ -263,10 +271,7 @@ def sweep_old_entries(folder: str | os.PathLike[str] | None, older_than: float =
     if folder is None:
         return []
     now = time.time() if now is None else now
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return []
+    entries = _entries(folder)
     removed: list[Path] = []
     for entry in entries:
         path = Path(entry.path)

@@ -124,9 +124,8 @@ def test_a_linked_or_vendored_source_tree_in_the_users_repository_is_not_trusted
     _assert_unknown(_git(top, "rev-parse", "HEAD"), "installed package")
 
 
-def test_a_checkout_of_drac_ssl_reports_its_commit(tmp_path: Path, package_at) -> None:
-    """The control: a repository whose top level is a drac_ssl checkout (its pyproject.toml,
-    drac_ssl/__init__.py tracked there) is asked, and its commit recorded."""
+def _drac_ssl_checkout(tmp_path: Path) -> Path:
+    """A git repository whose top level is a drac_ssl checkout (pyproject.toml, the package), one commit."""
     checkout = tmp_path / "drac_ssl_checkout"
     checkout.mkdir()
     _git(checkout, "init", "-q")
@@ -134,6 +133,13 @@ def test_a_checkout_of_drac_ssl_reports_its_commit(tmp_path: Path, package_at) -
     _copy_package(checkout / "drac_ssl")
     _git(checkout, "add", "-A")
     _git(checkout, "commit", "-q", "-m", "drac_ssl")
+    return checkout
+
+
+def test_a_checkout_of_drac_ssl_reports_its_commit(tmp_path: Path, package_at) -> None:
+    """The control: a repository whose top level is a drac_ssl checkout (its pyproject.toml,
+    drac_ssl/__init__.py tracked there) is asked, and its commit recorded."""
+    checkout = _drac_ssl_checkout(tmp_path)
     commit = _git(checkout, "rev-parse", "HEAD")
     package_at(checkout / "drac_ssl")
     assert runtime.code_source() == "git"
@@ -170,13 +176,7 @@ def test_a_checkout_git_refuses_to_read_says_so_with_the_safe_directory_fix(
     """Review F5: in a drac_ssl checkout owned by another account git exits 128 ("detected
     dubious ownership"); the run recorded "a drac_ssl source tree that is not a git checkout of
     its own" and another tree's installed version. git's refusal is played (root reads all)."""
-    checkout = tmp_path / "drac_ssl_checkout"
-    checkout.mkdir()
-    _git(checkout, "init", "-q")
-    shutil.copyfile(REPO / "pyproject.toml", checkout / "pyproject.toml")
-    _copy_package(checkout / "drac_ssl")
-    _git(checkout, "add", "-A")
-    _git(checkout, "commit", "-q", "-m", "drac_ssl")
+    checkout = _drac_ssl_checkout(tmp_path)
     real_run = subprocess.run
 
     def refusing(args, *rest, **kwargs):  # type: ignore[no-untyped-def]
