@@ -26,7 +26,17 @@ it started from. Steps, all fixed by this script (:data:`PRESET`, :data:`N_LABEL
    not a bench figure) refitted the random backbone's statistics on 2,000 MNIST training
    images, weights unchanged, and its probe fell to 68.11 % from 85.14 %.
 
-Writes ``bench/results/quick_check_mnist.json``: command, device, versions, threads, date,
+Designs (``--design``, :data:`DESIGNS`). **v1**, the first, pretrains with the config's own LARS
+rule (the official VICReg one, eta 0.001, unclipped): on MNIST it gave +1.72 points, under the
+mark, and its 200 steps moved the convolution weights only 3.1 % from the random start.
+**v2**, the default since 2026-12-05, changes only the LARS rule to solo-learn's clipped one
+(``pretrain.lars_eta=0.02 pretrain.lars_clip_lr=true``, as ``configs/cifar10.yaml``), with the
+same claim and the same criterion, both fixed in the commit that added v2, before its first run.
+``--dataset fashion_mnist`` runs the same check on Fashion-MNIST (``configs/fashion_mnist.yaml``;
+its 60k training images are the pool). v1 on MNIST writes ``quick_check_mnist.json`` (the first
+file's name), every other pair ``quick_check_<dataset>_<design>.json`` (:func:`result_name`).
+
+Writes ``bench/results/quick_check_mnist.json`` (design v1; see above for the others): command, device, versions, threads, date,
 wall and CPU seconds of each part, the 1-, 5- and 15-minute load averages at the start and
 the end, both accuracies, the gap and the verdict; and, since the first run's file (which has
 neither), how far the pretraining moved the backbone's weights from the random start per
@@ -37,7 +47,9 @@ change that keeps the protocol; any other override, another ``--labels`` or
 Without ``--run-dir`` the pretraining goes to a temporary folder removed at the end, so every
 run pretrains afresh and its wall time is the whole check::
 
-    OMP_NUM_THREADS=1 python -m bench.quick_check
+    OMP_NUM_THREADS=1 python -m bench.quick_check                           # v2, MNIST
+    OMP_NUM_THREADS=1 python -m bench.quick_check --dataset fashion_mnist   # v2, Fashion-MNIST
+    OMP_NUM_THREADS=1 python -m bench.quick_check --design v1               # the first design
 
 A smoke run of the flow (a minute or two)::
 
@@ -68,7 +80,17 @@ from drac_ssl.models import build_backbone, load_local_weights
 from drac_ssl.runtime import resolve_device
 from drac_ssl.starting import python_command
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "mnist.yaml"
+CONFIGS = {name: Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml"
+           for name in ("mnist", "fashion_mnist")}
+"""``--dataset``: the correctness configs the check shortens (``configs/<dataset>.yaml``)."""
+CONFIG = CONFIGS["mnist"]
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+DATASET_WORDS = {
+    "mnist": "MNIST: the first 10k training images (official order) unlabelled for pretraining and as the pool "
+             "of the labelled subset; official test set",
+    "fashion_mnist": "Fashion-MNIST: the 60k official training images unlabelled for pretraining (the preset's "
+                     "steps draw 12,800 of them) and as the pool of the labelled subset; official test set",
+}
 # Measured before choosing (AMD EPYC, one thread, CPU seconds): a pretraining step of 64 pairs
 # ~2.2 s, embedding ~230 images/s; so 200 steps (~7.5 min) and the two backbones' features
 # of 1,000 labelled and 10,000 test images (~1.6 min) make about 9 CPU minutes. The first full
@@ -83,6 +105,26 @@ PRESET = (
     "pretrain.knn_every=0",
 )
 """The overrides of ``configs/mnist.yaml`` that make the short pretraining of the check."""
+DESIGNS: dict[str, dict[str, Any]] = {
+    "v1": {
+        "overrides": (),
+        "what": "the config's own LARS rule (the official VICReg one: eta 0.001, unclipped, lr 0.3)",
+        "fixed": "the claim and criterion fixed before the first run (2026-12-05); measured on MNIST: "
+                 "+1.72 points, the claim did not hold (bench/results/quick_check_mnist.json)",
+    },
+    "v2": {
+        "overrides": ("pretrain.lars_eta=0.02", "pretrain.lars_clip_lr=true"),
+        "what": "solo-learn's clipped LARS rule (eta 0.02, the trust ratio capped at lr), as "
+                "configs/cifar10.yaml uses, otherwise v1's preset: v1's 200 steps moved the convolution "
+                "weights 3.1 % from the random start, and configs/cifar10.yaml's comment records that the "
+                "official rule moved weights about 67x less per step",
+        "fixed": "the redesign, its claim and its criterion (v1's, unchanged) fixed on 2026-12-05 in the commit "
+                 "that added this design, before its first run on MNIST or Fashion-MNIST",
+    },
+}
+"""``--design``: v1 is the first design (its result keeps the name ``quick_check_mnist``);
+v2 changes only the LARS rule. Both are judged by the same criterion (:func:`verdict`)."""
+DESIGN = "v2"
 N_LABELS = 1000
 VAL_FRACTION = 0.1
 SEED = 0
@@ -91,6 +133,19 @@ TEST_IMAGES = 0
 CLEAR_GAP_POINTS = 2.0
 MAX_P = 1e-3
 NAME = "quick_check_mnist"
+"""The first design's MNIST result; :func:`result_name` names the others."""
+
+
+def result_name(dataset: str = "mnist", design: str = DESIGN) -> str:
+    """The result file's stem for a data set and design: ``quick_check_mnist`` for v1 on MNIST
+    (the first committed file), ``quick_check_<dataset>`` for v1 elsewhere and
+    ``quick_check_<dataset>_<design>`` for a later design. Raises ValueError for an unknown
+    data set or design."""
+    if dataset not in CONFIGS:
+        raise ValueError(f"quick_check: unknown dataset {dataset!r}; expected one of {', '.join(CONFIGS)}")
+    if design not in DESIGNS:
+        raise ValueError(f"quick_check: unknown design {design!r}; expected one of {', '.join(DESIGNS)}")
+    return f"quick_check_{dataset}" + ("" if design == "v1" else f"_{design}")
 
 
 def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, Any]:
@@ -187,7 +242,12 @@ def _main(argv: list[str] | None) -> None:
     load_start = load_average()
     parser = argparse.ArgumentParser(prog=python_command("bench.quick_check"),
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=None, help="MNIST folder (default: configs/mnist.yaml's data.root)")
+    parser.add_argument("--dataset", choices=sorted(CONFIGS), default="mnist",
+                        help="the correctness data set (configs/<dataset>.yaml shortened by the preset; default mnist)")
+    parser.add_argument("--design", choices=sorted(DESIGNS), default=DESIGN,
+                        help=f"the check's design (default {DESIGN}): " + "; ".join(
+                            f"{k}: {v['what']}" for k, v in DESIGNS.items()).replace("%", "%%"))
+    parser.add_argument("--data", default=None, help="the data set's folder (default: the config's data.root)")
     parser.add_argument("--labels", type=int, default=N_LABELS, help="labelled training images (with validation)")
     parser.add_argument("--test-images", type=int, default=TEST_IMAGES,
                         help="score only N evenly spaced official test images (smoke runs; default 0 = all 10k)")
@@ -195,27 +255,32 @@ def _main(argv: list[str] | None) -> None:
                         help="keep the pretraining here (a rerun resumes or reuses it); default: a temporary "
                              "folder removed at the end")
     parser.add_argument("--out-dir", default=str(RESULTS))
-    parser.add_argument("--name", default=None, help=f"result name (default: {NAME}; a smoke run {NAME}_smoke)")
+    parser.add_argument("--name", default=None,
+                        help="result name (default: quick_check_<dataset>_<design>, quick_check_mnist for v1 on "
+                             "MNIST; a smoke run adds _smoke)")
     parser.add_argument("overrides", nargs="*", help="config overrides after the preset's (a smoke run)")
     args = parser.parse_intermixed_args(argv)
 
     try:
-        root = common_data_root(CONFIG, args.data, args.overrides)
+        root = common_data_root(CONFIGS[args.dataset], args.data, args.overrides)
     except ValueError as exc:
         parser.error(str(exc))
     reasons = smoke_reasons(args.overrides, args.labels, args.test_images)
     out_dir = Path(args.out_dir)
-    name = smoke_result_name(NAME, reasons, args.name, out_dir=out_dir)
+    name = smoke_result_name(result_name(args.dataset, args.design), reasons, args.name, out_dir=out_dir)
+    design = DESIGNS[args.design]
+    title = TITLES[args.dataset]
     if reasons:
         print(f"[bench] smoke run: checks that the flow runs, not the claim ({'; '.join(reasons)}); writes {name}.json")
-    cfg = load_config(CONFIG, [f"data.root={root}", *PRESET, *args.overrides])
+    cfg = load_config(CONFIGS[args.dataset], [f"data.root={root}", *PRESET, *design["overrides"], *args.overrides])
     device = resolve_device(cfg.run.device)
     bf16 = pretrain.use_bf16(cfg, device)
     temporary = args.run_dir is None
     run_dir = Path(tempfile.mkdtemp(prefix="quick_check_")) if temporary else Path(args.run_dir)
     try:
         # ---- 1. pretraining ----------------------------------------------------------
-        print(f"[bench] pretraining VICReg on MNIST ({cfg.pretrain.epochs} epochs of at most "
+        print(f"[bench] design {args.design}: {design['what']}")
+        print(f"[bench] pretraining VICReg on {title} ({cfg.pretrain.epochs} epochs of at most "
               f"{cfg.pretrain.max_steps_per_epoch or 'all'} steps, batch {cfg.pretrain.batch_size}) in {run_dir}")
         cpu0 = time.process_time()
         run = run_pretraining(cfg, run_dir)
@@ -238,8 +303,8 @@ def _main(argv: list[str] | None) -> None:
               f"{history[-1].get('loss') if history else None}")
 
         # ---- 2. data -------------------------------------------------------------------
-        train = load_generic("mnist", cfg.data.root, "train")
-        test = load_generic("mnist", cfg.data.root, "test")
+        train = load_generic(args.dataset, cfg.data.root, "train")
+        test = load_generic(args.dataset, cfg.data.root, "test")
         assert train.labels is not None and test.labels is not None
         keep = evenly_spaced(len(test.images), args.test_images)
         test_images, test_labels = test.images[keep], test.labels[keep]
@@ -274,11 +339,14 @@ def _main(argv: list[str] | None) -> None:
             "claim": "VICReg pretraining with the package's own stage adds a clear gap to the linear probe "
                      "over the features of the randomly initialised backbone it started from",
             "criterion": f"gap (pretrained minus random, points of test top-1 %) >= {CLEAR_GAP_POINTS} and exact "
-                         f"McNemar two-sided p < {MAX_P} on the same test images (fixed before the first run)",
+                         f"McNemar two-sided p < {MAX_P} on the same test images (fixed before the first run "
+                         f"of design v1, kept unchanged for v2 before its first run)",
             "claim_holds": holds,
             **smoke_fields(reasons),
-            "dataset": "MNIST: the first 10k training images (official order) unlabelled for pretraining and as "
-                       "the pool of the labelled subset; official test set",
+            "dataset": DATASET_WORDS[args.dataset],
+            "dataset_name": args.dataset,
+            "design": {"name": args.design, "overrides": list(design["overrides"]), "what": design["what"],
+                       "fixed": design["fixed"]},
             "model": f"{cfg.pretrain.backbone.arch} (CIFAR stem, stride {cfg.pretrain.backbone.stem_stride}), "
                      f"VICReg, expander {cfg.pretrain.expander}",
             "preset": list(PRESET),

@@ -855,6 +855,11 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     which the check does not separate), where recorded how far the pretraining moved the
     convolution weights and the last epoch's VICReg terms, the verdict on the claim, and what
     the check cost (wall and CPU minutes, threads, load averages)."""
+    design = r.get("design") or {}
+    design_words = (f"design {design.get('name')} ({design.get('what')})" if design.get("name")
+                    else "design v1 (the config's own LARS rule)")
+    title = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(r.get("dataset_name") or "mnist",
+                                                                     str(r.get("dataset_name")))
     top = r.get("linear_probe_top1") or {}
     pre = r.get("pretrain") or {}
     lab = r.get("labelled") or {}
@@ -876,7 +881,7 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
                    f"{mc.get('random_only_right')} only the random one; McNemar p {p:.2g})")
     if isinstance(gap, (int, float)):
         figure += (", between backbones that differ in their learned weights and in their BatchNorm running "
-                   "statistics (the pretraining fitted them to MNIST; the random backbone keeps its initial "
+                   f"statistics (the pretraining fitted them to {title}; the random backbone keeps its initial "
                    "ones): the check does not separate the two (docs/data.md says what a rerun outside the "
                    "bench found: fitted statistics alone do not make the gap)")
     moved = ((r.get("weight_change_from_random_start") or {}).get("conv_weights") or {})
@@ -892,7 +897,8 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
                    f"{terms.get('covariance', float('nan')):.3f}")
     figure += (f". Claim: {'holds' if r.get('claim_holds') else 'does not hold'}; criterion: {r.get('criterion')}. "
                f"{_minutes(wall)} min wall, {_minutes(cpu)} min CPU")
-    return [f"| quick SSL check (bench/quick_check.py): MNIST, {r.get('model')}, {pre.get('steps')} pretraining "
+    return [f"| quick SSL check (bench/quick_check.py), {design_words}: {title}, {r.get('model')}, "
+            f"{pre.get('steps')} pretraining "
             f"steps of {pre.get('pairs_per_step')} pairs; linear probe on {lab.get('labels')} labels, scored on "
             f"{test} official test images; {threads} thread{load_words} | "
             f"{figure} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]

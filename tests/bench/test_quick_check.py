@@ -172,3 +172,32 @@ def test_the_docs_state_the_checks_cost_and_gap_as_its_committed_result_measured
     assert "needs its own pass mark, fixed before its first run, and none has been fixed" in data
     (row,) = quick_check_rows(record)
     assert "BatchNorm running statistics" in row and "the check does not separate the two" in row
+
+
+def test_each_design_and_data_set_writes_its_own_result_and_v1_keeps_the_first_files_name() -> None:
+    """Design v2 (clipped LARS) was fixed before its first run; its results must not overwrite the
+    first design's committed quick_check_mnist.json, and v2 may change nothing but the LARS rule."""
+    from bench.quick_check import CONFIGS, DESIGN, DESIGNS, result_name
+
+    assert result_name("mnist", "v1") == "quick_check_mnist"
+    assert result_name("mnist", "v2") == "quick_check_mnist_v2"
+    assert result_name("fashion_mnist", "v2") == "quick_check_fashion_mnist_v2"
+    assert DESIGN == "v2" and DESIGNS["v1"]["overrides"] == ()
+    assert {o.split("=", 1)[0] for o in DESIGNS["v2"]["overrides"]} == {"pretrain.lars_eta", "pretrain.lars_clip_lr"}
+    assert all(p.is_file() for p in CONFIGS.values())
+    with pytest.raises(ValueError, match="unknown dataset"):
+        result_name("cifar10", "v2")
+    with pytest.raises(ValueError, match="unknown design"):
+        result_name("mnist", "v3")
+
+
+def test_the_v2_preset_gives_the_clipped_lars_rule_on_both_data_sets() -> None:
+    from bench.quick_check import CONFIGS, DESIGNS, PRESET
+    from drac_ssl.config import load_config
+
+    for dataset, path in CONFIGS.items():
+        v1 = load_config(path, list(PRESET))
+        v2 = load_config(path, [*PRESET, *DESIGNS["v2"]["overrides"]])
+        assert (v1.pretrain.lars_eta, v1.pretrain.lars_clip_lr) == (0.001, False), dataset
+        assert (v2.pretrain.lars_eta, v2.pretrain.lars_clip_lr) == (0.02, True), dataset
+        assert v2.data.dataset == dataset and v2.pretrain.max_steps_per_epoch == 40
