@@ -93,6 +93,7 @@ def _count(least: int, default: int) -> Callable[[str], int]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from app.auth import hash_command
     from drac_ssl.starting import (  # stdlib only: no training code for the app
         add_version_option,
         ascii_int,
@@ -137,8 +138,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "as the bundle's cross-validated figures were measured (finetune.tta)")
     parser.add_argument("--no-gradcam", action="store_true", help="no heatmaps (faster)")
     parser.add_argument("--auth-file", default=None, metavar="FILE",
-                        help="require a login: one line per user, USER:scrypt$..., the line "
-                             "'python -m app.auth hash USER' prints (it asks for the password, "
+                        help=f"require a login: one line per user, USER:scrypt$..., the line "
+                             f"'{hash_command()}' prints (it asks for the password, "
                              "echoing nothing); plaintext user:password lines still work but are "
                              "warned about at start (blank lines and # comments skipped; app.auth). "
                              "5 wrong passwords for a user name in 15 minutes lock it for the rest "

@@ -44,14 +44,15 @@ import hmac
 import ipaddress
 import os
 import secrets
+import shlex
 import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-__all__ = ["HASH_BYTES", "HASH_COMMAND", "INSECURE_NO_AUTH", "SALT_BYTES", "SCHEME", "SCRYPT_N",
-           "SCRYPT_P", "SCRYPT_R", "AuthFileError", "Login", "bind_name", "hash_password",
+__all__ = ["HASH_BYTES", "INSECURE_NO_AUTH", "SALT_BYTES", "SCHEME", "SCRYPT_N",
+           "SCRYPT_P", "SCRYPT_R", "AuthFileError", "Login", "bind_name", "hash_command", "hash_password",
            "is_loopback_host", "main", "open_host_refusal", "parse_hash", "plaintext_warning",
            "read_auth_file", "readable_by_others", "verify_password"]
 
@@ -69,8 +70,6 @@ SALT_BYTES = 16
 """Random bytes of salt per line (``secrets.token_bytes``)."""
 HASH_BYTES = 32
 """Bytes of scrypt output stored per line."""
-HASH_COMMAND = "python -m app.auth hash"
-"""The command that prints a hashed login line for a user name (:func:`main`)."""
 
 _N_RANGE = (2**10, 2**20)  # n: a power of two in this range
 _R_RANGE, _P_RANGE = (1, 32), (1, 64)
@@ -102,6 +101,15 @@ class _Scrypt(NamedTuple):
     p: int
     salt: bytes
     digest: bytes
+
+
+def hash_command(user: str = "USER") -> str:
+    """The command that prints ``user``'s hashed login line (:func:`main`), with the running
+    interpreter (:func:`drac_ssl.starting.python_command`): ``.venv/bin/python -m app.auth hash
+    alice``; ``user`` quoted for a shell where it needs it (default ``USER``, the placeholder)."""
+    from drac_ssl.starting import python_command  # stdlib only
+
+    return f"{python_command('app.auth')} hash {shlex.quote(user)}"
 
 
 def _scrypt(password: str, n: int, r: int, p: int, salt: bytes, size: int = HASH_BYTES) -> bytes:
@@ -181,7 +189,7 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[Login]:
     :func:`plaintext_warning` says what to do with them.
     """
     file = Path(path)
-    fix = (f"  fix: one user:secret per line, the line `{HASH_COMMAND} USER` prints (blank lines "
+    fix = (f"  fix: one user:secret per line, the line `{hash_command()}` prints (blank lines "
            f"and # comments are skipped)")
     try:
         text = file.read_text(encoding="utf-8-sig")  # a BOM would join the first user's name
@@ -218,7 +226,7 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[Login]:
             except ValueError as exc:
                 raise AuthFileError(
                     f"{where}: the {SCHEME} hash of user {user!r} is malformed: {exc}.\n"
-                    f"  fix: replace the line with the one `{HASH_COMMAND} {user}` prints (it asks "
+                    f"  fix: replace the line with the one `{hash_command(user)}` prints (it asks "
                     f"for the password); a plaintext password cannot start with {SCHEME}$") from None
         users.add(user)
         logins.append(login)
@@ -236,7 +244,7 @@ def plaintext_warning(path: str | os.PathLike[str], logins: Sequence[Login]) -> 
     if not plain:
         return None
     lines = ", ".join(f"{login.line} ({login.user})" for login in plain)
-    commands = "; ".join(f"`{HASH_COMMAND} {login.user}`" for login in plain)
+    commands = "; ".join(f"`{hash_command(login.user)}`" for login in plain)
     return (f"--auth-file {path}: line(s) {lines} hold a plaintext password; accepted for now, but "
             f"whoever reads the file reads the password. Convert each: run {commands} (it asks for "
             f"the password, echoing nothing) and put the line it prints in place of the old one")
@@ -292,7 +300,7 @@ def open_host_refusal(host: str) -> str:
             "may serve the app to other machines, with no login")
     return (f"--host {host or repr(host)} {what}: anyone could upload images, read the results and download "
             f"the files the server holds (uploads, pictures, batch CSVs). Not started.\n"
-            f"  fix: give --auth-file FILE (one line per user, made by {HASH_COMMAND} USER, chmod 600; "
+            f"  fix: give --auth-file FILE (one line per user, made by {hash_command()}, chmod 600; "
             f"see --help), "
             f"or, if a reverse proxy in front of the app already asks for a login (and only "
             f"the proxy can reach this port), say so with {INSECURE_NO_AUTH}; or serve on "
@@ -322,9 +330,11 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     the prompt and a hint go to stderr. Exit code 0, or 2 (nothing printed on stdout) for a
     user name that a login file cannot hold or an empty or mistyped password."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    from drac_ssl.starting import python_command
+
     parser = argparse.ArgumentParser(
-        prog="python -m app.auth",
-        description="Make a line of the app's login file (python -m app --auth-file FILE): the "
+        prog=python_command("app.auth"),
+        description="Make a line of the app's login file (its --auth-file FILE): the "
                     "user name and a scrypt hash of the password, never the password itself.")
     commands = parser.add_subparsers(dest="command", required=True)
     hashing = commands.add_parser(
@@ -346,7 +356,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
         return 2
     print(f"{user}:{hash_password(password)}", file=stdout, flush=True)
     print(f"[app.auth] put this line in the login file in place of {user}'s old line (keep the file "
-          f"chmod 600); python -m app reads it at its next start", file=stderr)
+          f"chmod 600); the app reads the file when it starts", file=stderr)
     return 0
 
 

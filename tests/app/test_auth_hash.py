@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from app.auth import (
-    HASH_COMMAND,
     SCRYPT_N,
     SCRYPT_P,
     SCRYPT_R,
     AuthFileError,
+    hash_command,
     hash_password,
     main,
     plaintext_warning,
@@ -79,7 +79,7 @@ def test_a_malformed_hash_line_is_named_by_file_and_line(tmp_path: Path, secret:
     message = str(info.value)
     assert f"--auth-file {path}, line 3: the scrypt hash of user 'alice' is malformed" in message
     assert what in message, message
-    assert f"fix: replace the line with the one `{HASH_COMMAND} alice` prints" in message
+    assert f"fix: replace the line with the one `{hash_command('alice')}` prints" in message
     assert "pw2" not in message  # no line's text
 
 
@@ -90,7 +90,8 @@ def test_the_plaintext_warning_names_the_lines_users_and_commands_never_the_pass
     assert said is not None
     assert said.startswith(f"--auth-file {path}: line(s) 1 (alice), 4 (bob) hold a plaintext password")
     assert "accepted for now" in said
-    assert "`python -m app.auth hash alice`; `python -m app.auth hash bob`" in said
+    assert f"`{hash_command('alice')}`; `{hash_command('bob')}`" in said
+    assert hash_command("alice").endswith("-m app.auth hash alice") and hash_command("o'k").endswith("""'o'"'"'k'""")
     assert "carol" not in said and PASSWORD not in said and "pw2" not in said
     path.write_text(f"carol:{hash_password('pw3', **FAST)}\n")
     assert plaintext_warning(path, read_auth_file(path)) is None
@@ -156,4 +157,24 @@ def test_the_apps_help_names_the_hash_command_next_to_auth_file(capsys: pytest.C
     text = " ".join(capsys.readouterr().out.split())
     start = text.index("--auth-file FILE require a login")  # the option, not the usage line
     auth_help = text[start:text.index("--audit-log FILE", start)]
-    assert "'python -m app.auth hash USER'" in auth_help and "plaintext" in auth_help
+    assert f"'{hash_command()}'" in auth_help and "plaintext" in auth_help
+    assert hash_command().endswith("python -m app.auth hash USER")
+
+
+def test_python_m_app_auth_is_a_light_command(tmp_path: Path) -> None:
+    """The real command, as an operator pipes a password to it: one line out, and neither torch
+    nor gradio imported (a one-line answer must not take the app's start-up time)."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "app.auth", "hash", "alice"],
+                          input=f"{PASSWORD}\n", capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert verify_password(PASSWORD, proc.stdout.strip().removeprefix("alice:"))
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "app" in imported and not imported & {"torch", "gradio", "cv2", "numpy"}, sorted(imported)

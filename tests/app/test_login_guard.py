@@ -288,3 +288,19 @@ def test_main_says_where_the_record_is_and_makes_it(
     assert chosen.read_text().endswith('"alice"\tok\n') and stat.S_IMODE(chosen.stat().st_mode) == 0o600
     assert main([*common, "--audit-log", str(tmp_path / "no" / "such" / "folder.log")]) == 2
     assert "cannot append to it" in capsys.readouterr().err
+
+
+def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
+    """docs/deploying.md states facts of the code (as tests/test_deploying_doc.py checks its
+    other figures): the throttle, the record's place, size and format, the hash parameters."""
+    from app.auth import SCRYPT_N, SCRYPT_P, SCRYPT_R
+    from app.login_guard import AUDIT_FILE, AUDIT_FOLDER
+
+    page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(encoding="utf-8").split())
+    assert f"{MAX_FAILURES_PER_USER} failed logins for one user name within {FAILURE_WINDOW_S / 60:g} minutes" in page
+    assert f"{MAX_FAILURES_PER_MINUTE} failed logins in a minute, all names together" in page
+    assert f"`<--temp-dir>/{AUDIT_FOLDER.format(uid='<uid>')}/{AUDIT_FILE}`" in page
+    assert f"Above {AUDIT_MAX_BYTES // 2**20} MiB" in page and f"cut at {USER_SHOWN_CHARS} characters" in page
+    assert f"n={SCRYPT_N}, r={SCRYPT_R}, p={SCRYPT_P}" in page
+    assert AuditLog.line(1767608102.0, "alice", "ok") == '2026-01-05T10:15:02Z\t"alice"\tok\n'
+    assert '2026-01-05T10:15:02Z "alice" ok' in page  # the example line, tabs read as spaces
