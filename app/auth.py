@@ -113,10 +113,11 @@ def hash_command(user: str = "USER") -> str:
 
 
 def _scrypt(password: str, n: int, r: int, p: int, salt: bytes, size: int = HASH_BYTES) -> bytes:
-    """``size`` bytes of ``hashlib.scrypt`` of the UTF-8 ``password``; ``maxmem`` as OpenSSL
+    """``size`` bytes of ``hashlib.scrypt`` of the UTF-8 ``password`` (a lone surrogate, which
+    no form sends but a caller might, is encoded as it is, not an error); ``maxmem`` as OpenSSL
     counts the memory (128 * r * (n + p + 2) bytes), so that every line :func:`parse_hash`
     accepts runs."""
-    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
+    return hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=n, r=r, p=p,
                           maxmem=128 * r * (n + p + 2) + 2**20, dklen=size)
 
 
@@ -173,7 +174,8 @@ def verify_password(password: str, secret: str) -> bool:
     way. Raises ValueError for a malformed hash (:func:`parse_hash`; :func:`read_auth_file`
     refuses such a line before)."""
     if not secret.startswith(f"{SCHEME}$"):
-        return hmac.compare_digest(password.encode("utf-8"), secret.encode("utf-8"))
+        typed, stored = (text.encode("utf-8", "surrogatepass") for text in (password, secret))
+        return hmac.compare_digest(typed, stored)
     n, r, p, salt, digest = parse_hash(secret)
     return hmac.compare_digest(_scrypt(password, n, r, p, salt, len(digest)), digest)
 

@@ -51,6 +51,10 @@ def test_a_plaintext_secret_still_matches_exactly() -> None:
     assert verify_password("pw2", "pw2") and not verify_password("pw", "pw2")
 
 
+def test_a_password_that_is_no_valid_utf8_is_refused_not_an_error() -> None:
+    assert not verify_password("\udcff", hash_password(PASSWORD, **FAST)) and not verify_password("\udcff", "pw")
+
+
 def test_hashed_and_plaintext_lines_are_read_and_told_apart(tmp_path: Path) -> None:
     path = tmp_path / "logins"
     path.write_text(f"# logins\nalice:{hash_password(PASSWORD, **FAST)}\nbob:pw2\n")
