@@ -6,7 +6,15 @@ bundle, when there is none, or with the install command when gradio (the ``app``
 missing or of a version outside :data:`app.GRADIO_RANGE`, or when torch and torchvision are
 not a supported matching pair (:mod:`drac_ssl.torch_pair`), or with the two ways to start it
 for a ``--host`` off the loopback interface given neither ``--auth-file`` nor
-``--insecure-no-auth`` (:func:`app.auth.open_host_refusal`); 0 after Ctrl-C or SIGTERM.
+``--insecure-no-auth`` (:func:`app.auth.open_host_refusal`), or for a login file that cannot be
+used (:class:`app.auth.AuthFileError`) or a record of login attempts that cannot be opened
+(:class:`app.login_guard.AuditLogError`); 0 after Ctrl-C or SIGTERM.
+
+With ``--auth-file`` every login goes through :class:`app.login_guard.LoginGuard`: the login
+file's scrypt hashes (plaintext lines still work, with a warning naming their lines and the
+``python -m app.auth hash USER`` that converts each), the throttle of failed logins, and one
+line per attempt appended to ``--audit-log`` (default
+``<--temp-dir>/drac_app_logins_<uid>/logins.log``), whose path the start-up lines give.
 
 The console's ``[app] bundle ...; serving on http://HOST:PORT (Ctrl-C stops)`` line comes once
 the server is bound and answers (a script may wait for it, then use the address); gradio's own
@@ -31,6 +39,10 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.login_guard import LoginGuard
 
 __all__ = ["main", "parse_args"]
 
@@ -81,6 +93,7 @@ def _count(least: int, default: int) -> Callable[[str], int]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from app.auth import hash_command
     from drac_ssl.starting import (  # stdlib only: no training code for the app
         add_version_option,
         ascii_int,
@@ -125,9 +138,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "as the bundle's cross-validated figures were measured (finetune.tta)")
     parser.add_argument("--no-gradcam", action="store_true", help="no heatmaps (faster)")
     parser.add_argument("--auth-file", default=None, metavar="FILE",
-                        help="require a login: one user:password per line (blank lines and # "
-                             "comments skipped; app.auth); needed with a --host other than "
-                             "127.0.0.1 (or --insecure-no-auth), behind a TLS reverse proxy")
+                        help=f"require a login: one line per user, USER:scrypt$..., the line "
+                             f"'{hash_command()}' prints (it asks for the password, "
+                             "echoing nothing); plaintext user:password lines still work but are "
+                             "warned about at start (blank lines and # comments skipped; app.auth). "
+                             "5 wrong passwords for a user name in 15 minutes lock it for the rest "
+                             "of them (app.login_guard); needed with a --host other than 127.0.0.1 "
+                             "(or --insecure-no-auth), behind a TLS reverse proxy")
+    parser.add_argument("--audit-log", default=None, metavar="FILE",
+                        help="with --auth-file: the file to which every login attempt is appended "
+                             "(UTC time, user name, outcome; never a password), created mode 0600, "
+                             "rotated to FILE.1 above 10 MiB; default: "
+                             "TEMP/drac_app_logins_<uid>/logins.log, TEMP being --temp-dir's folder")
     parser.add_argument("--insecure-no-auth", action="store_true",
                         help="serve a --host other than 127.0.0.1 without --auth-file: only when "
                              "a reverse proxy in front asks for a login and only it can reach "
@@ -156,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         AuthFileError,
         is_loopback_host,
         open_host_refusal,
+        plaintext_warning,
         read_auth_file,
         readable_by_others,
     )
@@ -171,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.auth_file and readable_by_others(args.auth_file):
         logging.warning("--auth-file %s may be read by other users of this machine: chmod 600 it",
                         args.auth_file)
+    if auth and (plaintext := plaintext_warning(args.auth_file, auth)):
+        logging.warning("%s", plaintext)
     if importlib.util.find_spec("gradio") is None:  # before any bundle is loaded
         from app import GRADIO_MISSING
 
@@ -210,6 +235,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return USAGE_ERROR
     say_torch_pair_warning()  # a matching pair outside the tested ranges: goes on
+    guard = None
+    if auth:  # the record of login attempts: opened now, so that a bad place stops the start
+        from app.login_guard import AuditLog, AuditLogError, LoginGuard, default_audit_path
+
+        try:
+            audit = (AuditLog(args.audit_log) if args.audit_log
+                     else AuditLog(default_audit_path(base), default=True))
+        except AuditLogError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if args.audit_log and readable_by_others(audit.path):
+            logging.warning("--audit-log %s may be read by other users of this machine (it names "
+                            "who logged in): chmod 600 it", audit.path)
+        guard = LoginGuard(auth, audit=audit)
+    elif args.audit_log:
+        logging.warning("--audit-log %s is not used: there is no login without --auth-file",
+                        args.audit_log)
     # SIGTERM (a service manager, the load benchmark) stops like Ctrl-C: gradio's shutdown runs
     # and the working folder goes (sys.exit skipped both: gradio's block_thread catches only
     # KeyboardInterrupt)
@@ -221,12 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if stale:
                 print(f"[app] removed {len(stale)} working folder(s) that stopped servers left in "
                       f"{base}", flush=True)
-            return _run(args, workdir, auth, bundle)
+            return _run(args, workdir, guard, bundle)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the bundle loads
         return 0
     finally:
         if on_main_thread:
             signal.signal(signal.SIGTERM, before)
+        if guard is not None and guard.audit is not None:
+            guard.audit.close()
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -235,9 +279,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _run(args: argparse.Namespace, workdir: os.PathLike[str],
-         auth: list[tuple[str, str]] | None, bundle: str | os.PathLike[str]) -> int:
+         auth: LoginGuard | None, bundle: str | os.PathLike[str]) -> int:
     """Load ``bundle`` (``--bundle``, or the newest under ``--runs-dir``, found by
-    :func:`main` before the imports) and serve it until Ctrl-C; the exit code."""
+    :func:`main` before the imports) and serve it until Ctrl-C, with the logins of ``auth``
+    (``--auth-file``; None: none); the exit code."""
     from drac_ssl.runtime import apply_thread_policy
 
     threads = apply_thread_policy(args.threads)
@@ -267,6 +312,13 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     print(f"[app] uploads and files derived from them are kept in {workdir} (only this account "
           f"can read it) and deleted when the server stops; meanwhile {retention_words()}",
           flush=True)
+    if auth is not None and auth.audit is not None:
+        throttle = auth.throttle
+        print(f"[app] every login attempt (UTC time, user name, outcome; never a password) is "
+              f"appended to {auth.audit.path}; {throttle.max_failures} failed logins for a user "
+              f"name within {throttle.window_s / 60:g} minutes refuse that name until the first "
+              f"is {throttle.window_s / 60:g} minutes old, {throttle.max_per_minute} in a minute "
+              f"in all refuse every login for that minute", flush=True)
     demo = None
     try:
         # gradio quiet: its start-up lines said "Running on local URL" (the line below says

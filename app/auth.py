@@ -1,12 +1,32 @@
 """The login file of ``python -m app --auth-file FILE``: who may use the app.
 
-One ``user:password`` per line (the password is everything after the first colon, so it may
-hold colons; spaces around the user name and around the password are ignored, so
-``bob : pw2`` is ``bob`` with ``pw2``, and a password cannot start or end with a space; a
-byte-order mark, as Notepad writes, is ignored); blank lines
-and lines starting with ``#`` are skipped. gradio asks for one of these logins before it
-serves the page or its API (``launch(auth=...)``). Errors name the file and the line, never
-the line's text: it may hold a password.
+One login per line, ``user:secret``, where ``secret`` is, preferably, a password hash::
+
+    alice:scrypt$16384$8$5$<salt, base64>$<hash, base64>
+
+``scrypt``, the scheme; ``16384``, ``8``, ``5``, scrypt's cost ``n`` (a power of two), block
+size ``r`` and parallelism ``p`` (:data:`SCRYPT_N`, :data:`SCRYPT_R`, :data:`SCRYPT_P` for new
+lines); then the line's own random salt (:data:`SALT_BYTES`) and the :data:`HASH_BYTES`-byte
+``hashlib.scrypt`` of the UTF-8 password, both in standard base64 (with ``=`` padding).
+``python -m app.auth hash USER`` writes such a line (:func:`main`): it asks for the password
+without echoing it (or reads one line from stdin when stdin is not a terminal) and prints the
+line, to be put in the file in place of the user's old one. A password is checked by hashing
+what was typed with the line's salt and parameters and comparing with ``hmac.compare_digest``
+(:func:`verify_password`).
+
+A ``secret`` that does not start with ``scrypt$`` is a plaintext password (the older format):
+still accepted, for now, but ``python -m app`` warns at every start naming the file, its lines
+and the command that converts each (:func:`plaintext_warning`). A ``secret`` that starts with
+``scrypt$`` and is not a well-formed hash line (a field missing, a parameter out of range,
+bad base64) is an :class:`AuthFileError` naming the file and line.
+
+The rest of the format: the user name is everything before the first colon (spaces around it
+are ignored; it may not hold a space); the secret is everything after it (so a plaintext
+password may hold colons; spaces around it are ignored, so ``bob : pw2`` is ``bob`` with
+``pw2``); a byte-order mark, as Notepad writes, is ignored; blank lines and lines starting with
+``#`` are skipped. gradio asks for one of these logins before it serves the page or its API,
+through :class:`app.login_guard.LoginGuard` (the throttle and the record of login attempts).
+Errors name the file and the line, never the line's text: it may hold a password.
 
 A server on another interface than the loopback one (:func:`is_loopback_host`) needs a login
 file or an explicit ``--insecure-no-auth`` (:func:`open_host_refusal`): without either it does
@@ -15,39 +35,171 @@ not start.
 
 from __future__ import annotations
 
+import argparse
+import base64
+import binascii
+import getpass
+import hashlib
+import hmac
 import ipaddress
 import os
+import secrets
+import shlex
 import stat
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple, TextIO
 
-__all__ = ["INSECURE_NO_AUTH", "AuthFileError", "bind_name", "is_loopback_host", "open_host_refusal", "read_auth_file",
-           "readable_by_others"]
+__all__ = ["HASH_BYTES", "INSECURE_NO_AUTH", "SALT_BYTES", "SCHEME", "SCRYPT_N",
+           "SCRYPT_P", "SCRYPT_R", "AuthFileError", "Login", "bind_name", "hash_command", "hash_password",
+           "is_loopback_host", "main", "open_host_refusal", "parse_hash", "plaintext_warning",
+           "read_auth_file", "readable_by_others", "verify_password"]
 
 INSECURE_NO_AUTH = "--insecure-no-auth"
 """The flag with which an operator says that a server off the loopback interface needs no login
 of its own (an authenticating reverse proxy in front does it)."""
+
+SCHEME = "scrypt"
+"""The first field of a hashed secret, ``scrypt$n$r$p$salt$hash``."""
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 5
+"""scrypt's cost, block size and parallelism for new lines: OWASP's minimum for scrypt in one of
+its equal-strength forms (n=2^14, r=8, p=5), 16 MiB of memory per check and, as
+``hashlib.scrypt`` runs the ``p`` lanes one after another, a fraction of a second of one core."""
+SALT_BYTES = 16
+"""Random bytes of salt per line (``secrets.token_bytes``)."""
+HASH_BYTES = 32
+"""Bytes of scrypt output stored per line."""
+
+_N_RANGE = (2**10, 2**20)  # n: a power of two in this range
+_R_RANGE, _P_RANGE = (1, 32), (1, 64)
+_MAX_MEMORY = 2**28  # bytes scrypt may use for one check (256 MiB): a line cannot ask more
+_SALT_RANGE, _HASH_RANGE = (16, 64), (16, 64)  # bytes, after base64
 
 
 class AuthFileError(ValueError):
     """A login file that cannot be used: the message names it, the line and the fix."""
 
 
-def read_auth_file(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """``[(user, password), ...]`` from the login file at ``path``, in file order.
+class Login(NamedTuple):
+    """One login of the file: ``user``, its ``secret`` (a ``scrypt$...`` hash, or a plaintext
+    password), and the ``line`` it is on (1-based; 0: not from a file)."""
 
-    Raises :class:`AuthFileError` (naming ``path`` and, for a bad line, its number) for a
-    missing or unreadable file, a line without a colon, an empty user name or password, a
-    user named twice, and a file with no login in it.
+    user: str
+    secret: str
+    line: int = 0
+
+    @property
+    def hashed(self) -> bool:
+        """True for a ``scrypt$...`` secret, False for a plaintext password."""
+        return self.secret.startswith(f"{SCHEME}$")
+
+
+class _Scrypt(NamedTuple):
+    n: int
+    r: int
+    p: int
+    salt: bytes
+    digest: bytes
+
+
+def hash_command(user: str = "USER") -> str:
+    """The command that prints ``user``'s hashed login line (:func:`main`), with the running
+    interpreter (:func:`drac_ssl.starting.python_command`): ``.venv/bin/python -m app.auth hash
+    alice``; ``user`` quoted for a shell where it needs it (default ``USER``, the placeholder)."""
+    from drac_ssl.starting import python_command  # stdlib only
+
+    return f"{python_command('app.auth')} hash {shlex.quote(user)}"
+
+
+def _scrypt(password: str, n: int, r: int, p: int, salt: bytes, size: int = HASH_BYTES) -> bytes:
+    """``size`` bytes of ``hashlib.scrypt`` of the UTF-8 ``password`` (a lone surrogate, which
+    no form sends but a caller might, is encoded as it is, not an error); ``maxmem`` as OpenSSL
+    counts the memory (128 * r * (n + p + 2) bytes), so that every line :func:`parse_hash`
+    accepts runs."""
+    return hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=n, r=r, p=p,
+                          maxmem=128 * r * (n + p + 2) + 2**20, dklen=size)
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P,
+                  salt: bytes | None = None) -> str:
+    """The secret ``scrypt$n$r$p$salt_b64$hash_b64`` for ``password``, with a new random salt of
+    :data:`SALT_BYTES` (or ``salt``, for tests). Raises ValueError for parameters outside what
+    :func:`parse_hash` accepts, and for an empty password."""
+    if not password:
+        raise ValueError("the password is empty")
+    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+    b64 = base64.b64encode
+    secret = f"{SCHEME}${n}${r}${p}${b64(salt).decode()}${b64(_scrypt(password, n, r, p, salt)).decode()}"
+    parse_hash(secret)  # the same limits as a line read back
+    return secret
+
+
+def parse_hash(secret: str) -> _Scrypt:
+    """The parameters, salt and digest of a ``scrypt$n$r$p$salt_b64$hash_b64`` secret.
+
+    Raises ValueError saying which field is wrong: not six ``$``-separated fields, ``n`` not a
+    power of two in 2^10..2^20, ``r`` outside 1..32, ``p`` outside 1..64, more than 256 MiB
+    of memory (128 * r * n bytes), salt or hash not base64 or not 16..64 bytes."""
+    fields = secret.split("$")
+    if len(fields) != 6 or fields[0] != SCHEME:
+        raise ValueError(f"a {SCHEME} hash has six $-separated fields, {SCHEME}$n$r$p$salt$hash; "
+                         f"this one has {len(fields)}")
+    numbers = []
+    for name, text, (low, high) in zip("nrp", fields[1:4], (_N_RANGE, _R_RANGE, _P_RANGE), strict=True):
+        value = int(text) if text.isascii() and text.isdigit() else -1
+        if not low <= value <= high or (name == "n" and value & (value - 1)):
+            what = "a power of two, " if name == "n" else ""
+            raise ValueError(f"scrypt's {name} must be {what}{low}..{high}; the line has {text!r}")
+        numbers.append(value)
+    n, r, p = numbers
+    if 128 * r * n > _MAX_MEMORY:
+        raise ValueError(f"scrypt's n={n} with r={r} needs {128 * r * n // 2**20} MiB per check; "
+                         f"at most {_MAX_MEMORY // 2**20} MiB is allowed")
+    parts = []
+    for name, text, (low, high) in zip(("salt", "hash"), fields[4:], (_SALT_RANGE, _HASH_RANGE), strict=True):
+        try:
+            value = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"the {name} field is not base64") from None
+        if not low <= len(value) <= high:
+            raise ValueError(f"the {name} field holds {len(value)} bytes; {low}..{high} expected")
+        parts.append(value)
+    return _Scrypt(n, r, p, parts[0], parts[1])
+
+
+def verify_password(password: str, secret: str) -> bool:
+    """Whether ``password`` (as typed) matches ``secret``: a ``scrypt$...`` hash (hashed with its
+    salt and parameters) or a plaintext password; compared with ``hmac.compare_digest`` either
+    way. Raises ValueError for a malformed hash (:func:`parse_hash`; :func:`read_auth_file`
+    refuses such a line before)."""
+    if not secret.startswith(f"{SCHEME}$"):
+        typed, stored = (text.encode("utf-8", "surrogatepass") for text in (password, secret))
+        return hmac.compare_digest(typed, stored)
+    n, r, p, salt, digest = parse_hash(secret)
+    return hmac.compare_digest(_scrypt(password, n, r, p, salt, len(digest)), digest)
+
+
+def read_auth_file(path: str | os.PathLike[str]) -> list[Login]:
+    """The logins of the login file at ``path``, in file order.
+
+    Raises :class:`AuthFileError` (naming ``path`` and, for a bad line, its number, never its
+    text) for a missing or unreadable file, a line without a colon, an empty user name or
+    secret, a user name with a space or starting with ``#``, a user named twice, a ``scrypt$``
+    secret that is not a well-formed hash (:func:`parse_hash`), and a file with no login in it.
+    Plaintext secrets are returned as they are (:attr:`Login.hashed` False):
+    :func:`plaintext_warning` says what to do with them.
     """
     file = Path(path)
-    fix = "  fix: one user:password per line (blank lines and # comments are skipped)"
+    fix = (f"  fix: one user:secret per line, the line `{hash_command()}` prints (blank lines "
+           f"and # comments are skipped)")
     try:
         text = file.read_text(encoding="utf-8-sig")  # a BOM would join the first user's name
     except FileNotFoundError:
         raise AuthFileError(f"--auth-file {file}: no such file.\n{fix}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise AuthFileError(f"--auth-file {file}: cannot read it ({type(exc).__name__}).\n{fix}") from None
-    logins: list[tuple[str, str]] = []
+    logins: list[Login] = []
     users: set[str] = set()
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -55,31 +207,55 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
             continue
         where = f"--auth-file {file}, line {number}"
         if ":" not in line:
-            raise AuthFileError(f"{where}: expected user:password (no colon on the line; "
+            raise AuthFileError(f"{where}: expected user:secret (no colon on the line; "
                                 f"the line is not shown, it may hold a password).\n{fix}")
-        user, password = line.split(":", 1)
-        user, password = user.strip(), password.strip()  # "bob: pw2" means pw2
+        user, secret = line.split(":", 1)
+        user, secret = user.strip(), secret.strip()  # "bob: pw2" means pw2
         if not user:
             raise AuthFileError(f"{where}: the user name before the colon is empty.\n{fix}")
-        if not password:
-            raise AuthFileError(f"{where}: the password after the colon is empty.\n{fix}")
+        if not secret:
+            raise AuthFileError(f"{where}: the password or hash after the colon is empty.\n{fix}")
         if any(ch.isspace() for ch in user):  # "alice secret:..." is a mistake, not a user
             raise AuthFileError(f"{where}: the user name before the first colon has a space in "
                                 f"it (the line is not shown, it may hold a password).\n{fix}")
         if user in users:
             raise AuthFileError(f"{where}: the user {user!r} is named twice; keep one line "
                                 f"per user.\n{fix}")
+        login = Login(user, secret, number)
+        if login.hashed:
+            try:
+                parse_hash(secret)
+            except ValueError as exc:
+                raise AuthFileError(
+                    f"{where}: the {SCHEME} hash of user {user!r} is malformed: {exc}.\n"
+                    f"  fix: replace the line with the one `{hash_command(user)}` prints (it asks "
+                    f"for the password); a plaintext password cannot start with {SCHEME}$") from None
         users.add(user)
-        logins.append((user, password))
+        logins.append(login)
     if not logins:
-        raise AuthFileError(f"--auth-file {file}: no user:password line in it (empty, or only "
+        raise AuthFileError(f"--auth-file {file}: no user:secret line in it (empty, or only "
                             f"comments).\n{fix}")
     return logins
 
 
+def plaintext_warning(path: str | os.PathLike[str], logins: Sequence[Login]) -> str | None:
+    """The start-up warning for the plaintext passwords among ``logins`` (read from ``path``):
+    the file, each such line with its user (never the password) and the exact commands that
+    convert them; None when every login is hashed."""
+    plain = [login for login in logins if not login.hashed]
+    if not plain:
+        return None
+    lines = ", ".join(f"{login.line} ({login.user})" for login in plain)
+    commands = "; ".join(f"`{hash_command(login.user)}`" for login in plain)
+    return (f"--auth-file {path}: line(s) {lines} hold a plaintext password; accepted for now, but "
+            f"whoever reads the file reads the password. Convert each: run {commands} (it asks for "
+            f"the password, echoing nothing) and put the line it prints in place of the old one")
+
+
 def readable_by_others(path: str | os.PathLike[str]) -> bool:
-    """True when the login file may be read by other users of the machine (group or world
-    read permission on a POSIX system): the start-up log then says so."""
+    """True when the file at ``path`` (the login file, the record of logins) may be read by
+    other users of the machine (group or world read permission on a POSIX system): the start-up
+    log then says so."""
     try:
         return bool(Path(path).stat().st_mode & (stat.S_IRGRP | stat.S_IROTH)) and os.name == "posix"
     except OSError:
@@ -126,7 +302,65 @@ def open_host_refusal(host: str) -> str:
             "may serve the app to other machines, with no login")
     return (f"--host {host or repr(host)} {what}: anyone could upload images, read the results and download "
             f"the files the server holds (uploads, pictures, batch CSVs). Not started.\n"
-            f"  fix: give --auth-file FILE (one user:password per line, chmod 600; see --help), "
+            f"  fix: give --auth-file FILE (one line per user, made by {hash_command()}, chmod 600; "
+            f"see --help), "
             f"or, if a reverse proxy in front of the app already asks for a login (and only "
             f"the proxy can reach this port), say so with {INSECURE_NO_AUTH}; or serve on "
             f"127.0.0.1 (the default)")
+
+
+def _read_password(user: str, stdin: TextIO, stderr: TextIO) -> str:
+    """The password for ``user``: asked twice without echo (``getpass``) when ``stdin`` is a
+    terminal, else the first line of ``stdin`` (its line ending removed). Raises ValueError for
+    an empty password or two entries that differ."""
+    if stdin.isatty():
+        password = getpass.getpass(f"Password for {user}: ", stream=stderr)
+        if password and getpass.getpass("The same again: ", stream=stderr) != password:
+            raise ValueError("the two passwords differ; nothing was written")
+    else:
+        password = stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise ValueError("the password is empty; nothing was written")
+    return password
+
+
+def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
+         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """``python -m app.auth hash USER``: print the login line ``USER:scrypt$...`` for a password
+    read without echo (or from stdin when it is not a terminal, e.g. ``printf '%s\\n' "$PW" |
+    python -m app.auth hash alice``). The line goes to stdout alone (``>> FILE`` appends it);
+    the prompt and a hint go to stderr. Exit code 0, or 2 (nothing printed on stdout) for a
+    user name that a login file cannot hold or an empty or mistyped password."""
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    from drac_ssl.starting import python_command
+
+    parser = argparse.ArgumentParser(
+        prog=python_command("app.auth"),
+        description="Make a line of the app's login file (its --auth-file FILE): the "
+                    "user name and a scrypt hash of the password, never the password itself.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    hashing = commands.add_parser(
+        "hash", help="print USER:scrypt$... for a password typed without echo (or read from stdin)",
+        description="Print the login line USER:scrypt$n$r$p$salt$hash for a password asked twice "
+                    "without echo, or read as one line from stdin when stdin is not a terminal. "
+                    "Put the line in the login file in place of USER's old line.")
+    hashing.add_argument("user", metavar="USER", help="the user name (no colon, no space)")
+    args = parser.parse_args(argv)
+    user = args.user.strip()
+    if not user or ":" in user or user.startswith("#") or any(ch.isspace() for ch in user):
+        print(f"error: {args.user!r} cannot be a user name of the login file: it must be non-empty, "
+              f"without a colon or a space, and not start with # (a comment)", file=stderr)
+        return 2
+    try:
+        password = _read_password(user, stdin, stderr)
+    except ValueError as exc:
+        print(f"error: {exc}", file=stderr)
+        return 2
+    print(f"{user}:{hash_password(password)}", file=stdout, flush=True)
+    print(f"[app.auth] put this line in the login file in place of {user}'s old line (keep the file "
+          f"chmod 600); the app reads the file when it starts", file=stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

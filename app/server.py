@@ -34,6 +34,7 @@ import time
 import traceback
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,7 @@ from app.inputs import (
     is_plain_note,
     load_upload,
 )
+from app.login_guard import LoginGuard
 from app.model_queue import ModelQueue, ServerBusy, gradio_limits
 from app.predict import Prediction, Predictor, borderline_grades, borderline_words
 from app.retention import (  # CACHE_CLEANUP: gradio's hourly rule, named here before
@@ -1748,17 +1750,21 @@ def sweeping(demo: gr.Blocks, every: float | None = None) -> Any:
 
 def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
           block: bool = True, quiet: bool = False,
-          auth: list[tuple[str, str]] | None = None, insecure_no_auth: bool = False) -> gr.Blocks:
+          auth: LoginGuard | Sequence[tuple[str, str]] | None = None,
+          insecure_no_auth: bool = False) -> gr.Blocks:
     """Queue and launch the app on ``settings.host:settings.port``.
 
     ``block=False`` returns once the server is bound and answers (gradio's launch waits for
     its own start-up request), the server running in a background thread (call
     ``demo.close()`` to stop it). ``quiet``: gradio prints none of its start-up lines (its
     local URL, the hint to ``share=True``: this never shares; ``python -m app`` passes it);
-    its errors are raised either way. ``auth``: the ``(user, password)`` logins gradio asks for
-    before it serves the page or its API (:func:`app.auth.read_auth_file`, ``python -m app
-    --auth-file``); None: no login. Off the loopback interface (:func:`app.auth.is_loopback_host`)
-    a server without ``auth`` is refused with a ValueError saying how to start it
+    its errors are raised either way. ``auth``: the logins gradio asks for before it serves the
+    page or its API, a :class:`app.login_guard.LoginGuard` (``python -m app --auth-file``: the
+    login file's hashes, the throttle and the record of attempts) or ``(user, password)`` pairs
+    (made into a guard with the throttle and no record); gradio's ``launch`` is given the
+    guard's :meth:`~app.login_guard.LoginGuard.gradio_auth`, a callable it runs for every login
+    (never the list of passwords). None: no login. Off the loopback interface
+    (:func:`app.auth.is_loopback_host`) a server without ``auth`` is refused with a ValueError saying how to start it
     (:func:`app.auth.open_host_refusal`), unless ``insecure_no_auth`` (``--insecure-no-auth``:
     an authenticating reverse proxy in front); the log then warns, and says that gradio serves
     plain HTTP (TLS needs a reverse proxy in front).
@@ -1770,13 +1776,14 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     """
     from app.auth import bind_name, is_loopback_host, open_host_refusal
 
+    login = auth if isinstance(auth, LoginGuard) or not auth else LoginGuard(auth)
     open_host = not is_loopback_host(settings.host)
-    if open_host and not auth and not insecure_no_auth:
+    if open_host and not login and not insecure_no_auth:
         raise ValueError(open_host_refusal(settings.host))  # before anything is built or bound
     demo = build_demo(predictor, settings)
     handler_limit, guard = gradio_limits(settings.concurrency, settings.queue_size)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=guard, api_open=False)
-    if open_host and not auth:
+    if open_host and not login:
         log.warning("serving on %s: reachable from other machines, with no authentication "
                     "(--insecure-no-auth): anyone who reaches it can use the app unless a reverse "
                     "proxy in front asks for a login. Put a TLS reverse proxy in front (gradio "
@@ -1784,10 +1791,11 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     elif open_host:
         log.warning("serving on %s with a login (%d user(s)) over plain HTTP: passwords and "
                     "images cross the network unencrypted unless a TLS reverse proxy is in front",
-                    settings.host, len(auth or []))
+                    settings.host, login.users)
     # gradio's own upload limit is a guard at twice ours: a file a little too large reaches
     # the app and gets its explanatory message; a larger one is not stored (transport_limit)
-    demo.launch(server_name=bind_name(settings.host), server_port=settings.port, share=False, auth=auth or None,
+    demo.launch(server_name=bind_name(settings.host), server_port=settings.port, share=False,
+                auth=login.gradio_auth if login else None,  # run for every login: throttle, record
                 inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
                 max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,

@@ -4,6 +4,7 @@ from other machines without one. No server is started: ``launch`` is replaced.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,14 @@ SECRET = "s3cr3t:with:colons"
 def test_users_and_passwords_are_read_comments_and_blank_lines_skipped(tmp_path: Path) -> None:
     path = tmp_path / "logins"
     path.write_text(f"# who may log in\n\nalice:{SECRET}\n  bob : pw2  \r\n# carol:old\n")
-    assert read_auth_file(path) == [("alice", SECRET), ("bob", "pw2")]
+    assert read_auth_file(path) == [("alice", SECRET, 3), ("bob", "pw2", 4)]  # Login(user, secret, line)
     # a file saved by Notepad starts with a byte-order mark: not part of the first user's name
     path.write_bytes(b"\xef\xbb\xbfalice:pw1\r\nbob: pw2\r\n")
-    assert read_auth_file(path) == [("alice", "pw1"), ("bob", "pw2")]
+    assert [login[:2] for login in read_auth_file(path)] == [("alice", "pw1"), ("bob", "pw2")]
 
 
 @pytest.mark.parametrize(("text", "line", "what"), [
-    ("alice:pw\nno colon here\n", 2, "user:password"),
+    ("alice:pw\nno colon here\n", 2, "user:secret"),
     ("alice:pw\n:pw-without-user\n", 2, "user name"),
     ("# c\nalice:\n", 2, "password"),
     ("alice:pw\nalice:other\n", 2, "twice"),
@@ -80,7 +81,9 @@ def test_the_login_reaches_gradios_launch_and_main_passes_it(
     calls = _launched(monkeypatch)
     caplog.set_level(logging.WARNING, logger="app")
     serve(predictor, AppSettings(host="0.0.0.0"), auth=[("alice", SECRET)], block=False)
-    assert calls[-1]["auth"] == [("alice", SECRET)]
+    check = calls[-1]["auth"]  # a check gradio runs per login (app.login_guard), not the passwords
+    assert callable(check) and asyncio.run(check("alice", SECRET)) is True
+    assert asyncio.run(check("alice", "wrong")) is False
     assert "no authentication" not in caplog.text and "TLS" in caplog.text
     assert SECRET not in caplog.text
 
@@ -90,9 +93,11 @@ def test_the_login_reaches_gradios_launch_and_main_passes_it(
     path = tmp_path / "logins"
     path.write_text(f"alice:{SECRET}\n")
     assert main(["--auth-file", str(path), "--bundle", str(predictor.path), "--quiet",
-                 "--port", "7999", "--threads", "1"]) == 0
-    assert calls[-1]["auth"] == [("alice", SECRET)] and calls[-1]["server_port"] == 7999
-    assert SECRET not in capsys.readouterr().out + caplog.text
+                 "--port", "7999", "--threads", "1", "--temp-dir", str(tmp_path)]) == 0
+    assert calls[-1]["server_port"] == 7999 and asyncio.run(calls[-1]["auth"]("alice", SECRET)) is True
+    out = capsys.readouterr().out
+    assert SECRET not in out + caplog.text
+    assert f"--auth-file {path}: line(s) 1 (alice) hold a plaintext password" in caplog.text
 
 
 def test_no_login_off_loopback_is_warned_when_asked_for(

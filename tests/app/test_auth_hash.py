@@ -1,0 +1,184 @@
+"""Hashed passwords in the login file (a hospital security officer's trial: ``--auth-file`` kept
+plaintext ``user:password`` lines): ``user:scrypt$n$r$p$salt$hash`` lines, checked with the
+line's own salt and parameters; malformed ones named by file and line; plaintext lines still
+accepted with a warning that names them and the command that converts each; that command,
+``python -m app.auth hash USER``, which never echoes the password."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from app.auth import (
+    SCRYPT_N,
+    SCRYPT_P,
+    SCRYPT_R,
+    AuthFileError,
+    hash_command,
+    hash_password,
+    main,
+    plaintext_warning,
+    read_auth_file,
+    verify_password,
+)
+
+PASSWORD = "correct horse:battery"
+FAST = {"n": 2**10, "r": 1, "p": 1}  # the cheapest parameters a line may have: tests stay quick
+
+
+def test_a_hash_round_trips_and_a_wrong_password_does_not_match() -> None:
+    secret = hash_password(PASSWORD, **FAST)
+    assert re.fullmatch(r"scrypt\$1024\$1\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}", secret), secret
+    assert PASSWORD not in secret
+    assert verify_password(PASSWORD, secret)
+    assert not verify_password("correct horse:batterY", secret)
+    assert not verify_password(PASSWORD + " ", secret) and not verify_password("", secret)
+    again = hash_password(PASSWORD, **FAST)
+    assert again != secret and verify_password(PASSWORD, again)  # a new random salt per line
+
+
+def test_new_lines_have_the_documented_parameters() -> None:
+    secret = hash_password("pw")  # the real cost: one check, a fraction of a second
+    assert secret.startswith(f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$")
+    assert (SCRYPT_N, SCRYPT_R, SCRYPT_P) == (2**14, 8, 5)  # app/auth.py's docstring, docs/deploying.md
+    assert verify_password("pw", secret) and not verify_password("pW", secret)
+
+
+def test_a_plaintext_secret_still_matches_exactly() -> None:
+    assert verify_password("pw2", "pw2") and not verify_password("pw", "pw2")
+
+
+def test_a_password_that_is_no_valid_utf8_is_refused_not_an_error() -> None:
+    assert not verify_password("\udcff", hash_password(PASSWORD, **FAST)) and not verify_password("\udcff", "pw")
+
+
+def test_hashed_and_plaintext_lines_are_read_and_told_apart(tmp_path: Path) -> None:
+    path = tmp_path / "logins"
+    path.write_text(f"# logins\nalice:{hash_password(PASSWORD, **FAST)}\nbob:pw2\n")
+    alice, bob = read_auth_file(path)
+    assert (alice.user, alice.line, alice.hashed) == ("alice", 2, True)
+    assert (bob.user, bob.line, bob.hashed) == ("bob", 3, False)
+    assert verify_password(PASSWORD, alice.secret) and not verify_password("pw2", alice.secret)
+
+
+@pytest.mark.parametrize(("secret", "what"), [
+    ("scrypt$1024$1$1$c2FsdHNhbHRzYWx0c2FsdA==", "six $-separated fields"),
+    ("scrypt$1000$1$1$c2FsdHNhbHRzYWx0c2FsdA==$c2FsdHNhbHRzYWx0c2FsdA==", "n must be a power of two"),
+    ("scrypt$2097152$1$1$c2FsdHNhbHRzYWx0c2FsdA==$c2FsdHNhbHRzYWx0c2FsdA==", "n must be"),
+    ("scrypt$1048576$8$1$c2FsdHNhbHRzYWx0c2FsdA==$c2FsdHNhbHRzYWx0c2FsdA==", "MiB per check"),
+    ("scrypt$1024$0$1$c2FsdHNhbHRzYWx0c2FsdA==$c2FsdHNhbHRzYWx0c2FsdA==", "r must be"),
+    ("scrypt$1024$1$x$c2FsdHNhbHRzYWx0c2FsdA==$c2FsdHNhbHRzYWx0c2FsdA==", "p must be"),
+    ("scrypt$1024$1$1$not*base64$c2FsdHNhbHRzYWx0c2FsdA==", "salt field is not base64"),
+    ("scrypt$1024$1$1$c2FsdA==$c2FsdHNhbHRzYWx0c2FsdA==", "salt field holds 4 bytes"),
+    ("scrypt$1024$1$1$c2FsdHNhbHRzYWx0c2FsdA==$c2FsdA==", "hash field holds 4 bytes"),
+])
+def test_a_malformed_hash_line_is_named_by_file_and_line(tmp_path: Path, secret: str, what: str) -> None:
+    path = tmp_path / "logins"
+    path.write_text(f"# logins\nbob:pw2\nalice:{secret}\n")
+    with pytest.raises(AuthFileError) as info:
+        read_auth_file(path)
+    message = str(info.value)
+    assert f"--auth-file {path}, line 3: the scrypt hash of user 'alice' is malformed" in message
+    assert what in message, message
+    assert f"fix: replace the line with the one `{hash_command('alice')}` prints" in message
+    assert "pw2" not in message  # no line's text
+
+
+def test_the_plaintext_warning_names_the_lines_users_and_commands_never_the_password(tmp_path: Path) -> None:
+    path = tmp_path / "logins"
+    path.write_text(f"alice:{PASSWORD}\ncarol:{hash_password('pw3', **FAST)}\n\nbob:pw2\n")
+    said = plaintext_warning(path, read_auth_file(path))
+    assert said is not None
+    assert said.startswith(f"--auth-file {path}: line(s) 1 (alice), 4 (bob) hold a plaintext password")
+    assert "accepted for now" in said
+    assert f"`{hash_command('alice')}`; `{hash_command('bob')}`" in said
+    assert hash_command("alice").endswith("-m app.auth hash alice") and hash_command("o'k").endswith("""'o'"'"'k'""")
+    assert "carol" not in said and PASSWORD not in said and "pw2" not in said
+    path.write_text(f"carol:{hash_password('pw3', **FAST)}\n")
+    assert plaintext_warning(path, read_auth_file(path)) is None
+
+
+def test_main_warns_of_plaintext_lines_and_exits_2_on_a_malformed_hash_before_any_bundle(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.__main__ import main as app_main
+
+    path = tmp_path / "logins"
+    path.write_text("alice:scrypt$1024$1$1$c2FsdA==$c2FsdA==\n")
+    assert app_main(["--auth-file", str(path), "--bundle", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}, line 1: the scrypt hash of user 'alice' is malformed" in err
+    assert "bundle" not in err  # refused before a bundle is looked for
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_hash_command_reads_a_piped_password_and_prints_only_the_line() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["hash", "alice"], stdin=io.StringIO(f"{PASSWORD}\r\nnext line\n"), stdout=out, stderr=err) == 0
+    line = out.getvalue()
+    assert line.count("\n") == 1 and line.startswith("alice:scrypt$")
+    user, secret = line.strip().split(":", 1)
+    assert verify_password(PASSWORD, secret)  # the line ending is not part of the password
+    assert PASSWORD not in line + err.getvalue() and "in place of alice's old line" in err.getvalue()
+
+
+def test_the_hash_command_asks_twice_without_echo_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+
+    answers = iter([PASSWORD, PASSWORD, PASSWORD, "typo"])
+    prompts: list[str] = []
+    monkeypatch.setattr(getpass, "getpass", lambda prompt, stream=None: prompts.append(prompt) or next(answers))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["hash", "alice"], stdin=_Terminal(), stdout=out, stderr=err) == 0
+    assert prompts == ["Password for alice: ", "The same again: "]
+    assert verify_password(PASSWORD, out.getvalue().strip().split(":", 1)[1])
+    out = io.StringIO()
+    assert main(["hash", "alice"], stdin=_Terminal(), stdout=out, stderr=err) == 2  # the two differ
+    assert out.getvalue() == "" and "differ" in err.getvalue() and PASSWORD not in err.getvalue()
+
+
+@pytest.mark.parametrize(("user", "stdin"), [
+    ("alice", ""), ("alice", "\n"),  # an empty password
+    ("a:b", "pw\n"), ("a b", "pw\n"), ("#alice", "pw\n"), (" ", "pw\n"),  # not a user name of the file
+])
+def test_the_hash_command_refuses_what_a_login_file_cannot_hold(user: str, stdin: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["hash", user], stdin=io.StringIO(stdin), stdout=out, stderr=err) == 2
+    assert out.getvalue() == "" and err.getvalue().startswith("error: ")
+
+
+def test_the_apps_help_names_the_hash_command_next_to_auth_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from app.__main__ import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    start = text.index("--auth-file FILE require a login")  # the option, not the usage line
+    auth_help = text[start:text.index("--audit-log FILE", start)]
+    assert f"'{hash_command()}'" in auth_help and "plaintext" in auth_help
+    assert hash_command().endswith("python -m app.auth hash USER")
+
+
+def test_python_m_app_auth_is_a_light_command(tmp_path: Path) -> None:
+    """The real command, as an operator pipes a password to it: one line out, and neither torch
+    nor gradio imported (a one-line answer must not take the app's start-up time)."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "app.auth", "hash", "alice"],
+                          input=f"{PASSWORD}\n", capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert verify_password(PASSWORD, proc.stdout.strip().removeprefix("alice:"))
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "app" in imported and not imported & {"torch", "gradio", "cv2", "numpy"}, sorted(imported)
