@@ -228,7 +228,8 @@ class Sources(dict[str, str]):
 def read_config(path: str | os.PathLike[str] | None = None,
                 overrides: list[str] | None = None) -> tuple[Config, dict[str, str], list[Finding]]:
     """Defaults, the YAML file, then ``key=value`` overrides, like
-    :func:`drac_ssl.config.load_config`, but a bad key or value does not stop the reading:
+    :func:`drac_ssl.config.load_config`, but a bad key or value does not stop the reading
+    (``path``: a YAML file or a shipped config's name, :func:`drac_ssl.config.config_file`):
 
     Returns:
         ``(cfg, sources, findings)``: the configuration with every good setting applied;
@@ -242,6 +243,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
     if path is not None:
         p = Path(path)
         try:
+            p = config_module.config_file(path)  # a shipped config's name: its file
             data = config_module._load_yaml(p)
         except ConfigError as exc:
             findings.append(Finding("", None, str(exc), unread=True))
