@@ -160,3 +160,31 @@ def test_without_shipped_configs_a_name_says_so(
         config_file("drac")
     assert f"no shipped configs here ({config.NO_CONFIGS_WHY})" in str(info.value)
     assert "fix: -c PATH to a YAML file of your own, or reinstall drac_ssl" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["mnist", "retinamnist"])  # a generic data set, a layout's file
+@pytest.mark.parametrize("checkout", [True, False], ids=["checkout", "installed"])
+def test_a_shipped_relative_data_root_missing_here_says_what_to_add(
+        elsewhere: Path, monkeypatch: pytest.MonkeyPatch, checkout: bool, name: str) -> None:
+    """The shipped configs' relative data paths (``../shared/data/mnist``) are read from the
+    current folder, as ever: run elsewhere (or from an install), the missing root's fix says
+    where they were written for and the data.root to add."""
+    if not checkout:
+        monkeypatch.setattr(config, "CHECKOUT", None)
+    cfg, sources, _ = preflight.read_config(name, ["run.device=cpu"])
+    (found,) = [f for f in preflight.check(cfg, elsewhere / "runs" / "x", sources, stages=["ingest"])
+                if f.setting == "data.root"]
+    said = f"{found.what} {found.fix}"
+    assert "does not exist" in said, said
+    assert f"the shipped {name}.yaml sets this relative path, read from the current folder" in said
+    relative = load_config(CONFIGS / f"{name}.yaml").data.root
+    if checkout:
+        repo = CONFIGS.parent
+        assert f"run the command from {repo}, or add data.root={(repo / relative).resolve()}" in said, said
+    else:
+        assert f"add data.root=/path/to/{Path(relative).name} (where your copy is)" in said, said
+    # typed on the command line: the user's own path, no word on the shipped file
+    cfg, sources, _ = preflight.read_config(name, ["run.device=cpu", "data.root=nowhere"])
+    (found,) = [f for f in preflight.check(cfg, elsewhere / "runs" / "x", sources, stages=["ingest"])
+                if f.setting == "data.root"]
+    assert "sets this relative path" not in f"{found.what} {found.fix}"
