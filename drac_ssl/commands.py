@@ -71,8 +71,8 @@ class ListConfigs(argparse.Action):
                  values: Any, option_string: str | None = None) -> None:
         from drac_ssl.config import list_configs_text  # PyYAML only
 
-        print(list_configs_text(parser.prog))
-        parser.exit(0)
+        parser._print_message(list_configs_text(parser.prog) + "\n", sys.stdout)  # as --help: a
+        parser.exit(0)  # closed pipe (| head) is no traceback
 
 
 class PrintConfig(argparse.Action):
@@ -95,7 +95,7 @@ class PrintConfig(argparse.Action):
         except OSError as exc:
             parser.exit(2, f"{parser.prog}: error: {values}: cannot be read ({exc.strerror or exc}).\n"
                            f"  fix: {parser.prog} --list-configs names the shipped configs\n")
-        sys.stdout.write(text)
+        parser._print_message(text, sys.stdout)  # as --help: a closed pipe is no traceback
         parser.exit(0)
 
 
