@@ -1189,7 +1189,9 @@ PACKAGE_CONFIGS = INSTALLED_CONFIGS if INSTALLED_CONFIGS.is_dir() else CHECKOUT_
 """The shipped configs' folder: :data:`INSTALLED_CONFIGS` in an install (``pip install .``, a
 wheel), else :data:`CHECKOUT_CONFIGS` (a checkout, an editable install). ``-c NAME`` reads
 ``NAME.yaml`` from here (:func:`config_file`); missing only where an install lost them
-(:data:`NO_CONFIGS_WHY`)."""
+(:data:`NO_CONFIGS_WHY`). Found by path, not ``importlib.resources.files("drac_ssl.configs")``:
+setuptools' editable install does not import that package (a folder without ``__init__.py``
+mapped elsewhere: ModuleNotFoundError, tried with setuptools 84)."""
 CHECKOUT = CHECKOUT_CONFIGS.parent if PACKAGE_CONFIGS == CHECKOUT_CONFIGS else None
 """The drac_ssl checkout this code runs from (where ``configs/``, ``docs/`` and ``bench/`` are,
 and the folder the shipped configs' relative paths were written for: ``../shared/data``);
