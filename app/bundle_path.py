@@ -30,8 +30,8 @@ def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
     install) the no-argument demo, ``-c`` the DRAC config and ``-c`` the colour fundus config
     (``configs/fundus.yaml``, when it is there) by a path that is there
     (:func:`drac_ssl.config.shipped_config`: ``configs/drac.yaml`` in the checkout, its full
-    path from another folder); where they are not (a non-editable install, which ships no
-    ``configs/`` and whose train command refuses to run without ``-c``), ``-c FILE`` with a
+    path from another folder; an install's ``drac_ssl/configs``); where they are not (an install
+    that lost them, whose train command refuses to run without ``-c``), ``-c FILE`` with a
     config file of one's own, and why."""
     from drac_ssl.config import NO_CONFIGS_WHY, PACKAGE_CONFIGS, shipped_config  # PyYAML, no torch
     from drac_ssl.starting import (  # stdlib only: no training code for the app

@@ -34,7 +34,7 @@ from drac_ssl.starting import (  # re-exported: stdlib only, for the app and dat
     python_command,
 )
 
-__all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "SCORE_ONLY_OPTIONS", "OneConfig", "OverrideParser", "ascii_int", "check_arguments_problem",
+__all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "SCORE_ONLY_OPTIONS", "ListConfigs", "OneConfig", "OverrideParser", "PrintConfig", "ascii_int", "check_arguments_problem",
            "command_name", "compare_command", "compare_parser", "export_command", "export_early",
            "export_parser", "option_override_fix", "report_command", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
@@ -58,6 +58,45 @@ class OneConfig(argparse.Action):
                          f"file is read.\n  fix: give one -c FILE and the other's settings as "
                          f"section.key=value overrides (or copy them into the file)")
         setattr(namespace, self.dest, values)
+
+
+class ListConfigs(argparse.Action):
+    """``--list-configs``: print the shipped configs (:func:`drac_ssl.config.list_configs_text`)
+    and exit 0, answered while parsing (as ``--version``), before any config is read."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from drac_ssl.config import list_configs_text  # PyYAML only
+
+        parser._print_message(list_configs_text(parser.prog) + "\n", sys.stdout)  # as --help: a
+        parser.exit(0)  # closed pipe (| head) is no traceback
+
+
+class PrintConfig(argparse.Action):
+    """``--print-config NAME``: write the shipped config ``NAME`` (or a YAML file's path) to
+    stdout as it is, comments included, and exit 0, to copy it out for editing
+    (``--print-config drac > my.yaml``); a name that is neither is a usage error (exit 2) that
+    lists the shipped names (:func:`drac_ssl.config.config_file`)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from drac_ssl.config import ConfigError, config_file  # PyYAML only
+
+        try:
+            text = config_file(values).read_text(encoding="utf-8")
+        except ConfigError as exc:
+            parser.exit(2, f"{parser.prog}: error: {exc}\n")
+        except OSError as exc:
+            parser.exit(2, f"{parser.prog}: error: {values}: cannot be read ({exc.strerror or exc}).\n"
+                           f"  fix: {parser.prog} --list-configs names the shipped configs\n")
+        parser._print_message(text, sys.stdout)  # as --help: a closed pipe is no traceback
+        parser.exit(0)
 
 
 class OverrideParser(argparse.ArgumentParser):
@@ -114,21 +153,32 @@ def train_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m drac_ssl.train`` and the installed ``drac-ssl-train``
     (:func:`drac_ssl.train.main`), its usage naming the one run (:func:`command_name`); parse
     with ``parse_intermixed_args``, so that overrides may stand on both sides of ``-c FILE``."""
-    from drac_ssl.config import PACKAGE_CONFIGS  # PyYAML only
+    from drac_ssl.config import shipped_config_names  # PyYAML only
 
-    default = PACKAGE_CONFIGS / "default.yaml"  # drac_ssl.train.DEFAULT_CONFIG
+    names = shipped_config_names()
+    shipped = (f"Shipped configs (-c NAME): {', '.join(names)}; --list-configs says what each is for. "
+               if names else "")
     parser = OverrideParser(
         prog=command_name("drac-ssl-train", "drac_ssl.train"),
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
-        epilog=("Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. Every "
+        epilog=(f"{shipped}Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. "
+                "Relative paths (data.root, run.out_dir) are read from the current folder. Every "
                 "setting, its default and meaning: drac_ssl/config.py and docs/configuration.md (Settings "
                 "reference). Rerunning "
                 "a command resumes its run folder; run.name=NEW run.reuse=runs/OLD starts a new run that "
                 "takes OLD's finished ingest / pretraining / UMM where their settings are equal (e.g. "
                 "another fine-tuning on the same pretraining)."),
     )
-    parser.add_argument("-c", "--config", default=None, action=OneConfig,
-                        help=f"YAML config, once (default: {default.relative_to(default.parents[1])})")
+    # drac_ssl.train.DEFAULT_CONFIG: the shipped default.yaml
+    parser.add_argument("-c", "--config", default=None, action=OneConfig, metavar="FILE|NAME",
+                        help="YAML config file, or a shipped config by name (-c retinamnist; an "
+                             "existing path wins), once (default: the shipped default, the CPU demo "
+                             "on phantom data)")
+    parser.add_argument("--list-configs", action=ListConfigs,
+                        help="list the shipped configs (-c NAME) and exit")
+    parser.add_argument("--print-config", action=PrintConfig, metavar="NAME",
+                        help="print the shipped config NAME and exit, to copy it out for editing: "
+                             "--print-config drac > my.yaml")
     parser.add_argument("--threads", type=ascii_int("--threads"), default=None, metavar="N",
                         help="CPU threads (torch, OpenCV); same as run.threads=N; 0 = the "
                              "default policy: half the cores, 1..4 (drac_ssl.runtime)")
@@ -152,8 +202,8 @@ def refuse_train_early(argv: list[str] | None = None) -> None:
     """What ``python -m drac_ssl.train`` answers before torch loads, for ``argv`` (default:
     ``sys.argv[1:]``): ``--help`` (exit 0), a usage error, and a configuration that does not
     read (a misspelt setting, a bad type, inf: :func:`drac_ssl.preflight.reading_refusal`,
-    the checks that need neither torch nor the data; no ``-c`` and no ``configs/``, a
-    non-editable install), and torch and torchvision not a supported matching pair
+    the checks that need neither torch nor the data; an unknown ``-c NAME``; no ``-c`` and no
+    shipped configs, an install that lost them), and torch and torchvision not a supported matching pair
     (:mod:`drac_ssl.torch_pair`), are said on stderr and exit with code 2 (``SystemExit``).
     Returns when the configuration reads and the pair is fine: :func:`drac_ssl.train.main` then parses and checks it in
     full."""
@@ -164,7 +214,7 @@ def refuse_train_early(argv: list[str] | None = None) -> None:
     overrides = train_overrides(args)
     try:
         refusal = reading_refusal(args.config or default_config_file(), overrides)
-    except ConfigError as exc:  # no -c and no configs/ (a non-editable install)
+    except ConfigError as exc:  # no -c and no shipped configs (an install that lost them)
         refusal = str(exc)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)

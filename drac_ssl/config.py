@@ -1178,21 +1178,141 @@ def _repeated_key(node: yaml.Node | None, path: tuple[str, ...] = ()) -> tuple[s
     return None
 
 
-PACKAGE_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-"""The package's own configs (the repository's ``configs/``). Only an editable install
-(``pip install -e .``) or a checkout has them: a non-editable ``pip install .`` does not ship
-``configs/``, so this folder is missing there (:func:`default_config_file`)."""
-NO_CONFIGS_WHY = ("a non-editable install (pip install .) does not ship the repository's "
-                  "configs/ folder")
+CHECKOUT_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+"""The repository's ``configs/``: the one copy of the shipped configs, read from here in a
+checkout and by an editable install (``pip install -e .``)."""
+INSTALLED_CONFIGS = Path(__file__).resolve().parent / "configs"
+"""Where an installed wheel carries the same files: ``drac_ssl/configs/*.yaml``, package data
+that pyproject.toml maps from ``configs/`` (``[tool.setuptools.package-dir]``), so they are not
+written twice."""
+PACKAGE_CONFIGS = INSTALLED_CONFIGS if INSTALLED_CONFIGS.is_dir() else CHECKOUT_CONFIGS
+"""The shipped configs' folder: :data:`INSTALLED_CONFIGS` in an install (``pip install .``, a
+wheel), else :data:`CHECKOUT_CONFIGS` (a checkout, an editable install). ``-c NAME`` reads
+``NAME.yaml`` from here (:func:`config_file`); missing only where an install lost them
+(:data:`NO_CONFIGS_WHY`). Found by path, not ``importlib.resources.files("drac_ssl.configs")``:
+setuptools' editable install does not import that package (a folder without ``__init__.py``
+mapped elsewhere: ModuleNotFoundError, tried with setuptools 84)."""
+CHECKOUT = CHECKOUT_CONFIGS.parent if PACKAGE_CONFIGS == CHECKOUT_CONFIGS else None
+"""The drac_ssl checkout this code runs from (where ``configs/``, ``docs/`` and ``bench/`` are,
+and the folder the shipped configs' relative paths were written for: ``../shared/data``);
+None for an installed package."""
+NO_CONFIGS_WHY = ("this drac_ssl install lacks its shipped configs (drac_ssl/configs/*.yaml, "
+                  "which a wheel built from the checkout carries)")
 """Why :data:`PACKAGE_CONFIGS` can be missing, said by every error that needs it."""
+CONFIG_SUFFIX = ".yaml"
+
+
+def shipped_config_names() -> list[str]:
+    """The names ``-c NAME`` takes (``default``, ``drac``, ``retinamnist`` ...): the stems of
+    :data:`PACKAGE_CONFIGS`' ``*.yaml`` files, sorted; [] where there are none."""
+    return sorted(p.stem for p in PACKAGE_CONFIGS.glob(f"*{CONFIG_SUFFIX}") if p.is_file())
+
+
+def config_name(given: str | os.PathLike[str]) -> str | None:
+    """The shipped config's name ``-c GIVEN`` asks for when ``GIVEN`` is no existing path and has
+    no folder part: ``retinamnist`` and ``retinamnist.yaml`` -> ``retinamnist``; None for an
+    existing path (a path always wins: a file ``./drac`` is read, not the shipped ``drac``) and
+    for one with a folder part (``configs/drac.yaml``, ``./drac``, ``~/my.yaml``), which is read
+    as the path it is."""
+    text = os.fspath(given)
+    if not text or Path(text).exists() or any(sep and sep in text for sep in (os.sep, os.altsep)):
+        return None
+    return text[:-len(CONFIG_SUFFIX)] if text.endswith(CONFIG_SUFFIX) else text
+
+
+def config_file(given: str | os.PathLike[str]) -> Path:
+    """The YAML file ``-c GIVEN`` reads, the one place a config is named: ``GIVEN`` itself when it
+    exists or has a folder part (a missing one is said by its reading: :func:`load_config`);
+    else the shipped config of that name (:func:`config_name`): ``PACKAGE_CONFIGS/NAME.yaml``,
+    an absolute path, which the run records (``invocations.jsonl``: ``config_file``) and every
+    message names.
+
+    Raises:
+        ConfigError: a name that is neither a file in the current folder nor a shipped config;
+            the message lists the shipped names."""
+    name = config_name(given)
+    if name is None:
+        return Path(given)
+    shipped = PACKAGE_CONFIGS / f"{name}{CONFIG_SUFFIX}"
+    if shipped.is_file():
+        return shipped
+    names = shipped_config_names()
+    close = difflib.get_close_matches(name, names, n=1)
+    meant = f"-c {close[0]}" if close else "-c NAME"
+    if names:
+        listed = f"the shipped configs, by name: {', '.join(names)}"
+        fix = (f"{meant} (a shipped config by name), or -c PATH to a YAML file of your own (a path "
+               f"always wins over a name)")
+    else:
+        listed = f"no shipped configs here ({NO_CONFIGS_WHY})"
+        fix = "-c PATH to a YAML file of your own, or reinstall drac_ssl from its checkout"
+    raise ConfigError(
+        f"{os.fspath(given)}: no such config file in the current folder ({Path.cwd()}), nor a config "
+        f"shipped with drac_ssl of that name; {listed}.\n  fix: {fix}")
+
+
+def shipped_config_summary(path: Path) -> str:
+    """What the config file ``path`` is for: the first line of the comment that opens it, ``#``
+    and spaces stripped, up to its first colon (``MNIST correctness run``), else the whole line
+    (``...`` added when the comment goes on), at most 100 characters; "" when the file opens
+    with no comment or cannot be read."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()[:2]
+    except (OSError, UnicodeDecodeError):
+        return ""
+    if not lines or not lines[0].startswith("#"):
+        return ""
+    text = lines[0].lstrip("#").strip()
+    if ":" in text:
+        text = text.split(":", 1)[0].rstrip()
+    elif len(lines) > 1 and lines[1].startswith("#"):
+        text += " ..."
+    return text if len(text) <= 100 else text[:96].rstrip() + " ..."
+
+
+def list_configs_text(command: str = "python -m drac_ssl.train") -> str:
+    """What ``--list-configs`` prints: each shipped config's name, what it is for
+    (:func:`shipped_config_summary`) and its ``data.root`` when that is a relative path (read
+    from the current folder: :data:`PATH_SETTINGS`), then how to name one and copy one out;
+    ``command`` the train command as the user runs it."""
+    names = shipped_config_names()
+    if not names:
+        return (f"No shipped configs in {PACKAGE_CONFIGS} ({NO_CONFIGS_WHY}).\n"
+                f"  fix: reinstall drac_ssl from its checkout, or pass -c PATH to a YAML file of your own")
+    width = max(len(n) for n in names)
+    lines = [f"Configs shipped with drac_ssl ({PACKAGE_CONFIGS}); run one with {command} -c NAME:"]
+    for name in names:
+        path = PACKAGE_CONFIGS / f"{name}{CONFIG_SUFFIX}"
+        lines.append(f"  {name:<{width}}  {shipped_config_summary(path)}".rstrip())
+        root = _relative_path_settings(path).get("data.root")
+        if root:
+            lines.append(f"  {'':<{width}}  data.root: {root} (from the current folder; elsewhere "
+                         f"add data.root=/path/to/it)")
+    lines.append(f"A path given to -c always wins over a name. To edit one, copy it out: "
+                 f"{command} --print-config NAME > my.yaml, then {command} -c my.yaml")
+    return "\n".join(lines)
+
+
+def _relative_path_settings(path: Path) -> dict[str, str]:
+    """The :data:`PATH_SETTINGS` the config file ``path`` sets to a relative path (``{"data.root":
+    "../shared/data/mnist"}``): read from the current folder, so right only from the folder
+    they were written for; {} when there are none or the file does not read."""
+    try:
+        data = read_yaml(path.read_text(encoding="utf-8")) or {}
+        values = {key: get(_merge(Config(), data, str(path)), key) for key in PATH_SETTINGS}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ConfigError, AttributeError):
+        return {}
+    return {k: v for k, v in values.items()
+            if isinstance(v, str) and v and not os.path.isabs(os.path.expanduser(v))}
 
 
 def default_config_file(name: str = "default.yaml") -> Path:
-    """The repository's ``configs/NAME``, the config a command uses when given no ``-c``.
+    """The shipped ``NAME`` (:data:`PACKAGE_CONFIGS`), the config a command uses when given no
+    ``-c``.
 
     Raises:
-        ConfigError: the file is missing (a non-editable install does not ship
-            ``configs/``): the commands refuse rather than silently run the built-in
+        ConfigError: the file is missing (an install that lost its configs,
+            :data:`NO_CONFIGS_WHY`): the commands refuse rather than silently run the built-in
             :class:`Config` defaults (the 224 px 100-epoch GPU recipe) in its place."""
     path = PACKAGE_CONFIGS / name
     if path.is_file():
@@ -1201,14 +1321,14 @@ def default_config_file(name: str = "default.yaml") -> Path:
         f"{path}: the default config file is missing ({NO_CONFIGS_WHY}), so there is no "
         f"config to run without -c.\n"
         f"  fix: pass a config file with -c FILE (e.g. -c configs/{name} from the drac_ssl "
-        f"checkout), or install from the checkout with pip install -e .")
+        f"checkout), or reinstall from the checkout (pip install -e . or pip install .)")
 
 
 def shipped_config(name: str = "drac.yaml") -> Path | None:
     """The package's config ``name`` as a command can be given it here: ``configs/NAME`` when the
     current folder has it (a checkout), else its full path in :data:`PACKAGE_CONFIGS` (an
-    editable install run from any folder); None where neither is (a non-editable install:
-    :data:`NO_CONFIGS_WHY`)."""
+    install, or an editable install run from any folder); None where neither is
+    (:data:`NO_CONFIGS_WHY`)."""
     for example in (Path("configs") / name, PACKAGE_CONFIGS / name):
         if example.is_file():
             return example
@@ -1221,7 +1341,7 @@ def _example_config() -> str:
     if example is not None:
         return f"-c {example}"
     return (f"-c FILE, e.g. configs/drac.yaml in the drac_ssl checkout ({NO_CONFIGS_WHY}; "
-            f"or install from the checkout with pip install -e .)")
+            f"or reinstall from the checkout with pip install -e .)")
 PATH_SETTINGS = ("data.root", "data.labels_csv", "data.unlabelled", "pretrain.backbone.weights")
 """Settings holding a path (``data.unlabelled``: a list of them): compared as the file they
 name (``data/`` and ``./data`` agree), and read from the current folder when relative."""
@@ -1229,24 +1349,23 @@ name (``data/`` and ``./data`` agree), and read from the current folder when rel
 
 def _missing_config_fix(path: Path) -> str:
     """The fix for a ``-c`` file that does not exist. A relative path whose file name is one of
-    the package's configs (``-c configs/mnist.yaml`` from another folder) gets that file's
-    absolute path, not loaded in its place: the relative data paths inside it are read from
-    the current folder too, which the fix says, with their values from the repository."""
+    the package's configs (``-c configs/mnist.yaml`` from another folder) gets that config by
+    its name (``-c mnist``, :func:`config_file`), not loaded in its place: the relative data
+    paths inside it are read from the current folder too, which the fix says, with their values
+    from the checkout (an installed package has none: set them)."""
     shipped = PACKAGE_CONFIGS / path.name
-    if not path.is_absolute() and shipped.is_file():
-        try:
-            data = read_yaml(shipped.read_text(encoding="utf-8")) or {}
-            values = {key: get(_merge(Config(), data, str(shipped)), key) for key in PATH_SETTINGS}
-        except (OSError, yaml.YAMLError, ConfigError, AttributeError):
-            values = {}
-        relative = {k: v for k, v in values.items()
-                    if isinstance(v, str) and v and not os.path.isabs(os.path.expanduser(v))}
-        fix = f"-c {shipped} (the package's own {path.name})"
+    if not path.is_absolute() and path.suffix == CONFIG_SUFFIX and shipped.is_file():
+        fix = f"-c {shipped.stem} (the package's own {path.name}, {shipped})"
+        relative = _relative_path_settings(shipped)
         if relative:
-            repo = PACKAGE_CONFIGS.parent
-            fix += (f"; the relative paths in it ({', '.join(f'{k}: {v}' for k, v in relative.items())}) "
-                    f"are read from the current folder too, so run the command from {repo}, or add "
-                    + " ".join(f"{k}={os.path.normpath(repo / v)}" for k, v in relative.items()))
+            said = ", ".join(f"{k}: {v}" for k, v in relative.items())
+            if CHECKOUT is not None:
+                fix += (f"; the relative paths in it ({said}) are read from the current folder too, so "
+                        f"run the command from {CHECKOUT}, or add "
+                        + " ".join(f"{k}={os.path.normpath(CHECKOUT / v)}" for k, v in relative.items()))
+            else:
+                fix += (f"; the relative paths in it ({said}) are read from the current folder too: add "
+                        + " ".join(f"{k}=/path/to/your/copy" for k in relative))
         return fix
     return f"pass an existing file with -c, e.g. {_example_config()}"
 
@@ -1869,10 +1988,11 @@ def _nest(parts: list[str], value: Any) -> dict[str, Any]:
 
 def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults, then the YAML file (if any), then ``key=value`` overrides, all checked. A bad
-    override's fix suggests the file's value (:class:`FixBase`), else the built-in default."""
+    override's fix suggests the file's value (:class:`FixBase`), else the built-in default.
+    ``path``: a YAML file, or a shipped config's name (``retinamnist``: :func:`config_file`)."""
     cfg, fixes = Config(), None
     if path is not None:
-        p = Path(path)
+        p = config_file(path)
         data = _load_yaml(p)
         try:
             cfg = _merge(cfg, data, str(p))

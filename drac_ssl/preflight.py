@@ -228,7 +228,8 @@ class Sources(dict[str, str]):
 def read_config(path: str | os.PathLike[str] | None = None,
                 overrides: list[str] | None = None) -> tuple[Config, dict[str, str], list[Finding]]:
     """Defaults, the YAML file, then ``key=value`` overrides, like
-    :func:`drac_ssl.config.load_config`, but a bad key or value does not stop the reading:
+    :func:`drac_ssl.config.load_config`, but a bad key or value does not stop the reading
+    (``path``: a YAML file or a shipped config's name, :func:`drac_ssl.config.config_file`):
 
     Returns:
         ``(cfg, sources, findings)``: the configuration with every good setting applied;
@@ -242,6 +243,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
     if path is not None:
         p = Path(path)
         try:
+            p = config_module.config_file(path)  # a shipped config's name: its file
             data = config_module._load_yaml(p)
         except ConfigError as exc:
             findings.append(Finding("", None, str(exc), unread=True))
@@ -341,6 +343,27 @@ def _where(setting: str, sources: dict[str, str] | None, cfg: Config) -> str:
         if key in sources:
             return sources[key]
     return "the default"
+
+
+def _shipped_relative_root(cfg: Config, sources: dict[str, str] | None) -> str:
+    """For a ``data.root`` that is missing: when a shipped config (``-c retinamnist``,
+    :data:`drac_ssl.config.PACKAGE_CONFIGS`) set it to a relative path, which is read from the
+    current folder and was written for the checkout's (``../shared/data/...``), the words that
+    say so and what to add; "" otherwise."""
+    root = cfg.data.root
+    where = _where("data.root", sources, cfg)
+    if not root or os.path.isabs(os.path.expanduser(root)) or typed_override(where) is not None:
+        return ""
+    file = Path(where.rpartition(":")[0])
+    if file.parent.resolve() != config_module.PACKAGE_CONFIGS.resolve():
+        return ""
+    said = f"; the shipped {file.name} sets this relative path, read from the current folder"
+    checkout = config_module.CHECKOUT
+    if checkout is not None:
+        return (f"{said} and written for the checkout's: run the command from {checkout}, or add "
+                f"data.root={os.path.normpath(checkout / root)}")
+    return (f"{said} and written for a drac_ssl checkout's: add data.root=/path/to/{Path(root).name} "
+            f"(where your copy is)")
 
 
 # --------------------------------------------------------------------------------------
@@ -1147,7 +1170,8 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     try:
         layout = discover(d)
     except IngestError as exc:
-        c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: "))
+        c.error("data.root", as_config_keys(str(exc)).replace(" -> ", "\n     fix: ")
+                + _shipped_relative_root(cfg, c.sources))
         return None
     names = _grade_names(cfg, layout.treated_as)
     columns = (f" (its label CSV has the {layout_name(layout.label_format)} layout's columns)"
@@ -1324,7 +1348,7 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
             c.error("data.root", f"data.dataset={d.dataset} reads its files from data.root, and "
                                  f"{'it is empty' if not d.root else 'that path does not exist'}",
                     f"data.root=<the folder (or archive) of {d.dataset}>; a relative path is "
-                    f"read from the current folder, {Path.cwd()}")
+                    f"read from the current folder, {Path.cwd()}" + _shipped_relative_root(cfg, c.sources))
         elif "pretrain" in stages:
             _check_generic_files(c, cfg)
         return DataFacts(source=source, n_images=n, native_size=side,

@@ -1410,7 +1410,7 @@ def _setting(cfg: dict[str, Any], key: str) -> Any:
 def _bench_overrides(cfg: dict[str, Any], dataset: str) -> list[str]:
     """``key=value`` for each :data:`BENCH_SETTINGS` where the run's ``cfg`` (its saved
     ``config.yaml``) differs from the bench's own config file (``configs/<dataset>.yaml``);
-    all of them when that file cannot be read (a non-editable install has no ``configs/``)."""
+    all of them when that file cannot be read (an install that lost its shipped configs)."""
     from drac_ssl.config import PACKAGE_CONFIGS, load_config
 
     try:
@@ -1446,7 +1446,7 @@ def next_step(run_dir: str | Path, in_file: bool = False) -> NextStep | None:
     None when there is no backbone yet (the pretraining did not finish), for a run that asked
     for the fine-tuning (done, or unfinished: "Read this first" gives the command that
     finishes it), and for a run folder without a readable ``config.yaml``."""
-    from drac_ssl.config import PACKAGE_CONFIGS, shell_word
+    from drac_ssl.config import CHECKOUT, shell_word
     from drac_ssl.run_state import PIPELINE
 
     run_dir = Path(run_dir)
@@ -1465,8 +1465,7 @@ def next_step(run_dir: str | Path, in_file: bool = False) -> NextStep | None:
             "and the export in this folder, skipping the finished stages",
             resume_command(run_dir, stages, always_cd=in_file),
             short="fine-tune it (run.stages left the fine-tuning out; the finished stages are skipped)")
-    repo = PACKAGE_CONFIGS.parent.resolve()
-    absolute = in_file or Path.cwd().resolve() != repo
+    absolute = in_file or CHECKOUT is None or Path.cwd().resolve() != CHECKOUT.resolve()
 
     def word(path: Path) -> str:
         return shell_word(str(path.resolve() if absolute else path))

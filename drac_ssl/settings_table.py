@@ -28,8 +28,8 @@ from drac_ssl import config
 from drac_ssl.starting import python_command
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
-"""The page whose settings reference this module writes (a checkout's ``docs/``; a non-editable
-install has none)."""
+"""The page whose settings reference this module writes (a checkout's ``docs/``; an installed
+package has none, and :func:`main` refuses there: :data:`drac_ssl.config.CHECKOUT` None)."""
 BEGIN = "<!-- settings reference: written by python -m drac_ssl.settings_table from drac_ssl/config.py; do not edit by hand -->"
 END = "<!-- end of the settings reference -->"
 
@@ -156,18 +156,26 @@ def write(page: Path | None = None) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m drac_ssl.settings_table [--check]``: 0 when the page holds the table (after
-    writing it, without ``--check``), 1 when ``--check`` finds it differs, 2 when the page is
-    missing (an installed package, not a checkout: a new user's trial saw a traceback)."""
+    writing it, without ``--check``), 1 when ``--check`` finds it differs, 2 from an installed
+    package (not a checkout: a new user's trial saw a traceback) or when the page is missing."""
     parser = argparse.ArgumentParser(
         prog=python_command("drac_ssl.settings_table"),
         description="Write the settings reference of docs/configuration.md from drac_ssl/config.py.")
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 when the page's table differs from drac_ssl/config.py")
     args = parser.parse_args(argv)
-    if not DOC.is_file():  # an installed package: the docs stay in the checkout
+    if config.CHECKOUT is None:  # an installed package (its configs in drac_ssl/configs): a
+        # site-packages/docs/ is another distribution's, never this page
+        print(f"error: drac_ssl is installed here ({Path(config.__file__).parent}), not run from its "
+              f"checkout: this developer tool rewrites the checkout's docs/configuration.md, which "
+              f"an install does not carry.\n"
+              f"  fix: run it in a drac_ssl checkout (or an editable install, pip install -e .); "
+              f"every setting is also described in drac_ssl/config.py's comments", file=sys.stderr)
+        return 2
+    if not DOC.is_file():  # a checkout without its docs/ (a partial copy)
         print(f"error: {DOC} not found: this developer tool rewrites the checkout's "
-              f"docs/configuration.md, which an installed package does not carry.\n"
-              f"  fix: run it from a drac_ssl checkout (pip install -e .); every setting is also "
+              f"docs/configuration.md, which is missing here.\n"
+              f"  fix: run it from a full drac_ssl checkout (pip install -e .); every setting is also "
               f"described in drac_ssl/config.py's comments", file=sys.stderr)
         return 2
     if args.check:

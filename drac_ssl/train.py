@@ -1,13 +1,16 @@
-"""The main job: ``python -m drac_ssl.train [-c CONFIG.yaml] [section.key=value ...]``.
+"""The main job: ``python -m drac_ssl.train [-c CONFIG.yaml|NAME] [section.key=value ...]``.
 
 Runs the stages named in ``run.stages`` in pipeline order, in one run folder:
 
     ingest -> pretrain (VICReg) -> umm -> finetune (5-fold CV) -> export
 
-With no arguments it uses ``configs/default.yaml``: the embedded phantom UW-OCTA data
-(generated on first use under ``data/phantom``) and a CPU-sized schedule. A non-editable
-install (``pip install .``) does not ship ``configs/``: there a command without ``-c`` is
-refused (exit 2, :func:`drac_ssl.config.default_config_file`), never run on the built-in
+With no arguments it uses the shipped ``default.yaml`` (``configs/default.yaml``, in an
+install ``drac_ssl/configs/default.yaml``): the embedded phantom UW-OCTA data (generated on
+first use under ``data/phantom``) and a CPU-sized schedule. ``-c NAME`` reads the shipped
+config of that name (``-c retinamnist``; :func:`drac_ssl.config.config_file`; an existing
+path wins), said on the console and recorded as ``config_file`` in ``environment.json`` and
+``invocations.jsonl``. An install that lost its configs refuses a command without ``-c``
+(exit 2, :func:`drac_ssl.config.default_config_file`), never running the built-in
 :class:`~drac_ssl.config.Config` defaults.
 
 The run folder explains itself: ``config.yaml`` (the resolved configuration),
@@ -1174,6 +1177,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with
         save_config(cfg, run_dir / "config.yaml")
     env = environment_info()
+    if (fixes := getattr(sources, "fixes", None)) is not None:  # the file -c read (a shipped
+        env["config_file"] = str(Path(fixes.file).absolute())  # config's, for -c NAME: config_file)
     made = read_json_dict(run_dir / "environment.json")  # before this invocation
     if not (run_dir / "environment.json").exists():  # how the run was made: the first invocation's
         atomic_write_json(run_dir / "environment.json", env)
@@ -1738,7 +1743,7 @@ def _main(overrides: list[str], config: str | None) -> int:
     """:func:`main` once the arguments are parsed."""
     try:
         try:
-            # no -c and no configs/ (a non-editable install): refused, not the built-in defaults
+            # no -c and no shipped configs (an install that lost them): refused, not the built-in defaults
             config_path = config or default_config_file()
             cfg, sources, problems = preflight.read_config(config_path, overrides)
             threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
@@ -1746,8 +1751,9 @@ def _main(overrides: list[str], config: str | None) -> int:
             raise InterruptedBeforeStart from None
         threads_line = (f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
                         f"{threads['usable_cores']} usable cores)")
-        print(threads_line)
-        run_pipeline(cfg, sources, problems, said=[threads_line])
+        said = [*_named_config_line(config, sources), threads_line]
+        print("\n".join(said))
+        run_pipeline(cfg, sources, problems, said=said)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         global _REFUSED
@@ -1768,6 +1774,16 @@ def _main(overrides: list[str], config: str | None) -> int:
         print(f"\n[train] {interrupted_words(exc)}", file=sys.stderr)
         return 130
     return 0
+
+
+def _named_config_line(config: str | None, sources: dict[str, str] | None) -> list[str]:
+    """``[train] config: retinamnist is the shipped .../configs/retinamnist.yaml`` when ``-c``
+    named a shipped config by its name (:func:`drac_ssl.config.config_file`), so the console
+    and ``console.log`` say which file was read; [] for a path (typed as read) or no ``-c``."""
+    fixes = getattr(sources, "fixes", None)
+    if config is None or fixes is None or fixes.file == os.fspath(config):
+        return []
+    return [f"[train] config: {config} is the shipped {fixes.file}"]
 
 
 _REFUSED = False  # main(): the preflight refused the run (before any stage, or right after the ingest)

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from drac_ssl.commands import OneConfig, OverrideParser
-from drac_ssl.config import ConfigError, default_config_file, load_config
+from drac_ssl.config import ConfigError, config_file, default_config_file, load_config
 from drac_ssl.starting import add_version_option, python_command, started
 
 __all__ = ["main"]
@@ -33,7 +33,7 @@ def _source_run_dir(checkpoint: Path) -> Path | None:
 
 
 def _default_config_path(checkpoint: Path) -> Path:
-    """``RUN/config.yaml`` beside the checkpoint's run folder, else ``configs/default.yaml``;
+    """``RUN/config.yaml`` beside the checkpoint's run folder, else the shipped ``default.yaml``;
     ConfigError when neither exists (:func:`drac_ssl.config.default_config_file`)."""
     source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
     if source_run is not None and (source_run / "config.yaml").is_file():
@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         "--config",
         default=None,
         action=OneConfig,
-        help="YAML config (default: RUN/config.yaml beside RUN/pretrain/, else configs/default.yaml)",
+        metavar="FILE|NAME",
+        help="YAML config file, or a shipped config by name (-c retinamnist; python -m "
+        "drac_ssl.train --list-configs); default: RUN/config.yaml beside RUN/pretrain/, else the "
+        "shipped default.yaml",
     )
     parser.add_argument(
         "--run-dir",
@@ -87,10 +90,11 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings: list = []
     try:
-        config_path = args.config if args.config is not None else _default_config_path(checkpoint)
+        # a shipped config's name -> its file, which "[umm] config:" names (config_file)
+        config_path = config_file(args.config) if args.config is not None else _default_config_path(checkpoint)
         refusal, warnings = umm_refusal(config_path, args.overrides)
         cfg = load_config(config_path, args.overrides) if not refusal else None
-    except ConfigError as exc:  # no -c and no configs/ (a non-editable install); load_config's net
+    except ConfigError as exc:  # no -c and no shipped configs, an unknown -c NAME; load_config's net
         refusal = str(exc)
     if refusal or cfg is None:
         print(f"error: {refusal}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """app/bundle_path.py: the "no bundle found" hint names commands that run in the install at
-hand, an editable one (the checkout's configs/ there) and a non-editable one (no configs/)."""
+hand, an editable one (the checkout's configs/ there) and one that lost its shipped configs."""
 
 from __future__ import annotations
 
@@ -44,8 +44,9 @@ def test_the_hint_names_configs_drac_yaml_as_is_from_the_checkout(
 def test_a_non_editable_install_is_not_sent_to_a_config_file_it_does_not_have(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A review: the hint told 'python -m drac_ssl.train -c configs/drac.yaml', and the
-    no-argument demo, where a non-editable install (pip install ., a wheel) has no configs/
-    (config.PACKAGE_CONFIGS missing: the train command refuses to run without -c, exit 2). It
+    no-argument demo, where an install has no configs (a non-editable install before they were
+    shipped as drac_ssl/configs; config.PACKAGE_CONFIGS missing: the train command refuses to
+    run without -c, exit 2). It
     says so and how: a config file of one's own (the checkout's configs/drac.yaml as a start),
     or an editable install; and the demo bundle, which needs no config."""
     monkeypatch.chdir(tmp_path)

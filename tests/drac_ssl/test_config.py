@@ -186,19 +186,19 @@ def test_run_name_with_a_character_windows_refuses_is_refused_on_every_system(
     assert run_name_problem(fixed, "runs") == ("", "")
 
 
-def test_a_shipped_config_named_from_another_folder_gets_its_absolute_path_and_a_word_on_paths(
+def test_a_shipped_config_named_from_another_folder_gets_its_name_and_a_word_on_paths(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as info:  # not loaded in its place: its data.root would miss
         load_config("configs/mnist.yaml")
     message = str(info.value)
     assert f"configs/mnist.yaml: config file not found (looked for from the current folder, {tmp_path})" in message
-    assert f"fix: -c {CONFIGS / 'mnist.yaml'} (the package's own mnist.yaml)" in message
+    assert f"fix: -c mnist (the package's own mnist.yaml, {CONFIGS / 'mnist.yaml'})" in message
     assert "(data.root: ../shared/data/mnist) are read from the current folder too" in message
     assert f"run the command from {CONFIGS.parent}, or add data.root={os.path.normpath(CONFIGS.parent / '../shared/data/mnist')}" in message
     # no shipped file of that name: the example is one that exists from here
     with pytest.raises(ConfigError, match=f"fix: pass an existing file with -c, e.g. -c {CONFIGS / 'drac.yaml'}"):
-        load_config("nope.yaml")
+        load_config("sub/nope.yaml")
     with pytest.raises(ConfigError, match="is a folder, not a config file"):
         load_config(tmp_path)
 
@@ -332,7 +332,7 @@ def test_referable_from_outside_the_scale_is_an_error_naming_it(value: str, name
 
 def test_without_the_repository_configs_a_command_without_c_is_refused_and_fixes_name_real_files(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    # a non-editable install: PACKAGE_CONFIGS points into site-packages, where no configs/ is
+    # an install that lost its configs: PACKAGE_CONFIGS points into site-packages, where none is
     import drac_ssl.config as config_module
     from drac_ssl import train
     from drac_ssl.umm import cli as umm_cli
@@ -346,10 +346,10 @@ def test_without_the_repository_configs_a_command_without_c_is_refused_and_fixes
         assert main(argv) == 2  # not the built-in Config() defaults run in its place
         err = capsys.readouterr().err
         assert f"{gone / 'default.yaml'}: the default config file is missing" in err
-        assert "a non-editable install (pip install .) does not ship the repository's configs/" in err
+        assert config_module.NO_CONFIGS_WHY in err
         assert "fix: pass a config file with -c FILE" in err and "pip install -e ." in err
         assert "Traceback" not in err
-    for bad in ("nope.yaml", tmp_path):  # a missing file, a folder: no fix naming site-packages
+    for bad in ("sub/nope.yaml", tmp_path):  # a missing file, a folder: no fix naming site-packages
         with pytest.raises(ConfigError) as info:
             load_config(bad)
         assert str(gone) not in str(info.value) and "configs/drac.yaml in the drac_ssl checkout" in str(info.value)

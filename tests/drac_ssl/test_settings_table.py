@@ -80,3 +80,22 @@ def test_outside_a_checkout_the_tool_says_so_instead_of_a_traceback(
         err = capsys.readouterr().err
         assert "not found" in err and "checkout" in err and "fix:" in err, err
     assert not (tmp_path / "docs").exists()
+
+
+def test_an_installed_package_never_writes_a_page_beside_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """From an install (its configs in drac_ssl/configs: config.CHECKOUT None) the tool refuses
+    without reading site-packages/docs/, which would be another distribution's."""
+    from drac_ssl import config
+
+    page = tmp_path / "docs" / "configuration.md"
+    page.parent.mkdir()
+    page.write_text(f"{settings_table.BEGIN}\n{settings_table.END}\n", encoding="utf-8")
+    monkeypatch.setattr(settings_table, "DOC", page)
+    monkeypatch.setattr(config, "CHECKOUT", None)
+    for argv in ([], ["--check"]):
+        assert settings_table.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "drac_ssl is installed here" in err and "fix: run it in a drac_ssl checkout" in err, err
+        assert "Traceback" not in err
+    assert page.read_text(encoding="utf-8") == f"{settings_table.BEGIN}\n{settings_table.END}\n"

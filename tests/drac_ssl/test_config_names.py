@@ -1,0 +1,190 @@
+"""``-c NAME``: a shipped config by its name (drac_ssl.config.config_file), from any folder.
+
+A packaging trial: from an install, ``-c configs/retinamnist.yaml`` named nothing (the configs
+were in the checkout only). Now ``-c retinamnist`` (or ``retinamnist.yaml``) reads the shipped
+file wherever the command runs; an existing path always wins; an unknown name lists the names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from drac_ssl import commands, config, preflight
+from drac_ssl.config import ConfigError, config_file, load_config, shipped_config_names, to_dict
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A current folder outside the checkout, with no config files."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_names_are_the_shipped_files() -> None:
+    assert shipped_config_names() == sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+    assert {"default", "drac", "retinamnist"} <= set(shipped_config_names())
+
+
+@pytest.mark.parametrize("given", ["retinamnist", "retinamnist.yaml"])
+def test_a_bare_name_reads_the_shipped_config(elsewhere: Path, given: str) -> None:
+    assert config_file(given) == CONFIGS / "retinamnist.yaml"
+    assert to_dict(load_config(given)) == to_dict(load_config(CONFIGS / "retinamnist.yaml"))
+
+
+def test_an_existing_path_wins_over_a_name(elsewhere: Path) -> None:
+    (elsewhere / "retinamnist.yaml").write_text("pretrain:\n  epochs: 3\n", encoding="utf-8")
+    (elsewhere / "drac").write_text("pretrain:\n  epochs: 4\n", encoding="utf-8")
+    assert config_file("retinamnist.yaml") == Path("retinamnist.yaml")
+    assert load_config("retinamnist.yaml").pretrain.epochs == 3
+    assert load_config("drac").pretrain.epochs == 4  # a file named like a config, no suffix
+    shipped = load_config(CONFIGS / "retinamnist.yaml").pretrain.epochs
+    assert shipped != 3 and load_config("retinamnist").pretrain.epochs == shipped
+
+
+def test_a_path_with_a_folder_part_is_never_taken_for_a_name(elsewhere: Path) -> None:
+    for given in ("./retinamnist.yaml", "sub/retinamnist"):
+        assert config_file(given) == Path(given)
+        with pytest.raises(ConfigError, match="config file not found"):
+            load_config(given)
+
+
+def test_an_unknown_name_is_an_error_listing_the_shipped_names(elsewhere: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config("retinamnst")
+    message = str(info.value)
+    assert message.startswith(f"retinamnst: no such config file in the current folder ({elsewhere})")
+    assert f"the shipped configs, by name: {', '.join(shipped_config_names())}." in message
+    assert "fix: -c retinamnist (a shipped config by name)" in message  # the close one
+    with pytest.raises(ConfigError, match=r"fix: -c NAME \(a shipped config by name\)"):
+        config_file("zzzz.yaml")
+
+
+def test_the_preflight_reads_a_name_and_its_sources_name_the_file(elsewhere: Path) -> None:
+    """The settings' sources (FILE:LINE in every message) and the fixes' file are the shipped
+    file, not the name; an unknown name is a finding (the file unread), not a traceback."""
+    cfg, sources, findings = preflight.read_config("mnist", ["run.device=cpu"])
+    assert findings == [] and cfg.data.dataset == "mnist"
+    assert sources["data.dataset"].startswith(f"{CONFIGS / 'mnist.yaml'}:")
+    assert sources.fixes.file == str(CONFIGS / "mnist.yaml")
+    _, _, findings = preflight.read_config("mnst")
+    assert [f.unread for f in findings] == [True] and "-c mnist" in findings[0].what
+
+
+def test_list_configs_names_every_config_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        commands.train_parser().parse_intermixed_args(["--list-configs", "run.bogus=1"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ") and line[2] != " "]
+    assert listed == shipped_config_names(), out
+    assert "  retinamnist     RetinaMNIST (MedMNIST v2)\n" in out, out
+    # a relative data path is read from the current folder: said, with what to set elsewhere
+    assert "data.root: ../shared/data/mnist (from the current folder; elsewhere add data.root=" in out
+
+
+def test_print_config_writes_the_file_as_it_is_and_an_unknown_name_exits_2(
+        elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        commands.train_parser().parse_intermixed_args(["--print-config", "drac"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out == (CONFIGS / "drac.yaml").read_text(encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        commands.train_parser().parse_intermixed_args(["--print-config", "drak"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "drak: no such config file" in err and "fix: -c drac" in err and "Traceback" not in err
+
+
+def test_the_train_help_names_the_shipped_configs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        commands.train_parser().parse_intermixed_args(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"Shipped configs (-c NAME): {', '.join(shipped_config_names())};" in out
+    assert "configs/default.yaml" not in out
+
+
+def test_the_early_refusal_of_an_unknown_name_lists_the_names(
+        elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``drac-ssl-train -c NAME`` answers before torch loads (commands.refuse_train_early)."""
+    with pytest.raises(SystemExit) as stop:
+        commands.refuse_train_early(["-c", "fundos", "run.device=cpu"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "fundos: no such config file" in err and "fix: -c fundus" in err
+
+
+def test_a_run_from_a_name_says_and_records_the_file_it_read(
+        elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The console says which file ``-c default`` read, and environment.json and the
+    invocation's line record it (``config_file``): the command line (``argv``, typed) names
+    only the name. An ingest of a few phantom images, seconds on a CPU."""
+    from drac_ssl import train
+
+    small = ["data.phantom_n_train=15", "data.phantom_n_test=3", "data.cache_sizes=[24]",
+             "data.workers=1", "data.n_folds=2", "run.device=cpu", "run.stages=[ingest]"]
+    try:
+        assert train.main(["-c", "default", *small, "run.name=named"]) == 0
+    finally:
+        train.apply_thread_policy(1)
+    out = capsys.readouterr().out
+    assert f"[train] config: default is the shipped {CONFIGS / 'default.yaml'}\n" in out, out
+    run = elsewhere / "runs" / "named"
+    line = json.loads((run / "invocations.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert line["config_file"] == str(CONFIGS / "default.yaml")
+    made = json.loads((run / "environment.json").read_text(encoding="utf-8"))
+    assert made["config_file"] == str(CONFIGS / "default.yaml")
+    assert "[train] config:" in (run / "console.log").read_text(encoding="utf-8")
+    # a path: recorded as the absolute file, and not said again (the command line names it)
+    (elsewhere / "mine.yaml").write_text((CONFIGS / "default.yaml").read_text(encoding="utf-8"),
+                                         encoding="utf-8")
+    try:
+        assert train.main(["-c", "mine.yaml", *small, "run.name=path"]) == 0
+    finally:
+        train.apply_thread_policy(1)
+    assert "[train] config:" not in capsys.readouterr().out
+    line = json.loads((elsewhere / "runs" / "path" / "invocations.jsonl").read_text(
+        encoding="utf-8").splitlines()[-1])
+    assert line["config_file"] == str(elsewhere / "mine.yaml")
+
+
+def test_without_shipped_configs_a_name_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config, "PACKAGE_CONFIGS", tmp_path / "site-packages" / "drac_ssl" / "configs")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        config_file("drac")
+    assert f"no shipped configs here ({config.NO_CONFIGS_WHY})" in str(info.value)
+    assert "fix: -c PATH to a YAML file of your own, or reinstall drac_ssl" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["mnist", "retinamnist"])  # a generic data set, a layout's file
+@pytest.mark.parametrize("checkout", [True, False], ids=["checkout", "installed"])
+def test_a_shipped_relative_data_root_missing_here_says_what_to_add(
+        elsewhere: Path, monkeypatch: pytest.MonkeyPatch, checkout: bool, name: str) -> None:
+    """The shipped configs' relative data paths (``../shared/data/mnist``) are read from the
+    current folder, as ever: run elsewhere (or from an install), the missing root's fix says
+    where they were written for and the data.root to add."""
+    if not checkout:
+        monkeypatch.setattr(config, "CHECKOUT", None)
+    cfg, sources, _ = preflight.read_config(name, ["run.device=cpu"])
+    (found,) = [f for f in preflight.check(cfg, elsewhere / "runs" / "x", sources, stages=["ingest"])
+                if f.setting == "data.root"]
+    said = f"{found.what} {found.fix}"
+    assert "does not exist" in said, said
+    assert f"the shipped {name}.yaml sets this relative path, read from the current folder" in said
+    relative = load_config(CONFIGS / f"{name}.yaml").data.root
+    if checkout:
+        repo = CONFIGS.parent
+        assert f"run the command from {repo}, or add data.root={(repo / relative).resolve()}" in said, said
+    else:
+        assert f"add data.root=/path/to/{Path(relative).name} (where your copy is)" in said, said
+    # typed on the command line: the user's own path, no word on the shipped file
+    cfg, sources, _ = preflight.read_config(name, ["run.device=cpu", "data.root=nowhere"])
+    (found,) = [f for f in preflight.check(cfg, elsewhere / "runs" / "x", sources, stages=["ingest"])
+                if f.setting == "data.root"]
+    assert "sets this relative path" not in f"{found.what} {found.fix}"
