@@ -23,7 +23,6 @@ logged with its traceback and reported the same way, and the server keeps servin
 
 from __future__ import annotations
 
-import hashlib
 import html
 import inspect
 import json
@@ -93,6 +92,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import training_images_line
+from drac_ssl.name_tags import name_digest
 from drac_ssl.starting import python_command
 from drac_ssl.submission import (
     NOT_GRADED,
@@ -117,8 +117,10 @@ def name_tag(name: str) -> str:
     digits of the SHA-256 of its name. File names in hospitals often carry a patient's name
     or ID, and the console log is kept (journald under a service manager): the log never
     writes an upload's name, only this tag, which correlates the lines about one file
-    without saying the name (the page still shows the name to its user)."""
-    return f"image {hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+    without saying the name (the page still shows the name to its user). The digest of the
+    export command's ``--log-names tag`` (:func:`drac_ssl.name_tags.name_digest`), so that one
+    file's lines can be found in both logs."""
+    return f"image {name_digest(name)}"
 
 
 def _log_safe(text: str, paths: list[str | None]) -> str:
