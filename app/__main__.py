@@ -129,7 +129,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="requests that may wait for the model; more get the app's 'busy, "
                              "try again' message (default 32: 20 clients at once are all served)")
     parser.add_argument("--max-batch", type=_count(1, 200), default=200,
-                        help="images per batch (default 200)")
+                        help="images per batch (default 200); a batch is one request in the "
+                             "queue and takes the model one image at a time, letting waiting "
+                             "requests go first between two images")
     parser.add_argument("--threads", type=ascii_int("--threads"), default=0,
                         help="CPU threads of torch and OpenCV (default 0: the package's policy, "
                              "half the cores, 1..4; see drac_ssl.runtime.default_threads)")

@@ -9,6 +9,14 @@ once with :class:`ServerBusy`, whose message the handlers put into the page and 
 JSON like any other message (``busy: true``, ``retry_after_s``). The server gives gradio's
 queue room for every request the app admits plus a margin (:func:`gradio_limits`), so
 gradio's own refusal is only a flood guard far above the app's bound.
+
+A request of many parts (the batch tab: one image after another) holds its slot one part
+at a time: between two parts it calls :meth:`Turn.pass_on`, which, when someone waits,
+hands the slot to the first in line and waits at the back of the line for it again. So a
+single image that arrives during a long batch waits for one of the batch's images, not for
+the whole batch; two batches take turns image by image. The request keeps the place it was
+admitted to (it trades its running place for a waiting one; the line does not grow, and it
+is never refused halfway).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["ModelQueue", "ServerBusy", "gradio_limits"]
+__all__ = ["ModelQueue", "ServerBusy", "Turn", "gradio_limits"]
 
 BUSY_SPARE = 4
 """Requests gradio may hand to the app beyond what it admits, to be answered "busy" at once
@@ -77,10 +85,34 @@ class ModelQueue:
             f"{len(self._waiting)} are waiting (the queue holds {self.queue_size}). Nothing was "
             f"graded.{' ' + self.kept if self.kept else ''} Please try again in about {wait:g} s.", wait)
 
+    def _wait_turn(self, ticket: object) -> None:
+        """With ``self._cond`` held and ``ticket`` in the line: wait until it is first and a
+        slot is free, then take the slot. A wait that is interrupted (an exception in the
+        waiting thread) leaves the line, so that it does not block those behind it."""
+        try:
+            while self._running >= self.workers or self._waiting[0] is not ticket:
+                self._cond.wait()
+        except BaseException:
+            if ticket in self._waiting:
+                self._waiting.remove(ticket)
+                self._cond.notify_all()
+            raise
+        self._waiting.popleft()
+        self._running += 1
+        self._cond.notify_all()  # the next in line may start too when workers > 1
+
+    def _release(self, held_s: float) -> None:
+        """With ``self._cond`` held: give a slot back after ``held_s`` seconds of holding it."""
+        self._running -= 1
+        self._recent.append(held_s)
+        self._cond.notify_all()
+
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self) -> Iterator[Turn]:
         """Hold one of the ``workers`` slots for the duration of the ``with`` block, waiting
-        in line for it; :class:`ServerBusy` at once when ``queue_size`` already wait."""
+        in line for it; :class:`ServerBusy` at once when ``queue_size`` already wait. Yields
+        the request's :class:`Turn`: a request of many parts calls :meth:`Turn.pass_on`
+        between two of them (a single image never needs to)."""
         ticket = object()
         with self._cond:
             if self._running >= self.workers and len(self._waiting) >= self.queue_size:
@@ -89,20 +121,52 @@ class ModelQueue:
             self._waiting.append(ticket)
             must_wait = len(self._waiting) if self._running >= self.workers else len(self._waiting) - 1
             self.peak_waiting = max(self.peak_waiting, must_wait)
-            while self._running >= self.workers or self._waiting[0] is not ticket:
-                self._cond.wait()
-            self._waiting.popleft()
-            self._running += 1
-            self._cond.notify_all()  # the next in line may start too when workers > 1
-        t0 = time.perf_counter()
+            self._wait_turn(ticket)
+        turn = Turn(self, ticket)
         try:
-            yield
+            yield turn
         finally:
-            with self._cond:
-                self._running -= 1
-                self._recent.append(time.perf_counter() - t0)
-                self._cond.notify_all()
+            if turn.holding:  # False only when pass_on's wait was interrupted
+                with self._cond:
+                    self._release(time.perf_counter() - turn.since)
 
+
+class Turn:
+    """One request's hold on a slot of a :class:`ModelQueue` (what :meth:`ModelQueue.slot`
+    yields). ``holding``: whether it holds the slot now; ``since``: when it took it last
+    (``time.perf_counter()`` seconds)."""
+
+    def __init__(self, queue: ModelQueue, ticket: object) -> None:
+        self._queue = queue
+        self._ticket = ticket
+        self.holding = True
+        self.since = time.perf_counter()
+        self.passed = 0
+
+    def pass_on(self) -> bool:
+        """Between two parts of one request (a batch's images): when anyone waits in line,
+        give the slot to the first in line and wait at the back of the line for it again
+        (first come, first served: everyone who waits now goes first), then return True;
+        return False at once when no one waits (the request keeps the slot). Never raises
+        :class:`ServerBusy`: the request was admitted once, and swapping its running place for
+        a waiting one does not lengthen the line (one leaves it as this one joins), so the
+        bound on waiting requests and :attr:`ModelQueue.peak_waiting` are unchanged. Each
+        hold counts apart in the busy message's estimate of the time per request. ``passed``
+        counts the hand-overs (for tests and the log)."""
+        queue = self._queue
+        if not self.holding:
+            raise RuntimeError("pass_on outside the slot: call it inside `with queue.slot() as turn:`")
+        with queue._cond:
+            if not queue._waiting:
+                return False
+            self.holding = False
+            queue._release(time.perf_counter() - self.since)
+            queue._waiting.append(self._ticket)
+            queue._wait_turn(self._ticket)
+            self.holding = True
+        self.since = time.perf_counter()
+        self.passed += 1
+        return True
 
 def gradio_limits(workers: int, queue_size: int) -> tuple[int, int]:
     """``(concurrency_limit, max_size)`` for gradio's queue in front of a

@@ -12,7 +12,9 @@ uses the process's threads, set by ``drac_ssl.runtime.apply_thread_policy`` in `
 app``), at most ``AppSettings.queue_size`` wait in line (default 32: twenty clients at once
 are all served), and a request beyond that gets the app's "busy, try again in N s" message
 in the page, never gradio's "Queue is full" error (gradio's own queue is sized above the
-app's, :func:`app.model_queue.gradio_limits`).
+app's, :func:`app.model_queue.gradio_limits`). A batch holds its slot one image at a time
+(:meth:`app.model_queue.Turn.pass_on` between two files): a single image that waits in line
+is graded between two of the batch's images, not after the whole batch.
 
 Bad input never raises into gradio: every handler turns it into a message in the page
 (and an ``error`` field in the details JSON for API clients); an unexpected exception is
@@ -21,7 +23,6 @@ logged with its traceback and reported the same way, and the server keeps servin
 
 from __future__ import annotations
 
-import hashlib
 import html
 import inspect
 import json
@@ -34,7 +35,7 @@ import time
 import traceback
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import training_images_line
+from drac_ssl.name_tags import name_digest
 from drac_ssl.starting import python_command
 from drac_ssl.submission import (
     NOT_GRADED,
@@ -116,8 +118,10 @@ def name_tag(name: str) -> str:
     digits of the SHA-256 of its name. File names in hospitals often carry a patient's name
     or ID, and the console log is kept (journald under a service manager): the log never
     writes an upload's name, only this tag, which correlates the lines about one file
-    without saying the name (the page still shows the name to its user)."""
-    return f"image {hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+    without saying the name (the page still shows the name to its user). The digest of the
+    export command's ``--log-names tag`` (:func:`drac_ssl.name_tags.name_digest`), so that one
+    file's lines can be found in both logs."""
+    return f"image {name_digest(name)}"
 
 
 def _log_safe(text: str, paths: list[str | None]) -> str:
@@ -1125,8 +1129,13 @@ def missing_upload_words(name: str) -> str:
 def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] | None,
                  queue: ModelQueue | None = None
                  ) -> tuple[str, list[list[Any]], str | None, str | None]:
-    """Batch handler: (markdown summary, table rows, CSV path or None, notes CSV path or None);
-    the whole batch holds one slot of ``queue``. The rows are in upload order.
+    """Batch handler: (markdown summary, table rows, CSV path or None, notes CSV path or None).
+    The rows are in upload order. ``queue``: the model queue; a full one refuses the batch at
+    once (the app's busy message, nothing graded); an admitted batch holds its slot one file
+    at a time: between two files it hands the slot to whoever waits in line and waits its
+    turn again (:meth:`app.model_queue.Turn.pass_on`; never refused halfway), so a single
+    image is not kept waiting for a whole batch. Each graded image is read, prepared and
+    graded in its own turn (one image per model pass, as the single-image tab grades it).
 
     A file is graded under the single-image tab's rule (:func:`app.inputs.refusal`: a blank
     image or random noise is not graded) or not graded at all. Every file graded: the CSV is
@@ -1147,8 +1156,8 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     entry of it says which file (``the 1st file named x.png: ...``, ``the 2nd file named x.png
     (graded).``); only the first gradable one is graded."""
     try:
-        with queue.slot() if queue is not None else nullcontext():
-            return _grade_batch_now(predictor, settings, paths)
+        with queue.slot() if queue is not None else nullcontext() as turn:
+            return _grade_batch_now(predictor, settings, paths, turn.pass_on if turn else None)
     except ServerBusy as exc:
         log.warning("busy: refused a batch of %d (%s)", len([x for x in paths or [] if x]), exc)
         return _busy_markdown(str(exc)), [], None, None
@@ -1252,8 +1261,12 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[str] | None
+def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[str] | None,
+                     between: Callable[[], object] | None = None
                      ) -> tuple[str, list[list[Any]], str | None, str | None]:
+    """:func:`_grade_batch` inside its slot. ``between``: called between two files (the
+    turn's :meth:`app.model_queue.Turn.pass_on`, which may wait while others use the model);
+    the summary's time leaves that wait out and says it apart."""
     paths = [p for p in (paths or []) if p]
     if not paths:
         return "Upload one or more images first.", [], None, None
@@ -1267,8 +1280,11 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     rejected_rows: dict[int, list[Any]] = {}  # upload position -> the row of a file not graded
     good_at: list[int] = []  # the upload position of each graded file
     good_names: list[str] = []
-    good_inputs: list[Any] = []  # per graded file, Predictor.prepare's (not the decoded image)
-    failed: Exception | None = None  # preprocessing failed: the model's fault, said as such below
+    # per graded file, its grading (Predictor.grade_prepared_sentences of it alone, in its turn)
+    graded_parts: list[tuple[np.ndarray, np.ndarray, list[str], list[list[str]]]] = []
+    model_s = 0.0  # seconds in the model, all graded files together (the table's mean s/image)
+    waited_s = 0.0  # seconds waiting between two files while others used the model
+    failed: Exception | None = None  # preprocessing or the model failed: said as such below
     good_warnings: list[list[str]] = []
     # per graded file: one of the model's training images (same SHA-256); None when that cannot
     # be told (a bundle that records no hashes): "unknown" in the notes CSV, not read as "no"
@@ -1285,6 +1301,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     # (=scan.png beside scan.png: rename it scan_2.png, not scan.png)
     taken = [Path(p).name for p in paths]
     for at, path in enumerate(paths):
+        if at and between is not None:  # let whoever waits for the model go first
+            w0 = time.perf_counter()
+            between()
+            waited_s += time.perf_counter() - w0
         name = Path(path).name
         times_named[name] = nth = times_named.get(name, 0) + 1
         which = f"the {ordinal(nth)} file named {name}" if name in repeated else name
@@ -1333,14 +1353,18 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         # a demo bundle was trained on nothing: no (empty), not "unknown"
         good_trained.append(False if predictor.metadata.get("demo") else predictor.training_image(loaded))
         if failed is None:
-            try:  # the model input at the bundle's size, not the decoded image: see below
-                good_inputs.append(predictor.prepare(loaded.for_channels(predictor.channels)))
-            except Exception as exc:  # a fault of the model's preprocessing, not of the file
+            try:  # the model input at the bundle's size, graded at once, in this file's turn
+                ready = predictor.prepare(loaded.for_channels(predictor.channels))
+                t1 = time.perf_counter()
+                # the upload's own warnings too: one size warning, as on the single-image tab
+                graded_parts.append(predictor.grade_prepared_sentences([ready], [good_warnings[-1]]))
+                model_s += time.perf_counter() - t1
+            except Exception as exc:  # a fault of the model (or its preprocessing), not of the file
                 failed = exc
                 log.error("grading a batch of %d failed on an image (%s):\n%s", len(paths),
                           name_tag(name), _traceback(list(paths)))
         # one decoded image at a time (a 40-megapixel colour upload is ~120 MB decoded, and a
-        # batch may hold 200 of them): only what grading needs of it is kept
+        # batch may hold 200 of them): only its grading is kept
         del loaded
     csv_path = notes_path = None
     unlike: list[str] = []
@@ -1362,11 +1386,11 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             try:
                 if failed is not None:
                     raise failed
-                t1 = time.perf_counter()
-                # the upload's own warnings too: one size warning, as on the single-image tab
-                probs, classes, unlike, sentences = predictor.grade_prepared_sentences(good_inputs,
-                                                                                       good_warnings)
-                per_image = (time.perf_counter() - t1) / n_good
+                probs = np.concatenate([part[0] for part in graded_parts])
+                classes = np.concatenate([part[1] for part in graded_parts])
+                unlike = [odd for part in graded_parts for odd in part[2]]
+                sentences = [said for part in graded_parts for said in part[3]]
+                per_image = model_s / n_good
                 # the borderline line of the single-image result, after the image's own warnings
                 # (none for an image not reliably gradable: shown_borderline)
                 borderlines = [shown_borderline(p, predictor.class_names, [odd, *said])
@@ -1452,7 +1476,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         reasons_at = (f"the reasons per image are in the `{UNRELIABLE_COLUMN}` column of "
                       f"`{NOTES_CSV}`, and those images' notes (in the table too) start "
                       f"{UNRELIABLE_VERDICT}")
-        summary = (incomplete + f"**{n_good} image(s) graded** in {time.perf_counter() - t0:.1f} s"
+        took = time.perf_counter() - t0 - waited_s
+        summary = (incomplete + f"**{n_good} image(s) graded** in {took:.1f} s"
+                   + (f" (and {waited_s:.1f} s waiting between images while other requests used "
+                      f"the model)" if waited_s >= 0.05 else "")
                    + (f", **{rejected} rejected** (see the notes column)" if rejected else "")
                    + (f". Download below the grades CSV, `grades_INCOMPLETE.csv` (`{header},notes`: the "
                       f"submission's columns and a notes column: each graded image's notes, and a row "

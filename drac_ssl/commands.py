@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from drac_ssl.exit_codes import CHECK_EXIT_CODES, EXPORT_EXIT_CODES  # stdlib only; re-exported
+from drac_ssl.name_tags import LOG_NAMES  # stdlib only
 from drac_ssl.starting import (  # re-exported: stdlib only, for the app and data_prep too
     add_version_option,
     ascii_int,
@@ -36,7 +37,7 @@ from drac_ssl.starting import (  # re-exported: stdlib only, for the app and dat
 
 __all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "SCORE_ONLY_OPTIONS", "ListConfigs", "OneConfig", "OverrideParser", "PrintConfig", "ascii_int", "check_arguments_problem",
            "command_name", "compare_command", "compare_parser", "export_command", "export_early",
-           "export_parser", "option_override_fix", "report_command", "report_parser",
+           "export_log_names", "export_parser", "option_override_fix", "report_command", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
            "train_parser"]
 
@@ -327,7 +328,74 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=ascii_int("--threads"), default=0, metavar="N",
                         help="CPU threads (torch, OpenCV); 0 = the default policy: half the "
                              "cores, 1..4 (drac_ssl.runtime)")
+    parser.add_argument("--log-names", choices=LOG_NAMES, default="full",
+                        help="how the console (stdout and stderr) names the files: full = as "
+                             "they are (default); tag = a short tag instead of each name, "
+                             "[name 1a2b3c4d] (the first 8 hex digits of the SHA-256 of the "
+                             "name), for logs others read (file names often hold patient names "
+                             "or IDs). The written CSVs and records still name every case. The "
+                             "tag hides a name from a reader who does not know it, not from one "
+                             "who guesses it and hashes the guess")
     return add_version_option(parser)
+
+
+def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> set[str] | None:
+    """The names ``python -m drac_ssl.export --log-names tag`` tags on the console
+    (:func:`drac_ssl.name_tags.tagged_console`); None for ``--log-names full`` (names as
+    they are). Every name the command may print: the entries of ``--images`` (and of its
+    sub-folders, whose names a fix may give: :func:`drac_ssl.name_tags.folder_names`) and,
+    for a name that cannot be a case, the names the fix suggests
+    (:func:`drac_ssl.submission.safe_case_name`); the cases of ``--check`` / ``--score``'s
+    CSV; ``--score``'s label names and patients (read as scoring reads them; a label CSV it
+    cannot read so: the first cell of each row); and, with
+    ``manifest_cases`` (:func:`drac_ssl.export.manifest_test_cases`, which the export passes:
+    it is not imported here), the test cases of ``--manifest`` or, without ``--images``, of
+    RUN's ingest (``RUN --variant NAME`` grades those)."""
+    if getattr(args, "log_names", "full") != "tag":
+        return None
+    from drac_ssl.name_tags import csv_first_column, folder_names
+
+    names: set[str] = set()
+    if args.images:
+        names |= folder_names(args.images)
+    for csv_path in (args.check, args.score):
+        if csv_path:
+            names.update(csv_first_column(csv_path))
+    if args.score and args.labels:
+        names |= _label_names(args)
+    if manifest_cases is not None:
+        for where in (args.manifest, None if args.images or args.check or args.score else args.run):
+            if where:
+                try:
+                    names.update(manifest_cases(where)[0])
+                except (OSError, ValueError):  # no manifest there: the command says so itself
+                    pass
+    from drac_ssl.submission import case_name_problem, safe_case_name  # numpy, no torch
+
+    for name in sorted(names):
+        if case_name_problem(name) is not None:  # the fix names a rename: "Doe_John.png"
+            safe = safe_case_name(name)
+            stem, suffix = os.path.splitext(safe)
+            names |= {safe, *(f"{stem}_{n}{suffix}" for n in range(2, 10))}
+    return names
+
+
+def _label_names(args: argparse.Namespace) -> set[str]:
+    """``--score``'s label CSV's image names and patients (:func:`drac_ssl.scoring.read_grade_labels`
+    with the submission's grade scale); the first cell of each of its rows when it cannot be
+    read so (:func:`drac_ssl.name_tags.csv_first_column`)."""
+    from drac_ssl.name_tags import csv_first_column
+    from drac_ssl.scoring import read_grade_labels, scale_names
+
+    try:
+        with open(args.score, newline="", encoding="utf-8-sig") as fh:
+            header = fh.readline().strip().split(",")
+        k = args.grades or max(2, len(header) - 2)
+        rows = read_grade_labels(args.labels, scale_names(k), image_column=args.image_column,
+                                 grade_column=args.grade_column, patient_column=args.patient_column)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return set(csv_first_column(args.labels))
+    return {*rows.names, *(p for p in rows.patients if p)}
 
 
 def check_arguments_problem(args: argparse.Namespace) -> str | None:
@@ -480,9 +548,12 @@ def export_early(argv: list[str] | None = None) -> None:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     if args.score and args.threads >= 0:
+        from drac_ssl.name_tags import tagged_console
         from drac_ssl.scoring import score_command  # numpy and the label reader, no torch
 
-        sys.exit(score_command(args, list(sys.argv[1:] if argv is None else argv)))
+        with tagged_console(export_log_names(args)):  # --log-names tag: no file name on the console
+            code = score_command(args, list(sys.argv[1:] if argv is None else argv))
+        sys.exit(code)
     if args.check and args.threads >= 0 and (problem := check_arguments_problem(args)):
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)

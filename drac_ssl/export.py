@@ -172,6 +172,14 @@ The selected variant's words come from ``finetune/summary.json`` through the bun
 (0.000, with scratch and vicreg) and AUC one-vs-one (0.544, with vicreg); chosen by the tie-break
 order vicreg_umm, vicreg, scratch"), for a bundle built before those words too.
 
+``--log-names tag`` (default ``full``: names as they are) says :func:`drac_ssl.name_tags.name_tag`
+(``[name 1a2b3c4d]``, the first 8 hex digits of the SHA-256 of the name) instead of each file
+name in every console line, of every mode (:func:`drac_ssl.commands.export_log_names` lists the
+names: the folder's entries and its sub-folders', a fix's suggested renames, the cases of a
+CSV, the labels of ``--score``, the ingest's test cases); the files written still name the
+cases. A hospital's shared logs then carry no patient file name; the tag is not keyed, so a
+name someone guesses can be confirmed (:mod:`drac_ssl.name_tags`).
+
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``--out`` left as it
 was), 2 bad input (missing run or bundle, unreadable images, bad arguments, a file or folder
@@ -211,7 +219,12 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.problems import Problem
-from drac_ssl.commands import check_arguments_problem, export_parser, score_arguments_problem
+from drac_ssl.commands import (
+    check_arguments_problem,
+    export_log_names,
+    export_parser,
+    score_arguments_problem,
+)
 from drac_ssl.config import Config
 from drac_ssl.console import ProgressLines, print_lines
 from drac_ssl.datasets import load_octa_cache
@@ -256,6 +269,7 @@ from drac_ssl.grading.predict import (  # noqa: F401 - BLANK_REASON ... re-expor
 from drac_ssl.grading.training_images import file_prefix, training_hashes, training_images_line
 from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
+from drac_ssl.name_tags import tagged_console
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
 from drac_ssl.run_state import unfinished_words
 from drac_ssl.runtime import (
@@ -1893,6 +1907,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`)."""
     args = export_parser().parse_args(argv)
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
+    # --log-names tag: every console line says a tag instead of each file name it would give
+    with tagged_console(export_log_names(args, manifest_test_cases)):
+        return _main(args, argv)
+
+
+def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """:func:`main` after parsing, inside the console :func:`main` chose (``--log-names``)."""
     try:
         from drac_ssl.runtime import apply_thread_policy
 

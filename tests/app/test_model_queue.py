@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from png_bytes import cv2_png, smooth_scan
 
 from app.model_queue import BUSY_SPARE, ModelQueue, ServerBusy, gradio_limits
 
@@ -113,3 +114,137 @@ def test_handler_answers_busy_in_the_page(tmp_path: Path) -> None:
     assert summary.startswith("### ⏳ Busy") and rows == [] and csv is None
     release.set()
     threads[0].join(30)
+
+
+def test_pass_on_lets_the_line_go_first_and_keeps_the_bound() -> None:
+    """A request of many parts (a batch) hands its slot to whoever waits between two parts
+    and waits at the back of the line; with no one waiting it keeps the slot. The line does
+    not grow by the hand-over, so a full line still refuses newcomers, and the request is
+    never refused itself."""
+    queue = ModelQueue(workers=1, queue_size=1)
+    order: list[str] = []
+    part_done, single_in_line = threading.Event(), threading.Event()
+
+    def batch() -> None:
+        with queue.slot() as turn:
+            order.append("batch 1")
+            assert turn.pass_on() is False  # no one waits: the slot is kept, at once
+            part_done.set()
+            single_in_line.wait(30)
+            assert turn.pass_on() is True  # the single image waits: it goes first
+            order.append("batch 2")
+            assert turn.passed == 1 and turn.holding
+
+    def single() -> None:
+        with queue.slot():
+            order.append("single")
+
+    b = threading.Thread(target=batch, daemon=True)
+    b.start()
+    assert part_done.wait(30)
+    s = threading.Thread(target=single, daemon=True)
+    s.start()
+    _wait_until(lambda: queue.waiting == 1, "the single image in line")
+    with pytest.raises(ServerBusy):  # the line (1) is full while the batch runs
+        with queue.slot():
+            pass
+    single_in_line.set()
+    b.join(30)
+    s.join(30)
+    assert not b.is_alive() and not s.is_alive()
+    assert order == ["batch 1", "single", "batch 2"]
+    assert queue.running == 0 and queue.waiting == 0 and queue.refused == 1
+    assert queue.peak_waiting == 1  # the hand-over did not lengthen the line
+
+
+def test_pass_on_while_a_full_line_waits_keeps_it_full_not_longer() -> None:
+    """During the hand-over the batch takes the place the first in line leaves: a newcomer
+    who arrives while the batch waits its next turn is refused as before."""
+    queue = ModelQueue(workers=1, queue_size=1)
+    order: list[str] = []
+    passing, single_running, release_single = threading.Event(), threading.Event(), threading.Event()
+
+    def batch() -> None:
+        with queue.slot() as turn:
+            order.append("batch 1")
+            _wait_until(lambda: queue.waiting == 1, "the single image in line")
+            passing.set()
+            turn.pass_on()
+            order.append("batch 2")
+
+    def single() -> None:
+        with queue.slot():
+            order.append("single")
+            single_running.set()
+            release_single.wait(30)
+
+    b = threading.Thread(target=batch, daemon=True)
+    b.start()
+    _wait_until(lambda: queue.running == 1, "the batch running")
+    s = threading.Thread(target=single, daemon=True)
+    s.start()
+    assert passing.wait(30) and single_running.wait(30)
+    _wait_until(lambda: queue.waiting == 1, "the batch back in line")
+    assert queue.running == 1 and order == ["batch 1", "single"]
+    with pytest.raises(ServerBusy):  # the single image runs, the batch waits: full
+        with queue.slot():
+            pass
+    release_single.set()
+    b.join(30)
+    s.join(30)
+    assert order == ["batch 1", "single", "batch 2"] and queue.running == 0 and queue.waiting == 0
+
+
+def test_a_batch_lets_a_waiting_single_image_go_between_two_of_its_images(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial finding F4: a 4-file batch of large images held the only model slot for 16 s
+    while single images waited. Now the batch takes the slot per image: a single image that
+    joins the line while the batch reads its first file is read and graded before the batch's
+    second file, and both results are complete. No timing: the first file's read blocks on an
+    event until the single image is in line."""
+    import app.server as server
+    from app.demo_bundle import build_demo_bundle
+    from app.predict import Predictor
+    from app.server import AppSettings, _grade_batch, _grade_single
+
+    predictor = Predictor(build_demo_bundle(tmp_path / "run", image_size=32, source_size=48,
+                                            n_folds=1))
+    paths = []
+    for seed, name in enumerate(("b1.png", "b2.png", "b3.png", "single.png")):
+        (tmp_path / name).write_bytes(cv2_png(smooth_scan((64, 64), seed=seed)))
+        paths.append(str(tmp_path / name))
+    queue = ModelQueue(workers=1, queue_size=4)
+    reads: list[str] = []
+    first_read, go = threading.Event(), threading.Event()
+    real = server._load
+
+    def load(path: str | None, *args: object, **kwargs: object) -> object:
+        name = Path(str(path)).name
+        reads.append(name)
+        if name == "b1.png":
+            first_read.set()
+            assert go.wait(30), "the test never let the first batch file go"
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(server, "_load", load)
+    results: dict[str, object] = {}
+    batch = threading.Thread(target=lambda: results.update(
+        batch=_grade_batch(predictor, AppSettings(), paths[:3], queue)), daemon=True)
+    batch.start()
+    assert first_read.wait(30)
+    single = threading.Thread(target=lambda: results.update(
+        single=_grade_single(predictor, AppSettings(gradcam=False), paths[3], None, queue)),
+        daemon=True)
+    single.start()
+    _wait_until(lambda: queue.waiting == 1, "the single image in line behind the batch")
+    go.set()
+    batch.join(60)
+    single.join(60)
+    assert not batch.is_alive() and not single.is_alive()
+    assert reads == ["b1.png", "single.png", "b2.png", "b3.png"]  # the single between two
+    summary, rows, csv_path, notes_path = results["batch"]  # type: ignore[misc]
+    assert "3 image(s) graded" in summary and "waiting between images" in summary
+    assert [r[0] for r in rows] == ["b1.png", "b2.png", "b3.png"] and csv_path and notes_path
+    markdown, label, *_ = results["single"]  # type: ignore[misc]
+    assert label is not None and "Busy" not in markdown
+    assert queue.running == 0 and queue.waiting == 0 and queue.refused == 0

@@ -1278,7 +1278,9 @@ def test_batch_holds_one_decoded_image_at_a_time_and_grades_as_before(
     """A review found the batch tab decoding every file before grading any: 200 uploads of
     40 megapixels (small PNGs) needed ~23 GB. The handler keeps only what grading needs of
     each image, so when a file is read no earlier decoded image is alive, and the grades,
-    rows and CSV are those of grading the whole decoded images (predict_images) to the bit."""
+    rows and CSV are those of grading each whole decoded image (predict_images) on its own, to
+    the bit: the single-image tab's result (the batch grades one image per model pass, in its
+    own turn of the model queue)."""
     import weakref
 
     import app.server as server
@@ -1311,9 +1313,16 @@ def test_batch_holds_one_decoded_image_at_a_time_and_grades_as_before(
     assert "4 image(s) graded" in summary and csv_path is not None
 
     images = [real(p, channels=channels).for_channels(channels) for p in paths]
-    probs, classes = predictor.probabilities(images)  # the whole decoded images, stacked
+    # each whole decoded image on its own: the batch grades one image per turn of the model
+    # queue, one image per model pass, as the single-image tab does (to the bit)
+    alone = [predictor.probabilities([im]) for im in images]
+    probs = np.concatenate([a[0] for a in alone])
+    classes = np.concatenate([a[1] for a in alone])
+    for im, p in zip(images, probs, strict=True):
+        np.testing.assert_array_equal(predictor.predict(im, gradcam=False).probs, p)
+    stacked, _ = predictor.probabilities(images)  # all in one pass: float32 batch noise only
+    np.testing.assert_allclose(probs, stacked, rtol=0, atol=1e-6)
     ready = predictor.grade_prepared([predictor.prepare(im) for im in images])
-    assert np.array_equal(ready[0], probs) and np.array_equal(ready[1], classes)
     assert [r[0] for r in rows] == [Path(p).name for p in paths]
     assert [r[1] for r in rows] == [int(c) for c in classes]
     assert [r[3:3 + 3] for r in rows] == [[round(float(v), 4) for v in p] for p in probs]
