@@ -11,10 +11,12 @@ used (:class:`app.auth.AuthFileError`) or a record of login attempts that cannot
 (:class:`app.login_guard.AuditLogError`); 0 after Ctrl-C or SIGTERM.
 
 With ``--auth-file`` every login goes through :class:`app.login_guard.LoginGuard`: the login
-file's scrypt hashes (plaintext lines still work, with a warning naming their lines and the
-``python -m app.auth hash USER`` that converts each), the throttle of failed logins, and one
-line per attempt appended to ``--audit-log`` (default
-``<--temp-dir>/drac_app_logins_<uid>/logins.log``), whose path the start-up lines give.
+file's scrypt hashes (plaintext lines still work, hashed in memory at start, with a warning
+naming their lines and the ``python -m app.auth hash USER`` that converts each; hash lines with
+other parameters than most are warned about too), the throttle of failed logins, and one line
+per attempt appended to ``--audit-log`` (default
+``<--temp-dir>/drac_app_logins_<uid>/logins.log``), whose path the start-up lines give (and
+whose folder is warned about when other accounts may change it).
 
 The console's ``[app] bundle ...; serving on http://HOST:PORT (Ctrl-C stops)`` line comes once
 the server is bound and answers (a script may wait for it, then use the address); gradio's own
@@ -94,6 +96,7 @@ def _count(least: int, default: int) -> Callable[[str], int]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from app.auth import hash_command
+    from app.login_guard import AUDIT_MAX_BYTES, throttle_words  # stdlib and app.auth only
     from drac_ssl.starting import (  # stdlib only: no training code for the app
         add_version_option,
         ascii_int,
@@ -144,14 +147,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              f"'{hash_command()}' prints (it asks for the password, "
                              "echoing nothing); plaintext user:password lines still work but are "
                              "warned about at start (blank lines and # comments skipped; app.auth). "
-                             "5 wrong passwords for a user name in 15 minutes lock it for the rest "
-                             "of them (app.login_guard); needed with a --host other than 127.0.0.1 "
-                             "(or --insecure-no-auth), behind a TLS reverse proxy")
+                             f"Throttle (app.login_guard): {throttle_words()}. Needed with a --host "
+                             "other than 127.0.0.1 (or --insecure-no-auth), behind a TLS reverse proxy")
     parser.add_argument("--audit-log", default=None, metavar="FILE",
                         help="with --auth-file: the file to which every login attempt is appended "
-                             "(UTC time, user name, outcome; never a password), created mode 0600, "
-                             "rotated to FILE.1 above 10 MiB; default: "
-                             "TEMP/drac_app_logins_<uid>/logins.log, TEMP being --temp-dir's folder")
+                             "(UTC time, user name, outcome; never a password; throttled attempts "
+                             "summed per name and minute), created mode 0600 in a folder only this "
+                             f"account should write, rotated to FILE.1 above {AUDIT_MAX_BYTES // 2**20} "
+                             "MiB; default: TEMP/drac_app_logins_<uid>/logins.log, TEMP being "
+                             "--temp-dir's folder")
     parser.add_argument("--insecure-no-auth", action="store_true",
                         help="serve a --host other than 127.0.0.1 without --auth-file: only when "
                              "a reverse proxy in front asks for a login and only it can reach "
@@ -180,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         AuthFileError,
         is_loopback_host,
         open_host_refusal,
+        parameter_warning,
         plaintext_warning,
         read_auth_file,
         readable_by_others,
@@ -198,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         args.auth_file)
     if auth and (plaintext := plaintext_warning(args.auth_file, auth)):
         logging.warning("%s", plaintext)
+    if auth and (mixed := parameter_warning(args.auth_file, auth)):
+        logging.warning("%s", mixed)
     if importlib.util.find_spec("gradio") is None:  # before any bundle is loaded
         from app import GRADIO_MISSING
 
@@ -239,7 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     say_torch_pair_warning()  # a matching pair outside the tested ranges: goes on
     guard = None
     if auth:  # the record of login attempts: opened now, so that a bad place stops the start
-        from app.login_guard import AuditLog, AuditLogError, LoginGuard, default_audit_path
+        from app.login_guard import (
+            AuditLog,
+            AuditLogError,
+            LoginGuard,
+            default_audit_path,
+            folder_warning,
+        )
 
         try:
             audit = (AuditLog(args.audit_log) if args.audit_log
@@ -250,7 +263,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.audit_log and readable_by_others(audit.path):
             logging.warning("--audit-log %s may be read by other users of this machine (it names "
                             "who logged in): chmod 600 it", audit.path)
-        guard = LoginGuard(auth, audit=audit)
+        if args.audit_log and (unsafe := folder_warning(audit.path)):
+            logging.warning("%s", unsafe)
+        try:  # plaintext lines are hashed now: the guard keeps no password
+            guard = LoginGuard(auth, audit=audit)
+        except ValueError as exc:  # AuthFileError too; read_auth_file refused these already
+            audit.close()
+            print(f"error: --auth-file {args.auth_file}: {exc}", file=sys.stderr)
+            return 2
+        auth = None  # the file's plaintext passwords: not kept for the server's lifetime
     elif args.audit_log:
         logging.warning("--audit-log %s is not used: there is no login without --auth-file",
                         args.audit_log)

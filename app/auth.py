@@ -17,11 +17,12 @@ what was typed with the line's salt and parameters and comparing with ``hmac.com
 A ``secret`` that does not start with ``scrypt$`` is a plaintext password (the older format):
 still accepted, for now, but ``python -m app`` warns at every start naming the file, its lines
 and the command that converts each (:func:`plaintext_warning`). A ``secret`` that starts with
-``scrypt$`` and is not a well-formed hash line (a field missing, a parameter out of range,
-bad base64) is an :class:`AuthFileError` naming the file and line.
+``scrypt$`` and is not a well-formed hash line (a field missing, a parameter out of range or
+asking more work than a check may take, bad base64) is an :class:`AuthFileError` naming the file
+and line.
 
 The rest of the format: the user name is everything before the first colon (spaces around it
-are ignored; it may not hold a space); the secret is everything after it (so a plaintext
+are ignored; it may not hold a space, nor more than :data:`MAX_USER_CHARS` characters); the secret is everything after it (so a plaintext
 password may hold colons; spaces around it are ignored, so ``bob : pw2`` is ``bob`` with
 ``pw2``); a byte-order mark, as Notepad writes, is ignored; blank lines and lines starting with
 ``#`` are skipped. gradio asks for one of these logins before it serves the page or its API,
@@ -47,14 +48,16 @@ import secrets
 import shlex
 import stat
 import sys
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-__all__ = ["HASH_BYTES", "INSECURE_NO_AUTH", "SALT_BYTES", "SCHEME", "SCRYPT_N",
-           "SCRYPT_P", "SCRYPT_R", "AuthFileError", "Login", "bind_name", "hash_command", "hash_password",
-           "is_loopback_host", "main", "open_host_refusal", "parse_hash", "plaintext_warning",
-           "read_auth_file", "readable_by_others", "verify_password"]
+__all__ = ["HASH_BYTES", "INSECURE_NO_AUTH", "MAX_SCRYPT_WORK", "MAX_USER_CHARS", "SALT_BYTES", "SCHEME",
+           "SCRYPT_N", "SCRYPT_P", "SCRYPT_R", "AuthFileError", "Login", "bind_name", "common_parameters",
+           "hash_command", "hash_password", "is_loopback_host", "main", "open_host_refusal",
+           "parameter_warning", "parse_hash", "plaintext_warning", "read_auth_file", "readable_by_others",
+           "verify_password"]
 
 INSECURE_NO_AUTH = "--insecure-no-auth"
 """The flag with which an operator says that a server off the loopback interface needs no login
@@ -71,7 +74,15 @@ SALT_BYTES = 16
 HASH_BYTES = 32
 """Bytes of scrypt output stored per line."""
 
-_N_RANGE = (2**10, 2**20)  # n: a power of two in this range
+MAX_SCRYPT_WORK = 2**23
+"""The most scrypt work a line may ask for one check, ``n * r * p`` (the count of the block
+mixes that the check runs one after another): 12.8 times the new lines' 2^14 * 8 * 5, so that a
+line cannot make every check, and the unknown users' too, take many seconds."""
+MAX_USER_CHARS = 256
+"""The longest user name, in characters, that a login file may hold; a longer typed name is
+refused without hashing (:class:`app.login_guard.LoginGuard`): no line can have it."""
+
+_N_RANGE = (2**10, 2**20)  # n: a power of two in this range, below 2**(16 * r) (OpenSSL's rule)
 _R_RANGE, _P_RANGE = (1, 32), (1, 64)
 _MAX_MEMORY = 2**28  # bytes scrypt may use for one check (256 MiB): a line cannot ask more
 _SALT_RANGE, _HASH_RANGE = (16, 64), (16, 64)  # bytes, after base64
@@ -139,8 +150,10 @@ def parse_hash(secret: str) -> _Scrypt:
     """The parameters, salt and digest of a ``scrypt$n$r$p$salt_b64$hash_b64`` secret.
 
     Raises ValueError saying which field is wrong: not six ``$``-separated fields, ``n`` not a
-    power of two in 2^10..2^20, ``r`` outside 1..32, ``p`` outside 1..64, more than 256 MiB
-    of memory (128 * r * n bytes), salt or hash not base64 or not 16..64 bytes."""
+    power of two in 2^10..2^20, ``r`` outside 1..32, ``p`` outside 1..64, ``n`` not below
+    2^(16 r) (OpenSSL refuses such a pair when the password is checked: with r=1, n at most
+    2^15), more than 256 MiB of memory (128 * r * n bytes), more work than
+    :data:`MAX_SCRYPT_WORK` (``n * r * p``), salt or hash not base64 or not 16..64 bytes."""
     fields = secret.split("$")
     if len(fields) != 6 or fields[0] != SCHEME:
         raise ValueError(f"a {SCHEME} hash has six $-separated fields, {SCHEME}$n$r$p$salt$hash; "
@@ -153,9 +166,15 @@ def parse_hash(secret: str) -> _Scrypt:
             raise ValueError(f"scrypt's {name} must be {what}{low}..{high}; the line has {text!r}")
         numbers.append(value)
     n, r, p = numbers
+    if n >= 2 ** (16 * r):  # OpenSSL: "N < 2^(128 * r / 8)"; hashlib.scrypt raises ValueError
+        raise ValueError(f"scrypt's n must be below 2^(16 r) (OpenSSL's rule); the line has n={n} "
+                         f"with r={r}: give r={r + 1} or more, or n at most {2 ** (16 * r - 1)}")
     if 128 * r * n > _MAX_MEMORY:
         raise ValueError(f"scrypt's n={n} with r={r} needs {128 * r * n // 2**20} MiB per check; "
                          f"at most {_MAX_MEMORY // 2**20} MiB is allowed")
+    if n * r * p > MAX_SCRYPT_WORK:
+        raise ValueError(f"scrypt's n*r*p={n * r * p} (n={n}, r={r}, p={p}) is more work per check than "
+                         f"the {MAX_SCRYPT_WORK} (2^{MAX_SCRYPT_WORK.bit_length() - 1}) allowed")
     parts = []
     for name, text, (low, high) in zip(("salt", "hash"), fields[4:], (_SALT_RANGE, _HASH_RANGE), strict=True):
         try:
@@ -185,7 +204,8 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[Login]:
 
     Raises :class:`AuthFileError` (naming ``path`` and, for a bad line, its number, never its
     text) for a missing or unreadable file, a line without a colon, an empty user name or
-    secret, a user name with a space or starting with ``#``, a user named twice, a ``scrypt$``
+    secret, a user name with a space or longer than :data:`MAX_USER_CHARS` characters, a user
+    named twice (both lines named), a ``scrypt$``
     secret that is not a well-formed hash (:func:`parse_hash`), and a file with no login in it.
     Plaintext secrets are returned as they are (:attr:`Login.hashed` False):
     :func:`plaintext_warning` says what to do with them.
@@ -200,7 +220,7 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[Login]:
     except (OSError, UnicodeDecodeError) as exc:
         raise AuthFileError(f"--auth-file {file}: cannot read it ({type(exc).__name__}).\n{fix}") from None
     logins: list[Login] = []
-    users: set[str] = set()
+    users: dict[str, int] = {}  # user -> its line
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -218,9 +238,12 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[Login]:
         if any(ch.isspace() for ch in user):  # "alice secret:..." is a mistake, not a user
             raise AuthFileError(f"{where}: the user name before the first colon has a space in "
                                 f"it (the line is not shown, it may hold a password).\n{fix}")
+        if len(user) > MAX_USER_CHARS:
+            raise AuthFileError(f"{where}: the user name has {len(user)} characters; at most "
+                                f"{MAX_USER_CHARS} are allowed.\n{fix}")
         if user in users:
-            raise AuthFileError(f"{where}: the user {user!r} is named twice; keep one line "
-                                f"per user.\n{fix}")
+            raise AuthFileError(f"{where}: the user {user!r} is named twice, on lines {users[user]} "
+                                f"and {number}; keep one line per user.\n{fix}")
         login = Login(user, secret, number)
         if login.hashed:
             try:
@@ -230,7 +253,7 @@ def read_auth_file(path: str | os.PathLike[str]) -> list[Login]:
                     f"{where}: the {SCHEME} hash of user {user!r} is malformed: {exc}.\n"
                     f"  fix: replace the line with the one `{hash_command(user)}` prints (it asks "
                     f"for the password); a plaintext password cannot start with {SCHEME}$") from None
-        users.add(user)
+        users[user] = number
         logins.append(login)
     if not logins:
         raise AuthFileError(f"--auth-file {file}: no user:secret line in it (empty, or only "
@@ -250,6 +273,32 @@ def plaintext_warning(path: str | os.PathLike[str], logins: Sequence[Login]) -> 
     return (f"--auth-file {path}: line(s) {lines} hold a plaintext password; accepted for now, but "
             f"whoever reads the file reads the password. Convert each: run {commands} (it asks for "
             f"the password, echoing nothing) and put the line it prints in place of the old one")
+
+
+def common_parameters(logins: Iterable[Login]) -> tuple[int, int, int]:
+    """scrypt's ``(n, r, p)`` of most of the hashed ``logins`` (the first line's among equally
+    many), or the new lines' (:data:`SCRYPT_N`, :data:`SCRYPT_R`, :data:`SCRYPT_P`) when none is
+    hashed: :class:`app.login_guard.LoginGuard` hashes unknown users' passwords and the plaintext
+    lines with these, so that a check takes as long whichever name is typed."""
+    counts = Counter(parse_hash(login.secret)[:3] for login in logins if login.hashed)
+    return counts.most_common(1)[0][0] if counts else (SCRYPT_N, SCRYPT_R, SCRYPT_P)
+
+
+def parameter_warning(path: str | os.PathLike[str], logins: Sequence[Login]) -> str | None:
+    """The start-up warning for hashed ``logins`` (read from ``path``) whose scrypt parameters
+    differ from :func:`common_parameters`: a check of such a user takes another time than one
+    of an unknown name, so the time of a login tells that the name exists. Names the lines and
+    users (never a secret) and the command that makes each line anew; None when all agree."""
+    common = common_parameters(logins)
+    odd = [login for login in logins if login.hashed and parse_hash(login.secret)[:3] != common]
+    if not odd:
+        return None
+    lines = ", ".join(f"{login.line} ({login.user})" for login in odd)
+    commands = "; ".join(f"`{hash_command(login.user)}`" for login in odd)
+    n, r, p = common
+    return (f"--auth-file {path}: line(s) {lines} have other scrypt parameters than the rest "
+            f"(n={n}, r={r}, p={p}, with which unknown names are hashed too): how long a login "
+            f"with such a name takes tells that the name exists. Make each anew: run {commands}")
 
 
 def readable_by_others(path: str | os.PathLike[str]) -> bool:
@@ -347,9 +396,11 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     hashing.add_argument("user", metavar="USER", help="the user name (no colon, no space)")
     args = parser.parse_args(argv)
     user = args.user.strip()
-    if not user or ":" in user or user.startswith("#") or any(ch.isspace() for ch in user):
+    if (not user or ":" in user or user.startswith("#") or any(ch.isspace() for ch in user)
+            or len(user) > MAX_USER_CHARS):
         print(f"error: {args.user!r} cannot be a user name of the login file: it must be non-empty, "
-              f"without a colon or a space, and not start with # (a comment)", file=stderr)
+              f"without a colon or a space, not start with # (a comment) and have at most "
+              f"{MAX_USER_CHARS} characters", file=stderr)
         return 2
     try:
         password = _read_password(user, stdin, stderr)

@@ -12,28 +12,42 @@ check there would hold up every other request for its fraction of a second). For
    the last minute, counting every user name, every login is refused, that of a real user with
    the right password too. Attempts still being checked count as failures until they end, so
    that many at once cannot get past either count. A refused attempt costs no hashing;
-2. checks the password against the user's line (:func:`app.auth.verify_password`); for a
-   user name not in the file a password is hashed all the same (with the file's first hash
-   line's parameters) and refused, so that the time taken does not tell which names exist;
+2. checks the password: every check is one scrypt of the same parameters
+   (:func:`app.auth.common_parameters`: those of most of the file's hash lines, or the new
+   lines'), whichever name is typed. A hashed line is checked with its own salt
+   (:func:`app.auth.verify_password`); a plaintext line was hashed with those parameters when
+   the guard was made (its password is not kept); a user name not in the file has a password
+   hashed all the same, and refused. So neither the answer nor the time taken tells which
+   names exist, except for a hash line made with other parameters than most
+   (:func:`app.auth.parameter_warning` names such lines at start). A name longer than
+   :data:`app.auth.MAX_USER_CHARS` characters, which no line can have, is refused unhashed.
+   An exception inside the check (a bug, a line OpenSSL refuses) is said on the console log
+   and answered as a refusal (``error``), not as a server error;
 3. appends one line to the :class:`AuditLog`, when there is one: the UTC time, the user name as
-   typed and the outcome, one of ``ok``, ``wrong password``, ``unknown user``, ``throttled``;
-   never the password.
+   typed and the outcome, one of :data:`OUTCOMES`; never the password. Throttled attempts are
+   summed per name and minute (:class:`AuditLog`), so that a flood of them cannot rotate the
+   record's older lines away within minutes.
 
-A user name whose failures all lie more than :data:`FAILURE_WINDOW_S` back is forgotten, so
-the throttle holds at most ``MAX_FAILURES_PER_MINUTE * FAILURE_WINDOW_S / 60`` user names. A
-right password does not clear a user's earlier failures: at most :data:`MAX_FAILURES_PER_USER`
-wrong passwords per user name are tried in any :data:`FAILURE_WINDOW_S`.
+The throttle keys user names by their SHA-256 (32 bytes however long the typed name: a form
+field may hold a megabyte), and a name whose failures all lie more than
+:data:`FAILURE_WINDOW_S` back is forgotten, so it holds at most
+``MAX_FAILURES_PER_MINUTE * FAILURE_WINDOW_S / 60`` names. A right password does not clear a
+user's earlier failures: at most :data:`MAX_FAILURES_PER_USER` wrong passwords per user name
+are tried in any :data:`FAILURE_WINDOW_S`. Its time is ``time.monotonic`` (a wall-clock step,
+NTP or an operator's, neither frees nor locks names); the record's is the wall clock, in UTC.
 
 The record of login attempts (:class:`AuditLog`) is kept outside the server's working folder,
 which is deleted when the server stops (:mod:`app.workdir`): by default in
 ``<--temp-dir>/drac_app_logins_<uid>/logins.log`` (:func:`default_audit_path`; the folder
-mode 0700, the file 0600), or where ``--audit-log FILE`` says. Above :data:`AUDIT_MAX_BYTES`
-the file is renamed ``<file>.1`` (replacing an older one) and a new one is begun: at most twice
-that is kept. gradio does not tell the check the client's address: a reverse proxy's access
-log has it.
+mode 0700, the file 0600), or where ``--audit-log FILE`` says (:func:`folder_warning` says when
+its folder is not private). Above :data:`AUDIT_MAX_BYTES` the file is renamed ``<file>.1``
+(replacing an older one) and a new one is begun: at most twice that is kept. Two servers may
+share one record: the size check and the rotation hold an ``flock`` on it. gradio does not
+tell the check the client's address: a reverse proxy's access log has it.
 
-Time comes from ``clock`` (seconds since the epoch, ``time.time`` by default), so that tests
-step it instead of sleeping. Thread-safe: gradio runs logins concurrently.
+Times come from ``clock`` (the throttle's, ``time.monotonic``) and ``wall_clock`` (the
+record's, ``time.time``), so that tests step them instead of sleeping. Thread-safe: gradio runs
+logins concurrently.
 """
 
 from __future__ import annotations
@@ -41,6 +55,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import errno
+import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -54,20 +71,21 @@ from pathlib import Path
 
 from app.auth import (
     HASH_BYTES,
+    MAX_USER_CHARS,
     SALT_BYTES,
     SCHEME,
-    SCRYPT_N,
-    SCRYPT_P,
-    SCRYPT_R,
+    AuthFileError,
     Login,
-    parse_hash,
+    common_parameters,
+    hash_password,
     verify_password,
 )
 from app.workdir import PREFIX
 
 __all__ = ["AUDIT_FOLDER", "AUDIT_MAX_BYTES", "FAILURE_WINDOW_S", "MAX_FAILURES_PER_MINUTE",
-           "MAX_FAILURES_PER_USER", "OUTCOMES", "USER_SHOWN_CHARS", "AuditLog", "AuditLogError",
-           "LoginGuard", "Throttle", "default_audit_path"]
+           "MAX_FAILURES_PER_USER", "OUTCOMES", "OTHER_NAMES", "THROTTLED_NAMES_PER_MINUTE",
+           "USER_SHOWN_CHARS", "AuditLog", "AuditLogError", "LoginGuard", "Throttle",
+           "default_audit_path", "folder_warning", "throttle_words"]
 
 log = logging.getLogger("app")
 
@@ -80,13 +98,15 @@ MAX_FAILURES_PER_MINUTE = 30
 """Failed attempts in the last 60 seconds, all user names together, from which every login is
 refused (``throttled``): it bounds the guessing across many names and the hashing work of
 refused passwords (scrypt: a fraction of a second each). A flood of wrong logins thus locks out
-the right ones too, for up to a minute after it stops; per-client limits belong in a reverse
-proxy in front (docs/deploying.md)."""
+the right ones too, for up to a minute after it stops: anyone who can reach the login can lock
+everyone out. Per-client limits belong in a reverse proxy in front (docs/deploying.md)."""
 _MINUTE_S = 60.0
 
-OUTCOMES = ("ok", "wrong password", "unknown user", "throttled")
-"""The outcome words of the record of login attempts."""
-OK, WRONG, UNKNOWN, THROTTLED = OUTCOMES
+OUTCOMES = ("ok", "wrong password", "unknown user", "throttled", "error")
+"""The outcome words of the record of login attempts (``error``: the check raised an exception,
+said on the console log, and the login was refused). Throttled attempts summed up read
+``throttled xN`` (:class:`AuditLog`)."""
+OK, WRONG, UNKNOWN, THROTTLED, ERROR = OUTCOMES
 
 AUDIT_FOLDER = f"{PREFIX}logins_{{uid}}"
 """The default record's folder in the ``--temp-dir`` folder, ``drac_app_logins_<uid>``: next to
@@ -94,11 +114,18 @@ the servers' working folders, but not one of them (:func:`app.workdir.workdir_pi
 it: it is neither removed at stop nor swept as a stale folder)."""
 AUDIT_FILE = "logins.log"
 AUDIT_MAX_BYTES = 10 * 2**20
-"""Size in bytes (10 MiB, some 150,000 attempts) above which the record is rotated: the file is
-renamed ``<file>.1``, replacing an older one, and a new file is begun."""
+"""Size in bytes (10 MiB) above which the record is rotated: the file is renamed
+``<file>.1``, replacing an older one, and a new file is begun. How many lines that holds
+depends on the names (docs/deploying.md works it out from :meth:`AuditLog.line`)."""
 USER_SHOWN_CHARS = 100
 """The most characters of a typed user name that the record keeps (a longer one is cut, and
 marked with its length)."""
+THROTTLED_NAMES_PER_MINUTE = 20
+"""User names whose throttled attempts the record names in one minute; the throttled attempts
+of further names in that minute are summed on one line whose user field is :data:`OTHER_NAMES`."""
+OTHER_NAMES = "*"
+"""The user field of the line that sums the throttled attempts of the names beyond
+:data:`THROTTLED_NAMES_PER_MINUTE` in a minute: no typed name reads so (those are JSON strings)."""
 
 
 class AuditLogError(ValueError):
@@ -106,10 +133,43 @@ class AuditLogError(ValueError):
     what is wrong and the fix."""
 
 
+def throttle_words() -> str:
+    """The throttle in words, from the constants (``python -m app --help``, the start-up line)."""
+    return (f"{MAX_FAILURES_PER_USER} failed logins for a user name within "
+            f"{FAILURE_WINDOW_S / 60:g} minutes refuse that name, right password or not, until "
+            f"the first is {FAILURE_WINDOW_S / 60:g} minutes old (names not in the file count "
+            f"alike); {MAX_FAILURES_PER_MINUTE} failed logins in a minute, all names together, "
+            f"refuse every login until the first is a minute old (so a flood locks everyone out: "
+            f"limit each client in a reverse proxy)")
+
+
 def default_audit_path(base: str | os.PathLike[str]) -> Path:
     """``<base>/drac_app_logins_<uid>/logins.log``: the record of login attempts when
     ``--audit-log`` is not given (``base``: ``--temp-dir``, else the system temp folder)."""
     return Path(base) / AUDIT_FOLDER.format(uid=os.getuid()) / AUDIT_FILE
+
+
+def folder_warning(path: str | os.PathLike[str]) -> str | None:
+    """The start-up warning for ``--audit-log`` ``path`` whose folder others could change: one
+    that other accounts may write (group or world write permission), or one owned by an account
+    other than this one and root. Whoever can write the folder can remove or replace the record
+    (the file itself is opened without following a link, and must be this account's). None when
+    the folder is private enough, or cannot be looked at (opening the file says what is wrong)."""
+    folder = Path(path).parent
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    problems = []
+    if stat.S_IMODE(info.st_mode) & (stat.S_IWGRP | stat.S_IWOTH):
+        problems.append("other accounts may write it")
+    if info.st_uid not in (os.getuid(), 0):
+        problems.append(f"it is owned by another account (uid {info.st_uid})")
+    if not problems:
+        return None
+    return (f"--audit-log {path}: its folder {folder} is not private ({'; '.join(problems)}): they "
+            f"could remove or replace the record of login attempts. Give --audit-log a file in a "
+            f"folder only this account (or root) can write, e.g. mode 0700")
 
 
 def _private_folder(folder: Path) -> None:
@@ -131,23 +191,56 @@ def _private_folder(folder: Path) -> None:
         os.chmod(folder, 0o700)
 
 
+def _name_key(user: str) -> bytes:
+    """The 32-byte key of a typed user name (SHA-256 of its UTF-8; a lone surrogate as it is)."""
+    return hashlib.sha256(user.encode("utf-8", "surrogatepass")).digest()
+
+
+def _shown(user: str | None) -> str:
+    """The user field of a record line: ``user`` as a JSON string (ASCII, every control
+    character escaped), cut at :data:`USER_SHOWN_CHARS` with its length; None: :data:`OTHER_NAMES`."""
+    if user is None:
+        return OTHER_NAMES
+    if len(user) > USER_SHOWN_CHARS:
+        return f"{json.dumps(user[:USER_SHOWN_CHARS] + '...')} ({len(user)} characters)"
+    return json.dumps(user)  # ensure_ascii: escapes every control character
+
+
+class _Summed:
+    """Throttled attempts of one name (or of :data:`OTHER_NAMES`) not yet written in the minute."""
+
+    __slots__ = ("count", "first", "shown")
+
+    def __init__(self, shown: str) -> None:
+        self.shown, self.count, self.first = shown, 0, 0.0
+
+
 class AuditLog:
     """One line per login attempt appended to ``path``: ``TIME<TAB>USER<TAB>OUTCOME``.
 
     ``TIME``: UTC, ``2026-01-05T10:15:02Z``; ``USER``: the user name as typed, as a JSON string
     (quoted; a tab, a line break or any non-ASCII character escaped, so a name cannot forge a
     line; a longer name than :data:`USER_SHOWN_CHARS` characters is cut there, ``"alice..."
-    (140 characters)``); ``OUTCOME``: one
-    of :data:`OUTCOMES`. Never a password (though a user who types a password into the user
-    name field puts it in the record).
+    (140 characters)``); ``OUTCOME``: one of :data:`OUTCOMES`. Never a password (though a user
+    who types a password into the user name field puts it in the record).
 
-    The file is created mode 0600 (a link is not followed); one that is there already must be a
-    plain file of this account, and is appended to. ``default=True``: ``path`` is
-    :func:`default_audit_path`'s and its folder is made private (0700) first. Above
-    ``max_bytes`` the file is renamed ``<path>.1`` and a new one begun; a file moved or removed
-    meanwhile (a ``logrotate``, an operator) is made anew. Raises :class:`AuditLogError` when the
-    file cannot be opened. A line that cannot be written later is said once on the console log,
-    and the login goes on (a full disk does not lock everyone out).
+    Throttled attempts, which cost no hashing and so may come by the thousand, are summed: in
+    each minute (UTC) the first throttled attempt of a name has its line at once; the name's
+    further ones in that minute are written as one line, ``throttled xN`` (N attempts, stamped
+    with the first of them), once the minute is over (at the next attempt after it, or at
+    :meth:`close`). Beyond :data:`THROTTLED_NAMES_PER_MINUTE` names in a minute, the throttled
+    attempts of the others are summed on one line whose user field is :data:`OTHER_NAMES`.
+
+    The file is created mode 0600 (a link is not followed; a FIFO or anything else that is not a
+    plain file of this account is refused, without waiting on it); one that is there already is
+    appended to. ``default=True``: ``path`` is :func:`default_audit_path`'s and its folder is
+    made private (0700) first. Above ``max_bytes`` the file is renamed ``<path>.1`` and a new
+    one begun; the size check and the rotation hold an exclusive ``flock`` on the file, and a
+    file that ``path`` no longer names (another server sharing the record rotated it, a
+    ``logrotate``, an operator moved it) is not rotated but opened anew. Raises
+    :class:`AuditLogError` when the file cannot be opened. A line that cannot be written later
+    is said once on the console log, and the login goes on (a full disk does not lock everyone
+    out).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, default: bool = False,
@@ -157,76 +250,160 @@ class AuditLog:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._write_failed = False
+        self._minute: int | None = None  # the UTC minute of the throttled attempts summed below
+        self._summed: dict[bytes, _Summed] = {}  # name key -> its throttled attempts to write
+        self._others = _Summed(_shown(None))
         if default:
             _private_folder(self.path.parent)
         try:
-            self._open()
+            self._fd = self._open()
         except OSError as exc:
+            what = f"--audit-log {self.path}" if not default else (
+                f"the record of login attempts {self.path} (the default place: no --audit-log given)")
             raise AuditLogError(
-                f"--audit-log {self.path}: cannot append to it "
-                f"({exc.strerror or type(exc).__name__}).\n  fix: give --audit-log FILE in a "
-                f"folder this account can write (not a link, not another account's file)") from None
+                f"{what}: cannot append to it ({exc.strerror or type(exc).__name__}).\n  fix: give "
+                f"--audit-log FILE, a plain file (not a link, a FIFO or another account's file) in a "
+                f"folder this account can write") from None
 
-    def _open(self) -> None:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    def _open(self) -> int:
+        """A new descriptor of ``path`` for appending (made 0600 if absent). ``O_NONBLOCK`` for
+        the open only: a FIFO planted there would otherwise hold the open (and every login)
+        until someone read it; refused unless a plain file of this account. Raises OSError."""
+        flags = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_CLOEXEC", 0))
         fd = os.open(self.path, flags, 0o600)
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+                raise PermissionError(errno.EPERM, "not a plain file of this account")
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        except BaseException:
             os.close(fd)
-            raise PermissionError(1, "not a plain file of this account")
-        if self._fd is not None:
-            os.close(self._fd)
-        self._fd = fd
+            raise
+        return fd
 
     def close(self) -> None:
-        """Close the file (a later :meth:`record` opens it again)."""
+        """Write the throttled attempts still summed (:meth:`flush`) and close the file (a later
+        :meth:`record` opens it again)."""
+        self.flush()
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
 
+    def flush(self) -> None:
+        """Write the lines of the throttled attempts summed so far in this minute, now."""
+        with self._lock:
+            data = self._summary_lines()
+            if data:
+                self._append(data)
+
     @staticmethod
-    def line(when: float, user: str, outcome: str) -> str:
-        """The record's line (with its ``\\n``) for an attempt at ``when`` (epoch seconds)."""
-        if outcome not in OUTCOMES:
-            raise ValueError(f"outcome {outcome!r}: one of {', '.join(OUTCOMES)} expected")
-        shown = json.dumps(user)  # ensure_ascii: escapes every control character
-        if len(user) > USER_SHOWN_CHARS:
-            shown = f"{json.dumps(user[:USER_SHOWN_CHARS] + '...')} ({len(user)} characters)"
+    def line(when: float, user: str | None, outcome: str, count: int = 1) -> str:
+        """The record's line (with its ``\\n``) for an attempt at ``when`` (epoch seconds);
+        ``count`` > 1: that many throttled attempts (``throttled xN``); ``user`` None:
+        :data:`OTHER_NAMES`. Raises ValueError for an outcome not in :data:`OUTCOMES`, or a
+        count > 1 of another outcome than ``throttled``."""
+        if outcome not in OUTCOMES or (count != 1 and outcome != THROTTLED) or count < 1:
+            raise ValueError(f"outcome {outcome!r} x{count}: one of {', '.join(OUTCOMES)} expected "
+                             f"(only {THROTTLED!r} counted)")
+        return AuditLog._line(when, _shown(user), outcome if count == 1 else f"{outcome} x{count}")
+
+    @staticmethod
+    def _line(when: float, shown: str, outcome: str) -> str:
         stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return f"{stamp}\t{shown}\t{outcome}\n"
 
     def record(self, when: float, user: str, outcome: str) -> None:
-        """Append the line of an attempt (:meth:`line`), rotating the file first when it would
-        grow past ``max_bytes``."""
-        data = self.line(when, user, outcome).encode("ascii")
+        """Append the line of an attempt at ``when`` (epoch seconds; :meth:`line`), or, for a
+        throttled one, sum it (class docstring); first the sums of a minute that is over. The
+        file is rotated first when it would grow past ``max_bytes``."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome {outcome!r}: one of {', '.join(OUTCOMES)} expected")
         with self._lock:
-            try:
-                self._reopen_if_moved()
-                assert self._fd is not None
-                if os.fstat(self._fd).st_size + len(data) > self.max_bytes:
-                    os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-                    self._open()
-                os.write(self._fd, data)
-            except OSError as exc:
-                if not self._write_failed:  # once: a full disk would fill the console too
-                    log.warning(
-                        "cannot append to the record of login attempts %s (%s); logins go on "
-                        "unrecorded until it can be written", self.path, exc.strerror or type(exc).__name__)
-                self._write_failed = True
+            minute = int(when // _MINUTE_S)
+            data = self._summary_lines() if minute != self._minute else ""
+            self._minute = minute
+            if outcome != THROTTLED:
+                data += self._line(when, _shown(user), outcome)
             else:
-                self._write_failed = False
+                key = _name_key(user)
+                summed = self._summed.get(key)
+                if summed is None and len(self._summed) < THROTTLED_NAMES_PER_MINUTE:
+                    self._summed[key] = _Summed(_shown(user))  # its first in the minute: a line now
+                    data += self._line(when, _shown(user), outcome)
+                else:
+                    summed = summed or self._others
+                    summed.first = summed.first if summed.count else when
+                    summed.count += 1
+            if data:
+                self._append(data)
+
+    def _summary_lines(self) -> str:
+        """The lines of the summed throttled attempts (then forgotten); called with the lock held."""
+        lines = [self._line(summed.first, summed.shown,
+                            THROTTLED if summed.count == 1 else f"{THROTTLED} x{summed.count}")
+                 for summed in [*self._summed.values(), self._others] if summed.count]
+        self._summed.clear()
+        self._others = _Summed(_shown(None))
+        return "".join(lines)
+
+    def _append(self, text: str) -> None:
+        """Append ``text`` to the file ``path`` names now, rotating it first if it would grow
+        past ``max_bytes``; under ``flock``. Called with the lock held; an OSError is logged once."""
+        data = text.encode("ascii")
+        try:
+            fd = self._locked_current()
+            try:
+                size = os.fstat(fd).st_size
+                if size and size + len(data) > self.max_bytes:  # path names fd: checked under the flock
+                    os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+                    self._fd = self._open()  # fd stays open, and locked, until written below
+                os.write(self._fd, data)
+            finally:
+                if fd != self._fd:
+                    os.close(fd)  # the rotated file: closing lets go of its flock
+                else:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            if not self._write_failed:  # once: a full disk would fill the console too
+                log.warning(
+                    "cannot append to the record of login attempts %s (%s); logins go on "
+                    "unrecorded until it can be written", self.path, exc.strerror or type(exc).__name__)
+            self._write_failed = True
+        else:
+            self._write_failed = False
+
+    def _names_open_file(self) -> bool:
+        """Whether ``path`` names the open file now (False when none is open or it is gone)."""
+        if self._fd is None:
+            return False
+        try:
+            now, held = os.lstat(self.path), os.fstat(self._fd)
+        except FileNotFoundError:
+            return False
+        return (now.st_ino, now.st_dev) == (held.st_ino, held.st_dev)
 
     def _reopen_if_moved(self) -> None:
         """Open the file again when ``path`` no longer names the open file (or none is open)."""
-        if self._fd is not None:
-            try:
-                now, held = os.lstat(self.path), os.fstat(self._fd)
-                if (now.st_ino, now.st_dev) == (held.st_ino, held.st_dev):
-                    return
-            except FileNotFoundError:
-                pass
-        self._open()
+        if not self._names_open_file():
+            fd = self._open()
+            if self._fd is not None:
+                os.close(self._fd)
+            self._fd = fd
+
+    def _locked_current(self) -> int:
+        """The descriptor of the file ``path`` names, with an exclusive ``flock`` on it: another
+        server sharing the record may rotate it until this one holds the lock, so whether
+        ``path`` still names it is looked at again once it is held. Raises OSError."""
+        for _ in range(8):
+            self._reopen_if_moved()
+            assert self._fd is not None
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if self._names_open_file():
+                return self._fd
+            fcntl.flock(self._fd, fcntl.LOCK_UN)  # rotated meanwhile: open what path names now
+        raise OSError(errno.EAGAIN, "the file kept being replaced while it was opened")
 
 
 class Throttle:
@@ -234,50 +411,54 @@ class Throttle:
 
     ``max_failures`` per user name within ``window_s`` seconds, ``max_per_minute`` failures
     of all names in the last minute (module docstring). Every :meth:`admit` that returned True
-    must be followed by one :meth:`settle`. Thread-safe; times are passed in (epoch seconds).
+    must be followed by one :meth:`settle`. User names are kept as their 32-byte SHA-256, never
+    as typed. Thread-safe; times are passed in (seconds of ``time.monotonic``, or any clock that
+    does not step back).
     """
 
     def __init__(self, max_failures: int = MAX_FAILURES_PER_USER, window_s: float = FAILURE_WINDOW_S,
                  max_per_minute: int = MAX_FAILURES_PER_MINUTE) -> None:
         self.max_failures, self.window_s, self.max_per_minute = max_failures, window_s, max_per_minute
         self._lock = threading.Lock()
-        self._failures: dict[str, deque[float]] = {}  # user name -> times of its failures, oldest first
+        self._failures: dict[bytes, deque[float]] = {}  # name key -> times of its failures, oldest first
         self._recent: deque[float] = deque()  # times of every failure in the last minute
-        self._pending: dict[str, int] = {}  # user name -> attempts admitted, not yet settled
+        self._pending: dict[bytes, int] = {}  # name key -> attempts admitted, not yet settled
 
     def _forget(self, now: float) -> None:
         while self._recent and self._recent[0] <= now - _MINUTE_S:
             self._recent.popleft()
-        for user in list(self._failures):
-            times = self._failures[user]
+        for key in list(self._failures):
+            times = self._failures[key]
             while times and times[0] <= now - self.window_s:
                 times.popleft()
             if not times:
-                del self._failures[user]
+                del self._failures[key]
 
     def admit(self, user: str, now: float) -> bool:
         """True: check this attempt (it counts as a failure until :meth:`settle`); False: refuse
         it unchecked (``throttled``)."""
+        key = _name_key(user)
         with self._lock:
             self._forget(now)
-            pending = self._pending.get(user, 0)
-            if len(self._failures.get(user, ())) + pending >= self.max_failures:
+            pending = self._pending.get(key, 0)
+            if len(self._failures.get(key, ())) + pending >= self.max_failures:
                 return False
             if len(self._recent) + sum(self._pending.values()) >= self.max_per_minute:
                 return False
-            self._pending[user] = pending + 1
+            self._pending[key] = pending + 1
             return True
 
     def settle(self, user: str, ok: bool, now: float) -> None:
         """End an admitted attempt: ``ok`` False counts it as a failure at ``now``."""
+        key = _name_key(user)
         with self._lock:
-            left = self._pending.get(user, 0) - 1
+            left = self._pending.get(key, 0) - 1
             if left > 0:
-                self._pending[user] = left
+                self._pending[key] = left
             else:
-                self._pending.pop(user, None)
+                self._pending.pop(key, None)
             if not ok:
-                self._failures.setdefault(user, deque()).append(now)
+                self._failures.setdefault(key, deque()).append(now)
                 self._recent.append(now)
 
     def tracked_users(self) -> int:
@@ -285,23 +466,48 @@ class Throttle:
         with self._lock:
             return len(self._failures)
 
+    def stored_key_bytes(self) -> int:
+        """Bytes of the user-name keys held now (for tests: 32 a name, however long it was typed)."""
+        with self._lock:
+            return sum(len(key) for key in [*self._failures, *self._pending])
+
 
 class LoginGuard:
     """The check gradio runs for every login (module docstring): ``logins`` (the login file's,
     :func:`app.auth.read_auth_file`, or ``(user, password)`` pairs), the :class:`Throttle`,
-    and the :class:`AuditLog` (None: attempts are not recorded). ``clock``: epoch seconds.
+    and the :class:`AuditLog` (None: attempts are not recorded). ``clock``: the throttle's
+    seconds (``time.monotonic``); ``wall_clock``: the record's epoch seconds (``time.time``).
+
+    Plaintext secrets are hashed here, once each (:func:`app.auth.hash_password`, with
+    :func:`app.auth.common_parameters`): the guard keeps no password (the caller's list still
+    holds them until it lets it go). Raises :class:`app.auth.AuthFileError` for a user named
+    twice (naming both lines when they come from a file), ValueError for no login, an empty
+    plaintext password or a malformed ``scrypt$`` secret.
     """
 
     def __init__(self, logins: Iterable[Login | tuple[str, str]], *, audit: AuditLog | None = None,
-                 throttle: Throttle | None = None, clock: Callable[[], float] = time.time) -> None:
-        self._logins = {login[0]: Login(*login) for login in logins}
-        if not self._logins:
+                 throttle: Throttle | None = None, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        given = [login if isinstance(login, Login) else Login(*login) for login in logins]
+        if not given:
             raise ValueError("a login guard needs at least one login")
+        first: dict[str, Login] = {}
+        for login in given:
+            if (twice := first.setdefault(login.user, login)) is not login:
+                where = (f"on lines {twice.line} and {login.line} of the login file" if twice.line and login.line
+                         else "twice")
+                raise AuthFileError(f"the user {login.user!r} is named {where}: keep one line per user")
+        n, r, p = common_parameters(given)
+        self._logins: dict[str, Login] = {}
+        for login in given:
+            if not login.hashed:  # the same scrypt as the unknown names': the time tells nothing
+                if not login.secret:
+                    raise ValueError(f"the user {login.user!r} has an empty password")
+                login = login._replace(secret=hash_password(login.secret, n=n, r=r, p=p))
+            self._logins[login.user] = login
         self.audit = audit
         self.throttle = throttle if throttle is not None else Throttle()
-        self._clock = clock
-        hashed = [parse_hash(login.secret) for login in self._logins.values() if login.hashed]
-        n, r, p = hashed[0][:3] if hashed else (SCRYPT_N, SCRYPT_R, SCRYPT_P)
+        self._clock, self._wall_clock = clock, wall_clock
         # an unknown user's password is hashed as the file's users' are: the time does not tell
         self._dummy = f"{SCHEME}${n}${r}${p}${_zeros(SALT_BYTES)}${_zeros(HASH_BYTES)}"
 
@@ -312,23 +518,40 @@ class LoginGuard:
 
     def check(self, user: str, password: str) -> bool:
         """True when ``user`` may log in with ``password``: admitted by the throttle and the
-        password right. Records the attempt. Thread-safe; may take a fraction of a second."""
-        start = self._clock()
-        ok, outcome = False, THROTTLED
-        if self.throttle.admit(user, start):
-            try:
-                login = self._logins.get(user)
-                if login is None:
-                    verify_password(password, self._dummy)  # the time of a check, then refused
-                    outcome = UNKNOWN
-                else:
-                    ok = verify_password(password, login.secret)
-                    outcome = OK if ok else WRONG
-            finally:
-                self.throttle.settle(user, ok, self._clock())
+        password right. Records the attempt. Never raises: an exception inside is said on the
+        console log (not the password) and the login refused (``error``). Thread-safe; may take
+        a fraction of a second."""
+        when = self._wall_clock()
+        try:
+            ok, outcome = self._check(user, password)
+        except Exception as exc:  # a 500 would leave no line and tell the client nothing useful
+            log.error("a login check failed (%s: %s): the login is refused and recorded as %r",
+                      type(exc).__name__, exc, ERROR)
+            ok, outcome = False, ERROR
         if self.audit is not None:
-            self.audit.record(start, user, outcome)
+            try:
+                self.audit.record(when, user, outcome)
+            except Exception as exc:  # AuditLog.record logs OSError itself; anything else: here
+                log.error("the login attempt could not be recorded (%s: %s)", type(exc).__name__, exc)
         return ok
+
+    def _check(self, user: str, password: str) -> tuple[bool, str]:
+        """The throttle, then the password: ``(ok, outcome)``. Raises whatever the check raises
+        (the attempt then counts as a failure)."""
+        if not self.throttle.admit(user, self._clock()):
+            return False, THROTTLED
+        ok = False
+        try:
+            login = self._logins.get(user)
+            if len(user) > MAX_USER_CHARS:  # no line has such a name: hashing would tell nothing
+                return False, UNKNOWN
+            if login is None:
+                verify_password(password, self._dummy)  # the time of a check, then refused
+                return False, UNKNOWN
+            ok = verify_password(password, login.secret)
+            return ok, OK if ok else WRONG
+        finally:
+            self.throttle.settle(user, ok, self._clock())
 
     async def gradio_auth(self, user: str, password: str) -> bool:
         """:meth:`check` in a worker thread: what ``serve`` gives gradio's ``launch(auth=...)``

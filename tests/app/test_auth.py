@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.auth import AuthFileError, read_auth_file
+from app.auth import AuthFileError, Login, read_auth_file
 
 SECRET = "s3cr3t:with:colons"
 
@@ -41,6 +41,21 @@ def test_a_malformed_line_is_named_by_file_and_line_without_the_password(
     message = str(info.value)
     assert f"{path}, line {line}" in message and what in message
     assert "pw-without-user" not in message and "other" not in message and "no colon here" not in message
+
+
+def test_a_user_named_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    """Review F8: the file's error names both lines; a LoginGuard given the same name twice (it
+    kept the last one, silently) refuses too, naming both lines when they come from a file."""
+    from app.login_guard import LoginGuard
+
+    path = tmp_path / "logins"
+    path.write_text("alice:pw1\n# c\nbob:pw\nalice:pw2\n")
+    with pytest.raises(AuthFileError, match="the user 'alice' is named twice, on lines 1 and 4"):
+        read_auth_file(path)
+    with pytest.raises(AuthFileError, match="'alice' is named on lines 1 and 4 of the login file"):
+        LoginGuard([Login("alice", "pw1", 1), Login("bob", "pw", 3), Login("alice", "pw2", 4)])
+    with pytest.raises(AuthFileError, match="'alice' is named twice"):
+        LoginGuard([("alice", "pw1"), ("alice", "pw2")])
 
 
 @pytest.mark.parametrize("text", [None, "", "# only a comment\n\n"])

@@ -13,13 +13,18 @@ from pathlib import Path
 import pytest
 
 from app.auth import (
+    MAX_SCRYPT_WORK,
+    MAX_USER_CHARS,
     SCRYPT_N,
     SCRYPT_P,
     SCRYPT_R,
     AuthFileError,
+    common_parameters,
     hash_command,
     hash_password,
     main,
+    parameter_warning,
+    parse_hash,
     plaintext_warning,
     read_auth_file,
     verify_password,
@@ -74,6 +79,10 @@ def test_hashed_and_plaintext_lines_are_read_and_told_apart(tmp_path: Path) -> N
     ("scrypt$1024$1$1$not*base64$c2FsdHNhbHRzYWx0c2FsdA==", "salt field is not base64"),
     ("scrypt$1024$1$1$c2FsdA==$c2FsdHNhbHRzYWx0c2FsdA==", "salt field holds 4 bytes"),
     ("scrypt$1024$1$1$c2FsdHNhbHRzYWx0c2FsdA==$c2FsdA==", "hash field holds 4 bytes"),
+    # review F2: OpenSSL refuses n >= 2^(16 r) when the password is checked (a 500, no record line)
+    ("scrypt$65536$1$1$c2FsdHNhbHRzYWx0c2FsdA==$c2FsdHNhbHRzYWx0c2FsdA==", "n must be below 2^(16 r)"),
+    # review F5: 2^15 * 8 * 33 = 8,650,752 block mixes per check, over 2^23
+    ("scrypt$32768$8$33$c2FsdHNhbHRzYWx0c2FsdA==$c2FsdHNhbHRzYWx0c2FsdA==", "more work per check"),
 ])
 def test_a_malformed_hash_line_is_named_by_file_and_line(tmp_path: Path, secret: str, what: str) -> None:
     path = tmp_path / "logins"
@@ -85,6 +94,43 @@ def test_a_malformed_hash_line_is_named_by_file_and_line(tmp_path: Path, secret:
     assert what in message, message
     assert f"fix: replace the line with the one `{hash_command('alice')}` prints" in message
     assert "pw2" not in message  # no line's text
+
+
+def test_every_n_r_pair_parse_hash_accepts_is_one_openssl_runs() -> None:
+    """Review F2: for r in {1, 2} and n = 2^10..2^20, parse_hash accepts a pair exactly when
+    n < 2^(16 r) (and the memory and work caps allow it); a pair refused for that rule is one
+    hashlib.scrypt refuses (it checks before hashing: cheap), and every accepted pair of up to
+    8 MiB is hashed and checked for real (the larger ones, r=2 and n >= 2^16, follow the same
+    rule, asserted; hashing them would take 16..256 MiB each)."""
+    from app.auth import _scrypt
+
+    salt, digest = "c2FsdHNhbHRzYWx0c2FsdA==", "c2FsdHNhbHRzYWx0c2FsdA=="
+    accepted = []
+    for r in (1, 2):
+        for n in (2**k for k in range(10, 21)):
+            try:
+                parse_hash(f"scrypt${n}${r}$1${salt}${digest}")
+            except ValueError as exc:
+                assert n >= 2 ** (16 * r) and "below 2^(16 r)" in str(exc), (n, r, exc)
+                with pytest.raises(ValueError):  # OpenSSL's own refusal
+                    _scrypt("pw", n, r, 1, b"s" * 16)
+                continue
+            assert n < 2 ** (16 * r) and 128 * r * n <= 2**28 and n * r <= MAX_SCRYPT_WORK
+            accepted.append((n, r))
+            if 128 * r * n <= 8 * 2**20:
+                secret = hash_password("pw", n=n, r=r, p=1)
+                assert verify_password("pw", secret) and not verify_password("pW", secret)
+    assert (2**15, 1) in accepted and (2**16, 1) not in accepted and (2**20, 2) in accepted
+    assert len(accepted) == 6 + 11  # r=1: n = 2^10..2^15; r=2: all of 2^10..2^20
+
+
+def test_the_work_cap_allows_the_new_lines_and_refuses_more() -> None:
+    """Review F5: n*r*p at most MAX_SCRYPT_WORK (2^23), 12.8 times a new line's."""
+    assert MAX_SCRYPT_WORK == 2**23 and MAX_SCRYPT_WORK / (SCRYPT_N * SCRYPT_R * SCRYPT_P) == 12.8
+    salt = "c2FsdHNhbHRzYWx0c2FsdA=="
+    assert parse_hash(f"scrypt${2**14}$8$64${salt}${salt}")[:3] == (2**14, 8, 64)  # exactly 2^23
+    with pytest.raises(ValueError, match=r"n\*r\*p=10485760 .* more work per check than the 8388608 \(2\^23\)"):
+        parse_hash(f"scrypt${2**18}$8$5${salt}${salt}")  # 256 MiB: within the memory cap, not the work cap
 
 
 def test_the_plaintext_warning_names_the_lines_users_and_commands_never_the_password(tmp_path: Path) -> None:
@@ -99,6 +145,40 @@ def test_the_plaintext_warning_names_the_lines_users_and_commands_never_the_pass
     assert "carol" not in said and PASSWORD not in said and "pw2" not in said
     path.write_text(f"carol:{hash_password('pw3', **FAST)}\n")
     assert plaintext_warning(path, read_auth_file(path)) is None
+
+
+def test_lines_with_other_parameters_than_most_are_named_at_start(tmp_path: Path) -> None:
+    """Review F1: unknown names are hashed with the parameters of most lines; a line with
+    others takes another time to check, which tells that its name exists: the warning names it."""
+    path = tmp_path / "logins"
+    odd = {"n": 2**11, "r": 1, "p": 1}
+    path.write_text(f"alice:{hash_password('a', **FAST)}\nbob:pw\ncarol:{hash_password('c', **odd)}\n"
+                    f"dave:{hash_password('d', **FAST)}\n")
+    logins = read_auth_file(path)
+    assert common_parameters(logins) == (2**10, 1, 1)
+    said = parameter_warning(path, logins)
+    assert said is not None and said.startswith(f"--auth-file {path}: line(s) 3 (carol) have other scrypt parameters")
+    assert "(n=1024, r=1, p=1, with which unknown names are hashed too)" in said
+    assert f"`{hash_command('carol')}`" in said and "alice" not in said and "bob" not in said
+    assert common_parameters(logins[1:3]) == (2**11, 1, 1)  # one hashed line: its own
+    assert common_parameters(logins[1:2]) == (SCRYPT_N, SCRYPT_R, SCRYPT_P)  # plaintext only: the new lines'
+    path.write_text(f"alice:{hash_password('a', **FAST)}\nbob:pw\n")
+    assert parameter_warning(path, read_auth_file(path)) is None
+
+
+def test_a_user_name_longer_than_the_limit_is_refused_by_the_file_and_the_command(tmp_path: Path) -> None:
+    """Review F3: no line may have a name over MAX_USER_CHARS characters (so a longer typed
+    name is refused unhashed, telling nothing)."""
+    assert MAX_USER_CHARS == 256
+    path = tmp_path / "logins"
+    path.write_text(f"{'a' * MAX_USER_CHARS}:pw\n")
+    assert read_auth_file(path)[0].user == "a" * MAX_USER_CHARS
+    path.write_text(f"bob:pw\n{'a' * (MAX_USER_CHARS + 1)}:pw\n")
+    with pytest.raises(AuthFileError, match=rf"line 2: the user name has 257 characters; at most {MAX_USER_CHARS}"):
+        read_auth_file(path)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["hash", "a" * (MAX_USER_CHARS + 1)], stdin=io.StringIO("pw\n"), stdout=out, stderr=err) == 2
+    assert out.getvalue() == "" and f"at most {MAX_USER_CHARS} characters" in err.getvalue()
 
 
 def test_main_warns_of_plaintext_lines_and_exits_2_on_a_malformed_hash_before_any_bundle(

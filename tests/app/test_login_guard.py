@@ -7,6 +7,7 @@ login on loopback."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import json
 import logging
@@ -23,38 +24,43 @@ from typing import Any
 import pytest
 from step_clock import StepClock
 
-from app.auth import hash_password
+from app.auth import MAX_USER_CHARS, SCRYPT_N, SCRYPT_P, SCRYPT_R, Login, hash_password
 from app.login_guard import (
     AUDIT_MAX_BYTES,
     FAILURE_WINDOW_S,
     MAX_FAILURES_PER_MINUTE,
     MAX_FAILURES_PER_USER,
+    THROTTLED_NAMES_PER_MINUTE,
     USER_SHOWN_CHARS,
     AuditLog,
     AuditLogError,
     LoginGuard,
     Throttle,
     default_audit_path,
+    folder_warning,
 )
 
 PASSWORD = "right:password"
 FAST = {"n": 2**10, "r": 1, "p": 1}  # cheap hashes; unknown users are hashed with these too
-LINE = re.compile(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\t("(?:[^"\\]|\\.)*")( \(\d+ characters\))?\t'
-                  r"(ok|wrong password|unknown user|throttled)\n")
-"""A line of the record: time, the user name as a JSON string (when cut: and its length), outcome."""
+LINE = re.compile(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\t(?:("(?:[^"\\]|\\.)*")( \(\d+ characters\))?|\*)\t'
+                  r"(ok|wrong password|unknown user|throttled(?: x\d+)?|error)\n")
+"""A line of the record: time, the user name as a JSON string (when cut: and its length) or
+``*`` (the throttled attempts of further names, summed), outcome (``throttled xN``: N of them)."""
 
 
 def _guard(tmp_path: Path, clock: StepClock, **throttle: Any) -> LoginGuard:
+    """alice and bob, hashed cheaply; ``clock`` drives both the throttle and the record's stamps."""
     logins = [("alice", hash_password(PASSWORD, **FAST)), ("bob", hash_password("bobs", **FAST))]
     return LoginGuard(logins, audit=AuditLog(tmp_path / "logins.log"), throttle=Throttle(**throttle),
-                      clock=clock)
+                      clock=clock, wall_clock=clock)
 
 
 def _outcomes(path: Path) -> list[tuple[str, str]]:
+    """``(user, outcome)`` per line of the record (``*`` for the summed further names)."""
     lines = path.read_text(encoding="ascii").splitlines(keepends=True)
     parsed = [LINE.fullmatch(line) for line in lines]
     assert all(parsed), lines
-    return [(json.loads(m[2]) + (m[3] or ""), m[4]) for m in parsed if m]
+    return [(json.loads(m[2]) + (m[3] or "") if m[2] else "*", m[4]) for m in parsed if m]
 
 
 def test_the_documented_defaults() -> None:
@@ -77,6 +83,7 @@ def test_a_user_name_with_too_many_failures_is_refused_even_with_the_right_passw
     clock.now = first_failure + FAILURE_WINDOW_S  # the first failure is 15 minutes old
     assert guard.check("alice", PASSWORD)
     assert not guard.check("alice", "guess") and not guard.check("alice", PASSWORD)  # 5 again in the window
+    guard.audit.close()  # the last throttled attempt shares a minute with one before: summed, written now
     assert [outcome for user, outcome in _outcomes(guard.audit.path) if user == "alice"] == [
         "ok", *["wrong password"] * 5, "throttled", "throttled", "ok", "wrong password", "throttled"]
 
@@ -119,7 +126,8 @@ def test_attempts_in_progress_count_so_that_many_at_once_get_no_more_tries() -> 
 
 def test_concurrent_wrong_logins_for_one_user_get_exactly_the_allowed_tries(tmp_path: Path) -> None:
     """gradio runs logins in worker threads: 40 at once for one user name, all wrong; exactly
-    MAX_FAILURES_PER_USER are checked, the rest throttled, and the record has one line each."""
+    MAX_FAILURES_PER_USER are checked, the rest throttled, and the record has a line for each
+    checked one, one for the first throttled one and one ``throttled xN`` for the others."""
     guard = _guard(tmp_path, StepClock(0.0))
     start = threading.Barrier(40)
     results: list[bool] = []
@@ -133,10 +141,11 @@ def test_concurrent_wrong_logins_for_one_user_get_exactly_the_allowed_tries(tmp_
         thread.start()
     for thread in threads:
         thread.join()
+    guard.audit.close()
     outcomes = [outcome for _, outcome in _outcomes(guard.audit.path)]
-    assert results == [False] * 40 and len(outcomes) == 40
+    assert results == [False] * 40 and len(outcomes) == MAX_FAILURES_PER_USER + 2
     assert outcomes.count("wrong password") == MAX_FAILURES_PER_USER
-    assert outcomes.count("throttled") == 40 - MAX_FAILURES_PER_USER
+    assert outcomes.count("throttled") == 1 and f"throttled x{40 - MAX_FAILURES_PER_USER - 1}" in outcomes
 
 
 def test_the_record_has_one_line_per_attempt_never_the_password_and_is_private(tmp_path: Path) -> None:
@@ -261,7 +270,7 @@ def test_a_real_login_on_loopback_goes_through_the_guard(predictor: Any, tmp_pat
 
 def test_main_says_where_the_record_is_and_makes_it(
         tmp_path: Path, predictor: Any, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     import signal
 
     import gradio as gr
@@ -282,8 +291,11 @@ def test_main_says_where_the_record_is_and_makes_it(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     chosen = tmp_path / "audit" / "drac.log"
     chosen.parent.mkdir()
+    chosen.parent.chmod(0o777)  # others may replace the record: warned (review F6)
+    caplog.set_level(logging.WARNING)
     assert main([*common, "--temp-dir", str(tmp_path), "--audit-log", str(chosen)]) == 0
     assert f"is appended to {chosen}" in capsys.readouterr().out
+    assert f"its folder {chosen.parent} is not private (other accounts may write it)" in caplog.text
     assert asyncio.run(calls[-1]["auth"]("alice", PASSWORD)) is True
     assert chosen.read_text().endswith('"alice"\tok\n') and stat.S_IMODE(chosen.stat().st_mode) == 0o600
     assert main([*common, "--audit-log", str(tmp_path / "no" / "such" / "folder.log")]) == 2
@@ -304,3 +316,263 @@ def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     assert f"n={SCRYPT_N}, r={SCRYPT_R}, p={SCRYPT_P}" in page
     assert AuditLog.line(1767608102.0, "alice", "ok") == '2026-01-05T10:15:02Z\t"alice"\tok\n'
     assert '2026-01-05T10:15:02Z "alice" ok' in page  # the example line, tabs read as spaces
+
+
+class _CountedScrypt:
+    """``app.auth._scrypt`` replaced: records ``(n, r, p)`` of every call and returns a cheap
+    stand-in digest (the same for the same input), so that checks are counted, never timed."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, int]] = []
+
+    def __call__(self, password: str, n: int, r: int, p: int, salt: bytes, size: int = 32) -> bytes:
+        self.calls.append((n, r, p))
+        return hashlib.shake_256(password.encode("utf-8", "surrogatepass") + salt + f"{n},{r},{p}".encode()).digest(size)
+
+
+def test_every_check_is_one_scrypt_of_the_same_size_whichever_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F1: a plaintext line was compared directly (microseconds) while an unknown name
+    ran scrypt (a fraction of a second): the time told which names exist. Now a plaintext
+    password is hashed when the guard is made, with the parameters unknown names get, and
+    not kept; every check, right or wrong, known or not, is one scrypt of those parameters."""
+    import app.auth
+
+    scrypt = _CountedScrypt()
+    monkeypatch.setattr(app.auth, "_scrypt", scrypt)
+    for hashed_with, expected in (({}, (SCRYPT_N, SCRYPT_R, SCRYPT_P)), (FAST, (2**10, 1, 1))):
+        logins = [Login("alice", hash_password(PASSWORD, **hashed_with), 1), Login("carol", "carols-secret", 2)]
+        guard = LoginGuard(logins, throttle=Throttle(max_per_minute=1000))
+        assert "carols-secret" not in repr(vars(guard)) and all(login.hashed for login in guard._logins.values())
+        attempts = [("alice", PASSWORD, True), ("alice", "x", False), ("carol", "carols-secret", True),
+                    ("carol", "x", False), ("nobody", "x", False), ("nobody", "carols-secret", False)]
+        for user, password, right in attempts:
+            scrypt.calls.clear()
+            assert guard.check(user, password) is right
+            assert scrypt.calls == [expected], (user, password, scrypt.calls)
+    scrypt.calls.clear()
+    LoginGuard([("dave", "pw")])  # plaintext only: the new lines' parameters
+    assert scrypt.calls == [(SCRYPT_N, SCRYPT_R, SCRYPT_P)]
+
+
+def test_an_exception_inside_the_check_is_a_recorded_refusal_not_a_server_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Review F2: a line OpenSSL refuses raised ValueError out of the check: gradio answered
+    500 and the record had no line. Now it is said on the console, recorded and refused."""
+    guard = _guard(tmp_path, StepClock(0.0))
+
+    def broken(password: str, secret: str) -> bool:
+        raise ValueError("Invalid parameter combination for n, r, p, maxmem.")
+
+    monkeypatch.setattr("app.login_guard.verify_password", broken)
+    caplog.set_level(logging.ERROR, logger="app")
+    assert guard.check("alice", PASSWORD) is False
+    assert asyncio.run(guard.gradio_auth("alice", PASSWORD)) is False  # what gradio awaits: no exception
+    assert _outcomes(guard.audit.path) == [("alice", "error")] * 2
+    assert "a login check failed (ValueError: Invalid parameter combination" in caplog.text
+    assert PASSWORD not in caplog.text
+    assert guard.throttle.tracked_users() == 1  # counted as failures: a broken check cannot be hammered
+
+
+def test_the_throttle_keeps_32_bytes_a_name_and_long_names_are_refused_unhashed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F3: the throttle kept typed names as they came (a form field may be 1 MiB): now
+    their SHA-256. A name longer than any line may hold is refused without hashing."""
+    import app.auth
+
+    guard = _guard(tmp_path, StepClock(0.0), max_per_minute=1000)
+    scrypt = _CountedScrypt()
+    monkeypatch.setattr(app.auth, "_scrypt", scrypt)
+    huge = "m" * 2**20
+    for i in range(10):
+        assert not guard.check(f"{i}{huge}", PASSWORD)
+    assert guard.throttle.tracked_users() == 10 and guard.throttle.stored_key_bytes() == 10 * 32
+    assert scrypt.calls == []  # no line has a name over MAX_USER_CHARS: nothing to hide
+    assert _outcomes(guard.audit.path)[0] == (f"0{'m' * (USER_SHOWN_CHARS - 1)}... ({2**20 + 1} characters)",
+                                             "unknown user")
+    assert not guard.check("a" * MAX_USER_CHARS, "x") and scrypt.calls == [(2**10, 1, 1)]  # at the limit: hashed
+
+
+def test_throttled_attempts_are_summed_per_name_and_minute(tmp_path: Path) -> None:
+    """Review F4: throttled attempts cost nothing, so a flood of them rotated the record's
+    older lines away: one line each. Now a name's first in a minute has its line, the rest of
+    that minute one ``throttled xN`` line; beyond THROTTLED_NAMES_PER_MINUTE names, one ``*`` line."""
+    clock = StepClock(0.0)
+    clock.now = 1767607500.0  # 2026-01-05T10:05:00Z
+    guard = _guard(tmp_path, clock, max_failures=0)  # every attempt throttled
+    for _ in range(100):
+        guard.check("alice", PASSWORD)
+    names = [f"name{i}" for i in range(THROTTLED_NAMES_PER_MINUTE + 9)]
+    for name in names * 2:
+        guard.check(name, "x")
+    named = names[:THROTTLED_NAMES_PER_MINUTE - 1]  # alice has one of the named places
+    assert _outcomes(guard.audit.path) == [("alice", "throttled"), *[(name, "throttled") for name in named]]
+    clock.now += 60  # the next minute: its first attempt writes the sums of the last
+    guard.check("bob", "bobs")
+    lines = guard.audit.path.read_text(encoding="ascii").splitlines()
+    assert lines[THROTTLED_NAMES_PER_MINUTE] == '2026-01-05T10:05:00Z\t"alice"\tthrottled x99'
+    assert _outcomes(guard.audit.path)[THROTTLED_NAMES_PER_MINUTE:] == [
+        ("alice", "throttled x99"), *[(name, "throttled") for name in named], ("*", "throttled x20"),
+        ("bob", "throttled")]
+    guard.check("bob", "bobs")
+    guard.audit.close()  # the server stops: what is summed is written
+    assert _outcomes(guard.audit.path)[-1] == ("bob", "throttled")
+    assert len(guard.audit.path.read_text().splitlines()) == 2 * THROTTLED_NAMES_PER_MINUTE + 3  # for 160 attempts
+
+
+def test_a_fifo_planted_as_the_record_is_refused_without_waiting(tmp_path: Path) -> None:
+    """Review F6: opening a FIFO for writing waits for a reader: a FIFO planted where the
+    record goes held the start (or, planted later, every login). Opened non-blocking now and
+    refused as not a plain file; a record that is one gets a blocking descriptor back."""
+    import fcntl
+
+    fifo = tmp_path / "logins.log"
+    os.mkfifo(fifo)
+    said: list[str] = []
+
+    def open_it() -> None:
+        try:
+            AuditLog(fifo)
+        except AuditLogError as exc:
+            said.append(str(exc))
+
+    opener = threading.Thread(target=open_it, daemon=True)
+    opener.start()
+    opener.join(timeout=60)  # a guard against a hang, not a timing
+    if opener.is_alive():
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # let the stuck open go
+    assert not opener.is_alive(), "the record's open waited on a FIFO"
+    assert said and said[0].startswith(f"--audit-log {fifo}: cannot append to it") and "a FIFO" in said[0]
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # with a reader the open succeeds: still refused
+    try:
+        with pytest.raises(AuditLogError, match="not a plain file of this account"):
+            AuditLog(fifo)
+    finally:
+        os.close(reader)
+    audit = AuditLog(tmp_path / "real.log")
+    assert audit._fd is not None and not fcntl.fcntl(audit._fd, fcntl.F_GETFL) & os.O_NONBLOCK
+    audit.close()
+
+
+def test_an_audit_log_folder_others_may_change_is_warned_about(tmp_path: Path) -> None:
+    """Review F6: whoever may write the record's folder may remove or replace the record."""
+    folder = tmp_path / "audit"
+    folder.mkdir(mode=0o700)
+    path = folder / "logins.log"
+    assert folder_warning(path) is None
+    for mode in (0o770, 0o1777):
+        folder.chmod(mode)
+        said = folder_warning(path)
+        assert said is not None and f"its folder {folder} is not private (other accounts may write it)" in said
+    folder.chmod(0o700)
+    if os.getuid() == 0:  # only root can give the folder away
+        os.chown(folder, 54321, -1)
+        assert "owned by another account (uid 54321)" in (folder_warning(path) or "")
+
+
+def test_two_servers_sharing_the_record_do_not_rotate_it_twice(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F7: server B saw the full file, server A rotated it meanwhile, and B renamed A's
+    new file onto logins.log.1: the old lines were lost. Now the size check and the rotation
+    hold an flock, and a file that the path no longer names is opened anew, not rotated.
+    The interleaving is forced: A rotates just after B found the path still names its file."""
+    path = tmp_path / "logins.log"
+    a, b = AuditLog(path, max_bytes=200), AuditLog(path, max_bytes=200)
+    for _ in range(6):
+        a.record(0.0, "old", "ok")  # 30 bytes a line: 180 bytes, the next line rotates
+    original = b._reopen_if_moved
+    raced: list[bool] = []
+
+    def then_a_rotates() -> None:
+        original()
+        if not raced:
+            raced.append(True)
+            a.record(60.0, "a", "ok")  # A rotates: logins.log.1 holds the six old lines
+
+    monkeypatch.setattr(b, "_reopen_if_moved", then_a_rotates)
+    b.record(120.0, "b", "ok")
+    assert raced
+    old = path.with_name("logins.log.1").read_text()
+    assert old.count('"old"') == 6, old  # not replaced by A's new file
+    assert [user for user, _ in _outcomes(path)] == ["a", "b"]
+    a.close()
+    b.close()
+
+
+def test_the_throttle_runs_on_a_clock_that_the_system_time_does_not_move(tmp_path: Path) -> None:
+    """Review F8: the throttle ran on the wall clock: setting the system time a day ahead freed
+    every throttled name. It runs on time.monotonic now; the record keeps the wall clock."""
+    import time
+
+    assert inspect.signature(LoginGuard).parameters["clock"].default is time.monotonic
+    wall = [1767607502.0]
+    guard = LoginGuard([("alice", hash_password(PASSWORD, **FAST))], audit=AuditLog(tmp_path / "logins.log"),
+                       wall_clock=lambda: wall[0])
+    for _ in range(MAX_FAILURES_PER_USER):
+        assert not guard.check("alice", "guess")
+    wall[0] += 86400  # the system time set a day ahead
+    assert not guard.check("alice", PASSWORD)
+    assert _outcomes(guard.audit.path)[-1] == ("alice", "throttled")
+    assert guard.audit.path.read_text().splitlines()[-1].startswith("2026-01-06T10:05:02Z")
+
+
+def test_a_default_record_that_cannot_be_opened_does_not_name_an_audit_log_option(tmp_path: Path) -> None:
+    """Review F8: the default place's failure said "--audit-log PATH" though none was given."""
+    path = default_audit_path(tmp_path)
+    path.parent.mkdir(mode=0o700)
+    path.mkdir()  # not a file
+    with pytest.raises(AuditLogError) as info:
+        AuditLog(path, default=True)
+    message = str(info.value)
+    assert message.startswith(f"the record of login attempts {path} (the default place: no --audit-log given)")
+    assert f"--audit-log {path}" not in message and "fix: give --audit-log FILE" in message
+
+
+def test_the_help_states_the_throttle_from_the_code(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F8: --help said "5 wrong passwords ... 15 minutes" in words of its own; it is
+    built from the constants now, and says that unknown names count and that the global cap
+    refuses everyone."""
+    import app.login_guard
+    from app.__main__ import parse_args
+
+    monkeypatch.setattr(app.login_guard, "MAX_FAILURES_PER_USER", 7)
+    monkeypatch.setattr(app.login_guard, "FAILURE_WINDOW_S", 600.0)
+    monkeypatch.setattr(app.login_guard, "MAX_FAILURES_PER_MINUTE", 11)
+    monkeypatch.setattr(app.login_guard, "AUDIT_MAX_BYTES", 3 * 2**20)
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("7 failed logins for a user name within 10 minutes refuse that name, right password or not, "
+            "until the first is 10 minutes old (names not in the file count alike); 11 failed logins in "
+            "a minute, all names together, refuse every login") in text
+    assert "rotated to FILE.1 above 3 MiB" in text
+
+
+def test_docs_deploying_works_out_the_records_size_and_the_lockout() -> None:
+    """Review F4 and F8: "some 150,000 attempts per 10 MiB" had no source; the figures are the
+    sizes of AuditLog.line's lines now, and the flood's lines a minute come from the constants.
+    The proxy section states the lockout the global cap allows, with an nginx limit_req for the
+    login route; the timing claim holds only with one set of hash parameters, and says so."""
+    page_text = (Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(encoding="utf-8")
+    page = " ".join(page_text.split())
+    small, typical = (len(AuditLog.line(0.0, user, outcome)) for user, outcome in
+                      (("alice", "ok"), ("12345678", "wrong password")))
+    long_escaped = len(AuditLog.line(0.0, "\U0001F600" * 1000, "unknown user"))
+    assert (small, typical) == (32, 47) and 1200 < long_escaped < 1300
+    assert "32 bytes for `\"alice\"` and `ok`, 47 for an 8-letter name and `wrong password`" in page
+    assert f"up to about {round(long_escaped, -1):,}" in page
+    assert (f"{AUDIT_MAX_BYTES // small:,} lines of the first kind, {AUDIT_MAX_BYTES // typical:,} of the "
+            f"second, some {round(AUDIT_MAX_BYTES // long_escaped, -2):,} of the last") in page
+    per_minute = MAX_FAILURES_PER_MINUTE + 2 * THROTTLED_NAMES_PER_MINUTE + 1
+    assert f"at most {per_minute} lines a minute" in page
+    assert AUDIT_MAX_BYTES / (per_minute * typical) / 60 > 48 and "over two days" in page
+    assert AUDIT_MAX_BYTES / (per_minute * long_escaped) / 60 < 2 and "under two hours" in page
+    assert "150,000" not in page and "0.8 s" not in page
+    assert f"Beyond {THROTTLED_NAMES_PER_MINUTE} names in a minute" in page
+    proxy = page[page.index("## In front of the app"):page.index("## Logins")]
+    assert "whoever can reach the login page can lock everyone out" in proxy
+    assert "limit_req_zone $binary_remote_addr" in proxy and "limit_req zone=drac_login" in proxy
+    assert "location ~ ^/login/?$" in proxy  # gradio's routes: POST /login and /login/
+    assert "so that neither the answer nor its time tells which names exist, as long as every hash line" not in page
+    assert ("So neither the answer nor its time tells which names exist, as long as every hash line has "
+            "the same parameters") in page
