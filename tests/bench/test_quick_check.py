@@ -169,7 +169,13 @@ def test_the_docs_state_the_checks_cost_and_gap_as_its_committed_result_measured
     assert "weight_change_from_random_start" in data and "the bench now measures it" in data
     assert f"moved {100 * conv['all']:.1f} % in relative L2 norm" in data, conv
     assert f"({100 * min(groups):.1f}-{100 * max(groups):.1f} % by layer group)" in data, conv
-    assert "needs its own pass mark, fixed before its first run, and none has been fixed" in data
+    # the redesign (v2) states its mark as fixed before its first run, and quotes its result files
+    assert "Design v2, fixed on 2026-12-05 before its first run" in data
+    for name in ("quick_check_mnist_v2", "quick_check_fashion_mnist_v2"):
+        v2 = json.loads((repo / "bench" / "results" / f"{name}.json").read_text(encoding="utf-8"))
+        assert v2["design"]["name"] == "v2" and v2["claim_holds"] is False and v2["smoke"] is False, name
+        top = v2["linear_probe_top1"]
+        assert f"{top['pretrained']:.2f} % against {top['random']:.2f} %, {v2['gap_points']:+.2f}" in data, name
     (row,) = quick_check_rows(record)
     assert "BatchNorm running statistics" in row and "the check does not separate the two" in row
 
