@@ -92,6 +92,7 @@ from drac_ssl.figures import (
     markdown_table,
 )
 from drac_ssl.grading.bundle import (
+    CI_HELD_FIXED,
     CI_UNIT_NOUNS,
     TWIN_GROUP_WORDS,
     chance_warning,
@@ -425,8 +426,8 @@ class Comparison:
             where = (f"the {len(result_keys)} settings of `config.yaml` that differ among the runs are "
                      "in the next table")
         lines += ["Out-of-fold metrics of each run's `finetune/comparison.json` (QWK of the submitted "
-                  f"grades, its CI the run's own bootstrap, {self._qwk_ci_units()}); {where} (output-only "
-                  "`run.*` settings aside).", ""]
+                  f"grades, its CI the run's own bootstrap, {self._qwk_ci_units()}, {CI_HELD_FIXED}); "
+                  f"{where} (output-only `run.*` settings aside).", ""]
         if screening:
             lines += [_screening_legend(screening), ""]
         if result_keys and not columns:
@@ -457,7 +458,7 @@ class Comparison:
                        "the run did not store its own")
                 sources.append(f"\"here\": recomputed by this command from the `oof.csv` files ({why})")
             lines += ["Difference on all out-of-fold images (95% CI): paired percentile bootstrap "
-                      f"(Efron & Tibshirani 1993), {self._difference_units()}; a CI "
+                      f"(Efron & Tibshirani 1993), {self._difference_units()}, {CI_HELD_FIXED}; a CI "
                       "that excludes 0 is a difference these images support, but a 95% CI excludes 0 "
                       "one time in twenty by chance alone when nothing differs, and this table has "
                       f"{len(PAIRED_METRICS) * len(self.differences)}; a difference between models no better than chance "
@@ -524,9 +525,10 @@ class Comparison:
                                  for d in self.between])
         n = len(PAIRED_METRICS) * len(self.between)  # one CI per difference and metric
         lines += ["The same variant of two runs on the same out-of-fold images (95% CI): paired "
-                  "percentile bootstrap, the same resamples for both runs; what it measures is what "
+                  f"percentile bootstrap, the same resamples for both runs, {CI_HELD_FIXED}; what it measures is what "
                   "the settings that differ (above) changed, together with the randomness of "
-                  "training (a rerun with another seed differs too). A CI that excludes 0 is a "
+                  "training (a rerun with another seed differs too, by an amount the CI does not hold). "
+                  "A CI that excludes 0 is a "
                   "difference these images support, but each excludes 0 one time in twenty by "
                   f"chance alone when nothing differs, and this table has {n}.", ""]
         flat = _zero_width(self.between)

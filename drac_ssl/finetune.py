@@ -152,7 +152,7 @@ from drac_ssl.metrics import (
     BootstrapScores,
     apply_thresholds,
     binary_screening,
-    bootstrap_ci,
+    bootstrap_ci_counted,
     bootstrap_scores,
     default_thresholds,
     degenerate_ci_reason,
@@ -1703,11 +1703,14 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     # patients known: the resamples draw patients with all their images (their images are
     # not independent); else images, exactly as before
     resampling = ci_resampling(ctx.patients, n_lab)
-    qwk_ci = bootstrap_ci(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
+    # each interval with how many resamples it rests on: those where the metric is undefined
+    # (AUC: a resample lacking a grade) are left out, and report.md says so (audit F6)
+    *qwk_ci, qwk_used = bootstrap_ci_counted(y, pred, qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed,
+                                             groups=ctx.patients)
     # the probabilities' ranking has its own interval: a QWK CI that reaches 0 beside an AUC
     # well above 0.5 read as a contradiction to a trial (chance_warning words both)
-    auc_ovr_ci = bootstrap_ci(y, probs, macro_ovr_auc, n_boot=ctx.ft.n_boot, seed=ctx.seed,
-                              groups=ctx.patients)
+    *auc_ovr_ci, auc_ovr_used = bootstrap_ci_counted(y, probs, macro_ovr_auc, n_boot=ctx.ft.n_boot,
+                                                     seed=ctx.seed, groups=ctx.patients)
     # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
     # is not certainty; the figures stay, the note says why they mean nothing
     qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names)
@@ -1722,10 +1725,10 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     rules: dict[str, dict[str, Any]] = {}
     for rule in DECISIONS:
         r = report if rule == decision else grading_report(y, probs, preds[rule], names)
-        rule_ci = qwk_ci if rule == decision else bootstrap_ci(
+        *rule_ci, rule_used = (*qwk_ci, qwk_used) if rule == decision else bootstrap_ci_counted(
             y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
         rules[rule] = {"qwk": r["qwk"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-                       "qwk_ci95": list(rule_ci),
+                       "qwk_ci95": list(rule_ci), "qwk_ci95_resamples": rule_used,
                        "qwk_ci95_note": degenerate_ci_reason(*rule_ci, y, preds[rule], names),
                        "selected": rule == decision}
     # the final thresholds' in-sample kappa, whichever rule decides (it held argmax's under
@@ -1742,10 +1745,13 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "class_names": names,
         "decision": decision,
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci), "qwk_ci95_note": qwk_ci_note,
+        # how many of the n_boot resamples each interval used (the others: metric undefined)
+        "n_boot": ctx.ft.n_boot, "qwk_ci95_resamples": qwk_used,
         "one_grade_note": one_grade,
         **resampling,
         "folds_taken_from": trained.taken_from,
         "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_ovr_ci95": list(auc_ovr_ci),
+        "auc_ovr_ci95_resamples": auc_ovr_used,
         "auc_per_grade": report["auc_per_grade"],
         "auc_note": report["auc_note"],
         "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
@@ -1754,6 +1760,9 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         # the sample SD over the folds (ddof=1), as a spread across folds is usually given
         "qwk_fold_std": (float(np.nanstd(fold_qwk, ddof=1)) if np.isfinite(fold_qwk).sum() >= 2
                          else float("nan")),
+        # the mean and SD are over the folds whose kappa is defined (a fold where both the
+        # grades and the answers are one grade has none): how many, of how many (audit F8)
+        "qwk_fold_defined": int(np.isfinite(fold_qwk).sum()), "qwk_fold_count": int(fold_qwk.size),
         "qwk_fold_std_ddof": 1,  # said beside it: older versions wrote the population SD (ddof=0)
         "qwk_in_sample_thresholds": quadratic_weighted_kappa(y, pred_in_sample, k),
         "report": report,
@@ -1773,6 +1782,9 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
                      "qwk_in_sample_thresholds uses the final calibration fitted on all out-of-fold "
                      + ("(with the label draws: the drawn images') " if draw_words else "")
                      + f"outputs and is optimistic; qwk_ci95: {ci_words}; "
+                     "qwk_ci95_resamples / auc_ovr_ci95_resamples (and referable.auc_ci95_resamples): how "
+                     "many of the n_boot resamples each interval used, the others left out because the "
+                     "metric is undefined on them (e.g. the AUC on a resample lacking a grade); "
                      "qwk_ci95_note: why an interval of width 0 means nothing (e.g. every image given "
                      "one grade), else null; one_grade_note: (nearly) every image given one grade, "
                      "overall or within each fold, else null"),
@@ -2061,6 +2073,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                       "auc": m["auc"], "auc_ovr": m["auc_ovr"], "accuracy": m["accuracy"],
                       "macro_f1": m["macro_f1"], "qwk_fold_mean": m["qwk_fold_mean"],
                       "qwk_fold_std": m["qwk_fold_std"], "qwk_fold_std_ddof": m.get("qwk_fold_std_ddof"),
+                      "qwk_fold_defined": m.get("qwk_fold_defined"), "qwk_fold_count": m.get("qwk_fold_count"),
                       "decision": m["decision"],
                       "seconds": m["seconds"], "decision_rules": m["decision_rules"],
                       **referable_columns(m.get("referable")),

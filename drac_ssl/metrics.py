@@ -91,6 +91,7 @@ __all__ = [
     "binary_screening",
     "CountedMetricWarning",
     "bootstrap_ci",
+    "bootstrap_ci_counted",
     "bootstrap_resamples",
     "cluster_quality",
     "degenerate_ci_reason",
@@ -494,7 +495,9 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         ``roc_auc_score``) of ``P(referable) = P_r + ... + P_{K-1}`` against ``y >= r``, nan
         when one side has no image, ``auc_note`` then says why (else None); ``auc_ci95``
         ``[low, high]``: its bootstrap interval (resamples with one side missing left out, as
-        :func:`bootstrap_ci` does), scored from counts (the binary AUC of ``s`` is the macro
+        :func:`bootstrap_ci` does; ``auc_ci95_resamples``: how many of the ``n_boot``
+        resamples it used, :func:`bootstrap_ci_counted`, None when none was drawn; ``n_boot``
+        as given), scored from counts (the binary AUC of ``s`` is the macro
         one-vs-rest AUC of the two columns ``[1 - s, s]``, :func:`macro_ovr_auc`'s counted
         path), so it equals scikit-learn's on each resample; ``sensitivity`` /
         ``specificity``: :func:`binary_screening` of ``pred >= r`` against ``y >= r``, at the
@@ -555,11 +558,13 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         note = (f"every one of the {yt.size} images is referable (grade >= {r})" if n_ref
                 else f"none of the {yt.size} images is referable (grade >= {r})")
         note += ": the AUC needs referable and non-referable images"
+    used: int | None = None  # no bootstrap drawn: no count
     if n_boot > 0 and note is None:
         two = np.stack([1.0 - s, s], axis=1)
-        ci = bootstrap_ci(truth, two, macro_ovr_auc, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups)
+        *ci, used = bootstrap_ci_counted(truth, two, macro_ovr_auc, n_boot=n_boot, alpha=alpha, seed=seed,
+                                         groups=groups)
     else:
-        ci = (float("nan"), float("nan"))
+        ci = [float("nan"), float("nan")]
     decided = (yp >= r).astype(np.int64)
     # the decision's sensitivity and specificity with their intervals, each drawn from the same
     # seed as the AUC's (the same resamples; a resample without a referable, or without a
@@ -581,6 +586,7 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
                              f"{name}_ci_n_eff": n_eff})
     return {"from_grade": r, "rule": rule, "n_referable": n_ref, "n_not": n_not,
             "auc": auc, "auc_note": note, "auc_ci95": [float(ci[0]), float(ci[1])],
+            "auc_ci95_resamples": used, "n_boot": int(n_boot),
             **binary_screening(truth, decided), **screening_ci,
             "sensitivity_at_specificity_90": sens90, "specificity_at_sensitivity_90": spec90}
 
@@ -814,7 +820,12 @@ def majority_grade_reference(y_true: Any, class_names: Sequence[str] | None = No
         :func:`grading_report` computes it for the variants: the mean over the grades where F1
         is defined, so the absent grades of a small set are left out alike), ``qwk`` 0.0 and
         ``auc`` / ``auc_ovr`` / ``referable_auc`` 0.5 by definition (:data:`MAJORITY_BY_DEFINITION`;
-        not computed: kappa is undefined, and the AUCs of a constant score are 0.5), and with
+        not computed). Kappa of a constant answer is defined and 0 whenever the true grades
+        vary: its observed agreement equals the agreement expected by chance from the two
+        marginals (:func:`quadratic_weighted_kappa` gives 0.0 there). Only when the true grades
+        are one grade too, the majority's own, is kappa undefined (0/0, nan from
+        :func:`quadratic_weighted_kappa`); 0.0 is stored then as well, as the no-better-than-
+        chance floor. The AUCs of a constant score are 0.5 (every pair a tie). With
         two grades the screening decision's ``sensitivity`` and ``specificity``
         (:func:`binary_screening`: 0 and 1 when the majority is grade 0).
 
@@ -1137,7 +1148,26 @@ def bootstrap_ci(
     seed: int = 0,
     groups: Any = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap ``(1 - alpha)`` confidence interval of ``metric(y_true, y_pred)``.
+    """Percentile bootstrap ``(1 - alpha)`` confidence interval of ``metric(y_true, y_pred)``:
+    ``(low, high)`` of :func:`bootstrap_ci_counted`, which says too how many of the ``n_boot``
+    resamples the interval rests on (the others left out as undefined). Same arguments, the
+    same interval to the last bit."""
+    low, high, _ = bootstrap_ci_counted(y_true, y_pred, metric, n_boot=n_boot, alpha=alpha, seed=seed,
+                                        groups=groups)
+    return low, high
+
+
+def bootstrap_ci_counted(
+    y_true: Any,
+    y_pred: Any,
+    metric: Callable[[np.ndarray, np.ndarray], float] = quadratic_weighted_kappa,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    groups: Any = None,
+) -> tuple[float, float, int]:
+    """Percentile bootstrap ``(1 - alpha)`` confidence interval of ``metric(y_true, y_pred)``,
+    with the number of resamples it used: ``(low, high, used)``, ``0 <= used <= n_boot``.
 
     Resamples the ``n`` rows with replacement ``n_boot`` times (``numpy.random.default_rng
     (seed)``, so the interval is reproducible). ``y_pred`` may be grades ``(n,)`` or
@@ -1161,7 +1191,12 @@ def bootstrap_ci(
     returns nan where it is undefined, e.g. :func:`macro_ovo_auc` with a grade absent from
     ``y_true``) is no error: the resamples are still drawn. Degenerate resamples, where the
     metric is undefined (non-finite or raises ValueError, e.g. a resample without PDR for
-    AUC), are skipped. Returns ``(nan, nan)`` if none is valid (or ``n == 0``,
+    AUC), are left out, and ``used`` counts those that were not: an interval from fewer than
+    ``n_boot`` resamples rests only on those that hold what the metric needs (for an AUC,
+    every grade), which over-represents the resamples rich in a rare grade; callers store
+    ``used`` beside the interval (``metrics.json``'s ``qwk_ci95_resamples``,
+    ``auc_ovr_ci95_resamples``, ``referable.auc_ci95_resamples``) and report.md says it when it
+    is below ``n_boot``. Returns ``(nan, nan, 0)`` if none is valid (or ``n == 0``,
     ``n_boot < 1``).
 
     Raises:
@@ -1179,7 +1214,7 @@ def bootstrap_ci(
     n = yt.shape[0]
     units = _units(groups, n)
     if n == 0 or n_boot < 1:
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # the whole sample first: a ValueError here is the input's (probabilities given to
@@ -1206,9 +1241,9 @@ def bootstrap_ci(
                 if math.isfinite(value):
                     stats.append(value)
     if not stats:
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), 0
     lo, hi = np.percentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return float(lo), float(hi)
+    return float(lo), float(hi), len(stats)
 
 
 def degenerate_ci_reason(low: Any, high: Any, y_true: Any = None, y_pred: Any = None,

@@ -758,6 +758,43 @@ def screening_line(metrics: dict[str, Any], names: Sequence[str]) -> str | None:
     return two_grade_summary(metrics, names)
 
 
+RESAMPLES_LEFT_OUT = {
+    "QWK": "on the rest kappa was undefined (grades and answers all one grade)",
+    "AUC OvR": "the rest lacked a grade",
+    "Referable AUC": "the rest lacked a referable or a non-referable image",
+}
+"""Why a bootstrap resample is left out of each interval (:func:`resamples_used_words`): the
+metric is undefined on it (:func:`drac_ssl.metrics.bootstrap_ci_counted`)."""
+
+
+def resamples_used_words(metrics: dict[str, Any]) -> str | None:
+    """The line of report.md's variant section that says which bootstrap CIs rest on fewer
+    resamples than were drawn (``metrics.json``'s ``qwk_ci95_resamples``,
+    ``auc_ovr_ci95_resamples``, ``referable.auc_ci95_resamples``, the other decision rule's
+    ``decision_rules.<rule>.qwk_ci95_resamples``, against ``n_boot``): ``"AUC OvR CI from 883 of
+    1,000 resamples; the rest lacked a grade."``, one sentence per such interval, then what it
+    means. None when every interval used all ``n_boot`` (or a run made before the counts were
+    stored, or none drawn); an interval from 0 resamples is n/a and said so where it stands."""
+    n_boot = metrics.get("n_boot")
+    if not isinstance(n_boot, int) or isinstance(n_boot, bool) or n_boot < 1:
+        return None
+    referable = metrics.get("referable") if isinstance(metrics.get("referable"), dict) else {}
+    counted = [("QWK", "", metrics.get("qwk_ci95_resamples")),
+               ("AUC OvR", "", metrics.get("auc_ovr_ci95_resamples")),
+               ("Referable AUC", "", referable.get("auc_ci95_resamples"))]
+    decision = metrics.get("decision")
+    for rule, r in (metrics.get("decision_rules") or {}).items():
+        if rule != decision and isinstance(r, dict):
+            counted.append(("QWK", f" under the {rule} rule", r.get("qwk_ci95_resamples")))
+    said = [f"{what} CI{where} from {used:,} of {n_boot:,} resamples; {RESAMPLES_LEFT_OUT[what]}."
+            for what, where, used in counted
+            if isinstance(used, int) and not isinstance(used, bool) and 0 < used < n_boot]
+    if not said:
+        return None
+    return (" ".join(said) + " Those intervals rest only on the resamples where the figure is defined, "
+            "which over-represent the rarest grades' images; with few such images read them as rough.")
+
+
 def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:
     """The variant's section of report.md, and the note that its out-of-fold grades give
     (nearly) every image one grade, overall or within each fold: the one the run stored in
@@ -788,6 +825,9 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
              f"{figure_text(metrics.get('macro_f1'))}; final calibration: temperature {figure_text(cal.get('temperature'))}, "
              f"thresholds {threshold_words(cal.get('thresholds') or [])}; class decision "
              f"`{decision}`.", ""]
+    fewer = resamples_used_words(metrics)
+    if fewer:
+        lines += [fewer, ""]
     absent = sorted(set(range(probs.shape[1])) - set(grades.tolist()))
     if absent:  # a trial: a two-grade set run on DRAC's three grades said only "AUC n/a"
         which = ", ".join(f"{g} ({names[g]})" if g < len(names) else str(g) for g in absent)
@@ -1003,6 +1043,42 @@ def _one_grade_differences(pairs: dict[str, tuple[str, str, str]], one_grade: di
             + "; ".join(together(r) if r in both else r for r in readings) + ".")
 
 
+def fold_share_words(defined: Any, count: Any) -> str:
+    """``" (over 4 of 5 folds)"`` when a fold mean and SD rest on fewer folds than there are
+    (``defined`` folds whose kappa is defined, of ``count``; the others, where the grades and the
+    answers were all one grade, have none and are left out of the mean), else ``""``, also
+    when either count is unknown (a run made before they were stored)."""
+    if (isinstance(defined, int) and isinstance(count, int) and not isinstance(defined, bool)
+            and 0 <= defined < count):
+        return f" (over {defined} of {count} folds)"
+    return ""
+
+
+def _fold_counts(ft: Path, row: dict[str, Any]) -> tuple[Any, Any]:
+    """How many of a variant's folds have a defined kappa, and how many folds: the row's
+    ``qwk_fold_defined`` / ``qwk_fold_count``, else its ``metrics.json``'s, else counted from
+    that file's ``folds`` (runs made before they were stored); (None, None) when none is there."""
+    if "qwk_fold_defined" in row and row.get("qwk_fold_defined") is not None:
+        return row.get("qwk_fold_defined"), row.get("qwk_fold_count")
+    metrics = _read_json(ft / str(row.get("variant")) / "metrics.json")
+    if not isinstance(metrics, dict):
+        return None, None
+    if metrics.get("qwk_fold_defined") is not None:
+        return metrics.get("qwk_fold_defined"), metrics.get("qwk_fold_count")
+    folds = [f for f in metrics.get("folds") or [] if isinstance(f, dict)]
+    if not folds:
+        return None, None
+    defined = sum(1 for f in folds if finite_number(f.get("qwk")) is not None)
+    return defined, len(folds)
+
+
+def _fold_mean_sd(ft: Path, row: dict[str, Any]) -> str:
+    """The comparison table's ``fold QWK mean ± SD`` cell: ``0.512 ± 0.040``, with
+    :func:`fold_share_words` when some fold's kappa was undefined and left out of both."""
+    return (f"{figure_text(row.get('qwk_fold_mean'))} ± {figure_text(_fold_sd(ft, row))}"
+            + fold_share_words(*_fold_counts(ft, row)))
+
+
 def _fold_sd(ft: Path, row: dict[str, Any]) -> Any:
     """The sample SD (ddof=1) of a variant's fold kappas, as the table labels it: the row's
     ``qwk_fold_std`` when ``qwk_fold_std_ddof`` says it is one, else recomputed from the
@@ -1097,14 +1173,15 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         [[variant_title(r["variant"], freeze), figure_text(r.get("qwk")),
           format_ci(r.get("qwk_ci_low"), r.get("qwk_ci_high"), r.get("qwk_ci_note")), figure_text(r.get("auc")),
           figure_text(r.get("auc_ovr")), figure_text(r.get("accuracy")), figure_text(r.get("macro_f1")),
-          f"{figure_text(r.get('qwk_fold_mean'))} ± {figure_text(_fold_sd(ft, r))}", figure_text(r.get("seconds"), 1)]
+          _fold_mean_sd(ft, r), figure_text(r.get("seconds"), 1)]
          + ([format_with_ci(r.get("referable_auc"), r.get("referable_auc_ci_low"), r.get("referable_auc_ci_high"))]
             if referable else [])
          + ([figure_text(r.get("sensitivity")), figure_text(r.get("specificity"))] if screening else [])
          for r in rows]
         + ([_majority_row(majority, referable, screening)] if majority else []))
     lines += ["Fold QWK mean ± SD: the mean of the folds' own (calibrated) kappas and their sample SD "
-              "over the folds (ddof=1).", ""]
+              "over the folds (ddof=1); a fold whose kappa is undefined (its grades and its answers all "
+              "one grade) is left out of both, and the cell then says over how many folds.", ""]
     if majority:
         lines += [majority_words(majority, rows, freeze), ""]
     two = len(comparison.get("class_names") or ()) == 2

@@ -775,6 +775,10 @@ def test_the_gap_to_the_aim_line_gives_the_intervals_upper_end_as_a_share_of_the
     # the aim is on the hidden test split, scratch's mean out of fold: the share only indicates (review F4)
     assert "(the aim is on the test split, scratch's figure out of fold: the share is indicative)" in line
     assert gap_to_aim_line(seeds, None) == [] and gap_to_aim_line(seeds[:1], {"accuracy": 0.56}) == []
+    # methods audit F4: the seeds' interval holds training noise only, on one image set and fold
+    # split; image sampling and the patients' several photographs come on top: a lower bound
+    assert "on these images and folds gains up to that share of the gap are not excluded" in line
+    assert "training-seed noise only" in line and "is a lower bound on the gain these data do not exclude" in line
 
 
 def test_the_monte_carlo_error_of_a_bootstrap_endpoint_and_the_endpoints_it_leaves_unsettled() -> None:

@@ -474,7 +474,7 @@ def test_the_intervals_say_what_they_resample_and_recompute_over_patients(tmp_pa
 
     plain = make_run(tmp_path, "plain")
     text = compare_runs([plain], n_boot=50).markdown()
-    assert "its CI the run's own bootstrap, which resampled images (treated as independent))" in text
+    assert "its CI the run's own bootstrap, which resampled images (treated as independent), with the trained fold models" in text
     assert "the same resampled images for both variants, each image its own unit" in text
     assert "| here (50, seed 0, 24 images) |" in text
 
@@ -494,7 +494,7 @@ def test_the_intervals_say_what_they_resample_and_recompute_over_patients(tmp_pa
     assert difference.result["accuracy"]["ci_low"] != images["accuracy"]["ci_low"]
     text = comparison.markdown()
     assert ("its CI the run's own bootstrap, which resampled patients (6 patients, each with all its "
-            "images))") in text
+            "images), with the trained fold models") in text
     assert "| here (50, seed 0, 6 patients) |" in text
     assert "the same resampled patients for both variants, each patient with all its images" in text
 
@@ -510,7 +510,7 @@ def test_the_intervals_say_what_they_resample_and_recompute_over_patients(tmp_pa
     _store_image_resampled_differences(older)
     text = compare_runs([older]).markdown()
     assert ("which resampled images, not patients (12 patients for 24 images: with correlated images of one "
-            "patient likely too narrow))") in text
+            "patient likely too narrow), with the trained fold models") in text
     assert "| the run's (1000, seed 0, 24 images) |" in text
     assert ("Resampled images, not patients, although the manifest names patients: `older` vicreg − scratch "
             "(12 patients for 24 images).") in text
@@ -558,7 +558,7 @@ def test_the_intervals_of_a_twin_grouped_run_resample_its_image_groups(tmp_path:
     text = comparison.markdown()
     assert ("its CI the run's own bootstrap, which resampled image groups (18 the folds kept whole: an image "
             "with its near twins and, where patients are named, their patients' images; each with all its "
-            "images))") in text
+            "images), with the trained fold models") in text
     assert "the same resampled image groups for both variants (the units the folds kept whole: " in text
     assert "patients (" not in text
 
@@ -566,7 +566,7 @@ def test_the_intervals_of_a_twin_grouped_run_resample_its_image_groups(tmp_path:
     _add_twin_groups(older, record="images")
     text = compare_runs([older]).markdown()
     assert ("which resampled images, not the image groups the folds kept whole (18 groups for 24 images: "
-            "with near twins among them likely too narrow))") in text
+            "with near twins among them likely too narrow), with the trained fold models") in text
 
 
 def test_runs_of_image_groups_and_of_images_are_said_in_those_units(tmp_path: Path) -> None:
@@ -950,3 +950,21 @@ def test_the_n_boot_help_names_the_near_twin_groups_first(capsys: pytest.Capture
     text = " ".join(capsys.readouterr().out.split())
     assert ("of the near-twin groups the folds kept whole when the run's data/manifest.csv has them "
             "(its fold_group column, data.near_duplicate_mse), else of the patients") in text
+
+
+def test_every_interval_of_compare_md_says_what_it_holds_fixed(tmp_path: Path) -> None:
+    """Methods audit F7: report.md and metrics.json say that their bootstrap CIs hold the trained
+    fold models fixed (another seed or fold split is not in them); compare.md set such CIs side
+    by side without a word. Its runs table, its paired differences and --between's table now say
+    it in the same words (drac_ssl.grading.bundle.CI_HELD_FIXED)."""
+    from drac_ssl.grading.bundle import CI_HELD_FIXED
+
+    base = make_run(tmp_path, "base")
+    other = make_run(tmp_path, "mlp", ["finetune.head=mlp"])
+    text = compare_runs([base, other], n_boot=20, between=True).markdown()
+    legends = [line for line in text.splitlines() if CI_HELD_FIXED in line]
+    assert len(legends) == 3, legends
+    assert legends[0].startswith("Out-of-fold metrics of each run's")
+    assert legends[1].startswith("Difference on all out-of-fold images (95% CI): paired percentile bootstrap")
+    assert legends[2].startswith("The same variant of two runs on the same out-of-fold images")
+    assert "training randomness, such as another seed or fold split, is not in the interval" in CI_HELD_FIXED

@@ -1680,3 +1680,39 @@ def test_the_first_line_names_each_variant_once_and_says_what_a_frozen_scratch_i
     assert frozen.count("scratch") == 1
     assert finetune.variants_words(names, "all") == "variants scratch, vicreg, vicreg_umm"
     assert finetune.variants_words(["vicreg"], "frozen") == "variants vicreg"
+
+
+def test_a_fold_whose_kappa_is_undefined_is_counted_out_of_the_fold_mean_and_said(
+        two_fold_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Methods audit F8: qwk_fold_mean / qwk_fold_std drop a fold whose kappa is undefined (its
+    grades and answers all one grade) without a word. metrics.json and comparison.json now
+    record how many folds were defined, of how many, and report.md says "over 1 of 2 folds";
+    the CIs say how many bootstrap resamples they rest on (audit F6)."""
+    from drac_ssl.report import write_report
+
+    real = finetune._per_fold_figures
+
+    def one_fold_undefined(*args: object, **kwargs: object) -> list[dict]:
+        rows = real(*args, **kwargs)
+        rows[1]["qwk"] = float("nan")  # as when fold 1's grades and answers were all one grade
+        return rows
+
+    monkeypatch.setattr(finetune, "_per_fold_figures", one_fold_undefined)
+    run = _linked_run(two_fold_run, tmp_path)
+    cfg = tiny_config(**{"data.n_folds": "2", "finetune.freeze": "all", "finetune.head": "linear",
+                         "finetune.epochs": "1", "finetune.tta": "false", "finetune.n_boot": "50",
+                         "finetune.compare_scratch": "false", "umm.enabled": "false"})
+    result = finetune.run(cfg, run)
+    metrics = json.loads((result.variants["vicreg"].out_dir / "metrics.json").read_text())
+    assert (metrics["qwk_fold_defined"], metrics["qwk_fold_count"]) == (1, 2)
+    assert metrics["qwk_fold_mean"] == pytest.approx(metrics["folds"][0]["qwk"])
+    assert metrics["qwk_fold_std"] is None  # one defined fold: no SD (JSON null)
+    row = json.loads(result.comparison_path.read_text())["rows"][0]
+    assert (row["qwk_fold_defined"], row["qwk_fold_count"]) == (1, 2)
+    # every interval says how many of the n_boot resamples it used
+    assert metrics["n_boot"] == 50
+    for used in (metrics["qwk_ci95_resamples"], metrics["auc_ovr_ci95_resamples"],
+                 *(r["qwk_ci95_resamples"] for r in metrics["decision_rules"].values())):
+        assert isinstance(used, int) and 0 <= used <= 50
+    report = write_report(run).read_text()
+    assert "(over 1 of 2 folds)" in next(line for line in report.splitlines() if line.startswith("| VICReg |"))

@@ -233,6 +233,68 @@ def test_bootstrap_skips_degenerate_resamples() -> None:
         bootstrap_ci(np.array(["a", "b"] * 6), y, n_boot=20)
 
 
+def _rare_grade_set() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """40 images, 2 of them PDR (grade 2): about one resample in eight (0.95^40 = 0.13) holds
+    neither, and the AUC is undefined on it. Grades, probabilities (n, 3), noisy grades."""
+    y = np.array([0] * 22 + [1] * 16 + [2] * 2)
+    rng = np.random.default_rng(3)
+    probs = softmax(np.stack([-(y - k) ** 2.0 + rng.normal(0, 1.0, y.size) for k in range(3)], axis=1))
+    pred = probs.argmax(axis=1)
+    return y, probs, pred
+
+
+def test_bootstrap_ci_counted_says_how_many_resamples_the_interval_rests_on() -> None:
+    """Methods audit F6: resamples where a metric is undefined (the AUC when a grade is missing)
+    were left out silently. bootstrap_ci_counted returns how many were used, exactly the
+    resamples that hold every grade, and the same interval as bootstrap_ci."""
+    from drac_ssl.metrics import bootstrap_ci_counted
+
+    y, probs, pred = _rare_grade_set()
+    n_boot = 400
+    *ci, used = bootstrap_ci_counted(y, probs, macro_ovr_auc, n_boot=n_boot, seed=0)
+    holding_pdr = sum(int((y[idx] == 2).any()) for idx in bootstrap_resamples(y.size, n_boot, seed=0))
+    assert used == holding_pdr and 0 < used < n_boot  # about 13 % of the resamples lack PDR
+    assert tuple(ci) == bootstrap_ci(y, probs, macro_ovr_auc, n_boot=n_boot, seed=0)
+    # QWK is defined on every resample here (the true grades vary): all of them
+    *qwk_ci, qwk_used = bootstrap_ci_counted(y, pred, n_boot=n_boot, seed=0)
+    assert qwk_used == n_boot and tuple(qwk_ci) == bootstrap_ci(y, pred, n_boot=n_boot, seed=0)
+    # the slow path (a metric without a counted form) counts the same way
+    *_, ovo_used = bootstrap_ci_counted(y, probs, macro_ovo_auc, n_boot=60, seed=0)
+    assert ovo_used == sum(int((y[idx] == 2).any()) for idx in bootstrap_resamples(y.size, 60, seed=0))
+    # nothing drawn, or nothing valid: (nan, nan, 0)
+    assert bootstrap_ci_counted(y, probs, macro_ovr_auc, n_boot=0)[2] == 0
+    lo, hi, none = bootstrap_ci_counted([1, 1], [1, 1], n_boot=20)
+    assert math.isnan(lo) and math.isnan(hi) and none == 0
+
+
+def test_referable_report_stores_how_many_resamples_its_auc_interval_used() -> None:
+    from drac_ssl.metrics import referable_report
+
+    y, probs, pred = _rare_grade_set()
+    # referable = grade >= 2: the 2 PDR images are the only referable ones
+    got = referable_report(y, probs, pred, 2, ["No DR", "Mild", "Moderate"], n_boot=300, seed=0)
+    holding = sum(int((y[idx] == 2).any()) for idx in bootstrap_resamples(y.size, 300, seed=0))
+    assert got["auc_ci95_resamples"] == holding < 300 and got["n_boot"] == 300
+    assert referable_report(y, probs, pred, 1, ["No DR", "Mild", "Moderate"], n_boot=300)["auc_ci95_resamples"] == 300
+    assert referable_report(y, probs, pred, 2, ["No DR", "Mild", "Moderate"])["auc_ci95_resamples"] is None
+
+
+def test_kappa_of_a_constant_answer_is_zero_unless_the_truth_is_constant_too() -> None:
+    """Methods audit F9: majority_grade_reference's docstring called kappa undefined for a
+    constant answer. It is defined and 0 when the true grades vary (observed agreement equals
+    chance agreement); only both sides constant is undefined. The stored 0.0 holds either way."""
+    from drac_ssl.metrics import majority_grade_reference
+
+    varying = np.array([0, 0, 0, 1, 2, 1])
+    assert quadratic_weighted_kappa(varying, np.zeros(6, dtype=int), 3) == 0.0
+    assert quadratic_weighted_kappa(varying, np.full(6, 2), 3) == 0.0
+    assert math.isnan(quadratic_weighted_kappa(np.ones(4, dtype=int), np.ones(4, dtype=int), 3))
+    assert majority_grade_reference(varying, ["Normal", "NPDR", "PDR"])["qwk"] == 0.0
+    assert majority_grade_reference(np.ones(4, dtype=int), ["Normal", "NPDR", "PDR"])["qwk"] == 0.0
+    doc = " ".join((majority_grade_reference.__doc__ or "").split())
+    assert "defined and 0 whenever the true grades vary" in doc and "kappa is undefined, and" not in doc
+
+
 def test_an_interval_of_width_zero_says_why_it_means_nothing() -> None:
     y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
     one_grade = np.ones(8, dtype=int)

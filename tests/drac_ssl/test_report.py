@@ -1213,3 +1213,54 @@ def test_the_two_grade_screening_sentence_names_the_thresholds_its_figures_were_
     older = screening_line(stored, TWO)
     assert f"fitted without its images: {listed}): sensitivity {at_folds['sensitivity']:.3f} (images" in older
     assert "the one-vs-one and one-vs-rest AUCs are the same ROC AUC of P1" in older
+
+
+def test_intervals_from_fewer_resamples_and_fold_means_over_fewer_folds_are_said(tmp_path: Path) -> None:
+    """Methods audit F6 and F8: a bootstrap CI that rests on fewer resamples than were drawn
+    (the others lacked a grade) and a fold QWK mean ± SD over fewer folds than were trained (a
+    fold's kappa undefined) were shown as if whole. report.md now says both; a run with all its
+    resamples and folds, or one made before the counts were stored, reads as before."""
+    from drac_ssl.report import fold_share_words, resamples_used_words
+
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    path = run / "finetune" / "vicreg" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics.update(n_boot=1000, qwk_ci95_resamples=1000, auc_ovr_ci95_resamples=883,
+                   referable={"auc_ci95_resamples": 650},
+                   decision_rules={"thresholds": {"qwk_ci95_resamples": 1000},
+                                   "argmax": {"qwk_ci95_resamples": 990}})
+    path.write_text(json.dumps(metrics))
+    comparison = json.loads((run / "finetune" / "comparison.json").read_text())
+    comparison["rows"][1].update(qwk_fold_defined=4, qwk_fold_count=5, qwk_fold_mean=0.6, qwk_fold_std=0.1,
+                                  qwk_fold_std_ddof=1)
+    comparison["rows"][0].update(qwk_fold_defined=5, qwk_fold_count=5)
+    (run / "finetune" / "comparison.json").write_text(json.dumps(comparison))
+
+    finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    vicreg = finetune.split("\n### VICReg", 1)[1]
+    assert ("AUC OvR CI from 883 of 1,000 resamples; the rest lacked a grade. Referable AUC CI from 650 "
+            "of 1,000 resamples; the rest lacked a referable or a non-referable image. QWK CI under the "
+            "argmax rule from 990 of 1,000 resamples; on the rest kappa was undefined") in vicreg
+    assert "QWK CI from" not in vicreg  # the selected rule's QWK used all 1,000
+    assert "resamples; the rest" not in finetune.split("\n### VICReg", 1)[0]  # scratch stored no counts
+    table = [line for line in finetune.splitlines() if line.startswith("| VICReg")]
+    assert "| 0.600 ± 0.100 (over 4 of 5 folds) |" in table[0]
+    assert "over 5 of 5" not in finetune and "left out of both" in finetune
+
+    assert fold_share_words(5, 5) == "" and fold_share_words(None, 5) == ""
+    assert fold_share_words(3, 5) == " (over 3 of 5 folds)"
+    assert resamples_used_words({"n_boot": 1000, "auc_ovr_ci95_resamples": 1000}) is None
+    assert resamples_used_words({"auc_ovr_ci95_resamples": 10}) is None  # no n_boot: an older run
+    assert resamples_used_words({"n_boot": 50, "auc_ovr_ci95_resamples": 0}) is None  # no interval: n/a
+
+
+def test_an_older_run_counts_its_folds_of_undefined_kappa_from_metrics_json(tmp_path: Path) -> None:
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    path = run / "finetune" / "scratch" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["folds"] = [{"fold": f, "n_train": 24, "n_val": 6, "best_epoch": 0, "epochs_run": 1, "qwk": q}
+                        for f, q in enumerate([0.5, None, 0.7, 0.9, 0.6])]  # fold 1: kappa nan, JSON null
+    path.write_text(json.dumps(metrics))
+    finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
+    scratch_row = next(line for line in finetune.splitlines() if line.startswith("| scratch"))
+    assert "(over 4 of 5 folds)" in scratch_row
