@@ -12,7 +12,6 @@ and :func:`make_bundle_hint`, their home before.
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 __all__ = ["NoBundleError", "find_newest_bundle", "make_bundle_hint"]
@@ -27,28 +26,32 @@ def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
     own named ``command`` (default: as it was run, ``drac-ssl-app`` or ``python -m app``:
     :func:`drac_ssl.starting.command_name`, as its ``--help`` does). The training commands are
     those that run in this install: where the package's configs are (a checkout, an editable
-    install) the no-argument demo, ``-c`` the DRAC config and ``-c`` the colour fundus config
-    (``configs/fundus.yaml``, when it is there) by a path that is there
-    (:func:`drac_ssl.config.shipped_config`: ``configs/drac.yaml`` in the checkout, its full
-    path from another folder; an install's ``drac_ssl/configs``); where they are not (an install
+    install, an install's ``drac_ssl/configs``) the no-argument demo, ``-c drac`` the DRAC config
+    and ``-c fundus`` the colour fundus config (when it is there), by name from any folder
+    (:func:`drac_ssl.config.shipped_config_word`; by path where a file in the current folder
+    takes the name); where they are not (an install
     that lost them, whose train command refuses to run without ``-c``), ``-c FILE`` with a
     config file of one's own, and why."""
-    from drac_ssl.config import NO_CONFIGS_WHY, PACKAGE_CONFIGS, shipped_config  # PyYAML, no torch
+    from drac_ssl.config import (  # PyYAML, no torch
+        NO_CONFIGS_WHY,
+        PACKAGE_CONFIGS,
+        shipped_config_word,
+    )
     from drac_ssl.starting import (  # stdlib only: no training code for the app
         command_name,
         python_command,
     )
 
     app = command or command_name("drac-ssl-app", "app")
-    drac = shipped_config("drac.yaml")
-    fundus = shipped_config("fundus.yaml")
+    drac = shipped_config_word("drac.yaml")
+    fundus = shipped_config_word("fundus.yaml")
     stages = "data.root=/path/to/DRAC run.stages=[ingest,pretrain,umm,finetune,export]"
     if drac is not None:
         demo = (f"  {python_command('drac_ssl.train')}   # CPU demo on phantom data, all stages\n"
                 if (PACKAGE_CONFIGS / "default.yaml").is_file() else "")
-        train = f"{demo}  {python_command('drac_ssl.train')} -c {shlex.quote(str(drac))} {stages}\n"
+        train = f"{demo}  {python_command('drac_ssl.train')} -c {drac} {stages}\n"
         if fundus is not None:  # colour fundus photographs: a plain folder + label CSV, APTOS, IDRiD ...
-            train += (f"  {python_command('drac_ssl.train')} -c {shlex.quote(str(fundus))} "
+            train += (f"  {python_command('drac_ssl.train')} -c {fundus} "
                       f"data.root=/path/to/photos data.fundus_crop=true   # colour fundus "
                       f"photographs (docs/own_fundus_folder.md)\n")
     else:

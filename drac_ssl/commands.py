@@ -49,10 +49,19 @@ DEFAULT_N_BOOT = 1000
 
 class OneConfig(argparse.Action):
     """``-c FILE`` / ``--config FILE``, given once: a second is a usage error (exit 2), not the
-    last file silently read alone (one config file is read; overrides add to it)."""
+    last file silently read alone (one config file is read; overrides add to it); so is an
+    empty one (``-c ''``, an unset shell variable), not the default config run in its place."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
+        if not str(values).strip():  # -c "$CONFIG" with CONFIG unset: not the default run silently
+            from drac_ssl.config import shipped_config_names  # PyYAML only
+
+            names = ", ".join(shipped_config_names()) or "none here"
+            parser.error(f"{option_string or '-c'} was given an empty value ({values!r}: a shell "
+                         f"variable that was not set?), so no config file is named.\n  fix: "
+                         f"{option_string or '-c'} NAME (a shipped config: {names}) or a YAML "
+                         f"file's path, or leave it out for the shipped default")
         earlier = getattr(namespace, self.dest, None)
         if earlier is not None:
             parser.error(f"{option_string or '-c'} given twice ({earlier}, then {values}): one config "
@@ -79,15 +88,17 @@ class ListConfigs(argparse.Action):
 class PrintConfig(argparse.Action):
     """``--print-config NAME``: write the shipped config ``NAME`` (or a YAML file's path) to
     stdout as it is, comments included, and exit 0, to copy it out for editing
-    (``--print-config drac > my.yaml``); a name that is neither is a usage error (exit 2) that
-    lists the shipped names (:func:`drac_ssl.config.config_file`)."""
+    (``--print-config drac > my.yaml``); a name that is neither, and a folder, is a usage
+    error (exit 2) that lists the shipped names (:func:`drac_ssl.config.config_file`). A file
+    in the current folder with a shipped config's name is the one printed, which stderr says
+    (:func:`drac_ssl.config.shadowed_config_words`)."""
 
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
-        from drac_ssl.config import ConfigError, config_file  # PyYAML only
+        from drac_ssl.config import ConfigError, config_file, shadowed_config_words  # PyYAML only
 
         try:
             text = config_file(values).read_text(encoding="utf-8")
@@ -96,6 +107,9 @@ class PrintConfig(argparse.Action):
         except OSError as exc:
             parser.exit(2, f"{parser.prog}: error: {values}: cannot be read ({exc.strerror or exc}).\n"
                            f"  fix: {parser.prog} --list-configs names the shipped configs\n")
+        shadowed = shadowed_config_words(values)
+        if shadowed:  # on stderr: stdout is the file, copied out
+            parser._print_message(f"{parser.prog}: note: {shadowed}\n", sys.stderr)
         parser._print_message(text, sys.stdout)  # as --help: a closed pipe is no traceback
         parser.exit(0)
 
@@ -214,7 +228,7 @@ def refuse_train_early(argv: list[str] | None = None) -> None:
 
     overrides = train_overrides(args)
     try:
-        refusal = reading_refusal(args.config or default_config_file(), overrides)
+        refusal = reading_refusal(args.config if args.config is not None else default_config_file(), overrides)
     except ConfigError as exc:  # no -c and no shipped configs (an install that lost them)
         refusal = str(exc)
     if refusal:

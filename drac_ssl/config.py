@@ -1178,6 +1178,47 @@ def _repeated_key(node: yaml.Node | None, path: tuple[str, ...] = ()) -> tuple[s
     return None
 
 
+class ConfigFolders(typing.NamedTuple):
+    """Where the shipped configs are, for a ``drac_ssl/config.py`` at a given path
+    (:func:`config_folders`)."""
+
+    package: Path
+    """The shipped configs' folder (:data:`PACKAGE_CONFIGS`); it may be missing."""
+    checkout: Path | None
+    """The drac_ssl checkout the module runs from (:data:`CHECKOUT`); None for an install."""
+
+
+def config_folders(module_file: str | os.PathLike[str]) -> ConfigFolders:
+    """The shipped configs' folder and the checkout, for this module at ``module_file``
+    (``.../drac_ssl/config.py``), from the files around it alone:
+
+    * an install (``pip install .``, a wheel): ``drac_ssl/configs/`` beside the module, package
+      data that pyproject.toml maps from ``configs/`` (``[tool.setuptools.package-dir]``), so the
+      files are not written twice; no checkout;
+    * a checkout, or an editable install (``pip install -e .``): the repository's ``configs/``
+      (the one copy), where the folder above the package holds the ``pyproject.toml`` of the
+      project ``drac_ssl`` and ``configs/``; that folder is the checkout;
+    * neither (an install that lost its configs, :data:`NO_CONFIGS_WHY`; the package copied
+      into another project): the install's ``drac_ssl/configs/``, missing, which the errors
+      name; no checkout, so that a tool that needs one (:mod:`drac_ssl.settings_table`)
+      refuses rather than read a stray ``site-packages/configs`` or the other project's."""
+    import tomllib
+
+    package = Path(module_file).resolve().parent
+    installed, root = package / "configs", package.parent
+    if installed.is_dir():
+        return ConfigFolders(installed, None)
+    try:
+        with open(root / "pyproject.toml", "rb") as fh:
+            name = (tomllib.load(fh).get("project") or {}).get("name")
+    except (OSError, ValueError):  # none there (site-packages); tomllib.TOMLDecodeError
+        name = None
+    if name == "drac_ssl" and (root / "configs").is_dir():
+        return ConfigFolders(root / "configs", root)
+    return ConfigFolders(installed, None)
+
+
+_FOLDERS = config_folders(__file__)
 CHECKOUT_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 """The repository's ``configs/``: the one copy of the shipped configs, read from here in a
 checkout and by an editable install (``pip install -e .``)."""
@@ -1185,17 +1226,17 @@ INSTALLED_CONFIGS = Path(__file__).resolve().parent / "configs"
 """Where an installed wheel carries the same files: ``drac_ssl/configs/*.yaml``, package data
 that pyproject.toml maps from ``configs/`` (``[tool.setuptools.package-dir]``), so they are not
 written twice."""
-PACKAGE_CONFIGS = INSTALLED_CONFIGS if INSTALLED_CONFIGS.is_dir() else CHECKOUT_CONFIGS
-"""The shipped configs' folder: :data:`INSTALLED_CONFIGS` in an install (``pip install .``, a
-wheel), else :data:`CHECKOUT_CONFIGS` (a checkout, an editable install). ``-c NAME`` reads
-``NAME.yaml`` from here (:func:`config_file`); missing only where an install lost them
-(:data:`NO_CONFIGS_WHY`). Found by path, not ``importlib.resources.files("drac_ssl.configs")``:
+PACKAGE_CONFIGS = _FOLDERS.package
+"""The shipped configs' folder (:func:`config_folders`): :data:`INSTALLED_CONFIGS` in an install
+(``pip install .``, a wheel), :data:`CHECKOUT_CONFIGS` in a checkout or an editable install.
+``-c NAME`` reads ``NAME.yaml`` from here (:func:`config_file`); missing only where an install
+lost them (:data:`NO_CONFIGS_WHY`). Found by path, not ``importlib.resources.files("drac_ssl.configs")``:
 setuptools' editable install does not import that package (a folder without ``__init__.py``
 mapped elsewhere: ModuleNotFoundError, tried with setuptools 84)."""
-CHECKOUT = CHECKOUT_CONFIGS.parent if PACKAGE_CONFIGS == CHECKOUT_CONFIGS else None
-"""The drac_ssl checkout this code runs from (where ``configs/``, ``docs/`` and ``bench/`` are,
-and the folder the shipped configs' relative paths were written for: ``../shared/data``);
-None for an installed package."""
+CHECKOUT = _FOLDERS.checkout
+"""The drac_ssl checkout this code runs from (where ``pyproject.toml``, ``configs/``, ``docs/``
+and ``bench/`` are, and the folder the shipped configs' relative paths were written for:
+``../shared/data``); None for an installed package, one that lost its configs included."""
 NO_CONFIGS_WHY = ("this drac_ssl install lacks its shipped configs (drac_ssl/configs/*.yaml, "
                   "which a wheel built from the checkout carries)")
 """Why :data:`PACKAGE_CONFIGS` can be missing, said by every error that needs it."""
@@ -1209,30 +1250,51 @@ def shipped_config_names() -> list[str]:
 
 
 def config_name(given: str | os.PathLike[str]) -> str | None:
-    """The shipped config's name ``-c GIVEN`` asks for when ``GIVEN`` is no existing path and has
+    """The shipped config's name ``-c GIVEN`` asks for when ``GIVEN`` is no existing file and has
     no folder part: ``retinamnist`` and ``retinamnist.yaml`` -> ``retinamnist``; None for an
-    existing path (a path always wins: a file ``./drac`` is read, not the shipped ``drac``) and
+    existing file (a file always wins: a file ``./drac`` is read, not the shipped ``drac``) and
     for one with a folder part (``configs/drac.yaml``, ``./drac``, ``~/my.yaml``), which is read
-    as the path it is."""
+    as the path it is. A folder is never a config: a data folder ``retinamnist/`` in the current
+    folder leaves ``-c retinamnist`` the shipped config."""
     text = os.fspath(given)
-    if not text or Path(text).exists() or any(sep and sep in text for sep in (os.sep, os.altsep)):
+    if not text or Path(text).is_file() or any(sep and sep in text for sep in (os.sep, os.altsep)):
         return None
     return text[:-len(CONFIG_SUFFIX)] if text.endswith(CONFIG_SUFFIX) else text
 
 
+def _shipped_named(path: Path) -> Path | None:
+    """The shipped config of ``path``'s name (``PACKAGE_CONFIGS/NAME.yaml`` for ``.../NAME`` or
+    ``.../NAME.yaml``), None when there is none."""
+    stem = path.name[:-len(CONFIG_SUFFIX)] if path.name.endswith(CONFIG_SUFFIX) else path.name
+    shipped = PACKAGE_CONFIGS / f"{stem}{CONFIG_SUFFIX}"
+    return shipped if stem and shipped.is_file() else None
+
+
 def config_file(given: str | os.PathLike[str]) -> Path:
     """The YAML file ``-c GIVEN`` reads, the one place a config is named: ``GIVEN`` itself when it
-    exists or has a folder part (a missing one is said by its reading: :func:`load_config`);
-    else the shipped config of that name (:func:`config_name`): ``PACKAGE_CONFIGS/NAME.yaml``,
-    an absolute path, which the run records (``invocations.jsonl``: ``config_file``) and every
-    message names.
+    is an existing file or has a folder part (``~`` expanded, as ``data.root``'s is; a missing
+    one is said by its reading: :func:`load_config`); else the shipped config of that name
+    (:func:`config_name`): ``PACKAGE_CONFIGS/NAME.yaml``, an absolute path, which the run
+    records (``invocations.jsonl``: ``config_file``) and every message names. A bare name that
+    is both a file here and a shipped config reads the file (:func:`shadowed_shipped_config`,
+    which the commands say).
 
     Raises:
-        ConfigError: a name that is neither a file in the current folder nor a shipped config;
-            the message lists the shipped names."""
-    name = config_name(given)
+        ConfigError: an empty ``GIVEN`` (``-c ''``); a folder (never a config; the fix names
+            the shipped config of its name when there is one); a name that is neither a file in
+            the current folder nor a shipped config (the message lists the shipped names)."""
+    text = os.fspath(given)
+    if not text.strip():
+        raise ConfigError(
+            f"-c {text!r}: an empty config name (a shell variable that was not set?), so no config "
+            f"file is named.\n  fix: -c NAME (a shipped config: {', '.join(shipped_config_names()) or 'none here'}) "
+            f"or -c PATH to a YAML file, or leave -c out for the shipped default")
+    name = config_name(text)
     if name is None:
-        return Path(given)
+        path = Path(os.path.expanduser(text)) if text.startswith("~") else Path(text)
+        if path.is_dir():
+            raise ConfigError(_folder_config_text(path, text))
+        return path
     shipped = PACKAGE_CONFIGS / f"{name}{CONFIG_SUFFIX}"
     if shipped.is_file():
         return shipped
@@ -1241,14 +1303,88 @@ def config_file(given: str | os.PathLike[str]) -> Path:
     meant = f"-c {close[0]}" if close else "-c NAME"
     if names:
         listed = f"the shipped configs, by name: {', '.join(names)}"
-        fix = (f"{meant} (a shipped config by name), or -c PATH to a YAML file of your own (a path "
+        fix = (f"{meant} (a shipped config by name), or -c PATH to a YAML file of your own (a file "
                f"always wins over a name)")
     else:
         listed = f"no shipped configs here ({NO_CONFIGS_WHY})"
         fix = "-c PATH to a YAML file of your own, or reinstall drac_ssl from its checkout"
+    here = ("is a folder here, not a config file" if Path(text).is_dir()
+            else f"no such config file in the current folder ({Path.cwd()})")
     raise ConfigError(
-        f"{os.fspath(given)}: no such config file in the current folder ({Path.cwd()}), nor a config "
-        f"shipped with drac_ssl of that name; {listed}.\n  fix: {fix}")
+        f"{text}: {here}, nor a config shipped with drac_ssl of that name; {listed}.\n  fix: {fix}")
+
+
+def _folder_config_text(path: Path, given: str = "") -> str:
+    """``PATH: is a folder, not a config file`` (``given``: the words as typed, else ``path``)
+    and the fix: the shipped config of the folder's name when there is one (``-c
+    ./retinamnist`` for a data folder: ``-c retinamnist``), else an example config."""
+    shipped = _shipped_named(path)
+    if shipped is not None:
+        fix = (f"-c {shipped.stem} (the shipped config of that name, {shipped}), or -c PATH to a "
+               f"YAML file in it")
+    else:
+        fix = f"pass a YAML config file with -c, e.g. {_example_config()}"
+    return f"{given or path}: is a folder, not a config file.\n  fix: {fix}"
+
+
+def config_file_in(given: str | os.PathLike[str], folder: str | os.PathLike[str]) -> Path | None:
+    """The file ``-c GIVEN`` reads when the command runs in ``folder`` (:func:`config_file`'s
+    rule, from that folder rather than the current one), absolute: ``folder/GIVEN`` when that
+    is a file or ``GIVEN`` has a folder part (``~`` expanded), else the shipped config of that
+    name; None where it names none (empty, a folder, an unknown name). Used to tell whether a
+    recorded command's ``-c`` word still names the file its run read
+    (:func:`drac_ssl.run_state.resume_command`)."""
+    text = os.fspath(given)
+    if not text.strip():
+        return None
+    path = Path(os.path.expanduser(text)) if text.startswith("~") else Path(text)
+    here = Path(folder) / path
+    if here.is_file() or any(sep and sep in text for sep in (os.sep, os.altsep)):
+        return None if here.is_dir() else here.absolute()
+    shipped = _shipped_named(path)  # a folder of that name does not count (config_name)
+    return None if shipped is None else shipped.absolute()
+
+
+def shadowed_shipped_config(given: str | os.PathLike[str]) -> Path | None:
+    """The shipped config a bare ``-c GIVEN`` (no folder part) would name, had the current
+    folder no file of that name: ``-c drac.yaml`` with a ``./drac.yaml`` reads the local file
+    (:func:`config_file`), and this is the shipped ``PACKAGE_CONFIGS/drac.yaml`` it stands in
+    for; None when ``GIVEN`` is no such file, has a folder part, names no shipped config, or is
+    that config itself (run from the configs' folder)."""
+    text = os.fspath(given)
+    if (not text or any(sep and sep in text for sep in (os.sep, os.altsep))
+            or not Path(text).is_file()):
+        return None
+    shipped = _shipped_named(Path(text))
+    return None if shipped is None or shipped.resolve() == Path(text).resolve() else shipped
+
+
+def shadowed_config_words(given: str | os.PathLike[str]) -> str:
+    """What a command says when ``-c GIVEN`` reads a file in the current folder that has a
+    shipped config's name (:func:`shadowed_shipped_config`): which file it reads (the local
+    one) and how to read the shipped one; "" otherwise."""
+    shipped = shadowed_shipped_config(given)
+    if shipped is None:
+        return ""
+    text = os.fspath(given)
+    return (f"{text} is the file in the current folder ({Path(text).absolute()}), which is read, "
+            f"not the shipped config {shipped.stem} ({shipped}); for that one: -c {shell_word(str(shipped))}")
+
+
+def config_word(path: str | os.PathLike[str]) -> str:
+    """The word ``-c`` takes for the config file ``path`` here: a shipped config's name
+    (``drac``) when ``path`` is the shipped file and ``-c NAME`` reads it from the current
+    folder (:func:`config_file`: no local file of that name), else ``path`` as given; quoted
+    for the shell (:func:`shell_word`)."""
+    given = Path(path)
+    shipped = _shipped_named(given)
+    if shipped is not None and given.resolve() == shipped.resolve():
+        try:
+            if config_file(shipped.stem).resolve() == shipped.resolve():
+                return shell_word(shipped.stem)
+        except ConfigError:
+            pass
+    return shell_word(os.fspath(path))
 
 
 def shipped_config_summary(path: Path) -> str:
@@ -1288,7 +1424,7 @@ def list_configs_text(command: str = "python -m drac_ssl.train") -> str:
         if root:
             lines.append(f"  {'':<{width}}  data.root: {root} (from the current folder; elsewhere "
                          f"add data.root=/path/to/it)")
-    lines.append(f"A path given to -c always wins over a name. To edit one, copy it out: "
+    lines.append(f"A file given to -c always wins over a name (a folder never does). To edit one, copy it out: "
                  f"{command} --print-config NAME > my.yaml, then {command} -c my.yaml")
     return "\n".join(lines)
 
@@ -1335,9 +1471,21 @@ def shipped_config(name: str = "drac.yaml") -> Path | None:
     return None
 
 
+def shipped_config_word(name: str = "drac.yaml") -> str | None:
+    """The word ``-c`` takes for the package's config ``name`` here, as a fix or hint prints
+    it: its name (``drac``) where ``-c drac`` reads it from the current folder (:func:`config_word`),
+    else the path :func:`shipped_config` gives; None where neither is (:data:`NO_CONFIGS_WHY`)."""
+    shipped = PACKAGE_CONFIGS / name
+    if shipped.is_file():
+        return config_word(shipped)
+    example = shipped_config(name)  # ./configs/NAME, an install that lost its own
+    return None if example is None else shell_word(str(example))
+
+
 def _example_config() -> str:
-    """An existing config file to name in a fix, or where the configs are when none is here."""
-    example = shipped_config("drac.yaml")
+    """An existing config to name in a fix (``-c drac``), or where the configs are when none is
+    here."""
+    example = shipped_config_word("drac.yaml")
     if example is not None:
         return f"-c {example}"
     return (f"-c FILE, e.g. configs/drac.yaml in the drac_ssl checkout ({NO_CONFIGS_WHY}; "
@@ -1485,9 +1633,11 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"  fix: save the file as UTF-8."
         ) from None
     except OSError as exc:  # a folder, no permission
-        what = "is a folder, not a config file" if path.is_dir() else f"cannot be read ({exc.strerror or exc})"
+        if path.is_dir():
+            raise ConfigError(_folder_config_text(path)) from None
         raise ConfigError(
-            f"{path}: {what}.\n  fix: pass a YAML config file with -c, e.g. {_example_config()}"
+            f"{path}: cannot be read ({exc.strerror or exc}).\n  fix: pass a YAML config file "
+            f"with -c, e.g. {_example_config()}"
         ) from None
     loader = _LineLoader(text)  # a SafeLoader subclass
     try:
@@ -1510,7 +1660,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: config file is empty (no settings in it), so every setting would be the "
             f"built-in default.\n  fix: pass a config with settings, e.g. -c "
-            f"{PACKAGE_CONFIGS / 'default.yaml'}, or write the settings you want into {path}."
+            f"{config_word(PACKAGE_CONFIGS / 'default.yaml')} (the shipped default.yaml), or write the settings you want into {path}."
         )
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"the {type(data).__name__} {data!r:.40}"

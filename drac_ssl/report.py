@@ -90,7 +90,7 @@ from drac_ssl.run_state import (
     is_run_folder,
     killed_attempt_seconds,
     killed_training_seen,
-    resume_command,
+    resume_command_and_note,
     stage_states,
     unfinished,
 )
@@ -615,15 +615,17 @@ def _not_done(run_dir: Path, stage: str, missing: str) -> str:
 def _unfinished_item(run_dir: Path) -> str:
     """"Read this first"'s item on a run any stage of whose pipeline (``run.stages``) is not
     done: each such stage and its state, and the run's own command that finishes it
-    (:func:`drac_ssl.run_state.resume_command`); "" when every one is done, or the run has no
+    (:func:`drac_ssl.run_state.resume_command_and_note`, with its note on a ``-c`` word that
+    now reads another file than the run did); "" when every one is done, or the run has no
     records of ``python -m drac_ssl.train``."""
     if not is_run_folder(run_dir):
         return ""
     open_ = unfinished(run_dir, check_lock=False)
     if not open_:
         return ""
+    command, note = resume_command_and_note(run_dir, always_cd=True)
     return (f"Unfinished: {'; '.join(s.words() for s in open_)}; rerun the same command to "
-            f"finish: `{resume_command(run_dir, always_cd=True)}`")
+            f"finish: `{command}`" + (f" ({note})" if note else ""))
 
 
 def _ssl_section(run_dir: Path) -> list[str]:
@@ -1373,7 +1375,8 @@ def mixed_build_words(run_dir: Path) -> str | None:
 
 def provenance_line(run_dir: Path) -> str:
     """What wrote report.md (drac_ssl version, commit, date) and what made the run (its
-    commit(s) where they differ, its command and folder, from ``environment.json``)."""
+    commit(s) where they differ, its command and folder, and the config file its ``-c`` read,
+    from ``environment.json``: ``config_file``)."""
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
     words = (f"Written by drac_ssl {__version__} at commit {code_words(now) if now else runtime.unknown_code_words()} "
@@ -1389,6 +1392,8 @@ def provenance_line(run_dir: Path) -> str:
         words += "; the run was made at this commit too"
     if env.get("command"):
         words += f", by `{env['command']}`" + (f" (in `{env['cwd']}`)" if env.get("cwd") else "")
+    if env.get("config_file"):  # the file -c read (a shipped config's, for -c NAME)
+        words += f", reading the config file `{env['config_file']}`"
     _, taken = _run_codes(run_dir, reused=True)
     if taken:  # run.reuse: those stages ran in another run, on its code
         words += ("; taken from another run by run.reuse: "
@@ -1536,11 +1541,12 @@ def next_step(run_dir: str | Path, in_file: bool = False) -> NextStep | None:
         if "finetune" in planned:
             return None
         stages = [s for s in PIPELINE if s in planned or s in ("finetune", "export")]
+        command, note = resume_command_and_note(run_dir, stages, always_cd=in_file)
         return NextStep(
             "the fine-tuning measures the pretrained features on the grades (cross-validated), and "
             f"run.stages left it out; this run's own command with run.stages=[{','.join(stages)}] runs it "
             "and the export in this folder, skipping the finished stages",
-            resume_command(run_dir, stages, always_cd=in_file),
+            command, note=f"{note[:1].upper()}{note[1:]}." if note else "",
             short="fine-tune it (run.stages left the fine-tuning out; the finished stages are skipped)")
     absolute = in_file or CHECKOUT is None or Path.cwd().resolve() != CHECKOUT.resolve()
 

@@ -577,17 +577,66 @@ def report_words(run_dir: str | os.PathLike[str]) -> str:
     return f"{python_command('drac_ssl.report')} {shell_word(str(run_dir))} writes report.md for the run so far"
 
 
+CONFIG_OPTIONS = ("-c", "--config")
+"""How a training command line names its config (:func:`drac_ssl.commands.train_parser`):
+``-c X``, ``--config X``, ``-cX``, ``--config=X``."""
+
+
+def _config_word(argv: list[str]) -> tuple[int, str, str] | None:
+    """Where the recorded command line ``argv`` names its config: the index of the word holding
+    the value, the text before the value in that word (``""``, ``-c``, ``--config=``) and the
+    value; None when it names none (the shipped default)."""
+    for i, word in enumerate(argv[1:], start=1):
+        if word in CONFIG_OPTIONS and i + 1 < len(argv):
+            return i + 1, "", argv[i + 1]
+        if word.startswith("--config="):
+            return i, "--config=", word[len("--config="):]
+        if word.startswith("-c") and not word.startswith("--") and len(word) > 2:
+            return i, "-c", word[2:]
+    return None
+
+
+def _recorded_config(argv: list[str], last: dict[str, Any], cwd: str) -> tuple[list[str], str]:
+    """``argv`` with its ``-c`` word replaced by the file the run read (``invocations.jsonl``'s
+    ``config_file``) when that word, run in ``cwd``, now reads another file (a ``./drac.yaml``
+    written since beside ``-c drac.yaml``, a shipped config reinstalled elsewhere), and the
+    note that says so; ``(argv, "")`` when it reads the same one, when the line records no
+    ``config_file`` (made before it was recorded) or that file is gone."""
+    from drac_ssl.config import config_file_in
+
+    found = _config_word(argv)
+    recorded = last.get("config_file")
+    if found is None or not isinstance(recorded, str) or not recorded or not Path(recorded).is_file():
+        return argv, ""
+    index, before, word = found
+    now = config_file_in(word, cwd or Path.cwd())
+    if now is not None and now.resolve() == Path(recorded).resolve():
+        return argv, ""
+    reads = f"now reads {now}" if now is not None else "now names no config file"
+    note = (f"its -c {word} {reads} from {cwd or Path.cwd()}, not the file the run read, so the "
+            f"command names that file ({recorded}, invocations.jsonl's config_file)")
+    return [*argv[:index], before + recorded, *argv[index + 1:]], note
+
+
 def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None,
                    always_cd: bool = False) -> str:
-    """The command that finishes the run: its own last training command line
-    (``invocations.jsonl``: ``argv``, each word quoted for the shell as the package's fixes
-    are, :func:`drac_ssl.config.shell_word`), preceded by ``cd`` to the folder it ran in when
-    that is not the current one (its relative paths start there); for a run whose records have
-    no ``argv`` (made before it was recorded), ``python -m drac_ssl.train -c RUN/config.yaml
-    run.out_dir=... run.name=...`` (absolute paths), which resumes it with its own settings.
-    ``stages``: the ``run.stages`` to run instead of the run's own (its ``run.stages=`` word
-    replaced, else added at the end). ``always_cd``: the ``cd`` even from the folder it ran in
-    (a file read later, from anywhere: report.md)."""
+    """The command that finishes the run (:func:`resume_command_and_note`, without the note)."""
+    return resume_command_and_note(run_dir, stages, always_cd)[0]
+
+
+def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] | None = None,
+                            always_cd: bool = False) -> tuple[str, str]:
+    """The command that finishes the run, and a note on it ("" when none): its own last
+    training command line (``invocations.jsonl``: ``argv``, each word quoted for the shell as
+    the package's fixes are, :func:`drac_ssl.config.shell_word`), preceded by ``cd`` to the
+    folder it ran in when that is not the current one (its relative paths start there); its
+    ``-c`` word replaced by the file the run read (``config_file``) when the word would now
+    read another one there, which the note says (:func:`_recorded_config`); for a run whose
+    records have no ``argv`` (made before it was recorded), ``python -m drac_ssl.train -c
+    RUN/config.yaml run.out_dir=... run.name=...`` (absolute paths), which resumes it with its
+    own settings. ``stages``: the ``run.stages`` to run instead of the run's own (its
+    ``run.stages=`` word replaced, else added at the end). ``always_cd``: the ``cd`` even from
+    the folder it ran in (a file read later, from anywhere: report.md)."""
     from drac_ssl.config import shell_word
 
     folder = Path(run_dir)
@@ -595,18 +644,20 @@ def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = N
     argv = last.get("argv")
     more = [f"run.stages=[{','.join(stages)}]"] if stages is not None else []
     if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
+        cwd = last.get("cwd")
+        cwd = cwd if isinstance(cwd, str) else ""
+        argv, note = _recorded_config(argv, last, cwd)
         if more:
             argv = [a for a in argv if not a.startswith("run.stages=")] + more
         command = " ".join(shell_word(a) for a in argv)
-        cwd = last.get("cwd")
-        if isinstance(cwd, str) and cwd and (always_cd or Path(cwd) != Path.cwd()):
+        if cwd and (always_cd or Path(cwd) != Path.cwd()):
             command = f"cd {shell_word(cwd)} && {command}"
-        return command
+        return command, note
     full = folder.resolve()
     # report.md (always_cd) is a file read later: no absolute interpreter path (python_command's in_file)
     return " ".join([python_command("drac_ssl.train", in_file=always_cd), *(
         shell_word(a) for a in ["-c", str(full / "config.yaml"), f"run.out_dir={full.parent}",
-                                f"run.name={full.name}", *more])])
+                                f"run.name={full.name}", *more])]), ""
 
 
 def unfinished(run_dir: str | os.PathLike[str], check_lock: bool = True) -> list[StageState]:
@@ -647,7 +698,7 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
     done = [s.stage for s in states if s.status == "done"]
     # a run that did not ask for the stage: every stage it needs (finished ones are skipped),
     # and any it asked for after it
-    command = resume_command(folder, None if needs in planned else [
+    command, note = resume_command_and_note(folder, None if needs in planned else [
         s for s in PIPELINE if s in PIPELINE[:PIPELINE.index(needs) + 1] or s in planned])
     running = next((s for s in open_ if s.status == "running"), None)
     lines = "; ".join(s.words() for s in open_)
@@ -662,6 +713,7 @@ def unfinished_words(run_dir: str | os.PathLike[str], needs: str) -> tuple[str, 
         what = ("its training has not finished: " + "; ".join(w for w in (lines, asked) if w) + done_words
                 if open_ else f"{asked}; done: {', '.join(done) or 'none'}")
         fix = (f"finish the run with its own command (it resumes where it stopped; finished "
-               f"stages are skipped): {command}; then rerun this command"
+               f"stages are skipped): {command}" + (f" ({note})" if note else "")
+               + "; then rerun this command"
                + (f" (meanwhile, {report_words(folder)})" if done and open_ else ""))
     return what, fix

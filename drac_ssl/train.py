@@ -75,6 +75,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     read_yaml,
     run_name_problem,
     save_config,
+    shadowed_config_words,
     to_dict,
 )
 from drac_ssl.console import print_lines
@@ -1744,7 +1745,7 @@ def _main(overrides: list[str], config: str | None) -> int:
     try:
         try:
             # no -c and no shipped configs (an install that lost them): refused, not the built-in defaults
-            config_path = config or default_config_file()
+            config_path = config if config is not None else default_config_file()
             cfg, sources, problems = preflight.read_config(config_path, overrides)
             threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
         except KeyboardInterrupt:
@@ -1779,10 +1780,18 @@ def _main(overrides: list[str], config: str | None) -> int:
 def _named_config_line(config: str | None, sources: dict[str, str] | None) -> list[str]:
     """``[train] config: retinamnist is the shipped .../configs/retinamnist.yaml`` when ``-c``
     named a shipped config by its name (:func:`drac_ssl.config.config_file`), so the console
-    and ``console.log`` say which file was read; [] for a path (typed as read) or no ``-c``."""
+    and ``console.log`` say which file was read; for a bare ``-c drac.yaml`` that is both a file
+    in the current folder and a shipped config's name, that the local file is read
+    (:func:`drac_ssl.config.shadowed_config_words`); [] for any other path (typed as read) or
+    no ``-c``."""
     fixes = getattr(sources, "fixes", None)
-    if config is None or fixes is None or fixes.file == os.fspath(config):
+    if config is None or fixes is None:
         return []
+    if fixes.file == os.fspath(config):
+        shadowed = shadowed_config_words(config)
+        return [f"[train] config: {shadowed}"] if shadowed else []
+    if Path(fixes.file).parent.resolve() != PACKAGE_CONFIGS.resolve():
+        return []  # -c '~/x.yaml': the path, expanded
     return [f"[train] config: {config} is the shipped {fixes.file}"]
 
 

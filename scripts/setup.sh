@@ -51,6 +51,8 @@ sys.exit(0 if ok else 1)'; then
          "of $REQ (other wheels than the project's: figures may differ in their last digits)"
     pip_quiet -r "$REQ"
   fi
+  # built with the venv's own setuptools: both branches install the pinned one (requirements-cpu.txt,
+  # the lock), which pyproject.toml's build-system needs (>= 77; a new venv has 65.5 on Python 3.11)
   pip_quiet --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi

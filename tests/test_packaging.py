@@ -11,7 +11,11 @@ without building a wheel.
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
+import shutil
+import sys
 import tomllib
+import types
 import warnings
 from pathlib import Path
 
@@ -78,3 +82,76 @@ def test_setuptools_maps_every_config_into_the_wheels_configs_folder(
                   for package, src, build, names in build_py.data_files}
     assert mapped[CONFIGS_PACKAGE] == ("configs", Path("drac_ssl", "configs"),
                                        sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
+
+
+def _load_config_copy(package: Path) -> types.ModuleType:
+    """drac_ssl/config.py copied to ``package/config.py`` and imported from there (under its own
+    module name), so that its module-level folders are computed where that copy lies, as they
+    would be in an install laid out so."""
+    package.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO / "drac_ssl" / "config.py", package / "config.py")
+    name = f"_drac_ssl_config_copy_{len(package.parts)}_{abs(hash(str(package)))}"
+    spec = importlib.util.spec_from_file_location(name, package / "config.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+def _checkout_pyproject(root: Path, name: str = "drac_ssl") -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(f'[project]\nname = "{name}"\n', encoding="utf-8")
+
+
+def test_an_install_reads_its_own_configs_and_is_no_checkout(tmp_path: Path) -> None:
+    """A review: the installed package's path was untested (making PACKAGE_CONFIGS the checkout's
+    folder everywhere failed no test). A copy of the module in ``site/drac_ssl/`` beside a
+    ``configs/`` with the shipped files: those are the configs, ``-c NAME`` reads them, and there
+    is no checkout (a stray ``site/configs`` of another package is not read)."""
+    package = tmp_path / "site" / "drac_ssl"
+    shutil.copytree(REPO / "configs", package / "configs")
+    (tmp_path / "site" / "configs").mkdir()  # another package's folder, no pyproject.toml
+    module = _load_config_copy(package)
+    assert module.PACKAGE_CONFIGS == package / "configs"
+    assert module.CHECKOUT is None
+    assert module.shipped_config_names() == sorted(p.stem for p in (REPO / "configs").glob("*.yaml"))
+    assert module.config_file("drac") == package / "configs" / "drac.yaml"
+    assert module.config_folders(package / "config.py") == (package / "configs", None)
+
+
+def test_an_install_that_lost_its_configs_is_no_checkout(tmp_path: Path) -> None:
+    """A review: CHECKOUT was set wherever the configs were not beside the package, so an
+    install that lost drac_ssl/configs counted as a checkout (site-packages) and
+    settings_table's install guard did not fire. Without a drac_ssl pyproject.toml above the
+    package there is no checkout, and the configs are the install's own folder, missing (the
+    errors name it), not a ``configs/`` beside the package that belongs to something else."""
+    for root, pyproject in (("site", None), ("other_project", "my_clinic_study")):
+        package = tmp_path / root / "drac_ssl"
+        package.mkdir(parents=True)
+        (tmp_path / root / "configs").mkdir()
+        (tmp_path / root / "configs" / "drac.yaml").write_text("run:\n  name: theirs\n", encoding="utf-8")
+        if pyproject:
+            _checkout_pyproject(tmp_path / root, pyproject)
+        module = _load_config_copy(package)
+        assert (module.PACKAGE_CONFIGS, module.CHECKOUT) == (package / "configs", None), root
+        assert module.shipped_config_names() == []
+        with pytest.raises(module.ConfigError, match="no shipped configs here"):
+            module.config_file("drac")
+
+
+def test_a_checkout_reads_its_configs_folder_and_is_the_checkout(tmp_path: Path) -> None:
+    """The module in ``repo/drac_ssl/`` with ``repo/pyproject.toml`` (the project drac_ssl) and
+    ``repo/configs/``: a checkout (or an editable install), its configs that folder; without
+    the configs folder it is no checkout either."""
+    repo = tmp_path / "repo"
+    _checkout_pyproject(repo)
+    shutil.copytree(REPO / "configs", repo / "configs")
+    module = _load_config_copy(repo / "drac_ssl")
+    assert (module.PACKAGE_CONFIGS, module.CHECKOUT) == (repo / "configs", repo)
+    assert module.config_folders(REPO / "drac_ssl" / "config.py") == (REPO / "configs", REPO)
+    shutil.rmtree(repo / "configs")
+    assert module.config_folders(repo / "drac_ssl" / "config.py") == (repo / "drac_ssl" / "configs", None)

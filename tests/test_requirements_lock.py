@@ -41,3 +41,21 @@ def test_the_lock_writer_refuses_what_is_not_a_wheel(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=False)
     assert out.returncode == 2 and "not a wheel" in out.stderr, out.stderr
     assert not (tmp_path / "requirements-cpu.lock").exists()
+
+
+def test_the_pins_install_the_setuptools_the_editable_install_builds_with() -> None:
+    """scripts/setup.sh installs the package with ``pip install --no-build-isolation -e .``,
+    which builds with the venv's own setuptools: a venv of Python 3.11 starts with 65.5, and
+    pyproject.toml's build-system needs a newer one. A review: the branch that installs the
+    version pins (requirements-cpu.txt, not the lock) left 65.5 there, and the install failed.
+    The pins name a setuptools that satisfies the build-system's requirement."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]["requires"]
+    (needed,) = [Requirement(r) for r in requires if Requirement(r).name == "setuptools"]
+    pinned = _entries(ROOT / "scripts" / "requirements-cpu.txt").get("setuptools")
+    assert pinned is not None, "requirements-cpu.txt pins no setuptools: the fallback of setup.sh keeps the venv's"
+    assert needed.specifier.contains(pinned), (pinned, str(needed))
+    assert not needed.specifier.contains("65.5.0")  # what the pin is there for

@@ -17,7 +17,13 @@ import sys
 from pathlib import Path
 
 from drac_ssl.commands import OneConfig, OverrideParser
-from drac_ssl.config import ConfigError, config_file, default_config_file, load_config
+from drac_ssl.config import (
+    ConfigError,
+    config_file,
+    default_config_file,
+    load_config,
+    shadowed_config_words,
+)
 from drac_ssl.starting import add_version_option, python_command, started
 
 __all__ = ["main"]
@@ -121,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     epochs = 0
     try:
         print(f"[umm] config: {config_path}" + (f" + {' '.join(args.overrides)}" if args.overrides else ""))
+        if args.config is not None and (shadowed := shadowed_config_words(args.config)):
+            print(f"[umm] config: {shadowed}")  # ./drac.yaml read, not the shipped drac
         check_settings(cfg.umm)  # the stage's own check, before the run folder is made (a net)
         source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
         start = (resolve_start(checkpoint, None, cfg.umm.start_from, cfg.umm.past_peak_drop)

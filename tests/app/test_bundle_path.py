@@ -4,7 +4,7 @@ hand, an editable one (the checkout's configs/ there) and one that lost its ship
 from __future__ import annotations
 
 import re
-import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,27 +18,35 @@ def _config_files_named(hint: str) -> list[str]:
     return re.findall(r" -c (\S+)", hint)
 
 
-def test_the_hint_names_the_installed_configs_by_a_path_that_works_from_any_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An editable install (or a checkout): the configs are there, but 'configs/drac.yaml' is
-    read from the current folder, which need not be the checkout: the hint names the file by
-    its full path, and the no-argument demo, which reads configs/default.yaml from the package."""
-    monkeypatch.chdir(tmp_path)  # not the checkout: no configs/ here
+@pytest.mark.parametrize("where", ["elsewhere", "checkout", "install"])
+def test_the_hint_names_the_shipped_configs_by_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """The configs are there (a checkout, an editable install run from another folder, an
+    install's drac_ssl/configs): the hint names them by name, ``-c drac`` and ``-c fundus``,
+    which read them from any folder (a review: an install's hint printed
+    ``-c /.../site-packages/drac_ssl/configs/drac.yaml``); and the no-argument demo."""
+    monkeypatch.chdir(config.PACKAGE_CONFIGS.parent if where == "checkout" else tmp_path)
+    if where == "install":
+        site = tmp_path / "site-packages" / "drac_ssl" / "configs"
+        shutil.copytree(config.PACKAGE_CONFIGS, site)
+        monkeypatch.setattr(config, "PACKAGE_CONFIGS", site)
     hint = make_bundle_hint(Path("runs"), command="drac-ssl-app")
-    files = _config_files_named(hint)
-    assert files and all(Path(shlex.split(f)[0]).is_file() for f in files), hint
-    assert str(config.PACKAGE_CONFIGS / "drac.yaml") in files[0], hint
+    assert _config_files_named(hint) == ["drac", "fundus"], hint
+    assert [config.config_file(w) for w in _config_files_named(hint)] == [
+        config.PACKAGE_CONFIGS / "drac.yaml", config.PACKAGE_CONFIGS / "fundus.yaml"]
+    assert "site-packages" not in hint, hint
+    assert "data.fundus_crop=true   # colour fundus photographs" in hint, hint
     assert "python -m drac_ssl.train  " in hint or "python -m drac_ssl.train\n" in hint, hint  # the demo
 
 
-def test_the_hint_names_configs_drac_yaml_as_is_from_the_checkout(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(config.PACKAGE_CONFIGS.parent)
+def test_the_hint_names_a_shipped_config_by_path_where_a_file_here_takes_its_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file ``drac`` in the current folder: ``-c drac`` would read it, so the hint names the
+    shipped file by its path."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "drac").write_text("pretrain:\n  epochs: 1\n", encoding="utf-8")
     hint = make_bundle_hint(Path("runs"), command="drac-ssl-app")
-    assert _config_files_named(hint)[0] == str(Path("configs") / "drac.yaml"), hint
-    # colour fundus photographs too (a trial: the hint named DRAC's commands alone)
-    assert _config_files_named(hint)[1] == str(Path("configs") / "fundus.yaml"), hint
-    assert "data.fundus_crop=true   # colour fundus photographs" in hint, hint
+    assert _config_files_named(hint) == [str(config.PACKAGE_CONFIGS / "drac.yaml"), "fundus"], hint
 
 
 def test_a_non_editable_install_is_not_sent_to_a_config_file_it_does_not_have(

@@ -197,7 +197,7 @@ def test_a_shipped_config_named_from_another_folder_gets_its_name_and_a_word_on_
     assert "(data.root: ../shared/data/mnist) are read from the current folder too" in message
     assert f"run the command from {CONFIGS.parent}, or add data.root={os.path.normpath(CONFIGS.parent / '../shared/data/mnist')}" in message
     # no shipped file of that name: the example is one that exists from here
-    with pytest.raises(ConfigError, match=f"fix: pass an existing file with -c, e.g. -c {CONFIGS / 'drac.yaml'}"):
+    with pytest.raises(ConfigError, match="fix: pass an existing file with -c, e.g. -c drac$"):
         load_config("sub/nope.yaml")
     with pytest.raises(ConfigError, match="is a folder, not a config file"):
         load_config(tmp_path)
@@ -388,7 +388,8 @@ def test_a_key_written_twice_in_one_mapping_names_the_key_and_both_lines(tmp_pat
 def test_an_empty_config_file_is_an_error_not_the_full_size_defaults(tmp_path: Path, text: str) -> None:
     p = tmp_path / "empty.yaml"
     p.write_text(text)
-    with pytest.raises(ConfigError, match=r"config file is empty.*\n  fix: .*default\.yaml"):
+    with pytest.raises(ConfigError, match=r"config file is empty.*\n  fix: pass a config with "
+                       r"settings, e.g. -c default \(the shipped default\.yaml\), or write"):
         load_config(p)
 
 

@@ -25,9 +25,14 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+SHIPPED = ["cifar10", "cifar10_init28", "default", "drac", "fashion_mnist", "fundus", "mnist",
+           "retinamnist"]
+"""The configs shipped in configs/, by name, written out: a config added or removed is a change
+of what ``-c NAME`` takes (README, docs/configuration.md), made here too."""
+
+
 def test_the_names_are_the_shipped_files() -> None:
-    assert shipped_config_names() == sorted(p.stem for p in CONFIGS.glob("*.yaml"))
-    assert {"default", "drac", "retinamnist"} <= set(shipped_config_names())
+    assert shipped_config_names() == SHIPPED
 
 
 @pytest.mark.parametrize("given", ["retinamnist", "retinamnist.yaml"])
@@ -53,6 +58,43 @@ def test_a_path_with_a_folder_part_is_never_taken_for_a_name(elsewhere: Path) ->
             load_config(given)
 
 
+def test_a_folder_never_takes_a_shipped_name(elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: a data folder ``retinamnist/`` in the current folder made ``-c retinamnist``
+    fail (any existing path won over the name, and the folder did not read). A folder is never
+    a config: the bare name is the shipped config, for ``--print-config`` too; a folder given
+    with a folder part is refused, its fix naming the shipped config of that name."""
+    (elsewhere / "retinamnist").mkdir()
+    (elsewhere / "retinamnist.yaml").mkdir()
+    for given in ("retinamnist", "retinamnist.yaml"):
+        assert config_file(given) == CONFIGS / "retinamnist.yaml"
+    assert load_config("retinamnist").data.layout == load_config(CONFIGS / "retinamnist.yaml").data.layout
+    for given in ("./retinamnist", "retinamnist/", str(elsewhere / "retinamnist.yaml")):
+        with pytest.raises(ConfigError) as info:
+            config_file(given)
+        message = str(info.value)
+        assert "is a folder, not a config file" in message, message
+        assert f"fix: -c retinamnist (the shipped config of that name, {CONFIGS / 'retinamnist.yaml'})" in message
+        with pytest.raises(ConfigError, match="is a folder, not a config file"):
+            load_config(given)
+    # a folder with no shipped config of its name: said, with an example that exists
+    (elsewhere / "data").mkdir()
+    with pytest.raises(ConfigError, match=r"^data: is a folder here, not a config file, nor a config shipped"):
+        config_file("data")
+    with pytest.raises(ConfigError, match=r"is a folder, not a config file\.\n  fix: pass a YAML config file with -c, e.g. -c drac$"):
+        config_file("./data")
+    # --print-config: the shipped file by its name, the folder refused (exit 2, no traceback)
+    with pytest.raises(SystemExit) as stop:
+        commands.train_parser().parse_intermixed_args(["--print-config", "retinamnist"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out == (CONFIGS / "retinamnist.yaml").read_text(encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        commands.train_parser().parse_intermixed_args(["--print-config", "./retinamnist"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "./retinamnist: is a folder, not a config file" in err and "fix: -c retinamnist" in err, err
+    assert "Traceback" not in err
+
+
 def test_an_unknown_name_is_an_error_listing_the_shipped_names(elsewhere: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config("retinamnst")
@@ -62,6 +104,8 @@ def test_an_unknown_name_is_an_error_listing_the_shipped_names(elsewhere: Path) 
     assert "fix: -c retinamnist (a shipped config by name)" in message  # the close one
     with pytest.raises(ConfigError, match=r"fix: -c NAME \(a shipped config by name\)"):
         config_file("zzzz.yaml")
+    with pytest.raises(ConfigError, match=r"fix: -c retinamnist \(a shipped config by name\)"):
+        config_file("retinamnist.yml")  # the other suffix: the name it meant
 
 
 def test_the_preflight_reads_a_name_and_its_sources_name_the_file(elsewhere: Path) -> None:
@@ -188,3 +232,135 @@ def test_a_shipped_relative_data_root_missing_here_says_what_to_add(
     (found,) = [f for f in preflight.check(cfg, elsewhere / "runs" / "x", sources, stages=["ingest"])
                 if f.setting == "data.root"]
     assert "sets this relative path" not in f"{found.what} {found.fix}"
+
+
+def test_an_empty_config_is_refused_not_the_default_run(
+        elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``-c ''`` (``-c "$CONFIG"`` with CONFIG unset) was falsy, so the shipped default
+    ran silently in its place. It is a usage error (exit 2) saying so, before anything runs."""
+    from drac_ssl import train
+
+    for argv in (["-c", ""], ["--config", " "], ["--config=", "run.device=cpu"]):
+        for parse in (commands.train_parser().parse_intermixed_args, commands.refuse_train_early,
+                      train.main):
+            with pytest.raises(SystemExit) as stop:
+                parse(argv)
+            assert stop.value.code == 2, (argv, parse)
+            err = capsys.readouterr().err
+            assert "was given an empty value" in err and "so no config file is named" in err, err
+            assert "fix: " in err and " NAME (a shipped config: cifar10, " in err, err
+    assert not (elsewhere / "runs").exists()
+    with pytest.raises(ConfigError, match="an empty config name"):  # from Python
+        load_config("")
+
+
+def test_a_tilde_in_the_config_path_is_the_home_folder(
+        elsewhere: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-c '~/x.yaml'`` (quoted: the shell left the tilde) reads ``$HOME/x.yaml``, as a
+    ``data.root`` with a tilde is read."""
+    home = elsewhere / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    (home / "x.yaml").write_text("pretrain:\n  epochs: 5\n", encoding="utf-8")
+    assert config_file("~/x.yaml") == home / "x.yaml"
+    assert load_config("~/x.yaml").pretrain.epochs == 5
+    cfg, sources, findings = preflight.read_config("~/x.yaml")
+    assert findings == [] and cfg.pretrain.epochs == 5
+    assert sources.fixes.file == str(home / "x.yaml")
+    with pytest.raises(ConfigError, match=f"{home / 'nope.yaml'}: config file not found"):
+        load_config("~/nope.yaml")
+
+
+def test_a_local_file_with_a_shipped_name_is_read_and_said(
+        elsewhere: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: a ``./drac.yaml`` silently replaced the shipped ``drac.yaml`` for ``-c
+    drac.yaml``. The local file is still read (a file wins), and the console says so: which
+    file is read, which shipped one it stands in for, and how to read that one."""
+    from drac_ssl import train
+
+    (elsewhere / "drac.yaml").write_text("pretrain:\n  epochs: 3\n", encoding="utf-8")
+    cfg, sources, _ = preflight.read_config("drac.yaml", ["run.device=cpu"])
+    assert cfg.pretrain.epochs == 3
+    said = train._named_config_line("drac.yaml", sources)
+    assert said == [f"[train] config: drac.yaml is the file in the current folder "
+                    f"({elsewhere / 'drac.yaml'}), which is read, not the shipped config drac "
+                    f"({CONFIGS / 'drac.yaml'}); for that one: -c {CONFIGS / 'drac.yaml'}"], said
+    # no local file: the shipped one, said as before; a path with a folder part: nothing said
+    _, sources, _ = preflight.read_config("mnist.yaml", ["run.device=cpu"])
+    assert train._named_config_line("mnist.yaml", sources) == [
+        f"[train] config: mnist.yaml is the shipped {CONFIGS / 'mnist.yaml'}"]
+    _, sources, _ = preflight.read_config("./drac.yaml", ["run.device=cpu"])
+    assert train._named_config_line("./drac.yaml", sources) == []
+    monkeypatch.chdir(CONFIGS)  # the shipped file itself, run from its folder: nothing to say
+    assert config.shadowed_shipped_config("drac.yaml") is None
+    monkeypatch.chdir(elsewhere)
+    # --print-config: stdout is the local file (copied out as it is), stderr says which it is
+    with pytest.raises(SystemExit) as stop:
+        commands.train_parser().parse_intermixed_args(["--print-config", "drac.yaml"])
+    assert stop.value.code == 0
+    out, err = capsys.readouterr()
+    assert out == "pretrain:\n  epochs: 3\n"
+    assert "note: drac.yaml is the file in the current folder" in err and "not the shipped config drac" in err
+
+
+def _run_of(folder: Path, cwd: Path, config_word: str, read: Path) -> Path:
+    """A run folder whose training ``-c CONFIG_WORD``, run in ``cwd``, read ``read`` and was
+    interrupted in its pretraining."""
+    run = folder / "runs" / "r"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("run:\n  stages: [ingest, pretrain]\n", encoding="utf-8")
+    (run / "stages.json").write_text(json.dumps({"ingest": {"status": "done"},
+                                                 "pretrain": {"status": "interrupted"}}), encoding="utf-8")
+    line = {"tool": "drac_ssl.train", "pid": 1, "host": "elsewhere", "cwd": str(cwd),
+            "argv": ["python", "-m", "drac_ssl.train", "-c", config_word, "run.name=r"],
+            "config_file": str(read), "ended": {"outcome": "interrupted", "stage": "pretrain"}}
+    (run / "invocations.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+    return run
+
+
+def test_the_resume_command_names_the_file_the_run_read_when_its_name_now_reads_another(
+        elsewhere: Path) -> None:
+    """A run made with ``-c drac.yaml`` read the shipped file; a ``./drac.yaml`` written since
+    would be read by its recorded command: the command that finishes the run names the
+    recorded file (``config_file``) instead, and says why; the same file: the words as typed."""
+    from drac_ssl import report, run_state
+
+    run = _run_of(elsewhere, elsewhere, "drac.yaml", CONFIGS / "drac.yaml")
+    assert run_state.resume_command_and_note(run) == (
+        "python -m drac_ssl.train -c drac.yaml run.name=r", "")
+    (elsewhere / "drac.yaml").write_text("pretrain:\n  epochs: 3\n", encoding="utf-8")
+    command, note = run_state.resume_command_and_note(run)
+    assert command == f"python -m drac_ssl.train -c {CONFIGS / 'drac.yaml'} run.name=r"
+    assert note == (f"its -c drac.yaml now reads {elsewhere / 'drac.yaml'} from {elsewhere}, not "
+                    f"the file the run read, so the command names that file "
+                    f"({CONFIGS / 'drac.yaml'}, invocations.jsonl's config_file)")
+    assert run_state.resume_command(run) == command
+    # what export RUN and report.md say carry the note
+    what, fix = run_state.unfinished_words(run, "pretrain")
+    assert f"{command} ({note}); then rerun this command" in fix, fix
+    assert f"`cd {elsewhere} && {command}` ({note})" in report._unfinished_item(run)
+    # the other forms of the option, and a run that read the local file: left as typed
+    for typed in (["--config", "drac.yaml"], ["--config=drac.yaml"], ["-cdrac.yaml"]):
+        line = json.loads((run / "invocations.jsonl").read_text(encoding="utf-8"))
+        line["argv"] = ["python", "-m", "drac_ssl.train", *typed, "run.name=r"]
+        (run / "invocations.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+        assert str(CONFIGS / "drac.yaml") in run_state.resume_command(run), typed
+    local = _run_of(elsewhere / "b", elsewhere, "drac.yaml", elsewhere / "drac.yaml")
+    assert run_state.resume_command_and_note(local) == ("python -m drac_ssl.train -c drac.yaml run.name=r", "")
+
+
+def test_report_md_names_the_config_file_the_run_read(tmp_path: Path) -> None:
+    """report.md's first lines (what made the run) name the file ``-c`` read, which the command
+    (``-c drac``) does not: environment.json's ``config_file``."""
+    from drac_ssl import report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "environment.json").write_text(json.dumps(
+        {"command": "python -m drac_ssl.train -c drac", "cwd": "/somewhere",
+         "config_file": str(CONFIGS / "drac.yaml")}), encoding="utf-8")
+    line = report.provenance_line(run)
+    assert (f"by `python -m drac_ssl.train -c drac` (in `/somewhere`), reading the config file "
+            f"`{CONFIGS / 'drac.yaml'}`") in line, line
+    (run / "environment.json").write_text(json.dumps({"command": "python -m drac_ssl.train"}), encoding="utf-8")
+    assert "config file" not in report.provenance_line(run)  # a run recorded before config_file
