@@ -381,12 +381,13 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,
     the prompt and a hint go to stderr. Exit code 0, or 2 (nothing printed on stdout) for a
     user name that a login file cannot hold or an empty or mistyped password."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
-    from drac_ssl.starting import python_command
+    from drac_ssl.starting import add_version_option, python_command
 
     parser = argparse.ArgumentParser(
         prog=python_command("app.auth"),
         description="Make a line of the app's login file (its --auth-file FILE): the "
                     "user name and a scrypt hash of the password, never the password itself.")
+    add_version_option(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     hashing = commands.add_parser(
         "hash", help="print USER:scrypt$... for a password typed without echo (or read from stdin)",

@@ -24,7 +24,7 @@ PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 HEAVY = ("torch", "torchvision", "matplotlib", "gradio", "monai", "albumentations", "sklearn")
 
 MODULES = ("drac_ssl.train", "drac_ssl.export", "drac_ssl.report", "drac_ssl.compare",
-           "drac_ssl.umm", "drac_ssl.submission", "data_prep", "app", "app.demo_bundle")
+           "drac_ssl.umm", "drac_ssl.submission", "data_prep", "app", "app.demo_bundle", "app.auth")
 """Every ``python -m`` command a user runs (``drac_ssl.settings_table``, a documentation
 tool of the developers, is left out)."""
 
@@ -40,7 +40,8 @@ for kind, name in cases:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            if kind == "module":  # as python -m runs it
+            if kind == "module":  # as python -m runs it: not yet imported (an earlier case's
+                sys.modules.pop(name, None)  # import would make runpy warn, as python -m does not)
                 runpy.run_module(name, run_name="__main__", alter_sys=True)
             else:  # what the installed console script runs: its entry, called
                 module, _, entry = scripts[name].partition(":")
