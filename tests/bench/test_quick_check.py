@@ -207,3 +207,32 @@ def test_the_v2_preset_gives_the_clipped_lars_rule_on_both_data_sets() -> None:
         assert (v1.pretrain.lars_eta, v1.pretrain.lars_clip_lr) == (0.001, False), dataset
         assert (v2.pretrain.lars_eta, v2.pretrain.lars_clip_lr) == (0.02, True), dataset
         assert v2.data.dataset == dataset and v2.pretrain.max_steps_per_epoch == 40
+
+
+def test_refit_batchnorm_re_estimates_the_running_statistics_on_the_images_and_leaves_the_weights() -> None:
+    """The descriptive arm (review F1 of the v2 write-up): the two backbones differ in weights
+    and BatchNorm statistics; refitting both on the same clean images leaves only the weights."""
+    import torch
+    from torch import nn
+
+    from bench.quick_check import refit_batchnorm
+    from drac_ssl.augment import prepare_images, stats_for
+    from drac_ssl.datasets import normalization_for
+
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    before = {k: v.clone() for k, v in body.state_dict().items()}
+    images = np.random.default_rng(0).integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    refit = refit_batchnorm(body, images, "mnist", 28, torch.device("cpu"), batch_size=15)
+    assert all(torch.equal(before[k], v) for k, v in body.state_dict().items())  # the original untouched
+    assert not refit.training and torch.equal(refit[0].weight, body[0].weight)
+    mean, std = (stats_for(v, 1) for v in normalization_for("mnist"))
+    with torch.no_grad():
+        out = body[0](prepare_images(images, mean, std, 28, "cpu"))
+    # momentum None: a cumulative average of the three batches' means (15, 15, 10 images)
+    batch_means = [out[i:i + 15].mean(dim=(0, 2, 3)) for i in (0, 15, 30)]
+    expected = sum(batch_means) / 3
+    assert torch.allclose(refit[1].running_mean, expected, atol=1e-5)
+    assert not torch.allclose(refit[1].running_mean, before["1.running_mean"])
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        refit_batchnorm(nn.Conv2d(1, 1, 1), images, "mnist", 28, torch.device("cpu"))
