@@ -848,6 +848,14 @@ def _spread(entry: dict[str, Any], method: str) -> str:
     return _pct(m.get("mean"))
 
 
+def _refit_images(refit: dict[str, Any]) -> str:
+    """How many images the quick check's BatchNorm refit used, from its ``what`` words."""
+    import re
+
+    found = re.search(r"first (\d+) training images", str(refit.get("what", "")))
+    return f"{int(found.group(1)):,}" if found else "some"
+
+
 def quick_check_rows(r: dict[str, Any]) -> list[str]:
     """bench/quick_check.py: the linear probe of a briefly pretrained backbone against the same
     probe of the random backbone it started from, the gap with McNemar's p (between backbones
@@ -882,8 +890,17 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     if isinstance(gap, (int, float)):
         figure += (", between backbones that differ in their learned weights and in their BatchNorm running "
                    f"statistics (the pretraining fitted them to {title}; the random backbone keeps its initial "
-                   "ones): the check does not separate the two (docs/data.md says what a rerun outside the "
-                   "bench found: fitted statistics alone do not make the gap)")
+                   "ones): the check does not separate the two")
+        refit = r.get("refitted_batchnorm") or {}
+        refit_top = refit.get("linear_probe_top1") or {}
+        if isinstance(refit.get("gap_points"), (int, float)):
+            figure += (f"; with both backbones' BatchNorm statistics refitted on the same "
+                       f"{_refit_images(refit)} clean images (weights unchanged; descriptive, not judged): "
+                       f"{_pct(refit_top.get('pretrained'))} % vs {_pct(refit_top.get('random'))} %, "
+                       f"{refit['gap_points']:+.2f} points")
+        elif gap > 0:
+            figure += (" (docs/data.md says what a rerun outside the bench found: fitted statistics alone do not "
+                       "make the gap)")
     moved = ((r.get("weight_change_from_random_start") or {}).get("conv_weights") or {})
     if isinstance(moved.get("all"), (int, float)):
         groups = [v for k, v in moved.items() if k != "all" and isinstance(v, (int, float))]

@@ -761,7 +761,7 @@ def screening_line(metrics: dict[str, Any], names: Sequence[str]) -> str | None:
 
 
 RESAMPLES_LEFT_OUT = {
-    "QWK": "on the rest kappa was undefined (grades and answers all one grade)",
+    "QWK": "on the rest kappa was undefined (grades and answers all one and the same grade)",
     "AUC OvR": "the rest lacked a grade",
     "Referable AUC": "the rest lacked a referable or a non-referable image",
 }
@@ -1048,7 +1048,7 @@ def _one_grade_differences(pairs: dict[str, tuple[str, str, str]], one_grade: di
 def fold_share_words(defined: Any, count: Any) -> str:
     """``" (over 4 of 5 folds)"`` when a fold mean and SD rest on fewer folds than there are
     (``defined`` folds whose kappa is defined, of ``count``; the others, where the grades and the
-    answers were all one grade, have none and are left out of the mean), else ``""``, also
+    answers were all one and the same grade, have none and are left out of the mean), else ``""``, also
     when either count is unknown (a run made before they were stored)."""
     if (isinstance(defined, int) and isinstance(count, int) and not isinstance(defined, bool)
             and 0 <= defined < count):
