@@ -154,7 +154,7 @@ def test_a_linear_heads_signed_cells_sum_to_its_logit_less_the_bias() -> None:
         logits = linear[0](x[None])[0]
     for k in range(K):
         got = cam.from_maps(maps, k, (36, 36))
-        bias = float(linear[0].head.fc.bias[k])
+        bias = float(linear[0].head.fc.bias[k].detach())
         assert float(got.signed.sum()) == pytest.approx(float(logits[k]) - bias, rel=1e-5, abs=1e-6)
         assert got.raw_max == pytest.approx(max(0.0, float(got.signed.max())), rel=1e-6)
 
