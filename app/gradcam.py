@@ -46,8 +46,8 @@ the ReLU of the mean of every fold's and view's signed (pre-ReLU) map, unscaled
 (:func:`combine_cams`). With a shared frozen backbone (:attr:`drac_ssl.grading.bundle.Bundle
 .shared_backbone`, ``finetune.freeze: frozen``) every fold's ``A`` is the same, and this is
 exactly Grad-CAM of the mean logit at ``backbone.layer4`` (the channel weights averaged over
-the folds); ``tests/app/test_predict.py`` checks it against MONAI's own GradCAM of a model that
-outputs the mean of two heads on one backbone, to 1e-6. A bundle whose folds have their own
+the folds); ``tests/app/test_gradcam_combination.py`` checks it against MONAI's own GradCAM of
+a model that outputs the mean of two heads on one backbone, to 1e-6. A bundle whose folds have their own
 backbones (``freeze: last`` or ``all``) gets the same formula: Grad-CAM of the mean logit with
 the folds' layer4 maps taken together as one layer. Before, each fold's map was ReLU'd and
 scaled to [0, 1] on its own and then averaged: every fold counted equally whatever its
@@ -56,7 +56,8 @@ and the result correlated only +0.33 with Grad-CAM of the mean logit. The flips 
 on the map's cells. A stride-32 network is not exactly mirror-symmetric (by the convolution
 arithmetic its receptive fields are centred near ``32 i`` px of the input, not at the cell
 centres ``32 i + 15.5``), so an un-flipped view is aligned to the identity view to within
-about a cell, not exactly, and the average is smoother by about that much. The combination is flip-equivariant: the map of a flipped image is the flipped map.
+about a cell, not exactly, and the average is smoother by about that much. The combination is
+flip-equivariant: the map of a flipped image is the flipped map.
 
 The score explained: a classification head's raw logit of the explained grade (by default the
 shown grade), averaged as above. The grade shown is NOT chosen by that score under the default
@@ -69,8 +70,8 @@ Scale: the combined map is scaled once to [0, 1] by its own minimum and maximum
 (:func:`minmax_normalizer`), so its colours are relative to this map's maximum and carry no
 absolute strength. :attr:`CamMap.raw_max` keeps the maximum before scaling, in units of the
 explained score (for a linear head on pooled features the signed cells sum exactly to the
-logit less its bias); the page reports it and calls no map "weak" (:data:`RAW_MAX_NOTE` says
-why: no sound threshold exists).
+logit less its bias); the details JSON reports it, and no map is called "weak"
+(:data:`RAW_MAX_NOTE` says why: no sound threshold exists).
 
 Upsampling and placement: a map is upsampled to the model input bilinearly, or
 nearest-neighbour when it is coarse (fewer than :data:`COARSE_CELLS` cells a side, as
