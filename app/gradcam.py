@@ -33,34 +33,39 @@ spot's cell in 6 % of the images at ``layer4`` and 12 % at ``head.conv`` (occlud
 found it in 31 %): neither layer makes the map a lesion detector. A bundle may name another
 layer in its metadata; :class:`EnsembleGradCAM` then computes it per whole fold model.
 
-Combining folds and flips: Grad-CAM of the ensemble's mean logit. The grade averages the
-fold models and (with flip TTA) the 4 flipped views. The map explains the mean over folds f and
-views v of the explained logit, ``s = mean_{f,v} s_{f,v}``. Its gradient with respect to
-fold f's layer4 map of view v is ``(1/FV) d s_{f,v} / d A_{f,v}``, so its Grad-CAM, taking the
-views' maps un-flipped back onto the image (``g_v^{-1}``, each flip its own inverse) as one
-layer, is
+Combining the folds: Grad-CAM of the ensemble's mean logit. The grade averages the fold
+models; the map explains the mean over folds f of the explained logit, ``s = mean_f s_f``. Its
+gradient with respect to fold f's layer4 map is ``(1/F) d s_f / d A_f``, so its Grad-CAM,
+taking the folds' maps together as one layer, is
 
-    ``CAM = ReLU( mean_{f,v} g_v^{-1}( sum_c w_{f,v,c} A_{f,v,c} ) )``
+    ``CAM = ReLU( mean_f sum_c w_{f,c} A_{f,c} )``
 
-the ReLU of the mean of every fold's and view's signed (pre-ReLU) map, unscaled
+the ReLU of the mean of every fold's signed (pre-ReLU) map, unscaled, then scaled once
 (:func:`combine_cams`). With a shared frozen backbone (:attr:`drac_ssl.grading.bundle.Bundle
 .shared_backbone`, ``finetune.freeze: frozen``) every fold's ``A`` is the same, and this is
 exactly Grad-CAM of the mean logit at ``backbone.layer4`` (the channel weights averaged over
 the folds); ``tests/app/test_gradcam_combination.py`` checks it against MONAI's own GradCAM of
-a model that outputs the mean of two heads on one backbone, to 1e-6. A bundle whose folds have their own
-backbones (``freeze: last`` or ``all``) gets the same formula: Grad-CAM of the mean logit with
-the folds' layer4 maps taken together as one layer. Before, each fold's map was ReLU'd and
-scaled to [0, 1] on its own and then averaged: every fold counted equally whatever its
-evidence (a trial: raw per-fold maxima differed by a median 4.7x, 1-3 of 5 folds were all zero)
-and the result correlated only +0.33 with Grad-CAM of the mean logit. The flips are un-flipped
-on the map's cells. A stride-32 network is not exactly mirror-symmetric (by the convolution
+a model that outputs the mean of two heads on one backbone, to 1e-6. A bundle whose folds have
+their own backbones (``freeze: last`` or ``all``) gets the same formula: Grad-CAM of the mean
+logit with the folds' layer4 maps taken together as one layer. Before 2026-12-05 each fold's
+map was ReLU'd and scaled to [0, 1] on its own and then averaged: every fold counted equally
+whatever its evidence (a trial: raw per-fold maxima differed by a median 4.7x, 1-3 of 5 folds
+were all zero) and the result correlated only +0.33 with Grad-CAM of the mean logit.
+
+The flips: the grade also averages the 4 flipped views (flip TTA); the map reads the identity
+view only, and the page says so. :func:`combine_cams` can average views too (each view's signed
+map un-flipped onto the image; the result is flip-equivariant, tested), but un-flipping on the
+cells does not align them: a stride-32 network is not mirror-symmetric (by the convolution
 arithmetic its receptive fields are centred near ``32 i`` px of the input, not at the cell
-centres ``32 i + 15.5``), so an un-flipped view is aligned to the identity view to within
-about a cell, not exactly, and the average is smoother by about that much. The combination is
-flip-equivariant: the map of a flipped image is the flipped map.
+centres ``32 i + 15.5``), so a flipped view's un-flipped map lands about one cell off (on the
+trial's test model, the horizontally flipped view's map correlated best with the identity
+view's shifted by one cell). Tried once on that model (a one-off re-run of the trial's 24
+images with planted spots): averaging the 4 views left 11 maps
+empty (4 with the identity view alone) and put the peak within one cell of a spot in 4 % of
+the images (21 % with the identity view alone). So the app does not average them.
 
 The score explained: a classification head's raw logit of the explained grade (by default the
-shown grade), averaged as above. The grade shown is NOT chosen by that score under the default
+shown grade), averaged over the folds as above. The grade shown is NOT chosen by that score under the default
 decision (``decision: thresholds``: the expected grade of the calibrated probabilities, cut at
 the kappa-tuned thresholds, :class:`drac_ssl.grading.model.Calibration`), so the map explains
 a different score from the one that chose the grade. A regression head's single output (the
@@ -226,7 +231,7 @@ class CamMap:
     float32, the mean of the folds' and views' signed maps at the target layer's cells, before
     the ReLU (units of the explained score); ``raw_max``: the maximum of ``ReLU(signed)``, the
     map's largest value before scaling (0.0 for an empty map; :data:`RAW_MAX_NOTE`); ``views``:
-    the flipped views combined (1 or 4)."""
+    the views combined (1: the identity view, as the app computes it)."""
 
     heat: np.ndarray
     signed: np.ndarray
@@ -245,8 +250,9 @@ def combine_cams(signed: Tensor, flips: Sequence[Sequence[int]], size: Sequence[
     :data:`drac_ssl.grading.predict.TTA_FLIPS` gives them, ``()`` for the identity): each view
     un-flipped, the mean over folds and views, then ``ReLU``, then upsampled to ``size``
     ``(S, S)`` (:func:`cam_upsampler`) and scaled once to [0, 1] (:func:`minmax_normalizer`).
-    Grad-CAM of the mean logit (module docstring). Raises ValueError when the views and
-    ``flips`` differ in number."""
+    Grad-CAM of the mean logit (module docstring). The app passes the identity view alone,
+    ``flips=((),)``: un-flipped on the cells, a flipped view lands about a cell off (module
+    docstring). Raises ValueError when the views and ``flips`` differ in number."""
     s = torch.as_tensor(signed).detach().float()
     if s.ndim != 4 or s.shape[1] != len(flips):
         raise ValueError(f"expected signed maps (folds, {len(flips)} views, h, w), got {tuple(s.shape)}")
@@ -355,8 +361,8 @@ class FoldMapGradCAM:
     by :func:`combine_cams`.
 
     The prediction pass (:func:`drac_ssl.grading.predict.ensemble_outputs` with ``keep_maps``)
-    already computed every fold model's ``layer4`` map of every view (with a shared frozen
-    backbone: one map for all folds). Grad-CAM needs those activations ``A`` and the gradient of
+    already computed every fold model's ``layer4`` map of the identity view (with a shared
+    frozen backbone: one map for all folds; maps of other views may be passed too). Grad-CAM needs those activations ``A`` and the gradient of
     the explained score with respect to ``A``, and that gradient only flows through what comes
     after the layer: the heads. So the maps, stacked fold-major, go through :class:`FoldHeads`,
     whose target layer is an identity on the stack; one backward pass gives every fold's and

@@ -8,10 +8,10 @@ app and a submission agree to the last bit for the same image. Every image goes 
 every fold model, with the 4 flips when the bundle's cross-validation used them
 (:attr:`drac_ssl.grading.bundle.Bundle.tta_in_cv`; ``tta`` overrides it) (a shared frozen
 backbone runs once for all views, in one batch, for all fold heads). The heatmap is Grad-CAM
-of the ensemble's mean logit of the grade that is shown (over the folds and, with TTA, the
-un-flipped views, as the grade averages them; :mod:`app.gradcam`), at the image's shape:
-:class:`app.gradcam.FoldMapGradCAM` from the ``layer4`` maps of that same forward pass (one
-backward pass through the heads; no second backbone pass), or, for a bundle whose Grad-CAM
+of the fold ensemble's mean logit of the grade that is shown, on the identity view (the grade
+also averages the flipped views; :mod:`app.gradcam` says why their maps are left out), at the
+image's shape: :class:`app.gradcam.FoldMapGradCAM` from the identity view's ``layer4`` maps of
+that same forward pass (one backward pass through the heads; no second backbone pass), or, for a bundle whose Grad-CAM
 layer is another one, :class:`app.gradcam.EnsembleGradCAM`. The map is put back on the image
 through the crop and padding the preprocessing applied (:func:`app.gradcam.place_heatmap`; a
 fundus-crop model reads only the disc's box, and the map is 0 outside it); a coarse map (fewer
@@ -152,7 +152,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # the combined map's maximum before its scaling to [0, 1] (app.gradcam.CamMap.raw_max, units
     # of the explained score); None without a map
     cam_raw_max: float | None = None
-    cam_views: int = 1  # the flipped views whose maps were averaged (4 with flip TTA)
+    cam_views: int = 1  # the views whose maps were averaged: the identity view alone
+    # the grade averaged flipped views the map leaves out (Predictor.tta)
+    flips_left_out: bool = False
     # the model-input map had positive evidence, but only in the padding the preprocessing
     # added around the disc: the map placed on the image is then empty for that reason
     heat_only_in_padding: bool = False
@@ -280,7 +282,8 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         ``coarse`` (with its ``meaning``), ``image_box`` ``[x0, y0, x1, y1]``: the part of
         the image the model read (the heatmap is 0 outside it), ``scale`` (the map is scaled
         to its own maximum), ``raw_max`` (that maximum before scaling, with ``raw_max_note``:
-        :data:`app.gradcam.RAW_MAX_NOTE`), ``views`` (flipped views averaged), ``caveat``
+        :data:`app.gradcam.RAW_MAX_NOTE`), ``views`` (1: the identity view), ``flips_left_out``
+        (the grade averaged flipped views that the map leaves out), ``caveat``
         (:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`) and ``strongest``: where the map is
         strongest, in the image's pixels and in words (:func:`app.gradcam.strongest_heat`;
         None for an empty map)."""
@@ -308,7 +311,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
                 "scale": "relative to this map's maximum: min-max scaled, 0 = its minimum, 1 = its "
                          "maximum; the colours carry no absolute strength",
                 "raw_max": self.cam_raw_max, "raw_max_note": RAW_MAX_NOTE,
-                "views": self.cam_views, "caveat": HEATMAP_CAVEAT,
+                "views": self.cam_views, "flips_left_out": self.flips_left_out, "caveat": HEATMAP_CAVEAT,
                 "strongest": self.strongest}
 
 
@@ -403,8 +406,9 @@ class Predictor:
 
     @property
     def _views_words(self) -> str:
-        """The views the heatmap averages, as :meth:`describe` says them."""
-        return "the 4 flips (each map un-flipped)" if self.tta else "the identity view"
+        """The view the heatmap reads, as :meth:`describe` says it."""
+        return ("on the identity view only (the grade averages the 4 flips; a flipped view's map, "
+                "un-flipped, lands about a cell off)" if self.tta else "on the identity view")
 
     def heatmap_score_note(self, explains: str = "grade") -> str:
         """One sentence when the heatmap explains another score than the one that chose the
@@ -433,11 +437,11 @@ class Predictor:
                      f"{self.target_layer} is a single 1 x 1 cell, so Grad-CAM cannot locate anything")
         elif isinstance(self.cam, FoldMapGradCAM):
             text += (f"; Grad-CAM of the ensemble's mean {self._score_word} at {self.target_layer} "
-                     f"over every fold model and {self._views_words}, from the same forward pass "
+                     f"over every fold model, {self._views_words}, from the same forward pass "
                      f"(one backward through the heads)")
         elif self.cam is not None:
             text += (f"; Grad-CAM of the ensemble's mean {self._score_word} at {self.target_layer} "
-                     f"over every fold model and {self._views_words} (one forward and backward per "
+                     f"over every fold model, {self._views_words} (one forward and backward per "
                      f"fold model)")
         else:
             text += "; no heatmap"
@@ -628,7 +632,6 @@ class Predictor:
         given: the upload checks that refuse a blank image or noise are :meth:`predict_file`'s
         and :meth:`predict_loaded`'s (:func:`app.inputs.refusal`)."""
         from drac_ssl.grading.predict import (
-            TTA_FLIPS,
             ensemble_outputs,
             preprocess_image,
             preprocessing_warning,
@@ -670,7 +673,6 @@ class Predictor:
         t2 = time.perf_counter()
         heatmap = cells = explained = raw_max = None
         in_padding = False
-        flips = TTA_FLIPS if self.tta else ((),)  # the views the grade averaged, identity first
         if want_cam:
             explained = grade if explain is None else int(explain)
             size = (int(x.shape[-2]), int(x.shape[-1]))
@@ -679,11 +681,13 @@ class Predictor:
                 cells = (int(out.maps[0].shape[-2]), int(out.maps[0].shape[-1]))
                 # a 1 x 1 map has no location to show: its normalised CAM would only stretch
                 # float rounding (values ~1e-7 apart) to the full colour range
+                # the identity view's maps alone (ensemble_outputs keeps no others): un-flipped at
+                # layer4's cells, a flipped view's map lands about a cell off (app.gradcam)
                 combined = None if cells == (1, 1) else self.cam.from_maps([m[0] for m in out.maps],
-                                                                           explained, size, flips)
+                                                                           explained, size)
             else:
                 assert self.cam is not None
-                combined = self.cam(x[0], explained, flips)
+                combined = self.cam(x[0], explained)  # the identity view, as above
                 cells = combined.cells
                 combined = None if cells == (1, 1) else combined
             cam = None if combined is None else combined.heat
@@ -716,7 +720,8 @@ class Predictor:
                           image=gray, seconds=t3 - t0, warnings=said,
                           explained=explained, explains="score" if self.regression else "grade",
                           geometry=geometry[0], cam_cells=cells, heat_only_in_padding=in_padding,
-                          cam_raw_max=raw_max, cam_views=len(flips) if heatmap is not None else 1,
+                          cam_raw_max=raw_max,
+                          flips_left_out=heatmap is not None and self.tta,
                           class_names=list(self.class_names),
                           timings=timings, input_check=input_check, referable=referable,
                           bundle=dict(self.bundle.identity))

@@ -148,7 +148,7 @@ GRADCAM_TARGET_LAYER = "backbone.layer4"
 last feature map (:data:`drac_ssl.grading.model.FEATURE_STAGE`), which every head reads (the
 linear, MLP and regression heads its global average pool, the conv head the map itself), so one
 layer serves every head, and the map the prediction's own forward pass already has, so the
-heatmap of every fold and flip costs one backward pass through the heads
+heatmap of every fold costs one backward pass through the heads
 (:class:`app.gradcam.FoldMapGradCAM`). For the conv head it is not the last convolutional layer
 (``head.conv`` is); ``app/gradcam.py`` says what that changes."""
 
@@ -1356,9 +1356,10 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
              else "the ensemble's mean raw logit of one grade")
     chosen = (" The grade shown is chosen by another score: the expected grade cut at thresholds."
               if not regression and decision == "thresholds" else "")
-    return (f"{HEATMAP_CAVEAT} A map explains {score} (Grad-CAM at `{layer}`, over the folds and "
-            f"flips), cell by cell of that layer, and is scaled to its own maximum: its colours "
-            f"carry no absolute strength.{chosen} {HEATMAP_TRIAL_WORDS}")
+    return (f"{HEATMAP_CAVEAT} A map explains {score} (Grad-CAM at `{layer}`, over the folds, on "
+            f"the image as given: the flipped copies the grade may average are left out), cell by "
+            f"cell of that layer, and is scaled to its own maximum: its colours carry no absolute "
+            f"strength.{chosen} {HEATMAP_TRIAL_WORDS}")
 
 
 def _model_card(meta: dict[str, Any]) -> str:

@@ -587,12 +587,10 @@ class EnsembleOutput:
     """What one pass of the fold ensemble gives.
 
     ``raw``: per fold model, its raw outputs ``(n, out)`` float64, the mean over the TTA
-    views. ``maps``: with ``keep_maps``, per fold model its :data:`FEATURE_STAGE` maps of every
-    view ``(n, V, C, h, w)`` float32, view v of :data:`TTA_FLIPS` (identity first; ``V = 1``
-    without TTA), an ordinary tensor (usable with autograd: the input of the one-pass Grad-CAM,
-    :class:`app.gradcam.FoldMapGradCAM`, which averages the un-flipped views as the grade
-    averages the views' outputs); with a shared backbone every entry is the same tensor. None
-    otherwise. ``features``: with
+    views. ``maps``: with ``keep_maps``, per fold model its :data:`FEATURE_STAGE` map of the
+    identity view ``(n, C, h, w)`` float32, an ordinary tensor (usable with autograd: the
+    input of the one-pass Grad-CAM, :class:`app.gradcam.FoldMapGradCAM`); with a shared
+    backbone every entry is the same tensor. None otherwise. ``features``: with
     ``keep_features``, the first fold model's globally pooled backbone features of the
     identity view ``(n, F)`` float32 on the CPU (what :func:`profile_features` computes, taken
     from the same pass; ``(0, 0)`` for no inputs), else None."""
@@ -606,8 +604,8 @@ def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, input
                 tta: bool, device: torch.device, batch_size: int = PREDICT_BATCH,
                 bf16: bool = False, keep_maps: bool = False, keep_features: bool = False
                 ) -> tuple[list[np.ndarray], list[Tensor] | None, Tensor | None]:
-    """Raw outputs (and every view's maps ``(n, V, C, h, w)``, and the first model's
-    identity-view pooled features) of ``models``. ``backbone``: the module every model holds: it runs once per
+    """Raw outputs (and identity-view maps, and the first model's identity-view pooled
+    features) of ``models``. ``backbone``: the module every model holds: it runs once per
     chunk for all heads (:meth:`GradingModel.features_from_map` on its :data:`FEATURE_STAGE`
     map); None: each model runs on its own. ``keep_maps`` and ``keep_features`` need
     :class:`GradingModel` instances (their ``backbone``); without them any module that maps
@@ -643,10 +641,9 @@ def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, input
                         pooled.append(first.float().cpu())
                 for i, y in enumerate(ys):
                     out[i].append(_mean_over_views(y, views).cpu())
-                if keep_maps:  # every view, (m, V, C, h, w): the views of an image together
+                if keep_maps:
                     for i, f in enumerate(fmaps):
-                        if backbone is None or i == 0:
-                            maps[i].append(f.float().unflatten(0, (views, m)).transpose(0, 1))
+                        maps[i].append(f[:m].float())
     finally:
         for model, training in zip(models, modes, strict=True):
             if training:
@@ -682,7 +679,7 @@ def resolve_tta(tta: Any, bundle: Bundle) -> bool:
 def ensemble_outputs(bundle: Bundle, inputs: Tensor, tta: bool | None = None,
                      keep_maps: bool = False, keep_features: bool = False) -> EnsembleOutput:
     """Raw outputs of every fold model of ``bundle`` on preprocessed inputs ``(n, C, S, S)``
-    (and, with ``keep_maps``, their :data:`FEATURE_STAGE` maps of every TTA view; with
+    (and, with ``keep_maps``, their identity-view :data:`FEATURE_STAGE` maps; with
     ``keep_features``, the first fold model's pooled features for the out-of-distribution
     check, :attr:`EnsembleOutput.features`, from the same backbone pass).
 

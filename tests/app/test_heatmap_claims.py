@@ -108,14 +108,15 @@ def test_an_untrained_demo_models_map_is_said_to_mean_nothing(predictor: Predict
     assert "means nothing" in overlay and "upper left" not in overlay
 
 
-def test_the_details_keep_the_raw_maximum_and_say_the_scale(predictor: Predictor) -> None:
+def test_the_details_keep_the_raw_maximum_and_say_the_scale(predictor: Predictor,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """``details["heatmap"]``: the combined map's maximum before scaling (the one-pass map's
-    own), what it means, that the colours are relative, the flips averaged and the caveat; the
-    method names the combination."""
+    own), what it means, that the colours are relative, the identity view alone (the grade's
+    flips left out) and the caveat; the method names the combination, the page the flips."""
     import torch
 
-    from app.server import heatmap_method
-    from drac_ssl.grading.predict import TTA_FLIPS, ensemble_outputs, preprocess_image
+    from app.server import _heatmap_markdown, heatmap_method
+    from drac_ssl.grading.predict import ensemble_outputs, preprocess_image
 
     rng = np.random.default_rng(3)
     image = np.clip(rng.normal(90, 30, (256, 256)), 0, 255).astype(np.uint8)
@@ -128,21 +129,26 @@ def test_the_details_keep_the_raw_maximum_and_say_the_scale(predictor: Predictor
     assert lit is not None and lit.cam_raw_max is not None and lit.cam_raw_max > 0.0
     x = preprocess_image(image, predictor.metadata)[None]
     out = ensemble_outputs(predictor.bundle, x, keep_maps=True)
-    assert out.maps is not None and tuple(out.maps[0].shape[:2]) == (1, 4)  # (n, views, C, h, w)
-    again = predictor.cam.from_maps([m[0] for m in out.maps], lit.explained, (64, 64), TTA_FLIPS)
+    assert out.maps is not None and out.maps[0].ndim == 4  # (n, C, h, w): the identity view
+    again = predictor.cam.from_maps([m[0] for m in out.maps], lit.explained, (64, 64))
     assert lit.cam_raw_max == pytest.approx(again.raw_max, rel=1e-5)
     with torch.no_grad():
         assert float(torch.as_tensor(again.signed).max()) == pytest.approx(again.raw_max, rel=1e-6)
     summary = lit.heatmap_summary(predictor.target_layer)
     assert summary is not None and summary["raw_max"] == lit.cam_raw_max
     assert summary["raw_max_note"] == RAW_MAX_NOTE and "No threshold calls a map weak" in RAW_MAX_NOTE
-    assert "this map's maximum" in summary["scale"] and summary["views"] == 4
+    assert "this map's maximum" in summary["scale"] and summary["views"] == 1
+    assert predictor.tta and summary["flips_left_out"] is True
     assert summary["caveat"] == HEATMAP_CAVEAT
     assert summary["resolution"] == "2 × 2 cells, each about 128 px of this image"
     assert summary["cell_px"] == [128.0, 128.0]
     method = heatmap_method(lit, predictor)
-    assert "mean logit over 2 fold model(s) and the 4 flips" in method and "before scaling" in method
-    assert "mean logit" in predictor.describe() and "the 4 flips (each map un-flipped)" in predictor.describe()
+    assert "mean logit over 2 fold model(s), on the identity view (the grade also averages 3 flipped " \
+           "views, left out" in method and "before scaling" in method
+    assert "mean logit" in predictor.describe() and "on the identity view only" in predictor.describe()
+    monkeypatch.setattr(predictor, "untrained", False)  # a trained model's page words
+    assert "the grade also averages 3 flipped copies, which the map leaves out" in _heatmap_markdown(lit, predictor)
+    assert "flipped" not in _heatmap_markdown(_pred((7, 7), (700, 700), (3, 3)), predictor)  # no TTA
 
 
 def test_the_model_card_limits_the_heatmap(tmp_path: Path, one_thread: None) -> None:

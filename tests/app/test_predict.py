@@ -263,14 +263,13 @@ def test_grade_explained_is_the_grade_shown(predictor: Predictor, sample_path: P
 
 def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -> None:
     """The demo bundle is frozen-style: its fold models hold one backbone module, which runs
-    once for the 4 flips and both heads. The heatmap comes from that same pass (the 4
-    views' layer4 maps, one backward through copies of the heads): no hooks or gradients on
+    once for the 4 flips and both heads. The heatmap comes from that same pass (the identity
+    view's layer4 map, one backward through copies of the heads): no hooks or gradients on
     the bundle's modules, the grading unchanged by it, and the heatmap the one MONAI's hooks
-    give on independently loaded fold models and flipped inputs, combined alike (tolerance:
-    see test_one_pass_gradcam_end_to_end_equals_monai_per_model)."""
+    give on independently loaded fold models, combined alike (tolerance: see
+    test_one_pass_gradcam_end_to_end_equals_monai_per_model)."""
     from drac_ssl.export import predict_images, preprocess_image
     from drac_ssl.grading.model import load_fold_model
-    from drac_ssl.grading.predict import TTA_FLIPS
 
     bundle = predictor.bundle
     shared = bundle.shared_backbone
@@ -293,8 +292,9 @@ def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -
     separate = [load_fold_model(bundle.metadata, bundle.path, entry)
                 for entry in bundle.metadata["folds"]]
     x = preprocess_image(gray, bundle.metadata)
-    assert predictor.tta and pred.cam_views == 4  # the flips the grade averaged
-    ref = EnsembleGradCAM(separate, predictor.target_layer)(x, 1, TTA_FLIPS)
+    # the identity view alone; the grade's flips left out, and said so
+    assert predictor.tta and pred.cam_views == 1 and pred.flips_left_out
+    ref = EnsembleGradCAM(separate, predictor.target_layer)(x, 1)
     assert pred.heatmap is not None and float(pred.heatmap.max()) > 0.5
     np.testing.assert_allclose(_as_the_app_places(ref.heat, gray.shape), pred.heatmap, rtol=0, atol=1e-4)
     assert pred.cam_raw_max == pytest.approx(ref.raw_max, rel=1e-4)
@@ -354,15 +354,15 @@ def test_one_pass_gradcam_equals_monai_per_model_gradcam(tmp_path: Path, head: s
 def test_one_pass_gradcam_end_to_end_equals_monai_per_model(tmp_path: Path, shared: bool,
                                                             one_thread: None) -> None:
     """What the app shows: Predictor.predict's heatmap (maps from the 4-flip batch of the
-    channels-last prediction pass) against MONAI's hooks per fold model and flipped input on
-    independently loaded, plain NCHW models, combined alike; with a shared backbone and with
+    channels-last prediction pass) against MONAI's hooks per fold model on independently
+    loaded, plain NCHW models, combined alike; with a shared backbone and with
     each fold's own backbone (freeze: last). The maps themselves differ by float32 rounding of other convolution
     kernels (channels-last, batch of 4 views against 1: ~2e-6 relative); Grad-CAM is
     linear in the map and in the heads' gradient, so the normalised heatmaps differ by
     about that relative amount: 1e-4 leaves a margin of 10x over the ~5e-6 measured at
     224 px on the real samples."""
     from drac_ssl.grading.model import load_fold_model
-    from drac_ssl.grading.predict import TTA_FLIPS, preprocess_image
+    from drac_ssl.grading.predict import preprocess_image
 
     bundle_dir = build_demo_bundle(tmp_path / "run", image_size=64, source_size=128, n_folds=3)
     if not shared:
@@ -378,7 +378,7 @@ def test_one_pass_gradcam_end_to_end_equals_monai_per_model(tmp_path: Path, shar
         x = preprocess_image(gray, predictor.metadata)
         for k in range(3):
             pred = predictor.predict(gray, explain=k)
-            want = _as_the_app_places(ref(x, k, TTA_FLIPS).heat, gray.shape)
+            want = _as_the_app_places(ref(x, k).heat, gray.shape)
             assert pred.heatmap is not None
             np.testing.assert_allclose(pred.heatmap, want, rtol=0, atol=1e-4)
 
