@@ -11,8 +11,8 @@ backbone runs once for all views, in one batch, for all fold heads). The heatmap
 of the fold ensemble's mean logit of the grade that is shown, on the identity view (the grade
 also averages the flipped views; :mod:`app.gradcam` says why their maps are left out), at the
 image's shape: :class:`app.gradcam.FoldMapGradCAM` from the identity view's ``layer4`` maps of
-that same forward pass (one backward pass through the heads; no second backbone pass), or, for a bundle whose Grad-CAM
-layer is another one, :class:`app.gradcam.EnsembleGradCAM`. The map is put back on the image
+that same forward pass (one backward pass through the heads; no second backbone pass), or, for
+a bundle whose Grad-CAM layer is another one, :class:`app.gradcam.EnsembleGradCAM`. The map is put back on the image
 through the crop and padding the preprocessing applied (:func:`app.gradcam.place_heatmap`; a
 fundus-crop model reads only the disc's box, and the map is 0 outside it); a coarse map (fewer
 than :data:`app.gradcam.COARSE_CELLS` cells a side, the 7 x 7 of a 224 px input included) is
@@ -152,8 +152,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # the combined map's maximum before its scaling to [0, 1] (app.gradcam.CamMap.raw_max, units
     # of the explained score); None without a map
     cam_raw_max: float | None = None
-    cam_views: int = 1  # the views whose maps were averaged: the identity view alone
-    # the grade averaged flipped views the map leaves out (Predictor.tta)
+    # the grade averaged flipped views that the map (the identity view's) leaves out (Predictor.tta)
     flips_left_out: bool = False
     # the model-input map had positive evidence, but only in the padding the preprocessing
     # added around the disc: the map placed on the image is then empty for that reason
@@ -282,8 +281,8 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         ``coarse`` (with its ``meaning``), ``image_box`` ``[x0, y0, x1, y1]``: the part of
         the image the model read (the heatmap is 0 outside it), ``scale`` (the map is scaled
         to its own maximum), ``raw_max`` (that maximum before scaling, with ``raw_max_note``:
-        :data:`app.gradcam.RAW_MAX_NOTE`), ``views`` (1: the identity view), ``flips_left_out``
-        (the grade averaged flipped views that the map leaves out), ``caveat``
+        :data:`app.gradcam.RAW_MAX_NOTE`), ``flips_left_out`` (the grade averaged flipped views
+        that the map, of the identity view, leaves out), ``caveat``
         (:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`) and ``strongest``: where the map is
         strongest, in the image's pixels and in words (:func:`app.gradcam.strongest_heat`;
         None for an empty map)."""
@@ -311,7 +310,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
                 "scale": "relative to this map's maximum: min-max scaled, 0 = its minimum, 1 = its "
                          "maximum; the colours carry no absolute strength",
                 "raw_max": self.cam_raw_max, "raw_max_note": RAW_MAX_NOTE,
-                "views": self.cam_views, "flips_left_out": self.flips_left_out, "caveat": HEATMAP_CAVEAT,
+                "flips_left_out": self.flips_left_out, "caveat": HEATMAP_CAVEAT,
                 "strongest": self.strongest}
 
 
