@@ -1,51 +1,99 @@
-"""Grad-CAM heatmaps of a fold ensemble with :class:`monai.visualize.GradCAM`, and the overlay.
+"""Grad-CAM heatmaps of a fold ensemble (MONAI's hooks), how they are combined, and the overlay.
 
-What MONAI does here: forward/backward hooks on the target layer (the bundle's
-``metadata["gradcam_target_layer"]``, ``backbone.layer4``), the channel weights as the
-spatial mean of the gradients of the class score, ``ReLU(sum_c w_c A_c)`` and the bilinear
-upsampling to the input size. What it does NOT do right for us: its default postprocessing
-(``default_normalizer``) maps (min, max) to (1, 0), i.e. it *inverts* the map. We pass a
-plain min-max normaliser instead, so 1 marks the regions whose activation raises the score
-of the explained grade (the correct sign; ``tests/app/test_predict.py`` checks it on a
-model whose evidence is known).
+What the map is, and is not. A Grad-CAM map is a coarse attribution of ONE score (the
+explained grade's logit, below) to the cells of one layer's feature map: ``sum_c w_c A_c`` with
+``A_c`` the layer's channel c and ``w_c`` the spatial mean of ``d score / d A_c``. It is not a
+lesion detector and it has not been validated against lesion annotations. In one trial
+(one-off, not a benchmark figure) on a test model trained to a known cue, a planted bright spot,
+the map's peak lay within one cell of the spot in 17 % of the images, and the maps of
+different images correlated +0.48 with one another (a partly image-independent spatial
+habit). :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT` is the sentence the page, the docs and
+the model card carry.
 
-Ensemble: the CAM of every fold model on the identity view (no flip TTA), each normalised
-to [0, 1], then averaged and normalised again. Two implementations of that one definition:
+What MONAI does here: the forward/backward hooks on the target layer that give ``A`` and the
+gradient. :func:`signed_gradcam` is MONAI's ``GradCAM`` without its final ``ReLU`` (the signed
+map ``sum_c w_c A_c``), so that several maps can be averaged before the ``ReLU`` (below).
+MONAI's default postprocessing (``default_normalizer``) maps (min, max) to (1, 0), i.e. it
+*inverts* the map; we scale with :func:`minmax_normalizer` instead, so 1 marks the regions
+whose activation raises the explained score (the correct sign; ``tests/app/test_predict.py``
+checks it on a model whose evidence is known).
 
-* :class:`FoldMapGradCAM`, what the app runs: ONE forward and ONE backward, through the fold
-  heads only. The prediction pass (:func:`drac_ssl.grading.predict.ensemble_outputs` with
-  ``keep_maps``) already computed every fold model's ``layer4`` map of the identity view (with
-  a shared frozen backbone: one map for all folds). Grad-CAM needs the activations ``A`` of
-  the target layer and the gradient of the class score with respect to ``A``, and that
-  gradient only flows through what comes after the layer: the heads. So the maps, stacked
-  ``(F, C, h, w)`` (row f for fold f), go through a small module whose target layer is an
-  identity on that stack and whose output row f is fold f's head on row f
-  (:class:`FoldHeads`); MONAI's GradCAM on it computes, in one backward pass, each fold's
-  ``ReLU(sum_c w_fc A_fc)`` with ``w_fc`` the spatial mean of ``d score_f / d A_f`` (rows do
-  not interact, so row f's gradient is fold f's alone), upsampled to the model input's size
-  and min-max normalised per row. That is term by term what MONAI computes on each whole fold
-  model; the backbone is not run again (and never gets hooks or gradients).
-* :class:`EnsembleGradCAM`, the reference: MONAI's GradCAM on a deep copy of each whole fold
-  model, one forward and backward (to the input) per fold. Used for a bundle whose
-  ``gradcam_target_layer`` is not the backbone's ``layer4`` (the maps the prediction keeps),
-  and by the tests, which check the one-pass heatmap against it.
+The target layer: ``backbone.layer4`` (:data:`drac_ssl.grading.bundle.GRADCAM_TARGET_LAYER`,
+the bundle's ``metadata["gradcam_target_layer"]``). It is the backbone's last feature map
+(:data:`drac_ssl.grading.model.FEATURE_STAGE`), the one every head reads (the linear, MLP and
+regression heads its global average pool, the conv head the map itself), so one layer serves
+every head and, with a shared frozen backbone, is one map for every fold; and the prediction's
+own forward pass already computes it, so the heatmap costs one backward pass through the heads
+(:class:`FoldMapGradCAM`), not a second backbone pass. For the conv head it is NOT the last
+convolutional layer, the usual Grad-CAM choice: ``head.conv`` (its 3 x 3 convolution, same
+cells) is. At ``layer4`` the channel weights average the gradient through the head's
+``reduce`` and ``conv`` blocks (BatchNorm, ReLU), a cruder linearisation of that head. The trial
+above compared them once on a conv-head test model: the map's hottest cell was the planted
+spot's cell in 6 % of the images at ``layer4`` and 12 % at ``head.conv`` (occluding each cell
+found it in 31 %): neither layer makes the map a lesion detector. A bundle may name another
+layer in its metadata; :class:`EnsembleGradCAM` then computes it per whole fold model.
 
-The score explained: a classification head's logit of the shown grade; a regression head's
-single output (the predicted grade as a number: regions that push the grade up).
+Combining the folds: Grad-CAM of the ensemble's mean logit. The grade averages the fold
+models; the map explains the mean over folds f of the explained logit, ``s = mean_f s_f``. Its
+gradient with respect to fold f's layer4 map is ``(1/F) d s_f / d A_f``, so its Grad-CAM,
+taking the folds' maps together as one layer, is
+
+    ``CAM = ReLU( mean_f sum_c w_{f,c} A_{f,c} )``
+
+the ReLU of the mean of every fold's signed (pre-ReLU) map, unscaled, then scaled once
+(:func:`combine_cams`). With a shared frozen backbone (:attr:`drac_ssl.grading.bundle.Bundle
+.shared_backbone`, ``finetune.freeze: frozen``) every fold's ``A`` is the same, and this is
+exactly Grad-CAM of the mean logit at ``backbone.layer4`` (the channel weights averaged over
+the folds); ``tests/app/test_gradcam_combination.py`` checks it against MONAI's own GradCAM of
+a model that outputs the mean of two heads on one backbone, to 1e-6. A bundle whose folds have
+their own backbones (``freeze: last`` or ``all``) gets the same formula: Grad-CAM of the mean
+logit with the folds' layer4 maps taken together as one layer. Before 2026-12-05 each fold's
+map was ReLU'd and scaled to [0, 1] on its own and then averaged: every fold counted equally
+whatever its evidence (a trial: raw per-fold maxima differed by a median 4.7x, 1-3 of 5 folds
+were all zero) and the result correlated only +0.33 with Grad-CAM of the mean logit.
+
+The flips: the grade also averages the 4 flipped views (flip TTA); the map reads the identity
+view only, and the page says so. :func:`combine_cams` can average views too (each view's signed
+map un-flipped onto the image; the result is flip-equivariant, tested), but un-flipping on the
+cells does not align them: a stride-32 network is not mirror-symmetric (by the convolution
+arithmetic its receptive fields are centred near ``32 i`` px of the input, not at the cell
+centres ``32 i + 15.5``), so a flipped view's un-flipped map lands about one cell off (on the
+trial's test model, the horizontally flipped view's map correlated best with the identity
+view's shifted by one cell). Tried once on that model (a one-off re-run of the trial's 24
+images with planted spots): averaging the 4 views left 11 maps
+empty (4 with the identity view alone) and put the peak within one cell of a spot in 4 % of
+the images (21 % with the identity view alone). So the app does not average them.
+
+The score explained: a classification head's raw logit of the explained grade (by default the
+shown grade), averaged over the folds as above. The grade shown is NOT chosen by that score under the default
+decision (``decision: thresholds``: the expected grade of the calibrated probabilities, cut at
+the kappa-tuned thresholds, :class:`drac_ssl.grading.model.Calibration`), so the map explains
+a different score from the one that chose the grade. A regression head's single output (the
+predicted grade as a number: regions that push the grade up) is the score its thresholds cut.
+
+Scale: the combined map is scaled once to [0, 1] by its own minimum and maximum
+(:func:`minmax_normalizer`), so its colours are relative to this map's maximum and carry no
+absolute strength. :attr:`CamMap.raw_max` keeps the maximum before scaling, in units of the
+explained score (for a linear head on pooled features the signed cells sum exactly to the
+logit less its bias); the details JSON reports it, and no map is called "weak"
+(:data:`RAW_MAX_NOTE` says why: no sound threshold exists).
 
 Upsampling and placement: a map is upsampled to the model input bilinearly, or
-nearest-neighbour when it is coarse (fewer than :data:`COARSE_CELLS` cells a side:
-:func:`cam_upsampler`), and put back on the uploaded image through the crop and padding the
-preprocessing applied (:func:`place_heatmap`; a fundus-crop model reads only the disc's box).
+nearest-neighbour when it is coarse (fewer than :data:`COARSE_CELLS` cells a side, as
+``layer4`` of a 224 px input, 7 x 7: :func:`cam_upsampler`), and put back on the uploaded image
+through the crop and padding the preprocessing applied (:func:`place_heatmap`; a fundus-crop
+model reads only the disc's box).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -55,16 +103,30 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from data_prep.cache import RowGeometry
 
-__all__ = ["COARSE_CELLS", "HEAT_COLORMAP", "EnsembleGradCAM", "FoldHeads", "FoldMapGradCAM", "cam_upsampler",
-           "coarse_words", "heat_colours", "is_coarse", "minmax_normalizer", "overlay_heatmap", "place_heatmap",
-           "region_words", "resize_heatmap", "strongest_heat", "strongest_words"]
+__all__ = ["COARSE_CELLS", "HEAT_COLORMAP", "RAW_MAX_NOTE", "CamMap", "EnsembleGradCAM", "FoldHeads",
+           "FoldMapGradCAM", "cam_upsampler", "cell_size_px", "coarse_words",
+           "combine_cams", "heat_colours", "is_coarse", "minmax_normalizer", "overlay_heatmap",
+           "place_heatmap", "region_words", "resize_heatmap", "resolution_words", "signed_gradcam",
+           "strongest_heat", "strongest_words"]
 
-COARSE_CELLS = 4
+COARSE_CELLS = 8
 """A Grad-CAM map with fewer cells than this on a side is coarse (:func:`is_coarse`): it is
 upsampled nearest-neighbour, so that its cells stay visible, and the page says what so few
-cells can tell. A ResNet's ``layer4`` has stride 32: a 64 px input gives 2 x 2 cells, where a
-smooth (bilinear) stretch over a 1024 px image made one positive cell look like a localised
-lesion."""
+cells can tell. A ResNet's ``layer4`` has stride 32: the DRAC models' 224 px input gives 7 x 7
+cells (one cell about 146 px of a 1024 px upload), a 64 px input 2 x 2. A smooth (bilinear)
+stretch of such a map over the upload drew a blob with the look of a localised lesion where
+the map has one value per cell; 8 keeps a 448 px input's 14 x 14 map bilinear (cells of 1/14
+of the image). Was 4 (7 x 7 was drawn smooth and said nothing of its cells): an
+explainability trial."""
+
+RAW_MAX_NOTE = ("the combined Grad-CAM map's maximum before scaling (cells of the target layer), in "
+                "units of the explained score (logit): for a linear head on pooled features the "
+                "signed cells sum to the logit less its bias. No threshold calls a map weak: a "
+                "grade's logit has no absolute scale (softmax ignores a shift common to every "
+                "grade's logit), so a large value need not favour the grade; comparable only "
+                "between images of this bundle, as contributions to that logit")
+"""What :attr:`CamMap.raw_max` is and why the app calls no map weak from it
+(``details["heatmap"]["raw_max_note"]``)."""
 
 
 def is_coarse(cells: Sequence[int] | None) -> bool:
@@ -73,14 +135,35 @@ def is_coarse(cells: Sequence[int] | None) -> bool:
     return cells is not None and min(int(c) for c in cells) < COARSE_CELLS
 
 
-def coarse_words(cells: Sequence[int]) -> str:
+def coarse_words(cells: Sequence[int], frame: Sequence[int] | None = None) -> str:
     """What a coarse map (:func:`is_coarse`) of ``cells`` ``(h, w)`` can tell, e.g. "2 × 2 cells:
-    it can say which quarter of the image, not which lesion"."""
+    it can say which quarter of the image, not which lesion"; "7 × 7 cells: it can say which of
+    its 49 blocks of the image, not which lesion". With the ``frame`` ``(height, width)`` px the
+    model input shows, the cells' size too (:func:`resolution_words`): "7 × 7 cells, each about
+    146 px of this image: it can say ..."."""
     h, w = int(cells[0]), int(cells[1])
     n = h * w
     part = {2: "half", 4: "quarter", 9: "ninth"}.get(n)
     which = f"which {part} of the image" if part else f"which of its {n} blocks of the image"
-    return f"{h} × {w} cells: it can say {which}, not which lesion"
+    said = resolution_words(cells, frame) if frame is not None else f"{h} × {w} cells"
+    return f"{said}: it can say {which}, not which lesion"
+
+
+def cell_size_px(cells: Sequence[int], frame: Sequence[int]) -> tuple[float, float]:
+    """``(width, height)`` in image pixels of one cell of a map of ``cells`` ``(h, w)`` laid over
+    the padded frame ``frame`` ``(height, width)`` px that the model input shows
+    (:attr:`data_prep.cache.RowGeometry.frame`; the whole image when it was not cropped)."""
+    return float(frame[1]) / int(cells[1]), float(frame[0]) / int(cells[0])
+
+
+def resolution_words(cells: Sequence[int], frame: Sequence[int]) -> str:
+    """The map's resolution on the image: "7 × 7 cells, each about 146 px of this image"; a
+    squeezed (not square) image's cells "each about 185 × 146 px (width × height) of this
+    image" (:func:`cell_size_px`)."""
+    cw, ch = cell_size_px(cells, frame)
+    size = (f"{round(cw)} px" if abs(cw - ch) <= max(1.0, 0.02 * max(cw, ch))
+            else f"{round(cw)} × {round(ch)} px (width × height)")
+    return f"{int(cells[0])} × {int(cells[1])} cells, each about {size} of this image"
 
 
 def cam_upsampler(size: Sequence[int]) -> Callable[[Tensor], Tensor]:
@@ -110,8 +193,82 @@ def minmax_normalizer(x: Tensor | np.ndarray) -> Tensor | np.ndarray:
     return out.numpy() if isinstance(x, np.ndarray) else out.to(torch.as_tensor(x).device)
 
 
+@functools.cache
+def _signed_gradcam_class() -> type:
+    """:class:`monai.visualize.GradCAM` without its final ``ReLU`` (MONAI imported on first use:
+    it takes seconds, and the page's colours need none of it)."""
+    from monai.visualize import GradCAM
+
+    class SignedGradCAM(GradCAM):
+        def compute_map(self, x: Tensor, class_idx: int | None = None, retain_graph: bool = False,
+                        layer_idx: int = -1, **kwargs: object) -> Tensor:  # type: ignore[override]
+            _, acti, grad = self.nn_module(x, class_idx=class_idx, retain_graph=retain_graph, **kwargs)
+            acti, grad = acti[layer_idx], grad[layer_idx]
+            b, c, *spatial = grad.shape
+            weights = grad.view(b, c, -1).mean(2).view(b, c, *[1] * len(spatial))
+            return (weights * acti).sum(1, keepdim=True)  # MONAI's map, before its F.relu
+
+    return SignedGradCAM
+
+
+def signed_gradcam(model: nn.Module, target_layer: str) -> Any:
+    """MONAI's :class:`monai.visualize.GradCAM` on ``model`` at ``target_layer``, except that its
+    ``compute_map(x (n, ...), class_idx)`` gives the signed map ``sum_c w_c A_c`` ``(n, 1, h, w)``
+    at the target layer's cells (MONAI's own hooks and channel weights ``w_c``, the spatial mean
+    of the gradient of the class score), without MONAI's final ``ReLU``: maps are averaged
+    before the ``ReLU`` (:func:`combine_cams`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _signed_gradcam_class()(nn_module=model, target_layers=target_layer)
+
+
+@dataclass(frozen=True)
+class CamMap:
+    """One combined Grad-CAM map (:func:`combine_cams`).
+
+    ``heat``: ``(S, S)`` float32 in [0, 1] over the model input, scaled by this map's own
+    minimum and maximum (all zeros when no cell has positive evidence); ``signed``: ``(h, w)``
+    float32, the mean of the folds' and views' signed maps at the target layer's cells, before
+    the ReLU (units of the explained score); ``raw_max``: the maximum of ``ReLU(signed)``, the
+    map's largest value before scaling (0.0 for an empty map; :data:`RAW_MAX_NOTE`); ``views``:
+    the views combined (1: the identity view, as the app computes it)."""
+
+    heat: np.ndarray
+    signed: np.ndarray
+    raw_max: float
+    views: int
+
+    @property
+    def cells(self) -> tuple[int, int]:
+        """``(h, w)``: the target layer's map size."""
+        return int(self.signed.shape[0]), int(self.signed.shape[1])
+
+
+def combine_cams(signed: Tensor, flips: Sequence[Sequence[int]], size: Sequence[int]) -> CamMap:
+    """The ensemble's map from signed per-fold, per-view maps ``signed`` ``(F, V, h, w)`` (view v
+    of the input flipped along ``flips[v]``, dims of an ``(..., H, W)`` tensor as
+    :data:`drac_ssl.grading.predict.TTA_FLIPS` gives them, ``()`` for the identity): each view
+    un-flipped, the mean over folds and views, then ``ReLU``, then upsampled to ``size``
+    ``(S, S)`` (:func:`cam_upsampler`) and scaled once to [0, 1] (:func:`minmax_normalizer`).
+    Grad-CAM of the mean logit (module docstring). The app passes the identity view alone,
+    ``flips=((),)``: un-flipped on the cells, a flipped view lands about a cell off (module
+    docstring). Raises ValueError when the views and ``flips`` differ in number."""
+    s = torch.as_tensor(signed).detach().float()
+    if s.ndim != 4 or s.shape[1] != len(flips):
+        raise ValueError(f"expected signed maps (folds, {len(flips)} views, h, w), got {tuple(s.shape)}")
+    aligned = torch.stack([s[:, v].flip(tuple(dims)) if dims else s[:, v] for v, dims in enumerate(flips)], 1)
+    mean = aligned.mean(dim=(0, 1))
+    cam = torch.relu(mean)
+    up = cam_upsampler(size)(cam[None, None])
+    heat = np.clip(minmax_normalizer(up.numpy())[0, 0], 0.0, 1.0).astype(np.float32)
+    return CamMap(heat=heat, signed=mean.numpy().astype(np.float32), raw_max=float(cam.max()),
+                  views=len(flips))
+
+
 class EnsembleGradCAM:
-    """Grad-CAM of the mean of several models' CAMs.
+    """Grad-CAM of a fold ensemble's mean logit from each whole fold model: MONAI's hooks
+    (:func:`signed_gradcam`) on a deep copy of each model, one forward and backward (to the
+    input) per fold for all the views, combined by :func:`combine_cams`.
 
     Args:
         models: the fold models (``forward(x (n, C, S, S)) -> (n, K)`` logits or ``(n, 1)``);
@@ -125,14 +282,11 @@ class EnsembleGradCAM:
 
     def __init__(self, models: Sequence[nn.Module], target_layer: str,
                  output: str = "classification") -> None:
-        from monai.visualize import GradCAM
-
         if not models:
             raise ValueError("EnsembleGradCAM needs at least one model")
         self.target_layer = target_layer
         self.output = output
         self._lock = threading.Lock()
-        self.last_cells: tuple[int, int] | None = None  # target layer's map size, last call
         self._cams = []
         for model in models:
             names = {name for name, _ in model.named_modules()}
@@ -143,41 +297,36 @@ class EnsembleGradCAM:
             clone = copy.deepcopy(model).eval()
             for p in clone.parameters():
                 p.requires_grad_(True)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._cams.append(GradCAM(nn_module=clone, target_layers=target_layer,
-                                          upsampler=cam_upsampler, postprocessing=minmax_normalizer))
+            self._cams.append(signed_gradcam(clone, target_layer))
 
-    def __call__(self, x: Tensor, class_idx: int) -> np.ndarray:
-        """Heatmap ``(S, S)`` float32 in [0, 1] for one preprocessed input ``x`` ``(C, S, S)``
-        (or ``(1, C, S, S)``); ``class_idx`` is the grade to explain (ignored for a
-        regression head, whose single output is explained). All zeros when no region has
-        positive evidence for the class (every fold's ``ReLU`` map is empty)."""
+    def __call__(self, x: Tensor, class_idx: int, flips: Sequence[Sequence[int]] = ((),)) -> CamMap:
+        """The map (:class:`CamMap`, ``heat`` ``(S, S)``) of one preprocessed input ``x``
+        ``(C, S, S)`` (or ``(1, C, S, S)``); ``class_idx`` is the grade to explain (ignored for
+        a regression head, whose single output is explained); ``flips``: the views, as
+        :func:`combine_cams` takes them (``TTA_FLIPS`` with flip TTA)."""
         if x.ndim == 3:
             x = x[None]
         if x.ndim != 4 or x.shape[0] != 1:
             raise ValueError(f"expected one input (C, S, S), got {tuple(x.shape)}")
         idx = int(class_idx) if self.output == "classification" else 0
-        maps = []
+        views = torch.cat([x.flip(tuple(dims)) if dims else x for dims in flips]).detach().float()
+        signed = []
         with self._lock, torch.enable_grad():
             for cam in self._cams:
-                inp = x.detach().clone().float().requires_grad_(True)
-                m = cam(inp, class_idx=idx)  # (1, 1, S, S), min-max normalised
-                maps.append(torch.as_tensor(m).detach().float()[0, 0])
-                acti = cam.nn_module.activations.get(self.target_layer)
-                if acti is not None:
-                    self.last_cells = (int(acti.shape[-2]), int(acti.shape[-1]))
+                m = cam.compute_map(views.clone().requires_grad_(True), class_idx=idx)  # (V, 1, h, w)
+                signed.append(m.detach()[:, 0])
                 cam.nn_module.activations.clear()  # do not keep the graph alive
                 cam.nn_module.gradients.clear()
-        mean = torch.stack(maps).mean(0)
-        return np.clip(minmax_normalizer(mean[None].numpy())[0], 0.0, 1.0).astype(np.float32)
+                cam.nn_module.score = None
+        return combine_cams(torch.stack(signed), flips, x.shape[-2:])
 
 
 class FoldHeads(nn.Module):
-    """Every fold model's part after the backbone's ``layer4``, one fold per row.
+    """Every fold model's part after the backbone's ``layer4``, one fold per block of rows.
 
-    ``forward(maps (F, C, h, w)) -> (F, out)``: row f is fold f's head on map f (the
-    ``conv`` head reads the map, the others its global average pool: what
+    ``forward(maps (F * V, C, h, w)) -> (F * V, out)``, fold-major: rows ``f * V .. f * V + V -
+    1`` are fold f's (its V views), and go through fold f's head (the ``conv`` head reads the
+    map, the others its global average pool: what
     :meth:`drac_ssl.grading.model.GradingModel.features_from_map` does). ``self.map`` is an
     identity on the stacked maps: the Grad-CAM target layer. The heads are deep copies with
     ``requires_grad`` off (a backward pass leaves nothing on the bundle's modules and
@@ -194,18 +343,33 @@ class FoldHeads(nn.Module):
 
     def forward(self, maps: Tensor) -> Tensor:
         maps = self.map(maps)
-        if maps.shape[0] != len(self.heads):
-            raise ValueError(f"expected one map per fold ({len(self.heads)}), got {maps.shape[0]}")
+        folds = len(self.heads)
+        if maps.shape[0] % folds:
+            raise ValueError(f"expected the same number of maps for each of the {folds} folds, "
+                             f"got {maps.shape[0]}")
+        views = maps.shape[0] // folds
         rows = []
         for f, head in enumerate(self.heads):
-            h = maps[f:f + 1]
+            h = maps[f * views:(f + 1) * views]
             rows.append(head(h if self.reads_map[f] else torch.flatten(self.pool(h), 1)))
         return torch.cat(rows)
 
 
 class FoldMapGradCAM:
-    """One-pass Grad-CAM of a fold ensemble from the fold models' ``layer4`` maps (module
-    docstring): MONAI's GradCAM on :class:`FoldHeads`.
+    """One-pass Grad-CAM of a fold ensemble's mean logit from the fold models' ``layer4`` maps
+    (module docstring): MONAI's hooks (:func:`signed_gradcam`) on :class:`FoldHeads`, combined
+    by :func:`combine_cams`.
+
+    The prediction pass (:func:`drac_ssl.grading.predict.ensemble_outputs` with ``keep_maps``)
+    already computed every fold model's ``layer4`` map of the identity view (with a shared
+    frozen backbone: one map for all folds; maps of other views may be passed too). Grad-CAM needs those activations ``A`` and the gradient of
+    the explained score with respect to ``A``, and that gradient only flows through what comes
+    after the layer: the heads. So the maps, stacked fold-major, go through :class:`FoldHeads`,
+    whose target layer is an identity on the stack; one backward pass gives every fold's and
+    view's signed map (rows do not interact, so row r's gradient is its own head's alone):
+    term by term what MONAI computes on each whole fold model and view
+    (:class:`EnsembleGradCAM`, which the tests check it against). The backbone is not run again
+    (and never gets hooks or gradients).
 
     Args:
         models: the fold models (:class:`drac_ssl.grading.model.GradingModel`); their heads
@@ -219,42 +383,36 @@ class FoldMapGradCAM:
     target_layer = "backbone.layer4"
 
     def __init__(self, models: Sequence[nn.Module], output: str = "classification") -> None:
-        from monai.visualize import GradCAM
-
         if not models:
             raise ValueError("FoldMapGradCAM needs at least one model")
         self.output = output
         self.folds = len(models)
         self._lock = threading.Lock()
-        self._size: tuple[int, int] = (1, 1)
-        self.last_cells: tuple[int, int] | None = None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._cam = GradCAM(nn_module=FoldHeads(models), target_layers="map",
-                                upsampler=self._upsampler, postprocessing=minmax_normalizer)
+        self._cam = signed_gradcam(FoldHeads(models), "map")
 
-    def _upsampler(self, _map_size: Sequence[int]) -> Callable[[Tensor], Tensor]:
-        return cam_upsampler(self._size)  # to the model input, not to the map's size
-
-    def from_maps(self, maps: Sequence[Tensor], class_idx: int,
-                  input_size: tuple[int, int]) -> np.ndarray:
-        """Heatmap ``input_size`` float32 in [0, 1] from each fold model's identity-view
-        ``layer4`` map of ONE image (``maps[f]`` ``(C, h, w)`` or ``(1, C, h, w)``; the same
-        tensor for every fold with a shared backbone), explaining ``class_idx`` (ignored for
-        a regression head). All zeros when no fold has positive evidence for the class."""
+    def from_maps(self, maps: Sequence[Tensor], class_idx: int, input_size: Sequence[int],
+                  flips: Sequence[Sequence[int]] = ((),)) -> CamMap:
+        """The map (:class:`CamMap`, ``heat`` of ``input_size``) of ONE image from each fold
+        model's ``layer4`` maps of its views: ``maps[f]`` ``(V, C, h, w)``, view v of the input
+        flipped along ``flips[v]`` (``(C, h, w)`` for the identity view alone; the same tensor
+        for every fold with a shared backbone), explaining ``class_idx`` (ignored for a
+        regression head). Raises ValueError for another number of maps than folds, or of views
+        than ``flips``."""
         if len(maps) != self.folds:
             raise ValueError(f"expected {self.folds} maps (one per fold), got {len(maps)}")
-        stacked = torch.stack([m.reshape(m.shape[-3:]) for m in maps]).detach().float()
+        views = len(flips)
+        per_fold = [m.reshape(-1, *m.shape[-3:]) for m in maps]
+        if any(m.shape[0] != views for m in per_fold):
+            raise ValueError(f"expected {views} view(s) per fold for flips {list(flips)}, got "
+                             f"{[m.shape[0] for m in per_fold]}")
+        stacked = torch.cat(per_fold).detach().float()  # (F * V, C, h, w), fold-major
         idx = int(class_idx) if self.output == "classification" else 0
         with self._lock, torch.enable_grad():
-            self._size = (int(input_size[0]), int(input_size[1]))
-            self.last_cells = (int(stacked.shape[-2]), int(stacked.shape[-1]))
-            per_fold = self._cam(stacked.requires_grad_(True), class_idx=idx)  # (F, 1, S, S)
+            signed = self._cam.compute_map(stacked.requires_grad_(True), class_idx=idx)  # (F * V, 1, h, w)
             self._cam.nn_module.activations.clear()  # do not keep the graph alive
             self._cam.nn_module.gradients.clear()
             self._cam.nn_module.score = None
-        mean = torch.as_tensor(per_fold).detach().float()[:, 0].mean(0)
-        return np.clip(minmax_normalizer(mean[None].numpy())[0], 0.0, 1.0).astype(np.float32)
+        return combine_cams(signed.detach()[:, 0].unflatten(0, (self.folds, views)), flips, input_size)
 
 
 def resize_heatmap(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -372,8 +530,9 @@ def strongest_heat(heatmap: np.ndarray) -> dict[str, object] | None:
 
 
 def strongest_words(where: dict[str, object]) -> str:
-    """The sentence part of :func:`strongest_heat`'s result: "strongest in the upper left of the
-    image (about 20% across, 15% down)"."""
-    return (f"strongest in the {where['region']} of the image (about "
-            f"{round(100 * float(where['x_fraction']))}% across, "
-            f"{round(100 * float(where['y_fraction']))}% down)")
+    """The sentence part of :func:`strongest_heat`'s result, in a 3 x 3 grid of the image only:
+    "strongest in the upper centre of the image". No percentages: a cell of the 224 px models'
+    ``layer4`` map is a seventh of the image, and "about 50% across, 22% down" claimed a
+    precision the map does not have (an explainability trial); ``details["heatmap"]["strongest"]``
+    keeps the pixels."""
+    return f"strongest in the {where['region']} of the image"

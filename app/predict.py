@@ -7,13 +7,17 @@ export command takes (:func:`drac_ssl.grading.predict.predict_images`; preproces
 app and a submission agree to the last bit for the same image. Every image goes through
 every fold model, with the 4 flips when the bundle's cross-validation used them
 (:attr:`drac_ssl.grading.bundle.Bundle.tta_in_cv`; ``tta`` overrides it) (a shared frozen
-backbone runs once for all views, in one batch, for all fold heads). The heatmap explains the grade that is shown, at the
-image's shape: :class:`app.gradcam.FoldMapGradCAM` from the identity-view ``layer4``
-maps of that same forward pass (one backward pass through the heads; no second backbone
-pass), or, for a bundle whose Grad-CAM layer is another one, :class:`app.gradcam.EnsembleGradCAM`.
-The map is put back on the image through the crop and padding the preprocessing applied
-(:func:`app.gradcam.place_heatmap`; a fundus-crop model reads only the disc's box, and the map
-is 0 outside it); a coarse map (fewer than 4 cells a side) is drawn as its cells.
+backbone runs once for all views, in one batch, for all fold heads). The heatmap is Grad-CAM
+of the fold ensemble's mean logit of the grade that is shown, on the identity view (the grade
+also averages the flipped views; :mod:`app.gradcam` says why their maps are left out), at the
+image's shape: :class:`app.gradcam.FoldMapGradCAM` from the identity view's ``layer4`` maps of
+that same forward pass (one backward pass through the heads; no second backbone pass), or, for
+a bundle whose Grad-CAM layer is another one, :class:`app.gradcam.EnsembleGradCAM`. The map is put back on the image
+through the crop and padding the preprocessing applied (:func:`app.gradcam.place_heatmap`; a
+fundus-crop model reads only the disc's box, and the map is 0 outside it); a coarse map (fewer
+than :data:`app.gradcam.COARSE_CELLS` cells a side, the 7 x 7 of a 224 px input included) is
+drawn as its cells. It is a coarse attribution of one score, not a lesion detector
+(:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`).
 """
 
 from __future__ import annotations
@@ -29,11 +33,14 @@ import numpy as np
 
 from app.bundle_path import NoBundleError, find_newest_bundle, make_bundle_hint  # noqa: F401 - re-exported
 from app.gradcam import (
+    RAW_MAX_NOTE,
     EnsembleGradCAM,
     FoldMapGradCAM,
+    cell_size_px,
     coarse_words,
     is_coarse,
     place_heatmap,
+    resolution_words,
     strongest_heat,
 )
 from app.inputs import (  # InputRejected re-exported (__all__): predict_file raises it
@@ -142,6 +149,11 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # and padding; the heatmap is 0 outside the box
     geometry: Any = None
     cam_cells: tuple[int, int] | None = None  # Grad-CAM resolution (target layer map size)
+    # the combined map's maximum before its scaling to [0, 1] (app.gradcam.CamMap.raw_max, units
+    # of the explained score); None without a map
+    cam_raw_max: float | None = None
+    # the grade averaged flipped views that the map (the identity view's) leaves out (Predictor.tta)
+    flips_left_out: bool = False
     # the model-input map had positive evidence, but only in the padding the preprocessing
     # added around the disc: the map placed on the image is then empty for that reason
     heat_only_in_padding: bool = False
@@ -236,6 +248,25 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         return None if self.heatmap is None else strongest_heat(self.heatmap)
 
     @property
+    def frame(self) -> tuple[int, int]:
+        """``(height, width)`` in this image's pixels of what the model input shows: the crop
+        box with its padding (:attr:`data_prep.cache.RowGeometry.frame`), else the whole image."""
+        frame = self.geometry.frame if self.geometry is not None else self.image.shape[:2]
+        return int(frame[0]), int(frame[1])
+
+    @property
+    def cell_px(self) -> tuple[float, float] | None:
+        """``(width, height)`` in this image's pixels of one cell of the map
+        (:func:`app.gradcam.cell_size_px` over :attr:`frame`); None without cells."""
+        return cell_size_px(self.cam_cells, self.frame) if self.cam_cells else None
+
+    @property
+    def resolution(self) -> str | None:
+        """The map's resolution in words, "7 × 7 cells, each about 146 px of this image"
+        (:func:`app.gradcam.resolution_words`); None without cells."""
+        return resolution_words(self.cam_cells, self.frame) if self.cam_cells else None
+
+    @property
     def coarse(self) -> bool:
         """True when the map has fewer than :data:`app.gradcam.COARSE_CELLS` cells a side (not
         a single cell): drawn as its cells, it can say which part of the image, not which
@@ -245,11 +276,18 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     def heatmap_summary(self, target_layer: str) -> dict[str, Any] | None:
         """What the heatmap shows, for the details JSON (None when Grad-CAM is off):
         ``explains`` ("grade": the logit of ``explains_grade``; "score": a regression head's
-        single output, whatever grade is shown), the map's ``cells``, whether it is
+        single output, whatever grade is shown), the map's ``cells``, ``resolution`` in words
+        and ``cell_px`` ``[width, height]`` (one cell in this image's pixels), whether it is
         ``coarse`` (with its ``meaning``), ``image_box`` ``[x0, y0, x1, y1]``: the part of
-        the image the model read (the heatmap is 0 outside it), and ``strongest``: where the
-        map is strongest, in the image's pixels and in words (:func:`app.gradcam.strongest_heat`;
+        the image the model read (the heatmap is 0 outside it), ``scale`` (the map is scaled
+        to its own maximum), ``raw_max`` (that maximum before scaling, with ``raw_max_note``:
+        :data:`app.gradcam.RAW_MAX_NOTE`), ``flips_left_out`` (the grade averaged flipped views
+        that the map, of the identity view, leaves out), ``caveat``
+        (:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`) and ``strongest``: where the map is
+        strongest, in the image's pixels and in words (:func:`app.gradcam.strongest_heat`;
         None for an empty map)."""
+        from drac_ssl.grading.bundle import HEATMAP_CAVEAT
+
         what: dict[str, Any] = {"target_layer": target_layer, "explains": self.explains}
         if self.explains == "grade":
             what["explains_grade"] = self.explained
@@ -258,14 +296,21 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
                     "none": "the target layer is a single cell: Grad-CAM cannot locate anything"}
         if self.heatmap is None or self.explained is None:
             return None
-        coarse = {"meaning": coarse_words(self.cam_cells)} if self.coarse and self.cam_cells else {}
+        coarse = {"meaning": coarse_words(self.cam_cells, self.frame)} if self.coarse and self.cam_cells else {}
+        px = self.cell_px
         return {**what, "cells": list(self.cam_cells) if self.cam_cells else None,
+                "resolution": self.resolution,
+                "cell_px": [round(px[0], 1), round(px[1], 1)] if px else None,
                 "coarse": self.coarse, **coarse,
                 "drawn": "nearest-neighbour (cells)" if self.coarse else "bilinear",
                 "image_box": list(self.geometry.box) if self.geometry is not None else None,
                 "shape": list(self.heatmap.shape), "min": float(self.heatmap.min()),
                 "max": float(self.heatmap.max()), "empty": self.heatmap_empty,
                 "heat_only_in_padding": self.heat_only_in_padding,
+                "scale": "relative to this map's maximum: min-max scaled, 0 = its minimum, 1 = its "
+                         "maximum; the colours carry no absolute strength",
+                "raw_max": self.cam_raw_max, "raw_max_note": RAW_MAX_NOTE,
+                "flips_left_out": self.flips_left_out, "caveat": HEATMAP_CAVEAT,
                 "strongest": self.strongest}
 
 
@@ -312,6 +357,8 @@ class Predictor:
         output = str(self.metadata.get("model", {}).get("output", "classification"))
         # a regression head has one output: its heatmap explains that score, whatever grade
         self.regression: bool = output == "regression"
+        # app.demo_bundle's random weights: its heatmaps (and grades) mean nothing
+        self.untrained: bool = bool(self.metadata.get("demo"))
         self.cam: FoldMapGradCAM | EnsembleGradCAM | None = None
         if gradcam and self.target_layer == FoldMapGradCAM.target_layer:
             self.cam = FoldMapGradCAM(self.bundle.models, output)
@@ -351,6 +398,29 @@ class Predictor:
         """True when the heatmap comes from the prediction's own forward pass."""
         return isinstance(self.cam, FoldMapGradCAM)
 
+    @property
+    def _score_word(self) -> str:
+        """What one map explains: a grade's "logit", or a regression head's "score"."""
+        return "score" if self.regression else "logit"
+
+    @property
+    def _views_words(self) -> str:
+        """The view the heatmap reads, as :meth:`describe` says it."""
+        return ("on the identity view only (the grade averages the 4 flips; a flipped view's map, "
+                "un-flipped, lands about a cell off)" if self.tta else "on the identity view")
+
+    def heatmap_score_note(self, explains: str = "grade") -> str:
+        """One sentence when the heatmap explains another score than the one that chose the
+        grade: a classification head's map explains the raw logit of a grade, and under
+        ``decision: thresholds`` (the default) the grade is the expected grade of the
+        probabilities cut at thresholds (:class:`drac_ssl.grading.model.Calibration`). ''
+        otherwise: ``argmax`` picks the most probable grade, and a regression head's
+        thresholds cut the very score its map explains (``explains == "score"``)."""
+        if explains == "score" or self.regression or self.bundle.calibration.decision != "thresholds":
+            return ""
+        return ("It explains the raw score (logit) of that grade; the grade shown was chosen by "
+                "another score, the expected grade (all the probabilities weighed) cut at thresholds.")
+
     def describe(self) -> str:
         """What every prediction computes, for the page (never fewer folds or flips than
         the bundle has, silently)."""
@@ -365,12 +435,13 @@ class Predictor:
             text += (f"; no heatmap: at this model's {self.bundle.spec.image_size} px input "
                      f"{self.target_layer} is a single 1 x 1 cell, so Grad-CAM cannot locate anything")
         elif isinstance(self.cam, FoldMapGradCAM):
-            text += (f"; Grad-CAM at {self.target_layer} of every fold model on the identity "
-                     f"view, from the same forward pass (one backward through the heads), "
-                     f"averaged")
+            text += (f"; Grad-CAM of the ensemble's mean {self._score_word} at {self.target_layer} "
+                     f"over every fold model, {self._views_words}, from the same forward pass "
+                     f"(one backward through the heads)")
         elif self.cam is not None:
-            text += (f"; Grad-CAM at {self.target_layer} of every fold model on the identity "
-                     f"view (one forward and backward per fold model), averaged")
+            text += (f"; Grad-CAM of the ensemble's mean {self._score_word} at {self.target_layer} "
+                     f"over every fold model, {self._views_words} (one forward and backward per "
+                     f"fold model)")
         else:
             text += "; no heatmap"
         profile = self.bundle.input_profile
@@ -599,7 +670,7 @@ class Predictor:
                            "threshold": round(profile.threshold, 2), "flagged": bool(flagged[0])}
             unlike = [profile.warning(self.training_images_words)] if flagged[0] else []
         t2 = time.perf_counter()
-        heatmap = cells = explained = None
+        heatmap = cells = explained = raw_max = None
         in_padding = False
         if want_cam:
             explained = grade if explain is None else int(explain)
@@ -609,13 +680,17 @@ class Predictor:
                 cells = (int(out.maps[0].shape[-2]), int(out.maps[0].shape[-1]))
                 # a 1 x 1 map has no location to show: its normalised CAM would only stretch
                 # float rounding (values ~1e-7 apart) to the full colour range
-                cam = None if cells == (1, 1) else self.cam.from_maps([m[0] for m in out.maps],
-                                                                         explained, size)
+                # the identity view's maps alone (ensemble_outputs keeps no others): un-flipped at
+                # layer4's cells, a flipped view's map lands about a cell off (app.gradcam)
+                combined = None if cells == (1, 1) else self.cam.from_maps([m[0] for m in out.maps],
+                                                                           explained, size)
             else:
                 assert self.cam is not None
-                cam = self.cam(x[0], explained)
-                cells = self.cam.last_cells
-                cam = None if cells == (1, 1) else cam
+                combined = self.cam(x[0], explained)  # the identity view, as above
+                cells = combined.cells
+                combined = None if cells == (1, 1) else combined
+            cam = None if combined is None else combined.heat
+            raw_max = None if combined is None else combined.raw_max
             # back through the crop and padding; a coarse map keeps its cells
             heatmap = None if cam is None else place_heatmap(cam, geometry[0], gray.shape[:2],
                                                              nearest=is_coarse(cells))
@@ -644,6 +719,8 @@ class Predictor:
                           image=gray, seconds=t3 - t0, warnings=said,
                           explained=explained, explains="score" if self.regression else "grade",
                           geometry=geometry[0], cam_cells=cells, heat_only_in_padding=in_padding,
+                          cam_raw_max=raw_max,
+                          flips_left_out=heatmap is not None and self.tta,
                           class_names=list(self.class_names),
                           timings=timings, input_check=input_check, referable=referable,
                           bundle=dict(self.bundle.identity))

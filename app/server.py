@@ -79,7 +79,12 @@ from app.retention import (  # CACHE_CLEANUP: gradio's hourly rule, named here b
     sweep_upload_leftovers,
 )
 from drac_ssl.figures import ci_words, figure_text, format_ci, screening_figures_words
-from drac_ssl.grading.bundle import REFERABLE_SCOPE_WORDS, data_folder_name, scope_words
+from drac_ssl.grading.bundle import (
+    HEATMAP_CAVEAT,
+    REFERABLE_SCOPE_WORDS,
+    data_folder_name,
+    scope_words,
+)
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
     DOUBT_KINDS,
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
@@ -106,7 +111,7 @@ from drac_ssl.submission import (
     write_submission,
 )
 
-__all__ = ["HEATMAP_CAPTION", "RESULT_ID", "AppSettings", "build_demo", "heat_key_html", "image_alt_texts",
+__all__ = ["HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "RESULT_ID", "AppSettings", "build_demo", "heat_key_html", "image_alt_texts",
            "model_card_view", "safe_card_markdown", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
            "table_widths", "transport_limit"]
 
@@ -202,9 +207,17 @@ some image is not reliably gradable (:data:`NOT_RELIABLY_GRADABLE`): the name sa
 :data:`NOTES_CSV` for the warnings (a review: 30 of 30 colour photographs flagged, and the first
 file offered was a plain ``submission.csv``)."""
 
-HEATMAP_CAPTION = "Grad-CAM (brighter/yellow = more evidence for the explained grade)"
+HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained grade, relative to "
+                   "this map's maximum)")
 """The heatmap's caption: it names brightness, not a hue a colour-blind reader may not see
-(:data:`app.gradcam.HEAT_COLORMAP`)."""
+(:data:`app.gradcam.HEAT_COLORMAP`), and that the brightest is this map's own maximum (each map
+is scaled to [0, 1] by itself: the colours carry no absolute strength)."""
+
+HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} In one trial, on a test model with a known cue, its peak "
+                       f"lay within one cell of the cue in only 17 % of the images.")
+"""The heatmap line's standing caveat (:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`, short: the
+model card and ``docs/app.md`` give the trial in full, :data:`drac_ssl.grading.bundle
+.HEATMAP_TRIAL_WORDS`)."""
 
 RESULT_ID = "grade-result"
 """The ``elem_id`` of the single-image result (the grade): a polite ARIA live region
@@ -228,18 +241,21 @@ LIVE_RESULT_JS = """() => {
 
 def heat_key_html(stops: int = 11) -> str:
     """The heatmap's colour key: a bar in the overlay's own colours (:func:`app.gradcam
-    .heat_colours`, ``stops`` samples from cold to hot), labelled low ... high, with an
-    ``aria-label`` that says it in words."""
+    .heat_colours`, ``stops`` samples from cold to hot), labelled low ... high, relative to this
+    map's maximum (each map is scaled to [0, 1] by its own minimum and maximum, so a colour
+    carries no absolute strength), with an ``aria-label`` that says it in words."""
     colours = heat_colours(np.linspace(0.0, 1.0, stops))
     gradient = ", ".join(f"#{int(r):02x}{int(g):02x}{int(b):02x}" for r, g, b in colours)
-    return ('<div role="img" aria-label="Colour key of the heatmap: from dark purple (low '
-            'evidence) through teal and green to bright yellow (high evidence); where there is '
-            'no evidence the image shows without colour" style="display:flex;align-items:center;'
-            'gap:8px;font-size:90%;margin:4px 0">'
+    return ('<div role="img" aria-label="Colour key of the heatmap, relative to this map\'s '
+            'maximum: from dark purple (low evidence) through teal and green to bright yellow '
+            '(this map\'s maximum); each map is scaled to its own maximum, so the colours carry '
+            'no absolute strength; where there is no evidence the image shows without colour" '
+            'style="display:flex;align-items:center;gap:8px;font-size:90%;margin:4px 0">'
             '<span aria-hidden="true">low</span>'
             f'<span aria-hidden="true" style="flex:1;height:14px;border-radius:3px;'
             f'background:linear-gradient(to right, {gradient})"></span>'
-            '<span aria-hidden="true">high evidence for the explained grade</span></div>')
+            '<span aria-hidden="true">high: this map\'s maximum (relative, not an absolute '
+            'strength)</span></div>')
 
 
 def _is_drac(predictor: Predictor) -> bool:
@@ -773,10 +789,15 @@ def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
 
 
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
-    """What the heatmap shows, in plain words: what its colour means (which grade's score), where
-    it is strongest, what a coarse map cannot tell, whether it is empty. How it was computed
-    (Grad-CAM, layer, cells, folds) is in the details JSON, :func:`heatmap_method` (a review:
-    the page's line was engineering words)."""
+    """What the heatmap shows, in plain words: what its colour means (which grade's score,
+    relative to this map's maximum), which score it explains when the grade was chosen by
+    another (:meth:`app.predict.Predictor.heatmap_score_note`), that it leaves out the flipped
+    copies the grade averaged (:attr:`app.predict.Prediction.flips_left_out`), where it is strongest (a 3 x 3
+    region of the image), its resolution ("7 × 7 cells, each about 146 px of this image"; a
+    coarse map says what it cannot tell), whether it is empty, and the standing caveat
+    (:data:`HEATMAP_PAGE_CAVEAT`). An untrained demo bundle's map is said to mean nothing, and
+    no region of it is named. How it was computed (Grad-CAM, layer, cells, folds) is in the
+    details JSON, :func:`heatmap_method` (a review: the page's line was engineering words)."""
     if pred.no_location:
         return (f"<small>Heatmap: none. Grad-CAM at `{predictor.target_layer}` sees this model's "
                 f"{predictor.bundle.spec.image_size} px input as a single 1 × 1 cell, so it cannot "
@@ -789,18 +810,28 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
         plain = "a higher grade (this model gives one score, not one per grade)"
     else:
         what = plain = f"grade {pred.explained} ({md_words(predictor.class_names[pred.explained])})"
+    if predictor.untrained:  # app.demo_bundle's random weights: nothing to locate
+        return (f"<small>Heatmap: this is an untrained demo model (random weights), so the map "
+                f"means nothing: no part of it is evidence for {plain} or for anything else "
+                f"({pred.resolution}).</small>")
     spec = predictor.bundle.spec
     cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
     where = pred.strongest
     located = f" The heat is {strongest_words(where)}." if where is not None else ""
     read = (" The model read only the fundus disc's box, so there is no heat outside it."
             if cropped else "")
+    note = predictor.heatmap_score_note(pred.explains)
+    flips = (" It reads the image as given; the grade also averages 3 flipped copies, which the "
+             "map leaves out." if pred.flips_left_out else "")
+    resolution = "" if pred.coarse else f" Resolution: {pred.resolution}."
     text = (f"<small>Heatmap: the brighter (yellow) a part of the image, the more it raised the "
-            f"model's score for {plain}; dark or uncoloured parts raised it little or not at all."
-            f"{located}{read} How it is computed: details (JSON), heatmap.method.</small>")
+            f"model's score for {plain}; dark or uncoloured parts raised it little or not at all. "
+            f"Colours are relative to this map's maximum.{' ' + note if note else ''}{flips}"
+            f"{located}{read}{resolution} {HEATMAP_PAGE_CAVEAT} How it is computed: details "
+            f"(JSON), heatmap.method.</small>")
     if pred.coarse and pred.cam_cells:
-        text += (f"\n\n**A coarse map:** {coarse_words(pred.cam_cells)}; it is drawn as its cells. "
-                 f"Do not read a coloured cell as a located lesion.")
+        text += (f"\n\n**A coarse map:** {coarse_words(pred.cam_cells, pred.frame)}; it is drawn as "
+                 f"its cells. Do not read a coloured cell as a located lesion.")
     if pred.heatmap_empty and pred.heat_only_in_padding:
         text += ("\n\n**The heatmap is empty over the image:** the model's positive evidence lies only "
                  "in the padding the preprocessing added around the fundus disc, not in the image itself.")
@@ -822,18 +853,25 @@ def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
     """How the heatmap was computed, in technical words, for the details JSON
     (``details["heatmap"]["method"]``; the page says what the colour means in plain words,
     :func:`_heatmap_markdown`): "Grad-CAM of grade 0 (Normal) at backbone.layer4, 2 × 2 cells for
-    the 64 px model input, mean of 5 fold model(s) from the prediction's own forward pass
-    (identity view, one backward through the heads), stretched over the image."; "" without a
-    heatmap."""
+    the 64 px model input, of the ensemble's mean logit over 5 fold model(s), on the identity
+    view (the grade also averages 3 flipped views, left out: un-flipped, their maps land about a
+    cell off): the signed maps averaged, then ReLU, then scaled once to [0, 1] by this map's
+    maximum (0.031 before scaling), from the prediction's own forward pass (one backward through
+    the heads), stretched over the image."; "" without a heatmap."""
     if pred.heatmap is None or pred.explained is None:
         return ""
     cells = f"{pred.cam_cells[0]} × {pred.cam_cells[1]} cells" if pred.cam_cells else "?"
     if pred.explains == "score":
         what = "the predicted grade score (regression head: regions that push the grade up)"
+        mean = "mean score"
     else:
         what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
-    how = (" from the prediction's own forward pass (identity view, one backward through the "
-           "heads)" if predictor.one_pass_gradcam else " (identity view)")
+        mean = "mean logit"
+    views = ("on the identity view (the grade also averages 3 flipped views, left out: un-flipped, "
+             "their maps land about a cell off)" if pred.flips_left_out else "on the identity view")
+    raw = f" ({pred.cam_raw_max:.2g} before scaling)" if pred.cam_raw_max is not None else ""
+    how = (", from the prediction's own forward pass (one backward through the heads)"
+           if predictor.one_pass_gradcam else " (one forward and backward per fold model)")
     spec = predictor.bundle.spec
     cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
     placed = (", put back over the fundus disc's box of the image (the part the model read; "
@@ -843,7 +881,9 @@ def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
               if spec.fundus_crop else ", stretched over the image")
     drawn = "; drawn as its cells (nearest-neighbour)" if pred.coarse else ""
     return (f"Grad-CAM of {what} at {predictor.target_layer}, {cells} for the {spec.image_size} px "
-            f"model input, mean of {len(predictor.bundle.models)} fold model(s){how}{placed}{drawn}.")
+            f"model input, of the ensemble's {mean} over {len(predictor.bundle.models)} fold "
+            f"model(s), {views}: the signed maps averaged, then ReLU, then scaled once to [0, 1] "
+            f"by this map's maximum{raw}{how}{placed}{drawn}.")
 
 
 def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str, str]:
@@ -868,12 +908,16 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
     else:
         g = int(heat.get("explains_grade", details.get("grade", 0)))
         what = f"grade {g} ({predictor.class_names[g]})"
+    if predictor.untrained:  # as the page says: random weights, no region to name
+        return original, (f"Grad-CAM heatmap of {what} from an untrained demo model (random "
+                          f"weights): it means nothing.")
     where = heat.get("strongest")
-    overlay = (f"Grad-CAM heatmap of {what} over the image: {strongest_words(where)}."
+    overlay = (f"Grad-CAM heatmap of {what} over the image, relative to its own maximum: "
+               f"{strongest_words(where)}."
                if where else f"Grad-CAM heatmap of {what}: empty, no region of the image raises its score.")
     if where and heat.get("coarse") and heat.get("meaning"):  # as the page says beside the picture
         overlay += f" A coarse map of {heat['meaning']}."
-    return original, overlay
+    return original, f"{overlay} {HEATMAP_CAVEAT}"
 
 
 def _error_markdown(message: str) -> str:

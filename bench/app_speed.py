@@ -127,7 +127,7 @@ class Reference:
         _, _, grade = self.bundle.calibration.decide(raw)
         # the old path's own stretch over the whole image (as it was when these figures were
         # first taken); the app now places the map through the crop geometry (place_heatmap)
-        resize_heatmap(self.cam(x[0], int(grade[0])), image.shape[:2])
+        resize_heatmap(self.cam(x[0], int(grade[0])).heat, image.shape[:2])
 
 
 def backbone_variants(bundle: Any, image: np.ndarray, ort_site: str | None

@@ -97,6 +97,8 @@ from drac_ssl.weights_file import WeightsFileError
 __all__ = [
     "BUNDLE_FORMAT",
     "GRADCAM_TARGET_LAYER",
+    "HEATMAP_CAVEAT",
+    "HEATMAP_TRIAL_WORDS",
     "PREPROCESSING_REFERENCES",
     "VARIANT_STAGE",
     "Bundle",
@@ -116,6 +118,7 @@ __all__ = [
     "data_provenance",
     "fold_grouping_words",
     "groups_not_resampled_words",
+    "heatmap_limits",
     "mixed_phantom_words",
     "pretraining_phantom_words",
     "pretraining_phantom_caveat",
@@ -141,6 +144,27 @@ __all__ = [
 
 BUNDLE_FORMAT = "drac_ssl bundle v1"
 GRADCAM_TARGET_LAYER = "backbone.layer4"
+"""The layer whose Grad-CAM the app shows (``metadata["gradcam_target_layer"]``): the backbone's
+last feature map (:data:`drac_ssl.grading.model.FEATURE_STAGE`), which every head reads (the
+linear, MLP and regression heads its global average pool, the conv head the map itself), so one
+layer serves every head, and the map the prediction's own forward pass already has, so the
+heatmap of every fold costs one backward pass through the heads
+(:class:`app.gradcam.FoldMapGradCAM`). For the conv head it is not the last convolutional layer
+(``head.conv`` is); ``app/gradcam.py`` says what that changes."""
+
+HEATMAP_CAVEAT = ("Not a lesion detector: the heatmap is a coarse attribution of one score "
+                  "(Grad-CAM), not validated against lesion annotations.")
+"""The standing caveat of the app's heatmap: on the page's heatmap line, in ``docs/app.md`` and in
+the model card's limitations (with :data:`HEATMAP_TRIAL_WORDS`)."""
+
+HEATMAP_TRIAL_WORDS = ("In one explainability trial (a one-off finding, not a benchmark figure), on a "
+                       "test model trained to a known cue (a planted bright spot), the map's peak lay "
+                       "within one cell of the spot in 17 % of the images, and the maps of different "
+                       "images correlated +0.48 with one another: a partly image-independent spatial "
+                       "habit.")
+"""What the trial behind :data:`HEATMAP_CAVEAT` found (the model card and ``docs/app.md``; the
+page keeps to the 17 %). Measured with the fold combination before Grad-CAM of the mean logit
+(``app/gradcam.py``)."""
 VARIANT_STAGE = {"vicreg": "pretrain", "vicreg_umm": "umm"}
 """The run sub-folder whose ``backbone.safetensors`` + ``metadata.json`` a fine-tuning
 variant starts from."""
@@ -1319,6 +1343,25 @@ def _transductive_words(meta: dict[str, Any]) -> str:
             "their pixels, never a grade; `pretrain.use_test_images=false` leaves them out)")
 
 
+def heatmap_limits(meta: dict[str, Any]) -> str:
+    """The model card's limitation on the app's heatmap: :data:`HEATMAP_CAVEAT`, what one map
+    explains (Grad-CAM of the ensemble's mean output at the bundle's target layer, scaled to its
+    own maximum), that a grade chosen by thresholds rests on another score than a grade's logit
+    (``calibration.decision``; a regression head's thresholds cut the score its map explains),
+    and :data:`HEATMAP_TRIAL_WORDS`."""
+    layer = meta.get("gradcam_target_layer", GRADCAM_TARGET_LAYER)
+    regression = (meta.get("model") or {}).get("output") == "regression"
+    decision = (meta.get("calibration") or {}).get("decision", "thresholds")
+    score = ("the ensemble's mean regression output (the score its thresholds cut)" if regression
+             else "the ensemble's mean raw logit of one grade")
+    chosen = (" The grade shown is chosen by another score: the expected grade cut at thresholds."
+              if not regression and decision == "thresholds" else "")
+    return (f"{HEATMAP_CAVEAT} A map explains {score} (Grad-CAM at `{layer}`, over the folds, on "
+            f"the image as given: the flipped copies the grade may average are left out), cell by "
+            f"cell of that layer, and is scaled to its own maximum: its colours carry no absolute "
+            f"strength.{chosen} {HEATMAP_TRIAL_WORDS}")
+
+
 def _model_card(meta: dict[str, Any]) -> str:
     cv = meta["cv_metrics"]
     data = meta["data"]
@@ -1491,11 +1534,13 @@ Variants compared under the same protocol:
 
 ## Intended use
 {'Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining (VICReg, UMM) on UW-OCTA; teaching.' if drac else 'Studying self-supervised pretraining (VICReg, UMM) for diabetic retinopathy grading on this data set; benchmarking; teaching.'}
-Grad-CAM target layer: `{meta['gradcam_target_layer']}`.
+Grad-CAM target layer: `{meta['gradcam_target_layer']}` (the feature map every head reads; for a
+conv head not its last convolution, `head.conv`).
 
 ## Limitations
 - Not a medical device; not validated on any clinical population.
 - {SCOPE_WORDS}{referable_scope}
+- {heatmap_limits(meta)}
 - Cross-validated on {scope} (no external test set); kappa has a
   wide confidence interval. The reported metrics use cross-fitted thresholds and temperature;
   the deployed ones were fitted on all out-of-fold predictions (with finetune.label_fraction

@@ -129,8 +129,11 @@ def test_a_ring_of_heat_is_located_on_the_ring_not_at_its_cold_centre() -> None:
     assert found is not None and ring[found["y"], found["x"]] >= 0.9
 
 
-def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predictor) -> None:
+def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predictor,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from app.server import _heatmap_markdown, image_alt_texts
+
+    monkeypatch.setattr(predictor, "untrained", False)  # a trained model's words (the demo's: nothing)
 
     yy, xx = np.mgrid[0:120, 0:160]
     heat = np.clip(1 - np.hypot(yy - 20, xx - 25) / 20, 0, 1).astype(np.float32)
@@ -143,14 +146,18 @@ def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predic
     assert text.startswith("<small>Heatmap: the brighter (yellow) a part of the image, the more it "
                            "raised the model's score for grade 2 (PDR); dark or uncoloured parts "
                            "raised it little or not at all."), text
+    from app.server import HEATMAP_PAGE_CAVEAT
+
+    # the standing caveat names the method (Grad-CAM) once; the rest of the line is plain words
+    assert HEATMAP_PAGE_CAVEAT in text
     for word in ("Grad-CAM", "layer4", "fold model", "backward", "identity view", "cells for"):
-        assert word not in text, word
+        assert word not in text.replace(HEATMAP_PAGE_CAVEAT, ""), word
     from app.server import heatmap_method
 
     method = heatmap_method(pred, predictor)
     assert method.startswith(f"Grad-CAM of grade 2 (PDR) at {predictor.target_layer}, 7 × 7 cells for "
-                             f"the {predictor.bundle.spec.image_size} px model input, mean of "
-                             f"{len(predictor.bundle.models)} fold model(s)"), method
+                             f"the {predictor.bundle.spec.image_size} px model input, of the ensemble's "
+                             f"mean logit over {len(predictor.bundle.models)} fold model(s)"), method
     summary = pred.heatmap_summary(predictor.target_layer)
     assert summary is not None and summary["strongest"]["region"] == "upper left"
     details = {**pred.as_dict(), "heatmap": summary}
@@ -173,7 +180,10 @@ def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predic
     coarse = {**summary, "strongest": {"region": "upper left", "x_fraction": 0.25, "y_fraction": 0.25},
               "coarse": True, "meaning": "2 × 2 cells: it can say which quarter of the image, not which lesion"}
     _, overlay = image_alt_texts({**empty.as_dict(), "heatmap": coarse}, predictor)
-    assert overlay.endswith("A coarse map of 2 × 2 cells: it can say which quarter of the image, not which lesion.")
+    assert "A coarse map of 2 × 2 cells: it can say which quarter of the image, not which lesion." in overlay
+    from drac_ssl.grading.bundle import HEATMAP_CAVEAT
+
+    assert overlay.endswith(HEATMAP_CAVEAT)  # the picture's standing caveat, as the page says it
 
 
 @pytest.mark.parametrize("image_size", [64, 32])
@@ -214,10 +224,10 @@ def test_the_page_sends_the_alt_text_with_each_picture(image_size: int, tmp_path
     assert "96 × 96" in first["alt_text"] and "scan.png" in first["alt_text"]
     if image_size == 32:
         assert overlay is None and second["alt_text"] == ""
-    else:
+    else:  # an untrained demo model's map: said to mean nothing, no region named
         assert Path(overlay).is_file() and "Grad-CAM heatmap of grade" in second["alt_text"]
-        where = details["heatmap"]["strongest"]
-        assert where is None or where["region"] in second["alt_text"]
+        assert second["alt_text"].endswith("from an untrained demo model (random weights): it means nothing.")
+        assert "strongest" not in second["alt_text"]
     assert [a["alt_text"] for a in alts[0].fn({})] == ["", ""]  # cleared: no pictures
 
 

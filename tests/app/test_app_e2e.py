@@ -145,7 +145,9 @@ def test_heatmap_for_another_grade(client, samples: list[Path]) -> None:
     from gradio_client import handle_file
 
     markdown, *_rest, details = client.predict(handle_file(str(samples[0])), 2, api_name="/grade")
-    assert details["heatmap"]["explains_grade"] == 2 and "model's score for grade 2 (PDR)" in markdown
+    assert details["heatmap"]["explains_grade"] == 2
+    # the demo bundle's random weights: the page names the grade and says its map means nothing
+    assert "no part of it is evidence for grade 2 (PDR)" in markdown and "means nothing" in markdown
     assert details["heatmap"]["method"].startswith("Grad-CAM of grade 2 (PDR) at backbone.layer4")  # not on the page
 
 

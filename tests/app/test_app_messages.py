@@ -133,9 +133,12 @@ def test_a_32_bit_file_is_called_32_bit() -> None:
     assert note.startswith("16-bit image converted to 8-bit") and is_plain_note(note)
 
 
-def test_an_empty_heatmap_is_worded_by_the_grade_it_explains(predictor: Predictor) -> None:
+def test_an_empty_heatmap_is_worded_by_the_grade_it_explains(predictor: Predictor,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from app.predict import Prediction
     from app.server import _heatmap_markdown
+
+    monkeypatch.setattr(predictor, "untrained", False)  # a trained model's words (the demo's: nothing)
 
     def empty(explained: int) -> Prediction:
         return Prediction(name="x", grade=explained, grade_name=predictor.class_names[explained],

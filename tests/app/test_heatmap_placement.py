@@ -55,7 +55,9 @@ def _toy_predictor(bundle_dir: Path) -> Predictor:
         model.head.fc.weight.zero_()
         model.head.fc.bias.zero_()
         model.head.fc.weight[-1] = 1.0 / 512
-    return Predictor(bundle, tta=False)
+    predictor = Predictor(bundle, tta=False)
+    predictor.untrained = False  # known weights, not the demo's random ones: the page's words for a model
+    return predictor
 
 
 def _fundus(height: int, width: int, centre: tuple[int, int], radius: int,
@@ -168,8 +170,11 @@ def _texture(h: int, w: int) -> np.ndarray:
                    0, 255).astype(np.uint8)
 
 
-def test_a_coarse_map_is_drawn_as_cells_and_said_to_be_coarse(coarse_predictor: Predictor) -> None:
+def test_a_coarse_map_is_drawn_as_cells_and_said_to_be_coarse(coarse_predictor: Predictor,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from app.server import _heatmap_markdown
+
+    monkeypatch.setattr(coarse_predictor, "untrained", False)  # a trained model's words
 
     image = _texture(512, 512)
     found = None

@@ -10,6 +10,7 @@ import io
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -251,9 +252,9 @@ def test_grade_explained_is_the_grade_shown(predictor: Predictor, sample_path: P
     seen: list[int] = []
     one_pass = predictor.cam.from_maps
 
-    def spy(maps: list[torch.Tensor], class_idx: int, size: tuple[int, int]) -> np.ndarray:
+    def spy(maps: list[torch.Tensor], class_idx: int, size: tuple[int, int], flips: Any = ((),)) -> Any:
         seen.append(class_idx)
-        return one_pass(maps, class_idx, size)
+        return one_pass(maps, class_idx, size, flips)
 
     monkeypatch.setattr(predictor.cam, "from_maps", spy)
     pred = predictor.predict_file(sample_path)
@@ -262,10 +263,10 @@ def test_grade_explained_is_the_grade_shown(predictor: Predictor, sample_path: P
 
 def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -> None:
     """The demo bundle is frozen-style: its fold models hold one backbone module, which runs
-    once for the 4 flips and both heads. The heatmap comes from that same pass (the
-    identity view's layer4 map, one backward through copies of the heads): no hooks or
-    gradients on the bundle's modules, the grading unchanged by it, and the heatmap MONAI's
-    per-model Grad-CAM of independently loaded fold models, averaged (tolerance: see
+    once for the 4 flips and both heads. The heatmap comes from that same pass (the identity
+    view's layer4 map, one backward through copies of the heads): no hooks or gradients on
+    the bundle's modules, the grading unchanged by it, and the heatmap the one MONAI's hooks
+    give on independently loaded fold models, combined alike (tolerance: see
     test_one_pass_gradcam_end_to_end_equals_monai_per_model)."""
     from drac_ssl.export import predict_images, preprocess_image
     from drac_ssl.grading.model import load_fold_model
@@ -291,9 +292,12 @@ def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -
     separate = [load_fold_model(bundle.metadata, bundle.path, entry)
                 for entry in bundle.metadata["folds"]]
     x = preprocess_image(gray, bundle.metadata)
+    # the identity view alone; the grade's flips left out, and said so
+    assert predictor.tta and pred.flips_left_out
     ref = EnsembleGradCAM(separate, predictor.target_layer)(x, 1)
     assert pred.heatmap is not None and float(pred.heatmap.max()) > 0.5
-    np.testing.assert_allclose(_as_the_app_places(ref, gray.shape), pred.heatmap, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(_as_the_app_places(ref.heat, gray.shape), pred.heatmap, rtol=0, atol=1e-4)
+    assert pred.cam_raw_max == pytest.approx(ref.raw_max, rel=1e-4)
     assert "2-fold ensemble" in predictor.describe() and "4 flips" in predictor.describe()
 
 
@@ -321,12 +325,11 @@ def _maps_like_the_reference(models: list[nn.Module], x: torch.Tensor) -> list[t
 def test_one_pass_gradcam_equals_monai_per_model_gradcam(tmp_path: Path, head: str,
                                                          one_thread: None) -> None:
     """The algorithm alone, on the same activations: FoldMapGradCAM (one backward through
-    the stacked heads) against monai.visualize.GradCAM on each whole fold model (forward
-    and backward to the input), averaged. Same float32 operations on the same maps; what
-    differs is the backward's batch (the F stacked maps vs one map) and that MONAI's
-    gradient reaches layer4's output through the identical head, so the two agree to
-    float32 rounding: |difference| <= 1e-6 on maps normalised to [0, 1] (a few ulps of the
-    per-fold maps, whose range is of order 1e-2..1 before normalisation)."""
+    the stacked heads) against MONAI's hooks on each whole fold model (forward and backward
+    to the input), combined alike. Same float32 operations on the same maps; what differs is
+    the backward's batch (the F stacked maps vs one map) and that MONAI's gradient reaches
+    layer4's output through the identical head, so the two agree to float32 rounding:
+    |difference| <= 1e-6 on maps normalised to [0, 1]."""
     from drac_ssl.grading.bundle import load_bundle
     from drac_ssl.grading.predict import preprocess_image
 
@@ -341,18 +344,19 @@ def test_one_pass_gradcam_equals_monai_per_model_gradcam(tmp_path: Path, head: s
         for k in (range(3) if output == "classification" else [0]):
             want = ref(x, k)
             got = fast.from_maps(maps, k, (64, 64))
-            assert got.shape == want.shape == (64, 64) and got.dtype == np.float32
-            np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
-            assert fast.last_cells == ref.last_cells == (2, 2)
+            assert got.heat.shape == want.heat.shape == (64, 64) and got.heat.dtype == np.float32
+            np.testing.assert_allclose(got.heat, want.heat, rtol=0, atol=1e-6)
+            np.testing.assert_allclose(got.signed, want.signed, rtol=1e-5, atol=1e-7)
+            assert got.cells == want.cells == (2, 2) and got.views == want.views == 1
 
 
 @pytest.mark.parametrize("shared", [True, False])
 def test_one_pass_gradcam_end_to_end_equals_monai_per_model(tmp_path: Path, shared: bool,
                                                             one_thread: None) -> None:
     """What the app shows: Predictor.predict's heatmap (maps from the 4-flip batch of the
-    channels-last prediction pass) against MONAI per fold model on independently loaded,
-    plain NCHW models, averaged; with a shared backbone and with each fold's own backbone
-    (freeze: last). The maps themselves differ by float32 rounding of other convolution
+    channels-last prediction pass) against MONAI's hooks per fold model on independently
+    loaded, plain NCHW models, combined alike; with a shared backbone and with
+    each fold's own backbone (freeze: last). The maps themselves differ by float32 rounding of other convolution
     kernels (channels-last, batch of 4 views against 1: ~2e-6 relative); Grad-CAM is
     linear in the map and in the heads' gradient, so the normalised heatmaps differ by
     about that relative amount: 1e-4 leaves a margin of 10x over the ~5e-6 measured at
@@ -374,7 +378,7 @@ def test_one_pass_gradcam_end_to_end_equals_monai_per_model(tmp_path: Path, shar
         x = preprocess_image(gray, predictor.metadata)
         for k in range(3):
             pred = predictor.predict(gray, explain=k)
-            want = _as_the_app_places(ref(x, k), gray.shape)
+            want = _as_the_app_places(ref(x, k).heat, gray.shape)
             assert pred.heatmap is not None
             np.testing.assert_allclose(pred.heatmap, want, rtol=0, atol=1e-4)
 
@@ -529,14 +533,14 @@ def test_gradcam_sign_highlights_evidence_for_the_class() -> None:
     x = torch.zeros(1, 32, 32)
     x[:, 4:12, 20:28] = 1.0  # the only evidence, top right
     cam = EnsembleGradCAM([_ToyModel(), _ToyModel()], "backbone.layer4")
-    heat = cam(x, class_idx=0)
+    heat = cam(x, class_idx=0).heat
     assert heat.shape == (32, 32) and heat.dtype == np.float32
     inside = heat[5:11, 21:27]
     outside = np.concatenate([heat[20:, :10].ravel(), heat[20:, 20:].ravel()])
     # MONAI's default normaliser would invert this (square ~0, background ~1)
     assert inside.min() > 0.9 and outside.max() < 0.1
     against = cam(x, class_idx=1)  # the square lowers class 1's score: no positive evidence
-    assert float(against.max()) == 0.0
+    assert float(against.heat.max()) == 0.0 and against.raw_max == 0.0
 
 
 def test_gradcam_bad_target_layer_is_explained() -> None:

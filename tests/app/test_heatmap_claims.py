@@ -1,0 +1,185 @@
+"""What the page, the details JSON, the model card and the docs claim of the heatmap (an
+explainability trial: the arithmetic was right, the presentation over-claimed). A standing
+caveat (a coarse attribution of one score, not a lesion detector); the map's resolution in the
+image's pixels and a 3 x 3 region, not percentages; colours relative to the map's own maximum,
+with the raw maximum kept; which score the map explains when the grade was chosen by
+thresholds; an untrained demo bundle's map said to mean nothing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.demo_bundle import build_demo_bundle
+from app.gradcam import RAW_MAX_NOTE
+from app.predict import Prediction, Predictor
+from drac_ssl.grading.bundle import HEATMAP_CAVEAT, HEATMAP_TRIAL_WORDS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Predictor:
+    """A 64 px demo bundle, 2 folds (layer4: 2 x 2 cells), flips on as its CV recorded."""
+    return Predictor(build_demo_bundle(tmp_path_factory.mktemp("run"), image_size=64,
+                                       source_size=128, n_folds=2))
+
+
+def _pred(cells: tuple[int, int], shape: tuple[int, int], hot: tuple[int, int], **kw: object) -> Prediction:
+    """A prediction whose map (``cells``, drawn as cells over an image of ``shape``) is hottest
+    in cell ``hot`` (row, column)."""
+    grid = np.full(cells, 0.2, np.float32)
+    grid[hot] = 1.0
+    heat = cv2.resize(grid, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return Prediction(name="scan.png", grade=2, grade_name="PDR", probs=np.array([0.2, 0.3, 0.5]),
+                      heatmap=heat, image=np.zeros(shape, np.uint8), seconds=0.1, explained=2,
+                      cam_cells=cells, class_names=["Normal", "NPDR", "PDR"], **kw)
+
+
+def test_the_heat_line_says_its_resolution_region_scale_and_caveat(predictor: Predictor,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.server import HEATMAP_PAGE_CAVEAT, _heatmap_markdown
+
+    monkeypatch.setattr(predictor, "untrained", False)  # a trained model's words
+    assert HEATMAP_CAVEAT in HEATMAP_PAGE_CAVEAT and "17 %" in HEATMAP_PAGE_CAVEAT
+    # DRAC's shape: a 224 px model (layer4 7 x 7) on a 1024 px upload, hottest in the top row's middle
+    text = _heatmap_markdown(_pred((7, 7), (1024, 1024), (0, 3)), predictor)
+    assert "7 × 7 cells, each about 146 px of this image" in text  # 1024 / 7
+    assert "it can say which of its 49 blocks of the image, not which lesion" in text
+    assert "The heat is strongest in the upper centre of the image." in text
+    assert not re.search(r"\d+% (across|down)", text), text
+    assert "Colours are relative to this map's maximum." in text
+    assert HEATMAP_PAGE_CAVEAT in text
+    # a squeezed upload: the cells are not square in its pixels
+    wide = _heatmap_markdown(_pred((7, 7), (1024, 1280), (6, 6)), predictor)
+    assert "7 × 7 cells, each about 183 × 146 px (width × height) of this image" in wide
+    assert "strongest in the lower right of the image" in wide
+    # a fine map (16 x 16, a 512 px model): drawn smooth, its resolution said all the same
+    fine = _heatmap_markdown(_pred((16, 16), (1024, 1024), (8, 8)), predictor)
+    assert "Resolution: 16 × 16 cells, each about 64 px of this image." in fine
+    assert "A coarse map" not in fine
+
+
+def test_the_heat_line_says_which_score_it_explains(predictor: Predictor,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The map explains a grade's raw logit; under the default decision (thresholds on the
+    expected grade) that is not the score that chose the grade, and the page says so; not under
+    argmax, nor for a regression head, whose thresholds cut the score its map explains."""
+    from app.server import _heatmap_markdown
+
+    monkeypatch.setattr(predictor, "untrained", False)
+    cal = predictor.bundle.calibration
+    assert cal.decision == "thresholds"
+    pred = _pred((7, 7), (700, 700), (3, 3))
+    note = predictor.heatmap_score_note()
+    assert "logit" in note and "thresholds" in note
+    assert note in _heatmap_markdown(pred, predictor)
+    assert predictor.heatmap_score_note("score") == ""
+    from dataclasses import replace
+
+    assert "logit" not in _heatmap_markdown(replace(pred, explains="score"), predictor)
+    monkeypatch.setattr(predictor.bundle, "calibration", cal.with_decision("argmax"))
+    assert predictor.heatmap_score_note() == "" and "logit" not in _heatmap_markdown(pred, predictor)
+
+
+def test_the_colour_key_and_caption_are_relative_to_the_maps_maximum() -> None:
+    from app.server import HEATMAP_CAPTION, heat_key_html
+
+    assert "relative to this map's maximum" in HEATMAP_CAPTION
+    key = heat_key_html()
+    assert "relative to this map\\'s maximum" in key or "relative to this map's maximum" in key
+    assert "no absolute strength" in key and "high: this map's maximum" in key
+
+
+def test_an_untrained_demo_models_map_is_said_to_mean_nothing(predictor: Predictor) -> None:
+    from app.server import _heatmap_markdown, image_alt_texts
+
+    assert predictor.untrained  # app.demo_bundle's metadata "demo"
+    pred = _pred((7, 7), (1024, 1024), (0, 0))
+    text = _heatmap_markdown(pred, predictor)
+    assert "untrained demo model" in text and "means nothing" in text
+    assert "strongest" not in text and "upper left" not in text
+    summary = pred.heatmap_summary(predictor.target_layer)
+    _, overlay = image_alt_texts({**pred.as_dict(), "heatmap": summary}, predictor)
+    assert "means nothing" in overlay and "upper left" not in overlay
+
+
+def test_the_details_keep_the_raw_maximum_and_say_the_scale(predictor: Predictor,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """``details["heatmap"]``: the combined map's maximum before scaling (the one-pass map's
+    own), what it means, that the colours are relative, the identity view alone (the grade's
+    flips left out) and the caveat; the method names the combination, the page the flips."""
+    import torch
+
+    from app.server import _heatmap_markdown, heatmap_method
+    from drac_ssl.grading.predict import ensemble_outputs, preprocess_image
+
+    rng = np.random.default_rng(3)
+    image = np.clip(rng.normal(90, 30, (256, 256)), 0, 255).astype(np.uint8)
+    lit = None
+    for k in range(3):
+        pred = predictor.predict(image, explain=k)
+        if not pred.heatmap_empty:
+            lit = pred
+            break
+    assert lit is not None and lit.cam_raw_max is not None and lit.cam_raw_max > 0.0
+    x = preprocess_image(image, predictor.metadata)[None]
+    out = ensemble_outputs(predictor.bundle, x, keep_maps=True)
+    assert out.maps is not None and out.maps[0].ndim == 4  # (n, C, h, w): the identity view
+    again = predictor.cam.from_maps([m[0] for m in out.maps], lit.explained, (64, 64))
+    assert lit.cam_raw_max == pytest.approx(again.raw_max, rel=1e-5)
+    with torch.no_grad():
+        assert float(torch.as_tensor(again.signed).max()) == pytest.approx(again.raw_max, rel=1e-6)
+    summary = lit.heatmap_summary(predictor.target_layer)
+    assert summary is not None and summary["raw_max"] == lit.cam_raw_max
+    assert summary["raw_max_note"] == RAW_MAX_NOTE and "No threshold calls a map weak" in RAW_MAX_NOTE
+    assert "this map's maximum" in summary["scale"]
+    assert predictor.tta and summary["flips_left_out"] is True
+    assert summary["caveat"] == HEATMAP_CAVEAT
+    assert summary["resolution"] == "2 × 2 cells, each about 128 px of this image"
+    assert summary["cell_px"] == [128.0, 128.0]
+    method = heatmap_method(lit, predictor)
+    assert "mean logit over 2 fold model(s), on the identity view (the grade also averages 3 flipped " \
+           "views, left out" in method and "before scaling" in method
+    assert "mean logit" in predictor.describe() and "on the identity view only" in predictor.describe()
+    monkeypatch.setattr(predictor, "untrained", False)  # a trained model's page words
+    assert "the grade also averages 3 flipped copies, which the map leaves out" in _heatmap_markdown(lit, predictor)
+    assert "flipped" not in _heatmap_markdown(_pred((7, 7), (700, 700), (3, 3)), predictor)  # no TTA
+
+
+def test_the_model_card_limits_the_heatmap(tmp_path: Path, one_thread: None) -> None:
+    import json
+
+    from drac_ssl.grading.bundle import _model_card, heatmap_limits
+
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=32, source_size=32, n_folds=1)
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    meta.pop("demo", None)  # the package's card, as a trained bundle gets it
+    card = _model_card(meta)
+    limitations = card[card.index("## Limitations"):]
+    said = heatmap_limits(meta)
+    assert said in limitations and HEATMAP_CAVEAT in said and HEATMAP_TRIAL_WORDS in said
+    assert "17 %" in said and "+0.48" in said and "one-off" in said
+    assert "its own maximum" in said and "expected grade cut at thresholds" in said
+    assert "not its last convolution, `head.conv`" in card
+    meta["calibration"]["decision"] = "argmax"
+    assert "thresholds" not in heatmap_limits(meta)
+    meta["calibration"]["decision"] = "thresholds"
+    meta["model"]["output"] = "regression"
+    regression = heatmap_limits(meta)
+    assert "regression output" in regression and "another score" not in regression
+
+
+def test_the_docs_and_readme_carry_the_caveat() -> None:
+    page = " ".join((REPO / "docs" / "app.md").read_text(encoding="utf-8").split())
+    assert HEATMAP_CAVEAT in page and " ".join(HEATMAP_TRIAL_WORDS.split()[-12:]) in page
+    assert "17 %" in page and "+0.48" in page and "one-off" in page
+    assert "Grad-CAM of the ensemble's mean logit" in page and "`head.conv`" in page
+    assert "relative to this map's maximum" in page and "raw_max" in page
+    assert not re.search(r"about \d+% across, \d+% down\)\":", page)
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert "Grad-CAM heatmap (a coarse attribution of one score" in readme and "not a lesion detector" in readme
