@@ -652,9 +652,12 @@ def test_the_batch_notes_say_why_a_grade_is_not_the_most_likely_as_the_page_does
     assert _decision_lines(pred, predictor) == [sentence, ""]
     real = predictor.grade_prepared_sentences
 
+    answers = iter([(off, 0), (clean, 1)])  # the batch grades one image per call, in its order
+
     def graded_as_the_trial(prepared: list, warnings: list | None = None) -> tuple:
         _, _, unlike, said = real(prepared, warnings)
-        return np.stack([off, clean]), np.array([0, 1]), unlike, said
+        probs, grade = next(answers)
+        return probs[None], np.array([grade]), unlike, said
 
     monkeypatch.setattr(predictor, "grade_prepared_sentences", graded_as_the_trial)
     paths = [str(_write(tmp_path, "a.png", _scan(128, seed=1))), str(_write(tmp_path, "b.png", _scan(128, seed=2)))]
