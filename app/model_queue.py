@@ -15,8 +15,15 @@ at a time: between two parts it calls :meth:`Turn.pass_on`, which, when someone 
 hands the slot to the first in line and waits at the back of the line for it again. So a
 single image that arrives during a long batch waits for one of the batch's images, not for
 the whole batch; two batches take turns image by image. The request keeps the place it was
-admitted to (it trades its running place for a waiting one; the line does not grow, and it
-is never refused halfway).
+admitted to: it trades its running place for a waiting one and is never refused halfway.
+The bound counts every request admitted, running or waiting (``running + waiting <= workers
++ queue_size``), so the moment of a hand-over, when a slot is free for the first in line but
+not yet taken, admits no one past a full line; at most ``queue_size`` wait once the slots
+are taken again.
+
+A request of many parts gets a smaller share of the model the more single requests wait:
+each hand-over lets all who wait go first, so with ``n`` single images always waiting a batch
+grades about one image in ``n + 1`` turns of the model.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 __all__ = ["ModelQueue", "ServerBusy", "Turn", "gradio_limits"]
@@ -47,23 +54,32 @@ class ServerBusy(RuntimeError):
 
 class ModelQueue:
     """At most ``workers`` holders of :meth:`slot` at once, at most ``queue_size`` waiting
-    for one (FIFO); more raise :class:`ServerBusy` without waiting.
+    for one (FIFO); more raise :class:`ServerBusy` without waiting. The bound is on the
+    requests admitted and not finished (``running + waiting <= workers + queue_size``), so it
+    holds while a slot changes hands too (:meth:`Turn.pass_on`).
 
     ``kept``: what the busy message says became of the upload (the server's words: its
     upload folder's clean-up); the queue itself keeps nothing, but the web server has stored
-    the upload before the request reaches it. Thread-safe. :attr:`peak_waiting` and
-    :attr:`refused` count what happened (for the load benchmark and the log)."""
+    the upload before the request reaches it. ``clock``: seconds, for the holds the busy
+    message's estimate is made of (``time.perf_counter``; a test passes a fake). Thread-safe.
+    :attr:`peak_waiting` (the most requests that had to wait at once: admitted, and not
+    running once the free slots were taken) and :attr:`refused` count what happened (for the
+    load benchmark and the log)."""
 
-    def __init__(self, workers: int, queue_size: int, kept: str = "") -> None:
+    def __init__(self, workers: int, queue_size: int, kept: str = "",
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         if workers < 1 or queue_size < 0:
             raise ValueError(f"workers must be >= 1 and queue_size >= 0, got {workers}, {queue_size}")
         self.workers = int(workers)
         self.kept = kept
         self.queue_size = int(queue_size)
+        self.clock = clock
         self._cond = threading.Condition()
         self._running = 0
         self._waiting: collections.deque[object] = collections.deque()
-        self._recent: collections.deque[float] = collections.deque(maxlen=20)  # seconds per slot
+        # seconds each of the last requests held a slot, all its turns together (a batch: all
+        # its images), recorded when it finished
+        self._recent: collections.deque[float] = collections.deque(maxlen=20)
         self.peak_waiting = 0
         self.refused = 0
 
@@ -78,6 +94,9 @@ class ModelQueue:
             return self._running
 
     def _busy(self) -> ServerBusy:
+        """The refusal, its wait the median of the recent requests' holds (each request's
+        turns together) times the requests ahead (running and waiting) per worker, at least
+        1 s."""
         per_request = sorted(self._recent)[len(self._recent) // 2] if self._recent else 1.0
         wait = max(1.0, round(per_request * (len(self._waiting) + self._running) / self.workers, 1))
         return ServerBusy(
@@ -101,25 +120,32 @@ class ModelQueue:
         self._running += 1
         self._cond.notify_all()  # the next in line may start too when workers > 1
 
-    def _release(self, held_s: float) -> None:
-        """With ``self._cond`` held: give a slot back after ``held_s`` seconds of holding it."""
+    def _release(self, held_s: float | None = None) -> None:
+        """With ``self._cond`` held: give a slot back; ``held_s``: the request is done, after
+        holding slots for that many seconds in all (None: it hands the slot over and waits
+        for it again, :meth:`Turn.pass_on`; its hold is recorded when it is done)."""
         self._running -= 1
-        self._recent.append(held_s)
+        if held_s is not None:
+            self._recent.append(held_s)
         self._cond.notify_all()
 
     @contextmanager
     def slot(self) -> Iterator[Turn]:
         """Hold one of the ``workers`` slots for the duration of the ``with`` block, waiting
-        in line for it; :class:`ServerBusy` at once when ``queue_size`` already wait. Yields
-        the request's :class:`Turn`: a request of many parts calls :meth:`Turn.pass_on`
-        between two of them (a single image never needs to)."""
+        in line for it; :class:`ServerBusy` at once when ``workers + queue_size`` requests are
+        already admitted (running or waiting: ``queue_size`` would wait once the slots are
+        taken). Yields the request's :class:`Turn`: a request of many parts calls
+        :meth:`Turn.pass_on` between two of them (a single image never needs to)."""
         ticket = object()
         with self._cond:
-            if self._running >= self.workers and len(self._waiting) >= self.queue_size:
+            # running + waiting, not "are the slots taken": during a hand-over (pass_on) a slot
+            # is free for the first in line while the line is full; a newcomer counted then
+            # against the line alone would be admitted past it
+            if self._running + len(self._waiting) >= self.workers + self.queue_size:
                 self.refused += 1
                 raise self._busy()
             self._waiting.append(ticket)
-            must_wait = len(self._waiting) if self._running >= self.workers else len(self._waiting) - 1
+            must_wait = self._running + len(self._waiting) - self.workers  # once the slots are taken
             self.peak_waiting = max(self.peak_waiting, must_wait)
             self._wait_turn(ticket)
         turn = Turn(self, ticket)
@@ -128,19 +154,21 @@ class ModelQueue:
         finally:
             if turn.holding:  # False only when pass_on's wait was interrupted
                 with self._cond:
-                    self._release(time.perf_counter() - turn.since)
+                    self._release(turn.held_s + self.clock() - turn.since)
 
 
 class Turn:
     """One request's hold on a slot of a :class:`ModelQueue` (what :meth:`ModelQueue.slot`
     yields). ``holding``: whether it holds the slot now; ``since``: when it took it last
-    (``time.perf_counter()`` seconds)."""
+    (the queue's ``clock``, seconds); ``held_s``: seconds it held the slot in its turns before
+    that one; ``passed``: how many times it handed the slot over."""
 
     def __init__(self, queue: ModelQueue, ticket: object) -> None:
         self._queue = queue
         self._ticket = ticket
         self.holding = True
-        self.since = time.perf_counter()
+        self.since = queue.clock()
+        self.held_s = 0.0
         self.passed = 0
 
     def pass_on(self) -> bool:
@@ -148,10 +176,12 @@ class Turn:
         give the slot to the first in line and wait at the back of the line for it again
         (first come, first served: everyone who waits now goes first), then return True;
         return False at once when no one waits (the request keeps the slot). Never raises
-        :class:`ServerBusy`: the request was admitted once, and swapping its running place for
-        a waiting one does not lengthen the line (one leaves it as this one joins), so the
-        bound on waiting requests and :attr:`ModelQueue.peak_waiting` are unchanged. Each
-        hold counts apart in the busy message's estimate of the time per request. ``passed``
+        :class:`ServerBusy`: the request was admitted once. Swapping its running place for a
+        waiting one leaves ``running + waiting``, the admitted requests
+        :meth:`ModelQueue.slot` bounds, as it was (one less running, one more waiting, under
+        one lock), so no newcomer is admitted past a full line while the slot changes hands and
+        :attr:`ModelQueue.peak_waiting` stays at most ``queue_size``. The busy message's
+        estimate counts the request's turns together, as one hold, when it is done. ``passed``
         counts the hand-overs (for tests and the log)."""
         queue = self._queue
         if not self.holding:
@@ -160,11 +190,12 @@ class Turn:
             if not queue._waiting:
                 return False
             self.holding = False
-            queue._release(time.perf_counter() - self.since)
+            self.held_s += queue.clock() - self.since
+            queue._release()
             queue._waiting.append(self._ticket)
             queue._wait_turn(self._ticket)
             self.holding = True
-        self.since = time.perf_counter()
+            self.since = queue.clock()
         self.passed += 1
         return True
 

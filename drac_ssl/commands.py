@@ -356,22 +356,32 @@ def export_parser() -> argparse.ArgumentParser:
 def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> set[str] | None:
     """The names ``python -m drac_ssl.export --log-names tag`` tags on the console
     (:func:`drac_ssl.name_tags.tagged_console`); None for ``--log-names full`` (names as
-    they are). Every name the command may print: the entries of ``--images`` (and of its
-    sub-folders, whose names a fix may give: :func:`drac_ssl.name_tags.folder_names`) and,
+    they are). Every name the command may print: the entries of ``--images``, however many,
+    those of its sub-folders, and those of the folders below them as deep and as many as the
+    search for deeper images goes, one level more (a fix may name them:
+    :func:`drac_ssl.name_tags.folder_names`, :data:`drac_ssl.submission.DEEPER_SEARCHED`) and,
     for a name that cannot be a case, the names the fix suggests
     (:func:`drac_ssl.submission.safe_case_name`); the cases of ``--check`` / ``--score``'s
     CSV; ``--score``'s label names and patients (read as scoring reads them; a label CSV it
     cannot read so: the first cell of each row); and, with
     ``manifest_cases`` (:func:`drac_ssl.export.manifest_test_cases`, which the export passes:
     it is not imported here), the test cases of ``--manifest`` or, without ``--images``, of
-    RUN's ingest (``RUN --variant NAME`` grades those)."""
+    RUN's ingest (``RUN --variant NAME`` grades those); and the stem of each
+    (:func:`drac_ssl.name_tags.with_stems`: ``rename it scan.png`` for ``scan.dat``)."""
     if getattr(args, "log_names", "full") != "tag":
         return None
-    from drac_ssl.name_tags import csv_first_column, folder_names
+    from data_prep.layout import is_hidden
+    from drac_ssl.name_tags import csv_first_column, folder_names, with_stems
+    from drac_ssl.submission import (  # numpy, no torch
+        DEEPER_SEARCHED,
+        case_name_problem,
+        safe_case_name,
+    )
 
     names: set[str] = set()
-    if args.images:
-        names |= folder_names(args.images)
+    if args.images:  # every entry, and the folders the search for deeper images may name
+        names |= folder_names(args.images, levels=DEEPER_SEARCHED[0] + 1, visits=DEEPER_SEARCHED[1],
+                              hidden=lambda name: is_hidden(Path(name)))
     for csv_path in (args.check, args.score):
         if csv_path:
             names.update(csv_first_column(csv_path))
@@ -384,14 +394,13 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
                     names.update(manifest_cases(where)[0])
                 except (OSError, ValueError):  # no manifest there: the command says so itself
                     pass
-    from drac_ssl.submission import case_name_problem, safe_case_name  # numpy, no torch
-
     for name in sorted(names):
         if case_name_problem(name) is not None:  # the fix names a rename: "Doe_John.png"
             safe = safe_case_name(name)
             stem, suffix = os.path.splitext(safe)
             names |= {safe, *(f"{stem}_{n}{suffix}" for n in range(2, 10))}
-    return names
+    # a file holding an image under another suffix: "rename it scan.png" says its stem
+    return with_stems(names)
 
 
 def _label_names(args: argparse.Namespace) -> set[str]:
@@ -558,18 +567,23 @@ def export_early(argv: list[str] | None = None) -> None:
     process with its exit code), and torch and torchvision not a supported matching pair
     (:mod:`drac_ssl.torch_pair`, exit 2). Returns when the command needs the grading code."""
     args = export_parser().parse_args(argv)
+    from drac_ssl.name_tags import tagged_console
+
+    # --log-names tag: no file name on the console, the arguments' problems (a folder's
+    # entries listed) included; the names are gathered only when there is something to say
     if args.threads >= 0 and (problem := score_arguments_problem(args)):
-        print(f"error: {problem}", file=sys.stderr)
+        with tagged_console(lambda: export_log_names(args)):
+            print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     if args.score and args.threads >= 0:
-        from drac_ssl.name_tags import tagged_console
         from drac_ssl.scoring import score_command  # numpy and the label reader, no torch
 
-        with tagged_console(export_log_names(args)):  # --log-names tag: no file name on the console
+        with tagged_console(lambda: export_log_names(args)):
             code = score_command(args, list(sys.argv[1:] if argv is None else argv))
         sys.exit(code)
     if args.check and args.threads >= 0 and (problem := check_arguments_problem(args)):
-        print(f"error: {problem}", file=sys.stderr)
+        with tagged_console(lambda: export_log_names(args)):
+            print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     from drac_ssl.torch_pair import exit_on_bad_torch_pair  # stdlib only
 

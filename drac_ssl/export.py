@@ -286,6 +286,7 @@ from drac_ssl.scale import read_ingest_facts
 from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import python_command, python_word, started
 from drac_ssl.submission import (
+    DEEPER_SEARCHED,
     DRAC_PROB_COLUMNS,
     IMAGE_NOTES_COLUMNS,
     IMAGE_SUFFIXES,
@@ -1085,11 +1086,6 @@ IMAGE_LIKE_SUFFIXES = (".dcm", ".dicom")
 """Suffixes of image files the export cannot read besides
 :data:`drac_ssl.grading.image_notes.OTHER_IMAGE_SUFFIXES` (a DICOM file): never "nothing to
 grade" (:func:`_clearly_no_image`)."""
-
-DEEPER_SEARCHED = (4, 500)
-"""How deep, and how many sub-folders at most, :func:`_deeper_image_folders` looks below an
-``--images`` folder for the folder that holds the images (for the fix; never graded)."""
-
 
 def _clearly_no_image(path: Path) -> bool:
     """Whether a file of an ``--images`` folder that the export does not grade as an image
@@ -1908,7 +1904,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = export_parser().parse_args(argv)
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     # --log-names tag: every console line says a tag instead of each file name it would give
-    with tagged_console(export_log_names(args, manifest_test_cases)):
+    # (gathered inside the filter's protection: an exception of its own names no file either)
+    with tagged_console(lambda: export_log_names(args, manifest_test_cases)):
         return _main(args, argv)
 
 

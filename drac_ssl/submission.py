@@ -787,6 +787,13 @@ ARRAY_SUFFIXES = (".npz",)
 SUBFOLDERS_NAMED = 3
 """Sub-folders holding images that :func:`images_option_problem` names, at most."""
 
+DEEPER_SEARCHED = (4, 500)
+"""How deep, and how many sub-folders at most, :func:`drac_ssl.export._deeper_image_folders`
+looks below an ``--images`` folder for the folder that holds the images (for the fix; never
+graded). Here, not in :mod:`drac_ssl.export`, so that ``--log-names tag``
+(:func:`drac_ssl.commands.export_log_names`, before torch loads) lists the names of the same
+walk."""
+
 
 def _run_of_submission(csv_path: Path) -> Path | None:
     """The run folder a submission was written into (``RUN/export/submission.csv``: ``RUN``,

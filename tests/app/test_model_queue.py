@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from png_bytes import cv2_png, smooth_scan
 
-from app.model_queue import BUSY_SPARE, ModelQueue, ServerBusy, gradio_limits
+from app.model_queue import BUSY_SPARE, ModelQueue, ServerBusy, Turn, gradio_limits
 
 
 def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -38,6 +40,21 @@ def _holders(queue: ModelQueue, n: int, release: threading.Event, order: list[in
         threads.append(t)
         _wait_until(lambda k=k: queue.running + queue.waiting == k + 1, f"holder {k} in line")
     return threads
+
+
+class _RecordingQueue(ModelQueue):
+    """A :class:`ModelQueue` that keeps each request's :class:`app.model_queue.Turn`, in the
+    order they took a slot (``turns``), for their ``passed`` counts."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.turns: list[Turn] = []
+
+    @contextmanager
+    def slot(self) -> Iterator[Turn]:
+        with super().slot() as turn:
+            self.turns.append(turn)
+            yield turn
 
 
 def test_full_queue_refuses_at_once_with_the_apps_message() -> None:
@@ -213,7 +230,7 @@ def test_a_batch_lets_a_waiting_single_image_go_between_two_of_its_images(
     for seed, name in enumerate(("b1.png", "b2.png", "b3.png", "single.png")):
         (tmp_path / name).write_bytes(cv2_png(smooth_scan((64, 64), seed=seed)))
         paths.append(str(tmp_path / name))
-    queue = ModelQueue(workers=1, queue_size=4)
+    queue = _RecordingQueue(workers=1, queue_size=4)
     reads: list[str] = []
     first_read, go = threading.Event(), threading.Event()
     real = server._load
@@ -242,9 +259,153 @@ def test_a_batch_lets_a_waiting_single_image_go_between_two_of_its_images(
     single.join(60)
     assert not batch.is_alive() and not single.is_alive()
     assert reads == ["b1.png", "single.png", "b2.png", "b3.png"]  # the single between two
+    # the batch handed its slot over once (before b2), the single image never; no timing (the
+    # summary's "waiting between images" is said only for a wait of 0.05 s or more)
+    assert [turn.passed for turn in queue.turns] == [1, 0]
     summary, rows, csv_path, notes_path = results["batch"]  # type: ignore[misc]
-    assert "3 image(s) graded" in summary and "waiting between images" in summary
+    assert "3 image(s) graded" in summary
     assert [r[0] for r in rows] == ["b1.png", "b2.png", "b3.png"] and csv_path and notes_path
     markdown, label, *_ = results["single"]  # type: ignore[misc]
     assert label is not None and "Busy" not in markdown
     assert queue.running == 0 and queue.waiting == 0 and queue.refused == 0
+
+
+def test_no_newcomer_is_admitted_while_a_full_line_s_slot_changes_hands() -> None:
+    """Review F5: between a batch's hand-over (:meth:`Turn.pass_on` frees the slot and joins
+    the line) and the first in line taking the slot, the slot is free while the line is full;
+    the queue counted a newcomer then against the line alone and admitted it past the bound.
+    The moment is held still here: the two who wait are tickets no thread takes up, so the
+    slot stays free and the batch waits behind them until the test lets them go."""
+    queue = ModelQueue(workers=1, queue_size=2)
+    first, second = object(), object()
+    passed, newcomer_done = threading.Event(), threading.Event()
+    said: list[str] = []
+
+    def batch() -> None:
+        with queue.slot() as turn:
+            with queue._cond:  # a full line: two requests wait (tickets only)
+                queue._waiting.extend((first, second))
+            passed.set()
+            turn.pass_on()  # frees the slot; waits behind the two
+
+    def newcomer() -> None:
+        try:
+            with queue.slot():
+                said.append("admitted")
+        except ServerBusy:
+            said.append("busy")
+        newcomer_done.set()
+
+    b = threading.Thread(target=batch, daemon=True)
+    b.start()
+    assert passed.wait(30)
+    _wait_until(lambda: queue.running == 0 and queue.waiting == 3, "the batch in line, the slot free")
+    n = threading.Thread(target=newcomer, daemon=True)
+    n.start()
+    _wait_until(lambda: newcomer_done.is_set() or queue.waiting == 4, "the newcomer answered or in line")
+    assert said == ["busy"] and queue.refused == 1 and queue.peak_waiting <= 2
+    with queue._cond:  # the two who waited leave: the batch takes its turn and finishes
+        queue._waiting.remove(first)
+        queue._waiting.remove(second)
+        queue._cond.notify_all()
+    b.join(30)
+    n.join(30)
+    assert not b.is_alive() and queue.running == 0 and queue.waiting == 0
+
+
+def test_stress_a_batch_handing_over_under_a_stream_of_singles_keeps_the_bound() -> None:
+    """Review F5, under load: a batch hands its slot over 300 times while 4 threads send
+    single requests as fast as they are answered; at no moment may more than ``queue_size``
+    requests have been admitted to wait. The old admission rule (the line alone, once the slots
+    were taken) let all 4 in, in 40 of 40 runs of this test; a bounded number of steps, no
+    timing."""
+    queue = ModelQueue(workers=1, queue_size=2)
+    done = threading.Event()
+    passed: list[int] = []
+    most_admitted = [0]
+
+    def batch() -> None:
+        try:
+            with queue.slot() as turn:
+                for _ in range(300):
+                    time.sleep(0)  # let the singles run
+                    turn.pass_on()
+                passed.append(turn.passed)
+        finally:
+            done.set()
+
+    def single() -> None:
+        for _ in range(100_000):  # bounded, whatever the scheduling
+            if done.is_set():
+                return
+            try:
+                with queue.slot():
+                    with queue._cond:
+                        most_admitted[0] = max(most_admitted[0], queue._running + len(queue._waiting))
+                    time.sleep(0)
+            except ServerBusy:
+                time.sleep(0)
+
+    threads = [threading.Thread(target=batch, daemon=True),
+               *(threading.Thread(target=single, daemon=True) for _ in range(4))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert passed and 0 < passed[0] <= 300  # it handed over, and was never refused
+    assert queue.peak_waiting <= queue.queue_size, queue.peak_waiting
+    assert most_admitted[0] <= queue.workers + queue.queue_size
+    assert queue.running == 0 and queue.waiting == 0
+
+
+def test_the_busy_estimate_counts_a_batch_s_turns_as_one_request() -> None:
+    """Review F8: the retry estimate is the median time a request holds the model; a batch's
+    hold is all its turns together (recorded once, when it is done), not each turn apart, which
+    made a long batch look like several short requests. A fake clock, set by the test between
+    the steps: the batch holds 10 s, hands over to a single image (1 s), then holds 20 s more."""
+    now = [0.0]
+    queue = ModelQueue(workers=1, queue_size=1, clock=lambda: now[0])
+    single_in_line, hand_over, single_running, single_go, batch_back, batch_go = (
+        threading.Event() for _ in range(6))
+
+    def batch() -> None:
+        with queue.slot() as turn:  # t = 0
+            assert hand_over.wait(30)
+            assert turn.pass_on() is True  # at t = 10
+            batch_back.set()  # back at t = 11
+            assert batch_go.wait(30)  # done at t = 31
+
+    def single() -> None:
+        with queue.slot():  # t = 10
+            single_running.set()
+            assert single_go.wait(30)  # done at t = 11
+
+    b = threading.Thread(target=batch, daemon=True)
+    b.start()
+    _wait_until(lambda: queue.running == 1, "the batch running")
+    s = threading.Thread(target=single, daemon=True)
+    s.start()
+    _wait_until(lambda: queue.waiting == 1, "the single image in line")
+    now[0] = 10.0
+    hand_over.set()
+    assert single_running.wait(30)
+    now[0] = 11.0
+    single_go.set()
+    assert batch_back.wait(30)
+    now[0] = 31.0
+    batch_go.set()
+    b.join(30)
+    s.join(30)
+    assert not b.is_alive() and not s.is_alive()
+    assert sorted(queue._recent) == [1.0, 30.0]  # two requests: the single's 1 s, the batch's 10 + 20 s
+    release, order = threading.Event(), []
+    threads = _holders(queue, 2, release, order)  # full: 1 running, 1 waiting
+    with pytest.raises(ServerBusy) as caught:
+        with queue.slot():
+            pass
+    # the median of the holds (30 s: the upper one of two) times the 2 requests ahead
+    assert caught.value.retry_after_s == 60.0 and "about 60 s" in str(caught.value)
+    release.set()
+    for t in threads:
+        t.join(30)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,7 +23,8 @@ import pytest
 
 from drac_ssl import export
 from drac_ssl.commands import export_early, export_log_names, export_parser
-from drac_ssl.name_tags import NameTagger, name_digest, name_tag, tagged_console
+from drac_ssl.name_tags import NameTagger, folder_names, name_digest, name_tag, tagged_console
+from drac_ssl.submission import DEEPER_SEARCHED
 
 GOOD = "Smith_John_OD.png"
 BLANK = "Doe_Jane_12345678.png"  # a record number in the name: blank, so skipped
@@ -187,9 +190,10 @@ def test_the_console_is_restored_and_full_tags_nothing(tmp_path: Path) -> None:
     (tmp_path / "Kim.png").write_bytes(b"")
     args = export_parser().parse_args(["RUN", "--log-names", "tag"])
     names = export_log_names(args, lambda where: ([f"case_of_{where}.png"], tmp_path))
-    assert names == {"case_of_RUN.png"}  # RUN --variant NAME without --images: the ingest's test cases
+    # RUN --variant NAME without --images: the ingest's test cases (and their stems)
+    assert names == {"case_of_RUN.png", "case_of_RUN"}
     args = export_parser().parse_args(["RUN", "--images", str(tmp_path), "--log-names", "tag"])
-    assert export_log_names(args) == {"Kim.png"}
+    assert export_log_names(args) == {"Kim.png", "Kim"}
 
 
 def test_the_deploying_page_says_the_option_and_its_limit() -> None:
@@ -219,3 +223,135 @@ def test_a_bug_s_traceback_is_tagged_too(bundle_dir: Path, tmp_path: Path, capsy
     assert "Smith" not in said.err
     with pytest.raises(TypeError, match="Smith_John"):  # full: as before, the exception itself
         export.main([str(bundle_dir), "--images", str(folder), "--out", str(tmp_path / "g.csv")])
+
+
+def test_an_early_check_refusal_listing_the_folder_is_tagged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F1: ``--check CSV --images DIR`` of a folder without images is refused before
+    torch loads (exit 2), its message listing the files holding an image under another name
+    and the sub-folder that holds images; it was printed before the filter stood."""
+    folder = tmp_path / "night"
+    (folder / "Sub_Patient_Sam").mkdir(parents=True)
+    (folder / "Sub_Patient_Sam" / "OD.png").write_bytes(_png(_scan(0)))
+    (folder / "Doe_Dat_Person.dat").write_bytes(_png(_scan(1)))
+    submission = tmp_path / "team.csv"
+    submission.write_text("case,class,P0,P1,P2\n", encoding="utf-8")
+    for mode, shown in (("full", True), ("tag", False)):
+        with pytest.raises(SystemExit) as ended:
+            export_early(["--check", str(submission), "--images", str(folder), "--log-names", mode])
+        said = capsys.readouterr().err
+        assert ended.value.code == 2 and "no images" in said, said
+        for secret in ("Sub_Patient_Sam", "Doe_Dat_Person"):
+            assert (secret in said) is shown, (mode, secret, said)
+        if not shown:
+            assert name_tag("Sub_Patient_Sam") in said and name_tag("Doe_Dat_Person.dat") in said
+
+
+def test_the_stem_of_a_listed_name_is_tagged(bundle_dir: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F4: a file holding an image under another suffix is skipped with "rename it
+    STEM.png"; the stem is tagged as a name of its own. A short stem (``OD``) is left as it
+    is: it names nobody and would tag a common word of every line."""
+    folder = tmp_path / "night"
+    folder.mkdir()
+    (folder / GOOD).write_bytes(_png(_scan(0)))
+    (folder / "Doe_Dat_Person.dat").write_bytes(_png(_scan(1)))
+    for mode, shown in (("full", True), ("tag", False)):
+        code, console = _grade(bundle_dir, folder, tmp_path / "g.csv", capsys, "--log-names", mode)
+        assert code == export.EXIT_SKIPPED and "rename it" in console, console
+        assert ("Doe_Dat_Person" in console) is shown, (mode, console)
+    assert f"rename it {name_tag('Doe_Dat_Person')}.png" in console
+
+    tmp_path = tmp_path / "names"
+    tmp_path.mkdir()
+    (tmp_path / "Doe_Dat_Person.dat").write_bytes(b"")
+    (tmp_path / "OD.png").write_bytes(b"")
+    names = export_log_names(export_parser().parse_args(["RUN", "--images", str(tmp_path),
+                                                         "--log-names", "tag"]))
+    assert names is not None and {"Doe_Dat_Person", "Doe_Dat_Person.dat", "OD.png"} <= names
+    assert "OD" not in names
+    tagged = NameTagger(names)("rename it Doe_Dat_Person.png; OD of OD.png")
+    assert tagged == f"rename it {name_tag('Doe_Dat_Person')}.png; OD of {name_tag('OD.png')}"
+
+
+def test_every_entry_of_a_large_images_folder_is_listed(tmp_path: Path) -> None:
+    """Review F2: the names were listed up to 20,000 entries; past that a file's name reached
+    the console untagged. The export lists the whole folder; so does the tagging (20,100
+    empty files here)."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    wanted = {f"Patient_{i:05d}.png" for i in range(20_100)}
+    for name in wanted:
+        os.close(os.open(folder / name, os.O_CREAT | os.O_WRONLY))
+    try:
+        names = export_log_names(export_parser().parse_args(
+            ["RUN", "--images", str(folder), "--log-names", "tag"]))
+        assert names is not None and wanted <= names
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_the_folders_of_images_four_levels_down_are_tagged(
+        bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F3: an ``--images`` folder whose images are four levels down is refused with the
+    folder that holds them ("the images are deeper: e.g. --images .../Visit_Delta"); the tags
+    listed two levels only, so the deeper folders' names were printed."""
+    root = tmp_path / "export"
+    deep = root / "Site_Alpha" / "Ward_Beta" / "Patient_Gamma" / "Visit_Delta"
+    deep.mkdir(parents=True)
+    (deep / "x.png").write_bytes(_png(_scan(0)))
+    assert DEEPER_SEARCHED[0] == 4  # the depth the export's search goes to
+    for mode, shown in (("full", True), ("tag", False)):
+        code = export.main([str(bundle_dir), "--images", str(root), "--out", str(tmp_path / "g.csv"),
+                            "--log-names", mode])
+        said = capsys.readouterr()
+        console = said.out + said.err
+        assert code == 2 and "the images are deeper" in console, console
+        for secret in ("Alpha", "Beta", "Gamma", "Delta"):
+            assert (secret in console) is shown, (mode, secret, console)
+    assert f"{name_tag('Patient_Gamma')}/{name_tag('Visit_Delta')}" in console
+    # the walk's budget: one folder visited lists the sub-folders' entries only
+    assert "Patient_Gamma" not in folder_names(root, levels=5, visits=1)
+    assert "x.png" not in folder_names(root, levels=5, visits=3)
+    assert {"Patient_Gamma", "Visit_Delta", "x.png"} <= folder_names(root, levels=5, visits=4)
+
+
+def test_a_name_of_thousands_of_characters_is_tagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F7: the tagger's pattern was built by a recursion as deep as the longest name: a
+    label CSV cell of 1,500 characters raised RecursionError, whose traceback Python printed
+    untagged. Built without recursion now; names that nest deeper than ``re`` compiles (each a
+    prefix of the next) fall back to a plain alternation."""
+    long = "Doe_" + "x" * 5_000 + ".png"
+    assert NameTagger([long])(f"no case: {long}.") == f"no case: {name_tag(long)}."
+    nested = ["a" * k for k in range(4, 700)]  # 696 groups, each inside the last
+    tagger = NameTagger(nested)
+    assert tagger("b " + "a" * 300 + " c") == f"b {name_tag('a' * 300)} c"
+    assert tagger("b " + "a" * 800 + " c") == "b " + "a" * 800 + " c"  # no listed name
+
+    graded = tmp_path / "graded"
+    graded.mkdir()
+    submission = tmp_path / "team.csv"
+    submission.write_text("case,class,P0,P1,P2\nGood_Gina.png,0,0.5,0.3,0.2\n", encoding="utf-8")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"image name,DR grade\nGood_Gina.png,0\n{long},1\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as ended:
+        export_early(["--score", str(submission), "--labels", str(labels), "--log-names", "tag"])
+    said = capsys.readouterr()
+    assert ended.value.code == 2 and "x" * 50 not in said.out + said.err, said
+
+
+def test_an_exception_gathering_the_names_names_no_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F7: the names were gathered before the filter stood, so an exception of that
+    step was printed by Python, its message naming a file. Now it is said in one line without
+    its message (exit 1)."""
+    def broken(*args: object, **kwargs: object) -> set[str]:
+        raise OSError(f"cannot read {tmp_path / 'Secret_Sally.png'}")
+
+    monkeypatch.setattr(export, "export_log_names", broken)
+    with pytest.raises(SystemExit) as ended:
+        export.main(["RUN", "--images", str(tmp_path), "--out", str(tmp_path / "g.csv"),
+                     "--log-names", "tag"])
+    said = capsys.readouterr()
+    assert ended.value.code == 1 and "Secret_Sally" not in said.out + said.err
+    assert "error: --log-names tag: the file names to hide could not be gathered (OSError at " in said.err
