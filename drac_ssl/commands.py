@@ -118,7 +118,14 @@ class OverrideParser(argparse.ArgumentParser):
     """The parser of a command that takes ``section.key=value`` overrides (train, umm): an
     unrecognised option that names a setting, as other tools write them (``--pretrain.lr=0.1``,
     ``--pretrain.lr 0.1``, ``--lr=0.1``), is refused with the override it meant as the fix
-    (:func:`option_override_fix`), every section's where the name is several settings'."""
+    (:func:`option_override_fix`), every section's where the name is several settings'.
+    Options are written in full (``allow_abbrev`` False): argparse's abbreviations (``--conf
+    X``, ``--confi=X``) are refused as unrecognised, so that the run's recorded command line
+    names its config in the forms :func:`drac_ssl.run_state.resume_command` reads."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def parse_intermixed_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]

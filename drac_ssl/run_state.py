@@ -579,20 +579,23 @@ def report_words(run_dir: str | os.PathLike[str]) -> str:
 
 CONFIG_OPTIONS = ("-c", "--config")
 """How a training command line names its config (:func:`drac_ssl.commands.train_parser`):
-``-c X``, ``--config X``, ``-cX``, ``--config=X``."""
+``-c X``, ``--config X``, ``-cX``, ``-c=X`` (argparse reads X), ``--config=X``; no
+abbreviation (``--conf X``): the parser refuses them (``allow_abbrev`` False)."""
 
 
 def _config_word(argv: list[str]) -> tuple[int, str, str] | None:
     """Where the recorded command line ``argv`` names its config: the index of the word holding
     the value, the text before the value in that word (``""``, ``-c``, ``--config=``) and the
-    value; None when it names none (the shipped default)."""
+    value (``-c=X``: ``-c=`` and ``X``, as argparse reads it); None when it names none (the
+    shipped default)."""
     for i, word in enumerate(argv[1:], start=1):
         if word in CONFIG_OPTIONS and i + 1 < len(argv):
             return i + 1, "", argv[i + 1]
         if word.startswith("--config="):
             return i, "--config=", word[len("--config="):]
         if word.startswith("-c") and not word.startswith("--") and len(word) > 2:
-            return i, "-c", word[2:]
+            before = "-c=" if word[2] == "=" else "-c"
+            return i, before, word[len(before):]
     return None
 
 
