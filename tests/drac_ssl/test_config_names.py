@@ -355,6 +355,36 @@ def test_the_resume_command_names_the_file_the_run_read_when_its_name_now_reads_
     assert run_state.resume_command_and_note(local) == ("python -m drac_ssl.train -c drac.yaml run.name=r", "")
 
 
+@pytest.mark.parametrize("recorded", [True, False], ids=["config_file", "made_before_config_file"])
+def test_the_resume_command_reads_the_runs_config_yaml_when_its_file_is_gone_and_the_name_is_shipped(
+        elsewhere: Path, recorded: bool) -> None:
+    """A review: a run whose ``-c drac.yaml`` read ``./drac.yaml``, since deleted, was resumed
+    with ``-c drac.yaml`` as typed, which now reads the shipped drac.yaml silently (a run made
+    before config_file was recorded too: ``-c`` was a path from its folder then). The command
+    reads the run's own config.yaml instead, and the note says why."""
+    from drac_ssl import run_state
+
+    local = elsewhere / "drac.yaml"
+    run = _run_of(elsewhere, elsewhere, "drac.yaml", local)
+    if not recorded:
+        line = json.loads((run / "invocations.jsonl").read_text(encoding="utf-8"))
+        del line["config_file"]
+        (run / "invocations.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+    local.write_text("pretrain:\n  epochs: 3\n", encoding="utf-8")
+    assert run_state.resume_command_and_note(run) == ("python -m drac_ssl.train -c drac.yaml run.name=r", "")
+    local.unlink()
+    command, note = run_state.resume_command_and_note(run)
+    assert command == f"python -m drac_ssl.train -c {run.resolve() / 'config.yaml'} run.name=r"
+    said = ("invocations.jsonl's config_file" if recorded else
+            "the file -c named from there when the run was made, before its config_file was recorded")
+    assert note == (f"the file the run read ({local}, {said}) is gone and its -c drac.yaml now reads "
+                    f"{CONFIGS / 'drac.yaml'} from {elsewhere} in its place, so the command reads the "
+                    f"run's own config.yaml (its settings, overrides included)")
+    # gone, and the word names no shipped config: as typed (its command says the file is missing)
+    mine = _run_of(elsewhere / "b", elsewhere, "mine.yaml", elsewhere / "mine.yaml")
+    assert run_state.resume_command_and_note(mine) == ("python -m drac_ssl.train -c mine.yaml run.name=r", "")
+
+
 @pytest.mark.parametrize(("typed", "umm_too"), [
     (["--conf", "drac.yaml"], True), (["--confi=drac.yaml"], True), (["--con", "drac.yaml"], True),
     (["--run", "runs/x"], True), (["--list-conf"], False), (["--print-conf", "drac"], False),
