@@ -2,7 +2,8 @@
 
 A packaging trial: from an install, ``-c configs/retinamnist.yaml`` named nothing (the configs
 were in the checkout only). Now ``-c retinamnist`` (or ``retinamnist.yaml``) reads the shipped
-file wherever the command runs; an existing path always wins; an unknown name lists the names.
+file wherever the command runs; a file given to -c always wins over a name (a folder never
+does); an unknown name lists the names.
 """
 
 from __future__ import annotations
@@ -196,6 +197,18 @@ def test_a_run_from_a_name_says_and_records_the_file_it_read(
     assert line["config_file"] == str(elsewhere / "mine.yaml")
 
 
+def test_the_help_and_docstring_say_a_file_wins_over_a_name_and_a_folder_never() -> None:
+    """A review: -c's help and train's docstring still said "an existing path wins", which a
+    folder of a shipped config's name is not (a data folder retinamnist/ leaves -c retinamnist
+    the shipped config)."""
+    from drac_ssl import train
+
+    rule = "a file given to -c always wins over a name, a folder never does"
+    for text in (commands.train_parser().format_help(), train.__doc__ or ""):
+        said = " ".join(text.replace("``", "").split())
+        assert rule in said and "existing path wins" not in said, said
+
+
 def test_without_shipped_configs_a_name_says_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config, "PACKAGE_CONFIGS", tmp_path / "site-packages" / "drac_ssl" / "configs")
@@ -250,6 +263,13 @@ def test_an_empty_config_is_refused_not_the_default_run(
             assert "was given an empty value" in err and "so no config file is named" in err, err
             assert "fix: " in err and " NAME (a shipped config: cifar10, " in err, err
     assert not (elsewhere / "runs").exists()
+    for argv, value in ((["--print-config", ""], ""), (["--print-config= "], " ")):  # in its own name
+        with pytest.raises(SystemExit) as stop:
+            commands.train_parser().parse_intermixed_args(argv)
+        assert stop.value.code == 2, argv
+        out, err = capsys.readouterr()
+        assert out == "" and f"error: --print-config was given an empty value ({value!r}:" in err, err
+        assert "fix: --print-config NAME (a shipped config: cifar10, " in err and "-c ''" not in err, err
     with pytest.raises(ConfigError, match="an empty config name"):  # from Python
         load_config("")
 
@@ -293,6 +313,10 @@ def test_a_local_file_with_a_shipped_name_is_read_and_said(
     assert train._named_config_line("./drac.yaml", sources) == []
     monkeypatch.chdir(CONFIGS)  # the shipped file itself, run from its folder: nothing to say
     assert config.shadowed_shipped_config("drac.yaml") is None
+    monkeypatch.chdir(CONFIGS.parent)  # nor by its path from the checkout (a review: ./ was lost)
+    for given in ("./configs/drac.yaml", "configs/drac.yaml", str(CONFIGS / "drac.yaml")):
+        _, sources, _ = preflight.read_config(given, ["run.device=cpu"])
+        assert train._named_config_line(given, sources) == [], given
     monkeypatch.chdir(elsewhere)
     # --print-config: stdout is the local file (copied out as it is), stderr says which it is
     with pytest.raises(SystemExit) as stop:
