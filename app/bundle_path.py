@@ -33,6 +33,7 @@ def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
     that lost them, whose train command refuses to run without ``-c``), ``-c FILE`` with a
     config file of one's own, and why."""
     from drac_ssl.config import (  # PyYAML, no torch
+        NO_CONFIGS_FIX,
         NO_CONFIGS_WHY,
         PACKAGE_CONFIGS,
         shipped_config_word,
@@ -57,8 +58,7 @@ def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
     else:
         train = (f"  {python_command('drac_ssl.train')} -c FILE {stages}\n"
                  f"  ({NO_CONFIGS_WHY}: FILE is a config file of your own, e.g. a copy of the "
-                 f"DRAC recipe, configs/drac.yaml of the drac_ssl checkout; or install from the "
-                 f"checkout with pip install -e .)\n")
+                 f"DRAC recipe, configs/drac.yaml of the drac_ssl checkout; or {NO_CONFIGS_FIX})\n")
     return (
         f"No model bundle found under {runs_dir}/ (a bundle is RUN/bundle/metadata.json).\n"
         f"If your runs are elsewhere (run.out_dir=...): {app} --runs-dir THAT_FOLDER, "

@@ -58,7 +58,7 @@ from data_prep.layout import (
     same_name,
 )
 from data_prep.problems import counted
-from drac_ssl.config import GRADE_SCALES
+from drac_ssl.config import GRADE_SCALES, shipped_config_word
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
 from drac_ssl.starting import python_command, python_word
 
@@ -358,7 +358,9 @@ def next_options(grades: list[int], root: Path, colour: bool | None = None) -> t
     0..4; for folders up to a grade K-1 > 2 otherwise, ``--grades "NAME0, ..."`` to fill in
     (the note says so), and for folders 1..K with no ``0/`` a note that they look 1-based.
     ``colour`` (the images are colour photographs): the fundus options (``--modality fundus
-    --channels 3``; ``-c configs/fundus.yaml`` with the scale said, as that recipe's is ICDR)."""
+    --channels 3``; ``-c fundus``, the shipped fundus config as ``-c`` takes it here
+    (:func:`drac_ssl.config.shipped_config_word`), with the scale said, as that recipe's is
+    ICDR)."""
     import shlex
 
     where = shlex.quote(str(root))
@@ -378,7 +380,7 @@ def next_options(grades: list[int], root: Path, colour: bool | None = None) -> t
     if scale:
         flags += f" --grades {scale}"
     if colour:
-        settings = f"-c configs/fundus.yaml {settings}"
+        settings = f"-c {shipped_config_word('fundus.yaml') or 'configs/fundus.yaml'} {settings}"
         scale = scale or "drac"  # configs/fundus.yaml's own scale is icdr
     if scale:
         settings += (" " + shlex.quote(f"data.grades=[{scale.strip(chr(34))}]")

@@ -55,19 +55,26 @@ class OneConfig(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
         if not str(values).strip():  # -c "$CONFIG" with CONFIG unset: not the default run silently
-            from drac_ssl.config import shipped_config_names  # PyYAML only
-
-            names = ", ".join(shipped_config_names()) or "none here"
-            parser.error(f"{option_string or '-c'} was given an empty value ({values!r}: a shell "
-                         f"variable that was not set?), so no config file is named.\n  fix: "
-                         f"{option_string or '-c'} NAME (a shipped config: {names}) or a YAML "
-                         f"file's path, or leave it out for the shipped default")
+            parser.error(_empty_config_words(option_string or "-c", values,
+                                             "or leave it out for the shipped default"))
         earlier = getattr(namespace, self.dest, None)
         if earlier is not None:
             parser.error(f"{option_string or '-c'} given twice ({earlier}, then {values}): one config "
                          f"file is read.\n  fix: give one -c FILE and the other's settings as "
                          f"section.key=value overrides (or copy them into the file)")
         setattr(namespace, self.dest, values)
+
+
+def _empty_config_words(option: str, values: Any, rest: str) -> str:
+    """What a command says when ``option`` (``-c``, ``--config``, ``--print-config``) was given
+    an empty or blank ``values`` (an unset shell variable): that no config is named, and the
+    fix in that option's own name, the shipped names listed, then ``rest``."""
+    from drac_ssl.config import shipped_config_names  # PyYAML only
+
+    names = ", ".join(shipped_config_names()) or "none here"
+    return (f"{option} was given an empty value ({values!r}: a shell variable that was not set?), "
+            f"so no config file is named.\n  fix: {option} NAME (a shipped config: {names}) or a "
+            f"YAML file's path, {rest}")
 
 
 class ListConfigs(argparse.Action):
@@ -88,8 +95,9 @@ class ListConfigs(argparse.Action):
 class PrintConfig(argparse.Action):
     """``--print-config NAME``: write the shipped config ``NAME`` (or a YAML file's path) to
     stdout as it is, comments included, and exit 0, to copy it out for editing
-    (``--print-config drac > my.yaml``); a name that is neither, and a folder, is a usage
-    error (exit 2) that lists the shipped names (:func:`drac_ssl.config.config_file`). A file
+    (``--print-config drac > my.yaml``); a name that is neither, a folder, and an empty
+    value (``--print-config ''``, said in this option's name) are a usage error (exit 2) that
+    lists the shipped names (:func:`drac_ssl.config.config_file`). A file
     in the current folder with a shipped config's name is the one printed, which stderr says
     (:func:`drac_ssl.config.shadowed_config_words`)."""
 
@@ -100,6 +108,9 @@ class PrintConfig(argparse.Action):
                  values: Any, option_string: str | None = None) -> None:
         from drac_ssl.config import ConfigError, config_file, shadowed_config_words  # PyYAML only
 
+        if not str(values).strip():  # said in this option's name, not config_file's -c
+            parser.error(_empty_config_words(option_string or "--print-config", values,
+                                             "as --list-configs lists them"))
         try:
             text = config_file(values).read_text(encoding="utf-8")
         except ConfigError as exc:
@@ -118,7 +129,14 @@ class OverrideParser(argparse.ArgumentParser):
     """The parser of a command that takes ``section.key=value`` overrides (train, umm): an
     unrecognised option that names a setting, as other tools write them (``--pretrain.lr=0.1``,
     ``--pretrain.lr 0.1``, ``--lr=0.1``), is refused with the override it meant as the fix
-    (:func:`option_override_fix`), every section's where the name is several settings'."""
+    (:func:`option_override_fix`), every section's where the name is several settings'.
+    Options are written in full (``allow_abbrev`` False): argparse's abbreviations (``--conf
+    X``, ``--confi=X``) are refused as unrecognised, so that the run's recorded command line
+    names its config in the forms :func:`drac_ssl.run_state.resume_command` reads."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def parse_intermixed_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
@@ -186,9 +204,9 @@ def train_parser() -> argparse.ArgumentParser:
     )
     # drac_ssl.train.DEFAULT_CONFIG: the shipped default.yaml
     parser.add_argument("-c", "--config", default=None, action=OneConfig, metavar="FILE|NAME",
-                        help="YAML config file, or a shipped config by name (-c retinamnist; an "
-                             "existing path wins), once (default: the shipped default, the CPU demo "
-                             "on phantom data)")
+                        help="YAML config file, or a shipped config by name (-c retinamnist; a "
+                             "file given to -c always wins over a name, a folder never does), once "
+                             "(default: the shipped default, the CPU demo on phantom data)")
     parser.add_argument("--list-configs", action=ListConfigs,
                         help="list the shipped configs (-c NAME) and exit")
     parser.add_argument("--print-config", action=PrintConfig, metavar="NAME",

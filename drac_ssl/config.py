@@ -1186,6 +1186,11 @@ class ConfigFolders(typing.NamedTuple):
     """The shipped configs' folder (:data:`PACKAGE_CONFIGS`); it may be missing."""
     checkout: Path | None
     """The drac_ssl checkout the module runs from (:data:`CHECKOUT`); None for an install."""
+    unread: Path | None = None
+    """A ``configs/`` beside the package, holding ``default.yaml``, that was not read because the
+    folder above the package has no drac_ssl ``pyproject.toml`` (a copied tree, the package
+    copied into another project): the errors name it and how to read it
+    (:data:`NO_CONFIGS_WHY`, :data:`NO_CONFIGS_FIX`); None otherwise."""
 
 
 def config_folders(module_file: str | os.PathLike[str]) -> ConfigFolders:
@@ -1201,7 +1206,9 @@ def config_folders(module_file: str | os.PathLike[str]) -> ConfigFolders:
     * neither (an install that lost its configs, :data:`NO_CONFIGS_WHY`; the package copied
       into another project): the install's ``drac_ssl/configs/``, missing, which the errors
       name; no checkout, so that a tool that needs one (:mod:`drac_ssl.settings_table`)
-      refuses rather than read a stray ``site-packages/configs`` or the other project's."""
+      refuses rather than read a stray ``site-packages/configs`` or the other project's. A
+      ``configs/default.yaml`` beside the package, read no more for want of the pyproject (a
+      tree copied without it), is given as ``unread``, which the errors name."""
     import tomllib
 
     package = Path(module_file).resolve().parent
@@ -1215,7 +1222,42 @@ def config_folders(module_file: str | os.PathLike[str]) -> ConfigFolders:
         name = None
     if name == "drac_ssl" and (root / "configs").is_dir():
         return ConfigFolders(root / "configs", root)
-    return ConfigFolders(installed, None)
+    beside = root / "configs"
+    return ConfigFolders(installed, None, beside if (beside / "default.yaml").is_file() else None)
+
+
+def no_configs_words(folders: ConfigFolders) -> tuple[str, str]:
+    """Why ``folders.package`` (the shipped configs' folder) can be missing, and the fix, as
+    ``(why, fix)``: an install that lost ``drac_ssl/configs`` (reinstall), or, where a
+    ``configs/`` beside the package was not read (``folders.unread``), that folder, why it was
+    not (no drac_ssl ``pyproject.toml`` above the package, or another project's), and how to
+    read it: drac_ssl's pyproject.toml copied there (when there is none) or ``-c`` its file by
+    path."""
+    if folders.unread is None:
+        return ("this drac_ssl install lacks its shipped configs (drac_ssl/configs/*.yaml, "
+                "which a wheel built from the checkout carries)",
+                "reinstall drac_ssl from its checkout (pip install -e . or pip install .)")
+    import tomllib
+
+    root = folders.unread.parent
+    try:
+        with open(root / "pyproject.toml", "rb") as fh:
+            other = (tomllib.load(fh).get("project") or {}).get("name")
+    except FileNotFoundError:
+        other = None
+    except (OSError, ValueError):  # tomllib.TOMLDecodeError
+        other = "?"
+    example = next(folders.unread / n for n in ("drac.yaml", "default.yaml") if (folders.unread / n).is_file())
+    by_path = f"-c {shell_word(str(example))} (a config file by its path)"
+    if other is None:
+        return (f"drac_ssl/configs/*.yaml is not beside the package, and a configs/ beside the package "
+                f"at {folders.unread} was not read (no drac_ssl pyproject.toml at {root}, which marks a "
+                f"checkout)",
+                f"copy drac_ssl's pyproject.toml to {root} (beside that configs/), or {by_path}")
+    return (f"drac_ssl/configs/*.yaml is not beside the package, and a configs/ beside the package at "
+            f"{folders.unread} was not read (the pyproject.toml at {root} is not drac_ssl's"
+            + (f": project {other!r})" if other != "?" else ": it does not read)"),
+            by_path)
 
 
 _FOLDERS = config_folders(__file__)
@@ -1237,9 +1279,10 @@ CHECKOUT = _FOLDERS.checkout
 """The drac_ssl checkout this code runs from (where ``pyproject.toml``, ``configs/``, ``docs/``
 and ``bench/`` are, and the folder the shipped configs' relative paths were written for:
 ``../shared/data``); None for an installed package, one that lost its configs included."""
-NO_CONFIGS_WHY = ("this drac_ssl install lacks its shipped configs (drac_ssl/configs/*.yaml, "
-                  "which a wheel built from the checkout carries)")
-"""Why :data:`PACKAGE_CONFIGS` can be missing, said by every error that needs it."""
+NO_CONFIGS_WHY, NO_CONFIGS_FIX = no_configs_words(_FOLDERS)
+"""Why :data:`PACKAGE_CONFIGS` can be missing, said by every error that needs it, and the fix
+(:func:`no_configs_words`): reinstall, or, in a tree copied without drac_ssl's pyproject.toml,
+that file or ``-c`` the unread ``configs/`` file by its path."""
 CONFIG_SUFFIX = ".yaml"
 
 
@@ -1307,7 +1350,7 @@ def config_file(given: str | os.PathLike[str]) -> Path:
                f"always wins over a name)")
     else:
         listed = f"no shipped configs here ({NO_CONFIGS_WHY})"
-        fix = "-c PATH to a YAML file of your own, or reinstall drac_ssl from its checkout"
+        fix = f"-c PATH to a YAML file of your own, or {NO_CONFIGS_FIX}"
     here = ("is a folder here, not a config file" if Path(text).is_dir()
             else f"no such config file in the current folder ({Path.cwd()})")
     raise ConfigError(
@@ -1414,7 +1457,7 @@ def list_configs_text(command: str = "python -m drac_ssl.train") -> str:
     names = shipped_config_names()
     if not names:
         return (f"No shipped configs in {PACKAGE_CONFIGS} ({NO_CONFIGS_WHY}).\n"
-                f"  fix: reinstall drac_ssl from its checkout, or pass -c PATH to a YAML file of your own")
+                f"  fix: {NO_CONFIGS_FIX}, or pass -c PATH to a YAML file of your own")
     width = max(len(n) for n in names)
     lines = [f"Configs shipped with drac_ssl ({PACKAGE_CONFIGS}); run one with {command} -c NAME:"]
     for name in names:
@@ -1457,7 +1500,7 @@ def default_config_file(name: str = "default.yaml") -> Path:
         f"{path}: the default config file is missing ({NO_CONFIGS_WHY}), so there is no "
         f"config to run without -c.\n"
         f"  fix: pass a config file with -c FILE (e.g. -c configs/{name} from the drac_ssl "
-        f"checkout), or reinstall from the checkout (pip install -e . or pip install .)")
+        f"checkout), or {NO_CONFIGS_FIX}")
 
 
 def shipped_config(name: str = "drac.yaml") -> Path | None:
@@ -1488,8 +1531,7 @@ def _example_config() -> str:
     example = shipped_config_word("drac.yaml")
     if example is not None:
         return f"-c {example}"
-    return (f"-c FILE, e.g. configs/drac.yaml in the drac_ssl checkout ({NO_CONFIGS_WHY}; "
-            f"or reinstall from the checkout with pip install -e .)")
+    return f"-c FILE, e.g. configs/drac.yaml in the drac_ssl checkout ({NO_CONFIGS_WHY}; or {NO_CONFIGS_FIX})"
 PATH_SETTINGS = ("data.root", "data.labels_csv", "data.unlabelled", "pretrain.backbone.weights")
 """Settings holding a path (``data.unlabelled``: a list of them): compared as the file they
 name (``data/`` and ``./data`` agree), and read from the current folder when relative."""

@@ -64,6 +64,7 @@ from drac_ssl.config import (
     layout_name,
     parse_override,
     range_problems,
+    shipped_config_word,
 )
 from drac_ssl.io import read_json_dict
 from drac_ssl.manifest import labelled_rows, read_manifest
@@ -1088,18 +1089,26 @@ def _facts_from_phantom(cfg: Config) -> DataFacts:
 
 
 _OCTA_RECIPE_WORDS = "made for grey UW-OCTA scans (its normalisation and colour handling)"
-_FUNDUS_CONFIG_FIX = ("-c configs/fundus.yaml (colour photographs: the fundus recipe, the data's "
-                      "channels, the ICDR grades)")
+
+
+def _fundus_config_fix() -> str:
+    """``-c fundus (colour photographs: ...)``: the shipped fundus config as ``-c`` takes it here
+    (:func:`drac_ssl.config.shipped_config_word`: its name from any folder, its path where a
+    file in the current folder takes the name), ``configs/fundus.yaml`` where no shipped one
+    is (an install that lost its configs)."""
+    word = shipped_config_word("fundus.yaml") or "configs/fundus.yaml"
+    return f"-c {word} (colour photographs: the fundus recipe, the data's channels, the ICDR grades)"
 
 
 def _fundus_recipe_fix(cfg: Config) -> str:
-    """The fix of the octa recipe on fundus photographs: ``configs/fundus.yaml``, or the recipe
+    """The fix of the octa recipe on fundus photographs: the fundus config (``-c fundus``,
+    :func:`_fundus_config_fix`), or the recipe
     alone, or with ``pretrain.backbone.in_channels=3`` when the backbone takes 1 channel (the
     1-channel error's fix says the same: :func:`_fundus_channels_fix`)."""
     if cfg.pretrain.backbone.in_channels == 1 and str(cfg.data.channels) != "1":
-        return (f"{_FUNDUS_CONFIG_FIX}, or pretrain.augment.recipe=fundus "
+        return (f"{_fundus_config_fix()}, or pretrain.augment.recipe=fundus "
                 "pretrain.backbone.in_channels=3 together; unless octa is meant")
-    return f"{_FUNDUS_CONFIG_FIX}, or pretrain.augment.recipe=fundus alone; unless octa is meant"
+    return f"{_fundus_config_fix()}, or pretrain.augment.recipe=fundus alone; unless octa is meant"
 
 
 def _fundus_channels_fix(cfg: Config, ingested: bool) -> str:
@@ -1108,7 +1117,7 @@ def _fundus_channels_fix(cfg: Config, ingested: bool) -> str:
     overrides that together make it run (the recipe too while it is octa: the preflight's
     recipe warning says the same, :func:`_fundus_recipe_fix`), or the photographs converted
     to grey (``data.channels=1``; once ``ingested``, in a new run folder: the ingest is redone).
-    Before the ingest ``-c configs/fundus.yaml`` comes first; after it, the overrides (they
+    Before the ingest ``-c fundus`` comes first; after it, the overrides (they
     keep the data settings, so the ingest is reused)."""
     overrides = "pretrain.backbone.in_channels=3" + (
         " pretrain.augment.recipe=fundus" if cfg.pretrain.augment.recipe == "octa" else "")
@@ -1116,8 +1125,8 @@ def _fundus_channels_fix(cfg: Config, ingested: bool) -> str:
     grey = ("data.channels=1 to train on the photographs converted to grey"
             + (" (in a new run folder, run.name=<a new name>: the ingest is redone)" if ingested else ""))
     if ingested:
-        return f"{together} (the ingest is reused), or {_FUNDUS_CONFIG_FIX}; or {grey}"
-    return f"{_FUNDUS_CONFIG_FIX}, or {together}; or {grey}"
+        return f"{together} (the ingest is reused), or {_fundus_config_fix()}; or {grey}"
+    return f"{_fundus_config_fix()}, or {together}; or {grey}"
 
 
 def _fundus_before_decoding(d: Any, layout: Any) -> bool:

@@ -579,43 +579,66 @@ def report_words(run_dir: str | os.PathLike[str]) -> str:
 
 CONFIG_OPTIONS = ("-c", "--config")
 """How a training command line names its config (:func:`drac_ssl.commands.train_parser`):
-``-c X``, ``--config X``, ``-cX``, ``--config=X``."""
+``-c X``, ``--config X``, ``-cX``, ``-c=X`` (argparse reads X), ``--config=X``; no
+abbreviation (``--conf X``): the parser refuses them (``allow_abbrev`` False)."""
 
 
 def _config_word(argv: list[str]) -> tuple[int, str, str] | None:
     """Where the recorded command line ``argv`` names its config: the index of the word holding
     the value, the text before the value in that word (``""``, ``-c``, ``--config=``) and the
-    value; None when it names none (the shipped default)."""
+    value (``-c=X``: ``-c=`` and ``X``, as argparse reads it); None when it names none (the
+    shipped default)."""
     for i, word in enumerate(argv[1:], start=1):
         if word in CONFIG_OPTIONS and i + 1 < len(argv):
             return i + 1, "", argv[i + 1]
         if word.startswith("--config="):
             return i, "--config=", word[len("--config="):]
         if word.startswith("-c") and not word.startswith("--") and len(word) > 2:
-            return i, "-c", word[2:]
+            before = "-c=" if word[2] == "=" else "-c"
+            return i, before, word[len(before):]
     return None
 
 
-def _recorded_config(argv: list[str], last: dict[str, Any], cwd: str) -> tuple[list[str], str]:
-    """``argv`` with its ``-c`` word replaced by the file the run read (``invocations.jsonl``'s
-    ``config_file``) when that word, run in ``cwd``, now reads another file (a ``./drac.yaml``
-    written since beside ``-c drac.yaml``, a shipped config reinstalled elsewhere), and the
-    note that says so; ``(argv, "")`` when it reads the same one, when the line records no
-    ``config_file`` (made before it was recorded) or that file is gone."""
+def _recorded_config(argv: list[str], last: dict[str, Any], cwd: str,
+                     folder: Path) -> tuple[list[str], str]:
+    """``argv`` with its ``-c`` word replaced by the file the run read when that word, run in
+    ``cwd``, now reads another file, and the note that says so; ``(argv, "")`` when it reads the
+    same one. The file the run read is ``invocations.jsonl``'s ``config_file``; for a line that
+    records none (made before it was recorded, when ``-c WORD`` was a path from ``cwd``),
+    ``cwd/WORD``. When that file is there, the word is replaced by it (a ``./drac.yaml``
+    written since beside ``-c drac.yaml``, a shipped config reinstalled elsewhere); when it is
+    gone and the word would now read a shipped config of its name in its place
+    (:func:`drac_ssl.config.config_file_in`: ``-c drac.yaml`` with ``./drac.yaml`` deleted), by
+    the run's own ``RUN/config.yaml`` (``folder``: its settings, the overrides included), not
+    the shipped file silently; otherwise (gone, and the word reads nothing: its command says
+    so) left as typed."""
     from drac_ssl.config import config_file_in
 
     found = _config_word(argv)
-    recorded = last.get("config_file")
-    if found is None or not isinstance(recorded, str) or not recorded or not Path(recorded).is_file():
+    if found is None:
         return argv, ""
     index, before, word = found
-    now = config_file_in(word, cwd or Path.cwd())
+    where = cwd or str(Path.cwd())
+    recorded = last.get("config_file")
+    said = "invocations.jsonl's config_file"
+    if not isinstance(recorded, str) or not recorded:  # -c was a path then (no shipped names)
+        recorded = str(Path(where) / os.path.expanduser(word))
+        said = "the file -c named from there when the run was made, before its config_file was recorded"
+    now = config_file_in(word, where)
     if now is not None and now.resolve() == Path(recorded).resolve():
         return argv, ""
     reads = f"now reads {now}" if now is not None else "now names no config file"
-    note = (f"its -c {word} {reads} from {cwd or Path.cwd()}, not the file the run read, so the "
-            f"command names that file ({recorded}, invocations.jsonl's config_file)")
-    return [*argv[:index], before + recorded, *argv[index + 1:]], note
+    if Path(recorded).is_file():
+        note = (f"its -c {word} {reads} from {where}, not the file the run read, so the "
+                f"command names that file ({recorded}, {said})")
+        return [*argv[:index], before + recorded, *argv[index + 1:]], note
+    own = folder.resolve() / "config.yaml"
+    if now is None or not own.is_file():
+        return argv, ""
+    note = (f"the file the run read ({recorded}, {said}) is gone and its -c {word} {reads} from "
+            f"{where} in its place, so the command reads the run's own config.yaml (its "
+            f"settings, overrides included)")
+    return [*argv[:index], before + str(own), *argv[index + 1:]], note
 
 
 def resume_command(run_dir: str | os.PathLike[str], stages: list[str] | None = None,
@@ -631,7 +654,9 @@ def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] |
     the package's fixes are, :func:`drac_ssl.config.shell_word`), preceded by ``cd`` to the
     folder it ran in when that is not the current one (its relative paths start there); its
     ``-c`` word replaced by the file the run read (``config_file``) when the word would now
-    read another one there, which the note says (:func:`_recorded_config`); for a run whose
+    read another one there, or, that file gone, by the run's own ``RUN/config.yaml`` when the
+    word would now read a shipped config in its place, which the note says
+    (:func:`_recorded_config`); for a run whose
     records have no ``argv`` (made before it was recorded), ``python -m drac_ssl.train -c
     RUN/config.yaml run.out_dir=... run.name=...`` (absolute paths), which resumes it with its
     own settings. ``stages``: the ``run.stages`` to run instead of the run's own (its
@@ -646,7 +671,7 @@ def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] |
     if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
         cwd = last.get("cwd")
         cwd = cwd if isinstance(cwd, str) else ""
-        argv, note = _recorded_config(argv, last, cwd)
+        argv, note = _recorded_config(argv, last, cwd, folder)
         if more:
             argv = [a for a in argv if not a.startswith("run.stages=")] + more
         command = " ".join(shell_word(a) for a in argv)

@@ -7,8 +7,8 @@ Runs the stages named in ``run.stages`` in pipeline order, in one run folder:
 With no arguments it uses the shipped ``default.yaml`` (``configs/default.yaml``, in an
 install ``drac_ssl/configs/default.yaml``): the embedded phantom UW-OCTA data (generated on
 first use under ``data/phantom``) and a CPU-sized schedule. ``-c NAME`` reads the shipped
-config of that name (``-c retinamnist``; :func:`drac_ssl.config.config_file`; an existing
-path wins), said on the console and recorded as ``config_file`` in ``environment.json`` and
+config of that name (``-c retinamnist``; :func:`drac_ssl.config.config_file`; a file given to
+``-c`` always wins over a name, a folder never does), said on the console and recorded as ``config_file`` in ``environment.json`` and
 ``invocations.jsonl``. An install that lost its configs refuses a command without ``-c``
 (exit 2, :func:`drac_ssl.config.default_config_file`), never running the built-in
 :class:`~drac_ssl.config.Config` defaults.
@@ -1782,12 +1782,13 @@ def _named_config_line(config: str | None, sources: dict[str, str] | None) -> li
     named a shipped config by its name (:func:`drac_ssl.config.config_file`), so the console
     and ``console.log`` say which file was read; for a bare ``-c drac.yaml`` that is both a file
     in the current folder and a shipped config's name, that the local file is read
-    (:func:`drac_ssl.config.shadowed_config_words`); [] for any other path (typed as read) or
-    no ``-c``."""
+    (:func:`drac_ssl.config.shadowed_config_words`); [] for any other path (typed as read: the
+    shipped file's own path too, ``-c ./configs/drac.yaml`` from the checkout, compared as the
+    file it names) or no ``-c``."""
     fixes = getattr(sources, "fixes", None)
     if config is None or fixes is None:
         return []
-    if fixes.file == os.fspath(config):
+    if Path(os.path.expanduser(os.fspath(config))).resolve() == Path(fixes.file).resolve():
         shadowed = shadowed_config_words(config)
         return [f"[train] config: {shadowed}"] if shadowed else []
     if Path(fixes.file).parent.resolve() != PACKAGE_CONFIGS.resolve():

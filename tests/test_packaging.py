@@ -120,7 +120,7 @@ def test_an_install_reads_its_own_configs_and_is_no_checkout(tmp_path: Path) -> 
     assert module.CHECKOUT is None
     assert module.shipped_config_names() == sorted(p.stem for p in (REPO / "configs").glob("*.yaml"))
     assert module.config_file("drac") == package / "configs" / "drac.yaml"
-    assert module.config_folders(package / "config.py") == (package / "configs", None)
+    assert module.config_folders(package / "config.py") == (package / "configs", None, None)
 
 
 def test_an_install_that_lost_its_configs_is_no_checkout(tmp_path: Path) -> None:
@@ -152,6 +152,42 @@ def test_a_checkout_reads_its_configs_folder_and_is_the_checkout(tmp_path: Path)
     shutil.copytree(REPO / "configs", repo / "configs")
     module = _load_config_copy(repo / "drac_ssl")
     assert (module.PACKAGE_CONFIGS, module.CHECKOUT) == (repo / "configs", repo)
-    assert module.config_folders(REPO / "drac_ssl" / "config.py") == (REPO / "configs", REPO)
+    assert module.config_folders(REPO / "drac_ssl" / "config.py") == (REPO / "configs", REPO, None)
     shutil.rmtree(repo / "configs")
-    assert module.config_folders(repo / "drac_ssl" / "config.py") == (repo / "drac_ssl" / "configs", None)
+    assert module.config_folders(repo / "drac_ssl" / "config.py") == (repo / "drac_ssl" / "configs", None, None)
+
+
+def test_a_tree_copied_without_its_pyproject_names_the_configs_it_did_not_read(tmp_path: Path) -> None:
+    """A review: a copy of the checkout's drac_ssl/ and configs/ without pyproject.toml is no
+    checkout (deliberate), but every error then said the install lacked its configs and to
+    reinstall, with ../configs/default.yaml beside the package. The errors name that folder,
+    why it was not read, and the fixes: drac_ssl's pyproject.toml copied there, or -c its
+    file by path; beside another project's pyproject.toml, the -c fix alone."""
+    copy = tmp_path / "copy"
+    shutil.copytree(REPO / "configs", copy / "configs")
+    module = _load_config_copy(copy / "drac_ssl")
+    assert (module.PACKAGE_CONFIGS, module.CHECKOUT) == (copy / "drac_ssl" / "configs", None)
+    assert module.config_folders(copy / "drac_ssl" / "config.py").unread == copy / "configs"
+    assert "lacks its shipped configs" not in module.NO_CONFIGS_WHY
+    assert (f"a configs/ beside the package at {copy / 'configs'} was not read (no drac_ssl "
+            f"pyproject.toml at {copy}" in module.NO_CONFIGS_WHY)
+    by_path = f"-c {copy / 'configs' / 'drac.yaml'} (a config file by its path)"
+    assert module.NO_CONFIGS_FIX == f"copy drac_ssl's pyproject.toml to {copy} (beside that configs/), or {by_path}"
+    with pytest.raises(module.ConfigError) as info:
+        module.config_file("drac")
+    assert module.NO_CONFIGS_WHY in str(info.value) and module.NO_CONFIGS_FIX in str(info.value)
+    assert "reinstall" not in str(info.value)
+    with pytest.raises(module.ConfigError) as info:
+        module.default_config_file()
+    assert module.NO_CONFIGS_FIX in str(info.value) and "reinstall" not in str(info.value)
+    assert "reinstall" not in module.list_configs_text() and by_path in module.list_configs_text()
+    # the package copied into another project with a configs/default.yaml: not its pyproject to replace
+    _checkout_pyproject(copy, "my_clinic_study")
+    other = _load_config_copy(copy / "drac_ssl")
+    assert "the pyproject.toml at" in other.NO_CONFIGS_WHY and "project 'my_clinic_study'" in other.NO_CONFIGS_WHY
+    assert other.NO_CONFIGS_FIX == by_path
+    # no default.yaml there: not drac_ssl's configs; the install's words
+    (copy / "configs" / "default.yaml").unlink()
+    (copy / "pyproject.toml").unlink()
+    plain = _load_config_copy(copy / "drac_ssl")
+    assert "lacks its shipped configs" in plain.NO_CONFIGS_WHY and "reinstall" in plain.NO_CONFIGS_FIX

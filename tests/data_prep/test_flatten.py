@@ -290,7 +290,7 @@ def test_colour_images_get_the_fundus_options_and_grey_ones_do_not(
     code, out, err = flatten(capsys, "--root", tree)
     assert code == 0, err
     assert "--grades icdr --modality fundus --channels 3" in out, out
-    assert "python -m drac_ssl.train -c configs/fundus.yaml data.root=" in out, out
+    assert "python -m drac_ssl.train -c fundus data.root=" in out, out
     tree = tmp_path / "g"
     _grey_tree(tree)
     code, out, err = flatten(capsys, "--root", tree)

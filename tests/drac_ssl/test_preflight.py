@@ -240,7 +240,7 @@ def test_colour_fundus_layouts_under_a_grey_backbone_are_refused_before_the_inge
         return errors(f"data.root={root}", *small, *overrides, config=drac).get(
             "pretrain.backbone.in_channels", "")
 
-    fix = ("fix: -c configs/fundus.yaml (colour photographs: the fundus recipe, the data's channels, "
+    fix = ("fix: -c fundus (colour photographs: the fundus recipe, the data's channels, "
            "the ICDR grades), or pretrain.backbone.in_channels=3 pretrain.augment.recipe=fundus "
            "together; or data.channels=1 to train on the photographs converted to grey")
     line = channels_error()  # data.channels empty: the layout's default, auto
@@ -883,7 +883,7 @@ def test_the_octa_recipe_on_fundus_photographs_is_said_with_an_error_and_on_ever
     # the error's fix and the warning's agree (review s52 F5): the channels with the recipe,
     # the overrides first (they keep the data settings, so the ingest is reused)
     assert ("fix: pretrain.backbone.in_channels=3 pretrain.augment.recipe=fundus together (the "
-            "ingest is reused), or -c configs/fundus.yaml") in said, said
+            "ingest is reused), or -c fundus (colour photographs") in said, said
     assert "or pretrain.augment.recipe=fundus pretrain.backbone.in_channels=3 together" in said, said
     # the rerun (ingest done, so skipped): the preflight before the stages says it again
     (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done"}}))
