@@ -14,7 +14,7 @@ What MONAI does here: the forward/backward hooks on the target layer that give `
 gradient. :func:`signed_gradcam` is MONAI's ``GradCAM`` without its final ``ReLU`` (the signed
 map ``sum_c w_c A_c``), so that several maps can be averaged before the ``ReLU`` (below).
 MONAI's default postprocessing (``default_normalizer``) maps (min, max) to (1, 0), i.e. it
-*inverts* the map; we scale with :func:`minmax_normalizer` instead, so 1 marks the regions
+*inverts* the map; we divide by the map's maximum instead (:func:`combine_cams`), so 1 marks the regions
 whose activation raises the explained score (the correct sign; ``tests/app/test_predict.py``
 checks it on a model whose evidence is known).
 
@@ -71,11 +71,13 @@ the kappa-tuned thresholds, :class:`drac_ssl.grading.model.Calibration`), so the
 a different score from the one that chose the grade. A regression head's single output (the
 predicted grade as a number: regions that push the grade up) is the score its thresholds cut.
 
-Scale: the combined map is scaled once to [0, 1] by its own minimum and maximum
-(:func:`minmax_normalizer`), so its colours are relative to this map's maximum and carry no
-absolute strength. :attr:`CamMap.raw_max` keeps the maximum before scaling, in units of the
-explained score (for a linear head on pooled features the signed cells sum exactly to the
-logit less its bias); the details JSON reports it, and no map is called "weak"
+Scale: the combined map is divided once by its own maximum, ``heat = ReLU(mean) / raw_max``
+(0 = no positive evidence, 1 = this map's maximum; a map with no positive cell stays all zeros),
+so its colours are relative to this map's maximum and carry no absolute strength, and a cell
+drawn dark raised the score little (min-max scaling, used before, drew the weakest positive cell
+as none). :attr:`CamMap.raw_max` keeps the maximum before scaling, taken at the target
+layer's cells (before upsampling), in units of the explained score (for a linear head on
+pooled features the signed cells sum exactly to the logit less its bias); the details JSON reports it, and no map is called "weak"
 (:data:`RAW_MAX_NOTE` says why: no sound threshold exists).
 
 Upsampling and placement: a map is upsampled to the model input bilinearly, or
@@ -226,11 +228,13 @@ def signed_gradcam(model: nn.Module, target_layer: str) -> Any:
 class CamMap:
     """One combined Grad-CAM map (:func:`combine_cams`).
 
-    ``heat``: ``(S, S)`` float32 in [0, 1] over the model input, scaled by this map's own
-    minimum and maximum (all zeros when no cell has positive evidence); ``signed``: ``(h, w)``
-    float32, the mean of the folds' and views' signed maps at the target layer's cells, before
-    the ReLU (units of the explained score); ``raw_max``: the maximum of ``ReLU(signed)``, the
-    map's largest value before scaling (0.0 for an empty map; :data:`RAW_MAX_NOTE`); ``views``:
+    ``heat``: ``(S, S)`` float32 in [0, 1] over the model input, ``ReLU(signed)`` upsampled and
+    divided by ``raw_max`` (0 = no positive evidence, 1 = this map's maximum; all zeros when no
+    cell has positive evidence); ``signed``: ``(h, w)`` float32, the mean of the folds' and
+    views' signed maps at the target layer's cells, before the ReLU (units of the explained
+    score); ``raw_max``: the maximum of ``ReLU(signed)`` taken at the target layer's cells
+    (before upsampling), the map's largest value before scaling (0.0 for an empty map;
+    :data:`RAW_MAX_NOTE`); ``views``:
     the views combined (1: the identity view, as the app computes it)."""
 
     heat: np.ndarray
@@ -249,7 +253,10 @@ def combine_cams(signed: Tensor, flips: Sequence[Sequence[int]], size: Sequence[
     of the input flipped along ``flips[v]``, dims of an ``(..., H, W)`` tensor as
     :data:`drac_ssl.grading.predict.TTA_FLIPS` gives them, ``()`` for the identity): each view
     un-flipped, the mean over folds and views, then ``ReLU``, then upsampled to ``size``
-    ``(S, S)`` (:func:`cam_upsampler`) and scaled once to [0, 1] (:func:`minmax_normalizer`).
+    ``(S, S)`` (:func:`cam_upsampler`) and divided once by its maximum at the cells,
+    ``heat = ReLU(mean) / raw_max``: 0 = no positive evidence, 1 = the map's maximum, so a cell
+    of half the maximum's evidence is drawn at 0.5 (not min-max: the weakest positive cell is
+    not drawn as none); a map with no positive cell stays all zeros.
     Grad-CAM of the mean logit (module docstring). The app passes the identity view alone,
     ``flips=((),)``: un-flipped on the cells, a flipped view lands about a cell off (module
     docstring). Raises ValueError when the views and ``flips`` differ in number."""
@@ -259,10 +266,13 @@ def combine_cams(signed: Tensor, flips: Sequence[Sequence[int]], size: Sequence[
     aligned = torch.stack([s[:, v].flip(tuple(dims)) if dims else s[:, v] for v, dims in enumerate(flips)], 1)
     mean = aligned.mean(dim=(0, 1))
     cam = torch.relu(mean)
-    up = cam_upsampler(size)(cam[None, None])
-    heat = np.clip(minmax_normalizer(up.numpy())[0, 0], 0.0, 1.0).astype(np.float32)
-    return CamMap(heat=heat, signed=mean.numpy().astype(np.float32), raw_max=float(cam.max()),
-                  views=len(flips))
+    raw_max = float(cam.max())  # at the cells, before upsampling
+    up = cam_upsampler(size)(cam[None, None])[0, 0].numpy()
+    if raw_max > 0.0:  # 0 = no positive evidence, 1 = the maximum (bilinear never exceeds it)
+        heat = np.clip(up / raw_max, 0.0, 1.0).astype(np.float32)
+    else:  # no cell has positive evidence: an empty map
+        heat = np.zeros(up.shape, np.float32)
+    return CamMap(heat=heat, signed=mean.numpy().astype(np.float32), raw_max=raw_max, views=len(flips))
 
 
 class EnsembleGradCAM:

@@ -307,8 +307,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
                 "shape": list(self.heatmap.shape), "min": float(self.heatmap.min()),
                 "max": float(self.heatmap.max()), "empty": self.heatmap_empty,
                 "heat_only_in_padding": self.heat_only_in_padding,
-                "scale": "relative to this map's maximum: min-max scaled, 0 = its minimum, 1 = its "
-                         "maximum; the colours carry no absolute strength",
+                "scale": "relative to this map's maximum: the map (after its ReLU) divided by "
+                         "raw_max, 0 = no positive evidence, 1 = its maximum; the colours carry no "
+                         "absolute strength",
                 "raw_max": self.cam_raw_max, "raw_max_note": RAW_MAX_NOTE,
                 "flips_left_out": self.flips_left_out, "caveat": HEATMAP_CAVEAT,
                 "strongest": self.strongest}

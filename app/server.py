@@ -211,7 +211,7 @@ HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained 
                    "this map's maximum)")
 """The heatmap's caption: it names brightness, not a hue a colour-blind reader may not see
 (:data:`app.gradcam.HEAT_COLORMAP`), and that the brightest is this map's own maximum (each map
-is scaled to [0, 1] by itself: the colours carry no absolute strength)."""
+is divided by its own maximum: the colours carry no absolute strength)."""
 
 HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} In one trial, on a test model with a known cue, its peak "
                        f"lay within one cell of the cue in only 17 % of the images.")
@@ -242,8 +242,9 @@ LIVE_RESULT_JS = """() => {
 def heat_key_html(stops: int = 11) -> str:
     """The heatmap's colour key: a bar in the overlay's own colours (:func:`app.gradcam
     .heat_colours`, ``stops`` samples from cold to hot), labelled low ... high, relative to this
-    map's maximum (each map is scaled to [0, 1] by its own minimum and maximum, so a colour
-    carries no absolute strength), with an ``aria-label`` that says it in words."""
+    map's maximum (each map is divided by its own maximum: 0 no positive evidence, 1 the
+    maximum, so a colour carries no absolute strength), with an ``aria-label`` that says it in
+    words."""
     colours = heat_colours(np.linspace(0.0, 1.0, stops))
     gradient = ", ".join(f"#{int(r):02x}{int(g):02x}{int(b):02x}" for r, g, b in colours)
     return ('<div role="img" aria-label="Colour key of the heatmap, relative to this map\'s '
