@@ -3,18 +3,22 @@
 What the map is, and is not. A Grad-CAM map is a coarse attribution of ONE score (the
 explained grade's logit, below) to the cells of one layer's feature map: ``sum_c w_c A_c`` with
 ``A_c`` the layer's channel c and ``w_c`` the spatial mean of ``d score / d A_c``. It is not a
-lesion detector and it has not been validated against lesion annotations. In one trial
-(one-off, not a benchmark figure) on a test model trained to a known cue, a planted bright spot,
-the map's peak lay within one cell of the spot in 17 % of the images, and the maps of
-different images correlated +0.48 with one another (a partly image-independent spatial
-habit). :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT` is the sentence the page, the docs and
-the model card carry.
+lesion detector and it has not been validated against lesion annotations. In one trial on a
+test model with a planted cue, a bright spot (a one-off, not a benchmark), the map's peak on its
+7 x 7 cells was within one cell of the cue in about 1 image in 5 (5 of 24 with the present
+fold combination), about what a randomly placed peak scores on a 7 x 7 map (15 %: 361 of the
+2401 peak-cue cell pairs lie within one cell; 5 of 24 is indistinguishable from it), and the
+maps of different images correlated +0.29 with one another (a partly image-independent spatial
+habit). The figures first quoted, 17 % (4 of 24) and +0.48, were measured with the fold
+combination used before 2026-12-05. :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT` is the
+sentence the page, the docs and the model card carry;
+:data:`drac_ssl.grading.bundle.HEATMAP_TRIAL_WORDS` the trial's.
 
 What MONAI does here: the forward/backward hooks on the target layer that give ``A`` and the
 gradient. :func:`signed_gradcam` is MONAI's ``GradCAM`` without its final ``ReLU`` (the signed
 map ``sum_c w_c A_c``), so that several maps can be averaged before the ``ReLU`` (below).
 MONAI's default postprocessing (``default_normalizer``) maps (min, max) to (1, 0), i.e. it
-*inverts* the map; we scale with :func:`minmax_normalizer` instead, so 1 marks the regions
+*inverts* the map; we divide by the map's maximum instead (:func:`combine_cams`), so 1 marks the regions
 whose activation raises the explained score (the correct sign; ``tests/app/test_predict.py``
 checks it on a model whose evidence is known).
 
@@ -29,25 +33,29 @@ convolutional layer, the usual Grad-CAM choice: ``head.conv`` (its 3 x 3 convolu
 cells) is. At ``layer4`` the channel weights average the gradient through the head's
 ``reduce`` and ``conv`` blocks (BatchNorm, ReLU), a cruder linearisation of that head. The trial
 above compared them once on a conv-head test model: the map's hottest cell was the planted
-spot's cell in 6 % of the images at ``layer4`` and 12 % at ``head.conv`` (occluding each cell
-found it in 31 %): neither layer makes the map a lesion detector. A bundle may name another
+spot's cell in 6 % of its 16 grade-1 images (1 of 16) at ``layer4`` and 12 % (2 of 16) at
+``head.conv`` (occluding each cell found it in 31 %, 5 of 16; a random cell is the spot's 1
+time in 49): neither layer makes the map a lesion detector. A bundle may name another
 layer in its metadata; :class:`EnsembleGradCAM` then computes it per whole fold model.
 
 Combining the folds: Grad-CAM of the ensemble's mean logit. The grade averages the fold
 models; the map explains the mean over folds f of the explained logit, ``s = mean_f s_f``. Its
 gradient with respect to fold f's layer4 map is ``(1/F) d s_f / d A_f``, so its Grad-CAM,
-taking the folds' maps together as one layer, is
+with the folds' maps stacked as the channels of one layer (not Grad-CAM at a layer of any
+one network), is
 
     ``CAM = ReLU( mean_f sum_c w_{f,c} A_{f,c} )``
 
-the ReLU of the mean of every fold's signed (pre-ReLU) map, unscaled, then scaled once
-(:func:`combine_cams`). With a shared frozen backbone (:attr:`drac_ssl.grading.bundle.Bundle
+the ReLU of the mean of every fold's signed (pre-ReLU) map, unscaled, then divided once by
+its maximum (:func:`combine_cams`). With a shared frozen backbone (:attr:`drac_ssl.grading.bundle.Bundle
 .shared_backbone`, ``finetune.freeze: frozen``) every fold's ``A`` is the same, and this is
 exactly Grad-CAM of the mean logit at ``backbone.layer4`` (the channel weights averaged over
 the folds); ``tests/app/test_gradcam_combination.py`` checks it against MONAI's own GradCAM of
 a model that outputs the mean of two heads on one backbone, to 1e-6. A bundle whose folds have
 their own backbones (``freeze: last`` or ``all``) gets the same formula: Grad-CAM of the mean
-logit with the folds' layer4 maps taken together as one layer. Before 2026-12-05 each fold's
+logit with the folds' layer4 maps stacked as the channels of one layer (not Grad-CAM at a
+layer of any one network); the same test file checks it against MONAI's GradCAM of a model
+whose layer stacks two backbones' maps, to 1e-6. Before 2026-12-05 each fold's
 map was ReLU'd and scaled to [0, 1] on its own and then averaged: every fold counted equally
 whatever its evidence (a trial: raw per-fold maxima differed by a median 4.7x, 1-3 of 5 folds
 were all zero) and the result correlated only +0.33 with Grad-CAM of the mean logit.
@@ -60,9 +68,10 @@ arithmetic its receptive fields are centred near ``32 i`` px of the input, not a
 centres ``32 i + 15.5``), so a flipped view's un-flipped map lands about one cell off (on the
 trial's test model, the horizontally flipped view's map correlated best with the identity
 view's shifted by one cell). Tried once on that model (a one-off re-run of the trial's 24
-images with planted spots): averaging the 4 views left 11 maps
-empty (4 with the identity view alone) and put the peak within one cell of a spot in 4 % of
-the images (21 % with the identity view alone). So the app does not average them.
+images with planted spots): averaging the 4 views left 11 maps empty (4 with the identity
+view alone) and put the peak within one cell of a spot in 4 % of the images (1 of 24; 21 %, 5 of
+24, with the identity view alone, itself about what a random peak scores). So the app does not
+average them.
 
 The score explained: a classification head's raw logit of the explained grade (by default the
 shown grade), averaged over the folds as above. The grade shown is NOT chosen by that score under the default
@@ -71,11 +80,13 @@ the kappa-tuned thresholds, :class:`drac_ssl.grading.model.Calibration`), so the
 a different score from the one that chose the grade. A regression head's single output (the
 predicted grade as a number: regions that push the grade up) is the score its thresholds cut.
 
-Scale: the combined map is scaled once to [0, 1] by its own minimum and maximum
-(:func:`minmax_normalizer`), so its colours are relative to this map's maximum and carry no
-absolute strength. :attr:`CamMap.raw_max` keeps the maximum before scaling, in units of the
-explained score (for a linear head on pooled features the signed cells sum exactly to the
-logit less its bias); the details JSON reports it, and no map is called "weak"
+Scale: the combined map is divided once by its own maximum, ``heat = ReLU(mean) / raw_max``
+(0 = no positive evidence, 1 = this map's maximum; a map with no positive cell stays all zeros),
+so its colours are relative to this map's maximum and carry no absolute strength, and a cell
+drawn dark raised the score little (min-max scaling, used before, drew the weakest positive cell
+as none). :attr:`CamMap.raw_max` keeps the maximum before scaling, taken at the target
+layer's cells (before upsampling), in units of the explained score (for a linear head on
+pooled features the signed cells sum exactly to the logit less its bias); the details JSON reports it, and no map is called "weak"
 (:data:`RAW_MAX_NOTE` says why: no sound threshold exists).
 
 Upsampling and placement: a map is upsampled to the model input bilinearly, or
@@ -226,11 +237,13 @@ def signed_gradcam(model: nn.Module, target_layer: str) -> Any:
 class CamMap:
     """One combined Grad-CAM map (:func:`combine_cams`).
 
-    ``heat``: ``(S, S)`` float32 in [0, 1] over the model input, scaled by this map's own
-    minimum and maximum (all zeros when no cell has positive evidence); ``signed``: ``(h, w)``
-    float32, the mean of the folds' and views' signed maps at the target layer's cells, before
-    the ReLU (units of the explained score); ``raw_max``: the maximum of ``ReLU(signed)``, the
-    map's largest value before scaling (0.0 for an empty map; :data:`RAW_MAX_NOTE`); ``views``:
+    ``heat``: ``(S, S)`` float32 in [0, 1] over the model input, ``ReLU(signed)`` upsampled and
+    divided by ``raw_max`` (0 = no positive evidence, 1 = this map's maximum; all zeros when no
+    cell has positive evidence); ``signed``: ``(h, w)`` float32, the mean of the folds' and
+    views' signed maps at the target layer's cells, before the ReLU (units of the explained
+    score); ``raw_max``: the maximum of ``ReLU(signed)`` taken at the target layer's cells
+    (before upsampling), the map's largest value before scaling (0.0 for an empty map;
+    :data:`RAW_MAX_NOTE`); ``views``:
     the views combined (1: the identity view, as the app computes it)."""
 
     heat: np.ndarray
@@ -249,7 +262,10 @@ def combine_cams(signed: Tensor, flips: Sequence[Sequence[int]], size: Sequence[
     of the input flipped along ``flips[v]``, dims of an ``(..., H, W)`` tensor as
     :data:`drac_ssl.grading.predict.TTA_FLIPS` gives them, ``()`` for the identity): each view
     un-flipped, the mean over folds and views, then ``ReLU``, then upsampled to ``size``
-    ``(S, S)`` (:func:`cam_upsampler`) and scaled once to [0, 1] (:func:`minmax_normalizer`).
+    ``(S, S)`` (:func:`cam_upsampler`) and divided once by its maximum at the cells,
+    ``heat = ReLU(mean) / raw_max``: 0 = no positive evidence, 1 = the map's maximum, so a cell
+    of half the maximum's evidence is drawn at 0.5 (not min-max: the weakest positive cell is
+    not drawn as none); a map with no positive cell stays all zeros.
     Grad-CAM of the mean logit (module docstring). The app passes the identity view alone,
     ``flips=((),)``: un-flipped on the cells, a flipped view lands about a cell off (module
     docstring). Raises ValueError when the views and ``flips`` differ in number."""
@@ -259,10 +275,13 @@ def combine_cams(signed: Tensor, flips: Sequence[Sequence[int]], size: Sequence[
     aligned = torch.stack([s[:, v].flip(tuple(dims)) if dims else s[:, v] for v, dims in enumerate(flips)], 1)
     mean = aligned.mean(dim=(0, 1))
     cam = torch.relu(mean)
-    up = cam_upsampler(size)(cam[None, None])
-    heat = np.clip(minmax_normalizer(up.numpy())[0, 0], 0.0, 1.0).astype(np.float32)
-    return CamMap(heat=heat, signed=mean.numpy().astype(np.float32), raw_max=float(cam.max()),
-                  views=len(flips))
+    raw_max = float(cam.max())  # at the cells, before upsampling
+    up = cam_upsampler(size)(cam[None, None])[0, 0].numpy()
+    if raw_max > 0.0:  # 0 = no positive evidence, 1 = the maximum (bilinear never exceeds it)
+        heat = np.clip(up / raw_max, 0.0, 1.0).astype(np.float32)
+    else:  # no cell has positive evidence: an empty map
+        heat = np.zeros(up.shape, np.float32)
+    return CamMap(heat=heat, signed=mean.numpy().astype(np.float32), raw_max=raw_max, views=len(flips))
 
 
 class EnsembleGradCAM:

@@ -307,8 +307,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
                 "shape": list(self.heatmap.shape), "min": float(self.heatmap.min()),
                 "max": float(self.heatmap.max()), "empty": self.heatmap_empty,
                 "heat_only_in_padding": self.heat_only_in_padding,
-                "scale": "relative to this map's maximum: min-max scaled, 0 = its minimum, 1 = its "
-                         "maximum; the colours carry no absolute strength",
+                "scale": "relative to this map's maximum: the map (after its ReLU) divided by "
+                         "raw_max, 0 = no positive evidence, 1 = its maximum; the colours carry no "
+                         "absolute strength",
                 "raw_max": self.cam_raw_max, "raw_max_note": RAW_MAX_NOTE,
                 "flips_left_out": self.flips_left_out, "caveat": HEATMAP_CAVEAT,
                 "strongest": self.strongest}
@@ -411,13 +412,18 @@ class Predictor:
 
     def heatmap_score_note(self, explains: str = "grade") -> str:
         """One sentence when the heatmap explains another score than the one that chose the
-        grade: a classification head's map explains the raw logit of a grade, and under
+        grade: a classification head's map explains the raw logit of one grade. Under
         ``decision: thresholds`` (the default) the grade is the expected grade of the
-        probabilities cut at thresholds (:class:`drac_ssl.grading.model.Calibration`). ''
-        otherwise: ``argmax`` picks the most probable grade, and a regression head's
-        thresholds cut the very score its map explains (``explains == "score"``)."""
-        if explains == "score" or self.regression or self.bundle.calibration.decision != "thresholds":
+        probabilities cut at thresholds (:class:`drac_ssl.grading.model.Calibration`); under
+        ``argmax`` it is the most probable grade of the calibrated probabilities (the folds'
+        softmax, averaged over the flips), which weigh every grade's logit, so one grade's
+        logit alone does not decide it either. '' for a regression head, whose thresholds cut
+        the very score its map explains (``explains == "score"``)."""
+        if explains == "score" or self.regression:
             return ""
+        if self.bundle.calibration.decision != "thresholds":
+            return ("It explains the raw score (logit) of that grade; the grade was chosen by the "
+                    "calibrated probabilities, which weigh every grade's logit.")
         return ("It explains the raw score (logit) of that grade; the grade shown was chosen by "
                 "another score, the expected grade (all the probabilities weighed) cut at thresholds.")
 

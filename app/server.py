@@ -111,7 +111,8 @@ from drac_ssl.submission import (
     write_submission,
 )
 
-__all__ = ["HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "RESULT_ID", "AppSettings", "build_demo", "heat_key_html", "image_alt_texts",
+__all__ = ["HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS", "RESULT_ID", "AppSettings",
+           "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
            "model_card_view", "safe_card_markdown", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
            "table_widths", "transport_limit"]
 
@@ -211,13 +212,30 @@ HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained 
                    "this map's maximum)")
 """The heatmap's caption: it names brightness, not a hue a colour-blind reader may not see
 (:data:`app.gradcam.HEAT_COLORMAP`), and that the brightest is this map's own maximum (each map
-is scaled to [0, 1] by itself: the colours carry no absolute strength)."""
+is divided by its own maximum: the colours carry no absolute strength)."""
 
-HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} In one trial, on a test model with a known cue, its peak "
-                       f"lay within one cell of the cue in only 17 % of the images.")
+HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} In one trial on a test model with a planted cue (a "
+                       f"one-off, not a benchmark), the map's peak was within one cell of the cue in "
+                       f"about 1 image in 5 (5 of 24, on a 7 x 7 map), about what a randomly placed "
+                       f"peak scores on a 7 x 7 map.")
 """The heatmap line's standing caveat (:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`, short: the
 model card and ``docs/app.md`` give the trial in full, :data:`drac_ssl.grading.bundle
-.HEATMAP_TRIAL_WORDS`)."""
+.HEATMAP_TRIAL_WORDS`), for a map of at least 3 cells a side (:func:`heatmap_page_caveat`)."""
+
+HEATMAP_PAGE_CAVEAT_FEW_CELLS = (f"{HEATMAP_CAVEAT} In one trial on a test model with a planted cue "
+                                 f"(a one-off, not a benchmark), the map's peak found the cue about "
+                                 f"as often as a randomly placed peak would.")
+"""The caveat for a map of fewer than 3 cells a side (2 x 2 at a 64 px input), where every cell
+lies within one cell of every other, so the 7 x 7 trial's "within one cell" would mislead."""
+
+
+def heatmap_page_caveat(cells: Sequence[int] | None) -> str:
+    """The heatmap line's standing caveat for a map of ``cells`` ``(h, w)``:
+    :data:`HEATMAP_PAGE_CAVEAT` (the 7 x 7 trial's "within one cell") for at least 3 cells a side
+    or unknown cells, :data:`HEATMAP_PAGE_CAVEAT_FEW_CELLS` below that."""
+    if cells is not None and min(int(c) for c in cells) < 3:
+        return HEATMAP_PAGE_CAVEAT_FEW_CELLS
+    return HEATMAP_PAGE_CAVEAT
 
 RESULT_ID = "grade-result"
 """The ``elem_id`` of the single-image result (the grade): a polite ARIA live region
@@ -242,8 +260,9 @@ LIVE_RESULT_JS = """() => {
 def heat_key_html(stops: int = 11) -> str:
     """The heatmap's colour key: a bar in the overlay's own colours (:func:`app.gradcam
     .heat_colours`, ``stops`` samples from cold to hot), labelled low ... high, relative to this
-    map's maximum (each map is scaled to [0, 1] by its own minimum and maximum, so a colour
-    carries no absolute strength), with an ``aria-label`` that says it in words."""
+    map's maximum (each map is divided by its own maximum: 0 no positive evidence, 1 the
+    maximum, so a colour carries no absolute strength), with an ``aria-label`` that says it in
+    words."""
     colours = heat_colours(np.linspace(0.0, 1.0, stops))
     gradient = ", ".join(f"#{int(r):02x}{int(g):02x}{int(b):02x}" for r, g, b in colours)
     return ('<div role="img" aria-label="Colour key of the heatmap, relative to this map\'s '
@@ -795,7 +814,7 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     copies the grade averaged (:attr:`app.predict.Prediction.flips_left_out`), where it is strongest (a 3 x 3
     region of the image), its resolution ("7 × 7 cells, each about 146 px of this image"; a
     coarse map says what it cannot tell), whether it is empty, and the standing caveat
-    (:data:`HEATMAP_PAGE_CAVEAT`). An untrained demo bundle's map is said to mean nothing, and
+    (:func:`heatmap_page_caveat`). An untrained demo bundle's map is said to mean nothing, and
     no region of it is named. How it was computed (Grad-CAM, layer, cells, folds) is in the
     details JSON, :func:`heatmap_method` (a review: the page's line was engineering words)."""
     if pred.no_location:
@@ -827,7 +846,8 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     text = (f"<small>Heatmap: the brighter (yellow) a part of the image, the more it raised the "
             f"model's score for {plain}; dark or uncoloured parts raised it little or not at all. "
             f"Colours are relative to this map's maximum.{' ' + note if note else ''}{flips}"
-            f"{located}{read}{resolution} {HEATMAP_PAGE_CAVEAT} How it is computed: details "
+            f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells)} How it is computed: "
+            f"details "
             f"(JSON), heatmap.method.</small>")
     if pred.coarse and pred.cam_cells:
         text += (f"\n\n**A coarse map:** {coarse_words(pred.cam_cells, pred.frame)}; it is drawn as "

@@ -103,7 +103,14 @@ def _images(tmp: Path) -> tuple[list[Path], str]:
 
 class Reference:
     """The app's computation before issue #14: per fold model (its own NCHW copy), one forward
-    pass per flip under ``torch.no_grad``; MONAI's GradCAM on each whole fold model."""
+    pass per flip under ``torch.no_grad``; MONAI's GradCAM on each whole fold model.
+
+    Its Grad-CAM (:class:`app.gradcam.EnsembleGradCAM`) now combines the folds the present way
+    (the signed maps averaged, then ReLU, then divided by the maximum: Grad-CAM of the mean
+    logit), not as when ``bench/results/app_speed.json`` was taken (2026-11-30: each fold's map
+    ReLU'd and min-max scaled, then averaged). The cost is the same: one forward and one backward
+    per fold model either way, the combination a few operations on 7 x 7 cells, so the committed
+    reference timings stay comparable."""
 
     def __init__(self, bundle: Any) -> None:
         from app.gradcam import EnsembleGradCAM

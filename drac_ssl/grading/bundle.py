@@ -157,14 +157,19 @@ HEATMAP_CAVEAT = ("Not a lesion detector: the heatmap is a coarse attribution of
 """The standing caveat of the app's heatmap: on the page's heatmap line, in ``docs/app.md`` and in
 the model card's limitations (with :data:`HEATMAP_TRIAL_WORDS`)."""
 
-HEATMAP_TRIAL_WORDS = ("In one explainability trial (a one-off finding, not a benchmark figure), on a "
-                       "test model trained to a known cue (a planted bright spot), the map's peak lay "
-                       "within one cell of the spot in 17 % of the images, and the maps of different "
-                       "images correlated +0.48 with one another: a partly image-independent spatial "
-                       "habit.")
+HEATMAP_TRIAL_WORDS = ("In one explainability trial on a test model with a planted cue (a bright "
+                       "spot; a one-off, not a benchmark), the map's peak on its 7 x 7 cells was "
+                       "within one cell of the cue in about 1 image in 5 (5 of 24 with the current "
+                       "fold combination), about what a randomly placed peak scores on a 7 x 7 map "
+                       "(15 %: 361 of the 2401 peak-cue cell pairs lie within one cell), and the maps "
+                       "of different images correlated +0.29 with one another: a partly "
+                       "image-independent spatial habit.")
 """What the trial behind :data:`HEATMAP_CAVEAT` found (the model card and ``docs/app.md``; the
-page keeps to the 17 %). Measured with the fold combination before Grad-CAM of the mean logit
-(``app/gradcam.py``)."""
+page says the first half, :data:`app.server.HEATMAP_PAGE_CAVEAT`). A one-off re-run with the
+present fold combination, Grad-CAM of the mean logit (``app/gradcam.py``); the figures first
+quoted, 17 % (4 of 24) and +0.48, were measured with the combination used before 2026-12-05.
+The chance baseline: a peak and a cue each in a uniformly random cell of 7 x 7 lie within one
+cell (king's move) of each other in 361 of 2401 pairs, 15 %; 5 of 24 does not differ from it."""
 VARIANT_STAGE = {"vicreg": "pretrain", "vicreg_umm": "umm"}
 """The run sub-folder whose ``backbone.safetensors`` + ``metadata.json`` a fine-tuning
 variant starts from."""
@@ -1347,7 +1352,8 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
     """The model card's limitation on the app's heatmap: :data:`HEATMAP_CAVEAT`, what one map
     explains (Grad-CAM of the ensemble's mean output at the bundle's target layer, scaled to its
     own maximum), that a grade chosen by thresholds rests on another score than a grade's logit
-    (``calibration.decision``; a regression head's thresholds cut the score its map explains),
+    and one chosen by argmax on every grade's logit (``calibration.decision``; a regression
+    head's thresholds cut the score its map explains),
     and :data:`HEATMAP_TRIAL_WORDS`."""
     layer = meta.get("gradcam_target_layer", GRADCAM_TARGET_LAYER)
     regression = (meta.get("model") or {}).get("output") == "regression"
@@ -1355,7 +1361,10 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
     score = ("the ensemble's mean regression output (the score its thresholds cut)" if regression
              else "the ensemble's mean raw logit of one grade")
     chosen = (" The grade shown is chosen by another score: the expected grade cut at thresholds."
-              if not regression and decision == "thresholds" else "")
+              if not regression and decision == "thresholds" else
+              " The grade shown is the most probable one of the calibrated probabilities, which "
+              "weigh every grade's logit: one grade's logit alone does not decide it."
+              if not regression else "")
     return (f"{HEATMAP_CAVEAT} A map explains {score} (Grad-CAM at `{layer}`, over the folds, on "
             f"the image as given: the flipped copies the grade may average are left out), cell by "
             f"cell of that layer, and is scaled to its own maximum: its colours carry no absolute "

@@ -45,7 +45,9 @@ def test_the_heat_line_says_its_resolution_region_scale_and_caveat(predictor: Pr
     from app.server import HEATMAP_PAGE_CAVEAT, _heatmap_markdown
 
     monkeypatch.setattr(predictor, "untrained", False)  # a trained model's words
-    assert HEATMAP_CAVEAT in HEATMAP_PAGE_CAVEAT and "17 %" in HEATMAP_PAGE_CAVEAT
+    assert HEATMAP_CAVEAT in HEATMAP_PAGE_CAVEAT and "5 of 24, on a 7 x 7 map" in HEATMAP_PAGE_CAVEAT
+    assert "one-off, not a benchmark" in HEATMAP_PAGE_CAVEAT and "randomly placed peak" in HEATMAP_PAGE_CAVEAT
+    assert "17 %" not in HEATMAP_PAGE_CAVEAT  # the old combination's figure
     # DRAC's shape: a 224 px model (layer4 7 x 7) on a 1024 px upload, hottest in the top row's middle
     text = _heatmap_markdown(_pred((7, 7), (1024, 1024), (0, 3)), predictor)
     assert "7 × 7 cells, each about 146 px of this image" in text  # 1024 / 7
@@ -64,11 +66,26 @@ def test_the_heat_line_says_its_resolution_region_scale_and_caveat(predictor: Pr
     assert "A coarse map" not in fine
 
 
+def test_a_two_by_two_map_is_not_given_the_7x7_trials_within_one_cell(predictor: Predictor,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """On 2 x 2 cells every cell lies within one cell of every other: the page's caveat keeps the
+    trial (a one-off, about chance) without the 7 x 7 "within one cell" claim."""
+    from app.server import HEATMAP_PAGE_CAVEAT, HEATMAP_PAGE_CAVEAT_FEW_CELLS, _heatmap_markdown
+
+    monkeypatch.setattr(predictor, "untrained", False)
+    text = _heatmap_markdown(_pred((2, 2), (512, 512), (0, 1)), predictor)
+    assert HEATMAP_PAGE_CAVEAT_FEW_CELLS in text and "within one cell" not in text
+    assert HEATMAP_CAVEAT in text and "randomly placed peak" in text and "one-off" in text
+    assert HEATMAP_PAGE_CAVEAT in _heatmap_markdown(_pred((3, 3), (512, 512), (0, 1)), predictor)
+
+
 def test_the_heat_line_says_which_score_it_explains(predictor: Predictor,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The map explains a grade's raw logit; under the default decision (thresholds on the
-    expected grade) that is not the score that chose the grade, and the page says so; not under
-    argmax, nor for a regression head, whose thresholds cut the score its map explains."""
+    expected grade) that is not the score that chose the grade, and the page says so; under
+    argmax the grade is the most probable of probabilities that weigh every grade's logit, and
+    the page says that; not for a regression head, whose thresholds cut the score its map
+    explains."""
     from app.server import _heatmap_markdown
 
     monkeypatch.setattr(predictor, "untrained", False)
@@ -83,7 +100,13 @@ def test_the_heat_line_says_which_score_it_explains(predictor: Predictor,
 
     assert "logit" not in _heatmap_markdown(replace(pred, explains="score"), predictor)
     monkeypatch.setattr(predictor.bundle, "calibration", cal.with_decision("argmax"))
-    assert predictor.heatmap_score_note() == "" and "logit" not in _heatmap_markdown(pred, predictor)
+    argmax = predictor.heatmap_score_note()
+    assert argmax and argmax != note and "thresholds" not in argmax
+    assert "calibrated probabilities, which weigh every grade's logit" in argmax
+    assert argmax in _heatmap_markdown(pred, predictor)
+    assert predictor.heatmap_score_note("score") == ""
+    monkeypatch.setattr(predictor, "regression", True)
+    assert predictor.heatmap_score_note() == ""
 
 
 def test_the_colour_key_and_caption_are_relative_to_the_maps_maximum() -> None:
@@ -127,17 +150,36 @@ def test_the_details_keep_the_raw_maximum_and_say_the_scale(predictor: Predictor
             lit = pred
             break
     assert lit is not None and lit.cam_raw_max is not None and lit.cam_raw_max > 0.0
+    # Grad-CAM of the mean logit by hand (autograd on each fold model, no app.gradcam code):
+    # each fold's layer4 map A_f and d(mean logit)/dA_f, weights the spatial mean of the
+    # gradient, the signed maps summed over channels and folds, then ReLU; its maximum at the cells
     x = preprocess_image(image, predictor.metadata)[None]
+    signed = []
+    for model in predictor.bundle.models:
+        kept: list[torch.Tensor] = []
+        hook = model.get_submodule("backbone.layer4").register_forward_hook(
+            lambda _m, _i, out, kept=kept: kept.append(out))
+        try:
+            logit = model(x)[0, lit.explained] / len(predictor.bundle.models)
+        finally:
+            hook.remove()
+        (grad,) = torch.autograd.grad(logit, kept[0])
+        signed.append((grad.mean(dim=(2, 3), keepdim=True) * kept[0]).sum(1)[0].detach())
+    cells = torch.relu(torch.stack(signed).sum(0))
+    assert tuple(cells.shape) == lit.cam_cells == (2, 2)
+    assert lit.cam_raw_max == pytest.approx(float(cells.max()), rel=1e-4)
+    # the picture: each cell drawn at its evidence over the maximum (0 = none, 1 = the maximum)
+    drawn = np.unique(np.round(lit.heatmap, 4))
+    want = np.round((cells / cells.max()).numpy(), 4)
+    assert set(drawn.tolist()) <= set(want.ravel().tolist()) | {0.0}, (drawn, want)
+    assert float(lit.heatmap.max()) == pytest.approx(1.0, abs=1e-6)
     out = ensemble_outputs(predictor.bundle, x, keep_maps=True)
     assert out.maps is not None and out.maps[0].ndim == 4  # (n, C, h, w): the identity view
-    again = predictor.cam.from_maps([m[0] for m in out.maps], lit.explained, (64, 64))
-    assert lit.cam_raw_max == pytest.approx(again.raw_max, rel=1e-5)
-    with torch.no_grad():
-        assert float(torch.as_tensor(again.signed).max()) == pytest.approx(again.raw_max, rel=1e-6)
     summary = lit.heatmap_summary(predictor.target_layer)
     assert summary is not None and summary["raw_max"] == lit.cam_raw_max
     assert summary["raw_max_note"] == RAW_MAX_NOTE and "No threshold calls a map weak" in RAW_MAX_NOTE
-    assert "this map's maximum" in summary["scale"]
+    assert "this map's maximum" in summary["scale"] and "0 = no positive evidence" in summary["scale"]
+    assert "min-max" not in summary["scale"]
     assert predictor.tta and summary["flips_left_out"] is True
     assert summary["caveat"] == HEATMAP_CAVEAT
     assert summary["resolution"] == "2 × 2 cells, each about 128 px of this image"
@@ -163,11 +205,13 @@ def test_the_model_card_limits_the_heatmap(tmp_path: Path, one_thread: None) -> 
     limitations = card[card.index("## Limitations"):]
     said = heatmap_limits(meta)
     assert said in limitations and HEATMAP_CAVEAT in said and HEATMAP_TRIAL_WORDS in said
-    assert "17 %" in said and "+0.48" in said and "one-off" in said
+    assert "5 of 24" in said and "+0.29" in said and "one-off" in said and "361 of the 2401" in said
+    assert "17 %" not in said and "+0.48" not in said  # the old combination's figures
     assert "its own maximum" in said and "expected grade cut at thresholds" in said
     assert "not its last convolution, `head.conv`" in card
     meta["calibration"]["decision"] = "argmax"
     assert "thresholds" not in heatmap_limits(meta)
+    assert "weigh every grade's logit" in heatmap_limits(meta)
     meta["calibration"]["decision"] = "thresholds"
     meta["model"]["output"] = "regression"
     regression = heatmap_limits(meta)
@@ -176,8 +220,9 @@ def test_the_model_card_limits_the_heatmap(tmp_path: Path, one_thread: None) -> 
 
 def test_the_docs_and_readme_carry_the_caveat() -> None:
     page = " ".join((REPO / "docs" / "app.md").read_text(encoding="utf-8").split())
-    assert HEATMAP_CAVEAT in page and " ".join(HEATMAP_TRIAL_WORDS.split()[-12:]) in page
-    assert "17 %" in page and "+0.48" in page and "one-off" in page
+    assert HEATMAP_CAVEAT in page and " ".join(HEATMAP_TRIAL_WORDS.split()) in page
+    assert "17 % (4 of 24)" in page and "before 2026-12-05" in page  # the old figures, labelled
+    assert "stacked as the channels of one layer" in page and "taken together as one layer" not in page
     assert "Grad-CAM of the ensemble's mean logit" in page and "`head.conv`" in page
     assert "relative to this map's maximum" in page and "raw_max" in page
     assert not re.search(r"about \d+% across, \d+% down\)\":", page)
