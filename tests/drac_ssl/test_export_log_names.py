@@ -316,6 +316,27 @@ def test_the_folders_of_images_four_levels_down_are_tagged(
     assert {"Patient_Gamma", "Visit_Delta", "x.png"} <= folder_names(root, levels=5, visits=4)
 
 
+def test_the_names_inside_a_linked_sub_folder_are_listed(tmp_path: Path) -> None:
+    """Review F1: a top-level link to a folder is a sub-folder to the export (``Path.is_dir``
+    follows it, its deeper search walks inside), but the tagging did not enter it, so the
+    names inside were printed untagged. Links below the first level stay unentered, as in the
+    export's deeper search."""
+    (tmp_path / "sub" / "Doe_John").mkdir(parents=True)
+    (tmp_path / "sub" / "Doe_John" / "a.png").write_bytes(b"")
+    (tmp_path / "sub" / "Smith_Ann.png").write_bytes(b"")
+    (tmp_path / "sub" / "Deep_Link").symlink_to(tmp_path / "other")
+    (tmp_path / "other" / "Hidden_Below").mkdir(parents=True)
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "linked").symlink_to(Path("..") / "sub")
+    names = folder_names(images, levels=5, visits=10)
+    assert {"linked", "Doe_John", "Smith_Ann.png", "a.png", "Deep_Link"} <= names, names
+    assert "Hidden_Below" not in names
+    tagged = export_log_names(export_parser().parse_args(
+        ["RUN", "--images", str(images), "--log-names", "tag"]))
+    assert tagged is not None and {"Doe_John", "Smith_Ann.png"} <= tagged
+
+
 def test_a_name_of_thousands_of_characters_is_tagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Review F7: the tagger's pattern was built by a recursion as deep as the longest name: a
     label CSV cell of 1,500 characters raised RecursionError, whose traceback Python printed
