@@ -123,6 +123,10 @@ marked with its length)."""
 THROTTLED_NAMES_PER_MINUTE = 20
 """User names whose throttled attempts the record names in one minute; the throttled attempts
 of further names in that minute are summed on one line whose user field is :data:`OTHER_NAMES`."""
+_FLOCK_WAIT_S, _FLOCK_POLL_S = 1.0, 0.02
+"""How long (seconds, in total) a line waits for the record's ``flock`` held by another
+server, polling every ``_FLOCK_POLL_S``; past it the line is appended unlocked, without rotating
+(:meth:`AuditLog._append`): a stuck holder must not hold every login of this server."""
 OTHER_NAMES = "*"
 """The user field of the line that sums the throttled attempts of the names beyond
 :data:`THROTTLED_NAMES_PER_MINUTE` in a minute: no typed name reads so (those are JSON strings)."""
@@ -250,6 +254,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._write_failed = False
+        self._unlocked = False  # the last line was appended without the flock (said once)
         self._minute: int | None = None  # the UTC minute of the throttled attempts summed below
         self._summed: dict[bytes, _Summed] = {}  # name key -> its throttled attempts to write
         self._others = _Summed(_shown(None))
@@ -350,21 +355,29 @@ class AuditLog:
 
     def _append(self, text: str) -> None:
         """Append ``text`` to the file ``path`` names now, rotating it first if it would grow
-        past ``max_bytes``; under ``flock``. Called with the lock held; an OSError is logged once."""
+        past ``max_bytes``; under ``flock``. Called with the lock held; an OSError is logged once.
+        When the ``flock`` cannot be had within ``_FLOCK_WAIT_S`` (another server holds it), the
+        text is appended without rotating (``O_APPEND``: whole short lines), said once."""
         data = text.encode("ascii")
         try:
-            fd = self._locked_current()
+            fd, locked = self._locked_current()
             try:
                 size = os.fstat(fd).st_size
-                if size and size + len(data) > self.max_bytes:  # path names fd: checked under the flock
+                if locked and size and size + len(data) > self.max_bytes:  # path names fd: under the flock
                     os.replace(self.path, self.path.with_name(self.path.name + ".1"))
                     self._fd = self._open()  # fd stays open, and locked, until written below
                 os.write(self._fd, data)
             finally:
                 if fd != self._fd:
                     os.close(fd)  # the rotated file: closing lets go of its flock
-                else:
+                elif locked:
                     fcntl.flock(fd, fcntl.LOCK_UN)
+            if not locked and not self._unlocked:  # once, until the lock is had again
+                log.warning(
+                    "the record of login attempts %s is locked by another process for over %.0f s; "
+                    "lines are appended without its lock (and it is not rotated) meanwhile",
+                    self.path, _FLOCK_WAIT_S)
+            self._unlocked = not locked
         except OSError as exc:
             if not self._write_failed:  # once: a full disk would fill the console too
                 log.warning(
@@ -392,16 +405,25 @@ class AuditLog:
                 os.close(self._fd)
             self._fd = fd
 
-    def _locked_current(self) -> int:
-        """The descriptor of the file ``path`` names, with an exclusive ``flock`` on it: another
-        server sharing the record may rotate it until this one holds the lock, so whether
-        ``path`` still names it is looked at again once it is held. Raises OSError."""
+    def _locked_current(self) -> tuple[int, bool]:
+        """The descriptor of the file ``path`` names, and True with an exclusive ``flock`` on it:
+        another server sharing the record may rotate it until this one holds the lock, so
+        whether ``path`` still names it is looked at again once it is held. False (no lock)
+        when another holder keeps it past ``_FLOCK_WAIT_S``, never blocking longer. Raises OSError."""
+        deadline = time.monotonic() + _FLOCK_WAIT_S
         for _ in range(8):
             self._reopen_if_moved()
             assert self._fd is not None
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        return self._fd, False
+                    time.sleep(_FLOCK_POLL_S)
             if self._names_open_file():
-                return self._fd
+                return self._fd, True
             fcntl.flock(self._fd, fcntl.LOCK_UN)  # rotated meanwhile: open what path names now
         raise OSError(errno.EAGAIN, "the file kept being replaced while it was opened")
 

@@ -148,13 +148,19 @@ class ModelQueue:
             must_wait = self._running + len(self._waiting) - self.workers  # once the slots are taken
             self.peak_waiting = max(self.peak_waiting, must_wait)
             self._wait_turn(ticket)
-        turn = Turn(self, ticket)
+        turn: Turn | None = None
         try:
+            turn = Turn(self, ticket)  # reads the clock: should that raise, the slot is given back
             yield turn
         finally:
-            if turn.holding:  # False only when pass_on's wait was interrupted
+            if turn is None or turn.holding:  # not holding only when pass_on's wait was interrupted
                 with self._cond:
-                    self._release(turn.held_s + self.clock() - turn.since)
+                    held_s = None  # a hold the clock could not time is not recorded
+                    try:
+                        if turn is not None:
+                            held_s = turn.held_s + self.clock() - turn.since
+                    finally:
+                        self._release(held_s)
 
 
 class Turn:

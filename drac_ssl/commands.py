@@ -23,6 +23,7 @@ import argparse
 import os
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -575,6 +576,22 @@ def report_parser() -> argparse.ArgumentParser:
     return add_version_option(parser)
 
 
+def _arguments_problem(find: Callable[[argparse.Namespace], str | None],
+                       args: argparse.Namespace) -> str | None:
+    """``find(args)`` (:func:`score_arguments_problem`, :func:`check_arguments_problem`); an
+    unexpected exception of it (a bug, its message may name a file) is raised again inside
+    the console of ``--log-names`` (:func:`drac_ssl.name_tags.tagged_console`: with ``tag``
+    its traceback is printed tagged and ``SystemExit(1)`` raised). The names are gathered only
+    then, not for every command."""
+    from drac_ssl.name_tags import tagged_console
+
+    try:
+        return find(args)
+    except Exception:
+        with tagged_console(lambda: export_log_names(args)):
+            raise
+
+
 def export_early(argv: list[str] | None = None) -> None:
     """What ``python -m drac_ssl.export`` (and the installed ``drac-ssl-export``) answers
     before torch loads, for ``argv`` (default: ``sys.argv[1:]``): ``--help`` and ``--version``
@@ -589,7 +606,7 @@ def export_early(argv: list[str] | None = None) -> None:
 
     # --log-names tag: no file name on the console, the arguments' problems (a folder's
     # entries listed) included; the names are gathered only when there is something to say
-    if args.threads >= 0 and (problem := score_arguments_problem(args)):
+    if args.threads >= 0 and (problem := _arguments_problem(score_arguments_problem, args)):
         with tagged_console(lambda: export_log_names(args)):
             print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
@@ -599,7 +616,7 @@ def export_early(argv: list[str] | None = None) -> None:
         with tagged_console(lambda: export_log_names(args)):
             code = score_command(args, list(sys.argv[1:] if argv is None else argv))
         sys.exit(code)
-    if args.check and args.threads >= 0 and (problem := check_arguments_problem(args)):
+    if args.check and args.threads >= 0 and (problem := _arguments_problem(check_arguments_problem, args)):
         with tagged_console(lambda: export_log_names(args)):
             print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)

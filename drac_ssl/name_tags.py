@@ -240,14 +240,24 @@ def with_stems(names: Iterable[str]) -> set[str]:
     return out
 
 
-def _listing(folder: str | os.PathLike[str]) -> list[tuple[str, bool]]:
-    """``(name, is a folder, not a link to one)`` of each entry of ``folder``, in name order;
-    [] when it cannot be listed."""
+def _listing(folder: str | os.PathLike[str], follow: bool = False) -> list[tuple[str, bool]]:
+    """``(name, is a folder)`` of each entry of ``folder``, in name order; a link to a folder
+    counts as one only with ``follow`` (the export's sub-folders of ``--images`` follow links,
+    its deeper search does not). [] when it cannot be listed."""
     try:
         with os.scandir(folder) as entries:
-            return sorted((entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries)
+            return sorted((entry.name, _is_dir(entry, follow)) for entry in entries)
     except OSError:
         return []
+
+
+def _is_dir(entry: os.DirEntry[str], follow: bool) -> bool:
+    """Whether ``entry`` is a folder (through a link with ``follow``); False when that cannot
+    be told (a broken or looping link)."""
+    try:
+        return entry.is_dir(follow_symlinks=follow)
+    except OSError:
+        return False
 
 
 def folder_names(folder: str | os.PathLike[str], levels: int = 2, visits: int = 0,
@@ -257,14 +267,15 @@ def folder_names(folder: str | os.PathLike[str], levels: int = 2, visits: int = 
     of per-patient images and the files two of them share); with ``levels`` above 2, the
     entries of the folders below those too, down to ``levels`` levels below ``folder``, in the
     walk of the export's search for deeper images (:func:`drac_ssl.export._deeper_image_folders`:
-    breadth-first in name order, from the sub-folders, ``hidden`` folders (by name) and links
-    not entered, at most ``visits`` folders visited, the sub-folders counted), so that every
+    breadth-first in name order, from the sub-folders (links to folders included, as
+    :func:`drac_ssl.submission.read_folder` counts them), below them ``hidden`` folders (by
+    name) and links not entered, at most ``visits`` folders visited, the sub-folders counted), so that every
     folder that search can name is listed. ``folder`` itself when it is a file. A folder that
     cannot be listed gives what could be (nothing, for a folder not there)."""
     root = Path(folder)
     if not root.is_dir():
         return {root.name} if root.name else set()
-    top = _listing(root)
+    top = _listing(root, follow=True)  # the export's sub-folders: Path.is_dir(), links followed
     names = {name for name, _ in top}
     subfolders = {root / name: _listing(root / name) for name, is_dir in top if is_dir}
     for entries in subfolders.values():  # every sub-folder's entries, whatever the budget below

@@ -7,6 +7,7 @@ login on loopback."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import inspect
 import json
@@ -496,6 +497,32 @@ def test_two_servers_sharing_the_record_do_not_rotate_it_twice(tmp_path: Path,
     assert [user for user, _ in _outcomes(path)] == ["a", "b"]
     a.close()
     b.close()
+
+
+def test_a_record_locked_by_another_server_is_appended_without_waiting_for_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Review F2: the flock was waited for without end, the in-process lock held: a server
+    stuck holding it stopped every login of this one. Now the wait is bounded and the line is
+    appended unlocked (not rotated, even past max_bytes), said once."""
+    path = tmp_path / "logins.log"
+    audit = AuditLog(path, max_bytes=40)
+    holder = os.open(path, os.O_WRONLY)  # another open file description: its flock conflicts
+    caplog.set_level(logging.WARNING, logger="app")
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        worker = threading.Thread(target=lambda: [audit.record(0.0, who, "ok") for who in ("a", "b")],
+                                  daemon=True)
+        worker.start()
+        worker.join(60.0)  # a guard against a hang, not a timing
+        assert not worker.is_alive(), "record() waited for the other holder's flock"
+    finally:
+        os.close(holder)
+    assert [user for user, _ in _outcomes(path)] == ["a", "b"]  # both lines, no rotation
+    assert not path.with_name("logins.log.1").exists()
+    assert caplog.text.count("locked by another process") == 1
+    audit.record(60.0, "c", "ok")  # the lock had again: rotated as usual
+    assert [user for user, _ in _outcomes(path)] == ["c"]
+    audit.close()
 
 
 def test_the_throttle_runs_on_a_clock_that_the_system_time_does_not_move(tmp_path: Path) -> None:

@@ -409,3 +409,26 @@ def test_the_busy_estimate_counts_a_batch_s_turns_as_one_request() -> None:
     release.set()
     for t in threads:
         t.join(30)
+
+
+@pytest.mark.parametrize("fails_at", [1, 2])
+def test_a_clock_that_raises_gives_the_slot_back(fails_at: int) -> None:
+    """Review F7: the turn (which reads the clock) was made after the slot was taken but
+    outside the ``try`` that gives it back; the clock read when the request ends could keep it
+    too. A clock raising at its first read (taking the turn) or its second (ending it) leaves
+    no slot taken: the next request runs."""
+    calls = [0]
+
+    def clock() -> float:
+        calls[0] += 1
+        if calls[0] == fails_at:
+            raise RuntimeError("the clock broke")
+        return float(calls[0])
+
+    queue = ModelQueue(workers=1, queue_size=0, clock=clock)
+    with pytest.raises(RuntimeError, match="the clock broke"), queue.slot():
+        pass
+    assert queue.running == 0 and queue.waiting == 0
+    with queue.slot() as turn:  # not ServerBusy: the slot is free
+        assert turn.holding and queue.running == 1
+    assert queue.running == 0

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-from drac_ssl import export
+from drac_ssl import commands, export
 from drac_ssl.commands import export_early, export_log_names, export_parser
 from drac_ssl.name_tags import NameTagger, folder_names, name_digest, name_tag, tagged_console
 from drac_ssl.submission import DEEPER_SEARCHED
@@ -314,6 +314,50 @@ def test_the_folders_of_images_four_levels_down_are_tagged(
     assert "Patient_Gamma" not in folder_names(root, levels=5, visits=1)
     assert "x.png" not in folder_names(root, levels=5, visits=3)
     assert {"Patient_Gamma", "Visit_Delta", "x.png"} <= folder_names(root, levels=5, visits=4)
+
+
+def test_a_bug_checking_the_arguments_has_its_traceback_tagged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F6: the arguments' problems were looked for before the tagged console stood, so
+    an unexpected exception there had its traceback printed by Python, names and all."""
+    folder = tmp_path / "night"
+    folder.mkdir()
+    (folder / "Secret_Sally.png").write_bytes(b"")
+    submission = tmp_path / "team.csv"
+    submission.write_text("case,class,P0,P1,P2\n", encoding="utf-8")
+
+    def broken(args: object) -> str | None:
+        raise OSError(f"a bug on {folder / 'Secret_Sally.png'}")
+
+    monkeypatch.setattr(commands, "check_arguments_problem", broken)
+    with pytest.raises(SystemExit) as ended:
+        export_early(["--check", str(submission), "--images", str(folder), "--log-names", "tag"])
+    said = capsys.readouterr().err
+    assert ended.value.code == 1 and "Traceback" in said and "Secret_Sally" not in said, said
+    assert f"a bug on {folder}/{name_tag('Secret_Sally.png')}" in said
+    with pytest.raises(OSError, match="Secret_Sally"):  # full: the exception itself, as before
+        export_early(["--check", str(submission), "--images", str(folder)])
+
+
+def test_the_names_inside_a_linked_sub_folder_are_listed(tmp_path: Path) -> None:
+    """Review F1: a top-level link to a folder is a sub-folder to the export (``Path.is_dir``
+    follows it, its deeper search walks inside), but the tagging did not enter it, so the
+    names inside were printed untagged. Links below the first level stay unentered, as in the
+    export's deeper search."""
+    (tmp_path / "sub" / "Doe_John").mkdir(parents=True)
+    (tmp_path / "sub" / "Doe_John" / "a.png").write_bytes(b"")
+    (tmp_path / "sub" / "Smith_Ann.png").write_bytes(b"")
+    (tmp_path / "sub" / "Deep_Link").symlink_to(tmp_path / "other")
+    (tmp_path / "other" / "Hidden_Below").mkdir(parents=True)
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "linked").symlink_to(Path("..") / "sub")
+    names = folder_names(images, levels=5, visits=10)
+    assert {"linked", "Doe_John", "Smith_Ann.png", "a.png", "Deep_Link"} <= names, names
+    assert "Hidden_Below" not in names
+    tagged = export_log_names(export_parser().parse_args(
+        ["RUN", "--images", str(images), "--log-names", "tag"]))
+    assert tagged is not None and {"Doe_John", "Smith_Ann.png"} <= tagged
 
 
 def test_a_name_of_thousands_of_characters_is_tagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
