@@ -182,11 +182,10 @@ def pid_alive(pid: int, platform: str = os.name) -> bool:
     return True
 
 
-def invocations(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> list[dict[str, Any]]:
-    """``tool``'s lines of a run's ``invocations.jsonl`` (``path``;
-    :func:`drac_ssl.runtime.record_start`) in their order; [] when there is none or no readable
-    file. A damaged line (cut by a crash) is skipped; a line without ``tool`` is a training's
-    (older runs)."""
+def jsonl_dicts(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The JSON objects of a ``.jsonl`` file (``path``), one per line, in their order; [] when the
+    file is missing or unreadable (or not UTF-8). A line that is not a JSON object (cut by a
+    crash, blank) is skipped."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, ValueError):
@@ -197,9 +196,17 @@ def invocations(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> l
             line = json.loads(raw)
         except ValueError:
             continue
-        if isinstance(line, dict) and line.get("tool", "drac_ssl.train") == tool:
+        if isinstance(line, dict):
             found.append(line)
     return found
+
+
+def invocations(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> list[dict[str, Any]]:
+    """``tool``'s lines of a run's ``invocations.jsonl`` (``path``;
+    :func:`drac_ssl.runtime.record_start`) in their order; [] when there is none or no readable
+    file. A damaged line (cut by a crash) is skipped (:func:`jsonl_dicts`); a line without
+    ``tool`` is a training's (older runs)."""
+    return [line for line in jsonl_dicts(path) if line.get("tool", "drac_ssl.train") == tool]
 
 
 def last_invocation(path: str | os.PathLike[str], tool: str = "drac_ssl.train") -> dict[str, Any] | None:

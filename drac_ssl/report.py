@@ -72,7 +72,7 @@ from drac_ssl.grading.bundle import (
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
-from drac_ssl.io import atomic_write_text, invocations
+from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
     degenerate_ci_reason,
@@ -1441,20 +1441,9 @@ def _knn_figure(run_dir: Path) -> bool:
 def pretrain_history(run_dir: Path) -> list[dict[str, Any]]:
     """The pretraining's epochs as ``pretrain/metrics.jsonl`` records them (one dict per
     epoch, ``epoch`` counted from 0: loss, its terms, ``knn_top1`` on a k-NN monitor epoch ...);
-    [] when the file is missing or unreadable (a line that is not a JSON object is skipped)."""
-    try:
-        text = (run_dir / "pretrain" / "metrics.jsonl").read_text(encoding="utf-8")
-    except OSError:
-        return []
-    rows = []
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+    [] when the file is missing or unreadable (a line that is not a JSON object is skipped:
+    :func:`drac_ssl.io.jsonl_dicts`)."""
+    return jsonl_dicts(run_dir / "pretrain" / "metrics.jsonl")
 
 
 BENCH_SETTINGS = ("pretrain.backbone.arch", "pretrain.backbone.cifar_stem", "pretrain.backbone.stem_stride",

@@ -169,3 +169,16 @@ def test_an_empty_report_folder_an_earlier_version_left_is_removed(tmp_path: Pat
     (run / "report").mkdir()
     text = write_report(run).read_text(encoding="utf-8")
     assert not (run / "report").exists() and "`report/`" not in text
+
+
+def test_jsonl_dicts_keeps_the_objects_and_skips_damaged_lines(tmp_path: Path) -> None:
+    """One reader of .jsonl files (invocations.jsonl, pretrain/metrics.jsonl) in drac_ssl.io."""
+    from drac_ssl.io import invocations, jsonl_dicts
+
+    path = tmp_path / "x.jsonl"
+    assert jsonl_dicts(path) == []  # missing
+    path.write_text('{"epoch": 0}\n[1, 2]\n{"epoch": 1, "tool": "drac_ssl.umm"}\n{"epo\n\n', encoding="utf-8")
+    assert jsonl_dicts(path) == [{"epoch": 0}, {"epoch": 1, "tool": "drac_ssl.umm"}]
+    assert invocations(path) == [{"epoch": 0}] and invocations(path, "drac_ssl.umm") == [{"epoch": 1, "tool": "drac_ssl.umm"}]
+    path.write_bytes(b"\xff\xfe not utf-8")
+    assert jsonl_dicts(path) == []
