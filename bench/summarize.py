@@ -862,7 +862,10 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     that differ in learned weights and in the BatchNorm statistics the pretraining fitted,
     which the check does not separate), where recorded how far the pretraining moved the
     convolution weights and the last epoch's VICReg terms, the verdict on the claim, and what
-    the check cost (wall and CPU minutes, threads, load averages)."""
+    the check cost (wall and CPU minutes, threads, load averages). Design v3
+    (``"judged": "refitted_vs_broken_pairs"``) leads with its judged pair, VICReg against the
+    broken-pairs control with both backbones' BatchNorm statistics refitted, and gives the
+    comparisons with the random backbone as descriptive."""
     design = r.get("design") or {}
     design_words = (f"design {design.get('name')} ({design.get('what')})" if design.get("name")
                     else "design v1 (the config's own LARS rule)")
@@ -887,12 +890,29 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     if isinstance(p, (int, float)):
         figure += (f" ({mc.get('pretrained_only_right')} test images only the pretrained probe got right, "
                    f"{mc.get('random_only_right')} only the random one; McNemar p {p:.2g})")
-    if isinstance(gap, (int, float)):
+    refit = r.get("refitted_batchnorm") or {}
+    refit_top = refit.get("linear_probe_top1") or {}
+    judged = r.get("judged_comparison") or {}
+    if r.get("judged") == "refitted_vs_broken_pairs" and isinstance(judged.get("gap_points"), (int, float)):
+        # design v3: VICReg against its broken-pairs control, both refitted, is judged; the rest descriptive
+        jtop, jmc = judged.get("linear_probe_top1") or {}, judged.get("mcnemar") or {}
+        figure = (f"judged, both backbones' BatchNorm statistics refitted on the same {_refit_images(refit)} clean "
+                  f"images (weights unchanged): linear probe {_pct(jtop.get('pretrained'))} % VICReg vs "
+                  f"{_pct(jtop.get('broken_pairs'))} % the same pretraining with its positive pairs broken, gap "
+                  f"{judged['gap_points']:+.2f} points")
+        if isinstance(jmc.get("p_two_sided"), (int, float)):
+            figure += (f" ({jmc.get('pretrained_only_right')} test images only the VICReg probe got right, "
+                       f"{jmc.get('control_only_right')} only the control's; McNemar p {jmc['p_two_sided']:.2g})")
+        if isinstance(refit.get("gap_points"), (int, float)):
+            figure += (f"; descriptive: against the random backbone refitted {_pct(refit_top.get('random'))} % "
+                       f"({refit['gap_points']:+.2f} points)")
+        if isinstance(gap, (int, float)):
+            figure += (f", as pretrained against the random backbone's initial statistics "
+                       f"{_pct(top.get('pretrained'))} % vs {_pct(top.get('random'))} % ({gap:+.2f} points)")
+    elif isinstance(gap, (int, float)):
         figure += (", between backbones that differ in their learned weights and in their BatchNorm running "
                    f"statistics (the pretraining fitted them to {title}; the random backbone keeps its initial "
                    "ones): the check does not separate the two")
-        refit = r.get("refitted_batchnorm") or {}
-        refit_top = refit.get("linear_probe_top1") or {}
         if isinstance(refit.get("gap_points"), (int, float)):
             figure += (f"; with both backbones' BatchNorm statistics refitted on the same "
                        f"{_refit_images(refit)} clean images (weights unchanged; descriptive, not judged): "
