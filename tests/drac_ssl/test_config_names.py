@@ -448,3 +448,22 @@ def test_report_md_names_the_config_file_the_run_read(tmp_path: Path) -> None:
             f"`{CONFIGS / 'drac.yaml'}`") in line, line
     (run / "environment.json").write_text(json.dumps({"command": "python -m drac_ssl.train"}), encoding="utf-8")
     assert "config file" not in report.provenance_line(run)  # a run recorded before config_file
+
+
+def test_the_umm_command_says_when_a_local_file_stands_in_for_a_shipped_config(
+        elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``drac-ssl-umm -c drac.yaml`` with a ``./drac.yaml`` reads the local file and says so, as
+    train does (the ``[umm] config:`` line had no test); a path with a folder part says nothing."""
+    from drac_ssl.umm import cli as umm_cli
+
+    (elsewhere / "drac.yaml").write_text((CONFIGS / "drac.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (elsewhere / "ckpt.safetensors").write_bytes(b"not a checkpoint at all")
+    assert umm_cli.main(["ckpt.safetensors", "-c", "drac.yaml", "run.device=cpu"]) == 2  # the file is refused
+    out, err = capsys.readouterr()
+    assert (f"[umm] config: drac.yaml is the file in the current folder ({elsewhere / 'drac.yaml'}), which is "
+            f"read, not the shipped config drac ({CONFIGS / 'drac.yaml'}); for that one: -c "
+            f"{CONFIGS / 'drac.yaml'}") in out, out
+    assert "not a safetensors or PyTorch file" in err
+    assert umm_cli.main(["ckpt.safetensors", "-c", "./drac.yaml", "run.device=cpu"]) == 2
+    out, _ = capsys.readouterr()
+    assert out == "[umm] config: drac.yaml + run.device=cpu\n", out  # the one line, no shadow line
