@@ -21,6 +21,8 @@ check there would hold up every other request for its fraction of a second). For
    names exist, except for a hash line made with other parameters than most
    (:func:`app.auth.parameter_warning` names such lines at start). A name longer than
    :data:`app.auth.MAX_USER_CHARS` characters, which no line can have, is refused unhashed.
+   At most :data:`app.auth.MAX_CONCURRENT_SCRYPT` checks hash at once (their memory is bounded
+   so); the others wait for a slot in their worker thread, whichever name they carry.
    An exception inside the check (a bug, a line OpenSSL refuses) is said on the console log
    and answered as a refusal (``error``), not as a server error;
 3. appends one line to the :class:`AuditLog`, when there is one: the UTC time, the user name as
@@ -66,11 +68,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 from app.auth import (
     HASH_BYTES,
+    MAX_CONCURRENT_SCRYPT,
     MAX_USER_CHARS,
     SALT_BYTES,
     SCHEME,
@@ -501,7 +505,8 @@ class LoginGuard:
     seconds (``time.monotonic``); ``wall_clock``: the record's epoch seconds (``time.time``).
 
     Plaintext secrets are hashed here, once each (:func:`app.auth.hash_password`, with
-    :func:`app.auth.common_parameters`): the guard keeps no password (the caller's list still
+    :func:`app.auth.common_parameters`; :data:`app.auth.MAX_CONCURRENT_SCRYPT` at a time, in
+    threads: scrypt lets go of the GIL): the guard keeps no password (the caller's list still
     holds them until it lets it go). Raises :class:`app.auth.AuthFileError` for a user named
     twice (naming both lines when they come from a file), ValueError for no login, an empty
     plaintext password or a malformed ``scrypt$`` secret.
@@ -520,13 +525,17 @@ class LoginGuard:
                          else "twice")
                 raise AuthFileError(f"the user {login.user!r} is named {where}: keep one line per user")
         n, r, p = common_parameters(given)
-        self._logins: dict[str, Login] = {}
-        for login in given:
-            if not login.hashed:  # the same scrypt as the unknown names': the time tells nothing
-                if not login.secret:
-                    raise ValueError(f"the user {login.user!r} has an empty password")
-                login = login._replace(secret=hash_password(login.secret, n=n, r=r, p=p))
-            self._logins[login.user] = login
+        plain = [login for login in given if not login.hashed]
+        for login in plain:
+            if not login.secret:
+                raise ValueError(f"the user {login.user!r} has an empty password")
+
+        def hashed(login: Login) -> Login:  # the same scrypt as the unknown names': the time tells nothing
+            return login._replace(secret=hash_password(login.secret, n=n, r=r, p=p))
+
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_SCRYPT, thread_name_prefix="auth-hash") as pool:
+            made = {login.user: login for login in pool.map(hashed, plain)}  # users: one line each
+        self._logins = {login.user: made.get(login.user, login) for login in given}
         self.audit = audit
         self.throttle = throttle if throttle is not None else Throttle()
         self._clock, self._wall_clock = clock, wall_clock

@@ -25,7 +25,15 @@ from typing import Any
 import pytest
 from step_clock import StepClock
 
-from app.auth import MAX_USER_CHARS, SCRYPT_N, SCRYPT_P, SCRYPT_R, Login, hash_password
+from app.auth import (
+    MAX_CONCURRENT_SCRYPT,
+    MAX_USER_CHARS,
+    SCRYPT_N,
+    SCRYPT_P,
+    SCRYPT_R,
+    Login,
+    hash_password,
+)
 from app.login_guard import (
     AUDIT_MAX_BYTES,
     FAILURE_WINDOW_S,
@@ -306,7 +314,7 @@ def test_main_says_where_the_record_is_and_makes_it(
 def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     """docs/deploying.md states facts of the code (as tests/test_deploying_doc.py checks its
     other figures): the throttle, the record's place, size and format, the hash parameters."""
-    from app.auth import SCRYPT_N, SCRYPT_P, SCRYPT_R
+    import app.auth
     from app.login_guard import AUDIT_FILE, AUDIT_FOLDER
 
     page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(encoding="utf-8").split())
@@ -315,6 +323,14 @@ def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     assert f"`<--temp-dir>/{AUDIT_FOLDER.format(uid='<uid>')}/{AUDIT_FILE}`" in page
     assert f"Above {AUDIT_MAX_BYTES // 2**20} MiB" in page and f"cut at {USER_SHOWN_CHARS} characters" in page
     assert f"n={SCRYPT_N}, r={SCRYPT_R}, p={SCRYPT_P}" in page
+    check_mib = 128 * SCRYPT_R * SCRYPT_N // 2**20
+    assert check_mib == 16 and f"{check_mib} MiB of memory per check" in page
+    assert (f"At most {MAX_CONCURRENT_SCRYPT} scrypt checks run at once (`MAX_CONCURRENT_SCRYPT` in "
+            f"`app/auth.py`)") in page
+    assert f"holds at most {MAX_CONCURRENT_SCRYPT * check_mib} MiB for hashing" in page
+    most = app.auth._MAX_MEMORY // 2**20
+    assert f"({MAX_CONCURRENT_SCRYPT * most} MiB with lines that ask the most memory a line may, {most} MiB a check)" in page
+    assert MAX_CONCURRENT_SCRYPT == 2 and "password when it starts, two at a time (the same limit;" in page
     assert AuditLog.line(1767608102.0, "alice", "ok") == '2026-01-05T10:15:02Z\t"alice"\tok\n'
     assert '2026-01-05T10:15:02Z "alice" ok' in page  # the example line, tabs read as spaces
 
@@ -603,3 +619,116 @@ def test_docs_deploying_works_out_the_records_size_and_the_lockout() -> None:
     assert "so that neither the answer nor its time tells which names exist, as long as every hash line" not in page
     assert ("So neither the answer nor its time tells which names exist, as long as every hash line has "
             "the same parameters") in page
+
+
+class _ScryptCrowd:
+    """``hashlib.scrypt`` instrumented: counts the calls inside it at once (``peak``) and holds
+    each one until more than ``bound`` are inside or ``hold_s`` has passed, so that callers the
+    code lets in together are inside together; then hashes for real (a guard, not a timing:
+    nothing is asserted about time)."""
+
+    def __init__(self, bound: int, hold_s: float = 0.3) -> None:
+        self.real, self.bound, self.hold_s = hashlib.scrypt, bound, hold_s
+        self.inside = self.peak = self.calls = 0
+        self._changed = threading.Condition()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> bytes:
+        with self._changed:
+            self.inside += 1
+            self.calls += 1
+            self.peak = max(self.peak, self.inside)
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self.inside > self.bound, timeout=self.hold_s)
+        try:
+            return self.real(*args, **kwargs)
+        finally:
+            with self._changed:
+                self.inside -= 1
+
+
+def test_no_more_than_max_concurrent_scrypt_logins_hash_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: each login in progress ran its own scrypt (16 MiB, up to 256 MiB a line), so 30
+    at once held 30 times that. Now at most MAX_CONCURRENT_SCRYPT hash at once, the others
+    wait; every check still hashes once, right or wrong, known name or not."""
+    guard = _guard(tmp_path, StepClock(0.0), max_per_minute=1000)
+    crowd = _ScryptCrowd(MAX_CONCURRENT_SCRYPT)
+    monkeypatch.setattr(hashlib, "scrypt", crowd)
+    attempts = [("alice", PASSWORD, True), ("alice", "x", False), ("bob", "bobs", True), ("bob", "y", False),
+                ("mallory", "z", False), ("eve", PASSWORD, False)]
+    start = threading.Barrier(len(attempts))
+    results: dict[int, bool] = {}
+
+    def attempt(i: int, user: str, password: str) -> None:
+        start.wait()
+        results[i] = guard.check(user, password)
+
+    threads = [threading.Thread(target=attempt, args=(i, user, password))
+               for i, (user, password, _) in enumerate(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert crowd.calls == len(attempts)  # one scrypt each, as before
+    assert crowd.peak == MAX_CONCURRENT_SCRYPT, crowd.peak  # never more; and the slots were used together
+    assert [results[i] for i in range(len(attempts))] == [right for _, _, right in attempts]
+    assert sorted(_outcomes(guard.audit.path)) == sorted(
+        [("alice", "ok"), ("alice", "wrong password"), ("bob", "ok"), ("bob", "wrong password"),
+         ("mallory", "unknown user"), ("eve", "unknown user")])
+
+
+def test_a_login_waiting_for_a_scrypt_slot_does_not_hold_the_event_loop(tmp_path: Path) -> None:
+    """The slots are taken in the worker thread of gradio_auth: with every slot held, the login
+    waits while the event loop goes on (here: this coroutine runs and sees it unfinished); once
+    a slot is free it is answered."""
+    import app.auth
+
+    guard = _guard(tmp_path, StepClock(0.0))
+    slots = app.auth._scrypt_slots
+    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
+    assert all(held)
+
+    def free() -> None:
+        while held:
+            held.pop()
+            slots.release()
+
+    async def login_while_slots_are_held() -> tuple[bool, bool]:
+        task = asyncio.create_task(guard.gradio_auth("alice", PASSWORD))
+        for _ in range(6000):  # until the check is admitted and waits for a slot (a guard, not a timing)
+            if guard.throttle._pending or task.done():
+                break
+            await asyncio.sleep(0.01)
+        for _ in range(5):
+            await asyncio.sleep(0.01)  # the loop serves on meanwhile
+        waited = not task.done()
+        free()
+        return waited, await task
+
+    safety = threading.Timer(30.0, free)  # were the check run on the loop, it would wait here for ever
+    safety.daemon = True
+    safety.start()
+    try:
+        waited, answer = asyncio.run(login_while_slots_are_held())
+    finally:
+        safety.cancel()
+        free()
+    assert waited and answer is True
+    assert _outcomes(guard.audit.path) == [("alice", "ok")]
+
+
+def test_plaintext_lines_are_hashed_at_start_concurrently_within_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: plaintext lines were hashed one after another at start (some tenths of a second
+    each with the default parameters). Now MAX_CONCURRENT_SCRYPT at a time, in threads
+    (hashlib.scrypt lets go of the GIL), never more; each is still hashed once and checks."""
+    hashed = Login("alice", hash_password(PASSWORD, **FAST), 1)  # the parameters all lines get
+    plain = [Login(f"user{i}", f"secret-{i}", i + 2) for i in range(5)]
+    crowd = _ScryptCrowd(MAX_CONCURRENT_SCRYPT)
+    monkeypatch.setattr(hashlib, "scrypt", crowd)
+    guard = LoginGuard([hashed, *plain], throttle=Throttle(max_per_minute=1000))
+    assert crowd.calls == len(plain) and crowd.peak == MAX_CONCURRENT_SCRYPT, (crowd.calls, crowd.peak)
+    assert all(login.hashed for login in guard._logins.values()) and list(guard._logins) == [
+        "alice", *(login.user for login in plain)]
+    monkeypatch.setattr(hashlib, "scrypt", crowd.real)
+    assert all(guard.check(login.user, login.secret) for login in plain)
+    assert not guard.check("user0", "secret-1")
