@@ -728,12 +728,15 @@ def test_the_default_flush_timer_writes_the_sums_from_a_daemon_thread(
 
 class _ScryptCrowd:
     """``hashlib.scrypt`` instrumented: counts the calls inside it at once (``peak``) and holds
-    each one until more than ``bound`` are inside or ``hold_s`` has passed, so that callers the
-    code lets in together are inside together; then hashes for real (a guard, not a timing:
-    nothing is asserted about time)."""
+    each one until more than ``bound`` are inside (the fault the tests look for), or the
+    ``total`` expected calls have all begun, or ``hold_s`` has passed, so that callers the code
+    lets in together are inside together; then hashes for real (a guard, not a timing: nothing
+    is asserted about time). ``hold_s`` is a second so that only a machine stalled that long
+    could keep the second slot's caller out while the first is held (the peak then short of
+    the bound: a false failure); it was 0.3 s."""
 
-    def __init__(self, bound: int, hold_s: float = 0.3) -> None:
-        self.real, self.bound, self.hold_s = hashlib.scrypt, bound, hold_s
+    def __init__(self, bound: int, total: int, hold_s: float = 1.0) -> None:
+        self.real, self.bound, self.total, self.hold_s = hashlib.scrypt, bound, total, hold_s
         self.inside = self.peak = self.calls = 0
         self._changed = threading.Condition()
 
@@ -743,7 +746,8 @@ class _ScryptCrowd:
             self.calls += 1
             self.peak = max(self.peak, self.inside)
             self._changed.notify_all()
-            self._changed.wait_for(lambda: self.inside > self.bound, timeout=self.hold_s)
+            self._changed.wait_for(lambda: self.inside > self.bound or self.calls >= self.total,
+                                   timeout=self.hold_s)
         try:
             return self.real(*args, **kwargs)
         finally:
@@ -757,10 +761,10 @@ def test_no_more_than_max_concurrent_scrypt_logins_hash_at_once(
     at once held 30 times that. Now at most MAX_CONCURRENT_SCRYPT hash at once, the others
     wait; every check still hashes once, right or wrong, known name or not."""
     guard = _guard(tmp_path, StepClock(0.0), max_per_minute=1000)
-    crowd = _ScryptCrowd(MAX_CONCURRENT_SCRYPT)
-    monkeypatch.setattr(hashlib, "scrypt", crowd)
     attempts = [("alice", PASSWORD, True), ("alice", "x", False), ("bob", "bobs", True), ("bob", "y", False),
                 ("mallory", "z", False), ("eve", PASSWORD, False)]
+    crowd = _ScryptCrowd(MAX_CONCURRENT_SCRYPT, total=len(attempts))
+    monkeypatch.setattr(hashlib, "scrypt", crowd)
     start = threading.Barrier(len(attempts))
     results: dict[int, bool] = {}
 
@@ -828,7 +832,7 @@ def test_plaintext_lines_are_hashed_at_start_concurrently_within_the_bound(monke
     (hashlib.scrypt lets go of the GIL), never more; each is still hashed once and checks."""
     hashed = Login("alice", hash_password(PASSWORD, **FAST), 1)  # the parameters all lines get
     plain = [Login(f"user{i}", f"secret-{i}", i + 2) for i in range(5)]
-    crowd = _ScryptCrowd(MAX_CONCURRENT_SCRYPT)
+    crowd = _ScryptCrowd(MAX_CONCURRENT_SCRYPT, total=len(plain))
     monkeypatch.setattr(hashlib, "scrypt", crowd)
     guard = LoginGuard([hashed, *plain], throttle=Throttle(max_per_minute=1000))
     assert crowd.calls == len(plain) and crowd.peak == MAX_CONCURRENT_SCRYPT, (crowd.calls, crowd.peak)
