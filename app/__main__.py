@@ -96,7 +96,11 @@ def _count(least: int, default: int) -> Callable[[str], int]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from app.auth import hash_command
-    from app.login_guard import AUDIT_MAX_BYTES, throttle_words  # stdlib and app.auth only
+    from app.login_guard import (  # stdlib and app.auth only
+        AUDIT_MAX_BYTES,
+        SUM_FLUSH_S,
+        throttle_words,
+    )
     from drac_ssl.starting import (  # stdlib only: no training code for the app
         add_version_option,
         ascii_int,
@@ -152,7 +156,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--audit-log", default=None, metavar="FILE",
                         help="with --auth-file: the file to which every login attempt is appended "
                              "(UTC time, user name, outcome; never a password; throttled attempts "
-                             "summed per name and minute), created mode 0600 in a folder only this "
+                             f"summed per name and minute, each sum written within {SUM_FLUSH_S:g} s), "
+                             "created mode 0600 in a folder only this "
                              f"account should write, rotated to FILE.1 above {AUDIT_MAX_BYTES // 2**20} "
                              "MiB; default: TEMP/drac_app_logins_<uid>/logins.log, TEMP being "
                              "--temp-dir's folder")

@@ -48,12 +48,13 @@ import secrets
 import shlex
 import stat
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-__all__ = ["HASH_BYTES", "INSECURE_NO_AUTH", "MAX_SCRYPT_WORK", "MAX_USER_CHARS", "SALT_BYTES", "SCHEME",
+__all__ = ["HASH_BYTES", "INSECURE_NO_AUTH", "MAX_CONCURRENT_SCRYPT", "MAX_SCRYPT_WORK", "MAX_USER_CHARS", "SALT_BYTES", "SCHEME",
            "SCRYPT_N", "SCRYPT_P", "SCRYPT_R", "AuthFileError", "Login", "bind_name", "common_parameters",
            "hash_command", "hash_password", "is_loopback_host", "main", "open_host_refusal",
            "parameter_warning", "parse_hash", "plaintext_warning", "read_auth_file", "readable_by_others",
@@ -82,10 +83,21 @@ MAX_USER_CHARS = 256
 """The longest user name, in characters, that a login file may hold; a longer typed name is
 refused without hashing (:class:`app.login_guard.LoginGuard`): no line can have it."""
 
+MAX_CONCURRENT_SCRYPT = 2
+"""The most scrypt computations that run at once in one process (the login checks of
+:class:`app.login_guard.LoginGuard` and the hashing of plaintext lines at start, alike); more
+wait their turn, in the worker thread that asked (never on the event loop). Each one holds
+``128 * r * (n + p + 2)`` bytes while it runs (16 MiB for new lines), so a flood of logins
+holds at most twice that (32 MiB; 512 MiB for the largest lines :func:`parse_hash` accepts),
+and keeps at most two cores busy, instead of one scrypt per concurrent login (30 at once, up
+to the throttle's cap). Every check waits for the same slots, so the wait tells nothing about
+the name typed."""
+
 _N_RANGE = (2**10, 2**20)  # n: a power of two in this range, below 2**(16 * r) (OpenSSL's rule)
 _R_RANGE, _P_RANGE = (1, 32), (1, 64)
 _MAX_MEMORY = 2**28  # bytes scrypt may use for one check (256 MiB): a line cannot ask more
 _SALT_RANGE, _HASH_RANGE = (16, 64), (16, 64)  # bytes, after base64
+_scrypt_slots = threading.BoundedSemaphore(MAX_CONCURRENT_SCRYPT)  # held while hashlib.scrypt runs
 
 
 class AuthFileError(ValueError):
@@ -127,9 +139,12 @@ def _scrypt(password: str, n: int, r: int, p: int, salt: bytes, size: int = HASH
     """``size`` bytes of ``hashlib.scrypt`` of the UTF-8 ``password`` (a lone surrogate, which
     no form sends but a caller might, is encoded as it is, not an error); ``maxmem`` as OpenSSL
     counts the memory (128 * r * (n + p + 2) bytes), so that every line :func:`parse_hash`
-    accepts runs."""
-    return hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=n, r=r, p=p,
-                          maxmem=128 * r * (n + p + 2) + 2**20, dklen=size)
+    accepts runs. At most :data:`MAX_CONCURRENT_SCRYPT` run at once in the process: a caller
+    beyond them waits here for a slot (``hashlib.scrypt`` lets go of the GIL while it hashes,
+    so the slots' holders run in parallel)."""
+    data = password.encode("utf-8", "surrogatepass")
+    with _scrypt_slots:
+        return hashlib.scrypt(data, salt=salt, n=n, r=r, p=p, maxmem=128 * r * (n + p + 2) + 2**20, dklen=size)
 
 
 def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P,

@@ -21,12 +21,16 @@ check there would hold up every other request for its fraction of a second). For
    names exist, except for a hash line made with other parameters than most
    (:func:`app.auth.parameter_warning` names such lines at start). A name longer than
    :data:`app.auth.MAX_USER_CHARS` characters, which no line can have, is refused unhashed.
+   At most :data:`app.auth.MAX_CONCURRENT_SCRYPT` checks hash at once (their memory is bounded
+   so); the others wait for a slot in their worker thread, whichever name they carry.
    An exception inside the check (a bug, a line OpenSSL refuses) is said on the console log
    and answered as a refusal (``error``), not as a server error;
 3. appends one line to the :class:`AuditLog`, when there is one: the UTC time, the user name as
    typed and the outcome, one of :data:`OUTCOMES`; never the password. Throttled attempts are
    summed per name and minute (:class:`AuditLog`), so that a flood of them cannot rotate the
-   record's older lines away within minutes.
+   record's older lines away within minutes; a sum is written at most :data:`SUM_FLUSH_S`
+   seconds after its first attempt, so a server killed without a chance to stop (SIGKILL, an
+   OOM kill) loses at most that many seconds of them.
 
 The throttle keys user names by their SHA-256 (32 bytes however long the typed name: a form
 field may hold a megabyte), and a name whose failures all lie more than
@@ -66,11 +70,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from app.auth import (
     HASH_BYTES,
+    MAX_CONCURRENT_SCRYPT,
     MAX_USER_CHARS,
     SALT_BYTES,
     SCHEME,
@@ -83,7 +90,7 @@ from app.auth import (
 from app.workdir import PREFIX
 
 __all__ = ["AUDIT_FOLDER", "AUDIT_MAX_BYTES", "FAILURE_WINDOW_S", "MAX_FAILURES_PER_MINUTE",
-           "MAX_FAILURES_PER_USER", "OUTCOMES", "OTHER_NAMES", "THROTTLED_NAMES_PER_MINUTE",
+           "MAX_FAILURES_PER_USER", "OUTCOMES", "OTHER_NAMES", "SUM_FLUSH_S", "THROTTLED_NAMES_PER_MINUTE",
            "USER_SHOWN_CHARS", "AuditLog", "AuditLogError", "LoginGuard", "Throttle",
            "default_audit_path", "folder_warning", "throttle_words"]
 
@@ -123,6 +130,13 @@ marked with its length)."""
 THROTTLED_NAMES_PER_MINUTE = 20
 """User names whose throttled attempts the record names in one minute; the throttled attempts
 of further names in that minute are summed on one line whose user field is :data:`OTHER_NAMES`."""
+SUM_FLUSH_S = 10.0
+"""Seconds after the first attempt of a ``throttled xN`` sum by which the sums are written
+(:class:`AuditLog`): a server killed without a chance to stop loses at most this long of
+summed throttled attempts. Each time the sums are written costs up to
+``THROTTLED_NAMES_PER_MINUTE + 1`` lines, at most ``60 / SUM_FLUSH_S`` times a minute plus once
+at the minute's end (docs/deploying.md works out the lines a flood writes): a shorter delay
+loses less at a kill and fills the record sooner."""
 _FLOCK_WAIT_S, _FLOCK_POLL_S = 1.0, 0.02
 """How long (seconds, in total) a line waits for the record's ``flock`` held by another
 server, polling every ``_FLOCK_POLL_S``; past it the line is appended unlocked, without rotating
@@ -210,6 +224,21 @@ def _shown(user: str | None) -> str:
     return json.dumps(user)  # ensure_ascii: escapes every control character
 
 
+class _Cancellable(Protocol):
+    """A started timer (:class:`threading.Timer`): ``cancel()`` stops it before it fires."""
+
+    def cancel(self) -> None: ...
+
+
+def _daemon_timer(delay_s: float, action: Callable[[], None]) -> threading.Timer:
+    """Call ``action`` once, ``delay_s`` seconds from now, in a daemon thread (it does not hold
+    the process at its exit; :meth:`AuditLog.close` writes what it would have)."""
+    timer = threading.Timer(delay_s, action)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 class _Summed:
     """Throttled attempts of one name (or of :data:`OTHER_NAMES`) not yet written in the minute."""
 
@@ -230,10 +259,15 @@ class AuditLog:
 
     Throttled attempts, which cost no hashing and so may come by the thousand, are summed: in
     each minute (UTC) the first throttled attempt of a name has its line at once; the name's
-    further ones in that minute are written as one line, ``throttled xN`` (N attempts, stamped
-    with the first of them), once the minute is over (at the next attempt after it, or at
-    :meth:`close`). Beyond :data:`THROTTLED_NAMES_PER_MINUTE` names in a minute, the throttled
-    attempts of the others are summed on one line whose user field is :data:`OTHER_NAMES`.
+    further ones are summed, and each sum is written as one line, ``throttled xN`` (N attempts,
+    stamped with the first of them), at most :data:`SUM_FLUSH_S` seconds after its first
+    attempt (a timer, ``flush_timer``, started when a sum begins and none is running), or
+    sooner: at the next attempt once the minute is over, or at :meth:`close`. Further throttled
+    attempts of the name in the same minute begin a new sum (no new line of their own). Beyond :data:`THROTTLED_NAMES_PER_MINUTE` names in a minute, the throttled attempts of
+    the others are summed on one line whose user field is :data:`OTHER_NAMES`.
+    ``flush_timer(delay_s, action)`` starts a timer that calls ``action`` once after
+    ``delay_s`` seconds and returns an object whose ``cancel()`` stops it (default: a daemon
+    :class:`threading.Timer`; tests pass one they fire by hand).
 
     The file is created mode 0600 (a link is not followed; a FIFO or anything else that is not a
     plain file of this account is refused, without waiting on it); one that is there already is
@@ -248,9 +282,12 @@ class AuditLog:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, default: bool = False,
-                 max_bytes: int = AUDIT_MAX_BYTES) -> None:
+                 max_bytes: int = AUDIT_MAX_BYTES,
+                 flush_timer: Callable[[float, Callable[[], None]], _Cancellable] | None = None) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
+        self._flush_timer = flush_timer or _daemon_timer
+        self._pending_flush: _Cancellable | None = None  # the timer that writes the sums, while one runs
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._write_failed = False
@@ -288,17 +325,29 @@ class AuditLog:
         return fd
 
     def close(self) -> None:
-        """Write the throttled attempts still summed (:meth:`flush`) and close the file (a later
-        :meth:`record` opens it again)."""
+        """Write the throttled attempts still summed (:meth:`flush`), stop the timer that would
+        have written them, and close the file (a later :meth:`record` opens it again)."""
         self.flush()
         with self._lock:
+            if self._pending_flush is not None:
+                self._pending_flush.cancel()
+                self._pending_flush = None
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
 
     def flush(self) -> None:
-        """Write the lines of the throttled attempts summed so far in this minute, now."""
+        """Write the lines of the throttled attempts summed so far in this minute, now (the
+        minute's names keep their place: their next throttled attempts are summed again)."""
         with self._lock:
+            data = self._summary_lines()
+            if data:
+                self._append(data)
+
+    def _flush_when_due(self) -> None:
+        """The timer's action, :data:`SUM_FLUSH_S` after a sum began: write the sums."""
+        with self._lock:
+            self._pending_flush = None
             data = self._summary_lines()
             if data:
                 self._append(data)
@@ -327,7 +376,10 @@ class AuditLog:
             raise ValueError(f"outcome {outcome!r}: one of {', '.join(OUTCOMES)} expected")
         with self._lock:
             minute = int(when // _MINUTE_S)
-            data = self._summary_lines() if minute != self._minute else ""
+            data = ""
+            if minute != self._minute:  # the last minute's sums, and its names forgotten
+                data = self._summary_lines()
+                self._summed.clear()
             self._minute = minute
             if outcome != THROTTLED:
                 data += self._line(when, _shown(user), outcome)
@@ -341,16 +393,20 @@ class AuditLog:
                     summed = summed or self._others
                     summed.first = summed.first if summed.count else when
                     summed.count += 1
+                    if self._pending_flush is None:  # written within SUM_FLUSH_S, even if no attempt follows
+                        self._pending_flush = self._flush_timer(SUM_FLUSH_S, self._flush_when_due)
             if data:
                 self._append(data)
 
     def _summary_lines(self) -> str:
-        """The lines of the summed throttled attempts (then forgotten); called with the lock held."""
+        """The lines of the summed throttled attempts, their counts then set back to 0 (the
+        names stay until the minute is over); called with the lock held."""
+        sums = [summed for summed in [*self._summed.values(), self._others] if summed.count]
         lines = [self._line(summed.first, summed.shown,
                             THROTTLED if summed.count == 1 else f"{THROTTLED} x{summed.count}")
-                 for summed in [*self._summed.values(), self._others] if summed.count]
-        self._summed.clear()
-        self._others = _Summed(_shown(None))
+                 for summed in sums]
+        for summed in sums:
+            summed.count = 0
         return "".join(lines)
 
     def _append(self, text: str) -> None:
@@ -501,7 +557,8 @@ class LoginGuard:
     seconds (``time.monotonic``); ``wall_clock``: the record's epoch seconds (``time.time``).
 
     Plaintext secrets are hashed here, once each (:func:`app.auth.hash_password`, with
-    :func:`app.auth.common_parameters`): the guard keeps no password (the caller's list still
+    :func:`app.auth.common_parameters`; :data:`app.auth.MAX_CONCURRENT_SCRYPT` at a time, in
+    threads: scrypt lets go of the GIL): the guard keeps no password (the caller's list still
     holds them until it lets it go). Raises :class:`app.auth.AuthFileError` for a user named
     twice (naming both lines when they come from a file), ValueError for no login, an empty
     plaintext password or a malformed ``scrypt$`` secret.
@@ -520,13 +577,17 @@ class LoginGuard:
                          else "twice")
                 raise AuthFileError(f"the user {login.user!r} is named {where}: keep one line per user")
         n, r, p = common_parameters(given)
-        self._logins: dict[str, Login] = {}
-        for login in given:
-            if not login.hashed:  # the same scrypt as the unknown names': the time tells nothing
-                if not login.secret:
-                    raise ValueError(f"the user {login.user!r} has an empty password")
-                login = login._replace(secret=hash_password(login.secret, n=n, r=r, p=p))
-            self._logins[login.user] = login
+        plain = [login for login in given if not login.hashed]
+        for login in plain:
+            if not login.secret:
+                raise ValueError(f"the user {login.user!r} has an empty password")
+
+        def hashed(login: Login) -> Login:  # the same scrypt as the unknown names': the time tells nothing
+            return login._replace(secret=hash_password(login.secret, n=n, r=r, p=p))
+
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_SCRYPT, thread_name_prefix="auth-hash") as pool:
+            made = {login.user: login for login in pool.map(hashed, plain)}  # users: one line each
+        self._logins = {login.user: made.get(login.user, login) for login in given}
         self.audit = audit
         self.throttle = throttle if throttle is not None else Throttle()
         self._clock, self._wall_clock = clock, wall_clock

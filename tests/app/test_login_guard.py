@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import json
 import logging
+import math
 import os
 import re
 import stat
@@ -19,18 +20,28 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from step_clock import StepClock
 
-from app.auth import MAX_USER_CHARS, SCRYPT_N, SCRYPT_P, SCRYPT_R, Login, hash_password
+from app.auth import (
+    MAX_CONCURRENT_SCRYPT,
+    MAX_USER_CHARS,
+    SCRYPT_N,
+    SCRYPT_P,
+    SCRYPT_R,
+    Login,
+    hash_password,
+)
 from app.login_guard import (
     AUDIT_MAX_BYTES,
     FAILURE_WINDOW_S,
     MAX_FAILURES_PER_MINUTE,
     MAX_FAILURES_PER_USER,
+    SUM_FLUSH_S,
     THROTTLED_NAMES_PER_MINUTE,
     USER_SHOWN_CHARS,
     AuditLog,
@@ -49,11 +60,39 @@ LINE = re.compile(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\t(?:("(?:[^"\\]|\\.)*")( \
 ``*`` (the throttled attempts of further names, summed), outcome (``throttled xN``: N of them)."""
 
 
+class _HandTimer:
+    """A timer of :class:`_HandTimers`: fired by the test, never by time."""
+
+    def __init__(self, delay_s: float, action: Callable[[], None]) -> None:
+        self.delay_s, self.action, self.cancelled, self.fired = delay_s, action, False, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def fire(self) -> None:
+        assert not self.cancelled and not self.fired
+        self.fired = True
+        self.action()
+
+
+class _HandTimers:
+    """``AuditLog(flush_timer=...)`` for tests: keeps every timer started (``started``), none
+    fires unless the test fires it, so the sums are written when the test says time is up."""
+
+    def __init__(self) -> None:
+        self.started: list[_HandTimer] = []
+
+    def __call__(self, delay_s: float, action: Callable[[], None]) -> _HandTimer:
+        self.started.append(_HandTimer(delay_s, action))
+        return self.started[-1]
+
+
 def _guard(tmp_path: Path, clock: StepClock, **throttle: Any) -> LoginGuard:
-    """alice and bob, hashed cheaply; ``clock`` drives both the throttle and the record's stamps."""
+    """alice and bob, hashed cheaply; ``clock`` drives both the throttle and the record's stamps;
+    the record's flush timer is fired by hand (``guard.audit._flush_timer.started``)."""
     logins = [("alice", hash_password(PASSWORD, **FAST)), ("bob", hash_password("bobs", **FAST))]
-    return LoginGuard(logins, audit=AuditLog(tmp_path / "logins.log"), throttle=Throttle(**throttle),
-                      clock=clock, wall_clock=clock)
+    audit = AuditLog(tmp_path / "logins.log", flush_timer=_HandTimers())
+    return LoginGuard(logins, audit=audit, throttle=Throttle(**throttle), clock=clock, wall_clock=clock)
 
 
 def _outcomes(path: Path) -> list[tuple[str, str]]:
@@ -306,7 +345,7 @@ def test_main_says_where_the_record_is_and_makes_it(
 def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     """docs/deploying.md states facts of the code (as tests/test_deploying_doc.py checks its
     other figures): the throttle, the record's place, size and format, the hash parameters."""
-    from app.auth import SCRYPT_N, SCRYPT_P, SCRYPT_R
+    import app.auth
     from app.login_guard import AUDIT_FILE, AUDIT_FOLDER
 
     page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(encoding="utf-8").split())
@@ -315,6 +354,16 @@ def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     assert f"`<--temp-dir>/{AUDIT_FOLDER.format(uid='<uid>')}/{AUDIT_FILE}`" in page
     assert f"Above {AUDIT_MAX_BYTES // 2**20} MiB" in page and f"cut at {USER_SHOWN_CHARS} characters" in page
     assert f"n={SCRYPT_N}, r={SCRYPT_R}, p={SCRYPT_P}" in page
+    assert f"written at most {SUM_FLUSH_S:g} seconds after the first of them (`SUM_FLUSH_S`)" in page
+    assert f"loses at most the last {SUM_FLUSH_S:g} seconds of summed throttled attempts" in page
+    check_mib = 128 * SCRYPT_R * SCRYPT_N // 2**20
+    assert check_mib == 16 and f"{check_mib} MiB of memory per check" in page
+    assert (f"At most {MAX_CONCURRENT_SCRYPT} scrypt checks run at once (`MAX_CONCURRENT_SCRYPT` in "
+            f"`app/auth.py`)") in page
+    assert f"holds at most {MAX_CONCURRENT_SCRYPT * check_mib} MiB for hashing" in page
+    most = app.auth._MAX_MEMORY // 2**20
+    assert f"({MAX_CONCURRENT_SCRYPT * most} MiB with lines that ask the most memory a line may, {most} MiB a check)" in page
+    assert MAX_CONCURRENT_SCRYPT == 2 and "password when it starts, two at a time (the same limit;" in page
     assert AuditLog.line(1767608102.0, "alice", "ok") == '2026-01-05T10:15:02Z\t"alice"\tok\n'
     assert '2026-01-05T10:15:02Z "alice" ok' in page  # the example line, tabs read as spaces
 
@@ -566,6 +615,7 @@ def test_the_help_states_the_throttle_from_the_code(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(app.login_guard, "FAILURE_WINDOW_S", 600.0)
     monkeypatch.setattr(app.login_guard, "MAX_FAILURES_PER_MINUTE", 11)
     monkeypatch.setattr(app.login_guard, "AUDIT_MAX_BYTES", 3 * 2**20)
+    monkeypatch.setattr(app.login_guard, "SUM_FLUSH_S", 4.0)
     with pytest.raises(SystemExit):
         parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
@@ -573,6 +623,7 @@ def test_the_help_states_the_throttle_from_the_code(monkeypatch: pytest.MonkeyPa
             "until the first is 10 minutes old (names not in the file count alike); 11 failed logins in "
             "a minute, all names together, refuse every login") in text
     assert "rotated to FILE.1 above 3 MiB" in text
+    assert "throttled attempts summed per name and minute, each sum written within 4 s" in text
 
 
 def test_docs_deploying_works_out_the_records_size_and_the_lockout() -> None:
@@ -590,10 +641,12 @@ def test_docs_deploying_works_out_the_records_size_and_the_lockout() -> None:
     assert f"up to about {round(long_escaped, -1):,}" in page
     assert (f"{AUDIT_MAX_BYTES // small:,} lines of the first kind, {AUDIT_MAX_BYTES // typical:,} of the "
             f"second, some {round(AUDIT_MAX_BYTES // long_escaped, -2):,} of the last") in page
-    per_minute = MAX_FAILURES_PER_MINUTE + 2 * THROTTLED_NAMES_PER_MINUTE + 1
+    writings = math.ceil(60 / SUM_FLUSH_S) + 1  # the sums: every SUM_FLUSH_S and at the minute's end
+    per_minute = MAX_FAILURES_PER_MINUTE + THROTTLED_NAMES_PER_MINUTE + writings * (THROTTLED_NAMES_PER_MINUTE + 1)
     assert f"at most {per_minute} lines a minute" in page
-    assert AUDIT_MAX_BYTES / (per_minute * typical) / 60 > 48 and "over two days" in page
-    assert AUDIT_MAX_BYTES / (per_minute * long_escaped) / 60 < 2 and "under two hours" in page
+    assert f"written every {SUM_FLUSH_S:g} seconds and at the minute's end, {writings} times" in page
+    assert AUDIT_MAX_BYTES / (per_minute * typical) / 60 > 18 and "over 18 hours" in page  # minutes, hours
+    assert AUDIT_MAX_BYTES / (per_minute * long_escaped) < 60 and "under an hour" in page  # minutes
     assert "150,000" not in page and "0.8 s" not in page
     assert f"Beyond {THROTTLED_NAMES_PER_MINUTE} names in a minute" in page
     proxy = page[page.index("## In front of the app"):page.index("## Logins")]
@@ -603,3 +656,188 @@ def test_docs_deploying_works_out_the_records_size_and_the_lockout() -> None:
     assert "so that neither the answer nor its time tells which names exist, as long as every hash line" not in page
     assert ("So neither the answer nor its time tells which names exist, as long as every hash line has "
             "the same parameters") in page
+
+
+def test_summed_throttled_attempts_are_written_within_the_flush_delay_without_a_next_attempt(
+        tmp_path: Path) -> None:
+    """Review: the ``throttled xN`` sums waited for the next attempt after their minute or a
+    clean stop, so a SIGKILL lost them however old. Now a timer, started when a sum begins,
+    writes them SUM_FLUSH_S later (the timer is fired here by hand: nothing waits or is timed);
+    the name keeps its place in the minute (no second first line), and close() stops the timer."""
+    clock = StepClock(0.0)
+    clock.now = 1767607500.0  # 2026-01-05T10:05:00Z
+    guard = _guard(tmp_path, clock, max_failures=0)  # every attempt throttled
+    timers = guard.audit._flush_timer
+    for _ in range(4):
+        clock.now += 1
+        guard.check("alice", PASSWORD)
+    guard.check("bob", "bobs")
+    assert _outcomes(guard.audit.path) == [("alice", "throttled"), ("bob", "throttled")]  # the firsts only
+    assert [timer.delay_s for timer in timers.started] == [SUM_FLUSH_S]  # one for the sums, not one an attempt
+    timers.started[0].fire()  # SUM_FLUSH_S after alice's second attempt: no attempt came since
+    lines = guard.audit.path.read_text(encoding="ascii").splitlines()
+    assert lines[2:] == ['2026-01-05T10:05:02Z\t"alice"\tthrottled x3']  # stamped with the first summed
+    clock.now += 1
+    guard.check("alice", PASSWORD)  # the same minute: summed again, no line of its own
+    guard.check("bob", "bobs")
+    assert len(guard.audit.path.read_text().splitlines()) == 3 and len(timers.started) == 2
+    timers.started[1].fire()
+    assert _outcomes(guard.audit.path)[3:] == [("alice", "throttled"), ("bob", "throttled")]
+    clock.now += 1
+    guard.check("alice", PASSWORD)
+    assert len(timers.started) == 3 and not timers.started[2].cancelled
+    guard.audit.close()  # a clean stop writes the sum and stops the timer
+    assert timers.started[2].cancelled and _outcomes(guard.audit.path)[-1] == ("alice", "throttled")
+    before = guard.audit.path.read_text()
+    timers.started[2].action()  # had it fired anyway: nothing left to write, the file not reopened
+    assert guard.audit.path.read_text() == before and guard.audit._fd is None
+    clock.now += 60  # a new minute: alice's first throttled attempt has its own line again
+    guard.check("alice", PASSWORD)
+    assert guard.audit.path.read_text().splitlines()[-1] == '2026-01-05T10:06:06Z\t"alice"\tthrottled'
+    guard.audit.close()
+
+
+def test_the_default_flush_timer_writes_the_sums_from_a_daemon_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a hand-fired timer, a real one writes the sum with no further attempt and no
+    close(): the delay set to 0 s here, and the file waited for (a guard against a hang, not
+    a timing). Its thread is a daemon: it does not hold the server's exit."""
+    import time
+
+    import app.login_guard
+
+    monkeypatch.setattr(app.login_guard, "SUM_FLUSH_S", 0.0)
+    started: list[threading.Timer] = []
+
+    def kept(delay_s: float, action: Callable[[], None]) -> threading.Timer:
+        started.append(app.login_guard._daemon_timer(delay_s, action))
+        return started[-1]
+
+    audit = AuditLog(tmp_path / "logins.log")
+    assert audit._flush_timer is app.login_guard._daemon_timer  # the default
+    audit._flush_timer = kept
+    for _ in range(3):
+        audit.record(60.0, "alice", "throttled")
+    give_up = time.monotonic() + 60
+    while len(audit.path.read_text().splitlines()) < 2 and time.monotonic() < give_up:
+        time.sleep(0.01)
+    assert _outcomes(audit.path) == [("alice", "throttled"), ("alice", "throttled x2")]
+    assert len(started) == 1 and started[0].daemon
+    audit.close()
+
+
+class _ScryptCrowd:
+    """``hashlib.scrypt`` instrumented: counts the calls inside it at once (``peak``) and holds
+    each one until more than ``bound`` are inside (the fault the tests look for), or the
+    ``total`` expected calls have all begun, or ``hold_s`` has passed, so that callers the code
+    lets in together are inside together; then hashes for real (a guard, not a timing: nothing
+    is asserted about time). ``hold_s`` is a second so that only a machine stalled that long
+    could keep the second slot's caller out while the first is held (the peak then short of
+    the bound: a false failure); it was 0.3 s."""
+
+    def __init__(self, bound: int, total: int, hold_s: float = 1.0) -> None:
+        self.real, self.bound, self.total, self.hold_s = hashlib.scrypt, bound, total, hold_s
+        self.inside = self.peak = self.calls = 0
+        self._changed = threading.Condition()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> bytes:
+        with self._changed:
+            self.inside += 1
+            self.calls += 1
+            self.peak = max(self.peak, self.inside)
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self.inside > self.bound or self.calls >= self.total,
+                                   timeout=self.hold_s)
+        try:
+            return self.real(*args, **kwargs)
+        finally:
+            with self._changed:
+                self.inside -= 1
+
+
+def test_no_more_than_max_concurrent_scrypt_logins_hash_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: each login in progress ran its own scrypt (16 MiB, up to 256 MiB a line), so 30
+    at once held 30 times that. Now at most MAX_CONCURRENT_SCRYPT hash at once, the others
+    wait; every check still hashes once, right or wrong, known name or not."""
+    guard = _guard(tmp_path, StepClock(0.0), max_per_minute=1000)
+    attempts = [("alice", PASSWORD, True), ("alice", "x", False), ("bob", "bobs", True), ("bob", "y", False),
+                ("mallory", "z", False), ("eve", PASSWORD, False)]
+    crowd = _ScryptCrowd(MAX_CONCURRENT_SCRYPT, total=len(attempts))
+    monkeypatch.setattr(hashlib, "scrypt", crowd)
+    start = threading.Barrier(len(attempts))
+    results: dict[int, bool] = {}
+
+    def attempt(i: int, user: str, password: str) -> None:
+        start.wait()
+        results[i] = guard.check(user, password)
+
+    threads = [threading.Thread(target=attempt, args=(i, user, password))
+               for i, (user, password, _) in enumerate(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert crowd.calls == len(attempts)  # one scrypt each, as before
+    assert crowd.peak == MAX_CONCURRENT_SCRYPT, crowd.peak  # never more; and the slots were used together
+    assert [results[i] for i in range(len(attempts))] == [right for _, _, right in attempts]
+    assert sorted(_outcomes(guard.audit.path)) == sorted(
+        [("alice", "ok"), ("alice", "wrong password"), ("bob", "ok"), ("bob", "wrong password"),
+         ("mallory", "unknown user"), ("eve", "unknown user")])
+
+
+def test_a_login_waiting_for_a_scrypt_slot_does_not_hold_the_event_loop(tmp_path: Path) -> None:
+    """The slots are taken in the worker thread of gradio_auth: with every slot held, the login
+    waits while the event loop goes on (here: this coroutine runs and sees it unfinished); once
+    a slot is free it is answered."""
+    import app.auth
+
+    guard = _guard(tmp_path, StepClock(0.0))
+    slots = app.auth._scrypt_slots
+    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
+    assert all(held)
+
+    def free() -> None:
+        while held:
+            held.pop()
+            slots.release()
+
+    async def login_while_slots_are_held() -> tuple[bool, bool]:
+        task = asyncio.create_task(guard.gradio_auth("alice", PASSWORD))
+        for _ in range(6000):  # until the check is admitted and waits for a slot (a guard, not a timing)
+            if guard.throttle._pending or task.done():
+                break
+            await asyncio.sleep(0.01)
+        for _ in range(5):
+            await asyncio.sleep(0.01)  # the loop serves on meanwhile
+        waited = not task.done()
+        free()
+        return waited, await task
+
+    safety = threading.Timer(30.0, free)  # were the check run on the loop, it would wait here for ever
+    safety.daemon = True
+    safety.start()
+    try:
+        waited, answer = asyncio.run(login_while_slots_are_held())
+    finally:
+        safety.cancel()
+        free()
+    assert waited and answer is True
+    assert _outcomes(guard.audit.path) == [("alice", "ok")]
+
+
+def test_plaintext_lines_are_hashed_at_start_concurrently_within_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: plaintext lines were hashed one after another at start (some tenths of a second
+    each with the default parameters). Now MAX_CONCURRENT_SCRYPT at a time, in threads
+    (hashlib.scrypt lets go of the GIL), never more; each is still hashed once and checks."""
+    hashed = Login("alice", hash_password(PASSWORD, **FAST), 1)  # the parameters all lines get
+    plain = [Login(f"user{i}", f"secret-{i}", i + 2) for i in range(5)]
+    crowd = _ScryptCrowd(MAX_CONCURRENT_SCRYPT, total=len(plain))
+    monkeypatch.setattr(hashlib, "scrypt", crowd)
+    guard = LoginGuard([hashed, *plain], throttle=Throttle(max_per_minute=1000))
+    assert crowd.calls == len(plain) and crowd.peak == MAX_CONCURRENT_SCRYPT, (crowd.calls, crowd.peak)
+    assert all(login.hashed for login in guard._logins.values()) and list(guard._logins) == [
+        "alice", *(login.user for login in plain)]
+    monkeypatch.setattr(hashlib, "scrypt", crowd.real)
+    assert all(guard.check(login.user, login.secret) for login in plain)
+    assert not guard.check("user0", "secret-1")
