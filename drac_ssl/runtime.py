@@ -518,8 +518,8 @@ FIGURE_LIBRARIES = ("torch", "torchvision", "numpy", "opencv-python-headless", "
 figures: image decoding and resizing (OpenCV, Pillow), augmentation (albumentations, albucore,
 MONAI), float kernels (torch, torchvision, NumPy, SciPy, scikit-learn). Found the hard way: the
 same ``opencv-python-headless==5.0.0.93`` from its manylinux2014 wheel instead of its
-manylinux_2_28 one resized the cache differently and moved the default job's out-of-fold QWK
-from 0.771 to 0.760 (``scripts/setup.sh``). Those not installed are left out; more than one
+manylinux_2_28 one resized the cache differently and moved the default job's out-of-fold
+figures (a hand comparison of two clones' runs, not a bench result: ``scripts/setup.sh``). Those not installed are left out; more than one
 OpenCV distribution can be installed at once (they then shadow each other), so all four names
 are looked up."""
 
