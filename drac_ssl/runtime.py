@@ -181,7 +181,9 @@ def resolve_device(name: str = "auto", local_rank: int = 0, setting: str = "run.
 
 def use_compile(setting: str, device: torch.device) -> bool:
     """Whether ``PretrainConfig.compile`` (``auto | true | false``) compiles on ``device``:
-    ``auto`` compiles on CUDA only (where a long run repays the ~40 s of compilation)."""
+    ``auto`` compiles on CUDA only (where a long run repays the compilation: ~40 s for a
+    ResNet-18 step once, a one-off observation, not a bench figure; ``bench/pretrain_throughput.py``
+    times it as ``compile_warmup_s`` when it compiles)."""
     if setting not in ("auto", "true", "false"):
         raise ValueError(f"compile setting must be auto, true or false, got {setting!r}")
     return device.type == "cuda" if setting == "auto" else setting == "true"
