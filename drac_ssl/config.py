@@ -325,7 +325,8 @@ class PretrainConfig:
     precision: str = "auto"  # training precision: auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
     channels_last: bool = True  # NHWC memory format (faster convolutions on CUDA and recent CPUs)
     # torch.compile of the training model: auto = on CUDA only (on the CPU the compile costs more
-    # than it saves), true | false. It pays on long runs: ~40 s to compile a ResNet-18 step once.
+    # than it saves), true | false. It pays on long runs: a ResNet-18 step took ~40 s to compile
+    # once (a one-off observation, not measured by a bench).
     compile: str = "auto"
     num_workers: int = -1  # data-loading worker processes; -1 = all cores but one
     knn_every: int = 0  # k-NN monitor every N epochs when labels of two grades exist (else a line says it is off); 0 = off

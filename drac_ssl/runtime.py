@@ -181,7 +181,9 @@ def resolve_device(name: str = "auto", local_rank: int = 0, setting: str = "run.
 
 def use_compile(setting: str, device: torch.device) -> bool:
     """Whether ``PretrainConfig.compile`` (``auto | true | false``) compiles on ``device``:
-    ``auto`` compiles on CUDA only (where a long run repays the ~40 s of compilation)."""
+    ``auto`` compiles on CUDA only (where a long run repays the compilation: ~40 s for a
+    ResNet-18 step once, a one-off observation, not a bench figure; ``bench/pretrain_throughput.py``
+    times it as ``compile_warmup_s`` when it compiles)."""
     if setting not in ("auto", "true", "false"):
         raise ValueError(f"compile setting must be auto, true or false, got {setting!r}")
     return device.type == "cuda" if setting == "auto" else setting == "true"
@@ -518,8 +520,8 @@ FIGURE_LIBRARIES = ("torch", "torchvision", "numpy", "opencv-python-headless", "
 figures: image decoding and resizing (OpenCV, Pillow), augmentation (albumentations, albucore,
 MONAI), float kernels (torch, torchvision, NumPy, SciPy, scikit-learn). Found the hard way: the
 same ``opencv-python-headless==5.0.0.93`` from its manylinux2014 wheel instead of its
-manylinux_2_28 one resized the cache differently and moved the default job's out-of-fold QWK
-from 0.771 to 0.760 (``scripts/setup.sh``). Those not installed are left out; more than one
+manylinux_2_28 one resized the cache differently and moved the default job's out-of-fold
+figures (a hand comparison of two clones' runs, not a bench result: ``scripts/setup.sh``). Those not installed are left out; more than one
 OpenCV distribution can be installed at once (they then shadow each other), so all four names
 are looked up."""
 

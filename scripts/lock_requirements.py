@@ -4,8 +4,8 @@ included, each pinned by version AND by the SHA-256 of the one file pip picked.
 
 Why: the pins name versions, not builds. opencv-python-headless 5.0.0.93 exists as a
 manylinux2014 and a manylinux_2_28 wheel; they resize differently, and the default job's
-out-of-fold QWK of vicreg moved from 0.771 to 0.760 when an installer took the other one
-(scripts/setup.sh). With hashes, pip installs exactly these files (it skips candidates whose
+out-of-fold figures moved when an installer took the other one (vicreg's QWK by about 0.01 in
+a hand comparison of two clones' runs, not a bench result; scripts/setup.sh). With hashes, pip installs exactly these files (it skips candidates whose
 hash is not listed), so a fresh machine reproduces the committed figures.
 
 Usage (on a Linux x86-64 machine with Python 3.11, in the project's root):

@@ -7,9 +7,9 @@
 # pip installs scripts/requirements-cpu.lock, every wheel pinned by its SHA-256, not only by its
 # version. The same version's other wheels can compute other figures: opencv-python-headless
 # 5.0.0.93's manylinux2014 wheel (the machine's local wheel store has it) resizes differently
-# from its manylinux_2_28 one (PyPI's, which pip prefers), and the default job's out-of-fold QWK
-# of vicreg was 0.760 instead of the committed 0.771 (December 2026, when uv took the local
-# one). Elsewhere, or when those files cannot be had, the version pins of requirements-cpu.txt
+# from its manylinux_2_28 one (PyPI's, which pip prefers), and the default job's out-of-fold
+# figures moved when uv took the local one (December 2026; vicreg's QWK by about 0.01 in a hand
+# comparison of two clones' runs, not a bench result). Elsewhere, or when those files cannot be had, the version pins of requirements-cpu.txt
 # are installed and the script says that figures may differ in their last digits.
 # pip, not uv: uv reads pip's indexes in order (first index wins), not by the best wheel.
 set -euo pipefail

@@ -472,8 +472,8 @@ def test_the_readme_generated_sections_are_what_bench_summarize_renders_now() ->
         END,
         RETINA_BEGIN,
         RETINA_END,
-        floor_reruns,
         history_available,
+        job_reruns,
         render,
         retinamnist_table,
     )
@@ -487,7 +487,7 @@ def test_the_readme_generated_sections_are_what_bench_summarize_renders_now() ->
 
     assert between(BEGIN, END) == render(), "README results are stale: run python -m bench.summarize"
     retina = json.loads((RESULTS / "retinamnist.json").read_text(encoding="utf-8"))
-    assert between(RETINA_BEGIN, RETINA_END) == "\n".join(retinamnist_table(retina, floor_reruns(RESULTS))).strip("\n")
+    assert between(RETINA_BEGIN, RETINA_END) == "\n".join(retinamnist_table(retina, job_reruns(RESULTS))).strip("\n")
 
 
 def test_retinamnist_epochs_table_of_a_confirmation_without_overrides_names_its_scratch_plainly() -> None:
@@ -680,6 +680,52 @@ def test_each_variant_minus_the_floor_is_shown_with_its_paired_ci_its_own_or_a_r
     # a record with its own pairs shows those, not a rerun's
     assert "rerun `" not in "\n".join(retinamnist_table({**committed, "pixel_floor": {**floor, "paired": paired}},
                                                         found))
+
+
+def test_every_reruns_wall_time_and_goal_verdict_is_shown_per_cpu(tmp_path: Path) -> None:
+    """Audit F1: the committed RetinaMNIST run met its < 40 min goal on one CPU; both reruns of
+    the same command on another missed it (goal_met false), and the README said only "met".
+    Each rerun's wall time and verdict is rendered, beside the committed run's, and counted per
+    CPU; a smoke rerun is no run."""
+    from bench.summarize import job_reruns, render, retinamnist_table
+
+    variant = {"qwk": 0.55, "qwk_ci95": [0.5, 0.6], "accuracy": 0.53, "auc_ovr": 0.77, "auc_ovo": 0.72,
+               "macro_f1": 0.4}
+    goal = "< 2400 s on the 2-core CPU machine (issue #12)"
+    committed = {"variants": {"scratch": variant}, "seconds_total": 1414.7, "goal": goal, "goal_met": True,
+                 "device": "CPU: Intel(R) Xeon(R) Processor x2", "date_utc": "2026-11-30T14:16:51",
+                 "load_average_1_5_15_min": {"start": [0.65, 0.9, 1.0], "end": [1.0, 1.0, 1.1]},
+                 "command": "python -m bench.retinamnist --fresh"}
+    amd = {**committed, "seconds_total": 3478.0, "goal_met": False, "device": "CPU: AMD EPYC x2",
+           "date_utc": "2026-12-04T04:31:33", "load_average_1_5_15_min": {"start": [0.45], "end": [1.04]}}
+    reruns = tmp_path / "reruns"
+    reruns.mkdir()
+    (tmp_path / "retinamnist.json").write_text(json.dumps(committed), encoding="utf-8")
+    (reruns / "retinamnist_amd_epyc.json").write_text(json.dumps(amd), encoding="utf-8")
+    (reruns / "retinamnist_floor_paired.json").write_text(
+        json.dumps({**amd, "seconds_total": 3471.3, "date_utc": "2026-12-05T02:38:37"}), encoding="utf-8")
+    (reruns / "retinamnist_smoke.json").write_text(json.dumps({**amd, "smoke": True}), encoding="utf-8")
+    found = job_reruns(tmp_path)
+    assert [Path(p).name for p in found] == ["retinamnist_amd_epyc.json", "retinamnist_floor_paired.json"]
+    (line,) = [x for x in retinamnist_table(committed, found) if x.startswith("Wall time")]
+    assert line.startswith(f"Wall time of the whole job against its goal ({goal}): the committed run 1414.7 s "
+                           "(23.6 min; CPU: Intel(R) Xeon(R) Processor x2, 2026-11-30")
+    assert "1-minute load 0.65 / 1.0 at its start / end): met;" in line
+    assert ("retinamnist_amd_epyc.json` 3478.0 s (58.0 min; CPU: AMD EPYC x2, 2026-12-04"
+            in line and "1-minute load 0.45 / 1.04 at its start / end): NOT met;" in line)
+    assert "retinamnist_floor_paired.json` 3471.3 s (57.9 min; CPU: AMD EPYC x2, 2026-12-05" in line
+    assert line.endswith("By CPU: Intel(R) Xeon(R) Processor x2 met it in 1 of 1 run; "
+                         "AMD EPYC x2 met it in 0 of 2 runs.")
+    assert "retinamnist_smoke" not in line
+    # without reruns the committed run is said alone; without a wall time nothing is said
+    assert [x for x in retinamnist_table(committed) if x.startswith("Wall time")][0].endswith(
+        "By CPU: Intel(R) Xeon(R) Processor x2 met it in 1 of 1 run.")
+    assert not [x for x in retinamnist_table({"variants": {"scratch": variant}}) if x.startswith("Wall time")]
+    # the results table: one row per run, the rerun named, a missed goal in capitals
+    rows = [x for x in render(tmp_path).splitlines() if x.startswith("| RetinaMNIST main job")]
+    assert len(rows) == 3 and "(issue #12): met)" in rows[0] and "rerun `" not in rows[0]
+    assert "pixel floor, rerun `" in rows[1] and "3478.0 s total (< 2400 s on the 2-core CPU machine (issue #12): NOT met)" in rows[1]
+    assert "| CPU: AMD EPYC x2 |" in rows[2] and "3471.3 s total" in rows[2]
 
 
 def test_t_interval_is_the_two_sided_95_percent_one_of_the_seeds_mean() -> None:

@@ -1,6 +1,6 @@
 """Library builds in run folders: the same versions from other wheels can give other figures
-(opencv-python-headless 5.0.0.93's manylinux2014 wheel moved the default job's out-of-fold QWK
-from 0.771 to 0.760), so every run records which builds made it."""
+(opencv-python-headless 5.0.0.93's manylinux2014 wheel moved the default job's out-of-fold
+figures in a hand comparison of two clones' runs), so every run records which builds made it."""
 
 from __future__ import annotations
 
