@@ -26,7 +26,14 @@ import pytest
 
 from drac_ssl import commands, export
 from drac_ssl.commands import export_early, export_log_names, export_parser
-from drac_ssl.name_tags import KEY_ENV, NameTagger, folder_names, name_digest, name_tag, tagged_console
+from drac_ssl.name_tags import (
+    KEY_ENV,
+    NameTagger,
+    folder_names,
+    name_digest,
+    name_tag,
+    tagged_console,
+)
 from drac_ssl.submission import DEEPER_SEARCHED
 
 GOOD = "Smith_John_OD.png"
