@@ -364,11 +364,12 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-names", choices=LOG_NAMES, default="full",
                         help="how the console (stdout and stderr) names the files: full = as "
                              "they are (default); tag = a short tag instead of each name, "
-                             "[name 1a2b3c4d] (the first 8 hex digits of the SHA-256 of the "
-                             "name), for logs others read (file names often hold patient names "
-                             "or IDs). The written CSVs and records still name every case. The "
-                             "tag hides a name from a reader who does not know it, not from one "
-                             "who guesses it and hashes the guess")
+                             "[name 1a2b3c4d] (the first 8 hex digits of the HMAC-SHA-256 of "
+                             "the name under a random key of this run, or DRAC_SSL_LOG_NAMES_KEY "
+                             "when set: tags stable across runs), for logs others read (file "
+                             "names often hold patient names or IDs). The written CSVs and "
+                             "records still name every case. Without the key a tag cannot be "
+                             "traced to its name, nor a guessed name confirmed")
     return add_version_option(parser)
 
 

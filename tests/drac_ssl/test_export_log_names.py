@@ -226,8 +226,10 @@ def test_the_deploying_page_says_the_option_and_its_limit() -> None:
     page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(
         encoding="utf-8").split())
     assert "add `--log-names tag`" in page and name_tag("x").startswith("[name ")
-    assert "`[name 1a2b3c4d]` instead of each file name" in page
-    assert "can confirm a guess by hashing it" in page and "The default is `full`" in page
+    assert "`[name 1a2b3c4d]` instead of each file name" in page and "HMAC-SHA-256" in page
+    assert "cannot confirm a guess by hashing it" in page and "The default is `full`" in page
+    assert "another tag in the next run" in page and f"sets `{KEY_ENV}`" in page
+    assert "openssl dgst -sha256 -hmac" in page  # test_name_tags_matcher.py runs it
     assert "--log-names" in " ".join(export_parser().format_help().split())
 
 
