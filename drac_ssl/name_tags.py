@@ -33,9 +33,11 @@ messages, ``os.write(1, ...)``) do not. A word of the output that is also the na
 entry (a sub-folder called ``test``), or the stem of one (``notes`` of ``notes.txt``:
 :func:`with_stems`), is tagged too: the filter errs towards hiding. The names are gathered
 inside the filter's protection (``tagged_console`` takes a function), so that no exception
-prints one before the filter stands. Its cost grows linearly with the names (a dict of each
-name's token prefixes, no regular expression of them) and with the text written (a few dict
-look-ups per token). Standard library only.
+prints one before the filter stands. Each write is filtered on its own: a name written in two
+pieces would not be seen (``print`` writes each argument apart, so a name is one piece). Its
+cost grows linearly with the names (dicts of their forms and first tokens, no regular
+expression of them) and with the text written (a look-up of its words, a few more where a name
+may start). Standard library only.
 """
 
 from __future__ import annotations
@@ -152,12 +154,14 @@ class NameTagger:
 
     How: a dict of the said forms (form -> name) and one of the first token of each
     (:data:`_TOKEN`: ``Doe`` of ``Doe_Jane.png``) -> the lengths of the forms that start with
-    it, longest first. Building them costs time and memory linear in the names; a text costs
-    one look-up per token where a name may start (not after a letter or digit) and, where a
-    first token is found, one look-up per length of the forms that start with it, longest
-    first, until one is there (a few: ``Patient_0001.png`` and its stem share ``Patient``, two
-    lengths). The same matches as the one regular expression of all the names it replaces,
-    which took seconds to compile for 100,000 names. Tags are computed when first needed."""
+    it, longest first. Building them costs time and memory linear in the names. A text costs
+    its words' look-up in the first tokens (in C: a line naming no file ends there); then, at
+    each place where a first token found starts and a name may start (not after a letter or
+    digit), one look-up per length of the forms that start with it, longest first, until one
+    is there: a few (``Patient_0001.png`` and its stem share ``Patient``: two lengths), or as
+    many as the names sharing a first token have lengths. The same matches as the one regular
+    expression of all the names it replaces, which took seconds to compile for 100,000 names
+    (``bench/name_tags.py``). Tags are computed when first needed, then kept."""
 
     def __init__(self, names: Iterable[str], key: bytes | None = None) -> None:
         self.key = secrets.token_bytes(KEY_BYTES) if key is None else key
