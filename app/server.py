@@ -124,9 +124,10 @@ def name_tag(name: str) -> str:
     digits of the SHA-256 of its name. File names in hospitals often carry a patient's name
     or ID, and the console log is kept (journald under a service manager): the log never
     writes an upload's name, only this tag, which correlates the lines about one file
-    without saying the name (the page still shows the name to its user). The digest of the
-    export command's ``--log-names tag`` (:func:`drac_ssl.name_tags.name_digest`), so that one
-    file's lines can be found in both logs."""
+    without saying the name (the page still shows the name to its user). The unkeyed digest of
+    :func:`drac_ssl.name_tags.name_digest`: whoever guesses a name can confirm it by hashing it
+    (the export command's ``--log-names tag`` keys its tags with a secret of the run against
+    that, so its tags are not these)."""
     return f"image {name_digest(name)}"
 
 

@@ -836,6 +836,29 @@ def cli_startup_rows(r: dict[str, Any]) -> list[str]:
             f"`{r.get('command')}` |"]
 
 
+def name_tags_rows(r: dict[str, Any]) -> list[str]:
+    """The ``--log-names tag`` filter (bench/name_tags.py): seconds to build it and MiB it holds
+    per number of listed names, microseconds per console line, and the baseline checkout's
+    build seconds where one was measured."""
+    def sizes(runs: list[dict[str, Any]], baseline: bool = False) -> str:
+        return ", ".join(f"{run['listed']:,} names {run['build_s']} s"
+                         + ("" if baseline else f" ({run['held_mib']} MiB)") for run in runs)
+
+    runs = r.get("sizes") or []
+    if not runs:
+        return []
+    last = runs[-1]
+    cell = (f"build {sizes(runs)}; per console line {last['line_with_a_name_us']} us with a name, "
+            f"{last['line_without_us']} us without ({last['listed']:,} names)")
+    base = r.get("baseline") or {}
+    if base.get("sizes"):
+        cell += (f"; before (code at {base.get('code_commit')}, one regular expression of all the names): "
+                 f"build {sizes(base['sizes'], baseline=True)}")
+    return [f"| `--log-names tag` console filter, names and their stems from a synthetic clinic folder "
+            f"(one fresh process per size{_load_note(r)}) | {cell} | {_device(r)} | {_date(r)} | "
+            f"`{r.get('command')}` |"]
+
+
 def _pct(x: Any) -> str:
     return f"{x:.2f}" if isinstance(x, (int, float)) else "–"
 
@@ -2059,6 +2082,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += threads_rows(record)
         elif name == "cli_startup":
             lines += cli_startup_rows(record)
+        elif name == "name_tags":
+            lines += name_tags_rows(record)
         elif name.startswith("ood_check"):
             lines += ood_rows(record)
         elif name == "disk_use":

@@ -364,11 +364,12 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-names", choices=LOG_NAMES, default="full",
                         help="how the console (stdout and stderr) names the files: full = as "
                              "they are (default); tag = a short tag instead of each name, "
-                             "[name 1a2b3c4d] (the first 8 hex digits of the SHA-256 of the "
-                             "name), for logs others read (file names often hold patient names "
-                             "or IDs). The written CSVs and records still name every case. The "
-                             "tag hides a name from a reader who does not know it, not from one "
-                             "who guesses it and hashes the guess")
+                             "[name 1a2b3c4d] (the first 8 hex digits of the HMAC-SHA-256 of "
+                             "the name under a random key of this run, or DRAC_SSL_LOG_NAMES_KEY "
+                             "when set: tags stable across runs), for logs others read (file "
+                             "names often hold patient names or IDs). The written CSVs and "
+                             "records still name every case. Without the key a tag cannot be "
+                             "traced to its name, nor a guessed name confirmed")
     return add_version_option(parser)
 
 
@@ -380,8 +381,8 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
     search for deeper images goes, one level more (a fix may name them:
     :func:`drac_ssl.name_tags.folder_names`, :data:`drac_ssl.submission.DEEPER_SEARCHED`) and,
     for a name that cannot be a case, the names the fix suggests
-    (:func:`drac_ssl.submission.safe_case_name`); the cases of ``--check`` / ``--score``'s
-    CSV; ``--score``'s label names and patients (read as scoring reads them; a label CSV it
+    (:func:`drac_ssl.submission.safe_case_name`), and a name with surrounding spaces without
+    them (``--check``'s fix says it so); the cases of ``--check`` / ``--score``'s CSV; ``--score``'s label names and patients (read as scoring reads them; a label CSV it
     cannot read so: the first cell of each row); and, with
     ``manifest_cases`` (:func:`drac_ssl.export.manifest_test_cases`, which the export passes:
     it is not imported here), the test cases of ``--manifest`` or, without ``--images``, of
@@ -414,6 +415,8 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
                 except (OSError, ValueError):  # no manifest there: the command says so itself
                     pass
     for name in sorted(names):
+        if name.strip() and name != name.strip():  # --check's fix: "write 'Doe, John.png'"
+            names.add(name.strip())
         if case_name_problem(name) is not None:  # the fix names a rename: "Doe_John.png"
             safe = safe_case_name(name)
             stem, suffix = os.path.splitext(safe)

@@ -173,12 +173,14 @@ The selected variant's words come from ``finetune/summary.json`` through the bun
 order vicreg_umm, vicreg, scratch"), for a bundle built before those words too.
 
 ``--log-names tag`` (default ``full``: names as they are) says :func:`drac_ssl.name_tags.name_tag`
-(``[name 1a2b3c4d]``, the first 8 hex digits of the SHA-256 of the name) instead of each file
-name in every console line, of every mode (:func:`drac_ssl.commands.export_log_names` lists the
+(``[name 1a2b3c4d]``, the first 8 hex digits of the HMAC-SHA-256 of the name under the run's
+key: :func:`drac_ssl.name_tags.log_names_key`, random for each command unless
+``DRAC_SSL_LOG_NAMES_KEY`` gives one) instead of each file name in every console line, of every
+mode (:func:`drac_ssl.commands.export_log_names` lists the
 names: the folder's entries and its sub-folders', a fix's suggested renames, the cases of a
 CSV, the labels of ``--score``, the ingest's test cases); the files written still name the
-cases. A hospital's shared logs then carry no patient file name; the tag is not keyed, so a
-name someone guesses can be confirmed (:mod:`drac_ssl.name_tags`).
+cases. A hospital's shared logs then carry no patient file name, nor a tag that a guessed name
+could be confirmed by: the tag is keyed (:mod:`drac_ssl.name_tags`).
 
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``--out`` left as it

@@ -3,30 +3,41 @@
 In a hospital a file name often holds a patient's name or record number, and what a command
 prints ends up in shared logs (a cron job's mail, journald, a CI log). The export command's
 ``--log-names tag`` (:func:`drac_ssl.commands.export_log_names`) prints, in every console
-line, :func:`name_tag` of each name it knows of instead of the name: ``[name 1a2b3c4d]``, the
-first 8 hex digits of the SHA-256 of the name (UTF-8), the digest of the app's server log
-(``app.server.name_tag``: ``image 1a2b3c4d``) for the same name. The tag is stable (one name,
-one tag, on every run and in the app's log), so the lines about one file can be told apart and
-followed; the files the command writes (the CSVs, the notes and skipped-files records) still
-name every case: they must.
+line, :meth:`NameTagger.tag` of each name it knows of instead of the name: ``[name 1a2b3c4d]``,
+the first 8 hex digits of the HMAC-SHA-256 of the name (UTF-8) under a key of this run
+(:func:`log_names_key`): a random one, drawn for each command and never written anywhere,
+unless ``DRAC_SSL_LOG_NAMES_KEY`` gives one. Within one run the tag is stable (one name, one
+tag), so the lines about one file can be told apart and followed; the files the command writes
+(the CSVs, the notes and skipped-files records) still name every case, as before: they must.
 
 What it protects against: a reader of the log who does not already hold the names learns
-none from it. What it does not: the hash is not keyed, so whoever can guess a name (a patient
-list, a range of record numbers: millions of guesses take seconds) can confirm it by hashing
-the guess; and with 8 hex digits (32 bits) two names of a large folder may share a tag (about
-one pair in a million for 100 names). Keep such logs as private as the folder's file names if
-that matters; pseudonymising the file names before grading protects the outputs too.
+none from it, and, the tag being keyed, cannot confirm a name they guess (a patient list, a
+range of record numbers) by hashing the guess either: that needs the key. What that costs: a
+tag of one run says nothing about another run's (the same file has another tag each run), nor
+about the app's server log, whose ``image 1a2b3c4d`` is the unkeyed SHA-256
+(:func:`name_digest` without a key); and nobody can turn a tag back into its file unless the key
+is known: a site that wants that sets ``DRAC_SSL_LOG_NAMES_KEY`` (a long random secret, kept as
+privately as the file names), the same for every run, and finds the file of a tag with it
+(``docs/deploying.md``). With 8 hex digits (32 bits) two names of a large folder may share a
+tag (about one pair in a million for 100 names).
 
-How: :func:`tagged_console` puts a filter in front of ``sys.stdout`` and ``sys.stderr`` for a
-``with`` block, which replaces every occurrence of a listed name (:class:`NameTagger`: as a
-whole token, not inside a longer word or number; also its escaped form,
-:func:`drac_ssl.submission.printable_text`'s) in what is written. Every ``print`` of the
-command goes through it, whatever module prints; bytes written to the file descriptors
-directly (a C library's own messages) or to ``sys.stdout.buffer`` do not. A word of the
-output that is also the name of a listed entry (a sub-folder called ``test``), or the stem of
-one (``notes`` of ``notes.txt``: :func:`with_stems`), is tagged too: the filter errs towards
-hiding. The names are gathered inside the filter's protection (``tagged_console`` takes a
-function), so that no exception prints one before the filter stands. Standard library only.
+How: :func:`tagged_console` puts a filter in front of ``sys.stdout`` and ``sys.stderr`` (and
+their ``buffer``, for bytes written there) for a ``with`` block, which replaces every
+occurrence of a listed name (:class:`NameTagger`: as a whole token, not inside a longer word or
+number) in what is written, and the forms the package's messages give a name: its escaped form
+(:func:`drac_ssl.submission.printable_text`'s), its ``repr`` (``{name!r}``, a traceback's
+``'/d/x.png'``: a backslash doubled, a quote escaped) and its :func:`shlex.quote` (a fix's
+command: a single quote written ``'"'"'``). Every ``print`` of the command goes through it,
+whatever module prints; bytes written to the file descriptors directly (a C library's own
+messages, ``os.write(1, ...)``) do not. A word of the output that is also the name of a listed
+entry (a sub-folder called ``test``), or the stem of one (``notes`` of ``notes.txt``:
+:func:`with_stems`), is tagged too: the filter errs towards hiding. The names are gathered
+inside the filter's protection (``tagged_console`` takes a function), so that no exception
+prints one before the filter stands. Each write is filtered on its own: a name written in two
+pieces would not be seen (``print`` writes each argument apart, so a name is one piece). Its
+cost grows linearly with the names (dicts of their forms and first tokens, no regular
+expression of them) and with the text written (a look-up of its words, a few more where a name
+may start). Standard library only.
 """
 
 from __future__ import annotations
@@ -34,138 +45,228 @@ from __future__ import annotations
 import collections
 import csv
 import hashlib
+import hmac
 import os
 import re
+import secrets
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
-__all__ = ["LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column", "folder_names", "name_digest",
-           "name_tag", "tagged_console", "with_stems"]
+__all__ = ["KEY_ENV", "KEY_MIN_CHARS", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
+           "folder_names", "log_names_key", "name_digest", "name_tag", "said_forms",
+           "tagged_console", "with_stems"]
 
 LOG_NAMES = ("full", "tag")
 """The choices of ``--log-names``: ``full`` prints names as they are (the default), ``tag``
-prints :func:`name_tag` instead."""
+prints :meth:`NameTagger.tag` instead."""
 TAG_HEX = 8
-"""Hex digits of the SHA-256 in a tag (32 bits)."""
+"""Hex digits of the (HMAC-)SHA-256 in a tag (32 bits)."""
+KEY_ENV = "DRAC_SSL_LOG_NAMES_KEY"
+"""The environment variable that gives ``--log-names tag`` its key (:func:`log_names_key`)."""
+KEY_MIN_CHARS = 16
+"""The fewest characters :data:`KEY_ENV` may hold: a shorter key could itself be guessed."""
+KEY_BYTES = 32
+"""Bytes of the random key of a run without :data:`KEY_ENV` (:func:`secrets.token_bytes`)."""
 STEM_MIN = 3
 """A name's stem shorter than this (``OD`` of ``OD.png``) is not tagged apart from the name
 (:func:`with_stems`): it identifies nobody, and would tag a common word of every line."""
 SHORT_NUMBER = re.compile(r"[\d.]{1,3}")
 """A name this short and only digits (``7``, ``12``) is left untagged: it identifies nobody,
 and tagging it would tag the counts and figures of every line."""
+_TOKEN = re.compile(r"[^\W_]+|[\W_]")
+"""A token of a text: a run of letters and digits (``str.isalnum``), or any other single
+character (``_``, ``.``, a space). A name is tagged where it starts and ends on tokens."""
+_WORD = re.compile(r"[^\W_]+")
+"""A word: a token of letters and digits (:data:`_TOKEN`)."""
 
 
-def name_digest(name: str) -> str:
-    """The first :data:`TAG_HEX` hex digits of the SHA-256 of ``name`` in UTF-8 (a name's
-    undecodable bytes, kept by Python as lone surrogates, as they were): ``1a2b3c4d``."""
-    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:TAG_HEX]
+def name_digest(name: str, key: bytes | None = None) -> str:
+    """The first :data:`TAG_HEX` hex digits of the HMAC-SHA-256 of ``name`` in UTF-8 (a name's
+    undecodable bytes, kept by Python as lone surrogates, as they were) under ``key``:
+    ``1a2b3c4d``; without a key, of its plain SHA-256 (the app's server log:
+    ``app.server.name_tag``)."""
+    data = name.encode("utf-8", "surrogatepass")
+    if key is None:
+        return hashlib.sha256(data).hexdigest()[:TAG_HEX]
+    return hmac.digest(key, data, "sha256").hex()[:TAG_HEX]
 
 
-def name_tag(name: str) -> str:
-    """What ``--log-names tag`` prints instead of ``name``: ``[name 1a2b3c4d]``
-    (:func:`name_digest`). Find the file of a tag with ``sha256sum``: ``printf '%s' NAME |
-    sha256sum | cut -c1-8`` for each name of the folder."""
-    return f"[name {name_digest(name)}]"
+def name_tag(name: str, key: bytes | None = None) -> str:
+    """What ``--log-names tag`` prints instead of ``name`` in a run whose key is ``key``
+    (:func:`log_names_key`): ``[name 1a2b3c4d]`` (:func:`name_digest`). With the key of
+    :data:`KEY_ENV`, the tag of a name is ``printf '%s' NAME | openssl dgst -sha256 -hmac
+    "$DRAC_SSL_LOG_NAMES_KEY"``'s first 8 hex digits."""
+    return f"[name {name_digest(name, key)}]"
+
+
+def log_names_key(environ: Mapping[str, str] = os.environ) -> bytes:
+    """The key of this run's tags: :data:`KEY_ENV`'s value in UTF-8 when it is set (the same
+    key every run: tags comparable across runs, and a tag can be traced to its file by whoever
+    holds the key), else :data:`KEY_BYTES` random bytes drawn now and kept nowhere (tags of
+    this run only, traceable by nobody).
+
+    Raises ValueError when :data:`KEY_ENV` is set but holds fewer than :data:`KEY_MIN_CHARS`
+    characters (an empty one too: a variable that was not filled in), saying how to fix it."""
+    value = environ.get(KEY_ENV)
+    if value is None:
+        return secrets.token_bytes(KEY_BYTES)
+    if len(value) < KEY_MIN_CHARS:
+        raise ValueError(f"{KEY_ENV} holds {len(value)} character(s): a key shorter than "
+                         f"{KEY_MIN_CHARS} could be guessed, and with it every name; set it to a "
+                         f"long random secret (openssl rand -hex 32) or unset it for a key of this "
+                         f"run only")
+    return value.encode("utf-8", "surrogatepass")
 
 
 def _printable(text: str) -> str:
     """:func:`drac_ssl.submission.printable_text` (the messages' escaped form of a name with a
     control character), without importing numpy."""
+    if text.isprintable():
+        return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-class NameTagger:
-    """Replaces each of ``names`` in a text by its :func:`name_tag`: as a whole token (not
-    after or before a letter or digit, nor inside a decimal number), the longest first, and
-    its escaped form too (:func:`_printable`). Empty names and short numbers
-    (:data:`SHORT_NUMBER`) are left out. Calling it on text without names returns it as it is."""
+def said_forms(name: str) -> set[str]:
+    """The forms in which a message may say ``name``: as it is; escaped
+    (:func:`_printable`: ``line\\nbreak.png`` for a name holding a line break); inside its
+    ``repr`` (``{name!r}``, an exception's ``'/d/x.png'``: a backslash doubled, control
+    characters escaped, a single quote escaped when the text also holds a double quote, so
+    both ways); inside its :func:`shlex.quote` (a single quote written ``'"'"'``). The quotes
+    around a ``repr`` or ``shlex.quote`` are left out: the name of a path's last part sits
+    inside them, not at them."""
+    forms = {name, _printable(name), repr(name)[1:-1], repr(name + "'\"")[1:-4]}
+    if "'" in name:
+        forms.add(name.replace("'", "'\"'\"'"))
+    return forms
 
-    def __init__(self, names: Iterable[str]) -> None:
-        self.tags: dict[str, str] = {}
+
+class NameTagger:
+    """Replaces each of ``names`` in a text, in each of its :func:`said_forms`, by its
+    :meth:`tag` under ``key`` (default: a random key of this tagger only): as a whole token (not
+    after or before a letter or digit, nor inside a decimal number: ``1.png`` is not tagged in
+    ``11.png`` nor ``0.1.png``), the longest listed name first where several start at one
+    place. Empty names and short numbers (:data:`SHORT_NUMBER`) are left out. Calling it on
+    text without names returns it as it is.
+
+    How: a dict of the said forms (form -> name) and one of the first token of each
+    (:data:`_TOKEN`: ``Doe`` of ``Doe_Jane.png``) -> the lengths of the forms that start with
+    it, longest first. Building them costs time and memory linear in the names. A text costs
+    its words' look-up in the first tokens (in C: a line naming no file ends there); then, at
+    each place where a first token found starts and a name may start (not after a letter or
+    digit), one look-up per length of the forms that start with it, longest first, until one
+    is there: a few (``Patient_0001.png`` and its stem share ``Patient``: two lengths), or as
+    many as the names sharing a first token have lengths. The same matches as the one regular
+    expression of all the names it replaces, which took seconds to compile for 100,000 names
+    (``bench/name_tags.py``). Tags are computed when first needed, then kept."""
+
+    def __init__(self, names: Iterable[str], key: bytes | None = None) -> None:
+        self.key = secrets.token_bytes(KEY_BYTES) if key is None else key
+        self._forms: dict[str, str] = {}  # a said form -> its name (two names' form: the first's)
+        self._lengths: dict[str, int | tuple[int, ...]] = {}  # a first token -> the forms' lengths
+        self._tags: dict[str, str] = {}
+        self._other_firsts: set[str] = set()  # the first tokens that are no word: "_", "."
+        forms, lengths, first_token = self._forms, self._lengths, _TOKEN.match
+        several: dict[str, set[int]] = {}
         for name in names:
-            if not name or SHORT_NUMBER.fullmatch(name):
+            if not name or (len(name) <= 3 and SHORT_NUMBER.fullmatch(name)):
                 continue
-            tag = name_tag(name)
-            for said in {name, _printable(name)}:
-                self.tags.setdefault(said, tag)
-        self.pattern = _compiled(self.tags)
+            plain = name.isprintable() and "'" not in name and "\\" not in name
+            for said in (name,) if plain else said_forms(name):
+                if forms.setdefault(said, name) is not name:
+                    continue  # a form already listed, its length with it
+                first = first_token(said).group()  # type: ignore[union-attr]  # a token at 0
+                if not first.isalnum():
+                    self._other_firsts.add(first)
+                size, had = len(said), lengths.setdefault(first, len(said))
+                if had != size:
+                    several.setdefault(first, {had}).add(size)  # type: ignore[arg-type]
+        for first, sizes in several.items():
+            lengths[first] = tuple(sorted(sizes, reverse=True))
+
+    def __len__(self) -> int:
+        """How many said forms it holds (the listed names' forms, each once)."""
+        return len(self._forms)
+
+    def tag(self, name: str) -> str:
+        """``name``'s tag under this tagger's key: ``[name 1a2b3c4d]`` (:func:`name_tag`)."""
+        tag = self._tags.get(name)
+        if tag is None:
+            tag = self._tags[name] = name_tag(name, self.key)
+        return tag
 
     def __call__(self, text: str) -> str:
-        if self.pattern is None or not text:
+        if not self._forms or not text:
             return text
-        return self.pattern.sub(lambda m: self.tags[m.group(0)], text)
+        forms, lengths, size = self._forms, self._lengths, len(text)
+        firsts = lengths.keys() & _WORD.findall(text)  # in C: most lines hold none, and end here
+        firsts.update(c for c in self._other_firsts if c in text)
+        if not firsts:
+            return text
+        starts = []  # (where, token) of each first token where a name may start, in text order
+        for first in firsts:
+            at = text.find(first)
+            while at >= 0:
+                if not at or not (text[at - 1].isalnum() or (
+                        text[at - 1] == "." and at >= 2 and text[at - 2].isdecimal())):
+                    starts.append((at, first))  # not inside a word nor a decimal number
+                at = text.find(first, at + 1)
+        starts.sort()
+        pieces: list[str] = []
+        done = 0
+        for at, first in starts:
+            if at < done:
+                continue  # inside a name tagged already
+            sizes = lengths[first]
+            for length in (sizes,) if isinstance(sizes, int) else sizes:
+                end = at + length
+                if end > size or (end < size and (text[end].isalnum() or (
+                        text[end] == "." and end + 1 < size and text[end + 1].isdecimal()))):
+                    continue  # past the text, or followed by a letter, digit or decimals
+                name = forms.get(text[at:end])
+                if name is not None:
+                    pieces += (text[done:at], self.tag(name))
+                    done = end
+                    break
+        if not pieces:
+            return text
+        pieces.append(text[done:])
+        return "".join(pieces)
 
 
-def _compiled(words: Iterable[str]) -> re.Pattern[str] | None:
-    """The pattern of :class:`NameTagger`: any of ``words`` as a whole token, the longest
-    first (:func:`_trie_pattern`); None for no word. A trie nested deeper than ``re`` compiles
-    (hundreds of names each a prefix of the next: ``a``, ``aa``, ``aaa`` ...) falls back to a
-    plain alternation of the escaped words, longest first: slower per line, the same matches."""
-    words = sorted(words, key=lambda w: (-len(w), w))
-    if not words:
-        return None
-    token = r"(?<![^\W_])(?<!\d\.)(?:{})(?![^\W_])(?!\.\d)"
-    try:
-        return re.compile(token.format(_trie_pattern(words)))
-    except RecursionError:
-        return re.compile(token.format("|".join(re.escape(w) for w in words)))
+class _TaggingBuffer:
+    """A binary stream (``sys.stdout.buffer``) that writes through ``buffer`` with ``tagger``
+    applied to the bytes read as ``encoding`` (bytes not in it kept as they are:
+    ``surrogateescape``); anything else is the buffer's own. Bytes written below it
+    (``buffer.raw``, the file descriptor) pass unfiltered."""
 
+    def __init__(self, buffer: BinaryIO, encoding: str, tagger: NameTagger) -> None:
+        self._buffer = buffer
+        self._encoding = encoding
+        self._tagger = tagger
 
-def _trie_pattern(words: Iterable[str]) -> str:
-    """A regular expression matching any of ``words`` (non-empty), the longest first where one
-    is a prefix of another, written as a trie whose single-child runs are one literal
-    (``ab(?:c|de(?:f)?)``): a folder of 20,000 names costs a line a few characters' work per
-    position, not 20,000 tries. "" for no word. Built from the sorted words without recursion
-    (a name of thousands of characters, names nested as deep: review F7); the pattern nests a
-    group only where words branch or end."""
-    ws = sorted({w for w in words if w})
-    if not ws:
-        return ""
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        raw = bytes(data)
+        text = raw.decode(self._encoding, "surrogateescape")
+        tagged = self._tagger(text)
+        self._buffer.write(raw if tagged is text else tagged.encode(self._encoding, "surrogateescape"))
+        return len(raw)
 
-    def node(lo: int, hi: int, depth: int) -> tuple[bool, int, list[tuple[int, int, int]], list[str]]:
-        """``ws[lo:hi]``, which share their first ``depth`` characters: (whether one ends
-        there, ``depth``, each child's ``(lo, hi, end)``: the words that go on with one
-        character and the end of what they all share, the children's patterns so far)."""
-        ends = len(ws[lo]) == depth  # sorted: the one that ends there comes first
-        children = []
-        i = lo + 1 if ends else lo
-        while i < hi:
-            ch, j = ws[i][depth], i + 1
-            while j < hi and ws[j][depth] == ch:
-                j += 1
-            first, last = ws[i], ws[j - 1]
-            end, most = depth + 1, min(len(first), len(last))
-            while end < most and first[end] == last[end]:
-                end += 1
-            children.append((i, j, end))
-            i = j
-        return ends, depth, children, []
+    def writelines(self, lines: Iterable[bytes]) -> None:
+        for line in lines:
+            self.write(line)
 
-    stack = [node(0, len(ws), 0)]
-    while True:
-        ends, depth, children, made = stack[-1]
-        if len(made) < len(children):
-            stack.append(node(*children[len(made)]))
-            continue
-        stack.pop()
-        body = made[0] if len(made) == 1 else f"(?:{'|'.join(made)})" if made else ""
-        pattern = f"(?:{body})?" if ends and made else body
-        if not stack:
-            return pattern
-        _, at, siblings, done = stack[-1]
-        lo, _, end = siblings[len(done)]
-        done.append(re.escape(ws[lo][at:end]) + pattern)
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._buffer, attr)
 
 
 class _TaggingStream:
-    """A text stream that writes through ``stream`` with ``tagger`` applied; anything else
-    (``flush``, ``fileno``, ``isatty``, ``encoding``) is the stream's own. So is ``buffer``:
-    bytes written to ``sys.stdout.buffer`` (or to ``fileno()``) pass unfiltered, names and
-    all; the commands print text only."""
+    """A text stream that writes through ``stream`` with ``tagger`` applied, its ``buffer``
+    too (:class:`_TaggingBuffer`); anything else (``flush``, ``fileno``, ``isatty``,
+    ``encoding``) is the stream's own: bytes written to ``fileno()`` pass unfiltered."""
 
     def __init__(self, stream: TextIO, tagger: NameTagger) -> None:
         self._stream = stream
@@ -185,26 +286,44 @@ class _TaggingStream:
     def isatty(self) -> bool:
         return self._stream.isatty()
 
+    @property
+    def buffer(self) -> _TaggingBuffer:
+        """The stream's own ``buffer`` (AttributeError when it has none: a ``StringIO``) with
+        the names tagged in the bytes written to it."""
+        return _TaggingBuffer(self._stream.buffer, getattr(self._stream, "encoding", None) or "utf-8",
+                              self._tagger)
+
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._stream, attr)
 
 
 @contextmanager
-def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | None
-                   ) -> Iterator[NameTagger | None]:
-    """Within the ``with`` block, ``sys.stdout`` and ``sys.stderr`` write :class:`NameTagger`
-    of ``names`` instead of each name; None: the console as it is (``--log-names full``).
+def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | None,
+                   environ: Mapping[str, str] = os.environ) -> Iterator[NameTagger | None]:
+    """Within the ``with`` block, ``sys.stdout`` and ``sys.stderr`` (and their ``buffer``)
+    write :class:`NameTagger` of ``names`` instead of each name, under this run's key
+    (:func:`log_names_key` of ``environ``); None: the console as it is (``--log-names full``).
     ``names`` may be a function that gives them (or None): called here, so that an exception
     of its own, or of building the tagger, is not printed by Python with the names in its
     message: it is said in one line that names no file (its type and where it was raised) and
-    ``SystemExit(1)`` raised. Restores both streams after (an exception too). An unexpected
-    exception (an ``Exception`` that leaves the block: a bug) would have its traceback printed
-    by Python after the block, the names in its messages untagged: it is printed here,
-    tagged, and ``SystemExit(1)`` raised instead (Python's exit code for it)."""
+    ``SystemExit(1)`` raised. A :data:`KEY_ENV` too short is said (``error: ...``, the fix) and
+    ``SystemExit(2)`` raised (bad input), nothing done. Restores both streams after (an
+    exception too). An unexpected exception (an ``Exception`` that leaves the block: a bug)
+    would have its traceback printed by Python after the block, the names in its messages
+    untagged: it is printed here, tagged, and ``SystemExit(1)`` raised instead (Python's exit
+    code for it)."""
     try:
         if callable(names):
             names = names()
-        tagger = None if names is None else NameTagger(names)
+        if names is None:
+            tagger = None
+        else:
+            try:
+                key = log_names_key(environ)
+            except ValueError as exc:
+                print(f"error: --log-names tag: {exc}; nothing was done", file=sys.stderr)
+                raise SystemExit(2) from None
+            tagger = NameTagger(names, key)
     except Exception as exc:
         frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""

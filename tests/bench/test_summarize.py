@@ -274,6 +274,22 @@ def test_cli_startup_row_shows_each_command_against_the_torch_import() -> None:
     assert '`python -c "import torch"`, 8.0 s in the same run' in row
 
 
+def test_name_tags_row_shows_each_size_and_the_baseline() -> None:
+    from bench.summarize import name_tags_rows
+
+    run = {"listed": 10_000, "names": 20_000, "build_s": 0.04, "held_mib": 1.0,
+           "line_with_a_name_us": 6.0, "line_without_us": 3.3}
+    record = {"command": "python -m bench.name_tags", "date_utc": "2026-12-05T15:45:00", "device": "cpu",
+              "load_average_1_5_15_min": {"start": [4.7, 4, 2], "end": [4.9, 4, 2]},
+              "sizes": [run, {**run, "listed": 100_000, "build_s": 0.37, "held_mib": 14.3, "line_without_us": 3.2}],
+              "baseline": {"code_commit": "abc1234", "sizes": [{**run, "build_s": 0.53}]}}
+    (row,) = name_tags_rows(record)
+    assert "build 10,000 names 0.04 s (1.0 MiB), 100,000 names 0.37 s (14.3 MiB)" in row
+    assert "6.0 us with a name, 3.2 us without (100,000 names)" in row and "load average 4.7-4.9" in row
+    assert "before (code at abc1234, one regular expression of all the names): build 10,000 names 0.53 s" in row
+    assert name_tags_rows({"sizes": []}) == []
+
+
 def test_umm_protocol_cells_say_an_interval_for_one_seed_and_an_sd_for_several() -> None:
     """A statistician's review: '0.796 ± 0.014' (the SD of 2 seeds) sat in a column headed
     'CV QWK [95% CI]', reading as an interval three times narrower than the real one."""

@@ -1,8 +1,10 @@
 """``python -m drac_ssl.export --log-names tag`` (a hospital security officer's trial, F8): the
 export printed patient file names on its console, which a hospital's shared logs keep. With
 ``tag`` no console line names a file: each name is said as ``[name 1a2b3c4d]`` (the first 8
-hex digits of its SHA-256, the app's log digest); the written CSVs and records still name every
-case. ``full`` (the default) prints the names as before.
+hex digits of its HMAC-SHA-256 under the run's key; here ``DRAC_SSL_LOG_NAMES_KEY``, set for
+every test, so that a test can say which tag a name gets); the written CSVs and records still
+name every case. ``full`` (the default) prints the names as before. The matcher, the forms of a
+name and the key: ``test_name_tags_matcher.py``.
 
 An untrained demo bundle grades (no run to train); CPU, seconds.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import os
 import shutil
@@ -23,7 +26,14 @@ import pytest
 
 from drac_ssl import commands, export
 from drac_ssl.commands import export_early, export_log_names, export_parser
-from drac_ssl.name_tags import NameTagger, folder_names, name_digest, name_tag, tagged_console
+from drac_ssl.name_tags import (
+    KEY_ENV,
+    NameTagger,
+    folder_names,
+    name_digest,
+    name_tag,
+    tagged_console,
+)
 from drac_ssl.submission import DEEPER_SEARCHED
 
 GOOD = "Smith_John_OD.png"
@@ -35,6 +45,18 @@ SUBFOLDER = "patient_White_Bob"
 NAMES = (GOOD, BLANK, TRUNCATED, ODD, TEXT, SUBFOLDER)
 # what must not reach the console in any form: the names, their patients, the suggested rename
 SECRETS = ("Smith", "John", "Doe_Jane", "12345678", "Brown", "Black", "Jack", "Green", "White_Bob")
+KEY = "test key of the log names, 32 chars"  # DRAC_SSL_LOG_NAMES_KEY of every test here
+
+
+@pytest.fixture(autouse=True)
+def _log_names_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run of the module tags under :data:`KEY` (a run's own random key otherwise)."""
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+
+def tag(name: str) -> str:
+    """The console's tag of ``name`` under :data:`KEY`."""
+    return name_tag(name, KEY.encode())
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +113,8 @@ def test_tag_names_no_file_on_the_console_and_the_csvs_still_name_the_cases(
         assert secret not in console, (secret, console)
     # each file's lines carry its tag: the skipped ones, the text file, the sub-folder
     for name in (BLANK, TRUNCATED, ODD, TEXT, SUBFOLDER):
-        assert name_tag(name) in console, name
-    assert f"skipped: {folder}/{name_tag(TRUNCATED)}: a truncated PNG" in console
+        assert tag(name) in console, name
+    assert f"skipped: {folder}/{tag(TRUNCATED)}: a truncated PNG" in console
     assert "INCOMPLETE: 3 of the 4 file(s) not graded" in console  # the lines themselves stay
     # the written files name the cases, as they must
     with open(out, newline="", encoding="utf-8") as fh:
@@ -142,7 +164,7 @@ def test_tag_covers_a_refusal_check_and_score_too(bundle_dir: Path, tmp_path: Pa
         said = capsys.readouterr()
         assert code == 1
         assert ("Lee_Kim" in said.out + said.err) is shown, said
-        assert (name_tag("Lee_Kim_OS.png") in said.out + said.err) is not shown
+        assert (tag("Lee_Kim_OS.png") in said.out + said.err) is not shown
 
     labels = tmp_path / "labels.csv"
     labels.write_text(f"image name,DR grade\n{GOOD},0\nLee_Kim_OS.png,1\nStray_Patient_Ng.png,2\n", encoding="utf-8")
@@ -157,23 +179,27 @@ def test_tag_covers_a_refusal_check_and_score_too(bundle_dir: Path, tmp_path: Pa
 
 def test_the_tagger_replaces_whole_names_only() -> None:
     tagger = NameTagger(["1.png", "scan 7.png", "7", "Müller.png", "line\nbreak.png", "2024"])
-    tag = name_tag("1.png")
-    assert tagger("graded 1.png, 11.png and x1.png") == f"graded {tag}, 11.png and x1.png"
-    assert tagger("`scan 7.png`: blank") == f"`{name_tag('scan 7.png')}`: blank"
+    one = tagger.tag("1.png")
+    assert tagger("graded 1.png, 11.png and x1.png") == f"graded {one}, 11.png and x1.png"
+    assert tagger("`scan 7.png`: blank") == f"`{tagger.tag('scan 7.png')}`: blank"
     assert tagger("7 of 9 images") == "7 of 9 images"  # a short number is no name
-    assert tagger("QWK 0.2024, 2024.png, 2024") == f"QWK 0.2024, {name_tag('2024')}.png, {name_tag('2024')}"
-    assert tagger("/d/Müller.png: x") == f"/d/{name_tag('Müller.png')}: x"
-    assert tagger("line\\nbreak.png: x") == f"{name_tag('line' + chr(10) + 'break.png')}: x"  # as printed
+    assert tagger("QWK 0.2024, 2024.png, 2024") == f"QWK 0.2024, {tagger.tag('2024')}.png, {tagger.tag('2024')}"
+    assert tagger("/d/Müller.png: x") == f"/d/{tagger.tag('Müller.png')}: x"
+    assert tagger("line\\nbreak.png: x") == f"{tagger.tag('line' + chr(10) + 'break.png')}: x"  # as printed
     assert NameTagger([])("any text") == "any text"
 
 
-def test_the_tag_is_the_app_logs_digest() -> None:
-    """One file's tag is the same in the export's console and the app's server log."""
+def test_the_tag_is_keyed_and_the_app_logs_digest_is_not() -> None:
+    """The console's tag is the HMAC-SHA-256 of the name under the run's key, so a guessed name
+    cannot be confirmed by hashing it; the app's server log keeps the plain SHA-256 (its own
+    ``image 1a2b3c4d``), which the console's tag no longer equals."""
     from app.server import name_tag as app_tag
 
     name = "Doe, Jane OD.png"
-    assert name_digest(name) == hashlib.sha256(name.encode()).hexdigest()[:8]
-    assert name_tag(name) == f"[name {name_digest(name)}]" and app_tag(name) == f"image {name_digest(name)}"
+    keyed = hmac.new(KEY.encode(), name.encode(), "sha256").hexdigest()[:8]
+    assert tag(name) == f"[name {keyed}]" and name_digest(name, KEY.encode()) == keyed
+    plain = hashlib.sha256(name.encode()).hexdigest()[:8]
+    assert name_digest(name) == plain and app_tag(name) == f"image {plain}" and keyed != plain
 
 
 def test_the_console_is_restored_and_full_tags_nothing(tmp_path: Path) -> None:
@@ -200,8 +226,10 @@ def test_the_deploying_page_says_the_option_and_its_limit() -> None:
     page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(
         encoding="utf-8").split())
     assert "add `--log-names tag`" in page and name_tag("x").startswith("[name ")
-    assert "`[name 1a2b3c4d]` instead of each file name" in page
-    assert "can confirm a guess by hashing it" in page and "The default is `full`" in page
+    assert "`[name 1a2b3c4d]` instead of each file name" in page and "HMAC-SHA-256" in page
+    assert "cannot confirm a guess by hashing it" in page and "The default is `full`" in page
+    assert "another tag in the next run" in page and f"sets `{KEY_ENV}`" in page
+    assert "openssl dgst -sha256 -hmac" in page  # test_name_tags_matcher.py runs it
     assert "--log-names" in " ".join(export_parser().format_help().split())
 
 
@@ -219,7 +247,7 @@ def test_a_bug_s_traceback_is_tagged_too(bundle_dir: Path, tmp_path: Path, capsy
         export.main([str(bundle_dir), "--images", str(folder), "--out", str(tmp_path / "g.csv"),
                      "--log-names", "tag"])
     said = capsys.readouterr()
-    assert ended.value.code == 1 and "Traceback" in said.err and f"a bug on {folder}/{name_tag(GOOD)}" in said.err
+    assert ended.value.code == 1 and "Traceback" in said.err and f"a bug on {folder}/{tag(GOOD)}" in said.err
     assert "Smith" not in said.err
     with pytest.raises(TypeError, match="Smith_John"):  # full: as before, the exception itself
         export.main([str(bundle_dir), "--images", str(folder), "--out", str(tmp_path / "g.csv")])
@@ -244,7 +272,7 @@ def test_an_early_check_refusal_listing_the_folder_is_tagged(
         for secret in ("Sub_Patient_Sam", "Doe_Dat_Person"):
             assert (secret in said) is shown, (mode, secret, said)
         if not shown:
-            assert name_tag("Sub_Patient_Sam") in said and name_tag("Doe_Dat_Person.dat") in said
+            assert tag("Sub_Patient_Sam") in said and tag("Doe_Dat_Person.dat") in said
 
 
 def test_the_stem_of_a_listed_name_is_tagged(bundle_dir: Path, tmp_path: Path,
@@ -260,7 +288,7 @@ def test_the_stem_of_a_listed_name_is_tagged(bundle_dir: Path, tmp_path: Path,
         code, console = _grade(bundle_dir, folder, tmp_path / "g.csv", capsys, "--log-names", mode)
         assert code == export.EXIT_SKIPPED and "rename it" in console, console
         assert ("Doe_Dat_Person" in console) is shown, (mode, console)
-    assert f"rename it {name_tag('Doe_Dat_Person')}.png" in console
+    assert f"rename it {tag('Doe_Dat_Person')}.png" in console
 
     tmp_path = tmp_path / "names"
     tmp_path.mkdir()
@@ -270,8 +298,9 @@ def test_the_stem_of_a_listed_name_is_tagged(bundle_dir: Path, tmp_path: Path,
                                                          "--log-names", "tag"]))
     assert names is not None and {"Doe_Dat_Person", "Doe_Dat_Person.dat", "OD.png"} <= names
     assert "OD" not in names
-    tagged = NameTagger(names)("rename it Doe_Dat_Person.png; OD of OD.png")
-    assert tagged == f"rename it {name_tag('Doe_Dat_Person')}.png; OD of {name_tag('OD.png')}"
+    tagger = NameTagger(names)
+    tagged = tagger("rename it Doe_Dat_Person.png; OD of OD.png")
+    assert tagged == f"rename it {tagger.tag('Doe_Dat_Person')}.png; OD of {tagger.tag('OD.png')}"
 
 
 def test_every_entry_of_a_large_images_folder_is_listed(tmp_path: Path) -> None:
@@ -309,7 +338,7 @@ def test_the_folders_of_images_four_levels_down_are_tagged(
         assert code == 2 and "the images are deeper" in console, console
         for secret in ("Alpha", "Beta", "Gamma", "Delta"):
             assert (secret in console) is shown, (mode, secret, console)
-    assert f"{name_tag('Patient_Gamma')}/{name_tag('Visit_Delta')}" in console
+    assert f"{tag('Patient_Gamma')}/{tag('Visit_Delta')}" in console
     # the walk's budget: one folder visited lists the sub-folders' entries only
     assert "Patient_Gamma" not in folder_names(root, levels=5, visits=1)
     assert "x.png" not in folder_names(root, levels=5, visits=3)
@@ -334,7 +363,7 @@ def test_a_bug_checking_the_arguments_has_its_traceback_tagged(
         export_early(["--check", str(submission), "--images", str(folder), "--log-names", "tag"])
     said = capsys.readouterr().err
     assert ended.value.code == 1 and "Traceback" in said and "Secret_Sally" not in said, said
-    assert f"a bug on {folder}/{name_tag('Secret_Sally.png')}" in said
+    assert f"a bug on {folder}/{tag('Secret_Sally.png')}" in said
     with pytest.raises(OSError, match="Secret_Sally"):  # full: the exception itself, as before
         export_early(["--check", str(submission), "--images", str(folder)])
 
@@ -363,13 +392,14 @@ def test_the_names_inside_a_linked_sub_folder_are_listed(tmp_path: Path) -> None
 def test_a_name_of_thousands_of_characters_is_tagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Review F7: the tagger's pattern was built by a recursion as deep as the longest name: a
     label CSV cell of 1,500 characters raised RecursionError, whose traceback Python printed
-    untagged. Built without recursion now; names that nest deeper than ``re`` compiles (each a
-    prefix of the next) fall back to a plain alternation."""
+    untagged. No pattern of the names at all now (a dict of their forms, :class:`NameTagger`):
+    a long name, and names each a prefix of the next, cost nothing more."""
     long = "Doe_" + "x" * 5_000 + ".png"
-    assert NameTagger([long])(f"no case: {long}.") == f"no case: {name_tag(long)}."
+    tagger = NameTagger([long])
+    assert tagger(f"no case: {long}.") == f"no case: {tagger.tag(long)}."
     nested = ["a" * k for k in range(4, 700)]  # 696 groups, each inside the last
     tagger = NameTagger(nested)
-    assert tagger("b " + "a" * 300 + " c") == f"b {name_tag('a' * 300)} c"
+    assert tagger("b " + "a" * 300 + " c") == f"b {tagger.tag('a' * 300)} c"
     assert tagger("b " + "a" * 800 + " c") == "b " + "a" * 800 + " c"  # no listed name
 
     graded = tmp_path / "graded"
@@ -399,3 +429,67 @@ def test_an_exception_gathering_the_names_names_no_file(
     said = capsys.readouterr()
     assert ended.value.code == 1 and "Secret_Sally" not in said.out + said.err
     assert "error: --log-names tag: the file names to hide could not be gathered (OSError at " in said.err
+
+
+def test_a_name_said_quoted_or_in_its_repr_is_tagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review: a name's ``shlex.quote`` form (a fix's ``e.g. '.../O'"'"'Brien_Pat'``) and its
+    ``repr`` (``case ' Bob\\'s "best" \\\\scan.png '``, a backslash doubled and a quote
+    escaped) were printed untagged, and so was a case stripped of its spaces (``write 'Smith,
+    Ann.png'``). Each is tagged now."""
+    folder = tmp_path / "night"
+    (folder / "O'Brien_Pat").mkdir(parents=True)
+    (folder / "O'Brien_Pat" / "OD.png").write_bytes(_png(_scan(0)))
+    submission = tmp_path / "team.csv"
+    submission.write_text("case,class,P0,P1,P2\n", encoding="utf-8")
+    for mode, shown in (("full", True), ("tag", False)):
+        with pytest.raises(SystemExit) as ended:
+            export_early(["--check", str(submission), "--images", str(folder), "--log-names", mode])
+        said = capsys.readouterr().err
+        assert ended.value.code == 2 and "e.g. '" in said, said
+        assert ("Brien" in said) is shown, (mode, said)
+    assert f"e.g. '{folder}/{tag(chr(39).join(['O', 'Brien_Pat']))}'" in said, said
+
+    quoted = tmp_path / "quoted.csv"
+    cases = (' Bob\'s "best" \\scan.png ', " Smith, Ann.png ")
+    quoted.write_text("case,class,P0,P1,P2\n" + "".join(
+        f"\"{case.replace(chr(34), chr(34) * 2)}\",0,0.5,0.3,0.2\n" for case in cases), encoding="utf-8")
+    for mode, shown in (("full", True), ("tag", False)):
+        code = export.main(["--check", str(quoted), "--log-names", mode])
+        said = capsys.readouterr()
+        console = said.out + said.err
+        assert code == 1 and "has surrounding spaces" in console, console
+        for secret in ("Bob", "best", "scan", "Smith", "Ann"):
+            assert (secret in console) is shown, (mode, secret, console)
+    assert f"case '{tag(cases[0])}' has surrounding spaces -> write '{tag(cases[0].strip())}'" in console
+
+
+def test_each_run_has_its_own_key_unless_one_is_set(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: the tag was the plain SHA-256 of the name, so a guessed name could be confirmed
+    by hashing it. Now it is keyed: without ``DRAC_SSL_LOG_NAMES_KEY`` by a random key of the run
+    (two runs tag the same file differently, and neither equals the plain digest); with it,
+    every run alike; a key too short is refused (exit 2) before anything is done."""
+    folder = tmp_path / "night"
+    (folder / "Sub_Patient_Sam").mkdir(parents=True)
+    (folder / "Sub_Patient_Sam" / "OD.png").write_bytes(_png(_scan(0)))
+    submission = tmp_path / "team.csv"
+    submission.write_text("case,class,P0,P1,P2\n", encoding="utf-8")
+
+    def console_tags() -> set[str]:
+        with pytest.raises(SystemExit) as ended:
+            export_early(["--check", str(submission), "--images", str(folder), "--log-names", "tag"])
+        said = capsys.readouterr().err
+        assert ended.value.code == 2 and "Sub_Patient_Sam" not in said, said
+        return {word[:8] for word in said.split("[name ")[1:]}
+
+    keyed = console_tags()
+    assert keyed == console_tags() == {name_digest("Sub_Patient_Sam", KEY.encode())}
+    monkeypatch.delenv(KEY_ENV)
+    first, second = console_tags(), console_tags()
+    assert len(first) == len(second) == 1 and first != second and first != keyed
+    assert first != {name_digest("Sub_Patient_Sam")}  # not the digest anyone can compute
+    monkeypatch.setenv(KEY_ENV, "Sam")
+    with pytest.raises(SystemExit) as ended:
+        export_early(["--check", str(submission), "--images", str(folder), "--log-names", "tag"])
+    said = capsys.readouterr().err
+    assert ended.value.code == 2 and f"{KEY_ENV} holds 3 character(s)" in said and "Sub_Patient" not in said

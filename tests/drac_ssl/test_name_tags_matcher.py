@@ -1,0 +1,193 @@
+""":mod:`drac_ssl.name_tags` (``--log-names tag``) after the review of its matcher: a dict of the
+names' forms instead of one regular expression of all of them (which took seconds to compile
+for 100,000 names: ``bench/name_tags.py`` measures it), the ``repr`` and ``shlex.quote`` forms
+of a name tagged too, tags keyed by a secret of the run (a guessed name cannot be confirmed by
+hashing it), and bytes written to ``sys.stdout.buffer`` filtered like text. The export's
+console runs: ``test_export_log_names.py``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import random
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pytest
+
+from drac_ssl.name_tags import (
+    KEY_ENV,
+    SHORT_NUMBER,
+    NameTagger,
+    log_names_key,
+    name_digest,
+    name_tag,
+    said_forms,
+    tagged_console,
+)
+
+KEY = "a key of the tests, long enough"
+
+
+def _reference(names: Iterable[str], text: str, tag: Callable[[str], str]) -> str:
+    """The rule of :class:`NameTagger` as written, by brute force: left to right, at each place
+    where a name may start (not after a letter or digit, nor after a digit and a dot), the
+    longest said form of a listed name written there that ends a token (not before a letter or
+    digit, nor before a dot and a digit) is replaced by its name's tag, and the search goes on
+    after it; elsewhere the character is kept."""
+    forms: dict[str, str] = {}
+    for name in names:
+        if name and not SHORT_NUMBER.fullmatch(name):
+            for said in said_forms(name):
+                forms.setdefault(said, name)
+    longest_first = sorted(forms, key=len, reverse=True)
+    out, i, n = [], 0, len(text)
+    while i < n:
+        inside = i > 0 and (text[i - 1].isalnum() or (text[i - 1] == "." and i >= 2 and text[i - 2].isdecimal()))
+        for said in () if inside else longest_first:
+            j = i + len(said)
+            if text.startswith(said, i) and (j == n or not (
+                    text[j].isalnum() or (text[j] == "." and j + 1 < n and text[j + 1].isdecimal()))):
+                out.append(tag(forms[said]))
+                i = j
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def test_the_matcher_gives_what_the_rule_says_on_random_names_and_texts() -> None:
+    """Names and texts drawn from letters, digits (an Arabic-Indic one too), dots, quotes,
+    backslashes, spaces and a line break, so that names nest, share first tokens, sit inside
+    numbers and words, and have escaped forms: the tagger agrees with the brute-force rule on
+    every text."""
+    rng = random.Random(7)
+    alphabet = "ab1٣._ -'\"\\\né"
+    for case in range(400):
+        names = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(rng.randint(1, 8))]
+        tagger = NameTagger(names, KEY.encode())
+        pieces = []
+        for _ in range(rng.randint(1, 10)):
+            if rng.random() < 0.5:
+                pieces.append(rng.choice(sorted(said_forms(rng.choice(names)))))
+            else:
+                pieces.append("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4))))
+        text = "".join(pieces)
+        assert tagger(text) == _reference(names, text, tagger.tag), (case, names, text)
+
+
+def test_the_tagger_tags_long_shared_and_nested_names() -> None:
+    """The longest name wins where several start at one place; a name inside a word or a
+    decimal number is not one; many names sharing a first token cost a look-up per length."""
+    names = [f"Patient_{i:05d}.png" for i in range(20_000)] + ["Patient", "Patient_00007", "a.b", "a.b.c"]
+    tagger = NameTagger(names, KEY.encode())
+    tag = tagger.tag
+    assert tagger("Patient_00007.png, Patient_00007.pngx, Patient_00007 and Patient") == (
+        f"{tag('Patient_00007.png')}, {tag('Patient_00007')}.pngx, {tag('Patient_00007')} and {tag('Patient')}")
+    # a.b inside 1.a.b, or followed by ".1", is part of a number
+    assert tagger("a.b.c a.b.cd 1.a.b a.b.1") == f"{tag('a.b.c')} {tag('a.b')}.cd 1.a.b a.b.1"
+    assert tagger("x" * 10_000) == "x" * 10_000 and len(tagger) == 20_004
+
+
+def test_a_name_followed_by_decimals_is_left_as_it_is() -> None:
+    tagger = NameTagger(["a.b", "Kim"], KEY.encode())
+    assert tagger("a.b.1 and a.b, Kim.2 and Kim.x") == f"a.b.1 and {tagger.tag('a.b')}, Kim.2 and {tagger.tag('Kim')}.x"
+
+
+def test_a_name_is_tagged_in_its_repr_and_shell_quoted_forms(capsys: pytest.CaptureFixture[str]) -> None:
+    """The package says a name with ``{name!r}`` (a case of a CSV, an exception's path) and
+    ``shlex.quote`` (a fix's command): a backslash doubled, a quote escaped or written
+    ``'"'"'``; each such form is tagged as the name itself."""
+    names = ["O'Brien \"Pat\".png", "Doe\\Jane.png", "Kim's scan.png", "tab\there.png"]
+    with tagged_console(names, environ={KEY_ENV: KEY}) as tagger:
+        assert tagger is not None
+        for name in names:
+            quoted = str(Path('/d"q') / name)  # a folder with a double quote: repr escapes a single one
+            print(f"case {name!r}; {str(Path('/d') / name)!r}; {quoted!r}; "
+                  f"--images {shlex.quote('/d/' + name)}; {shlex.join(['ls', name])}")
+    out = capsys.readouterr().out
+    for secret in ("Brien", "Pat", "Jane", "Kim", "here"):
+        assert secret not in out, (secret, out)
+    kim = tagger.tag("Kim's scan.png")
+    assert f"case \"{kim}\"; \"/d/{kim}\"; '/d\"q/{kim}'; --images '/d/{kim}'; ls '{kim}'\n" in out, out
+    doe = tagger.tag("Doe\\Jane.png")
+    assert f"case '{doe}'; '/d/{doe}'; '/d\"q/{doe}'; --images '/d/{doe}'; ls '{doe}'\n" in out, out
+    assert f"case '{tagger.tag('tab' + chr(9) + 'here.png')}'" in out
+
+
+def test_said_forms_are_the_ones_python_writes() -> None:
+    name = "O'Brien \"Pat\"\\x.png"
+    forms = said_forms(name)
+    assert repr(name)[1:-1] in forms and repr(name + '"')[1:-2] in forms  # ' escaped or not
+    assert shlex.quote(name)[1:-1] in forms and name in forms and len(said_forms("plain.png")) == 1
+
+
+def test_tags_are_keyed_by_a_secret_of_the_run() -> None:
+    """A tag is the HMAC-SHA-256 of the name under the run's key: without the key a guessed name
+    cannot be confirmed by hashing it. Without ``DRAC_SSL_LOG_NAMES_KEY`` each run draws its
+    own random key (two runs tag one name differently); with it, every run tags alike."""
+    name = "Smith_John_OD.png"
+    first, second = NameTagger([name]), NameTagger([name])
+    assert len(first.key) == 32 and first.key != second.key and first.tag(name) != second.tag(name)
+    assert first(name) == first.tag(name) == f"[name {hmac.new(first.key, name.encode(), 'sha256').hexdigest()[:8]}]"
+    assert first.tag(name) != name_tag(name)  # not the unkeyed SHA-256 anyone can compute
+    assert log_names_key({}) != log_names_key({}) and len(log_names_key({})) == 32
+    assert log_names_key({KEY_ENV: KEY}) == KEY.encode()
+    assert NameTagger([name], log_names_key({KEY_ENV: KEY})).tag(name) == name_tag(name, KEY.encode())
+    for short in ("", "secret"):
+        with pytest.raises(ValueError, match=f"{KEY_ENV} holds {len(short)} character.*openssl rand -hex 32"):
+            log_names_key({KEY_ENV: short})
+
+
+def test_a_key_too_short_is_refused_before_anything_is_done(capsys: pytest.CaptureFixture[str]) -> None:
+    ran = []
+    with pytest.raises(SystemExit) as ended:
+        with tagged_console(["x.png"], environ={KEY_ENV: "hospital"}):
+            ran.append(1)
+    assert ended.value.code == 2 and not ran
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --log-names tag: {KEY_ENV} holds 8 character(s)") and "nothing was done" in err
+    with tagged_console(None, environ={KEY_ENV: "hospital"}) as none:  # full: no key needed
+        assert none is None
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_the_documented_openssl_command_gives_the_tag() -> None:
+    """docs/deploying.md finds the file of a tag with ``openssl dgst -sha256 -hmac KEY``."""
+    name = "Müller, Anna 0042.png"
+    done = subprocess.run(["openssl", "dgst", "-sha256", "-hmac", KEY], input=name.encode(),
+                          capture_output=True, check=True)
+    assert done.stdout.decode().split("= ")[-1].strip()[:8] == name_digest(name, KEY.encode())
+
+
+def test_bytes_written_to_the_stdout_buffer_are_tagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sys.stdout.buffer.write`` went around the filter; its bytes are read in the stream's
+    encoding, tagged and written (bytes not in the encoding kept as they are)."""
+    raw_out, raw_err = io.BytesIO(), io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw_out, encoding="utf-8", write_through=True))
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(raw_err, encoding="utf-8", write_through=True))
+    name = "Müller_Anna.png"
+    with tagged_console([name], environ={KEY_ENV: KEY}) as tagger:
+        assert tagger is not None
+        assert sys.stdout.buffer.write(f"skipped: /d/{name}\n".encode()) == len(f"skipped: /d/{name}\n".encode())
+        sys.stdout.buffer.write(b"\xff a byte that is no UTF-8\n")
+        print(f"text: {name}")
+        sys.stderr.buffer.writelines([f"error: {name}\n".encode()])
+    tag = tagger.tag(name).encode()
+    assert raw_out.getvalue() == b"skipped: /d/" + tag + b"\n\xff a byte that is no UTF-8\n" + b"text: " + tag + b"\n"
+    assert raw_err.getvalue() == b"error: " + tag + b"\n"
+
+
+def test_a_console_without_a_buffer_still_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    with tagged_console(["x.png"], environ={KEY_ENV: KEY}):
+        assert not hasattr(sys.stdout, "buffer")
+        print("x.png")
+        said = sys.stdout.getvalue()
+    assert "x.png" not in said and said.startswith("[name ")
