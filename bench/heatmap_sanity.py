@@ -35,6 +35,12 @@ neighbours of its cue's cell over 49). Also the mean pairwise Pearson correlatio
 of different images (an image-independent spatial habit raises it; the cues are at random
 places).
 
+**The app's two combinations**, on the same images: the 4 flipped views averaged
+(:func:`app.gradcam.combine_cams` with the flip TTA's views, un-flipped) against the identity
+view alone (what the app shows), and the fold combination used before 2026-12-05 (each fold's
+own map scaled to its maximum, then averaged) against Grad-CAM of the mean logit (the app's):
+hits, empty maps, the maps' correlation, and how far the folds' raw maxima differ.
+
 **2. Model randomisation** (Adebayo et al. 2018, "Sanity Checks for Saliency Maps", NeurIPS,
 cascading randomisation): the trained model's map against the map after re-initialising the
 heads, then also ``layer4``, ``layer3``, ``layer2``, ``layer1`` and the stem, top-down (fresh
@@ -221,6 +227,11 @@ def _r(x: float | None, digits: int = 4) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
 
 
+def _p(x: float) -> float:
+    """A p-value to 3 significant digits (a small one stays visible: 2.5e-37, not 0.0)."""
+    return float(f"{float(x):.3g}")
+
+
 def _spread(values: Sequence[float]) -> dict[str, Any]:
     """Median, quartiles, mean and count of the finite ``values``."""
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
@@ -346,11 +357,70 @@ def localisation(maps: Sequence[Any], cues: Sequence[tuple[int, int]]) -> dict[s
             "chance_within_one_cell": f"{chance.numerator}/{chance.denominator}",
             "chance_rate": _r(float(chance)),
             "chance_rate_of_these_cues": _r(float(np.mean(own))),
-            "p_binomial_vs_chance": _r(binomial_upper_p(sum(hits), n, float(chance)), 6),
-            "p_poisson_binomial_vs_these_cues": _r(poisson_binomial_tail(own, sum(hits)), 6),
-            "p_on_the_cue_cell_vs_1_in_cells": _r(binomial_upper_p(sum(exact), n, 1 / (grid[0] * grid[1])), 6),
+            "p_binomial_vs_chance": _p(binomial_upper_p(sum(hits), n, float(chance))),
+            "p_poisson_binomial_vs_these_cues": _p(poisson_binomial_tail(own, sum(hits))),
+            "p_on_the_cue_cell_vs_1_in_cells": _p(binomial_upper_p(sum(exact), n, 1 / (grid[0] * grid[1]))),
             "mean_chebyshev_distance_peak_to_cue": _r(float(np.mean(distances)) if distances else None),
             "mean_pairwise_correlation_of_maps": _r(corr), "maps_correlated": used}
+
+
+def combinations(bundle: Bundle, output: str, images: Sequence[np.ndarray],
+                 cues: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """What the app's two choices of combination change, on the same images: the 4 flipped
+    views averaged (:func:`app.gradcam.combine_cams` with :data:`TTA_FLIPS`, each view's signed
+    map un-flipped) against the identity view alone (the app's map); and the fold combination
+    used before 2026-12-05 (each fold's own map, :class:`app.gradcam.FoldMapGradCAM` of that
+    fold alone, scaled to its maximum, then averaged) against Grad-CAM of the mean logit (the
+    app's). Per combination: hits within one cell of the cue, empty maps, the maps' mean
+    pairwise correlation; for the folds also each image's correlation of the old map with the
+    app's, the ratio of the folds' largest to smallest raw maximum (median over the images
+    whose every fold map is lit) and the fold maps that were empty."""
+    import torch
+
+    from app.gradcam import FoldMapGradCAM
+    from drac_ssl.grading.predict import TTA_FLIPS, ensemble_outputs
+
+    app_cam = FoldMapGradCAM(bundle.models, output)
+    fold_cams = [FoldMapGradCAM([model], output) for model in bundle.models]
+    x = _inputs(bundle, images)
+    size = tuple(x.shape[-2:])
+    app, flipped, old, with_app, ratios = [], [], [], [], []
+    empty_fold_maps = 0
+    for start in range(0, len(x), BATCH):
+        chunk = x[start:start + BATCH]
+        views = []  # per view, per fold: (n, C, h, w)
+        for dims in TTA_FLIPS:
+            out = ensemble_outputs(bundle, chunk.flip(dims) if dims else chunk, tta=False, keep_maps=True)
+            assert out.maps is not None
+            views.append(out.maps)
+        for i in range(len(chunk)):
+            identity = [m[i] for m in views[0]]
+            app.append(app_cam.from_maps(identity, CUE, size))
+            flipped.append(app_cam.from_maps([torch.stack([v[f][i] for v in views])
+                                              for f in range(len(bundle.models))], CUE, size, TTA_FLIPS))
+            per_fold = [cam.from_maps([m], CUE, size) for cam, m in zip(fold_cams, identity, strict=True)]
+            empty_fold_maps += sum(m.raw_max <= 0 for m in per_fold)
+            maxima = [m.raw_max for m in per_fold]
+            if min(maxima) > 0:
+                ratios.append(max(maxima) / min(maxima))
+            old.append(np.mean([shown_cells(m) for m in per_fold], axis=0))
+            pair = (shown_cells(app[-1]).ravel(), old[-1].ravel())
+            with_app.append(float(np.corrcoef(*pair)[0, 1]) if min(np.ptp(v) for v in pair) > 0 else float("nan"))
+
+    def said(cells: Sequence[np.ndarray]) -> dict[str, Any]:
+        peaks = [peak_cell(c) for c in cells]
+        corr, used = mean_pairwise_correlation(cells)
+        return {"hits_within_one_cell": int(sum(within_one_cell(p, c) for p, c in zip(peaks, cues, strict=True))),
+                "empty_maps": sum(p is None for p in peaks),
+                "mean_pairwise_correlation_of_maps": _r(corr), "maps_correlated": used}
+
+    return {"n": len(images),
+            "identity_view": said([shown_cells(m) for m in app]),
+            "four_flips_averaged": said([shown_cells(m) for m in flipped]),
+            "folds_scaled_then_averaged_before_2026_12_05": {
+                **said(old), "correlation_with_the_apps_map": _spread(with_app),
+                "fold_raw_max_ratio_largest_to_smallest": _spread(ratios),
+                "empty_fold_maps": int(empty_fold_maps), "fold_maps": len(images) * len(bundle.models)}}
 
 
 # --------------------------------------------------------------------------------------
@@ -485,7 +555,7 @@ def layer_comparison(bundle: Bundle, images: Sequence[np.ndarray],
         near = sum(within_one_cell(p, c) for p, c in zip(peaks, cues, strict=True))
         out[name] = {"on_the_cue_cell": int(on), "within_one_cell": int(near),
                      "empty_maps": sum(p is None for p in peaks),
-                     "p_on_the_cue_cell_vs_1_in_cells": _r(binomial_upper_p(on, n, 1 / cells), 6)}
+                     "p_on_the_cue_cell_vs_1_in_cells": _p(binomial_upper_p(on, n, 1 / cells))}
     return out
 
 
@@ -558,6 +628,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "accuracy_new_images_without_cue": _r(float(np.mean(plain_grades == 0))),
                      "map_equals_predictor": same,
                      "localisation": localisation(cue_maps, [c for _, c in test])}
+            entry["combinations"] = combinations(bundle, output, [a for a, _ in test], [c for _, c in test])
+            assert entry["combinations"]["identity_view"]["hits_within_one_cell"] == \
+                entry["localisation"]["hits_within_one_cell"], "the identity view is the app's map"
             seconds[f"localisation_{head}"] = time.perf_counter() - t
             t = time.perf_counter()
             k = args.random_images
