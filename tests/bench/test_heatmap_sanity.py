@@ -120,3 +120,22 @@ def test_the_help_names_the_command_and_a_bad_size_is_refused(capsys: pytest.Cap
         hs.main(["--image-size", "100"])
     assert stop.value.code == 2
     assert "--image-size must be a multiple of 32" in capsys.readouterr().err
+
+
+def test_the_readme_rows_show_each_heads_figures_and_the_failed_check() -> None:
+    import json
+    from pathlib import Path
+
+    from bench.summarize import heatmap_sanity_rows
+
+    record = json.loads((Path(__file__).resolve().parents[2] / "bench" / "results" / "heatmap_sanity.json")
+                        .read_text(encoding="utf-8"))
+    rows = heatmap_sanity_rows(record)
+    conv, layers, linear = rows
+    loc = record["heads"]["conv"]["localisation"]
+    assert "conv head" in conv and f"{loc['hits_within_one_cell']} of {loc['n']}" in conv
+    assert "chance 361/2401" in conv and "every step passes" in conv
+    assert "linear head" in linear and "fails at head" in linear
+    assert "chance 1/49" in layers and "occlusion" in layers and "head.conv" in layers
+    record["heads"]["conv"]["randomisation"]["steps"][2]["passes"] = False
+    assert "fails at backbone.layer3" in heatmap_sanity_rows(record)[0]
