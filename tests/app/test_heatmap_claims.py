@@ -304,6 +304,8 @@ def test_the_model_card_limits_the_heatmap(tmp_path: Path, one_thread: None) -> 
 
 
 def test_the_docs_and_readme_carry_the_caveat() -> None:
+    import json
+
     page = " ".join((REPO / "docs" / "app.md").read_text(encoding="utf-8").split())
     assert HEATMAP_CAVEAT in page and " ".join(HEATMAP_BENCH_WORDS.split()) in page
     assert "python -m bench.heatmap_sanity" in page and "Until 2026-12-05 each fold's map" in page
@@ -314,6 +316,9 @@ def test_the_docs_and_readme_carry_the_caveat() -> None:
     assert not re.search(r"about \d+% across, \d+% down\)\":", page)
     readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
     assert "Grad-CAM heatmap (a coarse attribution of one score" in readme and "not a lesion detector" in readme
+    loc = json.loads(BENCH_RESULT.read_text(encoding="utf-8"))["heads"]["conv"]["localisation"]
+    assert (f"its peak lay within one cell of the spot in {loc['hits_within_one_cell']} of {loc['n']} images, on "
+            f"the spot's own cell in {loc['hits_on_the_cue_cell']}: `bench/results/heatmap_sanity.json`") in readme
 
 
 @pytest.mark.parametrize("place", ["words", "page", "module", "docs"])
