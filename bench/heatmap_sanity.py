@@ -2,7 +2,7 @@
 ``bench/results/heatmap_sanity.json``.
 
     python -m bench.heatmap_sanity           # the protocol: about 2.5 CPU minutes, one thread
-    python -m bench.heatmap_sanity --smoke   # a smoke run (seconds): heatmap_sanity_smoke.json
+    python -m bench.heatmap_sanity --smoke   # a smoke run (half a minute): heatmap_sanity_smoke.json
 
 What the app's heat map (``app/gradcam.py``) does on a model whose evidence is known, measured
 through the package's own code: the bundle is :func:`app.demo_bundle.build_demo_bundle`'s
@@ -47,8 +47,8 @@ heads, then also ``layer4``, ``layer3``, ``layer2``, ``layer1`` and the stem, to
 weights from the package's own builders, another seed). Per step, over the images: the
 Spearman rank correlation of each image's map with the trained model's (the signed cells,
 and the map as shown: ReLU, divided by its maximum), the SSIM of the shown maps drawn at
-224 px as the app draws a coarse map (nearest; MONAI's ``SSIMMetric``), and the share of
-empty maps. A map that does not change when the weights it should depend on are replaced
+224 px as the app draws a coarse map (nearest; MONAI's ``SSIMMetric``), the empty maps, and
+the hits. A map that does not change when the weights it should depend on are replaced
 fails the check: here a step passes when the median Spearman correlation of the signed maps
 is below 0.5 (:data:`PASS_BELOW`).
 
@@ -59,9 +59,9 @@ painted with the image's median grey; the cell whose painting lowers the mean lo
 1 most): the share of images whose hottest cell is the cue's own cell (chance 1 in 49) and
 within one cell of it.
 
-Departures from the protocol (any of ``--train-images``, ``--test-images``,
-``--layer-images``, ``--random-images``, ``--epochs``, ``--image-size``, or ``--smoke``) are a smoke run: the
-result goes to ``heatmap_sanity_smoke.json`` with ``"smoke": true``. Deterministic: fixed
+Departures from the protocol (any of ``--train-images``, ``--test-images``, ``--layer-images``,
+``--random-images``, ``--epochs``, ``--image-size``, or ``--smoke``) are a smoke run: the result
+goes to ``heatmap_sanity_smoke.json`` with ``"smoke": true``. Deterministic: fixed
 seeds, one torch and OpenCV thread.
 """
 
