@@ -3,16 +3,18 @@
 What the map is, and is not. A Grad-CAM map is a coarse attribution of ONE score (the
 explained grade's logit, below) to the cells of one layer's feature map: ``sum_c w_c A_c`` with
 ``A_c`` the layer's channel c and ``w_c`` the spatial mean of ``d score / d A_c``. It is not a
-lesion detector and it has not been validated against lesion annotations. In one trial on a
-test model with a planted cue, a bright spot (a one-off, not a benchmark), the map's peak on its
-7 x 7 cells was within one cell of the cue in about 1 image in 5 (5 of 24 with the present
-fold combination), about what a randomly placed peak scores on a 7 x 7 map (15 %: 361 of the
-2401 peak-cue cell pairs lie within one cell; 5 of 24 is indistinguishable from it), and the
-maps of different images correlated +0.29 with one another (a partly image-independent spatial
-habit). The figures first quoted, 17 % (4 of 24) and +0.48, were measured with the fold
-combination used before 2026-12-05. :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT` is the
-sentence the page, the docs and the model card carry;
-:data:`drac_ssl.grading.bundle.HEATMAP_TRIAL_WORDS` the trial's.
+lesion detector and it has not been validated against lesion annotations. On the heatmap bench's
+test model with a planted cue, a bright spot (``bench/results/heatmap_sanity.json``, rerun with
+``python -m bench.heatmap_sanity``: synthetic grey images, a frozen random-init ResNet-18, trained
+fold heads), the map's peak on its 7 x 7 cells was within one cell of the cue in 81 of 96 images
+with the conv head (a randomly placed peak: 15 %, 361 of the 2401 peak-cue cell pairs) but on
+the cue's own cell in 21 of 96; with the linear head within one cell in 39 of 96, and its maps of
+different images correlated +0.70 with one another (an image-independent spatial habit; +0.11
+with the conv head). Re-initialising the weights top-down (Adebayo et al. 2018's randomisation
+check) changed the conv head's maps at every step, and the linear head's once its backbone
+layers were replaced, not when its head alone was (median rank correlation +0.58 with the trained
+model's maps). :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT` is the sentence the page, the docs
+and the model card carry; :data:`drac_ssl.grading.bundle.HEATMAP_BENCH_WORDS` the bench's.
 
 What MONAI does here: the forward/backward hooks on the target layer that give ``A`` and the
 gradient. :func:`signed_gradcam` is MONAI's ``GradCAM`` without its final ``ReLU`` (the signed
@@ -31,12 +33,13 @@ own forward pass already computes it, so the heatmap costs one backward pass thr
 (:class:`FoldMapGradCAM`), not a second backbone pass. For the conv head it is NOT the last
 convolutional layer, the usual Grad-CAM choice: ``head.conv`` (its 3 x 3 convolution, same
 cells) is. At ``layer4`` the channel weights average the gradient through the head's
-``reduce`` and ``conv`` blocks (BatchNorm, ReLU), a cruder linearisation of that head. The trial
-above compared them once on a conv-head test model: the map's hottest cell was the planted
-spot's cell in 6 % of its 16 grade-1 images (1 of 16) at ``layer4`` and 12 % (2 of 16) at
-``head.conv`` (occluding each cell found it in 31 %, 5 of 16; a random cell is the spot's 1
-time in 49): neither layer makes the map a lesion detector. A bundle may name another
-layer in its metadata; :class:`EnsembleGradCAM` then computes it per whole fold model.
+``reduce`` and ``conv`` blocks (BatchNorm, ReLU), a cruder linearisation of that head. The
+bench compares them on its conv-head model, on 24 images with the spot: the map's hottest cell
+was the spot's own cell in 2 of 24 at ``layer4`` and 6 of 24 at ``head.conv``, and occluding each
+cell in turn found it in 21 of 24 (a random cell is the spot's 1 time in 49); within one cell of
+it in 18, 20 and 23 of 24: Grad-CAM at either layer finds the spot's neighbourhood, seldom its
+cell. A bundle may name another layer in its metadata; :class:`EnsembleGradCAM` then computes it
+per whole fold model.
 
 Combining the folds: Grad-CAM of the ensemble's mean logit. The grade averages the fold
 models; the map explains the mean over folds f of the explained logit, ``s = mean_f s_f``. Its
@@ -57,21 +60,21 @@ logit with the folds' layer4 maps stacked as the channels of one layer (not Grad
 layer of any one network); the same test file checks it against MONAI's GradCAM of a model
 whose layer stacks two backbones' maps, to 1e-6. Before 2026-12-05 each fold's
 map was ReLU'd and scaled to [0, 1] on its own and then averaged: every fold counted equally
-whatever its evidence (a trial: raw per-fold maxima differed by a median 4.7x, 1-3 of 5 folds
-were all zero) and the result correlated only +0.33 with Grad-CAM of the mean logit.
+whatever its evidence. On the bench's conv-head model the two combinations differ little: the
+folds' raw maxima differed by a median 2.7x, no fold's map was empty, the old combination's maps
+correlated a median +0.99 with Grad-CAM of the mean logit, and their peak was within one cell of
+the spot in 77 of 96 images (81 with the present combination).
 
 The flips: the grade also averages the 4 flipped views (flip TTA); the map reads the identity
 view only, and the page says so. :func:`combine_cams` can average views too (each view's signed
 map un-flipped onto the image; the result is flip-equivariant, tested), but un-flipping on the
 cells does not align them: a stride-32 network is not mirror-symmetric (by the convolution
 arithmetic its receptive fields are centred near ``32 i`` px of the input, not at the cell
-centres ``32 i + 15.5``), so a flipped view's un-flipped map lands about one cell off (on the
-trial's test model, the horizontally flipped view's map correlated best with the identity
-view's shifted by one cell). Tried once on that model (a one-off re-run of the trial's 24
-images with planted spots): averaging the 4 views left 11 maps empty (4 with the identity
-view alone) and put the peak within one cell of a spot in 4 % of the images (1 of 24; 21 %, 5 of
-24, with the identity view alone, itself about what a random peak scores). So the app does not
-average them.
+centres ``32 i + 15.5``), so a flipped view's un-flipped map lands about one cell off. The app
+does not average them; the reason first given, a one-off trial in which averaging the views
+lost the cue, did not reproduce: on the bench's model the 4 views averaged put the peak within
+one cell of the spot in 89 of 96 images with the conv head (81 with the identity view alone) and
+40 of 96 with the linear head (39), no map empty.
 
 The score explained: a classification head's raw logit of the explained grade (by default the
 shown grade), averaged over the folds as above. The grade shown is NOT chosen by that score under the default

@@ -215,24 +215,27 @@ HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained 
 (:data:`app.gradcam.HEAT_COLORMAP`), and that the brightest is this map's own maximum (each map
 is divided by its own maximum: the colours carry no absolute strength)."""
 
-HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} In one trial on a test model with a planted cue (a "
-                       f"one-off, not a benchmark), the map's peak was within one cell of the cue in "
-                       f"about 1 image in 5 (5 of 24, on a 7 x 7 map), about what a randomly placed "
-                       f"peak scores on a 7 x 7 map.")
+HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} On a test model with a planted bright spot (a bench: "
+                       f"bench/results/heatmap_sanity.json), the map's peak was within one cell of "
+                       f"the spot in 81 of 96 images (a randomly placed peak: 15 %) but on the spot's "
+                       f"own cell in only 21 of 96: it points to a region of about a cell, not to a "
+                       f"lesion.")
 """The heatmap line's standing caveat (:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`, short: the
-model card and ``docs/app.md`` give the trial in full, :data:`drac_ssl.grading.bundle
-.HEATMAP_TRIAL_WORDS`), for a map of at least 3 cells a side (:func:`heatmap_page_caveat`)."""
+model card and ``docs/app.md`` give the bench in full, :data:`drac_ssl.grading.bundle
+.HEATMAP_BENCH_WORDS`; the conv head's figures, the default head), for a map of at least 3 cells
+a side (:func:`heatmap_page_caveat`)."""
 
-HEATMAP_PAGE_CAVEAT_FEW_CELLS = (f"{HEATMAP_CAVEAT} In one trial on a test model with a planted cue "
-                                 f"(a one-off, not a benchmark), the map's peak found the cue about "
-                                 f"as often as a randomly placed peak would.")
+HEATMAP_PAGE_CAVEAT_FEW_CELLS = (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright "
+                                 f"spot (bench/results/heatmap_sanity.json) measured 7 x 7 maps; its "
+                                 f"figures do not apply to a map of so few cells, which says only which "
+                                 f"part of the image.")
 """The caveat for a map of fewer than 3 cells a side (2 x 2 at a 64 px input), where every cell
-lies within one cell of every other, so the 7 x 7 trial's "within one cell" would mislead."""
+lies within one cell of every other, so the 7 x 7 bench's "within one cell" would mislead."""
 
 
 def heatmap_page_caveat(cells: Sequence[int] | None) -> str:
     """The heatmap line's standing caveat for a map of ``cells`` ``(h, w)``:
-    :data:`HEATMAP_PAGE_CAVEAT` (the 7 x 7 trial's "within one cell") for at least 3 cells a side
+    :data:`HEATMAP_PAGE_CAVEAT` (the 7 x 7 bench's "within one cell") for at least 3 cells a side
     or unknown cells, :data:`HEATMAP_PAGE_CAVEAT_FEW_CELLS` below that."""
     if cells is not None and min(int(c) for c in cells) < 3:
         return HEATMAP_PAGE_CAVEAT_FEW_CELLS

@@ -795,6 +795,40 @@ def ood_rows(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def heatmap_sanity_rows(r: dict[str, Any]) -> list[str]:
+    """The app's Grad-CAM on a planted-cue test model (bench/heatmap_sanity.py): per head, the
+    peak within one cell of the cue against the exact chance, on the cue's cell, the maps'
+    correlation across images and the randomisation check; the conv head's layer comparison."""
+    rows = []
+    for head, h in (r.get("heads") or {}).items():
+        loc = h.get("localisation") or {}
+        rand = h.get("randomisation") or {}
+        steps = rand.get("steps") or []
+        first = (steps[0].get("spearman_signed") or {}).get("median") if steps else None
+        failed = [s.get("randomised_up_to") for s in steps if s.get("passes") is False]
+        n = loc.get("n")
+        figure = (f"peak within one cell of the cue {loc.get('hits_within_one_cell')} of {n} (chance "
+                  f"{loc.get('chance_within_one_cell')}, exact binomial p {loc.get('p_binomial_vs_chance')}), "
+                  f"on its cell {loc.get('hits_on_the_cue_cell')} of {n}; maps of different images correlate "
+                  f"{loc.get('mean_pairwise_correlation_of_maps')}; accuracy with / without the cue "
+                  f"{h.get('accuracy_new_images_with_cue')} / {h.get('accuracy_new_images_without_cue')}; "
+                  f"randomisation ({rand.get('n')} images, {rand.get('pass_rule')}): median Spearman "
+                  f"{first} after the head, "
+                  + (f"fails at {', '.join(str(f) for f in failed)}" if failed else "every step passes"))
+        rows.append(f"| app heat map (Grad-CAM) on a planted-cue test model, {head} head (heatmap_sanity: "
+                    f"synthetic images, frozen random-init ResNet-18) | {figure} | {_device(r)} | {_date(r)} | "
+                    f"`{r.get('command')}` |")
+        layers = h.get("layers")
+        if isinstance(layers, dict):
+            ways = [w for w in ("layer4", "head.conv", "occlusion") if isinstance(layers.get(w), dict)]
+            figure = "; ".join(f"{w} {layers[w].get('on_the_cue_cell')} (within one cell "
+                               f"{layers[w].get('within_one_cell')})" for w in ways)
+            rows.append(f"| hottest cell on the cue's own cell, of {layers.get('n')} images (chance "
+                        f"{layers.get('chance_on_the_cue_cell')}), {head} head (heatmap_sanity) | {figure} | "
+                        f"{_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    return rows
+
+
 def disk_rows(r: dict[str, Any]) -> list[str]:
     """Disk use: one row per run folder."""
     rows = []
@@ -2086,6 +2120,8 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += name_tags_rows(record)
         elif name.startswith("ood_check"):
             lines += ood_rows(record)
+        elif name.startswith("heatmap_sanity"):
+            lines += heatmap_sanity_rows(record)
         elif name == "disk_use":
             lines += disk_rows(record)
         elif name == "structure_check":

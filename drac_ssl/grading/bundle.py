@@ -97,8 +97,8 @@ from drac_ssl.weights_file import WeightsFileError
 __all__ = [
     "BUNDLE_FORMAT",
     "GRADCAM_TARGET_LAYER",
+    "HEATMAP_BENCH_WORDS",
     "HEATMAP_CAVEAT",
-    "HEATMAP_TRIAL_WORDS",
     "PREPROCESSING_REFERENCES",
     "VARIANT_STAGE",
     "Bundle",
@@ -155,21 +155,32 @@ heatmap of every fold costs one backward pass through the heads
 HEATMAP_CAVEAT = ("Not a lesion detector: the heatmap is a coarse attribution of one score "
                   "(Grad-CAM), not validated against lesion annotations.")
 """The standing caveat of the app's heatmap: on the page's heatmap line, in ``docs/app.md`` and in
-the model card's limitations (with :data:`HEATMAP_TRIAL_WORDS`)."""
+the model card's limitations (with :data:`HEATMAP_BENCH_WORDS`)."""
 
-HEATMAP_TRIAL_WORDS = ("In one explainability trial on a test model with a planted cue (a bright "
-                       "spot; a one-off, not a benchmark), the map's peak on its 7 x 7 cells was "
-                       "within one cell of the cue in about 1 image in 5 (5 of 24 with the current "
-                       "fold combination), about what a randomly placed peak scores on a 7 x 7 map "
-                       "(15 %: 361 of the 2401 peak-cue cell pairs lie within one cell), and the maps "
-                       "of different images correlated +0.29 with one another: a partly "
-                       "image-independent spatial habit.")
-"""What the trial behind :data:`HEATMAP_CAVEAT` found (the model card and ``docs/app.md``; the
-page says the first half, :data:`app.server.HEATMAP_PAGE_CAVEAT`). A one-off re-run with the
-present fold combination, Grad-CAM of the mean logit (``app/gradcam.py``); the figures first
-quoted, 17 % (4 of 24) and +0.48, were measured with the combination used before 2026-12-05.
+HEATMAP_BENCH_WORDS = ("On a test model with a planted cue (a bright spot in one of the 7 x 7 "
+                       "cells of synthetic grey images, a frozen random-init ResNet-18 with "
+                       "trained fold heads; bench figures, `bench/results/heatmap_sanity.json`, "
+                       "rerun with `python -m bench.heatmap_sanity`), the map's peak was within one "
+                       "cell of the spot in 81 of 96 images with the conv head (a randomly placed "
+                       "peak: 15 %, 361 of the 2401 cell pairs) but on the spot's own cell in only "
+                       "21 of 96; with the linear head it was within one cell in 39 of 96, its maps "
+                       "of different images correlated +0.70 with one another (an image-independent "
+                       "spatial habit; +0.11 with the conv head), and re-initialising that head left "
+                       "its maps much as they were (median rank correlation +0.58 with the trained "
+                       "model's), failing that sanity check (Adebayo et al. 2018).")
+"""What the heatmap bench found (the model card and ``docs/app.md``; the page says the first
+half, :data:`app.server.HEATMAP_PAGE_CAVEAT`): figures of ``bench/results/heatmap_sanity.json``,
+written by ``python -m bench.heatmap_sanity`` (``bench/heatmap_sanity.py`` says how; the map is
+the app's own, Grad-CAM of the folds' mean logit at ``layer4``, explaining the spot's grade).
 The chance baseline: a peak and a cue each in a uniformly random cell of 7 x 7 lie within one
-cell (king's move) of each other in 361 of 2401 pairs, 15 %; 5 of 24 does not differ from it."""
+cell (king's move) of each other in 361 of 2401 pairs, 15 %; 81 of 96 differs from it at an
+exact binomial p of 2.6e-51, the linear head's 39 of 96 at 1.2e-9. The randomisation check
+(Adebayo et al. 2018, "Sanity Checks for Saliency Maps") replaces the heads' weights, then the
+backbone's layers top-down; the bench's rule: a map passes a step when its median Spearman
+correlation with the trained model's map is below 0.5 (the conv head's +0.32 after the heads,
+the linear head's +0.58). ``tests/app/test_heatmap_claims.py`` checks every figure quoted here
+against the committed JSON. These words replace a one-off trial's (its scripts lost), which
+had found the peak about as often as chance would; the bench did not reproduce that."""
 VARIANT_STAGE = {"vicreg": "pretrain", "vicreg_umm": "umm"}
 """The run sub-folder whose ``backbone.safetensors`` + ``metadata.json`` a fine-tuning
 variant starts from."""
@@ -1354,7 +1365,7 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
     own maximum), that a grade chosen by thresholds rests on another score than a grade's logit
     and one chosen by argmax on every grade's logit (``calibration.decision``; a regression
     head's thresholds cut the score its map explains),
-    and :data:`HEATMAP_TRIAL_WORDS`."""
+    and :data:`HEATMAP_BENCH_WORDS`."""
     layer = meta.get("gradcam_target_layer", GRADCAM_TARGET_LAYER)
     regression = (meta.get("model") or {}).get("output") == "regression"
     decision = (meta.get("calibration") or {}).get("decision", "thresholds")
@@ -1368,7 +1379,7 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
     return (f"{HEATMAP_CAVEAT} A map explains {score} (Grad-CAM at `{layer}`, over the folds, on "
             f"the image as given: the flipped copies the grade may average are left out), cell by "
             f"cell of that layer, and is scaled to its own maximum: its colours carry no absolute "
-            f"strength.{chosen} {HEATMAP_TRIAL_WORDS}")
+            f"strength.{chosen} {HEATMAP_BENCH_WORDS}")
 
 
 def _model_card(meta: dict[str, Any]) -> str:

@@ -3,7 +3,9 @@ explainability trial: the arithmetic was right, the presentation over-claimed). 
 caveat (a coarse attribution of one score, not a lesion detector); the map's resolution in the
 image's pixels and a 3 x 3 region, not percentages; colours relative to the map's own maximum,
 with the raw maximum kept; which score the map explains when the grade was chosen by
-thresholds; an untrained demo bundle's map said to mean nothing."""
+thresholds; an untrained demo bundle's map said to mean nothing. The figures quoted of the map
+are the heatmap bench's (``bench/results/heatmap_sanity.json``, ``python -m
+bench.heatmap_sanity``), checked here against the committed JSON, so they cannot drift from it."""
 
 from __future__ import annotations
 
@@ -17,9 +19,91 @@ import pytest
 from app.demo_bundle import build_demo_bundle
 from app.gradcam import RAW_MAX_NOTE
 from app.predict import Prediction, Predictor
-from drac_ssl.grading.bundle import HEATMAP_CAVEAT, HEATMAP_TRIAL_WORDS
+from drac_ssl.grading.bundle import HEATMAP_BENCH_WORDS, HEATMAP_CAVEAT
 
 REPO = Path(__file__).resolve().parents[2]
+BENCH_RESULT = REPO / "bench" / "results" / "heatmap_sanity.json"
+WITHDRAWN = ("5 of 24", "4 of 24", "1 of 24", "+0.29", "+0.48", "+0.33", "4.7x", "1 of 16", "2 of 16",
+             "5 of 16", "17 % (4 of 24)", "one-off, not a benchmark", "about 1 image in 5")
+"""The one-off trial's figures (its scripts lost), replaced by the bench's."""
+
+
+def _withdrawn_in(text: str) -> list[str]:
+    """The one-off trial's figures still in ``text`` ("1 of 24" not inside "21 of 24")."""
+    return [w for w in WITHDRAWN if re.search(r"(?<![\d.])" + re.escape(w), text)]
+
+
+def _sci(p: float) -> str:
+    """A p-value as the words write it: 2.6e-51, 1.2e-9."""
+    mantissa, exponent = f"{p:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _said(record: dict, place: str) -> list[str]:
+    """The phrases of the bench's figures that ``place`` quotes, made from the result ``record``:
+    ``words`` (HEATMAP_BENCH_WORDS: the model card), ``page`` (HEATMAP_PAGE_CAVEAT),
+    ``module`` (app/gradcam.py's docstring), ``docs`` (docs/app.md)."""
+    conv, linear = record["heads"]["conv"], record["heads"]["linear"]
+    cl, ll = conv["localisation"], linear["localisation"]
+    n = cl["n"]
+    chance = f"{round(100 * cl['chance_rate'])} %"
+    assert cl["chance_within_one_cell"] == "361/2401" and chance == "15 %"
+    page = [f"within one cell of the spot in {cl['hits_within_one_cell']} of {n} images",
+            f"a randomly placed peak: {chance}", f"in only {cl['hits_on_the_cue_cell']} of {n}"]
+    if place == "page":
+        return page
+    lin_head = linear["randomisation"]["steps"][0]["spearman_signed"]["median"]
+    words = [f"{cl['hits_within_one_cell']} of {n} images with the conv head", "361 of the 2401",
+             f"within one cell in {ll['hits_within_one_cell']} of {ll['n']}",
+             f"correlated {ll['mean_pairwise_correlation_of_maps']:+.2f} with one another",
+             f"{cl['mean_pairwise_correlation_of_maps']:+.2f} with the conv head",
+             f"median rank correlation {lin_head:+.2f}", "bench/results/heatmap_sanity.json"]
+    if place == "words":
+        return words
+    layers, combos = conv["layers"], conv["combinations"]
+    old = combos["folds_scaled_then_averaged_before_2026_12_05"]
+    k = layers["n"]
+    more = [f"{layers['layer4']['on_the_cue_cell']} of {k} at",
+            f"{layers['head.conv']['on_the_cue_cell']} of {k} at",
+            f"{layers['occlusion']['on_the_cue_cell']} of {k}",
+            f"{layers['layer4']['within_one_cell']}, {layers['head.conv']['within_one_cell']} and "
+            f"{layers['occlusion']['within_one_cell']} of {k}",
+            f"a median {old['fold_raw_max_ratio_largest_to_smallest']['median']:.1f}x",
+            f"a median {old['correlation_with_the_apps_map']['median']:+.2f}",
+            f"in {old['hits_within_one_cell']} of {n} images ({cl['hits_within_one_cell']} with the present",
+            f"in {combos['four_flips_averaged']['hits_within_one_cell']} of {n} images with the conv head "
+            f"({combos['identity_view']['hits_within_one_cell']} with the identity view alone)",
+            f"{linear['combinations']['four_flips_averaged']['hits_within_one_cell']} of {n} with the linear "
+            f"head ({linear['combinations']['identity_view']['hits_within_one_cell']})"]
+    assert old["empty_fold_maps"] == 0 and combos["four_flips_averaged"]["empty_maps"] == 0  # "no ... empty"
+    if place == "module":
+        return words + more
+    steps = conv["randomisation"]["steps"]
+    lin_steps = linear["randomisation"]["steps"]
+    below = [s["spearman_signed"]["median"] for s in lin_steps[2:]]
+    docs = [f"out-of-fold accuracy {conv['training']['out_of_fold_accuracy']:.2f}",
+            f"linear head: {linear['training']['out_of_fold_accuracy']:.2f}",
+            f"the spot's grade to {round(100 * conv['accuracy_new_images_with_cue'])} %, and to "
+            f"{round(100 * (1 - conv['accuracy_new_images_without_cue']))} % of {n} without it",
+            f"the linear head to {round(100 * linear['accuracy_new_images_with_cue'])} % and "
+            f"{round(100 * (1 - linear['accuracy_new_images_without_cue']))} %",
+            f"exact binomial p = {_sci(cl['p_binomial_vs_chance'])}",
+            f"{ll['hits_within_one_cell']} of {n}, p = {_sci(ll['p_binomial_vs_chance'])}",
+            f"{conv['randomisation']['n']} images",
+            f"median {steps[0]['spearman_signed']['median']:+.2f} after the heads, at most "
+            f"{max(s['spearman_signed']['median'] for s in steps[1:]):+.2f} below; "
+            f"{steps[0]['empty_maps']} of {conv['randomisation']['n']} maps empty",
+            f"({lin_head:+.2f})", f"({lin_steps[1]['spearman_signed']['median']:+.2f}, then "
+            f"{min(below):+.2f} to {max(below):+.2f})",
+            f"{record['cpu_seconds'] / 60:.1f} CPU minutes", f"each trained on the other folds' images of "
+            f"{record['model']['train_images']}", f"on {k} images with the spot"]
+    assert all(s["passes"] for s in steps) and not lin_steps[0]["passes"]  # "changed at every step", "failing"
+    assert record["smoke"] is False and conv["map_equals_predictor"] and linear["map_equals_predictor"]
+    return page + words + more + docs
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +129,9 @@ def test_the_heat_line_says_its_resolution_region_scale_and_caveat(predictor: Pr
     from app.server import HEATMAP_PAGE_CAVEAT, _heatmap_markdown
 
     monkeypatch.setattr(predictor, "untrained", False)  # a trained model's words
-    assert HEATMAP_CAVEAT in HEATMAP_PAGE_CAVEAT and "5 of 24, on a 7 x 7 map" in HEATMAP_PAGE_CAVEAT
-    assert "one-off, not a benchmark" in HEATMAP_PAGE_CAVEAT and "randomly placed peak" in HEATMAP_PAGE_CAVEAT
-    assert "17 %" not in HEATMAP_PAGE_CAVEAT  # the old combination's figure
+    assert HEATMAP_CAVEAT in HEATMAP_PAGE_CAVEAT and "81 of 96 images" in HEATMAP_PAGE_CAVEAT
+    assert "bench/results/heatmap_sanity.json" in HEATMAP_PAGE_CAVEAT and "randomly placed peak" in HEATMAP_PAGE_CAVEAT
+    assert "not to a lesion" in HEATMAP_PAGE_CAVEAT and not _withdrawn_in(HEATMAP_PAGE_CAVEAT)
     # DRAC's shape: a 224 px model (layer4 7 x 7) on a 1024 px upload, hottest in the top row's middle
     text = _heatmap_markdown(_pred((7, 7), (1024, 1024), (0, 3)), predictor)
     assert "7 × 7 cells, each about 146 px of this image" in text  # 1024 / 7
@@ -66,16 +150,17 @@ def test_the_heat_line_says_its_resolution_region_scale_and_caveat(predictor: Pr
     assert "A coarse map" not in fine
 
 
-def test_a_two_by_two_map_is_not_given_the_7x7_trials_within_one_cell(predictor: Predictor,
+def test_a_two_by_two_map_is_not_given_the_7x7_benchs_within_one_cell(predictor: Predictor,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """On 2 x 2 cells every cell lies within one cell of every other: the page's caveat keeps the
-    trial (a one-off, about chance) without the 7 x 7 "within one cell" claim."""
+    """On 2 x 2 cells every cell lies within one cell of every other: the page's caveat says the
+    bench measured 7 x 7 maps and gives none of its "within one cell" figures."""
     from app.server import HEATMAP_PAGE_CAVEAT, HEATMAP_PAGE_CAVEAT_FEW_CELLS, _heatmap_markdown
 
     monkeypatch.setattr(predictor, "untrained", False)
     text = _heatmap_markdown(_pred((2, 2), (512, 512), (0, 1)), predictor)
     assert HEATMAP_PAGE_CAVEAT_FEW_CELLS in text and "within one cell" not in text
-    assert HEATMAP_CAVEAT in text and "randomly placed peak" in text and "one-off" in text
+    assert HEATMAP_CAVEAT in text and "measured 7 x 7 maps" in text and "do not apply" in text
+    assert "81 of 96" not in text and "one-off" not in text
     assert HEATMAP_PAGE_CAVEAT in _heatmap_markdown(_pred((3, 3), (512, 512), (0, 1)), predictor)
 
 
@@ -204,9 +289,9 @@ def test_the_model_card_limits_the_heatmap(tmp_path: Path, one_thread: None) -> 
     card = _model_card(meta)
     limitations = card[card.index("## Limitations"):]
     said = heatmap_limits(meta)
-    assert said in limitations and HEATMAP_CAVEAT in said and HEATMAP_TRIAL_WORDS in said
-    assert "5 of 24" in said and "+0.29" in said and "one-off" in said and "361 of the 2401" in said
-    assert "17 %" not in said and "+0.48" not in said  # the old combination's figures
+    assert said in limitations and HEATMAP_CAVEAT in said and HEATMAP_BENCH_WORDS in said
+    assert "81 of 96" in said and "+0.70" in said and "361 of the 2401" in said and "python -m bench.heatmap_sanity" in said
+    assert not _withdrawn_in(said)  # the one-off trial's figures
     assert "its own maximum" in said and "expected grade cut at thresholds" in said
     assert "not its last convolution, `head.conv`" in card
     meta["calibration"]["decision"] = "argmax"
@@ -219,12 +304,40 @@ def test_the_model_card_limits_the_heatmap(tmp_path: Path, one_thread: None) -> 
 
 
 def test_the_docs_and_readme_carry_the_caveat() -> None:
+    import json
+
     page = " ".join((REPO / "docs" / "app.md").read_text(encoding="utf-8").split())
-    assert HEATMAP_CAVEAT in page and " ".join(HEATMAP_TRIAL_WORDS.split()) in page
-    assert "17 % (4 of 24)" in page and "before 2026-12-05" in page  # the old figures, labelled
+    assert HEATMAP_CAVEAT in page and " ".join(HEATMAP_BENCH_WORDS.split()) in page
+    assert "python -m bench.heatmap_sanity" in page and "Until 2026-12-05 each fold's map" in page
+    assert not _withdrawn_in(page)  # the one-off trial's figures, replaced
     assert "stacked as the channels of one layer" in page and "taken together as one layer" not in page
     assert "Grad-CAM of the ensemble's mean logit" in page and "`head.conv`" in page
     assert "relative to this map's maximum" in page and "raw_max" in page
     assert not re.search(r"about \d+% across, \d+% down\)\":", page)
     readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
     assert "Grad-CAM heatmap (a coarse attribution of one score" in readme and "not a lesion detector" in readme
+    loc = json.loads(BENCH_RESULT.read_text(encoding="utf-8"))["heads"]["conv"]["localisation"]
+    assert (f"its peak lay within one cell of the spot in {loc['hits_within_one_cell']} of {loc['n']} images, on "
+            f"the spot's own cell in {loc['hits_on_the_cue_cell']}: `bench/results/heatmap_sanity.json`") in readme
+
+
+@pytest.mark.parametrize("place", ["words", "page", "module", "docs"])
+def test_the_quoted_figures_are_the_committed_benchs(place: str) -> None:
+    """Every figure the model card (HEATMAP_BENCH_WORDS), the page (HEATMAP_PAGE_CAVEAT),
+    app/gradcam.py and docs/app.md quote of the heatmap bench is the committed result's, and
+    none of the one-off trial's is left: a rerun of ``python -m bench.heatmap_sanity`` that
+    changes a figure fails here until the words follow."""
+    import json
+
+    import app.gradcam
+    from app.server import HEATMAP_PAGE_CAVEAT, HEATMAP_PAGE_CAVEAT_FEW_CELLS
+
+    record = json.loads(BENCH_RESULT.read_text(encoding="utf-8"))
+    text = {"words": HEATMAP_BENCH_WORDS, "page": HEATMAP_PAGE_CAVEAT,
+            "module": app.gradcam.__doc__ or "",
+            "docs": (REPO / "docs" / "app.md").read_text(encoding="utf-8")}[place]
+    flat = _flat(text)
+    missing = [phrase for phrase in _said(record, place) if _flat(phrase) not in flat]
+    assert not missing, f"{place} does not quote the bench's figures: {missing}"
+    assert not _withdrawn_in(flat), place
+    assert not _withdrawn_in(HEATMAP_PAGE_CAVEAT_FEW_CELLS)

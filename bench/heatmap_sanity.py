@@ -1,0 +1,716 @@
+"""Sanity checks of the app's Grad-CAM heat map on a model with a planted cue ->
+``bench/results/heatmap_sanity.json``.
+
+    python -m bench.heatmap_sanity           # the protocol: about 2.5 CPU minutes, one thread
+    python -m bench.heatmap_sanity --smoke   # a smoke run (half a minute): heatmap_sanity_smoke.json
+
+What the app's heat map (``app/gradcam.py``) does on a model whose evidence is known, measured
+through the package's own code: the bundle is :func:`app.demo_bundle.build_demo_bundle`'s
+(the real bundle format, loaded by :func:`drac_ssl.grading.bundle.load_bundle`), the grades and
+``layer4`` maps come from :func:`drac_ssl.grading.predict.ensemble_outputs` and the maps from
+the app's :class:`app.gradcam.FoldMapGradCAM` (what :meth:`app.predict.Predictor.predict` calls;
+the run checks once that its map equals the Predictor's) and, for another layer,
+:class:`app.gradcam.EnsembleGradCAM`.
+
+**The model.** Grey 224 px images (the DRAC models' input, a 7 x 7 ``layer4`` map, cells of 32
+px) of a smooth random texture at a random brightness; grade 1 ("spot") when a bright disc
+(radius 8 px, +110 grey levels) is planted, its cell drawn uniformly from the 49 and its
+centre uniformly in that cell; grade 0 ("no spot") otherwise. The bundle's ResNet-18 backbone
+is random-init and frozen (``finetune.freeze: frozen``, the default, trains the heads alone;
+no pretrained backbone is at hand here), shared by 3 fold heads. Each fold's head is trained
+on the other folds' images (a minimal loop: Adam, the fine-tuning's default learning rate
+1e-3, cross-entropy, batches of 32, fixed seeds) on the shared backbone's ``layer4`` maps,
+once with the ``conv`` head (the default: it reads the map) and once with the ``linear``
+head (the pooled features). Out-of-fold accuracy and the accuracy on new images say whether
+the model uses the cue.
+
+**1. Does the map find the cue?** On new images with the cue, the map explaining grade 1
+(the mean logit over the folds, on the image as given: the app's map): its peak cell (the
+hottest of the 7 x 7; an empty map, no positive cell, has none and counts as a miss) is a hit
+when it lies within one cell of the cue's cell (Chebyshev distance <= 1, the king's move).
+Chance: a uniformly random peak lies within one cell of a uniformly random cue cell in
+361 of 2401 pairs on 7 x 7 (:func:`chance_within_one_cell`); the test is one-sided and exact,
+binomial against that rate, and Poisson-binomial against each image's own chance (the
+neighbours of its cue's cell over 49). Also the mean pairwise Pearson correlation of the maps
+of different images (an image-independent spatial habit raises it; the cues are at random
+places).
+
+**The app's two combinations**, on the same images: the 4 flipped views averaged
+(:func:`app.gradcam.combine_cams` with the flip TTA's views, un-flipped) against the identity
+view alone (what the app shows), and the fold combination used before 2026-12-05 (each fold's
+own map scaled to its maximum, then averaged) against Grad-CAM of the mean logit (the app's):
+hits, empty maps, the maps' correlation, and how far the folds' raw maxima differ.
+
+**2. Model randomisation** (Adebayo et al. 2018, "Sanity Checks for Saliency Maps", NeurIPS,
+cascading randomisation): the trained model's map against the map after re-initialising the
+heads, then also ``layer4``, ``layer3``, ``layer2``, ``layer1`` and the stem, top-down (fresh
+weights from the package's own builders, another seed). Per step, over the images: the
+Spearman rank correlation of each image's map with the trained model's (the signed cells,
+and the map as shown: ReLU, divided by its maximum), the SSIM of the shown maps drawn at
+224 px as the app draws a coarse map (nearest; MONAI's ``SSIMMetric``), the empty maps, and
+the hits. A map that does not change when the weights it should depend on are replaced
+fails the check: here a step passes when the median Spearman correlation of the signed maps
+is below 0.5 (:data:`PASS_BELOW`).
+
+**3. Which layer (conv head).** The hottest cell of the map at ``layer4`` (the app's layer),
+at ``head.conv`` (the head's last convolution, the usual Grad-CAM choice; the app's
+per-model :class:`app.gradcam.EnsembleGradCAM`), and by occlusion (each cell in turn
+painted with the image's median grey; the cell whose painting lowers the mean logit of grade
+1 most): the share of images whose hottest cell is the cue's own cell (chance 1 in 49) and
+within one cell of it.
+
+Departures from the protocol (any of ``--train-images``, ``--test-images``, ``--layer-images``,
+``--random-images``, ``--epochs``, ``--image-size``, or ``--smoke``) are a smoke run: the result
+goes to ``heatmap_sanity_smoke.json`` with ``"smoke": true``. Deterministic: fixed
+seeds, one torch and OpenCV thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import tempfile
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bench.common import RESULTS, smoke_fields, smoke_result_name, write_result
+from drac_ssl.starting import python_command
+
+if TYPE_CHECKING:
+    import torch
+
+    from drac_ssl.grading.bundle import Bundle
+
+IMAGE_SIZE = 224
+"""The model input (px): the DRAC models', whose ``layer4`` map is 7 x 7 cells of 32 px."""
+CELL_PX = 32
+"""A ``layer4`` cell's side (px of the model input): a ResNet's stride there."""
+FOLDS = 3
+GRADE_NAMES = ("no spot", "spot")
+CUE = 1
+"""The grade of an image with the cue, and the grade each map explains."""
+SPOT_RADIUS = 8
+"""The planted spot's radius (px)."""
+SPOT_CONTRAST = 110.0
+"""How much brighter the spot is than the texture under it (grey levels)."""
+HEADS = ("conv", "linear")
+TRAIN_IMAGES = 480
+"""Training images (half with the cue), each in one of :data:`FOLDS` folds."""
+TEST_IMAGES = 96
+"""New images with the cue (localisation), and as many without (accuracy)."""
+LAYER_IMAGES = 24
+"""Images with the cue of the layer comparison (occlusion: 49 forward passes each)."""
+RANDOM_IMAGES = 32
+"""Images with the cue of the randomisation check."""
+EPOCHS = 30
+LR = 1e-3
+BATCH = 32
+SEED = 0
+PASS_BELOW = 0.5
+"""A randomisation step passes when the median Spearman correlation of the signed maps with
+the trained model's falls below this (the map changed with the weights)."""
+CASCADE = ("head", "backbone.layer4", "backbone.layer3", "backbone.layer2", "backbone.layer1",
+           "backbone.stem")
+"""The cascading randomisation's steps, top-down; ``backbone.stem`` is ``conv1`` and ``bn1``."""
+
+
+# --------------------------------------------------------------------------------------
+# Pure helpers
+
+
+def chebyshev(a: Sequence[int], b: Sequence[int]) -> int:
+    """The Chebyshev (king's move) distance between two cells ``(row, column)``."""
+    return max(abs(int(a[0]) - int(b[0])), abs(int(a[1]) - int(b[1])))
+
+
+def within_one_cell(peak: Sequence[int] | None, cue: Sequence[int]) -> bool:
+    """Whether the map's peak cell lies within one cell of the cue's (Chebyshev <= 1); an
+    empty map (``peak`` None) never does."""
+    return peak is not None and chebyshev(peak, cue) <= 1
+
+
+def neighbourhood(cell: Sequence[int], grid: Sequence[int]) -> int:
+    """How many cells of a ``grid`` ``(h, w)`` lie within one cell of ``cell`` (itself
+    included): 9 inside, 6 on an edge, 4 in a corner."""
+    h, w = int(grid[0]), int(grid[1])
+    r, c = int(cell[0]), int(cell[1])
+    if not (0 <= r < h and 0 <= c < w):
+        raise ValueError(f"cell {tuple(cell)} is outside a {h} x {w} grid")
+    return (min(r + 1, h - 1) - max(r - 1, 0) + 1) * (min(c + 1, w - 1) - max(c - 1, 0) + 1)
+
+
+def chance_within_one_cell(grid: Sequence[int]) -> Fraction:
+    """The exact chance that a uniformly random peak cell lies within one cell of a uniformly
+    random cue cell on ``grid`` ``(h, w)``: the pairs within one cell over all pairs (361 /
+    2401 on 7 x 7)."""
+    h, w = int(grid[0]), int(grid[1])
+    pairs = sum(neighbourhood((r, c), grid) for r in range(h) for c in range(w))
+    return Fraction(pairs, (h * w) ** 2)
+
+
+def poisson_binomial_tail(probabilities: Sequence[float], k: int) -> float:
+    """``P(X >= k)`` for X the number of successes of independent trials with the given
+    success ``probabilities`` (exact, by convolution); 1 for ``k`` <= 0."""
+    pmf = np.zeros(len(probabilities) + 1)
+    pmf[0] = 1.0
+    for p in probabilities:
+        pmf[1:] = pmf[1:] * (1 - p) + pmf[:-1] * p
+        pmf[0] *= 1 - p
+    return float(min(1.0, pmf[max(0, int(k)):].sum()))
+
+
+def peak_cell(heat: np.ndarray) -> tuple[int, int] | None:
+    """The hottest cell ``(row, column)`` of a map ``(h, w)`` (the first in reading order on
+    a tie); None for an empty map (no cell above 0)."""
+    a = np.asarray(heat, dtype=np.float64)
+    if not a.size or float(a.max()) <= 0.0:
+        return None
+    r, c = np.unravel_index(int(np.argmax(a)), a.shape)
+    return int(r), int(c)
+
+
+def mean_pairwise_correlation(maps: Sequence[np.ndarray]) -> tuple[float | None, int]:
+    """The mean Pearson correlation over all pairs of ``maps`` (each flattened), and how many
+    maps entered (a constant map, e.g. empty, has no correlation and is left out); None with
+    fewer than two."""
+    rows = [np.asarray(m, dtype=np.float64).ravel() for m in maps]
+    rows = [r for r in rows if r.std() > 0]
+    if len(rows) < 2:
+        return None, len(rows)
+    corr = np.corrcoef(np.stack(rows))
+    return float(corr[np.triu_indices(len(rows), 1)].mean()), len(rows)
+
+
+def cue_image(rng: np.random.Generator, cue: bool, size: int = IMAGE_SIZE,
+              cells: int = 7) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """A grey uint8 image ``(size, size)``: a smooth random texture at a random brightness,
+    with, when ``cue``, a bright disc (:data:`SPOT_RADIUS`, :data:`SPOT_CONTRAST`) whose cell
+    of a ``cells`` x ``cells`` grid is drawn uniformly and its centre uniformly in that cell.
+    Returns the image and the cue's cell ``(row, column)`` (None without a cue)."""
+    import cv2
+
+    texture = rng.normal(0.0, 1.0, (max(2, size // 16),) * 2).astype(np.float32)
+    image = (cv2.resize(texture, (size, size), interpolation=cv2.INTER_CUBIC) * 18.0
+             + rng.uniform(60.0, 140.0) + rng.normal(0.0, 10.0, (size, size)))
+    cell = None
+    if cue:
+        step = size / cells
+        cell = (int(rng.integers(0, cells)), int(rng.integers(0, cells)))
+        cy, cx = (cell[0] + rng.uniform()) * step, (cell[1] + rng.uniform()) * step
+        yy, xx = np.mgrid[0:size, 0:size]
+        image = np.where((yy + 0.5 - cy) ** 2 + (xx + 0.5 - cx) ** 2 <= SPOT_RADIUS ** 2,
+                         image + SPOT_CONTRAST, image)
+    return np.clip(np.round(image), 0, 255).astype(np.uint8), cell
+
+
+def binomial_upper_p(hits: int, n: int, p: float) -> float:
+    """One-sided exact binomial p-value ``P(X >= hits)``, X ~ Binomial(n, p)."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(int(hits), int(n), float(p), alternative="greater").pvalue)
+
+
+def shown_cells(cam: Any) -> np.ndarray:
+    """The map as the app shows it, at its cells ``(h, w)``: ``ReLU(signed)`` divided by its
+    maximum (:func:`app.gradcam.combine_cams` before the upsampling), all zeros when empty."""
+    cells = np.maximum(np.asarray(cam.signed, dtype=np.float64), 0.0)
+    return cells / cam.raw_max if cam.raw_max > 0 else np.zeros_like(cells)
+
+
+def _r(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), digits)
+
+
+def _p(x: float) -> float:
+    """A p-value to 3 significant digits (a small one stays visible: 2.5e-37, not 0.0)."""
+    return float(f"{float(x):.3g}")
+
+
+def _spread(values: Sequence[float]) -> dict[str, Any]:
+    """Median, quartiles, mean and count of the finite ``values``."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
+    if not v.size:
+        return {"n": 0, "median": None, "q1": None, "q3": None, "mean": None}
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    return {"n": int(v.size), "median": _r(med), "q1": _r(q1), "q3": _r(q3), "mean": _r(v.mean())}
+
+
+# --------------------------------------------------------------------------------------
+# The model
+
+
+def _bundle(root: Path, head: str, folds: int, image_size: int) -> Bundle:
+    from app.demo_bundle import build_demo_bundle
+    from drac_ssl.grading.bundle import load_bundle
+
+    return load_bundle(build_demo_bundle(root / head, image_size=image_size, source_size=image_size,
+                                         n_folds=folds, head=head, seed=SEED,
+                                         grade_names=GRADE_NAMES, channels=1))
+
+
+def _inputs(bundle: Bundle, images: Sequence[np.ndarray]) -> torch.Tensor:
+    import torch
+
+    from drac_ssl.grading.predict import preprocess_image
+
+    return torch.stack([preprocess_image(a, bundle.metadata) for a in images])
+
+
+def _layer4_maps(bundle: Bundle, x: torch.Tensor) -> torch.Tensor:
+    """The shared backbone's ``layer4`` maps ``(n, C, h, w)`` of inputs ``x`` (the prediction
+    pass's own, :func:`ensemble_outputs` with ``keep_maps``), contiguous, on the CPU."""
+    import torch
+
+    from drac_ssl.grading.predict import ensemble_outputs
+
+    parts = []
+    for start in range(0, len(x), BATCH):
+        out = ensemble_outputs(bundle, x[start:start + BATCH], tta=False, keep_maps=True)
+        assert out.maps is not None
+        parts.append(out.maps[0].detach().cpu().contiguous(memory_format=torch.contiguous_format).clone())
+    return torch.cat(parts)
+
+
+def train_heads(bundle: Bundle, maps: torch.Tensor, grades: np.ndarray, fold_of: np.ndarray,
+                epochs: int) -> dict[str, Any]:
+    """Train each fold model's head in place on the ``layer4`` ``maps`` of the images of the
+    other folds (``fold_of``); the backbone stays frozen. Returns the out-of-fold accuracy and
+    the last epoch's mean training loss per fold."""
+    import torch
+    import torch.nn.functional as F
+
+    y = torch.as_tensor(grades, dtype=torch.long)
+    folds = []
+    correct = 0
+    for k, model in enumerate(bundle.models):
+        head = model.head
+        torch.manual_seed(SEED + 100 + k)
+        head.train()
+        for p in head.parameters():
+            p.requires_grad_(True)
+        opt = torch.optim.Adam(head.parameters(), lr=LR)
+        rows = np.flatnonzero(fold_of != k)
+        order = np.random.default_rng(SEED + 200 + k)
+        losses: list[float] = []
+        for _ in range(epochs):
+            losses = []
+            perm = rows[order.permutation(len(rows))]
+            for start in range(0, len(perm), BATCH):
+                b = torch.as_tensor(perm[start:start + BATCH])
+                loss = F.cross_entropy(head(model.features_from_map(maps[b])), y[b])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+        head.eval()
+        for p in head.parameters():
+            p.requires_grad_(False)
+        val = torch.as_tensor(np.flatnonzero(fold_of == k))
+        with torch.no_grad():
+            hit = int((head(model.features_from_map(maps[val])).argmax(1) == y[val]).sum())
+        correct += hit
+        folds.append({"fold": k, "n_val": len(val), "val_accuracy": _r(hit / max(1, len(val))),
+                      "last_epoch_loss": _r(float(np.mean(losses)) if losses else None)})
+    return {"out_of_fold_accuracy": _r(correct / len(grades)), "folds": folds}
+
+
+def _app_maps(bundle: Bundle, cam: Any, images: Sequence[np.ndarray]) -> tuple[list[Any], np.ndarray]:
+    """The app's maps explaining :data:`CUE` (:class:`app.gradcam.CamMap`, one per image) and the
+    bundle's grades of ``images``: :meth:`app.predict.Predictor.predict`'s steps without flip
+    TTA (the map reads the image as given either way)."""
+    from drac_ssl.grading.predict import ensemble_outputs
+
+    x = _inputs(bundle, images)
+    maps, grades = [], []
+    for start in range(0, len(x), BATCH):
+        out = ensemble_outputs(bundle, x[start:start + BATCH], tta=False, keep_maps=True)
+        _, _, classes = bundle.calibration.decide(out.raw)
+        grades.extend(int(g) for g in classes)
+        assert out.maps is not None
+        for i in range(len(classes)):
+            maps.append(cam.from_maps([m[i] for m in out.maps], CUE, tuple(x.shape[-2:])))
+    return maps, np.asarray(grades)
+
+
+def localisation(maps: Sequence[Any], cues: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """Hits (peak within one cell of the cue), empty maps, the exact tests against chance, the
+    mean distance of the peak to the cue, and the maps' mean pairwise correlation."""
+    grid = tuple(maps[0].cells)
+    peaks = [peak_cell(shown_cells(m)) for m in maps]
+    hits = [within_one_cell(p, c) for p, c in zip(peaks, cues, strict=True)]
+    exact = [p is not None and tuple(p) == tuple(c) for p, c in zip(peaks, cues, strict=True)]
+    n = len(maps)
+    chance = chance_within_one_cell(grid)
+    own = [neighbourhood(c, grid) / (grid[0] * grid[1]) for c in cues]
+    corr, used = mean_pairwise_correlation([shown_cells(m) for m in maps])
+    distances = [chebyshev(p, c) for p, c in zip(peaks, cues, strict=True) if p is not None]
+    return {"n": n, "grid": list(grid), "hits_within_one_cell": int(sum(hits)),
+            "rate_within_one_cell": _r(sum(hits) / n),
+            "hits_on_the_cue_cell": int(sum(exact)), "rate_on_the_cue_cell": _r(sum(exact) / n),
+            "empty_maps": sum(p is None for p in peaks),
+            "chance_within_one_cell": f"{chance.numerator}/{chance.denominator}",
+            "chance_rate": _r(float(chance)),
+            "chance_rate_of_these_cues": _r(float(np.mean(own))),
+            "p_binomial_vs_chance": _p(binomial_upper_p(sum(hits), n, float(chance))),
+            "p_poisson_binomial_vs_these_cues": _p(poisson_binomial_tail(own, sum(hits))),
+            "p_on_the_cue_cell_vs_1_in_cells": _p(binomial_upper_p(sum(exact), n, 1 / (grid[0] * grid[1]))),
+            "mean_chebyshev_distance_peak_to_cue": _r(float(np.mean(distances)) if distances else None),
+            "mean_pairwise_correlation_of_maps": _r(corr), "maps_correlated": used}
+
+
+def combinations(bundle: Bundle, output: str, images: Sequence[np.ndarray],
+                 cues: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """What the app's two choices of combination change, on the same images: the 4 flipped
+    views averaged (:func:`app.gradcam.combine_cams` with :data:`TTA_FLIPS`, each view's signed
+    map un-flipped) against the identity view alone (the app's map); and the fold combination
+    used before 2026-12-05 (each fold's own map, :class:`app.gradcam.FoldMapGradCAM` of that
+    fold alone, scaled to its maximum, then averaged) against Grad-CAM of the mean logit (the
+    app's). Per combination: hits within one cell of the cue, empty maps, the maps' mean
+    pairwise correlation; for the folds also each image's correlation of the old map with the
+    app's, the ratio of the folds' largest to smallest raw maximum (median over the images
+    whose every fold map is lit) and the fold maps that were empty."""
+    import torch
+
+    from app.gradcam import FoldMapGradCAM
+    from drac_ssl.grading.predict import TTA_FLIPS, ensemble_outputs
+
+    app_cam = FoldMapGradCAM(bundle.models, output)
+    fold_cams = [FoldMapGradCAM([model], output) for model in bundle.models]
+    x = _inputs(bundle, images)
+    size = tuple(x.shape[-2:])
+    app, flipped, old, with_app, ratios = [], [], [], [], []
+    empty_fold_maps = 0
+    for start in range(0, len(x), BATCH):
+        chunk = x[start:start + BATCH]
+        views = []  # per view, per fold: (n, C, h, w)
+        for dims in TTA_FLIPS:
+            out = ensemble_outputs(bundle, chunk.flip(dims) if dims else chunk, tta=False, keep_maps=True)
+            assert out.maps is not None
+            views.append(out.maps)
+        for i in range(len(chunk)):
+            identity = [m[i] for m in views[0]]
+            app.append(app_cam.from_maps(identity, CUE, size))
+            flipped.append(app_cam.from_maps([torch.stack([v[f][i] for v in views])
+                                              for f in range(len(bundle.models))], CUE, size, TTA_FLIPS))
+            per_fold = [cam.from_maps([m], CUE, size) for cam, m in zip(fold_cams, identity, strict=True)]
+            empty_fold_maps += sum(m.raw_max <= 0 for m in per_fold)
+            maxima = [m.raw_max for m in per_fold]
+            if min(maxima) > 0:
+                ratios.append(max(maxima) / min(maxima))
+            old.append(np.mean([shown_cells(m) for m in per_fold], axis=0))
+            pair = (shown_cells(app[-1]).ravel(), old[-1].ravel())
+            with_app.append(float(np.corrcoef(*pair)[0, 1]) if min(np.ptp(v) for v in pair) > 0 else float("nan"))
+
+    def said(cells: Sequence[np.ndarray]) -> dict[str, Any]:
+        peaks = [peak_cell(c) for c in cells]
+        corr, used = mean_pairwise_correlation(cells)
+        return {"hits_within_one_cell": int(sum(within_one_cell(p, c) for p, c in zip(peaks, cues, strict=True))),
+                "empty_maps": sum(p is None for p in peaks),
+                "mean_pairwise_correlation_of_maps": _r(corr), "maps_correlated": used}
+
+    return {"n": len(images),
+            "identity_view": said([shown_cells(m) for m in app]),
+            "four_flips_averaged": said([shown_cells(m) for m in flipped]),
+            "folds_scaled_then_averaged_before_2026_12_05": {
+                **said(old), "correlation_with_the_apps_map": _spread(with_app),
+                "fold_raw_max_ratio_largest_to_smallest": _spread(ratios),
+                "empty_fold_maps": int(empty_fold_maps), "fold_maps": len(images) * len(bundle.models)}}
+
+
+# --------------------------------------------------------------------------------------
+# Model randomisation
+
+
+def _reinitialise(bundle: Bundle, step: str, seed: int) -> None:
+    """Replace the weights of ``step`` (:data:`CASCADE`) in every fold model of ``bundle`` (in
+    place; the shared backbone once) by fresh ones from the package's own builders."""
+    import torch
+
+    from drac_ssl.grading.model import ModelSpec
+
+    model_spec = ModelSpec.from_dict(bundle.metadata["model"])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if step == "head":
+            for model in bundle.models:
+                model.head.load_state_dict(model_spec.build_head().state_dict())
+            return
+        fresh = model_spec.build_backbone()
+    names = ["conv1", "bn1"] if step == "backbone.stem" else [step.split(".", 1)[1]]
+    done: set[int] = set()
+    for model in bundle.models:
+        if id(model.backbone) in done:
+            continue
+        done.add(id(model.backbone))
+        for name in names:
+            target = model.backbone.get_submodule(name)
+            target.load_state_dict(fresh.get_submodule(name).state_dict())
+
+
+def _ssim_of_shown(a: np.ndarray, b: np.ndarray, size: int) -> float:
+    """SSIM (MONAI's, data range 1) of two shown maps ``(h, w)`` drawn at ``size`` px as the app
+    draws a coarse map (nearest)."""
+    import torch
+    from monai.metrics import SSIMMetric
+
+    from app.gradcam import cam_upsampler
+
+    up = cam_upsampler((size, size))
+    pair = [up(torch.as_tensor(m, dtype=torch.float32)[None, None]) for m in (a, b)]
+    return float(SSIMMetric(spatial_dims=2, data_range=1.0)(pair[0], pair[1]).item())
+
+
+def randomisation(bundle: Bundle, images: Sequence[np.ndarray], cues: Sequence[tuple[int, int]],
+                  output: str) -> dict[str, Any]:
+    """Cascading randomisation (:data:`CASCADE`) of a copy of ``bundle``: per step, each
+    image's map against the trained model's."""
+    from scipy.stats import spearmanr
+
+    from app.gradcam import FoldMapGradCAM
+
+    trained, _ = _app_maps(bundle, FoldMapGradCAM(bundle.models, output), images)
+    work = copy.deepcopy(bundle)
+    size = int(bundle.spec.image_size)
+    steps = []
+    for i, step in enumerate(CASCADE):
+        _reinitialise(work, step, SEED + 1000 + i)
+        maps, _ = _app_maps(work, FoldMapGradCAM(work.models, output), images)
+        signed = [float(spearmanr(t.signed.ravel(), m.signed.ravel()).statistic)
+                  if np.ptp(t.signed) > 0 and np.ptp(m.signed) > 0 else float("nan")
+                  for t, m in zip(trained, maps, strict=True)]
+        shown = [float(spearmanr(shown_cells(t).ravel(), shown_cells(m).ravel()).statistic)
+                 if np.ptp(shown_cells(t)) > 0 and np.ptp(shown_cells(m)) > 0 else float("nan")
+                 for t, m in zip(trained, maps, strict=True)]
+        ssim = [_ssim_of_shown(shown_cells(t), shown_cells(m), size) for t, m in zip(trained, maps, strict=True)]
+        hits = sum(within_one_cell(peak_cell(shown_cells(m)), c) for m, c in zip(maps, cues, strict=True))
+        rho = _spread(signed)
+        steps.append({"randomised_up_to": step, "spearman_signed": rho, "spearman_shown": _spread(shown),
+                      "ssim_shown": _spread(ssim), "empty_maps": sum(peak_cell(shown_cells(m)) is None for m in maps),
+                      "hits_within_one_cell": int(hits),
+                      "passes": None if rho["median"] is None else bool(rho["median"] < PASS_BELOW)})
+    return {"n": len(images), "pass_rule": f"median Spearman of the signed maps < {PASS_BELOW}",
+            "trained_hits_within_one_cell": int(sum(within_one_cell(peak_cell(shown_cells(m)), c)
+                                                    for m, c in zip(trained, cues, strict=True))),
+            "trained_empty_maps": sum(peak_cell(shown_cells(m)) is None for m in trained),
+            "steps": steps, "every_step_passes": all(s["passes"] for s in steps)}
+
+
+# --------------------------------------------------------------------------------------
+# Which layer (conv head)
+
+
+def _occlusion_peaks(bundle: Bundle, images: Sequence[np.ndarray], cells: int) -> list[tuple[int, int]]:
+    """Per image, the cell whose painting with the image's median grey lowers the ensemble's
+    mean logit of :data:`CUE` most."""
+    from drac_ssl.grading.predict import ensemble_outputs
+
+    peaks = []
+    for image in images:
+        size = image.shape[0]
+        step = size // cells
+        fill = int(np.median(image))
+        variants = [image]
+        for r in range(cells):
+            for c in range(cells):
+                v = image.copy()
+                v[r * step:(r + 1) * step, c * step:(c + 1) * step] = fill
+                variants.append(v)
+        x = _inputs(bundle, variants)
+        logits = []
+        for start in range(0, len(x), BATCH):
+            raw = ensemble_outputs(bundle, x[start:start + BATCH], tta=False).raw
+            logits.append(np.mean([r[:, CUE] for r in raw], axis=0))
+        score = np.concatenate(logits)
+        drop = score[0] - score[1:]
+        r, c = np.unravel_index(int(np.argmax(drop)), (cells, cells))
+        peaks.append((int(r), int(c)))
+    return peaks
+
+
+def layer_comparison(bundle: Bundle, images: Sequence[np.ndarray],
+                     cues: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """The conv head's hottest cell at ``layer4`` (the app's map), at ``head.conv`` and by
+    occlusion, against the cue's cell."""
+    from app.gradcam import EnsembleGradCAM, FoldMapGradCAM
+
+    n = len(images)
+    layer4, _ = _app_maps(bundle, FoldMapGradCAM(bundle.models, "classification"), images)
+    per_model = EnsembleGradCAM(bundle.models, "head.conv", "classification")
+    x = _inputs(bundle, images)
+    head_conv = [per_model(x[i], CUE) for i in range(n)]
+    grid = tuple(layer4[0].cells)
+    ways = {"layer4": [peak_cell(shown_cells(m)) for m in layer4],
+            "head.conv": [peak_cell(shown_cells(m)) for m in head_conv],
+            "occlusion": _occlusion_peaks(bundle, images, grid[0])}
+    cells = grid[0] * grid[1]
+    out: dict[str, Any] = {"n": n, "chance_on_the_cue_cell": f"1/{cells}"}
+    for name, peaks in ways.items():
+        on = sum(p is not None and tuple(p) == tuple(c) for p, c in zip(peaks, cues, strict=True))
+        near = sum(within_one_cell(p, c) for p, c in zip(peaks, cues, strict=True))
+        out[name] = {"on_the_cue_cell": int(on), "within_one_cell": int(near),
+                     "empty_maps": sum(p is None for p in peaks),
+                     "p_on_the_cue_cell_vs_1_in_cells": _p(binomial_upper_p(on, n, 1 / cells))}
+    return out
+
+
+# --------------------------------------------------------------------------------------
+
+
+def smoke_reasons(args: argparse.Namespace) -> list[str]:
+    """Why a run is not the protocol (empty: it is)."""
+    out = ["--smoke"] if args.smoke else []
+    for option, value, default in (("--train-images", args.train_images, TRAIN_IMAGES),
+                                   ("--test-images", args.test_images, TEST_IMAGES),
+                                   ("--layer-images", args.layer_images, LAYER_IMAGES),
+                                   ("--random-images", args.random_images, RANDOM_IMAGES),
+                                   ("--epochs", args.epochs, EPOCHS),
+                                   ("--image-size", args.image_size, IMAGE_SIZE)):
+        if value != default:
+            out.append(f"{option} {value}, not {default}")
+    return out
+
+
+SMOKE = {"train_images": 48, "test_images": 8, "layer_images": 2, "random_images": 4, "epochs": 3}
+"""What ``--smoke`` sets (unless given)."""
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The three checks (module docstring); the figures of the result file."""
+    import torch
+
+    from app.gradcam import FoldMapGradCAM
+    from app.predict import Predictor
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    seconds: dict[str, float] = {}
+    rng = np.random.default_rng(SEED)
+    grades = np.arange(args.train_images) % 2
+    cells = args.image_size // CELL_PX
+    train = [cue_image(rng, bool(g), args.image_size, cells)[0] for g in grades]
+    fold_of = np.random.default_rng(SEED + 1).permutation(args.train_images) % FOLDS
+    test_rng = np.random.default_rng(SEED + 2)
+    test = [cue_image(test_rng, True, args.image_size, cells) for _ in range(args.test_images)]
+    plain = [cue_image(test_rng, False, args.image_size, cells)[0] for _ in range(args.test_images)]
+    figures: dict[str, Any] = {"heads": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        bundles = {head: _bundle(Path(tmp), head, FOLDS, args.image_size) for head in HEADS}
+        first = bundles[HEADS[0]].shared_backbone
+        assert first is not None and all(
+            torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                               bundles[HEADS[1]].shared_backbone.state_dict().values(),  # type: ignore[union-attr]
+                                               strict=True)), "the heads' bundles must share one backbone"
+        t = time.perf_counter()
+        maps = _layer4_maps(bundles[HEADS[0]], _inputs(bundles[HEADS[0]], train))
+        seconds["layer4_maps_of_the_training_images"] = time.perf_counter() - t
+        for head, bundle in bundles.items():
+            t = time.perf_counter()
+            training = train_heads(bundle, maps, grades, fold_of, args.epochs)
+            seconds[f"train_{head}"] = time.perf_counter() - t
+            output = bundle.calibration.output
+            cam = FoldMapGradCAM(bundle.models, output)
+            t = time.perf_counter()
+            cue_maps, cue_grades = _app_maps(bundle, cam, [a for a, _ in test])
+            _, plain_grades = _app_maps(bundle, cam, plain)
+            # the same map and grade as the app's Predictor (with its flips off)
+            said = Predictor(bundle, tta=False).predict(test[0][0], explain=CUE)
+            assert said.grade == cue_grades[0] and said.heatmap is not None
+            step = args.image_size // cue_maps[0].cells[0]  # a cell's pixels (coarse: drawn nearest)
+            same = bool(np.allclose(said.heatmap[step // 2::step, step // 2::step],
+                                    shown_cells(cue_maps[0]), atol=1e-5))
+            entry = {"training": training,
+                     "accuracy_new_images_with_cue": _r(float(np.mean(cue_grades == CUE))),
+                     "accuracy_new_images_without_cue": _r(float(np.mean(plain_grades == 0))),
+                     "map_equals_predictor": same,
+                     "localisation": localisation(cue_maps, [c for _, c in test])}
+            entry["combinations"] = combinations(bundle, output, [a for a, _ in test], [c for _, c in test])
+            assert entry["combinations"]["identity_view"]["hits_within_one_cell"] == \
+                entry["localisation"]["hits_within_one_cell"], "the identity view is the app's map"
+            seconds[f"localisation_{head}"] = time.perf_counter() - t
+            t = time.perf_counter()
+            k = args.random_images
+            entry["randomisation"] = randomisation(bundle, [a for a, _ in test[:k]], [c for _, c in test[:k]],
+                                                   output)
+            seconds[f"randomisation_{head}"] = time.perf_counter() - t
+            if head == "conv":
+                t = time.perf_counter()
+                k = args.layer_images
+                entry["layers"] = layer_comparison(bundle, [a for a, _ in test[:k]], [c for _, c in test[:k]])
+                seconds["layers_conv"] = time.perf_counter() - t
+            figures["heads"][head] = entry
+            loc = entry["localisation"]
+            print(f"[heatmap] {head} head: accuracy with cue {entry['accuracy_new_images_with_cue']}, "
+                  f"without {entry['accuracy_new_images_without_cue']}; peak within one cell of the cue "
+                  f"{loc['hits_within_one_cell']} of {loc['n']} (chance {loc['chance_rate']}, "
+                  f"p {loc['p_binomial_vs_chance']}); maps correlate {loc['mean_pairwise_correlation_of_maps']}")
+    figures["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+    figures["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    figures["cpu_seconds"] = round(time.process_time() - cpu0, 1)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=python_command("bench.heatmap_sanity"),
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-images", type=int, default=None, help=f"training images (default {TRAIN_IMAGES})")
+    parser.add_argument("--test-images", type=int, default=None,
+                        help=f"new images with the cue, and as many without (default {TEST_IMAGES})")
+    parser.add_argument("--layer-images", type=int, default=None,
+                        help=f"images of the layer comparison (default {LAYER_IMAGES})")
+    parser.add_argument("--random-images", type=int, default=None,
+                        help=f"images of the randomisation check (default {RANDOM_IMAGES})")
+    parser.add_argument("--epochs", type=int, default=None, help=f"epochs of each head (default {EPOCHS})")
+    parser.add_argument("--image-size", type=int, default=IMAGE_SIZE,
+                        help=f"the model input, px, a multiple of {CELL_PX} from {3 * CELL_PX} (default "
+                             f"{IMAGE_SIZE}: 7 x 7 cells)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a smoke run: " + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in SMOKE.items())
+                             + " (those not given); writes heatmap_sanity_smoke.json")
+    parser.add_argument("--name", default=None,
+                        help="result name (default heatmap_sanity; a departure from the protocol adds _smoke)")
+    parser.add_argument("--out-dir", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    defaults = {"train_images": TRAIN_IMAGES, "test_images": TEST_IMAGES, "layer_images": LAYER_IMAGES,
+                "random_images": RANDOM_IMAGES, "epochs": EPOCHS}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, SMOKE[key] if args.smoke else value)
+        if getattr(args, key) < (2 if key.endswith("images") else 1):
+            parser.error(f"--{key.replace('_', '-')} must be at least {2 if key.endswith('images') else 1}")
+    args.test_images = max(args.test_images, args.layer_images, args.random_images)
+    if args.image_size % CELL_PX or args.image_size < 3 * CELL_PX:
+        parser.error(f"--image-size must be a multiple of {CELL_PX} from {3 * CELL_PX} (3 x 3 cells), "
+                     f"got {args.image_size}")
+    from drac_ssl.runtime import apply_thread_policy
+
+    apply_thread_policy(1)
+    reasons = smoke_reasons(args)
+    out_dir = Path(args.out_dir)
+    name = smoke_result_name("heatmap_sanity", reasons, args.name, out_dir=out_dir)
+    figures = run(args)
+    write_result(name, {
+        "what": ("the app's Grad-CAM heat map on a model with a planted cue (a bright spot): does "
+                 "its peak find the cue, does it change when the weights are randomised "
+                 "(Adebayo et al. 2018), and which layer finds the cue (conv head)"),
+        "model": {"images": f"grey {IMAGE_SIZE} px, a smooth random texture; grade 1 when a bright "
+                            f"disc (radius {SPOT_RADIUS} px, +{SPOT_CONTRAST:g} grey levels) is "
+                            f"planted in a uniformly drawn cell of 7 x 7",
+                  "backbone": "ResNet-18, random init, frozen (finetune.freeze: frozen), shared by the folds",
+                  "folds": FOLDS, "heads": list(HEADS), "train_images": args.train_images,
+                  "epochs": args.epochs, "lr": LR, "batch": BATCH, "seed": SEED,
+                  "explained_grade": CUE, "flip_tta": False},
+        "protocol": {"test_images_with_cue": args.test_images, "test_images_without_cue": args.test_images,
+                     "randomisation_images": args.random_images, "layer_images": args.layer_images},
+        **figures,
+        **smoke_fields(reasons),
+    }, out_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""The pure helpers of ``bench/heatmap_sanity.py``: the within-one-cell rule, the exact chance of
+a random peak, the exact tests, the peak of a map, the maps' correlation, the planted cue, and
+which runs are smoke runs. (The bench itself takes minutes: it is not run here.)"""
+
+from __future__ import annotations
+
+import argparse
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from bench import heatmap_sanity as hs
+from bench.common import smoke_result_name
+
+
+def test_within_one_cell_is_the_kings_move() -> None:
+    assert hs.chebyshev((0, 0), (1, 1)) == 1 and hs.chebyshev((3, 1), (0, 2)) == 3
+    assert hs.within_one_cell((2, 2), (2, 2)) and hs.within_one_cell((1, 3), (2, 2))
+    assert hs.within_one_cell((3, 3), (2, 2)) and not hs.within_one_cell((4, 2), (2, 2))
+    assert not hs.within_one_cell((0, 2), (2, 2))
+    assert not hs.within_one_cell(None, (2, 2))  # an empty map has no peak: a miss
+
+
+def test_neighbourhoods_clip_at_the_edges() -> None:
+    assert hs.neighbourhood((3, 3), (7, 7)) == 9
+    assert hs.neighbourhood((0, 3), (7, 7)) == 6 and hs.neighbourhood((3, 6), (7, 7)) == 6
+    assert hs.neighbourhood((0, 0), (7, 7)) == 4 and hs.neighbourhood((6, 6), (7, 7)) == 4
+    assert hs.neighbourhood((0, 0), (1, 1)) == 1
+    with pytest.raises(ValueError, match="outside a 7 x 7 grid"):
+        hs.neighbourhood((7, 0), (7, 7))
+
+
+def test_the_chance_of_a_random_peak_is_exact() -> None:
+    assert hs.chance_within_one_cell((7, 7)) == Fraction(361, 2401)  # 4*4 + 20*6 + 25*9 = 361
+    assert hs.chance_within_one_cell((3, 3)) == Fraction(4 * 4 + 4 * 6 + 9, 81)
+    assert hs.chance_within_one_cell((2, 2)) == 1  # every cell within one cell of every other
+    # by brute force over every (peak, cue) pair
+    cells = [(r, c) for r in range(5) for c in range(4)]
+    pairs = sum(hs.within_one_cell(p, q) for p in cells for q in cells)
+    assert hs.chance_within_one_cell((5, 4)) == Fraction(pairs, len(cells) ** 2)
+
+
+def test_the_poisson_binomial_tail_is_the_binomial_one_for_equal_chances() -> None:
+    for k in (0, 1, 5, 12, 20):
+        assert hs.poisson_binomial_tail([0.15] * 20, k) == pytest.approx(binom.sf(k - 1, 20, 0.15), abs=1e-12)
+        assert hs.binomial_upper_p(k, 20, 0.15) == pytest.approx(binom.sf(k - 1, 20, 0.15), rel=1e-9)
+    assert hs.poisson_binomial_tail([0.1, 0.5], 2) == pytest.approx(0.05)
+    assert hs.poisson_binomial_tail([0.1, 0.5], 1) == pytest.approx(1 - 0.9 * 0.5)
+    assert hs.poisson_binomial_tail([0.1, 0.5], 0) == 1.0
+    assert hs.poisson_binomial_tail([0.1, 0.5], 3) == 0.0
+
+
+def test_the_peak_of_a_map_and_an_empty_one() -> None:
+    heat = np.zeros((7, 7))
+    assert hs.peak_cell(heat) is None
+    heat[2, 5] = 0.7
+    heat[4, 1] = 1.0
+    assert hs.peak_cell(heat) == (4, 1)
+    heat[0, 3] = 1.0  # a tie: the first in reading order
+    assert hs.peak_cell(heat) == (0, 3)
+    assert hs.peak_cell(-np.ones((3, 3))) is None
+
+
+def test_the_shown_cells_are_relu_over_the_maximum() -> None:
+    class Cam:
+        signed = np.array([[-1.0, 0.5], [2.0, 0.0]], np.float32)
+        raw_max = 2.0
+
+    np.testing.assert_allclose(hs.shown_cells(Cam()), [[0.0, 0.25], [1.0, 0.0]])
+    Cam.signed, Cam.raw_max = -np.ones((2, 2), np.float32), 0.0
+    assert not hs.shown_cells(Cam()).any()
+
+
+def test_the_mean_pairwise_correlation_leaves_constant_maps_out() -> None:
+    a = np.arange(9.0).reshape(3, 3)
+    assert hs.mean_pairwise_correlation([a, 2 * a + 1, np.zeros((3, 3))]) == (pytest.approx(1.0), 2)
+    assert hs.mean_pairwise_correlation([a, -a])[0] == pytest.approx(-1.0)
+    assert hs.mean_pairwise_correlation([a, np.zeros((3, 3))]) == (None, 1)
+
+
+def test_the_planted_cue_lies_in_its_cell_and_is_reproducible() -> None:
+    for seed in range(5):
+        image, cell = hs.cue_image(np.random.default_rng(seed), True, 224, 7)
+        assert image.shape == (224, 224) and image.dtype == np.uint8 and cell is not None
+        again, same = hs.cue_image(np.random.default_rng(seed), True, 224, 7)
+        assert same == cell and np.array_equal(again, image)
+        plain, _ = hs.cue_image(np.random.default_rng(seed + 10), False, 224, 7)
+        # the spot: its cell (or a neighbour, a disc near a border) holds the image's brightest block
+        block = image.reshape(7, 32, 7, 32).astype(float)
+        brightest = np.unravel_index(int(np.argmax(np.percentile(block, 99, axis=(1, 3)))), (7, 7))
+        assert hs.chebyshev(brightest, cell) <= 1, (seed, brightest, cell)
+        assert int(image.max()) > int(plain.max()) + 40
+    assert hs.cue_image(np.random.default_rng(0), False)[1] is None
+
+
+def test_any_departure_from_the_protocol_is_a_smoke_run() -> None:
+    def args(**changed: object) -> argparse.Namespace:
+        return argparse.Namespace(**{"smoke": False, "train_images": hs.TRAIN_IMAGES,
+                                     "test_images": hs.TEST_IMAGES, "layer_images": hs.LAYER_IMAGES,
+                                     "random_images": hs.RANDOM_IMAGES, "epochs": hs.EPOCHS,
+                                     "image_size": hs.IMAGE_SIZE, **changed})
+
+    assert hs.smoke_reasons(args()) == []
+    assert smoke_result_name("heatmap_sanity", hs.smoke_reasons(args())) == "heatmap_sanity"
+    for changed in ({"smoke": True}, {"epochs": 3}, {"test_images": 8}, {"image_size": 96},
+                    {"layer_images": 2}, {"random_images": 4}, {"train_images": 48}):
+        reasons = hs.smoke_reasons(args(**changed))
+        assert reasons, changed
+        assert smoke_result_name("heatmap_sanity", reasons) == "heatmap_sanity_smoke"
+
+
+def test_the_help_names_the_command_and_a_bad_size_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        hs.main(["--help"])
+    assert stop.value.code == 0
+    assert "-m bench.heatmap_sanity" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        hs.main(["--image-size", "100"])
+    assert stop.value.code == 2
+    assert "--image-size must be a multiple of 32" in capsys.readouterr().err
+
+
+def test_the_readme_rows_show_each_heads_figures_and_the_failed_check() -> None:
+    import json
+    from pathlib import Path
+
+    from bench.summarize import heatmap_sanity_rows
+
+    record = json.loads((Path(__file__).resolve().parents[2] / "bench" / "results" / "heatmap_sanity.json")
+                        .read_text(encoding="utf-8"))
+    rows = heatmap_sanity_rows(record)
+    conv, layers, linear = rows
+    loc = record["heads"]["conv"]["localisation"]
+    assert "conv head" in conv and f"{loc['hits_within_one_cell']} of {loc['n']}" in conv
+    assert "chance 361/2401" in conv and "every step passes" in conv
+    assert "linear head" in linear and "fails at head" in linear
+    assert "chance 1/49" in layers and "occlusion" in layers and "head.conv" in layers
+    record["heads"]["conv"]["randomisation"]["steps"][2]["passes"] = False
+    assert "fails at backbone.layer3" in heatmap_sanity_rows(record)[0]
