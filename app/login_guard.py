@@ -1,9 +1,11 @@
 """Every login to ``python -m app --auth-file FILE``: checked, throttled and recorded.
 
 gradio's ``launch(auth=...)`` is given :meth:`LoginGuard.gradio_auth`, an async
-``(user, password) -> bool`` that runs :meth:`LoginGuard.check` in a worker thread (gradio
-awaits a coroutine function; a plain function it would call on its event loop, and a scrypt
-check there would hold up every other request for its fraction of a second). For each attempt
+``(user, password) -> bool`` that runs :meth:`LoginGuard.check` in one of the guard's own
+:data:`LOGIN_CHECK_THREADS` threads (gradio awaits a coroutine function; a plain function it
+would call on its event loop, and a scrypt check there would hold up every other request for
+its fraction of a second; and not in ``asyncio.to_thread``'s shared pool, where checks waiting
+for a scrypt slot would hold up the server's sweep of old files). For each attempt
 :meth:`~LoginGuard.check`:
 
 1. asks the :class:`Throttle`: a user name with :data:`MAX_FAILURES_PER_USER` failed attempts
@@ -22,7 +24,7 @@ check there would hold up every other request for its fraction of a second). For
    (:func:`app.auth.parameter_warning` names such lines at start). A name longer than
    :data:`app.auth.MAX_USER_CHARS` characters, which no line can have, is refused unhashed.
    At most :data:`app.auth.MAX_CONCURRENT_SCRYPT` checks hash at once (their memory is bounded
-   so); the others wait for a slot in their worker thread, whichever name they carry.
+   so); the others wait for a slot in their thread, whichever name they carry.
    An exception inside the check (a bug, a line OpenSSL refuses) is said on the console log
    and answered as a refusal (``error``), not as a server error;
 3. appends one line to the :class:`AuditLog`, when there is one: the UTC time, the user name as
@@ -92,7 +94,7 @@ from app.auth import (
 )
 from app.workdir import PREFIX
 
-__all__ = ["AUDIT_FOLDER", "AUDIT_MAX_BYTES", "FAILURE_WINDOW_S", "MAX_FAILURES_PER_MINUTE",
+__all__ = ["AUDIT_FOLDER", "AUDIT_MAX_BYTES", "FAILURE_WINDOW_S", "LOGIN_CHECK_THREADS", "MAX_FAILURES_PER_MINUTE",
            "MAX_FAILURES_PER_USER", "OUTCOMES", "OTHER_NAMES", "SUM_FLUSH_S", "THROTTLED_NAMES_PER_MINUTE",
            "USER_SHOWN_CHARS", "AuditLog", "AuditLogError", "LoginGuard", "Throttle",
            "default_audit_path", "folder_warning", "throttle_words"]
@@ -111,6 +113,12 @@ refused passwords (scrypt: a fraction of a second each). A flood of wrong logins
 the right ones too, for up to a minute after it stops: anyone who can reach the login can lock
 everyone out. Per-client limits belong in a reverse proxy in front (docs/deploying.md)."""
 _MINUTE_S = 60.0
+LOGIN_CHECK_THREADS = MAX_CONCURRENT_SCRYPT + 2
+"""Threads of a guard's own pool that run the login checks (:meth:`LoginGuard.gradio_auth`):
+the scrypt slots' :data:`app.auth.MAX_CONCURRENT_SCRYPT`, and 2 more that take the next checks
+in the queue while those hash (a throttled refusal, which hashes nothing, is answered at once;
+another check waits there for a slot). Further logins queue for a thread; the server's other
+work in worker threads (``asyncio.to_thread``: the sweep of old files) does not wait behind them."""
 
 OUTCOMES = ("ok", "wrong password", "unknown user", "throttled", "error")
 """The outcome words of the record of login attempts (``error``: the check raised an exception,
@@ -633,6 +641,8 @@ class LoginGuard:
         self.audit = audit
         self.throttle = throttle if throttle is not None else Throttle()
         self._clock, self._wall_clock = clock, wall_clock
+        # gradio_auth's threads, started at the first login (not asyncio.to_thread's shared pool)
+        self._check_threads = ThreadPoolExecutor(max_workers=LOGIN_CHECK_THREADS, thread_name_prefix="login-check")
         # an unknown user's password is hashed as the file's users' are: the time does not tell
         self._dummy = f"{SCHEME}${n}${r}${p}${_zeros(SALT_BYTES)}${_zeros(HASH_BYTES)}"
 
@@ -679,9 +689,19 @@ class LoginGuard:
             self.throttle.settle(user, ok, self._clock())
 
     async def gradio_auth(self, user: str, password: str) -> bool:
-        """:meth:`check` in a worker thread: what ``serve`` gives gradio's ``launch(auth=...)``
-        (gradio awaits a coroutine function; its event loop goes on serving meanwhile)."""
-        return await asyncio.to_thread(self.check, user, password)
+        """:meth:`check` in one of the guard's :data:`LOGIN_CHECK_THREADS` threads: what
+        ``serve`` gives gradio's ``launch(auth=...)`` (gradio awaits a coroutine function; its
+        event loop goes on serving meanwhile, and ``asyncio.to_thread``'s pool stays free for
+        the server's other work). Raises RuntimeError after :meth:`close`."""
+        return await asyncio.get_running_loop().run_in_executor(self._check_threads, self.check, user, password)
+
+    def close(self) -> None:
+        """When the server has stopped: let the checks already given to :meth:`gradio_auth`
+        end (each at most a scrypt check, and the wait for its slot), then close the record
+        (:meth:`AuditLog.close`), so that their lines are in it."""
+        self._check_threads.shutdown(wait=True)
+        if self.audit is not None:
+            self.audit.close()
 
 
 def _zeros(size: int) -> str:

@@ -21,6 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +345,8 @@ def test_main_says_where_the_record_is_and_makes_it(
     assert f"its folder {chosen.parent} is not private (other accounts may write it)" in caplog.text
     assert answers == [True, True]
     assert chosen.read_text().endswith('"alice"\tok\n') and stat.S_IMODE(chosen.stat().st_mode) == 0o600
+    with pytest.raises(RuntimeError):  # the server stopped: its guard checks no more logins
+        asyncio.run(calls[-1]["auth"]("alice", PASSWORD))
     assert main([*common, "--audit-log", str(tmp_path / "no" / "such" / "folder.log")]) == 2
     assert "cannot append to it" in capsys.readouterr().err
 
@@ -354,6 +357,7 @@ def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     import app.auth
     import app.login_guard
     from app.login_guard import AUDIT_FILE, AUDIT_FOLDER
+    from app.retention import SWEEP_EVERY_S
 
     page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(encoding="utf-8").split())
     assert f"{MAX_FAILURES_PER_USER} failed logins for one user name within {FAILURE_WINDOW_S / 60:g} minutes" in page
@@ -365,7 +369,10 @@ def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     assert app.login_guard._FLOCK_WAIT_S == 1.0  # "a second more": the timer's write waits that for a lock
     assert (f"loses about the last {SUM_FLUSH_S:g} seconds of summed throttled attempts, and the attempts "
             "whose checks were still running or waiting for a scrypt slot") in page
+    assert "A server that stops cleanly lets the checks in progress end" in page
+    assert f"one of the login checks' own {app.login_guard.LOGIN_CHECK_THREADS} threads (`LOGIN_CHECK_THREADS`" in page
     assert "the record's minute only moves forward" in page
+    assert SWEEP_EVERY_S == 60 and "such as the sweep of old files every minute, never waits behind them" in page
     check_mib = 128 * SCRYPT_R * SCRYPT_N // 2**20
     assert check_mib == 16 and f"{check_mib} MiB of memory per check" in page
     assert (f"At most {MAX_CONCURRENT_SCRYPT} scrypt checks run at once (`MAX_CONCURRENT_SCRYPT` in "
@@ -1001,3 +1008,71 @@ def test_an_attempt_stamped_in_an_earlier_minute_does_not_begin_the_minute_again
     assert audit.path.read_text().splitlines()[-1] == '2026-01-05T10:07:00Z\t"name0"\tthrottled'
     audit.close()
 
+
+def test_login_checks_run_on_the_guards_own_threads_so_the_file_sweep_does_not_wait_behind_them(
+        tmp_path: Path) -> None:
+    """A login waiting for a scrypt slot held a thread of asyncio.to_thread's shared pool, the
+    one the server's sweep of old files runs in: a flood could hold the sweep. gradio_auth runs
+    checks on the guard's own LOGIN_CHECK_THREADS threads now: with the shared pool cut to one
+    thread and every slot held, a to_thread call (what the sweep makes) is answered while the
+    login still waits."""
+    import app.auth
+
+    guard = _guard(tmp_path, StepClock(0.0))
+    slots = app.auth._scrypt_slots
+    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
+    assert all(held)
+
+    def free() -> None:
+        while held:
+            held.pop()
+            slots.release()
+
+    async def sweep_while_a_login_waits() -> tuple[str, bool, bool]:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+        task = asyncio.create_task(guard.gradio_auth("alice", PASSWORD))
+        for _ in range(6000):  # until the check is admitted and waits for a slot (a guard, not a timing)
+            if guard.throttle._pending or task.done():
+                break
+            await asyncio.sleep(0.01)
+        sweeper = await asyncio.to_thread(lambda: threading.current_thread().name)
+        login_waited = not task.done()
+        free()
+        return sweeper, login_waited, await task
+
+    safety = threading.Timer(30.0, free)  # were the check on the shared thread, the sweep would wait here
+    safety.daemon = True
+    safety.start()
+    try:
+        sweeper, login_waited, answer = asyncio.run(sweep_while_a_login_waits())
+    finally:
+        safety.cancel()
+        free()
+    assert login_waited and answer is True and not sweeper.startswith("login-check")
+    guard.close()
+    assert _outcomes(guard.audit.path) == [("alice", "ok")]
+
+
+def test_closing_the_guard_lets_the_checks_in_progress_end_and_records_them(tmp_path: Path) -> None:
+    """LoginGuard.close() (main's, when the server stops) waits for the checks its threads
+    are running, here one waiting for a scrypt slot, before it closes the record: their lines
+    are in it."""
+    import app.auth
+
+    guard = _guard(tmp_path, StepClock(0.0))
+    slots = app.auth._scrypt_slots
+    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
+    try:
+        check = guard._check_threads.submit(guard.check, "alice", PASSWORD)
+        for _ in range(6000):  # until it is admitted and waits for a slot (a guard, not a timing)
+            if guard.throttle._pending:
+                break
+            threading.Event().wait(0.01)
+        closing = threading.Thread(target=guard.close)
+        closing.start()
+    finally:
+        for _ in held:
+            slots.release()
+    closing.join(60)
+    assert not closing.is_alive() and check.result(timeout=60) is True
+    assert guard.audit._fd is None and _outcomes(guard.audit.path) == [("alice", "ok")]
