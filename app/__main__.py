@@ -297,8 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if on_main_thread:
             signal.signal(signal.SIGTERM, before)
-        if guard is not None and guard.audit is not None:
-            guard.audit.close()
+        if guard is not None:  # the checks still running end, then the record is closed
+            guard.close()
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -1,9 +1,11 @@
 """Every login to ``python -m app --auth-file FILE``: checked, throttled and recorded.
 
 gradio's ``launch(auth=...)`` is given :meth:`LoginGuard.gradio_auth`, an async
-``(user, password) -> bool`` that runs :meth:`LoginGuard.check` in a worker thread (gradio
-awaits a coroutine function; a plain function it would call on its event loop, and a scrypt
-check there would hold up every other request for its fraction of a second). For each attempt
+``(user, password) -> bool`` that runs :meth:`LoginGuard.check` in one of the guard's own
+:data:`LOGIN_CHECK_THREADS` threads (gradio awaits a coroutine function; a plain function it
+would call on its event loop, and a scrypt check there would hold up every other request for
+its fraction of a second; and not in ``asyncio.to_thread``'s shared pool, where checks waiting
+for a scrypt slot would hold up the server's sweep of old files). For each attempt
 :meth:`~LoginGuard.check`:
 
 1. asks the :class:`Throttle`: a user name with :data:`MAX_FAILURES_PER_USER` failed attempts
@@ -22,15 +24,17 @@ check there would hold up every other request for its fraction of a second). For
    (:func:`app.auth.parameter_warning` names such lines at start). A name longer than
    :data:`app.auth.MAX_USER_CHARS` characters, which no line can have, is refused unhashed.
    At most :data:`app.auth.MAX_CONCURRENT_SCRYPT` checks hash at once (their memory is bounded
-   so); the others wait for a slot in their worker thread, whichever name they carry.
+   so); the others wait for a slot in their thread, whichever name they carry.
    An exception inside the check (a bug, a line OpenSSL refuses) is said on the console log
    and answered as a refusal (``error``), not as a server error;
 3. appends one line to the :class:`AuditLog`, when there is one: the UTC time, the user name as
    typed and the outcome, one of :data:`OUTCOMES`; never the password. Throttled attempts are
    summed per name and minute (:class:`AuditLog`), so that a flood of them cannot rotate the
-   record's older lines away within minutes; a sum is written at most :data:`SUM_FLUSH_S`
-   seconds after its first attempt, so a server killed without a chance to stop (SIGKILL, an
-   OOM kill) loses at most that many seconds of them.
+   record's older lines away within minutes; a sum is written about :data:`SUM_FLUSH_S`
+   seconds after its first attempt (the write may wait up to ``_FLOCK_WAIT_S`` for another
+   server's lock on a shared record), so a server killed without a chance to stop (SIGKILL, an
+   OOM kill) loses about that many seconds of them, and the attempts whose checks were still
+   running or waiting for a scrypt slot.
 
 The throttle keys user names by their SHA-256 (32 bytes however long the typed name: a form
 field may hold a megabyte), and a name whose failures all lie more than
@@ -61,6 +65,7 @@ import base64
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -89,7 +94,7 @@ from app.auth import (
 )
 from app.workdir import PREFIX
 
-__all__ = ["AUDIT_FOLDER", "AUDIT_MAX_BYTES", "FAILURE_WINDOW_S", "MAX_FAILURES_PER_MINUTE",
+__all__ = ["AUDIT_FOLDER", "AUDIT_MAX_BYTES", "FAILURE_WINDOW_S", "LOGIN_CHECK_THREADS", "MAX_FAILURES_PER_MINUTE",
            "MAX_FAILURES_PER_USER", "OUTCOMES", "OTHER_NAMES", "SUM_FLUSH_S", "THROTTLED_NAMES_PER_MINUTE",
            "USER_SHOWN_CHARS", "AuditLog", "AuditLogError", "LoginGuard", "Throttle",
            "default_audit_path", "folder_warning", "throttle_words"]
@@ -108,6 +113,12 @@ refused passwords (scrypt: a fraction of a second each). A flood of wrong logins
 the right ones too, for up to a minute after it stops: anyone who can reach the login can lock
 everyone out. Per-client limits belong in a reverse proxy in front (docs/deploying.md)."""
 _MINUTE_S = 60.0
+LOGIN_CHECK_THREADS = MAX_CONCURRENT_SCRYPT + 2
+"""Threads of a guard's own pool that run the login checks (:meth:`LoginGuard.gradio_auth`):
+the scrypt slots' :data:`app.auth.MAX_CONCURRENT_SCRYPT`, and 2 more that take the next checks
+in the queue while those hash (a throttled refusal, which hashes nothing, is answered at once;
+another check waits there for a slot). Further logins queue for a thread; the server's other
+work in worker threads (``asyncio.to_thread``: the sweep of old files) does not wait behind them."""
 
 OUTCOMES = ("ok", "wrong password", "unknown user", "throttled", "error")
 """The outcome words of the record of login attempts (``error``: the check raised an exception,
@@ -132,8 +143,9 @@ THROTTLED_NAMES_PER_MINUTE = 20
 of further names in that minute are summed on one line whose user field is :data:`OTHER_NAMES`."""
 SUM_FLUSH_S = 10.0
 """Seconds after the first attempt of a ``throttled xN`` sum by which the sums are written
-(:class:`AuditLog`): a server killed without a chance to stop loses at most this long of
-summed throttled attempts. Each time the sums are written costs up to
+(:class:`AuditLog`; the write may wait up to ``_FLOCK_WAIT_S`` more for another server's
+lock): a server killed without a chance to stop loses about this long of summed throttled
+attempts. Each time the sums are written costs up to
 ``THROTTLED_NAMES_PER_MINUTE + 1`` lines, at most ``60 / SUM_FLUSH_S`` times a minute plus once
 at the minute's end (docs/deploying.md works out the lines a flood writes): a shorter delay
 loses less at a kill and fills the record sooner."""
@@ -263,8 +275,12 @@ class AuditLog:
     stamped with the first of them), at most :data:`SUM_FLUSH_S` seconds after its first
     attempt (a timer, ``flush_timer``, started when a sum begins and none is running), or
     sooner: at the next attempt once the minute is over, or at :meth:`close`. Further throttled
-    attempts of the name in the same minute begin a new sum (no new line of their own). Beyond :data:`THROTTLED_NAMES_PER_MINUTE` names in a minute, the throttled attempts of
-    the others are summed on one line whose user field is :data:`OTHER_NAMES`.
+    attempts of the name in the same minute begin a new sum (no new line of their own). Beyond
+    :data:`THROTTLED_NAMES_PER_MINUTE` names in a minute, the throttled attempts of the others
+    are summed on one line whose user field is :data:`OTHER_NAMES`. The minute is the latest
+    one an attempt was stamped in: an attempt stamped earlier (its check began before the minute
+    turned and ended late, waiting for a scrypt slot) counts in it, so the minute's names are
+    never forgotten and named again within it (:meth:`record`).
     ``flush_timer(delay_s, action)`` starts a timer that calls ``action`` once after
     ``delay_s`` seconds and returns an object whose ``cancel()`` stops it (default: a daemon
     :class:`threading.Timer`; tests pass one they fire by hand).
@@ -288,6 +304,8 @@ class AuditLog:
         self.max_bytes = max_bytes
         self._flush_timer = flush_timer or _daemon_timer
         self._pending_flush: _Cancellable | None = None  # the timer that writes the sums, while one runs
+        self._flush_token: object | None = None  # what that timer's action carries (_flush_when_due)
+        self._closed = False  # close() ran: nothing more is written, the file is not opened again
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._write_failed = False
@@ -325,32 +343,54 @@ class AuditLog:
         return fd
 
     def close(self) -> None:
-        """Write the throttled attempts still summed (:meth:`flush`), stop the timer that would
-        have written them, and close the file (a later :meth:`record` opens it again)."""
-        self.flush()
+        """Write the throttled attempts still summed, stop the timer that would have written
+        them and close the file, under one hold of the lock (an attempt recorded meanwhile is in
+        the file, or refused: never summed and lost). The record stays closed: a later
+        :meth:`record` raises ValueError, :meth:`flush` and a timer that fires anyway (one
+        already running, its ``cancel()`` too late) do nothing, and the file is not opened
+        again. Calling it again does nothing."""
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            data = self._summary_lines()
+            if data:
+                self._append(data)
             if self._pending_flush is not None:
                 self._pending_flush.cancel()
-                self._pending_flush = None
+                self._pending_flush = self._flush_token = None
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
 
     def flush(self) -> None:
         """Write the lines of the throttled attempts summed so far in this minute, now (the
-        minute's names keep their place: their next throttled attempts are summed again)."""
+        minute's names keep their place: their next throttled attempts are summed again).
+        Nothing once :meth:`close` has run (it wrote them)."""
         with self._lock:
+            if self._closed:
+                return
             data = self._summary_lines()
             if data:
                 self._append(data)
 
-    def _flush_when_due(self) -> None:
-        """The timer's action, :data:`SUM_FLUSH_S` after a sum began: write the sums."""
+    def _flush_when_due(self, token: object) -> None:
+        """The action of the timer started with ``token``, :data:`SUM_FLUSH_S` after a sum
+        began: write the sums. Nothing when that timer is no longer the pending one (the record
+        was closed meanwhile): a late timer neither writes, nor opens the file again, nor drops
+        a newer timer. Runs in the timer's thread, so an exception is logged here (the app's
+        console log) rather than left to the thread's default hook."""
         with self._lock:
-            self._pending_flush = None
-            data = self._summary_lines()
-            if data:
-                self._append(data)
+            if self._closed or token is not self._flush_token:
+                return
+            self._pending_flush = self._flush_token = None
+            try:
+                data = self._summary_lines()
+                if data:
+                    self._append(data)
+            except Exception as exc:  # _append logs an OSError itself; anything else: a bug
+                log.error("the summed throttled login attempts could not be written to the record "
+                          "of login attempts %s (%s: %s)", self.path, type(exc).__name__, exc)
 
     @staticmethod
     def line(when: float, user: str | None, outcome: str, count: int = 1) -> str:
@@ -371,16 +411,24 @@ class AuditLog:
     def record(self, when: float, user: str, outcome: str) -> None:
         """Append the line of an attempt at ``when`` (epoch seconds; :meth:`line`), or, for a
         throttled one, sum it (class docstring); first the sums of a minute that is over. The
-        file is rotated first when it would grow past ``max_bytes``."""
+        file is rotated first when it would grow past ``max_bytes``. The record's minute only
+        moves forward: an attempt stamped in an earlier minute (its check began before the
+        minute turned and ended after a later one was recorded, or the wall clock stepped back)
+        has its line with its own stamp, but counts in the current minute (no sums written, no
+        names forgotten). Raises ValueError for an outcome not in :data:`OUTCOMES`, or once
+        :meth:`close` has run."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome {outcome!r}: one of {', '.join(OUTCOMES)} expected")
         with self._lock:
+            if self._closed:
+                raise ValueError(f"the record of login attempts {self.path} is closed (the server "
+                                 f"stops): an attempt that ended after it is not recorded")
             minute = int(when // _MINUTE_S)
             data = ""
-            if minute != self._minute:  # the last minute's sums, and its names forgotten
+            if self._minute is None or minute > self._minute:  # the last minute's sums, its names forgotten
                 data = self._summary_lines()
                 self._summed.clear()
-            self._minute = minute
+                self._minute = minute
             if outcome != THROTTLED:
                 data += self._line(when, _shown(user), outcome)
             else:
@@ -394,7 +442,9 @@ class AuditLog:
                     summed.first = summed.first if summed.count else when
                     summed.count += 1
                     if self._pending_flush is None:  # written within SUM_FLUSH_S, even if no attempt follows
-                        self._pending_flush = self._flush_timer(SUM_FLUSH_S, self._flush_when_due)
+                        token = self._flush_token = object()
+                        self._pending_flush = self._flush_timer(
+                            SUM_FLUSH_S, functools.partial(self._flush_when_due, token))
             if data:
                 self._append(data)
 
@@ -591,6 +641,8 @@ class LoginGuard:
         self.audit = audit
         self.throttle = throttle if throttle is not None else Throttle()
         self._clock, self._wall_clock = clock, wall_clock
+        # gradio_auth's threads, started at the first login (not asyncio.to_thread's shared pool)
+        self._check_threads = ThreadPoolExecutor(max_workers=LOGIN_CHECK_THREADS, thread_name_prefix="login-check")
         # an unknown user's password is hashed as the file's users' are: the time does not tell
         self._dummy = f"{SCHEME}${n}${r}${p}${_zeros(SALT_BYTES)}${_zeros(HASH_BYTES)}"
 
@@ -637,9 +689,19 @@ class LoginGuard:
             self.throttle.settle(user, ok, self._clock())
 
     async def gradio_auth(self, user: str, password: str) -> bool:
-        """:meth:`check` in a worker thread: what ``serve`` gives gradio's ``launch(auth=...)``
-        (gradio awaits a coroutine function; its event loop goes on serving meanwhile)."""
-        return await asyncio.to_thread(self.check, user, password)
+        """:meth:`check` in one of the guard's :data:`LOGIN_CHECK_THREADS` threads: what
+        ``serve`` gives gradio's ``launch(auth=...)`` (gradio awaits a coroutine function; its
+        event loop goes on serving meanwhile, and ``asyncio.to_thread``'s pool stays free for
+        the server's other work). Raises RuntimeError after :meth:`close`."""
+        return await asyncio.get_running_loop().run_in_executor(self._check_threads, self.check, user, password)
+
+    def close(self) -> None:
+        """When the server has stopped: let the checks already given to :meth:`gradio_auth`
+        end (each at most a scrypt check, and the wait for its slot), then close the record
+        (:meth:`AuditLog.close`), so that their lines are in it."""
+        self._check_threads.shutdown(wait=True)
+        if self.audit is not None:
+            self.audit.close()
 
 
 def _zeros(size: int) -> str:

@@ -104,12 +104,21 @@ def test_the_login_reaches_gradios_launch_and_main_passes_it(
 
     import signal
 
+    import gradio as gr
+
+    answers: list[bool] = []
+
+    def launch(self: gr.Blocks, **kwargs: Any) -> None:  # a login while the server runs (main
+        calls.append(kwargs)  # closes its guard when it returns)
+        answers.append(asyncio.run(kwargs["auth"]("alice", SECRET)))
+
+    monkeypatch.setattr(gr.Blocks, "launch", launch)
     monkeypatch.setattr(signal, "signal", lambda *args: None)  # main's SIGTERM handler: not here
     path = tmp_path / "logins"
     path.write_text(f"alice:{SECRET}\n")
     assert main(["--auth-file", str(path), "--bundle", str(predictor.path), "--quiet",
                  "--port", "7999", "--threads", "1", "--temp-dir", str(tmp_path)]) == 0
-    assert calls[-1]["server_port"] == 7999 and asyncio.run(calls[-1]["auth"]("alice", SECRET)) is True
+    assert calls[-1]["server_port"] == 7999 and answers == [True]
     out = capsys.readouterr().out
     assert SECRET not in out + caplog.text
     assert f"--auth-file {path}: line(s) 1 (alice) hold a plaintext password" in caplog.text

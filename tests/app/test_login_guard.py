@@ -21,6 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -318,7 +319,13 @@ def test_main_says_where_the_record_is_and_makes_it(
     from app.__main__ import main
 
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: calls.append(kwargs))
+    answers: list[bool] = []
+
+    def launch(self: gr.Blocks, **kwargs: Any) -> None:  # one login while the server "runs"
+        calls.append(kwargs)
+        answers.append(asyncio.run(kwargs["auth"]("alice", PASSWORD)))
+
+    monkeypatch.setattr(gr.Blocks, "launch", launch)
     monkeypatch.setattr(signal, "signal", lambda *args: None)  # main's SIGTERM handler: not here
     logins = tmp_path / "logins"
     logins.write_text(f"alice:{hash_password(PASSWORD, **FAST)}\n")
@@ -336,8 +343,10 @@ def test_main_says_where_the_record_is_and_makes_it(
     assert main([*common, "--temp-dir", str(tmp_path), "--audit-log", str(chosen)]) == 0
     assert f"is appended to {chosen}" in capsys.readouterr().out
     assert f"its folder {chosen.parent} is not private (other accounts may write it)" in caplog.text
-    assert asyncio.run(calls[-1]["auth"]("alice", PASSWORD)) is True
+    assert answers == [True, True]
     assert chosen.read_text().endswith('"alice"\tok\n') and stat.S_IMODE(chosen.stat().st_mode) == 0o600
+    with pytest.raises(RuntimeError):  # the server stopped: its guard checks no more logins
+        asyncio.run(calls[-1]["auth"]("alice", PASSWORD))
     assert main([*common, "--audit-log", str(tmp_path / "no" / "such" / "folder.log")]) == 2
     assert "cannot append to it" in capsys.readouterr().err
 
@@ -346,7 +355,9 @@ def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     """docs/deploying.md states facts of the code (as tests/test_deploying_doc.py checks its
     other figures): the throttle, the record's place, size and format, the hash parameters."""
     import app.auth
+    import app.login_guard
     from app.login_guard import AUDIT_FILE, AUDIT_FOLDER
+    from app.retention import SWEEP_EVERY_S
 
     page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(encoding="utf-8").split())
     assert f"{MAX_FAILURES_PER_USER} failed logins for one user name within {FAILURE_WINDOW_S / 60:g} minutes" in page
@@ -354,8 +365,14 @@ def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     assert f"`<--temp-dir>/{AUDIT_FOLDER.format(uid='<uid>')}/{AUDIT_FILE}`" in page
     assert f"Above {AUDIT_MAX_BYTES // 2**20} MiB" in page and f"cut at {USER_SHOWN_CHARS} characters" in page
     assert f"n={SCRYPT_N}, r={SCRYPT_R}, p={SCRYPT_P}" in page
-    assert f"written at most {SUM_FLUSH_S:g} seconds after the first of them (`SUM_FLUSH_S`)" in page
-    assert f"loses at most the last {SUM_FLUSH_S:g} seconds of summed throttled attempts" in page
+    assert f"written about {SUM_FLUSH_S:g} seconds after the first of them (`SUM_FLUSH_S`; up to a second more" in page
+    assert app.login_guard._FLOCK_WAIT_S == 1.0  # "a second more": the timer's write waits that for a lock
+    assert (f"loses about the last {SUM_FLUSH_S:g} seconds of summed throttled attempts, and the attempts "
+            "whose checks were still running or waiting for a scrypt slot") in page
+    assert "A server that stops cleanly lets the checks in progress end" in page
+    assert f"one of the login checks' own {app.login_guard.LOGIN_CHECK_THREADS} threads (`LOGIN_CHECK_THREADS`" in page
+    assert "the record's minute only moves forward" in page
+    assert SWEEP_EVERY_S == 60 and "such as the sweep of old files every minute, never waits behind them" in page
     check_mib = 128 * SCRYPT_R * SCRYPT_N // 2**20
     assert check_mib == 16 and f"{check_mib} MiB of memory per check" in page
     assert (f"At most {MAX_CONCURRENT_SCRYPT} scrypt checks run at once (`MAX_CONCURRENT_SCRYPT` in "
@@ -691,26 +708,27 @@ def test_summed_throttled_attempts_are_written_within_the_flush_delay_without_a_
     before = guard.audit.path.read_text()
     timers.started[2].action()  # had it fired anyway: nothing left to write, the file not reopened
     assert guard.audit.path.read_text() == before and guard.audit._fd is None
-    clock.now += 60  # a new minute: alice's first throttled attempt has its own line again
-    guard.check("alice", PASSWORD)
-    assert guard.audit.path.read_text().splitlines()[-1] == '2026-01-05T10:06:06Z\t"alice"\tthrottled'
-    guard.audit.close()
 
 
 def test_the_default_flush_timer_writes_the_sums_from_a_daemon_thread(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a hand-fired timer, a real one writes the sum with no further attempt and no
-    close(): the delay set to 0 s here, and the file waited for (a guard against a hang, not
-    a timing). Its thread is a daemon: it does not hold the server's exit."""
-    import time
-
+    close(). Its thread is a daemon: it does not hold the server's exit. The delay is 0 s here
+    and the timer's action waits until the test has recorded all three attempts (review F3: it
+    raced the test's thread for the lock, and lost half the time with a 1 ms pause after each
+    attempt); the thread is joined (a guard against a hang, not a timing)."""
     import app.login_guard
 
     monkeypatch.setattr(app.login_guard, "SUM_FLUSH_S", 0.0)
     started: list[threading.Timer] = []
+    attempts_recorded = threading.Event()
 
     def kept(delay_s: float, action: Callable[[], None]) -> threading.Timer:
-        started.append(app.login_guard._daemon_timer(delay_s, action))
+        def once_the_attempts_are_in() -> None:
+            attempts_recorded.wait(60)
+            action()
+
+        started.append(app.login_guard._daemon_timer(delay_s, once_the_attempts_are_in))
         return started[-1]
 
     audit = AuditLog(tmp_path / "logins.log")
@@ -718,11 +736,11 @@ def test_the_default_flush_timer_writes_the_sums_from_a_daemon_thread(
     audit._flush_timer = kept
     for _ in range(3):
         audit.record(60.0, "alice", "throttled")
-    give_up = time.monotonic() + 60
-    while len(audit.path.read_text().splitlines()) < 2 and time.monotonic() < give_up:
-        time.sleep(0.01)
-    assert _outcomes(audit.path) == [("alice", "throttled"), ("alice", "throttled x2")]
+    attempts_recorded.set()
     assert len(started) == 1 and started[0].daemon
+    started[0].join(60)
+    assert not started[0].is_alive()
+    assert _outcomes(audit.path) == [("alice", "throttled"), ("alice", "throttled x2")]
     audit.close()
 
 
@@ -841,3 +859,220 @@ def test_plaintext_lines_are_hashed_at_start_concurrently_within_the_bound(monke
     monkeypatch.setattr(hashlib, "scrypt", crowd.real)
     assert all(guard.check(login.user, login.secret) for login in plain)
     assert not guard.check("user0", "secret-1")
+
+
+def _throttled_attempts(path: Path) -> int:
+    """The throttled attempts the record holds: 1 a ``throttled`` line, N a ``throttled xN``."""
+    outcomes = [outcome for _, outcome in _outcomes(path) if outcome.startswith("throttled")]
+    return sum(int(outcome.removeprefix("throttled x")) if " x" in outcome else 1 for outcome in outcomes)
+
+
+class _LockThen:
+    """``AuditLog._lock`` for a test: a lock that runs ``then`` once, right after its first
+    release, in the releasing thread: what another thread could do between two holds."""
+
+    def __init__(self, then: Callable[[], None]) -> None:
+        self._lock, self._then = threading.Lock(), then
+
+    def __enter__(self) -> _LockThen:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        then, self._then = self._then, None
+        if then is not None:
+            then()
+
+
+def test_an_attempt_recorded_while_the_record_closes_is_written_or_refused_never_lost(tmp_path: Path) -> None:
+    """Review F1: close() wrote the sums (one hold of the lock), then took the lock again to
+    close the file: two throttled attempts recorded in between were summed and never written
+    (the file said 2 of 4). Now close() writes, stops the timer and closes under one hold; an
+    attempt after it is refused (ValueError: LoginGuard.check logs it), so every attempt the
+    record took is in the file."""
+    audit = AuditLog(tmp_path / "logins.log", flush_timer=_HandTimers())
+    for _ in range(2):
+        audit.record(1767607560.0, "alice", "throttled")  # its first line, then a sum
+    taken, refused = 2, 0
+
+    def attempts_meanwhile() -> None:
+        nonlocal taken, refused
+        for _ in range(2):
+            try:
+                audit.record(1767607561.0, "alice", "throttled")
+                taken += 1
+            except ValueError as exc:
+                assert "is closed" in str(exc)
+                refused += 1
+
+    audit._lock = _LockThen(attempts_meanwhile)  # type: ignore[assignment]
+    audit.close()
+    assert _throttled_attempts(audit.path) == taken and taken + refused == 4, (taken, refused)
+
+
+def test_a_closed_record_is_not_opened_again_by_a_late_timer_or_attempt(tmp_path: Path) -> None:
+    """Review F1: a timer already running when close() cancelled it, or one a later attempt
+    started, wrote through _append, which opened the file again: a descriptor nothing closed.
+    A closed record now starts no timer, writes nothing and opens nothing; close() again, and
+    flush(), do nothing."""
+    timers = _HandTimers()
+    audit = AuditLog(tmp_path / "logins.log", flush_timer=timers)
+    for _ in range(3):
+        audit.record(1767607560.0, "alice", "throttled")
+    assert len(timers.started) == 1
+    audit.close()
+    written = audit.path.read_text()
+    assert timers.started[0].cancelled and _throttled_attempts(audit.path) == 3
+    timers.started[0].action()  # it was running already: cancel() came too late
+    with pytest.raises(ValueError, match=f"the record of login attempts {re.escape(str(audit.path))} is closed"):
+        audit.record(1767607561.0, "alice", "throttled")
+    with pytest.raises(ValueError, match="is closed"):
+        audit.record(1767607562.0, "bob", "wrong password")
+    audit.flush()
+    audit.close()
+    assert len(timers.started) == 1 and audit._fd is None and audit.path.read_text() == written
+
+
+def test_a_stale_flush_timer_neither_writes_nor_drops_the_pending_one(tmp_path: Path) -> None:
+    """Review F1: the timer's action set the pending timer to None whichever timer it was, so
+    a stale one (run late) dropped a newer one's reference, wrote its sums early and let a
+    second timer start beside it. Each timer's action carries a token now: only the pending
+    timer's writes."""
+    timers = _HandTimers()
+    audit = AuditLog(tmp_path / "logins.log", flush_timer=timers)
+    for _ in range(2):
+        audit.record(1767607560.0, "alice", "throttled")
+    timers.started[0].fire()
+    audit.record(1767607561.0, "alice", "throttled")  # a new sum: a new timer
+    written = audit.path.read_text()
+    assert len(timers.started) == 2 and audit._pending_flush is timers.started[1]
+    timers.started[0].action()  # the first, again: stale
+    assert audit.path.read_text() == written and audit._pending_flush is timers.started[1]
+    audit.record(1767607562.0, "alice", "throttled")
+    assert len(timers.started) == 2  # no second timer beside the pending one
+    timers.started[1].fire()
+    assert _outcomes(audit.path)[-1] == ("alice", "throttled x2") and _throttled_attempts(audit.path) == 4
+    audit.close()
+
+
+def test_an_unexpected_error_in_the_timers_write_goes_to_the_apps_log(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Review F5: the timer's action caught only OSError (which _append logs itself); anything
+    else went to threading.excepthook (stderr, not the app's log). It is logged on the "app"
+    logger now, as an error, and the timer's thread ends quietly; the next sum gets a timer."""
+    timers = _HandTimers()
+    audit = AuditLog(tmp_path / "logins.log", flush_timer=timers)
+    for _ in range(2):
+        audit.record(1767607560.0, "alice", "throttled")
+
+    def broken(text: str) -> None:
+        raise RuntimeError("a bug in the write")
+
+    audit._append = broken  # type: ignore[method-assign]
+    caplog.set_level(logging.ERROR, logger="app")
+    timers.started[0].fire()  # raises nothing
+    errors = [r for r in caplog.records if r.name == "app" and r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "RuntimeError: a bug in the write" in errors[0].getMessage()
+    assert str(audit.path) in errors[0].getMessage()
+    del audit._append
+    audit.record(1767607561.0, "alice", "throttled")
+    assert len(timers.started) == 2
+    audit.close()
+
+
+def test_an_attempt_stamped_in_an_earlier_minute_does_not_begin_the_minute_again(tmp_path: Path) -> None:
+    """Review F2: an attempt is stamped when its check begins, and one that waited for a
+    scrypt slot is recorded late; record() began a new minute whenever the stamp's minute
+    differed, backwards too, which forgot the minute's names, so the same 20 names had first
+    lines again after each late attempt (30 late ones: 600 first lines in a minute). The
+    record's minute only moves forward now: a late line keeps its own stamp and counts in the
+    current minute; a later minute still begins anew."""
+    timers = _HandTimers()
+    audit = AuditLog(tmp_path / "logins.log", flush_timer=timers)
+    minute = 1767607560.0  # 2026-01-05T10:06:00Z
+    names = [f"name{i}" for i in range(THROTTLED_NAMES_PER_MINUTE)]
+    rounds = 5
+    for r in range(rounds):
+        audit.record(minute - 0.1, "alice", "wrong password")  # its check began at 10:05:59.9
+        for name in names:
+            audit.record(minute + r, name, "throttled")
+    audit.flush()
+    outcomes = _outcomes(audit.path)
+    firsts = [user for user, outcome in outcomes if outcome == "throttled"]
+    assert sorted(firsts) == sorted(names), len(firsts)  # one first line a name in the minute
+    assert _throttled_attempts(audit.path) == rounds * len(names)
+    late = [line for line in audit.path.read_text().splitlines() if line.endswith("wrong password")]
+    assert late == ['2026-01-05T10:05:59Z\t"alice"\twrong password'] * rounds
+    audit.record(minute + 60, "name0", "throttled")  # 10:07: a new minute, a first line again
+    assert audit.path.read_text().splitlines()[-1] == '2026-01-05T10:07:00Z\t"name0"\tthrottled'
+    audit.close()
+
+
+def test_login_checks_run_on_the_guards_own_threads_so_the_file_sweep_does_not_wait_behind_them(
+        tmp_path: Path) -> None:
+    """A login waiting for a scrypt slot held a thread of asyncio.to_thread's shared pool, the
+    one the server's sweep of old files runs in: a flood could hold the sweep. gradio_auth runs
+    checks on the guard's own LOGIN_CHECK_THREADS threads now: with the shared pool cut to one
+    thread and every slot held, a to_thread call (what the sweep makes) is answered while the
+    login still waits."""
+    import app.auth
+
+    guard = _guard(tmp_path, StepClock(0.0))
+    slots = app.auth._scrypt_slots
+    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
+    assert all(held)
+
+    def free() -> None:
+        while held:
+            held.pop()
+            slots.release()
+
+    async def sweep_while_a_login_waits() -> tuple[str, bool, bool]:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+        task = asyncio.create_task(guard.gradio_auth("alice", PASSWORD))
+        for _ in range(6000):  # until the check is admitted and waits for a slot (a guard, not a timing)
+            if guard.throttle._pending or task.done():
+                break
+            await asyncio.sleep(0.01)
+        sweeper = await asyncio.to_thread(lambda: threading.current_thread().name)
+        login_waited = not task.done()
+        free()
+        return sweeper, login_waited, await task
+
+    safety = threading.Timer(30.0, free)  # were the check on the shared thread, the sweep would wait here
+    safety.daemon = True
+    safety.start()
+    try:
+        sweeper, login_waited, answer = asyncio.run(sweep_while_a_login_waits())
+    finally:
+        safety.cancel()
+        free()
+    assert login_waited and answer is True and not sweeper.startswith("login-check")
+    guard.close()
+    assert _outcomes(guard.audit.path) == [("alice", "ok")]
+
+
+def test_closing_the_guard_lets_the_checks_in_progress_end_and_records_them(tmp_path: Path) -> None:
+    """LoginGuard.close() (main's, when the server stops) waits for the checks its threads
+    are running, here one waiting for a scrypt slot, before it closes the record: their lines
+    are in it."""
+    import app.auth
+
+    guard = _guard(tmp_path, StepClock(0.0))
+    slots = app.auth._scrypt_slots
+    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
+    try:
+        check = guard._check_threads.submit(guard.check, "alice", PASSWORD)
+        for _ in range(6000):  # until it is admitted and waits for a slot (a guard, not a timing)
+            if guard.throttle._pending:
+                break
+            threading.Event().wait(0.01)
+        closing = threading.Thread(target=guard.close)
+        closing.start()
+    finally:
+        for _ in held:
+            slots.release()
+    closing.join(60)
+    assert not closing.is_alive() and check.result(timeout=60) is True
+    assert guard.audit._fd is None and _outcomes(guard.audit.path) == [("alice", "ok")]
