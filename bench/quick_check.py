@@ -1,5 +1,7 @@
 """Quick correctness check of the self-supervised machinery: about 9 CPU minutes of one thread
-(19 wall minutes measured on a shared 2-core machine: ``bench/results/quick_check_mnist.json``).
+(22 wall minutes measured on a shared 2-core machine, design v3 on an Intel Xeon:
+``bench/results/quick_check_mnist_v3.json``; the first design, with one pretraining instead of
+two, took 8.6 CPU minutes on an AMD EPYC).
 
 The claim designs v1 and v2 check (v3's is below): VICReg pretraining with the package's own stage (``drac_ssl.pretrain.run``)
 adds a clear gap to the linear probe over the features of the randomly initialised backbone
@@ -56,7 +58,7 @@ neither), how far the pretraining moved the backbone's weights from the random s
 layer group (``weight_change_from_random_start``: :func:`relative_weight_change`) and the
 VICReg loss terms of each epoch (``pretrain.final_terms``, ``pretrain.terms_by_epoch``). A ``data.root`` or ``--data`` is the only
 change that keeps the protocol; any other override, another ``--labels`` or
-``--test-images``, is a smoke run (``quick_check_mnist_smoke.json``, ``"smoke": true``).
+``--test-images``, is a smoke run (the result name plus ``_smoke``, e.g. ``quick_check_mnist_v3_smoke.json``, with ``"smoke": true``).
 Without ``--run-dir`` the pretraining goes to a temporary folder removed at the end, so every
 run pretrains afresh and its wall time is the whole check::
 

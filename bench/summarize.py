@@ -991,6 +991,12 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
                    f"{terms.get('covariance', float('nan')):.3f}")
     figure += (f". Claim: {'holds' if r.get('claim_holds') else 'does not hold'}; criterion: {r.get('criterion')}. "
                f"{_minutes(wall)} min wall, {_minutes(cpu)} min CPU")
+    if "--design" not in str(r.get("command") or ""):
+        # the default design changed after the run (v1, then v2, then v3): the recorded command
+        # alone would now run another design
+        dataset_flag = "" if (r.get("dataset_name") or "mnist") == "mnist" else f" --dataset {r.get('dataset_name')}"
+        figure += (f"; to rerun this design: `python -m bench.quick_check{dataset_flag} "
+                   f"--design {design.get('name') or 'v1'}`")
     return [f"| quick SSL check (bench/quick_check.py), {design_words}: {title}, {r.get('model')}, "
             f"{pre.get('steps')} pretraining "
             f"steps of {pre.get('pairs_per_step')} pairs; linear probe on {lab.get('labels')} labels, scored on "

@@ -146,13 +146,17 @@ def test_the_docs_state_the_checks_cost_and_gap_as_its_committed_result_measured
     repo = Path(__file__).resolve().parents[2]
     record = json.loads((repo / "bench" / "results" / "quick_check_mnist.json").read_text(encoding="utf-8"))
     cpu, wall = round(record["cpu_seconds_total"] / 60), round(record["wall_seconds"]["total"] / 60)
-    assert (cpu, wall) == (9, 19), (cpu, wall)  # the words below quote these
+    assert (cpu, wall) == (9, 19), (cpu, wall)  # docs/data.md's v1 paragraph quotes these
+    v3 = json.loads((repo / "bench" / "results" / "quick_check_mnist_v3.json").read_text(encoding="utf-8"))
+    cpu3, wall3 = round(v3["cpu_seconds_total"] / 60), round(v3["wall_seconds"]["total"] / 60)
+    assert (cpu3, wall3) == (9, 22), (cpu3, wall3)  # the default design's cost, the others quote
     texts = {name: " ".join((repo / name).read_text(encoding="utf-8").split())
              for name in ("README.md", "docs/design.md", "docs/data.md")}
     texts["bench/quick_check.py"] = " ".join(str(quick_check.__doc__).split())
     for name, text in texts.items():
         assert "ten minutes" not in text, name
-        assert f"about {cpu} CPU minutes" in text and f"{wall} wall minutes measured on a shared 2-core machine" in text, name
+        c, w = (cpu, wall) if name == "docs/data.md" else (cpu3, wall3)
+        assert f"about {c} CPU minutes" in text and f"{w} wall minutes measured on a shared 2-core machine" in text, name
     for name in ("README.md", "docs/data.md", "docs/design.md", "bench/quick_check.py"):
         assert "BatchNorm" in texts[name] and ("initial ones" in texts[name] or "lacks" in texts[name]), name
         # referee F5: a refit of the random backbone's statistics lowered its probe, so they do
@@ -178,6 +182,20 @@ def test_the_docs_state_the_checks_cost_and_gap_as_its_committed_result_measured
         assert f"{top['pretrained']:.2f} % against {top['random']:.2f} %, {v2['gap_points']:+.2f}" in data, name
     (row,) = quick_check_rows(record)
     assert "BatchNorm running statistics" in row and "the check does not separate the two" in row
+    # design v3, fixed before its first run (8952b39): its results quoted as the files measured them
+    assert "Design v3, fixed on 2026-12-05 before its first run" in data
+    assert "python -m bench.quick_check --design v1`: the first design" in data and "`OMP_NUM_THREADS=1 python -m bench.quick_check --design v2` |" in data
+    for name, holds in (("quick_check_mnist_v3", True), ("quick_check_fashion_mnist_v3", False)):
+        r = json.loads((repo / "bench" / "results" / f"{name}.json").read_text(encoding="utf-8"))
+        assert r["design"]["name"] == "v3" and r["claim_holds"] is holds and r["smoke"] is False, name
+        assert r["environment"]["git_commit"] == "8952b39" and r["environment"]["git_dirty"] is False, name
+        j = r["judged_comparison"]
+        top = j["linear_probe_top1"]
+        words = f"VICReg {top['pretrained']:.2f} % against {'its broken-pairs control' if holds else 'the control'}"
+        assert f"{words} {top['broken_pairs']:.2f} %, **{j['gap_points']:+.2f} points**" in data, name
+        assert f"{top['pretrained']:.2f} % against {top['broken_pairs']:.2f} % ({j['gap_points']:+.2f}" in \
+            texts["README.md"] or f"{top['broken_pairs']:.2f} % against {top['pretrained']:.2f} % " \
+            f"({j['gap_points']:+.2f}" in texts["README.md"], name
 
 
 def test_each_design_and_data_set_writes_its_own_result_and_v1_keeps_the_first_files_name() -> None:
@@ -311,5 +329,11 @@ def test_a_v3_row_leads_with_the_judged_control_comparison() -> None:
     assert "1500 test images only the VICReg probe got right, 750 only the control's; McNemar p 1e-40" in row
     assert "initial statistics 93.50 % vs 86.25 % (-9.40 points)" in row
     assert "the check does not separate the two" not in row and "Claim: holds" in row
+    assert "to rerun this design: `python -m bench.quick_check --design v3`" in row  # the command names none
+    (named,) = quick_check_rows({**v3, "command": "python -m bench.quick_check --design v3",
+                                 "dataset_name": "fashion_mnist"})
+    assert "to rerun this design" not in named
+    (first,) = quick_check_rows({**RECORD, "dataset_name": "fashion_mnist"})  # no design recorded: v1
+    assert "to rerun this design: `python -m bench.quick_check --dataset fashion_mnist --design v1`" in first
     (v2_row,) = quick_check_rows({**v3, "judged": "as_pretrained"})  # v2's file: the refit arm descriptive
     assert "descriptive, not judged" in v2_row and "the check does not separate the two" in v2_row
