@@ -1247,9 +1247,11 @@ def wall_time_lines(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | None 
     """The RetinaMNIST job's wall time against its goal (``goal``, ``goal_met``) in the committed
     run ``r`` and in each rerun of ``reruns`` (:func:`job_reruns`), each with its CPU, day and
     1-minute load average at its start and end, then the verdicts counted per CPU: the goal
-    names "the 2-core CPU machine", and a goal met on one CPU may be missed on another (the
-    same command, seed and folds ran about 2.5 times as long on another CPU). Nothing when ``r``
-    records no wall time."""
+    names "the 2-core CPU machine", and a goal met in one run may be missed in another (the
+    committed run met it on an Intel Xeon, two reruns of the same command, seed and folds missed
+    it on an AMD EPYC, where the CPU, other work on the machine and the code had all changed:
+    a verdict says what a run did, not what its CPU does; docs/retinamnist.md). Nothing when
+    ``r`` records no wall time."""
     if not isinstance(r.get("seconds_total"), (int, float)):
         return []
 

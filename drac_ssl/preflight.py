@@ -848,8 +848,9 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
     amx = cpu_has_amx_bf16()
     if trains and pc.precision == "bf16" and not amx:
         c.warning("pretrain.precision",
-                  "bf16 autocast on a CPU without AMX-BF16: allowed, but emulated (slower than "
-                  "fp32), and its results differ from an fp32 run",
+                  "bf16 autocast on a CPU without AMX-BF16: allowed, but bf16 may be emulated "
+                  "there and run slower than fp32 (not measured on such a CPU), and its results "
+                  "differ from an fp32 run",
                   "pretrain.precision=auto (bf16 on CUDA, fp32 on the CPU)")
     if trains and pc.precision == "auto" and amx and pc.augment.image_size >= AMX_BF16_MIN_SIZE:
         c.add("warning", "pretrain.precision",
