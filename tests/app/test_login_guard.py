@@ -773,6 +773,40 @@ class _ScryptCrowd:
                 self.inside -= 1
 
 
+class _HeldSlots:
+    """Every scrypt slot (``app.auth._scrypt_slots``) held by the test, so that checks wait for
+    one; :meth:`free` lets them go, once, whichever thread calls it first: the test, or the
+    safety timer that frees them after 30 s were the test stuck (a guard, not a timing). Review
+    F5: the tests' own ``free()`` ran from both without a lock (``while held: held.pop()``), so
+    the two could both release a slot (ValueError from the bounded semaphore) on a failure path."""
+
+    def __enter__(self) -> _HeldSlots:
+        import app.auth
+
+        self._slots, self._lock, self._held = app.auth._scrypt_slots, threading.Lock(), 0
+        try:
+            for _ in range(MAX_CONCURRENT_SCRYPT):
+                assert self._slots.acquire(timeout=60), "a scrypt slot was not let go by an earlier test"
+                self._held += 1
+        except BaseException:
+            self.free()
+            raise
+        self._safety = threading.Timer(30.0, self.free)
+        self._safety.daemon = True
+        self._safety.start()
+        return self
+
+    def free(self) -> None:
+        with self._lock:
+            while self._held:
+                self._held -= 1
+                self._slots.release()
+
+    def __exit__(self, *exc: object) -> None:
+        self._safety.cancel()
+        self.free()
+
+
 def test_no_more_than_max_concurrent_scrypt_logins_hash_at_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review: each login in progress ran its own scrypt (16 MiB, up to 256 MiB a line), so 30
@@ -808,19 +842,9 @@ def test_a_login_waiting_for_a_scrypt_slot_does_not_hold_the_event_loop(tmp_path
     """The slots are taken in the worker thread of gradio_auth: with every slot held, the login
     waits while the event loop goes on (here: this coroutine runs and sees it unfinished); once
     a slot is free it is answered."""
-    import app.auth
-
     guard = _guard(tmp_path, StepClock(0.0))
-    slots = app.auth._scrypt_slots
-    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
-    assert all(held)
 
-    def free() -> None:
-        while held:
-            held.pop()
-            slots.release()
-
-    async def login_while_slots_are_held() -> tuple[bool, bool]:
+    async def login_while_slots_are_held(slots: _HeldSlots) -> tuple[bool, bool]:
         task = asyncio.create_task(guard.gradio_auth("alice", PASSWORD))
         for _ in range(6000):  # until the check is admitted and waits for a slot (a guard, not a timing)
             if guard.throttle._pending or task.done():
@@ -829,17 +853,12 @@ def test_a_login_waiting_for_a_scrypt_slot_does_not_hold_the_event_loop(tmp_path
         for _ in range(5):
             await asyncio.sleep(0.01)  # the loop serves on meanwhile
         waited = not task.done()
-        free()
+        slots.free()
         return waited, await task
 
-    safety = threading.Timer(30.0, free)  # were the check run on the loop, it would wait here for ever
-    safety.daemon = True
-    safety.start()
-    try:
-        waited, answer = asyncio.run(login_while_slots_are_held())
-    finally:
-        safety.cancel()
-        free()
+    with _HeldSlots() as slots:  # were the check run on the loop, it would wait for the safety timer
+        waited, answer = asyncio.run(login_while_slots_are_held(slots))
+    guard.close()
     assert waited and answer is True
     assert _outcomes(guard.audit.path) == [("alice", "ok")]
 
@@ -1016,20 +1035,11 @@ def test_login_checks_run_on_the_guards_own_threads_so_the_file_sweep_does_not_w
     checks on the guard's own LOGIN_CHECK_THREADS threads now: with the shared pool cut to one
     thread and every slot held, a to_thread call (what the sweep makes) is answered while the
     login still waits."""
-    import app.auth
-
     guard = _guard(tmp_path, StepClock(0.0))
-    slots = app.auth._scrypt_slots
-    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
-    assert all(held)
+    shared = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shared")  # asyncio.to_thread's, cut to one
 
-    def free() -> None:
-        while held:
-            held.pop()
-            slots.release()
-
-    async def sweep_while_a_login_waits() -> tuple[str, bool, bool]:
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+    async def sweep_while_a_login_waits(slots: _HeldSlots) -> tuple[str, bool, bool]:
+        asyncio.get_running_loop().set_default_executor(shared)
         task = asyncio.create_task(guard.gradio_auth("alice", PASSWORD))
         for _ in range(6000):  # until the check is admitted and waits for a slot (a guard, not a timing)
             if guard.throttle._pending or task.done():
@@ -1037,17 +1047,14 @@ def test_login_checks_run_on_the_guards_own_threads_so_the_file_sweep_does_not_w
             await asyncio.sleep(0.01)
         sweeper = await asyncio.to_thread(lambda: threading.current_thread().name)
         login_waited = not task.done()
-        free()
+        slots.free()
         return sweeper, login_waited, await task
 
-    safety = threading.Timer(30.0, free)  # were the check on the shared thread, the sweep would wait here
-    safety.daemon = True
-    safety.start()
     try:
-        sweeper, login_waited, answer = asyncio.run(sweep_while_a_login_waits())
+        with _HeldSlots() as slots:  # were the check on the shared thread, the sweep would wait for the safety timer
+            sweeper, login_waited, answer = asyncio.run(sweep_while_a_login_waits(slots))
     finally:
-        safety.cancel()
-        free()
+        shared.shutdown(wait=True)  # asyncio.run's end shuts it too; said here, whatever happens
     assert login_waited and answer is True and not sweeper.startswith("login-check")
     guard.close()
     assert _outcomes(guard.audit.path) == [("alice", "ok")]
@@ -1057,12 +1064,8 @@ def test_closing_the_guard_lets_the_checks_in_progress_end_and_records_them(tmp_
     """LoginGuard.close() (main's, when the server stops) waits for the checks its threads
     are running, here one waiting for a scrypt slot, before it closes the record: their lines
     are in it."""
-    import app.auth
-
     guard = _guard(tmp_path, StepClock(0.0))
-    slots = app.auth._scrypt_slots
-    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
-    try:
+    with _HeldSlots():
         check = guard._check_threads.submit(guard.check, "alice", PASSWORD)
         for _ in range(6000):  # until it is admitted and waits for a slot (a guard, not a timing)
             if guard.throttle._pending:
@@ -1070,9 +1073,7 @@ def test_closing_the_guard_lets_the_checks_in_progress_end_and_records_them(tmp_
             threading.Event().wait(0.01)
         closing = threading.Thread(target=guard.close)
         closing.start()
-    finally:
-        for _ in held:
-            slots.release()
     closing.join(60)
     assert not closing.is_alive() and check.result(timeout=60) is True
     assert guard.audit._fd is None and _outcomes(guard.audit.path) == [("alice", "ok")]
+
