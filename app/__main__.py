@@ -295,10 +295,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the bundle loads
         return 0
     finally:
-        if on_main_thread:
-            signal.signal(signal.SIGTERM, before)
-        if guard is not None:  # the checks still running end, then the record is closed
-            guard.close()
+        try:
+            if guard is not None:  # the checks given to it end, then the record is closed; SIGTERM
+                guard.close()  # meanwhile still stops as Ctrl-C does (its handler is put back below)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM while they end: the record is closed all the same
+            logging.warning("stopped while the login checks given to the server were ending: those "
+                            "still queued were dropped, and those running are not in the record of "
+                            "login attempts (closed, with its sums)")
+        finally:
+            if on_main_thread:
+                signal.signal(signal.SIGTERM, before)
 
 
 def _interrupt(signum: int, frame: object) -> None:

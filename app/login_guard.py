@@ -1,19 +1,23 @@
 """Every login to ``python -m app --auth-file FILE``: checked, throttled and recorded.
 
 gradio's ``launch(auth=...)`` is given :meth:`LoginGuard.gradio_auth`, an async
-``(user, password) -> bool`` that runs :meth:`LoginGuard.check` in one of the guard's own
-:data:`LOGIN_CHECK_THREADS` threads (gradio awaits a coroutine function; a plain function it
-would call on its event loop, and a scrypt check there would hold up every other request for
-its fraction of a second; and not in ``asyncio.to_thread``'s shared pool, where checks waiting
-for a scrypt slot would hold up the server's sweep of old files). For each attempt
-:meth:`~LoginGuard.check`:
+``(user, password) -> bool`` that asks the throttle on the event loop (no hashing, no file),
+then runs the rest of the check in one of the guard's own :data:`LOGIN_CHECK_THREADS` threads,
+or, for a refused attempt, only its line in the record on a thread of its own (gradio awaits a
+coroutine function; a plain function it would call on its event loop, and a scrypt check there
+would hold up every other request for its fraction of a second; and not in
+``asyncio.to_thread``'s shared pool, where checks waiting for a scrypt slot would hold up the
+server's sweep of old files). :meth:`LoginGuard.check` does the same in the caller's thread.
+For each attempt:
 
 1. asks the :class:`Throttle`: a user name with :data:`MAX_FAILURES_PER_USER` failed attempts
    in the last :data:`FAILURE_WINDOW_S` seconds is refused, even with the right password, until
    the oldest of them is that old; and while :data:`MAX_FAILURES_PER_MINUTE` attempts failed in
    the last minute, counting every user name, every login is refused, that of a real user with
    the right password too. Attempts still being checked count as failures until they end, so
-   that many at once cannot get past either count. A refused attempt costs no hashing;
+   that many at once cannot get past either count, and at most :data:`MAX_FAILURES_PER_MINUTE`
+   checks are admitted at a time. A refused attempt costs no hashing and waits for no check
+   admitted before it;
 2. checks the password: every check is one scrypt of the same parameters
    (:func:`app.auth.common_parameters`: those of most of the file's hash lines, or the new
    lines'), whichever name is typed. A hashed line is checked with its own salt
@@ -27,8 +31,8 @@ for a scrypt slot would hold up the server's sweep of old files). For each attem
    so); the others wait for a slot in their thread, whichever name they carry.
    An exception inside the check (a bug, a line OpenSSL refuses) is said on the console log
    and answered as a refusal (``error``), not as a server error;
-3. appends one line to the :class:`AuditLog`, when there is one: the UTC time, the user name as
-   typed and the outcome, one of :data:`OUTCOMES`; never the password. Throttled attempts are
+3. appends one line to the :class:`AuditLog`, when there is one: the UTC time the attempt came,
+   the user name as typed and the outcome, one of :data:`OUTCOMES`; never the password. Throttled attempts are
    summed per name and minute (:class:`AuditLog`), so that a flood of them cannot rotate the
    record's older lines away within minutes; a sum is written about :data:`SUM_FLUSH_S`
    seconds after its first attempt (the write may wait up to ``_FLOCK_WAIT_S`` for another
@@ -94,7 +98,8 @@ from app.auth import (
 )
 from app.workdir import PREFIX
 
-__all__ = ["AUDIT_FOLDER", "AUDIT_MAX_BYTES", "FAILURE_WINDOW_S", "LOGIN_CHECK_THREADS", "MAX_FAILURES_PER_MINUTE",
+__all__ = ["AUDIT_FOLDER", "AUDIT_MAX_BYTES", "FAILURE_WINDOW_S", "LATE_MINUTES", "LOGIN_CHECK_THREADS",
+           "MAX_FAILURES_PER_MINUTE",
            "MAX_FAILURES_PER_USER", "OUTCOMES", "OTHER_NAMES", "SUM_FLUSH_S", "THROTTLED_NAMES_PER_MINUTE",
            "USER_SHOWN_CHARS", "AuditLog", "AuditLogError", "LoginGuard", "Throttle",
            "default_audit_path", "folder_warning", "throttle_words"]
@@ -113,12 +118,23 @@ refused passwords (scrypt: a fraction of a second each). A flood of wrong logins
 the right ones too, for up to a minute after it stops: anyone who can reach the login can lock
 everyone out. Per-client limits belong in a reverse proxy in front (docs/deploying.md)."""
 _MINUTE_S = 60.0
+LATE_MINUTES = 2
+"""How many minutes before the record's current minute an attempt's stamp may lie and still be
+taken for a late one, its check having waited for a thread and a scrypt slot: it counts in the
+current minute (:meth:`AuditLog.record`). That wait is at most the time of
+``MAX_FAILURES_PER_MINUTE / MAX_CONCURRENT_SCRYPT`` checks (the throttle admits no more at a
+time): some seconds, and about a minute with lines of the most work a line may ask (some
+seconds a check in a builder's one-off timing here, not a bench figure). A stamp older than
+that is the wall clock stepped back (NTP, an operator): it begins a new minute."""
 LOGIN_CHECK_THREADS = MAX_CONCURRENT_SCRYPT + 2
-"""Threads of a guard's own pool that run the login checks (:meth:`LoginGuard.gradio_auth`):
-the scrypt slots' :data:`app.auth.MAX_CONCURRENT_SCRYPT`, and 2 more that take the next checks
-in the queue while those hash (a throttled refusal, which hashes nothing, is answered at once;
-another check waits there for a slot). Further logins queue for a thread; the server's other
-work in worker threads (``asyncio.to_thread``: the sweep of old files) does not wait behind them."""
+"""Threads of a guard's own pool that run the login checks the throttle admitted
+(:meth:`LoginGuard.gradio_auth`): the scrypt slots' :data:`app.auth.MAX_CONCURRENT_SCRYPT`, and
+2 more that take the next checks in the queue while those hash (a name longer than any line,
+refused unhashed, is answered there without a slot; another check waits there for one).
+Further admitted checks, at most :data:`MAX_FAILURES_PER_MINUTE` in all, queue for a thread. A
+throttled refusal never waits behind them: the throttle is asked before a check is queued, and
+the refusal's line is written on a thread of its own. The server's other work in worker threads
+(``asyncio.to_thread``: the sweep of old files) does not wait behind either."""
 
 OUTCOMES = ("ok", "wrong password", "unknown user", "throttled", "error")
 """The outcome words of the record of login attempts (``error``: the check raised an exception,
@@ -278,9 +294,11 @@ class AuditLog:
     attempts of the name in the same minute begin a new sum (no new line of their own). Beyond
     :data:`THROTTLED_NAMES_PER_MINUTE` names in a minute, the throttled attempts of the others
     are summed on one line whose user field is :data:`OTHER_NAMES`. The minute is the latest
-    one an attempt was stamped in: an attempt stamped earlier (its check began before the minute
-    turned and ended late, waiting for a scrypt slot) counts in it, so the minute's names are
-    never forgotten and named again within it (:meth:`record`).
+    one an attempt was stamped in: an attempt stamped up to :data:`LATE_MINUTES` earlier (it
+    came before the minute turned and its check ended late, waiting for a thread and a scrypt
+    slot) counts in it, so the minute's names are not forgotten and named again within it; a
+    stamp older than that (the wall clock stepped back) begins a new minute, so that a clock set
+    back does not keep the record in one minute until it catches up (:meth:`record`).
     ``flush_timer(delay_s, action)`` starts a timer that calls ``action`` once after
     ``delay_s`` seconds and returns an object whose ``cancel()`` stops it (default: a daemon
     :class:`threading.Timer`; tests pass one they fire by hand).
@@ -411,12 +429,13 @@ class AuditLog:
     def record(self, when: float, user: str, outcome: str) -> None:
         """Append the line of an attempt at ``when`` (epoch seconds; :meth:`line`), or, for a
         throttled one, sum it (class docstring); first the sums of a minute that is over. The
-        file is rotated first when it would grow past ``max_bytes``. The record's minute only
-        moves forward: an attempt stamped in an earlier minute (its check began before the
-        minute turned and ended after a later one was recorded, or the wall clock stepped back)
-        has its line with its own stamp, but counts in the current minute (no sums written, no
-        names forgotten). Raises ValueError for an outcome not in :data:`OUTCOMES`, or once
-        :meth:`close` has run."""
+        file is rotated first when it would grow past ``max_bytes``. An attempt stamped in a
+        later minute begins that minute. One stamped up to :data:`LATE_MINUTES` minutes before
+        the current one is late (it came before the minute turned, and its check ended after a
+        later one was recorded): its line keeps its own stamp, but it counts in the current
+        minute (no sums written, no names forgotten). One stamped earlier still is the wall
+        clock stepped back: it begins its minute, as a later one does. Raises ValueError for an
+        outcome not in :data:`OUTCOMES`, or once :meth:`close` has run."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome {outcome!r}: one of {', '.join(OUTCOMES)} expected")
         with self._lock:
@@ -425,7 +444,8 @@ class AuditLog:
                                  f"stops): an attempt that ended after it is not recorded")
             minute = int(when // _MINUTE_S)
             data = ""
-            if self._minute is None or minute > self._minute:  # the last minute's sums, its names forgotten
+            if self._minute is None or not 0 <= self._minute - minute <= LATE_MINUTES:  # a new minute:
+                # a later one, or the clock stepped back; the last minute's sums, its names forgotten
                 data = self._summary_lines()
                 self._summed.clear()
                 self._minute = minute
@@ -641,8 +661,12 @@ class LoginGuard:
         self.audit = audit
         self.throttle = throttle if throttle is not None else Throttle()
         self._clock, self._wall_clock = clock, wall_clock
-        # gradio_auth's threads, started at the first login (not asyncio.to_thread's shared pool)
+        # gradio_auth's threads, started at the first login (not asyncio.to_thread's shared pool):
+        # the admitted checks', and one that writes the refused attempts' lines
         self._check_threads = ThreadPoolExecutor(max_workers=LOGIN_CHECK_THREADS, thread_name_prefix="login-check")
+        self._refusal_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="login-refusal")
+        self._closing = False  # close() has begun: gradio_auth refuses every login unchecked
+        self._said_stopping = False  # that refusal was said on the log (once)
         # an unknown user's password is hashed as the file's users' are: the time does not tell
         self._dummy = f"{SCHEME}${n}${r}${p}${_zeros(SALT_BYTES)}${_zeros(HASH_BYTES)}"
 
@@ -655,26 +679,38 @@ class LoginGuard:
         """True when ``user`` may log in with ``password``: admitted by the throttle and the
         password right. Records the attempt. Never raises: an exception inside is said on the
         console log (not the password) and the login refused (``error``). Thread-safe; may take
-        a fraction of a second."""
+        a fraction of a second, in the caller's thread (:meth:`gradio_auth` does the same, its
+        hashing in the guard's threads)."""
         when = self._wall_clock()
+        refusal = self._refusal(user)
+        if refusal is not None:
+            return self._refused(when, user, refusal)
+        return self._checked(user, password, when)
+
+    def _refusal(self, user: str) -> str | None:
+        """Ask the throttle: None when the attempt is admitted (it counts as a failure until
+        :meth:`_checked` settles it), else the outcome of its refusal, ``throttled`` (or
+        ``error`` when the throttle raised: said on the log). Quick: no hashing, no file."""
         try:
-            ok, outcome = self._check(user, password)
+            return None if self.throttle.admit(user, self._clock()) else THROTTLED
+        except Exception as exc:  # a bug: refused and said, as an exception in the check
+            _say_check_failed(exc)
+            return ERROR
+
+    def _checked(self, user: str, password: str, when: float) -> bool:
+        """The rest of the check of an attempt the throttle admitted at ``when`` (epoch
+        seconds): the password, the throttle settled, the line recorded. Never raises."""
+        try:
+            ok, outcome = self._password(user, password)
         except Exception as exc:  # a 500 would leave no line and tell the client nothing useful
-            log.error("a login check failed (%s: %s): the login is refused and recorded as %r",
-                      type(exc).__name__, exc, ERROR)
+            _say_check_failed(exc)
             ok, outcome = False, ERROR
-        if self.audit is not None:
-            try:
-                self.audit.record(when, user, outcome)
-            except Exception as exc:  # AuditLog.record logs OSError itself; anything else: here
-                log.error("the login attempt could not be recorded (%s: %s)", type(exc).__name__, exc)
+        self._record(when, user, outcome)
         return ok
 
-    def _check(self, user: str, password: str) -> tuple[bool, str]:
-        """The throttle, then the password: ``(ok, outcome)``. Raises whatever the check raises
-        (the attempt then counts as a failure)."""
-        if not self.throttle.admit(user, self._clock()):
-            return False, THROTTLED
+    def _password(self, user: str, password: str) -> tuple[bool, str]:
+        """The password of an admitted attempt: ``(ok, outcome)``; the throttle is settled
+        whatever happens. Raises whatever the check raises (the attempt then counts as a failure)."""
         ok = False
         try:
             login = self._logins.get(user)
@@ -688,20 +724,79 @@ class LoginGuard:
         finally:
             self.throttle.settle(user, ok, self._clock())
 
+    def _record(self, when: float, user: str, outcome: str) -> None:
+        """The attempt's line in the record, when there is one. Never raises."""
+        if self.audit is not None:
+            try:
+                self.audit.record(when, user, outcome)
+            except Exception as exc:  # AuditLog.record logs OSError itself; anything else: here
+                log.error("the login attempt could not be recorded (%s: %s)", type(exc).__name__, exc)
+
     async def gradio_auth(self, user: str, password: str) -> bool:
-        """:meth:`check` in one of the guard's :data:`LOGIN_CHECK_THREADS` threads: what
-        ``serve`` gives gradio's ``launch(auth=...)`` (gradio awaits a coroutine function; its
-        event loop goes on serving meanwhile, and ``asyncio.to_thread``'s pool stays free for
-        the server's other work). Raises RuntimeError after :meth:`close`."""
-        return await asyncio.get_running_loop().run_in_executor(self._check_threads, self.check, user, password)
+        """:meth:`check` for gradio's ``launch(auth=...)``, what ``serve`` gives it (gradio
+        awaits a coroutine function; its event loop goes on serving meanwhile). The throttle is
+        asked here, on the event loop (quick: no hashing, no file); an admitted attempt is then
+        checked in one of the guard's :data:`LOGIN_CHECK_THREADS` threads, and a refused one
+        only recorded, on the guard's refusal thread, so that it never waits behind the checks
+        admitted before it (``asyncio.to_thread``'s pool stays free for the server's other
+        work either way). Once :meth:`close` has begun, a login is refused unchecked and
+        unrecorded, said once as a warning on the app's log (gradio's server may still end
+        requests in progress then): never an exception."""
+        when = self._wall_clock()
+        if self._closing:
+            return self._refused_at_stop()
+        refusal = self._refusal(user)
+        if refusal is None:
+            threads, job = self._check_threads, functools.partial(self._checked, user, password, when)
+        else:
+            threads, job = self._refusal_thread, functools.partial(self._refused, when, user, refusal)
+        try:
+            answer = asyncio.get_running_loop().run_in_executor(threads, job)
+        except RuntimeError:  # close() shut the threads down since the look above
+            if refusal is None:  # admitted, never checked: no failure counted
+                self.throttle.settle(user, True, self._clock())
+            return self._refused_at_stop()
+        return await answer
+
+    def _refused(self, when: float, user: str, outcome: str) -> bool:
+        """False, the attempt refused at ``when`` recorded with ``outcome``. Never raises."""
+        self._record(when, user, outcome)
+        return False
+
+    def _refused_at_stop(self) -> bool:
+        """False, a login that came once :meth:`close` had begun; said once on the log."""
+        if not self._said_stopping:
+            self._said_stopping = True
+            log.warning("login refused: the server is stopping (every login until it has stopped is "
+                        "refused alike, unchecked and unrecorded; said once)")
+        return False
 
     def close(self) -> None:
-        """When the server has stopped: let the checks already given to :meth:`gradio_auth`
-        end (each at most a scrypt check, and the wait for its slot), then close the record
-        (:meth:`AuditLog.close`), so that their lines are in it."""
-        self._check_threads.shutdown(wait=True)
-        if self.audit is not None:
-            self.audit.close()
+        """When the server stops: refuse the logins that come from now on (:meth:`gradio_auth`),
+        let every check already given to the guard's threads end, those queued for a thread too
+        (at most :data:`MAX_FAILURES_PER_MINUTE` are admitted at a time: each a scrypt check and
+        the wait for its slot), then close the record (:meth:`AuditLog.close`), so that their
+        lines and the sums are in it. The record is closed whatever stops the wait: a
+        KeyboardInterrupt (a second Ctrl-C, SIGTERM's handler) drops the checks still queued,
+        lets those running end (their lines, after the close, are refused and said on the log)
+        and is raised again once the record is closed."""
+        self._closing = True
+        try:
+            self._check_threads.shutdown(wait=True)
+            self._refusal_thread.shutdown(wait=True)
+        except BaseException:  # stop now: what is queued is dropped, the record still closed below
+            self._check_threads.shutdown(wait=False, cancel_futures=True)
+            self._refusal_thread.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            if self.audit is not None:
+                self.audit.close()
+
+
+def _say_check_failed(exc: Exception) -> None:
+    """An exception inside a login check, on the console log (never the password)."""
+    log.error("a login check failed (%s: %s): the login is refused and recorded as %r",
+              type(exc).__name__, exc, ERROR)
 
 
 def _zeros(size: int) -> str:

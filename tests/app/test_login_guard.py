@@ -40,6 +40,7 @@ from app.auth import (
 from app.login_guard import (
     AUDIT_MAX_BYTES,
     FAILURE_WINDOW_S,
+    LOGIN_CHECK_THREADS,
     MAX_FAILURES_PER_MINUTE,
     MAX_FAILURES_PER_USER,
     SUM_FLUSH_S,
@@ -345,8 +346,11 @@ def test_main_says_where_the_record_is_and_makes_it(
     assert f"its folder {chosen.parent} is not private (other accounts may write it)" in caplog.text
     assert answers == [True, True]
     assert chosen.read_text().endswith('"alice"\tok\n') and stat.S_IMODE(chosen.stat().st_mode) == 0o600
-    with pytest.raises(RuntimeError):  # the server stopped: its guard checks no more logins
-        asyncio.run(calls[-1]["auth"]("alice", PASSWORD))
+    caplog.clear()  # the server stopped: its guard checks no more logins, and says so (review F1)
+    assert asyncio.run(calls[-1]["auth"]("alice", PASSWORD)) is False
+    assert [r.getMessage() for r in caplog.records if r.name == "app"] == [
+        "login refused: the server is stopping (every login until it has stopped is refused alike, "
+        "unchecked and unrecorded; said once)"]
     assert main([*common, "--audit-log", str(tmp_path / "no" / "such" / "folder.log")]) == 2
     assert "cannot append to it" in capsys.readouterr().err
 
@@ -369,9 +373,16 @@ def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     assert app.login_guard._FLOCK_WAIT_S == 1.0  # "a second more": the timer's write waits that for a lock
     assert (f"loses about the last {SUM_FLUSH_S:g} seconds of summed throttled attempts, and the attempts "
             "whose checks were still running or waiting for a scrypt slot") in page
-    assert "A server that stops cleanly lets the checks in progress end" in page
+    assert ("A server that stops cleanly refuses the logins that come while it stops (the console log says "
+            "so once: they are neither checked nor recorded), lets every check it was given end, those "
+            "queued for a thread too") in page
+    assert "drops the checks still queued and closes the record at once, with its sums" in page
+    assert ("The throttle is asked before a check is queued: a throttled login, which hashes nothing, is "
+            "refused without waiting behind them") in page
     assert f"one of the login checks' own {app.login_guard.LOGIN_CHECK_THREADS} threads (`LOGIN_CHECK_THREADS`" in page
-    assert "the record's minute only moves forward" in page
+    assert app.login_guard.LATE_MINUTES == 2 and "a line up to 2 minutes older than the record's minute" in page
+    assert "One older than that means the system clock was set back" in page
+    assert "the record's minute only moves forward" not in page
     assert SWEEP_EVERY_S == 60 and "such as the sweep of old files every minute, never waits behind them" in page
     check_mib = 128 * SCRYPT_R * SCRYPT_N // 2**20
     assert check_mib == 16 and f"{check_mib} MiB of memory per check" in page
@@ -773,6 +784,40 @@ class _ScryptCrowd:
                 self.inside -= 1
 
 
+class _HeldSlots:
+    """Every scrypt slot (``app.auth._scrypt_slots``) held by the test, so that checks wait for
+    one; :meth:`free` lets them go, once, whichever thread calls it first: the test, or the
+    safety timer that frees them after 30 s were the test stuck (a guard, not a timing). Review
+    F5: the tests' own ``free()`` ran from both without a lock (``while held: held.pop()``), so
+    the two could both release a slot (ValueError from the bounded semaphore) on a failure path."""
+
+    def __enter__(self) -> _HeldSlots:
+        import app.auth
+
+        self._slots, self._lock, self._held = app.auth._scrypt_slots, threading.Lock(), 0
+        try:
+            for _ in range(MAX_CONCURRENT_SCRYPT):
+                assert self._slots.acquire(timeout=60), "a scrypt slot was not let go by an earlier test"
+                self._held += 1
+        except BaseException:
+            self.free()
+            raise
+        self._safety = threading.Timer(30.0, self.free)
+        self._safety.daemon = True
+        self._safety.start()
+        return self
+
+    def free(self) -> None:
+        with self._lock:
+            while self._held:
+                self._held -= 1
+                self._slots.release()
+
+    def __exit__(self, *exc: object) -> None:
+        self._safety.cancel()
+        self.free()
+
+
 def test_no_more_than_max_concurrent_scrypt_logins_hash_at_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review: each login in progress ran its own scrypt (16 MiB, up to 256 MiB a line), so 30
@@ -808,19 +853,9 @@ def test_a_login_waiting_for_a_scrypt_slot_does_not_hold_the_event_loop(tmp_path
     """The slots are taken in the worker thread of gradio_auth: with every slot held, the login
     waits while the event loop goes on (here: this coroutine runs and sees it unfinished); once
     a slot is free it is answered."""
-    import app.auth
-
     guard = _guard(tmp_path, StepClock(0.0))
-    slots = app.auth._scrypt_slots
-    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
-    assert all(held)
 
-    def free() -> None:
-        while held:
-            held.pop()
-            slots.release()
-
-    async def login_while_slots_are_held() -> tuple[bool, bool]:
+    async def login_while_slots_are_held(slots: _HeldSlots) -> tuple[bool, bool]:
         task = asyncio.create_task(guard.gradio_auth("alice", PASSWORD))
         for _ in range(6000):  # until the check is admitted and waits for a slot (a guard, not a timing)
             if guard.throttle._pending or task.done():
@@ -829,17 +864,12 @@ def test_a_login_waiting_for_a_scrypt_slot_does_not_hold_the_event_loop(tmp_path
         for _ in range(5):
             await asyncio.sleep(0.01)  # the loop serves on meanwhile
         waited = not task.done()
-        free()
+        slots.free()
         return waited, await task
 
-    safety = threading.Timer(30.0, free)  # were the check run on the loop, it would wait here for ever
-    safety.daemon = True
-    safety.start()
-    try:
-        waited, answer = asyncio.run(login_while_slots_are_held())
-    finally:
-        safety.cancel()
-        free()
+    with _HeldSlots() as slots:  # were the check run on the loop, it would wait for the safety timer
+        waited, answer = asyncio.run(login_while_slots_are_held(slots))
+    guard.close()
     assert waited and answer is True
     assert _outcomes(guard.audit.path) == [("alice", "ok")]
 
@@ -1016,20 +1046,11 @@ def test_login_checks_run_on_the_guards_own_threads_so_the_file_sweep_does_not_w
     checks on the guard's own LOGIN_CHECK_THREADS threads now: with the shared pool cut to one
     thread and every slot held, a to_thread call (what the sweep makes) is answered while the
     login still waits."""
-    import app.auth
-
     guard = _guard(tmp_path, StepClock(0.0))
-    slots = app.auth._scrypt_slots
-    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
-    assert all(held)
+    shared = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shared")  # asyncio.to_thread's, cut to one
 
-    def free() -> None:
-        while held:
-            held.pop()
-            slots.release()
-
-    async def sweep_while_a_login_waits() -> tuple[str, bool, bool]:
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+    async def sweep_while_a_login_waits(slots: _HeldSlots) -> tuple[str, bool, bool]:
+        asyncio.get_running_loop().set_default_executor(shared)
         task = asyncio.create_task(guard.gradio_auth("alice", PASSWORD))
         for _ in range(6000):  # until the check is admitted and waits for a slot (a guard, not a timing)
             if guard.throttle._pending or task.done():
@@ -1037,17 +1058,14 @@ def test_login_checks_run_on_the_guards_own_threads_so_the_file_sweep_does_not_w
             await asyncio.sleep(0.01)
         sweeper = await asyncio.to_thread(lambda: threading.current_thread().name)
         login_waited = not task.done()
-        free()
+        slots.free()
         return sweeper, login_waited, await task
 
-    safety = threading.Timer(30.0, free)  # were the check on the shared thread, the sweep would wait here
-    safety.daemon = True
-    safety.start()
     try:
-        sweeper, login_waited, answer = asyncio.run(sweep_while_a_login_waits())
+        with _HeldSlots() as slots:  # were the check on the shared thread, the sweep would wait for the safety timer
+            sweeper, login_waited, answer = asyncio.run(sweep_while_a_login_waits(slots))
     finally:
-        safety.cancel()
-        free()
+        shared.shutdown(wait=True)  # asyncio.run's end shuts it too; said here, whatever happens
     assert login_waited and answer is True and not sweeper.startswith("login-check")
     guard.close()
     assert _outcomes(guard.audit.path) == [("alice", "ok")]
@@ -1057,12 +1075,8 @@ def test_closing_the_guard_lets_the_checks_in_progress_end_and_records_them(tmp_
     """LoginGuard.close() (main's, when the server stops) waits for the checks its threads
     are running, here one waiting for a scrypt slot, before it closes the record: their lines
     are in it."""
-    import app.auth
-
     guard = _guard(tmp_path, StepClock(0.0))
-    slots = app.auth._scrypt_slots
-    held = [slots.acquire(timeout=60) for _ in range(MAX_CONCURRENT_SCRYPT)]
-    try:
+    with _HeldSlots():
         check = guard._check_threads.submit(guard.check, "alice", PASSWORD)
         for _ in range(6000):  # until it is admitted and waits for a slot (a guard, not a timing)
             if guard.throttle._pending:
@@ -1070,9 +1084,175 @@ def test_closing_the_guard_lets_the_checks_in_progress_end_and_records_them(tmp_
             threading.Event().wait(0.01)
         closing = threading.Thread(target=guard.close)
         closing.start()
-    finally:
-        for _ in held:
-            slots.release()
     closing.join(60)
     assert not closing.is_alive() and check.result(timeout=60) is True
     assert guard.audit._fd is None and _outcomes(guard.audit.path) == [("alice", "ok")]
+
+
+def test_a_login_after_the_guard_closed_is_refused_and_said_not_a_server_error(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Review F1: after close() (its threads shut down) gradio_auth let RuntimeError('cannot
+    schedule new futures after shutdown') escape into gradio's /login: a 500 with a traceback,
+    nothing logged. main closes the guard while uvicorn may still end requests in progress
+    (gradio's Server.close waits 5 s). Such a login is refused now, said once on the app's log;
+    also when close() shuts the threads between gradio_auth's look and its hand-over (the
+    throttle's count of the admitted attempt is given back: it was never checked)."""
+    caplog.set_level(logging.WARNING, logger="app")
+    guard = _guard(tmp_path, StepClock(0.0))
+    guard._check_threads.shutdown()  # close() began after gradio_auth looked (the race)
+    assert asyncio.run(guard.gradio_auth("alice", PASSWORD)) is False
+    assert guard.throttle._pending == {} and guard.throttle.tracked_users() == 0
+    guard.close()
+    assert asyncio.run(guard.gradio_auth("alice", PASSWORD)) is False
+    assert asyncio.run(guard.gradio_auth("bob", "bobs")) is False
+    said = [r for r in caplog.records if r.name == "app"]
+    assert [(r.levelno, r.getMessage()) for r in said] == [
+        (logging.WARNING, "login refused: the server is stopping (every login until it has stopped is "
+                          "refused alike, unchecked and unrecorded; said once)")]
+    assert guard.audit.path.read_text() == ""
+
+
+def test_a_late_stamp_counts_in_the_current_minute_and_a_clock_stepped_back_begins_a_new_one(
+        tmp_path: Path) -> None:
+    """Review F2: the record's minute only moved forward, so a wall clock stepped back (NTP
+    correcting a clock that ran ahead) froze it: until the clock caught up, throttled names
+    beyond the frozen minute's 20 were only summed under '*' (a line at 11:06, then 25 new names
+    a minute at 10:06-10:08: '* throttled x25' each minute). A stamp up to 2 minutes older than
+    the current minute is late (a check that waited for a thread and a scrypt slot): it counts in
+    the current minute, whose names are not named again. An older one is the clock stepped
+    back: it begins a new minute."""
+    audit = AuditLog(tmp_path / "logins.log", flush_timer=_HandTimers())
+    ten_six = 1767607560.0  # 2026-01-05T10:06:00Z
+    audit.record(ten_six + 3600, "alice", "wrong password")  # 11:06: the clock an hour ahead
+    per_minute = THROTTLED_NAMES_PER_MINUTE + 5
+    for minute in range(3):  # NTP steps it back: 25 new names a minute, 10:06-10:08
+        for i in range(per_minute):
+            audit.record(ten_six + 60 * minute + i, f"m{minute}-{i}", "throttled")
+    late = ten_six + 2 * 60 - 120  # 10:06:00 while the minute is 10:08: late, counted in 10:08
+    for user in ("m2-0", "m2-0", "m2-24"):
+        audit.record(late, user, "throttled")
+    audit.flush()
+    outcomes = _outcomes(audit.path)
+    firsts = [user for user, outcome in outcomes if outcome == "throttled"]
+    assert len(firsts) == 3 * THROTTLED_NAMES_PER_MINUTE, len(firsts)  # 20 named each minute
+    assert [outcome for user, outcome in outcomes if user == "*"] == ["throttled x5"] * 2 + ["throttled x6"]
+    assert outcomes[-2:] == [("m2-0", "throttled x2"), ("*", "throttled x6")]  # the late ones: summed in 10:08
+    audit.record(ten_six + 60 * 2 - 121, "m2-0", "throttled")  # 10:05:59: 3 minutes back, a new minute
+    audit.close()
+    assert audit.path.read_text().splitlines()[-1] == '2026-01-05T10:05:59Z\t"m2-0"\tthrottled'
+
+
+def test_a_throttled_refusal_is_answered_while_admitted_checks_wait_for_threads_and_slots(
+        tmp_path: Path) -> None:
+    """Review F4: the throttle was asked inside the check's thread, so a throttled refusal
+    (which hashes nothing) queued behind every check given to the LOGIN_CHECK_THREADS threads
+    before it (2.08 s behind 8 checks). gradio_auth asks the throttle first now: an admitted
+    check goes to those threads, a refusal is only recorded, on a thread of its own. Here every
+    slot is held, twice LOGIN_CHECK_THREADS checks wait, and a throttled name's refusal is
+    answered before any of them (it cannot have hashed: no slot was free)."""
+    guard = _guard(tmp_path, StepClock(0.0), max_per_minute=1000)
+    for _ in range(MAX_FAILURES_PER_USER):
+        assert not guard.check("mallory", "guess")
+    waiting = 2 * LOGIN_CHECK_THREADS
+
+    async def refusal_while_checks_wait(slots: _HeldSlots) -> tuple[bool, bool, list[bool]]:
+        checks = [asyncio.create_task(guard.gradio_auth(f"user{i}", "x")) for i in range(waiting)]
+        for _ in range(6000):  # until every check thread waits for a slot (a guard, not a timing)
+            if sum(guard.throttle._pending.values()) >= LOGIN_CHECK_THREADS:
+                break
+            await asyncio.sleep(0.01)
+        refusal = asyncio.create_task(guard.gradio_auth("mallory", PASSWORD))
+        for _ in range(6000):
+            if refusal.done():
+                break
+            await asyncio.sleep(0.01)
+        first = refusal.done() and not any(check.done() for check in checks)
+        slots.free()
+        return first, await refusal, list(await asyncio.gather(*checks))
+
+    with _HeldSlots() as slots:
+        first, refused, answers = asyncio.run(refusal_while_checks_wait(slots))
+    guard.close()
+    assert first and refused is False and answers == [False] * waiting
+    outcomes = _outcomes(guard.audit.path)
+    assert outcomes[MAX_FAILURES_PER_USER] == ("mallory", "throttled")  # before any of the checks' lines
+    assert sorted(outcomes[MAX_FAILURES_PER_USER + 1:]) == sorted((f"user{i}", "unknown user") for i in range(waiting))
+
+
+class _InterruptedWait:
+    """A guard's pool whose ``shutdown(wait=True)`` is interrupted (Ctrl-C, or SIGTERM's
+    handler, while the main thread waits for the checks): the pool is told to stop, then
+    KeyboardInterrupt comes, as it would in the join. ``shutdown(wait=False, ...)`` is the real one."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self.pool = pool
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        return self.pool.submit(*args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=cancel_futures)
+        if wait:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupt_while_the_guard_closes_still_writes_the_sums_and_drops_the_queued_checks(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Review F3: a Ctrl-C while close() waited for the checks skipped the record's close: the
+    sums not yet written were lost. The record is closed (its sums written) whatever stops the
+    wait, and the checks still queued are dropped (a second Ctrl-C means: stop now), those
+    running end (their lines, after the close, are refused and said on the log)."""
+    guard = _guard(tmp_path, StepClock(0.0), max_failures=0)  # every attempt throttled
+    for _ in range(3):
+        assert not guard.check("alice", PASSWORD)  # its first line, then a sum of 2 not yet written
+    guard._check_threads = _InterruptedWait(guard._check_threads)  # type: ignore[assignment]
+    guard.throttle.max_failures = MAX_FAILURES_PER_USER
+    caplog.set_level(logging.ERROR, logger="app")
+    with _HeldSlots():
+        running = [guard._check_threads.submit(guard.check, f"user{i}", "x") for i in range(LOGIN_CHECK_THREADS)]
+        queued = guard._check_threads.submit(guard.check, "queued", "x")
+        for _ in range(6000):  # until every thread has its check (a guard, not a timing)
+            if sum(guard.throttle._pending.values()) >= LOGIN_CHECK_THREADS:
+                break
+            threading.Event().wait(0.01)
+        with pytest.raises(KeyboardInterrupt):
+            guard.close()
+        assert guard.audit._fd is None
+        assert _outcomes(guard.audit.path) == [("alice", "throttled"), ("alice", "throttled x2")]
+    assert queued.cancelled() and [check.result(timeout=60) for check in running] == [False] * LOGIN_CHECK_THREADS
+    guard._check_threads.pool.shutdown(wait=True)
+    assert caplog.text.count("could not be recorded (ValueError: the record of login attempts") == LOGIN_CHECK_THREADS
+
+
+def test_main_closes_the_guard_under_its_sigterm_handler_and_an_interrupt_there_is_no_traceback(
+        tmp_path: Path, predictor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F3: main put SIGTERM's old handler back before it closed the guard, so a SIGTERM
+    while the checks ended killed the process without the record's sums; and a Ctrl-C there
+    escaped main as a traceback. The guard is closed first now, SIGTERM still stopping as Ctrl-C
+    does, and an interrupt there ends main as any Ctrl-C does (0)."""
+    import signal
+
+    import gradio as gr
+
+    from app.__main__ import _interrupt, main
+
+    events: list[object] = []
+    real_close = LoginGuard.close
+
+    def close_then_interrupted(self: LoginGuard) -> None:
+        events.append("close")
+        real_close(self)
+        raise KeyboardInterrupt  # Ctrl-C, or SIGTERM's handler, while it closed
+
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: None)
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: events.append((signum, handler)))
+    monkeypatch.setattr(LoginGuard, "close", close_then_interrupted)
+    logins = tmp_path / "logins"
+    logins.write_text(f"alice:{hash_password(PASSWORD, **FAST)}\n")
+    try:
+        code = main(["--auth-file", str(logins), "--bundle", str(predictor.path), "--threads", "1",
+                     "--temp-dir", str(tmp_path)])
+    except KeyboardInterrupt:  # failed here, rather than stopping the whole test session
+        pytest.fail("a KeyboardInterrupt while the guard closed escaped main")
+    assert code == 0
+    assert events == [(signal.SIGTERM, _interrupt), "close", (signal.SIGTERM, None)]
