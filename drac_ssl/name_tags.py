@@ -16,9 +16,10 @@ range of record numbers) by hashing the guess either: that needs the key. What t
 tag of one run says nothing about another run's (the same file has another tag each run), nor
 about the app's server log, whose ``image 1a2b3c4d`` is the unkeyed SHA-256
 (:func:`name_digest` without a key); and nobody can turn a tag back into its file unless the key
-is known: a site that wants that sets ``DRAC_SSL_LOG_NAMES_KEY`` (a long random secret, kept as
-privately as the file names), the same for every run, and finds the file of a tag with it
-(``docs/deploying.md``). With 8 hex digits (32 bits) two names of a large folder may share a
+is known: a site that wants that sets ``DRAC_SSL_LOG_NAMES_KEY`` (a random secret of at least
+128 bits, 32 hex digits: :func:`key_problem`; kept as privately as the file names), the same for
+every run, and finds the file of a tag with it (the export's ``--find-tag``,
+``docs/deploying.md``). With 8 hex digits (32 bits) two names of a large folder may share a
 tag (about one pair in a million for 100 names).
 
 How: :func:`tagged_console` puts a filter in front of ``sys.stdout`` and ``sys.stderr`` (and
@@ -56,8 +57,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-__all__ = ["KEY_ENV", "KEY_MIN_CHARS", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
-           "folder_names", "log_names_key", "name_digest", "name_tag", "said_forms",
+__all__ = ["KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
+           "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "said_forms",
            "tagged_console", "with_stems"]
 
 LOG_NAMES = ("full", "tag")
@@ -67,8 +68,17 @@ TAG_HEX = 8
 """Hex digits of the (HMAC-)SHA-256 in a tag (32 bits)."""
 KEY_ENV = "DRAC_SSL_LOG_NAMES_KEY"
 """The environment variable that gives ``--log-names tag`` its key (:func:`log_names_key`)."""
-KEY_MIN_CHARS = 16
-"""The fewest characters :data:`KEY_ENV` may hold: a shorter key could itself be guessed."""
+KEY_MIN_BITS = 128
+"""The fewest random bits :data:`KEY_ENV` must show in its form (:func:`key_problem`): 32 hex
+digits, or base64 of 16 bytes. Anyone holding a log holds pairs of a name they can guess and its
+tag, against which a key can be searched offline; a key of fewer bits, or one a person chose
+(``hospital-key-001``), would be found, and with it every name of every log."""
+KEY_FORMS = ("at least 32 hex digits (openssl rand -hex 32) or base64 of at least 16 bytes "
+             "(openssl rand -base64 32)")
+"""The forms :data:`KEY_ENV` may take, as the refusal says them (:func:`key_problem`)."""
+KEY_MIN_DISTINCT = 8
+"""The fewest different characters a key of :data:`KEY_ENV` must hold (``0`` * 32, ``ab`` * 16
+are refused). A key of 32 random hex digits holds fewer about 4 times in 100 million draws."""
 KEY_BYTES = 32
 """Bytes of the random key of a run without :data:`KEY_ENV` (:func:`secrets.token_bytes`)."""
 STEM_MIN = 3
@@ -77,6 +87,11 @@ STEM_MIN = 3
 SHORT_NUMBER = re.compile(r"[\d.]{1,3}")
 """A name this short and only digits (``7``, ``12``) is left untagged: it identifies nobody,
 and tagging it would tag the counts and figures of every line."""
+_HEX_KEY = re.compile(r"[0-9a-fA-F]+")
+"""A key given as hex digits (``openssl rand -hex 32``), 4 bits each (a key of hex digits alone
+is read so, even where it would be base64 too)."""
+_BASE64_KEY = re.compile(r"(?:[A-Za-z0-9+/]+|[A-Za-z0-9_-]+)={0,2}")
+"""A key given as base64, standard or URL-safe (``openssl rand -base64 32``), 6 bits a character."""
 _TOKEN = re.compile(r"[^\W_]+|[\W_]")
 """A token of a text: a run of letters and digits (``str.isalnum``), or any other single
 character (``_``, ``.``, a space). A name is tagged where it starts and ends on tokens."""
@@ -97,28 +112,53 @@ def name_digest(name: str, key: bytes | None = None) -> str:
 
 def name_tag(name: str, key: bytes | None = None) -> str:
     """What ``--log-names tag`` prints instead of ``name`` in a run whose key is ``key``
-    (:func:`log_names_key`): ``[name 1a2b3c4d]`` (:func:`name_digest`). With the key of
-    :data:`KEY_ENV`, the tag of a name is ``printf '%s' NAME | openssl dgst -sha256 -hmac
-    "$DRAC_SSL_LOG_NAMES_KEY"``'s first 8 hex digits."""
+    (:func:`log_names_key`): ``[name 1a2b3c4d]`` (:func:`name_digest`). Under the key of
+    :data:`KEY_ENV`, the export's ``--find-tag`` finds the names of a tag
+    (:func:`drac_ssl.commands.find_tag_command`)."""
     return f"[name {name_digest(name, key)}]"
 
 
+def key_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as the key of :data:`KEY_ENV`, in words that never repeat
+    it; None when it is in one of :data:`KEY_FORMS`: hex digits, 32 or more (:data:`KEY_MIN_BITS`,
+    4 bits a digit), or base64 (standard or URL-safe, padded or not) of 16 bytes or more (22
+    characters and more, 6 bits each), and at least :data:`KEY_MIN_DISTINCT` different
+    characters. Only the form is checked: a key a person typed in that form passes, which is
+    why the refusal says to draw it (``openssl rand -hex 32``)."""
+    if _HEX_KEY.fullmatch(value):
+        bits = 4 * len(value)
+    elif _BASE64_KEY.fullmatch(value) and (not value.endswith("=") or len(value) % 4 == 0):
+        bits = 6 * len(value.rstrip("="))  # 16 bytes: 22 characters, the last holding 2 spare bits
+    else:
+        return (f"{KEY_ENV} holds {len(value)} character(s), not {KEY_FORMS}" + (
+            "" if not value else ": other characters (a space, a word's punctuation) make a key a "
+            "person chose, which could be found from the names and tags of a log"))
+    if bits < KEY_MIN_BITS:
+        return (f"{KEY_ENV} holds {len(value)} character(s), about {bits} bits: fewer than "
+                f"{KEY_MIN_BITS}, so it could be found from the names and tags of a log; it must "
+                f"be {KEY_FORMS}")
+    if len(set(value.rstrip("="))) < KEY_MIN_DISTINCT:
+        return (f"{KEY_ENV} holds {len(value)} character(s) but fewer than {KEY_MIN_DISTINCT} "
+                f"different ones: not a key drawn at random; it must be {KEY_FORMS}")
+    return None
+
+
 def log_names_key(environ: Mapping[str, str] = os.environ) -> bytes:
-    """The key of this run's tags: :data:`KEY_ENV`'s value in UTF-8 when it is set (the same
-    key every run: tags comparable across runs, and a tag can be traced to its file by whoever
-    holds the key), else :data:`KEY_BYTES` random bytes drawn now and kept nowhere (tags of
+    """The key of this run's tags: :data:`KEY_ENV`'s value as it is written, in UTF-8 (its
+    characters, not the bytes they encode), when it is set (the same key every run: tags
+    comparable across runs, and a tag can be traced to its file by whoever holds the key:
+    ``--find-tag``), else :data:`KEY_BYTES` random bytes drawn now and kept nowhere (tags of
     this run only, traceable by nobody).
 
-    Raises ValueError when :data:`KEY_ENV` is set but holds fewer than :data:`KEY_MIN_CHARS`
-    characters (an empty one too: a variable that was not filled in), saying how to fix it."""
+    Raises ValueError when :data:`KEY_ENV` is set but not a key of :data:`KEY_MIN_BITS` random
+    bits in one of :data:`KEY_FORMS` (:func:`key_problem`; an empty one too: a variable that
+    was not filled in), saying how to fix it and never the key itself."""
     value = environ.get(KEY_ENV)
     if value is None:
         return secrets.token_bytes(KEY_BYTES)
-    if len(value) < KEY_MIN_CHARS:
-        raise ValueError(f"{KEY_ENV} holds {len(value)} character(s): a key shorter than "
-                         f"{KEY_MIN_CHARS} could be guessed, and with it every name; set it to a "
-                         f"long random secret (openssl rand -hex 32) or unset it for a key of this "
-                         f"run only")
+    if problem := key_problem(value):
+        raise ValueError(f"{problem}; set it to a key drawn at random (openssl rand -hex 32), or "
+                         f"unset it for a key of this run only")
     return value.encode("utf-8", "surrogatepass")
 
 
@@ -306,8 +346,9 @@ def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | N
     ``names`` may be a function that gives them (or None): called here, so that an exception
     of its own, or of building the tagger, is not printed by Python with the names in its
     message: it is said in one line that names no file (its type and where it was raised) and
-    ``SystemExit(1)`` raised. A :data:`KEY_ENV` too short is said (``error: ...``, the fix) and
-    ``SystemExit(2)`` raised (bad input), nothing done. Restores both streams after (an
+    ``SystemExit(1)`` raised. A :data:`KEY_ENV` that is no key of :data:`KEY_MIN_BITS` random bits
+    (:func:`key_problem`) is said (``error: ...``, the fix, never the key) and ``SystemExit(2)``
+    raised (bad input), nothing done. Restores both streams after (an
     exception too). An unexpected exception (an ``Exception`` that leaves the block: a bug)
     would have its traceback printed by Python after the block, the names in its messages
     untagged: it is printed here, tagged, and ``SystemExit(1)`` raised instead (Python's exit

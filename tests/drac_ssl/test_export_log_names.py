@@ -45,7 +45,7 @@ SUBFOLDER = "patient_White_Bob"
 NAMES = (GOOD, BLANK, TRUNCATED, ODD, TEXT, SUBFOLDER)
 # what must not reach the console in any form: the names, their patients, the suggested rename
 SECRETS = ("Smith", "John", "Doe_Jane", "12345678", "Brown", "Black", "Jack", "Green", "White_Bob")
-KEY = "test key of the log names, 32 chars"  # DRAC_SSL_LOG_NAMES_KEY of every test here
+KEY = "5e8b1d0c3a7f49e2b6d4c1a09f8e7d36"  # DRAC_SSL_LOG_NAMES_KEY of every test here: 32 hex digits
 
 
 @pytest.fixture(autouse=True)

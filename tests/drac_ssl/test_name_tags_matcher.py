@@ -8,9 +8,11 @@ console runs: ``test_export_log_names.py``.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import io
 import random
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -22,8 +24,10 @@ import pytest
 
 from drac_ssl.name_tags import (
     KEY_ENV,
+    KEY_FORMS,
     SHORT_NUMBER,
     NameTagger,
+    key_problem,
     log_names_key,
     name_digest,
     name_tag,
@@ -31,7 +35,7 @@ from drac_ssl.name_tags import (
     tagged_console,
 )
 
-KEY = "a key of the tests, long enough"
+KEY = "9f3c0e7a51d24b86c0ffee1d2a7b5e43"  # 32 hex digits: the shortest key accepted
 
 
 def _reference(names: Iterable[str], text: str, tag: Callable[[str], str]) -> str:
@@ -143,6 +147,35 @@ def test_tags_are_keyed_by_a_secret_of_the_run() -> None:
     for short in ("", "secret"):
         with pytest.raises(ValueError, match=f"{KEY_ENV} holds {len(short)} character.*openssl rand -hex 32"):
             log_names_key({KEY_ENV: short})
+
+
+def test_a_key_must_show_128_random_bits_in_its_form(capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F3: any 16 characters were accepted ('hospital-key-001'), and such a key can be
+    searched offline from the (name, tag) pairs of a log. A key must now be 32 hex digits or
+    more, or base64 of 16 bytes or more, with 8 different characters at least; any other is
+    refused (exit 2) in words that never repeat it."""
+    accepted = [secrets.token_hex(16), secrets.token_hex(32), secrets.token_hex(16).upper(),
+                base64.b64encode(secrets.token_bytes(16)).decode(),  # 24 characters, "==" ending
+                base64.b64encode(secrets.token_bytes(32)).decode(),
+                base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("="), KEY]
+    for key in accepted:
+        assert key_problem(key) is None, key
+        assert log_names_key({KEY_ENV: key}) == key.encode()  # the characters, as openssl's -hmac took them
+    refused = ["hospital-key-001", "hospital key of the eye clinic, 2026", secrets.token_hex(16)[:31],
+               base64.b64encode(secrets.token_bytes(15)).decode(), "0" * 64, "ab" * 16,
+               "Müller" * 6, secrets.token_hex(16) + "\n", ""]
+    for key in refused:
+        problem = key_problem(key)
+        assert problem is not None and KEY_FORMS in problem, key
+        assert not key or key not in problem
+        ran = []
+        with pytest.raises(SystemExit) as ended:
+            with tagged_console(["x.png"], environ={KEY_ENV: key}):
+                ran.append(1)
+        err = capsys.readouterr().err
+        assert ended.value.code == 2 and not ran and "openssl rand -hex 32" in err, err
+        assert err.startswith(f"error: --log-names tag: {KEY_ENV} holds {len(key)} character(s)")
+        assert not key or key not in err, err
 
 
 def test_a_key_too_short_is_refused_before_anything_is_done(capsys: pytest.CaptureFixture[str]) -> None:
