@@ -37,8 +37,8 @@ inside the filter's protection (``tagged_console`` takes a function), so that no
 prints one before the filter stands. Each write is filtered on its own: a name written in two
 pieces would not be seen (``print`` writes each argument apart, so a name is one piece). Its
 cost grows linearly with the names (dicts of their forms and first tokens, no regular
-expression of them) and with the text written (a look-up of its words, a few more where a name
-may start). Standard library only.
+expression of them) and with the text written, however many names it holds (one walk over its
+words, a look-up each, a few more where a name may start). Standard library only.
 """
 
 from __future__ import annotations
@@ -195,11 +195,13 @@ class NameTagger:
     How: a dict of the said forms (form -> name) and one of the first token of each
     (:data:`_TOKEN`: ``Doe`` of ``Doe_Jane.png``) -> the lengths of the forms that start with
     it, longest first. Building them costs time and memory linear in the names. A text costs
-    its words' look-up in the first tokens (in C: a line naming no file ends there); then, at
-    each place where a first token found starts and a name may start (not after a letter or
-    digit), one look-up per length of the forms that start with it, longest first, until one
-    is there: a few (``Patient_0001.png`` and its stem share ``Patient``: two lengths), or as
-    many as the names sharing a first token have lengths. The same matches as the one regular
+    its words' look-up in the first tokens (in C: a line naming no file ends there); then one
+    walk over its tokens, in order (its words alone, unless a listed name starts with another
+    character, ``.DS_Store``), one dict look-up each, and where a first token starts and a name
+    may start (not after a letter or digit), one look-up per length of the forms that start
+    with it, longest first, until one is there: a few (``Patient_0001.png`` and its stem share
+    ``Patient``: two lengths), or as many as the names sharing a first token have lengths. So a
+    write costs time linear in its length, however many names it holds. The same matches as the one regular
     expression of all the names it replaces, which took seconds to compile for 100,000 names
     (``bench/name_tags.py``). Tags are computed when first needed, then kept."""
 
@@ -242,25 +244,22 @@ class NameTagger:
         if not self._forms or not text:
             return text
         forms, lengths, size = self._forms, self._lengths, len(text)
-        firsts = lengths.keys() & _WORD.findall(text)  # in C: most lines hold none, and end here
-        firsts.update(c for c in self._other_firsts if c in text)
-        if not firsts:
-            return text
-        starts = []  # (where, token) of each first token where a name may start, in text order
-        for first in firsts:
-            at = text.find(first)
-            while at >= 0:
-                if not at or not (text[at - 1].isalnum() or (
-                        text[at - 1] == "." and at >= 2 and text[at - 2].isdecimal())):
-                    starts.append((at, first))  # not inside a word nor a decimal number
-                at = text.find(first, at + 1)
-        starts.sort()
+        other = any(c in text for c in self._other_firsts)  # "." of ".DS_Store": a few at most
+        if not other and lengths.keys().isdisjoint(_WORD.findall(text)):
+            return text  # in C: most lines name no file, and end here
         pieces: list[str] = []
         done = 0
-        for at, first in starts:
+        get = lengths.get
+        # every token once, in order (the words alone unless a name starts with another
+        # character): linear in the text, whatever the number of names in it
+        for token in (_TOKEN if other else _WORD).finditer(text):
+            at = token.start()
             if at < done:
                 continue  # inside a name tagged already
-            sizes = lengths[first]
+            sizes = get(token.group())
+            if sizes is None or (at and (text[at - 1].isalnum() or (
+                    text[at - 1] == "." and at >= 2 and text[at - 2].isdecimal()))):
+                continue  # no name starts so, or inside a word or a decimal number
             for length in (sizes,) if isinstance(sizes, int) else sizes:
                 end = at + length
                 if end > size or (end < size and (text[end].isalnum() or (
