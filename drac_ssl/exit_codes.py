@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "USAGE_ERROR"]
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INTERRUPTED", "USAGE_ERROR"]
 
 USAGE_ERROR = 2
 """The exit code of a command that cannot run as asked: a bad option, bad input, or an
 environment it cannot run in (torch and torchvision not a supported matching pair,
 :mod:`drac_ssl.torch_pair`); argparse's own for a usage error."""
+
+INTERRUPTED = 130
+"""The exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports a process
+ended by it): the commands' own (:mod:`drac_ssl.starting`, :func:`drac_ssl.export.main`) and
+that of a Ctrl-C leaving the console of ``--log-names tag`` (:mod:`drac_ssl.name_tags`)."""
 
 CHECK_EXIT_CODES = ("0 the file passes every check made (without the test images, --images DIR, "
                     "or a run's test cases, the export's --manifest RUN, only its format: the OK "

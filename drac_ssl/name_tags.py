@@ -57,6 +57,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from drac_ssl.exit_codes import INTERRUPTED  # stdlib only
+
 __all__ = ["KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
            "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "said_forms",
            "tagged_console", "with_stems"]
@@ -348,10 +350,14 @@ def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | N
     ``SystemExit(1)`` raised. A :data:`KEY_ENV` that is no key of :data:`KEY_MIN_BITS` random bits
     (:func:`key_problem`) is said (``error: ...``, the fix, never the key) and ``SystemExit(2)``
     raised (bad input), nothing done. Restores both streams after (an
-    exception too). An unexpected exception (an ``Exception`` that leaves the block: a bug)
-    would have its traceback printed by Python after the block, the names in its messages
-    untagged: it is printed here, tagged, and ``SystemExit(1)`` raised instead (Python's exit
-    code for it)."""
+    exception too). Anything else that leaves the block and that Python would print after it,
+    the names in its messages untagged, is printed here, tagged, and ``SystemExit`` raised
+    instead with Python's exit code (:func:`_say_tagged`): an unexpected exception (a bug: its
+    traceback, exit 1), a Ctrl-C (``KeyboardInterrupt``, raised perhaps while another exception
+    was handled: the traceback of both, exit :data:`drac_ssl.exit_codes.INTERRUPTED`, 130), a
+    ``SystemExit`` with a message (the message, exit 1). A ``SystemExit`` with an integer code
+    or None passes as it is (Python prints nothing for it). Ctrl-C while the names are gathered:
+    one line, exit 130."""
     try:
         if callable(names):
             names = names()
@@ -364,7 +370,13 @@ def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | N
                 print(f"error: --log-names tag: {exc}; nothing was done", file=sys.stderr)
                 raise SystemExit(2) from None
             tagger = NameTagger(names, key)
-    except Exception as exc:
+    except BaseException as exc:
+        if _passes(exc):
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            print("error: --log-names tag: interrupted while the file names to hide were gathered; "
+                  "nothing was done", file=sys.stderr)
+            raise SystemExit(INTERRUPTED) from None
         frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
         print(f"error: --log-names tag: the file names to hide could not be gathered "
@@ -380,11 +392,38 @@ def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | N
     sys.stderr = _TaggingStream(saved[1], tagger)  # type: ignore[assignment]
     try:
         yield tagger
-    except Exception:
-        traceback.print_exc()  # on the tagged stderr
-        raise SystemExit(1) from None
+    except BaseException as exc:
+        if _passes(exc):
+            raise
+        raise SystemExit(_say_tagged(exc)) from None
     finally:
         sys.stdout, sys.stderr = saved
+
+
+def _passes(exc: BaseException) -> bool:
+    """Whether ``exc`` leaves :func:`tagged_console` as it is: a ``SystemExit`` whose code is an
+    integer or None (the command's exit code, which Python prints nothing for), or the
+    ``GeneratorExit`` of the context manager itself."""
+    return isinstance(exc, GeneratorExit) or (
+        isinstance(exc, SystemExit) and (exc.code is None or isinstance(exc.code, int)))
+
+
+def _say_tagged(exc: BaseException) -> int:
+    """Print on the (tagged) ``sys.stderr`` what Python would print for ``exc`` leaving the
+    program: a ``SystemExit``'s message, or the traceback, with the exceptions it was raised
+    while handling; return the exit code: :data:`INTERRUPTED` for Ctrl-C
+    (``KeyboardInterrupt``), 1 otherwise, as Python's. A second Ctrl-C while printing stops the
+    printing (nothing is printed untagged) and exits 130."""
+    code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
+    try:
+        if isinstance(exc, SystemExit):
+            print(exc.code, file=sys.stderr)
+        else:
+            traceback.print_exception(exc)
+        sys.stderr.flush()
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    return code
 
 
 def with_stems(names: Iterable[str]) -> set[str]:

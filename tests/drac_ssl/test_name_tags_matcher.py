@@ -288,3 +288,57 @@ def test_a_console_without_a_buffer_still_has_none(monkeypatch: pytest.MonkeyPat
         print("x.png")
         said = sys.stdout.getvalue()
     assert "x.png" not in said and said.startswith("[name ")
+
+
+def test_an_interrupt_or_an_exit_message_leaving_the_block_is_said_tagged(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F5: only an ``Exception`` was caught inside the filter. A Ctrl-C while another
+    exception was handled left the block, and Python printed both tracebacks after the
+    streams were restored, names and all; so did ``SystemExit('error: <name>')`` (its message
+    printed, exit 1). Each is printed tagged now: exit 130 for Ctrl-C, 1 for the others; an
+    integer or empty ``SystemExit`` is the command's own exit code and passes as it is."""
+    name = "Doe_Jane_OD.png"
+    with pytest.raises(SystemExit) as ended:
+        with tagged_console([name], environ={KEY_ENV: KEY}) as tagger:
+            try:
+                raise OSError(f"cannot read /d/{name}")
+            except OSError:
+                raise KeyboardInterrupt(f"while saying {name}")  # noqa: B904 - the implicit chain is the point
+    err = capsys.readouterr().err
+    assert tagger is not None and ended.value.code == 130, err
+    assert "Doe" not in err and f"KeyboardInterrupt: while saying {tagger.tag(name)}" in err, err
+    assert f"OSError: cannot read /d/{tagger.tag(name)}" in err and "During handling" in err, err
+
+    with pytest.raises(SystemExit) as ended:
+        with tagged_console([name], environ={KEY_ENV: KEY}) as tagger:
+            raise SystemExit(f"error: /d/{name} is gone")
+    err = capsys.readouterr().err
+    assert tagger is not None and ended.value.code == 1 and err == f"error: /d/{tagger.tag(name)} is gone\n"
+
+    for code in (0, 3, None):
+        with pytest.raises(SystemExit) as ended:
+            with tagged_console([name], environ={KEY_ENV: KEY}):
+                raise SystemExit(code)
+        assert ended.value.code == code and capsys.readouterr().err == ""
+
+
+def test_an_interrupt_while_the_names_are_gathered_names_no_file(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C while the folder is listed (a large one): one line, exit 130, no traceback whose
+    chained exception could name a file; a ``SystemExit`` with a message there: exit 1, its
+    message not printed."""
+    def interrupted() -> list[str]:
+        try:
+            raise OSError("cannot list /d/Doe_Jane")
+        except OSError:
+            raise KeyboardInterrupt  # noqa: B904 - a chain, as a real Ctrl-C would have
+
+    def exits() -> list[str]:
+        raise SystemExit("error: /d/Doe_Jane")
+
+    for gather, code in ((interrupted, 130), (exits, 1)):
+        with pytest.raises(SystemExit) as ended:
+            with tagged_console(gather, environ={KEY_ENV: KEY}):
+                pytest.fail("the block ran")
+        err = capsys.readouterr().err
+        assert ended.value.code == code and "Doe" not in err and err.count("\n") == 1, err
+        assert err.startswith("error: --log-names tag:") and "nothing was done" in err, err
