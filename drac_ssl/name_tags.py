@@ -23,7 +23,9 @@ every run, and finds the file of a tag with it (the export's ``--find-tag``,
 tag (about one pair in a million for 100 names).
 
 How: :func:`tagged_console` puts a filter in front of ``sys.stdout`` and ``sys.stderr`` (and
-their ``buffer``, for bytes written there) for a ``with`` block, which replaces every
+their ``buffer``, for bytes written there, read as text: where the stream's encoding holds ASCII
+as its own bytes and no state, UTF-8, latin-1, cp1252 ...: :func:`byte_filter_encoding`; a
+stream of UTF-16 and the like has its bytes written as they are) for a ``with`` block, which replaces every
 occurrence of a listed name (:class:`NameTagger`: as a whole token, not inside a longer word or
 number) in what is written, and the forms the package's messages give a name: its escaped form
 (:func:`drac_ssl.submission.printable_text`'s), its ``repr`` (``{name!r}``, a traceback's
@@ -43,6 +45,7 @@ words, a look-up each, a few more where a name may start). Standard library only
 
 from __future__ import annotations
 
+import codecs
 import collections
 import csv
 import hashlib
@@ -60,7 +63,7 @@ from typing import Any, BinaryIO, TextIO
 from drac_ssl.exit_codes import INTERRUPTED  # stdlib only
 
 __all__ = ["KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
-           "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "said_forms",
+           "byte_filter_encoding", "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "said_forms",
            "tagged_console", "with_stems"]
 
 LOG_NAMES = ("full", "tag")
@@ -278,6 +281,34 @@ class NameTagger:
         return "".join(pieces)
 
 
+_SINGLE_BYTE_CONSOLES = frozenset({"ascii", "cp437", "cp850", "cp852", "cp858", "cp866", "koi8-r",
+                                   "koi8-u", "mac-roman"})
+"""Console encodings besides ISO-8859-N and Windows' cp125N whose bytes
+:func:`byte_filter_encoding` filters: one byte a character, ASCII as it is."""
+
+
+def byte_filter_encoding(encoding: str) -> str | None:
+    """The encoding in which the bytes written to the ``buffer`` of a stream of ``encoding`` are
+    read, tagged and written back (:class:`_TaggingBuffer`), or None: they pass as they are.
+    Bytes are filtered only where every ASCII character is its own byte and nothing carries
+    from one write to the next, so that a write is read on its own and every byte that holds
+    no name is written back as it was: UTF-8 (``utf-8-sig`` read as UTF-8: no byte-order mark
+    added), ASCII, ISO-8859-N (latin-1 ...), Windows' cp125N and the common DOS / KOI8 / Mac
+    consoles (:data:`_SINGLE_BYTE_CONSOLES`). Not UTF-16 or UTF-32 (a byte-order mark, and a
+    name's bytes are not its ASCII), UTF-7 and ISO-2022 (shifts that carry between writes),
+    EBCDIC, the East Asian double-byte ones, or an encoding Python does not know: their byte
+    writes name files untagged (their text writes are tagged)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return None
+    if name in ("utf-8", "utf-8-sig"):
+        return "utf-8"
+    if name in _SINGLE_BYTE_CONSOLES or re.fullmatch(r"iso8859-\d+|cp125\d", name):
+        return name
+    return None
+
+
 class _TaggingBuffer:
     """A binary stream (``sys.stdout.buffer``) that writes through ``buffer`` with ``tagger``
     applied to the bytes read as ``encoding`` (bytes not in it kept as they are:
@@ -328,11 +359,14 @@ class _TaggingStream:
         return self._stream.isatty()
 
     @property
-    def buffer(self) -> _TaggingBuffer:
+    def buffer(self) -> _TaggingBuffer | BinaryIO:
         """The stream's own ``buffer`` (AttributeError when it has none: a ``StringIO``) with
-        the names tagged in the bytes written to it."""
-        return _TaggingBuffer(self._stream.buffer, getattr(self._stream, "encoding", None) or "utf-8",
-                              self._tagger)
+        the names tagged in the bytes written to it when the stream's encoding lets bytes be
+        filtered (:func:`byte_filter_encoding`); the buffer itself otherwise, its bytes
+        written as they are."""
+        buffer = self._stream.buffer
+        encoding = byte_filter_encoding(getattr(self._stream, "encoding", None) or "utf-8")
+        return buffer if encoding is None else _TaggingBuffer(buffer, encoding, self._tagger)
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._stream, attr)

@@ -281,6 +281,39 @@ def test_bytes_written_to_the_stdout_buffer_are_tagged(monkeypatch: pytest.Monke
     assert raw_err.getvalue() == b"error: " + tag + b"\n"
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-7", "iso2022_jp", "cp500"])
+def test_bytes_to_a_stream_of_another_encoding_pass_as_they_are(
+        encoding: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F7: a byte write was read in the stream's encoding and, a name tagged, encoded
+    again whole: with PYTHONIOENCODING=utf-16 a byte-order mark landed in the middle of the
+    stream. Bytes are filtered only for an encoding in which every ASCII character is its own
+    byte and no state carries from one write to the next; others (UTF-16, UTF-32, UTF-7, the
+    ISO-2022 ones, EBCDIC's cp500) pass as they are written; their text writes are tagged."""
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding=encoding, write_through=True))
+    name = "Doe_Jane.png"
+    data = f"skipped: {name}\n".encode(encoding)
+    with tagged_console([name], environ={KEY_ENV: KEY}) as tagger:
+        assert tagger is not None
+        sys.stdout.buffer.write(data)
+    assert raw.getvalue() == data
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "ascii", "latin-1", "cp1252", "iso8859-15", "cp437"])
+def test_bytes_to_a_stream_of_an_ascii_compatible_encoding_are_tagged(
+        encoding: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The encodings whose byte writes are filtered: a name tagged, every other byte as it was
+    written (bytes not in the encoding too), no byte-order mark added (utf-8-sig's is read and
+    written as UTF-8)."""
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding=encoding, write_through=True))
+    name = "Doe_Jane.png"
+    with tagged_console([name], environ={KEY_ENV: KEY}) as tagger:
+        assert tagger is not None
+        sys.stdout.buffer.write(b"\x81\x8d\xff " + name.encode("ascii") + b" \x00\x9d\n")
+    assert raw.getvalue() == b"\x81\x8d\xff " + tagger.tag(name).encode("ascii") + b" \x00\x9d\n"
+
+
 def test_a_console_without_a_buffer_still_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     with tagged_console(["x.png"], environ={KEY_ENV: KEY}):
