@@ -386,12 +386,16 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
     cannot read so: the first cell of each row); and, with
     ``manifest_cases`` (:func:`drac_ssl.export.manifest_test_cases`, which the export passes:
     it is not imported here), the test cases of ``--manifest`` or, without ``--images``, of
-    RUN's ingest (``RUN --variant NAME`` grades those); and the stem of each
-    (:func:`drac_ssl.name_tags.with_stems`: ``rename it scan.png`` for ``scan.dat``)."""
+    RUN's ingest (``RUN --variant NAME`` grades those); the paths of ``--images``, ``--out``,
+    ``--check``, ``--score`` and ``--labels`` whole, as given, absolute and resolved, the folders
+    above them as whole paths, and their last parts (:func:`drac_ssl.name_tags.path_names`: not
+    every part as a word, ``data`` or ``test``, which would be tagged in every line); and the
+    stem of each (:func:`drac_ssl.name_tags.with_stems`: ``rename it scan.png`` for
+    ``scan.dat``, ``grades_notes.csv`` of ``--out grades.csv``)."""
     if getattr(args, "log_names", "full") != "tag":
         return None
     from data_prep.layout import is_hidden
-    from drac_ssl.name_tags import csv_first_column, folder_names, with_stems
+    from drac_ssl.name_tags import csv_first_column, folder_names, path_names, with_stems
     from drac_ssl.submission import (  # numpy, no torch
         DEEPER_SEARCHED,
         case_name_problem,
@@ -421,6 +425,9 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
             safe = safe_case_name(name)
             stem, suffix = os.path.splitext(safe)
             names |= {safe, *(f"{stem}_{n}{suffix}" for n in range(2, 10))}
+    for path in (args.images, args.out, args.check, args.score, args.labels):
+        if path:  # "has no image in '../p/Doe_Jane'": the paths given, the folders above them
+            names |= path_names(path)
     # a file holding an image under another suffix: "rename it scan.png" says its stem
     return with_stems(names)
 

@@ -63,7 +63,7 @@ from typing import Any, BinaryIO, TextIO
 from drac_ssl.exit_codes import INTERRUPTED  # stdlib only
 
 __all__ = ["KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
-           "byte_filter_encoding", "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "said_forms",
+           "byte_filter_encoding", "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "path_names", "said_forms",
            "tagged_console", "with_stems"]
 
 LOG_NAMES = ("full", "tag")
@@ -469,6 +469,35 @@ def with_stems(names: Iterable[str]) -> set[str]:
         stem = os.path.splitext(name)[0]
         if len(stem) >= STEM_MIN and stem != name:
             out.add(stem)
+    return out
+
+
+def path_names(path: str | os.PathLike[str]) -> set[str]:
+    """The names by which a message may say ``path``, a path given on the command line, or a
+    folder above it: the path whole, as given, normalised (:func:`os.path.normpath`: ``./x/``
+    as ``x``), absolute and with its links resolved (:func:`os.path.realpath`), and each folder
+    above those as a whole path (``../p`` and ``/home/u/p`` of ``../p/Doe_Jane``); and the
+    last part of each (``Doe_Jane``, the folder's name said alone: ``Doe_Jane_flat``). Not each
+    part as a word of its own (``data``, ``test``, ``export``, ``runs``: tagged in every line
+    that says the word, ``--grades`` of a ``grades/`` folder included), so a folder above the
+    path is tagged where a message prints it as a path, with a separator, not where it is
+    said alone as a relative name of one part (``p`` of ``p/x.png``); nor the root, ``.`` or
+    ``..``. Stems: :func:`with_stems`."""
+    given = os.fspath(path)
+    out: set[str] = set()
+    for form in {given, os.path.normpath(given), os.path.abspath(given), os.path.realpath(given)}:
+        form = form.rstrip(os.sep) or form  # "clinic/" as "clinic"; "/" stays
+        last = os.path.basename(form)
+        if last not in ("", ".", ".."):
+            out.add(last)
+        here = form
+        while here and (os.path.isabs(here) or os.sep in here):
+            if here != os.path.dirname(here) and set(here) - {".", os.sep}:  # not the root, no dots only
+                out.add(here)
+            up = os.path.dirname(here)
+            if up == here:
+                break
+            here = up
     return out
 
 
