@@ -44,6 +44,8 @@ EXPORT_EXIT_CODES = (
     "images, not a wrong command; a file that may be an image it cannot read, a DICOM or .webp, "
     "or a sub-folder holding any file is 2). "
     f"--check: {CHECK_EXIT_CODES}. --score: 0 "
-    "scored; 1 the submission fails its check; 2 anything else that stops the scoring.")
+    "scored; 1 the submission fails its check; 2 anything else that stops the scoring. "
+    "--find-tag: 0 every tag found (its names printed); 1 some tag matches no listed name; 2 no "
+    "DRAC_SSL_LOG_NAMES_KEY, a bad key or a bad tag.")
 """The exit codes of ``python -m drac_ssl.export`` (:mod:`drac_ssl.export`'s docstring), as
 its ``--help`` says them."""

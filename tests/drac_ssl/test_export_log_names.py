@@ -231,7 +231,7 @@ def test_the_deploying_page_says_the_option_and_its_limit() -> None:
     assert "`[name 1a2b3c4d]` instead of each file name" in page and "HMAC-SHA-256" in page
     assert "cannot confirm a guess by hashing it" in page and "The default is `full`" in page
     assert "another tag in the next run" in page and f"sets `{KEY_ENV}`" in page
-    assert "openssl dgst -sha256 -hmac" in page  # test_name_tags_matcher.py runs it
+    assert "--find-tag 1a2b3c4d" in page  # the way to trace a tag: test_find_tag_prints_...
     assert "--log-names" in " ".join(export_parser().format_help().split())
 
 
@@ -531,3 +531,56 @@ def test_the_paths_given_and_the_folders_above_them_are_tagged(
     tagger = NameTagger(names)
     said = tagger("note: ../p/Doe_Jane_out/grades_notes.csv says why; the folder ../p/Doe_Jane_out")
     assert "Doe" not in said and said.endswith(f"the folder {tagger.tag('../p/Doe_Jane_out')}"), said
+
+
+def test_find_tag_prints_the_names_of_a_tag_among_those_the_export_lists(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F1: the docs traced a tag with ``openssl dgst -hmac "$KEY"`` in a shell loop: the
+    key on a command line (``ps`` shows it) and ``for f in DIR/*``, which misses hidden entries,
+    sub-folders' entries, stems and the names of the CSVs and labels. ``--find-tag`` reads the
+    key from the environment and walks the export's own listing (export_log_names) for the
+    arguments given; exit 0 found, 1 not found, 2 no key, a bad key or a bad tag."""
+    folder = tmp_path / "night"
+    (folder / "Sub_Ann").mkdir(parents=True)
+    (folder / "Sub_Ann" / "Deep_Ann_OD.png").write_bytes(b"")
+    (folder / ".Doe_Hidden.png").write_bytes(b"")
+    (folder / "Doe_Dat_Person.dat").write_bytes(b"")
+    (folder / "Plain_Pat.png").write_bytes(b"")
+    submission = tmp_path / "team.csv"
+    submission.write_text("case,class,P0,P1,P2\nCase_Only_Cy.png,0,0.5,0.3,0.2\n", encoding="utf-8")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image name,DR grade\nLabel_Only_Lee.png,1\n", encoding="utf-8")
+    sought = (".Doe_Hidden.png", "Deep_Ann_OD.png", "Doe_Dat_Person", "Case_Only_Cy.png",
+              "Label_Only_Lee.png", "Plain_Pat.png")
+    given = ["--images", str(folder), "--score", str(submission), "--labels", str(labels)]
+    found = [f"[name {name_digest(name, KEY.encode())}]" for name in sought]
+    assert export.main([*given, *(arg for tag in found for arg in ("--find-tag", tag))]) == 0
+    said = capsys.readouterr()
+    assert said.out.splitlines() == [f"{tag[6:14]}  {name}" for tag, name in zip(found, sought, strict=True)]
+    assert said.err == ""
+    # the installed command's early path lets it through to main, which prints the names
+    export_early([*given, "--find-tag", found[0]])
+
+    assert export.main([*given, "--find-tag", name_digest("Nobody.png", KEY.encode())]) == 1
+    said = capsys.readouterr()
+    assert said.out == "" and "note: no name of the" in said.err
+    assert export.main(["--images", str(folder), "--find-tag", "Plain_Pat"]) == 2
+    assert "is not a tag" in capsys.readouterr().err
+    monkeypatch.setenv(KEY_ENV, "hospital-key-001")
+    assert export.main([*given, "--find-tag", found[0]]) == 2
+    err = capsys.readouterr().err
+    assert "hospital-key-001" not in err and f"{KEY_ENV} holds 16 character(s)" in err, err
+    monkeypatch.delenv(KEY_ENV)
+    assert export.main([*given, "--find-tag", found[0]]) == 2
+    assert f"--find-tag needs {KEY_ENV}" in capsys.readouterr().err
+
+
+def test_the_deploying_page_keeps_the_key_off_command_lines() -> None:
+    """Review F1: the page's way to trace a tag put the key on openssl's command line; it now
+    gives --find-tag, and keeps the key in an EnvironmentFile= of mode 0600 or a
+    LoadCredential=, not Environment= (``systemctl show`` prints it)."""
+    page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(
+        encoding="utf-8").split())
+    assert '-hmac "$DRAC_SSL_LOG_NAMES_KEY"' not in page and "for f in" not in page
+    assert "--find-tag" in page and "EnvironmentFile=" in page and "0600" in page
+    assert "LoadCredential=" in page and "not `Environment=`" in page and "systemctl show" in page

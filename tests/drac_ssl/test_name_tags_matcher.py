@@ -15,8 +15,6 @@ import random
 import re
 import secrets
 import shlex
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -30,7 +28,6 @@ from drac_ssl.name_tags import (
     NameTagger,
     key_problem,
     log_names_key,
-    name_digest,
     name_tag,
     said_forms,
     tagged_console,
@@ -252,15 +249,6 @@ def test_a_key_too_short_is_refused_before_anything_is_done(capsys: pytest.Captu
     assert err.startswith(f"error: --log-names tag: {KEY_ENV} holds 8 character(s)") and "nothing was done" in err
     with tagged_console(None, environ={KEY_ENV: "hospital"}) as none:  # full: no key needed
         assert none is None
-
-
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
-def test_the_documented_openssl_command_gives_the_tag() -> None:
-    """docs/deploying.md finds the file of a tag with ``openssl dgst -sha256 -hmac KEY``."""
-    name = "Müller, Anna 0042.png"
-    done = subprocess.run(["openssl", "dgst", "-sha256", "-hmac", KEY], input=name.encode(),
-                          capture_output=True, check=True)
-    assert done.stdout.decode().split("= ")[-1].strip()[:8] == name_digest(name, KEY.encode())
 
 
 def test_bytes_written_to_the_stdout_buffer_are_tagged(monkeypatch: pytest.MonkeyPatch) -> None:
