@@ -40,7 +40,8 @@ prints one before the filter stands. Each write is filtered on its own: a name w
 pieces would not be seen (``print`` writes each argument apart, so a name is one piece). Its
 cost grows linearly with the names (dicts of their forms and first tokens, no regular
 expression of them) and with the text written, however many names it holds (one walk over its
-words, a look-up each, a few more where a name may start). Standard library only.
+words, or a search in C of each of a few first tokens of names found in it, and a few
+look-ups where a name may start). Standard library only.
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ _HEX_KEY = re.compile(r"[0-9a-fA-F]+")
 is read so, even where it would be base64 too)."""
 _BASE64_KEY = re.compile(r"(?:[A-Za-z0-9+/]+|[A-Za-z0-9_-]+)={0,2}")
 """A key given as base64, standard or URL-safe (``openssl rand -base64 32``), 6 bits a character."""
+FIND_FIRSTS = 4
+"""Up to this many different first tokens of listed names in one write (a line naming a file or
+two), :class:`NameTagger` finds where each starts with ``str.find`` (a search in C, this many
+passes over the text at most); above it, one walk over the text's tokens in Python: either way
+a write costs time linear in its length, however many names it holds (review F4: a search from
+the start for each of 20,000 first tokens took 15.7 s for one 0.9 MB write)."""
 _TOKEN = re.compile(r"[^\W_]+|[\W_]")
 """A token of a text: a run of letters and digits (``str.isalnum``), or any other single
 character (``_``, ``.``, a space). A name is tagged where it starts and ends on tokens."""
@@ -200,13 +207,14 @@ class NameTagger:
     How: a dict of the said forms (form -> name) and one of the first token of each
     (:data:`_TOKEN`: ``Doe`` of ``Doe_Jane.png``) -> the lengths of the forms that start with
     it, longest first. Building them costs time and memory linear in the names. A text costs
-    its words' look-up in the first tokens (in C: a line naming no file ends there); then one
-    walk over its tokens, in order (its words alone, unless a listed name starts with another
-    character, ``.DS_Store``), one dict look-up each, and where a first token starts and a name
-    may start (not after a letter or digit), one look-up per length of the forms that start
-    with it, longest first, until one is there: a few (``Patient_0001.png`` and its stem share
-    ``Patient``: two lengths), or as many as the names sharing a first token have lengths. So a
-    write costs time linear in its length, however many names it holds. The same matches as the one regular
+    its words' look-up in the first tokens (in C: a line naming no file ends there); then the
+    places where the first tokens found start: up to :data:`FIND_FIRSTS` different ones, a
+    ``str.find`` of each; more, one walk over the text's tokens, in order, a set look-up each
+    (so a write costs time linear in its length, however many names it holds); and where a
+    name may start there (not after a letter or digit), one look-up per length of the forms
+    that start with that token, longest first, until one is there: a few
+    (``Patient_0001.png`` and its stem share ``Patient``: two lengths), or as many as the
+    names sharing a first token have lengths. The same matches as the one regular
     expression of all the names it replaces, which took seconds to compile for 100,000 names
     (``bench/name_tags.py``). Tags are computed when first needed, then kept."""
 
@@ -248,23 +256,36 @@ class NameTagger:
     def __call__(self, text: str) -> str:
         if not self._forms or not text:
             return text
+        lengths = self._lengths
+        firsts = lengths.keys() & _WORD.findall(text)  # in C: most lines hold none, and end here
+        firsts.update(c for c in self._other_firsts if c in text)  # "." of ".DS_Store": a few
+        if not firsts:
+            return text
+        if len(firsts) <= FIND_FIRSTS:  # a line naming a file or two: a search in C for each
+            starts = []
+            for first in firsts:
+                at = text.find(first)
+                while at >= 0:
+                    starts.append((at, first))
+                    at = text.find(first, at + 1)
+            starts.sort()
+        else:  # many: one walk over the tokens, in order (the words alone unless needed)
+            pattern = _TOKEN if self._other_firsts & firsts else _WORD
+            starts = [(token.start(), first) for token in pattern.finditer(text)
+                      if (first := token.group()) in firsts]
+        return self._replace(text, starts)
+
+    def _replace(self, text: str, starts: list[tuple[int, str]]) -> str:
+        """``text`` with the longest listed form that starts at each of ``starts`` (``(where,
+        first token)``, in text order) and is whole there replaced by its name's tag."""
         forms, lengths, size = self._forms, self._lengths, len(text)
-        other = any(c in text for c in self._other_firsts)  # "." of ".DS_Store": a few at most
-        if not other and lengths.keys().isdisjoint(_WORD.findall(text)):
-            return text  # in C: most lines name no file, and end here
         pieces: list[str] = []
         done = 0
-        get = lengths.get
-        # every token once, in order (the words alone unless a name starts with another
-        # character): linear in the text, whatever the number of names in it
-        for token in (_TOKEN if other else _WORD).finditer(text):
-            at = token.start()
-            if at < done:
-                continue  # inside a name tagged already
-            sizes = get(token.group())
-            if sizes is None or (at and (text[at - 1].isalnum() or (
+        for at, first in starts:
+            if at < done or (at and (text[at - 1].isalnum() or (
                     text[at - 1] == "." and at >= 2 and text[at - 2].isdecimal()))):
-                continue  # no name starts so, or inside a word or a decimal number
+                continue  # inside a name tagged already, or inside a word or a decimal number
+            sizes = lengths[first]
             for length in (sizes,) if isinstance(sizes, int) else sizes:
                 end = at + length
                 if end > size or (end < size and (text[end].isalnum() or (

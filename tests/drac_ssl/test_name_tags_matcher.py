@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from drac_ssl import name_tags
 from drac_ssl.name_tags import (
+    FIND_FIRSTS,
     KEY_ENV,
     KEY_FORMS,
     SHORT_NUMBER,
@@ -64,11 +66,15 @@ def _reference(names: Iterable[str], text: str, tag: Callable[[str], str]) -> st
     return "".join(out)
 
 
-def test_the_matcher_gives_what_the_rule_says_on_random_names_and_texts() -> None:
+@pytest.mark.parametrize("find_firsts", [0, FIND_FIRSTS, 1_000])
+def test_the_matcher_gives_what_the_rule_says_on_random_names_and_texts(
+        find_firsts: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Names and texts drawn from letters, digits (an Arabic-Indic one too), dots, quotes,
     backslashes, spaces and a line break, so that names nest, share first tokens, sit inside
     numbers and words, and have escaped forms: the tagger agrees with the brute-force rule on
-    every text."""
+    every text, whether it finds the first tokens with ``str.find`` (up to FIND_FIRSTS of them)
+    or walks the tokens (0: always)."""
+    monkeypatch.setattr(name_tags, "FIND_FIRSTS", find_firsts)
     rng = random.Random(7)
     alphabet = "ab1٣._ -'\"\\\né"
     for case in range(400):
@@ -158,6 +164,11 @@ def test_a_write_is_read_once_whatever_the_number_of_names_in_it() -> None:
     tokens = len(re.findall(r"[^\W_]+|[\W_]", text))  # a word, or any other one character
     assert _ScanCountingText.scanned <= 2 * len(text), (_ScanCountingText.scanned, len(text))
     assert _CountingLookups.lookups <= tokens, (_CountingLookups.lookups, tokens)
+    # a write with a few first tokens of names: a search of each, a few passes at most
+    few = "".join(f"skipped: /d/{name}: a truncated PNG\n" for name in names[:FIND_FIRSTS] * 50)
+    _ScanCountingText.scanned = 0
+    assert tagger(_ScanCountingText(few)).count("[name ") == 50 * FIND_FIRSTS
+    assert _ScanCountingText.scanned <= (FIND_FIRSTS + 1) * len(few), (_ScanCountingText.scanned, len(few))
 
 
 def test_a_name_followed_by_decimals_is_left_as_it_is() -> None:
