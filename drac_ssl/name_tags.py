@@ -34,7 +34,8 @@ command: a single quote written ``'"'"'``). Every ``print`` of the command goes 
 whatever module prints; bytes written to the file descriptors directly (a C library's own
 messages, ``os.write(1, ...)``) do not. A word of the output that is also the name of a listed
 entry (a sub-folder called ``test``), or the stem of one (``notes`` of ``notes.txt``:
-:func:`with_stems`), is tagged too: the filter errs towards hiding. The names are gathered
+:func:`with_stems`; not a stem that is a word the console's lines start with, ``error`` of
+``error.txt``: :data:`CONSOLE_WORDS`), is tagged too: the filter errs towards hiding. The names are gathered
 inside the filter's protection (``tagged_console`` takes a function), so that no exception
 prints one before the filter stands. Each write is filtered on its own: a name written in two
 pieces would not be seen (``print`` writes each argument apart, so a name is one piece). Its
@@ -63,7 +64,7 @@ from typing import Any, BinaryIO, TextIO
 
 from drac_ssl.exit_codes import INTERRUPTED  # stdlib only
 
-__all__ = ["KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
+__all__ = ["CONSOLE_WORDS", "KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
            "byte_filter_encoding", "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "path_names", "said_forms",
            "tagged_console", "with_stems"]
 
@@ -90,6 +91,12 @@ KEY_BYTES = 32
 STEM_MIN = 3
 """A name's stem shorter than this (``OD`` of ``OD.png``) is not tagged apart from the name
 (:func:`with_stems`): it identifies nobody, and would tag a common word of every line."""
+CONSOLE_WORDS = frozenset({"error", "warning", "note", "fix", "skipped", "OK", "INCOMPLETE"})
+"""The words the commands' console lines start with (``error: ...``, ``  fix: ...``): a stem
+that is one of them is not tagged apart from its name (:func:`with_stems`), or a folder's
+``error.txt`` would tag every ``error:``. It names nobody. A listed name that is such a word
+itself (an entry called ``note``), and short or common names (``in``, ``OD``), are still
+tagged: any of them may be a patient's initials or name, and the filter errs towards hiding."""
 SHORT_NUMBER = re.compile(r"[\d.]{1,3}")
 """A name this short and only digits (``7``, ``12``) is left untagged: it identifies nobody,
 and tagging it would tag the counts and figures of every line."""
@@ -484,11 +491,13 @@ def _say_tagged(exc: BaseException) -> int:
 def with_stems(names: Iterable[str]) -> set[str]:
     """``names`` and the stem of each (``scan.dat`` -> ``scan``: a fix that suggests a rename
     says ``rename it scan.png``), a stem shorter than :data:`STEM_MIN` characters left out
-    (:class:`NameTagger` leaves short numbers out too)."""
+    (:class:`NameTagger` leaves short numbers out too), and a stem that is one of
+    :data:`CONSOLE_WORDS` (``error`` of ``error.txt``: every ``error:`` line would start with a
+    tag; the name itself is kept)."""
     out = set(names)
     for name in list(out):
         stem = os.path.splitext(name)[0]
-        if len(stem) >= STEM_MIN and stem != name:
+        if len(stem) >= STEM_MIN and stem != name and stem not in CONSOLE_WORDS:
             out.add(stem)
     return out
 

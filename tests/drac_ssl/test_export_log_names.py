@@ -584,3 +584,20 @@ def test_the_deploying_page_keeps_the_key_off_command_lines() -> None:
     assert '-hmac "$DRAC_SSL_LOG_NAMES_KEY"' not in page and "for f in" not in page
     assert "--find-tag" in page and "EnvironmentFile=" in page and "0600" in page
     assert "LoadCredential=" in page and "not `Environment=`" in page and "systemctl show" in page
+
+
+def test_a_stem_that_is_a_word_of_the_console_s_own_is_not_tagged(tmp_path: Path) -> None:
+    """Review F8: a folder holding ``error.txt`` had its stem ``error`` tagged, so every
+    ``error:`` line began ``[name 1a2b3c4d]:``. A stem that is one of the words the console
+    starts its lines with (error, warning, note, fix, skipped, OK, INCOMPLETE) is left out; the
+    file's whole name is still tagged, and so is any other stem. Short or common entry names
+    themselves (``in``, ``OD``, ``png``) are still tagged: one may be a patient's initials."""
+    for name in ("error.txt", "note.md", "warning.log", "Doe_Jane.png", "in"):
+        (tmp_path / name).write_bytes(b"")
+    names = export_log_names(export_parser().parse_args(["RUN", "--images", str(tmp_path), "--log-names", "tag"]))
+    assert names is not None and {"error.txt", "note.md", "warning.log", "Doe_Jane", "in"} <= names
+    assert not {"error", "note", "warning"} & names
+    tagger = NameTagger(names)
+    assert tagger("error: note: warning: fix: x") == "error: note: warning: fix: x"
+    assert tagger("rename it Doe_Jane.jpg; error.txt") == (
+        f"rename it {tagger.tag('Doe_Jane')}.jpg; {tagger.tag('error.txt')}")
