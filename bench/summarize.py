@@ -872,22 +872,28 @@ def cli_startup_rows(r: dict[str, Any]) -> list[str]:
 
 def name_tags_rows(r: dict[str, Any]) -> list[str]:
     """The ``--log-names tag`` filter (bench/name_tags.py): seconds to build it and MiB it holds
-    per number of listed names, microseconds per console line, and the baseline checkout's
-    build seconds where one was measured."""
-    def sizes(runs: list[dict[str, Any]], baseline: bool = False) -> str:
+    per number of listed names, microseconds per console line with a name and without (the
+    largest number of names), and the same figures of the baseline checkout where one was
+    measured, so the row says what the change cost as well as what it saved. A baseline's MiB
+    is shown only when the record says re's cache was emptied before the traced build
+    (``held_mib_counts_patterns``): before that, a pattern the baseline compiled was left out."""
+    def sizes(runs: list[dict[str, Any]], memory: bool = True) -> str:
         return ", ".join(f"{run['listed']:,} names {run['build_s']} s"
-                         + ("" if baseline else f" ({run['held_mib']} MiB)") for run in runs)
+                         + (f" ({run['held_mib']} MiB)" if memory else "") for run in runs)
+
+    def per_line(run: dict[str, Any]) -> str:
+        return (f"per console line {run['line_with_a_name_us']} us with a name, "
+                f"{run['line_without_us']} us without ({run['listed']:,} names)")
 
     runs = r.get("sizes") or []
     if not runs:
         return []
-    last = runs[-1]
-    cell = (f"build {sizes(runs)}; per console line {last['line_with_a_name_us']} us with a name, "
-            f"{last['line_without_us']} us without ({last['listed']:,} names)")
+    cell = f"build {sizes(runs)}; {per_line(runs[-1])}"
     base = r.get("baseline") or {}
     if base.get("sizes"):
         cell += (f"; before (code at {base.get('code_commit')}, one regular expression of all the names): "
-                 f"build {sizes(base['sizes'], baseline=True)}")
+                 f"build {sizes(base['sizes'], memory=bool(r.get('held_mib_counts_patterns')))}; "
+                 f"{per_line(base['sizes'][-1])}")
     return [f"| `--log-names tag` console filter, names and their stems from a synthetic clinic folder "
             f"(one fresh process per size{_load_note(r)}) | {cell} | {_device(r)} | {_date(r)} | "
             f"`{r.get('command')}` |"]

@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from drac_ssl.exit_codes import CHECK_EXIT_CODES, EXPORT_EXIT_CODES  # stdlib only; re-exported
-from drac_ssl.name_tags import LOG_NAMES  # stdlib only
+from drac_ssl.exit_codes import (  # stdlib only; re-exported
+    CHECK_EXIT_CODES,
+    EXPORT_EXIT_CODES,
+    USAGE_ERROR,
+)
+from drac_ssl.name_tags import LOG_NAMES, TAG_HEX  # stdlib only
 from drac_ssl.starting import (  # re-exported: stdlib only, for the app and data_prep too
     add_version_option,
     ascii_int,
@@ -38,7 +43,7 @@ from drac_ssl.starting import (  # re-exported: stdlib only, for the app and dat
 
 __all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "SCORE_ONLY_OPTIONS", "ListConfigs", "OneConfig", "OverrideParser", "PrintConfig", "ascii_int", "check_arguments_problem",
            "command_name", "compare_command", "compare_parser", "export_command", "export_early",
-           "export_log_names", "export_parser", "option_override_fix", "report_command", "report_parser",
+           "export_log_names", "export_parser", "find_tag_command", "option_override_fix", "report_command", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
            "train_parser"]
 
@@ -370,7 +375,76 @@ def export_parser() -> argparse.ArgumentParser:
                              "names often hold patient names or IDs). The written CSVs and "
                              "records still name every case. Without the key a tag cannot be "
                              "traced to its name, nor a guessed name confirmed")
+    parser.add_argument("--find-tag", action="append", metavar="TAG",
+                        help="print the file name(s) whose tag is TAG (1a2b3c4d, or [name "
+                             "1a2b3c4d] as the log says it; repeat it for several) among the names "
+                             "--log-names tag lists for the other arguments given: give those of "
+                             "the run whose log shows the tag (RUN, --images, --out, --check, "
+                             "--score, --labels, --manifest). Its key is DRAC_SSL_LOG_NAMES_KEY's, "
+                             "read from the environment (a run without it drew a key kept nowhere: "
+                             "its tags cannot be traced). Grades, checks and writes nothing; prints "
+                             "names, so run it where the console is private. Exit 0 every tag "
+                             "found, 1 some tag not, 2 no key, a bad key or a bad TAG")
     return add_version_option(parser)
+
+
+FIND_TAG = re.compile(rf"\s*(?:\[name\s+)?([0-9a-fA-F]{{{TAG_HEX}}})\]?\s*")
+"""A ``--find-tag`` value: a tag's hex digits, alone or as the console says it (``[name 1a2b3c4d]``)."""
+
+
+def find_tag_command(args: argparse.Namespace, manifest_cases: Any = None,
+                     environ: Mapping[str, str] = os.environ) -> int:
+    """``python -m drac_ssl.export ... --find-tag TAG``: print ``TAG  NAME`` for each name whose
+    tag (:func:`drac_ssl.name_tags.name_digest` under :data:`drac_ssl.name_tags.KEY_ENV`'s key,
+    read from ``environ``, never from the command line, which ``ps`` shows) is one of
+    ``args.find_tag``, among the names that ``--log-names tag`` lists for the same arguments
+    (:func:`export_log_names`, with ``manifest_cases`` as the export passes it: the very
+    listing the run made, hidden entries, sub-folders' entries, stems, the CSVs' and labels'
+    names, paths included). A name that is not printable is said as its ``repr``. Returns the
+    exit code: 0 every tag found (a tag may have several names: 32 bits), 1 some tag matches
+    no listed name (said on stderr with what to check), 2
+    (:data:`drac_ssl.exit_codes.USAGE_ERROR`) a TAG that is not one, no key, or a key
+    :func:`drac_ssl.name_tags.key_problem` refuses (never printed)."""
+    from drac_ssl.console import print_lines
+    from drac_ssl.name_tags import KEY_ENV, log_names_key, name_digest
+
+    wanted: list[str] = []
+    for given in args.find_tag:
+        match = FIND_TAG.fullmatch(given)
+        if match is None:
+            print(f"error: --find-tag {given!r} is not a tag: give its {TAG_HEX} hex digits as the "
+                  f"log shows them, e.g. --find-tag 1a2b3c4d for [name 1a2b3c4d]", file=sys.stderr)
+            return USAGE_ERROR
+        wanted.append(match.group(1).lower())
+    if KEY_ENV not in environ:
+        print(f"error: --find-tag needs {KEY_ENV}, the key of the run whose log shows the tag, in "
+              f"the environment: a run without it drew a random key and kept it nowhere, so its "
+              f"tags cannot be traced (its written CSVs and .skipped.json name the files; or run "
+              f"it again with --log-names full where the console is private)", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        key = log_names_key(environ)
+    except ValueError as exc:
+        print(f"error: --find-tag: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    names = export_log_names(argparse.Namespace(**{**vars(args), "log_names": "tag"}), manifest_cases) or set()
+    found: dict[str, list[str]] = {tag: [] for tag in wanted}
+    for name in sorted(names):
+        digest = name_digest(name, key)
+        if digest in found:
+            found[digest].append(name)
+    if problem := print_lines(f"{tag}  {name if name.isprintable() else repr(name)}"
+                              for tag, matched in found.items() for name in matched):
+        print(f"error: --find-tag: stdout: {problem}", file=sys.stderr)
+        return USAGE_ERROR
+    if missing := [tag for tag, matched in found.items() if not matched]:
+        print(f"note: no name of the {len(names)} listed for these arguments has the tag "
+              f"{', '.join(missing)} under this key: give the arguments of the run whose log "
+              f"shows it (the same RUN, --images, --out, --check, --score, --labels, --manifest) "
+              f"and the key it ran with; a file renamed or removed since is no longer listed",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> set[str] | None:
@@ -386,12 +460,16 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
     cannot read so: the first cell of each row); and, with
     ``manifest_cases`` (:func:`drac_ssl.export.manifest_test_cases`, which the export passes:
     it is not imported here), the test cases of ``--manifest`` or, without ``--images``, of
-    RUN's ingest (``RUN --variant NAME`` grades those); and the stem of each
-    (:func:`drac_ssl.name_tags.with_stems`: ``rename it scan.png`` for ``scan.dat``)."""
+    RUN's ingest (``RUN --variant NAME`` grades those); the paths of ``--images``, ``--out``,
+    ``--check``, ``--score`` and ``--labels`` whole, as given, absolute and resolved, the folders
+    above them as whole paths, and their last parts (:func:`drac_ssl.name_tags.path_names`: not
+    every part as a word, ``data`` or ``test``, which would be tagged in every line); and the
+    stem of each (:func:`drac_ssl.name_tags.with_stems`: ``rename it scan.png`` for
+    ``scan.dat``, ``grades_notes.csv`` of ``--out grades.csv``)."""
     if getattr(args, "log_names", "full") != "tag":
         return None
     from data_prep.layout import is_hidden
-    from drac_ssl.name_tags import csv_first_column, folder_names, with_stems
+    from drac_ssl.name_tags import csv_first_column, folder_names, path_names, with_stems
     from drac_ssl.submission import (  # numpy, no torch
         DEEPER_SEARCHED,
         case_name_problem,
@@ -421,6 +499,9 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
             safe = safe_case_name(name)
             stem, suffix = os.path.splitext(safe)
             names |= {safe, *(f"{stem}_{n}{suffix}" for n in range(2, 10))}
+    for path in (args.images, args.out, args.check, args.score, args.labels):
+        if path:  # "has no image in '../p/Doe_Jane'": the paths given, the folders above them
+            names |= path_names(path)
     # a file holding an image under another suffix: "rename it scan.png" says its stem
     return with_stems(names)
 
@@ -605,6 +686,8 @@ def export_early(argv: list[str] | None = None) -> None:
     process with its exit code), and torch and torchvision not a supported matching pair
     (:mod:`drac_ssl.torch_pair`, exit 2). Returns when the command needs the grading code."""
     args = export_parser().parse_args(argv)
+    if args.find_tag:  # drac_ssl.export.main answers it, with the run's manifest reader
+        return
     from drac_ssl.name_tags import tagged_console
 
     # --log-names tag: no file name on the console, the arguments' problems (a folder's

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "USAGE_ERROR"]
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INTERRUPTED", "USAGE_ERROR"]
 
 USAGE_ERROR = 2
 """The exit code of a command that cannot run as asked: a bad option, bad input, or an
 environment it cannot run in (torch and torchvision not a supported matching pair,
 :mod:`drac_ssl.torch_pair`); argparse's own for a usage error."""
+
+INTERRUPTED = 130
+"""The exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports a process
+ended by it): the commands' own (:mod:`drac_ssl.starting`, :func:`drac_ssl.export.main`) and
+that of a Ctrl-C leaving the console of ``--log-names tag`` (:mod:`drac_ssl.name_tags`)."""
 
 CHECK_EXIT_CODES = ("0 the file passes every check made (without the test images, --images DIR, "
                     "or a run's test cases, the export's --manifest RUN, only its format: the OK "
@@ -39,6 +44,8 @@ EXPORT_EXIT_CODES = (
     "images, not a wrong command; a file that may be an image it cannot read, a DICOM or .webp, "
     "or a sub-folder holding any file is 2). "
     f"--check: {CHECK_EXIT_CODES}. --score: 0 "
-    "scored; 1 the submission fails its check; 2 anything else that stops the scoring.")
+    "scored; 1 the submission fails its check; 2 anything else that stops the scoring. "
+    "--find-tag: 0 every tag found (its names printed); 1 some tag matches no listed name; 2 no "
+    "DRAC_SSL_LOG_NAMES_KEY, a bad key or a bad tag.")
 """The exit codes of ``python -m drac_ssl.export`` (:mod:`drac_ssl.export`'s docstring), as
 its ``--help`` says them."""

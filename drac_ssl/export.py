@@ -178,9 +178,11 @@ key: :func:`drac_ssl.name_tags.log_names_key`, random for each command unless
 ``DRAC_SSL_LOG_NAMES_KEY`` gives one) instead of each file name in every console line, of every
 mode (:func:`drac_ssl.commands.export_log_names` lists the
 names: the folder's entries and its sub-folders', a fix's suggested renames, the cases of a
-CSV, the labels of ``--score``, the ingest's test cases); the files written still name the
+CSV, the labels of ``--score``, the ingest's test cases, the paths given); the files written still name the
 cases. A hospital's shared logs then carry no patient file name, nor a tag that a guessed name
-could be confirmed by: the tag is keyed (:mod:`drac_ssl.name_tags`).
+could be confirmed by: the tag is keyed (:mod:`drac_ssl.name_tags`). Under the key of
+``DRAC_SSL_LOG_NAMES_KEY``, ``--find-tag TAG`` added to the arguments of the run whose log shows
+a tag prints its name(s) and does nothing else (:func:`drac_ssl.commands.find_tag_command`).
 
 Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE: what ->
 fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``--out`` left as it
@@ -225,6 +227,7 @@ from drac_ssl.commands import (
     check_arguments_problem,
     export_log_names,
     export_parser,
+    find_tag_command,
     score_arguments_problem,
 )
 from drac_ssl.config import Config
@@ -1905,6 +1908,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`)."""
     args = export_parser().parse_args(argv)
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
+    if args.find_tag:  # the names of a tag, on a console that is private: no filter
+        return find_tag_command(args, manifest_test_cases)
     # --log-names tag: every console line says a tag instead of each file name it would give
     # (gathered inside the filter's protection: an exception of its own names no file either)
     with tagged_console(lambda: export_log_names(args, manifest_test_cases)):

@@ -16,13 +16,16 @@ range of record numbers) by hashing the guess either: that needs the key. What t
 tag of one run says nothing about another run's (the same file has another tag each run), nor
 about the app's server log, whose ``image 1a2b3c4d`` is the unkeyed SHA-256
 (:func:`name_digest` without a key); and nobody can turn a tag back into its file unless the key
-is known: a site that wants that sets ``DRAC_SSL_LOG_NAMES_KEY`` (a long random secret, kept as
-privately as the file names), the same for every run, and finds the file of a tag with it
-(``docs/deploying.md``). With 8 hex digits (32 bits) two names of a large folder may share a
+is known: a site that wants that sets ``DRAC_SSL_LOG_NAMES_KEY`` (a random secret of at least
+128 bits, 32 hex digits: :func:`key_problem`; kept as privately as the file names), the same for
+every run, and finds the file of a tag with it (the export's ``--find-tag``,
+``docs/deploying.md``). With 8 hex digits (32 bits) two names of a large folder may share a
 tag (about one pair in a million for 100 names).
 
 How: :func:`tagged_console` puts a filter in front of ``sys.stdout`` and ``sys.stderr`` (and
-their ``buffer``, for bytes written there) for a ``with`` block, which replaces every
+their ``buffer``, for bytes written there, read as text: where the stream's encoding holds ASCII
+as its own bytes and no state, UTF-8, latin-1, cp1252 ...: :func:`byte_filter_encoding`; a
+stream of UTF-16 and the like has its bytes written as they are) for a ``with`` block, which replaces every
 occurrence of a listed name (:class:`NameTagger`: as a whole token, not inside a longer word or
 number) in what is written, and the forms the package's messages give a name: its escaped form
 (:func:`drac_ssl.submission.printable_text`'s), its ``repr`` (``{name!r}``, a traceback's
@@ -31,17 +34,20 @@ command: a single quote written ``'"'"'``). Every ``print`` of the command goes 
 whatever module prints; bytes written to the file descriptors directly (a C library's own
 messages, ``os.write(1, ...)``) do not. A word of the output that is also the name of a listed
 entry (a sub-folder called ``test``), or the stem of one (``notes`` of ``notes.txt``:
-:func:`with_stems`), is tagged too: the filter errs towards hiding. The names are gathered
+:func:`with_stems`; not a stem that is a word the console's lines start with, ``error`` of
+``error.txt``: :data:`CONSOLE_WORDS`), is tagged too: the filter errs towards hiding. The names are gathered
 inside the filter's protection (``tagged_console`` takes a function), so that no exception
 prints one before the filter stands. Each write is filtered on its own: a name written in two
 pieces would not be seen (``print`` writes each argument apart, so a name is one piece). Its
 cost grows linearly with the names (dicts of their forms and first tokens, no regular
-expression of them) and with the text written (a look-up of its words, a few more where a name
-may start). Standard library only.
+expression of them) and with the text written, however many names it holds (one walk over its
+words, or a search in C of each of a few first tokens of names found in it, and a few
+look-ups where a name may start). Standard library only.
 """
 
 from __future__ import annotations
 
+import codecs
 import collections
 import csv
 import hashlib
@@ -56,8 +62,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-__all__ = ["KEY_ENV", "KEY_MIN_CHARS", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
-           "folder_names", "log_names_key", "name_digest", "name_tag", "said_forms",
+from drac_ssl.exit_codes import INTERRUPTED  # stdlib only
+
+__all__ = ["CONSOLE_WORDS", "KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
+           "byte_filter_encoding", "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "path_names", "said_forms",
            "tagged_console", "with_stems"]
 
 LOG_NAMES = ("full", "tag")
@@ -67,16 +75,42 @@ TAG_HEX = 8
 """Hex digits of the (HMAC-)SHA-256 in a tag (32 bits)."""
 KEY_ENV = "DRAC_SSL_LOG_NAMES_KEY"
 """The environment variable that gives ``--log-names tag`` its key (:func:`log_names_key`)."""
-KEY_MIN_CHARS = 16
-"""The fewest characters :data:`KEY_ENV` may hold: a shorter key could itself be guessed."""
+KEY_MIN_BITS = 128
+"""The fewest random bits :data:`KEY_ENV` must show in its form (:func:`key_problem`): 32 hex
+digits, or base64 of 16 bytes. Anyone holding a log holds pairs of a name they can guess and its
+tag, against which a key can be searched offline; a key of fewer bits, or one a person chose
+(``hospital-key-001``), would be found, and with it every name of every log."""
+KEY_FORMS = ("at least 32 hex digits (openssl rand -hex 32) or base64 of at least 16 bytes "
+             "(openssl rand -base64 32)")
+"""The forms :data:`KEY_ENV` may take, as the refusal says them (:func:`key_problem`)."""
+KEY_MIN_DISTINCT = 8
+"""The fewest different characters a key of :data:`KEY_ENV` must hold (``0`` * 32, ``ab`` * 16
+are refused). A key of 32 random hex digits holds fewer about 4 times in 100 million draws."""
 KEY_BYTES = 32
 """Bytes of the random key of a run without :data:`KEY_ENV` (:func:`secrets.token_bytes`)."""
 STEM_MIN = 3
 """A name's stem shorter than this (``OD`` of ``OD.png``) is not tagged apart from the name
 (:func:`with_stems`): it identifies nobody, and would tag a common word of every line."""
+CONSOLE_WORDS = frozenset({"error", "warning", "note", "fix", "skipped", "OK", "INCOMPLETE"})
+"""The words the commands' console lines start with (``error: ...``, ``  fix: ...``): a stem
+that is one of them is not tagged apart from its name (:func:`with_stems`), or a folder's
+``error.txt`` would tag every ``error:``. It names nobody. A listed name that is such a word
+itself (an entry called ``note``), and short or common names (``in``, ``OD``), are still
+tagged: any of them may be a patient's initials or name, and the filter errs towards hiding."""
 SHORT_NUMBER = re.compile(r"[\d.]{1,3}")
 """A name this short and only digits (``7``, ``12``) is left untagged: it identifies nobody,
 and tagging it would tag the counts and figures of every line."""
+_HEX_KEY = re.compile(r"[0-9a-fA-F]+")
+"""A key given as hex digits (``openssl rand -hex 32``), 4 bits each (a key of hex digits alone
+is read so, even where it would be base64 too)."""
+_BASE64_KEY = re.compile(r"(?:[A-Za-z0-9+/]+|[A-Za-z0-9_-]+)={0,2}")
+"""A key given as base64, standard or URL-safe (``openssl rand -base64 32``), 6 bits a character."""
+FIND_FIRSTS = 4
+"""Up to this many different first tokens of listed names in one write (a line naming a file or
+two), :class:`NameTagger` finds where each starts with ``str.find`` (a search in C, this many
+passes over the text at most); above it, one walk over the text's tokens in Python: either way
+a write costs time linear in its length, however many names it holds (review F4: a search from
+the start for each of 20,000 first tokens took 15.7 s for one 0.9 MB write)."""
 _TOKEN = re.compile(r"[^\W_]+|[\W_]")
 """A token of a text: a run of letters and digits (``str.isalnum``), or any other single
 character (``_``, ``.``, a space). A name is tagged where it starts and ends on tokens."""
@@ -97,28 +131,53 @@ def name_digest(name: str, key: bytes | None = None) -> str:
 
 def name_tag(name: str, key: bytes | None = None) -> str:
     """What ``--log-names tag`` prints instead of ``name`` in a run whose key is ``key``
-    (:func:`log_names_key`): ``[name 1a2b3c4d]`` (:func:`name_digest`). With the key of
-    :data:`KEY_ENV`, the tag of a name is ``printf '%s' NAME | openssl dgst -sha256 -hmac
-    "$DRAC_SSL_LOG_NAMES_KEY"``'s first 8 hex digits."""
+    (:func:`log_names_key`): ``[name 1a2b3c4d]`` (:func:`name_digest`). Under the key of
+    :data:`KEY_ENV`, the export's ``--find-tag`` finds the names of a tag
+    (:func:`drac_ssl.commands.find_tag_command`)."""
     return f"[name {name_digest(name, key)}]"
 
 
+def key_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as the key of :data:`KEY_ENV`, in words that never repeat
+    it; None when it is in one of :data:`KEY_FORMS`: hex digits, 32 or more (:data:`KEY_MIN_BITS`,
+    4 bits a digit), or base64 (standard or URL-safe, padded or not) of 16 bytes or more (22
+    characters and more, 6 bits each), and at least :data:`KEY_MIN_DISTINCT` different
+    characters. Only the form is checked: a key a person typed in that form passes, which is
+    why the refusal says to draw it (``openssl rand -hex 32``)."""
+    if _HEX_KEY.fullmatch(value):
+        bits = 4 * len(value)
+    elif _BASE64_KEY.fullmatch(value) and (not value.endswith("=") or len(value) % 4 == 0):
+        bits = 6 * len(value.rstrip("="))  # 16 bytes: 22 characters, the last holding 2 spare bits
+    else:
+        return (f"{KEY_ENV} holds {len(value)} character(s), not {KEY_FORMS}" + (
+            "" if not value else ": other characters (a space, a word's punctuation) make a key a "
+            "person chose, which could be found from the names and tags of a log"))
+    if bits < KEY_MIN_BITS:
+        return (f"{KEY_ENV} holds {len(value)} character(s), about {bits} bits: fewer than "
+                f"{KEY_MIN_BITS}, so it could be found from the names and tags of a log; it must "
+                f"be {KEY_FORMS}")
+    if len(set(value.rstrip("="))) < KEY_MIN_DISTINCT:
+        return (f"{KEY_ENV} holds {len(value)} character(s) but fewer than {KEY_MIN_DISTINCT} "
+                f"different ones: not a key drawn at random; it must be {KEY_FORMS}")
+    return None
+
+
 def log_names_key(environ: Mapping[str, str] = os.environ) -> bytes:
-    """The key of this run's tags: :data:`KEY_ENV`'s value in UTF-8 when it is set (the same
-    key every run: tags comparable across runs, and a tag can be traced to its file by whoever
-    holds the key), else :data:`KEY_BYTES` random bytes drawn now and kept nowhere (tags of
+    """The key of this run's tags: :data:`KEY_ENV`'s value as it is written, in UTF-8 (its
+    characters, not the bytes they encode), when it is set (the same key every run: tags
+    comparable across runs, and a tag can be traced to its file by whoever holds the key:
+    ``--find-tag``), else :data:`KEY_BYTES` random bytes drawn now and kept nowhere (tags of
     this run only, traceable by nobody).
 
-    Raises ValueError when :data:`KEY_ENV` is set but holds fewer than :data:`KEY_MIN_CHARS`
-    characters (an empty one too: a variable that was not filled in), saying how to fix it."""
+    Raises ValueError when :data:`KEY_ENV` is set but not a key of :data:`KEY_MIN_BITS` random
+    bits in one of :data:`KEY_FORMS` (:func:`key_problem`; an empty one too: a variable that
+    was not filled in), saying how to fix it and never the key itself."""
     value = environ.get(KEY_ENV)
     if value is None:
         return secrets.token_bytes(KEY_BYTES)
-    if len(value) < KEY_MIN_CHARS:
-        raise ValueError(f"{KEY_ENV} holds {len(value)} character(s): a key shorter than "
-                         f"{KEY_MIN_CHARS} could be guessed, and with it every name; set it to a "
-                         f"long random secret (openssl rand -hex 32) or unset it for a key of this "
-                         f"run only")
+    if problem := key_problem(value):
+        raise ValueError(f"{problem}; set it to a key drawn at random (openssl rand -hex 32), or "
+                         f"unset it for a key of this run only")
     return value.encode("utf-8", "surrogatepass")
 
 
@@ -155,11 +214,14 @@ class NameTagger:
     How: a dict of the said forms (form -> name) and one of the first token of each
     (:data:`_TOKEN`: ``Doe`` of ``Doe_Jane.png``) -> the lengths of the forms that start with
     it, longest first. Building them costs time and memory linear in the names. A text costs
-    its words' look-up in the first tokens (in C: a line naming no file ends there); then, at
-    each place where a first token found starts and a name may start (not after a letter or
-    digit), one look-up per length of the forms that start with it, longest first, until one
-    is there: a few (``Patient_0001.png`` and its stem share ``Patient``: two lengths), or as
-    many as the names sharing a first token have lengths. The same matches as the one regular
+    its words' look-up in the first tokens (in C: a line naming no file ends there); then the
+    places where the first tokens found start: up to :data:`FIND_FIRSTS` different ones, a
+    ``str.find`` of each; more, one walk over the text's tokens, in order, a set look-up each
+    (so a write costs time linear in its length, however many names it holds); and where a
+    name may start there (not after a letter or digit), one look-up per length of the forms
+    that start with that token, longest first, until one is there: a few
+    (``Patient_0001.png`` and its stem share ``Patient``: two lengths), or as many as the
+    names sharing a first token have lengths. The same matches as the one regular
     expression of all the names it replaces, which took seconds to compile for 100,000 names
     (``bench/name_tags.py``). Tags are computed when first needed, then kept."""
 
@@ -201,25 +263,35 @@ class NameTagger:
     def __call__(self, text: str) -> str:
         if not self._forms or not text:
             return text
-        forms, lengths, size = self._forms, self._lengths, len(text)
+        lengths = self._lengths
         firsts = lengths.keys() & _WORD.findall(text)  # in C: most lines hold none, and end here
-        firsts.update(c for c in self._other_firsts if c in text)
+        firsts.update(c for c in self._other_firsts if c in text)  # "." of ".DS_Store": a few
         if not firsts:
             return text
-        starts = []  # (where, token) of each first token where a name may start, in text order
-        for first in firsts:
-            at = text.find(first)
-            while at >= 0:
-                if not at or not (text[at - 1].isalnum() or (
-                        text[at - 1] == "." and at >= 2 and text[at - 2].isdecimal())):
-                    starts.append((at, first))  # not inside a word nor a decimal number
-                at = text.find(first, at + 1)
-        starts.sort()
+        if len(firsts) <= FIND_FIRSTS:  # a line naming a file or two: a search in C for each
+            starts = []
+            for first in firsts:
+                at = text.find(first)
+                while at >= 0:
+                    starts.append((at, first))
+                    at = text.find(first, at + 1)
+            starts.sort()
+        else:  # many: one walk over the tokens, in order (the words alone unless needed)
+            pattern = _TOKEN if self._other_firsts & firsts else _WORD
+            starts = [(token.start(), first) for token in pattern.finditer(text)
+                      if (first := token.group()) in firsts]
+        return self._replace(text, starts)
+
+    def _replace(self, text: str, starts: list[tuple[int, str]]) -> str:
+        """``text`` with the longest listed form that starts at each of ``starts`` (``(where,
+        first token)``, in text order) and is whole there replaced by its name's tag."""
+        forms, lengths, size = self._forms, self._lengths, len(text)
         pieces: list[str] = []
         done = 0
         for at, first in starts:
-            if at < done:
-                continue  # inside a name tagged already
+            if at < done or (at and (text[at - 1].isalnum() or (
+                    text[at - 1] == "." and at >= 2 and text[at - 2].isdecimal()))):
+                continue  # inside a name tagged already, or inside a word or a decimal number
             sizes = lengths[first]
             for length in (sizes,) if isinstance(sizes, int) else sizes:
                 end = at + length
@@ -235,6 +307,34 @@ class NameTagger:
             return text
         pieces.append(text[done:])
         return "".join(pieces)
+
+
+_SINGLE_BYTE_CONSOLES = frozenset({"ascii", "cp437", "cp850", "cp852", "cp858", "cp866", "koi8-r",
+                                   "koi8-u", "mac-roman"})
+"""Console encodings besides ISO-8859-N and Windows' cp125N whose bytes
+:func:`byte_filter_encoding` filters: one byte a character, ASCII as it is."""
+
+
+def byte_filter_encoding(encoding: str) -> str | None:
+    """The encoding in which the bytes written to the ``buffer`` of a stream of ``encoding`` are
+    read, tagged and written back (:class:`_TaggingBuffer`), or None: they pass as they are.
+    Bytes are filtered only where every ASCII character is its own byte and nothing carries
+    from one write to the next, so that a write is read on its own and every byte that holds
+    no name is written back as it was: UTF-8 (``utf-8-sig`` read as UTF-8: no byte-order mark
+    added), ASCII, ISO-8859-N (latin-1 ...), Windows' cp125N and the common DOS / KOI8 / Mac
+    consoles (:data:`_SINGLE_BYTE_CONSOLES`). Not UTF-16 or UTF-32 (a byte-order mark, and a
+    name's bytes are not its ASCII), UTF-7 and ISO-2022 (shifts that carry between writes),
+    EBCDIC, the East Asian double-byte ones, or an encoding Python does not know: their byte
+    writes name files untagged (their text writes are tagged)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return None
+    if name in ("utf-8", "utf-8-sig"):
+        return "utf-8"
+    if name in _SINGLE_BYTE_CONSOLES or re.fullmatch(r"iso8859-\d+|cp125\d", name):
+        return name
+    return None
 
 
 class _TaggingBuffer:
@@ -287,11 +387,14 @@ class _TaggingStream:
         return self._stream.isatty()
 
     @property
-    def buffer(self) -> _TaggingBuffer:
+    def buffer(self) -> _TaggingBuffer | BinaryIO:
         """The stream's own ``buffer`` (AttributeError when it has none: a ``StringIO``) with
-        the names tagged in the bytes written to it."""
-        return _TaggingBuffer(self._stream.buffer, getattr(self._stream, "encoding", None) or "utf-8",
-                              self._tagger)
+        the names tagged in the bytes written to it when the stream's encoding lets bytes be
+        filtered (:func:`byte_filter_encoding`); the buffer itself otherwise, its bytes
+        written as they are."""
+        buffer = self._stream.buffer
+        encoding = byte_filter_encoding(getattr(self._stream, "encoding", None) or "utf-8")
+        return buffer if encoding is None else _TaggingBuffer(buffer, encoding, self._tagger)
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._stream, attr)
@@ -306,12 +409,17 @@ def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | N
     ``names`` may be a function that gives them (or None): called here, so that an exception
     of its own, or of building the tagger, is not printed by Python with the names in its
     message: it is said in one line that names no file (its type and where it was raised) and
-    ``SystemExit(1)`` raised. A :data:`KEY_ENV` too short is said (``error: ...``, the fix) and
-    ``SystemExit(2)`` raised (bad input), nothing done. Restores both streams after (an
-    exception too). An unexpected exception (an ``Exception`` that leaves the block: a bug)
-    would have its traceback printed by Python after the block, the names in its messages
-    untagged: it is printed here, tagged, and ``SystemExit(1)`` raised instead (Python's exit
-    code for it)."""
+    ``SystemExit(1)`` raised. A :data:`KEY_ENV` that is no key of :data:`KEY_MIN_BITS` random bits
+    (:func:`key_problem`) is said (``error: ...``, the fix, never the key) and ``SystemExit(2)``
+    raised (bad input), nothing done. Restores both streams after (an
+    exception too). Anything else that leaves the block and that Python would print after it,
+    the names in its messages untagged, is printed here, tagged, and ``SystemExit`` raised
+    instead with Python's exit code (:func:`_say_tagged`): an unexpected exception (a bug: its
+    traceback, exit 1), a Ctrl-C (``KeyboardInterrupt``, raised perhaps while another exception
+    was handled: the traceback of both, exit :data:`drac_ssl.exit_codes.INTERRUPTED`, 130), a
+    ``SystemExit`` with a message (the message, exit 1). A ``SystemExit`` with an integer code
+    or None passes as it is (Python prints nothing for it). Ctrl-C while the names are gathered:
+    one line, exit 130."""
     try:
         if callable(names):
             names = names()
@@ -324,7 +432,13 @@ def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | N
                 print(f"error: --log-names tag: {exc}; nothing was done", file=sys.stderr)
                 raise SystemExit(2) from None
             tagger = NameTagger(names, key)
-    except Exception as exc:
+    except BaseException as exc:
+        if _passes(exc):
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            print("error: --log-names tag: interrupted while the file names to hide were gathered; "
+                  "nothing was done", file=sys.stderr)
+            raise SystemExit(INTERRUPTED) from None
         frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
         print(f"error: --log-names tag: the file names to hide could not be gathered "
@@ -340,22 +454,80 @@ def tagged_console(names: Iterable[str] | Callable[[], Iterable[str] | None] | N
     sys.stderr = _TaggingStream(saved[1], tagger)  # type: ignore[assignment]
     try:
         yield tagger
-    except Exception:
-        traceback.print_exc()  # on the tagged stderr
-        raise SystemExit(1) from None
+    except BaseException as exc:
+        if _passes(exc):
+            raise
+        raise SystemExit(_say_tagged(exc)) from None
     finally:
         sys.stdout, sys.stderr = saved
+
+
+def _passes(exc: BaseException) -> bool:
+    """Whether ``exc`` leaves :func:`tagged_console` as it is: a ``SystemExit`` whose code is an
+    integer or None (the command's exit code, which Python prints nothing for), or the
+    ``GeneratorExit`` of the context manager itself."""
+    return isinstance(exc, GeneratorExit) or (
+        isinstance(exc, SystemExit) and (exc.code is None or isinstance(exc.code, int)))
+
+
+def _say_tagged(exc: BaseException) -> int:
+    """Print on the (tagged) ``sys.stderr`` what Python would print for ``exc`` leaving the
+    program: a ``SystemExit``'s message, or the traceback, with the exceptions it was raised
+    while handling; return the exit code: :data:`INTERRUPTED` for Ctrl-C
+    (``KeyboardInterrupt``), 1 otherwise, as Python's. A second Ctrl-C while printing stops the
+    printing (nothing is printed untagged) and exits 130."""
+    code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
+    try:
+        if isinstance(exc, SystemExit):
+            print(exc.code, file=sys.stderr)
+        else:
+            traceback.print_exception(exc)
+        sys.stderr.flush()
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    return code
 
 
 def with_stems(names: Iterable[str]) -> set[str]:
     """``names`` and the stem of each (``scan.dat`` -> ``scan``: a fix that suggests a rename
     says ``rename it scan.png``), a stem shorter than :data:`STEM_MIN` characters left out
-    (:class:`NameTagger` leaves short numbers out too)."""
+    (:class:`NameTagger` leaves short numbers out too), and a stem that is one of
+    :data:`CONSOLE_WORDS` (``error`` of ``error.txt``: every ``error:`` line would start with a
+    tag; the name itself is kept)."""
     out = set(names)
     for name in list(out):
         stem = os.path.splitext(name)[0]
-        if len(stem) >= STEM_MIN and stem != name:
+        if len(stem) >= STEM_MIN and stem != name and stem not in CONSOLE_WORDS:
             out.add(stem)
+    return out
+
+
+def path_names(path: str | os.PathLike[str]) -> set[str]:
+    """The names by which a message may say ``path``, a path given on the command line, or a
+    folder above it: the path whole, as given, normalised (:func:`os.path.normpath`: ``./x/``
+    as ``x``), absolute and with its links resolved (:func:`os.path.realpath`), and each folder
+    above those as a whole path (``../p`` and ``/home/u/p`` of ``../p/Doe_Jane``); and the
+    last part of each (``Doe_Jane``, the folder's name said alone: ``Doe_Jane_flat``). Not each
+    part as a word of its own (``data``, ``test``, ``export``, ``runs``: tagged in every line
+    that says the word, ``--grades`` of a ``grades/`` folder included), so a folder above the
+    path is tagged where a message prints it as a path, with a separator, not where it is
+    said alone as a relative name of one part (``p`` of ``p/x.png``); nor the root, ``.`` or
+    ``..``. Stems: :func:`with_stems`."""
+    given = os.fspath(path)
+    out: set[str] = set()
+    for form in {given, os.path.normpath(given), os.path.abspath(given), os.path.realpath(given)}:
+        form = form.rstrip(os.sep) or form  # "clinic/" as "clinic"; "/" stays
+        last = os.path.basename(form)
+        if last not in ("", ".", ".."):
+            out.add(last)
+        here = form
+        while here and (os.path.isabs(here) or os.sep in here):
+            if here != os.path.dirname(here) and set(here) - {".", os.sep}:  # not the root, no dots only
+                out.add(here)
+            up = os.path.dirname(here)
+            if up == here:
+                break
+            here = up
     return out
 
 

@@ -32,7 +32,9 @@ from drac_ssl.name_tags import (
     folder_names,
     name_digest,
     name_tag,
+    path_names,
     tagged_console,
+    with_stems,
 )
 from drac_ssl.submission import DEEPER_SEARCHED
 
@@ -45,7 +47,7 @@ SUBFOLDER = "patient_White_Bob"
 NAMES = (GOOD, BLANK, TRUNCATED, ODD, TEXT, SUBFOLDER)
 # what must not reach the console in any form: the names, their patients, the suggested rename
 SECRETS = ("Smith", "John", "Doe_Jane", "12345678", "Brown", "Black", "Jack", "Green", "White_Bob")
-KEY = "test key of the log names, 32 chars"  # DRAC_SSL_LOG_NAMES_KEY of every test here
+KEY = "5e8b1d0c3a7f49e2b6d4c1a09f8e7d36"  # DRAC_SSL_LOG_NAMES_KEY of every test here: 32 hex digits
 
 
 @pytest.fixture(autouse=True)
@@ -114,7 +116,7 @@ def test_tag_names_no_file_on_the_console_and_the_csvs_still_name_the_cases(
     # each file's lines carry its tag: the skipped ones, the text file, the sub-folder
     for name in (BLANK, TRUNCATED, ODD, TEXT, SUBFOLDER):
         assert tag(name) in console, name
-    assert f"skipped: {folder}/{tag(TRUNCATED)}: a truncated PNG" in console
+    assert f"skipped: {tag(str(folder))}/{tag(TRUNCATED)}: a truncated PNG" in console
     assert "INCOMPLETE: 3 of the 4 file(s) not graded" in console  # the lines themselves stay
     # the written files name the cases, as they must
     with open(out, newline="", encoding="utf-8") as fh:
@@ -219,7 +221,7 @@ def test_the_console_is_restored_and_full_tags_nothing(tmp_path: Path) -> None:
     # RUN --variant NAME without --images: the ingest's test cases (and their stems)
     assert names == {"case_of_RUN.png", "case_of_RUN"}
     args = export_parser().parse_args(["RUN", "--images", str(tmp_path), "--log-names", "tag"])
-    assert export_log_names(args) == {"Kim.png", "Kim"}
+    assert export_log_names(args) == with_stems({"Kim.png", *path_names(tmp_path)})
 
 
 def test_the_deploying_page_says_the_option_and_its_limit() -> None:
@@ -229,7 +231,7 @@ def test_the_deploying_page_says_the_option_and_its_limit() -> None:
     assert "`[name 1a2b3c4d]` instead of each file name" in page and "HMAC-SHA-256" in page
     assert "cannot confirm a guess by hashing it" in page and "The default is `full`" in page
     assert "another tag in the next run" in page and f"sets `{KEY_ENV}`" in page
-    assert "openssl dgst -sha256 -hmac" in page  # test_name_tags_matcher.py runs it
+    assert "--find-tag 1a2b3c4d" in page  # the way to trace a tag: test_find_tag_prints_...
     assert "--log-names" in " ".join(export_parser().format_help().split())
 
 
@@ -247,7 +249,7 @@ def test_a_bug_s_traceback_is_tagged_too(bundle_dir: Path, tmp_path: Path, capsy
         export.main([str(bundle_dir), "--images", str(folder), "--out", str(tmp_path / "g.csv"),
                      "--log-names", "tag"])
     said = capsys.readouterr()
-    assert ended.value.code == 1 and "Traceback" in said.err and f"a bug on {folder}/{tag(GOOD)}" in said.err
+    assert ended.value.code == 1 and "Traceback" in said.err and f"a bug on {tag(str(folder))}/{tag(GOOD)}" in said.err
     assert "Smith" not in said.err
     with pytest.raises(TypeError, match="Smith_John"):  # full: as before, the exception itself
         export.main([str(bundle_dir), "--images", str(folder), "--out", str(tmp_path / "g.csv")])
@@ -363,7 +365,7 @@ def test_a_bug_checking_the_arguments_has_its_traceback_tagged(
         export_early(["--check", str(submission), "--images", str(folder), "--log-names", "tag"])
     said = capsys.readouterr().err
     assert ended.value.code == 1 and "Traceback" in said and "Secret_Sally" not in said, said
-    assert f"a bug on {folder}/{tag('Secret_Sally.png')}" in said
+    assert f"a bug on {tag(str(folder))}/{tag('Secret_Sally.png')}" in said
     with pytest.raises(OSError, match="Secret_Sally"):  # full: the exception itself, as before
         export_early(["--check", str(submission), "--images", str(folder)])
 
@@ -447,7 +449,7 @@ def test_a_name_said_quoted_or_in_its_repr_is_tagged(tmp_path: Path, capsys: pyt
         said = capsys.readouterr().err
         assert ended.value.code == 2 and "e.g. '" in said, said
         assert ("Brien" in said) is shown, (mode, said)
-    assert f"e.g. '{folder}/{tag(chr(39).join(['O', 'Brien_Pat']))}'" in said, said
+    assert f"e.g. '{tag(str(folder))}/{tag(chr(39).join(['O', 'Brien_Pat']))}'" in said, said
 
     quoted = tmp_path / "quoted.csv"
     cases = (' Bob\'s "best" \\scan.png ', " Smith, Ann.png ")
@@ -482,14 +484,120 @@ def test_each_run_has_its_own_key_unless_one_is_set(tmp_path: Path, capsys: pyte
         assert ended.value.code == 2 and "Sub_Patient_Sam" not in said, said
         return {word[:8] for word in said.split("[name ")[1:]}
 
-    keyed = console_tags()
-    assert keyed == console_tags() == {name_digest("Sub_Patient_Sam", KEY.encode())}
+    keyed = console_tags()  # the sub-folder's, and those of the paths given (path_names)
+    assert keyed == console_tags() and name_digest("Sub_Patient_Sam", KEY.encode()) in keyed
     monkeypatch.delenv(KEY_ENV)
     first, second = console_tags(), console_tags()
-    assert len(first) == len(second) == 1 and first != second and first != keyed
-    assert first != {name_digest("Sub_Patient_Sam")}  # not the digest anyone can compute
+    assert len(first) == len(second) == len(keyed) and not first & second and not first & keyed
+    assert name_digest("Sub_Patient_Sam") not in first  # not the digest anyone can compute
     monkeypatch.setenv(KEY_ENV, "Sam")
     with pytest.raises(SystemExit) as ended:
         export_early(["--check", str(submission), "--images", str(folder), "--log-names", "tag"])
     said = capsys.readouterr().err
     assert ended.value.code == 2 and f"{KEY_ENV} holds 3 character(s)" in said and "Sub_Patient" not in said
+
+
+def test_the_paths_given_and_the_folders_above_them_are_tagged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F2: the name of the --images folder, and of the folders above it, were printed
+    untagged (``--check ../p/Doe_Jane_sub.csv --images ../p/Doe_Jane`` said "../p/Doe_Jane: no
+    images"). The paths of --images, --out, --check, --score and --labels are now listed whole
+    (as given, absolute, resolved), with the folders above them as whole paths, and their last
+    parts and stems; not every part as a word (``p`` here), which would tag ``data`` or
+    ``test`` in every line."""
+    (tmp_path / "p" / "Doe_Jane" / "visit_Alpha").mkdir(parents=True)
+    (tmp_path / "p" / "Doe_Jane_sub.csv").write_text("case,class,P0,P1,P2\n", encoding="utf-8")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    for images in ("../p/Doe_Jane", "../p/Doe_Jane/visit_Alpha"):
+        for mode, shown in (("full", True), ("tag", False)):
+            with pytest.raises(SystemExit) as ended:
+                export_early(["--check", "../p/Doe_Jane_sub.csv", "--images", images, "--log-names", mode])
+            said = capsys.readouterr().err
+            assert ended.value.code == 2 and "no images" in said, said
+            assert ("Doe_Jane" in said) is shown and ("Alpha" in said) is (shown and "Alpha" in images), said
+        assert said.startswith(f"error: {tag(images)}: no images"), said
+        assert f"--check {tag('../p/Doe_Jane_sub.csv')} --manifest RUN" in said, said
+
+    names = export_log_names(export_parser().parse_args(
+        ["RUN", "--images", "../p/Doe_Jane", "--out", "../p/Doe_Jane_out/grades.csv",
+         "--log-names", "tag"]))
+    above = tmp_path.resolve() / "p"
+    assert names is not None and {
+        "../p/Doe_Jane", "../p", "Doe_Jane", str(above / "Doe_Jane"), str(above),  # --images
+        "../p/Doe_Jane_out", "grades.csv", "grades", "../p/Doe_Jane_out/grades",  # --out, its stems
+        str(above / "Doe_Jane_out" / "grades.csv")} <= names, sorted(names)
+    assert not {"p", "..", ".", "/", "work", "Doe_Jane_out"} & names, sorted(names)
+    tagger = NameTagger(names)
+    said = tagger("note: ../p/Doe_Jane_out/grades_notes.csv says why; the folder ../p/Doe_Jane_out")
+    assert "Doe" not in said and said.endswith(f"the folder {tagger.tag('../p/Doe_Jane_out')}"), said
+
+
+def test_find_tag_prints_the_names_of_a_tag_among_those_the_export_lists(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F1: the docs traced a tag with ``openssl dgst -hmac "$KEY"`` in a shell loop: the
+    key on a command line (``ps`` shows it) and ``for f in DIR/*``, which misses hidden entries,
+    sub-folders' entries, stems and the names of the CSVs and labels. ``--find-tag`` reads the
+    key from the environment and walks the export's own listing (export_log_names) for the
+    arguments given; exit 0 found, 1 not found, 2 no key, a bad key or a bad tag."""
+    folder = tmp_path / "night"
+    (folder / "Sub_Ann").mkdir(parents=True)
+    (folder / "Sub_Ann" / "Deep_Ann_OD.png").write_bytes(b"")
+    (folder / ".Doe_Hidden.png").write_bytes(b"")
+    (folder / "Doe_Dat_Person.dat").write_bytes(b"")
+    (folder / "Plain_Pat.png").write_bytes(b"")
+    submission = tmp_path / "team.csv"
+    submission.write_text("case,class,P0,P1,P2\nCase_Only_Cy.png,0,0.5,0.3,0.2\n", encoding="utf-8")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image name,DR grade\nLabel_Only_Lee.png,1\n", encoding="utf-8")
+    sought = (".Doe_Hidden.png", "Deep_Ann_OD.png", "Doe_Dat_Person", "Case_Only_Cy.png",
+              "Label_Only_Lee.png", "Plain_Pat.png")
+    given = ["--images", str(folder), "--score", str(submission), "--labels", str(labels)]
+    found = [f"[name {name_digest(name, KEY.encode())}]" for name in sought]
+    assert export.main([*given, *(arg for tag in found for arg in ("--find-tag", tag))]) == 0
+    said = capsys.readouterr()
+    assert said.out.splitlines() == [f"{tag[6:14]}  {name}" for tag, name in zip(found, sought, strict=True)]
+    assert said.err == ""
+    # the installed command's early path lets it through to main, which prints the names
+    export_early([*given, "--find-tag", found[0]])
+
+    assert export.main([*given, "--find-tag", name_digest("Nobody.png", KEY.encode())]) == 1
+    said = capsys.readouterr()
+    assert said.out == "" and "note: no name of the" in said.err
+    assert export.main(["--images", str(folder), "--find-tag", "Plain_Pat"]) == 2
+    assert "is not a tag" in capsys.readouterr().err
+    monkeypatch.setenv(KEY_ENV, "hospital-key-001")
+    assert export.main([*given, "--find-tag", found[0]]) == 2
+    err = capsys.readouterr().err
+    assert "hospital-key-001" not in err and f"{KEY_ENV} holds 16 character(s)" in err, err
+    monkeypatch.delenv(KEY_ENV)
+    assert export.main([*given, "--find-tag", found[0]]) == 2
+    assert f"--find-tag needs {KEY_ENV}" in capsys.readouterr().err
+
+
+def test_the_deploying_page_keeps_the_key_off_command_lines() -> None:
+    """Review F1: the page's way to trace a tag put the key on openssl's command line; it now
+    gives --find-tag, and keeps the key in an EnvironmentFile= of mode 0600 or a
+    LoadCredential=, not Environment= (``systemctl show`` prints it)."""
+    page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(
+        encoding="utf-8").split())
+    assert '-hmac "$DRAC_SSL_LOG_NAMES_KEY"' not in page and "for f in" not in page
+    assert "--find-tag" in page and "EnvironmentFile=" in page and "0600" in page
+    assert "LoadCredential=" in page and "not `Environment=`" in page and "systemctl show" in page
+
+
+def test_a_stem_that_is_a_word_of_the_console_s_own_is_not_tagged(tmp_path: Path) -> None:
+    """Review F8: a folder holding ``error.txt`` had its stem ``error`` tagged, so every
+    ``error:`` line began ``[name 1a2b3c4d]:``. A stem that is one of the words the console
+    starts its lines with (error, warning, note, fix, skipped, OK, INCOMPLETE) is left out; the
+    file's whole name is still tagged, and so is any other stem. Short or common entry names
+    themselves (``in``, ``OD``, ``png``) are still tagged: one may be a patient's initials."""
+    for name in ("error.txt", "note.md", "warning.log", "Doe_Jane.png", "in"):
+        (tmp_path / name).write_bytes(b"")
+    names = export_log_names(export_parser().parse_args(["RUN", "--images", str(tmp_path), "--log-names", "tag"]))
+    assert names is not None and {"error.txt", "note.md", "warning.log", "Doe_Jane", "in"} <= names
+    assert not {"error", "note", "warning"} & names
+    tagger = NameTagger(names)
+    assert tagger("error: note: warning: fix: x") == "error: note: warning: fix: x"
+    assert tagger("rename it Doe_Jane.jpg; error.txt") == (
+        f"rename it {tagger.tag('Doe_Jane')}.jpg; {tagger.tag('error.txt')}")
