@@ -688,7 +688,7 @@ class Predictor:
                 # float rounding (values ~1e-7 apart) to the full colour range
                 # the identity view's maps alone (ensemble_outputs keeps no others): un-flipped at
                 # layer4's cells, a flipped view's map lands about a cell off (app.gradcam)
-                combined = None if cells == (1, 1) else self.cam.from_maps([m[0] for m in out.maps],
+                combined = None if cells == (1, 1) else self.cam.from_maps([m[0][:1] for m in out.maps],
                                                                            explained, size)
             else:
                 assert self.cam is not None

@@ -259,7 +259,7 @@ def test_the_details_keep_the_raw_maximum_and_say_the_scale(predictor: Predictor
     assert set(drawn.tolist()) <= set(want.ravel().tolist()) | {0.0}, (drawn, want)
     assert float(lit.heatmap.max()) == pytest.approx(1.0, abs=1e-6)
     out = ensemble_outputs(predictor.bundle, x, keep_maps=True)
-    assert out.maps is not None and out.maps[0].ndim == 4  # (n, C, h, w): the identity view
+    assert out.maps is not None and tuple(out.maps[0].shape[:2]) == (1, 4)  # (n, V, C, h, w): every view
     summary = lit.heatmap_summary(predictor.target_layer)
     assert summary is not None and summary["raw_max"] == lit.cam_raw_max
     assert summary["raw_max_note"] == RAW_MAX_NOTE and "No threshold calls a map weak" in RAW_MAX_NOTE

@@ -301,6 +301,28 @@ def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -
     assert "2-fold ensemble" in predictor.describe() and "4 flips" in predictor.describe()
 
 
+def test_the_prediction_pass_keeps_every_views_layer4_maps(predictor: Predictor) -> None:
+    """``ensemble_outputs(keep_maps=True)``: per fold, ``(n, V, C, h, w)``, view v the network's
+    map of the input flipped along ``TTA_FLIPS[v]`` (not flipped back), from the grading's own
+    pass, so the heatmap can average the views the grade averages; one view without flips."""
+    from drac_ssl.grading.predict import TTA_FLIPS, ensemble_outputs, preprocess_image
+
+    bundle = predictor.bundle
+    x = torch.stack([preprocess_image(_octa_like(128, 128, seed=s), bundle.metadata) for s in (1, 2)])
+    out = ensemble_outputs(bundle, x, tta=True, keep_maps=True)
+    assert out.maps is not None and len(out.maps) == len(bundle.models)
+    assert tuple(out.maps[0].shape) == (2, 4, 512, 2, 2) and out.maps[0].requires_grad is False
+    with torch.no_grad():
+        for i in range(2):
+            for v, dims in enumerate(TTA_FLIPS):
+                view = x[i:i + 1].flip(dims) if dims else x[i:i + 1]
+                want = bundle.models[0].backbone.forward_until(view, "layer4")[0]
+                torch.testing.assert_close(out.maps[0][i, v], want, rtol=1e-4, atol=1e-5)
+    alone = ensemble_outputs(bundle, x, tta=False, keep_maps=True)
+    assert alone.maps is not None and tuple(alone.maps[0].shape) == (2, 1, 512, 2, 2)
+    torch.testing.assert_close(alone.maps[0][:, 0], out.maps[0][:, 0], rtol=1e-4, atol=1e-5)
+
+
 # --------------------------------------------------------------------------------------
 # One-pass Grad-CAM against MONAI's Grad-CAM of each whole fold model, averaged
 
