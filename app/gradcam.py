@@ -247,7 +247,8 @@ class CamMap:
     score); ``raw_max``: the maximum of ``ReLU(signed)`` taken at the target layer's cells
     (before upsampling), the map's largest value before scaling (0.0 for an empty map;
     :data:`RAW_MAX_NOTE`); ``views``:
-    the views combined (1: the identity view, as the app computes it)."""
+    the views combined (4 with the app's flip TTA, as the grade combines them; 1: the identity
+    view alone)."""
 
     heat: np.ndarray
     signed: np.ndarray
@@ -269,8 +270,9 @@ def combine_cams(signed: Tensor, flips: Sequence[Sequence[int]], size: Sequence[
     ``heat = ReLU(mean) / raw_max``: 0 = no positive evidence, 1 = the map's maximum, so a cell
     of half the maximum's evidence is drawn at 0.5 (not min-max: the weakest positive cell is
     not drawn as none); a map with no positive cell stays all zeros.
-    Grad-CAM of the mean logit (module docstring). The app passes the identity view alone,
-    ``flips=((),)``: un-flipped on the cells, a flipped view lands about a cell off (module
+    Grad-CAM of the mean logit (module docstring). The app passes the grade's own views
+    (:attr:`app.predict.Predictor.map_flips`: the 4 flips with flip TTA, ``((),)`` without), so
+    the map explains the score the grade uses; the identity view alone leans half a cell (module
     docstring). Raises ValueError when the views and ``flips`` differ in number."""
     s = torch.as_tensor(signed).detach().float()
     if s.ndim != 4 or s.shape[1] != len(flips):
@@ -383,8 +385,8 @@ class FoldMapGradCAM:
     by :func:`combine_cams`.
 
     The prediction pass (:func:`drac_ssl.grading.predict.ensemble_outputs` with ``keep_maps``)
-    already computed every fold model's ``layer4`` map of the identity view (with a shared
-    frozen backbone: one map for all folds; maps of other views may be passed too). Grad-CAM needs those activations ``A`` and the gradient of
+    already computed every fold model's ``layer4`` maps of every view it ran (with a shared
+    frozen backbone: one map per view for all folds). Grad-CAM needs those activations ``A`` and the gradient of
     the explained score with respect to ``A``, and that gradient only flows through what comes
     after the layer: the heads. So the maps, stacked fold-major, go through :class:`FoldHeads`,
     whose target layer is an identity on the stack; one backward pass gives every fold's and
@@ -399,7 +401,7 @@ class FoldMapGradCAM:
         output: ``classification`` (explain the logit of the given class) or ``regression``.
 
     Thread-safe: calls are serialised by a lock (MONAI keeps per-call state on the wrapper);
-    a call costs a heads' forward and backward, milliseconds.
+    a call costs the heads' forward and backward on the F x V stacked maps, milliseconds.
     """
 
     target_layer = "backbone.layer4"

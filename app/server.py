@@ -814,8 +814,8 @@ def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     """What the heatmap shows, in plain words: what its colour means (which grade's score,
     relative to this map's maximum), which score it explains when the grade was chosen by
-    another (:meth:`app.predict.Predictor.heatmap_score_note`), that it leaves out the flipped
-    copies the grade averaged (:attr:`app.predict.Prediction.flips_left_out`), where it is strongest (a 3 x 3
+    another (:meth:`app.predict.Predictor.heatmap_score_note`), that it averages the flipped
+    copies as the grade does (:attr:`app.predict.Prediction.cam_views`), where it is strongest (a 3 x 3
     region of the image), its resolution ("7 × 7 cells, each about 146 px of this image"; a
     coarse map says what it cannot tell), whether it is empty, and the standing caveat
     (:func:`heatmap_page_caveat`). An untrained demo bundle's map is said to mean nothing, and
@@ -844,8 +844,8 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     read = (" The model read only the fundus disc's box, so there is no heat outside it."
             if cropped else "")
     note = predictor.heatmap_score_note(pred.explains)
-    flips = (" It reads the image as given; the grade also averages 3 flipped copies, which the "
-             "map leaves out." if pred.flips_left_out else "")
+    flips = (f" Like the grade, it averages the image and its {pred.cam_views - 1} flipped copies (each "
+             f"copy's map flipped back)." if pred.cam_views and pred.cam_views > 1 else "")
     resolution = "" if pred.coarse else f" Resolution: {pred.resolution}."
     text = (f"<small>Heatmap: the brighter (yellow) a part of the image, the more it raised the "
             f"model's score for {plain}; dark or uncoloured parts raised it little or not at all. "
@@ -878,8 +878,8 @@ def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
     (``details["heatmap"]["method"]``; the page says what the colour means in plain words,
     :func:`_heatmap_markdown`): "Grad-CAM of grade 0 (Normal) at backbone.layer4, 2 × 2 cells for
     the 64 px model input, of the ensemble's mean logit over 5 fold model(s), on the identity
-    view (the grade also averages 3 flipped views, left out: un-flipped, their maps land about a
-    cell off): the signed maps averaged, then ReLU, then scaled once to [0, 1] by this map's
+    view and its 3 flipped views, each view's map flipped back onto the image, as the grade averages
+    them: the signed maps averaged, then ReLU, then scaled once to [0, 1] by this map's
     maximum (0.031 before scaling), from the prediction's own forward pass (one backward through
     the heads), stretched over the image."; "" without a heatmap."""
     if pred.heatmap is None or pred.explained is None:
@@ -891,8 +891,9 @@ def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
     else:
         what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
         mean = "mean logit"
-    views = ("on the identity view (the grade also averages 3 flipped views, left out: un-flipped, "
-             "their maps land about a cell off)" if pred.flips_left_out else "on the identity view")
+    views = (f"on the identity view and its {pred.cam_views - 1} flipped views, each view's map flipped back "
+             f"onto the image, as the grade averages them" if pred.cam_views and pred.cam_views > 1
+             else "on the identity view (no flip TTA)")
     raw = f" ({pred.cam_raw_max:.2g} before scaling)" if pred.cam_raw_max is not None else ""
     how = (", from the prediction's own forward pass (one backward through the heads)"
            if predictor.one_pass_gradcam else " (one forward and backward per fold model)")

@@ -26,8 +26,11 @@ head (the pooled features). Out-of-fold accuracy and the accuracy on new images 
 grade: the 4 flips averaged, as the bundle's cross-validation) say whether the model uses
 the cue. These are figures of this test model: they say nothing about a real bundle's maps.
 
-**1. Does the map find the cue?** On new images with the cue, the app's map explaining grade 1
-(the mean logit over the folds; its views in ``app_map_views``): its peak cell (the hottest of
+**1. Does the map find the cue?** On new images with the cue, the app's map explaining grade 1:
+Grad-CAM of the score the grade uses, the folds' mean logit over the grade's views
+(:attr:`app.predict.Predictor.map_flips`: with the flip TTA the bundle's cross-validation used,
+the 4 views, each view's signed map flipped back, averaged before the ReLU; ``app_map_views``
+in the result): its peak cell (the hottest of
 the 7 x 7; an empty map, no positive cell, has none and counts as a miss) is a hit when it lies
 within one cell of the cue's cell (Chebyshev distance <= 1, the king's move); also on the cue's
 own cell, and the signed offsets of the peak from the cue (:func:`peak_offsets`). Chance: a
@@ -48,7 +51,8 @@ identity view's the two leanings cancel.
 
 **The combinations**, on the same images (:func:`combinations`): the identity view alone, the
 4 flipped views averaged (:func:`app.gradcam.combine_cams` with the flip TTA's views, each
-view's signed map un-flipped, pre-ReLU maps averaged, as the grade averages the views), and
+view's signed map un-flipped, pre-ReLU maps averaged, as the grade averages the views: the
+app's map with flip TTA), and
 the fold combination used before 2026-12-05 (each fold's own map of the identity view scaled
 to its maximum, then averaged); per combination the peaks on the cue's cell and within one
 cell of it, their signed row and column offsets, empty maps, the maps' correlation, and for
@@ -714,6 +718,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from app.gradcam import FoldMapGradCAM
+    from app.predict import Predictor
     from drac_ssl.grading.predict import TTA_FLIPS, resolve_tta
 
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -746,7 +751,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             seconds[f"train_{head}"] = time.perf_counter() - t
             output = bundle.calibration.output
             tta = resolve_tta(None, bundle)  # the app's default: flips as the bundle's CV
-            app_flips = IDENTITY  # the app's map: the identity view
+            app_flips = Predictor(bundle, tta=tta).map_flips  # the app's map: the grade's views
             cam = FoldMapGradCAM(bundle.models, output)
             t = time.perf_counter()
             flip_views, flip_grades = _prediction_pass(bundle, images, True)
@@ -754,8 +759,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _, plain_grades = _prediction_pass(bundle, plain, tta)
             by_views = {len(IDENTITY): _maps_of(cam, identity_views, IDENTITY, size),
                         len(TTA_FLIPS): _maps_of(cam, flip_views, TTA_FLIPS, size)}
-            # the app's own Predictor gives every image the same grade and map, flips on and off
-            agree = {"flips_on": predictor_agreement(bundle, images, True, by_views[len(app_flips)], flip_grades),
+            # the app's own Predictor gives every image the same grade and map, flips on (the 4
+            # views averaged) and off (the identity view)
+            agree = {"flips_on": predictor_agreement(bundle, images, True, by_views[len(TTA_FLIPS)], flip_grades),
                      "flips_off": predictor_agreement(bundle, images, False, by_views[1], identity_grades)}
             for said in agree.values():
                 assert said["same_grade"] == said["n"] and said["same_map"] == said["n"], \

@@ -1376,9 +1376,9 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
               " The grade shown is the most probable one of the calibrated probabilities, which "
               "weigh every grade's logit: one grade's logit alone does not decide it."
               if not regression else "")
-    return (f"{HEATMAP_CAVEAT} A map explains {score} (Grad-CAM at `{layer}`, over the folds, on "
-            f"the image as given: the flipped copies the grade may average are left out), cell by "
-            f"cell of that layer, and is scaled to its own maximum: its colours carry no absolute "
+    return (f"{HEATMAP_CAVEAT} A map explains {score} (Grad-CAM at `{layer}`, over the folds and "
+            f"over the same views as the grade: with flip TTA the image and its 3 flips, each view's "
+            f"map flipped back onto the image and averaged before the ReLU), cell by cell of that layer, and is scaled to its own maximum: its colours carry no absolute "
             f"strength.{chosen} {HEATMAP_BENCH_WORDS}")
 
 

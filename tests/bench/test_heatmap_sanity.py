@@ -157,8 +157,15 @@ def test_the_readme_rows_show_each_heads_figures_and_the_failed_check() -> None:
     loc = record["heads"]["conv"]["localisation"]
     assert "conv head" in conv and f"{loc['hits_within_one_cell']} of {loc['n']}" in conv
     assert "chance 361/2401" in conv and "every step passes" in conv
+    assert "a fixed habit's worst case 9/49" in conv and "median |Spearman|" in conv
+    assert "says nothing about a real bundle's maps" in conv and "says nothing about a real bundle's maps" in linear
+    identity = record["heads"]["conv"]["combinations"]["identity_view"]
+    assert f"the app's map ({loc['views']} views averaged, as the grade)" in conv
+    assert (f"the identity view alone: on its cell {identity['hits_on_the_cue_cell']}, within one cell "
+            f"{identity['hits_within_one_cell']}") in conv
     assert "linear head" in linear and "fails at head" in linear
-    assert "chance 1/49" in layers and "occlusion" in layers and "head.conv" in layers
+    assert "chance 1/49" in layers and "occlusion" in layers and "head.conv_four_flips_averaged" in layers
+    assert "layer4_identity_view" in layers
     record["heads"]["conv"]["randomisation"]["steps"][2]["passes"] = False
     assert "fails at backbone.layer3" in heatmap_sanity_rows(record)[0]
 
@@ -182,7 +189,8 @@ def test_a_smoke_run_of_the_bench_writes_every_figure(tmp_path: Path) -> None:
             assert said["same_grade"] == said["same_map"] == said["n"] == 4
         assert {s["tta"] for s in entry["map_equals_predictor"].values()} == {True, False}
         loc = entry["localisation"]
-        assert loc["habit_within_one_cell_worst_case"] == "1/1"  # 3 x 3: any inner peak and loc["views"] == entry["app_map_views"]
+        assert loc["habit_within_one_cell_worst_case"] == "1/1"  # 3 x 3: any inner peak
+        assert entry["flip_tta"] is True and loc["views"] == entry["app_map_views"] == 4  # the grade's views
         for name in ("identity_view", "four_flips_averaged", "folds_scaled_then_averaged_before_2026_12_05"):
             said = entry["combinations"][name]
             assert {"hits_on_the_cue_cell", "hits_within_one_cell", "peak_minus_cue"} <= set(said)
@@ -194,4 +202,5 @@ def test_a_smoke_run_of_the_bench_writes_every_figure(tmp_path: Path) -> None:
             assert step["passes"] is (None if median is None else median < hs.PASS_BELOW)
     layers = record["heads"]["conv"]["layers"]
     assert {"layer4_identity_view", "layer4_four_flips_averaged", "head.conv_identity_view",
-            "head.conv_four_flips_averaged", "occlusion"} <= set(layers) and layers["app_map"] in layers
+            "head.conv_four_flips_averaged", "occlusion"} <= set(layers)
+    assert layers["app_map"] == "layer4_four_flips_averaged"
