@@ -111,7 +111,8 @@ from drac_ssl.submission import (
     write_submission,
 )
 
-__all__ = ["HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS", "RESULT_ID", "AppSettings",
+__all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS",
+           "HEATMAP_PAGE_CAVEAT_LINEAR", "RESULT_ID", "AppSettings",
            "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
            "model_card_view", "safe_card_markdown", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
            "table_widths", "transport_limit"]
@@ -215,15 +216,24 @@ HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained 
 (:data:`app.gradcam.HEAT_COLORMAP`), and that the brightest is this map's own maximum (each map
 is divided by its own maximum: the colours carry no absolute strength)."""
 
-HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} On a test model with a planted bright spot (a bench: "
-                       f"bench/results/heatmap_sanity.json), the map's peak was within one cell of "
-                       f"the spot in 81 of 96 images (a randomly placed peak: 15 %) but on the spot's "
-                       f"own cell in only 21 of 96: it points to a region of about a cell, not to a "
-                       f"lesion.")
-"""The heatmap line's standing caveat (:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`, short: the
-model card and ``docs/app.md`` give the bench in full, :data:`drac_ssl.grading.bundle
-.HEATMAP_BENCH_WORDS`; the conv head's figures, the default head), for a map of at least 3 cells
-a side (:func:`heatmap_page_caveat`)."""
+HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} On a test model with a planted bright spot (a conv-head "
+                       f"test model on synthetic images with a random frozen backbone; says nothing "
+                       f"about this model's maps: bench/results/heatmap_sanity.json), the map's peak "
+                       f"was on the spot's own cell in 47 of 96 images and within one cell of it in "
+                       f"89 of 96 (a randomly placed peak: 15 %).")
+"""The heatmap line's standing caveat for a conv-head bundle (the default head) whose map has at
+least 3 cells a side (:func:`heatmap_page_caveat`): :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`
+and the heatmap bench's conv-head figures, said to be a test model's (the model card and
+``docs/app.md`` give the bench in full, :data:`drac_ssl.grading.bundle.HEATMAP_BENCH_WORDS`)."""
+
+HEATMAP_PAGE_CAVEAT_LINEAR = (f"{HEATMAP_CAVEAT} On a test model with a planted bright spot (a "
+                              f"linear-head test model on synthetic images with a random frozen backbone; "
+                              f"says nothing about this model's maps: bench/results/heatmap_sanity.json), "
+                              f"the map's peak was within one cell of the spot in only 40 of 96 images (a "
+                              f"randomly placed peak: 15 %), and the map failed a randomisation sanity "
+                              f"check: it changed little when the head's weights were replaced.")
+"""The caveat for a linear-head bundle (:func:`heatmap_page_caveat`): the bench's linear-head
+figures, which are far weaker than the conv head's."""
 
 HEATMAP_PAGE_CAVEAT_FEW_CELLS = (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright "
                                  f"spot (bench/results/heatmap_sanity.json) measured 7 x 7 maps; its "
@@ -232,14 +242,26 @@ HEATMAP_PAGE_CAVEAT_FEW_CELLS = (f"{HEATMAP_CAVEAT} The bench that tests the map
 """The caveat for a map of fewer than 3 cells a side (2 x 2 at a 64 px input), where every cell
 lies within one cell of every other, so the 7 x 7 bench's "within one cell" would mislead."""
 
+BENCH_HEADS_CAVEAT = {"conv": HEATMAP_PAGE_CAVEAT, "linear": HEATMAP_PAGE_CAVEAT_LINEAR}
+"""The page's caveat for the heads the heatmap bench measured (conv, linear); another head's
+page quotes no figure of it (:func:`heatmap_page_caveat`)."""
 
-def heatmap_page_caveat(cells: Sequence[int] | None) -> str:
-    """The heatmap line's standing caveat for a map of ``cells`` ``(h, w)``:
-    :data:`HEATMAP_PAGE_CAVEAT` (the 7 x 7 bench's "within one cell") for at least 3 cells a side
-    or unknown cells, :data:`HEATMAP_PAGE_CAVEAT_FEW_CELLS` below that."""
+
+def heatmap_page_caveat(cells: Sequence[int] | None, head: str | None = None) -> str:
+    """The heatmap line's standing caveat for a map of ``cells`` ``(h, w)`` of a bundle whose fold
+    models have the head ``head`` (``linear``, ``mlp``, ``conv``, ``regression``;
+    :attr:`app.predict.Predictor.head`): :data:`HEATMAP_PAGE_CAVEAT_FEW_CELLS` below 3 cells a side;
+    else the bench's figures of that head (:data:`BENCH_HEADS_CAVEAT`: conv, linear), each said to
+    be a test model's; for a head the bench did not measure (or an unknown one), no figure, and
+    that none applies."""
     if cells is not None and min(int(c) for c in cells) < 3:
         return HEATMAP_PAGE_CAVEAT_FEW_CELLS
-    return HEATMAP_PAGE_CAVEAT
+    if head in BENCH_HEADS_CAVEAT:
+        return BENCH_HEADS_CAVEAT[head]
+    which = f"this model's {head} head" if head else "this model's head"
+    return (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright spot "
+            f"(bench/results/heatmap_sanity.json) measured conv and linear heads on synthetic images, "
+            f"not {which}: none of its figures apply to this model.")
 
 RESULT_ID = "grade-result"
 """The ``elem_id`` of the single-image result (the grade): a polite ARIA live region
@@ -850,7 +872,7 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     text = (f"<small>Heatmap: the brighter (yellow) a part of the image, the more it raised the "
             f"model's score for {plain}; dark or uncoloured parts raised it little or not at all. "
             f"Colours are relative to this map's maximum.{' ' + note if note else ''}{flips}"
-            f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells)} How it is computed: "
+            f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells, predictor.head)} How it is computed: "
             f"details "
             f"(JSON), heatmap.method.</small>")
     if pred.coarse and pred.cam_cells:
