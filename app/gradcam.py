@@ -6,14 +6,19 @@ explained grade's logit, below) to the cells of one layer's feature map: ``sum_c
 lesion detector and it has not been validated against lesion annotations. On the heatmap bench's
 test model with a planted cue, a bright spot (``bench/results/heatmap_sanity.json``, rerun with
 ``python -m bench.heatmap_sanity``: synthetic grey images, a frozen random-init ResNet-18, trained
-fold heads), the map's peak on its 7 x 7 cells was within one cell of the cue in 81 of 96 images
-with the conv head (a randomly placed peak: 15 %, 361 of the 2401 peak-cue cell pairs) but on
-the cue's own cell in 21 of 96; with the linear head within one cell in 39 of 96, and its maps of
-different images correlated +0.70 with one another (an image-independent spatial habit; +0.11
-with the conv head). Re-initialising the weights top-down (Adebayo et al. 2018's randomisation
-check) changed the conv head's maps at every step, and the linear head's once its backbone
-layers were replaced, not when its head alone was (median rank correlation +0.58 with the trained
-model's maps). :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT` is the sentence the page, the docs
+fold heads; its figures say nothing about a real bundle's maps), the map's peak on its 7 x 7 cells
+(the 4 flipped views averaged, as the app draws it) was within one cell of the spot in 89 of 96
+images with the conv head (a randomly placed peak: 15 %, 361 of the 2401 peak-cue cell pairs; a
+map stuck on one cell: at most 9 of 49) and on the spot's own cell in 47 of 96; with the linear
+head within one cell in 40 of 96, and its maps of different images correlated +0.77 with one
+another (an image-independent spatial habit; +0.12 with the conv head). Re-initialising the
+weights top-down (the cascading randomisation of Adebayo et al. 2018, judged by the bench's own
+rule (median |Spearman| < 0.5) on the signed maps' rank correlation with the trained model's, its
+sign ignored: an inverted map has kept its structure) changed the conv head's maps at every step,
+after the heads only just (median |rho| 0.49, every map then empty); the linear head's maps
+stayed much as they were when its head alone was replaced (median rank correlation +0.79),
+failing that sanity check, and again after ``layer4`` (+0.60), ``layer3`` (-0.52: inverted) and
+the stem (-0.69). :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT` is the sentence the page, the docs
 and the model card carry; :data:`drac_ssl.grading.bundle.HEATMAP_BENCH_WORDS` the bench's.
 
 What MONAI does here: the forward/backward hooks on the target layer that give ``A`` and the
@@ -34,11 +39,11 @@ own forward pass already computes it, so the heatmap costs one backward pass thr
 convolutional layer, the usual Grad-CAM choice: ``head.conv`` (its 3 x 3 convolution, same
 cells) is. At ``layer4`` the channel weights average the gradient through the head's
 ``reduce`` and ``conv`` blocks (BatchNorm, ReLU), a cruder linearisation of that head. The
-bench compares them on its conv-head model, on 24 images with the spot: the map's hottest cell
-was the spot's own cell in 2 of 24 at ``layer4`` and 6 of 24 at ``head.conv``, and occluding each
-cell in turn found it in 21 of 24 (a random cell is the spot's 1 time in 49); within one cell of
-it in 18, 20 and 23 of 24: Grad-CAM at either layer finds the spot's neighbourhood, seldom its
-cell. A bundle may name another layer in its metadata; :class:`EnsembleGradCAM` then computes it
+bench compares them on its conv-head model, on 24 images with the spot: the map's hottest cell (the
+4 views averaged, as the app) was the spot's own cell in 7 of 24 at ``layer4`` and 10 of 24 at
+``head.conv`` (2 and 6 on the identity view alone), and occluding each cell in turn found it in 21
+of 24 (a random cell is the spot's 1 time in 49); within one cell of it in 20, 23 and 23 of 24:
+Grad-CAM at either layer finds the spot's neighbourhood, its cell less often than occlusion. A bundle may name another layer in its metadata; :class:`EnsembleGradCAM` then computes it
 per whole fold model.
 
 Combining the folds: Grad-CAM of the ensemble's mean logit. The grade averages the fold
@@ -60,21 +65,32 @@ logit with the folds' layer4 maps stacked as the channels of one layer (not Grad
 layer of any one network); the same test file checks it against MONAI's GradCAM of a model
 whose layer stacks two backbones' maps, to 1e-6. Before 2026-12-05 each fold's
 map was ReLU'd and scaled to [0, 1] on its own and then averaged: every fold counted equally
-whatever its evidence. On the bench's conv-head model the two combinations differ little: the
-folds' raw maxima differed by a median 2.7x, no fold's map was empty, the old combination's maps
-correlated a median +0.99 with Grad-CAM of the mean logit, and their peak was within one cell of
-the spot in 77 of 96 images (81 with the present combination).
+whatever its evidence. On the bench's conv-head model the two combinations, each of the identity
+view, differ little: the folds' raw maxima differed by a median 2.7x, no fold's map was empty, the
+old combination's maps correlated a median +0.99 with Grad-CAM of the mean logit, and their peak
+was within one cell of the spot in 77 of 96 images (81 with Grad-CAM of the mean logit).
 
-The flips: the grade also averages the 4 flipped views (flip TTA); the map reads the identity
-view only, and the page says so. :func:`combine_cams` can average views too (each view's signed
-map un-flipped onto the image; the result is flip-equivariant, tested), but un-flipping on the
-cells does not align them: a stride-32 network is not mirror-symmetric (by the convolution
-arithmetic its receptive fields are centred near ``32 i`` px of the input, not at the cell
-centres ``32 i + 15.5``), so a flipped view's un-flipped map lands about one cell off. The app
-does not average them; the reason first given, a one-off trial in which averaging the views
-lost the cue, did not reproduce: on the bench's model the 4 views averaged put the peak within
-one cell of the spot in 89 of 96 images with the conv head (81 with the identity view alone) and
-40 of 96 with the linear head (39), no map empty.
+The flips: the grade averages the 4 flipped views (flip TTA), and so does the map
+(:attr:`app.predict.Predictor.map_flips`): each view's signed map, flipped back onto the image,
+enters the mean before the ReLU (:func:`combine_cams`), so the map is Grad-CAM of the score the
+grade uses, the folds' and views' mean logit (the views' layer4 maps, in the image's orientation,
+stacked as the channels of one layer), and it is flip-equivariant: the map of a mirrored image is
+the mirrored map (``tests/app/test_predict.py``). The identity view alone, the app's map until
+2026-12-05, is neither: a stride-32 network is not mirror-symmetric. By the convolution arithmetic
+the receptive field of ``layer4`` cell i is centred near ``32 i`` px of the input, half a cell up
+and left of the cell's centre ``32 i + 15.5`` (measured on the bench's backbone: cell (3, 3)'s at
+(99.4, 101.0) px, its centre at 111.5), so the identity view's peak leans a cell down or right of
+a spot in the lower or right half of its cell; each flipped view's leans the other way, and
+averaged the leanings cancel. On the bench's conv-head model the identity view's peak was on the
+spot's cell in 21 of 96 images and within one cell of it in 81, its row offsets +1 in 33 images
+against -1 in 12; the 4 views averaged: 47 and 89, +1 in 16 against -1 in 11 (the linear head:
+11 and 39 alone, 17 and 40 averaged), no map empty. The reasons first given for leaving the views
+out were wrong: a one-off trial in which averaging them lost the cue did not reproduce, and it is
+the identity view's map that lies about half a cell off, not the flipped views' once flipped
+back. What it costs: the heads' one backward pass runs on 4 x as many stacked maps; on a
+DRAC-shaped bundle (224 px, 5 folds, conv head; 1 thread on the project's 2-core machine) a
+median 20.1 ms against 10.3 ms for the identity view (x1.94), 0.142 s against 0.131 s of model
+time per image (x1.08; ``docs/app.md``).
 
 The score explained: a classification head's raw logit of the explained grade (by default the
 shown grade), averaged over the folds as above. The grade shown is NOT chosen by that score under the default
@@ -247,7 +263,8 @@ class CamMap:
     score); ``raw_max``: the maximum of ``ReLU(signed)`` taken at the target layer's cells
     (before upsampling), the map's largest value before scaling (0.0 for an empty map;
     :data:`RAW_MAX_NOTE`); ``views``:
-    the views combined (1: the identity view, as the app computes it)."""
+    the views combined (4 with the app's flip TTA, as the grade combines them; 1: the identity
+    view alone)."""
 
     heat: np.ndarray
     signed: np.ndarray
@@ -269,8 +286,9 @@ def combine_cams(signed: Tensor, flips: Sequence[Sequence[int]], size: Sequence[
     ``heat = ReLU(mean) / raw_max``: 0 = no positive evidence, 1 = the map's maximum, so a cell
     of half the maximum's evidence is drawn at 0.5 (not min-max: the weakest positive cell is
     not drawn as none); a map with no positive cell stays all zeros.
-    Grad-CAM of the mean logit (module docstring). The app passes the identity view alone,
-    ``flips=((),)``: un-flipped on the cells, a flipped view lands about a cell off (module
+    Grad-CAM of the mean logit (module docstring). The app passes the grade's own views
+    (:attr:`app.predict.Predictor.map_flips`: the 4 flips with flip TTA, ``((),)`` without), so
+    the map explains the score the grade uses; the identity view alone leans half a cell (module
     docstring). Raises ValueError when the views and ``flips`` differ in number."""
     s = torch.as_tensor(signed).detach().float()
     if s.ndim != 4 or s.shape[1] != len(flips):
@@ -383,8 +401,8 @@ class FoldMapGradCAM:
     by :func:`combine_cams`.
 
     The prediction pass (:func:`drac_ssl.grading.predict.ensemble_outputs` with ``keep_maps``)
-    already computed every fold model's ``layer4`` map of the identity view (with a shared
-    frozen backbone: one map for all folds; maps of other views may be passed too). Grad-CAM needs those activations ``A`` and the gradient of
+    already computed every fold model's ``layer4`` maps of every view it ran (with a shared
+    frozen backbone: one map per view for all folds). Grad-CAM needs those activations ``A`` and the gradient of
     the explained score with respect to ``A``, and that gradient only flows through what comes
     after the layer: the heads. So the maps, stacked fold-major, go through :class:`FoldHeads`,
     whose target layer is an identity on the stack; one backward pass gives every fold's and
@@ -399,7 +417,7 @@ class FoldMapGradCAM:
         output: ``classification`` (explain the logit of the given class) or ``regression``.
 
     Thread-safe: calls are serialised by a lock (MONAI keeps per-call state on the wrapper);
-    a call costs a heads' forward and backward, milliseconds.
+    a call costs the heads' forward and backward on the F x V stacked maps, milliseconds.
     """
 
     target_layer = "backbone.layer4"

@@ -8,11 +8,13 @@ app and a submission agree to the last bit for the same image. Every image goes 
 every fold model, with the 4 flips when the bundle's cross-validation used them
 (:attr:`drac_ssl.grading.bundle.Bundle.tta_in_cv`; ``tta`` overrides it) (a shared frozen
 backbone runs once for all views, in one batch, for all fold heads). The heatmap is Grad-CAM
-of the fold ensemble's mean logit of the grade that is shown, on the identity view (the grade
-also averages the flipped views; :mod:`app.gradcam` says why their maps are left out), at the
-image's shape: :class:`app.gradcam.FoldMapGradCAM` from the identity view's ``layer4`` maps of
-that same forward pass (one backward pass through the heads; no second backbone pass), or, for
-a bundle whose Grad-CAM layer is another one, :class:`app.gradcam.EnsembleGradCAM`. The map is put back on the image
+of the score the grade uses: the fold ensemble's mean logit of the grade that is shown, over
+the same views as the grade (:attr:`Predictor.map_flips`: with flip TTA the 4 views, each
+view's signed map flipped back onto the image, averaged before the ReLU; :mod:`app.gradcam`
+says why the identity view alone would not do), at the image's shape:
+:class:`app.gradcam.FoldMapGradCAM` from every view's ``layer4`` maps of that same forward
+pass (one backward pass through the heads for all folds and views; no second backbone pass),
+or, for a bundle whose Grad-CAM layer is another one, :class:`app.gradcam.EnsembleGradCAM`. The map is put back on the image
 through the crop and padding the preprocessing applied (:func:`app.gradcam.place_heatmap`; a
 fundus-crop model reads only the disc's box, and the map is 0 outside it); a coarse map (fewer
 than :data:`app.gradcam.COARSE_CELLS` cells a side, the 7 x 7 of a 224 px input included) is
@@ -64,7 +66,7 @@ from drac_ssl.grading.image_notes import (
 )
 
 __all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
-           "borderline_grades", "borderline_words", "find_newest_bundle", "make_bundle_hint"]
+           "borderline_grades", "borderline_words", "find_newest_bundle", "make_bundle_hint", "views_note"]
 
 BORDERLINE_MARGIN = 0.10
 """Two largest grade probabilities at most this far apart (0.10: ten percentage points) make a
@@ -107,6 +109,18 @@ def borderline_words(probs: Any, class_names: list[str]) -> str | None:
                 f"(P {values[0]} vs {values[1]}).")
     return (f"Borderline: the model cannot tell {', '.join(names[:-1])} and {names[-1]} apart on "
             f"this image (P {', '.join(values[:-1])} and {values[-1]}).")
+
+
+def views_note(views: int | None) -> str | None:
+    """What the map's ``views`` (:attr:`Prediction.cam_views`) mean, for the details JSON; None
+    without a map."""
+    if views is None:
+        return None
+    if views == 1:
+        return "the image as given (no flip TTA): the grade read it alone"
+    return (f"the image and its {views - 1} flipped copies, as the grade averages them: each view's "
+            f"signed map flipped back onto the image, the maps averaged before the ReLU (Grad-CAM of "
+            f"the score the grade uses)")
 
 
 @dataclass(repr=False)
@@ -152,8 +166,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # the combined map's maximum before its scaling to [0, 1] (app.gradcam.CamMap.raw_max, units
     # of the explained score); None without a map
     cam_raw_max: float | None = None
-    # the grade averaged flipped views that the map (the identity view's) leaves out (Predictor.tta)
-    flips_left_out: bool = False
+    # the views the map averaged, as the grade averaged them (Predictor.map_flips): 4 with flip
+    # TTA (each view's map flipped back onto the image), 1 without; None without a map
+    cam_views: int | None = None
     # the model-input map had positive evidence, but only in the padding the preprocessing
     # added around the disc: the map placed on the image is then empty for that reason
     heat_only_in_padding: bool = False
@@ -281,8 +296,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         ``coarse`` (with its ``meaning``), ``image_box`` ``[x0, y0, x1, y1]``: the part of
         the image the model read (the heatmap is 0 outside it), ``scale`` (the map is scaled
         to its own maximum), ``raw_max`` (that maximum before scaling, with ``raw_max_note``:
-        :data:`app.gradcam.RAW_MAX_NOTE`), ``flips_left_out`` (the grade averaged flipped views
-        that the map, of the identity view, leaves out), ``caveat``
+        :data:`app.gradcam.RAW_MAX_NOTE`), ``views`` (how many views the map averaged, as the
+        grade: 4 with flip TTA, each view's map flipped back onto the image; 1 without) with
+        ``views_note``, ``caveat``
         (:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`) and ``strongest``: where the map is
         strongest, in the image's pixels and in words (:func:`app.gradcam.strongest_heat`;
         None for an empty map)."""
@@ -311,7 +327,8 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
                          "raw_max, 0 = no positive evidence, 1 = its maximum; the colours carry no "
                          "absolute strength",
                 "raw_max": self.cam_raw_max, "raw_max_note": RAW_MAX_NOTE,
-                "flips_left_out": self.flips_left_out, "caveat": HEATMAP_CAVEAT,
+                "views": self.cam_views, "views_note": views_note(self.cam_views),
+                "caveat": HEATMAP_CAVEAT,
                 "strongest": self.strongest}
 
 
@@ -358,6 +375,9 @@ class Predictor:
         output = str(self.metadata.get("model", {}).get("output", "classification"))
         # a regression head has one output: its heatmap explains that score, whatever grade
         self.regression: bool = output == "regression"
+        # the fold models' head (linear, mlp, conv, regression): the page's heatmap caveat
+        # quotes the heatmap bench's figures of that head only (app.server.heatmap_page_caveat)
+        self.head: str = str(self.metadata.get("model", {}).get("head", ""))
         # app.demo_bundle's random weights: its heatmaps (and grades) mean nothing
         self.untrained: bool = bool(self.metadata.get("demo"))
         self.cam: FoldMapGradCAM | EnsembleGradCAM | None = None
@@ -405,10 +425,21 @@ class Predictor:
         return "score" if self.regression else "logit"
 
     @property
+    def map_flips(self) -> tuple[tuple[int, ...], ...]:
+        """The views the heatmap averages: the grade's own (:data:`drac_ssl.grading.predict.TTA_FLIPS`
+        with flip TTA, :attr:`tta`; the identity view ``((),)`` without), each view's signed map
+        flipped back onto the image and averaged before the ReLU (:func:`app.gradcam.combine_cams`),
+        so the map is Grad-CAM of the score the grade uses."""
+        from drac_ssl.grading.predict import TTA_FLIPS
+
+        return tuple(TTA_FLIPS) if self.tta else ((),)
+
+    @property
     def _views_words(self) -> str:
-        """The view the heatmap reads, as :meth:`describe` says it."""
-        return ("on the identity view only (the grade averages the 4 flips; a flipped view's map, "
-                "un-flipped, lands about a cell off)" if self.tta else "on the identity view")
+        """The views the heatmap averages, as :meth:`describe` says it."""
+        return (f"over the same {len(self.map_flips)} views as the grade (the image and its "
+                f"{len(self.map_flips) - 1} flips, each view's map flipped back onto the image)"
+                if self.tta else "on the image as given (no flip TTA)")
 
     def heatmap_score_note(self, explains: str = "grade") -> str:
         """One sentence when the heatmap explains another score than the one that chose the
@@ -686,13 +717,12 @@ class Predictor:
                 cells = (int(out.maps[0].shape[-2]), int(out.maps[0].shape[-1]))
                 # a 1 x 1 map has no location to show: its normalised CAM would only stretch
                 # float rounding (values ~1e-7 apart) to the full colour range
-                # the identity view's maps alone (ensemble_outputs keeps no others): un-flipped at
-                # layer4's cells, a flipped view's map lands about a cell off (app.gradcam)
+                # every view's maps, (V, C, h, w): averaged as the grade averages the views
                 combined = None if cells == (1, 1) else self.cam.from_maps([m[0] for m in out.maps],
-                                                                           explained, size)
+                                                                           explained, size, self.map_flips)
             else:
                 assert self.cam is not None
-                combined = self.cam(x[0], explained)  # the identity view, as above
+                combined = self.cam(x[0], explained, self.map_flips)  # the grade's views, as above
                 cells = combined.cells
                 combined = None if cells == (1, 1) else combined
             cam = None if combined is None else combined.heat
@@ -726,7 +756,7 @@ class Predictor:
                           explained=explained, explains="score" if self.regression else "grade",
                           geometry=geometry[0], cam_cells=cells, heat_only_in_padding=in_padding,
                           cam_raw_max=raw_max,
-                          flips_left_out=heatmap is not None and self.tta,
+                          cam_views=None if heatmap is None else len(self.map_flips),
                           class_names=list(self.class_names),
                           timings=timings, input_check=input_check, referable=referable,
                           bundle=dict(self.bundle.identity))

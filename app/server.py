@@ -111,7 +111,8 @@ from drac_ssl.submission import (
     write_submission,
 )
 
-__all__ = ["HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS", "RESULT_ID", "AppSettings",
+__all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS",
+           "HEATMAP_PAGE_CAVEAT_LINEAR", "RESULT_ID", "AppSettings",
            "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
            "model_card_view", "safe_card_markdown", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
            "table_widths", "transport_limit"]
@@ -215,15 +216,24 @@ HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained 
 (:data:`app.gradcam.HEAT_COLORMAP`), and that the brightest is this map's own maximum (each map
 is divided by its own maximum: the colours carry no absolute strength)."""
 
-HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} On a test model with a planted bright spot (a bench: "
-                       f"bench/results/heatmap_sanity.json), the map's peak was within one cell of "
-                       f"the spot in 81 of 96 images (a randomly placed peak: 15 %) but on the spot's "
-                       f"own cell in only 21 of 96: it points to a region of about a cell, not to a "
-                       f"lesion.")
-"""The heatmap line's standing caveat (:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`, short: the
-model card and ``docs/app.md`` give the bench in full, :data:`drac_ssl.grading.bundle
-.HEATMAP_BENCH_WORDS`; the conv head's figures, the default head), for a map of at least 3 cells
-a side (:func:`heatmap_page_caveat`)."""
+HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} On a test model with a planted bright spot (a conv-head "
+                       f"test model on synthetic images with a random frozen backbone; says nothing "
+                       f"about this model's maps: bench/results/heatmap_sanity.json), the map's peak "
+                       f"was on the spot's own cell in 47 of 96 images and within one cell of it in "
+                       f"89 of 96 (a randomly placed peak: 15 %).")
+"""The heatmap line's standing caveat for a conv-head bundle (the default head) whose map has at
+least 3 cells a side (:func:`heatmap_page_caveat`): :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`
+and the heatmap bench's conv-head figures, said to be a test model's (the model card and
+``docs/app.md`` give the bench in full, :data:`drac_ssl.grading.bundle.HEATMAP_BENCH_WORDS`)."""
+
+HEATMAP_PAGE_CAVEAT_LINEAR = (f"{HEATMAP_CAVEAT} On a test model with a planted bright spot (a "
+                              f"linear-head test model on synthetic images with a random frozen backbone; "
+                              f"says nothing about this model's maps: bench/results/heatmap_sanity.json), "
+                              f"the map's peak was within one cell of the spot in only 40 of 96 images (a "
+                              f"randomly placed peak: 15 %), and the map failed a randomisation sanity "
+                              f"check: it changed little when the head's weights were replaced.")
+"""The caveat for a linear-head bundle (:func:`heatmap_page_caveat`): the bench's linear-head
+figures, which are far weaker than the conv head's."""
 
 HEATMAP_PAGE_CAVEAT_FEW_CELLS = (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright "
                                  f"spot (bench/results/heatmap_sanity.json) measured 7 x 7 maps; its "
@@ -232,14 +242,26 @@ HEATMAP_PAGE_CAVEAT_FEW_CELLS = (f"{HEATMAP_CAVEAT} The bench that tests the map
 """The caveat for a map of fewer than 3 cells a side (2 x 2 at a 64 px input), where every cell
 lies within one cell of every other, so the 7 x 7 bench's "within one cell" would mislead."""
 
+BENCH_HEADS_CAVEAT = {"conv": HEATMAP_PAGE_CAVEAT, "linear": HEATMAP_PAGE_CAVEAT_LINEAR}
+"""The page's caveat for the heads the heatmap bench measured (conv, linear); another head's
+page quotes no figure of it (:func:`heatmap_page_caveat`)."""
 
-def heatmap_page_caveat(cells: Sequence[int] | None) -> str:
-    """The heatmap line's standing caveat for a map of ``cells`` ``(h, w)``:
-    :data:`HEATMAP_PAGE_CAVEAT` (the 7 x 7 bench's "within one cell") for at least 3 cells a side
-    or unknown cells, :data:`HEATMAP_PAGE_CAVEAT_FEW_CELLS` below that."""
+
+def heatmap_page_caveat(cells: Sequence[int] | None, head: str | None = None) -> str:
+    """The heatmap line's standing caveat for a map of ``cells`` ``(h, w)`` of a bundle whose fold
+    models have the head ``head`` (``linear``, ``mlp``, ``conv``, ``regression``;
+    :attr:`app.predict.Predictor.head`): :data:`HEATMAP_PAGE_CAVEAT_FEW_CELLS` below 3 cells a side;
+    else the bench's figures of that head (:data:`BENCH_HEADS_CAVEAT`: conv, linear), each said to
+    be a test model's; for a head the bench did not measure (or an unknown one), no figure, and
+    that none applies."""
     if cells is not None and min(int(c) for c in cells) < 3:
         return HEATMAP_PAGE_CAVEAT_FEW_CELLS
-    return HEATMAP_PAGE_CAVEAT
+    if head in BENCH_HEADS_CAVEAT:
+        return BENCH_HEADS_CAVEAT[head]
+    which = f"this model's {head} head" if head else "this model's head"
+    return (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright spot "
+            f"(bench/results/heatmap_sanity.json) measured conv and linear heads on synthetic images, "
+            f"not {which}: none of its figures apply to this model.")
 
 RESULT_ID = "grade-result"
 """The ``elem_id`` of the single-image result (the grade): a polite ARIA live region
@@ -814,8 +836,8 @@ def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     """What the heatmap shows, in plain words: what its colour means (which grade's score,
     relative to this map's maximum), which score it explains when the grade was chosen by
-    another (:meth:`app.predict.Predictor.heatmap_score_note`), that it leaves out the flipped
-    copies the grade averaged (:attr:`app.predict.Prediction.flips_left_out`), where it is strongest (a 3 x 3
+    another (:meth:`app.predict.Predictor.heatmap_score_note`), that it averages the flipped
+    copies as the grade does (:attr:`app.predict.Prediction.cam_views`), where it is strongest (a 3 x 3
     region of the image), its resolution ("7 × 7 cells, each about 146 px of this image"; a
     coarse map says what it cannot tell), whether it is empty, and the standing caveat
     (:func:`heatmap_page_caveat`). An untrained demo bundle's map is said to mean nothing, and
@@ -844,13 +866,13 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     read = (" The model read only the fundus disc's box, so there is no heat outside it."
             if cropped else "")
     note = predictor.heatmap_score_note(pred.explains)
-    flips = (" It reads the image as given; the grade also averages 3 flipped copies, which the "
-             "map leaves out." if pred.flips_left_out else "")
+    flips = (f" Like the grade, it averages the image and its {pred.cam_views - 1} flipped copies (each "
+             f"copy's map flipped back)." if pred.cam_views and pred.cam_views > 1 else "")
     resolution = "" if pred.coarse else f" Resolution: {pred.resolution}."
     text = (f"<small>Heatmap: the brighter (yellow) a part of the image, the more it raised the "
             f"model's score for {plain}; dark or uncoloured parts raised it little or not at all. "
             f"Colours are relative to this map's maximum.{' ' + note if note else ''}{flips}"
-            f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells)} How it is computed: "
+            f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells, predictor.head)} How it is computed: "
             f"details "
             f"(JSON), heatmap.method.</small>")
     if pred.coarse and pred.cam_cells:
@@ -878,8 +900,8 @@ def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
     (``details["heatmap"]["method"]``; the page says what the colour means in plain words,
     :func:`_heatmap_markdown`): "Grad-CAM of grade 0 (Normal) at backbone.layer4, 2 × 2 cells for
     the 64 px model input, of the ensemble's mean logit over 5 fold model(s), on the identity
-    view (the grade also averages 3 flipped views, left out: un-flipped, their maps land about a
-    cell off): the signed maps averaged, then ReLU, then scaled once to [0, 1] by this map's
+    view and its 3 flipped views, each view's map flipped back onto the image, as the grade averages
+    them: the signed maps averaged, then ReLU, then scaled once to [0, 1] by this map's
     maximum (0.031 before scaling), from the prediction's own forward pass (one backward through
     the heads), stretched over the image."; "" without a heatmap."""
     if pred.heatmap is None or pred.explained is None:
@@ -891,8 +913,9 @@ def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
     else:
         what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
         mean = "mean logit"
-    views = ("on the identity view (the grade also averages 3 flipped views, left out: un-flipped, "
-             "their maps land about a cell off)" if pred.flips_left_out else "on the identity view")
+    views = (f"on the identity view and its {pred.cam_views - 1} flipped views, each view's map flipped back "
+             f"onto the image, as the grade averages them" if pred.cam_views and pred.cam_views > 1
+             else "on the identity view (no flip TTA)")
     raw = f" ({pred.cam_raw_max:.2g} before scaling)" if pred.cam_raw_max is not None else ""
     how = (", from the prediction's own forward pass (one backward through the heads)"
            if predictor.one_pass_gradcam else " (one forward and backward per fold model)")

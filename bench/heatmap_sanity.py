@@ -1,16 +1,17 @@
 """Sanity checks of the app's Grad-CAM heat map on a model with a planted cue ->
 ``bench/results/heatmap_sanity.json``.
 
-    python -m bench.heatmap_sanity           # the protocol: about 2.5 CPU minutes, one thread
-    python -m bench.heatmap_sanity --smoke   # a smoke run (half a minute): heatmap_sanity_smoke.json
+    python -m bench.heatmap_sanity           # the protocol: about 4.5 CPU minutes, one thread
+    python -m bench.heatmap_sanity --smoke   # a smoke run (about 25 CPU s): heatmap_sanity_smoke.json
 
 What the app's heat map (``app/gradcam.py``) does on a model whose evidence is known, measured
 through the package's own code: the bundle is :func:`app.demo_bundle.build_demo_bundle`'s
 (the real bundle format, loaded by :func:`drac_ssl.grading.bundle.load_bundle`), the grades and
-``layer4`` maps come from :func:`drac_ssl.grading.predict.ensemble_outputs` and the maps from
-the app's :class:`app.gradcam.FoldMapGradCAM` (what :meth:`app.predict.Predictor.predict` calls;
-the run checks once that its map equals the Predictor's) and, for another layer,
-:class:`app.gradcam.EnsembleGradCAM`.
+``layer4`` maps come from :func:`drac_ssl.grading.predict.ensemble_outputs` (the maps of every
+view it ran) and the maps from the app's :class:`app.gradcam.FoldMapGradCAM` (what
+:meth:`app.predict.Predictor.predict` calls) and, for another layer,
+:class:`app.gradcam.EnsembleGradCAM`. The run asserts, on every test image, flips on and off,
+that the Predictor gives the bench's grade and map (:func:`predictor_agreement`).
 
 **The model.** Grey 224 px images (the DRAC models' input, a 7 x 7 ``layer4`` map, cells of 32
 px) of a smooth random texture at a random brightness; grade 1 ("spot") when a bright disc
@@ -21,43 +22,62 @@ no pretrained backbone is at hand here), shared by 3 fold heads. Each fold's hea
 on the other folds' images (a minimal loop: Adam, the fine-tuning's default learning rate
 1e-3, cross-entropy, batches of 32, fixed seeds) on the shared backbone's ``layer4`` maps,
 once with the ``conv`` head (the default: it reads the map) and once with the ``linear``
-head (the pooled features). Out-of-fold accuracy and the accuracy on new images say whether
-the model uses the cue.
+head (the pooled features). Out-of-fold accuracy and the accuracy on new images (the app's
+grade: the 4 flips averaged, as the bundle's cross-validation) say whether the model uses
+the cue. These are figures of this test model: they say nothing about a real bundle's maps.
 
-**1. Does the map find the cue?** On new images with the cue, the map explaining grade 1
-(the mean logit over the folds, on the image as given: the app's map): its peak cell (the
-hottest of the 7 x 7; an empty map, no positive cell, has none and counts as a miss) is a hit
-when it lies within one cell of the cue's cell (Chebyshev distance <= 1, the king's move).
-Chance: a uniformly random peak lies within one cell of a uniformly random cue cell in
-361 of 2401 pairs on 7 x 7 (:func:`chance_within_one_cell`); the test is one-sided and exact,
-binomial against that rate, and Poisson-binomial against each image's own chance (the
-neighbours of its cue's cell over 49). Also the mean pairwise Pearson correlation of the maps
-of different images (an image-independent spatial habit raises it; the cues are at random
-places).
+**1. Does the map find the cue?** On new images with the cue, the app's map explaining grade 1:
+Grad-CAM of the score the grade uses, the folds' mean logit over the grade's views
+(:attr:`app.predict.Predictor.map_flips`: with the flip TTA the bundle's cross-validation used,
+the 4 views, each view's signed map flipped back, averaged before the ReLU; ``app_map_views``
+in the result): its peak cell (the hottest of
+the 7 x 7; an empty map, no positive cell, has none and counts as a miss) is a hit when it lies
+within one cell of the cue's cell (Chebyshev distance <= 1, the king's move); also on the cue's
+own cell, and the signed offsets of the peak from the cue (:func:`peak_offsets`). Chance: a
+uniformly random peak lies within one cell of a uniformly random cue cell in 361 of 2401
+pairs on 7 x 7 (:func:`chance_within_one_cell`), a map with a fixed habit (its peak always on
+one inner cell) in at most 9 of 49 (:func:`habit_within_one_cell`, the worst case); the tests
+are one-sided and exact, binomial against each rate, and Poisson-binomial against each image's
+own chance (the neighbours of its cue's cell over 49). Also the mean pairwise Pearson
+correlation of the maps of different images (an image-independent spatial habit raises it;
+the cues are at random places).
 
-**The app's two combinations**, on the same images: the 4 flipped views averaged
-(:func:`app.gradcam.combine_cams` with the flip TTA's views, un-flipped) against the identity
-view alone (what the app shows), and the fold combination used before 2026-12-05 (each fold's
-own map scaled to its maximum, then averaged) against Grad-CAM of the mean logit (the app's):
-hits, empty maps, the maps' correlation, and how far the folds' raw maxima differ.
+**Where a cell looks.** The receptive field of ``layer4`` cell i is centred near ``32 i`` px,
+half a cell up and left of the cell's centre ``32 i + 15.5`` (the convolution arithmetic;
+measured: :func:`receptive_field_centre`, ``receptive_field`` in the result), so the identity
+view's peak tends to sit a cell below / right of a spot in the lower / right half of its cell;
+a flipped view's receptive fields lean the other way, and un-flipped and averaged with the
+identity view's the two leanings cancel.
 
-**2. Model randomisation** (Adebayo et al. 2018, "Sanity Checks for Saliency Maps", NeurIPS,
-cascading randomisation): the trained model's map against the map after re-initialising the
-heads, then also ``layer4``, ``layer3``, ``layer2``, ``layer1`` and the stem, top-down (fresh
-weights from the package's own builders, another seed). Per step, over the images: the
-Spearman rank correlation of each image's map with the trained model's (the signed cells,
-and the map as shown: ReLU, divided by its maximum), the SSIM of the shown maps drawn at
-224 px as the app draws a coarse map (nearest; MONAI's ``SSIMMetric``), the empty maps, and
-the hits. A map that does not change when the weights it should depend on are replaced
-fails the check: here a step passes when the median Spearman correlation of the signed maps
-is below 0.5 (:data:`PASS_BELOW`).
+**The combinations**, on the same images (:func:`combinations`): the identity view alone, the
+4 flipped views averaged (:func:`app.gradcam.combine_cams` with the flip TTA's views, each
+view's signed map un-flipped, pre-ReLU maps averaged, as the grade averages the views: the
+app's map with flip TTA), and
+the fold combination used before 2026-12-05 (each fold's own map of the identity view scaled
+to its maximum, then averaged); per combination the peaks on the cue's cell and within one
+cell of it, their signed row and column offsets, empty maps, the maps' correlation, and for
+the old combination how far the folds' raw maxima differ.
 
-**3. Which layer (conv head).** The hottest cell of the map at ``layer4`` (the app's layer),
-at ``head.conv`` (the head's last convolution, the usual Grad-CAM choice; the app's
-per-model :class:`app.gradcam.EnsembleGradCAM`), and by occlusion (each cell in turn
-painted with the image's median grey; the cell whose painting lowers the mean logit of grade
-1 most): the share of images whose hottest cell is the cue's own cell (chance 1 in 49) and
-within one cell of it.
+**2. Model randomisation** (the cascading randomisation of Adebayo et al. 2018, "Sanity
+Checks for Saliency Maps", NeurIPS): the trained model's map against the map after
+re-initialising the heads, then also ``layer4``, ``layer3``, ``layer2``, ``layer1`` and the
+stem, top-down (fresh weights from the package's own builders, another seed). Per step, over
+the images: the Spearman rank correlation of each image's map with the trained model's (the
+signed cells, their absolute value, and the map as shown: ReLU, divided by its maximum), the
+SSIM of the shown maps drawn at 224 px as the app draws a coarse map (nearest; MONAI's
+``SSIMMetric``), the empty maps, and the hits. A map that does not change when the weights it
+should depend on are replaced fails the check: by the bench's own rule (not the paper's, which
+sets no threshold) a step passes when the median absolute Spearman correlation of the signed
+maps is below 0.5 (:data:`PASS_BELOW`): an inverted but structured map (a correlation near -1)
+passes no more than an unchanged one.
+
+**3. Which layer (conv head).** The hottest cell of the map at ``layer4`` (the app's layer)
+and at ``head.conv`` (the head's last convolution, the usual Grad-CAM choice; the app's
+per-model :class:`app.gradcam.EnsembleGradCAM`), each of the identity view and of the 4 flips
+averaged, and by occlusion (each cell in turn painted with the image's median grey; the cell
+whose painting lowers the identity view's mean logit of grade 1 most: occluding whole cells of
+the grid has no half-cell lean): the images whose hottest cell is the cue's own cell (chance 1
+in 49) and within one cell of it, and the signed offsets.
 
 Departures from the protocol (any of ``--train-images``, ``--test-images``, ``--layer-images``,
 ``--random-images``, ``--epochs``, ``--image-size``, or ``--smoke``) are a smoke run: the result
@@ -113,8 +133,9 @@ LR = 1e-3
 BATCH = 32
 SEED = 0
 PASS_BELOW = 0.5
-"""A randomisation step passes when the median Spearman correlation of the signed maps with
-the trained model's falls below this (the map changed with the weights)."""
+"""A randomisation step passes when the median absolute Spearman correlation of the signed
+maps with the trained model's falls below this (the map changed with the weights; an inverted
+map has not): the bench's own rule."""
 CASCADE = ("head", "backbone.layer4", "backbone.layer3", "backbone.layer2", "backbone.layer1",
            "backbone.stem")
 """The cascading randomisation's steps, top-down; ``backbone.stem`` is ``conv1`` and ``bn1``."""
@@ -152,6 +173,34 @@ def chance_within_one_cell(grid: Sequence[int]) -> Fraction:
     h, w = int(grid[0]), int(grid[1])
     pairs = sum(neighbourhood((r, c), grid) for r in range(h) for c in range(w))
     return Fraction(pairs, (h * w) ** 2)
+
+
+def habit_within_one_cell(grid: Sequence[int]) -> Fraction:
+    """The largest chance that a map with a fixed habit (its peak always on one cell, whatever
+    the image) lies within one cell of a uniformly random cue cell on ``grid`` ``(h, w)``: the
+    largest neighbourhood over the cells (9 / 49 on 7 x 7: a peak fixed on an inner cell), the
+    worst case of a map that ignores the image, against :func:`chance_within_one_cell`'s
+    uniformly random peak."""
+    h, w = int(grid[0]), int(grid[1])
+    return Fraction(max(neighbourhood((r, c), grid) for r in range(h) for c in range(w)), h * w)
+
+
+def peak_offsets(peaks: Sequence[Sequence[int] | None], cues: Sequence[Sequence[int]]) -> dict[str, Any]:
+    """The signed offsets of the peak cells from the cue cells, ``peak - cue`` in cells (row: +1
+    is one cell below the cue; column: +1 one cell to its right), over the non-empty maps:
+    ``row`` and ``column`` count each offset (``{"-1": 11, "0": 69, "+1": 16}``),
+    ``mean_row`` / ``mean_column`` their means (None without a peak), ``n`` the peaks counted.
+    A map whose peak sits half a cell off its cue leans one way: more ``+1`` than ``-1``."""
+    pairs = [(int(p[0]) - int(c[0]), int(p[1]) - int(c[1]))
+             for p, c in zip(peaks, cues, strict=True) if p is not None]
+
+    def counts(values: list[int]) -> dict[str, int]:
+        return {(f"+{v}" if v > 0 else str(v)): values.count(v) for v in sorted(set(values))}
+
+    rows, cols = [r for r, _ in pairs], [c for _, c in pairs]
+    return {"n": len(pairs), "row": counts(rows), "column": counts(cols),
+            "mean_row": _r(float(np.mean(rows))) if rows else None,
+            "mean_column": _r(float(np.mean(cols))) if cols else None}
 
 
 def poisson_binomial_tail(probabilities: Sequence[float], k: int) -> float:
@@ -264,7 +313,7 @@ def _inputs(bundle: Bundle, images: Sequence[np.ndarray]) -> torch.Tensor:
 
 def _layer4_maps(bundle: Bundle, x: torch.Tensor) -> torch.Tensor:
     """The shared backbone's ``layer4`` maps ``(n, C, h, w)`` of inputs ``x`` (the prediction
-    pass's own, :func:`ensemble_outputs` with ``keep_maps``), contiguous, on the CPU."""
+    pass's own, :func:`ensemble_outputs` with ``keep_maps``, no flips), contiguous, on the CPU."""
     import torch
 
     from drac_ssl.grading.predict import ensemble_outputs
@@ -273,7 +322,7 @@ def _layer4_maps(bundle: Bundle, x: torch.Tensor) -> torch.Tensor:
     for start in range(0, len(x), BATCH):
         out = ensemble_outputs(bundle, x[start:start + BATCH], tta=False, keep_maps=True)
         assert out.maps is not None
-        parts.append(out.maps[0].detach().cpu().contiguous(memory_format=torch.contiguous_format).clone())
+        parts.append(out.maps[0][:, 0].detach().cpu().contiguous(memory_format=torch.contiguous_format).clone())
     return torch.cat(parts)
 
 
@@ -320,37 +369,68 @@ def train_heads(bundle: Bundle, maps: torch.Tensor, grades: np.ndarray, fold_of:
     return {"out_of_fold_accuracy": _r(correct / len(grades)), "folds": folds}
 
 
-def _app_maps(bundle: Bundle, cam: Any, images: Sequence[np.ndarray]) -> tuple[list[Any], np.ndarray]:
-    """The app's maps explaining :data:`CUE` (:class:`app.gradcam.CamMap`, one per image) and the
-    bundle's grades of ``images``: :meth:`app.predict.Predictor.predict`'s steps without flip
-    TTA (the map reads the image as given either way)."""
+IDENTITY: tuple[tuple[int, ...], ...] = ((),)
+"""The identity view alone, as :func:`app.gradcam.combine_cams` takes it."""
+
+
+def _prediction_pass(bundle: Bundle, images: Sequence[np.ndarray], tta: bool
+                     ) -> tuple[list[list[torch.Tensor]], np.ndarray]:
+    """What :meth:`app.predict.Predictor.predict` computes before its map, for each of
+    ``images``: each fold model's ``layer4`` maps of the views, ``(V, C, h, w)`` (V = 4 with
+    ``tta``, view v flipped along ``TTA_FLIPS[v]``, identity first; :func:`ensemble_outputs`
+    with ``keep_maps``), and the grades of the same pass (the bundle's calibration, the views
+    averaged as the grade averages them)."""
     from drac_ssl.grading.predict import ensemble_outputs
 
     x = _inputs(bundle, images)
-    maps, grades = [], []
+    views, grades = [], []
     for start in range(0, len(x), BATCH):
-        out = ensemble_outputs(bundle, x[start:start + BATCH], tta=False, keep_maps=True)
+        out = ensemble_outputs(bundle, x[start:start + BATCH], tta=tta, keep_maps=True)
         _, _, classes = bundle.calibration.decide(out.raw)
         grades.extend(int(g) for g in classes)
         assert out.maps is not None
-        for i in range(len(classes)):
-            maps.append(cam.from_maps([m[i] for m in out.maps], CUE, tuple(x.shape[-2:])))
-    return maps, np.asarray(grades)
+        views.extend([m[i] for m in out.maps] for i in range(len(classes)))
+    return views, np.asarray(grades)
+
+
+def _maps_of(cam: Any, views: Sequence[Sequence[torch.Tensor]], flips: Sequence[Sequence[int]],
+             size: Sequence[int]) -> list[Any]:
+    """Each image's map explaining :data:`CUE` (:class:`app.gradcam.CamMap`) from its views'
+    maps (:func:`_prediction_pass`): the first ``len(flips)`` views, flipped along ``flips``
+    (``IDENTITY``: the identity view alone; ``TTA_FLIPS``: the 4 views, un-flipped and averaged)."""
+    return [cam.from_maps([m[:len(flips)] for m in per_fold], CUE, tuple(size), flips) for per_fold in views]
+
+
+def _said_of(cells: Sequence[np.ndarray], cues: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """Of shown maps ``(h, w)`` (:func:`shown_cells`) and their cues: peaks on the cue's cell and
+    within one cell of it, empty maps, the signed offsets of the peaks (:func:`peak_offsets`) and
+    the maps' mean pairwise correlation."""
+    peaks = [peak_cell(c) for c in cells]
+    corr, used = mean_pairwise_correlation(cells)
+    return {"hits_on_the_cue_cell": int(sum(p is not None and tuple(p) == tuple(c)
+                                            for p, c in zip(peaks, cues, strict=True))),
+            "hits_within_one_cell": int(sum(within_one_cell(p, c) for p, c in zip(peaks, cues, strict=True))),
+            "empty_maps": sum(p is None for p in peaks),
+            "peak_minus_cue": peak_offsets(peaks, cues),
+            "mean_pairwise_correlation_of_maps": _r(corr), "maps_correlated": used}
 
 
 def localisation(maps: Sequence[Any], cues: Sequence[tuple[int, int]]) -> dict[str, Any]:
-    """Hits (peak within one cell of the cue), empty maps, the exact tests against chance, the
-    mean distance of the peak to the cue, and the maps' mean pairwise correlation."""
+    """Hits (peak within one cell of the cue), empty maps, the exact tests against chance (a
+    uniformly random peak, and the worst case of a fixed habit, :func:`habit_within_one_cell`),
+    the mean distance and the signed offsets of the peak from the cue, and the maps' mean
+    pairwise correlation."""
     grid = tuple(maps[0].cells)
     peaks = [peak_cell(shown_cells(m)) for m in maps]
     hits = [within_one_cell(p, c) for p, c in zip(peaks, cues, strict=True)]
     exact = [p is not None and tuple(p) == tuple(c) for p, c in zip(peaks, cues, strict=True)]
     n = len(maps)
     chance = chance_within_one_cell(grid)
+    habit = habit_within_one_cell(grid)
     own = [neighbourhood(c, grid) / (grid[0] * grid[1]) for c in cues]
     corr, used = mean_pairwise_correlation([shown_cells(m) for m in maps])
     distances = [chebyshev(p, c) for p, c in zip(peaks, cues, strict=True) if p is not None]
-    return {"n": n, "grid": list(grid), "hits_within_one_cell": int(sum(hits)),
+    return {"n": n, "grid": list(grid), "views": int(maps[0].views), "hits_within_one_cell": int(sum(hits)),
             "rate_within_one_cell": _r(sum(hits) / n),
             "hits_on_the_cue_cell": int(sum(exact)), "rate_on_the_cue_cell": _r(sum(exact) / n),
             "empty_maps": sum(p is None for p in peaks),
@@ -359,68 +439,104 @@ def localisation(maps: Sequence[Any], cues: Sequence[tuple[int, int]]) -> dict[s
             "chance_rate_of_these_cues": _r(float(np.mean(own))),
             "p_binomial_vs_chance": _p(binomial_upper_p(sum(hits), n, float(chance))),
             "p_poisson_binomial_vs_these_cues": _p(poisson_binomial_tail(own, sum(hits))),
+            "habit_within_one_cell_worst_case": f"{habit.numerator}/{habit.denominator}",
+            "habit_rate_worst_case": _r(float(habit)),
+            "p_binomial_vs_habit_worst_case": _p(binomial_upper_p(sum(hits), n, float(habit))),
             "p_on_the_cue_cell_vs_1_in_cells": _p(binomial_upper_p(sum(exact), n, 1 / (grid[0] * grid[1]))),
             "mean_chebyshev_distance_peak_to_cue": _r(float(np.mean(distances)) if distances else None),
+            "peak_minus_cue": peak_offsets(peaks, cues),
             "mean_pairwise_correlation_of_maps": _r(corr), "maps_correlated": used}
 
 
-def combinations(bundle: Bundle, output: str, images: Sequence[np.ndarray],
-                 cues: Sequence[tuple[int, int]]) -> dict[str, Any]:
-    """What the app's two choices of combination change, on the same images: the 4 flipped
-    views averaged (:func:`app.gradcam.combine_cams` with :data:`TTA_FLIPS`, each view's signed
-    map un-flipped) against the identity view alone (the app's map); and the fold combination
-    used before 2026-12-05 (each fold's own map, :class:`app.gradcam.FoldMapGradCAM` of that
-    fold alone, scaled to its maximum, then averaged) against Grad-CAM of the mean logit (the
-    app's). Per combination: hits within one cell of the cue, empty maps, the maps' mean
-    pairwise correlation; for the folds also each image's correlation of the old map with the
-    app's, the ratio of the folds' largest to smallest raw maximum (median over the images
-    whose every fold map is lit) and the fold maps that were empty."""
+def combinations(bundle: Bundle, output: str, identity_views: Sequence[Sequence[torch.Tensor]],
+                 flip_views: Sequence[Sequence[torch.Tensor]], cues: Sequence[tuple[int, int]],
+                 size: Sequence[int]) -> dict[str, Any]:
+    """The app's choices of combination, on the same images: the identity view alone (the
+    maps of a pass without flips, ``identity_views``) against the 4 flipped views averaged
+    (``flip_views``, a pass with the flips: :func:`app.gradcam.combine_cams` with
+    :data:`TTA_FLIPS`, each view's signed map un-flipped, pre-ReLU maps averaged, as the grade
+    averages the views); and the fold combination used before 2026-12-05 (each fold's own map
+    of the identity view, :class:`app.gradcam.FoldMapGradCAM` of that fold alone, scaled to its
+    maximum, then averaged) against Grad-CAM of the mean logit. Per combination
+    (:func:`_said_of`): peaks on the cue's cell and within one cell of it, empty maps, the
+    signed offsets of the peaks, the maps' mean pairwise correlation; for the folds also each
+    image's correlation of the old map with the identity view's Grad-CAM of the mean logit,
+    the ratio of the folds' largest to smallest raw maximum (median over the images whose
+    every fold map is lit) and the fold maps that were empty."""
+    from app.gradcam import FoldMapGradCAM
+    from drac_ssl.grading.predict import TTA_FLIPS
+
+    cam = FoldMapGradCAM(bundle.models, output)
+    fold_cams = [FoldMapGradCAM([model], output) for model in bundle.models]
+    identity = [shown_cells(m) for m in _maps_of(cam, identity_views, IDENTITY, size)]
+    flipped = [shown_cells(m) for m in _maps_of(cam, flip_views, TTA_FLIPS, size)]
+    old, with_identity, ratios = [], [], []
+    empty_fold_maps = 0
+    for per_fold, mean_map in zip(identity_views, identity, strict=True):
+        maps = [c.from_maps([m[:1]], CUE, tuple(size)) for c, m in zip(fold_cams, per_fold, strict=True)]
+        empty_fold_maps += sum(m.raw_max <= 0 for m in maps)
+        maxima = [m.raw_max for m in maps]
+        if min(maxima) > 0:
+            ratios.append(max(maxima) / min(maxima))
+        old.append(np.mean([shown_cells(m) for m in maps], axis=0))
+        pair = (mean_map.ravel(), old[-1].ravel())
+        with_identity.append(float(np.corrcoef(*pair)[0, 1]) if min(np.ptp(v) for v in pair) > 0 else float("nan"))
+    return {"n": len(cues),
+            "identity_view": _said_of(identity, cues),
+            "four_flips_averaged": _said_of(flipped, cues),
+            "folds_scaled_then_averaged_before_2026_12_05": {
+                **_said_of(old, cues), "views": "the identity view",
+                "correlation_with_the_identity_views_map": _spread(with_identity),
+                "fold_raw_max_ratio_largest_to_smallest": _spread(ratios),
+                "empty_fold_maps": int(empty_fold_maps), "fold_maps": len(cues) * len(bundle.models)}}
+
+
+def predictor_agreement(bundle: Bundle, images: Sequence[np.ndarray], tta: bool, maps: Sequence[Any],
+                        grades: np.ndarray) -> dict[str, Any]:
+    """Whether :meth:`app.predict.Predictor.predict` (flip TTA ``tta``, explaining
+    :data:`CUE`) gives each of ``images`` the bench's grade and map: the page's heatmap (the
+    model input's size here: no crop, a coarse map drawn as its cells) read at each cell's
+    centre against the bench's shown map (:func:`shown_cells`, to 1e-5). Counts of the images
+    that agree."""
+    from app.predict import Predictor
+
+    predictor = Predictor(bundle, tta=tta)
+    same_grade = same_map = 0
+    for image, cam, grade in zip(images, maps, grades, strict=True):
+        said = predictor.predict(image, explain=CUE)
+        step = image.shape[0] // cam.cells[0]  # a cell's pixels
+        same_grade += int(said.grade == int(grade))
+        same_map += int(said.heatmap is not None and bool(np.allclose(
+            said.heatmap[step // 2::step, step // 2::step], shown_cells(cam), atol=1e-5)))
+    return {"n": len(images), "tta": tta, "same_grade": same_grade, "same_map": same_map}
+
+
+def receptive_field_centre(bundle: Bundle, images: Sequence[np.ndarray], cell: Sequence[int]) -> dict[str, Any]:
+    """Where the input pixels that move ``layer4`` cell ``cell`` ``(row, column)`` lie: the
+    centroid of ``|d sum_c A_c[cell] / d input|`` over ``images`` (the shared backbone, eval
+    mode; pixel (0, 0) the top-left pixel's centre), against the cell's own centre
+    (``32 i + 15.5`` px). By the convolution arithmetic (each stride-2 stage's 3 x 3 kernel with
+    padding 1, the stem's 7 x 7 with 3) the receptive field of cell i is centred at ``32 i``:
+    half a cell up and left of the cell's centre."""
     import torch
 
-    from app.gradcam import FoldMapGradCAM
-    from drac_ssl.grading.predict import TTA_FLIPS, ensemble_outputs
+    from drac_ssl.grading.model import FEATURE_STAGE
 
-    app_cam = FoldMapGradCAM(bundle.models, output)
-    fold_cams = [FoldMapGradCAM([model], output) for model in bundle.models]
-    x = _inputs(bundle, images)
-    size = tuple(x.shape[-2:])
-    app, flipped, old, with_app, ratios = [], [], [], [], []
-    empty_fold_maps = 0
-    for start in range(0, len(x), BATCH):
-        chunk = x[start:start + BATCH]
-        views = []  # per view, per fold: (n, C, h, w)
-        for dims in TTA_FLIPS:
-            out = ensemble_outputs(bundle, chunk.flip(dims) if dims else chunk, tta=False, keep_maps=True)
-            assert out.maps is not None
-            views.append(out.maps)
-        for i in range(len(chunk)):
-            identity = [m[i] for m in views[0]]
-            app.append(app_cam.from_maps(identity, CUE, size))
-            flipped.append(app_cam.from_maps([torch.stack([v[f][i] for v in views])
-                                              for f in range(len(bundle.models))], CUE, size, TTA_FLIPS))
-            per_fold = [cam.from_maps([m], CUE, size) for cam, m in zip(fold_cams, identity, strict=True)]
-            empty_fold_maps += sum(m.raw_max <= 0 for m in per_fold)
-            maxima = [m.raw_max for m in per_fold]
-            if min(maxima) > 0:
-                ratios.append(max(maxima) / min(maxima))
-            old.append(np.mean([shown_cells(m) for m in per_fold], axis=0))
-            pair = (shown_cells(app[-1]).ravel(), old[-1].ravel())
-            with_app.append(float(np.corrcoef(*pair)[0, 1]) if min(np.ptp(v) for v in pair) > 0 else float("nan"))
-
-    def said(cells: Sequence[np.ndarray]) -> dict[str, Any]:
-        peaks = [peak_cell(c) for c in cells]
-        corr, used = mean_pairwise_correlation(cells)
-        return {"hits_within_one_cell": int(sum(within_one_cell(p, c) for p, c in zip(peaks, cues, strict=True))),
-                "empty_maps": sum(p is None for p in peaks),
-                "mean_pairwise_correlation_of_maps": _r(corr), "maps_correlated": used}
-
-    return {"n": len(images),
-            "identity_view": said([shown_cells(m) for m in app]),
-            "four_flips_averaged": said([shown_cells(m) for m in flipped]),
-            "folds_scaled_then_averaged_before_2026_12_05": {
-                **said(old), "correlation_with_the_apps_map": _spread(with_app),
-                "fold_raw_max_ratio_largest_to_smallest": _spread(ratios),
-                "empty_fold_maps": int(empty_fold_maps), "fold_maps": len(images) * len(bundle.models)}}
+    backbone = bundle.shared_backbone
+    assert backbone is not None
+    x = _inputs(bundle, images).clone().requires_grad_(True)
+    with torch.enable_grad():
+        fmap = backbone.forward_until(x, FEATURE_STAGE)
+        (grad,) = torch.autograd.grad(fmap[:, :, int(cell[0]), int(cell[1])].sum(), x)
+    weight = grad.detach().abs().sum(dim=(0, 1)).double().numpy()  # (S, S)
+    rows, cols = np.mgrid[0:weight.shape[0], 0:weight.shape[1]]
+    total = float(weight.sum())
+    step = weight.shape[0] / fmap.shape[-2]
+    return {"cell": [int(cell[0]), int(cell[1])], "images": len(images),
+            "centre_px": [_r(float((rows * weight).sum() / total), 1), _r(float((cols * weight).sum() / total), 1)],
+            "cell_centre_px": [_r(int(cell[0]) * step + step / 2 - 0.5, 1), _r(int(cell[1]) * step + step / 2 - 0.5, 1)],
+            "by_the_arithmetic_px": [int(cell[0]) * step, int(cell[1]) * step],
+            "how": "centroid of |d sum_c layer4[c, cell] / d input| (row, column; pixel centres at integers)"}
 
 
 # --------------------------------------------------------------------------------------
@@ -467,34 +583,40 @@ def _ssim_of_shown(a: np.ndarray, b: np.ndarray, size: int) -> float:
 
 
 def randomisation(bundle: Bundle, images: Sequence[np.ndarray], cues: Sequence[tuple[int, int]],
-                  output: str) -> dict[str, Any]:
+                  output: str, flips: Sequence[Sequence[int]]) -> dict[str, Any]:
     """Cascading randomisation (:data:`CASCADE`) of a copy of ``bundle``: per step, each
-    image's map against the trained model's."""
+    image's map (the app's: the views ``flips`` averaged) against the trained model's. A step
+    passes when the median absolute Spearman correlation of the signed maps is below
+    :data:`PASS_BELOW` (the bench's own rule): an inverted map (a correlation near -1) has not
+    lost its structure, and passes no more than an unchanged one."""
     from scipy.stats import spearmanr
 
     from app.gradcam import FoldMapGradCAM
 
-    trained, _ = _app_maps(bundle, FoldMapGradCAM(bundle.models, output), images)
+    size = tuple(_inputs(bundle, images[:1]).shape[-2:])
+    tta = len(flips) > 1
+    trained = _maps_of(FoldMapGradCAM(bundle.models, output), _prediction_pass(bundle, images, tta)[0], flips, size)
     work = copy.deepcopy(bundle)
-    size = int(bundle.spec.image_size)
     steps = []
     for i, step in enumerate(CASCADE):
         _reinitialise(work, step, SEED + 1000 + i)
-        maps, _ = _app_maps(work, FoldMapGradCAM(work.models, output), images)
+        maps = _maps_of(FoldMapGradCAM(work.models, output), _prediction_pass(work, images, tta)[0], flips, size)
         signed = [float(spearmanr(t.signed.ravel(), m.signed.ravel()).statistic)
                   if np.ptp(t.signed) > 0 and np.ptp(m.signed) > 0 else float("nan")
                   for t, m in zip(trained, maps, strict=True)]
         shown = [float(spearmanr(shown_cells(t).ravel(), shown_cells(m).ravel()).statistic)
                  if np.ptp(shown_cells(t)) > 0 and np.ptp(shown_cells(m)) > 0 else float("nan")
                  for t, m in zip(trained, maps, strict=True)]
-        ssim = [_ssim_of_shown(shown_cells(t), shown_cells(m), size) for t, m in zip(trained, maps, strict=True)]
+        ssim = [_ssim_of_shown(shown_cells(t), shown_cells(m), size[0]) for t, m in zip(trained, maps, strict=True)]
         hits = sum(within_one_cell(peak_cell(shown_cells(m)), c) for m, c in zip(maps, cues, strict=True))
-        rho = _spread(signed)
-        steps.append({"randomised_up_to": step, "spearman_signed": rho, "spearman_shown": _spread(shown),
+        absolute = _spread([abs(v) for v in signed])
+        steps.append({"randomised_up_to": step, "spearman_signed": _spread(signed),
+                      "abs_spearman_signed": absolute, "spearman_shown": _spread(shown),
                       "ssim_shown": _spread(ssim), "empty_maps": sum(peak_cell(shown_cells(m)) is None for m in maps),
                       "hits_within_one_cell": int(hits),
-                      "passes": None if rho["median"] is None else bool(rho["median"] < PASS_BELOW)})
-    return {"n": len(images), "pass_rule": f"median Spearman of the signed maps < {PASS_BELOW}",
+                      "passes": None if absolute["median"] is None else bool(absolute["median"] < PASS_BELOW)})
+    return {"n": len(images), "views": len(flips),
+            "pass_rule": f"median |Spearman| of the signed maps < {PASS_BELOW} (the bench's own rule)",
             "trained_hits_within_one_cell": int(sum(within_one_cell(peak_cell(shown_cells(m)), c)
                                                     for m, c in zip(trained, cues, strict=True))),
             "trained_empty_maps": sum(peak_cell(shown_cells(m)) is None for m in trained),
@@ -533,29 +655,40 @@ def _occlusion_peaks(bundle: Bundle, images: Sequence[np.ndarray], cells: int) -
     return peaks
 
 
-def layer_comparison(bundle: Bundle, images: Sequence[np.ndarray],
-                     cues: Sequence[tuple[int, int]]) -> dict[str, Any]:
-    """The conv head's hottest cell at ``layer4`` (the app's map), at ``head.conv`` and by
-    occlusion, against the cue's cell."""
+def layer_comparison(bundle: Bundle, images: Sequence[np.ndarray], cues: Sequence[tuple[int, int]],
+                     app_flips: Sequence[Sequence[int]]) -> dict[str, Any]:
+    """The conv head's hottest cell at ``layer4`` (the app's layer) and at ``head.conv``
+    (:class:`app.gradcam.EnsembleGradCAM`), each on the identity view alone and with the 4
+    flipped views averaged, and by occlusion (the identity view's score), against the cue's
+    cell; ``app_map`` names the app's (``layer4`` with the views ``app_flips``)."""
     from app.gradcam import EnsembleGradCAM, FoldMapGradCAM
+    from drac_ssl.grading.predict import TTA_FLIPS
 
     n = len(images)
-    layer4, _ = _app_maps(bundle, FoldMapGradCAM(bundle.models, "classification"), images)
-    per_model = EnsembleGradCAM(bundle.models, "head.conv", "classification")
     x = _inputs(bundle, images)
-    head_conv = [per_model(x[i], CUE) for i in range(n)]
-    grid = tuple(layer4[0].cells)
-    ways = {"layer4": [peak_cell(shown_cells(m)) for m in layer4],
-            "head.conv": [peak_cell(shown_cells(m)) for m in head_conv],
-            "occlusion": _occlusion_peaks(bundle, images, grid[0])}
+    size = tuple(x.shape[-2:])
+    cam = FoldMapGradCAM(bundle.models, "classification")
+    per_model = EnsembleGradCAM(bundle.models, "head.conv", "classification")
+    shown: dict[str, list[np.ndarray]] = {}
+    for name, flips in (("identity_view", IDENTITY), ("four_flips_averaged", TTA_FLIPS)):
+        views, _ = _prediction_pass(bundle, images, len(flips) > 1)
+        shown[f"layer4_{name}"] = [shown_cells(m) for m in _maps_of(cam, views, flips, size)]
+        shown[f"head.conv_{name}"] = [shown_cells(per_model(x[i], CUE, flips)) for i in range(n)]
+    grid = shown["layer4_identity_view"][0].shape
     cells = grid[0] * grid[1]
-    out: dict[str, Any] = {"n": n, "chance_on_the_cue_cell": f"1/{cells}"}
-    for name, peaks in ways.items():
-        on = sum(p is not None and tuple(p) == tuple(c) for p, c in zip(peaks, cues, strict=True))
-        near = sum(within_one_cell(p, c) for p, c in zip(peaks, cues, strict=True))
-        out[name] = {"on_the_cue_cell": int(on), "within_one_cell": int(near),
-                     "empty_maps": sum(p is None for p in peaks),
-                     "p_on_the_cue_cell_vs_1_in_cells": _p(binomial_upper_p(on, n, 1 / cells))}
+    app = "layer4_" + ("four_flips_averaged" if len(app_flips) > 1 else "identity_view")
+    out: dict[str, Any] = {"n": n, "chance_on_the_cue_cell": f"1/{cells}", "app_map": app}
+    for name, maps in shown.items():
+        said = _said_of(maps, cues)
+        out[name] = {"on_the_cue_cell": said["hits_on_the_cue_cell"], "within_one_cell": said["hits_within_one_cell"],
+                     "empty_maps": said["empty_maps"], "peak_minus_cue": said["peak_minus_cue"],
+                     "p_on_the_cue_cell_vs_1_in_cells": _p(binomial_upper_p(said["hits_on_the_cue_cell"], n, 1 / cells))}
+    peaks = _occlusion_peaks(bundle, images, grid[0])
+    on = sum(tuple(p) == tuple(c) for p, c in zip(peaks, cues, strict=True))
+    out["occlusion"] = {"on_the_cue_cell": int(on),
+                        "within_one_cell": int(sum(within_one_cell(p, c) for p, c in zip(peaks, cues, strict=True))),
+                        "empty_maps": 0, "peak_minus_cue": peak_offsets(peaks, cues), "views": "the identity view",
+                        "p_on_the_cue_cell_vs_1_in_cells": _p(binomial_upper_p(on, n, 1 / cells))}
     return out
 
 
@@ -586,17 +719,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from app.gradcam import FoldMapGradCAM
     from app.predict import Predictor
+    from drac_ssl.grading.predict import TTA_FLIPS, resolve_tta
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     seconds: dict[str, float] = {}
     rng = np.random.default_rng(SEED)
     grades = np.arange(args.train_images) % 2
     cells = args.image_size // CELL_PX
+    size = (args.image_size, args.image_size)
     train = [cue_image(rng, bool(g), args.image_size, cells)[0] for g in grades]
     fold_of = np.random.default_rng(SEED + 1).permutation(args.train_images) % FOLDS
     test_rng = np.random.default_rng(SEED + 2)
     test = [cue_image(test_rng, True, args.image_size, cells) for _ in range(args.test_images)]
     plain = [cue_image(test_rng, False, args.image_size, cells)[0] for _ in range(args.test_images)]
+    images, cues = [a for a, _ in test], [c for _, c in test]
     figures: dict[str, Any] = {"heads": {}}
     with tempfile.TemporaryDirectory() as tmp:
         bundles = {head: _bundle(Path(tmp), head, FOLDS, args.image_size) for head in HEADS}
@@ -608,46 +744,57 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         t = time.perf_counter()
         maps = _layer4_maps(bundles[HEADS[0]], _inputs(bundles[HEADS[0]], train))
         seconds["layer4_maps_of_the_training_images"] = time.perf_counter() - t
+        figures["receptive_field"] = receptive_field_centre(bundles[HEADS[0]], images[:8], (cells // 2, cells // 2))
         for head, bundle in bundles.items():
             t = time.perf_counter()
             training = train_heads(bundle, maps, grades, fold_of, args.epochs)
             seconds[f"train_{head}"] = time.perf_counter() - t
             output = bundle.calibration.output
+            tta = resolve_tta(None, bundle)  # the app's default: flips as the bundle's CV
+            app_flips = Predictor(bundle, tta=tta).map_flips  # the app's map: the grade's views
             cam = FoldMapGradCAM(bundle.models, output)
             t = time.perf_counter()
-            cue_maps, cue_grades = _app_maps(bundle, cam, [a for a, _ in test])
-            _, plain_grades = _app_maps(bundle, cam, plain)
-            # the same map and grade as the app's Predictor (with its flips off)
-            said = Predictor(bundle, tta=False).predict(test[0][0], explain=CUE)
-            assert said.grade == cue_grades[0] and said.heatmap is not None
-            step = args.image_size // cue_maps[0].cells[0]  # a cell's pixels (coarse: drawn nearest)
-            same = bool(np.allclose(said.heatmap[step // 2::step, step // 2::step],
-                                    shown_cells(cue_maps[0]), atol=1e-5))
-            entry = {"training": training,
-                     "accuracy_new_images_with_cue": _r(float(np.mean(cue_grades == CUE))),
+            flip_views, flip_grades = _prediction_pass(bundle, images, True)
+            identity_views, identity_grades = _prediction_pass(bundle, images, False)
+            _, plain_grades = _prediction_pass(bundle, plain, tta)
+            by_views = {len(IDENTITY): _maps_of(cam, identity_views, IDENTITY, size),
+                        len(TTA_FLIPS): _maps_of(cam, flip_views, TTA_FLIPS, size)}
+            # the app's own Predictor gives every image the same grade and map, flips on (the 4
+            # views averaged) and off (the identity view)
+            agree = {"flips_on": predictor_agreement(bundle, images, True, by_views[len(TTA_FLIPS)], flip_grades),
+                     "flips_off": predictor_agreement(bundle, images, False, by_views[1], identity_grades)}
+            for said in agree.values():
+                assert said["same_grade"] == said["n"] and said["same_map"] == said["n"], \
+                    f"the Predictor's grade or map differs from the bench's: {said}"
+            app_maps = by_views[len(app_flips)]
+            entry = {"training": training, "flip_tta": tta, "app_map_views": len(app_flips),
+                     "accuracy_new_images_with_cue": _r(float(np.mean((flip_grades if tta else identity_grades) == CUE))),
                      "accuracy_new_images_without_cue": _r(float(np.mean(plain_grades == 0))),
-                     "map_equals_predictor": same,
-                     "localisation": localisation(cue_maps, [c for _, c in test])}
-            entry["combinations"] = combinations(bundle, output, [a for a, _ in test], [c for _, c in test])
-            assert entry["combinations"]["identity_view"]["hits_within_one_cell"] == \
-                entry["localisation"]["hits_within_one_cell"], "the identity view is the app's map"
+                     "map_equals_predictor": agree,
+                     "localisation": localisation(app_maps, cues)}
+            entry["combinations"] = combinations(bundle, output, identity_views, flip_views, cues, size)
+            app_combination = "four_flips_averaged" if len(app_flips) > 1 else "identity_view"
+            assert entry["combinations"][app_combination]["hits_within_one_cell"] == \
+                entry["localisation"]["hits_within_one_cell"], "the app's combination is the app's map"
             seconds[f"localisation_{head}"] = time.perf_counter() - t
             t = time.perf_counter()
             k = args.random_images
-            entry["randomisation"] = randomisation(bundle, [a for a, _ in test[:k]], [c for _, c in test[:k]],
-                                                   output)
+            entry["randomisation"] = randomisation(bundle, images[:k], cues[:k], output, app_flips)
             seconds[f"randomisation_{head}"] = time.perf_counter() - t
             if head == "conv":
                 t = time.perf_counter()
                 k = args.layer_images
-                entry["layers"] = layer_comparison(bundle, [a for a, _ in test[:k]], [c for _, c in test[:k]])
+                entry["layers"] = layer_comparison(bundle, images[:k], cues[:k], app_flips)
                 seconds["layers_conv"] = time.perf_counter() - t
             figures["heads"][head] = entry
-            loc = entry["localisation"]
+            loc, combos = entry["localisation"], entry["combinations"]
             print(f"[heatmap] {head} head: accuracy with cue {entry['accuracy_new_images_with_cue']}, "
-                  f"without {entry['accuracy_new_images_without_cue']}; peak within one cell of the cue "
-                  f"{loc['hits_within_one_cell']} of {loc['n']} (chance {loc['chance_rate']}, "
-                  f"p {loc['p_binomial_vs_chance']}); maps correlate {loc['mean_pairwise_correlation_of_maps']}")
+                  f"without {entry['accuracy_new_images_without_cue']}; the app's map ({len(app_flips)} view(s)): "
+                  f"peak within one cell of the cue {loc['hits_within_one_cell']} of {loc['n']} (chance "
+                  f"{loc['chance_rate']}, p {loc['p_binomial_vs_chance']}), on its cell {loc['hits_on_the_cue_cell']}; "
+                  + "; ".join(f"{name}: on {c['hits_on_the_cue_cell']}, within {c['hits_within_one_cell']}, "
+                              f"rows {c['peak_minus_cue']['row']}" for name, c in combos.items() if name != "n"),
+                  flush=True)
     figures["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
     figures["wall_seconds"] = round(time.perf_counter() - t0, 1)
     figures["cpu_seconds"] = round(time.process_time() - cpu0, 1)
@@ -696,14 +843,17 @@ def main(argv: list[str] | None = None) -> int:
     write_result(name, {
         "what": ("the app's Grad-CAM heat map on a model with a planted cue (a bright spot): does "
                  "its peak find the cue, does it change when the weights are randomised "
-                 "(Adebayo et al. 2018), and which layer finds the cue (conv head)"),
+                 "(Adebayo et al. 2018's cascading randomisation, judged by the bench's own rule), "
+                 "and which layer finds the cue (conv head); a test model on synthetic images with a "
+                 "random frozen backbone: it says nothing about a real bundle's maps"),
         "model": {"images": f"grey {IMAGE_SIZE} px, a smooth random texture; grade 1 when a bright "
                             f"disc (radius {SPOT_RADIUS} px, +{SPOT_CONTRAST:g} grey levels) is "
                             f"planted in a uniformly drawn cell of 7 x 7",
                   "backbone": "ResNet-18, random init, frozen (finetune.freeze: frozen), shared by the folds",
                   "folds": FOLDS, "heads": list(HEADS), "train_images": args.train_images,
                   "epochs": args.epochs, "lr": LR, "batch": BATCH, "seed": SEED,
-                  "explained_grade": CUE, "flip_tta": False},
+                  "explained_grade": CUE,
+                  "flip_tta": "the app's default, as each bundle's cross-validation (heads.*.flip_tta)"},
         "protocol": {"test_images_with_cue": args.test_images, "test_images_without_cue": args.test_images,
                      "randomisation_images": args.random_images, "layer_images": args.layer_images},
         **figures,

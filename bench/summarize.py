@@ -797,30 +797,45 @@ def ood_rows(r: dict[str, Any]) -> list[str]:
 
 def heatmap_sanity_rows(r: dict[str, Any]) -> list[str]:
     """The app's Grad-CAM on a planted-cue test model (bench/heatmap_sanity.py): per head, the
-    peak within one cell of the cue against the exact chance, on the cue's cell, the maps'
-    correlation across images and the randomisation check; the conv head's layer comparison."""
+    app's map's peak within one cell of the cue against the exact chance (and, when recorded,
+    a fixed habit's worst case), on the cue's cell, the identity view's alone beside it, the
+    maps' correlation across images and the randomisation check (its rule as recorded); the
+    conv head's layer comparison. A test model on synthetic images: the rows say it tells
+    nothing about a real bundle's maps."""
     rows = []
     for head, h in (r.get("heads") or {}).items():
         loc = h.get("localisation") or {}
         rand = h.get("randomisation") or {}
         steps = rand.get("steps") or []
-        first = (steps[0].get("spearman_signed") or {}).get("median") if steps else None
+        first = steps[0] if steps else {}
+        judged = "abs_spearman_signed" if "abs_spearman_signed" in first else "spearman_signed"
+        median = (first.get(judged) or {}).get("median")
         failed = [s.get("randomised_up_to") for s in steps if s.get("passes") is False]
         n = loc.get("n")
-        figure = (f"peak within one cell of the cue {loc.get('hits_within_one_cell')} of {n} (chance "
-                  f"{loc.get('chance_within_one_cell')}, exact binomial p {loc.get('p_binomial_vs_chance')}), "
-                  f"on its cell {loc.get('hits_on_the_cue_cell')} of {n}; maps of different images correlate "
+        views = loc.get("views")
+        habit = (f"; a fixed habit's worst case {loc['habit_within_one_cell_worst_case']}, p "
+                 f"{loc.get('p_binomial_vs_habit_worst_case')}" if "habit_within_one_cell_worst_case" in loc else "")
+        identity = (h.get("combinations") or {}).get("identity_view") or {}
+        alone = (f"; the identity view alone: on its cell {identity['hits_on_the_cue_cell']}, within one cell "
+                 f"{identity.get('hits_within_one_cell')}" if views and views > 1 and "hits_on_the_cue_cell" in identity
+                 else "")
+        figure = ((f"the app's map ({views} views averaged, as the grade): " if views and views > 1 else "")
+                  + f"peak within one cell of the cue {loc.get('hits_within_one_cell')} of {n} (chance "
+                  f"{loc.get('chance_within_one_cell')}, exact binomial p {loc.get('p_binomial_vs_chance')}{habit}), "
+                  f"on its cell {loc.get('hits_on_the_cue_cell')} of {n}{alone}; maps of different images correlate "
                   f"{loc.get('mean_pairwise_correlation_of_maps')}; accuracy with / without the cue "
                   f"{h.get('accuracy_new_images_with_cue')} / {h.get('accuracy_new_images_without_cue')}; "
-                  f"randomisation ({rand.get('n')} images, {rand.get('pass_rule')}): median Spearman "
-                  f"{first} after the head, "
+                  f"randomisation ({rand.get('n')} images, {rand.get('pass_rule')}): median "
+                  f"{'|Spearman|' if judged == 'abs_spearman_signed' else 'Spearman'} {median} after the head, "
                   + (f"fails at {', '.join(str(f) for f in failed)}" if failed else "every step passes"))
         rows.append(f"| app heat map (Grad-CAM) on a planted-cue test model, {head} head (heatmap_sanity: "
-                    f"synthetic images, frozen random-init ResNet-18) | {figure} | {_device(r)} | {_date(r)} | "
-                    f"`{r.get('command')}` |")
+                    f"synthetic images, frozen random-init ResNet-18; says nothing about a real bundle's maps) | "
+                    f"{figure} | {_device(r)} | {_date(r)} | `{r.get('command')}` |")
         layers = h.get("layers")
         if isinstance(layers, dict):
-            ways = [w for w in ("layer4", "head.conv", "occlusion") if isinstance(layers.get(w), dict)]
+            ways = [w for w in ("layer4_four_flips_averaged", "head.conv_four_flips_averaged", "layer4_identity_view",
+                                "head.conv_identity_view", "layer4", "head.conv", "occlusion")
+                    if isinstance(layers.get(w), dict)]
             figure = "; ".join(f"{w} {layers[w].get('on_the_cue_cell')} (within one cell "
                                f"{layers[w].get('within_one_cell')})" for w in ways)
             rows.append(f"| hottest cell on the cue's own cell, of {layers.get('n')} images (chance "

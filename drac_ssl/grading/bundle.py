@@ -160,27 +160,37 @@ the model card's limitations (with :data:`HEATMAP_BENCH_WORDS`)."""
 HEATMAP_BENCH_WORDS = ("On a test model with a planted cue (a bright spot in one of the 7 x 7 "
                        "cells of synthetic grey images, a frozen random-init ResNet-18 with "
                        "trained fold heads; bench figures, `bench/results/heatmap_sanity.json`, "
-                       "rerun with `python -m bench.heatmap_sanity`), the map's peak was within one "
-                       "cell of the spot in 81 of 96 images with the conv head (a randomly placed "
-                       "peak: 15 %, 361 of the 2401 cell pairs) but on the spot's own cell in only "
-                       "21 of 96; with the linear head it was within one cell in 39 of 96, its maps "
-                       "of different images correlated +0.70 with one another (an image-independent "
-                       "spatial habit; +0.11 with the conv head), and re-initialising that head left "
-                       "its maps much as they were (median rank correlation +0.58 with the trained "
-                       "model's), failing that sanity check (Adebayo et al. 2018).")
-"""What the heatmap bench found (the model card and ``docs/app.md``; the page says the first
-half, :data:`app.server.HEATMAP_PAGE_CAVEAT`): figures of ``bench/results/heatmap_sanity.json``,
-written by ``python -m bench.heatmap_sanity`` (``bench/heatmap_sanity.py`` says how; the map is
-the app's own, Grad-CAM of the folds' mean logit at ``layer4``, explaining the spot's grade).
-The chance baseline: a peak and a cue each in a uniformly random cell of 7 x 7 lie within one
-cell (king's move) of each other in 361 of 2401 pairs, 15 %; 81 of 96 differs from it at an
-exact binomial p of 2.6e-51, the linear head's 39 of 96 at 1.2e-9. The randomisation check
-(Adebayo et al. 2018, "Sanity Checks for Saliency Maps") replaces the heads' weights, then the
-backbone's layers top-down; the bench's rule: a map passes a step when its median Spearman
-correlation with the trained model's map is below 0.5 (the conv head's +0.32 after the heads,
-the linear head's +0.58). ``tests/app/test_heatmap_claims.py`` checks every figure quoted here
-against the committed JSON. These words replace a one-off trial's (its scripts lost), which
-had found the peak about as often as chance would; the bench did not reproduce that."""
+                       "rerun with `python -m bench.heatmap_sanity`; they tell nothing about the "
+                       "maps of the model this card describes), the map's peak (the 4 flipped views "
+                       "averaged, as the grade averages them) was within one cell of the spot in 89 "
+                       "of 96 images with the conv head (a randomly placed peak: 15 %, 361 of the "
+                       "2401 cell pairs; a map stuck on one cell: at most 9 of 49) and on the spot's "
+                       "own cell in 47 of 96; with the linear head it was within one cell in 40 of "
+                       "96, its maps of different images correlated +0.77 with one another (an "
+                       "image-independent spatial habit; +0.12 with the conv head), and "
+                       "re-initialising that head left its maps much as they were (median rank "
+                       "correlation +0.79 with the trained model's), failing that sanity check by the "
+                       "bench's own rule (median |Spearman| < 0.5).")
+"""What the heatmap bench found (the model card and ``docs/app.md``; the page says a shorter
+version for a conv- or linear-head bundle, :func:`app.server.heatmap_page_caveat`): figures of
+``bench/results/heatmap_sanity.json``, written by ``python -m bench.heatmap_sanity``
+(``bench/heatmap_sanity.py`` says how; the map is the app's own, Grad-CAM of the folds' mean
+logit at ``layer4`` over the grade's 4 flipped views, explaining the spot's grade). They are
+figures of a test model on synthetic images with a random frozen backbone, and say nothing about
+the maps of the bundle whose card quotes them. The chance baselines: a peak and a cue each in a
+uniformly random cell of 7 x 7 lie within one cell (king's move) of each other in 361 of 2401
+pairs, 15 %; a map whose peak sits on one inner cell whatever the image does so for 9 of 49
+cues, 18 %, the worst case of a map that ignores the image; 89 of 96 differs from them at exact
+binomial p of 2.2e-64 and 9.3e-57, the linear head's 40 of 96 at 3.0e-10 and 1.0e-7. The
+randomisation check (the cascading randomisation of Adebayo et al. 2018, "Sanity Checks for
+Saliency Maps") replaces the heads' weights, then the backbone's layers top-down; the bench's
+own rule, not the paper's: a map passes a step when the median absolute Spearman correlation of
+its signed cells with the trained model's is below 0.5 (an inverted map, a correlation near -1,
+has kept its structure; the conv head's |rho| 0.49 after the heads, the linear head's 0.79).
+``tests/app/test_heatmap_claims.py`` checks every figure quoted here against the committed JSON,
+and that the words limiting them are said. These words replace a one-off trial's (its scripts
+lost), which had found the peak about as often as chance would; the bench did not reproduce
+that."""
 VARIANT_STAGE = {"vicreg": "pretrain", "vicreg_umm": "umm"}
 """The run sub-folder whose ``backbone.safetensors`` + ``metadata.json`` a fine-tuning
 variant starts from."""
@@ -1376,9 +1386,9 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
               " The grade shown is the most probable one of the calibrated probabilities, which "
               "weigh every grade's logit: one grade's logit alone does not decide it."
               if not regression else "")
-    return (f"{HEATMAP_CAVEAT} A map explains {score} (Grad-CAM at `{layer}`, over the folds, on "
-            f"the image as given: the flipped copies the grade may average are left out), cell by "
-            f"cell of that layer, and is scaled to its own maximum: its colours carry no absolute "
+    return (f"{HEATMAP_CAVEAT} A map explains {score} (Grad-CAM at `{layer}`, over the folds and "
+            f"over the same views as the grade: with flip TTA the image and its 3 flips, each view's "
+            f"map flipped back onto the image and averaged before the ReLU), cell by cell of that layer, and is scaled to its own maximum: its colours carry no absolute "
             f"strength.{chosen} {HEATMAP_BENCH_WORDS}")
 
 

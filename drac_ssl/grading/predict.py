@@ -587,10 +587,13 @@ class EnsembleOutput:
     """What one pass of the fold ensemble gives.
 
     ``raw``: per fold model, its raw outputs ``(n, out)`` float64, the mean over the TTA
-    views. ``maps``: with ``keep_maps``, per fold model its :data:`FEATURE_STAGE` map of the
-    identity view ``(n, C, h, w)`` float32, an ordinary tensor (usable with autograd: the
-    input of the one-pass Grad-CAM, :class:`app.gradcam.FoldMapGradCAM`); with a shared
-    backbone every entry is the same tensor. None otherwise. ``features``: with
+    views. ``maps``: with ``keep_maps``, per fold model its :data:`FEATURE_STAGE` maps of every
+    view that ran ``(n, V, C, h, w)`` float32, image-major, view v flipped along
+    ``TTA_FLIPS[v]`` (``V = 4`` with flip TTA, identity first; ``V = 1`` without), each as the
+    network computed it on the flipped input (not flipped back); an ordinary tensor (usable
+    with autograd: the input of the one-pass Grad-CAM, :class:`app.gradcam.FoldMapGradCAM`,
+    whose map averages the views as the grade does); with a shared backbone every entry is the
+    same tensor. None otherwise. ``features``: with
     ``keep_features``, the first fold model's globally pooled backbone features of the
     identity view ``(n, F)`` float32 on the CPU (what :func:`profile_features` computes, taken
     from the same pass; ``(0, 0)`` for no inputs), else None."""
@@ -604,8 +607,8 @@ def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, input
                 tta: bool, device: torch.device, batch_size: int = PREDICT_BATCH,
                 bf16: bool = False, keep_maps: bool = False, keep_features: bool = False
                 ) -> tuple[list[np.ndarray], list[Tensor] | None, Tensor | None]:
-    """Raw outputs (and identity-view maps, and the first model's identity-view pooled
-    features) of ``models``. ``backbone``: the module every model holds: it runs once per
+    """Raw outputs (and every view's maps ``(n, V, C, h, w)``, and the first model's
+    identity-view pooled features) of ``models``. ``backbone``: the module every model holds: it runs once per
     chunk for all heads (:meth:`GradingModel.features_from_map` on its :data:`FEATURE_STAGE`
     map); None: each model runs on its own. ``keep_maps`` and ``keep_features`` need
     :class:`GradingModel` instances (their ``backbone``); without them any module that maps
@@ -641,9 +644,9 @@ def _run_models(models: Sequence[GradingModel], backbone: Backbone | None, input
                         pooled.append(first.float().cpu())
                 for i, y in enumerate(ys):
                     out[i].append(_mean_over_views(y, views).cpu())
-                if keep_maps:
+                if keep_maps:  # view-major rows -> (m, V, C, h, w)
                     for i, f in enumerate(fmaps):
-                        maps[i].append(f[:m].float())
+                        maps[i].append(f.float().unflatten(0, (views, m)).transpose(0, 1))
     finally:
         for model, training in zip(models, modes, strict=True):
             if training:
@@ -679,7 +682,8 @@ def resolve_tta(tta: Any, bundle: Bundle) -> bool:
 def ensemble_outputs(bundle: Bundle, inputs: Tensor, tta: bool | None = None,
                      keep_maps: bool = False, keep_features: bool = False) -> EnsembleOutput:
     """Raw outputs of every fold model of ``bundle`` on preprocessed inputs ``(n, C, S, S)``
-    (and, with ``keep_maps``, their identity-view :data:`FEATURE_STAGE` maps; with
+    (and, with ``keep_maps``, their :data:`FEATURE_STAGE` maps of every view, ``(n, V, C, h,
+    w)``: :class:`EnsembleOutput`; with
     ``keep_features``, the first fold model's pooled features for the out-of-distribution
     check, :attr:`EnsembleOutput.features`, from the same backbone pass).
 

@@ -31,6 +31,7 @@ from app.gradcam import (
 from app.inputs import InputLimits, InputRejected, load_bytes, load_upload
 from app.predict import NoBundleError, Predictor, find_newest_bundle
 from drac_ssl.grading.model import HEADS
+from drac_ssl.grading.predict import TTA_FLIPS
 from drac_ssl.starting import python_word
 
 SAMPLES = SHARED_DATA / "drac_samples"
@@ -263,8 +264,8 @@ def test_grade_explained_is_the_grade_shown(predictor: Predictor, sample_path: P
 
 def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -> None:
     """The demo bundle is frozen-style: its fold models hold one backbone module, which runs
-    once for the 4 flips and both heads. The heatmap comes from that same pass (the identity
-    view's layer4 map, one backward through copies of the heads): no hooks or gradients on
+    once for the 4 flips and both heads. The heatmap comes from that same pass (every view's
+    layer4 map, one backward through copies of the heads): no hooks or gradients on
     the bundle's modules, the grading unchanged by it, and the heatmap the one MONAI's hooks
     give on independently loaded fold models, combined alike (tolerance: see
     test_one_pass_gradcam_end_to_end_equals_monai_per_model)."""
@@ -292,13 +293,60 @@ def test_gradcam_and_grading_on_a_shared_backbone_bundle(predictor: Predictor) -
     separate = [load_fold_model(bundle.metadata, bundle.path, entry)
                 for entry in bundle.metadata["folds"]]
     x = preprocess_image(gray, bundle.metadata)
-    # the identity view alone; the grade's flips left out, and said so
-    assert predictor.tta and pred.flips_left_out
-    ref = EnsembleGradCAM(separate, predictor.target_layer)(x, 1)
+    # the grade's own views: the 4 flips, each view's map flipped back, averaged
+    assert predictor.tta and pred.cam_views == 4 and predictor.map_flips == TTA_FLIPS
+    ref = EnsembleGradCAM(separate, predictor.target_layer)(x, 1, TTA_FLIPS)
     assert pred.heatmap is not None and float(pred.heatmap.max()) > 0.5
     np.testing.assert_allclose(_as_the_app_places(ref.heat, gray.shape), pred.heatmap, rtol=0, atol=1e-4)
     assert pred.cam_raw_max == pytest.approx(ref.raw_max, rel=1e-4)
     assert "2-fold ensemble" in predictor.describe() and "4 flips" in predictor.describe()
+
+
+def test_the_prediction_pass_keeps_every_views_layer4_maps(predictor: Predictor) -> None:
+    """``ensemble_outputs(keep_maps=True)``: per fold, ``(n, V, C, h, w)``, view v the network's
+    map of the input flipped along ``TTA_FLIPS[v]`` (not flipped back), from the grading's own
+    pass, so the heatmap can average the views the grade averages; one view without flips."""
+    from drac_ssl.grading.predict import TTA_FLIPS, ensemble_outputs, preprocess_image
+
+    bundle = predictor.bundle
+    x = torch.stack([preprocess_image(_octa_like(128, 128, seed=s), bundle.metadata) for s in (1, 2)])
+    out = ensemble_outputs(bundle, x, tta=True, keep_maps=True)
+    assert out.maps is not None and len(out.maps) == len(bundle.models)
+    assert tuple(out.maps[0].shape) == (2, 4, 512, 2, 2) and out.maps[0].requires_grad is False
+    with torch.no_grad():
+        for i in range(2):
+            for v, dims in enumerate(TTA_FLIPS):
+                view = x[i:i + 1].flip(dims) if dims else x[i:i + 1]
+                want = bundle.models[0].backbone.forward_until(view, "layer4")[0]
+                torch.testing.assert_close(out.maps[0][i, v], want, rtol=1e-4, atol=1e-5)
+    alone = ensemble_outputs(bundle, x, tta=False, keep_maps=True)
+    assert alone.maps is not None and tuple(alone.maps[0].shape) == (2, 1, 512, 2, 2)
+    torch.testing.assert_close(alone.maps[0][:, 0], out.maps[0][:, 0], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("flip", [np.fliplr, np.flipud], ids=["left-right", "up-down"])
+def test_the_heatmap_of_a_flipped_image_is_the_flipped_heatmap(tmp_path: Path, flip: Any,
+                                                              one_thread: None) -> None:
+    """With flip TTA the grade averages the image and its 3 flips, and so does the map (each
+    view's map flipped back): the map of a mirrored image is the mirrored map, as its grade is
+    its grade. The identity view alone (the app's map until this change, and the map without
+    flip TTA) is not: a stride-32 network's receptive fields lean half a cell up and left
+    (bench/results/heatmap_sanity.json, ``receptive_field``)."""
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=96, source_size=96, n_folds=2, head="conv")
+    predictor = Predictor(bundle_dir)
+    assert predictor.tta and predictor.map_flips == TTA_FLIPS
+    unflipped = Predictor(predictor.bundle, tta=False)
+    gray = _octa_like(96, 96, seed=4)
+    lean = 0.0
+    for k in range(3):
+        a, b = predictor.predict(gray, explain=k), predictor.predict(np.ascontiguousarray(flip(gray)), explain=k)
+        assert a.heatmap is not None and b.heatmap is not None and a.grade == b.grade
+        np.testing.assert_allclose(b.heatmap, flip(a.heatmap), rtol=0, atol=1e-4)
+        assert b.cam_raw_max == pytest.approx(a.cam_raw_max, rel=1e-4)
+        c, d = unflipped.predict(gray, explain=k), unflipped.predict(np.ascontiguousarray(flip(gray)), explain=k)
+        assert c.heatmap is not None and d.heatmap is not None
+        lean = max(lean, float(np.abs(d.heatmap - flip(c.heatmap)).max()))
+    assert lean > 1e-2  # the identity view alone is not mirror-symmetric
 
 
 # --------------------------------------------------------------------------------------
@@ -353,9 +401,10 @@ def test_one_pass_gradcam_equals_monai_per_model_gradcam(tmp_path: Path, head: s
 @pytest.mark.parametrize("shared", [True, False])
 def test_one_pass_gradcam_end_to_end_equals_monai_per_model(tmp_path: Path, shared: bool,
                                                             one_thread: None) -> None:
-    """What the app shows: Predictor.predict's heatmap (maps from the 4-flip batch of the
-    channels-last prediction pass) against MONAI's hooks per fold model on independently
-    loaded, plain NCHW models, combined alike; with a shared backbone and with
+    """What the app shows: Predictor.predict's heatmap (maps of the 4 flips from the
+    channels-last prediction pass, averaged as the grade averages them) against MONAI's hooks
+    per fold model on the same 4 views of independently loaded, plain NCHW models, combined
+    alike (and the identity view alone with flip TTA off); with a shared backbone and with
     each fold's own backbone (freeze: last). The maps themselves differ by float32 rounding of other convolution
     kernels (channels-last, batch of 4 views against 1: ~2e-6 relative); Grad-CAM is
     linear in the map and in the heads' gradient, so the normalised heatmaps differ by
@@ -368,8 +417,9 @@ def test_one_pass_gradcam_end_to_end_equals_monai_per_model(tmp_path: Path, shar
     if not shared:
         _own_backbones(bundle_dir)
     predictor = Predictor(bundle_dir)
+    unflipped = Predictor(predictor.bundle, tta=False)
     assert (predictor.bundle.shared_backbone is not None) == shared
-    assert predictor.bundle.channels_last and predictor.one_pass_gradcam
+    assert predictor.bundle.channels_last and predictor.one_pass_gradcam and predictor.tta
     separate = [load_fold_model(predictor.metadata, bundle_dir, entry)
                 for entry in predictor.metadata["folds"]]
     ref = EnsembleGradCAM(separate, "backbone.layer4")
@@ -378,9 +428,13 @@ def test_one_pass_gradcam_end_to_end_equals_monai_per_model(tmp_path: Path, shar
         x = preprocess_image(gray, predictor.metadata)
         for k in range(3):
             pred = predictor.predict(gray, explain=k)
-            want = _as_the_app_places(ref(x, k).heat, gray.shape)
-            assert pred.heatmap is not None
+            want = _as_the_app_places(ref(x, k, TTA_FLIPS).heat, gray.shape)
+            assert pred.heatmap is not None and pred.cam_views == 4
             np.testing.assert_allclose(pred.heatmap, want, rtol=0, atol=1e-4)
+            alone = unflipped.predict(gray, explain=k)
+            assert alone.heatmap is not None and alone.cam_views == 1
+            np.testing.assert_allclose(alone.heatmap, _as_the_app_places(ref(x, k).heat, gray.shape),
+                                       rtol=0, atol=1e-4)
 
 
 def _own_backbones(bundle_dir: Path) -> None:

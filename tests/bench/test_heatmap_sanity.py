@@ -1,11 +1,14 @@
 """The pure helpers of ``bench/heatmap_sanity.py``: the within-one-cell rule, the exact chance of
-a random peak, the exact tests, the peak of a map, the maps' correlation, the planted cue, and
-which runs are smoke runs. (The bench itself takes minutes: it is not run here.)"""
+a random peak and of a fixed habit, the exact tests, the peak of a map and its signed offset, the
+maps' correlation, the planted cue, and which runs are smoke runs; and one smoke run of the whole
+bench on 96 px images (3 x 3 cells, about 10 CPU s: its own asserts, the Predictor's map and grade
+on every image with flips on and off, run; the protocol takes minutes and is not run here)."""
 
 from __future__ import annotations
 
 import argparse
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,6 +43,26 @@ def test_the_chance_of_a_random_peak_is_exact() -> None:
     cells = [(r, c) for r in range(5) for c in range(4)]
     pairs = sum(hs.within_one_cell(p, q) for p in cells for q in cells)
     assert hs.chance_within_one_cell((5, 4)) == Fraction(pairs, len(cells) ** 2)
+
+
+def test_a_fixed_habit_scores_at_most_its_largest_neighbourhood() -> None:
+    """A map that ignores the image, its peak always on one cell, is within one cell of a
+    uniform cue as often as that cell's neighbourhood is large: 9 of 49 for an inner cell of
+    7 x 7, more than a uniformly random peak's 361 of 2401."""
+    assert hs.habit_within_one_cell((7, 7)) == Fraction(9, 49) > hs.chance_within_one_cell((7, 7))
+    assert hs.habit_within_one_cell((2, 2)) == 1 and hs.habit_within_one_cell((1, 5)) == Fraction(3, 5)
+    cells = [(r, c) for r in range(7) for c in range(7)]
+    best = max(sum(hs.within_one_cell(fixed, cue) for cue in cells) for fixed in cells)
+    assert hs.habit_within_one_cell((7, 7)) == Fraction(best, len(cells))
+
+
+def test_the_peaks_signed_offsets_count_each_side() -> None:
+    said = hs.peak_offsets([(3, 4), (2, 2), None, (0, 6)], [(2, 4), (2, 3), (1, 1), (1, 6)])
+    assert said["n"] == 3  # the empty map has no peak
+    assert said["row"] == {"-1": 1, "0": 1, "+1": 1} and said["column"] == {"-1": 1, "0": 2}
+    assert said["mean_row"] == 0.0 and said["mean_column"] == pytest.approx(-1 / 3, abs=1e-4)
+    assert hs.peak_offsets([None], [(0, 0)]) == {"n": 0, "row": {}, "column": {}, "mean_row": None,
+                                                 "mean_column": None}
 
 
 def test_the_poisson_binomial_tail_is_the_binomial_one_for_equal_chances() -> None:
@@ -124,7 +147,6 @@ def test_the_help_names_the_command_and_a_bad_size_is_refused(capsys: pytest.Cap
 
 def test_the_readme_rows_show_each_heads_figures_and_the_failed_check() -> None:
     import json
-    from pathlib import Path
 
     from bench.summarize import heatmap_sanity_rows
 
@@ -135,7 +157,50 @@ def test_the_readme_rows_show_each_heads_figures_and_the_failed_check() -> None:
     loc = record["heads"]["conv"]["localisation"]
     assert "conv head" in conv and f"{loc['hits_within_one_cell']} of {loc['n']}" in conv
     assert "chance 361/2401" in conv and "every step passes" in conv
+    assert "a fixed habit's worst case 9/49" in conv and "median |Spearman|" in conv
+    assert "says nothing about a real bundle's maps" in conv and "says nothing about a real bundle's maps" in linear
+    identity = record["heads"]["conv"]["combinations"]["identity_view"]
+    assert f"the app's map ({loc['views']} views averaged, as the grade)" in conv
+    assert (f"the identity view alone: on its cell {identity['hits_on_the_cue_cell']}, within one cell "
+            f"{identity['hits_within_one_cell']}") in conv
     assert "linear head" in linear and "fails at head" in linear
-    assert "chance 1/49" in layers and "occlusion" in layers and "head.conv" in layers
+    assert "chance 1/49" in layers and "occlusion" in layers and "head.conv_four_flips_averaged" in layers
+    assert "layer4_identity_view" in layers
     record["heads"]["conv"]["randomisation"]["steps"][2]["passes"] = False
     assert "fails at backbone.layer3" in heatmap_sanity_rows(record)[0]
+
+
+def test_a_smoke_run_of_the_bench_writes_every_figure(tmp_path: Path) -> None:
+    """The whole bench, tiny: its own asserts run (the Predictor's grade and map on every test
+    image, flips on and off; the app's combination is the app's map) and the result holds what
+    the words quote: per combination the hits on and near the cue's cell and the peaks' signed
+    offsets, the worst-case habit's test, the randomisation's absolute rule, the receptive field."""
+    import json
+
+    assert hs.main(["--smoke", "--image-size", "96", "--train-images", "24", "--test-images", "4",
+                    "--random-images", "3", "--layer-images", "2", "--epochs", "2",
+                    "--out-dir", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "heatmap_sanity_smoke.json").read_text(encoding="utf-8"))
+    assert record["smoke"] is True and "--smoke" in record["smoke_reasons"]
+    assert record["receptive_field"]["cell"] == [1, 1] and record["receptive_field"]["by_the_arithmetic_px"] == [32, 32]
+    for head in hs.HEADS:
+        entry = record["heads"][head]
+        for said in entry["map_equals_predictor"].values():
+            assert said["same_grade"] == said["same_map"] == said["n"] == 4
+        assert {s["tta"] for s in entry["map_equals_predictor"].values()} == {True, False}
+        loc = entry["localisation"]
+        assert loc["habit_within_one_cell_worst_case"] == "1/1"  # 3 x 3: any inner peak
+        assert entry["flip_tta"] is True and loc["views"] == entry["app_map_views"] == 4  # the grade's views
+        for name in ("identity_view", "four_flips_averaged", "folds_scaled_then_averaged_before_2026_12_05"):
+            said = entry["combinations"][name]
+            assert {"hits_on_the_cue_cell", "hits_within_one_cell", "peak_minus_cue"} <= set(said)
+            assert sum(said["peak_minus_cue"]["row"].values()) == said["peak_minus_cue"]["n"] == 4 - said["empty_maps"]
+        steps = entry["randomisation"]["steps"]
+        assert "median |Spearman|" in entry["randomisation"]["pass_rule"]
+        for step in steps:
+            median = step["abs_spearman_signed"]["median"]
+            assert step["passes"] is (None if median is None else median < hs.PASS_BELOW)
+    layers = record["heads"]["conv"]["layers"]
+    assert {"layer4_identity_view", "layer4_four_flips_averaged", "head.conv_identity_view",
+            "head.conv_four_flips_averaged", "occlusion"} <= set(layers)
+    assert layers["app_map"] == "layer4_four_flips_averaged"
