@@ -41,9 +41,12 @@ inside the filter's protection (``tagged_console`` takes a function), so that no
 prints one before the filter stands. Each write is filtered on its own: a name written in two
 pieces would not be seen (``print`` writes each argument apart, so a name is one piece). Its
 cost grows linearly with the names (dicts of their forms and first tokens, no regular
-expression of them) and with the text written, however many names it holds (one walk over its
-words, or a search in C of each of a few first tokens of names found in it, and a few
-look-ups where a name may start). Standard library only.
+expression of them), and with the text written times the number of distinct lengths among the
+forms that share a first token (one walk over its words, or a search in C of each of a few
+first tokens of names found in it, and a look-up per such length where a name may start): a
+few for a folder's names, but names made to share a first token in many lengths cost seconds
+a megabyte (244 lengths: 8.7 s for 1 MB of that token, against 0.2 s for one length, in a
+builder's one-off timing here, not a bench figure). Standard library only.
 """
 
 from __future__ import annotations
@@ -111,8 +114,9 @@ FIND_FIRSTS = 4
 """Up to this many different first tokens of listed names in one write (a line naming a file or
 two), :class:`NameTagger` finds where each starts with ``str.find`` (a search in C, this many
 passes over the text at most); above it, one walk over the text's tokens in Python: either way
-a write costs time linear in its length, however many names it holds (review F4: a search from
-the start for each of 20,000 first tokens took 15.7 s for one 0.9 MB write)."""
+the search costs time linear in the write's length, however many first tokens (review F4: a
+search from the start for each of 20,000 first tokens took 15.7 s for one 0.9 MB write); what
+follows at each start costs a look-up per length (:class:`NameTagger`)."""
 _TOKEN = re.compile(r"[^\W_]+|[\W_]")
 """A token of a text: a run of letters and digits (``str.isalnum``), or any other single
 character (``_``, ``.``, a space). A name is tagged where it starts and ends on tokens."""
@@ -258,12 +262,13 @@ class NameTagger:
     it, longest first. Building them costs time and memory linear in the names. A text costs
     its words' look-up in the first tokens (in C: a line naming no file ends there); then the
     places where the first tokens found start: up to :data:`FIND_FIRSTS` different ones, a
-    ``str.find`` of each; more, one walk over the text's tokens, in order, a set look-up each
-    (so a write costs time linear in its length, however many names it holds); and where a
-    name may start there (not after a letter or digit), one look-up per length of the forms
-    that start with that token, longest first, until one is there: a few
+    ``str.find`` of each; more, one walk over the text's tokens, in order, a set look-up each;
+    and where a name may start there (not after a letter or digit), one look-up per length of
+    the forms that start with that token, longest first, until one is there: a few
     (``Patient_0001.png`` and its stem share ``Patient``: two lengths), or as many as the
-    names sharing a first token have lengths. The same matches as the one regular
+    names sharing a first token have lengths. So a write costs time linear in its length,
+    times the number of distinct lengths among the forms sharing a first token: crafted names
+    of one first token in 244 lengths cost seconds a megabyte. The same matches as the one regular
     expression of all the names it replaces, which took seconds to compile for 100,000 names
     (``bench/name_tags.py``). Tags are computed when first needed, then kept."""
 

@@ -411,3 +411,29 @@ def test_typed_phrases_in_a_key_s_form_are_refused_and_drawn_keys_accepted() -> 
         encoding="utf-8").split())
     assert "Only the key's form is checked, as the command cannot measure randomness" in page
     assert "draw it with `openssl rand -hex 32`" in page and "`hospital-eye-clinic-key-0001`" in page
+
+
+class _CountedForms(dict):
+    """The tagger's dict of said forms, counting its look-ups."""
+
+    looked = 0
+
+    def get(self, key, default=None):  # type: ignore[no-untyped-def]
+        self.looked += 1
+        return super().get(key, default)
+
+
+def test_a_write_costs_a_look_up_per_length_of_the_forms_sharing_a_first_token() -> None:
+    """Review F6: the docs said a write costs time linear in its length "however many names";
+    at each place a first token starts it is one look-up per distinct length of the forms
+    sharing that token, so names crafted to share one in many lengths cost that many times
+    more (seconds a megabyte for 244 lengths). Counted here, not timed; the docstrings say it."""
+    text = ("Doe" + " " * 250) * 20  # each length ends on a space: looked up
+    for lengths in (1, 244):
+        tagger = NameTagger(["Doe_" + "x" * k for k in range(1, lengths + 1)], b"k" * 32)
+        tagger._forms = counted = _CountedForms(tagger._forms)
+        assert tagger(text) == text
+        assert counted.looked == 20 * lengths
+    for said in (name_tags.__doc__, NameTagger.__doc__):
+        assert said is not None and "however many names it holds" not in said
+        assert "times the number of distinct lengths among the" in " ".join(said.split())
