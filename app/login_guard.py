@@ -3,7 +3,8 @@
 gradio's ``launch(auth=...)`` is given :meth:`LoginGuard.gradio_auth`, an async
 ``(user, password) -> bool`` that asks the throttle on the event loop (no hashing, no file),
 then runs the rest of the check in one of the guard's own :data:`LOGIN_CHECK_THREADS` threads,
-or, for a refused attempt, only its line in the record on a thread of its own (gradio awaits a
+or, for a refused attempt, answers at once and hands its line to a thread of its own, not
+waited for (:data:`REFUSALS_QUEUED`; gradio awaits a
 coroutine function; a plain function it would call on its event loop, and a scrypt check there
 would hold up every other request for its fraction of a second; and not in
 ``asyncio.to_thread``'s shared pool, where checks waiting for a scrypt slot would hold up the
@@ -101,7 +102,8 @@ from app.workdir import PREFIX
 __all__ = ["AUDIT_FOLDER", "AUDIT_MAX_BYTES", "FAILURE_WINDOW_S", "LATE_MINUTES", "LOGIN_CHECK_THREADS",
            "MAX_FAILURES_PER_MINUTE",
            "MAX_FAILURES_PER_USER", "OUTCOMES", "OTHER_NAMES", "SUM_FLUSH_S", "THROTTLED_NAMES_PER_MINUTE",
-           "USER_SHOWN_CHARS", "AuditLog", "AuditLogError", "LoginGuard", "Throttle",
+           "REFUSALS_QUEUED", "USER_SHOWN_CHARS", "AuditLog", "AuditLogError", "LoginGuard", "RecordClosedError",
+           "Throttle",
            "default_audit_path", "folder_warning", "throttle_words"]
 
 log = logging.getLogger("app")
@@ -125,7 +127,10 @@ current minute (:meth:`AuditLog.record`). That wait is at most the time of
 ``MAX_FAILURES_PER_MINUTE / MAX_CONCURRENT_SCRYPT`` checks (the throttle admits no more at a
 time): some seconds, and about a minute with lines of the most work a line may ask (some
 seconds a check in a builder's one-off timing here, not a bench figure). A stamp older than
-that is the wall clock stepped back (NTP, an operator): it begins a new minute."""
+that while the record's minute is ahead of the wall clock when the line is recorded is the wall
+clock stepped back (NTP, an operator): it begins a new minute; without that (a check that
+waited longer, the clock as it was), it is late all the same (review F4: a late line that
+began a new minute made the next line begin another, each naming every name again)."""
 LOGIN_CHECK_THREADS = MAX_CONCURRENT_SCRYPT + 2
 """Threads of a guard's own pool that run the login checks the throttle admitted
 (:meth:`LoginGuard.gradio_auth`): the scrypt slots' :data:`app.auth.MAX_CONCURRENT_SCRYPT`, and
@@ -135,6 +140,14 @@ Further admitted checks, at most :data:`MAX_FAILURES_PER_MINUTE` in all, queue f
 throttled refusal never waits behind them: the throttle is asked before a check is queued, and
 the refusal's line is written on a thread of its own. The server's other work in worker threads
 (``asyncio.to_thread``: the sweep of old files) does not wait behind either."""
+REFUSALS_QUEUED = 100
+"""Lines of refused attempts that :meth:`LoginGuard.gradio_auth` hands to its refusal thread
+and does not wait for: it answers the refusal at once, and the thread writes them in turn (each
+may wait for the record's lock: up to ``_FLOCK_WAIT_S`` while another server holds its
+``flock``). Beyond this many not yet written, a further throttled attempt is only counted (its
+name not kept: the memory stays bounded during a flood), and the count is written by the next
+line's write as ``*  throttled xN``, as the record sums the names beyond
+:data:`THROTTLED_NAMES_PER_MINUTE`."""
 
 OUTCOMES = ("ok", "wrong password", "unknown user", "throttled", "error")
 """The outcome words of the record of login attempts (``error``: the check raised an exception,
@@ -177,6 +190,11 @@ OTHER_NAMES = "*"
 class AuditLogError(ValueError):
     """The record of login attempts cannot be kept where asked: the message names the path,
     what is wrong and the fix."""
+
+
+class RecordClosedError(ValueError):
+    """:meth:`AuditLog.record` after :meth:`AuditLog.close` (the server stops): the attempt's
+    line cannot be written, so its login is refused (:meth:`LoginGuard.check`)."""
 
 
 def throttle_words() -> str:
@@ -294,11 +312,12 @@ class AuditLog:
     attempts of the name in the same minute begin a new sum (no new line of their own). Beyond
     :data:`THROTTLED_NAMES_PER_MINUTE` names in a minute, the throttled attempts of the others
     are summed on one line whose user field is :data:`OTHER_NAMES`. The minute is the latest
-    one an attempt was stamped in: an attempt stamped up to :data:`LATE_MINUTES` earlier (it
-    came before the minute turned and its check ended late, waiting for a thread and a scrypt
-    slot) counts in it, so the minute's names are not forgotten and named again within it; a
-    stamp older than that (the wall clock stepped back) begins a new minute, so that a clock set
-    back does not keep the record in one minute until it catches up (:meth:`record`).
+    one an attempt was stamped in: an attempt stamped earlier (it came before the minute turned
+    and its check ended late, waiting for a thread and a scrypt slot) counts in it, so the
+    minute's names are not forgotten and named again within it; only a stamp more than
+    :data:`LATE_MINUTES` older while that minute is ahead of ``wall_clock`` (``time.time``) now
+    is the wall clock stepped back, and begins a new minute, so that a clock set back does not
+    keep the record in one minute until it catches up (:meth:`record`).
     ``flush_timer(delay_s, action)`` starts a timer that calls ``action`` once after
     ``delay_s`` seconds and returns an object whose ``cancel()`` stops it (default: a daemon
     :class:`threading.Timer`; tests pass one they fire by hand).
@@ -317,10 +336,12 @@ class AuditLog:
 
     def __init__(self, path: str | os.PathLike[str], *, default: bool = False,
                  max_bytes: int = AUDIT_MAX_BYTES,
-                 flush_timer: Callable[[float, Callable[[], None]], _Cancellable] | None = None) -> None:
+                 flush_timer: Callable[[float, Callable[[], None]], _Cancellable] | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self._flush_timer = flush_timer or _daemon_timer
+        self._wall_clock = wall_clock
         self._pending_flush: _Cancellable | None = None  # the timer that writes the sums, while one runs
         self._flush_token: object | None = None  # what that timer's action carries (_flush_when_due)
         self._closed = False  # close() ran: nothing more is written, the file is not opened again
@@ -430,25 +451,21 @@ class AuditLog:
         """Append the line of an attempt at ``when`` (epoch seconds; :meth:`line`), or, for a
         throttled one, sum it (class docstring); first the sums of a minute that is over. The
         file is rotated first when it would grow past ``max_bytes``. An attempt stamped in a
-        later minute begins that minute. One stamped up to :data:`LATE_MINUTES` minutes before
-        the current one is late (it came before the minute turned, and its check ended after a
-        later one was recorded): its line keeps its own stamp, but it counts in the current
-        minute (no sums written, no names forgotten). One stamped earlier still is the wall
-        clock stepped back: it begins its minute, as a later one does. Raises ValueError for an
-        outcome not in :data:`OUTCOMES`, or once :meth:`close` has run."""
+        later minute begins that minute. One stamped in an earlier minute is late (it came
+        before the minute turned, and its check ended after a later one was recorded): its line
+        keeps its own stamp, but it counts in the current minute (no sums written, no names
+        forgotten), however late. Only one stamped more than :data:`LATE_MINUTES` minutes
+        before the current one while the current minute is ahead of the wall clock now
+        (``wall_clock``, read here: not the attempt's stamp) is the wall clock stepped back: it
+        begins its minute, as a later one does. Raises ValueError for an outcome not in
+        :data:`OUTCOMES`, or :class:`RecordClosedError` once :meth:`close` has run."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome {outcome!r}: one of {', '.join(OUTCOMES)} expected")
         with self._lock:
             if self._closed:
-                raise ValueError(f"the record of login attempts {self.path} is closed (the server "
-                                 f"stops): an attempt that ended after it is not recorded")
-            minute = int(when // _MINUTE_S)
-            data = ""
-            if self._minute is None or not 0 <= self._minute - minute <= LATE_MINUTES:  # a new minute:
-                # a later one, or the clock stepped back; the last minute's sums, its names forgotten
-                data = self._summary_lines()
-                self._summed.clear()
-                self._minute = minute
+                raise RecordClosedError(f"the record of login attempts {self.path} is closed (the "
+                                        f"server stops): an attempt that ended after it is not recorded")
+            data = self._minute_of(when)
             if outcome != THROTTLED:
                 data += self._line(when, _shown(user), outcome)
             else:
@@ -461,12 +478,46 @@ class AuditLog:
                     summed = summed or self._others
                     summed.first = summed.first if summed.count else when
                     summed.count += 1
-                    if self._pending_flush is None:  # written within SUM_FLUSH_S, even if no attempt follows
-                        token = self._flush_token = object()
-                        self._pending_flush = self._flush_timer(
-                            SUM_FLUSH_S, functools.partial(self._flush_when_due, token))
+                    self._start_flush_timer()
             if data:
                 self._append(data)
+
+    def record_unnamed(self, when: float, count: int) -> None:
+        """Sum ``count`` throttled attempts whose names were not kept, the first at ``when``
+        (:data:`REFUSALS_QUEUED`), on the :data:`OTHER_NAMES` line of the minute, as
+        :meth:`record` sums the names beyond :data:`THROTTLED_NAMES_PER_MINUTE`. Raises
+        :class:`RecordClosedError` once :meth:`close` has run."""
+        with self._lock:
+            if self._closed:
+                raise RecordClosedError(f"the record of login attempts {self.path} is closed (the "
+                                        f"server stops): {count} throttled attempt(s) not recorded")
+            data = self._minute_of(when)
+            self._others.first = self._others.first if self._others.count else when
+            self._others.count += count
+            self._start_flush_timer()
+            if data:
+                self._append(data)
+
+    def _minute_of(self, when: float) -> str:
+        """Take an attempt stamped ``when`` into the record's minute (:meth:`record`): the lines
+        of the last minute's sums when it begins a new minute (its names forgotten), else "".
+        Called with the lock held."""
+        minute = int(when // _MINUTE_S)
+        if self._minute is None or minute > self._minute or (
+                self._minute - minute > LATE_MINUTES and self._minute > self._wall_clock() // _MINUTE_S):
+            # a later minute, or the clock stepped back (the record's minute ahead of the wall clock now)
+            data = self._summary_lines()
+            self._summed.clear()
+            self._minute = minute
+            return data
+        return ""
+
+    def _start_flush_timer(self) -> None:
+        """Start the timer that writes the sums within :data:`SUM_FLUSH_S`, unless one runs
+        (even if no attempt follows). Called with the lock held."""
+        if self._pending_flush is None:
+            token = self._flush_token = object()
+            self._pending_flush = self._flush_timer(SUM_FLUSH_S, functools.partial(self._flush_when_due, token))
 
     def _summary_lines(self) -> str:
         """The lines of the summed throttled attempts, their counts then set back to 0 (the
@@ -665,6 +716,9 @@ class LoginGuard:
         # the admitted checks', and one that writes the refused attempts' lines
         self._check_threads = ThreadPoolExecutor(max_workers=LOGIN_CHECK_THREADS, thread_name_prefix="login-check")
         self._refusal_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="login-refusal")
+        self._refusals_lock = threading.Lock()
+        self._refusals_queued = 0  # refusals' lines handed to that thread, not yet written
+        self._unnamed, self._unnamed_first = 0, 0.0  # throttled attempts beyond REFUSALS_QUEUED, counted
         self._closing = False  # close() has begun: gradio_auth refuses every login unchecked
         self._said_stopping = False  # that refusal was said on the log (once)
         # an unknown user's password is hashed as the file's users' are: the time does not tell
@@ -699,14 +753,17 @@ class LoginGuard:
 
     def _checked(self, user: str, password: str, when: float) -> bool:
         """The rest of the check of an attempt the throttle admitted at ``when`` (epoch
-        seconds): the password, the throttle settled, the line recorded. Never raises."""
+        seconds): the password, the throttle settled, the line recorded. False, the right
+        password too, when the record refused the line because it is closed (the server stops,
+        a check that ended after an interrupted :meth:`close`): no login without its line.
+        Never raises."""
         try:
             ok, outcome = self._password(user, password)
         except Exception as exc:  # a 500 would leave no line and tell the client nothing useful
             _say_check_failed(exc)
             ok, outcome = False, ERROR
-        self._record(when, user, outcome)
-        return ok
+        recorded = self._record(when, user, outcome)
+        return ok and recorded
 
     def _password(self, user: str, password: str) -> tuple[bool, str]:
         """The password of an admitted attempt: ``(ok, outcome)``; the throttle is settled
@@ -724,39 +781,97 @@ class LoginGuard:
         finally:
             self.throttle.settle(user, ok, self._clock())
 
-    def _record(self, when: float, user: str, outcome: str) -> None:
-        """The attempt's line in the record, when there is one. Never raises."""
+    def _record(self, when: float, user: str, outcome: str) -> bool:
+        """The attempt's line in the record, when there is one. Never raises. False when the
+        record refused it because it is closed (:class:`RecordClosedError`, said on the log);
+        True otherwise: written or summed, no record, or a line that could not be written (the
+        record says that once, and the login goes on: a full disk does not lock everyone out)."""
         if self.audit is not None:
             try:
                 self.audit.record(when, user, outcome)
+            except RecordClosedError as exc:
+                log.error("the login attempt could not be recorded (%s: %s); it is refused",
+                          type(exc).__name__, exc)
+                return False
             except Exception as exc:  # AuditLog.record logs OSError itself; anything else: here
                 log.error("the login attempt could not be recorded (%s: %s)", type(exc).__name__, exc)
+        return True
 
     async def gradio_auth(self, user: str, password: str) -> bool:
         """:meth:`check` for gradio's ``launch(auth=...)``, what ``serve`` gives it (gradio
         awaits a coroutine function; its event loop goes on serving meanwhile). The throttle is
         asked here, on the event loop (quick: no hashing, no file); an admitted attempt is then
         checked in one of the guard's :data:`LOGIN_CHECK_THREADS` threads, and a refused one
-        only recorded, on the guard's refusal thread, so that it never waits behind the checks
-        admitted before it (``asyncio.to_thread``'s pool stays free for the server's other
-        work either way). Once :meth:`close` has begun, a login is refused unchecked and
+        answered at once, its line handed to the guard's refusal thread and not waited for
+        (:data:`REFUSALS_QUEUED`), so that it never waits behind the checks admitted before it
+        nor for the record's lock (``asyncio.to_thread``'s pool stays free for the server's
+        other work either way). Once :meth:`close` has begun, a login is refused unchecked and
         unrecorded, said once as a warning on the app's log (gradio's server may still end
-        requests in progress then): never an exception."""
+        requests in progress then), and so is a check that :meth:`close` dropped from the
+        queue (a Ctrl-C while it waited), its throttle count given back: never an exception."""
         when = self._wall_clock()
         if self._closing:
             return self._refused_at_stop()
         refusal = self._refusal(user)
-        if refusal is None:
-            threads, job = self._check_threads, functools.partial(self._checked, user, password, when)
-        else:
-            threads, job = self._refusal_thread, functools.partial(self._refused, when, user, refusal)
+        if refusal is not None:
+            self._record_refusal(when, user, refusal)
+            return False
         try:
-            answer = asyncio.get_running_loop().run_in_executor(threads, job)
+            check = self._check_threads.submit(self._checked, user, password, when)
         except RuntimeError:  # close() shut the threads down since the look above
-            if refusal is None:  # admitted, never checked: no failure counted
-                self.throttle.settle(user, True, self._clock())
+            self.throttle.settle(user, True, self._clock())  # admitted, never checked: no failure counted
             return self._refused_at_stop()
-        return await answer
+        try:
+            return await asyncio.wrap_future(check)
+        except asyncio.CancelledError:
+            if not check.cancelled():  # it runs or ran: it settles the throttle itself
+                raise
+            self.throttle.settle(user, True, self._clock())  # dropped from the queue, never checked
+            task = asyncio.current_task()
+            if not self._closing or (task is not None and task.cancelling()):
+                raise  # this request itself was cancelled
+            return self._refused_at_stop()
+
+    def _record_refusal(self, when: float, user: str, outcome: str) -> None:
+        """Hand the line of an attempt refused at ``when`` to the refusal thread, not waited
+        for; beyond :data:`REFUSALS_QUEUED` not yet written, a throttled one is counted instead
+        (:meth:`_write_refusal` writes the count). Quick, never raises."""
+        if self.audit is None:
+            return
+        with self._refusals_lock:
+            if self._refusals_queued >= REFUSALS_QUEUED and outcome == THROTTLED:
+                self._unnamed_first = self._unnamed_first if self._unnamed else when
+                self._unnamed += 1  # a write is queued: it takes the count (under this lock)
+                return
+            self._refusals_queued += 1
+        try:
+            self._refusal_thread.submit(self._write_refusal, when, user, outcome)
+        except RuntimeError:  # close() shut the thread down since gradio_auth looked
+            with self._refusals_lock:
+                self._refusals_queued -= 1
+            self._refused_at_stop()
+
+    def _write_refusal(self, when: float, user: str, outcome: str) -> None:
+        """On the refusal thread: the refused attempt's line, then the throttled attempts
+        counted meanwhile beyond :data:`REFUSALS_QUEUED` (:meth:`AuditLog.record_unnamed`)."""
+        self._record(when, user, outcome)
+        self._write_unnamed(done=True)
+
+    def _write_unnamed(self, done: bool = False) -> None:
+        """Sum the throttled attempts counted beyond :data:`REFUSALS_QUEUED` in the record;
+        ``done``: a refusal's write ended, taken off the queued count at the same time as the
+        count is taken, so that a count never lacks a write to take it. The record's lock is
+        not waited for under the refusals' lock (gradio_auth takes that one on the event loop).
+        Never raises."""
+        with self._refusals_lock:
+            self._refusals_queued -= done
+            count, first, self._unnamed = self._unnamed, self._unnamed_first, 0
+        if count and self.audit is not None:
+            try:
+                self.audit.record_unnamed(first, count)
+            except Exception as exc:  # closed meanwhile, or a bug: said, as a line that failed
+                log.error("%d throttled login attempt(s) could not be recorded (%s: %s)", count,
+                          type(exc).__name__, exc)
 
     def _refused(self, when: float, user: str, outcome: str) -> bool:
         """False, the attempt refused at ``when`` recorded with ``outcome``. Never raises."""
@@ -777,9 +892,11 @@ class LoginGuard:
         (at most :data:`MAX_FAILURES_PER_MINUTE` are admitted at a time: each a scrypt check and
         the wait for its slot), then close the record (:meth:`AuditLog.close`), so that their
         lines and the sums are in it. The record is closed whatever stops the wait: a
-        KeyboardInterrupt (a second Ctrl-C, SIGTERM's handler) drops the checks still queued,
-        lets those running end (their lines, after the close, are refused and said on the log)
-        and is raised again once the record is closed."""
+        KeyboardInterrupt (a second Ctrl-C, SIGTERM's handler) drops the checks and refusals'
+        lines still queued (gradio_auth answers a dropped check as a login refused at the stop,
+        its throttle count given back), lets those running end (their lines, after the close,
+        are refused and said on the log, and such a login is refused, the right password too:
+        no login without its line) and is raised again once the record is closed."""
         self._closing = True
         try:
             self._check_threads.shutdown(wait=True)
@@ -789,6 +906,7 @@ class LoginGuard:
             self._refusal_thread.shutdown(wait=False, cancel_futures=True)
             raise
         finally:
+            self._write_unnamed()  # a count no write took (its write refused at the stop)
             if self.audit is not None:
                 self.audit.close()
 

@@ -380,7 +380,9 @@ def export_parser() -> argparse.ArgumentParser:
                              "1a2b3c4d] as the log says it; repeat it for several) among the names "
                              "--log-names tag lists for the other arguments given: give those of "
                              "the run whose log shows the tag (RUN, --images, --out, --check, "
-                             "--score, --labels, --manifest). Its key is DRAC_SSL_LOG_NAMES_KEY's, "
+                             "--score, --labels, --manifest, --json), from the same current folder "
+                             "(its path is listed too, and relative paths are read from it). Its "
+                             "key is DRAC_SSL_LOG_NAMES_KEY's, "
                              "read from the environment (a run without it drew a key kept nowhere: "
                              "its tags cannot be traced). Grades, checks and writes nothing; prints "
                              "names, so run it where the console is private. Exit 0 every tag "
@@ -390,6 +392,9 @@ def export_parser() -> argparse.ArgumentParser:
 
 FIND_TAG = re.compile(rf"\s*(?:\[name\s+)?([0-9a-fA-F]{{{TAG_HEX}}})\]?\s*")
 """A ``--find-tag`` value: a tag's hex digits, alone or as the console says it (``[name 1a2b3c4d]``)."""
+FIND_TAG_SHOWN = 12
+"""The most characters of a ``--find-tag`` value that is no tag its refusal repeats: a key
+pasted there by mistake (``openssl rand -hex 32``) must not reach stderr, a log, whole."""
 
 
 def find_tag_command(args: argparse.Namespace, manifest_cases: Any = None,
@@ -403,7 +408,8 @@ def find_tag_command(args: argparse.Namespace, manifest_cases: Any = None,
     names, paths included). A name that is not printable is said as its ``repr``. Returns the
     exit code: 0 every tag found (a tag may have several names: 32 bits), 1 some tag matches
     no listed name (said on stderr with what to check), 2
-    (:data:`drac_ssl.exit_codes.USAGE_ERROR`) a TAG that is not one, no key, or a key
+    (:data:`drac_ssl.exit_codes.USAGE_ERROR`) a TAG that is not one (said with its first
+    :data:`FIND_TAG_SHOWN` characters only), no key, or a key
     :func:`drac_ssl.name_tags.key_problem` refuses (never printed)."""
     from drac_ssl.console import print_lines
     from drac_ssl.name_tags import KEY_ENV, log_names_key, name_digest
@@ -411,8 +417,9 @@ def find_tag_command(args: argparse.Namespace, manifest_cases: Any = None,
     wanted: list[str] = []
     for given in args.find_tag:
         match = FIND_TAG.fullmatch(given)
-        if match is None:
-            print(f"error: --find-tag {given!r} is not a tag: give its {TAG_HEX} hex digits as the "
+        if match is None:  # a key pasted by mistake must not land on stderr whole
+            said = repr(given[:FIND_TAG_SHOWN]) + (f"... ({len(given)} characters)" if len(given) > FIND_TAG_SHOWN else "")
+            print(f"error: --find-tag {said} is not a tag: give its {TAG_HEX} hex digits as the "
                   f"log shows them, e.g. --find-tag 1a2b3c4d for [name 1a2b3c4d]", file=sys.stderr)
             return USAGE_ERROR
         wanted.append(match.group(1).lower())
@@ -440,8 +447,9 @@ def find_tag_command(args: argparse.Namespace, manifest_cases: Any = None,
     if missing := [tag for tag, matched in found.items() if not matched]:
         print(f"note: no name of the {len(names)} listed for these arguments has the tag "
               f"{', '.join(missing)} under this key: give the arguments of the run whose log "
-              f"shows it (the same RUN, --images, --out, --check, --score, --labels, --manifest) "
-              f"and the key it ran with; a file renamed or removed since is no longer listed",
+              f"shows it (the same RUN, --images, --out, --check, --score, --labels, --manifest, "
+              f"--json), from the same current folder, and the key it ran with; a file renamed or "
+              f"removed since is no longer listed",
               file=sys.stderr)
         return 1
     return 0
@@ -460,9 +468,10 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
     cannot read so: the first cell of each row); and, with
     ``manifest_cases`` (:func:`drac_ssl.export.manifest_test_cases`, which the export passes:
     it is not imported here), the test cases of ``--manifest`` or, without ``--images``, of
-    RUN's ingest (``RUN --variant NAME`` grades those); the paths of ``--images``, ``--out``,
-    ``--check``, ``--score`` and ``--labels`` whole, as given, absolute and resolved, the folders
-    above them as whole paths, and their last parts (:func:`drac_ssl.name_tags.path_names`: not
+    RUN's ingest (``RUN --variant NAME`` grades those); the paths of RUN, ``--images``,
+    ``--out``, ``--check``, ``--score``, ``--labels``, ``--manifest`` and ``--json``
+    (:data:`LOG_NAMES_PATHS`) and the current folder's, whole, as given, absolute and resolved,
+    the folders above them as whole paths, and their last parts (:func:`drac_ssl.name_tags.path_names`: not
     every part as a word, ``data`` or ``test``, which would be tagged in every line); and the
     stem of each (:func:`drac_ssl.name_tags.with_stems`: ``rename it scan.png`` for
     ``scan.dat``, ``grades_notes.csv`` of ``--out grades.csv``)."""
@@ -499,11 +508,26 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
             safe = safe_case_name(name)
             stem, suffix = os.path.splitext(safe)
             names |= {safe, *(f"{stem}_{n}{suffix}" for n in range(2, 10))}
-    for path in (args.images, args.out, args.check, args.score, args.labels):
+    for path in (*(getattr(args, dest, None) for dest in LOG_NAMES_PATHS), _current_folder()):
         if path:  # "has no image in '../p/Doe_Jane'": the paths given, the folders above them
             names |= path_names(path)
     # a file holding an image under another suffix: "rename it scan.png" says its stem
     return with_stems(names)
+
+
+LOG_NAMES_PATHS = ("run", "images", "out", "check", "score", "labels", "manifest", "json")
+"""The export's arguments that are paths, whose names ``--log-names tag`` lists
+(:func:`export_log_names`), with the current folder's: RUN, ``--images``, ``--out``,
+``--check``, ``--score``, ``--labels``, ``--manifest``, ``--json`` (those the parser has)."""
+
+
+def _current_folder() -> str | None:
+    """The current folder (a message says it: "a relative path is read from the current
+    folder, /home/u/p/Doe_Jane"); None when it is gone."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def _label_names(args: argparse.Namespace) -> set[str]:

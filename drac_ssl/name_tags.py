@@ -17,7 +17,8 @@ tag of one run says nothing about another run's (the same file has another tag e
 about the app's server log, whose ``image 1a2b3c4d`` is the unkeyed SHA-256
 (:func:`name_digest` without a key); and nobody can turn a tag back into its file unless the key
 is known: a site that wants that sets ``DRAC_SSL_LOG_NAMES_KEY`` (a random secret of at least
-128 bits, 32 hex digits: :func:`key_problem`; kept as privately as the file names), the same for
+128 bits drawn with ``openssl rand -hex 32``: :func:`key_problem` checks its form, not its
+randomness; kept as privately as the file names), the same for
 every run, and finds the file of a tag with it (the export's ``--find-tag``,
 ``docs/deploying.md``). With 8 hex digits (32 bits) two names of a large folder may share a
 tag (about one pair in a million for 100 names).
@@ -40,13 +41,18 @@ inside the filter's protection (``tagged_console`` takes a function), so that no
 prints one before the filter stands. Each write is filtered on its own: a name written in two
 pieces would not be seen (``print`` writes each argument apart, so a name is one piece). Its
 cost grows linearly with the names (dicts of their forms and first tokens, no regular
-expression of them) and with the text written, however many names it holds (one walk over its
-words, or a search in C of each of a few first tokens of names found in it, and a few
-look-ups where a name may start). Standard library only.
+expression of them), and with the text written times the number of distinct lengths among the
+forms that share a first token (one walk over its words, or a search in C of each of a few
+first tokens of names found in it, and a look-up per such length where a name may start): a
+few for a folder's names, but names made to share a first token in many lengths cost seconds
+a megabyte (244 lengths: 8.7 s for 1 MB of that token, against 0.2 s for one length, in a
+builder's one-off timing here, not a bench figure). Standard library only.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import collections
 import csv
@@ -80,12 +86,13 @@ KEY_MIN_BITS = 128
 digits, or base64 of 16 bytes. Anyone holding a log holds pairs of a name they can guess and its
 tag, against which a key can be searched offline; a key of fewer bits, or one a person chose
 (``hospital-key-001``), would be found, and with it every name of every log."""
-KEY_FORMS = ("at least 32 hex digits (openssl rand -hex 32) or base64 of at least 16 bytes "
-             "(openssl rand -base64 32)")
+KEY_FORMS = ("at least 32 hex digits (openssl rand -hex 32, the way to draw one) or base64 of at "
+             "least 16 bytes with upper and lower case letters and digits (openssl rand -base64 24)")
 """The forms :data:`KEY_ENV` may take, as the refusal says them (:func:`key_problem`)."""
 KEY_MIN_DISTINCT = 8
 """The fewest different characters a key of :data:`KEY_ENV` must hold (``0`` * 32, ``ab`` * 16
-are refused). A key of 32 random hex digits holds fewer about 4 times in 100 million draws."""
+are refused). A key of 32 random hex digits holds fewer about 4 times in 100 million draws (a
+bar of 12, as a review proposed, would refuse 1.7 in 100 of them: ``openssl rand -hex 16``)."""
 KEY_BYTES = 32
 """Bytes of the random key of a run without :data:`KEY_ENV` (:func:`secrets.token_bytes`)."""
 STEM_MIN = 3
@@ -103,14 +110,13 @@ and tagging it would tag the counts and figures of every line."""
 _HEX_KEY = re.compile(r"[0-9a-fA-F]+")
 """A key given as hex digits (``openssl rand -hex 32``), 4 bits each (a key of hex digits alone
 is read so, even where it would be base64 too)."""
-_BASE64_KEY = re.compile(r"(?:[A-Za-z0-9+/]+|[A-Za-z0-9_-]+)={0,2}")
-"""A key given as base64, standard or URL-safe (``openssl rand -base64 32``), 6 bits a character."""
 FIND_FIRSTS = 4
 """Up to this many different first tokens of listed names in one write (a line naming a file or
 two), :class:`NameTagger` finds where each starts with ``str.find`` (a search in C, this many
 passes over the text at most); above it, one walk over the text's tokens in Python: either way
-a write costs time linear in its length, however many names it holds (review F4: a search from
-the start for each of 20,000 first tokens took 15.7 s for one 0.9 MB write)."""
+the search costs time linear in the write's length, however many first tokens (review F4: a
+search from the start for each of 20,000 first tokens took 15.7 s for one 0.9 MB write); what
+follows at each start costs a look-up per length (:class:`NameTagger`)."""
 _TOKEN = re.compile(r"[^\W_]+|[\W_]")
 """A token of a text: a run of letters and digits (``str.isalnum``), or any other single
 character (``_``, ``.``, a space). A name is tagged where it starts and ends on tokens."""
@@ -140,26 +146,66 @@ def name_tag(name: str, key: bytes | None = None) -> str:
 def key_problem(value: str) -> str | None:
     """What is wrong with ``value`` as the key of :data:`KEY_ENV`, in words that never repeat
     it; None when it is in one of :data:`KEY_FORMS`: hex digits, 32 or more (:data:`KEY_MIN_BITS`,
-    4 bits a digit), or base64 (standard or URL-safe, padded or not) of 16 bytes or more (22
-    characters and more, 6 bits each), and at least :data:`KEY_MIN_DISTINCT` different
-    characters. Only the form is checked: a key a person typed in that form passes, which is
-    why the refusal says to draw it (``openssl rand -hex 32``)."""
+    4 bits a digit), or base64 that decodes (:func:`_base64_bytes`: one alphabet, standard or
+    URL-safe, padded right or not at all, the encoding of its bytes) to 16 bytes or more and
+    holds upper case and lower case letters and digits (``hospital-eye-clinic-key-0001``,
+    ``correcthorsebatterystaple`` are refused); and either way at least
+    :data:`KEY_MIN_DISTINCT` different characters, and not a block said again
+    (``0123456789abcdef`` * 2). Only the form is checked, which cannot measure randomness: a key
+    a person typed in that form passes, which is why the refusal says to draw it
+    (``openssl rand -hex 32``). A key drawn at random is refused only in rare draws: 32 hex
+    digits with fewer than 8 different ones (about 4 in 100 million), base64 without a digit
+    (about 4 in 1,000 of ``openssl rand -base64 24``; 2 in 100 of ``-base64 16``), each said so."""
     if _HEX_KEY.fullmatch(value):
-        bits = 4 * len(value)
-    elif _BASE64_KEY.fullmatch(value) and (not value.endswith("=") or len(value) % 4 == 0):
-        bits = 6 * len(value.rstrip("="))  # 16 bytes: 22 characters, the last holding 2 spare bits
+        bits, form = 4 * len(value), "hex digits"
+    elif (size := _base64_bytes(value)) is not None:
+        bits, form = 8 * size, "base64"
     else:
         return (f"{KEY_ENV} holds {len(value)} character(s), not {KEY_FORMS}" + (
-            "" if not value else ": other characters (a space, a word's punctuation) make a key a "
-            "person chose, which could be found from the names and tags of a log"))
+            "" if not value else ": other characters (a space, a word's punctuation), or base64 "
+            "that does not decode (two alphabets, wrong padding or length), make a key a person "
+            "chose, which could be found from the names and tags of a log"))
     if bits < KEY_MIN_BITS:
         return (f"{KEY_ENV} holds {len(value)} character(s), about {bits} bits: fewer than "
                 f"{KEY_MIN_BITS}, so it could be found from the names and tags of a log; it must "
                 f"be {KEY_FORMS}")
-    if len(set(value.rstrip("="))) < KEY_MIN_DISTINCT:
+    if len(set(value.rstrip("="))) < KEY_MIN_DISTINCT or value in (value + value)[1:-1]:
         return (f"{KEY_ENV} holds {len(value)} character(s) but fewer than {KEY_MIN_DISTINCT} "
-                f"different ones: not a key drawn at random; it must be {KEY_FORMS}")
+                f"different ones, or a block of them said again: not a key drawn at random; it "
+                f"must be {KEY_FORMS}")
+    if form == "base64":
+        lacking = [what for what, has in (("upper case letter", str.isupper), ("lower case letter", str.islower),
+                                          ("digit", str.isdigit)) if not any(map(has, value))]
+        if lacking:
+            rare = (" (a key drawn at random lacks a digit in about 4 of 1,000 draws of openssl "
+                    "rand -base64 24: draw another)") if lacking == ["digit"] else ""
+            return (f"{KEY_ENV} holds {len(value)} character(s) of base64 but no "
+                    f"{' and no '.join(lacking)}: the form of a phrase a person typed{rare}; it must "
+                    f"be {KEY_FORMS}")
     return None
+
+
+def _base64_bytes(value: str) -> int | None:
+    """How many bytes ``value`` decodes to as base64, or None when it is no proper base64: one
+    alphabet (standard ``+/`` or URL-safe ``-_``, not both), padded with ``=`` to a multiple of 4
+    characters or not padded at all (a length of 4n + 1 is none), each character of the
+    alphabet (``validate=True``), and the encoding of the bytes it decodes to (the spare bits of
+    its last character zero, as every encoder writes them)."""
+    body = value.rstrip("=")
+    padding = len(value) - len(body)
+    if not body or len(body) % 4 == 1 or (padding and (padding > 2 or len(value) % 4)):
+        return None
+    urlsafe = bool(set(body) & set("-_"))
+    if urlsafe and set(body) & set("+/"):
+        return None
+    altchars = b"-_" if urlsafe else b"+/"
+    try:
+        data = base64.b64decode(body + "=" * (-len(body) % 4), altchars=altchars, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if base64.b64encode(data, altchars=altchars).decode().rstrip("=") != body:
+        return None  # spare bits set: typed, not encoded
+    return len(data)
 
 
 def log_names_key(environ: Mapping[str, str] = os.environ) -> bytes:
@@ -216,12 +262,13 @@ class NameTagger:
     it, longest first. Building them costs time and memory linear in the names. A text costs
     its words' look-up in the first tokens (in C: a line naming no file ends there); then the
     places where the first tokens found start: up to :data:`FIND_FIRSTS` different ones, a
-    ``str.find`` of each; more, one walk over the text's tokens, in order, a set look-up each
-    (so a write costs time linear in its length, however many names it holds); and where a
-    name may start there (not after a letter or digit), one look-up per length of the forms
-    that start with that token, longest first, until one is there: a few
+    ``str.find`` of each; more, one walk over the text's tokens, in order, a set look-up each;
+    and where a name may start there (not after a letter or digit), one look-up per length of
+    the forms that start with that token, longest first, until one is there: a few
     (``Patient_0001.png`` and its stem share ``Patient``: two lengths), or as many as the
-    names sharing a first token have lengths. The same matches as the one regular
+    names sharing a first token have lengths. So a write costs time linear in its length,
+    times the number of distinct lengths among the forms sharing a first token: crafted names
+    of one first token in 244 lengths cost seconds a megabyte. The same matches as the one regular
     expression of all the names it replaces, which took seconds to compile for 100,000 names
     (``bench/name_tags.py``). Tags are computed when first needed, then kept."""
 

@@ -43,6 +43,7 @@ from app.login_guard import (
     LOGIN_CHECK_THREADS,
     MAX_FAILURES_PER_MINUTE,
     MAX_FAILURES_PER_USER,
+    REFUSALS_QUEUED,
     SUM_FLUSH_S,
     THROTTLED_NAMES_PER_MINUTE,
     USER_SHOWN_CHARS,
@@ -93,7 +94,7 @@ def _guard(tmp_path: Path, clock: StepClock, **throttle: Any) -> LoginGuard:
     """alice and bob, hashed cheaply; ``clock`` drives both the throttle and the record's stamps;
     the record's flush timer is fired by hand (``guard.audit._flush_timer.started``)."""
     logins = [("alice", hash_password(PASSWORD, **FAST)), ("bob", hash_password("bobs", **FAST))]
-    audit = AuditLog(tmp_path / "logins.log", flush_timer=_HandTimers())
+    audit = AuditLog(tmp_path / "logins.log", flush_timer=_HandTimers(), wall_clock=clock)
     return LoginGuard(logins, audit=audit, throttle=Throttle(**throttle), clock=clock, wall_clock=clock)
 
 
@@ -380,8 +381,10 @@ def test_docs_deploying_quotes_the_codes_figures_and_names() -> None:
     assert ("The throttle is asked before a check is queued: a throttled login, which hashes nothing, is "
             "refused without waiting behind them") in page
     assert f"one of the login checks' own {app.login_guard.LOGIN_CHECK_THREADS} threads (`LOGIN_CHECK_THREADS`" in page
-    assert app.login_guard.LATE_MINUTES == 2 and "a line up to 2 minutes older than the record's minute" in page
-    assert "One older than that means the system clock was set back" in page
+    assert app.login_guard.LATE_MINUTES == 2 and "Only one more than 2 minutes older (`LATE_MINUTES`)" in page
+    assert "while the record's minute is ahead of the system clock when the line is written means" in page
+    assert (f"beyond {app.login_guard.REFUSALS_QUEUED} not yet written (`REFUSALS_QUEUED`), a further "
+            "throttled login is only counted") in page
     assert "the record's minute only moves forward" not in page
     assert SWEEP_EVERY_S == 60 and "such as the sweep of old files every minute, never waits behind them" in page
     check_mib = 128 * SCRYPT_R * SCRYPT_N // 2**20
@@ -1119,15 +1122,19 @@ def test_a_late_stamp_counts_in_the_current_minute_and_a_clock_stepped_back_begi
     beyond the frozen minute's 20 were only summed under '*' (a line at 11:06, then 25 new names
     a minute at 10:06-10:08: '* throttled x25' each minute). A stamp up to 2 minutes older than
     the current minute is late (a check that waited for a thread and a scrypt slot): it counts in
-    the current minute, whose names are not named again. An older one is the clock stepped
-    back: it begins a new minute."""
-    audit = AuditLog(tmp_path / "logins.log", flush_timer=_HandTimers())
+    the current minute, whose names are not named again. An older one while the record's
+    minute is ahead of the wall clock (review F4: read when the line is recorded) is the clock
+    stepped back: it begins a new minute."""
+    now = [0.0]  # the wall clock when a line is recorded
+    audit = AuditLog(tmp_path / "logins.log", flush_timer=_HandTimers(), wall_clock=lambda: now[0])
     ten_six = 1767607560.0  # 2026-01-05T10:06:00Z
+    now[0] = ten_six + 3600
     audit.record(ten_six + 3600, "alice", "wrong password")  # 11:06: the clock an hour ahead
     per_minute = THROTTLED_NAMES_PER_MINUTE + 5
     for minute in range(3):  # NTP steps it back: 25 new names a minute, 10:06-10:08
         for i in range(per_minute):
-            audit.record(ten_six + 60 * minute + i, f"m{minute}-{i}", "throttled")
+            now[0] = ten_six + 60 * minute + i
+            audit.record(now[0], f"m{minute}-{i}", "throttled")
     late = ten_six + 2 * 60 - 120  # 10:06:00 while the minute is 10:08: late, counted in 10:08
     for user in ("m2-0", "m2-0", "m2-24"):
         audit.record(late, user, "throttled")
@@ -1137,7 +1144,8 @@ def test_a_late_stamp_counts_in_the_current_minute_and_a_clock_stepped_back_begi
     assert len(firsts) == 3 * THROTTLED_NAMES_PER_MINUTE, len(firsts)  # 20 named each minute
     assert [outcome for user, outcome in outcomes if user == "*"] == ["throttled x5"] * 2 + ["throttled x6"]
     assert outcomes[-2:] == [("m2-0", "throttled x2"), ("*", "throttled x6")]  # the late ones: summed in 10:08
-    audit.record(ten_six + 60 * 2 - 121, "m2-0", "throttled")  # 10:05:59: 3 minutes back, a new minute
+    now[0] = ten_six + 60 * 2 - 121  # the clock stepped back again, to 10:05:59
+    audit.record(now[0], "m2-0", "throttled")  # 3 minutes back, the record's minute ahead: a new minute
     audit.close()
     assert audit.path.read_text().splitlines()[-1] == '2026-01-05T10:05:59Z\t"m2-0"\tthrottled'
 
@@ -1221,7 +1229,7 @@ def test_an_interrupt_while_the_guard_closes_still_writes_the_sums_and_drops_the
         assert _outcomes(guard.audit.path) == [("alice", "throttled"), ("alice", "throttled x2")]
     assert queued.cancelled() and [check.result(timeout=60) for check in running] == [False] * LOGIN_CHECK_THREADS
     guard._check_threads.pool.shutdown(wait=True)
-    assert caplog.text.count("could not be recorded (ValueError: the record of login attempts") == LOGIN_CHECK_THREADS
+    assert caplog.text.count("could not be recorded (RecordClosedError: the record of login attempts") == LOGIN_CHECK_THREADS
 
 
 def test_main_closes_the_guard_under_its_sigterm_handler_and_an_interrupt_there_is_no_traceback(
@@ -1256,3 +1264,115 @@ def test_main_closes_the_guard_under_its_sigterm_handler_and_an_interrupt_there_
         pytest.fail("a KeyboardInterrupt while the guard closed escaped main")
     assert code == 0
     assert events == [(signal.SIGTERM, _interrupt), "close", (signal.SIGTERM, None)]
+
+
+def test_a_late_line_counts_in_the_current_minute_unless_the_clock_was_stepped_back(tmp_path: Path) -> None:
+    """Review F4: any line more than LATE_MINUTES behind began a new minute, and the next line
+    of the current minute began it again, each time naming every name anew: 500 throttled
+    attempts of 5 names with a 181 s late line every 10 wrote 550 lines. Such a line begins a
+    new minute now only when the record's minute is ahead of the wall clock read as the line is
+    recorded (the clock stepped back); otherwise it keeps its stamp and counts in the minute."""
+    now = [0.0]
+    audit = AuditLog(tmp_path / "logins.log", flush_timer=_HandTimers(), wall_clock=lambda: now[0])
+    ten_six = 1767607560.0  # 2026-01-05T10:06:00Z
+    for i in range(500):
+        now[0] = ten_six + i * 0.1  # the clock as it was: the attempts come now
+        audit.record(now[0], f"name{i % 5}", "throttled")
+        if i % 10 == 9:
+            audit.record(now[0] - 181, "alice", "wrong password")  # a check that waited 181 s
+    audit.flush()
+    outcomes = _outcomes(audit.path)
+    assert [user for user, outcome in outcomes if outcome == "throttled"] == [f"name{i}" for i in range(5)]
+    assert sum(outcome == "wrong password" for _, outcome in outcomes) == 50
+    assert len(outcomes) == 5 + 50 + 5 and _throttled_attempts(audit.path) == 500  # the sums: one a name
+    now[0] = ten_six - 181  # the clock stepped back 3 minutes: the record's minute is ahead of it
+    audit.record(now[0], "name0", "throttled")
+    audit.close()
+    assert audit.path.read_text().splitlines()[-1] == '2026-01-05T10:02:59Z\t"name0"\tthrottled'  # named again
+
+
+def test_a_check_that_ends_after_an_interrupted_close_is_refused_without_its_line(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Review F3: after a Ctrl-C in close(), a check still running when the record closed
+    returned True without a line in the record (fail open). The right password is refused now
+    when the record refuses the line because it is closed: no login without its line."""
+    guard = _guard(tmp_path, StepClock(0.0))
+    guard._check_threads = _InterruptedWait(guard._check_threads)  # type: ignore[assignment]
+    caplog.set_level(logging.ERROR, logger="app")
+    with _HeldSlots():
+        running = guard._check_threads.submit(guard.check, "alice", PASSWORD)
+        for _ in range(6000):  # until it is admitted and waits for a slot (a guard, not a timing)
+            if guard.throttle._pending:
+                break
+            threading.Event().wait(0.01)
+        with pytest.raises(KeyboardInterrupt):
+            guard.close()
+    assert running.result(timeout=60) is False and guard.audit.path.read_text() == ""
+    guard._check_threads.pool.shutdown(wait=True)
+    assert "could not be recorded (RecordClosedError" in caplog.text and "it is refused" in caplog.text
+    assert guard.check("bob", "bobs") is False  # the sync check alike
+
+
+def test_a_queued_login_dropped_by_an_interrupted_close_is_refused_not_a_server_error(tmp_path: Path) -> None:
+    """Review F3: the checks that an interrupted close() dropped from the queue raised
+    CancelledError out of gradio_auth (a 500) and left their throttle counts unsettled (the
+    attempt counted as a failure forever). gradio_auth answers such a login as refused at the
+    stop now, and gives its count back."""
+    guard = _guard(tmp_path, StepClock(0.0))
+    guard._check_threads = _InterruptedWait(guard._check_threads)  # type: ignore[assignment]
+    interrupted: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            guard.close()
+        except KeyboardInterrupt as exc:
+            interrupted.append(exc)
+
+    async def logins_while_closing(slots: _HeldSlots) -> list[object]:
+        tasks = [asyncio.create_task(guard.gradio_auth(f"user{i}", "x")) for i in range(LOGIN_CHECK_THREADS + 2)]
+        for _ in range(6000):  # until each thread waits for a slot, the last two queued (a guard, not a timing)
+            if len(guard.throttle._pending) == len(tasks) and len(guard._check_threads.pool._threads) == LOGIN_CHECK_THREADS:
+                break
+            await asyncio.sleep(0.01)
+        closing = threading.Thread(target=close)
+        closing.start()
+        for _ in range(6000):
+            if not closing.is_alive():
+                break
+            await asyncio.sleep(0.01)
+        slots.free()
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    with _HeldSlots() as slots:
+        answers = asyncio.run(logins_while_closing(slots))
+    guard._check_threads.pool.shutdown(wait=True)
+    assert interrupted and answers == [False] * (LOGIN_CHECK_THREADS + 2), answers
+    assert guard.throttle._pending == {} and guard.throttle.tracked_users() == LOGIN_CHECK_THREADS
+
+
+def test_a_throttled_refusal_is_answered_without_waiting_for_the_record(tmp_path: Path) -> None:
+    """Review F5: a throttled refusal awaited its line's write on the refusal thread, which can
+    wait up to a second for another server's lock on the record: in a flood they piled up. The
+    refusal is answered at once now (no wait on the event loop), its line written by the thread
+    afterwards; beyond REFUSALS_QUEUED lines not yet written, the further throttled attempts
+    are counted and written as one '*' sum: none lost, memory bounded."""
+    guard = _guard(tmp_path, StepClock(0.0), max_failures=0)  # every attempt throttled
+    extra = 50
+
+    async def refusals_while_the_record_is_held() -> list[bool]:
+        answered = []
+        for i in range(REFUSALS_QUEUED + extra):
+            task = asyncio.create_task(guard.gradio_auth("mallory", f"guess{i}"))
+            await asyncio.sleep(0)  # the task runs until it would wait: it must not
+            answered.append(task.done() and task.result() is False)
+        return answered
+
+    with guard.audit._lock:  # what a write waiting for another server's flock holds
+        answered = asyncio.run(refusals_while_the_record_is_held())
+        assert guard._unnamed == extra
+    guard.close()
+    assert answered == [True] * (REFUSALS_QUEUED + extra)
+    outcomes = _outcomes(guard.audit.path)
+    assert outcomes[0] == ("mallory", "throttled") and ("*", f"throttled x{extra}") in outcomes
+    assert _throttled_attempts(guard.audit.path) == REFUSALS_QUEUED + extra
+

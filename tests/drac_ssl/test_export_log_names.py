@@ -218,10 +218,12 @@ def test_the_console_is_restored_and_full_tags_nothing(tmp_path: Path) -> None:
     (tmp_path / "Kim.png").write_bytes(b"")
     args = export_parser().parse_args(["RUN", "--log-names", "tag"])
     names = export_log_names(args, lambda where: ([f"case_of_{where}.png"], tmp_path))
-    # RUN --variant NAME without --images: the ingest's test cases (and their stems)
-    assert names == {"case_of_RUN.png", "case_of_RUN"}
+    # RUN --variant NAME without --images: the ingest's test cases (and their stems); RUN's path
+    # and the current folder's, said by messages too (review F1)
+    given = {*path_names("RUN"), *path_names(os.getcwd())}
+    assert names == with_stems({"case_of_RUN.png", *given})
     args = export_parser().parse_args(["RUN", "--images", str(tmp_path), "--log-names", "tag"])
-    assert export_log_names(args) == with_stems({"Kim.png", *path_names(tmp_path)})
+    assert export_log_names(args) == with_stems({"Kim.png", *path_names(tmp_path), *given})
 
 
 def test_the_deploying_page_says_the_option_and_its_limit() -> None:
@@ -527,7 +529,8 @@ def test_the_paths_given_and_the_folders_above_them_are_tagged(
         "../p/Doe_Jane", "../p", "Doe_Jane", str(above / "Doe_Jane"), str(above),  # --images
         "../p/Doe_Jane_out", "grades.csv", "grades", "../p/Doe_Jane_out/grades",  # --out, its stems
         str(above / "Doe_Jane_out" / "grades.csv")} <= names, sorted(names)
-    assert not {"p", "..", ".", "/", "work", "Doe_Jane_out"} & names, sorted(names)
+    assert "work" in names and str(tmp_path.resolve() / "work") in names  # the current folder (review F1)
+    assert not {"p", "..", ".", "/", "Doe_Jane_out"} & names, sorted(names)
     tagger = NameTagger(names)
     said = tagger("note: ../p/Doe_Jane_out/grades_notes.csv says why; the folder ../p/Doe_Jane_out")
     assert "Doe" not in said and said.endswith(f"the folder {tagger.tag('../p/Doe_Jane_out')}"), said
@@ -601,3 +604,56 @@ def test_a_stem_that_is_a_word_of_the_console_s_own_is_not_tagged(tmp_path: Path
     assert tagger("error: note: warning: fix: x") == "error: note: warning: fix: x"
     assert tagger("rename it Doe_Jane.jpg; error.txt") == (
         f"rename it {tagger.tag('Doe_Jane')}.jpg; {tagger.tag('error.txt')}")
+
+
+def test_run_manifest_json_and_the_current_folder_are_tagged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F1: RUN, --manifest, --json and the current folder were printed untagged
+    (``error: [name 705b20d2]/Jones_Bob/run: no ingest manifest``; from ``p/Jones_Bob``: "(a
+    relative path is read from the current folder, .../Jones_Bob)"). Their paths are listed
+    now, as those of --images and the others; --find-tag finds them from the same folder."""
+    home = tmp_path / "p" / "Jones_Bob"
+    (home / "run").mkdir(parents=True)
+    (tmp_path / "team.csv").write_text("case,class,P0,P1,P2\n", encoding="utf-8")
+    (tmp_path / "p" / "scans").mkdir()
+    (tmp_path / "p" / "scans" / "OD.png").write_bytes(_png(_scan(0)))
+    runs = (["--check", str(tmp_path / "team.csv"), "--manifest", str(home / "run")],  # no ingest manifest there
+            ["Gone_Run", "--images", "../scans", "--out", "../o.csv"])  # does not exist: says the current folder
+    for given, says in zip(runs, ("no ingest manifest", "read from the current folder"), strict=True):
+        monkeypatch.chdir(home if "Gone_Run" in given else tmp_path)
+        for mode, shown in (("full", True), ("tag", False)):
+            try:
+                code = export.main([*given, "--log-names", mode])
+            except SystemExit as ended:
+                code = ended.code
+            said = capsys.readouterr()
+            console = said.out + said.err
+            assert code != 0 and says in console, console
+            assert ("Jones_Bob" in console) is shown and ("Gone_Run" in console) is (shown and "Gone_Run" in given), console
+
+    names = export_log_names(export_parser().parse_args(
+        ["runs/Smith_Al", "--manifest", "m/Lee_Ann", "--score", "s.csv", "--labels", "l.csv",
+         "--json", "Kim_Ray.json", "--log-names", "tag"]))
+    assert names is not None and {"runs/Smith_Al", "Smith_Al", "m/Lee_Ann", "Lee_Ann", "Kim_Ray.json",
+                                  "Kim_Ray", str(home.resolve()), "Jones_Bob"} <= names, sorted(names)
+    found = name_digest("Jones_Bob", KEY.encode())
+    monkeypatch.chdir(home)
+    assert export.main(["--check", str(tmp_path / "team.csv"), "--find-tag", found]) == 0
+    assert capsys.readouterr().out == f"{found}  Jones_Bob\n"
+    page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(
+        encoding="utf-8").split())
+    assert "`--labels`, `--manifest` and `--json`, and the current folder" in page
+    assert "run from the same folder as that run when its paths are relative" in page
+    assert "--json), from the same current folder" in " ".join(export_parser().format_help().split())
+
+
+def test_a_malformed_find_tag_is_echoed_at_most_12_characters(capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F7: a TAG that is no tag was echoed whole: a key pasted there by mistake landed
+    on stderr. At most 12 characters of it are said now, with its length."""
+    pasted = "5e8b1d0c3a7f49e2b6d4c1a09f8e7d36" + "0" * 32
+    assert export.main(["--find-tag", pasted]) == 2
+    err = capsys.readouterr().err
+    assert f"--find-tag '{pasted[:12]}'... (64 characters) is not a tag" in err, err
+    assert pasted[:13] not in err
+    assert export.main(["--find-tag", "Plain_Pat"]) == 2
+    assert "--find-tag 'Plain_Pat' is not a tag" in capsys.readouterr().err

@@ -221,15 +221,25 @@ def test_tags_are_keyed_by_a_secret_of_the_run() -> None:
             log_names_key({KEY_ENV: short})
 
 
+def _drawn_base64(key: str) -> list[str]:
+    """``[key]``, a base64 key drawn at random, or [] when it holds no digit (about 2 draws in 100
+    of 16 bytes, 4 in 1,000 of 24): :func:`key_problem` refuses those, saying to draw another."""
+    if any(c.isdigit() for c in key):
+        return [key]
+    problem = key_problem(key)
+    assert problem is not None and "no digit" in problem and "draw another" in problem, key
+    return []
+
+
 def test_a_key_must_show_128_random_bits_in_its_form(capsys: pytest.CaptureFixture[str]) -> None:
     """Review F3: any 16 characters were accepted ('hospital-key-001'), and such a key can be
     searched offline from the (name, tag) pairs of a log. A key must now be 32 hex digits or
     more, or base64 of 16 bytes or more, with 8 different characters at least; any other is
     refused (exit 2) in words that never repeat it."""
-    accepted = [secrets.token_hex(16), secrets.token_hex(32), secrets.token_hex(16).upper(),
-                base64.b64encode(secrets.token_bytes(16)).decode(),  # 24 characters, "==" ending
-                base64.b64encode(secrets.token_bytes(32)).decode(),
-                base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("="), KEY]
+    accepted = [secrets.token_hex(16), secrets.token_hex(32), secrets.token_hex(16).upper(), KEY,
+                *_drawn_base64(base64.b64encode(secrets.token_bytes(16)).decode()),  # 24 characters, "==" ending
+                *_drawn_base64(base64.b64encode(secrets.token_bytes(32)).decode()),
+                *_drawn_base64(base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("="))]
     for key in accepted:
         assert key_problem(key) is None, key
         assert log_names_key({KEY_ENV: key}) == key.encode()  # the characters, as openssl's -hmac took them
@@ -374,3 +384,56 @@ def test_an_interrupt_while_the_names_are_gathered_names_no_file(capsys: pytest.
         err = capsys.readouterr().err
         assert ended.value.code == code and "Doe" not in err and err.count("\n") == 1, err
         assert err.startswith("error: --log-names tag:") and "nothing was done" in err, err
+
+
+def test_typed_phrases_in_a_key_s_form_are_refused_and_drawn_keys_accepted() -> None:
+    """Review F2: the URL-safe base64 form took typed phrases (``hospital-eye-clinic-key-0001``
+    decoded to 21 bytes), and a block of hex digits said twice passed (16 different ones).
+    base64 must now decode properly (one alphabet, right padding or none, the encoding of its
+    bytes) to 16 bytes or more and hold upper and lower case letters and digits; no key may be a
+    block said again. ``openssl rand -hex 32`` and ``-base64 24`` keys (drawn here with
+    :mod:`secrets`, as openssl writes them) pass."""
+    typed = ["hospital-eye-clinic-key-0001", "correcthorsebatterystaple", "abcdefgh" * 4,
+             "0123456789abcdef" * 2, "CorrectHorseBatteryStaple1",  # 26 characters: spare bits set
+             "Aa1" + "Q" * 19 + "+-",  # both alphabets
+             base64.b64encode(secrets.token_bytes(18)).decode() + "=",  # padding of no quartet
+             base64.urlsafe_b64encode(secrets.token_bytes(15)).decode() + "A"]  # 21 characters: 4n + 1
+    for key in typed:
+        problem = key_problem(key)
+        assert problem is not None and KEY_FORMS in problem and key not in problem, key
+    for _ in range(20):
+        assert key_problem(secrets.token_hex(32)) is None  # openssl rand -hex 32: 64 hex digits
+    drawn = [base64.b64encode(secrets.token_bytes(24)).decode() for _ in range(20)]  # -base64 24
+    assert len(accepted := [key for key in drawn if _drawn_base64(key)]) >= 15
+    assert all(key_problem(key) is None for key in accepted), accepted
+    assert key_problem(base64.urlsafe_b64encode(bytes(range(65, 81))).decode()) is None  # QUJD...: upper, lower, digits
+    page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(
+        encoding="utf-8").split())
+    assert "Only the key's form is checked, as the command cannot measure randomness" in page
+    assert "draw it with `openssl rand -hex 32`" in page and "`hospital-eye-clinic-key-0001`" in page
+
+
+class _CountedForms(dict):
+    """The tagger's dict of said forms, counting its look-ups."""
+
+    looked = 0
+
+    def get(self, key, default=None):  # type: ignore[no-untyped-def]
+        self.looked += 1
+        return super().get(key, default)
+
+
+def test_a_write_costs_a_look_up_per_length_of_the_forms_sharing_a_first_token() -> None:
+    """Review F6: the docs said a write costs time linear in its length "however many names";
+    at each place a first token starts it is one look-up per distinct length of the forms
+    sharing that token, so names crafted to share one in many lengths cost that many times
+    more (seconds a megabyte for 244 lengths). Counted here, not timed; the docstrings say it."""
+    text = ("Doe" + " " * 250) * 20  # each length ends on a space: looked up
+    for lengths in (1, 244):
+        tagger = NameTagger(["Doe_" + "x" * k for k in range(1, lengths + 1)], b"k" * 32)
+        tagger._forms = counted = _CountedForms(tagger._forms)
+        assert tagger(text) == text
+        assert counted.looked == 20 * lengths
+    for said in (name_tags.__doc__, NameTagger.__doc__):
+        assert said is not None and "however many names it holds" not in said
+        assert "times the number of distinct lengths among the" in " ".join(said.split())
