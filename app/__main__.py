@@ -325,7 +325,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
     from app.predict import Predictor
     from app.retention import retention_words
     from app.server import AppSettings, serve
-    from drac_ssl.grading.bundle import BundleError
+    from drac_ssl.grading.bundle import BundleError, grade_caveats
 
     settings = AppSettings(host=args.host, port=args.port, max_mb=args.max_size_mb,
                            max_side=args.max_side, max_megapixels=args.max_megapixels,
@@ -364,6 +364,10 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s)); "
               f"serving on http://{bind_name(settings.host)}:{settings.port} (Ctrl-C stops)",
               flush=True)
+        # what the bundle says against reading its grades (phantom-trained, a trial run ...):
+        # the export command's warnings and the page's caveat, in their words
+        for caveat in grade_caveats(predictor.bundle.metadata, plural=True):
+            print(f"[app] warning: {caveat}", flush=True)
         demo.block_thread()  # until Ctrl-C or SIGTERM (_interrupt), as launch itself blocks
     except (KeyboardInterrupt, SystemExit):
         pass

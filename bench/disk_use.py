@@ -1,6 +1,7 @@
-"""Disk use of finished run folders -> ``bench/results/disk_use.json``.
+"""Disk use of finished run folders, and of any other folder -> ``bench/results/disk_use.json``.
 
     python -m bench.disk_use --run-dir RUN [--run-dir RUN ...] [--skip bundles] [--name disk_use]
+    python -m bench.disk_use --folder .venv --folder data/phantom --name disk_use_setup
 
 For each run folder: the total, each top-level folder, the two checkpoint folders
 (``pretrain/checkpoints``, ``umm/checkpoints``: needed only to resume those stages or for
@@ -10,6 +11,11 @@ in MiB (2**20 bytes) of apparent file size. A file with several hard links (the 
 first top-level folder that holds it in name order with ``finetune`` first. ``--skip`` leaves
 out top-level folders that are not part of a run (``bundles``: the extra bundles of
 ``bench/retinamnist.py``). What the "Disk" paragraph of docs/running.md (the run folder) cites.
+
+``--folder PATH`` (repeatable; with or without ``--run-dir``): the apparent size of any folder
+and its file count, hard links once, symbolic links not followed (a venv's ``bin/python``),
+under ``folders`` keyed by the path as typed: what command (1) leaves besides its run folder,
+the set-up's ``.venv`` and the phantom set under ``data/phantom`` (the README's disk line).
 """
 
 from __future__ import annotations
@@ -56,26 +62,57 @@ def disk_use(run_dir: Path, skip: tuple[str, ...] = ()) -> dict[str, object]:
             "largest_weight_file_mib": round(max((p.stat().st_size for p in weights), default=0) / MIB, 1)}
 
 
+def folder_use(folder: Path) -> dict[str, object]:
+    """``{"path", "total_mib", "files"}`` of ``folder``: the apparent size of its files (MiB,
+    :data:`MIB`), each hard-linked file once, symbolic links neither counted nor followed."""
+    seen: set[tuple[int, int]] = set()
+    size = files = 0
+    for parent, _dirs, names in os.walk(folder):  # followlinks=False: a linked folder is not entered
+        for name in names:
+            path = Path(parent) / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            st = path.stat()
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                size += st.st_size
+                files += 1
+    return {"path": str(folder), "total_mib": round(size / MIB, 1), "files": files}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=python_command("bench.disk_use"), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", action="append", required=True, metavar="RUN",
+    parser.add_argument("--run-dir", action="append", default=[], metavar="RUN",
                         help="a finished run folder (repeatable)")
+    parser.add_argument("--folder", action="append", default=[], metavar="PATH",
+                        help="any other folder, e.g. .venv or data/phantom (repeatable): its size "
+                             "and file count alone")
     parser.add_argument("--skip", action="append", default=[], metavar="NAME",
                         help="a top-level folder to leave out (repeatable), e.g. bundles")
     parser.add_argument("--name", default="disk_use")
     parser.add_argument("--out-dir", default=str(REPO / "bench" / "results"))
     args = parser.parse_args(argv)
+    if not args.run_dir and not args.folder:
+        parser.error("give --run-dir RUN or --folder PATH (either repeatable)")
     runs = [Path(os.path.abspath(r)) for r in args.run_dir]
     missing = [str(r) for r in runs if not (r / "stages.json").is_file()]
     if missing:
         parser.error(f"not a run folder (no stages.json): {', '.join(missing)}")
+    absent = [f for f in args.folder if not Path(f).is_dir()]
+    if absent:
+        parser.error(f"not a folder: {', '.join(absent)}")
     figures = {run.name: disk_use(run, tuple(args.skip)) for run in runs}
     for name, f in figures.items():
         print(f"[disk] {name}: {f['total_mib']} MiB, checkpoints {f['checkpoints_total_mib']} MiB, "
               f"fine-tuned weights {f['fine_tuned_weights_mib']} MiB")
-    write_result(args.name, {"what": "disk use of finished run folders (apparent size, MiB, hard "
-                                     "links counted once)", "runs": figures}, Path(args.out_dir))
+    folders = {f: folder_use(Path(f)) for f in args.folder}
+    for name, f in folders.items():
+        print(f"[disk] {name}: {f['total_mib']} MiB in {f['files']} files")
+    write_result(args.name, {"what": "disk use of finished run folders and other folders (apparent size, "
+                                     "MiB, hard links counted once, symbolic links not followed)",
+                             **({"runs": figures} if figures else {}),
+                             **({"folders": folders} if folders else {})}, Path(args.out_dir))
     return 0
 
 

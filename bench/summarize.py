@@ -845,7 +845,7 @@ def heatmap_sanity_rows(r: dict[str, Any]) -> list[str]:
 
 
 def disk_rows(r: dict[str, Any]) -> list[str]:
-    """Disk use: one row per run folder."""
+    """Disk use: one row per run folder, then one per other folder (``--folder``)."""
     rows = []
     for name, f in (r.get("runs") or {}).items():
         skipped = f"; without {', '.join(f['skipped'])}/" if f.get("skipped") else ""
@@ -853,6 +853,10 @@ def disk_rows(r: dict[str, Any]) -> list[str]:
                     f"{skipped}) | {f.get('total_mib')} MiB in all; pretrain + umm checkpoints "
                     f"{f.get('checkpoints_total_mib')} MiB; fine-tuned weights "
                     f"{f.get('fine_tuned_weights_mib')} MiB ({f.get('fine_tuned_weight_files')} files) | "
+                    f"{_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    for name, f in (r.get("folders") or {}).items():
+        rows.append(f"| disk use of the folder `{name}` (apparent size, hard links once, symbolic links "
+                    f"not followed) | {f.get('total_mib')} MiB in {f.get('files')} files | "
                     f"{_device(r)} | {_date(r)} | `{r.get('command')}` |")
     return rows
 
@@ -2151,7 +2155,7 @@ def render(results_dir: Path = RESULTS) -> str:
             lines += ood_rows(record)
         elif name.startswith("heatmap_sanity"):
             lines += heatmap_sanity_rows(record)
-        elif name == "disk_use":
+        elif name.startswith("disk_use"):
             lines += disk_rows(record)
         elif name == "structure_check":
             lines += structure_check_rows(record)

@@ -301,10 +301,12 @@ from drac_ssl.submission import (
     broken_link_words,
     case_name_problem,
     check_submission,
+    class_rule_words,
     classes_off_rule,
     image_notes_path,
     images_option_problem,
     is_drac_test_folder,
+    not_largest_count,
     printable_text,
     read_folder,
     read_submission,
@@ -603,7 +605,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     written: Path | None = None
     referable_csv: Path | None = None
     notes_csv: Path | None = None
-    n_flagged = 0
+    n_flagged = n_not_largest = 0
     summary_name = "summary.json" if variant is None else f"summary_{variant}.json"
     if test_rows:
         graded = _grade_cached(bundle, images, [int(r["cache_index"]) for r in test_rows])
@@ -649,10 +651,15 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                 + (f"\n  removed, as an earlier export wrote them (not to be taken for this one's): "
                    f"{', '.join(str(p) for p in earlier)}" if earlier else ""))
         counts = np.bincount(grades, minlength=k).tolist()
+        n_not_largest = not_largest_count(probs, grades)  # the rows whose class is not their largest P
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision, "
               f"{'4 flips' if bundle.tta_in_cv else 'no flips'} as in the cross-validation) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
+        rule = class_rule_words(bundle.calibration.decision, n_not_largest, len(cases),
+                                f"why in the grade_note column of {notes_file}" if n_flagged else "")
+        print(f"[export]   class = {rule} (finetune.decision={bundle.calibration.decision}); "
+              f"P0..P{k - 1} = the calibrated probabilities of the grades")
         referable_csv, line = write_referable_beside(bundle, written)
         if line:
             print(f"[export] {line}")
@@ -691,6 +698,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         "submission": None if written is None else str(written),
         "n_test": len(test_rows), "tta": bundle.tta_in_cv, "class_names": names,
         "decision": bundle.calibration.decision, "notes": notes,
+        # how many test rows have a class that is not their single most likely grade (report.md)
+        **({"n_class_not_most_probable": n_not_largest} if test_rows else {}),
         **({"referable": str(referable_csv)} if referable_csv is not None else {}),
         **({"image_notes": str(notes_csv), "n_flagged": n_flagged} if notes_csv is not None else {})})
     print(f"[export] bundle -> {bundle_dir}")
@@ -1563,11 +1572,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     if any(said_left):  # the folder's entries that are no case: in the notes and the record
         listed = f"; listed in {record}" if skip_unreadable and not issues else ""
         converted += f"; not graded either: {' and '.join(w for w in said_left if w)} (see the notes{listed})"
-    rule = ("the most probable grade" if bundle.calibration.decision == "argmax" else
-            "the expected grade cut at QWK-tuned thresholds, so not always the largest P")
-    if n_noted and not issues:  # the rows where it is not: the app's sentence in the notes file
-        rule += (f" (for {n_noted} of the {len(cases)} here it is not: why in the grade_note column of "
-                 f"{notes_file})")
+    # with the rows where it is not: the app's sentence in the notes file
+    rule = class_rule_words(bundle.calibration.decision,
+                            not_largest_count(graded.probs, graded.classes) if n_noted and not issues else 0,
+                            len(cases), f"why in the grade_note column of {notes_file}")
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
     counted = f"{len(graded_files)} of the {n_files}" if skipped else f"{len(files)}"
     flips = bundle.tta_in_cv if tta is None else bool(tta)

@@ -156,6 +156,7 @@ from drac_ssl.metrics import (
     bootstrap_scores,
     default_thresholds,
     degenerate_ci_reason,
+    figure_text,
     format_ci,
     format_difference,
     format_signed_interval,
@@ -397,6 +398,8 @@ class _Context:
     # why it is 0 when the fold model gave every validation image one grade
     qwk_explained: bool = False
     one_grade_explained: bool = False
+    # ... and why its training ended (the fold record's ``stopped``) in full, once
+    stop_explained: bool = False
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
     # the run folder: a fold's non-finite stop names it in its fix (run.reuse=RUN); None: "RUN"
     run_dir: Path | None = None
@@ -950,6 +953,7 @@ def _fold_line(ctx: _Context, label: str, history: list[dict[str, Any]], best_ep
     (:func:`_train_and_save_fold`): a trial saw the line of a fold that a Ctrl-C during its
     final validation pass then left unsaved ("vicreg 0 of 2" folds saved)."""
     ft = ctx.ft
+    stopped = _stop_console_words(ctx, stopped)
     if ft.keep == "inner":  # the inner kappa chose the epoch; the validation fold scored once
         return (f"[finetune] {label}: best inner-split epoch {best_epoch + 1} of {len(history)} run "
                 f"({ft.epochs} set; {stopped}) inner QWK {history[best_epoch]['inner_qwk']:.3f}, "
@@ -957,6 +961,34 @@ def _fold_line(ctx: _Context, label: str, history: list[dict[str, Any]], best_ep
     return (f"[finetune] {label}: {'kept' if ft.keep == 'last' else 'best'} epoch {best_epoch + 1} of "
             f"{len(history)} run ({ft.epochs} set; {stopped}) "
             f"val QWK {history[best_epoch]['val_qwk']:.3f} {_uncalibrated_words(ctx, one_grade)}")
+
+
+def _stop_console_words(ctx: _Context, stopped: str) -> str:
+    """The fold line's words on why the fold's training ended (``stopped``,
+    :func:`_fold_stop_words`, the fold record's): in full on the stage's first fold line, which
+    sets ``ctx.stop_explained``; on later lines without what is the same for every fold: under
+    ``finetune.keep=last`` ``keep=last`` alone, under ``keep=inner`` without
+    :data:`INNER_CHOICE_WORDS` (the early stop and the tie rule, a fold's own, stay). A new
+    user read the keep=last sentence on all 15 fold lines of the default job."""
+    if not ctx.stop_explained:
+        ctx.stop_explained = True
+        return stopped
+    if ctx.ft.keep == "last":
+        return "keep=last"
+    return stopped.removesuffix(INNER_CHOICE_WORDS)
+
+
+def calibrated_folds_words(metrics: dict[str, Any]) -> str | None:
+    """The variant's per-fold QWK after the cross-fitted calibration (``metrics["folds"]``'s
+    ``qwk``, folds.csv's), for the console beside the out-of-fold figure, e.g. ``per-fold QWK,
+    calibrated as folds.csv: 0.701, 0.655, n/a ...; the fold lines' val QWK above is
+    uncalibrated``; None when no fold has one."""
+    folds = metrics.get("folds") or []
+    values = [f.get("qwk") for f in folds if isinstance(f, dict)]
+    if not values:
+        return None
+    return (f"per-fold QWK, calibrated as folds.csv: {', '.join(figure_text(v) for v in values)}; "
+            "the fold lines' val QWK above is uncalibrated")
 
 
 def _selection_split(ft: FinetuneConfig) -> str:
@@ -1011,8 +1043,13 @@ def _fold_stop_words(ft: FinetuneConfig, epochs_run: int, best_epoch: int, kappa
         words += (f"; epoch {best_epoch + 1} kept: the same kappa as epoch {kappa_epoch + 1}, ties broken "
                   f"by the lower {split} loss")
     if ft.keep == "inner":
-        words += "; chosen on the inner split, the validation fold scored once after"
+        words += INNER_CHOICE_WORDS
     return words
+
+
+INNER_CHOICE_WORDS = "; chosen on the inner split, the validation fold scored once after"
+"""How :func:`_fold_stop_words` ends under ``finetune.keep=inner`` (the same for every fold:
+the console says it once, :func:`_stop_console_words`)."""
 
 
 def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
@@ -1854,6 +1891,8 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
           + f"), AUC OvO {metrics['auc']:.3f} (one-vs-rest "
           f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
           f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
+    if (folds := calibrated_folds_words(metrics)) is not None:  # beside the uncalibrated fold lines
+        print(f"[finetune] {variant}: {folds}")
     if ctx.num_grades == 2:  # a trial: two-grade runs printed no screening figure
         # report.md's words: at the cross-fitted thresholds, each fold's listed, the deployed
         # one apart; the referable AUC said once, as the AUC above

@@ -32,6 +32,7 @@ import contextlib
 import datetime as _dt
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -44,7 +45,7 @@ import yaml
 
 from drac_ssl import __version__, runtime
 from drac_ssl.challenge import leaderboard_words
-from drac_ssl.collapse import collapse_symptoms
+from drac_ssl.collapse import COLLAPSE_RATE_REDUCTION, COLLAPSE_VARIANCE_SHARE, collapse_symptoms
 from drac_ssl.commands import report_parser
 from drac_ssl.config import FinetuneConfig, layout_name, read_yaml, to_dict, with_former_defaults
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
@@ -99,20 +100,28 @@ from drac_ssl.scale import default_grade_names, describe_grades, read_ingest_fac
 from drac_ssl.selection import recorded_selection
 from drac_ssl.stage_settings import edited_config_words
 from drac_ssl.starting import python_command, started
+from drac_ssl.submission import class_rule_words
 from drac_ssl.trial_run import cap_words, pool_size
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
-__all__ = ["FIGURE_CAPTIONS", "figure_caption", "screening_line", "write_report", "main"]
+__all__ = ["FIGURE_CAPTIONS", "ModelStep", "figure_caption", "model_next_steps", "pretrain_curve_words",
+           "screening_line", "write_report", "main"]
 
 FIGURES = "report"
 
 FIGURE_CAPTIONS = {
     # pretrain/plots/ (drac_ssl.pretrain)
     "pretrain_loss": "VICReg loss and its three terms per epoch; a curve still falling at the last epoch "
-                     "means more epochs may help, and a variance term near 1 means the embeddings collapsed.",
-    "pretrain_monitors": "Label-free monitors per epoch: the probe's rate reduction (last / early features) "
-                         "should rise, then level off; near 0 means the features no longer tell images apart. "
-                         "Its peak is where UMM's start_from=peak begins.",
+                     "means more epochs may help. The variance term is the mean over the embedding's "
+                     "dimensions of relu(gamma - std), gamma its target (pretrain.loss.gamma, 1 by default): "
+                     "0 when every dimension spreads at least gamma, and at or above "
+                     f"{COLLAPSE_VARIANCE_SHARE:g} x gamma (the report's collapse check) the embeddings "
+                     "collapsed; values between say they spread less than the target.",
+    "pretrain_monitors": "Label-free monitors per epoch: the probe's rate reduction (last / early features), "
+                         "which methods.md expects to rise while the features improve and to peak where the "
+                         "model starts to memorise, then fall; near 0 (under "
+                         f"{COLLAPSE_RATE_REDUCTION:g} nats, the report's collapse check) means the features "
+                         "no longer tell images apart. Its peak is where UMM's start_from=peak begins.",
     # umm/plots/ (drac_ssl.umm.plots)
     "umm_start": "Pretraining's rate-reduction monitor with its peak and the epoch UMM started from; check "
                  "the start is the epoch the start_from rule meant.",
@@ -666,19 +675,143 @@ def _ssl_section(run_dir: Path) -> list[str]:
                 lines += [f"Images it learnt from, without labels: {seen.split(', ingest at')[0]}.{test_note}", ""]
             if stage == "umm" and isinstance(meta.get("umm"), dict):
                 lines += [_umm_line(meta["umm"]), ""]
+        history = pretrain_history(run_dir) if stage == "pretrain" else []
         for p in pngs:
             lines += _figure(run_dir, p, f"{title}: {p.stem}")
+            reading = pretrain_curve_words(p.stem, history, meta) if history and isinstance(meta, dict) else None
+            if reading:  # what the caption's rule means for this run's curve
+                lines += [reading, ""]
     return lines
+
+
+def _gamma(meta: dict[str, Any]) -> float:
+    """The VICReg variance term's target std (``pretrain.loss.gamma``) a stage's ``metadata.json``
+    recorded; 1.0, the default, when it records none."""
+    loss = (((meta.get("config") or {}).get("pretrain") or {}).get("loss") or {})
+    try:
+        gamma = float(loss.get("gamma", 1.0))
+    except (TypeError, ValueError):
+        return 1.0
+    return gamma if math.isfinite(gamma) else 1.0
+
+
+def _per_epoch(history: Sequence[dict[str, Any]], key: str) -> list[tuple[int, float]]:
+    """``(epoch counted from 1, value)`` of ``key`` in each epoch of ``history`` that has a
+    finite one, in epoch order."""
+    out = []
+    for i, row in enumerate(history):
+        value = finite_number(row.get(key))
+        epoch = row.get("epoch", i)
+        if value is not None:
+            out.append((int(epoch) + 1 if isinstance(epoch, int) else i + 1, value))
+    return out
+
+
+def _values_words(points: Sequence[tuple[int, float]], digits: int) -> str:
+    """``4.71 -> 4.41 -> 3.87 (epochs 1 to 3)``: a curve's values in order, with its epochs."""
+    first, last = points[0][0], points[-1][0]
+    return (" -> ".join(f"{v:.{digits}f}" for _, v in points)
+            + (f" (epochs {first} to {last})" if last - first == len(points) - 1
+               else f" (epochs {', '.join(str(e) for e, _ in points)})"))
+
+
+def _short_run_words(meta: dict[str, Any], epochs: int) -> str:
+    """``3 epochs on 64 px crops``: how long and at what size the pretraining ran, from its
+    ``metadata.json`` (the crop size left out when it records none)."""
+    augment = (((meta.get("config") or {}).get("pretrain") or {}).get("augment") or {})
+    size = augment.get("image_size") if isinstance(augment, dict) else None
+    return f"{epochs} epoch{'s' if epochs != 1 else ''}" + (
+        f" on {size} px crops" if isinstance(size, int) and not isinstance(size, bool) else "")
+
+
+def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str | None:
+    """What this run's curve in the pretraining figure ``<stem>.png`` shows against its caption's
+    rule (:data:`FIGURE_CAPTIONS`), in numbers, so that a reader does not take a rule the curve
+    seems to break for a failed run: None for other figures and for fewer than two epochs.
+
+    ``history``: ``pretrain/metrics.jsonl``'s epochs (:func:`pretrain_history`); ``meta``:
+    ``pretrain/metadata.json`` (its ``metrics``, the kept epoch's, are what
+    :func:`drac_ssl.collapse.collapse_symptoms` reads; its ``config`` gives ``gamma`` and the
+    crop size).
+
+    - ``pretrain_monitors``: the probe's last-layer rate reduction (``rate_reduction_last``,
+      else the training batches' ``rate_reduction``) per epoch; where it peaked (methods.md:
+      the monitor peaks where the model starts to memorise), against the collapse check's
+      :data:`drac_ssl.collapse.COLLAPSE_RATE_REDUCTION`;
+    - ``pretrain_loss``: whether the loss still fell at the last epoch, and the variance term
+      per epoch against :data:`drac_ssl.collapse.COLLAPSE_VARIANCE_SHARE` x ``gamma``, with
+      the mean capped standard deviation it implies (``gamma`` minus the term).
+
+    Never more than the values show: a peak in a run of a few epochs is said as what the run
+    measured, and the worth of the features is left to the fine-tuning's comparison."""
+    metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
+    seen = collapse_symptoms(metrics, gamma=_gamma(meta))
+    check = ("the collapse check (`drac_ssl/collapse.py`, on the kept epoch's monitors) "
+             + ("flagged this run: see the warning above" if seen else "found no symptom"))
+    if stem == "pretrain_monitors":
+        key, what = "rate_reduction_last", "the probe's last-layer rate reduction"
+        points = _per_epoch(history, key)
+        if not points:
+            key, what = "rate_reduction", "the training batches' rate reduction"
+            points = _per_epoch(history, key)
+        if len(points) < 2:
+            return None
+        values = [v for _, v in points]
+        peak = max(range(len(values)), key=lambda i: values[i])  # the first of equal highs
+        said = f"This run: {what} was {_values_words(points, 2)}"
+        if max(values) == min(values):
+            said += "; flat: no peak to place"
+        elif peak == 0 and values[-1] < values[0]:
+            falling = all(b < a for a, b in zip(values, values[1:], strict=False))
+            said += (f"; it {'fell every epoch' if falling else 'was highest at its first epoch'}: its highest "
+                     f"value is the first epoch's, so the rise the caption describes was not measured, and by "
+                     f"methods.md's reading the monitor is past its peak from then (where the model begins to "
+                     f"memorise). A short run at small size ({_short_run_words(meta, len(history))}) may show "
+                     f"this: its few points place a peak no more finely than an epoch")
+        elif peak == len(values) - 1:
+            said += "; still at its highest at the last epoch: not past its peak (more epochs may show one)"
+        else:
+            said += (f"; it peaked at epoch {points[peak][0]} ({values[peak]:.2f}) and ended at "
+                     f"{values[-1]:.2f}: past its peak, where methods.md places the start of memorising")
+        low = min(values)
+        said += (f". {'A falling monitor is not a collapse: ' if values[-1] < max(values) else ''}the "
+                 f"report calls a rate reduction under {COLLAPSE_RATE_REDUCTION:g} nats collapsed, and this "
+                 f"run's lowest, {low:.2f}, is {'under' if low < COLLAPSE_RATE_REDUCTION else 'above'} it; "
+                 f"{check}. What the features are worth is measured by the fine-tuning below (VICReg against "
+                 f"scratch), not by this curve.")
+        return said
+    if stem == "pretrain_loss":
+        gamma = _gamma(meta)
+        variance = _per_epoch(history, "variance")
+        loss = _per_epoch(history, "loss")
+        if len(variance) < 2 and len(loss) < 2:
+            return None
+        parts = []
+        if len(loss) >= 2:
+            still = loss[-1][1] < loss[-2][1]
+            parts.append(f"the loss went {_values_words(loss, 3)}"
+                         + ("; still falling at the last epoch: more epochs may help" if still else ""))
+        if variance:
+            limit = COLLAPSE_VARIANCE_SHARE * gamma
+            values = [v for _, v in variance]
+            over = [e for e, v in variance if v >= limit]
+            spread = sorted({round(max(gamma - v, 0.0), 2) for v in (min(values), max(values))})
+            std = " to ".join(f"{v:.2f}" for v in spread)
+            parts.append(
+                f"the variance term was {_values_words(variance, 2)}, against the collapse check's "
+                f"{limit:.2g} ({COLLAPSE_VARIANCE_SHARE:g} x gamma, gamma {gamma:g}): "
+                + (f"at or above it at epoch(s) {', '.join(str(e) for e in over)}"
+                   if over else "under it, so not collapsed by that rule")
+                + f"; the embeddings' standard deviation per dimension (capped at {gamma:g}) averaged "
+                  f"about {std}, {'short of' if max(values) > 0 else 'at'} the target {gamma:g}")
+        return f"This run: {'; '.join(parts)}; {check}."
+    return None
 
 
 def _collapse_warning(meta: dict[str, Any], title: str, stage: str) -> list[str]:
     """A warning when the stage's recorded monitors show a collapsed representation
     (:func:`drac_ssl.collapse.collapse_symptoms`), else []."""
-    loss = (((meta.get("config") or {}).get("pretrain") or {}).get("loss") or {})
-    try:
-        gamma = float(loss.get("gamma", 1.0))
-    except (TypeError, ValueError):
-        gamma = 1.0
+    gamma = _gamma(meta)
     metrics = meta.get("metrics")
     seen = collapse_symptoms(metrics if isinstance(metrics, dict) else {}, gamma=gamma, stage=stage)
     if not seen:
@@ -1314,9 +1447,18 @@ def _export_section(run_dir: Path) -> list[str]:
     if isinstance(summary, dict) and summary.get("submission"):
         lines.append(f"- submission: `export/submission.csv`, {summary.get('n_test')} test images, checked "
                      f"with `drac_ssl.submission.check_submission`")
-        if isinstance(summary.get("image_notes"), str):  # some test image not reliably gradable
-            notes = Path(summary["image_notes"])
-            shown = notes.relative_to(run_dir) if notes.is_relative_to(run_dir) else notes
+        notes = Path(summary["image_notes"]) if isinstance(summary.get("image_notes"), str) else None
+        shown = None if notes is None else notes.relative_to(run_dir) if notes.is_relative_to(run_dir) else notes
+        decision = summary.get("decision")
+        if isinstance(decision, str) and decision:  # what its class column is (the export's words)
+            n_off = summary.get("n_class_not_most_probable")
+            n_off = n_off if isinstance(n_off, int) and not isinstance(n_off, bool) else 0
+            n_test = summary.get("n_test") if isinstance(summary.get("n_test"), int) else 0
+            why = f"why in the grade_note column of `{shown.as_posix()}`" if shown is not None else ""
+            lines.append(f"- its class: {class_rule_words(decision, n_off, n_test, why)} "
+                         f"(`finetune.decision={decision}`); its P columns: the calibrated probabilities "
+                         f"of the grades")
+        if notes is not None and shown is not None:  # some test image not reliably gradable
             lines.append(f"- not reliably gradable: {summary.get('n_flagged')} of the {summary.get('n_test')} "
                          f"test images, their rows in the submission like any other; per case, why, in "
                          f"`{shown.as_posix()}`")
@@ -1427,6 +1569,93 @@ def _next_step_lines(run_dir: Path) -> list[str]:
         return []
     return [f"**Next:** {step.what}.{(' ' + step.note) if step.note else ''}", "", "```bash",
             step.command, "```", ""]
+
+
+@dataclass(frozen=True)
+class ModelStep:
+    """One thing to do with a run's model once the run has finished (:func:`model_next_steps`):
+    ``what``, a clause ("open the app on its model"); ``command``, as the user types it, or ""
+    for a note (``what`` is then a sentence to read, not a step)."""
+
+    what: str
+    command: str = ""
+
+
+DRAC_SUBMISSION_SECTION = ("DRAC 2022 Task 3: from the download to a submission", "drac-download-to-submission")
+"""The README's section (title, anchor) from the DRAC download to a checked submission, which
+report.md's "Next" names for a run on DRAC's layout or UW-OCTA scans."""
+
+
+def model_next_steps(run_dir: str | Path, in_file: bool = False) -> list[ModelStep]:
+    """What to do with a run's model, in order: open the app on its bundle, grade a folder of
+    images with the export command, then notes: a model trained on phantom images (``data.kind``
+    of the bundle's ``metadata.json``) grades nothing about a real eye, and one's own fundus
+    photographs need a model of their own (``docs/own_fundus_folder.md``); phantoms mixed into
+    real data are said as such. The one source of the console's lines after ``[train]
+    finished`` (:func:`drac_ssl.train.next_step_lines`) and of report.md's "Next" section.
+
+    Commands as :func:`drac_ssl.starting.python_command` writes them; the run folder as given,
+    or with ``in_file`` (report.md, read later from anywhere) resolved to an absolute path.
+    [] when the run has no bundle (``RUN/bundle/metadata.json``, the export stage's)."""
+    from drac_ssl.config import shell_word
+
+    run_dir = Path(run_dir)
+    bundle = run_dir / "bundle"
+    meta = _read_json(bundle / "metadata.json")
+    if not isinstance(meta, dict):
+        return []
+
+    def word(path: Path) -> str:
+        return shell_word(str(path.resolve() if in_file else path))
+
+    steps = [ModelStep("open the app on its model",
+                       f"{python_command('app', in_file=in_file)} --bundle {word(bundle)}"),
+             ModelStep("grade a folder of images with it",
+                       f"{python_command('drac_ssl.export', in_file=in_file)} {word(run_dir)} "
+                       f"--images DIR --out grades.csv")]
+    data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+    if data.get("kind") == "phantom":
+        steps.append(ModelStep("this model was trained on phantom UW-OCTA images (a demonstration: its grades "
+                               "say nothing about a real eye); to grade your own fundus photographs, train on "
+                               "graded photographs of your own: docs/own_fundus_folder.md"))
+    elif mixed := mixed_phantom_words(data):
+        steps.append(ModelStep(f"{mixed}; take them out of the data and train again for a model of the real "
+                               f"images alone"))
+    return steps
+
+
+def _next_section(run_dir: Path) -> list[str]:
+    """report.md's "Next": :func:`model_next_steps` (each command in a block, where to run them
+    from when the interpreter is a relative path), then, for a run on DRAC's layout or UW-OCTA
+    scans, the README's :data:`DRAC_SUBMISSION_SECTION`; [] for a run without a bundle."""
+    from drac_ssl.config import CHECKOUT
+
+    steps = model_next_steps(run_dir, in_file=True)
+    if not steps:
+        return []
+    lines = ["## Next", ""]
+    for i, step in enumerate(steps):
+        if step.command:
+            lead = step.what if i == 0 else f"or {step.what}"
+            lines += [f"{lead[:1].upper()}{lead[1:]}:", "", "```bash", step.command, "```", ""]
+        else:
+            lines += [f"Note: {step.what}.", ""]
+    interpreter = python_command("app", in_file=True).split(" ", 1)[0]
+    if "/" in interpreter:  # a relative path: from the folder the run was made in
+        env = _read_json(run_dir / "environment.json")
+        made_in = env.get("cwd") if isinstance(env, dict) and isinstance(env.get("cwd"), str) else ""
+        lines += [f"Run them from the folder the run was made in{f' (`{made_in}`)' if made_in else ''}, "
+                  f"where `{interpreter}` is.", ""]
+    facts = read_ingest_facts(run_dir / "data")
+    if facts.is_drac or facts.modality == "octa":
+        title, anchor = DRAC_SUBMISSION_SECTION
+        readme = CHECKOUT / "README.md" if CHECKOUT is not None else None
+        target = (os.path.relpath(readme, run_dir.resolve()).replace(os.sep, "/")
+                  if readme is not None and readme.is_file() else "")
+        where = f"[{title}]({target}#{anchor})" if target else f'"{title}"'
+        lines += [f"Taking part in DRAC 2022 Task 3, or grading UW-OCTA scans of your own: the README's "
+                  f"{where} goes from the official download to a checked submission.", ""]
+    return lines
 
 
 def _knn_figure(run_dir: Path) -> bool:
@@ -1613,7 +1842,8 @@ def write_report(run_dir: str | Path) -> Path:
         # report/ holds the figures drawn from the fine-tuning's files, and is made only for them
         if (run_dir / "finetune").is_dir():
             figures.mkdir(parents=True, exist_ok=True)
-        body += _finetune_section(run_dir, figures) + _next_step_lines(run_dir) + _export_section(run_dir)
+        body += (_finetune_section(run_dir, figures) + _next_step_lines(run_dir) + _export_section(run_dir)
+                 + _next_section(run_dir))
         cut_short = _cut_short_words(run_dir)
     else:
         body += _generic_closing_lines(run_dir, generic)

@@ -56,7 +56,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "classes_off_rule", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_count", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "drac_count_words",
@@ -1585,6 +1585,35 @@ CLASS_RULE_TOL = 1e-4
 """How near a cut a row may sit for either side's class to pass as a class rule's
 (:func:`classes_off_rule`): a file's probabilities are rounded to 6 decimals, which moves an
 expected grade by up to about 1e-5, and two tied probabilities may differ in the last one."""
+
+
+def not_largest_count(probs: np.ndarray, classes: np.ndarray) -> int:
+    """How many rows' class is not their largest probability: its P below the row's largest by
+    more than :data:`CLASS_RULE_TOL` (a tie is not counted). ``probs`` ``(n, K)``, ``classes``
+    ``(n,)`` integers 0..K-1. The count :func:`class_rule_words` says (the export's rows whose
+    ``grade_note`` also names the grades tied at the two decimals shown are not among them)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    classes = np.asarray(classes, dtype=np.int64)
+    if probs.size == 0:
+        return 0
+    given = probs[np.arange(len(classes)), classes]
+    return int((given < probs.max(axis=1) - CLASS_RULE_TOL).sum())
+
+
+def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why: str = "") -> str:
+    """What a submission's ``class`` column is under a bundle's class rule (``decision``,
+    its ``finetune.decision``), the one wording of the export command's ``class = ...`` line,
+    the export stage's console line and report.md's Export section: ``argmax``, "the most
+    probable grade"; ``thresholds``, "the expected grade cut at QWK-tuned thresholds, so not
+    always the largest P", followed, when ``n_not_largest`` of the ``n_rows`` rows have a class
+    that is not their largest P (:func:`not_largest_count`), by "(for 134 of the 386 here it is
+    not)", ``why`` (where each row's reason is written) after a colon inside it."""
+    if decision == "argmax":
+        return "the most probable grade"
+    words = "the expected grade cut at QWK-tuned thresholds, so not always the largest P"
+    if n_not_largest:
+        words += f" (for {n_not_largest} of the {n_rows} here it is not" + (f": {why}" if why else "") + ")"
+    return words
 
 
 def classes_off_rule(rows: SubmissionRows, decision: str,

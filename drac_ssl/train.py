@@ -1337,7 +1337,7 @@ def next_step_lines(run_dir: Path) -> list[str]:
     for a run folder that has neither (a run of the ingest alone). A new-user trial: the run
     ended at "finished: runs/default", and the user went on to grade her fundus photographs
     with the phantom model."""
-    from drac_ssl.config import shell_word
+    from drac_ssl.report import model_next_steps
 
     lines: list[str] = []
     report = run_dir / "report.md"
@@ -1353,17 +1353,14 @@ def next_step_lines(run_dir: Path) -> list[str]:
         if step is not None:
             lines.append(f"{'then' if lines else 'next'}: {step.short}: {step.command}")
         return lines
-    lines += [f"{'then' if lines else 'next'}: open the app on its model: "
-              f"{python_command('app')} --bundle {shell_word(str(bundle))}",
-              f"  or grade a folder of images with it: {python_command('drac_ssl.export')} "
-              f"{shell_word(str(run_dir))} --images DIR --out grades.csv"]
-    if (meta.get("data") or {}).get("kind") == "phantom":
-        lines.append("  note: this model was trained on phantom UW-OCTA images (a demonstration: its "
-                     "grades say nothing about a real eye); to grade your own fundus photographs, "
-                     "train on graded photographs of your own: docs/own_fundus_folder.md")
-    elif mixed := mixed_phantom_words(meta.get("data") or {}):
-        lines.append(f"  note: {mixed}; take them out of the data and train again for a model of "
-                     f"the real images alone")
+    # report.md's "Next" says the same steps (one source: report.model_next_steps)
+    for i, step in enumerate(model_next_steps(run_dir)):
+        if not step.command:
+            lines.append(f"  note: {step.what}")
+        elif i == 0:
+            lines.append(f"{'then' if lines else 'next'}: {step.what}: {step.command}")
+        else:
+            lines.append(f"  or {step.what}: {step.command}")
     return lines
 
 

@@ -48,6 +48,40 @@ def test_main_prints_the_serving_line_after_gradio_has_started_quietly(
     assert f"{SERVING}127.0.0.1:7997 (Ctrl-C stops)" in after, after
 
 
+def test_main_says_the_bundles_caveat_at_start_up_in_the_exports_words(
+        predictor: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F8: the app's start-up said "bundle ... (5 fold model(s)); serving on ..." of the
+    phantom-trained default bundle without the caveat the export prints ("warning: Trained on
+    phantom images ..."). It now prints the bundle's caveats (grading.bundle.grade_caveats, the
+    export's and the page's source) after the serving line."""
+    import json
+    import shutil
+
+    import gradio as gr
+
+    from app.__main__ import main
+    from drac_ssl.grading.bundle import grade_caveats
+
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: None)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    phantom = tmp_path / "phantom_bundle"
+    shutil.copytree(predictor.path, phantom)
+    meta = json.loads((phantom / "metadata.json").read_text())
+    meta.pop("demo", None)
+    meta["data"] = {"kind": "phantom"}
+    (phantom / "metadata.json").write_text(json.dumps(meta))
+    for bundle, first in ((predictor.path, "Untrained demo model"), (phantom, "Trained on phantom images")):
+        capsys.readouterr()
+        assert main(["--bundle", str(bundle), "--port", "7997", "--threads", "1"]) == 0
+        out = capsys.readouterr().out
+        caveats = grade_caveats(json.loads((Path(bundle) / "metadata.json").read_text()), plural=True)
+        assert caveats and caveats[0].startswith(first), caveats
+        said = [line for line in out.splitlines() if line.startswith("[app] warning: ")]
+        assert said == [f"[app] warning: {c}" for c in caveats], out
+        assert out.index(SERVING) < out.index(said[0])
+
+
 def test_the_url_answers_as_soon_as_the_serving_line_is_out(tmp_path: Path) -> None:
     """One real ``python -m app``: GET the URL the moment the line appears (no polling); no
     ``share=True`` in anything it prints; SIGTERM stops it with exit code 0."""

@@ -25,3 +25,27 @@ def test_hard_links_count_once_and_the_parts_are_named(tmp_path: Path) -> None:
     assert figures["total_mib"] == 3.5
     assert figures["checkpoints_total_mib"] == 1.5 and figures["fine_tuned_weights_mib"] == 2.0
     assert disk_use(run)["total_mib"] == 4.5  # nothing skipped
+
+
+def test_a_folder_counts_its_files_once_and_follows_no_link(tmp_path: Path) -> None:
+    """README's disk line cites the set-up's .venv and the phantom set beside the run folder:
+    ``--folder`` measures any folder, a hard link once, a symbolic link (a venv's bin/python)
+    neither counted nor followed."""
+    import json
+
+    from bench.disk_use import folder_use, main
+
+    venv = tmp_path / "venv"
+    (venv / "lib" / "nvidia").mkdir(parents=True)
+    (venv / "lib" / "nvidia" / "libcudnn.so").write_bytes(b"n" * (3 * MIB))
+    os.link(venv / "lib" / "nvidia" / "libcudnn.so", venv / "lib" / "again.so")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "python").write_bytes(b"p" * MIB)
+    (venv / "bin").symlink_to(outside, target_is_directory=True)
+    (venv / "python").symlink_to(outside / "python")
+    assert folder_use(venv) == {"path": str(venv), "total_mib": 3.0, "files": 1}
+    assert main(["--folder", str(venv), "--name", "disk_use_t", "--out-dir", str(tmp_path / "out")]) == 0
+    written = json.loads((tmp_path / "out" / "disk_use_t.json").read_text())
+    assert written["folders"] == {str(venv): {"path": str(venv), "total_mib": 3.0, "files": 1}}
+    assert "runs" not in written

@@ -258,6 +258,9 @@ def test_disk_use_row_names_the_run_and_its_parts() -> None:
     row = disk_rows(record)[0]
     assert "`default`" in row and "without bundles/" in row and "780.5 MiB in all" in row
     assert "checkpoints 389.0 MiB" in row and "94.1 MiB (18 files)" in row
+    # --folder: any other folder, its size and file count
+    (folder,) = disk_rows({**record, "runs": {}, "folders": {".venv": {"total_mib": 6330.2, "files": 41000}}})
+    assert folder.startswith("| disk use of the folder `.venv` (apparent size") and "6330.2 MiB in 41000 files" in folder
 
 
 def test_cli_startup_row_shows_each_command_against_the_torch_import() -> None:

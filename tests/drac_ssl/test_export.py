@@ -1380,17 +1380,55 @@ def test_the_notes_file_says_why_a_class_is_not_the_most_likely_grade_as_the_app
     for row, graded in zip(rows, submitted, strict=True):  # each row: the app's sentence or nothing
         probs = [float(graded[f"P{k}"]) for k in range(len(names))]
         assert row["grade_note"] == decision_words(probs, int(graded["class"]), names, "thresholds"), row
-    n_noted = sum(1 for r in rows if r["grade_note"])
+    # counted: the rows whose class is not their largest P (a tie at the shown decimals has a
+    # grade_note naming the tied grades, and is not one of them)
+    n_off = sum(1 for r in submitted if float(r[f"P{r['class']}"]) < max(float(r[f"P{k}"]) for k in range(3)) - 1e-4)
+    assert 1 <= n_off <= sum(1 for r in rows if r["grade_note"])
     flagged = any(r["not_reliably_gradable"] for r in rows)
     assert code == (export.EXIT_FLAGGED if flagged else 0)
     class_line = next(x for x in lines if x.startswith("  class = the expected grade cut at"))
-    assert (f"(for {n_noted} of the 6 here it is not: why in the grade_note column of "
+    assert (f"(for {n_off} of the 6 here it is not: why in the grade_note column of "
             f"{tmp_path / 'g_notes.csv'})") in class_line, class_line
     assert lines[-1].startswith("FLAGGED: ") == flagged, lines
     # a notes file written before the column: still read (--score's training images)
     old = tmp_path / "old_notes.csv"
     old.write_text("case,class,not_reliably_gradable,training_image\na.png,1,,yes (same SHA-256)\n")
     assert read_image_notes(old) == {"a.png": ("", True)}
+
+
+def test_the_export_stage_says_what_its_class_column_is_with_the_count(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F2: the default job's submission had 134 of 386 rows whose class is not their
+    largest P, and neither the stage's console nor report.md said why; the command line did
+    ("not always the largest P"). The stage's line and report.md's Export section now say it in
+    the command's words (submission.class_rule_words) with the count, a tie not counted."""
+    from drac_ssl.submission import class_rule_words
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles"))
+    real = export.grade_images
+
+    def a_trial_row_and_a_tie(*args: object, **kwargs: object) -> predict.GradedImages:
+        graded = real(*args, **kwargs)
+        graded.probs[0], graded.classes[0] = np.array([0.40, 0.54, 0.06]), 0  # not the largest P
+        graded.probs[1], graded.classes[1] = np.array([0.47, 0.47, 0.06]), 1  # a tie: the largest
+        return graded
+
+    monkeypatch.setattr(export, "grade_images", a_trial_row_and_a_tie)
+    capsys.readouterr()
+    export.run(tiny_config(), run)
+    out = capsys.readouterr().out
+    rows = _submission(run / "export" / "submission.csv")
+    n_off = sum(1 for r in rows if float(r[f"P{r['class']}"]) < max(float(r[f"P{k}"]) for k in range(3)) - 1e-4)
+    assert n_off >= 1 and rows[1]["class"] == "1"
+    words = class_rule_words("thresholds", n_off, len(rows))
+    assert words.endswith(f"so not always the largest P (for {n_off} of the {len(rows)} here it is not)")
+    assert (f"[export]   class = {words} (finetune.decision=thresholds); P0..P2 = the calibrated "
+            f"probabilities of the grades\n") in out, out
+    summary = json.loads((run / "export" / "summary.json").read_text())
+    assert summary["n_class_not_most_probable"] == n_off
+    assert f"- its class: {words} (`finetune.decision=thresholds`)" in write_report(run).read_text()
 
 
 @pytest.mark.parametrize("names", [["Normal", "DR"], ["Normal", "NPDR", "PDR"]])

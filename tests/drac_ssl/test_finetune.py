@@ -852,8 +852,11 @@ def test_the_fold_line_says_which_epoch_was_kept_of_how_many_run_and_set_and_why
                          "finetune.compare_scratch": "false", "umm.enabled": "false"})
     capsys.readouterr()
     variant = finetune.run(cfg, run).variants["vicreg"]
-    lines = [line for line in capsys.readouterr().out.splitlines() if "vicreg fold" in line]
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "vicreg fold" in line]
     assert len(lines) == 5
+    # after the folds, their calibrated kappas (review F4)
+    assert f"[finetune] vicreg: {finetune.calibrated_folds_words(variant.metrics)}\n" in out
     for fold, line in zip(variant.metrics["folds"], lines, strict=True):
         assert fold["epochs_run"] == 3  # kappa 0 from epoch 1 on: 2 more epochs without a better one
         best = fold["best_epoch"] + 1
@@ -1488,6 +1491,47 @@ def test_the_uncalibrated_fold_kappa_says_what_it_is_and_why_it_can_be_zero() ->
     later = finetune._uncalibrated_words(ctx, "every image was given one grade (0 Normal)")
     assert later.startswith("(uncalibrated; every image was given one grade (0 Normal), so its kappa is 0")
     assert "folds.csv" not in later
+
+
+def test_the_fold_lines_say_the_keep_rule_once_and_the_variant_gives_the_calibrated_fold_kappas(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F4: the default job printed "finetune.keep=last: the last epoch's weights, no
+    epoch chosen on the validation fold" on all 15 fold lines beside an uncalibrated kappa far
+    from the out-of-fold one. The stage's first fold line says the rule in full, later lines
+    "keep=last"; a fold's own facts (an early stop) stay on every line, the inner split's
+    constant clause goes; the variant's line gives the calibrated per-fold kappas (folds.csv)."""
+    history = [{"val_qwk": 0.3}, {"val_qwk": 0.349}]
+
+    def ctx(keep: str) -> SimpleNamespace:
+        return SimpleNamespace(ft=FinetuneConfig(keep=keep, epochs=2), num_grades=3, qwk_explained=False,
+                               one_grade_explained=False, stop_explained=False)
+
+    last = ctx("last")
+    stopped = finetune._fold_stop_words(last.ft, 2, 1, 1, stopped_early=False)
+    first = finetune._fold_line(last, "scratch fold 0 (1/5)", history, 1, stopped, None)
+    assert first.startswith(f"[finetune] scratch fold 0 (1/5): kept epoch 2 of 2 run (2 set; {stopped}) val QWK "
+                            "0.349 (uncalibrated: the expected grade cut at the fixed thresholds"), first
+    assert "no epoch chosen on the validation fold" in first
+    later = [finetune._fold_line(last, f"vicreg fold {f} ({f + 1}/5)", history, 1, stopped, None) for f in range(3)]
+    assert later[0] == "[finetune] vicreg fold 0 (1/5): kept epoch 2 of 2 run (2 set; keep=last) val QWK 0.349 (uncalibrated)"
+    assert all("no epoch chosen" not in line for line in later)
+    best = ctx("best")
+    early = finetune._fold_stop_words(best.ft, 2, 0, 0, stopped_early=True)
+    finetune._fold_line(best, "vicreg fold 0 (1/5)", history, 0, early, None)
+    assert f"(2 set; {early}) val QWK 0.300 (uncalibrated)" in finetune._fold_line(
+        best, "vicreg fold 1 (2/5)", history, 0, early, None)  # a fold's own facts, on every line
+    inner = ctx("inner")
+    inner_history = [{"inner_qwk": 0.5}]
+    chosen = finetune._fold_stop_words(inner.ft, 1, 0, 0, stopped_early=False)
+    assert chosen.endswith(finetune.INNER_CHOICE_WORDS)
+    assert finetune.INNER_CHOICE_WORDS in finetune._fold_line(inner, "a", inner_history, 0, chosen, None, 0.4)
+    second = finetune._fold_line(inner, "b", inner_history, 0, chosen, None, 0.4)
+    assert finetune.INNER_CHOICE_WORDS not in second and chosen.removesuffix(finetune.INNER_CHOICE_WORDS) in second
+    # the calibrated kappas the report's table has, beside the uncalibrated fold lines
+    metrics = {"folds": [{"qwk": 0.7012}, {"qwk": None}, {"qwk": 0.655}]}
+    assert finetune.calibrated_folds_words(metrics) == (
+        "per-fold QWK, calibrated as folds.csv: 0.701, n/a, 0.655; the fold lines' val QWK above is uncalibrated")
+    assert finetune.calibrated_folds_words({"folds": []}) is None
 
 
 def test_the_fold_line_names_the_one_grade_its_model_gave_every_validation_image(

@@ -1264,3 +1264,160 @@ def test_an_older_run_counts_its_folds_of_undefined_kappa_from_metrics_json(tmp_
     finetune = _section(write_report(run).read_text(), "## Cross-validated fine-tuning")
     scratch_row = next(line for line in finetune.splitlines() if line.startswith("| scratch"))
     assert "(over 4 of 5 folds)" in scratch_row
+
+
+# the new user's default job (review F1): the probe's last-layer rate reduction fell every
+# epoch, the VICReg variance term sat at 0.75-0.78; VICReg still beat scratch by +0.100 QWK
+FALLING = [{"epoch": 0, "loss": 22.5978, "variance": 0.7732, "rate_reduction_last": 4.71},
+           {"epoch": 1, "loss": 21.9464, "variance": 0.7762, "rate_reduction_last": 4.41},
+           {"epoch": 2, "loss": 21.5, "variance": 0.7521, "rate_reduction_last": 3.87}]
+
+
+def _three_epoch_meta(metrics: dict[str, float]) -> dict[str, object]:
+    return {"best_epoch": 2, "epochs_run": 3, "stopped": "completed", "metrics": metrics,
+            "config": {"pretrain": {"loss": {"gamma": 1.0}, "augment": {"image_size": 64}}}}
+
+
+def test_the_pretraining_figures_say_what_this_runs_curves_mean_against_their_captions(tmp_path: Path) -> None:
+    """Review F1: the captions said the rate reduction "should rise, then level off" and "a
+    variance term near 1 means the embeddings collapsed" beside a run whose monitor fell every
+    epoch and whose term was 0.75-0.78, without a word: a newcomer read a failed pretraining.
+    The captions now give the package's thresholds and methods.md's shape, and under each
+    figure the run's own values say where they stand against them."""
+    assert "should rise, then level off" not in FIGURE_CAPTIONS["pretrain_monitors"]
+    assert f"under {collapse.COLLAPSE_RATE_REDUCTION:g} nats" in FIGURE_CAPTIONS["pretrain_monitors"]
+    assert "peak where the model starts to memorise" in FIGURE_CAPTIONS["pretrain_monitors"]
+    assert f"{collapse.COLLAPSE_VARIANCE_SHARE:g} x gamma" in FIGURE_CAPTIONS["pretrain_loss"]
+    assert "near 1 means" not in FIGURE_CAPTIONS["pretrain_loss"]
+
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    (run / "pretrain" / "plots" / "pretrain_monitors.png").write_bytes(b"png")
+    last = {**FALLING[-1], "rate_reduction": 6.0, "view_cosine_last": 0.8}
+    (run / "pretrain" / "metadata.json").write_text(json.dumps(_three_epoch_meta(last)))
+    (run / "pretrain" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in FALLING))
+    lines = _section(write_report(run).read_text(), "## Self-supervised pretraining").splitlines()
+    monitors = next(i for i, line in enumerate(lines) if line.endswith("pretrain_monitors.png)"))
+    caption, reading = [line for line in lines[monitors + 1:] if line][:2]
+    assert caption == f"*Figure: {FIGURE_CAPTIONS['pretrain_monitors']}*"
+    assert reading.startswith("This run: the probe's last-layer rate reduction was 4.71 -> 4.41 -> 3.87 "
+                              "(epochs 1 to 3); it fell every epoch: its highest value is the first "
+                              "epoch's, so the rise the caption describes was not measured"), reading
+    assert "A short run at small size (3 epochs on 64 px crops) may show this" in reading
+    assert ("A falling monitor is not a collapse: the report calls a rate reduction under 0.5 nats "
+            "collapsed, and this run's lowest, 3.87, is above it; the collapse check "
+            "(`drac_ssl/collapse.py`, on the kept epoch's monitors) found no symptom") in reading
+    assert "measured by the fine-tuning below (VICReg against scratch)" in reading
+    loss = next(i for i, line in enumerate(lines) if line.endswith("pretrain_loss.png)"))
+    caption, reading = [line for line in lines[loss + 1:] if line][:2]
+    assert caption == f"*Figure: {FIGURE_CAPTIONS['pretrain_loss']}*"
+    assert reading.startswith("This run: the loss went 22.598 -> 21.946 -> 21.500 (epochs 1 to 3); still "
+                              "falling at the last epoch: more epochs may help"), reading
+    assert ("the variance term was 0.77 -> 0.78 -> 0.75 (epochs 1 to 3), against the collapse check's 0.9 "
+            "(0.9 x gamma, gamma 1): under it, so not collapsed by that rule") in reading
+    assert "averaged about 0.22 to 0.25, short of the target 1" in reading
+    # a figure no rule is read from gets no such line
+    other = next(i for i, line in enumerate(lines) if line.endswith("pretrain_something_new.png)"))
+    assert not any(line.startswith("This run:") for line in lines[other + 1:other + 4])
+
+
+def test_the_curve_words_follow_the_shape_and_the_collapse_check() -> None:
+    from drac_ssl.report import pretrain_curve_words
+
+    meta = _three_epoch_meta(HEALTHY)
+
+    def rows(key: str, values: list[float]) -> list[dict[str, float]]:
+        return [{"epoch": i, key: v} for i, v in enumerate(values)]
+
+    peaked = pretrain_curve_words("pretrain_monitors", rows("rate_reduction_last", [3.0, 4.5, 4.0]), meta)
+    assert peaked and "it peaked at epoch 2 (4.50) and ended at 4.00: past its peak" in peaked
+    rising = pretrain_curve_words("pretrain_monitors", rows("rate_reduction_last", [3.0, 4.5, 4.6]), meta)
+    assert rising and "still at its highest at the last epoch: not past its peak" in rising
+    assert "A falling monitor" not in rising
+    # no probe: the training batches' rate reduction stands in, named as such
+    batches = pretrain_curve_words("pretrain_monitors", rows("rate_reduction", [0.4, 0.3]), meta)
+    assert batches and "the training batches' rate reduction was 0.40 -> 0.30" in batches
+    assert "this run's lowest, 0.30, is under it" in batches
+    # the kept epoch's monitors collapsed: the reading points at the warning, not "no symptom"
+    flagged = pretrain_curve_words("pretrain_loss", rows("variance", [0.8, 0.95]), _three_epoch_meta(COLLAPSED))
+    assert flagged and "at or above it at epoch(s) 2" in flagged
+    assert "the collapse check (`drac_ssl/collapse.py`, on the kept epoch's monitors) flagged this run" in flagged
+    # gamma from the run's settings: 0.9 x 2
+    meta2 = {**meta, "config": {"pretrain": {"loss": {"gamma": 2.0}}}}
+    said = pretrain_curve_words("pretrain_loss", rows("variance", [1.5, 1.2]), meta2)
+    assert said and "against the collapse check's 1.8 (0.9 x gamma, gamma 2): under it" in said
+    # one epoch, nothing recorded, another figure: nothing said
+    assert pretrain_curve_words("pretrain_monitors", rows("rate_reduction_last", [4.0]), meta) is None
+    assert pretrain_curve_words("pretrain_loss", [], meta) is None
+    assert pretrain_curve_words("umm_steps", FALLING, meta) is None
+
+
+def test_the_export_section_says_what_the_class_column_is_with_the_exports_words(tmp_path: Path) -> None:
+    """Review F2: 134 of the default job's 386 submission rows had a class that is not their
+    largest P (the expected grade cut at QWK-tuned thresholds), which only the export command
+    said. report.md's Export section says it in the same words (one function) with the count
+    export/summary.json records."""
+    from drac_ssl.submission import class_rule_words
+
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    (run / "bundle").mkdir()
+    (run / "bundle" / "metadata.json").write_text(json.dumps({"variant": "vicreg", "folds": [0, 1]}))
+    (run / "export").mkdir()
+    summary = {"submission": str(run / "export" / "submission.csv"), "n_test": 386, "decision": "thresholds",
+               "n_class_not_most_probable": 134, "notes": []}
+    (run / "export" / "summary.json").write_text(json.dumps(summary))
+    said = _section(write_report(run).read_text(), "## Export")
+    words = class_rule_words("thresholds", 134, 386)
+    assert words == ("the expected grade cut at QWK-tuned thresholds, so not always the largest P "
+                     "(for 134 of the 386 here it is not)")
+    assert f"- its class: {words} (`finetune.decision=thresholds`)" in said, said
+    # an export from before the count: the rule without it; the argmax rule: the most probable grade
+    del summary["n_class_not_most_probable"]
+    (run / "export" / "summary.json").write_text(json.dumps(summary))
+    said = _section(write_report(run).read_text(), "## Export")
+    assert "so not always the largest P (`finetune.decision=thresholds`)" in said and "(for " not in said
+    (run / "export" / "summary.json").write_text(json.dumps({**summary, "decision": "argmax"}))
+    assert "- its class: the most probable grade (`finetune.decision=argmax`)" in write_report(run).read_text()
+    assert class_rule_words("thresholds", 2, 6, "why in X") == (
+        "the expected grade cut at QWK-tuned thresholds, so not always the largest P (for 2 of the 6 here "
+        "it is not: why in X)")
+
+
+@pytest.mark.parametrize(("layout", "modality", "drac_item"), [("drac", "octa", True), ("aptos", "fundus", False)])
+def test_the_next_section_gives_the_consoles_steps_and_the_drac_path(
+        tmp_path: Path, layout: str, modality: str, drac_item: bool) -> None:
+    """Review F5: the steps after a run (the app, the export of a folder) were only on the
+    console. report.md's "Next" says the same steps from the same function the console's
+    lines come from, and, on DRAC's layout or UW-OCTA scans, points at the README's section from
+    the DRAC download to a submission."""
+    from drac_ssl import train
+    from drac_ssl.report import DRAC_SUBMISSION_SECTION, model_next_steps
+
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    (run / "data").mkdir()
+    (run / "data" / "ingest_summary.json").write_text(json.dumps(
+        {"layout": layout, "grades": {"names": NAMES, "k": 3}, "modality": {"value": modality}}))
+    text = write_report(run).read_text()
+    assert "## Next" not in text  # no bundle: nothing to open or to grade with
+    (run / "bundle").mkdir()
+    (run / "bundle" / "metadata.json").write_text(json.dumps({"variant": "vicreg", "data": {"kind": "phantom"}}))
+    text = write_report(run).read_text()
+    assert text.index("## Export") < text.index("## Next") < text.index("## Files in this folder")
+    nxt = _section(text, "## Next")
+    steps = model_next_steps(run, in_file=True)
+    assert [s.what for s in steps][:2] == ["open the app on its model", "grade a folder of images with it"]
+    for step in steps:
+        assert (f"```bash\n{step.command}\n```" if step.command else f"Note: {step.what}.") in nxt, nxt
+    assert f"--bundle {(run / 'bundle').resolve()}" in steps[0].command  # report.md: read from anywhere
+    assert "trained on phantom UW-OCTA images" in nxt
+    # the console's lines: the same steps, the run folder as given
+    console = train.next_step_lines(run)
+    for step in model_next_steps(run):
+        assert any(line.endswith(f"{step.what}: {step.command}") or line == f"  note: {step.what}"
+                   for line in console), (step, console)
+    title, anchor = DRAC_SUBMISSION_SECTION
+    assert (f"#{anchor})" in nxt) == drac_item and (title in nxt) == drac_item
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    assert f'<a id="{anchor}"></a>**{title}.**' in readme.read_text(encoding="utf-8")
+    if drac_item:  # the link reaches the README from the run folder
+        target = re.search(rf"\]\(([^)#]+)#{anchor}\)", nxt)
+        assert target and (run / target.group(1)).resolve() == readme.resolve()
