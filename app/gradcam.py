@@ -7,9 +7,10 @@ lesion detector and it has not been validated against lesion annotations. On the
 test model with a planted cue, a bright spot (``bench/results/heatmap_sanity.json``, rerun with
 ``python -m bench.heatmap_sanity``: synthetic grey images, a frozen random-init ResNet-18, trained
 fold heads; its figures say nothing about a real bundle's maps), the map's peak on its 7 x 7 cells
-(the 4 flipped views averaged, as the app draws it) was within one cell of the spot in 89 of 96
-images with the conv head (a randomly placed peak: 15 %, 361 of the 2401 peak-cue cell pairs; a
-map stuck on one cell: at most 9 of 49) and on the spot's own cell in 47 of 96; with the linear
+(the 4 flipped views averaged, as the app draws it with flip TTA; the identity view alone,
+without: 81 and 21, below) was within one cell of the spot in 89 of 96 images with the conv head
+(a randomly placed peak: 15 %, 361 of the 2401 peak-cue cell pairs; a map stuck on one cell: at
+most 9 of 49) and on the spot's own cell in 47 of 96; with the linear
 head within one cell in 40 of 96, and its maps of different images correlated +0.77 with one
 another (an image-independent spatial habit; +0.12 with the conv head). Re-initialising the
 weights top-down (the cascading randomisation of Adebayo et al. 2018, judged by the bench's own
@@ -19,7 +20,7 @@ after the heads only just (median |rho| 0.49, every map then empty); the linear 
 stayed much as they were when its head alone was replaced (median rank correlation +0.79),
 failing that sanity check, and again after ``layer4`` (+0.60), ``layer3`` (-0.52: inverted) and
 the stem (-0.69). :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT` is the sentence the page, the docs
-and the model card carry; :data:`drac_ssl.grading.bundle.HEATMAP_BENCH_WORDS` the bench's.
+and the model card carry; :func:`drac_ssl.grading.bundle.heatmap_bench_words` the bench's (of the 4 views or of one).
 
 What MONAI does here: the forward/backward hooks on the target layer that give ``A`` and the
 gradient. :func:`signed_gradcam` is MONAI's ``GradCAM`` without its final ``ReLU`` (the signed
@@ -46,24 +47,33 @@ of 24 (a random cell is the spot's 1 time in 49); within one cell of it in 20, 2
 Grad-CAM at either layer finds the spot's neighbourhood, its cell less often than occlusion. A bundle may name another layer in its metadata; :class:`EnsembleGradCAM` then computes it
 per whole fold model.
 
-Combining the folds: Grad-CAM of the ensemble's mean logit. The grade averages the fold
-models; the map explains the mean over folds f of the explained logit, ``s = mean_f s_f``. Its
-gradient with respect to fold f's layer4 map is ``(1/F) d s_f / d A_f``, so its Grad-CAM,
-with the folds' maps stacked as the channels of one layer (not Grad-CAM at a layer of any
-one network), is
+Combining the folds and views: Grad-CAM of the ensemble's mean logit. The grade averages the
+fold models f = 1..F over the views v = 1..V it grades (V = 4 with flip TTA, 1 without; below);
+the map explains the mean of the explained logit over both, ``s = mean_{f,v} s_{f,v}``, with
+``s_{f,v}`` fold f's logit on view v. Its gradient with respect to fold f's layer4 map of view
+v, ``A_{f,v}``, is ``(1/(F*V)) d s_{f,v} / d A_{f,v}``, so its Grad-CAM, with the folds' and
+views' maps, each un-flipped onto the image, stacked as the channels of one layer (not Grad-CAM
+at a layer of any one network), is
 
-    ``CAM = ReLU( mean_f sum_c w_{f,c} A_{f,c} )``
+    ``CAM = ReLU( mean_{f,v} U_v( sum_c w_{f,v,c} A_{f,v,c} ) )``
 
-the ReLU of the mean of every fold's signed (pre-ReLU) map, unscaled, then divided once by
-its maximum (:func:`combine_cams`). With a shared frozen backbone (:attr:`drac_ssl.grading.bundle.Bundle
-.shared_backbone`, ``finetune.freeze: frozen``) every fold's ``A`` is the same, and this is
-exactly Grad-CAM of the mean logit at ``backbone.layer4`` (the channel weights averaged over
-the folds); ``tests/app/test_gradcam_combination.py`` checks it against MONAI's own GradCAM of
-a model that outputs the mean of two heads on one backbone, to 1e-6. A bundle whose folds have
-their own backbones (``freeze: last`` or ``all``) gets the same formula: Grad-CAM of the mean
-logit with the folds' layer4 maps stacked as the channels of one layer (not Grad-CAM at a
-layer of any one network); the same test file checks it against MONAI's GradCAM of a model
-whose layer stacks two backbones' maps, to 1e-6. Before 2026-12-05 each fold's
+with ``U_v`` the un-flip of view v (the identity for the identity view) and each fold and view
+its own channel weights, ``w_{f,v,c}`` the spatial mean of ``d s_{f,v} / d A_{f,v,c}`` (an
+un-flip leaves a spatial mean as it is; the 1/(F*V) of the mean score's gradient is the mean):
+the ReLU of the mean of every fold's and view's signed (pre-ReLU) map, unscaled, then divided
+once by its maximum (:func:`combine_cams`). With one view (no flip TTA) and a shared frozen
+backbone (:attr:`drac_ssl.grading.bundle.Bundle.shared_backbone`, ``finetune.freeze: frozen``)
+every fold's ``A`` is the same, and this is exactly Grad-CAM of the mean logit at
+``backbone.layer4`` (the channel weights averaged over the folds);
+``tests/app/test_gradcam_combination.py`` checks it against MONAI's own GradCAM of a model that
+outputs the mean of two heads on one backbone, to 1e-6. With the 4 views, even on a shared
+backbone, each view's map is another activation (of another input), so the stack of the
+un-flipped views' maps is the layer, as with folds of their own backbones (``freeze: last`` or
+``all``), which get the same formula: Grad-CAM of the mean logit with the folds' layer4 maps
+stacked as the channels of one layer (not Grad-CAM at a layer of any one network); the same test
+file checks it against MONAI's GradCAM of a model whose layer stacks two backbones' maps, to
+1e-6, and ``tests/app/test_heatmap_claims.py`` computes the 4-view map of a demo bundle by hand
+(autograd on each fold model and flipped view) against the app's, to 1e-4. Before 2026-12-05 each fold's
 map was ReLU'd and scaled to [0, 1] on its own and then averaged: every fold counted equally
 whatever its evidence. On the bench's conv-head model the two combinations, each of the identity
 view, differ little: the folds' raw maxima differed by a median 2.7x, no fold's map was empty, the
@@ -80,17 +90,21 @@ the mirrored map (``tests/app/test_predict.py``). The identity view alone, the a
 the receptive field of ``layer4`` cell i is centred near ``32 i`` px of the input, half a cell up
 and left of the cell's centre ``32 i + 15.5`` (measured on the bench's backbone: cell (3, 3)'s at
 (99.4, 101.0) px, its centre at 111.5), so the identity view's peak leans a cell down or right of
-a spot in the lower or right half of its cell; each flipped view's leans the other way, and
-averaged the leanings cancel. On the bench's conv-head model the identity view's peak was on the
+a spot in the lower or right half of its cell; a flipped view's map, flipped back, leans the
+other way along the axis it was flipped on (the horizontal flip reverses the column lean, the
+vertical flip the row lean, the flip of both axes both), and averaged over the 4 views the
+leanings cancel. On the bench's conv-head model the identity view's peak was on the
 spot's cell in 21 of 96 images and within one cell of it in 81, its row offsets +1 in 33 images
 against -1 in 12; the 4 views averaged: 47 and 89, +1 in 16 against -1 in 11 (the linear head:
 11 and 39 alone, 17 and 40 averaged), no map empty. The reasons first given for leaving the views
 out were wrong: a one-off trial in which averaging them lost the cue did not reproduce, and it is
 the identity view's map that lies about half a cell off, not the flipped views' once flipped
-back. What it costs: the heads' one backward pass runs on 4 x as many stacked maps; on a
-DRAC-shaped bundle (224 px, 5 folds, conv head; 1 thread on the project's 2-core machine) a
-median 20.1 ms against 10.3 ms for the identity view (x1.94), 0.142 s against 0.131 s of model
-time per image (x1.08; ``docs/app.md``).
+back. What it costs: the heads' one backward pass runs on 4 x as many stacked maps. A one-off
+measurement, with no script or result file in ``bench/`` (``docs/app.md``), on a DRAC-shaped
+bundle (224 px, 5 folds, conv head; 1 thread on the project's 2-core machine) saw the Grad-CAM
+step take a median 20.1 ms against 10.3 ms for the identity view (x1.94), 0.142 s against 0.131
+s of model time per image (x1.08); the ratio depends on the run (a reviewer's own run on a
+busier machine saw about x2.5 for the Grad-CAM step).
 
 The score explained: a classification head's raw logit of the explained grade (by default the
 shown grade), averaged over the folds as above. The grade shown is NOT chosen by that score under the default

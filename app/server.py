@@ -112,7 +112,8 @@ from drac_ssl.submission import (
 )
 
 __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS",
-           "HEATMAP_PAGE_CAVEAT_LINEAR", "RESULT_ID", "AppSettings",
+           "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW", "HEATMAP_PAGE_CAVEAT_ONE_VIEW",
+           "RESULT_ID", "AppSettings",
            "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
            "model_card_view", "safe_card_markdown", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
            "table_widths", "transport_limit"]
@@ -216,24 +217,47 @@ HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained 
 (:data:`app.gradcam.HEAT_COLORMAP`), and that the brightest is this map's own maximum (each map
 is divided by its own maximum: the colours carry no absolute strength)."""
 
-HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} On a test model with a planted bright spot (a conv-head "
-                       f"test model on synthetic images with a random frozen backbone; says nothing "
-                       f"about this model's maps: bench/results/heatmap_sanity.json), the map's peak "
-                       f"was on the spot's own cell in 47 of 96 images and within one cell of it in "
-                       f"89 of 96 (a randomly placed peak: 15 %).")
-"""The heatmap line's standing caveat for a conv-head bundle (the default head) whose map has at
-least 3 cells a side (:func:`heatmap_page_caveat`): :data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`
-and the heatmap bench's conv-head figures, said to be a test model's (the model card and
-``docs/app.md`` give the bench in full, :data:`drac_ssl.grading.bundle.HEATMAP_BENCH_WORDS`)."""
+_PAGE_BENCH = ("On a test model with a planted bright spot (a {head}-head test model on synthetic "
+               "images with a random frozen backbone; says nothing about this model's maps: "
+               "bench/results/heatmap_sanity.json), the map's peak ({views})")
+"""The opening the page's bench caveats share (:func:`heatmap_page_caveat`): the test model's
+scope, then which views the quoted map averaged, as this page's map does."""
 
-HEATMAP_PAGE_CAVEAT_LINEAR = (f"{HEATMAP_CAVEAT} On a test model with a planted bright spot (a "
-                              f"linear-head test model on synthetic images with a random frozen backbone; "
-                              f"says nothing about this model's maps: bench/results/heatmap_sanity.json), "
-                              f"the map's peak was within one cell of the spot in only 40 of 96 images (a "
+_FOUR_VIEWS = "the image and its 3 flipped copies averaged, as here"
+_ONE_VIEW = "of the image alone, without flips, as here"
+
+HEATMAP_PAGE_CAVEAT = (f"{HEATMAP_CAVEAT} {_PAGE_BENCH.format(head='conv', views=_FOUR_VIEWS)} was on the "
+                       f"spot's own cell in 47 of 96 images and within one cell of it in 89 of 96 (a "
+                       f"randomly placed peak: 15 %).")
+"""The heatmap line's standing caveat for a conv-head bundle (the default head) whose map has at
+least 3 cells a side and averages the 4 flipped views (flip TTA; :func:`heatmap_page_caveat`):
+:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT` and the heatmap bench's conv-head figures of the
+4 views averaged, said to be a test model's (the model card and ``docs/app.md`` give the bench
+in full, :func:`drac_ssl.grading.bundle.heatmap_bench_words`)."""
+
+HEATMAP_PAGE_CAVEAT_ONE_VIEW = (f"{HEATMAP_CAVEAT} {_PAGE_BENCH.format(head='conv', views=_ONE_VIEW)} was "
+                                f"on the spot's own cell in 21 of 96 images and within one cell of it in "
+                                f"81 of 96 (a randomly placed peak: 15 %; with the 4 flipped copies "
+                                f"averaged: 47 and 89).")
+"""The caveat for a conv-head bundle whose map is the identity view's alone (no flip TTA: the
+bundle's cross-validation ran without, or the app's ``--no-tta``): the bench's identity-view
+figures (``heads.conv.combinations.identity_view``), the 4 views' beside them."""
+
+HEATMAP_PAGE_CAVEAT_LINEAR = (f"{HEATMAP_CAVEAT} {_PAGE_BENCH.format(head='linear', views=_FOUR_VIEWS)} was "
+                              f"within one cell of the spot in only 40 of 96 images (a "
                               f"randomly placed peak: 15 %), and the map failed a randomisation sanity "
                               f"check: it changed little when the head's weights were replaced.")
-"""The caveat for a linear-head bundle (:func:`heatmap_page_caveat`): the bench's linear-head
-figures, which are far weaker than the conv head's."""
+"""The caveat for a linear-head bundle with flip TTA (:func:`heatmap_page_caveat`): the bench's
+linear-head figures, which are far weaker than the conv head's."""
+
+HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW = (f"{HEATMAP_CAVEAT} {_PAGE_BENCH.format(head='linear', views=_ONE_VIEW)} "
+                                       f"was within one cell of the spot in only 39 of 96 images (a randomly "
+                                       f"placed peak: 15 %), and the map failed a randomisation sanity check "
+                                       f"(run with the flipped copies averaged): it changed little when the "
+                                       f"head's weights were replaced.")
+"""The caveat for a linear-head bundle whose map is the identity view's alone: the bench's
+identity-view figure (``heads.linear.combinations.identity_view``); its randomisation check ran
+on the 4-view map only, and the caveat says so."""
 
 HEATMAP_PAGE_CAVEAT_FEW_CELLS = (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright "
                                  f"spot (bench/results/heatmap_sanity.json) measured 7 x 7 maps; its "
@@ -242,22 +266,31 @@ HEATMAP_PAGE_CAVEAT_FEW_CELLS = (f"{HEATMAP_CAVEAT} The bench that tests the map
 """The caveat for a map of fewer than 3 cells a side (2 x 2 at a 64 px input), where every cell
 lies within one cell of every other, so the 7 x 7 bench's "within one cell" would mislead."""
 
-BENCH_HEADS_CAVEAT = {"conv": HEATMAP_PAGE_CAVEAT, "linear": HEATMAP_PAGE_CAVEAT_LINEAR}
-"""The page's caveat for the heads the heatmap bench measured (conv, linear); another head's
-page quotes no figure of it (:func:`heatmap_page_caveat`)."""
+BENCH_HEADS_CAVEAT = {("conv", 4): HEATMAP_PAGE_CAVEAT, ("conv", 1): HEATMAP_PAGE_CAVEAT_ONE_VIEW,
+                      ("linear", 4): HEATMAP_PAGE_CAVEAT_LINEAR, ("linear", 1): HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW}
+"""The page's caveat for the heads the heatmap bench measured (conv, linear) and the views it
+measured their maps of (``(head, views)``: 4, the flip TTA's views averaged; 1, the identity view
+alone); another head's page, or another count's, quotes no figure of it
+(:func:`heatmap_page_caveat`)."""
 
 
-def heatmap_page_caveat(cells: Sequence[int] | None, head: str | None = None) -> str:
-    """The heatmap line's standing caveat for a map of ``cells`` ``(h, w)`` of a bundle whose fold
-    models have the head ``head`` (``linear``, ``mlp``, ``conv``, ``regression``;
+def heatmap_page_caveat(cells: Sequence[int] | None, head: str | None, views: int) -> str:
+    """The heatmap line's standing caveat for a map of ``cells`` ``(h, w)`` that averages ``views``
+    views (:attr:`app.predict.Prediction.cam_views`: 4 with flip TTA, 1 without) of a bundle whose
+    fold models have the head ``head`` (``linear``, ``mlp``, ``conv``, ``regression``;
     :attr:`app.predict.Predictor.head`): :data:`HEATMAP_PAGE_CAVEAT_FEW_CELLS` below 3 cells a side;
-    else the bench's figures of that head (:data:`BENCH_HEADS_CAVEAT`: conv, linear), each said to
-    be a test model's; for a head the bench did not measure (or an unknown one), no figure, and
-    that none applies."""
+    else the bench's figures of that head and that many views (:data:`BENCH_HEADS_CAVEAT`: conv,
+    linear; 1 or 4 views), each said to be a test model's; for a head the bench did not measure (or
+    an unknown one), or another number of views, no figure, and that none applies."""
     if cells is not None and min(int(c) for c in cells) < 3:
         return HEATMAP_PAGE_CAVEAT_FEW_CELLS
-    if head in BENCH_HEADS_CAVEAT:
-        return BENCH_HEADS_CAVEAT[head]
+    if (head, views) in BENCH_HEADS_CAVEAT:
+        return BENCH_HEADS_CAVEAT[(head, views)]
+    if head in {h for h, _ in BENCH_HEADS_CAVEAT}:
+        return (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright spot "
+                f"(bench/results/heatmap_sanity.json) measured maps of the image alone and of the image "
+                f"and its 3 flipped copies averaged, not of {views} views: none of its figures apply to "
+                f"this model's map.")
     which = f"this model's {head} head" if head else "this model's head"
     return (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright spot "
             f"(bench/results/heatmap_sanity.json) measured conv and linear heads on synthetic images, "
@@ -869,10 +902,11 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     flips = (f" Like the grade, it averages the image and its {pred.cam_views - 1} flipped copies (each "
              f"copy's map flipped back)." if pred.cam_views and pred.cam_views > 1 else "")
     resolution = "" if pred.coarse else f" Resolution: {pred.resolution}."
+    views = pred.cam_views or len(predictor.map_flips)  # the views this map averaged (the grade's)
     text = (f"<small>Heatmap: the brighter (yellow) a part of the image, the more it raised the "
             f"model's score for {plain}; dark or uncoloured parts raised it little or not at all. "
             f"Colours are relative to this map's maximum.{' ' + note if note else ''}{flips}"
-            f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells, predictor.head)} How it is computed: "
+            f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells, predictor.head, views)} How it is computed: "
             f"details "
             f"(JSON), heatmap.method.</small>")
     if pred.coarse and pred.cam_cells:

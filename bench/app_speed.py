@@ -283,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         "bundle": "untrained demo bundle of the DRAC recipe's shape: ResNet-18, conv head, 224 px "
                   "from the 512 px cache, 5 folds sharing a frozen backbone (app_load.py --demo)",
         "computes": predictor.describe(),
+        "map_views": len(predictor.map_flips),  # the views the heat map averaged (4 with flip TTA)
         "images": images_note, "repeats": args.repeats, "calls_per_block": args.calls,
         "reference": ("pre-#14 app path: per fold model (NCHW), one forward per flip, MONAI GradCAM "
                       "per whole fold model (forward + backward to the input), averaged"),

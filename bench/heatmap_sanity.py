@@ -10,8 +10,11 @@ through the package's own code: the bundle is :func:`app.demo_bundle.build_demo_
 ``layer4`` maps come from :func:`drac_ssl.grading.predict.ensemble_outputs` (the maps of every
 view it ran) and the maps from the app's :class:`app.gradcam.FoldMapGradCAM` (what
 :meth:`app.predict.Predictor.predict` calls) and, for another layer,
-:class:`app.gradcam.EnsembleGradCAM`. The run asserts, on every test image, flips on and off,
-that the Predictor gives the bench's grade and map (:func:`predictor_agreement`).
+:class:`app.gradcam.EnsembleGradCAM`. The run checks, on every test image, flips on and off,
+that the Predictor gives the bench's grade and map (:func:`predictor_agreement`), and stops with
+a RuntimeError when one differs (:func:`require_predictor_agreement`; raised, not asserted, so
+``python -O`` keeps the check); the figures of both combinations are those of the very maps
+checked.
 
 **The model.** Grey 224 px images (the DRAC models' input, a 7 x 7 ``layer4`` map, cells of 32
 px) of a smooth random texture at a random brightness; grade 1 ("spot") when a bright disc
@@ -321,9 +324,17 @@ def _layer4_maps(bundle: Bundle, x: torch.Tensor) -> torch.Tensor:
     parts = []
     for start in range(0, len(x), BATCH):
         out = ensemble_outputs(bundle, x[start:start + BATCH], tta=False, keep_maps=True)
-        assert out.maps is not None
-        parts.append(out.maps[0][:, 0].detach().cpu().contiguous(memory_format=torch.contiguous_format).clone())
+        parts.append(_kept_maps(out)[0][:, 0].detach().cpu().contiguous(memory_format=torch.contiguous_format).clone())
     return torch.cat(parts)
+
+
+def _kept_maps(out: Any) -> list[torch.Tensor]:
+    """The ``layer4`` maps of :func:`ensemble_outputs` called with ``keep_maps``; a RuntimeError
+    when it kept none (the bench reads every view's map)."""
+    if out.maps is None:
+        raise RuntimeError("ensemble_outputs(..., keep_maps=True) returned no maps: the heatmap bench "
+                           "needs every fold model's layer4 maps of every view")
+    return out.maps
 
 
 def train_heads(bundle: Bundle, maps: torch.Tensor, grades: np.ndarray, fold_of: np.ndarray,
@@ -388,8 +399,8 @@ def _prediction_pass(bundle: Bundle, images: Sequence[np.ndarray], tta: bool
         out = ensemble_outputs(bundle, x[start:start + BATCH], tta=tta, keep_maps=True)
         _, _, classes = bundle.calibration.decide(out.raw)
         grades.extend(int(g) for g in classes)
-        assert out.maps is not None
-        views.extend([m[i] for m in out.maps] for i in range(len(classes)))
+        maps = _kept_maps(out)
+        views.extend([m[i] for m in maps] for i in range(len(classes)))
     return views, np.asarray(grades)
 
 
@@ -449,13 +460,15 @@ def localisation(maps: Sequence[Any], cues: Sequence[tuple[int, int]]) -> dict[s
 
 
 def combinations(bundle: Bundle, output: str, identity_views: Sequence[Sequence[torch.Tensor]],
-                 flip_views: Sequence[Sequence[torch.Tensor]], cues: Sequence[tuple[int, int]],
+                 identity_maps: Sequence[Any], flip_maps: Sequence[Any], cues: Sequence[tuple[int, int]],
                  size: Sequence[int]) -> dict[str, Any]:
-    """The app's choices of combination, on the same images: the identity view alone (the
-    maps of a pass without flips, ``identity_views``) against the 4 flipped views averaged
-    (``flip_views``, a pass with the flips: :func:`app.gradcam.combine_cams` with
-    :data:`TTA_FLIPS`, each view's signed map un-flipped, pre-ReLU maps averaged, as the grade
-    averages the views); and the fold combination used before 2026-12-05 (each fold's own map
+    """The app's choices of combination, on the same images: the identity view alone
+    (``identity_maps``, :func:`_maps_of` the maps of a pass without flips, ``identity_views``)
+    against the 4 flipped views averaged (``flip_maps``, of a pass with the flips:
+    :func:`app.gradcam.combine_cams` with :data:`TTA_FLIPS`, each view's signed map un-flipped,
+    pre-ReLU maps averaged, as the grade averages the views), the very maps
+    :func:`predictor_agreement` checked cell by cell against the Predictor's, flips off and on;
+    and the fold combination used before 2026-12-05 (each fold's own map
     of the identity view, :class:`app.gradcam.FoldMapGradCAM` of that fold alone, scaled to its
     maximum, then averaged) against Grad-CAM of the mean logit. Per combination
     (:func:`_said_of`): peaks on the cue's cell and within one cell of it, empty maps, the
@@ -464,12 +477,13 @@ def combinations(bundle: Bundle, output: str, identity_views: Sequence[Sequence[
     the ratio of the folds' largest to smallest raw maximum (median over the images whose
     every fold map is lit) and the fold maps that were empty."""
     from app.gradcam import FoldMapGradCAM
-    from drac_ssl.grading.predict import TTA_FLIPS
 
-    cam = FoldMapGradCAM(bundle.models, output)
+    if {int(m.views) for m in identity_maps} != {1} or {int(m.views) for m in flip_maps} != {4}:
+        raise ValueError("combinations: identity_maps must be maps of the identity view alone and flip_maps "
+                         "of the 4 flipped views averaged (_maps_of with IDENTITY and TTA_FLIPS)")
     fold_cams = [FoldMapGradCAM([model], output) for model in bundle.models]
-    identity = [shown_cells(m) for m in _maps_of(cam, identity_views, IDENTITY, size)]
-    flipped = [shown_cells(m) for m in _maps_of(cam, flip_views, TTA_FLIPS, size)]
+    identity = [shown_cells(m) for m in identity_maps]
+    flipped = [shown_cells(m) for m in flip_maps]
     old, with_identity, ratios = [], [], []
     empty_fold_maps = 0
     for per_fold, mean_map in zip(identity_views, identity, strict=True):
@@ -511,6 +525,16 @@ def predictor_agreement(bundle: Bundle, images: Sequence[np.ndarray], tta: bool,
     return {"n": len(images), "tta": tta, "same_grade": same_grade, "same_map": same_map}
 
 
+def require_predictor_agreement(said: dict[str, Any]) -> None:
+    """Stop the bench when :func:`predictor_agreement`'s counts ``said`` show an image whose
+    Predictor grade or map differs from the bench's: a RuntimeError naming the counts (the
+    figures would not be the app's). Raised, not asserted: ``python -O`` strips asserts."""
+    if said["same_grade"] != said["n"] or said["same_map"] != said["n"]:
+        raise RuntimeError(f"the Predictor's grade or map differs from the bench's on "
+                           f"{said['n'] - min(said['same_grade'], said['same_map'])} of {said['n']} images "
+                           f"(flip TTA {said['tta']}): {said}; the bench's figures would not be the app's map's")
+
+
 def receptive_field_centre(bundle: Bundle, images: Sequence[np.ndarray], cell: Sequence[int]) -> dict[str, Any]:
     """Where the input pixels that move ``layer4`` cell ``cell`` ``(row, column)`` lie: the
     centroid of ``|d sum_c A_c[cell] / d input|`` over ``images`` (the shared backbone, eval
@@ -523,7 +547,9 @@ def receptive_field_centre(bundle: Bundle, images: Sequence[np.ndarray], cell: S
     from drac_ssl.grading.model import FEATURE_STAGE
 
     backbone = bundle.shared_backbone
-    assert backbone is not None
+    if backbone is None:
+        raise RuntimeError("receptive_field_centre needs a bundle whose folds share one frozen backbone "
+                           "(Bundle.shared_backbone)")
     x = _inputs(bundle, images).clone().requires_grad_(True)
     with torch.enable_grad():
         fmap = backbone.forward_until(x, FEATURE_STAGE)
@@ -736,11 +762,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"heads": {}}
     with tempfile.TemporaryDirectory() as tmp:
         bundles = {head: _bundle(Path(tmp), head, FOLDS, args.image_size) for head in HEADS}
-        first = bundles[HEADS[0]].shared_backbone
-        assert first is not None and all(
-            torch.equal(a, b) for a, b in zip(first.state_dict().values(),
-                                               bundles[HEADS[1]].shared_backbone.state_dict().values(),  # type: ignore[union-attr]
-                                               strict=True)), "the heads' bundles must share one backbone"
+        first, second = (bundles[head].shared_backbone for head in HEADS[:2])
+        if first is None or second is None or not all(
+                torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(),
+                                                   strict=True)):
+            raise RuntimeError(f"the {HEADS[0]} and {HEADS[1]} heads' bundles must share one frozen backbone "
+                               f"(the same seed's weights): the heads' figures compare the heads alone")
         t = time.perf_counter()
         maps = _layer4_maps(bundles[HEADS[0]], _inputs(bundles[HEADS[0]], train))
         seconds["layer4_maps_of_the_training_images"] = time.perf_counter() - t
@@ -764,18 +791,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             agree = {"flips_on": predictor_agreement(bundle, images, True, by_views[len(TTA_FLIPS)], flip_grades),
                      "flips_off": predictor_agreement(bundle, images, False, by_views[1], identity_grades)}
             for said in agree.values():
-                assert said["same_grade"] == said["n"] and said["same_map"] == said["n"], \
-                    f"the Predictor's grade or map differs from the bench's: {said}"
+                require_predictor_agreement(said)
             app_maps = by_views[len(app_flips)]
             entry = {"training": training, "flip_tta": tta, "app_map_views": len(app_flips),
                      "accuracy_new_images_with_cue": _r(float(np.mean((flip_grades if tta else identity_grades) == CUE))),
                      "accuracy_new_images_without_cue": _r(float(np.mean(plain_grades == 0))),
                      "map_equals_predictor": agree,
                      "localisation": localisation(app_maps, cues)}
-            entry["combinations"] = combinations(bundle, output, identity_views, flip_views, cues, size)
-            app_combination = "four_flips_averaged" if len(app_flips) > 1 else "identity_view"
-            assert entry["combinations"][app_combination]["hits_within_one_cell"] == \
-                entry["localisation"]["hits_within_one_cell"], "the app's combination is the app's map"
+            # the figures of the maps the Predictor was just checked against, flips off and on
+            entry["combinations"] = combinations(bundle, output, identity_views, by_views[len(IDENTITY)],
+                                                 by_views[len(TTA_FLIPS)], cues, size)
             seconds[f"localisation_{head}"] = time.perf_counter() - t
             t = time.perf_counter()
             k = args.random_images

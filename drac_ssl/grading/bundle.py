@@ -98,6 +98,7 @@ __all__ = [
     "BUNDLE_FORMAT",
     "GRADCAM_TARGET_LAYER",
     "HEATMAP_BENCH_WORDS",
+    "HEATMAP_BENCH_WORDS_ONE_VIEW",
     "HEATMAP_CAVEAT",
     "PREPROCESSING_REFERENCES",
     "VARIANT_STAGE",
@@ -118,6 +119,7 @@ __all__ = [
     "data_provenance",
     "fold_grouping_words",
     "groups_not_resampled_words",
+    "heatmap_bench_words",
     "heatmap_limits",
     "mixed_phantom_words",
     "pretraining_phantom_words",
@@ -165,13 +167,16 @@ HEATMAP_BENCH_WORDS = ("On a test model with a planted cue (a bright spot in one
                        "averaged, as the grade averages them) was within one cell of the spot in 89 "
                        "of 96 images with the conv head (a randomly placed peak: 15 %, 361 of the "
                        "2401 cell pairs; a map stuck on one cell: at most 9 of 49) and on the spot's "
-                       "own cell in 47 of 96; with the linear head it was within one cell in 40 of "
+                       "own cell in 47 of 96 (the identity view alone, as with flips off: 81 and 21); "
+                       "with the linear head it was within one cell in 40 of "
                        "96, its maps of different images correlated +0.77 with one another (an "
                        "image-independent spatial habit; +0.12 with the conv head), and "
                        "re-initialising that head left its maps much as they were (median rank "
                        "correlation +0.79 with the trained model's), failing that sanity check by the "
                        "bench's own rule (median |Spearman| < 0.5).")
-"""What the heatmap bench found (the model card and ``docs/app.md``; the page says a shorter
+"""What the heatmap bench found, for a bundle whose grade averages the 4 flipped views (flip TTA:
+the model card of such a bundle and ``docs/app.md``; :data:`HEATMAP_BENCH_WORDS_ONE_VIEW` for
+a bundle without, :func:`heatmap_bench_words`; the page says a shorter
 version for a conv- or linear-head bundle, :func:`app.server.heatmap_page_caveat`): figures of
 ``bench/results/heatmap_sanity.json``, written by ``python -m bench.heatmap_sanity``
 (``bench/heatmap_sanity.py`` says how; the map is the app's own, Grad-CAM of the folds' mean
@@ -191,6 +196,44 @@ has kept its structure; the conv head's |rho| 0.49 after the heads, the linear h
 and that the words limiting them are said. These words replace a one-off trial's (its scripts
 lost), which had found the peak about as often as chance would; the bench did not reproduce
 that."""
+HEATMAP_BENCH_WORDS_ONE_VIEW = ("On a test model with a planted cue (a bright spot in one of the 7 x 7 "
+                                "cells of synthetic grey images, a frozen random-init ResNet-18 with "
+                                "trained fold heads; bench figures, `bench/results/heatmap_sanity.json`, "
+                                "rerun with `python -m bench.heatmap_sanity`; they tell nothing about the "
+                                "maps of the model this card describes), the map's peak (the identity "
+                                "view alone, as this model's grade uses no flips) was within one cell of "
+                                "the spot in 81 of 96 images with the conv head (a randomly placed peak: "
+                                "15 %, 361 of the 2401 cell pairs; a map stuck on one cell: at most 9 of "
+                                "49) and on the spot's own cell in 21 of 96 (the 4 flipped views averaged, "
+                                "as with flips on: 89 and 47); with the linear head it was within one cell "
+                                "in 39 of 96, its maps of different images correlated +0.70 with one "
+                                "another (an image-independent spatial habit; +0.11 with the conv head), "
+                                "and re-initialising that head left its maps (the 4 views averaged: the "
+                                "bench ran this check with flips on only) much as they were (median rank "
+                                "correlation +0.79 with the trained model's), failing that sanity check by "
+                                "the bench's own rule (median |Spearman| < 0.5).")
+"""The bench's words for a bundle whose grade uses no flips (``metadata["tta"]["used_in_cv"]``
+false, ``finetune.tta: false``), whose map is the identity view's alone (the app's default,
+:attr:`app.predict.Predictor.map_flips`): :data:`HEATMAP_BENCH_WORDS` with the figures of the
+bench's identity-view map (``heads.*.combinations.identity_view`` of
+``bench/results/heatmap_sanity.json``: the conv head 81 and 21 of 96, the linear head 39; the
+maps' mean pairwise correlation +0.11 and +0.70), the 4-view figures beside them, and the
+randomisation check said to be the 4-view map's (the bench ran it on the app's default map
+only). ``tests/app/test_heatmap_claims.py`` checks them against the committed JSON."""
+
+
+def heatmap_bench_words(views: int) -> str:
+    """The heatmap bench's words for a map of ``views`` views (:data:`HEATMAP_BENCH_WORDS` for the
+    4 flipped views averaged, :data:`HEATMAP_BENCH_WORDS_ONE_VIEW` for the identity view alone).
+    Raises ValueError for another count: the bench measured these two."""
+    if views == 4:
+        return HEATMAP_BENCH_WORDS
+    if views == 1:
+        return HEATMAP_BENCH_WORDS_ONE_VIEW
+    raise ValueError(f"heatmap_bench_words: views must be 1 (the identity view) or 4 (the flip TTA's "
+                     f"views), the counts the heatmap bench measured; got {views!r}")
+
+
 VARIANT_STAGE = {"vicreg": "pretrain", "vicreg_umm": "umm"}
 """The run sub-folder whose ``backbone.safetensors`` + ``metadata.json`` a fine-tuning
 variant starts from."""
@@ -1374,9 +1417,12 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
     explains (Grad-CAM of the ensemble's mean output at the bundle's target layer, scaled to its
     own maximum), that a grade chosen by thresholds rests on another score than a grade's logit
     and one chosen by argmax on every grade's logit (``calibration.decision``; a regression
-    head's thresholds cut the score its map explains),
-    and :data:`HEATMAP_BENCH_WORDS`."""
+    head's thresholds cut the score its map explains), the views it averages (the grade's:
+    ``metadata["tta"]["used_in_cv"]``, true for a bundle written before it was recorded), and the
+    bench's figures of a map of those views (:func:`heatmap_bench_words`: the 4 flipped views
+    averaged, or the identity view alone)."""
     layer = meta.get("gradcam_target_layer", GRADCAM_TARGET_LAYER)
+    flips = bool((meta.get("tta") or {}).get("used_in_cv", True))  # Bundle.tta_in_cv
     regression = (meta.get("model") or {}).get("output") == "regression"
     decision = (meta.get("calibration") or {}).get("decision", "thresholds")
     score = ("the ensemble's mean regression output (the score its thresholds cut)" if regression
@@ -1386,10 +1432,15 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
               " The grade shown is the most probable one of the calibrated probabilities, which "
               "weigh every grade's logit: one grade's logit alone does not decide it."
               if not regression else "")
+    views = ("the image and its 3 flips, each view's map flipped back onto the image and averaged "
+             "before the ReLU" if flips else
+             "this model's grade uses no flips (`finetune.tta: false`), so the image alone; served with "
+             "flips (the app's `--tta`), the image and its 3 flips, each view's map flipped back onto the "
+             "image and averaged before the ReLU")
     return (f"{HEATMAP_CAVEAT} A map explains {score} (Grad-CAM at `{layer}`, over the folds and "
-            f"over the same views as the grade: with flip TTA the image and its 3 flips, each view's "
-            f"map flipped back onto the image and averaged before the ReLU), cell by cell of that layer, and is scaled to its own maximum: its colours carry no absolute "
-            f"strength.{chosen} {HEATMAP_BENCH_WORDS}")
+            f"over the same views as the grade: {views}), cell by cell of that layer, and is scaled to "
+            f"its own maximum: its colours carry no absolute "
+            f"strength.{chosen} {heatmap_bench_words(4 if flips else 1)}")
 
 
 def _model_card(meta: dict[str, Any]) -> str:

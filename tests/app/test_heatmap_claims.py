@@ -19,7 +19,11 @@ import pytest
 from app.demo_bundle import build_demo_bundle
 from app.gradcam import RAW_MAX_NOTE
 from app.predict import Prediction, Predictor
-from drac_ssl.grading.bundle import HEATMAP_BENCH_WORDS, HEATMAP_CAVEAT
+from drac_ssl.grading.bundle import (
+    HEATMAP_BENCH_WORDS,
+    HEATMAP_BENCH_WORDS_ONE_VIEW,
+    HEATMAP_CAVEAT,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH_RESULT = REPO / "bench" / "results" / "heatmap_sanity.json"
@@ -41,24 +45,42 @@ def _sci(p: float) -> str:
 
 def _said(record: dict, place: str) -> list[str]:
     """The phrases of the bench's figures that ``place`` quotes, made from the result ``record``:
-    ``words`` (HEATMAP_BENCH_WORDS: the model card), ``page`` (HEATMAP_PAGE_CAVEAT: a conv-head
-    bundle's page), ``page_linear`` (HEATMAP_PAGE_CAVEAT_LINEAR), ``module`` (app/gradcam.py's
-    docstring), ``docs`` (docs/app.md), ``readme`` (README.md's app section)."""
+    ``words`` (HEATMAP_BENCH_WORDS: the model card with flip TTA), ``words_one_view``
+    (HEATMAP_BENCH_WORDS_ONE_VIEW: the card without), ``page`` (HEATMAP_PAGE_CAVEAT: a conv-head
+    bundle's page with flip TTA), ``page_one_view`` (HEATMAP_PAGE_CAVEAT_ONE_VIEW: without),
+    ``page_linear`` (HEATMAP_PAGE_CAVEAT_LINEAR), ``page_linear_one_view``
+    (HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW), ``module`` (app/gradcam.py's docstring), ``docs``
+    (docs/app.md), ``readme`` (README.md's app section)."""
     conv, linear = record["heads"]["conv"], record["heads"]["linear"]
     cl, ll = conv["localisation"], linear["localisation"]
+    # the identity view alone: the map of a bundle without flip TTA (its grade's one view)
+    ci, li = conv["combinations"]["identity_view"], linear["combinations"]["identity_view"]
+    assert conv["combinations"]["four_flips_averaged"]["hits_within_one_cell"] == cl["hits_within_one_cell"]
     n = cl["n"]
+    assert ci["empty_maps"] == li["empty_maps"] == 0
     chance = f"{round(100 * cl['chance_rate'])} %"
     assert cl["chance_within_one_cell"] == "361/2401" and chance == "15 %"
     assert cl["habit_within_one_cell_worst_case"] == "9/49"
     assert conv["app_map_views"] == linear["app_map_views"] == cl["views"] == 4  # "the 4 flipped views averaged"
     if place == "page":
         return [f"on the spot's own cell in {cl['hits_on_the_cue_cell']} of {n} images and within one cell of "
-                f"it in {cl['hits_within_one_cell']} of {n}", f"a randomly placed peak: {chance}"]
+                f"it in {cl['hits_within_one_cell']} of {n}", f"a randomly placed peak: {chance}",
+                "(the image and its 3 flipped copies averaged, as here)"]
+    if place == "page_one_view":
+        return [f"on the spot's own cell in {ci['hits_on_the_cue_cell']} of {n} images and within one cell of "
+                f"it in {ci['hits_within_one_cell']} of {n}", f"a randomly placed peak: {chance}",
+                "(of the image alone, without flips, as here)",
+                f"with the 4 flipped copies averaged: {cl['hits_on_the_cue_cell']} and {cl['hits_within_one_cell']}"]
     lin_rand = linear["randomisation"]["steps"]
     assert lin_rand[0]["passes"] is False  # "failed a randomisation sanity check", "failing that sanity check"
     if place == "page_linear":
         return [f"within one cell of the spot in only {ll['hits_within_one_cell']} of {ll['n']} images",
-                f"a randomly placed peak: {chance}"]
+                f"a randomly placed peak: {chance}", "(the image and its 3 flipped copies averaged, as here)"]
+    assert linear["randomisation"]["views"] == 4  # "run with the flipped copies averaged"
+    if place == "page_linear_one_view":
+        return [f"within one cell of the spot in only {li['hits_within_one_cell']} of {ll['n']} images",
+                f"a randomly placed peak: {chance}", "(of the image alone, without flips, as here)",
+                "failed a randomisation sanity check (run with the flipped copies averaged)"]
     if place == "readme":
         return [f"within one cell of the spot in {cl['hits_within_one_cell']} of {n} images, on the spot's own "
                 f"cell in {cl['hits_on_the_cue_cell']}: `bench/results/heatmap_sanity.json`"]
@@ -73,8 +95,22 @@ def _said(record: dict, place: str) -> list[str]:
              f"median rank correlation {lin_head:+.2f}", "median |Spearman| < 0.5",
              "bench/results/heatmap_sanity.json"]
     assert conv["randomisation"]["pass_rule"].startswith("median |Spearman| of the signed maps < 0.5")
+    if place == "words_one_view":
+        return [f"(the identity view alone, as this model's grade uses no flips) was within one cell of the spot "
+                f"in {ci['hits_within_one_cell']} of {n} images with the conv head", "361 of the 2401",
+                "at most 9 of 49", f"on the spot's own cell in {ci['hits_on_the_cue_cell']} of {n}",
+                f"(the 4 flipped views averaged, as with flips on: {cl['hits_within_one_cell']} and "
+                f"{cl['hits_on_the_cue_cell']})", f"within one cell in {li['hits_within_one_cell']} of {ll['n']}",
+                f"correlated {li['mean_pairwise_correlation_of_maps']:+.2f} with one another",
+                f"{ci['mean_pairwise_correlation_of_maps']:+.2f} with the conv head",
+                "the bench ran this check with flips on only",
+                f"median rank correlation {lin_head:+.2f}", "median |Spearman| < 0.5",
+                "bench/results/heatmap_sanity.json"]
+    card = [f"(the 4 flipped views averaged, as the grade averages them) was within one cell of the spot in "
+            f"{cl['hits_within_one_cell']}", f"(the identity view alone, as with flips off: "
+            f"{ci['hits_within_one_cell']} and {ci['hits_on_the_cue_cell']})"]
     if place == "words":
-        return words
+        return words + card
     layers, combos = conv["layers"], conv["combinations"]
     identity, flips = combos["identity_view"], combos["four_flips_averaged"]
     lin_combos = linear["combinations"]
@@ -131,7 +167,7 @@ def _said(record: dict, place: str) -> list[str]:
     assert record["smoke"] is False
     assert all(s["same_grade"] == s["same_map"] == s["n"] for h in (conv, linear)
                for s in h["map_equals_predictor"].values())  # "asserted equal ... flips on and off"
-    return _said(record, "page") + words + more + docs
+    return _said(record, "page") + words + card + more + docs
 
 
 def _flat(text: str) -> str:
@@ -325,8 +361,11 @@ def test_the_details_keep_the_raw_maximum_and_say_the_scale(predictor: Predictor
     monkeypatch.setattr(predictor, "untrained", False)  # a trained model's page words
     page = _heatmap_markdown(lit, predictor)
     assert "Like the grade, it averages the image and its 3 flipped copies" in page and "leaves out" not in page
-    assert "flipped" not in _heatmap_markdown(_pred((7, 7), (700, 700), (3, 3)), predictor)  # no TTA
-    assert "flipped" not in _heatmap_markdown(alone, predictor)
+    from app.server import HEATMAP_PAGE_CAVEAT_ONE_VIEW
+
+    no_tta = _heatmap_markdown(_pred((7, 7), (700, 700), (3, 3), cam_views=1), predictor)
+    assert "Like the grade" not in no_tta and HEATMAP_PAGE_CAVEAT_ONE_VIEW in no_tta
+    assert "Like the grade" not in _heatmap_markdown(alone, predictor)
 
 
 def test_the_model_card_limits_the_heatmap(tmp_path: Path, one_thread: None) -> None:
@@ -373,25 +412,42 @@ def test_the_docs_and_readme_carry_the_caveat() -> None:
 def _text_of(place: str) -> str:
     """The text of a place that quotes the heatmap bench (see :func:`_said`)."""
     import app.gradcam
-    from app.server import HEATMAP_PAGE_CAVEAT, HEATMAP_PAGE_CAVEAT_LINEAR
+    from app.server import (
+        HEATMAP_PAGE_CAVEAT,
+        HEATMAP_PAGE_CAVEAT_LINEAR,
+        HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW,
+        HEATMAP_PAGE_CAVEAT_ONE_VIEW,
+    )
 
-    return {"words": lambda: HEATMAP_BENCH_WORDS, "page": lambda: HEATMAP_PAGE_CAVEAT,
-            "page_linear": lambda: HEATMAP_PAGE_CAVEAT_LINEAR, "module": lambda: app.gradcam.__doc__ or "",
+    return {"words": lambda: HEATMAP_BENCH_WORDS, "words_one_view": lambda: HEATMAP_BENCH_WORDS_ONE_VIEW,
+            "page": lambda: HEATMAP_PAGE_CAVEAT, "page_one_view": lambda: HEATMAP_PAGE_CAVEAT_ONE_VIEW,
+            "page_linear": lambda: HEATMAP_PAGE_CAVEAT_LINEAR,
+            "page_linear_one_view": lambda: HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW,
+            "module": lambda: app.gradcam.__doc__ or "",
             "docs": lambda: (REPO / "docs" / "app.md").read_text(encoding="utf-8"),
             "readme": lambda: (REPO / "README.md").read_text(encoding="utf-8")}[place]()
 
 
-PLACES = ("words", "page", "page_linear", "module", "docs", "readme")
+PLACES = ("words", "words_one_view", "page", "page_one_view", "page_linear", "page_linear_one_view", "module",
+          "docs", "readme")
 
 LIMITS = {
     "words": ("synthetic grey images, a frozen random-init ResNet-18",
               "they tell nothing about the maps of the model this card describes",
               ", failing that sanity check by the bench's own rule (median |Spearman| < 0.5)"),
+    "words_one_view": ("synthetic grey images, a frozen random-init ResNet-18",
+                       "they tell nothing about the maps of the model this card describes",
+                       ", failing that sanity check by the bench's own rule (median |Spearman| < 0.5)"),
     "page": (HEATMAP_CAVEAT, "(a conv-head test model on synthetic images with a random frozen backbone; says "
                              "nothing about this model's maps:"),
+    "page_one_view": (HEATMAP_CAVEAT, "(a conv-head test model on synthetic images with a random frozen backbone; "
+                                      "says nothing about this model's maps:"),
     "page_linear": (HEATMAP_CAVEAT, "(a linear-head test model on synthetic images with a random frozen backbone; "
                                     "says nothing about this model's maps:",
                     "the map failed a randomisation sanity check"),
+    "page_linear_one_view": (HEATMAP_CAVEAT, "(a linear-head test model on synthetic images with a random frozen "
+                                             "backbone; says nothing about this model's maps:",
+                             "the map failed a randomisation sanity check"),
     "module": ("It is not a lesion detector", "synthetic grey images, a frozen random-init ResNet-18",
                "its figures say nothing about a real bundle's maps", "judged by the bench's own rule (median "
                "|Spearman| < 0.5)", "failing that sanity check"),
@@ -458,16 +514,76 @@ def test_the_page_quotes_only_the_bench_figures_of_the_bundles_head() -> None:
         heatmap_page_caveat,
     )
 
-    assert heatmap_page_caveat((7, 7), "conv") == HEATMAP_PAGE_CAVEAT
-    assert heatmap_page_caveat((7, 7), "linear") == HEATMAP_PAGE_CAVEAT_LINEAR
+    assert heatmap_page_caveat((7, 7), "conv", 4) == HEATMAP_PAGE_CAVEAT
+    assert heatmap_page_caveat((7, 7), "linear", 4) == HEATMAP_PAGE_CAVEAT_LINEAR
     assert "89 of 96" not in HEATMAP_PAGE_CAVEAT_LINEAR and "47 of 96" not in HEATMAP_PAGE_CAVEAT_LINEAR
     for head in ("mlp", "regression", None):
-        said = heatmap_page_caveat((7, 7), head)
-        assert HEATMAP_CAVEAT in said and "none of its figures apply to this model" in said
-        assert not re.search(r"\d+ of 96", said), said
-    assert "not this model's mlp head" in heatmap_page_caveat((7, 7), "mlp")
+        for views in (1, 4):
+            said = heatmap_page_caveat((7, 7), head, views)
+            assert HEATMAP_CAVEAT in said and "none of its figures apply to this model" in said
+            assert not re.search(r"\d+ of 96", said), said
+    assert "not this model's mlp head" in heatmap_page_caveat((7, 7), "mlp", 4)
     for head in ("conv", "linear", "mlp"):
-        assert heatmap_page_caveat((2, 2), head) == HEATMAP_PAGE_CAVEAT_FEW_CELLS
+        for views in (1, 4):
+            assert heatmap_page_caveat((2, 2), head, views) == HEATMAP_PAGE_CAVEAT_FEW_CELLS
+    # a count of views the bench did not measure: no figure
+    odd = heatmap_page_caveat((7, 7), "conv", 2)
+    assert "none of its figures apply" in odd and not re.search(r"\d+ of 96", odd), odd
+
+
+def test_a_map_of_the_identity_view_alone_gets_the_benchs_identity_view_figures(
+        tmp_path: Path, one_thread: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: a bundle graded without flips (``finetune.tta: false``, or the app's
+    ``--no-tta``) draws the identity view's map alone, and its page quoted the 4 views' figures
+    (47 and 89 of 96; the identity view's are 21 and 81, the linear head's 39). The page follows
+    the prediction's own views, the card the bundle's ``tta.used_in_cv``."""
+    import json
+
+    from app.server import (
+        HEATMAP_PAGE_CAVEAT,
+        HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW,
+        HEATMAP_PAGE_CAVEAT_ONE_VIEW,
+        _heatmap_markdown,
+        heatmap_page_caveat,
+    )
+    from drac_ssl.grading.bundle import heatmap_bench_words, heatmap_limits
+
+    assert heatmap_page_caveat((7, 7), "conv", 1) == HEATMAP_PAGE_CAVEAT_ONE_VIEW
+    assert heatmap_page_caveat((7, 7), "linear", 1) == HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW
+    for one in (HEATMAP_PAGE_CAVEAT_ONE_VIEW, HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW):
+        assert "89 of 96" not in one and "47 of 96" not in one and "the image alone" in one
+    # a real predictor's map, 96 px (3 x 3 cells at layer4), flips off and on: the page quotes the
+    # figures of the views its map averaged
+    bundle_dir = build_demo_bundle(tmp_path / "run", image_size=96, source_size=96, n_folds=1)
+    image = np.clip(np.random.default_rng(5).normal(90, 30, (96, 96)), 0, 255).astype(np.uint8)
+    for tta, caveat, other in ((False, HEATMAP_PAGE_CAVEAT_ONE_VIEW, HEATMAP_PAGE_CAVEAT),
+                               (True, HEATMAP_PAGE_CAVEAT, HEATMAP_PAGE_CAVEAT_ONE_VIEW)):
+        predictor = Predictor(bundle_dir, tta=tta)
+        monkeypatch.setattr(predictor, "untrained", False)
+        pred = predictor.predict(image, explain=1)
+        assert pred.cam_cells == (3, 3) and pred.cam_views == (4 if tta else 1)
+        text = _heatmap_markdown(pred, predictor)
+        assert caveat in text and other not in text
+        assert ("within one cell of it in 81 of 96" in text) is not tta and ("in 89 of 96" in text) is tta
+        # a prediction that does not say its views is read as its predictor's
+        assert caveat in _heatmap_markdown(_pred((7, 7), (700, 700), (3, 3)), predictor)
+    # the model card: the bundle's own views (tta.used_in_cv), the figures of that map
+    meta = json.loads((bundle_dir / "metadata.json").read_text())
+    assert meta["tta"]["used_in_cv"] is True
+    flips = heatmap_limits(meta)
+    assert HEATMAP_BENCH_WORDS in flips and HEATMAP_BENCH_WORDS_ONE_VIEW not in flips
+    assert "the image and its 3 flips" in flips and "uses no flips" not in flips
+    meta["tta"]["used_in_cv"] = False
+    alone = heatmap_limits(meta)
+    assert HEATMAP_BENCH_WORDS_ONE_VIEW in alone and HEATMAP_BENCH_WORDS not in alone
+    assert "within one cell of the spot in 81 of 96 images with the conv head" in alone
+    assert "in 89 of 96" not in alone and "as the grade averages them" not in alone
+    assert "this model's grade uses no flips (`finetune.tta: false`), so the image alone" in alone
+    del meta["tta"]  # a bundle written before tta was recorded: flips, as then always
+    assert HEATMAP_BENCH_WORDS in heatmap_limits(meta)
+    assert heatmap_bench_words(1) == HEATMAP_BENCH_WORDS_ONE_VIEW and heatmap_bench_words(4) == HEATMAP_BENCH_WORDS
+    with pytest.raises(ValueError, match="views must be 1"):
+        heatmap_bench_words(2)
 
 
 def test_a_linear_head_bundles_page_gives_the_linear_heads_figures(tmp_path: Path, one_thread: None,

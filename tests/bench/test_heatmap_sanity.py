@@ -1,7 +1,7 @@
 """The pure helpers of ``bench/heatmap_sanity.py``: the within-one-cell rule, the exact chance of
 a random peak and of a fixed habit, the exact tests, the peak of a map and its signed offset, the
 maps' correlation, the planted cue, and which runs are smoke runs; and one smoke run of the whole
-bench on 96 px images (3 x 3 cells, about 10 CPU s: its own asserts, the Predictor's map and grade
+bench on 96 px images (3 x 3 cells, about 10 CPU s: its own checks, the Predictor's map and grade
 on every image with flips on and off, run; the protocol takes minutes and is not run here)."""
 
 from __future__ import annotations
@@ -171,8 +171,8 @@ def test_the_readme_rows_show_each_heads_figures_and_the_failed_check() -> None:
 
 
 def test_a_smoke_run_of_the_bench_writes_every_figure(tmp_path: Path) -> None:
-    """The whole bench, tiny: its own asserts run (the Predictor's grade and map on every test
-    image, flips on and off; the app's combination is the app's map) and the result holds what
+    """The whole bench, tiny: its own checks run (the Predictor's grade and map on every test
+    image, flips on and off; the combinations' figures are of those very maps) and the result holds what
     the words quote: per combination the hits on and near the cue's cell and the peaks' signed
     offsets, the worst-case habit's test, the randomisation's absolute rule, the receptive field."""
     import json
@@ -191,6 +191,9 @@ def test_a_smoke_run_of_the_bench_writes_every_figure(tmp_path: Path) -> None:
         loc = entry["localisation"]
         assert loc["habit_within_one_cell_worst_case"] == "1/1"  # 3 x 3: any inner peak
         assert entry["flip_tta"] is True and loc["views"] == entry["app_map_views"] == 4  # the grade's views
+        combos = entry["combinations"]
+        for key in ("hits_within_one_cell", "hits_on_the_cue_cell", "peak_minus_cue", "mean_pairwise_correlation_of_maps"):
+            assert combos["four_flips_averaged"][key] == loc[key]  # the app's map, with flip TTA
         for name in ("identity_view", "four_flips_averaged", "folds_scaled_then_averaged_before_2026_12_05"):
             said = entry["combinations"][name]
             assert {"hits_on_the_cue_cell", "hits_within_one_cell", "peak_minus_cue"} <= set(said)
@@ -204,3 +207,25 @@ def test_a_smoke_run_of_the_bench_writes_every_figure(tmp_path: Path) -> None:
     assert {"layer4_identity_view", "layer4_four_flips_averaged", "head.conv_identity_view",
             "head.conv_four_flips_averaged", "occlusion"} <= set(layers)
     assert layers["app_map"] == "layer4_four_flips_averaged"
+
+
+def test_the_bench_checks_by_raising_not_asserting() -> None:
+    """A review: the bench's checks were bare asserts, which ``python -O`` strips (one compared a
+    result with itself). None is left in the bench's module; the Predictor's agreement is a
+    RuntimeError naming the counts; combinations refuses maps of the wrong views."""
+    import ast
+
+    tree = ast.parse(Path(hs.__file__).read_text(encoding="utf-8"))
+    asserts = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+    assert asserts == [], f"bench/heatmap_sanity.py asserts at lines {asserts}: raise an error instead"
+    hs.require_predictor_agreement({"n": 4, "tta": True, "same_grade": 4, "same_map": 4})
+    for grade, same_map in ((3, 4), (4, 3)):
+        with pytest.raises(RuntimeError, match=r"differs from the bench's on 1 of 4 images \(flip TTA False\)"):
+            hs.require_predictor_agreement({"n": 4, "tta": False, "same_grade": grade, "same_map": same_map})
+
+    class Map:
+        def __init__(self, views: int) -> None:
+            self.views = views
+
+    with pytest.raises(ValueError, match="identity_maps must be maps of the identity view alone"):
+        hs.combinations(None, "classification", [], [Map(4)], [Map(4)], [], (96, 96))  # type: ignore[arg-type]

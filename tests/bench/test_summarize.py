@@ -924,3 +924,26 @@ def test_the_retinamnist_table_links_the_evaluation_protocol_page() -> None:
     variant = {"qwk": 0.55, "accuracy": 0.53, "auc_ovr": 0.77, "auc_ovo": 0.7, "macro_f1": 0.4}
     assert f"]({EVALUATION_DOC})" in "\n".join(retinamnist_table({"variants": {"scratch": variant}}))
     assert (Path(__file__).resolve().parents[2] / EVALUATION_DOC).is_file()
+
+
+def test_the_app_speed_row_says_which_heat_map_it_timed() -> None:
+    """A review: the committed app_speed result timed the heat map of the identity view only
+    (before 2026-12-05, when the map began averaging the grade's 4 flipped views) and its row did
+    not say so. A result recording ``map_views`` is read by it; an older one by its date."""
+    from bench.summarize import APP_MAP_VIEWS_SINCE, app_speed_map_views
+
+    base = {"repeats": 3, "calls_per_block": 20, "results": {}}
+    old = app_speed_rows({**base, "date_utc": "2026-11-30T02:33:19+00:00"})[0]
+    assert "measured when the heat map read the identity view only" in old and APP_MAP_VIEWS_SINCE in old
+    for record, views in (({**base, "date_utc": "2026-12-06T00:00:00+00:00", "map_views": 4}, 4),
+                          ({**base, "date_utc": "2026-11-30T00:00:00+00:00", "map_views": 4}, 4),
+                          ({**base, "date_utc": "2026-12-06T00:00:00+00:00"}, None)):
+        row = app_speed_rows(record)[0]
+        assert app_speed_map_views(record) == views and "identity view only" not in row
+        assert ("Grad-CAM over 4 views" in row) is (views == 4)
+    later_one = {**base, "date_utc": "2026-12-06T00:00:00+00:00", "map_views": 1}
+    assert "identity view only" in app_speed_rows(later_one)[0]  # a run with --no-tta's map
+    committed = json.loads((Path(__file__).resolve().parents[2] / "bench" / "results" / "app_speed.json")
+                           .read_text(encoding="utf-8"))
+    assert app_speed_map_views(committed) == 1 and "identity view" in committed["computes"]
+    assert "measured when the heat map read the identity view only" in app_speed_rows(committed)[0]
