@@ -719,6 +719,7 @@ class LoginGuard:
         self._refusals_lock = threading.Lock()
         self._refusals_queued = 0  # refusals' lines handed to that thread, not yet written
         self._unnamed, self._unnamed_first = 0, 0.0  # throttled attempts beyond REFUSALS_QUEUED, counted
+        self._unnamed_final = False  # close() took the last count: a later one is said on the log
         self._closing = False  # close() has begun: gradio_auth refuses every login unchecked
         self._said_stopping = False  # that refusal was said on the log (once)
         # an unknown user's password is hashed as the file's users' are: the time does not tell
@@ -839,11 +840,16 @@ class LoginGuard:
         if self.audit is None:
             return
         with self._refusals_lock:
-            if self._refusals_queued >= REFUSALS_QUEUED and outcome == THROTTLED:
+            counted = self._refusals_queued >= REFUSALS_QUEUED and outcome == THROTTLED
+            if counted and not self._unnamed_final:
                 self._unnamed_first = self._unnamed_first if self._unnamed else when
                 self._unnamed += 1  # a write is queued: it takes the count (under this lock)
                 return
-            self._refusals_queued += 1
+            if not counted:
+                self._refusals_queued += 1
+        if counted:  # close() took the last count and closed the record: no write would take it
+            log.error("1 throttled login attempt could not be recorded (the record is closed)")
+            return
         try:
             self._refusal_thread.submit(self._write_refusal, when, user, outcome)
         except RuntimeError:  # close() shut the thread down since gradio_auth looked
@@ -857,14 +863,17 @@ class LoginGuard:
         self._record(when, user, outcome)
         self._write_unnamed(done=True)
 
-    def _write_unnamed(self, done: bool = False) -> None:
+    def _write_unnamed(self, done: bool = False, final: bool = False) -> None:
         """Sum the throttled attempts counted beyond :data:`REFUSALS_QUEUED` in the record;
         ``done``: a refusal's write ended, taken off the queued count at the same time as the
-        count is taken, so that a count never lacks a write to take it. The record's lock is
+        count is taken, so that a count never lacks a write to take it; ``final``: :meth:`close`'s
+        last count, after which :meth:`_record_refusal` counts nothing more (it says a late
+        refusal on the log instead: review F5, a count taken after this one was lost). The record's lock is
         not waited for under the refusals' lock (gradio_auth takes that one on the event loop).
         Never raises."""
         with self._refusals_lock:
             self._refusals_queued -= done
+            self._unnamed_final = self._unnamed_final or final
             count, first, self._unnamed = self._unnamed, self._unnamed_first, 0
         if count and self.audit is not None:
             try:
@@ -906,7 +915,7 @@ class LoginGuard:
             self._refusal_thread.shutdown(wait=False, cancel_futures=True)
             raise
         finally:
-            self._write_unnamed()  # a count no write took (its write refused at the stop)
+            self._write_unnamed(final=True)  # a count no write took (its write refused at the stop)
             if self.audit is not None:
                 self.audit.close()
 

@@ -392,9 +392,14 @@ def export_parser() -> argparse.ArgumentParser:
 
 FIND_TAG = re.compile(rf"\s*(?:\[name\s+)?([0-9a-fA-F]{{{TAG_HEX}}})\]?\s*")
 """A ``--find-tag`` value: a tag's hex digits, alone or as the console says it (``[name 1a2b3c4d]``)."""
-FIND_TAG_SHOWN = 12
-"""The most characters of a ``--find-tag`` value that is no tag its refusal repeats: a key
-pasted there by mistake (``openssl rand -hex 32``) must not reach stderr, a log, whole."""
+FIND_TAG_SHOWN = 4
+"""The most characters of a ``--find-tag`` value that is no tag its refusal repeats, and only
+of a value no longer than a tag as the console says it (``[name 1a2b3c4d]``, 15 characters); of
+a longer one, only its length: a key pasted there by mistake (``openssl rand -hex 32``, a
+16-byte base64 key of 24 characters) must not reach stderr, a log, even in part (12 characters
+of base64 are 72 of its 128 bits)."""
+FIND_TAG_LONGEST = len(f"[name {'0' * TAG_HEX}]")
+"""The length of the longest ``--find-tag`` value that is a tag as the console says it."""
 
 
 def find_tag_command(args: argparse.Namespace, manifest_cases: Any = None,
@@ -409,7 +414,8 @@ def find_tag_command(args: argparse.Namespace, manifest_cases: Any = None,
     exit code: 0 every tag found (a tag may have several names: 32 bits), 1 some tag matches
     no listed name (said on stderr with what to check), 2
     (:data:`drac_ssl.exit_codes.USAGE_ERROR`) a TAG that is not one (said with its first
-    :data:`FIND_TAG_SHOWN` characters only), no key, or a key
+    :data:`FIND_TAG_SHOWN` characters only, or only its length when it is longer than a tag,
+    :data:`FIND_TAG_LONGEST`), no key, or a key
     :func:`drac_ssl.name_tags.key_problem` refuses (never printed)."""
     from drac_ssl.console import print_lines
     from drac_ssl.name_tags import KEY_ENV, log_names_key, name_digest
@@ -418,7 +424,10 @@ def find_tag_command(args: argparse.Namespace, manifest_cases: Any = None,
     for given in args.find_tag:
         match = FIND_TAG.fullmatch(given)
         if match is None:  # a key pasted by mistake must not land on stderr whole
-            said = repr(given[:FIND_TAG_SHOWN]) + (f"... ({len(given)} characters)" if len(given) > FIND_TAG_SHOWN else "")
+            if len(given) > FIND_TAG_LONGEST:
+                said = f"of {len(given)} characters"
+            else:
+                said = repr(given[:FIND_TAG_SHOWN]) + (f"... ({len(given)} characters)" if len(given) > FIND_TAG_SHOWN else "")
             print(f"error: --find-tag {said} is not a tag: give its {TAG_HEX} hex digits as the "
                   f"log shows them, e.g. --find-tag 1a2b3c4d for [name 1a2b3c4d]", file=sys.stderr)
             return USAGE_ERROR
@@ -468,17 +477,29 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
     cannot read so: the first cell of each row); and, with
     ``manifest_cases`` (:func:`drac_ssl.export.manifest_test_cases`, which the export passes:
     it is not imported here), the test cases of ``--manifest`` or, without ``--images``, of
-    RUN's ingest (``RUN --variant NAME`` grades those); the paths of RUN, ``--images``,
-    ``--out``, ``--check``, ``--score``, ``--labels``, ``--manifest`` and ``--json``
-    (:data:`LOG_NAMES_PATHS`) and the current folder's, whole, as given, absolute and resolved,
-    the folders above them as whole paths, and their last parts (:func:`drac_ssl.name_tags.path_names`: not
-    every part as a word, ``data`` or ``test``, which would be tagged in every line); and the
-    stem of each (:func:`drac_ssl.name_tags.with_stems`: ``rename it scan.png`` for
-    ``scan.dat``, ``grades_notes.csv`` of ``--out grades.csv``)."""
+    RUN's ingest (``RUN --variant NAME`` grades those); the paths of ``--images``,
+    ``--out``, ``--check``, ``--score`` and ``--labels`` (:data:`LOG_NAMES_PATHS`) whole, as
+    given, absolute and resolved, the folders above them as whole paths, and their last parts
+    (:func:`drac_ssl.name_tags.path_names`: not every part as a word, ``data`` or ``test``,
+    which would be tagged in every line); and the stem of each
+    (:func:`drac_ssl.name_tags.with_stems`: ``rename it scan.png`` for ``scan.dat``,
+    ``grades_notes.csv`` of ``--out grades.csv``). The paths of RUN, ``--manifest`` and
+    ``--json`` (:data:`LOG_NAMES_WHOLE_PATHS`) and the current folder's as whole paths only, not
+    their last parts or stems (``runs/default``, ``.../drac_ssl``: ``default`` and ``drac_ssl``
+    are words of the fix lines' commands). Never a word of
+    :data:`drac_ssl.name_tags.PACKAGE_WORDS` (``drac``, ``default``, ``configs``) nor a relative
+    path of them alone (``runs/default``: :func:`drac_ssl.name_tags.package_words_only`): a
+    fix's command must work when pasted."""
     if getattr(args, "log_names", "full") != "tag":
         return None
     from data_prep.layout import is_hidden
-    from drac_ssl.name_tags import csv_first_column, folder_names, path_names, with_stems
+    from drac_ssl.name_tags import (
+        csv_first_column,
+        folder_names,
+        package_words_only,
+        path_names,
+        with_stems,
+    )
     from drac_ssl.submission import (  # numpy, no torch
         DEEPER_SEARCHED,
         case_name_problem,
@@ -508,17 +529,25 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
             safe = safe_case_name(name)
             stem, suffix = os.path.splitext(safe)
             names |= {safe, *(f"{stem}_{n}{suffix}" for n in range(2, 10))}
-    for path in (*(getattr(args, dest, None) for dest in LOG_NAMES_PATHS), _current_folder()):
-        if path:  # "has no image in '../p/Doe_Jane'": the paths given, the folders above them
+    for dest in LOG_NAMES_PATHS:
+        if path := getattr(args, dest, None):  # "has no image in '../p/Doe_Jane'": the paths given, the folders above them
             names |= path_names(path)
     # a file holding an image under another suffix: "rename it scan.png" says its stem
-    return with_stems(names)
+    names = with_stems(names)
+    for path in (*(getattr(args, dest, None) for dest in LOG_NAMES_WHOLE_PATHS), _current_folder()):
+        if path:  # whole paths only: the last part of runs/default or of .../drac_ssl is a word of every fix
+            names |= path_names(path, last_parts=False)
+    return {name for name in names if not package_words_only(name)}
 
 
-LOG_NAMES_PATHS = ("run", "images", "out", "check", "score", "labels", "manifest", "json")
-"""The export's arguments that are paths, whose names ``--log-names tag`` lists
-(:func:`export_log_names`), with the current folder's: RUN, ``--images``, ``--out``,
-``--check``, ``--score``, ``--labels``, ``--manifest``, ``--json`` (those the parser has)."""
+LOG_NAMES_PATHS = ("images", "out", "check", "score", "labels")
+"""The export's arguments that are paths whose names ``--log-names tag`` lists with their last
+parts and stems (:func:`export_log_names`): ``--images``, ``--out``, ``--check``, ``--score``,
+``--labels``."""
+LOG_NAMES_WHOLE_PATHS = ("run", "manifest", "json")
+"""The export's arguments that are paths whose names ``--log-names tag`` lists as whole paths
+only, as the current folder's: RUN, ``--manifest``, ``--json`` (a last part such as
+``default`` of ``runs/default`` is a word of the fix lines' commands)."""
 
 
 def _current_folder() -> str | None:

@@ -70,8 +70,8 @@ from typing import Any, BinaryIO, TextIO
 
 from drac_ssl.exit_codes import INTERRUPTED  # stdlib only
 
-__all__ = ["CONSOLE_WORDS", "KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "TAG_HEX", "NameTagger", "csv_first_column",
-           "byte_filter_encoding", "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "path_names", "said_forms",
+__all__ = ["CONSOLE_WORDS", "KEY_ENV", "KEY_FORMS", "KEY_MIN_BITS", "KEY_MIN_DISTINCT", "LOG_NAMES", "PACKAGE_WORDS", "TAG_HEX", "NameTagger", "csv_first_column",
+           "byte_filter_encoding", "folder_names", "key_problem", "log_names_key", "name_digest", "name_tag", "package_words_only", "path_names", "said_forms",
            "tagged_console", "with_stems"]
 
 LOG_NAMES = ("full", "tag")
@@ -104,6 +104,21 @@ that is one of them is not tagged apart from its name (:func:`with_stems`), or a
 ``error.txt`` would tag every ``error:``. It names nobody. A listed name that is such a word
 itself (an entry called ``note``), and short or common names (``in``, ``OD``), are still
 tagged: any of them may be a patient's initials or name, and the filter errs towards hiding."""
+PACKAGE_WORDS = frozenset({"drac_ssl", "drac", "ssl", "data_prep", "data", "prep", "app", "bench", "train",
+                           "export", "report", "compare", "umm", "default", "runs", "configs", "yaml"})
+"""The words of the package's own commands and options (``python -m drac_ssl.train -c
+configs/drac.yaml``, ``runs/default``): never tagged, whatever folder or file is so named (the
+export's :func:`drac_ssl.commands.export_log_names` leaves them out), or a fix's command would
+print ``python -m [name 7303e184]_ssl.export`` and no longer work when pasted. They name
+nobody, nor does a relative path of them alone (``runs/default``: :func:`package_words_only`)."""
+
+
+def package_words_only(name: str) -> bool:
+    """Whether ``name`` is one of :data:`PACKAGE_WORDS` or a relative path of them alone
+    (``runs/default``, ``./runs/drac``: the package's own run folders, which its fix lines
+    print), and so names nobody."""
+    parts = [part for part in re.split(r"[\\/]", name) if part not in ("", ".")]
+    return bool(parts) and not os.path.isabs(name) and all(part in PACKAGE_WORDS for part in parts)
 SHORT_NUMBER = re.compile(r"[\d.]{1,3}")
 """A name this short and only digits (``7``, ``12``) is left untagged: it identifies nobody,
 and tagging it would tag the counts and figures of every line."""
@@ -549,7 +564,7 @@ def with_stems(names: Iterable[str]) -> set[str]:
     return out
 
 
-def path_names(path: str | os.PathLike[str]) -> set[str]:
+def path_names(path: str | os.PathLike[str], last_parts: bool = True) -> set[str]:
     """The names by which a message may say ``path``, a path given on the command line, or a
     folder above it: the path whole, as given, normalised (:func:`os.path.normpath`: ``./x/``
     as ``x``), absolute and with its links resolved (:func:`os.path.realpath`), and each folder
@@ -559,13 +574,19 @@ def path_names(path: str | os.PathLike[str]) -> set[str]:
     that says the word, ``--grades`` of a ``grades/`` folder included), so a folder above the
     path is tagged where a message prints it as a path, with a separator, not where it is
     said alone as a relative name of one part (``p`` of ``p/x.png``); nor the root, ``.`` or
-    ``..``. Stems: :func:`with_stems`."""
+    ``..``. Stems: :func:`with_stems`. With ``last_parts=False`` (RUN, the current folder: a
+    last part such as ``default`` or ``drac_ssl`` is an everyday word of the commands' lines)
+    the whole paths only: each form of ``path`` itself, whatever its parts, and the folders
+    above it as whole paths."""
     given = os.fspath(path)
     out: set[str] = set()
     for form in {given, os.path.normpath(given), os.path.abspath(given), os.path.realpath(given)}:
         form = form.rstrip(os.sep) or form  # "clinic/" as "clinic"; "/" stays
         last = os.path.basename(form)
-        if last not in ("", ".", ".."):
+        if not last_parts:
+            if set(form) - {".", os.sep}:  # not the root, no dots only
+                out.add(form)
+        elif last not in ("", ".", ".."):
             out.add(last)
         here = form
         while here and (os.path.isabs(here) or os.sep in here):

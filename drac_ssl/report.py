@@ -707,10 +707,34 @@ def _per_epoch(history: Sequence[dict[str, Any]], key: str) -> list[tuple[int, f
     return out
 
 
+LISTED_EPOCHS = 8
+"""A curve of more epochs than this is said by its first, highest and last values only
+(:func:`_values_words`), not value by value."""
+SHORT_RUN_EPOCHS = 10
+"""A pretraining of fewer epochs than this is called a short run (:func:`pretrain_curve_words`)."""
+
+
+def _value_words(value: float, digits: int) -> str:
+    """``4.71`` (``digits`` decimals), or, for a value under ``10**(1 - digits)`` that those
+    decimals would round to nothing, ``digits`` significant digits: ``0.0015``, not ``0.00``."""
+    if value == 0 or abs(value) >= 10.0 ** (1 - digits):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}g}"
+
+
 def _values_words(points: Sequence[tuple[int, float]], digits: int) -> str:
-    """``4.71 -> 4.41 -> 3.87 (epochs 1 to 3)``: a curve's values in order, with its epochs."""
+    """``4.71 -> 4.41 -> 3.87 (epochs 1 to 3)``: a curve's values in order, with its epochs
+    (:func:`_value_words`); of more than :data:`LISTED_EPOCHS` epochs, its first, highest and
+    last only: ``4.71 at epoch 1 -> 5.20 at epoch 40 (its highest) -> 4.90 at epoch 100 (100
+    epochs recorded)``."""
     first, last = points[0][0], points[-1][0]
-    return (" -> ".join(f"{v:.{digits}f}" for _, v in points)
+    if len(points) > LISTED_EPOCHS:
+        peak = max(range(len(points)), key=lambda i: points[i][1])  # the first of equal highs
+        return " -> ".join(
+            f"{_value_words(points[i][1], digits)} at epoch {points[i][0]}"
+            + (" (its highest)" if i == peak else "")
+            for i in sorted({0, peak, len(points) - 1})) + f" ({len(points)} epochs recorded)"
+    return (" -> ".join(_value_words(v, digits) for _, v in points)
             + (f" (epochs {first} to {last})" if last - first == len(points) - 1
                else f" (epochs {', '.join(str(e) for e, _ in points)})"))
 
@@ -758,25 +782,32 @@ def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dic
             return None
         values = [v for _, v in points]
         peak = max(range(len(values)), key=lambda i: values[i])  # the first of equal highs
+        low = min(values)
+        # under the collapse threshold, or flagged: no reading of a peak as memorising
+        collapsed = low < COLLAPSE_RATE_REDUCTION or bool(seen)
         said = f"This run: {what} was {_values_words(points, 2)}"
         if max(values) == min(values):
             said += "; flat: no peak to place"
-        elif peak == 0 and values[-1] < values[0]:
-            falling = all(b < a for a, b in zip(values, values[1:], strict=False))
-            said += (f"; it {'fell every epoch' if falling else 'was highest at its first epoch'}: its highest "
-                     f"value is the first epoch's, so the rise the caption describes was not measured, and by "
-                     f"methods.md's reading the monitor is past its peak from then (where the model begins to "
-                     f"memorise). A short run at small size ({_short_run_words(meta, len(history))}) may show "
-                     f"this: its few points place a peak no more finely than an epoch")
-        elif peak == len(values) - 1:
+        elif values[-1] >= values[peak]:
             said += "; still at its highest at the last epoch: not past its peak (more epochs may show one)"
+        elif peak == 0:
+            falling = all(b < a for a, b in zip(values, values[1:], strict=False))
+            said += f"; it {'fell every epoch' if falling else 'was highest at its first epoch'}"
+            if not collapsed:
+                said += (": its highest value is the first epoch's, so the rise the caption describes was not "
+                         "measured, and by methods.md's reading the monitor is past its peak from then (where "
+                         "the model begins to memorise)")
+                if len(history) < SHORT_RUN_EPOCHS:
+                    said += (f". A short run at small size ({_short_run_words(meta, len(history))}) may show "
+                             f"this: its few points place a peak no more finely than an epoch")
         else:
-            said += (f"; it peaked at epoch {points[peak][0]} ({values[peak]:.2f}) and ended at "
-                     f"{values[-1]:.2f}: past its peak, where methods.md places the start of memorising")
-        low = min(values)
-        said += (f". {'A falling monitor is not a collapse: ' if values[-1] < max(values) else ''}the "
-                 f"report calls a rate reduction under {COLLAPSE_RATE_REDUCTION:g} nats collapsed, and this "
-                 f"run's lowest, {low:.2f}, is {'under' if low < COLLAPSE_RATE_REDUCTION else 'above'} it; "
+            said += (f"; it peaked at epoch {points[peak][0]} ({_value_words(values[peak], 2)}) and ended at "
+                     f"{_value_words(values[-1], 2)}" + ("" if collapsed else
+                                                         ": past its peak, where methods.md places the start of memorising"))
+        opening = ("A falling monitor is not a collapse: the" if values[-1] < max(values) and not collapsed
+                   else "The")
+        said += (f". {opening} report calls a rate reduction under {COLLAPSE_RATE_REDUCTION:g} nats collapsed, and "
+                 f"this run's lowest, {_value_words(low, 2)}, is {'under' if low < COLLAPSE_RATE_REDUCTION else 'above'} it; "
                  f"{check}. What the features are worth is measured by the fine-tuning below (VICReg against "
                  f"scratch), not by this curve.")
         return said

@@ -23,9 +23,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 # this machine's pip config lists local wheel indexes, some of which are absent: drop those
-# harmless "Location ... is ignored" lines so real errors stay visible
+# harmless "Location ... is ignored" lines so real errors stay visible. --no-cache-dir: pip keeps
+# no second copy of the wheels (the CUDA torch and nvidia ones: several GiB) in ~/.cache/pip
 pip_quiet() {
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1 \
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-cache-dir "$@" 2>&1 \
     | { grep -v "^WARNING: Location '.*' is ignored" || true; }
   return "${PIPESTATUS[0]}"
 }

@@ -59,3 +59,17 @@ def test_the_pins_install_the_setuptools_the_editable_install_builds_with() -> N
     assert pinned is not None, "requirements-cpu.txt pins no setuptools: the fallback of setup.sh keeps the venv's"
     assert needed.specifier.contains(pinned), (pinned, str(needed))
     assert not needed.specifier.contains("65.5.0")  # what the pin is there for
+
+
+def test_setup_installs_without_keeping_a_pip_cache() -> None:
+    """Final review F4: the README's 7.7 GiB left out ~/.cache/pip, where a plain ``pip
+    install`` keeps the CUDA torch and nvidia wheels (several GiB). Every install of setup.sh
+    goes through ``pip_quiet``, which passes ``--no-cache-dir``; the README says so."""
+    root = Path(__file__).resolve().parents[1]
+    setup = (root / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    body = setup[setup.index("pip_quiet() {"):]
+    assert "-m pip install -q --disable-pip-version-check --no-cache-dir" in body[:body.index("}")]
+    installs = [line for line in setup.splitlines() if "pip install" in line and not line.lstrip().startswith("#")]
+    assert len(installs) == 1, installs  # no install around pip_quiet
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    assert "installs with `pip install --no-cache-dir`, so `~/.cache/pip` keeps no second copy" in readme

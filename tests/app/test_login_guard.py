@@ -1376,3 +1376,20 @@ def test_a_throttled_refusal_is_answered_without_waiting_for_the_record(tmp_path
     assert outcomes[0] == ("mallory", "throttled") and ("*", f"throttled x{extra}") in outcomes
     assert _throttled_attempts(guard.audit.path) == REFUSALS_QUEUED + extra
 
+
+
+def test_a_throttled_count_after_the_last_write_is_said_not_lost(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Final review F5: a throttled attempt counted after close()'s last sum of the counts
+    (its refusal lines' writes dropped by a second Ctrl-C, the queue still full) was added to a
+    count nothing would write. close() marks its sum final under the same lock, and such an
+    attempt is said on the log instead."""
+    guard = _guard(tmp_path, StepClock(0.0), max_failures=0)
+    guard.close()
+    guard._refusals_queued = REFUSALS_QUEUED  # lines dropped at the stop: never written
+    caplog.set_level(logging.ERROR, logger="app")
+    from app.login_guard import THROTTLED
+
+    guard._record_refusal(1.0, "mallory", THROTTLED)
+    assert guard._unnamed == 0
+    assert "1 throttled login attempt could not be recorded (the record is closed)" in caplog.text

@@ -220,10 +220,11 @@ def test_the_console_is_restored_and_full_tags_nothing(tmp_path: Path) -> None:
     names = export_log_names(args, lambda where: ([f"case_of_{where}.png"], tmp_path))
     # RUN --variant NAME without --images: the ingest's test cases (and their stems); RUN's path
     # and the current folder's, said by messages too (review F1)
-    given = {*path_names("RUN"), *path_names(os.getcwd())}
-    assert names == with_stems({"case_of_RUN.png", *given})
+    # (as whole paths only: their last parts are words of the fix lines' commands, review F1)
+    given = {*path_names("RUN", last_parts=False), *path_names(os.getcwd(), last_parts=False)}
+    assert names == with_stems({"case_of_RUN.png"}) | given
     args = export_parser().parse_args(["RUN", "--images", str(tmp_path), "--log-names", "tag"])
-    assert export_log_names(args) == with_stems({"Kim.png", *path_names(tmp_path), *given})
+    assert export_log_names(args) == with_stems({"Kim.png", *path_names(tmp_path)}) | given
 
 
 def test_the_deploying_page_says_the_option_and_its_limit() -> None:
@@ -529,7 +530,7 @@ def test_the_paths_given_and_the_folders_above_them_are_tagged(
         "../p/Doe_Jane", "../p", "Doe_Jane", str(above / "Doe_Jane"), str(above),  # --images
         "../p/Doe_Jane_out", "grades.csv", "grades", "../p/Doe_Jane_out/grades",  # --out, its stems
         str(above / "Doe_Jane_out" / "grades.csv")} <= names, sorted(names)
-    assert "work" in names and str(tmp_path.resolve() / "work") in names  # the current folder (review F1)
+    assert "work" not in names and str(tmp_path.resolve() / "work") in names  # the current folder, whole (review F1; final F1)
     assert not {"p", "..", ".", "/", "Doe_Jane_out"} & names, sorted(names)
     tagger = NameTagger(names)
     said = tagger("note: ../p/Doe_Jane_out/grades_notes.csv says why; the folder ../p/Doe_Jane_out")
@@ -634,12 +635,13 @@ def test_run_manifest_json_and_the_current_folder_are_tagged(
     names = export_log_names(export_parser().parse_args(
         ["runs/Smith_Al", "--manifest", "m/Lee_Ann", "--score", "s.csv", "--labels", "l.csv",
          "--json", "Kim_Ray.json", "--log-names", "tag"]))
-    assert names is not None and {"runs/Smith_Al", "Smith_Al", "m/Lee_Ann", "Lee_Ann", "Kim_Ray.json",
-                                  "Kim_Ray", str(home.resolve()), "Jones_Bob"} <= names, sorted(names)
-    found = name_digest("Jones_Bob", KEY.encode())
+    assert names is not None and {"runs/Smith_Al", "m/Lee_Ann", "Kim_Ray.json", str(home.resolve())} <= names, sorted(names)
+    # whole paths only (final review F1): their last parts and stems are not listed
+    assert not {"Smith_Al", "Lee_Ann", "Kim_Ray", "Jones_Bob"} & names, sorted(names)
     monkeypatch.chdir(home)
+    found = name_digest(os.getcwd(), KEY.encode())
     assert export.main(["--check", str(tmp_path / "team.csv"), "--find-tag", found]) == 0
-    assert capsys.readouterr().out == f"{found}  Jones_Bob\n"
+    assert capsys.readouterr().out == f"{found}  {os.getcwd()}\n"
     page = " ".join((Path(__file__).resolve().parents[2] / "docs" / "deploying.md").read_text(
         encoding="utf-8").split())
     assert "`--labels`, `--manifest` and `--json`, and the current folder" in page
@@ -647,13 +649,46 @@ def test_run_manifest_json_and_the_current_folder_are_tagged(
     assert "--json), from the same current folder" in " ".join(export_parser().format_help().split())
 
 
-def test_a_malformed_find_tag_is_echoed_at_most_12_characters(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_malformed_find_tag_is_echoed_at_most_4_characters(capsys: pytest.CaptureFixture[str]) -> None:
     """Review F7: a TAG that is no tag was echoed whole: a key pasted there by mistake landed
-    on stderr. At most 12 characters of it are said now, with its length."""
-    pasted = "5e8b1d0c3a7f49e2b6d4c1a09f8e7d36" + "0" * 32
-    assert export.main(["--find-tag", pasted]) == 2
-    err = capsys.readouterr().err
-    assert f"--find-tag '{pasted[:12]}'... (64 characters) is not a tag" in err, err
-    assert pasted[:13] not in err
+    on stderr. Final review F3: 12 characters of a 16-byte base64 key are 72 of its 128 bits.
+    A value longer than a tag is said by its length alone now, a shorter one by 4 characters."""
+    for pasted in ("5e8b1d0c3a7f49e2b6d4c1a09f8e7d36" + "0" * 32, "q3Zr8LkT2mWx9YbN4cVd7A=="):
+        assert export.main(["--find-tag", pasted]) == 2
+        err = capsys.readouterr().err
+        assert f"--find-tag of {len(pasted)} characters is not a tag" in err, err
+        assert pasted[:4] not in err and pasted[-4:] not in err
     assert export.main(["--find-tag", "Plain_Pat"]) == 2
-    assert "--find-tag 'Plain_Pat' is not a tag" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--find-tag 'Plai'... (9 characters) is not a tag" in err and "Plain" not in err, err
+    assert export.main(["--find-tag", "abc"]) == 2
+    assert "--find-tag 'abc' is not a tag" in capsys.readouterr().err
+
+
+def test_the_fix_lines_commands_stay_readable_under_tags(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Final review F1: from a folder named ``drac_ssl`` with RUN ``runs/default``, the last
+    parts of RUN and of the current folder were tagged, and the fix line printed ``python -m
+    [name cb119da3].train``; with ``runs/drac``, ``python -m [name 7303e184]_ssl.export``. RUN
+    and the current folder are tagged as whole paths only now, and the package's own words
+    never, while a patient-named --images folder still is."""
+    home = tmp_path / "drac_ssl"
+    (home / "runs" / "default").mkdir(parents=True)
+    (tmp_path / "Doe_Jane").mkdir()
+    monkeypatch.chdir(home)
+    for run in ("runs/default", "runs/drac"):
+        names = export_log_names(export_parser().parse_args(
+            [run, "--images", "../Doe_Jane", "--out", "o.csv", "--log-names", "tag"]))
+        assert names is not None and "Doe_Jane" in names and os.getcwd() in names, sorted(names)
+        assert not {"drac_ssl", "drac", "default", "runs", "configs", run} & names, sorted(names)
+        tagger = NameTagger(names)
+        fix = (f"  fix: as by default: python -m drac_ssl.train -c configs/drac.yaml run.dir={run}; "
+               f"python -m drac_ssl.export {run} --images ../Doe_Jane")
+        assert tagger(fix) == fix.replace("../Doe_Jane", tagger.tag("../Doe_Jane")), tagger(fix)
+        assert tagger("no image in Doe_Jane") == f"no image in {tagger.tag('Doe_Jane')}"
+        assert tagger(f"read from {os.getcwd()}") == f"read from {tagger.tag(os.getcwd())}"
+        assert export.main([run, "--images", "../Doe_Jane", "--out", "o.csv", "--log-names", "tag"]) != 0
+        said = capsys.readouterr()
+        console = said.out + said.err
+        assert run in console and "Doe_Jane" not in console, console
+        assert "drac_ssl.train -c configs/drac.yaml" in console or "does not exist" in console, console

@@ -1351,6 +1351,37 @@ def test_the_curve_words_follow_the_shape_and_the_collapse_check() -> None:
     assert pretrain_curve_words("umm_steps", FALLING, meta) is None
 
 
+def test_the_curve_words_do_not_overclaim() -> None:
+    """Final review F2: a collapsed run's monitor (0.002 -> 0.0015 -> 0.001) was printed
+    "0.00 -> 0.00 -> 0.00", read as memorising and "not a collapse"; a 100-epoch run was
+    called short and listed value by value; a sentence began in lower case; 5 -> 3 -> 5 was
+    "past its peak"."""
+    from drac_ssl.report import pretrain_curve_words
+
+    def rows(values: list[float]) -> list[dict[str, float]]:
+        return [{"epoch": i, "rate_reduction_last": v} for i, v in enumerate(values)]
+
+    healthy = _three_epoch_meta(HEALTHY)
+    for meta in (healthy, _three_epoch_meta(COLLAPSED)):  # under the threshold, flagged or not
+        said = pretrain_curve_words("pretrain_monitors", rows([0.002, 0.0015, 0.001]), meta)
+        assert said and "was 0.002 -> 0.0015 -> 0.001 (epochs 1 to 3); it fell every epoch." in said, said
+        assert "memoris" not in said and "not a collapse" not in said and "A short run" not in said, said
+        assert ". The report calls a rate reduction under 0.5 nats collapsed, and this run's lowest, 0.001, is under it" in said
+    # above the threshold but flagged by the kept epoch's monitors: no memorising reading either
+    flagged = pretrain_curve_words("pretrain_monitors", rows([4.0, 4.5, 3.0]), _three_epoch_meta(COLLAPSED))
+    assert flagged and "peaked at epoch 2 (4.50) and ended at 3.00." in flagged and "memoris" not in flagged, flagged
+    # a long healthy run: not "short", first, highest and last only
+    long = [4.0 - 0.01 * i for i in range(100)]
+    said = pretrain_curve_words("pretrain_monitors", rows(long), {**healthy, "config": {"pretrain": {
+        "loss": {"gamma": 1.0}, "augment": {"image_size": 512}}}})
+    assert said and "was 4.00 at epoch 1 (its highest) -> 3.01 at epoch 100 (100 epochs recorded); it fell every epoch" in said, said
+    assert "short run" not in said and "3.50" not in said and "A falling monitor is not a collapse: the report" in said
+    # a rise back to the first value is no peak passed; the next sentence starts in capitals
+    back = pretrain_curve_words("pretrain_monitors", rows([5.0, 3.0, 5.0]), healthy)
+    assert back and "still at its highest at the last epoch: not past its peak" in back and "past its peak," not in back
+    assert "show one). The report calls" in back, back
+
+
 def test_the_export_section_says_what_the_class_column_is_with_the_exports_words(tmp_path: Path) -> None:
     """Review F2: 134 of the default job's 386 submission rows had a class that is not their
     largest P (the expected grade cut at QWK-tuned thresholds), which only the export command
