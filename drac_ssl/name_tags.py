@@ -119,6 +119,8 @@ def package_words_only(name: str) -> bool:
     print), and so names nobody."""
     parts = [part for part in re.split(r"[\\/]", name) if part not in ("", ".")]
     return bool(parts) and not os.path.isabs(name) and all(part in PACKAGE_WORDS for part in parts)
+
+
 SHORT_NUMBER = re.compile(r"[\d.]{1,3}")
 """A name this short and only digits (``7``, ``12``) is left untagged: it identifies nobody,
 and tagging it would tag the counts and figures of every line."""
