@@ -46,7 +46,8 @@ The claim is then that the pairs make the gain (:func:`claim_words`): a smoke ru
 already beat the refitted random backbone by 13.5 points, and its broken-pairs twin did as well,
 so the random backbone is no control for that. The comparisons with the random backbone
 (refitted, and with its initial statistics) are still run and recorded, as descriptive. v3
-costs a second pretraining: about twice v2's CPU time.
+costs a second pretraining: about twice v2's CPU time. ``--seed N`` repeats a design at another
+training seed (:func:`seeded_overrides`; the result ``<name>_seed<N>.json``, not a smoke run).
 ``--dataset fashion_mnist`` runs the same check on Fashion-MNIST (``configs/fashion_mnist.yaml``;
 its 60k training images are the pool). v1 on MNIST writes ``quick_check_mnist.json`` (the first
 file's name), every other pair ``quick_check_<dataset>_<design>.json`` (:func:`result_name`).
@@ -332,6 +333,15 @@ def broken_pairs() -> Iterator[None]:
         VICRegLoss.forward = original  # type: ignore[method-assign]
 
 
+def seeded_overrides(overrides: tuple[str, ...], seed: int | None) -> tuple[str, ...]:
+    """A design's overrides with its training seed replaced by ``seed`` (``--seed``, a repeat of
+    the design at another seed; None: unchanged). The seed is ``run.seed``, which draws the random
+    backbone the pretraining starts from and the pretraining's data and views."""
+    if seed is None:
+        return tuple(overrides)
+    return (*(o for o in overrides if o.split("=", 1)[0].strip() != "run.seed"), f"run.seed={seed}")
+
+
 def verdict(gap: float, p: float) -> bool:
     """Whether the claim holds: a gap of at least :data:`CLEAR_GAP_POINTS` points of top-1 %
     (pretrained minus random) and McNemar's two-sided p below :data:`MAX_P`."""
@@ -375,6 +385,9 @@ def _main(argv: list[str] | None) -> None:
     parser.add_argument("--name", default=None,
                         help="result name (default: quick_check_<dataset>_<design>, quick_check_mnist for v1 on "
                              "MNIST; a smoke run adds _smoke)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="a repeat of the design at another training seed (run.seed; the design's own seed "
+                             "by default): not a smoke run; the result name gets _seed<N>")
     parser.add_argument("overrides", nargs="*", help="config overrides after the preset's (a smoke run)")
     args = parser.parse_intermixed_args(argv)
 
@@ -384,12 +397,14 @@ def _main(argv: list[str] | None) -> None:
         parser.error(str(exc))
     reasons = smoke_reasons(args.overrides, args.labels, args.test_images)
     out_dir = Path(args.out_dir)
-    name = smoke_result_name(result_name(args.dataset, args.design), reasons, args.name, out_dir=out_dir)
     design = DESIGNS[args.design]
+    design_overrides = seeded_overrides(design["overrides"], args.seed)
+    base_name = result_name(args.dataset, args.design) + ("" if args.seed is None else f"_seed{args.seed}")
+    name = smoke_result_name(base_name, reasons, args.name, out_dir=out_dir)
     title = TITLES[args.dataset]
     if reasons:
         print(f"[bench] smoke run: checks that the flow runs, not the claim ({'; '.join(reasons)}); writes {name}.json")
-    cfg = load_config(CONFIGS[args.dataset], [f"data.root={root}", *PRESET, *design["overrides"], *args.overrides])
+    cfg = load_config(CONFIGS[args.dataset], [f"data.root={root}", *PRESET, *design_overrides, *args.overrides])
     device = resolve_device(cfg.run.device)
     bf16 = pretrain.use_bf16(cfg, device)
     temporary = args.run_dir is None
@@ -523,7 +538,8 @@ def _main(argv: list[str] | None) -> None:
             **smoke_fields(reasons),
             "dataset": DATASET_WORDS[args.dataset],
             "dataset_name": args.dataset,
-            "design": {"name": args.design, "overrides": list(design["overrides"]), "what": design["what"],
+            "design": {"name": args.design, "overrides": list(design_overrides), "what": design["what"],
+                       "seed_repeat": args.seed,
                        "fixed": design["fixed"]},
             "model": f"{cfg.pretrain.backbone.arch} (CIFAR stem, stride {cfg.pretrain.backbone.stem_stride}), "
                      f"VICReg, expander {cfg.pretrain.expander}",

@@ -981,6 +981,8 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     design = r.get("design") or {}
     design_words = (f"design {design.get('name')} ({design.get('what')})" if design.get("name")
                     else "design v1 (the config's own LARS rule)")
+    if design.get("seed_repeat") is not None:
+        design_words += f", repeated at training seed {design['seed_repeat']} (`--seed`)"
     title = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(r.get("dataset_name") or "mnist",
                                                                      str(r.get("dataset_name")))
     top = r.get("linear_probe_top1") or {}
@@ -1050,8 +1052,9 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
         # the default design changed after the run (v1, then v2, then v3): the recorded command
         # alone would now run another design
         dataset_flag = "" if (r.get("dataset_name") or "mnist") == "mnist" else f" --dataset {r.get('dataset_name')}"
+        seed_flag = f" --seed {design['seed_repeat']}" if design.get("seed_repeat") is not None else ""
         figure += (f"; to rerun this design: `python -m bench.quick_check{dataset_flag} "
-                   f"--design {design.get('name') or 'v1'}`")
+                   f"--design {design.get('name') or 'v1'}{seed_flag}`")
     return [f"| quick SSL check (bench/quick_check.py), {design_words}: {title}, {r.get('model')}, "
             f"{pre.get('steps')} pretraining "
             f"steps of {pre.get('pairs_per_step')} pairs; linear probe on {lab.get('labels')} labels, scored on "

@@ -337,3 +337,19 @@ def test_a_v3_row_leads_with_the_judged_control_comparison() -> None:
     assert "to rerun this design: `python -m bench.quick_check --dataset fashion_mnist --design v1`" in first
     (v2_row,) = quick_check_rows({**v3, "judged": "as_pretrained"})  # v2's file: the refit arm descriptive
     assert "descriptive, not judged" in v2_row and "the check does not separate the two" in v2_row
+
+
+def test_a_seed_repeat_changes_only_the_training_seed_and_names_its_own_result() -> None:
+    from bench.quick_check import DESIGNS, seeded_overrides
+    from bench.summarize import quick_check_rows
+
+    v3 = DESIGNS["v3"]["overrides"]
+    assert seeded_overrides(v3, None) == tuple(v3)
+    repeated = seeded_overrides(v3, 2)
+    assert repeated[-1] == "run.seed=2" and [o for o in repeated if o.startswith("run.seed")] == ["run.seed=2"]
+    assert set(repeated) - {"run.seed=2"} == set(v3) - {"run.seed=1"}
+    assert seeded_overrides(DESIGNS["v1"]["overrides"], 3) == ("run.seed=3",)
+    (row,) = quick_check_rows({**RECORD, "dataset_name": "fashion_mnist",
+                               "design": {"name": "v3", "what": "control", "seed_repeat": 2}})
+    assert "design v3 (control), repeated at training seed 2 (`--seed`)" in row
+    assert "`python -m bench.quick_check --dataset fashion_mnist --design v3 --seed 2`" in row
