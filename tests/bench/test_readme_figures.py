@@ -485,3 +485,25 @@ def test_the_rerun_spread_under_command_1_is_the_reruns_figures() -> None:
     passage = _prose("README.md").split("**Its figures on your machine.**", 1)[1].split("**", 1)[0]
     assert f"QWKs differed by up to {largest:.3f} between an Intel and an AMD CPU" in passage, passage
     assert "hand comparison" in passage and "is not measured" in passage
+
+
+def test_the_status_cells_are_short_and_keep_their_verdicts() -> None:
+    """A first-day user found the Status rows unreadable (~600 characters each); each state cell
+    is now a short answer of at most ~200 characters, its detail moved to docs/status.md, and the
+    disappointing verdicts stay in the short cell with the figures of their files."""
+    rows = [line for line in (REPO / "README.md").read_text(encoding="utf-8").split("## Status", 1)[1]
+            .split("Numbers measured on the phantom data", 1)[0].splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == 7
+    states = [row.rstrip(" |").rsplit(" | ", 1)[1] for row in rows]
+    assert [s for s in states if len(s) > 210] == []
+    cifar, ablation = _result("cifar10_vicreg"), _result("umm_ablation")
+    linear, lost = cifar["linear_probe_top1"], -ablation["gain_over_fair_control"]["umm"]["linear_points"]
+    assert not cifar["beats_seed_report"] and lost > 0
+    status = _status()
+    for verdict in (f"{linear:.1f} % linear, **below** the 76.67 % target", f"**lost** {lost:.1f} linear points",
+                    "AMD EPYC (**not met**)", "**no large change**"):
+        assert verdict in status, verdict
+    detail = _status_detail()
+    for moved in (f"reaches {linear:.1f} % linear (ResNet-18, batch 256), **below** the 76.67 % target",
+                  f"it **lost** {lost:.1f} linear points to its fair control (issue #4)"):
+        assert moved in detail, moved
