@@ -33,7 +33,8 @@ def test_every_correctness_run_has_one_row_and_its_times_are_the_result_files() 
     assert set(rows) == {"MNIST low-label", "Fashion-MNIST low-label", "CIFAR-10 VICReg, linear and k-NN",
                          "UMM ablation on CIFAR-10", "per-layer cluster quality, CIFAR-10", "quick check, MNIST",
                          "quick check v2, MNIST", "quick check v2, Fashion-MNIST", "quick check v3, MNIST",
-                         "quick check v3, Fashion-MNIST"}
+                         "quick check v3, Fashion-MNIST", "quick check v3, MNIST, seed 2",
+                         "quick check v3, Fashion-MNIST, seed 2"}
     assert all(len(cells) == 8 for cells in rows.values()), rows
     low = _record("low_label_mnist")
     seconds = low["pretrain"]["seconds"] + low["eval_seconds"]
@@ -52,7 +53,9 @@ def test_every_correctness_run_has_one_row_and_its_times_are_the_result_files() 
     for run, name in (("quick check, MNIST", "quick_check_mnist"), ("quick check v2, MNIST", "quick_check_mnist_v2"),
                       ("quick check v2, Fashion-MNIST", "quick_check_fashion_mnist_v2"),
                       ("quick check v3, MNIST", "quick_check_mnist_v3"),
-                      ("quick check v3, Fashion-MNIST", "quick_check_fashion_mnist_v3")):
+                      ("quick check v3, Fashion-MNIST", "quick_check_fashion_mnist_v3"),
+                      ("quick check v3, MNIST, seed 2", "quick_check_mnist_v3_seed2"),
+                      ("quick check v3, Fashion-MNIST, seed 2", "quick_check_fashion_mnist_v3_seed2")):
         quick = _record(name)
         assert rows[run][6].startswith(
             f"{quick['cpu_seconds_total'] / 60:.1f} CPU minutes ({quick['cpu_seconds_total']} s of process time; "
@@ -63,6 +66,8 @@ def test_every_correctness_run_has_one_row_and_its_times_are_the_result_files() 
         assert ("not met" in rows[run][2]) is (not quick["claim_holds"]), run
         design = quick.get("design", {}).get("name", "v1")
         assert rows[run][3].endswith(f"--design {design}`") is (design != "v3"), run  # the default needs none
+        seed = quick.get("design", {}).get("seed_repeat")
+        assert (f"--seed {seed}`" in rows[run][3]) is (seed is not None), run
     # the GPU runs hold no CPU time: said, not estimated; the CPU run no GPU time
     gpu_runs = {"MNIST low-label": ["low_label_mnist"], "CIFAR-10 VICReg, linear and k-NN": ["cifar10_vicreg"],
                 "UMM ablation on CIFAR-10": ["umm_ablation"],

@@ -196,6 +196,16 @@ def test_the_docs_state_the_checks_cost_and_gap_as_its_committed_result_measured
         assert f"{top['pretrained']:.2f} % against {top['broken_pairs']:.2f} % ({j['gap_points']:+.2f}" in \
             texts["README.md"] or f"{top['broken_pairs']:.2f} % against {top['pretrained']:.2f} % " \
             f"({j['gap_points']:+.2f}" in texts["README.md"], name
+    # the repeat at seed 2, fixed before its runs (20d75e3): quoted as the files measured it
+    assert "A repeat of v3 at training seed 2, fixed on 2026-12-05" in data
+    for name in ("quick_check_mnist_v3_seed2", "quick_check_fashion_mnist_v3_seed2"):
+        r = json.loads((repo / "bench" / "results" / f"{name}.json").read_text(encoding="utf-8"))
+        assert r["design"]["seed_repeat"] == 2 and r["random_backbone"]["seed"] == 2 and r["smoke"] is False, name
+        assert r["environment"]["git_commit"] == "20d75e3" and r["environment"]["git_dirty"] is False, name
+        top, gap = r["judged_comparison"]["linear_probe_top1"], r["judged_comparison"]["gap_points"]
+        assert f"{top['pretrained']:.2f} % against {top['broken_pairs']:.2f} % ({gap:+.2f}" in texts["README.md"], name
+        assert f"{top['broken_pairs']:.2f} %, **{gap:+.2f} points**" in data or \
+            f"{top['pretrained']:.2f} % against {top['broken_pairs']:.2f} %, **{gap:+.2f} points**" in data, name
 
 
 def test_each_design_and_data_set_writes_its_own_result_and_v1_keeps_the_first_files_name() -> None:
