@@ -333,6 +333,16 @@ def broken_pairs() -> Iterator[None]:
         VICRegLoss.forward = original  # type: ignore[method-assign]
 
 
+def control_took_effect(vicreg_terms: Mapping[str, Any], control_terms: Mapping[str, Any]) -> bool:
+    """Whether the wrong-pairs control (:func:`broken_pairs`) was really trained with its pairs
+    broken: its last epoch's invariance term above VICReg's (on unrelated images the invariance
+    cannot fall as on two views of one; the runs of 2026-12-05 ended at 0.07 against 0.02-0.03).
+    A control equal to VICReg (a pretraining that no longer calls ``VICRegLoss.forward``) would
+    otherwise read as "no effect of the pairs" (review qcrev F6)."""
+    a, b = vicreg_terms.get("invariance"), control_terms.get("invariance")
+    return isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a
+
+
 def seeded_overrides(overrides: tuple[str, ...], seed: int | None) -> tuple[str, ...]:
     """A design's overrides with its training seed replaced by ``seed`` (``--seed``, a repeat of
     the design at another seed; None: unchanged). The seed is ``run.seed``, which draws the random
@@ -450,6 +460,13 @@ def _main(argv: list[str] | None) -> None:
             }
             print(f"[bench] control pretraining: {control_run.seconds:.1f} s, final loss "
                   f"{control_record['pretrain']['final_loss']}")
+            vicreg_terms = {k: history[-1].get(k) for k in pretrain.TERMS} if history else {}
+            if not control_took_effect(vicreg_terms, control_record["pretrain"]["final_terms"]):
+                raise RuntimeError(
+                    "quick_check: the wrong-pairs control's last invariance term "
+                    f"({control_record['pretrain']['final_terms'].get('invariance')}) is not above VICReg's "
+                    f"({vicreg_terms.get('invariance')}): its pairs were not broken (does the pretraining still "
+                    "call drac_ssl.losses.vicreg.VICRegLoss.forward?); the comparison would mean nothing")
         # how far the 200 steps moved the weights from the random start (an outside rerun's
         # throwaway script found ~3 %; the 2026-12-05 run of this bench measured 3.1 %)
         moved = {k: round(v, 5) for k, v in relative_weight_change(bodies["random"].state_dict(),

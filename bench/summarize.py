@@ -982,7 +982,13 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     design_words = (f"design {design.get('name')} ({design.get('what')})" if design.get("name")
                     else "design v1 (the config's own LARS rule)")
     if design.get("seed_repeat") is not None:
-        design_words += f", repeated at training seed {design['seed_repeat']} (`--seed`)"
+        seed = design["seed_repeat"]
+        said = "at training seed 1 (run.seed=1)"  # v3's own seed, in its words
+        if said in design_words:  # the repeat's seed in its place, not beside it (review qcrev F5)
+            design_words = design_words.replace(said, f"at training seed {seed} (run.seed={seed}, a repeat with "
+                                                      f"`--seed`; the design's own seed is 1)")
+        else:
+            design_words += f", repeated at training seed {seed} (`--seed`)"
     title = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(r.get("dataset_name") or "mnist",
                                                                      str(r.get("dataset_name")))
     top = r.get("linear_probe_top1") or {}

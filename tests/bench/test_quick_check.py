@@ -198,6 +198,21 @@ def test_the_docs_state_the_checks_cost_and_gap_as_its_committed_result_measured
             f"({j['gap_points']:+.2f}" in texts["README.md"], name
     # the repeat at seed 2, fixed before its runs (20d75e3): quoted as the files measured it
     assert "A repeat of v3 at training seed 2, fixed on 2026-12-05" in data
+    # the verdict words follow the rule fixed before the runs, from both seeds' files (qcrev F6)
+    for dataset in ("mnist", "fashion_mnist"):
+        runs = [json.loads((repo / "bench" / "results" / f"quick_check_{dataset}_v3{tag}.json").read_text(
+            encoding="utf-8")) for tag in ("", "_seed2")]
+        gaps = [r["judged_comparison"]["gap_points"] for r in runs]
+        ps = [r["judged_comparison"]["mcnemar"]["p_two_sided"] for r in runs]
+        if all(r["claim_holds"] for r in runs):
+            word = "repeated"
+        elif all(g <= -quick_check.CLEAR_GAP_POINTS and p < quick_check.MAX_P for g, p in zip(gaps, ps, strict=True)):
+            word = "failure the other way round is **repeated**"
+        else:
+            word = "mixed"
+        said = {"mnist": "MNIST's result is **mixed**", "fashion_mnist": "the failure the other way round is "
+                "**repeated**"}[dataset]
+        assert word in said and said in data, (dataset, word)
     for name in ("quick_check_mnist_v3_seed2", "quick_check_fashion_mnist_v3_seed2"):
         r = json.loads((repo / "bench" / "results" / f"{name}.json").read_text(encoding="utf-8"))
         assert r["design"]["seed_repeat"] == 2 and r["random_backbone"]["seed"] == 2 and r["smoke"] is False, name
@@ -363,3 +378,32 @@ def test_a_seed_repeat_changes_only_the_training_seed_and_names_its_own_result()
                                "design": {"name": "v3", "what": "control", "seed_repeat": 2}})
     assert "design v3 (control), repeated at training seed 2 (`--seed`)" in row
     assert "`python -m bench.quick_check --dataset fashion_mnist --design v3 --seed 2`" in row
+
+
+def test_the_bench_refuses_a_control_whose_pairs_were_not_broken() -> None:
+    """Review qcrev F6: a pretraining that stopped calling VICRegLoss.forward would train the
+    control as VICReg, and a gap near 0 would read as "no effect of the pairs"."""
+    import json
+
+    from bench.quick_check import control_took_effect
+
+    assert control_took_effect({"invariance": 0.02}, {"invariance": 0.07})
+    assert not control_took_effect({"invariance": 0.02}, {"invariance": 0.02})
+    assert not control_took_effect({"invariance": 0.02}, {})
+    repo = Path(__file__).resolve().parents[2]
+    for name in ("quick_check_mnist_v3", "quick_check_fashion_mnist_v3", "quick_check_mnist_v3_seed2",
+                 "quick_check_fashion_mnist_v3_seed2"):  # every committed run's control took effect
+        r = json.loads((repo / "bench" / "results" / f"{name}.json").read_text(encoding="utf-8"))
+        assert control_took_effect(r["pretrain"]["final_terms"], r["control"]["pretrain"]["final_terms"]), name
+
+
+def test_a_seed_repeats_row_names_its_own_seed_in_place_of_the_designs() -> None:
+    import json
+
+    from bench.summarize import quick_check_rows
+
+    repo = Path(__file__).resolve().parents[2]
+    r = json.loads((repo / "bench" / "results" / "quick_check_mnist_v3_seed2.json").read_text(encoding="utf-8"))
+    (row,) = quick_check_rows(r)
+    assert "at training seed 2 (run.seed=2, a repeat with `--seed`; the design's own seed is 1)" in row
+    assert "at training seed 1 (run.seed=1)" not in row
