@@ -274,16 +274,28 @@ alone); another head's page, or another count's, quotes no figure of it
 (:func:`heatmap_page_caveat`)."""
 
 
+BENCH_CELLS = (7, 7)
+"""The map size the heatmap bench measured (``layer4`` of a 224 px input): its figures are quoted
+only for a map of these cells (:func:`heatmap_page_caveat`)."""
+
+
 def heatmap_page_caveat(cells: Sequence[int] | None, head: str | None, views: int) -> str:
     """The heatmap line's standing caveat for a map of ``cells`` ``(h, w)`` that averages ``views``
     views (:attr:`app.predict.Prediction.cam_views`: 4 with flip TTA, 1 without) of a bundle whose
     fold models have the head ``head`` (``linear``, ``mlp``, ``conv``, ``regression``;
     :attr:`app.predict.Predictor.head`): :data:`HEATMAP_PAGE_CAVEAT_FEW_CELLS` below 3 cells a side;
-    else the bench's figures of that head and that many views (:data:`BENCH_HEADS_CAVEAT`: conv,
+    no figure for a map of other cells than :data:`BENCH_CELLS` (7 x 7); else the bench's figures of that head and that many views (:data:`BENCH_HEADS_CAVEAT`: conv,
     linear; 1 or 4 views), each said to be a test model's; for a head the bench did not measure (or
     an unknown one), or another number of views, no figure, and that none applies."""
     if cells is not None and min(int(c) for c in cells) < 3:
         return HEATMAP_PAGE_CAVEAT_FEW_CELLS
+    if cells is not None and tuple(int(c) for c in cells) != BENCH_CELLS:
+        # a review of 0e97f21: "within one cell" of a 16 x 16 map is a far narrower target (a
+        # random peak about 3.5 %, not 15 %), so the 7 x 7 figures do not carry over
+        return (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright spot "
+                f"(bench/results/heatmap_sanity.json) measured maps of {BENCH_CELLS[0]} x {BENCH_CELLS[1]} "
+                f"cells, not {' x '.join(str(int(c)) for c in cells)}: none of its figures apply to this "
+                f"model's map.")
     if (head, views) in BENCH_HEADS_CAVEAT:
         return BENCH_HEADS_CAVEAT[(head, views)]
     if head in {h for h, _ in BENCH_HEADS_CAVEAT}:

@@ -478,15 +478,16 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
     ``manifest_cases`` (:func:`drac_ssl.export.manifest_test_cases`, which the export passes:
     it is not imported here), the test cases of ``--manifest`` or, without ``--images``, of
     RUN's ingest (``RUN --variant NAME`` grades those); the paths of ``--images``,
-    ``--out``, ``--check``, ``--score`` and ``--labels`` (:data:`LOG_NAMES_PATHS`) whole, as
+    ``--out``, ``--check``, ``--score``, ``--labels``, RUN, ``--manifest`` and ``--json``
+    (:data:`LOG_NAMES_PATHS`) whole, as
     given, absolute and resolved, the folders above them as whole paths, and their last parts
     (:func:`drac_ssl.name_tags.path_names`: not every part as a word, ``data`` or ``test``,
     which would be tagged in every line); and the stem of each
     (:func:`drac_ssl.name_tags.with_stems`: ``rename it scan.png`` for ``scan.dat``,
-    ``grades_notes.csv`` of ``--out grades.csv``). The paths of RUN, ``--manifest`` and
-    ``--json`` (:data:`LOG_NAMES_WHOLE_PATHS`) and the current folder's as whole paths only, not
-    their last parts or stems (``runs/default``, ``.../drac_ssl``: ``default`` and ``drac_ssl``
-    are words of the fix lines' commands). Never a word of
+    ``grades_notes.csv`` of ``--out grades.csv``; ``Jones_Bob`` of RUN ``runs/Jones_Bob``,
+    which a fix prints alone: ``~/Jones_Bob-copy``). The current folder's path as a whole path
+    only, not its last part (``.../drac_ssl``, ``/home/u/main``: everyday words of the lines).
+    Never a word of
     :data:`drac_ssl.name_tags.PACKAGE_WORDS` (``drac``, ``default``, ``configs``) nor a relative
     path of them alone (``runs/default``: :func:`drac_ssl.name_tags.package_words_only`): a
     fix's command must work when pasted."""
@@ -534,20 +535,18 @@ def export_log_names(args: argparse.Namespace, manifest_cases: Any = None) -> se
             names |= path_names(path)
     # a file holding an image under another suffix: "rename it scan.png" says its stem
     names = with_stems(names)
-    for path in (*(getattr(args, dest, None) for dest in LOG_NAMES_WHOLE_PATHS), _current_folder()):
-        if path:  # whole paths only: the last part of runs/default or of .../drac_ssl is a word of every fix
-            names |= path_names(path, last_parts=False)
+    if here := _current_folder():  # a whole path only: the last part of .../drac_ssl is a word of every fix
+        names |= path_names(here, last_parts=False)
     return {name for name in names if not package_words_only(name)}
 
 
-LOG_NAMES_PATHS = ("images", "out", "check", "score", "labels")
+LOG_NAMES_PATHS = ("images", "out", "check", "score", "labels", "run", "manifest", "json")
 """The export's arguments that are paths whose names ``--log-names tag`` lists with their last
 parts and stems (:func:`export_log_names`): ``--images``, ``--out``, ``--check``, ``--score``,
-``--labels``."""
-LOG_NAMES_WHOLE_PATHS = ("run", "manifest", "json")
-"""The export's arguments that are paths whose names ``--log-names tag`` lists as whole paths
-only, as the current folder's: RUN, ``--manifest``, ``--json`` (a last part such as
-``default`` of ``runs/default`` is a word of the fix lines' commands)."""
+``--labels``, RUN, ``--manifest``, ``--json``. A last part that is a package word
+(``default`` of ``runs/default``: :data:`drac_ssl.name_tags.PACKAGE_WORDS`) is left out, so the
+fix lines' commands stay readable; a patient-named run folder (``runs/Jones_Bob``) is tagged
+also where a message says its name alone (``~/Jones_Bob-copy``: a review of 1c6dafe)."""
 
 
 def _current_folder() -> str | None:

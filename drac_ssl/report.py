@@ -739,13 +739,22 @@ def _values_words(points: Sequence[tuple[int, float]], digits: int) -> str:
                else f" (epochs {', '.join(str(e) for e, _ in points)})"))
 
 
+FULL_SIZE_PX = 224
+"""The recipes' crop size (``configs/drac.yaml``, ``configs/fundus.yaml``): a run below it is
+said to be at a small size (:func:`_short_run_words`)."""
+
+
 def _short_run_words(meta: dict[str, Any], epochs: int) -> str:
-    """``3 epochs on 64 px crops``: how long and at what size the pretraining ran, from its
-    ``metadata.json`` (the crop size left out when it records none)."""
+    """``A short run at small size (3 epochs on 64 px crops)``: how long and at what size the
+    pretraining ran, from its ``metadata.json``; "at small size" only for crops below
+    :data:`FULL_SIZE_PX` (a review: a 5-epoch run at 224 px was called small), the crop size
+    left out when the metadata records none."""
     augment = (((meta.get("config") or {}).get("pretrain") or {}).get("augment") or {})
     size = augment.get("image_size") if isinstance(augment, dict) else None
-    return f"{epochs} epoch{'s' if epochs != 1 else ''}" + (
-        f" on {size} px crops" if isinstance(size, int) and not isinstance(size, bool) else "")
+    known = isinstance(size, int) and not isinstance(size, bool)
+    small = " at small size" if known and size < FULL_SIZE_PX else ""
+    return f"A short run{small} ({epochs} epoch{'s' if epochs != 1 else ''}" + (
+        f" on {size} px crops)" if known else ")")
 
 
 def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str | None:
@@ -798,7 +807,7 @@ def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dic
                          "measured, and by methods.md's reading the monitor is past its peak from then (where "
                          "the model begins to memorise)")
                 if len(history) < SHORT_RUN_EPOCHS:
-                    said += (f". A short run at small size ({_short_run_words(meta, len(history))}) may show "
+                    said += (f". {_short_run_words(meta, len(history))} may show "
                              f"this: its few points place a peak no more finely than an epoch")
         else:
             said += (f"; it peaked at epoch {points[peak][0]} ({_value_words(values[peak], 2)}) and ended at "

@@ -230,7 +230,9 @@ def test_a_two_by_two_map_is_not_given_the_7x7_benchs_within_one_cell(predictor:
     assert HEATMAP_PAGE_CAVEAT_FEW_CELLS in text and "within one cell" not in text
     assert HEATMAP_CAVEAT in text and "measured 7 x 7 maps" in text and "do not apply" in text
     assert "89 of 96" not in text and "one-off" not in text
-    assert HEATMAP_PAGE_CAVEAT in _heatmap_markdown(_pred((3, 3), (512, 512), (0, 1)), predictor)
+    assert HEATMAP_PAGE_CAVEAT in _heatmap_markdown(_pred((7, 7), (512, 512), (0, 1)), predictor)
+    three = _heatmap_markdown(_pred((3, 3), (512, 512), (0, 1)), predictor)  # another grid: no figure
+    assert HEATMAP_PAGE_CAVEAT not in three and "not 3 x 3: none of its figures apply" in three
 
 
 def test_the_heat_line_says_which_score_it_explains(predictor: Predictor,
@@ -553,7 +555,11 @@ def test_a_map_of_the_identity_view_alone_gets_the_benchs_identity_view_figures(
     for one in (HEATMAP_PAGE_CAVEAT_ONE_VIEW, HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW):
         assert "89 of 96" not in one and "47 of 96" not in one and "the image alone" in one
     # a real predictor's map, 96 px (3 x 3 cells at layer4), flips off and on: the page quotes the
-    # figures of the views its map averaged
+    # figures of the views its map averaged (the bench's grid set to this map's, for the view logic
+    # alone: a 3 x 3 map otherwise gets no figure, the test above)
+    import app.server
+
+    monkeypatch.setattr(app.server, "BENCH_CELLS", (3, 3))
     bundle_dir = build_demo_bundle(tmp_path / "run", image_size=96, source_size=96, n_folds=1)
     image = np.clip(np.random.default_rng(5).normal(90, 30, (96, 96)), 0, 255).astype(np.uint8)
     for tta, caveat, other in ((False, HEATMAP_PAGE_CAVEAT_ONE_VIEW, HEATMAP_PAGE_CAVEAT),
@@ -566,7 +572,7 @@ def test_a_map_of_the_identity_view_alone_gets_the_benchs_identity_view_figures(
         assert caveat in text and other not in text
         assert ("within one cell of it in 81 of 96" in text) is not tta and ("in 89 of 96" in text) is tta
         # a prediction that does not say its views is read as its predictor's
-        assert caveat in _heatmap_markdown(_pred((7, 7), (700, 700), (3, 3)), predictor)
+        assert caveat in _heatmap_markdown(_pred((3, 3), (700, 700), (1, 1)), predictor)
     # the model card: the bundle's own views (tta.used_in_cv), the figures of that map
     meta = json.loads((bundle_dir / "metadata.json").read_text())
     assert meta["tta"]["used_in_cv"] is True
@@ -596,3 +602,15 @@ def test_a_linear_head_bundles_page_gives_the_linear_heads_figures(tmp_path: Pat
     assert predictor.head == "linear"
     text = _heatmap_markdown(_pred((7, 7), (700, 700), (3, 3)), predictor)
     assert HEATMAP_PAGE_CAVEAT_LINEAR in text and HEATMAP_PAGE_CAVEAT not in text and "89 of 96" not in text
+
+
+def test_a_map_of_other_cells_than_the_benchs_quotes_none_of_its_figures() -> None:
+    """Review of 0e97f21 (F1): a 16 x 16 map (512 px) got the bench's 7 x 7 figures, "within one
+    cell" and its 15 % chance included, which do not carry over to another grid."""
+    from app.server import BENCH_CELLS, heatmap_page_caveat
+
+    assert BENCH_CELLS == (7, 7)
+    wide = heatmap_page_caveat((16, 16), "conv", 4)
+    assert "16 x 16" in wide and "none of its figures apply" in wide and "of 96" not in wide and "15 %" not in wide
+    assert HEATMAP_CAVEAT in wide
+    assert "of 96" in heatmap_page_caveat((7, 7), "conv", 4)

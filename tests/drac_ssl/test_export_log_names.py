@@ -636,8 +636,9 @@ def test_run_manifest_json_and_the_current_folder_are_tagged(
         ["runs/Smith_Al", "--manifest", "m/Lee_Ann", "--score", "s.csv", "--labels", "l.csv",
          "--json", "Kim_Ray.json", "--log-names", "tag"]))
     assert names is not None and {"runs/Smith_Al", "m/Lee_Ann", "Kim_Ray.json", str(home.resolve())} <= names, sorted(names)
-    # whole paths only (final review F1): their last parts and stems are not listed
-    assert not {"Smith_Al", "Lee_Ann", "Kim_Ray", "Jones_Bob"} & names, sorted(names)
+    # RUN, --manifest and --json with their last parts and stems (a review of 1c6dafe: a fix says
+    # ~/Smith_Al-copy); the current folder (.../p/Jones_Bob) as a whole path only
+    assert {"Smith_Al", "Lee_Ann", "Kim_Ray"} <= names and "Jones_Bob" not in names, sorted(names)
     monkeypatch.chdir(home)
     found = name_digest(os.getcwd(), KEY.encode())
     assert export.main(["--check", str(tmp_path / "team.csv"), "--find-tag", found]) == 0
@@ -663,6 +664,22 @@ def test_a_malformed_find_tag_is_echoed_at_most_4_characters(capsys: pytest.Capt
     assert "--find-tag 'Plai'... (9 characters) is not a tag" in err and "Plain" not in err, err
     assert export.main(["--find-tag", "abc"]) == 2
     assert "--find-tag 'abc' is not a tag" in capsys.readouterr().err
+
+
+def test_a_patient_named_run_folder_is_tagged_where_a_message_says_it_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review of 1c6dafe (F1): RUN was tagged as a whole path only, so ``~/Jones_Bob-copy`` (the
+    fix of a run folder the user cannot write to) printed the patient's name. RUN, --manifest and
+    --json keep their last parts and stems again, the package's own words excepted."""
+    (tmp_path / "runs" / "Jones_Bob").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    names = export_log_names(export_parser().parse_args(
+        ["runs/Jones_Bob", "--json", "out/Smith_Ann.json", "--log-names", "tag"]))
+    assert names is not None and {"Jones_Bob", "Smith_Ann.json", "Smith_Ann"} <= names, sorted(names)
+    tagger = NameTagger(names)
+    line = "fix: cp -r runs/Jones_Bob ~/Jones_Bob-copy, then the same command with ~/Jones_Bob-copy"
+    assert "Jones_Bob" not in tagger(line).replace(tagger.tag("Jones_Bob"), ""), tagger(line)
+    assert "Smith_Ann" not in tagger("wrote Smith_Ann and Smith_Ann.json"), tagger("wrote Smith_Ann")
 
 
 def test_the_fix_lines_commands_stay_readable_under_tags(

@@ -1303,6 +1303,13 @@ def test_the_pretraining_figures_say_what_this_runs_curves_mean_against_their_ca
                               "(epochs 1 to 3); it fell every epoch: its highest value is the first "
                               "epoch's, so the rise the caption describes was not measured"), reading
     assert "A short run at small size (3 epochs on 64 px crops) may show this" in reading
+    from drac_ssl.report import (
+        _short_run_words,  # review of 1c6dafe F2: 224 px is the recipe's size
+    )
+
+    recipe = {"config": {"pretrain": {"augment": {"image_size": 224}}}}
+    assert _short_run_words(recipe, 5) == "A short run (5 epochs on 224 px crops)"
+    assert _short_run_words({}, 1) == "A short run (1 epoch)"
     assert ("A falling monitor is not a collapse: the report calls a rate reduction under 0.5 nats "
             "collapsed, and this run's lowest, 3.87, is above it; the collapse check "
             "(`drac_ssl/collapse.py`, on the kept epoch's monitors) found no symptom") in reading
