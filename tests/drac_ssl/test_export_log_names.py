@@ -686,9 +686,9 @@ def test_the_fix_lines_commands_stay_readable_under_tags(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Final review F1: from a folder named ``drac_ssl`` with RUN ``runs/default``, the last
     parts of RUN and of the current folder were tagged, and the fix line printed ``python -m
-    [name cb119da3].train``; with ``runs/drac``, ``python -m [name 7303e184]_ssl.export``. RUN
-    and the current folder are tagged as whole paths only now, and the package's own words
-    never, while a patient-named --images folder still is."""
+    [name cb119da3].train``; with ``runs/drac``, ``python -m [name 7303e184]_ssl.export``. The
+    current folder is tagged as a whole path only now, RUN's last part only when it is no package
+    word, the package's own words never, while a patient-named --images folder still is."""
     home = tmp_path / "drac_ssl"
     (home / "runs" / "default").mkdir(parents=True)
     (tmp_path / "Doe_Jane").mkdir()
