@@ -1433,7 +1433,8 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
               "weigh every grade's logit: one grade's logit alone does not decide it."
               if not regression else "")
     views = ("the image and its 3 flips, each view's map flipped back onto the image and averaged "
-             "before the ReLU" if flips else
+             "before the ReLU; served without flips (the app's `--no-tta`), the image alone, whose "
+             "bench figures the next sentence gives in brackets" if flips else
              "this model's grade uses no flips (`finetune.tta: false`), so the image alone; served with "
              "flips (the app's `--tta`), the image and its 3 flips, each view's map flipped back onto the "
              "image and averaged before the ReLU")

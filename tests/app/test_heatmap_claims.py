@@ -579,6 +579,9 @@ def test_a_map_of_the_identity_view_alone_gets_the_benchs_identity_view_figures(
     flips = heatmap_limits(meta)
     assert HEATMAP_BENCH_WORDS in flips and HEATMAP_BENCH_WORDS_ONE_VIEW not in flips
     assert "the image and its 3 flips" in flips and "uses no flips" not in flips
+    # served with --no-tta the map is the identity view's: the card says where its figures are
+    assert "served without flips (the app's `--no-tta`), the image alone" in flips
+    assert "(the identity view alone, as with flips off: 81 and 21)" in flips
     meta["tta"]["used_in_cv"] = False
     alone = heatmap_limits(meta)
     assert HEATMAP_BENCH_WORDS_ONE_VIEW in alone and HEATMAP_BENCH_WORDS not in alone

@@ -945,5 +945,9 @@ def test_the_app_speed_row_says_which_heat_map_it_timed() -> None:
     assert "identity view only" in app_speed_rows(later_one)[0]  # a run with --no-tta's map
     committed = json.loads((Path(__file__).resolve().parents[2] / "bench" / "results" / "app_speed.json")
                            .read_text(encoding="utf-8"))
-    assert app_speed_map_views(committed) == 1 and "identity view" in committed["computes"]
-    assert "measured when the heat map read the identity view only" in app_speed_rows(committed)[0]
+    # the committed result's row says the map it timed, whichever it is (a rerun with the 4-view
+    # map must not fail this test: a review of 0e97f21)
+    committed_row = app_speed_rows(committed)[0]
+    assert ("measured when the heat map read the identity view only" in committed_row) is (
+        app_speed_map_views(committed) == 1)
+    assert ("Grad-CAM over 4 views" in committed_row) is (app_speed_map_views(committed) == 4)
