@@ -208,13 +208,13 @@ def peak_offsets(peaks: Sequence[Sequence[int] | None], cues: Sequence[Sequence[
 
 def poisson_binomial_tail(probabilities: Sequence[float], k: int) -> float:
     """``P(X >= k)`` for X the number of successes of independent trials with the given
-    success ``probabilities`` (exact, by convolution); 1 for ``k`` <= 0."""
-    pmf = np.zeros(len(probabilities) + 1)
-    pmf[0] = 1.0
-    for p in probabilities:
-        pmf[1:] = pmf[1:] * (1 - p) + pmf[:-1] * p
-        pmf[0] *= 1 - p
-    return float(min(1.0, pmf[max(0, int(k)):].sum()))
+    success ``probabilities`` (SciPy's exact Poisson-binomial, ``scipy.stats.poisson_binom``);
+    1 for ``k`` <= 0."""
+    from scipy.stats import poisson_binom
+
+    if int(k) <= 0:
+        return 1.0
+    return float(min(1.0, poisson_binom(list(probabilities)).sf(int(k) - 1)))
 
 
 def peak_cell(heat: np.ndarray) -> tuple[int, int] | None:

@@ -258,6 +258,18 @@ def test_a_bug_s_traceback_is_tagged_too(bundle_dir: Path, tmp_path: Path, capsy
         export.main([str(bundle_dir), "--images", str(folder), "--out", str(tmp_path / "g.csv")])
 
 
+def _early_check_refusal(tmp_path: Path, folder: Path, mode: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """``--check`` of an empty submission against ``folder`` under ``--log-names MODE``: refused
+    before torch loads (exit 2); what it said on stderr."""
+    submission = tmp_path / "team.csv"
+    submission.write_text("case,class,P0,P1,P2\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as ended:
+        export_early(["--check", str(submission), "--images", str(folder), "--log-names", mode])
+    said = capsys.readouterr().err
+    assert ended.value.code == 2, said
+    return said
+
+
 def test_an_early_check_refusal_listing_the_folder_is_tagged(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Review F1: ``--check CSV --images DIR`` of a folder without images is refused before
@@ -267,13 +279,9 @@ def test_an_early_check_refusal_listing_the_folder_is_tagged(
     (folder / "Sub_Patient_Sam").mkdir(parents=True)
     (folder / "Sub_Patient_Sam" / "OD.png").write_bytes(_png(_scan(0)))
     (folder / "Doe_Dat_Person.dat").write_bytes(_png(_scan(1)))
-    submission = tmp_path / "team.csv"
-    submission.write_text("case,class,P0,P1,P2\n", encoding="utf-8")
     for mode, shown in (("full", True), ("tag", False)):
-        with pytest.raises(SystemExit) as ended:
-            export_early(["--check", str(submission), "--images", str(folder), "--log-names", mode])
-        said = capsys.readouterr().err
-        assert ended.value.code == 2 and "no images" in said, said
+        said = _early_check_refusal(tmp_path, folder, mode, capsys)
+        assert "no images" in said, said
         for secret in ("Sub_Patient_Sam", "Doe_Dat_Person"):
             assert (secret in said) is shown, (mode, secret, said)
         if not shown:
@@ -444,13 +452,9 @@ def test_a_name_said_quoted_or_in_its_repr_is_tagged(tmp_path: Path, capsys: pyt
     folder = tmp_path / "night"
     (folder / "O'Brien_Pat").mkdir(parents=True)
     (folder / "O'Brien_Pat" / "OD.png").write_bytes(_png(_scan(0)))
-    submission = tmp_path / "team.csv"
-    submission.write_text("case,class,P0,P1,P2\n", encoding="utf-8")
     for mode, shown in (("full", True), ("tag", False)):
-        with pytest.raises(SystemExit) as ended:
-            export_early(["--check", str(submission), "--images", str(folder), "--log-names", mode])
-        said = capsys.readouterr().err
-        assert ended.value.code == 2 and "e.g. '" in said, said
+        said = _early_check_refusal(tmp_path, folder, mode, capsys)
+        assert "e.g. '" in said, said
         assert ("Brien" in said) is shown, (mode, said)
     assert f"e.g. '{tag(str(folder))}/{tag(chr(39).join(['O', 'Brien_Pat']))}'" in said, said
 
