@@ -133,12 +133,21 @@ def _bench_script(command: str) -> str | None:
     return None
 
 
+SHORT_HASH = 7
+"""How many hex digits of a commit the README's provenance words show (git's default
+minimum; fixed so that every clone renders the same text)."""
+
+
 def _first_commit_with(path: str) -> str | None:
-    """The oldest commit that added ``path`` (``git log --diff-filter=A``), short; None when
-    git does not know the path."""
-    out = _git("log", "--diff-filter=A", "--format=%h", "--", path)
+    """The oldest commit that added ``path`` (``git log --diff-filter=A``), as its first
+    :data:`SHORT_HASH` hex digits; None when git does not know the path.
+
+    The length is fixed rather than git's ``%h``, whose length grows with the number of
+    objects in the clone: a fresh CI clone wrote 7 digits where the developers' repository
+    wrote 8, and the README check failed on that alone."""
+    out = _git("log", "--diff-filter=A", "--format=%H", "--", path)
     added = (out or "").split()
-    return added[-1] if added else None
+    return added[-1][:SHORT_HASH] if added else None
 
 
 def _uncommitted_tree_words(record: dict[str, Any]) -> str | None:

@@ -220,3 +220,14 @@ def test_each_correctness_table_ends_with_its_recorded_command_and_whose_paths_i
     cpu = command_line({"device": "CPU: AMD EPYC x2", "command": "python -m bench.quick_check"})
     assert cpu == ["", "Command, as its result file records it: `python -m bench.quick_check`."]
     assert command_line({"device": "d"}) == []
+
+
+def test_the_first_commit_of_a_path_has_the_same_length_in_every_clone(repo: Path) -> None:
+    """CI failed on d66015c because git's ``%h`` wrote 8 digits in the fresh clone and 7 in the
+    developers' repository: the abbreviation's length follows the clone's object count and
+    ``core.abbrev``. The README's words use a fixed length instead."""
+    added = _commit(repo, {"bench/x.py": "print(1)\n"}, "add x")
+    _git(repo, "config", "core.abbrev", "12")  # what %h would follow: 12 digits here
+    assert len(_git(repo, "log", "-1", "--format=%h")) == 12
+    assert summarize._first_commit_with("bench/x.py") == added[:summarize.SHORT_HASH]
+    assert len(added) == summarize.SHORT_HASH == 7
