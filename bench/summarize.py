@@ -2458,8 +2458,8 @@ def headline(key: str, record: dict[str, Any]) -> str | None:
 
 
 def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str:
-    """The README's summary: one row per result (what, its latest figure, device, day), each
-    linked to its anchor on ``page``, where its full row or table gives the rest (the provenance
+    """The README's summary: one row per result (what, its latest figure, device without its
+    trade marks and "Processor", day), each linked to its anchor on ``page``, where its full row or table gives the rest (the provenance
     words, the command, every figure)."""
     rows = {key: (record, found) for key, record, found in result_rows(results_dir)}
     titles: dict[str, str] = {}
@@ -2474,8 +2474,9 @@ def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str
         record, found = rows[key] if key in rows else (read_result(results_dir / f"{key}.json"), [])
         what = shorten(_cells(found[0])[0] if found else titles[key], SUMMARY_WHAT)
         figure = headline(key, record) or (_cells(found[0])[1] if found else f"table on {page}")
+        device = " ".join(re.sub(r"\((R|TM)\)| Processor\b", "", _device(record)).split())
         lines.append(f"| {what} ([{key}]({page}#{anchor(key)})) | {shorten(figure, SUMMARY_FIGURE)} | "
-                     f"{_device(record)} | {str(record.get('date_utc', '?'))[:10]} |")
+                     f"{device} | {str(record.get('date_utc', '?'))[:10]} |")
     if len(lines) == 2:
         lines.append("| (no results yet) | | | |")
     return "\n".join(lines)
