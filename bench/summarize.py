@@ -2364,11 +2364,18 @@ table, in characters (:func:`shorten`)."""
 
 
 def _quick_check_headline(r: dict[str, Any]) -> str | None:
-    judged = r.get("judged_comparison") or {}
+    """The quick check's judged pair and verdict: VICReg against the control its design judges
+    (``judged_comparison``, any control: the probe's other key, ``broken_pairs`` -> "broken
+    pairs"), else, for designs judged against the random backbone, that pair; None when the
+    record holds neither."""
     claim = "claim holds" if r.get("claim_holds") else "claim does not hold"
-    if r.get("judged") == "refitted_vs_broken_pairs" and isinstance(judged.get("gap_points"), (int, float)):
+    if r.get("judged"):
+        judged = r.get("judged_comparison") or {}
         top = judged.get("linear_probe_top1") or {}
-        return (f"VICReg {_pct(top.get('pretrained'))} % vs broken pairs {_pct(top.get('broken_pairs'))} %, "
+        control = next((key for key in top if key != "pretrained"), None)
+        if control is None or not isinstance(judged.get("gap_points"), (int, float)):
+            return None
+        return (f"VICReg {_pct(top.get('pretrained'))} % vs {control.replace('_', ' ')} {_pct(top.get(control))} %, "
                 f"gap {judged['gap_points']:+.2f} points: {claim}")
     top, gap = r.get("linear_probe_top1") or {}, r.get("gap_points")
     if not isinstance(gap, (int, float)):

@@ -1037,3 +1037,19 @@ def test_the_app_speed_row_says_which_heat_map_it_timed() -> None:
     assert ("measured when the heat map read the identity view only" in committed_row) is (
         app_speed_map_views(committed) == 1)
     assert ("Grad-CAM over 4 views" in committed_row) is (app_speed_map_views(committed) == 4)
+
+
+def test_the_quick_check_summary_names_whichever_control_its_design_judges() -> None:
+    """The README's summary leads a quick check with its judged pair; a design judged against
+    another control (a no-pairs arm) renders from its record alone, without code for it."""
+    from bench.summarize import headline
+
+    base = {"claim_holds": False, "linear_probe_top1": {"pretrained": 86.86, "random": 85.14}, "gap_points": 1.72}
+    assert headline("quick_check_mnist", base) == (
+        "pretrained 86.86 % vs random backbone 85.14 %, gap +1.72 points: claim does not hold")
+    for control, words in (("broken_pairs", "broken pairs"), ("no_pairs", "no pairs")):
+        record = {**base, "claim_holds": True, "judged": f"refitted_vs_{control}",
+                  "judged_comparison": {"linear_probe_top1": {"pretrained": 70.73, control: 67.45}, "gap_points": 3.28}}
+        assert headline(f"quick_check_mnist_v3_{control}", record) == (
+            f"VICReg 70.73 % vs {words} 67.45 %, gap +3.28 points: claim holds")
+    assert headline("quick_check_x", {**base, "judged": "refitted_vs_x", "judged_comparison": {}}) is None
