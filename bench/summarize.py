@@ -13,6 +13,7 @@ import argparse
 import functools
 import json
 import math
+import os
 import re
 import statistics
 import subprocess
@@ -1995,9 +1996,16 @@ def command_line(record: dict[str, Any]) -> list[str]:
     return ["", line]
 
 
-def correctness_tables(results_dir: Path) -> list[str]:
-    """The correctness tables of issue #7, each from its own result file (absent file: no table)."""
-    out: list[str] = []
+Block = tuple[tuple[str, ...], list[str]]
+"""A correctness table's lines and the result files it shows, by their key (the file's name
+without ``.json``): the key under which the results page anchors it and the README's summary
+links it."""
+
+
+def correctness_blocks(results_dir: Path) -> list[Block]:
+    """The correctness tables of issue #7, each from its own result file (absent file: no
+    table), as blocks in the order the results page shows them."""
+    blocks: list[Block] = []
 
     def load(name: str) -> dict[str, Any] | None:
         path = results_dir / f"{name}.json"
@@ -2010,115 +2018,138 @@ def correctness_tables(results_dir: Path) -> list[str]:
     suffixes = sorted(p.stem[len("cifar10_vicreg"):] for p in results_dir.glob("cifar10_vicreg*.json")
                       if load(p.stem) is not None)
     for suffix in suffixes or [""]:
-        out += _cifar_tables(load(f"cifar10_vicreg{suffix}"), load(f"umm_ablation{suffix}"))
-    out += _other_tables(results_dir, load)
-    return out
+        cifar, ablation = load(f"cifar10_vicreg{suffix}"), load(f"umm_ablation{suffix}")
+        blocks += [((f"cifar10_vicreg{suffix}",), _cifar_table(cifar, ablation)),
+                   ((f"umm_ablation{suffix}",), _ablation_table(ablation))]
+    blocks += _other_blocks(results_dir, load)
+    return [(names, lines) for names, lines in blocks if lines]
 
 
-def _cifar_tables(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) -> list[str]:
-    out: list[str] = []
-    if cifar:
-        out += ["", f"**CIFAR-10, ResNet-18, linear probe / k-NN top-1 (%)** ({_device(cifar)}, {_date(cifar)}; one seed)",
-                "", "| model | epochs | linear | k-NN@20 | k-NN@200 |", "|---|---|---|---|---|",
-                f"| VICReg (this package) | {cifar.get('epochs')} | {_pct(cifar.get('linear_probe_top1'))} | "
-                f"{_pct(cifar.get('knn_top1_k20'))} | {_pct(cifar.get('knn_top1_k200'))} |"]
-        if ablation:
-            for name in ("control", "umm"):
-                row = ablation.get("variants", {}).get(name)
-                if row:
-                    label = {"control": "VICReg + fair control (same steps, plain VICReg)",
-                             "umm": "VICReg + UMM (this package)"}[name]
-                    out.append(f"| {label} | {cifar.get('epochs')} + {row.get('steps')} steps | "
-                               f"{_pct(row.get('linear_probe_top1'))} | {_pct(row.get('knn_top1_k20'))} | "
-                               f"{_pct(row.get('knn_top1_k200'))} |")
-        out += [f"| {model} | {schedule} | {linear} | {f'{knn} ' if knn else ''}| |"
-                for model, schedule, linear, knn, _source in PUBLISHED_CIFAR10]
-        out += command_line(cifar)
+def correctness_tables(results_dir: Path) -> list[str]:
+    """The lines of every correctness table (:func:`correctness_blocks`), one after another."""
+    return [line for _names, lines in correctness_blocks(results_dir) for line in lines]
+
+
+def _cifar_table(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) -> list[str]:
+    """The CIFAR-10 linear probe / k-NN table of one run, with the fair control and UMM rows of
+    ``ablation`` when there is one, and the published figures labelled with their source."""
+    if not cifar:
+        return []
+    out = ["", f"**CIFAR-10, ResNet-18, linear probe / k-NN top-1 (%)** ({_device(cifar)}, {_date(cifar)}; one seed)",
+           "", "| model | epochs | linear | k-NN@20 | k-NN@200 |", "|---|---|---|---|---|",
+           f"| VICReg (this package) | {cifar.get('epochs')} | {_pct(cifar.get('linear_probe_top1'))} | "
+           f"{_pct(cifar.get('knn_top1_k20'))} | {_pct(cifar.get('knn_top1_k200'))} |"]
     if ablation:
-        gains = ablation.get("gain_over_fair_control", {})
-        out += ["", f"**UMM ablation on CIFAR-10 from one VICReg checkpoint** ({_device(ablation)}, "
-                f"{_date(ablation)}; settings for every variant: `{' '.join(ablation.get('settings_for_every_variant', []))}`)",
-                "", "| variant | settings | linear | k-NN@20 | vs fair control (linear / k-NN points) | last-layer ΔR |",
-                "|---|---|---|---|---|---|"]
-        for name, row in ablation.get("variants", {}).items():
-            g = gains.get(name)
-            settings = row.get("settings")
-            settings = " ".join(settings) if isinstance(settings, list) else settings
-            last = (row.get("final_epoch") or {}).get("rate_reduction_last")
-            out.append(f"| {name} | {settings} | {_pct(row.get('linear_probe_top1'))} | "
-                       f"{_pct(row.get('knn_top1_k20'))} | "
-                       + (f"{g['linear_points']:+.2f} / {g['knn20_points']:+.2f}" if g else "") + " | "
-                       + (f"{last:.1f}" if isinstance(last, (int, float)) else "") + " |")
-        out += command_line(ablation)
-    return out
+        for name in ("control", "umm"):
+            row = ablation.get("variants", {}).get(name)
+            if row:
+                label = {"control": "VICReg + fair control (same steps, plain VICReg)",
+                         "umm": "VICReg + UMM (this package)"}[name]
+                out.append(f"| {label} | {cifar.get('epochs')} + {row.get('steps')} steps | "
+                           f"{_pct(row.get('linear_probe_top1'))} | {_pct(row.get('knn_top1_k20'))} | "
+                           f"{_pct(row.get('knn_top1_k200'))} |")
+    out += [f"| {model} | {schedule} | {linear} | {f'{knn} ' if knn else ''}| |"
+            for model, schedule, linear, knn, _source in PUBLISHED_CIFAR10]
+    return out + command_line(cifar)
 
 
-def _other_tables(results_dir: Path, load: Any) -> list[str]:
-    out: list[str] = []
+def _ablation_table(ablation: dict[str, Any] | None) -> list[str]:
+    """The UMM ablation on CIFAR-10 from one VICReg checkpoint: every variant against the fair control."""
+    if not ablation:
+        return []
+    gains = ablation.get("gain_over_fair_control", {})
+    out = ["", f"**UMM ablation on CIFAR-10 from one VICReg checkpoint** ({_device(ablation)}, "
+           f"{_date(ablation)}; settings for every variant: `{' '.join(ablation.get('settings_for_every_variant', []))}`)",
+           "", "| variant | settings | linear | k-NN@20 | vs fair control (linear / k-NN points) | last-layer ΔR |",
+           "|---|---|---|---|---|---|"]
+    for name, row in ablation.get("variants", {}).items():
+        g = gains.get(name)
+        settings = row.get("settings")
+        settings = " ".join(settings) if isinstance(settings, list) else settings
+        last = (row.get("final_epoch") or {}).get("rate_reduction_last")
+        out.append(f"| {name} | {settings} | {_pct(row.get('linear_probe_top1'))} | "
+                   f"{_pct(row.get('knn_top1_k20'))} | "
+                   + (f"{g['linear_points']:+.2f} / {g['knn20_points']:+.2f}" if g else "") + " | "
+                   + (f"{last:.1f}" if isinstance(last, (int, float)) else "") + " |")
+    return out + command_line(ablation)
+
+
+def _other_blocks(results_dir: Path, load: Any) -> list[Block]:
+    blocks: list[Block] = []
     retina = load("retinamnist")
     if retina:
-        out += retinamnist_table(retina, job_reruns(results_dir))
+        blocks.append((("retinamnist",), retinamnist_table(retina, job_reruns(results_dir))))
         repeats = {p.stem: record for p in sorted(results_dir.glob("retinamnist_*.json"))
                    if not p.stem.startswith("retinamnist_epochs") and (record := load(p.stem)) is not None}
         if repeats:
-            out += retinamnist_repeats_table({"retinamnist": retina, **repeats})
+            blocks.append((tuple(repeats), retinamnist_repeats_table({"retinamnist": retina, **repeats})))
         epochs_records = {path.stem: record for path in sorted(results_dir.glob("retinamnist_epochs*.json"))
                           if (record := load(path.stem)) is not None}
-        for record in epochs_records.values():
-            out += retinamnist_epochs_table(record)
-        out += pooled_seeds_lines(epochs_records)
+        blocks += [((name,), retinamnist_epochs_table(record)) for name, record in epochs_records.items()]
+        blocks.append(((), pooled_seeds_lines(epochs_records)))
     for path in sorted(results_dir.glob("umm_protocol_*.json")):
         if (record := load(path.stem)) is not None:
-            out += umm_protocol_table(record, retina)
+            blocks.append(((path.stem,), umm_protocol_table(record, retina)))
     for dataset in ("mnist", "fashion_mnist"):
         low = load(f"low_label_{dataset}")
-        if not low:
-            continue
-        paper_info = low.get("paper") or {}  # "reference"; files before it: "comparable"
-        paper = paper_info.get("figures", {}) if paper_info.get("reference", paper_info.get("comparable")) else {}
-        # files written before bench.low_label had random_linear keep their five columns
-        random = any("random_linear" in entry for entry in low.get("labels", {}).values())
-        out += ["", f"**{GENERIC_DATASET_WORDS[dataset][0]} low-label "
-                f"test top-1 (%), mean ± std over seeds** ({_device(low)}, {_date(low)}; "
-                f"pretraining {low.get('pretrain', {}).get('seconds')} s)",
-                "", "| labels | fine-tune | scratch | linear probe | "
-                + ("linear probe, random backbone | " if random else "")
-                + "paper's MLP, fine-tune (reference only) | paper's MLP, scratch (reference only) |",
-                "|---|---|---|---|---|---|" + ("---|" if random else "")]
-        for n, entry in low.get("labels", {}).items():
-            pp = paper.get(n, {})
-            out.append(f"| {n} | {_spread(entry, 'finetune')} | {_spread(entry, 'scratch')} | "
-                       f"{_spread(entry, 'linear')} | "
-                       + (f"{_spread(entry, 'random_linear')} | " if random else "")
-                       + f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
-        out += paper_reference_lines(paper_info) if paper else []
-        out += command_line(low)
+        if low:
+            blocks.append(((f"low_label_{dataset}",), _low_label_table(dataset, low)))
     for name in sorted(p.stem for p in results_dir.glob("layer_clusters_*.json")):
         lc = load(name)
-        if not lc:
-            continue
-        stages = lc.get("stages", [])
-        shown = GENERIC_DATASET_WORDS.get(str(lc.get("dataset")), (str(lc.get("dataset")),))[0]
-        out += ["", f"**Per-layer cluster quality, {shown} test set: Davies-Bouldin (lower better) / "
-                f"Calinski-Harabasz (higher better)** ({_device(lc)}, {_date(lc)}; t-SNE: "
-                f"`bench/results/{name}_tsne.png`)", "",
-                "| backbone | " + " | ".join(stages) + " |", "|---|" + "---|" * len(stages)]
-        for bname, b in lc.get("backbones", {}).items():
-            cells = [f"{b['layers'][s]['davies_bouldin']:.2f} / {b['layers'][s]['calinski_harabasz']:.0f}"
-                     for s in stages if s in b.get("layers", {})]
-            out.append(f"| {bname} | " + " | ".join(cells) + " |")
-        out += command_line(lc)
-    for pipe in (load(p.stem) for p in sorted(results_dir.glob("drac_pipeline_*.json"))):
-        if not pipe:
-            continue
-        out += ["", f"**Full-size phantom DRAC pipeline, out-of-fold (611 images, 5 folds)** ({_device(pipe)}, "
-                f"{_date(pipe)}; phantom data: shows that the stages work, not how well real DR is graded"
-                f"{_fold_rule_note(pipe)}{_freeze_note(pipe)})", "",
-                "| variant | QWK [95 % CI] | AUC (macro OvO) | accuracy | macro F1 |", "|---|---|---|---|---|"]
-        freeze = _freeze_setting(pipe)
-        for row in pipe.get("oof_metrics", {}).get("rows", []):
-            out.append(f"| {_variant_name(row['variant'], freeze)} | {row['qwk']:.3f} [{row['qwk_ci_low']:.3f}, {row['qwk_ci_high']:.3f}] | "
-                       f"{row['auc']:.3f} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} |")
+        if lc:
+            blocks.append(((name,), _layer_clusters_table(name, lc)))
+    for path in sorted(results_dir.glob("drac_pipeline_*.json")):
+        pipe = load(path.stem)
+        if pipe:
+            blocks.append(((path.stem,), _pipeline_table(pipe)))
+    return blocks
+
+
+def _low_label_table(dataset: str, low: dict[str, Any]) -> list[str]:
+    paper_info = low.get("paper") or {}  # "reference"; files before it: "comparable"
+    paper = paper_info.get("figures", {}) if paper_info.get("reference", paper_info.get("comparable")) else {}
+    # files written before bench.low_label had random_linear keep their five columns
+    random = any("random_linear" in entry for entry in low.get("labels", {}).values())
+    out = ["", f"**{GENERIC_DATASET_WORDS[dataset][0]} low-label "
+           f"test top-1 (%), mean ± std over seeds** ({_device(low)}, {_date(low)}; "
+           f"pretraining {low.get('pretrain', {}).get('seconds')} s)",
+           "", "| labels | fine-tune | scratch | linear probe | "
+           + ("linear probe, random backbone | " if random else "")
+           + "paper's MLP, fine-tune (reference only) | paper's MLP, scratch (reference only) |",
+           "|---|---|---|---|---|---|" + ("---|" if random else "")]
+    for n, entry in low.get("labels", {}).items():
+        pp = paper.get(n, {})
+        out.append(f"| {n} | {_spread(entry, 'finetune')} | {_spread(entry, 'scratch')} | "
+                   f"{_spread(entry, 'linear')} | "
+                   + (f"{_spread(entry, 'random_linear')} | " if random else "")
+                   + f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
+    out += paper_reference_lines(paper_info) if paper else []
+    return out + command_line(low)
+
+
+def _layer_clusters_table(name: str, lc: dict[str, Any]) -> list[str]:
+    stages = lc.get("stages", [])
+    shown = GENERIC_DATASET_WORDS.get(str(lc.get("dataset")), (str(lc.get("dataset")),))[0]
+    out = ["", f"**Per-layer cluster quality, {shown} test set: Davies-Bouldin (lower better) / "
+           f"Calinski-Harabasz (higher better)** ({_device(lc)}, {_date(lc)}; t-SNE: "
+           f"`bench/results/{name}_tsne.png`)", "",
+           "| backbone | " + " | ".join(stages) + " |", "|---|" + "---|" * len(stages)]
+    for bname, b in lc.get("backbones", {}).items():
+        cells = [f"{b['layers'][s]['davies_bouldin']:.2f} / {b['layers'][s]['calinski_harabasz']:.0f}"
+                 for s in stages if s in b.get("layers", {})]
+        out.append(f"| {bname} | " + " | ".join(cells) + " |")
+    return out + command_line(lc)
+
+
+def _pipeline_table(pipe: dict[str, Any]) -> list[str]:
+    out = ["", f"**Full-size phantom DRAC pipeline, out-of-fold (611 images, 5 folds)** ({_device(pipe)}, "
+           f"{_date(pipe)}; phantom data: shows that the stages work, not how well real DR is graded"
+           f"{_fold_rule_note(pipe)}{_freeze_note(pipe)})", "",
+           "| variant | QWK [95 % CI] | AUC (macro OvO) | accuracy | macro F1 |", "|---|---|---|---|---|"]
+    freeze = _freeze_setting(pipe)
+    for row in pipe.get("oof_metrics", {}).get("rows", []):
+        out.append(f"| {_variant_name(row['variant'], freeze)} | {row['qwk']:.3f} [{row['qwk_ci_low']:.3f}, {row['qwk_ci_high']:.3f}] | "
+                   f"{row['auc']:.3f} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} |")
     return out
 
 
@@ -2142,97 +2173,363 @@ def paper_reference_lines(paper: dict[str, Any]) -> list[str]:
     return ["", f"{PAPER_IS_A_REFERENCE}.{note}"]
 
 
-def render(results_dir: Path = RESULTS) -> str:
-    lines = ["| what | figure | device | date | command |", "|---|---|---|---|---|"]
-    files = sorted(results_dir.glob("*.json"))
-    for path in files:
+def pretrain_throughput_rows(r: dict[str, Any]) -> list[str]:
+    """bench/pretrain_throughput.py: real pairs/s of each setting against its model-only ceiling."""
+    commit = r.get("environment", {}).get("git_commit")
+    rows = []
+    for setting, s in r.get("settings", {}).items():
+        if "error" in s:
+            figure = f"failed: {s['error']}"
+        else:
+            figure = (f"{s['real_pairs_per_s']} pairs/s real vs {s['ceiling_pairs_per_s']} ceiling "
+                      f"(ratio {s['ratio']})" + (f", batch {s['batch_size']}, compiled" if s.get("compiled")
+                                                 else ""))
+        rows.append(f"| pretraining throughput, {setting} (code at {commit}) | {figure} | "
+                    f"{_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    return rows
+
+
+TABLE_ONLY = ("umm_ablation", "umm_protocol_", "low_label_", "layer_clusters_", "retinamnist_")
+"""Name prefixes of the result files shown as correctness tables (:func:`correctness_blocks`)
+and not as rows of the results table."""
+
+
+def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
+    """The results-table rows of the result file ``name`` (its name without ``.json``): a
+    bench's own rows where it has them, else :func:`generic_rows`; None for a file shown as a
+    correctness table (:data:`TABLE_ONLY`). A new file of a known bench renders with that
+    bench's rows, a file of a new bench with the generic ones."""
+    by_name = {"ingest": ingest_rows, "bootstrap_speed": bootstrap_speed_rows, "default_run": default_run_rows,
+               "threads": threads_rows, "cli_startup": cli_startup_rows, "name_tags": name_tags_rows,
+               "structure_check": structure_check_rows, "retinamnist": retinamnist_rows}
+    by_prefix = (("ingest_memory", ingest_memory_rows), ("grading_memory", grading_memory_rows),
+                 ("cpu_precision", cpu_precision_rows), ("pretrain_throughput", pretrain_throughput_rows),
+                 ("feed_throughput", feed_rows), ("app_speed", app_speed_rows),
+                 ("keep_selection", keep_selection_rows), ("near_duplicates", near_duplicates_rows),
+                 ("twin_folds", twin_folds_rows), ("drac_pipeline_", pipeline_rows), ("cifar10_vicreg", cifar_rows),
+                 ("quick_check", quick_check_rows), ("inference_", inference_rows), ("ood_check", ood_rows),
+                 ("heatmap_sanity", heatmap_sanity_rows), ("disk_use", disk_rows))
+    if name in by_name:
+        return by_name[name](record)
+    if name.startswith("app_load"):
+        return app_load_rows(name, record)
+    for prefix, rows in by_prefix:
+        if name.startswith(prefix):
+            return rows(record)
+    if name.startswith(TABLE_ONLY):
+        return None  # shown as tables below
+    return generic_rows(name, record)
+
+
+ResultRows = tuple[str, dict[str, Any], list[str]]
+"""A result's key (its file's name without ``.json``; ``reruns/<name>`` for a rerun of the
+RetinaMNIST job under ``bench/results/reruns/``), its record and its rows of the results table."""
+
+
+def result_rows(results_dir: Path = RESULTS) -> list[ResultRows]:
+    """Every result the results table shows, in its order (the files' names; each rerun of the
+    RetinaMNIST job after the committed run). Smoke runs (:func:`is_smoke`) and the files shown
+    as correctness tables only are left out."""
+    out: list[ResultRows] = []
+    for path in sorted(results_dir.glob("*.json")):
         record = read_result(path)
         name = path.stem
         if is_smoke(name, record):
             continue  # a smoke run checks that a protocol runs; its figures are not results
-        if name == "ingest":
-            lines += ingest_rows(record)
-        elif name.startswith("ingest_memory"):
-            lines += ingest_memory_rows(record)
-        elif name.startswith("grading_memory"):
-            lines += grading_memory_rows(record)
-        elif name.startswith("cpu_precision"):
-            lines += cpu_precision_rows(record)
-        elif name.startswith("pretrain_throughput"):
-            commit = record.get("environment", {}).get("git_commit")
-            for setting, s in record.get("settings", {}).items():
-                if "error" in s:
-                    figure = f"failed: {s['error']}"
-                else:
-                    figure = (f"{s['real_pairs_per_s']} pairs/s real vs {s['ceiling_pairs_per_s']} ceiling "
-                              f"(ratio {s['ratio']})" + (f", batch {s['batch_size']}, compiled" if s.get("compiled")
-                                                         else ""))
-                lines.append(f"| pretraining throughput, {setting} (code at {commit}) | {figure} | "
-                             f"{_device(record)} | {_date(record)} | `{record.get('command')}` |")
-        elif name.startswith("feed_throughput"):
-            lines += feed_rows(record)
-        elif name.startswith("app_load"):
-            lines += app_load_rows(name, record)
-        elif name.startswith("app_speed"):
-            lines += app_speed_rows(record)
-        elif name == "bootstrap_speed":
-            lines += bootstrap_speed_rows(record)
-        elif name == "default_run":
-            lines += default_run_rows(record)
-        elif name.startswith("keep_selection"):
-            lines += keep_selection_rows(record)
-        elif name.startswith("near_duplicates"):
-            lines += near_duplicates_rows(record)
-        elif name.startswith("twin_folds"):
-            lines += twin_folds_rows(record)
-        elif name.startswith("drac_pipeline_"):
-            lines += pipeline_rows(record)
-        elif name.startswith("cifar10_vicreg"):
-            lines += cifar_rows(record)
-        elif name.startswith("quick_check"):
-            lines += quick_check_rows(record)
-        elif name.startswith("inference_"):
-            lines += inference_rows(record)
-        elif name == "threads":
-            lines += threads_rows(record)
-        elif name == "cli_startup":
-            lines += cli_startup_rows(record)
-        elif name == "name_tags":
-            lines += name_tags_rows(record)
-        elif name.startswith("ood_check"):
-            lines += ood_rows(record)
-        elif name.startswith("heatmap_sanity"):
-            lines += heatmap_sanity_rows(record)
-        elif name.startswith("disk_use"):
-            lines += disk_rows(record)
-        elif name == "structure_check":
-            lines += structure_check_rows(record)
-        elif name == "retinamnist":
-            lines += retinamnist_rows(record)
-            lines += [row for source, rerun in job_reruns(results_dir).items()
-                      if isinstance(rerun.get("seconds_total"), (int, float))
-                      for row in retinamnist_rows(rerun, source)]
-        elif name.startswith(("umm_ablation", "umm_protocol_", "low_label_", "layer_clusters_", "retinamnist_")):
-            continue  # shown as tables below
-        else:
-            lines += generic_rows(name, record)
+        rows = _rows_of(name, record)
+        if rows is None:
+            continue
+        out.append((name, record, rows))
+        if name == "retinamnist":
+            out += [(f"reruns/{Path(source).stem}", rerun, retinamnist_rows(rerun, source))
+                    for source, rerun in job_reruns(results_dir).items()
+                    if isinstance(rerun.get("seconds_total"), (int, float))]
+    return out
+
+
+RESULTS_HEADER = ["| what | figure | device | date | command |", "|---|---|---|---|---|"]
+
+
+def _full_lines(results_dir: Path, anchored: bool) -> list[str]:
+    """The results table and the correctness tables; ``anchored``: with an ``<a id>`` (:func:`anchor`)
+    at each result's first row, or at the title of the table that shows it."""
+    lines = list(RESULTS_HEADER)
+    with_rows = set()
+    for key, _record, rows in result_rows(results_dir):
+        if anchored and rows:
+            rows = [f'| <a id="{anchor(key)}"></a>{rows[0][2:]}', *rows[1:]]
+            with_rows.add(key)
+        lines += rows
     if len(lines) == 2:  # no file, or smoke runs only
         lines.append("| (no results yet) | | | | |")
-    lines += correctness_tables(results_dir)
+    for names, block in correctness_blocks(results_dir):
+        ids = "".join(f'<a id="{anchor(name)}"></a>' for name in names if name not in with_rows)
+        title = next((i for i, line in enumerate(block) if line.startswith("**")), None)
+        if anchored and ids and title is not None:
+            block = [*block[:title], ids + block[title], *block[title + 1:]]
+        lines += block
+    return lines
+
+
+def render(results_dir: Path = RESULTS) -> str:
+    """The full results: a row per result (what, figure, device, date with its provenance
+    words, command), then the correctness tables, as ``--print`` shows them."""
+    return "\n".join(_full_lines(results_dir, anchored=False))
+
+
+RESULTS_PAGE = "docs/results.md"
+"""The page that holds the full results (:func:`render_page`), linked from the README's summary."""
+SUMMARY_BEGIN, SUMMARY_END = "<!-- results-summary:begin -->", "<!-- results-summary:end -->"
+"""The README's Results section shows the summary table (:func:`render_summary`) between these markers."""
+RETINA_PAGE = "docs/retinamnist.md"
+"""The page whose RetinaMNIST results, in words, sit under the job's table between
+:data:`RETINA_BEGIN` and :data:`RETINA_END`."""
+
+
+def anchor(key: str) -> str:
+    """The id of a result's anchor on the results page: ``result-`` and its key, any character
+    but a letter, digit, ``_`` or ``-`` as ``-`` (``reruns/x`` -> ``result-reruns-x``)."""
+    return "result-" + re.sub(r"[^\w-]", "-", key)
+
+
+def rebase_links(text: str, page: str) -> str:
+    """``text``'s relative Markdown links, written from the repository root (``](docs/evaluation.md)``), as
+    seen from the repository file ``page`` (``](evaluation.md)`` from ``docs/results.md``); in-page
+    (``#...``) and web links unchanged."""
+    folder = str(Path(page).parent)
+    if folder == ".":
+        return text
+
+    def from_page(match: re.Match[str]) -> str:
+        target = match.group(1)
+        if target.startswith("#") or re.match(r"^[a-z]+:", target):
+            return match.group(0)
+        path, hash_, fragment = target.partition("#")
+        return f"]({Path(os.path.relpath(path, folder)).as_posix()}{hash_}{fragment})"
+
+    return re.sub(r"\]\(([^)\s]+)\)", from_page, text)
+
+
+def render_page(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str:
+    """:func:`render` with an anchor per result (:func:`anchor`), its links as seen from ``page``."""
+    return rebase_links("\n".join(_full_lines(results_dir, anchored=True)), page)
+
+
+def _depth0_pieces(text: str) -> list[str]:
+    """``text`` cut before each ``, ``, ``; `` and `` (`` outside parentheses and backticks, each
+    piece starting with its separator: joined again they give ``text``."""
+    pieces, start, depth, code = [], 0, 0, False
+    for i, char in enumerate(text):
+        if char == "`":
+            code = not code
+        elif not code and char == "(":
+            if depth == 0 and text[i - 1:i] == " " and i - 1 > start:
+                pieces.append(text[start:i - 1])
+                start = i - 1
+            depth += 1
+        elif not code and char == ")":
+            depth = max(0, depth - 1)
+        elif not code and depth == 0 and text[i:i + 2] in (", ", "; ") and i > start:
+            pieces.append(text[start:i])
+            start = i
+    return [*pieces, text[start:]]
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text``, or its longest start of whole pieces (:func:`_depth0_pieces`) within its first
+    ``; `` clause that fits ``limit`` characters, with `` …`` for what was left out: no figure,
+    parenthesis or code span is cut in two. A first piece longer than ``limit`` is cut at a
+    space."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for piece in _depth0_pieces(text):
+        if piece.startswith("; ") or len(kept) + len(piece) > limit:
+            break
+        kept += piece
+    if not kept:
+        kept = text[:limit].rsplit(" ", 1)[0]
+    return kept.rstrip(" ,;:") + " …"
+
+
+def _cells(row: str) -> list[str]:
+    """A results-table row's cells (a cell holds no ``|``: the row functions never write one)."""
+    return [cell.strip() for cell in row.strip().strip("|").split(" | ")]
+
+
+SUMMARY_WHAT, SUMMARY_FIGURE = 60, 100
+"""The longest what (before the result's file name) and figure cells of the README's summary
+table, in characters (:func:`shorten`)."""
+
+
+def _quick_check_headline(r: dict[str, Any]) -> str | None:
+    """The quick check's judged pair and verdict: VICReg against the control its design judges
+    (``judged_comparison``, any control: the probe's other key, ``broken_pairs`` -> "broken
+    pairs"), else, for designs judged against the random backbone, that pair; None when the
+    record holds neither."""
+    claim = "claim holds" if r.get("claim_holds") else "claim does not hold"
+    if r.get("judged"):
+        judged = r.get("judged_comparison") or {}
+        top = judged.get("linear_probe_top1") or {}
+        control = next((key for key in top if key != "pretrained"), None)
+        if control is None or not isinstance(judged.get("gap_points"), (int, float)):
+            return None
+        return (f"VICReg {_pct(top.get('pretrained'))} % vs {control.replace('_', ' ')} {_pct(top.get(control))} %, "
+                f"gap {judged['gap_points']:+.2f} points: {claim}")
+    top, gap = r.get("linear_probe_top1") or {}, r.get("gap_points")
+    if not isinstance(gap, (int, float)):
+        return None
+    return (f"pretrained {_pct(top.get('pretrained'))} % vs random backbone {_pct(top.get('random'))} %, "
+            f"gap {gap:+.2f} points: {claim}")
+
+
+def _job_headline(r: dict[str, Any]) -> str | None:
+    """Accuracy / QWK out of fold of each variant of a RetinaMNIST job (committed run or repeat)."""
+    variants = r.get("variants") or {}
+    said = [f"{PRETRAINED_WORDS.get(name, name)} {v['accuracy']:.3f} / {v['qwk']:.3f}"
+            for name, v in variants.items() if isinstance(v, dict) and {"accuracy", "qwk"} <= set(v)]
+    return f"accuracy / QWK: {', '.join(said)}" if said else None
+
+
+def _epochs_headline(r: dict[str, Any]) -> str | None:
+    """The mean changed VICReg - scratch difference of bench.retinamnist_epochs and its mark's verdict."""
+    differences = r.get("differences") or {}
+    name = next((n for n in differences if n.endswith("_minus_scratch")), None)
+    if name is None:
+        return None
+    d = differences[name]
+    said = ", ".join(f"{words} {d[key]['mean']:+.4f}" for key, words in (("accuracy", "accuracy"), ("auc_ovr", "AUC OvR"))
+                     if key in d)
+    if str(r.get("hypothesis") or "").startswith("none"):
+        verdict = "descriptive, no mark"
+    elif all(key in d for key in TWO_SE_MARK):
+        verdict = "mark " + two_se_mark_line(_unrounded(d, r)).split("): ", 1)[1].split(" (", 1)[0].rstrip(".")
+    else:
+        verdict = "no mark recorded"
+    return f"mean VICReg - scratch {said}: {verdict}"
+
+
+def _umm_protocol_headline(r: dict[str, Any]) -> str | None:
+    means = r.get("means") or {}
+    umm, control = means.get("umm") or {}, means.get("control") or {}
+    key, words = ("linear_probe_top1", "linear") if r.get("dataset") == "cifar10" else ("cv_qwk", "CV QWK")
+    if not isinstance(umm.get(key), (int, float)) or not isinstance(control.get(key), (int, float)):
+        return None
+    seeds = {len(umm.get("seeds") or []), len(control.get("seeds") or [])}
+    each = f"{seeds.pop()} seeds each" if len(seeds) == 1 else "seeds differ"
+    return f"{words} UMM {umm[key]:.3f} vs control {control[key]:.3f} ({each})"
+
+
+def _umm_ablation_headline(r: dict[str, Any]) -> str | None:
+    gain = (r.get("gain_over_fair_control") or {}).get("umm")
+    if not gain:
+        return None
+    return (f"UMM minus the fair control: linear {gain['linear_points']:+.2f}, "
+            f"k-NN@20 {gain['knn20_points']:+.2f} points")
+
+
+def _low_label_headline(r: dict[str, Any]) -> str | None:
+    labels = r.get("labels") or {}
+    if not labels:
+        return None
+    n, entry = next(iter(labels.items()))
+    return f"{n} labels: fine-tune {_spread(entry, 'finetune')} %, scratch {_spread(entry, 'scratch')} %"
+
+
+def _layer_clusters_headline(r: dict[str, Any]) -> str | None:
+    stages = r.get("stages") or []
+    if not stages:
+        return None
+    last = stages[-1]
+    said = [f"{name} {b['layers'][last]['davies_bouldin']:.2f}" for name, b in (r.get("backbones") or {}).items()
+            if last in (b.get("layers") or {})]
+    return f"{last} Davies-Bouldin (lower better): {', '.join(said)}" if said else None
+
+
+HEADLINES = (("retinamnist_epochs", _epochs_headline), ("retinamnist_", _job_headline),
+             ("umm_protocol_", _umm_protocol_headline), ("umm_ablation", _umm_ablation_headline),
+             ("low_label_", _low_label_headline), ("layer_clusters_", _layer_clusters_headline),
+             ("quick_check", _quick_check_headline))
+"""The summary figure of a result, by the prefix of its key, where the first words of its row
+would not say it (or it has no row): the figure its table or row leads with, from its record.
+The committed RetinaMNIST job (key ``retinamnist``) takes :func:`_job_headline` too; any other
+result the start of its row's figure (:func:`shorten`)."""
+
+
+def headline(key: str, record: dict[str, Any]) -> str | None:
+    """The summary figure :data:`HEADLINES` gives the result ``key``, or None."""
+    if key == "retinamnist":
+        return _job_headline(record)
+    return next((said(record) for prefix, said in HEADLINES if key.startswith(prefix)), None)
+
+
+def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str:
+    """The README's summary: one row per result (what, its latest figure, device without its
+    trade marks and "Processor", day), each linked to its anchor on ``page``, where its full row or table gives the rest (the provenance
+    words, the command, every figure)."""
+    rows = {key: (record, found) for key, record, found in result_rows(results_dir)}
+    titles: dict[str, str] = {}
+    for names, block in correctness_blocks(results_dir):
+        title = next((line for line in block if line.startswith("**")), "")
+        titles.update({name: title.split("**")[1] for name in names if name not in rows and title})
+    lines = ["| what | latest figure | device | date |", "|---|---|---|---|"]
+    def order(key: str) -> tuple[str, str]:  # a rerun right after the run it repeats
+        return ("retinamnist", key) if key.startswith("reruns/") else (key, "")
+
+    for key in sorted({*rows, *titles}, key=order):
+        record, found = rows[key] if key in rows else (read_result(results_dir / f"{key}.json"), [])
+        what = shorten(_cells(found[0])[0] if found else titles[key], SUMMARY_WHAT)
+        figure = headline(key, record) or (_cells(found[0])[1] if found else f"table on {page}")
+        device = " ".join(re.sub(r"\((R|TM)\)| Processor\b", "", _device(record)).split())
+        lines.append(f"| {what} ([{key}]({page}#{anchor(key)})) | {shorten(figure, SUMMARY_FIGURE)} | "
+                     f"{device} | {str(record.get('date_utc', '?'))[:10]} |")
+    if len(lines) == 2:
+        lines.append("| (no results yet) | | | |")
     return "\n".join(lines)
+
+
+Section = tuple[str, str, str, str]
+"""A generated section: the repository file that holds it, its begin and end markers, its body."""
+
+
+def generated_sections(results_dir: Path = RESULTS) -> list[Section]:
+    """Every section ``python -m bench.summarize`` writes: the README's summary table, the
+    results page's full results and, where the RetinaMNIST job has a result, its table on
+    :data:`RETINA_PAGE`."""
+    sections = [("README.md", SUMMARY_BEGIN, SUMMARY_END, render_summary(results_dir)),
+                (RESULTS_PAGE, BEGIN, END, render_page(results_dir))]
+    retina = results_dir / "retinamnist.json"
+    if retina.is_file():
+        table = "\n".join(retinamnist_table(read_result(retina), job_reruns(results_dir))).strip("\n")
+        sections.append((RETINA_PAGE, RETINA_BEGIN, RETINA_END, rebase_links(table, RETINA_PAGE)))
+    return sections
+
+
+def stale_sections(sections: list[Section], repo: Path | None = None) -> list[str]:
+    """One line for each of ``sections`` whose file (under ``repo``, the repository by default)
+    holds another body between its markers, or lacks them; [] when every one is as rendered."""
+    stale = []
+    for page, begin, end, body in sections:
+        path = (repo or REPO) / page
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if begin not in text or end not in text:
+            stale.append(f"{page}: markers {begin} / {end} not found")
+        elif text.split(begin, 1)[1].split(end, 1)[0].strip("\n") != body:
+            stale.append(f"{page}: the section between {begin} and {end} is not what bench.summarize renders now")
+    return stale
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=python_command("bench.summarize"), description=__doc__)
     parser.add_argument("--print", action="store_true",
-                        help="print the results table instead of writing it into README.md")
+                        help=f"print the full results instead of writing README.md and {RESULTS_PAGE}")
     parser.add_argument("--without-history", action="store_true",
-                        help="write README.md even without the git history its provenance words "
-                             "are read from (they then say 'unknown' or 'today')")
+                        help=f"write README.md and {RESULTS_PAGE} even without the git history their "
+                             "provenance words are read from (they then say 'unknown' or 'today')")
     args = parser.parse_args(argv)
-    table = render()
     if args.print:
-        print(table)
+        print(render())
         return
     why = None if args.without_history else missing_history()
     if why is not None:
@@ -2241,16 +2538,16 @@ def main(argv: list[str] | None = None) -> None:
                          f"committed ones. Fix: run it in a full clone (git clone without --depth, or "
                          f"git fetch --unshallow), or pass --print to see the table, or "
                          f"--without-history to write it anyway")
-    readme = REPO / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    text = _fill(text, BEGIN, END, table, readme)
-    retina = RESULTS / "retinamnist.json"
-    if RETINA_BEGIN in text and retina.is_file():
-        block = "\n".join(retinamnist_table(read_result(retina),
-                                            job_reruns(RESULTS))).strip("\n")
-        text = _fill(text, RETINA_BEGIN, RETINA_END, block, readme)
-    readme.write_text(text, encoding="utf-8")
-    print(f"[bench] README results section updated from {len(list(RESULTS.glob('*.json')))} file(s)")
+    pages: dict[str, list[Section]] = {}
+    for section in generated_sections():
+        pages.setdefault(section[0], []).append(section)
+    for page, sections in pages.items():
+        path = REPO / page
+        text = path.read_text(encoding="utf-8")
+        for _page, begin, end, body in sections:
+            text = _fill(text, begin, end, body, path)
+        path.write_text(text, encoding="utf-8")
+    print(f"[bench] {', '.join(pages)} updated from {len(list(RESULTS.glob('*.json')))} result file(s)")
 
 
 def _fill(text: str, begin: str, end: str, body: str, where: Path) -> str:
@@ -2260,6 +2557,7 @@ def _fill(text: str, begin: str, end: str, body: str, where: Path) -> str:
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{begin}\n{body}\n{end}{tail}"
+
 
 if __name__ == "__main__":
     main()

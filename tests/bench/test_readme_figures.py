@@ -51,6 +51,19 @@ def _how_long() -> str:
     return _prose("README.md").split('<a id="how-long"></a>', 1)[1].split("**Several GPUs.**", 1)[0]
 
 
+def _committed_job() -> str:
+    """docs/retinamnist.md's section on the committed RetinaMNIST job (its table and what it says),
+    moved there word for word from the README's Real data section, whitespace folded."""
+    return _prose("docs/retinamnist.md").split("## The committed job and what it says", 1)[1].split("## Protocol", 1)[0]
+
+
+def _results_prose() -> str:
+    """docs/results.md's hand-written part (how the figures are made, what they say), moved there
+    from the README's Results section; the generated tables after it are checked by
+    tests/bench/test_summarize.py."""
+    return _prose("docs/results.md").split("<!-- results:begin -->", 1)[0]
+
+
 def _status_detail() -> str:
     """docs/status.md's detail of the Status table, moved there word for word."""
     return _prose("docs/status.md").split('<a id="how-long"></a>', 1)[0]
@@ -106,7 +119,6 @@ def test_the_retinamnist_wall_time_goal_is_said_per_cpu_met_and_not_met() -> Non
     assert [r["goal_met"] for r in reruns] == [False, False] and {_cpu(r) for r in reruns} == {"AMD EPYC"}
     intel = round(committed["seconds_total"] / 60)
     (amd,) = {round(r["seconds_total"] / 60) for r in reruns}
-    readme = _prose("README.md")
     assert (f"{intel} min on a 2-core Intel Xeon (< 40 min goal met), {amd} min on a 2-core AMD EPYC "
             "(**not met**)") in _status()
     assert (f"{intel} min on a 2-core Intel Xeon, one run, within the < 40 min goal; {amd} min on a 2-core "
@@ -115,7 +127,7 @@ def test_the_retinamnist_wall_time_goal_is_said_per_cpu_met_and_not_met() -> Non
     assert f"the RetinaMNIST job {intel} min on the Intel Xeon (one run, `retinamnist.json`), within its" in how_long
     assert f"and {amd} min on the AMD EPYC (two runs," in how_long and "there the goal is **not met**" in how_long
     assert (f"met on that Intel Xeon, {intel} min in one run, and **not met** on a 2-core AMD EPYC, where two "
-            f"reruns of the same command took {amd} min each") in readme
+            f"reruns of the same command took {amd} min each") in _committed_job()
     page = _prose("docs/retinamnist.md")
     first, second = (f"{round(r['seconds_total']):,} s" for r in reruns)
     assert f"The rerun took {first} and the second rerun {second} ({amd} min each) on the AMD EPYC: **not met**" in page
@@ -179,12 +191,12 @@ def test_the_class_decision_figures_are_the_default_runs() -> None:
     argmax, thresholds = rules["argmax"]["accuracy"], rules["thresholds"]["accuracy"]
     assert argmax < thresholds
     assert f"loss: argmax accuracy {argmax:.3f}, thresholds {thresholds:.3f}; `bench/results/default_run.json`" \
-        in _prose("README.md")
+        in _prose("docs/evaluation.md")  # the README's class-decision paragraph, moved there
 
 
 def test_the_gpu_pipeline_gap_is_split_by_stage_as_the_files_give_it() -> None:
     """Audit F6: "the 50 s between the two times are the pretraining's"; the stage times give
-    pretraining most of it, not all."""
+    pretraining most of it, not all (said on docs/results.md, moved from the README's recipe paragraph)."""
     h100, h200 = _result("drac_pipeline_gpu"), _result("drac_pipeline_h200")
     a, b = h100["seconds_per_stage"], h200["seconds_per_stage"]
     d = {stage: a[stage] - b[stage] for stage in a}
@@ -193,7 +205,7 @@ def test_the_gpu_pipeline_gap_is_split_by_stage_as_the_files_give_it() -> None:
             f"pretraining accounts for {d['pretrain']:.1f} s ({a['pretrain']:.1f} s against {b['pretrain']:.1f} s), "
             f"UMM {d['umm']:.1f} s, the ingest {d['ingest']:.1f} s, fine-tuning {d['finetune']:.1f} s and the "
             f"export {d['export']:.1f} s")
-    assert said in _prose("README.md")
+    assert said in _results_prose()
     stages, outside = sum(d.values()), [r["seconds_total"] - sum(r["seconds_per_stage"].values()) for r in (h100, h200)]
     assert round(h100["seconds_total"] - h200["seconds_total"], 6) == round(stages + outside[0] - outside[1], 6)
     assert not h100["phantom_generation_counted"] and not h200["phantom_generation_counted"]  # timed apart
@@ -201,7 +213,7 @@ def test_the_gpu_pipeline_gap_is_split_by_stage_as_the_files_give_it() -> None:
             f"{outside[0] - outside[1]:.1f} s ({outside[0]:.1f} s and {outside[1]:.1f} s); the phantom set's "
             f"generation ({h100['phantom_generation_seconds']} s and {h200['phantom_generation_seconds']} s) ran "
             "before each clock started and is in neither total.")
-    assert said in _prose("README.md")
+    assert said in _results_prose()
 
 
 def test_the_milder_crops_auc_ratio_is_the_generated_lines() -> None:
@@ -212,7 +224,7 @@ def test_the_milder_crops_auc_ratio_is_the_generated_lines() -> None:
     (mark,) = [line for line in retinamnist_epochs_table(record) if line.startswith("Mark (")]
     (ratio,) = re.findall(r"AUC OvR (-?\d+\.\d+) SE", mark)
     mean = f"{record['differences']['vicreg20_crop06_minus_scratch']['auc_ovr']['mean']:+.4f}"
-    assert f"{mean} AUC OvR at {ratio} SE" in _prose("README.md")
+    assert f"{mean} AUC OvR at {ratio} SE" in _committed_job()
     assert f"AUC OvR is level with scratch ({mean}, {ratio} standard errors)" in _prose("docs/retinamnist.md")
 
 
@@ -221,7 +233,7 @@ def test_the_opencv_wheel_difference_is_said_as_a_hand_comparison_without_a_stal
     result, against a baseline the committed default job no longer holds. Where the README,
     the set-up script and the lock script say what the other wheel did, they say it was a hand
     comparison, and quote no before/after pair."""
-    for path in ("README.md", "scripts/setup.sh", "scripts/lock_requirements.py"):
+    for path in ("docs/results.md", "scripts/setup.sh", "scripts/lock_requirements.py"):
         text = " ".join(line.lstrip("# ") for line in (REPO / path).read_text(encoding="utf-8").splitlines())
         said = " ".join(text.split())
         at = said.index("manylinux2014")  # the passage on the other wheel
@@ -243,9 +255,9 @@ def test_figures_no_bench_measured_are_labelled_where_they_stand() -> None:
     design = _prose("docs/design.md")
     assert "(~120 ms of CPU per request, as much as the model: a one-off observation" in design
     assert "~40 s to compile once (a one-off observation, not measured by a bench)" in _prose("docs/configuration.md")
-    readme = _prose("README.md")
-    assert "the bench changed two things at once, the hue jitter removed and 10 -> 15 fine-tuning epochs" in readme
-    assert "The earlier gap was the hue jitter" not in readme
+    job = _committed_job()
+    assert "the bench changed two things at once, the hue jitter removed and 10 -> 15 fine-tuning epochs" in job
+    assert "The earlier gap was the hue jitter" not in job + _prose("README.md")
 
 
 def _goal_passage() -> str:
@@ -314,11 +326,10 @@ def test_the_code_between_the_runs_is_counted_from_git() -> None:
     assert (f"(the Intel run at {intel}, the reruns at {first} and {second}, {n1:,} and {n2:,} commits later)"
             in _goal_passage())
     assert f"(their code {apart} commits apart, which changed nothing in their figures)" in _goal_passage()
-    readme = _prose("README.md")
     assert (f"and the code ({n1:,} and {n2:,} commits later) changed together, so these are not clean speed"
             in _how_long_detail())
     minutes = round(_result("reruns/retinamnist_floor_paired")["seconds_total"] / 60)
-    assert f"{minutes} min each, on code {n1:,} and {n2:,} commits later and beside other work" in readme
+    assert f"{minutes} min each, on code {n1:,} and {n2:,} commits later and beside other work" in _committed_job()
 
 
 def test_the_default_job_comparison_names_the_runs_keep_rule_load_and_code() -> None:
@@ -385,7 +396,7 @@ def _quotes() -> list[tuple[str, str, str]]:
                                        "project measured it on, `cpu_precision.json`"),
         ("docs/status.md", "retinamnist", f"the RetinaMNIST job {round(retina['seconds_total'] / 60)} min on the "
                                      f"{_cpu(retina)} (one run, `retinamnist.json`)"),
-        ("README.md", "retinamnist", f"(`bench/results/retinamnist.json`, a 2-core {_cpu(retina)}, one thread"),
+        ("docs/retinamnist.md", "retinamnist", f"(`bench/results/retinamnist.json`, a 2-core {_cpu(retina)}, one thread"),
         ("docs/status.md", "reruns/retinamnist_floor_paired", f"and {round(floor['seconds_total'] / 60)} min on "
                                                               f"the {_cpu(floor)} (two runs,"),
         ("docs/configuration.md", "cpu_precision", f"on the 2-core {_cpu(precision)} with AMX the project measured it on "
@@ -426,14 +437,14 @@ def test_the_cause_of_the_amd_epyc_times_is_said_not_separated() -> None:
     """Review F1: the audit's text blamed the CPU for the AMD EPYC reruns' 58 minutes; the CPU,
     other work on the machine and the code changed together, and every place that gives the
     verdict says so (the verdict itself, not met in 2 of 2 runs, stays)."""
-    readme = _prose("README.md")
     assert ("the goal **not met** there (the CPU, other work on the machine and the code changed together: "
             "the cause is not separated)") in _status_detail()
     how_long = _how_long_detail()
     assert "how much of that is the CPU's is not measured" in how_long and "so these are not clean speed figures" in how_long
     assert ("with the CPU, other work on the machine and the code changed together: they are not clean speed "
             "figures") in _how_long()
-    assert "not clean speed figures (every run's wall time is under the table and in Results)" in readme
+    assert ("not clean speed figures (every run's wall time is under the table and in "
+            "[docs/results.md](results.md#result-retinamnist))") in _committed_job()
     passage = _goal_passage()
     assert passage.startswith(" met on the Intel Xeon, not met on the AMD EPYC, the cause not separated.**")
     assert "these reruns are not clean speed figures, and their times are not a property of the AMD EPYC" in passage
@@ -530,3 +541,65 @@ def test_the_short_status_cells_keep_the_disappointing_figures_their_files_hold(
     assert "untrained demo bundle" in str(speed.get("bundle")) and "an untrained demo bundle" in status
     assert "no VICReg gain over scratch detected" in status and "**below** the 76.67 % target" in status
     assert "its VICReg pretraining alone about 5 hours" in _how_long() and "not estimated" in _how_long()
+
+
+def _headlines() -> list[str]:
+    """The README's Results bullets, each whitespace folded: the few lines a reader sees before
+    the generated summary table (the full prose moved to docs/results.md)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Results\n", 1)[1]
+    text = text.split("<!-- results-summary:begin -->", 1)[0]
+    return [" ".join(item.split("\n\n", 1)[0].split()) for item in re.split(r"\n(?=- \*\*)", text)
+            if item.startswith("- **")]
+
+
+def test_the_readme_results_headlines_are_the_files_figures() -> None:
+    """The README's Results section sums the results up in a few bullets of at most three lines,
+    each linking the section of docs/results.md or docs/retinamnist.md that says it in full;
+    every figure in them is recomputed here from its result file, so a rerun that changes one
+    fails until the bullet says the new figure."""
+    from bench.summarize import SEED_REPORT_LINEAR, retinamnist_epochs_table, t_bounds
+
+    cifar, gain = _result("cifar10_vicreg"), _result("umm_ablation")["gain_over_fair_control"]["umm"]
+    umm = {name: _result(f"umm_protocol_{name}")["means"] for name in ("retinamnist", "drac_phantom")}
+    low = _result("low_label_mnist")["labels"]["500"]
+    h200, h100 = _result("drac_pipeline_h200"), _result("drac_pipeline_gpu")
+    tta, default = _result("inference_cuda_h200"), _result("default_run")
+    seeds = [_result(name)["variants"] for name in ("retinamnist", *(f"retinamnist_seed{i}" for i in range(1, 5)))]
+    diffs = [v["vicreg"]["accuracy"] - v["scratch"]["accuracy"] for v in seeds]
+    se = (sum((d - mean(diffs)) ** 2 for d in diffs) / (len(diffs) - 1)) ** 0.5 / len(diffs) ** 0.5
+    low_end, high_end = t_bounds(mean(diffs), se, len(diffs))
+    epochs = sorted(RESULTS.glob("retinamnist_epochs*.json"))
+    judged = [json.loads(p.read_text(encoding="utf-8")) for p in epochs]
+    judged = [r for r in judged if not str(r.get("hypothesis") or "").startswith("none")]
+    assert not cifar["beats_seed_report"] and gain["linear_points"] < 0
+    expected = {
+        "CIFAR-10": (f"{cifar['linear_probe_top1']:.2f} % linear (ResNet-18, {cifar['epochs']} epochs, one H100) "
+                     f"against the seed report's {SEED_REPORT_LINEAR} % (ResNet-34)"),
+        "UMM": (f"it lost {-gain['linear_points']:.2f} linear points to its fair control; as the paper defines it "
+                f"(issue #13), CV QWK {umm['retinamnist']['umm']['cv_qwk']:.3f} vs "
+                f"{umm['retinamnist']['control']['cv_qwk']:.3f} on RetinaMNIST and "
+                f"{umm['drac_phantom']['umm']['cv_qwk']:.3f} vs {umm['drac_phantom']['control']['cv_qwk']:.3f}"),
+        "RetinaMNIST": (f"Over five seeds VICReg - scratch accuracy {mean(diffs):+.3f} (95 % t-interval "
+                        f"{low_end:+.3f}..{high_end:+.3f}); none of the {len(judged)} judged five-seed runs of a changed recipe "
+                        "passed its mark"),
+        "MNIST": (f"At 500 labels the pretrained ResNet-18 reaches {low['finetune']['mean']:.2f} % against "
+                  f"{low['scratch']['mean']:.2f} % from scratch ({len(low['seeds'])} seeds, one H100)"),
+        "Speed": (f"{h200['seconds_total']:.1f} s on one H200 ({h100['seconds_total']:.1f} s on one H100; "
+                  f"goal < 300 s); the 5-fold TTA ensemble {tta['results']['model_images_per_s']} images/s on one "
+                  f"H200; README command (1)'s job {default['seconds_total']} s on a 2-core {_cpu(default)}"),
+    }
+    assert "H200" in str(h200["device"]) and "H100" in str(h100["device"]) and "H200" in str(tta["device"])
+    assert all("H100" in str(_result(n)["device"]) for n in ("cifar10_vicreg", "umm_ablation", "low_label_mnist"))
+    # the mark of every judged recipe missed (the README says none passed)
+    assert all(len(r["seeds"]) == 5 and "): not met (" in " ".join(retinamnist_epochs_table(r)) for r in judged)
+    bullets = _headlines()
+    assert len(bullets) == len(expected), bullets
+    for (topic, said), bullet in zip(expected.items(), bullets, strict=True):
+        assert bullet.startswith(f"- **{topic}"), (topic, bullet)
+        assert said in bullet, (said, bullet)
+        assert re.search(r"\(\[more\]\(docs/(results|retinamnist)\.md#[\w-]+\)\)\.?$", bullet), bullet
+    lines = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Results\n", 1)[1]
+    lines = lines.split("<!-- results-summary:begin -->", 1)[0]
+    for item in re.split(r"\n(?=- \*\*)", lines):
+        if item.startswith("- **"):
+            assert len(item.split("\n\n", 1)[0].strip("\n").splitlines()) <= 3, item

@@ -117,3 +117,39 @@ def test_every_docs_page_a_module_cites_ships_with_the_repository() -> None:
                             for page in re.findall(r"\bdocs/[\w.-]+\.md\b", line)
                             if not (REPO / page).is_file()]
     assert missing == []
+
+
+README_PROSE_BYTES = 45_000
+"""The most bytes of the README's hand-written text (all but the generated summary table)."""
+README_BYTES = 64 * 1024
+"""The most bytes of the whole README, its summary table of one row per result included."""
+SUMMARY_ROW_CHARACTERS = 300
+WHERE_LONG_TEXT_BELONGS = (
+    "long text belongs in docs/, with a paragraph and a link left in the README: results and what they "
+    "say in docs/results.md (RetinaMNIST's in docs/retinamnist.md), running the job in docs/running.md, "
+    "data sets and layouts in docs/data.md, metrics and intervals in docs/evaluation.md, installing and "
+    "Python use in docs/python.md, the app in docs/app.md, settings in docs/configuration.md, "
+    "development in docs/design.md")
+
+
+def test_the_readme_stays_short_enough_to_read_in_a_few_minutes() -> None:
+    """The README had grown to 175 KB, 101 KB of it the Results section, and a new user could
+    not find anything in it. Its hand-written text stays under README_PROSE_BYTES, each row of
+    the generated summary under SUMMARY_ROW_CHARACTERS (bench.summarize cuts its cells), and
+    the whole under README_BYTES."""
+    from bench.summarize import SUMMARY_BEGIN, SUMMARY_END
+
+    text = README.read_text(encoding="utf-8")
+    head, rest = text.split(SUMMARY_BEGIN, 1)
+    summary, tail = rest.split(SUMMARY_END, 1)
+    prose = len((head + tail).encode("utf-8"))
+    assert prose <= README_PROSE_BYTES, (
+        f"README.md's hand-written text is {prose:,} bytes, over {README_PROSE_BYTES:,}: {WHERE_LONG_TEXT_BELONGS}")
+    rows = summary.strip("\n").splitlines()
+    assert len(rows) > 2, "the README's summary table is empty: run python -m bench.summarize"
+    long_rows = [row[:80] for row in rows if len(row) > SUMMARY_ROW_CHARACTERS]
+    assert long_rows == [], (f"summary rows over {SUMMARY_ROW_CHARACTERS} characters: bench.summarize.shorten "
+                             "cuts the cells (SUMMARY_WHAT, SUMMARY_FIGURE); the full row is docs/results.md's")
+    size = len(text.encode("utf-8"))
+    assert size <= README_BYTES, (f"README.md is {size:,} bytes, over {README_BYTES:,}: {WHERE_LONG_TEXT_BELONGS}; "
+                                  "a summary grown long with results can group them by bench")

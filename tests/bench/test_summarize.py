@@ -487,30 +487,116 @@ def test_the_issue_12_aim_is_shown_apart_from_the_published_figures_in_both_layo
 
 
 def test_the_readme_generated_sections_are_what_bench_summarize_renders_now() -> None:
-    """The README's results sections are written by ``python -m bench.summarize``; after a
-    result file or the renderer changes, rerun it (never edit between the markers)."""
-    from bench.common import REPO, RESULTS
+    """The README's summary table, the full results on docs/results.md and the RetinaMNIST table
+    on docs/retinamnist.md are written by ``python -m bench.summarize``; after a result file or the
+    renderer changes, rerun it (never edit between the markers). Each page is checked: a stale
+    README or a stale results page fails here alone."""
+    from bench.common import RESULTS
     from bench.summarize import (
-        BEGIN,
-        END,
-        RETINA_BEGIN,
-        RETINA_END,
+        RESULTS_PAGE,
+        RETINA_PAGE,
+        SUMMARY_BEGIN,
+        generated_sections,
         history_available,
-        job_reruns,
-        render,
-        retinamnist_table,
+        stale_sections,
     )
 
     if not history_available():  # the provenance words are read from git (review F2, F3)
         pytest.skip("no git history here: the README's commit-dependent words cannot be rendered")
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    sections = generated_sections()
+    pages = [page for page, *_ in sections]
+    assert pages == ["README.md", RESULTS_PAGE] + ([RETINA_PAGE] if (RESULTS / "retinamnist.json").is_file() else [])
+    assert sections[0][1] == SUMMARY_BEGIN
+    assert stale_sections(sections) == [], "run python -m bench.summarize"
 
-    def between(begin: str, end: str) -> str:
-        return readme.split(begin, 1)[1].split(end, 1)[0].strip("\n")
 
-    assert between(BEGIN, END) == render(), "README results are stale: run python -m bench.summarize"
-    retina = json.loads((RESULTS / "retinamnist.json").read_text(encoding="utf-8"))
-    assert between(RETINA_BEGIN, RETINA_END) == "\n".join(retinamnist_table(retina, job_reruns(RESULTS))).strip("\n")
+def test_a_stale_or_missing_section_of_either_page_is_named(tmp_path: Path) -> None:
+    """The freshness check above must be able to fail for each page on its own: an old body on
+    one page, or its markers gone, is named with that page; the other page stays unnamed."""
+    from bench.summarize import BEGIN, END, SUMMARY_BEGIN, SUMMARY_END, stale_sections
+
+    (tmp_path / "docs").mkdir()
+    sections = [("README.md", SUMMARY_BEGIN, SUMMARY_END, "| summary |"),
+                ("docs/results.md", BEGIN, END, "| full |")]
+    (tmp_path / "README.md").write_text(f"# x\n{SUMMARY_BEGIN}\n| summary |\n{SUMMARY_END}\n", encoding="utf-8")
+    (tmp_path / "docs" / "results.md").write_text(f"{BEGIN}\n| full |\n{END}\n", encoding="utf-8")
+    assert stale_sections(sections, tmp_path) == []
+    (tmp_path / "docs" / "results.md").write_text(f"{BEGIN}\n| old |\n{END}\n", encoding="utf-8")
+    (stale,) = stale_sections(sections, tmp_path)
+    assert stale.startswith("docs/results.md: the section between"), stale
+    (tmp_path / "docs" / "results.md").write_text(f"{BEGIN}\n| full |\n{END}\n", encoding="utf-8")
+    (tmp_path / "README.md").write_text("# x, the markers deleted\n", encoding="utf-8")
+    assert stale_sections(sections, tmp_path) == [f"README.md: markers {SUMMARY_BEGIN} / {SUMMARY_END} not found"]
+
+
+def _summary_results(folder: Path) -> Path:
+    """A results folder of three files: one a bench with its own rows renders (ingest), one of
+    no known bench (generic rows) and one shown as a correctness table only (a low-label run)."""
+    folder.mkdir()
+    common = {"device": "CPU: Test x2", "environment": {"git_commit": "abc1234", "git_commit_at_end": "abc1234",
+                                                        "git_dirty": False, "git_dirty_at_end": False,
+                                                        "git_dirty_files": [], "git_dirty_files_at_end": []}}
+    files = {
+        "ingest": {**common, "date_utc": "2026-12-01T00:00:00+00:00", "command": "python -m bench.ingest",
+                   "seconds_cold_train_only": 11.18, "goal_met": True},
+        "zz_new_bench": {**common, "date_utc": "2026-12-02T00:00:00+00:00", "command": "python -m bench.zz",
+                         "what": "a bench the renderer has never seen", "seconds": 1.25},
+        "low_label_mnist": {**common, "date_utc": "2026-12-03T00:00:00+00:00", "command": "python -m bench.low_label",
+                            "dataset": "mnist", "pretrain": {"seconds": 10},
+                            "eval_images": {"test": 10000},
+                            "labels": {"500": {"finetune": {"mean": 97.08, "std": 0.66},
+                                               "scratch": {"mean": 89.98, "std": 0.89},
+                                               "linear": {"mean": 94.57, "std": 1.03}}}},
+    }
+    for name, record in files.items():
+        (folder / f"{name}.json").write_text(json.dumps(record), encoding="utf-8")
+    return folder
+
+
+def test_the_summary_has_one_row_per_result_linked_to_its_anchor_on_the_results_page(tmp_path: Path) -> None:
+    """The README shows each result's latest figure in one short row (what, figure, device, day),
+    its name linking the anchor of its full row or table on docs/results.md; a result file of a
+    bench the renderer does not know gets its row and anchor too, without code for it."""
+    from bench.summarize import SUMMARY_FIGURE, anchor, render_page, render_summary
+
+    results = _summary_results(tmp_path / "results")
+    summary = render_summary(results).splitlines()
+    assert summary[:2] == ["| what | latest figure | device | date |", "|---|---|---|---|"]
+    rows = {row.split("([", 1)[1].split("]", 1)[0]: row for row in summary[2:]}
+    assert sorted(rows) == ["ingest", "low_label_mnist", "zz_new_bench"]
+    page = render_page(results)
+    for name, row in rows.items():
+        assert f"](docs/results.md#{anchor(name)})" in row, row
+        assert f'<a id="{anchor(name)}"></a>' in page, name  # the link lands on its full row or table
+        assert row.endswith(" | CPU: Test x2 | " + {"ingest": "2026-12-01", "zz_new_bench": "2026-12-02",
+                                                     "low_label_mnist": "2026-12-03"}[name] + " |"), row
+        figure = row.split(" | ")[1]
+        assert len(figure) <= SUMMARY_FIGURE + 2, figure
+    assert "500 labels: fine-tune 97.08 ± 0.66 %, scratch 89.98 ± 0.89 %" in rows["low_label_mnist"]
+    assert "1.25" in rows["zz_new_bench"]  # the generic row's figure
+
+
+def test_shorten_cuts_between_pieces_never_inside_a_figure_or_parenthesis() -> None:
+    from bench.summarize import shorten
+
+    text = "192.4 s total (< 300 s on one H100: met); ingest 6.84 s, pretrain 81.14 s"
+    assert shorten(text, 100) == text  # fits: whole
+    assert shorten(text, 60) == "192.4 s total (< 300 s on one H100: met) …"  # the first clause only
+    assert shorten(text, 30) == "192.4 s total …"
+    assert shorten("short", 30) == "short"
+    assert shorten("linear 74.64 %, k-NN@20 71.74 %, k-NN@200 70.05 %", 35) == "linear 74.64 %, k-NN@20 71.74 % …"
+    assert shorten("`a, b; c (d)` and more words here", 20) == "`a, b; c (d)` and …"  # code spans stay whole
+
+
+def test_the_results_page_links_are_rebased_from_the_repository_root() -> None:
+    """The renderer writes links from the repository root (``docs/evaluation.md``); on
+    docs/results.md they must be relative to docs/, or every one of them is broken."""
+    from bench.summarize import rebase_links
+
+    text = "[a](docs/evaluation.md) [b](docs/retinamnist.md#protocol) [c](#x) [d](https://x.org/a) [e](bench/x.py)"
+    assert rebase_links(text, "docs/results.md") == (
+        "[a](evaluation.md) [b](retinamnist.md#protocol) [c](#x) [d](https://x.org/a) [e](../bench/x.py)")
+    assert rebase_links(text, "README.md") == text
 
 
 def test_retinamnist_epochs_table_of_a_confirmation_without_overrides_names_its_scratch_plainly() -> None:
@@ -951,3 +1037,19 @@ def test_the_app_speed_row_says_which_heat_map_it_timed() -> None:
     assert ("measured when the heat map read the identity view only" in committed_row) is (
         app_speed_map_views(committed) == 1)
     assert ("Grad-CAM over 4 views" in committed_row) is (app_speed_map_views(committed) == 4)
+
+
+def test_the_quick_check_summary_names_whichever_control_its_design_judges() -> None:
+    """The README's summary leads a quick check with its judged pair; a design judged against
+    another control (a no-pairs arm) renders from its record alone, without code for it."""
+    from bench.summarize import headline
+
+    base = {"claim_holds": False, "linear_probe_top1": {"pretrained": 86.86, "random": 85.14}, "gap_points": 1.72}
+    assert headline("quick_check_mnist", base) == (
+        "pretrained 86.86 % vs random backbone 85.14 %, gap +1.72 points: claim does not hold")
+    for control, words in (("broken_pairs", "broken pairs"), ("no_pairs", "no pairs")):
+        record = {**base, "claim_holds": True, "judged": f"refitted_vs_{control}",
+                  "judged_comparison": {"linear_probe_top1": {"pretrained": 70.73, control: 67.45}, "gap_points": 3.28}}
+        assert headline(f"quick_check_mnist_v3_{control}", record) == (
+            f"VICReg 70.73 % vs {words} 67.45 %, gap +3.28 points: claim holds")
+    assert headline("quick_check_x", {**base, "judged": "refitted_vs_x", "judged_comparison": {}}) is None

@@ -132,8 +132,12 @@ def test_history_needs_every_recorded_commit_not_only_the_hue_one(
 
 
 def _readme(root: Path) -> Path:
+    """A README with the summary's markers, and a results page with the full results' markers."""
     readme = root / "README.md"
-    readme.write_text(f"# x\n{summarize.BEGIN}\nold table\n{summarize.END}\n", encoding="utf-8")
+    readme.write_text(f"# x\n{summarize.SUMMARY_BEGIN}\nold summary\n{summarize.SUMMARY_END}\n", encoding="utf-8")
+    (root / "docs").mkdir()
+    (root / summarize.RESULTS_PAGE).write_text(f"# r\n{summarize.BEGIN}\nold table\n{summarize.END}\n",
+                                               encoding="utf-8")
     return readme
 
 
@@ -141,24 +145,29 @@ def test_without_history_the_readme_is_not_written_unless_asked(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """r4 F3: without git history (here: no .git) main() silently wrote weaker provenance words
     into README.md. It now refuses, says why and the fix (a full clone); --print and
-    --without-history still work."""
+    --without-history still work, the latter writing both the README and the results page."""
     copy = tmp_path / "copy"
     copy.mkdir()
     monkeypatch.setattr(summarize, "REPO", copy)
     monkeypatch.setattr(summarize, "render", lambda results_dir=None: "NEW TABLE")
+    monkeypatch.setattr(summarize, "generated_sections", lambda results_dir=None: [
+        ("README.md", summarize.SUMMARY_BEGIN, summarize.SUMMARY_END, "NEW SUMMARY"),
+        (summarize.RESULTS_PAGE, summarize.BEGIN, summarize.END, "NEW TABLE")])
     readme = _readme(copy)
-    before = readme.read_text(encoding="utf-8")
+    page = copy / summarize.RESULTS_PAGE
+    before = readme.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")
     with pytest.raises(SystemExit) as refused:
         summarize.main([])
     why = str(refused.value)
     assert why.startswith(f"[bench] README.md not written: {copy} is not a git repository, or git "
                           "is not on PATH"), why
     assert "Fix: run it in a full clone" in why and "--without-history" in why
-    assert readme.read_text(encoding="utf-8") == before
+    assert (readme.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")) == before
     summarize.main(["--print"])
-    assert "NEW TABLE" in capsys.readouterr().out and readme.read_text(encoding="utf-8") == before
+    assert "NEW TABLE" in capsys.readouterr().out
+    assert (readme.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")) == before
     summarize.main(["--without-history"])
-    assert "NEW TABLE" in readme.read_text(encoding="utf-8")
+    assert "NEW SUMMARY" in readme.read_text(encoding="utf-8") and "NEW TABLE" in page.read_text(encoding="utf-8")
 
 
 def test_a_result_made_from_an_uncommitted_tree_is_said_so_from_git(repo: Path) -> None:
