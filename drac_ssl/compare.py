@@ -107,6 +107,7 @@ from drac_ssl.metrics import (
     PAIRED_METRICS,
     BootstrapScores,
     bootstrap_scores,
+    calibrated_one_grade_words,
     degenerate_ci_reason,
     paired_difference,
     stored_one_grade_note,
@@ -971,8 +972,8 @@ def compare_runs(paths: Sequence[str | os.PathLike[str]], n_boot: int | None = N
                 notes.append(f"`{label}` {variant.name}: {chance}")
             one_grade = variant.one_grade_note(run.class_names)  # as the fine-tuning and report.md say
             if one_grade:
-                notes.append(f"`{label}` {variant.name}: {one_grade}; this variant learnt next to nothing "
-                             f"about grading.")
+                notes.append(f"`{label}` {variant.name}: {calibrated_one_grade_words(one_grade)}; this "
+                             f"variant learnt next to nothing about grading.")
         baseline = run.variants.get(BASELINE)
         if baseline is None:
             off = run.settings.get("finetune.compare_scratch") is False

@@ -1567,10 +1567,52 @@ _UNCLOSED = {"while scanning a quoted scalar": ("the quoted value", "the same qu
 """PyYAML's context of a value opened and never closed -> (what was opened, what closes it)."""
 
 
-def _yaml_error_text(path: Path, exc: yaml.YAMLError) -> str:
-    """``FILE:LINE: not valid YAML (...)`` and the fix. PyYAML marks where it stopped (for a
-    quote left open: the end of the file, lines below the mistake); when its context says a
-    quote, ``[`` or ``{`` was opened and not closed, the line is where it opened."""
+_KEY_WITHOUT_SPACE = re.compile(r"^(?P<indent>\s*(?:-\s+)?)(?P<key>[A-Za-z_][\w.\-]*):(?P<value>[^\s:].*)$")
+"""A line ``key:value`` with no space after the colon (``  epochs:30``): YAML reads it as one
+plain text, not a key and its value, and PyYAML stops a line later."""
+
+_SHOWN_CHARS = 80
+"""A quoted line of a config file is cut to this many characters in an error message."""
+
+
+def _quoted_line(lines: Sequence[str], number: int) -> str:
+    """``line 52 `  epochs:30``` (``number`` 1-based), the line cut to :data:`_SHOWN_CHARS`."""
+    text = lines[number - 1].rstrip() if 0 < number <= len(lines) else ""
+    text = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
+    return f"line {number} `{text}`"
+
+
+def _key_without_space(lines: Sequence[str], number: int) -> str | None:
+    """Line ``number`` (1-based) written right, ``  epochs: 30``, when it is ``key:value`` with
+    no space after the colon (:data:`_KEY_WITHOUT_SPACE`); None otherwise."""
+    if not 0 < number <= len(lines):
+        return None
+    found = _KEY_WITHOUT_SPACE.match(lines[number - 1].rstrip())
+    return None if found is None else f"{found['indent']}{found['key']}: {found['value']}"
+
+
+def _line_above(lines: Sequence[str], number: int) -> int:
+    """The nearest line above line ``number`` (1-based) that holds more than a comment or
+    spaces; 0 when there is none."""
+    above = number - 1
+    while above > 0 and (above > len(lines) or not lines[above - 1].strip()
+                         or lines[above - 1].lstrip().startswith("#")):
+        above -= 1
+    return above
+
+
+def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
+    """``FILE:LINE: not valid YAML (...)`` and the fix. PyYAML marks where it noticed the
+    problem (``problem_mark``), often a line below the mistake: for a quote left open, the
+    end of the file; for ``  epochs:30`` (no space after the colon), the next line. When its
+    context says a quote, ``[`` or ``{`` was opened and not closed, the line is where it
+    opened. Otherwise, when its context (``context_mark``, e.g. "while scanning a simple key")
+    is on an earlier line, or the line above the one it noticed (comments and blank lines
+    passed over) is ``key:value`` without the space, the message names both lines,
+    ``FILE:52-53: ...`` (the first, where the mistake is, for an editor to jump to), and
+    quotes each from ``text`` (the file's text); for a missing space the fix is the line as it
+    should be written. A mistake PyYAML notices on its own line is ``FILE:LINE``, that line
+    quoted, and the line above named in the fix."""
     mark = getattr(exc, "problem_mark", None)
     start = getattr(exc, "context_mark", None)
     unclosed = _UNCLOSED.get(str(getattr(exc, "context", "") or ""))
@@ -1580,9 +1622,32 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError) -> str:
         return (f"{path}:{start.line + 1}: not valid YAML ({opened} that starts on this line is not "
                 f"closed{stopped}).\n  fix: close it on line {start.line + 1}: {closer} at the end "
                 f"of the value.")
-    line = f":{mark.line + 1}" if mark is not None else ""
-    return (f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)}).\n"
-            f"  fix: check indentation and 'key: value' syntax on that line.")
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is None:
+        return (f"{path}: not valid YAML ({problem}).\n"
+                f"  fix: check indentation and 'key: value' syntax.")
+    lines = text.splitlines()
+    noticed = mark.line + 1
+    first = start.line + 1 if start is not None and start.line < mark.line else None
+    above = _line_above(lines, noticed)
+    if first is None and _key_without_space(lines, above) is not None:
+        first = above  # PyYAML read `key:value` as text and stopped on the next key
+    if first is None:
+        fixed = _key_without_space(lines, noticed)
+        fix = (f"a mapping key needs a space after the colon: write line {noticed} as `{fixed}`."
+               if fixed is not None else
+               "check indentation and 'key: value' syntax on that line"
+               + (f" and the one above ({_quoted_line(lines, above)}): PyYAML may notice a "
+                  f"mistake a line late." if above else "."))
+        return (f"{path}:{noticed}: not valid YAML ({problem}): {_quoted_line(lines, noticed)}.\n"
+                f"  fix: {fix}")
+    fixed = _key_without_space(lines, first)
+    fix = (f"a mapping key needs a space after the colon: write line {first} as `{fixed}`."
+           if fixed is not None else
+           f"check indentation and 'key: value' syntax on line {first} and line {noticed}.")
+    return (f"{path}:{first}-{noticed}: not valid YAML ({problem}, noticed on line {noticed}; the "
+            f"mistake can be on the line before): {_quoted_line(lines, first)}, "
+            f"{_quoted_line(lines, noticed)}.\n  fix: {fix}")
 
 
 _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
@@ -1689,7 +1754,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         data = loader.construct_document(node) if node is not None else None
         data = _written_values(node, data)
     except yaml.YAMLError as exc:
-        raise ConfigError(_yaml_error_text(path, exc)) from None
+        raise ConfigError(_yaml_error_text(path, exc, text)) from None
     finally:
         loader.dispose()
     if repeated:

@@ -153,9 +153,10 @@ command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_
 joined by ``; ``, empty when clean, and on every row the bundle that graded:
 :func:`drac_ssl.submission.bundle_cell` of :attr:`drac_ssl.grading.bundle.Bundle.identity`), ends with a ``FLAGGED:`` line counting the reasons and
 naming that file, and exits :data:`drac_ssl.runtime.EXIT_FLAGGED` (4). A row whose class is not
-its single most likely grade (the expected grade cut at thresholds) has the app's sentence on
-why in ``grade_note`` (:func:`drac_ssl.grading.image_notes.decision_words`); such rows write the
-notes file too (exit 0 when nothing is flagged), counted in the ``class =`` line. The graded files whose SHA-256 the
+its single most likely grade (the expected grade cut at thresholds), or is but in a near-tie
+(:data:`drac_ssl.submission.NEAR_TIE_WORDS`), has the app's sentence on why in ``grade_note``
+(:func:`drac_ssl.grading.image_notes.decision_words`); such rows write the notes file too (exit 0
+when nothing is flagged), each kind counted in the ``class =`` line, which names the file. The graded files whose SHA-256 the
 bundle lists among its labelled training images (``metadata.json``'s ``training_images``,
 :mod:`drac_ssl.grading.training_images`) are counted in the last line ("2 of 5 images were used
 to train this model (same SHA-256): scores on them are not a test") and marked in the notes
@@ -307,6 +308,7 @@ from drac_ssl.submission import (
     images_option_problem,
     is_drac_test_folder,
     not_largest_count,
+    not_largest_rows,
     printable_text,
     read_folder,
     read_submission,
@@ -357,10 +359,11 @@ def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | No
 
 def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list[str]:
     """Per graded image (``probs`` ``(n, K)``, ``classes`` ``(n,)``), why its class is not the
-    single most likely grade, the app's sentence
-    (:func:`drac_ssl.grading.image_notes.decision_words` under the bundle's decision, head and
-    thresholds: with two grades P(grade 1) against the referral threshold), "" where it is: the
-    notes file's ``grade_note`` column."""
+    single most likely grade, or the grades tied with its largest P at the two decimals shown
+    (a near-tie), the app's sentence (:func:`drac_ssl.grading.image_notes.decision_words` under
+    the bundle's decision, head and thresholds: with two grades P(grade 1) against the referral
+    threshold), "" where it is the single most likely grade, in no near-tie: the notes file's
+    ``grade_note`` column."""
     names = list(bundle.metadata.get("class_names") or []) or list(bundle.grade_names)
     regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
     thresholds = bundle.calibration.thresholds
@@ -553,7 +556,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     ``<stem>_notes.csv`` beside the submission (:func:`drac_ssl.submission.write_image_notes`,
     before the CSV is renamed into place, so a kill never leaves a flagged CSV without it; no
     image is marked a training image: the ingest's test split trained nothing; each row's
-    ``grade_note`` says why its class is not its most likely grade, where it is not), prints a
+    ``grade_note`` says why its class is not its most likely grade, or names a near-tie), prints a
     ``FLAGGED:`` line and goes on: flagged images fail neither the stage nor the run (the
     result's ``image_notes_path`` and ``n_flagged``, summary.json's ``image_notes`` and
     ``n_flagged``). With none flagged no notes file is written (grade notes alone write none
@@ -1573,9 +1576,14 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         listed = f"; listed in {record}" if skip_unreadable and not issues else ""
         converted += f"; not graded either: {' and '.join(w for w in said_left if w)} (see the notes{listed})"
     # with the rows where it is not: the app's sentence in the notes file
-    rule = class_rule_words(bundle.calibration.decision,
-                            not_largest_count(graded.probs, graded.classes) if n_noted and not issues else 0,
-                            len(cases), f"why in the grade_note column of {notes_file}")
+    # every row with a grade_note counted, by why (its class not the largest P, or the largest
+    # in a near-tie), so a notes file written for them alone is named (a trial's 25 near-ties
+    # at P 0.20 wrote one that no line named)
+    off = not_largest_rows(graded.probs, graded.classes)
+    n_off = int(sum(1 for note, o in zip(grade_notes, off, strict=True) if note and o))
+    n_near_tie = n_noted - n_off
+    rule = class_rule_words(bundle.calibration.decision, n_off if not issues else 0, len(cases),
+                            f"why in the grade_note column of {notes_file}", n_near_tie if not issues else 0)
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
     counted = f"{len(graded_files)} of the {n_files}" if skipped else f"{len(files)}"
     flips = bundle.tta_in_cv if tta is None else bool(tta)
@@ -1647,8 +1655,8 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None]
     with that the grades of the blank or noise images must not be used (``hint`` after it, in
     parentheses, when given: :data:`SKIP_HINT` for ``--images``, "" for the stage) and
     :func:`training_images_line`'s sentence after a ``;``, or that sentence alone
-    (``NOTE: ...``). The rows whose class is not the single most likely grade are counted in the
-    class line instead (their ``grade_note``)."""
+    (``NOTE: ...``). The rows with a ``grade_note`` (a class that is not the single most likely
+    grade, or a near-tie) are counted in the class line instead, which names the file."""
     n = len(reasons)
     order = [reason for _, reason in NOT_RELIABLY_GRADABLE] + [BLANK_REASON, NOISE_REASON]
     counts = {reason: sum(1 for why in reasons if reason in why) for reason in order}

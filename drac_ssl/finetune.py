@@ -149,11 +149,13 @@ from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
 from drac_ssl.manifest import labelled_rows  # re-exported: bench/umm_ablation.py reads it here
 from drac_ssl.metrics import (
+    BEFORE_CALIBRATION,
     BootstrapScores,
     apply_thresholds,
     binary_screening,
     bootstrap_ci_counted,
     bootstrap_scores,
+    calibrated_one_grade_words,
     default_thresholds,
     degenerate_ci_reason,
     figure_text,
@@ -954,6 +956,9 @@ def _fold_line(ctx: _Context, label: str, history: list[dict[str, Any]], best_ep
     final validation pass then left unsaved ("vicreg 0 of 2" folds saved)."""
     ft = ctx.ft
     stopped = _stop_console_words(ctx, stopped)
+    # the fold model's grades before calibration: the variant's warning after the last fold
+    # says the out-of-fold grades after it, which can differ (a trial read the two as a contradiction)
+    one_grade = None if one_grade is None else f"{BEFORE_CALIBRATION}, {one_grade}"
     if ft.keep == "inner":  # the inner kappa chose the epoch; the validation fold scored once
         return (f"[finetune] {label}: best inner-split epoch {best_epoch + 1} of {len(history)} run "
                 f"({ft.epochs} set; {stopped}) inner QWK {history[best_epoch]['inner_qwk']:.3f}, "
@@ -1900,8 +1905,8 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
     elif referable is not None:
         print(f"[finetune] {variant}: referable DR: {referable_summary(_json_safe(referable))}")
     if one_grade:
-        print(f"[finetune] {variant}: warning: {one_grade}; this variant learnt next to nothing "
-              f"about grading")
+        print(f"[finetune] {variant}: warning: {calibrated_one_grade_words(one_grade)}; this variant "
+              f"learnt next to nothing about grading")
 
 
 def _plan_signatures(finetune_dir: Path, variant: str, accepted: set[str]) -> None:

@@ -107,6 +107,9 @@ __all__ = [
     "fold_one_grade_words",
     "one_grade_note",
     "stored_one_grade_note",
+    "BEFORE_CALIBRATION",
+    "AFTER_CALIBRATION",
+    "calibrated_one_grade_words",
     "grading_report",
     "kish_effective_n",
     "knn_accuracy",
@@ -1380,6 +1383,25 @@ def one_grade_note(y_pred: Any, folds: Any = None, grade_names: Sequence[str] | 
     about the images; None when neither fires."""
     return one_grade_words(y_pred, grade_names) or (
         fold_one_grade_words(y_pred, folds, grade_names) if folds is not None else None)
+
+
+BEFORE_CALIBRATION = "before calibration"
+"""Which grades a fold line's one-grade words describe: its model's validation grades, the
+expected grade cut at the fixed thresholds 0.5, 1.5, ... (the fine-tuning's fold lines)."""
+
+AFTER_CALIBRATION = "after the cross-fitted calibration"
+"""Which grades :func:`one_grade_note` describes: the out-of-fold grades, fold k's cut at the
+thresholds fitted on the other folds (the fine-tuning's variant warning, report.md, compare).
+A trial read "every image was given one grade (2 Moderate)" on each fold line, then "within
+each fold every image was given one grade (fold 0: 3 Severe, fold 1: 0 No DR)", as a
+contradiction: each now says which grades it is about."""
+
+
+def calibrated_one_grade_words(note: str) -> str:
+    """``note`` (:func:`one_grade_note`'s words, or a run's stored ``one_grade_note``) said of
+    the out-of-fold grades: ``"after the cross-fitted calibration, every image was given one
+    grade (1 NPDR)"``; a note that says so already is returned as it is."""
+    return note if note.startswith(AFTER_CALIBRATION) else f"{AFTER_CALIBRATION}, {note}"
 
 
 def stored_one_grade_note(record: dict[str, Any], y_pred: Any, folds: Any = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,32 @@ def _new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _count_words(n: int) -> str:
+    """`` (n = 25)`` after a title, its spaces non-breaking: a wrapped title keeps it whole."""
+    return f" (n\u00a0=\u00a0{n})"
+
+
+def _fit_title(fig: Figure, ax: Any, title: str) -> None:
+    """Set ``ax``'s title, wrapped at spaces (:func:`textwrap.wrap`) onto as many lines as it
+    takes to lie within the axes' width once the constrained layout has placed them: a long
+    variant label ("scratch (random init, frozen: random features + trained head): out-of-fold
+    confusion (n = 25)") ran past the figure's edge and under the colour bar, clipped to "(n =
+    25". A title that fits stays on one line; a word longer than the axes is not cut."""
+    ax.set_title(title)
+    renderer = fig.canvas.get_renderer()
+    engine = fig.get_layout_engine()  # constrained (None: the axes stay where they are)
+    width = len(title)
+    for _ in range(8):  # each pass narrows the wrap by the measured overrun; two suffice in practice
+        if engine is not None:
+            engine.execute(fig)  # the axes where the saved figure has them, under this title
+        box, room = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
+        if box.width <= room.width or width <= 1:
+            return
+        longest = max(len(line) for line in ax.get_title().split("\n"))
+        width = max(1, min(width - 1, int(longest * room.width / box.width)))
+        ax.set_title("\n".join(textwrap.wrap(title, width, break_long_words=False, break_on_hyphens=False)))
 
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
@@ -171,7 +198,7 @@ def plot_confusion(
     ax.set_yticks(range(k), labels=list(class_names))
     ax.set_xlabel("predicted grade")
     ax.set_ylabel("true grade")
-    ax.set_title(f"{title} (n = {int(counts.sum())})")
+    _fit_title(fig, ax, f"{title}{_count_words(int(counts.sum()))}")
     return _save(fig, path)
 
 
@@ -228,7 +255,7 @@ def plot_roc(
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("false positive rate (1 - specificity)")
     ax.set_ylabel("true positive rate (sensitivity)")
-    ax.set_title(f"{title} (n = {y.size})")
+    _fit_title(fig, ax, f"{title}{_count_words(y.size)}")
     ax.legend(loc="lower right", fontsize="small")
     ax.grid(True, alpha=0.3)
     return _save(fig, path)
@@ -299,8 +326,8 @@ def plot_comparison(
         ax.set_ylabel("value" + {frozenset(): "", frozenset({"std"}): " (mean ± std)",
                                  frozenset({"ci"}): " (error bars: 95% CI)",
                                  frozenset({"ci", "std"}): " (error bars: 95% CI, or ± std)"}[frozenset(kinds)])
-    ax.set_title(title)
     fig.legend(loc="outside lower center", ncols=min(n_rows, 4), fontsize="small")
     ax.grid(True, axis="y", alpha=0.3)
     ax.margins(y=0.15)
+    _fit_title(fig, ax, title)
     return _save(fig, path)

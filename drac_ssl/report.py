@@ -76,6 +76,7 @@ from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
 from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
+    calibrated_one_grade_words,
     degenerate_ci_reason,
     grading_report,
     majority_grade_reference,
@@ -1014,8 +1015,9 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     # one grade overall, else one grade within each fold (another per fold): the grades tell
     # the fold, not the image; the run's own note, as compare reads it (older runs: recomputed)
     one_grade = stored_one_grade_note(metrics, pred, folds, names)
-    if one_grade:
-        lines += [f"> **{one_grade[0].upper()}{one_grade[1:]}**: this variant learnt next to nothing about "
+    if one_grade:  # of the out-of-fold grades: the console's fold lines say those before calibration
+        said = calibrated_one_grade_words(one_grade)
+        lines += [f"> **{said[0].upper()}{said[1:]}**: this variant learnt next to nothing about "
                   f"grading, and a difference against it shows at most that the other variant learnt "
                   f"something.", ""]
     temperature = cal.get("temperature")

@@ -56,7 +56,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_count", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_count", "not_largest_rows", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "drac_count_words",
@@ -1587,32 +1587,58 @@ CLASS_RULE_TOL = 1e-4
 expected grade by up to about 1e-5, and two tied probabilities may differ in the last one."""
 
 
-def not_largest_count(probs: np.ndarray, classes: np.ndarray) -> int:
-    """How many rows' class is not their largest probability: its P below the row's largest by
-    more than :data:`CLASS_RULE_TOL` (a tie is not counted). ``probs`` ``(n, K)``, ``classes``
-    ``(n,)`` integers 0..K-1. The count :func:`class_rule_words` says (the export's rows whose
-    ``grade_note`` also names the grades tied at the two decimals shown are not among them)."""
+def not_largest_rows(probs: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Per row, whether its class is not its largest probability: its P below the row's largest
+    by more than :data:`CLASS_RULE_TOL` (a tie is not such a row). ``probs`` ``(n, K)``,
+    ``classes`` ``(n,)`` integers 0..K-1; returns ``(n,)`` booleans."""
     probs = np.asarray(probs, dtype=np.float64)
     classes = np.asarray(classes, dtype=np.int64)
     if probs.size == 0:
-        return 0
+        return np.zeros(len(classes), dtype=bool)
     given = probs[np.arange(len(classes)), classes]
-    return int((given < probs.max(axis=1) - CLASS_RULE_TOL).sum())
+    return given < probs.max(axis=1) - CLASS_RULE_TOL
 
 
-def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why: str = "") -> str:
+def not_largest_count(probs: np.ndarray, classes: np.ndarray) -> int:
+    """How many rows' class is not their largest probability (:func:`not_largest_rows`; a tie
+    is not counted). ``probs`` ``(n, K)``, ``classes`` ``(n,)`` integers 0..K-1. The count
+    :func:`class_rule_words` says; the export's rows whose ``grade_note`` names the grades tied
+    at the two decimals shown while the class is the largest P are its ``n_near_tie``."""
+    return int(not_largest_rows(probs, classes).sum())
+
+
+NEAR_TIE_WORDS = "another grade's P is equal to it at the two decimals shown"
+"""Why a row whose class is its largest P still has a ``grade_note``
+(:func:`drac_ssl.grading.image_notes.decision_words` names the grades tied at the two decimals
+the page and the notes show): the words of :func:`class_rule_words`, docs/running.md and
+docs/own_fundus_folder.md."""
+
+
+def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
+                     n_near_tie: int = 0) -> str:
     """What a submission's ``class`` column is under a bundle's class rule (``decision``,
     its ``finetune.decision``), the one wording of the export command's ``class = ...`` line,
     the export stage's console line and report.md's Export section: ``argmax``, "the most
     probable grade"; ``thresholds``, "the expected grade cut at QWK-tuned thresholds, so not
     always the largest P", followed, when ``n_not_largest`` of the ``n_rows`` rows have a class
     that is not their largest P (:func:`not_largest_count`), by "(for 134 of the 386 here it is
-    not)", ``why`` (where each row's reason is written) after a colon inside it."""
+    not)", and when ``n_near_tie`` rows have a class that is their largest P but in a near-tie
+    (:data:`NEAR_TIE_WORDS`: their ``grade_note`` names the tied grades) by "(for 25 of the 25
+    here it is, but another grade's P is equal to it at the two decimals shown)" ("and for 22
+    more it is, but ..." after the first count); ``why`` (where each row's note is written)
+    after a colon inside the parentheses. Together the counts are the rows with a
+    ``grade_note``, so a notes file written for them alone is named and counted here."""
     if decision == "argmax":
         return "the most probable grade"
     words = "the expected grade cut at QWK-tuned thresholds, so not always the largest P"
+    counts = []
     if n_not_largest:
-        words += f" (for {n_not_largest} of the {n_rows} here it is not" + (f": {why}" if why else "") + ")"
+        counts.append(f"for {n_not_largest} of the {n_rows} here it is not")
+    if n_near_tie:
+        counts.append(f"for {n_near_tie} {'more' if n_not_largest else f'of the {n_rows} here'} it is, "
+                      f"but {NEAR_TIE_WORDS}")
+    if counts:
+        words += " (" + ", and ".join(counts) + (f": {why}" if why else "") + ")"
     return words
 
 

@@ -751,7 +751,7 @@ def test_grades_that_follow_the_fold_are_noted_per_variant(tmp_path: Path) -> No
     report does, from the run's own note or, for a run made before it, from oof.csv."""
     run = make_run(tmp_path, "tiny", by_fold=("vicreg",))
     comparison = compare_runs([run], n_boot=20)
-    said = f"`tiny` vicreg: {FOLD_WORDS}; this variant learnt next to nothing about grading."
+    said = f"`tiny` vicreg: after the cross-fitted calibration, {FOLD_WORDS}; this variant learnt next to nothing about grading."
     assert said in comparison.notes and f"- {said}" in comparison.markdown()
     assert not any(n.startswith("`tiny` scratch: within") for n in comparison.notes)
     # the run's own note (null: none) wins over what oof.csv would say
@@ -762,7 +762,8 @@ def test_grades_that_follow_the_fold_are_noted_per_variant(tmp_path: Path) -> No
     assert not any("within each fold" in n for n in compare_runs([run], n_boot=20).notes)
     saved["rows"][1]["one_grade_note"] = "the run's own words"
     path.write_text(json.dumps(saved))
-    assert ("`tiny` vicreg: the run's own words; this variant learnt next to nothing about grading."
+    assert ("`tiny` vicreg: after the cross-fitted calibration, the run's own words; this variant learnt next "
+            "to nothing about grading."
             in compare_runs([run], n_boot=20).notes)
 
 
@@ -780,7 +781,7 @@ def test_between_says_a_difference_of_width_zero_is_not_meaningful(
     assert f"| `r2` − `r1` | vicreg | 24 | {flat} | {flat} |" in text, text
     assert "+0.000..+0.000" not in text
     assert "Not meaningful (a CI of width 0): `r2` − `r1` scratch: accuracy, QWK, AUC OvR; `r2` − `r1` vicreg:" in text
-    assert f"`r2` vicreg: {FOLD_WORDS}" in text  # the notes say why
+    assert f"`r2` vicreg: after the cross-fitted calibration, {FOLD_WORDS}" in text  # the notes say why
     # a real interval stays an interval
     vicreg_row = next(line for line in text.splitlines() if line.startswith("| r2 | vicreg − scratch"))
     assert "not meaningful" not in vicreg_row and ".." in vicreg_row

@@ -93,15 +93,16 @@ def test_report_says_the_one_grade_note_the_run_stored_as_compare_does(tmp_path:
                 row["one_grade_note"] = note
         (run / "finetune" / "comparison.json").write_text(json.dumps(comparison))
     report = write_report(run).read_text()
-    assert "> **Every image was given one grade" not in report  # scratch stored null: none
-    assert f"**{stored[0].upper()}{stored[1:]}**" in report
+    assert "> **After the cross-fitted calibration, every image" not in report  # scratch stored null: none
+    assert f"> **After the cross-fitted calibration, {stored}**" in report
     # a run made before the note was stored: recomputed from oof.csv, as compare does
     for variant in ("scratch", "vicreg"):
         path = run / "finetune" / variant / "metrics.json"
         metrics = json.loads(path.read_text())
         del metrics["one_grade_note"]
         path.write_text(json.dumps(metrics))
-    assert "> **Every image was given one grade (1 NPDR)**" in write_report(run).read_text()
+    assert "> **After the cross-fitted calibration, every image was given one grade (1 NPDR)**" in (
+        write_report(run).read_text())
 
 
 def test_one_rendering_for_what_is_not_a_figure() -> None:

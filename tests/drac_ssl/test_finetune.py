@@ -299,14 +299,15 @@ def test_grades_that_follow_the_fold_are_said_in_the_console_metrics_and_report(
         assert one_grade_words(pred, ["Normal", "NPDR", "PDR"]) is None  # no grade reaches 95%
         words = fold_one_grade_words(pred, np.array([int(r["fold"]) for r in rows]), ["Normal", "NPDR", "PDR"])
         assert words is not None and words.startswith("within each fold every image was given one grade (fold 0: ")
-        assert f"[finetune] {name}: warning: {words}; this variant learnt next to nothing about grading" in said
+        assert (f"[finetune] {name}: warning: after the cross-fitted calibration, {words}; this variant learnt "
+                f"next to nothing about grading") in said
         assert variant.metrics["one_grade_note"] == words
         said_of[name] = words
     comparison = json.loads(result.comparison_path.read_text())
     assert {r["variant"]: r["one_grade_note"] for r in comparison["rows"]} == said_of
     report = write_report(run).read_text()
     words = said_of["vicreg"]
-    assert f"> **W{words[1:]}**: this variant learnt next to nothing about grading" in report
+    assert f"> **After the cross-fitted calibration, {words}**: this variant learnt next to nothing about grading" in report
     # finetune.freeze=frozen: scratch is random features under a trained head, and is named so
     (care,) = [line for line in report.splitlines() if line.startswith("**Read with care:**")]  # once
     def grades_of(words: str) -> str:  # 'within each fold ... (fold 0: ..)', without the shared tail

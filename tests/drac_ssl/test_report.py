@@ -595,8 +595,10 @@ def test_three_one_grade_variants_are_read_with_care_once(tmp_path: Path) -> Non
     assert comparison.count("Read with care") == 1
     for words in ("every image was given one grade (1 NPDR)", "every image was given one grade (0 Normal)",
                   "every image was given one grade (2 PDR)"):
-        assert comparison.count(words) == 1, words  # once in the comparison, once in its section
-        assert text.count(words) == 2, words
+        assert comparison.count(words) == 1, words
+        # and in its section twice: its note (after the cross-fitted calibration, ...) and its CI's
+        assert text.count(words) == 3, words
+        assert text.count(f"After the cross-fitted calibration, {words}") == 1, words
     assert ("**Read with care:** scratch (random init): every image was given one grade (1 NPDR); "
             "VICReg: every image was given one grade (0 Normal); VICReg + UMM: every image was given "
             "one grade (2 PDR). So VICReg - scratch and VICReg + UMM - scratch compare two models that "
