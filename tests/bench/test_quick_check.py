@@ -524,3 +524,38 @@ def test_the_no_pairs_control_is_registered_in_the_docs_with_its_mark_and_files(
     assert "at least 2 points of top-1 with exact McNemar p below 0.001" in data
     assert "`--control no_pairs`: `pretrain.loss.sim_coeff=0` through the config" in data
     assert "--control no_pairs" in " ".join(str(quick_check.__doc__).split())
+
+
+def test_the_no_pairs_results_are_quoted_as_their_files_measured_them() -> None:
+    """The runs of the registration (code at 16dd5a2, clean): each control really trained
+    without its pairs and differed from the VICReg arm only in the invariance weight; the verdict
+    words follow the rule fixed before the runs; docs/data.md and README quote the files."""
+    import json
+
+    import bench.quick_check as quick_check
+
+    repo = Path(__file__).resolve().parents[2]
+    data = " ".join((repo / "docs" / "data.md").read_text(encoding="utf-8").split())
+    readme = " ".join((repo / "README.md").read_text(encoding="utf-8").split())
+    outcomes = []
+    for dataset, title in (("mnist", "MNIST"), ("fashion_mnist", "Fashion-MNIST")):
+        r = json.loads((repo / "bench" / "results" / f"quick_check_{dataset}_v3_no_pairs.json").read_text(
+            encoding="utf-8"))
+        assert r["environment"]["git_commit"] == "16dd5a2" and r["environment"]["git_dirty"] is False, dataset
+        assert r["smoke"] is False and r["judged"] == "refitted_vs_no_pairs" and r["design"]["control"] == "no_pairs"
+        control = r["control"]
+        assert control["config_differences_from_vicreg"] == {"pretrain.loss.sim_coeff": [25.0, 0.0]}, dataset
+        assert quick_check.no_pairs_took_effect(control["pretrain"]["final_terms"], 25.0, 1.0, 25.0), dataset
+        j = r["judged_comparison"]
+        top, gap, p = j["linear_probe_top1"], j["gap_points"], j["mcnemar"]["p_two_sided"]
+        assert r["claim_holds"] is quick_check.verdict(gap, p), dataset
+        outcomes.append("met" if r["claim_holds"] else "the other way round"
+                        if gap <= -quick_check.CLEAR_GAP_POINTS and p < quick_check.MAX_P else "not met")
+        assert (f"VICReg {top['pretrained']:.2f} % against {'its' if dataset == 'mnist' else 'the'} no-pairs "
+                f"control {top['no_pairs']:.2f} %, **{gap:+.2f} points**") in data, dataset
+        assert f"{top['no_pairs']:.2f} % against {top['pretrained']:.2f} % on {title} ({gap:+.2f}" in readme, dataset
+        cpu, wall = r["cpu_seconds_total"], r["wall_seconds"]["total"]
+        assert f"{cpu / 60:.1f} CPU minutes each" in data and f"{cpu} s" in data and f"{wall / 60:.1f}" in data
+    # the reading fixed before the runs: both the other way round
+    assert outcomes == ["the other way round"] * 2, outcomes
+    assert "the mark is met on neither data set; on both the no-pairs control is ahead: the other way round" in data
