@@ -49,8 +49,18 @@ so the random backbone is no control for that. The comparisons with the random b
 costs a second pretraining: about twice v2's CPU time. ``--seed N`` repeats a design at another
 training seed (:func:`seeded_overrides`; the result ``<name>_seed<N>.json``, not a smoke run).
 ``--dataset fashion_mnist`` runs the same check on Fashion-MNIST (``configs/fashion_mnist.yaml``;
-its 60k training images are the pool). v1 on MNIST writes ``quick_check_mnist.json`` (the first
-file's name), every other pair ``quick_check_<dataset>_<design>.json`` (:func:`result_name`).
+its 60k training images are the pool). ``--control no_pairs`` (:data:`CONTROLS`; added
+2026-12-05 after v3's runs at seeds 1 and 2, before its own first run) replaces v3's wrong-pairs
+control, whose invariance term on unrelated images penalises the embedding's spread and so is
+no "VICReg without pairs", by the same pretraining with the invariance weight 0
+(``pretrain.loss.sim_coeff=0`` through the config, nothing else changed: the variance and
+covariance terms alone, so the pairs play no part), judged by the same mark; the bench refuses
+its run when the control's last loss is not its variance and covariance terms alone
+(:func:`no_pairs_took_effect`), and records whether its invariance ended above VICReg's without
+refusing (:func:`control_took_effect` is the wrong-pairs arm's refusal). v1 on MNIST writes
+``quick_check_mnist.json`` (the first file's name), every other pair
+``quick_check_<dataset>_<design>.json``, and the no-pairs control
+``quick_check_<dataset>_v3_no_pairs.json`` (:func:`result_name`).
 
 Writes ``bench/results/quick_check_mnist.json`` (design v1; see above for the others): command, device, versions, threads, date,
 wall and CPU seconds of each part, the 1-, 5- and 15-minute load averages at the start and
@@ -65,6 +75,7 @@ run pretrains afresh and its wall time is the whole check::
 
     OMP_NUM_THREADS=1 python -m bench.quick_check                           # v3, MNIST
     OMP_NUM_THREADS=1 python -m bench.quick_check --dataset fashion_mnist   # v3, Fashion-MNIST
+    OMP_NUM_THREADS=1 python -m bench.quick_check --control no_pairs        # v3, the no-pairs control
     OMP_NUM_THREADS=1 python -m bench.quick_check --design v2               # v2 (v1 likewise)
 
 A smoke run of the flow (a minute or two)::
@@ -160,6 +171,43 @@ a broken-pairs control with both backbones' BatchNorm statistics refitted (``jud
 it the probes as pretrained against the random backbone are judged). All are judged by the same
 criterion (:func:`verdict`)."""
 DESIGN = "v3"
+CONTROLS: dict[str, dict[str, Any]] = {
+    "broken_pairs": {
+        "overrides": (),
+        "judged": "refitted_vs_broken_pairs",
+        "words": "the same pretraining with its positive pairs broken",
+        "what": "bench.quick_check.broken_pairs: the same config, start, steps, views and optimiser; the "
+                "invariance term pairs view A of image i with view B of image i - 1 in the batch (the "
+                "variance and covariance terms unchanged)",
+        "design_what": "with its positive pairs broken (the second view's embeddings rolled by one in the batch, "
+                       "so the invariance term pairs different images)",
+    },
+    "no_pairs": {
+        "overrides": ("pretrain.loss.sim_coeff=0",),
+        "judged": "refitted_vs_no_pairs",
+        "words": "the same pretraining without its pairs (invariance weight 0)",
+        "what": "the same config, start, steps, views and optimiser with pretrain.loss.sim_coeff=0 (a config "
+                "override): the loss is the variance and covariance terms alone, which see each view's batch as "
+                "a set, so which view is paired with which plays no part; the invariance term is still computed "
+                "and logged, with weight 0",
+        "design_what": "with the invariance weight set to 0 (pretrain.loss.sim_coeff=0: the variance and covariance "
+                       "terms only, so the pairs play no part)",
+        "fixed": "the no-pairs control (--control no_pairs), its claim and its criterion (v1's gap and p, applied "
+                 "to VICReg against the no-pairs control, both refitted) fixed on 2026-12-05 in the commit that "
+                 "added it, before its first run on MNIST or Fashion-MNIST; seen before: design v3's results "
+                 "against the wrong-pairs control at seeds 1 and 2 (MNIST +3.28 and -0.04 points, Fashion-MNIST "
+                 "-6.39 and -2.38)",
+    },
+}
+"""``--control``: the arm design v3 judges VICReg against. ``broken_pairs`` (the default, v3's
+own, :func:`broken_pairs`): the invariance term pairs each image's view with another image's,
+in effect a penalty on the embedding's spread, not VICReg without its pairs (a referee's point).
+``no_pairs``: the invariance weight 0 (``overrides``, through the config's own override
+mechanism), so the loss is VICReg's variance and covariance terms alone and the pairs play no
+part; everything else (start, data draws, views, optimiser, steps, seed, BatchNorm refit) as in
+the VICReg arm. ``judged``: the result's ``"judged"`` value; ``design_what``: the control's
+clause in the design's words (:func:`design_what`)."""
+CONTROL = "broken_pairs"
 N_LABELS = 1000
 VAL_FRACTION = 0.1
 SEED = 0
@@ -171,16 +219,65 @@ NAME = "quick_check_mnist"
 """The first design's MNIST result; :func:`result_name` names the others."""
 
 
-def result_name(dataset: str = "mnist", design: str = DESIGN) -> str:
-    """The result file's stem for a data set and design: ``quick_check_mnist`` for v1 on MNIST
-    (the first committed file), ``quick_check_<dataset>`` for v1 elsewhere and
-    ``quick_check_<dataset>_<design>`` for a later design. Raises ValueError for an unknown
-    data set or design."""
+def result_name(dataset: str = "mnist", design: str = DESIGN, control: str = CONTROL) -> str:
+    """The result file's stem for a data set, design and control: ``quick_check_mnist`` for v1
+    on MNIST (the first committed file), ``quick_check_<dataset>`` for v1 elsewhere,
+    ``quick_check_<dataset>_<design>`` for a later design with its default control and
+    ``quick_check_<dataset>_<design>_<control>`` with another (``--control no_pairs``). Raises
+    ValueError for an unknown data set, design or control, or a control other than the default
+    for a design that judges none (v1, v2)."""
     if dataset not in CONFIGS:
         raise ValueError(f"quick_check: unknown dataset {dataset!r}; expected one of {', '.join(CONFIGS)}")
     if design not in DESIGNS:
         raise ValueError(f"quick_check: unknown design {design!r}; expected one of {', '.join(DESIGNS)}")
-    return f"quick_check_{dataset}" + ("" if design == "v1" else f"_{design}")
+    if control not in CONTROLS:
+        raise ValueError(f"quick_check: unknown control {control!r}; expected one of {', '.join(CONTROLS)}")
+    if control != CONTROL and "judged" not in DESIGNS[design]:
+        raise ValueError(f"quick_check: design {design} judges no control, so --control {control} means nothing; "
+                         f"fix: leave --control out, or use a design with one "
+                         f"({', '.join(k for k, v in DESIGNS.items() if 'judged' in v)})")
+    return (f"quick_check_{dataset}" + ("" if design == "v1" else f"_{design}")
+            + ("" if control == CONTROL else f"_{control}"))
+
+
+def control_overrides(control: str) -> tuple[str, ...]:
+    """The config overrides that turn the VICReg arm's pretraining into the ``control`` arm's
+    (:data:`CONTROLS`): none for ``broken_pairs`` (its pairs are broken in the loss call,
+    :func:`broken_pairs`), ``pretrain.loss.sim_coeff=0`` for ``no_pairs``. Given after every
+    other override, so nothing else differs. Raises ValueError for an unknown control."""
+    if control not in CONTROLS:
+        raise ValueError(f"quick_check: unknown control {control!r}; expected one of {', '.join(CONTROLS)}")
+    return tuple(CONTROLS[control]["overrides"])
+
+
+def config_differences(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> dict[str, list[Any]]:
+    """Every setting two resolved configs (:func:`drac_ssl.config.to_dict`) hold differently:
+    dotted name -> ``[a's value, b's value]`` (``None`` where one lacks it). Used to record, and
+    test, that a control's config differs from the VICReg arm's only where :data:`CONTROLS`
+    says."""
+    out: dict[str, list[Any]] = {}
+    for key in sorted(set(a) | set(b), key=str):
+        name, x, y = f"{prefix}{key}", a.get(key), b.get(key)
+        if isinstance(x, Mapping) and isinstance(y, Mapping):
+            out.update(config_differences(x, y, f"{name}."))
+        elif x != y:
+            out[name] = [x, y]
+    return out
+
+
+def design_what(design: str, control: str = CONTROL) -> str:
+    """The design's words (:data:`DESIGNS`) with the control's clause in place of the
+    broken-pairs one when ``control`` is another (:data:`CONTROLS`). Raises ValueError when
+    the design's words have no broken-pairs clause to replace (a design that judges no
+    control)."""
+    words = str(DESIGNS[design]["what"])
+    if control == CONTROL:
+        return words
+    said = CONTROLS[CONTROL]["design_what"]
+    if said not in words:
+        raise ValueError(f"quick_check: design {design}'s words name no broken-pairs control to replace with "
+                         f"--control {control}")
+    return words.replace(said, CONTROLS[control]["design_what"])
 
 
 def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, Any]:
@@ -286,10 +383,18 @@ def refit_batchnorm(backbone: torch.nn.Module, images: np.ndarray, recipe: str, 
     return body.eval()
 
 
-def claim_words(control: bool, refit_images: int = REFIT_IMAGES) -> str:
+def claim_words(control: bool, refit_images: int = REFIT_IMAGES, arm: str = CONTROL) -> str:
     """The claim a design checks: the probes as pretrained against the random backbone (v1, v2),
-    or (``control``, v3) VICReg against the broken-pairs control (:func:`broken_pairs`), both
-    backbones' BatchNorm statistics refitted on ``refit_images`` clean training images."""
+    or (``control``, v3) VICReg against its control ``arm`` (:data:`CONTROLS`: the broken-pairs
+    one, :func:`broken_pairs`, or the no-pairs one), both backbones' BatchNorm statistics
+    refitted on ``refit_images`` clean training images."""
+    if control and arm == "no_pairs":
+        return ("VICReg pretraining with the package's own stage gives backbone weights whose linear probe beats, "
+                "by a clear gap, the probe of a backbone pretrained the same way without its pairs (the invariance "
+                "weight pretrain.loss.sim_coeff set to 0, so the loss is the variance and covariance terms alone; "
+                "same start, data draws, steps, views and optimiser), both backbones' BatchNorm running "
+                f"statistics re-estimated on the same {refit_images:,} clean training images: the learned weights "
+                "gain from the pairs")
     if control:
         return ("VICReg pretraining with the package's own stage gives backbone weights whose linear probe beats, "
                 "by a clear gap, the probe of a backbone pretrained the same way with its positive pairs broken "
@@ -301,10 +406,15 @@ def claim_words(control: bool, refit_images: int = REFIT_IMAGES) -> str:
             "features of the randomly initialised backbone it started from")
 
 
-def criterion_words(control: bool) -> str:
-    """The pass mark in words (:func:`verdict`), and which probes it is applied to."""
-    base = (f"gap (pretrained minus {'broken-pairs control' if control else 'random'}, points of test top-1 %) "
+def criterion_words(control: bool, arm: str = CONTROL) -> str:
+    """The pass mark in words (:func:`verdict`), and which probes it is applied to (``arm``: the
+    control of :data:`CONTROLS` when ``control``)."""
+    against = ("no-pairs control" if arm == "no_pairs" else "broken-pairs control") if control else "random"
+    base = (f"gap (pretrained minus {against}, points of test top-1 %) "
             f">= {CLEAR_GAP_POINTS} and exact McNemar two-sided p < {MAX_P} on the same test images")
+    if control and arm == "no_pairs":
+        return (base + ", both backbones' BatchNorm statistics refitted (v1's mark, fixed for design v3's no-pairs "
+                "control before its first run)")
     if control:
         return (base + ", both backbones' BatchNorm statistics refitted (v1's mark, fixed for design v3 before "
                 "its first run)")
@@ -341,6 +451,23 @@ def control_took_effect(vicreg_terms: Mapping[str, Any], control_terms: Mapping[
     otherwise read as "no effect of the pairs" (review qcrev F6)."""
     a, b = vicreg_terms.get("invariance"), control_terms.get("invariance")
     return isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a
+
+
+def no_pairs_took_effect(control_terms: Mapping[str, Any], std_coeff: float, cov_coeff: float,
+                         vicreg_sim_coeff: float, rel_tol: float = 1e-3) -> bool:
+    """Whether the no-pairs control (``pretrain.loss.sim_coeff=0``) was really trained without
+    its pairs: its last epoch's loss (an epoch mean, as are its terms) equals ``std_coeff x
+    variance + cov_coeff x covariance`` to ``rel_tol`` of the loss (at least of 1), while the
+    invariance term, weighted as in VICReg (``vicreg_sim_coeff``, 25), would have added more
+    than that tolerance: a pretraining that ignored the override shows its invariance in the
+    loss. This replaces, for this arm, the wrong-pairs refusal's "invariance above VICReg's"
+    (:func:`control_took_effect`): with weight 0 the invariance term is not trained, so where it
+    ends is an outcome to report, not a sign that the arm is what it says."""
+    loss, inv, var, cov = (control_terms.get(k) for k in ("loss", "invariance", "variance", "covariance"))
+    if not all(isinstance(v, (int, float)) for v in (loss, inv, var, cov)):
+        return False
+    tol = rel_tol * max(1.0, abs(loss))
+    return abs(loss - (std_coeff * var + cov_coeff * cov)) <= tol and vicreg_sim_coeff * inv > tol
 
 
 def seeded_overrides(overrides: tuple[str, ...], seed: int | None) -> tuple[str, ...]:
@@ -398,6 +525,11 @@ def _main(argv: list[str] | None) -> None:
     parser.add_argument("--seed", type=int, default=None,
                         help="a repeat of the design at another training seed (run.seed; the design's own seed "
                              "by default): not a smoke run; the result name gets _seed<N>")
+    parser.add_argument("--control", choices=sorted(CONTROLS), default=CONTROL,
+                        help=f"the arm design v3 judges VICReg against (default {CONTROL}, v3's own): "
+                             "broken_pairs: the invariance term pairs each view with another image's; no_pairs: "
+                             "the invariance weight 0 (pretrain.loss.sim_coeff=0), so the pairs play no part; "
+                             "another than the default names the result quick_check_<dataset>_v3_<control>")
     parser.add_argument("overrides", nargs="*", help="config overrides after the preset's (a smoke run)")
     args = parser.parse_intermixed_args(argv)
 
@@ -409,21 +541,30 @@ def _main(argv: list[str] | None) -> None:
     out_dir = Path(args.out_dir)
     design = DESIGNS[args.design]
     design_overrides = seeded_overrides(design["overrides"], args.seed)
-    base_name = result_name(args.dataset, args.design) + ("" if args.seed is None else f"_seed{args.seed}")
+    try:
+        base_name = result_name(args.dataset, args.design, args.control)
+    except ValueError as exc:
+        parser.error(str(exc))
+    base_name += "" if args.seed is None else f"_seed{args.seed}"
     name = smoke_result_name(base_name, reasons, args.name, out_dir=out_dir)
     title = TITLES[args.dataset]
     if reasons:
         print(f"[bench] smoke run: checks that the flow runs, not the claim ({'; '.join(reasons)}); writes {name}.json")
-    cfg = load_config(CONFIGS[args.dataset], [f"data.root={root}", *PRESET, *design_overrides, *args.overrides])
+    all_overrides = [f"data.root={root}", *PRESET, *design_overrides, *args.overrides]
+    cfg = load_config(CONFIGS[args.dataset], all_overrides)
     device = resolve_device(cfg.run.device)
     bf16 = pretrain.use_bf16(cfg, device)
     temporary = args.run_dir is None
     run_dir = Path(tempfile.mkdtemp(prefix="quick_check_")) if temporary else Path(args.run_dir)
     control = design.get("judged") == "refitted_vs_broken_pairs"
-    control_dir = run_dir.parent / f"{run_dir.name}_broken_pairs"
+    arm = args.control  # the control's key in the probes' records: broken_pairs or no_pairs
+    arm_spec = CONTROLS[arm]
+    control_cfg = load_config(CONFIGS[args.dataset], [*all_overrides, *control_overrides(arm)])
+    control_dir = run_dir.parent / f"{run_dir.name}_{arm}"
     try:
         # ---- 1. pretraining ----------------------------------------------------------
-        print(f"[bench] design {args.design}: {design['what']}")
+        what = design_what(args.design, arm) if control else design["what"]
+        print(f"[bench] design {args.design}: {what}")
         print(f"[bench] pretraining VICReg on {title} ({cfg.pretrain.epochs} epochs of at most "
               f"{cfg.pretrain.max_steps_per_epoch or 'all'} steps, batch {cfg.pretrain.batch_size}) in {run_dir}")
         cpu0 = time.process_time()
@@ -436,24 +577,29 @@ def _main(argv: list[str] | None) -> None:
         control_record: dict[str, Any] = {}
         control_body: torch.nn.Module | None = None
         if control:
-            print(f"[bench] the control: the same pretraining with its positive pairs broken, in {control_dir}")
+            print(f"[bench] the control: {arm_spec['words']}, in {control_dir}")
             cpu0 = time.process_time()
-            with broken_pairs():
-                control_run = run_pretraining(cfg, control_dir)
+            with broken_pairs() if arm == "broken_pairs" else contextlib.nullcontext():
+                control_run = run_pretraining(control_cfg, control_dir)
             control_history = control_run.result.history
-            control_body = build_backbone(cfg.pretrain.backbone)
+            control_body = build_backbone(control_cfg.pretrain.backbone)
             load_local_weights(control_body, control_run.result.backbone_path)
             control_body = control_body.to(device)
             control_record = {
-                "what": "bench.quick_check.broken_pairs: the same config, start, steps, views and optimiser; the "
-                        "invariance term pairs view A of image i with view B of image i - 1 in the batch (the "
-                        "variance and covariance terms unchanged)",
+                "name": arm,
+                "what": arm_spec["what"],
+                "config_differences_from_vicreg": config_differences(to_dict(cfg), to_dict(control_cfg)),
                 "pretrain": {"seconds": round(control_run.seconds, 1),
+                             **{k: v for k, v in control_run.record().items() if k.startswith("evaluated_")},
                              "cpu_seconds": round(time.process_time() - cpu0, 1),
                              "final_loss": control_history[-1].get("loss") if control_history else None,
                              "final_terms": ({k: control_history[-1].get(k) for k in pretrain.TERMS}
                                              if control_history else {}),
                              "loss_by_epoch": [r.get("loss") for r in control_history],
+                             "terms_by_epoch": {k: [r.get(k) for r in control_history] for k in pretrain.TERMS},
+                             "loss_coefficients": {"invariance": control_cfg.pretrain.loss.sim_coeff,
+                                                   "variance": control_cfg.pretrain.loss.std_coeff,
+                                                   "covariance": control_cfg.pretrain.loss.cov_coeff},
                              "run_dir": "temporary, removed" if temporary else str(control_dir)},
                 "weight_change_from_random_start": {k: round(v, 5) for k, v in relative_weight_change(
                     bodies["random"].state_dict(), control_body.state_dict()).items()},
@@ -461,7 +607,22 @@ def _main(argv: list[str] | None) -> None:
             print(f"[bench] control pretraining: {control_run.seconds:.1f} s, final loss "
                   f"{control_record['pretrain']['final_loss']}")
             vicreg_terms = {k: history[-1].get(k) for k in pretrain.TERMS} if history else {}
-            if not control_took_effect(vicreg_terms, control_record["pretrain"]["final_terms"]):
+            control_terms = control_record["pretrain"]["final_terms"]
+            # descriptive for the no-pairs arm (its invariance term is not trained), the refusal's
+            # test for the wrong-pairs one
+            control_record["invariance_above_vicreg"] = control_took_effect(vicreg_terms, control_terms)
+            if arm == "no_pairs" and not no_pairs_took_effect(
+                    control_terms, control_cfg.pretrain.loss.std_coeff, control_cfg.pretrain.loss.cov_coeff,
+                    cfg.pretrain.loss.sim_coeff):
+                raise RuntimeError(
+                    f"quick_check: the no-pairs control's last loss ({control_terms.get('loss')}) is not its "
+                    f"variance and covariance terms alone ({control_cfg.pretrain.loss.std_coeff:g} x "
+                    f"{control_terms.get('variance')} + {control_cfg.pretrain.loss.cov_coeff:g} x "
+                    f"{control_terms.get('covariance')}), or its invariance ({control_terms.get('invariance')}) "
+                    "is too small to tell: pretrain.loss.sim_coeff=0 did not take effect (does the pretraining "
+                    "still build its loss with drac_ssl.losses.vicreg.VICRegLoss.from_config?); the comparison "
+                    "would mean nothing")
+            if arm == "broken_pairs" and not control_record["invariance_above_vicreg"]:
                 raise RuntimeError(
                     "quick_check: the wrong-pairs control's last invariance term "
                     f"({control_record['pretrain']['final_terms'].get('invariance')}) is not above VICReg's "
@@ -512,7 +673,7 @@ def _main(argv: list[str] | None) -> None:
         refit_images = train.images[:REFIT_IMAGES]
         refitted: dict[str, dict[str, Any]] = {}
         refit_right: dict[str, np.ndarray] = {}
-        refit_bodies = {**bodies, **({"broken_pairs": control_body} if control_body is not None else {})}
+        refit_bodies = {**bodies, **({arm: control_body} if control_body is not None else {})}
         for which, body in refit_bodies.items():
             t0 = time.perf_counter()
             refit = refit_batchnorm(body, refit_images, stats, size, device)
@@ -534,10 +695,10 @@ def _main(argv: list[str] | None) -> None:
         refit_paired = mcnemar(refit_right["pretrained"], refit_right["random"])
         judged: dict[str, Any] = {}
         if control:
-            control_gap = round(refitted["pretrained"]["test_top1"] - refitted["broken_pairs"]["test_top1"], 2)
-            control_paired = mcnemar(refit_right["pretrained"], refit_right["broken_pairs"])
-            judged = {"pair": ["pretrained", "broken_pairs"], "batchnorm": "refitted",
-                      "linear_probe_top1": {k: refitted[k]["test_top1"] for k in ("pretrained", "broken_pairs")},
+            control_gap = round(refitted["pretrained"]["test_top1"] - refitted[arm]["test_top1"], 2)
+            control_paired = mcnemar(refit_right["pretrained"], refit_right[arm])
+            judged = {"pair": ["pretrained", arm], "batchnorm": "refitted",
+                      "linear_probe_top1": {k: refitted[k]["test_top1"] for k in ("pretrained", arm)},
                       "gap_points": control_gap,
                       "mcnemar": {"pretrained_only_right": control_paired["a_only"],
                                   "control_only_right": control_paired["b_only"],
@@ -547,17 +708,18 @@ def _main(argv: list[str] | None) -> None:
             holds = verdict(gap, paired["p_two_sided"])
         total_s, total_cpu = time.perf_counter() - t_start, time.process_time() - cpu_start
         record: dict[str, Any] = {
-            "claim": claim_words(control, len(refit_images)),
-            "criterion": criterion_words(control),
+            "claim": claim_words(control, len(refit_images), arm),
+            "criterion": criterion_words(control, arm),
             "claim_holds": holds,
-            "judged": "refitted_vs_broken_pairs" if control else "as_pretrained",
+            "judged": arm_spec["judged"] if control else "as_pretrained",
             **({"judged_comparison": judged, "control": control_record} if control else {}),
             **smoke_fields(reasons),
             "dataset": DATASET_WORDS[args.dataset],
             "dataset_name": args.dataset,
-            "design": {"name": args.design, "overrides": list(design_overrides), "what": design["what"],
+            "design": {"name": args.design, "overrides": list(design_overrides), "what": what,
                        "seed_repeat": args.seed,
-                       "fixed": design["fixed"]},
+                       **({"control": arm} if control else {}),
+                       "fixed": arm_spec["fixed"] if control and "fixed" in arm_spec else design["fixed"]},
             "model": f"{cfg.pretrain.backbone.arch} (CIFAR stem, stride {cfg.pretrain.backbone.stem_stride}), "
                      f"VICReg, expander {cfg.pretrain.expander}",
             "preset": list(PRESET),
@@ -637,7 +799,8 @@ def _main(argv: list[str] | None) -> None:
         print(f"[bench] linear probe: pretrained {probes['pretrained']['test_top1']:.2f} %, random "
               f"{probes['random']['test_top1']:.2f} %, gap {gap:+.2f} points (McNemar p {paired['p_two_sided']:.2g}); "
               f"BatchNorm statistics refitted: {refit_gap:+.2f} points (McNemar p {refit_paired['p_two_sided']:.2g})"
-              + (f"; judged, against the broken-pairs control, both refitted: {judged['gap_points']:+.2f} points "
+              + (f"; judged, against the {arm.replace('_', '-')} control, both refitted: "
+                 f"{judged['gap_points']:+.2f} points "
                  f"(McNemar p {judged['mcnemar']['p_two_sided']:.2g})" if control else "")
               + f"; claim {'holds' if holds else 'does not hold'}"
               + (" (smoke run: not the check)" if reasons else "")

@@ -987,7 +987,9 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     the check cost (wall and CPU minutes, threads, load averages). Design v3
     (``"judged": "refitted_vs_broken_pairs"``) leads with its judged pair, VICReg against the
     broken-pairs control with both backbones' BatchNorm statistics refitted, and gives the
-    comparisons with the random backbone as descriptive."""
+    comparisons with the random backbone as descriptive; with ``"refitted_vs_no_pairs"``
+    (``--control no_pairs``) the control is the same pretraining with the invariance weight 0,
+    and the row says where its untrained invariance term ended."""
     design = r.get("design") or {}
     design_words = (f"design {design.get('name')} ({design.get('what')})" if design.get("name")
                     else "design v1 (the config's own LARS rule)")
@@ -1023,16 +1025,25 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     refit = r.get("refitted_batchnorm") or {}
     refit_top = refit.get("linear_probe_top1") or {}
     judged = r.get("judged_comparison") or {}
-    if r.get("judged") == "refitted_vs_broken_pairs" and isinstance(judged.get("gap_points"), (int, float)):
-        # design v3: VICReg against its broken-pairs control, both refitted, is judged; the rest descriptive
+    arms = {"refitted_vs_broken_pairs": ("broken_pairs", "the same pretraining with its positive pairs broken"),
+            "refitted_vs_no_pairs": ("no_pairs", "the same pretraining without its pairs (invariance weight 0)")}
+    if r.get("judged") in arms and isinstance(judged.get("gap_points"), (int, float)):
+        # design v3: VICReg against its control, both refitted, is judged; the rest descriptive
+        arm, arm_words = arms[r["judged"]]
         jtop, jmc = judged.get("linear_probe_top1") or {}, judged.get("mcnemar") or {}
         figure = (f"judged, both backbones' BatchNorm statistics refitted on the same {_refit_images(refit)} clean "
                   f"images (weights unchanged): linear probe {_pct(jtop.get('pretrained'))} % VICReg vs "
-                  f"{_pct(jtop.get('broken_pairs'))} % the same pretraining with its positive pairs broken, gap "
+                  f"{_pct(jtop.get(arm))} % {arm_words}, gap "
                   f"{judged['gap_points']:+.2f} points")
         if isinstance(jmc.get("p_two_sided"), (int, float)):
             figure += (f" ({jmc.get('pretrained_only_right')} test images only the VICReg probe got right, "
                        f"{jmc.get('control_only_right')} only the control's; McNemar p {jmc['p_two_sided']:.2g})")
+        control_terms = (((r.get("control") or {}).get("pretrain") or {}).get("final_terms") or {})
+        vicreg_inv = ((r.get("pretrain") or {}).get("final_terms") or {}).get("invariance")
+        if arm == "no_pairs" and all(isinstance(v, (int, float)) for v in (control_terms.get("invariance"),
+                                                                           vicreg_inv)):
+            figure += (f"; the control's invariance term, computed but weighted 0, ended at "
+                       f"{control_terms['invariance']:.3f} against VICReg's {vicreg_inv:.3f}")
         if isinstance(refit.get("gap_points"), (int, float)):
             figure += (f"; descriptive: against the random backbone refitted {_pct(refit_top.get('random'))} % "
                        f"({refit['gap_points']:+.2f} points)")
@@ -1069,8 +1080,9 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
         # alone would now run another design
         dataset_flag = "" if (r.get("dataset_name") or "mnist") == "mnist" else f" --dataset {r.get('dataset_name')}"
         seed_flag = f" --seed {design['seed_repeat']}" if design.get("seed_repeat") is not None else ""
+        control_flag = f" --control {design['control']}" if design.get("control") not in (None, "broken_pairs") else ""
         figure += (f"; to rerun this design: `python -m bench.quick_check{dataset_flag} "
-                   f"--design {design.get('name') or 'v1'}{seed_flag}`")
+                   f"--design {design.get('name') or 'v1'}{seed_flag}{control_flag}`")
     return [f"| quick SSL check (bench/quick_check.py), {design_words}: {title}, {r.get('model')}, "
             f"{pre.get('steps')} pretraining "
             f"steps of {pre.get('pairs_per_step')} pairs; linear probe on {lab.get('labels')} labels, scored on "

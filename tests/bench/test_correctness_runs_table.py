@@ -34,7 +34,8 @@ def test_every_correctness_run_has_one_row_and_its_times_are_the_result_files() 
                          "UMM ablation on CIFAR-10", "per-layer cluster quality, CIFAR-10", "quick check, MNIST",
                          "quick check v2, MNIST", "quick check v2, Fashion-MNIST", "quick check v3, MNIST",
                          "quick check v3, Fashion-MNIST", "quick check v3, MNIST, seed 2",
-                         "quick check v3, Fashion-MNIST, seed 2"}
+                         "quick check v3, Fashion-MNIST, seed 2", "quick check v3, MNIST, no pairs",
+                         "quick check v3, Fashion-MNIST, no pairs"}
     assert all(len(cells) == 8 for cells in rows.values()), rows
     low = _record("low_label_mnist")
     seconds = low["pretrain"]["seconds"] + low["eval_seconds"]
@@ -55,7 +56,9 @@ def test_every_correctness_run_has_one_row_and_its_times_are_the_result_files() 
                       ("quick check v3, MNIST", "quick_check_mnist_v3"),
                       ("quick check v3, Fashion-MNIST", "quick_check_fashion_mnist_v3"),
                       ("quick check v3, MNIST, seed 2", "quick_check_mnist_v3_seed2"),
-                      ("quick check v3, Fashion-MNIST, seed 2", "quick_check_fashion_mnist_v3_seed2")):
+                      ("quick check v3, Fashion-MNIST, seed 2", "quick_check_fashion_mnist_v3_seed2"),
+                      ("quick check v3, MNIST, no pairs", "quick_check_mnist_v3_no_pairs"),
+                      ("quick check v3, Fashion-MNIST, no pairs", "quick_check_fashion_mnist_v3_no_pairs")):
         quick = _record(name)
         assert rows[run][6].startswith(
             f"{quick['cpu_seconds_total'] / 60:.1f} CPU minutes ({quick['cpu_seconds_total']} s of process time; "
@@ -68,6 +71,8 @@ def test_every_correctness_run_has_one_row_and_its_times_are_the_result_files() 
         assert rows[run][3].endswith(f"--design {design}`") is (design != "v3"), run  # the default needs none
         seed = quick.get("design", {}).get("seed_repeat")
         assert (f"--seed {seed}`" in rows[run][3]) is (seed is not None), run
+        control = quick.get("design", {}).get("control", "broken_pairs")
+        assert (f"--control {control}`" in rows[run][3]) is (control != "broken_pairs"), run
     # the GPU runs hold no CPU time: said, not estimated; the CPU run no GPU time
     gpu_runs = {"MNIST low-label": ["low_label_mnist"], "CIFAR-10 VICReg, linear and k-NN": ["cifar10_vicreg"],
                 "UMM ablation on CIFAR-10": ["umm_ablation"],

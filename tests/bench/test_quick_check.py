@@ -410,3 +410,155 @@ def test_a_seed_repeats_row_names_its_own_seed_in_place_of_the_designs() -> None
     (row,) = quick_check_rows(r)
     assert "at training seed 2 (run.seed=2, a repeat with `--seed`; the design's own seed is 1)" in row
     assert "at training seed 1 (run.seed=1)" not in row
+
+
+def test_the_no_pairs_control_changes_only_the_invariance_weight_and_names_its_own_result() -> None:
+    """The referee's missing arm (pre-registered in docs/data.md#quick-check-v3-no-pairs): VICReg
+    without its pairs is the same pretraining with pretrain.loss.sim_coeff=0, set through the
+    config, everything else (seed, preset, LARS rule, data) as in the VICReg arm."""
+    from bench.quick_check import (
+        CONFIGS,
+        CONTROL,
+        CONTROLS,
+        DESIGNS,
+        PRESET,
+        claim_words,
+        config_differences,
+        control_overrides,
+        criterion_words,
+        design_what,
+        result_name,
+    )
+    from drac_ssl.config import load_config, to_dict
+
+    assert CONTROL == "broken_pairs" and control_overrides("broken_pairs") == ()  # v3's results stay valid
+    assert control_overrides("no_pairs") == ("pretrain.loss.sim_coeff=0",)
+    for dataset, path in CONFIGS.items():
+        vicreg = load_config(path, [*PRESET, *DESIGNS["v3"]["overrides"]])
+        control = load_config(path, [*PRESET, *DESIGNS["v3"]["overrides"], *control_overrides("no_pairs")])
+        assert config_differences(to_dict(vicreg), to_dict(control)) == {"pretrain.loss.sim_coeff": [25.0, 0.0]}
+        assert control.run.seed == 1 and control.pretrain.loss.std_coeff == 25.0, dataset
+        assert result_name(dataset, "v3", "no_pairs") == f"quick_check_{dataset}_v3_no_pairs"
+        assert result_name(dataset, "v3", "broken_pairs") == f"quick_check_{dataset}_v3"  # v3's own files
+    assert config_differences({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}, "d": 4}) == {
+        "a.c": [2, 3], "d": [None, 4]}
+    with pytest.raises(ValueError, match="judges no control"):
+        result_name("mnist", "v2", "no_pairs")
+    with pytest.raises(ValueError, match="unknown control"):
+        control_overrides("shuffled")
+    assert CONTROLS["no_pairs"]["judged"] == "refitted_vs_no_pairs"
+    words = design_what("v3", "no_pairs")
+    assert "sim_coeff=0" in words and "broken" not in words and design_what("v3") == DESIGNS["v3"]["what"]
+    assert "without its pairs" in claim_words(True, arm="no_pairs") and "broken" not in claim_words(
+        True, arm="no_pairs")
+    assert "no-pairs control" in criterion_words(True, "no_pairs") and claim_words(True) == claim_words(
+        True, arm="broken_pairs")
+
+
+def test_with_the_invariance_weight_0_the_pairing_plays_no_part_in_the_loss() -> None:
+    import torch
+
+    from bench.quick_check import CONFIGS, PRESET, control_overrides
+    from drac_ssl.config import load_config
+    from drac_ssl.losses.vicreg import VICRegLoss
+
+    cfg = load_config(CONFIGS["mnist"], [*PRESET, *control_overrides("no_pairs")])
+    loss = VICRegLoss.from_config(cfg.pretrain.loss)
+    g = torch.Generator().manual_seed(0)
+    z_a, z_b = torch.randn(8, 16, generator=g), torch.randn(8, 16, generator=g)
+    paired, shuffled = loss(z_a, z_b), loss(z_a, z_b[torch.randperm(8, generator=g)])
+    assert torch.allclose(paired.loss, shuffled.loss) and not torch.allclose(paired.invariance, shuffled.invariance)
+    assert torch.allclose(paired.loss, 25.0 * paired.variance + paired.covariance)
+
+
+def test_the_bench_refuses_a_no_pairs_control_whose_loss_still_carries_the_invariance() -> None:
+    from bench.quick_check import control_took_effect, no_pairs_took_effect
+
+    var, cov, inv = 0.7, 0.9, 0.2
+    trained_without = {"loss": 25 * var + cov, "invariance": inv, "variance": var, "covariance": cov}
+    assert no_pairs_took_effect(trained_without, 25.0, 1.0, 25.0)
+    assert not no_pairs_took_effect({**trained_without, "loss": 25 * (var + inv) + cov}, 25.0, 1.0, 25.0)
+    assert not no_pairs_took_effect({**trained_without, "invariance": 1e-6}, 25.0, 1.0, 25.0)  # cannot tell
+    assert not no_pairs_took_effect({k: v for k, v in trained_without.items() if k != "loss"}, 25.0, 1.0, 25.0)
+    # the wrong-pairs refusal is only recorded for this arm: an invariance below VICReg's is an outcome
+    assert not control_took_effect({"invariance": 0.3}, trained_without)
+
+
+def test_a_no_pairs_row_names_its_control_and_where_its_untrained_invariance_ended() -> None:
+    from bench.summarize import quick_check_rows
+
+    record = {**RECORD, "judged": "refitted_vs_no_pairs", "claim_holds": False,
+              "command": "python -m bench.quick_check --control no_pairs",
+              "design": {"name": "v3", "what": "no pairs", "control": "no_pairs"},
+              "pretrain": {**RECORD["pretrain"], "final_terms": {"invariance": 0.025, "variance": 0.7}},
+              "control": {"name": "no_pairs", "pretrain": {"final_terms": {"invariance": 0.5}}},
+              "judged_comparison": {"linear_probe_top1": {"pretrained": 70.0, "no_pairs": 71.25}, "gap_points": -1.25,
+                                    "mcnemar": {"pretrained_only_right": 800, "control_only_right": 925,
+                                                "p_two_sided": 0.003}},
+              "refitted_batchnorm": {"linear_probe_top1": {"pretrained": 70.0, "random": 62.0}, "gap_points": 8.0,
+                                     "what": "... on the same first 2000 training images ..."}}
+    (row,) = quick_check_rows(record)
+    assert ("70.00 % VICReg vs 71.25 % the same pretraining without its pairs (invariance weight 0), gap -1.25 "
+            "points") in row and "broken" not in row
+    assert "800 test images only the VICReg probe got right, 925 only the control's; McNemar p 0.003" in row
+    assert "invariance term, computed but weighted 0, ended at 0.500 against VICReg's 0.025" in row
+    assert "to rerun this design: `python -m bench.quick_check --design v3 --control no_pairs`" in row
+
+
+def test_the_command_refuses_a_control_for_a_design_that_judges_none(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.quick_check import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--design", "v2", "--control", "no_pairs", "--data", str(tmp_path), "--out-dir", str(tmp_path)])
+    assert exc.value.code == 2 and "design v2 judges no control" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # refused before any work
+
+
+def test_the_no_pairs_control_is_registered_in_the_docs_with_its_mark_and_files() -> None:
+    import bench.quick_check as quick_check
+
+    repo = Path(__file__).resolve().parents[2]
+    data = " ".join((repo / "docs" / "data.md").read_text(encoding="utf-8").split())
+    assert '<a id="quick-check-v3-no-pairs"></a>**A true no-pairs control for v3, fixed on 2026-12-05' in data
+    for dataset in quick_check.CONFIGS:
+        assert f"`{quick_check.result_name(dataset, 'v3', 'no_pairs')}.json`" in data, dataset
+    assert (quick_check.CLEAR_GAP_POINTS, quick_check.MAX_P) == (2.0, 1e-3)
+    assert "at least 2 points of top-1 with exact McNemar p below 0.001" in data
+    assert "`--control no_pairs`: `pretrain.loss.sim_coeff=0` through the config" in data
+    assert "--control no_pairs" in " ".join(str(quick_check.__doc__).split())
+
+
+def test_the_no_pairs_results_are_quoted_as_their_files_measured_them() -> None:
+    """The runs of the registration (code at 16dd5a2, clean): each control really trained
+    without its pairs and differed from the VICReg arm only in the invariance weight; the verdict
+    words follow the rule fixed before the runs; docs/data.md and docs/results.md quote the files."""
+    import json
+
+    import bench.quick_check as quick_check
+
+    repo = Path(__file__).resolve().parents[2]
+    data = " ".join((repo / "docs" / "data.md").read_text(encoding="utf-8").split())
+    results = " ".join((repo / "docs" / "results.md").read_text(encoding="utf-8").split())
+    outcomes = []
+    for dataset, title in (("mnist", "MNIST"), ("fashion_mnist", "Fashion-MNIST")):
+        r = json.loads((repo / "bench" / "results" / f"quick_check_{dataset}_v3_no_pairs.json").read_text(
+            encoding="utf-8"))
+        assert r["environment"]["git_commit"] == "16dd5a2" and r["environment"]["git_dirty"] is False, dataset
+        assert r["smoke"] is False and r["judged"] == "refitted_vs_no_pairs" and r["design"]["control"] == "no_pairs"
+        control = r["control"]
+        assert control["config_differences_from_vicreg"] == {"pretrain.loss.sim_coeff": [25.0, 0.0]}, dataset
+        assert quick_check.no_pairs_took_effect(control["pretrain"]["final_terms"], 25.0, 1.0, 25.0), dataset
+        j = r["judged_comparison"]
+        top, gap, p = j["linear_probe_top1"], j["gap_points"], j["mcnemar"]["p_two_sided"]
+        assert r["claim_holds"] is quick_check.verdict(gap, p), dataset
+        outcomes.append("met" if r["claim_holds"] else "the other way round"
+                        if gap <= -quick_check.CLEAR_GAP_POINTS and p < quick_check.MAX_P else "not met")
+        assert (f"VICReg {top['pretrained']:.2f} % against {'its' if dataset == 'mnist' else 'the'} no-pairs "
+                f"control {top['no_pairs']:.2f} %, **{gap:+.2f} points**") in data, dataset
+        assert f"{top['no_pairs']:.2f} % against {top['pretrained']:.2f} % on {title} ({gap:+.2f}" in results, dataset
+        cpu, wall = r["cpu_seconds_total"], r["wall_seconds"]["total"]
+        assert f"{cpu / 60:.1f} CPU minutes each" in data and f"{cpu} s" in data and f"{wall / 60:.1f}" in data
+    # the reading fixed before the runs: both the other way round
+    assert outcomes == ["the other way round"] * 2, outcomes
+    assert "the mark is met on neither data set; on both the no-pairs control is ahead: the other way round" in data
