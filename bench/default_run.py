@@ -12,6 +12,11 @@ pipeline works, not how well real DR is graded).
   --pregenerate --goal-seconds 300``: the recipe at full size (224 px crops of the 512 px
   cache) on the GPU; the phantom set is generated first and timed apart, since the
   pipeline's own work starts at ingest.
+* ``python -m bench.default_run --config configs/fundus.yaml --own-fundus-folder --name
+  first_try_fundus --goal-seconds 120 data.root=my_photos/ ...``: the README's tiny first try
+  on a folder of one's own fundus photographs (docs/own_fundus_folder.md, step 2), its
+  settings as the README gives them, on a folder built first (timed apart) from the 30 real
+  APTOS 2019 samples of the team's shared data (:func:`build_own_fundus_folder`).
 """
 
 from __future__ import annotations
@@ -25,8 +30,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, RESULTS, add_threads_argument, load_average, write_result
+import numpy as np
+
+from bench.common import (
+    REPO,
+    RESULTS,
+    SHARED_DATA,
+    add_threads_argument,
+    load_average,
+    write_result,
+)
 from drac_ssl.starting import python_command
+
+APTOS_SAMPLES = SHARED_DATA / "aptos_samples"
+"""The 30 real APTOS 2019 photographs (``train.csv`` + ``train_images/``, 224 px, 6 per ICDR
+grade) that ``--own-fundus-folder`` lays out as a user's folder."""
+CAMERA_CANVAS = (224, 320)
+"""(height, width) of the black canvas each sample is placed on: a photograph as a fundus
+camera gives it, wider than the disc, so ``data.fundus_crop`` has a surround to crop."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,12 +59,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--goal-machine", default="the 2-core CPU machine")
     parser.add_argument("--pregenerate", action="store_true",
                         help="generate the phantom set before the clock starts (timed apart)")
+    parser.add_argument("--own-fundus-folder", action="store_true",
+                        help="build the folder data.root names (in the working folder) from the 30 APTOS 2019 "
+                             "samples of the shared data before the clock starts, as docs/own_fundus_folder.md "
+                             "lays it out: eye_001.jpg ... on a 320 x 224 black canvas and labels.csv with the "
+                             "data.image_column / data.grade_column the overrides name (timed apart)")
     parser.add_argument("--keep", default="", help="copy the run folder's report and plots here")
     parser.add_argument("--out-dir", default=str(RESULTS))
     add_threads_argument(parser)
     parser.add_argument("overrides", nargs="*", help="config overrides passed to drac_ssl.train")
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
     config = Path(args.config).resolve()
+    from drac_ssl.config import load_config
+
+    resolved = load_config(config, ["run.name=bench", *args.overrides])
+    if args.own_fundus_folder and (not resolved.data.root or Path(resolved.data.root).is_absolute()):
+        raise SystemExit(f"error: --own-fundus-folder builds the folder data.root names in the bench's temporary "
+                         f"working folder, and data.root is {resolved.data.root!r}: give a relative "
+                         "data.root=FOLDER among the overrides (the README's data.root=my_photos/)")
     with tempfile.TemporaryDirectory() as work:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_ALBUMENTATIONS_UPDATE": "1",
                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
@@ -58,6 +91,14 @@ def main(argv: list[str] | None = None) -> None:
             subprocess.run([sys.executable, "-c", code, str(config), *args.overrides], cwd=work, env=env, check=True)
             phantom_seconds = time.perf_counter() - t0
             print(f"[bench] phantom set generated in {phantom_seconds:.1f} s (not counted below)")
+        folder_seconds = photographs = None
+        if args.own_fundus_folder:
+            t0 = time.perf_counter()
+            photographs = build_own_fundus_folder(APTOS_SAMPLES, Path(work) / resolved.data.root,
+                                                  resolved.data.image_column, resolved.data.grade_column)
+            folder_seconds = time.perf_counter() - t0
+            print(f"[bench] {photographs} photographs laid out in {resolved.data.root} in {folder_seconds:.1f} s "
+                  "(not counted below)")
         load_start = load_average()
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "drac_ssl.train", "-c", str(config),
@@ -69,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         if proc.returncode != 0:
             print(log[-6000:])
             raise SystemExit(f"the main job failed with exit code {proc.returncode}")
-        run_dir = Path(work) / "runs" / "bench"
+        run_dir = Path(work) / resolved.run.out_dir / resolved.run.name
         stages = json.loads((run_dir / "stages.json").read_text())
         comparison = json.loads((run_dir / "finetune" / "comparison.json").read_text())
         pretrain_meta = json.loads((run_dir / "pretrain" / "metadata.json").read_text())
@@ -81,9 +122,14 @@ def main(argv: list[str] | None = None) -> None:
     write_result(args.name, {
         "what": f"python -m drac_ssl.train -c {config.relative_to(REPO) if config.is_relative_to(REPO) else config}"
                 f"{' ' + ' '.join(args.overrides) if args.overrides else ''}: ingest + VICReg + UMM + "
-                "5-fold fine-tune (scratch / VICReg / VICReg+UMM) + export",
-        "data": "phantom UW-OCTA, 611 train + 386 test at 1024 px (synthetic: metrics show the pipeline "
-                "runs, not real grading quality)",
+                f"{resolved.data.n_folds}-fold fine-tune (scratch / VICReg / VICReg+UMM) + export",
+        "data": (f"{photographs} real APTOS 2019 colour fundus photographs (224 px, 6 per ICDR grade) each on a "
+                 f"{CAMERA_CANVAS[1]} x {CAMERA_CANVAS[0]} black canvas as JPEG, in a plain folder with labels.csv "
+                 f"(columns {resolved.data.image_column!r}, {resolved.data.grade_column!r}): the metrics show "
+                 "the pipeline runs, not grading quality" if args.own_fundus_folder else
+                 "phantom UW-OCTA, 611 train + 386 test at 1024 px (synthetic: metrics show the pipeline "
+                 "runs, not real grading quality)"),
+        "own_fundus_folder_seconds": None if folder_seconds is None else round(folder_seconds, 1),
         "phantom_generation_seconds": None if phantom_seconds is None else round(phantom_seconds, 1),
         "phantom_generation_counted": not args.pregenerate,
         "seconds_total": round(total, 1),
@@ -96,6 +142,49 @@ def main(argv: list[str] | None = None) -> None:
         "goal_met": total < args.goal_seconds,
         "oof_metrics": comparison,
     }, Path(args.out_dir))
+
+
+def build_own_fundus_folder(samples: Path, folder: Path, image_column: str, grade_column: str) -> int:
+    """Lay out the APTOS 2019 samples at ``samples`` (``train.csv`` with ``id_code``,
+    ``diagnosis``; ``train_images/<id_code>.png``) as a user's plain folder ``folder``, the
+    folder docs/own_fundus_folder.md runs its commands on: each photograph, in the order of
+    ``train.csv``, centred on a black :data:`CAMERA_CANVAS` and written as ``eye_001.jpg``,
+    ``eye_002.jpg``, ...; beside them ``labels.csv`` with the columns ``image_column`` (the
+    file names) and ``grade_column`` (the ICDR grades 0..4). Returns how many photographs.
+
+    Raises SystemExit naming the file that is missing or unreadable and where the samples are
+    looked for (``DRAC_SSL_SHARED_DATA``), and when ``folder`` exists already."""
+    import csv
+
+    import cv2
+
+    table = samples / "train.csv"
+    if not table.is_file():
+        raise SystemExit(f"error: {table}: not there, so the own-folder run has no photographs; set "
+                         "DRAC_SSL_SHARED_DATA to the folder holding aptos_samples/ (the team's shared/data)")
+    with table.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if folder.exists():
+        raise SystemExit(f"error: {folder}: exists already; the own-folder run builds it afresh")
+    folder.mkdir(parents=True)
+    height, width = CAMERA_CANVAS
+    labels = []
+    for i, row in enumerate(rows, start=1):
+        source = samples / "train_images" / f"{row['id_code']}.png"
+        image = cv2.imread(str(source), cv2.IMREAD_COLOR)
+        if image is None or image.shape[0] > height or image.shape[1] > width:
+            raise SystemExit(f"error: {source}: unreadable or larger than the {width} x {height} canvas")
+        canvas = np.zeros((height, width, 3), np.uint8)
+        top, left = (height - image.shape[0]) // 2, (width - image.shape[1]) // 2
+        canvas[top:top + image.shape[0], left:left + image.shape[1]] = image
+        name = f"eye_{i:03d}.jpg"
+        cv2.imwrite(str(folder / name), canvas)
+        labels.append({image_column: name, grade_column: row["diagnosis"]})
+    with (folder / "labels.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=[image_column, grade_column])
+        writer.writeheader()
+        writer.writerows(labels)
+    return len(labels)
 
 
 def _keep(run_dir: Path, dest: Path, log: str) -> None:

@@ -559,6 +559,18 @@ def default_run_rows(r: dict[str, Any]) -> list[str]:
             + f" | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def first_try_rows(r: dict[str, Any]) -> list[str]:
+    """bench/default_run.py ``--own-fundus-folder``: the README's tiny first try on a folder of
+    one's own fundus photographs, timed as the README gives it, stage by stage; the data the
+    record names (the folder built from the APTOS samples, its column names)."""
+    stages = ", ".join(f"{k} {v} s" for k, v in r.get("seconds_per_stage", {}).items())
+    data = str(r.get("data") or "data not recorded").split(":", 1)[0]
+    return [f"| tiny first try on one's own fundus folder (README quick start), {data} | "
+            f"{r.get('seconds_total')} s total ({r.get('goal')}: {'met' if r.get('goal_met') else 'not met'}); "
+            f"{stages}; figures of a trial run, not of grading{_load_note(r)} | "
+            f"{_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
 def keep_selection_rows(r: dict[str, Any]) -> list[str]:
     """bench/keep_selection.py: each variant's out-of-fold QWK under each rule measured
     (``finetune.keep=best`` and/or ``=inner``) and under ``=last``, and what the rule changed
@@ -2218,7 +2230,7 @@ def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
                  ("cpu_precision", cpu_precision_rows), ("pretrain_throughput", pretrain_throughput_rows),
                  ("feed_throughput", feed_rows), ("app_speed", app_speed_rows),
                  ("keep_selection", keep_selection_rows), ("near_duplicates", near_duplicates_rows),
-                 ("twin_folds", twin_folds_rows), ("drac_pipeline_", pipeline_rows), ("cifar10_vicreg", cifar_rows),
+                 ("twin_folds", twin_folds_rows), ("drac_pipeline_", pipeline_rows), ("first_try", first_try_rows), ("cifar10_vicreg", cifar_rows),
                  ("quick_check", quick_check_rows), ("inference_", inference_rows), ("ood_check", ood_rows),
                  ("heatmap_sanity", heatmap_sanity_rows), ("disk_use", disk_rows))
     if name in by_name:

@@ -36,3 +36,31 @@ def test_step_3_names_every_file_the_export_writes_for_flagged_images_and_its_ex
 
 def test_step_5_says_its_output_varies_with_the_data() -> None:
     assert "vary with the data" in _step(GUIDE.read_text(encoding="utf-8"), 5)
+
+
+def test_the_readmes_fundus_first_try_is_the_guides_step_2_with_the_users_paths_and_columns() -> None:
+    """A first-day user with a fundus folder found the README's tiny first try written for DRAC
+    only and spliced it into the fundus line by hand (F3a): the README now gives it, and it is
+    the guide's command but for where the folder and the runs are and the CSV's column names."""
+    from train_commands import guide_first_try, readme_fundus_first_try, settings
+
+    readme, guide = readme_fundus_first_try(), guide_first_try()
+    (config, ours), (guide_config, theirs) = settings(readme), settings(guide)
+    assert readme[:3] == guide[:3] == [".venv/bin/python", "-m", "drac_ssl.train"] and config == guide_config
+    assert ours.pop("data.root") == "my_photos/" and theirs.pop("data.root") == "/tmp/ff_guide/photos"
+    assert theirs.pop("run.out_dir") == "/tmp/ff_guide/runs" and "run.out_dir" not in ours
+    assert {ours.pop("data.image_column"), ours.pop("data.grade_column")} == {"Photo", "ICDR"}
+    assert list(ours.items()) == list(theirs.items())  # the same settings, in the same order
+
+
+def test_the_readme_names_the_column_settings_and_their_defaults_as_the_code_has_them() -> None:
+    """F3b: "a label CSV with columns `file`, `grade`" read as a required naming; the defaults
+    are DataConfig's."""
+    from drac_ssl.config import DataConfig
+
+    quick = (GUIDE.parents[1] / "README.md").read_text(encoding="utf-8").split(
+        '<a id="quick-start-on-your-data"></a>', 1)[1].split('<a id="how-long"></a>', 1)[0]
+    assert "data.image_column / data.grade_column: your CSV's columns" in quick
+    assert f"the defaults `{DataConfig().image_column}`, `{DataConfig().grade_column}`" in quick
+    assert "columns `file`, `grade`" not in quick
+    assert quick.index("docs/own_fundus_folder.md") < quick.index("```bash")

@@ -608,3 +608,28 @@ def test_the_readme_results_headlines_are_the_files_figures() -> None:
     for item in re.split(r"\n(?=- \*\*)", lines):
         if item.startswith("- **"):
             assert len(item.split("\n\n", 1)[0].strip("\n").splitlines()) <= 3, item
+
+
+def test_the_fundus_first_try_time_is_the_benched_readme_command_and_both_pages_quote_it() -> None:
+    """A first-day user read "not benched" in How long and "about a minute" in the guide, and
+    measured 24 s (F3c): the figure is bench/results/first_try_fundus.json's, which timed the
+    README quick start's fundus first try word for word, on the 30 APTOS samples laid out as
+    a user's folder."""
+    from train_commands import readme_fundus_first_try
+
+    record = _result("first_try_fundus")
+    timed = record["environment"]["argv"]
+    assert timed[:3] == [".venv/bin/python", "-m", "bench.default_run"] and "--own-fundus-folder" in timed
+    assert timed[timed.index("--config") + 1] == "configs/fundus.yaml" == readme_fundus_first_try()[4]
+    readme = readme_fundus_first_try()
+    assert [w for w in timed if "=" in w and not w.startswith("-")] == readme[5:]
+    assert record["environment"]["git_dirty"] is False and record["goal_met"] is True
+    load = record["load_average_1_5_15_min"]["start"][0]
+    assert (f"| {record['device']} | {record['seconds_total']} s, at a 1-min load average of {load:.1f} "
+            f"(other work on the machine) | {_goal(record)}: met | `first_try_fundus.json` |") in _how_long()
+    assert "not benched" not in _how_long().split("first_try_fundus.json", 1)[0]
+    assert (f"every stage in {record['seconds_total']} s on a 2-core CPU (`bench/results/first_try_fundus.json`"
+            in _prose("docs/own_fundus_folder.md"))
+    assert "about a minute" not in _prose("docs/own_fundus_folder.md")
+    assert (f"not benched on the DRAC data; {record['seconds_total']} s on a fundus folder of the 30 APTOS "
+            "photographs (`first_try_fundus.json`)") in _how_long_detail()

@@ -1053,3 +1053,20 @@ def test_the_quick_check_summary_names_whichever_control_its_design_judges() -> 
         assert headline(f"quick_check_mnist_v3_{control}", record) == (
             f"VICReg 70.73 % vs {words} 67.45 %, gap +3.28 points: claim holds")
     assert headline("quick_check_x", {**base, "judged": "refitted_vs_x", "judged_comparison": {}}) is None
+
+
+def test_the_first_try_row_gives_its_time_goal_stages_data_and_load_not_a_generic_row() -> None:
+    """bench/default_run.py --own-fundus-folder writes first_try_fundus.json: its row says what
+    was timed (the README's fundus first try on the APTOS samples, before the data's colon), the
+    verdict, each stage and the load, and that its figures are a trial run's."""
+    from bench.summarize import _rows_of
+
+    record = {"seconds_total": 20.1, "goal": "< 120 s on the 2-core CPU machine", "goal_met": False,
+              "seconds_per_stage": {"ingest": 0.15, "pretrain": 2.49}, "command": "python -m bench.default_run",
+              "data": "30 real APTOS 2019 colour fundus photographs (columns 'Photo', 'ICDR'): the metrics show x",
+              "load_average_1_5_15_min": {"start": [2.17, 3.7, 4.7], "end": [2.11, 3.6, 4.6]}}
+    (row,) = _rows_of("first_try_fundus", record)
+    assert row.startswith("| tiny first try on one's own fundus folder (README quick start), 30 real APTOS 2019 "
+                          "colour fundus photographs (columns 'Photo', 'ICDR') | 20.1 s total "
+                          "(< 120 s on the 2-core CPU machine: not met); ingest 0.15 s, pretrain 2.49 s; "
+                          "figures of a trial run, not of grading; 1-min load average 2.17-2.11 on the machine |"), row

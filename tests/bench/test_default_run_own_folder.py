@@ -1,0 +1,56 @@
+"""bench/default_run.py's ``--own-fundus-folder``: the folder a first-day user would have
+(docs/own_fundus_folder.md), built from the APTOS samples so that the README's tiny first try
+on one's own fundus photographs can be timed as the README gives it (data.root=my_photos/,
+the CSV's own column names)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bench import default_run
+
+
+def _samples(root: Path, grades: dict[str, int]) -> Path:
+    (root / "train_images").mkdir(parents=True)
+    for i, name in enumerate(grades):
+        cv2.imwrite(str(root / "train_images" / f"{name}.png"), np.full((224, 224, 3), 40 + 50 * i, np.uint8))
+    with (root / "train.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id_code", "diagnosis"])
+        writer.writerows(grades.items())
+    return root
+
+
+def test_the_samples_are_laid_out_as_a_users_folder_with_the_columns_asked(tmp_path: Path) -> None:
+    samples = _samples(tmp_path / "aptos", {"b2": 3, "a1": 0})
+    folder = tmp_path / "work" / "my_photos"
+    assert default_run.build_own_fundus_folder(samples, folder, "Photo", "ICDR") == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["eye_001.jpg", "eye_002.jpg", "labels.csv"]
+    with (folder / "labels.csv").open(newline="") as f:
+        assert list(csv.reader(f)) == [["Photo", "ICDR"], ["eye_001.jpg", "3"], ["eye_002.jpg", "0"]]
+    image = cv2.imread(str(folder / "eye_002.jpg"))
+    assert image.shape == (*default_run.CAMERA_CANVAS, 3)
+    surround = (default_run.CAMERA_CANVAS[1] - 224) // 2
+    assert image[:, : surround - 2].max() <= 3 and image[:, -surround + 2:].max() <= 3  # black, JPEG-exact or nearly
+    assert abs(int(np.median(image[:, surround + 5: -surround - 5])) - 90) <= 3  # the photograph, centred
+
+
+def test_missing_samples_and_a_folder_already_there_are_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"aptos/train.csv: not there.*DRAC_SSL_SHARED_DATA"):
+        default_run.build_own_fundus_folder(tmp_path / "aptos", tmp_path / "my_photos", "Photo", "ICDR")
+    samples = _samples(tmp_path / "aptos", {"a1": 1})
+    (tmp_path / "my_photos").mkdir()
+    with pytest.raises(SystemExit, match="exists already"):
+        default_run.build_own_fundus_folder(samples, tmp_path / "my_photos", "Photo", "ICDR")
+
+
+@pytest.mark.parametrize("root", [None, "/data/my_photos"])
+def test_the_option_needs_a_relative_data_root_before_anything_runs(root: str | None) -> None:
+    argv = ["--config", "configs/fundus.yaml", "--own-fundus-folder", "--out-dir", "/nonexistent"]
+    with pytest.raises(SystemExit, match="give a relative data.root=FOLDER"):
+        default_run.main([*argv, *([f"data.root={root}"] if root else [])])
