@@ -562,3 +562,71 @@ def test_the_no_pairs_results_are_quoted_as_their_files_measured_them() -> None:
     # the reading fixed before the runs: both the other way round
     assert outcomes == ["the other way round"] * 2, outcomes
     assert "the mark is met on neither data set; on both the no-pairs control is ahead: the other way round" in data
+
+
+class _StopAtTheData(Exception):
+    """Raised by the smoke below where the bench would read the data set: the pretrainings are done."""
+
+
+@pytest.mark.parametrize(("argv", "arms"), [
+    (["--control", "no_pairs"], [("vicreg", 25.0, False), ("no_pairs", 0.0, False)]),
+    ([], [("vicreg", 25.0, False), ("broken_pairs", 25.0, True)]),
+    (["--design", "v2"], [("vicreg", 25.0, False)]),
+])
+def test_the_command_trains_its_control_with_the_controls_config_and_only_when_the_design_judges_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str],
+        arms: list[tuple[str, float, bool]]) -> None:
+    """Review npfix F5: the no-pairs result files are only as good as the control arm's config.
+    The command itself runs here, its pretrainings replaced by a recorder (no training, no data
+    read): the control's call gets pretrain.loss.sim_coeff 0 (no_pairs), or the VICReg config
+    inside broken_pairs() (the loss's forward swapped), each in its own folder; v2 pretrains
+    VICReg alone."""
+    from types import SimpleNamespace
+
+    import bench.quick_check as quick_check
+    from drac_ssl.losses.vicreg import VICRegLoss
+
+    plain_forward = VICRegLoss.forward
+    calls: list[tuple[str, float, bool, float, int]] = []
+
+    def recorder(cfg: object, run_dir: Path) -> SimpleNamespace:
+        inv = 0.02 if not calls else 0.4  # the control's untrained (or wrongly paired) term ends higher
+        var, cov = 0.7, 1.3
+        coeff = cfg.pretrain.loss.sim_coeff  # type: ignore[attr-defined]
+        calls.append((Path(run_dir).name, coeff, VICRegLoss.forward is not plain_forward,
+                      cfg.pretrain.lars_eta, cfg.run.seed))  # type: ignore[attr-defined]
+        terms = {"loss": coeff * inv + 25.0 * var + cov, "invariance": inv, "variance": var, "covariance": cov}
+        return SimpleNamespace(result=SimpleNamespace(history=[terms], backbone_path=Path(run_dir) / "none.pt"),
+                               seconds=1.0, record=lambda: {})
+
+    def stop(*_: object, **__: object) -> None:
+        raise _StopAtTheData
+
+    monkeypatch.setattr(quick_check, "run_pretraining", recorder)
+    monkeypatch.setattr(quick_check, "load_local_weights", lambda *_: None)
+    monkeypatch.setattr(quick_check, "load_generic", stop)
+    run_dir = tmp_path / "run"
+    with pytest.raises(_StopAtTheData):
+        quick_check._main([*argv, "--data", str(tmp_path), "--run-dir", str(run_dir), "--out-dir", str(tmp_path)])
+    folder = {"vicreg": "run", "no_pairs": "run_no_pairs", "broken_pairs": "run_broken_pairs"}
+    seed = 1 if "v2" not in argv else 0
+    assert calls == [(folder[arm], coeff, swapped, 0.02, seed) for arm, coeff, swapped in arms], calls
+    assert VICRegLoss.forward is plain_forward  # broken_pairs() restored the loss
+
+
+def test_one_helper_says_which_designs_judge_a_control_and_the_table_gives_the_rows_words() -> None:
+    """Review npfix F6: the command asked ``design.get("judged") == "refitted_vs_broken_pairs"``
+    and the result's name ``"judged" in DESIGNS[design]``; bench.summarize kept its own copy of
+    the controls' words. One helper and one table now."""
+    from bench.quick_check import CONTROLS, DESIGNS, judges_a_control
+    from bench.summarize import quick_check_rows
+
+    assert [d for d in DESIGNS if judges_a_control(d)] == ["v3"]
+    with pytest.raises(ValueError, match="unknown design 'v9'"):
+        judges_a_control("v9")
+    for name, spec in CONTROLS.items():
+        record = {**RECORD, "judged": spec["judged"], "design": {"name": "v3", "what": "w", "control": name},
+                  "judged_comparison": {"linear_probe_top1": {"pretrained": 70.0, name: 71.0}, "gap_points": -1.0,
+                                        "mcnemar": {}}}
+        (row,) = quick_check_rows(record)
+        assert f"70.00 % VICReg vs 71.00 % {spec['words']}, gap -1.00 points" in row, name
