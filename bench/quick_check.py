@@ -219,6 +219,17 @@ NAME = "quick_check_mnist"
 """The first design's MNIST result; :func:`result_name` names the others."""
 
 
+def judges_a_control(design: str) -> bool:
+    """Whether ``design`` (:data:`DESIGNS`) judges VICReg against a control pretrained beside it
+    (:data:`CONTROLS`, chosen by ``--control``: v3) rather than against the random backbone as
+    pretrained (v1, v2, which pretrain no control). The one test of it: the command, the result's
+    name and the refusal of ``--control`` for v1 and v2 all ask here. Raises ValueError for an
+    unknown design."""
+    if design not in DESIGNS:
+        raise ValueError(f"quick_check: unknown design {design!r}; expected one of {', '.join(DESIGNS)}")
+    return "judged" in DESIGNS[design]
+
+
 def result_name(dataset: str = "mnist", design: str = DESIGN, control: str = CONTROL) -> str:
     """The result file's stem for a data set, design and control: ``quick_check_mnist`` for v1
     on MNIST (the first committed file), ``quick_check_<dataset>`` for v1 elsewhere,
@@ -232,10 +243,10 @@ def result_name(dataset: str = "mnist", design: str = DESIGN, control: str = CON
         raise ValueError(f"quick_check: unknown design {design!r}; expected one of {', '.join(DESIGNS)}")
     if control not in CONTROLS:
         raise ValueError(f"quick_check: unknown control {control!r}; expected one of {', '.join(CONTROLS)}")
-    if control != CONTROL and "judged" not in DESIGNS[design]:
+    if control != CONTROL and not judges_a_control(design):
         raise ValueError(f"quick_check: design {design} judges no control, so --control {control} means nothing; "
                          f"fix: leave --control out, or use a design with one "
-                         f"({', '.join(k for k, v in DESIGNS.items() if 'judged' in v)})")
+                         f"({', '.join(k for k in DESIGNS if judges_a_control(k))})")
     return (f"quick_check_{dataset}" + ("" if design == "v1" else f"_{design}")
             + ("" if control == CONTROL else f"_{control}"))
 
@@ -556,10 +567,11 @@ def _main(argv: list[str] | None) -> None:
     bf16 = pretrain.use_bf16(cfg, device)
     temporary = args.run_dir is None
     run_dir = Path(tempfile.mkdtemp(prefix="quick_check_")) if temporary else Path(args.run_dir)
-    control = design.get("judged") == "refitted_vs_broken_pairs"
+    control = judges_a_control(args.design)
     arm = args.control  # the control's key in the probes' records: broken_pairs or no_pairs
     arm_spec = CONTROLS[arm]
-    control_cfg = load_config(CONFIGS[args.dataset], [*all_overrides, *control_overrides(arm)])
+    # v1 and v2 pretrain no control, so its config is neither loaded nor checked for them
+    control_cfg = load_config(CONFIGS[args.dataset], [*all_overrides, *control_overrides(arm)]) if control else None
     control_dir = run_dir.parent / f"{run_dir.name}_{arm}"
     try:
         # ---- 1. pretraining ----------------------------------------------------------
@@ -576,7 +588,7 @@ def _main(argv: list[str] | None) -> None:
         bodies = {"pretrained": pretrained.to(device), "random": random_backbone(cfg, cfg.run.seed).to(device)}
         control_record: dict[str, Any] = {}
         control_body: torch.nn.Module | None = None
-        if control:
+        if control_cfg is not None:
             print(f"[bench] the control: {arm_spec['words']}, in {control_dir}")
             cpu0 = time.process_time()
             with broken_pairs() if arm == "broken_pairs" else contextlib.nullcontext():

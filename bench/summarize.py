@@ -1037,8 +1037,10 @@ def quick_check_rows(r: dict[str, Any]) -> list[str]:
     refit = r.get("refitted_batchnorm") or {}
     refit_top = refit.get("linear_probe_top1") or {}
     judged = r.get("judged_comparison") or {}
-    arms = {"refitted_vs_broken_pairs": ("broken_pairs", "the same pretraining with its positive pairs broken"),
-            "refitted_vs_no_pairs": ("no_pairs", "the same pretraining without its pairs (invariance weight 0)")}
+    from bench.quick_check import CONTROLS
+
+    # the controls' one table (bench.quick_check): each judged value, its control's key and words
+    arms = {spec["judged"]: (name, spec["words"]) for name, spec in CONTROLS.items()}
     if r.get("judged") in arms and isinstance(judged.get("gap_points"), (int, float)):
         # design v3: VICReg against its control, both refitted, is judged; the rest descriptive
         arm, arm_words = arms[r["judged"]]

@@ -562,9 +562,13 @@ def test_the_readme_results_headlines_are_the_files_figures() -> None:
     cifar, gain = _result("cifar10_vicreg"), _result("umm_ablation")["gain_over_fair_control"]["umm"]
     umm = {name: _result(f"umm_protocol_{name}")["means"] for name in ("retinamnist", "drac_phantom")}
     low = _result("low_label_mnist")["labels"]["500"]
-    no_pairs = {name: _result(f"quick_check_{name}_v3_no_pairs")["judged_comparison"]["gap_points"]
-                for name in ("mnist", "fashion_mnist")}
+    checks = {name: _result(f"quick_check_{name}_v3_no_pairs") for name in ("mnist", "fashion_mnist")}
+    no_pairs = {name: r["judged_comparison"]["gap_points"] for name, r in checks.items()}
     assert all(gap < 0 for gap in no_pairs.values())  # the bullet says the control led
+    # review npfix F3: the CPU figures beside an H100 result say their length and seed
+    (steps,), (seed,) = ({r["pretrain"]["steps"] for r in checks.values()},
+                         {r["config"]["run"]["seed"] for r in checks.values()})
+    assert all("CPU" in str(r["device"]) for r in checks.values())
     h200, h100 = _result("drac_pipeline_h200"), _result("drac_pipeline_gpu")
     tta, default = _result("inference_cuda_h200"), _result("default_run")
     seeds = [_result(name)["variants"] for name in ("retinamnist", *(f"retinamnist_seed{i}" for i in range(1, 5)))]
@@ -586,8 +590,8 @@ def test_the_readme_results_headlines_are_the_files_figures() -> None:
                         f"{low_end:+.3f}..{high_end:+.3f}); none of the {len(judged)} judged five-seed runs of a changed recipe "
                         "passed its mark"),
         "MNIST": (f"At 500 labels the pretrained ResNet-18 reaches {low['finetune']['mean']:.2f} % against "
-                  f"{low['scratch']['mean']:.2f} % from scratch ({len(low['seeds'])} seeds, one H100); on the CPU "
-                  f"quick check a no-pairs control (invariance weight 0) led VICReg by {-no_pairs['mnist']:.2f} "
+                  f"{low['scratch']['mean']:.2f} % from scratch ({len(low['seeds'])} seeds, one H100); on the "
+                  f"{steps}-step CPU quick check, seed {seed}, a no-pairs control led VICReg by {-no_pairs['mnist']:.2f} "
                   f"(MNIST) and {-no_pairs['fashion_mnist']:.2f} (Fashion-MNIST) points"),
         "Speed": (f"{h200['seconds_total']:.1f} s on one H200 ({h100['seconds_total']:.1f} s on one H100; "
                   f"goal < 300 s); the 5-fold TTA ensemble {tta['results']['model_images_per_s']} images/s on one "
