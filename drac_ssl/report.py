@@ -1493,11 +1493,13 @@ def _export_section(run_dir: Path) -> list[str]:
         shown = None if notes is None else notes.relative_to(run_dir) if notes.is_relative_to(run_dir) else notes
         decision = summary.get("decision")
         if isinstance(decision, str) and decision:  # what its class column is (the export's words)
-            n_off = summary.get("n_class_not_most_probable")
+            # the rows with a grade_note by why (an export from before n_class_near_tie: 0 of them)
+            n_off, n_near_tie = (summary.get(key) for key in ("n_class_not_most_probable", "n_class_near_tie"))
             n_off = n_off if isinstance(n_off, int) and not isinstance(n_off, bool) else 0
+            n_near_tie = n_near_tie if isinstance(n_near_tie, int) and not isinstance(n_near_tie, bool) else 0
             n_test = summary.get("n_test") if isinstance(summary.get("n_test"), int) else 0
             why = f"why in the grade_note column of `{shown.as_posix()}`" if shown is not None else ""
-            lines.append(f"- its class: {class_rule_words(decision, n_off, n_test, why)} "
+            lines.append(f"- its class: {class_rule_words(decision, n_off, n_test, why, n_near_tie)} "
                          f"(`finetune.decision={decision}`); its P columns: the calibrated probabilities "
                          f"of the grades")
         if notes is not None and shown is not None:  # some test image not reliably gradable
