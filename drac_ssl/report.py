@@ -993,7 +993,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     names = list(metrics.get("class_names") or default_grade_names(probs.shape[1]))
     decision = metrics.get("decision") or cal.get("decision") or "thresholds"
     # a run made before the note was stored: the reason from its out-of-fold grades
-    ci_note = metrics.get("qwk_ci95_note") or degenerate_ci_reason(*ci[:2], grades, pred, names)
+    ci_note = metrics.get("qwk_ci95_note") or degenerate_ci_reason(*ci[:2], grades, pred, names,
+                                                                 out_of_fold=True)
     lines = [f"### {title}", "",
              f"Out-of-fold QWK {figure_text(metrics.get('qwk'))} (95% CI {format_ci(*ci[:2], ci_note)}), "
              f"AUC {figure_text(metrics.get('auc'))} (one-vs-one; one-vs-rest {figure_text(metrics.get('auc_ovr'))}), "
