@@ -1382,10 +1382,12 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
             for r in rows]
     sizes = sorted({r.get("n") for r in rows if isinstance(r.get("n"), int)})
     n_words = f", n = {sizes[0]} images" if len(sizes) == 1 else ""
+    # the count as the confusion and ROC titles say it, whole on its line when the title wraps
     png = plot_comparison(bars, ["qwk", "auc_ovo", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
-                          f"Out-of-fold metrics per backbone variant{n_words} (QWK with its 95% CI)",
+                          "Out-of-fold metrics per backbone variant, QWK with its 95% CI",
                           metric_labels={"qwk": "QWK", "auc_ovo": "AUC (one-vs-one)", "auc_ovr": "AUC (one-vs-rest)",
-                                         "accuracy": "accuracy", "macro_f1": "macro F1"})
+                                         "accuracy": "accuracy", "macro_f1": "macro F1"},
+                          n=sizes[0] if len(sizes) == 1 else None)
     lines += _figure(run_dir, png, f"comparison of the variants{n_words}")
     # each variant's section once: its lines come last, its one-grade words qualify the differences
     sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"]) for r in rows}
