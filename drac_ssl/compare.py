@@ -203,7 +203,7 @@ class VariantOutputs:
         if isinstance(note, str) and note:
             return note
         return degenerate_ci_reason(self.row.get("qwk_ci_low"), self.row.get("qwk_ci_high"),
-                                    self.grades, self.pred, class_names)
+                                    self.grades, self.pred, class_names, out_of_fold=True)
 
     def one_grade_note(self, class_names: Sequence[str] | None = None) -> str | None:
         """That (nearly) every image was given one grade, overall or within each fold, or None:

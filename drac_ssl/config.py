@@ -1566,13 +1566,49 @@ _UNCLOSED = {"while scanning a quoted scalar": ("the quoted value", "the same qu
              "while parsing a flow mapping": ("the '{' mapping", "'}'")}
 """PyYAML's context of a value opened and never closed -> (what was opened, what closes it)."""
 
+_SIMPLE_KEY = "while scanning a simple key"
+"""PyYAML's context when a line read as the start of a key never reached its ``:`` (``epochs:30``
+with the next line read on as the same text): its ``context_mark`` is the mistake's line. Other
+contexts mark where the enclosing structure starts ("while parsing a block mapping": the
+section's first key, or ``data:`` for a key indented one space short forty lines further on)."""
 
-_KEY_WITHOUT_SPACE = re.compile(r"^(?P<indent>\s*(?:-\s+)?)(?P<key>[A-Za-z_][\w.\-]*):(?P<value>[^\s:].*)$")
+
+_KEY_WITHOUT_SPACE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_]\w*):(?P<value>[^\s:].*)$")
 """A line ``key:value`` with no space after the colon (``  epochs:30``): YAML reads it as one
-plain text, not a key and its value, and PyYAML stops a line later."""
+plain text, not a key and its value, and PyYAML stops a line later. Taken for that mistake only
+when ``key`` is a section's or a setting's name (:func:`_config_keys`): a list item or a value
+holding a colon (``    - http://x``, ``    - C:\\data``) is valid YAML, not a key."""
 
 _SHOWN_CHARS = 80
 """A quoted line of a config file is cut to this many characters in an error message."""
+
+END_OF_FILE = "the end of the file"
+"""Where PyYAML noticed a mistake when only blank or comment lines follow it: said so, not a
+line number and an empty quote (``line 55 ````)."""
+
+
+def _config_keys(base: Any = None) -> frozenset[str]:
+    """Every key a config file can hold at some level: the sections' names (``data``,
+    ``backbone``) and their settings' (``epochs``, ``image_size``)."""
+    base = Config() if base is None else base
+    found = set()
+    for f in dataclasses.fields(base):
+        found.add(f.name)
+        value = getattr(base, f.name)
+        if dataclasses.is_dataclass(value):
+            found |= _config_keys(value)
+    return frozenset(found)
+
+
+def _is_filler(line: str) -> bool:
+    """Whether a config line holds nothing but spaces or a comment."""
+    return not line.strip() or line.lstrip().startswith("#")
+
+
+def _at_end(lines: Sequence[str], number: int) -> bool:
+    """Whether line ``number`` (1-based) is past the last line, or it and every line after it
+    hold nothing but spaces or comments: PyYAML noticed the mistake at the end of the file."""
+    return all(_is_filler(line) for line in lines[max(number, 1) - 1:])
 
 
 def _quoted_line(lines: Sequence[str], number: int) -> str:
@@ -1584,21 +1620,79 @@ def _quoted_line(lines: Sequence[str], number: int) -> str:
 
 def _key_without_space(lines: Sequence[str], number: int) -> str | None:
     """Line ``number`` (1-based) written right, ``  epochs: 30``, when it is ``key:value`` with
-    no space after the colon (:data:`_KEY_WITHOUT_SPACE`); None otherwise."""
+    no space after the colon and ``key`` a section's or setting's name (:data:`_KEY_WITHOUT_SPACE`);
+    None otherwise."""
     if not 0 < number <= len(lines):
         return None
     found = _KEY_WITHOUT_SPACE.match(lines[number - 1].rstrip())
-    return None if found is None else f"{found['indent']}{found['key']}: {found['value']}"
+    if found is None or found["key"] not in _config_keys():
+        return None
+    return f"{found['indent']}{found['key']}: {found['value']}"
 
 
 def _line_above(lines: Sequence[str], number: int) -> int:
     """The nearest line above line ``number`` (1-based) that holds more than a comment or
     spaces; 0 when there is none."""
     above = number - 1
-    while above > 0 and (above > len(lines) or not lines[above - 1].strip()
-                         or lines[above - 1].lstrip().startswith("#")):
+    while above > 0 and (above > len(lines) or _is_filler(lines[above - 1])):
         above -= 1
     return above
+
+
+def _indentation(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _spaces(n: int) -> str:
+    return f"{n} space" if n == 1 else f"{n} spaces"
+
+
+def _tab_fix(lines: Sequence[str], number: int, column: int) -> str | None:
+    """The fix for a tab on line ``number`` (1-based) where PyYAML stopped (``column``, 0-based)
+    or in its indentation, None when there is none there: YAML takes no tab there."""
+    line = lines[number - 1] if 0 < number <= len(lines) else ""
+    lead = line[:len(line) - len(line.lstrip(" \t"))]
+    if "\t" not in lead and line[column:column + 1] != "\t":
+        return None
+    if "\t" in lead:
+        above = _line_above(lines, number)
+        like = (f", as far as the other keys of its section (line {above} "
+                f"`{lines[above - 1].rstrip()[:_SHOWN_CHARS]}`: {_spaces(_indentation(lines[above - 1]))})"
+                if above else "")
+        return f"YAML indents with spaces, not tabs: indent line {number} with spaces{like}."
+    return (f"YAML indents with spaces, not tabs, and takes no tab outside quotes: replace the tab "
+            f"on line {number} (column {column + 1}) with a space.")
+
+
+def _indent_words(lines: Sequence[str], number: int) -> str | None:
+    """Why line ``number`` (1-based) is out of place by its indentation, or None when its
+    indentation is one the lines above it have open: a key indented unlike every enclosing
+    section's keys (``  epochs: 30`` written with one space), or a list item (``- ``) among a
+    section's keys."""
+    if not 0 < number <= len(lines) or _is_filler(lines[number - 1]):
+        return None
+    above = _line_above(lines, number)
+    if not above:
+        return None
+    line, over = lines[number - 1], lines[above - 1]
+    n = _indentation(line)
+    if re.search(r":\s*(#.*)?$", over) and n > _indentation(over):
+        return None  # the first key of the section the line above opens
+    levels = [_indentation(over)]
+    for earlier in range(above - 1, 0, -1):  # the enclosing sections' keys
+        text = lines[earlier - 1]
+        if not _is_filler(text) and _indentation(text) < levels[-1]:
+            levels.append(_indentation(text))
+    if n not in levels:
+        at = in_words([str(level) for level in sorted(levels)])
+        return (f"line {number} is indented {_spaces(n)}, like none of the lines above it ({at} spaces; "
+                f"{_quoted_line(lines, above)}): indent a key as far as the other keys of its section "
+                f"(YAML reads which section a key is in from its indentation).")
+    item = line.lstrip(" ")
+    if item == "-" or item.startswith("- "):
+        return (f"line {number} is a list item (`- `) among the keys of a section: write it without "
+                f"the `- `, or as an item under a key of its own (`key:`, the items indented below it).")
+    return None
 
 
 def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
@@ -1606,19 +1700,29 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
     problem (``problem_mark``), often a line below the mistake: for a quote left open, the
     end of the file; for ``  epochs:30`` (no space after the colon), the next line. When its
     context says a quote, ``[`` or ``{`` was opened and not closed, the line is where it
-    opened. Otherwise, when its context (``context_mark``, e.g. "while scanning a simple key")
-    is on an earlier line, or the line above the one it noticed (comments and blank lines
-    passed over) is ``key:value`` without the space, the message names both lines,
-    ``FILE:52-53: ...`` (the first, where the mistake is, for an editor to jump to), and
-    quotes each from ``text`` (the file's text); for a missing space the fix is the line as it
-    should be written. A mistake PyYAML notices on its own line is ``FILE:LINE``, that line
-    quoted, and the line above named in the fix."""
+    opened. When its context is :data:`_SIMPLE_KEY` (``context_mark`` on the mistake's line),
+    or its ``context_mark`` is on the line just above, or the line above the one it noticed
+    (comments and blank lines passed over) is ``key:value`` without the space (``key`` a
+    section's or setting's name), the message names both lines, ``FILE:52-53: ...`` (the
+    first, where the mistake is, for an editor to jump to), and quotes each from ``text`` (the
+    file's text); for a missing space the fix is the line as it should be written. Any other
+    context mark (a block mapping's: where the enclosing section starts, far above a key
+    indented one space short) is not named. A mistake PyYAML notices on its own line is
+    ``FILE:LINE``, that line quoted, and the fix: for a tab, that YAML indents with spaces; for
+    an indentation that no line above has open or a list item among keys, what is wrong with
+    it; else the line above named. A mistake noticed past the last line (only blank or comment
+    lines after it) is said to be at :data:`END_OF_FILE`, and the last line that holds more is
+    ``LINE``."""
     mark = getattr(exc, "problem_mark", None)
     start = getattr(exc, "context_mark", None)
-    unclosed = _UNCLOSED.get(str(getattr(exc, "context", "") or ""))
+    context = str(getattr(exc, "context", "") or "")
+    lines = text.splitlines()
+    unclosed = _UNCLOSED.get(context)
     if unclosed and start is not None and (mark is None or mark.line != start.line):
         opened, closer = unclosed
-        stopped = f"; PyYAML stops on line {mark.line + 1}: {exc.problem}" if mark is not None else ""
+        stops = ("" if mark is None else
+                 f" at {END_OF_FILE}" if _at_end(lines, mark.line + 1) else f" on line {mark.line + 1}")
+        stopped = f"; PyYAML stops{stops}: {exc.problem}" if mark is not None else ""
         return (f"{path}:{start.line + 1}: not valid YAML ({opened} that starts on this line is not "
                 f"closed{stopped}).\n  fix: close it on line {start.line + 1}: {closer} at the end "
                 f"of the value.")
@@ -1626,22 +1730,34 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
     if mark is None:
         return (f"{path}: not valid YAML ({problem}).\n"
                 f"  fix: check indentation and 'key: value' syntax.")
-    lines = text.splitlines()
     noticed = mark.line + 1
-    first = start.line + 1 if start is not None and start.line < mark.line else None
+    at_end = _at_end(lines, noticed)
+    first = (start.line + 1 if start is not None and start.line < mark.line
+             and (context == _SIMPLE_KEY or start.line == mark.line - 1) else None)
     above = _line_above(lines, noticed)
     if first is None and _key_without_space(lines, above) is not None:
         first = above  # PyYAML read `key:value` as text and stopped on the next key
+    if first is None and at_end and above:
+        first = above  # nothing written where it stopped: the last line that holds more
     if first is None:
         fixed = _key_without_space(lines, noticed)
-        fix = (f"a mapping key needs a space after the colon: write line {noticed} as `{fixed}`."
-               if fixed is not None else
-               "check indentation and 'key: value' syntax on that line"
+        fix = (_tab_fix(lines, noticed, mark.column)
+               or (f"a mapping key needs a space after the colon: write line {noticed} as `{fixed}`."
+                   if fixed is not None else None)
+               or _indent_words(lines, noticed)
+               or "check indentation and 'key: value' syntax on that line"
                + (f" and the one above ({_quoted_line(lines, above)}): PyYAML may notice a "
                   f"mistake a line late." if above else "."))
         return (f"{path}:{noticed}: not valid YAML ({problem}): {_quoted_line(lines, noticed)}.\n"
                 f"  fix: {fix}")
     fixed = _key_without_space(lines, first)
+    if at_end:
+        fix = (f"a mapping key needs a space after the colon: write line {first} as `{fixed}`."
+               if fixed is not None else
+               f"check indentation and 'key: value' syntax on line {first}, the last line before the "
+               f"end of the file.")
+        return (f"{path}:{first}: not valid YAML ({problem}, noticed at {END_OF_FILE}): "
+                f"{_quoted_line(lines, first)}.\n  fix: {fix}")
     fix = (f"a mapping key needs a space after the colon: write line {first} as `{fixed}`."
            if fixed is not None else
            f"check indentation and 'key: value' syntax on line {first} and line {noticed}.")

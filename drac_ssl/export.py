@@ -304,11 +304,10 @@ from drac_ssl.submission import (
     check_submission,
     class_rule_words,
     classes_off_rule,
+    grade_note_counts,
     image_notes_path,
     images_option_problem,
     is_drac_test_folder,
-    not_largest_count,
-    not_largest_rows,
     printable_text,
     read_folder,
     read_submission,
@@ -561,6 +560,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     result's ``image_notes_path`` and ``n_flagged``, summary.json's ``image_notes`` and
     ``n_flagged``). With none flagged no notes file is written (grade notes alone write none
     here), and an earlier export's beside the submission is removed with its other records.
+    The console's ``class =`` line counts the rows with a ``grade_note`` by why, as the command's
+    does (:func:`drac_ssl.submission.grade_note_counts`): summary.json's
+    ``n_class_not_most_probable`` and ``n_class_near_tie``, which report.md's Export section says.
 
     Raises:
         BundleError (a ValueError): the fine-tuning outputs are missing or incomplete.
@@ -608,7 +610,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     written: Path | None = None
     referable_csv: Path | None = None
     notes_csv: Path | None = None
-    n_flagged = n_not_largest = 0
+    n_flagged = n_not_largest = n_near_tie = 0
     summary_name = "summary.json" if variant is None else f"summary_{variant}.json"
     if test_rows:
         graded = _grade_cached(bundle, images, [int(r["cache_index"]) for r in test_rows])
@@ -619,6 +621,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # ingest's test split trained nothing, so no image is marked a training image
         reasons = image_reasons(graded)
         n_flagged = sum(1 for why in reasons if why)
+        grade_notes = _grade_notes(bundle, probs, grades)  # the notes file's grade_note column
         notes_file = image_notes_path(final)
         images_dir, note = _check_folder(_test_images_dir(data_dir, test_rows), test_rows, final)
         if note:
@@ -635,8 +638,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             # the notes go into place (atomically) before the CSV, as --images writes them: a
             # kill between the two never leaves a flagged CSV without them (--score: clean)
             before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in grades], reasons,
-                                              [False] * len(cases), _grade_notes(bundle, probs, grades),
-                                              bundle=bundle.identity))
+                                              [False] * len(cases), grade_notes, bundle=bundle.identity))
             if n_flagged else None)
         if problems:
             # the stage's own submission (with its referable and notes files) and summary of an
@@ -654,13 +656,16 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                 + (f"\n  removed, as an earlier export wrote them (not to be taken for this one's): "
                    f"{', '.join(str(p) for p in earlier)}" if earlier else ""))
         counts = np.bincount(grades, minlength=k).tolist()
-        n_not_largest = not_largest_count(probs, grades)  # the rows whose class is not their largest P
+        # the rows with a grade_note, by why (their class not the largest P, or the largest in a
+        # near-tie), counted as the command counts them: the notes file holds both kinds
+        n_not_largest, n_near_tie = grade_note_counts(grade_notes, probs, grades)
         print(f"[export] {bundle.metadata['variant']}: {len(test_rows)} test images graded "
               f"({counts} per grade, {bundle.calibration.decision} decision, "
               f"{'4 flips' if bundle.tta_in_cv else 'no flips'} as in the cross-validation) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
         rule = class_rule_words(bundle.calibration.decision, n_not_largest, len(cases),
-                                f"why in the grade_note column of {notes_file}" if n_flagged else "")
+                                f"why in the grade_note column of {notes_file}" if n_flagged else "",
+                                n_near_tie)
         print(f"[export]   class = {rule} (finetune.decision={bundle.calibration.decision}); "
               f"P0..P{k - 1} = the calibrated probabilities of the grades")
         referable_csv, line = write_referable_beside(bundle, written)
@@ -701,8 +706,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         "submission": None if written is None else str(written),
         "n_test": len(test_rows), "tta": bundle.tta_in_cv, "class_names": names,
         "decision": bundle.calibration.decision, "notes": notes,
-        # how many test rows have a class that is not their single most likely grade (report.md)
-        **({"n_class_not_most_probable": n_not_largest} if test_rows else {}),
+        # how many test rows have a class that is not their single most likely grade, and how
+        # many are it in a near-tie (report.md's class line, as the console's)
+        **({"n_class_not_most_probable": n_not_largest, "n_class_near_tie": n_near_tie} if test_rows else {}),
         **({"referable": str(referable_csv)} if referable_csv is not None else {}),
         **({"image_notes": str(notes_csv), "n_flagged": n_flagged} if notes_csv is not None else {})})
     print(f"[export] bundle -> {bundle_dir}")
@@ -1579,9 +1585,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # every row with a grade_note counted, by why (its class not the largest P, or the largest
     # in a near-tie), so a notes file written for them alone is named (a trial's 25 near-ties
     # at P 0.20 wrote one that no line named)
-    off = not_largest_rows(graded.probs, graded.classes)
-    n_off = int(sum(1 for note, o in zip(grade_notes, off, strict=True) if note and o))
-    n_near_tie = n_noted - n_off
+    n_off, n_near_tie = grade_note_counts(grade_notes, graded.probs, graded.classes)
     rule = class_rule_words(bundle.calibration.decision, n_off if not issues else 0, len(cases),
                             f"why in the grade_note column of {notes_file}", n_near_tie if not issues else 0)
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"

@@ -149,7 +149,6 @@ from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
 from drac_ssl.manifest import labelled_rows  # re-exported: bench/umm_ablation.py reads it here
 from drac_ssl.metrics import (
-    BEFORE_CALIBRATION,
     BootstrapScores,
     apply_thresholds,
     binary_screening,
@@ -956,9 +955,6 @@ def _fold_line(ctx: _Context, label: str, history: list[dict[str, Any]], best_ep
     final validation pass then left unsaved ("vicreg 0 of 2" folds saved)."""
     ft = ctx.ft
     stopped = _stop_console_words(ctx, stopped)
-    # the fold model's grades before calibration: the variant's warning after the last fold
-    # says the out-of-fold grades after it, which can differ (a trial read the two as a contradiction)
-    one_grade = None if one_grade is None else f"{BEFORE_CALIBRATION}, {one_grade}"
     if ft.keep == "inner":  # the inner kappa chose the epoch; the validation fold scored once
         return (f"[finetune] {label}: best inner-split epoch {best_epoch + 1} of {len(history)} run "
                 f"({ft.epochs} set; {stopped}) inner QWK {history[best_epoch]['inner_qwk']:.3f}, "
@@ -1008,15 +1004,18 @@ def _uncalibrated_words(ctx: _Context, one_grade: str | None) -> str:
     fold line of the stage says what the figure is (the expected grade cut at the fixed
     thresholds 0.5, 1.5, ..., before the cross-fitted calibration) and where the calibrated
     figures are; ``one_grade`` (:func:`drac_ssl.metrics.one_grade_words` of the kept epoch's
-    validation grades, None when they differ) is named on every line it holds for, and the
+    validation grades, None when they differ) is named on every line it holds for, as the
+    uncalibrated grades' (``(uncalibrated: every image was given one grade (1 NPDR))``), and the
     first time with why the kappa is then 0. ``ctx``: its ``num_grades``, and the flags
     ``qwk_explained`` and ``one_grade_explained``, which this sets."""
     words = []
     if not ctx.qwk_explained:
         words.append(": the expected grade cut at 0.5 (with two grades, Cohen's kappa)" if ctx.num_grades == 2
                      else ": the expected grade cut at the fixed thresholds 0.5, 1.5, ...")
-    if one_grade is not None:
-        words.append(f"; {one_grade}" + ("" if ctx.one_grade_explained else
+    if one_grade is not None:  # of the uncalibrated grades: "(uncalibrated: every image was given ...)"
+        # (the variant's warning after the last fold says the out-of-fold grades after the
+        # calibration, which can differ: a trial read the two as a contradiction)
+        words.append(f"{'; ' if words else ': '}{one_grade}" + ("" if ctx.one_grade_explained else
                                          ", so its kappa is 0 whatever order the model's scores put "
                                          "the images in, common after short training and before the "
                                          "thresholds are fitted"))
@@ -1755,7 +1754,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
                                                      seed=ctx.seed, groups=ctx.patients)
     # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
     # is not certainty; the figures stay, the note says why they mean nothing
-    qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names)
+    qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names, out_of_fold=True)
     # (nearly) every image one grade, overall or within each fold (one model per fold, each
     # giving its fold one grade): the grades say next to nothing about the images
     one_grade = one_grade_note(pred, ctx.folds, names)
@@ -1771,7 +1770,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
             y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
         rules[rule] = {"qwk": r["qwk"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                        "qwk_ci95": list(rule_ci), "qwk_ci95_resamples": rule_used,
-                       "qwk_ci95_note": degenerate_ci_reason(*rule_ci, y, preds[rule], names),
+                       "qwk_ci95_note": degenerate_ci_reason(*rule_ci, y, preds[rule], names, out_of_fold=True),
                        "selected": rule == decision}
     # the final thresholds' in-sample kappa, whichever rule decides (it held argmax's under
     # finetune.decision=argmax, as a review found)

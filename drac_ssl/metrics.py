@@ -107,7 +107,6 @@ __all__ = [
     "fold_one_grade_words",
     "one_grade_note",
     "stored_one_grade_note",
-    "BEFORE_CALIBRATION",
     "AFTER_CALIBRATION",
     "calibrated_one_grade_words",
     "grading_report",
@@ -1250,7 +1249,7 @@ def bootstrap_ci_counted(
 
 
 def degenerate_ci_reason(low: Any, high: Any, y_true: Any = None, y_pred: Any = None,
-                         grade_names: Sequence[str] | None = None) -> str | None:
+                         grade_names: Sequence[str] | None = None, out_of_fold: bool = False) -> str | None:
     """Why a bootstrap interval ``low..high`` (of :func:`bootstrap_ci`) tells nothing, or None
     when it is an interval.
 
@@ -1261,7 +1260,11 @@ def degenerate_ci_reason(low: Any, high: Any, y_true: Any = None, y_pred: Any = 
     submitted grade, or one true grade; without them, or otherwise, the reason says only
     that every resample gave the same value. ``grade_names`` (grade ``g`` -> name) names
     the one grade. Returns a phrase such as ``"every image was given one grade (1 Mild), so
-    every resample gives 0.000"``; it never raises on absent or non-finite bounds (None).
+    every resample gives 0.000"``; with ``out_of_fold`` (``y_pred`` a variant's out-of-fold
+    grades) the one grade is said of them, as the variant's warning says it
+    (:func:`calibrated_one_grade_words`: "after the cross-fitted calibration, every image was
+    given ..."), not to be read as the fold lines' uncalibrated grades. It never raises on
+    absent or non-finite bounds (None).
     """
     lo = interval_width_zero(low, high)
     if lo is None:
@@ -1269,7 +1272,7 @@ def degenerate_ci_reason(low: Any, high: Any, y_true: Any = None, y_pred: Any = 
     value = f"every resample gives {lo:.3f}"
     one_pred = one_grade_words(y_pred, grade_names, min_share=1.0) if y_pred is not None else None
     if one_pred:
-        return f"{one_pred}, so {value}"
+        return f"{calibrated_one_grade_words(one_pred) if out_of_fold else one_pred}, so {value}"
     if y_true is not None:
         distinct = np.unique(np.asarray(y_true))
         if distinct.size == 1:
@@ -1385,16 +1388,13 @@ def one_grade_note(y_pred: Any, folds: Any = None, grade_names: Sequence[str] | 
         fold_one_grade_words(y_pred, folds, grade_names) if folds is not None else None)
 
 
-BEFORE_CALIBRATION = "before calibration"
-"""Which grades a fold line's one-grade words describe: its model's validation grades, the
-expected grade cut at the fixed thresholds 0.5, 1.5, ... (the fine-tuning's fold lines)."""
-
 AFTER_CALIBRATION = "after the cross-fitted calibration"
 """Which grades :func:`one_grade_note` describes: the out-of-fold grades, fold k's cut at the
-thresholds fitted on the other folds (the fine-tuning's variant warning, report.md, compare).
-A trial read "every image was given one grade (2 Moderate)" on each fold line, then "within
-each fold every image was given one grade (fold 0: 3 Severe, fold 1: 0 No DR)", as a
-contradiction: each now says which grades it is about."""
+thresholds fitted on the other folds (the fine-tuning's variant warning, report.md, compare,
+and :func:`degenerate_ci_reason` of those grades). A trial read "every image was given one
+grade (2 Moderate)" on each fold line, then "within each fold every image was given one grade
+(fold 0: 3 Severe, fold 1: 0 No DR)", as a contradiction: each now says which grades it is
+about, the fold lines "(uncalibrated: every image was given one grade ...)"."""
 
 
 def calibrated_one_grade_words(note: str) -> str:

@@ -40,30 +40,66 @@ def _count_words(n: int) -> str:
     return f" (n\u00a0=\u00a0{n})"
 
 
-def _fit_title(fig: Figure, ax: Any, title: str) -> None:
-    """Set ``ax``'s title, wrapped at spaces (:func:`textwrap.wrap`) onto as many lines as it
-    takes to lie within the axes' width once the constrained layout has placed them: a long
-    variant label ("scratch (random init, frozen: random features + trained head): out-of-fold
-    confusion (n = 25)") ran past the figure's edge and under the colour bar, clipped to "(n =
-    25". A title that fits stays on one line; a word longer than the axes is not cut."""
-    ax.set_title(title)
+TITLE_LINES = 3
+"""The most lines a figure's title is wrapped onto (:func:`_fit_title`). A 300-character title
+on a two-grade confusion matrix wrapped to 11 lines and did not settle in 8 passes: each line
+the constrained layout gave the title it took from the axes, whose equal-aspect matrix
+narrowed with them (and the title wrapped narrower still), the matrix squashed to a strip."""
+
+TITLE_ROOM = 0.97
+"""The share of the axes' width a title is wrapped to: the layout run again when the figure is
+saved moves the axes by a pixel or two (a title that just fitted ran 1 px past a matrix)."""
+
+ELLIPSIS = "\u2026"
+"""Ends a title cut to :data:`TITLE_LINES` lines, before its count (``… (n = 25)``); the figure's
+PNG keeps the whole title in its ``Title`` text (:func:`_save`)."""
+
+
+def _wrapped_title(title: str, count: str, width: int) -> str:
+    """``title`` and its ``count`` words wrapped at spaces to ``width`` characters a line, on at
+    most :data:`TITLE_LINES` lines: one longer is cut at a word and ends with :data:`ELLIPSIS`
+    and the count, which stays whole on the last line."""
+    lines = textwrap.wrap(f"{title}{count}", width, break_long_words=False, break_on_hyphens=False)
+    if len(lines) <= TITLE_LINES:
+        return "\n".join(lines)
+    placeholder = f" {ELLIPSIS}{count}"
+    width = max(width, len(placeholder.lstrip()) + 1)  # textwrap needs room for the placeholder
+    return "\n".join(textwrap.wrap(title, width, max_lines=TITLE_LINES, placeholder=placeholder,
+                                   break_long_words=False, break_on_hyphens=False))
+
+
+def _fit_title(fig: Figure, ax: Any, title: str, n: int | None = None) -> str:
+    """Set ``ax``'s title, ``title`` and its count of ``n`` images (:func:`_count_words`, when
+    given), wrapped at spaces (:func:`_wrapped_title`) onto as many lines as it takes to lie
+    within the axes' width once the constrained layout has placed them, at most
+    :data:`TITLE_LINES`: a long variant label ("scratch (random init, frozen: random features +
+    trained head): out-of-fold confusion (n = 25)") ran past the figure's edge and under the
+    colour bar, clipped to "(n = 25". A title that fits stays on one line; a word longer than
+    the axes is not cut. Returns the whole title (spaces plain), for the PNG's ``Title`` text
+    (:func:`_save`)."""
+    count = "" if n is None else _count_words(n)
+    ax.set_title(f"{title}{count}")
     renderer = fig.canvas.get_renderer()
     engine = fig.get_layout_engine()  # constrained (None: the axes stay where they are)
-    width = len(title)
+    width = len(title) + len(count)
     for _ in range(8):  # each pass narrows the wrap by the measured overrun; two suffice in practice
         if engine is not None:
             engine.execute(fig)  # the axes where the saved figure has them, under this title
+        ax.apply_aspect()  # an equal-aspect matrix is drawn narrower than the box the layout gives it
         box, room = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
-        if box.width <= room.width or width <= 1:
-            return
+        if box.width <= TITLE_ROOM * room.width or width <= 1:
+            break
         longest = max(len(line) for line in ax.get_title().split("\n"))
-        width = max(1, min(width - 1, int(longest * room.width / box.width)))
-        ax.set_title("\n".join(textwrap.wrap(title, width, break_long_words=False, break_on_hyphens=False)))
+        width = max(1, min(width - 1, int(longest * TITLE_ROOM * room.width / box.width)))
+        ax.set_title(_wrapped_title(title, count, width))
+    return f"{title}{count}".replace("\u00a0", " ")
 
 
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+def _save(fig: Figure, path: str | os.PathLike[str], title: str | None = None) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (atomically), ``title`` (the whole title, however the
+    figure wraps or cuts it) in the PNG's ``Title`` text when given."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI)
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Title": title} if title else None)
     return Path(path)
 
 
@@ -129,7 +165,7 @@ def plot_history(
     for ax in axes[len(keys):]:
         ax.set_visible(False)
     fig.suptitle(title)
-    return _save(fig, path)
+    return _save(fig, path, title)
 
 
 def plot_monitor(
@@ -163,7 +199,7 @@ def plot_monitor(
     if not keys:
         axes[0].text(0.5, 0.5, "no monitor values", ha="center", va="center", transform=axes[0].transAxes)
     fig.suptitle(title)
-    return _save(fig, path)
+    return _save(fig, path, title)
 
 
 def plot_confusion(
@@ -198,8 +234,7 @@ def plot_confusion(
     ax.set_yticks(range(k), labels=list(class_names))
     ax.set_xlabel("predicted grade")
     ax.set_ylabel("true grade")
-    _fit_title(fig, ax, f"{title}{_count_words(int(counts.sum()))}")
-    return _save(fig, path)
+    return _save(fig, path, _fit_title(fig, ax, title, int(counts.sum())))
 
 
 def roc_curves(y: np.ndarray, probs: np.ndarray,
@@ -255,10 +290,10 @@ def plot_roc(
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("false positive rate (1 - specificity)")
     ax.set_ylabel("true positive rate (sensitivity)")
-    _fit_title(fig, ax, f"{title}{_count_words(y.size)}")
+    whole = _fit_title(fig, ax, title, y.size)
     ax.legend(loc="lower right", fontsize="small")
     ax.grid(True, alpha=0.3)
-    return _save(fig, path)
+    return _save(fig, path, whole)
 
 
 def plot_comparison(
@@ -268,6 +303,7 @@ def plot_comparison(
     title: str = "Comparison",
     label_key: str = "name",
     metric_labels: Mapping[str, str] | None = None,
+    n: int | None = None,
 ) -> Path:
     """Grouped bar chart: one group per metric in ``metric_keys``, one bar per row.
 
@@ -278,8 +314,9 @@ def plot_comparison(
     interval, e.g. a 95% CI; it wins over a std), and each bar carries its value. The y axis
     says which kind of bar is drawn, naming the metrics that have one when not all do.
     ``metric_labels``: metric key -> its name on the axis (e.g. ``{"auc_ovo": "AUC
-    (one-vs-one)"}``; else the key). Missing metrics leave an empty slot. Writes a PNG at
-    ``path``.
+    (one-vs-one)"}``; else the key). Missing metrics leave an empty slot. ``n``: the images
+    every row is measured on, said after the title as the confusion and ROC figures say it
+    (`` (n = 25)``, kept whole when the title wraps). Writes a PNG at ``path``.
     """
     if not rows or not metric_keys:
         raise ValueError("plot_comparison needs at least one row and one metric key")
@@ -329,5 +366,4 @@ def plot_comparison(
     fig.legend(loc="outside lower center", ncols=min(n_rows, 4), fontsize="small")
     ax.grid(True, axis="y", alpha=0.3)
     ax.margins(y=0.15)
-    _fit_title(fig, ax, title)
-    return _save(fig, path)
+    return _save(fig, path, _fit_title(fig, ax, title, n))

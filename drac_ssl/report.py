@@ -993,7 +993,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     names = list(metrics.get("class_names") or default_grade_names(probs.shape[1]))
     decision = metrics.get("decision") or cal.get("decision") or "thresholds"
     # a run made before the note was stored: the reason from its out-of-fold grades
-    ci_note = metrics.get("qwk_ci95_note") or degenerate_ci_reason(*ci[:2], grades, pred, names)
+    ci_note = metrics.get("qwk_ci95_note") or degenerate_ci_reason(*ci[:2], grades, pred, names,
+                                                                 out_of_fold=True)
     lines = [f"### {title}", "",
              f"Out-of-fold QWK {figure_text(metrics.get('qwk'))} (95% CI {format_ci(*ci[:2], ci_note)}), "
              f"AUC {figure_text(metrics.get('auc'))} (one-vs-one; one-vs-rest {figure_text(metrics.get('auc_ovr'))}), "
@@ -1381,10 +1382,12 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
             for r in rows]
     sizes = sorted({r.get("n") for r in rows if isinstance(r.get("n"), int)})
     n_words = f", n = {sizes[0]} images" if len(sizes) == 1 else ""
+    # the count as the confusion and ROC titles say it, whole on its line when the title wraps
     png = plot_comparison(bars, ["qwk", "auc_ovo", "auc_ovr", "accuracy", "macro_f1"], figures / "comparison.png",
-                          f"Out-of-fold metrics per backbone variant{n_words} (QWK with its 95% CI)",
+                          "Out-of-fold metrics per backbone variant, QWK with its 95% CI",
                           metric_labels={"qwk": "QWK", "auc_ovo": "AUC (one-vs-one)", "auc_ovr": "AUC (one-vs-rest)",
-                                         "accuracy": "accuracy", "macro_f1": "macro F1"})
+                                         "accuracy": "accuracy", "macro_f1": "macro F1"},
+                          n=sizes[0] if len(sizes) == 1 else None)
     lines += _figure(run_dir, png, f"comparison of the variants{n_words}")
     # each variant's section once: its lines come last, its one-grade words qualify the differences
     sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"]) for r in rows}
@@ -1493,11 +1496,13 @@ def _export_section(run_dir: Path) -> list[str]:
         shown = None if notes is None else notes.relative_to(run_dir) if notes.is_relative_to(run_dir) else notes
         decision = summary.get("decision")
         if isinstance(decision, str) and decision:  # what its class column is (the export's words)
-            n_off = summary.get("n_class_not_most_probable")
+            # the rows with a grade_note by why (an export from before n_class_near_tie: 0 of them)
+            n_off, n_near_tie = (summary.get(key) for key in ("n_class_not_most_probable", "n_class_near_tie"))
             n_off = n_off if isinstance(n_off, int) and not isinstance(n_off, bool) else 0
+            n_near_tie = n_near_tie if isinstance(n_near_tie, int) and not isinstance(n_near_tie, bool) else 0
             n_test = summary.get("n_test") if isinstance(summary.get("n_test"), int) else 0
             why = f"why in the grade_note column of `{shown.as_posix()}`" if shown is not None else ""
-            lines.append(f"- its class: {class_rule_words(decision, n_off, n_test, why)} "
+            lines.append(f"- its class: {class_rule_words(decision, n_off, n_test, why, n_near_tie)} "
                          f"(`finetune.decision={decision}`); its P columns: the calibrated probabilities "
                          f"of the grades")
         if notes is not None and shown is not None:  # some test image not reliably gradable

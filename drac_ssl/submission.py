@@ -56,7 +56,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_count", "not_largest_rows", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_count", "not_largest_rows", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "drac_count_words",
@@ -1605,6 +1605,21 @@ def not_largest_count(probs: np.ndarray, classes: np.ndarray) -> int:
     :func:`class_rule_words` says; the export's rows whose ``grade_note`` names the grades tied
     at the two decimals shown while the class is the largest P are its ``n_near_tie``."""
     return int(not_largest_rows(probs, classes).sum())
+
+
+def grade_note_counts(grade_notes: Sequence[str], probs: np.ndarray, classes: np.ndarray) -> tuple[int, int]:
+    """The rows with a ``grade_note`` (``grade_notes``, one per row, "" where none:
+    :func:`drac_ssl.grading.image_notes.decision_words`), counted by why: ``(n_not_largest,
+    n_near_tie)``, those whose class is not their largest P (:func:`not_largest_rows`) and
+    those whose class is it, in a near-tie (:data:`NEAR_TIE_WORDS`). ``probs`` ``(n, K)``,
+    ``classes`` ``(n,)``. The two counts :func:`class_rule_words` says, for the export command
+    and the export stage alike, so a notes file written for these rows is counted whichever
+    wrote it."""
+    off = not_largest_rows(probs, classes)
+    if len(grade_notes) != len(off):
+        raise ValueError(f"{len(grade_notes)} grade notes for {len(off)} graded rows")
+    n_not_largest = int(sum(1 for note, o in zip(grade_notes, off, strict=True) if note and o))
+    return n_not_largest, sum(1 for note in grade_notes if note) - n_not_largest
 
 
 NEAR_TIE_WORDS = "another grade's P is equal to it at the two decimals shown"

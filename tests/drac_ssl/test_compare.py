@@ -322,8 +322,8 @@ def test_a_model_that_gave_every_image_one_grade_has_no_interval(tmp_path: Path)
     row = next(r for r in comparison.table_rows() if r["variant"] == "vicreg")
     assert (row["qwk_ci_low"], row["qwk_ci_high"]) == (0.0, 0.0)  # the figures as the run stored them
     text = comparison.markdown()
-    assert ("| run | vicreg | 12 | 0.000 (CI not meaningful: every image was given one grade (1 NPDR), so "
-            "every resample gives 0.000) |") in text, text
+    assert ("| run | vicreg | 12 | 0.000 (CI not meaningful: after the cross-fitted calibration, every image was "
+            "given one grade (1 NPDR), so every resample gives 0.000) |") in text, text
     assert "0.000 (0.000..0.000)" not in text
     assert "qwk_ci_note" not in comparison.table_csv()  # the CSV keeps its columns
     # a run that stored its own note is shown with it

@@ -5,6 +5,12 @@ The trial mistyped ``  epochs:30`` (no space after the colon) in a config printe
 right: PyYAML's ``problem_mark`` is where it noticed the problem. The message now names the
 mistake's line first (``FILE:52-53``, PyYAML's ``context_mark`` or the line above), quotes both
 lines, and says the line as it should be written; still ``FILE:LINE: what`` and ``fix:``.
+
+A review of that change: an indentation mistake's ``context_mark`` is where the enclosing
+section starts (``data:`` on line 13 for `` epochs: 30`` on line 49), so ``FILE:13-49`` sent the
+editor 36 lines up; a list item holding a colon (``    - http://x``) above a real mistake got the
+fix ``write line 4 as `    - http: //x```; a mistake noticed at the end of the file quoted an
+empty line; a tab got the generic indentation words. Each is now said as it is.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from drac_ssl.config import ConfigError, config_file, load_config
+from drac_ssl.config import END_OF_FILE, ConfigError, config_file, load_config
 
 
 def _printed_with(tmp_path: Path, right: str, wrong: str) -> tuple[Path, int]:
@@ -56,3 +62,78 @@ def test_a_mistake_noticed_on_its_own_line_names_that_line_and_the_one_above(tmp
     assert error.startswith(f"{path}:{number}: not valid YAML (mapping values are not allowed here): "
                             f"line {number} `  epochs: 30: 4`.\n  fix: check indentation and 'key: value' "
                             f"syntax on that line and the one above (line {number - 1} `{above}`)"), error
+
+
+@pytest.mark.parametrize(("right", "wrong", "indented", "levels"), [
+    ("  epochs: 30", " epochs: 30", "1 space", "0 or 2"),  # finetune.epochs: context_mark is `data:`
+    ("  patience: 5", " patience: 5", "1 space", "0 or 2"),
+    ("  patience: 5", "    patience: 5", "4 spaces", "0 or 2"),  # two spaces too many
+    ("    image_size: 224", "   image_size: 224", "3 spaces", "0, 2 or 4"),  # under pretrain.augment
+    ("    image_size: 224", "     image_size: 224", "5 spaces", "0, 2 or 4"),
+])
+def test_a_key_indented_unlike_its_section_is_named_on_its_own_line_alone(
+        tmp_path: Path, right: str, wrong: str, indented: str, levels: str) -> None:
+    path, number = _printed_with(tmp_path, right, wrong)
+    above = path.read_text(encoding="utf-8").splitlines()[number - 2]
+    error = _error(path)
+    head, _, fix = error.partition("\n  fix: ")
+    assert head.startswith(f"{path}:{number}: not valid YAML (") and head.endswith(f"line {number} `{wrong}`."), error
+    assert fix == (f"line {number} is indented {indented}, like none of the lines above it ({levels} spaces; "
+                   f"line {number - 1} `{above}`): indent a key as far as the other keys of its section (YAML "
+                   f"reads which section a key is in from its indentation)."), error
+
+
+def test_a_list_item_among_a_sections_keys_is_named_on_its_own_line(tmp_path: Path) -> None:
+    path, number = _printed_with(tmp_path, "  epochs: 30", "  - epochs: 30")
+    error = _error(path)
+    assert error.startswith(f"{path}:{number}: not valid YAML (expected <block end>, but found '-'): line "
+                            f"{number} `  - epochs: 30`.\n  fix: line {number} is a list item (`- `) among the "
+                            f"keys of a section: write it without the `- `"), error
+
+
+@pytest.mark.parametrize("item", ["    - http://x", "    - C:\\data", "    - x:y"])
+def test_a_list_item_holding_a_colon_is_not_taken_for_a_key_without_its_space(tmp_path: Path, item: str) -> None:
+    """Valid list items above a real mistake: not rewritten as ``key: value``."""
+    path = tmp_path / "my.yaml"
+    path.write_text(f"data:\n  unlabelled:\n{item}\n  root: /x: y\n", encoding="utf-8")
+    error = _error(path)
+    assert error.startswith(f"{path}:4: not valid YAML (mapping values are not allowed here): line 4 "
+                            f"`  root: /x: y`.\n  fix: check indentation and 'key: value' syntax on that line "
+                            f"and the one above (line 3 `{item}`)"), error
+    assert "write line" not in error, error
+
+
+def test_a_key_without_its_space_is_only_a_settings_or_sections_name(tmp_path: Path) -> None:
+    path = tmp_path / "my.yaml"
+    path.write_text("data:\n  note:see\n  root: /x: y\n", encoding="utf-8")
+    assert "write line" not in _error(path)  # `note` is no setting: not guessed to be one
+    path.write_text("data:\n  root:/x\n  n_folds: 2\n", encoding="utf-8")
+    assert _error(path).endswith("fix: a mapping key needs a space after the colon: write line 2 as `  root: /x`.")
+
+
+@pytest.mark.parametrize("trailer", ["", "\n\n# the end\n"])
+def test_a_mistake_noticed_at_the_end_of_the_file_says_so_and_quotes_no_empty_line(
+        tmp_path: Path, trailer: str) -> None:
+    path = tmp_path / "my.yaml"
+    lines = config_file("fundus").read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([*lines, "stages"]) + "\n" + trailer, encoding="utf-8")
+    error = _error(path)
+    number = len(lines) + 1
+    assert error.startswith(f"{path}:{number}: not valid YAML (could not find expected ':', noticed at "
+                            f"{END_OF_FILE}): line {number} `stages`.\n"), error
+    assert "``" not in error, error
+    # a value left open: PyYAML stops at the end of the file, said so
+    path.write_text("\n".join([*lines[:-1], "  stages: [ingest, pretrain"]) + "\n" + trailer, encoding="utf-8")
+    assert f"PyYAML stops at {END_OF_FILE}: expected ',' or ']'" in _error(path)
+
+
+def test_a_tab_is_named_as_a_tab(tmp_path: Path) -> None:
+    path, number = _printed_with(tmp_path, "  epochs: 30", "\tepochs: 30")
+    error = _error(path)
+    assert error.startswith(f"{path}:{number}: not valid YAML (found character '\\t' that cannot start any "
+                            f"token): line {number} `\tepochs: 30`.\n  fix: YAML indents with spaces, not tabs: "
+                            f"indent line {number} with spaces, as far as the other keys of its section (line "
+                            f"{number - 1} `  image_size: 224`: 2 spaces)."), error
+    path, number = _printed_with(tmp_path, "  epochs: 30", "  epochs:\t30")
+    assert _error(path).endswith(f"fix: YAML indents with spaces, not tabs, and takes no tab outside quotes: "
+                                 f"replace the tab on line {number} (column 10) with a space."), _error(path)

@@ -114,6 +114,22 @@ def test_both_guides_say_a_near_tie_writes_the_notes_file_in_the_class_lines_wor
     reasons in the same words, and that the class line counts them and names the file."""
     text = re.sub(r"\s+", " ", (DOCS / doc).read_text(encoding="utf-8"))
     said = ("when the class is not the single most likely grade (the expected grade cut at thresholds), "
-            f"or is but {NEAR_TIE_WORDS} (a near-tie: the tied grades are named)")
+            f"or is but {NEAR_TIE_WORDS} (a near-tie: the tied grades are named; {TWO_GRADES_WORDS})")
     assert said in text, doc
     assert "the `class =` line counting both kinds and naming the file" in text, doc
+
+
+TWO_GRADES_WORDS = ("with two grades and a referral threshold it says P(grade 1) against the threshold instead, "
+                    "e.g. `P(referable) 0.501 is at or above the referral threshold 0.400, so the grade shown is "
+                    "1 referable (...)`")
+
+
+def test_the_guides_two_grade_near_tie_example_is_the_notes_sentence() -> None:
+    """A review: with two grades and a referral threshold a near-tie's note names no tied grades
+    (the guides said it did); it says P(grade 1) against the threshold. The guides' example is
+    the note's own sentence (decision_words) for P (0.499, 0.501) at the threshold 0.400."""
+    from drac_ssl.grading.image_notes import decision_words
+
+    note = decision_words([0.499, 0.501], 1, ["non-referable", "referable"], "thresholds", thresholds=[0.400])
+    example = TWO_GRADES_WORDS.split("e.g. `", 1)[1].removesuffix("(...)`")
+    assert note.startswith(example) and "equally likely" not in note, note

@@ -258,8 +258,8 @@ def test_report_says_a_ci_of_width_zero_is_not_meaningful(
     row.update(qwk=0.0, qwk_ci_low=0.0, qwk_ci_high=0.0, qwk_ci_note=None)
     path.write_text(json.dumps(comparison))
     report = write_report(run).read_text()
-    assert ("Out-of-fold QWK 0.000 (95% CI not meaningful: every image was given one grade (1 NPDR), "
-            "so every resample gives 0.000), AUC") in report
+    assert ("Out-of-fold QWK 0.000 (95% CI not meaningful: after the cross-fitted calibration, every image "
+            "was given one grade (1 NPDR), so every resample gives 0.000), AUC") in report
     assert "| not meaningful: every image was given one grade (1 NPDR) |" in report  # decision rules
     assert "| VICReg | 0.000 | not meaningful: every resample gives 0.000" in report  # the variants' table
     assert "0.000..0.000" not in report
@@ -1483,14 +1483,14 @@ def test_the_uncalibrated_fold_kappa_says_what_it_is_and_why_it_can_be_zero() ->
     assert "by its out-of-fold QWK" in first and "folds.csv and the metrics give" in first
     # said once: later folds name the one grade alone
     assert finetune._uncalibrated_words(ctx, "every image was given one grade (1 NPDR)") == (
-        "(uncalibrated; every image was given one grade (1 NPDR))")
+        "(uncalibrated: every image was given one grade (1 NPDR))")
     assert finetune._uncalibrated_words(ctx, None) == "(uncalibrated)"
     # a first fold with several grades explains the figure; the first one-grade fold, why it is 0
     ctx = SimpleNamespace(num_grades=2, qwk_explained=False, one_grade_explained=False)
     plain = finetune._uncalibrated_words(ctx, None)
     assert "cut at 0.5 (with two grades, Cohen's kappa)" in plain and "one grade" not in plain
     later = finetune._uncalibrated_words(ctx, "every image was given one grade (0 Normal)")
-    assert later.startswith("(uncalibrated; every image was given one grade (0 Normal), so its kappa is 0")
+    assert later.startswith("(uncalibrated: every image was given one grade (0 Normal), so its kappa is 0")
     assert "folds.csv" not in later
 
 

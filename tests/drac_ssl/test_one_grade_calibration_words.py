@@ -4,8 +4,9 @@ The tiny run's console said on each fold line ``every image was given one grade 
 Moderate)`` (the fold model's validation grades, before calibration), then after the last fold
 ``within each fold every image was given one grade (fold 0: 3 Severe, fold 1: 0 No DR)`` (the
 out-of-fold grades, after the cross-fitted calibration): read as a contradiction. Each now
-says which: the fold line "before calibration", the variant's warning, report.md and compare
-"after the cross-fitted calibration".
+says which: the fold line "(uncalibrated: ...)", the variant's warning, report.md and compare
+"after the cross-fitted calibration". A review: the fold line said it twice ("uncalibrated;
+before calibration, ..."), and the out-of-fold QWK's CI note still said the bare words.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from test_compare import make_run
 
 from drac_ssl import finetune
 from drac_ssl.compare import compare_runs
-from drac_ssl.metrics import AFTER_CALIBRATION, BEFORE_CALIBRATION, calibrated_one_grade_words
+from drac_ssl.metrics import AFTER_CALIBRATION, calibrated_one_grade_words, degenerate_ci_reason
 from drac_ssl.report import write_report
 
 FOLD_LINE_WORDS = "every image was given one grade (2 Moderate)"
@@ -27,12 +28,12 @@ VARIANT_WORDS = ("within each fold every image was given one grade (fold 0: 3 Se
 
 
 @pytest.mark.parametrize("keep", ["last", "best", "inner"])
-def test_the_fold_line_says_its_one_grade_is_before_calibration(keep: str) -> None:
+def test_the_fold_line_says_its_one_grade_is_uncalibrated_once(keep: str) -> None:
     ctx = SimpleNamespace(ft=SimpleNamespace(keep=keep, epochs=2), num_grades=5, qwk_explained=True,
                           one_grade_explained=True, stop_explained=True)
     history = [{"val_qwk": 0.0, "inner_qwk": 0.0}] * 2
     line = finetune._fold_line(ctx, "vicreg fold 0 (1/2)", history, 1, "stopped", FOLD_LINE_WORDS, 0.0)
-    assert f"(uncalibrated; {BEFORE_CALIBRATION}, {FOLD_LINE_WORDS})" in line, line
+    assert line.endswith(f"(uncalibrated: {FOLD_LINE_WORDS})"), line
     assert finetune._fold_line(ctx, "vicreg fold 0 (1/2)", history, 1, "stopped", None, 0.0).endswith(
         "(uncalibrated)")
 
@@ -62,3 +63,14 @@ def test_report_and_compare_say_the_out_of_fold_one_grade_is_after_the_calibrati
     assert f"`tiny` vicreg: {AFTER_CALIBRATION}, {words}; this variant learnt next to nothing about grading." in notes
     # a note that says it already is not said twice
     assert calibrated_one_grade_words(f"{AFTER_CALIBRATION}, {words}") == f"{AFTER_CALIBRATION}, {words}"
+
+
+def test_the_out_of_fold_ci_note_says_its_one_grade_is_after_the_calibration() -> None:
+    """The out-of-fold QWK's interval of width 0 (finetune's metrics, report.md, compare): its
+    reason says which grades, as the variant's warning; a scored submission's says none."""
+    y, pred = [0, 1, 2, 0, 1, 2], [1] * 6
+    names = ["Normal", "NPDR", "PDR"]
+    assert degenerate_ci_reason(0.0, 0.0, y, pred, names, out_of_fold=True) == (
+        f"{AFTER_CALIBRATION}, every image was given one grade (1 NPDR), so every resample gives 0.000")
+    assert degenerate_ci_reason(0.0, 0.0, y, pred, names) == (
+        "every image was given one grade (1 NPDR), so every resample gives 0.000")

@@ -97,7 +97,7 @@ def test_plot_comparison_says_which_error_bars_it_draws(tmp_path: Path, monkeypa
 
     figures = []
     save = plots._save
-    monkeypatch.setattr(plots, "_save", lambda fig, path: (figures.append(fig), save(fig, path))[1])
+    monkeypatch.setattr(plots, "_save", lambda fig, path, *title: (figures.append(fig), save(fig, path, *title))[1])
     ci = [{"name": "a", "qwk": 0.5, "qwk_ci_low": 0.3, "qwk_ci_high": 0.6, "auc": 0.7},
           {"name": "b", "qwk": 0.4, "qwk_ci_low": 0.1, "qwk_ci_high": 0.45, "auc": 0.6}]
     _assert_png(plot_comparison(ci, ["qwk", "auc"], tmp_path / "ci.png"))
@@ -117,7 +117,7 @@ def test_plot_history_draws_a_monitor_logged_every_few_epochs(tmp_path: Path, mo
 
     figures = []
     real_save = plots._save
-    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or real_save(fig, path))
+    monkeypatch.setattr(plots, "_save", lambda fig, path, *title: figures.append(fig) or real_save(fig, path, *title))
     history = [{"epoch": e, "loss": 20 - e * 0.1} for e in range(20)]
     for e in (4, 9, 14, 19):
         history[e]["knn_top1"] = 50.0 + e
@@ -134,7 +134,7 @@ def test_plot_history_counts_epochs_from_one_with_whole_ticks(tmp_path: Path,
     from drac_ssl import plots
 
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or Path(path))
+    monkeypatch.setattr(plots, "_save", lambda fig, path, *title: figures.append(fig) or Path(path))
     plot_history([{"epoch": e, "val QWK": 0.1 * e} for e in range(3)], ["val QWK"], tmp_path / "v.png")
     ax = figures[0].axes[0]
     assert list(ax.lines[0].get_xdata()) == [1, 2, 3]  # the report's "best epoch 2" is x = 2
@@ -148,7 +148,7 @@ def test_plot_monitor_of_a_two_epoch_run_has_whole_epoch_ticks(tmp_path: Path,
     from drac_ssl import plots
 
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or Path(path))
+    monkeypatch.setattr(plots, "_save", lambda fig, path, *title: figures.append(fig) or Path(path))
     plots.plot_monitor([{"epoch": 0, "knn_top1": 0.4}, {"epoch": 1, "knn_top1": 0.5}], ["knn_top1"],
                        {"peak": 1}, tmp_path / "m.png")
     ax = figures[0].axes[0]
@@ -163,7 +163,7 @@ def test_a_one_epoch_history_has_whole_epoch_ticks(tmp_path: Path, monkeypatch: 
 
     figures = []
     save = plots._save
-    monkeypatch.setattr(plots, "_save", lambda fig, path: (figures.append(fig), save(fig, path))[1])
+    monkeypatch.setattr(plots, "_save", lambda fig, path, *title: (figures.append(fig), save(fig, path, *title))[1])
     plot_history([{"epoch": 0, "loss": 3.0}], ["loss"], tmp_path / "one.png")
     plots.plot_monitor([{"epoch": 0, "rate_reduction_last": 1.0}], ["rate_reduction_last"], {}, tmp_path / "m.png")
     for fig in figures:
@@ -180,7 +180,7 @@ def test_the_comparison_names_the_metrics_with_error_bars_and_n(tmp_path: Path,
 
     figures = []
     save = plots._save
-    monkeypatch.setattr(plots, "_save", lambda fig, path: (figures.append(fig), save(fig, path))[1])
+    monkeypatch.setattr(plots, "_save", lambda fig, path, *title: (figures.append(fig), save(fig, path, *title))[1])
     rows = [{"name": "a", "qwk": 0.5, "qwk_ci_low": 0.3, "qwk_ci_high": 0.6, "auc_ovo": 0.7}]
     plot_comparison(rows, ["qwk", "auc_ovo"], tmp_path / "c.png", "t",
                     metric_labels={"qwk": "QWK", "auc_ovo": "AUC (one-vs-one)"})
