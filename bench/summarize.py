@@ -27,8 +27,8 @@ from drac_ssl.starting import python_command
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 RETINA_BEGIN, RETINA_END = "<!-- retinamnist:begin -->", "<!-- retinamnist:end -->"
-"""The README's "Real data" section shows the RetinaMNIST table between these markers (the
-same table as under Results, rendered from ``retinamnist.json``: never copied by hand)."""
+"""docs/retinamnist.md shows the RetinaMNIST job's table between these markers (:data:`RETINA_PAGE`,
+the same table as on docs/results.md, rendered from ``retinamnist.json``: never copied by hand)."""
 
 
 EVALUATION_DOC = "docs/evaluation.md"
@@ -406,21 +406,33 @@ def _files_words(env: dict[str, Any], suffix: str) -> str:
     return ", ".join(files[:3]) + (f" and {more} more file{'s' if more > 1 else ''}" if files and more > 0 else "")
 
 
+def _median_of(figure: Any) -> Any:
+    """A timed figure's median (``{"median": ...}``), or the figure itself (older records)."""
+    return figure.get("median") if isinstance(figure, dict) else figure
+
+
+def _ingest_goal(r: dict[str, Any]) -> str:
+    """The ingest goal and its verdict, ``goal < 15 s: met``: the bound as the record's ``goal``
+    states it (``611 train images < 15 s``), 15 s for a record without one."""
+    goal = str(r.get("goal") or "")
+    bound = goal[goal.index("<"):] if "<" in goal else "< 15 s"
+    return f"goal {bound}: {'met' if r.get('goal_met') else 'not met'}"
+
+
 def ingest_rows(r: dict[str, Any]) -> list[str]:
     cold = r.get("seconds_cold_train_only", {})
     full = r.get("seconds_cold", {})
     warm = r.get("seconds_warm_all", r.get("seconds_warm", {}))
-    med = lambda d: d.get("median") if isinstance(d, dict) else d  # noqa: E731
     dev = r.get("device")
     if isinstance(dev, dict) and "load_average_1_5_15_min" not in r:  # written before write_result
         r = {**r, "load_average_1_5_15_min": {"start": dev.get("load_average_1_5_15_min_before"),
                                               "end": dev.get("load_average_1_5_15_min_after")}}
     return [
-        f"| ingest: 611 phantom 1024 px training images, cold | {med(cold)} s (goal < 15 s: "
-        f"{'met' if r.get('goal_met') else 'not met'}){_load_note(r)} | {_device(r)} | {_date(r)} | "
-        f"`{r.get('command')}` |",
-        f"| ingest: all 997 images (train + test), cold | {med(full)} s | {_device(r)} | {_date(r)} | |",
-        f"| ingest: re-run, nothing changed | {med(warm)} s | {_device(r)} | {_date(r)} | |",
+        f"| ingest: {r.get('n_train', 611)} phantom 1024 px training images, cold | {_median_of(cold)} s "
+        f"({_ingest_goal(r)}){_load_note(r)} | {_device(r)} | {_date(r)} | `{r.get('command')}` |",
+        f"| ingest: all {r.get('n_images', 997)} images (train + test), cold | {_median_of(full)} s | {_device(r)} | "
+        f"{_date(r)} | |",
+        f"| ingest: re-run, nothing changed | {_median_of(warm)} s | {_device(r)} | {_date(r)} | |",
     ]
 
 
@@ -2199,17 +2211,28 @@ def paper_reference_lines(paper: dict[str, Any]) -> list[str]:
     return ["", f"{PAPER_IS_A_REFERENCE}.{note}"]
 
 
+def _throughput_goal(r: dict[str, Any]) -> float | None:
+    """The least real / ceiling ratio bench/pretrain_throughput.py's record sets as its goal
+    (``"goal": "real / ceiling >= 0.8"``), or None where it states none."""
+    found = re.search(r">=\s*([0-9.]+)", str(r.get("goal") or ""))
+    return float(found.group(1)) if found else None
+
+
 def pretrain_throughput_rows(r: dict[str, Any]) -> list[str]:
-    """bench/pretrain_throughput.py: real pairs/s of each setting against its model-only ceiling."""
+    """bench/pretrain_throughput.py: real pairs/s of each setting against its model-only ceiling,
+    and the ratio's verdict against the record's goal where it states one."""
     commit = r.get("environment", {}).get("git_commit")
+    goal = _throughput_goal(r)
     rows = []
     for setting, s in r.get("settings", {}).items():
         if "error" in s:
             figure = f"failed: {s['error']}"
         else:
+            verdict = (f"; goal >= {goal:g}: {'met' if s['ratio'] >= goal else 'not met'}"
+                       if goal is not None and isinstance(s.get("ratio"), (int, float)) else "")
             figure = (f"{s['real_pairs_per_s']} pairs/s real vs {s['ceiling_pairs_per_s']} ceiling "
-                      f"(ratio {s['ratio']})" + (f", batch {s['batch_size']}, compiled" if s.get("compiled")
-                                                 else ""))
+                      f"(ratio {s['ratio']}{verdict})" + (f", batch {s['batch_size']}, compiled" if s.get("compiled")
+                                                          else ""))
         rows.append(f"| pretraining throughput, {setting} (code at {commit}) | {figure} | "
                     f"{_device(r)} | {_date(r)} | `{r.get('command')}` |")
     return rows
@@ -2342,8 +2365,9 @@ def render_page(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str:
 
 
 def _depth0_pieces(text: str) -> list[str]:
-    """``text`` cut before each ``, ``, ``; `` and `` (`` outside parentheses and backticks, each
-    piece starting with its separator: joined again they give ``text``."""
+    """``text`` cut before each ``, ``, ``; ``, `` (`` and sentence end (``. `` before a capital)
+    outside parentheses and backticks, each piece starting with its separator: joined again
+    they give ``text``. A piece starting with ``; `` or ``. `` opens a clause (:func:`shorten`)."""
     pieces, start, depth, code = [], 0, 0, False
     for i, char in enumerate(text):
         if char == "`":
@@ -2355,28 +2379,107 @@ def _depth0_pieces(text: str) -> list[str]:
             depth += 1
         elif not code and char == ")":
             depth = max(0, depth - 1)
-        elif not code and depth == 0 and text[i:i + 2] in (", ", "; ") and i > start:
+        elif (not code and depth == 0 and i > start
+              and (text[i:i + 2] in (", ", "; ") or (text[i:i + 2] == ". " and text[i + 2:i + 3].isupper()))):
             pieces.append(text[start:i])
             start = i
     return [*pieces, text[start:]]
 
 
+VERDICT = re.compile(r"\b(?:not |NOT )?(?:met|beaten|reached)\b|\b(?:claim holds|does not hold|fails|failed)\b"
+                     r"|\bsays nothing\b|\bphantom\b|\bnot rerun\b")
+"""Words that say a figure's verdict (a goal met or not, a claim that holds or not, a check that
+passes or fails) or what a figure cannot be read as (phantom data, a test model that says
+nothing about a real one, a figure not rerun since the code changed): :func:`shorten` never
+drops a piece that holds one."""
+CLAUSE_OPENERS = ("; ", ". ")
+"""How a piece of :func:`_depth0_pieces` that opens a new clause starts."""
+
+
+def _unparenthesised(piece: str) -> str | None:
+    """The inner text of a piece that is one parenthesis (`` (...)``), else None."""
+    body = piece.lstrip(" ")
+    if body.startswith("(") and body.endswith(")"):
+        depth = 0
+        for i, char in enumerate(body):
+            depth += (char == "(") - (char == ")")
+            if depth == 0 and i < len(body) - 1:
+                return None  # closes before the end: "(a) b"
+        return body[1:-1]
+    return None
+
+
+def _joined(pieces: list[str], kept: set[int]) -> str:
+    """The ``kept`` pieces in order, `` …`` where pieces were left out (a kept piece after a gap
+    without its separator), ``text``'s start always kept."""
+    out = ""
+    for i, piece in enumerate(pieces):
+        if i not in kept:
+            continue
+        if i > 0 and i - 1 not in kept:
+            out = out.rstrip(" ,;:") + " … " + (piece[2:] if piece[:2] in (", ", *CLAUSE_OPENERS) else piece.lstrip(" "))
+        else:
+            out += piece
+    if len(pieces) - 1 not in kept:
+        out = out.rstrip(" ,;:") + " …"
+    return out
+
+
+def _cut_at_space(text: str, limit: int) -> str:
+    """``text``'s longest start of whole words within ``limit`` characters; its first word where
+    even that is longer (a token is never cut in two)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit + 1].rsplit(" ", 1)[0] if " " in text[:limit + 1] else ""
+    return head if head else text.split(" ", 1)[0]
+
+
 def shorten(text: str, limit: int) -> str:
-    """``text``, or its longest start of whole pieces (:func:`_depth0_pieces`) within its first
-    ``; `` clause that fits ``limit`` characters, with `` …`` for what was left out: no figure,
-    parenthesis or code span is cut in two. A first piece longer than ``limit`` is cut at a
-    space."""
+    """``text``, or a shorter form of whole pieces (:func:`_depth0_pieces`) with `` …`` where
+    pieces were left out: no figure, parenthesis, code span or token is cut in two.
+
+    A piece that holds a :data:`VERDICT` word is always kept, with the piece that opens its clause
+    (``; ...`` or a sentence: what the verdict is about), even when that makes the result longer
+    than ``limit``; a kept parenthesis too long for the rest is shortened inside the same way. The
+    rest of ``limit`` goes to the first clause's pieces in order (the longest start that fits).
+    Without a verdict, a first piece longer than ``limit`` is cut after a whole word."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
-    kept = ""
-    for piece in _depth0_pieces(text):
-        if piece.startswith("; ") or len(kept) + len(piece) > limit:
+    pieces = _depth0_pieces(text)
+    heads, head = [], 0
+    for i, piece in enumerate(pieces):
+        head = i if piece.startswith(CLAUSE_OPENERS) else head
+        heads.append(head)
+    must = {0}
+    for i, piece in enumerate(pieces):
+        if VERDICT.search(piece):
+            must |= {i, heads[i]}
+    if sum(len(pieces[i]) for i in must) > limit:  # the verdicts alone overflow: tighten their parentheses
+        for i in sorted(must - {0}):
+            inner = _unparenthesised(pieces[i])
+            if inner is not None and VERDICT.search(inner):
+                pieces[i] = pieces[i][:len(pieces[i]) - len(pieces[i].lstrip(" "))] + f"({shorten(inner, 0)})"
+    if must == {0} and VERDICT.search(pieces[0]) is None and len(pieces[0]) > limit:
+        cut = _cut_at_space(pieces[0], limit)
+        return text if cut == text else cut.rstrip(" ,;:") + " …"
+    kept = set(must)
+    first_clause = next((i for i in range(1, len(pieces)) if pieces[i].startswith(CLAUSE_OPENERS)), len(pieces))
+    for i in range(1, first_clause):
+        if i in kept:
+            continue
+        size = sum(len(pieces[j]) for j in kept | {i})
+        if size > limit:
+            inner = _unparenthesised(pieces[i])
+            room = limit - sum(len(pieces[j]) for j in kept) - 5  # " (" + ")" + " …"
+            if inner is not None and room > 0:
+                squeezed = shorten(inner, room)
+                if len(squeezed) <= room:
+                    pieces[i] = pieces[i][:len(pieces[i]) - len(pieces[i].lstrip(" "))] + f"({squeezed})"
+                    kept.add(i)
             break
-        kept += piece
-    if not kept:
-        kept = text[:limit].rsplit(" ", 1)[0]
-    return kept.rstrip(" ,;:") + " …"
+        kept.add(i)
+    return _joined(pieces, kept)
 
 
 def _cells(row: str) -> list[str]:
@@ -2384,9 +2487,10 @@ def _cells(row: str) -> list[str]:
     return [cell.strip() for cell in row.strip().strip("|").split(" | ")]
 
 
-SUMMARY_WHAT, SUMMARY_FIGURE = 60, 100
-"""The longest what (before the result's file name) and figure cells of the README's summary
-table, in characters (:func:`shorten`)."""
+SUMMARY_WHAT, SUMMARY_FIGURE, SUMMARY_HEADLINE = 60, 100, 200
+"""The longest what (before the result's file name), figure (a row's figure cut down) and
+headline (:data:`HEADLINES`) cells of the README's summary table, in characters
+(:func:`shorten`, which keeps a verdict even past them)."""
 
 
 def _quick_check_headline(r: dict[str, Any]) -> str | None:
@@ -2473,14 +2577,159 @@ def _layer_clusters_headline(r: dict[str, Any]) -> str | None:
     return f"{last} Davies-Bouldin (lower better): {', '.join(said)}" if said else None
 
 
+def _cpu_precision_headline(r: dict[str, Any]) -> str | None:
+    """bf16's speed-up over fp32 at each input size (NCHW / channels-last), its range first: a
+    speed-up below 1 is a slow-down, and the row of one size alone hid it."""
+    settings = [s for s in (r.get("settings") or {}).values()
+                if isinstance(s, dict) and {"image_size", "speedup_bf16_nchw", "speedup_bf16_channels_last"} <= set(s)]
+    if not settings:
+        return None
+    ups = [s[k] for s in settings for k in ("speedup_bf16_nchw", "speedup_bf16_channels_last")]
+    said = ", ".join(f"{s['image_size']} px {s['speedup_bf16_nchw']}x / {s['speedup_bf16_channels_last']}x"
+                     for s in settings)
+    slower = [f"{s['image_size']} px" for s in settings
+              if min(s["speedup_bf16_nchw"], s["speedup_bf16_channels_last"]) < 1]
+    return (f"bf16 {min(ups)}x-{max(ups)}x by input size (NCHW / channels-last): {said}"
+            + (f"; slower than fp32 at {', '.join(slower)}" if slower else ""))
+
+
+def _heatmap_sanity_headline(r: dict[str, Any]) -> str | None:
+    """Each head's peak within one cell of the cue (of n, against chance) and its randomisation
+    check's verdict (the steps it fails at, where any)."""
+    said, checks, chance = [], [], set()
+    for head, h in (r.get("heads") or {}).items():
+        loc, rand = h.get("localisation") or {}, h.get("randomisation") or {}
+        if "hits_within_one_cell" not in loc:
+            return None
+        said.append(f"{head} head {loc['hits_within_one_cell']} of {loc.get('n')}")
+        chance.add(str(loc.get("chance_within_one_cell")))
+        failed = [str(s.get("randomised_up_to")) for s in rand.get("steps") or [] if s.get("passes") is False]
+        checks.append(f"{head} fails at {len(failed)} of {len(rand.get('steps') or [])} steps" if failed
+                      else f"{head} passes")
+    if not said:
+        return None
+    return (f"peak within one cell of the cue: {', '.join(said)} (chance {', '.join(sorted(chance))}); "
+            f"randomisation check: {', '.join(checks)}")
+
+
+OOD_SET_WORDS = {"own_test_images_unlabelled": "own test", "aptos_2019_photographs": "APTOS",
+                 "drac_uw_octa_samples": "DRAC", "synthetic": "synthetic"}
+"""Short names of bench/ood_check.py's sets in the summary (:func:`_ood_headline`)."""
+
+
+def _ood_headline(r: dict[str, Any]) -> str | None:
+    """Each bundle's flagged of n per set, the reframed validation sets (``val_*``) summed, and
+    the check's cost range over the bundles."""
+    said, ratios = [], []
+    for name, b in (r.get("bundles") or {}).items():
+        sets = {k: v for k, v in (b.get("sets") or {}).items() if isinstance(v, dict) and "flagged" in v}
+        val = [v for k, v in sets.items() if k.startswith("val_")]
+        parts = [f"{OOD_SET_WORDS.get(k, k.replace('_', ' '))} {v['flagged']}/{v.get('n')}"
+                 for k, v in sets.items() if not k.startswith("val_")]
+        if val:
+            parts.insert(1, f"reframed val {sum(v['flagged'] for v in val)}/{sum(v.get('n') or 0 for v in val)}")
+        said.append(f"{name} " + ", ".join(parts))
+        cost = (b.get("cost_on_own_test_images") or {}).get("ratio_to_grading_alone") or {}
+        ratios += [v for k, v in cost.items() if k != "grading_alone" and isinstance(v, (int, float))]
+    if not said:
+        return None
+    return "flagged: " + "; ".join(said) + (f"; cost x{min(ratios)}-x{max(ratios)} of grading" if ratios else "")
+
+
+def _threads_headline(r: dict[str, Any]) -> str | None:
+    """Median seconds per call at each thread count, idle and beside a busy neighbour, per workload."""
+    words = {"predict": "prediction", "train_step": "training step"}
+    by: dict[str, dict[tuple[Any, Any], Any]] = {}
+    for row in r.get("rows") or []:
+        by.setdefault(str(row.get("workload")), {})[(row.get("threads"), row.get("neighbour"))] = row.get("seconds_median")
+    said = []
+    for workload, cells in by.items():
+        counts = sorted({t for t, _ in cells}, key=str)
+        said.append(f"{words.get(workload, workload)} " + ", ".join(
+            f"{t} thread{'' if t == 1 else 's'} {cells.get((t, 'none'))} s ({cells.get((t, 'busy'))} s busy)"
+            for t in counts))
+    return "; ".join(said) or None
+
+
+def _pretrain_throughput_headline(r: dict[str, Any]) -> str | None:
+    """Real pairs/s and their ratio to the model-only ceiling per setting, and the goal's verdict."""
+    settings = r.get("settings") or {}
+    said = [f"{name} failed" if "error" in s else f"{name} {s.get('real_pairs_per_s')} ({s.get('ratio')})"
+            for name, s in settings.items() if isinstance(s, dict)]
+    if not said:
+        return None
+    goal = _throughput_goal(r)
+    verdict = ""
+    if goal is not None:
+        missed = [s for s in settings.values() if isinstance(s, dict) and not (s.get("ratio", 0) >= goal)]
+        verdict = (f"; goal ratio >= {goal:g}: not met by {len(missed)} of {len(settings)}" if missed
+                   else f"; goal ratio >= {goal:g}: met by all")
+    return "real pairs/s (ratio to ceiling): " + ", ".join(said) + verdict
+
+
+def _ingest_headline(r: dict[str, Any]) -> str | None:
+    """The cold ingest of the training images against its goal, of every image, and the re-run."""
+    cold, full, warm = (_median_of(r.get(k)) for k in ("seconds_cold_train_only", "seconds_cold",
+                                                        "seconds_warm_all" if "seconds_warm_all" in r else "seconds_warm"))
+    if not all(isinstance(x, (int, float)) for x in (cold, full, warm)):
+        return None
+    return (f"cold: {r.get('n_train', 611)} phantom training images {cold} s ({_ingest_goal(r)}), all "
+            f"{r.get('n_images', 997)} images {full} s; re-run, nothing changed {warm} s")
+
+
+def _disk_headline(r: dict[str, Any]) -> str | None:
+    """Each run folder's MiB (checkpoints, fine-tuned weights), each other folder's MiB, a folder
+    inside another listed one said as part of it."""
+    said = [f"run folder `{name}` {f.get('total_mib')} MiB (checkpoints {f.get('checkpoints_total_mib')}, "
+            f"fine-tuned weights {f.get('fine_tuned_weights_mib')})" for name, f in (r.get("runs") or {}).items()]
+    folders = r.get("folders") or {}
+    for name, f in folders.items():
+        if any(name.startswith(other + "/") for other in folders if other != name):
+            continue
+        inside = [f"`{Path(sub).name}` {g.get('total_mib')}" for sub, g in folders.items() if sub.startswith(name + "/")]
+        said.append(f"`{name}` {f.get('total_mib')} MiB" + (f" (of it {', '.join(inside)})" if inside else ""))
+    return "; ".join(said) or None
+
+
+def _bootstrap_speed_headline(r: dict[str, Any]) -> str | None:
+    """The counted bootstrap's speed-up range over the loop per figure, over every case, and the
+    largest difference between the two."""
+    ups: dict[str, list[float]] = {}
+    diffs = []
+    for figures in (r.get("cases") or {}).values():
+        for what, f in figures.items():
+            if not isinstance(f.get("speedup"), (int, float)) or not isinstance(f.get("max_abs_difference"), (int, float)):
+                return None
+            ups.setdefault(what, []).append(f["speedup"])
+            diffs.append(f["max_abs_difference"])
+    if not ups:
+        return None
+    said = ", ".join(f"{what} x{min(v)}-x{max(v)}" for what, v in ups.items())
+    return (f"counted vs loop over {len(r['cases'])} data sets: {said}; largest difference "
+            f"{max(diffs):.0e}")
+
+
+def _feed_headline(r: dict[str, Any]) -> str | None:
+    """Pairs per second of each feed setting."""
+    said = [f"{name} {s.get('pairs_per_s')}" for name, s in (r.get("settings") or {}).items() if isinstance(s, dict)]
+    return f"pairs/s: {', '.join(said)}" if said else None
+
+
 HEADLINES = (("retinamnist_epochs", _epochs_headline), ("retinamnist_", _job_headline),
              ("umm_protocol_", _umm_protocol_headline), ("umm_ablation", _umm_ablation_headline),
              ("low_label_", _low_label_headline), ("layer_clusters_", _layer_clusters_headline),
-             ("quick_check", _quick_check_headline))
+             ("quick_check", _quick_check_headline), ("cpu_precision", _cpu_precision_headline),
+             ("heatmap_sanity", _heatmap_sanity_headline), ("ood_check", _ood_headline),
+             ("threads", _threads_headline), ("pretrain_throughput", _pretrain_throughput_headline),
+             ("ingest", _ingest_headline), ("disk_use", _disk_headline),
+             ("bootstrap_speed", _bootstrap_speed_headline), ("feed_throughput", _feed_headline))
 """The summary figure of a result, by the prefix of its key, where the first words of its row
-would not say it (or it has no row): the figure its table or row leads with, from its record.
-The committed RetinaMNIST job (key ``retinamnist``) takes :func:`_job_headline` too; any other
-result the start of its row's figure (:func:`shorten`)."""
+would not say it (or it has no row): the figure its table or row leads with, from its record;
+for a bench of several rows, a figure over all of them (each setting, size, head or bundle,
+the disappointing ones included). A function gives None for a record it cannot read (the
+``ingest`` one for ``ingest_memory``). The committed RetinaMNIST job (key ``retinamnist``)
+takes :func:`_job_headline` too; any other result the start of its first row's figure
+(:func:`shorten`), and ``(+N more rows)`` where it has more."""
 
 
 def headline(key: str, record: dict[str, Any]) -> str | None:
@@ -2490,25 +2739,81 @@ def headline(key: str, record: dict[str, Any]) -> str | None:
     return next((said(record) for prefix, said in HEADLINES if key.startswith(prefix)), None)
 
 
+def _summary_what(whats: list[str]) -> str:
+    """What the summary says a result of several rows (their what cells ``whats``) measured: the
+    pieces (:func:`_depth0_pieces`) of the first row's what that every row opening with the same
+    piece shares (``..., conv head`` and ``..., linear head`` -> neither), or, where no other
+    row opens the same way, the words all rows start with; the first row's what if none."""
+    pieces = [_depth0_pieces(" ".join(w.split())) for w in whats]
+    alike = [p for p in pieces if p[0] == pieces[0][0]]
+    if len(alike) > 1:
+        return "".join(piece for piece in pieces[0] if all(piece in p for p in alike))
+    words = [w.split() for w in whats]
+    common = []
+    for column in zip(*words, strict=False):
+        if len(set(column)) > 1:
+            break
+        common.append(column[0])
+    return " ".join(common).rstrip(" ,;:") or whats[0]
+
+
+GOAL_WORDS = re.compile(r"\bgoal\b|<|>=")
+"""What a figure that says ``met`` must also hold: the goal it met (README summary)."""
+
+
+def _with_goal(figure: str, what: str) -> str:
+    """``figure``, led by the goal its ``met`` refers to where only the row's what states it
+    (app_speed: ``(goal p95 < 0.3 s)`` in the what, ``(met)`` in the figure): a verdict without
+    its goal says nothing."""
+    if not re.search(r"\bmet\b", figure) or GOAL_WORDS.search(figure):
+        return figure
+    goal = next((p for p in _depth0_pieces(" ".join(what.split())) if re.search(r"\bgoal\b", p)), None)
+    if goal is None:
+        return figure
+    goal = goal.lstrip(" ,;").strip()
+    goal = goal[1:-1] if goal.startswith("(") and goal.endswith(")") else goal
+    return f"{goal}: {figure}"
+
+
+SUMMARY_HEADER = ["| what | headline | device | date |", "|---|---|---|---|"]
+"""The README summary's header: its figure column is a headline (a result's lead figure, or one
+over all its rows), not every figure (those are on :data:`RESULTS_PAGE`)."""
+
+
 def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str:
-    """The README's summary: one row per result (what, its latest figure, device without its
-    trade marks and "Processor", day), each linked to its anchor on ``page``, where its full row or table gives the rest (the provenance
-    words, the command, every figure)."""
+    """The README's summary: one row per result (what, its headline, device without its trade
+    marks and "Processor", day), each linked to its anchor on ``page``, where its full rows or
+    table give the rest (the provenance words, the command, every figure). A result of several
+    rows gets a headline over all of them (:data:`HEADLINES`), or its first row's figure and
+    ``(+N more rows)``. Neither cell drops a verdict or caveat (:data:`VERDICT`, :func:`shorten`),
+    and a ``met`` carries its goal (:func:`_with_goal`)."""
     rows = {key: (record, found) for key, record, found in result_rows(results_dir)}
     titles: dict[str, str] = {}
     for names, block in correctness_blocks(results_dir):
         title = next((line for line in block if line.startswith("**")), "")
         titles.update({name: title.split("**")[1] for name in names if name not in rows and title})
-    lines = ["| what | latest figure | device | date |", "|---|---|---|---|"]
+    lines = list(SUMMARY_HEADER)
+
     def order(key: str) -> tuple[str, str]:  # a rerun right after the run it repeats
         return ("retinamnist", key) if key.startswith("reruns/") else (key, "")
 
     for key in sorted({*rows, *titles}, key=order):
         record, found = rows[key] if key in rows else (read_result(results_dir / f"{key}.json"), [])
-        what = shorten(_cells(found[0])[0] if found else titles[key], SUMMARY_WHAT)
-        figure = headline(key, record) or (_cells(found[0])[1] if found else f"table on {page}")
+        cells = [_cells(row) for row in found]
+        said = headline(key, record)
+        if found:
+            what = _summary_what([c[0] for c in cells]) if said and len(found) > 1 else cells[0][0]
+        else:
+            what = titles[key]
+        if said:
+            figure = shorten(_with_goal(said, cells[0][0] if found else ""), SUMMARY_HEADLINE)  # written short
+        elif found:
+            more = f" (+{len(found) - 1} more row{'s' if len(found) > 2 else ''})" if len(found) > 1 else ""
+            figure = shorten(_with_goal(cells[0][1], cells[0][0]), SUMMARY_FIGURE) + more
+        else:
+            figure = f"table on {page}"
         device = " ".join(re.sub(r"\((R|TM)\)| Processor\b", "", _device(record)).split())
-        lines.append(f"| {what} ([{key}]({page}#{anchor(key)})) | {shorten(figure, SUMMARY_FIGURE)} | "
+        lines.append(f"| {shorten(what, SUMMARY_WHAT)} ([{key}]({page}#{anchor(key)})) | {figure} | "
                      f"{device} | {str(record.get('date_utc', '?'))[:10]} |")
     if len(lines) == 2:
         lines.append("| (no results yet) | | | |")

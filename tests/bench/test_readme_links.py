@@ -123,7 +123,11 @@ README_PROSE_BYTES = 45_000
 """The most bytes of the README's hand-written text (all but the generated summary table)."""
 README_BYTES = 64 * 1024
 """The most bytes of the whole README, its summary table of one row per result included."""
-SUMMARY_ROW_CHARACTERS = 300
+SUMMARY_ROW_CHARACTERS = 360
+"""The longest row of the generated summary table. 300 until a review found the rows cut to fit it
+dropped verdicts and caveats ("not beaten", "NOT met", "says nothing about a real bundle's maps",
+a figure not rerun since the heat map changed) and showed one row of a bench of several; the
+rows that keep them all reach about 355 (heatmap_sanity, app_speed)."""
 WHERE_LONG_TEXT_BELONGS = (
     "long text belongs in docs/, with a paragraph and a link left in the README: results and what they "
     "say in docs/results.md (RetinaMNIST's in docs/retinamnist.md), running the job in docs/running.md, "
@@ -149,7 +153,9 @@ def test_the_readme_stays_short_enough_to_read_in_a_few_minutes() -> None:
     assert len(rows) > 2, "the README's summary table is empty: run python -m bench.summarize"
     long_rows = [row[:80] for row in rows if len(row) > SUMMARY_ROW_CHARACTERS]
     assert long_rows == [], (f"summary rows over {SUMMARY_ROW_CHARACTERS} characters: bench.summarize.shorten "
-                             "cuts the cells (SUMMARY_WHAT, SUMMARY_FIGURE); the full row is docs/results.md's")
+                             "cuts the cells (SUMMARY_WHAT, SUMMARY_FIGURE, SUMMARY_HEADLINE) but keeps every "
+                             "verdict; a long headline (bench.summarize.HEADLINES) can be written shorter; the "
+                             "full row is docs/results.md's")
     size = len(text.encode("utf-8"))
     assert size <= README_BYTES, (f"README.md is {size:,} bytes, over {README_BYTES:,}: {WHERE_LONG_TEXT_BELONGS}; "
                                   "a summary grown long with results can group them by bench")

@@ -554,14 +554,14 @@ def _summary_results(folder: Path) -> Path:
 
 
 def test_the_summary_has_one_row_per_result_linked_to_its_anchor_on_the_results_page(tmp_path: Path) -> None:
-    """The README shows each result's latest figure in one short row (what, figure, device, day),
+    """The README shows each result's headline in one short row (what, headline, device, day),
     its name linking the anchor of its full row or table on docs/results.md; a result file of a
     bench the renderer does not know gets its row and anchor too, without code for it."""
     from bench.summarize import SUMMARY_FIGURE, anchor, render_page, render_summary
 
     results = _summary_results(tmp_path / "results")
     summary = render_summary(results).splitlines()
-    assert summary[:2] == ["| what | latest figure | device | date |", "|---|---|---|---|"]
+    assert summary[:2] == ["| what | headline | device | date |", "|---|---|---|---|"]
     rows = {row.split("([", 1)[1].split("]", 1)[0]: row for row in summary[2:]}
     assert sorted(rows) == ["ingest", "low_label_mnist", "zz_new_bench"]
     page = render_page(results)
@@ -570,7 +570,7 @@ def test_the_summary_has_one_row_per_result_linked_to_its_anchor_on_the_results_
         assert f'<a id="{anchor(name)}"></a>' in page, name  # the link lands on its full row or table
         assert row.endswith(" | CPU: Test x2 | " + {"ingest": "2026-12-01", "zz_new_bench": "2026-12-02",
                                                      "low_label_mnist": "2026-12-03"}[name] + " |"), row
-        figure = row.split(" | ")[1]
+        figure = row.split(" | ")[1].removesuffix(" (+2 more rows)")  # ingest's three rows, no headline here
         assert len(figure) <= SUMMARY_FIGURE + 2, figure
     assert "500 labels: fine-tune 97.08 ± 0.66 %, scratch 89.98 ± 0.89 %" in rows["low_label_mnist"]
     assert "1.25" in rows["zz_new_bench"]  # the generic row's figure
@@ -582,7 +582,7 @@ def test_shorten_cuts_between_pieces_never_inside_a_figure_or_parenthesis() -> N
     text = "192.4 s total (< 300 s on one H100: met); ingest 6.84 s, pretrain 81.14 s"
     assert shorten(text, 100) == text  # fits: whole
     assert shorten(text, 60) == "192.4 s total (< 300 s on one H100: met) …"  # the first clause only
-    assert shorten(text, 30) == "192.4 s total …"
+    assert shorten(text, 30) == "192.4 s total (< 300 s on one H100: met) …"  # a verdict stays past the limit
     assert shorten("short", 30) == "short"
     assert shorten("linear 74.64 %, k-NN@20 71.74 %, k-NN@200 70.05 %", 35) == "linear 74.64 %, k-NN@20 71.74 % …"
     assert shorten("`a, b; c (d)` and more words here", 20) == "`a, b; c (d)` and …"  # code spans stay whole
