@@ -2387,11 +2387,11 @@ def _depth0_pieces(text: str) -> list[str]:
 
 
 VERDICT = re.compile(r"\b(?:not |NOT )?(?:met|beaten|reached)\b|\b(?:claim holds|does not hold|fails|failed)\b"
-                     r"|\bsays nothing\b|\bphantom\b|\bnot rerun\b")
+                     r"|\bsays nothing\b|\bphantom\b|\bnot rerun\b|\btrial run\b|\bnot comparable\b")
 """Words that say a figure's verdict (a goal met or not, a claim that holds or not, a check that
 passes or fails) or what a figure cannot be read as (phantom data, a test model that says
-nothing about a real one, a figure not rerun since the code changed): :func:`shorten` never
-drops a piece that holds one."""
+nothing about a real one, a figure not rerun since the code changed, a trial run's figures, a
+figure not comparable with another): :func:`shorten` never drops a piece that holds one."""
 CLAUSE_OPENERS = ("; ", ". ")
 """How a piece of :func:`_depth0_pieces` that opens a new clause starts."""
 
