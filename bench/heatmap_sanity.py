@@ -210,13 +210,20 @@ def peak_offsets(peaks: Sequence[Sequence[int] | None], cues: Sequence[Sequence[
 
 def poisson_binomial_tail(probabilities: Sequence[float], k: int) -> float:
     """``P(X >= k)`` for X the number of successes of independent trials with the given
-    success ``probabilities`` (SciPy's exact Poisson-binomial, ``scipy.stats.poisson_binom``);
-    1 for ``k`` <= 0."""
+    success ``probabilities``: the sum of SciPy's exact Poisson-binomial probabilities
+    (``scipy.stats.poisson_binom(...).pmf``) from ``k`` to the number of trials; 1 for ``k`` <= 0.
+    Not SciPy's ``sf``: in SciPy 1.17 it is one minus the distribution function, so a tail
+    below about 1e-15 comes out as 0 or as rounding noise (the conv head's 89 of 96 peaks,
+    1.65e-64, gave 0.0)."""
     from scipy.stats import poisson_binom
 
+    n = len(probabilities)
     if int(k) <= 0:
         return 1.0
-    return float(min(1.0, poisson_binom(list(probabilities)).sf(int(k) - 1)))
+    if int(k) > n:
+        return 0.0
+    pmf = poisson_binom(list(probabilities)).pmf(np.arange(int(k), n + 1))
+    return float(min(1.0, np.sum(pmf)))
 
 
 def peak_cell(heat: np.ndarray) -> tuple[int, int] | None:

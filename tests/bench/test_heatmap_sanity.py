@@ -73,6 +73,10 @@ def test_the_poisson_binomial_tail_is_the_binomial_one_for_equal_chances() -> No
     assert hs.poisson_binomial_tail([0.1, 0.5], 1) == pytest.approx(1 - 0.9 * 0.5)
     assert hs.poisson_binomial_tail([0.1, 0.5], 0) == 1.0
     assert hs.poisson_binomial_tail([0.1, 0.5], 3) == 0.0
+    # a far tail keeps its digits (SciPy's sf, one minus the CDF, gave 2.8e-15 here, and 0.0
+    # for the conv head's 89 of 96 against its cues' own chances, truly about 1e-64)
+    assert hs.poisson_binomial_tail([0.15] * 96, 89) == pytest.approx(binom.sf(88, 96, 0.15), rel=1e-9)
+    assert 0.0 < hs.poisson_binomial_tail([4 / 49, 6 / 49, 9 / 49] * 32, 89) < 1e-60
 
 
 def test_the_peak_of_a_map_and_an_empty_one() -> None:
