@@ -9,9 +9,14 @@ head, 224 px from the 512 px cache, 5 folds sharing a frozen backbone) grades th
 DRAC samples (1024 px PNG) in turn, one request after the other, as the app does: decoding
 with the upload checks (:func:`app.inputs.load_upload`, the single decoding path
 ``data_prep.validate.inspect_image``), then preprocessing, the 5-fold ensemble with the 4
-flips, and the Grad-CAM heatmap of the shown grade resized to the image. The *model time* is
-``Prediction.seconds`` (preprocessing + ensemble + Grad-CAM; what the page shows), decoding is
-reported apart.
+flips, and the Grad-CAM heatmap of the shown grade averaged over the same 4 views
+(:attr:`app.predict.Predictor.map_flips`, since 2026-12-05; ``map_views`` in the result) and
+placed on the image. Each timed request is :func:`grade_request`,
+:meth:`app.predict.Predictor.predict_file`, which reads the file and calls
+:meth:`~app.predict.Predictor.predict_loaded` as the page's single-image tab does, on the
+Predictor the app builds with its defaults (:func:`app_predictor`; ``tests/bench/test_app_speed.py``
+ties the two). The *model time* is ``Prediction.seconds`` (preprocessing + ensemble +
+Grad-CAM; what the page shows), decoding is reported apart.
 
 Interleaved blocks: every repeat runs both states, without and with a busy neighbour (one
 other process keeping one core busy, :data:`bench.common.NEIGHBOUR_NOTE`), in a random order;
@@ -101,16 +106,36 @@ def _images(tmp: Path) -> tuple[list[Path], str]:
     return out, f"synthetic 1024 x 1024 phantom UW-OCTA PNGs (no DRAC samples at {SAMPLES})"
 
 
+def app_predictor(folder: Path) -> Any:
+    """The app's :class:`app.predict.Predictor` with ``python -m app``'s defaults (flip TTA as
+    the bundle's cross-validation, so the grade and the heat map average the 4 flipped views;
+    Grad-CAM on) on the DRAC-shaped demo bundle that ``bench/app_load.py --demo`` serves,
+    built in ``folder`` (untrained: ResNet-18, conv head, 224 px from the 512 px cache, 5 folds
+    sharing a frozen backbone)."""
+    from app.demo_bundle import build_demo_bundle
+    from app.predict import Predictor
+
+    return Predictor(build_demo_bundle(folder / "demo_run", image_size=224, source_size=512, n_folds=5))
+
+
+def grade_request(predictor: Any, path: Path) -> Any:
+    """One timed request: ``predictor.predict_file(path)``, the app's own path (the upload
+    checks, then :meth:`app.predict.Predictor.predict_loaded`, the call of the page's
+    single-image tab: grade, probabilities and the heat map of the grade's views). Returns the
+    :class:`app.predict.Prediction`."""
+    return predictor.predict_file(path)
+
+
 class Reference:
     """The app's computation before issue #14: per fold model (its own NCHW copy), one forward
     pass per flip under ``torch.no_grad``; MONAI's GradCAM on each whole fold model.
 
-    Its Grad-CAM (:class:`app.gradcam.EnsembleGradCAM`) now combines the folds the present way
-    (the signed maps averaged, then ReLU, then divided by the maximum: Grad-CAM of the mean
-    logit), not as when ``bench/results/app_speed.json`` was taken (2026-11-30: each fold's map
-    ReLU'd and min-max scaled, then averaged). The cost is the same: one forward and one backward
-    per fold model either way, the combination a few operations on 7 x 7 cells, so the committed
-    reference timings stay comparable."""
+    Its Grad-CAM (:class:`app.gradcam.EnsembleGradCAM`, of the identity view, as the app's map
+    was then) combines the folds the present way (the signed maps averaged, then ReLU, then
+    divided by the maximum: Grad-CAM of the mean logit), not as the app did before 2026-12-05
+    (each fold's map ReLU'd and min-max scaled, then averaged). The cost is the same: one
+    forward and one backward per fold model either way, the combination a few operations on
+    7 x 7 cells."""
 
     def __init__(self, bundle: Any) -> None:
         from app.gradcam import EnsembleGradCAM
@@ -214,14 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     from drac_ssl.runtime import apply_thread_policy
 
     threads = apply_thread_policy(args.threads)
-    from app.demo_bundle import build_demo_bundle
     from app.inputs import load_upload
-    from app.predict import Predictor
 
     tmp = Path(tempfile.mkdtemp(prefix="drac_app_speed_"))
     paths, images_note = _images(tmp)
-    bundle_dir = build_demo_bundle(tmp / "demo_run", image_size=224, source_size=512, n_folds=5)
-    predictor = Predictor(bundle_dir)
+    predictor = app_predictor(tmp)
     decoded = [load_upload(p).gray for p in paths]
     reference = Reference(predictor.bundle) if args.reference_calls else None
     variants, ort_info = backbone_variants(predictor.bundle, decoded[0], args.onnxruntime_site)
@@ -235,11 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         for state in rng.sample(list(states), len(states)):
             with busy_neighbour(states[state]):
                 load_before = load_average()
-                predictor.predict_file(paths[0])  # warm-up
+                grade_request(predictor, paths[0])  # warm-up
                 model_s = []
                 for i in range(args.calls):
                     t0 = time.perf_counter()
-                    pred = predictor.predict_file(paths[i % len(paths)])
+                    pred = grade_request(predictor, paths[i % len(paths)])
                     pooled[state]["request"].append(time.perf_counter() - t0)
                     pooled[state]["model"].append(pred.seconds)
                     pooled[state]["decode"].append(pred.read_seconds)
@@ -277,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     loads = [v for r in results.values() for v in r["load_avg_1min"]]
     figures = {
         "what": ("seconds of model time per image of the app (Prediction.seconds: preprocessing, "
-                 "5-fold ensemble with the 4 flips, Grad-CAM of the shown grade; decoding apart), "
+                 "5-fold ensemble with the 4 flips, Grad-CAM of the shown grade over the grade's views; "
+                 "decoding apart), "
                  "sequential requests, idle vs one busy neighbour, interleaved blocks"),
         "goal": f"model time p95 < {GOAL_SECONDS} s, idle and with one busy neighbour (issue #14)",
         "bundle": "untrained demo bundle of the DRAC recipe's shape: ResNet-18, conv head, 224 px "

@@ -79,8 +79,9 @@ and at ``head.conv`` (the head's last convolution, the usual Grad-CAM choice; th
 per-model :class:`app.gradcam.EnsembleGradCAM`), each of the identity view and of the 4 flips
 averaged, and by occlusion (each cell in turn painted with the image's median grey; the cell
 whose painting lowers the identity view's mean logit of grade 1 most: occluding whole cells of
-the grid has no half-cell lean): the images whose hottest cell is the cue's own cell (chance 1
-in 49) and within one cell of it, and the signed offsets.
+the grid has no half-cell lean; MONAI's ``OcclusionSensitivity``, :func:`occlusion_drops`): the
+images whose hottest cell is the cue's own cell (chance 1 in 49) and within one cell of it, and
+the signed offsets.
 
 Departures from the protocol (any of ``--train-images``, ``--test-images``, ``--layer-images``,
 ``--random-images``, ``--epochs``, ``--image-size``, or ``--smoke``) are a smoke run: the result
@@ -95,6 +96,7 @@ import copy
 import math
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -208,13 +210,20 @@ def peak_offsets(peaks: Sequence[Sequence[int] | None], cues: Sequence[Sequence[
 
 def poisson_binomial_tail(probabilities: Sequence[float], k: int) -> float:
     """``P(X >= k)`` for X the number of successes of independent trials with the given
-    success ``probabilities`` (SciPy's exact Poisson-binomial, ``scipy.stats.poisson_binom``);
-    1 for ``k`` <= 0."""
+    success ``probabilities``: the sum of SciPy's exact Poisson-binomial probabilities
+    (``scipy.stats.poisson_binom(...).pmf``) from ``k`` to the number of trials; 1 for ``k`` <= 0.
+    Not SciPy's ``sf``: in SciPy 1.17 it is one minus the distribution function, so a tail
+    below about 1e-15 comes out as 0 or as rounding noise (the conv head's 89 of 96 peaks,
+    1.65e-64, gave 0.0)."""
     from scipy.stats import poisson_binom
 
+    n = len(probabilities)
     if int(k) <= 0:
         return 1.0
-    return float(min(1.0, poisson_binom(list(probabilities)).sf(int(k) - 1)))
+    if int(k) > n:
+        return 0.0
+    pmf = poisson_binom(list(probabilities)).pmf(np.arange(int(k), n + 1))
+    return float(min(1.0, np.sum(pmf)))
 
 
 def peak_cell(heat: np.ndarray) -> tuple[int, int] | None:
@@ -653,30 +662,75 @@ def randomisation(bundle: Bundle, images: Sequence[np.ndarray], cues: Sequence[t
 # Which layer (conv head)
 
 
+def occlusion_drops(bundle: Bundle, image: np.ndarray, cells: int) -> np.ndarray:
+    """How much painting each cell of a ``cells`` x ``cells`` grid of a grey uint8 ``image``
+    ``(S, S)`` with the image's median grey (``int(np.median(image))``, grey levels) lowers the
+    fold ensemble's mean logit of :data:`CUE` on the identity view: ``(cells, cells)`` float64,
+    ``drop[r, c] = score(image) - score(image with cell (r, c) painted)``, in logits (a cell
+    whose painting lowers the score most has the largest drop).
+
+    Computed by MONAI's :class:`monai.visualize.OcclusionSensitivity` (Zeiler and Fergus 2014's
+    occlusion, here with ``mask_size`` one cell, ``overlap`` 0, so its sliding window visits the
+    ``cells`` x ``cells`` cells once each, no two overlapping; ``mode`` the fill value as a
+    constant; ``activate`` False, the raw logits) of the score
+    ``mean over the fold models of ensemble_outputs(..., tta=False).raw``. MONAI paints the
+    model input, where the bench's own code until 2026-12-05 painted the uint8 image before
+    :func:`drac_ssl.grading.predict.preprocess_image`: the same input when the preprocessing is
+    pointwise, as for the bench's bundles (grey, no fundus step, the image at the source and the
+    model size, so no resize: ``(x / 255 - mean) / std``); the fill is the model input of an
+    image of the fill grey, and ``tests/bench/test_heatmap_sanity.py`` checks every cell against
+    the painted image graded by each fold model directly. The input is handed to MONAI in
+    float64 (MONAI's map takes the input's dtype; the models get it back in float32, exactly, as
+    every value was a float32) so the map keeps the ensemble's float64 logits.
+
+    Raises ValueError for an image MONAI's painting would not match: not grey, not at the
+    bundle's model size, a bundle whose preprocessing resizes (source size other than model
+    size) or replays a fundus step, or a size not a multiple of ``cells``."""
+    import torch
+    from monai.visualize import OcclusionSensitivity
+
+    from drac_ssl.grading.predict import ensemble_outputs, input_spec_of
+
+    spec = input_spec_of(bundle.metadata)
+    side = spec.image_size
+    if (image.ndim != 2 or image.dtype != np.uint8 or image.shape != (side, side) or spec.channels != 1
+            or spec.source_size != side or spec.replays_fundus_preprocessing or side % cells):
+        raise ValueError(
+            f"occlusion_drops paints the model input, the same as painting the image only when the "
+            f"preprocessing is pointwise: it needs a grey uint8 image at the model size {side} x {side} "
+            f"(got {image.dtype} {image.shape}), a 1-channel bundle whose source size is its model size and "
+            f"replays no fundus step (channels {spec.channels}, source size {spec.source_size}, fundus step "
+            f"{spec.replays_fundus_preprocessing}), and a size that is a multiple of {cells} cells")
+    fill = int(np.median(image))
+    x = _inputs(bundle, [image]).double()  # (1, 1, S, S)
+    fill_in_input = float(_inputs(bundle, [np.full_like(image, fill)]).flatten()[0])
+
+    def mean_logit(batch: torch.Tensor) -> torch.Tensor:
+        raw = ensemble_outputs(bundle, batch.float(), tta=False).raw
+        return torch.from_numpy(np.mean(raw, axis=0))
+
+    step = side // cells
+    occlusion = OcclusionSensitivity(mean_logit, mask_size=step, n_batch=BATCH, verbose=False,
+                                     mode=fill_in_input, overlap=0.0, activate=False)
+    with warnings.catch_warnings():  # MONAI 1.6.1 indexes with lists, which torch warns of
+        warnings.filterwarnings("ignore", "Using a non-tuple sequence for multidimensional indexing",
+                                UserWarning)
+        occluded, _ = occlusion(x)  # (1, K, S, S): each pixel the score with its cell painted
+    scores = torch.as_tensor(occluded)[0, CUE, ::step, ::step].double().numpy()
+    if scores.shape != (cells, cells):
+        raise RuntimeError(f"MONAI's occlusion map gave {scores.shape[0]} x {scores.shape[1]} cells, "
+                           f"not {cells} x {cells}")
+    return float(mean_logit(x)[0, CUE]) - scores
+
+
 def _occlusion_peaks(bundle: Bundle, images: Sequence[np.ndarray], cells: int) -> list[tuple[int, int]]:
     """Per image, the cell whose painting with the image's median grey lowers the ensemble's
-    mean logit of :data:`CUE` most."""
-    from drac_ssl.grading.predict import ensemble_outputs
-
+    mean logit of :data:`CUE` most (:func:`occlusion_drops`; the first in reading order on a
+    tie)."""
     peaks = []
     for image in images:
-        size = image.shape[0]
-        step = size // cells
-        fill = int(np.median(image))
-        variants = [image]
-        for r in range(cells):
-            for c in range(cells):
-                v = image.copy()
-                v[r * step:(r + 1) * step, c * step:(c + 1) * step] = fill
-                variants.append(v)
-        x = _inputs(bundle, variants)
-        logits = []
-        for start in range(0, len(x), BATCH):
-            raw = ensemble_outputs(bundle, x[start:start + BATCH], tta=False).raw
-            logits.append(np.mean([r[:, CUE] for r in raw], axis=0))
-        score = np.concatenate(logits)
-        drop = score[0] - score[1:]
-        r, c = np.unravel_index(int(np.argmax(drop)), (cells, cells))
+        drops = occlusion_drops(bundle, image, cells)
+        r, c = np.unravel_index(int(np.argmax(drops)), drops.shape)
         peaks.append((int(r), int(c)))
     return peaks
 

@@ -23,7 +23,7 @@ How a prediction is computed (the app and the export command alike):
   vertical, both; :func:`tta_views`) are stacked into one batch, and the outputs averaged
   over the views in that order. One batched pass costs less than four passes of a quarter
   of the size (ResNet-18 to layer4, the 4 views of a 224 px image, 1 thread on the shared
-  development CPU: 178 against 206 ms; ``bench/results/app_speed.json``).
+  development CPU: 158 against 194 ms; ``bench/results/app_speed.json``).
 * Shared backbone: a bundle fine-tuned with ``finetune.freeze: frozen`` has one backbone for
   every fold. :func:`drac_ssl.grading.bundle.load_bundle` makes the fold models hold one
   backbone module when the folds' backbone tensors are bit-identical, and the backbone then

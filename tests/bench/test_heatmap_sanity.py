@@ -73,6 +73,10 @@ def test_the_poisson_binomial_tail_is_the_binomial_one_for_equal_chances() -> No
     assert hs.poisson_binomial_tail([0.1, 0.5], 1) == pytest.approx(1 - 0.9 * 0.5)
     assert hs.poisson_binomial_tail([0.1, 0.5], 0) == 1.0
     assert hs.poisson_binomial_tail([0.1, 0.5], 3) == 0.0
+    # a far tail keeps its digits (SciPy's sf, one minus the CDF, gave 2.8e-15 here, and 0.0
+    # for the conv head's 89 of 96 against its cues' own chances, truly about 1e-64)
+    assert hs.poisson_binomial_tail([0.15] * 96, 89) == pytest.approx(binom.sf(88, 96, 0.15), rel=1e-9)
+    assert 0.0 < hs.poisson_binomial_tail([4 / 49, 6 / 49, 9 / 49] * 32, 89) < 1e-60
 
 
 def test_the_peak_of_a_map_and_an_empty_one() -> None:
@@ -229,3 +233,41 @@ def test_the_bench_checks_by_raising_not_asserting() -> None:
 
     with pytest.raises(ValueError, match="identity_maps must be maps of the identity view alone"):
         hs.combinations(None, "classification", [], [Map(4)], [Map(4)], [], (96, 96))  # type: ignore[arg-type]
+
+
+def test_the_occlusion_map_is_each_painted_cell_graded_by_the_fold_models(tmp_path: Path) -> None:
+    """The layer comparison's occlusion (MONAI's OcclusionSensitivity, which paints the model
+    input) against an independent computation on a tiny fixed input: a 96 px image (3 x 3
+    cells of 32 px), each cell in turn painted with the image's median grey in the uint8 image,
+    preprocessed, and graded by each fold model on its own (``model(x)``, not the ensemble's
+    shared-backbone pass); the drop of the folds' mean logit of the cue's grade agrees within
+    1e-6 logits (float32 arithmetic on batches of other shapes; the drops themselves are about
+    1e-3 here, the heads untrained). A size the painting would not match is refused."""
+    import torch
+
+    from drac_ssl.grading.predict import preprocess_image
+
+    bundle = hs._bundle(tmp_path, "conv", 2, 96)
+    image, _ = hs.cue_image(np.random.default_rng(3), True, 96, 3)
+    drops = hs.occlusion_drops(bundle, image, 3)
+    assert drops.shape == (3, 3) and drops.dtype == np.float64
+
+    def mean_logit(pixels: np.ndarray) -> float:
+        x = preprocess_image(pixels, bundle.metadata)[None]
+        with torch.no_grad():
+            return float(np.mean([float(model.eval()(x)[0, hs.CUE]) for model in bundle.models]))
+
+    fill = int(np.median(image))
+    base = mean_logit(image)
+    for r in range(3):
+        for c in range(3):
+            painted = image.copy()
+            painted[32 * r:32 * (r + 1), 32 * c:32 * (c + 1)] = fill
+            assert drops[r, c] == pytest.approx(base - mean_logit(painted), abs=1e-6), (r, c)
+    assert np.abs(drops).max() > 1e-4  # the tolerance is far below the figures compared
+    peak = np.unravel_index(int(np.argmax(drops)), drops.shape)
+    assert hs._occlusion_peaks(bundle, [image], 3) == [(int(peak[0]), int(peak[1]))]
+    with pytest.raises(ValueError, match="model size 96 x 96"):
+        hs.occlusion_drops(bundle, np.zeros((128, 128), np.uint8), 4)
+    with pytest.raises(ValueError, match="multiple of 5 cells"):
+        hs.occlusion_drops(bundle, image, 5)

@@ -1,0 +1,64 @@
+"""``bench/app_speed.py`` times what the app does: its timed request (:func:`bench.app_speed.grade_request`)
+on its Predictor (:func:`bench.app_speed.app_predictor`, ``python -m app``'s defaults on the
+DRAC-shaped demo bundle) gives the grade, probabilities and heat map of the page's own call
+(:func:`app.server._load`, then :meth:`app.predict.Predictor.predict_loaded`), and that map
+averages the grade's 4 flipped views (the app's map since 2026-12-05), not the identity view
+alone. A review: the committed result had been timed when the map read the identity view only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench import app_speed
+
+
+def test_the_bench_times_the_pages_request_with_the_map_of_the_grades_views(tmp_path: Path) -> None:
+    from app.predict import Predictor
+    from app.server import _load
+    from drac_ssl.grading.predict import TTA_FLIPS
+
+    predictor = app_speed.app_predictor(tmp_path)
+    assert predictor.tta and predictor.map_flips == tuple(TTA_FLIPS) and predictor.cam is not None
+    assert len(predictor.bundle.models) == 5 and predictor.bundle.spec.image_size == 224
+    paths, _ = app_speed._images(tmp_path)
+    timed = app_speed.grade_request(predictor, paths[0])
+    loaded = _load(str(paths[0]), predictor.limits, predictor.channels, predictor.kind, predictor.grey_trained)
+    page = predictor.predict_loaded(loaded)
+    assert timed.heatmap is not None and "gradcam" in timed.timings
+    assert timed.cam_views == page.cam_views == 4
+    assert timed.grade == page.grade and np.array_equal(timed.probs, page.probs)
+    np.testing.assert_array_equal(timed.heatmap, page.heatmap)
+    # the identity view's map alone (the app's before 2026-12-05) is another map
+    identity = Predictor(predictor.bundle, tta=False).predict_loaded(loaded, explain=timed.explained)
+    assert identity.cam_views == 1 and not np.allclose(identity.heatmap, timed.heatmap)
+
+
+def test_the_set_aside_app_speed_runs_are_quoted_as_they_came() -> None:
+    """The committed app_speed.json is the quietest of three runs of one command on one commit;
+    docs/app.md says so and quotes the other two (kept in bench/results/set_aside/), whose
+    beside-the-neighbour p95 missed the 0.3 s goal: a rerun that replaces a file, or words that
+    drop the misses, fail here."""
+    import json
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    doc = " ".join((repo / "docs" / "app.md").read_text(encoding="utf-8").split())
+    kept = json.loads((repo / "bench" / "results" / "app_speed.json").read_text(encoding="utf-8"))
+    runs = [json.loads((repo / "bench" / "results" / "set_aside" / f"app_speed_run{i}.json").read_text(
+        encoding="utf-8")) for i in (1, 2)]
+    for run in runs:
+        assert run["command"] == kept["command"] and run["environment"]["git_commit"] == kept["environment"]["git_commit"]
+        assert run["environment"]["git_dirty"] is False
+    loads = [[*r["results"]["idle"]["load_avg_1min"], *r["results"]["busy_neighbour"]["load_avg_1min"]] for r in runs]
+    kept_loads = [*kept["results"]["idle"]["load_avg_1min"], *kept["results"]["busy_neighbour"]["load_avg_1min"]]
+    assert all(max(kept_loads) < max(load) for load in loads)  # "the quietest of three runs"
+    idle = [r["results"]["idle"] for r in runs]
+    busy = [r["results"]["busy_neighbour"] for r in runs]
+    assert all(s["goal_met"] for s in idle) and not any(s["goal_met"] for s in busy)
+    said = (f"met the goal idle (p95 {idle[0]['model_time_s']['p95']:.2f} s, {idle[1]['model_time_s']['p95']:.2f} s) "
+            f"and missed it beside the neighbour (p95 {busy[0]['model_time_s']['p95']:.2f} s, "
+            f"{busy[1]['model_time_s']['p95']:.2f} s)")
+    assert said in doc, said
+    assert f"on the same code ({kept['environment']['git_commit']})" in doc
