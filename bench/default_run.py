@@ -70,13 +70,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="config overrides passed to drac_ssl.train")
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
     config = Path(args.config).resolve()
-    from drac_ssl.config import load_config
+    from drac_ssl.config import ConfigError, load_config
 
-    resolved = load_config(config, ["run.name=bench", *args.overrides])
-    if args.own_fundus_folder and (not resolved.data.root or Path(resolved.data.root).is_absolute()):
-        raise SystemExit(f"error: --own-fundus-folder builds the folder data.root names in the bench's temporary "
-                         f"working folder, and data.root is {resolved.data.root!r}: give a relative "
-                         "data.root=FOLDER among the overrides (the README's data.root=my_photos/)")
+    try:  # a mistyped or refused override: the package's message (what, where, the fix), no traceback
+        resolved = load_config(config, ["run.name=bench", *args.overrides])
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if "finetune" not in resolved.run.stages:
+        raise SystemExit(f"error: run.stages is {resolved.run.stages}: the bench records the out-of-fold metrics "
+                         "of the fine-tune stage (finetune/comparison.json), which this list does not run\n"
+                         "  fix: leave run.stages out (every stage), or name finetune among them")
+    own_folder = own_folder_root(resolved.data.root) if args.own_fundus_folder else None
     with tempfile.TemporaryDirectory() as work:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_ALBUMENTATIONS_UPDATE": "1",
                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         folder_seconds = photographs = None
         if args.own_fundus_folder:
             t0 = time.perf_counter()
-            photographs = build_own_fundus_folder(APTOS_SAMPLES, Path(work) / resolved.data.root,
+            photographs = build_own_fundus_folder(APTOS_SAMPLES, Path(work) / own_folder,
                                                   resolved.data.image_column, resolved.data.grade_column)
             folder_seconds = time.perf_counter() - t0
             print(f"[bench] {photographs} photographs laid out in {resolved.data.root} in {folder_seconds:.1f} s "
@@ -113,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         run_dir = Path(work) / resolved.run.out_dir / resolved.run.name
         stages = json.loads((run_dir / "stages.json").read_text())
         comparison = json.loads((run_dir / "finetune" / "comparison.json").read_text())
-        pretrain_meta = json.loads((run_dir / "pretrain" / "metadata.json").read_text())
+        pretrain_file = run_dir / "pretrain" / "metadata.json"  # absent when run.stages leaves pretrain out
+        pretrain_meta = json.loads(pretrain_file.read_text()) if pretrain_file.is_file() else {}
         job_threads = json.loads((run_dir / "environment.json").read_text()).get("threads")
         if args.keep:
             _keep(run_dir, Path(args.keep), log)
@@ -142,6 +147,22 @@ def main(argv: list[str] | None = None) -> None:
         "goal_met": total < args.goal_seconds,
         "oof_metrics": comparison,
     }, Path(args.out_dir))
+
+
+def own_folder_root(root: str) -> Path:
+    """``data.root`` as the folder ``--own-fundus-folder`` builds: a relative path that stays
+    strictly inside the bench's temporary working folder once ``..`` is resolved (``my_photos/``
+    -> ``my_photos``; ``a/../b`` -> ``b``). Raises SystemExit when it is empty, absolute, the
+    working folder itself or reaches out of it (``../x`` wrote a folder beside the working
+    folder, where nothing removes it), naming the setting and the fix."""
+    folder = Path(os.path.normpath(root)) if root else None
+    if folder is None or folder.is_absolute() or folder.parts[:1] in {(), ("..",)}:
+        raise SystemExit(f"error: --own-fundus-folder builds the folder data.root names inside the bench's temporary "
+                         f"working folder, and data.root is {root!r}"
+                         f"{'' if folder is None or folder.is_absolute() else f' ({folder}: not below that folder)'}"
+                         "\n  fix: give a relative data.root=FOLDER among the overrides that stays below it (the "
+                         "README's data.root=my_photos/)")
+    return folder
 
 
 def build_own_fundus_folder(samples: Path, folder: Path, image_column: str, grade_column: str) -> int:

@@ -794,7 +794,16 @@ def _coerce(value: Any, tp: Any, where: str, key: str, fixes: FixBase | None = N
         if not isinstance(value, dict):
             first = dataclasses.fields(tp)[0].name  # a real setting of the section, as example
             example = _as_text(getattr(tp(), first))
-            if where.startswith("command line"):
+            unspaced = _keys_without_space_in(value)
+            if unspaced and where.startswith("command line"):
+                fix = f"give its settings one by one: {' '.join(f'{key}.{k}={v}' for k, v in unspaced)}"
+            elif unspaced:  # `  epochs:3`, the section's only or last key: YAML read one text
+                fix = ("a mapping key needs a space after the colon (YAML read "
+                       f"{value!r} as one text, not {'a key' if len(unspaced) == 1 else 'keys'} and "
+                       f"{'its value' if len(unspaced) == 1 else 'their values'}): write "
+                       + in_words([f"`{k}:{v}` as `{k}: {v}`" for k, v in unspaced], "and")
+                       + f", indented under `{key.rsplit('.', 1)[-1]}:`.")
+            elif where.startswith("command line"):
                 fix = f"give its settings one by one, e.g. {key}.{first}={example}"
             else:  # each level of a dotted key one indent under the one above: pasteable YAML
                 parts = [*key.split("."), f"{first}: {example}"]
@@ -1587,6 +1596,19 @@ END_OF_FILE = "the end of the file"
 line number and an empty quote (``line 55 ````)."""
 
 
+def _keys_without_space_in(value: Any) -> list[tuple[str, str]]:
+    """The (key, value) pairs of a text a section was given when every word of it is
+    ``key:value`` with no space after the colon and ``key`` a section's or setting's name
+    (:data:`_KEY_WITHOUT_SPACE`): ``pretrain:`` over ``  epochs:3`` alone is the section
+    ``pretrain`` holding the text ``'epochs:3'`` (two such lines: ``'epochs:3 batch_size:4'``),
+    valid YAML; [] otherwise."""
+    words = value.split() if isinstance(value, str) else []
+    found = [_KEY_WITHOUT_SPACE.match(word) for word in words]
+    if not found or any(m is None or m["key"] not in _config_keys() for m in found):
+        return []
+    return [(m["key"], m["value"]) for m in found if m is not None]
+
+
 def _config_keys(base: Any = None) -> frozenset[str]:
     """Every key a config file can hold at some level: the sections' names (``data``,
     ``backbone``) and their settings' (``epochs``, ``image_size``)."""
@@ -1601,7 +1623,11 @@ def _config_keys(base: Any = None) -> frozenset[str]:
 
 
 def _is_filler(line: str) -> bool:
-    """Whether a config line holds nothing but spaces or a comment."""
+    """Whether a config line holds nothing but spaces or a comment. A tab before it (``\t``,
+    ``  \t# note``) is no filler: YAML refuses it there, and a message that passed over it
+    blamed the line above (a review)."""
+    if "\t" in line[:len(line) - len(line.lstrip())]:
+        return False
     return not line.strip() or line.lstrip().startswith("#")
 
 
@@ -1612,8 +1638,11 @@ def _at_end(lines: Sequence[str], number: int) -> bool:
 
 
 def _quoted_line(lines: Sequence[str], number: int) -> str:
-    """``line 52 `  epochs:30``` (``number`` 1-based), the line cut to :data:`_SHOWN_CHARS`."""
+    """``line 52 `  epochs:30``` (``number`` 1-based), the line cut to :data:`_SHOWN_CHARS`; a
+    line blank to the eye but for tabs is said so, not quoted empty."""
     text = lines[number - 1].rstrip() if 0 < number <= len(lines) else ""
+    if not text and 0 < number <= len(lines) and "\t" in lines[number - 1]:
+        return f"line {number} (blank but for a tab)"
     text = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
     return f"line {number} `{text}`"
 
@@ -1654,6 +1683,9 @@ def _tab_fix(lines: Sequence[str], number: int, column: int) -> str | None:
     lead = line[:len(line) - len(line.lstrip(" \t"))]
     if "\t" not in lead and line[column:column + 1] != "\t":
         return None
+    if not line.strip():  # a blank line holding a tab: nothing to indent
+        return (f"YAML indents with spaces, not tabs, and takes no tab on a blank line: delete the tab "
+                f"on line {number} (it holds nothing else).")
     if "\t" in lead:
         above = _line_above(lines, number)
         like = (f", as far as the other keys of its section (line {above} "
@@ -1685,14 +1717,57 @@ def _indent_words(lines: Sequence[str], number: int) -> str | None:
             levels.append(_indentation(text))
     if n not in levels:
         at = in_words([str(level) for level in sorted(levels)])
-        return (f"line {number} is indented {_spaces(n)}, like none of the lines above it ({at} spaces; "
-                f"{_quoted_line(lines, above)}): indent a key as far as the other keys of its section "
-                f"(YAML reads which section a key is in from its indentation).")
-    item = line.lstrip(" ")
-    if item == "-" or item.startswith("- "):
+        unlike = f"like none of the lines above it ({at} spaces; {_quoted_line(lines, above)})"
+        if _is_list_item(over) and _is_list_item(line):
+            return (f"line {number} is a list item indented {_spaces(n)}, {unlike}: indent it as far as "
+                    f"the items above it ({_spaces(_indentation(over))}).")
+        if _is_list_item(line):  # not a key: "indent a key ..." did not say what to do with the `- `
+            return (f"line {number} is a list item (`- `) indented {_spaces(n)}, {unlike}: among a "
+                    f"section's keys write it without the `- `, indented as far as the other keys; in a "
+                    f"list, as an item under a key of its own (`key:`, the items indented below it).")
+        return (f"line {number} is indented {_spaces(n)}, {unlike}: indent a key as far as the other keys "
+                f"of its section (YAML reads which section a key is in from its indentation).")
+    if _is_list_item(line):
         return (f"line {number} is a list item (`- `) among the keys of a section: write it without "
                 f"the `- `, or as an item under a key of its own (`key:`, the items indented below it).")
     return None
+
+
+def _is_list_item(line: str) -> bool:
+    """Whether a config line is a block list's item (``  - x``, or ``-`` alone)."""
+    item = line.lstrip(" ")
+    return item.rstrip() == "-" or item.startswith("- ")
+
+
+BYTE_ORDER_MARK = "\ufeff"
+"""What Windows Notepad and some editors write before a UTF-8 file's first line: not part of
+the config (it made line 1's key ``\ufeffpretrain`` and was quoted in messages; a review)."""
+
+_CONTROL_NAMES = {"\x00": "a NUL byte", "\x0c": "a form feed", "\x1b": "an escape character",
+                  "\x7f": "a delete character"}
+
+
+def _not_text_error(path: Path, exc: yaml.reader.ReaderError, text: str) -> str:
+    """``FILE:LINE: not valid YAML (...)`` for a character YAML does not take anywhere in a
+    file (PyYAML's ``ReaderError``: a NUL byte from a binary copy, a form feed from a
+    printer-paged file): its line and column from ``exc.position`` (the character's offset in
+    ``text``), the line quoted with the character written as an escape (``\x00``), and the fix.
+    Lines are counted at ``\n`` alone: ``str.splitlines`` also breaks at a form feed."""
+    position = min(max(exc.position, 0), len(text))
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    line = text[start:len(text) if end < 0 else end].rstrip("\r\n")
+    number, column = text.count("\n", 0, position) + 1, position - start + 1
+    char = chr(exc.character) if isinstance(exc.character, int) else text[position:position + 1] or "?"
+    code = f"U+{ord(char):04X}"
+    named = _CONTROL_NAMES.get(char, "a control character" if ord(char) < 0x20 else "a character")
+    seen = f"a box, as ^{chr(ord(char) + 64)}" if ord(char) < 0x20 else "a box"
+    shown = "".join(c if c == "\t" or c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100
+                    else f"\\u{ord(c):04x}" for c in line)
+    shown = shown if len(shown) <= _SHOWN_CHARS else shown[:_SHOWN_CHARS - 3] + "..."
+    return (f"{path}:{number}: not valid YAML ({named}, {code}, at column {column} is not a text "
+            f"character): line {number} `{shown}`.\n  fix: delete that character (an editor may show "
+            f"it as {seen}, or not at all: retyping line {number} removes it).")
 
 
 def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
@@ -1712,16 +1787,27 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
     an indentation that no line above has open or a list item among keys, what is wrong with
     it; else the line above named. A mistake noticed past the last line (only blank or comment
     lines after it) is said to be at :data:`END_OF_FILE`, and the last line that holds more is
-    ``LINE``."""
+    ``LINE``; a tab where PyYAML stopped is named on its own line first (a blank line holding a
+    tab, even the last, gets "delete the tab"), and a list item (``- ``) among keys on its own
+    line, even right after a section's first key (whose line is then PyYAML's context). A value
+    left open on the last line with no newline after it (PyYAML's mark at the end of the
+    stream, on the opening line) is still said to be open. A byte-order mark before line 1 is
+    no part of it; a character YAML takes nowhere (PyYAML's ``ReaderError``: a NUL, a form
+    feed) is named by :func:`_not_text_error`."""
     mark = getattr(exc, "problem_mark", None)
     start = getattr(exc, "context_mark", None)
     context = str(getattr(exc, "context", "") or "")
+    text = text.removeprefix(BYTE_ORDER_MARK)
     lines = text.splitlines()
+    if isinstance(exc, yaml.reader.ReaderError):
+        return _not_text_error(path, exc, text)
     unclosed = _UNCLOSED.get(context)
-    if unclosed and start is not None and (mark is None or mark.line != start.line):
+    at_stream_end = mark is not None and mark.index >= len(text)  # no final newline after the value
+    if unclosed and start is not None and (mark is None or mark.line != start.line or at_stream_end):
         opened, closer = unclosed
         stops = ("" if mark is None else
-                 f" at {END_OF_FILE}" if _at_end(lines, mark.line + 1) else f" on line {mark.line + 1}")
+                 f" at {END_OF_FILE}" if at_stream_end or _at_end(lines, mark.line + 1)
+                 else f" on line {mark.line + 1}")
         stopped = f"; PyYAML stops{stops}: {exc.problem}" if mark is not None else ""
         return (f"{path}:{start.line + 1}: not valid YAML ({opened} that starts on this line is not "
                 f"closed{stopped}).\n  fix: close it on line {start.line + 1}: {closer} at the end "
@@ -1731,6 +1817,15 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
         return (f"{path}: not valid YAML ({problem}).\n"
                 f"  fix: check indentation and 'key: value' syntax.")
     noticed = mark.line + 1
+    tab_fix = _tab_fix(lines, noticed, mark.column)
+    if tab_fix is not None:  # a tab where PyYAML stopped: that line, even at the end of the file
+        return (f"{path}:{noticed}: not valid YAML ({problem}): {_quoted_line(lines, noticed)}.\n"
+                f"  fix: {tab_fix}")
+    if 0 < noticed <= len(lines) and _is_list_item(lines[noticed - 1]):
+        item_words = _indent_words(lines, noticed)  # an item among keys, even right after the first
+        if item_words is not None:  # key (PyYAML's context is then that key, on the line above)
+            return (f"{path}:{noticed}: not valid YAML ({problem}): {_quoted_line(lines, noticed)}.\n"
+                    f"  fix: {item_words}")
     at_end = _at_end(lines, noticed)
     first = (start.line + 1 if start is not None and start.line < mark.line
              and (context == _SIMPLE_KEY or start.line == mark.line - 1) else None)
@@ -1741,9 +1836,8 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
         first = above  # nothing written where it stopped: the last line that holds more
     if first is None:
         fixed = _key_without_space(lines, noticed)
-        fix = (_tab_fix(lines, noticed, mark.column)
-               or (f"a mapping key needs a space after the colon: write line {noticed} as `{fixed}`."
-                   if fixed is not None else None)
+        fix = ((f"a mapping key needs a space after the colon: write line {noticed} as `{fixed}`."
+                if fixed is not None else None)
                or _indent_words(lines, noticed)
                or "check indentation and 'key: value' syntax on that line"
                + (f" and the one above ({_quoted_line(lines, above)}): PyYAML may notice a "
@@ -1863,8 +1957,10 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"{path}: cannot be read ({exc.strerror or exc}).\n  fix: pass a YAML config file "
             f"with -c, e.g. {_example_config()}"
         ) from None
-    loader = _LineLoader(text)  # a SafeLoader subclass
+    text = text.removeprefix(BYTE_ORDER_MARK)  # Notepad's: line 1's key is `pretrain`, not `\ufeffpretrain`
+    loader = None
     try:
+        loader = _LineLoader(text)  # a SafeLoader subclass; refuses a NUL or form feed anywhere
         node = loader.get_single_node()
         repeated = _repeated_key(node)
         data = loader.construct_document(node) if node is not None else None
@@ -1872,7 +1968,8 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_error_text(path, exc, text)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if repeated:
         key, first, second = repeated
         raise ConfigError(
@@ -1902,8 +1999,8 @@ def _key_line(path: Path, dotted: str) -> str:
     is looked for inside the block of the one before, so ``finetune.epochs`` is not taken
     for ``pretrain.epochs``. Falls back to the deepest component found."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
+        lines = path.read_text(encoding="utf-8").removeprefix(BYTE_ORDER_MARK).splitlines()
+    except (OSError, UnicodeDecodeError):
         return str(path)
     found, start, indent = None, 0, -1
     for part in (p.split("[")[0] for p in dotted.split(".")):

@@ -64,8 +64,17 @@ def _wrapped_title(title: str, count: str, width: int) -> str:
         return "\n".join(lines)
     placeholder = f" {ELLIPSIS}{count}"
     width = max(width, len(placeholder.lstrip()) + 1)  # textwrap needs room for the placeholder
-    return "\n".join(textwrap.wrap(title, width, max_lines=TITLE_LINES, placeholder=placeholder,
-                                   break_long_words=False, break_on_hyphens=False))
+    lines = textwrap.wrap(title, width, max_lines=TITLE_LINES, placeholder=placeholder,
+                          break_long_words=False, break_on_hyphens=False)
+    if not lines[-1].endswith(placeholder.lstrip()):
+        # the title alone fitted its lines, its count did not (a review: "scratch (random init,
+        # frozen: ...): out-of-fold confusion" on 3 lines at 29-31 characters, the count lost):
+        # cut the last line at a word until the ellipsis and the count fit after it
+        words = lines[-1].split(" ")
+        while words and len(" ".join(words)) + len(placeholder) > width:
+            words.pop()
+        lines[-1] = " ".join(words) + placeholder if words else placeholder.lstrip()
+    return "\n".join(lines)
 
 
 def _fit_title(fig: Figure, ax: Any, title: str, n: int | None = None) -> str:

@@ -56,7 +56,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_count", "not_largest_rows", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "drac_count_words",
@@ -1599,14 +1599,6 @@ def not_largest_rows(probs: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return given < probs.max(axis=1) - CLASS_RULE_TOL
 
 
-def not_largest_count(probs: np.ndarray, classes: np.ndarray) -> int:
-    """How many rows' class is not their largest probability (:func:`not_largest_rows`; a tie
-    is not counted). ``probs`` ``(n, K)``, ``classes`` ``(n,)`` integers 0..K-1. The count
-    :func:`class_rule_words` says; the export's rows whose ``grade_note`` names the grades tied
-    at the two decimals shown while the class is the largest P are its ``n_near_tie``."""
-    return int(not_largest_rows(probs, classes).sum())
-
-
 def grade_note_counts(grade_notes: Sequence[str], probs: np.ndarray, classes: np.ndarray) -> tuple[int, int]:
     """The rows with a ``grade_note`` (``grade_notes``, one per row, "" where none:
     :func:`drac_ssl.grading.image_notes.decision_words`), counted by why: ``(n_not_largest,
@@ -1636,7 +1628,7 @@ def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why
     the export stage's console line and report.md's Export section: ``argmax``, "the most
     probable grade"; ``thresholds``, "the expected grade cut at QWK-tuned thresholds, so not
     always the largest P", followed, when ``n_not_largest`` of the ``n_rows`` rows have a class
-    that is not their largest P (:func:`not_largest_count`), by "(for 134 of the 386 here it is
+    that is not their largest P (:func:`grade_note_counts`), by "(for 134 of the 386 here it is
     not)", and when ``n_near_tie`` rows have a class that is their largest P but in a near-tie
     (:data:`NEAR_TIE_WORDS`: their ``grade_note`` names the tied grades) by "(for 25 of the 25
     here it is, but another grade's P is equal to it at the two decimals shown)" ("and for 22

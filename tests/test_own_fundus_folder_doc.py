@@ -64,3 +64,30 @@ def test_the_readme_names_the_column_settings_and_their_defaults_as_the_code_has
     assert f"the defaults `{DataConfig().image_column}`, `{DataConfig().grade_column}`" in quick
     assert "columns `file`, `grade`" not in quick
     assert quick.index("docs/own_fundus_folder.md") < quick.index("```bash")
+
+
+def test_the_readmes_fundus_first_try_says_to_drop_the_crop_for_square_photographs() -> None:
+    """A review: the README's first try gives data.fundus_crop=true with no word of when to leave
+    it out; on photographs already square to the disc it printed 30 fundus-surround warnings.
+    The block's comments say it, as the full fundus command's comment below does."""
+    from train_commands import readme_fundus_first_try
+
+    assert "data.fundus_crop=true" in readme_fundus_first_try()
+    quick = (GUIDE.parents[1] / "README.md").read_text(encoding="utf-8").split(
+        '<a id="quick-start-on-your-data"></a>', 1)[1].split('<a id="how-long"></a>', 1)[0]
+    block = quick.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert "run.name=first-try" in block
+    comments = [line for line in block.splitlines() if line.startswith("#")]
+    assert any("data.fundus_crop=true" in line and "(drop it for square crops)" in line for line in comments), comments
+
+
+def test_the_fundus_configs_header_says_the_column_settings_as_the_readme_does() -> None:
+    """A review: configs/fundus.yaml's example still gave ``data.image_column=file
+    data.grade_column=grade``, read as a required naming (F3b's mistake, fixed in the README)."""
+    from drac_ssl.config import DataConfig
+
+    header = "\n".join(line for line in (GUIDE.parents[1] / "configs" / "fundus.yaml").read_text(
+        encoding="utf-8").splitlines() if line.startswith("#"))
+    assert "data.image_column=file" not in header and "data.grade_column=grade" not in header, header
+    assert "data.image_column / data.grade_column: your CSV's columns of file names and ICDR grades" in header
+    assert f"the defaults `{DataConfig().image_column}`, `{DataConfig().grade_column}`" in header

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from bench import default_run
+from bench.common import REPO
 
 
 def _samples(root: Path, grades: dict[str, int]) -> Path:
@@ -49,8 +50,47 @@ def test_missing_samples_and_a_folder_already_there_are_refused_by_name(tmp_path
         default_run.build_own_fundus_folder(samples, tmp_path / "my_photos", "Photo", "ICDR")
 
 
-@pytest.mark.parametrize("root", [None, "/data/my_photos"])
-def test_the_option_needs_a_relative_data_root_before_anything_runs(root: str | None) -> None:
-    argv = ["--config", "configs/fundus.yaml", "--own-fundus-folder", "--out-dir", "/nonexistent"]
-    with pytest.raises(SystemExit, match="give a relative data.root=FOLDER"):
+FUNDUS = str(REPO / "configs" / "fundus.yaml")  # the repository's, whatever the tests' working folder
+
+
+@pytest.fixture
+def nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building the folder or starting a job fails the test: a refusal comes before either."""
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"started before the refusal: {args}")
+
+    monkeypatch.setattr(default_run, "build_own_fundus_folder", started)
+    monkeypatch.setattr(default_run.subprocess, "run", started)
+
+
+@pytest.mark.parametrize("root", [None, "/data/my_photos", "../my_photos", "a/../../my_photos", ".", "a/.."])
+def test_the_option_needs_a_data_root_inside_the_working_folder_before_anything_runs(
+        root: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nothing_runs: None) -> None:
+    """A review: data.root=../x passed the old check (only empty or absolute was refused) and
+    the folder was written beside the bench's temporary working folder, left there."""
+    monkeypatch.chdir(tmp_path)  # the config found from any working folder (a review)
+    argv = ["--config", FUNDUS, "--own-fundus-folder", "--out-dir", str(tmp_path / "results")]
+    with pytest.raises(SystemExit, match="give a relative data.root=FOLDER among the overrides that stays below it"):
         default_run.main([*argv, *([f"data.root={root}"] if root else [])])
+    assert list(tmp_path.iterdir()) == []  # nothing built, nothing written
+
+
+@pytest.mark.parametrize(("root", "folder"), [("my_photos/", "my_photos"), ("photos/../my_photos", "my_photos"),
+                                              ("a/my_photos", "a/my_photos")])
+def test_a_relative_data_root_below_the_working_folder_is_the_folder_built(root: str, folder: str) -> None:
+    assert default_run.own_folder_root(root) == Path(folder)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("data.n_folds=1", r"^error: config: data.n_folds must be at least 2"),
+    ("run.stages=[ingest]", r"^error: run.stages is \['ingest'\]: .*finetune/comparison.json.*\n  fix: .*name finetune"),
+    ("run.stages=[ingest,pretrain,umm]", r"which this list does not run"),
+])
+def test_a_refused_override_ends_with_its_message_before_anything_runs(
+        override: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nothing_runs: None) -> None:
+    """A review: data.n_folds=1 ended in a ConfigError traceback; run.stages=[ingest] ran the
+    ingest, then failed on the missing finetune/comparison.json."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=message):
+        default_run.main(["--config", FUNDUS, "--out-dir", str(tmp_path / "results"), override])
+    assert list(tmp_path.iterdir()) == []

@@ -58,6 +58,9 @@ def test_the_committed_results_named_by_the_review_keep_their_verdicts() -> None
     assert "NOT met" in summary["reruns/retinamnist_amd_epyc"]
     assert "says nothing about a real bundle's maps" in summary["heatmap_sanity"]
     assert "phantom data" in summary["drac_pipeline_gpu"] and "phantom data" in summary["drac_pipeline_h200"]
+    # a second review: "< 120 s: met" read as the goal, met for good; it is the bench's, one run's
+    assert "< 120 s on the 2-core CPU machine, a goal the bench chose and not the issue's: met in one run" in (
+        summary["first_try_fundus"])
     speed = json.loads((RESULTS / "app_speed.json").read_text(encoding="utf-8"))
     assert "goal p95 < 0.3 s" in _figure(summary["app_speed"])
     if "map_views" not in speed:  # timed before the map averaged the flipped views: the row says so

@@ -137,3 +137,106 @@ def test_a_tab_is_named_as_a_tab(tmp_path: Path) -> None:
     path, number = _printed_with(tmp_path, "  epochs: 30", "  epochs:\t30")
     assert _error(path).endswith(f"fix: YAML indents with spaces, not tabs, and takes no tab outside quotes: "
                                  f"replace the tab on line {number} (column 10) with a space."), _error(path)
+
+
+# A second review: a tab on a blank or comment line at the end of a file, a quote left open on a
+# last line with no final newline, a byte-order mark, a NUL byte or form feed, `key:value` as a
+# section's only key, and list items among keys, each said as it is.
+
+def _error_of(tmp_path: Path, text: str, newline: str = "\n") -> str:
+    path = tmp_path / "my.yaml"
+    path.write_bytes(text.replace("\n", newline).encode("utf-8"))
+    return _error(path).replace(f"{path}:", "FILE:")
+
+
+@pytest.mark.parametrize("after", ["", "run:\n  name: x\n"])
+def test_a_blank_line_holding_a_tab_is_named_and_the_tab_deleted_not_the_line_above_blamed(
+        tmp_path: Path, after: str) -> None:
+    error = _error_of(tmp_path, f"pretrain:\n  epochs: 3\n\t\n{after}")
+    assert error == ("FILE:3: not valid YAML (found character '\\t' that cannot start any token): line 3 (blank "
+                     "but for a tab).\n  fix: YAML indents with spaces, not tabs, and takes no tab on a blank "
+                     "line: delete the tab on line 3 (it holds nothing else)."), error
+
+
+@pytest.mark.parametrize("comment", ["\t# the end", "  \t# the end"])
+def test_a_tab_before_a_comment_at_the_end_is_named_on_its_own_line(tmp_path: Path, comment: str) -> None:
+    error = _error_of(tmp_path, f"pretrain:\n  epochs: 3\n{comment}\n")
+    assert error.startswith(f"FILE:3: not valid YAML (found character '\\t' that cannot start any token): "
+                            f"line 3 `{comment}`.\n  fix: YAML indents with spaces, not tabs: indent line 3 with "
+                            f"spaces"), error
+    assert END_OF_FILE not in error, error
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_quote_left_open_on_the_last_line_without_a_final_newline_is_said_so(
+        tmp_path: Path, newline: str, quote: str) -> None:
+    error = _error_of(tmp_path, f"run:\n  name: {quote}abc", newline)
+    assert error == (f"FILE:2: not valid YAML (the quoted value that starts on this line is not closed; PyYAML "
+                     f"stops at {END_OF_FILE}: found unexpected end of stream).\n  fix: close it on line 2: the "
+                     f"same quote mark at the end of the value."), error
+
+
+def test_a_byte_order_mark_is_no_part_of_line_1(tmp_path: Path) -> None:
+    error = _error_of(tmp_path, "\ufeffpretrain:3\nrun:")
+    assert error.startswith("FILE:1-2: not valid YAML (") and "\ufeff" not in error, error
+    assert error.endswith("fix: a mapping key needs a space after the colon: write line 1 as `pretrain: 3`."), error
+    path = tmp_path / "ok.yaml"
+    path.write_text("\ufeffpretrain:\n  epochs: 3\n", encoding="utf-8")
+    assert load_config(path).pretrain.epochs == 3
+    path.write_text("\ufeffpretrain:\n  epochs: many\n", encoding="utf-8")
+    assert _error(path).startswith(f"{path}:2: 'pretrain.epochs' must be an integer"), _error(path)
+
+
+@pytest.mark.parametrize(("text", "number", "column", "named", "shown", "caret"), [
+    ("pretrain:\n  epochs: 3\x00\n", 2, 12, "a NUL byte, U+0000", "  epochs: 3\\x00", "^@"),
+    ("pretrain:\n  epochs: 3\n\x0c\nrun:\n  name: x\n", 3, 1, "a form feed, U+000C", "\\x0c", "^L"),
+])
+def test_a_character_yaml_never_takes_is_named_by_line_not_a_traceback(
+        tmp_path: Path, text: str, number: int, column: int, named: str, shown: str, caret: str) -> None:
+    """PyYAML's ReaderError came from outside the try: python -m drac_ssl.train printed a traceback."""
+    error = _error_of(tmp_path, text)
+    assert error == (f"FILE:{number}: not valid YAML ({named}, at column {column} is not a text character): "
+                     f"line {number} `{shown}`.\n  fix: delete that character (an editor may show it as a box, "
+                     f"as {caret}, or not at all: retyping line {number} removes it)."), error
+
+
+@pytest.mark.parametrize(("text", "fix"), [
+    ("pretrain:\n  epochs:3\n", "(YAML read 'epochs:3' as one text, not a key and its value): write `epochs:3` "
+                                "as `epochs: 3`, indented under `pretrain:`."),
+    ("run:\n  name: x\npretrain:\n  epochs:3\n  batch_size:4\n",
+     "(YAML read 'epochs:3 batch_size:4' as one text, not keys and their values): write `epochs:3` as "
+     "`epochs: 3` and `batch_size:4` as `batch_size: 4`, indented under `pretrain:`."),
+])
+def test_a_sections_only_keys_without_their_space_get_the_space_as_their_fix(
+        tmp_path: Path, text: str, fix: str) -> None:
+    """Valid YAML (the section holds a text), so no YAML error said it: the section's error does."""
+    error = _error_of(tmp_path, text)
+    line = text.splitlines().index("pretrain:") + 1
+    assert error.startswith(f"FILE:{line}: 'pretrain' must be a mapping of settings, got '"), error
+    assert error.endswith(f"\n  fix: a mapping key needs a space after the colon {fix}"), error
+    with pytest.raises(ConfigError, match=r"fix: give its settings one by one: pretrain.epochs=3$"):
+        load_config(None, ["pretrain=epochs:3"])
+    assert "e.g.\n  pretrain:" in _error_of(tmp_path, "pretrain:\n  note:3\n")  # `note` is no setting
+
+
+@pytest.mark.parametrize("after", ["", "run:\n  name: x\n"])
+def test_a_list_item_right_after_a_sections_first_key_is_named_as_a_list_item(tmp_path: Path, after: str) -> None:
+    error = _error_of(tmp_path, f"pretrain:\n  epochs: 3\n  - batch_size: 4\n{after}")
+    assert error == ("FILE:3: not valid YAML (expected <block end>, but found '-'): line 3 `  - batch_size: 4`.\n"
+                     "  fix: line 3 is a list item (`- `) among the keys of a section: write it without the `- `, "
+                     "or as an item under a key of its own (`key:`, the items indented below it)."), error
+
+
+@pytest.mark.parametrize(("text", "fix"), [
+    ("pretrain:\n  epochs: 3\n   - batch_size: 4\n",
+     "line 3 is a list item (`- `) indented 3 spaces, like none of the lines above it (0 or 2 spaces; line 2 "
+     "`  epochs: 3`): among a section's keys write it without the `- `, indented as far as the other keys; in a "
+     "list, as an item under a key of its own (`key:`, the items indented below it)."),
+    ("data:\n  grades:\n    - a\n     - b: c\n",
+     "line 4 is a list item indented 5 spaces, like none of the lines above it (0, 2 or 4 spaces; line 3 "
+     "`    - a`): indent it as far as the items above it (4 spaces)."),
+])
+def test_a_wrongly_indented_list_item_is_not_told_to_indent_a_key(tmp_path: Path, text: str, fix: str) -> None:
+    error = _error_of(tmp_path, text)
+    assert error.endswith(f"\n  fix: {fix}") and "indent a key" not in error, error

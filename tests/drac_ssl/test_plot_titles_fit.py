@@ -24,7 +24,7 @@ from PIL import Image
 from test_compare import make_run
 
 from drac_ssl import plots
-from drac_ssl.grading.bundle import FROZEN_SCRATCH_TITLE, VARIANT_TITLES
+from drac_ssl.grading.bundle import FROZEN_SCRATCH_TITLE, VARIANT_TITLES, variant_title
 from drac_ssl.report import write_report
 
 SCALES = {2: ["Normal", "DR"], 3: ["Normal", "NPDR", "PDR"], 5: ["No DR", "Mild", "Moderate", "Severe", "PDR"]}
@@ -123,3 +123,34 @@ def test_report_md_s_comparison_figure_says_its_count_as_the_others(drawn: list[
     compared = [t for t in titles if t.startswith("Out-of-fold metrics per backbone variant")]
     assert len(compared) == 1 and compared[0].replace("\n", " ") == (
         "Out-of-fold metrics per backbone variant, QWK with its 95% CI (n\u00a0=\u00a024)"), titles
+
+
+FROZEN_CONFUSION = f"{variant_title('scratch', 'frozen')}: out-of-fold confusion"
+
+
+def test_a_title_that_fits_its_lines_alone_is_still_cut_to_keep_its_count(
+        drawn: list[Any], tmp_path: Path) -> None:
+    """A review: the title and its count needed 4 lines, the title alone fitted 3, so the cut
+    added no ellipsis and the count "(n = 14)" was lost from the two-grade matrix's title."""
+    plots.plot_confusion(np.eye(2) * 7, tmp_path / "cm.png", ["no referable DR", "referable DR"],
+                         title=FROZEN_CONFUSION)
+    title = _title_inside(drawn[0])
+    assert title.endswith("(n\u00a0=\u00a014)"), title
+    kept = title.removesuffix(" (n\u00a0=\u00a014)").removesuffix(f" {plots.ELLIPSIS}").replace("\n", " ")
+    assert FROZEN_CONFUSION.startswith(kept), title
+
+
+@pytest.mark.parametrize("title", [FROZEN_CONFUSION, LONG])
+def test_every_width_keeps_the_count_whole_on_at_most_the_title_lines(title: str) -> None:
+    count = plots._count_words(14)
+    for width in range(1, len(title) + len(count) + 2):
+        wrapped = plots._wrapped_title(title, count, width)
+        lines = wrapped.split("\n")
+        assert len(lines) <= plots.TITLE_LINES and lines[-1].endswith(count.strip()), (width, wrapped)
+        if wrapped.replace("\n", " ") != f"{title}{count}":  # cut: at a word, then the ellipsis
+            kept = wrapped.removesuffix(f"{plots.ELLIPSIS}{count}").strip().replace("\n", " ")
+            assert f"{title} ".startswith(f"{kept} ".lstrip()), (width, wrapped)
+            assert wrapped.endswith(f"{plots.ELLIPSIS}{count}"), (width, wrapped)
+        shortest = len(f"{plots.ELLIPSIS}{count}") + 1  # the narrowest a cut title is wrapped to
+        longest_word = max(len(word) for word in f"{title}{count}".split(" "))
+        assert max(len(line) for line in lines) <= max(width, shortest, longest_word), (width, wrapped)
