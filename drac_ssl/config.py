@@ -1623,7 +1623,7 @@ def _config_keys(base: Any = None) -> frozenset[str]:
 
 
 def _is_filler(line: str) -> bool:
-    """Whether a config line holds nothing but spaces or a comment. A tab before it (``\t``,
+    r"""Whether a config line holds nothing but spaces or a comment. A tab before it (``\t``,
     ``  \t# note``) is no filler: YAML refuses it there, and a message that passed over it
     blamed the line above (a review)."""
     if "\t" in line[:len(line) - len(line.lstrip())]:
@@ -1740,7 +1740,7 @@ def _is_list_item(line: str) -> bool:
 
 
 BYTE_ORDER_MARK = "\ufeff"
-"""What Windows Notepad and some editors write before a UTF-8 file's first line: not part of
+r"""What Windows Notepad and some editors write before a UTF-8 file's first line: not part of
 the config (it made line 1's key ``\ufeffpretrain`` and was quoted in messages; a review)."""
 
 _CONTROL_NAMES = {"\x00": "a NUL byte", "\x0c": "a form feed", "\x1b": "an escape character",
@@ -1748,7 +1748,7 @@ _CONTROL_NAMES = {"\x00": "a NUL byte", "\x0c": "a form feed", "\x1b": "an escap
 
 
 def _not_text_error(path: Path, exc: yaml.reader.ReaderError, text: str) -> str:
-    """``FILE:LINE: not valid YAML (...)`` for a character YAML does not take anywhere in a
+    r"""``FILE:LINE: not valid YAML (...)`` for a character YAML does not take anywhere in a
     file (PyYAML's ``ReaderError``: a NUL byte from a binary copy, a form feed from a
     printer-paged file): its line and column from ``exc.position`` (the character's offset in
     ``text``), the line quoted with the character written as an escape (``\x00``), and the fix.
