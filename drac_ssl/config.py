@@ -1678,7 +1678,10 @@ def _spaces(n: int) -> str:
 
 def _tab_fix(lines: Sequence[str], number: int, column: int) -> str | None:
     """The fix for a tab on line ``number`` (1-based) where PyYAML stopped (``column``, 0-based)
-    or in its indentation, None when there is none there: YAML takes no tab there."""
+    or in its indentation, None when there is none there: YAML takes no tab there. A tab on a
+    blank line, before a comment or at the end of a line is to be deleted (told to indent a
+    comment "as far as the other keys", a review found nothing to line up); one before a key,
+    replaced with spaces as far as the line above; one inside a line, replaced with a space."""
     line = lines[number - 1] if 0 < number <= len(lines) else ""
     lead = line[:len(line) - len(line.lstrip(" \t"))]
     if "\t" not in lead and line[column:column + 1] != "\t":
@@ -1686,6 +1689,11 @@ def _tab_fix(lines: Sequence[str], number: int, column: int) -> str | None:
     if not line.strip():  # a blank line holding a tab: nothing to indent
         return (f"YAML indents with spaces, not tabs, and takes no tab on a blank line: delete the tab "
                 f"on line {number} (it holds nothing else).")
+    if line.lstrip(" \t").startswith("#"):  # a comment: nothing to line up with a section's keys
+        return (f"YAML takes no tab before a comment: delete the tab on line {number} (a comment may be "
+                f"indented with spaces, any number).")
+    if "\t" not in lead and not line[column:].strip(" \t\r\n"):  # after the value, nothing more
+        return (f"YAML takes no tab outside quotes: delete the tab at the end of line {number}.")
     if "\t" in lead:
         above = _line_above(lines, number)
         like = (f", as far as the other keys of its section (line {above} "
@@ -1727,6 +1735,10 @@ def _indent_words(lines: Sequence[str], number: int) -> str | None:
                     f"list, as an item under a key of its own (`key:`, the items indented below it).")
         return (f"line {number} is indented {_spaces(n)}, {unlike}: indent a key as far as the other keys "
                 f"of its section (YAML reads which section a key is in from its indentation).")
+    if _is_list_item(line) and _is_list_item(over):  # a list's item indented less than the others
+        return (f"line {number} is a list item indented {_spaces(n)}, less than the items above it "
+                f"({_quoted_line(lines, above)}): indent it as far as the items above "
+                f"({_spaces(_indentation(over))}).")
     if _is_list_item(line):
         return (f"line {number} is a list item (`- `) among the keys of a section: write it without "
                 f"the `- `, or as an item under a key of its own (`key:`, the items indented below it).")

@@ -162,8 +162,8 @@ def test_a_blank_line_holding_a_tab_is_named_and_the_tab_deleted_not_the_line_ab
 def test_a_tab_before_a_comment_at_the_end_is_named_on_its_own_line(tmp_path: Path, comment: str) -> None:
     error = _error_of(tmp_path, f"pretrain:\n  epochs: 3\n{comment}\n")
     assert error.startswith(f"FILE:3: not valid YAML (found character '\\t' that cannot start any token): "
-                            f"line 3 `{comment}`.\n  fix: YAML indents with spaces, not tabs: indent line 3 with "
-                            f"spaces"), error
+                            f"line 3 `{comment}`.\n  fix: YAML takes no tab before a comment: delete the tab on "
+                            f"line 3"), error
     assert END_OF_FILE not in error, error
 
 
@@ -240,3 +240,30 @@ def test_a_list_item_right_after_a_sections_first_key_is_named_as_a_list_item(tm
 def test_a_wrongly_indented_list_item_is_not_told_to_indent_a_key(tmp_path: Path, text: str, fix: str) -> None:
     error = _error_of(tmp_path, text)
     assert error.endswith(f"\n  fix: {fix}") and "indent a key" not in error, error
+
+
+def test_a_list_item_indented_less_than_the_items_above_is_told_their_indentation(tmp_path: Path) -> None:
+    """A review: `  - pretrain` below `    - ingest` (its indentation that of the section's keys) was
+    told to drop the `- `, which only made a new error; it is to line up with the items above."""
+    error = _error_of(tmp_path, "run:\n  stages:\n    - ingest\n  - pretrain\n")
+    assert error == ("FILE:4: not valid YAML (expected <block end>, but found '-'): line 4 `  - pretrain`.\n"
+                     "  fix: line 4 is a list item indented 2 spaces, less than the items above it (line 3 "
+                     "`    - ingest`): indent it as far as the items above (4 spaces)."), error
+
+
+@pytest.mark.parametrize(("text", "fix"), [
+    ("pretrain:\n\t# c\n  epochs: 3\n",
+     "YAML takes no tab before a comment: delete the tab on line 2 (a comment may be indented with spaces, "
+     "any number)."),
+    ("pretrain:\n  \t# c\n  epochs: 3\n",
+     "YAML takes no tab before a comment: delete the tab on line 2 (a comment may be indented with spaces, "
+     "any number)."),
+    ("pretrain:\n  epochs: 3\t\n", "YAML takes no tab outside quotes: delete the tab at the end of line 2."),
+    ("pretrain:\n  epochs: 3\t\nrun:\n  name: x\n",
+     "YAML takes no tab outside quotes: delete the tab at the end of line 2."),
+])
+def test_a_tab_before_a_comment_or_at_a_lines_end_is_to_be_deleted(tmp_path: Path, text: str, fix: str) -> None:
+    """A review: a tab before a comment was told to indent the comment "as far as the other keys of
+    its section (line 1 `pretrain:`: 0 spaces)"; a tab at a line's end, to become a space."""
+    error = _error_of(tmp_path, text)
+    assert error.startswith("FILE:2: not valid YAML (") and error.endswith(f"\n  fix: {fix}"), error
