@@ -1759,6 +1759,40 @@ _CONTROL_NAMES = {"\x00": "a NUL byte", "\x0c": "a form feed", "\x1b": "an escap
                   "\x7f": "a delete character"}
 
 
+_LOOKALIKE_SPACES = {"\u00a0": "a non-breaking space (U+00A0)", "\u202f": "a narrow non-breaking space (U+202F)",
+                     "\u200b": "a zero-width space (U+200B)", "\u3000": "an ideographic space (U+3000)"}
+"""Characters an editor, a web page or a word processor leaves where a space was meant, which
+YAML reads as text: before a key (``pretrain:`` then a key indented by one became the
+section's empty value) or after a colon (``epochs:`` + U+00A0 + ``3`` became the text
+``'epochs:\xa03'``), each then given a message about something else (a review)."""
+
+_LOOKALIKE_AT = re.compile("^[ \u00a0\u202f\u200b\u3000]*(?:- +)?[^\\s:#'\"]*:(?=[\u00a0\u202f\u200b\u3000])")
+"""A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`)."""
+
+
+def _lookalike_space_error(path: Path, text: str) -> str | None:
+    """``FILE:LINE: ...`` for the first line of ``text`` with a look-alike space
+    (:data:`_LOOKALIKE_SPACES`) in its indentation or right after a key's colon, its column
+    (1-based), the line with each look-alike written as an escape (``\\u00a0``), and the fix:
+    retype it as a plain space (a zero-width space in the indentation: delete it); None when
+    there is none there. Look-alikes inside a value, a quote or a comment are left alone: YAML
+    reads them as the text they are."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
+        found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
+        if found is None and (after := _LOOKALIKE_AT.match(line)) is not None:
+            found = after.end()
+        if found is not None:
+            char = line[found]
+            shown = "".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line.rstrip("\r"))
+            fix = ("delete it (it is invisible; the spaces around it indent the line)"
+                   if char == "\u200b" and found < lead else
+                   "retype it as a plain space (an editor shows the two alike)")
+            return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {found + 1}: YAML reads it as text, "
+                    f"not as a space: line {number} `{shown[:_SHOWN_CHARS]}`.\n  fix: {fix}.")
+    return None
+
+
 def _not_text_error(path: Path, exc: yaml.reader.ReaderError, text: str) -> str:
     r"""``FILE:LINE: not valid YAML (...)`` for a character YAML does not take anywhere in a
     file (PyYAML's ``ReaderError``: a NUL byte from a binary copy, a form feed from a
@@ -1970,6 +2004,9 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"with -c, e.g. {_example_config()}"
         ) from None
     text = text.removeprefix(BYTE_ORDER_MARK)  # Notepad's: line 1's key is `pretrain`, not `\ufeffpretrain`
+    lookalike = _lookalike_space_error(path, text)
+    if lookalike is not None:  # before YAML reads it: what YAML makes of it is a misleading error
+        raise ConfigError(lookalike)
     loader = None
     try:
         loader = _LineLoader(text)  # a SafeLoader subclass; refuses a NUL or form feed anywhere

@@ -267,3 +267,31 @@ def test_a_tab_before_a_comment_or_at_a_lines_end_is_to_be_deleted(tmp_path: Pat
     its section (line 1 `pretrain:`: 0 spaces)"; a tab at a line's end, to become a space."""
     error = _error_of(tmp_path, text)
     assert error.startswith("FILE:2: not valid YAML (") and error.endswith(f"\n  fix: {fix}"), error
+
+
+@pytest.mark.parametrize(("text", "number", "column", "named", "shown", "fix"), [
+    ("pretrain:\n\u00a0 epochs: 3\n", 2, 1, "a non-breaking space (U+00A0)", "\\u00a0 epochs: 3",
+     "retype it as a plain space (an editor shows the two alike)"),
+    ("pretrain:\n  epochs:\u00a03\n", 2, 10, "a non-breaking space (U+00A0)", "  epochs:\\u00a03",
+     "retype it as a plain space (an editor shows the two alike)"),
+    ("run:\n  name: x\npretrain:\n  epochs:\u200b3\n", 4, 10, "a zero-width space (U+200B)", "  epochs:\\u200b3",
+     "retype it as a plain space (an editor shows the two alike)"),
+    ("pretrain:\n\u200b  epochs: 3\n", 2, 1, "a zero-width space (U+200B)", "\\u200b  epochs: 3",
+     "delete it (it is invisible; the spaces around it indent the line)"),
+    ("data:\n  grades:\n    -\u00a0x\n  \u3000image_size: 4\n", 4, 3, "an ideographic space (U+3000)",
+     "  \\u3000image_size: 4", "retype it as a plain space (an editor shows the two alike)"),
+])
+def test_a_space_look_alike_in_indentation_or_after_a_colon_is_named_with_its_column(
+        tmp_path: Path, text: str, number: int, column: int, named: str, shown: str, fix: str) -> None:
+    """A review: a non-breaking space before a key made the section empty ("'pretrain' must be a
+    mapping of settings, got None") and one after a colon made a text of key and value."""
+    error = _error_of(tmp_path, text)
+    assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
+                     f"line {number} `{shown}`.\n  fix: {fix}."), error
+
+
+def test_a_space_look_alike_inside_a_value_or_comment_is_the_text_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("run:\n  name: \"a\u00a0b\"  # a\u00a0note\npretrain:\n  epochs: 3\n", encoding="utf-8")
+    config = load_config(path)
+    assert (config.run.name, config.pretrain.epochs) == ("a\u00a0b", 3)
