@@ -150,16 +150,24 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def own_folder_root(root: str) -> Path:
-    """``data.root`` as the folder ``--own-fundus-folder`` builds: a relative path that stays
-    strictly inside the bench's temporary working folder once ``..`` is resolved (``my_photos/``
-    -> ``my_photos``; ``a/../b`` -> ``b``). Raises SystemExit when it is empty, absolute, the
-    working folder itself or reaches out of it (``../x`` wrote a folder beside the working
-    folder, where nothing removes it), naming the setting and the fix."""
+    """``data.root`` as the folder ``--own-fundus-folder`` builds: a relative path strictly
+    inside the bench's temporary working folder, taken as written (``my_photos/`` ->
+    ``my_photos``), because the job is handed the same text. Raises SystemExit, naming the
+    setting and the fix, when it is empty, absolute, the working folder itself, has a ``..``
+    part (``../x`` wrote a folder beside the working folder, where nothing removes it; and
+    ``photos/../x`` was built as ``x`` but the job, given the text, failed on ``photos/``)
+    or starts with ``~`` (the bench built ``<work>/~/x`` while the job's ``~`` expansion read
+    ``$HOME/x``, outside the working folder; a review)."""
     folder = Path(os.path.normpath(root)) if root else None
-    if folder is None or folder.is_absolute() or folder.parts[:1] in {(), ("..",)}:
+    parts = Path(root).parts if root else ()
+    home = bool(parts) and parts[0].startswith("~")
+    why = ("" if folder is None or folder.is_absolute() else
+           f" (its part {'..'!r}: write the folder without it)" if ".." in parts else
+           f" ({parts[0]!r}: a leading ~ is your home folder to the job, outside the working folder)" if home else
+           f" ({folder}: not below that folder)")
+    if folder is None or folder.is_absolute() or folder.parts[:1] == () or ".." in parts or home:
         raise SystemExit(f"error: --own-fundus-folder builds the folder data.root names inside the bench's temporary "
-                         f"working folder, and data.root is {root!r}"
-                         f"{'' if folder is None or folder.is_absolute() else f' ({folder}: not below that folder)'}"
+                         f"working folder, and data.root is {root!r}{why}"
                          "\n  fix: give a relative data.root=FOLDER among the overrides that stays below it (the "
                          "README's data.root=my_photos/)")
     return folder

@@ -1623,7 +1623,7 @@ def _config_keys(base: Any = None) -> frozenset[str]:
 
 
 def _is_filler(line: str) -> bool:
-    """Whether a config line holds nothing but spaces or a comment. A tab before it (``\t``,
+    r"""Whether a config line holds nothing but spaces or a comment. A tab before it (``\t``,
     ``  \t# note``) is no filler: YAML refuses it there, and a message that passed over it
     blamed the line above (a review)."""
     if "\t" in line[:len(line) - len(line.lstrip())]:
@@ -1678,7 +1678,10 @@ def _spaces(n: int) -> str:
 
 def _tab_fix(lines: Sequence[str], number: int, column: int) -> str | None:
     """The fix for a tab on line ``number`` (1-based) where PyYAML stopped (``column``, 0-based)
-    or in its indentation, None when there is none there: YAML takes no tab there."""
+    or in its indentation, None when there is none there: YAML takes no tab there. A tab on a
+    blank line, before a comment or at the end of a line is to be deleted (told to indent a
+    comment "as far as the other keys", a review found nothing to line up); one before a key,
+    replaced with spaces as far as the line above; one inside a line, replaced with a space."""
     line = lines[number - 1] if 0 < number <= len(lines) else ""
     lead = line[:len(line) - len(line.lstrip(" \t"))]
     if "\t" not in lead and line[column:column + 1] != "\t":
@@ -1686,6 +1689,11 @@ def _tab_fix(lines: Sequence[str], number: int, column: int) -> str | None:
     if not line.strip():  # a blank line holding a tab: nothing to indent
         return (f"YAML indents with spaces, not tabs, and takes no tab on a blank line: delete the tab "
                 f"on line {number} (it holds nothing else).")
+    if line.lstrip(" \t").startswith("#"):  # a comment: nothing to line up with a section's keys
+        return (f"YAML takes no tab before a comment: delete the tab on line {number} (a comment may be "
+                f"indented with spaces, any number).")
+    if "\t" not in lead and not line[column:].strip(" \t\r\n"):  # after the value, nothing more
+        return (f"YAML takes no tab outside quotes: delete the tab at the end of line {number}.")
     if "\t" in lead:
         above = _line_above(lines, number)
         like = (f", as far as the other keys of its section (line {above} "
@@ -1727,6 +1735,10 @@ def _indent_words(lines: Sequence[str], number: int) -> str | None:
                     f"list, as an item under a key of its own (`key:`, the items indented below it).")
         return (f"line {number} is indented {_spaces(n)}, {unlike}: indent a key as far as the other keys "
                 f"of its section (YAML reads which section a key is in from its indentation).")
+    if _is_list_item(line) and _is_list_item(over):  # a list's item indented less than the others
+        return (f"line {number} is a list item indented {_spaces(n)}, less than the items above it "
+                f"({_quoted_line(lines, above)}): indent it as far as the items above "
+                f"({_spaces(_indentation(over))}).")
     if _is_list_item(line):
         return (f"line {number} is a list item (`- `) among the keys of a section: write it without "
                 f"the `- `, or as an item under a key of its own (`key:`, the items indented below it).")
@@ -1740,15 +1752,49 @@ def _is_list_item(line: str) -> bool:
 
 
 BYTE_ORDER_MARK = "\ufeff"
-"""What Windows Notepad and some editors write before a UTF-8 file's first line: not part of
+r"""What Windows Notepad and some editors write before a UTF-8 file's first line: not part of
 the config (it made line 1's key ``\ufeffpretrain`` and was quoted in messages; a review)."""
 
 _CONTROL_NAMES = {"\x00": "a NUL byte", "\x0c": "a form feed", "\x1b": "an escape character",
                   "\x7f": "a delete character"}
 
 
+_LOOKALIKE_SPACES = {"\u00a0": "a non-breaking space (U+00A0)", "\u202f": "a narrow non-breaking space (U+202F)",
+                     "\u200b": "a zero-width space (U+200B)", "\u3000": "an ideographic space (U+3000)"}
+"""Characters an editor, a web page or a word processor leaves where a space was meant, which
+YAML reads as text: before a key (``pretrain:`` then a key indented by one became the
+section's empty value) or after a colon (``epochs:`` + U+00A0 + ``3`` became the text
+``'epochs:\xa03'``), each then given a message about something else (a review)."""
+
+_LOOKALIKE_AT = re.compile("^[ \u00a0\u202f\u200b\u3000]*(?:- +)?[^\\s:#'\"]*:(?=[\u00a0\u202f\u200b\u3000])")
+"""A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`)."""
+
+
+def _lookalike_space_error(path: Path, text: str) -> str | None:
+    """``FILE:LINE: ...`` for the first line of ``text`` with a look-alike space
+    (:data:`_LOOKALIKE_SPACES`) in its indentation or right after a key's colon, its column
+    (1-based), the line with each look-alike written as an escape (``\\u00a0``), and the fix:
+    retype it as a plain space (a zero-width space in the indentation: delete it); None when
+    there is none there. Look-alikes inside a value, a quote or a comment are left alone: YAML
+    reads them as the text they are."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
+        found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
+        if found is None and (after := _LOOKALIKE_AT.match(line)) is not None:
+            found = after.end()
+        if found is not None:
+            char = line[found]
+            shown = "".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line.rstrip("\r"))
+            fix = ("delete it (it is invisible; the spaces around it indent the line)"
+                   if char == "\u200b" and found < lead else
+                   "retype it as a plain space (an editor shows the two alike)")
+            return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {found + 1}: YAML reads it as text, "
+                    f"not as a space: line {number} `{shown[:_SHOWN_CHARS]}`.\n  fix: {fix}.")
+    return None
+
+
 def _not_text_error(path: Path, exc: yaml.reader.ReaderError, text: str) -> str:
-    """``FILE:LINE: not valid YAML (...)`` for a character YAML does not take anywhere in a
+    r"""``FILE:LINE: not valid YAML (...)`` for a character YAML does not take anywhere in a
     file (PyYAML's ``ReaderError``: a NUL byte from a binary copy, a form feed from a
     printer-paged file): its line and column from ``exc.position`` (the character's offset in
     ``text``), the line quoted with the character written as an escape (``\x00``), and the fix.
@@ -1958,6 +2004,9 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"with -c, e.g. {_example_config()}"
         ) from None
     text = text.removeprefix(BYTE_ORDER_MARK)  # Notepad's: line 1's key is `pretrain`, not `\ufeffpretrain`
+    lookalike = _lookalike_space_error(path, text)
+    if lookalike is not None:  # before YAML reads it: what YAML makes of it is a misleading error
+        raise ConfigError(lookalike)
     loader = None
     try:
         loader = _LineLoader(text)  # a SafeLoader subclass; refuses a NUL or form feed anywhere

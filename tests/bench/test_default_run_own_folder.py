@@ -63,11 +63,14 @@ def nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(default_run.subprocess, "run", started)
 
 
-@pytest.mark.parametrize("root", [None, "/data/my_photos", "../my_photos", "a/../../my_photos", ".", "a/.."])
+@pytest.mark.parametrize("root", [None, "/data/my_photos", "../my_photos", "a/../../my_photos", ".", "a/..",
+                                  "photos/../my_photos", "~/my_photos", "~", "~user/photos"])
 def test_the_option_needs_a_data_root_inside_the_working_folder_before_anything_runs(
         root: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nothing_runs: None) -> None:
     """A review: data.root=../x passed the old check (only empty or absolute was refused) and
-    the folder was written beside the bench's temporary working folder, left there."""
+    the folder was written beside the bench's temporary working folder, left there. A later
+    review: ~/x was built as <work>/~/x but the job read $HOME/x; photos/../x was built as x
+    but the job, handed the text, failed on photos/ after the folder was built."""
     monkeypatch.chdir(tmp_path)  # the config found from any working folder (a review)
     argv = ["--config", FUNDUS, "--own-fundus-folder", "--out-dir", str(tmp_path / "results")]
     with pytest.raises(SystemExit, match="give a relative data.root=FOLDER among the overrides that stays below it"):
@@ -75,8 +78,8 @@ def test_the_option_needs_a_data_root_inside_the_working_folder_before_anything_
     assert list(tmp_path.iterdir()) == []  # nothing built, nothing written
 
 
-@pytest.mark.parametrize(("root", "folder"), [("my_photos/", "my_photos"), ("photos/../my_photos", "my_photos"),
-                                              ("a/my_photos", "a/my_photos")])
+@pytest.mark.parametrize(("root", "folder"), [("my_photos/", "my_photos"), ("a/my_photos", "a/my_photos"),
+                                              ("./my_photos", "my_photos"), ("a~/photos", "a~/photos")])
 def test_a_relative_data_root_below_the_working_folder_is_the_folder_built(root: str, folder: str) -> None:
     assert default_run.own_folder_root(root) == Path(folder)
 

@@ -162,8 +162,8 @@ def test_a_blank_line_holding_a_tab_is_named_and_the_tab_deleted_not_the_line_ab
 def test_a_tab_before_a_comment_at_the_end_is_named_on_its_own_line(tmp_path: Path, comment: str) -> None:
     error = _error_of(tmp_path, f"pretrain:\n  epochs: 3\n{comment}\n")
     assert error.startswith(f"FILE:3: not valid YAML (found character '\\t' that cannot start any token): "
-                            f"line 3 `{comment}`.\n  fix: YAML indents with spaces, not tabs: indent line 3 with "
-                            f"spaces"), error
+                            f"line 3 `{comment}`.\n  fix: YAML takes no tab before a comment: delete the tab on "
+                            f"line 3"), error
     assert END_OF_FILE not in error, error
 
 
@@ -240,3 +240,58 @@ def test_a_list_item_right_after_a_sections_first_key_is_named_as_a_list_item(tm
 def test_a_wrongly_indented_list_item_is_not_told_to_indent_a_key(tmp_path: Path, text: str, fix: str) -> None:
     error = _error_of(tmp_path, text)
     assert error.endswith(f"\n  fix: {fix}") and "indent a key" not in error, error
+
+
+def test_a_list_item_indented_less_than_the_items_above_is_told_their_indentation(tmp_path: Path) -> None:
+    """A review: `  - pretrain` below `    - ingest` (its indentation that of the section's keys) was
+    told to drop the `- `, which only made a new error; it is to line up with the items above."""
+    error = _error_of(tmp_path, "run:\n  stages:\n    - ingest\n  - pretrain\n")
+    assert error == ("FILE:4: not valid YAML (expected <block end>, but found '-'): line 4 `  - pretrain`.\n"
+                     "  fix: line 4 is a list item indented 2 spaces, less than the items above it (line 3 "
+                     "`    - ingest`): indent it as far as the items above (4 spaces)."), error
+
+
+@pytest.mark.parametrize(("text", "fix"), [
+    ("pretrain:\n\t# c\n  epochs: 3\n",
+     "YAML takes no tab before a comment: delete the tab on line 2 (a comment may be indented with spaces, "
+     "any number)."),
+    ("pretrain:\n  \t# c\n  epochs: 3\n",
+     "YAML takes no tab before a comment: delete the tab on line 2 (a comment may be indented with spaces, "
+     "any number)."),
+    ("pretrain:\n  epochs: 3\t\n", "YAML takes no tab outside quotes: delete the tab at the end of line 2."),
+    ("pretrain:\n  epochs: 3\t\nrun:\n  name: x\n",
+     "YAML takes no tab outside quotes: delete the tab at the end of line 2."),
+])
+def test_a_tab_before_a_comment_or_at_a_lines_end_is_to_be_deleted(tmp_path: Path, text: str, fix: str) -> None:
+    """A review: a tab before a comment was told to indent the comment "as far as the other keys of
+    its section (line 1 `pretrain:`: 0 spaces)"; a tab at a line's end, to become a space."""
+    error = _error_of(tmp_path, text)
+    assert error.startswith("FILE:2: not valid YAML (") and error.endswith(f"\n  fix: {fix}"), error
+
+
+@pytest.mark.parametrize(("text", "number", "column", "named", "shown", "fix"), [
+    ("pretrain:\n\u00a0 epochs: 3\n", 2, 1, "a non-breaking space (U+00A0)", "\\u00a0 epochs: 3",
+     "retype it as a plain space (an editor shows the two alike)"),
+    ("pretrain:\n  epochs:\u00a03\n", 2, 10, "a non-breaking space (U+00A0)", "  epochs:\\u00a03",
+     "retype it as a plain space (an editor shows the two alike)"),
+    ("run:\n  name: x\npretrain:\n  epochs:\u200b3\n", 4, 10, "a zero-width space (U+200B)", "  epochs:\\u200b3",
+     "retype it as a plain space (an editor shows the two alike)"),
+    ("pretrain:\n\u200b  epochs: 3\n", 2, 1, "a zero-width space (U+200B)", "\\u200b  epochs: 3",
+     "delete it (it is invisible; the spaces around it indent the line)"),
+    ("data:\n  grades:\n    -\u00a0x\n  \u3000image_size: 4\n", 4, 3, "an ideographic space (U+3000)",
+     "  \\u3000image_size: 4", "retype it as a plain space (an editor shows the two alike)"),
+])
+def test_a_space_look_alike_in_indentation_or_after_a_colon_is_named_with_its_column(
+        tmp_path: Path, text: str, number: int, column: int, named: str, shown: str, fix: str) -> None:
+    """A review: a non-breaking space before a key made the section empty ("'pretrain' must be a
+    mapping of settings, got None") and one after a colon made a text of key and value."""
+    error = _error_of(tmp_path, text)
+    assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
+                     f"line {number} `{shown}`.\n  fix: {fix}."), error
+
+
+def test_a_space_look_alike_inside_a_value_or_comment_is_the_text_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("run:\n  name: \"a\u00a0b\"  # a\u00a0note\npretrain:\n  epochs: 3\n", encoding="utf-8")
+    config = load_config(path)
+    assert (config.run.name, config.pretrain.epochs) == ("a\u00a0b", 3)

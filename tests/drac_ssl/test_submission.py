@@ -967,23 +967,69 @@ def test_a_training_image_that_cannot_be_told_is_written_unknown_not_as_no(
         "001.png": True, "161.png": False, "162.png": False}
 
 
-def test_every_function_the_module_exports_is_used_by_the_code() -> None:
+UNUSED_PUBLIC_FUNCTIONS: frozenset[str] = frozenset()
+"""Public functions of drac_ssl/submission.py that no code reads yet, kept on purpose (each
+with its reason); empty: every one is read."""
+
+
+def _submission_references(path: Path, module: Path, public: set[str]) -> set[str]:
+    """The public functions of drac_ssl/submission.py that the code of ``path`` reads: a name
+    imported from the module (``from drac_ssl.submission import f``) or, in the module itself,
+    a module-level function, read where no local of the same name hides it and outside that
+    function's own body; or an attribute of the module (``submission.f``)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: dict[str, str] = {name: name for name in public} if path == module else {}
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "drac_ssl.submission":
+            names.update({a.asname or a.name: a.name for a in node.names if a.name in public})
+        elif isinstance(node, ast.ImportFrom) and node.module == "drac_ssl":
+            modules.update(a.asname or a.name for a in node.names if a.name == "submission")
+        elif isinstance(node, ast.Import):
+            modules.update(a.asname for a in node.names if a.name == "drac_ssl.submission" and a.asname)
+    found: set[str] = set()
+
+    def visit(node: ast.AST, hidden: frozenset[str], inside: str | None) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            local = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                     *filter(None, [args.vararg, args.kwarg])]}
+            local |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            hidden = hidden | local
+            if path == module and inside is None and not isinstance(node, ast.Lambda):
+                inside = node.name
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in names \
+                and node.id not in hidden and names[node.id] != inside:
+            found.add(names[node.id])
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules \
+                and node.attr in public:
+            found.add(node.attr)
+        for child in ast.iter_child_nodes(node):
+            visit(child, hidden, inside)
+
+    visit(tree, frozenset(), None)
+    return found
+
+
+def test_every_public_function_of_the_module_is_read_by_the_code() -> None:
     """A review: not_largest_count was exported and named in class_rule_words's docstring, but
     nothing called it (grade_note_counts counts the export's rows): a function the package
-    does not use is read, kept and tested for nothing. Each exported function is read (called
-    or passed) somewhere in the package, app, bench, scripts or data_prep, not only named in
-    ``__all__`` or a docstring."""
+    does not use is read, kept and tested for nothing. A later review: the check matched bare
+    names anywhere, so a local variable of the same name hid a dead function, and a function's
+    use of itself counted. Each public module-level function (``__all__`` or not) is read by
+    the code in drac_ssl, app, bench, scripts or data_prep outside its own body (another
+    function of drac_ssl/submission.py counts), bar :data:`UNUSED_PUBLIC_FUNCTIONS`."""
     import ast
-    import inspect
 
-    root = Path(submission.__file__).resolve().parents[1]
+    module = Path(submission.__file__).resolve()
+    root = module.parents[1]
+    public = {node.name for node in ast.parse(module.read_text(encoding="utf-8")).body
+              if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_")}
     used: set[str] = set()
     for folder in ("drac_ssl", "app", "bench", "scripts", "data_prep"):
         for path in (root / folder).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Name):
-                    used.add(node.id)
-                elif isinstance(node, ast.Attribute):
-                    used.add(node.attr)
-    exported = [name for name in submission.__all__ if inspect.isfunction(getattr(submission, name))]
-    assert exported and [name for name in exported if name not in used] == []
+            used |= _submission_references(path.resolve(), module, public)
+    assert public and sorted(public - used - UNUSED_PUBLIC_FUNCTIONS) == []
+    assert sorted(UNUSED_PUBLIC_FUNCTIONS & used) == [], "read now: take it off UNUSED_PUBLIC_FUNCTIONS"
