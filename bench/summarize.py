@@ -2998,7 +2998,8 @@ def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str
     table give the rest (the provenance words, the command, every figure). A result of several
     rows gets a headline over all of them (:data:`HEADLINES`), or its first row's figure and
     ``(+N more rows)``. Neither cell drops a verdict or caveat (:data:`VERDICT`, :func:`shorten`),
-    and a ``met`` carries its goal (:func:`_with_goal`)."""
+    a ``met`` carries its goal (:func:`_with_goal`), runs set aside beside a result are named short
+    (:func:`set_aside_summary`), and the what cell gives way above :data:`SUMMARY_ROW` characters."""
     rows = {key: (record, found) for key, record, found in result_rows(results_dir)}
     titles: dict[str, str] = {}
     for names, block in correctness_blocks(results_dir):
