@@ -99,12 +99,11 @@ against -1 in 12; the 4 views averaged: 47 and 89, +1 in 16 against -1 in 11 (th
 11 and 39 alone, 17 and 40 averaged), no map empty. The reasons first given for leaving the views
 out were wrong: a one-off trial in which averaging them lost the cue did not reproduce, and it is
 the identity view's map that lies about half a cell off, not the flipped views' once flipped
-back. What it costs: the heads' one backward pass runs on 4 x as many stacked maps. A one-off
-measurement, with no script or result file in ``bench/`` (``docs/app.md``), on a DRAC-shaped
-bundle (224 px, 5 folds, conv head; 1 thread on the project's 2-core machine) saw the Grad-CAM
-step take a median 20.1 ms against 10.3 ms for the identity view (x1.94), 0.142 s against 0.131
-s of model time per image (x1.08); the ratio depends on the run (a reviewer's own run on a
-busier machine saw about x2.5 for the Grad-CAM step).
+back. What it costs: the heads' one backward pass runs on 4 x as many stacked maps; on the
+DRAC-shaped bundle (224 px, 5 folds, conv head; 1 thread on the project's 2-core machine) the
+Grad-CAM step of the 4 views took a median 23.2 ms of the 0.155 s model time per image (idle
+medians, ``bench/results/app_speed.json``). No committed result times the identity view's map
+alone, so its cost is not compared here (an earlier one-off timing, with no script, is withdrawn).
 
 The score explained: a classification head's raw logit of the explained grade (by default the
 shown grade), averaged over the folds as above. The grade shown is NOT chosen by that score under the default

@@ -1,7 +1,7 @@
 """Sanity checks of the app's Grad-CAM heat map on a model with a planted cue ->
 ``bench/results/heatmap_sanity.json``.
 
-    python -m bench.heatmap_sanity           # the protocol: about 4.5 CPU minutes, one thread
+    python -m bench.heatmap_sanity           # the protocol: about 4.3 CPU minutes, one thread
     python -m bench.heatmap_sanity --smoke   # a smoke run (about 25 CPU s): heatmap_sanity_smoke.json
 
 What the app's heat map (``app/gradcam.py``) does on a model whose evidence is known, measured

@@ -235,6 +235,13 @@ def _fold_rule_note(record: dict[str, Any]) -> str:
             "is optimistic and its fine-tuning ran no more epochs than today's keep=last would")
 
 
+def _fold_rule_short(record: dict[str, Any]) -> str:
+    """:func:`_fold_rule_note` short, for a README summary headline; "" where it says nothing."""
+    if _fold_rule(record) != "best":
+        return ""
+    return f"; fine-tuned under finetune.keep=best (the default before {KEEP_DEFAULT_CHANGED}), so its kappa is optimistic"
+
+
 def _git(*args: str) -> str | None:
     """``git -C REPO <args>``'s stdout, or None when git is missing, fails or is not a
     repository here (a copy without history): callers then say what they could not check."""
@@ -2280,6 +2287,125 @@ def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
     return generic_rows(name, record)
 
 
+SET_ASIDE = "set_aside"
+"""The folder of ``bench/results/`` that holds runs set aside beside a committed result: for the
+result ``<key>.json``, the files ``set_aside/<key>_run<N>.json``, other runs of the same bench
+kept as they came when one run was committed (the quietest, say). Every place that shows the
+result names them with their verdicts (:func:`set_aside_note`, :func:`set_aside_summary`)."""
+SET_ASIDE_RUN = re.compile(r"(?P<key>.+)_run(?P<n>\d+)")
+"""A set-aside run's file name (without ``.json``): its result's key and its number."""
+LOAD_WORDS = re.compile(r"1-min load average ([^;|]*)")
+"""How a result's row says the 1-minute load average it ran at (the figures up to the next ``;``)."""
+
+
+def set_aside_runs(key: str, results_dir: Path = RESULTS) -> list[tuple[str, dict[str, Any]]]:
+    """The runs set aside beside the result ``key`` (:data:`SET_ASIDE`), as (file name without
+    ``.json``, record) in the order of their numbers; [] when there are none."""
+    folder = results_dir / SET_ASIDE
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group("n")), path) for path in folder.glob("*.json")
+             if (m := SET_ASIDE_RUN.fullmatch(path.stem)) and m.group("key") == key]
+    return [(path.stem, read_result(path)) for _n, path in sorted(found)]
+
+
+def _run_figure(key: str, record: dict[str, Any]) -> str:
+    """The figure the README summary leads with for a run of ``key``: its headline
+    (:data:`HEADLINES`), else its first row's figure cell; "" when it has neither."""
+    said = headline(key, record)
+    if said:
+        return said
+    rows = _rows_of(key, record) or []
+    return _cells(rows[0])[1] if rows else ""
+
+
+def _run_load(key: str, record: dict[str, Any]) -> float | None:
+    """The highest 1-minute load average the rows of a run of ``key`` state (:data:`LOAD_WORDS`);
+    None when they state none."""
+    text = " ".join(_rows_of(key, record) or [])
+    loads = [float(x) for said in LOAD_WORDS.findall(text) for x in re.findall(r"\d+\.\d+", said)]
+    return max(loads) if loads else None
+
+
+def _verdict_clauses(figure: str) -> list[str]:
+    """The clauses of ``figure`` (``; ``- or sentence-separated, as :func:`shorten` cuts them) that
+    hold a :data:`VERDICT` word, each without its separator."""
+    clauses: list[str] = []
+    for piece in _depth0_pieces(" ".join(figure.split())):
+        if piece.startswith(CLAUSE_OPENERS) or not clauses:
+            clauses.append(piece[2:] if piece.startswith(CLAUSE_OPENERS) else piece)
+        else:
+            clauses[-1] += piece
+    return [c.strip() for c in clauses if VERDICT.search(c)]
+
+
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _set_aside_selection(key: str, record: dict[str, Any], runs: list[tuple[str, dict[str, Any]]]) -> str:
+    """"the quietest of N runs" where every set-aside run states a higher 1-minute load than the
+    kept one (:func:`_run_load`), else "one of N runs"."""
+    kept = _run_load(key, record)
+    loads = [_run_load(key, run) for _name, run in runs]
+    quietest = kept is not None and all(load is not None and load > kept for load in loads)
+    return f"{'the quietest' if quietest else 'one'} of {len(runs) + 1} runs"
+
+
+def set_aside_note(key: str, record: dict[str, Any], results_dir: Path = RESULTS) -> str:
+    """Words for the result ``key``'s full row (or under its table): which of its runs it is and
+    every run set aside beside it (:data:`SET_ASIDE`), by file, with the 1-minute load its rows
+    state and its verdict clauses (:func:`_verdict_clauses`); "" when none was set aside."""
+    runs = set_aside_runs(key, results_dir)
+    if not runs:
+        return ""
+    same = all(run.get("command") == record.get("command")
+               and (run.get("environment") or {}).get("git_commit") == (record.get("environment") or {}).get("git_commit")
+               for _name, run in runs)
+    said = []
+    for name, run in runs:
+        load = _run_load(key, run)
+        clauses = _verdict_clauses(_run_figure(key, run))
+        said.append(f"{name}" + (f", 1-min load up to {load:g}" if load is not None else "") + ": "
+                    + (", ".join(clauses) if clauses else "no verdict stated"))
+    kept = _run_load(key, record)
+    return (f"; {_set_aside_selection(key, record, runs)}"
+            + (" of the same command on the same commit" if same else "")
+            + (f" (1-min load up to {kept:g})" if kept is not None else "")
+            + f", the others set aside as they came (`bench/results/{SET_ASIDE}/`: {'; '.join(said)})")
+
+
+def set_aside_summary(key: str, record: dict[str, Any], results_dir: Path = RESULTS) -> str:
+    """The README summary's short form of :func:`set_aside_note`: which of the runs the result is,
+    and the verdict clauses of the set-aside runs that the kept run does not share (compared with
+    their figures as ``#``), a clause every set-aside run holds said once with each run's
+    figures where they differ (``p95 0.5009, 0.5119 s (NOT met)``); "" when none was set aside."""
+    runs = set_aside_runs(key, results_dir)
+    if not runs:
+        return ""
+    kept = {NUMBER.sub("#", c) for c in _verdict_clauses(_run_figure(key, record))}
+    others = [[c for c in _verdict_clauses(_run_figure(key, run)) if NUMBER.sub("#", c) not in kept]
+              for _name, run in runs]
+    said, done = [], set()
+    for i, clauses in enumerate(others):
+        for clause in clauses:
+            template = NUMBER.sub("#", clause)
+            if template in done:
+                continue
+            alike = [next((c for c in o if NUMBER.sub("#", c) == template), None) for o in others]
+            if all(alike):
+                numbers = [NUMBER.findall(c) for c in alike]
+                merged = iter([", ".join(dict.fromkeys(column)) for column in zip(*numbers, strict=True)])
+                said.append(NUMBER.sub(lambda _m, merged=merged: next(merged), clause))
+                done.add(template)
+            else:
+                said.append(f"{runs[i][0]}: {clause}")
+    quietest = _set_aside_selection(key, record, runs)
+    busier = quietest.startswith("the quietest")
+    others_words = (("the busier one" if busier else "the other one") if len(runs) == 1
+                    else f"the {len(runs)} busier" if busier else f"the {len(runs)} others")
+    return f"; {quietest}; {others_words}, set aside: " + ("; ".join(said) if said else "the same verdicts")
+
+
 ResultRows = tuple[str, dict[str, Any], list[str]]
 """A result's key (its file's name without ``.json``; ``reruns/<name>`` for a rerun of the
 RetinaMNIST job under ``bench/results/reruns/``), its record and its rows of the results table."""
@@ -2298,6 +2424,11 @@ def result_rows(results_dir: Path = RESULTS) -> list[ResultRows]:
         rows = _rows_of(name, record)
         if rows is None:
             continue
+        note = set_aside_note(name, record, results_dir)
+        if note and rows:
+            cells = _cells(rows[0])
+            cells[1] += note
+            rows = [f"| {' | '.join(cells)} |", *rows[1:]]
         out.append((name, record, rows))
         if name == "retinamnist":
             out += [(f"reruns/{Path(source).stem}", rerun, retinamnist_rows(rerun, source))
@@ -2315,9 +2446,10 @@ def _full_lines(results_dir: Path, anchored: bool) -> list[str]:
     lines = list(RESULTS_HEADER)
     with_rows = set()
     for key, _record, rows in result_rows(results_dir):
+        if rows:
+            with_rows.add(key)
         if anchored and rows:
             rows = [f'| <a id="{anchor(key)}"></a>{rows[0][2:]}', *rows[1:]]
-            with_rows.add(key)
         lines += rows
     if len(lines) == 2:  # no file, or smoke runs only
         lines.append("| (no results yet) | | | | |")
@@ -2326,6 +2458,10 @@ def _full_lines(results_dir: Path, anchored: bool) -> list[str]:
         title = next((i for i, line in enumerate(block) if line.startswith("**")), None)
         if anchored and ids and title is not None:
             block = [*block[:title], ids + block[title], *block[title + 1:]]
+        for name in names:
+            note = "" if name in with_rows else set_aside_note(name, read_result(results_dir / f"{name}.json"), results_dir)
+            if note:
+                block = [*block, "", f"`{name}` is {note[2:]}."]
         lines += block
     return lines
 
@@ -2396,14 +2532,31 @@ def _depth0_pieces(text: str) -> list[str]:
     return [*pieces, text[start:]]
 
 
-VERDICT = re.compile(r"\b(?:not |NOT )?(?:met|beaten|reached)\b|\b(?:claim holds|does not hold|fails|failed)\b"
-                     r"|\bsays nothing\b|\bphantom\b|\bnot rerun\b|\btrial run\b|\bnot comparable\b")
+VERDICT_WORDS = ("met", "not met", "NOT met", "beaten", "not beaten", "reached", "not reached",
+                 "claim holds", "does not hold", "fails", "failed", "says nothing", "phantom", "not rerun",
+                 "trial run", "not comparable", "stopped early", "optimistic")
 """Words that say a figure's verdict (a goal met or not, a claim that holds or not, a check that
 passes or fails) or what a figure cannot be read as (phantom data, a test model that says
 nothing about a real one, a figure not rerun since the code changed, a trial run's figures, a
-figure not comparable with another): :func:`shorten` never drops a piece that holds one."""
+figure not comparable with another, a run that stopped early, a kappa chosen on the fold it
+scores and so optimistic): :func:`shorten` never drops the clause that holds one, and the README
+summary keeps each one its full rows or table say (``tests/bench/test_summary_honesty.py``
+reads them from here). Matched whole (``\\b``-bounded, case as written)."""
+VERDICT = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(VERDICT_WORDS, key=len, reverse=True)) + r")\b")
+"""A :data:`VERDICT_WORDS` phrase."""
 CLAUSE_OPENERS = ("; ", ". ")
 """How a piece of :func:`_depth0_pieces` that opens a new clause starts."""
+
+
+def _outside_parentheses(piece: str) -> str:
+    """``piece`` without its parenthesised text (``a (b) c`` -> ``a  c``)."""
+    out, depth = [], 0
+    for char in piece:
+        depth += char == "("
+        if depth == 0:
+            out.append(char)
+        depth = max(0, depth - (char == ")"))
+    return "".join(out)
 
 
 def _unparenthesised(piece: str) -> str | None:
@@ -2444,15 +2597,20 @@ def _cut_at_space(text: str, limit: int) -> str:
     return head if head else text.split(" ", 1)[0]
 
 
-def shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int, whole_clause: bool = True) -> str:
     """``text``, or a shorter form of whole pieces (:func:`_depth0_pieces`) with `` …`` where
     pieces were left out: no figure, parenthesis, code span or token is cut in two.
 
-    A piece that holds a :data:`VERDICT` word is always kept, with the piece that opens its clause
-    (``; ...`` or a sentence: what the verdict is about), even when that makes the result longer
-    than ``limit``; a kept parenthesis too long for the rest is shortened inside the same way. The
-    rest of ``limit`` goes to the first clause's pieces in order (the longest start that fits).
-    Without a verdict, a first piece longer than ``limit`` is cut after a whole word."""
+    A :data:`VERDICT` word outside parentheses keeps its clause (``; ...`` or a sentence) from the
+    piece that holds it to the clause's end, what qualifies the verdict (", nor with ...",
+    ", not of grading"), and the piece that opens the clause (what the verdict is about), even
+    when that makes the result longer than ``limit``. A verdict inside a parenthesis keeps that
+    piece and the piece that opens its clause; a kept parenthesis too long for the rest is
+    shortened inside the same way. The rest of ``limit`` goes to the first clause's pieces in
+    order (the longest start that fits). Without a verdict, a first piece longer than ``limit``
+    is cut after a whole word. ``whole_clause=False`` (a what cell, whose verdict words label a
+    piece of its setting: "phantom data") keeps a verdict's own piece and its clause's opening
+    piece only, wherever the verdict stands."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
@@ -2463,13 +2621,15 @@ def shorten(text: str, limit: int) -> str:
         heads.append(head)
     must = {0}
     for i, piece in enumerate(pieces):
-        if VERDICT.search(piece):
+        if whole_clause and VERDICT.search(_outside_parentheses(piece)):
+            must |= {heads[i]} | {j for j in range(i, len(pieces)) if heads[j] == heads[i]}  # to the clause's end
+        elif VERDICT.search(piece):
             must |= {i, heads[i]}
     if sum(len(pieces[i]) for i in must) > limit:  # the verdicts alone overflow: tighten their parentheses
         for i in sorted(must - {0}):
             inner = _unparenthesised(pieces[i])
             if inner is not None and VERDICT.search(inner):
-                pieces[i] = pieces[i][:len(pieces[i]) - len(pieces[i].lstrip(" "))] + f"({shorten(inner, 0)})"
+                pieces[i] = pieces[i][:len(pieces[i]) - len(pieces[i].lstrip(" "))] + f"({shorten(inner, 0, whole_clause)})"
     if must == {0} and VERDICT.search(pieces[0]) is None and len(pieces[0]) > limit:
         cut = _cut_at_space(pieces[0], limit)
         return text if cut == text else cut.rstrip(" ,;:") + " …"
@@ -2483,7 +2643,7 @@ def shorten(text: str, limit: int) -> str:
             inner = _unparenthesised(pieces[i])
             room = limit - sum(len(pieces[j]) for j in kept) - 5  # " (" + ")" + " …"
             if inner is not None and room > 0:
-                squeezed = shorten(inner, room)
+                squeezed = shorten(inner, room, whole_clause)
                 if len(squeezed) <= room:
                     pieces[i] = pieces[i][:len(pieces[i]) - len(pieces[i].lstrip(" "))] + f"({squeezed})"
                     kept.add(i)
@@ -2500,7 +2660,11 @@ def _cells(row: str) -> list[str]:
 SUMMARY_WHAT, SUMMARY_FIGURE, SUMMARY_HEADLINE = 60, 100, 200
 """The longest what (before the result's file name), figure (a row's figure cut down) and
 headline (:data:`HEADLINES`) cells of the README's summary table, in characters
-(:func:`shorten`, which keeps a verdict even past them)."""
+(:func:`shorten`, which keeps a verdict's clause even past them)."""
+SUMMARY_ROW = 360
+"""The length a README summary row is brought under by cutting its what cell (down to its first
+piece) where the figure, which keeps every verdict's clause, is long
+(``tests/bench/test_readme_links.py`` holds every row to it)."""
 
 
 def _quick_check_headline(r: dict[str, Any]) -> str | None:
@@ -2525,11 +2689,16 @@ def _quick_check_headline(r: dict[str, Any]) -> str | None:
 
 
 def _job_headline(r: dict[str, Any]) -> str | None:
-    """Accuracy / QWK out of fold of each variant of a RetinaMNIST job (committed run or repeat)."""
+    """Accuracy / QWK out of fold of each variant of a RetinaMNIST job (committed run or repeat),
+    and its wall time against its goal where the record holds one."""
     variants = r.get("variants") or {}
     said = [f"{PRETRAINED_WORDS.get(name, name)} {v['accuracy']:.3f} / {v['qwk']:.3f}"
             for name, v in variants.items() if isinstance(v, dict) and {"accuracy", "qwk"} <= set(v)]
-    return f"accuracy / QWK: {', '.join(said)}" if said else None
+    if not said:
+        return None
+    timed = (f"; {r['seconds_total']} s total ({r['goal']}: {_goal_verdict(r)})"
+             if r.get("goal") and r.get("goal_met") is not None and isinstance(r.get("seconds_total"), (int, float)) else "")
+    return f"accuracy / QWK: {', '.join(said)}{timed}"
 
 
 def _epochs_headline(r: dict[str, Any]) -> str | None:
@@ -2543,8 +2712,9 @@ def _epochs_headline(r: dict[str, Any]) -> str | None:
                      if key in d)
     if str(r.get("hypothesis") or "").startswith("none"):
         verdict = "descriptive, no mark"
-    elif all(key in d for key in TWO_SE_MARK):
-        verdict = "mark " + two_se_mark_line(_unrounded(d, r)).split("): ", 1)[1].split(" (", 1)[0].rstrip(".")
+    elif all(key in d for key in TWO_SE_MARK):  # the mark named short: two_se_mark_line says it in full
+        judged = two_se_mark_line(_unrounded(d, r)).split("): ", 1)[1].rstrip(".")
+        verdict = f"mark (mean > {MARK_SE:g} SE in each) {judged}"
     else:
         verdict = "no mark recorded"
     return f"mean VICReg - scratch {said}: {verdict}"
@@ -2558,7 +2728,8 @@ def _umm_protocol_headline(r: dict[str, Any]) -> str | None:
         return None
     seeds = {len(umm.get("seeds") or []), len(control.get("seeds") or [])}
     each = f"{seeds.pop()} seeds each" if len(seeds) == 1 else "seeds differ"
-    return f"{words} UMM {umm[key]:.3f} vs control {control[key]:.3f} ({each})"
+    rule = _fold_rule_short(r) if r.get("dataset") != "cifar10" else ""  # as umm_protocol_table says it
+    return f"{words} UMM {umm[key]:.3f} vs control {control[key]:.3f} ({each}){rule}"
 
 
 def _umm_ablation_headline(r: dict[str, Any]) -> str | None:
@@ -2574,7 +2745,10 @@ def _low_label_headline(r: dict[str, Any]) -> str | None:
     if not labels:
         return None
     n, entry = next(iter(labels.items()))
-    return f"{n} labels: fine-tune {_spread(entry, 'finetune')} %, scratch {_spread(entry, 'scratch')} %"
+    paper = r.get("paper") or {}
+    shown = paper.get("figures") and paper.get("reference", paper.get("comparable"))
+    return (f"{n} labels: fine-tune {_spread(entry, 'finetune')} %, scratch {_spread(entry, 'scratch')} %"
+            + ("; the paper's MLP figures beside them: a reference, not comparable" if shown else ""))
 
 
 def _layer_clusters_headline(r: dict[str, Any]) -> str | None:
@@ -2719,6 +2893,21 @@ def _bootstrap_speed_headline(r: dict[str, Any]) -> str | None:
             f"{max(diffs):.0e}")
 
 
+def _app_load_headline(r: dict[str, Any]) -> str | None:
+    """The setting that tells the app_load results apart (concurrent clients, a busy neighbour or
+    none, model workers) and the client latency it gave."""
+    cfg, res, queue = r.get("config") or {}, r.get("results") or {}, r.get("queue") or {}
+    latency = res.get("latency_s") or {}
+    if "p95" not in latency or "clients" not in cfg:
+        return None
+    setting = [f"{cfg['clients']} clients",
+               "no neighbour" if cfg.get("neighbour") in (None, "none") else "busy neighbour"]
+    if "model_workers" in queue:
+        setting.append(f"{queue['model_workers']} model worker{'' if queue['model_workers'] == 1 else 's'}")
+    return (f"{', '.join(setting)}: client latency p50 {latency.get('p50')} s / p95 {latency['p95']} s "
+            f"(queue included), {res.get('throughput_images_per_s')} images/s")
+
+
 def _feed_headline(r: dict[str, Any]) -> str | None:
     """Pairs per second of each feed setting."""
     said = [f"{name} {s.get('pairs_per_s')}" for name, s in (r.get("settings") or {}).items() if isinstance(s, dict)]
@@ -2732,7 +2921,8 @@ HEADLINES = (("retinamnist_epochs", _epochs_headline), ("retinamnist_", _job_hea
              ("heatmap_sanity", _heatmap_sanity_headline), ("ood_check", _ood_headline),
              ("threads", _threads_headline), ("pretrain_throughput", _pretrain_throughput_headline),
              ("ingest", _ingest_headline), ("disk_use", _disk_headline),
-             ("bootstrap_speed", _bootstrap_speed_headline), ("feed_throughput", _feed_headline))
+             ("bootstrap_speed", _bootstrap_speed_headline), ("feed_throughput", _feed_headline),
+             ("app_load", _app_load_headline))
 """The summary figure of a result, by the prefix of its key, where the first words of its row
 would not say it (or it has no row): the figure its table or row leads with, from its record;
 for a bench of several rows, a figure over all of them (each setting, size, head or bundle,
@@ -2767,15 +2957,37 @@ def _summary_what(whats: list[str]) -> str:
     return " ".join(common).rstrip(" ,;:") or whats[0]
 
 
-GOAL_WORDS = re.compile(r"\bgoal\b|<|>=")
-"""What a figure that says ``met`` must also hold: the goal it met (README summary)."""
+GOAL_WORDS = re.compile(r"\bgoal\b|[<>≤≥]")
+"""What the text beside a ``met`` must hold: the goal it met (README summary)."""
+MET = re.compile(r"\b(?:not |NOT )?met\b")
+"""A verdict on a goal, which :func:`_with_goal` gives its goal."""
+GOAL_PREFIX = re.compile(r"goal\b[^:;]*: ")
+"""How a figure led by its goal starts (``goal p95 < 0.3 s: ...``, :func:`_with_goal`): that goal
+is beside each of its verdicts."""
+
+
+def goal_beside(figure: str, at: int) -> bool:
+    """Whether the verdict that starts at ``at`` in ``figure`` has its goal (:data:`GOAL_WORDS`)
+    beside it: before it inside the parenthesis that holds it, or, outside one, in its clause
+    before it (back to ``; `` or a sentence end); or the figure is led by its goal
+    (:data:`GOAL_PREFIX`). A ``<`` elsewhere in the figure does not count."""
+    if GOAL_PREFIX.match(figure):
+        return True
+    depth, start = 0, 0
+    for i in range(at - 1, -1, -1):
+        char = figure[i]
+        depth += (char == ")") - (char == "(")
+        if depth < 0 or (depth == 0 and figure[i:i + 2] in CLAUSE_OPENERS):
+            start = i + 1
+            break
+    return GOAL_WORDS.search(figure[start:at]) is not None
 
 
 def _with_goal(figure: str, what: str) -> str:
-    """``figure``, led by the goal its ``met`` refers to where only the row's what states it
-    (app_speed: ``(goal p95 < 0.3 s)`` in the what, ``(met)`` in the figure): a verdict without
-    its goal says nothing."""
-    if not re.search(r"\bmet\b", figure) or GOAL_WORDS.search(figure):
+    """``figure``, led by the goal its ``met`` refers to where a ``met`` has no goal beside it
+    (:func:`goal_beside`) and the row's what states one (app_speed: ``(goal p95 < 0.3 s)`` in the
+    what, ``(met)`` in the figure): a verdict without its goal says nothing."""
+    if all(goal_beside(figure, m.start()) for m in MET.finditer(figure)):
         return figure
     goal = next((p for p in _depth0_pieces(" ".join(what.split())) if re.search(r"\bgoal\b", p)), None)
     if goal is None:
@@ -2796,7 +3008,8 @@ def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str
     table give the rest (the provenance words, the command, every figure). A result of several
     rows gets a headline over all of them (:data:`HEADLINES`), or its first row's figure and
     ``(+N more rows)``. Neither cell drops a verdict or caveat (:data:`VERDICT`, :func:`shorten`),
-    and a ``met`` carries its goal (:func:`_with_goal`)."""
+    a ``met`` carries its goal (:func:`_with_goal`), runs set aside beside a result are named short
+    (:func:`set_aside_summary`), and the what cell gives way above :data:`SUMMARY_ROW` characters."""
     rows = {key: (record, found) for key, record, found in result_rows(results_dir)}
     titles: dict[str, str] = {}
     for names, block in correctness_blocks(results_dir):
@@ -2810,6 +3023,9 @@ def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str
     for key in sorted({*rows, *titles}, key=order):
         record, found = rows[key] if key in rows else (read_result(results_dir / f"{key}.json"), [])
         cells = [_cells(row) for row in found]
+        note = set_aside_note(key, record, results_dir)
+        if note and cells:  # the full row's words on the set-aside runs, said short below
+            cells[0][1] = cells[0][1].replace(note, "")
         said = headline(key, record)
         if found:
             what = _summary_what([c[0] for c in cells]) if said and len(found) > 1 else cells[0][0]
@@ -2822,9 +3038,17 @@ def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str
             figure = shorten(_with_goal(cells[0][1], cells[0][0]), SUMMARY_FIGURE) + more
         else:
             figure = f"table on {page}"
+        aside = set_aside_summary(key, record, results_dir)
+        if aside:
+            figure = _with_goal(figure + aside, cells[0][0] if found else "")
         device = " ".join(re.sub(r"\((R|TM)\)| Processor\b", "", _device(record)).split())
-        lines.append(f"| {shorten(what, SUMMARY_WHAT)} ([{key}]({page}#{anchor(key)})) | {figure} | "
-                     f"{device} | {str(record.get('date_utc', '?'))[:10]} |")
+        rest = f" ([{key}]({page}#{anchor(key)})) | {figure} | {device} | {str(record.get('date_utc', '?'))[:10]} |"
+        limit = SUMMARY_WHAT
+        line = f"| {shorten(what, limit, whole_clause=False)}{rest}"
+        while len(line) > SUMMARY_ROW and limit > 0:  # a long figure keeps its words: the what gives way
+            limit = max(0, limit - (len(line) - SUMMARY_ROW))
+            line = f"| {shorten(what, limit, whole_clause=False)}{rest}"
+        lines.append(line)
     if len(lines) == 2:
         lines.append("| (no results yet) | | | |")
     return "\n".join(lines)

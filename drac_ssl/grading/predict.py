@@ -32,7 +32,8 @@ How a prediction is computed (the app and the export command alike):
   own. Both give the same outputs: the shared path performs each fold model's operations on
   the same batches in the same order (bit-identical on CPU).
 * ``torch.inference_mode`` and, on the CPU, channels-last weights (set by ``load_bundle``;
-  oneDNN's NHWC convolutions: 136 against 178 ms for the same pass). The outputs equal the plain NCHW,
+  oneDNN's NHWC convolutions: 123 against 158 ms for the same pass of the 4 views, idle medians in
+  ``bench/results/app_speed.json``). The outputs equal the plain NCHW,
   one-pass-per-flip computation to float32 rounding (relative differences ~1e-6 in the
   feature maps; ``tests/drac_ssl/test_export.py`` checks the probabilities to 1e-5).
 """

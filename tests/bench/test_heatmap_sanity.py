@@ -73,10 +73,24 @@ def test_the_poisson_binomial_tail_is_the_binomial_one_for_equal_chances() -> No
     assert hs.poisson_binomial_tail([0.1, 0.5], 1) == pytest.approx(1 - 0.9 * 0.5)
     assert hs.poisson_binomial_tail([0.1, 0.5], 0) == 1.0
     assert hs.poisson_binomial_tail([0.1, 0.5], 3) == 0.0
-    # a far tail keeps its digits (SciPy's sf, one minus the CDF, gave 2.8e-15 here, and 0.0
-    # for the conv head's 89 of 96 against its cues' own chances, truly about 1e-64)
+    # a far tail keeps its digits: SciPy 1.17's sf (one minus the CDF) gave 2.8e-15 for 89 of 96
+    # at 0.15 each, truly 1.8e-64, and 0.0 for 89 of 96 at chances of 4, 6 and 9 in 49, truly
+    # 4.8e-72 (counted exactly below); it gave 0.0 too for the conv head's 89 of 96 against its
+    # cues' own chances (1.65e-64 in bench/results/heatmap_sanity.json)
     assert hs.poisson_binomial_tail([0.15] * 96, 89) == pytest.approx(binom.sf(88, 96, 0.15), rel=1e-9)
-    assert 0.0 < hs.poisson_binomial_tail([4 / 49, 6 / 49, 9 / 49] * 32, 89) < 1e-60
+    assert hs.poisson_binomial_tail([0.15] * 96, 89) == pytest.approx(1.8e-64, rel=0.02)
+    mixed = [Fraction(4, 49), Fraction(6, 49), Fraction(9, 49)] * 32
+    exact = _exact_tail(mixed, 89)
+    assert float(exact) == pytest.approx(4.8e-72, rel=0.02)
+    assert hs.poisson_binomial_tail([float(p) for p in mixed], 89) == pytest.approx(float(exact), rel=1e-9)
+
+
+def _exact_tail(probabilities: list[Fraction], k: int) -> Fraction:
+    """``P(X >= k)`` of a Poisson-binomial X, counted in exact fractions (trial by trial)."""
+    counts = [Fraction(1)]
+    for p in probabilities:
+        counts = [c * (1 - p) + (counts[i - 1] * p if i else 0) for i, c in enumerate(counts)] + [counts[-1] * p]
+    return sum(counts[k:], Fraction(0))
 
 
 def test_the_peak_of_a_map_and_an_empty_one() -> None:
@@ -271,3 +285,13 @@ def test_the_occlusion_map_is_each_painted_cell_graded_by_the_fold_models(tmp_pa
         hs.occlusion_drops(bundle, np.zeros((128, 128), np.uint8), 4)
     with pytest.raises(ValueError, match="multiple of 5 cells"):
         hs.occlusion_drops(bundle, image, 5)
+
+
+def test_the_protocols_cost_in_the_docstring_is_the_committed_runs() -> None:
+    """The module's usage line said "about 4.5 CPU minutes" where the committed result records
+    257.2 CPU seconds (4.3 minutes): the figure is read from the file here."""
+    import json
+
+    result = json.loads((Path(__file__).resolve().parents[2] / "bench" / "results" / "heatmap_sanity.json")
+                        .read_text(encoding="utf-8"))
+    assert f"the protocol: about {result['cpu_seconds'] / 60:.1f} CPU minutes, one thread" in hs.__doc__

@@ -15,10 +15,14 @@ import pytest
 
 from bench.common import RESULTS
 
-CAVEATS = ("not met", "NOT met", "not beaten", "not reached", "does not hold", "fails", "says nothing",
-           "phantom", "not rerun")
-"""Words of a full row that say a figure missed its goal or claim, or what it cannot be read as:
-each must reach the summary row (\\b-bounded: "phantoms", a set's name, is not "phantom")."""
+
+def _caveats() -> tuple[str, ...]:
+    """The words of a full row or table that say a figure missed its goal or claim, or what it
+    cannot be read as: bench.summarize's own VERDICT_WORDS (one source), each of which must reach
+    the summary row (\\b-bounded: "phantoms", a set's name, is not "phantom")."""
+    from bench.summarize import VERDICT_WORDS
+
+    return VERDICT_WORDS
 
 
 def _summary_rows(results: Path) -> dict[str, str]:
@@ -32,23 +36,71 @@ def _figure(row: str) -> str:
     return row.split(") | ", 1)[1].rsplit(" | ", 2)[0]
 
 
-def test_every_verdict_and_caveat_of_a_full_row_reaches_its_summary_row() -> None:
-    """Over every committed result: each caveat word of its full rows (what and figure cells) is
-    in its summary row, and a summary figure that says "met" says the goal too."""
-    from bench.summarize import _cells, result_rows
+def _full_texts(results: Path) -> dict[str, str]:
+    """Each result's full words on the results page: the what and figure cells of its rows, or,
+    for a result shown as a table (RetinaMNIST repeats and recipes, UMM, low-label, layer
+    clusters), the lines of its table."""
+    from bench.summarize import _cells, correctness_blocks, result_rows
 
+    texts = {key: " ".join(" ".join(_cells(row)[:2]) for row in rows) for key, _record, rows in result_rows(results)}
+    for names, block in correctness_blocks(results):
+        for name in names:
+            if name not in texts:
+                texts[name] = " ".join(block)
+    return texts
+
+
+GOAL = re.compile(r"\bgoal\b|[<>≤≥]")
+
+
+def _goal_beside(figure: str, at: int) -> bool:
+    """Whether the verdict at ``at`` has a goal beside it: the figure opens with "goal ...: ",
+    or the text before it inside its parenthesis (or, outside one, back to the last "; " or
+    sentence end) holds a goal word or a comparison; a "<" elsewhere in the cell does not count."""
+    if re.match(r"goal\b[^:;]*: ", figure):
+        return True
+    before, depth = figure[:at], 0
+    for i in range(len(before) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(before[i], 0)
+        if depth < 0 or (depth == 0 and before[i:i + 2] in ("; ", ". ")):
+            before = before[i + 1:]
+            break
+    return GOAL.search(before) is not None
+
+
+def test_every_verdict_and_caveat_of_a_full_row_reaches_its_summary_row() -> None:
+    """Over every committed result, those shown as tables too: each caveat word of its full rows
+    (what and figure cells) or of its table is in its summary row, and every "met" or "not met"
+    of a summary figure has its goal beside it."""
     summary = _summary_rows(RESULTS)
+    full = _full_texts(RESULTS)
+    assert set(full) == set(summary)
+    tables = [key for key in full if key.startswith(("retinamnist_", "umm_", "low_label_", "layer_clusters_"))]
+    assert len(tables) >= 19  # the RetinaMNIST repeats and recipes, UMM, low-label and layer-cluster results
     checked = 0
-    for key, _record, rows in result_rows(RESULTS):
-        full = " ".join(" ".join(_cells(row)[:2]) for row in rows)
-        for word in CAVEATS:
-            if re.search(rf"\b{word}\b", full):
+    for key, text in full.items():
+        for word in _caveats():
+            if re.search(rf"\b{word}\b", text):
                 assert re.search(rf"\b{word}\b", summary[key]), (key, word, summary[key])
                 checked += 1
         figure = _figure(summary[key])
-        if re.search(r"\bmet\b", figure):
-            assert "goal" in figure or "<" in figure, (key, figure)
-    assert checked >= 10  # the committed results hold these words (cifar10_vicreg, reruns, heatmap_sanity...)
+        for verdict in re.finditer(r"\b(?:not |NOT )?met\b", figure):
+            assert _goal_beside(figure, verdict.start()), (key, figure[:verdict.end()])
+    assert checked >= 40  # the committed results hold these words (cifar10_vicreg, reruns, the recipes' marks...)
+
+
+def test_the_goal_must_be_beside_its_verdict() -> None:
+    """A "<" elsewhere in the cell said nothing about which goal a later "met" met."""
+    led = "goal p95 < 0.3 s: idle 0.2 s (met); busy 0.4 s (NOT met)"
+    assert _goal_beside(led, led.index("NOT met"))
+    figure = "12 s (< 15 s: met); memory 3 GB (met)"
+    assert _goal_beside(figure, figure.index("met")) and not _goal_beside(figure, figure.rindex("met"))
+    bare, named = "mean +0.004: mark not met", "mean +0.004: mark (mean > 2 SE in each) not met"
+    assert not _goal_beside(bare, bare.index("not met")) and _goal_beside(named, named.index("not met"))
+    from bench.summarize import goal_beside  # the summary's own rule agrees on these
+    for text in (led, figure, bare, named):
+        for verdict in re.finditer(r"\b(?:not |NOT )?met\b", text):
+            assert goal_beside(text, verdict.start()) == _goal_beside(text, verdict.start()), (text, verdict.start())
 
 
 def test_the_committed_results_named_by_the_review_keep_their_verdicts() -> None:
@@ -203,3 +255,146 @@ def test_the_what_of_several_rows_says_only_what_they_share(whats: list[str], sa
     from bench.summarize import _summary_what
 
     assert _summary_what(whats) == said
+
+
+def test_a_verdicts_clause_is_kept_to_its_end() -> None:
+    """A second review: the summary kept "not comparable with the bf16 figure" and dropped ", nor
+    with the H100's 706 images/s ...", kept "figures of a trial run" and dropped ", not of
+    grading", and dropped "VICReg stopped early" and "its kappa is optimistic" (no verdict word)."""
+    from bench.summarize import shorten
+
+    text = ("2746.46 images/s model, 598.97 end to end; run on a lent H200. Its model rate (4 passes) is not "
+            "comparable with the bf16 figure, which runs every fold model separately (20 passes), nor with "
+            "the H100's 706 images/s, measured before. Next sentence")
+    assert shorten(text, 20) == ("2746.46 images/s model … Its model rate (4 passes) is not comparable with the "
+                                 "bf16 figure, which runs every fold model separately (20 passes), nor with the "
+                                 "H100's 706 images/s, measured before …")
+    assert shorten("20.1 s total; ingest 0.15 s; figures of a trial run, not of grading; load 2.1", 10) == (
+        "20.1 s total … figures of a trial run, not of grading …")
+    assert shorten("192.4 s total; ingest 6.84 s; VICReg stopped early after 42 epochs; fine-tuned under "
+                   "keep=best, the old default, so its kappa is optimistic and more", 10) == (
+        "192.4 s total … VICReg stopped early after 42 epochs; fine-tuned under keep=best … so its kappa is "
+        "optimistic and more")
+    # a verdict inside a parenthesis keeps that parenthesis and its clause's opening piece only
+    assert shorten("app heat map, conv head (synthetic; says nothing), more words here", 15) == (
+        "app heat map … (synthetic; says nothing) …")
+
+
+def test_the_committed_summary_rows_keep_the_clauses_the_review_named() -> None:
+    summary = _summary_rows(RESULTS)
+    h200 = _figure(summary["inference_cuda_h200"])
+    assert ("is not comparable with the bf16 figure, which runs every fold model separately (20 passes), nor "
+            "with the H100's 706 images/s of 2026-11-22, measured before the folds shared their backbone.") in h200
+    assert "figures of a trial run, not of grading" in summary["first_try_fundus"]
+    for key, epochs in (("drac_pipeline_gpu", 42), ("drac_pipeline_h200", 29)):
+        assert f"VICReg stopped early after {epochs} epochs" in summary[key]
+    assert "so its kappa is optimistic" in summary["drac_pipeline_gpu"]
+    assert "so its kappa is optimistic" in summary["umm_protocol_drac_phantom"]
+
+
+def test_the_app_load_rows_say_what_tells_them_apart() -> None:
+    """A review: six summary rows read "app under load … client latency ..." alike; each names
+    its clients, neighbour and model workers now, from its record."""
+    summary = _summary_rows(RESULTS)
+    keys = sorted(key for key in summary if key.startswith("app_load"))
+    assert len(keys) == 6
+    settings = set()
+    for key in keys:
+        record = json.loads((RESULTS / f"{key}.json").read_text(encoding="utf-8"))
+        workers = record["queue"]["model_workers"]
+        neighbour = "no neighbour" if record["config"]["neighbour"] == "none" else "busy neighbour"
+        said = (f"{record['config']['clients']} clients, {neighbour}, {workers} model worker{'' if workers == 1 else 's'}: "
+                f"client latency p50 {record['results']['latency_s']['p50']} s / p95 {record['results']['latency_s']['p95']} s")
+        assert _figure(summary[key]).startswith(said), (key, summary[key])
+        settings.add(_figure(summary[key]).split(":", 1)[0] + summary[key].split(" | ")[0].split("([")[0])
+    assert len(settings) == 6  # the what or the setting tells each one apart
+
+
+def test_the_retinamnist_recipes_name_their_mark() -> None:
+    """A review: eight rows said "mark not met" without saying what the mark is."""
+    from bench.summarize import MARK_SE
+
+    summary = _summary_rows(RESULTS)
+    judged = [key for key in summary if key.startswith("retinamnist_epochs") and "mark" in summary[key]
+              and "no mark" not in summary[key]]
+    assert len(judged) >= 7
+    for key in judged:
+        assert f"mark (mean > {MARK_SE:g} SE in each) not met (accuracy " in summary[key], summary[key]
+
+
+def _threads_record(neighbour_seconds: float, load: float) -> dict[str, Any]:
+    return _record(repeats=5, usable_cores=2, table={}, rows=[
+        {"workload": "predict", "threads": 1, "neighbour": n, "seconds_median": s, "load_avg_1min": [load]}
+        for n, s in (("none", 0.2), ("busy", neighbour_seconds))])
+
+
+def test_runs_set_aside_beside_any_result_are_named_with_their_verdicts(tmp_path: Path) -> None:
+    """F1 of the second review: bench/results/set_aside/<key>_run<N>.json are read for any bench,
+    named in the full row (or under the table) and, short, in the summary row, with the
+    verdicts that differ from the kept run's; "the quietest" only where every set-aside run's
+    row states a higher 1-minute load."""
+    from bench.summarize import render_page, set_aside_note
+
+    goal = {"goal": "< 2 s", "command": "python -m bench.default_run"}
+    kept = _record(seconds_total=1.5, goal_met=True, seconds_per_stage={"ingest": 1.5},
+                   load_average_1_5_15_min={"start": [1.1, 1, 1], "end": [1.2, 1, 1]}, **goal)
+    busier = [_record(seconds_total=s, goal_met=s < 2, seconds_per_stage={"ingest": s},
+                      load_average_1_5_15_min={"start": [load, 1, 1], "end": [load, 1, 1]}, **goal)
+              for s, load in ((2.5, 3.4), (2.7, 4.9))]
+    results = _write(tmp_path / "results", {"default_run": kept})
+    _write(results / "set_aside", {"default_run_run1": busier[0], "default_run_run2": busier[1],
+                                   "other_run1": busier[0]})
+    summary = _figure(_summary_rows(results)["default_run"])
+    assert summary.endswith("; the quietest of 3 runs; the 2 busier, set aside: 2.5, 2.7 s total "
+                            "(goal < 600 s: not met)"), summary
+    full = render_page(results)
+    assert ("the quietest of 3 runs of the same command on the same commit (1-min load up to 1.2), the others "
+            "set aside as they came (`bench/results/set_aside/`: default_run_run1, 1-min load up to 3.4: 2.5 s "
+            "total (goal < 600 s: not met); default_run_run2, 1-min load up to 4.9: 2.7 s total (goal < 600 s: "
+            "not met))") in full
+    assert "other_run1" not in full  # another result's run
+    # a kept run that was not the quietest is one of the runs; a set-aside run alike says so
+    (results / "set_aside" / "default_run_run2.json").unlink()
+    (results / "set_aside" / "default_run_run1.json").write_text(json.dumps(kept), encoding="utf-8")
+    assert _figure(_summary_rows(results)["default_run"]).endswith(
+        "; one of 2 runs; the other one, set aside: the same verdicts")
+    assert set_aside_note("ingest", kept, results) == ""  # no run set aside
+
+
+def test_a_result_shown_as_a_table_names_its_set_aside_runs_under_it(tmp_path: Path) -> None:
+    from bench.summarize import render_page
+
+    record = json.loads((RESULTS / "layer_clusters_cifar10.json").read_text(encoding="utf-8"))
+    results = _write(tmp_path / "results", {"layer_clusters_cifar10": record})
+    _write(results / "set_aside", {"layer_clusters_cifar10_run1": record})
+    page = render_page(results)
+    assert ("`layer_clusters_cifar10` is one of 2 runs of the same command on the same commit, the others set "
+            "aside as they came (`bench/results/set_aside/`: layer_clusters_cifar10_run1: no verdict stated).") in page
+    assert _figure(_summary_rows(results)["layer_clusters_cifar10"]).endswith(
+        "; one of 2 runs; the other one, set aside: the same verdicts")
+
+
+def test_the_readme_says_what_the_summary_keeps_and_no_more() -> None:
+    """The README said the summary "keeps every verdict and caveat they state"; it keeps the words
+    of VERDICT_WORDS with the rest of their clause, which it now says, its examples among them."""
+    from bench.summarize import SUMMARY_BEGIN, VERDICT_WORDS
+
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+                      .split(SUMMARY_BEGIN)[0].split())
+    said = readme.rsplit("One row per result file", 1)[1]
+    assert "keeps every verdict and caveat" not in said
+    examples = said.split("`bench.summarize.VERDICT_WORDS`: ", 1)[1].split(", ...)", 1)[0].split(", ")
+    assert examples and set(examples) <= set(VERDICT_WORDS), examples
+    assert "stays with the rest of its clause, other words may be cut" in said
+
+
+def test_a_what_cell_keeps_its_labelled_piece_only() -> None:
+    """A what cell's verdict word labels a piece of its setting ("phantom DRAC layout"): that piece
+    and its clause's opening one stay, the setting after it may be cut."""
+    from bench.summarize import shorten
+
+    what = "ingest memory, phantom DRAC layout, 611 train + 386 test, 1024 x 1024 8-bit PNG, seed 0"
+    assert shorten(what, 20, whole_clause=False) == "ingest memory, phantom DRAC layout …"
+    assert shorten(what, 20) == what  # a figure's verdict keeps its clause to its end
+    summary = _summary_rows(RESULTS)
+    assert summary["ingest_memory"].startswith("| ingest memory, phantom DRAC layout, 611 train + 386 test … ([")
