@@ -160,7 +160,7 @@ def own_folder_root(root: str) -> Path:
     ``$HOME/x``, outside the working folder; a review)."""
     folder = Path(os.path.normpath(root)) if root else None
     parts = Path(root).parts if root else ()
-    home = bool(parts) and parts[0].startswith("~")
+    home = bool(root) and root.startswith("~")  # the job expands a leading ~ only ("./~/x" is a folder named ~)
     why = ("" if folder is None or folder.is_absolute() else
            f" (its part {'..'!r}: write the folder without it)" if ".." in parts else
            f" ({parts[0]!r}: a leading ~ is your home folder to the job, outside the working folder)" if home else

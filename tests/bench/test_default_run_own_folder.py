@@ -79,7 +79,8 @@ def test_the_option_needs_a_data_root_inside_the_working_folder_before_anything_
 
 
 @pytest.mark.parametrize(("root", "folder"), [("my_photos/", "my_photos"), ("a/my_photos", "a/my_photos"),
-                                              ("./my_photos", "my_photos"), ("a~/photos", "a~/photos")])
+                                              ("./my_photos", "my_photos"), ("a~/photos", "a~/photos"),
+                                              ("./~/photos", "~/photos")])  # "./~" is a folder named ~ to the job
 def test_a_relative_data_root_below_the_working_folder_is_the_folder_built(root: str, folder: str) -> None:
     assert default_run.own_folder_root(root) == Path(folder)
 
