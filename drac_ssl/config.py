@@ -1766,8 +1766,10 @@ YAML reads as text: before a key (``pretrain:`` then a key indented by one becam
 section's empty value) or after a colon (``epochs:`` + U+00A0 + ``3`` became the text
 ``'epochs:\xa03'``), each then given a message about something else (a review)."""
 
-_LOOKALIKE_AT = re.compile("^[ \u00a0\u202f\u200b\u3000]*(?:- +)?[^\\s:#'\"]*:(?=[\u00a0\u202f\u200b\u3000])")
-"""A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`)."""
+_LOOKALIKE_AT = re.compile("^[ \u00a0\u202f\u200b\u3000]*(?:- +)?([^\\s:#'\"]*):(?=[\u00a0\u202f\u200b\u3000])")
+"""A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`);
+its group is the key, which must be a config key (:func:`_config_keys`) for the line to be
+flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades`` is a valid grade name (a review)."""
 
 
 def _lookalike_space_error(path: Path, text: str) -> str | None:
@@ -1775,12 +1777,14 @@ def _lookalike_space_error(path: Path, text: str) -> str | None:
     (:data:`_LOOKALIKE_SPACES`) in its indentation or right after a key's colon, its column
     (1-based), the line with each look-alike written as an escape (``\\u00a0``), and the fix:
     retype it as a plain space (a zero-width space in the indentation: delete it); None when
-    there is none there. Look-alikes inside a value, a quote or a comment are left alone: YAML
-    reads them as the text they are."""
+    there is none there. Look-alikes inside a value, a quote or a comment, and after the colon of
+    a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left alone: YAML
+    reads them as the text they are. Still refused, though valid YAML: a look-alike at the start
+    of a block scalar's line (``name: |``), which no config of this package needs."""
     for number, line in enumerate(text.split("\n"), start=1):
         lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
         found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
-        if found is None and (after := _LOOKALIKE_AT.match(line)) is not None:
+        if found is None and (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
             found = after.end()
         if found is not None:
             char = line[found]

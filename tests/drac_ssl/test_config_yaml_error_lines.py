@@ -295,3 +295,11 @@ def test_a_space_look_alike_inside_a_value_or_comment_is_the_text_it_is(tmp_path
     path.write_text("run:\n  name: \"a\u00a0b\"  # a\u00a0note\npretrain:\n  epochs: 3\n", encoding="utf-8")
     config = load_config(path)
     assert (config.run.name, config.pretrain.epochs) == ("a\u00a0b", 3)
+
+
+def test_a_space_look_alike_after_a_grade_names_colon_is_the_grade_name(tmp_path: Path) -> None:
+    """A review: ``- No:`` + U+00A0 + ``DR`` in data.grades is valid YAML, the string
+    'No:\\xa0DR'; only a config key's colon followed by a look-alike is refused."""
+    path = tmp_path / "ok.yaml"
+    path.write_text("data:\n  grades:\n    - No:\u00a0DR\n    - DR\n", encoding="utf-8")
+    assert list(load_config(path).data.grades) == ["No:\u00a0DR", "DR"]
