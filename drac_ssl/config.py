@@ -625,12 +625,19 @@ _YAML11_BOOLS = {"yes": "true", "y": "true", "on": "true", "no": "false", "n": "
 
 
 def _grade_names_read_as_values(value: list[Any], where: str) -> None:
-    """A ConfigError when ``data.grades`` holds an item YAML read as a boolean (``true``) or a
-    number (``1``): grade names are words, and a list of numbers is most often label values
-    taken for names."""
+    """A ConfigError when ``data.grades`` holds an item YAML read as a boolean (``true``), a
+    number (``1``) or a one-pair mapping (``- DR: yes``, a colon and a space in a name): grade
+    names are words, and a list of numbers is most often label values taken for names."""
     def odd_(v: Any) -> bool:
         return isinstance(v, (bool, int, float, NumberText))
 
+    pairs = [v for v in value if isinstance(v, dict) and len(v) == 1]
+    if pairs:  # "- DR: yes": YAML reads a colon and a space inside an item as key: value (a review)
+        text = ", ".join(f"{k}: {_as_text(v)}" for pair in pairs for k, v in pair.items())
+        raise ConfigError(
+            f"{where}: 'data.grades' holds {text}, read as a key and its value, not as a name: in YAML a "
+            f"colon followed by a space makes a mapping.\n"
+            f"  fix: quote the name in the file (- \"{text.split(', ')[0]}\"), or drop the colon")
     odd = [v for v in value if odd_(v)]
     if not odd:
         return

@@ -303,3 +303,17 @@ def test_a_space_look_alike_after_a_grade_names_colon_is_the_grade_name(tmp_path
     path = tmp_path / "ok.yaml"
     path.write_text("data:\n  grades:\n    - No:\u00a0DR\n    - DR\n", encoding="utf-8")
     assert list(load_config(path).data.grades) == ["No:\u00a0DR", "DR"]
+
+
+def test_a_grade_name_with_a_colon_and_a_space_is_told_to_be_quoted(tmp_path: Path) -> None:
+    """A review: ``- DR: yes`` in data.grades (read by YAML as the mapping {'DR': 'yes'}) was
+    told "fix: data.grades=<a value>, or leave it out for the default (empty)"; it is told to
+    quote the name, and the quoted name loads."""
+    path = tmp_path / "grades.yaml"
+    path.write_text("data:\n  grades:\n    - No DR\n    - DR: yes\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "'data.grades' holds DR: yes, read as a key and its value" in str(caught.value)
+    assert 'fix: quote the name in the file (- "DR: yes")' in str(caught.value)
+    path.write_text('data:\n  grades:\n    - No DR\n    - "DR: yes"\n', encoding="utf-8")
+    assert list(load_config(path).data.grades) == ["No DR", "DR: yes"]
