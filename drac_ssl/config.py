@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import os
 import re
@@ -1616,17 +1617,20 @@ def _keys_without_space_in(value: Any) -> list[tuple[str, str]]:
     return [(m["key"], m["value"]) for m in found if m is not None]
 
 
-def _config_keys(base: Any = None) -> frozenset[str]:
+@functools.cache
+def _config_keys() -> frozenset[str]:
     """Every key a config file can hold at some level: the sections' names (``data``,
-    ``backbone``) and their settings' (``epochs``, ``image_size``)."""
-    base = Config() if base is None else base
-    found = set()
-    for f in dataclasses.fields(base):
-        found.add(f.name)
-        value = getattr(base, f.name)
-        if dataclasses.is_dataclass(value):
-            found |= _config_keys(value)
-    return frozenset(found)
+    ``backbone``) and their settings' (``epochs``, ``image_size``); worked out once."""
+    def keys(base: Any) -> set[str]:
+        found = set()
+        for f in dataclasses.fields(base):
+            found.add(f.name)
+            value = getattr(base, f.name)
+            if dataclasses.is_dataclass(value):
+                found |= keys(value)
+        return found
+
+    return frozenset(keys(Config()))
 
 
 def _is_filler(line: str) -> bool:

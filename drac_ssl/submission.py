@@ -1610,7 +1610,7 @@ def grade_note_counts(grade_notes: Sequence[str], probs: np.ndarray, classes: np
     off = not_largest_rows(probs, classes)
     if len(grade_notes) != len(off):
         raise ValueError(f"{len(grade_notes)} grade notes for {len(off)} graded rows")
-    n_not_largest = int(sum(1 for note, o in zip(grade_notes, off, strict=True) if note and o))
+    n_not_largest = sum(1 for note, o in zip(grade_notes, off, strict=True) if note and o)
     return n_not_largest, sum(1 for note in grade_notes if note) - n_not_largest
 
 
@@ -1664,7 +1664,7 @@ def classes_off_rule(rows: SubmissionRows, decision: str,
     probs, given = rows.probs, rows.classes
     if decision == "argmax":
         rule = probs.argmax(axis=1)
-        passes = probs[np.arange(len(given)), given] >= probs.max(axis=1) - CLASS_RULE_TOL
+        passes = ~not_largest_rows(probs, given)
     elif decision == "thresholds":
         cuts = np.asarray(thresholds, dtype=np.float64)
         if len(cuts) != rows.num_grades - 1:

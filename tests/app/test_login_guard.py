@@ -90,6 +90,23 @@ class _HandTimers:
         return self.started[-1]
 
 
+def _until(condition: Callable[[], object]) -> None:
+    """Wait until ``condition()`` holds, for at most 60 s (a guard against a hang, not a timing:
+    the assertions after it say what must have happened)."""
+    for _ in range(6000):
+        if condition():
+            return
+        threading.Event().wait(0.01)
+
+
+async def _until_async(condition: Callable[[], object]) -> None:
+    """:func:`_until` inside a running event loop (its sleeps let the loop run)."""
+    for _ in range(6000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
 def _guard(tmp_path: Path, clock: StepClock, **throttle: Any) -> LoginGuard:
     """alice and bob, hashed cheaply; ``clock`` drives both the throttle and the record's stamps;
     the record's flush timer is fired by hand (``guard.audit._flush_timer.started``)."""
@@ -860,10 +877,7 @@ def test_a_login_waiting_for_a_scrypt_slot_does_not_hold_the_event_loop(tmp_path
 
     async def login_while_slots_are_held(slots: _HeldSlots) -> tuple[bool, bool]:
         task = asyncio.create_task(guard.gradio_auth("alice", PASSWORD))
-        for _ in range(6000):  # until the check is admitted and waits for a slot (a guard, not a timing)
-            if guard.throttle._pending or task.done():
-                break
-            await asyncio.sleep(0.01)
+        await _until_async(lambda: guard.throttle._pending or task.done())  # until the check is admitted and waits for a slot
         for _ in range(5):
             await asyncio.sleep(0.01)  # the loop serves on meanwhile
         waited = not task.done()
@@ -1055,10 +1069,7 @@ def test_login_checks_run_on_the_guards_own_threads_so_the_file_sweep_does_not_w
     async def sweep_while_a_login_waits(slots: _HeldSlots) -> tuple[str, bool, bool]:
         asyncio.get_running_loop().set_default_executor(shared)
         task = asyncio.create_task(guard.gradio_auth("alice", PASSWORD))
-        for _ in range(6000):  # until the check is admitted and waits for a slot (a guard, not a timing)
-            if guard.throttle._pending or task.done():
-                break
-            await asyncio.sleep(0.01)
+        await _until_async(lambda: guard.throttle._pending or task.done())  # until the check is admitted and waits for a slot
         sweeper = await asyncio.to_thread(lambda: threading.current_thread().name)
         login_waited = not task.done()
         slots.free()
@@ -1081,10 +1092,7 @@ def test_closing_the_guard_lets_the_checks_in_progress_end_and_records_them(tmp_
     guard = _guard(tmp_path, StepClock(0.0))
     with _HeldSlots():
         check = guard._check_threads.submit(guard.check, "alice", PASSWORD)
-        for _ in range(6000):  # until it is admitted and waits for a slot (a guard, not a timing)
-            if guard.throttle._pending:
-                break
-            threading.Event().wait(0.01)
+        _until(lambda: guard.throttle._pending)  # until it is admitted and waits for a slot
         closing = threading.Thread(target=guard.close)
         closing.start()
     closing.join(60)
@@ -1165,15 +1173,9 @@ def test_a_throttled_refusal_is_answered_while_admitted_checks_wait_for_threads_
 
     async def refusal_while_checks_wait(slots: _HeldSlots) -> tuple[bool, bool, list[bool]]:
         checks = [asyncio.create_task(guard.gradio_auth(f"user{i}", "x")) for i in range(waiting)]
-        for _ in range(6000):  # until every check thread waits for a slot (a guard, not a timing)
-            if sum(guard.throttle._pending.values()) >= LOGIN_CHECK_THREADS:
-                break
-            await asyncio.sleep(0.01)
+        await _until_async(lambda: sum(guard.throttle._pending.values()) >= LOGIN_CHECK_THREADS)  # until every check thread waits for a slot
         refusal = asyncio.create_task(guard.gradio_auth("mallory", PASSWORD))
-        for _ in range(6000):
-            if refusal.done():
-                break
-            await asyncio.sleep(0.01)
+        await _until_async(refusal.done)
         first = refusal.done() and not any(check.done() for check in checks)
         slots.free()
         return first, await refusal, list(await asyncio.gather(*checks))
@@ -1219,10 +1221,7 @@ def test_an_interrupt_while_the_guard_closes_still_writes_the_sums_and_drops_the
     with _HeldSlots():
         running = [guard._check_threads.submit(guard.check, f"user{i}", "x") for i in range(LOGIN_CHECK_THREADS)]
         queued = guard._check_threads.submit(guard.check, "queued", "x")
-        for _ in range(6000):  # until every thread has its check (a guard, not a timing)
-            if sum(guard.throttle._pending.values()) >= LOGIN_CHECK_THREADS:
-                break
-            threading.Event().wait(0.01)
+        _until(lambda: sum(guard.throttle._pending.values()) >= LOGIN_CHECK_THREADS)  # until every thread has its check
         with pytest.raises(KeyboardInterrupt):
             guard.close()
         assert guard.audit._fd is None
@@ -1301,10 +1300,7 @@ def test_a_check_that_ends_after_an_interrupted_close_is_refused_without_its_lin
     caplog.set_level(logging.ERROR, logger="app")
     with _HeldSlots():
         running = guard._check_threads.submit(guard.check, "alice", PASSWORD)
-        for _ in range(6000):  # until it is admitted and waits for a slot (a guard, not a timing)
-            if guard.throttle._pending:
-                break
-            threading.Event().wait(0.01)
+        _until(lambda: guard.throttle._pending)  # until it is admitted and waits for a slot
         with pytest.raises(KeyboardInterrupt):
             guard.close()
     assert running.result(timeout=60) is False and guard.audit.path.read_text() == ""
@@ -1330,16 +1326,11 @@ def test_a_queued_login_dropped_by_an_interrupted_close_is_refused_not_a_server_
 
     async def logins_while_closing(slots: _HeldSlots) -> list[object]:
         tasks = [asyncio.create_task(guard.gradio_auth(f"user{i}", "x")) for i in range(LOGIN_CHECK_THREADS + 2)]
-        for _ in range(6000):  # until each thread waits for a slot, the last two queued (a guard, not a timing)
-            if len(guard.throttle._pending) == len(tasks) and len(guard._check_threads.pool._threads) == LOGIN_CHECK_THREADS:
-                break
-            await asyncio.sleep(0.01)
+        await _until_async(lambda: len(guard.throttle._pending) == len(tasks)  # each thread waits, the last two queued
+                           and len(guard._check_threads.pool._threads) == LOGIN_CHECK_THREADS)
         closing = threading.Thread(target=close)
         closing.start()
-        for _ in range(6000):
-            if not closing.is_alive():
-                break
-            await asyncio.sleep(0.01)
+        await _until_async(lambda: not closing.is_alive())
         slots.free()
         return list(await asyncio.gather(*tasks, return_exceptions=True))
 
