@@ -248,7 +248,7 @@ def _git(*args: str) -> str | None:
     return _git_cached(str(REPO), args)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.cache  # bounded by the result files; lru_cache(256) evicted what a render asked again
 def _git_cached(repo: str, args: tuple[str, ...]) -> str | None:
     try:
         out = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, timeout=30)
@@ -421,9 +421,7 @@ def _median_of(figure: Any) -> Any:
 def _ingest_goal(r: dict[str, Any]) -> str:
     """The ingest goal and its verdict, ``goal < 15 s: met``: the bound as the record's ``goal``
     states it (``611 train images < 15 s``), 15 s for a record without one."""
-    goal = str(r.get("goal") or "")
-    bound = goal[goal.index("<"):] if "<" in goal else "< 15 s"
-    return f"goal {bound}: {'met' if r.get('goal_met') else 'not met'}"
+    return f"goal {_goal_limit(r, '< 15 s')}: {'met' if r.get('goal_met') else 'not met'}"
 
 
 def ingest_rows(r: dict[str, Any]) -> list[str]:
@@ -566,10 +564,10 @@ def app_speed_rows(r: dict[str, Any]) -> list[str]:
 
 def _goal_limit(r: dict[str, Any], default: str) -> str:
     """The limit of the goal a result records (``goal``: ``"< 600 s on the 2-core CPU
-    machine"`` gives ``"< 600 s"``), else ``default`` (files written before the goal was
+    machine"`` gives ``"< 600 s"``, ``"611 train images < 15 s"`` ``"< 15 s"``), else ``default`` (files written before the goal was
     recorded): a verdict is shown beside the goal it was judged against (a review found a
     fixture whose 2.5 s was "not met" against a shown 600 s)."""
-    found = re.match(r"\s*(<\s*[\d.]+\s*\w+)", str(r.get("goal") or ""))
+    found = re.search(r"(<\s*[\d.]+\s*\w+)", str(r.get("goal") or ""))
     return found.group(1) if found else default
 
 
@@ -2932,7 +2930,7 @@ def _feed_headline(r: dict[str, Any]) -> str | None:
     return f"pairs/s: {', '.join(said)}" if said else None
 
 
-HEADLINES = (("retinamnist_epochs", _epochs_headline), ("retinamnist_", _job_headline),
+HEADLINES = (("retinamnist_epochs", _epochs_headline), ("retinamnist", _job_headline),
              ("umm_protocol_", _umm_protocol_headline), ("umm_ablation", _umm_ablation_headline),
              ("low_label_", _low_label_headline), ("layer_clusters_", _layer_clusters_headline),
              ("quick_check", _quick_check_headline), ("cpu_precision", _cpu_precision_headline),
@@ -2952,8 +2950,6 @@ takes :func:`_job_headline` too; any other result the start of its first row's f
 
 def headline(key: str, record: dict[str, Any]) -> str | None:
     """The summary figure :data:`HEADLINES` gives the result ``key``, or None."""
-    if key == "retinamnist":
-        return _job_headline(record)
     return next((said(record) for prefix, said in HEADLINES if key.startswith(prefix)), None)
 
 
