@@ -2427,10 +2427,9 @@ ResultRows = tuple[str, dict[str, Any], list[str]]
 RetinaMNIST job under ``bench/results/reruns/``), its record and its rows of the results table."""
 
 
-def result_rows(results_dir: Path = RESULTS) -> list[ResultRows]:
-    """Every result the results table shows, in its order (the files' names; each rerun of the
-    RetinaMNIST job after the committed run). Smoke runs (:func:`is_smoke`) and the files shown
-    as correctness tables only are left out."""
+def _bare_result_rows(results_dir: Path) -> list[ResultRows]:
+    """:func:`result_rows` without the words on set-aside runs (:func:`set_aside_note`): the rows
+    the README's summary starts from, which names those runs short (:func:`set_aside_summary`)."""
     out: list[ResultRows] = []
     for path in sorted(results_dir.glob("*.json")):
         record = read_result(path)
@@ -2440,17 +2439,32 @@ def result_rows(results_dir: Path = RESULTS) -> list[ResultRows]:
         rows = _rows_of(name, record)
         if rows is None:
             continue
-        note = set_aside_note(name, record, results_dir)
-        if note and rows:
-            cells = _cells(rows[0])
-            cells[1] += note
-            rows = [f"| {' | '.join(cells)} |", *rows[1:]]
         out.append((name, record, rows))
         if name == "retinamnist":
             out += [(f"reruns/{Path(source).stem}", rerun, retinamnist_rows(rerun, source))
                     for source, rerun in job_reruns(results_dir).items()
                     if isinstance(rerun.get("seconds_total"), (int, float))]
     return out
+
+
+def _with_set_aside_note(key: str, record: dict[str, Any], rows: list[str], results_dir: Path) -> list[str]:
+    """``rows`` of the result ``key``, the first one's figure ending with the words on the runs set
+    aside beside it (:func:`set_aside_note`); ``rows`` as they are when none was."""
+    note = set_aside_note(key, record, results_dir)
+    if not (note and rows):
+        return rows
+    cells = _cells(rows[0])
+    cells[1] += note
+    return [f"| {' | '.join(cells)} |", *rows[1:]]
+
+
+def result_rows(results_dir: Path = RESULTS) -> list[ResultRows]:
+    """Every result the results table shows, in its order (the files' names; each rerun of the
+    RetinaMNIST job after the committed run), a result's first row naming the runs set aside
+    beside it (:func:`set_aside_note`). Smoke runs (:func:`is_smoke`) and the files shown as
+    correctness tables only are left out."""
+    return [(key, record, _with_set_aside_note(key, record, rows, results_dir))
+            for key, record, rows in _bare_result_rows(results_dir)]
 
 
 RESULTS_HEADER = ["| what | figure | device | date | command |", "|---|---|---|---|---|"]
@@ -3024,7 +3038,7 @@ def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str
     ``(+N more rows)``. Neither cell drops a verdict or caveat (:data:`VERDICT`, :func:`shorten`),
     a ``met`` carries its goal (:func:`_with_goal`), runs set aside beside a result are named short
     (:func:`set_aside_summary`), and the what cell gives way above :data:`SUMMARY_ROW` characters."""
-    rows = {key: (record, found) for key, record, found in result_rows(results_dir)}
+    rows = {key: (record, found) for key, record, found in _bare_result_rows(results_dir)}
     titles: dict[str, str] = {}
     for names, block in correctness_blocks(results_dir):
         title = next((line for line in block if line.startswith("**")), "")
@@ -3036,10 +3050,7 @@ def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str
 
     for key in sorted({*rows, *titles}, key=order):
         record, found = rows[key] if key in rows else (read_result(results_dir / f"{key}.json"), [])
-        cells = [_cells(row) for row in found]
-        note = set_aside_note(key, record, results_dir)
-        if note and cells:  # the full row's words on the set-aside runs, said short below
-            cells[0][1] = cells[0][1].replace(note, "")
+        cells = [_cells(row) for row in found]  # without the full row's words on set-aside runs: said short below
         said = headline(key, record)
         if found:
             what = _summary_what([c[0] for c in cells]) if said and len(found) > 1 else cells[0][0]
