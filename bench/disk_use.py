@@ -15,7 +15,8 @@ out top-level folders that are not part of a run (``bundles``: the extra bundles
 ``--folder PATH`` (repeatable; with or without ``--run-dir``): the apparent size of any folder
 and its file count, hard links once, symbolic links not followed (a venv's ``bin/python``),
 under ``folders`` keyed by the path as typed: what command (1) leaves besides its run folder,
-the set-up's ``.venv`` and the phantom set under ``data/phantom`` (the README's disk line).
+the set-up's ``.venv`` and the phantom set under ``data/phantom`` (docs/running.md, "Disk after
+command (1)").
 """
 
 from __future__ import annotations

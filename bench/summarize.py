@@ -18,7 +18,7 @@ import re
 import statistics
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.common import REPO, RESULTS
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
@@ -2427,10 +2427,9 @@ ResultRows = tuple[str, dict[str, Any], list[str]]
 RetinaMNIST job under ``bench/results/reruns/``), its record and its rows of the results table."""
 
 
-def result_rows(results_dir: Path = RESULTS) -> list[ResultRows]:
-    """Every result the results table shows, in its order (the files' names; each rerun of the
-    RetinaMNIST job after the committed run). Smoke runs (:func:`is_smoke`) and the files shown
-    as correctness tables only are left out."""
+def _bare_result_rows(results_dir: Path) -> list[ResultRows]:
+    """:func:`result_rows` without the words on set-aside runs (:func:`set_aside_note`): the rows
+    the README's summary starts from, which names those runs short (:func:`set_aside_summary`)."""
     out: list[ResultRows] = []
     for path in sorted(results_dir.glob("*.json")):
         record = read_result(path)
@@ -2440,11 +2439,6 @@ def result_rows(results_dir: Path = RESULTS) -> list[ResultRows]:
         rows = _rows_of(name, record)
         if rows is None:
             continue
-        note = set_aside_note(name, record, results_dir)
-        if note and rows:
-            cells = _cells(rows[0])
-            cells[1] += note
-            rows = [f"| {' | '.join(cells)} |", *rows[1:]]
         out.append((name, record, rows))
         if name == "retinamnist":
             out += [(f"reruns/{Path(source).stem}", rerun, retinamnist_rows(rerun, source))
@@ -2453,15 +2447,53 @@ def result_rows(results_dir: Path = RESULTS) -> list[ResultRows]:
     return out
 
 
+def _with_set_aside_note(key: str, record: dict[str, Any], rows: list[str], results_dir: Path) -> list[str]:
+    """``rows`` of the result ``key``, the first one's figure ending with the words on the runs set
+    aside beside it (:func:`set_aside_note`); ``rows`` as they are when none was."""
+    note = set_aside_note(key, record, results_dir)
+    if not (note and rows):
+        return rows
+    cells = _cells(rows[0])
+    cells[1] += note
+    return [f"| {' | '.join(cells)} |", *rows[1:]]
+
+
+def result_rows(results_dir: Path = RESULTS) -> list[ResultRows]:
+    """Every result the results table shows, in its order (the files' names; each rerun of the
+    RetinaMNIST job after the committed run), a result's first row naming the runs set aside
+    beside it (:func:`set_aside_note`). Smoke runs (:func:`is_smoke`) and the files shown as
+    correctness tables only are left out."""
+    return [(key, record, _with_set_aside_note(key, record, rows, results_dir))
+            for key, record, rows in _bare_result_rows(results_dir)]
+
+
+class ResultsRead(NamedTuple):
+    """What the generated sections are rendered from, read from the result files once
+    (:func:`generated_sections` renders the README's summary, the results page and the
+    RetinaMNIST table from one read): every result's rows without the set-aside words
+    (:func:`_bare_result_rows`) and the correctness tables (:func:`correctness_blocks`)."""
+
+    rows: list[ResultRows]
+    blocks: list[Block]
+
+
+def read_results(results_dir: Path = RESULTS) -> ResultsRead:
+    """The rows and correctness tables of the result files under ``results_dir`` (:class:`ResultsRead`)."""
+    return ResultsRead(_bare_result_rows(results_dir), correctness_blocks(results_dir))
+
+
 RESULTS_HEADER = ["| what | figure | device | date | command |", "|---|---|---|---|---|"]
 
 
-def _full_lines(results_dir: Path, anchored: bool) -> list[str]:
-    """The results table and the correctness tables; ``anchored``: with an ``<a id>`` (:func:`anchor`)
-    at each result's first row, or at the title of the table that shows it."""
+def _full_lines(results_dir: Path, anchored: bool, read: ResultsRead) -> list[str]:
+    """The results table and the correctness tables of ``read`` (from ``results_dir``), each
+    result's first row naming the runs set aside beside it (:func:`set_aside_note`); ``anchored``:
+    with an ``<a id>`` (:func:`anchor`) at each result's first row, or at the title of the table
+    that shows it."""
     lines = list(RESULTS_HEADER)
     with_rows = set()
-    for key, _record, rows in result_rows(results_dir):
+    for key, record, bare in read.rows:
+        rows = _with_set_aside_note(key, record, bare, results_dir)
         if rows:
             with_rows.add(key)
         if anchored and rows:
@@ -2469,7 +2501,7 @@ def _full_lines(results_dir: Path, anchored: bool) -> list[str]:
         lines += rows
     if len(lines) == 2:  # no file, or smoke runs only
         lines.append("| (no results yet) | | | | |")
-    for names, block in correctness_blocks(results_dir):
+    for names, block in read.blocks:
         ids = "".join(f'<a id="{anchor(name)}"></a>' for name in names if name not in with_rows)
         title = next((i for i, line in enumerate(block) if line.startswith("**")), None)
         if anchored and ids and title is not None:
@@ -2485,7 +2517,7 @@ def _full_lines(results_dir: Path, anchored: bool) -> list[str]:
 def render(results_dir: Path = RESULTS) -> str:
     """The full results: a row per result (what, figure, device, date with its provenance
     words, command), then the correctness tables, as ``--print`` shows them."""
-    return "\n".join(_full_lines(results_dir, anchored=False))
+    return "\n".join(_full_lines(results_dir, anchored=False, read=read_results(results_dir)))
 
 
 RESULTS_PAGE = "docs/results.md"
@@ -2521,9 +2553,11 @@ def rebase_links(text: str, page: str) -> str:
     return re.sub(r"\]\(([^)\s]+)\)", from_page, text)
 
 
-def render_page(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str:
-    """:func:`render` with an anchor per result (:func:`anchor`), its links as seen from ``page``."""
-    return rebase_links("\n".join(_full_lines(results_dir, anchored=True)), page)
+def render_page(results_dir: Path = RESULTS, page: str = RESULTS_PAGE, read: ResultsRead | None = None) -> str:
+    """:func:`render` with an anchor per result (:func:`anchor`), its links as seen from ``page``;
+    from ``read`` where given (:func:`read_results` of ``results_dir``), else read here."""
+    read = read_results(results_dir) if read is None else read
+    return rebase_links("\n".join(_full_lines(results_dir, anchored=True, read=read)), page)
 
 
 def _depth0_pieces(text: str) -> list[str]:
@@ -3016,17 +3050,19 @@ SUMMARY_HEADER = ["| what | headline | device | date |", "|---|---|---|---|"]
 over all its rows), not every figure (those are on :data:`RESULTS_PAGE`)."""
 
 
-def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str:
+def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE, read: ResultsRead | None = None) -> str:
     """The README's summary: one row per result (what, its headline, device without its trade
     marks and "Processor", day), each linked to its anchor on ``page``, where its full rows or
     table give the rest (the provenance words, the command, every figure). A result of several
     rows gets a headline over all of them (:data:`HEADLINES`), or its first row's figure and
     ``(+N more rows)``. Neither cell drops a verdict or caveat (:data:`VERDICT`, :func:`shorten`),
     a ``met`` carries its goal (:func:`_with_goal`), runs set aside beside a result are named short
-    (:func:`set_aside_summary`), and the what cell gives way above :data:`SUMMARY_ROW` characters."""
-    rows = {key: (record, found) for key, record, found in result_rows(results_dir)}
+    (:func:`set_aside_summary`), and the what cell gives way above :data:`SUMMARY_ROW` characters.
+    From ``read`` where given (:func:`read_results` of ``results_dir``), else read here."""
+    read = read_results(results_dir) if read is None else read
+    rows = {key: (record, found) for key, record, found in read.rows}
     titles: dict[str, str] = {}
-    for names, block in correctness_blocks(results_dir):
+    for names, block in read.blocks:
         title = next((line for line in block if line.startswith("**")), "")
         titles.update({name: title.split("**")[1] for name in names if name not in rows and title})
     lines = list(SUMMARY_HEADER)
@@ -3036,10 +3072,7 @@ def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE) -> str
 
     for key in sorted({*rows, *titles}, key=order):
         record, found = rows[key] if key in rows else (read_result(results_dir / f"{key}.json"), [])
-        cells = [_cells(row) for row in found]
-        note = set_aside_note(key, record, results_dir)
-        if note and cells:  # the full row's words on the set-aside runs, said short below
-            cells[0][1] = cells[0][1].replace(note, "")
+        cells = [_cells(row) for row in found]  # without the full row's words on set-aside runs: said short below
         said = headline(key, record)
         if found:
             what = _summary_what([c[0] for c in cells]) if said and len(found) > 1 else cells[0][0]
@@ -3074,13 +3107,16 @@ Section = tuple[str, str, str, str]
 
 def generated_sections(results_dir: Path = RESULTS) -> list[Section]:
     """Every section ``python -m bench.summarize`` writes: the README's summary table, the
-    results page's full results and, where the RetinaMNIST job has a result, its table on
-    :data:`RETINA_PAGE`."""
-    sections = [("README.md", SUMMARY_BEGIN, SUMMARY_END, render_summary(results_dir)),
-                (RESULTS_PAGE, BEGIN, END, render_page(results_dir))]
-    retina = results_dir / "retinamnist.json"
-    if retina.is_file():
-        table = "\n".join(retinamnist_table(read_result(retina), job_reruns(results_dir))).strip("\n")
+    results page's full results and, where the RetinaMNIST job has a result (a smoke run is
+    none, :func:`is_smoke`), its table on :data:`RETINA_PAGE`: the results page's table of it.
+    The result files are read and their rows and tables rendered once (:func:`read_results`),
+    for all three."""
+    read = read_results(results_dir)
+    sections = [("README.md", SUMMARY_BEGIN, SUMMARY_END, render_summary(results_dir, read=read)),
+                (RESULTS_PAGE, BEGIN, END, render_page(results_dir, read=read))]
+    retina = next((block for names, block in read.blocks if names == ("retinamnist",)), None)
+    if retina is not None:
+        table = "\n".join(retina).strip("\n")
         sections.append((RETINA_PAGE, RETINA_BEGIN, RETINA_END, rebase_links(table, RETINA_PAGE)))
     return sections
 

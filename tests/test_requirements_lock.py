@@ -64,12 +64,13 @@ def test_the_pins_install_the_setuptools_the_editable_install_builds_with() -> N
 def test_setup_installs_without_keeping_a_pip_cache() -> None:
     """Final review F4: the README's 7.7 GiB left out ~/.cache/pip, where a plain ``pip
     install`` keeps the CUDA torch and nvidia wheels (several GiB). Every install of setup.sh
-    goes through ``pip_quiet``, which passes ``--no-cache-dir``; the README says so."""
+    goes through ``pip_quiet``, which passes ``--no-cache-dir``; docs/running.md's paragraph on
+    the disk command (1) leaves (once under the README's commands) says so."""
     root = Path(__file__).resolve().parents[1]
     setup = (root / "scripts" / "setup.sh").read_text(encoding="utf-8")
     body = setup[setup.index("pip_quiet() {"):]
     assert "-m pip install -q --disable-pip-version-check --no-cache-dir" in body[:body.index("}")]
     installs = [line for line in setup.splitlines() if "pip install" in line and not line.lstrip().startswith("#")]
     assert len(installs) == 1, installs  # no install around pip_quiet
-    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
-    assert "installs with `pip install --no-cache-dir`, so `~/.cache/pip` keeps no second copy" in readme
+    running = " ".join((root / "docs" / "running.md").read_text(encoding="utf-8").split())
+    assert "installs with `pip install --no-cache-dir`, so `~/.cache/pip` keeps no second copy" in running

@@ -28,9 +28,9 @@ def test_hard_links_count_once_and_the_parts_are_named(tmp_path: Path) -> None:
 
 
 def test_a_folder_counts_its_files_once_and_follows_no_link(tmp_path: Path) -> None:
-    """README's disk line cites the set-up's .venv and the phantom set beside the run folder:
-    ``--folder`` measures any folder, a hard link once, a symbolic link (a venv's bin/python)
-    neither counted nor followed."""
+    """docs/running.md's "Disk after command (1)" cites the set-up's .venv and the phantom set
+    beside the run folder: ``--folder`` measures any folder, a hard link once, a symbolic link (a
+    venv's bin/python) neither counted nor followed."""
     import json
 
     from bench.disk_use import folder_use, main

@@ -470,15 +470,19 @@ def test_bf16_without_amx_is_said_unmeasured_as_the_preflight_says_it() -> None:
     assert "bf16 may be emulated there and run slower than fp32 (not measured on such a CPU)" in preflight
 
 
-def test_the_disk_line_under_command_1_is_the_disk_benchs_figures() -> None:
+def test_the_disk_command_1_leaves_is_the_disk_benchs_figures() -> None:
     """Review F3: the README said nothing of the disk command (1) takes (a newcomer measured a
-    6.3 GB .venv, 846 MB of phantoms and a 783 MB run folder). The line under command (1) gives
-    the figures of bench/results/disk_use_setup.json and disk_use.json, in GiB, and their sum."""
+    6.3 GB .venv, 846 MB of phantoms and a 783 MB run folder). docs/running.md's paragraph on it
+    (moved from under the README's commands, which link it from the main job) gives the figures
+    of bench/results/disk_use_setup.json and disk_use.json, in GiB, and their sum."""
     folders = _result("disk_use_setup")["folders"]
     run = _result("disk_use")["runs"]["default"]
     gib = {name: f["total_mib"] / 1024 for name, f in folders.items()}
     total = (folders[".venv"]["total_mib"] + folders["data/phantom"]["total_mib"] + run["total_mib"]) / 1024
-    passage = _prose("README.md").split("**Disk.** Command (1) leaves", 1)[1].split("**", 1)[0]
+    readme = _prose("README.md")
+    assert "disk it leaves and what of it can go once the run has finished: " \
+           "[docs/running.md](docs/running.md#command-1-on-your-machine)" in readme
+    passage = _prose("docs/running.md").split("**Disk after command (1).** Command (1) leaves", 1)[1].split("**", 1)[0]
     assert passage.startswith(f" about {total:.1f} GiB: `.venv` {gib['.venv']:.1f} GiB ("), passage
     site = ".venv/lib/python3.11/site-packages"
     assert (f"{gib[site + '/nvidia']:.1f} GiB of it `nvidia/` and {gib[site + '/triton']:.1f} GiB `triton/`"
@@ -487,14 +491,15 @@ def test_the_disk_line_under_command_1_is_the_disk_benchs_figures() -> None:
     assert f"({run['checkpoints_total_mib']:.0f} MiB, for resuming only" in passage
 
 
-def test_the_rerun_spread_under_command_1_is_the_reruns_figures() -> None:
+def test_the_rerun_spread_of_command_1_is_the_reruns_figures() -> None:
     """Review F7: a newcomer's rerun of command (1) gave QWKs up to 0.011 from the README's. The
-    paragraph under command (1) quotes what the repository measured: the RetinaMNIST job's
-    largest QWK difference between the Intel run and the AMD rerun, from their files."""
+    paragraph on it in docs/running.md (moved from under the README's commands) quotes what the
+    repository measured: the RetinaMNIST job's largest QWK difference between the Intel run and
+    the AMD rerun, from their files."""
     intel = _result("retinamnist")["variants"]
     amd = json.loads((RESULTS / "reruns" / "retinamnist_amd_epyc.json").read_text(encoding="utf-8"))["variants"]
     largest = max(abs(intel[v]["qwk"] - amd[v]["qwk"]) for v in intel)
-    passage = _prose("README.md").split("**Its figures on your machine.**", 1)[1].split("**", 1)[0]
+    passage = _prose("docs/running.md").split("**Its figures on your machine.**", 1)[1].split("**", 1)[0]
     assert f"QWKs differed by up to {largest:.3f} between an Intel and an AMD CPU" in passage, passage
     assert "hand comparison" in passage and "is not measured" in passage
 
