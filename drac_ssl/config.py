@@ -1648,13 +1648,21 @@ def _at_end(lines: Sequence[str], number: int) -> bool:
     return all(_is_filler(line) for line in lines[max(number, 1) - 1:])
 
 
+def _shown(line: str) -> str:
+    """A config line as an error message quotes it: the spaces at its end dropped, cut to
+    :data:`_SHOWN_CHARS` characters with ``...`` at the cut, so that a cut line is not taken
+    for the whole one. Every message that quotes a line of the file cuts it here (two of them
+    cut it without the ``...``; a review)."""
+    text = line.rstrip()
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
+
+
 def _quoted_line(lines: Sequence[str], number: int) -> str:
-    """``line 52 `  epochs:30``` (``number`` 1-based), the line cut to :data:`_SHOWN_CHARS`; a
-    line blank to the eye but for tabs is said so, not quoted empty."""
-    text = lines[number - 1].rstrip() if 0 < number <= len(lines) else ""
+    """``line 52 `  epochs:30``` (``number`` 1-based), the line cut by :func:`_shown`; a line
+    blank to the eye but for tabs is said so, not quoted empty."""
+    text = _shown(lines[number - 1]) if 0 < number <= len(lines) else ""
     if not text and 0 < number <= len(lines) and "\t" in lines[number - 1]:
         return f"line {number} (blank but for a tab)"
-    text = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
     return f"line {number} `{text}`"
 
 
@@ -1707,9 +1715,8 @@ def _tab_fix(lines: Sequence[str], number: int, column: int) -> str | None:
         return (f"YAML takes no tab outside quotes: delete the tab at the end of line {number}.")
     if "\t" in lead:
         above = _line_above(lines, number)
-        like = (f", as far as the other keys of its section (line {above} "
-                f"`{lines[above - 1].rstrip()[:_SHOWN_CHARS]}`: {_spaces(_indentation(lines[above - 1]))})"
-                if above else "")
+        like = (f", as far as the other keys of its section ({_quoted_line(lines, above)}: "
+                f"{_spaces(_indentation(lines[above - 1]))})" if above else "")
         return f"YAML indents with spaces, not tabs: indent line {number} with spaces{like}."
     return (f"YAML indents with spaces, not tabs, and takes no tab outside quotes: replace the tab "
             f"on line {number} (column {column + 1}) with a space.")
@@ -1804,7 +1811,7 @@ def _lookalike_space_error(path: Path, text: str) -> str | None:
                    if char == "\u200b" and found < lead else
                    "retype it as a plain space (an editor shows the two alike)")
             return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {found + 1}: YAML reads it as text, "
-                    f"not as a space: line {number} `{shown[:_SHOWN_CHARS]}`.\n  fix: {fix}.")
+                    f"not as a space: line {number} `{_shown(shown)}`.\n  fix: {fix}.")
     return None
 
 
@@ -1825,9 +1832,8 @@ def _not_text_error(path: Path, exc: yaml.reader.ReaderError, text: str) -> str:
     seen = f"a box, as ^{chr(ord(char) + 64)}" if ord(char) < 0x20 else "a box"
     shown = "".join(c if c == "\t" or c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100
                     else f"\\u{ord(c):04x}" for c in line)
-    shown = shown if len(shown) <= _SHOWN_CHARS else shown[:_SHOWN_CHARS - 3] + "..."
     return (f"{path}:{number}: not valid YAML ({named}, {code}, at column {column} is not a text "
-            f"character): line {number} `{shown}`.\n  fix: delete that character (an editor may show "
+            f"character): line {number} `{_shown(shown)}`.\n  fix: delete that character (an editor may show "
             f"it as {seen}, or not at all: retyping line {number} removes it).")
 
 

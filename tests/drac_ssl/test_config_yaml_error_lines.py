@@ -317,3 +317,18 @@ def test_a_grade_name_with_a_colon_and_a_space_is_told_to_be_quoted(tmp_path: Pa
     assert 'fix: quote the name in the file (- "DR: yes")' in str(caught.value)
     path.write_text('data:\n  grades:\n    - No DR\n    - "DR: yes"\n', encoding="utf-8")
     assert list(load_config(path).data.grades) == ["No DR", "DR: yes"]
+
+
+_LONG = "x" * 100
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    (f"run:\n  name:\u00a0{_LONG}\n", f"  name:\\u00a0{_LONG}"),  # a look-alike's line, escaped
+    (f"pretrain:\n  epochs: 3  # {_LONG}\n\tbatch_size: 4\n", f"  epochs: 3  # {_LONG}"),  # above a tab
+    (f"run:\n  name: {_LONG}\x0c\n", f"  name: {_LONG}\\x0c"),  # a form feed's line, escaped
+])
+def test_every_message_cuts_a_long_line_alike_with_dots(tmp_path: Path, text: str, shown: str) -> None:
+    """A review: the look-alike and tab messages cut a quoted line at 80 characters without the
+    ``...`` the other messages put there, so a cut line read as the whole one."""
+    error = _error_of(tmp_path, text)
+    assert f"line 2 `{shown[:77]}...`" in error, error
