@@ -1169,28 +1169,67 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+r"""Where a config file's lines end as an editor counts them (``\n``, ``\r\n``, ``\r``). PyYAML
+(YAML 1.1) and ``str.splitlines`` also end a line at U+0085, U+2028 and U+2029 (and
+``splitlines`` at a form feed), which moved every line number a message gave by one for each
+such character above the mistake (one inside a quoted value, say); editors show none of them
+as a line's end."""
+
+
+def _editor_lines(text: str) -> list[str]:
+    """``text``'s lines as an editor shows them (ended by :data:`_LINE_BREAK` only), without
+    their line ends; as ``str.splitlines``, no empty line after a final line end."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+def _editor_position(text: str, index: int) -> tuple[int, int]:
+    """The line and column (both 0-based, as PyYAML's marks) of character ``index`` of ``text``,
+    lines counted as an editor counts them (:data:`_LINE_BREAK`), columns in characters."""
+    index = min(max(index, 0), len(text))
+    line, start = 0, 0
+    for found in _LINE_BREAK.finditer(text):
+        if found.end() > index:  # a line end at or after the character (its own \r\n's \n too)
+            break
+        line, start = line + 1, found.end()
+    return line, index - start
+
+
+def _editor_mark(text: str, mark: yaml.Mark | None) -> yaml.Mark | None:
+    """PyYAML's ``mark`` in ``text`` (the stream it read) with its line and column counted as an
+    editor counts them (:func:`_editor_position`); None stays None."""
+    if mark is None:
+        return None
+    line, column = _editor_position(text, mark.index)
+    return yaml.Mark(mark.name, mark.index, line, column, None, None)
+
+
 class _LineLoader(YamlLoader):
     """:class:`YamlLoader` for ``-c`` files: a key written twice in one mapping is an error
     (:func:`_repeated_key`), not the last value silently winning."""
 
 
-def _repeated_key(node: yaml.Node | None, path: tuple[str, ...] = ()) -> tuple[str, int, int] | None:
-    """The first key written twice in one mapping of the composed YAML ``node``: its dotted
-    name (``pretrain.epochs``) and the 1-based lines of both; None when every key is once."""
+def _repeated_key(node: yaml.Node | None, text: str,
+                  path: tuple[str, ...] = ()) -> tuple[str, int, int] | None:
+    """The first key written twice in one mapping of the YAML ``node`` composed from ``text``:
+    its dotted name (``pretrain.epochs``) and the 1-based lines of both, as an editor counts
+    them (:func:`_editor_position`); None when every key is once."""
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key, value in node.value:
             name = str(key.value) if isinstance(key, yaml.ScalarNode) else ""
             if name and name != "<<":
+                line = _editor_position(text, key.start_mark.index)[0] + 1
                 if name in seen:
-                    return ".".join((*path, name)), seen[name], key.start_mark.line + 1
-                seen[name] = key.start_mark.line + 1
-            found = _repeated_key(value, (*path, name))
+                    return ".".join((*path, name)), seen[name], line
+                seen[name] = line
+            found = _repeated_key(value, text, (*path, name))
             if found:
                 return found
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            found = _repeated_key(item, (*path[:-1], f"{path[-1]}[{i}]") if path else (f"[{i}]",))
+            found = _repeated_key(item, text, (*path[:-1], f"{path[-1]}[{i}]") if path else (f"[{i}]",))
             if found:
                 return found
     return None
@@ -1648,12 +1687,17 @@ def _at_end(lines: Sequence[str], number: int) -> bool:
     return all(_is_filler(line) for line in lines[max(number, 1) - 1:])
 
 
+_ESCAPED_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+
 def _shown(line: str) -> str:
     """A config line as an error message quotes it: the spaces at its end dropped, cut to
     :data:`_SHOWN_CHARS` characters with ``...`` at the cut, so that a cut line is not taken
     for the whole one. Every message that quotes a line of the file cuts it here (two of them
-    cut it without the ``...``; a review)."""
-    text = line.rstrip()
+    cut it without the ``...``; a review). U+0085, U+2028 and U+2029, which a terminal may
+    show as a line's end though an editor shows the line whole (:data:`_LINE_BREAK`), are
+    written as escapes (``\\u2028``)."""
+    text = line.rstrip().translate(_ESCAPED_BREAKS)
     return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
 
 
@@ -1799,14 +1843,14 @@ def _lookalike_space_error(path: Path, text: str) -> str | None:
     a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left alone: YAML
     reads them as the text they are. Still refused, though valid YAML: a look-alike at the start
     of a block scalar's line (``name: |``), which no config of this package needs."""
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(_editor_lines(text), start=1):
         lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
         found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
         if found is None and (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
             found = after.end()
         if found is not None:
             char = line[found]
-            shown = "".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line.rstrip("\r"))
+            shown = "".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line)
             fix = ("delete it (it is invisible; the spaces around it indent the line)"
                    if char == "\u200b" and found < lead else
                    "retype it as a plain space (an editor shows the two alike)")
@@ -1820,12 +1864,11 @@ def _not_text_error(path: Path, exc: yaml.reader.ReaderError, text: str) -> str:
     file (PyYAML's ``ReaderError``: a NUL byte from a binary copy, a form feed from a
     printer-paged file): its line and column from ``exc.position`` (the character's offset in
     ``text``), the line quoted with the character written as an escape (``\x00``), and the fix.
-    Lines are counted at ``\n`` alone: ``str.splitlines`` also breaks at a form feed."""
+    Lines are counted as an editor counts them (:data:`_LINE_BREAK`): ``str.splitlines`` also
+    breaks at a form feed."""
     position = min(max(exc.position, 0), len(text))
-    start = text.rfind("\n", 0, position) + 1
-    end = text.find("\n", position)
-    line = text[start:len(text) if end < 0 else end].rstrip("\r\n")
-    number, column = text.count("\n", 0, position) + 1, position - start + 1
+    at, column = _editor_position(text, position)
+    number, column, line = at + 1, column + 1, _LINE_BREAK.split(text)[at]
     char = chr(exc.character) if isinstance(exc.character, int) else text[position:position + 1] or "?"
     code = f"U+{ord(char):04X}"
     named = _CONTROL_NAMES.get(char, "a control character" if ord(char) < 0x20 else "a character")
@@ -1837,7 +1880,7 @@ def _not_text_error(path: Path, exc: yaml.reader.ReaderError, text: str) -> str:
             f"it as {seen}, or not at all: retyping line {number} removes it).")
 
 
-def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
+def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str) -> str:
     """``FILE:LINE: not valid YAML (...)`` and the fix. PyYAML marks where it noticed the
     problem (``problem_mark``), often a line below the mistake: for a quote left open, the
     end of the file; for ``  epochs:30`` (no space after the colon), the next line. When its
@@ -1861,11 +1904,11 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
     stream, on the opening line) is still said to be open. A byte-order mark before line 1 is
     no part of it; a character YAML takes nowhere (PyYAML's ``ReaderError``: a NUL, a form
     feed) is named by :func:`_not_text_error`."""
-    mark = getattr(exc, "problem_mark", None)
-    start = getattr(exc, "context_mark", None)
-    context = str(getattr(exc, "context", "") or "")
     text = text.removeprefix(BYTE_ORDER_MARK)
-    lines = text.splitlines()
+    mark = _editor_mark(text, getattr(exc, "problem_mark", None))
+    start = _editor_mark(text, getattr(exc, "context_mark", None))
+    context = str(getattr(exc, "context", "") or "")
+    lines = _editor_lines(text)
     if isinstance(exc, yaml.reader.ReaderError):
         return _not_text_error(path, exc, text)
     unclosed = _UNCLOSED.get(context)
@@ -2032,7 +2075,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         loader = _LineLoader(text)  # a SafeLoader subclass; refuses a NUL or form feed anywhere
         node = loader.get_single_node()
-        repeated = _repeated_key(node)
+        repeated = _repeated_key(node, text)
         data = loader.construct_document(node) if node is not None else None
         data = _written_values(node, data)
     except yaml.YAMLError as exc:
@@ -2069,7 +2112,7 @@ def _key_line(path: Path, dotted: str) -> str:
     is looked for inside the block of the one before, so ``finetune.epochs`` is not taken
     for ``pretrain.epochs``. Falls back to the deepest component found."""
     try:
-        lines = path.read_text(encoding="utf-8").removeprefix(BYTE_ORDER_MARK).splitlines()
+        lines = _editor_lines(path.read_text(encoding="utf-8").removeprefix(BYTE_ORDER_MARK))
     except (OSError, UnicodeDecodeError):
         return str(path)
     found, start, indent = None, 0, -1

@@ -332,3 +332,48 @@ def test_every_message_cuts_a_long_line_alike_with_dots(tmp_path: Path, text: st
     ``...`` the other messages put there, so a cut line read as the whole one."""
     error = _error_of(tmp_path, text)
     assert f"line 2 `{shown[:77]}...`" in error, error
+
+
+_QUOTED_BREAK = 'run:\n  name: "a{char}b"\n'
+"""Two lines an editor shows, whose quoted value holds a character that PyYAML and
+``str.splitlines`` take for a line's end (U+2028 by default)."""
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("char", ["\u2028", "\x85", "\u2029"])
+def test_a_line_break_only_yaml_sees_inside_a_quoted_value_moves_no_line_number(
+        tmp_path: Path, char: str, newline: str) -> None:
+    """A review: PyYAML (YAML 1.1) and ``str.splitlines`` end a line at U+0085, U+2028 and
+    U+2029, editors do not: the mistake on line 4 of the editor was reported on line 5 (and
+    quoted from the wrong line). The quoted line shows the character as an escape."""
+    text = _QUOTED_BREAK.format(char=char) + "pretrain:\n  epochs:30\n  batch_size: 4\n"
+    error = _error_of(tmp_path, text, newline)
+    assert error.startswith("FILE:4-5: not valid YAML (mapping values are not allowed here, noticed on line 5;"), error
+    assert "line 4 `  epochs:30`, line 5 `  batch_size: 4`." in error, error
+    assert error.endswith("fix: a mapping key needs a space after the colon: write line 4 as `  epochs: 30`."), error
+
+
+@pytest.mark.parametrize(("body", "start"), [
+    ("pretrain:\n  epochs: 3\n  epochs: 4\n",
+     "FILE:5: 'pretrain.epochs' is written twice in the same section, on lines 4 and 5;"),
+    ("pretrain:\n  epochs: many\n", "FILE:4: 'pretrain.epochs' must be an integer"),  # the key's line
+    ("pretrain:\n  epochs: 3\x00\n", "FILE:4: not valid YAML (a NUL byte, U+0000, at column 12 "),
+    ('pretrain:\n  epochs: "3\n', "FILE:4: not valid YAML (the quoted value that starts on this line"),
+    ("pretrain:\n\tepochs: 3\n", "FILE:4: not valid YAML (found character '\\t' that cannot start any token): "
+                                 "line 4 `\tepochs: 3`."),
+    ("pretrain:\n epochs: 3\n  batch_size: 4\n", "FILE:5: not valid YAML (mapping values are not allowed "
+                                                 "here): line 5 `  batch_size: 4`."),
+])
+@pytest.mark.parametrize("newline", ["\n", "\r"])
+def test_every_config_message_counts_lines_as_an_editor_does(
+        tmp_path: Path, body: str, start: str, newline: str) -> None:
+    """The repeated key's lines, a setting's line, a character YAML takes nowhere, a quote left
+    open, a tab and an indentation, each below a quoted value holding U+2028, the lines ended
+    by ``\\n`` or (an old Mac's) ``\\r``."""
+    error = _error_of(tmp_path, _QUOTED_BREAK.format(char="\u2028") + body, newline)
+    assert error.startswith(start), error
+
+
+def test_a_quoted_line_shows_a_line_break_yaml_sees_as_an_escape(tmp_path: Path) -> None:
+    error = _error_of(tmp_path, 'run:\n  name: "a\u2028b" x: y\n')
+    assert error.startswith("FILE:2: not valid YAML (") and 'line 2 `  name: "a\\u2028b" x: y`' in error, error
