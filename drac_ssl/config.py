@@ -1834,6 +1834,30 @@ its group is the key, which must be a config key (:func:`_config_keys`) for the 
 flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades`` is a valid grade name (a review)."""
 
 
+def _value_text_lines(text: str) -> frozenset[int]:
+    """The lines (1-based, :func:`_editor_lines`) of ``text`` that start inside a value's text:
+    a block scalar's lines (those after a ``|`` or ``>`` header, ``name: |``, that YAML reads as
+    the value) and a quoted value's lines after its first. Found by PyYAML's scanner (its
+    ``ScalarToken`` of style ``|``, ``>``, ``'`` or ``"``), so every header YAML takes (``|-``,
+    ``>+2``, ``- |``) counts and a line indented back to the key's level ends a block scalar. A
+    plain value's next lines are not counted: a look-alike there is as likely a key's
+    indentation. Scanning stops at the first mistake: values after it are not found."""
+    spans = []
+    scanner = YamlLoader(text)
+    try:
+        while scanner.check_token():
+            token = scanner.get_token()
+            if isinstance(token, yaml.ScalarToken) and token.style in ("|", ">", "'", '"'):
+                spans.append((token.start_mark.index, token.end_mark.index))
+    except yaml.YAMLError:
+        pass
+    finally:
+        scanner.dispose()
+    starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
+    return frozenset(number for number, start in enumerate(starts, start=1)
+                     if any(first < start < end for first, end in spans))
+
+
 def _lookalike_space_error(path: Path, text: str) -> str | None:
     """``FILE:LINE: ...`` for the first line of ``text`` with a look-alike space
     (:data:`_LOOKALIKE_SPACES`) in its indentation or right after a key's colon, its column
@@ -1841,14 +1865,20 @@ def _lookalike_space_error(path: Path, text: str) -> str | None:
     retype it as a plain space (a zero-width space in the indentation: delete it); None when
     there is none there. Look-alikes inside a value, a quote or a comment, and after the colon of
     a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left alone: YAML
-    reads them as the text they are. Still refused, though valid YAML: a look-alike at the start
-    of a block scalar's line (``name: |``), which no config of this package needs."""
+    reads them as the text they are; so is every line of a block scalar's text (``name: |`` and
+    the lines indented below it) and of a quoted value after its first (:func:`_value_text_lines`),
+    a look-alike at its start too. One with fewer plain spaces before it than a block scalar's
+    lines have is refused: YAML reads the value's indentation from the plain spaces alone, so
+    that line ends the value."""
+    in_value: frozenset[int] | None = None  # scanned only once a line is suspect
     for number, line in enumerate(_editor_lines(text), start=1):
         lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
         found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
         if found is None and (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
             found = after.end()
-        if found is not None:
+        if found is not None and in_value is None:
+            in_value = _value_text_lines(text)
+        if found is not None and number not in (in_value or ()):
             char = line[found]
             shown = "".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line)
             fix = ("delete it (it is invisible; the spaces around it indent the line)"

@@ -377,3 +377,35 @@ def test_every_config_message_counts_lines_as_an_editor_does(
 def test_a_quoted_line_shows_a_line_break_yaml_sees_as_an_escape(tmp_path: Path) -> None:
     error = _error_of(tmp_path, 'run:\n  name: "a\u2028b" x: y\n')
     assert error.startswith("FILE:2: not valid YAML (") and 'line 2 `  name: "a\\u2028b" x: y`' in error, error
+
+
+@pytest.mark.parametrize(("text", "setting", "value"), [
+    ("data:\n  labels_csv: >-\n    \u00a0labels.csv\n", "labels_csv", "\u00a0labels.csv"),
+    ("data:\n  image_column: |-\n    \u3000name\n    \u00a0 epochs:\u00a03\npretrain:\n  epochs: 3\n",
+     "image_column", "\u3000name\n\u00a0 epochs:\u00a03"),  # a key's colon and a look-alike, as text
+    ("data:\n  grades:\n    - >-\n      \u00a0No DR\n    - DR\n", "grades", ["\u00a0No DR", "DR"]),  # `- >-`
+    ('data:\n  labels_csv: "a\n    \u00a0b"\n', "labels_csv", "a \u00a0b"),  # a quoted value's next line
+])
+def test_a_space_look_alike_in_a_block_scalars_text_is_the_text_it_is(
+        tmp_path: Path, text: str, setting: str, value: object) -> None:
+    """A review: a look-alike at the start of a block scalar's line (``name: |``) was refused,
+    though YAML reads the line as the value's text; so was one at the start of a quoted value's
+    second line."""
+    path = tmp_path / "ok.yaml"
+    path.write_text(text, encoding="utf-8")
+    loaded = getattr(load_config(path).data, setting)
+    assert (list(loaded) if isinstance(value, list) else loaded) == value
+
+
+@pytest.mark.parametrize(("text", "number", "column"), [
+    ("data:\n  labels_csv: >-\n  \u00a0  labels.csv\n", 3, 3),  # no more plain spaces than the key: no value
+    ("data:\n  labels_csv: >-\n    x\n   \u00a0labels.csv\n", 4, 4),  # fewer than the value's: ends it
+    ("data:\n  labels_csv: >-\n    x\n\u00a0 image_column: y\n", 4, 1),  # a key after the value
+    ("data:\n  labels_csv: |\n    x\n  image_column:\u00a0y\n", 4, 16),
+])
+def test_a_space_look_alike_that_ends_a_block_scalar_is_still_named(
+        tmp_path: Path, text: str, number: int, column: int) -> None:
+    """YAML reads a block scalar's indentation from plain spaces alone: a look-alike standing
+    for one ends the value, and the line is read as structure (a key, or a mistake)."""
+    error = _error_of(tmp_path, text)
+    assert error.startswith(f"FILE:{number}: a non-breaking space (U+00A0) at column {column}: "), error
