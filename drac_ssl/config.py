@@ -1169,28 +1169,67 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+r"""Where a config file's lines end as an editor counts them (``\n``, ``\r\n``, ``\r``). PyYAML
+(YAML 1.1) and ``str.splitlines`` also end a line at U+0085, U+2028 and U+2029 (and
+``splitlines`` at a form feed), which moved every line number a message gave by one for each
+such character above the mistake (one inside a quoted value, say); editors show none of them
+as a line's end."""
+
+
+def _editor_lines(text: str) -> list[str]:
+    """``text``'s lines as an editor shows them (ended by :data:`_LINE_BREAK` only), without
+    their line ends; as ``str.splitlines``, no empty line after a final line end."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+def _editor_position(text: str, index: int) -> tuple[int, int]:
+    """The line and column (both 0-based, as PyYAML's marks) of character ``index`` of ``text``,
+    lines counted as an editor counts them (:data:`_LINE_BREAK`), columns in characters."""
+    index = min(max(index, 0), len(text))
+    line, start = 0, 0
+    for found in _LINE_BREAK.finditer(text):
+        if found.end() > index:  # a line end at or after the character (its own \r\n's \n too)
+            break
+        line, start = line + 1, found.end()
+    return line, index - start
+
+
+def _editor_mark(text: str, mark: yaml.Mark | None) -> yaml.Mark | None:
+    """PyYAML's ``mark`` in ``text`` (the stream it read) with its line and column counted as an
+    editor counts them (:func:`_editor_position`); None stays None."""
+    if mark is None:
+        return None
+    line, column = _editor_position(text, mark.index)
+    return yaml.Mark(mark.name, mark.index, line, column, None, None)
+
+
 class _LineLoader(YamlLoader):
     """:class:`YamlLoader` for ``-c`` files: a key written twice in one mapping is an error
     (:func:`_repeated_key`), not the last value silently winning."""
 
 
-def _repeated_key(node: yaml.Node | None, path: tuple[str, ...] = ()) -> tuple[str, int, int] | None:
-    """The first key written twice in one mapping of the composed YAML ``node``: its dotted
-    name (``pretrain.epochs``) and the 1-based lines of both; None when every key is once."""
+def _repeated_key(node: yaml.Node | None, text: str,
+                  path: tuple[str, ...] = ()) -> tuple[str, int, int] | None:
+    """The first key written twice in one mapping of the YAML ``node`` composed from ``text``:
+    its dotted name (``pretrain.epochs``) and the 1-based lines of both, as an editor counts
+    them (:func:`_editor_position`); None when every key is once."""
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key, value in node.value:
             name = str(key.value) if isinstance(key, yaml.ScalarNode) else ""
             if name and name != "<<":
+                line = _editor_position(text, key.start_mark.index)[0] + 1
                 if name in seen:
-                    return ".".join((*path, name)), seen[name], key.start_mark.line + 1
-                seen[name] = key.start_mark.line + 1
-            found = _repeated_key(value, (*path, name))
+                    return ".".join((*path, name)), seen[name], line
+                seen[name] = line
+            found = _repeated_key(value, text, (*path, name))
             if found:
                 return found
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            found = _repeated_key(item, (*path[:-1], f"{path[-1]}[{i}]") if path else (f"[{i}]",))
+            found = _repeated_key(item, text, (*path[:-1], f"{path[-1]}[{i}]") if path else (f"[{i}]",))
             if found:
                 return found
     return None
@@ -1648,13 +1687,26 @@ def _at_end(lines: Sequence[str], number: int) -> bool:
     return all(_is_filler(line) for line in lines[max(number, 1) - 1:])
 
 
+_ESCAPED_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+
+def _shown(line: str) -> str:
+    """A config line as an error message quotes it: the spaces at its end dropped, cut to
+    :data:`_SHOWN_CHARS` characters with ``...`` at the cut, so that a cut line is not taken
+    for the whole one. Every message that quotes a line of the file cuts it here (two of them
+    cut it without the ``...``; a review). U+0085, U+2028 and U+2029, which a terminal may
+    show as a line's end though an editor shows the line whole (:data:`_LINE_BREAK`), are
+    written as escapes (``\\u2028``)."""
+    text = line.rstrip().translate(_ESCAPED_BREAKS)
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
+
+
 def _quoted_line(lines: Sequence[str], number: int) -> str:
-    """``line 52 `  epochs:30``` (``number`` 1-based), the line cut to :data:`_SHOWN_CHARS`; a
-    line blank to the eye but for tabs is said so, not quoted empty."""
-    text = lines[number - 1].rstrip() if 0 < number <= len(lines) else ""
+    """``line 52 `  epochs:30``` (``number`` 1-based), the line cut by :func:`_shown`; a line
+    blank to the eye but for tabs is said so, not quoted empty."""
+    text = _shown(lines[number - 1]) if 0 < number <= len(lines) else ""
     if not text and 0 < number <= len(lines) and "\t" in lines[number - 1]:
         return f"line {number} (blank but for a tab)"
-    text = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
     return f"line {number} `{text}`"
 
 
@@ -1707,9 +1759,8 @@ def _tab_fix(lines: Sequence[str], number: int, column: int) -> str | None:
         return (f"YAML takes no tab outside quotes: delete the tab at the end of line {number}.")
     if "\t" in lead:
         above = _line_above(lines, number)
-        like = (f", as far as the other keys of its section (line {above} "
-                f"`{lines[above - 1].rstrip()[:_SHOWN_CHARS]}`: {_spaces(_indentation(lines[above - 1]))})"
-                if above else "")
+        like = (f", as far as the other keys of its section ({_quoted_line(lines, above)}: "
+                f"{_spaces(_indentation(lines[above - 1]))})" if above else "")
         return f"YAML indents with spaces, not tabs: indent line {number} with spaces{like}."
     return (f"YAML indents with spaces, not tabs, and takes no tab outside quotes: replace the tab "
             f"on line {number} (column {column + 1}) with a space.")
@@ -1783,6 +1834,30 @@ its group is the key, which must be a config key (:func:`_config_keys`) for the 
 flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades`` is a valid grade name (a review)."""
 
 
+def _value_text_lines(text: str) -> frozenset[int]:
+    """The lines (1-based, :func:`_editor_lines`) of ``text`` that start inside a value's text:
+    a block scalar's lines (those after a ``|`` or ``>`` header, ``name: |``, that YAML reads as
+    the value) and a quoted value's lines after its first. Found by PyYAML's scanner (its
+    ``ScalarToken`` of style ``|``, ``>``, ``'`` or ``"``), so every header YAML takes (``|-``,
+    ``>+2``, ``- |``) counts and a line indented back to the key's level ends a block scalar. A
+    plain value's next lines are not counted: a look-alike there is as likely a key's
+    indentation. Scanning stops at the first mistake: values after it are not found."""
+    spans = []
+    scanner = YamlLoader(text)
+    try:
+        while scanner.check_token():
+            token = scanner.get_token()
+            if isinstance(token, yaml.ScalarToken) and token.style in ("|", ">", "'", '"'):
+                spans.append((token.start_mark.index, token.end_mark.index))
+    except yaml.YAMLError:
+        pass
+    finally:
+        scanner.dispose()
+    starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
+    return frozenset(number for number, start in enumerate(starts, start=1)
+                     if any(first < start < end for first, end in spans))
+
+
 def _lookalike_space_error(path: Path, text: str) -> str | None:
     """``FILE:LINE: ...`` for the first line of ``text`` with a look-alike space
     (:data:`_LOOKALIKE_SPACES`) in its indentation or right after a key's colon, its column
@@ -1790,21 +1865,27 @@ def _lookalike_space_error(path: Path, text: str) -> str | None:
     retype it as a plain space (a zero-width space in the indentation: delete it); None when
     there is none there. Look-alikes inside a value, a quote or a comment, and after the colon of
     a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left alone: YAML
-    reads them as the text they are. Still refused, though valid YAML: a look-alike at the start
-    of a block scalar's line (``name: |``), which no config of this package needs."""
-    for number, line in enumerate(text.split("\n"), start=1):
+    reads them as the text they are; so is every line of a block scalar's text (``name: |`` and
+    the lines indented below it) and of a quoted value after its first (:func:`_value_text_lines`),
+    a look-alike at its start too. One with fewer plain spaces before it than a block scalar's
+    lines have is refused: YAML reads the value's indentation from the plain spaces alone, so
+    that line ends the value."""
+    in_value: frozenset[int] | None = None  # scanned only once a line is suspect
+    for number, line in enumerate(_editor_lines(text), start=1):
         lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
         found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
         if found is None and (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
             found = after.end()
-        if found is not None:
+        if found is not None and in_value is None:
+            in_value = _value_text_lines(text)
+        if found is not None and number not in (in_value or ()):
             char = line[found]
-            shown = "".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line.rstrip("\r"))
+            shown = "".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line)
             fix = ("delete it (it is invisible; the spaces around it indent the line)"
                    if char == "\u200b" and found < lead else
                    "retype it as a plain space (an editor shows the two alike)")
             return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {found + 1}: YAML reads it as text, "
-                    f"not as a space: line {number} `{shown[:_SHOWN_CHARS]}`.\n  fix: {fix}.")
+                    f"not as a space: line {number} `{_shown(shown)}`.\n  fix: {fix}.")
     return None
 
 
@@ -1813,25 +1894,23 @@ def _not_text_error(path: Path, exc: yaml.reader.ReaderError, text: str) -> str:
     file (PyYAML's ``ReaderError``: a NUL byte from a binary copy, a form feed from a
     printer-paged file): its line and column from ``exc.position`` (the character's offset in
     ``text``), the line quoted with the character written as an escape (``\x00``), and the fix.
-    Lines are counted at ``\n`` alone: ``str.splitlines`` also breaks at a form feed."""
+    Lines are counted as an editor counts them (:data:`_LINE_BREAK`): ``str.splitlines`` also
+    breaks at a form feed."""
     position = min(max(exc.position, 0), len(text))
-    start = text.rfind("\n", 0, position) + 1
-    end = text.find("\n", position)
-    line = text[start:len(text) if end < 0 else end].rstrip("\r\n")
-    number, column = text.count("\n", 0, position) + 1, position - start + 1
+    at, column = _editor_position(text, position)
+    number, column, line = at + 1, column + 1, _LINE_BREAK.split(text)[at]
     char = chr(exc.character) if isinstance(exc.character, int) else text[position:position + 1] or "?"
     code = f"U+{ord(char):04X}"
     named = _CONTROL_NAMES.get(char, "a control character" if ord(char) < 0x20 else "a character")
     seen = f"a box, as ^{chr(ord(char) + 64)}" if ord(char) < 0x20 else "a box"
     shown = "".join(c if c == "\t" or c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100
                     else f"\\u{ord(c):04x}" for c in line)
-    shown = shown if len(shown) <= _SHOWN_CHARS else shown[:_SHOWN_CHARS - 3] + "..."
     return (f"{path}:{number}: not valid YAML ({named}, {code}, at column {column} is not a text "
-            f"character): line {number} `{shown}`.\n  fix: delete that character (an editor may show "
+            f"character): line {number} `{_shown(shown)}`.\n  fix: delete that character (an editor may show "
             f"it as {seen}, or not at all: retyping line {number} removes it).")
 
 
-def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
+def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str) -> str:
     """``FILE:LINE: not valid YAML (...)`` and the fix. PyYAML marks where it noticed the
     problem (``problem_mark``), often a line below the mistake: for a quote left open, the
     end of the file; for ``  epochs:30`` (no space after the colon), the next line. When its
@@ -1855,11 +1934,11 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError, text: str = "") -> str:
     stream, on the opening line) is still said to be open. A byte-order mark before line 1 is
     no part of it; a character YAML takes nowhere (PyYAML's ``ReaderError``: a NUL, a form
     feed) is named by :func:`_not_text_error`."""
-    mark = getattr(exc, "problem_mark", None)
-    start = getattr(exc, "context_mark", None)
-    context = str(getattr(exc, "context", "") or "")
     text = text.removeprefix(BYTE_ORDER_MARK)
-    lines = text.splitlines()
+    mark = _editor_mark(text, getattr(exc, "problem_mark", None))
+    start = _editor_mark(text, getattr(exc, "context_mark", None))
+    context = str(getattr(exc, "context", "") or "")
+    lines = _editor_lines(text)
     if isinstance(exc, yaml.reader.ReaderError):
         return _not_text_error(path, exc, text)
     unclosed = _UNCLOSED.get(context)
@@ -2026,7 +2105,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         loader = _LineLoader(text)  # a SafeLoader subclass; refuses a NUL or form feed anywhere
         node = loader.get_single_node()
-        repeated = _repeated_key(node)
+        repeated = _repeated_key(node, text)
         data = loader.construct_document(node) if node is not None else None
         data = _written_values(node, data)
     except yaml.YAMLError as exc:
@@ -2063,7 +2142,7 @@ def _key_line(path: Path, dotted: str) -> str:
     is looked for inside the block of the one before, so ``finetune.epochs`` is not taken
     for ``pretrain.epochs``. Falls back to the deepest component found."""
     try:
-        lines = path.read_text(encoding="utf-8").removeprefix(BYTE_ORDER_MARK).splitlines()
+        lines = _editor_lines(path.read_text(encoding="utf-8").removeprefix(BYTE_ORDER_MARK))
     except (OSError, UnicodeDecodeError):
         return str(path)
     found, start, indent = None, 0, -1

@@ -870,7 +870,13 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
             c.warning("pretrain.compile",
                       f"torch.compile on the CPU ({compiler}): the first steps compile for minutes; "
                       f"worth it only for long runs", "pretrain.compile=false for short runs")
-    if pc.augment.on_gpu and ssl:
+    # augment.on_gpu on the CPU is said only when typed on this command line. A config file's
+    # (mnist.yaml, fashion_mnist.yaml, cifar10.yaml, a copy printed from one) is its recipe's: the
+    # same batched views on a CPU as on a GPU (the CPU quick checks ran so), and on this project's
+    # 2-core CPU they fed as fast as a DataLoader worker (bench/results/feed_throughput_cpu.json),
+    # so a CPU user of the config given was told to change what they need not (a review).
+    typed_on_gpu = typed_override(_where("pretrain.augment.on_gpu", c.sources, cfg)) is not None
+    if pc.augment.on_gpu and ssl and typed_on_gpu:
         c.warning("pretrain.augment.on_gpu",
                   "a GPU option on the CPU: the batched augmentation runs in the training "
                   "process on the CPU, without DataLoader workers (usually slower)",

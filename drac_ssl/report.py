@@ -105,7 +105,7 @@ from drac_ssl.submission import class_rule_words
 from drac_ssl.trial_run import cap_words, pool_size
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
-__all__ = ["FIGURE_CAPTIONS", "ModelStep", "figure_caption", "model_next_steps", "pretrain_curve_words",
+__all__ = ["FIGURE_CAPTIONS", "NextStep", "figure_caption", "model_next_steps", "pretrain_curve_words",
            "screening_line", "write_report", "main"]
 
 FIGURES = "report"
@@ -1619,13 +1619,20 @@ def _next_step_lines(run_dir: Path) -> list[str]:
 
 
 @dataclass(frozen=True)
-class ModelStep:
-    """One thing to do with a run's model once the run has finished (:func:`model_next_steps`):
-    ``what``, a clause ("open the app on its model"); ``command``, as the user types it, or ""
-    for a note (``what`` is then a sentence to read, not a step)."""
+class NextStep:
+    """One thing to do once a run has finished, as report.md and the console's lines after
+    ``[train] finished`` say it: with the run's model (:func:`model_next_steps`: "open the app
+    on its model"), or what measures the pretrained backbone of a run without fine-tuning
+    (:func:`next_step`). ``what``, a clause naming it (report.md's words); ``command``, as the
+    user types it, or "" for a note (``what`` is then a sentence to read, not a step); ``note``,
+    sentences that follow (where it runs, a quicker form, another bench and why it is not the
+    one); ``short``, the console's few words before the command, where they are not ``what``
+    (:func:`next_step`'s)."""
 
     what: str
     command: str = ""
+    note: str = ""
+    short: str = ""
 
 
 DRAC_SUBMISSION_SECTION = ("DRAC 2022 Task 3: from the download to a submission", "drac-download-to-submission")
@@ -1633,7 +1640,7 @@ DRAC_SUBMISSION_SECTION = ("DRAC 2022 Task 3: from the download to a submission"
 report.md's "Next" names for a run on DRAC's layout or UW-OCTA scans."""
 
 
-def model_next_steps(run_dir: str | Path, in_file: bool = False) -> list[ModelStep]:
+def model_next_steps(run_dir: str | Path, in_file: bool = False) -> list[NextStep]:
     """What to do with a run's model, in order: open the app on its bundle, grade a folder of
     images with the export command, then notes: a model trained on phantom images (``data.kind``
     of the bundle's ``metadata.json``) grades nothing about a real eye, and one's own fundus
@@ -1655,19 +1662,19 @@ def model_next_steps(run_dir: str | Path, in_file: bool = False) -> list[ModelSt
     def word(path: Path) -> str:
         return shell_word(str(path.resolve() if in_file else path))
 
-    steps = [ModelStep("open the app on its model",
-                       f"{python_command('app', in_file=in_file)} --bundle {word(bundle)}"),
-             ModelStep("grade a folder of images with it",
-                       f"{python_command('drac_ssl.export', in_file=in_file)} {word(run_dir)} "
-                       f"--images DIR --out grades.csv")]
+    steps = [NextStep("open the app on its model",
+                      f"{python_command('app', in_file=in_file)} --bundle {word(bundle)}"),
+             NextStep("grade a folder of images with it",
+                      f"{python_command('drac_ssl.export', in_file=in_file)} {word(run_dir)} "
+                      f"--images DIR --out grades.csv")]
     data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
     if data.get("kind") == "phantom":
-        steps.append(ModelStep("this model was trained on phantom UW-OCTA images (a demonstration: its grades "
-                               "say nothing about a real eye); to grade your own fundus photographs, train on "
-                               "graded photographs of your own: docs/own_fundus_folder.md"))
+        steps.append(NextStep("this model was trained on phantom UW-OCTA images (a demonstration: its grades "
+                              "say nothing about a real eye); to grade your own fundus photographs, train on "
+                              "graded photographs of your own: docs/own_fundus_folder.md"))
     elif mixed := mixed_phantom_words(data):
-        steps.append(ModelStep(f"{mixed}; take them out of the data and train again for a model of the real "
-                               f"images alone"))
+        steps.append(NextStep(f"{mixed}; take them out of the data and train again for a model of the real "
+                              f"images alone"))
     return steps
 
 
@@ -1731,20 +1738,6 @@ run's differ, :func:`next_step`'s command types them."""
 BENCH_OUT = "bench"
 """``RUN/bench/``: where :func:`next_step`'s bench command writes its result file
 (``--out-dir``), beside the run rather than over ``bench/results/``' committed figures."""
-
-
-@dataclass(frozen=True)
-class NextStep:
-    """What measures a run's pretrained backbone when the run has no fine-tuning
-    (:func:`next_step`): ``what``, a clause naming the command and what it measures
-    (report.md's); ``command``, as the user types it; ``note``, sentences that follow (where it
-    runs, a quicker form, another bench and why it is not the one); ``short``, the console's
-    few words before the command."""
-
-    what: str
-    command: str
-    note: str = ""
-    short: str = ""
 
 
 def _setting(cfg: dict[str, Any], key: str) -> Any:

@@ -317,3 +317,95 @@ def test_a_grade_name_with_a_colon_and_a_space_is_told_to_be_quoted(tmp_path: Pa
     assert 'fix: quote the name in the file (- "DR: yes")' in str(caught.value)
     path.write_text('data:\n  grades:\n    - No DR\n    - "DR: yes"\n', encoding="utf-8")
     assert list(load_config(path).data.grades) == ["No DR", "DR: yes"]
+
+
+_LONG = "x" * 100
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    (f"run:\n  name:\u00a0{_LONG}\n", f"  name:\\u00a0{_LONG}"),  # a look-alike's line, escaped
+    (f"pretrain:\n  epochs: 3  # {_LONG}\n\tbatch_size: 4\n", f"  epochs: 3  # {_LONG}"),  # above a tab
+    (f"run:\n  name: {_LONG}\x0c\n", f"  name: {_LONG}\\x0c"),  # a form feed's line, escaped
+])
+def test_every_message_cuts_a_long_line_alike_with_dots(tmp_path: Path, text: str, shown: str) -> None:
+    """A review: the look-alike and tab messages cut a quoted line at 80 characters without the
+    ``...`` the other messages put there, so a cut line read as the whole one."""
+    error = _error_of(tmp_path, text)
+    assert f"line 2 `{shown[:77]}...`" in error, error
+
+
+_QUOTED_BREAK = 'run:\n  name: "a{char}b"\n'
+"""Two lines an editor shows, whose quoted value holds a character that PyYAML and
+``str.splitlines`` take for a line's end (U+2028 by default)."""
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("char", ["\u2028", "\x85", "\u2029"])
+def test_a_line_break_only_yaml_sees_inside_a_quoted_value_moves_no_line_number(
+        tmp_path: Path, char: str, newline: str) -> None:
+    """A review: PyYAML (YAML 1.1) and ``str.splitlines`` end a line at U+0085, U+2028 and
+    U+2029, editors do not: the mistake on line 4 of the editor was reported on line 5 (and
+    quoted from the wrong line). The quoted line shows the character as an escape."""
+    text = _QUOTED_BREAK.format(char=char) + "pretrain:\n  epochs:30\n  batch_size: 4\n"
+    error = _error_of(tmp_path, text, newline)
+    assert error.startswith("FILE:4-5: not valid YAML (mapping values are not allowed here, noticed on line 5;"), error
+    assert "line 4 `  epochs:30`, line 5 `  batch_size: 4`." in error, error
+    assert error.endswith("fix: a mapping key needs a space after the colon: write line 4 as `  epochs: 30`."), error
+
+
+@pytest.mark.parametrize(("body", "start"), [
+    ("pretrain:\n  epochs: 3\n  epochs: 4\n",
+     "FILE:5: 'pretrain.epochs' is written twice in the same section, on lines 4 and 5;"),
+    ("pretrain:\n  epochs: many\n", "FILE:4: 'pretrain.epochs' must be an integer"),  # the key's line
+    ("pretrain:\n  epochs: 3\x00\n", "FILE:4: not valid YAML (a NUL byte, U+0000, at column 12 "),
+    ('pretrain:\n  epochs: "3\n', "FILE:4: not valid YAML (the quoted value that starts on this line"),
+    ("pretrain:\n\tepochs: 3\n", "FILE:4: not valid YAML (found character '\\t' that cannot start any token): "
+                                 "line 4 `\tepochs: 3`."),
+    ("pretrain:\n epochs: 3\n  batch_size: 4\n", "FILE:5: not valid YAML (mapping values are not allowed "
+                                                 "here): line 5 `  batch_size: 4`."),
+])
+@pytest.mark.parametrize("newline", ["\n", "\r"])
+def test_every_config_message_counts_lines_as_an_editor_does(
+        tmp_path: Path, body: str, start: str, newline: str) -> None:
+    """The repeated key's lines, a setting's line, a character YAML takes nowhere, a quote left
+    open, a tab and an indentation, each below a quoted value holding U+2028, the lines ended
+    by ``\\n`` or (an old Mac's) ``\\r``."""
+    error = _error_of(tmp_path, _QUOTED_BREAK.format(char="\u2028") + body, newline)
+    assert error.startswith(start), error
+
+
+def test_a_quoted_line_shows_a_line_break_yaml_sees_as_an_escape(tmp_path: Path) -> None:
+    error = _error_of(tmp_path, 'run:\n  name: "a\u2028b" x: y\n')
+    assert error.startswith("FILE:2: not valid YAML (") and 'line 2 `  name: "a\\u2028b" x: y`' in error, error
+
+
+@pytest.mark.parametrize(("text", "setting", "value"), [
+    ("data:\n  labels_csv: >-\n    \u00a0labels.csv\n", "labels_csv", "\u00a0labels.csv"),
+    ("data:\n  image_column: |-\n    \u3000name\n    \u00a0 epochs:\u00a03\npretrain:\n  epochs: 3\n",
+     "image_column", "\u3000name\n\u00a0 epochs:\u00a03"),  # a key's colon and a look-alike, as text
+    ("data:\n  grades:\n    - >-\n      \u00a0No DR\n    - DR\n", "grades", ["\u00a0No DR", "DR"]),  # `- >-`
+    ('data:\n  labels_csv: "a\n    \u00a0b"\n', "labels_csv", "a \u00a0b"),  # a quoted value's next line
+])
+def test_a_space_look_alike_in_a_block_scalars_text_is_the_text_it_is(
+        tmp_path: Path, text: str, setting: str, value: object) -> None:
+    """A review: a look-alike at the start of a block scalar's line (``name: |``) was refused,
+    though YAML reads the line as the value's text; so was one at the start of a quoted value's
+    second line."""
+    path = tmp_path / "ok.yaml"
+    path.write_text(text, encoding="utf-8")
+    loaded = getattr(load_config(path).data, setting)
+    assert (list(loaded) if isinstance(value, list) else loaded) == value
+
+
+@pytest.mark.parametrize(("text", "number", "column"), [
+    ("data:\n  labels_csv: >-\n  \u00a0  labels.csv\n", 3, 3),  # no more plain spaces than the key: no value
+    ("data:\n  labels_csv: >-\n    x\n   \u00a0labels.csv\n", 4, 4),  # fewer than the value's: ends it
+    ("data:\n  labels_csv: >-\n    x\n\u00a0 image_column: y\n", 4, 1),  # a key after the value
+    ("data:\n  labels_csv: |\n    x\n  image_column:\u00a0y\n", 4, 16),
+])
+def test_a_space_look_alike_that_ends_a_block_scalar_is_still_named(
+        tmp_path: Path, text: str, number: int, column: int) -> None:
+    """YAML reads a block scalar's indentation from plain spaces alone: a look-alike standing
+    for one ends the value, and the line is read as structure (a key, or a mistake)."""
+    error = _error_of(tmp_path, text)
+    assert error.startswith(f"FILE:{number}: a non-breaking space (U+00A0) at column {column}: "), error

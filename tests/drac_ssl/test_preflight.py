@@ -595,6 +595,22 @@ def test_cpu_only_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "needs a compiler" in errors("pretrain.compile=true")["pretrain.compile"]
 
 
+@pytest.mark.parametrize("name", ["mnist.yaml", "fashion_mnist.yaml", "cifar10.yaml"])
+def test_a_configs_own_gpu_augmentation_is_not_warned_of_on_the_cpu(name: str) -> None:
+    """A review: ``-c mnist`` on a CPU warned of ``pretrain.augment.on_gpu``, which the config
+    sets for its recipe (the same batched views on either device) and the user did not choose.
+    Typed on the command line, it is still warned of."""
+    config = train.DEFAULT_CONFIG.parent / name
+    assert preflight.read_config(config)[0].pretrain.augment.on_gpu  # the config's own choice
+
+    def warned(*overrides: str) -> bool:
+        return any(f.setting == "pretrain.augment.on_gpu" and f.severity == "warning"
+                   for f in findings(*CPU, *overrides, config=config))
+
+    assert not warned()
+    assert warned("pretrain.augment.on_gpu=true")
+
+
 def test_bf16_on_the_cpu_follows_its_amx(monkeypatch: pytest.MonkeyPatch) -> None:
     from drac_ssl import runtime
 

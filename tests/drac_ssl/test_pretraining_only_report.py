@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from drac_ssl.config import PACKAGE_CONFIGS, load_config, save_config
-from drac_ssl.report import next_step, write_report
+from drac_ssl.report import NextStep, model_next_steps, next_step, write_report
 from drac_ssl.run_files import figure_kinds
 
 
@@ -182,3 +182,17 @@ def test_jsonl_dicts_keeps_the_objects_and_skips_damaged_lines(tmp_path: Path) -
     assert invocations(path) == [{"epoch": 0}] and invocations(path, "drac_ssl.umm") == [{"epoch": 1, "tool": "drac_ssl.umm"}]
     path.write_bytes(b"\xff\xfe not utf-8")
     assert jsonl_dicts(path) == []
+
+
+def test_a_runs_next_steps_are_one_kind_of_step(tmp_path: Path) -> None:
+    """A review: what measures a backbone (``next_step``) and what to do with a model
+    (``model_next_steps``) were two near-identical classes, each step a clause and a command;
+    one class now, a note being a step without a command."""
+    measured = next_step(_generic_run(tmp_path / "runs" / "fm", "fashion_mnist", tmp_path / "fm"))
+    model = tmp_path / "runs" / "model"
+    (model / "bundle").mkdir(parents=True)
+    (model / "bundle" / "metadata.json").write_text(json.dumps({"data": {"kind": "phantom"}}))
+    with_model = model_next_steps(model)
+    assert {type(step) for step in [measured, *with_model]} == {NextStep}
+    assert measured is not None and measured.command and measured.short
+    assert [bool(step.command) for step in with_model] == [True, True, False]  # the phantom note
