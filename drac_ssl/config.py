@@ -1841,10 +1841,13 @@ def _value_text_lines(text: str) -> frozenset[int]:
     ``ScalarToken`` of style ``|``, ``>``, ``'`` or ``"``), so every header YAML takes (``|-``,
     ``>+2``, ``- |``) counts and a line indented back to the key's level ends a block scalar. A
     plain value's next lines are not counted: a look-alike there is as likely a key's
-    indentation. Scanning stops at the first mistake: values after it are not found."""
+    indentation. Scanning stops at the first mistake: values after it are not found. A character
+    YAML takes nowhere (a NUL, a form feed), which PyYAML refuses before it scans anything, is
+    scanned as a space: the values are still found, and the loader names that character."""
     spans = []
-    scanner = YamlLoader(text)
-    try:
+    scanner = None
+    try:  # PyYAML's reader checks every character when the loader is built (a review: a traceback)
+        scanner = YamlLoader(yaml.reader.Reader.NON_PRINTABLE.sub(" ", text))
         while scanner.check_token():
             token = scanner.get_token()
             if isinstance(token, yaml.ScalarToken) and token.style in ("|", ">", "'", '"'):
@@ -1852,7 +1855,8 @@ def _value_text_lines(text: str) -> frozenset[int]:
     except yaml.YAMLError:
         pass
     finally:
-        scanner.dispose()
+        if scanner is not None:
+            scanner.dispose()
     starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
     return frozenset(number for number, start in enumerate(starts, start=1)
                      if any(first < start < end for first, end in spans))

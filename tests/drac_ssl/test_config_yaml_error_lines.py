@@ -409,3 +409,23 @@ def test_a_space_look_alike_that_ends_a_block_scalar_is_still_named(
     for one ends the value, and the line is read as structure (a key, or a mistake)."""
     error = _error_of(tmp_path, text)
     assert error.startswith(f"FILE:{number}: a non-breaking space (U+00A0) at column {column}: "), error
+
+
+@pytest.mark.parametrize("text", [
+    "pretrain:\n  epochs:\u00a03\n  batch_size: 4\x0c\n",  # a form feed on a later line
+    "pretrain:\n  epochs:\u00a03\n  batch_size: 4  # copied from a PDF\x00\n",  # a NUL in a comment below
+    "pretrain:\n  epochs:\u00a03  # copied from a PDF\x00\n",  # and on the look-alike's own line
+])
+def test_a_space_look_alike_beside_a_character_yaml_never_takes_is_named_not_a_traceback(
+        tmp_path: Path, text: str) -> None:
+    """A review: PyYAML refuses a NUL or a form feed when its loader is built, which the look-alike
+    check did outside its ``try``: python -m drac_ssl.train printed a ReaderError traceback."""
+    error = _error_of(tmp_path, text)
+    assert error.startswith("FILE:2: a non-breaking space (U+00A0) at column 10: YAML reads it as text, "), error
+
+
+def test_a_look_alike_in_a_block_scalars_text_is_not_blamed_for_a_form_feed_elsewhere(tmp_path: Path) -> None:
+    """The values are still found with the characters YAML never takes set aside: the look-alike
+    is the value's text, and the form feed is what is named."""
+    error = _error_of(tmp_path, "data:\n  labels_csv: |\n    \u00a0x\n# page 2\x0c\n")
+    assert error.startswith("FILE:4: not valid YAML (a form feed, U+000C, at column 9 is not a text character)"), error
