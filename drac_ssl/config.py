@@ -1834,32 +1834,68 @@ its group is the key, which must be a config key (:func:`_config_keys`) for the 
 flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades`` is a valid grade name (a review)."""
 
 
-def _value_text_lines(text: str) -> frozenset[int]:
-    """The lines (1-based, :func:`_editor_lines`) of ``text`` that start inside a value's text:
-    a block scalar's lines (those after a ``|`` or ``>`` header, ``name: |``, that YAML reads as
-    the value) and a quoted value's lines after its first. Found by PyYAML's scanner (its
-    ``ScalarToken`` of style ``|``, ``>``, ``'`` or ``"``), so every header YAML takes (``|-``,
-    ``>+2``, ``- |``) counts and a line indented back to the key's level ends a block scalar. A
-    plain value's next lines are not counted: a look-alike there is as likely a key's
-    indentation. Scanning stops at the first mistake: values after it are not found. A character
-    YAML takes nowhere (a NUL, a form feed), which PyYAML refuses before it scans anything, is
-    scanned as a space: the values are still found, and the loader names that character."""
-    spans = []
+class _ValueScan(typing.NamedTuple):
+    """What PyYAML finds of a config file's values before its first mistake (:func:`_scan_values`)."""
+
+    text_lines: frozenset[int]
+    """The lines (1-based, :func:`_editor_lines`) that start inside a value's text: a block
+    scalar's lines (those after a ``|`` or ``>`` header, ``name: |``, that YAML reads as the value)
+    and a quoted value's lines after its first."""
+    stopped: int | None
+    """The line (1-based, as an editor counts) of the first mistake PyYAML's reader or parser
+    meets, the line its message names (:func:`_yaml_error_text`: where a quote, ``[`` or ``{``
+    left open starts); None when there is none. No value below it is found."""
+
+
+class _ValueScanner(YamlLoader):
+    """:class:`YamlLoader` that keeps each block or quoted scalar its scanner reads (``values``),
+    one that a mistake right after it keeps from the parser too."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.values: list[yaml.ScalarToken] = []
+
+    def scan_flow_scalar(self, style: str) -> yaml.ScalarToken:
+        token = super().scan_flow_scalar(style)
+        self.values.append(token)
+        return token
+
+    def scan_block_scalar(self, style: str) -> yaml.ScalarToken:
+        token = super().scan_block_scalar(style)
+        self.values.append(token)
+        return token
+
+
+def _scan_values(text: str) -> _ValueScan:
+    """The lines of ``text`` that start inside a value's text and the line of its first YAML
+    mistake (:class:`_ValueScan`). Found by PyYAML's scanner and parser (the scalars of style
+    ``|``, ``>``, ``'`` or ``"``), so every header YAML takes (``|-``, ``>+2``, ``- |``) counts
+    and a line indented back to the key's level ends a block scalar. A plain value's next lines
+    are not counted: a look-alike there is as likely a key's indentation. A character YAML takes
+    nowhere (a NUL, a form feed), which PyYAML refuses before it reads anything, is read as a
+    space (the values are still found) and is the first mistake where it comes first."""
+    refused = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    stops = [] if refused is None else [refused.start()]
     scanner = None
     try:  # PyYAML's reader checks every character when the loader is built (a review: a traceback)
-        scanner = YamlLoader(yaml.reader.Reader.NON_PRINTABLE.sub(" ", text))
-        while scanner.check_token():
-            token = scanner.get_token()
-            if isinstance(token, yaml.ScalarToken) and token.style in ("|", ">", "'", '"'):
-                spans.append((token.start_mark.index, token.end_mark.index))
-    except yaml.YAMLError:
-        pass
+        scanner = _ValueScanner(yaml.reader.Reader.NON_PRINTABLE.sub(" ", text))
+        while scanner.check_event():
+            scanner.get_event()
+    except yaml.YAMLError as exc:
+        opened = getattr(exc, "context", None) in _UNCLOSED
+        mark = getattr(exc, "context_mark" if opened else "problem_mark", None)
+        if mark is not None:
+            stops.append(mark.index)
     finally:
+        values = [] if scanner is None else scanner.values
         if scanner is not None:
             scanner.dispose()
+    spans = [(token.start_mark.index, token.end_mark.index) for token in values]
     starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
-    return frozenset(number for number, start in enumerate(starts, start=1)
-                     if any(first < start < end for first, end in spans))
+    return _ValueScan(
+        frozenset(number for number, start in enumerate(starts, start=1)
+                  if any(first < start < end for first, end in spans)),
+        _editor_position(text, min(stops))[0] + 1 if stops else None)
 
 
 def _lookalike_space_error(path: Path, text: str) -> str | None:
@@ -1870,26 +1906,32 @@ def _lookalike_space_error(path: Path, text: str) -> str | None:
     there is none there. Look-alikes inside a value, a quote or a comment, and after the colon of
     a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left alone: YAML
     reads them as the text they are; so is every line of a block scalar's text (``name: |`` and
-    the lines indented below it) and of a quoted value after its first (:func:`_value_text_lines`),
+    the lines indented below it) and of a quoted value after its first (:func:`_scan_values`),
     a look-alike at its start too. One with fewer plain spaces before it than a block scalar's
     lines have is refused: YAML reads the value's indentation from the plain spaces alone, so
-    that line ends the value."""
-    in_value: frozenset[int] | None = None  # scanned only once a line is suspect
+    that line ends the value. None too where a YAML mistake comes on a line above the look-alike's
+    (a ``[`` left open, a NUL): the loader names that mistake, the first (a review: the look-alike,
+    even one in a block scalar's text below it, was named and the mistake never shown)."""
+    scan: _ValueScan | None = None  # scanned only once a line is suspect
     for number, line in enumerate(_editor_lines(text), start=1):
         lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
         found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
         if found is None and (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
             found = after.end()
-        if found is not None and in_value is None:
-            in_value = _value_text_lines(text)
-        if found is not None and number not in (in_value or ()):
-            char = line[found]
-            shown = "".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line)
-            fix = ("delete it (it is invisible; the spaces around it indent the line)"
-                   if char == "\u200b" and found < lead else
-                   "retype it as a plain space (an editor shows the two alike)")
-            return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {found + 1}: YAML reads it as text, "
-                    f"not as a space: line {number} `{_shown(shown)}`.\n  fix: {fix}.")
+        if found is None:
+            continue
+        scan = scan or _scan_values(text)
+        if number in scan.text_lines:
+            continue
+        if scan.stopped is not None and scan.stopped < number:
+            return None
+        char = line[found]
+        shown = "".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line)
+        fix = ("delete it (it is invisible; the spaces around it indent the line)"
+               if char == "\u200b" and found < lead else
+               "retype it as a plain space (an editor shows the two alike)")
+        return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {found + 1}: YAML reads it as text, "
+                f"not as a space: line {number} `{_shown(shown)}`.\n  fix: {fix}.")
     return None
 
 

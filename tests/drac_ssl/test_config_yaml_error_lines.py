@@ -429,3 +429,21 @@ def test_a_look_alike_in_a_block_scalars_text_is_not_blamed_for_a_form_feed_else
     is the value's text, and the form feed is what is named."""
     error = _error_of(tmp_path, "data:\n  labels_csv: |\n    \u00a0x\n# page 2\x0c\n")
     assert error.startswith("FILE:4: not valid YAML (a form feed, U+000C, at column 9 is not a text character)"), error
+
+
+@pytest.mark.parametrize(("text", "start"), [
+    ("pretrain:\n  epochs: [3\ndata:\n  labels_csv: |\n    \u00a0x\n",  # the review's: a block scalar's text
+     "FILE:2: not valid YAML (the '[' list that starts on this line is not closed"),
+    ("pretrain:\n  epochs: [3\ndata:\n  labels_csv:\u00a0x\n",  # a parser's mistake, not the scanner's
+     "FILE:2: not valid YAML (the '[' list that starts on this line is not closed"),
+    ('run:\n  name: "x\npretrain:\n  epochs:\u00a03\n',  # the look-alike is inside the open quote
+     "FILE:2: not valid YAML (the quoted value that starts on this line is not closed"),
+    ("# copied from a PDF\x00\npretrain:\n  epochs:\u00a03\n",
+     "FILE:1: not valid YAML (a NUL byte, U+0000, at column 20 is not a text character)"),
+])
+def test_a_yaml_mistake_above_a_space_look_alike_is_named_first(tmp_path: Path, text: str, start: str) -> None:
+    """A review: where PyYAML stopped at a mistake above the look-alike's line, the values below it
+    were not found, the look-alike was blamed (one in a block scalar's text, which is no mistake)
+    and the mistake above never shown."""
+    error = _error_of(tmp_path, text)
+    assert error.startswith(start), error
