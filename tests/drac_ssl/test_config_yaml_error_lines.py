@@ -447,3 +447,53 @@ def test_a_yaml_mistake_above_a_space_look_alike_is_named_first(tmp_path: Path, 
     and the mistake above never shown."""
     error = _error_of(tmp_path, text)
     assert error.startswith(start), error
+
+
+_BREAK_NAMES = {"\u2028": "a line separator (U+2028)", "\x85": "a next-line character (U+0085)",
+                "\u2029": "a paragraph separator (U+2029)"}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("char", ["\u2028", "\x85", "\u2029"])
+def test_a_line_break_only_yaml_sees_hides_no_setting_in_a_comment(tmp_path: Path, char: str, newline: str) -> None:
+    """A review: an editor shows ``  epochs: 3  # was`` + U+2028 + ``  lr: 5.0`` as one line
+    ending in a comment, and YAML read ``lr: 5.0`` on a line of its own: a setting hidden in a
+    comment was set. Refused as a NUL or a form feed is, by the editor's line and column."""
+    error = _error_of(tmp_path, f"run:\n  name: x\npretrain:\n  epochs: 3  # was{char}  lr: 5.0\n", newline)
+    escaped = f"\\u{ord(char):04x}"
+    assert error == (f"FILE:4: {_BREAK_NAMES[char]} at column 19 ends a line for YAML, though an editor shows "
+                     f"none: line 4 `  epochs: 3  # was{escaped}  lr: 5.0`; YAML reads what follows it as a line "
+                     f"of its own (a setting after it in a comment is set).\n  fix: delete it or replace it by "
+                     f"a line break (inside a quoted value it may stay: there it is the value's text)."), error
+
+
+@pytest.mark.parametrize(("text", "number", "column"), [
+    ("data:\n  labels_csv: |\n    a\u2028b: 3\n", 3, 6),  # in a block scalar's text: ends the value
+    ("run:\n  name: a\u2029b\n", 2, 10),  # in a plain value
+    ("run:\n  name: x\n\u2028", 3, 1),  # alone on the last line
+    ('run:\n  name: "a" x: y\u2028\n', 2, 17),  # on the line of a YAML mistake, after it
+])
+def test_a_line_break_only_yaml_sees_outside_a_quoted_value_is_named(
+        tmp_path: Path, text: str, number: int, column: int) -> None:
+    error = _error_of(tmp_path, text)
+    assert error.startswith(f"FILE:{number}: "), error
+    assert f" at column {column} ends a line for YAML, though an editor shows none: " in error, error
+    escaped = next(f"\\u{ord(c):04x}" for c in text if c in _BREAK_NAMES)
+    assert escaped in error, error  # shown, at the line's end too (not dropped as a space)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ('run:\n  name: "a\u2028b"\n', "a\u2028b"),
+    ("run:\n  name: 'a\u2029b'\n", "a\u2029b"),
+    ('run:\n  name: "a\n    \u2028b"\n', "a\u2028b"),  # on a quoted value's second line
+])
+def test_a_line_break_only_yaml_sees_inside_a_quoted_value_is_the_value(
+        tmp_path: Path, text: str, value: str) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_config(path).run.name == value
+
+
+def test_a_yaml_mistake_above_a_line_break_only_yaml_sees_is_named_first(tmp_path: Path) -> None:
+    error = _error_of(tmp_path, 'run:\n  name: "a\npretrain:\n  epochs: 3  # was\u2028  lr: 5.0\n')
+    assert error.startswith("FILE:2: not valid YAML (the quoted value that starts on this line is not closed"), error
