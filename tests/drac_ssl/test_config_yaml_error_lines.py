@@ -497,3 +497,11 @@ def test_a_line_break_only_yaml_sees_inside_a_quoted_value_is_the_value(
 def test_a_yaml_mistake_above_a_line_break_only_yaml_sees_is_named_first(tmp_path: Path) -> None:
     error = _error_of(tmp_path, 'run:\n  name: "a\npretrain:\n  epochs: 3  # was\u2028  lr: 5.0\n')
     assert error.startswith("FILE:2: not valid YAML (the quoted value that starts on this line is not closed"), error
+
+
+def test_a_space_look_alike_on_a_plain_values_next_line_is_still_named(tmp_path: Path) -> None:
+    """YAML reads ``    `` + U+00A0 + ``b`` below ``labels_csv: a`` as the plain value's next
+    line ('a \\xa0b'), but a look-alike there is as likely a key's indentation: only a block
+    scalar's and a quoted value's lines are taken as text (a review: no test held that filter)."""
+    error = _error_of(tmp_path, "data:\n  labels_csv: a\n    \u00a0b\n")
+    assert error.startswith("FILE:3: a non-breaking space (U+00A0) at column 5: YAML reads it as text, "), error
