@@ -2198,10 +2198,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             loader.dispose()
     if repeated:
         key, first, second = repeated
+        where, fix = ((f", on lines {first} and {second}", "keep one of the two lines (delete the other)")
+                      if first != second else  # {epochs: 3, epochs: 4} (a review: "on lines 1 and 1")
+                      (f" on line {first}", f"keep one of the two on line {first} (delete the other with its value)"))
         raise ConfigError(
-            f"{path}:{second}: {key!r} is written twice in the same section, on lines {first} and "
-            f"{second}; only one value can be used.\n  fix: keep one of the two lines "
-            f"(delete the other)."
+            f"{path}:{second}: {key!r} is written twice in the same section{where}; only one value can "
+            f"be used.\n  fix: {fix}."
         )
     if data is None:  # 0 bytes or only comments: the defaults would run, a full-size run
         raise ConfigError(

@@ -505,3 +505,11 @@ def test_a_space_look_alike_on_a_plain_values_next_line_is_still_named(tmp_path:
     scalar's and a quoted value's lines are taken as text (a review: no test held that filter)."""
     error = _error_of(tmp_path, "data:\n  labels_csv: a\n    \u00a0b\n")
     assert error.startswith("FILE:3: a non-breaking space (U+00A0) at column 5: YAML reads it as text, "), error
+
+
+def test_a_key_written_twice_on_one_line_is_said_so(tmp_path: Path) -> None:
+    """A review: ``pretrain: {epochs: 3, epochs: 4}`` was said to be "on lines 1 and 1" with the
+    fix "keep one of the two lines"."""
+    error = _error_of(tmp_path, "run:\n  name: x\npretrain: {epochs: 3, epochs: 4}\n")
+    assert error == ("FILE:3: 'pretrain.epochs' is written twice in the same section on line 3; only one value "
+                     "can be used.\n  fix: keep one of the two on line 3 (delete the other with its value)."), error
