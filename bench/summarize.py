@@ -3105,20 +3105,38 @@ Section = tuple[str, str, str, str]
 """A generated section: the repository file that holds it, its begin and end markers, its body."""
 
 
-def generated_sections(results_dir: Path = RESULTS) -> list[Section]:
-    """Every section ``python -m bench.summarize`` writes: the README's summary table, the
-    results page's full results and, where the RetinaMNIST job has a result (a smoke run is
-    none, :func:`is_smoke`), its table on :data:`RETINA_PAGE`: the results page's table of it.
-    The result files are read and their rows and tables rendered once (:func:`read_results`),
-    for all three."""
-    read = read_results(results_dir)
-    sections = [("README.md", SUMMARY_BEGIN, SUMMARY_END, render_summary(results_dir, read=read)),
-                (RESULTS_PAGE, BEGIN, END, render_page(results_dir, read=read))]
+def render_retina_section(results_dir: Path = RESULTS, read: ResultsRead | None = None) -> str:
+    """What :data:`RETINA_PAGE` shows between its markers: the results page's table of the
+    RetinaMNIST job (``retinamnist.json``), its links as seen from that page; where the results
+    page shows none (a smoke run, :func:`is_smoke`, which it and the README leave out; no file),
+    a sentence that says why, and no table: the page kept an earlier run's table otherwise (a
+    review). From ``read`` where given (:func:`read_results` of ``results_dir``), else read here."""
+    read = read_results(results_dir) if read is None else read
     retina = next((block for names, block in read.blocks if names == ("retinamnist",)), None)
     if retina is not None:
-        table = "\n".join(retina).strip("\n")
-        sections.append((RETINA_PAGE, RETINA_BEGIN, RETINA_END, rebase_links(table, RETINA_PAGE)))
-    return sections
+        return rebase_links("\n".join(retina).strip("\n"), RETINA_PAGE)
+    path = results_dir / "retinamnist.json"
+    try:
+        shown = path.resolve().relative_to(Path(REPO).resolve()).as_posix()
+    except ValueError:
+        shown = str(path)
+    smoke = path.is_file() and is_smoke(path.stem, read_result(path))
+    why = (f"`{shown}` is a smoke run (a few steps that check the job runs, never a result; {RESULTS_PAGE} "
+           f"and the README leave it out too)" if smoke else
+           f"`{shown}` is not there" if not path.is_file() else f"`{shown}` gives no table")
+    return (f"No table: {why}. The job's full run (`python -m bench.retinamnist`) writes the result it is "
+            f"rendered from.")
+
+
+def generated_sections(results_dir: Path = RESULTS) -> list[Section]:
+    """Every section ``python -m bench.summarize`` writes: the README's summary table, the
+    results page's full results and the RetinaMNIST job's section on :data:`RETINA_PAGE` (the
+    results page's table of it, or why there is none: :func:`render_retina_section`). The rows
+    and tables are rendered once (:func:`read_results`), for all three."""
+    read = read_results(results_dir)
+    return [("README.md", SUMMARY_BEGIN, SUMMARY_END, render_summary(results_dir, read=read)),
+            (RESULTS_PAGE, BEGIN, END, render_page(results_dir, read=read)),
+            (RETINA_PAGE, RETINA_BEGIN, RETINA_END, render_retina_section(results_dir, read=read))]
 
 
 def stale_sections(sections: list[Section], repo: Path | None = None) -> list[str]:
