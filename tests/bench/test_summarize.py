@@ -541,6 +541,19 @@ def test_the_retinamnist_page_shows_no_table_where_the_job_has_no_result(tmp_pat
         f"rendered from."), sections[RETINA_PAGE]
 
 
+def test_a_read_of_another_results_folder_is_refused(tmp_path: Path) -> None:
+    """A review: render_summary, render_page and render_retina_section take the results folder and
+    its read apart, which could disagree (rows from one folder, set-aside notes from the other)."""
+    from bench.summarize import read_results, render_page, render_retina_section, render_summary
+
+    results, other = _summary_results(tmp_path / "results"), _summary_results(tmp_path / "other")
+    read = read_results(results)
+    assert render_summary(results, read=read) == render_summary(results)
+    for render in (render_summary, render_page, render_retina_section):
+        with pytest.raises(ValueError, match="read_results\\(results_dir\\)"):
+            render(other, read=read)
+
+
 def test_a_stale_or_missing_section_of_either_page_is_named(tmp_path: Path) -> None:
     """The freshness check above must be able to fail for each page on its own: an old body on
     one page, or its markers gone, is named with that page; the other page stays unnamed."""
