@@ -2468,18 +2468,38 @@ def result_rows(results_dir: Path = RESULTS) -> list[ResultRows]:
 
 
 class ResultsRead(NamedTuple):
-    """What the generated sections are rendered from, read from the result files once
+    """What the generated sections are rendered from, each row and table rendered once
     (:func:`generated_sections` renders the README's summary, the results page and the
-    RetinaMNIST table from one read): every result's rows without the set-aside words
-    (:func:`_bare_result_rows`) and the correctness tables (:func:`correctness_blocks`)."""
+    RetinaMNIST section from one): every result's rows without the set-aside words
+    (:func:`_bare_result_rows`) and the correctness tables (:func:`correctness_blocks`), of the
+    result files under ``results_dir``. Some files are read again where their words are added:
+    the runs set aside (:func:`set_aside_note`, :func:`set_aside_summary`), a table-only result's
+    record in the summary, the job's reruns (:func:`job_reruns`)."""
 
     rows: list[ResultRows]
     blocks: list[Block]
+    results_dir: Path
+    """The folder they were rendered from: a renderer given this read and another folder refuses
+    it (:func:`_read_of`)."""
 
 
 def read_results(results_dir: Path = RESULTS) -> ResultsRead:
     """The rows and correctness tables of the result files under ``results_dir`` (:class:`ResultsRead`)."""
-    return ResultsRead(_bare_result_rows(results_dir), correctness_blocks(results_dir))
+    return ResultsRead(_bare_result_rows(results_dir), correctness_blocks(results_dir), results_dir)
+
+
+def _read_of(results_dir: Path, read: ResultsRead | None) -> ResultsRead:
+    """``read`` where given, else :func:`read_results` of ``results_dir``.
+
+    Raises:
+        ValueError: ``read`` is of another folder than ``results_dir`` (its rows would be of
+            one folder and the words the renderer reads again of the other)."""
+    if read is None:
+        return read_results(results_dir)
+    if Path(read.results_dir).resolve() != Path(results_dir).resolve():
+        raise ValueError(f"read is of {read.results_dir}, not of results_dir {results_dir}: pass "
+                         f"read=read_results(results_dir), or no read")
+    return read
 
 
 RESULTS_HEADER = ["| what | figure | device | date | command |", "|---|---|---|---|---|"]
@@ -2556,7 +2576,7 @@ def rebase_links(text: str, page: str) -> str:
 def render_page(results_dir: Path = RESULTS, page: str = RESULTS_PAGE, read: ResultsRead | None = None) -> str:
     """:func:`render` with an anchor per result (:func:`anchor`), its links as seen from ``page``;
     from ``read`` where given (:func:`read_results` of ``results_dir``), else read here."""
-    read = read_results(results_dir) if read is None else read
+    read = _read_of(results_dir, read)
     return rebase_links("\n".join(_full_lines(results_dir, anchored=True, read=read)), page)
 
 
@@ -3059,7 +3079,7 @@ def render_summary(results_dir: Path = RESULTS, page: str = RESULTS_PAGE, read: 
     a ``met`` carries its goal (:func:`_with_goal`), runs set aside beside a result are named short
     (:func:`set_aside_summary`), and the what cell gives way above :data:`SUMMARY_ROW` characters.
     From ``read`` where given (:func:`read_results` of ``results_dir``), else read here."""
-    read = read_results(results_dir) if read is None else read
+    read = _read_of(results_dir, read)
     rows = {key: (record, found) for key, record, found in read.rows}
     titles: dict[str, str] = {}
     for names, block in read.blocks:
@@ -3105,20 +3125,38 @@ Section = tuple[str, str, str, str]
 """A generated section: the repository file that holds it, its begin and end markers, its body."""
 
 
-def generated_sections(results_dir: Path = RESULTS) -> list[Section]:
-    """Every section ``python -m bench.summarize`` writes: the README's summary table, the
-    results page's full results and, where the RetinaMNIST job has a result (a smoke run is
-    none, :func:`is_smoke`), its table on :data:`RETINA_PAGE`: the results page's table of it.
-    The result files are read and their rows and tables rendered once (:func:`read_results`),
-    for all three."""
-    read = read_results(results_dir)
-    sections = [("README.md", SUMMARY_BEGIN, SUMMARY_END, render_summary(results_dir, read=read)),
-                (RESULTS_PAGE, BEGIN, END, render_page(results_dir, read=read))]
+def render_retina_section(results_dir: Path = RESULTS, read: ResultsRead | None = None) -> str:
+    """What :data:`RETINA_PAGE` shows between its markers: the results page's table of the
+    RetinaMNIST job (``retinamnist.json``), its links as seen from that page; where the results
+    page shows none (a smoke run, :func:`is_smoke`, which it and the README leave out; no file),
+    a sentence that says why, and no table: the page kept an earlier run's table otherwise (a
+    review). From ``read`` where given (:func:`read_results` of ``results_dir``), else read here."""
+    read = _read_of(results_dir, read)
     retina = next((block for names, block in read.blocks if names == ("retinamnist",)), None)
     if retina is not None:
-        table = "\n".join(retina).strip("\n")
-        sections.append((RETINA_PAGE, RETINA_BEGIN, RETINA_END, rebase_links(table, RETINA_PAGE)))
-    return sections
+        return rebase_links("\n".join(retina).strip("\n"), RETINA_PAGE)
+    path = results_dir / "retinamnist.json"
+    try:
+        shown = path.resolve().relative_to(Path(REPO).resolve()).as_posix()
+    except ValueError:
+        shown = str(path)
+    smoke = path.is_file() and is_smoke(path.stem, read_result(path))
+    why = (f"`{shown}` is a smoke run (a few steps that check the job runs, never a result; {RESULTS_PAGE} "
+           f"and the README leave it out too)" if smoke else
+           f"`{shown}` is not there" if not path.is_file() else f"`{shown}` gives no table")
+    return (f"No table: {why}. The job's full run (`python -m bench.retinamnist`) writes the result it is "
+            f"rendered from.")
+
+
+def generated_sections(results_dir: Path = RESULTS) -> list[Section]:
+    """Every section ``python -m bench.summarize`` writes: the README's summary table, the
+    results page's full results and the RetinaMNIST job's section on :data:`RETINA_PAGE` (the
+    results page's table of it, or why there is none: :func:`render_retina_section`). The rows
+    and tables are rendered once (:func:`read_results`), for all three."""
+    read = read_results(results_dir)
+    return [("README.md", SUMMARY_BEGIN, SUMMARY_END, render_summary(results_dir, read=read)),
+            (RESULTS_PAGE, BEGIN, END, render_page(results_dir, read=read)),
+            (RETINA_PAGE, RETINA_BEGIN, RETINA_END, render_retina_section(results_dir, read=read))]
 
 
 def stale_sections(sections: list[Section], repo: Path | None = None) -> list[str]:

@@ -1173,8 +1173,8 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 r"""Where a config file's lines end as an editor counts them (``\n``, ``\r\n``, ``\r``). PyYAML
 (YAML 1.1) and ``str.splitlines`` also end a line at U+0085, U+2028 and U+2029 (and
 ``splitlines`` at a form feed), which moved every line number a message gave by one for each
-such character above the mistake (one inside a quoted value, say); editors show none of them
-as a line's end."""
+such character above the mistake (one inside a quoted value, the one place a config file may
+hold them: :data:`_YAML_ONLY_BREAKS`); editors show none of them as a line's end."""
 
 
 def _editor_lines(text: str) -> list[str]:
@@ -1697,7 +1697,7 @@ def _shown(line: str) -> str:
     cut it without the ``...``; a review). U+0085, U+2028 and U+2029, which a terminal may
     show as a line's end though an editor shows the line whole (:data:`_LINE_BREAK`), are
     written as escapes (``\\u2028``)."""
-    text = line.rstrip().translate(_ESCAPED_BREAKS)
+    text = line.translate(_ESCAPED_BREAKS).rstrip()  # one at the end is shown, not dropped as a space
     return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
 
 
@@ -1828,64 +1828,147 @@ YAML reads as text: before a key (``pretrain:`` then a key indented by one becam
 section's empty value) or after a colon (``epochs:`` + U+00A0 + ``3`` became the text
 ``'epochs:\xa03'``), each then given a message about something else (a review)."""
 
+_YAML_ONLY_BREAKS = {"\x85": "a next-line character (U+0085)", "\u2028": "a line separator (U+2028)",
+                     "\u2029": "a paragraph separator (U+2029)"}
+"""Characters YAML 1.1 (PyYAML) takes for a line's end and an editor does not (:data:`_LINE_BREAK`):
+``  epochs: 3  # was`` + U+2028 + ``  lr: 5.0`` is one comment line on screen and sets lr
+(a review); refused outside a quoted value (:func:`_misread_character_error`)."""
+
 _LOOKALIKE_AT = re.compile("^[ \u00a0\u202f\u200b\u3000]*(?:- +)?([^\\s:#'\"]*):(?=[\u00a0\u202f\u200b\u3000])")
 """A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`);
 its group is the key, which must be a config key (:func:`_config_keys`) for the line to be
 flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades`` is a valid grade name (a review)."""
 
 
-def _value_text_lines(text: str) -> frozenset[int]:
-    """The lines (1-based, :func:`_editor_lines`) of ``text`` that start inside a value's text:
-    a block scalar's lines (those after a ``|`` or ``>`` header, ``name: |``, that YAML reads as
-    the value) and a quoted value's lines after its first. Found by PyYAML's scanner (its
-    ``ScalarToken`` of style ``|``, ``>``, ``'`` or ``"``), so every header YAML takes (``|-``,
-    ``>+2``, ``- |``) counts and a line indented back to the key's level ends a block scalar. A
-    plain value's next lines are not counted: a look-alike there is as likely a key's
-    indentation. Scanning stops at the first mistake: values after it are not found."""
-    spans = []
-    scanner = YamlLoader(text)
-    try:
-        while scanner.check_token():
-            token = scanner.get_token()
-            if isinstance(token, yaml.ScalarToken) and token.style in ("|", ">", "'", '"'):
-                spans.append((token.start_mark.index, token.end_mark.index))
-    except yaml.YAMLError:
-        pass
+class _ValueScan(typing.NamedTuple):
+    """What PyYAML finds of a config file's values before its first mistake (:func:`_scan_values`)."""
+
+    text_lines: frozenset[int]
+    """The lines (1-based, :func:`_editor_lines`) that start inside a value's text: a block
+    scalar's lines (those after a ``|`` or ``>`` header, ``name: |``, that YAML reads as the value)
+    and a quoted value's lines after its first."""
+    quoted: tuple[tuple[int, int], ...]
+    """Each quoted value's first and last character (its quote marks), as offsets in the text."""
+    stopped: int | None
+    """The line (1-based, as an editor counts) of the first mistake PyYAML's reader or parser
+    meets, the line its message names (:func:`_yaml_error_text`: where a quote, ``[`` or ``{``
+    left open starts); None when there is none. No value below it is found."""
+
+
+class _ValueScanner(YamlLoader):
+    """:class:`YamlLoader` that keeps each block or quoted scalar its scanner reads (``values``),
+    one that a mistake right after it keeps from the parser too."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.values: list[yaml.ScalarToken] = []
+
+    def scan_flow_scalar(self, style: str) -> yaml.ScalarToken:
+        token = super().scan_flow_scalar(style)
+        self.values.append(token)
+        return token
+
+    def scan_block_scalar(self, style: str) -> yaml.ScalarToken:
+        token = super().scan_block_scalar(style)
+        self.values.append(token)
+        return token
+
+
+def _scan_values(text: str) -> _ValueScan:
+    """The lines of ``text`` that start inside a value's text and the line of its first YAML
+    mistake (:class:`_ValueScan`). Found by PyYAML's scanner and parser (the scalars of style
+    ``|``, ``>``, ``'`` or ``"``), so every header YAML takes (``|-``, ``>+2``, ``- |``) counts
+    and a line indented back to the key's level ends a block scalar. A plain value's next lines
+    are not counted: a look-alike there is as likely a key's indentation. A character YAML takes
+    nowhere (a NUL, a form feed), which PyYAML refuses before it reads anything, is read as a
+    space (the values are still found) and is the first mistake where it comes first."""
+    refused = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    stops = [] if refused is None else [refused.start()]
+    scanner = None
+    try:  # PyYAML's reader checks every character when the loader is built (a review: a traceback)
+        scanner = _ValueScanner(yaml.reader.Reader.NON_PRINTABLE.sub(" ", text))
+        while scanner.check_event():
+            scanner.get_event()
+    except yaml.YAMLError as exc:
+        opened = getattr(exc, "context", None) in _UNCLOSED
+        mark = getattr(exc, "context_mark" if opened else "problem_mark", None)
+        if mark is not None:
+            stops.append(mark.index)
     finally:
-        scanner.dispose()
+        values = [] if scanner is None else scanner.values
+        if scanner is not None:
+            scanner.dispose()
+    spans = [(token.start_mark.index, token.end_mark.index) for token in values]
     starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
-    return frozenset(number for number, start in enumerate(starts, start=1)
-                     if any(first < start < end for first, end in spans))
+    return _ValueScan(
+        frozenset(number for number, start in enumerate(starts, start=1)
+                  if any(first < start < end for first, end in spans)),
+        tuple((first, end - 1) for (first, end), token in zip(spans, values, strict=True)
+              if token.style in ("'", '"')),
+        _editor_position(text, min(stops))[0] + 1 if stops else None)
 
 
-def _lookalike_space_error(path: Path, text: str) -> str | None:
-    """``FILE:LINE: ...`` for the first line of ``text`` with a look-alike space
-    (:data:`_LOOKALIKE_SPACES`) in its indentation or right after a key's colon, its column
-    (1-based), the line with each look-alike written as an escape (``\\u00a0``), and the fix:
-    retype it as a plain space (a zero-width space in the indentation: delete it); None when
-    there is none there. Look-alikes inside a value, a quote or a comment, and after the colon of
-    a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left alone: YAML
-    reads them as the text they are; so is every line of a block scalar's text (``name: |`` and
-    the lines indented below it) and of a quoted value after its first (:func:`_value_text_lines`),
-    a look-alike at its start too. One with fewer plain spaces before it than a block scalar's
-    lines have is refused: YAML reads the value's indentation from the plain spaces alone, so
-    that line ends the value."""
-    in_value: frozenset[int] | None = None  # scanned only once a line is suspect
+def _lookalike_column(line: str) -> int | None:
+    """The column (0-based) of a look-alike space (:data:`_LOOKALIKE_SPACES`) in ``line``'s
+    indentation or right after a config key's colon (:data:`_LOOKALIKE_AT`), else None."""
+    lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
+    found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
+    if found is None and (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
+        found = after.end()
+    return found
+
+
+def _misread_character_error(path: Path, text: str) -> str | None:
+    """``FILE:LINE: ...`` for the first character of ``text`` that YAML reads unlike an editor
+    shows it, its column (1-based), the line with the character written as an escape
+    (``\\u00a0``), and the fix; None when there is none. Lines are counted as an editor counts
+    them (:data:`_LINE_BREAK`). Two kinds:
+
+    * a look-alike space (:data:`_LOOKALIKE_SPACES`) in a line's indentation or right after a
+      key's colon: YAML reads it as text; the fix, retype it as a plain space (a zero-width space
+      in the indentation: delete it). Look-alikes inside a value, a quote or a comment, and after
+      the colon of a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left
+      alone: YAML reads them as the text they are; so is every line of a block scalar's text
+      (``name: |`` and the lines indented below it) and of a quoted value after its first
+      (:func:`_scan_values`), a look-alike at its start too. One with fewer plain spaces before it
+      than a block scalar's lines have is refused: YAML reads the value's indentation from the
+      plain spaces alone, so that line ends the value;
+    * a line break only YAML sees (:data:`_YAML_ONLY_BREAKS`) outside a quoted value: YAML (1.1)
+      reads what follows it as a line of its own, which an editor shows on the same line (a
+      setting after ``# was`` set; a review); the fix, delete it or replace it by a line break.
+      Inside a quoted value it is the value's text.
+
+    None too where a YAML mistake comes on a line above the character's (a ``[`` left open, a
+    NUL): the loader names that mistake, the first (a review: a look-alike below it, even one in
+    a block scalar's text, was named and the mistake never shown)."""
+    scan: _ValueScan | None = None  # scanned only once a line is suspect
+    starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
+    any_breaks = any(char in text for char in _YAML_ONLY_BREAKS)
     for number, line in enumerate(_editor_lines(text), start=1):
-        lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
-        found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
-        if found is None and (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
-            found = after.end()
-        if found is not None and in_value is None:
-            in_value = _value_text_lines(text)
-        if found is not None and number not in (in_value or ()):
-            char = line[found]
-            shown = "".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line)
-            fix = ("delete it (it is invisible; the spaces around it indent the line)"
-                   if char == "\u200b" and found < lead else
-                   "retype it as a plain space (an editor shows the two alike)")
-            return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {found + 1}: YAML reads it as text, "
-                    f"not as a space: line {number} `{_shown(shown)}`.\n  fix: {fix}.")
+        lookalike = _lookalike_column(line)
+        breaks = [i for i, char in enumerate(line) if char in _YAML_ONLY_BREAKS] if any_breaks else []
+        if lookalike is None and not breaks:
+            continue
+        scan = scan or _scan_values(text)
+        if number in scan.text_lines:
+            lookalike = None
+        breaks = [i for i in breaks if not any(first < starts[number - 1] + i < last for first, last in scan.quoted)]
+        if lookalike is None and not breaks:
+            continue
+        if scan.stopped is not None and scan.stopped < number:
+            return None
+        shown = _shown("".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line))
+        if lookalike is None or (breaks and breaks[0] < lookalike):
+            return (f"{path}:{number}: {_YAML_ONLY_BREAKS[line[breaks[0]]]} at column {breaks[0] + 1} ends a line "
+                    f"for YAML, though an editor shows none: line {number} `{shown}`; YAML reads what follows it "
+                    f"as a line of its own (a setting after it in a comment is set).\n  fix: delete it or replace "
+                    f"it by a line break (inside a quoted value it may stay: there it is the value's text).")
+        char, lead = line[lookalike], len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
+        fix = ("delete it (it is invisible; the spaces around it indent the line)"
+               if char == "\u200b" and lookalike < lead else
+               "retype it as a plain space (an editor shows the two alike)")
+        return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {lookalike + 1}: YAML reads it as text, "
+                f"not as a space: line {number} `{shown}`.\n  fix: {fix}.")
     return None
 
 
@@ -2098,9 +2181,9 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             f"with -c, e.g. {_example_config()}"
         ) from None
     text = text.removeprefix(BYTE_ORDER_MARK)  # Notepad's: line 1's key is `pretrain`, not `\ufeffpretrain`
-    lookalike = _lookalike_space_error(path, text)
-    if lookalike is not None:  # before YAML reads it: what YAML makes of it is a misleading error
-        raise ConfigError(lookalike)
+    misread = _misread_character_error(path, text)
+    if misread is not None:  # before YAML reads it: what YAML makes of it is a misleading error
+        raise ConfigError(misread)
     loader = None
     try:
         loader = _LineLoader(text)  # a SafeLoader subclass; refuses a NUL or form feed anywhere
@@ -2115,10 +2198,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
             loader.dispose()
     if repeated:
         key, first, second = repeated
+        where, fix = ((f", on lines {first} and {second}", "keep one of the two lines (delete the other)")
+                      if first != second else  # {epochs: 3, epochs: 4} (a review: "on lines 1 and 1")
+                      (f" on line {first}", f"keep one of the two on line {first} (delete the other with its value)"))
         raise ConfigError(
-            f"{path}:{second}: {key!r} is written twice in the same section, on lines {first} and "
-            f"{second}; only one value can be used.\n  fix: keep one of the two lines "
-            f"(delete the other)."
+            f"{path}:{second}: {key!r} is written twice in the same section{where}; only one value can "
+            f"be used.\n  fix: {fix}."
         )
     if data is None:  # 0 bytes or only comments: the defaults would run, a full-size run
         raise ConfigError(

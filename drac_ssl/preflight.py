@@ -874,13 +874,14 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
     # (mnist.yaml, fashion_mnist.yaml, cifar10.yaml, a copy printed from one) is its recipe's: the
     # same batched views on a CPU as on a GPU (the CPU quick checks ran so), and on this project's
     # 2-core CPU they fed as fast as a DataLoader worker (bench/results/feed_throughput_cpu.json),
-    # so a CPU user of the config given was told to change what they need not (a review).
+    # so a CPU user of the config given was told to change what they need not (a review). A Config
+    # built in Python (sources None: no command line) is not warned of either: nothing was typed.
     typed_on_gpu = typed_override(_where("pretrain.augment.on_gpu", c.sources, cfg)) is not None
     if pc.augment.on_gpu and ssl and typed_on_gpu:
         c.warning("pretrain.augment.on_gpu",
                   "a GPU option on the CPU: the batched augmentation runs in the training "
                   "process on the CPU, without DataLoader workers (on a 2-core CPU it fed about as "
-                  "fast as one worker: bench/results/feed_throughput_cpu.json)",
+                  "fast as one worker, the feed alone, no model: bench/results/feed_throughput_cpu.json)",
                   "pretrain.augment.on_gpu=false on a CPU machine")
 
 

@@ -490,7 +490,8 @@ def test_the_readme_generated_sections_are_what_bench_summarize_renders_now() ->
     """The README's summary table, the full results on docs/results.md and the RetinaMNIST table
     on docs/retinamnist.md are written by ``python -m bench.summarize``; after a result file or the
     renderer changes, rerun it (never edit between the markers). Each page is checked: a stale
-    README or a stale results page fails here alone."""
+    README or a stale results page fails here alone. The RetinaMNIST page shows a table where
+    the results page does: retinamnist.json there and no smoke run (the summarizer's rule)."""
     from bench.common import REPO, RESULTS
     from bench.summarize import (
         RESULTS_PAGE,
@@ -498,17 +499,59 @@ def test_the_readme_generated_sections_are_what_bench_summarize_renders_now() ->
         SUMMARY_BEGIN,
         generated_sections,
         history_available,
+        is_smoke,
+        read_result,
         stale_sections,
     )
 
     if not history_available():  # the provenance words are read from git (review F2, F3)
         pytest.skip("no git history here: the README's commit-dependent words cannot be rendered")
     sections = generated_sections()
-    pages = [page for page, *_ in sections]
-    assert pages == ["README.md", RESULTS_PAGE] + ([RETINA_PAGE] if (RESULTS / "retinamnist.json").is_file() else [])
+    assert [page for page, *_ in sections] == ["README.md", RESULTS_PAGE, RETINA_PAGE]
+    job = RESULTS / "retinamnist.json"
+    a_result = job.is_file() and not is_smoke(job.stem, read_result(job))
+    assert ("\n|---" in sections[2][3]) == a_result, sections[2][3][:300]
     written = (REPO / "README.md").read_text(encoding="utf-8")  # the summary, header first, under its marker
     assert f"{SUMMARY_BEGIN}\n| what | headline | device | date |\n|---|---|---|---|\n" in written
     assert stale_sections(sections) == [], "run python -m bench.summarize"
+
+
+@pytest.mark.parametrize("smoke", [True, False])
+def test_the_retinamnist_page_shows_no_table_where_the_job_has_no_result(tmp_path: Path, smoke: bool) -> None:
+    """A review: a smoke retinamnist.json (left out of the README and the results page) left
+    docs/retinamnist.md out of the sections written and checked, so the page kept the table of
+    an earlier run. Its section is rendered still: a sentence that says why there is no table."""
+    from bench.summarize import RESULTS_PAGE, RETINA_PAGE, anchor, generated_sections
+
+    results = _summary_results(tmp_path / "results")
+    if smoke:
+        (results / "retinamnist.json").write_text(json.dumps(
+            {"benchmark": "retinamnist", "smoke": True, "device": "CPU: Test x2",
+             "date_utc": "2026-12-04T00:00:00+00:00", "command": "python -m bench.retinamnist --smoke"}),
+            encoding="utf-8")
+    sections = {page: body for page, _begin, _end, body in generated_sections(results)}
+    assert list(sections) == ["README.md", RESULTS_PAGE, RETINA_PAGE]
+    assert "[retinamnist]" not in sections["README.md"]
+    assert anchor("retinamnist") not in sections[RESULTS_PAGE]  # left out there: no table here either
+    why = (f"`{results / 'retinamnist.json'}` is a smoke run (a few steps that check the job runs, never "
+           f"a result; {RESULTS_PAGE} and the README leave it out too)" if smoke else
+           f"`{results / 'retinamnist.json'}` is not there")
+    assert sections[RETINA_PAGE] == (
+        f"No table: {why}. The job's full run (`python -m bench.retinamnist`) writes the result it is "
+        f"rendered from."), sections[RETINA_PAGE]
+
+
+def test_a_read_of_another_results_folder_is_refused(tmp_path: Path) -> None:
+    """A review: render_summary, render_page and render_retina_section take the results folder and
+    its read apart, which could disagree (rows from one folder, set-aside notes from the other)."""
+    from bench.summarize import read_results, render_page, render_retina_section, render_summary
+
+    results, other = _summary_results(tmp_path / "results"), _summary_results(tmp_path / "other")
+    read = read_results(results)
+    assert render_summary(results, read=read) == render_summary(results)
+    for render in (render_summary, render_page, render_retina_section):
+        with pytest.raises(ValueError, match="read_results\\(results_dir\\)"):
+            render(other, read=read)
 
 
 def test_a_stale_or_missing_section_of_either_page_is_named(tmp_path: Path) -> None:

@@ -409,3 +409,107 @@ def test_a_space_look_alike_that_ends_a_block_scalar_is_still_named(
     for one ends the value, and the line is read as structure (a key, or a mistake)."""
     error = _error_of(tmp_path, text)
     assert error.startswith(f"FILE:{number}: a non-breaking space (U+00A0) at column {column}: "), error
+
+
+@pytest.mark.parametrize("text", [
+    "pretrain:\n  epochs:\u00a03\n  batch_size: 4\x0c\n",  # a form feed on a later line
+    "pretrain:\n  epochs:\u00a03\n  batch_size: 4  # copied from a PDF\x00\n",  # a NUL in a comment below
+    "pretrain:\n  epochs:\u00a03  # copied from a PDF\x00\n",  # and on the look-alike's own line
+])
+def test_a_space_look_alike_beside_a_character_yaml_never_takes_is_named_not_a_traceback(
+        tmp_path: Path, text: str) -> None:
+    """A review: PyYAML refuses a NUL or a form feed when its loader is built, which the look-alike
+    check did outside its ``try``: python -m drac_ssl.train printed a ReaderError traceback."""
+    error = _error_of(tmp_path, text)
+    assert error.startswith("FILE:2: a non-breaking space (U+00A0) at column 10: YAML reads it as text, "), error
+
+
+def test_a_look_alike_in_a_block_scalars_text_is_not_blamed_for_a_form_feed_elsewhere(tmp_path: Path) -> None:
+    """The values are still found with the characters YAML never takes set aside: the look-alike
+    is the value's text, and the form feed is what is named."""
+    error = _error_of(tmp_path, "data:\n  labels_csv: |\n    \u00a0x\n# page 2\x0c\n")
+    assert error.startswith("FILE:4: not valid YAML (a form feed, U+000C, at column 9 is not a text character)"), error
+
+
+@pytest.mark.parametrize(("text", "start"), [
+    ("pretrain:\n  epochs: [3\ndata:\n  labels_csv: |\n    \u00a0x\n",  # the review's: a block scalar's text
+     "FILE:2: not valid YAML (the '[' list that starts on this line is not closed"),
+    ("pretrain:\n  epochs: [3\ndata:\n  labels_csv:\u00a0x\n",  # a parser's mistake, not the scanner's
+     "FILE:2: not valid YAML (the '[' list that starts on this line is not closed"),
+    ('run:\n  name: "x\npretrain:\n  epochs:\u00a03\n',  # the look-alike is inside the open quote
+     "FILE:2: not valid YAML (the quoted value that starts on this line is not closed"),
+    ("# copied from a PDF\x00\npretrain:\n  epochs:\u00a03\n",
+     "FILE:1: not valid YAML (a NUL byte, U+0000, at column 20 is not a text character)"),
+])
+def test_a_yaml_mistake_above_a_space_look_alike_is_named_first(tmp_path: Path, text: str, start: str) -> None:
+    """A review: where PyYAML stopped at a mistake above the look-alike's line, the values below it
+    were not found, the look-alike was blamed (one in a block scalar's text, which is no mistake)
+    and the mistake above never shown."""
+    error = _error_of(tmp_path, text)
+    assert error.startswith(start), error
+
+
+_BREAK_NAMES = {"\u2028": "a line separator (U+2028)", "\x85": "a next-line character (U+0085)",
+                "\u2029": "a paragraph separator (U+2029)"}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("char", ["\u2028", "\x85", "\u2029"])
+def test_a_line_break_only_yaml_sees_hides_no_setting_in_a_comment(tmp_path: Path, char: str, newline: str) -> None:
+    """A review: an editor shows ``  epochs: 3  # was`` + U+2028 + ``  lr: 5.0`` as one line
+    ending in a comment, and YAML read ``lr: 5.0`` on a line of its own: a setting hidden in a
+    comment was set. Refused as a NUL or a form feed is, by the editor's line and column."""
+    error = _error_of(tmp_path, f"run:\n  name: x\npretrain:\n  epochs: 3  # was{char}  lr: 5.0\n", newline)
+    escaped = f"\\u{ord(char):04x}"
+    assert error == (f"FILE:4: {_BREAK_NAMES[char]} at column 19 ends a line for YAML, though an editor shows "
+                     f"none: line 4 `  epochs: 3  # was{escaped}  lr: 5.0`; YAML reads what follows it as a line "
+                     f"of its own (a setting after it in a comment is set).\n  fix: delete it or replace it by "
+                     f"a line break (inside a quoted value it may stay: there it is the value's text)."), error
+
+
+@pytest.mark.parametrize(("text", "number", "column"), [
+    ("data:\n  labels_csv: |\n    a\u2028b: 3\n", 3, 6),  # in a block scalar's text: ends the value
+    ("run:\n  name: a\u2029b\n", 2, 10),  # in a plain value
+    ("run:\n  name: x\n\u2028", 3, 1),  # alone on the last line
+    ('run:\n  name: "a" x: y\u2028\n', 2, 17),  # on the line of a YAML mistake, after it
+])
+def test_a_line_break_only_yaml_sees_outside_a_quoted_value_is_named(
+        tmp_path: Path, text: str, number: int, column: int) -> None:
+    error = _error_of(tmp_path, text)
+    assert error.startswith(f"FILE:{number}: "), error
+    assert f" at column {column} ends a line for YAML, though an editor shows none: " in error, error
+    escaped = next(f"\\u{ord(c):04x}" for c in text if c in _BREAK_NAMES)
+    assert escaped in error, error  # shown, at the line's end too (not dropped as a space)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ('run:\n  name: "a\u2028b"\n', "a\u2028b"),
+    ("run:\n  name: 'a\u2029b'\n", "a\u2029b"),
+    ('run:\n  name: "a\n    \u2028b"\n', "a\u2028b"),  # on a quoted value's second line
+])
+def test_a_line_break_only_yaml_sees_inside_a_quoted_value_is_the_value(
+        tmp_path: Path, text: str, value: str) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_config(path).run.name == value
+
+
+def test_a_yaml_mistake_above_a_line_break_only_yaml_sees_is_named_first(tmp_path: Path) -> None:
+    error = _error_of(tmp_path, 'run:\n  name: "a\npretrain:\n  epochs: 3  # was\u2028  lr: 5.0\n')
+    assert error.startswith("FILE:2: not valid YAML (the quoted value that starts on this line is not closed"), error
+
+
+def test_a_space_look_alike_on_a_plain_values_next_line_is_still_named(tmp_path: Path) -> None:
+    """YAML reads ``    `` + U+00A0 + ``b`` below ``labels_csv: a`` as the plain value's next
+    line ('a \\xa0b'), but a look-alike there is as likely a key's indentation: only a block
+    scalar's and a quoted value's lines are taken as text (a review: no test held that filter)."""
+    error = _error_of(tmp_path, "data:\n  labels_csv: a\n    \u00a0b\n")
+    assert error.startswith("FILE:3: a non-breaking space (U+00A0) at column 5: YAML reads it as text, "), error
+
+
+def test_a_key_written_twice_on_one_line_is_said_so(tmp_path: Path) -> None:
+    """A review: ``pretrain: {epochs: 3, epochs: 4}`` was said to be "on lines 1 and 1" with the
+    fix "keep one of the two lines"."""
+    error = _error_of(tmp_path, "run:\n  name: x\npretrain: {epochs: 3, epochs: 4}\n")
+    assert error == ("FILE:3: 'pretrain.epochs' is written twice in the same section on line 3; only one value "
+                     "can be used.\n  fix: keep one of the two on line 3 (delete the other with its value)."), error
