@@ -1173,8 +1173,8 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 r"""Where a config file's lines end as an editor counts them (``\n``, ``\r\n``, ``\r``). PyYAML
 (YAML 1.1) and ``str.splitlines`` also end a line at U+0085, U+2028 and U+2029 (and
 ``splitlines`` at a form feed), which moved every line number a message gave by one for each
-such character above the mistake (one inside a quoted value, the one place a config file may
-hold them: :data:`_YAML_ONLY_BREAKS`); editors show none of them as a line's end."""
+such character above the mistake (a config file may hold none of them, :data:`_YAML_ONLY_BREAKS`,
+but a YAML mistake above one is named first); editors show none of them as a line's end."""
 
 
 def _editor_lines(text: str) -> list[str]:
@@ -1832,7 +1832,9 @@ _YAML_ONLY_BREAKS = {"\x85": "a next-line character (U+0085)", "\u2028": "a line
                      "\u2029": "a paragraph separator (U+2029)"}
 """Characters YAML 1.1 (PyYAML) takes for a line's end and an editor does not (:data:`_LINE_BREAK`):
 ``  epochs: 3  # was`` + U+2028 + ``  lr: 5.0`` is one comment line on screen and sets lr
-(a review); refused outside a quoted value (:func:`_misread_character_error`)."""
+(a review); refused anywhere in a config file (:func:`_misread_character_error`): inside a quoted
+value PyYAML does not keep it either (``'a`` + U+0085 + ``b'`` was read ``'a b'``; a review), and no
+setting needs one."""
 
 _LOOKALIKE_AT = re.compile("^[ \u00a0\u202f\u200b\u3000]*(?:- +)?([^\\s:#'\"]*):(?=[\u00a0\u202f\u200b\u3000])")
 """A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`);
@@ -1847,8 +1849,6 @@ class _ValueScan(typing.NamedTuple):
     """The lines (1-based, :func:`_editor_lines`) that start inside a value's text: a block
     scalar's lines (those after a ``|`` or ``>`` header, ``name: |``, that YAML reads as the value)
     and a quoted value's lines after its first."""
-    quoted: tuple[tuple[int, int], ...]
-    """Each quoted value's first and last character (its quote marks), as offsets in the text."""
     stopped: int | None
     """The line (1-based, as an editor counts) of the first mistake PyYAML's reader or parser
     meets, the line its message names (:func:`_yaml_error_text`: where a quote, ``[`` or ``{``
@@ -1903,8 +1903,6 @@ def _scan_values(text: str) -> _ValueScan:
     return _ValueScan(
         frozenset(number for number, start in enumerate(starts, start=1)
                   if any(first < start < end for first, end in spans)),
-        tuple((first, end - 1) for (first, end), token in zip(spans, values, strict=True)
-              if token.style in ("'", '"')),
         _editor_position(text, min(stops))[0] + 1 if stops else None)
 
 
@@ -1933,16 +1931,16 @@ def _misread_character_error(path: Path, text: str) -> str | None:
       (:func:`_scan_values`), a look-alike at its start too. One with fewer plain spaces before it
       than a block scalar's lines have is refused: YAML reads the value's indentation from the
       plain spaces alone, so that line ends the value;
-    * a line break only YAML sees (:data:`_YAML_ONLY_BREAKS`) outside a quoted value: YAML (1.1)
-      reads what follows it as a line of its own, which an editor shows on the same line (a
-      setting after ``# was`` set; a review); the fix, delete it or replace it by a line break.
-      Inside a quoted value it is the value's text.
+    * a line break only YAML sees (:data:`_YAML_ONLY_BREAKS`), anywhere (a quoted value's and a
+      block scalar's text too): YAML (1.1) reads what follows it as a line of its own, which an
+      editor shows on the same line (a setting after ``# was`` set; a review), and folds it into a
+      space or drops the spaces around it inside a quoted value; the fix, delete it or replace it
+      by a line break.
 
     None too where a YAML mistake comes on a line above the character's (a ``[`` left open, a
     NUL): the loader names that mistake, the first (a review: a look-alike below it, even one in
     a block scalar's text, was named and the mistake never shown)."""
     scan: _ValueScan | None = None  # scanned only once a line is suspect
-    starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
     any_breaks = any(char in text for char in _YAML_ONLY_BREAKS)
     for number, line in enumerate(_editor_lines(text), start=1):
         lookalike = _lookalike_column(line)
@@ -1952,7 +1950,6 @@ def _misread_character_error(path: Path, text: str) -> str | None:
         scan = scan or _scan_values(text)
         if number in scan.text_lines:
             lookalike = None
-        breaks = [i for i in breaks if not any(first < starts[number - 1] + i < last for first, last in scan.quoted)]
         if lookalike is None and not breaks:
             continue
         if scan.stopped is not None and scan.stopped < number:
@@ -1962,7 +1959,7 @@ def _misread_character_error(path: Path, text: str) -> str | None:
             return (f"{path}:{number}: {_YAML_ONLY_BREAKS[line[breaks[0]]]} at column {breaks[0] + 1} ends a line "
                     f"for YAML, though an editor shows none: line {number} `{shown}`; YAML reads what follows it "
                     f"as a line of its own (a setting after it in a comment is set).\n  fix: delete it or replace "
-                    f"it by a line break (inside a quoted value it may stay: there it is the value's text).")
+                    f"it by a line break.")
         char, lead = line[lookalike], len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
         fix = ("delete it (it is invisible; the spaces around it indent the line)"
                if char == "\u200b" and lookalike < lead else
