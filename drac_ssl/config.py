@@ -1821,12 +1821,26 @@ _CONTROL_NAMES = {"\x00": "a NUL byte", "\x0c": "a form feed", "\x1b": "an escap
                   "\x7f": "a delete character"}
 
 
-_LOOKALIKE_SPACES = {"\u00a0": "a non-breaking space (U+00A0)", "\u202f": "a narrow non-breaking space (U+202F)",
-                     "\u200b": "a zero-width space (U+200B)", "\u3000": "an ideographic space (U+3000)"}
+_LOOKALIKE_SPACES = {
+    "\u00a0": "a non-breaking space (U+00A0)", "\u1680": "an Ogham space mark (U+1680)",
+    "\u2000": "an en quad (U+2000)", "\u2001": "an em quad (U+2001)", "\u2002": "an en space (U+2002)",
+    "\u2003": "an em space (U+2003)", "\u2004": "a three-per-em space (U+2004)",
+    "\u2005": "a four-per-em space (U+2005)", "\u2006": "a six-per-em space (U+2006)",
+    "\u2007": "a figure space (U+2007)", "\u2008": "a punctuation space (U+2008)",
+    "\u2009": "a thin space (U+2009)", "\u200a": "a hair space (U+200A)", "\u200b": "a zero-width space (U+200B)",
+    "\u202f": "a narrow non-breaking space (U+202F)", "\u205f": "a medium mathematical space (U+205F)",
+    "\u3000": "an ideographic space (U+3000)"}
 """Characters an editor, a web page or a word processor leaves where a space was meant, which
 YAML reads as text: before a key (``pretrain:`` then a key indented by one became the
 section's empty value) or after a colon (``epochs:`` + U+00A0 + ``3`` became the text
-``'epochs:\xa03'``), each then given a message about something else (a review)."""
+``'epochs:\xa03'``), each then given a message about something else (a review). Unicode's
+spaces (category Zs) but the plain space, and the zero-width space: the typographic spaces
+U+2000-U+200A (a figure space, U+2007, from a spreadsheet's numbers), U+205F and U+1680 were
+missed (a review)."""
+
+_LOOKALIKE_CHARS = "".join(_LOOKALIKE_SPACES)
+"""The characters of :data:`_LOOKALIKE_SPACES`, for a regular expression's character class
+(none needs an escape there) and :meth:`str.lstrip`."""
 
 _YAML_ONLY_BREAKS = {"\x85": "a next-line character (U+0085)", "\u2028": "a line separator (U+2028)",
                      "\u2029": "a paragraph separator (U+2029)"}
@@ -1836,7 +1850,7 @@ _YAML_ONLY_BREAKS = {"\x85": "a next-line character (U+0085)", "\u2028": "a line
 value PyYAML does not keep it either (``'a`` + U+0085 + ``b'`` was read ``'a b'``; a review), and no
 setting needs one."""
 
-_LOOKALIKE_AT = re.compile("^[ \u00a0\u202f\u200b\u3000]*(?:- +)?([^\\s:#'\"]*):(?=[\u00a0\u202f\u200b\u3000])")
+_LOOKALIKE_AT = re.compile(f"^[ {_LOOKALIKE_CHARS}]*(?:- +)?([^\\s:#'\"]*):(?=[{_LOOKALIKE_CHARS}])")
 """A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`);
 its group is the key, which must be a config key (:func:`_config_keys`) for the line to be
 flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades`` is a valid grade name (a review)."""
@@ -1909,7 +1923,7 @@ def _scan_values(text: str) -> _ValueScan:
 def _lookalike_column(line: str) -> int | None:
     """The column (0-based) of a look-alike space (:data:`_LOOKALIKE_SPACES`) in ``line``'s
     indentation or right after a config key's colon (:data:`_LOOKALIKE_AT`), else None."""
-    lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
+    lead = len(line) - len(line.lstrip(" " + _LOOKALIKE_CHARS))
     found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
     if found is None and (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
         found = after.end()
@@ -1960,7 +1974,7 @@ def _misread_character_error(path: Path, text: str) -> str | None:
                     f"for YAML, though an editor shows none: line {number} `{shown}`; YAML reads what follows it "
                     f"as a line of its own (a setting after it in a comment is set).\n  fix: delete it or replace "
                     f"it by a line break.")
-        char, lead = line[lookalike], len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
+        char, lead = line[lookalike], len(line) - len(line.lstrip(" " + _LOOKALIKE_CHARS))
         fix = ("delete it (it is invisible; the spaces around it indent the line)"
                if char == "\u200b" and lookalike < lead else
                "retype it as a plain space (an editor shows the two alike)")

@@ -15,6 +15,7 @@ empty line; a tab got the generic indentation words. Each is now said as it is.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -288,6 +289,32 @@ def test_a_space_look_alike_in_indentation_or_after_a_colon_is_named_with_its_co
     error = _error_of(tmp_path, text)
     assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
                      f"line {number} `{shown}`.\n  fix: {fix}."), error
+
+
+_UNICODE_SPACES = [chr(code) for code in range(0x80, 0x3001) if unicodedata.category(chr(code)) == "Zs"]
+"""Unicode's spaces but the plain one (U+00A0, U+1680, U+2000-U+200A, U+202F, U+205F, U+3000)."""
+
+
+@pytest.mark.parametrize("char", [*_UNICODE_SPACES, "\u200b"], ids=lambda char: f"U+{ord(char):04X}")
+@pytest.mark.parametrize(("text", "column", "shown"), [
+    ("pretrain:\n{char} epochs: 3\n", 1, "{escaped} epochs: 3"),  # the review's, with U+2007
+    ("pretrain:\n  epochs:{char}3\n", 10, "  epochs:{escaped}3"),
+], ids=["indentation", "after a colon"])
+def test_every_unicode_space_is_named_as_a_look_alike(
+        tmp_path: Path, char: str, text: str, column: int, shown: str) -> None:
+    """A review: a figure space (U+2007) before a key gave "'pretrain' must be a mapping of
+    settings, got None" with no line of its own; U+2000-U+200A, U+205F and U+1680 were missed."""
+    error = _error_of(tmp_path, text.format(char=char))
+    head = error.partition(f" at column {column}: YAML reads it as text, not as a space: ")[0]
+    assert head.startswith("FILE:2: a") and head.endswith(f" (U+{ord(char):04X})"), error
+    escaped = f"\\u{ord(char):04x}"
+    assert f"line 2 `{shown.format(escaped=escaped)}`." in error, error
+
+
+def test_a_figure_space_is_named_by_its_name(tmp_path: Path) -> None:
+    error = _error_of(tmp_path, "pretrain:\n\u2007 epochs: 3\n")
+    assert error == ("FILE:2: a figure space (U+2007) at column 1: YAML reads it as text, not as a space: line 2 "
+                     "`\\u2007 epochs: 3`.\n  fix: retype it as a plain space (an editor shows the two alike)."), error
 
 
 def test_a_space_look_alike_inside_a_value_or_comment_is_the_text_it_is(tmp_path: Path) -> None:
