@@ -1920,14 +1920,17 @@ def _scan_values(text: str) -> _ValueScan:
         _editor_position(text, min(stops))[0] + 1 if stops else None)
 
 
-def _lookalike_column(line: str) -> int | None:
+def _lookalike_column(line: str) -> tuple[int, int] | None:
     """The column (0-based) of a look-alike space (:data:`_LOOKALIKE_SPACES`) in ``line``'s
-    indentation or right after a config key's colon (:data:`_LOOKALIKE_AT`), else None."""
+    indentation or right after a config key's colon (:data:`_LOOKALIKE_AT`), and the length of
+    the line's indentation, plain spaces and look-alikes (a zero-width space there is deleted,
+    not retyped); None when there is no such look-alike. Neither part of the line holds a line
+    break only YAML sees (:data:`_YAML_ONLY_BREAKS`): a look-alike found comes before any."""
     lead = len(line) - len(line.lstrip(" " + _LOOKALIKE_CHARS))
     found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
     if found is None and (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
         found = after.end()
-    return found
+    return None if found is None else (found, lead)
 
 
 def _misread_character_error(path: Path, text: str) -> str | None:
@@ -1958,27 +1961,29 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     any_breaks = any(char in text for char in _YAML_ONLY_BREAKS)
     for number, line in enumerate(_editor_lines(text), start=1):
         lookalike = _lookalike_column(line)
-        breaks = [i for i, char in enumerate(line) if char in _YAML_ONLY_BREAKS] if any_breaks else []
-        if lookalike is None and not breaks:
+        first_break = (next((i for i, char in enumerate(line) if char in _YAML_ONLY_BREAKS), None)
+                       if any_breaks else None)
+        if lookalike is None and first_break is None:
             continue
         scan = scan or _scan_values(text)
         if number in scan.text_lines:
             lookalike = None
-        if lookalike is None and not breaks:
+        if lookalike is None and first_break is None:
             continue
         if scan.stopped is not None and scan.stopped < number:
             return None
         shown = _shown("".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line))
-        if lookalike is None or (breaks and breaks[0] < lookalike):
-            return (f"{path}:{number}: {_YAML_ONLY_BREAKS[line[breaks[0]]]} at column {breaks[0] + 1} ends a line "
+        if lookalike is None:  # else the look-alike, before any break (:func:`_lookalike_column`)
+            return (f"{path}:{number}: {_YAML_ONLY_BREAKS[line[first_break]]} at column {first_break + 1} ends a line "
                     f"for YAML, though an editor shows none: line {number} `{shown}`; YAML reads what follows it "
                     f"as a line of its own (a setting after it in a comment is set).\n  fix: delete it or replace "
                     f"it by a line break.")
-        char, lead = line[lookalike], len(line) - len(line.lstrip(" " + _LOOKALIKE_CHARS))
+        column, lead = lookalike
+        char = line[column]
         fix = ("delete it (it is invisible; the spaces around it indent the line)"
-               if char == "\u200b" and lookalike < lead else
+               if char == "\u200b" and column < lead else
                "retype it as a plain space (an editor shows the two alike)")
-        return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {lookalike + 1}: YAML reads it as text, "
+        return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
                 f"not as a space: line {number} `{shown}`.\n  fix: {fix}.")
     return None
 
