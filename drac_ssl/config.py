@@ -1976,8 +1976,8 @@ def _misread_character_error(path: Path, text: str) -> str | None:
         if lookalike is None:  # else the look-alike, before any break (:func:`_lookalike_column`)
             return (f"{path}:{number}: {_YAML_ONLY_BREAKS[line[first_break]]} at column {first_break + 1} ends a line "
                     f"for YAML, though an editor shows none: line {number} `{shown}`; YAML reads what follows it "
-                    f"as a line of its own (a setting after it in a comment is set).\n  fix: delete it or replace "
-                    f"it by a line break.")
+                    f"as a new line (after a `#`, a setting written there would be set).\n  fix: delete it or "
+                    f"replace it by a line break.")
         column, lead = lookalike
         char = line[column]
         fix = ("delete it (it is invisible; the spaces around it indent the line)"

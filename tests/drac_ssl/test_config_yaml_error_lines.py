@@ -501,9 +501,24 @@ def test_a_line_break_only_yaml_sees_hides_no_setting_in_a_comment(tmp_path: Pat
     error = _error_of(tmp_path, f"run:\n  name: x\npretrain:\n  epochs: 3  # was{char}  lr: 5.0\n", newline)
     escaped = f"\\u{ord(char):04x}"
     assert error == (f"FILE:4: {_BREAK_NAMES[char]} at column 19 ends a line for YAML, though an editor shows "
-                     f"none: line 4 `  epochs: 3  # was{escaped}  lr: 5.0`; YAML reads what follows it as a line "
-                     f"of its own (a setting after it in a comment is set).\n  fix: delete it or replace it by "
-                     f"a line break."), error
+                     f"none: line 4 `  epochs: 3  # was{escaped}  lr: 5.0`; YAML reads what follows it as a new "
+                     f"line (after a `#`, a setting written there would be set).\n  fix: delete it or replace it "
+                     f"by a line break."), error
+
+
+@pytest.mark.parametrize(("text", "column", "shown"), [
+    ("run:\n  name: a\u2029b\n", 10, "  name: a\\u2029b"),  # a plain value
+    ("data:\n  grades: [No DR,\u2028Mild]\n", 18, "  grades: [No DR,\\u2028Mild]"),  # a flow list
+])
+def test_a_line_break_only_yaml_sees_outside_a_comment_is_not_said_to_set_a_comment(
+        tmp_path: Path, text: str, column: int, shown: str) -> None:
+    """A review: every such message said "(a setting after it in a comment is set)", a plain
+    value's and a list's too."""
+    error = _error_of(tmp_path, text)
+    char = next(c for c in text if c in _BREAK_NAMES)
+    assert error == (f"FILE:2: {_BREAK_NAMES[char]} at column {column} ends a line for YAML, though an editor "
+                     f"shows none: line 2 `{shown}`; YAML reads what follows it as a new line (after a `#`, a "
+                     f"setting written there would be set).\n  fix: delete it or replace it by a line break."), error
 
 
 @pytest.mark.parametrize(("text", "number", "column"), [
