@@ -279,7 +279,7 @@ def test_a_tab_before_a_comment_or_at_a_lines_end_is_to_be_deleted(tmp_path: Pat
      "retype it as a plain space (an editor shows the two alike)"),
     ("pretrain:\n\u200b  epochs: 3\n", 2, 1, "a zero-width space (U+200B)", "\\u200b  epochs: 3",
      "delete it (it is invisible; the spaces around it indent the line)"),
-    ("data:\n  grades:\n    -\u00a0x\n  \u3000image_size: 4\n", 4, 3, "an ideographic space (U+3000)",
+    ("data:\n  grades:\n    - x\n  \u3000image_size: 4\n", 4, 3, "an ideographic space (U+3000)",
      "  \\u3000image_size: 4", "retype it as a plain space (an editor shows the two alike)"),
 ])
 def test_a_space_look_alike_in_indentation_or_after_a_colon_is_named_with_its_column(
@@ -315,6 +315,63 @@ def test_a_figure_space_is_named_by_its_name(tmp_path: Path) -> None:
     error = _error_of(tmp_path, "pretrain:\n\u2007 epochs: 3\n")
     assert error == ("FILE:2: a figure space (U+2007) at column 1: YAML reads it as text, not as a space: line 2 "
                      "`\\u2007 epochs: 3`.\n  fix: retype it as a plain space (an editor shows the two alike)."), error
+
+
+@pytest.mark.parametrize(("text", "number", "column", "shown"), [
+    ("pretrain: {epochs:\u00a03, lr: 0.01}\n", 1, 19, "pretrain: {epochs:\\u00a03, lr: 0.01}"),  # the review's
+    ("data:\n  grades:\n    -\u00a0No DR\n    - Mild\n", 3, 6, "    -\\u00a0No DR"),  # the review's: one grade
+    ("data:\n  grades: [No DR, Mild,\u00a0Moderate]\n", 2, 24, "  grades: [No DR, Mild,\\u00a0Moderate]"),
+    ("data:\n  grades:\n    - \u00a0No DR\n", 3, 7, "    - \\u00a0No DR"),  # after the dash's space
+    ("pretrain: {\u00a0epochs: 3}\n", 1, 12, "pretrain: {\\u00a0epochs: 3}"),  # right after `{`
+    ("pretrain: {epochs: \u00a03}\n", 1, 20, "pretrain: {epochs: \\u00a03}"),  # after a key's `: `
+    ("data:\n  grades: [No DR,\u200bMild]\n", 2, 18, "  grades: [No DR,\\u200bMild]"),  # invisible
+    ('data:\n  grades: ["No\n    DR",\u00a0Mild]\n', 3, 9, '    DR",\\u00a0Mild]'),  # after a quote's 2nd line
+])
+def test_a_space_look_alike_in_flow_style_or_after_a_list_dash_is_named_with_its_column(
+        tmp_path: Path, text: str, number: int, column: int, shown: str) -> None:
+    """A review: ``{epochs:`` + U+00A0 + ``3}`` said "unknown setting 'pretrain.epochs: 3'" (the
+    look-alike printed raw), ``-`` + U+00A0 + ``No DR`` made the items below it one grade with no
+    line named, and ``[No DR, Mild,`` + U+00A0 + ``Moderate]`` was accepted with the grade name
+    '\\xa0Moderate'."""
+    error = _error_of(tmp_path, text)
+    named = "a zero-width space (U+200B)" if "\u200b" in text else "a non-breaking space (U+00A0)"
+    assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
+                     f"line {number} `{shown}`.\n  fix: retype it as a plain space (an editor shows the two "
+                     f"alike)."), error
+
+
+def test_a_space_look_alike_in_flow_style_that_is_text_is_left_alone(tmp_path: Path) -> None:
+    """Quoted, in a comment, or after a grade name's colon (no config key), a look-alike in
+    ``[...]`` is the text it is."""
+    path = tmp_path / "ok.yaml"
+    path.write_text('data:\n  grades: [No:\u00a0DR, "\u00a0x", b]  # \u00a0c\n', encoding="utf-8")
+    assert list(load_config(path).data.grades) == ["No:\u00a0DR", "\u00a0x", "b"]
+
+
+def test_a_line_break_only_yaml_sees_before_a_look_alike_on_its_line_is_named_first(tmp_path: Path) -> None:
+    error = _error_of(tmp_path, "data:\n  grades: [a,\u2028\u00a0b]\n")
+    assert error.startswith("FILE:2: a line separator (U+2028) at column 14 ends a line for YAML"), error
+
+
+@pytest.mark.parametrize(("text", "start", "fix"), [
+    ("pretrain:\n  epo\u00a0chs: 3\n", "FILE:2: unknown setting 'pretrain.epo\\u00a0chs'.",
+     "fix: write it as\n    pretrain:\n      epochs: 3"),
+    ("pretrain: {epoch:\u00a03}\n", "FILE:1: unknown setting 'pretrain.epoch:\\u00a03'.",
+     "fix: rename epoch:\\u00a03 to epochs, its value as written"),  # not a config key: no look-alike check
+])
+def test_an_unknown_setting_shows_a_space_look_alike_as_an_escape(
+        tmp_path: Path, text: str, start: str, fix: str) -> None:
+    """A review: an unknown setting holding a look-alike printed it raw, which reads as a space."""
+    error = _error_of(tmp_path, text)
+    assert error.startswith(start) and error.endswith(fix) and "\u00a0" not in error, error
+
+
+def test_an_unknown_setting_typed_shows_a_space_look_alike_as_an_escape() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["pretrain.epo\u00a0chs=3"])
+    error = str(info.value)
+    assert error.startswith("command line 'pretrain.epo\\u00a0chs=3': unknown setting 'pretrain.epo\\u00a0chs'. "
+                            "Did you mean 'pretrain.epochs'?") and "\u00a0" not in error, error
 
 
 def test_a_space_look_alike_inside_a_value_or_comment_is_the_text_it_is(tmp_path: Path) -> None:
