@@ -580,6 +580,7 @@ def test_a_line_break_only_yaml_sees_outside_a_comment_is_not_said_to_set_a_comm
 
 @pytest.mark.parametrize(("text", "number", "column"), [
     ("data:\n  labels_csv: |\n    a\u2028b: 3\n", 3, 6),  # in a block scalar's text: ends the value
+    ("run:\n  name: |\n    a\u2028    b\n", 3, 6),  # and where it does not (read 'a\u2028b', its spaces dropped)
     ("run:\n  name: a\u2029b\n", 2, 10),  # in a plain value
     ("run:\n  name: x\n\u2028", 3, 1),  # alone on the last line
     ('run:\n  name: "a" x: y\u2028\n', 2, 17),  # on the line of a YAML mistake, after it
