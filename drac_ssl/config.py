@@ -11,6 +11,7 @@ command-line argument), what is wrong and how to fix it: never a bare traceback.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import difflib
 import functools
@@ -1129,10 +1130,10 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
                    f"{in_words(meant, 'and')}, already given on this command line, "
                    f"set{'s' if len(meant) == 1 else ''} {'its' if len(meant) == 1 else 'their'} own "
                    f"section{'s' * (len(meant) > 1)} only")
-            raise UnknownSettingError(
+            raise UnknownSettingError(_lookalikes_escaped(  # a look-alike space never printed raw
                 f"{where}: unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}\n"
-                f"  fix: {fix}", full, meant)
+                f"  fix: {fix}"), full, meant)
         current = getattr(base, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
             changes[key] = _merge(current, value, where, full, fixes, given)
@@ -1173,8 +1174,8 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 r"""Where a config file's lines end as an editor counts them (``\n``, ``\r\n``, ``\r``). PyYAML
 (YAML 1.1) and ``str.splitlines`` also end a line at U+0085, U+2028 and U+2029 (and
 ``splitlines`` at a form feed), which moved every line number a message gave by one for each
-such character above the mistake (one inside a quoted value, the one place a config file may
-hold them: :data:`_YAML_ONLY_BREAKS`); editors show none of them as a line's end."""
+such character above the mistake (a config file may hold none of them, :data:`_YAML_ONLY_BREAKS`,
+but a YAML mistake above one is named first); editors show none of them as a line's end."""
 
 
 def _editor_lines(text: str) -> list[str]:
@@ -1821,23 +1822,62 @@ _CONTROL_NAMES = {"\x00": "a NUL byte", "\x0c": "a form feed", "\x1b": "an escap
                   "\x7f": "a delete character"}
 
 
-_LOOKALIKE_SPACES = {"\u00a0": "a non-breaking space (U+00A0)", "\u202f": "a narrow non-breaking space (U+202F)",
-                     "\u200b": "a zero-width space (U+200B)", "\u3000": "an ideographic space (U+3000)"}
+_LOOKALIKE_SPACES = {
+    "\u00a0": "a non-breaking space (U+00A0)", "\u1680": "an Ogham space mark (U+1680)",
+    "\u2000": "an en quad (U+2000)", "\u2001": "an em quad (U+2001)", "\u2002": "an en space (U+2002)",
+    "\u2003": "an em space (U+2003)", "\u2004": "a three-per-em space (U+2004)",
+    "\u2005": "a four-per-em space (U+2005)", "\u2006": "a six-per-em space (U+2006)",
+    "\u2007": "a figure space (U+2007)", "\u2008": "a punctuation space (U+2008)",
+    "\u2009": "a thin space (U+2009)", "\u200a": "a hair space (U+200A)", "\u200b": "a zero-width space (U+200B)",
+    "\u202f": "a narrow non-breaking space (U+202F)", "\u205f": "a medium mathematical space (U+205F)",
+    "\u3000": "an ideographic space (U+3000)"}
 """Characters an editor, a web page or a word processor leaves where a space was meant, which
 YAML reads as text: before a key (``pretrain:`` then a key indented by one became the
 section's empty value) or after a colon (``epochs:`` + U+00A0 + ``3`` became the text
-``'epochs:\xa03'``), each then given a message about something else (a review)."""
+``'epochs:\xa03'``), each then given a message about something else (a review). Unicode's
+spaces (category Zs) but the plain space, and the zero-width space: the typographic spaces
+U+2000-U+200A (a figure space, U+2007, from a spreadsheet's numbers), U+205F and U+1680 were
+missed (a review)."""
+
+_LOOKALIKE_CHARS = "".join(_LOOKALIKE_SPACES)
+"""The characters of :data:`_LOOKALIKE_SPACES`, for a regular expression's character class
+(none needs an escape there) and :meth:`str.lstrip`."""
 
 _YAML_ONLY_BREAKS = {"\x85": "a next-line character (U+0085)", "\u2028": "a line separator (U+2028)",
                      "\u2029": "a paragraph separator (U+2029)"}
 """Characters YAML 1.1 (PyYAML) takes for a line's end and an editor does not (:data:`_LINE_BREAK`):
 ``  epochs: 3  # was`` + U+2028 + ``  lr: 5.0`` is one comment line on screen and sets lr
-(a review); refused outside a quoted value (:func:`_misread_character_error`)."""
+(a review); refused anywhere in a config file (:func:`_misread_character_error`): inside a quoted
+value PyYAML does not keep it either (``'a`` + U+0085 + ``b'`` was read ``'a b'``; a review), and no
+setting needs one."""
 
-_LOOKALIKE_AT = re.compile("^[ \u00a0\u202f\u200b\u3000]*(?:- +)?([^\\s:#'\"]*):(?=[\u00a0\u202f\u200b\u3000])")
+_LOOKALIKE_AT = re.compile(f"^[ {_LOOKALIKE_CHARS}]*(?:- +)?([^\\s:#'\"]*):(?=[{_LOOKALIKE_CHARS}])")
 """A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`);
 its group is the key, which must be a config key (:func:`_config_keys`) for the line to be
 flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades`` is a valid grade name (a review)."""
+
+_LOOKALIKE_AFTER_DASH = re.compile(f" *- *(?=[{_LOOKALIKE_CHARS}])")
+"""A line's leading list dash followed by a look-alike space, plain spaces between them or
+none: ``-`` + U+00A0 + ``No DR`` is no list item for YAML but the text ``'-\xa0No DR'``, which
+the items below it were read into (``- Mild`` too: one grade; a review)."""
+
+_KEY_LOOKALIKE = re.compile(f"([^\\s:#'\"]*):(?=[{_LOOKALIKE_CHARS}])")
+"""A key's colon followed by a look-alike at the start of a plain value in flow style, which
+YAML reads as one text: ``{epochs:`` + U+00A0 + ``3}`` is the key ``'epochs:\xa03'`` (its group
+the key, flagged where it is a config key, as :data:`_LOOKALIKE_AT`)."""
+
+_MISREAD = re.compile(f"[{_LOOKALIKE_CHARS}{''.join(_YAML_ONLY_BREAKS)}]")
+"""Any character :func:`_misread_character_error` looks for: a file without one is not scanned."""
+
+_ESCAPED_LOOKALIKES = {ord(char): f"\\u{ord(char):04x}" for char in _LOOKALIKE_SPACES}
+
+
+def _lookalikes_escaped(text: str) -> str:
+    """``text`` with each look-alike space (:data:`_LOOKALIKE_SPACES`) written as an escape
+    (``\\u00a0``), as a message shows it: printed raw, an editor and a terminal show it as a
+    space (a review: ``unknown setting 'pretrain.epochs: 3'``, ``fix: rename epochs: 3 to
+    epochs``)."""
+    return text.translate(_ESCAPED_LOOKALIKES)
 
 
 class _ValueScan(typing.NamedTuple):
@@ -1847,21 +1887,32 @@ class _ValueScan(typing.NamedTuple):
     """The lines (1-based, :func:`_editor_lines`) that start inside a value's text: a block
     scalar's lines (those after a ``|`` or ``>`` header, ``name: |``, that YAML reads as the value)
     and a quoted value's lines after its first."""
-    quoted: tuple[tuple[int, int], ...]
-    """Each quoted value's first and last character (its quote marks), as offsets in the text."""
     stopped: int | None
     """The line (1-based, as an editor counts) of the first mistake PyYAML's reader or parser
     meets, the line its message names (:func:`_yaml_error_text`: where a quote, ``[`` or ``{``
     left open starts); None when there is none. No value below it is found."""
+    in_flow: tuple[tuple[int, int], ...]
+    """The line (1-based) and column (0-based) of each look-alike space that YAML reads as text
+    inside ``[...]`` or ``{...}`` where a space was meant: a plain value's first character (after
+    ``[``, ``{``, ``,`` or a key's ``: ``) or right after a config key's colon at a plain value's
+    start (:data:`_KEY_LOOKALIKE`). In a quoted value or a comment, none."""
 
 
 class _ValueScanner(YamlLoader):
     """:class:`YamlLoader` that keeps each block or quoted scalar its scanner reads (``values``),
-    one that a mistake right after it keeps from the parser too."""
+    one that a mistake right after it keeps from the parser too, and each plain scalar it reads
+    inside ``[...]`` or ``{...}`` (``in_flow``)."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.values: list[yaml.ScalarToken] = []
+        self.in_flow: list[yaml.ScalarToken] = []
+
+    def scan_plain(self) -> yaml.ScalarToken:
+        token = super().scan_plain()
+        if self.flow_level:
+            self.in_flow.append(token)
+        return token
 
     def scan_flow_scalar(self, style: str) -> yaml.ScalarToken:
         token = super().scan_flow_scalar(style)
@@ -1875,13 +1926,15 @@ class _ValueScanner(YamlLoader):
 
 
 def _scan_values(text: str) -> _ValueScan:
-    """The lines of ``text`` that start inside a value's text and the line of its first YAML
-    mistake (:class:`_ValueScan`). Found by PyYAML's scanner and parser (the scalars of style
-    ``|``, ``>``, ``'`` or ``"``), so every header YAML takes (``|-``, ``>+2``, ``- |``) counts
-    and a line indented back to the key's level ends a block scalar. A plain value's next lines
-    are not counted: a look-alike there is as likely a key's indentation. A character YAML takes
-    nowhere (a NUL, a form feed), which PyYAML refuses before it reads anything, is read as a
-    space (the values are still found) and is the first mistake where it comes first."""
+    """The lines of ``text`` that start inside a value's text, the line of its first YAML
+    mistake and the look-alike spaces read as text in flow style (:class:`_ValueScan`). Found
+    by PyYAML's scanner and parser (the scalars of style ``|``, ``>``, ``'`` or ``"``; the plain
+    ones inside ``[...]`` or ``{...}``), so every header YAML takes (``|-``, ``>+2``, ``- |``)
+    counts, a line indented back to the key's level ends a block scalar, and quotes and comments
+    are YAML's. A plain value's next lines are not counted: a look-alike there is as likely a
+    key's indentation. A character YAML takes nowhere (a NUL, a form feed), which PyYAML refuses
+    before it reads anything, is read as a space (the values are still found) and is the first
+    mistake where it comes first."""
     refused = yaml.reader.Reader.NON_PRINTABLE.search(text)
     stops = [] if refused is None else [refused.start()]
     scanner = None
@@ -1895,27 +1948,44 @@ def _scan_values(text: str) -> _ValueScan:
         if mark is not None:
             stops.append(mark.index)
     finally:
-        values = [] if scanner is None else scanner.values
+        values, plain = ([], []) if scanner is None else (scanner.values, scanner.in_flow)
         if scanner is not None:
             scanner.dispose()
     spans = [(token.start_mark.index, token.end_mark.index) for token in values]
     starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
+    in_flow = []
+    for token in plain:
+        at = token.start_mark.index
+        if text[at] not in _LOOKALIKE_SPACES:
+            key = _KEY_LOOKALIKE.match(text, at)  # the key holds no space: the text as written
+            at = key.end() if key is not None and key.group(1) in _config_keys() else -1
+        if at >= 0:
+            number = bisect.bisect_right(starts, at)
+            in_flow.append((number, at - starts[number - 1]))
     return _ValueScan(
         frozenset(number for number, start in enumerate(starts, start=1)
                   if any(first < start < end for first, end in spans)),
-        tuple((first, end - 1) for (first, end), token in zip(spans, values, strict=True)
-              if token.style in ("'", '"')),
-        _editor_position(text, min(stops))[0] + 1 if stops else None)
+        _editor_position(text, min(stops))[0] + 1 if stops else None,
+        tuple(in_flow))
 
 
-def _lookalike_column(line: str) -> int | None:
-    """The column (0-based) of a look-alike space (:data:`_LOOKALIKE_SPACES`) in ``line``'s
-    indentation or right after a config key's colon (:data:`_LOOKALIKE_AT`), else None."""
-    lead = len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
-    found = next((i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES), None)
-    if found is None and (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
-        found = after.end()
-    return found
+def _lookalike_column(line: str, in_flow: Iterable[int], text_line: bool) -> tuple[int, int] | None:
+    """The column (0-based) of the first look-alike space (:data:`_LOOKALIKE_SPACES`) in ``line``
+    that YAML reads as text where a space was meant: in its indentation, right after a config
+    key's colon (:data:`_LOOKALIKE_AT`), after its leading list dash (:data:`_LOOKALIKE_AFTER_DASH`),
+    or at one of the columns ``in_flow`` (:attr:`_ValueScan.in_flow`); with the length of the
+    line's indentation, plain spaces and look-alikes (a zero-width space there is deleted, not
+    retyped). None when there is none. A line that starts inside a value's text (``text_line``,
+    :attr:`_ValueScan.text_lines`) has only its ``in_flow`` columns looked at."""
+    lead = len(line) - len(line.lstrip(" " + _LOOKALIKE_CHARS))
+    found = list(in_flow)
+    if not text_line:
+        found += [i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES][:1]
+        if (dash := _LOOKALIKE_AFTER_DASH.match(line)) is not None:
+            found.append(dash.end())
+        if (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
+            found.append(after.end())
+    return (min(found), lead) if found else None
 
 
 def _misread_character_error(path: Path, text: str) -> str | None:
@@ -1924,50 +1994,51 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     (``\\u00a0``), and the fix; None when there is none. Lines are counted as an editor counts
     them (:data:`_LINE_BREAK`). Two kinds:
 
-    * a look-alike space (:data:`_LOOKALIKE_SPACES`) in a line's indentation or right after a
-      key's colon: YAML reads it as text; the fix, retype it as a plain space (a zero-width space
-      in the indentation: delete it). Look-alikes inside a value, a quote or a comment, and after
+    * a look-alike space (:data:`_LOOKALIKE_SPACES`) in a line's indentation, right after a
+      key's colon or a line's leading list dash (``-`` + U+00A0 + ``No DR``), or inside ``[...]``
+      or ``{...}`` at a plain value's start or right after a key's colon (:func:`_lookalike_column`):
+      YAML reads it as text; the fix, retype it as a plain space (a zero-width space in the
+      indentation: delete it). Other look-alikes inside a value, a quote or a comment, and after
       the colon of a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left
       alone: YAML reads them as the text they are; so is every line of a block scalar's text
       (``name: |`` and the lines indented below it) and of a quoted value after its first
       (:func:`_scan_values`), a look-alike at its start too. One with fewer plain spaces before it
       than a block scalar's lines have is refused: YAML reads the value's indentation from the
       plain spaces alone, so that line ends the value;
-    * a line break only YAML sees (:data:`_YAML_ONLY_BREAKS`) outside a quoted value: YAML (1.1)
-      reads what follows it as a line of its own, which an editor shows on the same line (a
-      setting after ``# was`` set; a review); the fix, delete it or replace it by a line break.
-      Inside a quoted value it is the value's text.
+    * a line break only YAML sees (:data:`_YAML_ONLY_BREAKS`), anywhere (a quoted value's and a
+      block scalar's text too): YAML (1.1) reads what follows it as a line of its own, which an
+      editor shows on the same line (a setting after ``# was`` set; a review), and folds it into a
+      space or drops the spaces around it inside a quoted value; the fix, delete it or replace it
+      by a line break.
 
     None too where a YAML mistake comes on a line above the character's (a ``[`` left open, a
     NUL): the loader names that mistake, the first (a review: a look-alike below it, even one in
     a block scalar's text, was named and the mistake never shown)."""
-    scan: _ValueScan | None = None  # scanned only once a line is suspect
-    starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
-    any_breaks = any(char in text for char in _YAML_ONLY_BREAKS)
+    if _MISREAD.search(text) is None:
+        return None
+    scan = _scan_values(text)
     for number, line in enumerate(_editor_lines(text), start=1):
-        lookalike = _lookalike_column(line)
-        breaks = [i for i, char in enumerate(line) if char in _YAML_ONLY_BREAKS] if any_breaks else []
-        if lookalike is None and not breaks:
+        if _MISREAD.search(line) is None:
             continue
-        scan = scan or _scan_values(text)
-        if number in scan.text_lines:
-            lookalike = None
-        breaks = [i for i in breaks if not any(first < starts[number - 1] + i < last for first, last in scan.quoted)]
-        if lookalike is None and not breaks:
+        lookalike = _lookalike_column(line, [column for at, column in scan.in_flow if at == number],
+                                      number in scan.text_lines)
+        first_break = next((i for i, char in enumerate(line) if char in _YAML_ONLY_BREAKS), None)
+        if lookalike is None and first_break is None:
             continue
         if scan.stopped is not None and scan.stopped < number:
             return None
-        shown = _shown("".join(f"\\u{ord(c):04x}" if c in _LOOKALIKE_SPACES else c for c in line))
-        if lookalike is None or (breaks and breaks[0] < lookalike):
-            return (f"{path}:{number}: {_YAML_ONLY_BREAKS[line[breaks[0]]]} at column {breaks[0] + 1} ends a line "
+        shown = _shown(_lookalikes_escaped(line))
+        if lookalike is None or (first_break is not None and first_break < lookalike[0]):
+            return (f"{path}:{number}: {_YAML_ONLY_BREAKS[line[first_break]]} at column {first_break + 1} ends a line "
                     f"for YAML, though an editor shows none: line {number} `{shown}`; YAML reads what follows it "
-                    f"as a line of its own (a setting after it in a comment is set).\n  fix: delete it or replace "
-                    f"it by a line break (inside a quoted value it may stay: there it is the value's text).")
-        char, lead = line[lookalike], len(line) - len(line.lstrip(" " + "".join(_LOOKALIKE_SPACES)))
+                    f"as a new line (after a `#`, a setting written there would be set).\n  fix: delete it or "
+                    f"replace it by a line break.")
+        column, lead = lookalike
+        char = line[column]
         fix = ("delete it (it is invisible; the spaces around it indent the line)"
-               if char == "\u200b" and lookalike < lead else
+               if char == "\u200b" and column < lead else
                "retype it as a plain space (an editor shows the two alike)")
-        return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {lookalike + 1}: YAML reads it as text, "
+        return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
                 f"not as a space: line {number} `{shown}`.\n  fix: {fix}.")
     return None
 
@@ -2698,7 +2769,10 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
         except ConfigError as exc:
             # point at the line of the offending key
             msg = str(exc)
-            key = msg.split("'")[1] if "'" in msg else ""
+            if isinstance(exc, UnknownSettingError):
+                key = exc.setting  # as written: the message escapes its look-alike spaces
+            else:
+                key = msg.split("'")[1] if "'" in msg else ""
             raise ConfigError(msg.replace(f"{p}:", f"{_key_line(p, key)}:", 1)) from None
         fixes = FixBase(cfg, str(p))
     given = typed_keys(overrides or [])

@@ -15,6 +15,7 @@ empty line; a tab got the generic indentation words. Each is now said as it is.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -278,7 +279,7 @@ def test_a_tab_before_a_comment_or_at_a_lines_end_is_to_be_deleted(tmp_path: Pat
      "retype it as a plain space (an editor shows the two alike)"),
     ("pretrain:\n\u200b  epochs: 3\n", 2, 1, "a zero-width space (U+200B)", "\\u200b  epochs: 3",
      "delete it (it is invisible; the spaces around it indent the line)"),
-    ("data:\n  grades:\n    -\u00a0x\n  \u3000image_size: 4\n", 4, 3, "an ideographic space (U+3000)",
+    ("data:\n  grades:\n    - x\n  \u3000image_size: 4\n", 4, 3, "an ideographic space (U+3000)",
      "  \\u3000image_size: 4", "retype it as a plain space (an editor shows the two alike)"),
 ])
 def test_a_space_look_alike_in_indentation_or_after_a_colon_is_named_with_its_column(
@@ -288,6 +289,89 @@ def test_a_space_look_alike_in_indentation_or_after_a_colon_is_named_with_its_co
     error = _error_of(tmp_path, text)
     assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
                      f"line {number} `{shown}`.\n  fix: {fix}."), error
+
+
+_UNICODE_SPACES = [chr(code) for code in range(0x80, 0x3001) if unicodedata.category(chr(code)) == "Zs"]
+"""Unicode's spaces but the plain one (U+00A0, U+1680, U+2000-U+200A, U+202F, U+205F, U+3000)."""
+
+
+@pytest.mark.parametrize("char", [*_UNICODE_SPACES, "\u200b"], ids=lambda char: f"U+{ord(char):04X}")
+@pytest.mark.parametrize(("text", "column", "shown"), [
+    ("pretrain:\n{char} epochs: 3\n", 1, "{escaped} epochs: 3"),  # the review's, with U+2007
+    ("pretrain:\n  epochs:{char}3\n", 10, "  epochs:{escaped}3"),
+], ids=["indentation", "after a colon"])
+def test_every_unicode_space_is_named_as_a_look_alike(
+        tmp_path: Path, char: str, text: str, column: int, shown: str) -> None:
+    """A review: a figure space (U+2007) before a key gave "'pretrain' must be a mapping of
+    settings, got None" with no line of its own; U+2000-U+200A, U+205F and U+1680 were missed."""
+    error = _error_of(tmp_path, text.format(char=char))
+    head = error.partition(f" at column {column}: YAML reads it as text, not as a space: ")[0]
+    assert head.startswith("FILE:2: a") and head.endswith(f" (U+{ord(char):04X})"), error
+    escaped = f"\\u{ord(char):04x}"
+    assert f"line 2 `{shown.format(escaped=escaped)}`." in error, error
+
+
+def test_a_figure_space_is_named_by_its_name(tmp_path: Path) -> None:
+    error = _error_of(tmp_path, "pretrain:\n\u2007 epochs: 3\n")
+    assert error == ("FILE:2: a figure space (U+2007) at column 1: YAML reads it as text, not as a space: line 2 "
+                     "`\\u2007 epochs: 3`.\n  fix: retype it as a plain space (an editor shows the two alike)."), error
+
+
+@pytest.mark.parametrize(("text", "number", "column", "shown"), [
+    ("pretrain: {epochs:\u00a03, lr: 0.01}\n", 1, 19, "pretrain: {epochs:\\u00a03, lr: 0.01}"),  # the review's
+    ("data:\n  grades:\n    -\u00a0No DR\n    - Mild\n", 3, 6, "    -\\u00a0No DR"),  # the review's: one grade
+    ("data:\n  grades: [No DR, Mild,\u00a0Moderate]\n", 2, 24, "  grades: [No DR, Mild,\\u00a0Moderate]"),
+    ("data:\n  grades:\n    - \u00a0No DR\n", 3, 7, "    - \\u00a0No DR"),  # after the dash's space
+    ("pretrain: {\u00a0epochs: 3}\n", 1, 12, "pretrain: {\\u00a0epochs: 3}"),  # right after `{`
+    ("pretrain: {epochs: \u00a03}\n", 1, 20, "pretrain: {epochs: \\u00a03}"),  # after a key's `: `
+    ("data:\n  grades: [No DR,\u200bMild]\n", 2, 18, "  grades: [No DR,\\u200bMild]"),  # invisible
+    ('data:\n  grades: ["No\n    DR",\u00a0Mild]\n', 3, 9, '    DR",\\u00a0Mild]'),  # after a quote's 2nd line
+])
+def test_a_space_look_alike_in_flow_style_or_after_a_list_dash_is_named_with_its_column(
+        tmp_path: Path, text: str, number: int, column: int, shown: str) -> None:
+    """A review: ``{epochs:`` + U+00A0 + ``3}`` said "unknown setting 'pretrain.epochs: 3'" (the
+    look-alike printed raw), ``-`` + U+00A0 + ``No DR`` made the items below it one grade with no
+    line named, and ``[No DR, Mild,`` + U+00A0 + ``Moderate]`` was accepted with the grade name
+    '\\xa0Moderate'."""
+    error = _error_of(tmp_path, text)
+    named = "a zero-width space (U+200B)" if "\u200b" in text else "a non-breaking space (U+00A0)"
+    assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
+                     f"line {number} `{shown}`.\n  fix: retype it as a plain space (an editor shows the two "
+                     f"alike)."), error
+
+
+def test_a_space_look_alike_in_flow_style_that_is_text_is_left_alone(tmp_path: Path) -> None:
+    """Quoted, in a comment, or after a grade name's colon (no config key), a look-alike in
+    ``[...]`` is the text it is."""
+    path = tmp_path / "ok.yaml"
+    path.write_text('data:\n  grades: [No:\u00a0DR, "\u00a0x", b]  # \u00a0c\n', encoding="utf-8")
+    assert list(load_config(path).data.grades) == ["No:\u00a0DR", "\u00a0x", "b"]
+
+
+def test_a_line_break_only_yaml_sees_before_a_look_alike_on_its_line_is_named_first(tmp_path: Path) -> None:
+    error = _error_of(tmp_path, "data:\n  grades: [a,\u2028\u00a0b]\n")
+    assert error.startswith("FILE:2: a line separator (U+2028) at column 14 ends a line for YAML"), error
+
+
+@pytest.mark.parametrize(("text", "start", "fix"), [
+    ("pretrain:\n  epo\u00a0chs: 3\n", "FILE:2: unknown setting 'pretrain.epo\\u00a0chs'.",
+     "fix: write it as\n    pretrain:\n      epochs: 3"),
+    ("pretrain: {epoch:\u00a03}\n", "FILE:1: unknown setting 'pretrain.epoch:\\u00a03'.",
+     "fix: rename epoch:\\u00a03 to epochs, its value as written"),  # not a config key: no look-alike check
+])
+def test_an_unknown_setting_shows_a_space_look_alike_as_an_escape(
+        tmp_path: Path, text: str, start: str, fix: str) -> None:
+    """A review: an unknown setting holding a look-alike printed it raw, which reads as a space."""
+    error = _error_of(tmp_path, text)
+    assert error.startswith(start) and error.endswith(fix) and "\u00a0" not in error, error
+
+
+def test_an_unknown_setting_typed_shows_a_space_look_alike_as_an_escape() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["pretrain.epo\u00a0chs=3"])
+    error = str(info.value)
+    assert error.startswith("command line 'pretrain.epo\\u00a0chs=3': unknown setting 'pretrain.epo\\u00a0chs'. "
+                            "Did you mean 'pretrain.epochs'?") and "\u00a0" not in error, error
 
 
 def test_a_space_look_alike_inside_a_value_or_comment_is_the_text_it_is(tmp_path: Path) -> None:
@@ -341,16 +425,25 @@ _QUOTED_BREAK = 'run:\n  name: "a{char}b"\n'
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
 @pytest.mark.parametrize("char", ["\u2028", "\x85", "\u2029"])
-def test_a_line_break_only_yaml_sees_inside_a_quoted_value_moves_no_line_number(
+def test_a_line_break_only_yaml_sees_inside_a_quoted_value_is_refused_by_the_editors_line(
         tmp_path: Path, char: str, newline: str) -> None:
     """A review: PyYAML (YAML 1.1) and ``str.splitlines`` end a line at U+0085, U+2028 and
-    U+2029, editors do not: the mistake on line 4 of the editor was reported on line 5 (and
-    quoted from the wrong line). The quoted line shows the character as an escape."""
+    U+2029, editors do not: the mistake on line 4 of the editor was reported on line 5. A later
+    review: inside a quoted value PyYAML folds U+0085 into a space and drops the spaces around
+    U+2028 and U+2029, so none is kept as written: refused there too, on the editor's line 2,
+    before the mistake below it, the character shown as an escape."""
     text = _QUOTED_BREAK.format(char=char) + "pretrain:\n  epochs:30\n  batch_size: 4\n"
     error = _error_of(tmp_path, text, newline)
-    assert error.startswith("FILE:4-5: not valid YAML (mapping values are not allowed here, noticed on line 5;"), error
-    assert "line 4 `  epochs:30`, line 5 `  batch_size: 4`." in error, error
-    assert error.endswith("fix: a mapping key needs a space after the colon: write line 4 as `  epochs: 30`."), error
+    assert error.startswith(f"FILE:2: {_BREAK_NAMES[char]} at column 11 ends a line for YAML, though an editor "
+                            f"shows none: line 2 `  name: \"a\\u{ord(char):04x}b\"`; "), error
+
+
+def test_a_yaml_mistake_above_a_line_break_only_yaml_sees_is_noticed_on_the_editors_line(tmp_path: Path) -> None:
+    """PyYAML's mark past a U+2028 (the ``[`` above it left open, named first) is said on the
+    line an editor shows: 3, not PyYAML's 4."""
+    error = _error_of(tmp_path, "pretrain:\n  epochs: [3,\n  4 # was\u2028 5]\n  lr: 5\n")
+    assert error.startswith("FILE:2: not valid YAML (the '[' list that starts on this line is not closed; "
+                            "PyYAML stops on line 3: expected ',' or ']', but got '<scalar>')."), error
 
 
 @pytest.mark.parametrize(("body", "start"), [
@@ -368,15 +461,18 @@ def test_a_line_break_only_yaml_sees_inside_a_quoted_value_moves_no_line_number(
 def test_every_config_message_counts_lines_as_an_editor_does(
         tmp_path: Path, body: str, start: str, newline: str) -> None:
     """The repeated key's lines, a setting's line, a character YAML takes nowhere, a quote left
-    open, a tab and an indentation, each below a quoted value holding U+2028, the lines ended
-    by ``\\n`` or (an old Mac's) ``\\r``."""
+    open, a tab and an indentation, each below a quoted value, the lines ended by ``\\n`` or
+    (an old Mac's) ``\\r``; the same below a quoted value holding U+2028 is refused on line 2
+    (the first mistake; PyYAML would not keep the value as written)."""
+    assert _error_of(tmp_path, _QUOTED_BREAK.format(char=" ") + body, newline).startswith(start)
     error = _error_of(tmp_path, _QUOTED_BREAK.format(char="\u2028") + body, newline)
-    assert error.startswith(start), error
+    assert error.startswith("FILE:2: a line separator (U+2028) at column 11 ends a line for YAML"), error
 
 
 def test_a_quoted_line_shows_a_line_break_yaml_sees_as_an_escape(tmp_path: Path) -> None:
     error = _error_of(tmp_path, 'run:\n  name: "a\u2028b" x: y\n')
-    assert error.startswith("FILE:2: not valid YAML (") and 'line 2 `  name: "a\\u2028b" x: y`' in error, error
+    assert error.startswith('FILE:2: a line separator (U+2028) at column 11 ends a line for YAML, though an '
+                            'editor shows none: line 2 `  name: "a\\u2028b" x: y`; '), error
 
 
 @pytest.mark.parametrize(("text", "setting", "value"), [
@@ -462,36 +558,44 @@ def test_a_line_break_only_yaml_sees_hides_no_setting_in_a_comment(tmp_path: Pat
     error = _error_of(tmp_path, f"run:\n  name: x\npretrain:\n  epochs: 3  # was{char}  lr: 5.0\n", newline)
     escaped = f"\\u{ord(char):04x}"
     assert error == (f"FILE:4: {_BREAK_NAMES[char]} at column 19 ends a line for YAML, though an editor shows "
-                     f"none: line 4 `  epochs: 3  # was{escaped}  lr: 5.0`; YAML reads what follows it as a line "
-                     f"of its own (a setting after it in a comment is set).\n  fix: delete it or replace it by "
-                     f"a line break (inside a quoted value it may stay: there it is the value's text)."), error
+                     f"none: line 4 `  epochs: 3  # was{escaped}  lr: 5.0`; YAML reads what follows it as a new "
+                     f"line (after a `#`, a setting written there would be set).\n  fix: delete it or replace it "
+                     f"by a line break."), error
+
+
+@pytest.mark.parametrize(("text", "column", "shown"), [
+    ("run:\n  name: a\u2029b\n", 10, "  name: a\\u2029b"),  # a plain value
+    ("data:\n  grades: [No DR,\u2028Mild]\n", 18, "  grades: [No DR,\\u2028Mild]"),  # a flow list
+])
+def test_a_line_break_only_yaml_sees_outside_a_comment_is_not_said_to_set_a_comment(
+        tmp_path: Path, text: str, column: int, shown: str) -> None:
+    """A review: every such message said "(a setting after it in a comment is set)", a plain
+    value's and a list's too."""
+    error = _error_of(tmp_path, text)
+    char = next(c for c in text if c in _BREAK_NAMES)
+    assert error == (f"FILE:2: {_BREAK_NAMES[char]} at column {column} ends a line for YAML, though an editor "
+                     f"shows none: line 2 `{shown}`; YAML reads what follows it as a new line (after a `#`, a "
+                     f"setting written there would be set).\n  fix: delete it or replace it by a line break."), error
 
 
 @pytest.mark.parametrize(("text", "number", "column"), [
     ("data:\n  labels_csv: |\n    a\u2028b: 3\n", 3, 6),  # in a block scalar's text: ends the value
+    ("run:\n  name: |\n    a\u2028    b\n", 3, 6),  # and where it does not (read 'a\u2028b', its spaces dropped)
     ("run:\n  name: a\u2029b\n", 2, 10),  # in a plain value
     ("run:\n  name: x\n\u2028", 3, 1),  # alone on the last line
     ('run:\n  name: "a" x: y\u2028\n', 2, 17),  # on the line of a YAML mistake, after it
+    ('run:\n  name: "a\u2028b"\n', 2, 11),  # in a quoted value: PyYAML drops spaces around it
+    ("run:\n  name: 'a \u2029 b'\n", 2, 12),
+    ("run:\n  name: 'a\x85b'\n", 2, 11),  # the review's: read as 'a b'
+    ('run:\n  name: "a\n    \u2028b"\n', 3, 5),  # on a quoted value's second line
 ])
-def test_a_line_break_only_yaml_sees_outside_a_quoted_value_is_named(
+def test_a_line_break_only_yaml_sees_is_named_anywhere(
         tmp_path: Path, text: str, number: int, column: int) -> None:
     error = _error_of(tmp_path, text)
     assert error.startswith(f"FILE:{number}: "), error
     assert f" at column {column} ends a line for YAML, though an editor shows none: " in error, error
     escaped = next(f"\\u{ord(c):04x}" for c in text if c in _BREAK_NAMES)
     assert escaped in error, error  # shown, at the line's end too (not dropped as a space)
-
-
-@pytest.mark.parametrize(("text", "value"), [
-    ('run:\n  name: "a\u2028b"\n', "a\u2028b"),
-    ("run:\n  name: 'a\u2029b'\n", "a\u2029b"),
-    ('run:\n  name: "a\n    \u2028b"\n', "a\u2028b"),  # on a quoted value's second line
-])
-def test_a_line_break_only_yaml_sees_inside_a_quoted_value_is_the_value(
-        tmp_path: Path, text: str, value: str) -> None:
-    path = tmp_path / "ok.yaml"
-    path.write_text(text, encoding="utf-8")
-    assert load_config(path).run.name == value
 
 
 def test_a_yaml_mistake_above_a_line_break_only_yaml_sees_is_named_first(tmp_path: Path) -> None:
