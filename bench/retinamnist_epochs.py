@@ -198,6 +198,42 @@ def initial_weights(overrides: list[str]) -> dict[str, Any] | None:
     return record
 
 
+def pooled_with_committed(own: dict[str, dict[str, float]], seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
+    """The VICReg - scratch differences of this run's seeds (``own``: ``{seed: {metric: VICReg -
+    its own scratch}}``) pooled with those of the committed job's ``seeds`` (each file's VICReg
+    minus scratch variant, the same run and seed): per metric the mean, its standard error, the
+    seeds above 0 and the two-sided 95 % t-interval (``n - 1`` degrees of freedom), as fixed
+    before the ``--tag repeat`` runs (docs/retinamnist.md, "The recipe repeated on five new
+    seeds"). Only for the job's recipe unchanged: 20 epochs, no overrides, own scratch.
+
+    Raises:
+        SystemExit: a seed both here and among ``seeds``, or a committed job missing.
+    """
+    from scipy.stats import t as student_t
+
+    if both := sorted(set(map(int, own)) & set(seeds)):
+        raise SystemExit(f"seed {both[0]} is both in this run and among the committed seeds: pooling "
+                         f"would count it twice")
+    committed_diffs = {str(s): {k: c["vicreg"][k] - c["scratch"][k] for k in METRICS}
+                       for s in seeds for c in (committed(s),)}
+    pooled = {**committed_diffs, **own}
+    out: dict[str, Any] = {}
+    for k in METRICS:
+        values = [d[k] for d in pooled.values()]
+        n = len(values)
+        mean = sum(values) / n
+        se = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
+        half = float(student_t.ppf(0.975, n - 1)) * se
+        out[k] = {"mean": round(mean, 4), "se": round(se, 4), "positive": sum(v > 0 for v in values),
+                  "n": n, "t95": [round(mean - half, 4), round(mean + half, 4)]}
+    return {"committed_seeds": list(seeds), "committed_files": [committed_path(s).name for s in seeds],
+            "run_seeds": sorted(map(int, own)), "differences": out,
+            "what": ("VICReg - scratch per seed, this run's seeds (their own scratch) pooled with the "
+                     "committed job's (the same run's scratch); seeds 0-4 ran on older code and their "
+                     "figures were known when the pooling was fixed: an interval of training-seed "
+                     "noise on one set of images and one fold split")}
+
+
 def mean_se(values: list[float]) -> dict[str, float]:
     n = len(values)
     mean = sum(values) / n
@@ -220,12 +256,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="another config override of the VICReg job (repeatable); needs --tag")
     parser.add_argument("--tag", default="", help="names the runs and figures of --set overrides")
     parser.add_argument("--hypothesis", default=None, help="what the --set overrides test (recorded)")
+    parser.add_argument("--pool-with-committed", action="store_true",
+                        help="also pool the VICReg - scratch differences with the committed job's seeds "
+                             f"{','.join(map(str, SEEDS))} (the recipe unchanged: 20 epochs, no --set, "
+                             "--own-scratch, other seeds)")
     parser.add_argument("--own-scratch", action="store_true",
                         help="also fine-tune scratch in each run and compare with it, not with the committed "
                              "job's (for --set overrides that change scratch too, e.g. finetune.label_fraction)")
     args = parser.parse_args(argv)
     if args.overrides and not args.tag:
         parser.error("--set needs --tag (it names the run folders and the figures)")
+    if args.pool_with_committed and (args.overrides or args.epochs != 20 or not args.own_scratch):
+        parser.error("--pool-with-committed pools with the committed job's recipe: it needs --epochs 20, "
+                     "--own-scratch and no --set")
     label = f"vicreg{args.epochs}" + (f"_{args.tag}" if args.tag else "")
     if not NPZ.is_file():
         raise SystemExit(f"RetinaMNIST not found at {NPZ}: this benchmark needs ../shared/data/retinamnist/")
@@ -280,6 +323,14 @@ def main(argv: list[str] | None = None) -> None:
               + (f", VICReg 20 ep {base['vicreg']}" if "vicreg" in base else "")
               + f", VICReg {args.epochs} ep{' ' + args.tag if args.tag else ''} {longer}")
     summary = {name: {k: mean_se(v) for k, v in d.items()} for name, d in diffs.items()}
+    pooled = None
+    if args.pool_with_committed:
+        own = {str(seed): {k: diffs[f"{label}_minus_scratch"][k][i] for k in METRICS}
+               for i, seed in enumerate(folders)}
+        pooled = pooled_with_committed(own)
+        print(f"[bench] pooled with the committed seeds {pooled['committed_seeds']}: " + "; ".join(
+            f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, 95% t-interval {v['t95'][0]:+.4f}..{v['t95'][1]:+.4f}, "
+            f"{v['positive']}/{v['n']} > 0)" for k, v in pooled["differences"].items()))
     ensemble = seed_ensemble(list(folders.values())) if len(folders) > 1 else None
     if ensemble:
         print(f"[bench] ensemble of {ensemble['n_seeds']} seeds: {ensemble['ensemble']}; single runs "
@@ -304,6 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         "per_seed": per_seed,
         "differences": summary,
         "seed_ensemble": ensemble,
+        **({"pooled_with_committed": pooled} if pooled else {}),
         "load_average_1_5_15_min": {"start": load_start, "end": load_average()},
         "load_note": "the load of this invocation; a seed whose run folder was already finished is "
                      "only read again, and its stage times are those of its own stages.json",

@@ -1965,6 +1965,18 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
         descriptive = str(r.get("hypothesis") or "").startswith("none")  # an arm no mark judges
         if name.endswith("_minus_scratch") and all(k in d for k in TWO_SE_MARK) and not descriptive:
             out += ["", two_se_mark_line(_unrounded(d, r))]
+    pooled = r.get("pooled_with_committed")
+    if pooled:
+        said = "; ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, 95% t-interval {v['t95'][0]:+.4f}.."
+                         f"{v['t95'][1]:+.4f}, {v['positive']} of {v['n']} seeds > 0)"
+                         for k, v in pooled["differences"].items())
+        seeds = [*pooled["committed_seeds"], *pooled["run_seeds"]]
+        committed = ", ".join(map(str, pooled["committed_seeds"]))
+        out += ["", f"Pooled over the {len(seeds)} seeds {', '.join(map(str, seeds))}: this run's with the committed "
+                    f"job's {committed} ({', '.join('`' + f + '`' for f in pooled['committed_files'])}), a pooling "
+                    f"fixed before this run, not a test (seeds {committed} ran on older code and their figures were "
+                    f"known then; training-seed noise only, one set of images and one fold split): VICReg - scratch "
+                    f"{said}."]
     ens = r.get("seed_ensemble")
     if ens:
         out += ["", f"Ensemble of the {ens['n_seeds']} seeds (their out-of-fold probabilities averaged, "

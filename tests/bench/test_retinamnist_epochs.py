@@ -93,3 +93,49 @@ def test_without_own_scratch_a_seed_needs_its_committed_job(tmp_path: Path, monk
         epochs.main(["--seeds", "5,6,7,8,9", "--tag", "confirm", "--runs-root", str(tmp_path / "runs"),
                      "--out-dir", str(tmp_path)])
     assert made == []
+
+
+def test_pooling_with_the_committed_seeds_counts_every_seed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ten-seed interval fixed before the ``--tag repeat`` runs: this run's differences and
+    the committed job's (VICReg minus scratch of the same file) in one mean, SE and t-interval;
+    a seed in both is refused, since it would count twice."""
+    committed = {s: {"scratch": {"accuracy": 0.50, "auc_ovr": 0.76, "qwk": 0.55},
+                     "vicreg": {"accuracy": 0.50 + s / 100, "auc_ovr": 0.76, "qwk": 0.55}} for s in range(5)}
+    monkeypatch.setattr(epochs, "committed", lambda s: committed[s])
+    own = {str(s): {"accuracy": 0.0, "auc_ovr": 0.001 * (s - 20), "qwk": 0.0} for s in range(20, 25)}
+    pooled = epochs.pooled_with_committed(own)
+    accuracy = pooled["differences"]["accuracy"]
+    # differences 0, .01, .02, .03, .04 and five zeros: mean .01, SD .01491, SE .004714, t(.975, 9) 2.2622
+    assert accuracy["n"] == 10 and accuracy["positive"] == 4
+    assert accuracy["mean"] == pytest.approx(0.01) and accuracy["se"] == pytest.approx(0.0047, abs=1e-4)
+    assert accuracy["t95"] == pytest.approx([0.01 - 2.2622 * 0.004714, 0.01 + 2.2622 * 0.004714], abs=1e-4)
+    assert pooled["differences"]["auc_ovr"]["positive"] == 4  # seeds 21-24; the committed ones are 0
+    assert pooled["run_seeds"] == [20, 21, 22, 23, 24] and pooled["committed_seeds"] == [0, 1, 2, 3, 4]
+    with pytest.raises(SystemExit, match="seed 3 is both"):
+        epochs.pooled_with_committed({"3": {"accuracy": 0.0, "auc_ovr": 0.0, "qwk": 0.0}})
+
+
+@needs_data
+def test_pooling_is_refused_for_a_changed_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    _fake_runs(monkeypatch, [])
+    with pytest.raises(SystemExit):
+        epochs.main(["--epochs", "20", "--seeds", "20,21", "--own-scratch", "--pool-with-committed", "--tag", "x",
+                     "--set", "pretrain.loss.sim_coeff=5", "--runs-root", str(tmp_path), "--out-dir", str(tmp_path)])
+    assert "--pool-with-committed pools with the committed job's recipe" in capsys.readouterr().err
+
+
+@needs_data
+def test_a_pooled_run_writes_and_renders_its_ten_seed_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.summarize import retinamnist_epochs_table
+
+    _fake_runs(monkeypatch, [])
+    epochs.main(["--epochs", "20", "--seeds", "20,21,22,23,24", "--own-scratch", "--pool-with-committed",
+                 "--tag", "repeat", "--runs-root", str(tmp_path / "runs"), "--out-dir", str(tmp_path)])
+    record = json.loads((tmp_path / "retinamnist_epochs20_repeat.json").read_text(encoding="utf-8"))
+    pooled = record["pooled_with_committed"]
+    assert pooled["differences"]["accuracy"]["n"] == 10
+    line = next(x for x in retinamnist_epochs_table(record) if x.startswith("Pooled over the 10 seeds"))
+    low, high = pooled["differences"]["accuracy"]["t95"]
+    assert f"accuracy {pooled['differences']['accuracy']['mean']:+.4f}" in line and f"{low:+.4f}..{high:+.4f}" in line
+    assert "`retinamnist.json`" in line and "fixed before this run" in line
