@@ -198,13 +198,17 @@ def initial_weights(overrides: list[str]) -> dict[str, Any] | None:
     return record
 
 
-def pooled_with_committed(own: dict[str, dict[str, float]], seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
+def pooled_with_committed(own: dict[str, dict[str, float]], own_scratch: dict[str, dict[str, float]],
+                          seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
     """The VICReg - scratch differences of this run's seeds (``own``: ``{seed: {metric: VICReg -
-    its own scratch}}``) pooled with those of the committed job's ``seeds`` (each file's VICReg
-    minus scratch variant, the same run and seed): per metric the mean, its standard error, the
-    seeds above 0 and the two-sided 95 % t-interval (``n - 1`` degrees of freedom), as fixed
-    before the ``--tag repeat`` runs (docs/retinamnist.md, "The recipe repeated on five new
-    seeds"). Only for the job's recipe unchanged: 20 epochs, no overrides, own scratch.
+    its own scratch}}``; ``own_scratch``: ``{seed: {metric: that scratch's figure}}``) pooled
+    with those of the committed job's ``seeds`` (each file's VICReg minus scratch variant, the
+    same run and seed): per metric the mean, its standard error, the seeds above 0 and the
+    two-sided 95 % t-interval (``n - 1`` degrees of freedom), as fixed in words before the
+    ``--tag repeat`` runs (docs/retinamnist.md, "The recipe repeated on five new seeds"); beside
+    it each half's mean difference (``halves``, descriptive: the halves come from two code
+    paths) and scratch's mean over all the seeds (``scratch_mean``, for the gap to the aim).
+    Only for the job's recipe unchanged: 20 epochs, no overrides, own scratch.
 
     Raises:
         SystemExit: a seed both here and among ``seeds``, or a committed job missing.
@@ -214,9 +218,10 @@ def pooled_with_committed(own: dict[str, dict[str, float]], seeds: tuple[int, ..
     if both := sorted(set(map(int, own)) & set(seeds)):
         raise SystemExit(f"seed {both[0]} is both in this run and among the committed seeds: pooling "
                          f"would count it twice")
-    committed_diffs = {str(s): {k: c["vicreg"][k] - c["scratch"][k] for k in METRICS}
-                       for s in seeds for c in (committed(s),)}
+    jobs = {s: committed(s) for s in seeds}
+    committed_diffs = {str(s): {k: c["vicreg"][k] - c["scratch"][k] for k in METRICS} for s, c in jobs.items()}
     pooled = {**committed_diffs, **own}
+    scratch = [*(c["scratch"] for c in jobs.values()), *own_scratch.values()]
     out: dict[str, Any] = {}
     for k in METRICS:
         values = [d[k] for d in pooled.values()]
@@ -226,8 +231,15 @@ def pooled_with_committed(own: dict[str, dict[str, float]], seeds: tuple[int, ..
         half = float(student_t.ppf(0.975, n - 1)) * se
         out[k] = {"mean": round(mean, 4), "se": round(se, 4), "positive": sum(v > 0 for v in values),
                   "n": n, "t95": [round(mean - half, 4), round(mean + half, 4)]}
+    halves = {}
+    for k in METRICS:
+        first = sum(d[k] for d in committed_diffs.values()) / len(committed_diffs)
+        second = sum(d[k] for d in own.values()) / len(own)
+        halves[k] = {"committed_mean": round(first, 4), "run_mean": round(second, 4),
+                     "difference": round(second - first, 4)}
     return {"committed_seeds": list(seeds), "committed_files": [committed_path(s).name for s in seeds],
-            "run_seeds": sorted(map(int, own)), "differences": out,
+            "run_seeds": sorted(map(int, own)), "differences": out, "halves": halves,
+            "scratch_mean": {k: round(sum(s[k] for s in scratch) / len(scratch), 4) for k in METRICS},
             "what": ("VICReg - scratch per seed, this run's seeds (their own scratch) pooled with the "
                      "committed job's (the same run's scratch); seeds 0-4 ran on older code and their "
                      "figures were known when the pooling was fixed: an interval of training-seed "
@@ -275,6 +287,9 @@ def main(argv: list[str] | None = None) -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     if twice := sorted({s for s in seeds if seeds.count(s) > 1}):
         parser.error(f"--seeds names seed {twice[0]} twice: each seed is one run")
+    if args.pool_with_committed and (both := sorted(set(seeds) & set(SEEDS))):
+        parser.error(f"--pool-with-committed: seed {both[0]} is among the committed seeds "
+                     f"{','.join(map(str, SEEDS))}; pooling would count it twice (checked before any run)")
     from drac_ssl.config import load_config, to_dict
 
     protocol = [f"data.root={NPZ}", f"pretrain.epochs={args.epochs}"]
@@ -327,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.pool_with_committed:
         own = {str(seed): {k: diffs[f"{label}_minus_scratch"][k][i] for k in METRICS}
                for i, seed in enumerate(folders)}
-        pooled = pooled_with_committed(own)
+        pooled = pooled_with_committed(own, {s: per_seed[s]["committed"]["scratch"] for s in own})
         print(f"[bench] pooled with the committed seeds {pooled['committed_seeds']}: " + "; ".join(
             f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, 95% t-interval {v['t95'][0]:+.4f}..{v['t95'][1]:+.4f}, "
             f"{v['positive']}/{v['n']} > 0)" for k, v in pooled["differences"].items()))

@@ -1957,8 +1957,11 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
     if r.get("hypothesis"):
         out += ["", f"Hypothesis: {str(r['hypothesis']).rstrip('.')}."]
     for name, d in (r.get("differences") or {}).items():
+        # the intervals from the per-seed figures, not the bench's 4-decimal mean and SE (review rev3 F7)
+        exact = _unrounded(d, r) if name.endswith("_minus_scratch") else d
         text = "; ".join(f"{k} {v['mean']:+.4f} (SE {v['se']:.4f}, "
-                         + (f"95% t-interval {interval}, " if (interval := t_interval(v['mean'], v['se'], v['n'])) else "")
+                         + (f"95% t-interval {interval}, " if (interval := t_interval(
+                             exact[k]['mean'], exact[k]['se'], v['n'])) else "")
                          + f"{v['positive']} of {v['n']} seeds > 0)"
                          for k, v in d.items())
         out += ["", f"Mean {name.replace('_', ' ')}: {text}."]
@@ -1972,11 +1975,16 @@ def retinamnist_epochs_table(r: dict[str, Any]) -> list[str]:
                          for k, v in pooled["differences"].items())
         seeds = [*pooled["committed_seeds"], *pooled["run_seeds"]]
         committed = ", ".join(map(str, pooled["committed_seeds"]))
+        halves = "; ".join(f"{k} {h['committed_mean']:+.4f} and {h['run_mean']:+.4f} (difference {h['difference']:+.4f})"
+                           for k, h in pooled["halves"].items())
+        scratch = " / ".join(f"{pooled['scratch_mean'][k]:.4f}" for k in ("accuracy", "auc_ovr", "qwk"))
         out += ["", f"Pooled over the {len(seeds)} seeds {', '.join(map(str, seeds))}: this run's with the committed "
-                    f"job's {committed} ({', '.join('`' + f + '`' for f in pooled['committed_files'])}), a pooling "
-                    f"fixed before this run, not a test (seeds {committed} ran on older code and their figures were "
-                    f"known then; training-seed noise only, one set of images and one fold split): VICReg - scratch "
-                    f"{said}."]
+                    f"job's {committed} ({', '.join('`' + f + '`' for f in pooled['committed_files'])}), an estimate "
+                    f"fixed in words before this run and judged by no mark (seeds {committed} ran on older code and "
+                    f"their figures were known then; training-seed noise only, one set of images and one fold "
+                    f"split): VICReg - scratch {said}. Each half's mean difference, seeds {committed} and this run's "
+                    f"(descriptive): {halves}. Scratch over the {len(seeds)} seeds, accuracy / AUC OvR / QWK: "
+                    f"{scratch}."]
     ens = r.get("seed_ensemble")
     if ens:
         out += ["", f"Ensemble of the {ens['n_seeds']} seeds (their out-of-fold probabilities averaged, "
