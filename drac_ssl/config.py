@@ -1130,8 +1130,11 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
                    f"{in_words(meant, 'and')}, already given on this command line, "
                    f"set{'s' if len(meant) == 1 else ''} {'its' if len(meant) == 1 else 'their'} own "
                    f"section{'s' * (len(meant) > 1)} only")
-            raise UnknownSettingError(_lookalikes_escaped(  # a look-alike space never printed raw
-                f"{where}: unknown setting '{full}'.{hint}\n"
+            # a look-alike space never printed raw, but a file's path is printed as it is (load_config
+            # finds it there to add the key's line; macOS writes U+202F in file names before AM/PM)
+            shown_where = _lookalikes_escaped(where) if where.startswith("command line '") else where
+            raise UnknownSettingError(f"{shown_where}: " + _lookalikes_escaped(
+                f"unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}\n"
                 f"  fix: {fix}"), full, meant)
         current = getattr(base, key)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from drac_ssl.config import END_OF_FILE, ConfigError, config_file, load_config
+from drac_ssl.preflight import read_config
 
 
 def _printed_with(tmp_path: Path, right: str, wrong: str) -> tuple[Path, int]:
@@ -364,6 +365,21 @@ def test_an_unknown_setting_shows_a_space_look_alike_as_an_escape(
     """A review: an unknown setting holding a look-alike printed it raw, which reads as a space."""
     error = _error_of(tmp_path, text)
     assert error.startswith(start) and error.endswith(fix) and "\u00a0" not in error, error
+
+
+def test_an_unknown_settings_file_path_is_shown_as_it_is_with_its_line(tmp_path: Path) -> None:
+    """A review: the unknown-setting message escaped its whole text, the file's path too, so
+    load_config no longer found the path to add the key's line, and a path holding U+202F (macOS
+    writes one in file names before AM/PM) was printed escaped, no longer the file's name. The
+    preflight's finding (its ``where`` the key's ``FILE:LINE``) shows it as it is too."""
+    folder = tmp_path / "Screenshot 9.41.07\u202fAM"
+    folder.mkdir()
+    path = folder / "my.yaml"
+    path.write_text("pretrain:\n  epochs: 3\n  epoch: 4\n", encoding="utf-8")
+    error = _error(path)
+    assert error.startswith(f"{path}:3: unknown setting 'pretrain.epoch'. "), error
+    _, _, findings = read_config(path)
+    assert [f.what.split(": unknown setting")[0] for f in findings] == [f"{path}:3"], findings
 
 
 def test_an_unknown_setting_typed_shows_a_space_look_alike_as_an_escape() -> None:
