@@ -1833,14 +1833,22 @@ _LOOKALIKE_SPACES = {
     "\u2007": "a figure space (U+2007)", "\u2008": "a punctuation space (U+2008)",
     "\u2009": "a thin space (U+2009)", "\u200a": "a hair space (U+200A)", "\u200b": "a zero-width space (U+200B)",
     "\u202f": "a narrow non-breaking space (U+202F)", "\u205f": "a medium mathematical space (U+205F)",
-    "\u3000": "an ideographic space (U+3000)"}
+    "\u3000": "an ideographic space (U+3000)", "\u2060": "a word joiner (U+2060)",
+    "\ufeff": "a byte-order mark (U+FEFF)"}
 """Characters an editor, a web page or a word processor leaves where a space was meant, which
 YAML reads as text: before a key (``pretrain:`` then a key indented by one became the
 section's empty value) or after a colon (``epochs:`` + U+00A0 + ``3`` became the text
 ``'epochs:\xa03'``), each then given a message about something else (a review). Unicode's
 spaces (category Zs) but the plain space, and the zero-width space: the typographic spaces
 U+2000-U+200A (a figure space, U+2007, from a spreadsheet's numbers), U+205F and U+1680 were
-missed (a review)."""
+missed (a review). With them the characters an editor shows as nothing (:data:`_INVISIBLE`): a word
+joiner, and a byte-order mark anywhere but before the first line (``cat a.yaml b.yaml`` of two
+files saved with one), which gave "unknown setting 'run.name'. Did you mean 'run.name'?" (a review)."""
+
+_INVISIBLE = "\u200b\u2060\ufeff"
+"""The look-alikes (:data:`_LOOKALIKE_SPACES`) an editor shows as nothing at all, not as a space:
+the fix deletes one (in a line's indentation, or where YAML needs no space), or replaces it by a
+plain space where YAML needs one (right after a key's colon or a list's dash)."""
 
 _LOOKALIKE_CHARS = "".join(_LOOKALIKE_SPACES)
 """The characters of :data:`_LOOKALIKE_SPACES`, for a regular expression's character class
@@ -1977,8 +1985,8 @@ def _lookalike_column(line: str, in_flow: Iterable[int], text_line: bool) -> tup
     that YAML reads as text where a space was meant: in its indentation, right after a config
     key's colon (:data:`_LOOKALIKE_AT`), after its leading list dash (:data:`_LOOKALIKE_AFTER_DASH`),
     or at one of the columns ``in_flow`` (:attr:`_ValueScan.in_flow`); with the length of the
-    line's indentation, plain spaces and look-alikes (a zero-width space there is deleted, not
-    retyped). None when there is none. A line that starts inside a value's text (``text_line``,
+    line's indentation, plain spaces and look-alikes (an invisible one there, :data:`_INVISIBLE`,
+    is deleted, not retyped). None when there is none. A line that starts inside a value's text (``text_line``,
     :attr:`_ValueScan.text_lines`) has only its ``in_flow`` columns looked at."""
     lead = len(line) - len(line.lstrip(" " + _LOOKALIKE_CHARS))
     found = list(in_flow)
@@ -2000,8 +2008,8 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     * a look-alike space (:data:`_LOOKALIKE_SPACES`) in a line's indentation, right after a
       key's colon or a line's leading list dash (``-`` + U+00A0 + ``No DR``), or inside ``[...]``
       or ``{...}`` at a plain value's start or right after a key's colon (:func:`_lookalike_column`):
-      YAML reads it as text; the fix, retype it as a plain space (a zero-width space in the
-      indentation: delete it). Other look-alikes inside a value, a quote or a comment, and after
+      YAML reads it as text; the fix, retype it as a plain space (one an editor shows as nothing,
+      :data:`_INVISIBLE`: delete it, or replace it by a plain space right after a colon or dash). Other look-alikes inside a value, a quote or a comment, and after
       the colon of a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left
       alone: YAML reads them as the text they are; so is every line of a block scalar's text
       (``name: |`` and the lines indented below it) and of a quoted value after its first
@@ -2038,9 +2046,14 @@ def _misread_character_error(path: Path, text: str) -> str | None:
                     f"replace it by a line break.")
         column, lead = lookalike
         char = line[column]
-        fix = ("delete it (it is invisible; the spaces around it indent the line)"
-               if char == "\u200b" and column < lead else
-               "retype it as a plain space (an editor shows the two alike)")
+        if char not in _INVISIBLE:
+            fix = "retype it as a plain space (an editor shows the two alike)"
+        elif column < lead:
+            fix = f"delete it (it is invisible{'; the spaces around it indent the line' * (' ' in line[:lead])})"
+        elif line[column - 1] in ":-":  # `epochs:` or `-` and the value: YAML needs a space there
+            fix = "replace it by a plain space (it is invisible)"
+        else:
+            fix = "delete it (it is invisible)"
         return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
                 f"not as a space: line {number} `{shown}`.\n  fix: {fix}.")
     return None

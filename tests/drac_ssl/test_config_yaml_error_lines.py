@@ -277,7 +277,7 @@ def test_a_tab_before_a_comment_or_at_a_lines_end_is_to_be_deleted(tmp_path: Pat
     ("pretrain:\n  epochs:\u00a03\n", 2, 10, "a non-breaking space (U+00A0)", "  epochs:\\u00a03",
      "retype it as a plain space (an editor shows the two alike)"),
     ("run:\n  name: x\npretrain:\n  epochs:\u200b3\n", 4, 10, "a zero-width space (U+200B)", "  epochs:\\u200b3",
-     "retype it as a plain space (an editor shows the two alike)"),
+     "replace it by a plain space (it is invisible)"),
     ("pretrain:\n\u200b  epochs: 3\n", 2, 1, "a zero-width space (U+200B)", "\\u200b  epochs: 3",
      "delete it (it is invisible; the spaces around it indent the line)"),
     ("data:\n  grades:\n    - x\n  \u3000image_size: 4\n", 4, 3, "an ideographic space (U+3000)",
@@ -296,7 +296,7 @@ _UNICODE_SPACES = [chr(code) for code in range(0x80, 0x3001) if unicodedata.cate
 """Unicode's spaces but the plain one (U+00A0, U+1680, U+2000-U+200A, U+202F, U+205F, U+3000)."""
 
 
-@pytest.mark.parametrize("char", [*_UNICODE_SPACES, "\u200b"], ids=lambda char: f"U+{ord(char):04X}")
+@pytest.mark.parametrize("char", [*_UNICODE_SPACES, "\u200b", "\u2060", "\ufeff"], ids=lambda char: f"U+{ord(char):04X}")
 @pytest.mark.parametrize(("text", "column", "shown"), [
     ("pretrain:\n{char} epochs: 3\n", 1, "{escaped} epochs: 3"),  # the review's, with U+2007
     ("pretrain:\n  epochs:{char}3\n", 10, "  epochs:{escaped}3"),
@@ -312,6 +312,35 @@ def test_every_unicode_space_is_named_as_a_look_alike(
     assert f"line 2 `{shown.format(escaped=escaped)}`." in error, error
 
 
+@pytest.mark.parametrize(("text", "number", "column", "named", "shown", "fix"), [
+    ("\ufeffpretrain:\n  epochs: 3\n\ufeffrun:\n  name: x\n", 3, 1, "a byte-order mark (U+FEFF)", "\\ufeffrun:",
+     "delete it (it is invisible)"),  # the review's: `cat a.yaml b.yaml`, each saved with one
+    ("run:\n  \u2060name: x\n", 2, 3, "a word joiner (U+2060)", "  \\u2060name: x",
+     "delete it (it is invisible; the spaces around it indent the line)"),  # at a key's start
+    ("pretrain:\n  epochs:\u20603\n", 2, 10, "a word joiner (U+2060)", "  epochs:\\u20603",
+     "replace it by a plain space (it is invisible)"),  # where YAML needs a space
+    ("pretrain: {\ufeffepochs: 3}\n", 1, 12, "a byte-order mark (U+FEFF)", "pretrain: {\\ufeffepochs: 3}",
+     "delete it (it is invisible)"),  # where YAML needs none
+])
+def test_an_invisible_character_is_named_with_its_column_and_deleted(
+        tmp_path: Path, text: str, number: int, column: int, named: str, shown: str, fix: str) -> None:
+    """A review: a byte-order mark past the file's start (two files joined) and a word joiner
+    are invisible, and gave "unknown setting 'run.name'. Did you mean 'run.name'?"."""
+    error = _error_of(tmp_path, text)
+    assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
+                     f"line {number} `{shown}`.\n  fix: {fix}."), error
+
+
+def test_an_invisible_character_in_a_value_or_comment_is_the_text_it_is_and_escaped_in_a_key(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("run:\n  name: a\u2060b  # \ufeffnote\ndata:\n  grades: ['\ufeffx', y\u2060z]\n", encoding="utf-8")
+    config = load_config(path)
+    assert (config.run.name, list(config.data.grades)) == ("a\u2060b", ["\ufeffx", "y\u2060z"])
+    error = _error_of(tmp_path, "run:\n  na\ufeffme: x\n")
+    assert error.startswith("FILE:2: unknown setting 'run.na\\ufeffme'. Did you mean 'run.name'?"), error
+    assert "\ufeff" not in error, error
+
+
 def test_a_figure_space_is_named_by_its_name(tmp_path: Path) -> None:
     error = _error_of(tmp_path, "pretrain:\n\u2007 epochs: 3\n")
     assert error == ("FILE:2: a figure space (U+2007) at column 1: YAML reads it as text, not as a space: line 2 "
@@ -325,7 +354,7 @@ def test_a_figure_space_is_named_by_its_name(tmp_path: Path) -> None:
     ("data:\n  grades:\n    - \u00a0No DR\n", 3, 7, "    - \\u00a0No DR"),  # after the dash's space
     ("pretrain: {\u00a0epochs: 3}\n", 1, 12, "pretrain: {\\u00a0epochs: 3}"),  # right after `{`
     ("pretrain: {epochs: \u00a03}\n", 1, 20, "pretrain: {epochs: \\u00a03}"),  # after a key's `: `
-    ("data:\n  grades: [No DR,\u200bMild]\n", 2, 18, "  grades: [No DR,\\u200bMild]"),  # invisible
+    ("data:\n  grades: [No DR,\u200bMild]\n", 2, 18, "  grades: [No DR,\\u200bMild]"),  # invisible: deleted
     ('data:\n  grades: ["No\n    DR",\u00a0Mild]\n', 3, 9, '    DR",\\u00a0Mild]'),  # after a quote's 2nd line
 ])
 def test_a_space_look_alike_in_flow_style_or_after_a_list_dash_is_named_with_its_column(
@@ -336,9 +365,10 @@ def test_a_space_look_alike_in_flow_style_or_after_a_list_dash_is_named_with_its
     '\\xa0Moderate'."""
     error = _error_of(tmp_path, text)
     named = "a zero-width space (U+200B)" if "\u200b" in text else "a non-breaking space (U+00A0)"
+    fix = ("delete it (it is invisible)" if "\u200b" in text else
+           "retype it as a plain space (an editor shows the two alike)")
     assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
-                     f"line {number} `{shown}`.\n  fix: retype it as a plain space (an editor shows the two "
-                     f"alike)."), error
+                     f"line {number} `{shown}`.\n  fix: {fix}."), error
 
 
 def test_a_space_look_alike_in_flow_style_that_is_text_is_left_alone(tmp_path: Path) -> None:
