@@ -1132,8 +1132,8 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
                    f"section{'s' * (len(meant) > 1)} only")
             # a look-alike space never printed raw, but a file's path is printed as it is (load_config
             # finds it there to add the key's line; macOS writes U+202F in file names before AM/PM)
-            shown_where = _lookalikes_escaped(where) if where.startswith("command line '") else where
-            raise UnknownSettingError(f"{shown_where}: " + _lookalikes_escaped(
+            shown_where = _escaped(where) if where.startswith("command line '") else where
+            raise UnknownSettingError(f"{shown_where}: " + _escaped(
                 f"unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}\n"
                 f"  fix: {fix}"), full, meant)
@@ -1691,17 +1691,15 @@ def _at_end(lines: Sequence[str], number: int) -> bool:
     return all(_is_filler(line) for line in lines[max(number, 1) - 1:])
 
 
-_ESCAPED_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
-
-
 def _shown(line: str) -> str:
     """A config line as an error message quotes it: the spaces at its end dropped, cut to
     :data:`_SHOWN_CHARS` characters with ``...`` at the cut, so that a cut line is not taken
     for the whole one. Every message that quotes a line of the file cuts it here (two of them
-    cut it without the ``...``; a review). U+0085, U+2028 and U+2029, which a terminal may
-    show as a line's end though an editor shows the line whole (:data:`_LINE_BREAK`), are
-    written as escapes (``\\u2028``)."""
-    text = line.translate(_ESCAPED_BREAKS).rstrip()  # one at the end is shown, not dropped as a space
+    cut it without the ``...``; a review). The characters :func:`_escaped` writes as escapes
+    (``\\u00a0``, ``\\u2028``) are: printed raw, a look-alike reads as a space (a YAML error
+    quoting ``  epoch:`` + U+00A0 + ``3`` showed a line that looked right; a review) and U+2028 as a
+    line's end."""
+    text = _escaped(line).rstrip()  # one at the end is shown, not dropped as a space
     return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
 
 
@@ -1880,15 +1878,18 @@ the key, flagged where it is a config key, as :data:`_LOOKALIKE_AT`)."""
 _MISREAD = re.compile(f"[{_LOOKALIKE_CHARS}{''.join(_YAML_ONLY_BREAKS)}]")
 """Any character :func:`_misread_character_error` looks for: a file without one is not scanned."""
 
-_ESCAPED_LOOKALIKES = {ord(char): f"\\u{ord(char):04x}" for char in _LOOKALIKE_SPACES}
+_ESCAPED = {ord(char): f"\\u{ord(char):04x}" for char in (*_LOOKALIKE_SPACES, *_YAML_ONLY_BREAKS)}
+"""Each look-alike (:data:`_LOOKALIKE_SPACES`) and line break only YAML sees (:data:`_YAML_ONLY_BREAKS`)
+-> its escape (``\\u00a0``), for :meth:`str.translate`."""
 
 
-def _lookalikes_escaped(text: str) -> str:
-    """``text`` with each look-alike space (:data:`_LOOKALIKE_SPACES`) written as an escape
-    (``\\u00a0``), as a message shows it: printed raw, an editor and a terminal show it as a
-    space (a review: ``unknown setting 'pretrain.epochs: 3'``, ``fix: rename epochs: 3 to
-    epochs``)."""
-    return text.translate(_ESCAPED_LOOKALIKES)
+def _escaped(text: str) -> str:
+    """``text`` with each look-alike (:data:`_LOOKALIKE_SPACES`) and each line break only YAML sees
+    (:data:`_YAML_ONLY_BREAKS`) written as an escape (``\\u00a0``, ``\\u2028``), as a message shows
+    it: printed raw, an editor and a terminal show a look-alike as a space or nothing (a review:
+    ``unknown setting 'pretrain.epochs: 3'``, ``fix: rename epochs: 3 to epochs``) and a terminal
+    may show U+2028 as a line's end though an editor shows the line whole (:data:`_LINE_BREAK`)."""
+    return text.translate(_ESCAPED)
 
 
 class _ValueScan(typing.NamedTuple):
@@ -2038,7 +2039,7 @@ def _misread_character_error(path: Path, text: str) -> str | None:
             continue
         if scan.stopped is not None and scan.stopped < number:
             return None
-        shown = _shown(_lookalikes_escaped(line))
+        shown = _shown(line)
         if lookalike is None or (first_break is not None and first_break < lookalike[0]):
             return (f"{path}:{number}: {_YAML_ONLY_BREAKS[line[first_break]]} at column {first_break + 1} ends a line "
                     f"for YAML, though an editor shows none: line {number} `{shown}`; YAML reads what follows it "

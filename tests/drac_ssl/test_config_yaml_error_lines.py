@@ -449,6 +449,17 @@ def test_a_grade_name_with_a_colon_and_a_space_is_told_to_be_quoted(tmp_path: Pa
     assert list(load_config(path).data.grades) == ["No DR", "DR: yes"]
 
 
+@pytest.mark.parametrize(("text", "quoted"), [
+    ("pretrain:\n  epochs: 3\n  lr: a\u00a0b: c\n", "line 3 `  lr: a\\u00a0b: c`."),
+    ("pretrain:\n  epochs: 3\n\tlr: 1  # \u2060x\u00a0\n", "line 3 `\tlr: 1  # \\u2060x\\u00a0`."),  # at its end too
+])
+def test_a_yaml_mistakes_quoted_line_shows_a_look_alike_as_an_escape(tmp_path: Path, text: str, quoted: str) -> None:
+    """A review: a YAML error quoting a line that holds a look-alike printed it raw, so the line
+    quoted looked right."""
+    error = _error_of(tmp_path, text)
+    assert quoted in error and "\u00a0" not in error and "\u2060" not in error, error
+
+
 _LONG = "x" * 100
 
 
