@@ -1626,6 +1626,11 @@ _UNCLOSED = {"while scanning a quoted scalar": ("the quoted value", "the same qu
              "while parsing a flow mapping": ("the '{' mapping", "'}'")}
 """PyYAML's context of a value opened and never closed -> (what was opened, what closes it)."""
 
+_NOT_A_KEY = ("could not find expected ':'", "mapping values are not allowed here")
+"""PyYAML's problems when a plain value at a line's start among a section's keys is no key (its
+``: `` missing, or the value read on over the next key's line up to its colon): where that value
+starts ``word:`` and a look-alike, the look-alike is the mistake (:func:`_scan_values`)."""
+
 _SIMPLE_KEY = "while scanning a simple key"
 """PyYAML's context when a line read as the start of a key never reached its ``:`` (``epochs:30``
 with the next line read on as the same text): its ``context_mark`` is the mistake's line. Other
@@ -1903,27 +1908,31 @@ class _ValueScan(typing.NamedTuple):
     """The line (1-based, as an editor counts) of the first mistake PyYAML's reader or parser
     meets, the line its message names (:func:`_yaml_error_text`: where a quote, ``[`` or ``{``
     left open starts); None when there is none. No value below it is found."""
-    in_flow: tuple[tuple[int, int], ...]
+    read_as_text: tuple[tuple[int, int], ...]
     """The line (1-based) and column (0-based) of each look-alike space that YAML reads as text
-    inside ``[...]`` or ``{...}`` where a space was meant: a plain value's first character (after
-    ``[``, ``{``, ``,`` or a key's ``: ``) or right after a config key's colon at a plain value's
-    start (:data:`_KEY_LOOKALIKE`). In a quoted value or a comment, none."""
+    where a space was meant, found by where PyYAML reads a plain value (not by the line's look,
+    :func:`_lookalike_column`): inside ``[...]`` or ``{...}``, a plain value's first character
+    (after ``[``, ``{``, ``,`` or a key's ``: ``) or right after a config key's colon at a plain
+    value's start (:data:`_KEY_LOOKALIKE`); and right after the colon at the start of a mapping's
+    key, or of a plain value at a line's start that PyYAML stopped at, not finding it a key
+    (``  epoch:`` + U+00A0 + ``3`` among a section's keys), whatever the word before the colon
+    (every mapping of a config file is a section, its keys config keys: none holds one; a review).
+    In a quoted value or a comment, none."""
 
 
 class _ValueScanner(YamlLoader):
     """:class:`YamlLoader` that keeps each block or quoted scalar its scanner reads (``values``),
     one that a mistake right after it keeps from the parser too, and each plain scalar it reads
-    inside ``[...]`` or ``{...}`` (``in_flow``)."""
+    (``plain``), with whether it is inside ``[...]`` or ``{...}``."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.values: list[yaml.ScalarToken] = []
-        self.in_flow: list[yaml.ScalarToken] = []
+        self.plain: list[tuple[yaml.ScalarToken, bool]] = []
 
     def scan_plain(self) -> yaml.ScalarToken:
         token = super().scan_plain()
-        if self.flow_level:
-            self.in_flow.append(token)
+        self.plain.append((token, bool(self.flow_level)))
         return token
 
     def scan_flow_scalar(self, style: str) -> yaml.ScalarToken:
@@ -1950,47 +1959,64 @@ def _scan_values(text: str) -> _ValueScan:
     refused = yaml.reader.Reader.NON_PRINTABLE.search(text)
     stops = [] if refused is None else [refused.start()]
     scanner = None
+    starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
+    keys: set[int] = set()  # where each plain scalar the parser reads as a mapping's key starts
+    open_nodes: list[tuple[bool, int]] = []  # each collection open: whether a mapping, nodes read in it
     try:  # PyYAML's reader checks every character when the loader is built (a review: a traceback)
         scanner = _ValueScanner(yaml.reader.Reader.NON_PRINTABLE.sub(" ", text))
         while scanner.check_event():
-            scanner.get_event()
+            event = scanner.get_event()
+            if isinstance(event, yaml.CollectionEndEvent):
+                open_nodes.pop()
+            elif isinstance(event, yaml.NodeEvent):
+                if open_nodes:
+                    mapping, read = open_nodes[-1]
+                    if mapping and read % 2 == 0 and isinstance(event, yaml.ScalarEvent) and event.style is None:
+                        keys.add(event.start_mark.index)
+                    open_nodes[-1] = (mapping, read + 1)
+                if isinstance(event, yaml.CollectionStartEvent):
+                    open_nodes.append((isinstance(event, yaml.MappingStartEvent), 0))
     except yaml.YAMLError as exc:
         opened = getattr(exc, "context", None) in _UNCLOSED
         mark = getattr(exc, "context_mark" if opened else "problem_mark", None)
         if mark is not None:
             stops.append(mark.index)
+        if scanner is not None and scanner.plain and getattr(exc, "problem", None) in _NOT_A_KEY:
+            at = scanner.plain[-1][0].start_mark.index  # the plain value PyYAML stopped at
+            if not text[starts[bisect.bisect_right(starts, at) - 1]:at].strip(" " + _LOOKALIKE_CHARS):
+                keys.add(at)  # at its line's start: a key meant
     finally:
-        values, plain = ([], []) if scanner is None else (scanner.values, scanner.in_flow)
+        values, plain = ([], []) if scanner is None else (scanner.values, scanner.plain)
         if scanner is not None:
             scanner.dispose()
     spans = [(token.start_mark.index, token.end_mark.index) for token in values]
-    starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
-    in_flow = []
-    for token in plain:
+    read_as_text = []
+    for token, in_flow in plain:
         at = token.start_mark.index
-        if text[at] not in _LOOKALIKE_SPACES:
-            key = _KEY_LOOKALIKE.match(text, at)  # the key holds no space: the text as written
-            at = key.end() if key is not None and key.group(1) in _config_keys() else -1
-        if at >= 0:
-            number = bisect.bisect_right(starts, at)
-            in_flow.append((number, at - starts[number - 1]))
+        key = _KEY_LOOKALIKE.match(text, at)  # the key holds no space: the text as written
+        if key is not None and (at in keys or in_flow and key.group(1) in _config_keys()):
+            at = key.end()
+        elif not (in_flow and text[at] in _LOOKALIKE_SPACES):
+            continue
+        number = bisect.bisect_right(starts, at)
+        read_as_text.append((number, at - starts[number - 1]))
     return _ValueScan(
         frozenset(number for number, start in enumerate(starts, start=1)
                   if any(first < start < end for first, end in spans)),
         _editor_position(text, min(stops))[0] + 1 if stops else None,
-        tuple(in_flow))
+        tuple(read_as_text))
 
 
-def _lookalike_column(line: str, in_flow: Iterable[int], text_line: bool) -> tuple[int, int] | None:
+def _lookalike_column(line: str, read_as_text: Iterable[int], text_line: bool) -> tuple[int, int] | None:
     """The column (0-based) of the first look-alike space (:data:`_LOOKALIKE_SPACES`) in ``line``
     that YAML reads as text where a space was meant: in its indentation, right after a config
     key's colon (:data:`_LOOKALIKE_AT`), after its leading list dash (:data:`_LOOKALIKE_AFTER_DASH`),
-    or at one of the columns ``in_flow`` (:attr:`_ValueScan.in_flow`); with the length of the
+    or at one of the columns ``read_as_text`` (:attr:`_ValueScan.read_as_text`); with the length of the
     line's indentation, plain spaces and look-alikes (an invisible one there, :data:`_INVISIBLE`,
     is deleted, not retyped). None when there is none. A line that starts inside a value's text (``text_line``,
-    :attr:`_ValueScan.text_lines`) has only its ``in_flow`` columns looked at."""
+    :attr:`_ValueScan.text_lines`) has only its ``read_as_text`` columns looked at."""
     lead = len(line) - len(line.lstrip(" " + _LOOKALIKE_CHARS))
-    found = list(in_flow)
+    found = list(read_as_text)
     if not text_line:
         found += [i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES][:1]
         if (dash := _LOOKALIKE_AFTER_DASH.match(line)) is not None:
@@ -2010,9 +2036,11 @@ def _misread_character_error(path: Path, text: str) -> str | None:
       key's colon or a line's leading list dash (``-`` + U+00A0 + ``No DR``), or inside ``[...]``
       or ``{...}`` at a plain value's start or right after a key's colon (:func:`_lookalike_column`):
       YAML reads it as text; the fix, retype it as a plain space (one an editor shows as nothing,
-      :data:`_INVISIBLE`: delete it, or replace it by a plain space right after a colon or dash). Other look-alikes inside a value, a quote or a comment, and after
-      the colon of a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left
-      alone: YAML reads them as the text they are; so is every line of a block scalar's text
+      :data:`_INVISIBLE`: delete it, or replace it by a plain space right after a colon or dash).
+      After any word's colon too where YAML reads a key or stops not finding one
+      (:attr:`_ValueScan.read_as_text`). Other look-alikes inside a value, a quote or a comment, and
+      after the colon of a word that is no config key elsewhere (a grade name ``No:`` + U+00A0 +
+      ``DR``), are left alone: YAML reads them as the text they are; so is every line of a block scalar's text
       (``name: |`` and the lines indented below it) and of a quoted value after its first
       (:func:`_scan_values`), a look-alike at its start too. One with fewer plain spaces before it
       than a block scalar's lines have is refused: YAML reads the value's indentation from the
@@ -2032,7 +2060,7 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     for number, line in enumerate(_editor_lines(text), start=1):
         if _MISREAD.search(line) is None:
             continue
-        lookalike = _lookalike_column(line, [column for at, column in scan.in_flow if at == number],
+        lookalike = _lookalike_column(line, [column for at, column in scan.read_as_text if at == number],
                                       number in scan.text_lines)
         first_break = next((i for i, char in enumerate(line) if char in _YAML_ONLY_BREAKS), None)
         if lookalike is None and first_break is None:

@@ -371,6 +371,37 @@ def test_a_space_look_alike_in_flow_style_or_after_a_list_dash_is_named_with_its
                      f"line {number} `{shown}`.\n  fix: {fix}."), error
 
 
+@pytest.mark.parametrize(("text", "number", "column", "shown"), [
+    ("pretrain:\n  epochs: 3\n  epoch:\u00a04\n  lr: 0.1\n", 3, 9, "  epoch:\\u00a04"),  # among keys: no key
+    ("pretrain:\n  epochs: 3\n  epoch:\u00a04\n", 3, 9, "  epoch:\\u00a04"),  # the last line
+    ("pretrain:\n  epoch:\u00a04\n  lr: 0.1\n", 2, 9, "  epoch:\\u00a04"),  # a section's first: read on to lr
+    ("pretrain:\n  epoch:\u00a04: 3\n", 2, 9, "  epoch:\\u00a04: 3"),  # read as a key
+    ("pretrain: {epochs: 3,\n  epoch:\u00a03}\n", 2, 9, "  epoch:\\u00a03}"),  # the review's: a flow key
+])
+def test_a_space_look_alike_after_any_words_colon_where_a_key_is_read_is_named_with_its_column(
+        tmp_path: Path, text: str, number: int, column: int, shown: str) -> None:
+    """A review: after a word that is no config key (``epoch``, misspelt), a look-alike after the
+    colon was left to YAML, which said "could not find expected ':'" quoting the line raw, or read
+    the key ``epoch:`` + U+00A0 + ``3``, "unknown setting" told to be renamed with the look-alike
+    in it, and in flow style on the line of the section, not the key's."""
+    error = _error_of(tmp_path, text)
+    assert error == (f"FILE:{number}: a non-breaking space (U+00A0) at column {column}: YAML reads it as text, "
+                     f"not as a space: line {number} `{shown}`.\n  fix: retype it as a plain space (an editor "
+                     f"shows the two alike)."), error
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("run:\n  name:\n    foo:\u00a0bar\n", "foo:\\xa0bar"),  # the value, on the key's next line
+    ("run:\n  name: a\n    foo:\u00a0bar\n", "a foo:\\xa0bar"),  # the value's next line
+])
+def test_a_space_look_alike_after_a_words_colon_in_a_plain_value_is_read_as_written(
+        tmp_path: Path, text: str, name: str) -> None:
+    """Valid YAML where ``word:`` and a look-alike start a line: the value's text, read on to the
+    run name's check (':' refused in a folder name), not refused as a look-alike."""
+    error = _error_of(tmp_path, text)
+    assert "YAML reads it as text" not in error and f"'{name}' holds :" in error, error
+
+
 def test_a_space_look_alike_in_flow_style_that_is_text_is_left_alone(tmp_path: Path) -> None:
     """Quoted, in a comment, or after a grade name's colon (no config key), a look-alike in
     ``[...]`` is the text it is."""
@@ -387,8 +418,8 @@ def test_a_line_break_only_yaml_sees_before_a_look_alike_on_its_line_is_named_fi
 @pytest.mark.parametrize(("text", "start", "fix"), [
     ("pretrain:\n  epo\u00a0chs: 3\n", "FILE:2: unknown setting 'pretrain.epo\\u00a0chs'.",
      "fix: write it as\n    pretrain:\n      epochs: 3"),
-    ("pretrain: {epoch:\u00a03}\n", "FILE:1: unknown setting 'pretrain.epoch:\\u00a03'.",
-     "fix: rename epoch:\\u00a03 to epochs, its value as written"),  # not a config key: no look-alike check
+    ("pretrain: {ep\u00a0och: 3}\n", "FILE:1: unknown setting 'pretrain.ep\\u00a0och'.",
+     "fix: write it as\n    pretrain:\n      epochs: 3"),  # in flow style
 ])
 def test_an_unknown_setting_shows_a_space_look_alike_as_an_escape(
         tmp_path: Path, text: str, start: str, fix: str) -> None:
