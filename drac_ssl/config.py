@@ -1865,10 +1865,11 @@ _YAML_ONLY_BREAKS = {"\x85": "a next-line character (U+0085)", "\u2028": "a line
 value PyYAML does not keep it either (``'a`` + U+0085 + ``b'`` was read ``'a b'``; a review), and no
 setting needs one."""
 
-_LOOKALIKE_AT = re.compile(f"^[ {_LOOKALIKE_CHARS}]*(?:- +)?([^\\s:#'\"]*):(?=[{_LOOKALIKE_CHARS}])")
+_LOOKALIKE_AT = re.compile(f"^[ {_LOOKALIKE_CHARS}]*(?P<dash>- +)?(?P<key>[^\\s:#'\"]*):(?=[{_LOOKALIKE_CHARS}])")
 """A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`);
-its group is the key, which must be a config key (:func:`_config_keys`) for the line to be
-flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades`` is a valid grade name (a review)."""
+its group ``key`` is the key (``dash``, a list item's dash), which must be a config key
+(:func:`_config_keys`) for the line to be flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades``
+is a valid grade name (a review)."""
 
 _LOOKALIKE_AFTER_DASH = re.compile(f" *- *(?=[{_LOOKALIKE_CHARS}])")
 """A line's leading list dash followed by a look-alike space, plain spaces between them or
@@ -1908,7 +1909,7 @@ class _ValueScan(typing.NamedTuple):
     """The line (1-based, as an editor counts) of the first mistake PyYAML's reader or parser
     meets, the line its message names (:func:`_yaml_error_text`: where a quote, ``[`` or ``{``
     left open starts); None when there is none. No value below it is found."""
-    read_as_text: tuple[tuple[int, int], ...]
+    read_as_text: tuple[tuple[int, int, bool], ...]
     """The line (1-based) and column (0-based) of each look-alike space that YAML reads as text
     where a space was meant, found by where PyYAML reads a plain value (not by the line's look,
     :func:`_lookalike_column`): inside ``[...]`` or ``{...}``, a plain value's first character
@@ -1917,7 +1918,9 @@ class _ValueScan(typing.NamedTuple):
     key, or of a plain value at a line's start that PyYAML stopped at, not finding it a key
     (``  epoch:`` + U+00A0 + ``3`` among a section's keys), whatever the word before the colon
     (every mapping of a config file is a section, its keys config keys: none holds one; a review).
-    In a quoted value or a comment, none."""
+    In a quoted value or a comment, none. With each, whether it is in a list item or a value
+    inside brackets, not a key: one that may be meant (``[name:`` + U+00A0 + ``a]``, a grade name,
+    is valid YAML; retyped, it would be a mapping; a review), kept as written once quoted."""
 
 
 class _ValueScanner(YamlLoader):
@@ -1992,14 +1995,14 @@ def _scan_values(text: str) -> _ValueScan:
     spans = [(token.start_mark.index, token.end_mark.index) for token in values]
     read_as_text = []
     for token, in_flow in plain:
-        at = token.start_mark.index
+        start = at = token.start_mark.index
         key = _KEY_LOOKALIKE.match(text, at)  # the key holds no space: the text as written
         if key is not None and (at in keys or in_flow and key.group(1) in _config_keys()):
             at = key.end()
         elif not (in_flow and text[at] in _LOOKALIKE_SPACES):
             continue
         number = bisect.bisect_right(starts, at)
-        read_as_text.append((number, at - starts[number - 1]))
+        read_as_text.append((number, at - starts[number - 1], in_flow and start not in keys))
     return _ValueScan(
         frozenset(number for number, start in enumerate(starts, start=1)
                   if any(first < start < end for first, end in spans)),
@@ -2007,23 +2010,29 @@ def _scan_values(text: str) -> _ValueScan:
         tuple(read_as_text))
 
 
-def _lookalike_column(line: str, read_as_text: Iterable[int], text_line: bool) -> tuple[int, int] | None:
+def _lookalike_column(line: str, read_as_text: Iterable[tuple[int, bool]],
+                      text_line: bool) -> tuple[int, int, bool] | None:
     """The column (0-based) of the first look-alike space (:data:`_LOOKALIKE_SPACES`) in ``line``
     that YAML reads as text where a space was meant: in its indentation, right after a config
     key's colon (:data:`_LOOKALIKE_AT`), after its leading list dash (:data:`_LOOKALIKE_AFTER_DASH`),
-    or at one of the columns ``read_as_text`` (:attr:`_ValueScan.read_as_text`); with the length of the
-    line's indentation, plain spaces and look-alikes (an invisible one there, :data:`_INVISIBLE`,
-    is deleted, not retyped). None when there is none. A line that starts inside a value's text (``text_line``,
+    or at one of the columns ``read_as_text`` (:attr:`_ValueScan.read_as_text`, each with whether
+    it may be meant); with the length of the line's indentation, plain spaces and look-alikes (an
+    invisible one there, :data:`_INVISIBLE`, is deleted, not retyped), and whether it may be meant:
+    in a list item (after a config key's colon, ``- name:`` + U+00A0 + ``a``) or a value inside
+    brackets (:attr:`_ValueScan.read_as_text`). None when there is none. A line that starts inside a value's text (``text_line``,
     :attr:`_ValueScan.text_lines`) has only its ``read_as_text`` columns looked at."""
     lead = len(line) - len(line.lstrip(" " + _LOOKALIKE_CHARS))
     found = list(read_as_text)
     if not text_line:
-        found += [i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES][:1]
+        found += [(i, False) for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES][:1]
         if (dash := _LOOKALIKE_AFTER_DASH.match(line)) is not None:
-            found.append(dash.end())
-        if (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
-            found.append(after.end())
-    return (min(found), lead) if found else None
+            found.append((dash.end(), False))
+        if (after := _LOOKALIKE_AT.match(line)) is not None and after["key"] in _config_keys():
+            found.append((after.end(), after["dash"] is not None))
+    if not found:
+        return None
+    column, meant = min(found)
+    return column, lead, meant
 
 
 def _misread_character_error(path: Path, text: str) -> str | None:
@@ -2060,8 +2069,8 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     for number, line in enumerate(_editor_lines(text), start=1):
         if _MISREAD.search(line) is None:
             continue
-        lookalike = _lookalike_column(line, [column for at, column in scan.read_as_text if at == number],
-                                      number in scan.text_lines)
+        lookalike = _lookalike_column(line, [(column, meant) for at, column, meant in scan.read_as_text
+                                             if at == number], number in scan.text_lines)
         first_break = next((i for i, char in enumerate(line) if char in _YAML_ONLY_BREAKS), None)
         if lookalike is None and first_break is None:
             continue
@@ -2073,7 +2082,7 @@ def _misread_character_error(path: Path, text: str) -> str | None:
                     f"for YAML, though an editor shows none: line {number} `{shown}`; YAML reads what follows it "
                     f"as a new line (after a `#`, a setting written there would be set).\n  fix: delete it or "
                     f"replace it by a line break.")
-        column, lead = lookalike
+        column, lead, meant = lookalike
         char = line[column]
         if char not in _INVISIBLE:
             fix = "retype it as a plain space (an editor shows the two alike)"
@@ -2083,6 +2092,8 @@ def _misread_character_error(path: Path, text: str) -> str | None:
             fix = "replace it by a plain space (it is invisible)"
         else:
             fix = "delete it (it is invisible)"
+        if meant:  # a list item's or a bracketed value's text: a grade name may hold one
+            fix += ", or quote the value if the character is meant"
         return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
                 f"not as a space: line {number} `{shown}`.\n  fix: {fix}.")
     return None
