@@ -1909,6 +1909,10 @@ class _ValueScan(typing.NamedTuple):
     """The line (1-based, as an editor counts) of the first mistake PyYAML's reader or parser
     meets, the line its message names (:func:`_yaml_error_text`: where a quote, ``[`` or ``{``
     left open starts); None when there is none. No value below it is found."""
+    quoted_breaks: frozenset[tuple[int, int]]
+    """The line (1-based) and column (0-based) of each line break only YAML sees
+    (:data:`_YAML_ONLY_BREAKS`) inside a quoted value, where YAML starts no new line but reads
+    U+0085 as a space and keeps U+2028 and U+2029, dropping the spaces around them."""
     read_as_text: tuple[tuple[int, int, bool], ...]
     """The line (1-based) and column (0-based) of each look-alike space that YAML reads as text
     where a space was meant, found by where PyYAML reads a plain value (not by the line's look,
@@ -1931,6 +1935,7 @@ class _ValueScanner(YamlLoader):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.values: list[yaml.ScalarToken] = []
+        self.quoted: list[yaml.ScalarToken] = []
         self.plain: list[tuple[yaml.ScalarToken, bool]] = []
 
     def scan_plain(self) -> yaml.ScalarToken:
@@ -1941,6 +1946,7 @@ class _ValueScanner(YamlLoader):
     def scan_flow_scalar(self, style: str) -> yaml.ScalarToken:
         token = super().scan_flow_scalar(style)
         self.values.append(token)
+        self.quoted.append(token)
         return token
 
     def scan_block_scalar(self, style: str) -> yaml.ScalarToken:
@@ -1989,10 +1995,12 @@ def _scan_values(text: str) -> _ValueScan:
             if not text[starts[bisect.bisect_right(starts, at) - 1]:at].strip(" " + _LOOKALIKE_CHARS):
                 keys.add(at)  # at its line's start: a key meant
     finally:
-        values, plain = ([], []) if scanner is None else (scanner.values, scanner.plain)
+        values, quoted, plain = ([], [], []) if scanner is None else (scanner.values, scanner.quoted, scanner.plain)
         if scanner is not None:
             scanner.dispose()
     spans = [(token.start_mark.index, token.end_mark.index) for token in values]
+    in_quotes = [at for token in quoted for at in range(token.start_mark.index, token.end_mark.index)
+                 if text[at] in _YAML_ONLY_BREAKS]
     read_as_text = []
     for token, in_flow in plain:
         start = at = token.start_mark.index
@@ -2007,6 +2015,7 @@ def _scan_values(text: str) -> _ValueScan:
         frozenset(number for number, start in enumerate(starts, start=1)
                   if any(first < start < end for first, end in spans)),
         _editor_position(text, min(stops))[0] + 1 if stops else None,
+        frozenset((line + 1, column) for line, column in (_editor_position(text, at) for at in in_quotes)),
         tuple(read_as_text))
 
 
@@ -2078,10 +2087,17 @@ def _misread_character_error(path: Path, text: str) -> str | None:
             return None
         shown = _shown(line)
         if lookalike is None or (first_break is not None and first_break < lookalike[0]):
-            return (f"{path}:{number}: {_YAML_ONLY_BREAKS[line[first_break]]} at column {first_break + 1} ends a line "
-                    f"for YAML, though an editor shows none: line {number} `{shown}`; YAML reads what follows it "
-                    f"as a new line (after a `#`, a setting written there would be set).\n  fix: delete it or "
-                    f"replace it by a line break.")
+            char = line[first_break]
+            if (number, first_break) not in scan.quoted_breaks:
+                read = ("YAML reads what follows it as a new line (after a `#`, a setting written there would be "
+                        "set).\n  fix: delete it or replace it by a line break.")
+            elif char == "\x85":  # no new line: a review (a setting after a `#` was said for a quote)
+                read = "inside quotes YAML reads it as a space.\n  fix: delete it, or replace it by a plain space."
+            else:
+                read = ("inside quotes YAML keeps it but drops the spaces around it.\n  fix: delete it, or replace it "
+                        "by a plain space.")
+            return (f"{path}:{number}: {_YAML_ONLY_BREAKS[char]} at column {first_break + 1} ends a line "
+                    f"for YAML, though an editor shows none: line {number} `{shown}`; {read}")
         column, lead, meant = lookalike
         char = line[column]
         if char not in _INVISIBLE:
