@@ -1865,21 +1865,26 @@ _YAML_ONLY_BREAKS = {"\x85": "a next-line character (U+0085)", "\u2028": "a line
 value PyYAML does not keep it either (``'a`` + U+0085 + ``b'`` was read ``'a b'``; a review), and no
 setting needs one."""
 
-_LOOKALIKE_AT = re.compile(f"^[ {_LOOKALIKE_CHARS}]*(?P<dash>- +)?(?P<key>[^\\s:#'\"]*):(?=[{_LOOKALIKE_CHARS}])")
-"""A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`);
+_LOOKALIKE_NEXT = f"(?=[{_LOOKALIKE_CHARS}])"
+"""A regular expression's look-ahead: a look-alike space (:data:`_LOOKALIKE_SPACES`) comes next,
+for the patterns that find one where a space was meant (:data:`_KEY_LOOKALIKE`,
+:data:`_LOOKALIKE_AT`, :data:`_LOOKALIKE_AFTER_DASH`)."""
+
+_KEY_LOOKALIKE = re.compile(f"(?P<key>[^\\s:#'\"]*):{_LOOKALIKE_NEXT}")
+"""A key's colon followed by a look-alike at the start of a plain value, which YAML reads as one
+text: ``{epochs:`` + U+00A0 + ``3}`` is the key ``'epochs:\xa03'`` (its group ``key`` the key,
+flagged where it is a config key or YAML reads or expects a key there, :func:`_scan_values`)."""
+
+_LOOKALIKE_AT = re.compile(f"^[ {_LOOKALIKE_CHARS}]*(?P<dash>- +)?{_KEY_LOOKALIKE.pattern}")
+"""A line's start up to a key's colon followed by a look-alike space (:data:`_KEY_LOOKALIKE`);
 its group ``key`` is the key (``dash``, a list item's dash), which must be a config key
 (:func:`_config_keys`) for the line to be flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades``
 is a valid grade name (a review)."""
 
-_LOOKALIKE_AFTER_DASH = re.compile(f" *- *(?=[{_LOOKALIKE_CHARS}])")
+_LOOKALIKE_AFTER_DASH = re.compile(f" *- *{_LOOKALIKE_NEXT}")
 """A line's leading list dash followed by a look-alike space, plain spaces between them or
 none: ``-`` + U+00A0 + ``No DR`` is no list item for YAML but the text ``'-\xa0No DR'``, which
 the items below it were read into (``- Mild`` too: one grade; a review)."""
-
-_KEY_LOOKALIKE = re.compile(f"([^\\s:#'\"]*):(?=[{_LOOKALIKE_CHARS}])")
-"""A key's colon followed by a look-alike at the start of a plain value in flow style, which
-YAML reads as one text: ``{epochs:`` + U+00A0 + ``3}`` is the key ``'epochs:\xa03'`` (its group
-the key, flagged where it is a config key, as :data:`_LOOKALIKE_AT`)."""
 
 _MISREAD = re.compile(f"[{_LOOKALIKE_CHARS}{''.join(_YAML_ONLY_BREAKS)}]")
 """Any character :func:`_misread_character_error` looks for: a file without one is not scanned."""
@@ -2005,7 +2010,7 @@ def _scan_values(text: str) -> _ValueScan:
     for token, in_flow in plain:
         start = at = token.start_mark.index
         key = _KEY_LOOKALIKE.match(text, at)  # the key holds no space: the text as written
-        if key is not None and (at in keys or in_flow and key.group(1) in _config_keys()):
+        if key is not None and (at in keys or in_flow and key["key"] in _config_keys()):
             at = key.end()
         elif not (in_flow and text[at] in _LOOKALIKE_SPACES):
             continue
