@@ -1130,8 +1130,11 @@ def _merge(base: Any, updates: dict[str, Any], where: str, prefix: str = "",
                    f"{in_words(meant, 'and')}, already given on this command line, "
                    f"set{'s' if len(meant) == 1 else ''} {'its' if len(meant) == 1 else 'their'} own "
                    f"section{'s' * (len(meant) > 1)} only")
-            raise UnknownSettingError(_lookalikes_escaped(  # a look-alike space never printed raw
-                f"{where}: unknown setting '{full}'.{hint}\n"
+            # a look-alike space never printed raw, but a file's path is printed as it is (load_config
+            # finds it there to add the key's line; macOS writes U+202F in file names before AM/PM)
+            shown_where = _escaped(where) if where.startswith("command line '") else where
+            raise UnknownSettingError(f"{shown_where}: " + _escaped(
+                f"unknown setting '{full}'.{hint}\n"
                 f"  valid keys here: {', '.join(names)}\n"
                 f"  fix: {fix}"), full, meant)
         current = getattr(base, key)
@@ -1623,6 +1626,11 @@ _UNCLOSED = {"while scanning a quoted scalar": ("the quoted value", "the same qu
              "while parsing a flow mapping": ("the '{' mapping", "'}'")}
 """PyYAML's context of a value opened and never closed -> (what was opened, what closes it)."""
 
+_NOT_A_KEY = ("could not find expected ':'", "mapping values are not allowed here")
+"""PyYAML's problems when a plain value at a line's start among a section's keys is no key (its
+``: `` missing, or the value read on over the next key's line up to its colon): where that value
+starts ``word:`` and a look-alike, the look-alike is the mistake (:func:`_scan_values`)."""
+
 _SIMPLE_KEY = "while scanning a simple key"
 """PyYAML's context when a line read as the start of a key never reached its ``:`` (``epochs:30``
 with the next line read on as the same text): its ``context_mark`` is the mistake's line. Other
@@ -1688,17 +1696,15 @@ def _at_end(lines: Sequence[str], number: int) -> bool:
     return all(_is_filler(line) for line in lines[max(number, 1) - 1:])
 
 
-_ESCAPED_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
-
-
 def _shown(line: str) -> str:
     """A config line as an error message quotes it: the spaces at its end dropped, cut to
     :data:`_SHOWN_CHARS` characters with ``...`` at the cut, so that a cut line is not taken
     for the whole one. Every message that quotes a line of the file cuts it here (two of them
-    cut it without the ``...``; a review). U+0085, U+2028 and U+2029, which a terminal may
-    show as a line's end though an editor shows the line whole (:data:`_LINE_BREAK`), are
-    written as escapes (``\\u2028``)."""
-    text = line.translate(_ESCAPED_BREAKS).rstrip()  # one at the end is shown, not dropped as a space
+    cut it without the ``...``; a review). The characters :func:`_escaped` writes as escapes
+    (``\\u00a0``, ``\\u2028``) are: printed raw, a look-alike reads as a space (a YAML error
+    quoting ``  epoch:`` + U+00A0 + ``3`` showed a line that looked right; a review) and U+2028 as a
+    line's end."""
+    text = _escaped(line).rstrip()  # one at the end is shown, not dropped as a space
     return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + "..."
 
 
@@ -1830,14 +1836,22 @@ _LOOKALIKE_SPACES = {
     "\u2007": "a figure space (U+2007)", "\u2008": "a punctuation space (U+2008)",
     "\u2009": "a thin space (U+2009)", "\u200a": "a hair space (U+200A)", "\u200b": "a zero-width space (U+200B)",
     "\u202f": "a narrow non-breaking space (U+202F)", "\u205f": "a medium mathematical space (U+205F)",
-    "\u3000": "an ideographic space (U+3000)"}
+    "\u3000": "an ideographic space (U+3000)", "\u2060": "a word joiner (U+2060)",
+    "\ufeff": "a byte-order mark (U+FEFF)"}
 """Characters an editor, a web page or a word processor leaves where a space was meant, which
 YAML reads as text: before a key (``pretrain:`` then a key indented by one became the
 section's empty value) or after a colon (``epochs:`` + U+00A0 + ``3`` became the text
 ``'epochs:\xa03'``), each then given a message about something else (a review). Unicode's
 spaces (category Zs) but the plain space, and the zero-width space: the typographic spaces
 U+2000-U+200A (a figure space, U+2007, from a spreadsheet's numbers), U+205F and U+1680 were
-missed (a review)."""
+missed (a review). With them the characters an editor shows as nothing (:data:`_INVISIBLE`): a word
+joiner, and a byte-order mark anywhere but before the first line (``cat a.yaml b.yaml`` of two
+files saved with one), which gave "unknown setting 'run.name'. Did you mean 'run.name'?" (a review)."""
+
+_INVISIBLE = "\u200b\u2060\ufeff"
+"""The look-alikes (:data:`_LOOKALIKE_SPACES`) an editor shows as nothing at all, not as a space:
+the fix deletes one (in a line's indentation, or where YAML needs no space), or replaces it by a
+plain space where YAML needs one (right after a key's colon or a list's dash)."""
 
 _LOOKALIKE_CHARS = "".join(_LOOKALIKE_SPACES)
 """The characters of :data:`_LOOKALIKE_SPACES`, for a regular expression's character class
@@ -1851,33 +1865,42 @@ _YAML_ONLY_BREAKS = {"\x85": "a next-line character (U+0085)", "\u2028": "a line
 value PyYAML does not keep it either (``'a`` + U+0085 + ``b'`` was read ``'a b'``; a review), and no
 setting needs one."""
 
-_LOOKALIKE_AT = re.compile(f"^[ {_LOOKALIKE_CHARS}]*(?:- +)?([^\\s:#'\"]*):(?=[{_LOOKALIKE_CHARS}])")
-"""A line's start up to a key's colon followed by a look-alike space (:data:`_LOOKALIKE_SPACES`);
-its group is the key, which must be a config key (:func:`_config_keys`) for the line to be
-flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades`` is a valid grade name (a review)."""
+_LOOKALIKE_NEXT = f"(?=[{_LOOKALIKE_CHARS}])"
+"""A regular expression's look-ahead: a look-alike space (:data:`_LOOKALIKE_SPACES`) comes next,
+for the patterns that find one where a space was meant (:data:`_KEY_LOOKALIKE`,
+:data:`_LOOKALIKE_AT`, :data:`_LOOKALIKE_AFTER_DASH`)."""
 
-_LOOKALIKE_AFTER_DASH = re.compile(f" *- *(?=[{_LOOKALIKE_CHARS}])")
+_KEY_LOOKALIKE = re.compile(f"(?P<key>[^\\s:#'\"]*):{_LOOKALIKE_NEXT}")
+"""A key's colon followed by a look-alike at the start of a plain value, which YAML reads as one
+text: ``{epochs:`` + U+00A0 + ``3}`` is the key ``'epochs:\xa03'`` (its group ``key`` the key,
+flagged where it is a config key or YAML reads or expects a key there, :func:`_scan_values`)."""
+
+_LOOKALIKE_AT = re.compile(f"^[ {_LOOKALIKE_CHARS}]*(?P<dash>- +)?{_KEY_LOOKALIKE.pattern}")
+"""A line's start up to a key's colon followed by a look-alike space (:data:`_KEY_LOOKALIKE`);
+its group ``key`` is the key (``dash``, a list item's dash), which must be a config key
+(:func:`_config_keys`) for the line to be flagged: ``- No:`` + U+00A0 + ``DR`` in ``data.grades``
+is a valid grade name (a review)."""
+
+_LOOKALIKE_AFTER_DASH = re.compile(f" *- *{_LOOKALIKE_NEXT}")
 """A line's leading list dash followed by a look-alike space, plain spaces between them or
 none: ``-`` + U+00A0 + ``No DR`` is no list item for YAML but the text ``'-\xa0No DR'``, which
 the items below it were read into (``- Mild`` too: one grade; a review)."""
 
-_KEY_LOOKALIKE = re.compile(f"([^\\s:#'\"]*):(?=[{_LOOKALIKE_CHARS}])")
-"""A key's colon followed by a look-alike at the start of a plain value in flow style, which
-YAML reads as one text: ``{epochs:`` + U+00A0 + ``3}`` is the key ``'epochs:\xa03'`` (its group
-the key, flagged where it is a config key, as :data:`_LOOKALIKE_AT`)."""
-
 _MISREAD = re.compile(f"[{_LOOKALIKE_CHARS}{''.join(_YAML_ONLY_BREAKS)}]")
 """Any character :func:`_misread_character_error` looks for: a file without one is not scanned."""
 
-_ESCAPED_LOOKALIKES = {ord(char): f"\\u{ord(char):04x}" for char in _LOOKALIKE_SPACES}
+_ESCAPED = {ord(char): f"\\u{ord(char):04x}" for char in (*_LOOKALIKE_SPACES, *_YAML_ONLY_BREAKS)}
+"""Each look-alike (:data:`_LOOKALIKE_SPACES`) and line break only YAML sees (:data:`_YAML_ONLY_BREAKS`)
+-> its escape (``\\u00a0``), for :meth:`str.translate`."""
 
 
-def _lookalikes_escaped(text: str) -> str:
-    """``text`` with each look-alike space (:data:`_LOOKALIKE_SPACES`) written as an escape
-    (``\\u00a0``), as a message shows it: printed raw, an editor and a terminal show it as a
-    space (a review: ``unknown setting 'pretrain.epochs: 3'``, ``fix: rename epochs: 3 to
-    epochs``)."""
-    return text.translate(_ESCAPED_LOOKALIKES)
+def _escaped(text: str) -> str:
+    """``text`` with each look-alike (:data:`_LOOKALIKE_SPACES`) and each line break only YAML sees
+    (:data:`_YAML_ONLY_BREAKS`) written as an escape (``\\u00a0``, ``\\u2028``), as a message shows
+    it: printed raw, an editor and a terminal show a look-alike as a space or nothing (a review:
+    ``unknown setting 'pretrain.epochs: 3'``, ``fix: rename epochs: 3 to epochs``) and a terminal
+    may show U+2028 as a line's end though an editor shows the line whole (:data:`_LINE_BREAK`)."""
+    return text.translate(_ESCAPED)
 
 
 class _ValueScan(typing.NamedTuple):
@@ -1891,32 +1914,44 @@ class _ValueScan(typing.NamedTuple):
     """The line (1-based, as an editor counts) of the first mistake PyYAML's reader or parser
     meets, the line its message names (:func:`_yaml_error_text`: where a quote, ``[`` or ``{``
     left open starts); None when there is none. No value below it is found."""
-    in_flow: tuple[tuple[int, int], ...]
+    quoted_breaks: frozenset[tuple[int, int]]
+    """The line (1-based) and column (0-based) of each line break only YAML sees
+    (:data:`_YAML_ONLY_BREAKS`) inside a quoted value, where YAML starts no new line but reads
+    U+0085 as a space and keeps U+2028 and U+2029, dropping the spaces around them."""
+    read_as_text: tuple[tuple[int, int, bool], ...]
     """The line (1-based) and column (0-based) of each look-alike space that YAML reads as text
-    inside ``[...]`` or ``{...}`` where a space was meant: a plain value's first character (after
-    ``[``, ``{``, ``,`` or a key's ``: ``) or right after a config key's colon at a plain value's
-    start (:data:`_KEY_LOOKALIKE`). In a quoted value or a comment, none."""
+    where a space was meant, found by where PyYAML reads a plain value (not by the line's look,
+    :func:`_lookalike_column`): inside ``[...]`` or ``{...}``, a plain value's first character
+    (after ``[``, ``{``, ``,`` or a key's ``: ``) or right after a config key's colon at a plain
+    value's start (:data:`_KEY_LOOKALIKE`); and right after the colon at the start of a mapping's
+    key, or of a plain value at a line's start that PyYAML stopped at, not finding it a key
+    (``  epoch:`` + U+00A0 + ``3`` among a section's keys), whatever the word before the colon
+    (every mapping of a config file is a section, its keys config keys: none holds one; a review).
+    In a quoted value or a comment, none. With each, whether it is in a list item or a value
+    inside brackets, not a key: one that may be meant (``[name:`` + U+00A0 + ``a]``, a grade name,
+    is valid YAML; retyped, it would be a mapping; a review), kept as written once quoted."""
 
 
 class _ValueScanner(YamlLoader):
     """:class:`YamlLoader` that keeps each block or quoted scalar its scanner reads (``values``),
     one that a mistake right after it keeps from the parser too, and each plain scalar it reads
-    inside ``[...]`` or ``{...}`` (``in_flow``)."""
+    (``plain``), with whether it is inside ``[...]`` or ``{...}``."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.values: list[yaml.ScalarToken] = []
-        self.in_flow: list[yaml.ScalarToken] = []
+        self.quoted: list[yaml.ScalarToken] = []
+        self.plain: list[tuple[yaml.ScalarToken, bool]] = []
 
     def scan_plain(self) -> yaml.ScalarToken:
         token = super().scan_plain()
-        if self.flow_level:
-            self.in_flow.append(token)
+        self.plain.append((token, bool(self.flow_level)))
         return token
 
     def scan_flow_scalar(self, style: str) -> yaml.ScalarToken:
         token = super().scan_flow_scalar(style)
         self.values.append(token)
+        self.quoted.append(token)
         return token
 
     def scan_block_scalar(self, style: str) -> yaml.ScalarToken:
@@ -1938,54 +1973,80 @@ def _scan_values(text: str) -> _ValueScan:
     refused = yaml.reader.Reader.NON_PRINTABLE.search(text)
     stops = [] if refused is None else [refused.start()]
     scanner = None
+    starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
+    keys: set[int] = set()  # where each plain scalar the parser reads as a mapping's key starts
+    open_nodes: list[tuple[bool, int]] = []  # each collection open: whether a mapping, nodes read in it
     try:  # PyYAML's reader checks every character when the loader is built (a review: a traceback)
         scanner = _ValueScanner(yaml.reader.Reader.NON_PRINTABLE.sub(" ", text))
         while scanner.check_event():
-            scanner.get_event()
+            event = scanner.get_event()
+            if isinstance(event, yaml.CollectionEndEvent):
+                open_nodes.pop()
+            elif isinstance(event, yaml.NodeEvent):
+                if open_nodes:
+                    mapping, read = open_nodes[-1]
+                    if mapping and read % 2 == 0 and isinstance(event, yaml.ScalarEvent) and event.style is None:
+                        keys.add(event.start_mark.index)
+                    open_nodes[-1] = (mapping, read + 1)
+                if isinstance(event, yaml.CollectionStartEvent):
+                    open_nodes.append((isinstance(event, yaml.MappingStartEvent), 0))
     except yaml.YAMLError as exc:
         opened = getattr(exc, "context", None) in _UNCLOSED
         mark = getattr(exc, "context_mark" if opened else "problem_mark", None)
         if mark is not None:
             stops.append(mark.index)
+        if scanner is not None and scanner.plain and getattr(exc, "problem", None) in _NOT_A_KEY:
+            at = scanner.plain[-1][0].start_mark.index  # the plain value PyYAML stopped at
+            if not text[starts[bisect.bisect_right(starts, at) - 1]:at].strip(" " + _LOOKALIKE_CHARS):
+                keys.add(at)  # at its line's start: a key meant
     finally:
-        values, plain = ([], []) if scanner is None else (scanner.values, scanner.in_flow)
+        values, quoted, plain = ([], [], []) if scanner is None else (scanner.values, scanner.quoted, scanner.plain)
         if scanner is not None:
             scanner.dispose()
     spans = [(token.start_mark.index, token.end_mark.index) for token in values]
-    starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
-    in_flow = []
-    for token in plain:
-        at = token.start_mark.index
-        if text[at] not in _LOOKALIKE_SPACES:
-            key = _KEY_LOOKALIKE.match(text, at)  # the key holds no space: the text as written
-            at = key.end() if key is not None and key.group(1) in _config_keys() else -1
-        if at >= 0:
-            number = bisect.bisect_right(starts, at)
-            in_flow.append((number, at - starts[number - 1]))
+    in_quotes = [at for token in quoted for at in range(token.start_mark.index, token.end_mark.index)
+                 if text[at] in _YAML_ONLY_BREAKS]
+    read_as_text = []
+    for token, in_flow in plain:
+        start = at = token.start_mark.index
+        key = _KEY_LOOKALIKE.match(text, at)  # the key holds no space: the text as written
+        if key is not None and (at in keys or in_flow and key["key"] in _config_keys()):
+            at = key.end()
+        elif not (in_flow and text[at] in _LOOKALIKE_SPACES):
+            continue
+        number = bisect.bisect_right(starts, at)
+        read_as_text.append((number, at - starts[number - 1], in_flow and start not in keys))
     return _ValueScan(
         frozenset(number for number, start in enumerate(starts, start=1)
                   if any(first < start < end for first, end in spans)),
         _editor_position(text, min(stops))[0] + 1 if stops else None,
-        tuple(in_flow))
+        frozenset((line + 1, column) for line, column in (_editor_position(text, at) for at in in_quotes)),
+        tuple(read_as_text))
 
 
-def _lookalike_column(line: str, in_flow: Iterable[int], text_line: bool) -> tuple[int, int] | None:
+def _lookalike_column(line: str, read_as_text: Iterable[tuple[int, bool]],
+                      text_line: bool) -> tuple[int, int, bool] | None:
     """The column (0-based) of the first look-alike space (:data:`_LOOKALIKE_SPACES`) in ``line``
     that YAML reads as text where a space was meant: in its indentation, right after a config
     key's colon (:data:`_LOOKALIKE_AT`), after its leading list dash (:data:`_LOOKALIKE_AFTER_DASH`),
-    or at one of the columns ``in_flow`` (:attr:`_ValueScan.in_flow`); with the length of the
-    line's indentation, plain spaces and look-alikes (a zero-width space there is deleted, not
-    retyped). None when there is none. A line that starts inside a value's text (``text_line``,
-    :attr:`_ValueScan.text_lines`) has only its ``in_flow`` columns looked at."""
+    or at one of the columns ``read_as_text`` (:attr:`_ValueScan.read_as_text`, each with whether
+    it may be meant); with the length of the line's indentation, plain spaces and look-alikes (an
+    invisible one there, :data:`_INVISIBLE`, is deleted, not retyped), and whether it may be meant:
+    in a list item (after a config key's colon, ``- name:`` + U+00A0 + ``a``) or a value inside
+    brackets (:attr:`_ValueScan.read_as_text`). None when there is none. A line that starts inside a value's text (``text_line``,
+    :attr:`_ValueScan.text_lines`) has only its ``read_as_text`` columns looked at."""
     lead = len(line) - len(line.lstrip(" " + _LOOKALIKE_CHARS))
-    found = list(in_flow)
+    found = list(read_as_text)
     if not text_line:
-        found += [i for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES][:1]
+        found += [(i, False) for i, char in enumerate(line[:lead]) if char in _LOOKALIKE_SPACES][:1]
         if (dash := _LOOKALIKE_AFTER_DASH.match(line)) is not None:
-            found.append(dash.end())
-        if (after := _LOOKALIKE_AT.match(line)) is not None and after.group(1) in _config_keys():
-            found.append(after.end())
-    return (min(found), lead) if found else None
+            found.append((dash.end(), False))
+        if (after := _LOOKALIKE_AT.match(line)) is not None and after["key"] in _config_keys():
+            found.append((after.end(), after["dash"] is not None))
+    if not found:
+        return None
+    column, meant = min(found)
+    return column, lead, meant
 
 
 def _misread_character_error(path: Path, text: str) -> str | None:
@@ -1997,10 +2058,12 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     * a look-alike space (:data:`_LOOKALIKE_SPACES`) in a line's indentation, right after a
       key's colon or a line's leading list dash (``-`` + U+00A0 + ``No DR``), or inside ``[...]``
       or ``{...}`` at a plain value's start or right after a key's colon (:func:`_lookalike_column`):
-      YAML reads it as text; the fix, retype it as a plain space (a zero-width space in the
-      indentation: delete it). Other look-alikes inside a value, a quote or a comment, and after
-      the colon of a word that is no config key (a grade name ``No:`` + U+00A0 + ``DR``), are left
-      alone: YAML reads them as the text they are; so is every line of a block scalar's text
+      YAML reads it as text; the fix, retype it as a plain space (one an editor shows as nothing,
+      :data:`_INVISIBLE`: delete it, or replace it by a plain space right after a colon or dash).
+      After any word's colon too where YAML reads a key or stops not finding one
+      (:attr:`_ValueScan.read_as_text`). Other look-alikes inside a value, a quote or a comment, and
+      after the colon of a word that is no config key elsewhere (a grade name ``No:`` + U+00A0 +
+      ``DR``), are left alone: YAML reads them as the text they are; so is every line of a block scalar's text
       (``name: |`` and the lines indented below it) and of a quoted value after its first
       (:func:`_scan_values`), a look-alike at its start too. One with fewer plain spaces before it
       than a block scalar's lines have is refused: YAML reads the value's indentation from the
@@ -2020,24 +2083,38 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     for number, line in enumerate(_editor_lines(text), start=1):
         if _MISREAD.search(line) is None:
             continue
-        lookalike = _lookalike_column(line, [column for at, column in scan.in_flow if at == number],
-                                      number in scan.text_lines)
+        lookalike = _lookalike_column(line, [(column, meant) for at, column, meant in scan.read_as_text
+                                             if at == number], number in scan.text_lines)
         first_break = next((i for i, char in enumerate(line) if char in _YAML_ONLY_BREAKS), None)
         if lookalike is None and first_break is None:
             continue
         if scan.stopped is not None and scan.stopped < number:
             return None
-        shown = _shown(_lookalikes_escaped(line))
+        shown = _shown(line)
         if lookalike is None or (first_break is not None and first_break < lookalike[0]):
-            return (f"{path}:{number}: {_YAML_ONLY_BREAKS[line[first_break]]} at column {first_break + 1} ends a line "
-                    f"for YAML, though an editor shows none: line {number} `{shown}`; YAML reads what follows it "
-                    f"as a new line (after a `#`, a setting written there would be set).\n  fix: delete it or "
-                    f"replace it by a line break.")
-        column, lead = lookalike
+            char = line[first_break]
+            if (number, first_break) not in scan.quoted_breaks:
+                read = ("YAML reads what follows it as a new line (after a `#`, a setting written there would be "
+                        "set).\n  fix: delete it or replace it by a line break.")
+            elif char == "\x85":  # no new line: a review (a setting after a `#` was said for a quote)
+                read = "inside quotes YAML reads it as a space.\n  fix: delete it, or replace it by a plain space."
+            else:
+                read = ("inside quotes YAML keeps it but drops the spaces around it.\n  fix: delete it, or replace it "
+                        "by a plain space.")
+            return (f"{path}:{number}: {_YAML_ONLY_BREAKS[char]} at column {first_break + 1} ends a line "
+                    f"for YAML, though an editor shows none: line {number} `{shown}`; {read}")
+        column, lead, meant = lookalike
         char = line[column]
-        fix = ("delete it (it is invisible; the spaces around it indent the line)"
-               if char == "\u200b" and column < lead else
-               "retype it as a plain space (an editor shows the two alike)")
+        if char not in _INVISIBLE:
+            fix = "retype it as a plain space (an editor shows the two alike)"
+        elif column < lead:
+            fix = f"delete it (it is invisible{'; the spaces around it indent the line' * (' ' in line[:lead])})"
+        elif line[column - 1] in ":-":  # `epochs:` or `-` and the value: YAML needs a space there
+            fix = "replace it by a plain space (it is invisible)"
+        else:
+            fix = "delete it (it is invisible)"
+        if meant:  # a list item's or a bracketed value's text: a grade name may hold one
+            fix += ", or quote the value if the character is meant"
         return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
                 f"not as a space: line {number} `{shown}`.\n  fix: {fix}.")
     return None

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from drac_ssl.config import END_OF_FILE, ConfigError, config_file, load_config
+from drac_ssl.preflight import read_config
 
 
 def _printed_with(tmp_path: Path, right: str, wrong: str) -> tuple[Path, int]:
@@ -276,7 +277,7 @@ def test_a_tab_before_a_comment_or_at_a_lines_end_is_to_be_deleted(tmp_path: Pat
     ("pretrain:\n  epochs:\u00a03\n", 2, 10, "a non-breaking space (U+00A0)", "  epochs:\\u00a03",
      "retype it as a plain space (an editor shows the two alike)"),
     ("run:\n  name: x\npretrain:\n  epochs:\u200b3\n", 4, 10, "a zero-width space (U+200B)", "  epochs:\\u200b3",
-     "retype it as a plain space (an editor shows the two alike)"),
+     "replace it by a plain space (it is invisible)"),
     ("pretrain:\n\u200b  epochs: 3\n", 2, 1, "a zero-width space (U+200B)", "\\u200b  epochs: 3",
      "delete it (it is invisible; the spaces around it indent the line)"),
     ("data:\n  grades:\n    - x\n  \u3000image_size: 4\n", 4, 3, "an ideographic space (U+3000)",
@@ -295,7 +296,7 @@ _UNICODE_SPACES = [chr(code) for code in range(0x80, 0x3001) if unicodedata.cate
 """Unicode's spaces but the plain one (U+00A0, U+1680, U+2000-U+200A, U+202F, U+205F, U+3000)."""
 
 
-@pytest.mark.parametrize("char", [*_UNICODE_SPACES, "\u200b"], ids=lambda char: f"U+{ord(char):04X}")
+@pytest.mark.parametrize("char", [*_UNICODE_SPACES, "\u200b", "\u2060", "\ufeff"], ids=lambda char: f"U+{ord(char):04X}")
 @pytest.mark.parametrize(("text", "column", "shown"), [
     ("pretrain:\n{char} epochs: 3\n", 1, "{escaped} epochs: 3"),  # the review's, with U+2007
     ("pretrain:\n  epochs:{char}3\n", 10, "  epochs:{escaped}3"),
@@ -311,33 +312,74 @@ def test_every_unicode_space_is_named_as_a_look_alike(
     assert f"line 2 `{shown.format(escaped=escaped)}`." in error, error
 
 
+@pytest.mark.parametrize(("text", "number", "column", "named", "shown", "fix"), [
+    ("\ufeffpretrain:\n  epochs: 3\n\ufeffrun:\n  name: x\n", 3, 1, "a byte-order mark (U+FEFF)", "\\ufeffrun:",
+     "delete it (it is invisible)"),  # the review's: `cat a.yaml b.yaml`, each saved with one
+    ("run:\n  \u2060name: x\n", 2, 3, "a word joiner (U+2060)", "  \\u2060name: x",
+     "delete it (it is invisible; the spaces around it indent the line)"),  # at a key's start
+    ("pretrain:\n  epochs:\u20603\n", 2, 10, "a word joiner (U+2060)", "  epochs:\\u20603",
+     "replace it by a plain space (it is invisible)"),  # where YAML needs a space
+    ("pretrain: {\ufeffepochs: 3}\n", 1, 12, "a byte-order mark (U+FEFF)", "pretrain: {\\ufeffepochs: 3}",
+     "delete it (it is invisible)"),  # where YAML needs none
+])
+def test_an_invisible_character_is_named_with_its_column_and_deleted(
+        tmp_path: Path, text: str, number: int, column: int, named: str, shown: str, fix: str) -> None:
+    """A review: a byte-order mark past the file's start (two files joined) and a word joiner
+    are invisible, and gave "unknown setting 'run.name'. Did you mean 'run.name'?"."""
+    error = _error_of(tmp_path, text)
+    assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
+                     f"line {number} `{shown}`.\n  fix: {fix}."), error
+
+
+def test_an_invisible_character_in_a_value_or_comment_is_the_text_it_is_and_escaped_in_a_key(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("run:\n  name: a\u2060b  # \ufeffnote\ndata:\n  grades: ['\ufeffx', y\u2060z]\n", encoding="utf-8")
+    config = load_config(path)
+    assert (config.run.name, list(config.data.grades)) == ("a\u2060b", ["\ufeffx", "y\u2060z"])
+    error = _error_of(tmp_path, "run:\n  na\ufeffme: x\n")
+    assert error.startswith("FILE:2: unknown setting 'run.na\\ufeffme'. Did you mean 'run.name'?"), error
+    assert "\ufeff" not in error, error
+
+
 def test_a_figure_space_is_named_by_its_name(tmp_path: Path) -> None:
     error = _error_of(tmp_path, "pretrain:\n\u2007 epochs: 3\n")
     assert error == ("FILE:2: a figure space (U+2007) at column 1: YAML reads it as text, not as a space: line 2 "
                      "`\\u2007 epochs: 3`.\n  fix: retype it as a plain space (an editor shows the two alike)."), error
 
 
-@pytest.mark.parametrize(("text", "number", "column", "shown"), [
-    ("pretrain: {epochs:\u00a03, lr: 0.01}\n", 1, 19, "pretrain: {epochs:\\u00a03, lr: 0.01}"),  # the review's
-    ("data:\n  grades:\n    -\u00a0No DR\n    - Mild\n", 3, 6, "    -\\u00a0No DR"),  # the review's: one grade
-    ("data:\n  grades: [No DR, Mild,\u00a0Moderate]\n", 2, 24, "  grades: [No DR, Mild,\\u00a0Moderate]"),
-    ("data:\n  grades:\n    - \u00a0No DR\n", 3, 7, "    - \\u00a0No DR"),  # after the dash's space
-    ("pretrain: {\u00a0epochs: 3}\n", 1, 12, "pretrain: {\\u00a0epochs: 3}"),  # right after `{`
-    ("pretrain: {epochs: \u00a03}\n", 1, 20, "pretrain: {epochs: \\u00a03}"),  # after a key's `: `
-    ("data:\n  grades: [No DR,\u200bMild]\n", 2, 18, "  grades: [No DR,\\u200bMild]"),  # invisible
-    ('data:\n  grades: ["No\n    DR",\u00a0Mild]\n', 3, 9, '    DR",\\u00a0Mild]'),  # after a quote's 2nd line
+@pytest.mark.parametrize(("text", "number", "column", "shown", "quoted"), [
+    ("pretrain: {epochs:\u00a03, lr: 0.01}\n", 1, 19, "pretrain: {epochs:\\u00a03, lr: 0.01}", False),  # the review's
+    ("data:\n  grades:\n    -\u00a0No DR\n    - Mild\n", 3, 6, "    -\\u00a0No DR", False),  # the review's: one grade
+    ("data:\n  grades: [No DR, Mild,\u00a0Moderate]\n", 2, 24, "  grades: [No DR, Mild,\\u00a0Moderate]", True),
+    ("data:\n  grades:\n    - \u00a0No DR\n", 3, 7, "    - \\u00a0No DR", False),  # after the dash's space
+    ("pretrain: {\u00a0epochs: 3}\n", 1, 12, "pretrain: {\\u00a0epochs: 3}", False),  # right after `{`: a key
+    ("pretrain: {epochs: \u00a03}\n", 1, 20, "pretrain: {epochs: \\u00a03}", True),  # after a key's `: `
+    ("data:\n  grades: [No DR,\u200bMild]\n", 2, 18, "  grades: [No DR,\\u200bMild]", True),  # invisible: deleted
+    ('data:\n  grades: ["No\n    DR",\u00a0Mild]\n', 3, 9, '    DR",\\u00a0Mild]', True),  # after a quote's 2nd line
+    ("data:\n  grades: [name:\u00a0a, name:\u00a0b]\n", 2, 17, "  grades: [name:\\u00a0a, name:\\u00a0b]", True),
+    ("data:\n  grades:\n    - name:\u00a0a\n", 3, 12, "    - name:\\u00a0a", True),  # a grade name, or a key's?
 ])
 def test_a_space_look_alike_in_flow_style_or_after_a_list_dash_is_named_with_its_column(
-        tmp_path: Path, text: str, number: int, column: int, shown: str) -> None:
+        tmp_path: Path, text: str, number: int, column: int, shown: str, quoted: bool) -> None:
     """A review: ``{epochs:`` + U+00A0 + ``3}`` said "unknown setting 'pretrain.epochs: 3'" (the
     look-alike printed raw), ``-`` + U+00A0 + ``No DR`` made the items below it one grade with no
     line named, and ``[No DR, Mild,`` + U+00A0 + ``Moderate]`` was accepted with the grade name
-    '\\xa0Moderate'."""
+    '\\xa0Moderate'. A later review: in a list item or a value inside brackets (``[name:`` + U+00A0
+    + ``a]``, valid YAML, a grade name) the character may be meant, and retyped as a space the
+    grade would be a mapping: the fix says to quote the value then."""
     error = _error_of(tmp_path, text)
     named = "a zero-width space (U+200B)" if "\u200b" in text else "a non-breaking space (U+00A0)"
+    fix = ("delete it (it is invisible)" if "\u200b" in text else
+           "retype it as a plain space (an editor shows the two alike)")
+    fix += ", or quote the value if the character is meant" * quoted
     assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
-                     f"line {number} `{shown}`.\n  fix: retype it as a plain space (an editor shows the two "
-                     f"alike)."), error
+                     f"line {number} `{shown}`.\n  fix: {fix}."), error
+
+
+def test_a_list_items_look_alike_that_is_meant_is_kept_once_quoted(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text('data:\n  grades: ["name:\u00a0a", "name:\u00a0b"]\n', encoding="utf-8")
+    assert list(load_config(path).data.grades) == ["name:\u00a0a", "name:\u00a0b"]
 
 
 def test_a_space_look_alike_in_flow_style_that_is_text_is_left_alone(tmp_path: Path) -> None:
@@ -356,14 +398,29 @@ def test_a_line_break_only_yaml_sees_before_a_look_alike_on_its_line_is_named_fi
 @pytest.mark.parametrize(("text", "start", "fix"), [
     ("pretrain:\n  epo\u00a0chs: 3\n", "FILE:2: unknown setting 'pretrain.epo\\u00a0chs'.",
      "fix: write it as\n    pretrain:\n      epochs: 3"),
-    ("pretrain: {epoch:\u00a03}\n", "FILE:1: unknown setting 'pretrain.epoch:\\u00a03'.",
-     "fix: rename epoch:\\u00a03 to epochs, its value as written"),  # not a config key: no look-alike check
+    ("pretrain: {ep\u00a0och: 3}\n", "FILE:1: unknown setting 'pretrain.ep\\u00a0och'.",
+     "fix: write it as\n    pretrain:\n      epochs: 3"),  # in flow style
 ])
 def test_an_unknown_setting_shows_a_space_look_alike_as_an_escape(
         tmp_path: Path, text: str, start: str, fix: str) -> None:
     """A review: an unknown setting holding a look-alike printed it raw, which reads as a space."""
     error = _error_of(tmp_path, text)
     assert error.startswith(start) and error.endswith(fix) and "\u00a0" not in error, error
+
+
+def test_an_unknown_settings_file_path_is_shown_as_it_is_with_its_line(tmp_path: Path) -> None:
+    """A review: the unknown-setting message escaped its whole text, the file's path too, so
+    load_config no longer found the path to add the key's line, and a path holding U+202F (macOS
+    writes one in file names before AM/PM) was printed escaped, no longer the file's name. The
+    preflight's finding (its ``where`` the key's ``FILE:LINE``) shows it as it is too."""
+    folder = tmp_path / "Screenshot 9.41.07\u202fAM"
+    folder.mkdir()
+    path = folder / "my.yaml"
+    path.write_text("pretrain:\n  epochs: 3\n  epoch: 4\n", encoding="utf-8")
+    error = _error(path)
+    assert error.startswith(f"{path}:3: unknown setting 'pretrain.epoch'. "), error
+    _, _, findings = read_config(path)
+    assert [f.what.split(": unknown setting")[0] for f in findings] == [f"{path}:3"], findings
 
 
 def test_an_unknown_setting_typed_shows_a_space_look_alike_as_an_escape() -> None:
@@ -403,6 +460,17 @@ def test_a_grade_name_with_a_colon_and_a_space_is_told_to_be_quoted(tmp_path: Pa
     assert list(load_config(path).data.grades) == ["No DR", "DR: yes"]
 
 
+@pytest.mark.parametrize(("text", "quoted"), [
+    ("pretrain:\n  epochs: 3\n  lr: a\u00a0b: c\n", "line 3 `  lr: a\\u00a0b: c`."),
+    ("pretrain:\n  epochs: 3\n\tlr: 1  # \u2060x\u00a0\n", "line 3 `\tlr: 1  # \\u2060x\\u00a0`."),  # at its end too
+])
+def test_a_yaml_mistakes_quoted_line_shows_a_look_alike_as_an_escape(tmp_path: Path, text: str, quoted: str) -> None:
+    """A review: a YAML error quoting a line that holds a look-alike printed it raw, so the line
+    quoted looked right."""
+    error = _error_of(tmp_path, text)
+    assert quoted in error and "\u00a0" not in error and "\u2060" not in error, error
+
+
 _LONG = "x" * 100
 
 
@@ -431,11 +499,16 @@ def test_a_line_break_only_yaml_sees_inside_a_quoted_value_is_refused_by_the_edi
     U+2029, editors do not: the mistake on line 4 of the editor was reported on line 5. A later
     review: inside a quoted value PyYAML folds U+0085 into a space and drops the spaces around
     U+2028 and U+2029, so none is kept as written: refused there too, on the editor's line 2,
-    before the mistake below it, the character shown as an escape."""
+    before the mistake below it, the character shown as an escape. A third review: said to start a
+    new line for YAML "(after a `#`, a setting written there would be set)", which inside quotes
+    it does not: what YAML makes of it there is said instead."""
     text = _QUOTED_BREAK.format(char=char) + "pretrain:\n  epochs:30\n  batch_size: 4\n"
     error = _error_of(tmp_path, text, newline)
-    assert error.startswith(f"FILE:2: {_BREAK_NAMES[char]} at column 11 ends a line for YAML, though an editor "
-                            f"shows none: line 2 `  name: \"a\\u{ord(char):04x}b\"`; "), error
+    read = ("inside quotes YAML reads it as a space." if char == "\x85" else
+            "inside quotes YAML keeps it but drops the spaces around it.")
+    assert error == (f"FILE:2: {_BREAK_NAMES[char]} at column 11 ends a line for YAML, though an editor "
+                     f"shows none: line 2 `  name: \"a\\u{ord(char):04x}b\"`; {read}\n  fix: delete it, or "
+                     f"replace it by a plain space."), error
 
 
 def test_a_yaml_mistake_above_a_line_break_only_yaml_sees_is_noticed_on_the_editors_line(tmp_path: Path) -> None:
