@@ -2849,7 +2849,8 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
             if isinstance(exc, UnknownSettingError):
                 key = exc.setting  # as written: the message escapes its look-alike spaces
             else:
-                key = msg.split("'")[1] if "'" in msg else ""
+                said = msg.removeprefix(f"{p}:")  # a folder may hold an apostrophe (O'Neil)
+                key = said.split("'")[1] if "'" in said else ""
             raise ConfigError(msg.replace(f"{p}:", f"{_key_line(p, key)}:", 1)) from None
         fixes = FixBase(cfg, str(p))
     given = typed_keys(overrides or [])
