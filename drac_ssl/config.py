@@ -1886,6 +1886,12 @@ _LOOKALIKE_AFTER_DASH = re.compile(f" *- *{_LOOKALIKE_NEXT}")
 none: ``-`` + U+00A0 + ``No DR`` is no list item for YAML but the text ``'-\xa0No DR'``, which
 the items below it were read into (``- Mild`` too: one grade; a review)."""
 
+_IN_PLAIN = re.compile(f"(?P<comment>[{_LOOKALIKE_CHARS}]+(?=#))")
+"""A look-alike space inside a plain value's text (:attr:`_ValueScan.in_plain`) that misleads
+where it stands, its group's name saying why: ``comment``, a run of them right before a ``#``,
+which YAML reads as text, not as a comment's start (it needs a plain space or a tab there): ``root:
+/data/x`` + U+3000 + ``# 数据目录`` is the root ``'/data/x\u3000# 数据目录'`` (a review)."""
+
 _MISREAD = re.compile(f"[{_LOOKALIKE_CHARS}{''.join(_YAML_ONLY_BREAKS)}]")
 """Any character :func:`_misread_character_error` looks for: a file without one is not scanned."""
 
@@ -1930,6 +1936,11 @@ class _ValueScan(typing.NamedTuple):
     In a quoted value or a comment, none. With each, whether it is in a list item or a value
     inside brackets, not a key: one that may be meant (``[name:`` + U+00A0 + ``a]``, a grade name,
     is valid YAML; retyped, it would be a mapping; a review), kept as written once quoted."""
+    in_plain: tuple[tuple[int, int, str], ...]
+    """The line (1-based) and column (0-based) of each look-alike space inside a plain value's text
+    (not quoted, no block scalar's) that misleads where it stands, with why (:data:`_IN_PLAIN`):
+    ``comment``, right before a ``#``, which YAML then reads as text, not as a comment's start
+    (``- 正常`` + U+3000 + ``# 无病变`` is the grade ``'正常\u3000# 无病变'``; a review)."""
 
 
 class _ValueScanner(YamlLoader):
@@ -2006,7 +2017,11 @@ def _scan_values(text: str) -> _ValueScan:
     spans = [(token.start_mark.index, token.end_mark.index) for token in values]
     in_quotes = [at for token in quoted for at in range(token.start_mark.index, token.end_mark.index)
                  if text[at] in _YAML_ONLY_BREAKS]
-    read_as_text = []
+    read_as_text, in_plain = [], []
+    for token, _ in plain:
+        for found in _IN_PLAIN.finditer(text, token.start_mark.index, token.end_mark.index):
+            number = bisect.bisect_right(starts, found.start())
+            in_plain.append((number, found.start() - starts[number - 1], found.lastgroup or ""))
     for token, in_flow in plain:
         start = at = token.start_mark.index
         key = _KEY_LOOKALIKE.match(text, at)  # the key holds no space: the text as written
@@ -2021,7 +2036,8 @@ def _scan_values(text: str) -> _ValueScan:
                   if any(first < start < end for first, end in spans)),
         _editor_position(text, min(stops))[0] + 1 if stops else None,
         frozenset((line + 1, column) for line, column in (_editor_position(text, at) for at in in_quotes)),
-        tuple(read_as_text))
+        tuple(read_as_text),
+        tuple(in_plain))
 
 
 def _lookalike_column(line: str, read_as_text: Iterable[tuple[int, bool]],
@@ -2061,7 +2077,10 @@ def _misread_character_error(path: Path, text: str) -> str | None:
       YAML reads it as text; the fix, retype it as a plain space (one an editor shows as nothing,
       :data:`_INVISIBLE`: delete it, or replace it by a plain space right after a colon or dash).
       After any word's colon too where YAML reads a key or stops not finding one
-      (:attr:`_ValueScan.read_as_text`). Other look-alikes inside a value, a quote or a comment, and
+      (:attr:`_ValueScan.read_as_text`). Right before a ``#`` in a plain value (not quoted, no block
+      scalar's): YAML reads the ``#`` after it as text too, not a comment's start (``root: /data/x``
+      + U+3000 + ``# 数据目录``), fix: replace it by a plain space, or quote the value if the ``#`` is
+      meant (:attr:`_ValueScan.in_plain`). Other look-alikes inside a value, a quote or a comment, and
       after the colon of a word that is no config key elsewhere (a grade name ``No:`` + U+00A0 +
       ``DR``), are left alone: YAML reads them as the text they are; so is every line of a block scalar's text
       (``name: |`` and the lines indented below it) and of a quoted value after its first
@@ -2083,8 +2102,11 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     for number, line in enumerate(_editor_lines(text), start=1):
         if _MISREAD.search(line) is None:
             continue
-        lookalike = _lookalike_column(line, [(column, meant) for at, column, meant in scan.read_as_text
-                                             if at == number], number in scan.text_lines)
+        flagged = [(column, meant) for at, column, meant in scan.read_as_text if at == number]
+        whys = {column: why for at, column, why in scan.in_plain if at == number and (column, False) not in flagged
+                and (column, True) not in flagged}
+        lookalike = _lookalike_column(line, [*flagged, *((column, False) for column in whys)],
+                                      number in scan.text_lines)
         first_break = next((i for i, char in enumerate(line) if char in _YAML_ONLY_BREAKS), None)
         if lookalike is None and first_break is None:
             continue
@@ -2105,6 +2127,11 @@ def _misread_character_error(path: Path, text: str) -> str | None:
                     f"for YAML, though an editor shows none: line {number} `{shown}`; {read}")
         column, lead, meant = lookalike
         char = line[column]
+        if whys.get(column) == "comment":  # `正常` + U+3000 + `# 无病变`: the comment is the value's text
+            return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
+                    f"so the `#` after it does not start a comment: line {number} `{shown}`.\n  fix: replace it "
+                    f"by a plain space{' (it is invisible)' * (char in _INVISIBLE)}, or quote the value if the "
+                    f"`#` is meant.")
         if char not in _INVISIBLE:
             fix = "retype it as a plain space (an editor shows the two alike)"
         elif column < lead:

@@ -390,6 +390,38 @@ def test_a_space_look_alike_in_flow_style_that_is_text_is_left_alone(tmp_path: P
     assert list(load_config(path).data.grades) == ["No:\u00a0DR", "\u00a0x", "b"]
 
 
+@pytest.mark.parametrize(("text", "number", "column", "named", "shown", "fix"), [
+    ("data:\n  grades:\n    - 正常\u3000# 无病变\n    - 病变\n", 3, 9, "an ideographic space (U+3000)",
+     "    - 正常\\u3000# 无病变", "replace it by a plain space"),  # the review's: the grade '正常\u3000# 无病变'
+    ("data:\n  root: /data/x\u3000# 数据目录\n", 2, 16, "an ideographic space (U+3000)",
+     "  root: /data/x\\u3000# 数据目录", "replace it by a plain space"),  # the review's: the comment in the root
+    ("run:\n  name: run1\u00a0\u00a0# first try\n", 2, 13, "a non-breaking space (U+00A0)",
+     "  name: run1\\u00a0\\u00a0# first try", "replace it by a plain space"),  # a run of them: the first
+    ("run:\n  name: run1\u200b# first try\n", 2, 13, "a zero-width space (U+200B)",
+     "  name: run1\\u200b# first try", "replace it by a plain space (it is invisible)"),
+    ("data:\n  grades: [a, b\u00a0# c]\n", 2, 16, "a non-breaking space (U+00A0)",
+     "  grades: [a, b\\u00a0# c]", "replace it by a plain space"),  # inside brackets too
+])
+def test_a_look_alike_before_a_hash_in_a_plain_value_is_named_not_read_into_the_value(
+        tmp_path: Path, text: str, number: int, column: int, named: str, shown: str, fix: str) -> None:
+    """A review: a look-alike (U+3000, as a Chinese or Japanese keyboard types it, or U+00A0) right
+    before ``#`` is text for YAML, so the ``#`` starts no comment and the comment was read into the
+    value, silently (the grades ['正常\u3000# 无病变', '病变'])."""
+    error = _error_of(tmp_path, text)
+    assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, so the `#` after it does "
+                     f"not start a comment: line {number} `{shown}`.\n  fix: {fix}, or quote the value if the "
+                     "`#` is meant."), error
+
+
+def test_a_look_alike_before_a_hash_in_quotes_or_a_comment_or_block_text_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("run:\n  name: 'a\u3000#b'  # c\u3000# d\ndata:\n  grades: [\"x\u00a0#1\", y]\n"
+                    "  root: |-\n    /d\u3000#e\n", encoding="utf-8")
+    config = load_config(path)
+    assert (config.run.name, list(config.data.grades), str(config.data.root)) == (
+        "a\u3000#b", ["x\u00a0#1", "y"], "/d\u3000#e")
+
+
 def test_a_line_break_only_yaml_sees_before_a_look_alike_on_its_line_is_named_first(tmp_path: Path) -> None:
     error = _error_of(tmp_path, "data:\n  grades: [a,\u2028\u00a0b]\n")
     assert error.startswith("FILE:2: a line separator (U+2028) at column 14 ends a line for YAML"), error
