@@ -2065,6 +2065,33 @@ def _lookalike_column(line: str, read_as_text: Iterable[tuple[int, bool]],
     return column, lead, meant
 
 
+def _indentation_fix(indentation: str) -> tuple[str, str]:
+    """The fix for the visible look-alike spaces (:data:`_LOOKALIKE_SPACES` but :data:`_INVISIBLE`)
+    in a line's ``indentation``, and, where it holds more than one or an ideographic space, how many
+    of each it holds (``, whose indentation holds 2 ideographic spaces (U+3000)``; else ``""``). An
+    editor shows an ideographic space (U+3000) two columns wide, so each becomes two plain spaces
+    (one would change the line's nesting; a review), any other one plain space."""
+    counts: dict[str, int] = {}
+    for char in indentation:
+        if char in _LOOKALIKE_SPACES and char not in _INVISIBLE:
+            counts[char] = counts.get(char, 0) + 1
+    total, wide = sum(counts.values()), counts.get("\u3000", 0)
+
+    def counted(char: str, number: int) -> str:
+        noun, code = _LOOKALIKE_SPACES[char].split(" ", 1)[1].rsplit(" (", 1)
+        return f"{number} {noun}{'s' * (number > 1)} ({code}"
+
+    held = "" if total == 1 and not wide else (
+        ", whose indentation holds " + in_words([counted(char, number) for char, number in counts.items()], "and"))
+    if not wide:
+        return f"retype {'it' if total == 1 else 'each'} as a plain space (an editor shows the two alike)", held
+    if wide == total:
+        return (f"replace {'it' if total == 1 else 'each'} by two plain spaces (an editor shows "
+                f"{'it' if total == 1 else 'each'} two columns wide)"), held
+    return ("replace each ideographic space by two plain spaces (an editor shows it two columns wide) and each "
+            "other one by one plain space"), held
+
+
 def _misread_character_error(path: Path, text: str) -> str | None:
     """``FILE:LINE: ...`` for the first character of ``text`` that YAML reads unlike an editor
     shows it, its column (1-based), the line with the character written as an escape
@@ -2074,7 +2101,8 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     * a look-alike space (:data:`_LOOKALIKE_SPACES`) in a line's indentation, right after a
       key's colon or a line's leading list dash (``-`` + U+00A0 + ``No DR``), or inside ``[...]``
       or ``{...}`` at a plain value's start or right after a key's colon (:func:`_lookalike_column`):
-      YAML reads it as text; the fix, retype it as a plain space (one an editor shows as nothing,
+      YAML reads it as text; the fix, retype it as a plain space (an ideographic space, U+3000, in the
+      indentation by two, :func:`_indentation_fix`; one an editor shows as nothing,
       :data:`_INVISIBLE`: delete it, or replace it by a plain space right after a colon or dash).
       After any word's colon too where YAML reads a key or stops not finding one
       (:attr:`_ValueScan.read_as_text`). Right before a ``#`` in a plain value (not quoted, no block
@@ -2132,7 +2160,10 @@ def _misread_character_error(path: Path, text: str) -> str | None:
                     f"so the `#` after it does not start a comment: line {number} `{shown}`.\n  fix: replace it "
                     f"by a plain space{' (it is invisible)' * (char in _INVISIBLE)}, or quote the value if the "
                     f"`#` is meant.")
-        if char not in _INVISIBLE:
+        held = ""
+        if char not in _INVISIBLE and column < lead:  # U+3000 is two columns wide: a space for each
+            fix, held = _indentation_fix(line[:lead])
+        elif char not in _INVISIBLE:
             fix = "retype it as a plain space (an editor shows the two alike)"
         elif column < lead:
             fix = f"delete it (it is invisible{'; the spaces around it indent the line' * (' ' in line[:lead])})"
@@ -2143,7 +2174,7 @@ def _misread_character_error(path: Path, text: str) -> str | None:
         if meant:  # a list item's or a bracketed value's text: a grade name may hold one
             fix += ", or quote the value if the character is meant"
         return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
-                f"not as a space: line {number} `{shown}`.\n  fix: {fix}.")
+                f"not as a space: line {number} `{shown}`{held}.\n  fix: {fix}.")
     return None
 
 
