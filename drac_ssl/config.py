@@ -1886,11 +1886,15 @@ _LOOKALIKE_AFTER_DASH = re.compile(f" *- *{_LOOKALIKE_NEXT}")
 none: ``-`` + U+00A0 + ``No DR`` is no list item for YAML but the text ``'-\xa0No DR'``, which
 the items below it were read into (``- Mild`` too: one grade; a review)."""
 
-_IN_PLAIN = re.compile(f"(?P<comment>[{_LOOKALIKE_CHARS}]+(?=#))")
+_IN_PLAIN = re.compile(f"(?P<comment>[{_LOOKALIKE_CHARS}]+(?=#))"
+                       f"|(?P<end>[{_LOOKALIKE_CHARS}]+(?=[ \t]*(?:[\r\n{''.join(_YAML_ONLY_BREAKS)}]|\\Z)))")
 """A look-alike space inside a plain value's text (:attr:`_ValueScan.in_plain`) that misleads
 where it stands, its group's name saying why: ``comment``, a run of them right before a ``#``,
 which YAML reads as text, not as a comment's start (it needs a plain space or a tab there): ``root:
-/data/x`` + U+3000 + ``# 数据目录`` is the root ``'/data/x\u3000# 数据目录'`` (a review)."""
+/data/x`` + U+3000 + ``# 数据目录`` is the root ``'/data/x\u3000# 数据目录'`` (a review); ``end``,
+a run of them that ends the value (before a line's end, `` #``, ``,`` or ``]``), kept in it:
+``name: run1`` + U+00A0 is the run folder ``'run1\xa0'`` (a review). Matched within one plain
+value's text (its end the pattern's end)."""
 
 _MISREAD = re.compile(f"[{_LOOKALIKE_CHARS}{''.join(_YAML_ONLY_BREAKS)}]")
 """Any character :func:`_misread_character_error` looks for: a file without one is not scanned."""
@@ -1940,7 +1944,10 @@ class _ValueScan(typing.NamedTuple):
     """The line (1-based) and column (0-based) of each look-alike space inside a plain value's text
     (not quoted, no block scalar's) that misleads where it stands, with why (:data:`_IN_PLAIN`):
     ``comment``, right before a ``#``, which YAML then reads as text, not as a comment's start
-    (``- 正常`` + U+3000 + ``# 无病变`` is the grade ``'正常\u3000# 无病变'``; a review)."""
+    (``- 正常`` + U+3000 + ``# 无病变`` is the grade ``'正常\u3000# 无病变'``; a review); ``end``, at its
+    end, kept in it (``- Normal`` + U+00A0 is the grade ``'Normal\xa0'``; a review); ``after``, at its
+    start right after a closed ``]`` or ``}`` (``grades: [a, b]`` + U+00A0, a YAML error that named
+    no look-alike; a review)."""
 
 
 class _ValueScanner(YamlLoader):
@@ -2019,7 +2026,12 @@ def _scan_values(text: str) -> _ValueScan:
                  if text[at] in _YAML_ONLY_BREAKS]
     read_as_text, in_plain = [], []
     for token, _ in plain:
-        for found in _IN_PLAIN.finditer(text, token.start_mark.index, token.end_mark.index):
+        start = token.start_mark.index
+        number = bisect.bisect_right(starts, start)
+        if text[start] in _LOOKALIKE_SPACES and text[starts[number - 1]:start].rstrip(" \t").endswith(("]", "}")):
+            in_plain.append((number, start - starts[number - 1], "after"))  # `[a, b]` + U+00A0
+            continue
+        for found in _IN_PLAIN.finditer(text, start, token.end_mark.index):
             number = bisect.bisect_right(starts, found.start())
             in_plain.append((number, found.start() - starts[number - 1], found.lastgroup or ""))
     for token, in_flow in plain:
@@ -2108,7 +2120,9 @@ def _misread_character_error(path: Path, text: str) -> str | None:
       (:attr:`_ValueScan.read_as_text`). Right before a ``#`` in a plain value (not quoted, no block
       scalar's): YAML reads the ``#`` after it as text too, not a comment's start (``root: /data/x``
       + U+3000 + ``# 数据目录``), fix: replace it by a plain space, or quote the value if the ``#`` is
-      meant (:attr:`_ValueScan.in_plain`). Other look-alikes inside a value, a quote or a comment, and
+      meant (:attr:`_ValueScan.in_plain`). At a plain value's end (``name: run1`` + U+00A0): YAML
+      keeps it in the value; fix: delete it, or quote the value if it is meant. At the start of a
+      plain value right after a closed ``]`` or ``}``: fix, delete it. Other look-alikes inside a value, a quote or a comment, and
       after the colon of a word that is no config key elsewhere (a grade name ``No:`` + U+00A0 +
       ``DR``), are left alone: YAML reads them as the text they are; so is every line of a block scalar's text
       (``name: |`` and the lines indented below it) and of a quoted value after its first
@@ -2161,6 +2175,14 @@ def _misread_character_error(path: Path, text: str) -> str | None:
                     f"by a plain space{' (it is invisible)' * (char in _INVISIBLE)}, or quote the value if the "
                     f"`#` is meant.")
         held = ""
+        if whys.get(column) == "end":  # `name: run1` + U+00A0: the run folder 'run1\xa0'
+            return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
+                    f"the value's last character, though an editor shows {'nothing' if char in _INVISIBLE else 'a space'}"
+                    f": line {number} `{shown}`.\n  fix: delete it, or quote the value if it is meant.")
+        if whys.get(column) == "after":  # `[a, b]` + U+00A0: text after the closed list
+            return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text "
+                    f"after the closed `{line[:column].rstrip()[-1]}`, though an editor shows "
+                    f"{'nothing' if char in _INVISIBLE else 'a space'}: line {number} `{shown}`.\n  fix: delete it.")
         if char not in _INVISIBLE and column < lead:  # U+3000 is two columns wide: a space for each
             fix, held = _indentation_fix(line[:lead])
         elif char not in _INVISIBLE:

@@ -450,6 +450,41 @@ def test_a_look_alike_before_a_hash_in_quotes_or_a_comment_or_block_text_is_left
         "a\u3000#b", ["x\u00a0#1", "y"], "/d\u3000#e")
 
 
+@pytest.mark.parametrize(("text", "number", "column", "shown", "seen"), [
+    ("run:\n  name: run1\u00a0\n", 2, 13, "  name: run1\\u00a0", "a space"),  # the review's: folder 'run1\xa0'
+    ("data:\n  grades:\n    - Normal\u00a0\n    - NPDR\n", 3, 13, "    - Normal\\u00a0", "a space"),  # the review's
+    ("run:\n  name: run1\u00a0\u00a0  # first try\n", 2, 13, "  name: run1\\u00a0\\u00a0  # first try", "a space"),
+    ("data:\n  grades: [Normal\u00a0, NPDR]\n", 2, 18, "  grades: [Normal\\u00a0, NPDR]", "a space"),
+    ("run:\n  name: run1\u200b\n", 2, 13, "  name: run1\\u200b", "nothing"),
+])
+def test_a_look_alike_at_a_plain_values_end_is_named_not_kept_in_it(
+        tmp_path: Path, text: str, number: int, column: int, shown: str, seen: str) -> None:
+    """A review: ``name: run1`` + U+00A0 gave the run folder 'run1\xa0' and ``- Normal`` + U+00A0
+    the grade 'Normal\xa0', silently."""
+    error = _error_of(tmp_path, text)
+    named = "a zero-width space (U+200B)" if "\u200b" in text else "a non-breaking space (U+00A0)"
+    assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, the value's last "
+                     f"character, though an editor shows {seen}: line {number} `{shown}`.\n  fix: delete it, or "
+                     "quote the value if it is meant."), error
+
+
+@pytest.mark.parametrize("after", ["", " # c", "  "])
+def test_a_look_alike_after_a_closed_bracket_is_named(tmp_path: Path, after: str) -> None:
+    """A review: ``grades: [a, b]`` + U+00A0 gave a YAML error that named no look-alike."""
+    error = _error_of(tmp_path, f"data:\n  grades: [a, b]\u00a0{after}\n")
+    assert error == ("FILE:2: a non-breaking space (U+00A0) at column 17: YAML reads it as text after the closed "
+                     f"`]`, though an editor shows a space: line 2 `  grades: [a, b]\\u00a0{after.rstrip()}`.\n"
+                     "  fix: delete it."), error
+
+
+def test_a_look_alike_inside_a_plain_value_or_quoted_at_its_end_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("run:\n  name: 'run1\u00a0'\ndata:\n  grades: [No\u00a0DR, \"b\u00a0\"]  # c\u00a0\n",
+                    encoding="utf-8")
+    config = load_config(path)
+    assert (config.run.name, list(config.data.grades)) == ("run1\u00a0", ["No\u00a0DR", "b\u00a0"])
+
+
 def test_a_line_break_only_yaml_sees_before_a_look_alike_on_its_line_is_named_first(tmp_path: Path) -> None:
     error = _error_of(tmp_path, "data:\n  grades: [a,\u2028\u00a0b]\n")
     assert error.startswith("FILE:2: a line separator (U+2028) at column 14 ends a line for YAML"), error
