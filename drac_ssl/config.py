@@ -1681,6 +1681,20 @@ def _config_keys() -> frozenset[str]:
     return frozenset(keys(Config()))
 
 
+@functools.cache
+def _section_names() -> frozenset[str]:
+    """The name of every section a config file can hold, at any level (``pretrain``, ``augment``)."""
+    def sections(base: Any) -> set[str]:
+        found = set()
+        for f in dataclasses.fields(base):
+            value = getattr(base, f.name)
+            if dataclasses.is_dataclass(value):
+                found |= {f.name, *sections(value)}
+        return found
+
+    return frozenset(sections(Config()))
+
+
 def _is_filler(line: str) -> bool:
     r"""Whether a config line holds nothing but spaces or a comment. A tab before it (``\t``,
     ``  \t# note``) is no filler: YAML refuses it there, and a message that passed over it
@@ -1936,7 +1950,9 @@ class _ValueScan(typing.NamedTuple):
     value's start (:data:`_KEY_LOOKALIKE`); and right after the colon at the start of a mapping's
     key, or of a plain value at a line's start that PyYAML stopped at, not finding it a key
     (``  epoch:`` + U+00A0 + ``3`` among a section's keys), whatever the word before the colon
-    (every mapping of a config file is a section, its keys config keys: none holds one; a review).
+    (every mapping of a config file is a section, its keys config keys: none holds one; a review),
+    and at the start of a section's plain value on a line below the section's name (``pretrain:``
+    then ``  epoch:`` + U+00A0 + ``3``, its only key: the section's text; a review).
     In a quoted value or a comment, none. With each, whether it is in a list item or a value
     inside brackets, not a key: one that may be meant (``[name:`` + U+00A0 + ``a]``, a grade name,
     is valid YAML; retyped, it would be a mapping; a review), kept as written once quoted."""
@@ -1993,7 +2009,7 @@ def _scan_values(text: str) -> _ValueScan:
     scanner = None
     starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
     keys: set[int] = set()  # where each plain scalar the parser reads as a mapping's key starts
-    open_nodes: list[tuple[bool, int]] = []  # each collection open: whether a mapping, nodes read in it
+    open_nodes: list[tuple[bool, int, Any]] = []  # each collection open: a mapping?, nodes read, last key
     try:  # PyYAML's reader checks every character when the loader is built (a review: a traceback)
         scanner = _ValueScanner(yaml.reader.Reader.NON_PRINTABLE.sub(" ", text))
         while scanner.check_event():
@@ -2002,12 +2018,16 @@ def _scan_values(text: str) -> _ValueScan:
                 open_nodes.pop()
             elif isinstance(event, yaml.NodeEvent):
                 if open_nodes:
-                    mapping, read = open_nodes[-1]
-                    if mapping and read % 2 == 0 and isinstance(event, yaml.ScalarEvent) and event.style is None:
+                    mapping, read, key_event = open_nodes[-1]
+                    plain = isinstance(event, yaml.ScalarEvent) and event.style is None
+                    if mapping and read % 2 == 0 and plain:
                         keys.add(event.start_mark.index)
-                    open_nodes[-1] = (mapping, read + 1)
+                    elif (mapping and plain and isinstance(key_event, yaml.ScalarEvent)
+                          and key_event.value in _section_names() and event.start_mark.line > key_event.start_mark.line):
+                        keys.add(event.start_mark.index)  # a section's text on the lines below it: a key meant
+                    open_nodes[-1] = (mapping, read + 1, event if read % 2 == 0 else None)
                 if isinstance(event, yaml.CollectionStartEvent):
-                    open_nodes.append((isinstance(event, yaml.MappingStartEvent), 0))
+                    open_nodes.append((isinstance(event, yaml.MappingStartEvent), 0, None))
     except yaml.YAMLError as exc:
         opened = getattr(exc, "context", None) in _UNCLOSED
         mark = getattr(exc, "context_mark" if opened else "problem_mark", None)

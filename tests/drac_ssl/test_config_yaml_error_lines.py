@@ -485,6 +485,21 @@ def test_a_look_alike_inside_a_plain_value_or_quoted_at_its_end_is_kept(tmp_path
     assert (config.run.name, list(config.data.grades)) == ("run1\u00a0", ["No\u00a0DR", "b\u00a0"])
 
 
+@pytest.mark.parametrize(("text", "number", "column", "shown"), [
+    ("pretrain:\n  epoch:\u00a03\n", 2, 9, "  epoch:\\u00a03"),  # the review's: said ":1: 'pretrain' must be a mapping"
+    ("run:\n  name: x\npretrain:\n  augment:\n    recip:\u00a0x\n", 5, 11, "    recip:\\u00a0x"),  # a nested section
+    ("pretrain:\n\n  # the one change\n  epoch:\u00a03\n", 4, 9, "  epoch:\\u00a03"),
+])
+def test_a_look_alike_after_a_colon_in_a_sections_only_key_is_named_on_its_line(
+        tmp_path: Path, text: str, number: int, column: int, shown: str) -> None:
+    """A review: ``pretrain:`` then ``  epoch:`` + U+00A0 + ``3`` (a misspelt key, the section's only
+    one) is the text 'epoch:\xa03' for YAML, and the message named line 1 and no look-alike."""
+    error = _error_of(tmp_path, text)
+    assert error == (f"FILE:{number}: a non-breaking space (U+00A0) at column {column}: YAML reads it as text, not as a "
+                     f"space: line {number} `{shown}`.\n  fix: retype it as a plain space (an editor shows the two "
+                     "alike)."), error
+
+
 def test_a_line_break_only_yaml_sees_before_a_look_alike_on_its_line_is_named_first(tmp_path: Path) -> None:
     error = _error_of(tmp_path, "data:\n  grades: [a,\u2028\u00a0b]\n")
     assert error.startswith("FILE:2: a line separator (U+2028) at column 14 ends a line for YAML"), error
