@@ -1681,6 +1681,20 @@ def _config_keys() -> frozenset[str]:
     return frozenset(keys(Config()))
 
 
+@functools.cache
+def _section_names() -> frozenset[str]:
+    """The name of every section a config file can hold, at any level (``pretrain``, ``augment``)."""
+    def sections(base: Any) -> set[str]:
+        found = set()
+        for f in dataclasses.fields(base):
+            value = getattr(base, f.name)
+            if dataclasses.is_dataclass(value):
+                found |= {f.name, *sections(value)}
+        return found
+
+    return frozenset(sections(Config()))
+
+
 def _is_filler(line: str) -> bool:
     r"""Whether a config line holds nothing but spaces or a comment. A tab before it (``\t``,
     ``  \t# note``) is no filler: YAML refuses it there, and a message that passed over it
@@ -1886,6 +1900,16 @@ _LOOKALIKE_AFTER_DASH = re.compile(f" *- *{_LOOKALIKE_NEXT}")
 none: ``-`` + U+00A0 + ``No DR`` is no list item for YAML but the text ``'-\xa0No DR'``, which
 the items below it were read into (``- Mild`` too: one grade; a review)."""
 
+_IN_PLAIN = re.compile(f"(?P<comment>[{_LOOKALIKE_CHARS}]+(?=#))"
+                       f"|(?P<end>[{_LOOKALIKE_CHARS}]+(?=[ \t]*(?:[\r\n{''.join(_YAML_ONLY_BREAKS)}]|\\Z)))")
+"""A look-alike space inside a plain value's text (:attr:`_ValueScan.in_plain`) that misleads
+where it stands, its group's name saying why: ``comment``, a run of them right before a ``#``,
+which YAML reads as text, not as a comment's start (it needs a plain space or a tab there): ``root:
+/data/x`` + U+3000 + ``# 数据目录`` is the root ``'/data/x\u3000# 数据目录'`` (a review); ``end``,
+a run of them that ends the value (before a line's end, `` #``, ``,`` or ``]``), kept in it:
+``name: run1`` + U+00A0 is the run folder ``'run1\xa0'`` (a review). Matched within one plain
+value's text (its end the pattern's end)."""
+
 _MISREAD = re.compile(f"[{_LOOKALIKE_CHARS}{''.join(_YAML_ONLY_BREAKS)}]")
 """Any character :func:`_misread_character_error` looks for: a file without one is not scanned."""
 
@@ -1926,10 +1950,20 @@ class _ValueScan(typing.NamedTuple):
     value's start (:data:`_KEY_LOOKALIKE`); and right after the colon at the start of a mapping's
     key, or of a plain value at a line's start that PyYAML stopped at, not finding it a key
     (``  epoch:`` + U+00A0 + ``3`` among a section's keys), whatever the word before the colon
-    (every mapping of a config file is a section, its keys config keys: none holds one; a review).
+    (every mapping of a config file is a section, its keys config keys: none holds one; a review),
+    and at the start of a section's plain value on a line below the section's name (``pretrain:``
+    then ``  epoch:`` + U+00A0 + ``3``, its only key: the section's text; a review).
     In a quoted value or a comment, none. With each, whether it is in a list item or a value
     inside brackets, not a key: one that may be meant (``[name:`` + U+00A0 + ``a]``, a grade name,
     is valid YAML; retyped, it would be a mapping; a review), kept as written once quoted."""
+    in_plain: tuple[tuple[int, int, str], ...]
+    """The line (1-based) and column (0-based) of each look-alike space inside a plain value's text
+    (not quoted, no block scalar's) that misleads where it stands, with why (:data:`_IN_PLAIN`):
+    ``comment``, right before a ``#``, which YAML then reads as text, not as a comment's start
+    (``- 正常`` + U+3000 + ``# 无病变`` is the grade ``'正常\u3000# 无病变'``; a review); ``end``, at its
+    end, kept in it (``- Normal`` + U+00A0 is the grade ``'Normal\xa0'``; a review); ``after``, at its
+    start right after a closed ``]`` or ``}`` (``grades: [a, b]`` + U+00A0, a YAML error that named
+    no look-alike; a review)."""
 
 
 class _ValueScanner(YamlLoader):
@@ -1975,7 +2009,7 @@ def _scan_values(text: str) -> _ValueScan:
     scanner = None
     starts = [0, *(found.end() for found in _LINE_BREAK.finditer(text))]
     keys: set[int] = set()  # where each plain scalar the parser reads as a mapping's key starts
-    open_nodes: list[tuple[bool, int]] = []  # each collection open: whether a mapping, nodes read in it
+    open_nodes: list[tuple[bool, int, Any]] = []  # each collection open: a mapping?, nodes read, last key
     try:  # PyYAML's reader checks every character when the loader is built (a review: a traceback)
         scanner = _ValueScanner(yaml.reader.Reader.NON_PRINTABLE.sub(" ", text))
         while scanner.check_event():
@@ -1984,12 +2018,16 @@ def _scan_values(text: str) -> _ValueScan:
                 open_nodes.pop()
             elif isinstance(event, yaml.NodeEvent):
                 if open_nodes:
-                    mapping, read = open_nodes[-1]
-                    if mapping and read % 2 == 0 and isinstance(event, yaml.ScalarEvent) and event.style is None:
+                    mapping, read, key_event = open_nodes[-1]
+                    plain = isinstance(event, yaml.ScalarEvent) and event.style is None
+                    if mapping and read % 2 == 0 and plain:
                         keys.add(event.start_mark.index)
-                    open_nodes[-1] = (mapping, read + 1)
+                    elif (mapping and plain and isinstance(key_event, yaml.ScalarEvent)
+                          and key_event.value in _section_names() and event.start_mark.line > key_event.start_mark.line):
+                        keys.add(event.start_mark.index)  # a section's text on the lines below it: a key meant
+                    open_nodes[-1] = (mapping, read + 1, event if read % 2 == 0 else None)
                 if isinstance(event, yaml.CollectionStartEvent):
-                    open_nodes.append((isinstance(event, yaml.MappingStartEvent), 0))
+                    open_nodes.append((isinstance(event, yaml.MappingStartEvent), 0, None))
     except yaml.YAMLError as exc:
         opened = getattr(exc, "context", None) in _UNCLOSED
         mark = getattr(exc, "context_mark" if opened else "problem_mark", None)
@@ -2006,7 +2044,16 @@ def _scan_values(text: str) -> _ValueScan:
     spans = [(token.start_mark.index, token.end_mark.index) for token in values]
     in_quotes = [at for token in quoted for at in range(token.start_mark.index, token.end_mark.index)
                  if text[at] in _YAML_ONLY_BREAKS]
-    read_as_text = []
+    read_as_text, in_plain = [], []
+    for token, _ in plain:
+        start = token.start_mark.index
+        number = bisect.bisect_right(starts, start)
+        if text[start] in _LOOKALIKE_SPACES and text[starts[number - 1]:start].rstrip(" \t").endswith(("]", "}")):
+            in_plain.append((number, start - starts[number - 1], "after"))  # `[a, b]` + U+00A0
+            continue
+        for found in _IN_PLAIN.finditer(text, start, token.end_mark.index):
+            number = bisect.bisect_right(starts, found.start())
+            in_plain.append((number, found.start() - starts[number - 1], found.lastgroup or ""))
     for token, in_flow in plain:
         start = at = token.start_mark.index
         key = _KEY_LOOKALIKE.match(text, at)  # the key holds no space: the text as written
@@ -2021,7 +2068,8 @@ def _scan_values(text: str) -> _ValueScan:
                   if any(first < start < end for first, end in spans)),
         _editor_position(text, min(stops))[0] + 1 if stops else None,
         frozenset((line + 1, column) for line, column in (_editor_position(text, at) for at in in_quotes)),
-        tuple(read_as_text))
+        tuple(read_as_text),
+        tuple(in_plain))
 
 
 def _lookalike_column(line: str, read_as_text: Iterable[tuple[int, bool]],
@@ -2049,6 +2097,33 @@ def _lookalike_column(line: str, read_as_text: Iterable[tuple[int, bool]],
     return column, lead, meant
 
 
+def _indentation_fix(indentation: str) -> tuple[str, str]:
+    """The fix for the visible look-alike spaces (:data:`_LOOKALIKE_SPACES` but :data:`_INVISIBLE`)
+    in a line's ``indentation``, and, where it holds more than one or an ideographic space, how many
+    of each it holds (``, whose indentation holds 2 ideographic spaces (U+3000)``; else ``""``). An
+    editor shows an ideographic space (U+3000) two columns wide, so each becomes two plain spaces
+    (one would change the line's nesting; a review), any other one plain space."""
+    counts: dict[str, int] = {}
+    for char in indentation:
+        if char in _LOOKALIKE_SPACES and char not in _INVISIBLE:
+            counts[char] = counts.get(char, 0) + 1
+    total, wide = sum(counts.values()), counts.get("\u3000", 0)
+
+    def counted(char: str, number: int) -> str:
+        noun, code = _LOOKALIKE_SPACES[char].split(" ", 1)[1].rsplit(" (", 1)
+        return f"{number} {noun}{'s' * (number > 1)} ({code}"
+
+    held = "" if total == 1 and not wide else (
+        ", whose indentation holds " + in_words([counted(char, number) for char, number in counts.items()], "and"))
+    if not wide:
+        return f"retype {'it' if total == 1 else 'each'} as a plain space (an editor shows the two alike)", held
+    if wide == total:
+        return (f"replace {'it' if total == 1 else 'each'} by two plain spaces (an editor shows "
+                f"{'it' if total == 1 else 'each'} two columns wide)"), held
+    return ("replace each ideographic space by two plain spaces (an editor shows it two columns wide) and each "
+            "other one by one plain space"), held
+
+
 def _misread_character_error(path: Path, text: str) -> str | None:
     """``FILE:LINE: ...`` for the first character of ``text`` that YAML reads unlike an editor
     shows it, its column (1-based), the line with the character written as an escape
@@ -2058,10 +2133,16 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     * a look-alike space (:data:`_LOOKALIKE_SPACES`) in a line's indentation, right after a
       key's colon or a line's leading list dash (``-`` + U+00A0 + ``No DR``), or inside ``[...]``
       or ``{...}`` at a plain value's start or right after a key's colon (:func:`_lookalike_column`):
-      YAML reads it as text; the fix, retype it as a plain space (one an editor shows as nothing,
+      YAML reads it as text; the fix, retype it as a plain space (an ideographic space, U+3000, in the
+      indentation by two, :func:`_indentation_fix`; one an editor shows as nothing,
       :data:`_INVISIBLE`: delete it, or replace it by a plain space right after a colon or dash).
       After any word's colon too where YAML reads a key or stops not finding one
-      (:attr:`_ValueScan.read_as_text`). Other look-alikes inside a value, a quote or a comment, and
+      (:attr:`_ValueScan.read_as_text`). Right before a ``#`` in a plain value (not quoted, no block
+      scalar's): YAML reads the ``#`` after it as text too, not a comment's start (``root: /data/x``
+      + U+3000 + ``# 数据目录``), fix: replace it by a plain space, or quote the value if the ``#`` is
+      meant (:attr:`_ValueScan.in_plain`). At a plain value's end (``name: run1`` + U+00A0): YAML
+      keeps it in the value; fix: delete it, or quote the value if it is meant. At the start of a
+      plain value right after a closed ``]`` or ``}``: fix, delete it. Other look-alikes inside a value, a quote or a comment, and
       after the colon of a word that is no config key elsewhere (a grade name ``No:`` + U+00A0 +
       ``DR``), are left alone: YAML reads them as the text they are; so is every line of a block scalar's text
       (``name: |`` and the lines indented below it) and of a quoted value after its first
@@ -2083,8 +2164,11 @@ def _misread_character_error(path: Path, text: str) -> str | None:
     for number, line in enumerate(_editor_lines(text), start=1):
         if _MISREAD.search(line) is None:
             continue
-        lookalike = _lookalike_column(line, [(column, meant) for at, column, meant in scan.read_as_text
-                                             if at == number], number in scan.text_lines)
+        flagged = [(column, meant) for at, column, meant in scan.read_as_text if at == number]
+        whys = {column: why for at, column, why in scan.in_plain if at == number and (column, False) not in flagged
+                and (column, True) not in flagged}
+        lookalike = _lookalike_column(line, [*flagged, *((column, False) for column in whys)],
+                                      number in scan.text_lines)
         first_break = next((i for i, char in enumerate(line) if char in _YAML_ONLY_BREAKS), None)
         if lookalike is None and first_break is None:
             continue
@@ -2105,7 +2189,23 @@ def _misread_character_error(path: Path, text: str) -> str | None:
                     f"for YAML, though an editor shows none: line {number} `{shown}`; {read}")
         column, lead, meant = lookalike
         char = line[column]
-        if char not in _INVISIBLE:
+        if whys.get(column) == "comment":  # `正常` + U+3000 + `# 无病变`: the comment is the value's text
+            return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
+                    f"so the `#` after it does not start a comment: line {number} `{shown}`.\n  fix: replace it "
+                    f"by a plain space{' (it is invisible)' * (char in _INVISIBLE)}, or quote the value if the "
+                    f"`#` is meant.")
+        held = ""
+        if whys.get(column) == "end":  # `name: run1` + U+00A0: the run folder 'run1\xa0'
+            return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
+                    f"the value's last character, though an editor shows {'nothing' if char in _INVISIBLE else 'a space'}"
+                    f": line {number} `{shown}`.\n  fix: delete it, or quote the value if it is meant.")
+        if whys.get(column) == "after":  # `[a, b]` + U+00A0: text after the closed list
+            return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text "
+                    f"after the closed `{line[:column].rstrip()[-1]}`, though an editor shows "
+                    f"{'nothing' if char in _INVISIBLE else 'a space'}: line {number} `{shown}`.\n  fix: delete it.")
+        if char not in _INVISIBLE and column < lead:  # U+3000 is two columns wide: a space for each
+            fix, held = _indentation_fix(line[:lead])
+        elif char not in _INVISIBLE:
             fix = "retype it as a plain space (an editor shows the two alike)"
         elif column < lead:
             fix = f"delete it (it is invisible{'; the spaces around it indent the line' * (' ' in line[:lead])})"
@@ -2116,7 +2216,7 @@ def _misread_character_error(path: Path, text: str) -> str | None:
         if meant:  # a list item's or a bracketed value's text: a grade name may hold one
             fix += ", or quote the value if the character is meant"
         return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
-                f"not as a space: line {number} `{shown}`.\n  fix: {fix}.")
+                f"not as a space: line {number} `{shown}`{held}.\n  fix: {fix}.")
     return None
 
 
@@ -2849,7 +2949,8 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
             if isinstance(exc, UnknownSettingError):
                 key = exc.setting  # as written: the message escapes its look-alike spaces
             else:
-                key = msg.split("'")[1] if "'" in msg else ""
+                said = msg.removeprefix(f"{p}:")  # a folder may hold an apostrophe (O'Neil)
+                key = said.split("'")[1] if "'" in said else ""
             raise ConfigError(msg.replace(f"{p}:", f"{_key_line(p, key)}:", 1)) from None
         fixes = FixBase(cfg, str(p))
     given = typed_keys(overrides or [])

@@ -238,6 +238,17 @@ def test_bad_type_points_at_the_key_in_its_own_section(tmp_path: Path) -> None:
         load_config(bad)
 
 
+def test_bad_type_line_found_under_a_folder_named_with_an_apostrophe(tmp_path: Path) -> None:
+    # the setting is the first quoted word after the file's name, not a piece of its path (a review)
+    folder = tmp_path / "O'Neil données"
+    folder.mkdir()
+    bad = folder / "bad.yaml"
+    bad.write_text("run:\n  name: a\npretrain:\n  epochs: many\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(bad)
+    assert str(caught.value).startswith(f"{bad}:4: 'pretrain.epochs' must be an integer")
+
+
 def test_compile_setting_takes_yaml_booleans_and_auto_means_cuda_only() -> None:
     import torch
 

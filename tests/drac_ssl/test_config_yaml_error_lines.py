@@ -280,8 +280,6 @@ def test_a_tab_before_a_comment_or_at_a_lines_end_is_to_be_deleted(tmp_path: Pat
      "replace it by a plain space (it is invisible)"),
     ("pretrain:\n\u200b  epochs: 3\n", 2, 1, "a zero-width space (U+200B)", "\\u200b  epochs: 3",
      "delete it (it is invisible; the spaces around it indent the line)"),
-    ("data:\n  grades:\n    - x\n  \u3000image_size: 4\n", 4, 3, "an ideographic space (U+3000)",
-     "  \\u3000image_size: 4", "retype it as a plain space (an editor shows the two alike)"),
 ])
 def test_a_space_look_alike_in_indentation_or_after_a_colon_is_named_with_its_column(
         tmp_path: Path, text: str, number: int, column: int, named: str, shown: str, fix: str) -> None:
@@ -290,6 +288,36 @@ def test_a_space_look_alike_in_indentation_or_after_a_colon_is_named_with_its_co
     error = _error_of(tmp_path, text)
     assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, not as a space: "
                      f"line {number} `{shown}`.\n  fix: {fix}."), error
+
+
+@pytest.mark.parametrize(("indentation", "column", "held", "fix"), [
+    ("  \u3000", 3, "1 ideographic space (U+3000)",
+     "replace it by two plain spaces (an editor shows it two columns wide)"),
+    ("\u3000\u3000", 1, "2 ideographic spaces (U+3000)",
+     "replace each by two plain spaces (an editor shows each two columns wide)"),
+    ("\u3000\u00a0\u00a0", 1, "1 ideographic space (U+3000) and 2 non-breaking spaces (U+00A0)",
+     "replace each ideographic space by two plain spaces (an editor shows it two columns wide) and each other "
+     "one by one plain space"),
+    ("\u00a0\u00a0\u00a0\u00a0", 1, "4 non-breaking spaces (U+00A0)",
+     "retype each as a plain space (an editor shows the two alike)"),
+])
+def test_the_look_alikes_in_a_lines_indentation_are_counted_and_an_ideographic_space_is_two_spaces(
+        tmp_path: Path, indentation: str, column: int, held: str, fix: str) -> None:
+    """A review: U+3000 in the indentation was to be retyped as "a plain space (an editor shows the
+    two alike)", but an editor shows it two columns wide, so one space for each changes the
+    nesting; how many the indentation holds was not said."""
+    text = f"pretrain:\n  augment:\n{indentation}image_size: 4\n"
+    error = _error_of(tmp_path, text)
+    named = _LOOKALIKES[indentation[column - 1]]
+    shown = indentation.replace("\u3000", "\\u3000").replace("\u00a0", "\\u00a0") + "image_size: 4"
+    assert error == (f"FILE:3: {named} at column {column}: YAML reads it as text, not as a space: line 3 `{shown}`, "
+                     f"whose indentation holds {held}.\n  fix: {fix}."), error
+    path = tmp_path / "fixed.yaml"  # the fix followed: the setting is back in its section
+    path.write_text(text.replace("\u3000", "  ").replace("\u00a0", " "), encoding="utf-8")
+    assert load_config(path).pretrain.augment.image_size == 4
+
+
+_LOOKALIKES = {"\u3000": "an ideographic space (U+3000)", "\u00a0": "a non-breaking space (U+00A0)"}
 
 
 _UNICODE_SPACES = [chr(code) for code in range(0x80, 0x3001) if unicodedata.category(chr(code)) == "Zs"]
@@ -309,7 +337,7 @@ def test_every_unicode_space_is_named_as_a_look_alike(
     head = error.partition(f" at column {column}: YAML reads it as text, not as a space: ")[0]
     assert head.startswith("FILE:2: a") and head.endswith(f" (U+{ord(char):04X})"), error
     escaped = f"\\u{ord(char):04x}"
-    assert f"line 2 `{shown.format(escaped=escaped)}`." in error, error
+    assert f"line 2 `{shown.format(escaped=escaped)}`" in error, error  # U+3000's count follows in the indentation
 
 
 @pytest.mark.parametrize(("text", "number", "column", "named", "shown", "fix"), [
@@ -388,6 +416,88 @@ def test_a_space_look_alike_in_flow_style_that_is_text_is_left_alone(tmp_path: P
     path = tmp_path / "ok.yaml"
     path.write_text('data:\n  grades: [No:\u00a0DR, "\u00a0x", b]  # \u00a0c\n', encoding="utf-8")
     assert list(load_config(path).data.grades) == ["No:\u00a0DR", "\u00a0x", "b"]
+
+
+@pytest.mark.parametrize(("text", "number", "column", "named", "shown", "fix"), [
+    ("data:\n  grades:\n    - 正常\u3000# 无病变\n    - 病变\n", 3, 9, "an ideographic space (U+3000)",
+     "    - 正常\\u3000# 无病变", "replace it by a plain space"),  # the review's: the grade '正常\u3000# 无病变'
+    ("data:\n  root: /data/x\u3000# 数据目录\n", 2, 16, "an ideographic space (U+3000)",
+     "  root: /data/x\\u3000# 数据目录", "replace it by a plain space"),  # the review's: the comment in the root
+    ("run:\n  name: run1\u00a0\u00a0# first try\n", 2, 13, "a non-breaking space (U+00A0)",
+     "  name: run1\\u00a0\\u00a0# first try", "replace it by a plain space"),  # a run of them: the first
+    ("run:\n  name: run1\u200b# first try\n", 2, 13, "a zero-width space (U+200B)",
+     "  name: run1\\u200b# first try", "replace it by a plain space (it is invisible)"),
+    ("data:\n  grades: [a, b\u00a0# c]\n", 2, 16, "a non-breaking space (U+00A0)",
+     "  grades: [a, b\\u00a0# c]", "replace it by a plain space"),  # inside brackets too
+])
+def test_a_look_alike_before_a_hash_in_a_plain_value_is_named_not_read_into_the_value(
+        tmp_path: Path, text: str, number: int, column: int, named: str, shown: str, fix: str) -> None:
+    """A review: a look-alike (U+3000, as a Chinese or Japanese keyboard types it, or U+00A0) right
+    before ``#`` is text for YAML, so the ``#`` starts no comment and the comment was read into the
+    value, silently (the grades ['正常\u3000# 无病变', '病变'])."""
+    error = _error_of(tmp_path, text)
+    assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, so the `#` after it does "
+                     f"not start a comment: line {number} `{shown}`.\n  fix: {fix}, or quote the value if the "
+                     "`#` is meant."), error
+
+
+def test_a_look_alike_before_a_hash_in_quotes_or_a_comment_or_block_text_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("run:\n  name: 'a\u3000#b'  # c\u3000# d\ndata:\n  grades: [\"x\u00a0#1\", y]\n"
+                    "  root: |-\n    /d\u3000#e\n", encoding="utf-8")
+    config = load_config(path)
+    assert (config.run.name, list(config.data.grades), str(config.data.root)) == (
+        "a\u3000#b", ["x\u00a0#1", "y"], "/d\u3000#e")
+
+
+@pytest.mark.parametrize(("text", "number", "column", "shown", "seen"), [
+    ("run:\n  name: run1\u00a0\n", 2, 13, "  name: run1\\u00a0", "a space"),  # the review's: folder 'run1\xa0'
+    ("data:\n  grades:\n    - Normal\u00a0\n    - NPDR\n", 3, 13, "    - Normal\\u00a0", "a space"),  # the review's
+    ("run:\n  name: run1\u00a0\u00a0  # first try\n", 2, 13, "  name: run1\\u00a0\\u00a0  # first try", "a space"),
+    ("data:\n  grades: [Normal\u00a0, NPDR]\n", 2, 18, "  grades: [Normal\\u00a0, NPDR]", "a space"),
+    ("run:\n  name: run1\u200b\n", 2, 13, "  name: run1\\u200b", "nothing"),
+])
+def test_a_look_alike_at_a_plain_values_end_is_named_not_kept_in_it(
+        tmp_path: Path, text: str, number: int, column: int, shown: str, seen: str) -> None:
+    """A review: ``name: run1`` + U+00A0 gave the run folder 'run1\xa0' and ``- Normal`` + U+00A0
+    the grade 'Normal\xa0', silently."""
+    error = _error_of(tmp_path, text)
+    named = "a zero-width space (U+200B)" if "\u200b" in text else "a non-breaking space (U+00A0)"
+    assert error == (f"FILE:{number}: {named} at column {column}: YAML reads it as text, the value's last "
+                     f"character, though an editor shows {seen}: line {number} `{shown}`.\n  fix: delete it, or "
+                     "quote the value if it is meant."), error
+
+
+@pytest.mark.parametrize("after", ["", " # c", "  "])
+def test_a_look_alike_after_a_closed_bracket_is_named(tmp_path: Path, after: str) -> None:
+    """A review: ``grades: [a, b]`` + U+00A0 gave a YAML error that named no look-alike."""
+    error = _error_of(tmp_path, f"data:\n  grades: [a, b]\u00a0{after}\n")
+    assert error == ("FILE:2: a non-breaking space (U+00A0) at column 17: YAML reads it as text after the closed "
+                     f"`]`, though an editor shows a space: line 2 `  grades: [a, b]\\u00a0{after.rstrip()}`.\n"
+                     "  fix: delete it."), error
+
+
+def test_a_look_alike_inside_a_plain_value_or_quoted_at_its_end_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("run:\n  name: 'run1\u00a0'\ndata:\n  grades: [No\u00a0DR, \"b\u00a0\"]  # c\u00a0\n",
+                    encoding="utf-8")
+    config = load_config(path)
+    assert (config.run.name, list(config.data.grades)) == ("run1\u00a0", ["No\u00a0DR", "b\u00a0"])
+
+
+@pytest.mark.parametrize(("text", "number", "column", "shown"), [
+    ("pretrain:\n  epoch:\u00a03\n", 2, 9, "  epoch:\\u00a03"),  # the review's: said ":1: 'pretrain' must be a mapping"
+    ("run:\n  name: x\npretrain:\n  augment:\n    recip:\u00a0x\n", 5, 11, "    recip:\\u00a0x"),  # a nested section
+    ("pretrain:\n\n  # the one change\n  epoch:\u00a03\n", 4, 9, "  epoch:\\u00a03"),
+])
+def test_a_look_alike_after_a_colon_in_a_sections_only_key_is_named_on_its_line(
+        tmp_path: Path, text: str, number: int, column: int, shown: str) -> None:
+    """A review: ``pretrain:`` then ``  epoch:`` + U+00A0 + ``3`` (a misspelt key, the section's only
+    one) is the text 'epoch:\xa03' for YAML, and the message named line 1 and no look-alike."""
+    error = _error_of(tmp_path, text)
+    assert error == (f"FILE:{number}: a non-breaking space (U+00A0) at column {column}: YAML reads it as text, not as a "
+                     f"space: line {number} `{shown}`.\n  fix: retype it as a plain space (an editor shows the two "
+                     "alike)."), error
 
 
 def test_a_line_break_only_yaml_sees_before_a_look_alike_on_its_line_is_named_first(tmp_path: Path) -> None:
