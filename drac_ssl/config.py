@@ -2189,7 +2189,7 @@ def _misread_character_error(path: Path, text: str) -> str | None:
                     f"for YAML, though an editor shows none: line {number} `{shown}`; {read}")
         column, lead, meant = lookalike
         char = line[column]
-        if whys.get(column) == "comment":  # `正常` + U+3000 + `# 无病变`: the comment is the value's text
+        if whys.get(column) == "comment" and column >= lead:  # `正常` + U+3000 + `# 无病变`: the comment is the value's text
             return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text, "
                     f"so the `#` after it does not start a comment: line {number} `{shown}`.\n  fix: replace it "
                     f"by a plain space{' (it is invisible)' * (char in _INVISIBLE)}, or quote the value if the "
@@ -2200,9 +2200,11 @@ def _misread_character_error(path: Path, text: str) -> str | None:
                     f"the value's last character, though an editor shows {'nothing' if char in _INVISIBLE else 'a space'}"
                     f": line {number} `{shown}`.\n  fix: delete it, or quote the value if it is meant.")
         if whys.get(column) == "after":  # `[a, b]` + U+00A0: text after the closed list
+            comment = line[column:].lstrip(_LOOKALIKE_CHARS).startswith("#")  # `[a, b]` + U+3000 + `# note`: a space meant
             return (f"{path}:{number}: {_LOOKALIKE_SPACES[char]} at column {column + 1}: YAML reads it as text "
                     f"after the closed `{line[:column].rstrip()[-1]}`, though an editor shows "
-                    f"{'nothing' if char in _INVISIBLE else 'a space'}: line {number} `{shown}`.\n  fix: delete it.")
+                    f"{'nothing' if char in _INVISIBLE else 'a space'}: line {number} `{shown}`.\n  fix: "
+                    + ("replace it by a plain space (or delete it)." if comment else "delete it."))
         if char not in _INVISIBLE and column < lead:  # U+3000 is two columns wide: a space for each
             fix, held = _indentation_fix(line[:lead])
         elif char not in _INVISIBLE:

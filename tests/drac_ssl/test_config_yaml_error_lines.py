@@ -800,3 +800,25 @@ def test_a_key_written_twice_on_one_line_is_said_so(tmp_path: Path) -> None:
     error = _error_of(tmp_path, "run:\n  name: x\npretrain: {epochs: 3, epochs: 4}\n")
     assert error == ("FILE:3: 'pretrain.epochs' is written twice in the same section on line 3; only one value "
                      "can be used.\n  fix: keep one of the two on line 3 (delete the other with its value)."), error
+
+
+@pytest.mark.parametrize(("text", "column", "fix"), [
+    ("run:\n  name: r\n  \u3000# note\n", 3, "fix: replace it by two plain spaces"),
+    ("run:\n  name: r\n\u3000\u3000# note\n", 1, "fix: replace each by two plain spaces"),
+])
+def test_an_ideographic_space_indenting_a_comment_line_is_told_as_indentation(tmp_path: Path, text: str,
+                                                                               column: int, fix: str) -> None:
+    """A comment line indented by U+3000 has no value to quote: it is told the indentation's fix
+    (two plain spaces each), not the "the `#` after it does not start a comment" of a value (rev6 F2)."""
+    message = _error_of(tmp_path, text)
+    assert f":3: an ideographic space (U+3000) at column {column}" in message and fix in message
+    assert "quote the value" not in message
+
+
+def test_a_look_alike_between_a_closed_list_and_its_comment_is_told_to_be_a_space(tmp_path: Path) -> None:
+    """`[a, b]` + U+3000 + `# note`: a space was meant there; deleting it would leave `]#`, which
+    the YAML spec does not take as a comment (rev6 F5)."""
+    message = _error_of(tmp_path, "data:\n  grades: [a, b]\u3000# \u6ce8\u91ca\n")
+    assert ":2: an ideographic space (U+3000) at column 17" in message
+    assert "fix: replace it by a plain space (or delete it)." in message
+    assert message.endswith("(or delete it).")
