@@ -213,7 +213,9 @@ def pooled_with_committed(own: dict[str, dict[str, float]], own_scratch: dict[st
     Raises:
         SystemExit: a seed both here and among ``seeds``, or a committed job missing.
     """
-    from scipy.stats import t as student_t
+    from statistics import fmean, stdev
+
+    from bench.summarize import t_bounds
 
     if both := sorted(set(map(int, own)) & set(seeds)):
         raise SystemExit(f"seed {both[0]} is both in this run and among the committed seeds: pooling "
@@ -223,18 +225,14 @@ def pooled_with_committed(own: dict[str, dict[str, float]], own_scratch: dict[st
     pooled = {**committed_diffs, **own}
     scratch = [*(c["scratch"] for c in jobs.values()), *own_scratch.values()]
     out: dict[str, Any] = {}
+    halves: dict[str, Any] = {}
     for k in METRICS:
         values = [d[k] for d in pooled.values()]
-        n = len(values)
-        mean = sum(values) / n
-        se = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
-        half = float(student_t.ppf(0.975, n - 1)) * se
+        mean, se = fmean(values), stdev(values) / math.sqrt(len(values))
+        low, high = t_bounds(mean, se, len(values)) or (math.nan, math.nan)
         out[k] = {"mean": round(mean, 4), "se": round(se, 4), "positive": sum(v > 0 for v in values),
-                  "n": n, "t95": [round(mean - half, 4), round(mean + half, 4)]}
-    halves = {}
-    for k in METRICS:
-        first = sum(d[k] for d in committed_diffs.values()) / len(committed_diffs)
-        second = sum(d[k] for d in own.values()) / len(own)
+                  "n": len(values), "t95": [round(low, 4), round(high, 4)]}
+        first, second = fmean(d[k] for d in committed_diffs.values()), fmean(d[k] for d in own.values())
         halves[k] = {"committed_mean": round(first, 4), "run_mean": round(second, 4),
                      "difference": round(second - first, 4)}
     return {"committed_seeds": list(seeds), "committed_files": [committed_path(s).name for s in seeds],
