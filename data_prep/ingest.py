@@ -1617,7 +1617,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file
-    record_problems = [p for entry in entries for p in entry.record.problems(entry.display)
+    record_problems = [leave_out_way(p, cfg.missing) if entry.label is not None and layout.npz is None else p
+                       for entry in entries for p in entry.record.problems(entry.display)
                        if not is_depth_conversion(p)]
     at = len(problems)  # where they go, once the channels are known (below)
     problems += identical_content([(e.display, e.split, e.record.sha256)
@@ -1717,6 +1718,22 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             print(said(format_problems(problems)))
         print(said(format_summary(result)))
     return result
+
+
+def leave_out_way(problem: Problem, missing: str) -> Problem:
+    """``problem`` (a finding of a labelled training image's file) with, when it is an error (the
+    file cannot be read, decoded or graded: truncated, corrupt, not an image ...), the other way
+    out added to its fix: moving the file out of the folder, after which ``data.missing=leave_out``
+    (``--missing leave_out``, under which this ingest may already run: ``missing``) leaves its
+    label row out on the record, as a row whose image is nowhere. Anything else is returned as
+    it is."""
+    if problem.severity != "error":
+        return problem
+    way = ("or move it out of the folder and rerun (--missing leave_out then lists its row as "
+           "left out)" if missing == "leave_out" else
+           "or move it out of the folder and rerun with --missing leave_out (its row is then "
+           "listed as left out)")
+    return dataclasses.replace(problem, fix=f"{problem.fix}; {way}")
 
 
 def _listing(problems: Sequence[Problem], out: Path, root: Path,
