@@ -168,6 +168,9 @@ class IngestResult:
     left_out_ungradable: list[tuple[LabelRow, str | None]] = field(default_factory=list)
     # data.missing=leave_out: the label rows whose image is nowhere, left out, in file order
     left_out_missing: list[LabelRow] = field(default_factory=list)
+    # the label rows written again exactly (validate.drop_repeated_rows), left out: (the row, the
+    # line of the row kept), in file order; their images are kept, with the first row's grade
+    left_out_repeated: list[tuple[LabelRow, int]] = field(default_factory=list)
     # images (of every split) that carry drac_ssl's phantom marker: any makes the run a phantom one
     n_phantom_marked: int = 0
     # those per split (train: the labelled images the figures are on; test; unlabelled)
@@ -484,7 +487,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
             problems += match_problems
             if not train_images and table.rows:  # the graded rows (the ungradable are apart)
                 problems.append(no_training_images(layout.labels_csv, layout.train_dir,
-                                                   len(table.rows)))
+                                                   len(table.rows) + len(table.repeats)))
     if test_images and layout.test_list_csv is not None and layout.test_dir is not None:
         names, list_problems = read_name_list(layout.test_list_csv, layout.image_column)
         problems += list_problems
@@ -1449,6 +1452,10 @@ def format_summary(result: IngestResult) -> str:
     if result.left_out_missing:
         lines.append(f"left out: {counted(len(result.left_out_missing), 'row')} whose image is "
                      f"missing (--missing leave_out), listed in {SUMMARY_NAME} (left_out_missing)")
+    if result.left_out_repeated:
+        lines.append(f"left out: {counted(len(result.left_out_repeated), 'row')} repeating an "
+                     f"earlier row of the same image, grade and patient (the image kept once), "
+                     f"listed in {SUMMARY_NAME} (left_out_repeated)")
     kinds = Counter((p.severity, p.kind or "other") for p in result.findings)  # as the JSON
     if kinds:
         lines.append("findings by kind: " + ", ".join(
@@ -1610,7 +1617,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         problems.append(note(cache_dir, previous.reason, "nothing to do"))
     _load_records(entries, previous, plan, cfg.workers, layout.npz, spill)
     # a deep file's conversion to 8-bit is said of the whole set below (_bit_depths), not per file
-    record_problems = [p for entry in entries for p in entry.record.problems(entry.display)
+    record_problems = [leave_out_way(p, cfg.missing) if entry.label is not None and layout.npz is None else p
+                       for entry in entries for p in entry.record.problems(entry.display)
                        if not is_depth_conversion(p)]
     at = len(problems)  # where they go, once the channels are known (below)
     problems += identical_content([(e.display, e.split, e.record.sha256)
@@ -1690,6 +1698,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             left_out_ungradable=[(row, None if path is None else relative(path, root))
                                  for row, path in left_out],
             left_out_missing=missing,
+            left_out_repeated=list(table.repeats) if table is not None else [],
             n_phantom_marked=sum(1 for e in entries if e.record.phantom),
             phantom_marked_by_split=_phantom_split_counts(entries),
             bit_depths=depth_facts,
@@ -1709,6 +1718,22 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
             print(said(format_problems(problems)))
         print(said(format_summary(result)))
     return result
+
+
+def leave_out_way(problem: Problem, missing: str) -> Problem:
+    """``problem`` (a finding of a labelled training image's file) with, when it is an error (the
+    file cannot be read, decoded or graded: truncated, corrupt, not an image ...), the other way
+    out added to its fix: moving the file out of the folder, after which ``data.missing=leave_out``
+    (``--missing leave_out``, under which this ingest may already run: ``missing``) leaves its
+    label row out on the record, as a row whose image is nowhere. Anything else is returned as
+    it is."""
+    if problem.severity != "error":
+        return problem
+    way = ("or move it out of the folder and rerun (--missing leave_out then lists its row as "
+           "left out)" if missing == "leave_out" else
+           "or move it out of the folder and rerun with --missing leave_out (its row is then "
+           "listed as left out)")
+    return dataclasses.replace(problem, fix=f"{problem.fix}; {way}")
 
 
 def _listing(problems: Sequence[Problem], out: Path, root: Path,
@@ -1812,6 +1837,13 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         # data.missing=leave_out: every label row left out because its image is nowhere
         "left_out_missing": [{"name": row.name, "line": row.line, "grade_cell": row.written, "grade": row.grade}
                              for row in result.left_out_missing],
+        # label rows written again (same name, grade cell and patient): each left out, its image
+        # kept with the row at kept_line; other_cells: its cells of the columns not read (a
+        # note, the eye), which the printed warning compares with the kept row's
+        "left_out_repeated": [{"name": row.name, "line": row.line, "grade_cell": row.written,
+                               "kept_line": kept,
+                               **({"other_cells": dict(row.others)} if row.others else {})}
+                              for row, kept in result.left_out_repeated],
         # the options as requested (replayed on every input), and what was done, in the words
         # printed (a crop left undone on some images says so)
         "preprocessing": {"fundus_crop": cfg.fundus_crop, "graham": cfg.graham,

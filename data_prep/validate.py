@@ -477,6 +477,9 @@ class LabelRow:
     in_folder: bool = False  # the name cell has a folder part ('train/001.png'), dropped in name
     # what marked the row ungradable beside its grade cell ('adjudicated_gradable 0'), else ''
     marked_by: str = ""
+    # the cells of the columns the ingest does not read (column, cell as written, stripped), in
+    # column order: what tells a row written twice from two rows that merely agree on what is read
+    others: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -489,6 +492,18 @@ class LabelTable:
     left_out: list[LabelRow] = field(default_factory=list)
     # (grade, layout name): the grade the layout writes for an ungradable image (DeepDRiD's 5)
     marked_ungradable: tuple[int, str] | None = None
+    # the data rows of the file as written (blank lines aside), repeats and ungradable rows
+    # included: what "N of the M label rows" counts
+    n_rows: int = 0
+    # exact repeats of a graded row that drop_repeated_rows left out: (the row, the line of the
+    # row kept), file order
+    repeats: list[tuple[LabelRow, int]] = field(default_factory=list)
+
+    @property
+    def rows_written(self) -> int:
+        """The data rows as the file writes them (:attr:`n_rows`; for a table not read from a
+        file, its rows, ungradable rows and repeats)."""
+        return self.n_rows or len(self.rows) + len(self.left_out) + len(self.repeats)
 
 
 _OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient": "--patient-column"}
@@ -1387,7 +1402,14 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     elif not rows and not any(p.severity == "error" for p in problems):
         problems.append(error(csv_path, "the label CSV has a header but no rows",
                               "add one row per training image", "csv"))
-    return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable),
+    read = {*index.values(), gradable_position, other_position}
+    others = [(i, column) for i, column in enumerate(table.columns) if i not in read]
+    if others:  # the unread columns' cells, to tell a row written twice (drop_repeated_rows)
+        cells_at = dict(table.rows)
+        rows = [dataclasses.replace(r, others=tuple((column, cells_at[r.line][i]) for i, column in others))
+                for r in rows]
+    return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
+                       n_rows=len(table.rows)),
             problems)
 
 
@@ -1504,43 +1526,80 @@ def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
 
 def _same_row(row: LabelRow) -> tuple[object, ...]:
     """What two label rows must share to be one row written twice: the name and the grade cell
-    as written, the patient, and what else marked them."""
+    as written, the patient, and what else marked them (the columns the ingest reads; the
+    others, :attr:`LabelRow.others`, are said when they differ: :func:`_other_cells`)."""
     return row.name, row.written, row.patient, row.in_folder, row.marked_by
 
 
-def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
-    """``table`` without the exact repeats of a graded row, and a warning for each image so
-    repeated (kind ``csv``).
+def _other_cells(rows: Sequence[LabelRow]) -> str:
+    """The unread columns in which ``rows`` (one row written again, as :func:`_same_row` reads
+    it) differ, in words: ``"note 'ok' vs 'dup'"`` (per column, each row's cell in file order,
+    ``"note 'ok' (line 4), 'dup' (line 26), 'dup' (line 27)"`` for three rows whose cells are not
+    all different); ``''`` when they agree on every column."""
+    said = []
+    for i, (column, _) in enumerate(rows[0].others):
+        cells = [r.others[i][1] for r in rows]
+        if len(set(cells)) == 1:
+            continue
+        if len(set(cells)) == len(cells):
+            said.append(f"{column} " + " vs ".join(repr(c) for c in cells))
+        else:
+            said.append(f"{column} " + ", ".join(f"{c!r} (line {r.line})" for c, r in zip(cells, rows, strict=True)))
+    return "; ".join(said)
 
-    A row written again as it was (the same image name, grade cell and patient: a copy-paste, or
-    two exports joined) says nothing new: the first is kept and the repeats are left out, with
-    a warning naming the lines (a warning, not an error: nothing is lost whichever row is
-    deleted, and the grade is the same; ``--strict`` makes it fatal, as every warning). Rows
-    that differ in any of these (another grade, even one written ``1.0`` for ``1``; another
-    spelling or case of the name; another patient) or hold no valid grade stay
-    :func:`duplicate_label_rows`' error, each of their lines named."""
+
+def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
+    """``table`` without the repeats of a row, its :attr:`LabelTable.repeats` holding them, and a
+    warning for each image so repeated (kind ``csv``).
+
+    A row written again (the same image name, grade cell as written and patient: a copy-paste,
+    or two exports joined) says nothing new to the ingest: the first is kept and the repeats are
+    left out, with a warning naming the lines (a warning, not an error: nothing the ingest reads
+    is lost whichever row is deleted; ``--strict`` makes it fatal, as every warning). A repeat is
+    told by the grade cell as written, never by the grade read from it, so that it is the same
+    repeat on every scale: ``4`` twice is one row written twice under DRAC's 3 grades (where the
+    kept row's 4 is the grade error) as under ICDR's 5 (the ingest's inference of the ICDR scale,
+    ``data_prep.ingest.infer_icdr``, compares the two readings' errors). When the rows differ in
+    a column the ingest does not read (a note, the eye), the warning says that they are not
+    identical and names those columns' cells (:func:`_other_cells`): still a warning, since the
+    manifest is the same whichever row is kept, and a row meant for another image leaves that
+    image without a row, an error of its own. Rows that differ in what is read (another grade,
+    even ``1.0`` for ``1``; another spelling or case of the name; another patient) or that say
+    no grade (an empty or ``NA`` cell, a row marked ungradable: no grade written twice, and each
+    row's own error asks to delete it) stay :func:`duplicate_label_rows`' error, each of their
+    lines named."""
     by_name: dict[str, list[LabelRow]] = {}
     for row in table.rows:
         by_name.setdefault(name_key(row.name), []).append(row)
-    dropped: set[int] = set()
+    repeats: list[tuple[LabelRow, int]] = []
     problems = []
     for rows in by_name.values():
-        if len(rows) < 2 or rows[0].grade is None or len({_same_row(r) for r in rows}) > 1:
+        if len(rows) < 2 or len({_same_row(r) for r in rows}) > 1:
             continue
+        if rows[0].grade is None and (is_ungraded(rows[0].written) or rows[0].marked_by):
+            continue  # no grade written twice: each row's own error says to delete it
         if any(name_key(r.name) == name_key(rows[0].name) for r in table.left_out):
             continue  # an ungradable row of the same image: the error names every row
-        repeats = [r.line for r in rows[1:]]
-        dropped.update(repeats)
+        repeats += [(r, rows[0].line) for r in rows[1:]]
         lines = ", ".join(str(r.line) for r in rows)
-        them = f"line {repeats[0]}" if len(repeats) == 1 else f"lines {', '.join(map(str, repeats))}"
-        problems.append(warning(f"{table.path}:{repeats[0]}",
+        them = (f"line {rows[1].line}" if len(rows) == 2
+                else f"lines {', '.join(str(r.line) for r in rows[1:])}")
+        differ = _other_cells(rows)
+        read = "name, grade and patient" if rows[0].patient else "name and grade"
+        same = f"the same {read} but other columns differ ({differ})" if differ else "the rows identical"
+        fix = (f"nothing to do if {them} {'is a copy' if len(rows) == 2 else 'are copies'}; if "
+               f"{'it' if len(rows) == 2 else 'one'} was meant for another image, write that image's "
+               f"name in it; else delete {them} to silence this" if differ
+               else f"nothing to do; delete {them} to silence this")
+        problems.append(warning(f"{table.path}:{rows[1].line}",
                                 f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
-                                f"{_grade_clash(rows, agreement=True)}, the rows identical: the "
-                                f"first is kept, {them} left out",
-                                f"nothing to do; delete {them} to silence this", "csv"))
-    if not dropped:
+                                f"{_grade_clash(rows, agreement=True)}, {same}: the first is kept, "
+                                f"{them} left out", fix, "csv"))
+    if not repeats:
         return table, []
-    return dataclasses.replace(table, rows=[r for r in table.rows if r.line not in dropped]), problems
+    dropped = {r.line for r, _ in repeats}
+    return dataclasses.replace(table, rows=[r for r in table.rows if r.line not in dropped],
+                               repeats=sorted(repeats, key=lambda pair: pair[0].line)), problems
 
 
 def duplicate_label_rows(table: LabelTable) -> list[Problem]:
@@ -1918,7 +1977,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         no_image = [(where, what, f"{fix}, or rerun with --missing leave_out") if k in gone
                     else (where, what, fix) for k, (where, what, fix) in enumerate(no_image)]
     if no_image:
-        rows = len(table.rows)
+        rows = table.rows_written  # as written: repeats and ungradable rows too
         nowhere = len(gone) if missing != "leave_out" and images else 0  # leave_out would take them
         them = ("them" if nowhere == len(no_image)
                 else f"the {nowhere} whose image is nowhere")
@@ -1960,7 +2019,7 @@ def _left_out_missing_problem(table: LabelTable, left_out: Sequence[LabelRow], f
     more than half the rows go, whether the set is fully unzipped. A note even then: a
     leave-out the user asked for is no conversion, and ``--strict`` (which makes every
     warning fatal) does not stop on it, as on ``--ungradable leave_out``'s note."""
-    n, rows = len(left_out), len(table.rows)
+    n, rows = len(left_out), table.rows_written
     shown = ", ".join(f"{table.path.name}:{row.line} {row.name}" for row in left_out[:LEFT_OUT_SHOWN])
     more = n - LEFT_OUT_SHOWN
     most = 2 * n > rows

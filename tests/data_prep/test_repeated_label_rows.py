@@ -1,0 +1,159 @@
+"""A label row written twice in a plain folder's CSV (a trial user's findings F2, F3).
+
+F2: one exact repeat of a grade-4 row stopped the automatic ICDR scale (the repeat was an error
+on DRAC's default scale, where its grade is invalid, and a warning on ICDR's, so the two
+readings' errors differed). F3: the repeat's warning called rows identical that differed in a
+column the ingest does not read, and the counts left the repeat out ("2 of the 27 label rows"
+for a file of 28).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from data_prep import ingest, validate
+from drac_ssl import preflight
+from drac_ssl.config import DataConfig
+
+N_IMAGES = 25  # eye_000.jpg .. eye_024.jpg, grade i % 5: eye_004.jpg is grade 4
+
+
+def colour_jpegs(root: Path, n: int = N_IMAGES) -> list[str]:
+    """``n`` distinct colour JPEGs (64 px, upsampled noise) in ``root``; their names."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    names = [f"eye_{i:03d}.jpg" for i in range(n)]
+    for name in names:
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((64, 64), Image.Resampling.BILINEAR).save(root / name, quality=95)
+    return names
+
+
+def plain_folder(root: Path, extra: list[str]) -> Path:
+    """A plain folder of colour JPEGs graded 0..4 (``image name,DR grade``), ``extra`` lines
+    appended to its CSV."""
+    names = colour_jpegs(root)
+    lines = ["image name,DR grade", *(f"{n},{i % 5}" for i, n in enumerate(names)), *extra]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def config(root: Path, **overrides: object) -> DataConfig:
+    return DataConfig(**{"root": str(root), "cache_sizes": [32], "n_folds": 2, "workers": 1,
+                         **overrides})  # type: ignore[arg-type]
+
+
+def test_an_exact_repeat_of_a_grade_4_row_keeps_the_inferred_icdr_scale(tmp_path: Path) -> None:
+    root = plain_folder(tmp_path / "d", ["eye_004.jpg,4"])  # line 27 repeats line 6
+    csv_path = root / "labels.csv"
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert result.grade_names == ("No DR", "Mild", "Moderate", "Severe", "PDR")
+    assert any("the scale was inferred as the 5 ICDR grades" in n for n in result.notes), result.notes
+    warning = (f"{csv_path}:27: eye_004.jpg is listed 2 times (lines 6, 27) with grade 4 on both, the "
+               "rows identical: the first is kept, line 27 left out -> nothing to do; delete line 27 "
+               "to silence this")
+    assert warning in result.warnings, result.warnings
+    assert result.n_train == N_IMAGES and result.counts_per_grade[4] == 5
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["grades"]["source"] == ingest.INFERRED_ICDR
+    assert summary["left_out_repeated"] == [{"name": "eye_004.jpg", "line": 27, "grade_cell": "4",
+                                             "kept_line": 6}]
+    assert ("left out: 1 row repeating an earlier row of the same image, grade and patient (the "
+            "image kept once), listed in ingest_summary.json (left_out_repeated)"
+            ) in ingest.format_summary(result)
+    # the scale said: the same warning, on ICDR's scale as on DRAC's (where grade 4 is the error)
+    said = ingest.run(config(root, grades=["icdr"]), tmp_path / "icdr", verbose=False)
+    assert warning in said.warnings
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root, grades=["drac"]), tmp_path / "drac", verbose=False)
+    message = str(refused.value)
+    assert "rows have a grade outside {0, 1, 2}" in message and "pass --grades icdr" in message
+    assert "1 problem(s) must be fixed" in message, message
+    assert warning in message, message
+
+
+def test_the_preflight_infers_icdr_beside_an_exact_repeat(tmp_path: Path) -> None:
+    """``python -m drac_ssl.train`` without ``-c fundus`` read the same folder through the same
+    ingest functions and stopped on both errors before any stage."""
+    root = plain_folder(tmp_path / "d", ["eye_004.jpg,4"])
+    cfg, sources, parsed = preflight.read_config(None, [f"data.root={root}", "data.n_folds=2",
+                                                        "pretrain.batch_size=8", "umm.batch_size=8"])
+    assert parsed == []
+    found = preflight.check(cfg, tmp_path / "runs" / "x", sources)
+    errors = [f.line for f in found if f.severity == "error"]
+    assert errors == [], errors
+    assert not any("outside {" in f.line or "listed 2 times" in f.line for f in found)
+    # said on DRAC's scale, its grade error is the one error: the repeat is none
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", "data.n_folds=2",
+                                                   "data.grades=drac", "pretrain.batch_size=8",
+                                                   "umm.batch_size=8"])
+    errors = [f.line for f in preflight.check(cfg, tmp_path / "runs" / "y", sources) if f.severity == "error"]
+    assert len(errors) == 1 and "11 rows have a grade outside {0, 1, 2}" in errors[0], errors
+
+
+def test_an_exact_repeat_of_a_bad_grade_is_the_same_repeat_on_every_scale(tmp_path: Path) -> None:
+    """The repeat is told by the grade cell as written: ``x`` twice is one row written twice, the
+    grade error said at each line; an empty cell written twice stays an error (no grade given)."""
+    root = plain_folder(tmp_path / "d", ["eye_030.jpg,x", "eye_030.jpg,x"])  # lines 27, 28
+    csv_path = root / "labels.csv"
+    (root / "eye_030.jpg").write_bytes((root / "eye_000.jpg").read_bytes())
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root, grades=["icdr"]), tmp_path / "out", verbose=False)
+    message = str(refused.value)
+    assert (f"{csv_path}:28: eye_030.jpg is listed 2 times (lines 27, 28) with grade x on both, the "
+            "rows identical: the first is kept, line 28 left out") in message, message
+    assert "-> keep exactly one row per image" not in message, message
+    assert f"{csv_path}:27: grade 'x' of eye_030.jpg is not an integer" in message, message
+
+
+def test_a_repeat_whose_other_columns_differ_says_so_and_names_them(tmp_path: Path) -> None:
+    """``eye_003.jpg;3;OD;ok`` and ``eye_003.jpg;3;OD;dup`` were 'the rows identical'. They agree
+    on every column the ingest reads, so the first is kept with a warning, which names the
+    column that differs; the counts are the file's rows as written (28 here, not 27)."""
+    root = tmp_path / "d"
+    names = colour_jpegs(root)
+    rows = [f"{n};{i % 5};OD;ok" for i, n in enumerate(names)]
+    rows += ["eye_003.jpg;3;OD;dup", "eye_090.jpg;1;OS;ok", "eye_091.jpg;2;OS;ok"]  # lines 27-29
+    csv_path = root / "labels.csv"
+    csv_path.write_text("\n".join(["image name;DR grade;eye;note", *rows]) + "\n", encoding="utf-8")
+    result = ingest.run(config(root, missing="leave_out"), tmp_path / "out", verbose=False)
+    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
+    assert said == (f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade 3 on "
+                    "both, the same name and grade but other columns differ (note 'ok' vs 'dup'): "
+                    "the first is kept, line 27 left out -> nothing to do if line 27 is a copy; if "
+                    "it was meant for another image, write that image's name in it; else delete "
+                    "line 27 to silence this"), said
+    assert "identical" not in said
+    (left,) = [n for n in result.notes if "were left out (--missing leave_out)" in n]
+    assert f"2 of the 28 label rows have no image in {root}" in left, left
+    printed = ingest.format_summary(result)
+    assert "left out: 2 rows whose image is missing" in printed
+    assert "left out: 1 row repeating an earlier row" in printed
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["left_out_repeated"] == [{"name": "eye_003.jpg", "line": 27, "grade_cell": "3",
+                                             "kept_line": 5,
+                                             "other_cells": {"eye": "OD", "note": "dup"}}]
+    assert [r["line"] for r in summary["left_out_missing"]] == [28, 29]
+    # without leave_out the count line of the rows without an image counts the same 28
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "error", verbose=False)
+    counts = {p.summary for p in refused.value.problems if p.kind == "no-image"}
+    assert len(counts) == 1 and next(iter(counts)).startswith(
+        f"2 of the 28 label rows have no image in {root}"), counts
+
+
+def test_a_repeat_with_its_patient_said_names_the_patient_too(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    names = colour_jpegs(root)
+    rows = [f"{n},{i % 5},p{i},ok" for i, n in enumerate(names)] + ["eye_003.jpg,3,p3,redo"]
+    csv_path = root / "labels.csv"
+    csv_path.write_text("\n".join(["image name,DR grade,patient,note", *rows]) + "\n", encoding="utf-8")
+    result = ingest.run(config(root, patient_column="patient"), tmp_path / "out", verbose=False)
+    assert any(w.startswith(f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade "
+                            "3 on both, the same name, grade and patient but other columns differ "
+                            "(note 'ok' vs 'redo')") for w in result.warnings), result.warnings
