@@ -310,7 +310,8 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--images", metavar="DIR", help="folder of the images to grade (or one image "
                                                         "file) / with --check: the folder of the test "
                                                         "images / with RUN --score: the graded files, "
-                                                        "to say those the model was trained on")
+                                                        "to say those the model was trained or "
+                                                        "pretrained on")
     parser.add_argument("--out", metavar="CSV", help="submission file to write")
     parser.add_argument("--check", metavar="CSV", help="validate this submission file instead")
     parser.add_argument("--manifest", metavar="RUN",
@@ -326,7 +327,9 @@ def export_parser() -> argparse.ArgumentParser:
                         help="score this submission against the true grades of --labels: QWK with "
                              "its 95%% bootstrap CI, accuracy, macro F1, AUC one-vs-rest and "
                              "one-vs-one, the confusion matrix; every case needs a label and "
-                             "every label a case")
+                             "every label a case; a warning when the backbone was pretrained "
+                             "on the scored images (transductive: pretrain.use_test_images=false "
+                             "for a clean test figure)")
     parser.add_argument("--labels", metavar="CSV",
                         help="with --score: the label CSV (any dialect the ingest reads; the "
                              f"columns of {in_words([LAYOUT_NAMES[k] for k in SCORED_LAYOUTS])} "

@@ -139,7 +139,9 @@ problem of the file: the fix is ``--check CSV --manifest RUN``
 (IDRiD's testing labels, APTOS's public split, a held-out set): QWK with its bootstrap 95% CI,
 accuracy, macro F1, the AUCs and the confusion matrix, in report.md's words; every case needs a
 label and every label a case (:mod:`drac_ssl.scoring`, which loads no torch: the command
-answers it before this module's imports).
+answers it before this module's imports). A score of images the backbone was pretrained on
+without their grades (the run's test images, by default) is warned of as transductive, not a
+clean held-out figure (:func:`drac_ssl.scoring.pretraining_images_check`).
 
 An image of ``--images`` that is *not reliably gradable* by the app batch's rule
 (:func:`drac_ssl.grading.image_notes.flagged_reasons`: unlike the training images, a colour

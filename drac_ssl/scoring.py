@@ -57,6 +57,15 @@ submission (``<stem>_notes.csv``), or ``RUN`` (a run or bundle folder whose bund
 training images' hashes) with ``--images DIR`` (the graded files); ``RUN`` alone gets a note on
 how to tell; a bundle built before the list says nothing.
 
+Images the backbone was pretrained on, without their grades, are said too (``warning: 3 of 5
+scored images were among those the self-supervised pretraining (VICReg) of this model's backbone
+read, without their grades (same SHA-256): the figures are transductive, not a clean held-out
+test figure; for a clean one, train again with pretrain.use_test_images=false``, and
+``pretraining_images`` in the record, its ``transductive`` true): by default a run pretrains
+(VICReg, UMM) on its test images' pixels, and IDRiD's and APTOS's test grades are public
+(:func:`pretraining_images_check`: ``RUN`` with ``--images DIR``, or a submission the export
+wrote into a run folder; none for the ``scratch`` variant).
+
 Exit codes (:func:`score_command`): 0 scored; 1 the submission fails its check (its problems
 printed as ``--check`` prints them); 2 anything else that stops the scoring (arguments, a
 label CSV that cannot be read or has bad rows, cases and labels that do not pair, a
@@ -136,8 +145,8 @@ from drac_ssl.scale import default_grade_names
 from drac_ssl.starting import interpreter_word, started
 from drac_ssl.submission import SubmissionRows, read_submission
 
-__all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "read_grade_labels",
-           "scale_names", "score", "score_command", "score_lines"]
+__all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
+           "read_grade_labels", "scale_names", "score", "score_command", "score_lines"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -786,7 +795,9 @@ def score_lines(record: dict[str, Any]) -> list[str]:
     in report.md's words (``QWK 0.812 (95% CI 0.700..0.900), AUC ... (one-vs-one; one-vs-rest
     ...), accuracy ..., macro F1 ...``), the notes (AUC n/a, one grade given), the
     no-better-than-chance warning (left out when the labels hold one grade: then one note
-    says so), and the confusion matrix as a Markdown table."""
+    says so), the warning that the figures are transductive when the scored images were among
+    those the backbone was pretrained on (``pretraining_images``, :func:`pretraining_images_check`),
+    and the confusion matrix as a Markdown table."""
     names = record["class_names"]
     k = record["num_grades"]
     columns = record["label_columns"]
@@ -837,6 +848,9 @@ def score_lines(record: dict[str, Any]) -> list[str]:
                      f"to nothing about grading.")
     if record.get("chance_warning"):
         lines.append(f"warning: {record['chance_warning']}")
+    pretrained = record.get("pretraining_images") or {}
+    if pretrained.get("line"):  # on stdout with the figures it qualifies: a transductive score
+        lines.append(f"warning: {pretrained['line']} ({pretrained['source']})")
     header = ["true \\ class", *(f"{g} {n}" if n != str(g) else str(g) for g, n in enumerate(names))]
     rows = [[header[g + 1], *row] for g, row in enumerate(record["confusion"])]
     lines += ["", "Confusion matrix (rows: true grade, columns: the submission's class):", "",
@@ -917,6 +931,156 @@ def training_images_check(submission: str | Path, run: str | None = None,
     return told
 
 
+def _scored_bundle(run: str, submission: str | Path) -> Path:
+    """The bundle that graded ``submission``, for ``RUN``: :func:`bundle_folder`'s, except for a
+    run folder's own export of one variant (``RUN/export/submission_NAME.csv``, written by
+    ``RUN --variant NAME``), whose bundle is ``RUN/bundles/NAME``. Raises BundleError as
+    :func:`bundle_folder` does."""
+    from drac_ssl.grading.bundle_folder import bundle_folder
+
+    bundle = bundle_folder(run)
+    sub = Path(submission)
+    if bundle == Path(run) / "bundle" and sub.parent.name == "export" and sub.stem.startswith("submission_"):
+        if sub.parent.resolve() == (Path(run) / "export").resolve():
+            own = Path(run) / "bundles" / sub.stem[len("submission_"):]
+            if (own / "metadata.json").is_file():
+                return own
+    return bundle
+
+
+def _run_export_cases(submission: str | Path) -> tuple[Path, dict[str, str]] | None:
+    """``(RUN, case -> SHA-256)`` for a submission the export wrote into a run folder
+    (``RUN/export/submission[_NAME].csv`` beside ``RUN/data/manifest.csv``): the ingest's test
+    images it graded, each case's hash from the manifest (its ``id`` is the case name); None
+    for any other submission, or a manifest that cannot be read."""
+    from drac_ssl.manifest import MANIFEST_FILE, read_manifest
+
+    sub = Path(submission)
+    run = sub.parent.parent
+    if sub.parent.name != "export" or not sub.stem.startswith("submission"):
+        return None
+    try:
+        rows = read_manifest(run / "data" / MANIFEST_FILE, ("id", "split", "sha256"))
+    except (OSError, ValueError):
+        return None
+    return run, {str(r["id"]): str(r.get("sha256") or "") for r in rows if r.get("split") == "test"}
+
+
+def pretraining_images_check(submission: str | Path, run: str | None = None,
+                             images: str | None = None) -> dict[str, Any] | None:
+    """Whether the scored images were among those the self-supervised pretraining of the
+    bundle's backbone read without their grades (the run's test images by default,
+    ``pretrain.use_test_images``; its ``data.unlabelled`` images): a figure on them is
+    transductive, not a clean held-out test figure. By content: the bundle's
+    ``pretraining_images`` hashes (:func:`drac_ssl.grading.training_images.pretraining_hashes`)
+    against each case's file in ``images`` (a renamed copy is still recognised), or, for a
+    submission the export wrote into a run folder (``RUN/export/submission[_NAME].csv``: the
+    ingest's test images), the manifest's hash of that case.
+
+    The bundle: ``run``'s (:func:`_scored_bundle`), or, without ``run``, that of the run folder
+    the submission lies in. Returns ``{"n": k, "of": n, "transductive": k > 0, "line":
+    pretraining_images_line(...), "source": ..., "bundle": ..., "variant": ...}`` (``n`` of the
+    ``of`` cases checked; for the ``scratch`` variant, never pretrained, ``n`` 0; but where
+    ``run`` is a run folder whose selected bundle is scratch and scored files are among the
+    images its pretraining stages read, ``transductive`` None and a ``line`` saying that a
+    pretrained variant's submission would be transductive: which variant graded cannot be
+    told), with
+    ``"unchecked"`` and ``"note"`` when some cases could not be checked; ``{"note": ...,
+    "transductive": None}`` when none could; ``{"line": ..., "source": ..., "transductive":
+    None}`` when the bundle lists no hashes but says its pretraining read its test images
+    (built before the list); None when nothing tells (no run, no bundle, a bundle that says
+    nothing). Raises ValueError (BundleError) for a ``run`` that
+    is no run or bundle folder."""
+    from drac_ssl.grading.bundle_folder import BundleError
+    from drac_ssl.grading.training_images import (
+        HASH_HEX,
+        PRETRAINING_IMAGES_KEY,
+        file_prefix,
+        pretraining_hashes,
+        pretraining_images_line,
+        pretraining_images_of,
+    )
+    from drac_ssl.io import read_json_dict
+
+    exported = _run_export_cases(submission)
+    export_bundle = None
+    if exported is not None:
+        try:
+            export_bundle = _scored_bundle(str(exported[0]), submission)
+        except BundleError:  # a run folder without its bundle: RUN names one, or nothing tells
+            export_bundle = None
+    bundle = _scored_bundle(run, submission) if run is not None else export_bundle
+    if bundle is None:
+        return None
+    meta = read_json_dict(bundle / "metadata.json") or {}
+    variant = meta.get("variant")
+    cases = _submission_cases(submission)
+    hashes = pretraining_hashes(meta)
+    if hashes is None:
+        seen = str((meta.get("backbone_pretraining") or {}).get("training_data") or "")
+        if "and test images" not in seen:  # pretrain.load_pretrain_data's words
+            return None
+        return {"transductive": None, "bundle": str(bundle), "variant": variant,
+                "line": ("this model's backbone was pretrained on its run's test images, without their "
+                         "grades, and its bundle lists no hashes of them (built before that list), so "
+                         "whether these are those images cannot be told: if they are, the figures are "
+                         "transductive, not a clean held-out test figure; for a clean one, train again "
+                         "with pretrain.use_test_images=false"),
+                "source": f"{bundle / 'metadata.json'}: backbone_pretraining.training_data"}
+    record = meta.get(PRETRAINING_IMAGES_KEY) or {}
+    told: dict[str, Any] = {"bundle": str(bundle), "variant": variant}
+    run_pool = None  # a run folder whose selected bundle is scratch: what its pretrained variants read
+    if variant == "scratch":
+        if run is not None and bundle == Path(run) / "bundle":
+            run_pool = pretraining_images_of(run, "vicreg_umm")  # the stages there: VICReg, UMM
+        if run_pool is None or not run_pool.get("images"):
+            return {**told, "n": 0, "of": len(cases), "transductive": False, "line": "",
+                    "source": f"{bundle}: the scratch variant, whose backbone was never pretrained"}
+        record, hashes = run_pool, pretraining_hashes({PRETRAINING_IMAGES_KEY: run_pool}) or set()
+    stages = str(record.get("stages") or "")
+    folder = Path(images) if images is not None else None
+    files = {c: folder / c for c in cases if (folder / c).is_file()} if folder is not None and folder.is_dir() else {}
+    by_manifest: dict[str, str] = {}
+    if exported is not None and export_bundle is not None and export_bundle.resolve() == bundle.resolve():
+        by_manifest = {c: exported[1][c][:HASH_HEX] for c in cases
+                       if c not in files and exported[1].get(c)}
+    unchecked = [c for c in cases if c not in files and c not in by_manifest]
+    checked = len(cases) - len(unchecked)
+    whose = (f"{run}'s pretrained variants (its bundle, {bundle}, is the scratch variant)" if run_pool
+             else f"{bundle}'s backbone")
+    if not checked:
+        said = (f"none of the {len(cases)} graded case(s) has a file in {folder}: give --images the "
+                f"folder the grades were made from" if folder is not None else
+                f"without the graded files this cannot be told: add {'' if run is not None else 'RUN and '}"
+                f"--images DIR (the folder the grades were made from)")
+        return {**told, "transductive": None,
+                "note": (f"the images the self-supervised pretraining of {whose} read without their "
+                         f"grades are listed by SHA-256, but {said}")}
+    pretrained = [c for c in files if file_prefix(files[c]) in hashes]
+    pretrained += [c for c, prefix in by_manifest.items() if prefix in hashes]
+    sources = ([f"the files of {folder}"] if files else []) + (
+        [f"{len(by_manifest)} case(s) by the run's ingest manifest (the export graded its test images)"]
+        if by_manifest else [])
+    told.update({"n": len(pretrained), "of": checked, "transductive": bool(pretrained),
+                 "line": pretraining_images_line(len(pretrained), checked, stages,
+                                                 bool(record.get("unlabelled"))),
+                 "source": f"{' and '.join(sources)} against the images the pretraining of {whose} read"})
+    if run_pool and pretrained:  # which variant graded cannot be told: said, not counted
+        told.update({"n": 0, "transductive": None, "line": (
+            f"{len(pretrained)} of {checked} scored images were among those the self-supervised "
+            f"pretraining ({stages}) of this run read, without their grades (same SHA-256); RUN's bundle "
+            f"is its scratch variant, never pretrained, whose grades give a clean figure, but a "
+            f"submission of a pretrained variant (--variant vicreg or vicreg_umm) gives a transductive "
+            f"one, not a clean held-out test figure: pass RUN/bundles/NAME as RUN to have it told; for "
+            f"a clean one, train again with pretrain.use_test_images=false")})
+    if unchecked:
+        shown = ", ".join(unchecked[:5]) + (f", ... ({len(unchecked)} in all)" if len(unchecked) > 5 else "")
+        told["unchecked"] = unchecked
+        told["note"] = (f"{len(unchecked)} of the {len(cases)} graded case(s) could not be checked against "
+                        f"the images the backbone's pretraining read (no file in {folder}): {shown}")
+    return told
+
+
 def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``python -m drac_ssl.export --score SUBMISSION.csv --labels LABELS.csv ...`` (parsed by
     :func:`drac_ssl.commands.export_parser`, ``argv`` as typed, for the record's ``command``):
@@ -961,6 +1125,12 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         record["training_images"] = told
     if run_problem:
         record["training_images_problem"] = run_problem
+    try:  # the scored images among those the backbone pretrained on without grades: transductive
+        pretrained = pretraining_images_check(args.score, None if run_problem else args.run, args.images)
+    except ValueError:  # said above: the RUN is no run or bundle folder
+        pretrained = None
+    if pretrained is not None:
+        record["pretraining_images"] = pretrained
     record["command"] = shlex.join([interpreter_word(), "-m", "drac_ssl.export", *argv])
     json_error = None
     if args.json:  # before the printing: a reader that stops early (| head -1) still gets it
@@ -980,6 +1150,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"warning: {told['line']} ({told['source']})", file=sys.stderr)
     if told is not None and told.get("note"):
         print(f"note: {told['note']}", file=sys.stderr)
+    if pretrained is not None and pretrained.get("note"):
+        print(f"note: {pretrained['note']}", file=sys.stderr)
     if run_problem:
         print(f"warning: {run_problem}", file=sys.stderr)
     if json_error is not None:

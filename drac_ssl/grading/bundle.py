@@ -77,7 +77,12 @@ from drac_ssl.grading.model import (
 )
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
 from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
-from drac_ssl.grading.training_images import TRAINING_IMAGES_KEY, training_images_record
+from drac_ssl.grading.training_images import (
+    PRETRAINING_IMAGES_KEY,
+    TRAINING_IMAGES_KEY,
+    pretraining_images_of,
+    training_images_record,
+)
 from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 from drac_ssl.metrics import (
@@ -1954,6 +1959,10 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         # the training images' hashes (compact): the export and --score say when graded images
         # are among them; absent when the manifest cannot be read
         **({TRAINING_IMAGES_KEY: hashes} if (hashes := training_images_of(run_dir / "data")) else {}),
+        # the images its backbone's pretraining read without grades (the test images unless
+        # pretrain.use_test_images=false, data.unlabelled): --score says a figure on them is
+        # transductive; absent for scratch and when the manifest cannot be read
+        **({PRETRAINING_IMAGES_KEY: pool} if (pool := pretraining_images_of(run_dir, variant)) else {}),
         # what it was built from: build_or_reuse_bundle reuses it while these are unchanged
         # relative to the run folder, as the digest's keys: a bundle shared or a run moved
         # carries no absolute path of the machine it was built on
