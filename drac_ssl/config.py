@@ -3349,12 +3349,18 @@ def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
     """What is wrong with ``data.grades`` and the fix, or ``("", "")`` when it is empty, one
     named scale (drac, icdr) or >= 2 distinct non-empty names. Names are quoted as given;
     two names that differ only in case are one name (the label CSV's grade words are read
-    ignoring case)."""
+    ignoring case). One word close to a scale's name (``icdr5``, ``dracc``: :func:`close_match`)
+    is said as the scale it most likely meant, its fix first."""
     if not grades or (len(grades) == 1 and grades[0].strip().lower() in GRADE_SCALES):
         return "", ""
     names = [g.strip() for g in grades]
     scales = ", ".join(f"{k} ({', '.join(v)})" for k, v in GRADE_SCALES.items())
     example = "e.g. data.grades=[Normal, NPDR, PDR]"
+    meant = close_match(names[0].lower(), list(GRADE_SCALES)) if len(names) == 1 else ""
+    if meant:  # data.grades=icdr5: a scale's name mistyped, not one grade
+        return (f"names one grade ({names[0]!r}); grading needs at least 2 (did you mean {meant}?)",
+                f"data.grades=[{meant}] (the {meant} scale: {', '.join(GRADE_SCALES[meant])}), or list "
+                f"the grade names in order, e.g. data.grades=[no referable DR, referable DR]")
     if len(names) < 2:
         return (f"names one grade ({names[0]!r}); grading needs at least 2",
                 f"list the grade names in order, e.g. data.grades=[no referable DR, referable DR] "
