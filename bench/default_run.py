@@ -13,10 +13,12 @@ pipeline works, not how well real DR is graded).
   cache) on the GPU; the phantom set is generated first and timed apart, since the
   pipeline's own work starts at ingest.
 * ``python -m bench.default_run --config configs/fundus.yaml --own-fundus-folder --name
-  first_try_fundus --goal-seconds 120 data.root=my_photos/ ...``: the README's tiny first try
-  on a folder of one's own fundus photographs (docs/own_fundus_folder.md, step 2), its
-  settings as the README gives them, on a folder built first (timed apart) from the 30 real
-  APTOS 2019 samples of the team's shared data (:func:`build_own_fundus_folder`).
+  first_try_fundus --goal-seconds 120 --first-try data.root=my_photos/ ...``: the README's
+  tiny first try on a folder of one's own fundus photographs (docs/own_fundus_folder.md, step
+  2), its settings as the README gives them, on a folder built first (timed apart) from the 30
+  real APTOS 2019 samples of the team's shared data (:func:`build_own_fundus_folder`). The
+  committed ``first_try_fundus.json`` was made before ``--first-try`` existed, with its
+  settings typed out (``drac_ssl.trial_run.FIRST_TRY``): the same configuration.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> None:
                              "samples of the shared data before the clock starts, as docs/own_fundus_folder.md "
                              "lays it out: eye_001.jpg ... on a 320 x 224 black canvas and labels.csv with the "
                              "data.image_column / data.grade_column the overrides name (timed apart)")
+    parser.add_argument("--first-try", action="store_true",
+                        help="pass --first-try to drac_ssl.train: the tiny first try's settings "
+                             "(drac_ssl.trial_run.FIRST_TRY) before the overrides, which win")
     parser.add_argument("--keep", default="", help="copy the run folder's report and plots here")
     parser.add_argument("--out-dir", default=str(RESULTS))
     add_threads_argument(parser)
@@ -71,9 +76,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_intermixed_args(argv)  # overrides on both sides of the options
     config = Path(args.config).resolve()
     from drac_ssl.config import ConfigError, load_config
+    from drac_ssl.trial_run import FIRST_TRY_OPTION, first_try_overrides
 
+    preset = first_try_overrides() if args.first_try else []  # as drac_ssl.train reads --first-try
+    option = [FIRST_TRY_OPTION] if args.first_try else []
     try:  # a mistyped or refused override: the package's message (what, where, the fix), no traceback
-        resolved = load_config(config, ["run.name=bench", *args.overrides])
+        resolved = load_config(config, [*preset, "run.name=bench", *args.overrides])
     except ConfigError as exc:
         raise SystemExit(f"error: {exc}") from None
     if "finetune" not in resolved.run.stages:
@@ -92,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
                     "c = load_config(sys.argv[1], sys.argv[2:]); d = c.data; "
                     "phantom.generate(phantom_root(c), n_train=d.phantom_n_train, n_test=d.phantom_n_test, "
                     "seed=d.phantom_seed, workers=d.workers)")
-            subprocess.run([sys.executable, "-c", code, str(config), *args.overrides], cwd=work, env=env, check=True)
+            subprocess.run([sys.executable, "-c", code, str(config), *preset, *args.overrides], cwd=work, env=env,
+                           check=True)
             phantom_seconds = time.perf_counter() - t0
             print(f"[bench] phantom set generated in {phantom_seconds:.1f} s (not counted below)")
         folder_seconds = photographs = None
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         load_start = load_average()
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "drac_ssl.train", "-c", str(config),
-                               "--threads", str(args.threads), "run.name=bench", *args.overrides],
+                               "--threads", str(args.threads), *option, "run.name=bench", *args.overrides],
                               cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               check=False)
         total = time.perf_counter() - t0
@@ -126,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"[bench] main job: {total:.1f} s total; stages {stage_seconds}")
     write_result(args.name, {
         "what": f"python -m drac_ssl.train -c {config.relative_to(REPO) if config.is_relative_to(REPO) else config}"
-                f"{' ' + ' '.join(args.overrides) if args.overrides else ''}: ingest + VICReg + UMM + "
+                f"{''.join(' ' + w for w in [*option, *args.overrides])}: ingest + VICReg + UMM + "
                 f"{resolved.data.n_folds}-fold fine-tune (scratch / VICReg / VICReg+UMM) + export",
         "data": (f"{photographs} real APTOS 2019 colour fundus photographs (224 px, 6 per ICDR grade) each on a "
                  f"{CAMERA_CANVAS[1]} x {CAMERA_CANVAS[0]} black canvas as JPEG, in a plain folder with labels.csv "

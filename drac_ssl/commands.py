@@ -193,6 +193,7 @@ def train_parser() -> argparse.ArgumentParser:
     (:func:`drac_ssl.train.main`), its usage naming the one run (:func:`command_name`); parse
     with ``parse_intermixed_args``, so that overrides may stand on both sides of ``-c FILE``."""
     from drac_ssl.config import shipped_config_names  # PyYAML only
+    from drac_ssl.trial_run import FIRST_TRY_OPTION, first_try_help  # PyYAML only
 
     names = shipped_config_names()
     shipped = (f"Shipped configs (-c NAME): {', '.join(names)}; --list-configs says what each is for. "
@@ -200,7 +201,9 @@ def train_parser() -> argparse.ArgumentParser:
     parser = OverrideParser(
         prog=command_name("drac-ssl-train", "drac_ssl.train"),
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
-        epilog=(f"{shipped}Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. "
+        epilog=(f"First time on your data: add {FIRST_TRY_OPTION} (a tiny run of every stage, minutes on a "
+                f"CPU; its figures mean nothing), e.g. -c fundus {FIRST_TRY_OPTION} data.root=my_photos/. "
+                f"{shipped}Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. "
                 "Relative paths (data.root, run.out_dir) are read from the current folder. Every "
                 "setting, its default and meaning: drac_ssl/config.py and docs/configuration.md (Settings "
                 "reference). Rerunning "
@@ -221,20 +224,26 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=ascii_int("--threads"), default=None, metavar="N",
                         help="CPU threads (torch, OpenCV); same as run.threads=N; 0 = the "
                              "default policy: half the cores, 1..4 (drac_ssl.runtime)")
+    parser.add_argument(FIRST_TRY_OPTION, action="store_true", dest="first_try", help=first_try_help())
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides")
     return add_version_option(parser)
 
 
 def train_overrides(args: argparse.Namespace) -> list[str]:
     """The overrides of ``python -m drac_ssl.train``'s parsed ``args`` (:func:`train_parser`):
-    its ``section.key=value`` words in their order, then ``--threads N`` as ``run.threads=N``,
+    with ``--first-try``, first, the tiny first try's settings
+    (:func:`drac_ssl.trial_run.first_try_overrides`: :class:`~drac_ssl.config.PresetOverride`
+    words), so that a ``section.key=value`` typed anywhere wins over them; then its
+    ``section.key=value`` words in their order, then ``--threads N`` as ``run.threads=N``,
     last, so that it wins over a ``run.threads=`` typed anywhere; an
     :class:`~drac_ssl.config.OptionOverride`, which the messages name as ``--threads N``."""
     from drac_ssl.config import OptionOverride  # PyYAML only
+    from drac_ssl.trial_run import first_try_overrides  # PyYAML only
 
+    preset = first_try_overrides() if getattr(args, "first_try", False) else []
     threads = [] if args.threads is None else [OptionOverride(f"run.threads={args.threads}",
                                                               f"--threads {args.threads}")]
-    return [*args.overrides, *threads]
+    return [*preset, *args.overrides, *threads]
 
 
 def refuse_train_early(argv: list[str] | None = None) -> None:

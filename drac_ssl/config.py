@@ -1530,6 +1530,8 @@ def list_configs_text(command: str = "python -m drac_ssl.train") -> str:
                          f"add data.root=/path/to/it)")
     lines.append(f"A file given to -c always wins over a name (a folder never does). To edit one, copy it out: "
                  f"{command} --print-config NAME > my.yaml, then {command} -c my.yaml")
+    lines.append(f"A tiny first try of one on your data (every stage, minutes on a CPU; its figures mean "
+                 f"nothing): {command} -c NAME --first-try data.root=... ({command} --help says what it sets)")
     return "\n".join(lines)
 
 
@@ -2865,6 +2867,15 @@ class OptionOverride(str):
         return str(self), self.typed
 
 
+class PresetOverride(OptionOverride):
+    """One override of a preset a command's option stands for (``--first-try``: the settings of
+    :data:`drac_ssl.trial_run.FIRST_TRY`, each one of these, ``typed`` the option): read and
+    named as an :class:`OptionOverride` (``command line '--first-try'``), but given before the
+    command line's own overrides, so that the user's ``section.key=value`` of the same setting,
+    typed anywhere, wins, and without the warning of a setting given twice
+    (:func:`repeated_overrides` leaves it out)."""
+
+
 def typed_words(word: str) -> str:
     """What the user typed for the command-line ``word``: an :class:`OptionOverride`'s option
     (``--threads 2``), else the word itself (``run.threads=2``)."""
@@ -2883,9 +2894,12 @@ def repeated_overrides(overrides: Sequence[str]) -> list[tuple[str, tuple[str, .
     order given (an :class:`OptionOverride`, ``--threads N``, is given last, so it wins), each
     the word typed; the last is read, as before, and the commands say so in a warning
     (:func:`drac_ssl.preflight.read_config`). A setting given one value, however often, means
-    one thing and is not listed."""
+    one thing and is not listed. A :class:`PresetOverride` (``--first-try``'s) is a starting
+    value the user's own override replaces on purpose: not listed."""
     words: dict[str, list[str]] = {}
     for word in overrides:
+        if isinstance(word, PresetOverride):
+            continue
         if _is_override(word) and not word.lstrip().startswith("-"):  # --k=v: refused, not read
             words.setdefault(word.split("=", 1)[0].strip(), []).append(word)
     return [(key, tuple(given)) for key, given in words.items()
@@ -3349,12 +3363,18 @@ def grades_problem(grades: Sequence[str]) -> tuple[str, str]:
     """What is wrong with ``data.grades`` and the fix, or ``("", "")`` when it is empty, one
     named scale (drac, icdr) or >= 2 distinct non-empty names. Names are quoted as given;
     two names that differ only in case are one name (the label CSV's grade words are read
-    ignoring case)."""
+    ignoring case). One word close to a scale's name (``icdr5``, ``dracc``: :func:`close_match`)
+    is said as the scale it most likely meant, its fix first."""
     if not grades or (len(grades) == 1 and grades[0].strip().lower() in GRADE_SCALES):
         return "", ""
     names = [g.strip() for g in grades]
     scales = ", ".join(f"{k} ({', '.join(v)})" for k, v in GRADE_SCALES.items())
     example = "e.g. data.grades=[Normal, NPDR, PDR]"
+    meant = close_match(names[0].lower(), list(GRADE_SCALES)) if len(names) == 1 else ""
+    if meant:  # data.grades=icdr5: a scale's name mistyped, not one grade
+        return (f"names one grade ({names[0]!r}); grading needs at least 2 (did you mean {meant}?)",
+                f"data.grades=[{meant}] (the {meant} scale: {', '.join(GRADE_SCALES[meant])}), or list "
+                f"the grade names in order, e.g. data.grades=[no referable DR, referable DR]")
     if len(names) < 2:
         return (f"names one grade ({names[0]!r}); grading needs at least 2",
                 f"list the grade names in order, e.g. data.grades=[no referable DR, referable DR] "
@@ -3433,10 +3453,11 @@ RESOLVED_HEADER = "# Resolved drac_ssl configuration"
 ``config.yaml``): it holds every setting, those the user never set too."""
 
 
-def save_config(cfg: Config, path: str | os.PathLike[str]) -> Path:
+def save_config(cfg: Config, path: str | os.PathLike[str], comment: str = "") -> Path:
     """Write the resolved configuration as YAML (atomically). Every setting is written, those
     the run's stages do not read too; for a generic data set (``data.dataset`` not ``drac``) a
-    second comment line says which do not apply (:func:`generic_config_note`)."""
+    second comment line says which do not apply (:func:`generic_config_note`); ``comment``, a
+    line about how the run was made (``--first-try``'s settings), after them."""
     from drac_ssl.starting import python_command  # stdlib only
 
     p = Path(path)
@@ -3447,6 +3468,7 @@ def save_config(cfg: Config, path: str | os.PathLike[str]) -> Path:
         # a file read later, from anywhere: no absolute interpreter path (python_word's in_file)
         RESOLVED_HEADER + f"; rerun with: {python_command('drac_ssl.train', in_file=True)} -c THIS_FILE\n"
         + (f"# {note}\n" if note else "")
+        + "".join(f"# {line}\n" for line in comment.splitlines())
         + yaml.safe_dump(to_dict(cfg), sort_keys=False),
         encoding="utf-8",
     )

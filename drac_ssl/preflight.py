@@ -221,9 +221,15 @@ class Sources(dict[str, str]):
     """The ``-c`` file is a run's resolved ``config.yaml`` (:data:`drac_ssl.config.RESOLVED_HEADER`):
     it sets every setting, so a setting it holds at its default says nothing of the user."""
 
+    presets: list[config_module.PresetOverride]
+    """The preset's overrides the command line was given (``--first-try``'s,
+    :class:`~drac_ssl.config.PresetOverride`), in order; those still in ``options`` were
+    applied, the others replaced by the user's own override of the setting."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.options: dict[str, config_module.OptionOverride] = {}
+        self.presets = []
 
 
 def read_config(path: str | os.PathLike[str] | None = None,
@@ -281,6 +287,8 @@ def read_config(path: str | os.PathLike[str] | None = None,
             sources[".".join(leaf)] = where
             if isinstance(arg, config_module.OptionOverride):
                 sources.options[".".join(leaf)] = arg
+                if isinstance(arg, config_module.PresetOverride) and arg not in sources.presets:
+                    sources.presets.append(arg)
             else:
                 sources.options.pop(".".join(leaf), None)
     for key, words in config_module.repeated_overrides(overrides or []):
@@ -327,9 +335,14 @@ def typed_override(where: str) -> str | None:
 def typed_words(sources: dict[str, str] | None) -> dict[str, str]:
     """Each setting typed on the command line -> its ``key=value`` word as typed
     (``{"run.name": "run.name=rm-tiny"}``), from ``sources`` of :func:`read_config` (none for
-    None): what :func:`drac_ssl.runtime.command_changes` replaces rather than adds."""
+    None): what :func:`drac_ssl.runtime.command_changes` replaces rather than adds. A setting
+    a preset option set (``--first-try``: :class:`~drac_ssl.config.PresetOverride`) is not
+    one: a fix adds its ``key=value``, which wins over the preset (replacing the option would
+    drop its other settings)."""
+    options = getattr(sources, "options", None) or {}
     return {key: word for key, where in (sources or {}).items()
-            if (word := typed_override(where)) is not None}
+            if (word := typed_override(where)) is not None
+            and not isinstance(options.get(key), config_module.PresetOverride)}
 
 
 def _where(setting: str, sources: dict[str, str] | None, cfg: Config) -> str:
@@ -1074,7 +1087,9 @@ def _check_cpu_time(c: _Findings, cfg: Config, n_images: int) -> None:
               f"threads take less, a shared CPU more; UMM and fine-tuning come on top)",
               "a GPU (run.device=cuda); or first " + (
                   GENERIC_CPU_TRY if cfg.data.dataset in GENERIC_DATASET_SIZES else
-                  "the README's tiny first try (pretrain.epochs=1 pretrain.max_steps_per_epoch=3 ...)")
+                  "the README's tiny first try: add --first-try to this command (every stage at a tiny "
+                  f"size, its figures mean nothing; {python_command('drac_ssl.train')} --help says what it "
+                  "sets)")
               + "; or fewer epochs, smaller crops")
 
 

@@ -102,7 +102,7 @@ from drac_ssl.selection import recorded_selection
 from drac_ssl.stage_settings import edited_config_words
 from drac_ssl.starting import python_command, started
 from drac_ssl.submission import class_rule_words
-from drac_ssl.trial_run import cap_words, pool_size
+from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, first_try_record, pool_size
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
 __all__ = ["FIGURE_CAPTIONS", "NextStep", "figure_caption", "model_next_steps", "pretrain_curve_words",
@@ -458,8 +458,22 @@ def _config_section(run_dir: Path) -> list[str]:
     # the settings of a stage the run neither asked for nor ran describe nothing that happened
     rows = [row for row in rows if row[0] not in ("umm", "finetune") or row[0] in planned
             or (run_dir / row[0]).is_dir()]
-    return ["## Configuration", "", "Resolved settings in `config.yaml`; the essentials:", "",
+    return ["## Configuration", "", *_first_try_lines(run_dir),
+            "Resolved settings in `config.yaml`; the essentials:", "",
             *markdown_table(["part", "settings"], rows)]
+
+
+def _first_try_lines(run_dir: Path) -> list[str]:
+    """The configuration section's paragraph on a run made with ``--first-try``
+    (:func:`drac_ssl.trial_run.first_try_record`): the settings it applied and those the
+    command line typed in their place; [] for another run."""
+    record = first_try_record(run_dir)
+    if record is None:
+        return []
+    applied = " ".join(f"`{w}`" for w in record.get("applied") or []) or "none of its settings"
+    replaced = " ".join(f"`{w}`" for w in record.get("replaced") or [])
+    return [f"Made with `{FIRST_TRY_OPTION}`, the tiny first try (its figures mean nothing): it applied "
+            f"{applied}" + (f"; typed in place of its own: {replaced}" if replaced else "") + ".", ""]
 
 
 def _earlier_attempts(entry: dict[str, Any]) -> str:

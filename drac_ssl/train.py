@@ -68,6 +68,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     PACKAGE_CONFIGS,
     Config,
     ConfigError,
+    PresetOverride,
     default_config_file,
     get,
     ingest_modality,
@@ -132,8 +133,13 @@ from drac_ssl.stage_settings import (
 from drac_ssl.starting import python_command, started
 from drac_ssl.trial_run import (
     EPOCH_SETTINGS,
+    FIRST_TRY,
+    FIRST_TRY_KEY,
+    FIRST_TRY_OPTION,
     INVOCATION_KEY,
     epoch_records,
+    first_try_record,
+    first_try_words,
     taken_record,
     trial_run_record,
     trial_run_words,
@@ -333,7 +339,8 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     meant = [d for d in diffs if parse_difference_line(d)[0] in typed]
     rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
     every = bool(meant) and len(meant) == len(diffs)  # all typed here: the saved config undoes them
-    fix = ("choose another run.name to start a new run"
+    dropped = _first_try_dropped(run_dir, sources, {parse_difference_line(d)[0] for d in diffs})
+    fix = (f"{dropped} to resume it; or " if dropped else "") + ("choose another run.name to start a new run"
            + (" with " + ", ".join(parse_difference_line(d)[0] for d in meant) + " as given" if every else "")
            + ", or rerun with the saved config"
            + (f" (it puts {_reverts(meant)}, which this command changes)" if meant else "")
@@ -889,7 +896,8 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
                                        f"taken, but here {plan.fold_bound}" if plan.fold_bound else ""),
                                     ("finish it there first (rerun that run's command), or leave run.reuse "
                                      "out to run every stage here" if unfinished else
-                                     "make those settings equal to that run's, or leave run.reuse out "
+                                     _first_try_lead(plan, sources)
+                                     + "make those settings equal to that run's, or leave run.reuse out "
                                      "to run every stage here" + _from_source_settings(cfg, plan, sources))))
     elif reuse:
         findings += _reuse_in_existing_folder(cfg, run_dir)
@@ -1165,8 +1173,62 @@ def _epochs_typed(cfg: Config, sources: dict[str, str] | None, run_dir: Path | N
     carried = (epoch_records(source) if given.name == "config.yaml" and _is_run_folder(source)
                else {})
     ours = run_dir is not None and source.resolve() == Path(run_dir).resolve()
+    options = getattr(sources, "options", None) or {}
     return typed_epochs(typed, {key: get(fixes.cfg, key) for key in typed}, fixes.file, carried,
-                        {key: get(cfg, key) for key in EPOCH_SETTINGS}, "" if ours else str(source))
+                        {key: get(cfg, key) for key in EPOCH_SETTINGS}, "" if ours else str(source),
+                        {key: options[key].typed for key in typed
+                         if isinstance(options.get(key), PresetOverride)})
+
+
+def _first_try_applied(sources: dict[str, str] | None) -> dict[str, Any] | None:
+    """This command line's :data:`drac_ssl.trial_run.FIRST_TRY_KEY` record, for its
+    ``invocations.jsonl`` line: ``{"applied": [...], "replaced": [...]}``, the ``--first-try``
+    overrides that set their setting and the user's own overrides that replaced the others (the
+    words as typed); None without ``--first-try``."""
+    presets = getattr(sources, "presets", None)
+    if not presets:
+        return None
+    options = getattr(sources, "options", None) or {}
+    applied, replaced = [], []
+    for word in presets:
+        key = word.split("=", 1)[0].strip()
+        if isinstance(options.get(key), PresetOverride):
+            applied.append(str(word))
+        elif (typed := preflight.typed_override((sources or {}).get(key, ""))) is not None:
+            replaced.append(typed)
+    return {"applied": applied, "replaced": replaced}
+
+
+def _first_try_comment(record: dict[str, Any] | None) -> str:
+    """The comment line of ``config.yaml`` for a run made with ``--first-try`` (its
+    :data:`~drac_ssl.trial_run.FIRST_TRY_KEY` ``record``), '' for none: the settings it applied
+    are among the values below, and so is a resume with ``-c THIS_FILE``."""
+    if record is None:
+        return ""
+    return (f"{first_try_words(record)}: the tiny first try, a trial run whose figures mean nothing "
+            f"(their values are below)")
+
+
+def _first_try_lead(plan: ReusePlan, sources: dict[str, str] | None) -> str:
+    """``add --first-try to your command (...); or `` before the fix of a ``run.reuse`` that
+    takes nothing, when its source was made with ``--first-try`` and its differing settings
+    (``plan.why``) are some of it that this command lacks (:func:`_first_try_dropped`); '' else."""
+    dropped = _first_try_dropped(plan.source, sources, {parse_difference_line(w)[0] for w in plan.why})
+    return f"{dropped}; or " if dropped else ""
+
+
+def _first_try_dropped(run_dir: Path, sources: dict[str, str] | None, keys: set[str]) -> str:
+    """``add --first-try to your command (RUN was made with it, ...)`` when the run folder
+    ``run_dir`` (resumed, or taken from by ``run.reuse``) was made with ``--first-try``
+    (:func:`drac_ssl.trial_run.first_try_record`), this command line has none, and one of the
+    differing settings ``keys`` is one of its :data:`~drac_ssl.trial_run.FIRST_TRY`; '' else."""
+    if getattr(sources, "presets", None) or sources is None:
+        return ""
+    record = first_try_record(run_dir)
+    ours = {w.split("=", 1)[0] for w in FIRST_TRY}
+    if record is None or not keys & ours:
+        return ""
+    return f"add {FIRST_TRY_OPTION} to your command ({run_dir} was made with it, this command has none)"
 
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
@@ -1174,9 +1236,12 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists. ``seen``: the
     last sign of a killed earlier training (:func:`drac_ssl.run_state.killed_training_seen`)."""
     to_run = preflight.stages_to_run(cfg, run_dir)
+    first_try = _first_try_applied(sources)
     if to_run or not (run_dir / "config.yaml").exists():
-        # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with
-        save_config(cfg, run_dir / "config.yaml")
+        # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with;
+        # one made with --first-try says so (a resume with -c RUN/config.yaml too: its records)
+        save_config(cfg, run_dir / "config.yaml",
+                    comment=_first_try_comment(first_try or first_try_record(run_dir)))
     env = environment_info()
     if (fixes := getattr(sources, "fixes", None)) is not None:  # the file -c read (a shipped
         env["config_file"] = str(Path(fixes.file).absolute())  # config's, for -c NAME: config_file)
@@ -1191,6 +1256,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         env = {**env, "resumed_with_other_builds": other_builds}
     if epochs := _epochs_typed(cfg, sources, run_dir):  # far below the file's: a trial run (trial_run.py)
         env = {**env, INVOCATION_KEY: epochs}
+    if first_try is not None:  # --first-try: what it applied, what the user typed in its place
+        env = {**env, FIRST_TRY_KEY: first_try}
     invocation = record_start(run_dir, "drac_ssl.train", env)  # every invocation, one line each
     print(f"[train] run folder: {run_dir}")
     t0 = time.perf_counter()
@@ -1749,7 +1816,9 @@ def _main(overrides: list[str], config: str | None) -> int:
             raise InterruptedBeforeStart from None
         threads_line = (f"[train] CPU threads: {threads['threads']} ({threads['source']}; "
                         f"{threads['usable_cores']} usable cores)")
-        said = [*_named_config_line(config, sources), threads_line]
+        first_try = first_try_words(_first_try_applied(sources))
+        said = [*_named_config_line(config, sources), threads_line,
+                *([f"[train] {first_try}: the tiny first try, its figures mean nothing"] if first_try else [])]
         print("\n".join(said))
         run_pipeline(cfg, sources, problems, said=said)
     except (ConfigError, FileNotFoundError, ValueError) as exc:

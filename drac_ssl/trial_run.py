@@ -43,9 +43,111 @@ import yaml
 
 from drac_ssl.config import read_yaml
 
-__all__ = ["EPOCH_SETTINGS", "INVOCATION_KEY", "SHORT_FRACTION", "cap_words", "cut_short_words",
-           "epoch_records", "pool_size", "short_epochs_words", "taken_record", "trial_run_record",
-           "trial_run_words", "typed_epochs"]
+__all__ = ["EPOCH_SETTINGS", "FIRST_TRY", "FIRST_TRY_KEY", "FIRST_TRY_OPTION", "INVOCATION_KEY",
+           "SHORT_FRACTION", "cap_words", "cut_short_words", "epoch_records", "first_try_help",
+           "first_try_overrides", "first_try_record", "first_try_words", "pool_size", "short_epochs_words",
+           "taken_record", "trial_run_record", "trial_run_words", "typed_epochs"]
+
+FIRST_TRY_OPTION = "--first-try"
+"""The option of ``python -m drac_ssl.train`` (and ``drac-ssl-train``) that applies :data:`FIRST_TRY`."""
+
+FIRST_TRY: dict[str, str] = {
+    "data.cache_sizes=[128]": "the ingest still decodes and checks every image, but caches one "
+                              "small copy, 128 px a side (not 256 and 512)",
+    "data.n_folds=2": "two folds, the fewest cross-validation takes: each variant is fine-tuned "
+                      "twice, not five times",
+    "pretrain.augment.source_size=128": "the pretraining's and UMM's views are cut from that 128 px "
+                                        "copy (it must be one of data.cache_sizes)",
+    "pretrain.augment.image_size=64": "64 px views: a ResNet step takes a fraction of a second on a CPU",
+    "pretrain.epochs=1": "one pretraining epoch",
+    "pretrain.max_steps_per_epoch=3": "of 3 steps: VICReg's loop, checkpoint and monitors run once "
+                                      "over and learn nothing (this cap makes report.md, the bundle "
+                                      "and the app call the run a trial run)",
+    "pretrain.batch_size=8": "8 pairs a step, which a folder of a few dozen images fills",
+    "umm.epochs=1": "one epoch of UMM's bi-level re-tuning",
+    "umm.max_steps_per_epoch=2": "of 2 steps: its hypergradient runs, nothing is learnt",
+    "umm.batch_size=8": "8 images a UMM step",
+    "finetune.epochs=2": "two fine-tuning epochs per fold and variant: the epoch loop, the kept-epoch "
+                         "rule and the out-of-fold figures run",
+    "finetune.image_size=64": "the fine-tuning's and the bundle's images 64 px, cut from the 128 px copy",
+    "run.keep_checkpoints=false": "the pretraining and UMM resume checkpoints (the ResNet-18's size "
+                                  "whatever the data) are removed once every stage has finished",
+}
+"""The tiny first try, ``--first-try`` (:data:`FIRST_TRY_OPTION`): each ``section.key=value``
+override it applies -> what it is for. Together they run the whole pipeline (ingest,
+pretraining, UMM, cross-validated fine-tuning, export) on the data at a tiny size, minutes on a
+CPU on any config (``-c configs/drac.yaml``, ``-c configs/fundus.yaml``, the default): it checks
+the data, the layout and every stage and leaves a run folder to read; its figures mean nothing
+(report.md, the bundle and the app say it is a trial run: :func:`cap_words`). The overrides are
+given before the command line's own (:func:`first_try_overrides`), so a ``section.key=value``
+the user types wins. The one list: the README's and docs/own_fundus_folder.md's first try, the
+``--help`` (:func:`first_try_help`) and the run's record (:data:`FIRST_TRY_KEY`) are made from it."""
+
+FIRST_TRY_KEY = "first_try"
+"""The key of a ``python -m drac_ssl.train`` line of ``invocations.jsonl`` that ran with
+``--first-try`` (its ``argv`` has the option as typed):
+``{"applied": [...], "replaced": [...]}``, the :data:`FIRST_TRY` overrides it applied and the
+user's own overrides that replaced the others (:func:`first_try_record`)."""
+
+
+def first_try_overrides() -> list[str]:
+    """The :data:`FIRST_TRY` overrides as ``python -m drac_ssl.train`` reads them, in order: each
+    a :class:`drac_ssl.config.PresetOverride` (read as ``key=value``, named ``--first-try`` in the
+    messages, replaced without a warning by the user's override of the same setting)."""
+    from drac_ssl.config import PresetOverride
+
+    return [PresetOverride(word, FIRST_TRY_OPTION) for word in FIRST_TRY]
+
+
+def first_try_help() -> str:
+    """The ``--help`` text of ``--first-try``: what it sets, what it is for, that its figures
+    mean nothing and that the user's overrides win."""
+    return ("the tiny first try, on top of any config (-c NAME): minutes on a CPU, it checks your data, "
+            "the layout and every stage (ingest, pretraining, UMM, fine-tuning, export) and leaves a run "
+            "folder to read; its figures mean nothing (report.md says it is a trial run). It sets "
+            + " ".join(FIRST_TRY) + " before your own overrides: a section.key=value you type wins")
+
+
+def first_try_words(record: Any) -> str:
+    """How report.md and the console say a :data:`FIRST_TRY_KEY` ``record``: ``--first-try applied
+    data.cache_sizes=[128] ... (pretrain.epochs=3 typed in its place)``; '' for no record."""
+    if not isinstance(record, dict):
+        return ""
+    applied = [str(w) for w in record.get("applied") or []]
+    replaced = [str(w) for w in record.get("replaced") or []]
+    words = f"{FIRST_TRY_OPTION} applied {' '.join(applied) if applied else 'none of its settings'}"
+    if replaced:
+        words += f" ({' '.join(replaced)} typed in {'its place' if len(replaced) == 1 else 'their places'})"
+    return words
+
+
+def first_try_record(run_dir: str | Path) -> dict[str, Any] | None:
+    """The :data:`FIRST_TRY_KEY` record of the run folder's last ``python -m drac_ssl.train`` line
+    of ``invocations.jsonl`` that has one (a run made or resumed with ``--first-try``); None for
+    none."""
+    found = None
+    for record in _train_lines(Path(run_dir)):
+        if isinstance(record.get(FIRST_TRY_KEY), dict):
+            found = record[FIRST_TRY_KEY]
+    return found
+
+
+def _train_lines(run_dir: Path) -> list[dict[str, Any]]:
+    """The ``python -m drac_ssl.train`` lines of the run folder's ``invocations.jsonl``, in order
+    (a line cut by a kill left out); [] for none."""
+    try:
+        lines = (run_dir / "invocations.jsonl").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    found = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut by a kill
+            continue
+        if isinstance(record, dict) and record.get("tool") == "drac_ssl.train":
+            found.append(record)
+    return found
 
 TRIAL_RUN = "A trial run"
 """How :func:`trial_run_words` starts."""
@@ -60,16 +162,18 @@ value make the run a trial run (2 of 100: a trial; 30 of 100: a shorter run chos
 INVOCATION_KEY = "epochs_typed"
 """The key of a ``python -m drac_ssl.train`` line of ``invocations.jsonl`` that records the
 epoch counts typed on its command line: ``{"pretrain.epochs": {"typed": 2, "file": 100,
-"config": "configs/default.yaml"}}`` (:func:`typed_epochs`)."""
+"config": "configs/default.yaml"}}``, with ``"option": "--first-try"`` for a count that option
+set (:func:`typed_epochs`)."""
 
 
 def typed_epochs(typed: dict[str, int], file_values: dict[str, int], config_file: str,
                  carried: dict[str, dict[str, Any]] | None = None, counts: dict[str, int] | None = None,
-                 via: str = "") -> dict[str, Any]:
+                 via: str = "", options: dict[str, str] | None = None) -> dict[str, Any]:
     """The record of :data:`INVOCATION_KEY`: each of :data:`EPOCH_SETTINGS` typed on the
     command line (``typed``: setting -> its value) with the ``-c`` file's value
     (``file_values``; the built-in default where the file does not set it) and the file's
-    name ``config_file``; {} when none was typed.
+    name ``config_file``; {} when none was typed. ``options``: setting -> the option that set
+    it (``--first-try``), recorded as its ``option``.
 
     ``carried``: when the ``-c`` file is a run folder's ``config.yaml`` (``via``, that run
     folder), that run's records (:func:`epoch_records`): a setting it recorded is judged
@@ -87,7 +191,8 @@ def typed_epochs(typed: dict[str, int], file_values: dict[str, int], config_file
         else:
             continue
         if key in typed:
-            records[key] = {"typed": int(typed[key]), "file": int(file_value), "config": name}
+            records[key] = {"typed": int(typed[key]), "file": int(file_value), "config": name,
+                            **({"option": options[key]} if key in (options or {}) else {})}
         elif was is not None and via and key in (counts or {}):
             records[key] = {"typed": int((counts or {})[key]), "file": int(file_value), "config": name,
                             "via": str(via)}
@@ -98,17 +203,9 @@ def _latest_typed(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Each of :data:`EPOCH_SETTINGS`' last record (:data:`INVOCATION_KEY`) among the run's
     ``python -m drac_ssl.train`` lines of ``invocations.jsonl``; {} for none."""
     latest: dict[str, dict[str, Any]] = {}
-    try:
-        lines = (run_dir / "invocations.jsonl").read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return latest
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:  # a line cut by a kill
-            continue
-        typed = record.get(INVOCATION_KEY) if isinstance(record, dict) else None
-        if isinstance(typed, dict) and record.get("tool") == "drac_ssl.train":
+    for record in _train_lines(run_dir):
+        typed = record.get(INVOCATION_KEY)
+        if isinstance(typed, dict):
             latest.update((key, value) for key, value in typed.items()
                           if key in EPOCH_SETTINGS and isinstance(value, dict))
     return latest
@@ -195,6 +292,8 @@ def short_epochs_words(run_dir: Path, cfg: dict[str, Any]) -> list[str]:
             elif record.get("via"):
                 how = (f"{key}={ran} typed on the command line of {record['via']}, whose config.yaml "
                        f"this run was started from")
+            elif record.get("option"):  # --first-try's
+                how = f"{key}={ran} set by {record['option']} on the command line"
             else:
                 how = f"{key}={ran} typed on the command line"
             said.append(f"the {noun} was given {ran} of the {file_value} epochs {config} sets ({how})")

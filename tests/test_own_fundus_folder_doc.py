@@ -51,6 +51,27 @@ def test_the_readmes_fundus_first_try_is_the_guides_step_2_with_the_users_paths_
     assert theirs.pop("run.out_dir") == "/tmp/ff_guide/runs" and "run.out_dir" not in ours
     assert {ours.pop("data.image_column"), ours.pop("data.grade_column")} == {"Photo", "ICDR"}
     assert list(ours.items()) == list(theirs.items())  # the same settings, in the same order
+    assert [w for w in readme if w.startswith("--")] == [w for w in guide if w.startswith("--")] == ["--first-try"]
+
+
+def test_the_guides_first_try_runs_the_first_try_settings_on_the_fundus_config() -> None:
+    """F5: the guide's step 2 gives ``--first-try`` instead of the 13 overrides pasted before;
+    parsed as the command parses it, it runs configs/fundus.yaml with exactly those settings
+    (drac_ssl.trial_run.FIRST_TRY) and its own paths, and says in one sentence what it sets."""
+    from train_commands import guide_first_try, resolved, settings
+
+    from drac_ssl.config import load_config, to_dict
+    from drac_ssl.trial_run import FIRST_TRY
+
+    guide = guide_first_try()
+    config, own = settings(guide)
+    assert config == "configs/fundus.yaml"
+    expected = to_dict(load_config(GUIDE.parents[1] / config, [*FIRST_TRY, *(f"{k}={v}" for k, v in own.items())]))
+    assert resolved(guide) == expected
+    assert expected["pretrain"]["max_steps_per_epoch"] == 3 and expected["data"]["n_folds"] == 2  # the preset's
+    assert not any(w.split("=", 1)[0] in {s.split("=", 1)[0] for s in FIRST_TRY} for w in guide if "=" in w)
+    step = _step(GUIDE.read_text(encoding="utf-8"), 2)
+    assert "`--first-try`, which sets a 128 px cache, 2 folds, 64 px images" in " ".join(step.split())
 
 
 def test_the_readme_names_the_column_settings_and_their_defaults_as_the_code_has_them() -> None:

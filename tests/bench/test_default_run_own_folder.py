@@ -98,3 +98,25 @@ def test_a_refused_override_ends_with_its_message_before_anything_runs(
     with pytest.raises(SystemExit, match=message):
         default_run.main(["--config", FUNDUS, "--out-dir", str(tmp_path / "results"), override])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_first_try_is_passed_to_the_job_before_the_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--first-try`` (trial F5): the bench runs the README's first try word for word, the
+    option handed to drac_ssl.train before the overrides, which win."""
+    started: list[list[str]] = []
+
+    class Started(Exception):
+        pass
+
+    def job(argv: list[str], **kwargs: object) -> None:
+        started.append([str(a) for a in argv])
+        raise Started
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(default_run.subprocess, "run", job)
+    with pytest.raises(Started):
+        default_run.main(["--config", FUNDUS, "--first-try", "--out-dir", str(tmp_path / "results"),
+                          "run.name=first-try", "pretrain.epochs=2"])
+    (argv,) = started
+    assert argv[1:5] == ["-m", "drac_ssl.train", "-c", FUNDUS]
+    assert argv[argv.index("--threads") + 2:] == ["--first-try", "run.name=bench", "run.name=first-try", "pretrain.epochs=2"]

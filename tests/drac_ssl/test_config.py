@@ -997,3 +997,35 @@ def test_a_setting_of_other_sections_is_said_so_and_the_fix_leaves_out_what_is_a
     # the typo within a section is as before
     typo = said(["pretrain.lrr=0.1"])
     assert "Did you mean 'pretrain.lr'?" in typo and typo.rstrip().endswith("fix: pretrain.lr=0.1"), typo
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("icdr5", "icdr"), ("ICDR-5", "icdr"), ("dracc", "drac"),
+                                              ("idcr", "icdr")])
+def test_a_mistyped_scale_name_is_told_the_scale_it_meant(
+        typed: str, meant: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Trial F6: ``data.grades=icdr5`` was told only "names one grade ('icdr5'); grading needs
+    at least 2", the scale's name buried in a list of fixes. One word close to a scale's name
+    says the scale it meant, its fix first, in the train command's words and the ingest's."""
+    from data_prep.__main__ import main as data_prep_main
+    from drac_ssl.config import GRADE_SCALES, grades_problem
+
+    what, fix = grades_problem([typed])
+    assert what == f"names one grade ({typed!r}); grading needs at least 2 (did you mean {meant}?)"
+    assert fix.startswith(f"data.grades=[{meant}] (the {meant} scale: {', '.join(GRADE_SCALES[meant])})"), fix
+    assert load_config(None, [f"data.grades=[{meant}]"]).data.grades == [meant]  # the fix reads
+    with pytest.raises(ConfigError, match=re.escape(f"(did you mean {meant}?).\n  fix: data.grades=[{meant}]")):
+        load_config(None, [f"data.grades={typed}"])
+    assert data_prep_main(["ingest", "--root", str(tmp_path), "--out", str(tmp_path / "out"),
+                           "--grades", typed]) == 2
+    err = capsys.readouterr().err
+    assert f"(did you mean {meant}?). -> --grades \"{meant}\" (the {meant} scale" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["Normal", "referable", "x"])
+def test_one_grade_name_far_from_every_scale_name_gets_no_did_you_mean(name: str) -> None:
+    from drac_ssl.config import grades_problem
+
+    what, fix = grades_problem([name])
+    assert what == f"names one grade ({name!r}); grading needs at least 2" and "did you mean" not in what
+    assert fix.startswith("list the grade names in order"), fix

@@ -1534,12 +1534,17 @@ def test_an_empty_data_root_outside_the_default_job_and_a_cpu_pretraining_of_hou
     assert "fix: data.root=" in said["data.root"]
     long = said.get("pretrain.epochs", "")
     assert "hours" in long and "224 px" in long and "cpu_precision.json" in long, said
-    assert "the README's tiny first try" in long and "docs/data.md" not in long, long  # a DRAC config
+    assert "the README's tiny first try: add --first-try" in long and "docs/data.md" not in long, long  # a DRAC config
     # the default job (phantom by design, CPU-sized): neither
     said = warned(config=train.DEFAULT_CONFIG)
     assert "data.root" not in said and "pretrain.epochs" not in said, said
     # the recipe cut to a first try: no time warning
     said = warned("pretrain.epochs=1", "pretrain.max_steps_per_epoch=3")
+    assert "pretrain.epochs" not in said, said
+    # the fix taken: --first-try's settings leave no time warning
+    from drac_ssl.trial_run import first_try_overrides
+
+    said = warned(*first_try_overrides())
     assert "pretrain.epochs" not in said, said
     # a CUDA run: no CPU estimate (no CUDA device here: the estimate is what is checked)
     from drac_ssl.preflight import cpu_pretrain_seconds

@@ -50,3 +50,15 @@ def settings(command: list[str]) -> tuple[str, dict[str, str]]:
     """A train command's config file (``-c``) and its ``key=value`` settings."""
     config = command[command.index("-c") + 1]
     return config, dict(w.split("=", 1) for w in command if "=" in w and not w.startswith("-"))
+
+
+def resolved(command: list[str]) -> dict:
+    """The configuration a ``python -m drac_ssl.train`` command runs with (its options parsed
+    by the command's own parser, ``--first-try`` included, then read by ``load_config``), as a
+    dict, read from the repository root (the docs' commands' folder)."""
+    from drac_ssl.commands import train_overrides, train_parser
+    from drac_ssl.config import load_config, to_dict
+
+    assert command[1:3] == ["-m", "drac_ssl.train"], command
+    args = train_parser().parse_intermixed_args(command[3:])
+    return to_dict(load_config(REPO / args.config, train_overrides(args)))
