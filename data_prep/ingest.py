@@ -1737,20 +1737,34 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     return result
 
 
+MOVE_OUT = "move it out of the image folder"
+"""How a file's fix (:mod:`data_prep.decode`'s, ``not an image``) says to take it out of the
+training folder: :func:`leave_out_way` makes that the rerun that works, not a second way out."""
+
+
 def leave_out_way(problem: Problem, missing: str) -> Problem:
     """``problem`` (a finding of a labelled training image's file) with, when it is an error (the
     file cannot be read, decoded or graded: truncated, corrupt, not an image ...), the other way
-    out added to its fix: moving the file out of the folder, after which ``data.missing=leave_out``
-    (``--missing leave_out``, under which this ingest may already run: ``missing``) leaves its
-    label row out on the record, as a row whose image is nowhere. Anything else is returned as
-    it is."""
+    out in its fix: moving the file out of the image folder and rerunning, after which
+    ``data.missing=leave_out`` (``--missing leave_out``, under which this ingest may already run:
+    ``missing``) leaves its label row out on the record, as a row whose image is nowhere.
+
+    The fix then reads as one pair of choices, ``FIX; or move it out of the image folder and
+    rerun ...``: a fix that already ends ``... or move it out of the image folder``
+    (:data:`MOVE_OUT`: ``replace it with the real image or move it out of the image folder``),
+    which alone would leave the row without an image (an error), has that ending replaced, not
+    a second one appended. Anything else is returned as it is."""
     if problem.severity != "error":
         return problem
-    way = ("or move it out of the folder and rerun (--missing leave_out then lists its row as "
-           "left out)" if missing == "leave_out" else
-           "or move it out of the folder and rerun with --missing leave_out (its row is then "
-           "listed as left out)")
-    return dataclasses.replace(problem, fix=f"{problem.fix}; {way}")
+    way = (f"{MOVE_OUT} and rerun (--missing leave_out then lists its row as left out)"
+           if missing == "leave_out" else
+           f"{MOVE_OUT} and rerun with --missing leave_out (its row is then listed as left out)")
+    fix = problem.fix
+    for ending in (f", or {MOVE_OUT}", f" or {MOVE_OUT}", f"; or {MOVE_OUT}"):
+        if fix.endswith(ending):
+            fix = fix[: -len(ending)]
+            break
+    return dataclasses.replace(problem, fix=f"{fix}; or {way}")
 
 
 def _listing(problems: Sequence[Problem], out: Path, root: Path,
