@@ -1471,7 +1471,8 @@ def _decode_opened(im: Image.Image, data: bytes, path: str, png: _Structure | No
         if "truncated" in text or isinstance(exc, EOFError):
             return _failed(path, f"truncated {fmt or 'image'} (the file ends before its image data "
                                  f"are complete: {text})",
-                           "re-copy or re-download the image; the file is incomplete", mode, fmt,
+                           "re-copy or re-download the image from the original data (the file "
+                           "is incomplete)", mode, fmt,
                            kind="truncated")
         return _failed(path, f"corrupt {fmt or 'image'} (cannot be decoded: {text})",
                        "re-copy or re-download the image from the original data", mode, fmt,

@@ -170,6 +170,7 @@ class IngestResult:
     left_out_missing: list[LabelRow] = field(default_factory=list)
     # the label rows written again exactly (validate.drop_repeated_rows), left out: (the row, the
     # line of the row kept), in file order; their images are kept, with the first row's grade
+    # (unless that row is in left_out_missing: its image is nowhere)
     left_out_repeated: list[tuple[LabelRow, int]] = field(default_factory=list)
     # images (of every split) that carry drac_ssl's phantom marker: any makes the run a phantom one
     n_phantom_marked: int = 0
@@ -487,7 +488,7 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
             problems += match_problems
             if not train_images and table.rows:  # the graded rows (the ungradable are apart)
                 problems.append(no_training_images(layout.labels_csv, layout.train_dir,
-                                                   len(table.rows) + len(table.repeats)))
+                                                   table.rows_written))
     if test_images and layout.test_list_csv is not None and layout.test_dir is not None:
         names, list_problems = read_name_list(layout.test_list_csv, layout.image_column)
         problems += list_problems
@@ -533,7 +534,8 @@ def test_case_name_problems(test_images: Sequence[Path], test_dir: Path) -> list
 
 
 def no_training_images(labels_csv: Path, train_dir: Path, n_rows: int) -> Problem:
-    """The error of a label CSV with ``n_rows`` graded rows beside a training folder holding no
+    """The error of a label CSV of ``n_rows`` rows as written (repeats and ungradable rows
+    included: :attr:`data_prep.validate.LabelTable.rows_written`) beside a training folder holding no
     image (kind ``no-training-images``): never a manifest without a training image. The fix
     names the subfolder(s) holding the images when there are any (Kaggle's zip unpacks
     ``train.zip`` into ``train/train/``; IDRiD's into ``a. Training Set/a. Training Set/``),
@@ -1411,6 +1413,21 @@ def _preprocessing_words(cfg: DataConfig, findings: Sequence[Problem], n_images:
     return tuple(words)
 
 
+def _repeats_kept(result: IngestResult) -> str:
+    """What became of the images of the repeated rows left out (:attr:`IngestResult.left_out_repeated`),
+    in words: ``the image kept once``; when the row a repeat repeats was left out because its image
+    is missing (``--missing leave_out``), that the image is missing instead."""
+    missing = {row.line for row in result.left_out_missing}
+    n = len(result.left_out_repeated)
+    gone = sum(kept in missing for _, kept in result.left_out_repeated)
+    if not gone:
+        return "the image kept once"
+    if gone == n:
+        return ("its image missing, left out with the row it repeats" if n == 1
+                else "their images missing, left out with the rows they repeat")
+    return f"the image kept once; {gone} of them of a missing image, left out with the row they repeat"
+
+
 def format_summary(result: IngestResult) -> str:
     """The table printed at the end: counts per grade, split and fold; warnings."""
     grades = range(len(result.grade_names))
@@ -1454,7 +1471,7 @@ def format_summary(result: IngestResult) -> str:
                      f"missing (--missing leave_out), listed in {SUMMARY_NAME} (left_out_missing)")
     if result.left_out_repeated:
         lines.append(f"left out: {counted(len(result.left_out_repeated), 'row')} repeating an "
-                     f"earlier row of the same image, grade and patient (the image kept once), "
+                     f"earlier row of the same image, grade and patient ({_repeats_kept(result)}), "
                      f"listed in {SUMMARY_NAME} (left_out_repeated)")
     kinds = Counter((p.severity, p.kind or "other") for p in result.findings)  # as the JSON
     if kinds:
@@ -1720,20 +1737,34 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     return result
 
 
+MOVE_OUT = "move it out of the image folder"
+"""How a file's fix (:mod:`data_prep.decode`'s, ``not an image``) says to take it out of the
+training folder: :func:`leave_out_way` makes that the rerun that works, not a second way out."""
+
+
 def leave_out_way(problem: Problem, missing: str) -> Problem:
     """``problem`` (a finding of a labelled training image's file) with, when it is an error (the
     file cannot be read, decoded or graded: truncated, corrupt, not an image ...), the other way
-    out added to its fix: moving the file out of the folder, after which ``data.missing=leave_out``
-    (``--missing leave_out``, under which this ingest may already run: ``missing``) leaves its
-    label row out on the record, as a row whose image is nowhere. Anything else is returned as
-    it is."""
+    out in its fix: moving the file out of the image folder and rerunning, after which
+    ``data.missing=leave_out`` (``--missing leave_out``, under which this ingest may already run:
+    ``missing``) leaves its label row out on the record, as a row whose image is nowhere.
+
+    The fix then reads as one pair of choices, ``FIX; or move it out of the image folder and
+    rerun ...``: a fix that already ends ``... or move it out of the image folder``
+    (:data:`MOVE_OUT`: ``replace it with the real image or move it out of the image folder``),
+    which alone would leave the row without an image (an error), has that ending replaced, not
+    a second one appended. Anything else is returned as it is."""
     if problem.severity != "error":
         return problem
-    way = ("or move it out of the folder and rerun (--missing leave_out then lists its row as "
-           "left out)" if missing == "leave_out" else
-           "or move it out of the folder and rerun with --missing leave_out (its row is then "
-           "listed as left out)")
-    return dataclasses.replace(problem, fix=f"{problem.fix}; {way}")
+    way = (f"{MOVE_OUT} and rerun (--missing leave_out then lists its row as left out)"
+           if missing == "leave_out" else
+           f"{MOVE_OUT} and rerun with --missing leave_out (its row is then listed as left out)")
+    fix = problem.fix
+    for ending in (f", or {MOVE_OUT}", f" or {MOVE_OUT}", f"; or {MOVE_OUT}"):
+        if fix.endswith(ending):
+            fix = fix[: -len(ending)]
+            break
+    return dataclasses.replace(problem, fix=f"{fix}; or {way}")
 
 
 def _listing(problems: Sequence[Problem], out: Path, root: Path,
@@ -1838,11 +1869,14 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "left_out_missing": [{"name": row.name, "line": row.line, "grade_cell": row.written, "grade": row.grade}
                              for row in result.left_out_missing],
         # label rows written again (same name, grade cell and patient): each left out, its image
-        # kept with the row at kept_line; other_cells: its cells of the columns not read (a
-        # note, the eye), which the printed warning compares with the kept row's
+        # kept with the row at kept_line (or, that row in left_out_missing, missing too);
+        # other_cells: [column, cell] of its other columns (a note, the eye, the other eye's
+        # grade; a header written twice told by position, 'note (column 3)'), which the printed
+        # warning compares with the kept row's
         "left_out_repeated": [{"name": row.name, "line": row.line, "grade_cell": row.written,
-                               "kept_line": kept,
-                               **({"other_cells": dict(row.others)} if row.others else {})}
+                               "grade": row.grade, "kept_line": kept,
+                               **({"other_cells": [list(pair) for pair in row.others]}
+                                  if row.others else {})}
                               for row, kept in result.left_out_repeated],
         # the options as requested (replayed on every input), and what was done, in the words
         # printed (a crop left undone on some images says so)

@@ -477,8 +477,10 @@ class LabelRow:
     in_folder: bool = False  # the name cell has a folder part ('train/001.png'), dropped in name
     # what marked the row ungradable beside its grade cell ('adjudicated_gradable 0'), else ''
     marked_by: str = ""
-    # the cells of the columns the ingest does not read (column, cell as written, stripped), in
-    # column order: what tells a row written twice from two rows that merely agree on what is read
+    # the cells of every column but the row's image name, own grade and patient (column, cell as
+    # written, stripped), in column order: what tells a row written twice from two rows that
+    # merely agree on what identifies a row (the other eye's grade and a gradable column are
+    # among them); a header written twice is told by its position ('note (column 3)')
     others: tuple[tuple[str, str], ...] = ()
 
 
@@ -504,6 +506,11 @@ class LabelTable:
         """The data rows as the file writes them (:attr:`n_rows`; for a table not read from a
         file, its rows, ungradable rows and repeats)."""
         return self.n_rows or len(self.rows) + len(self.left_out) + len(self.repeats)
+
+    def repeat_lines(self, kept: int) -> list[int]:
+        """The lines of the :attr:`repeats` of the row at line ``kept`` (file order; [] if none):
+        rows as written that share its fate when its image is missing."""
+        return [row.line for row, line in self.repeats if line == kept]
 
 
 _OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient": "--patient-column"}
@@ -1402,15 +1409,29 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     elif not rows and not any(p.severity == "error" for p in problems):
         problems.append(error(csv_path, "the label CSV has a header but no rows",
                               "add one row per training image", "csv"))
-    read = {*index.values(), gradable_position, other_position}
-    others = [(i, column) for i, column in enumerate(table.columns) if i not in read]
-    if others:  # the unread columns' cells, to tell a row written twice (drop_repeated_rows)
-        cells_at = dict(table.rows)
-        rows = [dataclasses.replace(r, others=tuple((column, cells_at[r.line][i]) for i, column in others))
-                for r in rows]
+    # every other column's cells, to tell a row written twice from two rows that merely agree
+    # on what identifies a row (drop_repeated_rows): the other eye's grade column and a gradable
+    # column are among them, read as they are for other rows or other purposes
+    cells_at = dict(table.rows)
+    rows = [dataclasses.replace(r, others=_other_columns(table.columns, cells_at[r.line], {
+        index["image-name"], index.get("patient"),
+        index["grade-right"] if per_eye and eye_of(r.name) == 1 else index["grade"]}))
+        for r in rows]
     return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
                        n_rows=len(table.rows)),
             problems)
+
+
+def _other_columns(columns: Sequence[str], cells: Sequence[str], own: set[int | None]
+                   ) -> tuple[tuple[str, str], ...]:
+    """A label row's :attr:`LabelRow.others`: (column, cell stripped) of each column of
+    ``columns`` but the positions ``own`` (its image name, its own grade, its patient), in
+    column order. A header written more than once is told by its 1-based position (``note
+    (column 3)``), so that no cell is lost where they are keyed by column."""
+    repeated = {c for c in columns if columns.count(c) > 1}
+    return tuple((f"{column} (column {i + 1})" if column in repeated else column,
+                  cells[i].strip() if i < len(cells) else "")
+                 for i, column in enumerate(columns) if i not in own)
 
 
 def _ambiguous_words(name: str) -> str:
@@ -1526,14 +1547,14 @@ def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
 
 def _same_row(row: LabelRow) -> tuple[object, ...]:
     """What two label rows must share to be one row written twice: the name and the grade cell
-    as written, the patient, and what else marked them (the columns the ingest reads; the
-    others, :attr:`LabelRow.others`, are said when they differ: :func:`_other_cells`)."""
+    as written, the patient, and what else marked them (every other column,
+    :attr:`LabelRow.others`, is said when it differs: :func:`_other_cells`)."""
     return row.name, row.written, row.patient, row.in_folder, row.marked_by
 
 
 def _other_cells(rows: Sequence[LabelRow]) -> str:
-    """The unread columns in which ``rows`` (one row written again, as :func:`_same_row` reads
-    it) differ, in words: ``"note 'ok' vs 'dup'"`` (per column, each row's cell in file order,
+    """The other columns (:attr:`LabelRow.others`) in which ``rows`` (one row written again, as
+    :func:`_same_row` reads it) differ, in words: ``"note 'ok' vs 'dup'"`` (per column, each row's cell in file order,
     ``"note 'ok' (line 4), 'dup' (line 26), 'dup' (line 27)"`` for three rows whose cells are not
     all different); ``''`` when they agree on every column."""
     said = []
@@ -1560,10 +1581,13 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
     repeat on every scale: ``4`` twice is one row written twice under DRAC's 3 grades (where the
     kept row's 4 is the grade error) as under ICDR's 5 (the ingest's inference of the ICDR scale,
     ``data_prep.ingest.infer_icdr``, compares the two readings' errors). When the rows differ in
-    a column the ingest does not read (a note, the eye), the warning says that they are not
-    identical and names those columns' cells (:func:`_other_cells`): still a warning, since the
-    manifest is the same whichever row is kept, and a row meant for another image leaves that
-    image without a row, an error of its own. Rows that differ in what is read (another grade,
+    any other column (a note, the eye, the other eye's grade, a gradable column's ``1`` and
+    ``yes``: :attr:`LabelRow.others`), the warning says that they are not identical and names
+    those columns' cells (:func:`_other_cells`): still a warning, since the manifest is the same
+    whichever row is kept, and a row meant for another image leaves that image without a row,
+    an error of its own. A repeat of a row in error (its grade cell ``x``, or ``4`` on DRAC's
+    scale; a repeat's own gradable cell) is never "nothing to do": its fix is to delete the
+    repeat, which leaves the error to the kept row. Rows that differ in what is read (another grade,
     even ``1.0`` for ``1``; another spelling or case of the name; another patient) or that say
     no grade (an empty or ``NA`` cell, a row marked ungradable: no grade written twice, and each
     row's own error asks to delete it) stay :func:`duplicate_label_rows`' error, each of their
@@ -1587,10 +1611,18 @@ def drop_repeated_rows(table: LabelTable) -> tuple[LabelTable, list[Problem]]:
         differ = _other_cells(rows)
         read = "name, grade and patient" if rows[0].patient else "name and grade"
         same = f"the same {read} but other columns differ ({differ})" if differ else "the rows identical"
-        fix = (f"nothing to do if {them} {'is a copy' if len(rows) == 2 else 'are copies'}; if "
-               f"{'it' if len(rows) == 2 else 'one'} was meant for another image, write that image's "
-               f"name in it; else delete {them} to silence this" if differ
-               else f"nothing to do; delete {them} to silence this")
+        meant = (f"if {'it' if len(rows) == 2 else 'one'} was meant for another image, write that "
+                 "image's name in it; else " if differ else "")
+        if rows[0].grade is None:  # the grade cell's error, said of every copy (x; 4 on DRAC's scale)
+            fix = f"{meant}delete {them}; the grade error then stands for line {rows[0].line} alone"
+        elif any(r.grade is None for r in rows[1:]):  # a repeat's own error (its gradable cell)
+            fix = (f"{meant}delete {them}, and "
+                   f"{'its error goes with it' if len(rows) == 2 else 'their errors go with them'}")
+        elif differ:
+            fix = (f"nothing to do if {them} {'is a copy' if len(rows) == 2 else 'are copies'}; "
+                   f"{meant}delete {them} to silence this")
+        else:
+            fix = f"nothing to do; delete {them} to silence this"
         problems.append(warning(f"{table.path}:{rows[1].line}",
                                 f"{rows[0].name} is listed {len(rows)} times (lines {lines})"
                                 f"{_grade_clash(rows, agreement=True)}, {same}: the first is kept, "
@@ -1883,6 +1915,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     matched: dict[Path, LabelRow] = {}
     problems: list[Problem] = []
     no_image: list[tuple[str, str, str]] = []  # (where, what, fix) of the rows without an image
+    no_image_lines: list[int] = []  # their lines, in the same order
     plain_missing: dict[int, LabelRow] = {}  # index in no_image: a row whose image is nowhere
     by_how: dict[str, list[str]] = {"stem": [], "number": [], "extension": []}
     by_case: list[str] = []  # 'ROW NAME -> file name' of the names matched only by ignoring case
@@ -1924,6 +1957,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
                 plain_missing[len(no_image)] = row
             no_image.append((f"{table.path}:{row.line}", what, fix))
+            no_image_lines.append(row.line)
         if how in by_how:
             by_how[how].append(f"{row.name} -> {paths[0].name}")
         if how in ("name", "stem") and all(only_by_case(row.name, path, how) for path in paths):
@@ -1971,6 +2005,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     if missing == "leave_out":  # a partial download
         left_out = [plain_missing[k] for k in sorted(gone)]
         no_image = [item for k, item in enumerate(no_image) if k not in gone]
+        no_image_lines = [line for k, line in enumerate(no_image_lines) if k not in gone]
         if left_out:
             problems.append(_left_out_missing_problem(table, left_out, folder, len(images)))
     elif gone and images:  # each such row's fix names the option, said when lines are not cut
@@ -1978,16 +2013,18 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                     else (where, what, fix) for k, (where, what, fix) in enumerate(no_image)]
     if no_image:
         rows = table.rows_written  # as written: repeats and ungradable rows too
+        # the rows as written without an image: a repeat of one of them too (drop_repeated_rows)
+        without = len(no_image) + sum(len(table.repeat_lines(line)) for line in no_image_lines)
         nowhere = len(gone) if missing != "leave_out" and images else 0  # leave_out would take them
         them = ("them" if nowhere == len(no_image)
                 else f"the {nowhere} whose image is nowhere")
-        summary = (f"{len(no_image)} of the {rows} label rows have no image in {folder} "
+        summary = (f"{without} of the {rows} label rows have no image in {folder} "
                    f"({counted(len(images), 'image')} there)"
                    + (": is the training set fully unzipped there? To train on the images that "
-                      f"are there, {MISSING_LEAVE_OUT_FIX}" if 2 * len(no_image) > rows
+                      f"are there, {MISSING_LEAVE_OUT_FIX}" if 2 * without > rows
                       and nowhere == len(no_image) else
                       f": is the training set fully unzipped there? To leave out {them}, "
-                      f"{MISSING_LEAVE_OUT_FIX}" if 2 * len(no_image) > rows and nowhere else
+                      f"{MISSING_LEAVE_OUT_FIX}" if 2 * without > rows and nowhere else
                       f"; to {'train without' if nowhere == len(no_image) else 'leave out'} "
                       f"{them}, {MISSING_LEAVE_OUT_FIX}" if nowhere else ""))
         problems += [Problem(where, what, fix, "error", "no-image", summary)
@@ -2014,14 +2051,18 @@ ingest's flag, which ``python -m drac_ssl.train`` says as ``data.missing=leave_o
 
 def _left_out_missing_problem(table: LabelTable, left_out: Sequence[LabelRow], folder: Path,
                               n_images: int) -> Problem:
-    """The note of the rows ``data.missing=leave_out`` left out: how many of the table's rows,
-    the first :data:`LEFT_OUT_SHOWN` (``labels.csv:LINE NAME``), where the full list is; when
+    """The note of the rows ``data.missing=leave_out`` left out: how many of the table's rows as
+    written (a repeat of a row left out, :attr:`LabelTable.repeats`, has no image either and is
+    counted), the first :data:`LEFT_OUT_SHOWN` (``labels.csv:LINE NAME``, with ``(line 28
+    repeats it)`` for such a repeat), where the full list is; when
     more than half the rows go, whether the set is fully unzipped. A note even then: a
     leave-out the user asked for is no conversion, and ``--strict`` (which makes every
     warning fatal) does not stop on it, as on ``--ungradable leave_out``'s note."""
-    n, rows = len(left_out), table.rows_written
-    shown = ", ".join(f"{table.path.name}:{row.line} {row.name}" for row in left_out[:LEFT_OUT_SHOWN])
-    more = n - LEFT_OUT_SHOWN
+    rows = table.rows_written
+    n = len(left_out) + sum(len(table.repeat_lines(row.line)) for row in left_out)  # as written
+    shown = ", ".join(f"{table.path.name}:{row.line} {row.name}{_repeated_by(table, row.line)}"
+                      for row in left_out[:LEFT_OUT_SHOWN])
+    more = len(left_out) - LEFT_OUT_SHOWN
     most = 2 * n > rows
     what = (f"{n} of the {rows} label rows {'has' if n == 1 else 'have'} no image in {folder} and "
             f"{'was' if n == 1 else 'were'} left out (--missing leave_out): {shown}"
@@ -2030,6 +2071,16 @@ def _left_out_missing_problem(table: LabelTable, left_out: Sequence[LabelRow], f
                if most else ""))
     fix = "nothing to do if they are not downloaded; ingest_summary.json lists every one (left_out_missing)"
     return Problem(str(table.path), what, fix, "note", "missing")
+
+
+def _repeated_by(table: LabelTable, line: int) -> str:
+    """`` (line 28 repeats it)`` (``lines 28, 29 repeat it``) for the row at ``line`` when
+    :func:`drop_repeated_rows` left repeats of it out, else ``''``."""
+    lines = table.repeat_lines(line)
+    if not lines:
+        return ""
+    return (f" (line {lines[0]} repeats it)" if len(lines) == 1
+            else f" (lines {', '.join(map(str, lines))} repeat it)")
 
 
 def check_test_list(images: Sequence[Path], names: Sequence[tuple[int, str]], csv_path: Path,

@@ -62,7 +62,7 @@ def test_an_exact_repeat_of_a_grade_4_row_keeps_the_inferred_icdr_scale(tmp_path
     summary = json.loads(result.summary_path.read_text())
     assert summary["grades"]["source"] == ingest.INFERRED_ICDR
     assert summary["left_out_repeated"] == [{"name": "eye_004.jpg", "line": 27, "grade_cell": "4",
-                                             "kept_line": 6}]
+                                             "grade": 4, "kept_line": 6}]
     assert ("left out: 1 row repeating an earlier row of the same image, grade and patient (the "
             "image kept once), listed in ingest_summary.json (left_out_repeated)"
             ) in ingest.format_summary(result)
@@ -74,7 +74,9 @@ def test_an_exact_repeat_of_a_grade_4_row_keeps_the_inferred_icdr_scale(tmp_path
     message = str(refused.value)
     assert "rows have a grade outside {0, 1, 2}" in message and "pass --grades icdr" in message
     assert "1 problem(s) must be fixed" in message, message
-    assert warning in message, message
+    # the same repeat, told to be deleted since the kept row's grade is the error (F4)
+    assert warning.split(" -> ")[0] + " -> delete line 27; the grade error then stands for line 6 alone" \
+        in message, message
 
 
 def test_the_preflight_infers_icdr_beside_an_exact_repeat(tmp_path: Path) -> None:
@@ -109,6 +111,46 @@ def test_an_exact_repeat_of_a_bad_grade_is_the_same_repeat_on_every_scale(tmp_pa
             "rows identical: the first is kept, line 28 left out") in message, message
     assert "-> keep exactly one row per image" not in message, message
     assert f"{csv_path}:27: grade 'x' of eye_030.jpg is not an integer" in message, message
+    # a repeat of a row in error is not told "nothing to do" (a reviewer, F4): deleting the
+    # repeat leaves the grade error of the kept row alone
+    assert ("line 28 left out -> delete line 28; the grade error then stands for line 27 alone"
+            ) in message, message
+    assert "nothing to do; delete line 28" not in message, message
+    # an empty cell written twice stays an error: no grade is given twice, each row is said
+    (root / "labels.csv").write_text("\n".join(
+        ["image name,DR grade", *(f"eye_{i:03d}.jpg,{i % 5}" for i in range(N_IMAGES)),
+         "eye_030.jpg,", "eye_030.jpg,"]) + "\n", encoding="utf-8")
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root, grades=["icdr"]), tmp_path / "empty", verbose=False)
+    message = str(refused.value)
+    assert "the rows identical" not in message and "line 28 left out" not in message, message
+    assert f"{csv_path}:28: eye_030.jpg is listed 2 times (lines 27, 28)" in message, message
+    assert "keep exactly one row per image" in message, message
+
+
+def test_a_repeat_of_a_grade_outside_drac_scale_is_told_to_delete_it(tmp_path: Path) -> None:
+    """A repeated ``4`` under DRAC's 3 grades: the kept row's grade is the error, so the repeat's
+    fix is to delete it, never "nothing to do" (a reviewer, F4)."""
+    root = plain_folder(tmp_path / "d", ["eye_004.jpg,4"])  # line 27 repeats line 6
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root, grades=["drac"]), tmp_path / "drac", verbose=False)
+    (repeat,) = [p for p in refused.value.problems if "is listed 2 times" in p.what]
+    assert repeat.fix == "delete line 27; the grade error then stands for line 6 alone", repeat.fix
+
+
+def test_three_copies_of_a_row_keep_the_first_and_name_both_repeats(tmp_path: Path) -> None:
+    root = plain_folder(tmp_path / "d", ["eye_002.jpg,2", "eye_002.jpg,2"])  # lines 27, 28
+    csv_path = root / "labels.csv"
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert (f"{csv_path}:27: eye_002.jpg is listed 3 times (lines 4, 27, 28) with grade 2 on all 3, "
+            "the rows identical: the first is kept, lines 27, 28 left out -> nothing to do; "
+            "delete lines 27, 28 to silence this") in result.warnings, result.warnings
+    assert result.n_train == N_IMAGES
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["left_out_repeated"] == [
+        {"name": "eye_002.jpg", "line": line, "grade_cell": "2", "grade": 2, "kept_line": 4}
+        for line in (27, 28)]
+    assert "left out: 2 rows repeating an earlier row" in ingest.format_summary(result)
 
 
 def test_a_repeat_whose_other_columns_differ_says_so_and_names_them(tmp_path: Path) -> None:
@@ -136,8 +178,8 @@ def test_a_repeat_whose_other_columns_differ_says_so_and_names_them(tmp_path: Pa
     assert "left out: 1 row repeating an earlier row" in printed
     summary = json.loads(result.summary_path.read_text())
     assert summary["left_out_repeated"] == [{"name": "eye_003.jpg", "line": 27, "grade_cell": "3",
-                                             "kept_line": 5,
-                                             "other_cells": {"eye": "OD", "note": "dup"}}]
+                                             "grade": 3, "kept_line": 5,
+                                             "other_cells": [["eye", "OD"], ["note", "dup"]]}]
     assert [r["line"] for r in summary["left_out_missing"]] == [28, 29]
     # without leave_out the count line of the rows without an image counts the same 28
     with pytest.raises(validate.IngestError) as refused:
@@ -157,3 +199,93 @@ def test_a_repeat_with_its_patient_said_names_the_patient_too(tmp_path: Path) ->
     assert any(w.startswith(f"{csv_path}:27: eye_003.jpg is listed 2 times (lines 5, 27) with grade "
                             "3 on both, the same name, grade and patient but other columns differ "
                             "(note 'ok' vs 'redo')") for w in result.warnings), result.warnings
+
+
+def test_a_repeat_differing_in_the_other_eyes_grade_or_the_gradable_mark_names_it(tmp_path: Path) -> None:
+    """A reviewer (F1): every column read for any purpose was left out of the comparison, so
+    rows differing only in the other eye's grade column (read to tell the other eye's row) or
+    in the gradable column (``1`` and ``yes``) were "the rows identical". Every column but the
+    image name, the row's own grade and the patient is compared and named."""
+    root = tmp_path / "eyes"
+    names = colour_jpegs(root)
+    csv_path = root / "labels.csv"
+    csv_path.write_text("\n".join(["image,left_grade,right_grade",
+                                   *(f"{n},{i % 5},{i % 5}" for i, n in enumerate(names)),
+                                   "eye_002.jpg,2,0"]) + "\n", encoding="utf-8")
+    result = ingest.run(config(root, image_column="image", grade_column="left_grade"),
+                        tmp_path / "out", verbose=False)
+    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
+    assert said.startswith(f"{csv_path}:27: eye_002.jpg is listed 2 times (lines 4, 27) with grade 2 "
+                           "on both, the same name and grade but other columns differ (right_grade "
+                           "'2' vs '0')"), said
+    assert "identical" not in said
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["left_out_repeated"][0]["other_cells"] == [["right_grade", "0"]]
+
+    root = tmp_path / "gradable"
+    names = colour_jpegs(root)
+    csv_path = root / "labels.csv"
+    csv_path.write_text("\n".join(["image name,DR grade,adjudicated_gradable",
+                                   *(f"{n},{i % 5},1" for i, n in enumerate(names)),
+                                   "eye_002.jpg,2,yes"]) + "\n", encoding="utf-8")
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "g", verbose=False)
+    message = str(refused.value)
+    assert (f"{csv_path}:27: eye_002.jpg is listed 2 times (lines 4, 27) with grade 2 on both, the "
+            "same name and grade but other columns differ (adjudicated_gradable '1' vs 'yes'): the "
+            "first is kept, line 27 left out -> if it was meant for another image, write that "
+            "image's name in it; else delete line 27, and its error goes with it") in message, message
+    assert "identical" not in message, message
+
+
+def test_two_unread_columns_of_one_header_keep_both_cells(tmp_path: Path) -> None:
+    """``note,note``: both columns' cells are kept and told apart by their column number (a
+    reviewer, F6: a dict of the cells kept only the last)."""
+    root = tmp_path / "d"
+    names = colour_jpegs(root)
+    csv_path = root / "labels.csv"
+    csv_path.write_text("\n".join(["image name,DR grade,note,note",
+                                   *(f"{n},{i % 5},a,b" for i, n in enumerate(names)),
+                                   "eye_002.jpg,2,x,z"]) + "\n", encoding="utf-8")
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    (said,) = [w for w in result.warnings if "is listed 2 times" in w]
+    assert ("other columns differ (note (column 3) 'a' vs 'x'; note (column 4) 'b' vs 'z')"
+            ) in said, said
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["left_out_repeated"][0]["other_cells"] == [["note (column 3)", "x"],
+                                                              ["note (column 4)", "z"]]
+
+
+def test_a_repeat_of_a_row_without_image_is_counted_and_named(tmp_path: Path) -> None:
+    """A reviewer (F2): ``eye_090.jpg,1`` twice with no such image, under --missing leave_out,
+    was "1 of the 27 label rows has no image": the total counted the repeat as written, the
+    count did not, and the summary said the image was "kept once" though it is nowhere."""
+    root = plain_folder(tmp_path / "d", ["eye_090.jpg,1", "eye_090.jpg,1"])  # lines 27, 28
+    result = ingest.run(config(root, missing="leave_out"), tmp_path / "out", verbose=False)
+    (left,) = [n for n in result.notes if "left out (--missing leave_out)" in n]
+    assert (f"2 of the 27 label rows have no image in {root} and were left out (--missing "
+            "leave_out): labels.csv:27 eye_090.jpg (line 28 repeats it)") in left, left
+    printed = ingest.format_summary(result)
+    assert ("left out: 1 row repeating an earlier row of the same image, grade and patient (its "
+            "image missing, left out with the row it repeats), listed in ingest_summary.json "
+            "(left_out_repeated)") in printed, printed
+    assert "kept once" not in printed
+    # without leave_out, the count of the rows without an image counts the repeat too
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "error", verbose=False)
+    counts = {p.summary for p in refused.value.problems if p.kind == "no-image"}
+    assert len(counts) == 1 and next(iter(counts)).startswith(
+        f"2 of the 27 label rows have no image in {root}"), counts
+
+
+def test_an_empty_training_folder_counts_the_rows_as_written(tmp_path: Path) -> None:
+    """The error of a label CSV beside an empty training folder counts every row the file
+    writes: repeats and rows left out as ungradable too (a reviewer, F2)."""
+    root = tmp_path / "aptos"
+    (root / "train_images").mkdir(parents=True)
+    (root / "train.csv").write_text("id_code,diagnosis\na1,0\na2,1\na2,1\na3,\n", encoding="utf-8")
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root, grades=["icdr"], ungradable="leave_out"), tmp_path / "out",
+                   verbose=False)
+    (empty,) = [p for p in refused.value.problems if p.kind == "no-training-images"]
+    assert empty.what.startswith("the label CSV has 4 rows but 0 training images"), empty.what

@@ -15,8 +15,8 @@ from test_repeated_label_rows import colour_jpegs, config
 from data_prep import ingest, validate
 from data_prep.problems import as_config_keys
 
-WAY_OUT = ("; or move it out of the folder and rerun with --missing leave_out (its row is then "
-           "listed as left out)")
+WAY_OUT = ("; or move it out of the image folder and rerun with --missing leave_out (its row is "
+           "then listed as left out)")
 
 
 def damaged_folder(root: Path) -> Path:
@@ -39,8 +39,10 @@ def test_a_truncated_training_image_is_told_both_ways_out(tmp_path: Path) -> Non
         ingest.run(config(root), tmp_path / "out", verbose=False)
     (train,) = [p for p in refused.value.problems if p.path == str(root / "eye_006.jpg")]
     assert train.severity == "error" and "truncated JPEG" in train.what, train.line
-    assert train.fix.startswith("re-copy or re-download the image"), train.fix
-    assert train.fix.endswith(WAY_OUT), train.fix
+    # one clear pair of choices (a reviewer, F3: "re-copy or re-download the image; the file is
+    # incomplete; or move it out ..." read as three)
+    assert train.fix == ("re-copy or re-download the image from the original data (the file is "
+                         "incomplete)" + WAY_OUT), train.fix
     assert WAY_OUT in str(refused.value)  # the printed line, as the user reads it
     # python -m drac_ssl.train says the flag as its setting
     assert "rerun with data.missing=leave_out (its row" in as_config_keys(train.line)
@@ -51,8 +53,8 @@ def test_a_truncated_training_image_is_told_both_ways_out(tmp_path: Path) -> Non
     with pytest.raises(validate.IngestError) as refused:
         ingest.run(config(root, missing="leave_out"), tmp_path / "out", verbose=False)
     (train,) = [p for p in refused.value.problems if p.path == str(root / "eye_006.jpg")]
-    assert train.fix.endswith("; or move it out of the folder and rerun (--missing leave_out then "
-                              "lists its row as left out)"), train.fix
+    assert train.fix.endswith("; or move it out of the image folder and rerun (--missing leave_out "
+                              "then lists its row as left out)"), train.fix
 
 
 def test_moving_the_image_out_and_leaving_its_row_out_works_as_said(tmp_path: Path) -> None:
@@ -66,3 +68,22 @@ def test_moving_the_image_out_and_leaving_its_row_out_works_as_said(tmp_path: Pa
     assert [(r.name, r.line) for r in result.left_out_missing] == [("eye_006.jpg", 8)]
     summary = json.loads(result.summary_path.read_text())
     assert [r["name"] for r in summary["left_out_missing"]] == ["eye_006.jpg"]
+
+
+def test_a_file_that_is_no_image_is_told_to_move_it_out_once(tmp_path: Path) -> None:
+    """A file that holds no image (a download's error page saved under the image's name): its
+    own fix already says "or move it out of the image folder", which alone leaves its row
+    without an image (an error). The way out is said once, with the rerun that makes it work (a
+    reviewer, F3: "move it out" was said twice); an empty file keeps the re-copy."""
+    root = damaged_folder(tmp_path / "d")
+    (root / "test" / "case_01.jpg").unlink()
+    (root / "eye_006.jpg").write_bytes(b"<html><body>404 Not Found</body></html>\n")
+    (root / "eye_007.jpg").write_bytes(b"")
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "out", verbose=False)
+    (page,) = [p for p in refused.value.problems if p.path == str(root / "eye_006.jpg")]
+    assert page.severity == "error" and "not an image" in page.what, page.line
+    assert page.fix == "replace it with the real image" + WAY_OUT, page.fix
+    assert page.fix.count("move it out") == 1, page.fix
+    (empty,) = [p for p in refused.value.problems if p.path == str(root / "eye_007.jpg")]
+    assert empty.fix == "re-copy the image from the original data" + WAY_OUT, empty.fix
