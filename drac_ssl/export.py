@@ -963,8 +963,11 @@ def _ensemble_grades_line(test_grades: np.ndarray, oof_grades: np.ndarray | None
     gone = [g for g in range(k) if oof_share[g] >= ENSEMBLE_CHECK_SHARE and test_counts[g] == 0]
     if not gone:
         return ""
-    said = ", ".join(f"{g} {grade_names[g]} ({100 * oof_share[g]:.0f} % out of fold)" for g in gone)
-    return (f"the fold ensemble graded none of the {len(test_grades)} test images as {said}. The "
+    which = " or ".join(f"{grade_names[g]} (grade {g})" for g in gone)
+    shares = " and ".join(f"{grade_names[g]} to {100 * oof_share[g]:.0f} %" for g in gone)
+    return (f"the fold ensemble graded none of the {len(test_grades)} test images {which}, though "
+            f"out of fold the single fold models gave {shares} of the {len(oof_grades)} labelled "
+            f"images (each image graded by the fold model that did not train on it). The "
             f"cross-validated figures are those of single fold models; the bundle averages them, "
             f"which can shift grades (a fold model giving nearly one score to every image pulls "
             f"the mean), or the test images differ. Look for such a fold in report.md's fold "

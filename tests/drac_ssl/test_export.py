@@ -1790,14 +1790,21 @@ def test_prediction_uses_the_flips_the_cross_validation_used_unless_told(
 def test_a_grade_the_ensemble_never_gives_is_noted_against_the_out_of_fold_shares() -> None:
     """A review found a fold ensemble that graded no test image PDR while the single fold
     models (whose figures the report gives) called 12 of 30 out-of-fold images PDR. The export
-    now says when a grade given to >= 10 % out of fold is given to no test image."""
+    now says when a grade given to >= 10 % out of fold is given to no test image, in words a
+    reader follows (a trial user: "graded none of the 386 test images as 2 PDR (33 % out of
+    fold)" was cryptic): the grade by name and number, and what the share is a share of."""
     names = ["Normal", "NPDR", "PDR"]
     oof = np.array([0] * 12 + [1] * 6 + [2] * 12)
     test = np.array([0] * 12 + [1] * 24)
     line = export._ensemble_grades_line(test, oof, names)
-    assert line.startswith("the fold ensemble graded none of the 36 test images as 2 PDR (40 % out "
-                           "of fold)"), line
+    assert line.startswith("the fold ensemble graded none of the 36 test images PDR (grade 2), though "
+                           "out of fold the single fold models gave PDR to 40 % of the 30 labelled "
+                           "images (each image graded by the fold model that did not train on it)."), line
     assert "finetune.decision=argmax" in line
+    two_gone = export._ensemble_grades_line(np.array([0] * 36), oof, names)
+    assert two_gone.startswith("the fold ensemble graded none of the 36 test images NPDR (grade 1) or "
+                               "PDR (grade 2), though out of fold the single fold models gave NPDR to "
+                               "20 % and PDR to 40 % of the 30 labelled images"), two_gone
     assert export._ensemble_grades_line(np.array([0] * 12 + [1] * 23 + [2]), oof, names) == ""
     rare = np.array([0] * 28 + [1, 2])  # 1 of 30 = 3 %: not said
     assert export._ensemble_grades_line(test, rare, names) == ""
