@@ -368,6 +368,8 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         # the export command's warnings and the page's caveat, in their words
         for caveat in grade_caveats(predictor.bundle.metadata, plural=True):
             print(f"[app] warning: {caveat}", flush=True)
+        if uncalibrated := predictor.calibration_warning:  # the banner's and the export's words
+            print(f"[app] warning: {uncalibrated}", flush=True)
         demo.block_thread()  # until Ctrl-C or SIGTERM (_interrupt), as launch itself blocks
     except (KeyboardInterrupt, SystemExit):
         pass
