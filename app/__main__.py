@@ -1,6 +1,9 @@
 """``python -m app [--bundle PATH] [--port 7860] [--host 127.0.0.1] [--max-size-mb 50]``.
 
-Serves the grading app for a model bundle (default: the newest ``runs/*/bundle``). Console
+Serves the grading app for a model bundle (default: the newest ``runs/*/bundle``, said with how
+many were found, a few of the others and ``--bundle PATH`` to choose one; with a warning when it
+is a trial run's, an untrained demo or phantom-trained while an older one is from a full
+training run: :func:`app.bundle_path.chosen_bundle_words`). Console
 script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
 bundle, when there is none, or with the install command when gradio (the ``app`` extra) is
 missing or of a version outside :data:`app.GRADIO_RANGE`, or when torch and torchvision are
@@ -228,19 +231,31 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"encrypted volume), or leave --temp-dir out", file=sys.stderr)
         return 2
     # the bundle, from paths only: one not there is said now, not after torch and gradio load
-    from app.bundle_path import NoBundleError, find_newest_bundle
+    from pathlib import Path
+
+    from app.bundle_path import NoBundleError, chosen_bundle_words, find_bundles, make_bundle_hint
     from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 
+    found = [] if args.bundle else find_bundles(args.runs_dir)  # newest first
     try:
-        bundle = args.bundle or find_newest_bundle(args.runs_dir)
         if args.bundle:
             bundle_folder(args.bundle)  # not there, or neither a bundle nor a run folder
+        elif not found:
+            raise NoBundleError(make_bundle_hint(Path(args.runs_dir)))
+        bundle = args.bundle or found[0]
     except NoBundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BundleError as exc:
         print(f"error: cannot load the bundle {args.bundle}: {exc}", file=sys.stderr)
         return 2
+    chosen = ""
+    if found:  # chosen, not given: which, of how many, how to choose (before the slow imports)
+        note, warning = chosen_bundle_words(found, args.runs_dir)
+        print(f"[app] {note}", flush=True)
+        if warning:
+            print(f"[app] warning: {warning}", flush=True)
+        chosen = f"; the newest of {len(found)} under {args.runs_dir}" if len(found) > 1 else ""
     from drac_ssl.exit_codes import USAGE_ERROR
     from drac_ssl.torch_pair import say_torch_pair_warning, torch_pair_refusal  # stdlib only
 
@@ -291,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if stale:
                 print(f"[app] removed {len(stale)} working folder(s) that stopped servers left in "
                       f"{base}", flush=True)
-            return _run(args, workdir, guard, bundle)
+            return _run(args, workdir, guard, bundle, chosen)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the bundle loads
         return 0
     finally:
@@ -313,10 +328,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _run(args: argparse.Namespace, workdir: os.PathLike[str],
-         auth: LoginGuard | None, bundle: str | os.PathLike[str]) -> int:
+         auth: LoginGuard | None, bundle: str | os.PathLike[str], chosen: str = "") -> int:
     """Load ``bundle`` (``--bundle``, or the newest under ``--runs-dir``, found by
     :func:`main` before the imports) and serve it until Ctrl-C, with the logins of ``auth``
-    (``--auth-file``; None: none); the exit code."""
+    (``--auth-file``; None: none); the exit code. ``chosen``: said in the serving line's
+    brackets when the bundle was the newest of several found (``; the newest of 6 under runs``)."""
     from drac_ssl.runtime import apply_thread_policy
 
     threads = apply_thread_policy(args.threads)
@@ -361,13 +377,15 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         # bound and has answered gradio's own start-up request, so the serving line is true
         demo = serve(predictor, settings, block=False, quiet=True, auth=auth,
                      insecure_no_auth=args.insecure_no_auth)
-        print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s)); "
+        print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s){chosen}); "
               f"serving on http://{bind_name(settings.host)}:{settings.port} (Ctrl-C stops)",
               flush=True)
         # what the bundle says against reading its grades (phantom-trained, a trial run ...):
         # the export command's warnings and the page's caveat, in their words
         for caveat in grade_caveats(predictor.bundle.metadata, plural=True):
             print(f"[app] warning: {caveat}", flush=True)
+        if uncalibrated := predictor.calibration_warning:  # the banner's and the export's words
+            print(f"[app] warning: {uncalibrated}", flush=True)
         demo.block_thread()  # until Ctrl-C or SIGTERM (_interrupt), as launch itself blocks
     except (KeyboardInterrupt, SystemExit):
         pass

@@ -135,7 +135,8 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     model time (preprocessing, the ensemble with TTA and Grad-CAM; not the file decoding,
     in ``read_seconds``); ``timings`` its parts in seconds (``preprocess``, ``ensemble``,
     ``gradcam``); ``warnings`` sentences: first the model's (:attr:`Predictor.chance_warning`
-    when it applies, then :attr:`Predictor.caveat`), then the image's
+    and :attr:`Predictor.calibration_warning` when they apply, then :attr:`Predictor.caveat`),
+    then the image's
     (:meth:`Predictor.image_warnings`; a 16-bit conversion and the decoder's findings about
     the file, an Exif orientation applied ..., are plain notes there,
     :func:`app.inputs.is_plain_note`); ``not_reliably_gradable`` the reasons those warnings make
@@ -589,6 +590,18 @@ class Predictor:
         return chance_warning(self.metadata.get("cv_metrics") or {})
 
     @property
+    def calibration_warning(self) -> str | None:
+        """The bundle's "Probabilities not calibrated: ... Read the grade, not the percentages."
+        sentence when its calibration failed (its temperature at the edge of its search range,
+        the rule of report.md and the model card), None otherwise:
+        :func:`drac_ssl.grading.bundle.calibration_warning`, the words of the page's banner and
+        the export command. :meth:`predict` puts it in every :attr:`Prediction.warnings`, after
+        :attr:`chance_warning`; the page says it above each result's probabilities."""
+        from drac_ssl.grading.bundle import calibration_warning
+
+        return calibration_warning(self.metadata)
+
+    @property
     def referable_informative(self) -> bool:
         """False when P(referable) (:attr:`Prediction.referable`) carries no information: its
         out-of-fold referable AUC's 95% CI (``cv_metrics.referable.auc_ci95``) does not lie
@@ -664,7 +677,8 @@ class Predictor:
         (``explain`` must then be None: ValueError otherwise). It is placed on ``image``
         through the crop and padding the preprocessing applied (0 outside the part the model
         read). The warnings start with the model's own (:attr:`chance_warning`, a model no
-        better than chance; :attr:`caveat`, always), then the image's. The image is graded as
+        better than chance; :attr:`calibration_warning`, probabilities not calibrated;
+        :attr:`caveat`, always), then the image's. The image is graded as
         given: the upload checks that refuse a blank image or noise are :meth:`predict_file`'s
         and :meth:`predict_loaded`'s (:func:`app.inputs.refusal`)."""
         from drac_ssl.grading.predict import (
@@ -748,7 +762,7 @@ class Predictor:
                          # why not (kept beside the probability, not dropped: the page leaves
                          # the figure out, an API client gets it with this); None when informative
                          "reason": self.referable_reason or None}
-        said = [w for w in (self.chance_warning, self.caveat) if w] + unlike + self.image_warnings(
+        said = [w for w in (self.chance_warning, self.calibration_warning, self.caveat) if w] + unlike + self.image_warnings(
             gray.shape, small, list(warnings or []), [preprocessing_warning(n) for n in found])
         return Prediction(name=name, grade=grade, grade_name=self.class_names[grade],
                           probs=np.asarray(probs[0], dtype=np.float64), heatmap=heatmap,

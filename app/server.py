@@ -617,7 +617,8 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     if chance:
         lines += [f"**⚠ {md_words(chance)}**", ""]
     caveat = predictor.caveat  # the bundle's own caveat, in the result itself
-    model_words = {chance, caveat}
+    uncalibrated = predictor.calibration_warning  # said above the probabilities, not as a doubt
+    model_words = {chance, uncalibrated, caveat}
     doubts = [w for w in pred.warnings if w not in model_words and not is_plain_note(w)]
     notes = [w for w in pred.warnings if w not in model_words and is_plain_note(w)]
     if doubts:  # said first: a grade of an image that may not be what the model reads
@@ -633,6 +634,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         grade_heading(pred, doubts, bool(chance)),
         *([f"**{md_words(borderline)}**", ""] if borderline else []),
         *_decision_lines(pred, predictor),
+        *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
         probs,
         *_referable_lines(pred, predictor),
         "",
@@ -679,11 +681,14 @@ def grade_heading(pred: Prediction, doubts: list[str], chance: bool) -> str:
 def model_caveat(predictor: Predictor) -> str:
     """The bundle's caveat of one grade, as each graded row of ``grades_with_notes.csv`` ends
     (:data:`NOTES_CSV`): the "no better than chance" sentence when it applies
-    (:attr:`app.predict.Predictor.chance_warning`), then :attr:`app.predict.Predictor.caveat`
+    (:attr:`app.predict.Predictor.chance_warning`), the "Probabilities not calibrated" one when
+    the bundle's calibration failed (:attr:`app.predict.Predictor.calibration_warning`: the row's
+    P columns do not say how likely a grade is), then :attr:`app.predict.Predictor.caveat`
     (e.g. "Trained on phantom images (procedural stand-ins, not patient data): this grade says
     nothing about a real eye. Research software, not a medical device.")."""
     chance = predictor.chance_warning
-    return " ".join(x for x in ((chance.rstrip(".") + ".") if chance else "", predictor.caveat) if x)
+    return " ".join(x for x in ((chance.rstrip(".") + ".") if chance else "",
+                                predictor.calibration_warning or "", predictor.caveat) if x)
 
 
 def _decision_lines(pred: Prediction, predictor: Predictor) -> list[str]:
@@ -1104,6 +1109,11 @@ def _banner(predictor: Predictor) -> str:
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
                      "background:#fff4e5;border:1px solid #f0b357;color:#5c3b00'>"
                      f"<b>{html.escape(lead)}</b>: {html.escape(rest)}</div>")
+    uncalibrated = predictor.calibration_warning  # report.md's and the model card's rule
+    if uncalibrated:
+        parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
+                     "background:#fff4e5;border:1px solid #f0b357;color:#5c3b00'>"
+                     f"<b>{html.escape(uncalibrated)}</b></div>")
     if predictor.trial_run:  # report.md's "Read this first" line
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
@@ -1583,6 +1593,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         chance = predictor.chance_warning  # the model's own caveat, the banner's words
         if chance and n_good:
             cautions += f"\n\n⚠ **{chance}**"
+        uncalibrated = predictor.calibration_warning  # the P columns of the CSVs, the banner's words
+        if uncalibrated and n_good:
+            cautions += f"\n\n⚠ **{uncalibrated}**"
         if warned:
             cautions += f"\n\n{warned}"
         if n_borderline:

@@ -80,9 +80,14 @@ below half the model's input size is graded with a warning (upscaled, the grade 
 unreliable: :func:`drac_ssl.grading.predict.small_image_warning`, the app's words too). A bundle with no evidence of
 grading better than chance (its out-of-fold QWK 95% CI reaches 0:
 :func:`drac_ssl.grading.bundle.chance_warning`, the rule of the stage, the report, the model
-card and the app) gets that warning on stderr too, and so do the bundle's own caveats the app
-says with every grade (:func:`drac_ssl.grading.bundle.grade_caveats`: an untrained demo bundle,
-phantom training images, a trial run); the CSV and the exit code are unchanged.
+card and the app) gets that warning on stderr too, and so does a bundle whose calibration
+failed (its temperature at the edge of its search range, the rule of report.md and the model
+card: :func:`drac_ssl.grading.bundle.calibration_warning`, the app's words: the probabilities
+are not calibrated, read the grade, not the percentages; the stage says it on its console, in
+``export/summary.json``'s ``notes`` and as ``calibration_failed``), and so do the bundle's own
+caveats the app says with every grade (:func:`drac_ssl.grading.bundle.grade_caveats`: an
+untrained demo bundle, phantom training images, a trial run); the CSV and the exit code are
+unchanged.
 
 An image that cannot be read (truncated, corrupt, not an image) writes nothing: a
 submission missing a case is invalid, and the error lists each file (what is wrong, the
@@ -241,6 +246,7 @@ from drac_ssl.grading.bundle import (
     BundleError,
     build_bundle,
     build_or_reuse_bundle,
+    calibration_warning,
     chance_warning,
     grade_caveats,
     load_bundle,
@@ -565,6 +571,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     The console's ``class =`` line counts the rows with a ``grade_note`` by why, as the command's
     does (:func:`drac_ssl.submission.grade_note_counts`): summary.json's
     ``n_class_not_most_probable`` and ``n_class_near_tie``, which report.md's Export section says.
+    summary.json's ``temperature`` is the bundle's calibration's, and ``calibration_failed`` is
+    true when it sits at the edge of its search range (:func:`calibration_warning`, said on the
+    console and in ``notes`` too): the P columns then do not say how likely a grade is.
 
     Raises:
         BundleError (a ValueError): the fine-tuning outputs are missing or incomplete.
@@ -700,6 +709,10 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     if chance:
         print(f"[export] WARNING: {chance}")
         notes.append(chance)
+    uncalibrated = calibration_warning(bundle.metadata)  # report.md's and the card's rule
+    if uncalibrated:
+        print(f"[export] WARNING: {uncalibrated}")
+        notes.append(uncalibrated)
     for caveat in grade_caveats(bundle.metadata, plural=True):  # phantom data, a trial run: the app's words
         print(f"[export] WARNING: {caveat}")
         notes.append(caveat)  # the record says what the console said
@@ -708,6 +721,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         "submission": None if written is None else str(written),
         "n_test": len(test_rows), "tta": bundle.tta_in_cv, "class_names": names,
         "decision": bundle.calibration.decision, "notes": notes,
+        # true: the calibration's temperature sits at the edge of its search range, and the
+        # probabilities (P0..) do not say how likely a grade is (calibration_warning, in notes)
+        "temperature": bundle.calibration.temperature, "calibration_failed": bool(uncalibrated),
         # how many test rows have a class that is not their single most likely grade, and how
         # many are it in a near-tie (report.md's class line, as the console's)
         **({"n_class_not_most_probable": n_not_largest, "n_class_near_tie": n_near_tie} if test_rows else {}),
@@ -963,8 +979,11 @@ def _ensemble_grades_line(test_grades: np.ndarray, oof_grades: np.ndarray | None
     gone = [g for g in range(k) if oof_share[g] >= ENSEMBLE_CHECK_SHARE and test_counts[g] == 0]
     if not gone:
         return ""
-    said = ", ".join(f"{g} {grade_names[g]} ({100 * oof_share[g]:.0f} % out of fold)" for g in gone)
-    return (f"the fold ensemble graded none of the {len(test_grades)} test images as {said}. The "
+    which = " or ".join(f"{grade_names[g]} (grade {g})" for g in gone)
+    shares = " and ".join(f"{grade_names[g]} to {100 * oof_share[g]:.0f} %" for g in gone)
+    return (f"the fold ensemble graded none of the {len(test_grades)} test images {which}, though "
+            f"out of fold the single fold models gave {shares} of the {len(oof_grades)} labelled "
+            f"images (each image graded by the fold model that did not train on it). The "
             f"cross-validated figures are those of single fold models; the bundle averages them, "
             f"which can shift grades (a fold model giving nearly one score to every image pulls "
             f"the mean), or the test images differ. Look for such a fold in report.md's fold "
@@ -1544,6 +1563,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     chance = chance_warning(bundle.metadata.get("cv_metrics") or {})  # the stage's caveat, same rule
     if chance:
         print(f"warning: {chance}", file=sys.stderr)
+    if uncalibrated := calibration_warning(bundle.metadata):  # the stage's too
+        print(f"warning: {uncalibrated}", file=sys.stderr)
     for caveat in grade_caveats(bundle.metadata, plural=len(graded_files) > 1):  # the app's words
         print(f"warning: {caveat}", file=sys.stderr)
     # stdout, printed at the end (print_lines: | head, a full disk)

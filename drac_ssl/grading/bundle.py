@@ -87,6 +87,7 @@ from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     RESAMPLING_UNITS,
+    TEMPERATURE_BOUNDS,
     counted_units,
     referable_summary,
     temperature_at_bound,
@@ -110,6 +111,7 @@ __all__ = [
     "Bundle",
     "BundleError",
     "backbones_identical",
+    "calibration_warning",
     "caveat_line",
     "DEMO_SCOPE_WORDS",
     "REFERABLE_SCOPE_WORDS",
@@ -1355,6 +1357,30 @@ def task_description(grade_names: Sequence[str], channels: int, kind: str | None
     image = ("colour fundus photograph" if channels == 3 else "grey fundus photograph"
              if modality == "fundus" else "UW-OCTA image" if modality == "octa" else "grey retinal image")
     return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
+
+
+def calibration_warning(meta: dict[str, Any]) -> str | None:
+    """A warning, in words a clinician reads, when the bundle's calibration failed: its fitted
+    temperature (``meta["calibration"]["temperature"]``) sits at the edge of its search range
+    (:func:`drac_ssl.metrics.temperature_at_bound`, the rule of report.md and the model card,
+    :data:`drac_ssl.metrics.TEMPERATURE_BOUNDS`). At the top (100) the probabilities are nearly
+    equal for every grade (a trial's tiny runs: about 0.333 each of 3 grades), at the bottom
+    (0.01) nearly 0 or 1; in both they do not say how likely each grade is, while the grade,
+    cut at thresholds fitted on these same outputs out of fold, is what the cross-validated
+    figures measured. None otherwise (also for a bundle without a calibration or a temperature
+    that is not a number). The app says it with every result and in its banner, the export
+    command on its console and in ``export/summary.json``."""
+    t = (meta.get("calibration") or {}).get("temperature")
+    if not temperature_at_bound(t):
+        return None
+    low, high = TEMPERATURE_BOUNDS
+    top = float(t) > (low * high) ** 0.5
+    shown = ("nearly equal for every grade and do not say how likely each grade is" if top else
+             "close to 0 % or 100 % and overstate how sure the model is")
+    return (f"Probabilities not calibrated: the model's calibration failed (its temperature, "
+            f"{float(t):.3g}, sits at the {'top' if top else 'bottom'} of its search range, "
+            f"{low:g}..{high:g}), so the percentages are {shown}. Read the grade, not the "
+            f"percentages.")
 
 
 def _temperature_edge(cal: dict[str, Any]) -> str:

@@ -1790,14 +1790,21 @@ def test_prediction_uses_the_flips_the_cross_validation_used_unless_told(
 def test_a_grade_the_ensemble_never_gives_is_noted_against_the_out_of_fold_shares() -> None:
     """A review found a fold ensemble that graded no test image PDR while the single fold
     models (whose figures the report gives) called 12 of 30 out-of-fold images PDR. The export
-    now says when a grade given to >= 10 % out of fold is given to no test image."""
+    now says when a grade given to >= 10 % out of fold is given to no test image, in words a
+    reader follows (a trial user: "graded none of the 386 test images as 2 PDR (33 % out of
+    fold)" was cryptic): the grade by name and number, and what the share is a share of."""
     names = ["Normal", "NPDR", "PDR"]
     oof = np.array([0] * 12 + [1] * 6 + [2] * 12)
     test = np.array([0] * 12 + [1] * 24)
     line = export._ensemble_grades_line(test, oof, names)
-    assert line.startswith("the fold ensemble graded none of the 36 test images as 2 PDR (40 % out "
-                           "of fold)"), line
+    assert line.startswith("the fold ensemble graded none of the 36 test images PDR (grade 2), though "
+                           "out of fold the single fold models gave PDR to 40 % of the 30 labelled "
+                           "images (each image graded by the fold model that did not train on it)."), line
     assert "finetune.decision=argmax" in line
+    two_gone = export._ensemble_grades_line(np.array([0] * 36), oof, names)
+    assert two_gone.startswith("the fold ensemble graded none of the 36 test images NPDR (grade 1) or "
+                               "PDR (grade 2), though out of fold the single fold models gave NPDR to "
+                               "20 % and PDR to 40 % of the 30 labelled images"), two_gone
     assert export._ensemble_grades_line(np.array([0] * 12 + [1] * 23 + [2]), oof, names) == ""
     rare = np.array([0] * 28 + [1, 2])  # 1 of 30 = 3 %: not said
     assert export._ensemble_grades_line(test, rare, names) == ""
@@ -1818,6 +1825,48 @@ def test_the_model_card_says_its_figures_are_single_fold_models_and_flags_an_edg
         meta["calibration"]["temperature"] = t
         card = " ".join(bundles._model_card(meta).split())
         assert ("sits at the edge of its search range (0.01..100)" in card) is said, (t, card)
+
+
+def test_a_failed_calibration_is_said_on_the_export_console_and_in_its_summary(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial user: the temperature hit its upper limit (100) in tiny runs, the probabilities
+    flat (~0.333 each); report.md and the model card said so, the export's console and
+    export/summary.json did not. The stage now says it (the card's rule,
+    metrics.temperature_at_bound, through grading.bundle.calibration_warning) on its console,
+    in the summary's notes and as calibration_failed, and --images on stderr."""
+    meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    for t, top in ((100.0, True), (99.5, True), (0.01, False)):
+        said = bundles.calibration_warning({**meta, "calibration": {**meta["calibration"], "temperature": t}})
+        assert said is not None and said.startswith("Probabilities not calibrated: the model's calibration failed")
+        assert said.endswith("Read the grade, not the percentages.")
+        assert ("nearly equal for every grade" in said) is top and ("overstate" in said) is not top, said
+    for t in (1.7, 98.0, None, "100"):
+        assert bundles.calibration_warning({**meta, "calibration": {**meta["calibration"], "temperature": t}}) is None
+    assert bundles.calibration_warning({}) is None
+    run = tmp_path / "run"
+    shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles"))
+    variant = meta["variant"]
+    cal_file = run / "finetune" / variant / "calibration.json"
+    for t, failed in ((1.7, False), (100.0, True)):
+        cal_file.write_text(json.dumps({**json.loads(cal_file.read_text()), "temperature": t}))
+        capsys.readouterr()
+        export.run(tiny_config(), run)
+        out = capsys.readouterr().out
+        warning = bundles.calibration_warning(json.loads((run / "bundle" / "metadata.json").read_text()))
+        assert (warning is not None) is failed
+        summary = json.loads((run / "export" / "summary.json").read_text())
+        assert summary["calibration_failed"] is failed and summary["temperature"] == t, summary
+        if failed:
+            assert f"[export] WARNING: {warning}" in out, out
+            assert warning in summary["notes"]
+            assert "flat" not in warning and "(its temperature, 100, sits at the top" in warning
+        else:
+            assert "Probabilities not calibrated" not in out + " ".join(summary["notes"])
+    # --images with that bundle (the run's, temperature 100): on stderr with the other warnings
+    assert export.main([str(run), "--images", str(run / "images" / "test"), "--out",
+                        str(tmp_path / "graded.csv")]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {warning}" in err, err
 
 
 def test_the_model_card_says_when_a_grade_had_no_labelled_image(exported_run: Path) -> None:

@@ -1,0 +1,139 @@
+"""``python -m app`` without ``--bundle`` says which bundle it chose, of how many, and how to
+choose another; and warns when that newest bundle is a trial run's (or an untrained demo)
+while an older one comes from a full training run.
+
+A trial user (DRAC 2022) had runs/first-try, first-try611 and resume4..resume7: the app served
+resume7/bundle, a trial run's, saying only "[app] bundle runs/resume7/bundle (2 fold model(s));
+serving on ...", not the 611-image run's."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.bundle_path import SHOWN_OTHERS, chosen_bundle_words, find_bundles, find_newest_bundle
+
+TRIAL = {"trial": True, "why": "the pretraining was cut short (max_steps_per_epoch=1)"}
+FULL = {"trial": False}
+
+
+def _bundle(runs: Path, name: str, age_s: float, meta: dict[str, Any] | None = None) -> Path:
+    """``runs/name/bundle`` with a ``metadata.json`` (``meta``) written ``age_s`` seconds ago."""
+    folder = runs / name / "bundle"
+    folder.mkdir(parents=True)
+    (folder / "metadata.json").write_text(json.dumps(meta or {}))
+    t = time.time() - age_s
+    os.utime(folder / "metadata.json", (t, t))
+    return folder
+
+
+def _trial_users_runs(runs: Path) -> dict[str, Path]:
+    """The trial user's folder: the 611-image run (full), older, then trial runs, resume7 the newest."""
+    made = {"first-try": _bundle(runs, "first-try", 7000, {"trial_run": TRIAL}),
+            "first-try611": _bundle(runs, "first-try611", 6000, {"trial_run": FULL})}
+    for i, name in enumerate(("resume4", "resume5", "resume6", "resume7")):
+        made[name] = _bundle(runs, name, 4000 - 1000 * i, {"trial_run": TRIAL})
+    return made
+
+
+def test_the_note_says_the_newest_of_how_many_names_a_few_others_and_how_to_choose(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    made = _trial_users_runs(runs)
+    found = find_bundles(runs)
+    assert found == [made[n] for n in ("resume7", "resume6", "resume5", "resume4", "first-try611", "first-try")]
+    assert find_newest_bundle(runs) == made["resume7"]
+    note, warning = chosen_bundle_words(found, runs)
+    assert note.startswith(f"no --bundle given: serving {made['resume7']}, the newest of 6 bundles under "
+                           f"{runs.as_posix()}/ (by when its metadata.json was written, "), note
+    others = note.split("the others, newest first: ", 1)[1]
+    named = re.findall(r"\S+/bundle \(\d{4}-\d\d-\d\d \d\d:\d\d\)", others)
+    assert named == [f"{made[n]} ({time.strftime('%Y-%m-%d %H:%M', time.localtime(made[n].joinpath('metadata.json').stat().st_mtime))})"
+                     for n in ("resume6", "resume5", "resume4")], others
+    assert len(named) == SHOWN_OTHERS and " and 2 more." in others
+    assert "To serve another: --bundle PATH" in note
+    # the newest is a trial run's, the 611-image run's is not: said, with the way to serve it
+    assert warning.startswith(f"{made['resume7']}, served as the newest, is a trial run's (its training "
+                              f"was cut short"), warning
+    assert f"while {made['first-try611']} (" in warning
+    assert warning.endswith(f"from a full training run: to serve it, --bundle {made['first-try611']}")
+    assert note.endswith(f"e.g. --bundle {made['first-try611']}")
+
+
+def test_one_bundle_is_said_briefly_and_a_full_newest_or_an_unknown_one_is_not_flagged(tmp_path: Path) -> None:
+    one = _bundle(tmp_path / "one", "run", 10, {"trial_run": TRIAL})
+    note, warning = chosen_bundle_words(find_bundles(tmp_path / "one"), tmp_path / "one")
+    assert note == (f"no --bundle given: serving {one}, the only bundle under {(tmp_path / 'one').as_posix()}/ "
+                    f"(--bundle PATH serves another)")
+    assert warning == ""  # nothing else to serve
+    runs = tmp_path / "runs"
+    _bundle(runs, "trial", 100, {"trial_run": TRIAL})
+    _bundle(runs, "full", 10, {"trial_run": FULL})
+    note, warning = chosen_bundle_words(find_bundles(runs), runs)
+    assert "the newest of 2 bundles" in note and "and " not in note.split("newest first: ")[1]
+    assert warning == ""  # the newest is the full run's
+    older = tmp_path / "older"
+    _bundle(older, "full", 100, {"trial_run": FULL})
+    _bundle(older, "before_the_record", 10, {})  # built before trial_run was recorded: unknown
+    assert chosen_bundle_words(find_bundles(older), older)[1] == ""
+    nothing_better = tmp_path / "trials"
+    _bundle(nothing_better, "a", 100, {"trial_run": TRIAL})
+    _bundle(nothing_better, "b", 10, {"trial_run": TRIAL})
+    assert chosen_bundle_words(find_bundles(nothing_better), nothing_better)[1] == ""
+
+
+def test_a_demo_or_phantom_newest_is_flagged_against_full_runs_counted(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    a = _bundle(runs, "a", 300, {"trial_run": FULL})
+    _bundle(runs, "b", 200, {"trial_run": FULL})
+    _bundle(runs, "phantom", 150, {"trial_run": FULL, "data": {"kind": "phantom"}})  # not offered
+    demo = _bundle(runs, "demo", 10, {"demo": "Untrained demo bundle"})
+    warning = chosen_bundle_words(find_bundles(runs), runs)[1]
+    assert warning.startswith(f"{demo}, served as the newest, is an untrained demo bundle"), warning
+    assert "while 2 older bundles come, the newest " in warning and warning.endswith(
+        f"to serve it, --bundle {runs / 'b' / 'bundle'}")
+    assert str(a) not in warning
+    os.utime(demo / "metadata.json", (time.time() - 1000, time.time() - 1000))  # the phantom now newest
+    warning = chosen_bundle_words(find_bundles(runs), runs)[1]
+    assert warning.startswith(f"{runs / 'phantom' / 'bundle'}, served as the newest, is trained on phantom "
+                              f"images"), warning
+
+
+def test_main_says_it_before_loading_and_in_the_serving_line(
+        predictor: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The app's own start-up: the note and the warning come before the bundle loads (torch and
+    gradio take seconds), the serving line says the choice too; with --bundle, none of it."""
+    import shutil
+
+    import gradio as gr
+
+    from app.__main__ import main
+
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: None)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # main's SIGTERM handler: not here
+    runs = tmp_path / "runs"
+    full = _bundle(runs, "first-try611", 500, {"trial_run": FULL})
+    newest = runs / "demo" / "bundle"
+    shutil.copytree(predictor.path, newest)  # the demo bundle, served: the newest
+    os.utime(newest / "metadata.json")  # written now (copytree keeps the fixture's time)
+    capsys.readouterr()
+    assert main(["--runs-dir", str(runs), "--port", "7997", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    note = next(i for i, line in enumerate(lines) if line.startswith("[app] no --bundle given: serving "))
+    warned = lines.index(f"[app] warning: {chosen_bundle_words(find_bundles(runs), runs)[1]}")
+    every = next(i for i, line in enumerate(lines) if line.startswith("[app] every image:"))  # after the load
+    assert note < warned < every, out
+    assert f"serving {newest}, the newest of 2 bundles" in lines[note]
+    assert f"--bundle {full}" in lines[warned]
+    assert f"[app] bundle {newest} (1 fold model(s); the newest of 2 under {runs}); serving on" in out, out
+    assert main(["--bundle", str(newest), "--runs-dir", str(runs), "--port", "7997", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "no --bundle given" not in out and "newest" not in out, out
