@@ -61,6 +61,7 @@ from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
+    SHARED_NAME_KIND,
     IngestError,
     LabelRow,
     LabelTable,
@@ -1615,7 +1616,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     # no training or test image (a root one level too high): decided before the unlabelled
     # pool joins, which holds no such image; said alone, or beside the pool's errors
     no_images = [] if entries or any(p.severity == "error" for p in found) else [no_images_problem(layout)]
-    problems += found
+    # a name in both sets is said again once the files are hashed, by their contents (below)
+    problems += [p for p in found if p.kind != SHARED_NAME_KIND]
     pool, found = collect_unlabelled(cfg, root)
     entries, problems = entries + pool, problems + found
     if no_images and not any(p.severity == "error" for p in problems):
@@ -1638,6 +1640,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                        for entry in entries for p in entry.record.problems(entry.display)
                        if not is_depth_conversion(p)]
     at = len(problems)  # where they go, once the channels are known (below)
+    if layout.npz is None:  # a name in both sets: the same image (identical_content's) or two
+        problems += names_in_both([e.path for e in entries if e.split == "train"],
+                                  [e.path for e in entries if e.split == "test"],
+                                  allowed=layout.shared_test_names,
+                                  digests={e.path: e.record.sha256 for e in entries})
     problems += identical_content([(e.display, e.split, e.record.sha256)
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
     found, pool_copies = _pool_copies(entries)
