@@ -488,7 +488,8 @@ def _array_stamp(path: Path) -> dict[str, int]:
 def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
                options: CacheOptions = CacheOptions()) -> CacheState:
     """The previous run's state if it matches ``root`` and ``options``, covers ``sizes`` and
-    its arrays."""
+    its arrays. A root recorded as written (``/tmp/repo/../d2``, before
+    :func:`data_prep.layout.data_root` took ``..`` out) matches the same folder written clean."""
     path = cache_dir / STATE_NAME
     if not path.exists():
         return CacheState()
@@ -496,7 +497,8 @@ def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],
         state = json.loads(path.read_text(encoding="utf-8"))
         if state.get("version") != STATE_VERSION:
             return CacheState(reason="cache state of another version, rebuilding")
-        if state["root"] != str(root):
+        # an ingest before roots were recorded with '..' taken out (repo/../d2) keeps its cache
+        if state["root"] != str(root) and drac_io.readable_absolute(state["root"]) != root:
             return CacheState(reason=f"cache was built from {state['root']}, rebuilding")
         if changes := options.changes_from(state.get("options")):
             return CacheState(reason=f"cache was built with other decoding options "

@@ -61,6 +61,7 @@ from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
+    SHARED_NAME_KIND,
     IngestError,
     LabelRow,
     LabelTable,
@@ -99,7 +100,7 @@ from drac_ssl.config import (
     validate_grades,
 )
 from drac_ssl.grading.image_notes import GREY_TRAINED_RULE, depth_words, grey_trained_enough
-from drac_ssl.io import atomic_write_json, atomic_write_text, make_run_folder
+from drac_ssl.io import atomic_write_json, atomic_write_text, make_run_folder, readable_absolute
 from drac_ssl.starting import ascii_int  # stdlib only
 
 MANIFEST_NAME = "manifest.csv"
@@ -588,7 +589,7 @@ def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], l
     name), so that they never collide with a training or test id. A folder that is missing
     or not a folder is fatal; its listing is checked as an image folder's
     (:func:`data_prep.layout.scan_image_folder`)."""
-    folders = [Path(text).expanduser().absolute() for text in cfg.unlabelled]
+    folders = [readable_absolute(text) for text in cfg.unlabelled]
     base = root if root.is_dir() else root.parent  # a MedMNIST root is the .npz file itself
     repeated = {f.name for f in folders if sum(g.name == f.name for g in folders) > 1}
     entries: list[ImageEntry] = []
@@ -626,8 +627,9 @@ def _pool_dropped(out: Path, cfg: DataConfig) -> list[Problem]:
         return []
     before = [str(d) for d in summary.get("unlabelled_dirs") or ()]
     n_before = ((summary.get("counts") or {}).get("per_split") or {}).get(UNLABELLED) or 0
-    now = {str(Path(t).expanduser().absolute()) for t in cfg.unlabelled}
-    gone = [d for d in before if d not in now]
+    now = {readable_absolute(t) for t in cfg.unlabelled}
+    # both sides clean: a folder recorded as written (pool/../pool2) is the same folder
+    gone = [d for d in before if readable_absolute(d) not in now]
     if not gone or not n_before:
         return []
     return [warning(out / SUMMARY_NAME, f"the earlier ingest here pooled {n_before} ungraded "
@@ -1501,7 +1503,7 @@ def refuse_early(cfg: DataConfig, out_dir: str | os.PathLike[str]) -> None:
     policy (:func:`drac_ssl.cpu_threads.apply_opencv_threads`, which loads no torch) and any
     file read, so a mistyped ``--root`` is said at once; :func:`run` makes the same checks
     again."""
-    _check_output(Path(out_dir).expanduser().absolute())
+    _check_output(readable_absolute(out_dir))
     check_settings(cfg)
     data_root(cfg)
 
@@ -1538,7 +1540,7 @@ def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = Tru
         drac_ssl's phantom marker (a copied phantom PNG: a warning each, outside the phantom
         set's own folder).
     """
-    out = Path(out_dir).expanduser().absolute()
+    out = readable_absolute(out_dir)  # '--out ../o' said as a clean path, as the root is
     said = wording or _as_written
     try:  # before any image is read: not "check free disk space" at the end
         _check_output(out)
@@ -1615,7 +1617,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     # no training or test image (a root one level too high): decided before the unlabelled
     # pool joins, which holds no such image; said alone, or beside the pool's errors
     no_images = [] if entries or any(p.severity == "error" for p in found) else [no_images_problem(layout)]
-    problems += found
+    # a name in both sets is said again once the files are hashed, by their contents (below)
+    problems += [p for p in found if p.kind != SHARED_NAME_KIND]
     pool, found = collect_unlabelled(cfg, root)
     entries, problems = entries + pool, problems + found
     if no_images and not any(p.severity == "error" for p in problems):
@@ -1638,6 +1641,11 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                        for entry in entries for p in entry.record.problems(entry.display)
                        if not is_depth_conversion(p)]
     at = len(problems)  # where they go, once the channels are known (below)
+    if layout.npz is None:  # a name in both sets: the same image (identical_content's) or two
+        problems += names_in_both([e.path for e in entries if e.split == "train"],
+                                  [e.path for e in entries if e.split == "test"],
+                                  allowed=layout.shared_test_names,
+                                  digests={e.path: e.record.sha256 for e in entries})
     problems += identical_content([(e.display, e.split, e.record.sha256)
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
     found, pool_copies = _pool_copies(entries)
@@ -1835,7 +1843,7 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "test_dir": str(layout.test_dir) if layout.test_dir else None,
         "labels_csv": str(layout.labels_csv) if layout.labels_csv else None,
         "labels_csv_dialect": dialect or None,
-        "unlabelled_dirs": [str(Path(t).expanduser().absolute()) for t in cfg.unlabelled],
+        "unlabelled_dirs": [str(readable_absolute(t)) for t in cfg.unlabelled],
         "unlabelled_copies": result.unlabelled_copies,  # left out: byte-identical to another image
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
         "label_columns": columns,

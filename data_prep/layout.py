@@ -115,6 +115,7 @@ from drac_ssl import scale
 from drac_ssl.config import DATA_LAYOUTS, LAYOUT_NAMES, DataConfig, layout_name
 from drac_ssl.grading import image_notes
 from drac_ssl.grading.image_notes import CONVERT_FIX, unread_image_format
+from drac_ssl.io import readable_absolute
 from drac_ssl.starting import python_command, python_word
 
 TASK_DIR = "C. Diabetic Retinopathy Grading"
@@ -610,7 +611,7 @@ def _explicit_csv(labels_csv: str, root: Path) -> tuple[Path | None, list[Proble
     given = Path(labels_csv).expanduser()
     for candidate in (given, root / given):
         if candidate.is_file():
-            return candidate.absolute(), []
+            return readable_absolute(candidate), []
     return None, [error(given, "label CSV not found", "check the --labels-csv path")]
 
 
@@ -1656,7 +1657,8 @@ def likely_roots(root: Path, labels_csv: Path | None = None, otherwise: str = ""
 
 
 def data_root(cfg: DataConfig) -> Path:
-    """``cfg.root`` as an absolute path, checked without reading any folder: IngestError when
+    """``cfg.root`` as an absolute path (``..`` taken out, symbolic links kept:
+    :func:`drac_ssl.io.readable_absolute`), checked without reading any folder: IngestError when
     no root is given, when it does not exist (naming the nearest folder above that does), or
     when ``cfg.layout`` is unknown. The first checks of :func:`discover`, which
     ``python -m data_prep ingest`` makes before it reads any file (:func:`data_prep.ingest.refuse_early`)."""
@@ -1664,7 +1666,7 @@ def data_root(cfg: DataConfig) -> Path:
         raise IngestError("no data root given -> pass --root DIR (the unzipped DRAC folder, a "
                           "public DR dataset folder, a MedMNIST .npz, or a folder of images with "
                           "a label CSV)")
-    root = Path(cfg.root).expanduser().absolute()
+    root = readable_absolute(cfg.root)  # '..' taken out once here: every path said below is clean
     if not root.exists():
         parent = next((p for p in root.parents if p.exists()), None)
         hint = f" ('{parent}' exists)" if parent is not None and parent != Path("/") else ""

@@ -19,7 +19,7 @@ import hashlib
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -2105,29 +2105,86 @@ def check_test_list(images: Sequence[Path], names: Sequence[tuple[int, str]], cs
     return problems
 
 
-KEEP_TEST_WHOLE = ("remove it from the training set (the image and its label row) or rename it there; "
-                   "keep the test set whole: a submission needs a row for every test image")
-"""The fix of an image in both sets (DRAC trial s57 F4: "remove it from one of the two sets"
-could drop a test image the challenge's submission must grade)."""
+KEEP_TEST_WHOLE = ("remove it from the training set (the image and its label row); keep the test "
+                   "set whole: a submission needs a row for every test image")
+"""The fix of the same image in both sets (DRAC trial s57 F4: "remove it from one of the two
+sets" could drop a test image the challenge's submission must grade). Renaming it is no fix:
+a renamed copy is still byte-identical (:func:`identical_content`)."""
+
+SHARED_NAME_KIND = "shared-name"
+"""The :class:`Problem` kind of a training and a test image of one name (:func:`names_in_both`)."""
+
+KEEP_TEST_NAME = ("keep the test file's name: the submission names each test case by its file "
+                  "name, and a challenge (DRAC 2022) accepts only its official test names")
+"""Why a shared name is fixed on the training side (a trial user, F3: the fix said to remove
+a training image whose contents differed; renaming the test file would rename its case)."""
 
 
-def names_in_both(train: Sequence[Path], test: Sequence[Path],
-                  allowed: bool = False) -> list[Problem]:
-    """An image name in both the training and the test set is fatal (ids must be unique).
+def training_rename(name: str, taken: Collection[str]) -> str:
+    """A new name for the training image ``name`` that no name of ``taken`` has
+    (:func:`data_prep.layout.name_key` compares them: letter case and Unicode form ignored):
+    ``042.png`` -> ``042_train.png``, then ``042_train2.png`` ... (the suffix kept)."""
+    stem, suffix = os.path.splitext(name)
+    keys = {name_key(t) for t in taken}
+    for n in range(1, len(keys) + 2):
+        candidate = f"{stem}_train{n if n > 1 else ''}{suffix}"
+        if name_key(candidate) not in keys:
+            return candidate
+    raise AssertionError("unreachable: more candidates than names taken")
+
+
+def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = False,
+                  digests: Mapping[Path, str] | None = None) -> list[Problem]:
+    """An image name in both the training and the test set (:func:`data_prep.layout.name_key`)
+    is fatal: the manifest and the submission name each image by its file name, so a name
+    must mean one image. ``digests`` (path -> sha256, the ingest's, once it has read the files;
+    None for the preflight's listing) tells the two cases apart:
+
+    - the same contents: the same image in both sets, left to :func:`identical_content`,
+      which says it with :data:`KEEP_TEST_WHOLE` (one error, not two);
+    - other contents: two images sharing a name (kind :data:`SHARED_NAME_KIND`, at the
+      training file), fixed by renaming the training file and its label row
+      (:func:`training_rename`), never the test file (:data:`KEEP_TEST_NAME`);
+    - not read (no digest, or ``digests`` None): that fix, and removing it from the training
+      set should it be the same image.
 
     ``allowed``: the layout's official names restart in the test set (IDRiD): one note
-    instead (identical content is still caught by :func:`identical_content`).
+    instead, of the pairs not known identical (identical content is still an error of
+    :func:`identical_content`).
     """
-    train_names = {name_key(p.name): p for p in train}
-    both = [path for path in test if name_key(path.name) in train_names]
+    train_by_name = {name_key(p.name): p for p in train}
+    pairs = [(train_by_name[name_key(p.name)], p) for p in test if name_key(p.name) in train_by_name]
+
+    def contents(pair: tuple[Path, Path]) -> str:  # "same", "different" or "" (not read)
+        if digests is None or not digests.get(pair[0]) or not digests.get(pair[1]):
+            return ""
+        return "same" if digests[pair[0]] == digests[pair[1]] else "different"
+
+    pairs = [(pair, contents(pair)) for pair in pairs]
+    pairs = [(pair, said) for pair, said in pairs if said != "same"]  # identical_content's
     if allowed:
-        return [note(both[0].parent, f"{len(both)} test image name(s) also name training images "
-                                     "(the official names restart in the test set); their "
-                                     "contents differ", "nothing to do", "match")] if both else []
-    return [error(path, f"image present in both train and test: {train_names[name_key(path.name)]} "
-                        "has the same name",
-                  KEEP_TEST_WHOLE, "in-both")
-            for path in both]
+        differ = "; their contents differ" if pairs and all(said for _, said in pairs) else ""
+        return [note(pairs[0][0][1].parent, f"{len(pairs)} test image name(s) also name training "
+                                            f"images (the official names restart in the test set)"
+                                            f"{differ}", "nothing to do", SHARED_NAME_KIND)] if pairs else []
+    taken = [p.name for p in train] + [p.name for p in test]
+    problems = []
+    for (train_path, test_path), said in pairs:
+        new_name = training_rename(train_path.name, taken)
+        taken.append(new_name)
+        rename = (f"rename the training file and its label row, e.g. to {new_name}, so each image "
+                  f"name is unique; {KEEP_TEST_NAME}")
+        if said == "different":
+            what = (f"a training and a test image share the name {test_path.name} (different "
+                    f"contents; the test image is {test_path})")
+            fix = rename
+        else:
+            what = (f"a training and a test image share the name {test_path.name} (the test "
+                    f"image is {test_path}; contents not compared)")
+            fix = (f"{rename}; if the two are the same image, remove it from the training set "
+                   "(the image and its label row) instead")
+        problems.append(error(train_path, what, fix, SHARED_NAME_KIND))
+    return problems
 
 
 def identical_content(files: Sequence[tuple[str, str, str]]) -> list[Problem]:

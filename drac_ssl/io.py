@@ -119,6 +119,29 @@ def make_run_folder(path: str | os.PathLike[str], private: bool = True) -> bool:
     return True
 
 
+def readable_absolute(path: str | os.PathLike[str]) -> Path:
+    """``path`` (``~`` expanded) as an absolute path with ``.`` and ``..`` taken out as written
+    (``os.path.abspath``): ``repo/../d2/DRAC 2022`` from ``/tmp/repo`` is ``/tmp/d2/DRAC 2022``,
+    the form messages, ``ingest_summary.json`` and the cache state record (``python -m
+    data_prep ingest --root ../d2`` printed ``/tmp/repo/../d2/...``: a trial user's F6b).
+    Symbolic links are kept as the user named them (``/data/drac`` stays ``/data/drac``, not
+    its target on another volume, which ``Path.resolve`` would print and which changes when
+    the link is pointed elsewhere). One case is different: a ``..`` after a symbolic link
+    means the link target's parent to the system, so taking it out as written could name
+    another folder; when the written form is not the same folder (``os.path.samefile``), the
+    path is resolved instead (the folder the system opens). A path missing both ways keeps
+    the written form (nothing to compare; its 'does not exist' error reads cleanly)."""
+    absolute = Path(os.path.expanduser(os.fspath(path))).absolute()
+    written = Path(os.path.abspath(absolute))
+    if written == absolute:
+        return absolute
+    try:
+        same = os.path.samefile(written, absolute)
+    except OSError:  # one is missing (or cannot be read): the same only if neither is there
+        same = not absolute.exists() and not written.exists()
+    return written if same else absolute.resolve()
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file's bytes, read in blocks (``hashlib.file_digest``): a 45 MB
     ResNet-18 takes ~0.1 s."""

@@ -445,7 +445,8 @@ CORPUS = {
                                          "delete the row and move the image out of the folder"]),
     "NA grade": (_rewrite_grade("NA"), ["002.png has no grade ('NA'; an ungradable image?)"]),
     "byte-identical": (_identical, ["byte-identical", "001.png", "004.png"]),
-    "same name in train and test": (_in_both_splits, ["image present in both train and test"]),
+    "same name in train and test": (_in_both_splits, ["a training and a test image share the name "
+                                                      "002.png (different contents"]),
     "same image in train and test": (_identical_across_splits,
                                      ["in both the training and the test set", "900.png"]),
 }

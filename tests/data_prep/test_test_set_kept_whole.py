@@ -11,8 +11,9 @@ from data_prep.validate import KEEP_TEST_WHOLE, identical_content, names_in_both
 
 def test_an_image_in_both_sets_is_removed_from_the_training_set() -> None:
     (problem,) = names_in_both([Path("train/001.png")], [Path("test/001.png")])
-    assert problem.severity == "error" and problem.fix == KEEP_TEST_WHOLE
-    assert "training set" in problem.fix and "test set whole" in problem.fix
+    assert problem.severity == "error" and problem.path == str(Path("train/001.png"))
+    assert "rename the training file" in problem.fix and "remove it from the training set" in problem.fix
+    assert "test set whole" in KEEP_TEST_WHOLE and "training set" in KEEP_TEST_WHOLE
     (same,) = identical_content([("train/a.png", "train", "ab" * 32), ("test/b.png", "test", "ab" * 32)])
     assert same.severity == "error" and same.fix == KEEP_TEST_WHOLE
 

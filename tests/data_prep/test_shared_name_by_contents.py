@@ -1,0 +1,100 @@
+"""A training and a test image of one name are told apart by their contents (a DRAC 2022
+trial user, F3: a test file renamed to a training name, other pixels, was called "present in
+both train and test" and its fix said to remove the labelled training image). The same
+contents: the same image in both sets, said once (identical_content's error). Other
+contents: two images sharing a name, fixed by renaming the training file and its label row,
+never the test file, whose name is the submission's case name."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from test_ingest import config, make_drac, smooth_image, write_png
+
+from data_prep import ingest, validate
+from data_prep.layout import IMAGES_DIR, TASK_DIR, TEST_DIR, TEST_ROOT_DIR, TRAIN_DIR
+from data_prep.validate import (
+    KEEP_TEST_WHOLE,
+    SHARED_NAME_KIND,
+    identical_content,
+    names_in_both,
+    training_rename,
+)
+
+TRAIN = [Path("train/042.png"), Path("train/043.png"), Path("train/042_train.png")]
+TEST = [Path("test/042.png"), Path("test/1500.png")]
+
+
+def test_other_contents_are_two_images_sharing_a_name_renamed_on_the_training_side() -> None:
+    digests = {TRAIN[0]: "aa" * 32, TEST[0]: "bb" * 32, TRAIN[1]: "cc" * 32}
+    (problem,) = names_in_both(TRAIN, TEST, digests=digests)
+    assert problem.severity == "error" and problem.kind == SHARED_NAME_KIND
+    assert problem.path == str(TRAIN[0])  # the file the fix renames
+    assert problem.what == ("a training and a test image share the name 042.png (different "
+                            "contents; the test image is test/042.png)")
+    # 042_train.png is taken already: the example name is free in both sets
+    assert problem.fix.startswith("rename the training file and its label row, e.g. to "
+                                  "042_train2.png, so each image name is unique; keep the test "
+                                  "file's name: the submission names each test case by its file name")
+    assert "present in both" not in problem.what and "remove it" not in problem.fix
+
+
+def test_the_same_contents_are_the_same_image_said_once_with_the_training_side_removal() -> None:
+    digests = {TRAIN[0]: "aa" * 32, TEST[0]: "aa" * 32}
+    assert names_in_both(TRAIN, TEST, digests=digests) == []  # identical_content says it
+    (same,) = identical_content([(str(TRAIN[0]), "train", "aa" * 32), (str(TEST[0]), "test", "aa" * 32)])
+    assert same.what.startswith("the same image is in both the training and the test set")
+    # a renamed copy is still byte-identical: renaming is no way out of this one
+    assert same.fix == KEEP_TEST_WHOLE and "rename" not in same.fix
+
+
+def test_contents_not_read_give_both_fixes() -> None:
+    """The preflight lists the folders only; an image the ingest could not read has no hash."""
+    for digests in (None, {TRAIN[0]: "aa" * 32, TEST[0]: ""}):
+        (problem,) = names_in_both(TRAIN, TEST, digests=digests)
+        assert problem.kind == SHARED_NAME_KIND and "contents not compared" in problem.what
+        assert "rename the training file and its label row" in problem.fix
+        assert problem.fix.endswith("if the two are the same image, remove it from the training "
+                                    "set (the image and its label row) instead")
+
+
+def test_idrid_restarting_names_note_counts_only_pairs_that_differ() -> None:
+    differ = {TRAIN[0]: "aa" * 32, TEST[0]: "bb" * 32}
+    (note,) = names_in_both(TRAIN, TEST, allowed=True, digests=differ)
+    assert note.severity == "note" and note.what.endswith("their contents differ")
+    assert names_in_both(TRAIN, TEST, allowed=True, digests={TRAIN[0]: "aa" * 32, TEST[0]: "aa" * 32}) == []
+
+
+@pytest.mark.parametrize(("name", "taken", "expected"), [
+    ("042.png", ["042.png"], "042_train.png"),
+    ("042.png", ["042.png", "042_TRAIN.png"], "042_train2.png"),  # letter case ignored, as names match
+    ("IDRiD_001.jpg", [], "IDRiD_001_train.jpg"),
+])
+def test_training_rename_is_free_in_both_sets(name: str, taken: list[str], expected: str) -> None:
+    assert training_rename(name, taken) == expected
+
+
+def test_the_ingest_tells_a_renamed_test_file_from_a_copied_one(tmp_path: Path) -> None:
+    """The trial: a DRAC test file renamed to a training name (other pixels), and a training
+    image copied into the test set under its own name: one error each, worded by contents."""
+    root = make_drac(tmp_path / "DRAC 2022")
+    train = root / TASK_DIR / IMAGES_DIR / TRAIN_DIR
+    test = root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR / TEST_DIR
+    (test / "1500.png").rename(test / "002.png")
+    shutil.copy(train / "003.png", test / "003.png")
+    write_png(test / "1600.png", smooth_image(600))
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "out", verbose=False)
+    errors = [p for p in refused.value.problems if p.severity == "error"]
+    assert [(p.path, p.kind) for p in errors] == [(str(train / "002.png"), SHARED_NAME_KIND),
+                                                  (str(train / "003.png"), "identical")], errors
+    message = str(refused.value)
+    assert "2 problem(s) must be fixed" in message
+    assert (f"{train / '002.png'}: a training and a test image share the name 002.png (different "
+            f"contents; the test image is {test / '002.png'}) -> rename the training file and its "
+            "label row, e.g. to 002_train.png") in message
+    assert (f"{train / '003.png'}: the same image is in both the training and the test set "
+            f"(byte-identical to {test / '003.png'}") in message
+    assert "present in both" not in message
