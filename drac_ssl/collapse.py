@@ -1,15 +1,21 @@
 """Collapse of a self-supervised representation, read from a stage's recorded monitors.
 
 :mod:`drac_ssl.pretrain` and :mod:`drac_ssl.umm.stage` record the monitors (``metadata.json``
-``metrics``); :mod:`drac_ssl.report` says what they show. A layer: it imports no stage.
+``metrics``); :mod:`drac_ssl.report` says what they show, and the console says the same
+warning (:func:`collapse_warning`): at the end of the stage and after the run's
+``[train] result:`` line (:func:`run_collapse_warnings`). A layer: it imports no stage.
 """
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
 from typing import Any
 
-from drac_ssl.io import finite_number
+from drac_ssl.io import finite_number, read_json_dict
 
-__all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "collapse_symptoms"]
+__all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "SSL_STAGE_TITLES",
+           "collapse_symptoms", "collapse_warning", "recorded_gamma", "run_collapse_warnings"]
 
 COLLAPSE_RATE_REDUCTION = 0.5
 """Delta R (nats) below which the features tell images apart no better than two views of one
@@ -73,3 +79,62 @@ def collapse_symptoms(metrics: dict[str, Any], gamma: float = 1.0, stage: str = 
                     f"standard deviation per dimension (capped at its target {gamma:g}) averages "
                     f"{max(gamma - variance, 0.0):.2f}, near 0")
     return seen
+
+
+SSL_STAGE_TITLES = {"pretrain": "VICReg", "umm": "UMM"}
+"""The self-supervised stages whose monitors are checked, by folder, and the name the report's
+heading and the warning give each representation."""
+
+
+def recorded_gamma(meta: dict[str, Any]) -> float:
+    """The VICReg variance term's target std (``pretrain.loss.gamma``) a stage's ``metadata.json``
+    recorded; 1.0, the default, when it records none (or not a finite number)."""
+    config = meta.get("config")
+    pretrain = config.get("pretrain") if isinstance(config, dict) else None
+    loss = pretrain.get("loss") if isinstance(pretrain, dict) else None
+    try:
+        gamma = float(loss.get("gamma", 1.0)) if isinstance(loss, dict) else 1.0
+    except (TypeError, ValueError):
+        return 1.0
+    return gamma if math.isfinite(gamma) else 1.0
+
+
+def collapse_warning(meta: dict[str, Any], stage: str, *, markdown: bool = False) -> str:
+    """The warning on a self-supervised stage whose recorded monitors show a collapsed
+    representation (:func:`collapse_symptoms` of ``meta``, its ``metadata.json``: its best
+    epoch's ``metrics`` and ``pretrain.loss.gamma``, :func:`recorded_gamma`); "" when they show
+    none. ``stage``: ``"pretrain"`` or ``"umm"`` (:data:`SSL_STAGE_TITLES`). What was seen, what
+    it means (the features carry little information about the images, so the VICReg variants'
+    fine-tuning figures measure mostly the head and the fine-tuning) and what to do (more
+    epochs, a larger batch, the learning rate). ``markdown``: report.md's wording (bold, the
+    settings as code, the figures "below"); else the console's plain words, which its
+    ``warning:`` lines (pretraining's and UMM's last line, the run's result lines) prefix."""
+    metrics = meta.get("metrics")
+    seen = collapse_symptoms(metrics if isinstance(metrics, dict) else {}, gamma=recorded_gamma(meta),
+                             stage="umm" if stage == "umm" else "vicreg")
+    if not seen:
+        return ""
+    title = SSL_STAGE_TITLES.get(stage, stage)
+
+    def code(setting: str) -> str:
+        return f"`{setting}`" if markdown else setting
+
+    head = (f"**The {title} representation looks collapsed**" if markdown
+            else f"the {title} representation looks collapsed")
+    return (f"{head}: {'; '.join(seen)}. Its features then carry little information about the images, so the "
+            f"fine-tuning figures of the VICReg variants{' below' if markdown else ''} measure mostly the head "
+            f"and the fine-tuning, not the pretraining. Pretrain for more epochs ({code('pretrain.epochs')}) "
+            f"or with a larger batch ({code('pretrain.batch_size')}), and check the learning rate "
+            f"({code('pretrain.lr')}).")
+
+
+def run_collapse_warnings(run_dir: str | os.PathLike[str]) -> list[str]:
+    """The console's :func:`collapse_warning` of each self-supervised stage of the run folder
+    ``run_dir`` (``pretrain/metadata.json``, ``umm/metadata.json``) whose recorded monitors show
+    a collapse, in stage order; [] when none does or no stage left its record."""
+    said = []
+    for stage in SSL_STAGE_TITLES:
+        meta = read_json_dict(Path(run_dir) / stage / "metadata.json")
+        if meta is not None and (words := collapse_warning(meta, stage)):
+            said.append(words)
+    return said

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INTERRUPTED", "USAGE_ERROR"]
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "INCOMPLETE_SUBMISSION", "INTERRUPTED", "USAGE_ERROR"]
 
 USAGE_ERROR = 2
 """The exit code of a command that cannot run as asked: a bad option, bad input, or an
@@ -22,13 +22,24 @@ INTERRUPTED = 130
 ended by it): the commands' own (:mod:`drac_ssl.starting`, :func:`drac_ssl.export.main`) and
 that of a Ctrl-C leaving the console of ``--log-names tag`` (:mod:`drac_ssl.name_tags`)."""
 
+INCOMPLETE_SUBMISSION = 3
+"""The exit code of a submission CSV known not to be complete, though its rows are valid: the
+export's ``--skip-unreadable`` having skipped files (:data:`drac_ssl.runtime.EXIT_SKIPPED`), or
+a ``--check`` without the test images of a file of DRAC's 3 grades whose row count is not the
+DRAC 2022 Task 3 test set's 386 (:func:`drac_ssl.submission.report_check`): either way not a
+submission to upload as it is."""
+
 CHECK_EXIT_CODES = ("0 the file passes every check made (without the test images, --images DIR, "
                     "or a run's test cases, the export's --manifest RUN, only its format: the OK "
-                    "line then says completeness was not checked, and a file of DRAC's 3 grades "
-                    f"whose row count is not the {DRAC_TEST_IMAGES} of DRAC's test set gets a warning); 1 it has "
+                    "line then says completeness was not checked); 1 it has "
                     "problems (each printed as FILE:LINE: what -> fix); 2 the command itself is "
                     "wrong (a bad option, an --images that is no folder of images) or its result "
-                    "cannot be written")
+                    f"cannot be written; {INCOMPLETE_SUBMISSION} checked without the test images, "
+                    f"a file of DRAC's 3 grades whose row count is not the {DRAC_TEST_IMAGES} of "
+                    "DRAC's test set: its format is valid, but it is NOT a valid DRAC submission "
+                    "(a missing case makes the whole submission invalid; --images DIR, DRAC's "
+                    "test folder, lists each missing case, and checks a file of another 3-grade "
+                    "data set against its own test images)")
 """The exit codes of a submission check, ``python -m drac_ssl.submission --check`` and
 ``python -m drac_ssl.export --check``, as their ``--help`` says them."""
 

@@ -1946,7 +1946,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m drac_ssl.export RUN --images DIR --out TEAM.csv``, ``--check TEAM.csv
     --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
     returns the exit code (0 ok, 1 submission problems, 2 bad input, 3 written with
-    ``--skip-unreadable`` but some files skipped, 4 written but some image not reliably
+    ``--skip-unreadable`` but some files skipped, or ``--check`` without the test images of a
+    DRAC-scale file whose row count is not 386: NOT a valid DRAC submission,
+    :data:`drac_ssl.exit_codes.INCOMPLETE_SUBMISSION`, 4 written but some image not reliably
     gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`, 5 nothing to grade: the folder holds no
     image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`)."""
     args = export_parser().parse_args(argv)

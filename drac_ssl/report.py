@@ -45,7 +45,14 @@ import yaml
 
 from drac_ssl import __version__, runtime
 from drac_ssl.challenge import leaderboard_words
-from drac_ssl.collapse import COLLAPSE_RATE_REDUCTION, COLLAPSE_VARIANCE_SHARE, collapse_symptoms
+from drac_ssl.collapse import (
+    COLLAPSE_RATE_REDUCTION,
+    COLLAPSE_VARIANCE_SHARE,
+    SSL_STAGE_TITLES,
+    collapse_symptoms,
+    collapse_warning,
+    recorded_gamma,
+)
 from drac_ssl.commands import report_parser
 from drac_ssl.config import FinetuneConfig, layout_name, read_yaml, to_dict, with_former_defaults
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
@@ -654,7 +661,7 @@ def _unfinished_item(run_dir: Path) -> str:
 
 def _ssl_section(run_dir: Path) -> list[str]:
     lines = ["## Self-supervised pretraining", ""]
-    stages = (("pretrain", "VICReg"), ("umm", "UMM"))
+    stages = tuple(SSL_STAGE_TITLES.items())  # (("pretrain", "VICReg"), ("umm", "UMM"))
     if _generic_dataset(run_dir) is not None and not (run_dir / "umm").is_dir():
         stages = stages[:1]  # a generic data set's run: pretraining only (see the closing line)
     for stage, title in stages:
@@ -672,7 +679,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
             lines += [f"Kept: epoch {int(meta.get('best_epoch', -1)) + 1} of {meta.get('epochs_run')}"
                       f"{' (' + cap + ')' if cap else ''}, "
                       f"{_kept_rule(stage, meta)} ({meta.get('stopped', '')}); its {metrics}.", ""]
-            lines += _collapse_warning(meta, title, "umm" if stage == "umm" else "vicreg")
+            lines += _collapse_warning(meta, stage)
             status = _read_json(run_dir / "stages.json")
             entry = status.get(stage) if isinstance(status, dict) else None
             other = entry.get("other_folds") if isinstance(entry, dict) else None
@@ -700,14 +707,9 @@ def _ssl_section(run_dir: Path) -> list[str]:
 
 
 def _gamma(meta: dict[str, Any]) -> float:
-    """The VICReg variance term's target std (``pretrain.loss.gamma``) a stage's ``metadata.json``
-    recorded; 1.0, the default, when it records none."""
-    loss = (((meta.get("config") or {}).get("pretrain") or {}).get("loss") or {})
-    try:
-        gamma = float(loss.get("gamma", 1.0))
-    except (TypeError, ValueError):
-        return 1.0
-    return gamma if math.isfinite(gamma) else 1.0
+    """The VICReg variance term's target std a stage's ``metadata.json`` recorded
+    (:func:`drac_ssl.collapse.recorded_gamma`: 1.0 when it records none)."""
+    return recorded_gamma(meta)
 
 
 def _per_epoch(history: Sequence[dict[str, Any]], key: str) -> list[tuple[int, float]]:
@@ -863,19 +865,11 @@ def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dic
     return None
 
 
-def _collapse_warning(meta: dict[str, Any], title: str, stage: str) -> list[str]:
+def _collapse_warning(meta: dict[str, Any], stage: str) -> list[str]:
     """A warning when the stage's recorded monitors show a collapsed representation
-    (:func:`drac_ssl.collapse.collapse_symptoms`), else []."""
-    gamma = _gamma(meta)
-    metrics = meta.get("metrics")
-    seen = collapse_symptoms(metrics if isinstance(metrics, dict) else {}, gamma=gamma, stage=stage)
-    if not seen:
-        return []
-    return [f"> **The {title} representation looks collapsed**: {'; '.join(seen)}. Its features then carry "
-            f"little information about the images, so the fine-tuning figures of the VICReg variants below "
-            f"measure mostly the head and the fine-tuning, not the pretraining. Pretrain for more epochs "
-            f"(`pretrain.epochs`) or with a larger batch (`pretrain.batch_size`), and check the learning "
-            f"rate (`pretrain.lr`).", ""]
+    (:func:`drac_ssl.collapse.collapse_warning`, the console's words too), else []."""
+    words = collapse_warning(meta, stage, markdown=True)
+    return [f"> {words}", ""] if words else []
 
 
 def _kept_rule(stage: str, meta: dict[str, Any]) -> str:

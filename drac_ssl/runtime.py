@@ -31,6 +31,7 @@ import torch
 # read by the commands that tell a run's state): defined where a command that runs no torch
 # imports them, re-exported here
 from drac_ssl.cpu_threads import MAX_DEFAULT_THREADS, default_threads, thread_count, usable_cores  # noqa: F401
+from drac_ssl.exit_codes import INCOMPLETE_SUBMISSION  # stdlib only: 3, the export's EXIT_SKIPPED
 from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
@@ -829,7 +830,8 @@ def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any]
 
 
 #: ``python -m drac_ssl.export --skip-unreadable`` skipped some files: the CSV was written without them
-EXIT_SKIPPED = 3
+#: (the code of an incomplete submission, as ``--check`` gives it to a DRAC-scale file lacking rows)
+EXIT_SKIPPED = INCOMPLETE_SUBMISSION
 #: ``python -m drac_ssl.export RUN --images DIR`` wrote every image, but some image is not
 #: reliably gradable (unlike the training images, a grey picture for a colour model ...: the
 #: ``<stem>_notes.csv`` beside the CSV says which and why); :data:`EXIT_SKIPPED` goes first

@@ -44,7 +44,7 @@ from data_prep.labels import workbook_fix, workbook_words
 from drac_ssl import PROB_COLUMNS
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 from drac_ssl.console import print_lines
-from drac_ssl.exit_codes import CHECK_EXIT_CODES
+from drac_ssl.exit_codes import CHECK_EXIT_CODES, INCOMPLETE_SUBMISSION
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
@@ -59,7 +59,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
-           "written_probabilities", "completeness_words", "drac_count_words",
+           "written_probabilities", "completeness_words", "not_drac_words",
            "write_submission", "DRAC_PROB_COLUMNS",
            "SPREADSHEET_FORMULA_STARTS", "broken_link_words", "case_name_problem", "printable_text",
            "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
@@ -1686,7 +1686,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Prints each problem (or ``OK: N cases``; without ``--images`` the line says that
     completeness was not checked) and returns the exit code of
-    :func:`report_check` (:data:`drac_ssl.exit_codes.CHECK_EXIT_CODES`, in ``--help``): 0 when there is none, 1 when there are problems, 2 when stdout
+    :func:`report_check` (:data:`drac_ssl.exit_codes.CHECK_EXIT_CODES`, in ``--help``): 0 when there is none, 1 when there are problems, 3 when,
+    without ``--images``, a file of DRAC's 3 grades has not DRAC's 386 rows (NOT a valid DRAC
+    submission, the line says), 2 when stdout
     cannot be written (``> /dev/full``: one ``error:`` line on stderr instead) or ``--images``
     is no folder of images (:func:`images_option_problem`: an ``error:`` line). A usage error
     (a missing ``--check``, ``--grades`` not an integer) exits 2 through argparse's
@@ -1725,15 +1727,27 @@ def completeness_words(k: int | None, other_options: str = "") -> str:
             + (f", or {other_options}" if other_options else ""))
 
 
-def drac_count_words(n_rows: int) -> str:
-    """The warning on a valid file of DRAC's 3 grades checked without its test images whose
-    row count is not the DRAC 2022 Task 3 test set's :data:`drac_ssl.challenge.DRAC_TEST_IMAGES`
-    (386): as a DRAC submission it lacks test images, or holds rows of other images."""
+def not_drac_words(n_rows: int, other_options: str = "") -> str:
+    """The result line (instead of ``OK``) of a valid file of DRAC's 3 grades checked without
+    its test images whose row count ``n_rows`` is not the DRAC 2022 Task 3 test set's
+    :data:`drac_ssl.challenge.DRAC_TEST_IMAGES` (386): NOT a valid DRAC submission (it lacks
+    test images, a missing case making the whole submission invalid, or holds rows of other
+    images), how to fix it and the ``--images`` folder, DRAC's test folder as unzipped, that
+    lists each missing case; for a file of another 3-grade data set, its own test images or
+    ``other_options`` (the command's other way, ``--manifest RUN ...``). Exit code
+    :data:`drac_ssl.exit_codes.INCOMPLETE_SUBMISSION` (3) goes with it."""
+    from data_prep.layout import IMAGES_DIR, TASK_DIR, TEST_DIR, TEST_ROOT_DIR
+
     gap = DRAC_TEST_IMAGES - n_rows
     what = (f"it lacks {gap} of them, and a missing case makes the whole submission invalid" if gap > 0
             else f"it has {-gap} row(s) more than there are test images")
-    return (f"{n_rows} rows, but the DRAC 2022 Task 3 test set has {DRAC_TEST_IMAGES} images: as a "
-            f"DRAC submission {what}; check it against DRAC's test folder with --images DIR")
+    folder = f"{TEST_ROOT_DIR}/{TASK_DIR}/{IMAGES_DIR}/{TEST_DIR}"
+    return (f"NOT a valid DRAC submission: {n_rows} cases, but the DRAC 2022 Task 3 test set has "
+            f"{DRAC_TEST_IMAGES} images: {what} (the format is valid). Fix: exactly one row per "
+            f"test image; check it with --images \"{folder}\" (DRAC's test folder, as unzipped: "
+            f"each missing case is then listed); a file of another 3-grade data set: check it "
+            f"against its own test images, --images DIR"
+            + (f", or {other_options}" if other_options else ""))
 
 
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
@@ -1742,7 +1756,8 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
                  other_options: str = "") -> int:
     """Print the problems of a submission (or ``OK: N cases``), and on stderr, either way, the
     scale the rows were checked against, where it came from and what the cases were checked
-    against; 1 when there are problems, else 0 (the command lines' exit code; a reader that
+    against; 1 when there are problems, 3 for a DRAC-scale file not of DRAC's row count (below),
+    else 0 (the command lines' exit code; a reader that
     closed the pipe, ``| head -1``, changes neither, and a stdout that cannot be written,
     ``> /dev/full``, is one ``error:`` line on stderr and 2:
     :func:`drac_ssl.console.print_lines`). ``scale_from``: who says ``num_grades``, in the line
@@ -1755,10 +1770,12 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     whose manifest lists test images``); else DRAC's 3, assumed, said so. A file no row of
     which was read (unreadable, empty, another separator) has no scale line. Checked with
     neither ``images_dir`` nor ``cases``, a valid file's OK line says that completeness was
-    not checked and how to check it (:func:`completeness_words`), and a file of DRAC's 3
-    grades whose row count is not the DRAC Task 3 test set's 386 gets a ``warning:`` on
-    stderr (:func:`drac_count_words`); the exit code stays 0: the file may be right (another
-    data set of 3 grades, a test set of another size), and 1 means problems found in it. An
+    not checked and how to check it (:func:`completeness_words`), exit 0 (the file may be
+    complete: nothing says otherwise), except a file of DRAC's 3 grades whose row count is not
+    the DRAC Task 3 test set's 386: no ``OK`` but :func:`not_drac_words`, NOT a valid DRAC
+    submission, and :data:`drac_ssl.exit_codes.INCOMPLETE_SUBMISSION` (3), so that a script
+    testing the exit code uploads no incomplete file (a file of another 3-grade data set
+    passes when checked against its own test images, ``images_dir`` or ``cases``). An
     ``images_dir`` that is no folder of images (:class:`ImagesFolderError`) is one ``error:``
     line on stderr and 2, a usage error, as argparse's are."""
     try:
@@ -1795,17 +1812,18 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
         for line in said:
             print(line, file=sys.stderr)
         return 1
-    if (failure := print_lines([f"OK: {n_rows} cases" + ("" if against else
-                                f", the format only: {completeness_words(k, other_options)}")])) is not None:
+    # case,class,P0,P1,P2 without the test images: a row count not DRAC's is no DRAC submission
+    not_drac = not against and k == len(DRAC_PROB_COLUMNS) and n_rows != DRAC_TEST_IMAGES
+    result = (not_drac_words(n_rows, other_options) if not_drac else f"OK: {n_rows} cases"
+              + ("" if against else f", the format only: {completeness_words(k, other_options)}"))
+    if (failure := print_lines([result])) is not None:
         print(f"error: cannot print the result of {csv_path} on stdout ({failure})", file=sys.stderr)
         return 2
-    if not against and k == len(DRAC_PROB_COLUMNS) and n_rows != DRAC_TEST_IMAGES:  # case,class,P0,P1,P2
-        said.append(f"warning: {drac_count_words(n_rows)}")
     if words := one_hot_words(_checked_rows(csv_path).probs):  # valid, but the AUC ties are lost
         said.append(f"warning: {words}")
     for line in said:
         print(line, file=sys.stderr)
-    return 0
+    return INCOMPLETE_SUBMISSION if not_drac else 0
 
 if __name__ == "__main__":
     raise SystemExit(main())

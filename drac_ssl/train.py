@@ -63,6 +63,7 @@ import yaml
 
 from drac_ssl import preflight, runtime
 from drac_ssl.challenge import drac_scale
+from drac_ssl.collapse import run_collapse_warnings
 from drac_ssl.commands import train_overrides, train_parser
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
@@ -1271,7 +1272,10 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     record_end(run_dir, invocation, t0)
     print(f"[train] finished: {run_dir}")
     said = result_line(run_dir)  # the headline figures, as the fine-tuning stored them
-    if said and (failure := print_lines([f"[train] {said}"])) is not None:
+    # and what report.md's "Read this first" warns of a collapsed representation, in its words
+    result = [f"[train] {said}"] if said else []
+    result += [f"[train] warning: {words}" for words in run_collapse_warnings(run_dir)]
+    if result and (failure := print_lines(result)) is not None:
         print(f"[train] cannot print the result line on stdout ({failure}); report.md has it", file=sys.stderr)
     for line in next_step_lines(run_dir):  # what to do with it (a trial: the user stopped here)
         print(f"[train] {line}")

@@ -3680,7 +3680,8 @@ def test_check_scale_line_says_grades_not_a_bare_count(
     err = capsys.readouterr().err
     assert (f"checked as 3 grades (P0..P2), against 4 test case(s) of the manifest (the manifest of "
             f"{run} has 3 grades)") in err, err
-    assert export.main(["--check", str(sub), "--grades", "3"]) == 0
+    # without the manifest's cases, 4 rows of DRAC's 3 grades are no DRAC submission (exit 3)
+    assert export.main(["--check", str(sub), "--grades", "3"]) == 3
     assert "(--grades says 3 grades)" in capsys.readouterr().err
 
 

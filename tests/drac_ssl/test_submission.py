@@ -340,8 +340,10 @@ def test_cli_ok_and_module_entry_point(tmp_path: Path, images: Path) -> None:
                          "--images", str(images)], capture_output=True, text=True, timeout=60,
                         cwd=Path(__file__).resolve().parents[2])
     assert ok.returncode == 0 and ok.stdout.strip() == f"OK: {len(CASES)} cases"
-    # without the test images only the format is checked, and the line says so
-    alone = subprocess.run([sys.executable, "-m", "drac_ssl.submission", "--check", str(path)],
+    # without the test images only the format is checked, and the line says so (a 5-grade
+    # file: a DRAC-scale file of 4 rows is no DRAC submission, exit 3, tested below)
+    five = write_submission(tmp_path / "five.csv", CASES, np.full((len(CASES), 5), 0.2), num_grades=5)
+    alone = subprocess.run([sys.executable, "-m", "drac_ssl.submission", "--check", str(five)],
                            capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
     assert alone.returncode == 0 and "the format only" in alone.stdout and "--images" in alone.stdout
     bad = _write(tmp_path, "", "empty.csv")
@@ -355,36 +357,71 @@ def test_cli_ok_and_module_entry_point(tmp_path: Path, images: Path) -> None:
 def test_a_check_without_the_test_images_says_completeness_was_not_checked(
         tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A DRAC participant's finding (F7): --check without a folder of test images exited 0 on
-    a file missing test images, and its OK line read as a pass. It still exits 0 (the file may
-    be complete: the check cannot tell), but the line says plainly that completeness was not
-    checked and the option that checks it, and a DRAC-scale file whose row count is not the
-    386 of DRAC's test set gets a warning."""
+    a file missing test images, and its OK line read as a pass. A file whose count is not
+    known to be wrong still exits 0 (it may be complete: the check cannot tell), but the line
+    says plainly that completeness was not checked and the option that checks it."""
     from drac_ssl.challenge import DRAC_TEST_IMAGES
 
-    short = write_submission(tmp_path / "team.csv", CASES, _probs(len(CASES)))
-    assert main(["--check", str(short)]) == 0
+    # DRAC's 386 rows: the format only, exit 0, nothing more said
+    full = write_submission(tmp_path / "team386.csv", [f"{i:03d}.png" for i in range(DRAC_TEST_IMAGES)],
+                            _probs(DRAC_TEST_IMAGES))
+    assert main(["--check", str(full)]) == 0
     out, err = capsys.readouterr()
-    assert out.startswith(f"OK: {len(CASES)} cases, the format only: completeness NOT checked")
+    assert out.startswith(f"OK: {DRAC_TEST_IMAGES} cases, the format only: completeness NOT checked")
     assert "pass --images DIR, the folder of the test images" in out
     assert "b. Testing Set" in out and "--manifest" not in out  # this command has no --manifest
-    assert (f"warning: {len(CASES)} rows, but the DRAC 2022 Task 3 test set has {DRAC_TEST_IMAGES} "
-            f"images: as a DRAC submission it lacks {DRAC_TEST_IMAGES - len(CASES)} of them") in err
-    # against the folder: complete, nothing of the sort
-    assert main(["--check", str(short), "--images", str(images)]) == 0
-    out, err = capsys.readouterr()
-    assert out.strip() == f"OK: {len(CASES)} cases" and "warning" not in err
-    # 386 rows: no count warning; more than 386: said as rows too many
-    for n, said in ((DRAC_TEST_IMAGES, None), (DRAC_TEST_IMAGES + 2, "it has 2 row(s) more than there are test images")):
-        full = write_submission(tmp_path / f"team{n}.csv", [f"{i:03d}.png" for i in range(n)], _probs(n))
-        assert main(["--check", str(full)]) == 0
-        out, err = capsys.readouterr()
-        assert "completeness NOT checked" in out
-        assert (said in err) if said else ("warning" not in err), err
-    # another scale: no DRAC count, no DRAC folder
+    assert "warning" not in err and "NOT a valid" not in out
+    # another scale: no DRAC count, no DRAC folder, whatever its row count
     five = write_submission(tmp_path / "five.csv", CASES, np.full((len(CASES), 5), 0.2), num_grades=5)
     assert main(["--check", str(five)]) == 0
     out, err = capsys.readouterr()
     assert "completeness NOT checked" in out and "DRAC" not in out and "386" not in err
+
+
+def test_a_drac_file_without_drac_row_count_is_no_valid_submission(
+        tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A DRAC participant's finding (F4): ``export --check submission.csv`` of a
+    ``case,class,P0,P1,P2`` file of 12 rows printed ``OK: 12 cases, the format only`` and
+    exited 0, while stderr said it lacked 374 of DRAC's 386 test cases: a pre-upload script
+    testing ``$?`` passed an invalid submission. Such a file is NOT a valid DRAC submission:
+    no OK line, exit 3 (the export's code for a submission written incomplete), the fix and
+    DRAC's test folder said; checked against its own test images it passes."""
+    from drac_ssl.challenge import DRAC_TEST_IMAGES
+    from drac_ssl.exit_codes import INCOMPLETE_SUBMISSION
+    from drac_ssl.runtime import EXIT_SKIPPED
+
+    assert INCOMPLETE_SUBMISSION == EXIT_SKIPPED == 3  # one meaning: not a complete submission
+    short = write_submission(tmp_path / "team.csv", CASES, _probs(len(CASES)))
+    assert main(["--check", str(short)]) == INCOMPLETE_SUBMISSION
+    out, err = capsys.readouterr()
+    assert "OK" not in out and len(out.splitlines()) == 1
+    assert out.startswith(f"NOT a valid DRAC submission: {len(CASES)} cases, but the DRAC 2022 Task 3 "
+                          f"test set has {DRAC_TEST_IMAGES} images: it lacks "
+                          f"{DRAC_TEST_IMAGES - len(CASES)} of them, and a missing case makes the "
+                          "whole submission invalid")
+    assert ('check it with --images "DRAC2022_Testing_Set/C. Diabetic Retinopathy Grading/'
+            '1. Original Images/b. Testing Set"') in out
+    assert "--manifest" not in out and "checked as 3 grades" in err
+    # more rows than DRAC's test images: not DRAC's either
+    more = write_submission(tmp_path / "more.csv", [f"{i:03d}.png" for i in range(DRAC_TEST_IMAGES + 2)],
+                            _probs(DRAC_TEST_IMAGES + 2))
+    assert main(["--check", str(more)]) == INCOMPLETE_SUBMISSION
+    out = capsys.readouterr().out
+    assert out.startswith("NOT a valid DRAC submission") and "it has 2 row(s) more than there are test images" in out
+    # --grades 3 says the same scale: the same verdict
+    assert main(["--check", str(short), "--grades", "3"]) == INCOMPLETE_SUBMISSION
+    assert capsys.readouterr().out.startswith("NOT a valid DRAC submission")
+    # against its own test images the count is no longer a guess: complete, OK, exit 0
+    assert main(["--check", str(short), "--images", str(images)]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == f"OK: {len(CASES)} cases" and "warning" not in err
+    # the export's --check, the user's command, says it with its other option
+    from drac_ssl import export
+
+    assert export.main(["--check", str(short)]) == INCOMPLETE_SUBMISSION
+    out = capsys.readouterr().out
+    assert out.startswith("NOT a valid DRAC submission") and out.rstrip().endswith(
+        "--images DIR, or --manifest RUN for a run whose manifest lists test images")
 
 
 def test_the_check_commands_document_their_exit_codes() -> None:
@@ -396,6 +433,8 @@ def test_the_check_commands_document_their_exit_codes() -> None:
     said = " ".join(shown.getvalue().split())
     assert "Exit codes: 0 the file passes every check made" in said and "1 it has problems" in said
     assert "completeness was not checked" in said
+    assert "3 checked without the test images, a file of DRAC's 3 grades" in said
+    assert "NOT a valid DRAC submission" in said
     helped = " ".join(export_parser().format_help().split())
     assert " ".join(CHECK_EXIT_CODES.split()) in helped
     assert "Exit codes. Grading" in helped and "--score: 0 scored" in helped

@@ -147,6 +147,14 @@ def test_a_finished_run_says_the_next_step_with_the_commands_to_type(reduced_run
                                "images: the figures measure the pipeline on synthetic images"), headline
     assert ". A trial run: the pretraining was cut short" in headline, headline
     assert "the fine-tuning was given 1 of the 8 epochs" in headline, headline
+    # then what report.md warns of a collapsed representation (this tiny pretraining's probe
+    # collapses), in the report's words (trial user F5: the console said nothing of it)
+    from drac_ssl.collapse import run_collapse_warnings
+
+    collapsed = run_collapse_warnings(work / "runs" / "reduced")
+    assert collapsed and collapsed[0].startswith("the VICReg representation looks collapsed: "), collapsed
+    assert console[at + 2:at + 2 + len(collapsed)] == [f"[train] warning: {w}" for w in collapsed]
+    at += len(collapsed)
     assert console[at + 2:at + 6] == [
         '[train] next: read runs/reduced/report.md first (its "Read this first" says what to know '
         'before using the model)',

@@ -1,0 +1,103 @@
+"""The console says a collapsed representation, as report.md does (trial user F5).
+
+A DRAC participant's run printed its ``[train] result:`` line and the pretraining's last line
+without a word of the collapse that report.md's "Read this first" warned of ("The VICReg
+representation looks collapsed"): someone reading the console alone took the run for sound.
+The pretraining's (and UMM's) last line and the run's result lines now end with a
+``warning:`` line, from the report's one rule (:func:`drac_ssl.collapse.collapse_symptoms`)
+in the report's words (:func:`drac_ssl.collapse.collapse_warning`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from drac_ssl.collapse import collapse_warning, run_collapse_warnings
+from drac_ssl.config import PACKAGE_CONFIGS
+
+# the best epoch's monitors of a 1-epoch pretraining that collapsed (tests/drac_ssl/test_report.py's)
+COLLAPSED = {"loss": 22.174007, "variance": 0.668895, "rate_reduction": 23.920582,
+             "rate_reduction_last": 0.001117, "view_cosine_last": 0.999992}
+HEALTHY = {"loss": 18.2, "variance": 0.12, "rate_reduction": 30.5, "rate_reduction_last": 4.388232,
+           "view_cosine_last": 0.767453}
+
+
+def _meta(metrics: dict[str, float]) -> dict[str, object]:
+    return {"best_epoch": 0, "epochs_run": 1, "stopped": "completed", "metrics": metrics,
+            "config": {"pretrain": {"loss": {"gamma": 1.0}}}}
+
+
+def test_the_console_and_the_report_say_one_warning(tmp_path: Path) -> None:
+    """The same symptoms, meaning and fix; report.md's in Markdown, the console's plain; a
+    healthy stage says nothing, and each stage of a run folder is read from its record."""
+    from drac_ssl.report import write_report
+
+    console = collapse_warning(_meta(COLLAPSED), "pretrain")
+    assert console.startswith("the VICReg representation looks collapsed: rate reduction of the probe 0.0011 "
+                              "(under 0.5; runs that learnt have several) and view cosine 1.0000: every "
+                              "image gives nearly the same features. Its features then carry little "
+                              "information about the images"), console
+    assert console.endswith("Pretrain for more epochs (pretrain.epochs) or with a larger batch "
+                            "(pretrain.batch_size), and check the learning rate (pretrain.lr).")
+    assert "`" not in console and "**" not in console and "below" not in console
+    assert collapse_warning(_meta(HEALTHY), "pretrain") == ""
+    assert collapse_warning({"metrics": "damaged"}, "umm") == ""  # no evidence either way
+    # a run folder: pretraining healthy, UMM collapsed; report.md says the same words in Markdown
+    run = tmp_path / "run"
+    for stage, metrics in (("pretrain", HEALTHY), ("umm", COLLAPSED)):
+        (run / stage).mkdir(parents=True)
+        (run / stage / "metadata.json").write_text(json.dumps(_meta(metrics)))
+    said = run_collapse_warnings(run)
+    assert said == [collapse_warning(_meta(COLLAPSED), "umm")]
+    assert said[0].startswith("the UMM representation looks collapsed: rate reduction of UMM's training batches")
+    report = write_report(run).read_text(encoding="utf-8")
+    marked = collapse_warning(_meta(COLLAPSED), "umm", markdown=True)
+    assert f"> {marked}" in report and "(`pretrain.epochs`)" in marked
+    assert said[0].split(": ", 1)[1].split(". Its", 1)[0] in marked  # the same symptoms
+    assert "VICReg representation looks collapsed" not in report
+    assert run_collapse_warnings(tmp_path / "nothing") == []
+
+
+def _fake_mnist(root: Path) -> Path:
+    import numpy as np
+
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 48), ("test", 24)):
+        np.savez(root / f"mnist_{split}.npz", x=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+                 y=(np.arange(n) % 10).astype(np.uint8))
+    return root
+
+
+def test_a_collapsed_pretraining_is_warned_of_on_the_console(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A tiny MNIST pretraining (one step) whose variance term's target std is 100
+    (``pretrain.loss.gamma=100``): the embeddings' std, about 1, is near 0 against it, so the
+    collapse rule holds on its recorded monitors. The pretraining's last line and the
+    ``[train] result:`` line are each followed by the warning, in report.md's words."""
+    from drac_ssl import train
+
+    root = _fake_mnist(tmp_path / "mnist")
+    monkeypatch.chdir(tmp_path)
+    code = train.main(["-c", str(PACKAGE_CONFIGS / "mnist.yaml"), f"data.root={root}", "run.device=cpu",
+                       "pretrain.epochs=1", "pretrain.max_steps_per_epoch=1", "pretrain.batch_size=8",
+                       "pretrain.knn_every=0", "pretrain.warmup_epochs=0", "pretrain.expander=32-32",
+                       "pretrain.augment.on_gpu=false", "pretrain.monitor_images=0",
+                       "pretrain.backbone.stem_stride=2", "pretrain.loss.gamma=100",
+                       "run.stages=[pretrain]", "run.out_dir=runs", "run.name=collapsed"])
+    out = capsys.readouterr().out
+    assert code == 0
+    meta = json.loads((tmp_path / "runs" / "collapsed" / "pretrain" / "metadata.json").read_text())
+    words = collapse_warning(meta, "pretrain")
+    assert words.startswith("the VICReg representation looks collapsed: VICReg variance term "), words
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("[pretrain] completed all epochs"))
+    assert lines[at + 1] == f"[pretrain] warning: {words}", lines[at:at + 2]
+    result = next(i for i, line in enumerate(lines) if line.startswith("[train] result: "))
+    assert lines[result + 1] == f"[train] warning: {words}", lines[result:result + 2]
+    assert "carry little information about the images" in words and "pretrain.batch_size" in words
+    assert lines[result + 2].startswith("[train] next: "), lines[result:]
+    report = (tmp_path / "runs" / "collapsed" / "report.md").read_text(encoding="utf-8")
+    assert collapse_warning(meta, "pretrain", markdown=True) in report
