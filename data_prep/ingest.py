@@ -61,6 +61,7 @@ from data_prep.phantom import MANIFEST_NAME as PHANTOM_MANIFEST
 from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_of_print
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
+    EYE_NAME,
     SHARED_NAME_KIND,
     IngestError,
     LabelRow,
@@ -76,6 +77,7 @@ from data_prep.validate import (
     id_words,
     identical_content,
     is_uw_octa_size,
+    label_row_names,
     leave_out_ungradable,
     match_labels,
     names_in_both,
@@ -495,7 +497,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
         problems += list_problems
         if names is not None:
             problems += check_test_list(test_images, names, layout.test_list_csv, layout.test_dir)
-    problems += names_in_both(train_images, test_images, allowed=layout.shared_test_names)
+    problems += names_in_both(train_images, test_images, allowed=layout.shared_test_names,
+                              row_names=label_row_names(table), eye_pairs=eye_pairs(cfg, layout))
     train = sorted(train_images, key=lambda p: natural_key(p.name))
     test = sorted(test_images, key=lambda p: natural_key(p.name))
     entries = [ImageEntry(p, relative(p, layout.root), "train", labels.get(p)) for p in train]
@@ -1119,8 +1122,10 @@ def _phantom_words(n_marked: int, n_images: int, marked: Mapping[str, int] | Non
             f"(synthetic images, not retinal ones): {judged}")
 
 
-EYE_NAME = re.compile(r"^(?P<patient>.+)_(?:left|right)$", re.IGNORECASE)
-"""EyePACS / Kaggle DR 2015 image ids: ``<patient>_left`` and ``<patient>_right``."""
+def eye_pairs(cfg: DataConfig, layout: Layout) -> bool:
+    """The patients are read from EyePACS's image ids (:func:`pair_eyes`): an EyePACS layout,
+    or a plain folder with its columns, and no ``data.patient_column``."""
+    return layout.treated_as == "eyepacs" and not cfg.patient_column
 
 
 def pair_eyes(train: Sequence[ImageEntry], source: str) -> list[Problem]:
@@ -1645,7 +1650,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         problems += names_in_both([e.path for e in entries if e.split == "train"],
                                   [e.path for e in entries if e.split == "test"],
                                   allowed=layout.shared_test_names,
-                                  digests={e.path: e.record.sha256 for e in entries})
+                                  digests={e.path: e.record.sha256 for e in entries},
+                                  row_names=label_row_names(table), eye_pairs=eye_pairs(cfg, layout))
     problems += identical_content([(e.display, e.split, e.record.sha256)
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
     found, pool_copies = _pool_copies(entries)

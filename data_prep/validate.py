@@ -2120,21 +2120,72 @@ KEEP_TEST_NAME = ("keep the test file's name: the submission names each test cas
 a training image whose contents differed; renaming the test file would rename its case)."""
 
 
-def training_rename(name: str, taken: Collection[str]) -> str:
+EYE_NAME = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$", re.IGNORECASE)
+"""EyePACS / Kaggle DR 2015 image ids: ``<patient>_left`` and ``<patient>_right`` (the
+patient of :func:`data_prep.ingest.pair_eyes`, which keeps a patient's two eyes in one fold)."""
+
+
+def training_rename(name: str, taken: Collection[str], eye_pairs: bool = False) -> str:
     """A new name for the training image ``name`` that no name of ``taken`` has
-    (:func:`data_prep.layout.name_key` compares them: letter case and Unicode form ignored):
-    ``042.png`` -> ``042_train.png``, then ``042_train2.png`` ... (the suffix kept)."""
+    (:func:`data_prep.layout.name_key` compares them: letter case and Unicode form ignored),
+    also without its extension (a label row of APTOS, EyePACS or IDRiD names an image by its
+    stem, :data:`data_prep.layout.STEM_ID_LAYOUTS`): ``042.png`` -> ``042_train.png``, then
+    ``042_train2.png`` ... (the suffix kept).
+
+    ``eye_pairs`` (EyePACS, whose patient is the id before ``_left`` / ``_right``,
+    :data:`EYE_NAME`): the marker goes before the eye, ``10_left.jpeg`` -> ``10train_left.jpeg``,
+    so the renamed image still names a patient, one whose both eyes' names are free (the other
+    eye is renamed alike: ``10train_right``). ``10_left_train.jpeg`` would name no patient, and
+    the two eyes of patient 10 could land in two folds."""
     stem, suffix = os.path.splitext(name)
-    keys = {name_key(t) for t in taken}
+    keys = {name_key(t) for t in taken} | {name_key(os.path.splitext(t)[0]) for t in taken}
+    eye = EYE_NAME.match(stem) if eye_pairs else None
     for n in range(1, len(keys) + 2):
-        candidate = f"{stem}_train{n if n > 1 else ''}{suffix}"
-        if name_key(candidate) not in keys:
+        marker = f"train{n if n > 1 else ''}"
+        if eye:
+            stems = [f"{eye['patient']}{marker}_{side}" for side in ("left", "right")]
+            candidate = f"{eye['patient']}{marker}_{eye['eye']}{suffix}"
+        else:
+            candidate = f"{stem}_{marker}{suffix}"
+            stems = [os.path.splitext(candidate)[0]]
+        if not any(name_key(s) in keys for s in stems):
             return candidate
     raise AssertionError("unreachable: more candidates than names taken")
 
 
+def label_row_names(table: LabelTable | None) -> list[str]:
+    """The image names a label CSV's rows write (as written: ``10_left`` without extension in
+    EyePACS), the rows left out as ungradable and the exact repeats included: names a
+    training image's new name must not take (:func:`names_in_both`)."""
+    if table is None:
+        return []
+    return ([row.name for row in table.rows] + [row.name for row in table.left_out]
+            + [row.name for row, _ in table.repeats])
+
+
+def _folder_names(folder: Path) -> list[str]:
+    """The names in ``folder`` (images or not); [] when it cannot be listed."""
+    try:
+        return [entry.name for entry in os.scandir(folder)]
+    except OSError:
+        return []
+
+
+def _spelled(train_path: Path, test_path: Path) -> str:
+    """``002.PNG in the training set, letter case ignored; `` when the two names match only
+    as :func:`data_prep.layout.name_key` compares them, else ''."""
+    if train_path.name == test_path.name:
+        return ""
+    nfc = [unicodedata.normalize("NFC", p.name) for p in (train_path, test_path)]
+    ignored = ("Unicode form ignored" if nfc[0] == nfc[1] else "letter case ignored"
+               if train_path.name.lower() == test_path.name.lower() else
+               "letter case and Unicode form ignored")
+    return f"{train_path.name} in the training set, {ignored}; "
+
+
 def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = False,
-                  digests: Mapping[Path, str] | None = None) -> list[Problem]:
+                  digests: Mapping[Path, str] | None = None, *, row_names: Collection[str] = (),
+                  eye_pairs: bool = False) -> list[Problem]:
     """An image name in both the training and the test set (:func:`data_prep.layout.name_key`)
     is fatal: the manifest and the submission name each image by its file name, so a name
     must mean one image. ``digests`` (path -> sha256, the ingest's, once it has read the files;
@@ -2147,6 +2198,14 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = F
       (:func:`training_rename`), never the test file (:data:`KEEP_TEST_NAME`);
     - not read (no digest, or ``digests`` None): that fix, and removing it from the training
       set should it be the same image.
+
+    The new name said is free among the names in the two files' folders (images left out,
+    other files), the listed images and ``row_names`` (the label CSV's,
+    :func:`label_row_names`); a row written without extension (APTOS, EyePACS, IDRiD) is said
+    renamed without one. ``eye_pairs`` (EyePACS without a patient column): the new name keeps
+    the patient form (:func:`training_rename`) and the fix names the patient's other eye, to be
+    renamed alike or kept together with ``--patient-column``. Names matching only as
+    ``name_key`` does (``002.PNG`` and ``002.png``) are both said.
 
     ``allowed``: the layout's official names restart in the test set (IDRiD): one note
     instead, of the pairs not known identical (identical content is still an error of
@@ -2167,20 +2226,52 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = F
         return [note(pairs[0][0][1].parent, f"{len(pairs)} test image name(s) also name training "
                                             f"images (the official names restart in the test set)"
                                             f"{differ}", "nothing to do", SHARED_NAME_KIND)] if pairs else []
-    taken = [p.name for p in train] + [p.name for p in test]
+    if not pairs:
+        return []
+    folders = {path.parent for pair, _ in pairs for path in pair}
+    taken = ([p.name for p in train] + [p.name for p in test] + list(row_names)
+             + [name for folder in sorted(folders) for name in _folder_names(folder)])
+    row_keys = {name_key(name) for name in row_names}
+    stem_by_key = {name_key(p.stem): p for p in train}
+    advised: dict[Path, str] = {}  # training file -> the new name said (an eye renamed with its pair)
+
+    def renamed(path: Path, new_name: str) -> str:  # 'the file to X.png and its row to X'
+        if name_key(path.name) not in row_keys and name_key(path.stem) in row_keys:
+            return f"the file to {new_name} and its row to {os.path.splitext(new_name)[0]}"
+        return f"to {new_name}"
+
     problems = []
     for (train_path, test_path), said in pairs:
-        new_name = training_rename(train_path.name, taken)
+        new_name = advised.get(train_path) or training_rename(train_path.name, taken, eye_pairs)
+        advised[train_path] = new_name
         taken.append(new_name)
-        rename = (f"rename the training file and its label row, e.g. to {new_name}, so each image "
-                  f"name is unique; {KEEP_TEST_NAME}")
+        rename = f"rename the training file and its label row, e.g. {renamed(train_path, new_name)}"
+        eye = EYE_NAME.match(train_path.stem) if eye_pairs else None
+        if eye is not None:
+            side = "right" if eye["eye"].lower() == "left" else "left"
+            other = stem_by_key.get(name_key(f"{eye['patient']}_{side}"))
+            new_eye = EYE_NAME.match(os.path.splitext(new_name)[0])
+            other_eye = EYE_NAME.match(other.stem) if other is not None else None
+            if other is not None and new_eye is not None and other_eye is not None:
+                other_new = (advised.get(other)
+                             or f"{new_eye['patient']}_{other_eye['eye']}{other.suffix}")
+                advised[other] = other_new
+                taken.append(other_new)
+                rename += (f", and patient {eye['patient']}'s other eye {other.name} with it, "
+                           f"{renamed(other, other_new)} (EyePACS names the patient before _left "
+                           f"/ _right: an eye renamed alone is another patient's, and the two "
+                           f"eyes could land in two folds, a patient leak; a label column naming "
+                           f"each image's patient, given as --patient-column, also keeps them "
+                           f"together)")
+        rename += f", so each image name is unique; {KEEP_TEST_NAME}"
+        spelled = _spelled(train_path, test_path)
         if said == "different":
-            what = (f"a training and a test image share the name {test_path.name} (different "
-                    f"contents; the test image is {test_path})")
+            what = (f"a training and a test image share the name {test_path.name} ({spelled}"
+                    f"different contents; the test image is {test_path})")
             fix = rename
         else:
-            what = (f"a training and a test image share the name {test_path.name} (the test "
-                    f"image is {test_path}; contents not compared)")
+            what = (f"a training and a test image share the name {test_path.name} ({spelled}"
+                    f"the test image is {test_path}; contents not compared)")
             fix = (f"{rename}; if the two are the same image, remove it from the training set "
                    "(the image and its label row) instead")
         problems.append(error(train_path, what, fix, SHARED_NAME_KIND))

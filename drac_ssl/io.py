@@ -126,20 +126,34 @@ def readable_absolute(path: str | os.PathLike[str]) -> Path:
     data_prep ingest --root ../d2`` printed ``/tmp/repo/../d2/...``: a trial user's F6b).
     Symbolic links are kept as the user named them (``/data/drac`` stays ``/data/drac``, not
     its target on another volume, which ``Path.resolve`` would print and which changes when
-    the link is pointed elsewhere). One case is different: a ``..`` after a symbolic link
-    means the link target's parent to the system, so taking it out as written could name
-    another folder; when the written form is not the same folder (``os.path.samefile``), the
-    path is resolved instead (the folder the system opens). A path missing both ways keeps
-    the written form (nothing to compare; its 'does not exist' error reads cleanly)."""
+    the link is pointed elsewhere).
+
+    One case is different: a ``..`` that takes back a symbolic link (``link/..``) means the
+    link target's parent to the system, so taking it out as written would name another
+    folder. Then the path up to the last ``..`` is resolved (``os.path.realpath``: the folder
+    the system opens) and the rest added as written. Which case applies is decided from the
+    folders a ``..`` takes back, never from the last part, so a path whose last part does not
+    exist yet (``--out ../link/../o`` before the ingest creates ``o``) is the same path after
+    it is created (a review: the first run wrote ``s/o``, the second read ``s/vol/o``)."""
     absolute = Path(os.path.expanduser(os.fspath(path))).absolute()
-    written = Path(os.path.abspath(absolute))
-    if written == absolute:
-        return absolute
-    try:
-        same = os.path.samefile(written, absolute)
-    except OSError:  # one is missing (or cannot be read): the same only if neither is there
-        same = not absolute.exists() and not written.exists()
-    return written if same else absolute.resolve()
+    parts = absolute.parts
+    kept: list[int] = []  # the parts no '..' has taken back yet, by index
+    through_link = False  # a '..' took back a symbolic link: the written form is not the system's
+    last_up = 0  # the index of the last '..'
+    for index, part in enumerate(parts[1:], start=1):
+        if part != "..":
+            kept.append(index)
+            continue
+        last_up = index
+        # until a link is taken back, the written prefix and the folder the system opens agree
+        if kept and not through_link:
+            through_link = os.path.islink(Path(*parts[:kept.pop() + 1]))
+        elif kept:
+            kept.pop()
+    if not through_link:
+        return Path(os.path.abspath(absolute))
+    return Path(os.path.abspath(Path(os.path.realpath(Path(*parts[:last_up + 1])),
+                                     *parts[last_up + 1:])))
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

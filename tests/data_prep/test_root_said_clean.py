@@ -83,3 +83,37 @@ def test_a_pool_recorded_with_dot_dot_is_not_said_dropped(tmp_path: Path,
     assert ingest._pool_dropped(out, config("../d", unlabelled=["../pool"])) == []
     (dropped,) = ingest._pool_dropped(out, config("../d", unlabelled=[]))
     assert "leave out" in dropped.what
+
+
+def test_a_link_taken_back_by_dot_dot_is_decided_before_the_last_part_exists(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: ``--out ../link/../o`` was kept as written (``s/o``) while ``o`` was missing
+    and resolved (``s/vol/o``) once it existed, so the second run wrote elsewhere."""
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "vol" / "study").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "vol" / "study")
+    monkeypatch.chdir(tmp_path / "repo")
+    before = readable_absolute("../link/../o")
+    assert before == tmp_path / "vol" / "o"  # the folder the system creates for 'link/../o'
+    os.mkdir("../link/../o")
+    assert readable_absolute("../link/../o") == before and before.is_dir()
+    # a link not taken back by '..' is kept as named, the last part missing or not
+    assert readable_absolute("../link/new") == tmp_path / "link" / "new"
+    # a later '..' after the link's is the system's too: the target's grandparent
+    assert readable_absolute("../link/../../o2") == tmp_path / "o2"
+    # a '..' taking back a real folder below the link keeps the link as named
+    (tmp_path / "vol" / "study" / "sub").mkdir()
+    assert readable_absolute("../link/sub/../o3") == tmp_path / "link" / "o3"
+
+
+def test_an_out_folder_through_a_link_and_dot_dot_is_one_folder_across_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_plain(tmp_path / "d", {"001.png": 0, "002.png": 1, "003.png": 2})
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "vol" / "study").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "vol" / "study")
+    monkeypatch.chdir(tmp_path / "repo")
+    first = ingest.run(config("../d"), "../link/../o", verbose=False)
+    again = ingest.run(config("../d"), "../link/../o", verbose=False)
+    assert first.out_dir == again.out_dir == tmp_path / "vol" / "o"
+    assert (again.n_decoded, again.n_reused) == (0, 3)  # the first run's cache, not a new ingest
