@@ -1813,7 +1813,11 @@ component in group 1; ``1/2`` or ``and/or`` (a word character before the slash) 
 
 def shown_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """``metadata.json`` as the *Model card* tab shows it to every user: without its
-    ``comparison`` entry, and with every absolute path in its texts cut to its last component
+    ``comparison`` entry, its ``training_images`` and ``pretraining_images`` hash lists as
+    counts (``"test_sha256_prefixes": "386 hashes, not shown"``: up to a megabyte of hex on
+    every page, and a hash tells whether a given image was in a private ``data.unlabelled``
+    pool; :mod:`drac_ssl.grading.training_images`), and with every absolute
+    path in its texts cut to its last component
     (``"data": {"root": "/home/dr.x/study 7/photos"}`` -> ``"photos"``; ``"ingest at
     /srv/runs/r1/data"`` -> ``"ingest at data"``), as the model card names the data folder
     (:func:`drac_ssl.grading.bundle.data_folder_name`): the folders above name the machine's
@@ -1829,7 +1833,13 @@ def shown_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, (list, tuple)):
             return [cut(v) for v in value]
         return value
-    return cut({k: v for k, v in metadata.items() if k != "comparison"})
+    def counted(record: Any) -> Any:  # a record's hash lists as counts
+        if not isinstance(record, dict):
+            return record
+        return {k: f"{len(v.split())} hash{'' if len(v.split()) == 1 else 'es'}, not shown"
+                if k.endswith("sha256_prefixes") and isinstance(v, str) else v for k, v in record.items()}
+    return cut({k: counted(v) if k in ("training_images", "pretraining_images") else v
+                for k, v in metadata.items() if k != "comparison"})
 
 
 CARD_IMAGE = re.compile(r"!\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])")

@@ -156,7 +156,7 @@ app refuses, unless ``--skip-unreadable`` skips it) keeps its row, like any othe
 submission (its format is fixed); a blank or noise image's grade must not be used, which its
 stderr line, its notes row (:data:`GRADE_NOT_USED`) and the last line say: the
 command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_image_notes`:
-``case,class,not_reliably_gradable,training_image,grade_note,bundle``, each graded case, the reasons
+``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image``, each graded case, the reasons
 joined by ``; ``, empty when clean, and on every row the bundle that graded:
 :func:`drac_ssl.submission.bundle_cell` of :attr:`drac_ssl.grading.bundle.Bundle.identity`), ends with a ``FLAGGED:`` line counting the reasons and
 naming that file, and exits :data:`drac_ssl.runtime.EXIT_FLAGGED` (4). A row whose class is not
@@ -168,7 +168,11 @@ bundle lists among its labelled training images (``metadata.json``'s ``training_
 :mod:`drac_ssl.grading.training_images`) are counted in the last line ("2 of 5 images were used
 to train this model (same SHA-256): scores on them are not a test") and marked in the notes
 file too, which is written then as well (exit 0 when nothing is flagged); a bundle built before
-that list says nothing. With neither, no notes file is written, and one an earlier export left
+that list says nothing. So are those among the images its backbone's self-supervised
+pretraining read without their grades (``pretraining_images``, the run's test images by default:
+"6 of 6 graded images were among those the self-supervised pretraining (VICReg) ... read ...: a
+score of their grades (export --score) is transductive ..."), in the ``pretraining_image``
+column, which ``--score`` of the submission reads. With neither, no notes file is written, and one an earlier export left
 beside ``--out`` is removed with its other records. The export stage (and ``RUN --variant
 NAME`` without ``--images``) grades the ingest's test images by the same rule
 (:func:`image_reasons`) and writes ``export/submission[_NAME]_notes.csv`` likewise when one is
@@ -222,7 +226,7 @@ import re
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,7 +284,16 @@ from drac_ssl.grading.predict import (  # noqa: F401 - BLANK_REASON ... re-expor
     read_image,
     read_image_any,
 )
-from drac_ssl.grading.training_images import file_prefix, training_hashes, training_images_line
+from drac_ssl.grading.training_images import (
+    HASH_HEX,
+    file_prefix,
+    pretraining_images_line,
+    pretraining_record,
+    record_splits,
+    splits_of,
+    training_hashes,
+    training_images_line,
+)
 from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.name_tags import tagged_console
@@ -563,7 +576,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     ``<stem>_notes.csv`` beside the submission (:func:`drac_ssl.submission.write_image_notes`,
     before the CSV is renamed into place, so a kill never leaves a flagged CSV without it; no
     image is marked a training image: the ingest's test split trained nothing; each row's
-    ``grade_note`` says why its class is not its most likely grade, or names a near-tie), prints a
+    ``grade_note`` says why its class is not its most likely grade, or names a near-tie; its
+    ``pretraining_image`` whether the backbone's pretraining read it, by the manifest's hash,
+    which a ``note:`` line counts whenever some did: a score of them is transductive), prints a
     ``FLAGGED:`` line and goes on: flagged images fail neither the stage nor the run (the
     result's ``image_notes_path`` and ``n_flagged``, summary.json's ``image_notes`` and
     ``n_flagged``). With none flagged no notes file is written (grade notes alone write none
@@ -633,6 +648,10 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         reasons = image_reasons(graded)
         n_flagged = sum(1 for why in reasons if why)
         grade_notes = _grade_notes(bundle, probs, grades)  # the notes file's grade_note column
+        # the test images the backbone's pretraining read (transductive, by default): by the
+        # manifest's hashes, the notes file's pretraining_image column
+        pretrained, stages = _pretraining_marks(pretraining_record(Path(bundle.path), bundle.metadata)[0],
+                                                [str(r.get("sha256") or "")[:HASH_HEX] or None for r in test_rows])
         notes_file = image_notes_path(final)
         images_dir, note = _check_folder(_test_images_dir(data_dir, test_rows), test_rows, final)
         if note:
@@ -649,7 +668,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             # the notes go into place (atomically) before the CSV, as --images writes them: a
             # kill between the two never leaves a flagged CSV without them (--score: clean)
             before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in grades], reasons,
-                                              [False] * len(cases), grade_notes, bundle=bundle.identity))
+                                              [False] * len(cases), grade_notes, bundle=bundle.identity,
+                                              pretrained=pretrained))
             if n_flagged else None)
         if problems:
             # the stage's own submission (with its referable and notes files) and summary of an
@@ -688,13 +708,14 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         for line in (_unlike_line(graded.unlike, cases), _blank_line(graded.blank, cases),
                      _noise_line(graded.noise, cases),
                      _same_grade_line(grades, names or bundle.grade_names),
-                     _ensemble_grades_line(grades, oof, names or bundle.grade_names)):
+                     _ensemble_grades_line(grades, oof, names or bundle.grade_names),
+                     _pretrained_line(pretrained, stages)):
             if line:
                 print(f"[export] note: {line}")
                 notes.append(line)
         if n_flagged:  # said, and the stage goes on: the submission lists every test case
             notes_csv = notes_file
-            line = _notes_line(reasons, [False] * len(cases), written, notes_file, hint="")
+            line = _notes_line(reasons, [False] * len(cases), written, notes_file, hint="")  # pretrained: said above
             print(f"[export] {line}; not an error: the stage goes on, {written} is complete (every "
                   f"test case has its row)")
             notes.append(line.removeprefix("FLAGGED: "))
@@ -1496,10 +1517,16 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # blank and noise, which the app refuses, too) and whether it trained the model
     reasons = image_reasons(graded, file_words)
     hashes = training_hashes(bundle.metadata)  # None: a bundle built before the list says nothing
+    # each file hashed once, for the training and the pretraining lists (not at all without them)
+    pretraining = pretraining_record(Path(bundle.path), bundle.metadata)[0]  # None: not known; {}: scratch
+    prefixes = [_file_prefix_or_none(p) if hashes is not None or pretraining else None for p in graded_files]
     # None where it cannot be told (no list, a file unreadable now): "unknown" in the notes file
-    trained = [_trained_or_none(p, hashes) for p in graded_files]
+    trained = [None if hashes is None or prefix is None else prefix in hashes for prefix in prefixes]
+    # the splits of the images the backbone's pretraining read whose hash each file has
+    pretrained, stages = _pretraining_marks(pretraining, prefixes)
     grade_notes = _grade_notes(bundle, graded.probs, graded.classes)
     n_flagged, n_trained = sum(1 for r in reasons if r), sum(1 for t in trained if t)
+    n_pretrained = sum(1 for splits in pretrained if splits)
     n_noted = sum(1 for note in grade_notes if note)
     notes_file = image_notes_path(out)
     existed = out.exists()
@@ -1517,8 +1544,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         # the notes go into place (atomically) before the CSV: a kill between the two never
         # leaves a flagged CSV without them, which --score would read as clean
         before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained,
-                                          grade_notes, bundle=bundle.identity))
-        if n_flagged or n_trained or n_noted else None)
+                                          grade_notes, bundle=bundle.identity, pretrained=pretrained))
+        if n_flagged or n_trained or n_noted or n_pretrained else None)
     referable_line = "" if issues else write_referable_beside(bundle, out)[1]
     if skip_unreadable and not issues:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
@@ -1643,8 +1670,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             f". {which}, skipped by --skip-unreadable (listed on stderr"
             f"{'' if issues else f' and in {record}'}): "
             f"{written} has no row for them, so it is not a complete submission")
-    if not issues and (n_flagged or n_trained):  # the last line: the notes file and why
-        out_lines.append(_notes_line(reasons, trained, written, notes_file))
+    if not issues and (n_flagged or n_trained or n_pretrained):  # the last line: the notes file and why
+        out_lines.append(_notes_line(reasons, trained, written, notes_file, pretrained=pretrained, stages=stages))
     if (failure := print_lines(out_lines)) is not None:  # a reader gone (| head) is no failure
         state = (f" (it failed its check: {len(issues)} problem(s), do not submit it)" if issues else
                  " (incomplete: files were skipped)" if skipped else "")
@@ -1663,26 +1690,46 @@ def _file_prefix_or_none(path: Path) -> str | None:
         return None
 
 
-def _trained_or_none(path: Path, hashes: set[str] | None) -> bool | None:
-    """Whether the graded file ``path`` is one of the bundle's training images (its hash prefix
-    among ``hashes``, :func:`drac_ssl.grading.training_images.training_hashes`); None when that
-    cannot be told: no list (a bundle built before it) or a file that cannot be read now."""
-    if hashes is None:
-        return None
-    prefix = _file_prefix_or_none(path)
-    return None if prefix is None else prefix in hashes
+def _pretraining_marks(record: Mapping[str, Any] | None,
+                       prefixes: Sequence[str | None]) -> tuple[list[list[str] | None], str]:
+    """Per graded image (``prefixes``: its file's hash prefix,
+    :func:`drac_ssl.grading.training_images.file_prefix`, or the manifest's; None when not
+    read), the splits (``test``, ``unlabelled``) of the images the self-supervised pretraining
+    of the bundle's backbone read whose hash it has
+    (:func:`drac_ssl.grading.training_images.splits_of`; [] for none and for the ``scratch``
+    variant, whose ``record`` is ``{}``), None where that cannot be told (``record`` None: a
+    bundle built before the list, outside its run folder; a file not read), from ``record``, the
+    bundle's :func:`drac_ssl.grading.training_images.pretraining_record`; and the stages that
+    pretrained (``VICReg, then UMM``): the notes file's ``pretraining_image`` column and
+    :func:`_pretrained_line`."""
+    if record is None:
+        return [None] * len(prefixes), ""
+    splits = record_splits(record)
+    return ([None if prefix is None and splits else splits_of(prefix, splits) for prefix in prefixes],
+            str(record.get("stages") or ""))
+
+
+def _pretrained_line(pretrained: Sequence[Sequence[str] | None], stages: str) -> str:
+    """:func:`drac_ssl.grading.training_images.pretraining_images_line` of the graded images
+    among those the backbone's pretraining read (``pretrained``, :func:`_pretraining_marks`),
+    in the export's words (``2 of 5 graded images were among ...: a score of their grades
+    (export --score) is transductive, ...``); "" for none."""
+    hit = [splits for splits in pretrained if splits]
+    return pretraining_images_line(len(hit), len(pretrained), stages, {s for splits in hit for s in splits},
+                                   scored=False)
 
 
 def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None], written: Path, notes_file: Path,
-                hint: str = SKIP_HINT) -> str:
+                hint: str = SKIP_HINT, pretrained: Sequence[Sequence[str] | None] = (), stages: str = "") -> str:
     """The export's last line when some graded image is not reliably gradable or trained the
     model (``reasons`` and ``trained``: per graded image): ``FLAGGED: 2 of the 5 graded
     image(s) are not reliably gradable (1 unlike the training images, 2 a grey picture for a
     colour model): their rows in OUT look like any other; per case in OUT_notes.csv (...)``,
     with that the grades of the blank or noise images must not be used (``hint`` after it, in
     parentheses, when given: :data:`SKIP_HINT` for ``--images``, "" for the stage) and
-    :func:`training_images_line`'s sentence after a ``;``, or that sentence alone
-    (``NOTE: ...``). The rows with a ``grade_note`` (a class that is not the single most likely
+    :func:`training_images_line`'s sentence after a ``;``, and :func:`_pretrained_line`'s of
+    ``pretrained`` (per graded image, :func:`_pretraining_marks`; ``stages`` its stages), or
+    those sentences alone (``NOTE: ...``). The rows with a ``grade_note`` (a class that is not the single most likely
     grade, or a near-tie) are counted in the class line instead, which names the file."""
     n = len(reasons)
     order = [reason for _, reason in NOT_RELIABLY_GRADABLE] + [BLANK_REASON, NOISE_REASON]
@@ -1704,6 +1751,8 @@ def _notes_line(reasons: Sequence[Sequence[str]], trained: Sequence[bool | None]
                      f"must not be used" + (f" ({hint})" if hint else ""))
     if any(trained):
         parts.append(training_images_line(sum(1 for t in trained if t), n))
+    if any(pretrained):
+        parts.append(_pretrained_line(pretrained, stages))
     return (f"{'FLAGGED' if counts else 'NOTE'}: {'; '.join(parts)}; per case in {notes_file} "
             f"({','.join(IMAGE_NOTES_COLUMNS)})")
 

@@ -63,8 +63,10 @@ read, without their grades (same SHA-256): the figures are transductive, not a c
 test figure; for a clean one, train again with pretrain.use_test_images=false``, and
 ``pretraining_images`` in the record, its ``transductive`` true): by default a run pretrains
 (VICReg, UMM) on its test images' pixels, and IDRiD's and APTOS's test grades are public
-(:func:`pretraining_images_check`: ``RUN`` with ``--images DIR``, or a submission the export
-wrote into a run folder; none for the ``scratch`` variant).
+(:func:`pretraining_images_check`: a submission the export wrote into a run folder, by the
+manifest; the ``pretraining_image`` column of the export's notes file beside the submission;
+``RUN`` with ``--images DIR``, each file hashed once for both checks; none for the ``scratch``
+variant).
 
 Exit codes (:func:`score_command`): 0 scored; 1 the submission fails its check (its problems
 printed as ``--check`` prints them); 2 anything else that stops the scoring (arguments, a
@@ -142,7 +144,7 @@ from drac_ssl.metrics import (
     quadratic_weighted_kappa,
 )
 from drac_ssl.scale import default_grade_names
-from drac_ssl.starting import interpreter_word, started
+from drac_ssl.starting import interpreter_word, python_command, started
 from drac_ssl.submission import SubmissionRows, read_submission
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
@@ -864,8 +866,8 @@ def _submission_cases(submission: str | Path) -> list[str]:
         return [row[0] for row in list(csv.reader(fh))[1:] if row]
 
 
-def training_images_check(submission: str | Path, run: str | None = None,
-                          images: str | None = None) -> dict[str, Any] | None:
+def training_images_check(submission: str | Path, run: str | None = None, images: str | None = None,
+                          prefixes: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
     """Whether the scored images trained the model (a score on them is not a test), when it
     can be told: ``{"n": k, "of": n, "line": training_images_line(k, n), "source": ...}``
     (``line`` "" for none; ``n`` the cases checked), with ``"note"`` naming the cases that could
@@ -882,10 +884,11 @@ def training_images_check(submission: str | Path, run: str | None = None,
     file for the others (a review: one non-training file in ``images`` hid the notes file's two
     training images). Cases told by neither are named in the note. ``run`` alone, whose bundle
     lists hashes, and no notes file: a note asking for ``--images``. A bundle built before the
-    list says nothing from files. Raises ValueError (BundleError) for a ``run`` that is no run
-    or bundle folder."""
+    list says nothing from files. Each file is read once (:func:`_file_prefixes`, ``prefixes``
+    shared with :func:`pretraining_images_check`). Raises ValueError (BundleError) for a ``run``
+    that is no run or bundle folder."""
     from drac_ssl.grading.bundle_folder import bundle_folder
-    from drac_ssl.grading.training_images import file_prefix, training_hashes, training_images_line
+    from drac_ssl.grading.training_images import training_hashes, training_images_line
     from drac_ssl.io import read_json_dict
     from drac_ssl.submission import image_notes_path, read_image_notes
 
@@ -912,7 +915,7 @@ def training_images_check(submission: str | Path, run: str | None = None,
                     "add --images DIR (the folder the grades were made from)")
             return {"note": f"{bundle} lists its training images by SHA-256, but {said}"}
         return None
-    trained = {c for c, f in files.items() if file_prefix(f) in hashes}
+    trained = {c for c, prefix in _file_prefixes(files, prefixes).items() if prefix is not None and prefix in hashes}
     by_notes = [c for c in cases if c not in files and notes is not None and c in notes]
     trained |= {c for c in by_notes if notes[c][1]}
     unchecked = [c for c in cases if c not in files and c not in by_notes]
@@ -931,153 +934,298 @@ def training_images_check(submission: str | Path, run: str | None = None,
     return told
 
 
-def _scored_bundle(run: str, submission: str | Path) -> Path:
-    """The bundle that graded ``submission``, for ``RUN``: :func:`bundle_folder`'s, except for a
-    run folder's own export of one variant (``RUN/export/submission_NAME.csv``, written by
-    ``RUN --variant NAME``), whose bundle is ``RUN/bundles/NAME``. Raises BundleError as
-    :func:`bundle_folder` does."""
-    from drac_ssl.grading.bundle_folder import bundle_folder
-
-    bundle = bundle_folder(run)
-    sub = Path(submission)
-    if bundle == Path(run) / "bundle" and sub.parent.name == "export" and sub.stem.startswith("submission_"):
-        if sub.parent.resolve() == (Path(run) / "export").resolve():
-            own = Path(run) / "bundles" / sub.stem[len("submission_"):]
-            if (own / "metadata.json").is_file():
-                return own
-    return bundle
+HASH_PROGRESS_FILES = 200
+"""From this many files to hash on, ``--score`` shows its progress on stderr (a bar on a
+terminal, off one a line at most a minute): a 53,000-file folder takes minutes."""
 
 
-def _run_export_cases(submission: str | Path) -> tuple[Path, dict[str, str]] | None:
-    """``(RUN, case -> SHA-256)`` for a submission the export wrote into a run folder
-    (``RUN/export/submission[_NAME].csv`` beside ``RUN/data/manifest.csv``): the ingest's test
-    images it graded, each case's hash from the manifest (its ``id`` is the case name); None
-    for any other submission, or a manifest that cannot be read."""
+def _file_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None = None) -> dict[str, str | None]:
+    """Per case, the hash prefix of its file (:func:`drac_ssl.grading.training_images.file_prefix`;
+    None for a file that cannot be read), each file read once: ``memo`` (path -> prefix) keeps
+    them for the next check of the same command (the training and the pretraining check share
+    one). From :data:`HASH_PROGRESS_FILES` files to read on, a tqdm bar on a terminal, off one a
+    line on stderr at most a minute (:class:`drac_ssl.console.ProgressLines`)."""
+    from drac_ssl.grading.training_images import file_prefix
+
+    memo = {} if memo is None else memo
+    todo = [path for path in dict.fromkeys(files.values()) if path not in memo]
+    shown = len(todo) >= HASH_PROGRESS_FILES
+    if shown:
+        from tqdm import tqdm
+
+        from drac_ssl.console import ProgressLines
+        bar = tqdm(total=len(todo), desc="score: hashing", unit="file", disable=None, leave=False, file=sys.stderr)
+        progress = ProgressLines(sys.stderr, "score")
+    try:
+        for done, path in enumerate(todo, 1):
+            try:
+                memo[path] = file_prefix(path)
+            except OSError:  # gone or unreadable now: not counted, as the export does
+                memo[path] = None
+            if shown:
+                bar.update(1)
+                progress.count(done, len(todo), "files hashed")
+    finally:
+        if shown:
+            bar.close()
+    return {case: memo[path] for case, path in files.items()}
+
+
+def _graded_files(cases: Sequence[str], images: str | None) -> tuple[Path | None, dict[str, Path]]:
+    """``images`` as a folder and the cases with a file there (case -> path)."""
+    folder = Path(images) if images is not None else None
+    if folder is None or not folder.is_dir():
+        return folder, {}
+    return folder, {c: folder / c for c in cases if (folder / c).is_file()}
+
+
+def _run_export(submission: str | Path) -> dict[str, Any] | None:
+    """What a submission the export wrote into a run folder says of itself
+    (``RUN/export/submission[_NAME].csv`` beside ``RUN/data/manifest.csv``; the path resolved
+    first, so ``submission.csv`` typed inside ``RUN/export`` is one too): ``{"run": RUN,
+    "bundle": RUN/bundle or RUN/bundles/NAME, "variant": the variant that wrote it, "said":
+    where that was read, "hashes": case -> SHA-256}``, the hashes the manifest's of the ingest's
+    test images, the cases it graded. The variant: ``NAME`` for ``submission_NAME.csv``
+    (``RUN --variant NAME``), else the export's record ``export/summary.json`` naming this
+    file, else the notes file's ``bundle`` column, else the bundle's. None for any other
+    submission, or a manifest that cannot be read."""
+    from drac_ssl.io import read_json_dict
     from drac_ssl.manifest import MANIFEST_FILE, read_manifest
+    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
 
-    sub = Path(submission)
-    run = sub.parent.parent
-    if sub.parent.name != "export" or not sub.stem.startswith("submission"):
+    sub = Path(submission).resolve()
+    if sub.parent.name != "export" or not (sub.stem == "submission" or sub.stem.startswith("submission_")):
         return None
+    run = sub.parent.parent
     try:
         rows = read_manifest(run / "data" / MANIFEST_FILE, ("id", "split", "sha256"))
     except (OSError, ValueError):
         return None
-    return run, {str(r["id"]): str(r.get("sha256") or "") for r in rows if r.get("split") == "test"}
+    name = sub.stem[len("submission_"):] or None
+    bundle = run / "bundle" if name is None else run / "bundles" / name
+    summary_file = sub.parent / f"summary{'' if name is None else '_' + name}.json"
+    summary = read_json_dict(summary_file) or {}
+    notes = read_pretraining_notes(image_notes_path(sub)) or {}
+    noted = next((v for e in notes.values() if (v := bundle_cell_fields(e["bundle"]).get("variant"))), None)
+    meta = read_json_dict(bundle / "metadata.json") or {}
+    if name is not None:
+        variant, said = name, f"{sub.name}: written by the export of --variant {name}"
+    elif summary.get("variant") and Path(str(summary.get("submission") or "")).name == sub.name:
+        variant, said = str(summary["variant"]), f"{summary_file}: variant"
+    elif noted:
+        variant, said = noted, f"{image_notes_path(sub)}: bundle"
+    else:
+        variant, said = str(meta.get("variant") or ""), f"{bundle / 'metadata.json'}: variant"
+    return {"run": run, "bundle": bundle, "variant": variant, "said": said,
+            "hashes": {str(r["id"]): str(r.get("sha256") or "") for r in rows if r.get("split") == "test"}}
 
 
-def pretraining_images_check(submission: str | Path, run: str | None = None,
-                             images: str | None = None) -> dict[str, Any] | None:
-    """Whether the scored images were among those the self-supervised pretraining of the
-    bundle's backbone read without their grades (the run's test images by default,
-    ``pretrain.use_test_images``; its ``data.unlabelled`` images): a figure on them is
-    transductive, not a clean held-out test figure. By content: the bundle's
-    ``pretraining_images`` hashes (:func:`drac_ssl.grading.training_images.pretraining_hashes`)
-    against each case's file in ``images`` (a renamed copy is still recognised), or, for a
-    submission the export wrote into a run folder (``RUN/export/submission[_NAME].csv``: the
-    ingest's test images), the manifest's hash of that case.
-
-    The bundle: ``run``'s (:func:`_scored_bundle`), or, without ``run``, that of the run folder
-    the submission lies in. Returns ``{"n": k, "of": n, "transductive": k > 0, "line":
-    pretraining_images_line(...), "source": ..., "bundle": ..., "variant": ...}`` (``n`` of the
-    ``of`` cases checked; for the ``scratch`` variant, never pretrained, ``n`` 0; but where
-    ``run`` is a run folder whose selected bundle is scratch and scored files are among the
-    images its pretraining stages read, ``transductive`` None and a ``line`` saying that a
-    pretrained variant's submission would be transductive: which variant graded cannot be
-    told), with
-    ``"unchecked"`` and ``"note"`` when some cases could not be checked; ``{"note": ...,
-    "transductive": None}`` when none could; ``{"line": ..., "source": ..., "transductive":
-    None}`` when the bundle lists no hashes but says its pretraining read its test images
-    (built before the list); None when nothing tells (no run, no bundle, a bundle that says
-    nothing). Raises ValueError (BundleError) for a ``run`` that
-    is no run or bundle folder."""
-    from drac_ssl.grading.bundle_folder import BundleError
-    from drac_ssl.grading.training_images import (
-        HASH_HEX,
-        PRETRAINING_IMAGES_KEY,
-        file_prefix,
-        pretraining_hashes,
-        pretraining_images_line,
-        pretraining_images_of,
-    )
+def _variant_record(run: Path, bundle: Path, variant: str) -> tuple[dict[str, Any] | None, str]:
+    """The pretraining record (:func:`drac_ssl.grading.training_images.pretraining_record`) of
+    the run's ``variant``: its bundle's at ``bundle`` when that is the variant's, else the run's
+    records of it (:func:`drac_ssl.grading.training_images.pretraining_images_of`); ``{}`` for
+    ``scratch``."""
+    from drac_ssl.grading.training_images import pretraining_images_of, pretraining_record
     from drac_ssl.io import read_json_dict
 
-    exported = _run_export_cases(submission)
-    export_bundle = None
-    if exported is not None:
-        try:
-            export_bundle = _scored_bundle(str(exported[0]), submission)
-        except BundleError:  # a run folder without its bundle: RUN names one, or nothing tells
-            export_bundle = None
-    bundle = _scored_bundle(run, submission) if run is not None else export_bundle
-    if bundle is None:
-        return None
-    meta = read_json_dict(bundle / "metadata.json") or {}
-    variant = meta.get("variant")
-    cases = _submission_cases(submission)
-    hashes = pretraining_hashes(meta)
-    if hashes is None:
-        seen = str((meta.get("backbone_pretraining") or {}).get("training_data") or "")
-        if "and test images" not in seen:  # pretrain.load_pretrain_data's words
-            return None
-        return {"transductive": None, "bundle": str(bundle), "variant": variant,
-                "line": ("this model's backbone was pretrained on its run's test images, without their "
-                         "grades, and its bundle lists no hashes of them (built before that list), so "
-                         "whether these are those images cannot be told: if they are, the figures are "
-                         "transductive, not a clean held-out test figure; for a clean one, train again "
-                         "with pretrain.use_test_images=false"),
-                "source": f"{bundle / 'metadata.json'}: backbone_pretraining.training_data"}
-    record = meta.get(PRETRAINING_IMAGES_KEY) or {}
-    told: dict[str, Any] = {"bundle": str(bundle), "variant": variant}
-    run_pool = None  # a run folder whose selected bundle is scratch: what its pretrained variants read
     if variant == "scratch":
-        if run is not None and bundle == Path(run) / "bundle":
-            run_pool = pretraining_images_of(run, "vicreg_umm")  # the stages there: VICReg, UMM
-        if run_pool is None or not run_pool.get("images"):
-            return {**told, "n": 0, "of": len(cases), "transductive": False, "line": "",
-                    "source": f"{bundle}: the scratch variant, whose backbone was never pretrained"}
-        record, hashes = run_pool, pretraining_hashes({PRETRAINING_IMAGES_KEY: run_pool}) or set()
-    stages = str(record.get("stages") or "")
-    folder = Path(images) if images is not None else None
-    files = {c: folder / c for c in cases if (folder / c).is_file()} if folder is not None and folder.is_dir() else {}
-    by_manifest: dict[str, str] = {}
-    if exported is not None and export_bundle is not None and export_bundle.resolve() == bundle.resolve():
-        by_manifest = {c: exported[1][c][:HASH_HEX] for c in cases
-                       if c not in files and exported[1].get(c)}
-    unchecked = [c for c in cases if c not in files and c not in by_manifest]
-    checked = len(cases) - len(unchecked)
-    whose = (f"{run}'s pretrained variants (its bundle, {bundle}, is the scratch variant)" if run_pool
-             else f"{bundle}'s backbone")
+        return {}, "the scratch variant, whose backbone was never pretrained"
+    meta = read_json_dict(bundle / "metadata.json") or {}
+    if meta.get("variant") == variant:
+        return pretraining_record(bundle, meta)
+    record = pretraining_images_of(run, variant)
+    return record, (f"the run folder {run} (its {variant} variant's pretraining records and ingest manifest)"
+                    if record is not None else "")
+
+
+def _old_bundle_doubt(bundle: Path, meta: dict[str, Any], variant: str) -> dict[str, Any] | None:
+    """For a bundle that lists no pretraining images and lies in no run folder that would
+    (built before the list), whose pretraining read its test images by its own words: the
+    doubt, ``transductive`` None, with how to have it told; None when it says no such thing."""
+    seen = str((meta.get("backbone_pretraining") or {}).get("training_data") or "")
+    if "and test images" not in seen:  # pretrain.load_pretrain_data's words
+        return None
+    return {"transductive": None, "bundle": str(bundle), "variant": variant,
+            "line": ("this model's backbone was pretrained on its run's test images, without their "
+                     "grades, and its bundle lists no hashes of them (built before that list), so "
+                     "whether these are those images cannot be told: if they are, the figures are "
+                     "transductive, not a clean held-out test figure; for a clean one, train again "
+                     "with pretrain.use_test_images=false"),
+            "source": f"{bundle / 'metadata.json'}: backbone_pretraining.training_data",
+            "notes": [f"to have it told, pass the run folder the bundle was built in as RUN, or rebuild "
+                      f"the bundle there ({python_command('drac_ssl.export')} RUN --variant {variant or 'NAME'} writes "
+                      f"RUN/bundles/{variant or 'NAME'} with the list) and pass that"]}
+
+
+def pretraining_images_check(submission: str | Path, run: str | None = None, images: str | None = None,
+                             prefixes: dict[Path, str | None] | None = None) -> dict[str, Any] | None:
+    """Whether the scored images were among those the self-supervised pretraining of the
+    backbone that graded them read without their grades (the run's test images by default,
+    ``pretrain.use_test_images``; its ``data.unlabelled`` images): a figure on them is
+    transductive, not a clean held-out test figure. By content (SHA-256 prefixes, so a renamed
+    copy is recognised, a resized or re-encoded one not), per case, from the first of:
+
+    * a submission the export wrote into a run folder (:func:`_run_export`, with or without
+      ``run``): the manifest's hash of the ingest's test image it graded (files given with
+      ``images`` do not override it: the export graded those), checked against the record of
+      the variant that wrote it (a ``scratch`` one: never transductive);
+    * the ``pretraining_image`` column of the notes file the export wrote beside it
+      (:func:`drac_ssl.submission.read_pretraining_notes`, made when grading, from the files
+      graded and the grading bundle; its ``bundle`` column names the variant);
+    * the case's file in ``images`` (hashed once, ``prefixes`` shared with
+      :func:`training_images_check`: :func:`_file_prefixes`) against the record of ``run``'s
+      bundle (:func:`drac_ssl.grading.training_images.pretraining_record`: the bundle's, or for
+      a bundle built before it, its run folder's).
+
+    Returns ``{"n": k, "of": n, "transductive": k > 0, "line": pretraining_images_line(...),
+    "source": ..., "bundle": ..., "variant": ...}`` (``n`` of the ``of`` cases checked), with
+    ``"unchecked"`` (the cases told by none) and ``"notes"`` (sentences for stderr: the cases
+    not checked; that a resized or re-encoded copy of a test image is not recognised, when
+    none matched files of a pretraining that read test images; that the pretraining started
+    from outside weights, ``initial_weights``, whose images are not known: then ``transductive``
+    None when none matched); ``{"notes": [...], "transductive": None}`` when no case could be
+    checked; where ``run``'s bundle is its scratch variant, no notes file names the variant
+    that graded, and the files are among what the run's pretrained variants read:
+    ``transductive`` None and a ``line`` naming those variants; ``{"line": ..., "transductive":
+    None, ...}`` for a bundle that lists nothing and says its pretraining read its test images
+    (:func:`_old_bundle_doubt`); None when nothing tells. Raises ValueError (BundleError) for a
+    ``run`` that is no run or bundle folder."""
+    from drac_ssl.grading.bundle_folder import bundle_folder
+    from drac_ssl.grading.training_images import (
+        HASH_HEX,
+        PRETRAINED_VARIANTS,
+        fix_words,
+        pretraining_images_line,
+        pretraining_images_of,
+        pretraining_record,
+        record_splits,
+        run_of_bundle,
+        splits_of,
+    )
+    from drac_ssl.io import read_json_dict
+    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
+
+    cases = _submission_cases(submission)
+    notes_file = image_notes_path(submission)
+    noted = read_pretraining_notes(notes_file) or {}
+    noted_variant = next((v for e in noted.values() if (v := bundle_cell_fields(e["bundle"]).get("variant"))), None)
+    own = _run_export(submission)
+    if own is not None and run is not None:  # RUN another run's: its bundle graded nothing here
+        try:
+            theirs = bundle_folder(run).resolve()
+        except ValueError:
+            theirs = None
+        if theirs is None or not theirs.is_relative_to(own["run"].resolve()):
+            own = None
+    record: dict[str, Any] | None
+    run_pool: list[str] = []  # RUN's bundle is scratch: the run's pretrained variants, any of which may have graded
+    if own is not None:
+        bundle, variant = own["bundle"], own["variant"]
+        record, where = _variant_record(own["run"], bundle, variant)
+        if record is None:
+            return _old_bundle_doubt(bundle, read_json_dict(bundle / "metadata.json") or {}, variant)
+        where = f"{where} (the variant that wrote it, from {own['said']})"
+    elif run is not None:
+        bundle = bundle_folder(run)
+        meta = read_json_dict(bundle / "metadata.json") or {}
+        variant = str(meta.get("variant") or "")
+        run_dir = run_of_bundle(bundle)
+        if noted_variant and noted_variant != variant and run_dir is not None:  # the notes name who graded
+            variant = noted_variant
+            record, where = _variant_record(run_dir, run_dir / "bundles" / variant, variant)
+        else:
+            record, where = pretraining_record(bundle, meta)
+        if record is None and not any(e["splits"] is not None for e in noted.values()):
+            return _old_bundle_doubt(bundle, meta, variant)
+        if variant == "scratch" and not noted_variant and run_dir is not None:
+            run_pool = [v for v in PRETRAINED_VARIANTS if (run_dir / "finetune" / v / "model.json").is_file()]
+            pool = pretraining_images_of(run_dir, run_pool[-1]) if run_pool else None
+            if pool is not None and pool.get("images"):
+                record, where = pool, f"the run folder {run_dir} (its pretraining records and ingest manifest)"
+            else:
+                run_pool = []
+    elif noted:
+        bundle, variant, record, where = None, noted_variant or "", None, ""
+    else:
+        return None
+    told: dict[str, Any] = {"bundle": None if bundle is None else str(bundle), "variant": variant}
+    if variant == "scratch" and not run_pool:
+        return {**told, "n": 0, "of": len(cases), "transductive": False, "line": "",
+                "source": f"{bundle if bundle is not None else notes_file}: the scratch variant, whose "
+                          f"backbone was never pretrained" + (f" ({own['said']})" if own is not None else "")}
+    splits = record_splits(record) if record is not None else {}
+    found: dict[str, list[str]] = {}  # case -> the splits whose lists hold its hash
+    by: dict[str, int] = {"manifest": 0, "notes": 0, "files": 0}
+    if own is not None:
+        for c in cases:
+            if digest := own["hashes"].get(c):
+                found[c] = splits_of(digest[:HASH_HEX], splits)
+                by["manifest"] += 1
+    for c in cases:
+        if c not in found and c in noted and noted[c]["splits"] is not None:
+            found[c] = list(noted[c]["splits"])
+            by["notes"] += 1
+    folder, files = _graded_files([c for c in cases if c not in found], images)
+    if files and record is not None:
+        for c, prefix in _file_prefixes(files, prefixes).items():
+            if prefix is not None:
+                found[c] = splits_of(prefix, splits)
+                by["files"] += 1
+    unchecked = [c for c in cases if c not in found]
+    checked = len(found)
+    stages = str((record or {}).get("stages") or "")
+    whose = (f"{run}'s pretrained variant{'s' if len(run_pool) > 1 else ''} ({', '.join(run_pool)}; its "
+             f"bundle, {bundle}, is the scratch variant)" if run_pool else
+             f"{bundle}'s backbone" if bundle is not None else "the grading bundle's backbone")
     if not checked:
         said = (f"none of the {len(cases)} graded case(s) has a file in {folder}: give --images the "
                 f"folder the grades were made from" if folder is not None else
                 f"without the graded files this cannot be told: add {'' if run is not None else 'RUN and '}"
                 f"--images DIR (the folder the grades were made from)")
         return {**told, "transductive": None,
-                "note": (f"the images the self-supervised pretraining of {whose} read without their "
-                         f"grades are listed by SHA-256, but {said}")}
-    pretrained = [c for c in files if file_prefix(files[c]) in hashes]
-    pretrained += [c for c, prefix in by_manifest.items() if prefix in hashes]
-    sources = ([f"the files of {folder}"] if files else []) + (
-        [f"{len(by_manifest)} case(s) by the run's ingest manifest (the export graded its test images)"]
-        if by_manifest else [])
+                "notes": [f"the images the self-supervised pretraining of {whose} read without their "
+                          f"grades are listed by SHA-256, but {said}"]}
+    pretrained = {c: s for c, s in found.items() if s}
+    hit = {split for names in pretrained.values() for split in names}
+    sources = ([f"{by['manifest']} case(s) by the run's ingest manifest (the export graded its test images)"]
+               if by["manifest"] else []) + (
+        [f"{by['notes']} case(s) by the pretraining_image column of {notes_file}"] if by["notes"] else []) + (
+        [f"the files of {folder}"] if by["files"] else [])
     told.update({"n": len(pretrained), "of": checked, "transductive": bool(pretrained),
-                 "line": pretraining_images_line(len(pretrained), checked, stages,
-                                                 bool(record.get("unlabelled"))),
-                 "source": f"{' and '.join(sources)} against the images the pretraining of {whose} read"})
+                 "line": pretraining_images_line(len(pretrained), checked, stages, hit),
+                 "source": f"{' and '.join(sources)} against the images the pretraining of {whose} read"
+                           + (f" ({where})" if where else "")})
+    notes: list[str] = []
     if run_pool and pretrained:  # which variant graded cannot be told: said, not counted
+        named = " or ".join(f"--variant {v}" for v in run_pool)
         told.update({"n": 0, "transductive": None, "line": (
             f"{len(pretrained)} of {checked} scored images were among those the self-supervised "
             f"pretraining ({stages}) of this run read, without their grades (same SHA-256); RUN's bundle "
             f"is its scratch variant, never pretrained, whose grades give a clean figure, but a "
-            f"submission of a pretrained variant (--variant vicreg or vicreg_umm) gives a transductive "
-            f"one, not a clean held-out test figure: pass RUN/bundles/NAME as RUN to have it told; for "
-            f"a clean one, train again with pretrain.use_test_images=false")})
+            f"submission of {'its pretrained variant' if len(run_pool) == 1 else 'a pretrained variant'} "
+            f"({named}) gives a transductive one, not a clean held-out test figure: pass "
+            f"RUN/bundles/NAME as RUN to have it told; for a clean one, "
+            f"{fix_words(hit)}")})
     if unchecked:
         shown = ", ".join(unchecked[:5]) + (f", ... ({len(unchecked)} in all)" if len(unchecked) > 5 else "")
         told["unchecked"] = unchecked
-        told["note"] = (f"{len(unchecked)} of the {len(cases)} graded case(s) could not be checked against "
-                        f"the images the backbone's pretraining read (no file in {folder}): {shown}")
+        notes.append(f"{len(unchecked)} of the {len(cases)} graded case(s) could not be checked against "
+                     f"the images the backbone's pretraining read (no file in {folder}, no row in a notes "
+                     f"file {notes_file} that tells): {shown}")
+    record = record or {}
+    if not pretrained and (by["files"] or by["notes"]) and record.get("test_read") and record.get("test"):
+        notes.append(f"none of the {checked} checked file(s) is byte-identical to one of the "
+                     f"{record['test']} test images the pretraining read; a resized, cropped or "
+                     f"re-encoded copy of one is not recognised (the check is by SHA-256)")
+    if record.get("initial_weights"):
+        told["initial_weights"] = record["initial_weights"]
+        notes.append(f"the pretraining of this backbone started from outside weights ({record['initial_weights']}), "
+                     f"whose own training images are not known: if the scored images were among them, "
+                     f"the figures are transductive too")
+        if not pretrained:
+            told["transductive"] = None
+    if notes:
+        told["notes"] = notes
     return told
 
 
@@ -1115,8 +1263,9 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print("\n[export] interrupted: nothing was scored or written", file=sys.stderr)
         return 130
     run_problem = ""
+    prefixes: dict[Path, str | None] = {}  # each graded file hashed once, for both checks
     try:  # the scored images among the model's training images: not a test
-        told = training_images_check(args.score, args.run, args.images)
+        told = training_images_check(args.score, args.run, args.images, prefixes)
     except ValueError as exc:  # a RUN that is no run or bundle folder: the score stands, said
         run_problem = (f"RUN {args.run} is no run or bundle folder, so whether these images trained the "
                        f"model was told only from a notes file beside {args.score}, if any: {exc}")
@@ -1126,7 +1275,7 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if run_problem:
         record["training_images_problem"] = run_problem
     try:  # the scored images among those the backbone pretrained on without grades: transductive
-        pretrained = pretraining_images_check(args.score, None if run_problem else args.run, args.images)
+        pretrained = pretraining_images_check(args.score, None if run_problem else args.run, args.images, prefixes)
     except ValueError:  # said above: the RUN is no run or bundle folder
         pretrained = None
     if pretrained is not None:
@@ -1150,8 +1299,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"warning: {told['line']} ({told['source']})", file=sys.stderr)
     if told is not None and told.get("note"):
         print(f"note: {told['note']}", file=sys.stderr)
-    if pretrained is not None and pretrained.get("note"):
-        print(f"note: {pretrained['note']}", file=sys.stderr)
+    for line in (pretrained or {}).get("notes") or []:
+        print(f"note: {line}", file=sys.stderr)
     if run_problem:
         print(f"warning: {run_problem}", file=sys.stderr)
     if json_error is not None:

@@ -216,14 +216,27 @@ in the export's notes file and the app's ``grades_with_notes.csv``."""
 BUNDLE_COLUMN = "bundle"
 """The column of the export's notes file that names the bundle that graded (:func:`bundle_cell`)."""
 
-IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, TRAINING_IMAGE_COLUMN, "grade_note", BUNDLE_COLUMN)
+PRETRAINING_IMAGE_COLUMN = "pretraining_image"
+"""The column of the export's notes file that marks a graded file the self-supervised
+pretraining of the model's backbone read without its grade (:func:`pretraining_image_cell`):
+a score of it is transductive (``--score`` reads it, :func:`read_pretraining_notes`)."""
+
+IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, TRAINING_IMAGE_COLUMN, "grade_note", BUNDLE_COLUMN,
+                       PRETRAINING_IMAGE_COLUMN)
 """The columns of :func:`write_image_notes`'s file."""
+
+IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING = IMAGE_NOTES_COLUMNS[:6]
+"""The columns of a notes file written before ``pretraining_image`` (:func:`read_image_notes` reads it)."""
 
 IMAGE_NOTES_COLUMNS_BEFORE = IMAGE_NOTES_COLUMNS[:4]
 """The columns of a notes file written before ``grade_note`` (:func:`read_image_notes` reads it)."""
 
 IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE = IMAGE_NOTES_COLUMNS[:5]
 """The columns of a notes file written before ``bundle`` (:func:`read_image_notes` reads it)."""
+
+IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
+                       IMAGE_NOTES_COLUMNS_BEFORE)
+"""Every header the export's notes file was written with, this version's first."""
 
 
 def bundle_cell(identity: Mapping[str, Any] | None) -> str:
@@ -256,6 +269,39 @@ def training_image_cell(trained: bool | None) -> str:
     return TRAINING_IMAGE_UNKNOWN if trained is None else TRAINING_IMAGE_MARK if trained else ""
 
 
+PRETRAINING_SPLIT_WORDS = {"test": "a test image", "unlabelled": "a data.unlabelled image"}
+"""How a ``pretraining_image`` cell names the split a matched file was read from
+(:data:`drac_ssl.grading.training_images.PRETRAINING_SPLITS`)."""
+
+
+def pretraining_image_cell(splits: Sequence[str] | None) -> str:
+    """The ``pretraining_image`` cell of a graded file: ``yes (same SHA-256 as a test image)``,
+    ``yes (same SHA-256 as a data.unlabelled image)``, both joined by ``and``, or ``yes (same
+    SHA-256)`` for a split not known (``"either"``), from the splits whose pretraining lists
+    hold its hash (:func:`drac_ssl.grading.training_images.splits_of`); empty for none ([]:
+    not read by the pretraining); :data:`TRAINING_IMAGE_UNKNOWN` for None (cannot be told: the
+    bundle records no list, the file cannot be read)."""
+    if splits is None:
+        return TRAINING_IMAGE_UNKNOWN
+    if not splits:
+        return ""
+    words = [PRETRAINING_SPLIT_WORDS[s] for s in PRETRAINING_SPLIT_WORDS if s in splits]
+    return f"yes (same SHA-256 as {' and '.join(words)})" if words and "either" not in splits else "yes (same SHA-256)"
+
+
+def pretraining_cell_splits(cell: str) -> list[str] | None:
+    """The splits a ``pretraining_image`` cell (:func:`pretraining_image_cell`) names: [] for
+    an empty cell, None for :data:`TRAINING_IMAGE_UNKNOWN`, ``["either"]`` for a mark that
+    names no split (``yes (same SHA-256)``, a cell edited by hand)."""
+    text = cell.strip().lower()
+    if not text:
+        return []
+    if text == TRAINING_IMAGE_UNKNOWN:
+        return None
+    named = [split for split, words in PRETRAINING_SPLIT_WORDS.items() if words in text]
+    return named or ["either"]
+
+
 def image_notes_path(submission: str | os.PathLike[str]) -> Path:
     """Where the export writes what it said of each graded image beside the submission
     ``submission``: ``new_grades.csv`` -> ``new_grades_notes.csv`` (:func:`write_image_notes`)."""
@@ -266,8 +312,10 @@ def image_notes_path(submission: str | os.PathLike[str]) -> Path:
 def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classes: Sequence[int],
                       reasons: Sequence[Sequence[str]], trained: Sequence[bool | None],
                       grade_notes: Sequence[str] | None = None,
-                      bundle: Mapping[str, Any] | None = None) -> Path:
-    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle`` atomically, one row
+                      bundle: Mapping[str, Any] | None = None,
+                      pretrained: Sequence[Sequence[str] | None] | None = None) -> Path:
+    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image``
+    atomically, one row
     per graded case in the submission's order: ``class`` its written grade,
     ``not_reliably_gradable`` the reasons its grade is not reliably gradable joined by ``"; "``
     (:func:`drac_ssl.grading.image_notes.flagged_reasons`, e.g. ``unlike the training images;
@@ -279,39 +327,69 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     single most likely grade (:func:`drac_ssl.grading.image_notes.decision_words`), else empty,
     and ``bundle`` the bundle that graded, the same on every row (:func:`bundle_cell` of
     ``bundle``, :attr:`drac_ssl.grading.bundle.Bundle.identity`; None: empty), so that a reader
-    of the file alone can tell which model graded the batch. Not a submission; the export writes it beside one (:func:`image_notes_path`) when some
-    image is flagged, was a training image or has a grade note. ValueError for sequences of
-    different lengths."""
+    of the file alone can tell which model graded the batch, and ``pretraining_image``
+    (:func:`pretraining_image_cell` of ``pretrained``, one per case: the splits of the images
+    the backbone's pretraining read whose hash the file has; None: all
+    :data:`TRAINING_IMAGE_UNKNOWN`), so that ``--score`` of the submission says a transductive
+    figure without the run. Not a submission; the export writes it beside one
+    (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
+    has a grade note. ValueError for sequences of different lengths."""
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
-    if not len(cases) == len(classes) == len(reasons) == len(trained) == len(notes):
+    seen_before = [None] * len(cases) if pretrained is None else list(pretrained)
+    if not len(cases) == len(classes) == len(reasons) == len(trained) == len(notes) == len(seen_before):
         raise ValueError(f"{len(cases)} cases, {len(classes)} classes, {len(reasons)} reasons, "
-                         f"{len(trained)} training marks and {len(notes)} grade notes: give one of "
-                         f"each per case")
+                         f"{len(trained)} training marks, {len(notes)} grade notes and "
+                         f"{len(seen_before)} pretraining marks: give one of each per case")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(IMAGE_NOTES_COLUMNS)
     which = bundle_cell(bundle)
-    for case, grade, why, seen, note in zip(cases, classes, reasons, trained, notes, strict=True):
-        writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which])
+    for case, grade, why, seen, note, read in zip(cases, classes, reasons, trained, notes, seen_before, strict=True):
+        writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which,
+                         pretraining_image_cell(read)])
     return atomic_write_text(path, out.getvalue())
 
 
 def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]] | None:
     """:func:`write_image_notes`'s file: case -> (reasons, a training image: a non-empty
     ``training_image`` cell other than :data:`TRAINING_IMAGE_UNKNOWN`); None when there
-    is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_COLUMNS`,
-    :data:`IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE` and :data:`IMAGE_NOTES_COLUMNS_BEFORE` (files of
-    earlier versions, without ``bundle``, without ``grade_note``)."""
+    is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_HEADERS`
+    (this version's and earlier versions': without ``pretraining_image``, without ``bundle``,
+    without ``grade_note``)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            if tuple(next(reader, [])) not in (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
-                                               IMAGE_NOTES_COLUMNS_BEFORE):
+            if tuple(next(reader, [])) not in IMAGE_NOTES_HEADERS:
                 return None
             return {row[0]: (row[2], row[3].strip().lower() not in ("", TRAINING_IMAGE_UNKNOWN))
                     for row in reader if len(row) >= 4}
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
+
+
+def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]] | None:
+    """The ``pretraining_image`` and ``bundle`` columns of :func:`write_image_notes`'s file:
+    case -> ``{"splits": pretraining_cell_splits(cell), "bundle": the bundle cell}``; None when
+    there is no such file, it cannot be read or its header is not :data:`IMAGE_NOTES_COLUMNS`
+    (a file written before ``pretraining_image`` tells nothing of it)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            if tuple(next(reader, [])) != IMAGE_NOTES_COLUMNS:
+                return None
+            at = IMAGE_NOTES_COLUMNS.index(PRETRAINING_IMAGE_COLUMN)
+            which = IMAGE_NOTES_COLUMNS.index(BUNDLE_COLUMN)
+            return {row[0]: {"splits": pretraining_cell_splits(row[at]), "bundle": row[which]}
+                    for row in reader if len(row) > at}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
+def bundle_cell_fields(cell: str) -> dict[str, str]:
+    """:func:`bundle_cell`'s ``key=value; ...`` read back (``{"variant": "vicreg", ...}``);
+    a part without ``=`` is left out."""
+    return {key.strip(): value.strip() for part in cell.split(";") if "=" in part
+            for key, value in [part.split("=", 1)]}
 
 
 NOT_GRADED = "NOT GRADED: "
@@ -989,10 +1067,10 @@ NOT_GRADED_SHOWN = 10
 
 def _is_image_notes_header(fields: Sequence[str]) -> bool:
     """Whether ``fields`` is the header of the export's notes file (:func:`write_image_notes`:
-    :data:`IMAGE_NOTES_COLUMNS`, or an earlier version's, :data:`IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE`,
-    :data:`IMAGE_NOTES_COLUMNS_BEFORE`), its names' case and spaces aside."""
+    :data:`IMAGE_NOTES_HEADERS`: this version's or an earlier one's), its names' case and spaces
+    aside."""
     names = tuple(f.strip().lower() for f in fields)
-    return names in (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE, IMAGE_NOTES_COLUMNS_BEFORE)
+    return names in IMAGE_NOTES_HEADERS
 
 
 def _image_notes_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]],

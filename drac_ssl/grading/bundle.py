@@ -80,6 +80,7 @@ from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, prepr
 from drac_ssl.grading.training_images import (
     PRETRAINING_IMAGES_KEY,
     TRAINING_IMAGES_KEY,
+    is_current_pretraining_record,
     pretraining_images_of,
     training_images_record,
 )
@@ -2173,7 +2174,8 @@ def _reuse_check(run_dir: Path, variant: str,
                  out: str | os.PathLike[str] | None) -> tuple[Path, str, bool]:
     """The bundle folder, the fine-tuning outputs' digest (:func:`finetune_outputs_digest`)
     and whether the bundle there was built from them (of this format and variant, whole, its
-    weights intact: :func:`_bundle_weights_intact`)."""
+    weights intact: :func:`_bundle_weights_intact`) and records what a build now records of the
+    images its backbone's pretraining read (:func:`_pretraining_record_current`)."""
     vdir = fine_tuned_variant_dir(run_dir, variant)
     out = Path(out) if out is not None else run_dir / "bundles" / variant
     try:
@@ -2185,8 +2187,20 @@ def _reuse_check(run_dir: Path, variant: str,
                 and (out / "MODEL_CARD.md").is_file()
                 and (meta.get("built_from") or {}).get("sha256") == digest
                 and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])
+                and _pretraining_record_current(run_dir, variant, meta)
                 and _bundle_weights_intact(out, vdir, meta))
     return out, digest, bool(reusable)
+
+
+def _pretraining_record_current(run_dir: Path, variant: str, meta: dict[str, Any]) -> bool:
+    """Whether a bundle's ``meta`` holds this version's record of the images its backbone's
+    pretraining read (per split, :func:`drac_ssl.grading.training_images.is_current_pretraining_record`),
+    or a build now would write none (``scratch``; :func:`pretraining_images_of` None: no stage
+    record, no manifest): a bundle built before the list is rebuilt once by ``export RUN
+    --variant NAME``, not reused for ever with ``--score`` unable to tell a transductive figure
+    (review of the scorewarn merge, F5)."""
+    return (variant == "scratch" or is_current_pretraining_record(meta)
+            or pretraining_images_of(run_dir, variant) is None)
 
 
 def _bundle_weights_intact(bundle_dir: Path, vdir: Path, meta: dict[str, Any]) -> bool:

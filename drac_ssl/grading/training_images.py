@@ -25,11 +25,16 @@ by default: transductive, their pixels without their grades) and the ``data.unla
 pool. A trial scored IDRiD's public test grades with ``--score`` and got a clean-looking test
 figure from a backbone pretrained on those very test images. The bundle's ``metadata.json``
 holds, under :data:`PRETRAINING_IMAGES_KEY`, the hash prefixes of the images that pretraining
-read beyond the labelled training images (:func:`pretraining_images_record`, written by
-:func:`drac_ssl.grading.bundle.build_bundle` with :func:`pretraining_images_of`, from the ingest
-manifest and the stages' recorded settings; absent for the ``scratch`` variant, whose backbone was never pretrained);
-:func:`pretraining_hashes` reads it back and ``--score`` says :func:`pretraining_images_line`
-when scored files are among them (by content: a renamed copy is still recognised).
+read beyond the labelled training images, one list per split (test, ``data.unlabelled``), so
+that the fix said names the setting that leaves that split out (:func:`pretraining_images_record`,
+written by :func:`drac_ssl.grading.bundle.build_bundle` with :func:`pretraining_images_of`, from
+the ingest manifest and the stages' recorded settings; absent for the ``scratch`` variant, whose
+backbone was never pretrained; a bundle built before it is read from its run folder,
+:func:`pretraining_record`, and rebuilt by ``export RUN --variant NAME``).
+:func:`pretraining_splits` reads it back; the export of ``--images`` counts the graded files
+among them and marks them in the notes file's ``pretraining_image`` column, and ``--score``
+says :func:`pretraining_images_line` when scored files are among them (by content: a renamed
+copy is still recognised, a resized or re-encoded one not).
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ from drac_ssl.grading.image_notes import TRAINING_IMAGE
 from drac_ssl.io import read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 
-__all__ = ["HASH_HEX", "PRETRAINING_IMAGES_KEY", "TRAINING_IMAGES_KEY", "TRAINING_IMAGE_NOTE", "file_prefix",
-           "pretraining_hashes", "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "training_hashes",
+__all__ = ["HASH_HEX", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
+           "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "is_current_pretraining_record", "pretraining_hashes",
+           "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
+           "pretraining_splits", "record_splits", "run_of_bundle", "splits_of", "training_hashes",
            "training_images_line", "training_images_record"]
 
 TRAINING_IMAGES_KEY = "training_images"
@@ -84,26 +91,42 @@ def training_hashes(metadata: Mapping[str, Any]) -> set[str] | None:
     return set(text.split()) if isinstance(text, str) else None
 
 
-def pretraining_images_record(digests: Iterable[str], *, stages: str, test: int, unlabelled: int,
+PRETRAINING_SPLITS = ("test", "unlabelled")
+"""The ingest splits whose images the self-supervised pretraining reads without grades: the
+run's test images (``pretrain.use_test_images``) and the ``data.unlabelled`` pool."""
+
+SPLIT_FIXES = {"test": f"with {CLEAN_TEST_FIX}", "unlabelled": "without these images in data.unlabelled"}
+"""What keeps the images of each of :data:`PRETRAINING_SPLITS` out of a run's pretraining."""
+
+
+def pretraining_images_record(digests: Mapping[str, Iterable[str]], *, stages: str,
                               test_read: bool, initial_weights: str = "") -> dict[str, Any]:
     """The metadata entry of the images a bundle's backbone was pretrained on (self-supervised,
-    without grades) beyond its labelled training images (those are :func:`training_images_record`'s):
-    ``digests``, the full SHA-256 hex digests of their files (empty ones, an image without a
-    file such as a MedMNIST ``.npz`` row, are left out), kept as :data:`HASH_HEX`-digit
-    prefixes, sorted and unique. ``stages``: the stages that read them (``"VICReg"``,
-    ``"VICReg, then UMM"``); ``test`` / ``unlabelled``: how many of the run's test images and
-    ``data.unlabelled`` images they read; ``test_read``: whether the test images were read
-    (``pretrain.use_test_images``); ``initial_weights``: the ``pretrain.backbone.weights`` file
-    the pretraining started from, whose own images are not known ("" for none)."""
-    prefixes = sorted({d.strip().lower()[:HASH_HEX] for d in digests if d and d.strip()})
-    return {"images": len(prefixes), "sha256_prefix_hex": HASH_HEX, "sha256_prefixes": " ".join(prefixes),
-            "stages": stages, "test": int(test), "unlabelled": int(unlabelled), "test_read": bool(test_read),
+    without grades) beyond its labelled training images (those are :func:`training_images_record`'s).
+
+    ``digests``: per split of :data:`PRETRAINING_SPLITS` (``"test"``, ``"unlabelled"``), the
+    full SHA-256 hex digests of the images read (the ingest manifest's ``sha256``: of the file's
+    bytes, or for a row of a MedMNIST ``.npz`` of its pixels' bytes, which no graded file
+    matches; empty ones are left out), kept as :data:`HASH_HEX`-digit prefixes, sorted and
+    unique, one list per split (``test_sha256_prefixes``, ``unlabelled_sha256_prefixes``), so
+    that the fix said of a match names the setting that leaves that split out
+    (:data:`SPLIT_FIXES`; a file in both lists is in both). ``stages``: the stages that read
+    them (``"VICReg"``, ``"VICReg, then UMM"``); ``test_read``: whether the test images were
+    read (``pretrain.use_test_images``); ``initial_weights``: the weights the pretraining
+    started from (``pretrain.backbone.weights``, an outside ``umm.source``), whose own images
+    are not known ("" for none). ``images``, ``test`` and ``unlabelled`` count the prefixes."""
+    lists = {split: sorted({d.strip().lower()[:HASH_HEX] for d in digests.get(split, ()) if d and d.strip()})
+             for split in PRETRAINING_SPLITS}
+    return {"images": len(set(lists["test"]) | set(lists["unlabelled"])), "sha256_prefix_hex": HASH_HEX,
+            **{f"{split}_sha256_prefixes": " ".join(lists[split]) for split in PRETRAINING_SPLITS},
+            "stages": stages, "test": len(lists["test"]), "unlabelled": len(lists["unlabelled"]),
+            "test_read": bool(test_read),
             **({"initial_weights": initial_weights} if initial_weights else {}),
             "what": ("the first 16 hex digits of the SHA-256 of each image the self-supervised "
                      "pretraining of this backbone read without its grade, beyond the labelled "
-                     "training images (the run's test images unless pretrain.use_test_images=false, "
-                     "and its data.unlabelled images): a score on such an image is transductive, "
-                     "not a clean held-out test")}
+                     "training images, per split (the run's test images unless "
+                     "pretrain.use_test_images=false; its data.unlabelled images): a score on such "
+                     "an image is transductive, not a clean held-out test")}
 
 
 def _stage_read_test(stage_meta: dict[str, Any]) -> bool:
@@ -120,72 +143,181 @@ def _stage_read_test(stage_meta: dict[str, Any]) -> bool:
     return "test images left out" not in str(stage_meta.get("training_data") or "")
 
 
+PRETRAINED_VARIANTS = {"vicreg": ("pretrain",), "vicreg_umm": ("pretrain", "umm")}
+"""The fine-tuned variants whose backbone was pretrained, and the run's stage folders that made
+it (``scratch`` is never pretrained)."""
+
+
+def _initial_weights(run_dir: Path, read: Mapping[str, dict[str, Any]]) -> str:
+    """The outside weights the stages in ``read`` (stage folder -> its ``metadata.json``)
+    started from, in words, "" for none: ``pretrain.backbone.weights`` (their
+    ``initial_weights``), and a UMM start (``umm.source``, recorded resolved) outside the run's
+    own ``pretrain/`` folder (its ``vicreg_model.safetensors`` or a checkpoint there,
+    :func:`drac_ssl.umm.source.resolve_start`; a run folder moved since still counts as its own
+    by its name)."""
+    said: list[str] = []
+    for meta in read.values():
+        if (weights := str(meta.get("initial_weights") or "")) and weights not in said:
+            said.append(weights)
+    source = str(((read.get("umm") or {}).get("umm") or {}).get("source") or "")
+    if source:
+        parts = Path(source).parts
+        own = (Path(source).resolve().is_relative_to((run_dir / "pretrain").resolve())
+               or any(parts[i:i + 2] == (run_dir.resolve().name, "pretrain") for i in range(len(parts) - 1)))
+        if not own:
+            said.append(f"umm.source {source}")
+    return "; ".join(said)
+
+
 def pretraining_images_of(run_dir: str | os.PathLike[str], variant: str) -> dict[str, Any] | None:
     """The bundle's record of the images its backbone's self-supervised pretraining read
     beyond the labelled training images
     (:func:`pretraining_images_record`), from the run folder
-    ``run_dir``: the stages that made the ``variant``'s backbone (``vicreg``: ``pretrain/``;
-    ``vicreg_umm``: ``pretrain/`` and ``umm/``, the union of what each read), each one's
-    ``metadata.json`` telling whether it read the test images (:func:`_stage_read_test`), and
+    ``run_dir``: the stages that made the ``variant``'s backbone (:data:`PRETRAINED_VARIANTS`:
+    ``vicreg``: ``pretrain/``; ``vicreg_umm``: ``pretrain/`` and ``umm/``, the union of what
+    each read), each one's ``metadata.json`` telling whether it read the test images
+    (:func:`_stage_read_test`) and the weights it started from (:func:`_initial_weights`), and
     ``data/manifest.csv``: every row they read (the ``data.unlabelled`` rows always, the test
     rows when read) whose hash is not a labelled training image's
-    (:func:`drac_ssl.manifest.labelled_rows`). None for the ``scratch`` variant (never
-    pretrained), when no stage's ``metadata.json`` is there, or when the manifest is missing or
-    unreadable."""
+    (:func:`drac_ssl.manifest.labelled_rows`), per split. None for the ``scratch`` variant
+    (never pretrained), when no stage's ``metadata.json`` is there, or when the manifest is
+    missing or unreadable."""
     run_dir = Path(run_dir)
-    stages = {"vicreg": ("pretrain",), "vicreg_umm": ("pretrain", "umm")}.get(variant)
+    stages = PRETRAINED_VARIANTS.get(variant)
     if stages is None:
         return None
     read = {stage: meta for stage in stages if (meta := read_json_dict(run_dir / stage / "metadata.json"))}
     if not read:
         return None
     try:
-        rows = read_manifest(Path(run_dir) / "data" / MANIFEST_FILE, ("grade", "split", "fold", "sha256"))
+        rows = read_manifest(run_dir / "data" / MANIFEST_FILE, ("grade", "split", "fold", "sha256"))
     except (OSError, ValueError, KeyError):
         return None
     test_read = any(_stage_read_test(meta) for meta in read.values())
     trained = {str(r.get("sha256") or "").strip().lower()[:HASH_HEX] for r in labelled_rows(rows)}
-    pool = [r for r in rows if r.get("split") == "unlabelled" or (test_read and r.get("split") == "test")]
-    digests = [d for r in pool if (d := str(r.get("sha256") or "").strip().lower()) and d[:HASH_HEX] not in trained]
-    initial = str((read.get("pretrain") or {}).get("initial_weights") or "")
+    splits = ("test", "unlabelled") if test_read else ("unlabelled",)
+    digests = {split: [d for r in rows if r.get("split") == split
+                       and (d := str(r.get("sha256") or "").strip().lower()) and d[:HASH_HEX] not in trained]
+               for split in splits}
     return pretraining_images_record(
         digests, stages=", then ".join({"pretrain": "VICReg", "umm": "UMM"}[s] for s in read),
-        test=sum(1 for r in pool if r.get("split") == "test"),
-        unlabelled=sum(1 for r in pool if r.get("split") == "unlabelled"),
-        test_read=test_read, initial_weights=initial)
+        test_read=test_read, initial_weights=_initial_weights(run_dir, read))
 
 
-def pretraining_hashes(metadata: Mapping[str, Any]) -> set[str] | None:
-    """The set of pretraining-image hash prefixes of a bundle's ``metadata``
-    (:func:`pretraining_images_record`, :data:`HASH_HEX` hex digits each); the empty set for
-    the ``scratch`` variant (its backbone was never pretrained); None when the bundle records
-    none (built before the list, or an entry that is not this format)."""
+def pretraining_splits(metadata: Mapping[str, Any]) -> dict[str, set[str]] | None:
+    """The pretraining-image hash prefixes of a bundle's ``metadata``
+    (:func:`pretraining_images_record`, :data:`HASH_HEX` hex digits each) per split of
+    :data:`PRETRAINING_SPLITS`: ``{"test": {...}, "unlabelled": {...}}``; empty sets for the
+    ``scratch`` variant (its backbone was never pretrained); ``{"either": {...}}`` for a record
+    of the first version, one list of both splits (which one a hash came from is not known);
+    None when the bundle records none (built before the list, or an entry that is not this
+    format)."""
     if metadata.get("variant") == "scratch":
-        return set()
+        return {split: set() for split in PRETRAINING_SPLITS}
     record = metadata.get(PRETRAINING_IMAGES_KEY)
     if not isinstance(record, Mapping) or record.get("sha256_prefix_hex") != HASH_HEX:
         return None
+    if all(isinstance(record.get(f"{split}_sha256_prefixes"), str) for split in PRETRAINING_SPLITS):
+        return {split: set(record[f"{split}_sha256_prefixes"].split()) for split in PRETRAINING_SPLITS}
     text = record.get("sha256_prefixes")
-    return set(text.split()) if isinstance(text, str) else None
+    return {"either": set(text.split())} if isinstance(text, str) else None
+
+
+def pretraining_hashes(metadata: Mapping[str, Any]) -> set[str] | None:
+    """Every pretraining-image hash prefix of a bundle's ``metadata``, the union of
+    :func:`pretraining_splits`' (the empty set for ``scratch``); None when it records none."""
+    splits = pretraining_splits(metadata)
+    return None if splits is None else set().union(*splits.values())
+
+
+def is_current_pretraining_record(metadata: Mapping[str, Any]) -> bool:
+    """Whether a bundle's ``metadata`` holds this version's pretraining record (a list per
+    split, :func:`pretraining_images_record`), or needs none (the ``scratch`` variant); False
+    for a bundle built before the list or with its first version's one list."""
+    splits = pretraining_splits(metadata)
+    return splits is not None and "either" not in splits
+
+
+def run_of_bundle(bundle_dir: str | os.PathLike[str]) -> Path | None:
+    """The run folder a bundle lies in, by where :mod:`drac_ssl.export` puts it: ``RUN/bundle``
+    (the selected variant's) or ``RUN/bundles/NAME`` (``--variant NAME``), when that folder
+    holds the ingest's ``data/manifest.csv``; else None (a bundle copied elsewhere)."""
+    bundle_dir = Path(bundle_dir).resolve()
+    for run, where in ((bundle_dir.parent, bundle_dir.name == "bundle"),
+                       (bundle_dir.parent.parent, bundle_dir.parent.name == "bundles")):
+        if where and (run / "data" / MANIFEST_FILE).is_file():
+            return run
+    return None
+
+
+def pretraining_record(bundle_dir: str | os.PathLike[str],
+                       metadata: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The record of the images the pretraining of a bundle's backbone read
+    (:func:`pretraining_images_record`) and where it was read: the bundle's ``metadata.json``
+    when it holds this version's (:func:`is_current_pretraining_record`); else, for a bundle
+    built before it that lies in its run folder (:func:`run_of_bundle`), the run's records of
+    its variant (:func:`pretraining_images_of`: a bundle reused as it is says as much as a new
+    one); else the bundle's first-version record, if any; else ``(None, "")``. ``({}, ...)``
+    for the ``scratch`` variant (never pretrained)."""
+    bundle_dir = Path(bundle_dir)
+    variant = str(metadata.get("variant") or "")
+    if variant == "scratch":
+        return {}, f"{bundle_dir}: the scratch variant, whose backbone was never pretrained"
+    if is_current_pretraining_record(metadata):
+        return dict(metadata[PRETRAINING_IMAGES_KEY]), f"{bundle_dir / 'metadata.json'}"
+    run = run_of_bundle(bundle_dir)
+    if run is not None and (record := pretraining_images_of(run, variant)) is not None:
+        return record, f"the run folder {run} (its {variant} variant's pretraining records and ingest manifest)"
+    if pretraining_splits(metadata) is not None:
+        return dict(metadata[PRETRAINING_IMAGES_KEY]), f"{bundle_dir / 'metadata.json'}"
+    return None, ""
+
+
+def record_splits(record: Mapping[str, Any]) -> dict[str, set[str]]:
+    """:func:`pretraining_splits` of a record (:func:`pretraining_record`'s): ``{}`` for none."""
+    if not record:
+        return {}
+    return pretraining_splits({PRETRAINING_IMAGES_KEY: record}) or {}
+
+
+def splits_of(prefix: str | None, splits: Mapping[str, set[str]]) -> list[str]:
+    """The splits (keys of :func:`pretraining_splits`) whose lists hold the hash prefix
+    ``prefix``, in :data:`PRETRAINING_SPLITS`' order; [] for none or a None prefix."""
+    return [] if prefix is None else [split for split, hashes in splits.items() if prefix in hashes]
+
+
+def fix_words(splits: Iterable[str]) -> str:
+    """How to keep images of ``splits`` out of the pretraining, for a clean test figure:
+    ``"train again with pretrain.use_test_images=false"`` (the test images),
+    ``"train again without these images in data.unlabelled"``, both joined by ``and``;
+    ``"either"`` (a first-version record: the split not known) names both, each for its own."""
+    wanted = set(splits)
+    if "either" in wanted:
+        return (f"train again with {CLEAN_TEST_FIX} (for the run's test images) and without these "
+                f"images in data.unlabelled (for those from there)")
+    return "train again " + " and ".join(SPLIT_FIXES[s] for s in PRETRAINING_SPLITS if s in wanted)
 
 
 def pretraining_images_line(n_pretrained: int, n_images: int, stages: str = "",
-                            unlabelled_pool: bool = False) -> str:
+                            splits: Iterable[str] = ("test",), scored: bool = True) -> str:
     """``"2 of 5 scored images were among those the self-supervised pretraining (VICReg) of
     this model's backbone read, without their grades (same SHA-256): the figures are
     transductive, not a clean held-out test figure; for a clean one, train again with
     pretrain.use_test_images=false"``; "" for ``n_pretrained`` 0. ``stages``: the stages that
-    pretrained (:func:`pretraining_images_record`'s); ``unlabelled_pool``: the pretraining read
-    ``data.unlabelled`` images too (the fix then also names them)."""
+    pretrained (:func:`pretraining_images_record`'s); ``splits``: those the matched images
+    came from, whose fixes are named (:func:`fix_words`); ``scored`` False: the export's words
+    of graded images (``2 of 5 graded images were ...: a score of their grades (--score) is
+    transductive, ...``)."""
     if n_pretrained <= 0:
         return ""
     verb = "was" if n_pretrained == 1 else "were"
     which = f" ({stages})" if stages else ""
-    pool = " and without these images in data.unlabelled" if unlabelled_pool else ""
-    return (f"{n_pretrained} of {n_images} scored images {verb} among those the self-supervised "
-            f"pretraining{which} of this model's backbone read, without their grades (same SHA-256): "
-            f"the figures are transductive, not a clean held-out test figure; for a clean one, "
-            f"train again with {CLEAN_TEST_FIX}{pool}")
+    what = ("the figures are transductive" if scored else
+            "a score of their grades (export --score) is transductive")
+    return (f"{n_pretrained} of {n_images} {'scored' if scored else 'graded'} images {verb} among those "
+            f"the self-supervised pretraining{which} of this model's backbone read, without their grades "
+            f"(same SHA-256): {what}, not a clean held-out test figure; for a clean one, "
+            f"{fix_words(splits)}")
 
 
 def file_prefix(path: str | os.PathLike[str]) -> str:

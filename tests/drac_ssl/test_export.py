@@ -548,7 +548,9 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     captured = capsys.readouterr()
     assert [x for x in captured.err.splitlines() if x.startswith("skipped:")] == [
         x for x in captured.err.splitlines() if "a_cut.png" in x] and "skipped: " in captured.err
-    last = captured.out.splitlines()[-1]
+    # the run pretrained on its test images, graded here: the notes file's line comes last
+    *_, last, pretrained = captured.out.splitlines()
+    assert pretrained.startswith("NOTE: 6 of 6 graded images were among those the self-supervised pretraining (VICReg) of this model's backbone read"), pretrained
     assert last.startswith("INCOMPLETE: 1 of the 7 file(s) not graded: a_cut.png: truncated PNG")
     assert "skipped by --skip-unreadable" in last and "not a complete submission" in last
     assert captured.out.startswith("INCOMPLETE: 6 of the 7 image(s) graded")
@@ -1312,7 +1314,8 @@ def test_skip_unreadable_skips_blank_and_noise_images_as_the_app_refuses_them(
         next(x for x in skipped if "noise.png: looks like random noise" in x)], captured.err
     assert "there is nothing to grade (the app refuses it too) -> if it should be a real image" in skipped[1]
     assert {r["case"] for r in _submission(out)} == {p.name for p in folder.iterdir()} - {"blank.png", "noise.png"}
-    last = captured.out.splitlines()[-1]
+    *_, last, pretrained = captured.out.splitlines()  # the run's own test images: pretrained on
+    assert pretrained.startswith("NOTE: 3 of 3 graded images were among those the self-supervised pretraining (VICReg) of this model's backbone read"), pretrained
     assert last.startswith("INCOMPLETE: 2 of the 5 file(s) not graded: blank.png: blank or near-constant"), last
     assert "(or with nothing to grade: blank, random noise)" in last and "noise.png: looks like random noise" in last
     said = json.loads(export.skipped_record_path(out).read_text())
@@ -2145,7 +2148,8 @@ def test_files_the_export_cannot_grade_are_named_in_the_batch_tabs_words(
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(out),
                         "--skip-unreadable"]) == export.EXIT_SKIPPED
     captured = capsys.readouterr()
-    last = captured.out.splitlines()[-1]
+    *_, last, pretrained = captured.out.splitlines()  # the run's own test images: pretrained on
+    assert pretrained.startswith("NOTE: 6 of 6 graded images were among those the self-supervised pretraining (VICReg) of this model's backbone read"), pretrained
     assert last.startswith("INCOMPLETE: 1 of the 7 file(s) not graded: ")
     assert captured.out.startswith("INCOMPLETE: 6 of the 7 file(s) graded")
     assert expected["x.webp"] in last and "notes.txt" not in last, last
@@ -2885,7 +2889,9 @@ def test_the_export_command_reads_a_run_folder_it_cannot_write(
     out.unlink()
     assert export.main([str(run), "--variant", "vicreg", "--images", str(test_dir), "--out", str(out)]) == 0
     said = capsys.readouterr()
-    assert "Traceback" not in said.err and said.out.splitlines()[-2].startswith("OK: 6 image(s) graded"), said
+    # the OK line, its class line, and the notes file's line (the run pretrained on these test images)
+    assert "Traceback" not in said.err and said.out.splitlines()[-3].startswith("OK: 6 image(s) graded"), said
+    assert said.out.splitlines()[-1].startswith("NOTE: 6 of 6 graded images were among those the self-supervised")
     assert check_submission(out, test_dir) == []
     assert (run / "bundles" / "vicreg" / "metadata.json").stat().st_mtime_ns == built
     # the bundle must be rebuilt, or the submission of the test images written into RUN/export:

@@ -21,6 +21,7 @@ from drac_ssl.submission import (
     IMAGE_NOTES_COLUMNS,
     image_notes_path,
     read_image_notes,
+    read_pretraining_notes,
     write_image_notes,
 )
 
@@ -67,11 +68,20 @@ def test_the_notes_file_sits_beside_the_csv_and_reads_back(tmp_path: Path) -> No
     write_image_notes(notes, ["a.png", "b.png"], [2, 0], [["unlike the training images"], []], [False, True])
     lines = notes.read_text().splitlines()
     assert lines[0] == ",".join(IMAGE_NOTES_COLUMNS)
-    assert lines[1:] == ["a.png,2,unlike the training images,,,", "b.png,0,,yes (same SHA-256),,"]
+    # no pretraining marks given: "unknown", never an empty cell that would read as "not read"
+    assert lines[1:] == ["a.png,2,unlike the training images,,,,unknown", "b.png,0,,yes (same SHA-256),,,unknown"]
     assert read_image_notes(notes) == {"a.png": ("unlike the training images", False), "b.png": ("", True)}
+    assert read_pretraining_notes(notes) == {c: {"splits": None, "bundle": ""} for c in ("a.png", "b.png")}
+    write_image_notes(notes, ["a.png", "b.png"], [2, 0], [[], []], [False, False],
+                      pretrained=[["test"], ["test", "unlabelled"]])
+    assert [line.split(",")[-1] for line in notes.read_text().splitlines()[1:]] == [
+        "yes (same SHA-256 as a test image)", "yes (same SHA-256 as a test image and a data.unlabelled image)"]
+    assert {c: e["splits"] for c, e in (read_pretraining_notes(notes) or {}).items()} == {
+        "a.png": ["test"], "b.png": ["test", "unlabelled"]}
     # why a class is not the most likely grade (decision_words), per case; quoted where it must be
-    write_image_notes(notes, ["a.png", "b.png"], [2, 0], [[], []], [False, False], ["", "P 0.54, not 0"])
-    assert notes.read_text().splitlines()[1:] == ["a.png,2,,,,", 'b.png,0,,,"P 0.54, not 0",']
+    write_image_notes(notes, ["a.png", "b.png"], [2, 0], [[], []], [False, False], ["", "P 0.54, not 0"],
+                      pretrained=[[], []])
+    assert notes.read_text().splitlines()[1:] == ["a.png,2,,,,,", 'b.png,0,,,"P 0.54, not 0",,']
     assert read_image_notes(tmp_path / "none.csv") is None
     (tmp_path / "other.csv").write_text("case,class,P0\n")
     assert read_image_notes(tmp_path / "other.csv") is None
