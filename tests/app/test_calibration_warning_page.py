@@ -23,7 +23,7 @@ from PIL import Image
 
 from app.predict import Predictor
 
-NOT_CALIBRATED = "Probabilities not calibrated: the model's calibration failed"
+NOT_CALIBRATED = "Probabilities not calibrated: the percentages are likely to be"
 READ_THE_GRADE = "Read the grade, not the percentages."
 
 
@@ -54,7 +54,7 @@ def test_the_predictor_says_it_with_every_result_and_only_for_a_failed_calibrati
     assert predictor.calibration_warning is None  # the demo bundle: temperature 1
     said = uncalibrated.calibration_warning
     assert said is not None and said.startswith(NOT_CALIBRATED) and said.endswith(READ_THE_GRADE)
-    assert "nearly equal for every grade" in said and "(its temperature, 100, sits at the top" in said
+    assert "nearly equal for every grade" in said and "its temperature, 100, is at the top" in said
     pred = uncalibrated.predict_file(upload, gradcam=False)
     assert np.ptp(pred.probs) < 0.05  # flat: what the sentence says of them
     assert said in pred.warnings and said in pred.as_dict()["warnings"]
