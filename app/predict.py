@@ -245,6 +245,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
             "warnings": list(self.warnings),
             "not_reliably_gradable": list(self.not_reliably_gradable),
             "borderline": self.borderline,
+            # True: the bundle's calibration failed, so ``borderline`` is None whatever the
+            # percentages (they are likely to be flat), and ``warnings`` say it
+            "calibration_failed": self.calibration_failed,
             "unlike_training_images": self.input_check,
             "training_image": self.training_image,
             "bundle": self.bundle,

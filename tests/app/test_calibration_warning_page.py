@@ -132,7 +132,7 @@ def test_no_borderline_or_equal_percentages_are_read_out_when_the_calibration_fa
                     f"grade is most likely, as they are not calibrated."), said
     markdown, _, _, _, details = _grade_single(uncalibrated, AppSettings(), str(upload), -1)
     assert "Borderline" not in markdown and "equally likely" not in markdown, markdown
-    assert details["borderline"] is None
+    assert details["borderline"] is None and details["calibration_failed"] is True
     lines = markdown.splitlines()
     heading = next(i for i, line in enumerate(lines) if line.startswith("## "))
     assert NOT_CALIBRATED in lines[heading + 1], markdown  # directly under the heading
