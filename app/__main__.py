@@ -1,9 +1,9 @@
 """``python -m app [--bundle PATH] [--port 7860] [--host 127.0.0.1] [--max-size-mb 50]``.
 
-Serves the grading app for a model bundle (default: the newest ``runs/*/bundle``, said with how
-many were found, a few of the others and ``--bundle PATH`` to choose one; with a warning when it
-is a trial run's, an untrained demo or phantom-trained while an older one is from a full
-training run: :func:`app.bundle_path.chosen_bundle_words`). Console
+Serves the grading app for a model bundle (default: the run bundle ``runs/*/bundle`` built last,
+said with how many were found, a few of the others and ``--bundle PATH`` to choose one; with a
+warning when it is a trial run's, an untrained demo or phantom-trained while an older one is
+from a full training run of the same task: :func:`app.bundle_path.chosen_bundle_words`). Console
 script: ``drac-ssl-app = "app.__main__:main"``. Exit code 2, with the commands that make a
 bundle, when there is none, or with the install command when gradio (the ``app`` extra) is
 missing or of a version outside :data:`app.GRADIO_RANGE`, or when torch and torchvision are
@@ -117,8 +117,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     "bundle, offline, on the loopback interface by default.",
         epilog=f"Example: {prog} --bundle runs/drac/bundle --port 7860")
     parser.add_argument("--bundle", default=None,
-                        help="bundle folder (RUN/bundle) or run folder; default: the newest "
-                             "bundle under --runs-dir")
+                        help="bundle folder (RUN/bundle, or a variant's RUN/bundles/NAME) or run "
+                             "folder; default: the run bundle (RUN/bundle) under --runs-dir built "
+                             "last (its metadata.json's created_utc)")
     parser.add_argument("--runs-dir", default="runs", help="where to look for bundles (default: runs)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes the app "

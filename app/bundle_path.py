@@ -14,11 +14,13 @@ and :func:`make_bundle_hint`, their home before.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["SHOWN_OTHERS", "NoBundleError", "chosen_bundle_words", "find_bundles", "find_newest_bundle",
            "make_bundle_hint"]
@@ -80,34 +82,97 @@ def make_bundle_hint(runs_dir: Path, command: str | None = None) -> str:
         f"{python_command('app.demo_bundle')} runs/demo && {app} --bundle runs/demo/bundle)")
 
 
+def _bundle_paths(root: Path) -> list[Path]:
+    """Every ``*/bundle`` and ``*/*/bundle`` folder under ``root`` holding a ``metadata.json``,
+    as found (a folder reached through a symbolic link too), in path order."""
+    return sorted(p.parent for pattern in ("*/bundle/metadata.json", "*/*/bundle/metadata.json")
+                  for p in root.glob(pattern) if p.is_file())
+
+
+def _link_under(bundle: Path, root: Path) -> Path | None:
+    """The first symbolic link on the way from ``root`` to ``bundle`` (``runs/latest`` of
+    ``runs/latest/bundle`` when ``runs/latest -> resume7``), None when there is none."""
+    at = root
+    for part in bundle.relative_to(root).parts:
+        at = at / part
+        if at.is_symlink():
+            return at
+    return None
+
+
+def _same_bundles(root: Path) -> dict[Path, list[Path]]:
+    """The bundles under ``root`` (:func:`_bundle_paths`), one name each: paths that lead to
+    the same folder (:meth:`pathlib.Path.resolve`: ``runs/latest -> resume7`` gives
+    ``runs/latest/bundle`` and ``runs/resume7/bundle``) are one bundle, named by the path that
+    goes through no symbolic link (else the first by name), with the symbolic links of the
+    others (``[runs/latest]``) as its other names."""
+    groups: dict[Path, list[Path]] = {}
+    for path in _bundle_paths(root):
+        groups.setdefault(path.resolve(), []).append(path)
+    named: dict[Path, list[Path]] = {}
+    for paths in groups.values():
+        kept, *others = sorted(paths, key=lambda p: (_link_under(p, root) is not None, str(p)))
+        named[kept] = [_link_under(p, root) or p for p in others]
+    return named
+
+
 def find_bundles(runs_dir: str | os.PathLike[str] = "runs") -> list[Path]:
-    """Every bundle folder under ``runs_dir`` (``*/bundle`` or ``*/*/bundle`` holding a
-    ``metadata.json``), the newest first: by the modification time of its ``metadata.json``
-    (written last when a bundle is built), ties by path; [] for none."""
-    root = Path(runs_dir)
-    found = [p.parent for pattern in ("*/bundle/metadata.json", "*/*/bundle/metadata.json")
-             for p in root.glob(pattern) if p.is_file()]
-    return sorted(sorted(found), key=_written, reverse=True)
+    """Every run bundle under ``runs_dir`` (``*/bundle`` or ``*/*/bundle`` holding a
+    ``metadata.json``; not a variant's ``RUN/bundles/NAME``), each once (a run reached through a
+    symbolic link as well, ``runs/latest -> resume7``, is counted under its own name:
+    :func:`_same_bundles`), the newest first: by when it was built (:func:`_built`: its
+    ``metadata.json``'s ``created_utc``, else the file's modification time), ties by path
+    (the first by name is chosen); [] for none."""
+    return sorted(sorted(_same_bundles(Path(runs_dir))), key=_built, reverse=True)
 
 
 def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:
-    """The bundle folder under ``runs_dir`` (``*/bundle`` or ``*/*/bundle``) whose
-    ``metadata.json`` is newest (:func:`find_bundles`); :class:`NoBundleError` with the
-    commands to make one."""
+    """The bundle folder under ``runs_dir`` (``*/bundle`` or ``*/*/bundle``) built last
+    (:func:`find_bundles`); :class:`NoBundleError` with the commands to make one."""
     found = find_bundles(runs_dir)
     if not found:
         raise NoBundleError(make_bundle_hint(Path(runs_dir)))
     return found[0]
 
 
-def _written(bundle: Path) -> float:
-    """When ``bundle``'s ``metadata.json`` was last written (seconds since the epoch)."""
-    return (bundle / "metadata.json").stat().st_mtime
+def _metadata(bundle: Path) -> dict[str, Any]:
+    """``bundle``'s ``metadata.json`` as a dict; {} when it cannot be read or is not an object."""
+    try:
+        meta = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
-def _when(bundle: Path) -> str:
-    """``bundle``'s :func:`_written` as local ``YYYY-MM-DD HH:MM``."""
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(_written(bundle)))
+def _created(bundle: Path) -> _dt.datetime | None:
+    """When ``bundle`` was built: its ``metadata.json``'s ``created_utc`` (ISO 8601, written by
+    :func:`drac_ssl.grading.bundle.build_bundle`; one without a zone read as UTC), None when it
+    records none or one that is not a time."""
+    text = _metadata(bundle).get("created_utc")
+    try:
+        when = _dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return when if when is None or when.tzinfo else when.replace(tzinfo=_dt.UTC)
+
+
+def _built(bundle: Path) -> float:
+    """When ``bundle`` was built, in seconds since the epoch: its recorded ``created_utc``
+    (:func:`_created`), which a copy (``cp -r``, ``scp``, a ``git checkout``) keeps, else the
+    modification time of its ``metadata.json`` (written last when a bundle is built), which a
+    copy resets."""
+    created = _created(bundle)
+    return created.timestamp() if created else (bundle / "metadata.json").stat().st_mtime
+
+
+def _built_words(bundle: Path) -> str:
+    """How the note says :func:`_built`: ``built 2025-03-01T10:20:00+00:00`` (the recorded
+    ``created_utc`` as written), or, without one, ``metadata.json written 2025-03-01 11:20``
+    (local time: no build time recorded, and a copy resets it)."""
+    if _created(bundle) is not None:
+        return f"built {_metadata(bundle)['created_utc']}"
+    mtime = time.localtime((bundle / "metadata.json").stat().st_mtime)
+    return f"metadata.json written {time.strftime('%Y-%m-%d %H:%M', mtime)}, no build time recorded"
 
 
 _NOT_FOR_GRADING = {
@@ -128,11 +193,8 @@ def _bundle_kind(bundle: Path) -> str | None:
     that cannot be read)."""
     from drac_ssl.trial_run import trial_run_words  # stdlib and PyYAML: no training code
 
-    try:
-        meta = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict):
+    meta = _metadata(bundle)
+    if not meta:
         return None
     if meta.get("demo"):
         return "demo"
@@ -144,35 +206,69 @@ def _bundle_kind(bundle: Path) -> str | None:
     return "full" if isinstance(record, dict) and record.get("trial") is False else None
 
 
+def _task(bundle: Path) -> dict[str, Any]:
+    """What ``bundle`` grades, as far as its ``metadata.json`` records it (None where it does
+    not): its grades (``class_names``), the channels of its input (``input.channels``: 1 grey,
+    3 colour) and the kind of image (``data.modality``: ``octa`` or ``fundus``; not
+    ``data.kind``, which tells phantom stand-ins from the DRAC images they stand in for)."""
+    meta = _metadata(bundle)
+    names = meta.get("class_names")
+    channels = (meta.get("input") or {}).get("channels") if isinstance(meta.get("input"), dict) else None
+    modality = (meta.get("data") or {}).get("modality") if isinstance(meta.get("data"), dict) else None
+    return {"grades": list(names) if isinstance(names, list) else None, "channels": channels,
+            "images": modality}
+
+
+def _same_task(a: Path, b: Path) -> bool:
+    """Whether bundles ``a`` and ``b`` grade the same task (:func:`_task`): the same grades,
+    input channels and kind of image, each compared where both record it."""
+    ta, tb = _task(a), _task(b)
+    return all(ta[key] == tb[key] for key in ta if ta[key] is not None and tb[key] is not None)
+
+
 def chosen_bundle_words(found: Sequence[Path], runs_dir: str | os.PathLike[str]) -> tuple[str, str]:
     """What ``python -m app`` says when no ``--bundle`` was given and it serves ``found[0]``,
-    the newest of the bundles :func:`find_bundles` found under ``runs_dir`` (``found``, newest
-    first, not empty): a note and a warning ('' for none).
+    the newest of the run bundles :func:`find_bundles` found under ``runs_dir`` (``found``,
+    newest first, not empty): a note and a warning ('' for none).
 
-    The note says which bundle it serves, that it is the newest of how many (by when its
-    ``metadata.json`` was written, with that time), names up to :data:`SHOWN_OTHERS` of the
-    others ("and N more") and that ``--bundle PATH`` serves another; of a single bundle, that
-    it is the only one. The warning, when the chosen bundle is not a model to grade with (a
-    trial run's, an untrained demo bundle, trained on phantom images: :func:`_bundle_kind`)
-    while an older one comes from a full training run, names the newest of those and the
-    ``--bundle`` that serves it. A bundle whose kind cannot be told (built before the bundle
-    recorded ``trial_run``) is neither flagged nor offered."""
+    The note says which bundle it serves, that it is the newest of how many run bundles
+    (``RUN/bundle``: a variant's ``RUN/bundles/NAME`` is not counted, and the note says how to
+    serve one), when it was built (:func:`_built_words`), "tied: chosen by name" when the next
+    one was built at the same time, its other names (a symbolic link to its run: "(also
+    runs/latest)", :func:`_same_bundles`), up to :data:`SHOWN_OTHERS` of the others ("and N
+    more") and that ``--bundle PATH`` serves another; of a single bundle, that it is the only
+    one. The warning, when the chosen bundle is not a model to grade with (a trial run's, an
+    untrained demo bundle, trained on phantom images: :func:`_bundle_kind`) while an older one
+    comes from a full training run of the same task (:func:`_same_task`: a DRAC trial is not
+    offered a 5-grade fundus model), names the newest of those and the ``--bundle`` that
+    serves it. A bundle whose kind cannot be told (built before the bundle recorded
+    ``trial_run``) is neither flagged nor offered."""
     chosen, others = found[0], list(found[1:])
-    where = f"{Path(runs_dir).as_posix().rstrip('/')}/"
+    root = Path(runs_dir)
+    where = f"{root.as_posix().rstrip('/')}/"
+    names = _same_bundles(root)
+
+    def said(bundle: Path) -> str:
+        also = names.get(bundle) or []
+        return f"{bundle}" + (f" (also {', '.join(str(a) for a in also)})" if also else "")
+
+    variants = "a variant's bundle: --bundle RUN/bundles/NAME"
     if not others:
-        return (f"no --bundle given: serving {chosen}, the only bundle under {where} "
-                f"(--bundle PATH serves another)", "")
-    shown = ", ".join(f"{b} ({_when(b)})" for b in others[:SHOWN_OTHERS])
+        return (f"no --bundle given: serving {said(chosen)} ({_built_words(chosen)}), the only run "
+                f"bundle (RUN/bundle) under {where} (--bundle PATH serves another; {variants})", "")
+    tied = "; tied: chosen by name" if _built(chosen) == _built(others[0]) else ""
+    shown = ", ".join(f"{said(b)} ({_built_words(b)})" for b in others[:SHOWN_OTHERS])
     more = f" and {len(others) - SHOWN_OTHERS} more" if len(others) > SHOWN_OTHERS else ""
     kind = _bundle_kind(chosen)
-    full = [b for b in others if _bundle_kind(b) == "full"] if kind in _NOT_FOR_GRADING else []
+    full = ([b for b in others if _bundle_kind(b) == "full" and _same_task(b, chosen)]
+            if kind in _NOT_FOR_GRADING else [])
     example = full[0] if full else others[0]
-    note = (f"no --bundle given: serving {chosen}, the newest of {len(found)} bundles under {where} "
-            f"(by when its metadata.json was written, {_when(chosen)}); the others, newest first: "
-            f"{shown}{more}. To serve another: --bundle PATH, e.g. --bundle {example}")
+    note = (f"no --bundle given: serving {said(chosen)}, the newest of {len(found)} run bundles "
+            f"(RUN/bundle) under {where} ({_built_words(chosen)}{tied}); the others, newest first: "
+            f"{shown}{more}. To serve another: --bundle PATH, e.g. --bundle {example} ({variants})")
     if not full:
         return note, ""
-    which = (f"{full[0]} ({_when(full[0])}) comes" if len(full) == 1 else
-             f"{len(full)} older bundles come, the newest {full[0]} ({_when(full[0])}),")
+    which = (f"{full[0]} ({_built_words(full[0])}) comes" if len(full) == 1 else
+             f"{len(full)} older bundles come, the newest {full[0]} ({_built_words(full[0])}),")
     return note, (f"{chosen}, served as the newest, is {_NOT_FOR_GRADING[str(kind)]}, while {which} "
-                  f"from a full training run: to serve it, --bundle {full[0]}")
+                  f"from a full training run of the same task: to serve it, --bundle {full[0]}")

@@ -78,7 +78,9 @@ of a few hundredths is a coin toss, and the three real DRAC samples on the defau
 bundle came out 0.477 / 0.474, 0.476 / 0.455 and 0.478 / 0.470; a margin of 0.10 calls those
 borderline but not a result such as 0.60 / 0.30, whose top grade clearly leads. It says nothing
 about whether the leading grade is right (the probabilities are calibrated on the training
-data, phantom images for the default bundle)."""
+data, phantom images for the default bundle). Not said at all when that calibration failed
+(:attr:`Prediction.calibration_failed`): the percentages are then likely to be nearly equal for
+every grade, and every image would be called borderline."""
 
 
 def borderline_grades(probs: Any) -> list[int]:
@@ -189,6 +191,10 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # the bundle that graded (drac_ssl.grading.bundle.Bundle.identity: created_utc, variant,
     # metadata_sha256), for an audit trail; None when not known
     bundle: dict[str, Any] | None = None
+    # the bundle's calibration failed (drac_ssl.grading.bundle.calibration_failed: its
+    # temperature at the edge of its search range; Predictor.calibration_warning said in
+    # ``warnings``): ``probs`` are likely to be flat (or 0 and 1), so no borderline is said
+    calibration_failed: bool = False
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -239,6 +245,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
             "warnings": list(self.warnings),
             "not_reliably_gradable": list(self.not_reliably_gradable),
             "borderline": self.borderline,
+            # True: the bundle's calibration failed, so ``borderline`` is None whatever the
+            # percentages (they are likely to be flat), and ``warnings`` say it
+            "calibration_failed": self.calibration_failed,
             "unlike_training_images": self.input_check,
             "training_image": self.training_image,
             "bundle": self.bundle,
@@ -252,8 +261,12 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         image that is not reliably gradable (:attr:`not_reliably_gradable`), as the page leaves
         it out then (``app.server.shown_borderline``): a close call between two named grades
         would invite reading a grade the model should not give (a trial: ``details["borderline"]``
-        said it of an image the page headed "Not reliably gradable")."""
-        if self.not_reliably_gradable:
+        said it of an image the page headed "Not reliably gradable"). None too when the bundle's
+        calibration failed (:attr:`calibration_failed`): its percentages, likely to be nearly
+        equal for every grade, would call every image borderline (a review: "cannot tell 0
+        Normal, 1 NPDR and 2 PDR apart (P 0.33, 0.33 and 0.33)" above the warning to ignore
+        those percentages)."""
+        if self.not_reliably_gradable or self.calibration_failed:
             return None
         return borderline_words(self.probs, self.class_names)
 
@@ -593,10 +606,12 @@ class Predictor:
     def calibration_warning(self) -> str | None:
         """The bundle's "Probabilities not calibrated: ... Read the grade, not the percentages."
         sentence when its calibration failed (its temperature at the edge of its search range,
-        the rule of report.md and the model card), None otherwise:
+        the rule of report.md and the model card; after :attr:`chance_warning` it ends "The
+        percentages say nothing; see above about the grade." instead), None otherwise:
         :func:`drac_ssl.grading.bundle.calibration_warning`, the words of the page's banner and
         the export command. :meth:`predict` puts it in every :attr:`Prediction.warnings`, after
-        :attr:`chance_warning`; the page says it above each result's probabilities."""
+        :attr:`chance_warning`, and sets :attr:`Prediction.calibration_failed` (no borderline
+        then); the page says it directly under each result's heading."""
         from drac_ssl.grading.bundle import calibration_warning
 
         return calibration_warning(self.metadata)
@@ -773,7 +788,8 @@ class Predictor:
                           cam_views=None if heatmap is None else len(self.map_flips),
                           class_names=list(self.class_names),
                           timings=timings, input_check=input_check, referable=referable,
-                          bundle=dict(self.bundle.identity))
+                          bundle=dict(self.bundle.identity),
+                          calibration_failed=self.calibration_warning is not None)
 
     @functools.cached_property
     def training_hashes(self) -> set[str] | None:

@@ -617,7 +617,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     if chance:
         lines += [f"**⚠ {md_words(chance)}**", ""]
     caveat = predictor.caveat  # the bundle's own caveat, in the result itself
-    uncalibrated = predictor.calibration_warning  # said above the probabilities, not as a doubt
+    uncalibrated = predictor.calibration_warning  # said under the heading, not as a doubt
     model_words = {chance, uncalibrated, caveat}
     doubts = [w for w in pred.warnings if w not in model_words and not is_plain_note(w)]
     notes = [w for w in pred.warnings if w not in model_words and is_plain_note(w)]
@@ -629,12 +629,14 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     for w in notes:  # a paragraph each: markdown joins consecutive lines into one
         lines += [f"Note: {md_words(w)}", ""]
     lines += [f"⚠ {md_words(caveat)}", ""]
-    borderline = shown_borderline(pred.probs, predictor.class_names, doubts)
+    borderline = shown_borderline(pred.probs, predictor.class_names, doubts, bool(uncalibrated))
     lines += [
         grade_heading(pred, doubts, bool(chance)),
+        # a failed calibration: said first under the grade, before any line that reads the
+        # percentages (no borderline then; the decision line without figures)
+        *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
         *([f"**{md_words(borderline)}**", ""] if borderline else []),
         *_decision_lines(pred, predictor),
-        *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
         probs,
         *_referable_lines(pred, predictor),
         "",
@@ -651,14 +653,18 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     return "\n".join(lines)
 
 
-def shown_borderline(probs: Any, class_names: list[str], warnings: list[str]) -> str | None:
+def shown_borderline(probs: Any, class_names: list[str], warnings: list[str],
+                     calibration_failed: bool = False) -> str | None:
     """The borderline line said of an image's result, on the page and in the batch's notes
-    column (:func:`app.predict.borderline_words` of ``probs`` ``(K,)``), or None: also None
-    when ``warnings`` (the image's sentences) make it not reliably gradable
+    column and count (:func:`app.predict.borderline_words` of ``probs`` ``(K,)``), or None: also
+    None when ``warnings`` (the image's sentences) make it not reliably gradable
     (:func:`unreliable_reasons`): for an image the model should not grade, a close call between
     two named grades invites reading it (a review: "Not reliably gradable (a colour picture, not
-    UW-OCTA)" followed by a bold "Borderline: the model cannot tell 0 Normal from 2 PDR")."""
-    if unreliable_reasons(warnings):
+    UW-OCTA)" followed by a bold "Borderline: the model cannot tell 0 Normal from 2 PDR"); and
+    None when ``calibration_failed`` (the bundle's, :attr:`app.predict.Predictor.calibration_warning`):
+    its percentages, likely to be nearly equal for every grade, would call every image
+    borderline against the warning to ignore them (as :attr:`app.predict.Prediction.borderline`)."""
+    if unreliable_reasons(warnings) or calibration_failed:
         return None
     return borderline_words(probs, class_names)
 
@@ -694,8 +700,8 @@ def model_caveat(predictor: Predictor) -> str:
 def _decision_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     """A plain sentence under the grade when it is not the single most likely grade
     (:func:`drac_ssl.grading.image_notes.decision_words`, the batch's notes and the export's
-    notes file say the same; the grade names as the page's words are, :func:`md_words`), then a
-    blank line; [] when
+    notes file say the same; without percentages when the bundle's calibration failed; the
+    grade names as the page's words are, :func:`md_words`), then a blank line; [] when
     the grade shown is the single most likely grade, or the decision is the most probable grade
     (``argmax``). The rule itself is :func:`decision_rule`, in the details JSON."""
     words = _decision_words(pred.probs, pred.grade, predictor, [md_words(n) for n in predictor.class_names])
@@ -705,11 +711,13 @@ def _decision_lines(pred: Prediction, predictor: Predictor) -> list[str]:
 def _decision_words(probs: Any, grade: int, predictor: Predictor,
                     names: list[str] | None = None) -> str:
     """:func:`drac_ssl.grading.image_notes.decision_words` of one graded image (``probs``
-    ``(K,)``, the ``grade`` shown) under ``predictor``'s decision; ``names``: the grade names
-    as printed (default: as they are, for the batch's notes)."""
+    ``(K,)``, the ``grade`` shown) under ``predictor``'s decision, without percentages when
+    its calibration failed (:attr:`app.predict.Predictor.calibration_warning`); ``names``: the
+    grade names as printed (default: as they are, for the batch's notes)."""
     cal = predictor.bundle.calibration
     return decision_words(probs, int(grade), names or predictor.class_names, cal.decision,
-                          predictor.regression, getattr(cal, "thresholds", ()))
+                          predictor.regression, getattr(cal, "thresholds", ()),
+                          calibrated=predictor.calibration_warning is None)
 
 
 def decision_rule(predictor: Predictor) -> str:
@@ -1539,8 +1547,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 sentences = [said for part in graded_parts for said in part[3]]
                 per_image = model_s / n_good
                 # the borderline line of the single-image result, after the image's own warnings
-                # (none for an image not reliably gradable: shown_borderline)
-                borderlines = [shown_borderline(p, predictor.class_names, [odd, *said])
+                # (none for an image not reliably gradable, nor of a failed calibration: shown_borderline)
+                not_calibrated = predictor.calibration_warning is not None
+                borderlines = [shown_borderline(p, predictor.class_names, [odd, *said], not_calibrated)
                                for odd, said, p in zip(unlike, sentences, probs, strict=True)]
                 # the export's notes file's rule too (flagged_reasons)
                 reasons = [flagged_reasons(odd, said) for odd, said in zip(unlike, sentences, strict=True)]

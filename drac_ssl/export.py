@@ -254,6 +254,7 @@ from drac_ssl.grading.bundle import (
     chance_warning,
     grade_caveats,
     load_bundle,
+    probability_columns_words,
     referable_cut_of,
     referable_not_informative,
     reusable_bundle,
@@ -698,7 +699,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                                 f"why in the grade_note column of {notes_file}" if n_flagged else "",
                                 n_near_tie)
         print(f"[export]   class = {rule} (finetune.decision={bundle.calibration.decision}); "
-              f"P0..P{k - 1} = the calibrated probabilities of the grades")
+              f"P0..P{k - 1} = {probability_columns_words(bundle.metadata)}")
         referable_csv, line = write_referable_beside(bundle, written)
         if line:
             print(f"[export] {line}")
@@ -1002,7 +1003,7 @@ def _ensemble_grades_line(test_grades: np.ndarray, oof_grades: np.ndarray | None
         return ""
     which = " or ".join(f"{grade_names[g]} (grade {g})" for g in gone)
     shares = " and ".join(f"{grade_names[g]} to {100 * oof_share[g]:.0f} %" for g in gone)
-    return (f"the fold ensemble graded none of the {len(test_grades)} test images {which}, though "
+    return (f"the fold ensemble graded none of the {len(test_grades)} test images as {which}, though "
             f"out of fold the single fold models gave {shares} of the {len(oof_grades)} labelled "
             f"images (each image graded by the fold model that did not train on it). The "
             f"cross-validated figures are those of single fold models; the bundle averages them, "
@@ -1644,8 +1645,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     noun = "image(s)" if n_files == len(files) else "file(s)"  # some files are not images it reads
     said_variant = _variant_words(Path(bundle.path), bundle.metadata, named_variant)
     out_lines += [f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}{converted}",
-                  f"  class = {rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = the "
-                  f"calibrated probabilities of the grades; "
+                  f"  class = {rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = "
+                  f"{probability_columns_words(bundle.metadata)}; "
                   f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"
                   f"{', as in the cross-validation' if flips == bundle.tta_in_cv else ', NOT as in the cross-validation'})"]
     if referable_line:

@@ -77,6 +77,7 @@ from drac_ssl.grading.bundle import (
     mixed_phantom_words,
     pooled_origins_words,
     pretraining_phantom_words,
+    probability_columns_words,
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
@@ -1511,8 +1512,8 @@ def _export_section(run_dir: Path) -> list[str]:
             n_test = summary.get("n_test") if isinstance(summary.get("n_test"), int) else 0
             why = f"why in the grade_note column of `{shown.as_posix()}`" if shown is not None else ""
             lines.append(f"- its class: {class_rule_words(decision, n_off, n_test, why, n_near_tie)} "
-                         f"(`finetune.decision={decision}`); its P columns: the calibrated probabilities "
-                         f"of the grades")
+                         f"(`finetune.decision={decision}`); its P columns: "
+                         f"{probability_columns_words(meta)}")
         if notes is not None and shown is not None:  # some test image not reliably gradable
             lines.append(f"- not reliably gradable: {summary.get('n_flagged')} of the {summary.get('n_test')} "
                          f"test images, their rows in the submission like any other; per case, why, in "

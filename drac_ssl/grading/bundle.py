@@ -112,7 +112,9 @@ __all__ = [
     "Bundle",
     "BundleError",
     "backbones_identical",
+    "calibration_failed",
     "calibration_warning",
+    "probability_columns_words",
     "caveat_line",
     "DEMO_SCOPE_WORDS",
     "REFERABLE_SCOPE_WORDS",
@@ -1360,28 +1362,64 @@ def task_description(grade_names: Sequence[str], channels: int, kind: str | None
     return f"diabetic retinopathy grade ({len(grade_names)} grades) of one {image}"
 
 
+def calibration_failed(meta: dict[str, Any]) -> bool:
+    """Whether the bundle's calibration failed: its fitted temperature
+    (``meta["calibration"]["temperature"]``) sits at the edge of its search range
+    (:func:`drac_ssl.metrics.temperature_at_bound`, :data:`drac_ssl.metrics.TEMPERATURE_BOUNDS`,
+    the rule of report.md and the model card). The one rule behind :func:`calibration_warning`
+    and :func:`probability_columns_words` (the export's console and ``--images`` output,
+    report.md's Export section) and the model card's calibration line. False for a bundle
+    without a calibration or with a temperature that is not a number."""
+    return temperature_at_bound((meta.get("calibration") or {}).get("temperature"))
+
+
 def calibration_warning(meta: dict[str, Any]) -> str | None:
-    """A warning, in words a clinician reads, when the bundle's calibration failed: its fitted
-    temperature (``meta["calibration"]["temperature"]``) sits at the edge of its search range
-    (:func:`drac_ssl.metrics.temperature_at_bound`, the rule of report.md and the model card,
-    :data:`drac_ssl.metrics.TEMPERATURE_BOUNDS`). At the top (100) the probabilities are nearly
-    equal for every grade (a trial's tiny runs: about 0.333 each of 3 grades), at the bottom
-    (0.01) nearly 0 or 1; in both they do not say how likely each grade is, while the grade,
-    cut at thresholds fitted on these same outputs out of fold, is what the cross-validated
-    figures measured. None otherwise (also for a bundle without a calibration or a temperature
-    that is not a number). The app says it with every result and in its banner, the export
-    command on its console and in ``export/summary.json``."""
-    t = (meta.get("calibration") or {}).get("temperature")
-    if not temperature_at_bound(t):
+    """A warning, in words a clinician reads, when the bundle's calibration failed
+    (:func:`calibration_failed`); None otherwise. The plain meaning comes first, the numbers in
+    brackets: at the top of the range (100) the percentages are likely to be nearly equal for
+    every grade (a trial's tiny runs: about 0.333 each of 3 grades), at the bottom (0.01) close
+    to 0 % or 100 %; in both they do not say how likely each grade is, while the grade, cut at
+    thresholds fitted on these same outputs out of fold, is what the cross-validated figures
+    measured, hence "Read the grade, not the percentages." When the bundle gives no evidence of
+    grading better than chance too (:func:`chance_warning` of ``meta["cv_metrics"]``, said
+    before it: "Do not read its grades or probabilities"), it ends "The percentages say
+    nothing; see above about the grade." instead, so as not to tell the reader to read the
+    grade. The app says it with every result and in its banner, the export command on its
+    console and in ``export/summary.json``."""
+    if not calibration_failed(meta):
         return None
+    t = float(meta["calibration"]["temperature"])
     low, high = TEMPERATURE_BOUNDS
-    top = float(t) > (low * high) ** 0.5
-    shown = ("nearly equal for every grade and do not say how likely each grade is" if top else
-             "close to 0 % or 100 % and overstate how sure the model is")
-    return (f"Probabilities not calibrated: the model's calibration failed (its temperature, "
-            f"{float(t):.3g}, sits at the {'top' if top else 'bottom'} of its search range, "
-            f"{low:g}..{high:g}), so the percentages are {shown}. Read the grade, not the "
-            f"percentages.")
+    top = t > (low * high) ** 0.5
+    shown = ("likely to be nearly equal for every grade, and do not say how likely each grade is"
+             if top else "likely to be close to 0 % or 100 %, overstating how sure the model is")
+    read = ("The percentages say nothing; see above about the grade."
+            if chance_warning(meta.get("cv_metrics") or {}) else "Read the grade, not the percentages.")
+    return (f"Probabilities not calibrated: the percentages are {shown} (the model's calibration "
+            f"failed: its temperature, {t:.3g}, is at the {'top' if top else 'bottom'} of the range "
+            f"searched, {low:g}..{high:g}). {read}")
+
+
+def probability_columns_words(meta: dict[str, Any]) -> str:
+    """What the probability columns (``P0..P{K-1}``) of the bundle's outputs are, for the export
+    command's console and ``--images`` output and report.md's Export section: "the calibrated
+    probabilities of the grades", or, when the calibration failed (:func:`calibration_failed`),
+    "the model's probabilities of the grades, NOT calibrated (the calibration failed: see the
+    warning)"."""
+    if calibration_failed(meta):
+        return ("the model's probabilities of the grades, NOT calibrated (the calibration failed: "
+                "see the warning)")
+    return "the calibrated probabilities of the grades"
+
+
+def _calibration_card_line(cal: dict[str, Any]) -> str:
+    """The model card's calibration limitation: calibrated on out-of-fold predictions only, or,
+    when that calibration failed (:func:`calibration_failed`), that its probabilities are not
+    calibrated, with :func:`_temperature_edge`'s words."""
+    if calibration_failed({"calibration": cal}):
+        return ("The probabilities are not calibrated: their calibration, fitted on out-of-fold "
+                "predictions only, failed." + _temperature_edge(cal))
+    return "The probabilities are calibrated on out-of-fold predictions only."
 
 
 def _temperature_edge(cal: dict[str, Any]) -> str:
@@ -1660,7 +1698,7 @@ conv head not its last convolution, `head.conv`).
   the deployed ones were fitted on all out-of-fold predictions (with finetune.label_fraction
   below 1: those of the images some fold was trained on).
 - {ood_line} {conversion}
-- The probabilities are calibrated on out-of-fold predictions only.{_temperature_edge(cal)}
+- {_calibration_card_line(cal)}
 - The figures above are those of single fold models, each with its own cross-fitted
   calibration; this bundle grades with the mean of its {len(meta['folds'])} fold models, calibrated with the
   temperature and thresholds fitted on single models' outputs. The ensemble itself has no

@@ -751,7 +751,8 @@ def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str |
 
 
 def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str], decision: str,
-                   regression: bool = False, thresholds: Sequence[float] = ()) -> str:
+                   regression: bool = False, thresholds: Sequence[float] = (),
+                   calibrated: bool = True) -> str:
     """Why the grade shown is not the single most likely grade, in a clinician's words, or ""
     when it is: the one sentence of the app's single-image result (under the grade), of each
     such row of its batch's notes, and of the export's notes file (``grade_note``).
@@ -774,7 +775,16 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     above ..., so the grade shown is 1 referable (...)"; both figures with 3 decimals, more
     where those would print them equal. (It said "the single most likely grade is 1 referable
     (P 0.51); the model's overall score, which weighs all grades, falls in the 0
-    non-referable range", which names no threshold.)"""
+    non-referable range", which names no threshold.)
+
+    ``calibrated`` False (the bundle's calibration failed,
+    :func:`drac_ssl.grading.bundle.calibration_failed`: the percentages are likely to be flat, or
+    0 and 100): the same condition, said without a percentage or a most likely grade, which
+    those percentages cannot tell: "The grade shown is 1 NPDR: the model's overall score, which
+    weighs all grades, falls in its range; the percentages cannot say which grade is most
+    likely, as they are not calibrated." (a review: a flat 0.33 / 0.33 / 0.33
+    result said "0 Normal, 1 NPDR and 2 PDR are equally likely (P 0.33 each)" under a warning
+    to ignore those figures). A two-grade bundle's says the referral threshold without figures."""
     if decision == "argmax":
         return ""
     values = [float(p) for p in probs]
@@ -783,6 +793,17 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     tied = [k for k, p in enumerate(shown) if p == shown[top]]
     if len(tied) < 2 and top == int(grade):
         return ""
+    if not calibrated:
+        g = int(grade)
+        if len(values) == 2 and not regression and len(thresholds) == 1:
+            side = "below" if g == 0 else "at or above"
+            why = (f"the model's output for {grade_names[1]} is {side} the referral threshold "
+                   f"tuned on the out-of-fold outputs")
+        else:
+            why = (f"the model's {'score' if regression else 'overall score, which weighs all grades,'} "
+                   f"falls in its range")
+        return (f"The grade shown is {g} {grade_names[g]}: {why}; the percentages cannot say which "
+                f"grade is most likely, as they are not calibrated.")
     if len(values) == 2 and not regression and len(thresholds) == 1:
         return _threshold_words(values[1], float(thresholds[0]), int(grade), grade_names)
     graded = [f"{k} {grade_names[k]}" for k in tied]

@@ -23,7 +23,7 @@ from PIL import Image
 
 from app.predict import Predictor
 
-NOT_CALIBRATED = "Probabilities not calibrated: the model's calibration failed"
+NOT_CALIBRATED = "Probabilities not calibrated: the percentages are likely to be"
 READ_THE_GRADE = "Read the grade, not the percentages."
 
 
@@ -54,7 +54,7 @@ def test_the_predictor_says_it_with_every_result_and_only_for_a_failed_calibrati
     assert predictor.calibration_warning is None  # the demo bundle: temperature 1
     said = uncalibrated.calibration_warning
     assert said is not None and said.startswith(NOT_CALIBRATED) and said.endswith(READ_THE_GRADE)
-    assert "nearly equal for every grade" in said and "(its temperature, 100, sits at the top" in said
+    assert "nearly equal for every grade" in said and "its temperature, 100, is at the top" in said
     pred = uncalibrated.predict_file(upload, gradcam=False)
     assert np.ptp(pred.probs) < 0.05  # flat: what the sentence says of them
     assert said in pred.warnings and said in pred.as_dict()["warnings"]
@@ -105,3 +105,63 @@ def test_the_console_says_it_at_start_up(
     assert line in outs["uncalibrated"].splitlines(), outs["uncalibrated"]
     assert outs["uncalibrated"].index("serving on http://") < outs["uncalibrated"].index(line)
     assert NOT_CALIBRATED not in outs["demo"]
+
+
+def test_no_borderline_or_equal_percentages_are_read_out_when_the_calibration_failed(
+        uncalibrated: Predictor, upload: Path) -> None:
+    """A review: under temperature 100 a result read "## Grade 1 — NPDR", "Borderline: the model
+    cannot tell 0 Normal, 1 NPDR and 2 PDR apart on this image (P 0.33, 0.33 and 0.33)", "...
+    equally likely (P 0.33 each)", and only then the warning to ignore those percentages; the
+    batch counted every image borderline. Now the warning comes directly under the heading,
+    no borderline is said (page, details, batch count and notes, Prediction.borderline: None)
+    and the decision line names no percentage."""
+    from app.predict import borderline_words
+    from app.server import AppSettings, _decision_words, _grade_batch, _grade_single
+    from drac_ssl.grading.image_notes import decision_words
+
+    pred = uncalibrated.predict_file(upload, gradcam=False)
+    names = uncalibrated.class_names
+    # what was said before: the flat percentages make a three-way borderline and a tie
+    assert borderline_words(pred.probs, names) is not None
+    cal = uncalibrated.bundle.calibration
+    assert "equally likely" in decision_words(pred.probs, pred.grade, names, cal.decision)
+    assert pred.calibration_failed and pred.borderline is None and pred.as_dict()["borderline"] is None
+    said = _decision_words(pred.probs, pred.grade, uncalibrated)
+    assert said == (f"The grade shown is {pred.grade} {names[pred.grade]}: the model's overall score, "
+                    f"which weighs all grades, falls in its range; the percentages cannot say which "
+                    f"grade is most likely, as they are not calibrated."), said
+    markdown, _, _, _, details = _grade_single(uncalibrated, AppSettings(), str(upload), -1)
+    assert "Borderline" not in markdown and "equally likely" not in markdown, markdown
+    assert details["borderline"] is None and details["calibration_failed"] is True
+    lines = markdown.splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("## "))
+    assert NOT_CALIBRATED in lines[heading + 1], markdown  # directly under the heading
+    assert said in markdown
+    summary, rows, _, notes_file = _grade_batch(uncalibrated, AppSettings(), [str(upload), str(upload)])
+    assert "borderline" not in summary.lower(), summary
+    with open(notes_file, newline="", encoding="utf-8") as fh:
+        graded = list(csv.DictReader(fh))
+    assert graded and all("Borderline" not in row["notes"] and "equally likely" not in row["notes"]
+                          for row in graded), graded
+
+
+def test_after_the_chance_warning_it_does_not_say_read_the_grade(
+        uncalibrated: Predictor, tmp_path: Path, upload: Path) -> None:
+    """A review: with a QWK CI reaching 0 the banner said "No evidence that this model grades
+    better than chance ... Do not read its grades or probabilities" and then "... Read the
+    grade, not the percentages."."""
+    from app.server import AppSettings, _banner, _grade_single
+
+    folder = tmp_path / "bundle"
+    shutil.copytree(uncalibrated.path, folder)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["cv_metrics"] = {**(meta.get("cv_metrics") or {}), "qwk": 0.1, "qwk_ci95": [-0.05, 0.3]}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    both = Predictor(folder)
+    assert both.chance_warning is not None and both.calibration_warning is not None
+    assert both.calibration_warning.endswith("The percentages say nothing; see above about the grade.")
+    banner = _banner(both)
+    assert "Read the grade" not in banner and banner.index("better than chance") < banner.index("not calibrated")
+    markdown = _grade_single(both, AppSettings(), str(upload), -1)[0]
+    assert "Read the grade" not in markdown
+    assert markdown.index("better than chance") < markdown.index("Probabilities not calibrated")

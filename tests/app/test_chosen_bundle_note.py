@@ -8,6 +8,7 @@ serving on ...", not the 611-image run's."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -50,33 +51,37 @@ def test_the_note_says_the_newest_of_how_many_names_a_few_others_and_how_to_choo
     assert found == [made[n] for n in ("resume7", "resume6", "resume5", "resume4", "first-try611", "first-try")]
     assert find_newest_bundle(runs) == made["resume7"]
     note, warning = chosen_bundle_words(found, runs)
-    assert note.startswith(f"no --bundle given: serving {made['resume7']}, the newest of 6 bundles under "
-                           f"{runs.as_posix()}/ (by when its metadata.json was written, "), note
+    assert note.startswith(f"no --bundle given: serving {made['resume7']}, the newest of 6 run bundles "
+                           f"(RUN/bundle) under {runs.as_posix()}/ (metadata.json written "), note
     others = note.split("the others, newest first: ", 1)[1]
-    named = re.findall(r"\S+/bundle \(\d{4}-\d\d-\d\d \d\d:\d\d\)", others)
-    assert named == [f"{made[n]} ({time.strftime('%Y-%m-%d %H:%M', time.localtime(made[n].joinpath('metadata.json').stat().st_mtime))})"
-                     for n in ("resume6", "resume5", "resume4")], others
+    named = re.findall(r"\S+/bundle \(metadata.json written \d{4}-\d\d-\d\d \d\d:\d\d, no build time recorded\)",
+                       others)
+    assert named == [f"{made[n]} (metadata.json written {time.strftime('%Y-%m-%d %H:%M', time.localtime(made[n].joinpath('metadata.json').stat().st_mtime))}, "
+                     f"no build time recorded)" for n in ("resume6", "resume5", "resume4")], others
     assert len(named) == SHOWN_OTHERS and " and 2 more." in others
     assert "To serve another: --bundle PATH" in note
     # the newest is a trial run's, the 611-image run's is not: said, with the way to serve it
     assert warning.startswith(f"{made['resume7']}, served as the newest, is a trial run's (its training "
                               f"was cut short"), warning
     assert f"while {made['first-try611']} (" in warning
-    assert warning.endswith(f"from a full training run: to serve it, --bundle {made['first-try611']}")
-    assert note.endswith(f"e.g. --bundle {made['first-try611']}")
+    assert warning.endswith(f"from a full training run of the same task: to serve it, --bundle {made['first-try611']}")
+    assert note.endswith(f"e.g. --bundle {made['first-try611']} (a variant's bundle: --bundle RUN/bundles/NAME)")
 
 
 def test_one_bundle_is_said_briefly_and_a_full_newest_or_an_unknown_one_is_not_flagged(tmp_path: Path) -> None:
     one = _bundle(tmp_path / "one", "run", 10, {"trial_run": TRIAL})
     note, warning = chosen_bundle_words(find_bundles(tmp_path / "one"), tmp_path / "one")
-    assert note == (f"no --bundle given: serving {one}, the only bundle under {(tmp_path / 'one').as_posix()}/ "
-                    f"(--bundle PATH serves another)")
+    assert note == (f"no --bundle given: serving {one} (metadata.json written "
+                    f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(one.joinpath('metadata.json').stat().st_mtime))}, "
+                    f"no build time recorded), the only run bundle (RUN/bundle) under "
+                    f"{(tmp_path / 'one').as_posix()}/ (--bundle PATH serves another; a variant's bundle: "
+                    f"--bundle RUN/bundles/NAME)")
     assert warning == ""  # nothing else to serve
     runs = tmp_path / "runs"
     _bundle(runs, "trial", 100, {"trial_run": TRIAL})
     _bundle(runs, "full", 10, {"trial_run": FULL})
     note, warning = chosen_bundle_words(find_bundles(runs), runs)
-    assert "the newest of 2 bundles" in note and "and " not in note.split("newest first: ")[1]
+    assert "the newest of 2 run bundles" in note and " and " not in note.split("newest first: ")[1].split(". To")[0]
     assert warning == ""  # the newest is the full run's
     older = tmp_path / "older"
     _bundle(older, "full", 100, {"trial_run": FULL})
@@ -122,7 +127,9 @@ def test_main_says_it_before_loading_and_in_the_serving_line(
     full = _bundle(runs, "first-try611", 500, {"trial_run": FULL})
     newest = runs / "demo" / "bundle"
     shutil.copytree(predictor.path, newest)  # the demo bundle, served: the newest
-    os.utime(newest / "metadata.json")  # written now (copytree keeps the fixture's time)
+    meta = json.loads((newest / "metadata.json").read_text())  # built now: the newest
+    meta["created_utc"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    (newest / "metadata.json").write_text(json.dumps(meta))
     capsys.readouterr()
     assert main(["--runs-dir", str(runs), "--port", "7997", "--threads", "1"]) == 0
     out = capsys.readouterr().out
@@ -131,9 +138,92 @@ def test_main_says_it_before_loading_and_in_the_serving_line(
     warned = lines.index(f"[app] warning: {chosen_bundle_words(find_bundles(runs), runs)[1]}")
     every = next(i for i, line in enumerate(lines) if line.startswith("[app] every image:"))  # after the load
     assert note < warned < every, out
-    assert f"serving {newest}, the newest of 2 bundles" in lines[note]
+    assert f"serving {newest}, the newest of 2 run bundles" in lines[note]
     assert f"--bundle {full}" in lines[warned]
     assert f"[app] bundle {newest} (1 fold model(s); the newest of 2 under {runs}); serving on" in out, out
     assert main(["--bundle", str(newest), "--runs-dir", str(runs), "--port", "7997", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "no --bundle given" not in out and "newest" not in out, out
+
+
+DRAC = {"class_names": ["Normal", "NPDR", "PDR"], "input": {"channels": 1}, "data": {"kind": "drac", "modality": "octa"}}
+FUNDUS5 = {"class_names": ["No DR", "Mild", "Moderate", "Severe", "Proliferative"], "input": {"channels": 3},
+           "data": {"kind": "aptos", "modality": "fundus"}}
+
+
+def test_the_choice_goes_by_the_recorded_build_time_which_a_copy_keeps(tmp_path: Path) -> None:
+    """A review: the newest by metadata.json's modification time, which cp -r, scp and a git
+    checkout reset, so a copied old run could be served as the newest; and a tie, picked by
+    path, was called "newest". The bundle's own created_utc decides now (the file's time only
+    for a bundle that records none), the note says "built <created_utc>", and a tie says
+    "tied: chosen by name"."""
+    runs = tmp_path / "runs"
+    old = _bundle(runs, "old", 0, {"created_utc": "2024-01-01T10:00:00+00:00"})  # copied just now
+    new = _bundle(runs, "new", 3600, {"created_utc": "2024-06-01T10:00:00+00:00"})
+    unknown = _bundle(runs, "unknown", 7200, {})  # no build time: its file's, 2 hours ago (after 2024)
+    assert find_bundles(runs) == [unknown, new, old]
+    runs2 = tmp_path / "runs2"
+    old2 = _bundle(runs2, "old", 0, {"created_utc": "2024-01-01T10:00:00+00:00"})
+    new2 = _bundle(runs2, "new", 3600, {"created_utc": "2024-06-01T10:00:00"})  # no zone: UTC
+    assert find_bundles(runs2) == [new2, old2]
+    note = chosen_bundle_words(find_bundles(runs2), runs2)[0]
+    assert f"serving {new2}, the newest of 2 run bundles (RUN/bundle) under {runs2.as_posix()}/ " \
+           f"(built 2024-06-01T10:00:00); the others, newest first: {old2} (built " \
+           f"2024-01-01T10:00:00+00:00)." in note, note
+    assert "tied" not in note
+    tie = tmp_path / "tie"
+    b = _bundle(tie, "b", 10, {"created_utc": "2024-06-01T10:00:00+00:00"})  # written later
+    a = _bundle(tie, "a", 500, {"created_utc": "2024-06-01T10:00:00+00:00"})
+    assert find_bundles(tie) == [a, b]
+    note = chosen_bundle_words(find_bundles(tie), tie)[0]
+    assert f"serving {a}, the newest of 2 run bundles" in note
+    assert "(built 2024-06-01T10:00:00+00:00; tied: chosen by name)" in note, note
+
+
+def test_a_run_linked_under_another_name_is_counted_once_with_its_other_name(tmp_path: Path) -> None:
+    """A review: runs/latest -> resume7 made resume7's bundle two of the bundles found."""
+    runs = tmp_path / "runs"
+    resume7 = _bundle(runs, "resume7", 10, {"created_utc": "2024-06-01T10:00:00+00:00"})
+    older = _bundle(runs, "resume6", 20, {"created_utc": "2024-05-01T10:00:00+00:00"})
+    (runs / "latest").symlink_to("resume7")
+    (runs / "a_link").symlink_to(runs / "resume6")  # first by name, yet a link: not the name kept
+    assert find_bundles(runs) == [resume7, older]
+    note = chosen_bundle_words(find_bundles(runs), runs)[0]
+    assert f"serving {resume7} (also {runs / 'latest'}), the newest of 2 run bundles" in note, note
+    assert f"{older} (also {runs / 'a_link'}) (built 2024-05-01" in note, note
+    assert str(runs / "latest" / "bundle") not in note
+
+
+def test_the_full_run_offered_grades_the_same_task(tmp_path: Path) -> None:
+    """A review: a DRAC trial bundle, the newest, had an older full 5-grade colour fundus run
+    offered in its stead. A full run is offered only when its grades, input channels and kind
+    of image match the served bundle's."""
+    runs = tmp_path / "runs"
+    trial = _bundle(runs, "drac_trial", 10, {"trial_run": TRIAL, **DRAC})
+    fundus = _bundle(runs, "aptos_full", 100, {"trial_run": FULL, **FUNDUS5})
+    note, warning = chosen_bundle_words(find_bundles(runs), runs)
+    assert warning == "" and f"e.g. --bundle {fundus}" in note  # named among the others, not offered
+    grey_fundus = _bundle(runs, "grey_fundus_full", 150, {"trial_run": FULL, **DRAC,
+                                                          "data": {"kind": "plain", "modality": "fundus"}})
+    assert chosen_bundle_words(find_bundles(runs), runs)[1] == ""
+    drac = _bundle(runs, "drac_full", 200, {"trial_run": FULL, **DRAC})
+    phantom = _bundle(runs, "phantom", 5, {"trial_run": FULL, **DRAC, "data": {"kind": "phantom", "modality": "octa"}})
+    warning = chosen_bundle_words(find_bundles(runs), runs)[1]
+    assert warning.startswith(f"{phantom}, served as the newest, is trained on phantom images"), warning
+    assert warning.endswith(f"from a full training run of the same task: to serve it, --bundle {drac}"), warning
+    assert str(fundus) not in warning and str(grey_fundus) not in warning and str(trial) not in warning
+
+
+def test_variant_bundles_are_not_counted_and_the_note_says_how_to_serve_one(tmp_path: Path) -> None:
+    """A review: RUN/bundles/NAME (the export of another variant) is not among the bundles
+    found, while the note said "the newest of N bundles under runs/"."""
+    runs = tmp_path / "runs"
+    run = _bundle(runs, "run", 100, {})
+    variant = runs / "run" / "bundles" / "vicreg"
+    variant.mkdir(parents=True)
+    (variant / "metadata.json").write_text("{}")
+    _bundle(runs, "other", 200, {})
+    assert find_bundles(runs) == [run, runs / "other" / "bundle"]
+    note = chosen_bundle_words(find_bundles(runs), runs)[0]
+    assert "the newest of 2 run bundles (RUN/bundle) under" in note
+    assert note.endswith("(a variant's bundle: --bundle RUN/bundles/NAME)"), note

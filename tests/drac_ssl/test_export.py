@@ -1440,8 +1440,9 @@ def test_the_export_stage_says_what_its_class_column_is_with_the_count(
     words = class_rule_words("thresholds", 1, len(rows), why.removeprefix(": "), 1)
     assert words == (f"the expected grade cut at QWK-tuned thresholds, so not always the largest P (for 1 of "
                      f"the {len(rows)} here it is not, and for 1 more it is, but {NEAR_TIE_WORDS}{why})")
-    assert (f"[export]   class = {words} (finetune.decision=thresholds); P0..P2 = the calibrated "
-            f"probabilities of the grades\n") in out, out
+    # the P columns as the bundle's calibration has them (the tiny run's failed: temperature 100)
+    columns = bundles.probability_columns_words(json.loads((run / "bundle" / "metadata.json").read_text()))
+    assert (f"[export]   class = {words} (finetune.decision=thresholds); P0..P2 = {columns}\n") in out, out
     summary = json.loads((run / "export" / "summary.json").read_text())
     assert (summary["n_class_not_most_probable"], summary["n_class_near_tie"]) == (1, 1)
     said = words.replace(str(notes), f"`{notes.relative_to(run).as_posix()}`")
@@ -1795,17 +1796,18 @@ def test_a_grade_the_ensemble_never_gives_is_noted_against_the_out_of_fold_share
     models (whose figures the report gives) called 12 of 30 out-of-fold images PDR. The export
     now says when a grade given to >= 10 % out of fold is given to no test image, in words a
     reader follows (a trial user: "graded none of the 386 test images as 2 PDR (33 % out of
-    fold)" was cryptic): the grade by name and number, and what the share is a share of."""
+    fold)" was cryptic): the grade by name and number, and what the share is a share of ("as"
+    kept: a review of the rewording read "graded none of the 36 test images PDR (grade 2)")."""
     names = ["Normal", "NPDR", "PDR"]
     oof = np.array([0] * 12 + [1] * 6 + [2] * 12)
     test = np.array([0] * 12 + [1] * 24)
     line = export._ensemble_grades_line(test, oof, names)
-    assert line.startswith("the fold ensemble graded none of the 36 test images PDR (grade 2), though "
+    assert line.startswith("the fold ensemble graded none of the 36 test images as PDR (grade 2), though "
                            "out of fold the single fold models gave PDR to 40 % of the 30 labelled "
                            "images (each image graded by the fold model that did not train on it)."), line
     assert "finetune.decision=argmax" in line
     two_gone = export._ensemble_grades_line(np.array([0] * 36), oof, names)
-    assert two_gone.startswith("the fold ensemble graded none of the 36 test images NPDR (grade 1) or "
+    assert two_gone.startswith("the fold ensemble graded none of the 36 test images as NPDR (grade 1) or "
                                "PDR (grade 2), though out of fold the single fold models gave NPDR to "
                                "20 % and PDR to 40 % of the 30 labelled images"), two_gone
     assert export._ensemble_grades_line(np.array([0] * 12 + [1] * 23 + [2]), oof, names) == ""
@@ -1819,7 +1821,9 @@ def test_the_model_card_says_its_figures_are_single_fold_models_and_flags_an_edg
         exported_run: Path) -> None:
     """A review: the card gave out-of-fold figures of single fold models as the bundle's, which
     grades with their mean, and did not say when the temperature sat at its search bound (the
-    report did)."""
+    report did). Nor may it call the probabilities calibrated when that calibration failed (a
+    review: "The probabilities are calibrated on out-of-fold predictions only." beside the
+    temperature at its bound): the line follows grading.bundle.calibration_failed."""
     meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
     card = " ".join(bundles._model_card(meta).split())
     assert (f"this bundle grades with the mean of its {len(meta['folds'])} fold models" in card
@@ -1828,6 +1832,9 @@ def test_the_model_card_says_its_figures_are_single_fold_models_and_flags_an_edg
         meta["calibration"]["temperature"] = t
         card = " ".join(bundles._model_card(meta).split())
         assert ("sits at the edge of its search range (0.01..100)" in card) is said, (t, card)
+        assert ("The probabilities are calibrated on out-of-fold predictions only." in card) is not said
+        assert ("The probabilities are not calibrated: their calibration, fitted on out-of-fold "
+                "predictions only, failed." in card) is said
 
 
 def test_a_failed_calibration_is_said_on_the_export_console_and_in_its_summary(
@@ -1836,15 +1843,33 @@ def test_a_failed_calibration_is_said_on_the_export_console_and_in_its_summary(
     flat (~0.333 each); report.md and the model card said so, the export's console and
     export/summary.json did not. The stage now says it (the card's rule,
     metrics.temperature_at_bound, through grading.bundle.calibration_warning) on its console,
-    in the summary's notes and as calibration_failed, and --images on stderr."""
+    in the summary's notes and as calibration_failed, and --images on stderr. Its words: the
+    plain meaning first, the temperature in brackets, the inferred claim as "likely to be"; and
+    where the "no evidence of grading better than chance" warning comes first ("Do not read its
+    grades or probabilities"), no "Read the grade" after it (a review: the two contradicted).
+    Nor do the console, --images and report.md call the P columns "the calibrated
+    probabilities" then (grading.bundle.probability_columns_words, the same rule)."""
     meta = json.loads((exported_run / "bundle" / "metadata.json").read_text())
+    better = {**meta["cv_metrics"], "qwk": 0.6, "qwk_ci95": [0.4, 0.8]}  # no chance warning
+    chance = {**meta["cv_metrics"], "qwk": 0.1, "qwk_ci95": [-0.1, 0.3]}  # its CI reaches 0
+    assert bundles.chance_warning(better) is None and bundles.chance_warning(chance) is not None
     for t, top in ((100.0, True), (99.5, True), (0.01, False)):
-        said = bundles.calibration_warning({**meta, "calibration": {**meta["calibration"], "temperature": t}})
-        assert said is not None and said.startswith("Probabilities not calibrated: the model's calibration failed")
+        failed = {**meta, "cv_metrics": better, "calibration": {**meta["calibration"], "temperature": t}}
+        said = bundles.calibration_warning(failed)
+        assert said is not None and said.startswith("Probabilities not calibrated: the percentages are likely to be ")
         assert said.endswith("Read the grade, not the percentages.")
-        assert ("nearly equal for every grade" in said) is top and ("overstate" in said) is not top, said
+        assert ("nearly equal for every grade" in said) is top and ("overstating" in said) is not top, said
+        assert (f"(the model's calibration failed: its temperature, {t:.3g}, is at the "
+                f"{'top' if top else 'bottom'} of the range searched, 0.01..100)") in said, said
+        with_chance = bundles.calibration_warning({**failed, "cv_metrics": chance})
+        assert with_chance is not None and "Read the grade" not in with_chance
+        assert with_chance.endswith("The percentages say nothing; see above about the grade.")
+        assert bundles.probability_columns_words(failed).startswith(
+            "the model's probabilities of the grades, NOT calibrated")
     for t in (1.7, 98.0, None, "100"):
         assert bundles.calibration_warning({**meta, "calibration": {**meta["calibration"], "temperature": t}}) is None
+        assert bundles.probability_columns_words(
+            {**meta, "calibration": {**meta["calibration"], "temperature": t}}) == "the calibrated probabilities of the grades"
     assert bundles.calibration_warning({}) is None
     run = tmp_path / "run"
     shutil.copytree(exported_run, run, ignore=shutil.ignore_patterns("bundles"))
@@ -1862,14 +1887,19 @@ def test_a_failed_calibration_is_said_on_the_export_console_and_in_its_summary(
         if failed:
             assert f"[export] WARNING: {warning}" in out, out
             assert warning in summary["notes"]
-            assert "flat" not in warning and "(its temperature, 100, sits at the top" in warning
+            assert "flat" not in warning and "its temperature, 100, is at the top" in warning
+            assert "calibrated probabilities" not in out
+            assert "P0..P2 = the model's probabilities of the grades, NOT calibrated" in out, out
         else:
             assert "Probabilities not calibrated" not in out + " ".join(summary["notes"])
+            assert "P0..P2 = the calibrated probabilities of the grades" in out, out
     # --images with that bundle (the run's, temperature 100): on stderr with the other warnings
     assert export.main([str(run), "--images", str(run / "images" / "test"), "--out",
                         str(tmp_path / "graded.csv")]) == 0
-    err = capsys.readouterr().err
-    assert f"warning: {warning}" in err, err
+    said = capsys.readouterr()
+    assert f"warning: {warning}" in said.err, said.err
+    assert "P0..P2 = the model's probabilities of the grades, NOT calibrated" in said.out, said.out
+    assert "calibrated probabilities" not in said.out
 
 
 def test_the_model_card_says_when_a_grade_had_no_labelled_image(exported_run: Path) -> None:

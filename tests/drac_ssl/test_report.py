@@ -1422,6 +1422,26 @@ def test_the_export_section_says_what_the_class_column_is_with_the_exports_words
         "it is not: why in X)")
 
 
+def test_the_export_section_calls_the_p_columns_calibrated_only_when_the_calibration_held(tmp_path: Path) -> None:
+    """A review: with the temperature at its search bound (the export and the app warn that the
+    probabilities are not calibrated) the Export section still said "its P columns: the
+    calibrated probabilities of the grades". It now follows the bundle's calibration by the same
+    rule (drac_ssl.grading.bundle.probability_columns_words)."""
+    run = _run(tmp_path, [0, 1, 2, 1, 1, 0] * 5, HEALTHY)
+    (run / "bundle").mkdir()
+    (run / "export").mkdir()
+    (run / "export" / "summary.json").write_text(json.dumps(
+        {"submission": str(run / "export" / "submission.csv"), "n_test": 36, "decision": "thresholds",
+         "notes": []}))
+    for t, calibrated in ((1.7, True), (100.0, False), (0.01, False)):
+        (run / "bundle" / "metadata.json").write_text(json.dumps(
+            {"variant": "vicreg", "folds": [0, 1], "calibration": {"temperature": t}}))
+        said = " ".join(_section(write_report(run).read_text(), "## Export").split())
+        assert ("its P columns: the calibrated probabilities of the grades" in said) is calibrated, said
+        assert ("its P columns: the model's probabilities of the grades, NOT calibrated (the "
+                "calibration failed: see the warning)" in said) is not calibrated, said
+
+
 @pytest.mark.parametrize(("layout", "modality", "drac_item"), [("drac", "octa", True), ("aptos", "fundus", False)])
 def test_the_next_section_gives_the_consoles_steps_and_the_drac_path(
         tmp_path: Path, layout: str, modality: str, drac_item: bool) -> None:

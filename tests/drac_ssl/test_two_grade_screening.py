@@ -45,6 +45,29 @@ def test_the_note_of_two_grades_says_p_referable_against_the_threshold(
         f"The single most likely grade is {1 - grade} ")
 
 
+def test_the_note_names_no_percentage_when_the_calibration_failed() -> None:
+    """A review: under a failed calibration (the temperature at its bound: flat percentages) the
+    app's decision line read "0 Normal, 1 NPDR and 2 PDR are equally likely (P 0.33 each)" below
+    the warning to ignore the percentages. ``calibrated=False`` says the grade and why without
+    a figure, for two grades (the referral threshold), more grades and a regression head."""
+    three = ["Normal", "NPDR", "PDR"]
+    flat = [0.3334, 0.3333, 0.3333]
+    said = decision_words(flat, 1, three, "thresholds", calibrated=False)
+    assert said == ("The grade shown is 1 NPDR: the model's overall score, which weighs all grades, falls "
+                    "in its range; the percentages cannot say which grade is most likely, as they are "
+                    "not calibrated."), said
+    assert "P 0." in decision_words(flat, 1, three, "thresholds")  # calibrated: the figures, as before
+    two = decision_words([0.491, 0.509], 0, TWO, "thresholds", thresholds=[0.512], calibrated=False)
+    assert two.startswith("The grade shown is 0 non-referable: the model's output for referable is below "
+                          "the referral threshold tuned on the out-of-fold outputs;"), two
+    score = decision_words(flat, 2, three, "thresholds", True, [0.5, 1.5], calibrated=False)
+    assert "the model's score falls in its range" in score
+    for words in (said, two, score):
+        assert not any(ch.isdigit() for ch in words.split(":", 1)[1]), words  # no figure after the grade
+    assert decision_words([0.2, 0.8, 0.0], 1, three, "thresholds", calibrated=False) == ""  # nothing to explain
+    assert decision_words(flat, 1, three, "argmax", calibrated=False) == ""
+
+
 def test_the_note_of_three_or_more_grades_is_unchanged() -> None:
     names = ["Normal", "NPDR", "PDR"]
     want = ("The single most likely grade is 1 NPDR (P 0.54); the model's overall score, which weighs all "
