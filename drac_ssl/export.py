@@ -250,6 +250,7 @@ from drac_ssl.grading.bundle import (
     BundleError,
     build_bundle,
     build_or_reuse_bundle,
+    calibration_failed,
     calibration_warning,
     chance_warning,
     grade_caveats,
@@ -384,11 +385,15 @@ def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list
     (a near-tie), the app's sentence (:func:`drac_ssl.grading.image_notes.decision_words` under
     the bundle's decision, head and thresholds: with two grades P(grade 1) against the referral
     threshold), "" where it is the single most likely grade, in no near-tie: the notes file's
-    ``grade_note`` column."""
+    ``grade_note`` column. A bundle whose calibration failed
+    (:func:`drac_ssl.grading.bundle.calibration_failed`) gets the app's words without
+    percentages (``calibrated=False``)."""
     names = list(bundle.metadata.get("class_names") or []) or list(bundle.grade_names)
     regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
     thresholds = bundle.calibration.thresholds
-    return [decision_words(p, int(c), names, bundle.calibration.decision, regression, thresholds)
+    calibrated = not calibration_failed(bundle.metadata)  # the app's rule: no percentages then
+    return [decision_words(p, int(c), names, bundle.calibration.decision, regression, thresholds,
+                           calibrated=calibrated)
             for p, c in zip(probs, classes, strict=True)]
 
 
