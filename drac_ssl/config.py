@@ -1075,10 +1075,13 @@ def shell_word(text: str) -> str:
 
 
 def typed_keys(overrides: Sequence[str]) -> frozenset[str]:
-    """The dotted keys the command line's ``overrides`` set (those that can be read)."""
+    """The dotted keys the command line's ``overrides`` set (those that can be read), the user's
+    own: a :class:`PresetOverride` (``--first-try``'s) is left out, as :func:`repeated_overrides`
+    leaves it out, so that a misspelt ``pretrain.epoch=2`` beside ``--first-try`` is still told
+    ``pretrain.epochs=2``, not "already given on this command line"."""
     keys = set()
     for arg, problem in split_overrides(overrides):
-        if problem:
+        if problem or isinstance(arg, PresetOverride):
             continue
         try:
             keys.add(".".join(parse_override(arg)[0]))

@@ -266,8 +266,11 @@ def _ingest_modality_change(saved: dict[str, Any], cfg: Config, run_dir: Path) -
 
 
 def _typed_keys(sources: dict[str, str] | None) -> set[str]:
-    """The settings typed on this command line (``sources`` of :func:`preflight.read_config`)."""
-    return {key for key, where in (sources or {}).items() if preflight.typed_override(where) is not None}
+    """The settings typed on this command line (``sources`` of :func:`preflight.read_config`); a
+    setting ``--first-try`` set (a :class:`~drac_ssl.config.PresetOverride`) is not one typed."""
+    options = getattr(sources, "options", None) or {}
+    return {key for key, where in (sources or {}).items() if preflight.typed_override(where) is not None
+            and not isinstance(options.get(key), PresetOverride)}
 
 
 def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
