@@ -105,18 +105,41 @@ class PrintConfig(argparse.Action):
     value (``--print-config ''``, said in this option's name) are a usage error (exit 2) that
     lists the shipped names (:func:`drac_ssl.config.config_file`). A file
     in the current folder with a shipped config's name is the one printed, which stderr says
-    (:func:`drac_ssl.config.shadowed_config_words`)."""
+    (:func:`drac_ssl.config.shadowed_config_words`). It takes nothing else: ``--first-try``,
+    an override, ``-c`` or ``--threads`` beside it would not change what it prints, so they
+    are a usage error that says so (:meth:`write`, once the whole command line is parsed)."""
 
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
-        from drac_ssl.config import ConfigError, config_file, shadowed_config_words  # PyYAML only
-
         if not str(values).strip():  # said in this option's name, not config_file's -c
             parser.error(_empty_config_words(option_string or "--print-config", values,
                                              "as --list-configs lists them"))
+        setattr(namespace, self.dest, values)  # written once the rest is parsed: it takes nothing else
+
+    @staticmethod
+    def write(parser: argparse.ArgumentParser, values: str, argv: list[str]) -> None:
+        """Print the config file ``values`` names and exit 0; exit 2 when the command line
+        ``argv`` holds anything besides ``--print-config NAME`` (it would be ignored)."""
+        from drac_ssl.config import ConfigError, config_file, shadowed_config_words  # PyYAML only
+
+        others, skip = [], False
+        for word in argv:
+            if skip or word.startswith("--print-config="):
+                skip = False
+                continue
+            if word == "--print-config":
+                skip = True
+                continue
+            others.append(word)
+        if others:
+            parser.error(f"--print-config prints the config file {values} as it is and takes nothing else: "
+                         f"{' '.join(others)} would not change what it prints.\n  fix: {parser.prog} "
+                         f"--print-config {values} > my.yaml alone"
+                         + ("" if any(w.startswith(("-c", "--config")) for w in others)
+                            else f"; or, to run with them, -c {values} in its place"))
         try:
             text = config_file(values).read_text(encoding="utf-8")
         except ConfigError as exc:
@@ -149,6 +172,8 @@ class OverrideParser(argparse.ArgumentParser):
         parsed, extras = self.parse_known_intermixed_args(argv, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}{option_override_fix(extras, argv)}")
+        if getattr(parsed, "print_config", None) is not None:  # --print-config NAME: printed, exit
+            PrintConfig.write(self, parsed.print_config, argv)
         return parsed
 
 
