@@ -227,7 +227,8 @@ def train_parser() -> argparse.ArgumentParser:
         prog=command_name("drac-ssl-train", "drac_ssl.train"),
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
         epilog=(f"First time on your data: add {FIRST_TRY_OPTION} (a tiny run of every stage, minutes on a "
-                f"CPU; its figures mean nothing), e.g. -c fundus {FIRST_TRY_OPTION} data.root=my_photos/. "
+                f"CPU on any config, in runs/first-try; its figures mean nothing), e.g. -c fundus "
+                f"{FIRST_TRY_OPTION} data.root=my_photos/. "
                 f"{shipped}Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. "
                 "Relative paths (data.root, run.out_dir) are read from the current folder. Every "
                 "setting, its default and meaning: drac_ssl/config.py and docs/configuration.md (Settings "
@@ -256,16 +257,22 @@ def train_parser() -> argparse.ArgumentParser:
 
 def train_overrides(args: argparse.Namespace) -> list[str]:
     """The overrides of ``python -m drac_ssl.train``'s parsed ``args`` (:func:`train_parser`):
-    with ``--first-try``, first, the tiny first try's settings
-    (:func:`drac_ssl.trial_run.first_try_overrides`: :class:`~drac_ssl.config.PresetOverride`
-    words), so that a ``section.key=value`` typed anywhere wins over them; then its
+    with ``--first-try``, first, the tiny first try's settings for the ``-c`` file (the shipped
+    default without one; :func:`drac_ssl.trial_run.first_try_overrides`: its sizes left out
+    where the file's own are no larger; :class:`~drac_ssl.config.PresetOverride` words), so that a ``section.key=value`` typed anywhere wins over them; then its
     ``section.key=value`` words in their order, then ``--threads N`` as ``run.threads=N``,
     last, so that it wins over a ``run.threads=`` typed anywhere; an
     :class:`~drac_ssl.config.OptionOverride`, which the messages name as ``--threads N``."""
-    from drac_ssl.config import OptionOverride  # PyYAML only
+    from drac_ssl.config import ConfigError, OptionOverride, default_config_file  # PyYAML only
     from drac_ssl.trial_run import first_try_overrides  # PyYAML only
 
-    preset = first_try_overrides() if getattr(args, "first_try", False) else []
+    preset = []
+    if getattr(args, "first_try", False):  # its sizes never larger than the -c file's own
+        try:
+            config = args.config if args.config is not None else default_config_file()
+        except ConfigError:  # no shipped configs: said where the command reads its config
+            config = None
+        preset = first_try_overrides(config)
     threads = [] if args.threads is None else [OptionOverride(f"run.threads={args.threads}",
                                                               f"--threads {args.threads}")]
     return [*preset, *args.overrides, *threads]

@@ -1533,8 +1533,9 @@ def list_configs_text(command: str = "python -m drac_ssl.train") -> str:
                          f"add data.root=/path/to/it)")
     lines.append(f"A file given to -c always wins over a name (a folder never does). To edit one, copy it out: "
                  f"{command} --print-config NAME > my.yaml, then {command} -c my.yaml")
-    lines.append(f"A tiny first try of one on your data (every stage, minutes on a CPU; its figures mean "
-                 f"nothing): {command} -c NAME --first-try data.root=... ({command} --help says what it sets)")
+    lines.append(f"A tiny first try of any of them on your data (every stage at a tiny size, never larger than "
+                 f"the config's own, into run.out_dir/first-try; minutes on a CPU; its figures mean nothing): "
+                 f"{command} -c NAME --first-try data.root=... ({command} --help says what it sets)")
     return "\n".join(lines)
 
 
