@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     from drac_ssl.config import ConfigError, load_config
     from drac_ssl.trial_run import FIRST_TRY_OPTION, first_try_overrides
 
-    preset = first_try_overrides() if args.first_try else []  # as drac_ssl.train reads --first-try
+    preset = first_try_overrides(config) if args.first_try else []  # as drac_ssl.train reads --first-try
     option = [FIRST_TRY_OPTION] if args.first_try else []
     try:  # a mistyped or refused override: the package's message (what, where, the fix), no traceback
         resolved = load_config(config, [*preset, "run.name=bench", *args.overrides])

@@ -105,18 +105,41 @@ class PrintConfig(argparse.Action):
     value (``--print-config ''``, said in this option's name) are a usage error (exit 2) that
     lists the shipped names (:func:`drac_ssl.config.config_file`). A file
     in the current folder with a shipped config's name is the one printed, which stderr says
-    (:func:`drac_ssl.config.shadowed_config_words`)."""
+    (:func:`drac_ssl.config.shadowed_config_words`). It takes nothing else: ``--first-try``,
+    an override, ``-c`` or ``--threads`` beside it would not change what it prints, so they
+    are a usage error that says so (:meth:`write`, once the whole command line is parsed)."""
 
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
-        from drac_ssl.config import ConfigError, config_file, shadowed_config_words  # PyYAML only
-
         if not str(values).strip():  # said in this option's name, not config_file's -c
             parser.error(_empty_config_words(option_string or "--print-config", values,
                                              "as --list-configs lists them"))
+        setattr(namespace, self.dest, values)  # written once the rest is parsed: it takes nothing else
+
+    @staticmethod
+    def write(parser: argparse.ArgumentParser, values: str, argv: list[str]) -> None:
+        """Print the config file ``values`` names and exit 0; exit 2 when the command line
+        ``argv`` holds anything besides ``--print-config NAME`` (it would be ignored)."""
+        from drac_ssl.config import ConfigError, config_file, shadowed_config_words  # PyYAML only
+
+        others, skip = [], False
+        for word in argv:
+            if skip or word.startswith("--print-config="):
+                skip = False
+                continue
+            if word == "--print-config":
+                skip = True
+                continue
+            others.append(word)
+        if others:
+            parser.error(f"--print-config prints the config file {values} as it is and takes nothing else: "
+                         f"{' '.join(others)} would not change what it prints.\n  fix: {parser.prog} "
+                         f"--print-config {values} > my.yaml alone"
+                         + ("" if any(w.startswith(("-c", "--config")) for w in others)
+                            else f"; or, to run with them, -c {values} in its place"))
         try:
             text = config_file(values).read_text(encoding="utf-8")
         except ConfigError as exc:
@@ -149,6 +172,8 @@ class OverrideParser(argparse.ArgumentParser):
         parsed, extras = self.parse_known_intermixed_args(argv, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}{option_override_fix(extras, argv)}")
+        if getattr(parsed, "print_config", None) is not None:  # --print-config NAME: printed, exit
+            PrintConfig.write(self, parsed.print_config, argv)
         return parsed
 
 
@@ -202,7 +227,8 @@ def train_parser() -> argparse.ArgumentParser:
         prog=command_name("drac-ssl-train", "drac_ssl.train"),
         description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
         epilog=(f"First time on your data: add {FIRST_TRY_OPTION} (a tiny run of every stage, minutes on a "
-                f"CPU; its figures mean nothing), e.g. -c fundus {FIRST_TRY_OPTION} data.root=my_photos/. "
+                f"CPU on any config, in runs/first-try; its figures mean nothing), e.g. -c fundus "
+                f"{FIRST_TRY_OPTION} data.root=my_photos/. "
                 f"{shipped}Overrides: section.key=value, e.g. data.root=/path/to/DRAC pretrain.epochs=50. "
                 "Relative paths (data.root, run.out_dir) are read from the current folder. Every "
                 "setting, its default and meaning: drac_ssl/config.py and docs/configuration.md (Settings "
@@ -231,16 +257,22 @@ def train_parser() -> argparse.ArgumentParser:
 
 def train_overrides(args: argparse.Namespace) -> list[str]:
     """The overrides of ``python -m drac_ssl.train``'s parsed ``args`` (:func:`train_parser`):
-    with ``--first-try``, first, the tiny first try's settings
-    (:func:`drac_ssl.trial_run.first_try_overrides`: :class:`~drac_ssl.config.PresetOverride`
-    words), so that a ``section.key=value`` typed anywhere wins over them; then its
+    with ``--first-try``, first, the tiny first try's settings for the ``-c`` file (the shipped
+    default without one; :func:`drac_ssl.trial_run.first_try_overrides`: its sizes left out
+    where the file's own are no larger; :class:`~drac_ssl.config.PresetOverride` words), so that a ``section.key=value`` typed anywhere wins over them; then its
     ``section.key=value`` words in their order, then ``--threads N`` as ``run.threads=N``,
     last, so that it wins over a ``run.threads=`` typed anywhere; an
     :class:`~drac_ssl.config.OptionOverride`, which the messages name as ``--threads N``."""
-    from drac_ssl.config import OptionOverride  # PyYAML only
+    from drac_ssl.config import ConfigError, OptionOverride, default_config_file  # PyYAML only
     from drac_ssl.trial_run import first_try_overrides  # PyYAML only
 
-    preset = first_try_overrides() if getattr(args, "first_try", False) else []
+    preset = []
+    if getattr(args, "first_try", False):  # its sizes never larger than the -c file's own
+        try:
+            config = args.config if args.config is not None else default_config_file()
+        except ConfigError:  # no shipped configs: said where the command reads its config
+            config = None
+        preset = first_try_overrides(config)
     threads = [] if args.threads is None else [OptionOverride(f"run.threads={args.threads}",
                                                               f"--threads {args.threads}")]
     return [*preset, *args.overrides, *threads]

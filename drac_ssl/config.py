@@ -1075,10 +1075,13 @@ def shell_word(text: str) -> str:
 
 
 def typed_keys(overrides: Sequence[str]) -> frozenset[str]:
-    """The dotted keys the command line's ``overrides`` set (those that can be read)."""
+    """The dotted keys the command line's ``overrides`` set (those that can be read), the user's
+    own: a :class:`PresetOverride` (``--first-try``'s) is left out, as :func:`repeated_overrides`
+    leaves it out, so that a misspelt ``pretrain.epoch=2`` beside ``--first-try`` is still told
+    ``pretrain.epochs=2``, not "already given on this command line"."""
     keys = set()
     for arg, problem in split_overrides(overrides):
-        if problem:
+        if problem or isinstance(arg, PresetOverride):
             continue
         try:
             keys.add(".".join(parse_override(arg)[0]))
@@ -1530,8 +1533,9 @@ def list_configs_text(command: str = "python -m drac_ssl.train") -> str:
                          f"add data.root=/path/to/it)")
     lines.append(f"A file given to -c always wins over a name (a folder never does). To edit one, copy it out: "
                  f"{command} --print-config NAME > my.yaml, then {command} -c my.yaml")
-    lines.append(f"A tiny first try of one on your data (every stage, minutes on a CPU; its figures mean "
-                 f"nothing): {command} -c NAME --first-try data.root=... ({command} --help says what it sets)")
+    lines.append(f"A tiny first try of any of them on your data (every stage at a tiny size, never larger than "
+                 f"the config's own, into run.out_dir/first-try; minutes on a CPU; its figures mean nothing): "
+                 f"{command} -c NAME --first-try data.root=... ({command} --help says what it sets)")
     return "\n".join(lines)
 
 

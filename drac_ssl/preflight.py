@@ -1446,7 +1446,11 @@ def _pow2_at_most(n: int, cap: int) -> int:
 
 
 def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: list[str],
-                        ingest_runs: bool) -> None:
+                        ingest_runs: bool, folder_refused: bool = False) -> None:
+    """The settings of the stages ``stages`` against the data ``facts`` say. ``folder_refused``:
+    the run folder's configuration is refused already (a changed setting), so the run goes to a
+    new folder whose ingest caches ``data.cache_sizes``: the cached sizes are checked against
+    those, not against the refused folder's cache (whose sizes a fix would wrongly offer)."""
     pc, uc, ft, d = cfg.pretrain, cfg.umm, cfg.finetune, cfg.data
     umm_runs = "umm" in stages and uc.enabled
     ssl = "pretrain" in stages or umm_runs
@@ -1513,16 +1517,19 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
 
     # the cached sizes the crops are cut from
     source = pc.augment.source_size
-    if facts.cache_sizes is not None:
+    cache_sizes, ingest_dir = facts.cache_sizes, facts.ingest_dir
+    if folder_refused and ingest_dir is not None:  # the new run beside it caches data.cache_sizes
+        cache_sizes, ingest_dir = sorted(set(d.cache_sizes)), None
+    if cache_sizes is not None:
         # sizes data.cache_sizes may not hold are its own error: never offered in a fix here
-        sizes = [s for s in facts.cache_sizes if config_module.valid_cache_size(s)]
-        where = ("data.cache_sizes" if facts.ingest_dir is None
-                 else f"the cache of {facts.ingest_dir}")
+        sizes = [s for s in cache_sizes if config_module.valid_cache_size(s)]
+        where = ("data.cache_sizes" if ingest_dir is None
+                 else f"the cache of {ingest_dir}")
         uses_cache = ssl or "finetune" in stages or "export" in stages
         if uses_cache and sizes and source not in sizes:
             larger = [s for s in sizes if s >= max(pc.augment.image_size, ft.image_size)]
             fix = f"pretrain.augment.source_size={(larger or sizes)[0]}"
-            if facts.ingest_dir is None:
+            if ingest_dir is None:
                 fix += f", or data.cache_sizes=[{', '.join(map(str, sorted({*sizes, source})))}]"
             c.error("pretrain.augment.source_size",
                     f"not a cached size: {where} holds {', '.join(f'{s} px' for s in sizes)}; the "
@@ -1535,7 +1542,7 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                 fix = f"{setting}={source}"
                 if bigger:
                     fix += f", or pretrain.augment.source_size={bigger[0]} (cached)"
-                elif facts.ingest_dir is None:
+                elif ingest_dir is None:
                     fix += f", or data.cache_sizes=[{', '.join(map(str, sorted({*sizes, size})))}] " \
                            f"and pretrain.augment.source_size={size}"
                 c.error(setting, f"larger than the cached image it is cut from "
@@ -2072,7 +2079,7 @@ def setting_problems(cfg: Config, sources: dict[str, str] | None = None) -> list
 
 
 def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,
-          *, stages: list[str] | None = None) -> list[Finding]:
+          *, stages: list[str] | None = None, folder_refused: bool = False) -> list[Finding]:
     """Every problem of ``cfg`` for the stages that will run in ``run_dir``; nothing is written.
 
     Args:
@@ -2081,6 +2088,8 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
             (``stages.json``) are not checked again, and its ingest output is the data.
         sources: where each setting came from (:func:`read_config`); None: unknown.
         stages: the stages to check (default :func:`stages_to_run`).
+        folder_refused: ``run_dir``'s configuration is refused already (the caller reports
+            it): its cache is not what the run will read (:func:`_check_against_data`).
 
     A stage ``stages.json`` records as done whose output files are gone
     (:func:`missing_outputs`) is an error naming them, with how to restore or redo it.
@@ -2128,7 +2137,7 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
     if not stages and cfg.data.dataset == "drac" and (run_dir / "data" / "manifest.csv").is_file():
         _check_source_unchanged(c, run_dir, finished=True)  # a rerun of a finished run
     if facts is not None:
-        _check_against_data(c, cfg, facts, stages, ingest_runs="ingest" in stages)
+        _check_against_data(c, cfg, facts, stages, ingest_runs="ingest" in stages, folder_refused=folder_refused)
         if device == "cpu" and "pretrain" in stages and facts.n_images:
             _check_cpu_time(c, cfg, facts.n_images)
     if "pretrain" in stages:
@@ -2201,15 +2210,17 @@ def umm_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> tu
 
 
 def run(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,
-        earlier: Iterable[Finding] = ()) -> list[Finding]:
-    """:func:`check`, plus ``earlier`` findings (of reading the config); raise
-    :class:`PreflightError` listing them all when any is an error, else return the warnings.
+        earlier: Iterable[Finding] = (), *, folder_refused: bool = False) -> list[Finding]:
+    """:func:`check` (``folder_refused`` passed on), plus ``earlier`` findings (of reading the
+    config); raise :class:`PreflightError` listing them all when any is an error, else return
+    the warnings.
     When the config file could not be read (an ``unread`` finding), nothing is checked: the
     error lists only the reading problems, not warnings about the defaults."""
     earlier = list(earlier)
     if any(f.unread for f in earlier):
         raise PreflightError(earlier)
-    findings = earlier + [f for f in check(cfg, run_dir, sources) if f not in earlier]  # said once
+    findings = earlier + [f for f in check(cfg, run_dir, sources, folder_refused=folder_refused)
+                          if f not in earlier]  # said once
     findings.sort(key=lambda f: f.severity != "error")
     if any(f.severity == "error" for f in findings):
         raise PreflightError(findings)

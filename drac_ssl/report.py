@@ -473,15 +473,19 @@ def _config_section(run_dir: Path) -> list[str]:
 
 def _first_try_lines(run_dir: Path) -> list[str]:
     """The configuration section's paragraph on a run made with ``--first-try``
-    (:func:`drac_ssl.trial_run.first_try_record`): the settings it applied and those the
-    command line typed in their place; [] for another run."""
+    (:func:`drac_ssl.trial_run.first_try_record`): the settings it applied, those the command
+    line typed in their place and the sizes it left at the config's own, no larger; [] for
+    another run."""
     record = first_try_record(run_dir)
     if record is None:
         return []
     applied = " ".join(f"`{w}`" for w in record.get("applied") or []) or "none of its settings"
     replaced = " ".join(f"`{w}`" for w in record.get("replaced") or [])
+    kept = " ".join(f"`{w}`" for w in record.get("kept") or [])
     return [f"Made with `{FIRST_TRY_OPTION}`, the tiny first try (its figures mean nothing): it applied "
-            f"{applied}" + (f"; typed in place of its own: {replaced}" if replaced else "") + ".", ""]
+            f"{applied}" + (f"; typed in place of its own: {replaced}" if replaced else "")
+            + (f"; the config's own {kept} kept (no larger than its: a first try never enlarges an image)"
+               if kept else "") + ".", ""]
 
 
 def _earlier_attempts(entry: dict[str, Any]) -> str:

@@ -137,6 +137,7 @@ from drac_ssl.trial_run import (
     FIRST_TRY,
     FIRST_TRY_KEY,
     FIRST_TRY_OPTION,
+    FIRST_TRY_SIZES,
     INVOCATION_KEY,
     epoch_records,
     first_try_record,
@@ -266,8 +267,11 @@ def _ingest_modality_change(saved: dict[str, Any], cfg: Config, run_dir: Path) -
 
 
 def _typed_keys(sources: dict[str, str] | None) -> set[str]:
-    """The settings typed on this command line (``sources`` of :func:`preflight.read_config`)."""
-    return {key for key, where in (sources or {}).items() if preflight.typed_override(where) is not None}
+    """The settings typed on this command line (``sources`` of :func:`preflight.read_config`); a
+    setting ``--first-try`` set (a :class:`~drac_ssl.config.PresetOverride`) is not one typed."""
+    options = getattr(sources, "options", None) or {}
+    return {key for key, where in (sources or {}).items() if preflight.typed_override(where) is not None
+            and not isinstance(options.get(key), PresetOverride)}
 
 
 def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
@@ -340,8 +344,14 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     meant = [d for d in diffs if parse_difference_line(d)[0] in typed]
     rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
     every = bool(meant) and len(meant) == len(diffs)  # all typed here: the saved config undoes them
-    dropped = _first_try_dropped(run_dir, sources, {parse_difference_line(d)[0] for d in diffs})
-    fix = (f"{dropped} to resume it; or " if dropped else "") + ("choose another run.name to start a new run"
+    if _first_try_dropped(run_dir, sources, {parse_difference_line(d)[0] for d in diffs}):
+        # the full run after a first try in the same folder: a folder of its own, first (review F3)
+        fix = (f"start the full run beside it: {_command_changes(new_run[:1], sources)} ({run_dir} is a tiny "
+               f"first try, made with {FIRST_TRY_OPTION}; this command has none); or add {FIRST_TRY_OPTION} "
+               f"to your command to resume that first try")
+        return (f"{saved}: this run folder was made with a different configuration:\n     "
+                + "\n     ".join(diffs) + "\n     fix: " + fix + (branch if later else ""))
+    fix = ("choose another run.name to start a new run"
            + (" with " + ", ".join(parse_difference_line(d)[0] for d in meant) + " as given" if every else "")
            + ", or rerun with the saved config"
            + (f" (it puts {_reverts(meant)}, which this command changes)" if meant else "")
@@ -907,7 +917,7 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
     try:
         if plan is not None and plan.stages and not any(f.severity == "error" for f in findings):
             reused = take_reused_stages(plan, run_dir, cfg)  # before the preflight: it checks what remains
-        warnings = preflight.run(cfg, run_dir, sources, findings)
+        warnings = preflight.run(cfg, run_dir, sources, findings, folder_refused=bool(problem))
     except BaseException:  # refused, failed or interrupted: nothing taken stays behind
         if plan is not None and not (run_dir / "config.yaml").exists():
             _untake(run_dir, created)
@@ -1183,21 +1193,27 @@ def _epochs_typed(cfg: Config, sources: dict[str, str] | None, run_dir: Path | N
 
 def _first_try_applied(sources: dict[str, str] | None) -> dict[str, Any] | None:
     """This command line's :data:`drac_ssl.trial_run.FIRST_TRY_KEY` record, for its
-    ``invocations.jsonl`` line: ``{"applied": [...], "replaced": [...]}``, the ``--first-try``
-    overrides that set their setting and the user's own overrides that replaced the others (the
-    words as typed); None without ``--first-try``."""
+    ``invocations.jsonl`` line: ``{"applied": [...], "replaced": [...], "kept": [...]}``, the
+    ``--first-try`` overrides that set their setting, the user's own overrides that replaced
+    others (the words as typed) and the size settings it left at the ``-c`` file's own value,
+    no larger (:func:`drac_ssl.trial_run.first_try_settings`); None without ``--first-try``."""
     presets = getattr(sources, "presets", None)
     if not presets:
         return None
     options = getattr(sources, "options", None) or {}
-    applied, replaced = [], []
-    for word in presets:
-        key = word.split("=", 1)[0].strip()
+    given = {word.split("=", 1)[0].strip(): word for word in presets}
+    applied, replaced, kept = [], [], []
+    for preset in FIRST_TRY:
+        key = preset.split("=", 1)[0]
+        typed = preflight.typed_override((sources or {}).get(key, ""))
         if isinstance(options.get(key), PresetOverride):
-            applied.append(str(word))
-        elif (typed := preflight.typed_override((sources or {}).get(key, ""))) is not None:
-            replaced.append(typed)
-    return {"applied": applied, "replaced": replaced}
+            applied.append(str(given[key]))
+        elif key in given:
+            if typed is not None:
+                replaced.append(typed)
+        elif key in FIRST_TRY_SIZES and typed is None:  # the config's own size, no larger: left as it is
+            kept.append(key)
+    return {"applied": applied, "replaced": replaced, "kept": kept}
 
 
 def _first_try_comment(record: dict[str, Any] | None) -> str:

@@ -43,10 +43,10 @@ import yaml
 
 from drac_ssl.config import read_yaml
 
-__all__ = ["EPOCH_SETTINGS", "FIRST_TRY", "FIRST_TRY_KEY", "FIRST_TRY_OPTION", "INVOCATION_KEY",
-           "SHORT_FRACTION", "cap_words", "cut_short_words", "epoch_records", "first_try_help",
-           "first_try_overrides", "first_try_record", "first_try_words", "pool_size", "short_epochs_words",
-           "taken_record", "trial_run_record", "trial_run_words", "typed_epochs"]
+__all__ = ["EPOCH_SETTINGS", "FIRST_TRY", "FIRST_TRY_KEY", "FIRST_TRY_OPTION", "FIRST_TRY_SIZES",
+           "INVOCATION_KEY", "SHORT_FRACTION", "cap_words", "cut_short_words", "epoch_records",
+           "first_try_help", "first_try_overrides", "first_try_record", "first_try_settings", "first_try_words",
+           "pool_size", "short_epochs_words", "taken_record", "trial_run_record", "trial_run_words", "typed_epochs"]
 
 FIRST_TRY_OPTION = "--first-try"
 """The option of ``python -m drac_ssl.train`` (and ``drac-ssl-train``) that applies :data:`FIRST_TRY`."""
@@ -64,6 +64,10 @@ FIRST_TRY: dict[str, str] = {
                                       "over and learn nothing (this cap makes report.md, the bundle "
                                       "and the app call the run a trial run)",
     "pretrain.batch_size=8": "8 pairs a step, which a folder of a few dozen images fills",
+    "pretrain.warmup_epochs=0": "no learning-rate warm-up: a config's warm-up would be as long as the one "
+                                "epoch (the preflight's warning)",
+    "pretrain.knn_every=0": "the k-NN monitor off: on MNIST, Fashion-MNIST and CIFAR-10 it scores every "
+                            "test image against every training image after the epoch, minutes on a CPU",
     "umm.epochs=1": "one epoch of UMM's bi-level re-tuning",
     "umm.max_steps_per_epoch=2": "of 2 steps: its hypergradient runs, nothing is learnt",
     "umm.batch_size=8": "8 images a UMM step",
@@ -72,53 +76,111 @@ FIRST_TRY: dict[str, str] = {
     "finetune.image_size=64": "the fine-tuning's and the bundle's images 64 px, cut from the 128 px copy",
     "run.keep_checkpoints=false": "the pretraining and UMM resume checkpoints (the ResNet-18's size "
                                   "whatever the data) are removed once every stage has finished",
+    "run.name=first-try": "its own run folder, run.out_dir/first-try, not the config's: the full run "
+                          "after it (the same command without --first-try) starts a folder of its own",
 }
 """The tiny first try, ``--first-try`` (:data:`FIRST_TRY_OPTION`): each ``section.key=value``
 override it applies -> what it is for. Together they run the whole pipeline (ingest,
-pretraining, UMM, cross-validated fine-tuning, export) on the data at a tiny size, minutes on a
-CPU on any config (``-c configs/drac.yaml``, ``-c configs/fundus.yaml``, the default): it checks
-the data, the layout and every stage and leaves a run folder to read; its figures mean nothing
-(report.md, the bundle and the app say it is a trial run: :func:`cap_words`). The overrides are
-given before the command line's own (:func:`first_try_overrides`), so a ``section.key=value``
-the user types wins. The one list: the README's and docs/own_fundus_folder.md's first try, the
-``--help`` (:func:`first_try_help`) and the run's record (:data:`FIRST_TRY_KEY`) are made from it."""
+pretraining, UMM, cross-validated fine-tuning, export; a generic data set's pretraining) on the
+data at a tiny size, minutes on a CPU on any shipped config (``-c configs/drac.yaml``, ``-c
+configs/fundus.yaml``, ``-c retinamnist``, ``-c mnist``, the default): it checks the data, the
+layout and every stage and leaves a run folder to read; its figures mean nothing (report.md,
+the bundle and the app say it is a trial run: :func:`cap_words`). Its image sizes
+(:data:`FIRST_TRY_SIZES`) only ever make a config's images smaller: one whose own size is no
+larger (RetinaMNIST's and MNIST's 28 px) keeps its own (:func:`first_try_settings`). The
+overrides are given before the command line's own (:func:`first_try_overrides`), so a
+``section.key=value`` the user types wins (``run.name=mine`` too). The one list: the README's
+and docs/own_fundus_folder.md's first try, the ``--help`` (:func:`first_try_help`) and the
+run's record (:data:`FIRST_TRY_KEY`) are made from it."""
+
+FIRST_TRY_SIZES = ("data.cache_sizes", "pretrain.augment.source_size", "pretrain.augment.image_size",
+                   "finetune.image_size")
+"""The settings of :data:`FIRST_TRY` that are image sizes (px), each left out where the ``-c``
+file's own value is no larger (:func:`first_try_settings`): a tiny first try never enlarges an
+image (a 28 px set read at 64 px costs five times the compute and shows nothing more)."""
 
 FIRST_TRY_KEY = "first_try"
 """The key of a ``python -m drac_ssl.train`` line of ``invocations.jsonl`` that ran with
 ``--first-try`` (its ``argv`` has the option as typed):
-``{"applied": [...], "replaced": [...]}``, the :data:`FIRST_TRY` overrides it applied and the
-user's own overrides that replaced the others (:func:`first_try_record`)."""
+``{"applied": [...], "replaced": [...], "kept": [...]}``, the :data:`FIRST_TRY` overrides it
+applied, the user's own overrides that replaced others, and the size settings it left at the
+config's own value, no larger than its (:func:`first_try_record`; ``kept`` absent before it
+existed)."""
 
 
-def first_try_overrides() -> list[str]:
-    """The :data:`FIRST_TRY` overrides as ``python -m drac_ssl.train`` reads them, in order: each
-    a :class:`drac_ssl.config.PresetOverride` (read as ``key=value``, named ``--first-try`` in the
-    messages, replaced without a warning by the user's override of the same setting)."""
-    from drac_ssl.config import PresetOverride
+def _setting(word: str) -> str:
+    """The dotted setting of a ``section.key=value`` word of :data:`FIRST_TRY`."""
+    return word.split("=", 1)[0]
 
-    return [PresetOverride(word, FIRST_TRY_OPTION) for word in FIRST_TRY]
+
+def first_try_settings(cfg: Any = None) -> list[str]:
+    """The :data:`FIRST_TRY` words ``--first-try`` applies on top of ``cfg``, the configuration
+    the ``-c`` file gives (a :class:`drac_ssl.config.Config`; None: every word), in order. The
+    rule: a size setting of :data:`FIRST_TRY_SIZES` is left out where ``cfg``'s own value is
+    at most the preset's, so the config keeps it and no image is enlarged (``-c retinamnist``
+    keeps its 28 px cache, views and fine-tuning images; ``-c mnist`` its 28 px views).
+    ``data.cache_sizes`` goes with ``pretrain.augment.source_size``, the cached copy the views
+    are cut from: the 128 px cache is applied where the config caches a larger copy and its
+    views come from one of at least 128 px (the preset's source, or its own 128), so the copy
+    they are cut from is always cached."""
+    from drac_ssl.config import get, parse_override
+
+    if cfg is None:
+        return list(FIRST_TRY)
+    preset = {_setting(w): parse_override(w)[1] for w in FIRST_TRY if _setting(w) in FIRST_TRY_SIZES}
+    source, cache = cfg.pretrain.augment.source_size, list(cfg.data.cache_sizes)
+    keep = {key for key in ("pretrain.augment.source_size", "pretrain.augment.image_size",
+                            "finetune.image_size") if get(cfg, key) <= preset[key]}
+    if not cache or max(cache) <= max(preset["data.cache_sizes"]) or source < preset["pretrain.augment.source_size"]:
+        keep.add("data.cache_sizes")
+    return [w for w in FIRST_TRY if _setting(w) not in keep]
+
+
+def first_try_overrides(config: str | Path | None = None) -> list[str]:
+    """The :data:`FIRST_TRY` overrides as ``python -m drac_ssl.train -c CONFIG`` reads them, in
+    order: each a :class:`drac_ssl.config.PresetOverride` (read as ``key=value``, named
+    ``--first-try`` in the messages, replaced without a warning by the user's override of the
+    same setting); the size settings the ``-c`` file ``config`` (a path or a shipped config's
+    name, as ``-c`` takes it) already sets no larger are left out (:func:`first_try_settings`).
+    None, or a file that cannot be read or does not load (its own errors are said where the
+    command reads it): every word."""
+    from drac_ssl.config import ConfigError, PresetOverride, load_config
+
+    cfg = None
+    if config is not None:
+        try:
+            cfg = load_config(config)
+        except (ConfigError, OSError, ValueError):
+            cfg = None
+    return [PresetOverride(word, FIRST_TRY_OPTION) for word in first_try_settings(cfg)]
 
 
 def first_try_help() -> str:
     """The ``--help`` text of ``--first-try``: what it sets, what it is for, that its figures
     mean nothing and that the user's overrides win."""
+    sizes = ", ".join(FIRST_TRY_SIZES)
     return ("the tiny first try, on top of any config (-c NAME): minutes on a CPU, it checks your data, "
             "the layout and every stage (ingest, pretraining, UMM, fine-tuning, export) and leaves a run "
             "folder to read; its figures mean nothing (report.md says it is a trial run). It sets "
-            + " ".join(FIRST_TRY) + " before your own overrides: a section.key=value you type wins")
+            + " ".join(FIRST_TRY) + f" before your own overrides: a section.key=value you type wins. Its "
+            f"sizes ({sizes}) only ever make images smaller: where the config's own is no larger "
+            "(-c retinamnist's 28 px) it is kept")
 
 
 def first_try_words(record: Any) -> str:
     """How report.md and the console say a :data:`FIRST_TRY_KEY` ``record``: ``--first-try applied
-    data.cache_sizes=[128] ... (pretrain.epochs=3 typed in its place)``; '' for no record."""
+    data.cache_sizes=[128] ... (pretrain.epochs=3 typed in its place; the config's own
+    finetune.image_size kept, no larger)``; '' for no record."""
     if not isinstance(record, dict):
         return ""
     applied = [str(w) for w in record.get("applied") or []]
     replaced = [str(w) for w in record.get("replaced") or []]
+    kept = [str(w) for w in record.get("kept") or []]
     words = f"{FIRST_TRY_OPTION} applied {' '.join(applied) if applied else 'none of its settings'}"
-    if replaced:
-        words += f" ({' '.join(replaced)} typed in {'its place' if len(replaced) == 1 else 'their places'})"
-    return words
+    said = ([f"{' '.join(replaced)} typed in {'its place' if len(replaced) == 1 else 'their places'}"]
+            if replaced else [])
+    said += [f"the config's own {' '.join(kept)} kept, no larger than its"] if kept else []
+    return words + (f" ({'; '.join(said)})" if said else "")
 
 
 def first_try_record(run_dir: str | Path) -> dict[str, Any] | None:
@@ -180,7 +242,8 @@ def typed_epochs(typed: dict[str, int], file_values: dict[str, int], config_file
     against the file that run was given (its ``file`` and ``config``), not against the
     ``config.yaml`` it left (whose count is the trial's own); and one not typed now is
     recorded too, with this run's count (``counts``: setting -> the value it runs with) and
-    ``via``, so a new run from a trial's ``config.yaml`` is a trial as well."""
+    ``via``, and the ``option`` that set it there (``--first-try``), so a new run from a trial's
+    ``config.yaml`` is a trial as well, said as that run set it."""
     records: dict[str, Any] = {}
     for key in EPOCH_SETTINGS:
         was = (carried or {}).get(key)
@@ -195,7 +258,7 @@ def typed_epochs(typed: dict[str, int], file_values: dict[str, int], config_file
                             **({"option": options[key]} if key in (options or {}) else {})}
         elif was is not None and via and key in (counts or {}):
             records[key] = {"typed": int((counts or {})[key]), "file": int(file_value), "config": name,
-                            "via": str(via)}
+                            "via": str(via), **({"option": str(was["option"])} if was.get("option") else {})}
     return records
 
 
@@ -244,7 +307,8 @@ def taken_record(source: str | Path, stage: str) -> dict[str, Any]:
     run's ``stages.json`` entry (as :data:`INVOCATION_KEY`), so that the taken stage is judged
     as it was there: ``{"pretrain.epochs": {"typed": 2, "file": 100, "config":
     "configs/default.yaml", "ran": 2, "in": "runs/first-try"}}``, the source's record
-    (:func:`epoch_records`; one carried there already, from a chain of reuses, as it is) with
+    (:func:`epoch_records`; one carried there already, from a chain of reuses, as it is; its
+    ``option`` kept, a count ``--first-try`` set there) with
     the epochs the stage ran there (its ``config.yaml``) and the run that ran it; {} when the
     stage has no epoch setting or the source no record of it."""
     source = Path(source)
@@ -286,16 +350,14 @@ def short_epochs_words(run_dir: Path, cfg: dict[str, Any]) -> list[str]:
             continue
         if ran * SHORT_FRACTION < file_value:
             config = record.get("config") or "its config file"
+            setter = f"set by {record['option']}" if record.get("option") else "typed"  # --first-try's
             if record.get("in"):
-                how = (f"{key}={ran} typed on the command line of {record['in']}, whose {noun} "
-                       f"run.reuse took")
+                how = f"{key}={ran} {setter} on the command line of {record['in']}, whose {noun} run.reuse took"
             elif record.get("via"):
-                how = (f"{key}={ran} typed on the command line of {record['via']}, whose config.yaml "
+                how = (f"{key}={ran} {setter} on the command line of {record['via']}, whose config.yaml "
                        f"this run was started from")
-            elif record.get("option"):  # --first-try's
-                how = f"{key}={ran} set by {record['option']} on the command line"
             else:
-                how = f"{key}={ran} typed on the command line"
+                how = f"{key}={ran} {setter} on the command line"
             said.append(f"the {noun} was given {ran} of the {file_value} epochs {config} sets ({how})")
     return said
 

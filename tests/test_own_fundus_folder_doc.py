@@ -91,13 +91,13 @@ def test_the_readmes_fundus_first_try_says_to_drop_the_crop_for_square_photograp
     """A review: the README's first try gives data.fundus_crop=true with no word of when to leave
     it out; on photographs already square to the disc it printed 30 fundus-surround warnings.
     The block's comments say it, as the full fundus command's comment below does."""
-    from train_commands import readme_fundus_first_try
+    from train_commands import readme_fundus_first_try, resolved
 
     assert "data.fundus_crop=true" in readme_fundus_first_try()
     quick = (GUIDE.parents[1] / "README.md").read_text(encoding="utf-8").split(
         '<a id="quick-start-on-your-data"></a>', 1)[1].split('<a id="how-long"></a>', 1)[0]
     block = quick.split("```bash\n", 1)[1].split("```", 1)[0]
-    assert "run.name=first-try" in block
+    assert "run.name=" not in block and resolved(readme_fundus_first_try())["run"]["name"] == "first-try"  # --first-try's
     comments = [line for line in block.splitlines() if line.startswith("#")]
     assert any("data.fundus_crop=true" in line and "(drop it for square crops)" in line for line in comments), comments
 

@@ -11,8 +11,23 @@ import pytest
 
 from drac_ssl import preflight, run_state, runtime, train
 from drac_ssl.commands import train_overrides, train_parser
-from drac_ssl.config import ConfigError, load_config, to_dict
-from drac_ssl.trial_run import FIRST_TRY, FIRST_TRY_KEY, FIRST_TRY_OPTION, first_try_record
+from drac_ssl.config import (
+    ConfigError,
+    get,
+    list_configs_text,
+    load_config,
+    shipped_config_names,
+    to_dict,
+)
+from drac_ssl.trial_run import (
+    FIRST_TRY,
+    FIRST_TRY_KEY,
+    FIRST_TRY_OPTION,
+    FIRST_TRY_SIZES,
+    first_try_record,
+    first_try_settings,
+    first_try_words,
+)
 
 CONFIGS = train.PACKAGE_CONFIGS
 KEYS = [word.split("=", 1)[0] for word in FIRST_TRY]
@@ -27,15 +42,100 @@ def _read(*argv: str) -> tuple[dict, preflight.Sources, list[preflight.Finding]]
 
 @pytest.mark.parametrize("config", ["drac", "fundus", str(CONFIGS / "default.yaml")])
 def test_the_option_is_the_explicit_overrides_on_any_config(config: str) -> None:
-    """Its configuration equals the 13 overrides the README pasted, typed on the same config."""
+    """Its configuration equals the overrides of FIRST_TRY typed on the same config; each it
+    applied is named as the option's (default.yaml's own 128 px source and 64 px images are
+    its values already: left as the file's, the same configuration)."""
     ours, sources, findings = _read("-c", config, FIRST_TRY_OPTION)
     assert findings == []
     assert ours == to_dict(load_config(config, list(FIRST_TRY)))
     assert ours != to_dict(load_config(config))  # it does set something
     assert ours["pretrain"]["max_steps_per_epoch"] == 3 and ours["run"]["keep_checkpoints"] is False
-    for key in KEYS:  # the messages name where each came from as typed
+    applied = [w.split("=", 1)[0] for w in first_try_settings(load_config(config))]
+    assert set(KEYS) - set(applied) <= set(FIRST_TRY_SIZES)
+    for key in applied:  # the messages name where each came from as typed
         assert sources[key] == f"command line '{FIRST_TRY_OPTION}'", key
-    assert len(FIRST_TRY) == 13 and all(purpose.strip() for purpose in FIRST_TRY.values())
+    assert len(FIRST_TRY) == 16 and all(purpose.strip() for purpose in FIRST_TRY.values())
+
+
+@pytest.mark.parametrize("config", shipped_config_names())
+def test_on_every_shipped_config_it_never_enlarges_an_image_and_leaves_no_monitor_or_warm_up(config: str) -> None:
+    """Review F1: on mnist, cifar10, fashion_mnist and retinamnist the fixed 64 px views and
+    128 px cache enlarged 28 / 32 px images, the k-NN monitor scored every test image (11
+    minutes on mnist) and a config's warm-up was as long as the run. Now no size is larger
+    than the config's own, the monitor and the warm-up are off, the config is consistent (no
+    error or warning of a stage's setting or of the cache) and the run has its own folder."""
+    ours, sources, findings = _read("-c", config, FIRST_TRY_OPTION)
+    own = load_config(config)
+    cfg = load_config(config, first_try_settings(own))
+    assert findings == [] and ours == to_dict(cfg)
+    for key in FIRST_TRY_SIZES:
+        mine, theirs = get(cfg, key), get(own, key)
+        assert (max(mine) <= max(theirs)) if isinstance(mine, list) else (mine <= theirs), (key, mine, theirs)
+    assert ours["pretrain"]["knn_every"] == 0 and ours["pretrain"]["warmup_epochs"] == 0
+    assert ours["run"]["name"] == "first-try" != own.run.name
+    checked = preflight.check(cfg, Path("runs-that-do-not-exist") / "x", sources)
+    assert not [f.line for f in checked if f.setting.startswith(("pretrain.", "finetune.", "umm."))
+                or "cache" in f.line], config
+
+
+def test_a_28_px_config_keeps_its_sizes_and_the_record_says_so() -> None:
+    """RetinaMNIST (28 px, cached as it is) keeps its cache, views and fine-tuning images at
+    28 px (the ingest's own note had suggested data.cache_sizes=[28], which then met the
+    preset's source_size=128); mnist keeps its 28 px views; the run's record names what
+    was kept."""
+    rm, sources, findings = _read("-c", "retinamnist", FIRST_TRY_OPTION)
+    assert findings == []
+    assert (rm["data"]["cache_sizes"], rm["pretrain"]["augment"]["source_size"],
+            rm["pretrain"]["augment"]["image_size"], rm["finetune"]["image_size"]) == ([28], 28, 28, 28)
+    assert (rm["pretrain"]["knn_every"], rm["pretrain"]["warmup_epochs"], rm["data"]["n_folds"],
+            rm["pretrain"]["max_steps_per_epoch"]) == (0, 0, 2, 3)
+    record = train._first_try_applied(sources)
+    assert record["kept"] == list(FIRST_TRY_SIZES) and record["replaced"] == []
+    assert not any(w.startswith(FIRST_TRY_SIZES) for w in record["applied"])
+    assert "the config's own data.cache_sizes pretrain.augment.source_size" in first_try_words(record)
+    # the ingest's own fix, typed: no longer refused for the preset's 128 px source
+    _, sources, findings = _read("-c", "retinamnist", FIRST_TRY_OPTION, "data.cache_sizes=[28]")
+    cfg = load_config("retinamnist", [*first_try_settings(load_config("retinamnist")), "data.cache_sizes=[28]"])
+    assert findings == [] and not [f for f in preflight.check(cfg, Path("runs-that-do-not-exist") / "x", sources)
+                                   if f.severity == "error"]
+    mnist, _, _ = _read("-c", "mnist", FIRST_TRY_OPTION)
+    assert mnist["pretrain"]["augment"]["image_size"] == 28 and mnist["pretrain"]["knn_every"] == 0
+    # drac and fundus: the preset's sizes, smaller than theirs
+    for name in ("drac", "fundus"):
+        ours, _, _ = _read("-c", name, FIRST_TRY_OPTION)
+        assert (ours["data"]["cache_sizes"], ours["pretrain"]["augment"]["source_size"],
+                ours["pretrain"]["augment"]["image_size"], ours["finetune"]["image_size"]) == ([128], 128, 64, 64)
+    # the rule on a config of its own: a 28 px source under a larger cache keeps both, so the
+    # copy its views are cut from stays cached
+    own = load_config("fundus", ["data.cache_sizes=[28,512]", "pretrain.augment.source_size=28",
+                                 "pretrain.augment.image_size=28", "finetune.image_size=28"])
+    assert not any(w.startswith(FIRST_TRY_SIZES) for w in first_try_settings(own))
+
+
+def test_the_run_folder_is_first_try_unless_run_name_is_typed() -> None:
+    """Review F3: the first try took the config's own run folder (runs/retinamnist), where the
+    full run after it was then refused. It has its own; a run.name typed wins."""
+    ours, _, _ = _read("-c", "retinamnist", FIRST_TRY_OPTION)
+    assert ours["run"]["name"] == "first-try"
+    ours, sources, findings = _read("-c", "retinamnist", FIRST_TRY_OPTION, "run.name=mine")
+    assert ours["run"]["name"] == "mine" and findings == []
+    assert train._first_try_applied(sources)["replaced"] == ["run.name=mine"]
+
+
+def test_a_misspelt_setting_the_option_also_sets_gets_its_own_fix() -> None:
+    """Review F2: ``-c fundus --first-try pretrain.epoch=2`` was told "leave it out: ...
+    pretrain.epochs, already given on this command line", as if the user had typed
+    pretrain.epochs; without --first-try the fix is pretrain.epochs=2. The option's settings
+    are not the user's typed ones (config.typed_keys, train._typed_keys)."""
+    for argv in (["-c", "fundus", FIRST_TRY_OPTION, "pretrain.epoch=2"], ["-c", "fundus", "pretrain.epoch=2"]):
+        _, sources, findings = _read(*argv)
+        (found,) = [f for f in findings if f.misspelt == "pretrain.epoch"]
+        assert "fix: pretrain.epochs=2" in found.line and "already given" not in found.line, found.line
+    refusal = preflight.reading_refusal("fundus", train_overrides(train_parser().parse_intermixed_args(
+        ["-c", "fundus", FIRST_TRY_OPTION, "pretrain.epoch=2"])))
+    assert "fix: pretrain.epochs=2" in refusal and "already given" not in refusal
+    _, sources, _ = _read("-c", "fundus", FIRST_TRY_OPTION, "run.name=ft", "pretrain.epochs=4")
+    assert train._typed_keys(sources) == {"run.name", "pretrain.epochs"}
 
 
 @pytest.mark.parametrize("where", ["after", "before"])
@@ -53,7 +153,7 @@ def test_a_setting_the_user_types_wins_over_the_option_without_a_warning(where: 
     # the record of the run: what the preset applied, what was typed in its place
     record = train._first_try_applied(sources)
     assert record == {"applied": [w for w in FIRST_TRY if not w.startswith(("pretrain.epochs=", "finetune.image_size="))],
-                      "replaced": mine}
+                      "replaced": mine, "kept": []}
     # a setting typed twice by the user is still warned of, as before
     _, _, findings = _read("-c", "fundus", FIRST_TRY_OPTION, "pretrain.epochs=2", "pretrain.epochs=4")
     assert [f.setting for f in findings] == ["pretrain.epochs"] and "given twice" in findings[0].line
@@ -76,7 +176,12 @@ def test_help_says_what_it_sets_what_it_checks_and_that_its_figures_mean_nothing
         assert word in option, word
     assert "its figures mean nothing" in option and "checks your data" in option and "every stage" in option
     assert "a section.key=value you type wins" in option
+    # review F1: "minutes on a CPU, any config" holds because no size grows; it says so
+    assert ("only ever make images smaller: where the config's own is no larger (-c retinamnist's 28 px) "
+            "it is kept") in option and all(key in option for key in FIRST_TRY_SIZES)
     assert f"First time on your data: add {FIRST_TRY_OPTION}" in text  # the epilog points to it
+    listed = " ".join(list_configs_text().split())
+    assert "never larger than the config's own, into run.out_dir/first-try; minutes on a CPU" in listed
     with pytest.raises(SystemExit) as stop:  # an option, not an override: --first-try=yes is refused
         train_parser().parse_intermixed_args([f"{FIRST_TRY_OPTION}=yes"])
     assert stop.value.code == 2
@@ -102,8 +207,10 @@ def test_the_run_records_the_option_and_a_resume_or_reuse_without_it_is_told_to_
     """The run folder says it was made with --first-try (config.yaml's comment, its line of
     invocations.jsonl, the command that finishes it); rerunning the command resumes it; the
     same command without the option, or a run.reuse of it without the option, is refused
-    (its settings differ) with "add --first-try" as the first fix, never run silently with
-    the config file's full-size settings."""
+    (its settings differ), never run silently with the config file's full-size settings: the
+    same command without it, the full run, is told first to start beside it (review F3:
+    "add --first-try" came first, and the cached-size check offered the first try's 128 px
+    source as the fix of the full run's 512), a run.reuse of it "add --first-try"."""
     typed: list[str] = []  # the words of the command a shell started: its record's argv
     monkeypatch.setattr(runtime, "command_argv", lambda: [".venv/bin/python", "-m", "drac_ssl.train", *typed])
 
@@ -119,13 +226,13 @@ def test_the_run_records_the_option_and_a_resume_or_reuse_without_it_is_told_to_
     assert run(command) == 0, capsys.readouterr().err
     said = capsys.readouterr().out
     assert f"[train] {FIRST_TRY_OPTION} applied data.cache_sizes=[128] " in said
-    assert "(finetune.epochs=3 typed in its place): the tiny first try, its figures mean nothing" in said
+    assert "(finetune.epochs=3 run.name=ft typed in their places): the tiny first try, its figures mean nothing" in said
     run_dir = out / "ft"
     text = (run_dir / "config.yaml").read_text(encoding="utf-8")
     assert text.splitlines()[1].startswith(f"# {FIRST_TRY_OPTION} applied data.cache_sizes=[128] data.n_folds=2 ")
     assert train.read_yaml(text) == to_dict(load_config("fundus", [*FIRST_TRY, *own]))
     (line,) = [json.loads(x) for x in (run_dir / "invocations.jsonl").read_text().splitlines()]
-    assert line[FIRST_TRY_KEY]["replaced"] == ["finetune.epochs=3"] and FIRST_TRY_OPTION in line["argv"]
+    assert line[FIRST_TRY_KEY]["replaced"] == ["finetune.epochs=3", "run.name=ft"] and FIRST_TRY_OPTION in line["argv"]
     assert line["epochs_typed"]["pretrain.epochs"]["option"] == FIRST_TRY_OPTION
     assert first_try_record(run_dir) == line[FIRST_TRY_KEY]
     assert f" {FIRST_TRY_OPTION} " in run_state.resume_command(run_dir)
@@ -134,13 +241,16 @@ def test_the_run_records_the_option_and_a_resume_or_reuse_without_it_is_told_to_
     assert run(command) == 0, capsys.readouterr().err
     assert "made with a different configuration" not in capsys.readouterr().err
     assert (run_dir / "config.yaml").read_text(encoding="utf-8").splitlines()[1] == text.splitlines()[1]
-    # without the option: refused, the option named as the fix, nothing run
+    # without the option: refused, a folder of its own first, the option second, nothing run
     dropped = [w for w in command if w != FIRST_TRY_OPTION]
-    assert run(dropped) == 2
-    err = " ".join(capsys.readouterr().err.split())
-    assert "this run folder was made with a different configuration" in err and "data.cache_sizes: [128] -> [256, 512]" in err
-    assert (f"fix: add {FIRST_TRY_OPTION} to your command ({run_dir} was made with it, this command has none) "
-            "to resume it; or choose another run.name") in err
+    for full in (dropped, [w for w in dropped if not w.startswith("run.stages=")]):  # every stage too
+        assert run(full) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert "this run folder was made with a different configuration" in err and "data.cache_sizes: [128] -> [256, 512]" in err
+        assert (f"fix: start the full run beside it: replace run.name=ft with run.name=ft-2 in your command ({run_dir} "
+                f"is a tiny first try, made with {FIRST_TRY_OPTION}; this command has none); or add {FIRST_TRY_OPTION} "
+                f"to your command to resume that first try") in err, err
+        assert "not a cached size" not in err and "source_size=128" not in err, err  # the new run caches 256, 512
     assert len((run_dir / "invocations.jsonl").read_text().splitlines()) == 2
     # a resume from the run's own config.yaml, a stage to run again (config.yaml rewritten):
     # the values are the file's, and its comment is kept from the run's records
@@ -168,3 +278,24 @@ def test_a_first_try_setting_refused_with_the_users_names_the_option() -> None:
     assert lines and f"command line '{FIRST_TRY_OPTION}'" in lines[0], lines
     with pytest.raises(ConfigError):  # a misspelt setting after it is still refused
         load_config("fundus", [*FIRST_TRY, "pretrain.epoch=2"])
+
+
+@pytest.mark.parametrize("argv", [["--print-config", "fundus", FIRST_TRY_OPTION],
+                                  [FIRST_TRY_OPTION, "--print-config=fundus"],
+                                  ["--print-config", "fundus", "pretrain.epochs=2"],
+                                  ["-c", "drac", "--print-config", "fundus"]])
+def test_print_config_refuses_what_it_would_ignore(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F5: ``--print-config NAME --first-try`` printed the file without the preset and said
+    nothing; an override or -c beside it was ignored alike. Each is a usage error (exit 2,
+    nothing on stdout) that names what would be ignored; --print-config alone still prints."""
+    with pytest.raises(SystemExit) as stop:
+        train_parser().parse_intermixed_args(argv)
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and out == ""
+    others = " ".join(w for w in argv if not w.startswith("--print-config") and w != "fundus")
+    err = " ".join(err.split())
+    assert f"--print-config prints the config file fundus as it is and takes nothing else: {others} would not" in err
+    assert "fix: " in err and "--print-config fundus > my.yaml alone" in err
+    with pytest.raises(SystemExit) as stop:
+        train_parser().parse_intermixed_args(["--print-config", "fundus"])
+    assert stop.value.code == 0 and capsys.readouterr().out == (CONFIGS / "fundus.yaml").read_text(encoding="utf-8")

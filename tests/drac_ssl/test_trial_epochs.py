@@ -151,3 +151,30 @@ def test_a_run_from_a_trial_s_config_yaml_or_taking_its_stages_is_a_trial_run(
     lines = (tmp_path / trial / "invocations.jsonl").read_text().splitlines()
     assert INVOCATION_KEY not in json.loads(lines[-1]), lines[-1]
     assert trial_run_record(tmp_path / trial)["trial"] is True
+
+
+def test_a_count_first_try_set_is_said_so_in_a_run_that_takes_it_or_starts_from_its_config(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F4: a first try's pretrain.epochs=1, set by --first-try, read "typed on the
+    command line of runs/first-try" in a run that took its pretraining (run.reuse: the ``in``
+    record) or started from its config.yaml (the ``via`` record): the option is carried with
+    the record and said, as the first try's own report says it."""
+    config, common = _stub_pretraining(tmp_path, monkeypatch)
+    assert train.main(["-c", str(config), "--first-try", *common]) == 0
+    trial = Path("runs") / "first-try"
+    assert "pretrain.epochs=1 set by --first-try on the command line)" in trial_run_record(trial)["why"]
+    assert train.main(["-c", str(trial / "config.yaml"), "run.name=b", f"run.reuse={trial}"]) == 0
+    stages = json.loads((tmp_path / "runs" / "b" / "stages.json").read_text())
+    source = stages["pretrain"]["reused_from"]
+    assert stages["pretrain"][INVOCATION_KEY]["pretrain.epochs"]["option"] == "--first-try"
+    record = trial_run_record(tmp_path / "runs" / "b")
+    assert record is not None and (f"(pretrain.epochs=1 set by --first-try on the command line of {source}, "
+                                   f"whose pretraining run.reuse took)") in record["why"], record
+    assert train.main(["-c", str(trial / "config.yaml"), "run.name=c"]) == 0
+    line = json.loads((tmp_path / "runs" / "c" / "invocations.jsonl").read_text().splitlines()[-1])
+    assert line[INVOCATION_KEY]["pretrain.epochs"] == {"typed": 1, "file": 100, "config": str(config),
+                                                      "via": str(trial), "option": "--first-try"}, line
+    record = trial_run_record(tmp_path / "runs" / "c")
+    assert record is not None and (f"(pretrain.epochs=1 set by --first-try on the command line of {trial}, "
+                                   f"whose config.yaml this run was started from)") in record["why"], record
+    assert "typed on the command line" not in record["why"]

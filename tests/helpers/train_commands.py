@@ -30,10 +30,10 @@ def train_commands(markdown: str) -> list[list[str]]:
 
 def readme_fundus_first_try() -> list[str]:
     """The README quick start's tiny first try on a folder of fundus photographs: its one
-    ``-c configs/fundus.yaml ... run.name=first-try`` command (AssertionError unless exactly one)."""
+    ``-c configs/fundus.yaml --first-try ...`` command (AssertionError unless exactly one)."""
     section = README.read_text(encoding="utf-8").split('<a id="quick-start-on-your-data"></a>', 1)[1]
     found = [c for c in train_commands(section.split('<a id="how-long"></a>', 1)[0])
-             if "configs/fundus.yaml" in c and "run.name=first-try" in c]
+             if "configs/fundus.yaml" in c and "--first-try" in c]
     assert len(found) == 1, f"the README's quick start gives {len(found)} fundus first-try commands, not 1"
     return found[0]
 
