@@ -104,9 +104,13 @@ def collapse_warning(meta: dict[str, Any], stage: str, *, markdown: bool = False
     representation (:func:`collapse_symptoms` of ``meta``, its ``metadata.json``: its best
     epoch's ``metrics`` and ``pretrain.loss.gamma``, :func:`recorded_gamma`); "" when they show
     none. ``stage``: ``"pretrain"`` or ``"umm"`` (:data:`SSL_STAGE_TITLES`). What was seen, what
-    it means (the features carry little information about the images, so the VICReg variants'
-    fine-tuning figures measure mostly the head and the fine-tuning) and what to do (more
-    epochs, a larger batch, the learning rate). ``markdown``: report.md's wording (bold, the
+    it means (the features carry little information about the images, so the fine-tuning
+    figures of the variants built on it, the VICReg variants or, for ``"umm"``, the VICReg +
+    UMM variant, measure mostly the head and the fine-tuning) and what to do, in the stage's
+    own settings (:class:`drac_ssl.config.PretrainConfig`'s ``pretrain.epochs``,
+    ``pretrain.batch_size``, ``pretrain.lr``; :class:`drac_ssl.config.UMMConfig`'s
+    ``umm.epochs``, ``umm.batch_size``, ``umm.inner_lr`` and ``umm.outer_lr``, and the
+    pretraining UMM starts from). ``markdown``: report.md's wording (bold, the
     settings as code, the figures "below"); else the console's plain words, which its
     ``warning:`` lines (pretraining's and UMM's last line, the run's result lines) prefix."""
     metrics = meta.get("metrics")
@@ -121,11 +125,20 @@ def collapse_warning(meta: dict[str, Any], stage: str, *, markdown: bool = False
 
     head = (f"**The {title} representation looks collapsed**" if markdown
             else f"the {title} representation looks collapsed")
-    return (f"{head}: {'; '.join(seen)}. Its features then carry little information about the images, so the "
-            f"fine-tuning figures of the VICReg variants{' below' if markdown else ''} measure mostly the head "
-            f"and the fine-tuning, not the pretraining. Pretrain for more epochs ({code('pretrain.epochs')}) "
-            f"or with a larger batch ({code('pretrain.batch_size')}), and check the learning rate "
-            f"({code('pretrain.lr')}).")
+    below = " below" if markdown else ""
+    if stage == "umm":  # UMM's own settings (config.UMMConfig); only the variant it trains is hit
+        meaning = (f"the fine-tuning figures of the VICReg + UMM variant{below} measure mostly the head and "
+                   f"the fine-tuning, not UMM's re-tuning")
+        fix = (f"Re-tune UMM for more epochs ({code('umm.epochs')}) or with a larger batch "
+               f"({code('umm.batch_size')}), and check its learning rates ({code('umm.inner_lr')}, "
+               f"{code('umm.outer_lr')}); if the VICReg representation it starts from looks collapsed "
+               f"too, mend the pretraining first")
+    else:
+        meaning = (f"the fine-tuning figures of the VICReg variants{below} measure mostly the head and the "
+                   f"fine-tuning, not the pretraining")
+        fix = (f"Pretrain for more epochs ({code('pretrain.epochs')}) or with a larger batch "
+               f"({code('pretrain.batch_size')}), and check the learning rate ({code('pretrain.lr')})")
+    return f"{head}: {'; '.join(seen)}. Its features then carry little information about the images, so {meaning}. {fix}."
 
 
 def run_collapse_warnings(run_dir: str | os.PathLike[str]) -> list[str]:

@@ -26,8 +26,9 @@ INCOMPLETE_SUBMISSION = 3
 """The exit code of a submission CSV known not to be complete, though its rows are valid: the
 export's ``--skip-unreadable`` having skipped files (:data:`drac_ssl.runtime.EXIT_SKIPPED`), or
 a ``--check`` without the test images of a file of DRAC's 3 grades whose row count is not the
-DRAC 2022 Task 3 test set's 386 (:func:`drac_ssl.submission.report_check`): either way not a
-submission to upload as it is."""
+DRAC 2022 Task 3 test set's 386, or of a file whose export's record beside it (``.skipped.json``,
+written by ``--skip-unreadable``) names skipped files it has still no row for
+(:func:`drac_ssl.submission.report_check`): either way not a submission to upload as it is."""
 
 CHECK_EXIT_CODES = ("0 the file passes every check made (without the test images, --images DIR, "
                     "or a run's test cases, the export's --manifest RUN, only its format: the OK "
@@ -39,7 +40,9 @@ CHECK_EXIT_CODES = ("0 the file passes every check made (without the test images
                     "DRAC's test set: its format is valid, but it is NOT a valid DRAC submission "
                     "(a missing case makes the whole submission invalid; --images DIR, DRAC's "
                     "test folder, lists each missing case, and checks a file of another 3-grade "
-                    "data set against its own test images)")
+                    "data set against its own test images), or any file whose .skipped.json "
+                    "beside it (the export's --skip-unreadable) names skipped files it has no "
+                    "row for: NOT a complete submission")
 """The exit codes of a submission check, ``python -m drac_ssl.submission --check`` and
 ``python -m drac_ssl.export --check``, as their ``--help`` says them."""
 

@@ -100,7 +100,8 @@ rule; :func:`nothing_to_grade_problem`); it lists each skipped file on stderr
 ``INCOMPLETE:`` line naming each (``file: what``,
 :func:`drac_ssl.grading.image_notes.incomplete_line`, the first words of the app's batch
 summary too) and exits 3: the CSV is not a complete submission (``--check`` against
-the folder reports a missing row for each skipped file). The record's ``left_out`` lists every
+the folder reports a missing row for each skipped file; without it, the record says it: NOT a
+complete submission, exit 3 too, until the CSV has a row for each). The record's ``left_out`` lists every
 other entry of the folder not graded, none a case (files holding no image, sub-folders,
 hidden files, each with its ``kind``, ``problem`` and ``fix``: :func:`_left_out`), so that a
 program reading it learns of every entry; the summary line counts them. A symbolic link to a
@@ -200,7 +201,9 @@ Exit codes: 0 success, 1 the submission has problems (each printed as FILE:LINE:
 fix; the file is kept as ``OUT.failed``, :func:`failed_submission_path`, and ``--out`` left as it
 was), 2 bad input (missing run or bundle, unreadable images, bad arguments, a file or folder
 it cannot write), without a traceback; 3 written with ``--skip-unreadable`` but some files
-skipped; 4 written, every image graded, but some image is not reliably gradable (its reasons in
+skipped, or (``--check`` without ``--images`` or ``--manifest``) a file known to be
+incomplete: of DRAC's 3 grades with a row count not DRAC's 386, or whose ``.skipped.json``
+names skipped files it has no row for (:func:`drac_ssl.submission.report_check`); 4 written, every image graded, but some image is not reliably gradable (its reasons in
 ``<stem>_notes.csv``; 3 goes first when files were also skipped); 5 nothing to grade (the
 folder holds no image; nothing written).
 """
@@ -336,6 +339,7 @@ from drac_ssl.submission import (
     read_submission,
     referable_path,
     safe_case_name,
+    skipped_record_path,  # re-exported: export.skipped_record_path
     write_image_notes,
     write_referable,
     write_submission,
@@ -1332,16 +1336,6 @@ SUBFOLDERS_SHOWN_DEEPER = 3
 """The folders holding images below an ``--images`` folder that its fix names, at most."""
 
 
-def skipped_record_path(out: str | os.PathLike[str]) -> Path:
-    """Where ``--skip-unreadable`` writes its record of the skipped files for the CSV ``out``:
-    beside it, ``grades.csv`` -> ``grades.skipped.json``. Only a ``.csv`` suffix is replaced:
-    ``sub.v1`` -> ``sub.v1.skipped.json``, so ``sub.v1`` and ``sub.v2`` keep records of their own."""
-    out = Path(out)
-    if out.suffix.lower() == ".csv":
-        return out.with_suffix(".skipped.json")
-    return out.with_name(out.name + ".skipped.json")
-
-
 def _drac_scale_line(images_dir: Path, out: Path, names: Sequence[str]) -> str:
     """The warning for a model of another scale than DRAC's 3 grades that graded DRAC 2022's
     own test folder (``images_dir``, or one image of it: :func:`is_drac_test_folder`) into
@@ -2002,7 +1996,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     --images DIR`` or ``--score TEAM.csv --labels LABELS.csv`` (:func:`drac_ssl.scoring.score_command`);
     returns the exit code (0 ok, 1 submission problems, 2 bad input, 3 written with
     ``--skip-unreadable`` but some files skipped, or ``--check`` without the test images of a
-    DRAC-scale file whose row count is not 386: NOT a valid DRAC submission,
+    DRAC-scale file whose row count is not 386 (NOT a valid DRAC submission) or of a file whose
+    ``.skipped.json`` names skipped files it has no row for (NOT a complete submission),
     :data:`drac_ssl.exit_codes.INCOMPLETE_SUBMISSION`, 4 written but some image not reliably
     gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`, 5 nothing to grade: the folder holds no
     image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`)."""
@@ -2050,15 +2045,6 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                            f"pass --images DIR (the folder of the images the CSV grades) instead "
                            f"of --manifest; the grade scale then comes from {scale}")
                     raise BundleError(f"{args.manifest}: the manifest lists no test images\n  fix: {fix}")
-            record = skipped_record_path(args.check)
-            said = (read_json_dict(record) or {}) if record.is_file() else {}
-            skipped_files = sorted({str(e.get("path") or e.get("file")) for e in said.get("skipped") or []
-                                    if isinstance(e, dict)})
-            if skipped_files:  # a record of a run that skipped nothing says nothing here
-                print(f"note: {record} says {len(skipped_files)} file(s) were skipped (unreadable, "
-                      f"not an image this package reads, or blank or random noise) when this CSV was written "
-                      f"(--skip-unreadable): it has no row for them",
-                      file=sys.stderr)
             scale_from = (f"the manifest of {args.manifest} has" if args.manifest and args.grades is None
                           else "--grades says" if args.grades is not None else "")
             code = report_check(args.check, args.images, num_grades=k, grade_names=names,

@@ -60,7 +60,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
-           "write_submission", "DRAC_PROB_COLUMNS",
+           "write_submission", "DRAC_PROB_COLUMNS", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "broken_link_words", "case_name_problem", "printable_text",
            "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
            "ESCAPED_NAME_WORDS", "bundle_cell"]
@@ -307,6 +307,17 @@ def image_notes_path(submission: str | os.PathLike[str]) -> Path:
     ``submission``: ``new_grades.csv`` -> ``new_grades_notes.csv`` (:func:`write_image_notes`)."""
     submission = Path(submission)
     return submission.with_name(f"{submission.stem}_notes.csv")
+
+
+def skipped_record_path(out: str | os.PathLike[str]) -> Path:
+    """Where the export's ``--skip-unreadable`` writes its record of the skipped files for the
+    CSV ``out`` (``python -m drac_ssl.export``), and where :func:`report_check` reads it:
+    beside it, ``grades.csv`` -> ``grades.skipped.json``. Only a ``.csv`` suffix is replaced:
+    ``sub.v1`` -> ``sub.v1.skipped.json``, so ``sub.v1`` and ``sub.v2`` keep records of their own."""
+    out = Path(out)
+    if out.suffix.lower() == ".csv":
+        return out.with_suffix(".skipped.json")
+    return out.with_name(out.name + ".skipped.json")
 
 
 def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classes: Sequence[int],
@@ -1766,7 +1777,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     completeness was not checked) and returns the exit code of
     :func:`report_check` (:data:`drac_ssl.exit_codes.CHECK_EXIT_CODES`, in ``--help``): 0 when there is none, 1 when there are problems, 3 when,
     without ``--images``, a file of DRAC's 3 grades has not DRAC's 386 rows (NOT a valid DRAC
-    submission, the line says), 2 when stdout
+    submission, the line says) or the export's ``.skipped.json`` beside it names skipped
+    files it has no row for (NOT a complete submission), 2 when stdout
     cannot be written (``> /dev/full``: one ``error:`` line on stderr instead) or ``--images``
     is no folder of images (:func:`images_option_problem`: an ``error:`` line). A usage error
     (a missing ``--check``, ``--grades`` not an integer) exits 2 through argparse's
@@ -1828,14 +1840,70 @@ def not_drac_words(n_rows: int, other_options: str = "") -> str:
             + (f", or {other_options}" if other_options else ""))
 
 
+SKIPPED_WHY = "unreadable, not an image this package reads, or blank or random noise"
+"""Why the export's ``--skip-unreadable`` skips a file, in the words :func:`report_check`
+gives its record (:func:`skipped_without_rows`)."""
+
+
+class SkippedFiles(NamedTuple):
+    """What the export's record beside a submission says it skipped (:func:`skipped_without_rows`)."""
+
+    record: Path  # the record, skipped_record_path(csv)
+    skipped: list[str]  # the file names it lists, in its order
+    without_row: list[str]  # those the CSV still has no row for
+
+
+def skipped_without_rows(csv_path: str | os.PathLike[str]) -> SkippedFiles:
+    """The files the export's ``--skip-unreadable`` skipped when it wrote the CSV ``csv_path``,
+    as its record beside it says (:func:`skipped_record_path`: JSON, ``skipped``: a list of
+    ``{"file": NAME, "path": PATH, ...}``), and those the CSV has still no row for: no row
+    whose case is the file's name or the name the check's fix suggests for a name that cannot
+    be a case (:func:`safe_case_name`); a row the user has added since covers its file. The
+    CSV's cases are read loosely (:func:`drac_ssl.name_tags.csv_first_column`), a file with
+    problems too. No record, an unreadable one or one of an export that skipped nothing: both
+    lists empty."""
+    from drac_ssl.io import read_json_dict
+    from drac_ssl.name_tags import csv_first_column
+
+    record = skipped_record_path(csv_path)
+    said = (read_json_dict(record) or {}) if record.is_file() else {}
+    entries = said.get("skipped")
+    skipped: list[str] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and (name := entry.get("file") or Path(str(entry.get("path") or "")).name):
+            if str(name) not in skipped:
+                skipped.append(str(name))
+    if not skipped:
+        return SkippedFiles(record, [], [])
+    rows = {case.strip() for case in csv_first_column(csv_path)}
+    without = [name for name in skipped if name not in rows and safe_case_name(name) not in rows]
+    return SkippedFiles(record, skipped, without)
+
+
+def not_complete_words(skipped: SkippedFiles) -> str:
+    """The result line (instead of ``OK``) of a valid submission checked without its test images
+    whose export's record says it skipped files the CSV has no row for
+    (:func:`skipped_without_rows`): NOT a complete submission, and how to make it one. Exit
+    code :data:`drac_ssl.exit_codes.INCOMPLETE_SUBMISSION` (3), the export's own for it, goes
+    with it."""
+    n, m = len(skipped.skipped), len(skipped.without_row)
+    them = "them" if m == n else f"{m} of them"
+    return (f"NOT a complete submission: {skipped.record} says {n} file(s) were skipped ({SKIPPED_WHY}) "
+            f"when this CSV was written (export --skip-unreadable), and it has no row for {them} (the "
+            f"format is valid; the record lists each file and its fix). Fix: make them readable images "
+            f"and grade the folder again, or move them out of it if they are no test images; check it "
+            f"with --images DIR, the folder it grades, which lists each missing case")
+
+
 def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None,
                  *, num_grades: int | None = None, grade_names: Sequence[str] | None = None,
                  cases: Sequence[str] | None = None, scale_from: str = "",
                  other_options: str = "") -> int:
     """Print the problems of a submission (or ``OK: N cases``), and on stderr, either way, the
     scale the rows were checked against, where it came from and what the cases were checked
-    against; 1 when there are problems, 3 for a DRAC-scale file not of DRAC's row count (below),
-    else 0 (the command lines' exit code; a reader that
+    against; 1 when there are problems, 3 for a file known to be incomplete (a DRAC-scale file
+    not of DRAC's row count, or one whose export skipped files: below), else 0 (the command
+    lines' exit code; a reader that
     closed the pipe, ``| head -1``, changes neither, and a stdout that cannot be written,
     ``> /dev/full``, is one ``error:`` line on stderr and 2:
     :func:`drac_ssl.console.print_lines`). ``scale_from``: who says ``num_grades``, in the line
@@ -1853,7 +1921,14 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     the DRAC Task 3 test set's 386: no ``OK`` but :func:`not_drac_words`, NOT a valid DRAC
     submission, and :data:`drac_ssl.exit_codes.INCOMPLETE_SUBMISSION` (3), so that a script
     testing the exit code uploads no incomplete file (a file of another 3-grade data set
-    passes when checked against its own test images, ``images_dir`` or ``cases``). An
+    passes when checked against its own test images, ``images_dir`` or ``cases``), and a file
+    whose export's record beside it (:func:`skipped_record_path`, written by
+    ``--skip-unreadable``) names skipped files it has still no row for
+    (:func:`skipped_without_rows`): no ``OK`` but :func:`not_complete_words`, NOT a complete
+    submission, and 3 too (this line first when both apply: it says which rows are known to
+    be missing). Checked against the test images or ``cases``, such a record is a ``note:`` on
+    stderr (the check itself lists the missing rows), as it is beside a file with problems;
+    the note says so too when the CSV has since got a row for each skipped file. An
     ``images_dir`` that is no folder of images (:class:`ImagesFolderError`) is one ``error:``
     line on stderr and 2, a usage error, as argparse's are."""
     try:
@@ -1865,6 +1940,14 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     problems, n_rows, k = checked.problems, checked.n_rows, checked.k
     against = (f", against {images_dir}" if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
+    skipped = skipped_without_rows(csv_path)  # the export's record beside it
+    not_complete = bool(skipped.without_row) and not against and not problems
+    if skipped.skipped and not not_complete:  # else the result line says it
+        n, m = len(skipped.skipped), len(skipped.without_row)
+        print(f"note: {skipped.record} says {n} file(s) were skipped ({SKIPPED_WHY}) when this CSV was "
+              f"written (--skip-unreadable): "
+              + (f"it has no row for {'them' if m == n else f'{m} of them'}" if m else
+                 "it has a row for each of them now"), file=sys.stderr)
     said: list[str] = []  # stderr: the scale used and where it came from, pass or fail
     if k is not None:
         scale = f"checked as {k} grades (P0..P{k - 1}){against}"
@@ -1892,7 +1975,8 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
         return 1
     # case,class,P0,P1,P2 without the test images: a row count not DRAC's is no DRAC submission
     not_drac = not against and k == len(DRAC_PROB_COLUMNS) and n_rows != DRAC_TEST_IMAGES
-    result = (not_drac_words(n_rows, other_options) if not_drac else f"OK: {n_rows} cases"
+    result = (not_complete_words(skipped) if not_complete else not_drac_words(n_rows, other_options) if not_drac
+              else f"OK: {n_rows} cases"
               + ("" if against else f", the format only: {completeness_words(k, other_options)}"))
     if (failure := print_lines([result])) is not None:
         print(f"error: cannot print the result of {csv_path} on stdout ({failure})", file=sys.stderr)
@@ -1901,7 +1985,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
         said.append(f"warning: {words}")
     for line in said:
         print(line, file=sys.stderr)
-    return INCOMPLETE_SUBMISSION if not_drac else 0
+    return INCOMPLETE_SUBMISSION if not_complete or not_drac else 0
 
 if __name__ == "__main__":
     raise SystemExit(main())

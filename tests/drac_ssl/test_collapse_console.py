@@ -54,10 +54,38 @@ def test_the_console_and_the_report_say_one_warning(tmp_path: Path) -> None:
     assert said[0].startswith("the UMM representation looks collapsed: rate reduction of UMM's training batches")
     report = write_report(run).read_text(encoding="utf-8")
     marked = collapse_warning(_meta(COLLAPSED), "umm", markdown=True)
-    assert f"> {marked}" in report and "(`pretrain.epochs`)" in marked
+    assert f"> {marked}" in report and "(`umm.epochs`)" in marked and "`pretrain.epochs`" not in marked
     assert said[0].split(": ", 1)[1].split(". Its", 1)[0] in marked  # the same symptoms
     assert "VICReg representation looks collapsed" not in report
     assert run_collapse_warnings(tmp_path / "nothing") == []
+
+
+def test_the_umm_warning_names_umms_own_settings() -> None:
+    """A review: UMM's collapse warning gave VICReg's fix (pretrain.epochs, pretrain.batch_size,
+    pretrain.lr), settings that leave UMM's re-tuning as it was. It now names UMM's own, each a
+    real setting of the config; the VICReg warning's words are unchanged, and UMM's meaning
+    names the one variant it trains."""
+    import re
+    from dataclasses import fields
+
+    from drac_ssl.config import Config
+
+    umm = collapse_warning(_meta(COLLAPSED), "umm")
+    assert umm.endswith("Re-tune UMM for more epochs (umm.epochs) or with a larger batch (umm.batch_size), "
+                        "and check its learning rates (umm.inner_lr, umm.outer_lr); if the VICReg "
+                        "representation it starts from looks collapsed too, mend the pretraining first."), umm
+    assert "pretrain." not in umm and "figures of the VICReg + UMM variant measure mostly" in umm
+    marked = collapse_warning(_meta(COLLAPSED), "umm", markdown=True)
+    assert "(`umm.batch_size`)" in marked and "(`umm.inner_lr`, `umm.outer_lr`)" in marked
+    assert "VICReg + UMM variant below" in marked
+    for words in (umm, collapse_warning(_meta(COLLAPSED), "pretrain")):  # each a setting there is
+        for section, name in re.findall(r"\b(umm|pretrain)\.([a-z_]+)\b", words):
+            assert name in {f.name for f in fields(getattr(Config(), section))}, (section, name)
+    vicreg = collapse_warning(_meta(COLLAPSED), "pretrain", markdown=True)  # report.md's, as before
+    assert vicreg.endswith("so the fine-tuning figures of the VICReg variants below measure mostly the head "
+                           "and the fine-tuning, not the pretraining. Pretrain for more epochs "
+                           "(`pretrain.epochs`) or with a larger batch (`pretrain.batch_size`), and check "
+                           "the learning rate (`pretrain.lr`)."), vicreg
 
 
 def _fake_mnist(root: Path) -> Path:

@@ -578,6 +578,12 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     assert export.main(["--check", str(out), "--images", str(folder)]) == 1
     captured = capsys.readouterr()
     assert "image 'a_cut.png' has no row" in captured.out and str(record) in captured.err
+    # a review: the format-only check of it said OK with only a note; the record says it is
+    # incomplete: NOT a complete submission, exit 3, whatever the row count says
+    assert export.main(["--check", str(out)]) == export.EXIT_SKIPPED
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"NOT a complete submission: {record} says 1 file(s) were skipped"), captured.out
+    assert "OK" not in captured.out and "NOT a valid DRAC" not in captured.out
     # nothing unreadable: exit 0 and a record that says so
     assert export.main([str(exported_run), "--images", str(test_dir), "--out", str(out),
                         "--skip-unreadable"]) == 0

@@ -424,6 +424,69 @@ def test_a_drac_file_without_drac_row_count_is_no_valid_submission(
         "--images DIR, or --manifest RUN for a run whose manifest lists test images")
 
 
+def test_a_file_whose_export_skipped_files_is_not_complete_for_either_check(
+        tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: ``export --check grades.csv`` of a CSV written by ``--skip-unreadable`` said
+    in a note that N files were skipped and it has no row for them, then ``OK: ..., the format
+    only`` and exit 0; ``python -m drac_ssl.submission --check`` did not read the record at
+    all. Both now say NOT a complete submission and exit 3 (INCOMPLETE_SUBMISSION) while the
+    record names skipped files without a row, on any scale, and OK (0) once rows were added."""
+    import json
+
+    from drac_ssl import export
+    from drac_ssl.exit_codes import INCOMPLETE_SUBMISSION
+
+    def record_skipping(csv_path: Path, *names: str) -> Path:  # as the export writes it
+        record = submission.skipped_record_path(csv_path)
+        record.write_text(json.dumps({
+            "submission": str(csv_path), "images": str(images), "complete": not names, "graded": 3,
+            "skipped": [{"file": n, "path": str(images / n), "problem": "truncated PNG",
+                         "fix": "re-copy or re-export the image"} for n in names]}))
+        return record
+
+    assert export.skipped_record_path is submission.skipped_record_path  # one rule for both
+    graded = CASES[:3]  # 1000.png skipped
+    five = write_submission(tmp_path / "five.csv", graded, np.full((3, 5), 0.2), num_grades=5)
+    record = record_skipping(five, "1000.png")
+    for check in (main, export.main):
+        assert check(["--check", str(five)]) == INCOMPLETE_SUBMISSION, check
+        out, err = capsys.readouterr()
+        assert out.startswith(f"NOT a complete submission: {record} says 1 file(s) were skipped "
+                              "(unreadable, not an image this package reads, or blank or random "
+                              "noise) when this CSV was written (export --skip-unreadable), and it "
+                              "has no row for them"), out
+        assert "OK" not in out and len(out.splitlines()) == 1 and "--images DIR" in out
+        assert "skipped" not in err  # said once, in the result line
+    # against the test images the check lists the missing row itself; the record is a note
+    assert main(["--check", str(five), "--images", str(images), "--grades", "5"]) == 1
+    out, err = capsys.readouterr()
+    assert "image '1000.png' has no row" in out
+    assert f"note: {record} says 1 file(s) were skipped" in err and "it has no row for them" in err
+    # a DRAC-scale file: the record's verdict, which names what is missing, comes first
+    drac = write_submission(tmp_path / "drac.csv", graded, _probs(3))
+    record_skipping(drac, "1000.png", "0.png")
+    assert main(["--check", str(drac)]) == INCOMPLETE_SUBMISSION
+    out = capsys.readouterr().out
+    assert out.startswith("NOT a complete submission") and "2 file(s) were skipped" in out
+    assert "no row for them" in out and "NOT a valid DRAC" not in out
+    # the user added a row for 1000.png since: the record no longer says it is incomplete
+    added = write_submission(tmp_path / "five.csv", CASES, np.full((4, 5), 0.2), num_grades=5)
+    for check in (main, export.main):
+        assert check(["--check", str(added)]) == 0, check
+        out, err = capsys.readouterr()
+        assert out.startswith("OK: 4 cases, the format only") and "NOT" not in out.split(":")[0]
+        assert f"note: {record} says 1 file(s) were skipped" in err and "a row for each of them now" in err
+    # one of two added: the count of those still missing
+    record_skipping(added, "1000.png", "7.png")
+    assert main(["--check", str(added)]) == INCOMPLETE_SUBMISSION
+    assert "2 file(s) were skipped" in (out := capsys.readouterr().out) and "no row for 1 of them" in out
+    # a record of an export that skipped nothing says nothing
+    record_skipping(added)
+    assert main(["--check", str(added)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("OK: 4 cases") and "skipped" not in err
+
+
 def test_the_check_commands_document_their_exit_codes() -> None:
     from drac_ssl.commands import CHECK_EXIT_CODES, export_parser
 
@@ -435,6 +498,7 @@ def test_the_check_commands_document_their_exit_codes() -> None:
     assert "completeness was not checked" in said
     assert "3 checked without the test images, a file of DRAC's 3 grades" in said
     assert "NOT a valid DRAC submission" in said
+    assert "whose .skipped.json beside it (the export's --skip-unreadable) names skipped files" in said
     helped = " ".join(export_parser().format_help().split())
     assert " ".join(CHECK_EXIT_CODES.split()) in helped
     assert "Exit codes. Grading" in helped and "--score: 0 scored" in helped
