@@ -30,7 +30,8 @@ that the fix said names the setting that leaves that split out (:func:`pretraini
 written by :func:`drac_ssl.grading.bundle.build_bundle` with :func:`pretraining_images_of`, from
 the ingest manifest and the stages' recorded settings; absent for the ``scratch`` variant, whose
 backbone was never pretrained; a bundle built before it is read from its run folder,
-:func:`pretraining_record`, and rebuilt by ``export RUN --variant NAME``).
+:func:`pretraining_record`, and rebuilt by ``export RUN --variant NAME`` without ``--images``;
+with ``--images`` it is reused, writing nothing into the run).
 :func:`pretraining_splits` reads it back; the export of ``--images`` counts the graded files
 among them and marks them in the notes file's ``pretraining_image`` column, and ``--score``
 says :func:`pretraining_images_line` when scored files are among them (by content: a renamed
