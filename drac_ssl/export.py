@@ -324,6 +324,7 @@ from drac_ssl.submission import (
     IMAGE_SUFFIXES,
     NOT_AN_IMAGE_FIX,
     NOT_INFORMATIVE_COLUMN,
+    PRETRAINING_OUTSIDE_MARK,
     FolderFiles,
     broken_link_words,
     case_name_problem,
@@ -622,9 +623,10 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
     if variant is None:
         bundle_dir = build_bundle(run_dir, None, bundle_dir, device=device)
     else:
-        bundle_dir, reused = build_or_reuse_bundle(run_dir, variant, bundle_dir, device=device)
+        why: list[str] = []
+        bundle_dir, reused = build_or_reuse_bundle(run_dir, variant, bundle_dir, device=device, said=why)
         other = selected_other_line(run_dir, variant)
-        for line in variant_lines(run_dir, variant, bundle_dir, reused, other):
+        for line in variant_lines(run_dir, variant, bundle_dir, reused, other, rebuilt="; ".join(why)):
             print(f"[export] {line}")
         if other:
             notes.append(other)
@@ -660,7 +662,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         grade_notes = _grade_notes(bundle, probs, grades)  # the notes file's grade_note column
         # the test images the backbone's pretraining read (transductive, by default): by the
         # manifest's hashes, the notes file's pretraining_image column
-        pretrained, stages = _pretraining_marks(pretraining_record(Path(bundle.path), bundle.metadata)[0],
+        own_record = pretraining_record(Path(bundle.path), bundle.metadata)[0]
+        pretrained, stages = _pretraining_marks(own_record,
                                                 [str(r.get("sha256") or "")[:HASH_HEX] or None for r in test_rows])
         notes_file = image_notes_path(final)
         images_dir, note = _check_folder(_test_images_dir(data_dir, test_rows), test_rows, final)
@@ -679,7 +682,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             # kill between the two never leaves a flagged CSV without them (--score: clean)
             before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in grades], reasons,
                                               [False] * len(cases), grade_notes, bundle=bundle.identity,
-                                              pretrained=pretrained))
+                                              pretrained=pretrained,
+                                              outside=str((own_record or {}).get("initial_weights") or "")))
             if n_flagged else None)
         if problems:
             # the stage's own submission (with its referable and notes files) and summary of an
@@ -849,13 +853,14 @@ def selected_other_line(run_dir: str | os.PathLike[str], variant: str) -> str:
 
 
 def variant_lines(run_dir: str | os.PathLike[str], variant: str, bundle_dir: Path,
-                  reused: bool, other: str) -> list[str]:
+                  reused: bool, other: str, rebuilt: str = "") -> list[str]:
     """The console lines of a variant exported by name: which bundle grades (built now or
     reused), and, when the run selected another variant, that one and why (``other``:
     :func:`selected_other_line`); a reused bundle built before bundles recorded a fact the run
     records now (the training images' bit depths) is said with how to rebuild it
-    (:func:`drac_ssl.grading.bundle.reused_bundle_note`)."""
-    how = ("reused: built from the same fine-tuning outputs" if reused else
+    (:func:`drac_ssl.grading.bundle.reused_bundle_note`); ``rebuilt``: why a bundle that
+    was there was built again (:func:`drac_ssl.grading.bundle.build_or_reuse_bundle`'s ``said``)."""
+    how = ("reused: built from the same fine-tuning outputs" if reused else rebuilt if rebuilt else
            f"built from {Path(run_dir) / 'finetune' / variant}")
     lines = [f"bundle: {bundle_dir} ({variant}, {how})"]
     stale = reused_bundle_note(run_dir, bundle_dir) if reused else ""
@@ -1524,6 +1529,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     trained = [None if hashes is None or prefix is None else prefix in hashes for prefix in prefixes]
     # the splits of the images the backbone's pretraining read whose hash each file has
     pretrained, stages = _pretraining_marks(pretraining, prefixes)
+    # outside starting weights: the files none of the run's images get a cell that says the doubt
+    outside = str((pretraining or {}).get("initial_weights") or "")
     grade_notes = _grade_notes(bundle, graded.probs, graded.classes)
     n_flagged, n_trained = sum(1 for r in reasons if r), sum(1 for t in trained if t)
     n_pretrained = sum(1 for splits in pretrained if splits)
@@ -1544,8 +1551,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         # the notes go into place (atomically) before the CSV: a kill between the two never
         # leaves a flagged CSV without them, which --score would read as clean
         before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained,
-                                          grade_notes, bundle=bundle.identity, pretrained=pretrained))
-        if n_flagged or n_trained or n_noted or n_pretrained else None)
+                                          grade_notes, bundle=bundle.identity, pretrained=pretrained,
+                                          outside=outside))
+        if n_flagged or n_trained or n_noted or n_pretrained or outside else None)
     referable_line = "" if issues else write_referable_beside(bundle, out)[1]
     if skip_unreadable and not issues:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
@@ -1670,6 +1678,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             f". {which}, skipped by --skip-unreadable (listed on stderr"
             f"{'' if issues else f' and in {record}'}): "
             f"{written} has no row for them, so it is not a complete submission")
+    if not issues and (line := _pretraining_doubt_line(pretraining, pretrained, outside, Path(bundle.path),
+                                                        bundle.metadata, notes_file, written)):
+        out_lines.append(line)
     if not issues and (n_flagged or n_trained or n_pretrained):  # the last line: the notes file and why
         out_lines.append(_notes_line(reasons, trained, written, notes_file, pretrained=pretrained, stages=stages))
     if (failure := print_lines(out_lines)) is not None:  # a reader gone (| head) is no failure
@@ -1707,6 +1718,33 @@ def _pretraining_marks(record: Mapping[str, Any] | None,
     splits = record_splits(record)
     return ([None if prefix is None and splits else splits_of(prefix, splits) for prefix in prefixes],
             str(record.get("stages") or ""))
+
+
+def _pretraining_doubt_line(record: Mapping[str, Any] | None, pretrained: Sequence[Sequence[str] | None],
+                            outside: str, bundle_dir: Path, metadata: Mapping[str, Any], notes_file: Path,
+                            written: Path) -> str:
+    """The export's ``NOTE:`` line when whether the graded images were among those the
+    backbone's self-supervised pretraining read cannot be told of some: the pretraining started
+    from ``outside`` weights (``record``'s ``initial_weights``), whose own images are not known
+    (the files not among the run's are marked so in ``notes_file``,
+    :data:`drac_ssl.submission.PRETRAINING_OUTSIDE_MARK`, for ``--score`` to hedge); or the
+    bundle records no list (``record`` None: built before it, outside its run folder), with
+    the command that rebuilds it; "" otherwise (``pretrained``: :func:`_pretraining_marks`)."""
+    if record is None and metadata.get("variant") != "scratch" and pretrained:
+        variant = str(metadata.get("variant") or "NAME")
+        return (f"NOTE: {bundle_dir} records no list of the images its backbone's self-supervised "
+                f"pretraining read (built before that list), so whether these images were among them "
+                f"(a transductive score) cannot be told: their pretraining_image cells say unknown; to "
+                f"have it told, rebuild the bundle in its run ({python_command('drac_ssl.export')} RUN "
+                f"--variant {variant} writes RUN/bundles/{variant} with the list) and grade with that")
+    n_outside = sum(1 for splits in pretrained if splits == [])
+    if outside and n_outside:
+        return (f"NOTE: the pretraining of this model's backbone started from outside weights ({outside}), "
+                f"whose own training images are not known: for the {n_outside} graded image(s) not among "
+                f"the run's own, the check cannot tell; if that training set (e.g. ImageNet) holds none of "
+                f"these images, a score of their grades (export --score {written}) is not transductive on "
+                f"that account (marked \"{PRETRAINING_OUTSIDE_MARK}: ...)\" in {notes_file})")
+    return ""
 
 
 def _pretrained_line(pretrained: Sequence[Sequence[str] | None], stages: str) -> str:
@@ -1876,15 +1914,16 @@ def _export_variant_held(args: argparse.Namespace, run_dir: Path, reused_dir: Pa
     nothing is written into the run folder then."""
     if args.images:
         images_dir = _images_arg(args.images)
+        why: list[str] = []
         if reused_dir is not None:
             bundle_dir, reused = reused_dir, True
         else:
             bundle_dir, reused = build_or_reuse_bundle(run_dir, args.variant,
-                                                       device=resolve_device(args.device))
+                                                       device=resolve_device(args.device), said=why)
         # printed with the summary (print_lines), not before grading: a closed or full stdout
         # must not cost the grades (a bare print here ended in "error: Broken pipe", no CSV)
         lead = variant_lines(run_dir, args.variant, bundle_dir, reused,
-                             selected_other_line(run_dir, args.variant))
+                             selected_other_line(run_dir, args.variant), rebuilt="; ".join(why))
         try:
             return _predict_folder(str(bundle_dir), images_dir, Path(args.out), args.tta, args.device,
                                    skip_unreadable=args.skip_unreadable, named_variant=True,

@@ -988,7 +988,9 @@ def _run_export(submission: str | Path) -> dict[str, Any] | None:
     test images, the cases it graded. The variant: ``NAME`` for ``submission_NAME.csv``
     (``RUN --variant NAME``), else the export's record ``export/summary.json`` naming this
     file, else the notes file's ``bundle`` column, else the bundle's. None for any other
-    submission, or a manifest that cannot be read."""
+    submission, a ``submission_NAME.csv`` where ``NAME`` is neither a variant the run
+    fine-tuned (``finetune/NAME/model.json``) nor has the export's ``summary_NAME.json`` (a file
+    of another name put there: its notes file tells instead), or a manifest that cannot be read."""
     from drac_ssl.io import read_json_dict
     from drac_ssl.manifest import MANIFEST_FILE, read_manifest
     from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
@@ -1004,6 +1006,8 @@ def _run_export(submission: str | Path) -> dict[str, Any] | None:
     name = sub.stem[len("submission_"):] or None
     bundle = run / "bundle" if name is None else run / "bundles" / name
     summary_file = sub.parent / f"summary{'' if name is None else '_' + name}.json"
+    if name is not None and not ((run / "finetune" / name / "model.json").is_file() or summary_file.is_file()):
+        return None
     summary = read_json_dict(summary_file) or {}
     notes = read_pretraining_notes(image_notes_path(sub)) or {}
     noted = next((v for e in notes.values() if (v := bundle_cell_fields(e["bundle"]).get("variant"))), None)
@@ -1103,7 +1107,12 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         splits_of,
     )
     from drac_ssl.io import read_json_dict
-    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
+    from drac_ssl.submission import (
+        bundle_cell_fields,
+        image_notes_path,
+        read_image_notes,
+        read_pretraining_notes,
+    )
 
     cases = _submission_cases(submission)
     notes_file = image_notes_path(submission)
@@ -1146,6 +1155,11 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
                 run_pool = []
     elif noted:
         bundle, variant, record, where = None, noted_variant or "", None, ""
+    elif read_image_notes(notes_file) is not None:  # an earlier notes file: no pretraining_image column
+        return {"transductive": None, "notes": [
+            f"{notes_file} was written before the pretraining_image column: whether the scored images "
+            f"were among those the backbone's self-supervised pretraining read cannot be told from it; "
+            f"pass RUN and --images DIR (the folder the grades were made from) to tell"]}
     else:
         return None
     told: dict[str, Any] = {"bundle": None if bundle is None else str(bundle), "variant": variant}
@@ -1177,6 +1191,14 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
     whose = (f"{run}'s pretrained variant{'s' if len(run_pool) > 1 else ''} ({', '.join(run_pool)}; its "
              f"bundle, {bundle}, is the scratch variant)" if run_pool else
              f"{bundle}'s backbone" if bundle is not None else "the grading bundle's backbone")
+    if not checked and record is None and noted and all(e["splits"] is None for e in noted.values()):
+        return {**told, "transductive": None, "notes": [
+            f"the grading bundle records no list of the images its backbone's self-supervised pretraining "
+            f"read (built before that list: every pretraining_image cell of {notes_file} is unknown), so "
+            f"whether these images were among them cannot be told; to have it told, rebuild the bundle in "
+            f"its run ({python_command('drac_ssl.export')} RUN --variant {variant or 'NAME'} writes "
+            f"RUN/bundles/{variant or 'NAME'} with the list), then pass it as RUN with --images DIR (the "
+            f"folder the grades were made from), or grade again with it"]}
     if not checked:
         said = (f"none of the {len(cases)} graded case(s) has a file in {folder}: give --images the "
                 f"folder the grades were made from" if folder is not None else
@@ -1213,15 +1235,20 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
                      f"the images the backbone's pretraining read (no file in {folder}, no row in a notes "
                      f"file {notes_file} that tells): {shown}")
     record = record or {}
+    # outside starting weights: the run's record, else the notes file's cells that say them
+    outside = str(record.get("initial_weights") or "") or next(
+        (noted[c]["outside"] for c in found if c in noted and noted[c].get("outside")), "")
     if not pretrained and (by["files"] or by["notes"]) and record.get("test_read") and record.get("test"):
         notes.append(f"none of the {checked} checked file(s) is byte-identical to one of the "
                      f"{record['test']} test images the pretraining read; a resized, cropped or "
                      f"re-encoded copy of one is not recognised (the check is by SHA-256)")
-    if record.get("initial_weights"):
-        told["initial_weights"] = record["initial_weights"]
-        notes.append(f"the pretraining of this backbone started from outside weights ({record['initial_weights']}), "
+    if outside:
+        told["initial_weights"] = outside
+        notes.append(f"the pretraining of this backbone started from outside weights ({outside}), "
                      f"whose own training images are not known: if the scored images were among them, "
-                     f"the figures are transductive too")
+                     f"the figures are transductive too; the check cannot tell; if that training set "
+                     f"(e.g. ImageNet) holds none of these images, the figure is not transductive on "
+                     f"that account")
         if not pretrained:
             told["transductive"] = None
     if notes:

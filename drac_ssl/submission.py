@@ -274,32 +274,54 @@ PRETRAINING_SPLIT_WORDS = {"test": "a test image", "unlabelled": "a data.unlabel
 (:data:`drac_ssl.grading.training_images.PRETRAINING_SPLITS`)."""
 
 
-def pretraining_image_cell(splits: Sequence[str] | None) -> str:
+PRETRAINING_OUTSIDE_MARK = "unknown (outside starting weights"
+"""How a ``pretraining_image`` cell starts for a graded file that is none of the run's images
+the pretraining read when that pretraining started from outside weights (``initial_weights``:
+``pretrain.backbone.weights``, an outside ``umm.source``), whose own training images are not
+known: ``unknown (outside starting weights: pretrain.backbone.weights /w/imagenet.safetensors)``
+(:func:`pretraining_image_cell`); ``--score`` reads it back (:func:`pretraining_cell_outside`)
+and hedges its figure as ``RUN --images`` does."""
+
+
+def pretraining_image_cell(splits: Sequence[str] | None, outside: str = "") -> str:
     """The ``pretraining_image`` cell of a graded file: ``yes (same SHA-256 as a test image)``,
     ``yes (same SHA-256 as a data.unlabelled image)``, both joined by ``and``, or ``yes (same
     SHA-256)`` for a split not known (``"either"``), from the splits whose pretraining lists
     hold its hash (:func:`drac_ssl.grading.training_images.splits_of`); empty for none ([]:
     not read by the pretraining); :data:`TRAINING_IMAGE_UNKNOWN` for None (cannot be told: the
-    bundle records no list, the file cannot be read)."""
+    bundle records no list, the file cannot be read); for [] with ``outside`` (the outside
+    weights the pretraining started from, in words), :data:`PRETRAINING_OUTSIDE_MARK`
+    ``: <outside>)``: not among the run's images, but those weights' own are not known."""
     if splits is None:
         return TRAINING_IMAGE_UNKNOWN
     if not splits:
-        return ""
+        return f"{PRETRAINING_OUTSIDE_MARK}: {outside})" if outside else ""
     words = [PRETRAINING_SPLIT_WORDS[s] for s in PRETRAINING_SPLIT_WORDS if s in splits]
     return f"yes (same SHA-256 as {' and '.join(words)})" if words and "either" not in splits else "yes (same SHA-256)"
 
 
 def pretraining_cell_splits(cell: str) -> list[str] | None:
     """The splits a ``pretraining_image`` cell (:func:`pretraining_image_cell`) names: [] for
-    an empty cell, None for :data:`TRAINING_IMAGE_UNKNOWN`, ``["either"]`` for a mark that
-    names no split (``yes (same SHA-256)``, a cell edited by hand)."""
+    an empty cell and a :data:`PRETRAINING_OUTSIDE_MARK` one (none of the run's images:
+    :func:`pretraining_cell_outside` says the rest), None for :data:`TRAINING_IMAGE_UNKNOWN`,
+    ``["either"]`` for a mark that names no split (``yes (same SHA-256)``, a cell edited by hand)."""
     text = cell.strip().lower()
-    if not text:
+    if not text or pretraining_cell_outside(cell):
         return []
     if text == TRAINING_IMAGE_UNKNOWN:
         return None
     named = [split for split, words in PRETRAINING_SPLIT_WORDS.items() if words in text]
     return named or ["either"]
+
+
+def pretraining_cell_outside(cell: str) -> str:
+    """The outside starting weights a ``pretraining_image`` cell names
+    (:data:`PRETRAINING_OUTSIDE_MARK`, :func:`pretraining_image_cell`), "" for any other cell."""
+    text = cell.strip()
+    if not text.lower().startswith(PRETRAINING_OUTSIDE_MARK):
+        return ""
+    rest = text[len(PRETRAINING_OUTSIDE_MARK):].lstrip(":").strip()
+    return (rest[:-1] if rest.endswith(")") else rest).strip() or "not named"
 
 
 def image_notes_path(submission: str | os.PathLike[str]) -> Path:
@@ -324,7 +346,7 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
                       reasons: Sequence[Sequence[str]], trained: Sequence[bool | None],
                       grade_notes: Sequence[str] | None = None,
                       bundle: Mapping[str, Any] | None = None,
-                      pretrained: Sequence[Sequence[str] | None] | None = None) -> Path:
+                      pretrained: Sequence[Sequence[str] | None] | None = None, outside: str = "") -> Path:
     """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image``
     atomically, one row
     per graded case in the submission's order: ``class`` its written grade,
@@ -341,8 +363,9 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     of the file alone can tell which model graded the batch, and ``pretraining_image``
     (:func:`pretraining_image_cell` of ``pretrained``, one per case: the splits of the images
     the backbone's pretraining read whose hash the file has; None: all
-    :data:`TRAINING_IMAGE_UNKNOWN`), so that ``--score`` of the submission says a transductive
-    figure without the run. Not a submission; the export writes it beside one
+    :data:`TRAINING_IMAGE_UNKNOWN`; ``outside``: the outside weights the pretraining started
+    from, marked on the files none of the run's images, :data:`PRETRAINING_OUTSIDE_MARK`), so
+    that ``--score`` of the submission says a transductive figure, or its doubt, without the run. Not a submission; the export writes it beside one
     (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
     has a grade note. ValueError for sequences of different lengths."""
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
@@ -357,7 +380,7 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     which = bundle_cell(bundle)
     for case, grade, why, seen, note, read in zip(cases, classes, reasons, trained, notes, seen_before, strict=True):
         writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which,
-                         pretraining_image_cell(read)])
+                         pretraining_image_cell(read, outside)])
     return atomic_write_text(path, out.getvalue())
 
 
@@ -380,7 +403,8 @@ def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]
 
 def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]] | None:
     """The ``pretraining_image`` and ``bundle`` columns of :func:`write_image_notes`'s file:
-    case -> ``{"splits": pretraining_cell_splits(cell), "bundle": the bundle cell}``; None when
+    case -> ``{"splits": pretraining_cell_splits(cell), "bundle": the bundle cell, "outside":
+    pretraining_cell_outside(cell)}``; None when
     there is no such file, it cannot be read or its header is not :data:`IMAGE_NOTES_COLUMNS`
     (a file written before ``pretraining_image`` tells nothing of it)."""
     try:
@@ -390,7 +414,8 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
                 return None
             at = IMAGE_NOTES_COLUMNS.index(PRETRAINING_IMAGE_COLUMN)
             which = IMAGE_NOTES_COLUMNS.index(BUNDLE_COLUMN)
-            return {row[0]: {"splits": pretraining_cell_splits(row[at]), "bundle": row[which]}
+            return {row[0]: {"splits": pretraining_cell_splits(row[at]), "bundle": row[which],
+                             "outside": pretraining_cell_outside(row[at])}
                     for row in reader if len(row) > at}
     except (OSError, UnicodeDecodeError, csv.Error):
         return None

@@ -84,7 +84,7 @@ from drac_ssl.grading.training_images import (
     pretraining_images_of,
     training_images_record,
 )
-from drac_ssl.io import atomic_write_json, atomic_write_text, sha256_file
+from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     RESAMPLING_UNITS,
@@ -142,6 +142,7 @@ __all__ = [
     "left_out_words",
     "load_bundle",
     "pooled_origins_words",
+    "pretraining_record_missing",
     "preprocessing_references",
     "referable_cut_of",
     "referable_not_informative",
@@ -2185,16 +2186,24 @@ def finetune_outputs_digest(run_dir: str | os.PathLike[str], variant: str) -> di
 
 def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
                           out: str | os.PathLike[str] | None = None,
-                          device: str | torch.device = "cpu") -> tuple[Path, bool]:
+                          device: str | torch.device = "cpu", said: list[str] | None = None) -> tuple[Path, bool]:
     """The bundle of ``variant`` in ``out`` (default ``run_dir/bundles/<variant>``) and
     whether it was reused: a bundle already there of this format and variant, built from
     fine-tuning outputs identical to the run's now (:func:`finetune_outputs_digest`, recorded
     in its ``metadata.json`` as ``built_from``), is kept as it is; otherwise
-    :func:`build_bundle` (re)builds it. Raises BundleError as :func:`build_bundle` does."""
+    :func:`build_bundle` (re)builds it. It is called where the export writes into the run
+    anyway (under the run's lock), so a bundle built before it listed the images its backbone's
+    pretraining read (:func:`pretraining_record_missing`) is rebuilt with the list, to travel
+    with a copy of it; ``said`` (a list, when given) gets why, ``"rebuilt because ..."``.
+    Raises BundleError as :func:`build_bundle` does."""
     run_dir = Path(run_dir)
     out, digest, reusable = _reuse_check(run_dir, variant, out)
-    if reusable:
+    if reusable and not pretraining_record_missing(run_dir, variant, out):
         return out, True
+    if reusable and said is not None:
+        said.append(f"rebuilt from {run_dir / 'finetune' / variant} because it was built before bundles "
+                    f"listed the images its backbone's self-supervised pretraining read (export --score "
+                    f"with a copy of it could not tell a transductive score)")
     return build_bundle(run_dir, variant, out, device=device, built_from=digest), False
 
 
@@ -2203,17 +2212,33 @@ def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
     """The bundle folder of ``variant`` (default ``run_dir/bundles/<variant>``) when
     :func:`build_or_reuse_bundle` would reuse it as it is (nothing written), else None (it
     would build one). Only reads. Raises BundleError for a variant the run did not fine-tune
-    (:func:`fine_tuned_variant_dir`)."""
+    (:func:`fine_tuned_variant_dir`). A bundle built before it listed the images its
+    backbone's pretraining read is reusable here: in its run folder that is read from the run's
+    records (:func:`drac_ssl.grading.training_images.pretraining_record`), and ``export RUN
+    --variant NAME --images DIR --out CSV`` writes nothing into the run (a read-only one, a
+    training holding its lock) to add it (review of the scorewarn2 merge, F1;
+    :func:`reused_bundle_note` says so)."""
     out, _, reusable = _reuse_check(Path(run_dir), variant, out)
     return out if reusable else None
+
+
+def pretraining_record_missing(run_dir: str | os.PathLike[str], variant: str,
+                               out: str | os.PathLike[str] | None = None) -> bool:
+    """Whether the bundle of ``variant`` in ``out`` (default ``run_dir/bundles/<variant>``)
+    lacks the list of the images its backbone's pretraining read that a build now writes
+    (:func:`_pretraining_record_current` False): what makes :func:`build_or_reuse_bundle`
+    rebuild a bundle :func:`reusable_bundle` would reuse. False with no bundle there. Only reads."""
+    out = Path(out) if out is not None else Path(run_dir) / "bundles" / variant
+    meta = read_json_dict(out / "metadata.json")
+    return meta is not None and not _pretraining_record_current(Path(run_dir), variant, meta)
 
 
 def _reuse_check(run_dir: Path, variant: str,
                  out: str | os.PathLike[str] | None) -> tuple[Path, str, bool]:
     """The bundle folder, the fine-tuning outputs' digest (:func:`finetune_outputs_digest`)
     and whether the bundle there was built from them (of this format and variant, whole, its
-    weights intact: :func:`_bundle_weights_intact`) and records what a build now records of the
-    images its backbone's pretraining read (:func:`_pretraining_record_current`)."""
+    weights intact: :func:`_bundle_weights_intact`). Whether it lists the images its
+    backbone's pretraining read is :func:`pretraining_record_missing`'s, apart."""
     vdir = fine_tuned_variant_dir(run_dir, variant)
     out = Path(out) if out is not None else run_dir / "bundles" / variant
     try:
@@ -2225,7 +2250,6 @@ def _reuse_check(run_dir: Path, variant: str,
                 and (out / "MODEL_CARD.md").is_file()
                 and (meta.get("built_from") or {}).get("sha256") == digest
                 and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])
-                and _pretraining_record_current(run_dir, variant, meta)
                 and _bundle_weights_intact(out, vdir, meta))
     return out, digest, bool(reusable)
 
@@ -2277,8 +2301,35 @@ def reused_bundle_note(run_dir: str | os.PathLike[str], bundle_dir: str | os.Pat
     ``bit_depths``, :func:`_train_bit_depths`) is reused on every export, its fine-tuning
     outputs unchanged, so no graded file is compared with them and nothing says why (review of
     the bitdepth merge, F6). The note says so and how to rebuild it: delete the bundle folder
-    and export again (it is rebuilt from the same fine-tuning outputs). Only reads; a bundle or
-    summary that cannot be read is no note."""
+    and export again (it is rebuilt from the same fine-tuning outputs). Likewise a bundle
+    :func:`reusable_bundle` reuses that was built before bundles listed the images its
+    backbone's pretraining read (:func:`pretraining_record_missing`): in its run folder they are
+    read from the run's records, but a copy of the bundle alone cannot tell a transductive
+    score; the note says how to add the list (``export RUN --variant NAME`` without ``--images``,
+    which writes into the run). The notes joined by ``"; "``. Only reads; a bundle or summary
+    that cannot be read is no note."""
+    notes = [note for note in (_bit_depth_note(run_dir, bundle_dir), _pretraining_list_note(run_dir, bundle_dir))
+             if note]
+    return "; ".join(notes)
+
+
+def _pretraining_list_note(run_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]) -> str:
+    """:func:`reused_bundle_note`'s words on a bundle without the list of the images its
+    backbone's pretraining read; "" for one that has it or needs none."""
+    meta = read_json_dict(Path(bundle_dir) / "metadata.json")
+    variant = str((meta or {}).get("variant") or "")
+    if meta is None or not pretraining_record_missing(run_dir, variant, bundle_dir):
+        return ""
+    return (f"{bundle_dir} was built before bundles listed the images its backbone's self-supervised "
+            f"pretraining read: reused as it is (nothing is written into {run_dir}), the graded files are "
+            f"checked against the run's own records of them instead; a copy of this bundle outside "
+            f"the run cannot tell a transductive score: to have the list in it, run "
+            f"{python_command('drac_ssl.export')} {shlex.quote(str(run_dir))} --variant {variant} "
+            f"(without --images), which rebuilds it from the same fine-tuning outputs")
+
+
+def _bit_depth_note(run_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]) -> str:
+    """:func:`reused_bundle_note`'s words on a bundle without the training images' bit depths."""
     try:
         meta = json.loads((Path(bundle_dir) / "metadata.json").read_text(encoding="utf-8"))
         summary = json.loads((Path(run_dir) / "data" / "ingest_summary.json").read_text(encoding="utf-8"))

@@ -30,7 +30,8 @@ that the fix said names the setting that leaves that split out (:func:`pretraini
 written by :func:`drac_ssl.grading.bundle.build_bundle` with :func:`pretraining_images_of`, from
 the ingest manifest and the stages' recorded settings; absent for the ``scratch`` variant, whose
 backbone was never pretrained; a bundle built before it is read from its run folder,
-:func:`pretraining_record`, and rebuilt by ``export RUN --variant NAME``).
+:func:`pretraining_record`, and rebuilt by ``export RUN --variant NAME`` without ``--images``;
+with ``--images`` it is reused, writing nothing into the run).
 :func:`pretraining_splits` reads it back; the export of ``--images`` counts the graded files
 among them and marks them in the notes file's ``pretraining_image`` column, and ``--score``
 says :func:`pretraining_images_line` when scored files are among them (by content: a renamed
@@ -148,22 +149,67 @@ PRETRAINED_VARIANTS = {"vicreg": ("pretrain",), "vicreg_umm": ("pretrain", "umm"
 it (``scratch`` is never pretrained)."""
 
 
+def _own_pretrain_folders(run_dir: Path) -> list[Path]:
+    """The folders that held this run's own VICReg pretraining (``pretrain/``) wherever it was
+    made: the run's ``pretrain/`` now; the ``pretrain/`` of the runs its ``stages.json`` says
+    the pretrain or UMM stage was taken from (``run.reuse``: ``reused_from``, ``via``), whose
+    files it copied verbatim (``umm/metadata.json``'s ``umm.source`` names theirs); and the
+    ``pretrain/`` folders of the paths its stages recorded as their outputs when they ran (a run
+    folder moved or renamed since keeps them). Only reads; an unreadable ``stages.json`` adds none."""
+    folders = [run_dir / "pretrain"]
+    stages = read_json_dict(run_dir / "stages.json") or {}
+    for stage in ("pretrain", "umm"):
+        entry = stages.get(stage)
+        if not isinstance(entry, dict):
+            continue
+        folders += [Path(str(entry[key])) / "pretrain" for key in ("reused_from", "via") if entry.get(key)]
+        outputs = entry.get("outputs")
+        texts = list(outputs.values()) if isinstance(outputs, dict) else [outputs]
+        for text in texts:
+            parts = Path(text).parts if isinstance(text, str) else ()
+            if "pretrain" in parts[:-1]:
+                at = len(parts) - 1 - parts[::-1].index("pretrain")
+                folders.append(Path(*parts[:at + 1]))
+    return folders
+
+
+def _same_weights(source: Path, run_dir: Path) -> bool:
+    """Whether the file ``source`` has the content of the run's own ``pretrain/`` file of the
+    same path below its ``pretrain`` folder (``vicreg_model.safetensors``, a checkpoint): the
+    same file (a reuse's hard link) or the same SHA-256. False when either cannot be read."""
+    parts = source.parts
+    if "pretrain" not in parts[:-1]:
+        return False
+    at = len(parts) - 1 - parts[::-1].index("pretrain")
+    mine = run_dir / "pretrain" / Path(*parts[at + 1:])
+    try:
+        return mine.is_file() and source.is_file() and (
+            os.path.samefile(mine, source) or sha256_file(mine) == sha256_file(source))
+    except OSError:
+        return False
+
+
 def _initial_weights(run_dir: Path, read: Mapping[str, dict[str, Any]]) -> str:
     """The outside weights the stages in ``read`` (stage folder -> its ``metadata.json``)
     started from, in words, "" for none: ``pretrain.backbone.weights`` (their
     ``initial_weights``), and a UMM start (``umm.source``, recorded resolved) outside the run's
-    own ``pretrain/`` folder (its ``vicreg_model.safetensors`` or a checkpoint there,
-    :func:`drac_ssl.umm.source.resolve_start`; a run folder moved since still counts as its own
-    by its name)."""
+    own pretraining: not in one of :func:`_own_pretrain_folders` (the run's ``pretrain/``, that
+    of the run a ``run.reuse`` took it from, the folder it had before a move or rename), nor
+    the same weights as the run's own file there (:func:`_same_weights`), nor under a
+    ``pretrain`` folder of a run of this run's name (:func:`drac_ssl.umm.source.resolve_start`
+    starts from ``vicreg_model.safetensors`` or a checkpoint there)."""
     said: list[str] = []
     for meta in read.values():
         if (weights := str(meta.get("initial_weights") or "")) and weights not in said:
             said.append(weights)
     source = str(((read.get("umm") or {}).get("umm") or {}).get("source") or "")
     if source:
-        parts = Path(source).parts
-        own = (Path(source).resolve().is_relative_to((run_dir / "pretrain").resolve())
-               or any(parts[i:i + 2] == (run_dir.resolve().name, "pretrain") for i in range(len(parts) - 1)))
+        path = Path(source)
+        parts = path.parts
+        folders = _own_pretrain_folders(run_dir)
+        own = (any(path.is_relative_to(f) or path.resolve().is_relative_to(f.resolve()) for f in folders)
+               or any(parts[i:i + 2] == (run_dir.resolve().name, "pretrain") for i in range(len(parts) - 1))
+               or _same_weights(path, run_dir))
         if not own:
             said.append(f"umm.source {source}")
     return "; ".join(said)

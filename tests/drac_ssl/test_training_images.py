@@ -71,7 +71,8 @@ def test_the_notes_file_sits_beside_the_csv_and_reads_back(tmp_path: Path) -> No
     # no pretraining marks given: "unknown", never an empty cell that would read as "not read"
     assert lines[1:] == ["a.png,2,unlike the training images,,,,unknown", "b.png,0,,yes (same SHA-256),,,unknown"]
     assert read_image_notes(notes) == {"a.png": ("unlike the training images", False), "b.png": ("", True)}
-    assert read_pretraining_notes(notes) == {c: {"splits": None, "bundle": ""} for c in ("a.png", "b.png")}
+    assert read_pretraining_notes(notes) == {c: {"splits": None, "bundle": "", "outside": ""}
+                                             for c in ("a.png", "b.png")}
     write_image_notes(notes, ["a.png", "b.png"], [2, 0], [[], []], [False, False],
                       pretrained=[["test"], ["test", "unlabelled"]])
     assert [line.split(",")[-1] for line in notes.read_text().splitlines()[1:]] == [
