@@ -154,14 +154,20 @@ def _stage(run: Path, stage: str, use_test_images: bool = True, **extra: object)
         "initial_weights": "", **extra}))
 
 
-def _scratch_selected(run: Path, copy: Path) -> Path:
-    """A copy of ``run`` whose selected bundle (RUN/bundle) and export are its scratch variant's."""
+def _scratch_bundle(run: Path, copy: Path) -> Path:
+    """A copy of ``run`` whose selected bundle (RUN/bundle) is its scratch variant's (no list)."""
     shutil.copytree(run, copy)
     meta_path = copy / "bundle" / "metadata.json"
     meta = json.loads(meta_path.read_text())
     meta["variant"] = "scratch"
     del meta[PRETRAINING_IMAGES_KEY]
     meta_path.write_text(json.dumps(meta))
+    return copy
+
+
+def _scratch_selected(run: Path, copy: Path) -> Path:
+    """A copy of ``run`` whose selected bundle (RUN/bundle) and export are its scratch variant's."""
+    _scratch_bundle(run, copy)
     summary_path = copy / "export" / "summary.json"
     summary = json.loads(summary_path.read_text())
     summary_path.write_text(json.dumps({**summary, "variant": "scratch",
@@ -457,13 +463,7 @@ def test_a_run_whose_selected_bundle_is_scratch_still_says_its_pretraining_read_
         run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """RUN names the selected bundle; a ``--variant vicreg`` export graded from a folder is
     scored with RUN: when RUN's bundle is scratch, the run's pretraining is still said."""
-    copy = tmp_path / "run"
-    shutil.copytree(run, copy)
-    meta_path = copy / "bundle" / "metadata.json"
-    meta = json.loads(meta_path.read_text())
-    meta["variant"] = "scratch"
-    del meta[PRETRAINING_IMAGES_KEY]
-    meta_path.write_text(json.dumps(meta))
+    copy = _scratch_bundle(run, tmp_path / "run")
     cases = _renamed_copies(copy, tmp_path / "renamed")
     sub = _submission(tmp_path / "v.csv", cases)
     said, record = _score([str(copy), "--score", str(sub), "--labels", str(_labels(tmp_path / "l.csv", cases)),
