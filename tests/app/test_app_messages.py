@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from app_fixtures import graded_scan
 from PIL import Image
 
 from app.demo_bundle import build_demo_bundle
@@ -23,11 +24,7 @@ from app.predict import Predictor
 
 @pytest.fixture()
 def upload(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    path = tmp_path / "scan.png"
-    ramp = np.add.outer(np.arange(96), np.arange(96))  # graded: not noise, not blank
-    Image.fromarray((ramp + rng.integers(0, 40, (96, 96))).astype(np.uint8)).save(path)
-    return path
+    return graded_scan(tmp_path / "scan.png")
 
 
 def test_a_model_fault_is_said_as_a_model_fault(predictor: Predictor, upload: Path,

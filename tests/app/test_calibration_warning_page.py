@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
+from app_fixtures import graded_scan
 
 from app.predict import Predictor
 
@@ -42,11 +42,7 @@ def uncalibrated(predictor: Predictor, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture()
 def upload(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    path = tmp_path / "scan.png"
-    ramp = np.add.outer(np.arange(96), np.arange(96))  # graded: not noise, not blank
-    Image.fromarray((ramp + rng.integers(0, 40, (96, 96))).astype(np.uint8)).save(path)
-    return path
+    return graded_scan(tmp_path / "scan.png")
 
 
 def test_the_predictor_says_it_with_every_result_and_only_for_a_failed_calibration(

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fake_mnist import fake_mnist
 
 from drac_ssl.collapse import collapse_warning, run_collapse_warnings
 from drac_ssl.config import PACKAGE_CONFIGS
@@ -88,17 +89,6 @@ def test_the_umm_warning_names_umms_own_settings() -> None:
                            "the learning rate (`pretrain.lr`)."), vicreg
 
 
-def _fake_mnist(root: Path) -> Path:
-    import numpy as np
-
-    root.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 48), ("test", 24)):
-        np.savez(root / f"mnist_{split}.npz", x=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
-                 y=(np.arange(n) % 10).astype(np.uint8))
-    return root
-
-
 def test_a_collapsed_pretraining_is_warned_of_on_the_console(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A tiny MNIST pretraining (one step) whose variance term's target std is 100
@@ -107,7 +97,7 @@ def test_a_collapsed_pretraining_is_warned_of_on_the_console(
     ``[train] result:`` line are each followed by the warning, in report.md's words."""
     from drac_ssl import train
 
-    root = _fake_mnist(tmp_path / "mnist")
+    root = fake_mnist(tmp_path / "mnist")
     monkeypatch.chdir(tmp_path)
     code = train.main(["-c", str(PACKAGE_CONFIGS / "mnist.yaml"), f"data.root={root}", "run.device=cpu",
                        "pretrain.epochs=1", "pretrain.max_steps_per_epoch=1", "pretrain.batch_size=8",

@@ -26,9 +26,9 @@ import torch
 from fake_ingest import SOURCE_SIZE, make_fake_ingest
 from shared_data import SHARED_DATA, need
 from step_clock import StepClock
+from tiny_run import build_tiny_run, tiny_config
 
-from drac_ssl import export, finetune, pretrain
-from drac_ssl.config import Config, load_config, save_config
+from drac_ssl import export
 from drac_ssl.grading import bundle as bundles
 from drac_ssl.grading import model as grading
 from drac_ssl.grading import predict
@@ -37,28 +37,11 @@ from drac_ssl.starting import python_command, python_word
 from drac_ssl.submission import check_submission
 
 
-def tiny_config() -> Config:
-    return load_config(None, [
-        "pretrain.epochs=1", "pretrain.batch_size=8", "pretrain.num_workers=0", "pretrain.expander=32-32",
-        "pretrain.augment.image_size=32", f"pretrain.augment.source_size={SOURCE_SIZE}",
-        "pretrain.patience=0", "pretrain.max_steps_per_epoch=1", "run.device=cpu",
-        f"data.cache_sizes=[{SOURCE_SIZE}]", "finetune.image_size=32", "finetune.epochs=1",
-        "finetune.batch_size=8", "finetune.head=linear", "finetune.compare_scratch=false",
-        "finetune.n_boot=100",
-    ])
-
-
 @pytest.fixture(scope="module")
 def exported_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread is fastest
-    root = tmp_path_factory.mktemp("run")
-    make_fake_ingest(root)
-    cfg = tiny_config()
-    save_config(cfg, root / "config.yaml")
-    pretrain.run(cfg, root)
-    finetune.run(cfg, root)
-    export.run(cfg, root)
+    root = build_tiny_run(tmp_path_factory.mktemp("run"))
     (root / "stages.json").write_text(json.dumps({
         name: {"status": "done", "seconds": 1.5, "finished_utc": "2026-01-01T00:00:00+00:00", "outputs": {}}
         for name in ("ingest", "pretrain", "finetune", "export")}))

@@ -13,22 +13,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
+from fake_mnist import fake_mnist
 
 from drac_ssl.config import PACKAGE_CONFIGS, load_config, save_config
 from drac_ssl.report import NextStep, model_next_steps, next_step, write_report
 from drac_ssl.run_files import figure_kinds
-
-
-def _fake_mnist(root: Path) -> Path:
-    """``mnist_{train,test}.npz`` of 48 and 24 random 28 px digits, labels 0..9 in turn."""
-    root.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 48), ("test", 24)):
-        np.savez(root / f"mnist_{split}.npz", x=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
-                 y=(np.arange(n) % 10).astype(np.uint8))
-    return root
 
 
 def test_a_tiny_mnist_pretraining_ends_with_its_result_report_and_the_bench_on_its_backbone(
@@ -40,7 +30,7 @@ def test_a_tiny_mnist_pretraining_ends_with_its_result_report_and_the_bench_on_i
     (the bench builds the backbone from that file), and no empty ``report/`` is left."""
     from drac_ssl import train
 
-    root = _fake_mnist(tmp_path / "mnist")
+    root = fake_mnist(tmp_path / "mnist")
     monkeypatch.chdir(tmp_path)  # not the repository root: the console's paths are absolute
     code = train.main(["-c", str(PACKAGE_CONFIGS / "mnist.yaml"), f"data.root={root}", "run.device=cpu",
                        "pretrain.epochs=1", "pretrain.max_steps_per_epoch=1", "pretrain.batch_size=8",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -16,15 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fake_ingest import make_fake_ingest
 from safetensors.torch import save_file
 from torch import nn
 
 from drac_ssl.config import BackboneConfig
 from drac_ssl.models import Backbone, WeightsFileError, build_backbone, load_local_weights
 from drac_ssl.weights_file import read_weights_file
-
-sys.path.insert(0, str(Path(__file__).parent))
-from fake_ingest import make_fake_ingest  # noqa: E402
 
 
 class TinyBlock(nn.Module):

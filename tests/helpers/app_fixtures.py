@@ -57,3 +57,12 @@ def as_trained_run(run: Path) -> Path:
     edit(run / "finetune" / variant / "calibration.json", fitted_on="out-of-fold outputs (a test's stand-in)")
     edit(run / "finetune" / variant / "metrics.json", protocol="5-fold CV (a test's stand-in)")
     return run
+
+
+def graded_scan(path: Path) -> Path:
+    """A 96 x 96 grey PNG at ``path``: a diagonal ramp plus uniform noise in [0, 40) (seed 0),
+    graded, so neither noise nor blank to the app's input checks; returns ``path``."""
+    rng = np.random.default_rng(0)
+    ramp = np.add.outer(np.arange(96), np.arange(96))  # graded: not noise, not blank
+    Image.fromarray((ramp + rng.integers(0, 40, (96, 96))).astype(np.uint8)).save(path)
+    return path
