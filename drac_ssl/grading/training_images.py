@@ -176,15 +176,17 @@ def _own_pretrain_folders(run_dir: Path) -> list[Path]:
 def _same_weights(source: Path, run_dir: Path) -> bool:
     """Whether the file ``source`` has the content of the run's own ``pretrain/`` file of the
     same path below its ``pretrain`` folder (``vicreg_model.safetensors``, a checkpoint): the
-    same file (a reuse's hard link) or the same SHA-256. False when either cannot be read."""
+    same file (a reuse's hard link) or the same SHA-256 (hashed only when the sizes agree).
+    False when either cannot be read."""
     parts = source.parts
     if "pretrain" not in parts[:-1]:
         return False
     at = len(parts) - 1 - parts[::-1].index("pretrain")
     mine = run_dir / "pretrain" / Path(*parts[at + 1:])
-    try:
+    try:  # sizes first: two weights files of other runs nearly always differ in size, no hash read
         return mine.is_file() and source.is_file() and (
-            os.path.samefile(mine, source) or sha256_file(mine) == sha256_file(source))
+            os.path.samefile(mine, source)
+            or (mine.stat().st_size == source.stat().st_size and sha256_file(mine) == sha256_file(source)))
     except OSError:
         return False
 

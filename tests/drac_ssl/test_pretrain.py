@@ -515,7 +515,7 @@ def test_a_knn_monitor_asked_for_without_two_grades_says_it_is_off_and_why(
         tmp_path: Path, n_train: int, why: str, capsys) -> None:
     """pretrain.knn_every=1 on an ingest whose graded images have fewer than two grades: the
     k-NN monitor (which needs two) turned itself off without a word; one line now says so."""
-    from tests.drac_ssl.fake_ingest import SOURCE_SIZE, make_fake_ingest
+    from fake_ingest import SOURCE_SIZE, make_fake_ingest  # tests/helpers (pytest's pythonpath)
 
     data_dir = make_fake_ingest(tmp_path / "in", n_train=n_train, n_test=8)
     cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.knn_every": "1",
