@@ -287,6 +287,11 @@ def _command_changes(settings: list[tuple[str, str]], sources: dict[str, str] | 
     return runtime.command_changes(settings, preflight.typed_words(sources))
 
 
+FIRST_TRY_DIFFS_SHOWN = 4
+"""How many differing settings the refusal of a first try in an earlier first try's folder
+lists before "... and N more" (:func:`_existing_run_problem`)."""
+
+
 def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | None = None) -> str:
     """Why ``run_dir`` (an earlier run) cannot be resumed with ``cfg``; empty when it can.
 
@@ -351,6 +356,17 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
                f"to your command to resume that first try")
         return (f"{saved}: this run folder was made with a different configuration:\n     "
                 + "\n     ".join(diffs) + "\n     fix: " + fix + (branch if later else ""))
+    if getattr(sources, "presets", None) and first_try_record(run_dir) is not None:
+        # a first try of another configuration in an earlier first try's folder (both name it
+        # first-try): a folder of its own first, and the differences shortened (a trial user
+        # had 22 lines, then "rerun with the saved config" first and the fix that works last)
+        shown = diffs[:FIRST_TRY_DIFFS_SHOWN] + ([f"... and {len(diffs) - FIRST_TRY_DIFFS_SHOWN} more "
+                                                  f"(all of them: compare {saved})"]
+                                                 if len(diffs) > FIRST_TRY_DIFFS_SHOWN else [])
+        fix = (f"start this first try beside it: {_command_changes(new_run[:1], sources)} ({run_dir} is "
+               f"an earlier {FIRST_TRY_OPTION} of another configuration); or rerun with its saved config: {rerun}")
+        return (f"{saved}: this run folder was made with a different configuration:\n     "
+                + "\n     ".join(shown) + "\n     fix: " + fix + (branch if later else ""))
     fix = ("choose another run.name to start a new run"
            + (" with " + ", ".join(parse_difference_line(d)[0] for d in meant) + " as given" if every else "")
            + ", or rerun with the saved config"
