@@ -385,6 +385,10 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         # the export command's warnings and the page's caveat, in their words
         for caveat in grade_caveats(predictor.bundle.metadata, plural=True):
             print(f"[app] warning: {caveat}", flush=True)
+        # the chance warning before the calibration one: the latter ends "see above about the
+        # grade", which on the console is this line (the page's banner and the export say both)
+        if chance := predictor.chance_warning:
+            print(f"[app] warning: {chance}", flush=True)
         if uncalibrated := predictor.calibration_warning:  # the banner's and the export's words
             print(f"[app] warning: {uncalibrated}", flush=True)
         demo.block_thread()  # until Ctrl-C or SIGTERM (_interrupt), as launch itself blocks

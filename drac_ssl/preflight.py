@@ -373,11 +373,26 @@ def _shipped_relative_root(cfg: Config, sources: dict[str, str] | None) -> str:
         return ""
     said = f"; the shipped {file.name} sets this relative path, read from the current folder"
     checkout = config_module.CHECKOUT
-    if checkout is not None:
+    there = os.path.normpath(checkout / root) if checkout is not None else ""
+    if checkout is not None and Path(there).exists() and Path.cwd().resolve() != checkout.resolve():
         return (f"{said} and written for the checkout's: run the command from {checkout}, or add "
-                f"data.root={os.path.normpath(checkout / root)}")
-    return (f"{said} and written for a drac_ssl checkout's: add data.root=/path/to/{Path(root).name} "
-            f"(where your copy is)")
+                f"data.root={there}")
+    # run from the checkout already, or the data it was written for is not beside it (a trial
+    # user was told to run from the folder they were in, and to add a path that does not exist)
+    source = SHIPPED_DATA_SOURCES.get(file.stem)
+    return ((f"{said} and written for the checkout's, but the file is not found beside the checkout "
+             f"({there} does not exist)" if checkout is not None else
+             f"{said} and written for a drac_ssl checkout's")
+            + f": add data.root=/path/to/{Path(root).name} (where your copy is"
+            + (f"; {source}" if source else "") + ")")
+
+
+SHIPPED_DATA_SOURCES = {
+    "retinamnist": "the file is RetinaMNIST of MedMNIST v2: its retinamnist.npz, or the public npz "
+                   "of 1,080 train + 120 val labelled and 400 test unlabelled 28 px images",
+}
+"""Where the data a shipped config (its file's stem) reads comes from, said when its relative
+``data.root`` is missing (:func:`_shipped_relative_root`)."""
 
 
 # --------------------------------------------------------------------------------------

@@ -1240,7 +1240,7 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
         (noted[c]["outside"] for c in found if c in noted and noted[c].get("outside")), "")
     if not pretrained and (by["files"] or by["notes"]) and record.get("test_read") and record.get("test"):
         notes.append(f"none of the {checked} checked file(s) is byte-identical to one of the "
-                     f"{record['test']} test images the pretraining read; a resized, cropped or "
+                     f"{record['test']} test images the pretraining read; a resized, cropped, flipped or "
                      f"re-encoded copy of one is not recognised (the check is by SHA-256)")
     if outside:
         told["initial_weights"] = outside

@@ -287,6 +287,11 @@ def _command_changes(settings: list[tuple[str, str]], sources: dict[str, str] | 
     return runtime.command_changes(settings, preflight.typed_words(sources))
 
 
+FIRST_TRY_DIFFS_SHOWN = 4
+"""How many differing settings the refusal of a first try in an earlier first try's folder
+lists before "... and N more" (:func:`_existing_run_problem`)."""
+
+
 def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | None = None) -> str:
     """Why ``run_dir`` (an earlier run) cannot be resumed with ``cfg``; empty when it can.
 
@@ -351,6 +356,17 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
                f"to your command to resume that first try")
         return (f"{saved}: this run folder was made with a different configuration:\n     "
                 + "\n     ".join(diffs) + "\n     fix: " + fix + (branch if later else ""))
+    if getattr(sources, "presets", None) and first_try_record(run_dir) is not None:
+        # a first try of another configuration in an earlier first try's folder (both name it
+        # first-try): a folder of its own first, and the differences shortened (a trial user
+        # had 22 lines, then "rerun with the saved config" first and the fix that works last)
+        shown = diffs[:FIRST_TRY_DIFFS_SHOWN] + ([f"... and {len(diffs) - FIRST_TRY_DIFFS_SHOWN} more "
+                                                  f"(all of them: compare {saved})"]
+                                                 if len(diffs) > FIRST_TRY_DIFFS_SHOWN else [])
+        fix = (f"start this first try beside it: {_command_changes(new_run[:1], sources)} ({run_dir} is "
+               f"an earlier {FIRST_TRY_OPTION} of another configuration); or rerun with its saved config: {rerun}")
+        return (f"{saved}: this run folder was made with a different configuration:\n     "
+                + "\n     ".join(shown) + "\n     fix: " + fix + (branch if later else ""))
     fix = ("choose another run.name to start a new run"
            + (" with " + ", ".join(parse_difference_line(d)[0] for d in meant) + " as given" if every else "")
            + ", or rerun with the saved config"
@@ -1234,6 +1250,18 @@ def _first_try_lead(plan: ReusePlan, sources: dict[str, str] | None) -> str:
     return f"{dropped}; or " if dropped else ""
 
 
+def _expected_collapse_words(run_dir: Path) -> str:
+    """`` (expected in a first try: its pretraining is a few steps)`` for a run folder made with
+    ``--first-try`` (:func:`drac_ssl.trial_run.first_try_record`), `` (expected in a trial run:
+    its pretraining was cut short)`` for another trial run (:func:`trial_run_record`), '' else:
+    the clause the console adds to a collapse warning (a trial user read the warning after a
+    3-step first try as a fault); report.md's rule and words stay as they are."""
+    if first_try_record(run_dir) is not None:
+        return " (expected in a first try: its pretraining is a few steps)"
+    record = trial_run_record(run_dir)
+    return " (expected in a trial run: its pretraining was cut short)" if record and record.get("trial") else ""
+
+
 def _first_try_dropped(run_dir: Path, sources: dict[str, str] | None, keys: set[str]) -> str:
     """``add --first-try to your command (RUN was made with it, ...)`` when the run folder
     ``run_dir`` (resumed, or taken from by ``run.reuse``) was made with ``--first-try``
@@ -1290,7 +1318,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     said = result_line(run_dir)  # the headline figures, as the fine-tuning stored them
     # and what report.md's "Read this first" warns of a collapsed representation, in its words
     result = [f"[train] {said}"] if said else []
-    result += [f"[train] warning: {words}" for words in run_collapse_warnings(run_dir)]
+    expected = _expected_collapse_words(run_dir)  # a trial's few steps: said, not the rule changed
+    result += [f"[train] warning: {words}{expected}" for words in run_collapse_warnings(run_dir)]
     if result and (failure := print_lines(result)) is not None:
         print(f"[train] cannot print the result line on stdout ({failure}); report.md has it", file=sys.stderr)
     for line in next_step_lines(run_dir):  # what to do with it (a trial: the user stopped here)

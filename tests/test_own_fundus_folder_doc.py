@@ -112,3 +112,19 @@ def test_the_fundus_configs_header_says_the_column_settings_as_the_readme_does()
     assert "data.image_column=file" not in header and "data.grade_column=grade" not in header, header
     assert "data.image_column / data.grade_column: your CSV's columns of file names and ICDR grades" in header
     assert f"the defaults `{DataConfig().image_column}`, `{DataConfig().grade_column}`" in header
+
+
+def test_the_full_run_keeps_the_settings_step_2_sets_and_gets_its_own_folder() -> None:
+    """A trial user: the last paragraph said to keep ``run.name``, which step 2 never set
+    (``--first-try`` names the folder ``first-try``); it names what step 2 set and the full
+    run's own folder, the config's ``run.name``."""
+    from drac_ssl.config import load_config
+
+    text = GUIDE.read_text(encoding="utf-8")
+    last = text.split("For the full run,", 1)[1]
+    step2 = "data.root=" + text.split("--first-try data.root=", 1)[1].split("```", 1)[0]  # its command
+    for kept in ("data.root", "data.fundus_crop=true", "run.out_dir"):
+        assert kept in step2 and f"`{kept}`" in last, kept
+    assert "run.name=" not in step2 and "`run.name`)" not in last.split("run it on a GPU", 1)[0]
+    name = load_config(GUIDE.parents[1] / "configs" / "fundus.yaml").run.name
+    assert f"its own run folder, `{name}`" in " ".join(last.split()), last

@@ -161,3 +161,28 @@ def test_after_the_chance_warning_it_does_not_say_read_the_grade(
     markdown = _grade_single(both, AppSettings(), str(upload), -1)[0]
     assert "Read the grade" not in markdown
     assert markdown.index("better than chance") < markdown.index("Probabilities not calibrated")
+
+
+def test_the_console_says_the_chance_warning_its_see_above_points_to(
+        uncalibrated: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial user: the console printed "Probabilities not calibrated: ... see above about the
+    grade" with nothing above it about the grade; the chance warning was on the page only."""
+    import gradio as gr
+
+    from app.__main__ import main
+
+    folder = tmp_path / "bundle"
+    shutil.copytree(uncalibrated.path, folder)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["cv_metrics"] = {**(meta.get("cv_metrics") or {}), "qwk": 0.1, "qwk_ci95": [-0.05, 0.3]}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    both = Predictor(folder)
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: None)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    capsys.readouterr()
+    assert main(["--bundle", str(folder), "--port", "7996", "--threads", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    chance, calibration = f"[app] warning: {both.chance_warning}", f"[app] warning: {both.calibration_warning}"
+    assert chance in lines and calibration in lines
+    assert lines.index(chance) < lines.index(calibration)

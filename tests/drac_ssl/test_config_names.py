@@ -239,12 +239,32 @@ def test_a_shipped_relative_data_root_missing_here_says_what_to_add(
         repo = CONFIGS.parent
         assert f"run the command from {repo}, or add data.root={(repo / relative).resolve()}" in said, said
     else:
-        assert f"add data.root=/path/to/{Path(relative).name} (where your copy is)" in said, said
+        assert f"add data.root=/path/to/{Path(relative).name} (where your copy is" in said, said
     # typed on the command line: the user's own path, no word on the shipped file
     cfg, sources, _ = preflight.read_config(name, ["run.device=cpu", "data.root=nowhere"])
     (found,) = [f for f in preflight.check(cfg, elsewhere / "runs" / "x", sources, stages=["ingest"])
                 if f.setting == "data.root"]
     assert "sets this relative path" not in f"{found.what} {found.fix}"
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["from-the-checkout", "elsewhere"])
+def test_a_missing_retinamnist_file_is_not_sought_where_it_is_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inside: bool) -> None:
+    """A trial user, in a checkout with no ../shared beside it, was told "run the command from
+    <checkout>" (where they were) "or add data.root=<checkout>/../shared/..." (which does not
+    exist). Then the fix is a data.root of their own copy, and where the file comes from."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.setattr(config, "CHECKOUT", checkout)
+    monkeypatch.chdir(checkout if inside else tmp_path)
+    cfg, sources, _ = preflight.read_config("retinamnist", ["run.device=cpu"])
+    (found,) = [f for f in preflight.check(cfg, tmp_path / "runs" / "x", sources, stages=["ingest"])
+                if f.setting == "data.root"]
+    said = " ".join(f"{found.what} {found.fix}".split())
+    missing = (checkout / "../shared/data/retinamnist/retinamnist_public.npz").resolve()
+    assert "run the command from" not in said and f"data.root={missing}" not in said, said
+    assert "the file is not found beside the checkout" in said, said
+    assert "add data.root=/path/to/retinamnist_public.npz (where your copy is; the file is RetinaMNIST of MedMNIST v2" in said, said
 
 
 def test_an_empty_config_is_refused_not_the_default_run(

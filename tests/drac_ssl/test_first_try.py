@@ -252,6 +252,18 @@ def test_the_run_records_the_option_and_a_resume_or_reuse_without_it_is_told_to_
                 f"to your command to resume that first try") in err, err
         assert "not a cached size" not in err and "source_size=128" not in err, err  # the new run caches 256, 512
     assert len((run_dir / "invocations.jsonl").read_text().splitlines()) == 2
+    # a first try of another configuration in the same folder (a trial user: -c retinamnist
+    # --first-try after -c fundus --first-try, both in first-try): a folder of its own first,
+    # before the saved config, and the many differences shortened
+    assert run(["-c", "retinamnist", FIRST_TRY_OPTION, f"run.out_dir={out}", "run.name=ft",
+                "run.stages=[ingest]", "data.workers=1"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (f"fix: start this first try beside it: replace run.name=ft with run.name=ft-2 in your command "
+            f"({run_dir} is an earlier {FIRST_TRY_OPTION} of another configuration); or rerun with its "
+            f"saved config:") in err, err
+    assert f"more (all of them: compare {run_dir / 'config.yaml'})" in err, err
+    assert err.index("run.name=ft-2") < err.index("saved config")
+    assert len((run_dir / "invocations.jsonl").read_text().splitlines()) == 2
     # a resume from the run's own config.yaml, a stage to run again (config.yaml rewritten):
     # the values are the file's, and its comment is kept from the run's records
     (run_dir / "stages.json").unlink()
