@@ -226,10 +226,16 @@ class Sources(dict[str, str]):
     :class:`~drac_ssl.config.PresetOverride`), in order; those still in ``options`` were
     applied, the others replaced by the user's own override of the setting."""
 
+    overrides: list[str]
+    """The command line's overrides as :func:`read_config` was given them, in order (the
+    preset's and options' words among them): what :func:`drac_ssl.train.full_run_lines` reads
+    the same command without ``--first-try`` from."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.options: dict[str, config_module.OptionOverride] = {}
         self.presets = []
+        self.overrides = []
 
 
 def read_config(path: str | os.PathLike[str] | None = None,
@@ -269,6 +275,7 @@ def read_config(path: str | os.PathLike[str] | None = None,
                 sources.resolved_file = fh.readline().startswith(config_module.RESOLVED_HEADER)
         except OSError:  # unreadable: already a finding above
             pass
+    sources.overrides = list(overrides or [])
     given = config_module.typed_keys(overrides or [])
     for arg, problem in config_module.split_overrides(overrides or []):
         if problem:  # a list split at its spaces by the shell: its words said once, together
@@ -2091,6 +2098,30 @@ def setting_problems(cfg: Config, sources: dict[str, str] | None = None) -> list
     if "finetune" in stages:
         _check_finetune_settings(c, cfg)
     return [f for f in c.items if f.severity == "error"]
+
+
+def new_run_problems(cfg: Config, ingested: str | os.PathLike[str],
+                     sources: dict[str, str] | None = None) -> list[Finding]:
+    """The errors a new run folder of ``cfg`` would meet on the data another run already
+    ingested (``ingested``: that run's folder, whose ``data/manifest.csv`` and
+    ``ingest_summary.json`` give the counts): :func:`setting_problems`, then the checks
+    against the data (:func:`_check_against_data`: batch sizes against the images, the folds
+    of ``data.n_folds`` against the images per grade, the cached sizes) as the new run's own
+    ingest would meet them, with its own folds and ``data.cache_sizes``, not the ingested
+    run's. Cheap: no image is read beyond the ingest's records, nothing is written. For the
+    end of a ``--first-try`` run (:func:`drac_ssl.train.full_run_lines`): what its full run,
+    the same command without it, would be refused for. [] where the ingest cannot be read."""
+    ingested = Path(ingested)
+    stages = [s for s in PIPELINE if s in cfg.run.stages]
+    findings = setting_problems(cfg, sources)
+    if cfg.data.dataset != "drac" or not (ingested / "data" / "manifest.csv").is_file():
+        return findings
+    c = _Findings(cfg, sources)
+    facts = _facts_from_ingest(c, cfg, ingested / "data")
+    if facts is not None:  # the new run's ingest makes its own folds: the ingested ones say nothing
+        facts = dataclasses.replace(facts, fold_grades=None)
+        _check_against_data(c, cfg, facts, stages, ingest_runs="ingest" in stages, folder_refused=True)
+    return findings + [f for f in c.items if f.severity == "error" and f not in findings]
 
 
 def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] | None = None,

@@ -685,6 +685,33 @@ def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] |
                                 f"run.name={full.name}", *more])]), ""
 
 
+def command_without(run_dir: str | os.PathLike[str], option: str, settings: list[str] | None = None) -> str:
+    """The run's last training command line (``invocations.jsonl``'s ``argv``, each word quoted
+    as :func:`resume_command_and_note` quotes it, with its ``cd`` to the folder it ran in when
+    that is not the current one) without the word ``option`` (``--first-try``: the full run
+    after a first try), each ``key=value`` of ``settings`` in place of a typed word of the same
+    setting, else added at the end; "" for a run whose records have no ``argv``."""
+    from drac_ssl.config import shell_word
+
+    last = last_training(Path(run_dir)) or {}
+    argv = last.get("argv")
+    if not (isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv)):
+        return ""
+    words = [a for a in argv if a != option]
+    for setting in settings or []:
+        key = setting.split("=", 1)[0]
+        at = [i for i, a in enumerate(words) if a.split("=", 1)[0] == key]
+        if at:
+            words[at[-1]] = setting
+        else:
+            words.append(setting)
+    command = " ".join(shell_word(a) for a in words)
+    cwd = last.get("cwd")
+    if isinstance(cwd, str) and cwd and Path(cwd) != Path.cwd():
+        command = f"cd {shell_word(cwd)} && {command}"
+    return command
+
+
 def unfinished(run_dir: str | os.PathLike[str], check_lock: bool = True) -> list[StageState]:
     """The stages of the run's pipeline not done (:func:`stage_states`)."""
     return [s for s in stage_states(run_dir, check_lock) if s.status != "done"]

@@ -51,6 +51,7 @@ import dataclasses
 import datetime as _dt
 import functools
 import json
+import re
 import shlex
 import shutil
 import time
@@ -96,6 +97,7 @@ from drac_ssl.run_state import (
     CHECKPOINT_STAGES,
     SavedCheckpoint,
     checkpoint_saved,
+    command_without,
     killed_attempt_seconds,
     killed_training_seen,
     report_words,
@@ -1324,7 +1326,43 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         print(f"[train] cannot print the result line on stdout ({failure}); report.md has it", file=sys.stderr)
     for line in next_step_lines(run_dir):  # what to do with it (a trial: the user stopped here)
         print(f"[train] {line}")
+    if first_try is not None:  # what its full run would be refused for, said now, not at once then
+        for line in full_run_lines(run_dir, sources):
+            print(f"[train] {line}")
     return run_dir
+
+
+_ONE_SETTING = re.compile(r"(?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*=\S+")
+
+
+def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
+    """At the end of a ``--first-try`` run in ``run_dir``: the errors the full run after it (the
+    same command without ``--first-try``: the ``-c`` file and the overrides typed,
+    ``sources.overrides`` of :func:`drac_ssl.preflight.read_config`) would be refused for at
+    once, judged from the first try's ingest (:func:`drac_ssl.preflight.new_run_problems`:
+    batch sizes against the images, images per grade against ``data.n_folds`` ...), each
+    ``note: the full run (without --first-try) would stop: ...`` with its fix, then ``next:``
+    the full run's command with the fixes that are one setting's value
+    (``pretrain.batch_size=16``) typed on it (:func:`drac_ssl.run_state.command_without`).
+    [] when the full run would pass these checks (or ``sources`` has no ``-c`` file). A trial
+    user's first try on 30 photographs passed at batch 8; the full run was refused at once
+    for its batch of 32."""
+    fixes = getattr(sources, "fixes", None)
+    if fixes is None:
+        return []
+    overrides = [o for o in getattr(sources, "overrides", []) if not isinstance(o, PresetOverride)]
+    cfg, full_sources, read = preflight.read_config(fixes.file, overrides)
+    if any(f.unread for f in read):
+        return []
+    problems = preflight.new_run_problems(cfg, run_dir, full_sources)
+    if not problems:
+        return []
+    lines = [f"note: the full run (without {FIRST_TRY_OPTION}) would stop: {f.line}" for f in problems]
+    settings = list(dict.fromkeys(f.fix for f in problems if _ONE_SETTING.fullmatch(f.fix)))
+    command = command_without(run_dir, FIRST_TRY_OPTION, settings) if settings else ""
+    if command:
+        lines.append(f"next: the full run, with {'this fix' if len(settings) == 1 else 'these fixes'}: {command}")
+    return lines
 
 
 def result_line(run_dir: Path) -> str | None:

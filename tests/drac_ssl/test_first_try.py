@@ -311,3 +311,39 @@ def test_print_config_refuses_what_it_would_ignore(argv: list[str], capsys: pyte
     with pytest.raises(SystemExit) as stop:
         train_parser().parse_intermixed_args(["--print-config", "fundus"])
     assert stop.value.code == 0 and capsys.readouterr().out == (CONFIGS / "fundus.yaml").read_text(encoding="utf-8")
+
+
+def test_its_end_names_what_the_full_run_would_stop_for_and_the_command_carries_the_fix(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial user's first try on 30 photographs passed at its batch of 8; the full run (the
+    same command without --first-try) was refused at once for fundus.yaml's batch of 32. The
+    first try's end now says so, from its ingest's counts, and the full run's command carries
+    the one-setting fixes; a full run that would pass gets nothing extra."""
+    typed: list[str] = []
+    monkeypatch.setattr(runtime, "command_argv", lambda: [".venv/bin/python", "-m", "drac_ssl.train", *typed])
+    photos = _photographs(tmp_path / "photos", n=30)  # 6 a grade: enough for fundus.yaml's 5 folds
+    own = [f"data.root={photos}", f"run.out_dir={tmp_path / 'runs'}", "run.name=ft", "data.workers=1",
+           "pretrain.batch_size=64"]  # typed: its fix replaces it in the command
+    typed[:] = ["-c", "fundus", FIRST_TRY_OPTION, *own, "run.stages=[ingest]"]
+    assert train.main(typed) == 0, capsys.readouterr().err
+    said = capsys.readouterr().out
+    assert "would stop" not in said  # its full run, ingest alone, passes: nothing extra said
+    run_dir = tmp_path / "runs" / "ft"
+
+    def lines(*more: str) -> list[str]:  # the end of a first try of the whole pipeline
+        args = train_parser().parse_intermixed_args(["-c", "fundus", FIRST_TRY_OPTION, *own, *more])
+        _, sources, _ = preflight.read_config(CONFIGS / "fundus.yaml", train_overrides(args))
+        return train.full_run_lines(run_dir, sources)
+
+    found = lines()
+    notes = [line for line in found if line.startswith(f"note: the full run (without {FIRST_TRY_OPTION}) would stop: ")]
+    assert len(notes) == 2, found
+    assert "pretrain.batch_size=64 (command line" in notes[0] and "larger than the 30 images" in notes[0]
+    assert "fix: pretrain.batch_size=16" in notes[0]
+    assert "umm.batch_size=32" in notes[1] and "fix: umm.batch_size=16" in notes[1]
+    (command,) = [line for line in found if line.startswith("next: the full run, with these fixes: ")]
+    words = command.split(": ", 1)[1].split()
+    assert FIRST_TRY_OPTION not in words and words[-1] == "umm.batch_size=16" and f"data.root={photos}" in words
+    assert "pretrain.batch_size=16" in words and "pretrain.batch_size=64" not in words  # in its place
+    # batches typed small enough for 30 images: the full run passes, nothing said
+    assert lines("pretrain.batch_size=16", "umm.batch_size=16") == []
