@@ -1327,7 +1327,12 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     for line in next_step_lines(run_dir):  # what to do with it (a trial: the user stopped here)
         print(f"[train] {line}")
     if first_try is not None:  # what its full run would be refused for, said now, not at once then
-        for line in full_run_lines(run_dir, sources):
+        try:
+            full_lines = full_run_lines(run_dir, sources)
+        except Exception as failure:  # noqa: BLE001 - advice after a finished run must not fail it
+            full_lines = [f"note: could not check what the full run (without {FIRST_TRY_OPTION}) would "
+                          f"meet ({type(failure).__name__}: {failure}); its own preflight will say"]
+        for line in full_lines:
             print(f"[train] {line}")
     return run_dir
 
