@@ -1349,7 +1349,10 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     ``note: the full run (without --first-try) would stop: ...`` with its fix, then ``next:``
     the full run's command with the fixes that are one setting's value
     (``pretrain.batch_size=16``) typed on it (:func:`drac_ssl.run_state.command_without`).
-    [] when the full run would pass these checks (or ``sources`` has no ``-c`` file). A trial
+    A ``run.name`` the user typed names this first try's folder, so the command gets
+    ``run.name=NAME-2`` (with a note); problems whose fix is not one setting are counted on the
+    ``next:`` line as still to fix by hand. [] when the full run would pass these checks and
+    its folder is its own (or ``sources`` has no ``-c`` file). A trial
     user's first try on 30 photographs passed at batch 8; the full run was refused at once
     for its batch of 32."""
     fixes = getattr(sources, "fixes", None)
@@ -1360,13 +1363,23 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     if any(f.unread for f in read):
         return []
     problems = preflight.new_run_problems(cfg, run_dir, full_sources)
-    if not problems:
-        return []
     lines = [f"note: the full run (without {FIRST_TRY_OPTION}) would stop: {f.line}" for f in problems]
     settings = list(dict.fromkeys(f.fix for f in problems if _ONE_SETTING.fullmatch(f.fix)))
+    by_hand = sum(1 for f in problems if not _ONE_SETTING.fullmatch(f.fix))
+    typed_names = [o.strip().split("=", 1)[1] for o in overrides if o.strip().startswith("run.name=")]
+    if typed_names:  # the typed run.name is this first try's folder: the full run needs its own
+        name = typed_names[-1]
+        settings.append(f"run.name={name}-2")
+        lines.append(f"note: the full run needs a folder of its own: run.name={name} is this first "
+                     f"try's ({run_dir}), which it would be refused in; run.name={name}-2 below")
+    if not lines:
+        return []
     command = command_without(run_dir, FIRST_TRY_OPTION, settings) if settings else ""
     if command:
-        lines.append(f"next: the full run, with {'this fix' if len(settings) == 1 else 'these fixes'}: {command}")
+        fixes = "this fix" if len(settings) == 1 else "these fixes"
+        rest = (f" (and {by_hand} problem(s) above to fix by hand: the command alone would still stop)"
+                if by_hand else "")
+        lines.append(f"next: the full run, with {fixes}{rest}: {command}")
     return lines
 
 

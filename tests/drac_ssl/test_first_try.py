@@ -345,5 +345,11 @@ def test_its_end_names_what_the_full_run_would_stop_for_and_the_command_carries_
     words = command.split(": ", 1)[1].split()
     assert FIRST_TRY_OPTION not in words and words[-1] == "umm.batch_size=16" and f"data.root={photos}" in words
     assert "pretrain.batch_size=16" in words and "pretrain.batch_size=64" not in words  # in its place
-    # batches typed small enough for 30 images: the full run passes, nothing said
-    assert lines("pretrain.batch_size=16", "umm.batch_size=16") == []
+    # the typed run.name is the first try's own folder, which the full run would be refused in
+    assert "run.name=ft-2" in words and "run.name=ft" not in words, words
+    assert any(line.startswith("note: the full run needs a folder of its own: run.name=ft ") for line in found)
+    # batches typed small enough for 30 images: only the folder is said, the command carries it
+    (command,) = [line for line in lines("pretrain.batch_size=16", "umm.batch_size=16") if line.startswith("next:")]
+    # (the command is the run's recorded one, typed without these batches: only run.name changes)
+    assert command.startswith("next: the full run, with this fix: ") and "run.name=ft-2" in command.split(), command
+    assert not any("would stop" in line for line in lines("pretrain.batch_size=16", "umm.batch_size=16"))
