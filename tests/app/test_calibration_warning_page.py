@@ -141,6 +141,17 @@ def test_no_borderline_or_equal_percentages_are_read_out_when_the_calibration_fa
                           for row in graded), graded
 
 
+def _also_no_better_than_chance(uncalibrated: Predictor, tmp_path: Path) -> Predictor:
+    """A copy of the uncalibrated bundle in ``tmp_path / "bundle"`` whose QWK CI reaches 0, so
+    that the chance warning applies too."""
+    folder = tmp_path / "bundle"
+    shutil.copytree(uncalibrated.path, folder)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["cv_metrics"] = {**(meta.get("cv_metrics") or {}), "qwk": 0.1, "qwk_ci95": [-0.05, 0.3]}
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    return Predictor(folder)
+
+
 def test_after_the_chance_warning_it_does_not_say_read_the_grade(
         uncalibrated: Predictor, tmp_path: Path, upload: Path) -> None:
     """A review: with a QWK CI reaching 0 the banner said "No evidence that this model grades
@@ -148,12 +159,7 @@ def test_after_the_chance_warning_it_does_not_say_read_the_grade(
     grade, not the percentages."."""
     from app.server import AppSettings, _banner, _grade_single
 
-    folder = tmp_path / "bundle"
-    shutil.copytree(uncalibrated.path, folder)
-    meta = json.loads((folder / "metadata.json").read_text())
-    meta["cv_metrics"] = {**(meta.get("cv_metrics") or {}), "qwk": 0.1, "qwk_ci95": [-0.05, 0.3]}
-    (folder / "metadata.json").write_text(json.dumps(meta))
-    both = Predictor(folder)
+    both = _also_no_better_than_chance(uncalibrated, tmp_path)
     assert both.chance_warning is not None and both.calibration_warning is not None
     assert both.calibration_warning.endswith("The percentages say nothing; see above about the grade.")
     banner = _banner(both)
@@ -172,16 +178,11 @@ def test_the_console_says_the_chance_warning_its_see_above_points_to(
 
     from app.__main__ import main
 
-    folder = tmp_path / "bundle"
-    shutil.copytree(uncalibrated.path, folder)
-    meta = json.loads((folder / "metadata.json").read_text())
-    meta["cv_metrics"] = {**(meta.get("cv_metrics") or {}), "qwk": 0.1, "qwk_ci95": [-0.05, 0.3]}
-    (folder / "metadata.json").write_text(json.dumps(meta))
-    both = Predictor(folder)
+    both = _also_no_better_than_chance(uncalibrated, tmp_path)
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: None)
     monkeypatch.setattr(signal, "signal", lambda *args: None)
     capsys.readouterr()
-    assert main(["--bundle", str(folder), "--port", "7996", "--threads", "1"]) == 0
+    assert main(["--bundle", str(both.path), "--port", "7996", "--threads", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     chance, calibration = f"[app] warning: {both.chance_warning}", f"[app] warning: {both.calibration_warning}"
     assert chance in lines and calibration in lines

@@ -48,6 +48,15 @@ def config(root: Path, **overrides: object) -> DataConfig:
                          **overrides})  # type: ignore[arg-type]
 
 
+
+def _assert_no_image_count(root: Path, out: Path, count: str) -> None:
+    """The ingest of ``root`` without ``--missing leave_out`` is refused with one count line of
+    the rows without an image, starting ``"<count> label rows have no image in <root>"``."""
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), out, verbose=False)
+    counts = {p.summary for p in refused.value.problems if p.kind == "no-image"}
+    assert len(counts) == 1 and next(iter(counts)).startswith(f"{count} label rows have no image in {root}"), counts
+
 def test_an_exact_repeat_of_a_grade_4_row_keeps_the_inferred_icdr_scale(tmp_path: Path) -> None:
     root = plain_folder(tmp_path / "d", ["eye_004.jpg,4"])  # line 27 repeats line 6
     csv_path = root / "labels.csv"
@@ -182,11 +191,7 @@ def test_a_repeat_whose_other_columns_differ_says_so_and_names_them(tmp_path: Pa
                                              "other_cells": [["eye", "OD"], ["note", "dup"]]}]
     assert [r["line"] for r in summary["left_out_missing"]] == [28, 29]
     # without leave_out the count line of the rows without an image counts the same 28
-    with pytest.raises(validate.IngestError) as refused:
-        ingest.run(config(root), tmp_path / "error", verbose=False)
-    counts = {p.summary for p in refused.value.problems if p.kind == "no-image"}
-    assert len(counts) == 1 and next(iter(counts)).startswith(
-        f"2 of the 28 label rows have no image in {root}"), counts
+    _assert_no_image_count(root, tmp_path / "error", "2 of the 28")
 
 
 def test_a_repeat_with_its_patient_said_names_the_patient_too(tmp_path: Path) -> None:
@@ -271,11 +276,7 @@ def test_a_repeat_of_a_row_without_image_is_counted_and_named(tmp_path: Path) ->
             "(left_out_repeated)") in printed, printed
     assert "kept once" not in printed
     # without leave_out, the count of the rows without an image counts the repeat too
-    with pytest.raises(validate.IngestError) as refused:
-        ingest.run(config(root), tmp_path / "error", verbose=False)
-    counts = {p.summary for p in refused.value.problems if p.kind == "no-image"}
-    assert len(counts) == 1 and next(iter(counts)).startswith(
-        f"2 of the 27 label rows have no image in {root}"), counts
+    _assert_no_image_count(root, tmp_path / "error", "2 of the 27")
 
 
 def test_an_empty_training_folder_counts_the_rows_as_written(tmp_path: Path) -> None:
