@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import os
 import re
@@ -509,8 +510,17 @@ class LabelTable:
 
     def repeat_lines(self, kept: int) -> list[int]:
         """The lines of the :attr:`repeats` of the row at line ``kept`` (file order; [] if none):
-        rows as written that share its fate when its image is missing."""
-        return [row.line for row, line in self.repeats if line == kept]
+        rows as written that share its fate when its image is missing (one lookup: callers ask
+        once per missing row)."""
+        return list(self._repeats_by_kept.get(kept, ()))
+
+    @functools.cached_property
+    def _repeats_by_kept(self) -> dict[int, list[int]]:
+        """:attr:`repeats`' lines by the line of the row each repeats, built once."""
+        by_kept: dict[int, list[int]] = {}
+        for row, line in self.repeats:
+            by_kept.setdefault(line, []).append(row.line)
+        return by_kept
 
 
 _OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient": "--patient-column"}

@@ -711,12 +711,6 @@ def _ssl_section(run_dir: Path) -> list[str]:
     return lines
 
 
-def _gamma(meta: dict[str, Any]) -> float:
-    """The VICReg variance term's target std a stage's ``metadata.json`` recorded
-    (:func:`drac_ssl.collapse.recorded_gamma`: 1.0 when it records none)."""
-    return recorded_gamma(meta)
-
-
 def _per_epoch(history: Sequence[dict[str, Any]], key: str) -> list[tuple[int, float]]:
     """``(epoch counted from 1, value)`` of ``key`` in each epoch of ``history`` that has a
     finite one, in epoch order."""
@@ -800,7 +794,7 @@ def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dic
     Never more than the values show: a peak in a run of a few epochs is said as what the run
     measured, and the worth of the features is left to the fine-tuning's comparison."""
     metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
-    seen = collapse_symptoms(metrics, gamma=_gamma(meta))
+    seen = collapse_symptoms(metrics, gamma=recorded_gamma(meta))
     check = ("the collapse check (`drac_ssl/collapse.py`, on the kept epoch's monitors) "
              + ("flagged this run: see the warning above" if seen else "found no symptom"))
     if stem == "pretrain_monitors":
@@ -843,7 +837,7 @@ def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dic
                  f"scratch), not by this curve.")
         return said
     if stem == "pretrain_loss":
-        gamma = _gamma(meta)
+        gamma = recorded_gamma(meta)
         variance = _per_epoch(history, "variance")
         loss = _per_epoch(history, "loss")
         if len(variance) < 2 and len(loss) < 2:

@@ -42,6 +42,7 @@ from typing import Any
 import yaml
 
 from drac_ssl.config import read_yaml
+from drac_ssl.io import invocations
 
 __all__ = ["EPOCH_SETTINGS", "FIRST_TRY", "FIRST_TRY_KEY", "FIRST_TRY_OPTION", "FIRST_TRY_SIZES",
            "INVOCATION_KEY", "SHORT_FRACTION", "cap_words", "cut_short_words", "epoch_records",
@@ -188,28 +189,11 @@ def first_try_record(run_dir: str | Path) -> dict[str, Any] | None:
     of ``invocations.jsonl`` that has one (a run made or resumed with ``--first-try``); None for
     none."""
     found = None
-    for record in _train_lines(Path(run_dir)):
+    for record in invocations(Path(run_dir) / "invocations.jsonl"):
         if isinstance(record.get(FIRST_TRY_KEY), dict):
             found = record[FIRST_TRY_KEY]
     return found
 
-
-def _train_lines(run_dir: Path) -> list[dict[str, Any]]:
-    """The ``python -m drac_ssl.train`` lines of the run folder's ``invocations.jsonl``, in order
-    (a line cut by a kill left out); [] for none."""
-    try:
-        lines = (run_dir / "invocations.jsonl").read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return []
-    found = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:  # a line cut by a kill
-            continue
-        if isinstance(record, dict) and record.get("tool") == "drac_ssl.train":
-            found.append(record)
-    return found
 
 TRIAL_RUN = "A trial run"
 """How :func:`trial_run_words` starts."""
@@ -266,7 +250,7 @@ def _latest_typed(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Each of :data:`EPOCH_SETTINGS`' last record (:data:`INVOCATION_KEY`) among the run's
     ``python -m drac_ssl.train`` lines of ``invocations.jsonl``; {} for none."""
     latest: dict[str, dict[str, Any]] = {}
-    for record in _train_lines(run_dir):
+    for record in invocations(run_dir / "invocations.jsonl"):
         typed = record.get(INVOCATION_KEY)
         if isinstance(typed, dict):
             latest.update((key, value) for key, value in typed.items()
