@@ -50,7 +50,7 @@ from drac_ssl.io import read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 
 __all__ = ["HASH_HEX", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
-           "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "is_current_pretraining_record", "pretraining_hashes",
+           "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "is_current_pretraining_record",
            "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
            "pretraining_splits", "record_splits", "run_of_bundle", "splits_of", "training_hashes",
            "training_images_line", "training_images_record"]
@@ -269,13 +269,6 @@ def pretraining_splits(metadata: Mapping[str, Any]) -> dict[str, set[str]] | Non
         return {split: set(record[f"{split}_sha256_prefixes"].split()) for split in PRETRAINING_SPLITS}
     text = record.get("sha256_prefixes")
     return {"either": set(text.split())} if isinstance(text, str) else None
-
-
-def pretraining_hashes(metadata: Mapping[str, Any]) -> set[str] | None:
-    """Every pretraining-image hash prefix of a bundle's ``metadata``, the union of
-    :func:`pretraining_splits`' (the empty set for ``scratch``); None when it records none."""
-    splits = pretraining_splits(metadata)
-    return None if splits is None else set().union(*splits.values())
 
 
 def is_current_pretraining_record(metadata: Mapping[str, Any]) -> bool:

@@ -42,7 +42,6 @@ from drac_ssl.grading.training_images import (
     HASH_HEX,
     PRETRAINING_IMAGES_KEY,
     file_prefix,
-    pretraining_hashes,
     pretraining_images_line,
     pretraining_images_of,
     pretraining_images_record,
@@ -188,7 +187,7 @@ def test_the_bundle_lists_the_test_images_its_pretraining_read(run: Path) -> Non
     tests = {r["sha256"][:HASH_HEX] for r in _test_rows(run)}
     assert record["images"] == 6 and record["test"] == 6 and record["test_read"] is True
     assert record["stages"] == "VICReg" and record["unlabelled"] == 0
-    assert pretraining_hashes(meta) == tests
+    assert pretraining_splits(meta) == {"test": tests, "unlabelled": set()}
     assert not tests & (training_hashes(meta) or set())  # the labelled ones are the other list's
     assert pretraining_images_of(run, "scratch") is None  # never pretrained
 
@@ -432,8 +431,8 @@ def test_the_scratch_variant_is_never_transductive_and_an_old_bundle_is_doubted(
     # without RUN (and not a run's own export) nothing tells: no field
     said, record = _score(["--score", str(sub), "--labels", str(labels)], capsys, tmp_path / "s.json")
     assert "pretraining_images" not in record and "pretrain" not in said
-    assert file_prefix(tmp_path / "renamed" / cases[0]) in (pretraining_hashes(
-        json.loads((run / "bundle" / "metadata.json").read_text())) or set())
+    splits = pretraining_splits(json.loads((run / "bundle" / "metadata.json").read_text())) or {}
+    assert file_prefix(tmp_path / "renamed" / cases[0]) in set().union(*splits.values())
 
 
 def test_a_run_s_own_scratch_export_is_clean_and_the_hedge_names_only_the_run_s_variants(
