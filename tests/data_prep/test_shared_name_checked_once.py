@@ -7,10 +7,80 @@ names from its listing."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
-from data_prep.validate import TakenNames, names_in_both, training_rename
+import numpy as np
+import pytest
+from PIL import Image
+from test_ingest import config, make_drac, smooth_image, write_png
+
+from data_prep import ingest, validate
+from data_prep.layout import IMAGES_DIR, TASK_DIR, TEST_DIR, TEST_ROOT_DIR
+from data_prep.validate import SHARED_NAME_KIND, Problem, TakenNames, names_in_both, training_rename
+from drac_ssl import preflight
+
+
+def colour_plain_folder(root: Path) -> Path:
+    """A plain folder of 25 colour JPEGs graded 0..4 (so the ingest infers the ICDR scale,
+    reading the folder twice) and ``test/eye_001.jpg``: a test image of a training name,
+    other pixels."""
+    rng = np.random.default_rng(11)
+    for folder, names in ((root, [f"eye_{i:03d}.jpg" for i in range(25)]), (root / "test", ["eye_001.jpg"])):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(coarse).resize((64, 64), Image.Resampling.BILINEAR).save(folder / name, quality=95)
+    lines = ["image name,DR grade", *(f"eye_{i:03d}.jpg,{i % 5}" for i in range(25))]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def drac_tree(root: Path) -> Path:
+    """A DRAC tree whose test set holds ``002.png`` too (other pixels)."""
+    make_drac(root)
+    write_png(root / TEST_ROOT_DIR / TASK_DIR / IMAGES_DIR / TEST_DIR / "002.png", smooth_image(77))
+    return root
+
+
+def counting_names_in_both(monkeypatch: pytest.MonkeyPatch) -> list[Mapping[Path, str] | None]:
+    """Count the ingest's calls of :func:`names_in_both`: the ``digests`` of each call."""
+    calls: list[Mapping[Path, str] | None] = []
+
+    def counted(train: Sequence[Path], test: Sequence[Path], allowed: bool = False,
+                digests: Mapping[Path, str] | None = None, **rest: object) -> list[Problem]:
+        calls.append(digests)
+        return names_in_both(train, test, allowed, digests, **rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest, "names_in_both", counted)
+    return calls
+
+
+@pytest.mark.parametrize("make", [drac_tree, colour_plain_folder], ids=["drac", "plain-icdr-inferred"])
+def test_the_ingest_checks_a_shared_name_once_by_contents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         make: Callable[[Path], Path]) -> None:
+    root = make(tmp_path / "data")
+    calls = counting_names_in_both(monkeypatch)
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert len(calls) == 1, f"names_in_both ran {len(calls)} times"
+    (digests,) = calls
+    assert digests  # with the hashes: a renamed test file told from a copy
+    (shared,) = [p for p in refused.value.problems if p.kind == SHARED_NAME_KIND]
+    assert shared.severity == "error" and "different contents" in shared.what
+    # the plain folder's scale is still inferred: both readings skip the listing's check
+    assert not any("outside {" in p.what for p in refused.value.problems), refused.value.problems
+
+
+def test_the_preflight_still_checks_a_shared_name_from_its_listing(tmp_path: Path) -> None:
+    root = colour_plain_folder(tmp_path / "data")
+    cfg, sources, _ = preflight.read_config(None, [f"data.root={root}", "data.n_folds=2",
+                                                   "pretrain.batch_size=8", "umm.batch_size=8"])
+    errors = [f.line for f in preflight.check(cfg, tmp_path / "runs" / "x", sources) if f.severity == "error"]
+    (shared,) = [line for line in errors if "share the name eye_001.jpg" in line]
+    assert "contents not compared" in shared and "e.g. to eye_001_train.jpg" in shared
+    assert not any("outside {" in line for line in errors), errors  # ICDR inferred there too
+
 
 # --------------------------------------------------------------------------------------
 # The new names said over many shared names are those the per-image rebuild picked
