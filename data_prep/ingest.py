@@ -62,7 +62,6 @@ from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_o
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
     EYE_NAME,
-    SHARED_NAME_KIND,
     IngestError,
     LabelRow,
     LabelTable,
@@ -387,7 +386,8 @@ def is_scale_problem(problem: Problem) -> bool:
 
 def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                collected: tuple[list[ImageEntry], list[Problem], LabelTable | None,
-                                list[tuple[LabelRow, Path | None]], list[LabelRow]]
+                                list[tuple[LabelRow, Path | None]], list[LabelRow]],
+               *, check_shared_names: bool = True
                ) -> tuple[tuple[list[ImageEntry], list[Problem], LabelTable | None,
                                 list[tuple[LabelRow, Path | None]], list[LabelRow]], Problem] | None:
     """:func:`collect_images` again on the ICDR scale, and a note saying so, for a plain folder
@@ -401,14 +401,16 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     of the first :data:`COLOUR_PEEK` labelled images a colour picture by its header and a
     thumbnail: :func:`_colour_by_header`, so that the preflight, which decodes no whole image,
     decides as the ingest: RGB files of grey pictures are grey to both). None otherwise. The ingest keeps DRAC's errors if the images then decode grey
-    (a grey plain folder is read as UW-OCTA, whose scale is DRAC's)."""
+    (a grey plain folder is read as UW-OCTA, whose scale is DRAC's). ``check_shared_names``:
+    :func:`collect_images`' own, given as ``collected`` was read (the two readings' errors are
+    compared by count, so both must have the names in both sets checked, or neither)."""
     if (list(cfg.grades) or layout.treated_as != "plain" or cfg.modality == "octa"
             or str(cfg.channels) == "1" or tuple(grade_names) != GRADE_SCALES["drac"]):
         return None
     first = collected[1]
     if not any(is_scale_problem(p) for p in first):
         return None
-    again = collect_images(cfg, layout, GRADE_SCALES["icdr"])
+    again = collect_images(cfg, layout, GRADE_SCALES["icdr"], check_shared_names=check_shared_names)
     if any(is_scale_problem(p) for p in again[1]) or len(
             [p for p in again[1] if p.severity == "error"]) != len(
             [p for p in first if p.severity == "error" and not is_scale_problem(p)]):
@@ -435,7 +437,8 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
 # The images of each layout
 
 
-def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
+def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
+                   *, check_shared_names: bool = True
              ) -> tuple[list[ImageEntry], list[Problem], LabelTable | None,
                         list[tuple[LabelRow, Path | None]], list[LabelRow]]:
     """Images of both splits (manifest order) with their labels, the folder and label
@@ -444,7 +447,12 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
     (``data.ungradable=leave_out``, :func:`data_prep.validate.leave_out_ungradable`: their
     images are in no split), and the rows left out because their image is nowhere
     (``data.missing=leave_out``, :func:`data_prep.validate.match_labels`). The preflight
-    reads the data through this function too."""
+    reads the data through this function too.
+
+    ``check_shared_names``: say a name in both the training and the test set
+    (:func:`data_prep.validate.names_in_both`, from the listing: contents not compared), as
+    the preflight needs; the ingest passes False and checks the names once it has hashed the
+    files, with their contents (``digests``), which tells a renamed test file from a copy."""
     left_out: list[tuple[LabelRow, Path | None]] = []
     missing: list[LabelRow] = []
     if layout.npz is not None:
@@ -497,8 +505,9 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str]
         problems += list_problems
         if names is not None:
             problems += check_test_list(test_images, names, layout.test_list_csv, layout.test_dir)
-    problems += names_in_both(train_images, test_images, allowed=layout.shared_test_names,
-                              row_names=label_row_names(table), eye_pairs=eye_pairs(cfg, layout))
+    if check_shared_names:
+        problems += names_in_both(train_images, test_images, allowed=layout.shared_test_names,
+                                  row_names=label_row_names(table), eye_pairs=eye_pairs(cfg, layout))
     train = sorted(train_images, key=lambda p: natural_key(p.name))
     test = sorted(test_images, key=lambda p: natural_key(p.name))
     entries = [ImageEntry(p, relative(p, layout.root), "train", labels.get(p)) for p in train]
@@ -1608,9 +1617,10 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     sources = stamp_sources(layout)
     plan, problems = _plan(cfg, layout, sizes)
     cache_dir = out / CACHE_DIR
-    collected = collect_images(cfg, layout, plan.grade_names)
+    # a name in both sets is checked once the files are hashed, by their contents (below)
+    collected = collect_images(cfg, layout, plan.grade_names, check_shared_names=False)
     # a plain folder of 0..4 grades without data.grades: ICDR's, if its images turn out colour
-    inferred = infer_icdr(cfg, layout, plan.grade_names, collected)
+    inferred = infer_icdr(cfg, layout, plan.grade_names, collected, check_shared_names=False)
     scale_errors: list[Problem] = []  # the drac scale's errors, said if the images are grey after all
     if inferred is not None:
         scale_errors = [p for p in collected[1] if is_scale_problem(p)]
@@ -1622,8 +1632,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     # no training or test image (a root one level too high): decided before the unlabelled
     # pool joins, which holds no such image; said alone, or beside the pool's errors
     no_images = [] if entries or any(p.severity == "error" for p in found) else [no_images_problem(layout)]
-    # a name in both sets is said again once the files are hashed, by their contents (below)
-    problems += [p for p in found if p.kind != SHARED_NAME_KIND]
+    problems += found
     pool, found = collect_unlabelled(cfg, root)
     entries, problems = entries + pool, problems + found
     if no_images and not any(p.severity == "error" for p in problems):

@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -2135,6 +2135,42 @@ EYE_NAME = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$", re.IGNORECASE)
 patient of :func:`data_prep.ingest.pair_eyes`, which keeps a patient's two eyes in one fold)."""
 
 
+class TakenNames:
+    """The names a training image's new name must not take (:func:`training_rename`), as
+    :func:`data_prep.layout.name_key` keys of each name and of each name without its extension
+    (a label row of APTOS, EyePACS or IDRiD names an image by its stem,
+    :data:`data_prep.layout.STEM_ID_LAYOUTS`). Built once per check and grown with each new
+    name said (:meth:`add`), so renaming every training image of an EyePACS-size set sharing
+    its names with the test set reads each taken name once, not once per image renamed."""
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self._keys: set[str] = set()
+        for name in names:
+            self.add(name)
+
+    def add(self, name: str) -> None:
+        """Take ``name`` (a file name, or a label row's name with or without extension)."""
+        self._keys.add(name_key(name))
+        self._keys.add(name_key(os.path.splitext(name)[0]))
+
+    def rename(self, name: str, eye_pairs: bool = False) -> str:
+        """:func:`training_rename` of ``name`` among these names; the name returned is not
+        taken (:meth:`add` it once said)."""
+        stem, suffix = os.path.splitext(name)
+        eye = EYE_NAME.match(stem) if eye_pairs else None
+        for n in range(1, len(self._keys) + 2):
+            marker = f"train{n if n > 1 else ''}"
+            if eye:
+                stems = [f"{eye['patient']}{marker}_{side}" for side in ("left", "right")]
+                candidate = f"{eye['patient']}{marker}_{eye['eye']}{suffix}"
+            else:
+                candidate = f"{stem}_{marker}{suffix}"
+                stems = [os.path.splitext(candidate)[0]]
+            if not any(name_key(s) in self._keys for s in stems):
+                return candidate
+        raise AssertionError("unreachable: more candidates than names taken")
+
+
 def training_rename(name: str, taken: Collection[str], eye_pairs: bool = False) -> str:
     """A new name for the training image ``name`` that no name of ``taken`` has
     (:func:`data_prep.layout.name_key` compares them: letter case and Unicode form ignored),
@@ -2146,21 +2182,11 @@ def training_rename(name: str, taken: Collection[str], eye_pairs: bool = False) 
     :data:`EYE_NAME`): the marker goes before the eye, ``10_left.jpeg`` -> ``10train_left.jpeg``,
     so the renamed image still names a patient, one whose both eyes' names are free (the other
     eye is renamed alike: ``10train_right``). ``10_left_train.jpeg`` would name no patient, and
-    the two eyes of patient 10 could land in two folds."""
-    stem, suffix = os.path.splitext(name)
-    keys = {name_key(t) for t in taken} | {name_key(os.path.splitext(t)[0]) for t in taken}
-    eye = EYE_NAME.match(stem) if eye_pairs else None
-    for n in range(1, len(keys) + 2):
-        marker = f"train{n if n > 1 else ''}"
-        if eye:
-            stems = [f"{eye['patient']}{marker}_{side}" for side in ("left", "right")]
-            candidate = f"{eye['patient']}{marker}_{eye['eye']}{suffix}"
-        else:
-            candidate = f"{stem}_{marker}{suffix}"
-            stems = [os.path.splitext(candidate)[0]]
-        if not any(name_key(s) in keys for s in stems):
-            return candidate
-    raise AssertionError("unreachable: more candidates than names taken")
+    the two eyes of patient 10 could land in two folds.
+
+    One name; :class:`TakenNames` renames many against one set of taken names (as
+    :func:`names_in_both` does), building the set once."""
+    return TakenNames(taken).rename(name, eye_pairs)
 
 
 def label_row_names(table: LabelTable | None) -> list[str]:
@@ -2239,8 +2265,8 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = F
     if not pairs:
         return []
     folders = {path.parent for pair, _ in pairs for path in pair}
-    taken = ([p.name for p in train] + [p.name for p in test] + list(row_names)
-             + [name for folder in sorted(folders) for name in _folder_names(folder)])
+    taken = TakenNames([p.name for p in train] + [p.name for p in test] + list(row_names)
+                       + [name for folder in sorted(folders) for name in _folder_names(folder)])
     row_keys = {name_key(name) for name in row_names}
     stem_by_key = {name_key(p.stem): p for p in train}
     advised: dict[Path, str] = {}  # training file -> the new name said (an eye renamed with its pair)
@@ -2252,9 +2278,9 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = F
 
     problems = []
     for (train_path, test_path), said in pairs:
-        new_name = advised.get(train_path) or training_rename(train_path.name, taken, eye_pairs)
+        new_name = advised.get(train_path) or taken.rename(train_path.name, eye_pairs)
         advised[train_path] = new_name
-        taken.append(new_name)
+        taken.add(new_name)
         rename = f"rename the training file and its label row, e.g. {renamed(train_path, new_name)}"
         eye = EYE_NAME.match(train_path.stem) if eye_pairs else None
         if eye is not None:
@@ -2266,7 +2292,7 @@ def names_in_both(train: Sequence[Path], test: Sequence[Path], allowed: bool = F
                 other_new = (advised.get(other)
                              or f"{new_eye['patient']}_{other_eye['eye']}{other.suffix}")
                 advised[other] = other_new
-                taken.append(other_new)
+                taken.add(other_new)
                 rename += (f", and patient {eye['patient']}'s other eye {other.name} with it, "
                            f"{renamed(other, other_new)} (EyePACS names the patient before _left "
                            f"/ _right: an eye renamed alone is another patient's, and the two "
