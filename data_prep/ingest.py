@@ -62,6 +62,7 @@ from data_prep.problems import CROP_NOT_APPLIED, counted, crop_words, left_out_o
 from data_prep.source_check import stamp_sources
 from data_prep.validate import (
     EYE_NAME,
+    SHARED_NAME_KIND,
     IngestError,
     LabelRow,
     LabelTable,
@@ -403,7 +404,8 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     decides as the ingest: RGB files of grey pictures are grey to both). None otherwise. The ingest keeps DRAC's errors if the images then decode grey
     (a grey plain folder is read as UW-OCTA, whose scale is DRAC's). ``check_shared_names``:
     :func:`collect_images`' own, given as ``collected`` was read (the two readings' errors are
-    compared by count, so both must have the names in both sets checked, or neither)."""
+    compared by count leaving out names in both sets, which do not depend on the grade scale,
+    so a caller whose two flags differ still gets the same answer)."""
     if (list(cfg.grades) or layout.treated_as != "plain" or cfg.modality == "octa"
             or str(cfg.channels) == "1" or tuple(grade_names) != GRADE_SCALES["drac"]):
         return None
@@ -412,8 +414,9 @@ def infer_icdr(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
         return None
     again = collect_images(cfg, layout, GRADE_SCALES["icdr"], check_shared_names=check_shared_names)
     if any(is_scale_problem(p) for p in again[1]) or len(
-            [p for p in again[1] if p.severity == "error"]) != len(
-            [p for p in first if p.severity == "error" and not is_scale_problem(p)]):
+            [p for p in again[1] if p.severity == "error" and p.kind != SHARED_NAME_KIND]) != len(
+            [p for p in first if p.severity == "error" and not is_scale_problem(p)
+             and p.kind != SHARED_NAME_KIND]):
         return None
     grades = {e.label.grade for e in again[0] if e.label is not None and e.label.grade is not None}
     if not {0, 4} <= grades:  # 0..3 alone may be a 4-grade scale (Messidor's): the error stays
@@ -452,7 +455,9 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
     ``check_shared_names``: say a name in both the training and the test set
     (:func:`data_prep.validate.names_in_both`, from the listing: contents not compared), as
     the preflight needs; the ingest passes False and checks the names once it has hashed the
-    files, with their contents (``digests``), which tells a renamed test file from a copy."""
+    files, with their contents (``digests``), which tells a renamed test file from a copy.
+    With False the problems returned hold no name-in-both-sets problem at all: the caller
+    must run :func:`data_prep.validate.names_in_both` itself."""
     left_out: list[tuple[LabelRow, Path | None]] = []
     missing: list[LabelRow] = []
     if layout.npz is not None:

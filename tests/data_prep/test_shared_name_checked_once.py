@@ -132,8 +132,29 @@ def test_many_shared_eyepacs_names_keep_each_patient_s_two_eyes_together() -> No
 def test_taken_names_rename_as_training_rename_and_grow() -> None:
     taken = ["042.png", "042_TRAIN.png", "10train_right.jpeg", "7_train"]
     names = TakenNames(taken)
-    for name, eye_pairs in (("042.png", False), ("10_left.jpeg", True), ("7.png", False)):
-        assert names.rename(name, eye_pairs) == training_rename(name, taken, eye_pairs)
+    # the names the code before TakenNames picked (literals, not training_rename: it now calls TakenNames)
+    for name, eye_pairs, expected in (("042.png", False, "042_train2.png"),
+                                      ("10_left.jpeg", True, "10train2_left.jpeg"),
+                                      ("7.png", False, "7_train2.png")):
+        assert names.rename(name, eye_pairs) == expected
+        assert training_rename(name, taken, eye_pairs) == expected
     assert [names.rename("042.png"), names.rename("7.png")] == ["042_train2.png", "7_train2.png"]
     names.add("042_train2.png")
     assert names.rename("042.png") == "042_train3.png"  # a name said is taken
+
+
+@pytest.mark.parametrize("listing,again", [(True, False), (False, True)])
+def test_icdr_inference_does_not_hang_on_both_readings_checking_names_alike(
+        tmp_path: Path, listing: bool, again: bool) -> None:
+    # the two readings' errors are compared by count without the names in both sets (which do
+    # not depend on the grade scale), so a caller whose two flags differ is not refused the
+    # ICDR scale without a word (a review found it was)
+    root = colour_plain_folder(tmp_path / "data")
+    cfg = config(root)
+    layout = ingest.discover(cfg)
+    first = ingest.collect_images(cfg, layout, ingest.GRADE_SCALES["drac"], check_shared_names=listing)
+    assert any(p.kind == SHARED_NAME_KIND for p in first[1]) is listing
+    inferred = ingest.infer_icdr(cfg, layout, ingest.GRADE_SCALES["drac"], first, check_shared_names=again)
+    assert inferred is not None
+    (entries, problems, *_), note = inferred
+    assert not any(ingest.is_scale_problem(p) for p in problems)
