@@ -23,8 +23,12 @@ runs a similar one on a small fake archive)::
 monitor scored all 60k images before the first step). A run that is not the
 full protocol (fewer than 100 epochs, ``--eval-limit``, ``pretrain.max_steps_per_epoch``) is a
 smoke run: by default it writes ``cifar10_vicreg_smoke.json`` / ``_curve.png`` (never the
-committed figures), records ``"smoke": true`` and compares nothing with the seed report
-(``beats_seed_report`` null); ``bench/summarize.py`` leaves it out of the README.
+committed figures), records ``"smoke": true`` and its reasons; ``bench/summarize.py`` leaves it
+out of the README.
+
+The seed report's 76.67 % (docs/methods.md section 3) is a reference, never a pass mark: the
+result's ``seed_report_comparison`` says it is not comparable and lists why from the run's own
+settings (:func:`seed_report_comparison`).
 """
 
 from __future__ import annotations
@@ -57,6 +61,14 @@ from drac_ssl.runtime import resolve_device, use_compile
 from drac_ssl.starting import python_command
 
 SEED_REPORT_LINEAR = 76.67  # VICReg ResNet-34, 100 epochs (project seed report)
+SEED_REPORT_STATES = ("VICReg ResNet-34 on CIFAR-10, 100 epochs, LARS, batch 128: 76.67 % linear "
+                      "(docs/methods.md section 3, unattributed); nothing else of its recipe or its probe")
+"""All the seed report says of itself, quoted in every result's ``seed_report_comparison``."""
+SEED_REPORT_SETTINGS = {"arch": "resnet34", "batch_size": 128, "optimizer": "lars", "epochs": 100}
+"""The seed report's stated settings, in this package's config words (``pretrain.backbone.arch``,
+``pretrain.batch_size``, ``pretrain.optimizer``, ``pretrain.epochs``)."""
+PROBE_DIFFERENCE = "an un-augmented, standardised linear probe (the seed report names none)"
+"""How this bench's probe (:func:`probe_protocol`) differs from the seed report's: in every run."""
 PROTOCOL_EPOCHS = 100  # the full protocol; fewer epochs is a smoke run
 GOAL_LINEAR_100 = 83.0  # issue #15: linear top-1 at 100 epochs
 GOAL_SECONDS_100 = 240.0  # issue #15: 100 epochs of pretraining on one H200
@@ -95,9 +107,51 @@ def result_name(name: str | None, reasons: list[str], out_dir: Path | None = Non
     return smoke_result_name("cifar10_vicreg", reasons, name, out_dir=out_dir)
 
 
-def beats_seed_report(linear_top1: float, reasons: list[str]) -> bool | None:
-    """Whether the linear probe beats the seed report's 76.67 %; None for a smoke run (not comparable)."""
-    return None if reasons else linear_top1 > SEED_REPORT_LINEAR
+def _arch_words(arch: str) -> str:
+    """``resnet18`` -> ``ResNet-18`` (the architecture as the papers write it)."""
+    return f"ResNet-{arch[len('resnet'):]}" if arch.startswith("resnet") else arch
+
+
+def seed_report_comparison(pretrain_settings: dict[str, Any], epochs_run: int,
+                           reasons: Sequence[str] = ()) -> dict[str, Any]:
+    """How a run's linear top-1 stands to the seed report's 76.67 %: not comparable, and why.
+
+    The seed report states a handful of facts (:data:`SEED_REPORT_STATES`) and no probe, so no run of
+    this bench is like for like with it: ``comparable`` is always false, and the record holds
+    no verdict (an earlier ``beats_seed_report`` boolean read as pass or fail; review of the
+    methods, F1). ``differences`` lists, from the run's own settings, each stated fact it
+    departs from (architecture, batch, optimiser, epochs), then the probe
+    (:data:`PROBE_DIFFERENCE`), then a smoke run's reasons.
+
+    Args:
+        pretrain_settings: the ``pretrain`` section of the resolved config as
+            :func:`drac_ssl.config.to_dict` writes it (a result file's ``config["pretrain"]``
+            gives the same record): ``backbone.arch``, ``batch_size``, ``optimizer`` are read.
+        epochs_run: pretraining epochs the evaluated run had.
+        reasons: :func:`smoke_reasons` (empty for the full protocol).
+
+    Returns:
+        ``{"comparable": False, "seed_report_linear_top1": 76.67, "seed_report_states": ...,
+        "differences": [str, ...]}``.
+    """
+    seed = SEED_REPORT_SETTINGS
+    arch = str((pretrain_settings.get("backbone") or {}).get("arch", "?"))
+    differences = []
+    if arch != seed["arch"]:
+        differences.append(f"{_arch_words(arch)}, not {_arch_words(str(seed['arch']))}")
+    batch = pretrain_settings.get("batch_size")
+    if batch != seed["batch_size"]:
+        differences.append(f"batch {batch}, not {seed['batch_size']}")
+    optimizer = str(pretrain_settings.get("optimizer", "?"))
+    if optimizer != seed["optimizer"]:
+        differences.append(f"optimiser {optimizer}, not {str(seed['optimizer']).upper()}")
+    if epochs_run != seed["epochs"]:
+        differences.append(f"{epochs_run} epochs, not {seed['epochs']}")
+    differences.append(PROBE_DIFFERENCE)
+    if reasons:
+        differences.append(f"a smoke run: {'; '.join(reasons)}")
+    return {"comparable": False, "seed_report_linear_top1": SEED_REPORT_LINEAR,
+            "seed_report_states": SEED_REPORT_STATES, "differences": differences}
 
 
 def knn_ks(n_train: int, ks: tuple[int, ...] = (20, 200)) -> tuple[int, ...]:
@@ -273,7 +327,7 @@ def _main(argv: list[str] | None) -> None:
                                  "resolution = the k-NN monitor interval (pretrain.knn_every)",
         "baselines": {"seed_report_linear_resnet34_100ep": SEED_REPORT_LINEAR,
                       "umm_paper_vicregl_resnet18_linear": UMM_PAPER_VICREGL_LINEAR},
-        "beats_seed_report": beats_seed_report(probe.top1, reasons),
+        "seed_report_comparison": seed_report_comparison(to_dict(cfg)["pretrain"], epochs_run, reasons),
         "goals": {
             "linear_top1_at_100_epochs_ge_83": (probe.top1 >= GOAL_LINEAR_100)
                                                if epochs_run == 100 and not reasons

@@ -46,7 +46,8 @@ PUBLISHED_CIFAR10 = (
 """The published reference figures of the CIFAR-10 table, the only figures of the rendered
 section that no bench script wrote, each with its source."""
 SEED_REPORT_LINEAR = PUBLISHED_CIFAR10[0][2]
-"""The seed report's CIFAR-10 linear top-1 (%), the target of ``bench/cifar10_vicreg.py``."""
+"""The seed report's CIFAR-10 linear top-1 (%): a reference beside ``bench/cifar10_vicreg.py``'s
+figure, never its pass mark (not like for like: :func:`seed_report_words`)."""
 
 
 def _device(record: dict[str, Any]) -> str:
@@ -1144,15 +1145,41 @@ def _minutes(seconds: Any) -> str:
     return f"{seconds / 60:.1f}" if isinstance(seconds, (int, float)) else "?"
 
 
+def seed_report_words(r: dict[str, Any]) -> str:
+    """The seed report's figure beside a CIFAR-10 result, said not comparable, with the
+    differences the result's ``seed_report_comparison`` lists (``bench/cifar10_vicreg.py``).
+    A file of the older code holds a ``beats_seed_report`` boolean instead: it is ignored (a
+    pass or fail on figures that are not like for like; methods review F1) and the seed
+    report's own stated settings are named."""
+    comparison = r.get("seed_report_comparison")
+    differences = comparison.get("differences") if isinstance(comparison, dict) else None
+    why = "; ".join(differences) if differences else "a ResNet-34 at batch 128; its probe not stated"
+    return f"the seed report's {SEED_REPORT_LINEAR} % linear: not comparable ({why})"
+
+
+def _time_to_knn_words(r: dict[str, Any]) -> str:
+    """``k-NN 80 %: 3.1 min (epoch 12); k-NN 85 %: not reached`` from ``time_to_knn_accuracy``."""
+    return "; ".join(f"k-NN {k.split('_')[1]} %: " + (f"{v['minutes']} min (epoch {v['epoch']})"
+                                                     if isinstance(v, dict) else str(v))
+                     for k, v in (r.get("time_to_knn_accuracy") or {}).items())
+
+
+def _cifar10_headline(r: dict[str, Any]) -> str | None:
+    """The linear top-1, the time to each k-NN mark, and the seed report beside them, said not
+    comparable with every difference (:func:`seed_report_words`, a clause of its own, so
+    :func:`shorten` keeps it whole)."""
+    linear = r.get("linear_probe_top1")
+    if not isinstance(linear, (int, float)):
+        return None
+    return f"linear {_pct(linear)} %; time to {_time_to_knn_words(r)}; {seed_report_words(r)}"
+
+
 def cifar_rows(r: dict[str, Any]) -> list[str]:
-    tta = r.get("time_to_knn_accuracy", {})
-    reach = "; ".join(f"k-NN {k.split('_')[1]} %: " + (f"{v['minutes']} min (epoch {v['epoch']})"
-                                                      if isinstance(v, dict) else str(v))
-                      for k, v in tta.items())
+    reach = _time_to_knn_words(r)
     return [f"| CIFAR-10 VICReg ResNet-18, {r.get('epochs')} epochs | linear {_pct(r.get('linear_probe_top1'))} %, "
-            f"k-NN@20 {_pct(r.get('knn_top1_k20'))} %, k-NN@200 {_pct(r.get('knn_top1_k200'))} % "
-            f"(seed report, ResNet-34: {SEED_REPORT_LINEAR} % linear: {'beaten' if r.get('beats_seed_report') else 'not beaten'}); "
-            f"pretraining {r.get('pretrain_seconds')} s; time to {reach} | {_device(r)} | {_date(r)} | "
+            f"k-NN@20 {_pct(r.get('knn_top1_k20'))} %, k-NN@200 {_pct(r.get('knn_top1_k200'))} %; "
+            f"{seed_report_words(r)}; "
+            f"pretraining {r.get('pretrain_seconds')} s; time to {reach}{_added_notes(r)} | {_device(r)} | {_date(r)} | "
             f"`{r.get('command')}` |"]
 
 
@@ -2112,9 +2139,65 @@ def correctness_tables(results_dir: Path) -> list[str]:
     return [line for _names, lines in correctness_blocks(results_dir) for line in lines]
 
 
+SINGLE_LEVEL_CONTROL = "single-level VICReg control (no JS, older objective)"
+"""The control of the first CIFAR-10 UMM ablation (``umm.use_rate_reduction=false umm.use_js=false``
+under the objective before issue #13): plain VICReg on the same layers, one update per batch
+against UMM's two, the JS term dropped. Not docs/methods.md's fair control (``alpha = 0`` with
+the identical two-level step), which ``bench/umm_ablation.py`` runs since issue #13."""
+NEAREST_FAIR_CONTROL = "no_rate_reduction"
+"""In that older ablation, the variant nearest methods.md's fair control: the same JS-regularised
+inner step with the outer (rate-reduction) step off, which is what ``alpha = 0`` leaves of the
+older objective (its outer loss was ``-Delta R`` alone)."""
+
+
+def ablation_control_words(ablation: dict[str, Any]) -> str:
+    """What an ablation's ``control`` variant is, from its recorded settings: methods.md's fair
+    control (``umm.alpha=0``), the :data:`SINGLE_LEVEL_CONTROL` of the older ablation
+    (``umm.use_rate_reduction=false umm.use_js=false``), else "the control (settings)"."""
+    settings = ((ablation.get("variants") or {}).get("control") or {}).get("settings")
+    words = settings if isinstance(settings, list) else str(settings or "").split()
+    if "umm.alpha=0" in words:
+        return "the fair control (umm.alpha=0)"
+    if {"umm.use_rate_reduction=false", "umm.use_js=false"} <= set(words):
+        return f"the {SINGLE_LEVEL_CONTROL}"
+    return f"the control ({' '.join(words) or 'settings not recorded'})"
+
+
+def _minus_nearest_fair_control(ablation: dict[str, Any]) -> tuple[float, float] | None:
+    """UMM minus :data:`NEAREST_FAIR_CONTROL` (linear, k-NN@20 points, from the recorded rows)
+    in an ablation against the :data:`SINGLE_LEVEL_CONTROL`; None for one against the fair
+    control, or without those rows."""
+    variants = ablation.get("variants") or {}
+    umm, near = variants.get("umm"), variants.get(NEAREST_FAIR_CONTROL)
+    if not umm or not near or SINGLE_LEVEL_CONTROL not in ablation_control_words(ablation):
+        return None
+    return (round(umm["linear_probe_top1"] - near["linear_probe_top1"], 2),
+            round(umm["knn_top1_k20"] - near["knn_top1_k20"], 2))
+
+
+def _with_aside(words: str, aside: str) -> str:
+    """``words`` with ``aside`` in its closing parenthesis (``a (b)`` -> ``a (b; aside)``), or
+    appended in one of its own."""
+    return f"{words[:-1]}; {aside})" if words.endswith(")") else f"{words} ({aside})"
+
+
+def nearest_fair_control_words(ablation: dict[str, Any]) -> str:
+    """For an ablation against the :data:`SINGLE_LEVEL_CONTROL`: where
+    :data:`NEAREST_FAIR_CONTROL` sits from that control and UMM minus it (linear / k-NN@20
+    points, :func:`_minus_nearest_fair_control`); "" where that says None."""
+    nearest = _minus_nearest_fair_control(ablation)
+    gain = (ablation.get("gain_over_fair_control") or {}).get(NEAREST_FAIR_CONTROL)
+    if nearest is None or not gain:
+        return ""
+    return (f"against {NEAREST_FAIR_CONTROL} (JS kept, outer step off: the nearest to methods.md's fair control, "
+            f"{gain['linear_points']:+.2f} / {gain['knn20_points']:+.2f} from that control) UMM is "
+            f"{nearest[0]:+.2f} linear / {nearest[1]:+.2f} k-NN@20")
+
+
 def _cifar_table(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) -> list[str]:
-    """The CIFAR-10 linear probe / k-NN table of one run, with the fair control and UMM rows of
-    ``ablation`` when there is one, and the published figures labelled with their source."""
+    """The CIFAR-10 linear probe / k-NN table of one run, with the control and UMM rows of
+    ``ablation`` when there is one (the control named by :func:`ablation_control_words`), and
+    the published figures labelled with their source."""
     if not cifar:
         return []
     out = ["", f"**CIFAR-10, ResNet-18, linear probe / k-NN top-1 (%)** ({_device(cifar)}, {_date(cifar)}; one seed)",
@@ -2125,7 +2208,7 @@ def _cifar_table(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) 
         for name in ("control", "umm"):
             row = ablation.get("variants", {}).get(name)
             if row:
-                label = {"control": "VICReg + fair control (same steps, plain VICReg)",
+                label = {"control": f"VICReg + {_with_aside(ablation_control_words(ablation)[len('the '):], 'same steps')}",
                          "umm": "VICReg + UMM (this package)"}[name]
                 out.append(f"| {label} | {cifar.get('epochs')} + {row.get('steps')} steps | "
                            f"{_pct(row.get('linear_probe_top1'))} | {_pct(row.get('knn_top1_k20'))} | "
@@ -2136,13 +2219,17 @@ def _cifar_table(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) 
 
 
 def _ablation_table(ablation: dict[str, Any] | None) -> list[str]:
-    """The UMM ablation on CIFAR-10 from one VICReg checkpoint: every variant against the fair control."""
+    """The UMM ablation on CIFAR-10 from one VICReg checkpoint: every variant against its
+    control (:func:`ablation_control_words`; the older ablation's is not methods.md's fair
+    control, and a line under the table says UMM against the variant nearest it)."""
     if not ablation:
         return []
     gains = ablation.get("gain_over_fair_control", {})
+    control = ablation_control_words(ablation)
     out = ["", f"**UMM ablation on CIFAR-10 from one VICReg checkpoint** ({_device(ablation)}, "
            f"{_date(ablation)}; settings for every variant: `{' '.join(ablation.get('settings_for_every_variant', []))}`)",
-           "", "| variant | settings | linear | k-NN@20 | vs fair control (linear / k-NN points) | last-layer ΔR |",
+           "", f"| variant | settings | linear | k-NN@20 | vs {_with_aside(control[len('the '):], 'linear / k-NN points')} "
+           "| last-layer ΔR |",
            "|---|---|---|---|---|---|"]
     for name, row in ablation.get("variants", {}).items():
         g = gains.get(name)
@@ -2153,6 +2240,12 @@ def _ablation_table(ablation: dict[str, Any] | None) -> list[str]:
                    f"{_pct(row.get('knn_top1_k20'))} | "
                    + (f"{g['linear_points']:+.2f} / {g['knn20_points']:+.2f}" if g else "") + " | "
                    + (f"{last:.1f}" if isinstance(last, (int, float)) else "") + " |")
+    nearest = nearest_fair_control_words(ablation)
+    if nearest:
+        out += ["", f"The control here is {control}: `umm.use_rate_reduction=false umm.use_js=false`, one "
+                    "update per batch against UMM's two, without the JS term, under the outer objective "
+                    "before issue #13 (-ΔR alone). It is not methods.md's fair control (alpha = 0, the "
+                    f"identical two-level step); {nearest}."]
     return out + command_line(ablation)
 
 
@@ -2826,8 +2919,11 @@ def _umm_ablation_headline(r: dict[str, Any]) -> str | None:
     gain = (r.get("gain_over_fair_control") or {}).get("umm")
     if not gain:
         return None
-    return (f"UMM minus the fair control: linear {gain['linear_points']:+.2f}, "
-            f"k-NN@20 {gain['knn20_points']:+.2f} points")
+    nearest = _minus_nearest_fair_control(r)
+    beside = (f"; minus {NEAREST_FAIR_CONTROL} (nearest the fair control): {nearest[0]:+.2f} / {nearest[1]:+.2f}"
+              if nearest else "")
+    return (f"UMM minus {ablation_control_words(r)}: linear {gain['linear_points']:+.2f}, "
+            f"k-NN@20 {gain['knn20_points']:+.2f} points{beside}")
 
 
 def _low_label_headline(r: dict[str, Any]) -> str | None:
@@ -3005,6 +3101,7 @@ def _feed_headline(r: dict[str, Any]) -> str | None:
 
 
 HEADLINES = (("retinamnist_epochs", _epochs_headline), ("retinamnist", _job_headline),
+             ("cifar10_vicreg", _cifar10_headline),
              ("umm_protocol_", _umm_protocol_headline), ("umm_ablation", _umm_ablation_headline),
              ("low_label_", _low_label_headline), ("layer_clusters_", _layer_clusters_headline),
              ("quick_check", _quick_check_headline), ("cpu_precision", _cpu_precision_headline),

@@ -425,9 +425,9 @@ class FinetuneConfig:
     # DRAC's ranking score); argmax = the most probable calibrated grade (accuracy). Both are
     # reported in metrics.json; this one is stored in the calibration and the bundle.
     decision: str = "thresholds"
-    # which weights of each fold are kept: last = the weights after the last epoch, no epoch
-    # chosen on the validation fold, so the out-of-fold metrics are not tuned on the rows they
-    # score (finetune.patience is then not used); best = the epoch with the best validation
+    # which weights of each fold are kept: last = the weights after the last epoch: no epoch is
+    # chosen on the validation fold, the rows the out-of-fold metrics score (finetune.patience
+    # is then not used); best = the epoch with the best validation
     # kappa (the lowest validation loss among equal kappas; early stopping with patience), chosen
     # on the very fold it is then scored on, so its kappa is optimistic (the other figures off
     # either way), by an amount not the same for every variant (python -m bench.keep_selection

@@ -31,8 +31,9 @@ format, the grading loss and the class decision :class:`~drac_ssl.grading.model.
 lives in :mod:`drac_ssl.grading.model`, which a bundle needs without this loop. The out-of-fold metrics use
 *cross-fitted* calibration: fold k's rows are calibrated with a temperature and thresholds
 fitted on the other folds' out-of-fold predictions only (with ``finetune.label_fraction`` < 1
-only those of the fold's own label draw), so the reported kappa is not tuned on the rows it
-scores. The calibration fitted on all out-of-fold predictions (with a label fraction, those
+only those of the fold's own label draw), so fold k's rows never enter its own fit; the models
+whose predictions it is fitted on were trained with fold k's labels, a second-order path by
+which those labels still reach its calibration (docs/evaluation.md). The calibration fitted on all out-of-fold predictions (with a label fraction, those
 of the images some fold was given) is the one stored for export (``calibration.json``).
 
 The grading scale is the data's: K and the grade names come from the ingest summary
@@ -1611,9 +1612,11 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _Cr
     Rule: fold k's rows are calibrated by a :class:`Calibration` fitted only on the
     out-of-fold outputs of the images fold k's model was given labels for
     (``ctx.train_positions(k)``: every other fold's images, or with
-    ``finetune.label_fraction`` < 1 only its draw of them), so fold k's calibration never
-    sees fold k's rows (nor labels its model was not given). The deployed calibration is
-    fitted on the images any fold was given (all of them without a label draw).
+    ``finetune.label_fraction`` < 1 only its draw of them), so fold k's rows never enter its
+    own fit (nor do labels its model was not given, as fit targets). The models whose outputs
+    it is fitted on, those of the folds j != k, were each trained with fold k's labels: a
+    second-order path by which fold k's labels still reach its calibration. The deployed
+    calibration is fitted on the images any fold was given (all of them without a label draw).
 
     Args:
         raw_all: ``(n_lab, R)`` out-of-fold raw outputs (:func:`_train_folds`).

@@ -525,15 +525,27 @@ def test_the_status_cells_are_short_and_keep_their_verdicts() -> None:
     assert [s for s in states if len(s) > 320] == []
     cifar, ablation = _result("cifar10_vicreg"), _result("umm_ablation")
     linear, lost = cifar["linear_probe_top1"], -ablation["gain_over_fair_control"]["umm"]["linear_points"]
-    assert not cifar["beats_seed_report"] and lost > 0
+    assert cifar["seed_report_comparison"]["comparable"] is False and lost > 0
+    # methods review F1 / F2: no pass mark against a seed report that is not like for like, and
+    # the CIFAR-10 control named for what it was (not methods.md's fair control)
+    variants = ablation["variants"]
+    assert variants["control"]["settings"] == ["umm.use_rate_reduction=false", "umm.use_js=false"]
+    nearest = ablation["gain_over_fair_control"]["no_rate_reduction"]
     status = _status()
-    for verdict in (f"{linear:.1f} % linear, **below** the 76.67 % target", f"**lost** {lost:.1f} linear points",
+    for verdict in (f"{linear:.1f} % linear, **not comparable** with the seed report's 76.67 %",
+                    f"**lost** {lost:.1f} linear points to a single-level VICReg control (no JS, older objective)",
                     "AMD EPYC (**not met**)", "**no large change**"):
         assert verdict in status, verdict
     detail = _status_detail()
-    for moved in (f"reaches {linear:.1f} % linear (ResNet-18, batch 256), **below** the 76.67 % target",
-                  f"it **lost** {lost:.1f} linear points to its fair control (issue #4)"):
+    to_nearest = variants["no_rate_reduction"]["linear_probe_top1"] - variants["umm"]["linear_probe_top1"]
+    for moved in (f"reaches {linear:.1f} % linear (ResNet-18, batch 256), **not comparable** with the 76.67 %",
+                  f"it **lost** {lost:.1f} linear points to a single-level VICReg control (no JS, older objective) "
+                  "(issue #4), which is not methods.md's fair control",
+                  f"sat {nearest['linear_points']:+.2f} linear / {nearest['knn20_points']:+.2f} k-NN points from "
+                  f"that control, and UMM lost {to_nearest:.2f} linear points to it too"):
         assert moved in detail, moved
+    for gone in ("76.67 % target", "**below**", "to its fair control"):
+        assert gone not in status and gone not in detail, gone
 
 
 def test_the_short_status_cells_keep_the_disappointing_figures_their_files_hold() -> None:
@@ -553,7 +565,7 @@ def test_the_short_status_cells_keep_the_disappointing_figures_their_files_hold(
             f"{floor['ci_high']:+.3f}" in status), floor
     speed = _result("app_speed")
     assert "untrained demo bundle" in str(speed.get("bundle")) and "an untrained demo bundle" in status
-    assert "no VICReg gain over scratch detected" in status and "**below** the 76.67 % target" in status
+    assert "no VICReg gain over scratch detected" in status and "**not comparable** with the seed report's" in status
     assert "its VICReg pretraining alone about 5 hours" in _how_long() and "not estimated" in _how_long()
 
 
@@ -598,11 +610,18 @@ def test_the_readme_results_headlines_are_the_files_figures() -> None:
     pooled = repeat["differences"]["accuracy"]
     assert pooled["n"] == 10 and repeat["halves"]["accuracy"]["committed_mean"] == pytest.approx(mean(diffs), abs=1e-4)
     assert low_end < pooled["t95"][0] and pooled["t95"][1] < high_end  # ten seeds narrow the five seeds' interval
-    assert not cifar["beats_seed_report"] and gain["linear_points"] < 0
+    assert cifar["seed_report_comparison"]["comparable"] is False and gain["linear_points"] < 0
+    variants = _result("umm_ablation")["variants"]
+    to_nearest = variants["no_rate_reduction"]["linear_probe_top1"] - variants["umm"]["linear_probe_top1"]
     expected = {
-        "CIFAR-10": (f"{cifar['linear_probe_top1']:.2f} % linear (ResNet-18, {cifar['epochs']} epochs, one H100) "
-                     f"against the seed report's {SEED_REPORT_LINEAR} % (ResNet-34)"),
-        "UMM": (f"it lost {-gain['linear_points']:.2f} linear points to its fair control; as the paper defines it "
+        # methods review F1: the seed report is no target, and the bullet says why
+        "CIFAR-10": (f"{cifar['linear_probe_top1']:.2f} % linear (ResNet-18, {cifar['epochs']} epochs, one H100); "
+                     f"the seed report's {SEED_REPORT_LINEAR} % is not comparable (a ResNet-34 at batch 128, here "
+                     f"{cifar['config']['pretrain']['batch_size']}; an un-augmented probe here)"),
+        # F2: the control named for what it was, the figure against the nearest fair control beside it
+        "UMM": (f"it lost {-gain['linear_points']:.2f} linear points to a single-level VICReg control (no JS, "
+                f"older objective), {to_nearest:.2f} to `no_rate_reduction`, the nearest to the fair control; "
+                "as the paper defines it "
                 f"(issue #13), CV QWK {umm['retinamnist']['umm']['cv_qwk']:.3f} vs "
                 f"{umm['retinamnist']['control']['cv_qwk']:.3f} on RetinaMNIST and "
                 f"{umm['drac_phantom']['umm']['cv_qwk']:.3f} vs {umm['drac_phantom']['control']['cv_qwk']:.3f}"),

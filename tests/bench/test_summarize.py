@@ -1115,3 +1115,63 @@ def test_the_first_try_row_gives_its_time_goal_stages_data_and_load_not_a_generi
                           "(< 120 s on the 2-core CPU machine, a goal the bench chose and not the issue's: not met "
                           "in one run); ingest 0.15 s, pretrain 2.49 s; "
                           "figures of a trial run, not of grading; 1-min load average 2.17-2.11 on the machine |"), row
+
+
+def test_the_seed_report_is_said_not_comparable_and_an_old_verdict_is_ignored() -> None:
+    """Methods review F1: the CIFAR-10 row said "not beaten" against a seed report that is not
+    like for like. It says "not comparable" with the result's own list of differences; a file
+    of the older code, holding a ``beats_seed_report`` boolean, is said not comparable too, the
+    boolean ignored whichever way it points."""
+    from bench.summarize import cifar_rows, headline, seed_report_words
+
+    differences = ["ResNet-18, not ResNet-34", "batch 256, not 128", "an un-augmented probe"]
+    record = {"epochs": 100, "linear_probe_top1": 74.64, "knn_top1_k20": 71.74, "knn_top1_k200": 70.05,
+              "time_to_knn_accuracy": {"knn_80": "not reached"}, "command": "python -m bench.cifar10_vicreg",
+              "seed_report_comparison": {"comparable": False, "differences": differences}}
+    said = "the seed report's 76.67 % linear: not comparable (ResNet-18, not ResNet-34; batch 256, not 128; an un-augmented probe)"
+    assert seed_report_words(record) == said
+    assert f"70.05 %; {said}; pretraining" in cifar_rows(record)[0]
+    assert headline("cifar10_vicreg", record) == f"linear 74.64 %; time to k-NN 80 %: not reached; {said}"
+    for old in (True, False):
+        words = seed_report_words({"beats_seed_report": old})
+        assert words == "the seed report's 76.67 % linear: not comparable (a ResNet-34 at batch 128; its probe not stated)"
+    assert "beaten" not in cifar_rows({**record, "seed_report_comparison": None, "beats_seed_report": True})[0]
+
+
+def _ablation(control: list[str]) -> dict[str, Any]:
+    row = {"steps": 100, "knn_top1_k200": 70.0}
+    return {"variants": {"control": {**row, "settings": control, "linear_probe_top1": 74.80, "knn_top1_k20": 71.77},
+                         "umm": {**row, "settings": ["(UMM as configured)"], "linear_probe_top1": 70.41,
+                                 "knn_top1_k20": 65.37},
+                         "no_rate_reduction": {**row, "settings": ["umm.use_rate_reduction=false"],
+                                               "linear_probe_top1": 74.83, "knn_top1_k20": 71.71}},
+            "gain_over_fair_control": {"umm": {"linear_points": -4.39, "knn20_points": -6.40},
+                                       "no_rate_reduction": {"linear_points": 0.03, "knn20_points": -0.06}}}
+
+
+def test_the_cifar10_umm_control_is_named_for_what_it_was() -> None:
+    """Methods review F2: the first CIFAR-10 ablation's control (``umm.use_rate_reduction=false
+    umm.use_js=false``: single-level, no JS, the objective before issue #13) was called the fair
+    control, which methods.md defines as alpha = 0 with the identical two-level step. The words
+    now come from the control's recorded settings, and against the older control the figure
+    against the nearest fair control (``no_rate_reduction``) stands beside."""
+    from bench.summarize import _ablation_table, _cifar_table, ablation_control_words, headline
+
+    old, new = _ablation(["umm.use_rate_reduction=false", "umm.use_js=false"]), _ablation(["umm.alpha=0"])
+    assert ablation_control_words(old) == "the single-level VICReg control (no JS, older objective)"
+    assert ablation_control_words(new) == "the fair control (umm.alpha=0)"
+    assert ablation_control_words(_ablation(["umm.beta=0"])) == "the control (umm.beta=0)"
+    assert headline("umm_ablation", old) == (
+        "UMM minus the single-level VICReg control (no JS, older objective): linear -4.39, k-NN@20 -6.40 points; "
+        "minus no_rate_reduction (nearest the fair control): -4.42 / -6.34")
+    assert headline("umm_ablation", new) == "UMM minus the fair control (umm.alpha=0): linear -4.39, k-NN@20 -6.40 points"
+    old_table, new_table = "\n".join(_ablation_table(old)), "\n".join(_ablation_table(new))
+    assert "| vs single-level VICReg control (no JS, older objective; linear / k-NN points) |" in old_table
+    assert "It is not methods.md's fair control" in old_table and "UMM is -4.42 linear / -6.34 k-NN@20" in old_table
+    assert "+0.03 / -0.06 from that control" in old_table
+    assert "| vs fair control (umm.alpha=0; linear / k-NN points) |" in new_table
+    assert "not methods.md's fair control" not in new_table and "no_rate_reduction (" not in new_table
+    cifar = {"epochs": 100, "linear_probe_top1": 74.64, "knn_top1_k20": 71.74, "knn_top1_k200": 70.05}
+    assert "| VICReg + single-level VICReg control (no JS, older objective; same steps) | 100 + 100 steps |" in (
+        "\n".join(_cifar_table(cifar, old)))
+    assert "| VICReg + fair control (umm.alpha=0; same steps) |" in "\n".join(_cifar_table(cifar, new))
