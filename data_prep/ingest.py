@@ -617,6 +617,14 @@ def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], l
     return entries, problems
 
 
+def _pool_subfolder(problem: Problem, cfg: DataConfig) -> bool:
+    """Whether ``problem`` is the 'subfolder ignored' note of a folder of the image folder
+    that is a ``data.unlabelled`` folder (an image without a label row moved there, as its fix
+    says, to be pretrained on): read as the pool, not to be moved up."""
+    return (problem.severity == "note" and problem.what.startswith("subfolder ignored")
+            and readable_absolute(problem.path) in {readable_absolute(t) for t in cfg.unlabelled})
+
+
 def _pool_dropped(out: Path, cfg: DataConfig) -> list[Problem]:
     """A warning when the earlier ingest in ``out`` pooled ``--unlabelled`` folders that this
     one's settings leave out (a trial ingested with ``--unlabelled`` by hand, then ran
@@ -1625,7 +1633,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     # a name in both sets is said again once the files are hashed, by their contents (below)
     problems += [p for p in found if p.kind != SHARED_NAME_KIND]
     pool, found = collect_unlabelled(cfg, root)
-    entries, problems = entries + pool, problems + found
+    entries, problems = entries + pool, [p for p in problems if not _pool_subfolder(p, cfg)] + found
     if no_images and not any(p.severity == "error" for p in problems):
         # a subfolder the likely root names is that root: its 'move its images up' note would
         # offer the other way out beside the question (a new-contributor trial, F5)

@@ -2282,7 +2282,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                                        if 2 * len(unlabelled) > len(images) else ""))
     for path in unlabelled:
         what = f"image without label: no row for {path.name} in {table.path.name}"
-        fix = "add a row with its grade or move the image out of the folder"
+        fix = ("add a row with its grade or move the image out of the folder; to keep it for the "
+               "self-supervised pretraining only, without a grade, move it into a folder passed "
+               "as --unlabelled")
         if path in row_of:
             what += f"; line {row_of[path].line} names {row_of[path].name}: a typo?"
             fix = (f"write {path.name} at {table.path.name}:{row_of[path].line} if that row is "
