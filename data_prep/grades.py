@@ -57,6 +57,13 @@ def grades_option(names: Sequence[str]) -> str:
     return '--grades "' + ",".join(names) + '"'
 
 
+def config_grades(names: Sequence[str]) -> str:
+    """``data.grades=[none, non-proliferative, proliferative]``: :func:`grades_option`'s names
+    as the setting of ``python -m drac_ssl.train`` (as
+    :func:`data_prep.problems.as_config_keys` says the flag), for a fix that gives both."""
+    return f"data.grades=[{', '.join(names)}]"
+
+
 def _left_out_rows(n: int) -> str:
     """``'its 4 rows were left out (--missing leave_out: their images are missing)'``."""
     rows = "its row was" if n == 1 else f"its {n} rows were"

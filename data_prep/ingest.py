@@ -631,6 +631,14 @@ def collect_unlabelled(cfg: DataConfig, root: Path) -> tuple[list[ImageEntry], l
     return entries, problems
 
 
+def _pool_subfolder(problem: Problem, cfg: DataConfig) -> bool:
+    """Whether ``problem`` is the 'subfolder ignored' note of a folder of the image folder
+    that is a ``data.unlabelled`` folder (an image without a label row moved there, as its fix
+    says, to be pretrained on): read as the pool, not to be moved up."""
+    return (problem.severity == "note" and problem.what.startswith("subfolder ignored")
+            and readable_absolute(problem.path) in {readable_absolute(t) for t in cfg.unlabelled})
+
+
 def _pool_dropped(out: Path, cfg: DataConfig) -> list[Problem]:
     """A warning when the earlier ingest in ``out`` pooled ``--unlabelled`` folders that this
     one's settings leave out (a trial ingested with ``--unlabelled`` by hand, then ran
@@ -995,7 +1003,30 @@ def group_depth_words(depth: FileDepth, n: int, top: int | None = None) -> str:
     return f"{n} {are} {depth_words(depth.file, depth.used, depth.encoding)}, {how}"
 
 
-def _bit_depths(entries: Sequence[ImageEntry], where: Path) -> tuple[list[Problem], list[dict[str, object]]]:
+def _mean_levels(entries: Sequence[ImageEntry], size: int, previous: cache.CacheState, channels: int,
+                 spill: cache.RowSpill | None) -> np.ndarray:
+    """Each entry's mean grey level as cached at ``size`` px (0..255, after its conversion to
+    8 bits; a colour row's over its channels): ``(len(entries),)`` floats, the rows read a
+    block at a time as :func:`_near_twin_groups` reads them."""
+    records = [e.record for e in entries]
+    block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
+    means = [cache.assemble(records, size, previous, channels, spill, start, start + block)
+             .reshape(min(block, len(records) - start), -1).mean(axis=1)
+             for start in range(0, len(records), block)]
+    return np.concatenate(means) if means else np.zeros(0)
+
+
+def level_words(levels: Sequence[float]) -> str:
+    """``mean grey level 112, SD 9``: a group's images' mean grey levels (0..255) as their mean
+    and sample standard deviation (the mean alone for one image)."""
+    values = np.asarray(levels, dtype=float)
+    sd = f", SD {values.std(ddof=1):.0f}" if len(values) > 1 else ""
+    return f"mean grey level {values.mean():.0f}{sd}"
+
+
+def _bit_depths(entries: Sequence[ImageEntry], where: Path,
+                levels: Callable[[Sequence[ImageEntry]], np.ndarray] | None = None
+                ) -> tuple[list[Problem], list[dict[str, object]]]:
     """The set's bit depths, said once for the whole set instead of one warning per 16-bit file
     (a clinic's device exports 16-bit grey: 41 warnings buried the one that mattered), and what
     ``ingest_summary.json`` records of them (``bit_depths``: each group's ``file``, ``encoding``,
@@ -1009,7 +1040,12 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path) -> tuple[list[Proble
     the files unlike the largest group: their brightness is not comparable (a dim 16-bit
     scan whose depth was guessed as 12-bit, shifted by 4 bits where its neighbours were by 8,
     or an 8-bit RGB export among 16-bit grey ones: most often an export mistake). 8-bit files
-    alone: nothing said."""
+    alone: nothing said.
+
+    ``levels``: each entry's mean grey level once converted to 8 bits (:func:`_mean_levels`):
+    the warning gives each group's (:func:`level_words`), so that the user can judge whether
+    the groups' brightness differs by more than it varies within each (a clinic may not be able
+    to export again)."""
     decoded = [e for e in entries if e.record.sha256 and e.record.width
                and not any(issue[2] == "error" for issue in e.record.issues)]
     groups: dict[tuple[str, str, int], list[tuple[ImageEntry, FileDepth]]] = {}
@@ -1054,8 +1090,17 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path) -> tuple[list[Proble
                      "scaling", "bit-depth")], facts
     common = max(scalings, key=lambda k: sum(len(m) for m in ordered if m[0][1].scaling == k))
     odd = [e.display for members in ordered for e, d in members if d.scaling != common]
-    said = "; ".join(group_depth_words(members[0][1], len(members), max(d.top for _, d in members))
-                     for members in ordered)
+    said = [group_depth_words(members[0][1], len(members), max(d.top for _, d in members))
+            for members in ordered]
+    judge = ""
+    if levels is not None:
+        means = levels([e for members in ordered for e, _ in members])
+        bounds = np.cumsum([0] + [len(members) for members in ordered])
+        said = [f"{words} ({level_words(means[a:b])})"
+                for words, a, b in zip(said, bounds[:-1], bounds[1:], strict=True)]
+        judge = ("; the grey levels are the images' own once converted to 0..255, each group's "
+                 "mean and SD over its images: means far apart compared with the SDs point to a "
+                 "brightness that differs by group")
     files = {k[0] for k in scalings}
     why = []
     if len(files) < len(scalings) and any(d.guessed for members in ordered for _, d in members):
@@ -1065,8 +1110,8 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path) -> tuple[list[Proble
                    "bits of the others?")
     if len(files) > 1:
         why.append("files unlike the others are most often an export mistake")
-    return [warning(str(where), f"images scaled from different bit depths ({said}): their "
-                                f"brightness may not be comparable; e.g. {', '.join(odd[:3])}"
+    return [warning(str(where), f"images scaled from different bit depths ({'; '.join(said)}): their "
+                                f"brightness may not be comparable{judge}; e.g. {', '.join(odd[:3])}"
                                 + (", ..." if len(odd) > 3 else "") + f" ({'; '.join(why)})",
                     "export every image alike: all 16-bit grey with an sBIT chunk naming their "
                     "bit depth, or all 8-bit grey, so that every image is scaled alike",
@@ -1639,7 +1684,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     no_images = [] if entries or any(p.severity == "error" for p in found) else [no_images_problem(layout)]
     problems += found
     pool, found = collect_unlabelled(cfg, root)
-    entries, problems = entries + pool, problems + found
+    entries, problems = entries + pool, [p for p in problems if not _pool_subfolder(p, cfg)] + found
     if no_images and not any(p.severity == "error" for p in problems):
         # a subfolder the likely root names is that root: its 'move its images up' note would
         # offer the other way out beside the question (a new-contributor trial, F5)
@@ -1690,7 +1735,8 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         channel_problems += _pool_channels(entries, channels)
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
     problems += apply_strict(_small_images(entries, sizes), cfg.strict)
-    depth_problems, depth_facts = _bit_depths(entries, root)
+    depth_problems, depth_facts = _bit_depths(
+        entries, root, lambda some: _mean_levels(some, min(sizes), previous, channels, spill))
     problems += apply_strict(depth_problems, cfg.strict)
     if not plan.options.expected_side and plan.resolved_modality(layout, channels) == "octa":
         problems += _sizes_note(entries, sizes, root)

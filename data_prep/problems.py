@@ -127,6 +127,8 @@ def as_config_keys(text: str) -> str:
 def _settings(text: str) -> str:
     text = re.sub(r'(?<![\w-])--grades "([^"]*)"',  # a quoted list of names: a YAML list
                   lambda m: f"data.grades=[{', '.join(n.strip() for n in m[1].split(','))}]", text)
+    # a fix that gave both, the flag and the setting (data_prep.grades.config_grades): the setting once
+    text = re.sub(r"(data\.grades=\[[^\]]*\]) \(\1 for python -m drac_ssl\.train\)", r"\1", text)
     for flag, setting in CLI_TO_CONFIG.items():
         with_value = setting + (" " if "=" in setting else "=")
         text = re.sub(rf"(?<![\w-]){re.escape(flag)} (?={_FLAG_VALUE})", with_value, text)

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from data_prep import decode as _decode
-from data_prep.grades import choices, describe, grades_option
+from data_prep.grades import choices, config_grades, describe, grades_option
 from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_WORDS: re-exported
     # PATIENT_COLUMN_WORDS: words of a patient id (its home is labels: column_suggestion reads it)
     GRADE_INSIDE_WORDS,
@@ -778,6 +778,15 @@ def no_grade_words(name: str, raw: str, eye_column: str = "") -> str:
     return f"{name} has no grade{column} ({cell}; an ungradable image?)"
 
 
+def grade_zero_words(name: str, raw: str, grade_names: Sequence[str]) -> str:
+    """``grade 'none' of NAME is read as a grade's name (no retinopathy), not as an ungradable
+    image, ...``, for a cell of :data:`GRADE_ZERO_WORDS` in a grade
+    column of words (:func:`own_grade_words`)."""
+    return (f"grade {raw.strip()!r} of {name} is read as a grade's name (no retinopathy), not as "
+            f"an ungradable image, since the grade column writes its grades as words; the scale "
+            f"({', '.join(grade_names)}) has no grade of that name")
+
+
 def grade_problem(where: str, name: str, raw: str, grade: int | None,
                   grade_names: Sequence[str], values: Collection[int] = (),
                   eye_column: str = "") -> Problem | None:
@@ -795,6 +804,9 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
     if grade is None:
         named = (f" nor the name of a grade of the scale ({', '.join(grade_names)})"
                  if _GRADE_WORD.search(raw) else "")
+        if ambiguous := ambiguous_grades(raw, grade_names):  # 'non-proliferative' on ICDR's
+            named = (f" nor the name of one grade of the scale ({', '.join(grade_names)}): "
+                     f"{_could_be(raw, grade_names, ambiguous)}, so it is not read as any of them")
         return error(where, f"grade {raw.strip()!r} of {name} is not an integer{named}",
                      f"use {choices(grade_names)}, or the name of a grade as --grades writes it "
                      f"({', '.join(grade_names)})", "grade")
@@ -807,18 +819,44 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
 
 GRADE_NAME_ALIASES: dict[str, tuple[str, ...]] = {
     "no dr": ("no apparent retinopathy", "no diabetic retinopathy", "no retinopathy", "no apparent dr"),
-    "mild": ("mild npdr", "mild nonproliferative dr", "mild nonproliferative diabetic retinopathy"),
-    "moderate": ("moderate npdr", "moderate nonproliferative dr",
+    "mild": ("mild npdr", "mild nonproliferative", "mild nonproliferative dr",
+             "mild nonproliferative diabetic retinopathy"),
+    "moderate": ("moderate npdr", "moderate nonproliferative", "moderate nonproliferative dr",
                  "moderate nonproliferative diabetic retinopathy"),
-    "severe": ("severe npdr", "severe nonproliferative dr", "severe nonproliferative diabetic retinopathy"),
+    "severe": ("severe npdr", "severe nonproliferative", "severe nonproliferative dr",
+               "severe nonproliferative diabetic retinopathy"),
     "pdr": ("proliferative", "proliferative dr", "proliferative diabetic retinopathy"),
-    "npdr": ("nonproliferative dr", "nonproliferative diabetic retinopathy"),
+    "npdr": ("nonproliferative", "nonproliferative dr", "nonproliferative diabetic retinopathy"),
 }
 """The common long names of the ICDR grades (and DRAC's NPDR / PDR) that a label CSV may write
-for a grade of that short name (``Proliferative DR`` for ``PDR``): :func:`grade_from_name`
-reads them as that grade, whatever the scale that names it. Compared as
-:func:`_name_key` compares (case, spaces, hyphens and underscores ignored: ``Non-proliferative``
-is ``nonproliferative``)."""
+for a grade of that short name (``Proliferative DR`` for ``PDR``, ``non-proliferative`` for
+``NPDR``): :func:`grade_from_name` reads them as that grade, whatever the scale that names it,
+and a grade named by one of them (``--grades "none,non-proliferative,proliferative"``) takes
+the short name and the other long names too (``NPDR`` is its grade 1): :func:`_name_keys`.
+Compared as :func:`_name_key` compares (case, spaces, hyphens and underscores ignored:
+``Non-proliferative``, ``non proliferative`` and ``nonproliferative`` are one name). The bare
+``non-proliferative`` is DRAC's NPDR; on the ICDR scale it is Mild, Moderate or Severe, and so
+no grade (:data:`AMBIGUOUS_GRADE_NAMES`)."""
+
+AMBIGUOUS_GRADE_NAMES: dict[str, tuple[str, ...]] = {"npdr": ("mild", "moderate", "severe")}
+"""Names (with their long names, :data:`GRADE_NAME_ALIASES`) that alone mean any of several
+grades of a finer scale: NPDR, ``non-proliferative``, is ICDR's Mild, Moderate or Severe NPDR
+(Wilkinson et al. 2003). On a scale that names two or more of those grades and no grade by that
+name, such a cell is read as no grade, and said to be ambiguous (:func:`ambiguous_grades`);
+it is never matched to one of them."""
+
+NEAR_NAME = 0.75
+"""difflib's ratio at or above which a word is a misspelling of a grade name (``sever`` for
+``Severe``), unless :func:`_near_grade` finds it is not."""
+
+NEGATIONS = ("non", "not", "no")
+"""Prefixes that turn a grade's name into another grade's (``non-proliferative`` is not PDR),
+compared as :func:`_name_key` compares (``not proliferative`` is ``notproliferative``)."""
+
+GRADE_ZERO_WORDS = ("none",)
+"""Cells of :data:`UNGRADED_CELLS` that are also a grade-0 name (``none``, no retinopathy): in a
+grade column of words, beside other grade words and no number, they are read as a grade's name,
+never as an ungradable image (:func:`own_grade_words`)."""
 
 
 def _name_key(word: str) -> str:
@@ -827,18 +865,118 @@ def _name_key(word: str) -> str:
     return re.sub(r"[\s_\-]+", "", word.strip().strip('"').casefold())
 
 
+@functools.lru_cache(maxsize=256)
+def _name_keys(name: str) -> frozenset[str]:
+    """The keys (:func:`_name_key`) that name the grade called ``name``: its own and, when it is
+    a short or a long name of :data:`GRADE_NAME_ALIASES`, the short name and all its long names
+    (``PDR``, ``proliferative``, ``proliferative DR`` ...)."""
+    own = _name_key(name)
+    for short, longs in GRADE_NAME_ALIASES.items():
+        group = frozenset({_name_key(short), *(_name_key(a) for a in longs)})
+        if own in group:
+            return group
+    return frozenset({own} if own else ())
+
+
 def grade_from_name(raw: str, grade_names: Sequence[str]) -> int | None:
     """The grade whose name (``data.grades``) the cell ``raw`` writes, ignoring case, the
     spaces and quotes around both and the spaces, hyphens and underscores inside (``' Severe '``
     -> 3 on ``[none, mild, moderate, severe]``), or one of its common long names
-    (:data:`GRADE_NAME_ALIASES`: ``Proliferative DR`` -> 4 on the ICDR scale), else None."""
+    (:data:`GRADE_NAME_ALIASES`: ``Proliferative DR`` -> 4 on the ICDR scale, ``Non-proliferative``
+    -> 1 on DRAC's), else None. A grade's own name wins over another grade's long name."""
     word = _name_key(raw)
     if not word:
         return None
     for g, name in enumerate(grade_names):
-        own = str(name).strip().casefold()
-        if word == _name_key(own) or word in {_name_key(a) for a in GRADE_NAME_ALIASES.get(own, ())}:
+        if word == _name_key(str(name)):
             return g
+    return next((g for g, name in enumerate(grade_names) if word in _name_keys(str(name))), None)
+
+
+def ambiguous_grades(raw: str, grade_names: Sequence[str]) -> list[int]:
+    """The grades of ``grade_names`` that the cell ``raw`` may each mean when it is an ambiguous
+    name there (:data:`AMBIGUOUS_GRADE_NAMES`: ``non-proliferative`` on the ICDR scale -> [1, 2,
+    3]), else [] (a name of one grade, ``non-proliferative`` on DRAC's, or no such name)."""
+    if grade_from_name(raw, grade_names) is not None:
+        return []
+    word = _name_key(raw)
+    for short, meant in AMBIGUOUS_GRADE_NAMES.items():
+        if word in _name_keys(short):
+            grades = sorted({g for m in meant if (g := grade_from_name(m, grade_names)) is not None})
+            if len(grades) >= 2:
+                return grades
+    return []
+
+
+def _could_be(raw: str, grade_names: Sequence[str], grades: Sequence[int]) -> str:
+    """``it could be grade 1 (Mild), 2 (Moderate) or 3 (Severe)`` for :func:`ambiguous_grades`."""
+    parts = [f"{g} ({grade_names[g]})" for g in grades]
+    return f"it could be grade {', '.join(parts[:-1])} or {parts[-1]}"
+
+
+def _known_terms(grade_names: Sequence[str]) -> frozenset[str]:
+    """Every grade name this package knows, as keys: the names of the named scales
+    (:data:`GRADE_SCALES`), of :data:`GRADE_NAME_ALIASES`, and ``grade_names``."""
+    terms = {_name_key(n) for scale in GRADE_SCALES.values() for n in scale}
+    terms |= {k for short in GRADE_NAME_ALIASES for k in _name_keys(short)}
+    terms |= {k for n in grade_names for k in _name_keys(str(n))}
+    return frozenset(t for t in terms if t)
+
+
+def _short_names(grade_names: Sequence[str]) -> frozenset[str]:
+    """The short grade names this package knows, as keys: those of :data:`GRADE_NAME_ALIASES`
+    and of the named scales (:data:`GRADE_SCALES`), and ``grade_names``."""
+    names = {_name_key(n) for n in (*GRADE_NAME_ALIASES, *grade_names)}
+    names |= {_name_key(n) for scale in GRADE_SCALES.values() for n in scale}
+    return frozenset(n for n in names if n)
+
+
+def _negates(word: str, keys: Collection[str]) -> bool:
+    """Whether the key ``word`` is one of ``keys`` (a grade's names), or near one, behind a
+    negating prefix (:data:`NEGATIONS`): ``nonproliferative`` for ``proliferative``. A name
+    that itself starts with such a prefix (``nodr``, ``noreferabledr``) is not negated by it."""
+    plain = [k for k in keys if not k.startswith(NEGATIONS)]
+    for prefix in NEGATIONS:
+        rest = word[len(prefix):] if word.startswith(prefix) else ""
+        if rest and plain and (rest in plain or difflib.get_close_matches(rest, plain, n=1, cutoff=NEAR_NAME)):
+            return True
+    return False
+
+
+def _near_grade(word: str, grade_names: Sequence[str]) -> int | None:
+    """The grade of ``grade_names`` whose name (or common long name,
+    :data:`GRADE_NAME_ALIASES`) ``word`` looks misspelt from: difflib ratio >= :data:`NEAR_NAME`
+    (``sever`` for ``Severe``), the nearest that is not ruled out, else None. Ruled out, since no
+    suggestion is better than the opposite one:
+
+    * every name, for a word ambiguous on this scale (:func:`ambiguous_grades`);
+    * a name that holds a short grade name the word neither holds nor is near
+      (:func:`_short_names`): a more specific name than the word, not its spelling
+      (``mild non-proliferative DR`` for ``non-proliferative``, a word the ICDR scale cannot
+      place);
+    * a grade the word names behind a negating prefix (:func:`_negates`: ``non-proliferative``
+      is not PDR, although the ratio with ``proliferative`` is 0.90);
+    * a grade whose names do not hold a known grade name that the word holds (:func:`_known_terms`:
+      ``npdr`` holds NPDR, no name of ``No DR`` does, so it is not ``No DR``'s misspelling)."""
+    w = _name_key(word)
+    if not w or ambiguous_grades(word, grade_names):
+        return None
+    own = [_name_keys(str(n)) for n in grade_names]
+    grade_of: dict[str, int] = {}
+    for g, keys in enumerate(own):
+        for key in sorted(keys):
+            grade_of.setdefault(key, g)
+    terms, shorts = _known_terms(grade_names), _short_names(grade_names)
+    for key in difflib.get_close_matches(w, list(grade_of), n=len(grade_of), cutoff=NEAR_NAME):
+        g = grade_of[key]
+        if any(s in key and s not in w and not difflib.get_close_matches(w, [s], cutoff=NEAR_NAME)
+               for s in shorts):
+            continue  # 'mildnonproliferativedr' adds Mild to 'nonproliferative'
+        if _negates(w, own[g]):
+            continue
+        if any(t in w and not any(t in k for k in own[g]) for t in terms):
+            continue
+        return g
     return None
 
 
@@ -849,15 +987,93 @@ _GRADE_WORD = re.compile(r"[^\W\d_]")
 def _scale_grade(word: str, names: Sequence[str]) -> tuple[int, bool] | None:
     """(the grade of ``names`` that ``word`` names, whether it is spelt as the scale has it) for
     a word that is one of ``names`` or of their common long names (:data:`GRADE_NAME_ALIASES`),
-    else near one of them (a misspelling: ``sever`` for ``Severe``, difflib ratio >= 0.75),
-    else None."""
+    else near one of them (a misspelling, :func:`_near_grade`: ``sever`` for ``Severe``), else
+    None."""
     if (exact := grade_from_name(word, names)) is not None:
         return exact, True
-    keys = {_name_key(n): g for g, n in enumerate(names)}
-    keys |= {_name_key(a): g for g, n in enumerate(names)
-             for a in GRADE_NAME_ALIASES.get(str(n).strip().casefold(), ())}
-    near = difflib.get_close_matches(_name_key(word), list(keys), n=1, cutoff=0.75)
-    return (keys[near[0]], False) if near else None
+    near = _near_grade(word, names)
+    return (near, False) if near is not None else None
+
+
+def own_grade_words(cells: Iterable[str], grade_names: Sequence[str]) -> list[str]:
+    """The distinct words of a grade column (``cells``, as first spelt, in the order first
+    written) when it holds grade words and no number, else []: a column of the user's own
+    grade names (``none``, ``non-proliferative``, ``proliferative``). A grade-0 word that
+    :func:`is_ungraded` reads as "no grade" (:data:`GRADE_ZERO_WORDS`: ``none``) is among them,
+    read as a grade's name, when another word is there and none of those reads as grade 0 on
+    the scale in force or a known one (``none`` beside ``No DR`` is still an ungradable cell);
+    the other "no grade" cells (empty, ``NA``) never are."""
+    words: dict[str, str] = {}
+    zero: dict[str, str] = {}
+    for cell in cells:
+        if parse_grade(cell) is not None:
+            return []
+        key, spelt = _name_key(cell), cell.strip().strip('"').strip()
+        if key in GRADE_ZERO_WORDS and grade_from_name(cell, grade_names) is None:
+            zero.setdefault(key, spelt)
+            words.setdefault(key, spelt)
+        elif not is_ungraded(cell) and _GRADE_WORD.search(cell):
+            words.setdefault(key, spelt)
+    others = [w for k, w in words.items() if k not in zero]
+    if not others:
+        return []
+    scales = [grade_names, *GRADE_SCALES.values()]
+    if zero and any(grade_from_name(w, names) == 0 for w in others for names in scales):
+        return [w for k, w in words.items() if k not in zero]
+    return list(words.values())
+
+
+def _severity(word: str) -> tuple[int, int] | None:
+    """The ICDR grades (lowest, highest) the word names (:data:`GRADE_NAME_ALIASES`): ``none``
+    (:data:`GRADE_ZERO_WORDS`) and ``Normal`` 0, ``Severe`` 3, DRAC's ``NPDR`` and the bare
+    ``non-proliferative`` 1..3, ``proliferative`` 4; None for a word of no known scale."""
+    if _name_key(word) in GRADE_ZERO_WORDS:
+        return 0, 0
+    if (g := grade_from_name(word, GRADE_SCALES["icdr"])) is not None:
+        return g, g
+    on_icdr = {0: (0, 0), 1: (1, 3), 2: (4, 4)}  # DRAC's Normal, NPDR, PDR on ICDR's grades
+    g = grade_from_name(word, GRADE_SCALES["drac"])
+    return on_icdr[g] if g is not None else None
+
+
+def severity_order(words: Sequence[str]) -> list[str] | None:
+    """``words`` sorted from the mildest to the most severe when their names say it
+    (:func:`_severity`: each word names grades of the ICDR scale, no two words the same or
+    overlapping ones), else None (a word of no known scale, or ``non-proliferative`` beside
+    ``mild``)."""
+    ranked: list[tuple[tuple[int, int], str]] = []
+    for word in words:
+        if (grades := _severity(word)) is None:
+            return None
+        ranked.append((grades, word))
+    ranked.sort(key=lambda item: item[0])
+    for (lower, _), (higher, _) in zip(ranked, ranked[1:], strict=False):
+        if lower[1] >= higher[0]:
+            return None
+    return [word for _, word in ranked]
+
+
+def _reads_all(words: Sequence[str], names: Sequence[str]) -> bool:
+    """Whether every word names a grade of ``names`` (:func:`_scale_grade`: a name, a common long
+    name or a near spelling)."""
+    return all(_scale_grade(w, names) is not None for w in words)
+
+
+def _own_names_fix(own: Sequence[str], grade_names: Sequence[str]) -> str:
+    """The fix for a grade column of the user's own grade names (:func:`own_grade_words`, not
+    all names of one known scale): ``--grades`` built from those words, in order of severity
+    where their names say it (:func:`severity_order`), else as first written with the words
+    to put them in that order; and the setting as ``python -m drac_ssl.train`` takes it."""
+    ordered = severity_order(own)
+    names = list(ordered or own)
+    listed = ", ".join(repr(w) for w in own)
+    order = ("grade 0 first, in order of severity as their names say" if ordered is not None else
+             "one per grade, grade 0 first; they are listed here as first written: put them in "
+             "order of severity")
+    return (f"the grade column's words ({listed}) look like your own grade names: pass them with "
+            f"--grades, {order}: {grades_option(names)} ({config_grades(names)} for python -m "
+            f"drac_ssl.train), and each row is read as the grade its word names; else "
+            f"write the grade as a number ({choices(grade_names)} under the scale now in force)")
 
 
 def _known_scale_fix(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str]) -> str | None:
@@ -885,12 +1101,18 @@ def _known_scale_fix(words: Sequence[str], numbers: Collection[int], grade_names
             f"else write the grade as a number ({choices(grade_names)} under the scale now in force)")
 
 
-def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str]) -> str:
+def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names: Sequence[str],
+                    own_words: Sequence[str] = ()) -> str:
     """The fix for grade cells written as words that name no grade of the scale in force
     (``Referable`` in a CSV of 0 and 1, without ``--grades``), in this order:
 
-    * words all near a name of the scale in force (``sever`` for ``severe``): misspellings,
-      the fix names the names meant;
+    * words all near a name of the scale in force, or a common long name of one
+      (``sever`` for ``severe``, ``non-proliferativ`` for DRAC's NPDR, :func:`_near_grade`):
+      misspellings, the fix names the names meant;
+    * a grade column of words and no number (``own_words``, :func:`own_grade_words`) whose words
+      are not all names of one scale, the one in force or a known one (``none``,
+      ``non-proliferative``, ``proliferative``): the user's own grade names, ``--grades`` built
+      from them (:func:`_own_names_fix`);
     * words all names (or near names, or common long names) of another known scale
       (:data:`GRADE_SCALES`) with room for every number written: ``--grades icdr`` /
       ``--grades drac``, saying which grade each word is there (``Severe`` is ICDR grade 3);
@@ -903,13 +1125,16 @@ def grade_words_fix(words: Sequence[str], numbers: Collection[int], grade_names:
 
     ``words``: the distinct words, as first written; ``numbers``: the grades the CSV writes as
     numbers (or as names of the scale)."""
-    keys = {_name_key(n): g for g, n in enumerate(grade_names)}
-    near = {w: difflib.get_close_matches(_name_key(w), list(keys), n=1, cutoff=0.75) for w in words}
-    if all(near.values()):
-        meant = ", ".join(f"{w!r} for {grade_names[keys[near[w][0]]]!r} (grade {keys[near[w][0]]})"
+    near = {w: _near_grade(w, grade_names) for w in words}
+    if words and all(g is not None for g in near.values()):
+        meant = ", ".join(f"{w!r} for {grade_names[near[w]]!r} (grade {near[w]})"  # type: ignore[index]
                           for w in words[:3])
         return (f"a misspelt grade name? {meant}: write the name as the scale (--grades) has it, or "
                 f"the grade as a number ({choices(grade_names)})")
+    usable_own = all("," not in w and '"' not in w for w in own_words)
+    if (own_words and usable_own
+            and not any(_reads_all(own_words, names) for names in (grade_names, *GRADE_SCALES.values()))):
+        return _own_names_fix(own_words, grade_names)
     if (known := _known_scale_fix(words, numbers, grade_names)) is not None:
         return known
     usable = [w for w in words if "," not in w and '"' not in w]
@@ -1319,6 +1544,15 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name
     words: dict[str, str] = {}  # grade cells written as words no grade is named: key -> first spelling
     worded: list[int] = []  # where their problems are in ``problems`` (the fix is set at the end)
+    # a grade column of words and no number: the user's own grade names, 'none' among them a
+    # grade's name (grade 0), not an ungradable image
+    grade_positions = [index["grade"], *([index["grade-right"]] if per_eye else [])]
+    own_words = own_grade_words((cells[p] for _, cells in table.rows for p in grade_positions),
+                                grade_names)
+    zero_named = {_name_key(w) for w in own_words} & set(GRADE_ZERO_WORDS)
+
+    def ungraded(cell: str) -> bool:  # is_ungraded, but for a grade-0 name of the column's words
+        return is_ungraded(cell) and _name_key(cell) not in zero_named
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
         cell = cells[index["image-name"]].strip().replace("\\", "/")
@@ -1366,20 +1600,24 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             by_name[named] = by_name.get(named, 0) + 1
         elif grade is not None:
             numbers.add(grade)
-        if (grade is None and other_position is not None and is_ungraded(raw_grade)
-                and not is_ungraded(cells[other_position])):
+        if (grade is None and other_position is not None and ungraded(raw_grade)
+                and not ungraded(cells[other_position])):
             # the other eye's row of a per-eye CSV: never ungradable, never left out
             problems.append(other_eye_problem(where, name, grade_name, other or ""))
             patient = cells[index["patient"]].strip() if "patient" in index else ""
             rows.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
             continue
-        if ungradable == "leave_out" and grade is None and is_ungraded(raw_grade):
+        if ungradable == "leave_out" and grade is None and ungraded(raw_grade):
             patient = cells[index["patient"]].strip() if "patient" in index else ""
             left_out.append(LabelRow(name, None, patient, number, raw_grade.strip(), in_folder))
             continue
         if grade is not None and not 0 <= grade < len(grade_names):
             outside.append((number, name, raw_grade, grade))  # said once the whole set is read
             grade = None
+        elif grade is None and is_ungraded(raw_grade) and not ungraded(raw_grade):  # 'none'
+            words.setdefault(_name_key(raw_grade), raw_grade.strip().strip('"'))
+            worded.append(len(problems))  # its fix, the --grades of the column's words, set below
+            problems.append(error(where, grade_zero_words(name, raw_grade, grade_names), "", "grade"))
         elif (bad := grade_problem(where, name, raw_grade, grade, grade_names,
                                    eye_column=eye_column)) is not None:
             if grade is None and not is_ungraded(raw_grade) and _GRADE_WORD.search(raw_grade):
@@ -1390,7 +1628,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         patient = cells[index["patient"]].strip() if "patient" in index else ""
         rows.append(LabelRow(name, grade, patient, number, raw_grade.strip(), in_folder))
     if worded:  # the fix that reads the words, shaped from the whole CSV's values
-        fix = grade_words_fix(list(words.values()), numbers | set(by_name), grade_names)
+        fix = grade_words_fix(list(words.values()), numbers | set(by_name), grade_names, own_words)
         for at in worded:
             problems[at] = dataclasses.replace(problems[at], fix=fix)
     if by_name:
@@ -2044,7 +2282,9 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                                        if 2 * len(unlabelled) > len(images) else ""))
     for path in unlabelled:
         what = f"image without label: no row for {path.name} in {table.path.name}"
-        fix = "add a row with its grade or move the image out of the folder"
+        fix = ("add a row with its grade or move the image out of the folder; to keep it for the "
+               "self-supervised pretraining only, without a grade, move it into a folder passed "
+               "as --unlabelled")
         if path in row_of:
             what += f"; line {row_of[path].line} names {row_of[path].name}: a typo?"
             fix = (f"write {path.name} at {table.path.name}:{row_of[path].line} if that row is "

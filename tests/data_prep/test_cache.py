@@ -178,6 +178,41 @@ def test_16_bit_images_of_one_set_scaled_from_different_bit_depths_are_warned_of
     assert not [w for w in again.warnings if "different bit depths" in w]
 
 
+def test_the_bit_depth_warning_gives_each_groups_brightness_once_converted(tmp_path: Path) -> None:
+    """A trial (an OCTA clinic): 'their brightness may not be comparable -> export every image
+    alike' could not be acted on, nor judged. Each group now carries its images' mean grey level
+    once converted to 0..255 (its mean and SD over the group), here the 8-bit scans near 128 and
+    the 12-bit ones, half as bright once shifted by 4 bits, near 64; the advice stays."""
+    import re
+
+    import cv2
+    from test_ingest import smooth_image, write_csv
+
+    data = tmp_path / "d"
+    data.mkdir()
+    eight, twelve = [], []
+    for i in range(5):
+        image = smooth_image(i, 64)
+        if i < 3:
+            assert cv2.imwrite(str(data / f"{i}.png"), image)
+            eight.append(image.mean())
+        else:  # 12-bit data in 16-bit files: half the 8-bit scans' level once shifted by 4 bits
+            assert cv2.imwrite(str(data / f"{i}.png"), (image // 2).astype(np.uint16) * 16)
+            twelve.append((image // 2).mean())
+    write_csv(data / "labels.csv", ["image name", "DR grade"], [[f"{i}.png", i % 2] for i in range(5)])
+    result = ingest.run(config(data), tmp_path / "out", verbose=False)
+    (mixed,) = [w for w in result.warnings if "scaled from different bit depths" in w]
+    found = re.search(r"3 files are 8-bit grey, used as they are \(mean grey level (\d+), SD (\d+)\); "
+                      r"2 files are 16-bit grey read as 12-bit data, scaled by value >> 4 \(mean grey "
+                      r"level (\d+), SD (\d+)\)", mixed)
+    assert found, mixed
+    mean8, sd8, mean12, sd12 = (int(g) for g in found.groups())
+    assert abs(mean8 - np.mean(eight)) <= 2 and abs(mean12 - np.mean(twelve)) <= 2, (mean8, mean12)
+    assert abs(sd8 - np.std(eight, ddof=1)) <= 2 and abs(sd12 - np.std(twelve, ddof=1)) <= 2
+    assert "each group's mean and SD over its images" in mixed
+    assert mixed.split(" -> ", 1)[1].startswith("export every image alike")  # the advice is kept
+
+
 def test_few_files_are_decoded_in_this_process_unless_workers_are_asked_for(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A trial: with workers=0 (every core) a 60-image ingest spent seconds starting a process

@@ -19,6 +19,7 @@ Small synthetic images (CPU, a few seconds)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -148,7 +149,8 @@ def test_an_8_bit_rgb_file_among_16_bit_grey_ones_is_said_under_auto(tmp_path: P
     assert (f"{data / 's02.png'}: RGB image (converted to grayscale: channels identical, nothing "
             "lost) -> nothing to do") in result.notes
     (mixed,) = [w for w in result.warnings if "different bit depths" in w]
-    assert "5 files are 16-bit grey, scaled by value >> 8; 1 file is 8-bit RGB, used as it is" in mixed, mixed
+    assert re.search(r"5 files are 16-bit grey, scaled by value >> 8 \(mean grey level \d+, SD \d+\); "
+                     r"1 file is 8-bit RGB, used as it is \(mean grey level \d+\)", mixed), mixed
     assert "export mistake" in mixed and str(data / "s02.png") in mixed
     assert "guessed" not in mixed  # every 16-bit file was read at its full 16 bits
     assert summary(result)["channels"]["reason"].endswith("all images are grey, 1 of them in an RGB file)")

@@ -94,6 +94,34 @@ def test_a_bad_unlabelled_folder_or_file_is_an_error_with_its_fix(tmp_path: Path
     expect_error(config(root, unlabelled=[str(pool)]), tmp_path / "out", str(pool / "broken.png"))
 
 
+def test_an_image_without_a_label_row_is_told_it_may_join_the_pool_and_that_works(tmp_path: Path) -> None:
+    """A trial: an image with no row in the label CSV was told to get a row or leave the folder;
+    its fix now names the third way, keeping it for the pretraining only: moved into a folder
+    passed as --unlabelled, which the ingest then reads as the pool (no 'subfolder ignored,
+    move its images up' note for that folder, which would undo it)."""
+    root = make_plain(tmp_path / "d", GRADES)
+    write_png(root / "P999_OD.png", smooth_image(900))
+    message = expect_error(config(root), tmp_path / "out",
+                           f"{root / 'P999_OD.png'}: image without label: no row for P999_OD.png in "
+                           "labels.csv -> add a row with its grade or move the image out of the "
+                           "folder; to keep it for the self-supervised pretraining only, without a "
+                           "grade, move it into a folder passed as --unlabelled")
+    assert "a folder passed as data.unlabelled" in as_config_keys(message)
+    pool = root / "pretrain_only"
+    pool.mkdir()
+    (root / "P999_OD.png").rename(pool / "P999_OD.png")
+    result = ingest.run(config(root, unlabelled=[str(pool)]), tmp_path / "out", verbose=False)
+    assert (result.n_train, result.n_unlabelled) == (6, 1)
+    assert [r["id"] for r in manifest(tmp_path / "out") if r["split"] == "unlabelled"] == [
+        "pretrain_only/P999_OD.png"]
+    assert not [n for n in result.notes if "subfolder ignored" in n], result.notes
+    # a subfolder not passed as --unlabelled is still said
+    other = root / "later"
+    write_png(other / "x.png", smooth_image(901))
+    again = ingest.run(config(root, unlabelled=[str(pool)]), tmp_path / "out2", verbose=False)
+    assert [n for n in again.notes if "subfolder ignored" in n and str(other) in n], again.notes
+
+
 def test_folders_sharing_a_name_get_distinct_ids(tmp_path: Path) -> None:
     root = make_plain(tmp_path / "d", GRADES)
     a, b = tmp_path / "a" / "images", tmp_path / "b" / "images"

@@ -1,0 +1,170 @@
+"""A label CSV that writes its grades in its own words (an OCTA researcher's ``none`` /
+``non-proliferative`` / ``proliferative``, columns ``Subject,Eye,ScanFile,Retinopathy``):
+``none`` was read as "no grade" (every normal eye ungradable, and ``--ungradable leave_out``
+dropped them all), ``non-proliferative`` was matched to PDR, its opposite, and the ``--grades``
+that works was never suggested (``data_prep.validate.read_labels``, ``grade_words_fix``)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+from test_ingest import config, read_manifest, smooth_image, write_png
+
+from data_prep import ingest, validate
+from data_prep.problems import IngestError, as_config_keys
+from drac_ssl.config import GRADE_SCALES, DataConfig
+
+HEADER = ["Subject", "Eye", "ScanFile", "Retinopathy"]
+WORDS = ["none", "non-proliferative", "proliferative"]
+ICDR, DRAC = GRADE_SCALES["icdr"], GRADE_SCALES["drac"]
+
+
+def octa_folder(root: Path, words: list[str]) -> Path:
+    """A plain folder of 64 px scans, one per word (two eyes per subject), and its
+    ``octa_grades.csv`` with the researcher's columns."""
+    rows = []
+    for i, word in enumerate(words):
+        name = f"P{100 + i // 2}_{('OD', 'OS')[i % 2]}.png"
+        write_png(root / name, smooth_image(i, 64))
+        rows.append([f"P{100 + i // 2}", ("OD", "OS")[i % 2], name, word])
+    with open(root / "octa_grades.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return root
+
+
+def octa_config(root: Path, **overrides: object) -> DataConfig:
+    return config(root, labels_csv=str(root / "octa_grades.csv"), image_column="ScanFile",
+                  grade_column="Retinopathy", patient_column="Subject", **overrides)
+
+
+def read(path: Path, names: tuple[str, ...] = DRAC, ungradable: str = "error"
+         ) -> tuple[validate.LabelTable, list[validate.Problem]]:
+    table, problems = validate.read_labels(path, "ScanFile", "Retinopathy", "Subject",
+                                           grade_names=names, ungradable=ungradable)
+    assert table is not None
+    return table, problems
+
+
+def test_the_researchers_words_give_three_grades_with_their_grades_fix_and_no_ungradable_row(
+        tmp_path: Path) -> None:
+    root = octa_folder(tmp_path / "scans", [w for w in WORDS for _ in range(4)])
+    with pytest.raises(IngestError) as caught:
+        ingest.run(octa_config(root), tmp_path / "out", verbose=False)
+    message = str(caught.value)
+    assert "an ungradable image?" not in message and "has no grade (" not in message, message
+    assert "--ungradable leave_out" not in message
+    # no PDR (nor any other grade) suggested for non-proliferative, no ICDR scale either
+    assert "looks like" not in message and "--grades icdr" not in message, message
+    errors = [p for p in caught.value.problems if p.severity == "error"]
+    assert len(errors) == 4  # the 'none' rows; the other words are DRAC's NPDR and PDR
+    first = errors[0]
+    assert first.what == ("grade 'none' of P100_OD.png is read as a grade's name (no retinopathy), "
+                          "not as an ungradable image, since the grade column writes its grades "
+                          "as words; the scale (Normal, NPDR, PDR) has no grade of that name")
+    assert first.fix.startswith(
+        "the grade column's words ('none', 'non-proliferative', 'proliferative') look like your own "
+        "grade names: pass them with --grades, grade 0 first, in order of severity as their names "
+        "say: --grades \"none,non-proliferative,proliferative\" (data.grades=[none, "
+        "non-proliferative, proliferative] for python -m drac_ssl.train)"), first.fix
+    # python -m drac_ssl.train says the setting once
+    said = as_config_keys(first.fix)
+    assert said.count("data.grades=[none, non-proliferative, proliferative]") == 1, said
+    assert "--grades" not in said
+
+    # following --ungradable leave_out no longer drops the normal eyes: they are no ungradable rows
+    table, problems = read(root / "octa_grades.csv", ungradable="leave_out")
+    assert table.left_out == []
+    assert sum(p.severity == "error" and "'none'" in p.what for p in problems) == 4
+
+    # the fix works: three grades, every row read as its word's
+    result = ingest.run(octa_config(root, grades=WORDS), tmp_path / "after", verbose=False)
+    assert result.grade_names == tuple(WORDS)
+    assert result.counts_per_grade == {0: 4, 1: 4, 2: 4}
+    rows = {r["id"]: r["grade"] for r in read_manifest(result.manifest_path) if r["split"] == "train"}
+    assert rows["P100_OD.png"] == "0" and rows["P102_OD.png"] == "1" and rows["P104_OD.png"] == "2"
+
+
+def test_the_words_are_put_in_order_of_severity_or_said_to_be(tmp_path: Path) -> None:
+    """First written proliferative, none, non-proliferative: the fix orders them by what their
+    names mean; words of no known scale keep the order first written, and the fix says to put
+    them in order of severity."""
+    path = octa_folder(tmp_path / "a", ["proliferative", "none", "non proliferative"]) / "octa_grades.csv"
+    fixes = {p.fix for p in read(path)[1] if p.severity == "error"}
+    (fix,) = fixes
+    assert '--grades "none,non proliferative,proliferative"' in fix, fix
+    assert "in order of severity as their names say" in fix
+
+    path = octa_folder(tmp_path / "b", ["stable", "none", "worse", "stable"]) / "octa_grades.csv"
+    (fix,) = {p.fix for p in read(path)[1] if p.severity == "error"}
+    assert ('--grades "stable,none,worse" (data.grades=[stable, none, worse] for python -m '
+            "drac_ssl.train)") in fix, fix
+    assert "they are listed here as first written: put them in order of severity" in fix
+
+
+def test_none_among_numbers_or_beside_another_grade_0_word_is_still_an_ungradable_cell(
+        tmp_path: Path) -> None:
+    """A numeric ICDR column with 'none' cells: those rows are ungradable as before (an error
+    naming --ungradable leave_out, or left out under it); so are they beside 'No DR', a grade-0
+    word of their own."""
+    path = octa_folder(tmp_path / "n", ["0", "1", "none", "2", "3", "4"]) / "octa_grades.csv"
+    table, problems = read(path, ICDR)
+    (bad,) = [p for p in problems if p.severity == "error"]
+    assert bad.what == "P101_OD.png has no grade ('none'; an ungradable image?)"
+    assert "--ungradable leave_out" in bad.fix
+    table, problems = read(path, ICDR, ungradable="leave_out")
+    assert [r.written for r in table.left_out] == ["none"]
+    assert [p for p in problems if p.severity == "error"] == []
+
+    path = octa_folder(tmp_path / "w", ["No DR", "Mild", "none", "PDR"]) / "octa_grades.csv"
+    table, problems = read(path, ICDR, ungradable="leave_out")
+    assert [r.written for r in table.left_out] == ["none"]
+    assert [r.grade for r in table.rows] == [0, 1, 4]
+
+
+def test_non_proliferative_is_npdr_on_drac_and_ambiguous_on_icdr() -> None:
+    for word in ("non-proliferative", "Non proliferative", "nonproliferative", "NPDR",
+                 "Non-proliferative DR"):
+        assert validate.grade_from_name(word, DRAC) == 1, word
+        assert validate.grade_from_name(word, ICDR) is None, word
+        assert validate.ambiguous_grades(word, ICDR) == [1, 2, 3], word
+    assert validate.ambiguous_grades("non-proliferative", DRAC) == []
+    assert validate.grade_from_name("moderate non-proliferative", ICDR) == 2
+    # a grade named by a long name takes the short name too
+    assert validate.grade_from_name("NPDR", WORDS) == 1 and validate.grade_from_name("PDR", WORDS) == 2
+    bad = validate.grade_problem("g.csv:3", "x.png", "non-proliferative", None, ICDR)
+    assert bad is not None and bad.what == (
+        "grade 'non-proliferative' of x.png is not an integer nor the name of one grade of the scale "
+        "(No DR, Mild, Moderate, Severe, PDR): it could be grade 1 (Mild), 2 (Moderate) or 3 "
+        "(Severe), so it is not read as any of them")
+
+
+@pytest.mark.parametrize("word", ["non-proliferative", "nonprolifrative", "not proliferative",
+                                  "Non-proliferative retinopathy", "no PDR"])
+def test_a_word_is_never_suggested_as_the_grade_it_negates(word: str) -> None:
+    """No suggestion is better than the opposite one: a grade's name behind non-, no- or not
+    is never that grade's misspelling (nor, for non-proliferative, a grade of no retinopathy),
+    whatever the scale in force; DRAC's NPDR may be suggested, it is what the word means."""
+    opposite = {"PDR", "No DR", "no DR", "healthy"} - ({"No DR", "no DR"} if "PDR" in word else set())
+    for scale in (ICDR, DRAC, ("no DR", "DR"), ("healthy", "PDR")):
+        fix = validate.grade_words_fix([word], {0, 1}, scale)
+        named = re.findall(rf"{re.escape(repr(word))} (?:looks like '([^']+)'|is grade \d+ \(([^)]+)\)"
+                           rf"|for '([^']+)')", fix)
+        assert not {n for found in named for n in found if n} & opposite, (scale, fix)
+        assert "PDR" not in {n for found in named for n in found if n}, (scale, fix)
+
+
+def test_misspellings_are_still_suggested_when_nothing_rules_them_out() -> None:
+    assert validate.grade_words_fix(["sever"], {0}, ICDR).startswith(
+        "a misspelt grade name? 'sever' for 'Severe' (grade 3)")
+    fix = validate.grade_words_fix(["non-proliferativ"], {0, 2}, DRAC)
+    assert fix.startswith("a misspelt grade name? 'non-proliferativ' for 'NPDR' (grade 1)"), fix
+    fix = validate.grade_words_fix(["Non-proliferative retinopathy"], {0, 2}, DRAC)
+    assert "'Non-proliferative retinopathy' for 'NPDR' (grade 1)" in fix, fix
+    assert "misspelt" not in validate.grade_words_fix(["npdr"], {0}, ("no DR", "DR"))
+    assert re.search(r"'sever' looks like 'Severe' \(grade 3\)",
+                     validate.grade_words_fix(["sever"], {0, 1, 2}, DRAC))
