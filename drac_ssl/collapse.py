@@ -2,8 +2,10 @@
 
 :mod:`drac_ssl.pretrain` and :mod:`drac_ssl.umm.stage` record the monitors (``metadata.json``
 ``metrics``); :mod:`drac_ssl.report` says what they show, and the console says the same
-warning (:func:`collapse_warning`): at the end of the stage and after the run's
-``[train] result:`` line (:func:`run_collapse_warnings`). A layer: it imports no stage.
+warning (:func:`collapse_warning`): at the end of the stage (:func:`console_collapse_warning`)
+and after the run's ``[train] result:`` line (:func:`run_collapse_warnings`), each with the one
+clause (:func:`expected_collapse_clause`) that says a trial run's collapse is expected. A layer:
+it imports no stage.
 """
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from drac_ssl.io import finite_number, read_json_dict
+from drac_ssl.trial_run import first_try_record, trial_run_record
 
-__all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "SSL_STAGE_TITLES",
-           "collapse_symptoms", "collapse_warning", "recorded_gamma", "run_collapse_warnings"]
+__all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "EXPECTED_IN_FIRST_TRY",
+           "EXPECTED_IN_TRIAL_RUN", "SSL_STAGE_TITLES", "collapse_symptoms", "collapse_warning",
+           "console_collapse_warning", "expected_collapse_clause", "recorded_gamma", "run_collapse_warnings"]
 
 COLLAPSE_RATE_REDUCTION = 0.5
 """Delta R (nats) below which the features tell images apart no better than two views of one
@@ -112,7 +116,8 @@ def collapse_warning(meta: dict[str, Any], stage: str, *, markdown: bool = False
     ``umm.epochs``, ``umm.batch_size``, ``umm.inner_lr`` and ``umm.outer_lr``, and the
     pretraining UMM starts from). ``markdown``: report.md's wording (bold, the
     settings as code, the figures "below"); else the console's plain words, which its
-    ``warning:`` lines (pretraining's and UMM's last line, the run's result lines) prefix."""
+    ``warning:`` lines (pretraining's and UMM's last line, the run's result lines) prefix and
+    :func:`expected_collapse_clause` ends (:func:`console_collapse_warning`)."""
     metrics = meta.get("metrics")
     seen = collapse_symptoms(metrics if isinstance(metrics, dict) else {}, gamma=recorded_gamma(meta),
                              stage="umm" if stage == "umm" else "vicreg")
@@ -141,13 +146,45 @@ def collapse_warning(meta: dict[str, Any], stage: str, *, markdown: bool = False
     return f"{head}: {'; '.join(seen)}. Its features then carry little information about the images, so {meaning}. {fix}."
 
 
+EXPECTED_IN_FIRST_TRY = " (expected in a first try: its pretraining is a few steps)"
+"""What the console adds to a collapse warning of a run folder made with ``--first-try``
+(:func:`expected_collapse_clause`)."""
+
+EXPECTED_IN_TRIAL_RUN = " (expected in a trial run: its pretraining was cut short)"
+"""What the console adds to a collapse warning of another trial run (:func:`expected_collapse_clause`)."""
+
+
+def expected_collapse_clause(run_dir: str | os.PathLike[str]) -> str:
+    """The clause the console adds to every collapse warning of the run folder ``run_dir``:
+    :data:`EXPECTED_IN_FIRST_TRY` for a run made with ``--first-try``
+    (:func:`drac_ssl.trial_run.first_try_record`), :data:`EXPECTED_IN_TRIAL_RUN` for another
+    trial run (:func:`drac_ssl.trial_run.trial_run_record`), '' else (a full run, or a folder
+    whose ``config.yaml`` cannot be read). One clause for the pretraining's, UMM's and the run's
+    result lines (a trial user read the warning after a 3-step first try as a fault); the rule
+    and report.md's words stay as they are. Read when said: the pretraining's and UMM's record
+    (``metadata.json``, its pool size) is written before their line."""
+    if first_try_record(run_dir) is not None:
+        return EXPECTED_IN_FIRST_TRY
+    record = trial_run_record(run_dir)
+    return EXPECTED_IN_TRIAL_RUN if record and record.get("trial") else ""
+
+
+def console_collapse_warning(meta: dict[str, Any], stage: str, run_dir: str | os.PathLike[str]) -> str:
+    """What the console says after a self-supervised stage of the run folder ``run_dir`` whose
+    record ``meta`` (its ``metadata.json``) shows a collapse: :func:`collapse_warning`'s plain
+    words and :func:`expected_collapse_clause`; '' when the monitors show none. The words of
+    the pretraining's and UMM's ``warning:`` line, and of the run's (:func:`run_collapse_warnings`)."""
+    words = collapse_warning(meta, stage)
+    return f"{words}{expected_collapse_clause(run_dir)}" if words else ""
+
+
 def run_collapse_warnings(run_dir: str | os.PathLike[str]) -> list[str]:
-    """The console's :func:`collapse_warning` of each self-supervised stage of the run folder
-    ``run_dir`` (``pretrain/metadata.json``, ``umm/metadata.json``) whose recorded monitors show
-    a collapse, in stage order; [] when none does or no stage left its record."""
+    """The console's :func:`console_collapse_warning` of each self-supervised stage of the run
+    folder ``run_dir`` (``pretrain/metadata.json``, ``umm/metadata.json``) whose recorded
+    monitors show a collapse, in stage order; [] when none does or no stage left its record."""
     said = []
     for stage in SSL_STAGE_TITLES:
         meta = read_json_dict(Path(run_dir) / stage / "metadata.json")
-        if meta is not None and (words := collapse_warning(meta, stage)):
+        if meta is not None and (words := console_collapse_warning(meta, stage, run_dir)):
             said.append(words)
     return said

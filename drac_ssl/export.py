@@ -86,7 +86,8 @@ card: :func:`drac_ssl.grading.bundle.calibration_warning`, the app's words: the 
 are not calibrated, read the grade, not the percentages; the stage says it on its console, in
 ``export/summary.json``'s ``notes`` and as ``calibration_failed``), and so do the bundle's own
 caveats the app says with every grade (:func:`drac_ssl.grading.bundle.grade_caveats`: an
-untrained demo bundle, phantom training images, a trial run); the CSV and the exit code are
+untrained demo bundle, phantom training images, a trial run; a weak "unlike the training
+images" check once, with its reasons, :func:`_weak_check_line`); the CSV and the exit code are
 unchanged.
 
 An image that cannot be read (truncated, corrupt, not an image) writes nothing: a
@@ -258,6 +259,7 @@ from drac_ssl.grading.bundle import (
     chance_warning,
     grade_caveats,
     load_bundle,
+    ood_check_caveat,
     probability_columns_words,
     referable_cut_of,
     referable_not_informative,
@@ -1600,8 +1602,12 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         print(f"warning: {chance}", file=sys.stderr)
     if uncalibrated := calibration_warning(bundle.metadata):  # the stage's too
         print(f"warning: {uncalibrated}", file=sys.stderr)
+    weak_check = ood_check_caveat(bundle.metadata)  # said once, with its reasons: _weak_check_line
     for caveat in grade_caveats(bundle.metadata, plural=len(graded_files) > 1):  # the app's words
-        print(f"warning: {caveat}", file=sys.stderr)
+        if caveat != weak_check:
+            print(f"warning: {caveat}", file=sys.stderr)
+    if weak := _weak_check_line(bundle, unlike):
+        print(weak, file=sys.stderr)
     # stdout, printed at the end (print_lines: | head, a full disk)
     out_lines: list[str] = [*lead_lines, *issues]
     # the decoder's warnings about a file (transparency, CMYK, float ...) apart from the
@@ -2012,22 +2018,42 @@ def grade_arguments_problem(run: str | None, images: str | None, out: str | None
 
 
 def _ood_check_note(bundle: Bundle) -> str | None:
-    """The export's note on ``bundle``'s "unlike the training images" check, None when it has
-    a sound one: an untrained demo bundle (``metadata.json`` ``demo``) has none by design and
-    gets no rebuild advice (:func:`drac_ssl.grading.demo.demo_ood_words`: a rebuild of its run
-    folder gives the demo bundle again, with no check); another bundle without one (built by an
-    older version, or without the ingest cache) gets the command that rebuilds it with one; a
-    weak check gets its caveat."""
-    if bundle.input_profile is None:
-        if bundle.metadata.get("demo"):
-            return demo_ood_words(bundle.path)
-        return (f"{bundle.path} has no out-of-distribution check (a bundle built by an older version, "
-                f"or without the ingest cache): images unlike its training images are graded without "
-                f"a word. Rebuild it from its run folder to have one: {python_word()} -c \"from "
-                f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
-    if bundle.input_profile.weak:
-        return f"the out-of-distribution check of {bundle.path}: {bundle.input_profile.caveat()}"
-    return None
+    """The export's note on a ``bundle`` without an "unlike the training images" check, None
+    when it has one (a weak one is :func:`_weak_check_line`'s): an untrained demo bundle
+    (``metadata.json`` ``demo``) has none by design and gets no rebuild advice
+    (:func:`drac_ssl.grading.demo.demo_ood_words`: a rebuild of its run folder gives the demo
+    bundle again, with no check); another bundle without one (built by an older version, or
+    without the ingest cache) gets the command that rebuilds it with one."""
+    if bundle.input_profile is not None:
+        return None
+    if bundle.metadata.get("demo"):
+        return demo_ood_words(bundle.path)
+    return (f"{bundle.path} has no out-of-distribution check (a bundle built by an older version, "
+            f"or without the ingest cache): images unlike its training images are graded without "
+            f"a word. Rebuild it from its run folder to have one: {python_word()} -c \"from "
+            f"drac_ssl.grading.bundle import build_bundle; build_bundle('RUN')\"")
+
+
+def _weak_check_line(bundle: Bundle, unlike: np.ndarray | None) -> str:
+    """The export command's one line on a ``bundle`` whose "unlike the training images" check is
+    weak (:func:`drac_ssl.grading.bundle.ood_check_caveat`, the app's and the stage's caveat;
+    :meth:`drac_ssl.grading.ood.InputProfile.caveat`, its reasons, the model card's), '' for a
+    sound check or none. Said once, with the reasons (it was said twice before: the reasons
+    as a ``note:``, the app's short caveat as a ``warning:``). ``unlike``: the graded
+    images' flags (:attr:`drac_ssl.grading.predict.GradedImages.unlike`). The channel follows
+    the rule of :func:`drac_ssl.grading.image_notes.is_plain_note` (a warning casts doubt on an
+    image, a note does not): a weak check's doubt is on the images it did *not* flag ("no flag
+    means little"), so it is a ``warning:`` while any graded image went unflagged (none flagged
+    is when it matters most: a trial bundle let 30 photographs of another data set through, see
+    :mod:`drac_ssl.grading.ood`), and a plain ``note:`` when every graded image was flagged
+    (each then has the flagged images' warning, :func:`_unlike_line`)."""
+    short = ood_check_caveat(bundle.metadata)
+    reasons = bundle.input_profile.caveat() if bundle.input_profile is not None else ""
+    if not (short or reasons):
+        return ""
+    words = f"the out-of-distribution check of {bundle.path}: {reasons}" if reasons else short
+    every_flagged = unlike is not None and unlike.size > 0 and bool(np.all(unlike))
+    return f"{'note' if every_flagged else 'warning'}: {words}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1252,18 +1252,6 @@ def _first_try_lead(plan: ReusePlan, sources: dict[str, str] | None) -> str:
     return f"{dropped}; or " if dropped else ""
 
 
-def _expected_collapse_words(run_dir: Path) -> str:
-    """`` (expected in a first try: its pretraining is a few steps)`` for a run folder made with
-    ``--first-try`` (:func:`drac_ssl.trial_run.first_try_record`), `` (expected in a trial run:
-    its pretraining was cut short)`` for another trial run (:func:`trial_run_record`), '' else:
-    the clause the console adds to a collapse warning (a trial user read the warning after a
-    3-step first try as a fault); report.md's rule and words stay as they are."""
-    if first_try_record(run_dir) is not None:
-        return " (expected in a first try: its pretraining is a few steps)"
-    record = trial_run_record(run_dir)
-    return " (expected in a trial run: its pretraining was cut short)" if record and record.get("trial") else ""
-
-
 def _first_try_dropped(run_dir: Path, sources: dict[str, str] | None, keys: set[str]) -> str:
     """``add --first-try to your command (RUN was made with it, ...)`` when the run folder
     ``run_dir`` (resumed, or taken from by ``run.reuse``) was made with ``--first-try``
@@ -1320,8 +1308,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     said = result_line(run_dir)  # the headline figures, as the fine-tuning stored them
     # and what report.md's "Read this first" warns of a collapsed representation, in its words
     result = [f"[train] {said}"] if said else []
-    expected = _expected_collapse_words(run_dir)  # a trial's few steps: said, not the rule changed
-    result += [f"[train] warning: {words}{expected}" for words in run_collapse_warnings(run_dir)]
+    # (with collapse.expected_collapse_clause: a trial's few steps said, not the rule changed)
+    result += [f"[train] warning: {words}" for words in run_collapse_warnings(run_dir)]
     if result and (failure := print_lines(result)) is not None:
         print(f"[train] cannot print the result line on stdout ({failure}); report.md has it", file=sys.stderr)
     for line in next_step_lines(run_dir):  # what to do with it (a trial: the user stopped here)

@@ -98,8 +98,8 @@ def test_the_readmes_fundus_first_try_says_to_drop_the_crop_for_square_photograp
         '<a id="quick-start-on-your-data"></a>', 1)[1].split('<a id="how-long"></a>', 1)[0]
     block = quick.split("```bash\n", 1)[1].split("```", 1)[0]
     assert "run.name=" not in block and resolved(readme_fundus_first_try())["run"]["name"] == "first-try"  # --first-try's
-    comments = [line for line in block.splitlines() if line.startswith("#")]
-    assert any("data.fundus_crop=true" in line and "(drop it for square crops)" in line for line in comments), comments
+    comments = " ".join(line.removeprefix("#").strip() for line in block.splitlines() if line.startswith("#"))
+    assert "leave it out for photographs already cropped square to the disc" in comments, comments
 
 
 def test_the_fundus_configs_header_says_the_column_settings_as_the_readme_does() -> None:

@@ -22,6 +22,10 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
   black, CMYK converted without colour management, float samples scaled, an ICC profile not
   applied ...), ``Image file: `` and the ingest's own words; each one the decoder makes is a
   fact about the file, a plain note (:data:`PLAIN_FINDINGS`, :func:`is_plain_note`).
+* :func:`fundus_crop_advice` / :data:`FUNDUS_CROP_DOES`: when to give the crop to the fundus
+  disc (``data.fundus_crop=true``, ``--fundus-crop``) and what it does, the one wording of the
+  README's first try and full run, docs/own_fundus_folder.md, configs/fundus.yaml and the
+  squeezed photograph's warning.
 * :func:`same_grade_words`: every image of a batch of at least :data:`SAME_GRADE_MIN`
   got one grade.
 * :func:`decision_words`: why the grade shown is not the single most likely grade (the
@@ -64,6 +68,7 @@ __all__ = [
     "FAR_BELOW",
     "FEW_LEVELS_OPENING",
     "FILE_FINDING",
+    "FUNDUS_CROP_DOES",
     "GREY_ENOUGH",
     "GREY_NOT_GIVEN",
     "GREY_TRAINED_NOT_GIVEN",
@@ -102,6 +107,7 @@ __all__ = [
     "few_levels_warning",
     "file_finding",
     "flagged_reasons",
+    "fundus_crop_advice",
     "grey_for_colour_model",
     "grey_trained",
     "grey_trained_enough",
@@ -172,6 +178,26 @@ widgets offer; the one list, so a format added here reaches all three."""
 CONVERT_FIX = "convert it to PNG (lossless; JPEG, TIFF and BMP are read too)"
 """What to do with an image file of another format (:func:`other_format`,
 :func:`unread_image_format`)."""
+
+FUNDUS_CROP_DOES = "crops each photograph to its fundus disc and pads it to a square"
+"""What the crop to the fundus disc (``data.fundus_crop=true``, the ingest's ``--fundus-crop``:
+:func:`data_prep.fundus.crop_to_disc`) does, in the words of :func:`fundus_crop_advice` and of
+the squeezed photograph's warning (:func:`drac_ssl.grading.predict.squeeze_finding`)."""
+
+
+def fundus_crop_advice(option: str = "data.fundus_crop=true") -> str:
+    """When to give the crop to the fundus disc and what it does, one sentence: ``option``
+    (``data.fundus_crop=true`` for ``python -m drac_ssl.train``, ``--fundus-crop`` for
+    ``python -m data_prep ingest``), :data:`FUNDUS_CROP_DOES`, for photographs with a black
+    surround (without it the ingest squeezes them square and warns), not for photographs
+    already cropped square (the crop finds no dark surround there and the ingest warns). The
+    one wording of the advice: the README's first try and its full run (their comments),
+    docs/own_fundus_folder.md and configs/fundus.yaml say it as it is
+    (``tests/drac_ssl/test_fundus_crop_advice.py`` reads them)."""
+    return (f"{option} {FUNDUS_CROP_DOES}, for photographs with a black surround around the disc "
+            f"(most camera images; without it they are squeezed square); leave it out for "
+            f"photographs already cropped square to the disc")
+
 
 OTHER_IMAGE_SUFFIXES = {
     ".webp": "WEBP", ".gif": "GIF", ".heic": "HEIC", ".heif": "HEIF", ".avif": "AVIF",

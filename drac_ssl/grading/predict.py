@@ -67,6 +67,7 @@ from drac_ssl.grading.image_file import (
 from drac_ssl.grading.image_notes import (
     COLOUR_FILE_MODES,
     FAR_BELOW,
+    FUNDUS_CROP_DOES,
     GREY_TRAINED_NOT_GIVEN,
     IMAGE_SUFFIXES,
     PREPROCESSING_FINDING,
@@ -456,9 +457,9 @@ def squeeze_finding(width: int, height: int, kind: str) -> str:
     image and batch tabs, the export command)."""
     said = f"{squeezed_words(width, height)} (aspect ratio changed), as the ingest does"
     if kind == "fundus":
-        return (f"{said} without --fundus-crop (which crops to the fundus disc and pads it to a "
-                f"square): crop the photograph to a square around the disc before grading, or "
-                f"grade with a model trained with --fundus-crop")
+        return (f"{said} without --fundus-crop (which {FUNDUS_CROP_DOES}): crop the photograph "
+                f"to a square around the disc before grading, or grade with a model trained with "
+                f"--fundus-crop")
     return f"{said}: crop it to a square before grading"
 
 

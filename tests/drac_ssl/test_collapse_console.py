@@ -112,13 +112,75 @@ def test_a_collapsed_pretraining_is_warned_of_on_the_console(
     assert words.startswith("the VICReg representation looks collapsed: VICReg variance term "), words
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("[pretrain] completed all epochs"))
-    assert lines[at + 1] == f"[pretrain] warning: {words}", lines[at:at + 2]
-    result = next(i for i, line in enumerate(lines) if line.startswith("[train] result: "))
     # a pretraining capped at 1 step an epoch is a trial run: the console says the collapse is
-    # expected of it (after a 3-step first try a trial user took it for a fault)
-    assert lines[result + 1] == (f"[train] warning: {words} (expected in a trial run: its pretraining "
-                                 f"was cut short)"), lines[result:result + 2]
+    # expected of it (after a 3-step first try a trial user took it for a fault), on the
+    # pretraining's own line as on the result's
+    expected = " (expected in a trial run: its pretraining was cut short)"
+    assert lines[at + 1] == f"[pretrain] warning: {words}{expected}", lines[at:at + 2]
+    result = next(i for i, line in enumerate(lines) if line.startswith("[train] result: "))
+    assert lines[result + 1] == f"[train] warning: {words}{expected}", lines[result:result + 2]
     assert "carry little information about the images" in words and "pretrain.batch_size" in words
     assert lines[result + 2].startswith("[train] next: "), lines[result:]
     report = (tmp_path / "runs" / "collapsed" / "report.md").read_text(encoding="utf-8")
     assert collapse_warning(meta, "pretrain", markdown=True) in report
+
+
+def test_a_first_trys_collapse_is_said_expected_on_every_stages_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The last session's finding: after ``--first-try`` the ``[train]`` collapse line said the
+    collapse was expected in a first try, the ``[pretrain]`` and ``[umm]`` lines said the same
+    warning without it. A first try of MNIST's pretraining and UMM (``pretrain.loss.gamma=100``:
+    the variance term near its cap, the collapse rule holds on both stages' monitors): each
+    stage's line and each of the run's result lines end with the one clause
+    (:func:`drac_ssl.collapse.expected_collapse_clause`)."""
+    from drac_ssl import collapse, train
+
+    root = fake_mnist(tmp_path / "mnist")
+    monkeypatch.chdir(tmp_path)
+    code = train.main(["-c", str(PACKAGE_CONFIGS / "mnist.yaml"), "--first-try", f"data.root={root}",
+                       "run.device=cpu", "pretrain.expander=32-32", "pretrain.augment.on_gpu=false",
+                       "pretrain.monitor_images=0", "pretrain.backbone.stem_stride=2", "pretrain.loss.gamma=100",
+                       "run.stages=[pretrain,umm]", "run.out_dir=runs"])
+    out = capsys.readouterr().out
+    assert code == 0
+    run = tmp_path / "runs" / "first-try"
+    expected = " (expected in a first try: its pretraining is a few steps)"
+    assert collapse.expected_collapse_clause(run) == collapse.EXPECTED_IN_FIRST_TRY == expected
+    said = {}
+    for stage in ("pretrain", "umm"):
+        words = collapse_warning(json.loads((run / stage / "metadata.json").read_text()), stage)
+        assert words.startswith(f"the {collapse.SSL_STAGE_TITLES[stage]} representation looks collapsed: "), words
+        said[stage] = words
+    warned = [line for line in out.splitlines() if " warning: the " in line and "looks collapsed" in line]
+    assert warned == [f"[pretrain] warning: {said['pretrain']}{expected}", f"[umm] warning: {said['umm']}{expected}",
+                      f"[train] warning: {said['pretrain']}{expected}", f"[train] warning: {said['umm']}{expected}"], warned
+    # the words come from one place: the stage's line is the console's rule of its record
+    assert run_collapse_warnings(run) == [f"{said['pretrain']}{expected}", f"{said['umm']}{expected}"]
+    # report.md keeps its own words, without the console's clause
+    report = (run / "report.md").read_text(encoding="utf-8")
+    assert collapse_warning(json.loads((run / "umm" / "metadata.json").read_text()), "umm", markdown=True) in report
+    assert "expected in a first try" not in report
+
+
+def test_the_clause_is_said_only_of_a_trial_run(tmp_path: Path) -> None:
+    """A run folder without a readable config.yaml (a stage run alone, as the tests do) or of a
+    full run gets no clause; one whose invocations.jsonl records --first-try gets the first
+    try's, whatever its config.yaml says."""
+    from drac_ssl.collapse import (
+        EXPECTED_IN_FIRST_TRY,
+        console_collapse_warning,
+        expected_collapse_clause,
+    )
+    from drac_ssl.trial_run import FIRST_TRY_KEY
+
+    run = tmp_path / "run"
+    (run / "pretrain").mkdir(parents=True)
+    assert expected_collapse_clause(run) == ""  # no config.yaml: unknown, no claim
+    (run / "config.yaml").write_text("pretrain:\n  epochs: 100\n  batch_size: 8\n  max_steps_per_epoch: 0\n")
+    assert expected_collapse_clause(run) == ""  # a full run
+    assert console_collapse_warning(_meta(COLLAPSED), "pretrain", run) == collapse_warning(_meta(COLLAPSED), "pretrain")
+    assert console_collapse_warning(_meta(HEALTHY), "pretrain", run) == ""
+    (run / "invocations.jsonl").write_text(json.dumps({"tool": "drac_ssl.train", FIRST_TRY_KEY: {"applied": []}}) + "\n")
+    assert expected_collapse_clause(run) == EXPECTED_IN_FIRST_TRY
+    assert console_collapse_warning(_meta(COLLAPSED), "umm", run) == collapse_warning(_meta(COLLAPSED), "umm") + EXPECTED_IN_FIRST_TRY
+    assert console_collapse_warning(_meta(HEALTHY), "umm", run) == ""

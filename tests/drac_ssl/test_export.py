@@ -1209,6 +1209,53 @@ def test_command_line_names_blank_images_and_says_when_a_bundle_has_no_check(
     assert "has no out-of-distribution check" in err and "build_bundle('RUN')" in err
 
 
+def test_a_weak_out_of_distribution_check_is_said_once(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The last session's finding: ``export RUN --images DIR`` on a bundle whose "unlike the
+    training images" check is weak (this tiny run's: 30 training images, a trial run) said it
+    twice, its reasons as a ``note:`` and the app's short caveat as a ``warning:``. It is one
+    line now, the reasons kept: a ``warning:`` while an image went unflagged (a weak check's
+    doubt is on those: "no flag means little"), a ``note:`` when every image was flagged (each
+    then has its own warning)."""
+    def said_of_the_check(err: str) -> list[str]:
+        return [line for line in err.splitlines()
+                if "check is weak here" in line or "unlike the training images is unreliable" in line]
+
+    # the run's own test images: none flagged
+    capsys.readouterr()
+    assert export.main([str(exported_run), "--images", str(exported_run / "images" / "test"),
+                        "--out", str(tmp_path / "clean.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "unlike the model's training images" not in err, err  # nothing flagged
+    (line,) = said_of_the_check(err)
+    assert line.startswith(f"warning: the out-of-distribution check of {exported_run / 'bundle'}: the check is weak "
+                           f"here: it was fitted on 30 training images for 576 numbers per image"), line
+    assert line.endswith("no flag means little)"), line
+    # some flagged (a white picture among them): still one warning, beside the flagged images' own
+    mixed = _test_images_and(exported_run, tmp_path / "mixed", 3, "white.png", np.full((64, 64), 255, np.uint8))
+    assert export.main([str(exported_run), "--images", str(mixed), "--out", str(tmp_path / "mixed.csv")]) == 4
+    err = capsys.readouterr().err
+    assert any(line.startswith("warning: 1 of the 4 image(s) is unlike the model's training images") for line in
+               err.splitlines()), err
+    assert [line.split(": ", 1)[0] for line in said_of_the_check(err)] == ["warning"]
+    # every image flagged: the check's weakness casts no doubt on an unflagged one, a note
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    cv2.imwrite(str(alone / "white.png"), np.full((64, 64), 255, np.uint8))
+    assert export.main([str(exported_run), "--images", str(alone), "--out", str(tmp_path / "alone.csv")]) == 4
+    (line,) = said_of_the_check(capsys.readouterr().err)
+    assert line.startswith("note: the out-of-distribution check of "), line
+    # a sound check says nothing
+    from dataclasses import replace
+
+    bundle = export.load_bundle(exported_run)
+    assert export._weak_check_line(bundle, np.zeros(3, bool)).startswith("warning: ")
+    sound = replace(bundle, input_profile=replace(bundle.input_profile, n_images=10_000, trial_run=False),
+                            metadata={**bundle.metadata, "trial_run": {"trial": False},
+                                      "input_profile": {**bundle.metadata["input_profile"], "weak": False}})
+    assert export._weak_check_line(sound, np.zeros(3, bool)) == ""
+
+
 def test_an_image_of_few_grey_levels_is_warned_about_in_the_apps_words(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: the app warns before the grade of an image of at most a few grey levels (a
