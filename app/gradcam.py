@@ -146,7 +146,7 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from data_prep.cache import RowGeometry
 
-__all__ = ["COARSE_CELLS", "HEAT_COLORMAP", "RAW_MAX_NOTE", "CamMap", "EnsembleGradCAM", "FoldHeads",
+__all__ = ["COARSE_CELLS", "HEAT_COLORMAP", "RAW_MAX_NOTE", "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap", "EnsembleGradCAM", "FoldHeads",
            "FoldMapGradCAM", "cam_upsampler", "cell_size_px", "coarse_words",
            "combine_cams", "heat_colours", "is_coarse", "minmax_normalizer", "overlay_heatmap",
            "place_heatmap", "region_words", "resize_heatmap", "resolution_words", "signed_gradcam",
@@ -541,7 +541,15 @@ def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55)
 
 STRONGEST_SHARE = 0.9
 """The strongest heat (:func:`strongest_heat`): the pixels at or above this share of the map's
-maximum, in the connected part of them that holds the maximum."""
+maximum (within 10% of it), in the connected part of them that holds the maximum."""
+
+STANDS_OUT_SHARE = 0.5
+"""A region stands out (:func:`strongest_heat`) only when the map's hot pixels (at or above
+:data:`STRONGEST_SHARE` of its maximum, every part of them) cover at most this share of the part
+of the image the model read; above it no region is named. A nearly flat map's hot part is most of
+the image, and its centroid the image's middle whatever the map shows: a trial's 2 x 2 map of
+cells 1.0, 0.992, 0.992 and 0.998, hottest in the upper left, was said "strongest in the centre
+of the image". Half: a hot part over more than half of the image singles out no part of it."""
 
 _ROWS = ("upper", "centre", "lower")
 _COLUMNS = ("left", "centre", "right")
@@ -556,36 +564,65 @@ def region_words(x_fraction: float, y_fraction: float) -> str:
     return "centre" if row == col == "centre" else f"{row} {col}"
 
 
-def strongest_heat(heatmap: np.ndarray) -> dict[str, object] | None:
+def strongest_heat(heatmap: np.ndarray,
+                   box: tuple[int, int, int, int] | None = None) -> dict[str, object] | None:
     """Where a heatmap ``(H, W)`` (image coordinates, as :func:`place_heatmap` gives it) is
-    strongest: the centroid of the connected part (4-connected: cells touching at a corner are
-    two parts) of its pixels at or above :data:`STRONGEST_SHARE` of its maximum that holds the
-    maximum (a coarse map's hot cell: the cell's centre, not its corner); when that centroid
-    falls outside the part (a ring), the part's pixel nearest to it. A dict ``x``, ``y``
-    (pixels, 0 = left / top), ``x_fraction``, ``y_fraction`` (of the width and height, 3
-    decimals) and ``region`` (:func:`region_words`); None for an empty map (no positive heat)."""
+    strongest, if anywhere: ``box`` ``(x0, y0, x1, y1)`` is the part of the image the model read
+    (:attr:`data_prep.cache.RowGeometry.box`; None: the whole image), outside which the map is 0.
+
+    Its hot pixels are those at or above :data:`STRONGEST_SHARE` of its maximum. When they cover
+    more than :data:`STANDS_OUT_SHARE` of the box, no region stands out, and none is named.
+    Otherwise the place is the centroid of the connected part (4-connected: cells touching at a
+    corner are two parts) of the hot pixels that holds the maximum (a coarse map's hot cell: the
+    cell's centre, not its corner); when that centroid falls outside the part (a ring), the
+    part's pixel nearest to it: the region named always holds hot pixels.
+
+    A dict with the same keys either way: ``hot_share`` (float, the share of the box's pixels
+    that are hot, rounded down to 3 decimals), ``stands_out`` (bool), ``x``, ``y`` (int pixels,
+    0 = left / top), ``x_fraction``, ``y_fraction`` (float, of the width and height, 3 decimals)
+    and ``region`` (str, :func:`region_words`), these five None when no region stands out. None
+    for an empty map (no positive heat)."""
     heat = np.asarray(heatmap, dtype=np.float32)
     top = float(heat.max()) if heat.size else 0.0
     if top <= 0.0:
         return None
+    h, w = heat.shape[:2]
     mask = (heat >= STRONGEST_SHARE * top).astype(np.uint8)
+    x0, y0, x1, y1 = box if box is not None else (0, 0, w, h)
+    x0, x1 = max(0, int(x0)), min(w, int(x1))
+    y0, y1 = max(0, int(y0)), min(h, int(y1))
+    read = max(1, (x1 - x0) * (y1 - y0))
+    hot = int(mask[y0:y1, x0:x1].sum())
+    hot_share = (hot * 1000 // read) / 1000  # rounded down: 1.0 only when every pixel read is hot
+    if hot > STANDS_OUT_SHARE * read:
+        return {"hot_share": hot_share, "stands_out": False, "x": None, "y": None,
+                "x_fraction": None, "y_fraction": None, "region": None}
     _, labels, _, centroids = cv2.connectedComponentsWithStats(mask, connectivity=4)
     part = int(labels.flat[int(np.argmax(heat))])
     cx, cy = (float(v) for v in centroids[part])
-    h, w = heat.shape[:2]
     if labels[min(h - 1, round(cy)), min(w - 1, round(cx))] != part:  # not on the hot part: a ring
         ys, xs = np.nonzero(labels == part)
         nearest = int(np.argmin((xs - cx) ** 2 + (ys - cy) ** 2))
         cx, cy = float(xs[nearest]), float(ys[nearest])
     xf, yf = (cx + 0.5) / w, (cy + 0.5) / h
-    return {"x": round(cx), "y": round(cy), "x_fraction": round(xf, 3), "y_fraction": round(yf, 3),
-            "region": region_words(xf, yf)}
+    return {"hot_share": hot_share, "stands_out": True, "x": round(cx), "y": round(cy),
+            "x_fraction": round(xf, 3), "y_fraction": round(yf, 3), "region": region_words(xf, yf)}
 
 
 def strongest_words(where: dict[str, object]) -> str:
-    """The sentence part of :func:`strongest_heat`'s result, in a 3 x 3 grid of the image only:
-    "strongest in the upper centre of the image". No percentages: a cell of the 224 px models'
-    ``layer4`` map is a seventh of the image, and "about 50% across, 22% down" claimed a
-    precision the map does not have (an explainability trial); ``details["heatmap"]["strongest"]``
-    keeps the pixels."""
-    return f"strongest in the {where['region']} of the image"
+    """:func:`strongest_heat`'s result as a sentence, in a 3 x 3 grid of the image only: "The heat
+    is strongest in the upper centre of the image."; when no region stands out (``region``
+    None), that, and how much of the map is hot: "No region stands out: every part of the map is
+    within 10% of its strongest heat." (or "... 72% of the map ..."). No percentages of a
+    place: a cell of the 224 px models' ``layer4`` map is a seventh of the image, and "about 50%
+    across, 22% down" claimed a precision the map does not have (an explainability trial);
+    ``details["heatmap"]["strongest"]`` keeps the pixels."""
+    if where.get("region"):
+        return f"The heat is strongest in the {where['region']} of the image."
+    hot = where.get("hot_share")
+    share = float(hot) if isinstance(hot, (int, float)) else 0.0
+    # floor: never "100%" for a map with a cooler pixel, nor "50%" for more than half
+    percent = round(share * 1000) // 10  # hot_share is in thousandths
+    part = ("every part of the map" if share >= 1.0 else f"{percent}% of the map" if percent > 50
+            else "more than half of the map")
+    return f"No region stands out: {part} is within {1 - STRONGEST_SHARE:.0%} of its strongest heat."

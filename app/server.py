@@ -896,7 +896,8 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     relative to this map's maximum), which score it explains when the grade was chosen by
     another (:meth:`app.predict.Predictor.heatmap_score_note`), that it averages the flipped
     copies as the grade does (:attr:`app.predict.Prediction.cam_views`), where it is strongest (a 3 x 3
-    region of the image), its resolution ("7 × 7 cells, each about 146 px of this image"; a
+    region of the image; for a nearly flat map, that no region stands out:
+    :data:`app.gradcam.STANDS_OUT_SHARE`), its resolution ("7 × 7 cells, each about 146 px of this image"; a
     coarse map says what it cannot tell), whether it is empty, and the standing caveat
     (:func:`heatmap_page_caveat`). An untrained demo bundle's map is said to mean nothing, and
     no region of it is named. How it was computed (Grad-CAM, layer, cells, folds) is in the
@@ -920,7 +921,7 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     spec = predictor.bundle.spec
     cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
     where = pred.strongest
-    located = f" The heat is {strongest_words(where)}." if where is not None else ""
+    located = f" {strongest_words(where)}" if where is not None else ""
     read = (" The model read only the fundus disc's box, so there is no heat outside it."
             if cropped else "")
     note = predictor.heatmap_score_note(pred.explains)
@@ -996,8 +997,8 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
     """The alt text of the page's two pictures ``(original, overlay)`` from a result's details
     JSON: the image's name and size and its grade (said as the model's output, after "not reliably
     gradable" and its reasons, for such an image: :func:`grade_heading`); what the heatmap explains and where it is
-    strongest (:func:`app.gradcam.strongest_words`; a coarse map says what it cannot tell), or
-    that it is empty. ``""`` for a picture
+    strongest (:func:`app.gradcam.strongest_words`, or that no region stands out; a coarse map
+    says what it cannot tell), or that it is empty. ``""`` for a picture
     that is not shown (an error, no heatmap)."""
     size = details.get("image_size")
     if "error" in details or not size:
@@ -1018,8 +1019,8 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
         return original, (f"Grad-CAM heatmap of {what} from an untrained demo model (random "
                           f"weights): it means nothing.")
     where = heat.get("strongest")
-    overlay = (f"Grad-CAM heatmap of {what} over the image, relative to its own maximum: "
-               f"{strongest_words(where)}."
+    overlay = (f"Grad-CAM heatmap of {what} over the image, relative to its own maximum. "
+               f"{strongest_words(where)}"
                if where else f"Grad-CAM heatmap of {what}: empty, no region of the image raises its score.")
     if where and heat.get("coarse") and heat.get("meaning"):  # as the page says beside the picture
         overlay += f" A coarse map of {heat['meaning']}."

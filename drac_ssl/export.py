@@ -158,9 +158,10 @@ app refuses, unless ``--skip-unreadable`` skips it) keeps its row, like any othe
 submission (its format is fixed); a blank or noise image's grade must not be used, which its
 stderr line, its notes row (:data:`GRADE_NOT_USED`) and the last line say: the
 command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_image_notes`:
-``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image``, each graded case, the reasons
-joined by ``; ``, empty when clean, and on every row the bundle that graded:
-:func:`drac_ssl.submission.bundle_cell` of :attr:`drac_ssl.grading.bundle.Bundle.identity`), ends with a ``FLAGGED:`` line counting the reasons and
+``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name``, each graded case,
+the reasons joined by ``; ``, empty when clean, on every row the bundle that graded:
+:func:`drac_ssl.submission.bundle_cell` of :attr:`drac_ssl.grading.bundle.Bundle.identity`, and
+its class in the bundle's grade names, ``grade_name``: the submission keeps DRAC's numbers), ends with a ``FLAGGED:`` line counting the reasons and
 naming that file, and exits :data:`drac_ssl.runtime.EXIT_FLAGGED` (4). A row whose class is not
 its single most likely grade (the expected grade cut at thresholds), or is but in a near-tie
 (:data:`drac_ssl.submission.NEAR_TIE_WORDS`), has the app's sentence on why in ``grade_note``
@@ -685,7 +686,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
             before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in grades], reasons,
                                               [False] * len(cases), grade_notes, bundle=bundle.identity,
                                               pretrained=pretrained,
-                                              outside=str((own_record or {}).get("initial_weights") or "")))
+                                              outside=str((own_record or {}).get("initial_weights") or ""),
+                                              grade_names=bundle.grade_names))
             if n_flagged else None)
         if problems:
             # the stage's own submission (with its referable and notes files) and summary of an
@@ -1554,7 +1556,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         # leaves a flagged CSV without them, which --score would read as clean
         before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained,
                                           grade_notes, bundle=bundle.identity, pretrained=pretrained,
-                                          outside=outside))
+                                          outside=outside, grade_names=bundle.grade_names))
         if n_flagged or n_trained or n_noted or n_pretrained or outside else None)
     referable_line = "" if issues else write_referable_beside(bundle, out)[1]
     if skip_unreadable and not issues:

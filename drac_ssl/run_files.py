@@ -134,7 +134,8 @@ RUN_FILES: tuple[RunFile, ...] = (
     RunFile("export/submission_notes.csv", "Written when some test image is not reliably gradable (unlike "
                                            "the training images, blank, random noise ...): per case, why "
                                            "(case, class, not_reliably_gradable, training_image, grade_note, bundle: which "
-                                           "bundle graded).",
+                                           "bundle graded, pretraining_image, grade_name: the class in the "
+                                           "bundle's grade names).",
             f"{KEEP}: it says which rows of the submission to doubt; `python -m drac_ssl.export --score` "
             "reads it."),
     RunFile("report.md", "This report.",

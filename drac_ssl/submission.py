@@ -221,9 +221,20 @@ PRETRAINING_IMAGE_COLUMN = "pretraining_image"
 pretraining of the model's backbone read without its grade (:func:`pretraining_image_cell`):
 a score of it is transductive (``--score`` reads it, :func:`read_pretraining_notes`)."""
 
+GRADE_NAME_COLUMN = "grade_name"
+"""The column of the export's notes file that names each row's grade (``class``) in the bundle's
+own grade names (:attr:`drac_ssl.grading.bundle.Bundle.grade_names`): the submission beside it
+keeps DRAC's ``case,class,P0..P{K-1}``, numbers only (a trial: an OCTA researcher's own names,
+none / non-proliferative / proliferative, were found only in the free text of ``grade_note``)."""
+
 IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, TRAINING_IMAGE_COLUMN, "grade_note", BUNDLE_COLUMN,
-                       PRETRAINING_IMAGE_COLUMN)
-"""The columns of :func:`write_image_notes`'s file."""
+                       PRETRAINING_IMAGE_COLUMN, GRADE_NAME_COLUMN)
+"""The columns of :func:`write_image_notes`'s file (each added column goes last, so that the
+earlier versions' headers are its first columns)."""
+
+IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME = IMAGE_NOTES_COLUMNS[:7]
+"""The columns of a notes file written before ``grade_name`` (:func:`read_image_notes` and
+:func:`read_pretraining_notes` read it)."""
 
 IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING = IMAGE_NOTES_COLUMNS[:6]
 """The columns of a notes file written before ``pretraining_image`` (:func:`read_image_notes` reads it)."""
@@ -234,7 +245,8 @@ IMAGE_NOTES_COLUMNS_BEFORE = IMAGE_NOTES_COLUMNS[:4]
 IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE = IMAGE_NOTES_COLUMNS[:5]
 """The columns of a notes file written before ``bundle`` (:func:`read_image_notes` reads it)."""
 
-IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
+IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME,
+                       IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
                        IMAGE_NOTES_COLUMNS_BEFORE)
 """Every header the export's notes file was written with, this version's first."""
 
@@ -346,8 +358,9 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
                       reasons: Sequence[Sequence[str]], trained: Sequence[bool | None],
                       grade_notes: Sequence[str] | None = None,
                       bundle: Mapping[str, Any] | None = None,
-                      pretrained: Sequence[Sequence[str] | None] | None = None, outside: str = "") -> Path:
-    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image``
+                      pretrained: Sequence[Sequence[str] | None] | None = None, outside: str = "",
+                      grade_names: Sequence[str] | None = None) -> Path:
+    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name``
     atomically, one row
     per graded case in the submission's order: ``class`` its written grade,
     ``not_reliably_gradable`` the reasons its grade is not reliably gradable joined by ``"; "``
@@ -365,22 +378,32 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     the backbone's pretraining read whose hash the file has; None: all
     :data:`TRAINING_IMAGE_UNKNOWN`; ``outside``: the outside weights the pretraining started
     from, marked on the files none of the run's images, :data:`PRETRAINING_OUTSIDE_MARK`), so
-    that ``--score`` of the submission says a transductive figure, or its doubt, without the run. Not a submission; the export writes it beside one
+    that ``--score`` of the submission says a transductive figure, or its doubt, without the run,
+    and ``grade_name`` (:data:`GRADE_NAME_COLUMN`) the name of ``class`` in ``grade_names`` (the
+    bundle's, grade 0 first; None: empty on every row). Every row is a graded image (the files
+    not graded have none). Not a submission; the export writes it beside one
     (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
-    has a grade note. ValueError for sequences of different lengths."""
+    has a grade note. ValueError for sequences of different lengths, or a class with no name in
+    ``grade_names``."""
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
     seen_before = [None] * len(cases) if pretrained is None else list(pretrained)
     if not len(cases) == len(classes) == len(reasons) == len(trained) == len(notes) == len(seen_before):
         raise ValueError(f"{len(cases)} cases, {len(classes)} classes, {len(reasons)} reasons, "
                          f"{len(trained)} training marks, {len(notes)} grade notes and "
                          f"{len(seen_before)} pretraining marks: give one of each per case")
+    names = list(grade_names) if grade_names is not None else None
+    if names is not None:
+        unnamed = sorted({int(grade) for grade in classes if not 0 <= int(grade) < len(names)})
+        if unnamed:
+            raise ValueError(f"class {', '.join(map(str, unnamed))} has no name among the {len(names)} grade "
+                             f"names ({', '.join(names)}): give the bundle's grade names, grade 0 first")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(IMAGE_NOTES_COLUMNS)
     which = bundle_cell(bundle)
     for case, grade, why, seen, note, read in zip(cases, classes, reasons, trained, notes, seen_before, strict=True):
         writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which,
-                         pretraining_image_cell(read, outside)])
+                         pretraining_image_cell(read, outside), names[int(grade)] if names is not None else ""])
     return atomic_write_text(path, out.getvalue())
 
 
@@ -388,8 +411,8 @@ def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]
     """:func:`write_image_notes`'s file: case -> (reasons, a training image: a non-empty
     ``training_image`` cell other than :data:`TRAINING_IMAGE_UNKNOWN`); None when there
     is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_HEADERS`
-    (this version's and earlier versions': without ``pretraining_image``, without ``bundle``,
-    without ``grade_note``)."""
+    (this version's and earlier versions': without ``grade_name``, without ``pretraining_image``,
+    without ``bundle``, without ``grade_note``)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
@@ -405,12 +428,13 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     """The ``pretraining_image`` and ``bundle`` columns of :func:`write_image_notes`'s file:
     case -> ``{"splits": pretraining_cell_splits(cell), "bundle": the bundle cell, "outside":
     pretraining_cell_outside(cell)}``; None when
-    there is no such file, it cannot be read or its header is not :data:`IMAGE_NOTES_COLUMNS`
-    (a file written before ``pretraining_image`` tells nothing of it)."""
+    there is no such file, it cannot be read or its header is neither :data:`IMAGE_NOTES_COLUMNS`
+    nor :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a file written before ``pretraining_image``
+    tells nothing of it)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            if tuple(next(reader, [])) != IMAGE_NOTES_COLUMNS:
+            if tuple(next(reader, [])) not in (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME):
                 return None
             at = IMAGE_NOTES_COLUMNS.index(PRETRAINING_IMAGE_COLUMN)
             which = IMAGE_NOTES_COLUMNS.index(BUNDLE_COLUMN)

@@ -235,6 +235,86 @@ def test_a_two_by_two_map_is_not_given_the_7x7_benchs_within_one_cell(predictor:
     assert HEATMAP_PAGE_CAVEAT not in three and "not 3 x 3: none of its figures apply" in three
 
 
+def _cells_pred(grid: list[list[float]], shape: tuple[int, int], **kw: object) -> Prediction:
+    """A prediction whose map is ``grid`` (rows of cells) drawn as its cells over an image of ``shape``."""
+    cells = np.array(grid, np.float32)
+    heat = cv2.resize(cells, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return Prediction(name="scan.png", grade=2, grade_name="PDR", probs=np.array([0.2, 0.3, 0.5]),
+                      heatmap=heat, image=np.zeros(shape, np.uint8), seconds=0.1, explained=2,
+                      cam_cells=cells.shape, class_names=["Normal", "NPDR", "PDR"], **kw)
+
+
+def test_a_nearly_flat_map_names_no_region(predictor: Predictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial's 2 x 2 map, hottest in the upper left by under 1%: every cell is within 10% of the
+    maximum, so the hot part was all of the image and its centroid the centre, which the page
+    named. Now no region is named, on the page, in the alt text or in the details JSON."""
+    from app.gradcam import strongest_heat
+    from app.server import _heatmap_markdown, image_alt_texts
+
+    monkeypatch.setattr(predictor, "untrained", False)  # a trained model's words
+    pred = _cells_pred([[1.0, 0.9918], [0.9921, 0.9979]], (1024, 1024))
+    summary = pred.heatmap_summary(predictor.target_layer)
+    assert summary is not None
+    assert summary["strongest"] == {"hot_share": 1.0, "stands_out": False, "x": None, "y": None,
+                                    "x_fraction": None, "y_fraction": None, "region": None}
+    text = _heatmap_markdown(pred, predictor)
+    assert "No region stands out: every part of the map is within 10% of its strongest heat." in text
+    assert "strongest in the" not in text and "centre" not in text
+    _, overlay = image_alt_texts({**pred.as_dict(), "heatmap": summary}, predictor)
+    assert "No region stands out: every part of the map is within 10% of its strongest heat." in overlay
+    assert "centre" not in overlay and "empty" not in overlay
+    # more than half hot, not all: the share is said (5 of 9 cells: 55%, rounded down)
+    most = _cells_pred([[1.0, 0.95, 0.2], [0.95, 0.95, 0.2], [0.92, 0.2, 0.2]], (900, 900))
+    where = most.strongest
+    assert where is not None and where["region"] is None and where["hot_share"] == 0.555
+    assert "No region stands out: 55% of the map is within 10% of its strongest heat." in _heatmap_markdown(
+        most, predictor)
+    # half of the map hot is not most of it: the hot upper row is named, where its cells are
+    half = strongest_heat(cv2.resize(np.array([[1.0, 0.95], [0.3, 0.3]], np.float32), (400, 400),
+                                     interpolation=cv2.INTER_NEAREST))
+    assert half is not None and half["stands_out"] is True and half["region"] == "upper centre"
+    assert half["hot_share"] == 0.5
+
+
+def test_a_clear_hot_cell_is_still_named(predictor: Predictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.server import _heatmap_markdown
+
+    monkeypatch.setattr(predictor, "untrained", False)
+    pred = _cells_pred([[1.0, 0.6], [0.7, 0.8]], (1024, 1024))
+    where = pred.strongest
+    assert where is not None and where["stands_out"] is True and where["region"] == "upper left"
+    assert where["hot_share"] == 0.25 and (where["x"], where["y"]) == (256, 256)
+    text = _heatmap_markdown(pred, predictor)
+    assert "The heat is strongest in the upper left of the image." in text and "stands out" not in text
+
+
+def test_the_hot_share_is_of_the_part_the_model_read() -> None:
+    """A disc crop: the map is 0 outside the box the model read. A map flat over that box singles
+    out nothing, though it covers under half of the image (over the whole image, the box's middle
+    would be named); a hot corner of the box is still named."""
+    from dataclasses import replace
+
+    from app.gradcam import strongest_heat
+    from data_prep.cache import RowGeometry
+
+    heat = np.zeros((1000, 1000), np.float32)
+    heat[200:800, 200:800] = 0.95
+    heat[200:500, 200:500] = 1.0
+    crop = RowGeometry((200, 200, 800, 800), cropped=True)
+    flat = Prediction(name="scan.png", grade=2, grade_name="PDR", probs=np.array([0.2, 0.3, 0.5]),
+                      heatmap=heat, image=np.zeros(heat.shape, np.uint8), seconds=0.1, explained=2,
+                      cam_cells=(2, 2), class_names=["Normal", "NPDR", "PDR"], geometry=crop)
+    where = flat.strongest
+    assert where is not None and where["region"] is None and where["hot_share"] == 1.0
+    whole = strongest_heat(heat)  # over the whole image 36% is hot: the box's middle, "centre"
+    assert whole is not None and whole["hot_share"] == 0.36 and whole["region"] == "centre"
+    corner = heat.copy()
+    corner[200:800, 200:800] = 0.3
+    corner[200:400, 200:400] = 1.0
+    found = replace(flat, heatmap=corner).strongest
+    assert found is not None and found["hot_share"] == 0.111 and found["region"] == "upper left"
+
+
 def test_the_heat_line_says_which_score_it_explains(predictor: Predictor,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The map explains a grade's raw logit; under the default decision (thresholds on the

@@ -1422,6 +1422,7 @@ def test_the_notes_file_says_why_a_class_is_not_the_most_likely_grade_as_the_app
     assert sentence and "(P " not in sentence, sentence
     submitted = _submission(out)
     assert [r["case"] for r in rows] == [r["case"] for r in submitted] and rows[0]["grade_note"] == sentence
+    assert [r["grade_name"] for r in rows] == [names[int(r["class"])] for r in submitted]  # the bundle's names
     for row, graded in zip(rows, submitted, strict=True):  # each row: the app's sentence or nothing
         probs = [float(graded[f"P{k}"]) for k in range(len(names))]
         assert row["grade_note"] == decision_words(probs, int(graded["class"]), names, "thresholds",
@@ -1788,6 +1789,33 @@ def test_the_model_card_describes_the_protocol_in_words_not_metrics_json_fields(
     del meta["cv_metrics"]["protocol_words"]
     older = bundles._model_card(meta)
     assert "Out-of-fold predictions of every labelled image" in older and "qwk_ci95_note" not in older
+
+
+def test_the_notes_file_names_the_grades_in_the_bundles_own_words(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial user (an OCTA researcher, grades none / non-proliferative / proliferative) found
+    their names only in the free text of grade_note: ``--images`` wrote ``case,class,P0,P1,P2``.
+    The notes file's grade_name gives each row's class in the bundle's names; the submission
+    keeps DRAC's columns, numbers only."""
+    own = ["none", "non-proliferative", "proliferative"]
+    copy = tmp_path / "run"
+    shutil.copytree(exported_run / "bundle", copy / "bundle")
+    meta_path = copy / "bundle" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["class_names"] = own
+    meta_path.write_text(json.dumps(meta))
+    assert list(export.load_bundle(copy).grade_names) == own
+    out = tmp_path / "grades.csv"
+    export.main([str(copy), "--images", str(exported_run / "images" / "test"), "--out", str(out)])
+    capsys.readouterr()
+    with open(out, newline="", encoding="utf-8") as fh:
+        assert fh.readline().rstrip("\n") == "case,class,P0,P1,P2"  # DRAC's format, unchanged
+    submitted = _submission(out)
+    assert all(r["class"] in ("0", "1", "2") for r in submitted) and not any(n in out.read_text() for n in own)
+    # the tiny model's calibration failed: every row has a grade_note, so the notes file is written
+    rows = list(csv.DictReader((tmp_path / "grades_notes.csv").open(newline="")))
+    assert [r["case"] for r in rows] == [r["case"] for r in submitted]
+    assert [r["grade_name"] for r in rows] == [own[int(r["class"])] for r in submitted]
 
 
 def test_prediction_uses_the_flips_the_cross_validation_used_unless_told(

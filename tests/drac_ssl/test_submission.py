@@ -853,6 +853,7 @@ def test_the_export_s_notes_file_is_named_as_such(
     from drac_ssl.submission import (
         IMAGE_NOTES_COLUMNS_BEFORE,
         IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
+        IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME,
         image_notes_path,
         write_image_notes,
     )
@@ -870,8 +871,8 @@ def test_the_export_s_notes_file_is_named_as_such(
     assert main(["--check", str(notes), "--images", str(images)]) == 1
     said = capsys.readouterr()
     assert said.out == f"{line}\n" and "checked as" not in said.err, said  # no grades in it: no scale
-    # the versions before the bundle and grade_note columns, under another name too
-    for header in (IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE, IMAGE_NOTES_COLUMNS_BEFORE):
+    # the versions before the grade_name, bundle and grade_note columns, under another name too
+    for header in (IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE, IMAGE_NOTES_COLUMNS_BEFORE):
         old = _write(tmp_path, ",".join(header) + "\n" + "".join(
             f"{c},1,{',' * (len(header) - 3)}\n" for c in CASES[:2]), "kept.csv")
         (line,) = check_submission(old)
