@@ -262,11 +262,11 @@ def test_each_bundle_s_metadata_is_read_once_for_the_choice_and_its_words(
     made = _long_hash_lists(runs)
     opened = count_opens(monkeypatch, "metadata.json")
     assert find_newest_bundle(runs) == made["resume7"]
-    assert opened == {(b / "metadata.json").absolute(): 1 for b in made.values()}, opened
+    assert opened == {(b / "metadata.json").resolve(): 1 for b in made.values()}, opened
     opened.clear()
     found = run_bundles(runs)
     note, warning = chosen_bundle_words(found, runs)
-    assert opened == {(b / "metadata.json").absolute(): 1 for b in made.values()}, opened
+    assert opened == {(b / "metadata.json").resolve(): 1 for b in made.values()}, opened
     assert f"serving {made['resume7']} (also {runs / 'latest'})" in note and f"--bundle {made['first-try611']}" in warning
     opened.clear()
     assert chosen_bundle_words(found, runs) == (note, warning) and not opened  # the words read nothing
@@ -286,7 +286,7 @@ def test_the_app_reads_each_bundle_s_metadata_once_before_it_loads_one(
     opened = count_opens(monkeypatch, "metadata.json")
     assert main(["--runs-dir", str(runs), "--threads", "1", "--temp-dir", str(tmp_path)]) == USAGE_ERROR
     captured = capsys.readouterr()
-    assert opened == {(b / "metadata.json").absolute(): 1 for b in made.values()}, opened
+    assert opened == {(b / "metadata.json").resolve(): 1 for b in made.values()}, opened
     assert f"[app] no --bundle given: serving {made['resume7']} (also {runs / 'latest'}), the newest of 6" in captured.out
     assert f"[app] warning: {made['resume7']}, served as the newest, is a trial run's" in captured.out
     assert captured.err == "error: stopped here by the test\n", captured.err

@@ -506,15 +506,15 @@ def test_the_check_reads_the_csv_once_for_the_skip_record(
     opened = count_opens(monkeypatch, bad.name)
     assert main(["--check", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert opened == {bad.absolute(): 1}, opened
+    assert opened == {bad.resolve(): 1}, opened
     assert f"note: {record} says 2 file(s) were skipped" in err and "it has no row for 1 of them" in err, err
     opened.clear()
     by_path = submission.skipped_without_rows(bad)  # the path-only call reads the file
-    assert opened == {bad.absolute(): 1}
+    assert opened == {bad.resolve(): 1}
     assert by_path == submission.SkippedFiles(record, ["1000.png", "005.png"], ["1000.png"])
     opened.clear()
     assert submission.skipped_without_rows(bad, bad.read_bytes().decode("utf-8")) == by_path
-    assert opened == {bad.absolute(): 1}  # the read_bytes above, none in the call
+    assert opened == {bad.resolve(): 1}  # the read_bytes above, none in the call
 
 
 def test_the_check_commands_document_their_exit_codes() -> None:

@@ -293,6 +293,23 @@ def test_a_variant_export_in_the_run_is_told_from_the_manifest_without_images(
         assert "ingest manifest" in told["source"]
 
 
+def test_a_run_s_own_export_is_told_from_one_read_of_its_notes_file_and_bundle(
+        run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second read of the code: the pretraining check read the notes file beside the
+    submission, then the look at the run's own export read it again, and the variant's
+    bundle's metadata.json (which holds the hash lists) twice more (its variant, its record).
+    Each is read once now, and the check says what it said."""
+    from opened_files import count_opens
+
+    sub = run / "export" / "submission_vicreg.csv"
+    notes, meta = image_notes_path(sub), run / "bundles" / "vicreg" / "metadata.json"
+    opened = count_opens(monkeypatch, notes.name, meta.name)
+    told = scoring.pretraining_images_check(sub)
+    assert told is not None and told["transductive"] is True and (told["n"], told["of"]) == (6, 6)
+    assert told["bundle"] == str(run.resolve() / "bundles" / "vicreg") and "ingest manifest" in told["source"]
+    assert opened[notes.resolve()] == 1 and opened[meta.resolve()] == 1, opened
+
+
 def test_a_relative_path_inside_the_run_s_export_folder_is_the_run_s_export(
         run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """``--score submission.csv`` typed inside RUN/export is the run's own export."""

@@ -20,14 +20,14 @@ import pytest
 
 def count_opens(monkeypatch: pytest.MonkeyPatch, *names: str) -> Counter[Path]:
     """From now until the test ends, each open of a file whose name is one of ``names``
-    (``"metadata.json"``), counted per absolute path (a relative path taken from the working
-    folder) in the Counter returned."""
+    (``"metadata.json"``), a failed one too, counted per file (its resolved path: the same file
+    reached by two paths is one) in the Counter returned."""
     opened: Counter[Path] = Counter()
     real = io.open
 
     def counting(file: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(file, str | os.PathLike) and Path(file).name in names:
-            opened[Path(file).absolute()] += 1
+            opened[Path(file).resolve()] += 1
         return real(file, *args, **kwargs)
 
     monkeypatch.setattr(io, "open", counting)
