@@ -232,18 +232,16 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"encrypted volume), or leave --temp-dir out", file=sys.stderr)
         return 2
     # the bundle, from paths only: one not there is said now, not after torch and gradio load
-    from pathlib import Path
-
-    from app.bundle_path import NoBundleError, chosen_bundle_words, find_bundles, make_bundle_hint
+    from app.bundle_path import NoBundleError, RunBundle, chosen_bundle_words, run_bundles
     from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 
-    found = [] if args.bundle else find_bundles(args.runs_dir)  # newest first
+    found: list[RunBundle] = []  # newest first, each metadata.json read once
     try:
         if args.bundle:
             bundle_folder(args.bundle)  # not there, or neither a bundle nor a run folder
-        elif not found:
-            raise NoBundleError(make_bundle_hint(Path(args.runs_dir)))
-        bundle = args.bundle or found[0]
+        else:
+            found = run_bundles(args.runs_dir)  # NoBundleError, with the commands that make one
+        bundle = args.bundle or found[0].path
     except NoBundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,9 +1,11 @@
 """Which model bundle the app serves, told from paths alone: ``--bundle`` (a bundle folder
 or a run folder holding ``bundle/``, checked by :func:`drac_ssl.grading.bundle_folder.bundle_folder`)
-or the newest bundle under ``--runs-dir`` (:func:`find_newest_bundle`, of :func:`find_bundles`),
-which the app then says it chose, of how many, and how to choose another
+or the newest bundle under ``--runs-dir`` (:func:`run_bundles`, :func:`find_newest_bundle`,
+:func:`find_bundles`), which the app then says it chose, of how many, and how to choose another
 (:func:`chosen_bundle_words`: a trial user served a trial run's bundle, the newest, instead of
-the full run's without a word of it).
+the full run's without a word of it). Each bundle's ``metadata.json`` (which may hold long
+lists of SHA-256 hashes) is read once, into a :class:`RunBundle` of what the choice and its
+words need.
 
 Standard library only (and PyYAML, :mod:`drac_ssl.config`, for the hint of
 :func:`make_bundle_hint` when no bundle is found), so ``python -m app`` says a bundle that is
@@ -19,11 +21,12 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SHOWN_OTHERS", "NoBundleError", "chosen_bundle_words", "find_bundles", "find_newest_bundle",
-           "make_bundle_hint"]
+__all__ = ["SHOWN_OTHERS", "NoBundleError", "RunBundle", "chosen_bundle_words", "find_bundles",
+           "find_newest_bundle", "make_bundle_hint", "run_bundles"]
 
 SHOWN_OTHERS = 3
 """The other bundles :func:`chosen_bundle_words` names, at most (then "and N more")."""
@@ -116,23 +119,82 @@ def _same_bundles(root: Path) -> dict[Path, list[Path]]:
     return named
 
 
+@dataclass(frozen=True)
+class RunBundle:
+    """A run bundle found under ``--runs-dir`` and what its ``metadata.json`` says that
+    :func:`chosen_bundle_words` needs, read once (:func:`_read_run_bundle`)."""
+
+    path: Path  # RUN/bundle (or RUN/SUB/bundle), by the name that goes through no symbolic link
+    also: tuple[Path, ...]  # its other names: the symbolic links to its run (runs/latest), :func:`_same_bundles`
+    created_utc: str | None  # the recorded build time as written, None when there is none that is a time
+    # when it was built, in seconds since the epoch: its recorded created_utc, which a copy
+    # (cp -r, scp, a git checkout) keeps, else metadata.json's modification time (written
+    # last when a bundle is built), which a copy resets
+    built: float
+    written: float | None  # metadata.json's modification time, read only without created_utc
+    kind: str | None  # demo, phantom, trial or full (:func:`_bundle_kind`); None: cannot be told
+    task: dict[str, Any]  # what it grades (:func:`_task`)
+
+    @property
+    def built_words(self) -> str:
+        """How the note says :attr:`built`: ``built 2025-03-01T10:20:00+00:00`` (the recorded
+        ``created_utc`` as written), or, without one, ``metadata.json written 2025-03-01 11:20``
+        (local time: no build time recorded, and a copy resets it)."""
+        if self.created_utc is not None:
+            return f"built {self.created_utc}"
+        mtime = time.localtime(self.written)
+        return f"metadata.json written {time.strftime('%Y-%m-%d %H:%M', mtime)}, no build time recorded"
+
+
+def _read_run_bundle(path: Path, also: Sequence[Path]) -> RunBundle:
+    """The :class:`RunBundle` of the bundle folder ``path`` (other names ``also``), its
+    ``metadata.json`` read once; the file's modification time is read only when it records no
+    build time (OSError, FileNotFoundError, when the file is gone by then)."""
+    meta = _metadata(path)
+    created = _created(meta)
+    if created is not None:
+        built, written = created.timestamp(), None
+    else:
+        written = (path / "metadata.json").stat().st_mtime
+        built = written
+    return RunBundle(path=path, also=tuple(also),
+                     created_utc=None if created is None else str(meta["created_utc"]),
+                     built=built, written=written, kind=_bundle_kind(meta), task=_task(meta))
+
+
+def _survey(root: Path) -> list[RunBundle]:
+    """The run bundles under ``root``, each once (:func:`_same_bundles`) and read once, the
+    newest first (:attr:`RunBundle.built`), ties by path."""
+    names = _same_bundles(root)
+    found = [_read_run_bundle(path, names[path]) for path in sorted(names)]
+    return sorted(found, key=lambda bundle: bundle.built, reverse=True)
+
+
+def run_bundles(runs_dir: str | os.PathLike[str] = "runs") -> list[RunBundle]:
+    """Every run bundle under ``runs_dir`` as :func:`find_bundles` finds them, the newest
+    first, each with what its ``metadata.json`` says (:class:`RunBundle`, the file read once);
+    :class:`NoBundleError` with the commands to make one (:func:`make_bundle_hint`) when
+    there is none."""
+    found = _survey(Path(runs_dir))
+    if not found:
+        raise NoBundleError(make_bundle_hint(Path(runs_dir)))
+    return found
+
+
 def find_bundles(runs_dir: str | os.PathLike[str] = "runs") -> list[Path]:
     """Every run bundle under ``runs_dir`` (``*/bundle`` or ``*/*/bundle`` holding a
     ``metadata.json``; not a variant's ``RUN/bundles/NAME``), each once (a run reached through a
     symbolic link as well, ``runs/latest -> resume7``, is counted under its own name:
-    :func:`_same_bundles`), the newest first: by when it was built (:func:`_built`: its
-    ``metadata.json``'s ``created_utc``, else the file's modification time), ties by path
+    :func:`_same_bundles`), the newest first: by when it was built (:attr:`RunBundle.built`:
+    its ``metadata.json``'s ``created_utc``, else the file's modification time), ties by path
     (the first by name is chosen); [] for none."""
-    return sorted(sorted(_same_bundles(Path(runs_dir))), key=_built, reverse=True)
+    return [bundle.path for bundle in _survey(Path(runs_dir))]
 
 
 def find_newest_bundle(runs_dir: str | os.PathLike[str] = "runs") -> Path:
     """The bundle folder under ``runs_dir`` (``*/bundle`` or ``*/*/bundle``) built last
-    (:func:`find_bundles`); :class:`NoBundleError` with the commands to make one."""
-    found = find_bundles(runs_dir)
-    if not found:
-        raise NoBundleError(make_bundle_hint(Path(runs_dir)))
-    return found[0]
+    (:func:`run_bundles`); :class:`NoBundleError` with the commands to make one."""
+    return run_bundles(runs_dir)[0].path
 
 
 def _metadata(bundle: Path) -> dict[str, Any]:
@@ -144,35 +206,16 @@ def _metadata(bundle: Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _created(bundle: Path) -> _dt.datetime | None:
-    """When ``bundle`` was built: its ``metadata.json``'s ``created_utc`` (ISO 8601, written by
-    :func:`drac_ssl.grading.bundle.build_bundle`; one without a zone read as UTC), None when it
-    records none or one that is not a time."""
-    text = _metadata(bundle).get("created_utc")
+def _created(meta: dict[str, Any]) -> _dt.datetime | None:
+    """When a bundle was built: its ``metadata.json``'s (``meta``) ``created_utc`` (ISO 8601,
+    written by :func:`drac_ssl.grading.bundle.build_bundle`; one without a zone read as UTC),
+    None when it records none or one that is not a time."""
+    text = meta.get("created_utc")
     try:
         when = _dt.datetime.fromisoformat(text) if isinstance(text, str) else None
     except ValueError:
         return None
     return when if when is None or when.tzinfo else when.replace(tzinfo=_dt.UTC)
-
-
-def _built(bundle: Path) -> float:
-    """When ``bundle`` was built, in seconds since the epoch: its recorded ``created_utc``
-    (:func:`_created`), which a copy (``cp -r``, ``scp``, a ``git checkout``) keeps, else the
-    modification time of its ``metadata.json`` (written last when a bundle is built), which a
-    copy resets."""
-    created = _created(bundle)
-    return created.timestamp() if created else (bundle / "metadata.json").stat().st_mtime
-
-
-def _built_words(bundle: Path) -> str:
-    """How the note says :func:`_built`: ``built 2025-03-01T10:20:00+00:00`` (the recorded
-    ``created_utc`` as written), or, without one, ``metadata.json written 2025-03-01 11:20``
-    (local time: no build time recorded, and a copy resets it)."""
-    if _created(bundle) is not None:
-        return f"built {_metadata(bundle)['created_utc']}"
-    mtime = time.localtime((bundle / "metadata.json").stat().st_mtime)
-    return f"metadata.json written {time.strftime('%Y-%m-%d %H:%M', mtime)}, no build time recorded"
 
 
 _NOT_FOR_GRADING = {
@@ -185,15 +228,14 @@ _NOT_FOR_GRADING = {
 that is not a model to grade with."""
 
 
-def _bundle_kind(bundle: Path) -> str | None:
-    """What ``bundle``'s ``metadata.json`` says it is: ``demo`` (an untrained demo bundle),
+def _bundle_kind(meta: dict[str, Any]) -> str | None:
+    """What a bundle's ``metadata.json`` (``meta``) says it is: ``demo`` (an untrained demo bundle),
     ``phantom`` (trained on phantom images), ``trial`` (a trial run:
     :func:`drac_ssl.trial_run.trial_run_words`), ``full`` (its run recorded as not a trial);
     None when it cannot be told (no ``trial_run`` record: a bundle built before it; a file
     that cannot be read)."""
     from drac_ssl.trial_run import trial_run_words  # stdlib and PyYAML: no training code
 
-    meta = _metadata(bundle)
     if not meta:
         return None
     if meta.get("demo"):
@@ -206,12 +248,11 @@ def _bundle_kind(bundle: Path) -> str | None:
     return "full" if isinstance(record, dict) and record.get("trial") is False else None
 
 
-def _task(bundle: Path) -> dict[str, Any]:
-    """What ``bundle`` grades, as far as its ``metadata.json`` records it (None where it does
-    not): its grades (``class_names``), the channels of its input (``input.channels``: 1 grey,
+def _task(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a bundle grades, as far as its ``metadata.json`` (``meta``) records it (None where
+    it does not): its grades (``class_names``), the channels of its input (``input.channels``: 1 grey,
     3 colour) and the kind of image (``data.modality``: ``octa`` or ``fundus``; not
     ``data.kind``, which tells phantom stand-ins from the DRAC images they stand in for)."""
-    meta = _metadata(bundle)
     names = meta.get("class_names")
     channels = (meta.get("input") or {}).get("channels") if isinstance(meta.get("input"), dict) else None
     modality = (meta.get("data") or {}).get("modality") if isinstance(meta.get("data"), dict) else None
@@ -219,24 +260,24 @@ def _task(bundle: Path) -> dict[str, Any]:
             "images": modality}
 
 
-def _same_task(a: Path, b: Path) -> bool:
-    """Whether bundles ``a`` and ``b`` grade the same task (:func:`_task`): the same grades,
-    input channels and kind of image, each compared where both record it."""
-    ta, tb = _task(a), _task(b)
+def _same_task(a: RunBundle, b: RunBundle) -> bool:
+    """Whether bundles ``a`` and ``b`` grade the same task (:attr:`RunBundle.task`): the same
+    grades, input channels and kind of image, each compared where both record it."""
+    ta, tb = a.task, b.task
     return all(ta[key] == tb[key] for key in ta if ta[key] is not None and tb[key] is not None)
 
 
-def chosen_bundle_words(found: Sequence[Path], runs_dir: str | os.PathLike[str]) -> tuple[str, str]:
+def chosen_bundle_words(found: Sequence[RunBundle], runs_dir: str | os.PathLike[str]) -> tuple[str, str]:
     """What ``python -m app`` says when no ``--bundle`` was given and it serves ``found[0]``,
-    the newest of the run bundles :func:`find_bundles` found under ``runs_dir`` (``found``,
-    newest first, not empty): a note and a warning ('' for none).
+    the newest of the run bundles :func:`run_bundles` found under ``runs_dir`` (``found``,
+    newest first, not empty; nothing is read again): a note and a warning ('' for none).
 
     The note says which bundle it serves, that it is the newest of how many run bundles
     (``RUN/bundle``: a variant's ``RUN/bundles/NAME`` is not counted, and the note says how to
-    serve one), when it was built (:func:`_built_words`), "tied: chosen by name" when the next
-    one was built at the same time, its other names (a symbolic link to its run: "(also
-    runs/latest)", :func:`_same_bundles`), up to :data:`SHOWN_OTHERS` of the others ("and N
-    more") and that ``--bundle PATH`` serves another; of a single bundle, that it is the only
+    serve one), when it was built (:attr:`RunBundle.built_words`), "tied: chosen by name" when
+    the next one was built at the same time, its other names (a symbolic link to its run:
+    "(also runs/latest)", :func:`_same_bundles`), up to :data:`SHOWN_OTHERS` of the others ("and
+    N more") and that ``--bundle PATH`` serves another; of a single bundle, that it is the only
     one. The warning, when the chosen bundle is not a model to grade with (a trial run's, an
     untrained demo bundle, trained on phantom images: :func:`_bundle_kind`) while an older one
     comes from a full training run of the same task (:func:`_same_task`: a DRAC trial is not
@@ -244,31 +285,29 @@ def chosen_bundle_words(found: Sequence[Path], runs_dir: str | os.PathLike[str])
     serves it. A bundle whose kind cannot be told (built before the bundle recorded
     ``trial_run``) is neither flagged nor offered."""
     chosen, others = found[0], list(found[1:])
-    root = Path(runs_dir)
-    where = f"{root.as_posix().rstrip('/')}/"
-    names = _same_bundles(root)
+    where = f"{Path(runs_dir).as_posix().rstrip('/')}/"
 
-    def said(bundle: Path) -> str:
-        also = names.get(bundle) or []
-        return f"{bundle}" + (f" (also {', '.join(str(a) for a in also)})" if also else "")
+    def said(bundle: RunBundle) -> str:
+        also = bundle.also
+        return f"{bundle.path}" + (f" (also {', '.join(str(a) for a in also)})" if also else "")
 
     variants = "a variant's bundle: --bundle RUN/bundles/NAME"
     if not others:
-        return (f"no --bundle given: serving {said(chosen)} ({_built_words(chosen)}), the only run "
+        return (f"no --bundle given: serving {said(chosen)} ({chosen.built_words}), the only run "
                 f"bundle (RUN/bundle) under {where} (--bundle PATH serves another; {variants})", "")
-    tied = "; tied: chosen by name" if _built(chosen) == _built(others[0]) else ""
-    shown = ", ".join(f"{said(b)} ({_built_words(b)})" for b in others[:SHOWN_OTHERS])
+    tied = "; tied: chosen by name" if chosen.built == others[0].built else ""
+    shown = ", ".join(f"{said(b)} ({b.built_words})" for b in others[:SHOWN_OTHERS])
     more = f" and {len(others) - SHOWN_OTHERS} more" if len(others) > SHOWN_OTHERS else ""
-    kind = _bundle_kind(chosen)
-    full = ([b for b in others if _bundle_kind(b) == "full" and _same_task(b, chosen)]
+    kind = chosen.kind
+    full = ([b for b in others if b.kind == "full" and _same_task(b, chosen)]
             if kind in _NOT_FOR_GRADING else [])
-    example = full[0] if full else others[0]
+    example = (full[0] if full else others[0]).path
     note = (f"no --bundle given: serving {said(chosen)}, the newest of {len(found)} run bundles "
-            f"(RUN/bundle) under {where} ({_built_words(chosen)}{tied}); the others, newest first: "
+            f"(RUN/bundle) under {where} ({chosen.built_words}{tied}); the others, newest first: "
             f"{shown}{more}. To serve another: --bundle PATH, e.g. --bundle {example} ({variants})")
     if not full:
         return note, ""
-    which = (f"{full[0]} ({_built_words(full[0])}) comes" if len(full) == 1 else
-             f"{len(full)} older bundles come, the newest {full[0]} ({_built_words(full[0])}),")
-    return note, (f"{chosen}, served as the newest, is {_NOT_FOR_GRADING[str(kind)]}, while {which} "
-                  f"from a full training run of the same task: to serve it, --bundle {full[0]}")
+    which = (f"{full[0].path} ({full[0].built_words}) comes" if len(full) == 1 else
+             f"{len(full)} older bundles come, the newest {full[0].path} ({full[0].built_words}),")
+    return note, (f"{chosen.path}, served as the newest, is {_NOT_FOR_GRADING[str(kind)]}, while {which} "
+                  f"from a full training run of the same task: to serve it, --bundle {full[0].path}")

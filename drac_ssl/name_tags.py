@@ -58,6 +58,7 @@ import collections
 import csv
 import hashlib
 import hmac
+import io
 import os
 import re
 import secrets
@@ -653,12 +654,14 @@ def folder_names(folder: str | os.PathLike[str], levels: int = 2, visits: int = 
     return names
 
 
-def csv_first_column(path: str | os.PathLike[str], limit: int = 1_000_000) -> list[str]:
+def csv_first_column(path: str | os.PathLike[str], limit: int = 1_000_000, *, text: str | None = None) -> list[str]:
     """The first cell of each row of the CSV ``path`` after its header (a submission's cases;
     read loosely: any encoding error replaced, a file that cannot be read gives []); at most
-    ``limit`` rows."""
+    ``limit`` rows. ``text``: the file's content, decoded and without its byte-order mark, when
+    the caller has read it already (the submission check): not read again."""
     try:
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        with (io.StringIO(text, newline="") if text is not None else
+              open(path, newline="", encoding="utf-8-sig", errors="replace")) as fh:
             rows = csv.reader(fh)
             next(rows, None)
             return [row[0] for _, row in zip(range(limit), rows, strict=False) if row]

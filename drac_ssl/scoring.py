@@ -85,7 +85,7 @@ import functools
 import math
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -979,18 +979,23 @@ def _graded_files(cases: Sequence[str], images: str | None) -> tuple[Path | None
     return folder, {c: folder / c for c in cases if (folder / c).is_file()}
 
 
-def _run_export(submission: str | Path) -> dict[str, Any] | None:
+def _run_export(submission: str | Path, noted: Mapping[str, dict[str, Any]] | None = None,
+                noted_from: str | Path | None = None) -> dict[str, Any] | None:
     """What a submission the export wrote into a run folder says of itself
     (``RUN/export/submission[_NAME].csv`` beside ``RUN/data/manifest.csv``; the path resolved
     first, so ``submission.csv`` typed inside ``RUN/export`` is one too): ``{"run": RUN,
     "bundle": RUN/bundle or RUN/bundles/NAME, "variant": the variant that wrote it, "said":
-    where that was read, "hashes": case -> SHA-256}``, the hashes the manifest's of the ingest's
-    test images, the cases it graded. The variant: ``NAME`` for ``submission_NAME.csv``
+    where that was read, "hashes": case -> SHA-256, "meta": the bundle's metadata.json ({}
+    when it cannot be read)}``, the hashes the manifest's of the ingest's test images, the cases
+    it graded. The variant: ``NAME`` for ``submission_NAME.csv``
     (``RUN --variant NAME``), else the export's record ``export/summary.json`` naming this
     file, else the notes file's ``bundle`` column, else the bundle's. None for any other
     submission, a ``submission_NAME.csv`` where ``NAME`` is neither a variant the run
     fine-tuned (``finetune/NAME/model.json``) nor has the export's ``summary_NAME.json`` (a file
-    of another name put there: its notes file tells instead), or a manifest that cannot be read."""
+    of another name put there: its notes file tells instead), or a manifest that cannot be read.
+    ``noted``: the caller's :func:`drac_ssl.submission.read_pretraining_notes` of the notes file
+    ``noted_from`` (``or {}``), used when that is the notes file beside the resolved submission
+    (the same file: not read again), else that one is read."""
     from drac_ssl.io import read_json_dict
     from drac_ssl.manifest import MANIFEST_FILE, read_manifest
     from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
@@ -1009,32 +1014,39 @@ def _run_export(submission: str | Path) -> dict[str, Any] | None:
     if name is not None and not ((run / "finetune" / name / "model.json").is_file() or summary_file.is_file()):
         return None
     summary = read_json_dict(summary_file) or {}
-    notes = read_pretraining_notes(image_notes_path(sub)) or {}
-    noted = next((v for e in notes.values() if (v := bundle_cell_fields(e["bundle"]).get("variant"))), None)
+    notes_file = image_notes_path(sub)
+    if noted is not None and noted_from is not None and Path(noted_from).resolve() == notes_file.resolve():
+        notes = noted  # the caller's read of this very file
+    else:
+        notes = read_pretraining_notes(notes_file) or {}
+    noted_variant = next((v for e in notes.values() if (v := bundle_cell_fields(e["bundle"]).get("variant"))), None)
     meta = read_json_dict(bundle / "metadata.json") or {}
     if name is not None:
         variant, said = name, f"{sub.name}: written by the export of --variant {name}"
     elif summary.get("variant") and Path(str(summary.get("submission") or "")).name == sub.name:
         variant, said = str(summary["variant"]), f"{summary_file}: variant"
-    elif noted:
-        variant, said = noted, f"{image_notes_path(sub)}: bundle"
+    elif noted_variant:
+        variant, said = noted_variant, f"{notes_file}: bundle"
     else:
         variant, said = str(meta.get("variant") or ""), f"{bundle / 'metadata.json'}: variant"
-    return {"run": run, "bundle": bundle, "variant": variant, "said": said,
+    return {"run": run, "bundle": bundle, "variant": variant, "said": said, "meta": meta,
             "hashes": {str(r["id"]): str(r.get("sha256") or "") for r in rows if r.get("split") == "test"}}
 
 
-def _variant_record(run: Path, bundle: Path, variant: str) -> tuple[dict[str, Any] | None, str]:
+def _variant_record(run: Path, bundle: Path, variant: str,
+                    meta: Mapping[str, Any] | None = None) -> tuple[dict[str, Any] | None, str]:
     """The pretraining record (:func:`drac_ssl.grading.training_images.pretraining_record`) of
     the run's ``variant``: its bundle's at ``bundle`` when that is the variant's, else the run's
     records of it (:func:`drac_ssl.grading.training_images.pretraining_images_of`); ``{}`` for
-    ``scratch``."""
+    ``scratch``. ``meta``: the bundle's ``metadata.json`` when the caller has read it (None:
+    read here)."""
     from drac_ssl.grading.training_images import pretraining_images_of, pretraining_record
     from drac_ssl.io import read_json_dict
 
     if variant == "scratch":
         return {}, "the scratch variant, whose backbone was never pretrained"
-    meta = read_json_dict(bundle / "metadata.json") or {}
+    if meta is None:
+        meta = read_json_dict(bundle / "metadata.json") or {}
     if meta.get("variant") == variant:
         return pretraining_record(bundle, meta)
     record = pretraining_images_of(run, variant)
@@ -1118,7 +1130,7 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
     notes_file = image_notes_path(submission)
     noted = read_pretraining_notes(notes_file) or {}
     noted_variant = next((v for e in noted.values() if (v := bundle_cell_fields(e["bundle"]).get("variant"))), None)
-    own = _run_export(submission)
+    own = _run_export(submission, noted, notes_file)  # the notes file and the bundle's metadata read once
     if own is not None and run is not None:  # RUN another run's: its bundle graded nothing here
         try:
             theirs = bundle_folder(run).resolve()
@@ -1130,9 +1142,9 @@ def pretraining_images_check(submission: str | Path, run: str | None = None, ima
     run_pool: list[str] = []  # RUN's bundle is scratch: the run's pretrained variants, any of which may have graded
     if own is not None:
         bundle, variant = own["bundle"], own["variant"]
-        record, where = _variant_record(own["run"], bundle, variant)
+        record, where = _variant_record(own["run"], bundle, variant, own["meta"])
         if record is None:
-            return _old_bundle_doubt(bundle, read_json_dict(bundle / "metadata.json") or {}, variant)
+            return _old_bundle_doubt(bundle, own["meta"], variant)
         where = f"{where} (the variant that wrote it, from {own['said']})"
     elif run is not None:
         bundle = bundle_folder(run)

@@ -407,21 +407,33 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     return atomic_write_text(path, out.getvalue())
 
 
+def _image_notes_rows(path: str | os.PathLike[str],
+                      headers: Sequence[tuple[str, ...]]) -> list[list[str]] | None:
+    """The rows after the header of :func:`write_image_notes`'s file ``path`` when its header
+    is one of ``headers``; None when there is no such file, it cannot be read (OSError, not
+    UTF-8, malformed CSV anywhere in it) or its header is another. The one reader of
+    :func:`read_image_notes` and :func:`read_pretraining_notes`."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            if tuple(next(reader, [])) not in headers:
+                return None
+            return list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
 def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]] | None:
     """:func:`write_image_notes`'s file: case -> (reasons, a training image: a non-empty
     ``training_image`` cell other than :data:`TRAINING_IMAGE_UNKNOWN`); None when there
     is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_HEADERS`
     (this version's and earlier versions': without ``grade_name``, without ``pretraining_image``,
     without ``bundle``, without ``grade_note``)."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            if tuple(next(reader, [])) not in IMAGE_NOTES_HEADERS:
-                return None
-            return {row[0]: (row[2], row[3].strip().lower() not in ("", TRAINING_IMAGE_UNKNOWN))
-                    for row in reader if len(row) >= 4}
-    except (OSError, UnicodeDecodeError, csv.Error):
+    rows = _image_notes_rows(path, IMAGE_NOTES_HEADERS)
+    if rows is None:
         return None
+    return {row[0]: (row[2], row[3].strip().lower() not in ("", TRAINING_IMAGE_UNKNOWN))
+            for row in rows if len(row) >= 4}
 
 
 def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]] | None:
@@ -431,18 +443,14 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     there is no such file, it cannot be read or its header is neither :data:`IMAGE_NOTES_COLUMNS`
     nor :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a file written before ``pretraining_image``
     tells nothing of it)."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            if tuple(next(reader, [])) not in (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME):
-                return None
-            at = IMAGE_NOTES_COLUMNS.index(PRETRAINING_IMAGE_COLUMN)
-            which = IMAGE_NOTES_COLUMNS.index(BUNDLE_COLUMN)
-            return {row[0]: {"splits": pretraining_cell_splits(row[at]), "bundle": row[which],
-                             "outside": pretraining_cell_outside(row[at])}
-                    for row in reader if len(row) > at}
-    except (OSError, UnicodeDecodeError, csv.Error):
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
+    if rows is None:
         return None
+    at = IMAGE_NOTES_COLUMNS.index(PRETRAINING_IMAGE_COLUMN)
+    which = IMAGE_NOTES_COLUMNS.index(BUNDLE_COLUMN)
+    return {row[0]: {"splits": pretraining_cell_splits(row[at]), "bundle": row[which],
+                     "outside": pretraining_cell_outside(row[at])}
+            for row in rows if len(row) > at}
 
 
 def bundle_cell_fields(cell: str) -> dict[str, str]:
@@ -1272,12 +1280,15 @@ def _grade_choices(names: Sequence[str]) -> str:
 class _Checked(NamedTuple):
     """What :func:`_check` found: the problems, the number of data rows read, the K the rows
     were checked against (None: no row was read) and where it came from (one of
-    :data:`SCALE_SOURCES`; "" with no K)."""
+    :data:`SCALE_SOURCES`; "" with no K), and the file's text as checked (UTF-8, its
+    byte-order mark removed; None when it could not be read or decoded), for a later look at
+    the rows that need not read the file again (:func:`skipped_without_rows`)."""
 
     problems: ProblemLines
     n_rows: int
     k: int | None = None
     k_from: str = ""
+    text: str | None = None
 
 
 MISSING_COLUMN_SHARE = 0.5
@@ -1355,7 +1366,7 @@ def _check(csv_path: str | os.PathLike[str],
         problems.add(1, "empty", "the file is empty",
                      f"write the header {wanted} and one row per "
                      "test image (drac_ssl.submission.write_submission does this)")
-        return _Checked(problems.finish(), 0)
+        return _Checked(problems.finish(), 0, text=text)
 
     first_line = text.lstrip().splitlines()[0]
     for sep, name in ((";", "semicolons"), ("\t", "tabs")):
@@ -1365,7 +1376,7 @@ def _check(csv_path: str | os.PathLike[str],
                          f"spreadsheet saves CSV in some locales)",
                          f"save it as comma-separated CSV (header '{','.join(columns)}'), or write "
                          f"it with drac_ssl.submission.write_submission")
-            return _Checked(problems.finish(), 0)
+            return _Checked(problems.finish(), 0, text=text)
 
     rows: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -1382,13 +1393,13 @@ def _check(csv_path: str | os.PathLike[str],
     k_known = k_from != "assumed"
     if rows and _is_image_notes_header(rows[0][1]):  # the export's <stem>_notes.csv
         _image_notes_problem(problems, rows, csv_path)
-        return _Checked(problems.finish(), len(rows) - 1)  # no grades in it: no scale said
+        return _Checked(problems.finish(), len(rows) - 1, text=text)  # no grades in it: no scale said
     if rows and _notes_file_grades(rows[0][1]) is not None:  # the app's grades_INCOMPLETE.csv / grades_with_notes.csv
         _notes_file_problem(problems, rows)
-        return _Checked(problems.finish(), len(rows) - 1, k, k_from)
+        return _Checked(problems.finish(), len(rows) - 1, k, k_from, text)
     if rows and _notes_cut_grades(rows[0][1]) is not None:  # the same with its notes column cut
         _notes_cut_problem(problems, rows)
-        return _Checked(problems.finish(), len(rows) - 1, k, k_from)
+        return _Checked(problems.finish(), len(rows) - 1, k, k_from, text)
     names = list(grade_names) if grade_names is not None else list(default_grade_names(k))
     columns = submission_columns(k)
     header = ",".join(columns)
@@ -1528,7 +1539,7 @@ def _check(csv_path: str | os.PathLike[str],
             if not Path(case).suffix:
                 problems.add(line, "case-name", f"case '{case}' has no file extension",
                              f"write the image file name, e.g. '{case}.png'")
-    return _Checked(problems.finish(), len(rows), k, k_from)
+    return _Checked(problems.finish(), len(rows), k, k_from, text)
 
 
 def _check_against_images(problems: _Problems, folder: Path,
@@ -1902,15 +1913,17 @@ class SkippedFiles(NamedTuple):
     without_row: list[str]  # those the CSV still has no row for
 
 
-def skipped_without_rows(csv_path: str | os.PathLike[str]) -> SkippedFiles:
+def skipped_without_rows(csv_path: str | os.PathLike[str], text: str | None = None) -> SkippedFiles:
     """The files the export's ``--skip-unreadable`` skipped when it wrote the CSV ``csv_path``,
     as its record beside it says (:func:`skipped_record_path`: JSON, ``skipped``: a list of
     ``{"file": NAME, "path": PATH, ...}``), and those the CSV has still no row for: no row
     whose case is the file's name or the name the check's fix suggests for a name that cannot
     be a case (:func:`safe_case_name`); a row the user has added since covers its file. The
     CSV's cases are read loosely (:func:`drac_ssl.name_tags.csv_first_column`), a file with
-    problems too. No record, an unreadable one or one of an export that skipped nothing: both
-    lists empty."""
+    problems too: from ``text``, the CSV's content when the caller has read it already
+    (:func:`report_check`'s check: decoded, without its byte-order mark), else from the file,
+    and only when the record names skipped files. No record, an unreadable one or one of an
+    export that skipped nothing: both lists empty."""
     from drac_ssl.io import read_json_dict
     from drac_ssl.name_tags import csv_first_column
 
@@ -1924,7 +1937,7 @@ def skipped_without_rows(csv_path: str | os.PathLike[str]) -> SkippedFiles:
                 skipped.append(str(name))
     if not skipped:
         return SkippedFiles(record, [], [])
-    rows = {case.strip() for case in csv_first_column(csv_path)}
+    rows = {case.strip() for case in csv_first_column(csv_path, text=text)}
     without = [name for name in skipped if name not in rows and safe_case_name(name) not in rows]
     return SkippedFiles(record, skipped, without)
 
@@ -1989,7 +2002,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
     problems, n_rows, k = checked.problems, checked.n_rows, checked.k
     against = (f", against {images_dir}" if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
-    skipped = skipped_without_rows(csv_path)  # the export's record beside it
+    skipped = skipped_without_rows(csv_path, checked.text)  # the export's record beside it; the CSV not read again
     not_complete = bool(skipped.without_row) and not against and not problems
     if skipped.skipped and not not_complete:  # else the result line says it
         n, m = len(skipped.skipped), len(skipped.without_row)

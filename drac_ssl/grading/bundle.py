@@ -80,6 +80,7 @@ from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, prepr
 from drac_ssl.grading.training_images import (
     PRETRAINING_IMAGES_KEY,
     TRAINING_IMAGES_KEY,
+    has_pretraining_records,
     is_current_pretraining_record,
     pretraining_images_of,
     training_images_record,
@@ -1923,7 +1924,8 @@ def ood_check_caveat(meta: dict[str, Any]) -> str:
 
 def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                  out: str | os.PathLike[str] | None = None,
-                 device: str | torch.device = "cpu", built_from: dict[str, str] | None = None) -> Path:
+                 device: str | torch.device = "cpu", built_from: dict[str, str] | None = None,
+                 pretraining_images: dict[str, Any] | None = None) -> Path:
     """Write ``run_dir/bundle/`` (or ``out``) from the fine-tuning outputs (see the module
     docstring).
 
@@ -1935,6 +1937,10 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     a GPU run's export does not redo them on the CPU). ``built_from``: the
     :func:`finetune_outputs_digest` it is built from, recorded for :func:`build_or_reuse_bundle`
     (None: not recorded; the export stage's bundle is always rebuilt, so it hashes nothing).
+    ``pretraining_images``: the record of the images its backbone's pretraining read
+    (:func:`drac_ssl.grading.training_images.pretraining_images_of` of ``run_dir`` and
+    ``variant``) when the caller has just made it (:func:`build_or_reuse_bundle`'s check); None:
+    made here.
 
     The run folder of an untrained demo bundle (:func:`drac_ssl.grading.demo.demo_run_note`:
     ``app.demo_bundle``'s marks in ``finetune/``) gives a demo bundle every time, whoever
@@ -2028,7 +2034,8 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         # the images its backbone's pretraining read without grades (the test images unless
         # pretrain.use_test_images=false, data.unlabelled): --score says a figure on them is
         # transductive; absent for scratch and when the manifest cannot be read
-        **({PRETRAINING_IMAGES_KEY: pool} if (pool := pretraining_images_of(run_dir, variant)) else {}),
+        **({PRETRAINING_IMAGES_KEY: pool} if (pool := pretraining_images if pretraining_images is not None
+                                              else pretraining_images_of(run_dir, variant)) else {}),
         # what it was built from: build_or_reuse_bundle reuses it while these are unchanged
         # relative to the run folder, as the digest's keys: a bundle shared or a run moved
         # carries no absolute path of the machine it was built on
@@ -2197,14 +2204,19 @@ def build_or_reuse_bundle(run_dir: str | os.PathLike[str], variant: str,
     with a copy of it; ``said`` (a list, when given) gets why, ``"rebuilt because ..."``.
     Raises BundleError as :func:`build_bundle` does."""
     run_dir = Path(run_dir)
-    out, digest, reusable = _reuse_check(run_dir, variant, out)
-    if reusable and not pretraining_record_missing(run_dir, variant, out):
-        return out, True
-    if reusable and said is not None:
-        said.append(f"rebuilt from {run_dir / 'finetune' / variant} because it was built before bundles "
-                    f"listed the images its backbone's self-supervised pretraining read (export --score "
-                    f"with a copy of it could not tell a transductive score)")
-    return build_bundle(run_dir, variant, out, device=device, built_from=digest), False
+    out, digest, meta, reusable = _reuse_check(run_dir, variant, out)
+    pool = None  # the record a rebuild writes, made once: for the check, then for the build
+    if reusable:  # pretraining_record_missing's rule, on the metadata _reuse_check read
+        if _needs_no_pretraining_list(variant, meta):
+            return out, True
+        pool = pretraining_images_of(run_dir, variant)
+        if pool is None:  # a build now would write none either
+            return out, True
+        if said is not None:
+            said.append(f"rebuilt from {run_dir / 'finetune' / variant} because it was built before bundles "
+                        f"listed the images its backbone's self-supervised pretraining read (export --score "
+                        f"with a copy of it could not tell a transductive score)")
+    return build_bundle(run_dir, variant, out, device=device, built_from=digest, pretraining_images=pool), False
 
 
 def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
@@ -2218,7 +2230,7 @@ def reusable_bundle(run_dir: str | os.PathLike[str], variant: str,
     --variant NAME --images DIR --out CSV`` writes nothing into the run (a read-only one, a
     training holding its lock) to add it (review of the scorewarn2 merge, F1;
     :func:`reused_bundle_note` says so)."""
-    out, _, reusable = _reuse_check(Path(run_dir), variant, out)
+    out, _, _, reusable = _reuse_check(Path(run_dir), variant, out)
     return out if reusable else None
 
 
@@ -2234,11 +2246,12 @@ def pretraining_record_missing(run_dir: str | os.PathLike[str], variant: str,
 
 
 def _reuse_check(run_dir: Path, variant: str,
-                 out: str | os.PathLike[str] | None) -> tuple[Path, str, bool]:
-    """The bundle folder, the fine-tuning outputs' digest (:func:`finetune_outputs_digest`)
-    and whether the bundle there was built from them (of this format and variant, whole, its
-    weights intact: :func:`_bundle_weights_intact`). Whether it lists the images its
-    backbone's pretraining read is :func:`pretraining_record_missing`'s, apart."""
+                 out: str | os.PathLike[str] | None) -> tuple[Path, str, dict[str, Any], bool]:
+    """The bundle folder, the fine-tuning outputs' digest (:func:`finetune_outputs_digest`),
+    the ``metadata.json`` of the bundle there ({} when there is none or it cannot be read) and
+    whether the bundle was built from them (of this format and variant, whole, its weights
+    intact: :func:`_bundle_weights_intact`). Whether it lists the images its backbone's
+    pretraining read is :func:`pretraining_record_missing`'s, apart."""
     vdir = fine_tuned_variant_dir(run_dir, variant)
     out = Path(out) if out is not None else run_dir / "bundles" / variant
     try:
@@ -2251,18 +2264,26 @@ def _reuse_check(run_dir: Path, variant: str,
                 and (meta.get("built_from") or {}).get("sha256") == digest
                 and all((out / w).is_file() for f in meta.get("folds") or [] for w in f.get("weights") or [])
                 and _bundle_weights_intact(out, vdir, meta))
-    return out, digest, bool(reusable)
+    return out, digest, meta if isinstance(meta, dict) else {}, bool(reusable)
 
 
 def _pretraining_record_current(run_dir: Path, variant: str, meta: dict[str, Any]) -> bool:
     """Whether a bundle's ``meta`` holds this version's record of the images its backbone's
     pretraining read (per split, :func:`drac_ssl.grading.training_images.is_current_pretraining_record`),
     or a build now would write none (``scratch``; :func:`pretraining_images_of` None: no stage
-    record, no manifest): a bundle built before the list is rebuilt once by ``export RUN
-    --variant NAME``, not reused for ever with ``--score`` unable to tell a transductive figure
-    (review of the scorewarn merge, F5)."""
-    return (variant == "scratch" or is_current_pretraining_record(meta)
-            or pretraining_images_of(run_dir, variant) is None)
+    record, no manifest: :func:`drac_ssl.grading.training_images.has_pretraining_records`,
+    which builds no record and hashes no weights file): a bundle built before the list is rebuilt
+    once by ``export RUN --variant NAME``, not reused for ever with ``--score`` unable to tell a
+    transductive figure (review of the scorewarn merge, F5)."""
+    return _needs_no_pretraining_list(variant, meta) or not has_pretraining_records(run_dir, variant)
+
+
+def _needs_no_pretraining_list(variant: str, meta: dict[str, Any]) -> bool:
+    """Whether a bundle of ``variant`` whose ``metadata.json`` is ``meta`` lacks no list of the
+    images its backbone's pretraining read, whatever its run holds: the ``scratch`` variant
+    (never pretrained), or this version's record (per split,
+    :func:`drac_ssl.grading.training_images.is_current_pretraining_record`)."""
+    return variant == "scratch" or is_current_pretraining_record(meta)
 
 
 def _bundle_weights_intact(bundle_dir: Path, vdir: Path, meta: dict[str, Any]) -> bool:

@@ -50,7 +50,7 @@ from drac_ssl.io import read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 
 __all__ = ["HASH_HEX", "PRETRAINED_VARIANTS", "PRETRAINING_IMAGES_KEY", "PRETRAINING_SPLITS", "TRAINING_IMAGES_KEY",
-           "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "is_current_pretraining_record",
+           "TRAINING_IMAGE_NOTE", "file_prefix", "fix_words", "has_pretraining_records", "is_current_pretraining_record",
            "pretraining_images_line", "pretraining_images_of", "pretraining_images_record", "pretraining_record",
            "pretraining_splits", "record_splits", "run_of_bundle", "splits_of", "training_hashes",
            "training_images_line", "training_images_record"]
@@ -217,20 +217,12 @@ def _initial_weights(run_dir: Path, read: Mapping[str, dict[str, Any]]) -> str:
     return "; ".join(said)
 
 
-def pretraining_images_of(run_dir: str | os.PathLike[str], variant: str) -> dict[str, Any] | None:
-    """The bundle's record of the images its backbone's self-supervised pretraining read
-    beyond the labelled training images
-    (:func:`pretraining_images_record`), from the run folder
-    ``run_dir``: the stages that made the ``variant``'s backbone (:data:`PRETRAINED_VARIANTS`:
-    ``vicreg``: ``pretrain/``; ``vicreg_umm``: ``pretrain/`` and ``umm/``, the union of what
-    each read), each one's ``metadata.json`` telling whether it read the test images
-    (:func:`_stage_read_test`) and the weights it started from (:func:`_initial_weights`), and
-    ``data/manifest.csv``: every row they read (the ``data.unlabelled`` rows always, the test
-    rows when read) whose hash is not a labelled training image's
-    (:func:`drac_ssl.manifest.labelled_rows`), per split. None for the ``scratch`` variant
-    (never pretrained), when no stage's ``metadata.json`` is there, or when the manifest is
-    missing or unreadable."""
-    run_dir = Path(run_dir)
+def _pretraining_sources(run_dir: Path, variant: str) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]] | None:
+    """What :func:`pretraining_images_of` builds its record from: the ``metadata.json`` of each
+    stage that made the ``variant``'s backbone and is there (stage -> its metadata, in
+    :data:`PRETRAINED_VARIANTS`' order) and the rows of ``data/manifest.csv``; None when it
+    gives no record (the ``scratch`` variant, no stage's ``metadata.json``, a manifest missing
+    or unreadable)."""
     stages = PRETRAINED_VARIANTS.get(variant)
     if stages is None:
         return None
@@ -241,6 +233,30 @@ def pretraining_images_of(run_dir: str | os.PathLike[str], variant: str) -> dict
         rows = read_manifest(run_dir / "data" / MANIFEST_FILE, ("grade", "split", "fold", "sha256"))
     except (OSError, ValueError, KeyError):
         return None
+    return read, rows
+
+
+def pretraining_images_of(run_dir: str | os.PathLike[str], variant: str) -> dict[str, Any] | None:
+    """The bundle's record of the images its backbone's self-supervised pretraining read
+    beyond the labelled training images
+    (:func:`pretraining_images_record`), from the run folder
+    ``run_dir``: the stages that made the ``variant``'s backbone (:data:`PRETRAINED_VARIANTS`:
+    ``vicreg``: ``pretrain/``; ``vicreg_umm``: ``pretrain/`` and ``umm/``, the union of what
+    each read), each one's ``metadata.json`` telling whether it read the test images
+    (:func:`_stage_read_test`) and the weights it started from (:func:`_initial_weights`, which
+    may hash two weights files), and
+    ``data/manifest.csv``: every row they read (the ``data.unlabelled`` rows always, the test
+    rows when read) whose hash is not a labelled training image's
+    (:func:`drac_ssl.manifest.labelled_rows`), per split. None for the ``scratch`` variant
+    (never pretrained), when no stage's ``metadata.json`` is there, or when the manifest is
+    missing or unreadable (:func:`has_pretraining_records` tells which without building it).
+    Each call reads the run's files again: a caller that needs the record twice (the check
+    whether a bundle lacks it, then the build that writes it) passes it along."""
+    run_dir = Path(run_dir)
+    sources = _pretraining_sources(run_dir, variant)
+    if sources is None:
+        return None
+    read, rows = sources
     test_read = any(_stage_read_test(meta) for meta in read.values())
     trained = {str(r.get("sha256") or "").strip().lower()[:HASH_HEX] for r in labelled_rows(rows)}
     splits = ("test", "unlabelled") if test_read else ("unlabelled",)
@@ -250,6 +266,15 @@ def pretraining_images_of(run_dir: str | os.PathLike[str], variant: str) -> dict
     return pretraining_images_record(
         digests, stages=", then ".join({"pretrain": "VICReg", "umm": "UMM"}[s] for s in read),
         test_read=test_read, initial_weights=_initial_weights(run_dir, read))
+
+
+def has_pretraining_records(run_dir: str | os.PathLike[str], variant: str) -> bool:
+    """Whether :func:`pretraining_images_of` gives a record for ``variant`` of the run folder
+    ``run_dir`` (not None), told without building it: the stages' ``metadata.json`` and the
+    manifest are read, no hash list is made and no weights file hashed (:func:`_initial_weights`).
+    For a caller that needs only whether a build would write the record
+    (:func:`drac_ssl.grading.bundle.pretraining_record_missing`)."""
+    return _pretraining_sources(Path(run_dir), variant) is not None
 
 
 def pretraining_splits(metadata: Mapping[str, Any]) -> dict[str, set[str]] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import os
 import re
@@ -485,6 +486,35 @@ def test_a_file_whose_export_skipped_files_is_not_complete_for_either_check(
     assert main(["--check", str(added)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("OK: 4 cases") and "skipped" not in err
+
+
+def test_the_check_reads_the_csv_once_for_the_skip_record(
+        tmp_path: Path, images: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A second read of the code: the check read the CSV, then skipped_without_rows read it
+    again for its cases. It takes the text the check read now; called with the path alone, it
+    still reads the file, with the same result."""
+    import json
+
+    from opened_files import count_opens
+
+    graded = CASES[:3]  # 1000.png skipped
+    bad = _write(tmp_path, "\n".join([HEADER, *_good_rows()[:2], f"{graded[2]},7,0.7,0.2,0.1"]) + "\n",
+                 name="grades.csv")  # a class outside 0..2: a file with problems
+    record = submission.skipped_record_path(bad)
+    record.write_text(json.dumps({"skipped": [{"file": "1000.png", "path": str(images / "1000.png")},
+                                              {"file": "005.png", "path": str(images / "005.png")}]}))
+    opened = count_opens(monkeypatch, bad.name)
+    assert main(["--check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert opened == {bad.resolve(): 1}, opened
+    assert f"note: {record} says 2 file(s) were skipped" in err and "it has no row for 1 of them" in err, err
+    opened.clear()
+    by_path = submission.skipped_without_rows(bad)  # the path-only call reads the file
+    assert opened == {bad.resolve(): 1}
+    assert by_path == submission.SkippedFiles(record, ["1000.png", "005.png"], ["1000.png"])
+    opened.clear()
+    assert submission.skipped_without_rows(bad, bad.read_bytes().decode("utf-8")) == by_path
+    assert opened == {bad.resolve(): 1}  # the read_bytes above, none in the call
 
 
 def test_the_check_commands_document_their_exit_codes() -> None:
@@ -1069,6 +1099,33 @@ def test_a_training_image_that_cannot_be_told_is_written_unknown_not_as_no(
     read = read_image_notes(notes)
     assert read is not None and {c: t for c, (_, t) in read.items()} == {
         "001.png": True, "161.png": False, "162.png": False}
+
+
+def test_both_notes_readers_refuse_the_same_files(tmp_path: Path) -> None:
+    """read_image_notes and read_pretraining_notes read the notes file through one reader: a
+    file that is missing, not UTF-8 or malformed CSV after its header is None to both; a
+    header of an earlier version is read by the first only."""
+    from drac_ssl.submission import (
+        IMAGE_NOTES_COLUMNS,
+        IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING,
+        read_image_notes,
+        read_pretraining_notes,
+    )
+
+    header = ",".join(IMAGE_NOTES_COLUMNS)
+    good = _write(tmp_path, f"{header}\n001.png,0,,yes,,variant=vicreg,yes: a test image\n", name="good_notes.csv")
+    assert read_image_notes(good) == {"001.png": ("", True)}
+    assert read_pretraining_notes(good) == {"001.png": {"splits": ["test"], "bundle": "variant=vicreg",
+                                                        "outside": ""}}
+    latin = tmp_path / "latin_notes.csv"
+    latin.write_bytes(f"{header}\n001.png,0,,,,,\n00\xe9.png,0,,,,,\n".encode("latin-1"))
+    long_field = _write(tmp_path, f"{header}\n001.png,0,,,,,\n{'x' * (csv.field_size_limit() + 1)},0,,,,,\n",
+                        name="long_notes.csv")  # csv.Error: field larger than field limit
+    for refused in (tmp_path / "none_notes.csv", latin, long_field):
+        assert read_image_notes(refused) is None and read_pretraining_notes(refused) is None, refused
+    before = _write(tmp_path, ",".join(IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING) + "\n001.png,0,,yes,,\n",
+                    name="before_notes.csv")
+    assert read_image_notes(before) == {"001.png": ("", True)} and read_pretraining_notes(before) is None
 
 
 UNUSED_PUBLIC_FUNCTIONS: frozenset[str] = frozenset()

@@ -293,6 +293,23 @@ def test_a_variant_export_in_the_run_is_told_from_the_manifest_without_images(
         assert "ingest manifest" in told["source"]
 
 
+def test_a_run_s_own_export_is_told_from_one_read_of_its_notes_file_and_bundle(
+        run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second read of the code: the pretraining check read the notes file beside the
+    submission, then the look at the run's own export read it again, and the variant's
+    bundle's metadata.json (which holds the hash lists) twice more (its variant, its record).
+    Each is read once now, and the check says what it said."""
+    from opened_files import count_opens
+
+    sub = run / "export" / "submission_vicreg.csv"
+    notes, meta = image_notes_path(sub), run / "bundles" / "vicreg" / "metadata.json"
+    opened = count_opens(monkeypatch, notes.name, meta.name)
+    told = scoring.pretraining_images_check(sub)
+    assert told is not None and told["transductive"] is True and (told["n"], told["of"]) == (6, 6)
+    assert told["bundle"] == str(run.resolve() / "bundles" / "vicreg") and "ingest manifest" in told["source"]
+    assert opened[notes.resolve()] == 1 and opened[meta.resolve()] == 1, opened
+
+
 def test_a_relative_path_inside_the_run_s_export_folder_is_the_run_s_export(
         run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """``--score submission.csv`` typed inside RUN/export is the run's own export."""
@@ -508,11 +525,16 @@ def test_a_bundle_built_before_the_list_is_rebuilt_and_told_from_its_run(
 
 
 def test_an_old_bundle_grading_images_writes_nothing_into_the_run(
-        run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """``RUN --variant vicreg --images DIR --out CSV`` with a RUN/bundles/vicreg built
     before the list reuses it (no file of the run changes: no lock, no log line, no rebuild),
     tells the graded images from the run's records and says how to add the list; ``RUN
-    --variant vicreg`` alone, which writes into the run anyway, rebuilds it and says why."""
+    --variant vicreg`` alone, which writes into the run anyway, rebuilds it and says why.
+
+    Each export makes the record from the run's files once (a second read of the code: the
+    check that the bundle lacks it made it, then the build, or the grading, made it again,
+    hashing the UMM start's weights each time): counted through _initial_weights, which every
+    making of it calls."""
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     _drop_record(copy / "bundles" / "vicreg")
@@ -520,6 +542,9 @@ def test_an_old_bundle_grading_images_writes_nothing_into_the_run(
     folder = tmp_path / "test_images"
     shutil.copytree(copy / "images" / "test", folder)
     out = tmp_path / "x.csv"
+    made: list[Path] = []
+    real = training_images._initial_weights
+    monkeypatch.setattr(training_images, "_initial_weights", lambda run_dir, read: made.append(run_dir) or real(run_dir, read))
     assert export_main([str(copy), "--variant", "vicreg", "--images", str(folder), "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert _snapshot(copy) == before, "the run folder was written"
@@ -527,10 +552,31 @@ def test_an_old_bundle_grading_images_writes_nothing_into_the_run(
     assert "was built before bundles listed the images its backbone's self-supervised pretraining read" in said
     assert "--variant vicreg (without --images)" in said
     assert "6 of 6 graded images were among those the self-supervised pretraining" in said  # by the run's records
+    assert len(made) == 1, made  # for the grading; the note's check made none
+    made.clear()
     export.run(tiny_config(), copy, variant="vicreg")
     said = capsys.readouterr().out
     assert "rebuilt from" in said and "because it was built before bundles listed" in said, said
     assert PRETRAINING_IMAGES_KEY in json.loads((copy / "bundles" / "vicreg" / "metadata.json").read_text())
+    assert len(made) == 1, made  # the check's, handed to the build
+
+
+def test_whether_the_run_gives_a_record_is_told_without_making_it(
+        run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """has_pretraining_records (the check whether a reused bundle lacks the list) says what
+    pretraining_images_of being None says, and makes no record (no weights hashed)."""
+    no_manifest = tmp_path / "no_manifest"
+    shutil.copytree(run / "pretrain", no_manifest / "pretrain", ignore=shutil.ignore_patterns("*.pt", "*.safetensors"))
+    (no_manifest / "data").mkdir()
+    (no_manifest / "data" / "manifest.csv").write_text("not,a\nmanifest\n")
+    cases = [(run, "vicreg", True), (run, "vicreg_umm", True), (run, "scratch", False),
+             (tmp_path / "empty", "vicreg", False), (no_manifest, "vicreg", False)]
+    made: list[Path] = []
+    real = training_images._initial_weights
+    monkeypatch.setattr(training_images, "_initial_weights", lambda run_dir, read: made.append(run_dir) or real(run_dir, read))
+    told = [training_images.has_pretraining_records(folder, variant) for folder, variant, _ in cases]
+    assert told == [known for _, _, known in cases] and made == []
+    assert told == [pretraining_images_of(folder, variant) is not None for folder, variant, _ in cases]
 
 
 def test_a_bundle_with_no_list_says_so_at_export_and_score(
