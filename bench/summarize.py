@@ -773,9 +773,12 @@ def _load_note(r: dict[str, Any]) -> str:
 
 def _added_notes(r: dict[str, Any]) -> str:
     """A result's ``notes_added_after_the_run`` (a list of sentences written into the JSON after
-    the run) for a table cell: ``"; "`` then the notes joined by spaces; "" when there are none."""
+    the run) for a table cell: the notes joined by spaces after ``". "`` where the first opens
+    with a capital (a sentence of its own), else after ``"; "``; "" when there are none."""
     notes = r.get("notes_added_after_the_run")
-    return "; " + " ".join(notes) if notes else ""
+    if not notes:
+        return ""
+    return (". " if notes[0][:1].isupper() else "; ") + " ".join(notes)
 
 
 def generic_rows(name: str, r: dict[str, Any]) -> list[str]:
@@ -2139,15 +2142,25 @@ def correctness_tables(results_dir: Path) -> list[str]:
     return [line for _names, lines in correctness_blocks(results_dir) for line in lines]
 
 
-SINGLE_LEVEL_CONTROL = "single-level VICReg control (no JS, older objective)"
-"""The control of the first CIFAR-10 UMM ablation (``umm.use_rate_reduction=false umm.use_js=false``
-under the objective before issue #13): plain VICReg on the same layers, one update per batch
-against UMM's two, the JS term dropped. Not docs/methods.md's fair control (``alpha = 0`` with
-the identical two-level step), which ``bench/umm_ablation.py`` runs since issue #13."""
-NEAREST_FAIR_CONTROL = "no_rate_reduction"
-"""In that older ablation, the variant nearest methods.md's fair control: the same JS-regularised
-inner step with the outer (rate-reduction) step off, which is what ``alpha = 0`` leaves of the
-older objective (its outer loss was ``-Delta R`` alone)."""
+SINGLE_LEVEL_CONTROL = "single-level VICReg control (one update per batch, no JS)"
+"""The control of the first CIFAR-10 UMM ablation (``umm.use_rate_reduction=false umm.use_js=false``):
+plain VICReg loss on the same layers, one step of the inner optimiser per batch against UMM's two,
+the JS term dropped. It has no outer step, so the objective of that run (before issue #13, UMM's
+outer loss ``-Delta R`` alone) is UMM's, not this control's. Not docs/methods.md's fair control
+(``alpha = 0`` with the identical two-level step: the JS-regularised inner step, then a second,
+SSL-anchored outer step), which ``bench/umm_ablation.py`` runs since issue #13."""
+JS_KEPT_CONTROL = "no_rate_reduction"
+"""In that older ablation, the variant that differs from :data:`SINGLE_LEVEL_CONTROL` by the JS
+term alone: ``umm.use_rate_reduction=false`` ran only the inner optimiser's step (84f9c5c's
+``drac_ssl/umm.py``), so it is single-level too, one update per batch. No variant of that run
+had the fair control's second, SSL-anchored update: UMM against the fair control is unmeasured
+on CIFAR-10."""
+JS_KEPT_WORDS = ("JS kept, outer step off: also single-level, one update per batch; the fair control's "
+                 "second, SSL-anchored update was not run, so UMM against the fair control is unmeasured on CIFAR-10")
+"""What :data:`JS_KEPT_CONTROL` is, in the words the results table gives it."""
+JS_KEPT_SHORT = "JS kept, single-level"
+""":data:`JS_KEPT_WORDS` for the README's one-row summary, which then says "the fair control not
+run" (both within :data:`SUMMARY_HEADLINE`)."""
 
 
 def ablation_control_words(ablation: dict[str, Any]) -> str:
@@ -2163,12 +2176,12 @@ def ablation_control_words(ablation: dict[str, Any]) -> str:
     return f"the control ({' '.join(words) or 'settings not recorded'})"
 
 
-def _minus_nearest_fair_control(ablation: dict[str, Any]) -> tuple[float, float] | None:
-    """UMM minus :data:`NEAREST_FAIR_CONTROL` (linear, k-NN@20 points, from the recorded rows)
-    in an ablation against the :data:`SINGLE_LEVEL_CONTROL`; None for one against the fair
-    control, or without those rows."""
+def _minus_js_kept_control(ablation: dict[str, Any]) -> tuple[float, float] | None:
+    """UMM minus :data:`JS_KEPT_CONTROL` (linear, k-NN@20 points, from the recorded rows) in an
+    ablation against the :data:`SINGLE_LEVEL_CONTROL`; None for one against the fair control,
+    or without those rows."""
     variants = ablation.get("variants") or {}
-    umm, near = variants.get("umm"), variants.get(NEAREST_FAIR_CONTROL)
+    umm, near = variants.get("umm"), variants.get(JS_KEPT_CONTROL)
     if not umm or not near or SINGLE_LEVEL_CONTROL not in ablation_control_words(ablation):
         return None
     return (round(umm["linear_probe_top1"] - near["linear_probe_top1"], 2),
@@ -2181,17 +2194,17 @@ def _with_aside(words: str, aside: str) -> str:
     return f"{words[:-1]}; {aside})" if words.endswith(")") else f"{words} ({aside})"
 
 
-def nearest_fair_control_words(ablation: dict[str, Any]) -> str:
-    """For an ablation against the :data:`SINGLE_LEVEL_CONTROL`: where
-    :data:`NEAREST_FAIR_CONTROL` sits from that control and UMM minus it (linear / k-NN@20
-    points, :func:`_minus_nearest_fair_control`); "" where that says None."""
-    nearest = _minus_nearest_fair_control(ablation)
-    gain = (ablation.get("gain_over_fair_control") or {}).get(NEAREST_FAIR_CONTROL)
-    if nearest is None or not gain:
+def js_kept_control_words(ablation: dict[str, Any]) -> str:
+    """For an ablation against the :data:`SINGLE_LEVEL_CONTROL`: UMM minus
+    :data:`JS_KEPT_CONTROL` (linear / k-NN@20 points, :func:`_minus_js_kept_control`), what that
+    variant is (:data:`JS_KEPT_WORDS`) and where it sits from the control; "" where
+    :func:`_minus_js_kept_control` says None."""
+    minus = _minus_js_kept_control(ablation)
+    gain = (ablation.get("gain_over_fair_control") or {}).get(JS_KEPT_CONTROL)
+    if minus is None or not gain:
         return ""
-    return (f"against {NEAREST_FAIR_CONTROL} (JS kept, outer step off: the nearest to methods.md's fair control, "
-            f"{gain['linear_points']:+.2f} / {gain['knn20_points']:+.2f} from that control) UMM is "
-            f"{nearest[0]:+.2f} linear / {nearest[1]:+.2f} k-NN@20")
+    return (f"UMM is {minus[0]:+.2f} linear / {minus[1]:+.2f} k-NN@20 against {JS_KEPT_CONTROL} "
+            f"({gain['linear_points']:+.2f} / {gain['knn20_points']:+.2f} from the control; {JS_KEPT_WORDS})")
 
 
 def _cifar_table(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) -> list[str]:
@@ -2218,10 +2231,16 @@ def _cifar_table(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) 
     return out + command_line(cifar)
 
 
+OPTIMISER_NAMES = {"sgd": "SGD", "adam": "Adam"}
+"""How the tables write a recorded ``umm.inner_optimizer``."""
+
+
 def _ablation_table(ablation: dict[str, Any] | None) -> list[str]:
     """The UMM ablation on CIFAR-10 from one VICReg checkpoint: every variant against its
-    control (:func:`ablation_control_words`; the older ablation's is not methods.md's fair
-    control, and a line under the table says UMM against the variant nearest it)."""
+    control (:func:`ablation_control_words`). Under the table of the older ablation, whose
+    control is not methods.md's fair control, a paragraph says what that control is and UMM
+    against :data:`JS_KEPT_CONTROL` (:func:`js_kept_control_words`); then the file's
+    ``notes_added_after_the_run``, one ``Note:`` paragraph each."""
     if not ablation:
         return []
     gains = ablation.get("gain_over_fair_control", {})
@@ -2240,12 +2259,16 @@ def _ablation_table(ablation: dict[str, Any] | None) -> list[str]:
                    f"{_pct(row.get('knn_top1_k20'))} | "
                    + (f"{g['linear_points']:+.2f} / {g['knn20_points']:+.2f}" if g else "") + " | "
                    + (f"{last:.1f}" if isinstance(last, (int, float)) else "") + " |")
-    nearest = nearest_fair_control_words(ablation)
-    if nearest:
-        out += ["", f"The control here is {control}: `umm.use_rate_reduction=false umm.use_js=false`, one "
-                    "update per batch against UMM's two, without the JS term, under the outer objective "
-                    "before issue #13 (-ΔR alone). It is not methods.md's fair control (alpha = 0, the "
-                    f"identical two-level step); {nearest}."]
+    js_kept = js_kept_control_words(ablation)
+    if js_kept:
+        optimiser = ((ablation.get("config") or {}).get("umm") or {}).get("inner_optimizer")
+        step = f"one {OPTIMISER_NAMES.get(optimiser, optimiser)} step" if optimiser else "one inner step"
+        out += ["", f"The control here is {control}: `umm.use_rate_reduction=false umm.use_js=false`, the "
+                    f"plain VICReg loss on the same layers, {step} per batch against UMM's two, without the "
+                    "JS term. It has no outer step: the objective before issue #13 (an outer loss of -ΔR "
+                    "alone) is UMM's in this run, not the control's. It is not methods.md's fair control "
+                    f"(alpha = 0, the identical two-level step); {js_kept}."]
+    out += [line for note in ablation.get("notes_added_after_the_run") or [] for line in ("", f"Note: {note}")]
     return out + command_line(ablation)
 
 
@@ -2919,9 +2942,9 @@ def _umm_ablation_headline(r: dict[str, Any]) -> str | None:
     gain = (r.get("gain_over_fair_control") or {}).get("umm")
     if not gain:
         return None
-    nearest = _minus_nearest_fair_control(r)
-    beside = (f"; minus {NEAREST_FAIR_CONTROL} (nearest the fair control): {nearest[0]:+.2f} / {nearest[1]:+.2f}"
-              if nearest else "")
+    minus = _minus_js_kept_control(r)
+    beside = (f"; minus {JS_KEPT_CONTROL} ({JS_KEPT_SHORT}): {minus[0]:+.2f} / {minus[1]:+.2f}; "
+              "the fair control not run" if minus else "")
     return (f"UMM minus {ablation_control_words(r)}: linear {gain['linear_points']:+.2f}, "
             f"k-NN@20 {gain['knn20_points']:+.2f} points{beside}")
 

@@ -788,9 +788,11 @@ def test_notes_added_after_a_run_join_one_table_cell() -> None:
     from bench.summarize import _added_notes, inference_rows
 
     assert _added_notes({}) == _added_notes({"notes_added_after_the_run": []}) == ""
-    assert _added_notes({"notes_added_after_the_run": ["One.", "Two."]}) == "; One. Two."
+    # a note that opens a sentence follows a full stop, not "; " (docs/results.md read "; The run wrote")
+    assert _added_notes({"notes_added_after_the_run": ["One.", "Two."]}) == ". One. Two."
+    assert _added_notes({"notes_added_after_the_run": ["run on a lent H200.", "Two."]}) == "; run on a lent H200. Two."
     row = inference_rows({"folds": 5, "results": {}, "notes_added_after_the_run": ["Shared GPU."]})[0]
-    assert "images/s end to end (from decoded 1024 px images); Shared GPU. |" in row
+    assert "images/s end to end (from decoded 1024 px images). Shared GPU. |" in row
 
 
 def _paired(acc: tuple[float, float, float], auc: tuple[float, float, float],
@@ -1151,27 +1153,37 @@ def _ablation(control: list[str]) -> dict[str, Any]:
 
 def test_the_cifar10_umm_control_is_named_for_what_it_was() -> None:
     """Methods review F2: the first CIFAR-10 ablation's control (``umm.use_rate_reduction=false
-    umm.use_js=false``: single-level, no JS, the objective before issue #13) was called the fair
-    control, which methods.md defines as alpha = 0 with the identical two-level step. The words
-    now come from the control's recorded settings, and against the older control the figure
-    against the nearest fair control (``no_rate_reduction``) stands beside."""
+    umm.use_js=false``: one update per batch, no JS) was called the fair control, which
+    methods.md defines as alpha = 0 with the identical two-level step. The words now come from
+    the control's recorded settings. A review of c59ecb0 (F1): ``no_rate_reduction`` is no
+    nearer the fair control (``use_rate_reduction=false`` ran the inner step alone: single-level
+    too, one update per batch), so UMM against it stands beside with what it is, and the fair
+    control said unmeasured; "older objective" was UMM's, not the control's."""
     from bench.summarize import _ablation_table, _cifar_table, ablation_control_words, headline
 
     old, new = _ablation(["umm.use_rate_reduction=false", "umm.use_js=false"]), _ablation(["umm.alpha=0"])
-    assert ablation_control_words(old) == "the single-level VICReg control (no JS, older objective)"
+    assert ablation_control_words(old) == "the single-level VICReg control (one update per batch, no JS)"
     assert ablation_control_words(new) == "the fair control (umm.alpha=0)"
     assert ablation_control_words(_ablation(["umm.beta=0"])) == "the control (umm.beta=0)"
     assert headline("umm_ablation", old) == (
-        "UMM minus the single-level VICReg control (no JS, older objective): linear -4.39, k-NN@20 -6.40 points; "
-        "minus no_rate_reduction (nearest the fair control): -4.42 / -6.34")
+        "UMM minus the single-level VICReg control (one update per batch, no JS): linear -4.39, k-NN@20 -6.40 "
+        "points; minus no_rate_reduction (JS kept, single-level): -4.42 / -6.34; the fair control not run")
     assert headline("umm_ablation", new) == "UMM minus the fair control (umm.alpha=0): linear -4.39, k-NN@20 -6.40 points"
     old_table, new_table = "\n".join(_ablation_table(old)), "\n".join(_ablation_table(new))
-    assert "| vs single-level VICReg control (no JS, older objective; linear / k-NN points) |" in old_table
-    assert "It is not methods.md's fair control" in old_table and "UMM is -4.42 linear / -6.34 k-NN@20" in old_table
-    assert "+0.03 / -0.06 from that control" in old_table
+    assert "| vs single-level VICReg control (one update per batch, no JS; linear / k-NN points) |" in old_table
+    assert "It is not methods.md's fair control" in old_table
+    assert ("UMM is -4.42 linear / -6.34 k-NN@20 against no_rate_reduction (+0.03 / -0.06 from the control; "
+            "JS kept, outer step off: also single-level, one update per batch; the fair control's second, "
+            "SSL-anchored update was not run, so UMM against the fair control is unmeasured on CIFAR-10)") in old_table
+    assert "one inner step per batch" in old_table  # no optimiser recorded: none named
+    sgd = {**old, "config": {"umm": {"inner_optimizer": "sgd"}}}
+    assert "the plain VICReg loss on the same layers, one SGD step per batch" in "\n".join(_ablation_table(sgd))
+    assert "is UMM's in this run, not the control's" in old_table
+    for gone in ("nearest", "older objective"):
+        assert gone not in old_table and gone not in headline("umm_ablation", old), gone
     assert "| vs fair control (umm.alpha=0; linear / k-NN points) |" in new_table
     assert "not methods.md's fair control" not in new_table and "no_rate_reduction (" not in new_table
     cifar = {"epochs": 100, "linear_probe_top1": 74.64, "knn_top1_k20": 71.74, "knn_top1_k200": 70.05}
-    assert "| VICReg + single-level VICReg control (no JS, older objective; same steps) | 100 + 100 steps |" in (
+    assert "| VICReg + single-level VICReg control (one update per batch, no JS; same steps) | 100 + 100 steps |" in (
         "\n".join(_cifar_table(cifar, old)))
     assert "| VICReg + fair control (umm.alpha=0; same steps) |" in "\n".join(_cifar_table(cifar, new))

@@ -408,3 +408,39 @@ def test_a_what_cell_keeps_its_labelled_piece_only() -> None:
     assert shorten(what, 20) == what  # a figure's verdict keeps its clause to its end
     summary = _summary_rows(RESULTS)
     assert summary["ingest_memory"].startswith("| ingest memory, phantom DRAC layout, 611 train + 386 test … ([")
+
+
+def test_no_page_calls_no_rate_reduction_the_nearest_to_the_fair_control() -> None:
+    """A review of c59ecb0 (F1): ``umm.use_rate_reduction=false`` ran the inner step alone
+    (84f9c5c), so ``no_rate_reduction`` is single-level too, one update per batch, and differs
+    from the CIFAR-10 control by the JS term alone; no variant had the fair control's second,
+    SSL-anchored update. No page, constant or note calls it the nearest to the fair control,
+    the control is named for what it is (not for the run's older objective), each place says
+    the fair control unmeasured, and the note edited into the result file says when and where."""
+    from bench.summarize import JS_KEPT_CONTROL, JS_KEPT_WORDS, SINGLE_LEVEL_CONTROL
+
+    repo = RESULTS.parents[1]
+    texts = {name: " ".join((repo / name).read_text(encoding="utf-8").split())
+             for name in ("README.md", "docs/status.md", "docs/results.md", "docs/methods.md",
+                          "bench/summarize.py", "bench/results/umm_ablation.json")}
+    for name, text in texts.items():
+        for gone in ("nearest to the fair", "nearest the fair", "nearest to methods", "older objective",
+                     "NEAREST_FAIR"):
+            assert gone not in text, (name, gone)
+    assert JS_KEPT_CONTROL == "no_rate_reduction"
+    assert SINGLE_LEVEL_CONTROL == "single-level VICReg control (one update per batch, no JS)"
+    assert "also single-level, one update per batch" in JS_KEPT_WORDS and "unmeasured on CIFAR-10" in JS_KEPT_WORDS
+    for name in ("README.md", "docs/status.md", "docs/results.md"):
+        assert "unmeasured on CIFAR-10" in texts[name], name
+    assert f"from the control; {JS_KEPT_WORDS})" in texts["docs/results.md"]
+    assert ("minus no_rate_reduction (JS kept, single-level): -4.42 / -6.34; the fair control not run"
+            in _figure(_summary_rows(RESULTS)["umm_ablation"]))
+    ablation = json.loads((RESULTS / "umm_ablation.json").read_text(encoding="utf-8"))
+    note = " ".join(ablation["notes_added_after_the_run"])
+    assert "(2026-12-06, commit 3afb576, after a methods review" in note and "unmeasured on CIFAR-10" in note
+    assert f"Note: {note}" in texts["docs/results.md"]  # rendered under its table
+    cifar = json.loads((RESULTS / "cifar10_vicreg.json").read_text(encoding="utf-8"))
+    assert "(2026-12-06, commit 3afb576, after a methods review)" in cifar["notes_added_after_the_run"][0]
+    # the note opens a sentence: after a full stop, not "; The run wrote"
+    assert "not reached. The run wrote" in texts["docs/results.md"]
+    assert "; The run wrote" not in texts["docs/results.md"]
