@@ -45,7 +45,7 @@ __all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "SCORE_ONL
            "command_name", "compare_command", "compare_parser", "export_command", "export_early",
            "export_log_names", "export_parser", "find_tag_command", "option_override_fix", "report_command", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
-           "train_parser"]
+           "train_parser", "train_preset"]
 
 
 DEFAULT_N_BOOT = 1000
@@ -257,25 +257,31 @@ def train_parser() -> argparse.ArgumentParser:
 
 def train_overrides(args: argparse.Namespace) -> list[str]:
     """The overrides of ``python -m drac_ssl.train``'s parsed ``args`` (:func:`train_parser`):
-    with ``--first-try``, first, the tiny first try's settings for the ``-c`` file (the shipped
-    default without one; :func:`drac_ssl.trial_run.first_try_overrides`: its sizes left out
-    where the file's own are no larger; :class:`~drac_ssl.config.PresetOverride` words), so that a ``section.key=value`` typed anywhere wins over them; then its
-    ``section.key=value`` words in their order, then ``--threads N`` as ``run.threads=N``,
+    its ``section.key=value`` words in their order, then ``--threads N`` as ``run.threads=N``,
     last, so that it wins over a ``run.threads=`` typed anywhere; an
-    :class:`~drac_ssl.config.OptionOverride`, which the messages name as ``--threads N``."""
-    from drac_ssl.config import ConfigError, OptionOverride, default_config_file  # PyYAML only
-    from drac_ssl.trial_run import first_try_overrides  # PyYAML only
+    :class:`~drac_ssl.config.OptionOverride`, which the messages name as ``--threads N``.
+    ``--first-try``'s settings are not among them: its sizes depend on the ``-c`` file's own,
+    so :func:`drac_ssl.preflight.read_config` gives them, first, from the file it reads
+    (:func:`train_preset`)."""
+    from drac_ssl.config import OptionOverride  # PyYAML only
 
-    preset = []
-    if getattr(args, "first_try", False):  # its sizes never larger than the -c file's own
-        try:
-            config = args.config if args.config is not None else default_config_file()
-        except ConfigError:  # no shipped configs: said where the command reads its config
-            config = None
-        preset = first_try_overrides(config)
     threads = [] if args.threads is None else [OptionOverride(f"run.threads={args.threads}",
                                                               f"--threads {args.threads}")]
-    return [*preset, *args.overrides, *threads]
+    return [*args.overrides, *threads]
+
+
+def train_preset(args: argparse.Namespace) -> Callable[[Any], list[str]] | None:
+    """The ``preset`` of :func:`drac_ssl.preflight.read_config` for ``python -m drac_ssl.train``'s
+    parsed ``args``: with ``--first-try``, :func:`drac_ssl.trial_run.first_try_overrides`, the
+    tiny first try's settings for the ``-c`` file as read (the shipped default without one;
+    its sizes left out where the file's own are no larger; :class:`~drac_ssl.config.PresetOverride`
+    words, given before :func:`train_overrides`, so that a ``section.key=value`` typed anywhere
+    wins over them); None without it."""
+    if not getattr(args, "first_try", False):
+        return None
+    from drac_ssl.trial_run import first_try_overrides  # PyYAML only
+
+    return first_try_overrides
 
 
 def refuse_train_early(argv: list[str] | None = None) -> None:
@@ -293,7 +299,8 @@ def refuse_train_early(argv: list[str] | None = None) -> None:
 
     overrides = train_overrides(args)
     try:
-        refusal = reading_refusal(args.config if args.config is not None else default_config_file(), overrides)
+        refusal = reading_refusal(args.config if args.config is not None else default_config_file(), overrides,
+                                  train_preset(args))
     except ConfigError as exc:  # no -c and no shipped configs (an install that lost them)
         refusal = str(exc)
     if refusal:
