@@ -1773,16 +1773,47 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
                 "patients, one per fold")
         return
     short = {g: n for g, n in counts.items() if 0 < n < k}
-    if not short:
-        return
-    from data_prep.folds import rare_grade
+    if short:
+        what, fix = _rare_grades_words(facts, short, unit, k)
+        c.error("data.n_folds", what, fix)
+
+
+def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: int) -> tuple[str, str]:
+    """(what is wrong, the fix, in settings) of the grades ``short`` (grade -> its ``unit``s,
+    fewer than the ``k`` folds), said once for all of them: one grade in the ingest's words
+    (:func:`data_prep.folds.rare_grade`, its note on such folds); several in one sentence
+    (``grade 0 (Normal) has only 4 labelled images, grade 1 (NPDR) only 4 ...``), their
+    fixes joined: the fold count that suits them all or more images of each, then, for a
+    grade of one image (no fold count helps), its own fix."""
+    from data_prep.folds import FOLD_UNITS, rare_grade_parts
+    from data_prep.grades import grade_label
     from data_prep.problems import as_config_keys
 
-    fewest = min(short.values())
-    for g, n in sorted(short.items()):  # in the ingest's words (its note on such folds)
-        what, fix = rare_grade(g, facts.grade_names, n, unit, k, fewest, where=f" in {facts.source}",
-                               rows=facts.grade_rows.get(g, []), labels=facts.labels_name)
-        c.error("data.n_folds", what, as_config_keys(fix))
+    fewest, where = min(short.values()), f" in {facts.source}"
+    parts = {g: rare_grade_parts(g, facts.grade_names, n, unit, k, fewest, where=where,
+                                 rows=facts.grade_rows.get(g, []), labels=facts.labels_name)
+             for g, n in sorted(short.items())}
+    labels = {g: grade_label(g, facts.grade_names) for g in parts}
+    by_count = {g: folds for g, (_, folds, _) in parts.items() if folds is not None}
+    fix = [add for _, folds, add in parts.values() if folds is None]  # one image: more, or a merge
+    if len(by_count) == 1:  # the ingest's words
+        ((g, folds),) = by_count.items()
+        fix.append(f"--folds {folds}, or {parts[g][2]}")
+    elif by_count:
+        more = config_module.in_words([labels[g] for g in by_count], "and")
+        fix.append(f"--folds {min(by_count.values())}, or add labelled {more} {FOLD_UNITS[unit].more} "
+                   f"(at least {k} of each for {k} folds)")
+    if len(parts) == 1:
+        ((what, _, _),) = parts.values()
+        return what, as_config_keys("; and ".join(fix))
+    first, *rest = sorted(short)
+    counts = [f"{labels[first]} has only {FOLD_UNITS[unit].count(short[first])}",
+              *(f"{labels[g]} only {short[g]}" for g in rest)]
+    without = [f"{counted(k - short[first], 'fold')} would validate without any {labels[first]} image",
+               *(f"{k - short[g]} without any {labels[g]} image" for g in rest)]
+    what = (f"{config_module.in_words(counts, 'and')}{where}; stratified {k}-fold cross-validation needs "
+            f"at least {k} of every grade ({config_module.in_words(without, 'and')})")
+    return what, as_config_keys("; and ".join(fix))
 
 
 def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:

@@ -75,6 +75,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     get,
     ingest_modality,
     load_config,
+    parse_override,
     read_yaml,
     run_name_problem,
     save_config,
@@ -1349,50 +1350,77 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     return run_dir
 
 
-_ONE_SETTING = re.compile(r"(?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*=\S+")
+_ONE_SETTING = re.compile(r"(?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*=(?:\[[^\[\]]*\]|[^\s\[]\S*)")
+"""A fix that is one setting's ``key=value`` as one shell word: a value without spaces
+(``pretrain.batch_size=16``) or one list, spaces and all (``data.cache_sizes=[128, 256]``);
+not a fix in words (``data.n_folds=3, or add labelled ...``). :func:`one_setting_fix` reads it too."""
+
+
+def one_setting_fix(fix: str) -> bool:
+    """Whether a finding's ``fix`` is one setting's value that a command can carry as one
+    ``key=value`` word (:data:`_ONE_SETTING`, and it reads as an override of a setting there
+    is: :func:`drac_ssl.config.parse_override`), not words to act on by hand."""
+    if not _ONE_SETTING.fullmatch(fix):
+        return False
+    try:
+        get(Config(), ".".join(parse_override(fix)[0]))
+    except (ConfigError, AttributeError):
+        return False
+    return True
+
+
+def first_try_size_line(run_dir: Path) -> str:
+    """``note: runs/first-try (312.4 MiB) can be deleted once ...``: the first try's folder and
+    what removing it frees (:func:`_freed_mib`: the files' apparent sizes, a file another run
+    folder holds by a hard link counted apart, as it frees nothing), measured now."""
+    freed, shared = _freed_mib(run_dir)
+    also = f"; {shared:.1f} MiB more are hard links another run folder holds" if shared else ""
+    return (f"note: {run_dir} ({freed:.1f} MiB{also}) can be deleted once you no longer need it: "
+            f"the full run, in a folder of its own, does not read it")
 
 
 def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     """At the end of a ``--first-try`` run in ``run_dir``: the errors the full run after it (the
-    same command without ``--first-try``: the ``-c`` file and the overrides typed,
-    ``sources.overrides`` of :func:`drac_ssl.preflight.read_config`) would be refused for at
+    same command without ``--first-try``: the ``-c`` file, as this run read it, and the
+    overrides typed, ``sources.overrides`` of :func:`drac_ssl.preflight.read_config`, applied
+    again by :func:`drac_ssl.preflight.apply_overrides`) would be refused for at
     once, judged from the first try's ingest (:func:`drac_ssl.preflight.new_run_problems`:
     batch sizes against the images, images per grade against ``data.n_folds`` ...), each
     ``note: the full run (without --first-try) would stop: ...`` with its fix, then ``next:``
     the full run's command with the fixes that are one setting's value
-    (``pretrain.batch_size=16``) typed on it (:func:`drac_ssl.run_state.command_without`).
-    A ``run.name`` the user typed names this first try's folder, so the command gets
-    ``run.name=NAME-2`` (with a note); problems whose fix is not one setting are counted on the
-    ``next:`` line as still to fix by hand. [] when the full run would pass these checks and
-    its folder is its own (or ``sources`` has no ``-c`` file). A trial
-    user's first try on 30 photographs passed at batch 8; the full run was refused at once
-    for its batch of 32."""
+    (``pretrain.batch_size=16``, ``data.cache_sizes=[128, 256]``: :func:`one_setting_fix`) in
+    place of the words typed for those settings, each setting once and each word quoted for a
+    shell (:func:`drac_ssl.run_state.command_without`). A ``run.name`` the user typed names
+    this first try's folder, so the command gets ``run.name=NAME-2`` (with a note); problems
+    whose fix is not one setting are counted on the ``next:`` line as still to fix by hand.
+    Last, the first try's folder and its size, to delete once it is no longer needed
+    (:func:`first_try_size_line`). [] when ``sources`` has no ``-c`` file. A trial user's first
+    try on 30 photographs passed at batch 8; the full run was refused at once for its batch
+    of 32."""
     fixes = getattr(sources, "fixes", None)
-    if fixes is None:
+    file = getattr(sources, "file", None)
+    if fixes is None or file is None:
         return []
     overrides = [o for o in getattr(sources, "overrides", []) if not isinstance(o, PresetOverride)]
-    cfg, full_sources, read = preflight.read_config(fixes.file, overrides)
+    cfg, full_sources, read = preflight.apply_overrides(file, overrides)  # the file is not read again
     if any(f.unread for f in read):
         return []
     problems = preflight.new_run_problems(cfg, run_dir, full_sources)
     lines = [f"note: the full run (without {FIRST_TRY_OPTION}) would stop: {f.line}" for f in problems]
-    settings = list(dict.fromkeys(f.fix for f in problems if _ONE_SETTING.fullmatch(f.fix)))
-    by_hand = sum(1 for f in problems if not _ONE_SETTING.fullmatch(f.fix))
-    typed_names = [o.strip().split("=", 1)[1] for o in overrides if o.strip().startswith("run.name=")]
-    if typed_names:  # the typed run.name is this first try's folder: the full run needs its own
-        name = typed_names[-1]
+    settings = list(dict.fromkeys(f.fix for f in problems if one_setting_fix(f.fix)))
+    by_hand = sum(1 for f in problems if not one_setting_fix(f.fix))
+    if "run.name" in preflight.user_typed(full_sources):  # this first try's folder: the full run needs its own
+        name = cfg.run.name
         settings.append(f"run.name={name}-2")
         lines.append(f"note: the full run needs a folder of its own: run.name={name} is this first "
                      f"try's ({run_dir}), which it would be refused in; run.name={name}-2 below")
-    if not lines:
-        return []
     command = command_without(run_dir, FIRST_TRY_OPTION, settings) if settings else ""
     if command:
         fixes = "this fix" if len(settings) == 1 else "these fixes"
         rest = (f" (and {by_hand} problem(s) above to fix by hand: the command alone would still stop)"
                 if by_hand else "")
         lines.append(f"next: the full run, with {fixes}{rest}: {command}")
-    return lines
+    return [*lines, first_try_size_line(run_dir)]
 
 
 def result_line(run_dir: Path) -> str | None:
