@@ -295,7 +295,9 @@ def test_a_first_try_setting_refused_with_the_users_names_the_option() -> None:
 @pytest.mark.parametrize("argv", [["--print-config", "fundus", FIRST_TRY_OPTION],
                                   [FIRST_TRY_OPTION, "--print-config=fundus"],
                                   ["--print-config", "fundus", "pretrain.epochs=2"],
-                                  ["-c", "drac", "--print-config", "fundus"]])
+                                  ["-c", "drac", "--print-config", "fundus"],
+                                  ["--threads=2", "--print-config", "fundus", "run.name=x"],
+                                  ["pretrain.epochs=2", "--config=drac", "--print-config=fundus", FIRST_TRY_OPTION]])
 def test_print_config_refuses_what_it_would_ignore(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Review F5: ``--print-config NAME --first-try`` printed the file without the preset and said
     nothing; an override or -c beside it was ignored alike. Each is a usage error (exit 2,
