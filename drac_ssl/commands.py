@@ -45,7 +45,7 @@ __all__ = ["CHECK_EXIT_CODES", "DEFAULT_N_BOOT", "EXPORT_EXIT_CODES", "SCORE_ONL
            "command_name", "compare_command", "compare_parser", "export_command", "export_early",
            "export_log_names", "export_parser", "find_tag_command", "option_override_fix", "report_command", "report_parser",
            "refuse_train_early", "score_arguments_problem", "train_command", "train_overrides",
-           "train_parser"]
+           "train_parser", "train_preset"]
 
 
 DEFAULT_N_BOOT = 1000
@@ -120,25 +120,20 @@ class PrintConfig(argparse.Action):
         setattr(namespace, self.dest, values)  # written once the rest is parsed: it takes nothing else
 
     @staticmethod
-    def write(parser: argparse.ArgumentParser, values: str, argv: list[str]) -> None:
-        """Print the config file ``values`` names and exit 0; exit 2 when the command line
-        ``argv`` holds anything besides ``--print-config NAME`` (it would be ignored)."""
+    def write(parser: argparse.ArgumentParser, parsed: argparse.Namespace, argv: list[str]) -> None:
+        """Print the config file ``parsed.print_config`` names and exit 0; exit 2 when ``parsed``
+        (``parser``'s reading of the command line ``argv``) holds anything besides
+        ``--print-config NAME`` (it would be ignored), named as ``argv`` typed it
+        (:func:`_given_besides`)."""
         from drac_ssl.config import ConfigError, config_file, shadowed_config_words  # PyYAML only
 
-        others, skip = [], False
-        for word in argv:
-            if skip or word.startswith("--print-config="):
-                skip = False
-                continue
-            if word == "--print-config":
-                skip = True
-                continue
-            others.append(word)
+        values = parsed.print_config
+        others = _given_besides(parser, parsed, argv, "print_config")
         if others:
             parser.error(f"--print-config prints the config file {values} as it is and takes nothing else: "
                          f"{' '.join(others)} would not change what it prints.\n  fix: {parser.prog} "
                          f"--print-config {values} > my.yaml alone"
-                         + ("" if any(w.startswith(("-c", "--config")) for w in others)
+                         + ("" if getattr(parsed, "config", None) is not None
                             else f"; or, to run with them, -c {values} in its place"))
         try:
             text = config_file(values).read_text(encoding="utf-8")
@@ -173,8 +168,38 @@ class OverrideParser(argparse.ArgumentParser):
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}{option_override_fix(extras, argv)}")
         if getattr(parsed, "print_config", None) is not None:  # --print-config NAME: printed, exit
-            PrintConfig.write(self, parsed.print_config, argv)
+            PrintConfig.write(self, parsed, argv)
         return parsed
+
+
+def _given_besides(parser: argparse.ArgumentParser, parsed: argparse.Namespace, argv: list[str],
+                   dest: str) -> list[str]:
+    """What the command line gave besides the option stored in ``dest``: each argument of
+    ``parser`` whose value in ``parsed`` is not its default (an option: its words as ``argv``
+    typed them, ``-c drac``, ``--config=drac``, ``--first-try``; the positional overrides: each
+    word), in the order ``argv`` typed them."""
+    given: list[tuple[int, list[str]]] = []
+    for action in parser._actions:
+        value = getattr(parsed, action.dest, action.default)
+        if action.dest in (dest, argparse.SUPPRESS) or value == action.default or value in ([], None):
+            continue
+        if not action.option_strings:  # the overrides: the words themselves, where they stand
+            taken: set[int] = set()
+            for word in value:
+                at = next((i for i, w in enumerate(argv) if w == word and i not in taken), len(argv))
+                taken.add(at)
+                given.append((at, [word]))
+            continue
+        # the option as typed (its last time: the value parsed): --opt VALUE, --opt=VALUE
+        # (-cVALUE) or a flag
+        at = max((i for i, w in enumerate(argv) if w in action.option_strings or (
+            action.nargs != 0 and w.startswith(tuple(action.option_strings)))), default=None)
+        if at is None:  # not in argv as typed (a default set otherwise): named by the parser
+            given.append((len(argv), [action.option_strings[0], *([] if action.nargs == 0 else [str(value)])]))
+            continue
+        takes_next = action.nargs != 0 and argv[at] in action.option_strings and at + 1 < len(argv)
+        given.append((at, argv[at:at + 2] if takes_next else [argv[at]]))
+    return [word for _, words in sorted(given) for word in words]
 
 
 def option_override_fix(extras: list[str], argv: list[str]) -> str:
@@ -257,25 +282,31 @@ def train_parser() -> argparse.ArgumentParser:
 
 def train_overrides(args: argparse.Namespace) -> list[str]:
     """The overrides of ``python -m drac_ssl.train``'s parsed ``args`` (:func:`train_parser`):
-    with ``--first-try``, first, the tiny first try's settings for the ``-c`` file (the shipped
-    default without one; :func:`drac_ssl.trial_run.first_try_overrides`: its sizes left out
-    where the file's own are no larger; :class:`~drac_ssl.config.PresetOverride` words), so that a ``section.key=value`` typed anywhere wins over them; then its
-    ``section.key=value`` words in their order, then ``--threads N`` as ``run.threads=N``,
+    its ``section.key=value`` words in their order, then ``--threads N`` as ``run.threads=N``,
     last, so that it wins over a ``run.threads=`` typed anywhere; an
-    :class:`~drac_ssl.config.OptionOverride`, which the messages name as ``--threads N``."""
-    from drac_ssl.config import ConfigError, OptionOverride, default_config_file  # PyYAML only
-    from drac_ssl.trial_run import first_try_overrides  # PyYAML only
+    :class:`~drac_ssl.config.OptionOverride`, which the messages name as ``--threads N``.
+    ``--first-try``'s settings are not among them: its sizes depend on the ``-c`` file's own,
+    so :func:`drac_ssl.preflight.read_config` gives them, first, from the file it reads
+    (:func:`train_preset`)."""
+    from drac_ssl.config import OptionOverride  # PyYAML only
 
-    preset = []
-    if getattr(args, "first_try", False):  # its sizes never larger than the -c file's own
-        try:
-            config = args.config if args.config is not None else default_config_file()
-        except ConfigError:  # no shipped configs: said where the command reads its config
-            config = None
-        preset = first_try_overrides(config)
     threads = [] if args.threads is None else [OptionOverride(f"run.threads={args.threads}",
                                                               f"--threads {args.threads}")]
-    return [*preset, *args.overrides, *threads]
+    return [*args.overrides, *threads]
+
+
+def train_preset(args: argparse.Namespace) -> Callable[[Any], list[str]] | None:
+    """The ``preset`` of :func:`drac_ssl.preflight.read_config` for ``python -m drac_ssl.train``'s
+    parsed ``args``: with ``--first-try``, :func:`drac_ssl.trial_run.first_try_overrides`, the
+    tiny first try's settings for the ``-c`` file as read (the shipped default without one;
+    its sizes left out where the file's own are no larger; :class:`~drac_ssl.config.PresetOverride`
+    words, given before :func:`train_overrides`, so that a ``section.key=value`` typed anywhere
+    wins over them); None without it."""
+    if not getattr(args, "first_try", False):
+        return None
+    from drac_ssl.trial_run import first_try_overrides  # PyYAML only
+
+    return first_try_overrides
 
 
 def refuse_train_early(argv: list[str] | None = None) -> None:
@@ -293,7 +324,8 @@ def refuse_train_early(argv: list[str] | None = None) -> None:
 
     overrides = train_overrides(args)
     try:
-        refusal = reading_refusal(args.config if args.config is not None else default_config_file(), overrides)
+        refusal = reading_refusal(args.config if args.config is not None else default_config_file(), overrides,
+                                  train_preset(args))
     except ConfigError as exc:  # no -c and no shipped configs (an install that lost them)
         refusal = str(exc)
     if refusal:

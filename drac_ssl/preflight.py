@@ -45,7 +45,7 @@ import shutil
 import tempfile
 import textwrap
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,19 +78,23 @@ __all__ = [
     "PIPELINE",
     "DataFacts",
     "Finding",
+    "ConfigFile",
     "PreflightError",
+    "PresetOf",
     "Sources",
     "after_ingest",
+    "apply_overrides",
     "check",
     "missing_outputs",
     "pretrain_checkpoints_needed",
     "read_config",
+    "read_config_file",
     "reading_refusal",
     "run",
     "setting_problems",
     "stages_to_run",
     "typed_override",
-    "typed_words",
+    "user_typed",
     "umm_refusal",
 ]
 
@@ -227,9 +231,13 @@ class Sources(dict[str, str]):
     applied, the others replaced by the user's own override of the setting."""
 
     overrides: list[str]
-    """The command line's overrides as :func:`read_config` was given them, in order (the
+    """The command line's overrides as :func:`read_config` applied them, in order (the
     preset's and options' words among them): what :func:`drac_ssl.train.full_run_lines` reads
     the same command without ``--first-try`` from."""
+
+    file: ConfigFile | None = None
+    """The ``-c`` file as :func:`read_config` read it, before any override: what
+    :func:`apply_overrides` gives other overrides to without reading the file again."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -238,46 +246,98 @@ class Sources(dict[str, str]):
         self.overrides = []
 
 
-def read_config(path: str | os.PathLike[str] | None = None,
-                overrides: list[str] | None = None) -> tuple[Config, dict[str, str], list[Finding]]:
+@dataclass(frozen=True)
+class ConfigFile:
+    """A ``-c`` file as :func:`read_config_file` read it, before any override: ``cfg`` the
+    defaults with each of its good settings applied, ``where`` each setting it set -> its
+    ``FILE:LINE``, ``findings`` the problems of reading it (``unread``: it could not be read at
+    all), ``fixes`` the file's configuration the fixes suggest values from and
+    ``resolved_file`` whether it is a run's resolved ``config.yaml``; without a file, the
+    built-in defaults and nothing else."""
+
+    cfg: Config
+    where: dict[str, str]
+    findings: tuple[Finding, ...] = ()
+    fixes: FixBase | None = None
+    resolved_file: bool = False
+
+    @property
+    def unread(self) -> bool:
+        """The file could not be read at all (its settings are the defaults)."""
+        return any(f.unread for f in self.findings)
+
+
+def read_config_file(path: str | os.PathLike[str] | None = None) -> ConfigFile:
+    """Defaults, then the YAML file ``path`` (a file or a shipped config's name,
+    :func:`drac_ssl.config.config_file`; None: the defaults alone), read once: each bad key or
+    value a :class:`Finding` (with its ``FILE:LINE``), the good ones applied. The first half of
+    :func:`read_config`; :func:`apply_overrides` is the second."""
+    cfg, where, findings = Config(), {}, []
+    if path is None:
+        return ConfigFile(cfg, where)
+    p = Path(path)
+    try:
+        p = config_module.config_file(path)  # a shipped config's name: its file
+        data = config_module._load_yaml(p)
+    except ConfigError as exc:
+        findings.append(Finding("", None, str(exc), unread=True))
+        data = {}
+    for parts, value in _leaves(data):
+        line = config_module._key_line(p, ".".join(parts))
+        try:
+            cfg = config_module._merge(cfg, config_module._nest(parts, value), line)
+        except ConfigError as exc:
+            findings.append(_reading_finding(exc))
+        else:
+            where[".".join(parts)] = line
+    resolved_file = False
+    try:
+        with open(p, encoding="utf-8", errors="replace") as fh:
+            resolved_file = fh.readline().startswith(config_module.RESOLVED_HEADER)
+    except OSError:  # unreadable: already a finding above
+        pass
+    return ConfigFile(cfg, where, tuple(findings), FixBase(cfg, str(p)), resolved_file)
+
+
+PresetOf = Callable[[Config | None], list[str]]
+"""A preset option's overrides (:class:`~drac_ssl.config.PresetOverride` words) from the ``-c``
+file's configuration as read (None: a file that could not be read), as
+:func:`drac_ssl.trial_run.first_try_overrides` gives ``--first-try``'s."""
+
+
+def read_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None,
+                preset: PresetOf | None = None) -> tuple[Config, dict[str, str], list[Finding]]:
     """Defaults, the YAML file, then ``key=value`` overrides, like
     :func:`drac_ssl.config.load_config`, but a bad key or value does not stop the reading
-    (``path``: a YAML file or a shipped config's name, :func:`drac_ssl.config.config_file`):
+    (``path``: a YAML file or a shipped config's name, :func:`drac_ssl.config.config_file`),
+    and the file is read once (:func:`read_config_file`, then :func:`apply_overrides`).
+    ``preset``: a preset option's overrides from the file's configuration (``--first-try``'s
+    sizes depend on the file's own: :func:`drac_ssl.trial_run.first_try_overrides`), given
+    before ``overrides``, which win.
 
     Returns:
         ``(cfg, sources, findings)``: the configuration with every good setting applied;
         ``sources`` (a :class:`Sources`) maps each dotted key that was set to where (``FILE:LINE``
         or ``command line 'k=v'``) and holds the file's configuration the fixes suggest values
-        from; ``findings`` the unknown keys, bad types and YAML errors,
-        each with its location (a file that cannot be read at all: ``unread``, and its
-        settings are the defaults). The value checks are :func:`check`'s.
+        from and the file as read (``sources.file``); ``findings`` the unknown keys, bad types
+        and YAML errors, each with its location (a file that cannot be read at all: ``unread``,
+        and its settings are the defaults). The value checks are :func:`check`'s.
     """
-    cfg, sources, findings = Config(), Sources(), []
-    if path is not None:
-        p = Path(path)
-        try:
-            p = config_module.config_file(path)  # a shipped config's name: its file
-            data = config_module._load_yaml(p)
-        except ConfigError as exc:
-            findings.append(Finding("", None, str(exc), unread=True))
-            data = {}
-        for parts, value in _leaves(data):
-            where = config_module._key_line(p, ".".join(parts))
-            try:
-                cfg = config_module._merge(cfg, config_module._nest(parts, value), where)
-            except ConfigError as exc:
-                findings.append(_reading_finding(exc))
-            else:
-                sources[".".join(parts)] = where
-        sources.fixes = FixBase(cfg, str(p))
-        try:
-            with open(p, encoding="utf-8", errors="replace") as fh:
-                sources.resolved_file = fh.readline().startswith(config_module.RESOLVED_HEADER)
-        except OSError:  # unreadable: already a finding above
-            pass
-    sources.overrides = list(overrides or [])
-    given = config_module.typed_keys(overrides or [])
-    for arg, problem in config_module.split_overrides(overrides or []):
+    return apply_overrides(read_config_file(path), overrides, preset)
+
+
+def apply_overrides(file: ConfigFile, overrides: list[str] | None = None, preset: PresetOf | None = None
+                    ) -> tuple[Config, dict[str, str], list[Finding]]:
+    """:func:`read_config` of a ``-c`` file already read (``file``, :func:`read_config_file`;
+    ``sources.file`` of an earlier reading) with the command line's ``overrides``, the
+    ``preset``'s first (see :func:`read_config`): nothing is read from disk."""
+    cfg, findings = file.cfg, list(file.findings)
+    sources = Sources(file.where)
+    sources.fixes, sources.resolved_file, sources.file = file.fixes, file.resolved_file, file
+    words = [*(preset(None if file.unread else file.cfg) if preset is not None else []), *(overrides or [])]
+    sources.overrides = words
+    given = config_module.typed_keys(words)
+    for arg, problem in config_module.split_overrides(words):
         if problem:  # a list split at its spaces by the shell: its words said once, together
             findings.append(Finding("", None, problem))
             continue
@@ -298,22 +358,22 @@ def read_config(path: str | os.PathLike[str] | None = None,
                     sources.presets.append(arg)
             else:
                 sources.options.pop(".".join(leaf), None)
-    for key, words in config_module.repeated_overrides(overrides or []):
+    for key, repeated in config_module.repeated_overrides(words):
         try:
             value = get(cfg, key)
         except AttributeError:  # an unknown setting: its own error says so
             continue
-        last = words[-1]
+        last = repeated[-1]
         if isinstance(last, config_module.OptionOverride):  # --threads N: put last, so it wins
-            others = list(dict.fromkeys(words[:-1]))
+            others = list(dict.fromkeys(repeated[:-1]))
             what = (f"given as {last.typed} and as {config_module.in_words(others, 'and')} on the "
                     f"command line: {last.typed} is used (the option wins, wherever each stands)")
             findings.append(Finding(key, value, what, f"keep one: {last.typed}, or "
                                                       f"{config_module.in_words(others)} alone",
                                     severity="warning", where=f"{TYPED}{last.typed}'"))
             continue
-        times = "twice" if len(words) == 2 else f"{len(words)} times"
-        said = [f"'{w}'" for w in words]
+        times = "twice" if len(repeated) == 2 else f"{len(repeated)} times"
+        said = [f"'{w}'" for w in repeated]
         findings.append(Finding(key, value, f"given {times} on the command line, {', '.join(said[:-1])} "
                                             f"then {said[-1]}: the last is used", f"keep one: {last}",
                                 severity="warning", where=f"{TYPED}{last}'"))
@@ -339,17 +399,21 @@ def typed_override(where: str) -> str | None:
     return where[len(TYPED):-1] if where.startswith(TYPED) and where.endswith("'") else None
 
 
-def typed_words(sources: dict[str, str] | None) -> dict[str, str]:
+def user_typed(sources: dict[str, str] | None, *, presets: bool = False) -> dict[str, str]:
     """Each setting typed on the command line -> its ``key=value`` word as typed
-    (``{"run.name": "run.name=rm-tiny"}``), from ``sources`` of :func:`read_config` (none for
-    None): what :func:`drac_ssl.runtime.command_changes` replaces rather than adds. A setting
-    a preset option set (``--first-try``: :class:`~drac_ssl.config.PresetOverride`) is not
-    one: a fix adds its ``key=value``, which wins over the preset (replacing the option would
-    drop its other settings)."""
+    (``{"run.name": "run.name=rm-tiny"}``; an option's as typed, ``--threads 2``), from
+    ``sources`` of :func:`read_config` (none for None): the one answer to "did the user type
+    this setting". A setting a preset option set (``--first-try``:
+    :class:`~drac_ssl.config.PresetOverride`) is not one the user typed, so a fix adds its
+    ``key=value``, which wins over the preset (replacing the option would drop its other
+    settings; :func:`drac_ssl.runtime.command_changes`), and a setting the saved config puts
+    back is not one "this command changes". ``presets=True``: every setting the command line
+    set, a preset's too (its word the option, ``--first-try``): what a command rebuilt from
+    this one must carry, and what a run records as set on its command line."""
     options = getattr(sources, "options", None) or {}
     return {key: word for key, where in (sources or {}).items()
             if (word := typed_override(where)) is not None
-            and not isinstance(options.get(key), config_module.PresetOverride)}
+            and (presets or not isinstance(options.get(key), config_module.PresetOverride))}
 
 
 def _where(setting: str, sources: dict[str, str] | None, cfg: Config) -> str:
@@ -577,10 +641,10 @@ class _Findings:
         return command_changes(settings, self.typed(), also)
 
     def typed(self) -> dict[str, str] | None:
-        """:func:`typed_words` of this check's ``sources``; None without them (a Config built
+        """:func:`user_typed` of this check's ``sources``; None without them (a Config built
         in code): :func:`drac_ssl.runtime.command_changes` then reads the enclosing
         :func:`drac_ssl.runtime.typed_settings` block's."""
-        return None if self.sources is None else typed_words(self.sources)
+        return None if self.sources is None else user_typed(self.sources)
 
 
 # --------------------------------------------------------------------------------------
@@ -1664,7 +1728,7 @@ def _check_inner_split(c: _Findings, cfg: Config, data_dir: Path) -> None:
     problem = inner_split_problem(cfg, rows)
     if problem:
         run_dir = data_dir.parent
-        typed = typed_words(c.sources)
+        typed = user_typed(c.sources)
         c.error("finetune.keep", f"{problem.removeprefix('finetune.keep=inner: ').rstrip('.')} (the ingest in {data_dir})",
                 inner_split_fix(run_dir, new_run=bool(blocking_outputs(run_dir)), typed=typed))
 
@@ -1709,16 +1773,47 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
                 "patients, one per fold")
         return
     short = {g: n for g, n in counts.items() if 0 < n < k}
-    if not short:
-        return
-    from data_prep.folds import rare_grade
+    if short:
+        what, fix = _rare_grades_words(facts, short, unit, k)
+        c.error("data.n_folds", what, fix)
+
+
+def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: int) -> tuple[str, str]:
+    """(what is wrong, the fix, in settings) of the grades ``short`` (grade -> its ``unit``s,
+    fewer than the ``k`` folds), said once for all of them: one grade in the ingest's words
+    (:func:`data_prep.folds.rare_grade`, its note on such folds); several in one sentence
+    (``grade 0 (Normal) has only 4 labelled images, grade 1 (NPDR) only 4 ...``), their
+    fixes joined: the fold count that suits them all or more images of each, then, for a
+    grade of one image (no fold count helps), its own fix."""
+    from data_prep.folds import FOLD_UNITS, rare_grade_parts
+    from data_prep.grades import grade_label
     from data_prep.problems import as_config_keys
 
-    fewest = min(short.values())
-    for g, n in sorted(short.items()):  # in the ingest's words (its note on such folds)
-        what, fix = rare_grade(g, facts.grade_names, n, unit, k, fewest, where=f" in {facts.source}",
-                               rows=facts.grade_rows.get(g, []), labels=facts.labels_name)
-        c.error("data.n_folds", what, as_config_keys(fix))
+    fewest, where = min(short.values()), f" in {facts.source}"
+    parts = {g: rare_grade_parts(g, facts.grade_names, n, unit, k, fewest, where=where,
+                                 rows=facts.grade_rows.get(g, []), labels=facts.labels_name)
+             for g, n in sorted(short.items())}
+    labels = {g: grade_label(g, facts.grade_names) for g in parts}
+    by_count = {g: folds for g, (_, folds, _) in parts.items() if folds is not None}
+    fix = [add for _, folds, add in parts.values() if folds is None]  # one image: more, or a merge
+    if len(by_count) == 1:  # the ingest's words
+        ((g, folds),) = by_count.items()
+        fix.append(f"--folds {folds}, or {parts[g][2]}")
+    elif by_count:
+        more = config_module.in_words([labels[g] for g in by_count], "and")
+        fix.append(f"--folds {min(by_count.values())}, or add labelled {more} {FOLD_UNITS[unit].more} "
+                   f"(at least {k} of each for {k} folds)")
+    if len(parts) == 1:
+        ((what, _, _),) = parts.values()
+        return what, as_config_keys("; and ".join(fix))
+    first, *rest = sorted(short)
+    counts = [f"{labels[first]} has only {FOLD_UNITS[unit].count(short[first])}",
+              *(f"{labels[g]} only {short[g]}" for g in rest)]
+    without = [f"{counted(k - short[first], 'fold')} would validate without any {labels[first]} image",
+               *(f"{k - short[g]} without any {labels[g]} image" for g in rest)]
+    what = (f"{config_module.in_words(counts, 'and')}{where}; stratified {k}-fold cross-validation needs "
+            f"at least {k} of every grade ({config_module.in_words(without, 'and')})")
+    return what, as_config_keys("; and ".join(fix))
 
 
 def _check_ingest_folds(c: _Findings, facts: DataFacts) -> None:
@@ -2192,15 +2287,17 @@ def check(cfg: Config, run_dir: str | os.PathLike[str], sources: dict[str, str] 
     return sorted(c.items, key=lambda f: f.severity != "error")
 
 
-def reading_refusal(path: str | os.PathLike[str] | None, overrides: list[str]) -> str:
+def reading_refusal(path: str | os.PathLike[str] | None, overrides: list[str],
+                    preset: PresetOf | None = None) -> str:
     """The refusal of ``python -m drac_ssl.train`` before torch loads (~10 s on a loaded
-    machine): "" when the configuration reads without a problem (:func:`read_config`; the full
-    :func:`run` follows, after the imports). Else the text of the :class:`PreflightError` that
+    machine): "" when the configuration reads without a problem (:func:`read_config` of
+    ``path``, ``overrides`` and ``preset``; the full :func:`run` follows, after the imports).
+    Else the text of the :class:`PreflightError` that
     lists the reading problems (unknown settings, bad types, inf or NaN, a file that cannot be
     read) with the checks that need neither torch nor the data: choices, the number ranges of
     the stages of ``run.stages``, ``run.stages`` and ``run.name``. The checks against the data
     and the device are left to the rerun with these fixed (said on the last line)."""
-    cfg, sources, findings = read_config(path, overrides)
+    cfg, sources, findings = read_config(path, overrides, preset)
     if not any(f.severity == "error" for f in findings):
         return ""
     if not any(f.unread for f in findings):

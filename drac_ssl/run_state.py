@@ -685,27 +685,46 @@ def resume_command_and_note(run_dir: str | os.PathLike[str], stages: list[str] |
                                 f"run.name={full.name}", *more])]), ""
 
 
+def _setting_of(word: str) -> str:
+    """The dotted setting a command-line ``word`` overrides (``data.grades`` of
+    ``data.grades=[a, b]``, of ``'data.grades = [a, b]'`` typed with spaces too, as the
+    configuration reads it); '' for a word that is no ``section.key=value`` override (an
+    option, a path)."""
+    key, eq, _ = word.partition("=")
+    key = key.strip()
+    return key if eq and "." in key and not key.startswith("-") and not any(c.isspace() for c in key) else ""
+
+
 def command_without(run_dir: str | os.PathLike[str], option: str, settings: list[str] | None = None) -> str:
     """The run's last training command line (``invocations.jsonl``'s ``argv``, each word quoted
     as :func:`resume_command_and_note` quotes it, with its ``cd`` to the folder it ran in when
     that is not the current one) without the word ``option`` (``--first-try``: the full run
-    after a first try), each ``key=value`` of ``settings`` in place of a typed word of the same
-    setting, else added at the end; "" for a run whose records have no ``argv``."""
+    after a first try), each ``key=value`` of ``settings`` in place of the typed words of the
+    same setting (at the last one's place), else added at the end. Each setting is given once:
+    a setting typed more than once keeps its last word, the one the configuration read; words
+    are matched by the setting they set, as typed with spaces or not. "" for a run whose
+    records have no ``argv``."""
     from drac_ssl.config import shell_word
 
     last = last_training(Path(run_dir)) or {}
     argv = last.get("argv")
     if not (isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv)):
         return ""
-    words = [a for a in argv if a != option]
+    words, after_option = [], False
+    for word in argv:
+        if word != option:  # the word after -c is its file, whatever it holds
+            words.append((word, "" if after_option else _setting_of(word)))
+        after_option = word in ("-c", "--config")
     for setting in settings or []:
-        key = setting.split("=", 1)[0]
-        at = [i for i, a in enumerate(words) if a.split("=", 1)[0] == key]
+        key = _setting_of(setting)
+        at = [i for i, (_, k) in enumerate(words) if k == key]
         if at:
-            words[at[-1]] = setting
+            words[at[-1]] = (setting, key)
         else:
-            words.append(setting)
-    command = " ".join(shell_word(a) for a in words)
+            words.append((setting, key))
+    last_of = {k: i for i, (_, k) in enumerate(words) if k}
+    kept = [w for i, (w, k) in enumerate(words) if not k or last_of[k] == i]
+    command = " ".join(shell_word(a) for a in kept)
     cwd = last.get("cwd")
     if isinstance(cwd, str) and cwd and Path(cwd) != Path.cwd():
         command = f"cd {shell_word(cwd)} && {command}"

@@ -65,7 +65,7 @@ import yaml
 from drac_ssl import preflight, runtime
 from drac_ssl.challenge import drac_scale
 from drac_ssl.collapse import run_collapse_warnings
-from drac_ssl.commands import train_overrides, train_parser
+from drac_ssl.commands import train_overrides, train_parser, train_preset
 from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for callers
     PACKAGE_CONFIGS,
     Config,
@@ -75,6 +75,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
     get,
     ingest_modality,
     load_config,
+    parse_override,
     read_yaml,
     run_name_problem,
     save_config,
@@ -268,14 +269,6 @@ def _ingest_modality_change(saved: dict[str, Any], cfg: Config, run_dir: Path) -
     return before, now
 
 
-def _typed_keys(sources: dict[str, str] | None) -> set[str]:
-    """The settings typed on this command line (``sources`` of :func:`preflight.read_config`); a
-    setting ``--first-try`` set (a :class:`~drac_ssl.config.PresetOverride`) is not one typed."""
-    options = getattr(sources, "options", None) or {}
-    return {key for key, where in (sources or {}).items() if preflight.typed_override(where) is not None
-            and not isinstance(options.get(key), PresetOverride)}
-
-
 def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
     """``"data.near_duplicate_mse back to 0.0001"``: what a fix that starts from an earlier
     run's config.yaml puts back, for the differing settings ``diffs`` ("key: old -> new")."""
@@ -286,7 +279,7 @@ def _reverts(diffs: list[str] | tuple[str, ...]) -> str:
 def _command_changes(settings: list[tuple[str, str]], sources: dict[str, str] | None) -> str:
     """:func:`drac_ssl.runtime.command_changes` of ``settings`` with the settings typed on
     this command line (``sources`` of :func:`preflight.read_config`)."""
-    return runtime.command_changes(settings, preflight.typed_words(sources))
+    return runtime.command_changes(settings, preflight.user_typed(sources))
 
 
 FIRST_TRY_DIFFS_SHOWN = 4
@@ -294,7 +287,13 @@ FIRST_TRY_DIFFS_SHOWN = 4
 lists before "... and N more" (:func:`_existing_run_problem`)."""
 
 
-def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | None = None) -> str:
+_READ_HERE: Any = object()
+"""The default of a ``first_try`` argument (:func:`_existing_run_problem`,
+:func:`_check_before_start`): the run folder's record not read yet, read where it is needed."""
+
+
+def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | None = None,
+                          first_try: dict[str, Any] | None = _READ_HERE) -> str:
     """Why ``run_dir`` (an earlier run) cannot be resumed with ``cfg``; empty when it can.
 
     Outputs of different configurations are never mixed: a changed setting is refused, except
@@ -302,7 +301,9 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
     the ingest) accepts any change outside ``data.*``, the only settings the ingest reads.
     ``sources`` (of :func:`drac_ssl.preflight.read_config`) tells which settings were typed on
     this command line: rerunning with the saved config, offered as a fix, says which of those
-    it puts back (a trial took it for a fix that keeps them)."""
+    it puts back (a trial took it for a fix that keeps them). ``first_try``: the folder's
+    :func:`~drac_ssl.trial_run.first_try_record`, as :func:`run_pipeline` read it once for the
+    run (default: read here)."""
     saved = run_dir / "config.yaml"
     if not saved.exists():
         return ""
@@ -347,18 +348,20 @@ def _existing_run_problem(cfg: Config, run_dir: Path, sources: dict[str, str] | 
               f"stage(s) instead of running them again{refold}: "
               f"{_command_changes(new_run, sources)}" if later else
               f" ({nothing}; to keep it, start the new run beside it: {_command_changes(new_run[:1], sources)})")
-    typed = _typed_keys(sources)
+    typed = preflight.user_typed(sources)  # not --first-try's: the saved config puts back what the user changed
     meant = [d for d in diffs if parse_difference_line(d)[0] in typed]
     rerun = (f"{python_command('drac_ssl.train')} -c {saved} run.out_dir={run_dir.parent} run.name={run_dir.name}")
     every = bool(meant) and len(meant) == len(diffs)  # all typed here: the saved config undoes them
-    if _first_try_dropped(run_dir, sources, {parse_difference_line(d)[0] for d in diffs}):
+    if first_try is _READ_HERE:
+        first_try = first_try_record(run_dir)
+    if _first_try_dropped(run_dir, sources, {parse_difference_line(d)[0] for d in diffs}, first_try):
         # the full run after a first try in the same folder: a folder of its own, first (review F3)
         fix = (f"start the full run beside it: {_command_changes(new_run[:1], sources)} ({run_dir} is a tiny "
                f"first try, made with {FIRST_TRY_OPTION}; this command has none); or add {FIRST_TRY_OPTION} "
                f"to your command to resume that first try")
         return (f"{saved}: this run folder was made with a different configuration:\n     "
                 + "\n     ".join(diffs) + "\n     fix: " + fix + (branch if later else ""))
-    if getattr(sources, "presets", None) and first_try_record(run_dir) is not None:
+    if getattr(sources, "presets", None) and first_try is not None:
         # a first try of another configuration in an earlier first try's folder (both name it
         # first-try): a folder of its own first, and the differences shortened (a trial user
         # had 22 lines, then "rerun with the saved config" first and the fix that works last)
@@ -877,12 +880,14 @@ class InterruptedBeforeStart(KeyboardInterrupt):
 
 
 def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
-                        findings: list[Finding]) -> tuple[str, list[Finding]]:
+                        findings: list[Finding], first_try: dict[str, Any] | None = _READ_HERE
+                        ) -> tuple[str, list[Finding]]:
     """The preflight of :func:`run_pipeline` (with ``findings`` of reading the config): a
     changed configuration in an existing run folder, ``run.reuse`` (whose stages are taken
     here, and removed again when the checks refuse the run or are interrupted), then
     :func:`drac_ssl.preflight.run`. Returns the ``run.reuse`` line for the console ("" when
-    nothing was taken) and the warnings.
+    nothing was taken) and the warnings. ``first_try``: ``run_dir``'s
+    :func:`~drac_ssl.trial_run.first_try_record` (default: read where needed).
 
     Raises:
         PreflightError: any error; nothing is left in ``run_dir``.
@@ -892,7 +897,7 @@ def _check_before_start(cfg: Config, run_dir: Path, sources: dict[str, str] | No
     # a run.name that is a path (the preflight refuses it): nothing outside run.out_dir is
     # compared with or taken into
     elsewhere = bool(run_name_problem(cfg.run.name, cfg.run.out_dir)[0])
-    problem = "" if elsewhere else _existing_run_problem(cfg, run_dir, sources)
+    problem = "" if elsewhere else _existing_run_problem(cfg, run_dir, sources, first_try)
     if problem:  # and the changed values' own errors: the fix it offers (a new run) would meet them
         findings.append(Finding("", None, problem))
         findings += [f for f in preflight.setting_problems(cfg, sources) if f not in findings]
@@ -955,8 +960,7 @@ def _from_source_settings(cfg: Config, plan: ReusePlan, sources: dict[str, str] 
     if plan.unfinished():  # plan.why then says what is unfinished there, not settings to put back
         return ""
     saved = plan.source / "config.yaml"
-    typed = {key: arg for key, where in (sources or {}).items()
-             if (arg := preflight.typed_override(where)) is not None}
+    typed = preflight.user_typed(sources, presets=True)  # --first-try too: the command carries it
     differing = {parse_difference_line(w)[0] for w in plan.why}
     if (not saved.is_file() or differing & typed.keys()
             or any(where.startswith(f"{saved}:") for where in (sources or {}).values())):
@@ -1103,7 +1107,7 @@ def run_pipeline(cfg: Config, sources: dict[str, str] | None = None,
     procs = init_distributed()  # torchrun: the process group (pretraining runs on every process)
     # the fixes the stages word (a non-finite stop, an edited config.yaml) say "replace
     # run.name=X with ..." for a setting typed on this command line, as the preflight's do
-    with runtime.typed_settings(preflight.typed_words(sources)):
+    with runtime.typed_settings(preflight.user_typed(sources)):
         if not procs.is_main:
             return _follow_process_0(cfg, procs)
         peers = _Peers(procs.world_size)
@@ -1122,8 +1126,11 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                        peers: _Peers, said: Sequence[str] = ()) -> Path:
     """:func:`run_pipeline` in process 0 (the only one without torchrun)."""
     run_dir = resolve_run_dir(cfg)
+    # its earlier invocations' --first-try record (trial_run.py), read once for the whole run:
+    # the checks, config.yaml's comment and the collapse warning's words all ask it
+    earlier_first_try = first_try_record(run_dir)
     try:
-        reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []))
+        reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []), earlier_first_try)
     except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
         raise InterruptedBeforeStart from None
     make_run_folder(run_dir, cfg.run.private)  # 0700 by default: it holds patient data
@@ -1148,7 +1155,7 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                 print(f"[preflight] warning: {warning.line}")
             if reused:
                 print(reused)
-            return _run_in_folder(cfg, run_dir, sources, peers, seen)
+            return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try)
 
 
 def _report_hint(run_dir: Path) -> str:
@@ -1195,8 +1202,8 @@ def _epochs_typed(cfg: Config, sources: dict[str, str] | None, run_dir: Path | N
     fixes = getattr(sources, "fixes", None)
     if fixes is None:
         return {}
-    typed = {key: get(cfg, key) for key in EPOCH_SETTINGS
-             if preflight.typed_override((sources or {}).get(key, "")) is not None}
+    on_command_line = preflight.user_typed(sources, presets=True)  # --first-try's recorded as its option's
+    typed = {key: get(cfg, key) for key in EPOCH_SETTINGS if key in on_command_line}
     given = Path(fixes.file)
     source = given.parent
     carried = (epoch_records(source) if given.name == "config.yaml" and _is_run_folder(source)
@@ -1220,16 +1227,16 @@ def _first_try_applied(sources: dict[str, str] | None) -> dict[str, Any] | None:
         return None
     options = getattr(sources, "options", None) or {}
     given = {word.split("=", 1)[0].strip(): word for word in presets}
+    typed = preflight.user_typed(sources)
     applied, replaced, kept = [], [], []
     for preset in FIRST_TRY:
         key = preset.split("=", 1)[0]
-        typed = preflight.typed_override((sources or {}).get(key, ""))
         if isinstance(options.get(key), PresetOverride):
             applied.append(str(given[key]))
         elif key in given:
-            if typed is not None:
-                replaced.append(typed)
-        elif key in FIRST_TRY_SIZES and typed is None:  # the config's own size, no larger: left as it is
+            if key in typed:
+                replaced.append(typed[key])
+        elif key in FIRST_TRY_SIZES and key not in typed:  # the config's own size, no larger: left as it is
             kept.append(key)
     return {"applied": applied, "replaced": replaced, "kept": kept}
 
@@ -1248,18 +1255,20 @@ def _first_try_lead(plan: ReusePlan, sources: dict[str, str] | None) -> str:
     """``add --first-try to your command (...); or `` before the fix of a ``run.reuse`` that
     takes nothing, when its source was made with ``--first-try`` and its differing settings
     (``plan.why``) are some of it that this command lacks (:func:`_first_try_dropped`); '' else."""
-    dropped = _first_try_dropped(plan.source, sources, {parse_difference_line(w)[0] for w in plan.why})
+    dropped = _first_try_dropped(plan.source, sources, {parse_difference_line(w)[0] for w in plan.why},
+                                 first_try_record(plan.source))
     return f"{dropped}; or " if dropped else ""
 
 
-def _first_try_dropped(run_dir: Path, sources: dict[str, str] | None, keys: set[str]) -> str:
+def _first_try_dropped(run_dir: Path, sources: dict[str, str] | None, keys: set[str],
+                       record: dict[str, Any] | None) -> str:
     """``add --first-try to your command (RUN was made with it, ...)`` when the run folder
     ``run_dir`` (resumed, or taken from by ``run.reuse``) was made with ``--first-try``
-    (:func:`drac_ssl.trial_run.first_try_record`), this command line has none, and one of the
-    differing settings ``keys`` is one of its :data:`~drac_ssl.trial_run.FIRST_TRY`; '' else."""
+    (``record``, its :func:`drac_ssl.trial_run.first_try_record`), this command line has none,
+    and one of the differing settings ``keys`` is one of its
+    :data:`~drac_ssl.trial_run.FIRST_TRY`; '' else."""
     if getattr(sources, "presets", None) or sources is None:
         return ""
-    record = first_try_record(run_dir)
     ours = {w.split("=", 1)[0] for w in FIRST_TRY}
     if record is None or not keys & ours:
         return ""
@@ -1267,16 +1276,20 @@ def _first_try_dropped(run_dir: Path, sources: dict[str, str] | None, keys: set[
 
 
 def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, peers: _Peers,
-                   seen: tuple[str, float] | None = None) -> Path:
+                   seen: tuple[str, float] | None = None, earlier_first_try: dict[str, Any] | None = None) -> Path:
     """:func:`_run_pipeline_main` once the checks passed and ``run_dir`` exists. ``seen``: the
-    last sign of a killed earlier training (:func:`drac_ssl.run_state.killed_training_seen`)."""
+    last sign of a killed earlier training (:func:`drac_ssl.run_state.killed_training_seen`);
+    ``earlier_first_try``: the folder's :func:`~drac_ssl.trial_run.first_try_record` before
+    this invocation (read once by :func:`_run_pipeline_main`)."""
     to_run = preflight.stages_to_run(cfg, run_dir)
     first_try = _first_try_applied(sources)
+    # the run's record once this invocation's line is written: its own, else the earlier one
+    # (first_try_record reads the last line that has one)
+    run_first_try = first_try if first_try is not None else earlier_first_try
     if to_run or not (run_dir / "config.yaml").exists():
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with;
         # one made with --first-try says so (a resume with -c RUN/config.yaml too: its records)
-        save_config(cfg, run_dir / "config.yaml",
-                    comment=_first_try_comment(first_try or first_try_record(run_dir)))
+        save_config(cfg, run_dir / "config.yaml", comment=_first_try_comment(run_first_try))
     env = environment_info()
     if (fixes := getattr(sources, "fixes", None)) is not None:  # the file -c read (a shipped
         env["config_file"] = str(Path(fixes.file).absolute())  # config's, for -c NAME: config_file)
@@ -1325,50 +1338,77 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     return run_dir
 
 
-_ONE_SETTING = re.compile(r"(?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*=\S+")
+_ONE_SETTING = re.compile(r"(?:data|pretrain|umm|finetune|run)\.[a-z_][a-z0-9_.]*=(?:\[[^\[\]]*\]|[^\s\[]\S*)")
+"""A fix that is one setting's ``key=value`` as one shell word: a value without spaces
+(``pretrain.batch_size=16``) or one list, spaces and all (``data.cache_sizes=[128, 256]``);
+not a fix in words (``data.n_folds=3, or add labelled ...``). :func:`one_setting_fix` reads it too."""
+
+
+def one_setting_fix(fix: str) -> bool:
+    """Whether a finding's ``fix`` is one setting's value that a command can carry as one
+    ``key=value`` word (:data:`_ONE_SETTING`, and it reads as an override of a setting there
+    is: :func:`drac_ssl.config.parse_override`), not words to act on by hand."""
+    if not _ONE_SETTING.fullmatch(fix):
+        return False
+    try:
+        get(Config(), ".".join(parse_override(fix)[0]))
+    except (ConfigError, AttributeError):
+        return False
+    return True
+
+
+def first_try_size_line(run_dir: Path) -> str:
+    """``note: runs/first-try (312.4 MiB) can be deleted once ...``: the first try's folder and
+    what removing it frees (:func:`_freed_mib`: the files' apparent sizes, a file another run
+    folder holds by a hard link counted apart, as it frees nothing), measured now."""
+    freed, shared = _freed_mib(run_dir)
+    also = f"; {shared:.1f} MiB more are hard links another run folder holds" if shared else ""
+    return (f"note: {run_dir} ({freed:.1f} MiB{also}) can be deleted once you no longer need it: "
+            f"the full run, in a folder of its own, does not read it")
 
 
 def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     """At the end of a ``--first-try`` run in ``run_dir``: the errors the full run after it (the
-    same command without ``--first-try``: the ``-c`` file and the overrides typed,
-    ``sources.overrides`` of :func:`drac_ssl.preflight.read_config`) would be refused for at
+    same command without ``--first-try``: the ``-c`` file, as this run read it, and the
+    overrides typed, ``sources.overrides`` of :func:`drac_ssl.preflight.read_config`, applied
+    again by :func:`drac_ssl.preflight.apply_overrides`) would be refused for at
     once, judged from the first try's ingest (:func:`drac_ssl.preflight.new_run_problems`:
     batch sizes against the images, images per grade against ``data.n_folds`` ...), each
     ``note: the full run (without --first-try) would stop: ...`` with its fix, then ``next:``
     the full run's command with the fixes that are one setting's value
-    (``pretrain.batch_size=16``) typed on it (:func:`drac_ssl.run_state.command_without`).
-    A ``run.name`` the user typed names this first try's folder, so the command gets
-    ``run.name=NAME-2`` (with a note); problems whose fix is not one setting are counted on the
-    ``next:`` line as still to fix by hand. [] when the full run would pass these checks and
-    its folder is its own (or ``sources`` has no ``-c`` file). A trial
-    user's first try on 30 photographs passed at batch 8; the full run was refused at once
-    for its batch of 32."""
+    (``pretrain.batch_size=16``, ``data.cache_sizes=[128, 256]``: :func:`one_setting_fix`) in
+    place of the words typed for those settings, each setting once and each word quoted for a
+    shell (:func:`drac_ssl.run_state.command_without`). A ``run.name`` the user typed names
+    this first try's folder, so the command gets ``run.name=NAME-2`` (with a note); problems
+    whose fix is not one setting are counted on the ``next:`` line as still to fix by hand.
+    Last, the first try's folder and its size, to delete once it is no longer needed
+    (:func:`first_try_size_line`). [] when ``sources`` has no ``-c`` file. A trial user's first
+    try on 30 photographs passed at batch 8; the full run was refused at once for its batch
+    of 32."""
     fixes = getattr(sources, "fixes", None)
-    if fixes is None:
+    file = getattr(sources, "file", None)
+    if fixes is None or file is None:
         return []
     overrides = [o for o in getattr(sources, "overrides", []) if not isinstance(o, PresetOverride)]
-    cfg, full_sources, read = preflight.read_config(fixes.file, overrides)
+    cfg, full_sources, read = preflight.apply_overrides(file, overrides)  # the file is not read again
     if any(f.unread for f in read):
         return []
     problems = preflight.new_run_problems(cfg, run_dir, full_sources)
     lines = [f"note: the full run (without {FIRST_TRY_OPTION}) would stop: {f.line}" for f in problems]
-    settings = list(dict.fromkeys(f.fix for f in problems if _ONE_SETTING.fullmatch(f.fix)))
-    by_hand = sum(1 for f in problems if not _ONE_SETTING.fullmatch(f.fix))
-    typed_names = [o.strip().split("=", 1)[1] for o in overrides if o.strip().startswith("run.name=")]
-    if typed_names:  # the typed run.name is this first try's folder: the full run needs its own
-        name = typed_names[-1]
+    settings = list(dict.fromkeys(f.fix for f in problems if one_setting_fix(f.fix)))
+    by_hand = sum(1 for f in problems if not one_setting_fix(f.fix))
+    if "run.name" in preflight.user_typed(full_sources):  # this first try's folder: the full run needs its own
+        name = cfg.run.name
         settings.append(f"run.name={name}-2")
         lines.append(f"note: the full run needs a folder of its own: run.name={name} is this first "
                      f"try's ({run_dir}), which it would be refused in; run.name={name}-2 below")
-    if not lines:
-        return []
     command = command_without(run_dir, FIRST_TRY_OPTION, settings) if settings else ""
     if command:
         fixes = "this fix" if len(settings) == 1 else "these fixes"
         rest = (f" (and {by_hand} problem(s) above to fix by hand: the command alone would still stop)"
                 if by_hand else "")
         lines.append(f"next: the full run, with {fixes}{rest}: {command}")
-    return lines
+    return [*lines, first_try_size_line(run_dir)]
 
 
 def result_line(run_dir: Path) -> str | None:
@@ -1894,16 +1934,18 @@ def main(argv: list[str] | None = None) -> int:
     args = train_parser().parse_intermixed_args(argv)  # overrides on both sides of -c FILE
     overrides = train_overrides(args)  # --threads N: run.threads=N, named as typed
     with runtime.sigterm_as_ctrl_c():  # kill / systemd / SLURM: stops as Ctrl-C does, said and recorded
-        return _main(overrides, args.config)
+        return _main(overrides, args.config, train_preset(args))
 
 
-def _main(overrides: list[str], config: str | None) -> int:
-    """:func:`main` once the arguments are parsed."""
+def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf | None = None) -> int:
+    """:func:`main` once the arguments are parsed (``preset``: ``--first-try``'s,
+    :func:`drac_ssl.commands.train_preset`, given from the ``-c`` file as read, which is read
+    once)."""
     try:
         try:
             # no -c and no shipped configs (an install that lost them): refused, not the built-in defaults
             config_path = config if config is not None else default_config_file()
-            cfg, sources, problems = preflight.read_config(config_path, overrides)
+            cfg, sources, problems = preflight.read_config(config_path, overrides, preset)
             threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
         except KeyboardInterrupt:
             raise InterruptedBeforeStart from None

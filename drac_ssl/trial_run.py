@@ -137,18 +137,20 @@ def first_try_settings(cfg: Any = None) -> list[str]:
     return [w for w in FIRST_TRY if _setting(w) not in keep]
 
 
-def first_try_overrides(config: str | Path | None = None) -> list[str]:
+def first_try_overrides(config: Any = None) -> list[str]:
     """The :data:`FIRST_TRY` overrides as ``python -m drac_ssl.train -c CONFIG`` reads them, in
     order: each a :class:`drac_ssl.config.PresetOverride` (read as ``key=value``, named
     ``--first-try`` in the messages, replaced without a warning by the user's override of the
-    same setting); the size settings the ``-c`` file ``config`` (a path or a shipped config's
-    name, as ``-c`` takes it) already sets no larger are left out (:func:`first_try_settings`).
-    None, or a file that cannot be read or does not load (its own errors are said where the
-    command reads it): every word."""
-    from drac_ssl.config import ConfigError, PresetOverride, load_config
+    same setting); the size settings the ``-c`` file already sets no larger are left out
+    (:func:`first_try_settings`). ``config``: the file's configuration as read (a
+    :class:`drac_ssl.config.Config`: :func:`drac_ssl.preflight.read_config` passes it, having
+    read the file once), or the file (a path or a shipped config's name, as ``-c`` takes it),
+    loaded here. None, or a file that cannot be read or does not load (its own errors are said
+    where the command reads it): every word."""
+    from drac_ssl.config import Config, ConfigError, PresetOverride, load_config
 
-    cfg = None
-    if config is not None:
+    cfg = config if isinstance(config, Config) else None
+    if config is not None and cfg is None:
         try:
             cfg = load_config(config)
         except (ConfigError, OSError, ValueError):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from drac_ssl import preflight, run_state, runtime, train
-from drac_ssl.commands import train_overrides, train_parser
+from drac_ssl.commands import train_overrides, train_parser, train_preset
 from drac_ssl.config import (
     ConfigError,
     get,
@@ -36,7 +36,7 @@ KEYS = [word.split("=", 1)[0] for word in FIRST_TRY]
 def _read(*argv: str) -> tuple[dict, preflight.Sources, list[preflight.Finding]]:
     """The configuration ``python -m drac_ssl.train ARGV`` reads, with its sources and findings."""
     args = train_parser().parse_intermixed_args(list(argv))
-    cfg, sources, findings = preflight.read_config(args.config, train_overrides(args))
+    cfg, sources, findings = preflight.read_config(args.config, train_overrides(args), train_preset(args))
     return to_dict(cfg), sources, findings
 
 
@@ -126,16 +126,16 @@ def test_a_misspelt_setting_the_option_also_sets_gets_its_own_fix() -> None:
     """Review F2: ``-c fundus --first-try pretrain.epoch=2`` was told "leave it out: ...
     pretrain.epochs, already given on this command line", as if the user had typed
     pretrain.epochs; without --first-try the fix is pretrain.epochs=2. The option's settings
-    are not the user's typed ones (config.typed_keys, train._typed_keys)."""
+    are not the user's typed ones (config.typed_keys, preflight.user_typed)."""
     for argv in (["-c", "fundus", FIRST_TRY_OPTION, "pretrain.epoch=2"], ["-c", "fundus", "pretrain.epoch=2"]):
         _, sources, findings = _read(*argv)
         (found,) = [f for f in findings if f.misspelt == "pretrain.epoch"]
         assert "fix: pretrain.epochs=2" in found.line and "already given" not in found.line, found.line
-    refusal = preflight.reading_refusal("fundus", train_overrides(train_parser().parse_intermixed_args(
-        ["-c", "fundus", FIRST_TRY_OPTION, "pretrain.epoch=2"])))
+    args = train_parser().parse_intermixed_args(["-c", "fundus", FIRST_TRY_OPTION, "pretrain.epoch=2"])
+    refusal = preflight.reading_refusal("fundus", train_overrides(args), train_preset(args))
     assert "fix: pretrain.epochs=2" in refusal and "already given" not in refusal
     _, sources, _ = _read("-c", "fundus", FIRST_TRY_OPTION, "run.name=ft", "pretrain.epochs=4")
-    assert train._typed_keys(sources) == {"run.name", "pretrain.epochs"}
+    assert set(preflight.user_typed(sources)) == {"run.name", "pretrain.epochs"}
 
 
 @pytest.mark.parametrize("where", ["after", "before"])
@@ -163,7 +163,7 @@ def test_a_fix_adds_a_setting_to_the_option_rather_than_replacing_it() -> None:
     """A fix that changes a setting the option set says ``add key=value`` (which wins over the
     option), never ``replace --first-try with ...``, which would drop its other settings."""
     _, sources, _ = _read("-c", "fundus", FIRST_TRY_OPTION, "run.name=ft")
-    typed = preflight.typed_words(sources)
+    typed = preflight.user_typed(sources)
     assert typed == {"run.name": "run.name=ft"}
     assert runtime.command_changes([("run.name", "ft-2"), ("pretrain.epochs", "5")], typed) == (
         "replace run.name=ft with run.name=ft-2 and add pretrain.epochs=5 in your command")
@@ -283,7 +283,7 @@ def test_a_first_try_setting_refused_with_the_users_names_the_option() -> None:
     """Where a value of the preset is refused in combination with the user's (its source size
     not among the cache sizes the user typed), the message names --first-try as its source."""
     args = train_parser().parse_intermixed_args(["-c", "fundus", FIRST_TRY_OPTION, "data.cache_sizes=[256]"])
-    cfg, sources, findings = preflight.read_config(args.config, train_overrides(args))
+    cfg, sources, findings = preflight.read_config(args.config, train_overrides(args), train_preset(args))
     assert findings == [] and cfg.pretrain.augment.source_size == 128
     lines = [f.line for f in preflight.check(cfg, Path("runs-that-do-not-exist") / "x", sources)
              if f.setting == "pretrain.augment.source_size" and f.severity == "error"]
@@ -295,7 +295,9 @@ def test_a_first_try_setting_refused_with_the_users_names_the_option() -> None:
 @pytest.mark.parametrize("argv", [["--print-config", "fundus", FIRST_TRY_OPTION],
                                   [FIRST_TRY_OPTION, "--print-config=fundus"],
                                   ["--print-config", "fundus", "pretrain.epochs=2"],
-                                  ["-c", "drac", "--print-config", "fundus"]])
+                                  ["-c", "drac", "--print-config", "fundus"],
+                                  ["--threads=2", "--print-config", "fundus", "run.name=x"],
+                                  ["pretrain.epochs=2", "--config=drac", "--print-config=fundus", FIRST_TRY_OPTION]])
 def test_print_config_refuses_what_it_would_ignore(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Review F5: ``--print-config NAME --first-try`` printed the file without the preset and said
     nothing; an override or -c beside it was ignored alike. Each is a usage error (exit 2,
@@ -332,7 +334,7 @@ def test_its_end_names_what_the_full_run_would_stop_for_and_the_command_carries_
 
     def lines(*more: str) -> list[str]:  # the end of a first try of the whole pipeline
         args = train_parser().parse_intermixed_args(["-c", "fundus", FIRST_TRY_OPTION, *own, *more])
-        _, sources, _ = preflight.read_config(CONFIGS / "fundus.yaml", train_overrides(args))
+        _, sources, _ = preflight.read_config(CONFIGS / "fundus.yaml", train_overrides(args), train_preset(args))
         return train.full_run_lines(run_dir, sources)
 
     found = lines()

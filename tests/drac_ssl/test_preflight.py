@@ -372,7 +372,8 @@ def test_a_plain_folder_with_a_public_layouts_columns_is_read_as_the_ingest_read
             rows.append(f"{100 + patient}_{eye},{patient % 5}")
     (eyes / "labels.csv").write_text("image,level\n" + "\n".join(rows) + "\n")
     found_errors = errors(f"data.root={eyes}", *SMALL_BATCHES)
-    assert "grade 4 (PDR) has only 4 patients" in found_errors["data.n_folds"], found_errors
+    assert ("grade 0 (No DR) has only 4 patients, grade 1 (Mild) only 4, grade 2 (Moderate) only 4, grade 3 "
+            "(Severe) only 4 and grade 4 (PDR) only 4 in") in found_errors["data.n_folds"], found_errors
 
 
 def test_a_drac_training_folder_named_near_the_official_name_or_missing(tmp_path: Path) -> None:
@@ -504,12 +505,13 @@ def test_many_label_rows_without_images_are_listed_ten_then_counted(
     err = main_fails(tmp_path, monkeypatch, capsys, f"data.root={root}", *SMALL_BATCHES)
     scratch = Path(tempfile.gettempdir()) / "drac_ssl-ingest-check"  # the default config's cache sizes
     assert err.count("label without image") == 10, err
-    assert "the configuration cannot run: 43 problem(s) found" in err  # 40 rows + 3 grades
-    for grade in ("0 (Normal)", "1 (NPDR)", "2 (PDR)"):
-        assert (f"data.n_folds=5 (the default): grade {grade} has only 4 labelled images in "
-                f"{root / 'labels.csv'}, counting only its 12 rows with an image; stratified 5-fold "
-                "cross-validation needs at least 5 of every grade") in err, err
-    assert "fix: data.n_folds=4, or add labelled grade 2 (PDR) images" in err
+    assert "the configuration cannot run: 41 problem(s) found" in err  # 40 rows + the 3 grades' one
+    assert (f"data.n_folds=5 (the default): grade 0 (Normal) has only 4 labelled images, grade 1 (NPDR) only 4 "
+            f"and grade 2 (PDR) only 4 in {root / 'labels.csv'}, counting only its 12 rows with an image; "
+            "stratified 5-fold cross-validation needs at least 5 of every grade") in err, err
+    assert err.count("cross-validation needs") == 1, err  # one finding for the three grades
+    assert ("fix: data.n_folds=4, or add labelled grade 0 (Normal), grade 1 (NPDR) and grade 2 (PDR) images "
+            "(at least 5 of each for 5 folds)") in err
     assert (f"11. ... and 30 more 'no-image' error(s) of this kind: 40 of the 52 label rows have no "
             f"image in {root} (12 images there): is the training set fully unzipped there? To train "
             "on the images that are there, rerun with data.missing=leave_out (the rows without an "
@@ -1224,7 +1226,8 @@ def test_eyepacs_eye_pairs_are_counted_as_patients_as_the_ingest_groups_them(tmp
     (root / "trainLabels.csv").write_text("image,level\n" + "\n".join(rows) + "\n")
     found = errors(f"data.root={root}", "data.grades=[icdr]", "pretrain.augment.recipe=fundus",
                    *SMALL_BATCHES)
-    assert "grade 4 (PDR) has only 4 patients" in found["data.n_folds"], found
+    assert "grade 0 (No DR) has only 4 patients" in found["data.n_folds"], found
+    assert "and grade 4 (PDR) only 4 in" in found["data.n_folds"], found
     assert "fix: data.n_folds=4" in found["data.n_folds"]
     assert "data.n_folds" not in errors(f"data.root={root}", "data.grades=[icdr]", "data.n_folds=4",
                                         *SMALL_BATCHES)
@@ -1257,8 +1260,8 @@ def test_deepdrid_per_eye_grades_and_patients_as_the_ingest_reads_them(tmp_path:
     found = [f for f in findings(f"data.root={root}", "pretrain.augment.recipe=fundus",
                                  *SMALL_BATCHES) if f.severity == "error"]
     assert {f.setting for f in found} == {"data.n_folds"}, found
-    said = "\n".join(f.line for f in found)  # one error per grade short of patients
-    for short in ("grade 0 (No DR) has only 4 patients", "grade 4 (PDR) has only 4 patients"):
+    (said,) = [f.line for f in found]  # one error for the grades short of patients
+    for short in ("grade 0 (No DR) has only 4 patients", "and grade 4 (PDR) only 4 in"):
         assert short in said, said  # grade 0: the left eyes of patients 5, 10, 15 and 20
     assert "grade 1 (Mild)" not in said, said  # 8 patients: 4 by the left eye, 4 by the right
     assert "data.n_folds" not in errors(f"data.root={root}", "data.n_folds=4", *SMALL_BATCHES)

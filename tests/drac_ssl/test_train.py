@@ -2155,13 +2155,13 @@ def test_overrides_may_stand_on_both_sides_of_the_options(
     """``run.name=z1 -c FILE pretrain.epochs=0`` stopped with "unrecognized arguments:
     pretrain.epochs=0" (argparse's parse_args takes one run of positionals): the options may
     now come between the overrides, which keep their order (a later one wins)."""
-    seen: list[tuple[list[str], str | None]] = []
-    monkeypatch.setattr(train, "_main", lambda overrides, config: seen.append((overrides, config)) or 0)
+    seen: list[tuple[list[str], str | None, object]] = []
+    monkeypatch.setattr(train, "_main", lambda overrides, config, preset: seen.append((overrides, config, preset)) or 0)
     config = str(tmp_path / "c.yaml")
     assert train.main(["run.name=z1", "-c", config, "pretrain.epochs=0", "--threads", "2",
                        "run.out_dir=/tmp/x", "run.name=z2"]) == 0
     assert seen == [(["run.name=z1", "pretrain.epochs=0", "run.out_dir=/tmp/x", "run.name=z2",
-                      "run.threads=2"], config)]
+                      "run.threads=2"], config, None)]
 
 
 def test_the_command_line_takes_overrides_on_both_sides_of_c(tmp_path: Path) -> None:

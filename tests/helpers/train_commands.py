@@ -56,9 +56,11 @@ def resolved(command: list[str]) -> dict:
     """The configuration a ``python -m drac_ssl.train`` command runs with (its options parsed
     by the command's own parser, ``--first-try`` included, then read by ``load_config``), as a
     dict, read from the repository root (the docs' commands' folder)."""
-    from drac_ssl.commands import train_overrides, train_parser
+    from drac_ssl.commands import train_overrides, train_parser, train_preset
     from drac_ssl.config import load_config, to_dict
 
     assert command[1:3] == ["-m", "drac_ssl.train"], command
     args = train_parser().parse_intermixed_args(command[3:])
-    return to_dict(load_config(REPO / args.config, train_overrides(args)))
+    preset = train_preset(args)  # --first-try's words for the -c file's own sizes
+    config = REPO / args.config
+    return to_dict(load_config(config, [*(preset(load_config(config)) if preset else []), *train_overrides(args)]))

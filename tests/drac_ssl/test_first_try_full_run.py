@@ -1,0 +1,193 @@
+"""The end of ``python -m drac_ssl.train --first-try`` (:func:`drac_ssl.train.full_run_lines`)
+and what the first try reads (second read of the first try): the settings the user typed
+decided in one place (:func:`drac_ssl.preflight.user_typed`), the ``-c`` file and the run's
+``--first-try`` record each read once, the full run's command with every typed setting once
+and quoted for a shell (a list fix with spaces carried, a setting typed with spaces replaced,
+not repeated), the grades too small for the folds in one note, and the first try's folder
+named with its measured size for deletion."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drac_ssl import config, preflight, runtime, train
+from drac_ssl.commands import train_overrides, train_parser, train_preset
+from drac_ssl.trial_run import FIRST_TRY_OPTION, first_try_settings
+
+CONFIGS = train.PACKAGE_CONFIGS
+
+
+def _photographs(folder: Path, n: int) -> Path:
+    """A plain folder of ``n`` colour photographs (160 px) and its label CSV, ICDR grades 0..4
+    in turn (18 photographs: 4, 4, 4, 3 and 3 a grade, too few for fundus.yaml's 5 folds)."""
+    import cv2
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    rows = []
+    for i in range(n):
+        image = np.random.default_rng(i).integers(0, 255, (160, 160, 3), dtype=np.uint8)
+        cv2.imwrite(str(folder / f"eye_{i:03d}.png"), image)
+        rows.append(f"eye_{i:03d}.png,{i % 5}")
+    (folder / "labels.csv").write_text("image name,DR grade\n" + "\n".join(rows) + "\n")
+    return folder
+
+
+def _first_try(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> int:
+    """``python -m drac_ssl.train ARGV`` as a shell started it (its record's ``argv``)."""
+    monkeypatch.setattr(runtime, "command_argv", lambda: [".venv/bin/python", "-m", "drac_ssl.train", *argv])
+    return train.main(argv)
+
+
+GRADES = "data.grades=[No DR, Mild, Moderate, Severe, PDR]"  # one shell word, spaces and all
+
+
+@pytest.fixture(scope="module")
+def first_try(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str]]]:
+    """A first try (its ingest alone) on 18 photographs with settings typed as people type them:
+    a list with spaces, a setting with spaces around its ``=``, a setting given twice, a tiny
+    crop the full run's pretraining cannot cut (its fix a list with a space); its run folder
+    and the words typed besides ``-c fundus --first-try``."""
+    tmp = tmp_path_factory.mktemp("first-try")
+    own = [f"data.root={_photographs(tmp / 'photos', 18)}", f"run.out_dir={tmp / 'runs'}", "run.name=ft",
+           "data.workers=1", GRADES, "pretrain.batch_size = 64", "pretrain.epochs=3", "pretrain.epochs=4",
+           "pretrain.augment.crop_scale=[0.000001, 1.0]"]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert _first_try(monkeypatch, ["-c", "fundus", FIRST_TRY_OPTION, *own, "run.stages=[ingest]"]) == 0
+    yield tmp / "runs" / "ft", own
+
+
+def _full_run_lines(run_dir: Path, own: list[str]) -> list[str]:
+    """The end of the same first try of every stage (its full run is every stage too)."""
+    args = train_parser().parse_intermixed_args(["-c", "fundus", FIRST_TRY_OPTION, *own])
+    _, sources, _ = preflight.read_config(args.config, train_overrides(args), train_preset(args))
+    return train.full_run_lines(run_dir, sources)
+
+
+def test_user_typed_tells_the_users_settings_from_the_first_trys_and_the_files() -> None:
+    """One answer to "did the user type this setting" (train's fixes, the saved config's
+    "puts back", the run's record of --first-try, the typed-settings block): a setting
+    --first-try set is not the user's, one the user typed in its place is, an option counts as
+    typed, a file's line is not; presets=True adds --first-try's, named as the option."""
+    argv = ["-c", "fundus", FIRST_TRY_OPTION, "run.name=ft", "pretrain.epochs = 4", "--threads", "2"]
+    args = train_parser().parse_intermixed_args(argv)
+    cfg, sources, findings = preflight.read_config(args.config, train_overrides(args), train_preset(args))
+    assert findings == [] and cfg.pretrain.epochs == 4 and cfg.pretrain.max_steps_per_epoch == 3
+    assert preflight.user_typed(sources) == {"run.name": "run.name=ft", "pretrain.epochs": "pretrain.epochs = 4",
+                                             "run.threads": "--threads 2"}
+    every = preflight.user_typed(sources, presets=True)
+    preset = {w.split("=", 1)[0] for w in first_try_settings(config.load_config("fundus"))}
+    assert set(every) == preset | {"run.threads"}  # run.name and pretrain.epochs are the preset's too
+    assert every["pretrain.max_steps_per_epoch"] == FIRST_TRY_OPTION and every["run.name"] == "run.name=ft"
+    filed = [key for key, where in sources.items() if where.startswith(str(CONFIGS / "fundus.yaml"))]
+    assert filed and not set(filed) & set(every)  # a setting the file gave is nobody's typing
+    assert preflight.user_typed(None) == {} and preflight.user_typed({"run.name": "x.yaml:3"}) == {}
+    # its callers decide alike: the record of --first-try and the fix that replaces a typed word
+    assert train._first_try_applied(sources)["replaced"] == ["pretrain.epochs = 4", "run.name=ft"]
+    assert train._command_changes([("run.name", "ft-2"), ("pretrain.max_steps_per_epoch", "9")], sources) == (
+        "replace run.name=ft with run.name=ft-2 and add pretrain.max_steps_per_epoch=9 in your command")
+
+
+def test_a_first_try_reads_its_config_file_and_its_record_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The -c file was loaded three times by a first try (for --first-try's sizes, for the
+    run, and again for the full run's check at its end); the run folder's --first-try record
+    (invocations.jsonl) was read twice by a resume (config.yaml's comment, the collapse
+    warning's words) and up to four times in all. Each is read once per command now."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text((CONFIGS / "fundus.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    loaded: list[Path] = []
+    load = config._load_yaml
+    monkeypatch.setattr(config, "_load_yaml", lambda path: loaded.append(Path(path)) or load(path))
+    records: list[Path] = []
+    record = train.first_try_record
+    monkeypatch.setattr(train, "first_try_record", lambda run_dir: records.append(Path(run_dir)) or record(run_dir))
+    out = tmp_path / "runs"
+    own = [f"data.root={_photographs(tmp_path / 'photos', 10)}", f"run.out_dir={out}", "data.workers=1",
+           "run.stages=[ingest]"]
+    assert _first_try(monkeypatch, ["-c", str(mine), FIRST_TRY_OPTION, *own]) == 0, capsys.readouterr().err
+    said = capsys.readouterr().out
+    assert "can be deleted once you no longer need it" in said  # the end ran: the full run's check too
+    assert loaded.count(mine) == 1, loaded
+    run_dir = out / "first-try"
+    assert records == [run_dir]
+    # a resume from the run's own config.yaml, a stage to run again: its comment comes from the record
+    (run_dir / "stages.json").unlink()
+    comment = (run_dir / "config.yaml").read_text(encoding="utf-8").splitlines()[1]
+    records.clear()
+    assert _first_try(monkeypatch, ["-c", str(run_dir / "config.yaml"), f"run.out_dir={out}",
+                                    "run.name=first-try"]) == 0, capsys.readouterr().err
+    assert "stage ingest: done" in capsys.readouterr().out
+    assert records == [run_dir]
+    assert (run_dir / "config.yaml").read_text(encoding="utf-8").splitlines()[1] == comment
+    assert comment.startswith(f"# {FIRST_TRY_OPTION} applied ")
+
+
+def test_the_full_run_command_gives_each_typed_setting_once_quoted_for_a_shell(
+        first_try: tuple[Path, list[str]]) -> None:
+    """The full run's command (next:): a fix that is one list with a space
+    (pretrain.augment.crop_scale=[0.01, 1]) was counted as one to make by hand and left out; a
+    setting typed with spaces ('pretrain.batch_size = 64') stayed beside its fix, the last
+    winning; a setting typed twice stayed twice. Each setting is now there once, the fixes in
+    the place of the words typed, and the command splits back into the intended words."""
+    run_dir, own = first_try
+    lines = _full_run_lines(run_dir, own)
+    (command,) = [line for line in lines if line.startswith("next: ")]
+    assert command.startswith("next: the full run, with these fixes (and 1 problem(s) above to fix by hand"), command
+    words = shlex.split(command[command.index(".venv/bin/python"):])  # a shell's reading of it
+    keys = [w.split("=", 1)[0].strip() for w in words if "=" in w and not w.startswith("-")]
+    assert len(keys) == len(set(keys)), words  # every setting once
+    assert words[:5] == [".venv/bin/python", "-m", "drac_ssl.train", "-c", "fundus"] and FIRST_TRY_OPTION not in words
+    assert "pretrain.augment.crop_scale=[0.01, 1]" in words  # the list fix, one word
+    assert "pretrain.batch_size=16" in words and "pretrain.batch_size = 64" not in words
+    assert GRADES in words and "pretrain.epochs=4" in words and "pretrain.epochs=3" not in words
+    assert "run.name=ft-2" in words and words[-1] == "umm.batch_size=16"
+    assert words.index("pretrain.batch_size=16") == words.index(GRADES) + 1  # where it was typed
+    assert "'pretrain.augment.crop_scale=[0.01, 1]'" in command and f"'{GRADES}'" in command
+    assert train.one_setting_fix("data.cache_sizes=[128, 256]") and train.one_setting_fix("pretrain.batch_size=16")
+    for words_fix in ("data.n_folds=3, or add labelled grade 3 (Severe) images", "data.nosuch=[1, 2]",
+                      "pretrain.batch_size=16 or umm.batch_size=16", "data.cache_sizes=[128, 256] and more"):
+        assert not train.one_setting_fix(words_fix), words_fix
+
+
+def test_the_grades_too_small_for_the_folds_are_one_note(first_try: tuple[Path, list[str]]) -> None:
+    """18 photographs, 3 or 4 a grade, against fundus.yaml's 5 folds: one note per grade (five
+    notes saying the same of each grade, five 'to fix by hand'); now one naming them all,
+    with one fix: the fold count that suits them all, or more images of each."""
+    run_dir, own = first_try
+    lines = _full_run_lines(run_dir, own)
+    (note,) = [line for line in lines if "cross-validation" in line]
+    assert note.startswith(f"note: the full run (without {FIRST_TRY_OPTION}) would stop: data.n_folds=5 ("), note
+    assert ("grade 0 (No DR) has only 4 labelled images, grade 1 (Mild) only 4, grade 2 (Moderate) only 4, "
+            "grade 3 (Severe) only 3 and grade 4 (PDR) only 3 in the ingest in") in note
+    assert ("(1 fold would validate without any grade 0 (No DR) image, 1 without any grade 1 (Mild) image, 1 "
+            "without any grade 2 (Moderate) image, 2 without any grade 3 (Severe) image and 2 without any "
+            "grade 4 (PDR) image)") in note
+    assert note.endswith("fix: data.n_folds=3, or add labelled grade 0 (No DR), grade 1 (Mild), grade 2 (Moderate), "
+                         "grade 3 (Severe) and grade 4 (PDR) images (at least 5 of each for 5 folds)"), note
+
+
+def test_the_first_trys_folder_is_named_with_its_measured_size_for_deletion(
+        first_try: tuple[Path, list[str]]) -> None:
+    """The first try's folder (about 312 MiB on DRAC's images) is said once it is done, with
+    the MiB removing it frees, measured from its files then: a file added is counted."""
+    run_dir, own = first_try
+
+    def size_line() -> str:  # the last line, the only one that says it
+        lines = _full_run_lines(run_dir, own)
+        assert [line for line in lines if "can be deleted" in line] == lines[-1:], lines
+        return lines[-1]
+
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    mib = sum(p.stat().st_size for p in files) / 2**20
+    assert size_line() == (f"note: {run_dir} ({mib:.1f} MiB) can be deleted once you no longer need it: the "
+                           f"full run, in a folder of its own, does not read it")
+    (run_dir / "extra.bin").write_bytes(b"\0" * 3 * 2**20)
+    try:
+        assert f"({mib + 3:.1f} MiB)" in size_line()
+    finally:
+        (run_dir / "extra.bin").unlink()
