@@ -487,7 +487,9 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             layout.grade_column,
                                             cfg.patient_column or layout.patient_column,
                                             grade_names, cfg.ungradable, layout.eye_columns,
-                                            layout.marked_ungradable, train_images)
+                                            layout.marked_ungradable, train_images,
+                                            # --grades given: 'none' is never a grade it lacks
+                                            scale_given=bool(list(cfg.grades)))
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
             # a row written twice exactly: one kept, a warning; any other repeat is an error
