@@ -845,18 +845,30 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
 def model_grade_names(submission: str | Path, run: str | None = None) -> tuple[str, ...] | None:
     """The grade names of the model that wrote ``submission``, as its bundle records them
     (``metadata.json``'s ``class_names``): ``run``'s bundle (RUN, a run or bundle folder), else,
-    for a submission the export wrote into a run folder, that run's bundle (:func:`_run_export`).
-    None when neither tells: no RUN and no run of its own, a RUN that is no run or bundle folder
-    (said by the training-image check), or a bundle that records no names."""
+    for a submission the export wrote into a run folder (``RUN/export/submission.csv`` or
+    ``submission_NAME.csv`` beside ``RUN/data/manifest.csv``), that run's bundle
+    (``RUN/bundle`` or ``RUN/bundles/NAME``, as :func:`_run_export` finds it; only the bundle's
+    metadata is read here, the manifest is left to the checks that need its hashes). None when
+    neither tells: no RUN and no run of its own, a RUN that is no run or bundle folder (said by
+    the training-image check), or a bundle that records no names."""
     from drac_ssl.grading.bundle_folder import bundle_folder
     from drac_ssl.io import read_json_dict
+    from drac_ssl.manifest import MANIFEST_FILE
 
-    try:
-        own = _run_export(submission) if run is None else None
-        bundle = bundle_folder(run) if run is not None else own["bundle"] if own is not None else None
-    except ValueError:  # BundleError: the training-image check says it
-        return None
-    names = (read_json_dict(bundle / "metadata.json") or {}).get("class_names") if bundle is not None else None
+    if run is not None:
+        try:
+            bundle = bundle_folder(run)
+        except ValueError:  # BundleError: the training-image check says it
+            return None
+    else:
+        sub = Path(submission).resolve()
+        own_run = sub.parent.parent
+        if (sub.parent.name != "export" or not (own_run / "data" / MANIFEST_FILE).is_file()
+                or not (sub.stem == "submission" or sub.stem.startswith("submission_"))):
+            return None
+        name = sub.stem[len("submission_"):]
+        bundle = own_run / "bundles" / name if name else own_run / "bundle"
+    names = (read_json_dict(bundle / "metadata.json") or {}).get("class_names")
     return tuple(str(n) for n in names) if isinstance(names, list) and len(names) >= 2 else None
 
 
