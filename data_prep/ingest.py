@@ -487,7 +487,9 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             layout.grade_column,
                                             cfg.patient_column or layout.patient_column,
                                             grade_names, cfg.ungradable, layout.eye_columns,
-                                            layout.marked_ungradable, train_images)
+                                            layout.marked_ungradable, train_images,
+                                            # --grades given: 'none' is never a grade it lacks
+                                            scale_given=bool(list(cfg.grades)))
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
             # a row written twice exactly: one kept, a warning; any other repeat is an error
@@ -1004,16 +1006,26 @@ def group_depth_words(depth: FileDepth, n: int, top: int | None = None) -> str:
 
 
 def _mean_levels(entries: Sequence[ImageEntry], size: int, previous: cache.CacheState, channels: int,
-                 spill: cache.RowSpill | None) -> np.ndarray:
-    """Each entry's mean grey level as cached at ``size`` px (0..255, after its conversion to
-    8 bits; a colour row's over its channels): ``(len(entries),)`` floats, the rows read a
-    block at a time as :func:`_near_twin_groups` reads them."""
-    records = [e.record for e in entries]
+                 spill: cache.RowSpill | None, filtered: bool) -> np.ndarray:
+    """Each entry's mean grey level once converted to 8 bits, before any crop or filter (0..255,
+    a colour image's over its channels): ``(len(entries),)`` floats, NaN where not known. The
+    level measured when the file was decoded (:attr:`data_prep.cache.FileRecord.grey_level`);
+    for a file reused from a cache written before that was recorded, its row as cached at
+    ``size`` px (the rows read a block at a time as :func:`_near_twin_groups` reads them), but
+    only when the rows are not ``filtered`` (``--fundus-crop``, ``--graham``: a Graham-filtered
+    row sits near 128 whatever the image's brightness), else NaN."""
+    levels = np.array([np.nan if e.record.grey_level is None else e.record.grey_level for e in entries],
+                      dtype=float)
+    unknown = [i for i, e in enumerate(entries) if e.record.grey_level is None]
+    if not unknown or filtered:
+        return levels
+    records = [entries[i].record for i in unknown]
     block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
     means = [cache.assemble(records, size, previous, channels, spill, start, start + block)
              .reshape(min(block, len(records) - start), -1).mean(axis=1)
              for start in range(0, len(records), block)]
-    return np.concatenate(means) if means else np.zeros(0)
+    levels[unknown] = np.concatenate(means)
+    return levels
 
 
 def level_words(levels: Sequence[float]) -> str:
@@ -1042,10 +1054,11 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
     or an 8-bit RGB export among 16-bit grey ones: most often an export mistake). 8-bit files
     alone: nothing said.
 
-    ``levels``: each entry's mean grey level once converted to 8 bits (:func:`_mean_levels`):
-    the warning gives each group's (:func:`level_words`), so that the user can judge whether
-    the groups' brightness differs by more than it varies within each (a clinic may not be able
-    to export again)."""
+    ``levels``: each entry's mean grey level once converted to 8 bits, before any crop or
+    filter (:func:`_mean_levels`): the warning gives each group's (:func:`level_words`), so that
+    the user can judge whether the groups' brightness differs by more than it varies within
+    each (a clinic may not be able to export again); where one is not known (NaN: a cache of an
+    earlier ingest holding only filtered rows), none is given and the warning says why."""
     decoded = [e for e in entries if e.record.sha256 and e.record.width
                and not any(issue[2] == "error" for issue in e.record.issues)]
     groups: dict[tuple[str, str, int], list[tuple[ImageEntry, FileDepth]]] = {}
@@ -1095,12 +1108,17 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
     judge = ""
     if levels is not None:
         means = levels([e for members in ordered for e, _ in members])
-        bounds = np.cumsum([0] + [len(members) for members in ordered])
-        said = [f"{words} ({level_words(means[a:b])})"
-                for words, a, b in zip(said, bounds[:-1], bounds[1:], strict=True)]
-        judge = ("; the grey levels are the images' own once converted to 0..255, each group's "
-                 "mean and SD over its images: means far apart compared with the SDs point to a "
-                 "brightness that differs by group")
+        if np.isnan(means).any():  # files of an older cache, its rows filtered: not measured
+            judge = ("; the groups' grey levels are not given: the cache of an earlier ingest holds "
+                     f"{counted(int(np.isnan(means).sum()), 'image')} only as filtered "
+                     "(--fundus-crop / --graham) rows; an ingest into a new --out measures them")
+        else:
+            bounds = np.cumsum([0] + [len(members) for members in ordered])
+            said = [f"{words} ({level_words(means[a:b])})"
+                    for words, a, b in zip(said, bounds[:-1], bounds[1:], strict=True)]
+            judge = ("; the grey levels are the images' own once converted to 0..255, before any "
+                     "crop or filter, each group's mean and SD over its images: means far apart "
+                     "compared with the SDs point to a brightness that differs by group")
     files = {k[0] for k in scalings}
     why = []
     if len(files) < len(scalings) and any(d.guessed for members in ordered for _, d in members):
@@ -1735,8 +1753,9 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         channel_problems += _pool_channels(entries, channels)
     problems += apply_strict(channel_problems, cfg.strict) + _upscale_note(entries, sizes, root)
     problems += apply_strict(_small_images(entries, sizes), cfg.strict)
+    filtered = plan.options.fundus_crop or plan.options.graham
     depth_problems, depth_facts = _bit_depths(
-        entries, root, lambda some: _mean_levels(some, min(sizes), previous, channels, spill))
+        entries, root, lambda some: _mean_levels(some, min(sizes), previous, channels, spill, filtered))
     problems += apply_strict(depth_problems, cfg.strict)
     if not plan.options.expected_side and plan.resolved_modality(layout, channels) == "octa":
         problems += _sizes_note(entries, sizes, root)

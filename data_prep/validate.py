@@ -501,6 +501,10 @@ class LabelTable:
     # exact repeats of a graded row that drop_repeated_rows left out: (the row, the line of the
     # row kept), file order
     repeats: list[tuple[LabelRow, int]] = field(default_factory=list)
+    # the grade column's own words (own_grade_words) when rows of its 'none' were left out as
+    # ungradable with no scale given: the left-out note names the --grades that reads 'none'
+    # as grade 0 instead, in case it means no retinopathy
+    own_words: tuple[str, ...] = ()
 
     @property
     def rows_written(self) -> int:
@@ -551,8 +555,13 @@ def ungraded_words(rows: Sequence[LabelRow], marked: tuple[int, str] | None = No
     """What the ungradable ``rows`` hold, in words: :data:`UNGRADED_WORDS`, and, when one of
     them writes a layout's ungradable grade (``marked``: grade, layout name, DeepDRiD's 5),
     ``, or DeepDRiD's grade 5``; when some were marked by a gradable column
-    (:attr:`LabelRow.marked_by`, :func:`gradable_column_of`), ``, or adjudicated_gradable 0``."""
+    (:attr:`LabelRow.marked_by`, :func:`gradable_column_of`), ``, or adjudicated_gradable 0``;
+    ``, or 'none'`` when one writes ``none`` (:data:`GRADE_ZERO_WORDS`: elsewhere a grade's
+    name)."""
     words = UNGRADED_WORDS
+    zero = next((row.written for row in rows if _name_key(row.written) in GRADE_ZERO_WORDS), None)
+    if zero is not None:  # a grade-0 name elsewhere: said as written
+        words += f", or {zero!r}"
     if marked is not None and any(parse_grade(row.written) == marked[0] for row in rows):
         words += f", or {marked[1]}'s grade {marked[0]}"
     for by in dict.fromkeys(row.marked_by for row in rows if row.marked_by):
@@ -855,8 +864,9 @@ compared as :func:`_name_key` compares (``not proliferative`` is ``notproliferat
 
 GRADE_ZERO_WORDS = ("none",)
 """Cells of :data:`UNGRADED_CELLS` that are also a grade-0 name (``none``, no retinopathy): in a
-grade column of words, beside other grade words and no number, they are read as a grade's name,
-never as an ungradable image (:func:`own_grade_words`)."""
+grade column of words, beside other grade words and no number, with no grade scale given and
+ungradable rows not left out, they are read as a grade's name, not as an ungradable image
+(:func:`own_grade_words`, :func:`zero_words_named`)."""
 
 
 def _name_key(word: str) -> str:
@@ -1021,6 +1031,47 @@ def own_grade_words(cells: Iterable[str], grade_names: Sequence[str]) -> list[st
     if zero and any(grade_from_name(w, names) == 0 for w in others for names in scales):
         return [w for k, w in words.items() if k not in zero]
     return list(words.values())
+
+
+def zero_words_named(own_words: Sequence[str], *, scale_given: bool, leave_out: bool = False
+                     ) -> frozenset[str]:
+    """The keys (:func:`_name_key`) of the grade-0 words (:data:`GRADE_ZERO_WORDS`: ``none``) of
+    a grade column of words (``own_words``, :func:`own_grade_words`) that are read as a grade's
+    name (no retinopathy), so that a row writing one is an error asking for the scale, not an
+    ungradable row: only when no scale is given (``scale_given``: ``--grades`` /
+    ``data.grades``, a named scale such as ``icdr`` included, or the grade names of the bundle
+    that wrote a submission) and ungradable rows are not left out (``leave_out``:
+    ``--ungradable leave_out``). Otherwise ``none`` keeps its old meaning, an image that could
+    not be graded (a referral cohort's ``NPDR``, ``PDR``, ``none`` has no grade 0); a scale
+    that names a grade ``none`` reads it as that grade whatever this says. The ingest's rule
+    (:func:`read_labels`) and ``export --score``'s (:func:`drac_ssl.scoring.read_grade_labels`)."""
+    if scale_given or leave_out:
+        return frozenset()
+    return frozenset(_name_key(w) for w in own_words) & frozenset(GRADE_ZERO_WORDS)
+
+
+def names_zero_grade(cell: str, named: Collection[str]) -> bool:
+    """Whether the grade ``cell`` is one of the grade-0 words ``named`` (keys of
+    :func:`zero_words_named`) read as a grade's name, compared as grade names are (case,
+    spaces and quotes aside: ``None``)."""
+    return _name_key(cell) in named
+
+
+def zero_word_readings(raw: str, own_fix: str, ungradable_way: str) -> str:
+    """The fix for a ``none`` cell read as a grade's name (:func:`zero_words_named`): both
+    readings, the grade's name first (``own_fix``: the ``--grades`` that names it, or how the
+    scorer gets those names), then the ungradable image (``ungradable_way``: how to say so, e.g.
+    ``write NA in its grade cell or rerun with --ungradable leave_out ...``)."""
+    word = raw.strip().strip('"').strip()
+    return f"{own_fix}; or, if {word!r} marks an image that could not be graded, {ungradable_way}"
+
+
+UNGRADABLE_WORD_WAY = ("write NA in its grade cell, or rerun with --ungradable leave_out (every row "
+                       "with no grade, 'none' included, is then left out with its image, listed in "
+                       "ingest_summary.json)")
+"""The ingest's way to say that a ``none`` read as a grade's name is an ungradable image
+(:func:`zero_word_readings`); ``python -m drac_ssl.train`` says the flag as
+``data.ungradable=leave_out``."""
 
 
 def _severity(word: str) -> tuple[int, int] | None:
@@ -1437,7 +1488,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 ungradable: str = "error",
                 eye_columns: Sequence[str] = (),
                 marked_ungradable: tuple[int, str] | None = None,
-                images: Sequence[Path] = ()
+                images: Sequence[Path] = (),
+                scale_given: bool = False
                 ) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
@@ -1459,6 +1511,13 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     ``marked_ungradable`` (grade, layout name; a layout's ``UNGRADABLE_GRADES``, DeepDRiD's 5):
     a row of that grade, when the scale does not hold it, is an ungradable row as above (left
     out under ``leave_out``; under ``error``, one error, :func:`marked_ungradable_problem`).
+
+    A grade column of words and no number is read as the user's own grade names
+    (:func:`own_grade_words`); its ``none`` cells are then a grade's name (no retinopathy), each
+    an error whose fix gives both readings, the ``--grades`` that names it and the ungradable
+    image (:func:`zero_word_readings`), unless a scale is given (``scale_given``: ``data.grades``
+    set, ``icdr`` / ``drac`` included) or ``ungradable`` is ``leave_out``: ``none`` is then an
+    ungradable cell as above (:func:`zero_words_named`).
 
     ``images``: the training folder's images, when listed; a missing column's suggestion then
     knows the column of file names by its cells naming them (:func:`folder_name_test`), ids
@@ -1545,14 +1604,17 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     words: dict[str, str] = {}  # grade cells written as words no grade is named: key -> first spelling
     worded: list[int] = []  # where their problems are in ``problems`` (the fix is set at the end)
     # a grade column of words and no number: the user's own grade names, 'none' among them a
-    # grade's name (grade 0), not an ungradable image
+    # grade's name (grade 0), not an ungradable image, unless a scale is given or ungradable
+    # rows are left out (zero_words_named)
     grade_positions = [index["grade"], *([index["grade-right"]] if per_eye else [])]
     own_words = own_grade_words((cells[p] for _, cells in table.rows for p in grade_positions),
                                 grade_names)
-    zero_named = {_name_key(w) for w in own_words} & set(GRADE_ZERO_WORDS)
+    zero_named = zero_words_named(own_words, scale_given=scale_given,
+                                  leave_out=ungradable == "leave_out")
+    zero_rows: dict[int, str] = {}  # the 'none' rows' errors in ``problems``, their cells: both readings
 
     def ungraded(cell: str) -> bool:  # is_ungraded, but for a grade-0 name of the column's words
-        return is_ungraded(cell) and _name_key(cell) not in zero_named
+        return is_ungraded(cell) and not names_zero_grade(cell, zero_named)
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
         cell = cells[index["image-name"]].strip().replace("\\", "/")
@@ -1617,6 +1679,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         elif grade is None and is_ungraded(raw_grade) and not ungraded(raw_grade):  # 'none'
             words.setdefault(_name_key(raw_grade), raw_grade.strip().strip('"'))
             worded.append(len(problems))  # its fix, the --grades of the column's words, set below
+            zero_rows[len(problems)] = raw_grade  # and the ungradable reading after it
             problems.append(error(where, grade_zero_words(name, raw_grade, grade_names), "", "grade"))
         elif (bad := grade_problem(where, name, raw_grade, grade, grade_names,
                                    eye_column=eye_column)) is not None:
@@ -1630,7 +1693,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     if worded:  # the fix that reads the words, shaped from the whole CSV's values
         fix = grade_words_fix(list(words.values()), numbers | set(by_name), grade_names, own_words)
         for at in worded:
-            problems[at] = dataclasses.replace(problems[at], fix=fix)
+            said = (zero_word_readings(zero_rows[at], fix, UNGRADABLE_WORD_WAY)
+                    if at in zero_rows else fix)
+            problems[at] = dataclasses.replace(problems[at], fix=said)
     if by_name:
         problems.append(grade_names_note(csv_path, by_name, grade_names,
                                          "nothing to do (the manifest holds the numbers)"))
@@ -1665,8 +1730,13 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         index["image-name"], index.get("patient"),
         index["grade-right"] if per_eye and eye_of(r.name) == 1 else index["grade"]}))
         for r in rows]
+    zero_left_out = any(_name_key(r.written) in GRADE_ZERO_WORDS for r in left_out)
+    # the note's --grades, when it can be written (no word with a comma or a quote)
+    said_words = tuple(own_words) if zero_left_out and not scale_given and any(
+        _name_key(w) in GRADE_ZERO_WORDS for w in own_words) and all(
+        "," not in w and '"' not in w for w in own_words) else ()
     return (LabelTable(csv_path, table.columns, rows, table.dialect, left_out, marked_ungradable,
-                       n_rows=len(table.rows)),
+                       n_rows=len(table.rows), own_words=said_words),
             problems)
 
 
@@ -1754,8 +1824,23 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
         f"(--ungradable leave_out): {shown}"
         + (f", and {more} more" if more > 0 else "")
         + (f"; {missing} of them had no image in the folder" if missing else ""),
-        "nothing to do; ingest_summary.json lists every one (left_out_ungradable)", "ungradable"))
+        "nothing to do; ingest_summary.json lists every one (left_out_ungradable)"
+        + (f"; {_zero_word_left_out(table.own_words)}" if table.own_words else ""), "ungradable"))
     return [p for p in images if p not in dropped], left_out, problems
+
+
+def _zero_word_left_out(own_words: Sequence[str]) -> str:
+    """What the left-out note adds when ``--ungradable leave_out`` left out the ``none`` rows of
+    a grade column of words (:attr:`LabelTable.own_words`): ``none`` may be a grade's name
+    there, and the ``--grades`` that reads it so."""
+    zero = next(w for w in own_words if _name_key(w) in GRADE_ZERO_WORDS)
+    ordered = severity_order(own_words)
+    names = list(ordered or own_words)
+    order = "" if ordered is not None else " (put them in order of severity, grade 0 first)"
+    return (f"but if {zero!r} in this grade column of words names a grade (no retinopathy) rather "
+            f"than an image that could not be graded, pass {grades_option(names)}{order} "
+            f"({config_grades(names)} for python -m drac_ssl.train): its rows are then read as "
+            + (f"grade {names.index(zero)}" if ordered is not None else "the grade of its place"))
 
 
 def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] | None, list[Problem]]:

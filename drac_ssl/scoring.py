@@ -32,7 +32,8 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
   label and every label a case: otherwise nothing is scored and the error counts both sides
   and names the first few rows (``FILE:LINE``): a subset would give other figures than the
   whole set. A grade that is not an integer in ``0..K-1`` (a grade's name, ``Moderate``,
-  counts as its number) is an error at its line; labels written ``1..K`` are one error with
+  counts as its number; ``none`` is read by the ingest's rule, :func:`read_grade_labels`) is an
+  error at its line; labels written ``1..K`` are one error with
   the fix (:func:`data_prep.validate.one_based_problem`), and labels on a wider scale than
   the submission's one error asking for a submission on theirs (:func:`_outside_problems`).
 * The figures are :func:`drac_ssl.metrics.grading_report`'s (QWK and accuracy of the class
@@ -41,8 +42,9 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
   seed 0), or over the patients, each with all its images (its ``groups``, the cluster
   bootstrap the fine-tuning's CIs use), when the labels name them (``--patient-column``, or
   the column a per-eye layout owns, :data:`data_prep.layout.PATIENT_COLUMNS`), written as report.md writes them (:mod:`drac_ssl.figures`), the confusion
-  matrix with the grade names (DRAC's for K = 3, ICDR's for K = 5:
-  :func:`scale_names`), and :func:`drac_ssl.figures.chance_words`' sentence when the QWK's
+  matrix with the grade names (the model's, from RUN's bundle or the bundle of the run the
+  export wrote the submission into, :func:`model_grade_names`; else DRAC's for K = 3, ICDR's
+  for K = 5: :func:`scale_names`), and :func:`drac_ssl.figures.chance_words`' sentence when the QWK's
   CI reaches 0. A grade without image in the labels leaves the macro AUCs undefined: the
   line says which, and the one-vs-rest AUC of each grade present; labels of one grade only
   are one note (nothing can be measured) instead of the chance sentence. ``--json`` writes
@@ -118,17 +120,22 @@ from data_prep.validate import (
     gradable_mark_problem,
     grade_from_name,
     grade_names_note,
+    grade_zero_words,
     is_ungraded,
     marked_ungradable_problem,
+    names_zero_grade,
     no_grade_words,
     one_based_problem,
     only_by_case,
     other_eye_column,
     other_eye_problem,
     own_eye_cell,
+    own_grade_words,
     patient_column_guess,
     per_eye_columns_unread,
     stray_grades,
+    zero_word_readings,
+    zero_words_named,
 )
 from drac_ssl import __version__
 from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES, SCORED_LAYOUTS
@@ -148,7 +155,8 @@ from drac_ssl.starting import interpreter_word, python_command, started
 from drac_ssl.submission import SubmissionRows, read_submission
 
 __all__ = ["LABEL_LAYOUTS", "N_BOOT", "LabelRows", "ScoreError", "SubmissionCheckFailed", "pretraining_images_check",
-           "read_grade_labels", "scale_names", "score", "score_command", "score_lines"]
+           "model_grade_names", "read_grade_labels", "scale_names", "score", "score_command",
+           "score_lines"]
 
 N_BOOT = 1000
 """Bootstrap resamples of the 95% CIs (seed 0), as many as the fine-tuning's default."""
@@ -380,12 +388,40 @@ def _patient_column(table: Table, given: str | None, per_eye: str, image_column:
                        "all its images", "patient")]
 
 
+UNGRADABLE_LABEL_WAY = ("delete the row and the submission's row of the image: an image without a "
+                        "true grade cannot be scored")
+"""How ``export --score`` takes an image without a true grade out (the fix of an empty or ``NA``
+grade cell, and of a ``none`` that marks an ungradable image: :func:`read_grade_labels`)."""
+
+
+def _model_names_fix(own_words: Sequence[str], grade_names: Sequence[str]) -> str:
+    """The fix, grade's-name reading first, for a ``none`` cell of a label column of words read as
+    a grade's name while the model's grade names are not known (:func:`read_grade_labels`):
+    ``RUN``, the model's run or bundle folder, whose recorded grade names are then read; else
+    the number under the scale of K's length (``grade_names``)."""
+    listed = ", ".join(repr(w) for w in own_words)
+    return (f"the grade column's words ({listed}) look like the grade names of the model that "
+            f"wrote the submission: pass its run or bundle folder as RUN ({python_command('drac_ssl.export')} "
+            f"RUN --score ... --labels ...), whose grade names are then read, and each row is read as "
+            f"the grade its word names there; else write {_choices(grade_names)}")
+
+
 def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
-                      grade_column: str | None = None, patient_column: str | None = None) -> LabelRows:
+                      grade_column: str | None = None, patient_column: str | None = None,
+                      names_known: bool = False) -> LabelRows:
     """Read a label CSV of true grades for scoring (see the module docstring).
 
     ``grade_names``: the names of grades 0..K-1 (K the submission's); a grade cell may hold a
-    number or one of these names. Returns every row with its line; a row whose grade is not an
+    number or one of these names. ``names_known``: they are the grade names of the model that
+    wrote the submission (its bundle's ``class_names``), not merely the named scale of K's
+    length (:func:`scale_names`). A ``none`` cell follows the ingest's rule
+    (:func:`data_prep.validate.zero_words_named`): it names a grade where ``grade_names`` have a
+    grade of that name; else, in a grade column of words and no number
+    (:func:`data_prep.validate.own_grade_words`) while the names are not known, it is read as a
+    grade's name (no retinopathy), an error in the ingest's words
+    (:func:`data_prep.validate.grade_zero_words`) whose fix gives both readings (RUN, whose grade
+    names are then read; or delete the row, an ungradable image); otherwise it is an empty or
+    ``NA`` cell's error (an ungradable image?). Returns every row with its line; a row whose grade is not an
     integer in 0..K-1, or that has no image name, is an error in ``problems`` (FILE:LINE;
     grades outside 0..K-1 as :func:`_outside_problems` says them) and its grade None. Raises :class:`ScoreError` when the file cannot be read or a column is not
     found (the message lists each problem with its fix).
@@ -438,6 +474,10 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     other_at = column_index(table, other)[0] if other else None
     marked = _marked_ungradable(table, k)
     marked_rows: list[LabelRow] = []  # rows of the layout's ungradable grade (DeepDRiD's 5)
+    # a grade column of words and no number: 'none' a grade's name, as the ingest reads it
+    own_words = own_grade_words((cells[index[r]] for _, cells in table.rows
+                                 for r in ("grade", *(["grade-right"] if eyes else []))), grade_names)
+    zero_named = zero_words_named(own_words, scale_given=names_known)
     # a column saying whether each image is gradable (Messidor-2's adjudicated_gradable), as the
     # ingest reads it: 0 marks the row ungradable whatever its grade cell holds
     gradable = gradable_column_of(table.columns, [table.columns[index["image-name"]], *eyes, column,
@@ -495,15 +535,18 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         elif (grade is None and other_at is not None and is_ungraded(raw)
               and not is_ungraded(cells[other_at])):
             problems.append(other_eye_problem(where, name, column, str(other), "score"))
+        elif grade is None and names_zero_grade(raw, zero_named):  # 'none' among grade words
+            problems.append(error(where, grade_zero_words(name, raw, grade_names),
+                                  zero_word_readings(raw, _model_names_fix(own_words, grade_names),
+                                                     UNGRADABLE_LABEL_WAY), "grade"))
         elif grade is None:
             named = "" if _numbered(grade_names) else f" nor one of the names {', '.join(grade_names)}"
             eye_column = eyes[eye_of(name) or 0] if eyes else ""  # the column the id chose
             what = (no_grade_words(name, raw, eye_column) if is_ungraded(raw) else
                     f"grade {raw.strip()!r} of {name} is neither a grade number{named}" if named else
                     f"grade {raw.strip()!r} of {name} is not a grade number")
-            problems.append(error(where, what, f"write {_choices(grade_names)}, or delete the row "
-                                  "and the submission's row of the image: an image without a true "
-                                  "grade cannot be scored", "grade"))
+            problems.append(error(where, what, f"write {_choices(grade_names)}, or {UNGRADABLE_LABEL_WAY}",
+                                  "grade"))
         elif not 0 <= grade < k:
             outside.append((line, name, grade))
             grade = None
@@ -697,11 +740,17 @@ def _json_safe(obj: Any) -> Any:
 
 def score(submission: str | Path, labels: str | Path, *, num_grades: int | None = None,
           image_column: str | None = None, grade_column: str | None = None,
-          patient_column: str | None = None, n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Any]:
+          patient_column: str | None = None, n_boot: int = N_BOOT, seed: int = 0,
+          grade_names: Sequence[str] | None = None) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
 
-    Keys: ``n``, ``num_grades``, ``class_names`` (:func:`scale_names`); ``qwk``, ``qwk_ci95``
+    ``grade_names``: the grade names of the model that wrote the submission, when known (its
+    bundle's ``class_names``, :func:`model_grade_names`); used when they are as many as the
+    submission's K, and the labels' grade words are then read by them (``none`` included, where
+    it names a grade: :func:`read_grade_labels`); else the named scale of K's length.
+
+    Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
     ``auc`` / ``auc_ovo`` (macro one-vs-one), ``auc_ovr``, ``auc_ovr_ci95``,
     ``auc_per_grade`` (one-vs-rest, keyed by grade name; None for a grade without true image),
@@ -743,9 +792,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
             f"{problems.total or len(problems)} problem(s) in {submission}: nothing was scored "
             f"({check} lists the same){swapped}", problems)
     k = sub.num_grades
-    names = list(scale_names(k))
+    known = grade_names is not None and len(grade_names) == k
+    names = [str(n) for n in grade_names] if known and grade_names is not None else list(scale_names(k))
     rows = read_grade_labels(labels, names, image_column=image_column, grade_column=grade_column,
-                             patient_column=patient_column)
+                             patient_column=patient_column, names_known=known)
     y, matched = _pair(sub, rows)
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     pred, probs = sub.classes, sub.probs
@@ -790,6 +840,36 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+def model_grade_names(submission: str | Path, run: str | None = None) -> tuple[str, ...] | None:
+    """The grade names of the model that wrote ``submission``, as its bundle records them
+    (``metadata.json``'s ``class_names``): ``run``'s bundle (RUN, a run or bundle folder), else,
+    for a submission the export wrote into a run folder (``RUN/export/submission.csv`` or
+    ``submission_NAME.csv`` beside ``RUN/data/manifest.csv``), that run's bundle
+    (``RUN/bundle`` or ``RUN/bundles/NAME``, as :func:`_run_export` finds it; only the bundle's
+    metadata is read here, the manifest is left to the checks that need its hashes). None when
+    neither tells: no RUN and no run of its own, a RUN that is no run or bundle folder (said by
+    the training-image check), or a bundle that records no names."""
+    from drac_ssl.grading.bundle_folder import bundle_folder
+    from drac_ssl.io import read_json_dict
+    from drac_ssl.manifest import MANIFEST_FILE
+
+    if run is not None:
+        try:
+            bundle = bundle_folder(run)
+        except ValueError:  # BundleError: the training-image check says it
+            return None
+    else:
+        sub = Path(submission).resolve()
+        own_run = sub.parent.parent
+        if (sub.parent.name != "export" or not (own_run / "data" / MANIFEST_FILE).is_file()
+                or not (sub.stem == "submission" or sub.stem.startswith("submission_"))):
+            return None
+        name = sub.stem[len("submission_"):]
+        bundle = own_run / "bundles" / name if name else own_run / "bundle"
+    names = (read_json_dict(bundle / "metadata.json") or {}).get("class_names")
+    return tuple(str(n) for n in names) if isinstance(names, list) and len(names) >= 2 else None
 
 
 def score_lines(record: dict[str, Any]) -> list[str]:
@@ -1288,7 +1368,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise ScoreError(f"--grades {args.grades}: a grading scale has at least 2 grades")
         record = score(args.score, args.labels, num_grades=args.grades,
                        image_column=args.image_column, grade_column=args.grade_column,
-                       patient_column=args.patient_column)
+                       patient_column=args.patient_column,
+                       grade_names=model_grade_names(args.score, args.run))
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)

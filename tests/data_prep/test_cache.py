@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -183,8 +184,6 @@ def test_the_bit_depth_warning_gives_each_groups_brightness_once_converted(tmp_p
     alike' could not be acted on, nor judged. Each group now carries its images' mean grey level
     once converted to 0..255 (its mean and SD over the group), here the 8-bit scans near 128 and
     the 12-bit ones, half as bright once shifted by 4 bits, near 64; the advice stays."""
-    import re
-
     import cv2
     from test_ingest import smooth_image, write_csv
 
@@ -211,6 +210,85 @@ def test_the_bit_depth_warning_gives_each_groups_brightness_once_converted(tmp_p
     assert abs(sd8 - np.std(eight, ddof=1)) <= 2 and abs(sd12 - np.std(twelve, ddof=1)) <= 2
     assert "each group's mean and SD over its images" in mixed
     assert mixed.split(" -> ", 1)[1].startswith("export every image alike")  # the advice is kept
+
+
+def _two_depth_folder(data: Path) -> tuple[float, float]:
+    """4 8-bit scans near grey level 125 and 3 12-bit scans (in 16-bit files) near 47 once
+    shifted by 4 bits, with their label CSV; the two groups' true mean levels."""
+    import cv2
+    from test_ingest import smooth_image, write_csv
+
+    data.mkdir()
+    eight, twelve = [], []
+    for i in range(7):
+        texture = smooth_image(i, 64).astype(float) - 128
+        if i < 4:
+            image = np.clip(125 + texture * 0.2, 0, 255).astype(np.uint8)
+            assert cv2.imwrite(str(data / f"{i}.png"), image)
+            eight.append(image.mean())
+        else:  # a maximum above 64 (1024 once x16): read as 12-bit data, scaled by >> 4
+            image = np.clip(47 + texture * 0.3, 0, 255).astype(np.uint8)
+            assert image.max() >= 64
+            assert cv2.imwrite(str(data / f"{i}.png"), image.astype(np.uint16) * 16)
+            twelve.append(image.mean())
+    write_csv(data / "labels.csv", ["image name", "DR grade"], [[f"{i}.png", i % 2] for i in range(7)])
+    return float(np.mean(eight)), float(np.mean(twelve))
+
+
+LEVELS = re.compile(r"4 files are 8-bit grey, used as they are \(mean grey level (\d+), SD \d+\); "
+                    r"3 files are 16-bit grey read as 12-bit data, scaled by value >> 4 \(mean grey "
+                    r"level (\d+), SD \d+\)")
+
+
+def test_the_bit_depth_levels_are_measured_before_the_crop_and_the_graham_filter(tmp_path: Path) -> None:
+    """A review of the levels: they were measured on the cached rows, so with --fundus-crop
+    --graham two groups at 125 and 47 both showed 128 (the filter centres every image on 128).
+    They are measured when each file is decoded, before any crop or filter, and kept in the cache
+    state: a rerun that reuses every file gives the same levels."""
+    true8, true12 = _two_depth_folder(tmp_path / "d")
+    out = tmp_path / "out"
+    cfg = config(tmp_path / "d", fundus_crop=True, graham=True)
+    result = ingest.run(cfg, out, verbose=False)
+    (mixed,) = [w for w in result.warnings if "scaled from different bit depths" in w]
+    found = LEVELS.search(mixed)
+    assert found, mixed
+    level8, level12 = (int(g) for g in found.groups())
+    assert abs(level8 - true8) <= 1 and abs(level12 - true12) <= 1, (level8, level12, true8, true12)
+    assert "before any crop or filter" in mixed
+
+    again = ingest.run(cfg, out, verbose=False)
+    assert again.n_reused == 7
+    (mixed_again,) = [w for w in again.warnings if "scaled from different bit depths" in w]
+    assert LEVELS.search(mixed_again).groups() == found.groups()  # type: ignore[union-attr]
+
+
+def test_levels_not_measured_by_an_older_cache_are_left_out_under_a_filter(tmp_path: Path) -> None:
+    """A cache written before the levels were recorded reuses its files without them: with the
+    Graham filter its rows cannot give them, so the warning leaves the levels out and says why;
+    without a filter the cached rows give them as before."""
+    import json
+
+    true8, true12 = _two_depth_folder(tmp_path / "d")
+    for options, filtered in (({"graham": True}, True), ({}, False)):
+        out = tmp_path / f"out_{filtered}"
+        cfg = config(tmp_path / "d", **options)
+        ingest.run(cfg, out, verbose=False)
+        state_file = next(out.rglob(cache.STATE_NAME))
+        state = json.loads(state_file.read_text())
+        for entry in state["files"].values():
+            del entry["grey_level"]  # as an earlier version wrote it
+        state_file.write_text(json.dumps(state))
+        result = ingest.run(cfg, out, verbose=False)
+        assert result.n_reused == 7
+        (mixed,) = [w for w in result.warnings if "scaled from different bit depths" in w]
+        if filtered:
+            assert not LEVELS.search(mixed) and "mean grey level" not in mixed, mixed
+            assert ("the groups' grey levels are not given: the cache of an earlier ingest holds 7 "
+                    "images only as filtered (--fundus-crop / --graham) rows") in mixed, mixed
+        else:
+            found = LEVELS.search(mixed)
+            assert found, mixed
+            assert abs(int(found.group(1)) - true8) <= 2 and abs(int(found.group(2)) - true12) <= 2
 
 
 def test_few_files_are_decoded_in_this_process_unless_workers_are_asked_for(

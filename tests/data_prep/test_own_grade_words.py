@@ -2,7 +2,12 @@
 ``non-proliferative`` / ``proliferative``, columns ``Subject,Eye,ScanFile,Retinopathy``):
 ``none`` was read as "no grade" (every normal eye ungradable, and ``--ungradable leave_out``
 dropped them all), ``non-proliferative`` was matched to PDR, its opposite, and the ``--grades``
-that works was never suggested (``data_prep.validate.read_labels``, ``grade_words_fix``)."""
+that works was never suggested (``data_prep.validate.read_labels``, ``grade_words_fix``).
+
+A review of that fix: a working CSV where ``none`` means "ungradable" (a referral cohort's
+``NPDR``, ``PDR``, ``none``: no grade 0) then stopped the ingest, and the fix offered would make
+those images grade 0. ``none`` is a grade's name only with no scale given and ungradable rows not
+left out (``zero_words_named``), and its error then offers both readings."""
 
 from __future__ import annotations
 
@@ -57,7 +62,6 @@ def test_the_researchers_words_give_three_grades_with_their_grades_fix_and_no_un
         ingest.run(octa_config(root), tmp_path / "out", verbose=False)
     message = str(caught.value)
     assert "an ungradable image?" not in message and "has no grade (" not in message, message
-    assert "--ungradable leave_out" not in message
     # no PDR (nor any other grade) suggested for non-proliferative, no ICDR scale either
     assert "looks like" not in message and "--grades icdr" not in message, message
     errors = [p for p in caught.value.problems if p.severity == "error"]
@@ -71,15 +75,22 @@ def test_the_researchers_words_give_three_grades_with_their_grades_fix_and_no_un
         "grade names: pass them with --grades, grade 0 first, in order of severity as their names "
         "say: --grades \"none,non-proliferative,proliferative\" (data.grades=[none, "
         "non-proliferative, proliferative] for python -m drac_ssl.train)"), first.fix
-    # python -m drac_ssl.train says the setting once
+    # the other reading comes second: 'none' as an image that could not be graded
+    assert first.fix.endswith(
+        "; or, if 'none' marks an image that could not be graded, write NA in its grade cell, or "
+        "rerun with --ungradable leave_out (every row with no grade, 'none' included, is then left "
+        "out with its image, listed in ingest_summary.json)"), first.fix
+    assert first.fix.index("--grades") < first.fix.index("--ungradable leave_out")
+    # python -m drac_ssl.train says the settings once each
     said = as_config_keys(first.fix)
     assert said.count("data.grades=[none, non-proliferative, proliferative]") == 1, said
-    assert "--grades" not in said
+    assert "--grades" not in said and "data.ungradable=leave_out" in said, said
 
-    # following --ungradable leave_out no longer drops the normal eyes: they are no ungradable rows
+    # following --ungradable leave_out takes 'none' as ungradable, as asked; the note that says
+    # so names the --grades that would read it as grade 0 instead
     table, problems = read(root / "octa_grades.csv", ungradable="leave_out")
-    assert table.left_out == []
-    assert sum(p.severity == "error" and "'none'" in p.what for p in problems) == 4
+    assert [r.written for r in table.left_out] == ["none"] * 4
+    assert not [p for p in problems if p.severity == "error"]
 
     # the fix works: three grades, every row read as its word's
     result = ingest.run(octa_config(root, grades=WORDS), tmp_path / "after", verbose=False)
@@ -100,7 +111,8 @@ def test_the_words_are_put_in_order_of_severity_or_said_to_be(tmp_path: Path) ->
     assert "in order of severity as their names say" in fix
 
     path = octa_folder(tmp_path / "b", ["stable", "none", "worse", "stable"]) / "octa_grades.csv"
-    (fix,) = {p.fix for p in read(path)[1] if p.severity == "error"}
+    # the 'none' row's fix goes on with the ungradable reading; the other words' stops there
+    (fix,) = {p.fix.split("; or, if 'none'")[0] for p in read(path)[1] if p.severity == "error"}
     assert ('--grades "stable,none,worse" (data.grades=[stable, none, worse] for python -m '
             "drac_ssl.train)") in fix, fix
     assert "they are listed here as first written: put them in order of severity" in fix
@@ -168,3 +180,85 @@ def test_misspellings_are_still_suggested_when_nothing_rules_them_out() -> None:
     assert "misspelt" not in validate.grade_words_fix(["npdr"], {0}, ("no DR", "DR"))
     assert re.search(r"'sever' looks like 'Severe' \(grade 3\)",
                      validate.grade_words_fix(["sever"], {0, 1, 2}, DRAC))
+
+
+def referral_folder(root: Path, words: list[str]) -> Path:
+    """:func:`octa_folder` with each word on 3 rows, the CSV as ``grades.csv``' columns."""
+    return octa_folder(root, [w for w in words for _ in range(3)])
+
+
+@pytest.mark.parametrize(("words", "grades", "kept"), [
+    (["NPDR", "PDR", "none"], ["drac"], {1: 3, 2: 3}),
+    (["Mild", "Moderate", "Severe", "PDR", "none"], ["icdr"], {1: 3, 2: 3, 3: 3, 4: 3}),
+    (["Mild", "Severe", "none"], ["Normal", "Mild", "Severe"], {1: 3, 2: 3}),
+])
+def test_none_stays_ungradable_when_the_scale_is_given(
+        tmp_path: Path, words: list[str], grades: list[str], kept: dict[int, int]) -> None:
+    """A referral cohort, or a DRAC subset in words with no Normal eye: under a scale given
+    (--grades, a named scale included) that has no grade 'none', the 'none' rows are ungradable
+    as before the own-words reading: left out under --ungradable leave_out (the ingest succeeds),
+    an ungradable-row error naming that option otherwise; never a grade-0 name."""
+    root = referral_folder(tmp_path / "d", words)
+    result = ingest.run(octa_config(root, grades=grades, ungradable="leave_out"), tmp_path / "out",
+                        verbose=False)
+    assert [row.written for row, _ in result.left_out_ungradable] == ["none"] * 3
+    assert {g: n for g, n in result.counts_per_grade.items() if n} == kept
+    (left,) = [n for n in result.notes if "marked ungradable" in n]
+    assert "3 rows marked ungradable (an empty or NA grade cell, or 'none')" in left, left
+    assert "--grades" not in left  # the scale was given: no other reading is offered
+
+    with pytest.raises(IngestError) as caught:
+        ingest.run(octa_config(root, grades=grades), tmp_path / "err", verbose=False)
+    errors = [p for p in caught.value.problems if p.severity == "error"]
+    assert len(errors) == 3 and all("has no grade ('none'; an ungradable image?)" in p.what
+                                    for p in errors), errors
+    assert all("--ungradable leave_out" in p.fix and "read as a grade's name" not in p.what
+               for p in errors)
+
+
+def test_none_stays_ungradable_under_leave_out_without_a_scale(tmp_path: Path) -> None:
+    """The review's case: NPDR, PDR and none, 3 rows each, --ungradable leave_out, no --grades:
+    the 3 'none' rows are left out (the parent's rc 0), not a stop asking for --grades "none,...";
+    the note says the other reading and its --grades, in case 'none' meant no retinopathy."""
+    root = referral_folder(tmp_path / "d", ["NPDR", "PDR", "none"])
+    result = ingest.run(octa_config(root, ungradable="leave_out"), tmp_path / "out", verbose=False)
+    assert len(result.left_out_ungradable) == 3
+    assert {g: n for g, n in result.counts_per_grade.items() if n} == {1: 3, 2: 3}
+    (left,) = [n for n in result.notes if "marked ungradable" in n]
+    assert left.endswith(
+        "but if 'none' in this grade column of words names a grade (no retinopathy) rather than "
+        "an image that could not be graded, pass --grades \"none,NPDR,PDR\" (data.grades=[none, "
+        "NPDR, PDR] for python -m drac_ssl.train): its rows are then read as grade 0"), left
+
+
+def test_without_a_scale_or_leave_out_the_none_error_offers_both_readings(tmp_path: Path) -> None:
+    """No scale given, ungradable rows an error: 'none' beside NPDR and PDR may be either; each
+    'none' row's error leads with the --grades that names it (grade 0) and then says how to mark
+    it ungradable instead; following either fix ingests."""
+    root = referral_folder(tmp_path / "d", ["NPDR", "PDR", "none"])
+    with pytest.raises(IngestError) as caught:
+        ingest.run(octa_config(root), tmp_path / "err", verbose=False)
+    errors = [p for p in caught.value.problems if p.severity == "error"]
+    assert len(errors) == 3 and all("read as a grade's name (no retinopathy)" in p.what for p in errors)
+    fix = errors[0].fix
+    assert fix.startswith("the grade column's words ('NPDR', 'PDR', 'none') look like your own grade "
+                          "names: pass them with --grades, grade 0 first, in order of severity as "
+                          "their names say: --grades \"none,NPDR,PDR\""), fix
+    assert "; or, if 'none' marks an image that could not be graded, write NA in its grade cell, or " \
+           "rerun with --ungradable leave_out" in fix, fix
+
+    named = ingest.run(octa_config(root, grades=["none", "NPDR", "PDR"]), tmp_path / "named",
+                       verbose=False)
+    assert named.counts_per_grade == {0: 3, 1: 3, 2: 3}
+    left = ingest.run(octa_config(root, ungradable="leave_out"), tmp_path / "left", verbose=False)
+    assert len(left.left_out_ungradable) == 3
+
+
+def test_the_zero_word_rule() -> None:
+    """zero_words_named, the one rule of the ingest and the scorer: 'none' of a column of words is
+    a grade's name only with no scale given and ungradable rows not left out."""
+    own = ["NPDR", "PDR", "none"]
+    assert validate.zero_words_named(own, scale_given=False) == {"none"}
+    assert validate.zero_words_named(own, scale_given=True) == frozenset()
+    assert validate.zero_words_named(own, scale_given=False, leave_out=True) == frozenset()
+    assert validate.zero_words_named(["NPDR", "PDR"], scale_given=False) == frozenset()

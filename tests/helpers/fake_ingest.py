@@ -30,10 +30,12 @@ TINY_FINETUNE = {
 
 
 def make_fake_ingest(root: Path, n_train: int = 30, n_test: int = 6, size: int = 64,
-                     n_folds: int = 5) -> Path:
+                     n_folds: int = 5, grade_names: tuple[str, ...] = ()) -> Path:
     """An ingest output (manifest.csv, cache/48px.npy, ingest_summary.json) and the source
     PNGs under ``root/images/{train,test}``: smooth texture (no image looks like random noise
-    to the export); the grade brightens a central disc."""
+    to the export); the grade brightens a central disc. ``grade_names``: the 3 grades' names the
+    summary records (``grades.names``, as an ingest under ``--grades`` does; the fine-tuning and
+    the bundle take them); none recorded by default (DRAC's then)."""
     src, data = root / "images", root / "data"
     for folder in (src / "train", src / "test", data / "cache"):
         folder.mkdir(parents=True)
@@ -66,7 +68,9 @@ def make_fake_ingest(root: Path, n_train: int = 30, n_test: int = 6, size: int =
     np.save(data / "cache" / f"{SOURCE_SIZE}px.npy", np.stack(cache))
     (data / "ingest_summary.json").write_text(json.dumps({
         "root": str(src), "layout": "plain", "train_dir": str(src / "train"),
-        "test_dir": str(src / "test"), "created_utc": "2026-01-01T00:00:00+00:00"}))
+        "test_dir": str(src / "test"), "created_utc": "2026-01-01T00:00:00+00:00",
+        **({"grades": {"names": list(grade_names), "k": len(grade_names), "source": "data.grades"}}
+           if grade_names else {})}))
     return data
 
 

@@ -32,14 +32,17 @@ def tiny_config(*extra: str) -> Config:
     return load_config(None, [*TINY_RUN_SETTINGS, *extra])
 
 
-def build_tiny_run(root: Path, cfg: Config | None = None, variants: tuple[str, ...] = ()) -> Path:
+def build_tiny_run(root: Path, cfg: Config | None = None, variants: tuple[str, ...] = (),
+                   grade_names: tuple[str, ...] = ()) -> Path:
     """A finished tiny run in ``root``: the fake ingest, ``config.yaml``, the pretraining, the
     fine-tuning and the export of the selected variant (``root/bundle``,
     ``root/export/submission.csv``), then each of ``variants`` exported by name
     (``root/bundles/NAME``, ``root/export/submission_NAME.csv``). ``cfg`` defaults to
-    :func:`tiny_config`. Returns ``root``. Set torch's threads (one is fastest here) around it."""
+    :func:`tiny_config`. ``grade_names``: the 3 grades' names the ingest records, as under
+    ``--grades "none,non-proliferative,proliferative"`` (the bundle's ``class_names``; DRAC's when
+    empty). Returns ``root``. Set torch's threads (one is fastest here) around it."""
     cfg = tiny_config() if cfg is None else cfg
-    make_fake_ingest(root)
+    make_fake_ingest(root, grade_names=grade_names)
     save_config(cfg, root / "config.yaml")
     pretrain.run(cfg, root)
     finetune.run(cfg, root)
