@@ -274,8 +274,8 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     def strongest(self) -> dict[str, Any] | None:
         """Where the heatmap is strongest (:func:`app.gradcam.strongest_heat` over the part of the
         image the model read, :attr:`geometry`'s box: pixels, fractions of the image and words,
-        or, for a nearly flat map, that no region stands out, ``region`` None); None without a
-        heatmap or for an empty one."""
+        or, for a flat map, that no region stands out, ``region`` None); None without a heatmap,
+        for an empty one or for one with NaN or infinite heat."""
         if self.heatmap is None:
             return None
         return strongest_heat(self.heatmap, self.geometry.box if self.geometry is not None else None)
@@ -318,9 +318,11 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         grade: 4 with flip TTA, each view's map flipped back onto the image; 1 without) with
         ``views_note``, ``caveat``
         (:data:`drac_ssl.grading.bundle.HEATMAP_CAVEAT`) and ``strongest``: where the map is
-        strongest, in the image's pixels and in words, with the share of the image that is hot
-        (:func:`app.gradcam.strongest_heat`: ``stands_out`` false and ``region`` None when more
-        than half of it is within 10% of the maximum; None for an empty map)."""
+        strongest, in the image's pixels and in words, with ``hot_share``, the share of the part
+        of the image the model read (``image_box``; ``read_whole_image`` says whether that is the
+        whole image) that is within 10% of the maximum (:func:`app.gradcam.strongest_heat`:
+        ``stands_out`` false and ``region`` None for a flat map, more than half of that part hot
+        and the rest warm too; None for an empty map)."""
         from drac_ssl.grading.bundle import HEATMAP_CAVEAT
 
         what: dict[str, Any] = {"target_layer": target_layer, "explains": self.explains}

@@ -113,7 +113,7 @@ from drac_ssl.submission import (
 
 __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS",
            "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW", "HEATMAP_PAGE_CAVEAT_ONE_VIEW",
-           "RESULT_ID", "AppSettings",
+           "READ_BOX_WORDS", "RESULT_ID", "AppSettings",
            "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
            "model_card_view", "safe_card_markdown", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
            "table_widths", "transport_limit"]
@@ -891,12 +891,18 @@ def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
     return [("the shown grade", -1)] + [(f"{k} {n}", k) for k, n in enumerate(predictor.class_names)]
 
 
+READ_BOX_WORDS = "The model read only the fundus disc's box, so there is no heat outside it."
+"""What the page's heatmap line and the overlay's alt text say of a map over a fundus disc's box
+(:func:`_heatmap_markdown`, :func:`image_alt_texts`): the rest of the image is cold because the
+model never read it, not because it raised no score."""
+
+
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     """What the heatmap shows, in plain words: what its colour means (which grade's score,
     relative to this map's maximum), which score it explains when the grade was chosen by
     another (:meth:`app.predict.Predictor.heatmap_score_note`), that it averages the flipped
     copies as the grade does (:attr:`app.predict.Prediction.cam_views`), where it is strongest (a 3 x 3
-    region of the image; for a nearly flat map, that no region stands out:
+    region of the image; for a flat map, that no region stands out:
     :data:`app.gradcam.STANDS_OUT_SHARE`), its resolution ("7 × 7 cells, each about 146 px of this image"; a
     coarse map says what it cannot tell), whether it is empty, and the standing caveat
     (:func:`heatmap_page_caveat`). An untrained demo bundle's map is said to mean nothing, and
@@ -922,8 +928,7 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
     where = pred.strongest
     located = f" {strongest_words(where)}" if where is not None else ""
-    read = (" The model read only the fundus disc's box, so there is no heat outside it."
-            if cropped else "")
+    read = f" {READ_BOX_WORDS}" if cropped else ""
     note = predictor.heatmap_score_note(pred.explains)
     flips = (f" Like the grade, it averages the image and its {pred.cam_views - 1} flipped copies (each "
              f"copy's map flipped back)." if pred.cam_views and pred.cam_views > 1 else "")
@@ -998,8 +1003,10 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
     JSON: the image's name and size and its grade (said as the model's output, after "not reliably
     gradable" and its reasons, for such an image: :func:`grade_heading`); what the heatmap explains and where it is
     strongest (:func:`app.gradcam.strongest_words`, or that no region stands out; a coarse map
-    says what it cannot tell), or that it is empty. ``""`` for a picture
-    that is not shown (an error, no heatmap)."""
+    says what it cannot tell; a map over the fundus disc's box alone, ``read_whole_image``
+    false, that there is no heat outside it, :data:`READ_BOX_WORDS`, as the page says), or
+    that it is empty, or, for a map with NaN or infinite heat, that no region of it is named.
+    ``""`` for a picture that is not shown (an error, no heatmap)."""
     size = details.get("image_size")
     if "error" in details or not size:
         return "", ""
@@ -1021,7 +1028,13 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
     where = heat.get("strongest")
     overlay = (f"Grad-CAM heatmap of {what} over the image, relative to its own maximum. "
                f"{strongest_words(where)}"
-               if where else f"Grad-CAM heatmap of {what}: empty, no region of the image raises its score.")
+               if where else f"Grad-CAM heatmap of {what}: empty, no region of the image raises its score."
+               if heat.get("empty", True) is not False
+               # not empty, yet no place: NaN or infinite heat (app.gradcam.strongest_heat)
+               else f"Grad-CAM heatmap of {what}: its heat is not finite (a fault of the model), so no "
+                    f"region of it is named.")
+    if where and where.get("read_whole_image") is False:  # as the page says: only the disc's box was read
+        overlay += f" {READ_BOX_WORDS}"
     if where and heat.get("coarse") and heat.get("meaning"):  # as the page says beside the picture
         overlay += f" A coarse map of {heat['meaning']}."
     return original, f"{overlay} {HEATMAP_CAVEAT}"

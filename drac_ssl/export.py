@@ -161,7 +161,9 @@ command writes ``<stem>_notes.csv`` beside it (:func:`drac_ssl.submission.write_
 ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name``, each graded case,
 the reasons joined by ``; ``, empty when clean, on every row the bundle that graded:
 :func:`drac_ssl.submission.bundle_cell` of :attr:`drac_ssl.grading.bundle.Bundle.identity`, and
-its class in the bundle's grade names, ``grade_name``: the submission keeps DRAC's numbers), ends with a ``FLAGGED:`` line counting the reasons and
+its class in the bundle's grade names, ``grade_name``: the submission keeps DRAC's numbers; a
+bundle with other names than DRAC's three also gets one stderr line naming them,
+:func:`grade_legend_line`, whether or not the notes file is written), ends with a ``FLAGGED:`` line counting the reasons and
 naming that file, and exits :data:`drac_ssl.runtime.EXIT_FLAGGED` (4). A row whose class is not
 its single most likely grade (the expected grade cut at thresholds), or is but in a near-tie
 (:data:`drac_ssl.submission.NEAR_TIE_WORDS`), has the app's sentence on why in ``grade_note``
@@ -240,6 +242,7 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.problems import Problem
+from drac_ssl import GRADE_NAMES
 from drac_ssl.commands import (
     check_arguments_problem,
     export_log_names,
@@ -355,6 +358,7 @@ __all__ = [
     "ExportResult",
     "build_bundle",
     "failed_submission_path",
+    "grade_legend_line",
     "list_images",
     "load_bundle",
     "main",
@@ -717,6 +721,8 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                                 n_near_tie)
         print(f"[export]   class = {rule} (finetune.decision={bundle.calibration.decision}); "
               f"P0..P{k - 1} = {probability_columns_words(bundle.metadata)}")
+        if legend := grade_legend_line(bundle.grade_names):  # as --images says it
+            print(f"[export] {legend}", file=sys.stderr)
         referable_csv, line = write_referable_beside(bundle, written)
         if line:
             print(f"[export] {line}")
@@ -979,6 +985,22 @@ def _copies_line(files: Sequence[Path]) -> str:
     return (f"{len(pairs)} image(s) are byte-identical copies of another image in the folder ({shown}): "
             f"each copy has its own row, with the same grade; if the folder should hold each case "
             f"once, remove the copies and export again")
+
+
+def grade_legend_line(grade_names: Sequence[str]) -> str:
+    """The export's legend of its ``class`` numbers in the bundle's own grade names, printed on
+    stderr with each written submission: ``grades: 0 none, 1 non-proliferative, 2
+    proliferative``; ``""`` for DRAC's three (:data:`drac_ssl.GRADE_NAMES`: the console of a
+    DRAC export is unchanged) and for names that are only the numbers (``0``, ``1`` ...: nothing
+    to say). The submission keeps DRAC's ``case,class,P0..P{K-1}``, numbers only, and the notes
+    file's ``grade_name`` column is written only when some row is flagged, a training or
+    pretraining image or has a grade note: a clean batch of a bundle with its own names would
+    otherwise show them nowhere (a review). Control characters escaped
+    (:func:`drac_ssl.submission.printable_text`): the names are the user's config."""
+    names = [str(n) for n in grade_names]
+    if tuple(names) == GRADE_NAMES or names == [str(k) for k in range(len(names))]:
+        return ""
+    return "grades: " + ", ".join(f"{k} {printable_text(n)}" for k, n in enumerate(names))
 
 
 def _same_grade_line(grades: np.ndarray, grade_names: Sequence[str]) -> str:
@@ -1610,6 +1632,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             print(f"warning: {caveat}", file=sys.stderr)
     if weak := _weak_check_line(bundle, unlike):
         print(weak, file=sys.stderr)
+    if legend := grade_legend_line(bundle.grade_names):  # the class numbers in the bundle's names
+        print(legend, file=sys.stderr)
     # stdout, printed at the end (print_lines: | head, a full disk)
     out_lines: list[str] = [*lead_lines, *issues]
     # the decoder's warnings about a file (transparency, CMYK, float ...) apart from the

@@ -63,7 +63,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "write_submission", "DRAC_PROB_COLUMNS", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "broken_link_words", "case_name_problem", "printable_text",
            "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
-           "ESCAPED_NAME_WORDS", "bundle_cell"]
+           "ESCAPED_NAME_WORDS", "bundle_cell", "grade_name_cell"]
 
 SUBMISSION_COLUMNS = ("case", "class", *PROB_COLUMNS)
 """The DRAC 2022 Task 3 header ``case,class,P0,P1,P2`` (K grades: ``submission_columns(K)``)."""
@@ -354,6 +354,16 @@ def skipped_record_path(out: str | os.PathLike[str]) -> Path:
     return out.with_name(out.name + ".skipped.json")
 
 
+def grade_name_cell(name: str) -> str:
+    """A grade's name as the notes file's ``grade_name`` cell: its control characters escaped
+    (:func:`printable_text`: a carriage return, which Python's CSV writer does not quote, would
+    cut the row in two), then a ``'`` before a first character a spreadsheet reads as a formula
+    (:func:`spreadsheet_cell`: ``-`` in ``-1 worse`` or ``=HYPERLINK(...)``), as the other
+    cells of free text are written. The names are the user's (``data.grades``), and no reader of
+    the file parses this column back (:func:`read_image_notes`, :func:`read_pretraining_notes`)."""
+    return spreadsheet_cell(printable_text(str(name)))
+
+
 def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classes: Sequence[int],
                       reasons: Sequence[Sequence[str]], trained: Sequence[bool | None],
                       grade_notes: Sequence[str] | None = None,
@@ -380,7 +390,8 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     from, marked on the files none of the run's images, :data:`PRETRAINING_OUTSIDE_MARK`), so
     that ``--score`` of the submission says a transductive figure, or its doubt, without the run,
     and ``grade_name`` (:data:`GRADE_NAME_COLUMN`) the name of ``class`` in ``grade_names`` (the
-    bundle's, grade 0 first; None: empty on every row). Every row is a graded image (the files
+    bundle's, grade 0 first; None: empty on every row), made safe for a spreadsheet
+    (:func:`grade_name_cell`: the names are the user's config). Every row is a graded image (the files
     not graded have none). Not a submission; the export writes it beside one
     (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
     has a grade note. ValueError for sequences of different lengths, or a class with no name in
@@ -403,7 +414,8 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     which = bundle_cell(bundle)
     for case, grade, why, seen, note, read in zip(cases, classes, reasons, trained, notes, seen_before, strict=True):
         writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which,
-                         pretraining_image_cell(read, outside), names[int(grade)] if names is not None else ""])
+                         pretraining_image_cell(read, outside),
+                         grade_name_cell(names[int(grade)]) if names is not None else ""])
     return atomic_write_text(path, out.getvalue())
 
 

@@ -255,16 +255,18 @@ def test_a_nearly_flat_map_names_no_region(predictor: Predictor, monkeypatch: py
     pred = _cells_pred([[1.0, 0.9918], [0.9921, 0.9979]], (1024, 1024))
     summary = pred.heatmap_summary(predictor.target_layer)
     assert summary is not None
-    assert summary["strongest"] == {"hot_share": 1.0, "stands_out": False, "x": None, "y": None,
-                                    "x_fraction": None, "y_fraction": None, "region": None}
+    assert summary["strongest"] == {"hot_share": 1.0, "read_whole_image": True, "stands_out": False,
+                                    "x": None, "y": None, "x_fraction": None, "y_fraction": None,
+                                    "region": None}
     text = _heatmap_markdown(pred, predictor)
     assert "No region stands out: every part of the map is within 10% of its strongest heat." in text
     assert "strongest in the" not in text and "centre" not in text
     _, overlay = image_alt_texts({**pred.as_dict(), "heatmap": summary}, predictor)
     assert "No region stands out: every part of the map is within 10% of its strongest heat." in overlay
     assert "centre" not in overlay and "empty" not in overlay
-    # more than half hot, not all: the share is said (5 of 9 cells: 55%, rounded down)
-    most = _cells_pred([[1.0, 0.95, 0.2], [0.95, 0.95, 0.2], [0.92, 0.2, 0.2]], (900, 900))
+    # more than half hot, not all, the rest warm too (0.6, over half the maximum): the share is
+    # said (5 of 9 cells: 55%, rounded down)
+    most = _cells_pred([[1.0, 0.95, 0.6], [0.95, 0.95, 0.6], [0.92, 0.6, 0.6]], (900, 900))
     where = most.strongest
     assert where is not None and where["region"] is None and where["hot_share"] == 0.555
     assert "No region stands out: 55% of the map is within 10% of its strongest heat." in _heatmap_markdown(
@@ -274,6 +276,53 @@ def test_a_nearly_flat_map_names_no_region(predictor: Predictor, monkeypatch: py
                                      interpolation=cv2.INTER_NEAREST))
     assert half is not None and half["stands_out"] is True and half["region"] == "upper centre"
     assert half["hot_share"] == 0.5
+
+
+def test_a_hot_majority_over_a_cold_rest_names_its_region(predictor: Predictor,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F1): the hot share alone called a map flat when its hot part was a majority over
+    a cold rest. Upper 55% at 0.95 and lower 45% at 0.05 was "No region stands out: 55% of the
+    map ..." (before: "upper centre", right); so was a 7 x 7 map with its left 4 columns at 0.95
+    and the rest at 0.1 drawn bilinear over 448 px. Such a map names the hot part's region,
+    with its share; only a map whose rest is warm too (the 10th percentile at half the maximum
+    or more) names none."""
+    from app.gradcam import FLAT_FLOOR_PERCENTILE, FLAT_FLOOR_SHARE, strongest_heat, strongest_words
+    from app.server import _heatmap_markdown, image_alt_texts
+
+    monkeypatch.setattr(predictor, "untrained", False)
+    upper = np.full((1000, 1000), 0.05, np.float32)
+    upper[:550] = 0.95
+    where = strongest_heat(upper)
+    assert where is not None and where["stands_out"] is True and where["hot_share"] == 0.55
+    assert where["region"] == "upper centre"
+    assert strongest_words(where) == ("The heat is strongest in the upper centre of the image (55% of the map "
+                                      "is within 10% of its strongest heat; the rest is cooler).")
+    cells = np.full((7, 7), 0.1, np.float32)
+    cells[:, :4] = 0.95
+    smooth = cv2.resize(cells, (448, 448), interpolation=cv2.INTER_LINEAR)
+    left = strongest_heat(smooth)
+    assert left is not None and left["hot_share"] > 0.5 and left["region"] == "centre left", left
+    # the page and the alt text: the region and its share, never "No region stands out"
+    pred = _cells_pred([[1.0, 0.95, 0.2], [0.95, 0.95, 0.2], [0.92, 0.2, 0.2]], (900, 900))
+    assert pred.strongest is not None and pred.strongest["hot_share"] == 0.555
+    text = _heatmap_markdown(pred, predictor)
+    assert "The heat is strongest in the centre left of the image (55% of the map" in text
+    assert "stands out" not in text
+    _, overlay = image_alt_texts({**pred.as_dict(), "heatmap": pred.heatmap_summary(predictor.target_layer)},
+                                 predictor)
+    assert "strongest in the centre left of the image (55% of the map" in overlay and "stands out" not in overlay
+    # the rule's edge: the rest at half the maximum is warm (flat), just under it is cold
+    assert FLAT_FLOOR_PERCENTILE == 10 and FLAT_FLOOR_SHARE == 0.5
+    for rest, flat in ((0.5, True), (0.49, False)):
+        edge = np.full((100, 100), rest, np.float32)
+        edge[:60] = 1.0
+        found = strongest_heat(edge)
+        assert found is not None and (found["region"] is None) is flat, (rest, found)
+    # a thin cold rim (under a tenth of the part read) does not make a flat map stand out
+    rim = np.full((100, 100), 0.97, np.float32)
+    rim[:, :5] = 0.0
+    rim[0, 50] = 1.0
+    assert strongest_heat(rim)["region"] is None
 
 
 def test_a_clear_hot_cell_is_still_named(predictor: Predictor, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -313,6 +362,75 @@ def test_the_hot_share_is_of_the_part_the_model_read() -> None:
     corner[200:400, 200:400] = 1.0
     found = replace(flat, heatmap=corner).strongest
     assert found is not None and found["hot_share"] == 0.111 and found["region"] == "upper left"
+
+
+def test_a_share_of_the_box_is_said_of_the_part_the_model_read(predictor: Predictor,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F2): the hot share is of the box the model read, but the sentence said "of the
+    map": a 400 x 600 map, flat at 0.95 in the box (400, 0, 600, 400) and 0 outside, was "every
+    part of the map is within 10% of its strongest heat", false for two thirds of the overlay.
+    Over a box, the share is said of the part of the image the model read, and the alt text says
+    there is no heat outside it, as the page does; over the whole image, of the map."""
+    from dataclasses import replace
+
+    from app.gradcam import strongest_heat, strongest_words
+    from app.server import READ_BOX_WORDS, image_alt_texts
+    from data_prep.cache import RowGeometry
+
+    monkeypatch.setattr(predictor, "untrained", False)
+    heat = np.zeros((400, 600), np.float32)
+    heat[:, 400:] = 0.95
+    heat[0, 500] = 1.0
+    pred = Prediction(name="scan.png", grade=2, grade_name="PDR", probs=np.array([0.2, 0.3, 0.5]),
+                      heatmap=heat, image=np.zeros(heat.shape, np.uint8), seconds=0.1, explained=2,
+                      cam_cells=(7, 7), class_names=["Normal", "NPDR", "PDR"],
+                      geometry=RowGeometry((400, 0, 600, 400), cropped=True))
+    where = pred.strongest
+    assert where is not None and where["read_whole_image"] is False and where["region"] is None
+    said = strongest_words(where)
+    assert said == ("No region stands out: all of the part of the image the model read is within 10% of its "
+                    "strongest heat."), said
+    assert "of the map" not in said
+    _, overlay = image_alt_texts({**pred.as_dict(), "heatmap": pred.heatmap_summary(predictor.target_layer)},
+                                 predictor)
+    assert said in overlay and READ_BOX_WORDS in overlay
+    part = heat.copy()
+    part[300:, 400:] = 0.6  # 75% of the box hot, the rest warm
+    share = strongest_words(strongest_heat(part, (400, 0, 600, 400)))
+    assert share == ("No region stands out: 75% of the part of the image the model read is within 10% of its "
+                     "strongest heat."), share
+    # the whole image read: said of the map, and no box sentence in the alt text
+    whole = strongest_heat(heat, (0, 0, 600, 400))
+    assert whole is not None and whole["read_whole_image"] is True and whole["region"] == "centre right"
+    plain = replace(pred, heatmap=np.full((400, 600), 0.95, np.float32), geometry=None)
+    _, overlay = image_alt_texts({**plain.as_dict(), "heatmap": plain.heatmap_summary(predictor.target_layer)},
+                                 predictor)
+    assert "every part of the map is within 10%" in overlay and READ_BOX_WORDS not in overlay
+
+
+def test_a_map_with_nan_heat_names_no_region(predictor: Predictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F5): a map holding NaN had a NaN maximum, no pixel at 90% of it, and yet a region
+    was named (the connected part of no hot pixels). No place is read from a map whose maximum is
+    not finite: None, as for an empty map, and the alt text says why, not "empty"."""
+    from app.gradcam import strongest_heat
+    from app.server import image_alt_texts
+
+    monkeypatch.setattr(predictor, "untrained", False)
+    broken = _cells_pred([[1.0, np.nan], [0.2, 0.2]], (400, 400))
+    assert broken.strongest is None and not broken.heatmap_empty
+    _, overlay = image_alt_texts({**broken.as_dict(), "heatmap": broken.heatmap_summary(predictor.target_layer)},
+                                 predictor)
+    assert "not finite" in overlay and "empty" not in overlay and "strongest" not in overlay, overlay
+
+    heat = np.full((90, 90), 0.2, np.float32)
+    heat[10:20, 10:20] = 1.0
+    assert strongest_heat(heat)["region"] == "upper left"
+    heat[50, 50] = np.nan
+    assert strongest_heat(heat) is None
+    heat[50, 50] = np.inf
+    assert strongest_heat(heat) is None
+    heat[50, 50] = -np.inf  # a cold pixel, however cold: the maximum is finite
+    assert strongest_heat(heat)["region"] == "upper left"
 
 
 def test_the_heat_line_says_which_score_it_explains(predictor: Predictor,

@@ -1806,8 +1806,9 @@ def test_the_notes_file_names_the_grades_in_the_bundles_own_words(
     meta_path.write_text(json.dumps(meta))
     assert list(export.load_bundle(copy).grade_names) == own
     out = tmp_path / "grades.csv"
-    export.main([str(copy), "--images", str(exported_run / "images" / "test"), "--out", str(out)])
     capsys.readouterr()
+    export.main([str(copy), "--images", str(exported_run / "images" / "test"), "--out", str(out)])
+    err = capsys.readouterr().err.splitlines()
     with open(out, newline="", encoding="utf-8") as fh:
         assert fh.readline().rstrip("\n") == "case,class,P0,P1,P2"  # DRAC's format, unchanged
     submitted = _submission(out)
@@ -1816,6 +1817,47 @@ def test_the_notes_file_names_the_grades_in_the_bundles_own_words(
     rows = list(csv.DictReader((tmp_path / "grades_notes.csv").open(newline="")))
     assert [r["case"] for r in rows] == [r["case"] for r in submitted]
     assert [r["grade_name"] for r in rows] == [own[int(r["class"])] for r in submitted]
+    # and the console says the names once, with or without a notes file (a review, F4)
+    assert err.count("grades: 0 none, 1 non-proliferative, 2 proliferative") == 1, err
+
+
+def test_a_legend_line_names_a_bundles_own_grades_even_without_a_notes_file(
+        exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F4): the notes file, which carries grade_name, is written only when a row is
+    flagged, a training or pretraining image or has a grade note, so a clean batch of a bundle
+    with its own grade names showed them nowhere. Every export that writes grades with such a
+    bundle prints one legend line on stderr; DRAC's three names print none (its console is
+    unchanged), nor do names that are only the numbers."""
+    assert export.grade_legend_line(["Normal", "NPDR", "PDR"]) == ""
+    assert export.grade_legend_line(("0", "1", "2", "3", "4")) == ""
+    assert export.grade_legend_line(["no referable DR", "referable DR"]) == "grades: 0 no referable DR, 1 referable DR"
+    assert export.grade_legend_line(["a\nb", "c"]) == "grades: 0 a\\nb, 1 c"  # one line, whatever the config
+    own = ["none", "non-proliferative", "proliferative"]
+    copy = tmp_path / "run"
+    shutil.copytree(exported_run / "bundle", copy / "bundle")
+    meta_path = copy / "bundle" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["class_names"] = own
+    meta_path.write_text(json.dumps(meta))
+    # a clean batch: no grade notes (the tiny model's failed calibration notes every row)
+    monkeypatch.setattr(export, "_grade_notes", lambda bundle, probs, classes: [""] * len(classes))
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    for source in sorted((exported_run / "images" / "test").iterdir())[:3]:  # like the training images,
+        image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)  # but none of the run's (another SHA-256)
+        image[0, 0] ^= 1
+        cv2.imwrite(str(folder / source.name), image)
+    for bundle_run, legend in ((copy, "grades: 0 none, 1 non-proliferative, 2 proliferative"), (exported_run, None)):
+        out = tmp_path / f"{bundle_run.name}.csv"
+        capsys.readouterr()
+        code = export.main([str(bundle_run), "--images", str(folder), "--out", str(out)])
+        captured = capsys.readouterr()
+        assert out.is_file() and code == 0, (code, captured.err)
+        assert not (tmp_path / f"{bundle_run.name}_notes.csv").exists()  # no notes file: the legend is all
+        said = [x for x in captured.err.splitlines() if x.startswith("grades: ")]
+        assert said == ([legend] if legend else []), captured.err
+        assert "grades: " not in captured.out
 
 
 def test_prediction_uses_the_flips_the_cross_validation_used_unless_told(

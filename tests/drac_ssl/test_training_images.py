@@ -123,3 +123,26 @@ def test_the_notes_file_names_each_grade_in_the_bundles_words(tmp_path: Path) ->
     assert [r["grade_name"] for r in csv.DictReader(notes.open(newline=""))] == [""]
     with pytest.raises(ValueError, match=r"class 3 has no name among the 3 grade names \(none, "):
         write_image_notes(notes, ["a.png"], [3], [[]], [False], grade_names=OCTA_NAMES)
+
+
+def test_a_grade_name_a_spreadsheet_would_read_as_a_formula_is_neutralised(tmp_path: Path) -> None:
+    """A review (F3): grade names are the user's config, and the grade_name cell was written raw;
+    a name starting with = + - @ (or a tab) is a formula to a spreadsheet (CSV injection). It gets
+    a ' before it, as the other free-text cells do, its control characters escaped, and the
+    readers, which do not parse the column, read the file the same."""
+    import csv
+
+    from drac_ssl.submission import FORMULA_CELL_STARTS, grade_name_cell
+
+    names = ["=HYPERLINK(\"http://x\")", "+1 mild", "-2 worse", "@grade", "\tlate", "fine\rbroken"]
+    notes = image_notes_path(tmp_path / "grades.csv")
+    write_image_notes(notes, [f"{k}.png" for k in range(6)], list(range(6)), [[] for _ in range(6)],
+                      [False] * 6, grade_names=names)
+    rows = list(csv.DictReader(notes.open(newline="")))
+    assert len(rows) == 6  # the carriage return cut no row in two
+    cells = [r["grade_name"] for r in rows]
+    assert cells == ["'=HYPERLINK(\"http://x\")", "'+1 mild", "'-2 worse", "'@grade", "\\tlate",  # escaped: no tab left to start it
+                     "fine\\rbroken"], cells
+    assert not any(cell[:1] in FORMULA_CELL_STARTS for cell in cells)
+    assert grade_name_cell("proliferative") == "proliferative"  # a plain name is written as it is
+    assert read_image_notes(notes) == {f"{k}.png": ("", False) for k in range(6)}
