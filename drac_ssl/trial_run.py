@@ -47,7 +47,7 @@ from drac_ssl.io import invocations, read_json_dict
 __all__ = ["EPOCH_SETTINGS", "FIRST_TRY", "FIRST_TRY_KEY", "FIRST_TRY_OPTION", "FIRST_TRY_SIZES",
            "INVOCATION_KEY", "SHORT_FRACTION", "cap_words", "cut_short_words", "epoch_records",
            "first_try_help", "first_try_overrides", "first_try_record", "first_try_settings", "first_try_words",
-           "pool_size", "pretraining_cut_short", "short_epochs_words", "standing_first_try", "taken_record",
+           "holds_first_try", "pool_size", "pretraining_cut_short", "short_epochs_words", "standing_first_try", "taken_record",
            "trial_run_record", "trial_run_words", "typed_epochs"]
 
 FIRST_TRY_OPTION = "--first-try"
@@ -431,34 +431,45 @@ def _setting_value(cfg: Any, dotted: str) -> Any:
     return value
 
 
-def standing_first_try(run_dir: str | Path) -> dict[str, Any] | None:
-    """The run folder's :func:`first_try_record` when its ``config.yaml`` still holds every
-    setting that record's ``--first-try`` applied or was typed in place of one (``applied`` and
-    ``replaced``): the run there is that first try, or a resume of it. None else: no record,
-    no readable ``config.yaml``, a record word that does not parse, or a later run in the
-    folder with settings of its own (a ``--first-try`` stopped before anything finished, then
-    the full command with ``run.name=first-try``, which a folder where nothing finished
-    accepts; :func:`first_try_record` alone still returned the first try's record, review
-    F2). What report.md's configuration section and the console's collapse clause
-    (:func:`drac_ssl.collapse.expected_collapse_clause`) call a first try."""
+def holds_first_try(record: Any, settings: Any) -> bool:
+    """Whether the configuration ``settings`` (a run's ``config.yaml`` as read, or
+    :func:`drac_ssl.config.to_dict` of the one a command is about to run) holds every setting
+    the :data:`FIRST_TRY_KEY` ``record`` says ``--first-try`` applied or was typed in place of
+    one (``applied`` and ``replaced``): a run with the first try's settings. False for no
+    record (None, not a dict) or a record word that does not parse."""
     from drac_ssl.config import ConfigError, parse_override
 
+    if not isinstance(record, dict):
+        return False
+    for word in [*(record.get("applied") or []), *(record.get("replaced") or [])]:
+        try:
+            keys, value = parse_override(str(word))
+        except ConfigError:
+            return False
+        if _setting_value(settings, ".".join(keys)) != value:
+            return False
+    return True
+
+
+def standing_first_try(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run folder's :func:`first_try_record` when its ``config.yaml`` still holds every
+    setting that record's ``--first-try`` applied or was typed in place of one
+    (:func:`holds_first_try`): the run there is that first try, or a resume of it. None else:
+    no record, no readable ``config.yaml``, a record word that does not parse, or a later run
+    in the folder with settings of its own (a ``--first-try`` stopped before anything
+    finished, then the full command with ``run.name=first-try``, which a folder where nothing
+    finished accepts; :func:`first_try_record` alone still returned the first try's record,
+    review F2). What report.md's configuration section and the console's collapse clause
+    (:func:`drac_ssl.collapse.expected_collapse_clause`) call a first try."""
     run_dir = Path(run_dir)
     record = first_try_record(run_dir)
     if record is None:
         return None
     try:
-        cfg = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        settings = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
-    for word in [*(record.get("applied") or []), *(record.get("replaced") or [])]:
-        try:
-            keys, value = parse_override(str(word))
-        except ConfigError:
-            return None
-        if _setting_value(cfg, ".".join(keys)) != value:
-            return None
-    return record
+    return record if holds_first_try(record, settings) else None
 
 
 def pretraining_cut_short(run_dir: str | Path) -> dict[str, dict[str, Any]]:

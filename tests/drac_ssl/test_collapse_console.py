@@ -17,7 +17,7 @@ import yaml
 from fake_mnist import fake_mnist
 
 from drac_ssl.collapse import collapse_warning, run_collapse_warnings
-from drac_ssl.config import PACKAGE_CONFIGS
+from drac_ssl.config import PACKAGE_CONFIGS, load_config
 
 # the best epoch's monitors of a 1-epoch pretraining that collapsed (tests/drac_ssl/test_report.py's)
 COLLAPSED = {"loss": 22.174007, "variance": 0.668895, "rate_reduction": 23.920582,
@@ -306,6 +306,14 @@ def test_a_full_run_in_a_first_trys_folder_is_no_first_try(tmp_path: Path) -> No
     run = _trial_folder(tmp_path / "typed" / "first-try", {"epochs": 20, "max_steps_per_epoch": 3}, typed)
     assert standing_first_try(run) is not None
     assert expected_collapse_clause(run) == EXPECTED_IN_TRIAL_RUN
+    # the same test of a configuration a command is about to run (to_dict of its Config)
+    from drac_ssl.config import Config, to_dict
+    from drac_ssl.trial_run import FIRST_TRY, first_try_settings, holds_first_try
+
+    record = {"applied": first_try_settings(), "replaced": []}
+    assert not holds_first_try(record, to_dict(Config()))  # the defaults: a full run
+    assert holds_first_try(record, to_dict(load_config(None, list(FIRST_TRY))))
+    assert not holds_first_try(None, to_dict(Config()))
 
 
 def test_the_full_command_after_a_stopped_first_try_says_no_first_try(
