@@ -68,6 +68,7 @@ from drac_ssl.grading.image_file import (  # grading's rule of a file (light: no
     content_refusal,
     misnamed,
 )
+from drac_ssl.grading.image_notes import FUNDUS_CROP_DOES  # stdlib only
 from drac_ssl.io import atomic_path, atomic_write_json
 
 STATE_NAME = "state.json"
@@ -82,8 +83,9 @@ def array_path(cache_dir: Path, size: int) -> Path:
     return cache_dir / f"{size}px.npy"
 
 
-SQUEEZE_FIX = "add --fundus-crop to crop to the fundus disc and pad it to a square"
-"""The ingest's fix for a non-square image squeezed into the cache (:func:`squeezed_words`)."""
+SQUEEZE_FIX = f"add --fundus-crop, which {FUNDUS_CROP_DOES}"
+"""The ingest's fix for a non-square image squeezed into the cache (:func:`squeezed_words`), in
+the words of the crop's advice (:data:`drac_ssl.grading.image_notes.FUNDUS_CROP_DOES`)."""
 
 
 def squeezed_words(width: int, height: int) -> str:

@@ -101,7 +101,12 @@ from drac_ssl.config import (
     layout_root_help,
     validate_grades,
 )
-from drac_ssl.grading.image_notes import GREY_TRAINED_RULE, depth_words, grey_trained_enough
+from drac_ssl.grading.image_notes import (
+    FUNDUS_CROP_DOES,
+    GREY_TRAINED_RULE,
+    depth_words,
+    grey_trained_enough,
+)
 from drac_ssl.io import atomic_write_json, atomic_write_text, make_run_folder, readable_absolute
 from drac_ssl.starting import ascii_int  # stdlib only
 
@@ -2079,7 +2084,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "download): error (the default) stops the ingest; leave_out leaves "
                              "the row out, listed in ingest_summary.json")
     parser.add_argument("--fundus-crop", action="store_true",
-                        help="crop to the fundus disc and pad to a square")
+                        help=FUNDUS_CROP_DOES)
     parser.add_argument("--graham", action="store_true",
                         help="Graham's local-mean subtraction (Kaggle DR 2015 winner)")
     parser.add_argument("--no-graham-mask", dest="graham_mask", action="store_false",

@@ -1129,12 +1129,11 @@ def _label_format_note(layout: Layout) -> Problem:
                 f"({LAYOUT_SCALES[layout.label_format]} grades, colour fundus photographs) for what --grades, "
                 f"--channels and --modality do not set; the fundus crop is not among them (off "
                 f"unless --fundus-crop is given)",
-                f"nothing to do if these are {kind}-style fundus photographs, but for "
-                f"photographs that are not square with a black surround around the disc (as "
-                f"{kind}'s own are): add --fundus-crop (crop to the disc, pad to a square; "
-                f"else the ingest squeezes them square and warns); otherwise name the "
-                f"label columns with --image-column NAME and --grade-column NAME (the plain "
-                f"folder's defaults then apply)", "layout")
+                f"if these are {kind}-style fundus photographs ({kind}'s own have a black "
+                f"surround around the disc), the one thing to give is the crop: "
+                f"{image_notes.fundus_crop_advice('--fundus-crop')}; otherwise name the label "
+                f"columns with --image-column NAME and --grade-column NAME (the plain folder's "
+                f"defaults then apply)", "layout")
 
 
 FINDERS: dict[str, Callable[[Path, str], Layout]] = {

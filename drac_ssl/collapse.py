@@ -4,8 +4,8 @@
 ``metrics``); :mod:`drac_ssl.report` says what they show, and the console says the same
 warning (:func:`collapse_warning`): at the end of the stage (:func:`console_collapse_warning`)
 and after the run's ``[train] result:`` line (:func:`run_collapse_warnings`), each with the one
-clause (:func:`expected_collapse_clause`) that says a trial run's collapse is expected. A layer:
-it imports no stage.
+clause (:func:`expected_collapse_clause`) that says the collapse of a pretraining cut short (a
+trial's) is expected. A layer: it imports no stage.
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from drac_ssl.io import finite_number, read_json_dict
-from drac_ssl.trial_run import first_try_record, trial_run_record
+from drac_ssl.trial_run import pretraining_cut_short, standing_first_try
 
 __all__ = ["COLLAPSE_RATE_REDUCTION", "COLLAPSE_VARIANCE_SHARE", "COLLAPSE_VIEW_COSINE", "EXPECTED_IN_FIRST_TRY",
-           "EXPECTED_IN_TRIAL_RUN", "SSL_STAGE_TITLES", "collapse_symptoms", "collapse_warning",
+           "EXPECTED_IN_TRIAL_RUN", "FIRST_TRYS_PRETRAINING", "SSL_STAGE_TITLES", "collapse_symptoms", "collapse_warning",
            "console_collapse_warning", "expected_collapse_clause", "recorded_gamma", "run_collapse_warnings"]
 
 COLLAPSE_RATE_REDUCTION = 0.5
@@ -147,26 +147,45 @@ def collapse_warning(meta: dict[str, Any], stage: str, *, markdown: bool = False
 
 
 EXPECTED_IN_FIRST_TRY = " (expected in a first try: its pretraining is a few steps)"
-"""What the console adds to a collapse warning of a run folder made with ``--first-try``
-(:func:`expected_collapse_clause`)."""
+"""What the console adds to a collapse warning of a run folder made with ``--first-try`` whose
+pretraining is the first try's own (:func:`expected_collapse_clause`)."""
 
 EXPECTED_IN_TRIAL_RUN = " (expected in a trial run: its pretraining was cut short)"
-"""What the console adds to a collapse warning of another trial run (:func:`expected_collapse_clause`)."""
+"""What the console adds to a collapse warning of another run whose pretraining was cut short
+(:func:`expected_collapse_clause`)."""
+
+FIRST_TRYS_PRETRAINING = ("pretrain.epochs", "pretrain.max_steps_per_epoch")
+"""The settings that make a first try's pretraining a few steps (one epoch of at most 3; its
+:data:`drac_ssl.trial_run.FIRST_TRY`): typed in place of one of them, the pretraining is the
+user's, not the first try's."""
 
 
 def expected_collapse_clause(run_dir: str | os.PathLike[str]) -> str:
-    """The clause the console adds to every collapse warning of the run folder ``run_dir``:
-    :data:`EXPECTED_IN_FIRST_TRY` for a run made with ``--first-try``
-    (:func:`drac_ssl.trial_run.first_try_record`), :data:`EXPECTED_IN_TRIAL_RUN` for another
-    trial run (:func:`drac_ssl.trial_run.trial_run_record`), '' else (a full run, or a folder
-    whose ``config.yaml`` cannot be read). One clause for the pretraining's, UMM's and the run's
-    result lines (a trial user read the warning after a 3-step first try as a fault); the rule
-    and report.md's words stay as they are. Read when said: the pretraining's and UMM's record
-    (``metadata.json``, its pool size) is written before their line."""
-    if first_try_record(run_dir) is not None:
+    """The clause the console adds to every collapse warning of the run folder ``run_dir``,
+    said only of a pretraining that was itself cut short
+    (:func:`drac_ssl.trial_run.pretraining_cut_short`: its step cap left less than an epoch,
+    or its epochs were typed or set far below its config file's, as the stage ran them):
+
+    * :data:`EXPECTED_IN_FIRST_TRY` when the folder's run is a ``--first-try`` one
+      (:func:`drac_ssl.trial_run.standing_first_try`: its ``config.yaml`` still holds what
+      that option set) that left the pretraining's epochs and step cap as it set them;
+    * :data:`EXPECTED_IN_TRIAL_RUN` for another run whose pretraining was cut short;
+    * '' else: a full pretraining, even in a run whose fine-tuning alone was typed short or
+      that ``run.reuse`` gave a full pretraining (a collapse there is a fault to mend, review
+      F1), or a full run in a folder an earlier ``--first-try`` stopped in (review F2); also
+      a folder with neither the pretraining's record nor a readable ``config.yaml``.
+
+    One clause for the pretraining's, UMM's (built on that pretraining) and the run's result
+    lines (a trial user read the warning after a 3-step first try as a fault); the rule and
+    report.md's words stay as they are. Read when said: the pretraining's and UMM's record
+    (``metadata.json``, its ``config`` and pool size) is written before their line."""
+    if not pretraining_cut_short(run_dir):
+        return ""
+    first_try = standing_first_try(run_dir)
+    typed_instead = {str(w).split("=", 1)[0] for w in (first_try or {}).get("replaced") or []}
+    if first_try is not None and not typed_instead & set(FIRST_TRYS_PRETRAINING):
         return EXPECTED_IN_FIRST_TRY
-    record = trial_run_record(run_dir)
-    return EXPECTED_IN_TRIAL_RUN if record and record.get("trial") else ""
+    return EXPECTED_IN_TRIAL_RUN
 
 
 def console_collapse_warning(meta: dict[str, Any], stage: str, run_dir: str | os.PathLike[str]) -> str:

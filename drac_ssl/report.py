@@ -110,7 +110,7 @@ from drac_ssl.selection import recorded_selection
 from drac_ssl.stage_settings import edited_config_words
 from drac_ssl.starting import python_command, started
 from drac_ssl.submission import class_rule_words
-from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, first_try_record, pool_size
+from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_first_try
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
 __all__ = ["FIGURE_CAPTIONS", "NextStep", "figure_caption", "model_next_steps", "pretrain_curve_words",
@@ -473,10 +473,11 @@ def _config_section(run_dir: Path) -> list[str]:
 
 def _first_try_lines(run_dir: Path) -> list[str]:
     """The configuration section's paragraph on a run made with ``--first-try``
-    (:func:`drac_ssl.trial_run.first_try_record`): the settings it applied, those the command
-    line typed in their place and the sizes it left at the config's own, no larger; [] for
-    another run."""
-    record = first_try_record(run_dir)
+    (:func:`drac_ssl.trial_run.standing_first_try`: its ``config.yaml`` still holds what that
+    option set): the settings it applied, those the command line typed in their place and the
+    sizes it left at the config's own, no larger; [] for another run, a full run in a folder
+    an earlier ``--first-try`` stopped in too (review F2)."""
+    record = standing_first_try(run_dir)
     if record is None:
         return []
     applied = " ".join(f"`{w}`" for w in record.get("applied") or []) or "none of its settings"

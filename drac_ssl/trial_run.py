@@ -42,12 +42,13 @@ from typing import Any
 import yaml
 
 from drac_ssl.config import read_yaml
-from drac_ssl.io import invocations
+from drac_ssl.io import invocations, read_json_dict
 
 __all__ = ["EPOCH_SETTINGS", "FIRST_TRY", "FIRST_TRY_KEY", "FIRST_TRY_OPTION", "FIRST_TRY_SIZES",
            "INVOCATION_KEY", "SHORT_FRACTION", "cap_words", "cut_short_words", "epoch_records",
            "first_try_help", "first_try_overrides", "first_try_record", "first_try_settings", "first_try_words",
-           "pool_size", "short_epochs_words", "taken_record", "trial_run_record", "trial_run_words", "typed_epochs"]
+           "holds_first_try", "pool_size", "pretraining_cut_short", "short_epochs_words", "standing_first_try", "taken_record",
+           "trial_run_record", "trial_run_words", "typed_epochs"]
 
 FIRST_TRY_OPTION = "--first-try"
 """The option of ``python -m drac_ssl.train`` (and ``drac-ssl-train``) that applies :data:`FIRST_TRY`."""
@@ -421,3 +422,99 @@ def cut_short_words(run_dir: Path, not_what: str = "how well it grades") -> str:
     capped by ``pretrain.max_steps_per_epoch``, or a stage's epochs typed far below its
     config file's (:func:`trial_run_words` of :func:`trial_run_record`, with ``not_what``)."""
     return trial_run_words(trial_run_record(run_dir), not_what)
+
+
+def _setting_value(cfg: Any, dotted: str) -> Any:
+    """The value of the ``section.key`` (or deeper) setting ``dotted`` in a configuration read as
+    a dict (a run's ``config.yaml``, a stage's recorded ``config``); None where it is absent."""
+    value = cfg
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def holds_first_try(record: Any, settings: Any) -> bool:
+    """Whether the configuration ``settings`` (a run's ``config.yaml`` as read, or
+    :func:`drac_ssl.config.to_dict` of the one a command is about to run) holds every setting
+    the :data:`FIRST_TRY_KEY` ``record`` says ``--first-try`` applied or was typed in place of
+    one (``applied`` and ``replaced``): a run with the first try's settings. False for no
+    record (None, not a dict) or a record word that does not parse."""
+    from drac_ssl.config import ConfigError, parse_override
+
+    if not isinstance(record, dict):
+        return False
+    for word in [*(record.get("applied") or []), *(record.get("replaced") or [])]:
+        try:
+            keys, value = parse_override(str(word))
+        except ConfigError:
+            return False
+        if _setting_value(settings, ".".join(keys)) != value:
+            return False
+    return True
+
+
+def standing_first_try(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run folder's :func:`first_try_record` when its ``config.yaml`` still holds every
+    setting that record's ``--first-try`` applied or was typed in place of one
+    (:func:`holds_first_try`): the run there is that first try, or a resume of it. None else:
+    no record, no readable ``config.yaml``, a record word that does not parse, or a later run
+    in the folder with settings of its own (a ``--first-try`` stopped before anything
+    finished, then the full command with ``run.name=first-try``, which a folder where nothing
+    finished accepts; :func:`first_try_record` alone still returned the first try's record,
+    review F2). What report.md's configuration section and the console's collapse clause
+    (:func:`drac_ssl.collapse.expected_collapse_clause`) call a first try."""
+    run_dir = Path(run_dir)
+    record = first_try_record(run_dir)
+    if record is None:
+        return None
+    try:
+        settings = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return record if holds_first_try(record, settings) else None
+
+
+def pretraining_cut_short(run_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """How the run folder's pretraining itself was cut short, by the setting that cut it; {}
+    when it was not (a full pretraining, whatever the fine-tuning's epochs: review F1), when the
+    run has no ``pretrain`` folder, or when neither its record nor ``config.yaml`` can be read.
+    Judged by the settings the stage ran with: the ``config`` its ``pretrain/metadata.json``
+    recorded (for a stage ``run.reuse`` took, the source's, linked with the stage), else the
+    run's ``config.yaml``. Two keys, each with its facts:
+
+    * ``pretrain.max_steps_per_epoch``: ``{"cap": 3, "batch_size": 8, "images": 997}`` when
+      the step cap left less than a whole epoch (:func:`cap_words`; ``images`` the pool,
+      :func:`pool_size`, None when not known);
+    * ``pretrain.epochs``: the epoch record it is judged by (:func:`epoch_records`: ``typed``,
+      ``file``, ``config``, an ``option`` of ``--first-try``, a reuse's ``in``) with ``ran``,
+      the epochs the stage ran, when those are below 1/:data:`SHORT_FRACTION` of the file's.
+
+    The structured form of the pretraining's part of :func:`trial_run_record`'s ``why``."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "pretrain").is_dir():
+        return {}
+    meta = read_json_dict(run_dir / "pretrain" / "metadata.json") or {}
+    ran_with = meta.get("config")
+    if not isinstance(ran_with, dict):
+        try:
+            ran_with = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return {}
+    pretrain = ran_with.get("pretrain") if isinstance(ran_with, dict) else None
+    if not isinstance(pretrain, dict):
+        return {}
+    cut: dict[str, dict[str, Any]] = {}
+    images = pool_size(run_dir)
+    if cap_words("pretrain", pretrain, images):  # positive integers there, checked
+        cut["pretrain.max_steps_per_epoch"] = {"cap": int(pretrain["max_steps_per_epoch"]),
+                                               "batch_size": int(pretrain["batch_size"]), "images": images}
+    record = epoch_records(run_dir).get("pretrain.epochs")
+    if record is not None:
+        try:
+            ran = int(pretrain.get("epochs") if pretrain.get("epochs") is not None else record.get("ran"))
+            file_value = int(record.get("file"))
+        except (TypeError, ValueError):
+            return cut
+        if ran * SHORT_FRACTION < file_value:
+            cut["pretrain.epochs"] = {**record, "ran": ran}
+    return cut

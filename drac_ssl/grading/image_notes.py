@@ -189,13 +189,14 @@ def fundus_crop_advice(option: str = "data.fundus_crop=true") -> str:
     """When to give the crop to the fundus disc and what it does, one sentence: ``option``
     (``data.fundus_crop=true`` for ``python -m drac_ssl.train``, ``--fundus-crop`` for
     ``python -m data_prep ingest``), :data:`FUNDUS_CROP_DOES`, for photographs with a black
-    surround (without it the ingest squeezes them square and warns), not for photographs
-    already cropped square (the crop finds no dark surround there and the ingest warns). The
+    surround (most are not square: without it the ingest squeezes a non-square one square and
+    warns, ``data_prep.cache``), not for photographs already cropped square (the crop finds no
+    dark surround there and the ingest warns). The
     one wording of the advice: the README's first try and its full run (their comments),
     docs/own_fundus_folder.md and configs/fundus.yaml say it as it is
     (``tests/drac_ssl/test_fundus_crop_advice.py`` reads them)."""
     return (f"{option} {FUNDUS_CROP_DOES}, for photographs with a black surround around the disc "
-            f"(most camera images; without it they are squeezed square); leave it out for "
+            f"(most camera images: not square, and without it squeezed square); leave it out for "
             f"photographs already cropped square to the disc")
 
 

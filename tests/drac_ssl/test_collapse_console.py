@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from fake_mnist import fake_mnist
 
 from drac_ssl.collapse import collapse_warning, run_collapse_warnings
-from drac_ssl.config import PACKAGE_CONFIGS
+from drac_ssl.config import PACKAGE_CONFIGS, load_config
 
 # the best epoch's monitors of a 1-epoch pretraining that collapsed (tests/drac_ssl/test_report.py's)
 COLLAPSED = {"loss": 22.174007, "variance": 0.668895, "rate_reduction": 23.920582,
@@ -162,10 +163,39 @@ def test_a_first_trys_collapse_is_said_expected_on_every_stages_line(
     assert "expected in a first try" not in report
 
 
+def _trial_folder(run: Path, pretrain: dict[str, object], *lines: dict[str, object],
+                  finetune_epochs: int = 50, stages: dict[str, object] | None = None,
+                  recorded: bool = True) -> Path:
+    """A run folder as python -m drac_ssl.train leaves it: ``config.yaml`` (``pretrain`` and
+    ``finetune.epochs``), a pretraining and a fine-tuning folder, the pretraining's
+    ``metadata.json`` with collapsed monitors and the settings it ran with (``recorded``), one
+    ``invocations.jsonl`` line per ``lines`` and, given, ``stages.json``."""
+    settings = {"pretrain": {"batch_size": 8, "max_steps_per_epoch": 0, **pretrain},
+                "finetune": {"epochs": finetune_epochs}, "run": {"name": run.name}}
+    for stage in ("pretrain", "finetune"):
+        (run / stage).mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(settings))
+    if recorded:
+        (run / "pretrain" / "metadata.json").write_text(json.dumps(
+            {**_meta(COLLAPSED), "training_data": "997 images of data/manifest.csv", "config": settings}))
+    (run / "invocations.jsonl").write_text("".join(json.dumps({"tool": "drac_ssl.train", **line}) + "\n"
+                                                   for line in lines))
+    if stages is not None:
+        (run / "stages.json").write_text(json.dumps(stages))
+    return run
+
+
+def _typed(key: str, typed: int, file: int, **more: object) -> dict[str, object]:
+    """An invocation line's record of ``key`` typed on the command line (trial_run.INVOCATION_KEY)."""
+    from drac_ssl.trial_run import INVOCATION_KEY
+
+    return {INVOCATION_KEY: {key: {"typed": typed, "file": file, "config": "configs/drac.yaml", **more}}}
+
+
 def test_the_clause_is_said_only_of_a_trial_run(tmp_path: Path) -> None:
     """A run folder without a readable config.yaml (a stage run alone, as the tests do) or of a
     full run gets no clause; one whose invocations.jsonl records --first-try gets the first
-    try's, whatever its config.yaml says."""
+    try's only while its config.yaml still holds what --first-try set (review F2)."""
     from drac_ssl.collapse import (
         EXPECTED_IN_FIRST_TRY,
         console_collapse_warning,
@@ -180,7 +210,147 @@ def test_the_clause_is_said_only_of_a_trial_run(tmp_path: Path) -> None:
     assert expected_collapse_clause(run) == ""  # a full run
     assert console_collapse_warning(_meta(COLLAPSED), "pretrain", run) == collapse_warning(_meta(COLLAPSED), "pretrain")
     assert console_collapse_warning(_meta(HEALTHY), "pretrain", run) == ""
-    (run / "invocations.jsonl").write_text(json.dumps({"tool": "drac_ssl.train", FIRST_TRY_KEY: {"applied": []}}) + "\n")
+    # a first try's record, and the first try's settings in config.yaml: its pretraining 1 of 100
+    # epochs (--first-try's), capped at 3 steps
+    (run / "config.yaml").write_text("pretrain:\n  epochs: 1\n  batch_size: 8\n  max_steps_per_epoch: 3\n")
+    (run / "invocations.jsonl").write_text(json.dumps(
+        {"tool": "drac_ssl.train", FIRST_TRY_KEY: {"applied": ["pretrain.epochs=1", "pretrain.max_steps_per_epoch=3"]},
+         **_typed("pretrain.epochs", 1, 100, option="--first-try")}) + "\n")
     assert expected_collapse_clause(run) == EXPECTED_IN_FIRST_TRY
     assert console_collapse_warning(_meta(COLLAPSED), "umm", run) == collapse_warning(_meta(COLLAPSED), "umm") + EXPECTED_IN_FIRST_TRY
     assert console_collapse_warning(_meta(HEALTHY), "umm", run) == ""
+
+
+def test_a_full_pretraining_gets_no_clause_whatever_else_was_cut(tmp_path: Path) -> None:
+    """Review F1: the clause followed trial_run_record's "trial", which a fine-tuning typed
+    short makes true too: a full 100-epoch pretraining that collapsed read "(expected in a trial
+    run: its pretraining was cut short)", false, and it hid a real collapse. The clause now
+    follows the pretraining alone (trial_run.pretraining_cut_short), as the stage ran."""
+    from drac_ssl.collapse import EXPECTED_IN_TRIAL_RUN, expected_collapse_clause
+    from drac_ssl.trial_run import INVOCATION_KEY, pretraining_cut_short, trial_run_record
+
+    # finetune.epochs=2 typed on a file's 50, the pretraining the file's 100 epochs: a trial
+    # run (report.md says so, rightly), but not a pretraining cut short
+    run = _trial_folder(tmp_path / "finetune-short", {"epochs": 100}, _typed("finetune.epochs", 2, 50),
+                        finetune_epochs=2)
+    record = trial_run_record(run)
+    assert record is not None and record["trial"] is True and "fine-tuning was given 2 of the 50" in record["why"]
+    assert pretraining_cut_short(run) == {}
+    assert expected_collapse_clause(run) == ""
+    assert run_collapse_warnings(run) == [collapse_warning(_meta(COLLAPSED), "pretrain")]
+    # run.reuse took a full pretraining into a run whose fine-tuning was typed short
+    run = _trial_folder(tmp_path / "reused", {"epochs": 100}, _typed("finetune.epochs", 2, 50),
+                        finetune_epochs=2, stages={"pretrain": {"status": "done", "reused_from": "runs/full"}})
+    assert trial_run_record(run)["trial"] is True and expected_collapse_clause(run) == ""
+    # ... and one that took a trial's pretraining (its record carried into stages.json) gets it
+    taken = {"pretrain.epochs": {"typed": 2, "file": 100, "config": "configs/drac.yaml", "ran": 2, "in": "runs/t"}}
+    run = _trial_folder(tmp_path / "reused-trial", {"epochs": 2}, stages={
+        "pretrain": {"status": "done", "reused_from": "runs/t", INVOCATION_KEY: taken}})
+    assert set(pretraining_cut_short(run)) == {"pretrain.epochs"}
+    assert expected_collapse_clause(run) == EXPECTED_IN_TRIAL_RUN
+    # the pretraining itself cut short: its epochs typed far below the file's, or its step cap
+    run = _trial_folder(tmp_path / "pretrain-short", {"epochs": 2}, _typed("pretrain.epochs", 2, 100))
+    assert pretraining_cut_short(run)["pretrain.epochs"]["ran"] == 2
+    assert expected_collapse_clause(run) == EXPECTED_IN_TRIAL_RUN
+    assert run_collapse_warnings(run) == [collapse_warning(_meta(COLLAPSED), "pretrain") + EXPECTED_IN_TRIAL_RUN]
+    run = _trial_folder(tmp_path / "capped", {"epochs": 100, "max_steps_per_epoch": 4})
+    assert pretraining_cut_short(run) == {"pretrain.max_steps_per_epoch": {"cap": 4, "batch_size": 8, "images": 997}}
+    assert expected_collapse_clause(run) == EXPECTED_IN_TRIAL_RUN
+    # a cap the pool never reaches (997 images, 8 a batch: 124 steps) cuts nothing
+    run = _trial_folder(tmp_path / "cap-unreached", {"epochs": 100, "max_steps_per_epoch": 500})
+    assert expected_collapse_clause(run) == ""
+    # the settings the stage ran with, not config.yaml's: a config.yaml whose cap differs from
+    # the one its pretraining recorded is judged by the record
+    run = _trial_folder(tmp_path / "recorded", {"epochs": 100})
+    (run / "config.yaml").write_text(yaml.safe_dump({"pretrain": {"epochs": 100, "batch_size": 8,
+                                                                  "max_steps_per_epoch": 3}}))
+    assert expected_collapse_clause(run) == ""
+    run = _trial_folder(tmp_path / "unrecorded", {"epochs": 100, "max_steps_per_epoch": 3}, recorded=False)
+    assert expected_collapse_clause(run) == EXPECTED_IN_TRIAL_RUN  # no record: config.yaml, the pool unknown
+
+
+def test_a_full_run_in_a_first_trys_folder_is_no_first_try(tmp_path: Path) -> None:
+    """Review F2: a --first-try stopped before anything finished, then the full command with
+    run.name=first-try (a folder where nothing finished takes a changed configuration): the
+    first try's invocations.jsonl line stayed, and the full run's 100-epoch pretraining read
+    "(expected in a first try: its pretraining is a few steps)", and its report "Made with
+    --first-try". Both now need the first try's settings in config.yaml
+    (trial_run.standing_first_try), the clause a pretraining cut short too."""
+    from drac_ssl.collapse import (
+        EXPECTED_IN_FIRST_TRY,
+        EXPECTED_IN_TRIAL_RUN,
+        expected_collapse_clause,
+    )
+    from drac_ssl.report import write_report
+    from drac_ssl.trial_run import FIRST_TRY_KEY, first_try_record, standing_first_try
+
+    first_try = {"tool": "drac_ssl.train", FIRST_TRY_KEY: {
+        "applied": ["pretrain.epochs=1", "pretrain.max_steps_per_epoch=3", "run.name=first-try"]},
+        **_typed("pretrain.epochs", 1, 100, option="--first-try")}
+    run = _trial_folder(tmp_path / "first-try", {"epochs": 100}, first_try, {"tool": "drac_ssl.train"})
+    assert first_try_record(run) is not None  # the stopped first try's line is still there
+    assert standing_first_try(run) is None
+    assert expected_collapse_clause(run) == ""
+    assert run_collapse_warnings(run) == [collapse_warning(_meta(COLLAPSED), "pretrain")]
+    report = write_report(run).read_text(encoding="utf-8")
+    assert "Made with `--first-try`" not in report
+    # the first try itself, in a folder of its own: both said
+    run = _trial_folder(tmp_path / "own" / "first-try", {"epochs": 1, "max_steps_per_epoch": 3}, first_try)
+    assert standing_first_try(run) == first_try[FIRST_TRY_KEY]
+    assert expected_collapse_clause(run) == EXPECTED_IN_FIRST_TRY
+    assert "Made with `--first-try`" in write_report(run).read_text(encoding="utf-8")
+    # a first try whose pretraining the user typed (pretrain.epochs=20 in place of its 1): a
+    # trial's clause, not "a few steps"
+    typed = {**first_try, FIRST_TRY_KEY: {**first_try[FIRST_TRY_KEY], "applied": ["pretrain.max_steps_per_epoch=3"],
+                                          "replaced": ["pretrain.epochs=20"]}}
+    run = _trial_folder(tmp_path / "typed" / "first-try", {"epochs": 20, "max_steps_per_epoch": 3}, typed)
+    assert standing_first_try(run) is not None
+    assert expected_collapse_clause(run) == EXPECTED_IN_TRIAL_RUN
+    # the same test of a configuration a command is about to run (to_dict of its Config)
+    from drac_ssl.config import Config, to_dict
+    from drac_ssl.trial_run import FIRST_TRY, first_try_settings, holds_first_try
+
+    record = {"applied": first_try_settings(), "replaced": []}
+    assert not holds_first_try(record, to_dict(Config()))  # the defaults: a full run
+    assert holds_first_try(record, to_dict(load_config(None, list(FIRST_TRY))))
+    assert not holds_first_try(None, to_dict(Config()))
+
+
+def test_the_full_command_after_a_stopped_first_try_says_no_first_try(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F2 end to end through python -m drac_ssl.train's main: ``--first-try`` stopped in
+    its ingest (a bad file), then the full command typed with ``run.name=first-try``, in the
+    folder where nothing finished. The full run's pretraining (a stand-in recording collapsed
+    monitors and the settings it ran with) is warned of without the first try's clause, and
+    its report does not say it was made with ``--first-try``."""
+    from drac_ssl import train
+    from drac_ssl.config import to_dict
+    from drac_ssl.trial_run import first_try_record
+
+    def stopped(cfg, run_dir):  # type: ignore[no-untyped-def]
+        raise ValueError(f"{run_dir}: an unreadable image (a stand-in for the ingest's refusal)")
+
+    def collapsed(cfg, run_dir):  # type: ignore[no-untyped-def]
+        (run_dir / "pretrain").mkdir(exist_ok=True)
+        (run_dir / "pretrain" / "metadata.json").write_text(json.dumps({**_meta(COLLAPSED), "config": to_dict(cfg)}))
+        return {}
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "long.yaml").write_text("data:\n  n_folds: 2\npretrain:\n  epochs: 100\n  batch_size: 4\n")
+    common = ["-c", "long.yaml", "data.phantom_n_train=15", "data.phantom_n_test=3", "data.workers=1",
+              "run.device=cpu", "run.stages=[ingest,pretrain]"]
+    monkeypatch.setitem(train.STAGES, "ingest", stopped)
+    assert train.main([*common, "--first-try"]) != 0
+    run = tmp_path / "runs" / "first-try"
+    assert first_try_record(run) is not None
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(train.STAGES, "pretrain", collapsed)
+    capsys.readouterr()
+    assert train.main([*common, "data.cache_sizes=[24]", "pretrain.augment.source_size=24",
+                       "pretrain.augment.image_size=16", "run.name=first-try"]) == 0
+    out = capsys.readouterr().out
+    warned = [line for line in out.splitlines() if "looks collapsed" in line]
+    assert warned == [f"[train] warning: {collapse_warning(_meta(COLLAPSED), 'pretrain')}"], warned
+    report = (run / "report.md").read_text(encoding="utf-8")
+    assert "VICReg representation looks collapsed" in report and "Made with `--first-try`" not in report

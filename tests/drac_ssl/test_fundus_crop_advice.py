@@ -58,3 +58,26 @@ def test_the_advice_names_the_option_asked_for_and_the_squeeze_warning_says_what
     wide = squeeze_finding(320, 224, "fundus")
     assert f"without --fundus-crop (which {FUNDUS_CROP_DOES})" in wide, wide
     assert FUNDUS_CROP_DOES not in squeeze_finding(320, 224, "octa")  # no disc to crop: no such advice
+    # review F4: the ingest squeezes only a photograph that is not square (data_prep.cache)
+    assert "(most camera images: not square, and without it squeezed square)" in fundus_crop_advice()
+
+
+def test_the_ingest_gives_the_same_advice_in_its_notes_warnings_and_help(tmp_path: Path) -> None:
+    """Review F5: the ingest's note on a plain folder with a public layout's label columns gave
+    the advice in its own words ("crop to the disc, pad to a square; else ..."), its squeeze
+    warning's fix and its --help in two more: each now says the one wording."""
+    import argparse
+
+    from data_prep.cache import SQUEEZE_FIX
+    from data_prep.ingest import add_arguments
+    from data_prep.layout import Layout, _label_format_note
+
+    assert SQUEEZE_FIX == f"add --fundus-crop, which {FUNDUS_CROP_DOES}"
+    layout = Layout("plain", tmp_path, tmp_path, None, tmp_path / "labels.csv", label_format="eyepacs")
+    note = _label_format_note(layout)
+    assert fundus_crop_advice("--fundus-crop") in note.fix, note.fix
+    assert note.fix.count("--fundus-crop") == 1, note.fix  # no second wording beside it
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    helped = " ".join(parser.format_help().split())
+    assert f"--fundus-crop {FUNDUS_CROP_DOES}" in helped
