@@ -242,7 +242,6 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.problems import Problem
-from drac_ssl import GRADE_NAMES
 from drac_ssl.commands import (
     check_arguments_problem,
     export_log_names,
@@ -250,7 +249,7 @@ from drac_ssl.commands import (
     find_tag_command,
     score_arguments_problem,
 )
-from drac_ssl.config import Config
+from drac_ssl.config import GRADE_SCALES, Config
 from drac_ssl.console import ProgressLines, print_lines
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.bundle import (
@@ -990,7 +989,7 @@ def _copies_line(files: Sequence[Path]) -> str:
 def grade_legend_line(grade_names: Sequence[str]) -> str:
     """The export's legend of its ``class`` numbers in the bundle's own grade names, printed on
     stderr with each written submission: ``grades: 0 none, 1 non-proliferative, 2
-    proliferative``; ``""`` for DRAC's three (:data:`drac_ssl.GRADE_NAMES`: the console of a
+    proliferative``; ``""`` for DRAC's three (``GRADE_SCALES["drac"]``: the console of a
     DRAC export is unchanged) and for names that are only the numbers (``0``, ``1`` ...: nothing
     to say). The submission keeps DRAC's ``case,class,P0..P{K-1}``, numbers only, and the notes
     file's ``grade_name`` column is written only when some row is flagged, a training or
@@ -998,7 +997,7 @@ def grade_legend_line(grade_names: Sequence[str]) -> str:
     otherwise show them nowhere (a review). Control characters escaped
     (:func:`drac_ssl.submission.printable_text`): the names are the user's config."""
     names = [str(n) for n in grade_names]
-    if tuple(names) == GRADE_NAMES or names == [str(k) for k in range(len(names))]:
+    if tuple(names) == tuple(GRADE_SCALES["drac"]) or names == [str(k) for k in range(len(names))]:
         return ""
     return "grades: " + ", ".join(f"{k} {printable_text(n)}" for k, n in enumerate(names))
 

@@ -145,6 +145,7 @@ from drac_ssl.trial_run import (
     epoch_records,
     first_try_record,
     first_try_words,
+    holds_first_try,
     taken_record,
     trial_run_record,
     trial_run_words,
@@ -1285,7 +1286,10 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     first_try = _first_try_applied(sources)
     # the run's record once this invocation's line is written: its own, else the earlier one
     # (first_try_record reads the last line that has one)
-    run_first_try = first_try if first_try is not None else earlier_first_try
+    # (the earlier one only while this config still holds its settings: a full run typed into
+    # the folder of a stopped first try is no first try, trial_run.holds_first_try)
+    run_first_try = first_try if first_try is not None else (
+        earlier_first_try if holds_first_try(earlier_first_try, to_dict(cfg)) else None)
     if to_run or not (run_dir / "config.yaml").exists():
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with;
         # one made with --first-try says so (a resume with -c RUN/config.yaml too: its records)

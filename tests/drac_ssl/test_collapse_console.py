@@ -354,3 +354,5 @@ def test_the_full_command_after_a_stopped_first_try_says_no_first_try(
     assert warned == [f"[train] warning: {collapse_warning(_meta(COLLAPSED), 'pretrain')}"], warned
     report = (run / "report.md").read_text(encoding="utf-8")
     assert "VICReg representation looks collapsed" in report and "Made with `--first-try`" not in report
+    # nor does its config.yaml's comment call it the tiny first try (train.py's save_config)
+    assert "the tiny first try" not in (run / "config.yaml").read_text(encoding="utf-8")
