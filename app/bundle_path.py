@@ -21,7 +21,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,8 @@ def _same_bundles(root: Path) -> dict[Path, list[Path]]:
 @dataclass(frozen=True)
 class RunBundle:
     """A run bundle found under ``--runs-dir`` and what its ``metadata.json`` says that
-    :func:`chosen_bundle_words` needs, read once (:func:`_read_run_bundle`)."""
+    :func:`chosen_bundle_words` needs, read once (:func:`_read_run_bundle`). Hashable (a set
+    or dict key): equal when every field is, hashed by all but :attr:`task`, a dict."""
 
     path: Path  # RUN/bundle (or RUN/SUB/bundle), by the name that goes through no symbolic link
     also: tuple[Path, ...]  # its other names: the symbolic links to its run (runs/latest), :func:`_same_bundles`
@@ -133,7 +134,8 @@ class RunBundle:
     built: float
     written: float | None  # metadata.json's modification time, read only without created_utc
     kind: str | None  # demo, phantom, trial or full (:func:`_bundle_kind`); None: cannot be told
-    task: dict[str, Any]  # what it grades (:func:`_task`)
+    # what it grades (:func:`_task`); compared, but left out of the hash (a dict has none)
+    task: dict[str, Any] = field(hash=False)
 
     @property
     def built_words(self) -> str:

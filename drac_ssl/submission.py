@@ -33,7 +33,7 @@ import re
 import shlex
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -833,6 +833,17 @@ def printable_text(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Each record of ``reader`` (a :func:`csv.reader`) with the line it starts on (1 = the
+    file's first): ``reader.line_num`` after a record is the line it ends on, a later one for a
+    quoted field holding a line break (``"a\\r\\nb.png",0,...`` after a header and two rows starts
+    on line 4 and ends on line 5)."""
+    start = reader.line_num + 1
+    for fields in reader:
+        yield start, fields
+        start = reader.line_num + 1
+
+
 def _parse_number(text: str) -> float | None:
     try:
         return float(text)
@@ -1393,9 +1404,9 @@ def _check(csv_path: str | os.PathLike[str],
     rows: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        for fields in reader:
+        for start, fields in _records(reader):  # a row's line: where its record starts
             if fields and any(f.strip() for f in fields):
-                rows.append((reader.line_num, fields))
+                rows.append((start, fields))
     except csv.Error as exc:
         problems.add(reader.line_num, "csv", f"malformed CSV ({exc})",
                      "remove stray quotes; fields are plain, comma-separated")
@@ -1480,7 +1491,7 @@ def _check(csv_path: str | os.PathLike[str],
         if case.strip():
             key = case.strip()
             if key in seen:
-                problems.add(line, "duplicate", f"duplicate case '{key}' (first on line "
+                problems.add(line, "duplicate", f"duplicate case '{printable_text(key)}' (first on line "
                              f"{seen[key]})", "keep exactly one row per image")
             else:
                 seen[key] = line
@@ -1540,6 +1551,12 @@ def _check(csv_path: str | os.PathLike[str],
                      f"({'+'.join(columns[2:])} = 100, e.g. {'+'.join(t.strip() for t in texts)} on "
                      f"line {line}), not probabilities",
                      "divide every probability by 100 (each row must sum to 1)")
+    for line, case in valid_cases:  # the one rule of a case name, that of write_submission and the export
+        why = case_name_problem(case)  # case is stripped and not empty: "surrounding spaces" said above
+        if why is not None:
+            problems.add(line, "case-name", f"case '{printable_text(case)}' {why}",
+                         f"rename the image file to '{printable_text(safe_case_name(case))}' and "
+                         "write that name as its case")
     if images_dir is not None:  # a folder of images: checked by the caller (_check)
         _check_against_images(problems, Path(images_dir), valid_cases,
                               end_line=(rows[-1][0] + 1) if rows else 2)
@@ -1548,8 +1565,8 @@ def _check(csv_path: str | os.PathLike[str],
                              end_line=(rows[-1][0] + 1) if rows else 2)
     else:
         for line, case in valid_cases:
-            if not Path(case).suffix:
-                problems.add(line, "case-name", f"case '{case}' has no file extension",
+            if not Path(case).suffix and case_name_problem(case) is None:  # else said above
+                problems.add(line, "case-name", f"case '{printable_text(case)}' has no file extension",
                              f"write the image file name, e.g. '{case}.png'")
     return _Checked(problems.finish(), len(rows), k, k_from, text)
 
@@ -1586,21 +1603,21 @@ def _check_against_images(problems: _Problems, folder: Path,
             near.append((line, case, match))
             covered.add(match)
         else:
-            problems.add(line, "no-image", f"case '{case}' has no image in '{folder}'",
+            problems.add(line, "no-image", f"case '{printable_text(case)}' has no image in '{folder}'",
                          "remove the row, or check that --images is the test-set folder")
     missing = sorted(images - covered)
     for line, case, match in near:
         if match in rows_of and rows_of[match] != line:
             # writing the file name would make a second row of it: a trial's '1005' beside
             # '1005.png' was most likely the row of 1004.png, which had none
-            problems.add(line, "case-name", f"case '{case}' is not an image file name, and '{match}' "
+            problems.add(line, "case-name", f"case '{printable_text(case)}' is not an image file name, and '{match}' "
                                             f"already has a row (line {rows_of[match]})",
                          f"if this is the row of {' or '.join(repr(m) for m in missing[:3])} (no row "
                          f"yet), write that name; else remove the row" if missing else
                          "remove the row: every test image must appear exactly once")
         else:
             rows_of.setdefault(match, line)
-            problems.add(line, "case-name", f"case '{case}' is not an image file name",
+            problems.add(line, "case-name", f"case '{printable_text(case)}' is not an image file name",
                          f"write '{match}' (the file name in {folder.name}/)")
     for name in missing:
         problems.add(end_line, "missing", f"image '{name}' has no row",
@@ -1624,10 +1641,10 @@ def _check_against_cases(problems: _Problems, expected: list[str],
         match = by_stem.get(Path(case).stem)
         if match is not None:
             covered.add(match)
-            problems.add(line, "case-name", f"case '{case}' is not a test case name",
+            problems.add(line, "case-name", f"case '{printable_text(case)}' is not a test case name",
                          f"write '{match}' (the name in the ingest manifest)")
         else:
-            problems.add(line, "no-image", f"case '{case}' is not a test case of the manifest",
+            problems.add(line, "no-image", f"case '{printable_text(case)}' is not a test case of the manifest",
                          "remove the row, or check that the submission is for this data set")
     for name in sorted(wanted - covered, key=expected.index):
         problems.add(end_line, "missing", f"test case '{name}' has no row",
@@ -1665,8 +1682,12 @@ def check_submission(csv_path: str | os.PathLike[str],
     empty-file fixes then name ``case,class,P0..P{K-1}`` and ``--grades K``). A header
     ``case,class,P..`` of another width than the K given (``num_grades`` / ``grade_names``:
     a 4-grade file checked against a 2-grade run) is one line at line 1 (the file of another
-    run, or the wrong file?) and its rows of that width get no column errors. Without
-    ``images_dir``, a case without file extension is flagged. With ``images_dir`` (the test
+    run, or the wrong file?) and its rows of that width get no column errors. Every case is
+    held to :func:`case_name_problem`, the rule of :func:`write_submission` and the export (a
+    comma, double quote or line break, which DRAC's unquoted format cannot hold, or a formula's
+    first character: the fix is :func:`safe_case_name`'s name to rename the image to); a row is
+    said at the line its record starts on (a quoted case holding a line break spans two).
+    Without ``images_dir``, a case without file extension is flagged. With ``images_dir`` (the test
     images): every image has a row, every case an image, and a case that names an image but
     not by its file name (``161`` or ``1.png`` for ``001.png``) gets the right name as fix;
     a file of the folder the export does not grade (``x.webp``, ``notes.txt``: :func:`read_folder`,
@@ -1711,8 +1732,8 @@ def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None 
     (``FILE:LINE: what -> fix``), exactly as ``--check`` prints them (``scale_from``: who says
     ``num_grades``, as :func:`report_check` takes it; ``scale_fix``: the fix of a header of
     another width than ``num_grades``, ``{k}`` its width, default ``--check``'s). Cases are
-    checked for their format only (no image folder): a case without a file extension is a
-    problem."""
+    checked for their format only (no image folder): a case without a file extension, or one
+    :func:`case_name_problem` refuses, is a problem."""
     problems = _check(csv_path, num_grades=num_grades, scale_from=scale_from, scale_fix=scale_fix).problems
     if problems:
         return None, problems
@@ -1728,7 +1749,7 @@ def _checked_rows(csv_path: str | os.PathLike[str]) -> SubmissionRows:
     probs: list[list[float]] = []
     lines: list[int] = []
     header = True
-    for fields in reader:
+    for start, fields in _records(reader):  # a row's line: where its record starts, as _check says it
         if not fields or not any(f.strip() for f in fields):
             continue
         if header:  # the check passed: the first non-blank record is case,class,P0..P{K-1}
@@ -1737,7 +1758,7 @@ def _checked_rows(csv_path: str | os.PathLike[str]) -> SubmissionRows:
         cases.append(fields[0].strip())
         classes.append(int(fields[1].strip()))
         probs.append([float(f) for f in fields[2:]])
-        lines.append(reader.line_num)
+        lines.append(start)
     return SubmissionRows(Path(csv_path), cases, np.asarray(classes, dtype=np.int64),
                           np.asarray(probs, dtype=np.float64), lines)
 

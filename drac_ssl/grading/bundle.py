@@ -342,14 +342,19 @@ class Bundle:
 
 def _read_json(path: Path, what: str, fix: str | None = None) -> dict[str, Any]:
     """The JSON object of ``path``; BundleError naming ``path`` and ``what`` (and ``fix``,
-    as a ``  fix:`` line, when given) when it is missing or unreadable."""
+    as a ``  fix:`` line, when given) when it is missing, unreadable, or valid JSON that is not
+    an object (a list, a number: ``is a list, not a JSON object``), which every caller reads
+    by key."""
     said = f"\n  fix: {fix}" if fix else ""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BundleError(f"{path}: {what} not found{said}") from None
     except (OSError, ValueError) as exc:
         raise BundleError(f"{path}: {what} is unreadable ({exc}){said}") from None
+    if not isinstance(data, dict):
+        raise BundleError(f"{path}: {what} is a {type(data).__name__}, not a JSON object{said}")
+    return data
 
 
 _METADATA_ENTRIES: dict[str, type] = {"model": dict, "calibration": dict, "folds": list}
@@ -1947,6 +1952,11 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     builds it: ``metadata.json`` ``demo`` and ``data`` of kind ``none``, and the demo's own
     card (:func:`drac_ssl.grading.demo.demo_card`), so that a rebuild of random weights never
     reads as a trained model.
+
+    Raises BundleError naming the file, what is wrong and the fix when a fine-tuning output it
+    reads is missing, unreadable or not a JSON object, and when the ``metadata.json`` of the
+    stage the variant's backbone comes from (``pretrain/``, ``umm/``) is there but unreadable or
+    not a JSON object (absent, the bundle records that backbone's pretraining as ``unknown``).
     """
     run_dir = Path(run_dir)
     ft_dir = run_dir / "finetune"
@@ -1969,8 +1979,12 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
     source_meta: dict[str, Any] = {}
     if variant in VARIANT_STAGE:
         meta_path = run_dir / VARIANT_STAGE[variant] / "metadata.json"
-        if meta_path.is_file():
-            source_meta = _read_json(meta_path, "the pretrained backbone's metadata")
+        if meta_path.is_file():  # absent: its pretraining "unknown"; damaged: said, not guessed
+            source_meta = _read_json(
+                meta_path, "the pretrained backbone's metadata",
+                fix=f"the {VARIANT_STAGE[variant]} stage writes it as a JSON object: restore it from a copy "
+                    f"of the run, or rerun that stage (a new run); or delete it, and the bundle records "
+                    f"the {variant} backbone's pretraining as unknown")
 
     meta: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
@@ -2426,9 +2440,6 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     """
     bundle_dir = bundle_folder(path)
     meta = _read_json(bundle_dir / "metadata.json", "the bundle metadata", fix=rebuild_advice(bundle_dir))
-    if not isinstance(meta, dict):
-        raise BundleError(f"{bundle_dir / 'metadata.json'}: the bundle metadata is a "
-                          f"{type(meta).__name__}, not a JSON object.\n  fix: {rebuild_advice(bundle_dir)}")
     if meta.get("format") != BUNDLE_FORMAT:
         raise BundleError(
             f"{bundle_dir}: format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}.\n  fix: "

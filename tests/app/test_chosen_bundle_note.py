@@ -8,6 +8,7 @@ serving on ...", not the 611-image run's."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -302,3 +303,16 @@ def test_no_bundle_is_said_in_one_place(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["--runs-dir", str(tmp_path), "--temp-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"error: {raised.value}\n"
     assert "No model bundle found under" in str(raised.value)
+
+
+def test_a_run_bundle_is_hashable_and_equal_by_its_fields(tmp_path: Path) -> None:
+    """A reviewer's finding: RunBundle, a frozen dataclass with a dict field (task), raised
+    TypeError on hash(); its task is compared but left out of the hash."""
+    runs = tmp_path / "runs"
+    made = _trial_users_runs(runs)
+    first, again = run_bundles(runs), run_bundles(runs)  # metadata.json read twice: equal records
+    assert first == again and {*first} == {*again} and len({*first, *again}) == len(made)
+    assert hash(first[0]) == hash(again[0]) and first[0] is not again[0]
+    assert {b: b.path for b in first}[again[0]] == made["resume7"]
+    other = dataclasses.replace(first[0], task={**first[0].task, "channels": 1})
+    assert other != first[0] and hash(other) == hash(first[0])  # the task still tells them apart
