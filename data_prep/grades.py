@@ -136,8 +136,8 @@ def merge_fix(grade: int, grade_names: Sequence[str], rows: Sequence[tuple[str, 
 
 
 def empty_grades(counts: Mapping[int, int], grade_names: Sequence[str], *,
-                 where: str = "", left_out: Mapping[int, int] | None = None
-                 ) -> tuple[str, str] | None:
+                 where: str = "", left_out: Mapping[int, int] | None = None,
+                 zero_left_out: tuple[str, str] | None = None) -> tuple[str, str] | None:
     """(what is wrong, the fix) for the grades of the scale without a labelled image, or None.
 
     Args:
@@ -148,19 +148,35 @@ def empty_grades(counts: Mapping[int, int], grade_names: Sequence[str], *,
             missing). A grade without an image whose rows were all left out is in the data's
             scale: the fix asks for their images, never to take the grade out of the scale
             (which would build a model of fewer grades than the data has).
+        zero_left_out: (what, fix) when ``--ungradable leave_out`` left out the ``none`` rows
+            of a grade column of words with no scale given
+            (:func:`data_prep.validate.zero_word_empty_grade`): an empty grade 0 is then said
+            with those rows, and the fix leads with the ``--grades`` that reads ``none`` as
+            grade 0 (``if 'none' ... names a grade ..., pass --grades "none,NPDR,PDR"``), the
+            usual fix after ``else``.
 
     The ingest (a warning) and the preflight of ``python -m drac_ssl.train`` say it in these
     words; the fix names the ingest's ``--grades``, the pipeline says it as a setting with
     :func:`data_prep.problems.as_config_keys`. Dropping a grade from the scale means
     renumbering the grades above it, since grades are numbered 0..K-1: the fix says how.
     """
+    found = _empty_grades(counts, grade_names, where, left_out or {})
+    if found is None or zero_left_out is None or counts.get(0, 0) or (left_out or {}).get(0, 0):
+        return found
+    # grade 0 empty and the 'none' rows left out as ungradable: they may be grade 0's own rows
+    what, fix = found
+    return f"{what}; {zero_left_out[0]}", f"{zero_left_out[1]}; else {fix}"
+
+
+def _empty_grades(counts: Mapping[int, int], grade_names: Sequence[str], where: str,
+                  left_out: Mapping[int, int]) -> tuple[str, str] | None:
+    """:func:`empty_grades` without ``zero_left_out``."""
     k = len(grade_names)
-    left_out = left_out or {}
     dropped = [g for g in range(k) if counts.get(g, 0) == 0 and left_out.get(g, 0) > 0]
     if dropped and any(counts.get(g, 0) for g in range(k)):
         # the rows are there, their images are not: the grade stays in the scale
-        rest = empty_grades({g: counts.get(g, 0) + left_out.get(g, 0) for g in range(k)},
-                            grade_names, where=where)
+        rest = _empty_grades({g: counts.get(g, 0) + left_out.get(g, 0) for g in range(k)},
+                             grade_names, where, {})
         them = "it" if len(dropped) == 1 else "them"
         said = "; ".join(f"{grade_label(g, grade_names)}: no labelled image{where}; "
                          f"{_left_out_rows(left_out[g])}" for g in dropped)

@@ -87,6 +87,7 @@ from data_prep.validate import (
     read_name_list,
     same_image_rows,
     warning,
+    zero_word_empty_grade,
 )
 from drac_ssl.config import (
     DATA_CHANNELS,
@@ -1388,14 +1389,19 @@ def left_out_grades(rows: Sequence[LabelRow]) -> dict[int, int]:
 
 
 def _empty_grades(entries: Sequence[ImageEntry], grade_names: Sequence[str], source: str,
-                  strict: bool, left_out: dict[int, int] | None = None) -> list[Problem]:
+                  strict: bool, left_out: dict[int, int] | None = None,
+                  table: LabelTable | None = None) -> list[Problem]:
     """A warning for the grades of ``data.grades`` with no labelled training image (the model
     never sees them), in the words of the preflight of ``python -m drac_ssl.train``
     (:func:`data_prep.grades.empty_grades`); fatal with ``--strict``. None without labels.
-    ``left_out``: rows per grade left out by ``--missing leave_out`` (their images asked for)."""
+    ``left_out``: rows per grade left out by ``--missing leave_out`` (their images asked for).
+    ``table``: the label table read; an empty grade 0 beside its ``none`` rows left out by
+    ``--ungradable leave_out`` gives the ``--grades`` reading them as grade 0
+    (:func:`data_prep.validate.zero_word_empty_grade`)."""
     counts = Counter(e.label.grade for e in entries if e.split == "train" and e.label is not None
                      and e.label.grade is not None)
-    found = empty_grades(counts, grade_names, left_out=left_out) if counts else None
+    found = (empty_grades(counts, grade_names, left_out=left_out, zero_left_out=zero_word_empty_grade(table))
+             if counts else None)
     if found is None:
         return []
     return apply_strict([warning(source, *found, "grades")], strict)
@@ -1775,7 +1781,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
                                   plan.grade_names, twin_groups)
         attention = _empty_grades(entries, plan.grade_names, str(layout.labels_csv or root),
-                                  cfg.strict, left_out_grades(missing))
+                                  cfg.strict, left_out_grades(missing), table)
         problems += attention
 
     errors = [p for p in problems if p.severity == "error"]

@@ -1825,22 +1825,42 @@ def leave_out_ungradable(images: Sequence[Path], table: LabelTable
         + (f", and {more} more" if more > 0 else "")
         + (f"; {missing} of them had no image in the folder" if missing else ""),
         "nothing to do; ingest_summary.json lists every one (left_out_ungradable)"
-        + (f"; {_zero_word_left_out(table.own_words)}" if table.own_words else ""), "ungradable"))
+        + (f"; but {zero_word_reading(table.own_words)}" if table.own_words else ""), "ungradable"))
     return [p for p in images if p not in dropped], left_out, problems
 
 
-def _zero_word_left_out(own_words: Sequence[str]) -> str:
-    """What the left-out note adds when ``--ungradable leave_out`` left out the ``none`` rows of
-    a grade column of words (:attr:`LabelTable.own_words`): ``none`` may be a grade's name
-    there, and the ``--grades`` that reads it so."""
+def zero_word_reading(own_words: Sequence[str]) -> str:
+    """The other reading of the ``none`` rows that ``--ungradable leave_out`` left out of a grade
+    column of words (:attr:`LabelTable.own_words`): ``none`` may be a grade's name there, and
+    the ``--grades`` that reads it so (``if 'none' in this grade column of words names a grade
+    ..., pass --grades "none,NPDR,PDR" ...: its rows are then read as grade 0``). Said by the
+    left-out note (:func:`leave_out_ungradable`) and by the empty grade 0's warning
+    (:func:`zero_word_empty_grade`)."""
     zero = next(w for w in own_words if _name_key(w) in GRADE_ZERO_WORDS)
     ordered = severity_order(own_words)
     names = list(ordered or own_words)
     order = "" if ordered is not None else " (put them in order of severity, grade 0 first)"
-    return (f"but if {zero!r} in this grade column of words names a grade (no retinopathy) rather "
+    return (f"if {zero!r} in this grade column of words names a grade (no retinopathy) rather "
             f"than an image that could not be graded, pass {grades_option(names)}{order} "
             f"({config_grades(names)} for python -m drac_ssl.train): its rows are then read as "
             + (f"grade {names.index(zero)}" if ordered is not None else "the grade of its place"))
+
+
+def zero_word_empty_grade(table: LabelTable | None) -> tuple[str, str] | None:
+    """(what, fix) that the warning of an empty grade 0 (:func:`data_prep.grades.empty_grades`)
+    adds when ``--ungradable leave_out`` left out the ``none`` rows of a grade column of words
+    with no scale given (:attr:`LabelTable.own_words`): ``the 4 rows writing 'none' were left
+    out as ungradable (--ungradable leave_out)``, and :func:`zero_word_reading`, so that grade
+    0 without an image is tied to the rows that may be its own. None otherwise."""
+    if table is None or not table.own_words:
+        return None
+    rows = [r for r in table.left_out if _name_key(r.written) in GRADE_ZERO_WORDS]
+    if not rows:
+        return None
+    word = rows[0].written.strip().strip('"').strip()
+    which = "the row writing" if len(rows) == 1 else f"the {len(rows)} rows writing"
+    return (f"{which} {word!r} {'was' if len(rows) == 1 else 'were'} left out as ungradable "
+            f"(--ungradable leave_out)", zero_word_reading(table.own_words))
 
 
 def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] | None, list[Problem]]:

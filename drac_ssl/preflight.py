@@ -554,6 +554,9 @@ class DataFacts:
     grade_counts: dict[int, int] = field(default_factory=dict)  # labelled training images per grade
     # label rows per grade left out by data.missing=leave_out (their images are missing)
     left_out_grades: dict[int, int] = field(default_factory=dict)
+    # data.ungradable=leave_out left out the 'none' rows of a grade column of words, no scale
+    # given: what the empty grade 0's warning adds (data_prep.validate.zero_word_empty_grade)
+    zero_left_out: tuple[str, str] | None = None
     grade_names: tuple[str, ...] = ()
     # the ingest's note when it inferred the scale (data_prep.ingest.infer_icdr: a plain folder's
     # 0..4 grades of colour photographs read as ICDR's), in settings; "" for a scale given or a default
@@ -1284,6 +1287,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         more_of_a_kind,
         shown_with_rest,
     )
+    from data_prep.validate import zero_word_empty_grade
 
     d = cfg.data
     try:
@@ -1309,7 +1313,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         if inferred is not None:
             collected, names = inferred[0], config_module.GRADE_SCALES["icdr"]
             grades_inferred = as_config_keys(f"{inferred[1].what} -> {inferred[1].fix}")
-        entries, problems, _, _, missing = collected
+        entries, problems, table, _, missing = collected
         # no training or test image (study/ holding images/ and labels.csv), decided as the
         # ingest does before data.unlabelled's images join: those are no such images
         no_images = (not entries and not any(p.severity == "error" for p in problems))
@@ -1395,6 +1399,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     return DataFacts(source=where, n_images=len(entries), n_test=n_test,
                      n_unlabelled=len(pool), grade_counts=counts,
                      left_out_grades=ingest.left_out_grades(missing), grade_names=names,
+                     zero_left_out=zero_word_empty_grade(table),
                      grades_inferred=grades_inferred,
                      patients_per_grade=patients_per_grade, n_patients=n_patients,
                      patients_from=patients_from, cache_sizes=sorted(set(d.cache_sizes)), channels=channels, channels_why=why,
@@ -1741,7 +1746,7 @@ def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool) -> None:
     from data_prep.problems import as_config_keys, warning
 
     found = empty_grades(facts.grade_counts, facts.grade_names, where=f" in {facts.source}",
-                         left_out=facts.left_out_grades)
+                         left_out=facts.left_out_grades, zero_left_out=facts.zero_left_out)
     if found is None:
         return
     problem = warning(facts.source, *found, "grades")

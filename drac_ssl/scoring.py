@@ -32,7 +32,9 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
   label and every label a case: otherwise nothing is scored and the error counts both sides
   and names the first few rows (``FILE:LINE``): a subset would give other figures than the
   whole set. A grade that is not an integer in ``0..K-1`` (a grade's name, ``Moderate``,
-  counts as its number; ``none`` is read by the ingest's rule, :func:`read_grade_labels`) is an
+  counts as its number; against a model of its own names, so does the default scale's, DRAC's
+  ``Normal`` against a bundle named ``none, ...``; ``none`` is read by the ingest's rule,
+  :func:`read_grade_labels`) is an
   error at its line; labels written ``1..K`` are one error with
   the fix (:func:`data_prep.validate.one_based_problem`), and labels on a wider scale than
   the submission's one error asking for a submission on theirs (:func:`_outside_problems`).
@@ -44,7 +46,8 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
   the column a per-eye layout owns, :data:`data_prep.layout.PATIENT_COLUMNS`), written as report.md writes them (:mod:`drac_ssl.figures`), the confusion
   matrix with the grade names (the model's, from RUN's bundle or the bundle of the run the
   export wrote the submission into, :func:`model_grade_names`; else DRAC's for K = 3, ICDR's
-  for K = 5: :func:`scale_names`), and :func:`drac_ssl.figures.chance_words`' sentence when the QWK's
+  for K = 5: :func:`scale_names`, with a warning when the bundle names another number of
+  grades than the submission has), and :func:`drac_ssl.figures.chance_words`' sentence when the QWK's
   CI reaches 0. A grade without image in the labels leaves the macro AUCs undefined: the
   line says which, and the one-vs-rest AUC of each grade present; labels of one grade only
   are one note (nothing can be measured) instead of the chance sentence. ``--json`` writes
@@ -394,34 +397,77 @@ UNGRADABLE_LABEL_WAY = ("delete the row and the submission's row of the image: a
 grade cell, and of a ``none`` that marks an ungradable image: :func:`read_grade_labels`)."""
 
 
-def _model_names_fix(own_words: Sequence[str], grade_names: Sequence[str]) -> str:
+def _model_names_fix(own_words: Sequence[str], grade_names: Sequence[str], *, run_given: bool = False,
+                     bundle_grades: int | None = None) -> str:
     """The fix, grade's-name reading first, for a ``none`` cell of a label column of words read as
     a grade's name while the model's grade names are not known (:func:`read_grade_labels`):
     ``RUN``, the model's run or bundle folder, whose recorded grade names are then read; else
-    the number under the scale of K's length (``grade_names``)."""
+    the number under the scale of K's length (``grade_names``). Where a bundle was read and its
+    names do not serve, the fix says why instead of asking for RUN as if none were given:
+    ``bundle_grades`` (the grades its names count, another K than the submission's: ``RUN's
+    bundle names 5 grades, the submission has 3``), else ``run_given`` (``RUN records no grade
+    names``: no run or bundle folder, or a bundle that records none)."""
     listed = ", ".join(repr(w) for w in own_words)
+    k = len(grade_names)
+    whose = "RUN's bundle" if run_given else "the bundle of the run the submission was written into"
+    why = (f", but {whose} names {bundle_grades} grades, the submission has {k}" if bundle_grades is not None
+           else ", but RUN records no grade names (it is no run or bundle folder, or its bundle's "
+                "metadata.json has no class_names)" if run_given else "")
+    folder = ("pass the run or bundle folder of the model that wrote it as RUN" if why else
+              "pass its run or bundle folder as RUN")
     return (f"the grade column's words ({listed}) look like the grade names of the model that "
-            f"wrote the submission: pass its run or bundle folder as RUN ({python_command('drac_ssl.export')} "
+            f"wrote the submission{why}: {folder} ({python_command('drac_ssl.export')} "
             f"RUN --score ... --labels ...), whose grade names are then read, and each row is read as "
             f"the grade its word names there; else write {_choices(grade_names)}")
 
 
+def _scale_name(names: Sequence[str]) -> str:
+    """``'the DRAC scale'`` for a named scale's names (:data:`drac_ssl.config.GRADE_SCALES`)."""
+    key = next((key for key, scale in GRADE_SCALES.items() if tuple(scale) == tuple(names)), "")
+    return f"the {LAYOUT_NAMES.get(key, key.upper())} scale" if key else "the default scale"
+
+
+def _fallback_grade(raw: str, model_names: Sequence[str], fallback: Sequence[str]) -> tuple[int | None, int | None]:
+    """(the grade, None) that the default scale's names for K (``fallback``,
+    :func:`scale_names`: DRAC's ``Normal``, ``NPDR``, ``PDR``) read the cell ``raw`` as, for a
+    cell the model's own names (``model_names``) do not read; (None, that grade) when the two
+    scales disagree on it: the model's names read the default scale's name of that grade as
+    another grade, or the default scale reads the model's name of it as another (a bundle
+    named ``proliferative, non-proliferative, none``: DRAC's ``Normal`` is grade 0 there, the
+    model's grade 0 is PDR), so that the fallback never reads a cell as another grade than the
+    model's names would; (None, None) when the default scale does not read it either."""
+    grade = grade_from_name(raw, fallback)
+    if grade is None:
+        return None, None
+    if (grade_from_name(fallback[grade], model_names) not in (None, grade)
+            or grade_from_name(model_names[grade], fallback) not in (None, grade)):
+        return None, grade
+    return grade, None
+
+
 def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
                       grade_column: str | None = None, patient_column: str | None = None,
-                      names_known: bool = False) -> LabelRows:
+                      names_known: bool = False, run_given: bool = False,
+                      bundle_grades: int | None = None) -> LabelRows:
     """Read a label CSV of true grades for scoring (see the module docstring).
 
     ``grade_names``: the names of grades 0..K-1 (K the submission's); a grade cell may hold a
     number or one of these names. ``names_known``: they are the grade names of the model that
     wrote the submission (its bundle's ``class_names``), not merely the named scale of K's
-    length (:func:`scale_names`). A ``none`` cell follows the ingest's rule
-    (:func:`data_prep.validate.zero_words_named`): it names a grade where ``grade_names`` have a
-    grade of that name; else, in a grade column of words and no number
-    (:func:`data_prep.validate.own_grade_words`) while the names are not known, it is read as a
-    grade's name (no retinopathy), an error in the ingest's words
+    length (:func:`scale_names`). With the model's names known, a word they do not read is read
+    by the default scale's names for K (DRAC's ``Normal``, ``NPDR``, ``PDR``, ICDR's for 5: labels
+    written in the dataset's words against a bundle named ``none, non-proliferative,
+    proliferative``), said in one note, unless the two scales disagree on that grade
+    (:func:`_fallback_grade`): a word the model's names read is always read by them. A ``none``
+    cell follows the ingest's rule (:func:`data_prep.validate.zero_words_named`): it names a
+    grade where ``grade_names`` have a grade of that name; else, in a grade column of words and
+    no number (:func:`data_prep.validate.own_grade_words`) while the names are not known, it is
+    read as a grade's name (no retinopathy), an error in the ingest's words
     (:func:`data_prep.validate.grade_zero_words`) whose fix gives both readings (RUN, whose grade
     names are then read; or delete the row, an ungradable image); otherwise it is an empty or
-    ``NA`` cell's error (an ungradable image?). Returns every row with its line; a row whose grade is not an
+    ``NA`` cell's error (an ungradable image?). ``run_given`` (RUN was given) and
+    ``bundle_grades`` (the grades a bundle's names count when they are not the submission's K)
+    say in that fix why the names were not read (:func:`_model_names_fix`). Returns every row with its line; a row whose grade is not an
     integer in 0..K-1, or that has no image name, is an error in ``problems`` (FILE:LINE;
     grades outside 0..K-1 as :func:`_outside_problems` says them) and its grade None. Raises :class:`ScoreError` when the file cannot be read or a column is not
     found (the message lists each problem with its fix).
@@ -490,6 +536,11 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     patients: list[str] = []
     outside: list[tuple[int, str, int]] = []
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name ('Moderate')
+    # the model's own names known: a word they do not read is read by the default scale's for K
+    fallback = scale_names(k) if names_known and not _numbered(scale_names(k)) else ()
+    if tuple(fallback) == tuple(grade_names):
+        fallback = ()
+    by_scale: dict[int, int] = {}  # grade -> rows read by the default scale's names ('Normal')
     for line, cells in table.rows:
         where = f"{path}:{line}"
         name = Path(cells[index["image-name"]].strip().replace("\\", "/")).name
@@ -527,8 +578,13 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                 continue
             raw = own
         grade = parse_grade(raw)
+        clash = None  # the default scale's grade of a word the two scales disagree on
         if grade is None and (grade := grade_from_name(raw, grade_names)) is not None:
             by_name[grade] = by_name.get(grade, 0) + 1  # said once, as the ingest says it
+        elif grade is None and fallback:  # the dataset's words against the model's own names
+            grade, clash = _fallback_grade(raw, grade_names, fallback)
+            if grade is not None:
+                by_scale[grade] = by_scale.get(grade, 0) + 1
         if marked is not None and grade == marked[0]:  # the layout's word for ungradable
             marked_rows.append(LabelRow(name, None, patient, line, raw.strip()))
             grade = None
@@ -537,10 +593,16 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
             problems.append(other_eye_problem(where, name, column, str(other), "score"))
         elif grade is None and names_zero_grade(raw, zero_named):  # 'none' among grade words
             problems.append(error(where, grade_zero_words(name, raw, grade_names),
-                                  zero_word_readings(raw, _model_names_fix(own_words, grade_names),
+                                  zero_word_readings(raw, _model_names_fix(own_words, grade_names, run_given=run_given,
+                                                                           bundle_grades=bundle_grades),
                                                      UNGRADABLE_LABEL_WAY), "grade"))
         elif grade is None:
             named = "" if _numbered(grade_names) else f" nor one of the names {', '.join(grade_names)}"
+            if fallback and named:
+                named += (f" ({_scale_name(fallback)} reads it as grade {clash} ({fallback[clash]}), but "
+                          f"the model's grade {clash} is {grade_names[clash]!r}: not read, as the two "
+                          f"scales disagree on that grade)" if clash is not None else
+                          f" or of {_scale_name(fallback)} ({', '.join(fallback)})")
             eye_column = eyes[eye_of(name) or 0] if eyes else ""  # the column the id chose
             what = (no_grade_words(name, raw, eye_column) if is_ungraded(raw) else
                     f"grade {raw.strip()!r} of {name} is neither a grade number{named}" if named else
@@ -556,6 +618,13 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         patients.append(patient)
     if by_name:
         problems.append(grade_names_note(path, by_name, grade_names, "nothing to do (scored as those numbers)"))
+    if by_scale:
+        n = sum(by_scale.values())
+        problems.append(note(path, f"{counted(n, 'grade')} written in {_scale_name(fallback)}'s names, not "
+                                   f"the model's ({', '.join(grade_names)}), read as "
+                                   f"{'its number' if n == 1 else 'their numbers'}: "
+                                   + ", ".join(f"{fallback[g]}={g} ({grade_names[g]})" for g in sorted(by_scale)),
+                             "nothing to do (scored as those numbers)", "grade-names"))
     if outside:
         problems += _outside_problems(path, column, grade_names, grades, outside, per_eye=bool(eyes))
     if marked_rows and marked is not None:
@@ -741,14 +810,18 @@ def _json_safe(obj: Any) -> Any:
 def score(submission: str | Path, labels: str | Path, *, num_grades: int | None = None,
           image_column: str | None = None, grade_column: str | None = None,
           patient_column: str | None = None, n_boot: int = N_BOOT, seed: int = 0,
-          grade_names: Sequence[str] | None = None) -> dict[str, Any]:
+          grade_names: Sequence[str] | None = None, run_given: bool = False) -> dict[str, Any]:
     """Score the submission CSV ``submission`` against the label CSV ``labels``; the figures
     as a JSON-ready record (nan as None).
 
     ``grade_names``: the grade names of the model that wrote the submission, when known (its
     bundle's ``class_names``, :func:`model_grade_names`); used when they are as many as the
     submission's K, and the labels' grade words are then read by them (``none`` included, where
-    it names a grade: :func:`read_grade_labels`); else the named scale of K's length.
+    it names a grade; a word they do not read by the default scale's names for K:
+    :func:`read_grade_labels`); else the named scale of K's length, and the record's
+    ``class_names_warning`` says that the bundle names another number of grades.
+    ``run_given``: RUN was given (the bundle is RUN's, not the one of the run the export wrote
+    the submission into); the messages say which.
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
@@ -771,7 +844,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     rows without a patient, each then resampled as a patient of its own),
     ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
     ``examples``), and
-    ``package_version`` and ``date_utc``.
+    ``class_names_warning`` (only when ``grade_names`` count another K than the submission's:
+    they are not used, said), ``package_version`` and ``date_utc``.
 
     Raises:
         SubmissionCheckFailed: the submission fails its check (``.problems``: its lines).
@@ -794,8 +868,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     k = sub.num_grades
     known = grade_names is not None and len(grade_names) == k
     names = [str(n) for n in grade_names] if known and grade_names is not None else list(scale_names(k))
+    other_k = len(grade_names) if grade_names is not None and not known else None
     rows = read_grade_labels(labels, names, image_column=image_column, grade_column=grade_column,
-                             patient_column=patient_column, names_known=known)
+                             patient_column=patient_column, names_known=known, run_given=run_given,
+                             bundle_grades=other_k)
     y, matched = _pair(sub, rows)
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     pred, probs = sub.classes, sub.probs
@@ -833,6 +909,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "ci_resamples": "images" if groups is None else "patients",
         "ci_units": report["n"] if groups is None else len(set(groups.tolist())), "n_boot": n_boot, "seed": seed,
     }
+    if other_k is not None and grade_names is not None:  # a bundle of another K: said, not silent
+        record["class_names_warning"] = _other_scale_words(grade_names, names, run_given)
     record = _json_safe(record)
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
@@ -840,6 +918,17 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+def _other_scale_words(bundle_names: Sequence[str], names: Sequence[str], run_given: bool) -> str:
+    """The warning for a bundle whose grade names (``bundle_names``) count another K than the
+    submission's: the grades are named by ``names`` (:func:`scale_names`) instead."""
+    whose = "RUN's bundle" if run_given else "the bundle of the run the submission was written into"
+    instead = "their numbers" if _numbered(names) else f"{_scale_name(names)}'s ({', '.join(names)})"
+    return (f"{whose} names {len(bundle_names)} grades ({', '.join(bundle_names)}), the submission has "
+            f"{len(names)}: its names are not used; the grades are named, and the label words read, by "
+            f"{instead}; if the model that wrote the submission names its grades otherwise, pass its "
+            f"run or bundle folder as RUN")
 
 
 def model_grade_names(submission: str | Path, run: str | None = None) -> tuple[str, ...] | None:
@@ -1369,7 +1458,7 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         record = score(args.score, args.labels, num_grades=args.grades,
                        image_column=args.image_column, grade_column=args.grade_column,
                        patient_column=args.patient_column,
-                       grade_names=model_grade_names(args.score, args.run))
+                       grade_names=model_grade_names(args.score, args.run), run_given=args.run is not None)
     except SubmissionCheckFailed as exc:
         if (failure := print_lines(exc.problems)) is not None:
             print(f"error: cannot print the problems of {args.score} on stdout ({failure})", file=sys.stderr)
@@ -1423,6 +1512,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"note: {line}", file=sys.stderr)
     if run_problem:
         print(f"warning: {run_problem}", file=sys.stderr)
+    if record.get("class_names_warning"):
+        print(f"warning: {record['class_names_warning']}", file=sys.stderr)
     if json_error is not None:
         print(f"error: {json_error}", file=sys.stderr)
         return 2

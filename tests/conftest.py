@@ -32,7 +32,9 @@ SLOW_FILES = (
     "tests/drac_ssl/test_umm.py",  # ~175 s
     "tests/drac_ssl/test_pretrain.py",  # ~160 s
     "tests/drac_ssl/test_finetune.py",  # ~145 s
+    "tests/drac_ssl/test_transductive_score.py",  # ~100 s (builds tiny runs; not in bbbe4fd's run)
     "tests/drac_ssl/test_colour_pipeline.py",  # ~70 s
+    "tests/drac_ssl/test_scoring_own_grade_words.py",  # ~45 s (one tiny run; not in bbbe4fd's run)
     "tests/data_prep/test_ingest.py",  # ~40 s
     "tests/drac_ssl/test_report.py",  # ~35 s
     "tests/drac_ssl/test_unlabelled_pipeline.py",  # ~30 s

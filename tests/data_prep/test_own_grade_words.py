@@ -206,6 +206,9 @@ def test_none_stays_ungradable_when_the_scale_is_given(
     (left,) = [n for n in result.notes if "marked ungradable" in n]
     assert "3 rows marked ungradable (an empty or NA grade cell, or 'none')" in left, left
     assert "--grades" not in left  # the scale was given: no other reading is offered
+    # nor does an empty grade 0's warning offer it: 'none' is no grade of the scale given
+    assert not any("rows writing 'none'" in w or '--grades "none' in w for w in result.warnings), \
+        result.warnings
 
     with pytest.raises(IngestError) as caught:
         ingest.run(octa_config(root, grades=grades), tmp_path / "err", verbose=False)
@@ -229,6 +232,50 @@ def test_none_stays_ungradable_under_leave_out_without_a_scale(tmp_path: Path) -
         "but if 'none' in this grade column of words names a grade (no retinopathy) rather than "
         "an image that could not be graded, pass --grades \"none,NPDR,PDR\" (data.grades=[none, "
         "NPDR, PDR] for python -m drac_ssl.train): its rows are then read as grade 0"), left
+    # grade 0 is left without an image: its warning ties it to the 'none' rows just left out and
+    # leads with the same reading, then the usual fix (review of a01d6f9, F4)
+    (empty,) = [w for w in result.warnings if "grade 0 (Normal): no labelled image" in w]
+    reading = left[left.index("but if 'none'") + len("but "):]
+    assert ("grade 0 (Normal): no labelled image; the grading model never sees it; the 3 rows "
+            "writing 'none' were left out as ungradable (--ungradable leave_out) -> " + reading
+            + "; else check the label CSV") in empty, empty
+
+
+def test_the_train_preflight_ties_an_empty_grade_0_to_the_none_rows_left_out(tmp_path: Path) -> None:
+    """python -m drac_ssl.train's preflight says the ingest's empty-grade warning in settings:
+    under data.ungradable=leave_out with no data.grades, the empty grade 0 names the 'none' rows
+    left out and the data.grades that reads them as grade 0."""
+    from drac_ssl import preflight
+    from drac_ssl.config import load_config
+
+    root = referral_folder(tmp_path / "d", ["NPDR", "PDR", "none"])
+    cfg = load_config(None, [f"data.root={root}", f"data.labels_csv={root / 'octa_grades.csv'}",
+                             "data.image_column=ScanFile", "data.grade_column=Retinopathy",
+                             "data.patient_column=Subject", "data.ungradable=leave_out", "run.device=cpu"])
+    (grades,) = [f for f in preflight.check(cfg, tmp_path / "run") if f.setting == "data.grades"]
+    assert grades.severity == "warning"
+    assert "the 3 rows writing 'none' were left out as ungradable (data.ungradable=leave_out)" in grades.what
+    assert grades.fix.startswith(
+        "if 'none' in this grade column of words names a grade (no retinopathy) rather than an image "
+        "that could not be graded, pass data.grades=[none, NPDR, PDR]: its rows are then read as "
+        "grade 0; else check the label CSV"), grades.fix
+
+
+def test_empty_grades_adds_the_none_reading_only_to_an_empty_grade_0() -> None:
+    """The reading is added where grade 0 has no image and its rows are not merely missing
+    (--missing leave_out asks for their images instead); other empty grades keep their words."""
+    from data_prep.grades import empty_grades
+
+    said = ("the 3 rows writing 'none' were left out as ungradable (--ungradable leave_out)",
+            "if 'none' ... names a grade, pass --grades \"none,NPDR,PDR\"")
+    plain = empty_grades({0: 0, 1: 3, 2: 3}, DRAC)
+    assert plain is not None
+    assert empty_grades({0: 0, 1: 3, 2: 3}, DRAC, zero_left_out=said) == (
+        f"{plain[0]}; {said[0]}", f"{said[1]}; else {plain[1]}")
+    assert empty_grades({0: 3, 1: 0, 2: 3}, DRAC, zero_left_out=said) == empty_grades({0: 3, 1: 0, 2: 3}, DRAC)
+    missing = empty_grades({0: 0, 1: 3, 2: 3}, DRAC, left_out={0: 2})
+    assert empty_grades({0: 0, 1: 3, 2: 3}, DRAC, left_out={0: 2}, zero_left_out=said) == missing
+    assert empty_grades({0: 3, 1: 3, 2: 3}, DRAC, zero_left_out=said) is None
 
 
 def test_without_a_scale_or_leave_out_the_none_error_offers_both_readings(tmp_path: Path) -> None:

@@ -5,8 +5,13 @@ numbers, even against a bundle whose grades are named so. The scorer now takes t
 of the bundle that wrote the submission (RUN's, or its own run's), and reads ``none`` by the
 ingest's rule (``data_prep.validate.zero_words_named``), in the ingest's words.
 
+Review of a01d6f9: labels in the dataset's words (``Normal``, ``NPDR``, ``PDR``) still score
+against such a bundle (the default scale's names read what the model's do not, never as another
+grade), and a RUN whose names are not read (none recorded, another K) is said so.
+
 One module-scoped tiny run (tests/helpers/tiny_run.py) whose ingest recorded the grades
-``none, non-proliferative, proliferative``; label CSVs written here; CPU, seconds."""
+``none, non-proliferative, proliferative``; label CSVs and hand-written submissions written
+here; CPU, about 45 s in CI, most of it building the tiny run (36 s alone on the 2-core host)."""
 
 from __future__ import annotations
 
@@ -108,3 +113,120 @@ def test_score_against_a_bundle_whose_grades_are_named_so_scores_the_none_rows(
     err = capsys.readouterr().err
     assert "grade 'none' of " in err and "is read as a grade's name (no retinopathy)" in err, err
     assert "pass its run or bundle folder as RUN" in err
+
+
+def test_the_datasets_words_score_against_a_bundle_of_its_own_names(
+        run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review of a01d6f9, F1: labels in DRAC's words (``Normal``, ``NPDR``, ``PDR``) against the
+    bundle named ``none, non-proliferative, proliferative`` scored before the model's names were
+    read, and must still: ``Normal``, which those names do not read, is read by DRAC's, said in
+    a note; the same true grades as the bundle's own words give the same figures."""
+    cases = [r["id"] for r in read_manifest(run / "data" / "manifest.csv") if r["split"] == "test"]
+    submission = shutil.copyfile(run / "export" / "submission.csv", tmp_path / "team.csv")
+    records = {}
+    for words in (WORDS, GRADE_SCALES["drac"], ("None", "NPDR", "Proliferative DR")):
+        labels = labels_csv(tmp_path / f"{words[0]}.csv", cases, words)
+        out = tmp_path / f"{words[0]}.json"
+        assert export_main([str(run), "--score", str(submission), "--labels", str(labels),
+                            "--json", str(out)]) == 0, words
+        records[words[0]] = json.loads(out.read_text())
+        err = capsys.readouterr().err
+        assert ("2 grades written in the DRAC scale's names, not the model's (none, "
+                "non-proliferative, proliferative), read as their numbers: Normal=0 (none)" in err) \
+            == (words[0] == "Normal"), err
+    for record in records.values():
+        assert record["class_names"] == list(WORDS) and record["n"] == 6
+        assert [sum(row) for row in record["confusion"]] == [2, 2, 2]
+        assert record["confusion"] == records["none"]["confusion"] and record["qwk"] == records["none"]["qwk"]
+
+    # the submission the export wrote into its run, no RUN: its own bundle's names, DRAC's words too
+    mixed = labels_csv(tmp_path / "mixed.csv", cases, ("Normal", "non-proliferative", "PDR", "none",
+                                                      "NPDR", "proliferative"))
+    out = tmp_path / "mixed.json"
+    assert export_main(["--score", str(run / "export" / "submission.csv"), "--labels", str(mixed),
+                        "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["confusion"] == records["none"]["confusion"]
+
+
+def test_the_default_scale_never_reads_a_word_as_another_grade_than_the_models(tmp_path: Path) -> None:
+    """The fallback to the default scale's names reads only the words the model's names do not
+    read, and only where both scales place that grade alike: against names in the reverse order
+    (``proliferative, non-proliferative, none``), ``PDR`` is the model's grade 0 (its own name's
+    short form wins) and ``Normal``, DRAC's grade 0, is refused, not read as proliferative."""
+    labels = labels_csv(tmp_path / "L.csv", ["0.png", "1.png", "2.png", "3.png"],
+                        ("Normal", "NPDR", "PDR", "none"))
+    reverse = scoring.read_grade_labels(labels, WORDS[::-1], names_known=True)
+    assert reverse.grades == [None, 1, 0, 2]
+    (bad,) = [p for p in reverse.problems if p.severity == "error"]
+    assert bad.path == f"{labels}:2"
+    assert bad.what == ("grade 'Normal' of 0.png is neither a grade number nor one of the names "
+                        "proliferative, non-proliferative, none (the DRAC scale reads it as grade 0 "
+                        "(Normal), but the model's grade 0 is 'proliferative': not read, as the two "
+                        "scales disagree on that grade)")
+
+    own = scoring.read_grade_labels(labels, WORDS, names_known=True)
+    assert own.grades == [0, 1, 2, 0] and not [p for p in own.problems if p.severity == "error"]
+    # a word neither scale reads names both in its error
+    other = labels_csv(tmp_path / "O.csv", ["0.png", "1.png"], ("Normal", "Severe"))
+    (bad,) = [p for p in scoring.read_grade_labels(other, WORDS, names_known=True).problems
+              if p.severity == "error"]
+    assert bad.what.endswith("nor one of the names none, non-proliferative, proliferative or of the DRAC "
+                             "scale (Normal, NPDR, PDR)"), bad.what
+    # the named scale itself (the names not known): no second reading, no note of one
+    drac = scoring.read_grade_labels(labels, scoring.scale_names(3))
+    assert drac.grades[:3] == [0, 1, 2] and not any("DRAC scale's names" in p.what for p in drac.problems)
+
+    # five grades of the model's own words: ICDR's names read the rest
+    icdr = labels_csv(tmp_path / "I.csv", [f"{i}.png" for i in range(4)], ("No DR", "Moderate", "PDR", "mild"))
+    named = scoring.read_grade_labels(icdr, ("none", "mild", "moderate", "severe", "proliferative"),
+                                      names_known=True)
+    assert named.grades == [0, 2, 4, 1] and not [p for p in named.problems if p.severity == "error"]
+
+
+def submission_csv(path: Path, cases: list[str], k: int) -> Path:
+    """A submission of ``k`` grades for ``cases``: class ``i % k``, its P 0.6, the rest shared."""
+    rest = 0.4 / (k - 1)
+    rows = [f"{c},{i % k}," + ",".join("0.6" if g == i % k else f"{rest:g}" for g in range(k))
+            for i, c in enumerate(cases)]
+    path.write_text(f"case,class,{','.join(f'P{g}' for g in range(k))}\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_a_run_whose_names_are_not_read_is_said_so(
+        run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review of a01d6f9, F2: RUN given but its names not read (no run folder; a bundle of another
+    K) no longer gets the fix "pass RUN": it says why; a bundle of another K than the
+    submission's is a warning, not a silent fall back to the named scale."""
+    cases = [r["id"] for r in read_manifest(run / "data" / "manifest.csv") if r["split"] == "test"]
+    labels = labels_csv(tmp_path / "L.csv", cases)
+    team = shutil.copyfile(run / "export" / "submission.csv", tmp_path / "team.csv")
+    nothing = tmp_path / "not_a_run"
+    nothing.mkdir()
+    assert export_main([str(nothing), "--score", str(team), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert ("look like the grade names of the model that wrote the submission, but RUN records no "
+            "grade names (it is no run or bundle folder, or its bundle's metadata.json has no "
+            "class_names): pass the run or bundle folder of the model that wrote it as RUN") in err, err
+    assert "pass its run or bundle folder as RUN" not in err
+
+    # a 2-grade submission against the 3-grade bundle: its names are not the submission's
+    two = submission_csv(tmp_path / "two.csv", cases, 2)
+    worded = labels_csv(tmp_path / "W.csv", cases, ("none", "referable"))
+    assert export_main([str(run), "--score", str(two), "--labels", str(worded)]) == 2
+    err = capsys.readouterr().err
+    assert "but RUN's bundle names 3 grades, the submission has 2: pass the run or bundle folder" in err, err
+
+    # a 5-grade submission scored with RUN: scored under ICDR's names, with the warning
+    five = submission_csv(tmp_path / "five.csv", cases, 5)
+    numbers = labels_csv(tmp_path / "N.csv", cases, ("0", "1", "2", "3", "4"))
+    out = tmp_path / "five.json"
+    assert export_main([str(run), "--score", str(five), "--labels", str(numbers), "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    said = ("RUN's bundle names 3 grades (none, non-proliferative, proliferative), the submission has 5: "
+            "its names are not used; the grades are named, and the label words read, by the ICDR "
+            "scale's (No DR, Mild, Moderate, Severe, PDR)")
+    assert record["class_names"] == list(GRADE_SCALES["icdr"])
+    assert record["class_names_warning"].startswith(said), record["class_names_warning"]
+    assert f"warning: {said}" in capsys.readouterr().err
+    # a bundle of the submission's K: no warning
+    assert "class_names_warning" not in scoring.score(team, labels, grade_names=WORDS, run_given=True, n_boot=10)
