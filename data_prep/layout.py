@@ -1129,11 +1129,11 @@ def _label_format_note(layout: Layout) -> Problem:
                 f"({LAYOUT_SCALES[layout.label_format]} grades, colour fundus photographs) for what --grades, "
                 f"--channels and --modality do not set; the fundus crop is not among them (off "
                 f"unless --fundus-crop is given)",
-                f"if these are {kind}-style fundus photographs ({kind}'s own have a black "
-                f"surround around the disc), the one thing to give is the crop: "
-                f"{image_notes.fundus_crop_advice('--fundus-crop')}; otherwise name the label "
-                f"columns with --image-column NAME and --grade-column NAME (the plain folder's "
-                f"defaults then apply)", "layout")
+                f"if these are not {kind}-style photographs, name the label columns with "
+                f"--image-column NAME and --grade-column NAME (the plain folder's defaults then "
+                f"apply). If they are ({kind}'s own have a black surround around the disc), the "
+                f"crop is the one setting to consider: "
+                f"{image_notes.fundus_crop_advice('--fundus-crop')}", "layout")
 
 
 FINDERS: dict[str, Callable[[Path, str], Layout]] = {

@@ -168,7 +168,9 @@ def expected_collapse_clause(run_dir: str | os.PathLike[str]) -> str:
 
     * :data:`EXPECTED_IN_FIRST_TRY` when the folder's run is a ``--first-try`` one
       (:func:`drac_ssl.trial_run.standing_first_try`: its ``config.yaml`` still holds what
-      that option set) that left the pretraining's epochs and step cap as it set them;
+      that option set) that left the pretraining's epochs and step cap as it set them, cut
+      or not by the rules below (a config of 3 epochs or a pool the cap does not cut still
+      pretrains one epoch of a few steps);
     * :data:`EXPECTED_IN_TRIAL_RUN` for another run whose pretraining was cut short;
     * '' else: a full pretraining, even in a run whose fine-tuning alone was typed short or
       that ``run.reuse`` gave a full pretraining (a collapse there is a fault to mend, review
@@ -179,12 +181,15 @@ def expected_collapse_clause(run_dir: str | os.PathLike[str]) -> str:
     lines (a trial user read the warning after a 3-step first try as a fault); the rule and
     report.md's words stay as they are. Read when said: the pretraining's and UMM's record
     (``metadata.json``, its ``config`` and pool size) is written before their line."""
-    if not pretraining_cut_short(run_dir):
-        return ""
     first_try = standing_first_try(run_dir)
     typed_instead = {str(w).split("=", 1)[0] for w in (first_try or {}).get("replaced") or []}
     if first_try is not None and not typed_instead & set(FIRST_TRYS_PRETRAINING):
+        # the first try's own pretraining (one epoch of a few steps) even where neither rule
+        # below calls it cut: a config of 3 epochs, a pool too small for the step cap to cut
+        # (a review found such a first try lost its clause)
         return EXPECTED_IN_FIRST_TRY
+    if not pretraining_cut_short(run_dir):
+        return ""
     return EXPECTED_IN_TRIAL_RUN
 
 

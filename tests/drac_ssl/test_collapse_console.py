@@ -356,3 +356,25 @@ def test_the_full_command_after_a_stopped_first_try_says_no_first_try(
     assert "VICReg representation looks collapsed" in report and "Made with `--first-try`" not in report
     # nor does its config.yaml's comment call it the tiny first try (train.py's save_config)
     assert "the tiny first try" not in (run / "config.yaml").read_text(encoding="utf-8")
+
+
+def test_a_first_try_whose_config_sets_few_epochs_on_a_small_pool_keeps_its_clause(tmp_path: Path) -> None:
+    """Review of collapse_fix, F2: configs/default.yaml pretrains 3 epochs, so the first try's 1
+    is not "far below" it, and on a pool under 32 images the 3-step cap cuts nothing either;
+    the first try's clause was lost though its pretraining is one epoch of at most 3 steps.
+    A standing first try that left the pretraining's settings as it set them keeps it."""
+    from drac_ssl.collapse import EXPECTED_IN_FIRST_TRY, expected_collapse_clause
+    from drac_ssl.trial_run import FIRST_TRY_KEY, pretraining_cut_short
+
+    line = {FIRST_TRY_KEY: {"applied": ["pretrain.epochs=1", "pretrain.max_steps_per_epoch=3"]},
+            **_typed("pretrain.epochs", 1, 3, option="--first-try")}
+    run = _trial_folder(tmp_path / "first-try", {"epochs": 1, "max_steps_per_epoch": 3}, line, recorded=False)
+    (run / "pretrain" / "metadata.json").write_text(json.dumps(
+        {**_meta(COLLAPSED), "training_data": "30 images of data/manifest.csv",
+         "config": yaml.safe_load((run / "config.yaml").read_text())}))
+    assert pretraining_cut_short(run) == {}  # neither rule calls it cut
+    assert expected_collapse_clause(run) == EXPECTED_IN_FIRST_TRY
+    # the same folder with pretrain.epochs typed in the first try's place: no first-try clause
+    typed = {FIRST_TRY_KEY: {"applied": ["pretrain.max_steps_per_epoch=3"], "replaced": ["pretrain.epochs=1"]}}
+    run = _trial_folder(tmp_path / "typed", {"epochs": 1, "max_steps_per_epoch": 3}, typed, recorded=False)
+    assert expected_collapse_clause(run) != EXPECTED_IN_FIRST_TRY
