@@ -176,8 +176,8 @@ def _given_besides(parser: argparse.ArgumentParser, parsed: argparse.Namespace, 
                    dest: str) -> list[str]:
     """What the command line gave besides the option stored in ``dest``: each argument of
     ``parser`` whose value in ``parsed`` is not its default (an option: its words as ``argv``
-    typed them, ``-c drac``, ``--config=drac``, ``--first-try``; the positional overrides: each
-    word), in the order ``argv`` typed them."""
+    typed them, ``-c drac``, ``--config=drac``, ``--first-try``, each time it was typed; the
+    positional overrides: each word), in the order ``argv`` typed them."""
     given: list[tuple[int, list[str]]] = []
     for action in parser._actions:
         value = getattr(parsed, action.dest, action.default)
@@ -190,15 +190,21 @@ def _given_besides(parser: argparse.ArgumentParser, parsed: argparse.Namespace, 
                 taken.add(at)
                 given.append((at, [word]))
             continue
-        # the option as typed (its last time: the value parsed): --opt VALUE, --opt=VALUE
-        # (-cVALUE) or a flag
-        at = max((i for i, w in enumerate(argv) if w in action.option_strings or (
-            action.nargs != 0 and w.startswith(tuple(action.option_strings)))), default=None)
-        if at is None:  # not in argv as typed (a default set otherwise): named by the parser
-            given.append((len(argv), [action.option_strings[0], *([] if action.nargs == 0 else [str(value)])]))
-            continue
-        takes_next = action.nargs != 0 and argv[at] in action.option_strings and at + 1 < len(argv)
-        given.append((at, argv[at:at + 2] if takes_next else [argv[at]]))
+        # the option as typed, every time it was (``--threads 2 --threads 3``: both, though
+        # the parser kept the last): --opt VALUE, --opt=VALUE (-cVALUE) or a flag
+        uses: list[tuple[int, list[str]]] = []
+        at = 0
+        while at < len(argv):
+            word = argv[at]
+            if word in action.option_strings or (action.nargs != 0 and word.startswith(tuple(action.option_strings))):
+                takes_next = action.nargs != 0 and word in action.option_strings and at + 1 < len(argv)
+                uses.append((at, argv[at:at + 2] if takes_next else [word]))
+                at += 2 if takes_next else 1  # its value is no use of the option
+                continue
+            at += 1
+        if not uses:  # not in argv as typed (a default set otherwise): named by the parser
+            uses.append((len(argv), [action.option_strings[0], *([] if action.nargs == 0 else [str(value)])]))
+        given.extend(uses)
     return [word for _, words in sorted(given) for word in words]
 
 

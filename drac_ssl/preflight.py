@@ -1789,9 +1789,13 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
     (:func:`data_prep.folds.rare_grade`, its note on such folds); several in one sentence
     (``grade 0 (Normal) has only 4 labelled images, grade 1 (NPDR) only 4 ...``), their
     fixes joined: the fold count that suits them all or more images of each, then, for a
-    grade of one image (no fold count helps), its own fix."""
+    grade of one image (no fold count helps), its own fix: more images or a merge into a
+    neighbouring grade. Several grades of one image get one fix for them all: more images of
+    each, or merges one at a time, the first said in full (each merge renumbers the grades and
+    names those left, so two merges said side by side would name different scales, each wrong
+    once the other is made; the check says the next merge on the renumbered labels)."""
     from data_prep.folds import FOLD_UNITS, rare_grade_parts
-    from data_prep.grades import grade_label
+    from data_prep.grades import grade_label, merge_fix
     from data_prep.problems import as_config_keys
 
     fewest, where = min(short.values()), f" in {facts.source}"
@@ -1800,7 +1804,7 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
              for g, n in sorted(short.items())}
     labels = {g: grade_label(g, facts.grade_names) for g in parts}
     by_count = {g: folds for g, (_, folds, _) in parts.items() if folds is not None}
-    fix = [add for _, folds, add in parts.values() if folds is None]  # one image: more, or a merge
+    fix = []
     if len(by_count) == 1:  # the ingest's words
         ((g, folds),) = by_count.items()
         fix.append(f"--folds {folds}, or {parts[g][2]}")
@@ -1808,6 +1812,17 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
         more = config_module.in_words([labels[g] for g in by_count], "and")
         fix.append(f"--folds {min(by_count.values())}, or add labelled {more} {FOLD_UNITS[unit].more} "
                    f"(at least {k} of each for {k} folds)")
+    single = [g for g, (_, folds, _) in parts.items() if folds is None]  # one image: more, or a merge
+    if len(single) == 1:
+        fix.append(parts[single[0]][2])
+    elif single:  # one fix for them all: merges said side by side would each name the other's scale wrong
+        first = single[0]
+        merge = merge_fix(first, facts.grade_names, facts.grade_rows.get(first, []), facts.labels_name,
+                          None if unit != "labelled image" else 1)
+        fix.append(f"add labelled {config_module.in_words([labels[g] for g in single], 'and')} "
+                   f"{FOLD_UNITS[unit].more} (at least {k} of each for {k} folds, 2 of each for --folds 2)"
+                   + (f", or merge each into a neighbouring grade, one at a time (a merge renumbers the grades: "
+                      f"this check then says the next on the renumbered labels), the first: {merge}" if merge else ""))
     if len(parts) == 1:
         ((what, _, _),) = parts.values()
         return what, as_config_keys("; and ".join(fix))

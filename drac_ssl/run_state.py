@@ -695,14 +695,17 @@ def _setting_of(word: str) -> str:
     return key if eq and "." in key and not key.startswith("-") and not any(c.isspace() for c in key) else ""
 
 
-def command_without(run_dir: str | os.PathLike[str], option: str, settings: list[str] | None = None) -> str:
+def command_without(run_dir: str | os.PathLike[str], option: str, settings: list[str] | None = None,
+                    config: str | None = None) -> str:
     """The run's last training command line (``invocations.jsonl``'s ``argv``, each word quoted
     as :func:`resume_command_and_note` quotes it, with its ``cd`` to the folder it ran in when
     that is not the current one) without the word ``option`` (``--first-try``: the full run
     after a first try), each ``key=value`` of ``settings`` in place of the typed words of the
     same setting (at the last one's place), else added at the end. Each setting is given once:
     a setting typed more than once keeps its last word, the one the configuration read; words
-    are matched by the setting they set, as typed with spaces or not. "" for a run whose
+    are matched by the setting they set, as typed with spaces or not. ``config``: the file
+    that replaces the word after ``-c`` (``--config FILE``; ``--config=FILE`` and ``-cFILE``
+    too), e.g. the original file of a run's resolved ``config.yaml``. "" for a run whose
     records have no ``argv``."""
     from drac_ssl.config import shell_word
 
@@ -712,6 +715,10 @@ def command_without(run_dir: str | os.PathLike[str], option: str, settings: list
         return ""
     words, after_option = [], False
     for word in argv:
+        if config is not None and after_option:
+            word = config
+        elif config is not None and word.startswith(("--config=", "-c")) and word not in ("-c", "--config"):
+            word = f"--config={config}" if word.startswith("--config=") else f"-c{config}"
         if word != option:  # the word after -c is its file, whatever it holds
             words.append((word, "" if after_option else _setting_of(word)))
         after_option = word in ("-c", "--config")

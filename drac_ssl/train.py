@@ -1361,14 +1361,28 @@ def one_setting_fix(fix: str) -> bool:
     return True
 
 
-def first_try_size_line(run_dir: Path) -> str:
+def first_try_size_line(run_dir: Path, own_folder: bool = True) -> str:
     """``note: runs/first-try (312.4 MiB) can be deleted once ...``: the first try's folder and
-    what removing it frees (:func:`_freed_mib`: the files' apparent sizes, a file another run
-    folder holds by a hard link counted apart, as it frees nothing), measured now."""
+    what removing it frees (:func:`_freed_mib`: the files' apparent sizes, each inode once, a
+    file a folder outside holds by a hard link counted apart, as it frees nothing), measured
+    now. ``own_folder``: the full run has a folder of its own, which the note says (False: a
+    first try from a run's resolved ``config.yaml``, whose full run needs another file)."""
     freed, shared = _freed_mib(run_dir)
     also = f"; {shared:.1f} MiB more are hard links another run folder holds" if shared else ""
-    return (f"note: {run_dir} ({freed:.1f} MiB{also}) can be deleted once you no longer need it: "
-            f"the full run, in a folder of its own, does not read it")
+    return (f"note: {run_dir} ({freed:.1f} MiB{also}) can be deleted once you no longer need it"
+            + (": the full run, in a folder of its own, does not read it" if own_folder else ""))
+
+
+def _original_config(file: Path, run_dir: Path) -> Path | None:
+    """The ``-c`` file a run was made from (``environment.json``'s ``config_file``), for a
+    ``-c`` file that is a run's resolved ``config.yaml``: the record of the folder holding
+    ``file``, else of ``run_dir``; None when neither records another file that exists."""
+    for folder in (file.parent, run_dir):
+        recorded = (read_json_dict(folder / "environment.json") or {}).get("config_file")
+        if isinstance(recorded, str) and recorded and Path(recorded).is_file() and (
+                Path(recorded).resolve() != file.resolve()):
+            return Path(recorded)
+    return None
 
 
 def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
@@ -1382,9 +1396,15 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     the full run's command with the fixes that are one setting's value
     (``pretrain.batch_size=16``, ``data.cache_sizes=[128, 256]``: :func:`one_setting_fix`) in
     place of the words typed for those settings, each setting once and each word quoted for a
-    shell (:func:`drac_ssl.run_state.command_without`). A ``run.name`` the user typed names
-    this first try's folder, so the command gets ``run.name=NAME-2`` (with a note); problems
-    whose fix is not one setting are counted on the ``next:`` line as still to fix by hand.
+    shell (:func:`drac_ssl.run_state.command_without`); with nothing to fix, ``next:`` the full
+    run's command as it is. A ``run.name`` (typed, or the file's) that names this first try's
+    folder gets ``run.name=NAME-2`` in the command (with a note); problems whose fix is not one
+    setting are counted on the ``next:`` line as still to fix by hand. A ``-c`` file that is a
+    run's resolved ``config.yaml`` (``sources.resolved_file``) holds the first try's own sizes:
+    the same command without ``--first-try`` would be this first try again, so a note names
+    the file the run was made from (``environment.json``'s ``config_file``, :func:`_original_config`)
+    and the full run is judged from, and its command reads, that file; without such a record
+    the note asks for it and no command is given.
     Last, the first try's folder and its size, to delete once it is no longer needed
     (:func:`first_try_size_line`). [] when ``sources`` has no ``-c`` file. A trial user's first
     try on 30 photographs passed at batch 8; the full run was refused at once for its batch
@@ -1394,25 +1414,43 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
     if fixes is None or file is None:
         return []
     overrides = [o for o in getattr(sources, "overrides", []) if not isinstance(o, PresetOverride)]
+    lines: list[str] = []
+    config: str | None = None
+    if getattr(sources, "resolved_file", False):  # RUN/config.yaml: the first try's sizes, run.name and all
+        given = Path(fixes.file)
+        original = _original_config(given, run_dir)
+        if original is None:
+            return [f"note: {given} is a run's resolved config.yaml, which holds this first try's own "
+                    f"settings: the same command without {FIRST_TRY_OPTION} would run this first try again "
+                    f"in {run_dir}; the full run needs the -c file the run was made from in its place",
+                    first_try_size_line(run_dir, own_folder=False)]
+        lines.append(f"note: {given} is a run's resolved config.yaml, which holds this first try's own "
+                     f"settings: the full run reads the file it was made from, {original} "
+                     f"(environment.json's config_file), in its place")
+        file = preflight.read_config_file(original)
+        config = str(original)
     cfg, full_sources, read = preflight.apply_overrides(file, overrides)  # the file is not read again
     if any(f.unread for f in read):
         return []
     problems = preflight.new_run_problems(cfg, run_dir, full_sources)
-    lines = [f"note: the full run (without {FIRST_TRY_OPTION}) would stop: {f.line}" for f in problems]
+    lines += [f"note: the full run (without {FIRST_TRY_OPTION}) would stop: {f.line}" for f in problems]
     settings = list(dict.fromkeys(f.fix for f in problems if one_setting_fix(f.fix)))
     by_hand = sum(1 for f in problems if not one_setting_fix(f.fix))
-    if "run.name" in preflight.user_typed(full_sources):  # this first try's folder: the full run needs its own
+    if cfg.run.name and resolve_run_dir(cfg).absolute() == run_dir.absolute():  # its own folder needed
         name = cfg.run.name
         settings.append(f"run.name={name}-2")
         lines.append(f"note: the full run needs a folder of its own: run.name={name} is this first "
                      f"try's ({run_dir}), which it would be refused in; run.name={name}-2 below")
-    command = command_without(run_dir, FIRST_TRY_OPTION, settings) if settings else ""
-    if command:
+    command = command_without(run_dir, FIRST_TRY_OPTION, settings, config)
+    if command and settings:
         fixes = "this fix" if len(settings) == 1 else "these fixes"
         rest = (f" (and {by_hand} problem(s) above to fix by hand: the command alone would still stop)"
                 if by_hand else "")
         lines.append(f"next: the full run, with {fixes}{rest}: {command}")
-    return [*lines, first_try_size_line(run_dir)]
+    elif command:
+        rest = f" ({by_hand} problem(s) above to fix by hand first)" if by_hand else ""
+        lines.append(f"next: the full run{rest}: {command}")
+    return [*lines, first_try_size_line(run_dir, own_folder=config is None)]
 
 
 def result_line(run_dir: Path) -> str | None:
@@ -1722,16 +1760,20 @@ def _stage_code(name: str, start: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _freed_mib(folder: Path) -> tuple[float, float]:
-    """(MiB that removing ``folder`` frees, MiB of its files that are hard links another
-    run folder still holds: ``run.reuse`` links taken stages, so removing them frees nothing)."""
-    freed = shared = 0
+    """(MiB that removing ``folder`` frees, MiB of its files that are hard links a file outside
+    it still holds: ``run.reuse`` links taken stages from another run folder, so removing
+    them frees nothing). Files are counted by inode (``st_dev``, ``st_ino``), once each: an
+    inode all of whose ``st_nlink`` links lie inside ``folder`` (the export's bundle links the
+    fine-tuned weights within the run folder) is freed, once; one with a link outside is
+    shared. Apparent sizes, symbolic links not followed."""
+    inodes: dict[tuple[int, int], list[int]] = {}  # -> [size, st_nlink, links seen inside]
     for path in folder.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
         info = path.lstat()
-        if path.is_file() and not path.is_symlink():
-            if info.st_nlink > 1:
-                shared += info.st_size
-            else:
-                freed += info.st_size
+        inodes.setdefault((info.st_dev, info.st_ino), [info.st_size, info.st_nlink, 0])[2] += 1
+    freed = sum(size for size, links, inside in inodes.values() if inside >= links)
+    shared = sum(size for size, links, inside in inodes.values() if inside < links)
     return round(freed / 2**20, 1), round(shared / 2**20, 1)
 
 

@@ -297,11 +297,16 @@ def test_a_first_try_setting_refused_with_the_users_names_the_option() -> None:
                                   ["--print-config", "fundus", "pretrain.epochs=2"],
                                   ["-c", "drac", "--print-config", "fundus"],
                                   ["--threads=2", "--print-config", "fundus", "run.name=x"],
-                                  ["pretrain.epochs=2", "--config=drac", "--print-config=fundus", FIRST_TRY_OPTION]])
+                                  ["pretrain.epochs=2", "--config=drac", "--print-config=fundus", FIRST_TRY_OPTION],
+                                  # an option typed twice: both named, not the last alone
+                                  ["--print-config", "fundus", "--threads", "2", "--threads", "3"],
+                                  ["--threads=2", "-c", "drac", "--print-config", "fundus", "--threads", "3"]])
 def test_print_config_refuses_what_it_would_ignore(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Review F5: ``--print-config NAME --first-try`` printed the file without the preset and said
     nothing; an override or -c beside it was ignored alike. Each is a usage error (exit 2,
-    nothing on stdout) that names what would be ignored; --print-config alone still prints."""
+    nothing on stdout) that names what would be ignored; --print-config alone still prints.
+    An option typed twice (``--threads 2 --threads 3``) was named by its last use alone;
+    every use is named now."""
     with pytest.raises(SystemExit) as stop:
         train_parser().parse_intermixed_args(argv)
     out, err = capsys.readouterr()

@@ -191,3 +191,63 @@ def test_the_first_trys_folder_is_named_with_its_measured_size_for_deletion(
         assert f"({mib + 3:.1f} MiB)" in size_line()
     finally:
         (run_dir / "extra.bin").unlink()
+
+
+def test_the_size_counts_a_file_linked_within_the_folder_once_and_apart_one_linked_from_outside(
+        tmp_path: Path) -> None:
+    """Review F1: every file with more than one link was counted as held by another run folder,
+    but the export links the fine-tuned weights into the bundle of the same run folder: a real
+    first try said 372.1 MiB (and 170.8 MiB more held elsewhere) where du said 458 and no other
+    run folder existed. An inode whose links all lie inside is freed, counted once; one linked
+    from outside is shared."""
+    import os
+
+    run_dir = tmp_path / "runs" / "first-try"
+    (run_dir / "finetune").mkdir(parents=True)
+    (run_dir / "bundle").mkdir()
+    (run_dir / "finetune" / "fold0.safetensors").write_bytes(b"\0" * 2 * 2**20)
+    os.link(run_dir / "finetune" / "fold0.safetensors", run_dir / "bundle" / "fold0.safetensors")
+    (run_dir / "report.md").write_bytes(b"\0" * 2**20)
+    (tmp_path / "other-run").mkdir()
+    (tmp_path / "other-run" / "encoder.pt").write_bytes(b"\0" * 3 * 2**20)
+    os.link(tmp_path / "other-run" / "encoder.pt", run_dir / "encoder.pt")  # run.reuse's kind
+    assert train._freed_mib(run_dir) == (3.0, 3.0)  # 2 MiB once + 1 MiB freed; 3 MiB held outside
+    assert train.first_try_size_line(run_dir).startswith(
+        f"note: {run_dir} (3.0 MiB; 3.0 MiB more are hard links another run folder holds) can be deleted")
+    (tmp_path / "other-run" / "encoder.pt").unlink()  # now all its links are inside: freed
+    assert train._freed_mib(run_dir) == (6.0, 0.0)
+    # the checkpoint removal's count is the same function's, on the checkpoints folder alone
+    assert train._freed_mib(run_dir / "finetune") == (0.0, 2.0)  # its file is linked from bundle/
+
+
+def test_a_full_run_with_nothing_to_fix_gets_its_command_and_a_resolved_config_names_the_original(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F5: a first try whose full run would pass ended with the size note alone; now
+    ``next:`` gives the full run's command. Review F2: from ``-c RUN/config.yaml --first-try``
+    (a run's resolved config: run.name first-try, the first try's sizes) the same command
+    without --first-try is that first try again in the same folder, yet the note said the full
+    run had a folder of its own; now the note names the file the run was made from
+    (environment.json's config_file) and the command reads it."""
+    out = tmp_path / "runs"
+    mine = tmp_path / "mine.yaml"
+    mine.write_text((CONFIGS / "fundus.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    own = [f"data.root={_photographs(tmp_path / 'photos', 30)}", f"run.out_dir={out}", "data.workers=1",
+           "pretrain.batch_size=16", "umm.batch_size=16", "run.stages=[ingest]"]
+    assert _first_try(monkeypatch, ["-c", str(mine), FIRST_TRY_OPTION, *own]) == 0, capsys.readouterr().err
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[train] next: the full run")]
+    assert len(said) == 1 and said[0].startswith("[train] next: the full run: "), said
+    words = shlex.split(said[0].split(": ", 2)[2])
+    assert FIRST_TRY_OPTION not in words and words[words.index("-c") + 1] == str(mine), words
+    run_dir = out / "first-try"
+    resolved = run_dir / "config.yaml"
+    assert _first_try(monkeypatch, ["-c", str(resolved), FIRST_TRY_OPTION, *own]) == 0, capsys.readouterr().err
+    said = [line.removeprefix("[train] ") for line in capsys.readouterr().out.splitlines()]
+    (note,) = [line for line in said if "resolved config.yaml" in line]
+    assert note == (f"note: {resolved} is a run's resolved config.yaml, which holds this first try's own "
+                    f"settings: the full run reads the file it was made from, {mine.absolute()} "
+                    f"(environment.json's config_file), in its place"), note
+    (command,) = [line for line in said if line.startswith("next: the full run")]
+    words = shlex.split(command[command.index(".venv/bin/python"):])
+    assert words[words.index("-c") + 1] == str(mine.absolute()) and str(resolved) not in words, words
+    (size,) = [line for line in said if "can be deleted" in line]
+    assert "folder of its own" not in size and size.endswith("can be deleted once you no longer need it")

@@ -320,6 +320,30 @@ def test_a_grade_of_one_image_gets_a_fix_that_works_in_the_ingests_words(tmp_pat
     assert [f.line for f in found if f.severity == "error" or "grade" in f.setting] == []
 
 
+def test_two_grades_of_one_image_get_one_fix_and_the_fold_count_first(tmp_path: Path) -> None:
+    """Review F3: Mild and Severe of one image each got two merge fixes joined by '; and', each
+    naming a scale the other merge makes wrong (data.grades=[No DR, Moderate, Severe, PDR] and
+    [No DR, Mild, Moderate, PDR]), and the fold count's fix last though the docstring put it
+    first. Now the fold count comes first, then one fix for both: more images of each, or
+    merges one at a time, the first said in full."""
+    grades = "data.grades=[No DR, Mild, Moderate, Severe, PDR]"
+    root = plain_dataset(tmp_path / "plain", [0] * 6 + [1] + [2] * 6 + [3] + [4] * 3)
+    line = errors(f"data.root={root}", grades, *SMALL_BATCHES)["data.n_folds"]
+    assert ("grade 1 (Mild) has only 1 labelled image, grade 3 (Severe) only 1 and grade 4 (PDR) only 3 in "
+            f"{root / 'labels.csv'}") in line
+    fix = line.split("fix: ", 1)[1]
+    assert fix.startswith("data.n_folds=3, or add labelled grade 4 (PDR) images (at least 5 for 5 folds); and "
+                          "add labelled grade 1 (Mild) and grade 3 (Severe) images (at least 5 of each for 5 "
+                          "folds, 2 of each for data.n_folds=2), or merge each into a neighbouring grade, one at "
+                          "a time"), fix
+    assert fix.count("data.grades=") == 1 and fix.count("merge grade") == 1, fix
+    assert fix.endswith("the first: merge grade 1 (Mild) into a neighbouring grade: in labels.csv relabel its image "
+                        "006.png (line 8) from 1 to 0 (No DR) or 2 (Moderate), then renumber the grades, the "
+                        "relabelled ones too, so that they run 0..3 (2 -> 1, 3 -> 2, 4 -> 3, in this "
+                        "order), and pass data.grades=[No DR, Moderate, Severe, PDR]"), fix
+    assert "; and" not in fix.split("; and ", 1)[1]  # two parts: the fold count's, then the one-image grades'
+
+
 def test_a_grade_without_images_gets_the_ingests_warning_and_a_fix_that_works(tmp_path: Path) -> None:
     """ICDR labels with no Mild image: 'name only the grades the data has in data.grades' left
     grades 2..4 outside 0..3; the fix now says to renumber them, and followed it works. With
