@@ -150,7 +150,7 @@ __all__ = ["COARSE_CELLS", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "HEAT_CO
            "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap", "EnsembleGradCAM", "FoldHeads",
            "FoldMapGradCAM", "cam_upsampler", "cell_size_px", "coarse_words",
            "combine_cams", "heat_colours", "is_coarse", "minmax_normalizer", "overlay_heatmap",
-           "place_heatmap", "region_words", "resize_heatmap", "resolution_words", "signed_gradcam",
+           "place_heatmap", "read_box", "reads_box_only", "region_words", "resize_heatmap", "resolution_words", "signed_gradcam",
            "strongest_heat", "strongest_words"]
 
 COARSE_CELLS = 8
@@ -551,8 +551,13 @@ the part of the image the model read, and the rest of that part is warm too
 (:data:`FLAT_FLOOR_PERCENTILE`, :data:`FLAT_FLOOR_SHARE`). A nearly flat map's hot part is most
 of the image, and its centroid the image's middle whatever the map shows: a trial's 2 x 2 map of
 cells 1.0, 0.992, 0.992 and 0.998, hottest in the upper left, was said "strongest in the centre
-of the image". Half: a hot part over more than half of the image singles out no part of it,
-unless the rest is cold: then the hot part is what stands out, and its region is named."""
+of the image". Half: a hot part over more than half of the image singles out no part of it.
+When the rest is cold the map is not flat, yet no region is named either: the heat is said to be
+spread over that share (``spread``). A review found naming one wrong twice: a map flat over a
+fundus disc with cold corners (a disc of 7 x 7 cells at 0.97 in a square box, 0.05 outside it,
+about a fifth of the box) was "strongest in the centre", the trial's failure back; and the left 4
+columns at 0.92 with one cell at 1.0 in the lower right was "strongest in the lower right (59%
+...)", a share of a majority that region does not hold."""
 
 FLAT_FLOOR_PERCENTILE = 10
 """The percentile of the heat inside the part of the image the model read that tells whether
@@ -564,8 +569,8 @@ does."""
 FLAT_FLOOR_SHARE = 0.5
 """A map whose hot pixels cover more than :data:`STANDS_OUT_SHARE` of the part read is flat (no
 region stands out, none is named) when its :data:`FLAT_FLOOR_PERCENTILE` th percentile there
-is at least this share of the map's maximum; below it, the hot majority stands out over a cold
-remainder and its region is named. A review found the hot share alone wrong: a map whose upper
+is at least this share of the map's maximum; below it, the heat is spread over the hot majority,
+with a cooler remainder (:func:`strongest_heat`'s ``spread``), and no region is named either. A review found the hot share alone wrong: a map whose upper
 55% was 0.95 and lower 45% 0.05 was said "No region stands out" (its hot part is the upper
 centre), as was a 7 x 7 map with its left 4 columns at 0.95 and the rest at 0.1, drawn bilinear
 over 448 px (51% hot)."""
@@ -583,6 +588,23 @@ def region_words(x_fraction: float, y_fraction: float) -> str:
     return "centre" if row == col == "centre" else f"{row} {col}"
 
 
+def read_box(box: Sequence[int] | None, shape: Sequence[int]) -> tuple[int, int, int, int]:
+    """The part of an image of ``shape`` ``(H, W, ...)`` that the model read, ``box``
+    ``(x0, y0, x1, y1)`` (:attr:`data_prep.cache.RowGeometry.box`; None: the whole image), clipped
+    to the image: what :func:`strongest_heat` takes the hot share of."""
+    h, w = int(shape[0]), int(shape[1])
+    x0, y0, x1, y1 = box if box is not None else (0, 0, w, h)
+    return max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
+
+
+def reads_box_only(box: Sequence[int] | None, shape: Sequence[int]) -> bool:
+    """True when ``box`` (clipped, :func:`read_box`) is not the whole image of ``shape`` ``(H, W,
+    ...)``: the model read only a fundus disc's box and the map is 0 outside it (what
+    :func:`strongest_heat`'s ``read_whole_image`` false says, decided for a map with no place
+    too: an empty map, NaN heat)."""
+    return read_box(box, shape) != (0, 0, int(shape[1]), int(shape[0]))
+
+
 def strongest_heat(heatmap: np.ndarray,
                    box: tuple[int, int, int, int] | None = None) -> dict[str, object] | None:
     """Where a heatmap ``(H, W)`` (image coordinates, as :func:`place_heatmap` gives it) is
@@ -592,8 +614,12 @@ def strongest_heat(heatmap: np.ndarray,
     Its hot pixels are those at or above :data:`STRONGEST_SHARE` of its maximum. When they cover
     more than :data:`STANDS_OUT_SHARE` of the box and the rest of the box is warm too (its
     :data:`FLAT_FLOOR_PERCENTILE` th percentile at least :data:`FLAT_FLOOR_SHARE` of the
-    maximum), the map is flat: no region stands out, and none is named. Otherwise (a hot
-    majority over a cold remainder too) the place is the centroid of the connected part
+    maximum), the map is flat: no region stands out, and none is named. When they cover more
+    than that share and the rest is cooler, the heat is spread over that majority (``spread``
+    true) and no region is named either: a hot majority's centroid is the middle of the part
+    read whatever the map shows (a map flat over a fundus disc with cold corners was said
+    "strongest in the centre"), and its connected part holding the maximum may hold little of
+    it. Otherwise (at most half of the part read hot) the place is the centroid of the connected part
     (4-connected: cells touching at a corner are two parts) of the hot pixels that holds the
     maximum (a coarse map's hot cell: the cell's centre, not its corner); when that centroid
     falls outside the part (a ring), the part's pixel nearest to it: the region named always
@@ -602,9 +628,10 @@ def strongest_heat(heatmap: np.ndarray,
     A dict with the same keys either way: ``hot_share`` (float, the share of the box's pixels
     that are hot, rounded down to 3 decimals), ``read_whole_image`` (bool: the box is the whole
     image, so ``hot_share`` is of the whole map; false: of the box alone), ``stands_out``
-    (bool), ``x``, ``y`` (int pixels, 0 = left / top), ``x_fraction``, ``y_fraction`` (float,
+    (bool: a region is named), ``spread`` (bool: more than half of the part read is hot and the
+    rest cooler; false for a flat map and for a named region), ``x``, ``y`` (int pixels, 0 = left / top), ``x_fraction``, ``y_fraction`` (float,
     of the width and height, 3 decimals) and ``region`` (str, :func:`region_words`), these five
-    None when no region stands out. None for an empty map (no positive heat) and for one whose
+    None when no region is named (a flat map, a spread one). None for an empty map (no positive heat) and for one whose
     maximum is not finite (NaN or infinite heat, a model's fault: no place can be read from it,
     and a NaN maximum would leave no pixel hot, the region named holding none)."""
     heat = np.asarray(heatmap, dtype=np.float32)
@@ -613,19 +640,17 @@ def strongest_heat(heatmap: np.ndarray,
         return None
     h, w = heat.shape[:2]
     mask = (heat >= STRONGEST_SHARE * top).astype(np.uint8)
-    x0, y0, x1, y1 = box if box is not None else (0, 0, w, h)
-    x0, x1 = max(0, int(x0)), min(w, int(x1))
-    y0, y1 = max(0, int(y0)), min(h, int(y1))
-    whole = (x0, y0, x1, y1) == (0, 0, w, h)
+    x0, y0, x1, y1 = read_box(box, heat.shape)
+    whole = not reads_box_only(box, heat.shape)
     read = max(1, (x1 - x0) * (y1 - y0))
     hot = int(mask[y0:y1, x0:x1].sum())
     hot_share = (hot * 1000 // read) / 1000  # rounded down: 1.0 only when every pixel read is hot
     if hot > STANDS_OUT_SHARE * read:
         # "lower": a pixel's own heat, never one interpolated from a -inf pixel
         floor = float(np.percentile(heat[y0:y1, x0:x1], FLAT_FLOOR_PERCENTILE, method="lower"))
-        if floor >= FLAT_FLOOR_SHARE * top:
-            return {"hot_share": hot_share, "read_whole_image": whole, "stands_out": False, "x": None,
-                    "y": None, "x_fraction": None, "y_fraction": None, "region": None}
+        return {"hot_share": hot_share, "read_whole_image": whole, "stands_out": False,
+                "spread": floor < FLAT_FLOOR_SHARE * top, "x": None, "y": None, "x_fraction": None,
+                "y_fraction": None, "region": None}
     _, labels, _, centroids = cv2.connectedComponentsWithStats(mask, connectivity=4)
     part = int(labels.flat[int(np.argmax(heat))])
     cx, cy = (float(v) for v in centroids[part])
@@ -634,37 +659,41 @@ def strongest_heat(heatmap: np.ndarray,
         nearest = int(np.argmin((xs - cx) ** 2 + (ys - cy) ** 2))
         cx, cy = float(xs[nearest]), float(ys[nearest])
     xf, yf = (cx + 0.5) / w, (cy + 0.5) / h
-    return {"hot_share": hot_share, "read_whole_image": whole, "stands_out": True, "x": round(cx),
+    return {"hot_share": hot_share, "read_whole_image": whole, "stands_out": True, "spread": False,
+            "x": round(cx),
             "y": round(cy), "x_fraction": round(xf, 3), "y_fraction": round(yf, 3),
             "region": region_words(xf, yf)}
 
 
 def strongest_words(where: dict[str, object]) -> str:
     """:func:`strongest_heat`'s result as a sentence, in a 3 x 3 grid of the image only: "The heat
-    is strongest in the upper centre of the image."; when the hot part is more than half of the
-    part of the image the model read but a cold remainder leaves it standing out, with that
-    share: "The heat is strongest in the upper centre of the image (55% of the map is within
-    10% of its strongest heat; the rest is cooler)."; when no region stands out (``region``
-    None: a flat map), that, and how much of the map is hot: "No region stands out: every part
+    is strongest in the upper centre of the image." (at most half of the part of the image the
+    model read is hot); when more than half of that part is hot and the rest cooler
+    (``spread``), no region, with that share: "The heat is spread over 75% of the map (within
+    10% of its strongest heat); the rest is cooler."; when no region stands out (a flat map:
+    the rest warm too), that, and how much of the map is hot: "No region stands out: every part
     of the map is within 10% of its strongest heat." (or "... 72% of the map ..."). The share
     is of the box the model read (``read_whole_image`` false: a fundus disc's box), so it is
     said of "the part of the image the model read", not of the map, most of which may be
     outside the box and cold ("all of the part of the image the model read is within ...").
-    No percentages of a place: a cell of the 224 px models' ``layer4`` map is a seventh of the
-    image, and "about 50% across, 22% down" claimed a precision the map does not have (an
-    explainability trial); ``details["heatmap"]["strongest"]`` keeps the pixels."""
+    The share is rounded down, never "100%" for a map with a cooler pixel, and a share over
+    half that rounds down to 50% is "more than half". A result written before ``spread`` (no
+    key) with no region is a flat map's. No percentages of a place: a cell of the 224 px
+    models' ``layer4`` map is a seventh of the image, and "about 50% across, 22% down" claimed
+    a precision the map does not have (an explainability trial);
+    ``details["heatmap"]["strongest"]`` keeps the pixels."""
     whole = where.get("read_whole_image", True) is not False  # a result written before the key: the map
     read = "the map" if whole else "the part of the image the model read"
     hot = where.get("hot_share")
     share = float(hot) if isinstance(hot, (int, float)) else 0.0
-    # floor: never "100%" for a map with a cooler pixel, nor "50%" for more than half
-    percent = round(share * 1000) // 10  # hot_share is in thousandths
+    percent = round(share * 1000) // 10  # hot_share is in thousandths, rounded down
     within = f"within {1 - STRONGEST_SHARE:.0%} of its strongest heat"
     if where.get("region"):
-        if share <= STANDS_OUT_SHARE:
-            return f"The heat is strongest in the {where['region']} of the image."
-        return (f"The heat is strongest in the {where['region']} of the image ({percent}% of {read} "
-                f"is {within}; the rest is cooler).")
-    part = ((f"every part of {read}" if whole else f"all of {read}") if share >= 1.0
-            else f"{percent}% of {read}" if percent > 50 else f"more than half of {read}")
+        return f"The heat is strongest in the {where['region']} of the image."
+    if share >= 1.0:
+        part = f"every part of {read}" if whole else f"all of {read}"
+    else:
+        part = f"{percent}% of {read}" if percent > 50 else f"more than half of {read}"
+    if where.get("spread") is True:
+        return f"The heat is spread over {part} ({within}); the rest is cooler."
     return f"No region stands out: {part} is {within}."

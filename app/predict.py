@@ -274,7 +274,8 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     def strongest(self) -> dict[str, Any] | None:
         """Where the heatmap is strongest (:func:`app.gradcam.strongest_heat` over the part of the
         image the model read, :attr:`geometry`'s box: pixels, fractions of the image and words,
-        or, for a flat map, that no region stands out, ``region`` None); None without a heatmap,
+        or, for more than half of that part hot, ``region`` None: a flat map, or one whose heat
+        is ``spread`` over a hot majority); None without a heatmap,
         for an empty one or for one with NaN or infinite heat."""
         if self.heatmap is None:
             return None
@@ -321,8 +322,9 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         strongest, in the image's pixels and in words, with ``hot_share``, the share of the part
         of the image the model read (``image_box``; ``read_whole_image`` says whether that is the
         whole image) that is within 10% of the maximum (:func:`app.gradcam.strongest_heat`:
-        ``stands_out`` false and ``region`` None for a flat map, more than half of that part hot
-        and the rest warm too; None for an empty map)."""
+        ``stands_out`` false and ``region`` None when more than half of that part is hot:
+        ``spread`` false for a flat map, the rest warm too, true when the rest is cooler; None
+        for an empty map)."""
         from drac_ssl.grading.bundle import HEATMAP_CAVEAT
 
         what: dict[str, Any] = {"target_layer": target_layer, "explains": self.explains}

@@ -53,7 +53,7 @@ except ModuleNotFoundError as exc:  # the optional [app] extra: say so and how t
         raise
     raise ModuleNotFoundError(GRADIO_MISSING, name="gradio") from None
 
-from app.gradcam import coarse_words, heat_colours, overlay_heatmap, strongest_words
+from app.gradcam import coarse_words, heat_colours, overlay_heatmap, reads_box_only, strongest_words
 from app.inputs import (
     FILE_TYPES,
     FORMAT_WORDS,
@@ -113,7 +113,7 @@ from drac_ssl.submission import (
 
 __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS",
            "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW", "HEATMAP_PAGE_CAVEAT_ONE_VIEW",
-           "READ_BOX_WORDS", "RESULT_ID", "AppSettings",
+           "HEAT_NOT_FINITE_WORDS", "READ_BOX_WORDS", "RESULT_ID", "AppSettings",
            "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
            "model_card_view", "safe_card_markdown", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
            "table_widths", "transport_limit"]
@@ -894,7 +894,13 @@ def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
 READ_BOX_WORDS = "The model read only the fundus disc's box, so there is no heat outside it."
 """What the page's heatmap line and the overlay's alt text say of a map over a fundus disc's box
 (:func:`_heatmap_markdown`, :func:`image_alt_texts`): the rest of the image is cold because the
-model never read it, not because it raised no score."""
+model never read it, not because it raised no score. Both decide it by one condition,
+:func:`app.gradcam.reads_box_only` of the box read and the map's shape, whether or not a place is
+named (an empty map, NaN heat: a review found the page saying it and the alt text not)."""
+
+HEAT_NOT_FINITE_WORDS = "Its heat is not finite (a fault of the model), so no region of it is named."
+"""What the page's heatmap line and the overlay's alt text say of a map with NaN or infinite heat
+(:func:`app.gradcam.strongest_heat` gives no place for it; the map is not empty either)."""
 
 
 def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
@@ -902,8 +908,10 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     relative to this map's maximum), which score it explains when the grade was chosen by
     another (:meth:`app.predict.Predictor.heatmap_score_note`), that it averages the flipped
     copies as the grade does (:attr:`app.predict.Prediction.cam_views`), where it is strongest (a 3 x 3
-    region of the image; for a flat map, that no region stands out:
-    :data:`app.gradcam.STANDS_OUT_SHARE`), its resolution ("7 × 7 cells, each about 146 px of this image"; a
+    region of the image; for a flat map, that no region stands out, and for a hot majority over
+    a cooler rest, the share the heat is spread over: :data:`app.gradcam.STANDS_OUT_SHARE`; for
+    NaN or infinite heat, :data:`HEAT_NOT_FINITE_WORDS`; over a fundus disc's box,
+    :data:`READ_BOX_WORDS`, by the alt text's condition), its resolution ("7 × 7 cells, each about 146 px of this image"; a
     coarse map says what it cannot tell), whether it is empty, and the standing caveat
     (:func:`heatmap_page_caveat`). An untrained demo bundle's map is said to mean nothing, and
     no region of it is named. How it was computed (Grad-CAM, layer, cells, folds) is in the
@@ -924,11 +932,12 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
         return (f"<small>Heatmap: this is an untrained demo model (random weights), so the map "
                 f"means nothing: no part of it is evidence for {plain} or for anything else "
                 f"({pred.resolution}).</small>")
-    spec = predictor.bundle.spec
-    cropped = spec.fundus_crop and pred.geometry is not None and pred.geometry.cropped
     where = pred.strongest
-    located = f" {strongest_words(where)}" if where is not None else ""
-    read = f" {READ_BOX_WORDS}" if cropped else ""
+    located = (f" {strongest_words(where)}" if where is not None
+               else f" {HEAT_NOT_FINITE_WORDS}" if not pred.heatmap_empty else "")
+    # the alt text's condition (image_alt_texts): the box read, whether or not a place is named
+    box = pred.geometry.box if pred.geometry is not None else None
+    read = f" {READ_BOX_WORDS}" if reads_box_only(box, pred.heatmap.shape) else ""
     note = predictor.heatmap_score_note(pred.explains)
     flips = (f" Like the grade, it averages the image and its {pred.cam_views - 1} flipped copies (each "
              f"copy's map flipped back)." if pred.cam_views and pred.cam_views > 1 else "")
@@ -1003,9 +1012,11 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
     JSON: the image's name and size and its grade (said as the model's output, after "not reliably
     gradable" and its reasons, for such an image: :func:`grade_heading`); what the heatmap explains and where it is
     strongest (:func:`app.gradcam.strongest_words`, or that no region stands out; a coarse map
-    says what it cannot tell; a map over the fundus disc's box alone, ``read_whole_image``
-    false, that there is no heat outside it, :data:`READ_BOX_WORDS`, as the page says), or
-    that it is empty, or, for a map with NaN or infinite heat, that no region of it is named.
+    says what it cannot tell; a map over the fundus disc's box alone (``image_box`` not the
+    whole of ``shape``: :func:`app.gradcam.reads_box_only`, the page's condition), that there is
+    no heat outside it, :data:`READ_BOX_WORDS`, as the page says, named place or not), or that
+    it is empty, or, for a map with NaN or infinite heat, that no region of it is named
+    (:data:`HEAT_NOT_FINITE_WORDS`, as the page says).
     ``""`` for a picture that is not shown (an error, no heatmap)."""
     size = details.get("image_size")
     if "error" in details or not size:
@@ -1031,10 +1042,10 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
                if where else f"Grad-CAM heatmap of {what}: empty, no region of the image raises its score."
                if heat.get("empty", True) is not False
                # not empty, yet no place: NaN or infinite heat (app.gradcam.strongest_heat)
-               else f"Grad-CAM heatmap of {what}: its heat is not finite (a fault of the model), so no "
-                    f"region of it is named.")
-    if where and where.get("read_whole_image") is False:  # as the page says: only the disc's box was read
-        overlay += f" {READ_BOX_WORDS}"
+               else f"Grad-CAM heatmap of {what}. {HEAT_NOT_FINITE_WORDS}")
+    box = heat.get("image_box")
+    if reads_box_only(box, heat["shape"]):
+        overlay += f" {READ_BOX_WORDS}"  # as the page says (the same condition): only the disc's box was read
     if where and heat.get("coarse") and heat.get("meaning"):  # as the page says beside the picture
         overlay += f" A coarse map of {heat['meaning']}."
     return original, f"{overlay} {HEATMAP_CAVEAT}"

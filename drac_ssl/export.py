@@ -988,8 +988,9 @@ def _copies_line(files: Sequence[Path]) -> str:
 
 def grade_legend_line(grade_names: Sequence[str]) -> str:
     """The export's legend of its ``class`` numbers in the bundle's own grade names, printed on
-    stderr with each written submission: ``grades: 0 none, 1 non-proliferative, 2
-    proliferative``; ``""`` for DRAC's three (``GRADE_SCALES["drac"]``: the console of a
+    stderr with each written submission: ``grades: 0 none; 1 non-proliferative; 2
+    proliferative`` (entries apart by ``"; "``: a name may hold a comma, and ``grades: 0 a, b, 1
+    c`` read as three grades, a review); ``""`` for DRAC's three (``GRADE_SCALES["drac"]``: the console of a
     DRAC export is unchanged) and for names that are only the numbers (``0``, ``1`` ...: nothing
     to say). The submission keeps DRAC's ``case,class,P0..P{K-1}``, numbers only, and the notes
     file's ``grade_name`` column is written only when some row is flagged, a training or
@@ -999,7 +1000,7 @@ def grade_legend_line(grade_names: Sequence[str]) -> str:
     names = [str(n) for n in grade_names]
     if tuple(names) == tuple(GRADE_SCALES["drac"]) or names == [str(k) for k in range(len(names))]:
         return ""
-    return "grades: " + ", ".join(f"{k} {printable_text(n)}" for k, n in enumerate(names))
+    return "grades: " + "; ".join(f"{k} {printable_text(n)}" for k, n in enumerate(names))
 
 
 def _same_grade_line(grades: np.ndarray, grade_names: Sequence[str]) -> str:

@@ -256,7 +256,7 @@ def test_a_nearly_flat_map_names_no_region(predictor: Predictor, monkeypatch: py
     summary = pred.heatmap_summary(predictor.target_layer)
     assert summary is not None
     assert summary["strongest"] == {"hot_share": 1.0, "read_whole_image": True, "stands_out": False,
-                                    "x": None, "y": None, "x_fraction": None, "y_fraction": None,
+                                    "spread": False, "x": None, "y": None, "x_fraction": None, "y_fraction": None,
                                     "region": None}
     text = _heatmap_markdown(pred, predictor)
     assert "No region stands out: every part of the map is within 10% of its strongest heat." in text
@@ -278,51 +278,146 @@ def test_a_nearly_flat_map_names_no_region(predictor: Predictor, monkeypatch: py
     assert half["hot_share"] == 0.5
 
 
-def test_a_hot_majority_over_a_cold_rest_names_its_region(predictor: Predictor,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hot_majority_over_a_cold_rest_names_no_region(predictor: Predictor,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A review (F1): the hot share alone called a map flat when its hot part was a majority over
-    a cold rest. Upper 55% at 0.95 and lower 45% at 0.05 was "No region stands out: 55% of the
-    map ..." (before: "upper centre", right); so was a 7 x 7 map with its left 4 columns at 0.95
-    and the rest at 0.1 drawn bilinear over 448 px. Such a map names the hot part's region,
-    with its share; only a map whose rest is warm too (the 10th percentile at half the maximum
-    or more) names none."""
-    from app.gradcam import FLAT_FLOOR_PERCENTILE, FLAT_FLOOR_SHARE, strongest_heat, strongest_words
+    a cold rest (upper 55% at 0.95, lower 45% at 0.05: "No region stands out"). Naming the hot
+    part's region instead was wrong too (a later review): a hot majority's centroid is the middle
+    of the part read, and its connected part holding the maximum may hold little of it. Such a
+    map names no region; the heat is said to be spread over its share, the rest cooler."""
+    from app.gradcam import strongest_heat, strongest_words
     from app.server import _heatmap_markdown, image_alt_texts
 
     monkeypatch.setattr(predictor, "untrained", False)
     upper = np.full((1000, 1000), 0.05, np.float32)
     upper[:550] = 0.95
     where = strongest_heat(upper)
-    assert where is not None and where["stands_out"] is True and where["hot_share"] == 0.55
-    assert where["region"] == "upper centre"
-    assert strongest_words(where) == ("The heat is strongest in the upper centre of the image (55% of the map "
-                                      "is within 10% of its strongest heat; the rest is cooler).")
+    assert where == {"hot_share": 0.55, "read_whole_image": True, "stands_out": False, "spread": True,
+                     "x": None, "y": None, "x_fraction": None, "y_fraction": None, "region": None}
+    assert strongest_words(where) == ("The heat is spread over 55% of the map (within 10% of its strongest "
+                                      "heat); the rest is cooler.")
     cells = np.full((7, 7), 0.1, np.float32)
     cells[:, :4] = 0.95
     smooth = cv2.resize(cells, (448, 448), interpolation=cv2.INTER_LINEAR)
     left = strongest_heat(smooth)
-    assert left is not None and left["hot_share"] > 0.5 and left["region"] == "centre left", left
-    # the page and the alt text: the region and its share, never "No region stands out"
+    assert left is not None and left["hot_share"] > 0.5 and left["region"] is None and left["spread"], left
+    # the page and the alt text: the share, no region, never "No region stands out"
     pred = _cells_pred([[1.0, 0.95, 0.2], [0.95, 0.95, 0.2], [0.92, 0.2, 0.2]], (900, 900))
     assert pred.strongest is not None and pred.strongest["hot_share"] == 0.555
+    said = "The heat is spread over 55% of the map (within 10% of its strongest heat); the rest is cooler."
     text = _heatmap_markdown(pred, predictor)
-    assert "The heat is strongest in the centre left of the image (55% of the map" in text
-    assert "stands out" not in text
+    assert said in text and "stands out" not in text and "strongest in the" not in text
     _, overlay = image_alt_texts({**pred.as_dict(), "heatmap": pred.heatmap_summary(predictor.target_layer)},
                                  predictor)
-    assert "strongest in the centre left of the image (55% of the map" in overlay and "stands out" not in overlay
+    assert said in overlay and "stands out" not in overlay and "strongest in the" not in overlay
+
+
+def test_a_map_flat_over_a_disc_with_cold_corners_names_no_region(predictor: Predictor,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F1): a map flat over a fundus disc, cold in the corners of the square box (a
+    disc of 7 x 7 cells at 0.97, 0.05 outside it: 12 of 49 cells, a quarter of the box; a pixel
+    disc: 21.5%), was "strongest in the centre": the trial's failure back (the disc's centroid is
+    the box's middle). The heat is spread over the disc; no region is named."""
+    from app.gradcam import strongest_heat, strongest_words
+    from app.server import READ_BOX_WORDS, _heatmap_markdown, image_alt_texts
+    from data_prep.cache import RowGeometry
+
+    monkeypatch.setattr(predictor, "untrained", False)
+    yy, xx = np.mgrid[0:7, 0:7]
+    cells = np.where((yy - 3) ** 2 + (xx - 3) ** 2 <= 3.5 ** 2, 0.97, 0.05).astype(np.float32)
+    assert int((cells < 0.5).sum()) == 12
+    heat = np.zeros((600, 800), np.float32)
+    heat[76:524, 176:624] = cv2.resize(cells, (448, 448), interpolation=cv2.INTER_NEAREST)
+    pred = Prediction(name="scan.png", grade=2, grade_name="PDR", probs=np.array([0.2, 0.3, 0.5]),
+                      heatmap=heat, image=np.zeros(heat.shape, np.uint8), seconds=0.1, explained=2,
+                      cam_cells=(7, 7), class_names=["Normal", "NPDR", "PDR"],
+                      geometry=RowGeometry((176, 76, 624, 524), cropped=True))
+    where = pred.strongest
+    assert where is not None and where["region"] is None and where["spread"] is True, where
+    assert where["read_whole_image"] is False and where["hot_share"] == 0.755
+    said = ("The heat is spread over 75% of the part of the image the model read (within 10% of its "
+            "strongest heat); the rest is cooler.")
+    assert strongest_words(where) == said
+    text = _heatmap_markdown(pred, predictor)
+    assert said in text and READ_BOX_WORDS in text and "centre" not in text, text
+    _, overlay = image_alt_texts({**pred.as_dict(), "heatmap": pred.heatmap_summary(predictor.target_layer)},
+                                 predictor)
+    assert said in overlay and READ_BOX_WORDS in overlay and "centre" not in overlay
+    # a pixel disc over a whole 448 px image: 21.5% cold corners, no region
+    py, px = np.mgrid[0:448, 0:448]
+    disc = np.where((py - 223.5) ** 2 + (px - 223.5) ** 2 <= 224 ** 2, 0.97, 0.05).astype(np.float32)
+    found = strongest_heat(disc)
+    assert found is not None and found["region"] is None and found["spread"] is True, found
+    assert 0.78 <= found["hot_share"] <= 0.79
+    assert strongest_words(found).startswith("The heat is spread over 78% of the map (")
+
+
+def test_a_share_is_not_given_to_a_region_without_the_majority() -> None:
+    """A review (F2): the left 4 columns of a 7 x 7 map at 0.92 and one cell at 1.0 in the lower
+    right: 29 of 49 cells hot, the share given to the lower right cell ("strongest in the lower
+    right (59% ...)"), a region that holds one of them. No region is named."""
+    from app.gradcam import strongest_heat, strongest_words
+
+    cells = np.full((7, 7), 0.1, np.float32)
+    cells[:, :4] = 0.92
+    cells[6, 6] = 1.0
+    where = strongest_heat(cv2.resize(cells, (700, 700), interpolation=cv2.INTER_NEAREST))
+    assert where is not None and where["region"] is None and where["spread"] is True
+    assert where["hot_share"] == 0.591
+    said = strongest_words(where)
+    assert said == "The heat is spread over 59% of the map (within 10% of its strongest heat); the rest is cooler."
+    assert "lower right" not in said
+
+
+def test_more_than_half_is_never_said_to_be_50_percent() -> None:
+    """A review (F3): 501 of 1000 pixels hot is a hot share of 0.501, 50% rounded down: said
+    "more than half", spread (the rest cold) or flat (the rest warm)."""
+    from app.gradcam import strongest_heat, strongest_words
+
+    cold = np.full((1, 1000), 0.05, np.float32)
+    cold[0, :501] = 1.0
+    spread = strongest_heat(cold)
+    assert spread is not None and spread["hot_share"] == 0.501 and spread["spread"] is True
+    assert strongest_words(spread) == ("The heat is spread over more than half of the map (within 10% of its "
+                                       "strongest heat); the rest is cooler.")
+    warm = np.full((1, 1000), 0.6, np.float32)
+    warm[0, :501] = 1.0
+    flat = strongest_heat(warm)
+    assert flat is not None and flat["spread"] is False and flat["region"] is None
+    assert strongest_words(flat) == "No region stands out: more than half of the map is within 10% of its strongest heat."
+    assert "50%" not in strongest_words(spread) + strongest_words(flat)
+
+
+def test_a_small_hot_blob_is_still_named() -> None:
+    """The localised case is as it was: a hot blob under half of the map names its region."""
+    from app.gradcam import strongest_heat, strongest_words
+
+    heat = np.full((300, 300), 0.2, np.float32)
+    heat[220:260, 30:70] = 1.0
+    where = strongest_heat(heat)
+    assert where is not None and where["stands_out"] is True and where["spread"] is False
+    assert where["region"] == "lower left"
+    assert strongest_words(where) == "The heat is strongest in the lower left of the image."
+
+
+def test_the_flat_floor_decides_flat_from_spread() -> None:
+    """The edge between a flat map (the rest warm too: no region stands out) and a spread one
+    (the rest cooler), at the 10th percentile's half of the maximum; a thin cold rim does not
+    make a flat map spread."""
+    from app.gradcam import FLAT_FLOOR_PERCENTILE, FLAT_FLOOR_SHARE, strongest_heat
+
     # the rule's edge: the rest at half the maximum is warm (flat), just under it is cold
     assert FLAT_FLOOR_PERCENTILE == 10 and FLAT_FLOOR_SHARE == 0.5
     for rest, flat in ((0.5, True), (0.49, False)):
         edge = np.full((100, 100), rest, np.float32)
         edge[:60] = 1.0
         found = strongest_heat(edge)
-        assert found is not None and (found["region"] is None) is flat, (rest, found)
+        assert found is not None and found["region"] is None and found["spread"] is not flat, (rest, found)
     # a thin cold rim (under a tenth of the part read) does not make a flat map stand out
     rim = np.full((100, 100), 0.97, np.float32)
     rim[:, :5] = 0.0
     rim[0, 50] = 1.0
-    assert strongest_heat(rim)["region"] is None
+    assert strongest_heat(rim)["region"] is None and strongest_heat(rim)["spread"] is False
 
 
 def test_a_clear_hot_cell_is_still_named(predictor: Predictor, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -431,6 +526,33 @@ def test_a_map_with_nan_heat_names_no_region(predictor: Predictor, monkeypatch: 
     assert strongest_heat(heat) is None
     heat[50, 50] = -np.inf  # a cold pixel, however cold: the maximum is finite
     assert strongest_heat(heat)["region"] == "upper left"
+
+
+def test_the_page_and_the_alt_text_say_the_same_of_a_map_without_a_place(
+        predictor: Predictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review (F4): the page said the box sentence for a cropped image (the bundle's crop),
+    the alt text only when a place was named (``read_whole_image`` false), so an empty or NaN
+    map over a disc's box had it on the page alone; and NaN heat was said in the alt text alone.
+    Both now decide by the box read (:func:`app.gradcam.reads_box_only`) and both say NaN."""
+    from dataclasses import replace
+
+    from app.server import HEAT_NOT_FINITE_WORDS, READ_BOX_WORDS, _heatmap_markdown, image_alt_texts
+    from data_prep.cache import RowGeometry
+
+    monkeypatch.setattr(predictor, "untrained", False)
+    broken = _cells_pred([[1.0, np.nan], [0.2, 0.2]], (400, 400))
+    empty = replace(broken, heatmap=np.zeros((400, 400), np.float32))
+    crop = RowGeometry((100, 0, 300, 400), cropped=True)
+    for pred, finite in ((broken, False), (empty, True)):
+        for geometry, boxed in ((crop, True), (None, False)):
+            shown = replace(pred, geometry=geometry)
+            assert shown.strongest is None
+            text = _heatmap_markdown(shown, predictor)
+            _, overlay = image_alt_texts({**shown.as_dict(),
+                                          "heatmap": shown.heatmap_summary(predictor.target_layer)}, predictor)
+            for said in (text, overlay):
+                assert (READ_BOX_WORDS in said) is boxed, (finite, boxed, said)
+                assert (HEAT_NOT_FINITE_WORDS in said) is not finite, (finite, boxed, said)
 
 
 def test_the_heat_line_says_which_score_it_explains(predictor: Predictor,

@@ -1818,7 +1818,7 @@ def test_the_notes_file_names_the_grades_in_the_bundles_own_words(
     assert [r["case"] for r in rows] == [r["case"] for r in submitted]
     assert [r["grade_name"] for r in rows] == [own[int(r["class"])] for r in submitted]
     # and the console says the names once, with or without a notes file (a review, F4)
-    assert err.count("grades: 0 none, 1 non-proliferative, 2 proliferative") == 1, err
+    assert err.count("grades: 0 none; 1 non-proliferative; 2 proliferative") == 1, err
 
 
 def test_a_legend_line_names_a_bundles_own_grades_even_without_a_notes_file(
@@ -1831,8 +1831,10 @@ def test_a_legend_line_names_a_bundles_own_grades_even_without_a_notes_file(
     unchanged), nor do names that are only the numbers."""
     assert export.grade_legend_line(["Normal", "NPDR", "PDR"]) == ""
     assert export.grade_legend_line(("0", "1", "2", "3", "4")) == ""
-    assert export.grade_legend_line(["no referable DR", "referable DR"]) == "grades: 0 no referable DR, 1 referable DR"
-    assert export.grade_legend_line(["a\nb", "c"]) == "grades: 0 a\\nb, 1 c"  # one line, whatever the config
+    assert export.grade_legend_line(["no referable DR", "referable DR"]) == "grades: 0 no referable DR; 1 referable DR"
+    assert export.grade_legend_line(["a\nb", "c"]) == "grades: 0 a\\nb; 1 c"  # one line, whatever the config
+    # a name with a comma: "; " between entries, so "0 a, b, 1 c" is not read as three grades
+    assert export.grade_legend_line(["a, b", "c"]) == "grades: 0 a, b; 1 c"
     own = ["none", "non-proliferative", "proliferative"]
     copy = tmp_path / "run"
     shutil.copytree(exported_run / "bundle", copy / "bundle")
@@ -1848,7 +1850,7 @@ def test_a_legend_line_names_a_bundles_own_grades_even_without_a_notes_file(
         image = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)  # but none of the run's (another SHA-256)
         image[0, 0] ^= 1
         cv2.imwrite(str(folder / source.name), image)
-    for bundle_run, legend in ((copy, "grades: 0 none, 1 non-proliferative, 2 proliferative"), (exported_run, None)):
+    for bundle_run, legend in ((copy, "grades: 0 none; 1 non-proliferative; 2 proliferative"), (exported_run, None)):
         out = tmp_path / f"{bundle_run.name}.csv"
         capsys.readouterr()
         code = export.main([str(bundle_run), "--images", str(folder), "--out", str(out)])
