@@ -445,6 +445,31 @@ def _fallback_grade(raw: str, model_names: Sequence[str], fallback: Sequence[str
     return grade, None
 
 
+def _fallback_refused(model_names: Sequence[str]) -> str | None:
+    """Why the default scale's names must not read any word of a label file scored against a
+    model named ``model_names``, in words that follow "not used: "; None when they may. The model's
+    names are read by each named scale (:data:`drac_ssl.config.GRADE_SCALES`, DRAC's and ICDR's
+    names and their long names, :func:`grade_from_name`, as the scorer reads a cell): a name
+    that a scale of the model's K reads as another grade (``proliferative`` as the model's grade
+    0), or names that a scale reads in another order (``severe, moderate, mild``: ICDR's 3, 2, 1),
+    make the model's grades no match for the default scale's, and ``Normal`` would be read as
+    that model's grade 0, ``severe``."""
+    k = len(model_names)
+    for key, scale in GRADE_SCALES.items():
+        named = f"the {LAYOUT_NAMES.get(key, key.upper())} scale"
+        read = [(g, str(name), s) for g, name in enumerate(model_names)
+                if (s := grade_from_name(str(name), scale)) is not None]
+        for g, name, s in read:
+            if len(scale) == k and s != g:
+                return (f"the model's grade {g} is named {name!r}, which is grade {s} ({scale[s]}) on "
+                        f"{named}")
+        for (g1, n1, s1), (g2, n2, s2) in zip(read, read[1:], strict=False):
+            if s2 < s1:
+                return (f"the model's names run against {named}'s order: its grade {g1} {n1!r} is grade "
+                        f"{s1} ({scale[s1]}) there, its grade {g2} {n2!r} grade {s2} ({scale[s2]})")
+    return None
+
+
 def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_column: str | None = None,
                       grade_column: str | None = None, patient_column: str | None = None,
                       names_known: bool = False, run_given: bool = False,
@@ -458,7 +483,9 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     by the default scale's names for K (DRAC's ``Normal``, ``NPDR``, ``PDR``, ICDR's for 5: labels
     written in the dataset's words against a bundle named ``none, non-proliferative,
     proliferative``), said in one note, unless the two scales disagree on that grade
-    (:func:`_fallback_grade`): a word the model's names read is always read by them. A ``none``
+    (:func:`_fallback_grade`), or the model's names, read by a named scale, disagree with its
+    grades or order (:func:`_fallback_refused`: ``severe, moderate, mild``), which leaves every
+    such word an error that says why: a word the model's names read is always read by them. A ``none``
     cell follows the ingest's rule (:func:`data_prep.validate.zero_words_named`): it names a
     grade where ``grade_names`` have a grade of that name; else, in a grade column of words and
     no number (:func:`data_prep.validate.own_grade_words`) while the names are not known, it is
@@ -540,6 +567,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     fallback = scale_names(k) if names_known and not _numbered(scale_names(k)) else ()
     if tuple(fallback) == tuple(grade_names):
         fallback = ()
+    refused = _fallback_refused(grade_names) if fallback else None
+    refused_scale, fallback = (fallback, ()) if refused else ((), fallback)  # none of its words read, then
     by_scale: dict[int, int] = {}  # grade -> rows read by the default scale's names ('Normal')
     for line, cells in table.rows:
         where = f"{path}:{line}"
@@ -603,6 +632,9 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
                           f"the model's grade {clash} is {grade_names[clash]!r}: not read, as the two "
                           f"scales disagree on that grade)" if clash is not None else
                           f" or of {_scale_name(fallback)} ({', '.join(fallback)})")
+            elif refused and named:
+                named += (f" ({_scale_name(refused_scale)}'s names, {', '.join(refused_scale)}, were not used "
+                          f"for this file: {refused})")
             eye_column = eyes[eye_of(name) or 0] if eyes else ""  # the column the id chose
             what = (no_grade_words(name, raw, eye_column) if is_ungraded(raw) else
                     f"grade {raw.strip()!r} of {name} is neither a grade number{named}" if named else
@@ -845,7 +877,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
     ``examples``), and
     ``class_names_warning`` (only when ``grade_names`` count another K than the submission's:
-    they are not used, said), ``package_version`` and ``date_utc``.
+    they are not used, said), ``case_name_warnings`` (only when a case starts with a formula
+    character, ``-1.png``: the check's ``FILE:LINE: warning:`` lines; scored all the same),
+    ``package_version`` and ``date_utc``.
 
     Raises:
         SubmissionCheckFailed: the submission fails its check (``.problems``: its lines).
@@ -911,6 +945,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     }
     if other_k is not None and grade_names is not None:  # a bundle of another K: said, not silent
         record["class_names_warning"] = _other_scale_words(grade_names, names, run_given)
+    if problems.warnings:  # cases a spreadsheet may read as formulas: scored all the same
+        record["case_name_warnings"] = list(problems.warnings)
     record = _json_safe(record)
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
@@ -1514,6 +1550,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"warning: {run_problem}", file=sys.stderr)
     if record.get("class_names_warning"):
         print(f"warning: {record['class_names_warning']}", file=sys.stderr)
+    for line in record.get("case_name_warnings") or []:  # FILE:LINE: warning: ...
+        print(line, file=sys.stderr)
     if json_error is not None:
         print(f"error: {json_error}", file=sys.stderr)
         return 2

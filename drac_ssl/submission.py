@@ -639,6 +639,13 @@ a case is its image's file name, written as it is, and an altered name (``'=x.pn
 longer match its file (``--check``, ``--score``, a hospital's own join of the CSV to its files)."""
 
 
+UNQUOTED_CASE_BREAKERS = ',"\r\n'
+"""The characters DRAC's unquoted ``case,class,P0,P1,P2`` cannot hold in a case: a comma, a double
+quote, a line break (:func:`case_name_problem`); a case holding one fails ``--check`` and
+``--score`` (exit 1), unlike a formula start (:data:`SPREADSHEET_FORMULA_STARTS`), which they
+only warn of: a test image keeps the name the grader keys on."""
+
+
 def case_name_problem(name: str) -> str | None:
     """Why the image file name ``name`` cannot be a case of a CSV this package writes (the
     ``case`` column of a submission, the first of every grades file), in words that follow the
@@ -654,7 +661,7 @@ def case_name_problem(name: str) -> str | None:
     if name != name.strip():
         return ("starts or ends with white space, which a reader or spreadsheet that trims cells "
                 "drops: the case would no longer name its file")
-    if any(ch in name for ch in ',"\r\n'):
+    if any(ch in name for ch in UNQUOTED_CASE_BREAKERS):
         return ("contains a comma, quote or line break, which the CSV's case column cannot hold "
                 "(DRAC's format quotes nothing)")
     if name[0] in SPREADSHEET_FORMULA_STARTS:
@@ -790,6 +797,7 @@ class ProblemLines(list[str]):
     problems there are in all, counting those the cut left out."""
 
     total: int = 0
+    warnings: tuple[str, ...] = ()  # ``FILE:LINE: warning: what -> what to do``: no problem, the exit code unchanged
 
 
 class _Problems:
@@ -800,6 +808,11 @@ class _Problems:
         self.file = file
         self.entries: list[tuple[int, str]] = []
         self.counts: dict[str, int] = {}
+        self.warned: list[tuple[int, str]] = []
+
+    def warn(self, line: int, what: str, advice: str) -> None:
+        """A ``FILE:LINE: warning: what -> advice`` line: said, but not a problem (no exit 1)."""
+        self.warned.append((line, f"{self.file}:{line}: warning: {what} -> {advice}"))
 
     def add(self, line: int, kind: str, what: str, fix: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -814,6 +827,11 @@ class _Problems:
                              f"problem(s) of the kind '{kind}' ({count} in all) -> fix the ones "
                              "above and check again")
         lines.total = sum(self.counts.values())
+        warned = [text for _, text in sorted(self.warned, key=lambda e: e[0])]
+        if len(warned) > MAX_PER_KIND:
+            warned = [*warned[:MAX_PER_KIND], f"{self.file}: warning: ... and {len(warned) - MAX_PER_KIND} "
+                      f"more case(s) of the kind above ({len(warned)} in all)"]
+        lines.warnings = tuple(warned)
         return lines
 
 
@@ -1471,12 +1489,18 @@ def _check(csv_path: str | os.PathLike[str],
     short_rows: list[tuple[int, float]] = []  # (line, sum) of the rows summing below 1
     empty_rows: list[tuple[int, str]] = []  # (line, case) of the rows with no class and no P
     n_summed = 0  # rows whose K probabilities are numbers in [0, 1]
+    bad_width: set[int] = set()  # lines of the records of another width: their case is no name to judge
     for line, fields in rows:
         if len(fields) != len(columns):
+            bad_width.add(line)
             if not (other_scale and file_k is not None and len(fields) == file_k + 2):
+                spans = any("\n" in f or "\r" in f for f in fields)  # a stray quote swallowed the lines after it
                 problems.add(line, "columns", f"{len(fields)} columns, expected "
-                             f"{len(columns)} ({header})",
-                             f"write {header} separated by commas, nothing else{assumed}")
+                             f"{len(columns)} ({header})" + (
+                                 "; the record runs over several lines: an unbalanced double quote?"
+                                 if spans else ""),
+                             ("remove the stray double quote; " if spans else "")
+                             + f"write {header} separated by commas, nothing else{assumed}")
             key = fields[0].strip() if fields else ""
             if key and key not in seen:  # its case is there: no "has no row" for it below
                 seen[key] = line
@@ -1551,12 +1575,26 @@ def _check(csv_path: str | os.PathLike[str],
                      f"({'+'.join(columns[2:])} = 100, e.g. {'+'.join(t.strip() for t in texts)} on "
                      f"line {line}), not probabilities",
                      "divide every probability by 100 (each row must sum to 1)")
-    for line, case in valid_cases:  # the one rule of a case name, that of write_submission and the export
+    # the rule of a case name, that of write_submission and the export, as DRAC's format needs it:
+    # a comma, quote or line break is a problem; a formula start a warning (a test image keeps its name)
+    taken = [case for _, case in valid_cases] + _folder_names(images_dir)
+    for line, case in valid_cases:
+        if line in bad_width:  # said as a record of another width: its "case" may be several rows
+            continue
         why = case_name_problem(case)  # case is stripped and not empty: "surrounding spaces" said above
-        if why is not None:
+        if why is None:
+            continue
+        if any(ch in case for ch in UNQUOTED_CASE_BREAKERS):
+            safe = safe_case_name(case, taken)  # a name no other case or image has
+            taken.append(safe)
             problems.add(line, "case-name", f"case '{printable_text(case)}' {why}",
-                         f"rename the image file to '{printable_text(safe_case_name(case))}' and "
-                         "write that name as its case")
+                         f"rename the image file to '{printable_text(safe)}' and write that name as its case")
+        else:  # a formula start: DRAC reads it as it is; only a spreadsheet opening the CSV may not
+            problems.warn(line, f"case '{printable_text(case)}' starts with {case[0]!r}: spreadsheets "
+                          "(Excel, LibreOffice) may read it as a formula",
+                          "nothing to change if it is the image's own file name (the grader keys on it); "
+                          "open the CSV as text, not in a spreadsheet (the export itself refuses to write "
+                          "such a name)")
     if images_dir is not None:  # a folder of images: checked by the caller (_check)
         _check_against_images(problems, Path(images_dir), valid_cases,
                               end_line=(rows[-1][0] + 1) if rows else 2)
@@ -1565,10 +1603,22 @@ def _check(csv_path: str | os.PathLike[str],
                              end_line=(rows[-1][0] + 1) if rows else 2)
     else:
         for line, case in valid_cases:
-            if not Path(case).suffix and case_name_problem(case) is None:  # else said above
+            if not Path(case).suffix and not (line not in bad_width and any(
+                    ch in case for ch in UNQUOTED_CASE_BREAKERS)):  # else said above
                 problems.add(line, "case-name", f"case '{printable_text(case)}' has no file extension",
                              f"write the image file name, e.g. '{case}.png'")
     return _Checked(problems.finish(), len(rows), k, k_from, text)
+
+
+def _folder_names(images_dir: str | os.PathLike[str] | None) -> list[str]:
+    """The names of the entries of the folder ``images_dir`` (none without one, or when it
+    cannot be listed): names a renamed case must not take."""
+    if images_dir is None:
+        return []
+    try:
+        return [p.name for p in Path(images_dir).iterdir()]
+    except OSError:
+        return []
 
 
 def _check_against_images(problems: _Problems, folder: Path,
@@ -1683,10 +1733,14 @@ def check_submission(csv_path: str | os.PathLike[str],
     ``case,class,P..`` of another width than the K given (``num_grades`` / ``grade_names``:
     a 4-grade file checked against a 2-grade run) is one line at line 1 (the file of another
     run, or the wrong file?) and its rows of that width get no column errors. Every case is
-    held to :func:`case_name_problem`, the rule of :func:`write_submission` and the export (a
-    comma, double quote or line break, which DRAC's unquoted format cannot hold, or a formula's
-    first character: the fix is :func:`safe_case_name`'s name to rename the image to); a row is
-    said at the line its record starts on (a quoted case holding a line break spans two).
+    held to :func:`case_name_problem`, the rule of :func:`write_submission` and the export: a
+    comma, double quote or line break, which DRAC's unquoted format cannot hold, is a problem
+    whose fix is :func:`safe_case_name`'s name to rename the image to, one that no other case
+    nor any entry of ``images_dir`` has; a formula's first character (``-1.png``) is no problem
+    but a ``FILE:LINE: warning:`` line in the result's ``.warnings`` (a test image keeps the name
+    the grader keys on); a record of another width than K + 2 is one column problem, its case
+    not judged (a stray quote's record that swallowed the rows after it). A row is said at the
+    line its record starts on (a quoted case holding a line break spans two).
     Without ``images_dir``, a case without file extension is flagged. With ``images_dir`` (the test
     images): every image has a row, every case an image, and a case that names an image but
     not by its file name (``161`` or ``1.png`` for ``001.png``) gets the right name as fix;
@@ -1733,7 +1787,8 @@ def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None 
     ``num_grades``, as :func:`report_check` takes it; ``scale_fix``: the fix of a header of
     another width than ``num_grades``, ``{k}`` its width, default ``--check``'s). Cases are
     checked for their format only (no image folder): a case without a file extension, or one
-    :func:`case_name_problem` refuses, is a problem."""
+    holding a comma, quote or line break (:func:`case_name_problem`), is a problem; one starting
+    with a formula character is a warning only, in the problems' ``.warnings`` either way."""
     problems = _check(csv_path, num_grades=num_grades, scale_from=scale_from, scale_fix=scale_fix).problems
     if problems:
         return None, problems
@@ -1995,6 +2050,7 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
                  cases: Sequence[str] | None = None, scale_from: str = "",
                  other_options: str = "") -> int:
     """Print the problems of a submission (or ``OK: N cases``), and on stderr, either way, the
+    warnings on cases a spreadsheet may read as formulas (no problem: the exit code stays), the
     scale the rows were checked against, where it came from and what the cases were checked
     against; 1 when there are problems, 3 for a file known to be incomplete (a DRAC-scale file
     not of DRAC's row count, or one whose export skipped files: below), else 0 (the command
@@ -2043,7 +2099,9 @@ def report_check(csv_path: str | os.PathLike[str], images_dir: str | os.PathLike
               f"written (--skip-unreadable): "
               + (f"it has no row for {'them' if m == n else f'{m} of them'}" if m else
                  "it has a row for each of them now"), file=sys.stderr)
-    said: list[str] = []  # stderr: the scale used and where it came from, pass or fail
+    # stderr: the cases a spreadsheet may read as formulas (no problem), the scale used and
+    # where it came from, pass or fail
+    said: list[str] = list(problems.warnings)
     if k is not None:
         scale = f"checked as {k} grades (P0..P{k - 1}){against}"
         if checked.k_from == "drac":

@@ -152,7 +152,8 @@ def test_the_default_scale_never_reads_a_word_as_another_grade_than_the_models(t
     """The fallback to the default scale's names reads only the words the model's names do not
     read, and only where both scales place that grade alike: against names in the reverse order
     (``proliferative, non-proliferative, none``), ``PDR`` is the model's grade 0 (its own name's
-    short form wins) and ``Normal``, DRAC's grade 0, is refused, not read as proliferative."""
+    short form wins) and ``Normal``, DRAC's grade 0, is refused, not read as proliferative: the
+    model's ``proliferative`` is DRAC's grade 2, so DRAC's names read no word of the file."""
     labels = labels_csv(tmp_path / "L.csv", ["0.png", "1.png", "2.png", "3.png"],
                         ("Normal", "NPDR", "PDR", "none"))
     reverse = scoring.read_grade_labels(labels, WORDS[::-1], names_known=True)
@@ -160,9 +161,9 @@ def test_the_default_scale_never_reads_a_word_as_another_grade_than_the_models(t
     (bad,) = [p for p in reverse.problems if p.severity == "error"]
     assert bad.path == f"{labels}:2"
     assert bad.what == ("grade 'Normal' of 0.png is neither a grade number nor one of the names "
-                        "proliferative, non-proliferative, none (the DRAC scale reads it as grade 0 "
-                        "(Normal), but the model's grade 0 is 'proliferative': not read, as the two "
-                        "scales disagree on that grade)")
+                        "proliferative, non-proliferative, none (the DRAC scale's names, Normal, NPDR, "
+                        "PDR, were not used for this file: the model's grade 0 is named 'proliferative', "
+                        "which is grade 2 (PDR) on the DRAC scale)")
 
     own = scoring.read_grade_labels(labels, WORDS, names_known=True)
     assert own.grades == [0, 1, 2, 0] and not [p for p in own.problems if p.severity == "error"]
@@ -181,6 +182,29 @@ def test_the_default_scale_never_reads_a_word_as_another_grade_than_the_models(t
     named = scoring.read_grade_labels(icdr, ("none", "mild", "moderate", "severe", "proliferative"),
                                       names_known=True)
     assert named.grades == [0, 2, 4, 1] and not [p for p in named.problems if p.severity == "error"]
+
+
+def test_names_in_the_reverse_order_of_a_named_scale_turn_the_fallback_off(tmp_path: Path) -> None:
+    """A reviewer's finding: against a bundle named ``severe, moderate, mild`` (none of them a
+    DRAC name), ``Normal, NPDR, PDR`` were read as 0, 1, 2, ``Normal`` as grade 0 'severe'. ICDR
+    reads those names as its grades 3, 2, 1: the model's grades run the other way, and the
+    default names read no word of the file, each an error that says why."""
+    reverse = ("severe", "moderate", "mild")
+    labels = labels_csv(tmp_path / "L.csv", ["0.png", "1.png", "2.png", "3.png"],
+                        ("Normal", "NPDR", "PDR", "mild"))
+    rows = scoring.read_grade_labels(labels, reverse, names_known=True)
+    assert rows.grades == [None, None, None, 2]  # the model's own word is read as before
+    errors = [p for p in rows.problems if p.severity == "error"]
+    assert [p.path for p in errors] == [f"{labels}:{line}" for line in (2, 3, 4)]
+    assert errors[0].what == (
+        "grade 'Normal' of 0.png is neither a grade number nor one of the names severe, moderate, mild "
+        "(the DRAC scale's names, Normal, NPDR, PDR, were not used for this file: the model's names run "
+        "against the ICDR scale's order: its grade 0 'severe' is grade 3 (Severe) there, its grade 1 "
+        "'moderate' grade 2 (Moderate))"), errors[0].what
+    assert not any("written in the DRAC scale's names" in p.what for p in rows.problems)
+    # names in the scale's own order keep the fallback: the same words read
+    ordered = scoring.read_grade_labels(labels, reverse[::-1], names_known=True)
+    assert ordered.grades == [0, 1, 2, 0] and not [p for p in ordered.problems if p.severity == "error"]
 
 
 def submission_csv(path: Path, cases: list[str], k: int) -> Path:

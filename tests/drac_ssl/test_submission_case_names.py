@@ -25,8 +25,10 @@ from drac_ssl.submission import (
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = ["0", "0.8", "0.1", "0.1"]
-# names write_submission and the export refuse: DRAC's format quotes nothing, and a formula
-REFUSED = ["a\r\nb.png", "a\nb.png", "a,b.png", 'a"b.png', "=cmd.png"]
+# names write_submission and the export refuse that DRAC's format, which quotes nothing, cannot hold
+REFUSED = ["a\r\nb.png", "a\nb.png", "a,b.png", 'a"b.png']
+# names the export refuses to write (a spreadsheet's formula) but a test image may bear: a warning
+FORMULA_STARTS = ["-1.png", "+x.png", "@x.png", "=x.png"]
 
 
 def _file(path: Path, cases: list[str], newline: str = "\r\n") -> Path:
@@ -98,8 +100,14 @@ def test_surrounding_spaces_are_said_once_and_a_clean_file_is_still_ok(
     spaced = _file(tmp_path / "spaced.csv", ["1.png", " 2.png", "3.png"], newline="\n")
     assert check_submission(spaced) == [f"{spaced}:3: case ' 2.png' has surrounding spaces -> write '2.png'"]
     # a case without extension that the rule refuses too is one problem, not two
-    bare = _file(tmp_path / "bare.csv", ["1.png", "=cmd"], newline="\n")
-    assert check_submission(bare) == [_expected(bare, 3, "=cmd")]
+    bare = _file(tmp_path / "bare.csv", ["1.png", "a,b"], newline="\n")
+    assert check_submission(bare) == [_expected(bare, 3, "a,b")]
+    # a formula start is no problem: the missing extension is said, the formula a warning
+    formula = _file(tmp_path / "formula.csv", ["1.png", "=cmd"], newline="\n")
+    problems = check_submission(formula)
+    assert problems == [f"{formula}:3: case '=cmd' has no file extension -> write the image file name, "
+                        "e.g. '=cmd.png'"], problems
+    assert len(problems.warnings) == 1 and problems.warnings[0].startswith(f"{formula}:3: warning: case '=cmd'")
 
     clean = _file(tmp_path / "clean.csv", [f"{i}.png" for i in range(DRAC_TEST_IMAGES)])
     assert main(["--check", str(clean)]) == 0
@@ -115,3 +123,78 @@ def test_a_valid_file_s_rows_are_read_at_the_line_they_start_on(tmp_path: Path) 
     rows, problems = read_submission(path)
     assert problems == [] and rows is not None
     assert rows.cases == ["1.png", "2.png"] and rows.lines == [2, 4]
+
+
+@pytest.mark.parametrize("name", FORMULA_STARTS)
+def test_a_case_a_spreadsheet_may_read_as_a_formula_is_a_warning_not_a_problem(
+        tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reviewer's finding: '-1.png' made --check exit 1 and --score refuse ("nothing was
+    scored"), though a test image cannot be renamed (the grader keys on its name) and DRAC reads
+    the unquoted name as it is. It is a warning on stderr; the exit code and the rows stay."""
+    cases = [f"{i}.png" for i in range(DRAC_TEST_IMAGES - 1)] + [name]
+    path = _file(tmp_path / "full.csv", cases)
+    assert main(["--check", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"OK: {DRAC_TEST_IMAGES} cases"), captured.out
+    warning = (f"{path}:{DRAC_TEST_IMAGES + 1}: warning: case '{name}' starts with {name[0]!r}: spreadsheets "
+               "(Excel, LibreOffice) may read it as a formula -> nothing to change if it is the image's own "
+               "file name (the grader keys on it); open the CSV as text, not in a spreadsheet (the export "
+               "itself refuses to write such a name)")
+    assert warning in captured.err.splitlines(), captured.err
+    rows, problems = read_submission(path)  # what --score reads: the rows, the warning beside them
+    assert problems == [] and rows is not None and rows.cases[-1] == name
+    assert list(problems.warnings) == [warning]
+    assert case_name_problem(name) is not None  # the export still refuses to write it
+
+    # with a problem beside it, the exit is 1 for the problem, the formula still only a warning
+    both = _file(tmp_path / "both.csv", ["1.png", name, "a,b.png"])
+    assert main(["--check", str(both)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [_expected(both, 4, "a,b.png")], captured.out
+    assert f"{both}:3: warning: case '{name}'" in captured.err
+
+
+def test_a_formula_start_does_not_stop_the_score(tmp_path: Path) -> None:
+    from drac_ssl import scoring
+
+    sub = _file(tmp_path / "sub.csv", ["-1.png", "2.png", "3.png"])
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image,level\n-1.png,0\n2.png,1\n3.png,2\n", encoding="utf-8")
+    record = scoring.score(sub, labels, n_boot=10)  # scored, not SubmissionCheckFailed
+    assert record["case_name_warnings"] == list(read_submission(sub)[1].warnings)
+    assert record["case_name_warnings"][0].startswith(f"{sub}:2: warning: case '-1.png'")
+
+
+def test_the_rename_fix_is_a_name_no_other_case_or_image_has(tmp_path: Path) -> None:
+    """A reviewer's finding: with rows 'a,b.png' and 'a_b.png' the fix said rename to 'a_b.png',
+    a name already taken; the export's own fix avoids the folder's names."""
+    path = _file(tmp_path / "sub.csv", ["a,b.png", "a_b.png"])
+    problems = check_submission(path)
+    assert problems[0].endswith("-> rename the image file to 'a_b_2.png' and write that name as its case"), problems
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("a,b.png", "a_b.png", "c.png"):
+        (images / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    alone = _file(tmp_path / "alone.csv", ["a,b.png", "c.png"])
+    assert check_submission(alone, images)[0] == (
+        f"{alone}:2: case 'a,b.png' {case_name_problem('a,b.png')} -> rename the image file to 'a_b_2.png' "
+        "and write that name as its case")
+    # two cases with the same fix get two names
+    twins = _file(tmp_path / "twins.csv", ["a,b.png", 'a"b.png'])
+    fixes = [p.split("rename the image file to ")[1] for p in check_submission(twins) if "rename" in p]
+    assert fixes == ["'a_b.png' and write that name as its case", "'a_b_2.png' and write that name as its case"]
+
+
+def test_a_stray_quote_is_one_column_problem_not_a_case_name(tmp_path: Path) -> None:
+    """A reviewer's finding: '"x' on line 3 made csv swallow the next row into its record, and
+    besides the column count the check said the 'case' contains a comma, with a rename to
+    'x_2.png_0_0.8_0.1_0.1'. The record is said once, as of another width, a stray quote."""
+    path = tmp_path / "stray.csv"
+    path.write_text(f"{','.join(SUBMISSION_COLUMNS)}\n1.png,0,0.8,0.1,0.1\n\"x\n2.png,0,0.8,0.1,0.1\n",
+                    encoding="utf-8")
+    problems = check_submission(path)
+    assert not any("rename the image file" in p or "contains a comma" in p for p in problems), problems
+    assert problems == [f"{path}:3: 1 columns, expected 5 (case,class,P0,P1,P2); the record runs over several "
+                        "lines: an unbalanced double quote? -> remove the stray double quote; write "
+                        "case,class,P0,P1,P2 separated by commas, nothing else"], problems
