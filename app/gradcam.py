@@ -571,8 +571,8 @@ FLAT_FLOOR_SHARE = 0.5
 region stands out, none is named) when its :data:`FLAT_FLOOR_PERCENTILE` th percentile there
 is at least this share of the map's maximum; below it, the heat is spread over the hot majority,
 with a cooler remainder (:func:`strongest_heat`'s ``spread``), and no region is named either. A review found the hot share alone wrong: a map whose upper
-55% was 0.95 and lower 45% 0.05 was said "No region stands out" (its hot part is the upper
-centre), as was a 7 x 7 map with its left 4 columns at 0.95 and the rest at 0.1, drawn bilinear
+55% was 0.95 and lower 45% 0.05 was said "No region stands out" (its rest is cold: the heat
+is spread, not flat, and is now said so), as was a 7 x 7 map with its left 4 columns at 0.95 and the rest at 0.1, drawn bilinear
 over 448 px (51% hot)."""
 
 _ROWS = ("upper", "centre", "lower")

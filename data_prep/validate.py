@@ -1087,6 +1087,14 @@ def _severity(word: str) -> tuple[int, int] | None:
     return on_icdr[g] if g is not None else None
 
 
+def severity_range(word: str) -> tuple[int, int] | None:
+    """The ICDR grades (lowest, highest) a grade name names, None for a word of no known scale
+    (:func:`_severity`: ``Normal`` (0, 0), ``NPDR`` (1, 3), ``Mild`` (1, 1)); the scorer asks it
+    whether a default scale's name and a model's name of the same grade number can mean the
+    same grade (:func:`drac_ssl.scoring._fallback_grade`)."""
+    return _severity(word)
+
+
 def severity_order(words: Sequence[str]) -> list[str] | None:
     """``words`` sorted from the mildest to the most severe when their names say it
     (:func:`_severity`: each word names grades of the ICDR scale, no two words the same or

@@ -162,14 +162,15 @@ user's, not the first try's."""
 
 def expected_collapse_clause(run_dir: str | os.PathLike[str]) -> str:
     """The clause the console adds to every collapse warning of the run folder ``run_dir``,
-    said only of a pretraining that was itself cut short
+    said of a standing first try's own pretraining, or of another run's pretraining that was
+    itself cut short
     (:func:`drac_ssl.trial_run.pretraining_cut_short`: its step cap left less than an epoch,
     or its epochs were typed or set far below its config file's, as the stage ran them):
 
     * :data:`EXPECTED_IN_FIRST_TRY` when the folder's run is a ``--first-try`` one
       (:func:`drac_ssl.trial_run.standing_first_try`: its ``config.yaml`` still holds what
       that option set) that left the pretraining's epochs and step cap as it set them, cut
-      or not by the rules below (a config of 3 epochs or a pool the cap does not cut still
+      or not by the rules above (a config of 3 epochs or a pool the cap does not cut still
       pretrains one epoch of a few steps);
     * :data:`EXPECTED_IN_TRIAL_RUN` for another run whose pretraining was cut short;
     * '' else: a full pretraining, even in a run whose fine-tuning alone was typed short or

@@ -136,6 +136,7 @@ from data_prep.validate import (
     own_grade_words,
     patient_column_guess,
     per_eye_columns_unread,
+    severity_range,
     stray_grades,
     zero_word_readings,
     zero_words_named,
@@ -435,12 +436,19 @@ def _fallback_grade(raw: str, model_names: Sequence[str], fallback: Sequence[str
     another grade, or the default scale reads the model's name of it as another (a bundle
     named ``proliferative, non-proliferative, none``: DRAC's ``Normal`` is grade 0 there, the
     model's grade 0 is PDR), so that the fallback never reads a cell as another grade than the
-    model's names would; (None, None) when the default scale does not read it either."""
+    model's names would; also (None, that grade) when the two names of that grade number name
+    ICDR grades that do not overlap (:func:`data_prep.validate.severity_range`: DRAC's
+    ``Normal``, grade 0, is no model's grade 0 named ``Mild``; a second read found ``Normal``
+    read as ``Mild`` with "nothing to do"); (None, None) when the default scale does not read it
+    either."""
     grade = grade_from_name(raw, fallback)
     if grade is None:
         return None, None
     if (grade_from_name(fallback[grade], model_names) not in (None, grade)
             or grade_from_name(model_names[grade], fallback) not in (None, grade)):
+        return None, grade
+    ours, theirs = severity_range(str(model_names[grade])), severity_range(str(fallback[grade]))
+    if ours is not None and theirs is not None and (ours[1] < theirs[0] or theirs[1] < ours[0]):
         return None, grade
     return grade, None
 

@@ -1127,8 +1127,10 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
                        peers: _Peers, said: Sequence[str] = ()) -> Path:
     """:func:`run_pipeline` in process 0 (the only one without torchrun)."""
     run_dir = resolve_run_dir(cfg)
-    # its earlier invocations' --first-try record (trial_run.py), read once for the whole run:
-    # the checks, config.yaml's comment and the collapse warning's words all ask it
+    # its earlier invocations' --first-try record (trial_run.py), read once here for the checks
+    # and config.yaml's comment; the collapse warnings' clause and report.md decide from the
+    # files on disk (collapse.expected_collapse_clause, trial_run.standing_first_try), as a stage
+    # run alone does
     earlier_first_try = first_try_record(run_dir)
     try:
         reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []), earlier_first_try)

@@ -254,3 +254,22 @@ def test_a_run_whose_names_are_not_read_is_said_so(
     assert f"warning: {said}" in capsys.readouterr().err
     # a bundle of the submission's K: no warning
     assert "class_names_warning" not in scoring.score(team, labels, grade_names=WORDS, run_given=True, n_boot=10)
+
+
+@pytest.mark.parametrize("model_names", [("Mild", "Severe", "Proliferative"), ("moderate", "severe", "PDR")])
+def test_drac_s_normal_is_never_read_as_a_model_s_mild_grade_0(tmp_path: Path, model_names: tuple[str, ...]) -> None:
+    """A second read of this session's change: against a model whose grade 0 is named Mild (or
+    moderate), DRAC's ``Normal`` (grade 0 on DRAC's scale) was read as that grade 0 with
+    "nothing to do"; the two names of one grade number now have to name overlapping ICDR grades
+    (validate.severity_range), else the word is an error that says the scales disagree."""
+    path = tmp_path / "L.csv"
+    path.write_text("image,grade\n1.png,Normal\n2.png,PDR\n", encoding="utf-8")
+    rows = scoring.read_grade_labels(path, model_names, names_known=True, image_column="image",
+                                     grade_column="grade")
+    assert rows.grades == [None, 2]
+    (refused,) = [p for p in rows.problems if p.severity == "error"]
+    assert "'Normal'" in refused.what and "disagree on that grade" in refused.what
+    # a model whose grade 0 is a grade-0 name still reads Normal by DRAC's names
+    rows = scoring.read_grade_labels(path, ("none", "non-proliferative", "proliferative"), names_known=True,
+                                     image_column="image", grade_column="grade")
+    assert rows.grades == [0, 2] and not [p for p in rows.problems if p.severity == "error"]
