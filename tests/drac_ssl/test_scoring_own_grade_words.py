@@ -202,9 +202,14 @@ def test_names_in_the_reverse_order_of_a_named_scale_turn_the_fallback_off(tmp_p
         "against the ICDR scale's order: its grade 0 'severe' is grade 3 (Severe) there, its grade 1 "
         "'moderate' grade 2 (Moderate))"), errors[0].what
     assert not any("written in the DRAC scale's names" in p.what for p in rows.problems)
-    # names in the scale's own order keep the fallback: the same words read
+    # names in the scale's own order keep the fallback, but only where the two names of a grade
+    # number name overlapping ICDR grades (8f501df, a second read): DRAC's NPDR (ICDR 1..3) is read
+    # as the model's 'moderate' (2); Normal (0) is no 'mild' (1) and PDR (4) no 'severe' (3)
     ordered = scoring.read_grade_labels(labels, reverse[::-1], names_known=True)
-    assert ordered.grades == [0, 1, 2, 0] and not [p for p in ordered.problems if p.severity == "error"]
+    assert ordered.grades == [None, 1, None, 0]
+    refused = [p for p in ordered.problems if p.severity == "error"]
+    assert [p.path for p in refused] == [f"{labels}:{line}" for line in (2, 4)]
+    assert all("disagree on that grade" in p.what for p in refused), [p.what for p in refused]
 
 
 def submission_csv(path: Path, cases: list[str], k: int) -> Path:
