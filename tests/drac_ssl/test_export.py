@@ -1791,6 +1791,17 @@ def test_the_model_card_describes_the_protocol_in_words_not_metrics_json_fields(
     assert "Out-of-fold predictions of every labelled image" in older and "qwk_ci95_note" not in older
 
 
+def _bundle_named(exported_run: Path, copy: Path, names: list[str]) -> Path:
+    """A run folder ``copy`` holding a copy of ``exported_run``'s bundle whose grades are named
+    ``names`` (its metadata's ``class_names``): a bundle of a user's own grade words."""
+    shutil.copytree(exported_run / "bundle", copy / "bundle")
+    meta_path = copy / "bundle" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["class_names"] = names
+    meta_path.write_text(json.dumps(meta))
+    return copy
+
+
 def test_the_notes_file_names_the_grades_in_the_bundles_own_words(
         exported_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A trial user (an OCTA researcher, grades none / non-proliferative / proliferative) found
@@ -1798,12 +1809,7 @@ def test_the_notes_file_names_the_grades_in_the_bundles_own_words(
     The notes file's grade_name gives each row's class in the bundle's names; the submission
     keeps DRAC's columns, numbers only."""
     own = ["none", "non-proliferative", "proliferative"]
-    copy = tmp_path / "run"
-    shutil.copytree(exported_run / "bundle", copy / "bundle")
-    meta_path = copy / "bundle" / "metadata.json"
-    meta = json.loads(meta_path.read_text())
-    meta["class_names"] = own
-    meta_path.write_text(json.dumps(meta))
+    copy = _bundle_named(exported_run, tmp_path / "run", own)
     assert list(export.load_bundle(copy).grade_names) == own
     out = tmp_path / "grades.csv"
     capsys.readouterr()
@@ -1836,12 +1842,7 @@ def test_a_legend_line_names_a_bundles_own_grades_even_without_a_notes_file(
     # a name with a comma: "; " between entries, so "0 a, b, 1 c" is not read as three grades
     assert export.grade_legend_line(["a, b", "c"]) == "grades: 0 a, b; 1 c"
     own = ["none", "non-proliferative", "proliferative"]
-    copy = tmp_path / "run"
-    shutil.copytree(exported_run / "bundle", copy / "bundle")
-    meta_path = copy / "bundle" / "metadata.json"
-    meta = json.loads(meta_path.read_text())
-    meta["class_names"] = own
-    meta_path.write_text(json.dumps(meta))
+    copy = _bundle_named(exported_run, tmp_path / "run", own)
     # a clean batch: no grade notes (the tiny model's failed calibration notes every row)
     monkeypatch.setattr(export, "_grade_notes", lambda bundle, probs, classes: [""] * len(classes))
     folder = tmp_path / "clean"

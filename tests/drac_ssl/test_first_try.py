@@ -188,11 +188,12 @@ def test_help_says_what_it_sets_what_it_checks_and_that_its_figures_mean_nothing
 
 
 def _photographs(folder: Path, n: int = 20) -> Path:
-    """A plain folder of ``n`` colour photographs (160 px) and its label CSV, ICDR grades 0..4."""
+    """A plain folder of ``n`` colour photographs (160 px) and its label CSV, ICDR grades 0..4
+    in turn (18 photographs: 4, 4, 4, 3 and 3 a grade); the folder and its parents made here."""
     import cv2
     import numpy as np
 
-    folder.mkdir()
+    folder.mkdir(parents=True)
     rows = []
     for i in range(n):
         image = np.random.default_rng(i).integers(0, 255, (160, 160, 3), dtype=np.uint8)

@@ -13,28 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_first_try import _photographs
 
 from drac_ssl import config, preflight, runtime, train
 from drac_ssl.commands import train_overrides, train_parser, train_preset
 from drac_ssl.trial_run import FIRST_TRY_OPTION, first_try_settings
 
 CONFIGS = train.PACKAGE_CONFIGS
-
-
-def _photographs(folder: Path, n: int) -> Path:
-    """A plain folder of ``n`` colour photographs (160 px) and its label CSV, ICDR grades 0..4
-    in turn (18 photographs: 4, 4, 4, 3 and 3 a grade, too few for fundus.yaml's 5 folds)."""
-    import cv2
-    import numpy as np
-
-    folder.mkdir(parents=True)
-    rows = []
-    for i in range(n):
-        image = np.random.default_rng(i).integers(0, 255, (160, 160, 3), dtype=np.uint8)
-        cv2.imwrite(str(folder / f"eye_{i:03d}.png"), image)
-        rows.append(f"eye_{i:03d}.png,{i % 5}")
-    (folder / "labels.csv").write_text("image name,DR grade\n" + "\n".join(rows) + "\n")
-    return folder
 
 
 def _first_try(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> int:
