@@ -1074,10 +1074,13 @@ UNGRADABLE_WORD_WAY = ("write NA in its grade cell, or rerun with --ungradable l
 ``data.ungradable=leave_out``."""
 
 
-def _severity(word: str) -> tuple[int, int] | None:
-    """The ICDR grades (lowest, highest) the word names (:data:`GRADE_NAME_ALIASES`): ``none``
-    (:data:`GRADE_ZERO_WORDS`) and ``Normal`` 0, ``Severe`` 3, DRAC's ``NPDR`` and the bare
-    ``non-proliferative`` 1..3, ``proliferative`` 4; None for a word of no known scale."""
+def severity_range(word: str) -> tuple[int, int] | None:
+    """The ICDR grades (lowest, highest) a grade name names (:data:`GRADE_NAME_ALIASES`):
+    ``none`` (:data:`GRADE_ZERO_WORDS`) and ``Normal`` (0, 0), ``Mild`` (1, 1), ``Severe``
+    (3, 3), DRAC's ``NPDR`` and the bare ``non-proliferative`` (1, 3), ``proliferative`` (4, 4);
+    None for a word of no known scale. :func:`severity_order` ranks words by it, and the scorer
+    asks it whether a default scale's name and a model's name of the same grade number can mean
+    the same grade (:func:`drac_ssl.scoring._fallback_grade`)."""
     if _name_key(word) in GRADE_ZERO_WORDS:
         return 0, 0
     if (g := grade_from_name(word, GRADE_SCALES["icdr"])) is not None:
@@ -1087,22 +1090,14 @@ def _severity(word: str) -> tuple[int, int] | None:
     return on_icdr[g] if g is not None else None
 
 
-def severity_range(word: str) -> tuple[int, int] | None:
-    """The ICDR grades (lowest, highest) a grade name names, None for a word of no known scale
-    (:func:`_severity`: ``Normal`` (0, 0), ``NPDR`` (1, 3), ``Mild`` (1, 1)); the scorer asks it
-    whether a default scale's name and a model's name of the same grade number can mean the
-    same grade (:func:`drac_ssl.scoring._fallback_grade`)."""
-    return _severity(word)
-
-
 def severity_order(words: Sequence[str]) -> list[str] | None:
     """``words`` sorted from the mildest to the most severe when their names say it
-    (:func:`_severity`: each word names grades of the ICDR scale, no two words the same or
+    (:func:`severity_range`: each word names grades of the ICDR scale, no two words the same or
     overlapping ones), else None (a word of no known scale, or ``non-proliferative`` beside
     ``mild``)."""
     ranked: list[tuple[tuple[int, int], str]] = []
     for word in words:
-        if (grades := _severity(word)) is None:
+        if (grades := severity_range(word)) is None:
             return None
         ranked.append((grades, word))
     ranked.sort(key=lambda item: item[0])
