@@ -175,7 +175,7 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
         problem = error(source, f"only {FOLD_UNITS[unit].count(units)} for {n_folds} folds", fix)
         raise IngestError(problem.line, [problem])
-    per_grade = _units_per_grade(y, patients)
+    per_grade = units_per_grade(y, patients)
     folds, caught = _split(y, n_folds, seed, patients)
     caveats: list[Problem] = []
     rare = {g: n for g, n in enumerate(per_grade) if 0 < n < n_folds}
@@ -193,9 +193,16 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     return folds, caveats
 
 
-def _units_per_grade(y: np.ndarray, patients: Sequence[str] | None) -> list[int]:
-    """The units the folds spread, per grade 0..max: patients (each counted in every grade its
-    images have), or images when the folds are not grouped (``patients`` None)."""
+def units_per_grade(grades: Sequence[int] | np.ndarray, patients: Sequence[str] | None) -> list[int]:
+    """The units the folds spread, per grade 0..max of ``grades`` (one per training image):
+    patients (``patients``: one id per image, a patient counted in every grade its images have),
+    or images when the folds are not grouped (``patients`` None); [] without images. The
+    ingest's folds and notes count here, and so does the preflight of ``python -m
+    drac_ssl.train``, from the label CSV for a new ingest and from an existing ingest's manifest
+    (its patient column, :func:`manifest_units`) for the full run after a first try."""
+    y = np.asarray(grades, dtype=np.int64)
+    if len(y) == 0:
+        return []
     if patients is None:
         return np.bincount(y).tolist()
     return [len({p for p, g in zip(patients, y, strict=True) if g == grade})
@@ -398,7 +405,7 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     if not without or len(y) == 0:
         return FoldGaps(without, [], (), False, unit=unit)
     groups = len(set(patients)) if patients is not None else len(y)
-    per_grade = _units_per_grade(y, patients)
+    per_grade = units_per_grade(y, patients)
     left_out = [g for g in without if per_grade[g] >= n_folds]
     redo_helps = bool(left_out) and groups >= n_folds and _fills(y, n_folds, seed, patients, per_grade)
     found: tuple[int | None, int | None] = (None, None)

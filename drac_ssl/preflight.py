@@ -992,9 +992,10 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
 
 
 def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, dict[int, int]],
-                                              int, int, int]:
-    """(rows, labelled per grade, labelled per fold and grade, distinct patients, test rows,
-    data.unlabelled rows) of a manifest."""
+                                              list[tuple[int, int, str, str]], int, int]:
+    """(rows, labelled per grade, labelled per fold and grade, the labelled rows as (grade,
+    fold, patient: '' for none, image id) in file order, test rows, data.unlabelled rows) of a
+    manifest."""
     rows = read_manifest(path, ("id", "grade", "split", "fold"))  # patient: optional
     grades: dict[int, int] = {}
     folds: dict[int, dict[int, int]] = {}
@@ -1003,15 +1004,29 @@ def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, di
         grades[grade] = grades.get(grade, 0) + 1
         per_grade = folds.setdefault(fold, {})
         per_grade[grade] = per_grade.get(grade, 0) + 1
-    patients = {row.get("patient") or row["id"] for row in labelled_rows(rows)}
-    return (len(rows), grades, folds, len(patients), sum(r["split"] == "test" for r in rows),
+    train = [(r["grade"], r["fold"], (r.get("patient") or "").strip(), r["id"]) for r in labelled_rows(rows)]
+    return (len(rows), grades, folds, train, sum(r["split"] == "test" for r in rows),
             sum(r["split"] == "unlabelled" for r in rows))
+
+
+def _patient_counts(grades: list[int], patients: list[str],
+                    counts: dict[int, int]) -> tuple[dict[int, int], int]:
+    """(patients per grade of ``counts``' grades, distinct patients) of the labelled training
+    images, one grade and one patient id (an image without a patient: its image id) each: a
+    patient is counted in every grade its images have (:func:`data_prep.folds.units_per_grade`,
+    the ingest's own count). The fold check of a new ingest counts here both from the label
+    CSV (:func:`_facts_from_layout`) and from an existing ingest's manifest
+    (:func:`_facts_from_ingest`: the full run after a first try, :func:`new_run_problems`)."""
+    from data_prep.folds import units_per_grade
+
+    per_grade = units_per_grade(grades, patients)
+    return ({g: per_grade[g] if g < len(per_grade) else 0 for g in counts}, len(set(patients)))
 
 
 def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts | None:
     manifest = data_dir / "manifest.csv"
     try:
-        n, grades, folds, _, n_test, n_pool = _labels_from_manifest(manifest)
+        n, grades, folds, train, n_test, n_pool = _labels_from_manifest(manifest)
     except (OSError, ValueError, csv.Error) as exc:
         c.error("", f"{manifest}: the ingest output cannot be read ({exc})",
                 "add ingest to run.stages to redo it")
@@ -1046,6 +1061,7 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
             left_out[grade] = left_out.get(grade, 0) + 1
     modality = summary.get("modality")
     fundus = isinstance(modality, dict) and modality.get("value") == "fundus"
+    patients_per_grade, n_patients, patients_from = _ingest_patients(train, summary, counts, manifest)
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test,
                      fundus_why=(f"the ingest found colour fundus photographs "
                                  f"({data_dir / 'ingest_summary.json'}: modality fundus)" if fundus else ""),
@@ -1055,7 +1071,32 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
                                       if (source := str((summary.get("grades") or {}).get("source") or ""))
                                       .startswith("inferred") else ""),
                      channels_why=f"the cache in {data_dir / 'cache'}",
-                     fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""))
+                     fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""),
+                     patients_per_grade=patients_per_grade, n_patients=n_patients,
+                     patients_from=patients_from)
+
+
+def _ingest_patients(train: list[tuple[int, int, str, str]], summary: dict[str, Any],
+                     counts: dict[int, int], manifest: Path
+                     ) -> tuple[dict[int, int] | None, int | None, str]:
+    """(patients per grade, distinct patients, where they come from in words) of an existing
+    ingest's labelled rows ``train`` (:func:`_labels_from_manifest`'s) and its ``summary``:
+    grouped as the ingest grouped its folds (:func:`data_prep.folds.manifest_units`: a row
+    naming a patient, or the summary's ``data.patient_column``), counted as a new ingest's
+    check counts them (:func:`_patient_counts`); (None, None, '') when the folds were per
+    image. The patients, not near-twin groups (``fold_group``): a new ingest's check cannot
+    know the twins before decoding either."""
+    from data_prep.folds import manifest_units, summary_grouped
+
+    patients, _ = manifest_units(train, summary_grouped(summary))
+    if patients is None:
+        return None, None, ""
+    per_grade, n_patients = _patient_counts([grade for grade, _, _, _ in train], patients, counts)
+    said, settings = summary.get("patients"), summary.get("config")
+    column = settings.get("patient_column") if isinstance(settings, dict) else ""
+    source = said.get("source") if isinstance(said, dict) else ""  # the layout's column, EyePACS' ids
+    words = f"data.patient_column={column}" if column else str(source or f"the patient column of {manifest}")
+    return per_grade, n_patients, words
 
 
 def _on_the_fallback_scale(problem: Any) -> bool:
@@ -1373,13 +1414,10 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         patients_from = (f"the {LAYOUT_NAMES.get(layout.treated_as, layout.treated_as)} layout's "
                          f"column {layout.patient_column}" if layout.patient_column
                          else "the EyePACS image names <patient>_left / _right")
-    if patients_from:
-        by_grade: dict[int, set[str]] = {}
-        for e in labelled:
-            assert e.label is not None and e.label.grade is not None
-            by_grade.setdefault(e.label.grade, set()).add(e.label.patient or e.image_id)
-        patients_per_grade = {g: len(by_grade.get(g, ())) for g in counts}
-        n_patients = len({(e.label.patient if e.label else "") or e.image_id for e in labelled})
+    if patients_from:  # an image without a patient is its own, as in the ingest's folds
+        patients_per_grade, n_patients = _patient_counts(
+            [e.label.grade for e in labelled if e.label is not None and e.label.grade is not None],
+            [(e.label.patient if e.label else "") or e.image_id for e in labelled], counts)
     grade_rows: dict[int, list[tuple[str, int]]] = {}
     if layout.labels_csv is not None and layout.npz is None:  # the rows a fix can name
         for e in labelled:

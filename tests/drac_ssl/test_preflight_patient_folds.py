@@ -1,0 +1,110 @@
+"""The full run's fold check after a first try on patient-grouped data
+(:func:`drac_ssl.preflight.new_run_problems`, from the first try's manifest): it counts patients
+per grade as the fresh run's check counts them from the label CSV, so the fold count it offers
+is one the full run accepts. A trial user on a DeepDRiD tree (7 patients x 2 eyes x 2
+photographs) was told ``data.n_folds=4`` (images counted), and the full run refused that at once
+(``grade 0 has only 2 patients ... fix: data.n_folds=2``). The manifests are written here as the
+ingest writes them, without images: no ingest, no training."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from drac_ssl.config import load_config
+from drac_ssl.manifest import MANIFEST_COLUMNS
+from drac_ssl.preflight import Finding, new_run_problems
+
+ICDR = "data.grades=[No DR, Mild, Moderate, Severe, PDR]"
+
+# 6 patients x 4 photographs (two per eye), each patient's grades: by image every grade has 4
+# or more (the image count's fix: data.n_folds=4), by patient grades 0, 1 and 4 have 2
+PATIENT_GRADES = {"1": [0, 0, 1, 1], "2": [0, 0, 1, 1], "3": [2, 2, 3, 3], "4": [2, 2, 3, 3],
+                  "5": [4, 4, 4, 4], "6": [4, 4, 2, 3]}
+
+
+def _ingested(run_dir: Path, patients: dict[str, list[int]], *, named: bool = True,
+              patient_column: str = "") -> Path:
+    """``run_dir/data/manifest.csv`` and ``ingest_summary.json`` of a DeepDRiD-like ingest of
+    ``patients`` (patient -> its images' grades), in 2 folds by patient; ``named``: the
+    manifest's patient column is filled (else empty: per-image folds, unless the summary
+    records ``patient_column``). Returns ``run_dir``."""
+    data = run_dir / "data"
+    data.mkdir(parents=True)
+    rows = []
+    for number, (patient, grades) in enumerate(patients.items()):
+        for shot, grade in enumerate(grades):
+            image = f"{patient}_{'lr'[shot // 2]}{shot % 2 + 1}.jpg"
+            rows.append({"id": image, "path": f"Images/{patient}/{image}", "grade": grade, "split": "train",
+                         "fold": number % 2, "patient": patient if named else "", "sha256": "0" * 64,
+                         "orig_width": 224, "orig_height": 224, "orig_mode": "RGB",
+                         "cache_index": len(rows), "origin": "train"})
+    with open(data / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, [*MANIFEST_COLUMNS, "origin"])
+        writer.writeheader()
+        writer.writerows(rows)
+    grouped = named or bool(patient_column)
+    summary = {"root": "/data/regular-fundus-training",
+               "grades": {"names": ["No DR", "Mild", "Moderate", "Severe", "PDR"], "source": "given"},
+               "patients": {"grouped": grouped,
+                            "source": ("the DeepDRiD layout's column 'patient_id'" if named and not patient_column
+                                       else f"column {patient_column!r}" if patient_column else None),
+                            "column": patient_column or ("patient_id" if named else None),
+                            "n_patients": len(patients) if grouped else None, "n_images": len(rows)},
+               "config": {"patient_column": patient_column, "n_folds": 2, "fold_seed": 0}}
+    (data / "ingest_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return run_dir
+
+
+def _fold_problem(run_dir: Path, *overrides: str) -> Finding:
+    """The one ``data.n_folds`` error a full run (every stage, its own ingest) of the fundus
+    recipe would meet on the data ingested in ``run_dir``."""
+    cfg = load_config("fundus", ["data.root=/data/regular-fundus-training", ICDR, *overrides])
+    (problem,) = [f for f in new_run_problems(cfg, run_dir) if f.setting == "data.n_folds"]
+    return problem
+
+
+def test_the_full_run_after_a_first_try_counts_patients_per_grade(tmp_path: Path) -> None:
+    """F1: the grades' patients, not their images, and the fold count the full run accepts."""
+    problem = _fold_problem(_ingested(tmp_path / "ft", PATIENT_GRADES), "data.n_folds=5")
+    assert problem.what.startswith("grade 0 (No DR) has only 2 patients, grade 1 (Mild) only 2, grade 2 "
+                                   "(Moderate) only 3, grade 3 (Severe) only 3 and grade 4 (PDR) only 2 in "
+                                   f"the ingest in {tmp_path / 'ft' / 'data'}; stratified 5-fold"), problem.what
+    assert problem.fix.startswith("data.n_folds=2, or add labelled grade 0 (No DR), "), problem.fix
+    assert "images of more patients (at least 5 of each for 5 folds)" in problem.fix
+    # the fold count offered is accepted: 2 folds, every grade of 2 patients or more
+    cfg = load_config("fundus", ["data.root=/data/regular-fundus-training", ICDR, "data.n_folds=2"])
+    assert [f for f in new_run_problems(cfg, tmp_path / "ft") if f.setting == "data.n_folds"] == []
+
+
+def test_per_image_folds_are_still_judged_by_image(tmp_path: Path) -> None:
+    """The same images with no patient named (folds per image): images count, as before."""
+    problem = _fold_problem(_ingested(tmp_path / "plain", PATIENT_GRADES, named=False), "data.n_folds=5")
+    assert problem.what.startswith("grade 0 (No DR) has only 4 labelled images and grade 1 (Mild) only 4 in"), \
+        problem.what
+    assert problem.fix.startswith("data.n_folds=4, or "), problem.fix
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_a_patient_column_with_empty_cells_counts_each_such_image_as_its_own_patient(
+        tmp_path: Path, named: bool) -> None:
+    """data.patient_column recorded by the ingest groups the folds even where no cell named a
+    patient (data_prep.folds.manifest_units): each image is then its own patient, as in the
+    ingest's folds, and the check says where the patients come from."""
+    problem = _fold_problem(_ingested(tmp_path / "col", PATIENT_GRADES, named=named, patient_column="subject"),
+                            "data.n_folds=5")
+    assert problem.what.startswith("grade 0 (No DR) has only "
+                                   + ("2 patients" if named else "4 patients")), problem.what
+    assert problem.fix.startswith(f"data.n_folds={2 if named else 4}, or "), problem.fix
+
+
+def test_fewer_patients_than_folds_is_said_of_the_patients(tmp_path: Path) -> None:
+    """6 patients cannot fill 7 folds (28 images could): the patients' own error and fix."""
+    problem = _fold_problem(_ingested(tmp_path / "ft", PATIENT_GRADES), "data.n_folds=7")
+    assert problem.what == (f"the ingest in {tmp_path / 'ft' / 'data'} has 6 patients (the DeepDRiD layout's "
+                            "column 'patient_id'); no patient may be in two folds, so there are at most 6 folds")
+    assert problem.fix == "data.n_folds=6"
+
