@@ -90,6 +90,16 @@ SKLEARN_FEW_MEMBERS = "least populated class in y has only"
 """scikit-learn's warning for a class smaller than n_splits, replaced by :func:`rare_grade`."""
 
 
+def single_image_minimum(n_folds: int, each: str = "") -> str:
+    """How many images a grade of one image needs, in the ingest's flags: ``at least 5 for 5
+    folds, 2 for --folds 2``; ``at least 2 for 2 folds`` alone when ``n_folds`` is 2 (the second
+    clause would repeat the first). ``each``: said after each count (``' of each'``, for several
+    grades). No fold count helps such a grade (one image is in one fold), so the fewest that
+    cross-validation can use, 2, is offered beside the folds asked for."""
+    fewer = f", 2{each} for --folds 2" if n_folds > 2 else ""
+    return f"at least {n_folds}{each} for {n_folds} folds{fewer}"
+
+
 def rare_grade(grade: int, grade_names: Sequence[str], n: int, unit: str, n_folds: int,
                fewest: int, *, without: int | None = None, where: str = "",
                rows: Sequence[tuple[str, int]] = (), labels: str = "") -> tuple[str, str]:
@@ -133,7 +143,7 @@ def rare_grade_parts(grade: int, grade_names: Sequence[str], n: int, unit: str, 
             f"cross-validation needs at least {k} of every grade ({folds} without any {said} image)")
     more = FOLD_UNITS[unit].more
     if n < 2:  # fewer folds cannot help: one image is in one fold, and there are 2 or more
-        add = f"add labelled {said} {more} (at least {k} for {k} folds, 2 for --folds 2)"
+        add = f"add labelled {said} {more} ({single_image_minimum(k)})"
         merge = merge_fix(grade, grade_names, rows, labels, None if unit != "labelled image" else n)
         return what, None, f"{add}, or {merge}" if merge else add
     return what, fewest if fewest >= 2 else n, f"add labelled {said} {more} (at least {k} for {k} folds)"

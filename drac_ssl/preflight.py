@@ -1832,7 +1832,7 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
     each, or merges one at a time, the first said in full (each merge renumbers the grades and
     names those left, so two merges said side by side would name different scales, each wrong
     once the other is made; the check says the next merge on the renumbered labels)."""
-    from data_prep.folds import FOLD_UNITS, rare_grade_parts
+    from data_prep.folds import FOLD_UNITS, rare_grade_parts, single_image_minimum
     from data_prep.grades import grade_label, merge_fix
     from data_prep.problems import as_config_keys
 
@@ -1858,7 +1858,7 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
         merge = merge_fix(first, facts.grade_names, facts.grade_rows.get(first, []), facts.labels_name,
                           None if unit != "labelled image" else 1)
         fix.append(f"add labelled {config_module.in_words([labels[g] for g in single], 'and')} "
-                   f"{FOLD_UNITS[unit].more} (at least {k} of each for {k} folds, 2 of each for --folds 2)"
+                   f"{FOLD_UNITS[unit].more} ({single_image_minimum(k, ' of each')})"
                    + (f", or merge each into a neighbouring grade, one at a time (a merge renumbers the grades: "
                       f"this check then says the next on the renumbered labels), the first: {merge}" if merge else ""))
     if len(parts) == 1:

@@ -108,3 +108,14 @@ def test_fewer_patients_than_folds_is_said_of_the_patients(tmp_path: Path) -> No
                             "column 'patient_id'); no patient may be in two folds, so there are at most 6 folds")
     assert problem.fix == "data.n_folds=6"
 
+
+def test_grades_of_one_image_in_two_folds_need_no_second_clause(tmp_path: Path) -> None:
+    """F5: ``(at least 2 for 2 folds, 2 for --folds 2)`` said the same count twice; with 2 folds
+    the fix says it once (several grades: ``of each``)."""
+    patients = {"1": [0, 0], "2": [0, 2], "3": [2, 2], "4": [1], "5": [3], "6": [4, 4], "7": [4]}
+    problem = _fold_problem(_ingested(tmp_path / "ft", patients), "data.n_folds=2")
+    assert ("grade 1 (Mild) and grade 3 (Severe) images of more patients (at least 2 of each for 2 folds)"
+            in problem.fix), problem.fix
+    assert "for data.n_folds=2" not in problem.fix and "for --folds 2" not in problem.fix
+    problem = _fold_problem(tmp_path / "ft", "data.n_folds=3")
+    assert "(at least 3 of each for 3 folds, 2 of each for data.n_folds=2)" in problem.fix, problem.fix
