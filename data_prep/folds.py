@@ -22,10 +22,10 @@ report and the preflight.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -426,8 +426,9 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     return FoldGaps(without, left_out, fixes, redo_helps, tuple(int(n) for n in per_grade), found, unit)
 
 
-def _summary_config(summary: object) -> dict:
-    """The ``config`` an ``ingest_summary.json`` (read as ``summary``) records; {} without one."""
+def summary_config(summary: object) -> dict:
+    """The ``config`` an ``ingest_summary.json`` (read as ``summary``) records (the ingest's
+    settings: ``patient_column``, ``n_folds``, ``fold_seed`` ...); {} without one."""
     config = summary.get("config") if isinstance(summary, dict) else None
     return config if isinstance(config, dict) else {}
 
@@ -435,8 +436,25 @@ def _summary_config(summary: object) -> dict:
 def summary_fold_seed(summary: object) -> int:
     """The fold seed an ``ingest_summary.json`` (read as ``summary``) records (its ``config``'s
     ``fold_seed``); 0, the default, for a summary without it."""
-    seed = _summary_config(summary).get("fold_seed")
+    seed = summary_config(summary).get("fold_seed")
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
+
+
+def patient_unit(patient: str | None, image_id: str) -> str:
+    """The patient an image's folds keep it with: its ``patient`` (from ``data.patient_column``
+    or the patients a layout names), and an image without one (None or '') its own patient,
+    under its ``image_id``. The ingest's folds (``data_prep.ingest``), their summary, a
+    manifest's units (:func:`manifest_units`) and the preflight's patient counts
+    (``drac_ssl.preflight``) all name patients here, so they count the same patients."""
+    return patient or image_id
+
+
+def fold_row(row: Mapping[str, Any]) -> tuple[int, int, str, str]:
+    """A labelled training row of a manifest (``drac_ssl.manifest.read_manifest``'s, with an
+    ``id``, a ``grade``, a ``fold`` >= 0 as an int or its digits, an optional ``patient``) as
+    :func:`manifest_units` and :func:`manifest_fold_gaps` take it: (grade, fold, patient: ''
+    for none, image id)."""
+    return row["grade"], int(row["fold"]), (row.get("patient") or "").strip(), row["id"]
 
 
 def manifest_units(rows: Sequence[tuple[int, int, str, str]], grouped: bool = False,
@@ -458,7 +476,7 @@ def manifest_units(rows: Sequence[tuple[int, int, str, str]], grouped: bool = Fa
     Raises:
         ValueError: ``fold_groups`` and ``rows`` differ in length."""
     grouped = grouped or any(p for _, _, p, _ in rows)
-    patients = [p or image_id for _, _, p, image_id in rows] if grouped else None
+    patients = [patient_unit(p, image_id) for _, _, p, image_id in rows] if grouped else None
     if fold_groups is None or not any(fold_groups):
         return patients, "patient"
     if len(fold_groups) != len(rows):
@@ -504,7 +522,7 @@ def summary_grouped(summary: object) -> bool:
     """Whether an ``ingest_summary.json`` (read as ``summary``) records a ``data.patient_column``
     (its ``config``'s ``patient_column``): the ingest then grouped its folds by patient, an
     image without one alone, even when no cell named a patient."""
-    return bool(_summary_config(summary).get("patient_column"))
+    return bool(summary_config(summary).get("patient_column"))
 
 
 def summary_twins_grouped(summary: object) -> bool:

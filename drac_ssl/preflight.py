@@ -995,16 +995,17 @@ def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, di
                                               list[tuple[int, int, str, str]], int, int]:
     """(rows, labelled per grade, labelled per fold and grade, the labelled rows as (grade,
     fold, patient: '' for none, image id) in file order, test rows, data.unlabelled rows) of a
-    manifest."""
+    manifest (:func:`data_prep.folds.fold_row`)."""
+    from data_prep.folds import fold_row
+
     rows = read_manifest(path, ("id", "grade", "split", "fold"))  # patient: optional
     grades: dict[int, int] = {}
     folds: dict[int, dict[int, int]] = {}
-    for row in labelled_rows(rows):
-        grade, fold = row["grade"], row["fold"]
+    train = [fold_row(row) for row in labelled_rows(rows)]
+    for grade, fold, _, _ in train:
         grades[grade] = grades.get(grade, 0) + 1
         per_grade = folds.setdefault(fold, {})
         per_grade[grade] = per_grade.get(grade, 0) + 1
-    train = [(r["grade"], r["fold"], (r.get("patient") or "").strip(), r["id"]) for r in labelled_rows(rows)]
     return (len(rows), grades, folds, train, sum(r["split"] == "test" for r in rows),
             sum(r["split"] == "unlabelled" for r in rows))
 
@@ -1012,11 +1013,14 @@ def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, di
 def _patient_counts(grades: list[int], patients: list[str],
                     counts: dict[int, int]) -> tuple[dict[int, int], int]:
     """(patients per grade of ``counts``' grades, distinct patients) of the labelled training
-    images, one grade and one patient id (an image without a patient: its image id) each: a
-    patient is counted in every grade its images have (:func:`data_prep.folds.units_per_grade`,
-    the ingest's own count). The fold check of a new ingest counts here both from the label
-    CSV (:func:`_facts_from_layout`) and from an existing ingest's manifest
-    (:func:`_facts_from_ingest`: the full run after a first try, :func:`new_run_problems`)."""
+    images, one grade and one patient each: ``patients`` as the folds keep them, an image
+    without a patient its own under its image id (:func:`data_prep.folds.patient_unit`, which
+    the callers' sources apply: :func:`data_prep.ingest.image_patients` for the label CSV,
+    :func:`data_prep.folds.manifest_units` for a manifest). A patient is counted in every grade
+    its images have (:func:`data_prep.folds.units_per_grade`, the ingest's own count). The fold
+    check of a new ingest counts here both from the label CSV (:func:`_facts_from_layout`) and
+    from an existing ingest's manifest (:func:`_facts_from_ingest`: the full run after a first
+    try, :func:`new_run_problems`)."""
     from data_prep.folds import units_per_grade
 
     per_grade = units_per_grade(grades, patients)
@@ -1086,14 +1090,14 @@ def _ingest_patients(train: list[tuple[int, int, str, str]], summary: dict[str, 
     check counts them (:func:`_patient_counts`); (None, None, '') when the folds were per
     image. The patients, not near-twin groups (``fold_group``): a new ingest's check cannot
     know the twins before decoding either."""
-    from data_prep.folds import manifest_units, summary_grouped
+    from data_prep.folds import manifest_units, summary_config, summary_grouped
 
     patients, _ = manifest_units(train, summary_grouped(summary))
     if patients is None:
         return None, None, ""
     per_grade, n_patients = _patient_counts([grade for grade, _, _, _ in train], patients, counts)
-    said, settings = summary.get("patients"), summary.get("config")
-    column = settings.get("patient_column") if isinstance(settings, dict) else ""
+    said = summary.get("patients")
+    column = summary_config(summary).get("patient_column")
     source = said.get("source") if isinstance(said, dict) else ""  # the layout's column, EyePACS' ids
     words = f"data.patient_column={column}" if column else str(source or f"the patient column of {manifest}")
     return per_grade, n_patients, words
@@ -1417,7 +1421,7 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
     if patients_from:  # an image without a patient is its own, as in the ingest's folds
         patients_per_grade, n_patients = _patient_counts(
             [e.label.grade for e in labelled if e.label is not None and e.label.grade is not None],
-            [(e.label.patient if e.label else "") or e.image_id for e in labelled], counts)
+            ingest.image_patients(labelled), counts)
     grade_rows: dict[int, list[tuple[str, int]]] = {}
     if layout.labels_csv is not None and layout.npz is None:  # the rows a fix can name
         for e in labelled:
@@ -1942,6 +1946,7 @@ def _ingest_fold_gaps(facts: DataFacts) -> FoldGaps | None:
     (``units_unknown``) when the summary says twins were kept together but the manifest has no
     ``fold_group`` (made before the column existed); None when the manifest cannot be read."""
     from data_prep.folds import (
+        fold_row,
         manifest_fold_gaps,
         summary_fold_seed,
         summary_grouped,
@@ -1958,7 +1963,7 @@ def _ingest_fold_gaps(facts: DataFacts) -> FoldGaps | None:
     except (OSError, ValueError):
         summary = {}  # its fold seed: the default
     labelled = labelled_rows(rows)
-    train = [(r["grade"], r["fold"], (r.get("patient") or "").strip(), r["id"]) for r in labelled]
+    train = [fold_row(r) for r in labelled]
     groups = [(r.get("fold_group") or "").strip() for r in labelled]  # data.near_duplicate_mse > 0
     return manifest_fold_gaps(train, summary_fold_seed(summary), facts.grade_names, summary_grouped(summary),
                               groups, summary_twins_grouped(summary))
