@@ -54,7 +54,6 @@ from data_prep.problems import counted, ingest_command
 from drac_ssl import config as config_module
 from drac_ssl.config import (
     FINETUNE_RANGES,
-    LAYOUT_NAMES,
     Config,
     ConfigError,
     FinetuneConfig,
@@ -1087,7 +1086,9 @@ def _ingest_patients(train: list[tuple[int, int, str, str]], summary: dict[str, 
     ingest's labelled rows ``train`` (:func:`_labels_from_manifest`'s) and its ``summary``:
     grouped as the ingest grouped its folds (:func:`data_prep.folds.manifest_units`: a row
     naming a patient, or the summary's ``data.patient_column``), counted as a new ingest's
-    check counts them (:func:`_patient_counts`); (None, None, '') when the folds were per
+    check counts them (:func:`_patient_counts`), said as a new ingest's check says them
+    (:func:`_patients_words`, from the summary's records; ``the patient column of
+    .../manifest.csv`` for a summary without them); (None, None, '') when the folds were per
     image. The patients, not near-twin groups (``fold_group``): a new ingest's check cannot
     know the twins before decoding either."""
     from data_prep.folds import manifest_units, summary_config, summary_grouped
@@ -1096,11 +1097,30 @@ def _ingest_patients(train: list[tuple[int, int, str, str]], summary: dict[str, 
     if patients is None:
         return None, None, ""
     per_grade, n_patients = _patient_counts([grade for grade, _, _, _ in train], patients, counts)
-    said = summary.get("patients")
-    column = summary_config(summary).get("patient_column")
-    source = said.get("source") if isinstance(said, dict) else ""  # the layout's column, EyePACS' ids
-    words = f"data.patient_column={column}" if column else str(source or f"the patient column of {manifest}")
+    setting = str(summary_config(summary).get("patient_column") or "")
+    said = summary.get("patients")  # how the ingest grouped: its column (None for EyePACS' ids)
+    if setting or (isinstance(said, dict) and said.get("grouped")):
+        owned = str(said.get("column") or "") if isinstance(said, dict) else ""
+        words = _patients_words(str(summary.get("layout") or ""), owned, setting)
+    else:  # a summary from before it recorded them (or none): the manifest's column named them
+        words = f"the patient column of {manifest}"
     return per_grade, n_patients, words
+
+
+def _patients_words(layout: str, owned_column: str, patient_column: str) -> str:
+    """Where the patients of patient-grouped folds come from, in words, as the fold check says
+    them (``... has 6 patients (WORDS); ...``) for a new ingest (:func:`_facts_from_layout`:
+    ``layout`` the layout the label CSV is read as, ``Layout.treated_as``) and for an existing
+    one alike (:func:`_ingest_patients`: its summary's ``layout``, ``patients.column`` and
+    ``config.patient_column``), so the note after a first try names them as its full run will:
+    ``data.patient_column=NAME`` when set (``patient_column``), else the column the layout owns
+    (``owned_column``: ``the DeepDRiD layout's column 'patient_id'``), else EyePACS's eye pairs
+    (``the EyePACS image names <patient>_left / _right``, :func:`data_prep.ingest.pair_eyes`)."""
+    if patient_column:
+        return f"data.patient_column={patient_column}"
+    if owned_column:
+        return f"the {config_module.layout_name(layout)} layout's column {owned_column!r}"
+    return "the EyePACS image names <patient>_left / _right"
 
 
 def _on_the_fallback_scale(problem: Any) -> bool:
@@ -1411,14 +1431,11 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         counts[e.label.grade] = counts.get(e.label.grade, 0) + 1
     patients_per_grade: dict[int, int] | None = None
     n_patients: int | None = None
-    patients_from = f"data.patient_column={d.patient_column}" if d.patient_column else ""
-    if not d.patient_column and ingest.own_patients(layout, d, labelled, "")[0]:
-        # as the ingest will: the patient column the layout owns (DeepDRiD's), or both eyes of
-        # a patient (EyePACS's <patient>_left / _right) share a fold
-        patients_from = (f"the {LAYOUT_NAMES.get(layout.treated_as, layout.treated_as)} layout's "
-                         f"column {layout.patient_column}" if layout.patient_column
-                         else "the EyePACS image names <patient>_left / _right")
-    if patients_from:  # an image without a patient is its own, as in the ingest's folds
+    patients_from = ""
+    # as the ingest will: data.patient_column, else the patient column the layout owns
+    # (DeepDRiD's), or both eyes of a patient (EyePACS's <patient>_left / _right) share a fold
+    if d.patient_column or ingest.own_patients(layout, d, labelled, "")[0]:
+        patients_from = _patients_words(layout.treated_as, layout.patient_column, d.patient_column)
         patients_per_grade, n_patients = _patient_counts(
             [e.label.grade for e in labelled if e.label is not None and e.label.grade is not None],
             ingest.image_patients(labelled), counts)

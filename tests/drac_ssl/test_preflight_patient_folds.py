@@ -47,7 +47,7 @@ def _ingested(run_dir: Path, patients: dict[str, list[int]], *, named: bool = Tr
         writer.writeheader()
         writer.writerows(rows)
     grouped = named or bool(patient_column)
-    summary = {"root": "/data/regular-fundus-training",
+    summary = {"root": "/data/regular-fundus-training", "layout": "deepdrid",
                "grades": {"names": ["No DR", "Mild", "Moderate", "Severe", "PDR"], "source": "given"},
                "patients": {"grouped": grouped,
                             "source": ("the DeepDRiD layout's column 'patient_id'" if named and not patient_column
