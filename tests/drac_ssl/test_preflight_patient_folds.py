@@ -3,20 +3,26 @@
 per grade as the fresh run's check counts them from the label CSV, so the fold count it offers
 is one the full run accepts. A trial user on a DeepDRiD tree (7 patients x 2 eyes x 2
 photographs) was told ``data.n_folds=4`` (images counted), and the full run refused that at once
-(``grade 0 has only 2 patients ... fix: data.n_folds=2``). The manifests are written here as the
-ingest writes them, without images: no ingest, no training."""
+(``grade 0 has only 2 patients ... fix: data.n_folds=2``). Most manifests are written here as the
+ingest writes them, without images; the check that the note after a first try says the full
+run's own line ingests tiny DeepDRiD and EyePACS trees for real (no training)."""
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
-from drac_ssl.config import load_config
+from data_prep import ingest
+from drac_ssl.config import DataConfig, load_config
 from drac_ssl.manifest import MANIFEST_COLUMNS
-from drac_ssl.preflight import Finding, new_run_problems
+from drac_ssl.preflight import Finding, check, new_run_problems, read_config
+from drac_ssl.train import DEFAULT_CONFIG
 
 ICDR = "data.grades=[No DR, Mild, Moderate, Severe, PDR]"
 
@@ -102,7 +108,7 @@ def test_a_patient_column_with_empty_cells_counts_each_such_image_as_its_own_pat
 
 
 def test_fewer_patients_than_folds_is_said_of_the_patients(tmp_path: Path) -> None:
-    """6 patients cannot fill 7 folds (28 images could): the patients' own error and fix."""
+    """6 patients cannot fill 7 folds (24 images could): the patients' own error and fix."""
     problem = _fold_problem(_ingested(tmp_path / "ft", PATIENT_GRADES), "data.n_folds=7")
     assert problem.what == (f"the ingest in {tmp_path / 'ft' / 'data'} has 6 patients (the DeepDRiD layout's "
                             "column 'patient_id'); no patient may be in two folds, so there are at most 6 folds")
@@ -119,3 +125,83 @@ def test_grades_of_one_image_in_two_folds_need_no_second_clause(tmp_path: Path) 
     assert "for data.n_folds=2" not in problem.fix and "for --folds 2" not in problem.fix
     problem = _fold_problem(tmp_path / "ft", "data.n_folds=3")
     assert "(at least 3 of each for 3 folds, 2 of each for data.n_folds=2)" in problem.fix, problem.fix
+
+
+def test_a_summary_without_patients_or_config_names_the_manifests_column(tmp_path: Path) -> None:
+    """An ingest summary from before it recorded how the folds were grouped (no ``patients``,
+    no ``config``): the manifest's patient column still groups the count, and the patients are
+    said to come from it, not from a layout the summary cannot name."""
+    run_dir = _ingested(tmp_path / "old", PATIENT_GRADES)
+    summary_path = run_dir / "data" / "ingest_summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    del summary["patients"], summary["config"]
+    summary_path.write_text(json.dumps(summary), encoding="utf-8")
+    problem = _fold_problem(run_dir, "data.n_folds=7")
+    manifest = run_dir / "data" / "manifest.csv"
+    assert problem.what == (f"the ingest in {run_dir / 'data'} has 6 patients (the patient column of "
+                            f"{manifest}); no patient may be in two folds, so there are at most 6 folds")
+    assert _fold_problem(run_dir, "data.n_folds=5").what.startswith("grade 0 (No DR) has only 2 patients")
+
+
+def _photograph(path: Path, seed: int) -> None:
+    """A 48 px colour JPEG at ``path`` (its folders made), noise the ingest decodes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), np.random.default_rng(seed).integers(0, 255, (48, 48, 3), dtype=np.uint8))
+
+
+def _deepdrid_tree(root: Path) -> tuple[Path, Path]:
+    """``root/regular-fundus-training`` as DeepDRiD ships it: 7 patients x 2 photographs per
+    eye, each eye's grade in its own column. Returns the data root and its label CSV."""
+    base = root / "regular-fundus-training"
+    rows = []
+    for patient in range(1, 8):
+        left, right = patient % 5, (patient + 2) % 5
+        for image_id in (f"{patient}_l1", f"{patient}_l2", f"{patient}_r1", f"{patient}_r2"):
+            _photograph(base / "Images" / str(patient) / f"{image_id}.jpg", len(rows))
+            eye = "_l" in image_id
+            rows.append(f"{patient},{image_id},regular-fundus-training\\Images\\{patient}\\{image_id}.jpg,"
+                        f"{left if eye else ''},{'' if eye else right},{max(left, right)},1")
+    csv_path = base / "regular-fundus-training.csv"
+    csv_path.write_text("patient_id,image_id,image_path,left_eye_DR_Level,right_eye_DR_Level,"
+                        "patient_DR_Level,Overall quality\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return base, csv_path
+
+
+def _eyepacs_tree(root: Path) -> tuple[Path, Path]:
+    """An EyePACS folder (``train/`` + ``trainLabels.csv``): both eyes of 7 patients, named
+    ``<patient>_left`` / ``_right``. Returns the data root and its label CSV."""
+    rows = []
+    for patient in range(10, 17):
+        for eye, grade in (("left", patient % 5), ("right", (patient + 1) % 5)):
+            _photograph(root / "train" / f"{patient}_{eye}.jpeg", len(rows))
+            rows.append(f"{patient}_{eye},{grade}")
+    (root / "trainLabels.csv").write_text("image,level\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return root, root / "trainLabels.csv"
+
+
+@pytest.mark.parametrize(("tree", "words"), [
+    (_deepdrid_tree, "the DeepDRiD layout's column 'patient_id'"),
+    (_eyepacs_tree, "the EyePACS image names <patient>_left / _right"),
+])
+def test_the_note_after_a_first_try_names_the_patients_as_its_full_run_does(
+        tmp_path: Path, tree: Callable[[Path], tuple[Path, Path]], words: str) -> None:
+    """Review F1: the fresh run's check named the patients in its own words and the note after
+    a first try (its ingest's manifest and summary) in the summary's, so the note predicted
+    another line than the full run gives (``column patient_id`` against ``column
+    'patient_id'``, ``(EyePACS image ids (<patient>_left / _right))`` in nested brackets). The
+    same tree, ingested for real (2 folds), and checked fresh: one line, but for its source."""
+    root, csv_path = tree(tmp_path / "tree")
+    settings = [f"data.root={root}", "data.n_folds=8", "data.grades=[icdr]", "pretrain.augment.recipe=fundus",
+                "pretrain.batch_size=8", "umm.batch_size=8"]
+    cfg, sources, parsed = read_config(DEFAULT_CONFIG, settings)
+    assert parsed == []
+    (fresh,) = [f for f in check(cfg, tmp_path / "runs" / "fresh", sources)
+                if f.severity == "error" and f.setting == "data.n_folds"]
+    run_dir = tmp_path / "runs" / "ft"
+    ingest.run(DataConfig(root=str(root), grades=["icdr"], n_folds=2, cache_sizes=[16], workers=1),
+               run_dir / "data", verbose=False)
+    (noted,) = [f for f in new_run_problems(cfg, run_dir, sources) if f.setting == "data.n_folds"]
+    said = f"has 7 patients ({words}); no patient may be in two folds, so there are at most 7 folds"
+    assert fresh.what == f"{csv_path} {said}", fresh.what
+    assert noted.what == f"the ingest in {run_dir / 'data'} {said}", noted.what
+    assert fresh.fix == noted.fix == "data.n_folds=7"
