@@ -91,10 +91,12 @@ SKLEARN_FEW_MEMBERS = "least populated class in y has only"
 
 
 def single_image_minimum(n_folds: int, each: str = "") -> str:
-    """How many images a grade of one image needs, in the ingest's flags: ``at least 5 for 5
+    """How many of the folds' units a grade of one unit needs, in the ingest's flags: images,
+    or patients (image groups) when the folds keep those whole: the unit the caller's fix
+    names (:data:`FOLD_UNITS`' ``more``: ``images of more patients``). ``at least 5 for 5
     folds, 2 for --folds 2``; ``at least 2 for 2 folds`` alone when ``n_folds`` is 2 (the second
     clause would repeat the first). ``each``: said after each count (``' of each'``, for several
-    grades). No fold count helps such a grade (one image is in one fold), so the fewest that
+    grades). No fold count helps such a grade (one unit is in one fold), so the fewest that
     cross-validation can use, 2, is offered beside the folds asked for."""
     fewer = f", 2{each} for --folds 2" if n_folds > 2 else ""
     return f"at least {n_folds}{each} for {n_folds} folds{fewer}"
@@ -209,8 +211,13 @@ def units_per_grade(grades: Sequence[int] | np.ndarray, patients: Sequence[str] 
     or images when the folds are not grouped (``patients`` None); [] without images. The
     ingest's folds and notes count here, and so does the preflight of ``python -m
     drac_ssl.train``, from the label CSV for a new ingest and from an existing ingest's manifest
-    (its patient column, :func:`manifest_units`) for the full run after a first try."""
+    (its patient column, :func:`manifest_units`) for the full run after a first try.
+
+    Raises:
+        ValueError: ``patients`` and ``grades`` differ in length."""
     y = np.asarray(grades, dtype=np.int64)
+    if patients is not None and len(patients) != len(y):
+        raise ValueError(f"units_per_grade: {len(y)} grades but {len(patients)} patients (one of each per image)")
     if len(y) == 0:
         return []
     if patients is None:

@@ -560,8 +560,12 @@ class DataFacts:
     # the ingest's note when it inferred the scale (data_prep.ingest.infer_icdr: a plain folder's
     # 0..4 grades of colour photographs read as ICDR's), in settings; "" for a scale given or a default
     grades_inferred: str = ""
-    patients_per_grade: dict[int, int] | None = None  # with data.patient_column or EyePACS eye pairs
-    n_patients: int | None = None
+    # labelled patients per grade (a patient in every grade its images have) when the folds are
+    # grouped by patient: data.patient_column, the column a layout owns (DeepDRiD's patient_id)
+    # or EyePACS eye pairs, counted from the label CSV, or for an existing ingest from its
+    # manifest's patient column (_ingest_patients); None: folds per image, grade_counts counts
+    patients_per_grade: dict[int, int] | None = None
+    n_patients: int | None = None  # distinct patients of those images (None as above)
     patients_from: str = ""  # where the patients come from, in words (the messages say it)
     cache_sizes: list[int] | None = None  # the cached sides (None: a generic dataset)
     native_size: int | None = None  # a generic dataset's image side
@@ -1019,7 +1023,10 @@ def _patient_counts(grades: list[int], patients: list[str],
     its images have (:func:`data_prep.folds.units_per_grade`, the ingest's own count). The fold
     check of a new ingest counts here both from the label CSV (:func:`_facts_from_layout`) and
     from an existing ingest's manifest (:func:`_facts_from_ingest`: the full run after a first
-    try, :func:`new_run_problems`)."""
+    try, :func:`new_run_problems`).
+
+    Raises:
+        ValueError: ``patients`` and ``grades`` differ in length."""
     from data_prep.folds import units_per_grade
 
     per_grade = units_per_grade(grades, patients)
