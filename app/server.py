@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -415,6 +416,23 @@ def _display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
 DISPLAY_JPEG_QUALITY = 95
 DISPLAY_FILES_KEPT = 512
 
+SERVED_NAME_BYTES = 16
+"""Random bytes (128 bits) in the name of every file or folder the app hands gradio to serve
+from a folder that all requests share: each page picture (:class:`_DisplayFiles`) and each
+batch's CSV folder (:func:`_batch_folder`). gradio serves any file under its cache by path
+(``/gradio_api/file=PATH``) to whoever may open the page (every logged-in user under
+``--auth-file``), so an unguessable name is what keeps one request's files from another user:
+a counter in the name (``00000003_image.jpg``, as the app wrote before) let a user who saw his
+own picture's path fetch everyone else's by changing the number. The uploads themselves lie
+in folders named by gradio's seeded SHA-256 of their bytes, as unguessable without the file."""
+
+
+def served_token() -> str:
+    """A fresh name part for a served file or folder: :data:`SERVED_NAME_BYTES` random bytes
+    from :mod:`secrets`, as lower-case hex (32 characters); never a counter, a time or a part
+    of the upload's own name (which may name a patient)."""
+    return secrets.token_hex(SERVED_NAME_BYTES)
+
 
 def _display_overlay(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     """The Grad-CAM overlay at the page's size: the image and the heatmap brought to
@@ -429,7 +447,10 @@ def _display_overlay(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
 
 class _DisplayFiles:
     """The page's two pictures as JPEG files (quality :data:`DISPLAY_JPEG_QUALITY`, written
-    with OpenCV in a few ms) in one temporary folder per server process, removed at exit;
+    with OpenCV in a few ms) in one temporary folder per server process, removed at exit, each
+    named ``<token>_<stem>.jpg`` with a fresh :func:`served_token` (``stem``: ``image`` or
+    ``gradcam``, never the upload's name), so that no request's picture can be found from
+    another's path;
     gradio serves each (from its own cache: under ``python -m app`` the folder lies in it, so
     gradio serves the file itself; otherwise it copies it there when the handler returns).
     Only the newest :data:`DISPLAY_FILES_KEPT` are kept here, and none older than
@@ -445,15 +466,15 @@ class _DisplayFiles:
         self._root: tempfile.TemporaryDirectory[str] | None = None
         self._files: collections.deque[Path] = collections.deque()
         self._lock = threading.Lock()
-        self._count = 0
 
     def write(self, image: np.ndarray, stem: str) -> str:
-        """``image`` (uint8 grey or RGB) as a JPEG file; its path."""
+        """``image`` (uint8 grey or RGB) as a JPEG file named ``<token>_<stem>.jpg``
+        (:func:`served_token`); its path. The oldest pictures beyond
+        :data:`DISPLAY_FILES_KEPT` are deleted (kept in the order written, not by name)."""
         with self._lock:
             if self._root is None:
                 self._root = tempfile.TemporaryDirectory(prefix="drac_app_display_")
-            self._count += 1
-            path = Path(self._root.name) / f"{self._count:08d}_{stem}.jpg"
+            path = Path(self._root.name) / f"{served_token()}_{stem}.jpg"
             self._files.append(path)
             old = [self._files.popleft() for _ in range(max(0, len(self._files) - DISPLAY_FILES_KEPT))]
         pixels = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
@@ -1214,6 +1235,16 @@ def _batch_root() -> str:
     return _BATCH_ROOT.name
 
 
+def _batch_folder() -> Path:
+    """A new folder for one batch's CSVs under :func:`_batch_root`, named by a fresh
+    :func:`served_token` (mode 0700): the CSVs in it have fixed names (``submission.csv``,
+    ``grades_with_notes.csv`` ...), so the folder's name is what keeps them from another user
+    (``tempfile.mkdtemp``'s 8 characters are about 41 bits)."""
+    folder = Path(_batch_root()) / served_token()
+    folder.mkdir(mode=0o700)
+    return folder
+
+
 def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
                   explain: int | None = None, queue: ModelQueue | None = None
                   ) -> tuple[str, dict[str, float] | None, str | None, str | None,
@@ -1554,7 +1585,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     # the batch's own folder: what the page is handed (its CSVs) stays an hour (the server's
     # sweep, sweep_files), as gradio's cached files do, for the page's download links; any other
     # way out (the model failed, a CSV could not be written) removes it at once
-    out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
+    out_dir = _batch_folder()
     handed = False
     try:
         probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
