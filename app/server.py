@@ -652,7 +652,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     lines += [f"⚠ {md_words(caveat)}", ""]
     borderline = shown_borderline(pred.probs, predictor.class_names, doubts, bool(uncalibrated))
     lines += [
-        grade_heading(pred, doubts, bool(chance)),
+        grade_heading(pred, doubts, bool(chance), predictor.untrained),
         # a failed calibration: said first under the grade, before any line that reads the
         # percentages (no borderline then; the decision line without figures)
         *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
@@ -690,19 +690,28 @@ def shown_borderline(probs: Any, class_names: list[str], warnings: list[str],
     return borderline_words(probs, class_names)
 
 
-def grade_heading(pred: Prediction, doubts: list[str], chance: bool) -> str:
+def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: bool = False) -> str:
     """The result's heading: ``## Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
     a doubt (``doubts``, the warnings said above it) or the model is no better than chance
     (``chance``); and, for an image whose doubts make it not reliably gradable
     (:func:`unreliable_reasons`), ``## Not reliably gradable (unlike the training images) —
     model output: Grade 0 Normal (P 0.80)``: the grade kept in the heading, second, with its
     probability (a review: colour photographs of proliferative DR were headed "Grade 0 —
-    Normal", P 0.80, like a valid result)."""
+    Normal", P 0.80, like a valid result). ``untrained``: an untrained demo bundle's
+    (:attr:`app.predict.Predictor.untrained`), whose grade is never headed as a grade either
+    (a trial user read "## Grade 1 — NPDR" from random weights as a result): ``## Untrained
+    demo — model output: Grade 1 NPDR``, and ``## Not reliably gradable (...); untrained demo —
+    model output: ...`` for an image not reliably gradable."""
     reasons = unreliable_reasons(doubts)
+    output = f"model output: Grade {pred.grade} {md_words(pred.grade_name)}"
     if reasons:
-        return (f"## Not reliably gradable ({'; '.join(reasons)}) — model output: Grade "
-                f"{pred.grade} {md_words(pred.grade_name)} (P {float(pred.probs[pred.grade]):.2f})")
-    return f"## Grade {pred.grade} — {md_words(pred.grade_name)}" + (" (⚠ see above)" if doubts or chance else "")
+        demo = "; untrained demo" if untrained else ""
+        return (f"## Not reliably gradable ({'; '.join(reasons)}){demo} — {output} "
+                f"(P {float(pred.probs[pred.grade]):.2f})")
+    see_above = " (⚠ see above)" if doubts or chance else ""
+    if untrained:
+        return f"## Untrained demo — {output}{see_above}"
+    return f"## Grade {pred.grade} — {md_words(pred.grade_name)}{see_above}"
 
 
 def model_caveat(predictor: Predictor) -> str:
@@ -1587,6 +1596,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     # way out (the model failed, a CSV could not be written) removes it at once
     out_dir = _batch_folder()
     handed = False
+    model_words = model_caveat(predictor)  # the end of every graded row's notes in both notes CSVs
     try:
         probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
         graded_notes: list[str] = []
@@ -1622,9 +1632,12 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
                 flagged = sum(1 for why in reasons if why)
+                # its graded rows' notes end with the bundle's caveat, as grades_with_notes.csv's
+                # do (a trial: a demo bundle's rows said only "Borderline ...", like a grading)
                 csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
                                                        probs, classes, rejected_notes, num_grades=k,
-                                                       notes=graded_notes)
+                                                       notes=[" ".join(x for x in (said, model_words) if x)
+                                                              for said in graded_notes])
                                if not_graded else
                                write_submission(out_dir / (FLAGGED_CSV if flagged else "submission.csv"),
                                                 good_names, probs, classes, num_grades=k))
@@ -1639,7 +1652,6 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         # every file, in upload order, with its notes: the warnings travel with the download
         # and each graded row ends with the bundle's caveat (this file is what gets passed on)
         graded_index = {at: i for i, at in enumerate(good_at)}
-        model_words = model_caveat(predictor)
         notes_path = str(write_grades_with_notes(
             out_dir / NOTES_CSV,
             [(row[0], graded_index.get(at), " ".join(x for x in (row[-1], model_words) if x)

@@ -1068,7 +1068,7 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     # (a review: "## Grade 0 — Normal (⚠ see above)" at P 0.80), the grade kept second; the
     # API's five values unchanged, the reasons in the details JSON
     g, name = label["graded"].split(" ", 1)
-    heading = (f"## Not reliably gradable (a colour picture, not UW-OCTA) — model output: Grade {g} "
+    heading = (f"## Not reliably gradable (a colour picture, not UW-OCTA); untrained demo — model output: Grade {g} "
                f"{name} (P {label['probabilities'][label['graded']]:.2f})")
     assert heading in markdown.split("\n") and "## Grade" not in markdown, markdown
     assert markdown.index("Colour image") < markdown.index(heading)
@@ -1160,7 +1160,7 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
     column, so that it cannot pass for a complete submission."""
     import csv
 
-    from app.server import AppSettings, _grade_batch_now
+    from app.server import AppSettings, _grade_batch_now, model_caveat
     from drac_ssl.submission import check_submission
 
     scan = tmp_path / "scan.png"
@@ -1184,10 +1184,14 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
         written = {r["case"]: r for r in csv.DictReader(fh)}
     assert list(written) == ["cut.png", "scan.png", "tiny.png"]
     # a graded image's notes travel with the download too (a trial lost the blank-image note)
-    assert written["tiny.png"]["notes"] == rows[2][-1] and "Too small" in written["tiny.png"]["notes"]
+    # (and end with the bundle's caveat, as in grades_with_notes.csv: a demo's rows say it is one)
+    caveat = model_caveat(predictor)
+    assert "Untrained demo model" in caveat
+    assert written["tiny.png"]["notes"] == f"{rows[2][-1]} {caveat}" and "Too small" in written["tiny.png"]["notes"]
     assert written["cut.png"]["class"] == "" and written["cut.png"]["P0"] == ""
     assert written["cut.png"]["notes"].startswith("NOT GRADED: ") and "cannot be read" in written["cut.png"]["notes"]
-    assert written["scan.png"]["class"] in ("0", "1", "2") and written["scan.png"]["notes"] == rows[1][-1]
+    assert (written["scan.png"]["class"] in ("0", "1", "2")
+            and written["scan.png"]["notes"] == " ".join(x for x in (rows[1][-1], caveat) if x))
     assert "Too small" not in rows[1][-1]  # only the borderline line of the untrained model, if any
     assert check_submission(csv_path) != []  # not a complete submission, and the check says so
     # the export command's words: one function

@@ -368,7 +368,7 @@ def test_the_result_carries_the_bundles_caveat(predictor: Predictor, tmp_path: P
         assert caveat in pred.warnings and caveat in pred.as_dict()["warnings"]
         markdown, _, _, _, details = _grade_single_now(pred_, AppSettings(gradcam=False), str(scan), None, "scan.png")
         assert caveat in details["warnings"] and caveat in markdown
-        assert markdown.index(caveat) < markdown.index("## Grade")
+        assert markdown.index(caveat) < markdown.index("\n## ")  # the heading
         summary, rows, csv_path, notes_path = _grade_batch_now(pred_, AppSettings(), [str(scan)])
         assert caveat in summary and caveat not in rows[0][-1]  # once, not on every row of the page
         # but in every graded row of the notes CSV, the file that gets passed on (a review: it
@@ -448,7 +448,7 @@ def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(
     probs = np.array([0.60, 0.05, 0.35])  # expected grade 0.75: NPDR at thresholds 0.5 / 1.5
     differs = replace(pred, grade=1, grade_name="NPDR", probs=probs)
     markdown = _result_markdown(differs, predictor)
-    heading = markdown.index("## Grade 1 — NPDR")
+    heading = markdown.index("## Untrained demo — model output: Grade 1 NPDR")  # the demo bundle's
     sentence = ("The single most likely grade is 0 Normal (P 0.60); the model's overall score, which "
                 "weighs all grades, falls in the 1 NPDR range, the grade shown.")
     assert sentence in markdown and markdown.index(sentence) > heading
@@ -496,7 +496,8 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     close = replace(pred, grade=0, grade_name="Normal", probs=np.array([0.477, 0.474, 0.049]))
     markdown = _result_markdown(close, predictor)
     line = "**Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (P 0.48 vs 0.47).**"
-    assert markdown.split("\n")[markdown.split("\n").index("## Grade 0 — Normal") + 1] == line
+    heading = "## Untrained demo — model output: Grade 0 Normal"  # the demo bundle's heading
+    assert markdown.split("\n")[markdown.split("\n").index(heading) + 1] == line
     assert close.as_dict()["borderline"] == line.strip("*")
     clear = replace(pred, grade=0, grade_name="Normal", probs=np.array([0.7, 0.2, 0.1]))
     assert "Borderline" not in _result_markdown(clear, predictor) and clear.as_dict()["borderline"] is None
