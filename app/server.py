@@ -1125,6 +1125,18 @@ def _busy_details(exc: ServerBusy, name: str) -> dict[str, Any]:
     return {"error": str(exc), "busy": True, "retry_after_s": exc.retry_after_s, "name": name}
 
 
+def bundle_shown_name(path: str | os.PathLike[str]) -> str:
+    """The bundle folder as the page names it to every user: its last component only
+    (``../srv/drac/bundle`` -> ``bundle``, ``runs/resume7/bundles/wide`` -> ``wide``), as
+    :func:`shown_metadata` cuts the metadata's paths: where the server keeps it is not the
+    viewer's business. The whole path stays in the server's start-up line. A path without a
+    last component of its own (``.``) is named by the folder it resolves to."""
+    name = Path(path).name
+    if name in ("", ".", ".."):
+        name = Path(os.path.abspath(path)).name
+    return name or str(path)
+
+
 def _banner(predictor: Predictor) -> str:
     meta = predictor.metadata
     cv = meta.get("cv_metrics", {}) or {}
@@ -1182,7 +1194,7 @@ def _banner(predictor: Predictor) -> str:
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
                      f"{html.escape(predictor.trial_run)}.</b></div>")
     parts.append(
-        f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(str(predictor.path))}</code>: "
+        f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(bundle_shown_name(predictor.path))}</code>: "
         f"{html.escape(str(model.get('arch', '?')))} + {html.escape(str(model.get('head', '?')))} head, "
         f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
         f"model(s), {html.escape(perf)}; training data: {html.escape(_data_words(meta))}.</p>")
