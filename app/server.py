@@ -212,6 +212,15 @@ some image is not reliably gradable (:data:`NOT_RELIABLY_GRADABLE`): the name sa
 :data:`NOTES_CSV` for the warnings (a review: 30 of 30 colour photographs flagged, and the first
 file offered was a plain ``submission.csv``)."""
 
+DEMO_CSV = "grades_UNTRAINED_DEMO.csv"
+"""The name of the batch's grades CSV (the submission's format) when every file was graded by an
+untrained demo bundle (:attr:`app.predict.Predictor.untrained`, ``app.demo_bundle``'s random
+weights), whatever its images: the name says that the grades mean nothing, as
+:data:`FLAGGED_CSV` and ``grades_INCOMPLETE.csv`` say theirs (a review: a complete demo batch was
+offered as ``submission.csv``, which ``--check`` passes, so that a grading from random weights
+could be uploaded as a submission). It takes the place of :data:`FLAGGED_CSV` too; a batch with
+a file not graded is still ``grades_INCOMPLETE.csv``."""
+
 HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained grade, relative to "
                    "this map's maximum)")
 """The heatmap's caption: it names brightness, not a hue a colour-blind reader may not see
@@ -1040,7 +1049,9 @@ def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
 def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str, str]:
     """The alt text of the page's two pictures ``(original, overlay)`` from a result's details
     JSON: the image's name and size and its grade (said as the model's output, after "not reliably
-    gradable" and its reasons, for such an image: :func:`grade_heading`); what the heatmap explains and where it is
+    gradable" and its reasons, for such an image, and after "untrained demo" for an untrained demo
+    bundle's grade, both in :func:`grade_heading`'s order: ``untrained demo; model output: grade 1
+    (NPDR)``); what the heatmap explains and where it is
     strongest (:func:`app.gradcam.strongest_words`, or that no region stands out; a coarse map
     says what it cannot tell; a map over the fundus disc's box alone (``image_box`` not the
     whole of ``shape``: :func:`app.gradcam.reads_box_only`, the page's condition), that there is
@@ -1052,9 +1063,11 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
     if "error" in details or not size:
         return "", ""
     reasons = details.get("not_reliably_gradable") or []
+    verdicts = [*([f"not reliably gradable ({'; '.join(reasons)})"] if reasons else []),
+                *(["untrained demo"] if predictor.untrained else [])]
     original = (f"The uploaded image {details.get('name', '')}, {size[0]} × {size[1]} px, "
-                + (f"not reliably gradable ({'; '.join(reasons)}); model output: grade " if reasons
-                   else "graded ") + f"{details.get('grade')} ({details.get('grade_name')}).")
+                + (f"{'; '.join(verdicts)}; model output: grade " if verdicts else "graded ")
+                + f"{details.get('grade')} ({details.get('grade_name')}).")
     heat = details.get("heatmap") or {}
     if "shape" not in heat or heat.get("shape") is None:
         return original, ""
@@ -1324,6 +1337,9 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     details = pred.as_dict()
     details["decision"] = decision_rule(predictor)
     details["not_reliably_gradable"] = pred.not_reliably_gradable  # as_dict's; [] for a gradable image
+    # an untrained demo bundle's grade (random weights): the heading says it in words, a client
+    # reads it here (a review: only the free-text warnings said it)
+    details["untrained_demo"] = predictor.untrained
     summary = pred.heatmap_summary(predictor.target_layer)
     if summary is not None:
         method = heatmap_method(pred, predictor)  # the page says it in plain words
@@ -1373,7 +1389,7 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     image or random noise is not graded) or not graded at all. Every file graded: the CSV is
     the submission (:func:`drac_ssl.submission.write_submission`, the export command's format),
     named ``submission.csv``, or :data:`FLAGGED_CSV` when an image is not reliably gradable
-    (:func:`unreliable_reasons`). Some not graded (unreadable, too large, blank, noise, a second file of a name ...): the
+    (:func:`unreliable_reasons`), or :data:`DEMO_CSV` whenever the bundle is an untrained demo. Some not graded (unreadable, too large, blank, noise, a second file of a name ...): the
     summary starts with the export command's ``INCOMPLETE:`` line naming each and why
     (:func:`drac_ssl.grading.image_notes.incomplete_line`), and the CSV,
     ``grades_INCOMPLETE.csv``, lists them too, first, without a grade, the reason in a notes
@@ -1480,11 +1496,30 @@ def batch_notes(which: str, unlike: str, sentences: list[str], borderline: str |
                                 *notes, borderline or "") if x)
 
 
-def grade_cell(name: str, reasons: list[str]) -> str:
+def grade_cell(name: str, reasons: list[str], untrained: bool = False) -> str:
     """The batch table's ``grade`` cell: the grade's name, ``Normal (not reliably gradable)``
-    for an image whose ``reasons`` (:func:`flagged_reasons`) are not empty (the ``class`` cell
-    keeps the grade number, as the submission CSV does)."""
-    return f"{name} (not reliably gradable)" if reasons else name
+    for an image whose ``reasons`` (:func:`flagged_reasons`) are not empty, ``NPDR (untrained
+    demo)`` for an untrained demo bundle's grade (``untrained``:
+    :attr:`app.predict.Predictor.untrained`; a review: its cells read a plain ``NPDR``, like a
+    grading), ``Normal (not reliably gradable; untrained demo)`` for both, in the order
+    :func:`grade_heading` says them (the ``class`` cell keeps the grade number, as the
+    submission CSV does)."""
+    marks = [*(["not reliably gradable"] if reasons else []), *(["untrained demo"] if untrained else [])]
+    return f"{name} ({'; '.join(marks)})" if marks else name
+
+
+def grades_csv_label(untrained: bool) -> str:
+    """The label of the batch's grades CSV download: which file it is, and why a name other than
+    ``submission.csv`` (``grades_INCOMPLETE.csv``, :data:`FLAGGED_CSV`), as the summary says. An
+    untrained demo bundle's (``untrained``) is never a submission: :data:`DEMO_CSV`, or
+    ``grades_INCOMPLETE.csv`` when a file was not graded."""
+    incomplete = ("grades_INCOMPLETE.csv when a file was not graded (not a complete submission: "
+                  "its first rows name them, NOT GRADED)")
+    if untrained:
+        return (f"CSV: {DEMO_CSV}, the grades of this untrained demo model (random weights: they "
+                f"mean nothing; no submission); {incomplete}")
+    return (f"CSV: the submission; {incomplete}, {FLAGGED_CSV} when an image is not reliably "
+            f"gradable (why: the notes CSV's {UNRELIABLE_COLUMN} column)")
 
 
 def ordinal(n: int) -> str:
@@ -1639,7 +1674,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                     strict=True)]
                 for at, name, p, c, said, why in zip(good_at, good_names, probs, classes, graded_notes,
                                                      reasons, strict=True):
-                    graded_rows[at] = [name, int(c), grade_cell(predictor.class_names[int(c)], why),
+                    graded_rows[at] = [name, int(c), grade_cell(predictor.class_names[int(c)], why,
+                                                                  predictor.untrained),
                                        *(round(float(v), 4) for v in p), round(per_image, 3), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
@@ -1651,7 +1687,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                                        notes=[" ".join(x for x in (said, model_words) if x)
                                                               for said in graded_notes])
                                if not_graded else
-                               write_submission(out_dir / (FLAGGED_CSV if flagged else "submission.csv"),
+                               write_submission(out_dir / (DEMO_CSV if predictor.untrained else
+                                                           FLAGGED_CSV if flagged else "submission.csv"),
                                                 good_names, probs, classes, num_grades=k))
             except Exception as exc:
                 if exc is not failed:  # logged when it happened
@@ -1726,6 +1763,13 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                       + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: "
                          f"{reasons_at}." if flagged else "")
                       if csv_path and not_graded else
+                      f". Download below the grades CSV, `{DEMO_CSV}` (`{header}`, the submission's "
+                      f"format: named UNTRAINED_DEMO because an untrained demo model graded it from "
+                      f"random weights: its grades mean nothing and it is no submission), and "
+                      f"{with_notes}."
+                      + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: "
+                         f"{reasons_at}." if flagged else "")
+                      if csv_path and predictor.untrained else
                       f". Download below the grades CSV, `{FLAGGED_CSV}` (`{header}`, the submission's "
                       f"format: named FLAGGED because {flagged} of the {n_good} image(s) are not "
                       f"reliably gradable), and {with_notes}: {reasons_at}."
@@ -1870,12 +1914,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                      wrap=True, column_count=len(columns),
                                      column_widths=table_widths(k))
                 with gr.Row():
-                    csv_file = gr.File(label=f"CSV: the submission; grades_INCOMPLETE.csv when a "
-                                             f"file was not graded (not a complete submission: its "
-                                             f"first rows name them, NOT GRADED), {FLAGGED_CSV} "
-                                             f"when an image is not reliably gradable (why: the "
-                                             f"notes CSV's {UNRELIABLE_COLUMN} column)",
-                                       interactive=False)
+                    csv_file = gr.File(label=grades_csv_label(predictor.untrained), interactive=False)
                     notes_file = gr.File(label=f"CSV with the notes: {NOTES_CSV} (every file, in "
                                                f"upload order; {UNRELIABLE_COLUMN} and "
                                                f"{TRAINING_IMAGE_COLUMN} columns to filter on)",

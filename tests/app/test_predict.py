@@ -1042,7 +1042,8 @@ def test_a_script_gets_the_no_better_than_chance_warning(tmp_path: Path, one_thr
             assert "better than chance" not in summary
 
 
-def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Predictor, tmp_path: Path) -> None:
+def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Predictor, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Every 16-bit OCTA export was said to be possibly not OCTA: the 8-bit conversion (the
     training ingest's) is a plain note; a colour photograph on a grey model is still doubted."""
 
@@ -1077,9 +1078,11 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     assert _grade_single_now(predictor, AppSettings(), str(deep), None, "deep.png")[4]["not_reliably_gradable"] == []
     # the batch's notes column says the conversion as a note, the colour photograph as a doubt;
     # its grades CSV (the submission's format) is named FLAGGED, as an incomplete one is INCOMPLETE
+    # (a trained model's: the demo's is grades_UNTRAINED_DEMO.csv, test_demo_grade_everywhere.py)
     from app.server import FLAGGED_CSV, _grade_batch_now
     from drac_ssl.submission import check_submission
 
+    monkeypatch.setattr(predictor, "untrained", False)
     summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(deep), str(photo)])
     assert Path(csv_path).name == FLAGGED_CSV == "grades_FLAGGED.csv" and check_submission(csv_path) == []
     assert "`grades_FLAGGED.csv`" in summary and "1 of the 2 image(s) are not reliably gradable" in summary
@@ -1152,8 +1155,8 @@ def test_the_page_names_the_training_data_and_the_grades_the_model_rarely_finds(
     assert _rare_grades_line({"per_grade": meta["per_grade"][:1]}) == ""
 
 
-def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predictor: Predictor,
-                                                                          tmp_path: Path) -> None:
+def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(
+        predictor: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A rejected file was left out of the batch CSV silently (the export command with
     --skip-unreadable says INCOMPLETE): the summary starts with the export's INCOMPLETE words
     naming the file and why, and the CSV lists it, without a grade, the reason in its notes
@@ -1199,7 +1202,9 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
 
     reason = rows[0][-1].removeprefix("cut.png ")  # the notes column says the file name first
     assert first.startswith(incomplete_line([("cut.png", reason)], 3))
-    # nothing rejected: the CSV is the plain submission, no notes column, no INCOMPLETE
+    # nothing rejected: the CSV is the plain submission, no notes column, no INCOMPLETE (a trained
+    # model's: the demo's is grades_UNTRAINED_DEMO.csv, test_demo_grade_everywhere.py)
+    monkeypatch.setattr(predictor, "untrained", False)
     summary, _, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(scan)])
     assert "INCOMPLETE" not in summary and csv_path is not None and Path(csv_path).name == "submission.csv"
     assert check_submission(csv_path) == []

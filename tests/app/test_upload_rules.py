@@ -272,10 +272,13 @@ def test_noise_the_message_says_what_was_found_and_what_to_do(predictor: Predict
 # The batch's notes travel with the download
 
 
-def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predictor, tmp_path: Path) -> None:
+def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predictor, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from app.server import AppSettings, _grade_batch_now, submission_columns
     from drac_ssl.submission import check_submission
 
+    # a trained model's batch (the demo's grades CSV is grades_UNTRAINED_DEMO.csv instead)
+    monkeypatch.setattr(predictor, "untrained", False)
     tiny = _write(tmp_path, "tiny.png", _scan(24, seed=1))  # graded, with a size warning (below 32 px)
     scan = _write(tmp_path, "scan.png", _scan(300, seed=2))
     summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(tiny), str(scan)])
@@ -560,7 +563,7 @@ def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predic
 
 
 def test_a_batch_row_not_reliably_gradable_says_so_first_and_in_its_grade_cell(
-        predictor: Predictor, tmp_path: Path) -> None:
+        predictor: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A trial: the batch said "not reliably gradable" only in a summary count and the name
     grades_FLAGGED.csv, never on a row, while the single-image page heads the same image "Not
     reliably gradable". Each such row's notes now start with the verdict and its reasons, its
@@ -569,6 +572,8 @@ def test_a_batch_row_not_reliably_gradable_says_so_first_and_in_its_grade_cell(
     from app.server import AppSettings, _grade_batch_now, batch_notes
     from drac_ssl.submission import check_submission
 
+    # a trained model's batch (the demo's is grades_UNTRAINED_DEMO.csv, its cells marked so)
+    monkeypatch.setattr(predictor, "untrained", False)
     grey = _write(tmp_path, "grey.png", _scan(300, seed=1))
     photo = _write(tmp_path, "photo.png", np.stack([_scan(300, seed=2), _scan(300, seed=3),
                                                     _scan(300, seed=4)], axis=-1))
