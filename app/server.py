@@ -433,7 +433,9 @@ batch's CSV folder (:func:`_batch_folder`). gradio serves any file under its cac
 ``--auth-file``), so an unguessable name is what keeps one request's files from another user:
 a counter in the name (``00000003_image.jpg``, as the app wrote before) let a user who saw his
 own picture's path fetch everyone else's by changing the number. The uploads themselves lie
-in folders named by gradio's seeded SHA-256 of their bytes, as unguessable without the file."""
+where gradio puts them, ``<sha256 of gradio's seed and the bytes>/<the file's own name>``: not
+found without the file, but whoever holds the identical bytes finds the folder by uploading them
+and can confirm a name they guess (docs/app.md, *What a logged-in user can reach*)."""
 
 
 def served_token() -> str:
