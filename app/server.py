@@ -1152,6 +1152,20 @@ def bundle_shown_name(path: str | os.PathLike[str]) -> str:
     return name or str(path)
 
 
+def bundle_identity_words(identity: dict[str, Any]) -> str:
+    """Which build of the bundle is served, for the banner after the folder's last name (which is
+    ``bundle`` for every run's, :func:`bundle_shown_name`): ``built 2025-03-01T10:20:00+00:00,
+    metadata.json SHA-256 3f2a9c1d0b7e``, from :attr:`drac_ssl.grading.bundle.Bundle.identity`
+    (its ``created_utc`` as recorded, and the first 12 hex digits of ``sha256sum
+    metadata.json``), the values every result's ``details["bundle"]`` carries. ``build time not
+    recorded`` for a bundle without ``created_utc``; the digest is left out when the file could
+    not be read."""
+    created = identity.get("created_utc")
+    digest = identity.get("metadata_sha256")
+    return ", ".join([f"built {created}" if created else "build time not recorded",
+                      *([f"metadata.json SHA-256 {digest}"] if digest else [])])
+
+
 def _banner(predictor: Predictor) -> str:
     meta = predictor.metadata
     cv = meta.get("cv_metrics", {}) or {}
@@ -1209,7 +1223,8 @@ def _banner(predictor: Predictor) -> str:
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
                      f"{html.escape(predictor.trial_run)}.</b></div>")
     parts.append(
-        f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(bundle_shown_name(predictor.path))}</code>: "
+        f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(bundle_shown_name(predictor.path))}</code> "
+        f"({html.escape(bundle_identity_words(predictor.bundle.identity))}): "
         f"{html.escape(str(model.get('arch', '?')))} + {html.escape(str(model.get('head', '?')))} head, "
         f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
         f"model(s), {html.escape(perf)}; training data: {html.escape(_data_words(meta))}.</p>")
