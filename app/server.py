@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -210,6 +211,15 @@ some image is not reliably gradable (:data:`NOT_RELIABLY_GRADABLE`): the name sa
 ``grades_INCOMPLETE.csv`` says a batch with a file not graded, and the summary points to
 :data:`NOTES_CSV` for the warnings (a review: 30 of 30 colour photographs flagged, and the first
 file offered was a plain ``submission.csv``)."""
+
+DEMO_CSV = "grades_UNTRAINED_DEMO.csv"
+"""The name of the batch's grades CSV (the submission's format) when every file was graded by an
+untrained demo bundle (:attr:`app.predict.Predictor.untrained`, ``app.demo_bundle``'s random
+weights), whatever its images: the name says that the grades mean nothing, as
+:data:`FLAGGED_CSV` and ``grades_INCOMPLETE.csv`` say theirs (a review: a complete demo batch was
+offered as ``submission.csv``, which ``--check`` passes, so that a grading from random weights
+could be uploaded as a submission). It takes the place of :data:`FLAGGED_CSV` too; a batch with
+a file not graded is still ``grades_INCOMPLETE.csv``."""
 
 HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained grade, relative to "
                    "this map's maximum)")
@@ -415,6 +425,25 @@ def _display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
 DISPLAY_JPEG_QUALITY = 95
 DISPLAY_FILES_KEPT = 512
 
+SERVED_NAME_BYTES = 16
+"""Random bytes (128 bits) in the name of every file or folder the app hands gradio to serve
+from a folder that all requests share: each page picture (:class:`_DisplayFiles`) and each
+batch's CSV folder (:func:`_batch_folder`). gradio serves any file under its cache by path
+(``/gradio_api/file=PATH``) to whoever may open the page (every logged-in user under
+``--auth-file``), so an unguessable name is what keeps one request's files from another user:
+a counter in the name (``00000003_image.jpg``, as the app wrote before) let a user who saw his
+own picture's path fetch everyone else's by changing the number. The uploads themselves lie
+where gradio puts them, ``<sha256 of gradio's seed and the bytes>/<the file's own name>``: not
+found without the file, but whoever holds the identical bytes finds the folder by uploading them
+and can confirm a name they guess (docs/app.md, *What a logged-in user can reach*)."""
+
+
+def served_token() -> str:
+    """A fresh name part for a served file or folder: :data:`SERVED_NAME_BYTES` random bytes
+    from :mod:`secrets`, as lower-case hex (32 characters); never a counter, a time or a part
+    of the upload's own name (which may name a patient)."""
+    return secrets.token_hex(SERVED_NAME_BYTES)
+
 
 def _display_overlay(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     """The Grad-CAM overlay at the page's size: the image and the heatmap brought to
@@ -429,7 +458,10 @@ def _display_overlay(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
 
 class _DisplayFiles:
     """The page's two pictures as JPEG files (quality :data:`DISPLAY_JPEG_QUALITY`, written
-    with OpenCV in a few ms) in one temporary folder per server process, removed at exit;
+    with OpenCV in a few ms) in one temporary folder per server process, removed at exit, each
+    named ``<token>_<stem>.jpg`` with a fresh :func:`served_token` (``stem``: ``image`` or
+    ``gradcam``, never the upload's name), so that no request's picture can be found from
+    another's path;
     gradio serves each (from its own cache: under ``python -m app`` the folder lies in it, so
     gradio serves the file itself; otherwise it copies it there when the handler returns).
     Only the newest :data:`DISPLAY_FILES_KEPT` are kept here, and none older than
@@ -445,15 +477,15 @@ class _DisplayFiles:
         self._root: tempfile.TemporaryDirectory[str] | None = None
         self._files: collections.deque[Path] = collections.deque()
         self._lock = threading.Lock()
-        self._count = 0
 
     def write(self, image: np.ndarray, stem: str) -> str:
-        """``image`` (uint8 grey or RGB) as a JPEG file; its path."""
+        """``image`` (uint8 grey or RGB) as a JPEG file named ``<token>_<stem>.jpg``
+        (:func:`served_token`); its path. The oldest pictures beyond
+        :data:`DISPLAY_FILES_KEPT` are deleted (kept in the order written, not by name)."""
         with self._lock:
             if self._root is None:
                 self._root = tempfile.TemporaryDirectory(prefix="drac_app_display_")
-            self._count += 1
-            path = Path(self._root.name) / f"{self._count:08d}_{stem}.jpg"
+            path = Path(self._root.name) / f"{served_token()}_{stem}.jpg"
             self._files.append(path)
             old = [self._files.popleft() for _ in range(max(0, len(self._files) - DISPLAY_FILES_KEPT))]
         pixels = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
@@ -631,7 +663,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     lines += [f"⚠ {md_words(caveat)}", ""]
     borderline = shown_borderline(pred.probs, predictor.class_names, doubts, bool(uncalibrated))
     lines += [
-        grade_heading(pred, doubts, bool(chance)),
+        grade_heading(pred, doubts, bool(chance), predictor.untrained),
         # a failed calibration: said first under the grade, before any line that reads the
         # percentages (no borderline then; the decision line without figures)
         *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
@@ -669,19 +701,28 @@ def shown_borderline(probs: Any, class_names: list[str], warnings: list[str],
     return borderline_words(probs, class_names)
 
 
-def grade_heading(pred: Prediction, doubts: list[str], chance: bool) -> str:
+def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: bool = False) -> str:
     """The result's heading: ``## Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
     a doubt (``doubts``, the warnings said above it) or the model is no better than chance
     (``chance``); and, for an image whose doubts make it not reliably gradable
     (:func:`unreliable_reasons`), ``## Not reliably gradable (unlike the training images) —
     model output: Grade 0 Normal (P 0.80)``: the grade kept in the heading, second, with its
     probability (a review: colour photographs of proliferative DR were headed "Grade 0 —
-    Normal", P 0.80, like a valid result)."""
+    Normal", P 0.80, like a valid result). ``untrained``: an untrained demo bundle's
+    (:attr:`app.predict.Predictor.untrained`), whose grade is never headed as a grade either
+    (a trial user read "## Grade 1 — NPDR" from random weights as a result): ``## Untrained
+    demo — model output: Grade 1 NPDR``, and ``## Not reliably gradable (...); untrained demo —
+    model output: ...`` for an image not reliably gradable."""
     reasons = unreliable_reasons(doubts)
+    output = f"model output: Grade {pred.grade} {md_words(pred.grade_name)}"
     if reasons:
-        return (f"## Not reliably gradable ({'; '.join(reasons)}) — model output: Grade "
-                f"{pred.grade} {md_words(pred.grade_name)} (P {float(pred.probs[pred.grade]):.2f})")
-    return f"## Grade {pred.grade} — {md_words(pred.grade_name)}" + (" (⚠ see above)" if doubts or chance else "")
+        demo = "; untrained demo" if untrained else ""
+        return (f"## Not reliably gradable ({'; '.join(reasons)}){demo} — {output} "
+                f"(P {float(pred.probs[pred.grade]):.2f})")
+    see_above = " (⚠ see above)" if doubts or chance else ""
+    if untrained:
+        return f"## Untrained demo — {output}{see_above}"
+    return f"## Grade {pred.grade} — {md_words(pred.grade_name)}{see_above}"
 
 
 def model_caveat(predictor: Predictor) -> str:
@@ -1010,7 +1051,9 @@ def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
 def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str, str]:
     """The alt text of the page's two pictures ``(original, overlay)`` from a result's details
     JSON: the image's name and size and its grade (said as the model's output, after "not reliably
-    gradable" and its reasons, for such an image: :func:`grade_heading`); what the heatmap explains and where it is
+    gradable" and its reasons, for such an image, and after "untrained demo" for an untrained demo
+    bundle's grade, both in :func:`grade_heading`'s order: ``untrained demo; model output: grade 1
+    (NPDR)``); what the heatmap explains and where it is
     strongest (:func:`app.gradcam.strongest_words`, or that no region stands out; a coarse map
     says what it cannot tell; a map over the fundus disc's box alone (``image_box`` not the
     whole of ``shape``: :func:`app.gradcam.reads_box_only`, the page's condition), that there is
@@ -1022,9 +1065,11 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
     if "error" in details or not size:
         return "", ""
     reasons = details.get("not_reliably_gradable") or []
+    verdicts = [*([f"not reliably gradable ({'; '.join(reasons)})"] if reasons else []),
+                *(["untrained demo"] if predictor.untrained else [])]
     original = (f"The uploaded image {details.get('name', '')}, {size[0]} × {size[1]} px, "
-                + (f"not reliably gradable ({'; '.join(reasons)}); model output: grade " if reasons
-                   else "graded ") + f"{details.get('grade')} ({details.get('grade_name')}).")
+                + (f"{'; '.join(verdicts)}; model output: grade " if verdicts else "graded ")
+                + f"{details.get('grade')} ({details.get('grade_name')}).")
     heat = details.get("heatmap") or {}
     if "shape" not in heat or heat.get("shape") is None:
         return original, ""
@@ -1095,6 +1140,32 @@ def _busy_details(exc: ServerBusy, name: str) -> dict[str, Any]:
     return {"error": str(exc), "busy": True, "retry_after_s": exc.retry_after_s, "name": name}
 
 
+def bundle_shown_name(path: str | os.PathLike[str]) -> str:
+    """The bundle folder as the page names it to every user: its last component only
+    (``../srv/drac/bundle`` -> ``bundle``, ``runs/resume7/bundles/wide`` -> ``wide``), as
+    :func:`shown_metadata` cuts the metadata's paths: where the server keeps it is not the
+    viewer's business. The whole path stays in the server's start-up line. A path without a
+    last component of its own (``.``) is named by the folder it resolves to."""
+    name = Path(path).name
+    if name in ("", ".", ".."):
+        name = Path(os.path.abspath(path)).name
+    return name or str(path)
+
+
+def bundle_identity_words(identity: dict[str, Any]) -> str:
+    """Which build of the bundle is served, for the banner after the folder's last name (which is
+    ``bundle`` for every run's, :func:`bundle_shown_name`): ``built 2025-03-01T10:20:00+00:00,
+    metadata.json SHA-256 3f2a9c1d0b7e``, from :attr:`drac_ssl.grading.bundle.Bundle.identity`
+    (its ``created_utc`` as recorded, and the first 12 hex digits of ``sha256sum
+    metadata.json``), the values every result's ``details["bundle"]`` carries. ``build time not
+    recorded`` for a bundle without ``created_utc``; the digest is left out when the file could
+    not be read."""
+    created = identity.get("created_utc")
+    digest = identity.get("metadata_sha256")
+    return ", ".join([f"built {created}" if created else "build time not recorded",
+                      *([f"metadata.json SHA-256 {digest}"] if digest else [])])
+
+
 def _banner(predictor: Predictor) -> str:
     meta = predictor.metadata
     cv = meta.get("cv_metrics", {}) or {}
@@ -1152,7 +1223,8 @@ def _banner(predictor: Predictor) -> str:
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
                      f"{html.escape(predictor.trial_run)}.</b></div>")
     parts.append(
-        f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(str(predictor.path))}</code>: "
+        f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(bundle_shown_name(predictor.path))}</code> "
+        f"({html.escape(bundle_identity_words(predictor.bundle.identity))}): "
         f"{html.escape(str(model.get('arch', '?')))} + {html.escape(str(model.get('head', '?')))} head, "
         f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
         f"model(s), {html.escape(perf)}; training data: {html.escape(_data_words(meta))}.</p>")
@@ -1214,6 +1286,16 @@ def _batch_root() -> str:
     return _BATCH_ROOT.name
 
 
+def _batch_folder() -> Path:
+    """A new folder for one batch's CSVs under :func:`_batch_root`, named by a fresh
+    :func:`served_token` (mode 0700): the CSVs in it have fixed names (``submission.csv``,
+    ``grades_with_notes.csv`` ...), so the folder's name is what keeps them from another user
+    (``tempfile.mkdtemp``'s 8 characters are about 41 bits)."""
+    folder = Path(_batch_root()) / served_token()
+    folder.mkdir(mode=0o700)
+    return folder
+
+
 def _grade_single(predictor: Predictor, settings: AppSettings, path: str | None,
                   explain: int | None = None, queue: ModelQueue | None = None
                   ) -> tuple[str, dict[str, float] | None, str | None, str | None,
@@ -1272,6 +1354,9 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     details = pred.as_dict()
     details["decision"] = decision_rule(predictor)
     details["not_reliably_gradable"] = pred.not_reliably_gradable  # as_dict's; [] for a gradable image
+    # an untrained demo bundle's grade (random weights): the heading says it in words, a client
+    # reads it here (a review: only the free-text warnings said it)
+    details["untrained_demo"] = predictor.untrained
     summary = pred.heatmap_summary(predictor.target_layer)
     if summary is not None:
         method = heatmap_method(pred, predictor)  # the page says it in plain words
@@ -1321,7 +1406,7 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     image or random noise is not graded) or not graded at all. Every file graded: the CSV is
     the submission (:func:`drac_ssl.submission.write_submission`, the export command's format),
     named ``submission.csv``, or :data:`FLAGGED_CSV` when an image is not reliably gradable
-    (:func:`unreliable_reasons`). Some not graded (unreadable, too large, blank, noise, a second file of a name ...): the
+    (:func:`unreliable_reasons`), or :data:`DEMO_CSV` whenever the bundle is an untrained demo. Some not graded (unreadable, too large, blank, noise, a second file of a name ...): the
     summary starts with the export command's ``INCOMPLETE:`` line naming each and why
     (:func:`drac_ssl.grading.image_notes.incomplete_line`), and the CSV,
     ``grades_INCOMPLETE.csv``, lists them too, first, without a grade, the reason in a notes
@@ -1428,11 +1513,30 @@ def batch_notes(which: str, unlike: str, sentences: list[str], borderline: str |
                                 *notes, borderline or "") if x)
 
 
-def grade_cell(name: str, reasons: list[str]) -> str:
+def grade_cell(name: str, reasons: list[str], untrained: bool = False) -> str:
     """The batch table's ``grade`` cell: the grade's name, ``Normal (not reliably gradable)``
-    for an image whose ``reasons`` (:func:`flagged_reasons`) are not empty (the ``class`` cell
-    keeps the grade number, as the submission CSV does)."""
-    return f"{name} (not reliably gradable)" if reasons else name
+    for an image whose ``reasons`` (:func:`flagged_reasons`) are not empty, ``NPDR (untrained
+    demo)`` for an untrained demo bundle's grade (``untrained``:
+    :attr:`app.predict.Predictor.untrained`; a review: its cells read a plain ``NPDR``, like a
+    grading), ``Normal (not reliably gradable; untrained demo)`` for both, in the order
+    :func:`grade_heading` says them (the ``class`` cell keeps the grade number, as the
+    submission CSV does)."""
+    marks = [*(["not reliably gradable"] if reasons else []), *(["untrained demo"] if untrained else [])]
+    return f"{name} ({'; '.join(marks)})" if marks else name
+
+
+def grades_csv_label(untrained: bool) -> str:
+    """The label of the batch's grades CSV download: which file it is, and why a name other than
+    ``submission.csv`` (``grades_INCOMPLETE.csv``, :data:`FLAGGED_CSV`), as the summary says. An
+    untrained demo bundle's (``untrained``) is never a submission: :data:`DEMO_CSV`, or
+    ``grades_INCOMPLETE.csv`` when a file was not graded."""
+    incomplete = ("grades_INCOMPLETE.csv when a file was not graded (not a complete submission: "
+                  "its first rows name them, NOT GRADED)")
+    if untrained:
+        return (f"CSV: {DEMO_CSV}, the grades of this untrained demo model (random weights: they "
+                f"mean nothing; no submission); {incomplete}")
+    return (f"CSV: the submission; {incomplete}, {FLAGGED_CSV} when an image is not reliably "
+            f"gradable (why: the notes CSV's {UNRELIABLE_COLUMN} column)")
 
 
 def ordinal(n: int) -> str:
@@ -1554,8 +1658,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     # the batch's own folder: what the page is handed (its CSVs) stays an hour (the server's
     # sweep, sweep_files), as gradio's cached files do, for the page's download links; any other
     # way out (the model failed, a CSV could not be written) removes it at once
-    out_dir = Path(tempfile.mkdtemp(dir=_batch_root()))
+    out_dir = _batch_folder()
     handed = False
+    model_words = model_caveat(predictor)  # the end of every graded row's notes in both notes CSVs
     try:
         probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
         graded_notes: list[str] = []
@@ -1586,16 +1691,21 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                     strict=True)]
                 for at, name, p, c, said, why in zip(good_at, good_names, probs, classes, graded_notes,
                                                      reasons, strict=True):
-                    graded_rows[at] = [name, int(c), grade_cell(predictor.class_names[int(c)], why),
+                    graded_rows[at] = [name, int(c), grade_cell(predictor.class_names[int(c)], why,
+                                                                  predictor.untrained),
                                        *(round(float(v), 4) for v in p), round(per_image, 3), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
                 flagged = sum(1 for why in reasons if why)
+                # its graded rows' notes end with the bundle's caveat, as grades_with_notes.csv's
+                # do (a trial: a demo bundle's rows said only "Borderline ...", like a grading)
                 csv_path = str(write_incomplete_grades(out_dir / "grades_INCOMPLETE.csv", good_names,
                                                        probs, classes, rejected_notes, num_grades=k,
-                                                       notes=graded_notes)
+                                                       notes=[" ".join(x for x in (said, model_words) if x)
+                                                              for said in graded_notes])
                                if not_graded else
-                               write_submission(out_dir / (FLAGGED_CSV if flagged else "submission.csv"),
+                               write_submission(out_dir / (DEMO_CSV if predictor.untrained else
+                                                           FLAGGED_CSV if flagged else "submission.csv"),
                                                 good_names, probs, classes, num_grades=k))
             except Exception as exc:
                 if exc is not failed:  # logged when it happened
@@ -1608,7 +1718,6 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         # every file, in upload order, with its notes: the warnings travel with the download
         # and each graded row ends with the bundle's caveat (this file is what gets passed on)
         graded_index = {at: i for i, at in enumerate(good_at)}
-        model_words = model_caveat(predictor)
         notes_path = str(write_grades_with_notes(
             out_dir / NOTES_CSV,
             [(row[0], graded_index.get(at), " ".join(x for x in (row[-1], model_words) if x)
@@ -1671,6 +1780,13 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                       + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: "
                          f"{reasons_at}." if flagged else "")
                       if csv_path and not_graded else
+                      f". Download below the grades CSV, `{DEMO_CSV}` (`{header}`, the submission's "
+                      f"format: named UNTRAINED_DEMO because an untrained demo model graded it from "
+                      f"random weights: its grades mean nothing and it is no submission), and "
+                      f"{with_notes}."
+                      + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: "
+                         f"{reasons_at}." if flagged else "")
+                      if csv_path and predictor.untrained else
                       f". Download below the grades CSV, `{FLAGGED_CSV}` (`{header}`, the submission's "
                       f"format: named FLAGGED because {flagged} of the {n_good} image(s) are not "
                       f"reliably gradable), and {with_notes}: {reasons_at}."
@@ -1815,12 +1931,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                      wrap=True, column_count=len(columns),
                                      column_widths=table_widths(k))
                 with gr.Row():
-                    csv_file = gr.File(label=f"CSV: the submission; grades_INCOMPLETE.csv when a "
-                                             f"file was not graded (not a complete submission: its "
-                                             f"first rows name them, NOT GRADED), {FLAGGED_CSV} "
-                                             f"when an image is not reliably gradable (why: the "
-                                             f"notes CSV's {UNRELIABLE_COLUMN} column)",
-                                       interactive=False)
+                    csv_file = gr.File(label=grades_csv_label(predictor.untrained), interactive=False)
                     notes_file = gr.File(label=f"CSV with the notes: {NOTES_CSV} (every file, in "
                                                f"upload order; {UNRELIABLE_COLUMN} and "
                                                f"{TRAINING_IMAGE_COLUMN} columns to filter on)",

@@ -318,7 +318,8 @@ def test_columns_and_labels_say_what_they_hold(predictor: Predictor, tmp_path: P
     ramp = np.add.outer(np.arange(96), np.arange(96))  # graded: not noise, not blank
     Image.fromarray((ramp + np.random.default_rng(0).integers(0, 40, (96, 96))).astype(np.uint8)).save(path)
     summary, rows, csv_path, _ = _grade_batch(predictor, AppSettings(), [str(path)])
-    assert len(rows[0]) == len(columns) and rows[0][2] == predictor.class_names[rows[0][1]]
+    # the grade's name (marked as the demo's: the predictor is app.demo_bundle's)
+    assert len(rows[0]) == len(columns) and rows[0][2] == f"{predictor.class_names[rows[0][1]]} (untrained demo)"
     # the CSV keeps DRAC's submission columns
     assert Path(csv_path).read_text(encoding="utf-8").splitlines()[0] == "case,class,P0,P1,P2"
     assert "`case,class,P0,P1,P2`" in summary

@@ -1042,7 +1042,8 @@ def test_a_script_gets_the_no_better_than_chance_warning(tmp_path: Path, one_thr
             assert "better than chance" not in summary
 
 
-def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Predictor, tmp_path: Path) -> None:
+def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Predictor, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Every 16-bit OCTA export was said to be possibly not OCTA: the 8-bit conversion (the
     training ingest's) is a plain note; a colour photograph on a grey model is still doubted."""
 
@@ -1068,7 +1069,7 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     # (a review: "## Grade 0 — Normal (⚠ see above)" at P 0.80), the grade kept second; the
     # API's five values unchanged, the reasons in the details JSON
     g, name = label["graded"].split(" ", 1)
-    heading = (f"## Not reliably gradable (a colour picture, not UW-OCTA) — model output: Grade {g} "
+    heading = (f"## Not reliably gradable (a colour picture, not UW-OCTA); untrained demo — model output: Grade {g} "
                f"{name} (P {label['probabilities'][label['graded']]:.2f})")
     assert heading in markdown.split("\n") and "## Grade" not in markdown, markdown
     assert markdown.index("Colour image") < markdown.index(heading)
@@ -1077,9 +1078,11 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     assert _grade_single_now(predictor, AppSettings(), str(deep), None, "deep.png")[4]["not_reliably_gradable"] == []
     # the batch's notes column says the conversion as a note, the colour photograph as a doubt;
     # its grades CSV (the submission's format) is named FLAGGED, as an incomplete one is INCOMPLETE
+    # (a trained model's: the demo's is grades_UNTRAINED_DEMO.csv, test_demo_grade_everywhere.py)
     from app.server import FLAGGED_CSV, _grade_batch_now
     from drac_ssl.submission import check_submission
 
+    monkeypatch.setattr(predictor, "untrained", False)
     summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(deep), str(photo)])
     assert Path(csv_path).name == FLAGGED_CSV == "grades_FLAGGED.csv" and check_submission(csv_path) == []
     assert "`grades_FLAGGED.csv`" in summary and "1 of the 2 image(s) are not reliably gradable" in summary
@@ -1152,15 +1155,15 @@ def test_the_page_names_the_training_data_and_the_grades_the_model_rarely_finds(
     assert _rare_grades_line({"per_grade": meta["per_grade"][:1]}) == ""
 
 
-def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predictor: Predictor,
-                                                                          tmp_path: Path) -> None:
+def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(
+        predictor: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A rejected file was left out of the batch CSV silently (the export command with
     --skip-unreadable says INCOMPLETE): the summary starts with the export's INCOMPLETE words
     naming the file and why, and the CSV lists it, without a grade, the reason in its notes
     column, so that it cannot pass for a complete submission."""
     import csv
 
-    from app.server import AppSettings, _grade_batch_now
+    from app.server import AppSettings, _grade_batch_now, model_caveat
     from drac_ssl.submission import check_submission
 
     scan = tmp_path / "scan.png"
@@ -1184,10 +1187,14 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
         written = {r["case"]: r for r in csv.DictReader(fh)}
     assert list(written) == ["cut.png", "scan.png", "tiny.png"]
     # a graded image's notes travel with the download too (a trial lost the blank-image note)
-    assert written["tiny.png"]["notes"] == rows[2][-1] and "Too small" in written["tiny.png"]["notes"]
+    # (and end with the bundle's caveat, as in grades_with_notes.csv: a demo's rows say it is one)
+    caveat = model_caveat(predictor)
+    assert "Untrained demo model" in caveat
+    assert written["tiny.png"]["notes"] == f"{rows[2][-1]} {caveat}" and "Too small" in written["tiny.png"]["notes"]
     assert written["cut.png"]["class"] == "" and written["cut.png"]["P0"] == ""
     assert written["cut.png"]["notes"].startswith("NOT GRADED: ") and "cannot be read" in written["cut.png"]["notes"]
-    assert written["scan.png"]["class"] in ("0", "1", "2") and written["scan.png"]["notes"] == rows[1][-1]
+    assert (written["scan.png"]["class"] in ("0", "1", "2")
+            and written["scan.png"]["notes"] == " ".join(x for x in (rows[1][-1], caveat) if x))
     assert "Too small" not in rows[1][-1]  # only the borderline line of the untrained model, if any
     assert check_submission(csv_path) != []  # not a complete submission, and the check says so
     # the export command's words: one function
@@ -1195,7 +1202,9 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(predic
 
     reason = rows[0][-1].removeprefix("cut.png ")  # the notes column says the file name first
     assert first.startswith(incomplete_line([("cut.png", reason)], 3))
-    # nothing rejected: the CSV is the plain submission, no notes column, no INCOMPLETE
+    # nothing rejected: the CSV is the plain submission, no notes column, no INCOMPLETE (a trained
+    # model's: the demo's is grades_UNTRAINED_DEMO.csv, test_demo_grade_everywhere.py)
+    monkeypatch.setattr(predictor, "untrained", False)
     summary, _, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(scan)])
     assert "INCOMPLETE" not in summary and csv_path is not None and Path(csv_path).name == "submission.csv"
     assert check_submission(csv_path) == []

@@ -272,10 +272,13 @@ def test_noise_the_message_says_what_was_found_and_what_to_do(predictor: Predict
 # The batch's notes travel with the download
 
 
-def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predictor, tmp_path: Path) -> None:
+def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predictor, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from app.server import AppSettings, _grade_batch_now, submission_columns
     from drac_ssl.submission import check_submission
 
+    # a trained model's batch (the demo's grades CSV is grades_UNTRAINED_DEMO.csv instead)
+    monkeypatch.setattr(predictor, "untrained", False)
     tiny = _write(tmp_path, "tiny.png", _scan(24, seed=1))  # graded, with a size warning (below 32 px)
     scan = _write(tmp_path, "scan.png", _scan(300, seed=2))
     summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(tiny), str(scan)])
@@ -368,7 +371,7 @@ def test_the_result_carries_the_bundles_caveat(predictor: Predictor, tmp_path: P
         assert caveat in pred.warnings and caveat in pred.as_dict()["warnings"]
         markdown, _, _, _, details = _grade_single_now(pred_, AppSettings(gradcam=False), str(scan), None, "scan.png")
         assert caveat in details["warnings"] and caveat in markdown
-        assert markdown.index(caveat) < markdown.index("## Grade")
+        assert markdown.index(caveat) < markdown.index("\n## ")  # the heading
         summary, rows, csv_path, notes_path = _grade_batch_now(pred_, AppSettings(), [str(scan)])
         assert caveat in summary and caveat not in rows[0][-1]  # once, not on every row of the page
         # but in every graded row of the notes CSV, the file that gets passed on (a review: it
@@ -448,7 +451,7 @@ def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(
     probs = np.array([0.60, 0.05, 0.35])  # expected grade 0.75: NPDR at thresholds 0.5 / 1.5
     differs = replace(pred, grade=1, grade_name="NPDR", probs=probs)
     markdown = _result_markdown(differs, predictor)
-    heading = markdown.index("## Grade 1 — NPDR")
+    heading = markdown.index("## Untrained demo — model output: Grade 1 NPDR")  # the demo bundle's
     sentence = ("The single most likely grade is 0 Normal (P 0.60); the model's overall score, which "
                 "weighs all grades, falls in the 1 NPDR range, the grade shown.")
     assert sentence in markdown and markdown.index(sentence) > heading
@@ -496,7 +499,8 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     close = replace(pred, grade=0, grade_name="Normal", probs=np.array([0.477, 0.474, 0.049]))
     markdown = _result_markdown(close, predictor)
     line = "**Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (P 0.48 vs 0.47).**"
-    assert markdown.split("\n")[markdown.split("\n").index("## Grade 0 — Normal") + 1] == line
+    heading = "## Untrained demo — model output: Grade 0 Normal"  # the demo bundle's heading
+    assert markdown.split("\n")[markdown.split("\n").index(heading) + 1] == line
     assert close.as_dict()["borderline"] == line.strip("*")
     clear = replace(pred, grade=0, grade_name="Normal", probs=np.array([0.7, 0.2, 0.1]))
     assert "Borderline" not in _result_markdown(clear, predictor) and clear.as_dict()["borderline"] is None
@@ -559,7 +563,7 @@ def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predic
 
 
 def test_a_batch_row_not_reliably_gradable_says_so_first_and_in_its_grade_cell(
-        predictor: Predictor, tmp_path: Path) -> None:
+        predictor: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A trial: the batch said "not reliably gradable" only in a summary count and the name
     grades_FLAGGED.csv, never on a row, while the single-image page heads the same image "Not
     reliably gradable". Each such row's notes now start with the verdict and its reasons, its
@@ -568,6 +572,8 @@ def test_a_batch_row_not_reliably_gradable_says_so_first_and_in_its_grade_cell(
     from app.server import AppSettings, _grade_batch_now, batch_notes
     from drac_ssl.submission import check_submission
 
+    # a trained model's batch (the demo's is grades_UNTRAINED_DEMO.csv, its cells marked so)
+    monkeypatch.setattr(predictor, "untrained", False)
     grey = _write(tmp_path, "grey.png", _scan(300, seed=1))
     photo = _write(tmp_path, "photo.png", np.stack([_scan(300, seed=2), _scan(300, seed=3),
                                                     _scan(300, seed=4)], axis=-1))

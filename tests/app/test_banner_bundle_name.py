@@ -1,0 +1,58 @@
+"""The page's banner names the bundle folder by its last component only (a trial: every user
+read ``Bundle ../srv/drac/bundle``, where the server keeps it); the whole path stays in the
+server's start-up line. Since that name is ``bundle`` for every run's bundle, the banner also
+says which build is served: its ``created_utc`` and the first 12 hex digits of its
+``metadata.json``'s SHA-256 (a review: ``Bundle bundle`` no longer told which run was served)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.server import _banner, bundle_identity_words, bundle_shown_name
+from drac_ssl.io import sha256_file
+
+
+def test_the_shown_name_is_the_last_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert bundle_shown_name("../srv/drac/bundle") == "bundle"
+    assert bundle_shown_name("/srv/drac/bundle/") == "bundle"
+    assert bundle_shown_name("runs/resume7/bundles/wide") == "wide"
+    folder = tmp_path / "Doe_site" / "drac_bundle"
+    folder.mkdir(parents=True)
+    monkeypatch.chdir(folder)
+    assert bundle_shown_name(".") == "drac_bundle" and bundle_shown_name("..") == "Doe_site"
+
+
+def test_the_banner_shows_no_folder_above_the_bundle(predictor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = predictor.path
+    relative = os.path.relpath(path)  # as a user types it: ../../tmp/.../bundle
+    monkeypatch.setattr(type(predictor), "path", property(lambda self: Path(relative)))
+    banner = _banner(predictor)
+    identity = predictor.bundle.identity
+    assert f"Bundle <code>{path.name}</code> (built {identity['created_utc']}, metadata.json SHA-256 " \
+           f"{identity['metadata_sha256']}): " in banner
+    assert relative not in banner and str(path.parent) not in banner and str(path) not in banner
+    # the model card's identity as before: its architecture, head, variant and fold count
+    meta = predictor.metadata
+    assert f"{meta['model']['arch']} + {meta['model']['head']} head, variant {meta['variant']}" in banner
+
+
+def test_the_banner_tells_which_build_is_served(predictor: Any) -> None:
+    """Two runs' bundles, both folders named ``bundle``, read apart by their build time and
+    digest: the values each result's ``details["bundle"]`` carries (``sha256sum metadata.json``)."""
+    identity = predictor.bundle.identity
+    digest = sha256_file(predictor.path / "metadata.json")[:12]
+    assert identity["metadata_sha256"] == digest and identity["created_utc"]
+    banner = _banner(predictor)
+    assert f"built {identity['created_utc']}, metadata.json SHA-256 {digest}" in banner
+    other = bundle_identity_words({"created_utc": "2025-03-01T10:20:00+00:00", "metadata_sha256": "3f2a9c1d0b7e"})
+    assert other == "built 2025-03-01T10:20:00+00:00, metadata.json SHA-256 3f2a9c1d0b7e"
+    assert other not in banner
+    # a bundle without a build time, or whose metadata.json cannot be read now
+    assert bundle_identity_words({"created_utc": None, "metadata_sha256": "3f2a9c1d0b7e"}) == (
+        "build time not recorded, metadata.json SHA-256 3f2a9c1d0b7e")
+    assert bundle_identity_words({"created_utc": "2025-03-01T10:20:00+00:00", "metadata_sha256": None}) == (
+        "built 2025-03-01T10:20:00+00:00")
