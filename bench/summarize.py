@@ -76,7 +76,14 @@ def _code_note(record: dict[str, Any]) -> str:
     their commit when the result was written, at the end of the run, so it may postdate the
     code that ran: they say "commit read at the end of the run"; those that recorded no dirty
     flag at all (``git_dirty`` absent) say "code state not recorded" too, rather than read as
-    clean code (referee F4)."""
+    clean code (referee F4).
+
+    A file that the bench wrote again by re-reading finished run folders, with the runs' own
+    record kept as ``as_run`` (its ``git_commit`` and ``date_utc``: the convention of
+    ``retinamnist_epochs20_repeat.json`` and ``retinamnist_epochs60.json``), says so and names
+    that record's commit and time: its top-level commit is the re-read's, not the runs'
+    (audit F3), so an end-of-run commit reads "commit read at the end of a re-read of the finished
+    runs"."""
     env = record.get("environment") or {}
     notes = []
     at_end_only = bool(env.get("git_commit")) and "git_commit_at_end" not in env
@@ -98,7 +105,14 @@ def _code_note(record: dict[str, Any]) -> str:
     uncommitted = _uncommitted_tree_words(record)
     if uncommitted:
         notes.append(uncommitted)
-    if at_end_only:
+    as_run = record.get("as_run")
+    if isinstance(as_run, dict):
+        when = str(as_run.get("date_utc") or "?")[:16].replace("T", " ")
+        notes.append(("commit read at the end of a re-read of the finished runs" if at_end_only else
+                      "re-read from the finished runs")
+                     + f"; the runs' own record (`as_run`): commit {as_run.get('git_commit', '?')}, "
+                       f"written {when} UTC")
+    elif at_end_only:
         notes.append("commit read at the end of the run")
     return f" ({'; '.join(notes)})" if notes else ""
 
@@ -152,6 +166,26 @@ def _first_commit_with(path: str) -> str | None:
     return added[-1][:SHORT_HASH] if added else None
 
 
+def _written_in(path: str, record: dict[str, Any]) -> str | None:
+    """The commit that wrote the version of the result file ``path`` that ``record`` holds: the
+    oldest commit whose change to ``path`` added its ``"date_utc": "<value>"`` line (``git log
+    -S``, first :data:`SHORT_HASH` hex digits), else the commit that added the file
+    (:func:`_first_commit_with`); None when git knows neither.
+
+    A bench script writes ``date_utc`` each time it writes a file, while a hand edit (a note
+    added after the run, an ``as_run`` record) keeps it: so a file rewritten by a later run or
+    re-read (``retinamnist_epochs60.json``: added in e360923, rewritten with ``seed_ensemble``
+    in f80e312) is matched with the script that rewrote it, not the one that first wrote it,
+    and a later hand edit is never taken for a write."""
+    date = record.get("date_utc")
+    if isinstance(date, str) and date:
+        out = _git("log", "-S", json.dumps({"date_utc": date})[1:-1], "--format=%H", "--", path)
+        wrote = (out or "").split()
+        if wrote:
+            return wrote[-1][:SHORT_HASH]
+    return _first_commit_with(path)
+
+
 def _uncommitted_tree_words(record: dict[str, Any]) -> str | None:
     """Words for a result made from a working tree whose code its recorded commit
     (``environment.git_commit``, C) does not hold, from git alone (referee F1 of the
@@ -168,9 +202,10 @@ def _uncommitted_tree_words(record: dict[str, Any]) -> str | None:
       keys K, which bench/x.py names as committed with this result in R (N lines changed
       since C)".
 
-    R is the commit that added the result file (:data:`RESULT_FILE`, set by
-    :func:`read_result`; unknown for a record built elsewhere: the first rule then names A
-    alone, the second says nothing). None when neither rule applies or git cannot tell (no
+    R is the commit that wrote the version of the result file the record holds
+    (:func:`_written_in`, from :data:`RESULT_FILE`, set by :func:`read_result`: the file's
+    first commit unless a later one rewrote it, as a re-read that adds keys does; unknown for
+    a record built elsewhere: the first rule then names A alone, the second says nothing). None when neither rule applies or git cannot tell (no
     git, a commit or path this clone lacks)."""
     env = record.get("environment") or {}
     commit = env.get("git_commit")
@@ -183,7 +218,7 @@ def _uncommitted_tree_words(record: dict[str, Any]) -> str | None:
     if first is None:
         return None  # a script this history never held: nothing to compare
     where = record.get(RESULT_FILE)
-    result_commit = _first_commit_with(str(where)) if where else None
+    result_commit = _written_in(str(where), record) if where else None
     on_top = f"made from an uncommitted tree on top of {commit}"
     if _git("cat-file", "-e", f"{commit}:{script}") is None:
         committed = f"first committed in {first}" + (f"; this result in {result_commit}" if result_commit else "")
