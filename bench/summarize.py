@@ -1557,6 +1557,36 @@ def mc_error_line(named: dict[str, dict[str, Any]]) -> list[str]:
                 f"{ranges}{said}."]
 
 
+def accuracy_binomial_se(r: dict[str, Any]) -> float | None:
+    """The largest binomial standard error, sqrt(p (1 - p) / n), of the variants' out-of-fold
+    accuracy p on their n images in a RetinaMNIST record (``variants.<name>.accuracy`` and
+    ``n``), or None when no variant holds both. An approximation that takes the images as
+    independent, which they are not (near twins, several photographs of one patient): a floor
+    on the accuracy's error, for records that kept no out-of-fold files to bootstrap."""
+    ses = [math.sqrt(v["accuracy"] * (1 - v["accuracy"]) / v["n"])
+           for v in (r.get("variants") or {}).values()
+           if isinstance(v, dict) and isinstance(v.get("accuracy"), (int, float))
+           and isinstance(v.get("n"), int) and v["n"] > 0 and 0 <= v["accuracy"] <= 1]
+    return max(ses) if ses else None
+
+
+def no_interval_line(r: dict[str, Any]) -> list[str]:
+    """Under the RetinaMNIST table of a record that kept no out-of-fold files (no ``oof_files``:
+    every record written before :func:`bench.common.keep_oof_copies`): why its accuracy and AUC
+    have no interval, the accuracy's binomial SE (:func:`accuracy_binomial_se`) in its place, and
+    how to get one (audit F5); [] for a record that kept them, or whose variants give no SE."""
+    se = accuracy_binomial_se(r)
+    if r.get("oof_files") or se is None:
+        return []
+    n = max(v["n"] for v in r["variants"].values() if isinstance(v, dict) and isinstance(v.get("n"), int))
+    return ["", f"Accuracy and AUC have no interval here: this run kept no out-of-fold predictions, so "
+                f"none can be computed without a rerun. The accuracy's binomial standard error on {n:,} "
+                f"images is about {se:.3f} (approximate: it takes the images as independent, and near "
+                "twins and several photographs of one patient are not). A rerun of "
+                "`bench/retinamnist.py` keeps the out-of-fold files (`oof_files` in its JSON), from which "
+                "bootstrap intervals of every figure can be computed."]
+
+
 def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """Out-of-fold figures of every variant and the raw-pixel floor, with the published
     test-split figures beside them (bench/retinamnist.py). Each variant minus the floor with
@@ -1580,6 +1610,7 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
         ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
         out.append(f"| {name} | {m['qwk']:.3f}{ci} | {m['accuracy']:.3f} | {m['auc_ovr']:.3f} | {m['auc_ovo']:.3f} | "
                    f"{m['macro_f1']:.3f} | {thr_text} |")
+    out += no_interval_line(r)
     diffs = r.get("pretrained_minus_scratch") or {}
     if diffs:
         def signed(d: dict[str, Any]) -> str:  # in report.md's words (a bound near 0 keeps its sign)
@@ -1604,7 +1635,10 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
                      + (f" (source: {source})" if (source := _published_source(k, v)) else "")
                      for k, v in pub.items() if isinstance(v, dict) and k != "issue_12_aim")
     if refs:
-        out += ["", f"Published (official test split, not cross-validation): {refs}."]
+        # audit F4: not comparable (other images, which VICReg's pretraining saw unlabelled; other
+        # training; each figure with its own noise): docs/retinamnist.md lists the differences
+        out += ["", "Published, on the official 400-image test split (not comparable, shown for orientation: "
+                    f"other images and training, not cross-validation): {refs}."]
     out += _aim_line(r)
     out += wall_time_lines(r, reruns)
     return out
@@ -2939,7 +2973,11 @@ def _job_headline(r: dict[str, Any]) -> str | None:
         return None
     timed = (f"; {r['seconds_total']} s total ({r['goal']}: {_goal_verdict(r)})"
              if r.get("goal") and r.get("goal_met") is not None and isinstance(r.get("seconds_total"), (int, float)) else "")
-    return f"accuracy / QWK: {', '.join(said)}{timed}"
+    # no interval beside the figures where no out-of-fold file was kept to bootstrap (audit F5):
+    # said inside the first piece, which shorten() always keeps
+    se = None if r.get("oof_files") else accuracy_binomial_se(r)
+    scope = f" (binomial SE ~{se:.3f}; no interval kept)" if se is not None else ""
+    return f"accuracy{scope} / QWK: {', '.join(said)}{timed}"
 
 
 def _epochs_headline(r: dict[str, Any]) -> str | None:

@@ -60,8 +60,36 @@ def test_retinamnist_table_carries_every_variant_the_floor_and_the_published_fig
     assert "| scratch | 0.550 [0.500, 0.600] | 0.515 | 0.745 | 0.693 | 0.400 | 0.559 / 0.492 |" in table
     assert "| vicreg | 0.530" in table and "raw pixels (floor) | 0.487" in table
     assert "resnet18: accuracy 0.524, AUC OvR 0.717" in table
+    # audit F4: the published test-split figures are said not comparable, beside the CV ones
+    assert "(not comparable, shown for orientation: other images and training, not cross-validation): " \
+           "resnet18: accuracy 0.524" in table
     row = retinamnist_rows(record)[0]
     assert "1458.0 s total (< 2400 s: met)" in row and "pretrain 446.9 s" in row
+
+
+def test_a_retinamnist_record_without_out_of_fold_files_says_its_accuracy_has_no_interval() -> None:
+    """Audit F5: the committed job kept no out-of-fold predictions, so its accuracy and AUC have
+    no bootstrap interval; the table and the README headline say so, with the accuracy's
+    binomial SE in its place, and say nothing of the kind once a run keeps the files."""
+    from bench.summarize import (
+        _job_headline,
+        accuracy_binomial_se,
+        no_interval_line,
+        retinamnist_table,
+    )
+
+    m = {"n": 1200, "qwk": 0.56, "qwk_ci95": [0.516, 0.603], "accuracy": 0.532, "auc_ovr": 0.768,
+         "auc_ovo": 0.72, "macro_f1": 0.36}
+    record = {"variants": {"scratch": m, "vicreg": {**m, "accuracy": 0.5}}, "environment": {}}
+    assert accuracy_binomial_se(record) == pytest.approx((0.5 * 0.5 / 1200) ** 0.5)  # the largest
+    line = no_interval_line(record)[-1]
+    assert "no interval here: this run kept no out-of-fold predictions" in line
+    assert "on 1,200 images is about 0.014 (approximate" in line and "`bench/retinamnist.py`" in line
+    assert line in "\n".join(retinamnist_table(record))
+    assert _job_headline(record).startswith("accuracy (binomial SE ~0.014; no interval kept) / QWK: scratch 0.532")
+    kept = {**record, "oof_files": {"scratch": {"file": "x.csv"}}}
+    assert no_interval_line(kept) == [] and _job_headline(kept).startswith("accuracy / QWK: scratch")
+    assert accuracy_binomial_se({"variants": {"scratch": {"accuracy": 0.5}}}) is None  # no n: nothing guessed
 
 
 def test_retinamnist_repeats_show_their_settings_and_the_vicreg_minus_scratch_difference() -> None:
