@@ -2391,6 +2391,7 @@ def _low_label_table(dataset: str, low: dict[str, Any]) -> list[str]:
                    + (f"{_spread(entry, 'random_linear')} | " if random else "")
                    + f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
     out += paper_reference_lines(paper_info) if paper else []
+    out += [line for note in low.get("notes_added_after_the_run") or [] for line in ("", f"Note: {note}")]
     return out + command_line(low)
 
 
@@ -2430,9 +2431,11 @@ PAPER_IS_A_REFERENCE = (
 def paper_reference_lines(paper: dict[str, Any]) -> list[str]:
     """Under a low-label table that shows the paper's figures: that they are a reference only
     (:data:`PAPER_IS_A_REFERENCE`), and, for a file written before bench/low_label.py recorded
-    ``reference`` apart from ``comparable`` (``low_label_mnist.json``: ``"comparable": true``
-    and no ``reference`` key), what its ``comparable`` meant (referee F9): the record is never
-    rewritten, its label is read for what it was."""
+    ``reference`` apart from ``comparable`` (``"comparable": true`` and no ``reference`` key, as
+    ``low_label_mnist.json`` was written), what its ``comparable`` meant (referee F9): such a
+    label is read for what it was. The committed ``low_label_mnist.json`` has had its label
+    replaced by the current one since (2026-12-06, audit F6, with a dated note among its
+    ``notes_added_after_the_run``, which the table shows)."""
     older = "reference" not in paper and paper.get("comparable") is True
     note = (' This file marks them `"comparable": true`, written before bench/low_label.py recorded '
             '`"reference"` apart: there it meant only "shown beside the run\'s figures", not comparable.'
