@@ -414,7 +414,7 @@ def test_a_seed_repeats_row_names_its_own_seed_in_place_of_the_designs() -> None
 
 
 def test_the_no_pairs_control_changes_only_the_invariance_weight_and_names_its_own_result() -> None:
-    """The referee's missing arm (pre-registered in docs/data.md#quick-check-v3-no-pairs): VICReg
+    """The referee's missing arm (committed before its run in docs/data.md#quick-check-v3-no-pairs): VICReg
     without its pairs is the same pretraining with pretrain.loss.sim_coeff=0, set through the
     config, everything else (seed, preset, LARS rule, data) as in the VICReg arm."""
     from bench.quick_check import (
@@ -741,7 +741,7 @@ def test_the_three_arms_and_the_no_pairs_readings_quote_their_files() -> None:
     seeds = {r["config"]["run"]["seed"] for r in none.values()}
     gaps = [_half_up(r["judged_comparison"]["gap_points"], 1) for r in none.values()]
     assert seeds == {1} and gaps == ["-15.6", "-7.1"], (seeds, gaps)
-    assert (f"a no-pairs control (invariance weight 0, pre-registered) led VICReg on both at seed 1 "
+    assert (f"a no-pairs control (invariance weight 0, committed before its runs) led VICReg on both at seed 1 "
             f"({gaps[0]} and {gaps[1]} points): with its right pairs, the invariance term costs these linear "
             "features;") in text["README.md"]
     # F1, F2: the readings as far as the runs go, in all three pages

@@ -631,7 +631,7 @@ def test_the_readme_results_headlines_are_the_files_figures() -> None:
                 f"(issue #13), CV QWK {umm['retinamnist']['umm']['cv_qwk']:.3f} vs "
                 f"{umm['retinamnist']['control']['cv_qwk']:.3f} on RetinaMNIST and "
                 f"{umm['drac_phantom']['umm']['cv_qwk']:.3f} vs {umm['drac_phantom']['control']['cv_qwk']:.3f}"),
-        # the ten-seed interval pre-registered to replace the five seeds' (5de203c): the repeat's
+        # the ten-seed interval committed before the runs (5de203c) to replace the five seeds' (5de203c): the repeat's
         # pooled record, checked against seeds 0-4's own differences (its committed half)
         # audit F2: the interval says its scope (training-seed noise only), so its upper end reads
         # as a lower bound on the gain not excluded, not a ceiling

@@ -172,7 +172,7 @@ def test_retinamnist_epochs_table_with_own_scratch_compares_with_the_runs_scratc
 
 def test_retinamnist_epochs_table_states_the_hypothesis_and_the_two_se_mark() -> None:
     """Each table says what it tested and, for the difference with scratch, how far the mean is
-    from zero in standard errors in accuracy and AUC OvR: the mark of the pre-registered runs
+    from zero in standard errors in accuracy and AUC OvR: the mark committed before the runs
     (met only when both are above 2); a difference with another variant is not judged."""
     from bench.summarize import retinamnist_epochs_table
 
@@ -1217,3 +1217,8 @@ def test_the_cifar10_umm_control_is_named_for_what_it_was() -> None:
     assert "| VICReg + single-level VICReg control (one update per batch, no JS; same steps) | 100 + 100 steps |" in (
         "\n".join(_cifar_table(cifar, old)))
     assert "| VICReg + fair control (umm.alpha=0; same steps) |" in "\n".join(_cifar_table(cifar, new))
+    # audit F8: every published row says it is not comparable, and why (another method, 5-NN)
+    published = [row for row in _cifar_table(cifar, new) if row.startswith(("| seed report", "| UMM paper"))]
+    assert len(published) == 3 and all("(a reference, not comparable: " in row for row in published)
+    assert "| UMM paper: VICRegL ResNet-18 (a reference, not comparable: another method, VICRegL, a longer " \
+           "schedule, k-NN with k = 5) | long schedule | 90.99 | 88.75 (5-NN) | |" in published
