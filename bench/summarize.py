@@ -1578,15 +1578,24 @@ def accuracy_binomial_se(r: dict[str, Any]) -> float | None:
 
 def no_interval_line(r: dict[str, Any]) -> list[str]:
     """Under the RetinaMNIST table of a record that kept no out-of-fold files (no ``oof_files``:
-    every record written before :func:`bench.common.keep_oof_copies`): why its accuracy and AUC
-    have no interval, the accuracy's binomial SE (:func:`accuracy_binomial_se`) in its place, and
-    how to get one (audit F5); [] for a record that kept them, or whose variants give no SE."""
+    every record written before :func:`bench.common.keep_oof_copies`): that the variants'
+    accuracy and AUC levels have no interval, which figures the run did bootstrap while it ran
+    (the QWK column's ``qwk_ci95``, the paired differences of ``pretrained_minus_scratch``; a
+    re-audit: an earlier wording said no interval could be had at all, beside the paired
+    accuracy and AUC intervals rendered under it), the accuracy's binomial SE
+    (:func:`accuracy_binomial_se`) in its place, and how to get one (audit F5); [] for a record
+    that kept them, or whose variants give no SE."""
     se = accuracy_binomial_se(r)
     if r.get("oof_files") or se is None:
         return []
-    n = max(v["n"] for v in r["variants"].values() if isinstance(v, dict) and isinstance(v.get("n"), int))
-    return ["", f"Accuracy and AUC have no interval here: this run kept no out-of-fold predictions, so "
-                f"none can be computed without a rerun. The accuracy's binomial standard error on {n:,} "
+    variants = [v for v in r["variants"].values() if isinstance(v, dict)]
+    n = max(v["n"] for v in variants if isinstance(v.get("n"), int))
+    done = (["QWK"] if any(v.get("qwk_ci95") for v in variants) else []) + (
+        ["the paired differences below"] if r.get("pretrained_minus_scratch") else [])
+    bootstrapped = (f"{' and '.join(done)} {'was' if done == ['QWK'] else 'were'} bootstrapped during the run; "
+                    if done else "")
+    return ["", f"The variants' accuracy and AUC levels have no interval here ({bootstrapped}its result file "
+                f"names no out-of-fold files). The accuracy's binomial standard error on {n:,} "
                 f"images is about {se:.3f} (approximate: it takes the images as independent, and near "
                 "twins and several photographs of one patient are not). A rerun of "
                 "`bench/retinamnist.py` keeps the out-of-fold files (`oof_files` in its JSON), from which "

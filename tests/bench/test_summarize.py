@@ -83,7 +83,19 @@ def test_a_retinamnist_record_without_out_of_fold_files_says_its_accuracy_has_no
     record = {"variants": {"scratch": m, "vicreg": {**m, "accuracy": 0.5}}, "environment": {}}
     assert accuracy_binomial_se(record) == pytest.approx((0.5 * 0.5 / 1200) ** 0.5)  # the largest
     line = no_interval_line(record)[-1]
-    assert "no interval here: this run kept no out-of-fold predictions" in line
+    # re-audit: the levels have no interval, not the run: its QWK column and (where recorded) its
+    # paired differences were bootstrapped while it ran, and the line says which of them it holds
+    assert line.startswith("The variants' accuracy and AUC levels have no interval here (QWK was bootstrapped "
+                           "during the run; its result file names no out-of-fold files).")
+    diff = {"difference": 0.0, "ci_low": -0.01, "ci_high": 0.01}
+    paired = {**record, "pretrained_minus_scratch": {"vicreg": {k: diff for k in ("accuracy", "auc_ovr", "qwk")}}}
+    assert no_interval_line(paired)[-1].startswith(
+        "The variants' accuracy and AUC levels have no interval here (QWK and the paired differences below "
+        "were bootstrapped during the run; its result file names no out-of-fold files).")
+    bare = {"variants": {"scratch": {k: v for k, v in m.items() if k != "qwk_ci95"}}}
+    assert no_interval_line(bare)[-1].startswith(
+        "The variants' accuracy and AUC levels have no interval here (its result file names no out-of-fold files).")
+    assert "none can be computed" not in "\n".join(no_interval_line(paired))
     assert "on 1,200 images is about 0.014 (approximate" in line and "`bench/retinamnist.py`" in line
     assert line in "\n".join(retinamnist_table(record))
     assert _job_headline(record).startswith("accuracy (binomial SE ~0.014; no interval kept) / QWK: scratch 0.532")
