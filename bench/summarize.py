@@ -1791,9 +1791,11 @@ SEED_INTERVAL_SCOPE = ("That t-interval holds training-seed noise only, on one s
                        "photographs of one patient that per-image folds likely split (by DeepDRiD's "
                        "description, not checkable in the .npz: "
                        "[docs/retinamnist.md](docs/retinamnist.md#protocol)) come on top, so its upper end "
-                       "is a lower bound on the gain these data do not exclude.")
+                       "very likely understates the largest gain these data do not exclude.")
 """What the seeds' t-interval of VICReg - scratch does not hold (methods audit F4, F1), said
-under it by :func:`gap_to_aim_line`: the README's "not excluded" is a floor, not a ceiling."""
+under it by :func:`gap_to_aim_line`: the README's "not excluded" very likely understates the
+largest gain these data leave open; "very likely", not "a lower bound" (a re-audit): its own
+seeds can push it up, as seeds 0-4, whose +0.005 prompted the repeat, do the pooled ten-seed one."""
 
 
 def gap_to_aim_line(seeds: list[dict[str, Any]], aim: dict[str, Any] | None) -> list[str]:

@@ -1017,9 +1017,11 @@ def test_the_gap_to_the_aim_line_gives_the_intervals_upper_end_as_a_share_of_the
     assert "(the aim is on the test split, scratch's figure out of fold: the share is indicative)" in line
     assert gap_to_aim_line(seeds, None) == [] and gap_to_aim_line(seeds[:1], {"accuracy": 0.56}) == []
     # methods audit F4: the seeds' interval holds training noise only, on one image set and fold
-    # split; image sampling and the patients' several photographs come on top: a lower bound
+    # split; image sampling and the patients' several photographs come on top: very likely an
+    # understatement, not a lower bound (re-audit F6: seeds 0-4, pooled, push the interval up)
     assert "on these images and folds gains up to that share of the gap are not excluded" in line
-    assert "training-seed noise only" in line and "is a lower bound on the gain these data do not exclude" in line
+    assert "training-seed noise only" in line and (
+        "very likely understates the largest gain these data do not exclude" in line) and "lower bound" not in line
 
 
 def test_the_monte_carlo_error_of_a_bootstrap_endpoint_and_the_endpoints_it_leaves_unsettled() -> None:
