@@ -516,7 +516,7 @@ def test_the_command_refuses_a_control_for_a_design_that_judges_none(tmp_path: P
     assert not list(tmp_path.iterdir())  # refused before any work
 
 
-def test_the_no_pairs_control_is_registered_in_the_docs_with_its_mark_and_files() -> None:
+def test_the_no_pairs_control_is_committed_in_the_docs_with_its_mark_and_files() -> None:
     import bench.quick_check as quick_check
 
     repo = Path(__file__).resolve().parents[2]
@@ -531,7 +531,7 @@ def test_the_no_pairs_control_is_registered_in_the_docs_with_its_mark_and_files(
 
 
 def test_the_no_pairs_results_are_quoted_as_their_files_measured_them() -> None:
-    """The runs of the registration (code at 16dd5a2, clean): each control really trained
+    """The runs of the design committed before them (code at 16dd5a2, clean): each control really trained
     without its pairs and differed from the VICReg arm only in the invariance weight; the verdict
     words follow the rule fixed before the runs; docs/data.md and docs/results.md quote the files."""
     import json
@@ -752,6 +752,9 @@ def test_the_three_arms_and_the_no_pairs_readings_quote_their_files() -> None:
     for name in ("docs/data.md", "docs/results.md"):
         assert "with its right pairs, the invariance term costs these linear features at 200 steps (seed 1)" in \
             text[name], name
-    assert "**Note (2026-12-05, after a review of this result): the registered reading of \"the other way " \
-           "round\" overreaches.**" in data
+    assert "**Note (2026-12-05, after a review of this result): the reading of \"the other way round\" " \
+           "committed before the runs overreaches.**" in data
+    # re-audit F5: 'registered' words gone outside the design text, which stays as committed in 16dd5a2
+    assert "registered reading" not in data and "The registration above" not in data
+    assert "The design above stays as committed in 16dd5a2, before the runs (its wording too)." in data
     assert "removes the invariance term and its pairing together" in data
