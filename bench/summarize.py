@@ -1868,7 +1868,7 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "",
 
 
 def _power_words(sd: float, n: int) -> str:
-    """``0.67 (SD 0.0094; true SD 0.0056..0.0269: 0.19..0.96)`` for seeds 0-4's SD 0.00937 (shown
+    """``0.67 (SD 0.0094; true SD 0.0056..0.0269: 0.19..0.96)`` for seeds 0-4's SD 0.0093653 (shown
     rounded; the rounded 0.0094 itself would give 0.66 and 0.0270): the power of the pass mark
     against :data:`POWER_GAIN` with the observed ``sd`` of ``n`` per-seed accuracy differences
     (> 0) as the true one, then the SD's 95 % chi-square interval and the power at its ends."""
@@ -1999,8 +1999,9 @@ def mark_power_bounds(true_gain: float, sd: float, n: int,
     the power falls as the SD grows (for ``true_gain > 0``). What :func:`mark_power` with the
     observed SD cannot say: how much that one figure rests on the SD being the true one.
     ``mark_power_bounds(0.01, 0.0094, 5)`` is about ``(0.19, 0.96)``, around
-    ``mark_power(0.01, 0.0094, 5)`` = 0.66 (0.6635); at seeds 0-4's unrounded SD, 0.00937, the
-    power is 0.67 (0.6662), the figure docs/results.md renders and the docs quote. Raises
+    ``mark_power(0.01, 0.0094, 5)`` = 0.66 (0.6635); at seeds 0-4's unrounded SD, 0.0093653, the
+    power is 0.67 (0.6662), the figure docs/results.md renders and the docs quote
+    (``mark_power(0.01, 0.00937, 5)``, at that SD to three figures, is 0.6658). Raises
     ValueError as :func:`sd_bounds` does."""
     low, high = sd_bounds(sd, n)
     multiple = MARK_SE if multiple is None else multiple
