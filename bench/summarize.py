@@ -37,14 +37,20 @@ SEED_REPORT = "docs/methods.md section 3: the project's seed report"
 UMM_PAPER = ("docs/methods.md section 2: the UMM paper (Qiang, Song, et al., \"On the Generalization "
              "and Causal Explanation in Self-Supervised Learning\"), its published anchors")
 PUBLISHED_CIFAR10 = (
-    # (model, schedule, linear top-1 %, k-NN top-1 % as published, source): figures no script
-    # here measured, shown in the CIFAR-10 table labelled with where they come from
-    ("seed report: VICReg ResNet-34, batch 128", "100", 76.67, "", SEED_REPORT),
-    ("UMM paper: VICRegL ResNet-18", "long schedule", 90.99, "88.75 (5-NN)", UMM_PAPER),
-    ("UMM paper: VICRegL + UMM ResNet-18", "+ 200 UMM epochs", 92.77, "90.74 (5-NN)", UMM_PAPER),
+    # (model, schedule, linear top-1 %, k-NN top-1 % as published, source, why it is not
+    # comparable with this package's rows): figures no script here measured, shown in the
+    # CIFAR-10 table labelled with where they come from and said not comparable (audit F8)
+    ("seed report: VICReg ResNet-34, batch 128", "100", 76.67, "", SEED_REPORT,
+     "a ResNet-34 at batch 128, its probe not named"),
+    ("UMM paper: VICRegL ResNet-18", "long schedule", 90.99, "88.75 (5-NN)", UMM_PAPER,
+     "another method, VICRegL, a longer schedule, k-NN with k = 5"),
+    ("UMM paper: VICRegL + UMM ResNet-18", "+ 200 UMM epochs", 92.77, "90.74 (5-NN)", UMM_PAPER,
+     "another method, VICRegL, a longer schedule, k-NN with k = 5"),
 )
 """The published reference figures of the CIFAR-10 table, the only figures of the rendered
-section that no bench script wrote, each with its source."""
+section that no bench script wrote, each with its source and why it is not comparable: each
+row says "a reference, not comparable" with that reason, so no reader sets a 5-NN figure of
+another method beside this package's k-NN@20 as like for like."""
 SEED_REPORT_LINEAR = PUBLISHED_CIFAR10[0][2]
 """The seed report's CIFAR-10 linear top-1 (%): a reference beside ``bench/cifar10_vicreg.py``'s
 figure, never its pass mark (not like for like: :func:`seed_report_words`)."""
@@ -76,7 +82,14 @@ def _code_note(record: dict[str, Any]) -> str:
     their commit when the result was written, at the end of the run, so it may postdate the
     code that ran: they say "commit read at the end of the run"; those that recorded no dirty
     flag at all (``git_dirty`` absent) say "code state not recorded" too, rather than read as
-    clean code (referee F4)."""
+    clean code (referee F4).
+
+    A file that the bench wrote again by re-reading finished run folders, with the runs' own
+    record kept as ``as_run`` (its ``git_commit`` and ``date_utc``: the convention of
+    ``retinamnist_epochs20_repeat.json`` and ``retinamnist_epochs60.json``), says so and names
+    that record's commit and time: its top-level commit is the re-read's, not the runs'
+    (audit F3), so an end-of-run commit reads "commit read at the end of a re-read of the finished
+    runs"."""
     env = record.get("environment") or {}
     notes = []
     at_end_only = bool(env.get("git_commit")) and "git_commit_at_end" not in env
@@ -98,7 +111,14 @@ def _code_note(record: dict[str, Any]) -> str:
     uncommitted = _uncommitted_tree_words(record)
     if uncommitted:
         notes.append(uncommitted)
-    if at_end_only:
+    as_run = record.get("as_run")
+    if isinstance(as_run, dict):
+        when = str(as_run.get("date_utc") or "?")[:16].replace("T", " ")
+        notes.append(("commit read at the end of a re-read of the finished runs" if at_end_only else
+                      "re-read from the finished runs")
+                     + f"; the runs' own record (`as_run`): commit {as_run.get('git_commit', '?')}, "
+                       f"written {when} UTC")
+    elif at_end_only:
         notes.append("commit read at the end of the run")
     return f" ({'; '.join(notes)})" if notes else ""
 
@@ -152,6 +172,26 @@ def _first_commit_with(path: str) -> str | None:
     return added[-1][:SHORT_HASH] if added else None
 
 
+def _written_in(path: str, record: dict[str, Any]) -> str | None:
+    """The commit that wrote the version of the result file ``path`` that ``record`` holds: the
+    oldest commit whose change to ``path`` added its ``"date_utc": "<value>"`` line (``git log
+    -S``, first :data:`SHORT_HASH` hex digits), else the commit that added the file
+    (:func:`_first_commit_with`); None when git knows neither.
+
+    A bench script writes ``date_utc`` each time it writes a file, while a hand edit (a note
+    added after the run, an ``as_run`` record) keeps it: so a file rewritten by a later run or
+    re-read (``retinamnist_epochs60.json``: added in e360923, rewritten with ``seed_ensemble``
+    in f80e312) is matched with the script that rewrote it, not the one that first wrote it,
+    and a later hand edit is never taken for a write."""
+    date = record.get("date_utc")
+    if isinstance(date, str) and date:
+        out = _git("log", "-S", json.dumps({"date_utc": date})[1:-1], "--format=%H", "--", path)
+        wrote = (out or "").split()
+        if wrote:
+            return wrote[-1][:SHORT_HASH]
+    return _first_commit_with(path)
+
+
 def _uncommitted_tree_words(record: dict[str, Any]) -> str | None:
     """Words for a result made from a working tree whose code its recorded commit
     (``environment.git_commit``, C) does not hold, from git alone (referee F1 of the
@@ -168,9 +208,10 @@ def _uncommitted_tree_words(record: dict[str, Any]) -> str | None:
       keys K, which bench/x.py names as committed with this result in R (N lines changed
       since C)".
 
-    R is the commit that added the result file (:data:`RESULT_FILE`, set by
-    :func:`read_result`; unknown for a record built elsewhere: the first rule then names A
-    alone, the second says nothing). None when neither rule applies or git cannot tell (no
+    R is the commit that wrote the version of the result file the record holds
+    (:func:`_written_in`, from :data:`RESULT_FILE`, set by :func:`read_result`: the file's
+    first commit unless a later one rewrote it, as a re-read that adds keys does; unknown for
+    a record built elsewhere: the first rule then names A alone, the second says nothing). None when neither rule applies or git cannot tell (no
     git, a commit or path this clone lacks)."""
     env = record.get("environment") or {}
     commit = env.get("git_commit")
@@ -183,7 +224,7 @@ def _uncommitted_tree_words(record: dict[str, Any]) -> str | None:
     if first is None:
         return None  # a script this history never held: nothing to compare
     where = record.get(RESULT_FILE)
-    result_commit = _first_commit_with(str(where)) if where else None
+    result_commit = _written_in(str(where), record) if where else None
     on_top = f"made from an uncommitted tree on top of {commit}"
     if _git("cat-file", "-e", f"{commit}:{script}") is None:
         committed = f"first committed in {first}" + (f"; this result in {result_commit}" if result_commit else "")
@@ -1522,6 +1563,45 @@ def mc_error_line(named: dict[str, dict[str, Any]]) -> list[str]:
                 f"{ranges}{said}."]
 
 
+def accuracy_binomial_se(r: dict[str, Any]) -> float | None:
+    """The largest binomial standard error, sqrt(p (1 - p) / n), of the variants' out-of-fold
+    accuracy p on their n images in a RetinaMNIST record (``variants.<name>.accuracy`` and
+    ``n``), or None when no variant holds both. An approximation that takes the images as
+    independent, which they are not (near twins, several photographs of one patient): a floor
+    on the accuracy's error, for records that kept no out-of-fold files to bootstrap."""
+    ses = [math.sqrt(v["accuracy"] * (1 - v["accuracy"]) / v["n"])
+           for v in (r.get("variants") or {}).values()
+           if isinstance(v, dict) and isinstance(v.get("accuracy"), (int, float))
+           and isinstance(v.get("n"), int) and v["n"] > 0 and 0 <= v["accuracy"] <= 1]
+    return max(ses) if ses else None
+
+
+def no_interval_line(r: dict[str, Any]) -> list[str]:
+    """Under the RetinaMNIST table of a record that kept no out-of-fold files (no ``oof_files``:
+    every record written before :func:`bench.common.keep_oof_copies`): that the variants'
+    accuracy and AUC levels have no interval, which figures the run did bootstrap while it ran
+    (the QWK column's ``qwk_ci95``, the paired differences of ``pretrained_minus_scratch``; a
+    re-audit: an earlier wording said no interval could be had at all, beside the paired
+    accuracy and AUC intervals rendered under it), the accuracy's binomial SE
+    (:func:`accuracy_binomial_se`) in its place, and how to get one (audit F5); [] for a record
+    that kept them, or whose variants give no SE."""
+    se = accuracy_binomial_se(r)
+    if r.get("oof_files") or se is None:
+        return []
+    variants = [v for v in r["variants"].values() if isinstance(v, dict)]
+    n = max(v["n"] for v in variants if isinstance(v.get("n"), int))
+    done = (["QWK"] if any(v.get("qwk_ci95") for v in variants) else []) + (
+        ["the paired differences below"] if r.get("pretrained_minus_scratch") else [])
+    bootstrapped = (f"{' and '.join(done)} {'was' if done == ['QWK'] else 'were'} bootstrapped during the run; "
+                    if done else "")
+    return ["", f"The variants' accuracy and AUC levels have no interval here ({bootstrapped}its result file "
+                f"names no out-of-fold files). The accuracy's binomial standard error on {n:,} "
+                f"images is about {se:.3f} (approximate: it takes the images as independent, and near "
+                "twins and several photographs of one patient are not). A rerun of "
+                "`bench/retinamnist.py` keeps the out-of-fold files (`oof_files` in its JSON), from which "
+                "bootstrap intervals of every figure can be computed."]
+
+
 def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """Out-of-fold figures of every variant and the raw-pixel floor, with the published
     test-split figures beside them (bench/retinamnist.py). Each variant minus the floor with
@@ -1545,6 +1625,7 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
         ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
         out.append(f"| {name} | {m['qwk']:.3f}{ci} | {m['accuracy']:.3f} | {m['auc_ovr']:.3f} | {m['auc_ovo']:.3f} | "
                    f"{m['macro_f1']:.3f} | {thr_text} |")
+    out += no_interval_line(r)
     diffs = r.get("pretrained_minus_scratch") or {}
     if diffs:
         def signed(d: dict[str, Any]) -> str:  # in report.md's words (a bound near 0 keeps its sign)
@@ -1569,7 +1650,10 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
                      + (f" (source: {source})" if (source := _published_source(k, v)) else "")
                      for k, v in pub.items() if isinstance(v, dict) and k != "issue_12_aim")
     if refs:
-        out += ["", f"Published (official test split, not cross-validation): {refs}."]
+        # audit F4: not comparable (other images, which VICReg's pretraining saw unlabelled; other
+        # training; each figure with its own noise): docs/retinamnist.md lists the differences
+        out += ["", "Published, on the official 400-image test split (not comparable, shown for orientation: "
+                    f"other images and training, not cross-validation): {refs}."]
     out += _aim_line(r)
     out += wall_time_lines(r, reruns)
     return out
@@ -1707,9 +1791,11 @@ SEED_INTERVAL_SCOPE = ("That t-interval holds training-seed noise only, on one s
                        "photographs of one patient that per-image folds likely split (by DeepDRiD's "
                        "description, not checkable in the .npz: "
                        "[docs/retinamnist.md](docs/retinamnist.md#protocol)) come on top, so its upper end "
-                       "is a lower bound on the gain these data do not exclude.")
+                       "very likely understates the largest gain these data do not exclude.")
 """What the seeds' t-interval of VICReg - scratch does not hold (methods audit F4, F1), said
-under it by :func:`gap_to_aim_line`: the README's "not excluded" is a floor, not a ceiling."""
+under it by :func:`gap_to_aim_line`: the README's "not excluded" very likely understates the
+largest gain these data leave open; "very likely", not "a lower bound" (a re-audit): its own
+seeds can push it up, as seeds 0-4, whose +0.005 prompted the repeat, do the pooled ten-seed one."""
 
 
 def gap_to_aim_line(seeds: list[dict[str, Any]], aim: dict[str, Any] | None) -> list[str]:
@@ -1782,7 +1868,8 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "",
 
 
 def _power_words(sd: float, n: int) -> str:
-    """``0.66 (SD 0.0094; true SD 0.0056..0.0270: 0.19..0.96)``: the power of the pass mark
+    """``0.67 (SD 0.0094; true SD 0.0056..0.0269: 0.19..0.96)`` for seeds 0-4's SD 0.0093653 (shown
+    rounded; the rounded 0.0094 itself would give 0.66 and 0.0270): the power of the pass mark
     against :data:`POWER_GAIN` with the observed ``sd`` of ``n`` per-seed accuracy differences
     (> 0) as the true one, then the SD's 95 % chi-square interval and the power at its ends."""
     low, high = sd_bounds(sd, n)
@@ -1813,7 +1900,7 @@ def _seed_spread_rows(seeds: list[dict[str, Any]], settings: str) -> list[str]:
 
 
 TWO_SE_MARK = {"accuracy": "accuracy", "auc_ovr": "AUC OvR"}
-"""The figures the pre-registered RetinaMNIST hypotheses are judged on (docs/retinamnist.md):
+"""The figures the RetinaMNIST hypotheses (marks committed before their runs) are judged on (docs/retinamnist.md):
 the mean VICReg - scratch difference over the seeds above twice its standard error in each."""
 
 
@@ -1912,7 +1999,10 @@ def mark_power_bounds(true_gain: float, sd: float, n: int,
     the power falls as the SD grows (for ``true_gain > 0``). What :func:`mark_power` with the
     observed SD cannot say: how much that one figure rests on the SD being the true one.
     ``mark_power_bounds(0.01, 0.0094, 5)`` is about ``(0.19, 0.96)``, around
-    ``mark_power(0.01, 0.0094, 5)`` = 0.66. Raises ValueError as :func:`sd_bounds` does."""
+    ``mark_power(0.01, 0.0094, 5)`` = 0.66 (0.6635); at seeds 0-4's unrounded SD, 0.0093653, the
+    power is 0.67 (0.6662), the figure docs/results.md renders and the docs quote
+    (``mark_power(0.01, 0.00937, 5)``, at that SD to three figures, is 0.6658). Raises
+    ValueError as :func:`sd_bounds` does."""
     low, high = sd_bounds(sd, n)
     multiple = MARK_SE if multiple is None else multiple
     return mark_power(true_gain, high, n, multiple), mark_power(true_gain, low, n, multiple)
@@ -2226,8 +2316,8 @@ def _cifar_table(cifar: dict[str, Any] | None, ablation: dict[str, Any] | None) 
                 out.append(f"| {label} | {cifar.get('epochs')} + {row.get('steps')} steps | "
                            f"{_pct(row.get('linear_probe_top1'))} | {_pct(row.get('knn_top1_k20'))} | "
                            f"{_pct(row.get('knn_top1_k200'))} |")
-    out += [f"| {model} | {schedule} | {linear} | {f'{knn} ' if knn else ''}| |"
-            for model, schedule, linear, knn, _source in PUBLISHED_CIFAR10]
+    out += [f"| {model} (a reference, not comparable: {why}) | {schedule} | {linear} | {f'{knn} ' if knn else ''}| |"
+            for model, schedule, linear, knn, _source, why in PUBLISHED_CIFAR10]
     return out + command_line(cifar)
 
 
@@ -2322,6 +2412,7 @@ def _low_label_table(dataset: str, low: dict[str, Any]) -> list[str]:
                    + (f"{_spread(entry, 'random_linear')} | " if random else "")
                    + f"{_pct(pp.get('finetune'))} | {_pct(pp.get('scratch'))} |")
     out += paper_reference_lines(paper_info) if paper else []
+    out += [line for note in low.get("notes_added_after_the_run") or [] for line in ("", f"Note: {note}")]
     return out + command_line(low)
 
 
@@ -2361,9 +2452,11 @@ PAPER_IS_A_REFERENCE = (
 def paper_reference_lines(paper: dict[str, Any]) -> list[str]:
     """Under a low-label table that shows the paper's figures: that they are a reference only
     (:data:`PAPER_IS_A_REFERENCE`), and, for a file written before bench/low_label.py recorded
-    ``reference`` apart from ``comparable`` (``low_label_mnist.json``: ``"comparable": true``
-    and no ``reference`` key), what its ``comparable`` meant (referee F9): the record is never
-    rewritten, its label is read for what it was."""
+    ``reference`` apart from ``comparable`` (``"comparable": true`` and no ``reference`` key, as
+    ``low_label_mnist.json`` was written), what its ``comparable`` meant (referee F9): such a
+    label is read for what it was. The committed ``low_label_mnist.json`` has had its label
+    replaced by the current one since (2026-12-06, audit F6, with a dated note among its
+    ``notes_added_after_the_run``, which the table shows)."""
     older = "reference" not in paper and paper.get("comparable") is True
     note = (' This file marks them `"comparable": true`, written before bench/low_label.py recorded '
             '`"reference"` apart: there it meant only "shown beside the run\'s figures", not comparable.'
@@ -2904,7 +2997,11 @@ def _job_headline(r: dict[str, Any]) -> str | None:
         return None
     timed = (f"; {r['seconds_total']} s total ({r['goal']}: {_goal_verdict(r)})"
              if r.get("goal") and r.get("goal_met") is not None and isinstance(r.get("seconds_total"), (int, float)) else "")
-    return f"accuracy / QWK: {', '.join(said)}{timed}"
+    # no interval beside the figures where no out-of-fold file was kept to bootstrap (audit F5):
+    # said inside the first piece, which shorten() always keeps
+    se = None if r.get("oof_files") else accuracy_binomial_se(r)
+    scope = f" (binomial SE ~{se:.3f}; no interval kept)" if se is not None else ""
+    return f"accuracy{scope} / QWK: {', '.join(said)}{timed}"
 
 
 def _epochs_headline(r: dict[str, Any]) -> str | None:

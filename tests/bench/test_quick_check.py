@@ -414,7 +414,7 @@ def test_a_seed_repeats_row_names_its_own_seed_in_place_of_the_designs() -> None
 
 
 def test_the_no_pairs_control_changes_only_the_invariance_weight_and_names_its_own_result() -> None:
-    """The referee's missing arm (pre-registered in docs/data.md#quick-check-v3-no-pairs): VICReg
+    """The referee's missing arm (committed before its run in docs/data.md#quick-check-v3-no-pairs): VICReg
     without its pairs is the same pretraining with pretrain.loss.sim_coeff=0, set through the
     config, everything else (seed, preset, LARS rule, data) as in the VICReg arm."""
     from bench.quick_check import (
@@ -516,7 +516,7 @@ def test_the_command_refuses_a_control_for_a_design_that_judges_none(tmp_path: P
     assert not list(tmp_path.iterdir())  # refused before any work
 
 
-def test_the_no_pairs_control_is_registered_in_the_docs_with_its_mark_and_files() -> None:
+def test_the_no_pairs_control_is_committed_in_the_docs_with_its_mark_and_files() -> None:
     import bench.quick_check as quick_check
 
     repo = Path(__file__).resolve().parents[2]
@@ -531,7 +531,7 @@ def test_the_no_pairs_control_is_registered_in_the_docs_with_its_mark_and_files(
 
 
 def test_the_no_pairs_results_are_quoted_as_their_files_measured_them() -> None:
-    """The runs of the registration (code at 16dd5a2, clean): each control really trained
+    """The runs of the design committed before them (code at 16dd5a2, clean): each control really trained
     without its pairs and differed from the VICReg arm only in the invariance weight; the verdict
     words follow the rule fixed before the runs; docs/data.md and docs/results.md quote the files."""
     import json
@@ -741,7 +741,7 @@ def test_the_three_arms_and_the_no_pairs_readings_quote_their_files() -> None:
     seeds = {r["config"]["run"]["seed"] for r in none.values()}
     gaps = [_half_up(r["judged_comparison"]["gap_points"], 1) for r in none.values()]
     assert seeds == {1} and gaps == ["-15.6", "-7.1"], (seeds, gaps)
-    assert (f"a no-pairs control (invariance weight 0, pre-registered) led VICReg on both at seed 1 "
+    assert (f"a no-pairs control (invariance weight 0, committed before its runs) led VICReg on both at seed 1 "
             f"({gaps[0]} and {gaps[1]} points): with its right pairs, the invariance term costs these linear "
             "features;") in text["README.md"]
     # F1, F2: the readings as far as the runs go, in all three pages
@@ -752,6 +752,9 @@ def test_the_three_arms_and_the_no_pairs_readings_quote_their_files() -> None:
     for name in ("docs/data.md", "docs/results.md"):
         assert "with its right pairs, the invariance term costs these linear features at 200 steps (seed 1)" in \
             text[name], name
-    assert "**Note (2026-12-05, after a review of this result): the registered reading of \"the other way " \
-           "round\" overreaches.**" in data
+    assert "**Note (2026-12-05, after a review of this result): the reading of \"the other way round\" " \
+           "committed before the runs overreaches.**" in data
+    # re-audit F5: 'registered' words gone outside the design text, which stays as committed in 16dd5a2
+    assert "registered reading" not in data and "The registration above" not in data
+    assert "The design above stays as committed in 16dd5a2, before the runs (its wording too)." in data
     assert "removes the invariance term and its pairing together" in data

@@ -216,6 +216,41 @@ def test_a_result_made_from_an_uncommitted_tree_is_said_so_from_git(repo: Path) 
     assert summarize.RESULT_FILE not in summarize.generic_rows("new", new)[0]
 
 
+def test_a_result_rewritten_by_a_later_re_read_is_matched_with_the_script_that_rewrote_it(repo: Path) -> None:
+    """Audit F3: retinamnist_epochs60.json was added in e360923, then rewritten by a re-read of
+    the finished runs (new date_utc, a seed_ensemble key) in f80e312, whose script first names
+    that key; its recorded commit 3062a4d names it nowhere. Read against the script of the
+    file's first commit, the rule missed it. The commit that wrote the record's date_utc is the
+    one to read; a later hand edit (a note, as_run) keeps date_utc and changes nothing."""
+    base = _commit(repo, {"bench/runs.py": "record = {'per_seed': 1}\n"}, "base")
+    first = {"command": "python -m bench.runs", "date_utc": "2026-11-30T08:50:36+00:00", "per_seed": 1,
+             "environment": {"git_commit": base}}
+    added = _commit(repo, {"bench/results/runs.json": json.dumps(first, indent=2)}, "the runs")
+    reread = {**first, "date_utc": "2026-11-30T10:12:10+00:00", "seed_ensemble": 2}
+    rewrote = _commit(repo, {"bench/runs.py": "record = {'per_seed': 1, 'seed_ensemble': 2}\n",
+                             "bench/results/runs.json": json.dumps(reread, indent=2)}, "the re-read")
+    noted = {**reread, "as_run": {"date_utc": first["date_utc"], "git_commit": "5f859f9"},
+             "notes_added_after_the_run": ["a note"]}
+    _commit(repo, {"bench/runs.py": "record = {'per_seed': 1, 'seed_ensemble': 2, 'later': 3}\n",
+                   "bench/results/runs.json": json.dumps(noted, indent=2)}, "a hand edit, later code")
+    assert summarize._written_in("bench/results/runs.json", noted) == rewrote != added
+    assert summarize._written_in("bench/results/runs.json", {}) == added  # no date_utc: the first commit
+    record = summarize.read_result(repo / "bench" / "results" / "runs.json")
+    assert summarize._uncommitted_tree_words(record) == (
+        f"made from an uncommitted tree on top of {base}: no Python file of that commit names its key "
+        f"seed_ensemble, which bench/runs.py names as committed with this result in {rewrote} "
+        f"(2 lines changed since {base})")
+    # the date words say the top-level commit is the re-read's and name the runs' own record
+    note = summarize._code_note(record)
+    assert note.endswith("; commit read at the end of a re-read of the finished runs; the runs' own record "
+                         "(`as_run`): commit 5f859f9, written 2026-11-30 08:50 UTC)"), note
+    assert "commit read at the end of the run" not in note
+    recorded = {**record, "environment": {"git_commit": base, "git_commit_at_end": base, "git_dirty": False}}
+    assert summarize._code_note(recorded) == (
+        " (re-read from the finished runs; the runs' own record (`as_run`): commit 5f859f9, written "
+        "2026-11-30 08:50 UTC)")
+
+
 def test_each_correctness_table_ends_with_its_recorded_command_and_whose_paths_it_names() -> None:
     from bench.summarize import command_line
 

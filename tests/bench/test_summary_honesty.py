@@ -438,7 +438,11 @@ def test_no_page_calls_no_rate_reduction_the_nearest_to_the_fair_control() -> No
     ablation = json.loads((RESULTS / "umm_ablation.json").read_text(encoding="utf-8"))
     note = " ".join(ablation["notes_added_after_the_run"])
     assert "(2026-12-06, commit 3afb576, after a methods review" in note and "unmeasured on CIFAR-10" in note
-    assert f"Note: {note}" in texts["docs/results.md"]  # rendered under its table
+    for each in ablation["notes_added_after_the_run"]:  # each rendered under its table
+        assert f"Note: {' '.join(each.split())}" in texts["docs/results.md"]
+    # audit F6: the file's own 'what' names the single-level control, and a dated note says so
+    assert "its fair control" not in ablation["what"] and "single-level VICReg control" in ablation["what"]
+    assert "after an audit (2026-12-06)" in note and "The key gain_over_fair_control keeps its name" in note
     cifar = json.loads((RESULTS / "cifar10_vicreg.json").read_text(encoding="utf-8"))
     assert "(2026-12-06, commit 3afb576, after a methods review)" in cifar["notes_added_after_the_run"][0]
     # the note opens a sentence: after a full stop, not "; The run wrote"
