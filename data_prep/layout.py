@@ -41,7 +41,9 @@ underscore-space are real)::
       Images/<patient_id>/<image_id>.jpg
 
   ``root`` is that folder (``regular-fundus-validation/``, of the same shape, is read alike);
-  the images sit in per-patient subfolders of ``Images/`` (``Layout.nested``). Each image's
+  the images sit in per-patient subfolders of ``Images/`` (``Layout.nested``), or, in a copy
+  repacked without ``Images/``, in per-patient subfolders of ``root`` itself, beside the CSV
+  (a note says so). Each image's
   ICDR grade is its own eye's column (``_l`` / ``_r`` after the underscore of ``image_id``,
   :data:`EYE_COLUMNS`), its patient the ``patient_id`` column (:data:`PATIENT_COLUMNS`), so
   folds keep a patient's images together without ``data.patient_column``. A folder holding
@@ -879,10 +881,28 @@ def _deepdrid_csv(root: Path) -> Path | None:
                  if c is not None and c.is_file()), None)
 
 
+def _deepdrid_patient_folders(root: Path) -> list[Path]:
+    """The subfolders of ``root`` that hold images themselves (hidden ones left out), when
+    ``root`` has no ``Images/`` folder: a DeepDRiD set repacked without it, its per-patient
+    folders beside the label CSV (``<set>/<patient_id>/<image_id>.jpg``). Empty when
+    ``Images/`` is there (the set as shipped) or no subfolder holds an image."""
+    if _child(root, DEEPDRID_IMAGES) is not None or not root.is_dir():
+        return []
+    try:
+        subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p))
+    except OSError:
+        return []
+    return [d for d in subfolders if count_images(d)]
+
+
 def _is_deepdrid_set(root: Path) -> bool:
-    """``root`` is a DeepDRiD set folder: its label CSV (:func:`_deepdrid_csv`) beside ``Images/``."""
+    """``root`` is a DeepDRiD set folder: its label CSV (:func:`_deepdrid_csv`) beside
+    ``Images/``, or beside the per-patient folders themselves (a copy repacked without
+    ``Images/``: :func:`_deepdrid_patient_folders`)."""
+    if _deepdrid_csv(root) is None:
+        return False
     images = _child(root, DEEPDRID_IMAGES)
-    return images is not None and images.is_dir() and _deepdrid_csv(root) is not None
+    return (images is not None and images.is_dir()) or bool(_deepdrid_patient_folders(root))
 
 
 def _deepdrid_sets(root: Path) -> list[Path]:
@@ -1032,7 +1052,22 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
                           f"{held}; the layout reads one set folder at a time (the training and "
                           f"validation sets are not merged into one pool) -> pass {named}")
     images, problems = find_named(root, DEEPDRID_IMAGES)
+    skip: list[Path] = []  # the set folder's own files, when it is the image folder too
+    if images is None and _deepdrid_patient_folders(root) and not any(p.severity == "error" for p in problems):
+        # repacked without Images/: the per-patient folders sit beside the CSV, read from there
+        images = root
+        skip = sorted(p for p in root.iterdir() if p.is_file()
+                      and p.suffix.lower() in {".csv", *SPREADSHEET_SUFFIXES})
+        problems.append(note(root, f"no '{DEEPDRID_IMAGES}/' folder: the per-patient folders beside "
+                                   "the label CSV are read as the set's images", "nothing to do",
+                             "layout"))
     if images is None:
+        here = _deepdrid_csv(root)
+        if here is not None and not any(p.severity == "error" for p in problems):
+            raise _missing_folder(f"{root}: {here.name} is here, but neither an '{DEEPDRID_IMAGES}/' "
+                                  "folder nor a subfolder holding images -> put each patient's "
+                                  f"images in a folder of its own, '{DEEPDRID_IMAGES}/<patient_id>/' "
+                                  "(as DeepDRiD ships it) or '<patient_id>/' here", problems)
         raise _missing_folder(f"{root}: no DeepDRiD '{DEEPDRID_IMAGES}/' folder here -> point --root at "
                               f"the folder holding '{DEEPDRID_SETS[0]}.csv' and '{DEEPDRID_IMAGES}/' "
                               "(its per-patient folders)", problems)
@@ -1050,7 +1085,7 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
     problems.append(note(root, "a DeepDRiD set is read as labelled images only: no test split "
                                "(the challenge's evaluation images are not read)",
                          "nothing to do", "layout"))
-    return Layout("deepdrid", root, images, None, csv_path, problems)
+    return Layout("deepdrid", root, images, None, csv_path, problems, skip)
 
 
 def _discover_messidor2(root: Path, labels_csv: str) -> Layout:
@@ -1205,7 +1240,8 @@ LAYOUT_WORDS: dict[str, Callable[[Path], str]] = {
                              f"{_found_name(folder, APTOS_TRAIN)}/"),
     "eyepacs": _eyepacs_words,
     "deepdrid": lambda folder: (
-        f"a DeepDRiD layout: {_deepdrid_csv(folder).name} + {DEEPDRID_IMAGES}/"  # type: ignore[union-attr]
+        f"a DeepDRiD layout: {_deepdrid_csv(folder).name} + "  # type: ignore[union-attr]
+        f"{'per-patient folders' if _deepdrid_patient_folders(folder) else DEEPDRID_IMAGES + '/'}"
         if _is_deepdrid_set(folder) else
         f"a folder of DeepDRiD sets: {', '.join(d.name + '/' for d in _deepdrid_sets(folder))}"),
     "messidor2": lambda folder: (f"a Messidor-2 layout: {_found_name(folder, MESSIDOR2_CSV)} + "

@@ -64,15 +64,6 @@ def run_error(cfg: DataConfig, out: Path) -> str:
     return str(caught.value)
 
 
-@pytest.fixture(scope="module")
-def aptos(aptos_dir: Path) -> list[tuple[str, int, np.ndarray]]:
-    """(id_code, grade, RGB pixels) of the 30 real APTOS samples, in CSV order."""
-    with open(aptos_dir / "train.csv", newline="", encoding="utf-8") as fh:
-        rows = [(r["id_code"], int(r["diagnosis"])) for r in csv.DictReader(fh)]
-    return [(code, grade, np.array(Image.open(aptos_dir / "train_images" / f"{code}.png")))
-            for code, grade in rows]
-
-
 def split(aptos: list[tuple[str, int, np.ndarray]]) -> tuple[list, list]:
     """25 training images (5 per grade) and 5 test images (the first of each grade)."""
     test, train, seen = [], [], set()
