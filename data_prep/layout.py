@@ -191,8 +191,10 @@ STEM_ID_LAYOUTS = frozenset({"aptos", "eyepacs", "idrid", "deepdrid"})
 EyePACS's ``10_left``, IDRiD's ``IDRiD_001``, DeepDRiD's ``1_l1``): matching those names by stem
 is the layout's convention, so :func:`data_prep.validate.match_labels` says it in no note
 (``Layout.stem_ids``). A plain folder keeps the note (its CSV may name files either way), also
-when it is read with one of these layouts' columns; so does Messidor-2, whose CSV names the
-files with their extensions."""
+when it is read with one of these layouts' columns; so do DRAC and Messidor-2, whose CSVs name
+the files with their extensions; MedMNIST has no label CSV (its cases are rows of the
+``.npz``). A new layout is named here, in or out (docs/design.md, adding a layout; the guard
+test checks it)."""
 NESTED_LAYOUTS = frozenset({"deepdrid"})
 """Layouts whose training images sit in per-patient subfolders of ``train_dir`` (one level:
 ``Images/<patient_id>/<image>``), listed by :func:`scan_image_folder` with ``nested``."""
@@ -941,11 +943,13 @@ def looks_like_medmnist(root: Path) -> bool:
 
 
 TEST_SPLIT_LAYOUTS = frozenset({"drac", "aptos", "eyepacs", "idrid"})
-"""The layouts whose download holds a testing set beside the training set, which the ingest
-reads as the test split that the export grades into a submission: without it each says so
-at the ingest (kind ``no-testing-set``: where it looked, where the test images go) and
-``python -m drac_ssl.train`` before any stage (its preflight). A plain folder's ``test/``,
-DeepDRiD and MedMNIST have none by design."""
+"""The layouts whose download holds a testing set beside the training set (DRAC, APTOS, EyePACS,
+IDRiD), which the ingest reads as the test split that the export grades into a submission:
+without it each says so at the ingest (kind ``no-testing-set``: where it looked, where the test images go) and
+``python -m drac_ssl.train`` before any stage (its preflight). A plain folder's ``test/`` is
+optional, DeepDRiD and Messidor-2 have none by design, and MedMNIST's test rows are read from
+its ``.npz`` (no folder to miss). A new layout is named here, in or out
+(docs/design.md, adding a layout; the guard test checks it)."""
 
 
 def _no_test_folder(root: Path, folder: Path, name: str) -> Problem:
