@@ -110,7 +110,13 @@ from data_prep.labels import (
     parse_grade,
     read_table,
 )
-from data_prep.layout import COLUMNS, EYE_COLUMNS, PATIENT_COLUMNS, UNGRADABLE_GRADES
+from data_prep.layout import (
+    COLUMNS,
+    EYE_COLUMNS,
+    IMAGE_SUFFIXES,
+    PATIENT_COLUMNS,
+    UNGRADABLE_GRADES,
+)
 from data_prep.problems import Problem, counted, error, in_line_order, note
 from data_prep.validate import (
     GRADABLE_SCORE_FIX,
@@ -898,7 +904,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     sub, problems = read_submission(
         submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
         scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
-                  "do not delete columns")
+                  "do not delete columns", image_names=label_image_names(labels),
+        names_from=f"the label CSV {Path(labels).name}")
     if sub is None:
         check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
                             *(["--grades", str(num_grades)] if num_grades is not None else [])])
@@ -963,6 +970,22 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+def label_image_names(labels: str | Path) -> dict[str, str]:
+    """The image file names a label CSV writes with their extension, by stem, from any column
+    (DeepDRiD's ``image_path``, ``regular-fundus-validation\\Images\\1\\1_l1.jpg`` -> ``1_l1``:
+    ``1_l1.jpg``; a path's file name is taken, the first name of a stem kept): what a
+    submission's case without extension should be called (:func:`drac_ssl.submission.read_submission`).
+    Empty when the file cannot be read (its own errors come when the labels are read)."""
+    table, _ = read_table(Path(labels))
+    names: dict[str, str] = {}
+    for _, cells in table.rows if table is not None else ():
+        for cell in cells:
+            name = Path(cell.strip().replace("\\", "/")).name
+            if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                names.setdefault(Path(name).stem, name)
+    return names
 
 
 def _other_scale_words(bundle_names: Sequence[str], names: Sequence[str], run_given: bool) -> str:
