@@ -112,7 +112,15 @@ from pathlib import Path
 
 from data_prep.grades import LAYOUT_SCALES
 from data_prep.labels import normalise, read_table
-from data_prep.problems import IngestError, Problem, counted, error, format_problems, note
+from data_prep.problems import (
+    IngestError,
+    Problem,
+    counted,
+    error,
+    format_problems,
+    named_few,
+    note,
+)
 from drac_ssl import scale
 from drac_ssl.config import DATA_LAYOUTS, LAYOUT_NAMES, DataConfig, layout_name
 from drac_ssl.grading import image_notes
@@ -589,7 +597,7 @@ def packed_label_csv_fix(folder: Path, above: bool = False) -> str:
     if len(archives) > 1:
         others = [f"{shlex.quote(p.name)} ({DRAC_ARCHIVES[kind]})" for p, kind in archives if p != path]
         unzips = " && ".join(f"unzip {shlex.quote(p.name)}" for p, _ in archives)
-        return (f"found {shlex.quote(path.name)}{holds} and {_cut(others)}{where}: unzip "
+        return (f"found {shlex.quote(path.name)}{holds} and {named_few(others, NEARBY_SHOWN)}{where}: unzip "
                 f"{'both' if len(archives) == 2 else 'all'} {'there' if above else 'here'} "
                 f"(cd {shlex.quote(str(folder))} && {unzips}) and run again")
     return (f"found {shlex.quote(path.name)}{holds}{where}: unzip it {'there' if above else 'here'} "
@@ -1417,13 +1425,6 @@ def _images_and_csv(folder: Path, n: int, labels_csv: Path | None) -> str:
     return f"{_root_option(folder)} ({counted(n, 'image')}{f' and {own.name}' if own is not None else ''})"
 
 
-def _cut(items: list[str], shown: int = NEARBY_SHOWN) -> str:
-    """``a, b, c and 2 more`` (at most ``shown`` named), ``a, b and c``, ``a``."""
-    if len(items) > shown:
-        return f"{', '.join(items[:shown])} and {len(items) - shown} more"
-    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
-
-
 def _name_order(name: str) -> tuple[int, int, str]:
     """Folder names in the order a person numbers them: ``2`` before ``10``."""
     return (0, int(name), name) if name.isascii() and name.isdigit() else (1, 0, name)
@@ -1536,7 +1537,7 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]],
                    f"{prefix.get(a, a)}_{name} and {prefix.get(b, b)}_{name}, the case names of the CSV)")
     else:
         clashes = (f" (first rename the images that share a name across subfolders, e.g. "
-                   f"{_cut(clash)}: one copy would replace the other)" if clash else "")
+                   f"{named_few(clash, NEARBY_SHOWN)}: one copy would replace the other)" if clash else "")
     return command, flat, clashes
 
 
@@ -1594,7 +1595,8 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     names = sorted((sub.name for sub, _ in subs), key=_name_order)
     below = f"{root.name}/" if said_of is not None else ""
     more = f"; {not_looked_at} more subfolders not looked at" if not_looked_at else ""
-    said = (f"the images are in {len(subs)} subfolders ({_cut([f'{below}{n}/' for n in names])}"
+    listed = named_few([f'{below}{n}/' for n in names], NEARBY_SHOWN)
+    said = (f"the images are in {len(subs)} subfolders ({listed}"
             f"{more}), not in this folder, and a plain root reads one folder of images with a "
             "label CSV")
     if labels_csv is not None:

@@ -62,6 +62,7 @@ from data_prep.problems import (  # noqa: F401 - re-exported: the historical hom
     counted,
     error,
     format_problems,
+    named_few,
     note,
     warning,
 )
@@ -1445,10 +1446,10 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
         found = []
         if differ:
             found.append(f"{grade_column!r} differs from the image's own eye's cell on {len(differ)} of {rows} rows "
-                         f"({_first_few(differ)})")
+                         f"({_rows_named(differ)})")
         if no_eye:
             found.append(f"{len(no_eye)} of {rows} rows name no eye in their image id "
-                         f"({_first_few(no_eye)}), so their own eye's grade cannot be told")
+                         f"({_rows_named(no_eye)}), so their own eye's grade cannot be told")
         patient = "patient" in _name_words(grade_column)
         what = ("it is the patient's grade (the worse eye), not the image's own eye's" if patient
                 else "it is not each image's own eye's grade" if differ
@@ -1459,10 +1460,14 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
     return None
 
 
-def _first_few(items: Sequence[str], shown: int = 3) -> str:
-    """``items`` joined, the first ``shown`` of them and how many more: ``a; b; c and 4 more``."""
-    head = "; ".join(items[:shown])
-    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
+PER_EYE_ROWS_SHOWN = 3
+"""Rows the per-eye note names (:func:`per_eye_columns_unread`), at most; the rest counted."""
+
+
+def _rows_named(items: Sequence[str]) -> str:
+    """The per-eye note's rows, :func:`data_prep.problems.named_few` with semicolons (each row
+    holds a colon and grades): ``a; b; c; and 5 more rows``."""
+    return named_few(items, PER_EYE_ROWS_SHOWN, sep="; ", last="; and ", unit=" rows")
 
 
 def per_eye_grade_problem(table: Table, missing: Problem) -> Problem:
