@@ -36,6 +36,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     PATIENT_COLUMN_WORDS,
     PATIENT_ID_WORDS,
     Table,
+    cell_file_name,
     column_index,
     column_suggestion,
     id_words,
@@ -1428,7 +1429,7 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
         differ: list[str] = []  # '1_l2 at line 3: 2 vs ...' of each row whose cell is not its eye's
         no_eye: list[str] = []  # '3_x2 at line 5' of each row whose image id names no eye
         for number, cells in table.rows:
-            name = Path(cells[at[image_column]].strip().replace("\\", "/")).name  # type: ignore[index]
+            name = cell_file_name(cells[at[image_column]])  # type: ignore[index]
             if not name:
                 continue  # a row without an image name: its own error
             eye = eye_of(name)
@@ -1695,7 +1696,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
         cell = cells[index["image-name"]].strip().replace("\\", "/")
-        name = Path(cell).name
+        name = cell_file_name(cell)
         in_folder = "/" in cell.strip("/")
         raw_grade = cells[index["grade"]]
         eye_column = ""  # per eye: the column of the image's own eye, read for its grade
@@ -1949,7 +1950,7 @@ def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] |
     problems += found
     if position is None:
         return None, problems + [missing_column(table, column, "image-name", "--image-column")]
-    names = [(line, Path(cells[position].strip().replace("\\", "/")).name)
+    names = [(line, cell_file_name(cells[position]))
              for line, cells in table.rows if cells[position].strip()]
     return names, problems
 
@@ -2160,7 +2161,7 @@ class NameIndex:
 
     def find_cell(self, cell: str) -> tuple[list[Path], str]:
         """:meth:`find` of the file name a label-CSV cell ends in (``dir\\x.png``: ``x.png``)."""
-        return self.find(Path(cell.replace("\\", "/")).name)
+        return self.find(cell_file_name(cell))
 
     def find(self, name: str) -> tuple[list[Path], str]:
         """(matching images, how: 'name' | 'stem' | 'number' | 'extension' | 'ambiguous' |
@@ -2265,7 +2266,7 @@ def _stem_key(name: str) -> str:
     zeros (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``). An extension of a format
     the package does not read goes too (``x.webp`` gives ``x``): a row still naming the file
     the ingest said to convert pairs with the converted ``x.png``."""
-    base = Path(name.replace("\\", "/")).name
+    base = cell_file_name(name)
     suffix = Path(base).suffix.lower()
     stem = name_key(Path(base).stem if suffix in IMAGE_SUFFIXES or suffix in OTHER_IMAGE_SUFFIXES
                     else base)
@@ -2299,7 +2300,7 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0
     for i, name in enumerate(names):
         if i in pairs or not free:
             continue
-        close = difflib.get_close_matches(Path(name.replace("\\", "/")).name, list(free), n=1,
+        close = difflib.get_close_matches(cell_file_name(name), list(free), n=1,
                                           cutoff=0.8)
         if close:
             pairs[i] = free.pop(close[0])
@@ -2365,7 +2366,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         if not paths:
             if nested_index is None:
                 nested_index = _subfolder_images(folder, nested)
-            nested_paths, _ = nested_index.find(Path(row.name.replace("\\", "/")).name)
+            nested_paths, _ = nested_index.find(cell_file_name(row.name))
             deeper = nested_paths[0] if nested_paths else None
             if deeper is not None and nested:
                 inside = deeper.parent.relative_to(folder).as_posix()

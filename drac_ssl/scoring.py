@@ -100,6 +100,7 @@ import numpy as np
 from data_prep.grades import SHOWN_ROWS, choices, describe
 from data_prep.labels import (
     Table,
+    cell_file_name,
     column_fit,
     column_index,
     column_suggestion,
@@ -587,7 +588,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     by_scale: dict[int, int] = {}  # grade -> rows read by the default scale's names ('Normal')
     for line, cells in table.rows:
         where = f"{path}:{line}"
-        name = Path(cells[index["image-name"]].strip().replace("\\", "/")).name
+        name = cell_file_name(cells[index["image-name"]])
         raw = cells[index["grade"]]
         if not name:
             problems.append(error(where, "row without an image name", "fill in the image's name or "
@@ -982,7 +983,7 @@ def label_image_names(labels: str | Path) -> dict[str, str]:
     names: dict[str, str] = {}
     for _, cells in table.rows if table is not None else ():
         for cell in cells:
-            name = Path(cell.strip().replace("\\", "/")).name
+            name = cell_file_name(cell)
             if Path(name).suffix.lower() in IMAGE_SUFFIXES:
                 names.setdefault(Path(name).stem, name)
     return names
