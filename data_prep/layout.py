@@ -106,7 +106,7 @@ import os
 import shlex
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -891,18 +891,31 @@ def _deepdrid_csv(root: Path) -> Path | None:
                  if c is not None and c.is_file()), None)
 
 
-def _deepdrid_patient_folders(root: Path) -> list[Path]:
-    """The subfolders of ``root`` that hold images themselves (hidden ones left out), when
-    ``root`` has no ``Images/`` folder: a DeepDRiD set repacked without it, its per-patient
-    folders beside the label CSV (``<set>/<patient_id>/<image_id>.jpg``). Empty when
-    ``Images/`` is there (the set as shipped) or no subfolder holds an image."""
-    if _child(root, DEEPDRID_IMAGES) is not None or not root.is_dir():
-        return []
+def _holds_image(folder: Path) -> bool:
+    """Whether ``folder`` holds an image file itself, of a format the package reads or one it
+    does not (``.webp``: the scan then says to convert it); stops at the first (a listing; none
+    is opened; False when it cannot be listed)."""
     try:
-        subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p))
+        return any((p.suffix.lower() in IMAGE_SUFFIXES or unread_image_format(p.suffix))
+                   and not is_hidden(p) and p.is_file() for p in folder.iterdir())
     except OSError:
-        return []
-    return [d for d in subfolders if count_images(d)]
+        return False
+
+
+def _deepdrid_patient_folders(root: Path) -> Iterator[Path]:
+    """The subfolders of ``root`` that hold images themselves (:func:`_holds_image`), in name
+    order, ``Images/`` (its name matched as :func:`_child` matches it) and hidden ones left
+    out: a DeepDRiD set's per-patient folders beside its label CSV
+    (``<set>/<patient_id>/<image_id>.jpg``), the set repacked without ``Images/``, or folders
+    left beside ``Images/`` (not read: :func:`_discover_deepdrid` says so). Lazy: ``any()``
+    of it lists one folder's files, not every folder's."""
+    try:
+        subfolders = sorted((p for p in root.iterdir() if p.is_dir() and not is_hidden(p)
+                             and not same_name(p.name, DEEPDRID_IMAGES)),
+                            key=lambda p: _name_order(p.name))
+    except OSError:
+        return
+    yield from (d for d in subfolders if _holds_image(d))
 
 
 def _is_deepdrid_set(root: Path) -> bool:
@@ -911,8 +924,14 @@ def _is_deepdrid_set(root: Path) -> bool:
     ``Images/``: :func:`_deepdrid_patient_folders`)."""
     if _deepdrid_csv(root) is None:
         return False
+    return _deepdrid_images(root) or any(_deepdrid_patient_folders(root))
+
+
+def _deepdrid_images(root: Path) -> bool:
+    """Whether ``root`` holds DeepDRiD's ``Images/`` folder (its name matched as :func:`_child`
+    matches it)."""
     images = _child(root, DEEPDRID_IMAGES)
-    return (images is not None and images.is_dir()) or bool(_deepdrid_patient_folders(root))
+    return images is not None and images.is_dir()
 
 
 def _deepdrid_sets(root: Path) -> list[Path]:
@@ -953,11 +972,11 @@ def looks_like_medmnist(root: Path) -> bool:
 TEST_SPLIT_LAYOUTS = frozenset({"drac", "aptos", "eyepacs", "idrid"})
 """The layouts whose download holds a testing set beside the training set (DRAC, APTOS, EyePACS,
 IDRiD), which the ingest reads as the test split that the export grades into a submission:
-without it each says so at the ingest (kind ``no-testing-set``: where it looked, where the test images go) and
-``python -m drac_ssl.train`` before any stage (its preflight). A plain folder's ``test/`` is
-optional, DeepDRiD and Messidor-2 have none by design, and MedMNIST's test rows are read from
-its ``.npz`` (no folder to miss). A new layout is named here, in or out
-(docs/design.md, adding a layout; the guard test checks it)."""
+without it each says so at the ingest (kind ``no-testing-set``: where it looked, where the
+test images go) and ``python -m drac_ssl.train`` before any stage (its preflight). A plain
+folder's ``test/`` is optional, DeepDRiD and Messidor-2 have none by design, and MedMNIST's
+test rows are read from its ``.npz`` (no folder to miss). A new layout is named here, in or
+out (docs/design.md, adding a layout; the guard test checks it)."""
 
 
 def _no_test_folder(root: Path, folder: Path, name: str) -> Problem:
@@ -1065,7 +1084,7 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
                           f"validation sets are not merged into one pool) -> pass {named}")
     images, problems = find_named(root, DEEPDRID_IMAGES)
     skip: list[Path] = []  # the set folder's own files, when it is the image folder too
-    if images is None and _deepdrid_patient_folders(root) and not any(p.severity == "error" for p in problems):
+    if images is None and any(_deepdrid_patient_folders(root)) and not any(p.severity == "error" for p in problems):
         # repacked without Images/: the per-patient folders sit beside the CSV, read from there
         images = root
         skip = sorted(p for p in root.iterdir() if p.is_file()
@@ -1253,7 +1272,7 @@ LAYOUT_WORDS: dict[str, Callable[[Path], str]] = {
     "eyepacs": _eyepacs_words,
     "deepdrid": lambda folder: (
         f"a DeepDRiD layout: {_deepdrid_csv(folder).name} + "  # type: ignore[union-attr]
-        f"{'per-patient folders' if _deepdrid_patient_folders(folder) else DEEPDRID_IMAGES + '/'}"
+        f"{DEEPDRID_IMAGES + '/' if _deepdrid_images(folder) else 'per-patient folders'}"
         if _is_deepdrid_set(folder) else
         f"a folder of DeepDRiD sets: {', '.join(d.name + '/' for d in _deepdrid_sets(folder))}"),
     "messidor2": lambda folder: (f"a Messidor-2 layout: {_found_name(folder, MESSIDOR2_CSV)} + "

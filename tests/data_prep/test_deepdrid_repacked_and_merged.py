@@ -208,3 +208,19 @@ def test_the_copy_advice_for_per_patient_folders_comes_without_move_up_notes(
     message = str(caught.value)
     assert "copy them into one folder" in message and "find . -mindepth 2" in message, message
     assert "move its images up" not in message and "subfolder ignored" not in message, message
+
+
+def test_a_set_folder_is_told_by_its_first_patient_folder(
+        tmp_path: Path, aptos: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review F6: telling a repacked set folder listed every subfolder's files; it stops at
+    the first folder holding an image (DeepDRiD's training set has hundreds of patients)."""
+    root, _ = repacked(tmp_path, aptos)
+    listed: list[Path] = []
+    holds = layout._holds_image
+
+    def counting(folder: Path) -> bool:
+        listed.append(folder)
+        return holds(folder)
+    monkeypatch.setattr(layout, "_holds_image", counting)
+    assert layout.looks_like_deepdrid(root)
+    assert listed == [root / "1"], listed
