@@ -1071,6 +1071,50 @@ def _discover_idrid(root: Path, labels_csv: str) -> Layout:
     return Layout("idrid", root, train, test, csv_path, problems, shared_test_names=True)
 
 
+def _patient_folder_words(patients: Sequence[Path], where: str) -> str:
+    """``7 per-patient folders here (1/, 2/, 3/ and 4 more)`` (``where``: ``here``)."""
+    return (f"{counted(len(patients), 'per-patient folder')} {where} "
+            f"({named_few([f'{d.name}/' for d in patients], NEARBY_SHOWN)})")
+
+
+def _set_folder_entries(root: Path, patients: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """What a DeepDRiD set folder repacked without ``Images/`` holds beside its per-patient
+    folders ``patients``: every other entry, which the scan of ``root`` skips (the label CSV, a
+    README or LICENSE, a folder without images, hidden files: the set folder as shipped is
+    not an image folder, and neither is this one above its patient folders), and of those the
+    image files (which no patient folder holds: :func:`_loose_images_note`)."""
+    # the resume's data check skips the same entries (repacked_set_skip)
+    kept = set(patients)
+    try:
+        others = sorted(p for p in root.iterdir() if p not in kept)
+    except OSError:
+        return [], []
+    loose = [p for p in others if p.is_file() and not is_hidden(p)
+             and (p.suffix.lower() in IMAGE_SUFFIXES or unread_image_format(p.suffix))]
+    return others, loose
+
+
+def repacked_set_skip(root: Path) -> list[Path]:
+    """The entries of ``root``, a DeepDRiD set folder read as its own image folder (repacked
+    without ``Images/``), that the scan of its images skips: all but its per-patient folders
+    (:func:`_set_folder_entries`). The resume's data check lists the images as the ingest did
+    (:func:`data_prep.source_check.source_changes`)."""
+    return _set_folder_entries(root, list(_deepdrid_patient_folders(root)))[0]
+
+
+def _loose_images_note(root: Path, loose: Sequence[Path]) -> Problem:
+    """The note of image files beside the per-patient folders of a set repacked without
+    ``Images/``: not read (only the patient folders are, as only ``Images/`` is in the set as
+    shipped); a row naming one is then a label without image, which this note explains."""
+    one = len(loose) == 1
+    return note(root, f"{counted(len(loose), 'image file')} beside the per-patient folders, in "
+                      f"none of them, {'is' if one else 'are'} not read "
+                      f"({named_few([p.name for p in loose], NEARBY_SHOWN)}): the set's images "
+                      "are read from its per-patient folders only",
+                f"move {'it' if one else 'each'} into its patient's folder ('<patient_id>/') if "
+                f"{'it belongs' if one else 'they belong'} to the set", "layout")
+
+
 def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
     """A DeepDRiD regular-fundus set folder (module docstring). The folder holding the
     training and validation sets is refused, naming the set to pass: one label CSV and one
@@ -1083,15 +1127,18 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
                           f"{held}; the layout reads one set folder at a time (the training and "
                           f"validation sets are not merged into one pool) -> pass {named}")
     images, problems = find_named(root, DEEPDRID_IMAGES)
-    skip: list[Path] = []  # the set folder's own files, when it is the image folder too
-    if images is None and any(_deepdrid_patient_folders(root)) and not any(p.severity == "error" for p in problems):
+    patients = list(_deepdrid_patient_folders(root))
+    skip: list[Path] = []  # the set folder's own entries, when it is the image folder too
+    if images is None and patients and not any(p.severity == "error" for p in problems):
         # repacked without Images/: the per-patient folders sit beside the CSV, read from there
         images = root
-        skip = sorted(p for p in root.iterdir() if p.is_file()
-                      and p.suffix.lower() in {".csv", *SPREADSHEET_SUFFIXES})
-        problems.append(note(root, f"no '{DEEPDRID_IMAGES}/' folder: the per-patient folders beside "
-                                   "the label CSV are read as the set's images", "nothing to do",
-                             "layout"))
+        skip, loose = _set_folder_entries(root, patients)
+        problems.append(note(root, f"no '{DEEPDRID_IMAGES}/' folder: the "
+                                   f"{_patient_folder_words(patients, 'here')} "
+                                   f"{'is' if len(patients) == 1 else 'are'} read as the set's images",
+                             "nothing to do", "layout"))
+        if loose:
+            problems.append(_loose_images_note(root, loose))
     if images is None:
         here = _deepdrid_csv(root)
         if here is not None and not any(p.severity == "error" for p in problems):

@@ -172,8 +172,9 @@ def test_a_set_repacked_without_images_folder_is_read_from_its_patient_folders(
     assert summary(result)["patients"]["n_patients"] == 7
     assert not any("move its images up" in n or "subfolder ignored" in n for n in result.notes), result.notes
     assert not any("not an image file" in w for w in result.warnings), result.warnings  # the CSV
-    (said,) = [n for n in result.notes if "per-patient folders beside the label CSV" in n]
-    assert said.startswith(f"{root}: no 'Images/' folder"), said
+    (said,) = [n for n in result.notes if "per-patient folders here" in n]
+    assert said.startswith(f"{root}: no 'Images/' folder: the 7 per-patient folders here (1/, 2/, 3/ "
+                           "and 4 more) are read as the set's images"), said
     # the resume's data check lists the same images: nothing added, nothing removed
     assert source_check.source_changes(tmp_path / "out") == []
     # the folder above is told the set folder, as for the set as shipped
@@ -208,6 +209,32 @@ def test_the_copy_advice_for_per_patient_folders_comes_without_move_up_notes(
     message = str(caught.value)
     assert "copy them into one folder" in message and "find . -mindepth 2" in message, message
     assert "move its images up" not in message and "subfolder ignored" not in message, message
+
+
+def test_files_beside_the_patient_folders_of_a_repacked_set_are_not_read_as_images(
+        tmp_path: Path, aptos: list) -> None:
+    """Review F1: a README.md and LICENSE beside the CSV of a repacked set stopped the ingest
+    ('LICENSE: not an image file (no extension) in an image folder'), where beside Images/ in
+    the set as shipped they are never looked at. Only the patient folders are read; an image
+    file beside them is not, and a note names it with where it goes (a row naming it is then
+    a label without image, which the note explains). The resume's data check skips the same."""
+    root, _ = repacked(tmp_path, aptos)
+    (root / "README.md").write_text("DeepDRiD, repacked\n")
+    (root / "LICENSE").write_text("CC BY 4.0\n")
+    (root / "docs").mkdir()
+    (root / "docs" / "notes.txt").write_text("no images here\n")
+    (root / ".DS_Store").write_bytes(b"\0")
+    shutil.copy(root / "1" / "1_l1.jpg", root / "cover.jpg")
+    result = ingest.run(config(root), tmp_path / "out", verbose=False)
+    assert result.layout == "deepdrid" and result.n_train == 28
+    assert not any(name in line for line in result.notes + result.warnings
+                   for name in ("README.md", "LICENSE", "notes.txt", ".DS_Store")), result.notes
+    (said,) = [n for n in result.notes if "cover.jpg" in n]
+    assert said == (f"{root}: 1 image file beside the per-patient folders, in none of them, is not "
+                    "read (cover.jpg): the set's images are read from its per-patient folders only "
+                    "-> move it into its patient's folder ('<patient_id>/') if it belongs to the set")
+    assert "cover.jpg" not in {r["id"] for r in manifest(result)}
+    assert source_check.source_changes(tmp_path / "out") == []
 
 
 def test_a_set_folder_is_told_by_its_first_patient_folder(
