@@ -1115,6 +1115,19 @@ def _loose_images_note(root: Path, loose: Sequence[Path]) -> Problem:
                 f"{'it belongs' if one else 'they belong'} to the set", "layout")
 
 
+def _patient_folders_beside_images(root: Path, images: Path, patients: Sequence[Path]) -> Problem:
+    """The note of image-holding folders beside a DeepDRiD set's ``Images/`` (a set half moved
+    into it, or repacked and then given an empty ``Images/``): only ``Images/`` is read, so
+    their rows are labels without image; the note names the folders and where they go."""
+    one = len(patients) == 1
+    return note(root, f"{_patient_folder_words(patients, f'beside {images.name}/')} "
+                      f"{'is' if one else 'are'} not read: a DeepDRiD set's images are read from "
+                      f"'{images.name}/<patient_id>/' once '{images.name}/' is there",
+                f"move {'it' if one else 'them'} into '{images.name}/' "
+                f"({shlex.quote(str(images))}) if {'it belongs' if one else 'they belong'} to "
+                "the set", "layout")
+
+
 def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
     """A DeepDRiD regular-fundus set folder (module docstring). The folder holding the
     training and validation sets is refused, naming the set to pass: one label CSV and one
@@ -1129,7 +1142,9 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
     images, problems = find_named(root, DEEPDRID_IMAGES)
     patients = list(_deepdrid_patient_folders(root))
     skip: list[Path] = []  # the set folder's own entries, when it is the image folder too
-    if images is None and patients and not any(p.severity == "error" for p in problems):
+    if images is not None and patients:
+        problems.append(_patient_folders_beside_images(root, images, patients))
+    elif images is None and patients and not any(p.severity == "error" for p in problems):
         # repacked without Images/: the per-patient folders sit beside the CSV, read from there
         images = root
         skip, loose = _set_folder_entries(root, patients)

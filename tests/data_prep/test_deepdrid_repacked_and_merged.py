@@ -237,6 +237,36 @@ def test_files_beside_the_patient_folders_of_a_repacked_set_are_not_read_as_imag
     assert source_check.source_changes(tmp_path / "out") == []
 
 
+def shipped_with_patients_beside(tmp_path: Path, aptos: list, moved_from: int) -> Path:
+    """The set as shipped, its patient folders from ``moved_from`` on moved out of ``Images/``
+    to beside it (all of them: an empty ``Images/``)."""
+    images, _, _ = deepdrid_tree(tmp_path, aptos)
+    for patient in sorted(images.iterdir()):
+        if int(patient.name) >= moved_from:
+            patient.rename(images.parent / patient.name)
+    return images.parent
+
+
+@pytest.mark.parametrize("moved_from", [4, 1])
+def test_patient_folders_beside_images_are_named_as_not_read(
+        tmp_path: Path, aptos: list, moved_from: int) -> None:
+    """Review F2: with Images/ there, patient folders beside it were never named: Images/
+    holding patients 1-3 and 4/-7/ beside the CSV gave 16 'label without image' errors, an
+    empty Images/ beside all 7 'put the training images in .../Images', nothing pointing at
+    the folders. A note names them and where they go."""
+    root = shipped_with_patients_beside(tmp_path, aptos, moved_from)
+    message = run_error(config(root), tmp_path / "out")
+    n, named = ((4, "4/, 5/, 6/ and 1 more") if moved_from == 4 else (7, "1/, 2/, 3/ and 4 more"))
+    assert (f"{root}: {n} per-patient folders beside Images/ ({named}) are not read: a DeepDRiD "
+            "set's images are read from 'Images/<patient_id>/' once 'Images/' is there -> move them "
+            f"into 'Images/' ({root / 'Images'}) if they belong to the set") in message, message
+    for patient in list(root.iterdir()):  # moved back as the note says: read
+        if patient.is_dir() and patient.name != "Images":
+            patient.rename(root / "Images" / patient.name)
+    result = ingest.run(config(root), tmp_path / "again", verbose=False)
+    assert result.n_train == 28 and not any("beside Images/" in n for n in result.notes)
+
+
 def test_a_set_folder_is_told_by_its_first_patient_folder(
         tmp_path: Path, aptos: list, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review F6: telling a repacked set folder listed every subfolder's files; it stops at
