@@ -1128,6 +1128,39 @@ def _patient_folders_beside_images(root: Path, images: Path, patients: Sequence[
                 "the set", "layout")
 
 
+def _image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder`` (:func:`count_images`' files), by name."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+                      and not is_hidden(p) and p.is_file())
+    except OSError:
+        return []
+
+
+def _no_deepdrid_csv(root: Path) -> Problem:
+    """The error of a DeepDRiD set folder without its label CSV (``regular-fundus-training.csv``
+    or the validation set's) and no ``--labels-csv``: the CSVs that are there are named, with
+    the option that reads one (a copy whose CSV was renamed ``labels.csv``)."""
+    wanted = " or ".join(f"{name}.csv" for name in DEEPDRID_SETS)
+    try:
+        others = sorted(p for p in root.iterdir() if p.suffix.lower() == ".csv"
+                        and not is_hidden(p) and p.is_file())
+    except OSError:
+        others = []
+    if not others:
+        return error(root / f"{DEEPDRID_SETS[0]}.csv", f"DeepDRiD label CSV ({wanted}) not found",
+                     "put it here or pass --labels-csv FILE", "layout")
+    one = len(others) == 1
+    named = named_few([p.name for p in others], NEARBY_SHOWN)
+    option = (f"--labels-csv {shlex.quote(str(others[0]))}" if one else
+              f"--labels-csv FILE (one of {named})")
+    return error(root / f"{DEEPDRID_SETS[0]}.csv",
+                 f"DeepDRiD label CSV ({wanted}) not found; {named} {'is' if one else 'are'} here",
+                 f"if {'it is' if one else 'one is'} the set's label CSV, with DeepDRiD's columns "
+                 f"(image_id, {', '.join(EYE_COLUMNS['deepdrid'])}, patient_id), pass {option}; "
+                 f"else put {DEEPDRID_SETS[0]}.csv here", "layout")
+
+
 def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
     """A DeepDRiD regular-fundus set folder (module docstring). The folder holding the
     training and validation sets is refused, naming the set to pass: one label CSV and one
@@ -1156,6 +1189,19 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
             problems.append(_loose_images_note(root, loose))
     if images is None:
         here = _deepdrid_csv(root)
+        flat = _image_files(root) if not any(p.severity == "error" for p in problems) else []
+        if flat:  # a flat copy under --layout deepdrid: the images are here, none per patient
+            beside = f", beside {here.name}" if here is not None else ""
+            raise _missing_folder(
+                f"{root}: {counted(len(flat), 'image')} here "
+                f"({named_few([p.name for p in flat], NEARBY_SHOWN)}){beside}, in no per-patient "
+                f"folder: the DeepDRiD layout reads each patient's images from "
+                f"'{DEEPDRID_IMAGES}/<patient_id>/' (or '<patient_id>/' beside the CSV) -> to read "
+                "this flat copy as it is, drop --layout deepdrid (a plain folder is read) and "
+                f"merge the two eye columns ({' / '.join(EYE_COLUMNS['deepdrid'])}) into one "
+                "grade column, each row its own eye's cell, passed as --grade-column "
+                "(docs/data.md, DeepDRiD); or put each patient's images in a folder of its own, "
+                f"'{DEEPDRID_IMAGES}/<patient_id>/' (as DeepDRiD ships it)", problems)
         if here is not None and not any(p.severity == "error" for p in problems):
             raise _missing_folder(f"{root}: {here.name} is here, but neither an '{DEEPDRID_IMAGES}/' "
                                   "folder nor a subfolder holding images -> put each patient's "
@@ -1172,8 +1218,7 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
             if csv_path is not None or found:
                 break
         if csv_path is None and not found:
-            found = [error(root / f"{DEEPDRID_SETS[0]}.csv", "DeepDRiD label CSV not found",
-                           "put it here or pass --labels-csv FILE", "layout")]
+            found = [_no_deepdrid_csv(root)]
     problems += found
     problems.append(note(root, "a DeepDRiD set is read as labelled images only: no test split "
                                "(the challenge's evaluation images are not read)",

@@ -267,6 +267,48 @@ def test_patient_folders_beside_images_are_named_as_not_read(
     assert result.n_train == 28 and not any("beside Images/" in n for n in result.notes)
 
 
+def test_a_flat_copy_under_the_deepdrid_layout_is_named_with_the_flat_copy_route(
+        tmp_path: Path, aptos: list) -> None:
+    """Review F5: --layout deepdrid on a flat copy (28 images beside DeepDRiD's CSV) said
+    'neither an Images/ folder nor a subfolder holding images -> put each patient's images in
+    a folder of its own', not a word of the 28 images. They are named, with the flat copy's
+    own route (drop --layout, merge the eye columns: docs/data.md), which then ingests."""
+    flat, _ = flat_merged(tmp_path, aptos)
+    shutil.copy(tmp_path / "regular-fundus-training" / "regular-fundus-training.csv", flat)
+    message = run_error(flat_config(flat, layout="deepdrid"), tmp_path / "out")
+    assert message.startswith(
+        f"{flat}: 28 images here (1_l1.jpg, 1_l2.jpg, 1_r1.jpg and 25 more), beside "
+        "regular-fundus-training.csv, in no per-patient folder: the DeepDRiD layout reads each "
+        "patient's images from 'Images/<patient_id>/' (or '<patient_id>/' beside the CSV) -> to "
+        "read this flat copy as it is, drop --layout deepdrid (a plain folder is read) and merge "
+        "the two eye columns (left_eye_DR_Level / right_eye_DR_Level) into one grade column"), message
+    assert "docs/data.md, DeepDRiD" in message, message
+    (flat / "regular-fundus-training.csv").unlink()  # labels.csv holds the merged column
+    result = ingest.run(flat_config(flat), tmp_path / "plain", verbose=False)
+    assert result.n_train == 28
+
+
+def test_a_per_patient_tree_without_deepdrids_csv_names_the_csv_that_is_there(
+        tmp_path: Path, aptos: list) -> None:
+    """Review F5: a per-patient tree with labels.csv under --layout deepdrid was told 'the
+    per-patient folders beside the label CSV are read' (there was no DeepDRiD CSV) and
+    'DeepDRiD label CSV not found -> put it here or pass --labels-csv FILE', not naming the
+    labels.csv that was there. The note says where the folders are, the error names the CSV
+    with the option that reads it, which then ingests."""
+    root, _ = repacked(tmp_path, aptos)
+    (root / "regular-fundus-training.csv").rename(root / "labels.csv")
+    message = run_error(config(root, layout="deepdrid"), tmp_path / "out")
+    labels = root / "labels.csv"
+    assert ("DeepDRiD label CSV (regular-fundus-training.csv or regular-fundus-validation.csv) not "
+            "found; labels.csv is here -> if it is the set's label CSV, with DeepDRiD's columns "
+            "(image_id, left_eye_DR_Level, right_eye_DR_Level, patient_id), pass --labels-csv "
+            f"{labels}; else put regular-fundus-training.csv here") in message, message
+    assert "beside the label CSV" not in message and "per-patient folders here" in message, message
+    result = ingest.run(config(root, layout="deepdrid", labels_csv=str(labels)), tmp_path / "ok",
+                        verbose=False)
+    assert result.n_train == 28
+
+
 def test_a_set_folder_is_told_by_its_first_patient_folder(
         tmp_path: Path, aptos: list, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review F6: telling a repacked set folder listed every subfolder's files; it stops at
