@@ -1376,20 +1376,34 @@ def own_eye_cell(where: str, name: str, cells: Sequence[str], positions: Sequenc
 
 
 PER_EYE_FIX = {"ingest": "to train on each image's own eye, drop --grade-column (the set folder "
-                           "as --root reads each image's eye column); nothing to do if the "
-                           "patient's grade is the label you mean",
+                           "as --root reads each image's eye column)",
                "ingest-merged": "to train on each image's own eye, merge the two eye columns into "
                                 "one grade column, each row its own eye's cell, and pass that "
                                 "(docs/data.md, DeepDRiD), or pass the DeepDRiD set folder as "
-                                "--root without --grade-column; nothing to do if the patient's "
-                                "grade is the label you mean",
-               "score": "to score each image against its own eye, drop --grade-column; nothing to "
-                        "do if the patient's grade is the label you mean"}
+                                "--root without --grade-column",
+               "score": "to score each image against its own eye, drop --grade-column"}
 """What to do about a per-eye CSV read through another grade column (:func:`per_eye_columns_unread`):
 ``ingest`` under a layout that reads the eye columns itself (DeepDRiD's set folder as
 ``--root``), ``ingest-merged`` for a plain folder (a flat copy: no layout reads the eye columns
 there, so dropping ``--grade-column`` would leave no grade column), and ``score`` for
-``python -m drac_ssl.export --score`` (which reads the eye columns of any CSV)."""
+``python -m drac_ssl.export --score`` (which reads the eye columns of any CSV). A patient-level
+column adds :data:`PATIENT_GRADE_MEANT`."""
+
+PATIENT_GRADE_MEANT = "nothing to do if the patient's grade is the label you mean"
+"""The per-eye note's last words when the column read is the patient's grade (``patient_DR_Level``):
+it may be the label meant. Never said of another column (a merge of the eye columns)."""
+
+CORRECT_ROWS_FIX = {"ingest": "correct the rows named (each row's grade is its own eye's cell), or "
+                              "drop --grade-column (the set folder as --root reads each image's "
+                              "eye column)",
+                    "ingest-merged": "correct the rows named (each row's grade is its own eye's "
+                                     "cell)",
+                    "score": "correct the rows named (each row's grade is its own eye's cell), or "
+                             "drop --grade-column, which scores each image against its own eye's "
+                             "column"}
+"""The per-eye note's fix, by reader (:data:`PER_EYE_FIX`'s keys), for a column that is not the
+patient's and agrees with its own eye's cell on some rows but not all: the two eye columns
+merged into it (docs/data.md), some rows mistyped or left empty."""
 
 
 def _same_grade_cell(one: str, other: str) -> bool:
@@ -1404,7 +1418,8 @@ def _same_grade_cell(one: str, other: str) -> bool:
 
 
 def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str,
-                           image_column: str, reader: str = "ingest") -> Problem | None:
+                           image_column: str, reader: str = "ingest",
+                           eye_fix: str = EYE_FIX) -> Problem | None:
     """The note for a label CSV that holds a layout's per-eye grade columns
     (:data:`data_prep.layout.EYE_COLUMNS`, DeepDRiD's ``left_eye_DR_Level`` /
     ``right_eye_DR_Level``) read through another one, ``grade_column`` (``--grade-column
@@ -1417,7 +1432,12 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
     pair, ``grade_column`` is one of them (a one-eye column is :func:`other_eye_problem`'s), or
     every row's cell is its own eye's (the two columns merged into one, as docs/data.md
     shows). ``image_column``: the column of image ids (``image_id``; a path's file name is
-    read). ``reader``: whose fix (:data:`PER_EYE_FIX`)."""
+    read). The fix follows the finding: for a patient-level column, :data:`PER_EYE_FIX`
+    (``reader``: whose) and :data:`PATIENT_GRADE_MEANT`; for another column that agrees with
+    some rows' own eye's cell (a merge of the eye columns with some rows wrong),
+    :data:`CORRECT_ROWS_FIX`; for one that agrees with none, :data:`PER_EYE_FIX`; for rows
+    whose id names no eye, ``eye_fix`` (the ingest's :data:`EYE_FIX`, or the scorer's), the
+    merge or a dropped ``--grade-column`` being no fix for them."""
     present = {normalise(c): c for c in table.columns}
     for eyes in EYE_COLUMNS.values():
         if not all(normalise(c) in present for c in eyes) or normalise(grade_column) in map(normalise, eyes):
@@ -1428,6 +1448,7 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
             return None
         differ: list[str] = []  # '1_l2 at line 3: 2 vs ...' of each row whose cell is not its eye's
         no_eye: list[str] = []  # '3_x2 at line 5' of each row whose image id names no eye
+        agree = 0  # rows whose cell is their own eye's
         for number, cells in table.rows:
             name = cell_file_name(cells[at[image_column]])  # type: ignore[index]
             if not name:
@@ -1441,6 +1462,8 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
             if not _same_grade_cell(cell, own_cell):
                 differ.append(f"{name} at line {number}: {cell.strip() or 'empty'} vs "
                               f"{own!r} {own_cell.strip() or 'empty'}")
+            else:
+                agree += 1
         if not differ and not no_eye:
             return None  # each row's own eye's grade: the eye columns merged into one
         rows = len(table.rows)
@@ -1455,9 +1478,15 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
         what = ("it is the patient's grade (the worse eye), not the image's own eye's" if patient
                 else "it is not each image's own eye's grade" if differ
                 else "it may not be each image's own eye's grade")
+        fixes = []
+        if differ:
+            fixes.append(f"{PER_EYE_FIX[reader]}; {PATIENT_GRADE_MEANT}" if patient
+                         else CORRECT_ROWS_FIX[reader] if agree else PER_EYE_FIX[reader])
+        if no_eye:
+            fixes.append(f"for the ids naming no eye, {eye_fix}" if differ else eye_fix)
         return note(csv_path, f"{grade_column!r} is read as each image's grade, but {what}: this "
                               f"CSV grades each eye in {left!r} / {right!r}, and {'; '.join(found)}",
-                    PER_EYE_FIX[reader], "per-eye")
+                    "; ".join(fixes), "per-eye")
     return None
 
 

@@ -549,7 +549,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     eyes = tuple(table.columns[index[r]] for r in ("grade", "grade-right")) if per_eye else ()
     column = " / ".join(eyes) or table.columns[index["grade"]]
     if not eyes and (unread := per_eye_columns_unread(path, table, column, table.columns[index["image-name"]],
-                                                      "score")) is not None:
+                                                      "score", EYE_SCORE_FIX)) is not None:
         problems.append(unread)  # --grade-column patient_DR_Level: the worse eye for each image
     patient_at, found = _patient_column(table, patient_column, per_eye,
                                         table.columns[index["image-name"]], column)

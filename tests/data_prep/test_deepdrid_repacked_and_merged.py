@@ -102,11 +102,14 @@ def test_a_grade_column_that_is_not_a_rows_own_eye_is_still_noted_with_the_rows(
             f"this CSV grades each eye in 'left_eye_DR_Level' / 'right_eye_DR_Level', and 'grade' "
             f"differs from the image's own eye's cell on 1 of 28 rows ({table[5][1]} at line 7: "
             f"{(own + 1) % 5} vs 'left_eye_DR_Level' {own})") in said, said
-    assert "merge the two eye columns into one grade column" in said, said
-    assert "-> to train on each image's own eye, drop --grade-column" not in said, said
+    # review F3: the columns were merged, into a column that is not the patient's: the fix is
+    # to correct the row, not to merge again, and no word of the patient's grade
+    assert said.endswith("-> correct the rows named (each row's grade is its own eye's cell)"), said
+    assert "merge" not in said.partition(" -> ")[2] and "patient" not in said, said
     rows = scoring.read_grade_labels(flat / "labels.csv", GRADE_SCALES["icdr"], grade_column="grade")
     (scored,) = [p for p in rows.problems if UNREAD in p.what]
     assert "on 1 of 28 rows" in scored.what and "drop --grade-column" in scored.fix, scored.line
+    assert scored.fix.startswith("correct the rows named") and "patient" not in scored.fix, scored.fix
 
     table[5][-1] = own  # mended; an id that names no eye instead
     table[9][1] = "3_x2"
@@ -117,6 +120,21 @@ def test_a_grade_column_that_is_not_a_rows_own_eye_is_still_noted_with_the_rows(
     assert ("but it may not be each image's own eye's grade" in said
             and "1 of 28 rows name no eye in their image id (3_x2 at line 11), so their own eye's "
                 "grade cannot be told" in said), said
+    # review F3: neither a merge nor a dropped --grade-column tells an id's eye: renaming it does
+    assert said.endswith(f"-> {validate.EYE_FIX}"), said
+    rows = scoring.read_grade_labels(flat / "labels.csv", GRADE_SCALES["icdr"], grade_column="grade")
+    (scored,) = [p for p in rows.problems if UNREAD in p.what]
+    assert scored.fix == scoring.EYE_SCORE_FIX, scored.fix
+
+    for row in table:  # no row's own eye: no merge at all, whatever the column's name
+        row[-1] = (int(row[3] if row[3] != "" else row[4]) + 1) % 5  # type: ignore[call-overload]
+    table[9][1] = "3_l2"
+    (flat / "3_x2.jpg").rename(flat / "3_l2.jpg")
+    write_rows(flat / "labels.csv", [*DEEPDRID_HEADER, "grade"], table)
+    result = ingest.run(flat_config(flat), tmp_path / "out3", verbose=False)
+    (said,) = [n for n in result.notes if UNREAD in n]
+    assert "on 28 of 28 rows" in said and said.endswith(
+        f"-> {validate.PER_EYE_FIX['ingest-merged']}"), said
 
 
 def test_the_patients_grade_on_the_set_folder_is_noted_with_the_layouts_fix(
