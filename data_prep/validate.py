@@ -1627,9 +1627,11 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
 
     ``layout_kind``: the layout the root is read as (``Layout.kind``). A per-eye CSV read
     through another grade column whose cells are not each row's own eye's is a note
-    (:func:`per_eye_columns_unread`) whose fix is to drop ``--grade-column`` under a layout that
-    reads the eye columns itself (:data:`data_prep.layout.EYE_COLUMNS`: DeepDRiD's set folder),
-    else to merge the two columns into one (a flat copy read as a plain folder).
+    (:func:`per_eye_columns_unread`) whose fix, for the patient's grade, is to drop
+    ``--grade-column`` under a layout that reads the eye columns itself
+    (:data:`data_prep.layout.EYE_COLUMNS`: DeepDRiD's set folder), else to merge the two columns
+    into one (a flat copy read as a plain folder); a merged column with some rows wrong is told
+    to correct them, an id naming no eye to be renamed.
     """
     per_eye = tuple(eye_columns)
     grade_columns = per_eye or (grade_column,)
