@@ -495,7 +495,8 @@ def collect_images(cfg: DataConfig, layout: Layout, grade_names: Sequence[str],
                                             grade_names, cfg.ungradable, layout.eye_columns,
                                             layout.marked_ungradable, train_images,
                                             # --grades given: 'none' is never a grade it lacks
-                                            scale_given=bool(list(cfg.grades)))
+                                            scale_given=bool(list(cfg.grades)),
+                                            layout_kind=layout.kind)
         problems += apply_strict(table_problems, cfg.strict)
         if table is not None:
             # a row written twice exactly: one kept, a warning; any other repeat is an error
@@ -1684,6 +1685,16 @@ def _named_as_root(problem: Problem, fix: str) -> bool:
             and f"--root {shlex.quote(str(problem.path))} " in f"{fix} ")
 
 
+def _copied_by_fix(problem: Problem, fix: str) -> bool:
+    """Whether ``problem`` is the 'subfolder ignored' note of a folder whose images ``fix``
+    (the no-images error's) copies into one folder (:func:`data_prep.layout.copy_into_one_folder`:
+    ``cd PARENT && find . -mindepth 2 ...``): its 'move its images up one level' would be a
+    second way out beside the command (a trial on a per-patient tree: 7 such notes under the
+    copy advice)."""
+    return (problem.severity == "note" and problem.what.startswith("subfolder ignored")
+            and f"(cd {shlex.quote(str(Path(problem.path).parent))} && find . -mindepth 2 " in fix)
+
+
 def no_images_message(layout: Layout) -> str:
     """:func:`no_images_problem` as one line."""
     return no_images_problem(layout).line
@@ -1724,7 +1735,9 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     if no_images and not any(p.severity == "error" for p in problems):
         # a subfolder the likely root names is that root: its 'move its images up' note would
         # offer the other way out beside the question (a new-contributor trial, F5)
-        problems = [p for p in problems if not _named_as_root(p, no_images[0].fix)]
+        # and a subfolder whose images the fix copies into one folder is not told to move them up
+        problems = [p for p in problems if not _named_as_root(p, no_images[0].fix)
+                    and not _copied_by_fix(p, no_images[0].fix)]
         listing = f"\n{_listing(problems, out, root, said)[0]}" if problems else ""
         raise IngestError(no_images_message(layout) + listing, problems)
     problems = no_images + problems

@@ -373,6 +373,14 @@ def grade_like_column(name: str) -> bool:
             or bool(words & NOT_PATIENT_ID_WORDS) and not words & PATIENT_ID_WORDS)
 
 
+def cell_file_name(cell: str) -> str:
+    """The file name a label-CSV cell ends in, its spaces around stripped: the last part of a
+    path written with ``/`` or Windows' ``\\`` (DeepDRiD's ``image_path``,
+    ``regular-fundus-training\\Images\\1\\1_l1.jpg`` -> ``1_l1.jpg``), the cell itself when
+    it is a name (``1_l1``); ``''`` for an empty cell."""
+    return Path(cell.strip().replace("\\", "/")).name
+
+
 def is_file_name(cell: str) -> bool:
     """Whether a cell (or header cell) ends in an image suffix (:data:`drac_ssl.grading
     .image_notes.IMAGE_SUFFIXES`, the package's one list): a file name."""

@@ -41,7 +41,9 @@ underscore-space are real)::
       Images/<patient_id>/<image_id>.jpg
 
   ``root`` is that folder (``regular-fundus-validation/``, of the same shape, is read alike);
-  the images sit in per-patient subfolders of ``Images/`` (``Layout.nested``). Each image's
+  the images sit in per-patient subfolders of ``Images/`` (``Layout.nested``), or, in a copy
+  repacked without ``Images/``, in per-patient subfolders of ``root`` itself, beside the CSV
+  (a note says so). Each image's
   ICDR grade is its own eye's column (``_l`` / ``_r`` after the underscore of ``image_id``,
   :data:`EYE_COLUMNS`), its patient the ``patient_id`` column (:data:`PATIENT_COLUMNS`), so
   folds keep a patient's images together without ``data.patient_column``. A folder holding
@@ -104,13 +106,21 @@ import os
 import shlex
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_prep.grades import LAYOUT_SCALES
 from data_prep.labels import normalise, read_table
-from data_prep.problems import IngestError, Problem, counted, error, format_problems, note
+from data_prep.problems import (
+    IngestError,
+    Problem,
+    counted,
+    error,
+    format_problems,
+    named_few,
+    note,
+)
 from drac_ssl import scale
 from drac_ssl.config import DATA_LAYOUTS, LAYOUT_NAMES, DataConfig, layout_name
 from drac_ssl.grading import image_notes
@@ -189,8 +199,10 @@ STEM_ID_LAYOUTS = frozenset({"aptos", "eyepacs", "idrid", "deepdrid"})
 EyePACS's ``10_left``, IDRiD's ``IDRiD_001``, DeepDRiD's ``1_l1``): matching those names by stem
 is the layout's convention, so :func:`data_prep.validate.match_labels` says it in no note
 (``Layout.stem_ids``). A plain folder keeps the note (its CSV may name files either way), also
-when it is read with one of these layouts' columns; so does Messidor-2, whose CSV names the
-files with their extensions."""
+when it is read with one of these layouts' columns; so do DRAC and Messidor-2, whose CSVs name
+the files with their extensions; MedMNIST has no label CSV (its cases are rows of the
+``.npz``). A new layout is named here, in or out (docs/design.md, adding a layout; the guard
+test checks it)."""
 NESTED_LAYOUTS = frozenset({"deepdrid"})
 """Layouts whose training images sit in per-patient subfolders of ``train_dir`` (one level:
 ``Images/<patient_id>/<image>``), listed by :func:`scan_image_folder` with ``nested``."""
@@ -585,7 +597,7 @@ def packed_label_csv_fix(folder: Path, above: bool = False) -> str:
     if len(archives) > 1:
         others = [f"{shlex.quote(p.name)} ({DRAC_ARCHIVES[kind]})" for p, kind in archives if p != path]
         unzips = " && ".join(f"unzip {shlex.quote(p.name)}" for p, _ in archives)
-        return (f"found {shlex.quote(path.name)}{holds} and {_cut(others)}{where}: unzip "
+        return (f"found {shlex.quote(path.name)}{holds} and {named_few(others, NEARBY_SHOWN)}{where}: unzip "
                 f"{'both' if len(archives) == 2 else 'all'} {'there' if above else 'here'} "
                 f"(cd {shlex.quote(str(folder))} && {unzips}) and run again")
     return (f"found {shlex.quote(path.name)}{holds}{where}: unzip it {'there' if above else 'here'} "
@@ -879,10 +891,47 @@ def _deepdrid_csv(root: Path) -> Path | None:
                  if c is not None and c.is_file()), None)
 
 
+def _holds_image(folder: Path) -> bool:
+    """Whether ``folder`` holds an image file itself, of a format the package reads or one it
+    does not (``.webp``: the scan then says to convert it); stops at the first (a listing; none
+    is opened; False when it cannot be listed)."""
+    try:
+        return any((p.suffix.lower() in IMAGE_SUFFIXES or unread_image_format(p.suffix))
+                   and not is_hidden(p) and p.is_file() for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def _deepdrid_patient_folders(root: Path) -> Iterator[Path]:
+    """The subfolders of ``root`` that hold images themselves (:func:`_holds_image`), in name
+    order, ``Images/`` (its name matched as :func:`_child` matches it) and hidden ones left
+    out: a DeepDRiD set's per-patient folders beside its label CSV
+    (``<set>/<patient_id>/<image_id>.jpg``), the set repacked without ``Images/``, or folders
+    left beside ``Images/`` (not read: :func:`_discover_deepdrid` says so). Lazy: ``any()``
+    of it lists one folder's files, not every folder's."""
+    try:
+        subfolders = sorted((p for p in root.iterdir() if p.is_dir() and not is_hidden(p)
+                             and not same_name(p.name, DEEPDRID_IMAGES)),
+                            key=lambda p: _name_order(p.name))
+    except OSError:
+        return
+    yield from (d for d in subfolders if _holds_image(d))
+
+
 def _is_deepdrid_set(root: Path) -> bool:
-    """``root`` is a DeepDRiD set folder: its label CSV (:func:`_deepdrid_csv`) beside ``Images/``."""
+    """``root`` is a DeepDRiD set folder: its label CSV (:func:`_deepdrid_csv`) beside
+    ``Images/``, or beside the per-patient folders themselves (a copy repacked without
+    ``Images/``: :func:`_deepdrid_patient_folders`)."""
+    if _deepdrid_csv(root) is None:
+        return False
+    return _deepdrid_images(root) or any(_deepdrid_patient_folders(root))
+
+
+def _deepdrid_images(root: Path) -> bool:
+    """Whether ``root`` holds DeepDRiD's ``Images/`` folder (its name matched as :func:`_child`
+    matches it)."""
     images = _child(root, DEEPDRID_IMAGES)
-    return images is not None and images.is_dir() and _deepdrid_csv(root) is not None
+    return images is not None and images.is_dir()
 
 
 def _deepdrid_sets(root: Path) -> list[Path]:
@@ -921,11 +970,13 @@ def looks_like_medmnist(root: Path) -> bool:
 
 
 TEST_SPLIT_LAYOUTS = frozenset({"drac", "aptos", "eyepacs", "idrid"})
-"""The layouts whose download holds a testing set beside the training set, which the ingest
-reads as the test split that the export grades into a submission: without it each says so
-at the ingest (kind ``no-testing-set``: where it looked, where the test images go) and
-``python -m drac_ssl.train`` before any stage (its preflight). A plain folder's ``test/``,
-DeepDRiD and MedMNIST have none by design."""
+"""The layouts whose download holds a testing set beside the training set (DRAC, APTOS, EyePACS,
+IDRiD), which the ingest reads as the test split that the export grades into a submission:
+without it each says so at the ingest (kind ``no-testing-set``: where it looked, where the
+test images go) and ``python -m drac_ssl.train`` before any stage (its preflight). A plain
+folder's ``test/`` is optional, DeepDRiD and Messidor-2 have none by design, and MedMNIST's
+test rows are read from its ``.npz`` (no folder to miss). A new layout is named here, in or
+out (docs/design.md, adding a layout; the guard test checks it)."""
 
 
 def _no_test_folder(root: Path, folder: Path, name: str) -> Problem:
@@ -1020,6 +1071,96 @@ def _discover_idrid(root: Path, labels_csv: str) -> Layout:
     return Layout("idrid", root, train, test, csv_path, problems, shared_test_names=True)
 
 
+def _patient_folder_words(patients: Sequence[Path], where: str) -> str:
+    """``7 per-patient folders here (1/, 2/, 3/ and 4 more)`` (``where``: ``here``)."""
+    return (f"{counted(len(patients), 'per-patient folder')} {where} "
+            f"({named_few([f'{d.name}/' for d in patients], NEARBY_SHOWN)})")
+
+
+def _set_folder_entries(root: Path, patients: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """What a DeepDRiD set folder repacked without ``Images/`` holds beside its per-patient
+    folders ``patients``: every other entry, which the scan of ``root`` skips (the label CSV, a
+    README or LICENSE, a folder without images, hidden files: the set folder as shipped is
+    not an image folder, and neither is this one above its patient folders), and of those the
+    image files (which no patient folder holds: :func:`_loose_images_note`)."""
+    # the resume's data check skips the same entries (repacked_set_skip)
+    kept = set(patients)
+    try:
+        others = sorted(p for p in root.iterdir() if p not in kept)
+    except OSError:
+        return [], []
+    loose = [p for p in others if p.is_file() and not is_hidden(p)
+             and (p.suffix.lower() in IMAGE_SUFFIXES or unread_image_format(p.suffix))]
+    return others, loose
+
+
+def repacked_set_skip(root: Path) -> list[Path]:
+    """The entries of ``root``, a DeepDRiD set folder read as its own image folder (repacked
+    without ``Images/``), that the scan of its images skips: all but its per-patient folders
+    (:func:`_set_folder_entries`). The resume's data check lists the images as the ingest did
+    (:func:`data_prep.source_check.source_changes`)."""
+    return _set_folder_entries(root, list(_deepdrid_patient_folders(root)))[0]
+
+
+def _loose_images_note(root: Path, loose: Sequence[Path]) -> Problem:
+    """The note of image files beside the per-patient folders of a set repacked without
+    ``Images/``: not read (only the patient folders are, as only ``Images/`` is in the set as
+    shipped); a row naming one is then a label without image, which this note explains."""
+    one = len(loose) == 1
+    return note(root, f"{counted(len(loose), 'image file')} beside the per-patient folders, in "
+                      f"none of them, {'is' if one else 'are'} not read "
+                      f"({named_few([p.name for p in loose], NEARBY_SHOWN)}): the set's images "
+                      "are read from its per-patient folders only",
+                f"move {'it' if one else 'each'} into its patient's folder ('<patient_id>/') if "
+                f"{'it belongs' if one else 'they belong'} to the set", "layout")
+
+
+def _patient_folders_beside_images(root: Path, images: Path, patients: Sequence[Path]) -> Problem:
+    """The note of image-holding folders beside a DeepDRiD set's ``Images/`` (a set half moved
+    into it, or repacked and then given an empty ``Images/``): only ``Images/`` is read, so
+    their rows are labels without image; the note names the folders and where they go."""
+    one = len(patients) == 1
+    return note(root, f"{_patient_folder_words(patients, f'beside {images.name}/')} "
+                      f"{'is' if one else 'are'} not read: a DeepDRiD set's images are read from "
+                      f"'{images.name}/<patient_id>/' once '{images.name}/' is there",
+                f"move {'it' if one else 'them'} into '{images.name}/' "
+                f"({shlex.quote(str(images))}) if {'it belongs' if one else 'they belong'} to "
+                "the set", "layout")
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder`` (:func:`count_images`' files), by name."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+                      and not is_hidden(p) and p.is_file())
+    except OSError:
+        return []
+
+
+def _no_deepdrid_csv(root: Path) -> Problem:
+    """The error of a DeepDRiD set folder without its label CSV (``regular-fundus-training.csv``
+    or the validation set's) and no ``--labels-csv``: the CSVs that are there are named, with
+    the option that reads one (a copy whose CSV was renamed ``labels.csv``)."""
+    wanted = " or ".join(f"{name}.csv" for name in DEEPDRID_SETS)
+    try:
+        others = sorted(p for p in root.iterdir() if p.suffix.lower() == ".csv"
+                        and not is_hidden(p) and p.is_file())
+    except OSError:
+        others = []
+    if not others:
+        return error(root / f"{DEEPDRID_SETS[0]}.csv", f"DeepDRiD label CSV ({wanted}) not found",
+                     "put it here or pass --labels-csv FILE", "layout")
+    one = len(others) == 1
+    named = named_few([p.name for p in others], NEARBY_SHOWN)
+    option = (f"--labels-csv {shlex.quote(str(others[0]))}" if one else
+              f"--labels-csv FILE (one of {named})")
+    return error(root / f"{DEEPDRID_SETS[0]}.csv",
+                 f"DeepDRiD label CSV ({wanted}) not found; {named} {'is' if one else 'are'} here",
+                 f"if {'it is' if one else 'one is'} the set's label CSV, with DeepDRiD's columns "
+                 f"(image_id, {', '.join(EYE_COLUMNS['deepdrid'])}, patient_id), pass {option}; "
+                 f"else put {DEEPDRID_SETS[0]}.csv here", "layout")
+
+
 def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
     """A DeepDRiD regular-fundus set folder (module docstring). The folder holding the
     training and validation sets is refused, naming the set to pass: one label CSV and one
@@ -1032,7 +1173,40 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
                           f"{held}; the layout reads one set folder at a time (the training and "
                           f"validation sets are not merged into one pool) -> pass {named}")
     images, problems = find_named(root, DEEPDRID_IMAGES)
+    patients = list(_deepdrid_patient_folders(root))
+    skip: list[Path] = []  # the set folder's own entries, when it is the image folder too
+    if images is not None and patients:
+        problems.append(_patient_folders_beside_images(root, images, patients))
+    elif images is None and patients and not any(p.severity == "error" for p in problems):
+        # repacked without Images/: the per-patient folders sit beside the CSV, read from there
+        images = root
+        skip, loose = _set_folder_entries(root, patients)
+        problems.append(note(root, f"no '{DEEPDRID_IMAGES}/' folder: the "
+                                   f"{_patient_folder_words(patients, 'here')} "
+                                   f"{'is' if len(patients) == 1 else 'are'} read as the set's images",
+                             "nothing to do", "layout"))
+        if loose:
+            problems.append(_loose_images_note(root, loose))
     if images is None:
+        here = _deepdrid_csv(root)
+        flat = _image_files(root) if not any(p.severity == "error" for p in problems) else []
+        if flat:  # a flat copy under --layout deepdrid: the images are here, none per patient
+            beside = f", beside {here.name}" if here is not None else ""
+            raise _missing_folder(
+                f"{root}: {counted(len(flat), 'image')} here "
+                f"({named_few([p.name for p in flat], NEARBY_SHOWN)}){beside}, in no per-patient "
+                f"folder: the DeepDRiD layout reads each patient's images from "
+                f"'{DEEPDRID_IMAGES}/<patient_id>/' (or '<patient_id>/' beside the CSV) -> to read "
+                "this flat copy as it is, drop --layout deepdrid (a plain folder is read) and "
+                f"merge the two eye columns ({' / '.join(EYE_COLUMNS['deepdrid'])}) into one "
+                "grade column, each row its own eye's cell, passed as --grade-column "
+                "(docs/data.md, DeepDRiD); or put each patient's images in a folder of its own, "
+                f"'{DEEPDRID_IMAGES}/<patient_id>/' (as DeepDRiD ships it)", problems)
+        if here is not None and not any(p.severity == "error" for p in problems):
+            raise _missing_folder(f"{root}: {here.name} is here, but neither an '{DEEPDRID_IMAGES}/' "
+                                  "folder nor a subfolder holding images -> put each patient's "
+                                  f"images in a folder of its own, '{DEEPDRID_IMAGES}/<patient_id>/' "
+                                  "(as DeepDRiD ships it) or '<patient_id>/' here", problems)
         raise _missing_folder(f"{root}: no DeepDRiD '{DEEPDRID_IMAGES}/' folder here -> point --root at "
                               f"the folder holding '{DEEPDRID_SETS[0]}.csv' and '{DEEPDRID_IMAGES}/' "
                               "(its per-patient folders)", problems)
@@ -1044,13 +1218,12 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
             if csv_path is not None or found:
                 break
         if csv_path is None and not found:
-            found = [error(root / f"{DEEPDRID_SETS[0]}.csv", "DeepDRiD label CSV not found",
-                           "put it here or pass --labels-csv FILE", "layout")]
+            found = [_no_deepdrid_csv(root)]
     problems += found
     problems.append(note(root, "a DeepDRiD set is read as labelled images only: no test split "
                                "(the challenge's evaluation images are not read)",
                          "nothing to do", "layout"))
-    return Layout("deepdrid", root, images, None, csv_path, problems)
+    return Layout("deepdrid", root, images, None, csv_path, problems, skip)
 
 
 def _discover_messidor2(root: Path, labels_csv: str) -> Layout:
@@ -1205,7 +1378,8 @@ LAYOUT_WORDS: dict[str, Callable[[Path], str]] = {
                              f"{_found_name(folder, APTOS_TRAIN)}/"),
     "eyepacs": _eyepacs_words,
     "deepdrid": lambda folder: (
-        f"a DeepDRiD layout: {_deepdrid_csv(folder).name} + {DEEPDRID_IMAGES}/"  # type: ignore[union-attr]
+        f"a DeepDRiD layout: {_deepdrid_csv(folder).name} + "  # type: ignore[union-attr]
+        f"{DEEPDRID_IMAGES + '/' if _deepdrid_images(folder) else 'per-patient folders'}"
         if _is_deepdrid_set(folder) else
         f"a folder of DeepDRiD sets: {', '.join(d.name + '/' for d in _deepdrid_sets(folder))}"),
     "messidor2": lambda folder: (f"a Messidor-2 layout: {_found_name(folder, MESSIDOR2_CSV)} + "
@@ -1377,13 +1551,6 @@ def _images_and_csv(folder: Path, n: int, labels_csv: Path | None) -> str:
     return f"{_root_option(folder)} ({counted(n, 'image')}{f' and {own.name}' if own is not None else ''})"
 
 
-def _cut(items: list[str], shown: int = NEARBY_SHOWN) -> str:
-    """``a, b, c and 2 more`` (at most ``shown`` named), ``a, b and c``, ``a``."""
-    if len(items) > shown:
-        return f"{', '.join(items[:shown])} and {len(items) - shown} more"
-    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
-
-
 def _name_order(name: str) -> tuple[int, int, str]:
     """Folder names in the order a person numbers them: ``2`` before ``10``."""
     return (0, int(name), name) if name.isascii() and name.isdigit() else (1, 0, name)
@@ -1496,7 +1663,7 @@ def copy_into_one_folder(root: Path, subs: list[tuple[Path, int]],
                    f"{prefix.get(a, a)}_{name} and {prefix.get(b, b)}_{name}, the case names of the CSV)")
     else:
         clashes = (f" (first rename the images that share a name across subfolders, e.g. "
-                   f"{_cut(clash)}: one copy would replace the other)" if clash else "")
+                   f"{named_few(clash, NEARBY_SHOWN)}: one copy would replace the other)" if clash else "")
     return command, flat, clashes
 
 
@@ -1554,7 +1721,8 @@ def _image_tree_words(root: Path, subs: list[tuple[Path, int]], not_looked_at: i
     names = sorted((sub.name for sub, _ in subs), key=_name_order)
     below = f"{root.name}/" if said_of is not None else ""
     more = f"; {not_looked_at} more subfolders not looked at" if not_looked_at else ""
-    said = (f"the images are in {len(subs)} subfolders ({_cut([f'{below}{n}/' for n in names])}"
+    listed = named_few([f'{below}{n}/' for n in names], NEARBY_SHOWN)
+    said = (f"the images are in {len(subs)} subfolders ({listed}"
             f"{more}), not in this folder, and a plain root reads one folder of images with a "
             "label CSV")
     if labels_csv is not None:

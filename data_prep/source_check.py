@@ -33,7 +33,13 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from data_prep.layout import NESTED_LAYOUTS, Layout, relative, scan_image_folder
+from data_prep.layout import (
+    NESTED_LAYOUTS,
+    Layout,
+    relative,
+    repacked_set_skip,
+    scan_image_folder,
+)
 from data_prep.problems import IngestError
 from drac_ssl.io import read_json_dict, sha256_file
 
@@ -165,8 +171,11 @@ def _changes(data_dir: Path) -> list[str]:
     nested = summary.get("train_dir") if summary.get("layout") in NESTED_LAYOUTS else None
     for folder in folders:
         if folder and Path(folder).is_dir():
+            # a DeepDRiD set repacked without Images/ is its own image folder: its CSV, README
+            # and any image beside the patient folders are skipped, as the ingest skipped them
+            skip = repacked_set_skip(root) if folder == nested and Path(folder) == root else []
             try:
-                images = scan_image_folder(Path(folder), nested=folder == nested).images
+                images = scan_image_folder(Path(folder), skip=skip, nested=folder == nested).images
             except IngestError as exc:
                 changes.append(str(exc).partition(" ->")[0])
                 return changes

@@ -36,6 +36,7 @@ from data_prep.labels import (  # noqa: F401 - NOT_PATIENT_ID_WORDS, PATIENT_ID_
     PATIENT_COLUMN_WORDS,
     PATIENT_ID_WORDS,
     Table,
+    cell_file_name,
     column_index,
     column_suggestion,
     id_words,
@@ -62,6 +63,7 @@ from data_prep.problems import (  # noqa: F401 - re-exported: the historical hom
     counted,
     error,
     format_problems,
+    named_few,
     note,
     warning,
 )
@@ -1373,37 +1375,129 @@ def own_eye_cell(where: str, name: str, cells: Sequence[str], positions: Sequenc
     return cells[positions[eye]], None
 
 
-PER_EYE_FIX = {"ingest": "to train on each image's own eye, drop --grade-column (a DeepDRiD set "
-                           "folder as --root reads each image's eye column; a flat copy needs the "
-                           "two columns merged into one: docs/data.md, DeepDRiD); nothing to do if "
-                           "the patient's grade is the label you mean",
-               "score": "to score each image against its own eye, drop --grade-column; nothing to "
-                        "do if the patient's grade is the label you mean"}
-"""What to do about a per-eye CSV read through another grade column (:func:`per_eye_columns_unread`),
-for the ingest and for ``python -m drac_ssl.export --score``."""
+PER_EYE_FIX = {"ingest": "to train on each image's own eye, drop --grade-column (the set folder "
+                           "as --root reads each image's eye column)",
+               "ingest-merged": "to train on each image's own eye, merge the two eye columns into "
+                                "one grade column, each row its own eye's cell, and pass that "
+                                "(docs/data.md, DeepDRiD), or pass the DeepDRiD set folder as "
+                                "--root without --grade-column",
+               "score": "to score each image against its own eye, drop --grade-column"}
+"""What to do about a per-eye CSV read through another grade column (:func:`per_eye_columns_unread`):
+``ingest`` under a layout that reads the eye columns itself (DeepDRiD's set folder as
+``--root``), ``ingest-merged`` for a plain folder (a flat copy: no layout reads the eye columns
+there, so dropping ``--grade-column`` would leave no grade column), and ``score`` for
+``python -m drac_ssl.export --score`` (which reads the eye columns of any CSV). A patient-level
+column adds :data:`PATIENT_GRADE_MEANT`."""
+
+PATIENT_GRADE_MEANT = "nothing to do if the patient's grade is the label you mean"
+"""The per-eye note's last words when the column read is the patient's grade (``patient_DR_Level``):
+it may be the label meant. Never said of another column (a merge of the eye columns)."""
+
+CORRECT_ROWS_FIX = {"ingest": "correct the rows named (each row's grade is its own eye's cell), or "
+                              "drop --grade-column (the set folder as --root reads each image's "
+                              "eye column)",
+                    "ingest-merged": "correct the rows named (each row's grade is its own eye's "
+                                     "cell)",
+                    "score": "correct the rows named (each row's grade is its own eye's cell), or "
+                             "drop --grade-column, which scores each image against its own eye's "
+                             "column"}
+"""The per-eye note's fix, by reader (:data:`PER_EYE_FIX`'s keys), for a column that is not the
+patient's and agrees with its own eye's cell on some rows but not all: the two eye columns
+merged into it (docs/data.md), some rows mistyped or left empty."""
 
 
-def per_eye_columns_unread(csv_path: str | Path, columns: Sequence[str], grade_column: str,
-                           reader: str = "ingest") -> Problem | None:
+def _same_grade_cell(one: str, other: str) -> bool:
+    """Whether two grade cells hold the same grade: the same integer (``'2'``, ``'2.0'``: a
+    pandas merge writes floats), both "no grade" (:func:`is_ungraded`), or the same text."""
+    first, second = parse_grade(one), parse_grade(other)
+    if first is not None or second is not None:
+        return first == second
+    if is_ungraded(one) or is_ungraded(other):
+        return is_ungraded(one) and is_ungraded(other)
+    return normalise(one) == normalise(other)
+
+
+def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str,
+                           image_column: str, reader: str = "ingest",
+                           eye_fix: str = EYE_FIX) -> Problem | None:
     """The note for a label CSV that holds a layout's per-eye grade columns
     (:data:`data_prep.layout.EYE_COLUMNS`, DeepDRiD's ``left_eye_DR_Level`` /
     ``right_eye_DR_Level``) read through another one, ``grade_column`` (``--grade-column
-    patient_DR_Level``): every image then gets that column's grade, which for a patient-level
-    column (its name says patient) is the patient's, the worse eye, not the image's own eye's.
-    None when the CSV has no such pair, or ``grade_column`` is one of them (a one-eye column is
-    :func:`other_eye_problem`'s). ``reader``: whose fix (:data:`PER_EYE_FIX`)."""
-    present = {normalise(c): c for c in columns}
+    patient_DR_Level``), when that column is not each row's own eye's grade: some row's cell
+    differs from the cell of the eye its image id names (:func:`eye_of`, compared as grades:
+    ``2`` and ``2.0`` agree, two empty cells agree), or some image id names no eye, so it
+    cannot be told. The note counts those rows and names the first three (``1_l2 at line 3: 2
+    vs 'left_eye_DR_Level' 0``); a patient-level column (its name
+    says patient) is called the patient's grade, the worse eye. None when the CSV has no such
+    pair, ``grade_column`` is one of them (a one-eye column is :func:`other_eye_problem`'s), or
+    every row's cell is its own eye's (the two columns merged into one, as docs/data.md
+    shows). ``image_column``: the column of image ids (``image_id``; a path's file name is
+    read). The fix follows the finding: for a patient-level column, :data:`PER_EYE_FIX`
+    (``reader``: whose) and :data:`PATIENT_GRADE_MEANT`; for another column that agrees with
+    some rows' own eye's cell (a merge of the eye columns with some rows wrong),
+    :data:`CORRECT_ROWS_FIX`; for one that agrees with none, :data:`PER_EYE_FIX`; for rows
+    whose id names no eye, ``eye_fix`` (the ingest's :data:`EYE_FIX`, or the scorer's), the
+    merge or a dropped ``--grade-column`` being no fix for them."""
+    present = {normalise(c): c for c in table.columns}
     for eyes in EYE_COLUMNS.values():
         if not all(normalise(c) in present for c in eyes) or normalise(grade_column) in map(normalise, eyes):
             continue
         left, right = (present[normalise(c)] for c in eyes)
+        at = {column: column_index(table, column)[0] for column in (grade_column, image_column, left, right)}
+        if any(position is None for position in at.values()):
+            return None
+        differ: list[str] = []  # '1_l2 at line 3: 2 vs ...' of each row whose cell is not its eye's
+        no_eye: list[str] = []  # '3_x2 at line 5' of each row whose image id names no eye
+        agree = 0  # rows whose cell is their own eye's
+        for number, cells in table.rows:
+            name = cell_file_name(cells[at[image_column]])  # type: ignore[index]
+            if not name:
+                continue  # a row without an image name: its own error
+            eye = eye_of(name)
+            if eye is None:
+                no_eye.append(f"{name} at line {number}")
+                continue
+            own = (left, right)[eye]
+            cell, own_cell = cells[at[grade_column]], cells[at[own]]  # type: ignore[index]
+            if not _same_grade_cell(cell, own_cell):
+                differ.append(f"{name} at line {number}: {cell.strip() or 'empty'} vs "
+                              f"{own!r} {own_cell.strip() or 'empty'}")
+            else:
+                agree += 1
+        if not differ and not no_eye:
+            return None  # each row's own eye's grade: the eye columns merged into one
+        rows = len(table.rows)
+        found = []
+        if differ:
+            found.append(f"{grade_column!r} differs from the image's own eye's cell on {len(differ)} of {rows} rows "
+                         f"({_rows_named(differ)})")
+        if no_eye:
+            found.append(f"{len(no_eye)} of {rows} rows name no eye in their image id "
+                         f"({_rows_named(no_eye)}), so their own eye's grade cannot be told")
         patient = "patient" in _name_words(grade_column)
-        what = ("the patient's grade (the worse eye), not the image's own eye's" if patient else
-                "one grade per row, not the image's own eye's")
-        return note(csv_path, f"{grade_column!r} is read as each image's grade, but it is {what}: "
-                              f"this CSV grades each eye in {left!r} / {right!r}",
-                    PER_EYE_FIX[reader], "per-eye")
+        what = ("it is the patient's grade (the worse eye), not the image's own eye's" if patient
+                else "it is not each image's own eye's grade" if differ
+                else "it may not be each image's own eye's grade")
+        fixes = []
+        if differ:
+            fixes.append(f"{PER_EYE_FIX[reader]}; {PATIENT_GRADE_MEANT}" if patient
+                         else CORRECT_ROWS_FIX[reader] if agree else PER_EYE_FIX[reader])
+        if no_eye:
+            fixes.append(f"for the ids naming no eye, {eye_fix}" if differ else eye_fix)
+        return note(csv_path, f"{grade_column!r} is read as each image's grade, but {what}: this "
+                              f"CSV grades each eye in {left!r} / {right!r}, and {'; '.join(found)}",
+                    "; ".join(fixes), "per-eye")
     return None
+
+
+PER_EYE_ROWS_SHOWN = 3
+"""Rows the per-eye note names (:func:`per_eye_columns_unread`), at most; the rest counted."""
+
+
+def _rows_named(items: Sequence[str]) -> str:
+    """The per-eye note's rows, :func:`data_prep.problems.named_few` with semicolons (each row
+    holds a colon and grades): ``a; b; c; and 5 more rows``."""
+    return named_few(items, PER_EYE_ROWS_SHOWN, sep="; ", last="; and ", unit=" rows")
 
 
 def per_eye_grade_problem(table: Table, missing: Problem) -> Problem:
@@ -1492,7 +1586,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 eye_columns: Sequence[str] = (),
                 marked_ungradable: tuple[int, str] | None = None,
                 images: Sequence[Path] = (),
-                scale_given: bool = False
+                scale_given: bool = False,
+                layout_kind: str = "plain"
                 ) -> tuple[LabelTable | None, list[Problem]]:
     """Read and check the label CSV: columns present, every grade an integer in 0..K-1.
 
@@ -1529,6 +1624,14 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     (:func:`data_prep.labels.one_column_for_two_roles`), the table then None; the image column
     given as the patient column is allowed (each image its own patient). An image column of
     numbers that name no image is one error too (:func:`numbers_for_names`).
+
+    ``layout_kind``: the layout the root is read as (``Layout.kind``). A per-eye CSV read
+    through another grade column whose cells are not each row's own eye's is a note
+    (:func:`per_eye_columns_unread`) whose fix, for the patient's grade, is to drop
+    ``--grade-column`` under a layout that reads the eye columns itself
+    (:data:`data_prep.layout.EYE_COLUMNS`: DeepDRiD's set folder), else to merge the two columns
+    into one (a flat copy read as a plain folder); a merged column with some rows wrong is told
+    to correct them, an id naming no eye to be renamed.
     """
     per_eye = tuple(eye_columns)
     grade_columns = per_eye or (grade_column,)
@@ -1587,7 +1690,10 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                 f"pass --patient-column {guess!r} to keep each patient's images in one fold",
                 "patient"))
     grade_name = table.columns[index["grade"]]
-    if not per_eye and (unread := per_eye_columns_unread(csv_path, table.columns, grade_name)) is not None:
+    merged = "ingest" if layout_kind in EYE_COLUMNS else "ingest-merged"  # who reads the eye columns
+    if not per_eye and (unread := per_eye_columns_unread(csv_path, table, grade_name,
+                                                         table.columns[index["image-name"]],
+                                                         merged)) is not None:
         problems.append(unread)  # --grade-column patient_DR_Level: the patient's grade for each image
     # one grade column: an empty cell beside the other eye's filled column is that eye's row
     other = other_eye_column(table.columns, grade_name) if not per_eye else None
@@ -1621,7 +1727,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
         cell = cells[index["image-name"]].strip().replace("\\", "/")
-        name = Path(cell).name
+        name = cell_file_name(cell)
         in_folder = "/" in cell.strip("/")
         raw_grade = cells[index["grade"]]
         eye_column = ""  # per eye: the column of the image's own eye, read for its grade
@@ -1875,7 +1981,7 @@ def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] |
     problems += found
     if position is None:
         return None, problems + [missing_column(table, column, "image-name", "--image-column")]
-    names = [(line, Path(cells[position].strip().replace("\\", "/")).name)
+    names = [(line, cell_file_name(cells[position]))
              for line, cells in table.rows if cells[position].strip()]
     return names, problems
 
@@ -2086,7 +2192,7 @@ class NameIndex:
 
     def find_cell(self, cell: str) -> tuple[list[Path], str]:
         """:meth:`find` of the file name a label-CSV cell ends in (``dir\\x.png``: ``x.png``)."""
-        return self.find(Path(cell.replace("\\", "/")).name)
+        return self.find(cell_file_name(cell))
 
     def find(self, name: str) -> tuple[list[Path], str]:
         """(matching images, how: 'name' | 'stem' | 'number' | 'extension' | 'ambiguous' |
@@ -2191,7 +2297,7 @@ def _stem_key(name: str) -> str:
     zeros (``Images/017.PNG``, ``017.jpg`` and ``17`` give ``17``). An extension of a format
     the package does not read goes too (``x.webp`` gives ``x``): a row still naming the file
     the ingest said to convert pairs with the converted ``x.png``."""
-    base = Path(name.replace("\\", "/")).name
+    base = cell_file_name(name)
     suffix = Path(base).suffix.lower()
     stem = name_key(Path(base).stem if suffix in IMAGE_SUFFIXES or suffix in OTHER_IMAGE_SUFFIXES
                     else base)
@@ -2225,7 +2331,7 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0
     for i, name in enumerate(names):
         if i in pairs or not free:
             continue
-        close = difflib.get_close_matches(Path(name.replace("\\", "/")).name, list(free), n=1,
+        close = difflib.get_close_matches(cell_file_name(name), list(free), n=1,
                                           cutoff=0.8)
         if close:
             pairs[i] = free.pop(close[0])
@@ -2291,7 +2397,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
         if not paths:
             if nested_index is None:
                 nested_index = _subfolder_images(folder, nested)
-            nested_paths, _ = nested_index.find(Path(row.name.replace("\\", "/")).name)
+            nested_paths, _ = nested_index.find(cell_file_name(row.name))
             deeper = nested_paths[0] if nested_paths else None
             if deeper is not None and nested:
                 inside = deeper.parent.relative_to(folder).as_posix()

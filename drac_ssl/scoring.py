@@ -100,6 +100,7 @@ import numpy as np
 from data_prep.grades import SHOWN_ROWS, choices, describe
 from data_prep.labels import (
     Table,
+    cell_file_name,
     column_fit,
     column_index,
     column_suggestion,
@@ -110,7 +111,13 @@ from data_prep.labels import (
     parse_grade,
     read_table,
 )
-from data_prep.layout import COLUMNS, EYE_COLUMNS, PATIENT_COLUMNS, UNGRADABLE_GRADES
+from data_prep.layout import (
+    COLUMNS,
+    EYE_COLUMNS,
+    IMAGE_SUFFIXES,
+    PATIENT_COLUMNS,
+    UNGRADABLE_GRADES,
+)
 from data_prep.problems import Problem, counted, error, in_line_order, note
 from data_prep.validate import (
     GRADABLE_SCORE_FIX,
@@ -541,7 +548,8 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
         raise ScoreError(text)
     eyes = tuple(table.columns[index[r]] for r in ("grade", "grade-right")) if per_eye else ()
     column = " / ".join(eyes) or table.columns[index["grade"]]
-    if not eyes and (unread := per_eye_columns_unread(path, table.columns, column, "score")) is not None:
+    if not eyes and (unread := per_eye_columns_unread(path, table, column, table.columns[index["image-name"]],
+                                                      "score", EYE_SCORE_FIX)) is not None:
         problems.append(unread)  # --grade-column patient_DR_Level: the worse eye for each image
     patient_at, found = _patient_column(table, patient_column, per_eye,
                                         table.columns[index["image-name"]], column)
@@ -580,7 +588,7 @@ def read_grade_labels(path: str | Path, grade_names: Sequence[str], *, image_col
     by_scale: dict[int, int] = {}  # grade -> rows read by the default scale's names ('Normal')
     for line, cells in table.rows:
         where = f"{path}:{line}"
-        name = Path(cells[index["image-name"]].strip().replace("\\", "/")).name
+        name = cell_file_name(cells[index["image-name"]])
         raw = cells[index["grade"]]
         if not name:
             problems.append(error(where, "row without an image name", "fill in the image's name or "
@@ -897,7 +905,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     sub, problems = read_submission(
         submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
         scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
-                  "do not delete columns")
+                  "do not delete columns", image_names=label_image_names(labels),
+        names_from=f"the label CSV {Path(labels).name}")
     if sub is None:
         check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
                             *(["--grades", str(num_grades)] if num_grades is not None else [])])
@@ -962,6 +971,22 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+def label_image_names(labels: str | Path) -> dict[str, str]:
+    """The image file names a label CSV writes with their extension, by stem, from any column
+    (DeepDRiD's ``image_path``, ``regular-fundus-validation\\Images\\1\\1_l1.jpg`` -> ``1_l1``:
+    ``1_l1.jpg``; a path's file name is taken, the first name of a stem kept): what a
+    submission's case without extension should be called (:func:`drac_ssl.submission.read_submission`).
+    Empty when the file cannot be read (its own errors come when the labels are read)."""
+    table, _ = read_table(Path(labels))
+    names: dict[str, str] = {}
+    for _, cells in table.rows if table is not None else ():
+        for cell in cells:
+            name = cell_file_name(cell)
+            if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                names.setdefault(Path(name).stem, name)
+    return names
 
 
 def _other_scale_words(bundle_names: Sequence[str], names: Sequence[str], run_given: bool) -> str:

@@ -1364,11 +1364,14 @@ def _check(csv_path: str | os.PathLike[str],
            images_dir: str | os.PathLike[str] | None = None, *,
            num_grades: int | None = None, grade_names: Sequence[str] | None = None,
            cases: Sequence[str] | None = None, scale_from: str = "",
-           scale_fix: str = "") -> _Checked:
+           scale_fix: str = "", image_names: Mapping[str, str] | None = None,
+           names_from: str = "") -> _Checked:
     """What is wrong with a submission (:class:`_Checked`); see ``check_submission``.
     ``scale_from``: who says K, for the line on a file of another scale (default "the check
     expects"), and ``scale_fix`` its fix (``{k}``: the file's K; default the check's: the run
-    or scale it was written for)."""
+    or scale it was written for). ``image_names`` (stem -> file name) and ``names_from`` (who
+    names them): the images' own names for the fix of a case without extension
+    (:func:`_no_extension_problems`)."""
     if images_dir is not None and (problem := images_option_problem(images_dir, csv_path, option="")):
         raise ImagesFolderError(problem, images_dir, csv_path)  # the call's problem, not the file's: no line 0
     file = str(csv_path)
@@ -1602,12 +1605,45 @@ def _check(csv_path: str | os.PathLike[str],
         _check_against_cases(problems, list(cases), valid_cases,
                              end_line=(rows[-1][0] + 1) if rows else 2)
     else:
-        for line, case in valid_cases:
-            if not Path(case).suffix and not (line not in bad_width and any(
-                    ch in case for ch in UNQUOTED_CASE_BREAKERS)):  # else said above
-                problems.add(line, "case-name", f"case '{printable_text(case)}' has no file extension",
-                             f"write the image file name, e.g. '{case}.png'")
+        bare = [(line, case) for line, case in valid_cases
+                if not Path(case).suffix and not (line not in bad_width and any(
+                    ch in case for ch in UNQUOTED_CASE_BREAKERS))]  # else said above
+        _no_extension_problems(problems, bare, len(valid_cases), image_names or {}, names_from)
     return _Checked(problems.finish(), len(rows), k, k_from, text)
+
+
+NO_EXTENSION_LISTED = 3
+"""Cases without a file extension said one by one up to this many; more are one problem that
+counts them and names this many (:func:`_no_extension_problems`)."""
+
+
+def _no_extension_problems(problems: _Problems, bare: Sequence[tuple[int, str]], n_cases: int,
+                           image_names: Mapping[str, str], names_from: str) -> None:
+    """The problems of the cases without a file extension, ``bare`` ((line, case), of
+    ``n_cases`` cases): one each up to :data:`NO_EXTENSION_LISTED`, else one at the first such
+    line that counts them and names a few (a trial: 28 lines for 28 rows of DeepDRiD ids). The
+    fix names the image's own file name where ``image_names`` (stem -> file name, as
+    ``names_from`` names it: the label CSV's column of paths) knows it (``1_l1.jpg``), else asks
+    for the extension without guessing one (a ``.png`` suggested for JPEG images misled)."""
+    if not bare:
+        return
+
+    def fix_for(case: str, each: bool) -> str:
+        known = image_names.get(case)
+        written = "write each case as its image's file name" if each else "write the image's file name"
+        if known:
+            return f"{written}, with its extension: e.g. '{printable_text(known)}', as {names_from} names it"
+        return f"{written}, with its extension (e.g. .jpg, .png)"
+    if len(bare) <= NO_EXTENSION_LISTED:
+        for line, case in bare:
+            problems.add(line, "case-name", f"case '{printable_text(case)}' has no file extension",
+                         fix_for(case, each=False))
+        return
+    shown = ", ".join(f"'{printable_text(case)}' (line {line})" for line, case in bare[:NO_EXTENSION_LISTED])
+    counted_ = f"all {n_cases}" if len(bare) == n_cases else f"{len(bare)} of the {n_cases}"
+    problems.add(bare[0][0], "case-name",
+                 f"{counted_} cases have no file extension: {shown} and "
+                 f"{len(bare) - NO_EXTENSION_LISTED} more", fix_for(bare[0][1], each=True))
 
 
 def _folder_names(images_dir: str | os.PathLike[str] | None) -> list[str]:
@@ -1741,7 +1777,8 @@ def check_submission(csv_path: str | os.PathLike[str],
     the grader keys on); a record of another width than K + 2 is one column problem, its case
     not judged (a stray quote's record that swallowed the rows after it). A row is said at the
     line its record starts on (a quoted case holding a line break spans two).
-    Without ``images_dir``, a case without file extension is flagged. With ``images_dir`` (the test
+    Without ``images_dir``, a case without file extension is flagged (more than
+    :data:`NO_EXTENSION_LISTED` such cases: one problem that counts them). With ``images_dir`` (the test
     images): every image has a row, every case an image, and a case that names an image but
     not by its file name (``161`` or ``1.png`` for ``001.png``) gets the right name as fix;
     a file of the folder the export does not grade (``x.webp``, ``notes.txt``: :func:`read_folder`,
@@ -1780,7 +1817,8 @@ class SubmissionRows:
 
 
 def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None = None,
-                    scale_from: str = "", scale_fix: str = "") -> tuple[SubmissionRows | None, ProblemLines]:
+                    scale_from: str = "", scale_fix: str = "", image_names: Mapping[str, str] | None = None,
+                    names_from: str = "") -> tuple[SubmissionRows | None, ProblemLines]:
     """A submission CSV's rows when it passes :func:`check_submission` (with ``num_grades``;
     None: K from the header as the check takes it), else None and the check's problems
     (``FILE:LINE: what -> fix``), exactly as ``--check`` prints them (``scale_from``: who says
@@ -1788,8 +1826,12 @@ def read_submission(csv_path: str | os.PathLike[str], *, num_grades: int | None 
     another width than ``num_grades``, ``{k}`` its width, default ``--check``'s). Cases are
     checked for their format only (no image folder): a case without a file extension, or one
     holding a comma, quote or line break (:func:`case_name_problem`), is a problem; one starting
-    with a formula character is a warning only, in the problems' ``.warnings`` either way."""
-    problems = _check(csv_path, num_grades=num_grades, scale_from=scale_from, scale_fix=scale_fix).problems
+    with a formula character is a warning only, in the problems' ``.warnings`` either way; more
+    than :data:`NO_EXTENSION_LISTED` cases without extension are one problem counting them, whose
+    fix names the image's file name where ``image_names`` (stem -> file name, as ``names_from``
+    names it) knows it."""
+    problems = _check(csv_path, num_grades=num_grades, scale_from=scale_from, scale_fix=scale_fix,
+                      image_names=image_names, names_from=names_from).problems
     if problems:
         return None, problems
     return _checked_rows(csv_path), problems

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -27,3 +28,13 @@ def drac_samples() -> list[np.ndarray]:
 def aptos_dir() -> Path:
     """The 30 real APTOS 2019 samples in the Kaggle layout (train.csv + train_images/)."""
     return need(APTOS_SAMPLES, "the real APTOS samples")
+
+
+@pytest.fixture(scope="module")  # per module: a test may alter the pixels it was given
+def aptos(aptos_dir: Path) -> list[tuple[str, int, np.ndarray]]:
+    """(id_code, grade, RGB pixels) of the 30 real APTOS samples, in CSV order (the layouts'
+    tests build their trees from them: test_layouts.py, test_deepdrid_repacked_and_merged.py)."""
+    with open(aptos_dir / "train.csv", newline="", encoding="utf-8") as fh:
+        rows = [(r["id_code"], int(r["diagnosis"])) for r in csv.DictReader(fh)]
+    return [(code, grade, np.array(Image.open(aptos_dir / "train_images" / f"{code}.png")))
+            for code, grade in rows]

@@ -11,7 +11,7 @@ import pytest
 from shared_data import SHARED_DATA
 
 from data_prep import validate
-from data_prep.labels import parse_grade, read_table
+from data_prep.labels import cell_file_name, parse_grade, read_table
 
 REAL_LABELS = SHARED_DATA / "drac_labels" / "DRAC2022_ Diabetic Retinopathy Grading_Training Labels.csv"
 HEADER = ("image name", "DR grade")
@@ -228,3 +228,13 @@ def test_a_patient_level_grade_needs_a_patient_word_and_a_level_word(tmp_path: P
         table, _ = read_table(csv_path, ["image"])
         assert table is not None
         assert column_suggestion(table, "DR grade", "grade", avoid=["image"]) is None, column
+
+
+def test_a_cells_file_name_is_the_last_part_of_either_paths_spelling() -> None:
+    """One rule for every reader of a label cell (the ingest's rows, the per-eye note, the
+    scorer, a submission's names): DeepDRiD's Windows ``image_path`` and a POSIX path give the
+    file name, spaces around are not part of it, a bare id is itself."""
+    assert cell_file_name("regular-fundus-training\\Images\\1\\1_l1.jpg") == "1_l1.jpg"
+    assert cell_file_name(" Images/2/2_r1.jpg ") == "2_r1.jpg"
+    assert cell_file_name("1_l1") == "1_l1"
+    assert cell_file_name("  ") == ""

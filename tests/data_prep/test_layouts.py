@@ -64,15 +64,6 @@ def run_error(cfg: DataConfig, out: Path) -> str:
     return str(caught.value)
 
 
-@pytest.fixture(scope="module")
-def aptos(aptos_dir: Path) -> list[tuple[str, int, np.ndarray]]:
-    """(id_code, grade, RGB pixels) of the 30 real APTOS samples, in CSV order."""
-    with open(aptos_dir / "train.csv", newline="", encoding="utf-8") as fh:
-        rows = [(r["id_code"], int(r["diagnosis"])) for r in csv.DictReader(fh)]
-    return [(code, grade, np.array(Image.open(aptos_dir / "train_images" / f"{code}.png")))
-            for code, grade in rows]
-
-
 def split(aptos: list[tuple[str, int, np.ndarray]]) -> tuple[list, list]:
     """25 training images (5 per grade) and 5 test images (the first of each grade)."""
     test, train, seen = [], [], set()
@@ -1066,6 +1057,11 @@ def test_every_layout_is_registered_wherever_layouts_are_listed() -> None:
     assert all(f" {k}" in kind_comment for k in kinds), kind_comment
     formats_doc = inspect.getsource(layout).partition("LABEL_FORMATS = ")[2].split('"""')[1]
     assert all(k in formats_doc for k in layout.LABEL_FORMATS), formats_doc
+    # two yes-or-no sets a new layout is silently out of (a trial, F4): each docstring names
+    # every layout, in or out, so leaving one out is a decision said, not an omission
+    for name in ("STEM_ID_LAYOUTS", "TEST_SPLIT_LAYOUTS"):
+        said = inspect.getsource(layout).partition(f"\n{name} = ")[2].split('"""')[1]
+        assert all(LAYOUT_NAMES[k] in said for k in kinds), (name, said)
 
 
 def test_a_layout_without_a_finder_is_a_clear_error(tmp_path: Path,

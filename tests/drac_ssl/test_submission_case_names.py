@@ -105,8 +105,8 @@ def test_surrounding_spaces_are_said_once_and_a_clean_file_is_still_ok(
     # a formula start is no problem: the missing extension is said, the formula a warning
     formula = _file(tmp_path / "formula.csv", ["1.png", "=cmd"], newline="\n")
     problems = check_submission(formula)
-    assert problems == [f"{formula}:3: case '=cmd' has no file extension -> write the image file name, "
-                        "e.g. '=cmd.png'"], problems
+    assert problems == [f"{formula}:3: case '=cmd' has no file extension -> write the image's file "
+                        "name, with its extension (e.g. .jpg, .png)"], problems
     assert len(problems.warnings) == 1 and problems.warnings[0].startswith(f"{formula}:3: warning: case '=cmd'")
 
     clean = _file(tmp_path / "clean.csv", [f"{i}.png" for i in range(DRAC_TEST_IMAGES)])
