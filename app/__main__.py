@@ -1,4 +1,4 @@
-"""``python -m app [--bundle PATH] [--port 7860] [--host 127.0.0.1] [--max-size-mb 50]``.
+"""``python -m app [--bundle PATH] [--port 7860] [--host 127.0.0.1] [--max-size-mb 50] [--root-path /drac]``.
 
 Serves the grading app for a model bundle (default: the run bundle ``runs/*/bundle`` built last,
 said with how many were found, a few of the others and ``--bundle PATH`` to choose one; with a
@@ -22,8 +22,9 @@ per attempt appended to ``--audit-log`` (default
 whose folder is warned about when other accounts may change it).
 
 The console's ``[app] bundle ...; serving on http://HOST:PORT (Ctrl-C stops)`` line comes once
-the server is bound and answers (a script may wait for it, then use the address); gradio's own
-start-up lines (its local URL again, and a hint to ``share=True``, an option this command does
+the server is bound and answers (a script may wait for it, then use the address; with ``--root-path /drac``
+it adds ``for a reverse proxy at /drac/``, where the page works: the address it gives still
+answers, but the page's links there point under ``/drac``); gradio's own start-up lines (its local URL again, and a hint to ``share=True``, an option this command does
 not have: nothing is shared) are not printed.
 
 Uploads and every file derived from them live in one private folder per server process
@@ -97,6 +98,17 @@ def _count(least: int, default: int) -> Callable[[str], int]:
     return parse
 
 
+def _root_path(text: str) -> str:
+    """``--root-path``: :func:`app.reverse_proxy.root_path` (``/drac/`` -> ``/drac``), its
+    ValueError said as argparse's usage error (exit code 2)."""
+    from app.reverse_proxy import root_path
+
+    try:
+        return root_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from app.auth import hash_command
     from app.login_guard import (  # stdlib and app.auth only
@@ -126,6 +138,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "to the network: it then needs --auth-file FILE, or "
                              "--insecure-no-auth, else it does not start: exit code 2)")
     parser.add_argument("--port", type=_port, default=7860, help="port, 1..65535 (default 7860)")
+    parser.add_argument("--root-path", type=_root_path, default=None, metavar="PATH",
+                        help="the path at which a reverse proxy serves the app, e.g. /drac for "
+                             "https://HOST/drac/ (the proxy strips it before passing a request "
+                             "on): the page's links and its login form then point under it; "
+                             "default: gradio's GRADIO_ROOT_PATH, else none (the proxy's root; "
+                             "docs/deploying.md)")
     parser.add_argument("--max-size-mb", type=_positive_number(50.0), default=50.0,
                         help="largest accepted upload in MiB (1 MiB = 1,048,576 bytes; default 50)")
     parser.add_argument("--max-side", type=_count(1, 8192), default=8192,
@@ -346,7 +364,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
                            max_side=args.max_side, max_megapixels=args.max_megapixels,
                            concurrency=args.concurrency,
                            queue_size=args.queue_size, max_batch_files=args.max_batch,
-                           tta=args.tta, gradcam=not args.no_gradcam)
+                           tta=args.tta, gradcam=not args.no_gradcam, root_path=args.root_path)
     try:
         predictor = Predictor(bundle, tta=settings.tta, gradcam=settings.gradcam,
                               limits=settings.limits)
@@ -376,8 +394,11 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         # bound and has answered gradio's own start-up request, so the serving line is true
         demo = serve(predictor, settings, block=False, quiet=True, auth=auth,
                      insecure_no_auth=args.insecure_no_auth)
+        root = (settings.root_path if settings.root_path is not None
+                else os.environ.get("GRADIO_ROOT_PATH", ""))  # gradio's own default
+        proxied = f" for a reverse proxy at {root.rstrip('/')}/" if root else ""
         print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s){chosen}); "
-              f"serving on http://{bind_name(settings.host)}:{settings.port} (Ctrl-C stops)",
+              f"serving on http://{bind_name(settings.host)}:{settings.port}{proxied} (Ctrl-C stops)",
               flush=True)
         # what the bundle says against reading its grades (phantom-trained, a trial run ...):
         # the export command's warnings and the page's caveat, in their words
