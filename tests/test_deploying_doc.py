@@ -67,3 +67,28 @@ def test_the_private_folder_opt_out_and_the_ingest_are_said() -> None:
     assert "ingest --out DIR` always makes `DIR` the same way" in page
     assert "`run.private=false` is the opt-out, for the training and `umm`" in running
     assert "always makes `DIR` with mode 0700" in running and "umask" in running and "setfacl" in running
+
+
+def test_every_nginx_location_passes_the_host_and_scheme_and_the_sub_path_block_limits_its_login() -> None:
+    """Trial F2: the nginx block set no X-Forwarded-Proto (gradio then wrote http:// links behind
+    TLS), and its login limit ``^/login/?$`` never matches ``/drac/login`` on a sub-path. Each
+    ``location`` sets both headers itself (nginx hands a server's proxy_set_header lines only to
+    locations with none); the sub-path block limits ``/drac/login``, strips ``/drac``, and its
+    path is what ``--root-path`` takes."""
+    from app.__main__ import parse_args
+
+    text = PAGE.read_text(encoding="utf-8")
+    blocks = re.findall(r"^```nginx\n(.*?)^```", text, re.S | re.M)
+    assert len(blocks) == 2, "the root block and the sub-path block"
+    for block in blocks:
+        locations = re.findall(r"location ([^{]+)\{(.*?)\n    \}", block, re.S)
+        assert len(locations) == 2, block
+        for where, body in locations:
+            assert "proxy_set_header Host $host;" in body, where
+            assert "proxy_set_header X-Forwarded-Proto $scheme;" in body, where
+            assert "proxy_pass http://127.0.0.1:7860" in body, where
+    (login, login_body), (prefix, prefix_body) = re.findall(r"location ([^{]+)\{(.*?)\n    \}", blocks[1], re.S)
+    assert login.strip() == "~ ^/drac/login/?$" and "limit_req zone=drac_login" in login_body
+    assert "rewrite ^/drac(/.*)$ $1 break;" in login_body
+    assert prefix.strip() == "/drac/" and "proxy_pass http://127.0.0.1:7860/;" in prefix_body
+    assert "`--root-path /drac`" in text and parse_args(["--root-path", "/drac/"]).root_path == "/drac"
