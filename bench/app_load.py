@@ -25,8 +25,8 @@ once it answers (bundle loaded, before any request), after the warm-up request, 
 and the batch, and, with ``--large-image SIDE``, after one more ``/grade`` request of a
 SIDE x SIDE 16-bit RGB PNG (a phantom UW-OCTA image enlarged, its three channels equal, so
 that the PNG stays small; the server's ``--max-size-mb`` is raised to hold it when it is over
-the default), the largest upload the app's default limits let through at 6300 px (39.7 of
-40 megapixels).
+the default): at 6300 px, 39.7 megapixels, near the largest square (6324 px) the app's default
+``--max-megapixels 40`` lets through.
 
 ``--busy-neighbour``: one other process keeps one core busy during the rounds
 (:data:`bench.common.NEIGHBOUR_NOTE`); ``--busy-neighbour interleaved``: rounds alternate
@@ -294,8 +294,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="use the DRAC-shaped untrained demo bundle even if runs/ has one")
     parser.add_argument("--large-image", type=int, default=0, metavar="SIDE",
                         help="after the rounds, one /grade request of a SIDE x SIDE 16-bit RGB PNG, "
-                             "and the server's memory after it (default 0: none; 6300 is the largest "
-                             "square the app's default 40 megapixels let through)")
+                             "and the server's memory after it (default 0: none; 6300 px is near the "
+                             "largest square the app's default 40 megapixels let through, 6324)")
     parser.add_argument("--name", default="app_load",
                         help="result name: bench/results/NAME.json (default app_load)")
     parser.add_argument("--out-dir", default=None, help="results folder (default bench/results)")

@@ -92,3 +92,34 @@ def test_every_nginx_location_passes_the_host_and_scheme_and_the_sub_path_block_
     assert "rewrite ^/drac(/.*)$ $1 break;" in login_body
     assert prefix.strip() == "/drac/" and "proxy_pass http://127.0.0.1:7860/;" in prefix_body
     assert "`--root-path /drac`" in text and parse_args(["--root-path", "/drac/"]).root_path == "/drac"
+
+
+def test_the_memory_figures_are_the_benchs_and_the_unit_file_starts_the_app() -> None:
+    """Trial F5: the page gave no memory figure, and MPLCONFIGDIR only in docs/python.md. The
+    figures it quotes are bench/results/app_load_memory.json's; the unit file sets MPLCONFIGDIR
+    to the folder its CacheDirectory= makes, and its ExecStart is a command line the app takes."""
+    import json
+    import shlex
+
+    from app.__main__ import parse_args
+
+    page = _page()
+    record = json.loads((REPO / "bench" / "results" / "app_load_memory.json").read_text(encoding="utf-8"))
+    memory, large = record["server_memory_mib"], record["large_image"]
+    said = [f"{memory['started']['vmrss_mib']:.0f} MiB resident once it answers",
+            f"{memory['after_rounds_and_batch']['vmrss_mib']:.0f} MiB after a warm-up request",
+            f"peak until then {memory['after_rounds_and_batch']['vmhwm_mib']:.0f} MiB",
+            f"{large['side_px']} x {large['side_px']} 16-bit RGB PNG ({large['file_mib']} MiB",
+            f"took the peak to {memory['after_large_image']['vmhwm_mib']:.0f} MiB",
+            f"going back to {memory['after_large_image']['vmrss_mib']:.0f} MiB"]
+    assert [words for words in said if words not in page] == []
+    assert record["config"]["clients"] == 1 and record["queue"]["model_workers"] == 1
+    assert "`--concurrency 1`, one thread" in page and record["app_threads"] == 1
+    unit = re.search(r"^```ini\n(.*?)^```", PAGE.read_text(encoding="utf-8"), re.S | re.M)
+    assert unit is not None, "the page shows no systemd unit"
+    lines = dict(line.split("=", 1) for line in unit.group(1).splitlines() if "=" in line and not line.startswith("#"))
+    assert lines["Environment"] == f"MPLCONFIGDIR=/var/cache/{lines['CacheDirectory']}"
+    command = shlex.split(lines["ExecStart"])
+    assert command[1:3] == ["-m", "app"]
+    args = parse_args(command[3:])
+    assert args.root_path == "/drac" and args.audit_log.startswith(f"/var/log/{lines['LogsDirectory']}/")
