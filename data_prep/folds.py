@@ -22,10 +22,10 @@ report and the preflight.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -90,6 +90,18 @@ SKLEARN_FEW_MEMBERS = "least populated class in y has only"
 """scikit-learn's warning for a class smaller than n_splits, replaced by :func:`rare_grade`."""
 
 
+def single_image_minimum(n_folds: int, each: str = "") -> str:
+    """How many of the folds' units a grade of one unit needs, in the ingest's flags: images,
+    or patients (image groups) when the folds keep those whole: the unit the caller's fix
+    names (:data:`FOLD_UNITS`' ``more``: ``images of more patients``). ``at least 5 for 5
+    folds, 2 for --folds 2``; ``at least 2 for 2 folds`` alone when ``n_folds`` is 2 (the second
+    clause would repeat the first). ``each``: said after each count (``' of each'``, for several
+    grades). No fold count helps such a grade (one unit is in one fold), so the fewest that
+    cross-validation can use, 2, is offered beside the folds asked for."""
+    fewer = f", 2{each} for --folds 2" if n_folds > 2 else ""
+    return f"at least {n_folds}{each} for {n_folds} folds{fewer}"
+
+
 def rare_grade(grade: int, grade_names: Sequence[str], n: int, unit: str, n_folds: int,
                fewest: int, *, without: int | None = None, where: str = "",
                rows: Sequence[tuple[str, int]] = (), labels: str = "") -> tuple[str, str]:
@@ -133,7 +145,7 @@ def rare_grade_parts(grade: int, grade_names: Sequence[str], n: int, unit: str, 
             f"cross-validation needs at least {k} of every grade ({folds} without any {said} image)")
     more = FOLD_UNITS[unit].more
     if n < 2:  # fewer folds cannot help: one image is in one fold, and there are 2 or more
-        add = f"add labelled {said} {more} (at least {k} for {k} folds, 2 for --folds 2)"
+        add = f"add labelled {said} {more} ({single_image_minimum(k)})"
         merge = merge_fix(grade, grade_names, rows, labels, None if unit != "labelled image" else n)
         return what, None, f"{add}, or {merge}" if merge else add
     return what, fewest if fewest >= 2 else n, f"add labelled {said} {more} (at least {k} for {k} folds)"
@@ -175,7 +187,7 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
                f"add {more}: cross-validation needs at least 2 {unit}s, one per fold")
         problem = error(source, f"only {FOLD_UNITS[unit].count(units)} for {n_folds} folds", fix)
         raise IngestError(problem.line, [problem])
-    per_grade = _units_per_grade(y, patients)
+    per_grade = units_per_grade(y, patients)
     folds, caught = _split(y, n_folds, seed, patients)
     caveats: list[Problem] = []
     rare = {g: n for g, n in enumerate(per_grade) if 0 < n < n_folds}
@@ -193,9 +205,21 @@ def assign_folds(grades: Sequence[int], n_folds: int, seed: int,
     return folds, caveats
 
 
-def _units_per_grade(y: np.ndarray, patients: Sequence[str] | None) -> list[int]:
-    """The units the folds spread, per grade 0..max: patients (each counted in every grade its
-    images have), or images when the folds are not grouped (``patients`` None)."""
+def units_per_grade(grades: Sequence[int] | np.ndarray, patients: Sequence[str] | None) -> list[int]:
+    """The units the folds spread, per grade 0..max of ``grades`` (one per training image):
+    patients (``patients``: one id per image, a patient counted in every grade its images have),
+    or images when the folds are not grouped (``patients`` None); [] without images. The
+    ingest's folds and notes count here, and so does the preflight of ``python -m
+    drac_ssl.train``, from the label CSV for a new ingest and from an existing ingest's manifest
+    (its patient column, :func:`manifest_units`) for the full run after a first try.
+
+    Raises:
+        ValueError: ``patients`` and ``grades`` differ in length."""
+    y = np.asarray(grades, dtype=np.int64)
+    if patients is not None and len(patients) != len(y):
+        raise ValueError(f"units_per_grade: {len(y)} grades but {len(patients)} patients (one of each per image)")
+    if len(y) == 0:
+        return []
     if patients is None:
         return np.bincount(y).tolist()
     return [len({p for p, g in zip(patients, y, strict=True) if g == grade})
@@ -398,7 +422,7 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     if not without or len(y) == 0:
         return FoldGaps(without, [], (), False, unit=unit)
     groups = len(set(patients)) if patients is not None else len(y)
-    per_grade = _units_per_grade(y, patients)
+    per_grade = units_per_grade(y, patients)
     left_out = [g for g in without if per_grade[g] >= n_folds]
     redo_helps = bool(left_out) and groups >= n_folds and _fills(y, n_folds, seed, patients, per_grade)
     found: tuple[int | None, int | None] = (None, None)
@@ -409,8 +433,9 @@ def fold_gaps(grades: Sequence[int], folds: Sequence[int], n_folds: int, seed: i
     return FoldGaps(without, left_out, fixes, redo_helps, tuple(int(n) for n in per_grade), found, unit)
 
 
-def _summary_config(summary: object) -> dict:
-    """The ``config`` an ``ingest_summary.json`` (read as ``summary``) records; {} without one."""
+def summary_config(summary: object) -> dict:
+    """The ``config`` an ``ingest_summary.json`` (read as ``summary``) records (the ingest's
+    settings: ``patient_column``, ``n_folds``, ``fold_seed`` ...); {} without one."""
     config = summary.get("config") if isinstance(summary, dict) else None
     return config if isinstance(config, dict) else {}
 
@@ -418,8 +443,25 @@ def _summary_config(summary: object) -> dict:
 def summary_fold_seed(summary: object) -> int:
     """The fold seed an ``ingest_summary.json`` (read as ``summary``) records (its ``config``'s
     ``fold_seed``); 0, the default, for a summary without it."""
-    seed = _summary_config(summary).get("fold_seed")
+    seed = summary_config(summary).get("fold_seed")
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
+
+
+def patient_unit(patient: str | None, image_id: str) -> str:
+    """The patient an image's folds keep it with: its ``patient`` (from ``data.patient_column``
+    or the patients a layout names), and an image without one (None or '') its own patient,
+    under its ``image_id``. The ingest's folds (``data_prep.ingest``), their summary, a
+    manifest's units (:func:`manifest_units`) and the preflight's patient counts
+    (``drac_ssl.preflight``) all name patients here, so they count the same patients."""
+    return patient or image_id
+
+
+def fold_row(row: Mapping[str, Any]) -> tuple[int, int, str, str]:
+    """A labelled training row of a manifest (``drac_ssl.manifest.read_manifest``'s, with an
+    ``id``, a ``grade``, a ``fold`` >= 0 as an int or its digits, an optional ``patient``) as
+    :func:`manifest_units` and :func:`manifest_fold_gaps` take it: (grade, fold, patient: ''
+    for none, image id)."""
+    return row["grade"], int(row["fold"]), (row.get("patient") or "").strip(), row["id"]
 
 
 def manifest_units(rows: Sequence[tuple[int, int, str, str]], grouped: bool = False,
@@ -441,7 +483,7 @@ def manifest_units(rows: Sequence[tuple[int, int, str, str]], grouped: bool = Fa
     Raises:
         ValueError: ``fold_groups`` and ``rows`` differ in length."""
     grouped = grouped or any(p for _, _, p, _ in rows)
-    patients = [p or image_id for _, _, p, image_id in rows] if grouped else None
+    patients = [patient_unit(p, image_id) for _, _, p, image_id in rows] if grouped else None
     if fold_groups is None or not any(fold_groups):
         return patients, "patient"
     if len(fold_groups) != len(rows):
@@ -487,7 +529,7 @@ def summary_grouped(summary: object) -> bool:
     """Whether an ``ingest_summary.json`` (read as ``summary``) records a ``data.patient_column``
     (its ``config``'s ``patient_column``): the ingest then grouped its folds by patient, an
     image without one alone, even when no cell named a patient."""
-    return bool(_summary_config(summary).get("patient_column"))
+    return bool(summary_config(summary).get("patient_column"))
 
 
 def summary_twins_grouped(summary: object) -> bool:

@@ -46,7 +46,7 @@ import numpy as np
 from data_prep import cache
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
-from data_prep.folds import TWIN_UNIT, assign_folds
+from data_prep.folds import TWIN_UNIT, assign_folds, patient_unit
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import (
     Layout,
@@ -1260,6 +1260,14 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
     return "", []
 
 
+def image_patients(train: Sequence[ImageEntry]) -> list[str]:
+    """Each of the training images' patient as the folds keep it (in ``train``'s order): its
+    label's patient, an image without one its own patient under its image id
+    (:func:`data_prep.folds.patient_unit`). The folds, the summary's patient count and the
+    preflight of ``python -m drac_ssl.train`` (its count of patients per grade) read them here."""
+    return [patient_unit(e.label.patient if e.label else "", e.image_id) for e in train]
+
+
 def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
                   layout: Layout, grade_names: Sequence[str] = (),
                   twin_groups: np.ndarray | None = None) -> list[Problem]:
@@ -1280,8 +1288,7 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     if not train or len(grades) != len(train):
         return []
     own, notes = own_patients(layout, cfg, train, source)
-    patients = [(e.label.patient if e.label else "") or e.image_id for e in train] \
-        if cfg.patient_column or own else None
+    patients = image_patients(train) if cfg.patient_column or own else None
     unit = "patient"
     if twin_groups is not None and twins.group_counts(twin_groups)[1]:
         alone = patients if patients is not None else [e.image_id for e in train]
@@ -1458,7 +1465,7 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
     source = (f"column {cfg.patient_column!r}" if cfg.patient_column
               else _owned_column_words(layout) if owned and layout is not None
               else "EyePACS image ids (<patient>_left / _right)" if grouped else None)
-    patients = {(e.label.patient if e.label else "") or e.image_id for e in train}
+    patients = set(image_patients(train))
     unused = None if grouped or not train else patient_column_guess(columns, grade_column,
                                                                      image_column)
     return {"grouped": grouped, "source": source, "column": cfg.patient_column or owned or None,

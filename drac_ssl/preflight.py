@@ -54,7 +54,6 @@ from data_prep.problems import counted, ingest_command
 from drac_ssl import config as config_module
 from drac_ssl.config import (
     FINETUNE_RANGES,
-    LAYOUT_NAMES,
     Config,
     ConfigError,
     FinetuneConfig,
@@ -561,8 +560,12 @@ class DataFacts:
     # the ingest's note when it inferred the scale (data_prep.ingest.infer_icdr: a plain folder's
     # 0..4 grades of colour photographs read as ICDR's), in settings; "" for a scale given or a default
     grades_inferred: str = ""
-    patients_per_grade: dict[int, int] | None = None  # with data.patient_column or EyePACS eye pairs
-    n_patients: int | None = None
+    # labelled patients per grade (a patient in every grade its images have) when the folds are
+    # grouped by patient: data.patient_column, the column a layout owns (DeepDRiD's patient_id)
+    # or EyePACS eye pairs, counted from the label CSV, or for an existing ingest from its
+    # manifest's patient column (_ingest_patients); None: folds per image, grade_counts counts
+    patients_per_grade: dict[int, int] | None = None
+    n_patients: int | None = None  # distinct patients of those images (None as above)
     patients_from: str = ""  # where the patients come from, in words (the messages say it)
     cache_sizes: list[int] | None = None  # the cached sides (None: a generic dataset)
     native_size: int | None = None  # a generic dataset's image side
@@ -992,26 +995,48 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
 
 
 def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, dict[int, int]],
-                                              int, int, int]:
-    """(rows, labelled per grade, labelled per fold and grade, distinct patients, test rows,
-    data.unlabelled rows) of a manifest."""
+                                              list[tuple[int, int, str, str]], int, int]:
+    """(rows, labelled per grade, labelled per fold and grade, the labelled rows as (grade,
+    fold, patient: '' for none, image id) in file order, test rows, data.unlabelled rows) of a
+    manifest (:func:`data_prep.folds.fold_row`)."""
+    from data_prep.folds import fold_row
+
     rows = read_manifest(path, ("id", "grade", "split", "fold"))  # patient: optional
     grades: dict[int, int] = {}
     folds: dict[int, dict[int, int]] = {}
-    for row in labelled_rows(rows):
-        grade, fold = row["grade"], row["fold"]
+    train = [fold_row(row) for row in labelled_rows(rows)]
+    for grade, fold, _, _ in train:
         grades[grade] = grades.get(grade, 0) + 1
         per_grade = folds.setdefault(fold, {})
         per_grade[grade] = per_grade.get(grade, 0) + 1
-    patients = {row.get("patient") or row["id"] for row in labelled_rows(rows)}
-    return (len(rows), grades, folds, len(patients), sum(r["split"] == "test" for r in rows),
+    return (len(rows), grades, folds, train, sum(r["split"] == "test" for r in rows),
             sum(r["split"] == "unlabelled" for r in rows))
+
+
+def _patient_counts(grades: list[int], patients: list[str],
+                    counts: dict[int, int]) -> tuple[dict[int, int], int]:
+    """(patients per grade of ``counts``' grades, distinct patients) of the labelled training
+    images, one grade and one patient each: ``patients`` as the folds keep them, an image
+    without a patient its own under its image id (:func:`data_prep.folds.patient_unit`, which
+    the callers' sources apply: :func:`data_prep.ingest.image_patients` for the label CSV,
+    :func:`data_prep.folds.manifest_units` for a manifest). A patient is counted in every grade
+    its images have (:func:`data_prep.folds.units_per_grade`, the ingest's own count). The fold
+    check of a new ingest counts here both from the label CSV (:func:`_facts_from_layout`) and
+    from an existing ingest's manifest (:func:`_facts_from_ingest`: the full run after a first
+    try, :func:`new_run_problems`).
+
+    Raises:
+        ValueError: ``patients`` and ``grades`` differ in length."""
+    from data_prep.folds import units_per_grade
+
+    per_grade = units_per_grade(grades, patients)
+    return ({g: per_grade[g] if g < len(per_grade) else 0 for g in counts}, len(set(patients)))
 
 
 def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts | None:
     manifest = data_dir / "manifest.csv"
     try:
-        n, grades, folds, _, n_test, n_pool = _labels_from_manifest(manifest)
+        n, grades, folds, train, n_test, n_pool = _labels_from_manifest(manifest)
     except (OSError, ValueError, csv.Error) as exc:
         c.error("", f"{manifest}: the ingest output cannot be read ({exc})",
                 "add ingest to run.stages to redo it")
@@ -1046,6 +1071,7 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
             left_out[grade] = left_out.get(grade, 0) + 1
     modality = summary.get("modality")
     fundus = isinstance(modality, dict) and modality.get("value") == "fundus"
+    patients_per_grade, n_patients, patients_from = _ingest_patients(train, summary, counts, manifest)
     return DataFacts(source=f"the ingest in {data_dir}", n_images=n, n_test=n_test,
                      fundus_why=(f"the ingest found colour fundus photographs "
                                  f"({data_dir / 'ingest_summary.json'}: modality fundus)" if fundus else ""),
@@ -1055,7 +1081,53 @@ def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts |
                                       if (source := str((summary.get("grades") or {}).get("source") or ""))
                                       .startswith("inferred") else ""),
                      channels_why=f"the cache in {data_dir / 'cache'}",
-                     fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""))
+                     fold_grades=folds, ingest_dir=data_dir, ingest_root=str(summary.get("root") or ""),
+                     patients_per_grade=patients_per_grade, n_patients=n_patients,
+                     patients_from=patients_from)
+
+
+def _ingest_patients(train: list[tuple[int, int, str, str]], summary: dict[str, Any],
+                     counts: dict[int, int], manifest: Path
+                     ) -> tuple[dict[int, int] | None, int | None, str]:
+    """(patients per grade, distinct patients, where they come from in words) of an existing
+    ingest's labelled rows ``train`` (:func:`_labels_from_manifest`'s) and its ``summary``:
+    grouped as the ingest grouped its folds (:func:`data_prep.folds.manifest_units`: a row
+    naming a patient, or the summary's ``data.patient_column``), counted as a new ingest's
+    check counts them (:func:`_patient_counts`), said as a new ingest's check says them
+    (:func:`_patients_words`, from the summary's records; ``the patient column of
+    .../manifest.csv`` for a summary without them); (None, None, '') when the folds were per
+    image. The patients, not near-twin groups (``fold_group``): a new ingest's check cannot
+    know the twins before decoding either."""
+    from data_prep.folds import manifest_units, summary_config, summary_grouped
+
+    patients, _ = manifest_units(train, summary_grouped(summary))
+    if patients is None:
+        return None, None, ""
+    per_grade, n_patients = _patient_counts([grade for grade, _, _, _ in train], patients, counts)
+    setting = str(summary_config(summary).get("patient_column") or "")
+    said = summary.get("patients")  # how the ingest grouped: its column (None for EyePACS' ids)
+    if setting or (isinstance(said, dict) and said.get("grouped")):
+        owned = str(said.get("column") or "") if isinstance(said, dict) else ""
+        words = _patients_words(str(summary.get("layout") or ""), owned, setting)
+    else:  # a summary from before it recorded them (or none): the manifest's column named them
+        words = f"the patient column of {manifest}"
+    return per_grade, n_patients, words
+
+
+def _patients_words(layout: str, owned_column: str, patient_column: str) -> str:
+    """Where the patients of patient-grouped folds come from, in words, as the fold check says
+    them (``... has 6 patients (WORDS); ...``) for a new ingest (:func:`_facts_from_layout`:
+    ``layout`` the layout the label CSV is read as, ``Layout.treated_as``) and for an existing
+    one alike (:func:`_ingest_patients`: its summary's ``layout``, ``patients.column`` and
+    ``config.patient_column``), so the note after a first try names them as its full run will:
+    ``data.patient_column=NAME`` when set (``patient_column``), else the column the layout owns
+    (``owned_column``: ``the DeepDRiD layout's column 'patient_id'``), else EyePACS's eye pairs
+    (``the EyePACS image names <patient>_left / _right``, :func:`data_prep.ingest.pair_eyes`)."""
+    if patient_column:
+        return f"data.patient_column={patient_column}"
+    if owned_column:
+        return f"the {config_module.layout_name(layout)} layout's column {owned_column!r}"
+    return "the EyePACS image names <patient>_left / _right"
 
 
 def _on_the_fallback_scale(problem: Any) -> bool:
@@ -1366,20 +1438,14 @@ def _facts_from_layout(c: _Findings, cfg: Config) -> DataFacts | None:
         counts[e.label.grade] = counts.get(e.label.grade, 0) + 1
     patients_per_grade: dict[int, int] | None = None
     n_patients: int | None = None
-    patients_from = f"data.patient_column={d.patient_column}" if d.patient_column else ""
-    if not d.patient_column and ingest.own_patients(layout, d, labelled, "")[0]:
-        # as the ingest will: the patient column the layout owns (DeepDRiD's), or both eyes of
-        # a patient (EyePACS's <patient>_left / _right) share a fold
-        patients_from = (f"the {LAYOUT_NAMES.get(layout.treated_as, layout.treated_as)} layout's "
-                         f"column {layout.patient_column}" if layout.patient_column
-                         else "the EyePACS image names <patient>_left / _right")
-    if patients_from:
-        by_grade: dict[int, set[str]] = {}
-        for e in labelled:
-            assert e.label is not None and e.label.grade is not None
-            by_grade.setdefault(e.label.grade, set()).add(e.label.patient or e.image_id)
-        patients_per_grade = {g: len(by_grade.get(g, ())) for g in counts}
-        n_patients = len({(e.label.patient if e.label else "") or e.image_id for e in labelled})
+    patients_from = ""
+    # as the ingest will: data.patient_column, else the patient column the layout owns
+    # (DeepDRiD's), or both eyes of a patient (EyePACS's <patient>_left / _right) share a fold
+    if d.patient_column or ingest.own_patients(layout, d, labelled, "")[0]:
+        patients_from = _patients_words(layout.treated_as, layout.patient_column, d.patient_column)
+        patients_per_grade, n_patients = _patient_counts(
+            [e.label.grade for e in labelled if e.label is not None and e.label.grade is not None],
+            ingest.image_patients(labelled), counts)
     grade_rows: dict[int, list[tuple[str, int]]] = {}
     if layout.labels_csv is not None and layout.npz is None:  # the rows a fix can name
         for e in labelled:
@@ -1794,7 +1860,7 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
     each, or merges one at a time, the first said in full (each merge renumbers the grades and
     names those left, so two merges said side by side would name different scales, each wrong
     once the other is made; the check says the next merge on the renumbered labels)."""
-    from data_prep.folds import FOLD_UNITS, rare_grade_parts
+    from data_prep.folds import FOLD_UNITS, rare_grade_parts, single_image_minimum
     from data_prep.grades import grade_label, merge_fix
     from data_prep.problems import as_config_keys
 
@@ -1820,7 +1886,7 @@ def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: in
         merge = merge_fix(first, facts.grade_names, facts.grade_rows.get(first, []), facts.labels_name,
                           None if unit != "labelled image" else 1)
         fix.append(f"add labelled {config_module.in_words([labels[g] for g in single], 'and')} "
-                   f"{FOLD_UNITS[unit].more} (at least {k} of each for {k} folds, 2 of each for --folds 2)"
+                   f"{FOLD_UNITS[unit].more} ({single_image_minimum(k, ' of each')})"
                    + (f", or merge each into a neighbouring grade, one at a time (a merge renumbers the grades: "
                       f"this check then says the next on the renumbered labels), the first: {merge}" if merge else ""))
     if len(parts) == 1:
@@ -1904,6 +1970,7 @@ def _ingest_fold_gaps(facts: DataFacts) -> FoldGaps | None:
     (``units_unknown``) when the summary says twins were kept together but the manifest has no
     ``fold_group`` (made before the column existed); None when the manifest cannot be read."""
     from data_prep.folds import (
+        fold_row,
         manifest_fold_gaps,
         summary_fold_seed,
         summary_grouped,
@@ -1920,7 +1987,7 @@ def _ingest_fold_gaps(facts: DataFacts) -> FoldGaps | None:
     except (OSError, ValueError):
         summary = {}  # its fold seed: the default
     labelled = labelled_rows(rows)
-    train = [(r["grade"], r["fold"], (r.get("patient") or "").strip(), r["id"]) for r in labelled]
+    train = [fold_row(r) for r in labelled]
     groups = [(r.get("fold_group") or "").strip() for r in labelled]  # data.near_duplicate_mse > 0
     return manifest_fold_gaps(train, summary_fold_seed(summary), facts.grade_names, summary_grouped(summary),
                               groups, summary_twins_grouped(summary))

@@ -589,6 +589,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
     (:func:`drac_ssl.grading.image_notes.bit_depth_words`); absent for an ingest that did not
     record them: nothing is compared then, and nothing is said.
     """
+    from data_prep.folds import fold_row
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
     summary_path = Path(data_dir) / "ingest_summary.json"
@@ -615,7 +616,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
     fold_groups: list[str] = []  # their fold_group (data.near_duplicate_mse > 0; '' otherwise)
     for row in rows:
         if row["split"] == "train" and row["grade"] is not None and str(row.get("fold", "")).isdigit():
-            fold_rows.append((row["grade"], int(row["fold"]), (row.get("patient") or "").strip(), row["id"]))
+            fold_rows.append(fold_row(row))
             fold_groups.append((row.get("fold_group") or "").strip())
         if row["split"] == "test":
             n_test += 1

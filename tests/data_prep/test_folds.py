@@ -18,6 +18,8 @@ from data_prep.folds import (
     folds_without_grade,
     manifest_fold_gaps,
     rare_grade,
+    single_image_minimum,
+    units_per_grade,
 )
 from data_prep.problems import IngestError
 
@@ -175,3 +177,25 @@ def test_a_set_of_one_unit_is_refused_in_the_words_of_its_unit(unit: str | None,
                                        "by --near-duplicate-mse) for 2 folds",
                             None: "only 1 training image for 2 folds"}[unit]
     assert problem.fix == fix
+
+
+def test_a_grade_of_one_image_in_two_folds_is_told_its_minimum_once() -> None:
+    """F5 (a trial user): with 2 folds the fix read ``(at least 2 for 2 folds, 2 for --folds 2)``,
+    one count said twice; the second clause is said only when it offers fewer folds."""
+    _, fix = rare_grade(1, ICDR, 1, "patient", 2, 1)
+    assert fix.startswith("add labelled grade 1 (Mild) images of more patients (at least 2 for 2 folds), or "), fix
+    assert "--folds 2" not in fix
+    _, fix = rare_grade(1, ICDR, 1, "labelled image", 5, 1)
+    assert fix.startswith("add labelled grade 1 (Mild) images (at least 5 for 5 folds, 2 for --folds 2), or "), fix
+    assert single_image_minimum(3, " of each") == "at least 3 of each for 3 folds, 2 of each for --folds 2"
+
+
+def test_units_per_grade_counts_a_patient_in_each_of_its_grades_and_refuses_unequal_lists() -> None:
+    """A patient is counted once per grade its images have; images when not grouped; patients
+    and grades of different lengths (none, or one too few) are a ValueError, never a count."""
+    assert units_per_grade([0, 0, 1, 2, 2], ["a", "a", "a", "b", "c"]) == [1, 1, 2]
+    assert units_per_grade([0, 0, 1, 2, 2], None) == [2, 1, 2]
+    assert units_per_grade([], None) == units_per_grade([], []) == []
+    for grades, patients in (([0, 1], ["a"]), ([], ["a"])):
+        with pytest.raises(ValueError, match=f"{len(grades)} grades but {len(patients)} patients"):
+            units_per_grade(grades, patients)
