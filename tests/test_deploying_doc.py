@@ -74,7 +74,8 @@ def test_every_nginx_location_passes_the_host_and_scheme_and_the_sub_path_block_
     TLS), and its login limit ``^/login/?$`` never matches ``/drac/login`` on a sub-path. Each
     ``location`` sets both headers itself (nginx hands a server's proxy_set_header lines only to
     locations with none); the sub-path block limits ``/drac/login``, strips ``/drac``, and its
-    path is what ``--root-path`` takes."""
+    path is what ``--root-path`` takes; both its locations rewrite the login cookies' ``Path=/``
+    to ``/drac/`` (review F1: else the browser sends them to every site of the host)."""
     from app.__main__ import parse_args
 
     text = PAGE.read_text(encoding="utf-8")
@@ -91,6 +92,11 @@ def test_every_nginx_location_passes_the_host_and_scheme_and_the_sub_path_block_
     assert login.strip() == "~ ^/drac/login/?$" and "limit_req zone=drac_login" in login_body
     assert "rewrite ^/drac(/.*)$ $1 break;" in login_body
     assert prefix.strip() == "/drac/" and "proxy_pass http://127.0.0.1:7860/;" in prefix_body
+    # review F1: gradio sets its login cookies with Path=/; both sub-path locations (the login
+    # sets them, the logout deletes them) narrow them to the app's path
+    assert "proxy_cookie_path / /drac/;" in login_body and "proxy_cookie_path / /drac/;" in prefix_body
+    assert "proxy_cookie_path" not in blocks[0], "the root block needs no cookie path"
+    assert "rewrites them, and the logout's deletions, to `Path=/drac/`" in _page()
     assert "`--root-path /drac`" in text and parse_args(["--root-path", "/drac/"]).root_path == "/drac"
 
 
