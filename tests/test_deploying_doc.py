@@ -120,6 +120,14 @@ def test_the_memory_figures_are_the_benchs_and_the_unit_file_starts_the_app() ->
             f"going back to {memory['after_large_image']['vmrss_mib']:.0f} MiB"]
     assert [words for words in said if words not in page] == []
     assert record["config"]["clients"] == 1 and record["queue"]["model_workers"] == 1
+    # review F3: one run, on a loaded machine, one client: said as such
+    load, cores = record["results"]["load_avg_1min_during"], record["environment"]["cpu_cores"]
+    assert "VERY LOADED" in record["machine_note"] and load["min"] == load["max"]
+    assert (f"one run, on a busy machine: its `machine_note` says VERY LOADED, a 1-minute load "
+            f"average of {load['max']} on the {cores} cores") in page
+    config = record["config"]
+    assert config["rounds"] == 1 and f"That is {config['clients']} client sending " \
+        f"{config['requests_per_client']} requests: the memory after hours of use by many clients" in page
     assert "`--concurrency 1`, one thread" in page and record["app_threads"] == 1
     unit = re.search(r"^```ini\n(.*?)^```", PAGE.read_text(encoding="utf-8"), re.S | re.M)
     assert unit is not None, "the page shows no systemd unit"
