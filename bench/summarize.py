@@ -503,7 +503,8 @@ def app_load_rows(name: str, r: dict[str, Any]) -> list[str]:
     load_text = (f"; 1-min load average {load.get('min')}-{load.get('max')} on {cores} cores"
                  if load else "")
     refused = f", refused (busy) {res.get('refused_busy')}" if "refused_busy" in res else ""
-    return [f"| app under load ({name}): {cfg.get('clients')} concurrent clients x "
+    clients = cfg.get("clients")
+    return [f"| app under load ({name}): {'1 client' if clients == 1 else f'{clients} concurrent clients'} x "
             f"{cfg.get('requests_per_client')} requests{rounds}, {cfg.get('bundle_note', '')}{setting} | "
             f"client latency p50 {lat.get('p50')} s / p95 {lat.get('p95')} s (queue included); model "
             f"time per image p50 {inf.get('p50')} s / p95 {inf.get('p95')} s; "
@@ -3127,7 +3128,7 @@ def _app_load_headline(r: dict[str, Any]) -> str | None:
     latency = res.get("latency_s") or {}
     if "p95" not in latency or "clients" not in cfg:
         return None
-    setting = [f"{cfg['clients']} clients",
+    setting = [f"{cfg['clients']} client{'' if cfg['clients'] == 1 else 's'}",
                "no neighbour" if cfg.get("neighbour") in (None, "none") else "busy neighbour"]
     if "model_workers" in queue:
         setting.append(f"{queue['model_workers']} model worker{'' if queue['model_workers'] == 1 else 's'}")

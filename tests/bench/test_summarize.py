@@ -63,6 +63,21 @@ def test_committed_app_results_render() -> None:
         assert rows and "None" not in rows[0].split("|")[2]  # every figure is there
 
 
+def test_one_client_is_said_in_the_singular() -> None:
+    """Review F6: app_load_memory's row and headline said "1 concurrent clients" / "1 clients"."""
+    from bench.summarize import _app_load_headline
+
+    results = Path(__file__).resolve().parents[2] / "bench" / "results"
+    record = json.loads((results / "app_load_memory.json").read_text(encoding="utf-8"))
+    assert record["config"]["clients"] == 1
+    row, headline = app_load_rows("app_load_memory", record)[0], _app_load_headline(record) or ""
+    assert "(app_load_memory): 1 client x 3 requests," in row and "clients" not in row.split("|")[1]
+    assert headline.startswith("1 client, no neighbour") and "clients" not in headline
+    several = {**record, "config": {**record["config"], "clients": 4}}
+    assert "4 concurrent clients x 3 requests" in app_load_rows("app_load_memory", several)[0]
+    assert (_app_load_headline(several) or "").startswith("4 clients, ")
+
+
 def test_retinamnist_table_carries_every_variant_the_floor_and_the_published_figures() -> None:
     from bench.summarize import retinamnist_rows, retinamnist_table
 
