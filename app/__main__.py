@@ -24,7 +24,10 @@ whose folder is warned about when other accounts may change it).
 The console's ``[app] bundle ...; serving on http://HOST:PORT (Ctrl-C stops)`` line comes once
 the server is bound and answers (a script may wait for it, then use the address; with ``--root-path /drac``
 it adds ``for a reverse proxy at /drac/``, where the page works: the address it gives still
-answers, but the page's links there point under ``/drac``); gradio's own start-up lines (its local URL again, and a hint to ``share=True``, an option this command does
+answers, but the page's links there point under ``/drac``; with gradio's ``GRADIO_ROOT_PATH``
+instead, checked the same way before anything loads (:func:`app.reverse_proxy.gradio_root_path`:
+a whole ``http(s)://`` URL too, as gradio takes; a wrong one stops the start, exit code 2), it
+adds ``for a reverse proxy at /drac/ (GRADIO_ROOT_PATH)``); gradio's own start-up lines (its local URL again, and a hint to ``share=True``, an option this command does
 not have: nothing is shared) are not printed.
 
 Uploads and every file derived from them live in one private folder per server process
@@ -142,7 +145,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="the path at which a reverse proxy serves the app, e.g. /drac for "
                              "https://HOST/drac/ (the proxy strips it before passing a request "
                              "on): the page's links and its login form then point under it; "
-                             "default: gradio's GRADIO_ROOT_PATH, else none (the proxy's root; "
+                             "default: gradio's GRADIO_ROOT_PATH, checked the same way (or a "
+                             "whole http(s):// URL, as gradio takes), else none (the proxy's root; "
                              "docs/deploying.md)")
     parser.add_argument("--max-size-mb", type=_positive_number(50.0), default=50.0,
                         help="largest accepted upload in MiB (1 MiB = 1,048,576 bytes; default 50)")
@@ -207,6 +211,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads < 0:
         print("error: --threads must be 0 (the default policy) or a positive count", file=sys.stderr)
         return 2
+    root_from_env = args.root_path is None and bool(os.environ.get("GRADIO_ROOT_PATH"))
+    if root_from_env:  # gradio's own variable, checked as --root-path is (a URL too, as gradio takes)
+        from app.reverse_proxy import gradio_root_path
+
+        try:
+            args.root_path = gradio_root_path(os.environ["GRADIO_ROOT_PATH"])
+        except ValueError as exc:
+            print(f"error: GRADIO_ROOT_PATH (used when --root-path is not given): {exc}\n  fix: set "
+                  f"it to the path at which the reverse proxy serves the app, or unset it, or give "
+                  f"--root-path PATH, which takes its place", file=sys.stderr)
+            return 2
     from app.auth import (
         AuthFileError,
         is_loopback_host,
@@ -323,7 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if stale:
                 print(f"[app] removed {len(stale)} working folder(s) that stopped servers left in "
                       f"{base}", flush=True)
-            return _run(args, workdir, guard, bundle, chosen)
+            return _run(args, workdir, guard, bundle, chosen,
+                        root_from=" (GRADIO_ROOT_PATH)" if root_from_env else "")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the bundle loads
         return 0
     finally:
@@ -345,11 +361,14 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _run(args: argparse.Namespace, workdir: os.PathLike[str],
-         auth: LoginGuard | None, bundle: str | os.PathLike[str], chosen: str = "") -> int:
+         auth: LoginGuard | None, bundle: str | os.PathLike[str], chosen: str = "",
+         root_from: str = "") -> int:
     """Load ``bundle`` (``--bundle``, or the newest under ``--runs-dir``, found by
     :func:`main` before the imports) and serve it until Ctrl-C, with the logins of ``auth``
     (``--auth-file``; None: none); the exit code. ``chosen``: said in the serving line's
-    brackets when the bundle was the newest of several found (``; the newest of 6 under runs``)."""
+    brackets when the bundle was the newest of several found (``; the newest of 6 under runs``);
+    ``root_from``: said after the proxy's path when ``GRADIO_ROOT_PATH`` gave it, not
+    ``--root-path`` (`` (GRADIO_ROOT_PATH)``)."""
     from drac_ssl.runtime import apply_thread_policy
 
     threads = apply_thread_policy(args.threads)
@@ -394,9 +413,8 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         # bound and has answered gradio's own start-up request, so the serving line is true
         demo = serve(predictor, settings, block=False, quiet=True, auth=auth,
                      insecure_no_auth=args.insecure_no_auth)
-        root = (settings.root_path if settings.root_path is not None
-                else os.environ.get("GRADIO_ROOT_PATH", ""))  # gradio's own default
-        proxied = f" for a reverse proxy at {root.rstrip('/')}/" if root else ""
+        root = settings.root_path  # --root-path or GRADIO_ROOT_PATH, checked in its normal form
+        proxied = f" for a reverse proxy at {root}/{root_from}" if root else ""
         print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s){chosen}); "
               f"serving on http://{bind_name(settings.host)}:{settings.port}{proxied} (Ctrl-C stops)",
               flush=True)

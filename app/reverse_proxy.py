@@ -10,14 +10,19 @@ puts the prefix back into every address it makes (:func:`app.server.serve` passe
 ``X-Forwarded-Host`` and ``X-Forwarded-Proto`` headers (docs/deploying.md, "In front of the
 app: a reverse proxy").
 
-Stdlib only: ``python -m app`` checks the option before torch and gradio load.
+gradio's own ``GRADIO_ROOT_PATH`` variable, used when ``--root-path`` is not given, is checked
+by :func:`gradio_root_path`: the same path, or a whole ``http://`` / ``https://`` URL, which
+gradio also takes (it then puts that URL, scheme and host included, in every address it makes).
+
+Stdlib only: ``python -m app`` checks the option and the variable before torch and gradio load.
 """
 
 from __future__ import annotations
 
 import string
+import urllib.parse
 
-__all__ = ["PATH_CHARACTERS", "root_path"]
+__all__ = ["PATH_CHARACTERS", "gradio_root_path", "root_path"]
 
 PATH_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~")
 """The characters a part of the path may hold: RFC 3986's unreserved characters, which need no
@@ -51,3 +56,37 @@ def root_path(text: str) -> str:
             raise ValueError(f"{text!r} holds {', '.join(map(repr, bad))}: give the path in "
                              f"letters, digits and - . _ ~ between the slashes, {example}")
     return trimmed
+
+
+def gradio_root_path(text: str) -> str:
+    """``text`` in either form gradio's ``launch(root_path=...)`` and its ``GRADIO_ROOT_PATH``
+    take, checked and in its normal form: a path as :func:`root_path` takes it (``"/drac/"``
+    -> ``"/drac"``), or a URL that starts with ``http://`` or ``https://`` (gradio's own test,
+    ``gradio_client.utils.is_http_url_like``), which gradio then uses whole for the page's
+    addresses, whatever the proxy's ``Host`` and ``X-Forwarded-Proto`` say:
+    ``"https://eye.example.org/drac/"`` -> ``"https://eye.example.org/drac"`` (its path under
+    :func:`root_path`'s rules, one trailing slash dropped).
+
+    Raises ValueError, its message naming ``text`` and what is wrong, for a path
+    :func:`root_path` refuses (``drac``, ``/eye clinic``; ``HTTPS://host`` too, which gradio
+    would take for a path) and for a URL without a host, with a query (``?``), a fragment
+    (``#``) or a user name, or whose path :func:`root_path` refuses."""
+    if not text.startswith(("http://", "https://")):
+        return root_path(text)
+    form = "give http(s)://HOST/PATH, e.g. https://eye.example.org/drac, or only the path, /drac"
+    parts = urllib.parse.urlsplit(text)
+    if "@" in parts.netloc:
+        raise ValueError(f"{text!r} holds a user name ('@'): {form}")
+    if not parts.hostname:
+        raise ValueError(f"{text!r} names no host: {form}")
+    try:
+        _ = parts.port  # urllib checks the port when it is read
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}: {form}") from None
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        raise ValueError(f"{text!r} holds a query ('?') or a fragment ('#'): {form}")
+    try:
+        path = root_path(parts.path or "/")
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: its path {exc}") from None
+    return f"{parts.scheme}://{parts.netloc}{path}"

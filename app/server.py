@@ -394,12 +394,14 @@ class AppSettings:
     gradcam: bool = True
     root_path: str | None = None
     """The path at which a reverse proxy serves the app (``--root-path``: ``"/drac"``; ``"/drac/"``
-    is taken as ``"/drac"``, ``"/"`` as ``""``, :func:`app.reverse_proxy.root_path`, whose
-    ValueError a wrong one raises here); None: gradio's ``GRADIO_ROOT_PATH``, else none."""
+    is taken as ``"/drac"``, ``"/"`` as ``""``), or, as gradio's ``launch`` also takes it, a
+    whole ``http(s)://`` URL (``GRADIO_ROOT_PATH`` may hold one): checked and put in its normal
+    form by :func:`app.reverse_proxy.gradio_root_path`, whose ValueError a wrong one raises
+    here; None: gradio's ``GRADIO_ROOT_PATH`` as it is, else none."""
 
     def __post_init__(self) -> None:
         if self.root_path is not None:  # frozen: the normal form is set through object's setattr
-            object.__setattr__(self, "root_path", reverse_proxy.root_path(self.root_path))
+            object.__setattr__(self, "root_path", reverse_proxy.gradio_root_path(self.root_path))
 
     @property
     def limits(self) -> InputLimits:

@@ -98,6 +98,10 @@ def test_every_nginx_location_passes_the_host_and_scheme_and_the_sub_path_block_
     assert "proxy_cookie_path" not in blocks[0], "the root block needs no cookie path"
     assert "rewrites them, and the logout's deletions, to `Path=/drac/`" in _page()
     assert "`--root-path /drac`" in text and parse_args(["--root-path", "/drac/"]).root_path == "/drac"
+    from app.reverse_proxy import gradio_root_path  # review F4: the variable's two forms, as said
+
+    assert gradio_root_path("/drac/") == "/drac" and gradio_root_path("https://HOST/drac") == "https://HOST/drac"
+    assert "`GRADIO_ROOT_PATH` variable is used when `--root-path` is not given, checked the same way" in _page()
 
 
 def test_the_memory_figures_are_the_benchs_and_the_unit_file_starts_the_app() -> None:

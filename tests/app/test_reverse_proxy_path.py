@@ -9,6 +9,7 @@ the file links all go under ``/drac``."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import socketserver
@@ -57,15 +58,16 @@ def test_a_wrong_root_path_is_refused_before_anything_loads(
     assert stop.value.code == 2
     err = " ".join(capsys.readouterr().err.split())
     assert f"argument --root-path: {given!r}" in err and reason in err and EXAMPLE in err, err
-    with pytest.raises(ValueError, match=reason):  # serve() from Python code: the same rule
-        AppSettings(root_path=given)
+    if "://" not in given:  # serve() from Python code: the same rule (a URL: gradio's forms, below)
+        with pytest.raises(ValueError, match=reason):
+            AppSettings(root_path=given)
 
 
 def test_the_root_path_reaches_gradios_launch_and_the_serving_line(
         predictor: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """In process, gradio's launch replaced: ``--root-path /drac/`` reaches it as ``/drac``
-    and the serving line says where the page works; without the option launch gets None
-    (gradio's own GRADIO_ROOT_PATH, which the line then says)."""
+    and the serving line says where the page works; without the option and without
+    GRADIO_ROOT_PATH launch gets None; with the variable, its normal form, which the line says."""
     import gradio as gr
 
     from app.__main__ import main
@@ -82,10 +84,65 @@ def test_the_root_path_reaches_gradios_launch_and_the_serving_line(
     assert main(common) == 0
     assert seen[-1]["root_path"] is None
     assert "serving on http://127.0.0.1:7996 (Ctrl-C stops)" in capsys.readouterr().out
-    monkeypatch.setenv("GRADIO_ROOT_PATH", "/eye")
+    # review F4: gradio's own variable is checked as --root-path is, and given to launch, and said,
+    # in its normal form; --root-path takes its place
+    monkeypatch.setenv("GRADIO_ROOT_PATH", "/eye/")
     assert main(common) == 0
-    assert seen[-1]["root_path"] is None  # gradio reads the variable itself
-    assert "serving on http://127.0.0.1:7996 for a reverse proxy at /eye/" in capsys.readouterr().out
+    assert seen[-1]["root_path"] == "/eye"
+    assert ("serving on http://127.0.0.1:7996 for a reverse proxy at /eye/ (GRADIO_ROOT_PATH) "
+            "(Ctrl-C stops)") in capsys.readouterr().out
+    monkeypatch.setenv("GRADIO_ROOT_PATH", "https://eye.example.org/drac/")  # gradio takes a URL
+    assert main(common) == 0
+    assert seen[-1]["root_path"] == "https://eye.example.org/drac"
+    assert "for a reverse proxy at https://eye.example.org/drac/ (GRADIO_ROOT_PATH)" in capsys.readouterr().out
+    monkeypatch.setenv("GRADIO_ROOT_PATH", "eye clinic")  # wrong, but --root-path takes its place
+    assert main([*common, "--root-path", "/drac"]) == 0
+    assert seen[-1]["root_path"] == "/drac"
+    assert "at /drac/ (Ctrl-C stops)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("given, normal", [
+    ("/", ""), ("/eye/drac/", "/eye/drac"), ("https://eye.example.org", "https://eye.example.org"),
+    ("http://eye.example.org:8443/drac/", "http://eye.example.org:8443/drac"),
+    ("https://[::1]:8443/drac", "https://[::1]:8443/drac")])
+def test_gradios_root_path_forms_are_taken_in_their_normal_form(given: str, normal: str) -> None:
+    """A path as --root-path takes it, or a whole http(s) URL as gradio's launch and its
+    GRADIO_ROOT_PATH take it (gradio then uses it whole for every address)."""
+    from app.reverse_proxy import gradio_root_path
+    from app.server import AppSettings
+
+    assert gradio_root_path(given) == normal
+    assert AppSettings(root_path=given).root_path == normal
+
+
+@pytest.mark.parametrize("given, reason", [
+    ("drac", "does not start with '/'"), ("/eye clinic/", "holds ' '"),
+    ("HTTPS://eye.example.org/drac", "is a URL: give only its path"),  # gradio would take a path
+    ("https:///drac", "names no host"), ("https://who@eye.example.org/drac", "holds a user name"),
+    ("https://eye.example.org:70000/drac", "Port out of range"),
+    ("https://eye.example.org/drac?x=1", "holds a query"), ("https://eye.example.org/drac#top", "a fragment"),
+    ("https://eye.example.org/dr%41c", "its path '/dr%41c' holds '%'"),
+    ("https://eye.example.org//drac", "its path '//drac' has an empty")])
+def test_a_wrong_gradio_root_path_stops_the_start_before_anything_loads(
+        given: str, reason: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F4: GRADIO_ROOT_PATH went to gradio unchecked when --root-path was not given. A
+    wrong one now stops ``python -m app`` with exit code 2 before the bundle is looked for
+    (``--bundle`` names none here), naming the variable, the value, what is wrong and the fix."""
+    from app.__main__ import main
+    from app.reverse_proxy import gradio_root_path
+    from app.server import AppSettings
+
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        gradio_root_path(given)
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        AppSettings(root_path=given)
+    monkeypatch.setenv("GRADIO_ROOT_PATH", given)
+    assert main(["--bundle", "/nonexistent/bundle"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith(f"error: GRADIO_ROOT_PATH (used when --root-path is not given): {given!r}"), err
+    assert reason in err and "fix: set it to the path at which the reverse proxy serves the app" in err
+    assert "/nonexistent/bundle" not in err  # stopped before the bundle was looked for
 
 
 class PrefixProxy(socketserver.ThreadingTCPServer):
