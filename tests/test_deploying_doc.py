@@ -107,7 +107,8 @@ def test_every_nginx_location_passes_the_host_and_scheme_and_the_sub_path_block_
 def test_the_memory_figures_are_the_benchs_and_the_unit_file_starts_the_app() -> None:
     """Trial F5: the page gave no memory figure, and MPLCONFIGDIR only in docs/python.md. The
     figures it quotes are bench/results/app_load_memory.json's; the unit file sets MPLCONFIGDIR
-    to the folder its CacheDirectory= makes, and its ExecStart is a command line the app takes."""
+    to the folder its CacheDirectory= makes, and its ExecStart is a command line the app takes;
+    review F5: a configuration error (exit code 2) is not restarted, and /tmp is the service's own."""
     import json
     import shlex
 
@@ -137,6 +138,11 @@ def test_the_memory_figures_are_the_benchs_and_the_unit_file_starts_the_app() ->
     assert unit is not None, "the page shows no systemd unit"
     lines = dict(line.split("=", 1) for line in unit.group(1).splitlines() if "=" in line and not line.startswith("#"))
     assert lines["Environment"] == f"MPLCONFIGDIR=/var/cache/{lines['CacheDirectory']}"
+    # review F5: no restart loop on a configuration error (USAGE_ERROR), a /tmp of its own
+    from drac_ssl.exit_codes import USAGE_ERROR
+
+    assert lines["Restart"] == "on-failure" and lines["RestartPreventExitStatus"] == str(USAGE_ERROR)
+    assert lines["PrivateTmp"] == "yes" and "`RestartPreventExitStatus=2`: the app exits with code 2" in page
     command = shlex.split(lines["ExecStart"])
     assert command[1:3] == ["-m", "app"]
     args = parse_args(command[3:])
