@@ -1,4 +1,4 @@
-"""``python -m app [--bundle PATH] [--port 7860] [--host 127.0.0.1] [--max-size-mb 50]``.
+"""``python -m app [--bundle PATH] [--port 7860] [--host 127.0.0.1] [--max-size-mb 50] [--root-path /drac]``.
 
 Serves the grading app for a model bundle (default: the run bundle ``runs/*/bundle`` built last,
 said with how many were found, a few of the others and ``--bundle PATH`` to choose one; with a
@@ -22,8 +22,12 @@ per attempt appended to ``--audit-log`` (default
 whose folder is warned about when other accounts may change it).
 
 The console's ``[app] bundle ...; serving on http://HOST:PORT (Ctrl-C stops)`` line comes once
-the server is bound and answers (a script may wait for it, then use the address); gradio's own
-start-up lines (its local URL again, and a hint to ``share=True``, an option this command does
+the server is bound and answers (a script may wait for it, then use the address; with ``--root-path /drac``
+it adds ``for a reverse proxy at /drac/``, where the page works: the address it gives still
+answers, but the page's links there point under ``/drac``; with gradio's ``GRADIO_ROOT_PATH``
+instead, checked the same way before anything loads (:func:`app.reverse_proxy.gradio_root_path`:
+a whole ``http(s)://`` URL too, as gradio takes; a wrong one stops the start, exit code 2), it
+adds ``for a reverse proxy at /drac/ (GRADIO_ROOT_PATH)``); gradio's own start-up lines (its local URL again, and a hint to ``share=True``, an option this command does
 not have: nothing is shared) are not printed.
 
 Uploads and every file derived from them live in one private folder per server process
@@ -97,6 +101,17 @@ def _count(least: int, default: int) -> Callable[[str], int]:
     return parse
 
 
+def _root_path(text: str) -> str:
+    """``--root-path``: :func:`app.reverse_proxy.root_path` (``/drac/`` -> ``/drac``), its
+    ValueError said as argparse's usage error (exit code 2)."""
+    from app.reverse_proxy import root_path
+
+    try:
+        return root_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from app.auth import hash_command
     from app.login_guard import (  # stdlib and app.auth only
@@ -126,6 +141,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "to the network: it then needs --auth-file FILE, or "
                              "--insecure-no-auth, else it does not start: exit code 2)")
     parser.add_argument("--port", type=_port, default=7860, help="port, 1..65535 (default 7860)")
+    parser.add_argument("--root-path", type=_root_path, default=None, metavar="PATH",
+                        help="the path at which a reverse proxy serves the app, e.g. /drac for "
+                             "https://HOST/drac/ (the proxy strips it before passing a request "
+                             "on): the page's links and its login form then point under it; "
+                             "default: gradio's GRADIO_ROOT_PATH, checked the same way (or a "
+                             "whole http(s):// URL, as gradio takes), else none (the proxy's root; "
+                             "docs/deploying.md)")
     parser.add_argument("--max-size-mb", type=_positive_number(50.0), default=50.0,
                         help="largest accepted upload in MiB (1 MiB = 1,048,576 bytes; default 50)")
     parser.add_argument("--max-side", type=_count(1, 8192), default=8192,
@@ -189,6 +211,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads < 0:
         print("error: --threads must be 0 (the default policy) or a positive count", file=sys.stderr)
         return 2
+    root_from_env = args.root_path is None and bool(os.environ.get("GRADIO_ROOT_PATH"))
+    if root_from_env:  # gradio's own variable, checked as --root-path is (a URL too, as gradio takes)
+        from app.reverse_proxy import gradio_root_path
+
+        try:
+            args.root_path = gradio_root_path(os.environ["GRADIO_ROOT_PATH"])
+        except ValueError as exc:
+            print(f"error: GRADIO_ROOT_PATH (used when --root-path is not given): {exc}\n  fix: set "
+                  f"it to the path at which the reverse proxy serves the app, or unset it, or give "
+                  f"--root-path PATH, which takes its place", file=sys.stderr)
+            return 2
     from app.auth import (
         AuthFileError,
         is_loopback_host,
@@ -305,7 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if stale:
                 print(f"[app] removed {len(stale)} working folder(s) that stopped servers left in "
                       f"{base}", flush=True)
-            return _run(args, workdir, guard, bundle, chosen)
+            return _run(args, workdir, guard, bundle, chosen,
+                        root_from=" (GRADIO_ROOT_PATH)" if root_from_env else "")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the bundle loads
         return 0
     finally:
@@ -327,11 +361,14 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _run(args: argparse.Namespace, workdir: os.PathLike[str],
-         auth: LoginGuard | None, bundle: str | os.PathLike[str], chosen: str = "") -> int:
+         auth: LoginGuard | None, bundle: str | os.PathLike[str], chosen: str = "",
+         root_from: str = "") -> int:
     """Load ``bundle`` (``--bundle``, or the newest under ``--runs-dir``, found by
     :func:`main` before the imports) and serve it until Ctrl-C, with the logins of ``auth``
     (``--auth-file``; None: none); the exit code. ``chosen``: said in the serving line's
-    brackets when the bundle was the newest of several found (``; the newest of 6 under runs``)."""
+    brackets when the bundle was the newest of several found (``; the newest of 6 under runs``);
+    ``root_from``: said after the proxy's path when ``GRADIO_ROOT_PATH`` gave it, not
+    ``--root-path`` (`` (GRADIO_ROOT_PATH)``)."""
     from drac_ssl.runtime import apply_thread_policy
 
     threads = apply_thread_policy(args.threads)
@@ -346,7 +383,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
                            max_side=args.max_side, max_megapixels=args.max_megapixels,
                            concurrency=args.concurrency,
                            queue_size=args.queue_size, max_batch_files=args.max_batch,
-                           tta=args.tta, gradcam=not args.no_gradcam)
+                           tta=args.tta, gradcam=not args.no_gradcam, root_path=args.root_path)
     try:
         predictor = Predictor(bundle, tta=settings.tta, gradcam=settings.gradcam,
                               limits=settings.limits)
@@ -376,8 +413,10 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         # bound and has answered gradio's own start-up request, so the serving line is true
         demo = serve(predictor, settings, block=False, quiet=True, auth=auth,
                      insecure_no_auth=args.insecure_no_auth)
+        root = settings.root_path  # --root-path or GRADIO_ROOT_PATH, checked in its normal form
+        proxied = f" for a reverse proxy at {root}/{root_from}" if root else ""
         print(f"[app] bundle {predictor.path} ({len(predictor.bundle.models)} fold model(s){chosen}); "
-              f"serving on http://{bind_name(settings.host)}:{settings.port} (Ctrl-C stops)",
+              f"serving on http://{bind_name(settings.host)}:{settings.port}{proxied} (Ctrl-C stops)",
               flush=True)
         # what the bundle says against reading its grades (phantom-trained, a trial run ...):
         # the export command's warnings and the page's caveat, in their words

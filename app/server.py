@@ -54,6 +54,7 @@ except ModuleNotFoundError as exc:  # the optional [app] extra: say so and how t
         raise
     raise ModuleNotFoundError(GRADIO_MISSING, name="gradio") from None
 
+from app import reverse_proxy
 from app.gradcam import coarse_words, heat_colours, overlay_heatmap, reads_box_only, strongest_words
 from app.inputs import (
     FILE_TYPES,
@@ -401,6 +402,16 @@ class AppSettings:
     max_batch_files: int = 200
     tta: bool | None = None  # None: as the bundle's cross-validation (Bundle.tta_in_cv)
     gradcam: bool = True
+    root_path: str | None = None
+    """The path at which a reverse proxy serves the app (``--root-path``: ``"/drac"``; ``"/drac/"``
+    is taken as ``"/drac"``, ``"/"`` as ``""``), or, as gradio's ``launch`` also takes it, a
+    whole ``http(s)://`` URL (``GRADIO_ROOT_PATH`` may hold one): checked and put in its normal
+    form by :func:`app.reverse_proxy.gradio_root_path`, whose ValueError a wrong one raises
+    here; None: gradio's ``GRADIO_ROOT_PATH`` as it is, else none."""
+
+    def __post_init__(self) -> None:
+        if self.root_path is not None:  # frozen: the normal form is set through object's setattr
+            object.__setattr__(self, "root_path", reverse_proxy.gradio_root_path(self.root_path))
 
     @property
     def limits(self) -> InputLimits:
@@ -2099,7 +2110,10 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     (:func:`app.auth.is_loopback_host`) a server without ``auth`` is refused with a ValueError saying how to start it
     (:func:`app.auth.open_host_refusal`), unless ``insecure_no_auth`` (``--insecure-no-auth``:
     an authenticating reverse proxy in front); the log then warns, and says that gradio serves
-    plain HTTP (TLS needs a reverse proxy in front).
+    plain HTTP (TLS needs a reverse proxy in front). ``settings.root_path`` (``--root-path``):
+    the path at which a reverse proxy that strips it serves the app, given to gradio's
+    ``launch(root_path=...)``, which puts it into every address it makes (the page's
+    configuration, file links, the login form's); the page then works through the proxy only.
 
     While it runs, :func:`sweep_files` deletes the uploads no request used after 30 minutes (the
     oldest first above 4 GiB of them) and
@@ -2132,5 +2146,6 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
                 max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
                 max_threads=max(40, handler_limit + 8),  # every admitted request has a thread
+                root_path=settings.root_path,  # None: gradio reads GRADIO_ROOT_PATH
                 app_kwargs={"lifespan": sweeping(demo)})
     return demo

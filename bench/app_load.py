@@ -2,7 +2,8 @@
 
     python bench/app_load.py [--bundle PATH | --demo] [--clients 20] [--requests 5]
                              [--rounds 2] [--busy-neighbour [on|interleaved]]
-                             [--concurrency 1] [--queue-size 32] [--name app_load]
+                             [--concurrency 1] [--queue-size 32] [--large-image 6300]
+                             [--name app_load]
 
 Starts ``python -m app`` on a free 127.0.0.1 port (the bundle given, else the newest under
 runs/, else (or with ``--demo``) an untrained demo bundle of the DRAC recipe's shape:
@@ -18,6 +19,15 @@ message (counted apart; 0 when the queue holds every client), the queue settings
 and the load average sampled every 2 s. All traffic stays on 127.0.0.1; the server is stopped
 at the end.
 
+The server's memory (``server_memory_mib``): its ``VmRSS`` (resident now) and ``VmHWM`` (its
+peak so far) from ``/proc/<pid>/status`` (Linux; :func:`bench.grading_memory.proc_status_kib`),
+once it answers (bundle loaded, before any request), after the warm-up request, after the rounds
+and the batch, and, with ``--large-image SIDE``, after one more ``/grade`` request of a
+SIDE x SIDE 16-bit RGB PNG (a phantom UW-OCTA image enlarged, its three channels equal, so
+that the PNG stays small; the server's ``--max-size-mb`` is raised to hold it when it is over
+the default): at 6300 px, 39.7 megapixels, near the largest square (6324 px) the app's default
+``--max-megapixels 40`` lets through.
+
 ``--busy-neighbour``: one other process keeps one core busy during the rounds
 (:data:`bench.common.NEIGHBOUR_NOTE`); ``--busy-neighbour interleaved``: rounds alternate
 without and with it (each state in every pair of rounds, in a random order) on the same
@@ -28,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import random
 import re
@@ -77,6 +88,35 @@ def _images(tmp: Path) -> tuple[list[Path], str]:
         path.write_bytes(buf.getvalue())
         out.append(path)
     return out, f"synthetic 1024 x 1024 phantom UW-OCTA PNGs (no DRAC samples at {SAMPLES})"
+
+
+def _large_image(tmp: Path, side: int) -> Path:
+    """A ``side`` x ``side`` 16-bit RGB PNG: phantom UW-OCTA image 0 enlarged (bilinear), scaled
+    to 16 bits (x 257), its three channels equal (compression level 1: some tens of MiB)."""
+    import cv2
+
+    from data_prep.phantom import phantom_image
+
+    grey = cv2.resize(phantom_image(0, 1, 2), (side, side), interpolation=cv2.INTER_LINEAR)
+    wide = grey.astype(np.uint16) * 257
+    path = tmp / f"large_{side}px_16bit_rgb.png"
+    if not cv2.imwrite(str(path), np.stack([wide, wide, wide], axis=-1), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def server_memory(pid: int) -> dict[str, float] | None:
+    """The process ``pid``'s resident memory now (``vmrss_mib``) and its peak so far
+    (``vmhwm_mib``), MiB to 1 decimal, from ``/proc/<pid>/status``; None where there is no such
+    file (not Linux, or the process has ended)."""
+    from bench.grading_memory import proc_status_kib
+
+    try:
+        text = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    status = proc_status_kib(text)
+    return {"vmrss_mib": round(status["VmRSS"] / 1024, 1), "vmhwm_mib": round(status["VmHWM"] / 1024, 1)}
 
 
 def _bundle(arg: str | None, tmp: Path, demo: bool) -> tuple[Path, str]:
@@ -252,12 +292,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="order of interleaved rounds")
     parser.add_argument("--demo", action="store_true",
                         help="use the DRAC-shaped untrained demo bundle even if runs/ has one")
+    parser.add_argument("--large-image", type=int, default=0, metavar="SIDE",
+                        help="after the rounds, one /grade request of a SIDE x SIDE 16-bit RGB PNG, "
+                             "and the server's memory after it (default 0: none; 6300 px is near the "
+                             "largest square the app's default 40 megapixels let through, 6324)")
     parser.add_argument("--name", default="app_load",
                         help="result name: bench/results/NAME.json (default app_load)")
     parser.add_argument("--out-dir", default=None, help="results folder (default bench/results)")
     args = parser.parse_args(argv)
     if not (1 <= args.clients <= 64 and 1 <= args.requests <= 1000 and 1 <= args.rounds <= 20):
         parser.error("--clients must be 1..64, --requests 1..1000 and --rounds 1..20")
+    if args.large_image and not 256 <= args.large_image <= 8192:
+        parser.error("--large-image must be 256..8192 (the app's smallest and largest side), or 0")
 
     from gradio_client import Client, handle_file
 
@@ -270,12 +316,16 @@ def main(argv: list[str] | None = None) -> int:
     downloads = tmp / "downloads"  # the clients' results, inside the private tmp, removed with it
     downloads.mkdir(mode=0o700)
     bundle, bundle_note = _bundle(args.bundle, tmp, args.demo)
+    large = _large_image(tmp, args.large_image) if args.large_image else None
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     cmd = [sys.executable, "-m", "app", "--bundle", str(bundle), "--host", "127.0.0.1",
            "--port", str(port), "--quiet", "--concurrency", str(args.concurrency),
            "--queue-size", str(queue_size), "--threads", str(args.threads)]
+    large_mib = large.stat().st_size / 2**20 if large else 0.0
+    if large_mib > AppSettings().max_mb:  # the app's own limit would refuse it
+        cmd += ["--max-size-mb", str(math.ceil(large_mib) + 1)]
     if args.busy_neighbour == "interleaved":
         plan = [state for _ in range(args.rounds)
                 for state in random.Random(args.seed + _).sample(["none", "busy"], 2)]
@@ -287,16 +337,20 @@ def main(argv: list[str] | None = None) -> int:
         server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     by_state: dict[str, list[Round]] = {"none": [], "busy": []}
     batch_seconds = None
-    batch_error = None
+    late_errors: list[str] = []  # the batch's and the large image's, after the rounds
+    memory: dict[str, dict[str, float] | None] = {}
+    large_result: dict[str, Any] | None = None
     load_before = load_average()
     try:
         wait_until_serving(url, timeout=300, process=server)
         startup = time.perf_counter() - t_start
+        memory["started"] = server_memory(server.pid)  # the bundle loaded, no request yet
         print(f"[app_load] app up in {startup:.1f} s at {url} ({bundle})", flush=True)
         warm = Client(url, verbose=False, download_files=str(downloads)).predict(
             handle_file(str(images[0])), api_name="/grade")
         if "error" in warm[-1]:
             raise RuntimeError(f"warm-up request failed: {warm[-1]['error']}")
+        memory["after_warm_up"] = server_memory(server.pid)
         for k, state in enumerate(plan):
             with busy_neighbour(state == "busy"):
                 r = _run_round(url, images, args.clients, args.requests,
@@ -312,14 +366,26 @@ def main(argv: list[str] | None = None) -> int:
                                                 api_name="/grade_batch")
         batch_seconds = time.perf_counter() - tb
         if "rejected" in summary or "Busy" in summary:
-            batch_error = f"batch: {summary}"
+            late_errors.append(f"batch: {summary}")
+        memory["after_rounds_and_batch"] = server_memory(server.pid)
+        if large is not None:
+            tl = time.perf_counter()
+            *_, details = batch_client.predict(handle_file(str(large)), api_name="/grade")
+            large_result = {"side_px": args.large_image, "file_mib": round(large_mib, 1),
+                            "image": ("16-bit RGB PNG, three equal channels: phantom UW-OCTA "
+                                      "image enlarged (bench.app_load._large_image)"),
+                            "latency_s": round(time.perf_counter() - tl, 2),
+                            "error": details.get("error")}
+            memory["after_large_image"] = server_memory(server.pid)
+            if details.get("error"):
+                late_errors.append(f"large image: {details['error']}")
     finally:
         stop_process(server, timeout=30)
         server_text = server_log.read_text(encoding="utf-8", errors="replace")
         shutil.rmtree(tmp, ignore_errors=True)
     threads_line = re.search(r"CPU threads: (\d+) \(([^;]*)", server_text)
     handler_limit, guard = gradio_limits(args.concurrency, queue_size)
-    any_errors = bool(batch_error)
+    any_errors = bool(late_errors)
     for state, rounds in by_state.items():
         if not rounds:
             continue
@@ -327,9 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         results = _figures(rounds, expected)
         results["app_startup_s"] = round(startup, 2)
         results["batch_of_3_s"] = round(batch_seconds, 3) if batch_seconds is not None else None
-        if batch_error:
-            results["errors"] += 1
-            results["error_messages"].append(batch_error)
+        results["errors"] += len(late_errors)
+        results["error_messages"].extend(late_errors)
         any_errors = any_errors or results["errors"] > 0
         during = results["load_avg_1min_during"]
         cores = os.cpu_count() or 1
@@ -354,6 +419,11 @@ def main(argv: list[str] | None = None) -> int:
             "app_threads_source": threads_line.group(2) if threads_line else None,
             "versions": {"gradio": _version("gradio"), "gradio_client": _version("gradio_client")},
             "results": results,
+            "server_memory_mib": memory,
+            "server_memory_note": ("the python -m app process's VmRSS (resident at that moment) and "
+                                   "VmHWM (its peak since it started, the bundle's load included) "
+                                   "of /proc/<pid>/status, MiB; null where /proc has no such file"),
+            "large_image": large_result,
             "load_average_before": load_before,
             "machine_note": (f"shared {cores}-core machine: 1-minute load average "
                              f"{during['min']}-{during['max']} during the rounds (mean "

@@ -544,12 +544,31 @@ def app_load_rows(name: str, r: dict[str, Any]) -> list[str]:
     load_text = (f"; 1-min load average {load.get('min')}-{load.get('max')} on {cores} cores"
                  if load else "")
     refused = f", refused (busy) {res.get('refused_busy')}" if "refused_busy" in res else ""
-    return [f"| app under load ({name}): {cfg.get('clients')} concurrent clients x "
+    clients = cfg.get("clients")
+    return [f"| app under load ({name}): {'1 client' if clients == 1 else f'{clients} concurrent clients'} x "
             f"{cfg.get('requests_per_client')} requests{rounds}, {cfg.get('bundle_note', '')}{setting} | "
             f"client latency p50 {lat.get('p50')} s / p95 {lat.get('p95')} s (queue included); model "
             f"time per image p50 {inf.get('p50')} s / p95 {inf.get('p95')} s; "
             f"{res.get('throughput_images_per_s')} images/s; errors {res.get('errors')}{refused}"
-            f"{load_text} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+            f"{app_memory_words(r)}{load_text} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
+def app_memory_words(r: dict[str, Any]) -> str:
+    """The server's memory an ``app_load`` result ``r`` recorded (``server_memory_mib``, written
+    since bench/app_load.py read it): "; server resident 1043.0 MiB once loaded, 1114.6 MiB after
+    the rounds, peak 1122.8 MiB; peak 1710.2 MiB after one 6300 px 16-bit RGB upload (27.6 MiB
+    PNG)"; "" for a result without it."""
+    memory = r.get("server_memory_mib") or {}
+    started, rounds = memory.get("started") or {}, memory.get("after_rounds_and_batch") or {}
+    if "vmrss_mib" not in started or "vmrss_mib" not in rounds:
+        return ""
+    said = (f"; server resident {started['vmrss_mib']} MiB once loaded, {rounds['vmrss_mib']} MiB "
+            f"after the rounds, peak {rounds['vmhwm_mib']} MiB")
+    large, after = r.get("large_image") or {}, memory.get("after_large_image") or {}
+    if "vmhwm_mib" in after and large.get("side_px"):
+        said += (f"; peak {after['vmhwm_mib']} MiB after one {large['side_px']} px 16-bit RGB "
+                 f"upload ({large.get('file_mib')} MiB PNG)")
+    return said
 
 
 APP_MAP_VIEWS_SINCE = "2026-12-05"
@@ -3206,12 +3225,12 @@ def _app_load_headline(r: dict[str, Any]) -> str | None:
     latency = res.get("latency_s") or {}
     if "p95" not in latency or "clients" not in cfg:
         return None
-    setting = [f"{cfg['clients']} clients",
+    setting = [f"{cfg['clients']} client{'' if cfg['clients'] == 1 else 's'}",
                "no neighbour" if cfg.get("neighbour") in (None, "none") else "busy neighbour"]
     if "model_workers" in queue:
         setting.append(f"{queue['model_workers']} model worker{'' if queue['model_workers'] == 1 else 's'}")
     return (f"{', '.join(setting)}: client latency p50 {latency.get('p50')} s / p95 {latency['p95']} s "
-            f"(queue included), {res.get('throughput_images_per_s')} images/s")
+            f"(queue included), {res.get('throughput_images_per_s')} images/s{app_memory_words(r)}")
 
 
 def _feed_headline(r: dict[str, Any]) -> str | None:

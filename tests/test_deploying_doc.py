@@ -67,3 +67,83 @@ def test_the_private_folder_opt_out_and_the_ingest_are_said() -> None:
     assert "ingest --out DIR` always makes `DIR` the same way" in page
     assert "`run.private=false` is the opt-out, for the training and `umm`" in running
     assert "always makes `DIR` with mode 0700" in running and "umask" in running and "setfacl" in running
+
+
+def test_every_nginx_location_passes_the_host_and_scheme_and_the_sub_path_block_limits_its_login() -> None:
+    """Trial F2: the nginx block set no X-Forwarded-Proto (gradio then wrote http:// links behind
+    TLS), and its login limit ``^/login/?$`` never matches ``/drac/login`` on a sub-path. Each
+    ``location`` sets both headers itself (nginx hands a server's proxy_set_header lines only to
+    locations with none); the sub-path block limits ``/drac/login``, strips ``/drac``, and its
+    path is what ``--root-path`` takes; both its locations rewrite the login cookies' ``Path=/``
+    to ``/drac/`` (review F1: else the browser sends them to every site of the host)."""
+    from app.__main__ import parse_args
+
+    text = PAGE.read_text(encoding="utf-8")
+    blocks = re.findall(r"^```nginx\n(.*?)^```", text, re.S | re.M)
+    assert len(blocks) == 2, "the root block and the sub-path block"
+    for block in blocks:
+        locations = re.findall(r"location ([^{]+)\{(.*?)\n    \}", block, re.S)
+        assert len(locations) == 2, block
+        for where, body in locations:
+            assert "proxy_set_header Host $host;" in body, where
+            assert "proxy_set_header X-Forwarded-Proto $scheme;" in body, where
+            assert "proxy_pass http://127.0.0.1:7860" in body, where
+    (login, login_body), (prefix, prefix_body) = re.findall(r"location ([^{]+)\{(.*?)\n    \}", blocks[1], re.S)
+    assert login.strip() == "~ ^/drac/login/?$" and "limit_req zone=drac_login" in login_body
+    assert "rewrite ^/drac(/.*)$ $1 break;" in login_body
+    assert prefix.strip() == "/drac/" and "proxy_pass http://127.0.0.1:7860/;" in prefix_body
+    # review F1: gradio sets its login cookies with Path=/; both sub-path locations (the login
+    # sets them, the logout deletes them) narrow them to the app's path
+    assert "proxy_cookie_path / /drac/;" in login_body and "proxy_cookie_path / /drac/;" in prefix_body
+    assert "proxy_cookie_path" not in blocks[0], "the root block needs no cookie path"
+    assert "rewrites them, and the logout's deletions, to `Path=/drac/`" in _page()
+    assert "`--root-path /drac`" in text and parse_args(["--root-path", "/drac/"]).root_path == "/drac"
+    from app.reverse_proxy import gradio_root_path  # review F4: the variable's two forms, as said
+
+    assert gradio_root_path("/drac/") == "/drac" and gradio_root_path("https://HOST/drac") == "https://HOST/drac"
+    assert "`GRADIO_ROOT_PATH` variable is used when `--root-path` is not given, checked the same way" in _page()
+
+
+def test_the_memory_figures_are_the_benchs_and_the_unit_file_starts_the_app() -> None:
+    """Trial F5: the page gave no memory figure, and MPLCONFIGDIR only in docs/python.md. The
+    figures it quotes are bench/results/app_load_memory.json's; the unit file sets MPLCONFIGDIR
+    to the folder its CacheDirectory= makes, and its ExecStart is a command line the app takes;
+    review F5: a configuration error (exit code 2) is not restarted, and /tmp is the service's own."""
+    import json
+    import shlex
+
+    from app.__main__ import parse_args
+
+    page = _page()
+    record = json.loads((REPO / "bench" / "results" / "app_load_memory.json").read_text(encoding="utf-8"))
+    memory, large = record["server_memory_mib"], record["large_image"]
+    said = [f"{memory['started']['vmrss_mib']:.0f} MiB resident once it answers",
+            f"{memory['after_rounds_and_batch']['vmrss_mib']:.0f} MiB after a warm-up request",
+            f"peak until then {memory['after_rounds_and_batch']['vmhwm_mib']:.0f} MiB",
+            f"{large['side_px']} x {large['side_px']} 16-bit RGB PNG ({large['file_mib']} MiB",
+            f"took the peak to {memory['after_large_image']['vmhwm_mib']:.0f} MiB",
+            f"going back to {memory['after_large_image']['vmrss_mib']:.0f} MiB"]
+    assert [words for words in said if words not in page] == []
+    assert record["config"]["clients"] == 1 and record["queue"]["model_workers"] == 1
+    # review F3: one run, on a loaded machine, one client: said as such
+    load, cores = record["results"]["load_avg_1min_during"], record["environment"]["cpu_cores"]
+    assert "VERY LOADED" in record["machine_note"] and load["min"] == load["max"]
+    assert (f"one run, on a busy machine: its `machine_note` says VERY LOADED, a 1-minute load "
+            f"average of {load['max']} on the {cores} cores") in page
+    config = record["config"]
+    assert config["rounds"] == 1 and f"That is {config['clients']} client sending " \
+        f"{config['requests_per_client']} requests: the memory after hours of use by many clients" in page
+    assert "`--concurrency 1`, one thread" in page and record["app_threads"] == 1
+    unit = re.search(r"^```ini\n(.*?)^```", PAGE.read_text(encoding="utf-8"), re.S | re.M)
+    assert unit is not None, "the page shows no systemd unit"
+    lines = dict(line.split("=", 1) for line in unit.group(1).splitlines() if "=" in line and not line.startswith("#"))
+    assert lines["Environment"] == f"MPLCONFIGDIR=/var/cache/{lines['CacheDirectory']}"
+    # review F5: no restart loop on a configuration error (USAGE_ERROR), a /tmp of its own
+    from drac_ssl.exit_codes import USAGE_ERROR
+
+    assert lines["Restart"] == "on-failure" and lines["RestartPreventExitStatus"] == str(USAGE_ERROR)
+    assert lines["PrivateTmp"] == "yes" and "`RestartPreventExitStatus=2`: the app exits with code 2" in page
+    command = shlex.split(lines["ExecStart"])
+    assert command[1:3] == ["-m", "app"]
+    args = parse_args(command[3:])
+    assert args.root_path == "/drac" and args.audit_log.startswith(f"/var/log/{lines['LogsDirectory']}/")

@@ -36,12 +36,46 @@ def test_app_rows_show_goal_queue_neighbour_and_load() -> None:
     assert "load average 5.2-6.5 on 2 cores" in row
 
 
+def test_the_app_load_row_says_the_servers_memory_where_the_record_has_it() -> None:
+    """Trial F5a: a deployment engineer asked how much memory the app needs; bench/app_load.py
+    records the server's VmRSS / VmHWM, and the row says them (nothing for an older record)."""
+    from bench.summarize import app_memory_words
+
+    record: dict[str, Any] = {
+        "server_memory_mib": {"started": {"vmrss_mib": 1043.0, "vmhwm_mib": 1043.0},
+                              "after_rounds_and_batch": {"vmrss_mib": 1114.6, "vmhwm_mib": 1122.8},
+                              "after_large_image": {"vmrss_mib": 1117.8, "vmhwm_mib": 1710.2}},
+        "large_image": {"side_px": 6300, "file_mib": 27.6}}
+    assert app_memory_words(record) == (
+        "; server resident 1043.0 MiB once loaded, 1114.6 MiB after the rounds, peak 1122.8 MiB; "
+        "peak 1710.2 MiB after one 6300 px 16-bit RGB upload (27.6 MiB PNG)")
+    assert "peak 1710.2 MiB after one 6300 px" in app_load_rows("app_load_memory", record)[0]
+    del record["large_image"]
+    assert app_memory_words(record).endswith("peak 1122.8 MiB")
+    assert app_memory_words({}) == ""
+
+
 def test_committed_app_results_render() -> None:
     results = Path(__file__).resolve().parents[2] / "bench" / "results"
-    for name in ("app_speed", "app_load_drac224_c20", "app_load_drac224_c20_busy"):
+    for name in ("app_speed", "app_load_drac224_c20", "app_load_drac224_c20_busy", "app_load_memory"):
         record = json.loads((results / f"{name}.json").read_text(encoding="utf-8"))
         rows = app_speed_rows(record) if name == "app_speed" else app_load_rows(name, record)
         assert rows and "None" not in rows[0].split("|")[2]  # every figure is there
+
+
+def test_one_client_is_said_in_the_singular() -> None:
+    """Review F6: app_load_memory's row and headline said "1 concurrent clients" / "1 clients"."""
+    from bench.summarize import _app_load_headline
+
+    results = Path(__file__).resolve().parents[2] / "bench" / "results"
+    record = json.loads((results / "app_load_memory.json").read_text(encoding="utf-8"))
+    assert record["config"]["clients"] == 1
+    row, headline = app_load_rows("app_load_memory", record)[0], _app_load_headline(record) or ""
+    assert "(app_load_memory): 1 client x 3 requests," in row and "clients" not in row.split("|")[1]
+    assert headline.startswith("1 client, no neighbour") and "clients" not in headline
+    several = {**record, "config": {**record["config"], "clients": 4}}
+    assert "4 concurrent clients x 3 requests" in app_load_rows("app_load_memory", several)[0]
+    assert (_app_load_headline(several) or "").startswith("4 clients, ")
 
 
 def test_retinamnist_table_carries_every_variant_the_floor_and_the_published_figures() -> None:
