@@ -1,0 +1,281 @@
+"""Grading a list of image files: each file read by the app's rule, the readable ones graded in
+chunks, every file that cannot be graded listed with why and what to do, a progress bar.
+
+:func:`grade_files` is the loop of ``python -m drac_ssl.export RUN --images DIR``
+(:func:`drac_ssl.export._predict_folder` calls it), for a script or notebook that grades its own
+list of files: a trial user copied docs/python.md's ``read_image`` loop by hand, and the export's
+per-file errors, chunks and progress were the command's alone.
+
+* :func:`grade_files`: ``paths`` -> :class:`GradedFiles` (the graded images, with their
+  paths, and the files not graded, :class:`FileFailure`);
+* :func:`read_failure`: why a file :func:`~drac_ssl.grading.predict.read_image` raised for is
+  not graded, as a :class:`FileFailure`;
+* :func:`nothing_to_grade_problem`: why a blank image or random noise is not graded when
+  asked (``refuse_nothing_to_grade``, the export's ``--skip-unreadable``), as the app refuses it.
+
+Nothing here prints: the export command says what it has to say from the result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from data_prep.problems import Problem
+from drac_ssl.grading.image_file import LOCAL_FILE_LIMITS, InputLimits
+from drac_ssl.grading.predict import (
+    GradedImages,
+    ImageReadError,
+    grade_images,
+    grade_prepared,
+    nothing_to_grade,
+    read_image,
+    training_image_flags,
+)
+
+if TYPE_CHECKING:
+    from drac_ssl.grading.bundle import Bundle
+
+__all__ = ["FILE_CHUNK", "NOT_GRADABLE_KIND", "FileFailure", "GradedFiles", "grade_files",
+           "nothing_to_grade_problem", "read_failure"]
+
+FILE_CHUNK = 32
+"""Files read and graded at a time by :func:`grade_files` (and the export command): one
+:func:`~drac_ssl.grading.predict.grade_images` call holds the decoded images of one chunk, so a
+long list is graded in bounded memory (a 1024 px grey scan is 1 MiB decoded; docs/python.md's
+memory figures)."""
+
+NOT_GRADABLE_KIND = "nothing-to-grade"
+"""The :class:`data_prep.problems.Problem` kind of an image not graded (with
+``refuse_nothing_to_grade``, the export's ``--skip-unreadable``) for having nothing to grade
+(blank, random noise: :func:`nothing_to_grade_problem`)."""
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file :func:`grade_files` did not grade. ``path``: the file, as given (a
+    :class:`~pathlib.Path`); ``error``: ``PATH: what is wrong -> what to do`` (several such
+    lines joined by "; " when the decoder found several things); ``problems``: the same one by
+    one (:class:`data_prep.problems.Problem`: ``path``, ``what``, ``fix``, ``kind``);
+    ``exception``: what :func:`~drac_ssl.grading.predict.read_image` raised (None for an image
+    refused for having nothing to grade)."""
+
+    path: Path
+    error: str
+    problems: tuple[Problem, ...] = ()
+    exception: Exception | None = field(default=None, compare=False)
+
+    def as_dict(self) -> dict[str, str]:
+        """``{"path", "name", "error"}``, strings: a row of ``pandas.DataFrame`` or JSON."""
+        return {"path": os.fspath(self.path), "name": self.path.name, "error": self.error}
+
+
+@dataclass
+class GradedFiles:
+    """:func:`grade_files`' result. ``graded``: the files graded, in the order given
+    (:class:`~drac_ssl.grading.predict.GradedImages`, whose ``paths`` are those files and whose
+    ``file_warnings`` are what reading each said, so :attr:`GradedImages.not_reliably_gradable`
+    is the export's verdict; :meth:`GradedImages.to_records` a table); ``failed``: the files
+    not graded, in the order given (:class:`FileFailure`: path, error); ``notes``: per graded
+    file, the plain notes of reading it (:func:`~drac_ssl.grading.predict.read_image`'s
+    ``notes``: a 16-bit file converted by the ingest's rule, an Exif orientation applied ...:
+    facts, no doubt), each a :class:`~drac_ssl.grading.predict.FileWarning` ``NAME: WORDS``."""
+
+    graded: GradedImages
+    failed: list[FileFailure] = field(default_factory=list)
+    notes: list[list[str]] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[Path]:
+        """The graded files, in order (:attr:`GradedImages.paths` as paths)."""
+        return [Path(p) for p in self.graded.paths or []]
+
+
+def read_failure(path: str | os.PathLike[str], exc: Exception) -> FileFailure:
+    """Why the file ``path`` is not graded, for the exception ``exc``
+    :func:`~drac_ssl.grading.predict.read_image` raised: an
+    :class:`~drac_ssl.grading.predict.ImageReadError`'s problems (each ``PATH: what -> fix``);
+    read_image's own FileNotFoundError / IsADirectoryError (``PATH: what -> fix``: no such file,
+    a broken link, a folder); any other OSError (no permission, an I/O error) as ``cannot be
+    opened (...) -> check that the file is readable``; any other ValueError in its words, with
+    the export's fix (re-copy or re-export the image)."""
+    p = Path(path)
+    if isinstance(exc, ImageReadError) and exc.problems:
+        problems = [problem.at(p) for problem in exc.problems]
+    elif isinstance(exc, OSError) and exc.errno is None and str(exc).startswith(f"{p}: "):
+        what = str(exc).removeprefix(f"{p}: ")  # read_image's own words: "no such image file -> ..."
+        what, _, fix = what.partition(" -> ")
+        problems = [Problem(str(p), what, fix or ("give the image files in it, e.g. sorted(Path(folder).glob("
+                                                  "'*.png'))" if isinstance(exc, IsADirectoryError)
+                                                  else "give an image file"))]
+    elif isinstance(exc, OSError):
+        problems = [Problem(str(p), f"cannot be opened ({exc.strerror or exc})",
+                            "check that the file is readable (permissions, a network drive)")]
+    else:
+        problems = [Problem(str(p), str(exc).removeprefix(f"{p}: "), "re-copy or re-export the image")]
+    return FileFailure(p, "; ".join(problem.line for problem in problems), tuple(problems), exc)
+
+
+def nothing_to_grade_problem(path: str | os.PathLike[str], pixels: np.ndarray) -> Problem | None:
+    """Why the image read from ``path`` (uint8 ``(H, W)`` or ``(H, W, 3)``, in the model's
+    channels) is not graded when blank images and noise are refused as the app refuses them
+    (:func:`drac_ssl.grading.predict.nothing_to_grade`, the app's rule; ``grade_files(...,
+    refuse_nothing_to_grade=True)``, the export's ``--skip-unreadable``): a blank or
+    near-constant image, or random noise, as a :class:`data_prep.problems.Problem` of kind
+    :data:`NOT_GRADABLE_KIND`; None for an image with something to grade."""
+    from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
+
+    blank, noise = nothing_to_grade(pixels)
+    if blank:
+        values = "grey levels" if pixels.ndim == 2 else "pixel values"
+        return Problem(str(path), f"blank or near-constant ({values} {int(pixels.min())}..{int(pixels.max())}, "
+                                  f"std {float(pixels.std()):.1f}): there is nothing to grade (the app "
+                                  f"refuses it too)",
+                       "use the image itself, not an empty export or a mask, or move it out of the folder",
+                       kind=NOT_GRADABLE_KIND)
+    if noise:
+        return Problem(str(path), f"looks like random noise: its neighbouring pixels are unrelated "
+                                  f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}, on 2 x 2 "
+                                  f"and 4 x 4 block means too; {NOISE_MEASURED}): there is nothing to "
+                                  f"grade (the app refuses it too)",
+                       "if it should be a real image, it is damaged: copy or export it again",
+                       kind=NOT_GRADABLE_KIND)
+    return None
+
+
+ProgressCallback = Callable[[int, int], Any]
+"""``progress(done, total)``: called after each chunk, ``done`` the files of ``total`` read
+(graded or failed) so far."""
+
+
+def grade_files(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *, chunk: int = FILE_CHUNK,
+                progress: bool | ProgressCallback | None = None, tta: bool | None = None,
+                limits: InputLimits = LOCAL_FILE_LIMITS, refuse_nothing_to_grade: bool = False,
+                all_or_nothing: bool = False, check_only: bool = False,
+                training_images: bool = True) -> GradedFiles:
+    """Read and grade the image files ``paths`` with ``bundle``, ``chunk`` files at a time, as
+    ``python -m drac_ssl.export RUN --images DIR`` does (the same code): a file that cannot be
+    graded does not stop the others, and is listed in :attr:`GradedFiles.failed` with why and
+    what to do.
+
+    Each file is read by :func:`~drac_ssl.grading.predict.read_image` with the bundle's
+    ``kind``, ``grey_trained`` and ``bit_depths`` (so a colour photograph given to a grey
+    UW-OCTA model is doubted as OCTA, a 16-bit scan of another bit depth is warned about) and
+    ``limits`` (the app's rule for a local file: :data:`~drac_ssl.grading.image_file.LOCAL_FILE_LIMITS`);
+    the readable images of a chunk are graded in one
+    :func:`~drac_ssl.grading.predict.grade_images` call with what reading said
+    (``file_warnings``), so :attr:`GradedImages.not_reliably_gradable` is the export's verdict,
+    and their decoded pixels go once graded. The probabilities and grades are those of
+    ``grade_images`` on all the images at once (each image's figures are its own).
+
+    Args:
+        bundle: a loaded bundle (:func:`~drac_ssl.grading.bundle.load_bundle`).
+        paths: the files, a list (or other sequence) of paths; a file given twice is graded
+            twice. Not a folder: list its images first (``sorted(Path(folder).glob("*.png"))``,
+            or the export's listing, :func:`drac_ssl.export.list_images`).
+        chunk: files read and graded at a time (:data:`FILE_CHUNK`): the decoded images of
+            one chunk are held at once.
+        progress: None or False, nothing; True, a bar (``tqdm.auto``: a widget in a notebook,
+            a line on stderr elsewhere) counting the files; a callable ``progress(done,
+            total)``, called after each chunk (``done`` of ``total`` files read, graded or
+            failed).
+        tta: flip test-time augmentation, as for ``grade_images`` (None: as the bundle's
+            cross-validation measured it).
+        limits: the largest file read (:class:`~drac_ssl.grading.image_file.InputLimits`).
+        refuse_nothing_to_grade: a blank image or random noise is not graded but listed among
+            the failures (:func:`nothing_to_grade_problem`), as the app refuses it; by default
+            it is graded and its verdict says its grade must not be used.
+        all_or_nothing: grade only if every file is read: from the first failure on the files
+            are still read, so that every failure is listed, but none is graded, and
+            :attr:`GradedFiles.graded` then holds no image (a submission must not miss a case).
+        check_only: read and check every file, grade none (:attr:`GradedFiles.graded` holds
+            no image): what would fail, before a long grading.
+        training_images: compare each graded file's SHA-256 with the bundle's training images
+            (:attr:`GradedImages.training_image`, each file read once more); False leaves it
+            None (for a caller that hashes the files itself, the export).
+
+    Returns:
+        :class:`GradedFiles`: ``graded`` (the graded files in the order given, with their
+        paths), ``failed`` (:class:`FileFailure` per file not graded, in the order given),
+        ``notes`` (per graded file, reading's plain notes).
+
+    Raises:
+        TypeError: ``paths`` is one path, not a list of them; ``tta`` other than None, True,
+            False.
+        ValueError: ``chunk`` not a positive integer.
+        Whatever grading raises (a bundle's error): a file's own trouble is a failure, not an
+        exception.
+    """
+    if isinstance(paths, str | bytes | os.PathLike):
+        raise TypeError(f"grade_files takes a list of image files, got the {type(paths).__name__} {paths!r}: "
+                        f"pass [{paths!r}] for one file, or list a folder's images first, e.g. "
+                        f"sorted(Path(folder).glob('*.png'))")
+    if isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer (files read and graded at a time), got {chunk!r}")
+    if tta is not None:  # a bad tta before any file is read
+        from drac_ssl.grading.predict import resolve_tta
+
+        resolve_tta(tta, bundle)
+    files = list(paths)
+    total = len(files)
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="grading", unit="img", leave=False)
+    report = progress if callable(progress) else None
+    failed: list[FileFailure] = []
+    graded_paths: list[str | os.PathLike[str]] = []
+    notes: list[list[str]] = []
+    parts: list[GradedImages] = []
+    channels = bundle.spec.channels
+    try:
+        for start in range(0, total, int(chunk)):
+            images: list[np.ndarray] = []
+            said_per_image: list[list[str]] = []
+            for path in files[start:start + int(chunk)]:
+                noted: list[str] = []
+                try:  # the bundle's kind: a colour file on a grey UW-OCTA model is doubted, as in the app
+                    pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted,
+                                              grey_trained=bundle.grey_trained, bit_depths=bundle.bit_depths,
+                                              limits=limits)
+                except (OSError, ValueError) as exc:
+                    failed.append(read_failure(path, exc))
+                    continue
+                if refuse_nothing_to_grade and (refused := nothing_to_grade_problem(path, pixels)) is not None:
+                    failed.append(FileFailure(Path(path), refused.line, (refused,)))
+                    continue
+                images.append(pixels)
+                said_per_image.append(said)
+                graded_paths.append(path)
+                notes.append(noted)
+            if images and not check_only and not (all_or_nothing and failed):
+                parts.append(grade_images(bundle, images, tta=tta, file_warnings=said_per_image))
+            done = min(start + int(chunk), total)
+            if bar is not None:
+                bar.update(done - start)
+            if report is not None:
+                report(done, total)
+    finally:
+        if bar is not None:
+            bar.close()
+    if check_only or (all_or_nothing and failed) or not parts:
+        return GradedFiles(_nothing_graded(bundle), failed, [])
+    graded = GradedImages.joined(parts)
+    graded.paths = [os.fspath(path) for path in graded_paths]
+    if training_images:
+        graded.training_image = training_image_flags(bundle, graded_paths)
+    return GradedFiles(graded, failed, notes)
+
+
+def _nothing_graded(bundle: Bundle) -> GradedImages:
+    """The result of no image graded: every array of length 0, ``paths`` [] (known: none)."""
+    empty = grade_prepared(bundle, [])
+    empty.paths, empty.training_image = [], []
+    return empty
+
