@@ -255,7 +255,7 @@ from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading.batch import (  # noqa: F401 - nothing_to_grade_problem re-exported
     FILE_CHUNK,
     NOT_GRADABLE_KIND,
-    grade_files,
+    _grade_files_loop,
     nothing_to_grade_problem,
 )
 from drac_ssl.grading.bundle import (
@@ -1480,14 +1480,15 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             counted[0] = done
             progress.count(done, total, "images graded")
 
-        # the Python API's loop (grading.batch.grade_files): the bundle's kind, so a colour file
-        # on a grey UW-OCTA model is doubted, as in the app; clinic batch grading
-        # (--skip-unreadable): blank or noise is not graded, as the app refuses it; without it
-        # nothing is graded once a file cannot be (a submission missing a case is invalid), and
-        # nothing at all after a file not named as an image (problems already)
-        result = grade_files(bundle, files, chunk=PREDICT_CHUNK, progress=said_progress, tta=tta,
-                             refuse_nothing_to_grade=skip_unreadable, all_or_nothing=not skip_unreadable,
-                             check_only=bool(problems) and not skip_unreadable, training_images=False)
+        # the Python API's loop (grading.batch.grade_files, with the command's own switches):
+        # the bundle's kind, so a colour file on a grey UW-OCTA model is doubted, as in the app;
+        # clinic batch grading (--skip-unreadable): blank or noise is not graded, as the app
+        # refuses it; without it nothing is graded once a file cannot be (a submission missing
+        # a case is invalid), and nothing at all after a file not named as an image (problems
+        # already)
+        result = _grade_files_loop(bundle, files, chunk=PREDICT_CHUNK, progress=said_progress, tta=tta,
+                                   refuse_nothing_to_grade=skip_unreadable, all_or_nothing=not skip_unreadable,
+                                   check_only=bool(problems) and not skip_unreadable, training_images=False)
     for failure in result.failed:
         problems += _unreadable(failure.path, failure.exception) if failure.exception is not None \
             else list(failure.problems)

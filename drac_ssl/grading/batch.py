@@ -8,8 +8,6 @@ per-file errors, chunks and progress were the command's alone.
 
 * :func:`grade_files`: ``paths`` -> :class:`GradedFiles` (the graded images, with their
   paths, and the files not graded, :class:`FileFailure`);
-* :func:`read_failure`: why a file :func:`~drac_ssl.grading.predict.read_image` raised for is
-  not graded, as a :class:`FileFailure`;
 * :func:`nothing_to_grade_problem`: why a blank image or random noise is not graded when
   asked (``refuse_nothing_to_grade``, the export's ``--skip-unreadable``), as the app refuses it.
 
@@ -42,7 +40,7 @@ if TYPE_CHECKING:
     from drac_ssl.grading.bundle import Bundle
 
 __all__ = ["FILE_CHUNK", "NOT_GRADABLE_KIND", "FileFailure", "GradedFiles", "grade_files",
-           "nothing_to_grade_problem", "read_failure"]
+           "nothing_to_grade_problem"]
 
 FILE_CHUNK = 32
 """Files read and graded at a time by :func:`grade_files` (and the export command): one
@@ -96,7 +94,7 @@ class GradedFiles:
         return [Path(p) for p in self.graded.paths or []]
 
 
-def read_failure(path: str | os.PathLike[str], exc: Exception) -> FileFailure:
+def _read_failure(path: str | os.PathLike[str], exc: Exception) -> FileFailure:
     """Why the file ``path`` is not graded, for the exception ``exc``
     :func:`~drac_ssl.grading.predict.read_image` raised: an
     :class:`~drac_ssl.grading.predict.ImageReadError`'s problems (each ``PATH: what -> fix``);
@@ -155,11 +153,9 @@ ProgressCallback = Callable[[int, int], Any]
 
 def grade_files(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *, chunk: int = FILE_CHUNK,
                 progress: bool | ProgressCallback | None = None, tta: bool | None = None,
-                limits: InputLimits = LOCAL_FILE_LIMITS, refuse_nothing_to_grade: bool = False,
-                all_or_nothing: bool = False, check_only: bool = False,
-                training_images: bool = True) -> GradedFiles:
+                limits: InputLimits = LOCAL_FILE_LIMITS, refuse_nothing_to_grade: bool = False) -> GradedFiles:
     """Read and grade the image files ``paths`` with ``bundle``, ``chunk`` files at a time, as
-    ``python -m drac_ssl.export RUN --images DIR`` does (the same code): a file that cannot be
+    ``python -m drac_ssl.export RUN --images DIR`` does (the same loop): a file that cannot be
     graded does not stop the others, and is listed in :attr:`GradedFiles.failed` with why and
     what to do.
 
@@ -190,26 +186,42 @@ def grade_files(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *, chun
         refuse_nothing_to_grade: a blank image or random noise is not graded but listed among
             the failures (:func:`nothing_to_grade_problem`), as the app refuses it; by default
             it is graded and its verdict says its grade must not be used.
-        all_or_nothing: grade only if every file is read: from the first failure on the files
-            are still read, so that every failure is listed, but none is graded, and
-            :attr:`GradedFiles.graded` then holds no image (a submission must not miss a case).
-        check_only: read and check every file, grade none (:attr:`GradedFiles.graded` holds
-            no image): what would fail, before a long grading.
-        training_images: compare each graded file's SHA-256 with the bundle's training images
-            (:attr:`GradedImages.training_image`, each file read once more); False leaves it
-            None (for a caller that hashes the files itself, the export).
 
     Returns:
         :class:`GradedFiles`: ``graded`` (the graded files in the order given, with their
-        paths), ``failed`` (:class:`FileFailure` per file not graded, in the order given),
-        ``notes`` (per graded file, reading's plain notes).
+        paths and whether each is one of the bundle's training images), ``failed``
+        (:class:`FileFailure` per file not graded, in the order given), ``notes`` (per graded
+        file, reading's plain notes).
 
     Raises:
-        TypeError: ``paths`` is one path, not a list of them; ``tta`` other than None, True,
-            False.
+        TypeError: ``paths`` is one path, not a list of them; ``progress`` other than None,
+            False, True or a callable; ``tta`` other than None, True, False.
         ValueError: ``chunk`` not a positive integer.
         Whatever grading raises (a bundle's error): a file's own trouble is a failure, not an
         exception.
+    """
+    return _grade_files_loop(bundle, paths, chunk=chunk, progress=progress, tta=tta, limits=limits,
+                             refuse_nothing_to_grade=refuse_nothing_to_grade)
+
+
+def _grade_files_loop(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *, chunk: int = FILE_CHUNK,
+                      progress: bool | ProgressCallback | None = None, tta: bool | None = None,
+                      limits: InputLimits = LOCAL_FILE_LIMITS, refuse_nothing_to_grade: bool = False,
+                      all_or_nothing: bool = False, check_only: bool = False,
+                      training_images: bool = True) -> GradedFiles:
+    """:func:`grade_files`' loop, with the export command's own switches
+    (:func:`drac_ssl.export._predict_folder` calls it; the other arguments are
+    :func:`grade_files`'):
+
+    * ``all_or_nothing`` (the export without ``--skip-unreadable``: a submission must not miss
+      a case): every file is still read, so that every failure is listed, but no chunk is
+      graded from the first failure on, and if any file failed the chunks graded before it
+      are dropped: :attr:`GradedFiles.graded` then holds no image (and ``notes`` is empty);
+    * ``check_only`` (the export when the folder already has problems and nothing will be
+      written): every file read and checked, none graded (:attr:`GradedFiles.graded` holds no
+      image);
+    * ``training_images`` False: :attr:`GradedImages.training_image` left None, not compared
+      with the bundle's training images (the export hashes the files itself).
     """
     if isinstance(paths, str | bytes | os.PathLike):
         raise TypeError(f"grade_files takes a list of image files, got the {type(paths).__name__} {paths!r}: "
@@ -217,6 +229,9 @@ def grade_files(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *, chun
                         f"sorted(Path(folder).glob('*.png'))")
     if isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer (files read and graded at a time), got {chunk!r}")
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise TypeError(f"progress must be None, False, True (a bar) or a function progress(done, total), "
+                        f"got the {type(progress).__name__} {progress!r}")
     if tta is not None:  # a bad tta before any file is read
         from drac_ssl.grading.predict import resolve_tta
 
@@ -245,7 +260,7 @@ def grade_files(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *, chun
                                               grey_trained=bundle.grey_trained, bit_depths=bundle.bit_depths,
                                               limits=limits)
                 except (OSError, ValueError) as exc:
-                    failed.append(read_failure(path, exc))
+                    failed.append(_read_failure(path, exc))
                     continue
                 if refuse_nothing_to_grade and (refused := nothing_to_grade_problem(path, pixels)) is not None:
                     failed.append(FileFailure(Path(path), refused.line, (refused,)))

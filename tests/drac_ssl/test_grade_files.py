@@ -150,27 +150,41 @@ def test_records_of_chunks_joined_keep_paths_and_grade_names(bundle: Bundle, fol
     assert no_paths.paths is None
 
 
-def test_refusing_nothing_to_grade_all_or_nothing_and_check_only(
+def test_refusing_nothing_to_grade_and_the_exports_own_switches(
         bundle: Bundle, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = _files(folder)
     refused = grade_files(bundle, files, refuse_nothing_to_grade=True)
     blank = next(f for f in refused.failed if f.path.name == "7_blank.png")
-    assert blank.exception is None and blank.problems[0].kind == batch.NOT_GRADABLE_KIND
+    assert blank.problems[0].kind == batch.NOT_GRADABLE_KIND
     assert "blank or near-constant" in blank.error and " -> " in blank.error
     assert "7_blank.png" not in [p.name for p in refused.paths]
-    # all or nothing: every failure said, nothing graded
-    whole = grade_files(bundle, files, all_or_nothing=True, chunk=2)
-    assert [f.path.name for f in whole.failed] == ["8_broken.png"]
-    assert len(whole.graded.classes) == 0 and whole.graded.paths == [] and whole.notes == []
-    # check only: every file read, grade_images never called
     calls: list[int] = []
     real = batch.grade_images
     monkeypatch.setattr(batch, "grade_images", lambda *a, **k: calls.append(1) or real(*a, **k))
-    checked = grade_files(bundle, files, check_only=True)
+    # all or nothing (the export without --skip-unreadable): every failure said, nothing kept;
+    # the chunks before the first failure were graded (3 of 4 chunks of 2: the broken file is
+    # in the last), then dropped
+    whole = batch._grade_files_loop(bundle, files, all_or_nothing=True, chunk=2)
+    assert [f.path.name for f in whole.failed] == ["8_broken.png"] and len(files) == 8
+    assert len(whole.graded.classes) == 0 and whole.graded.paths == [] and whole.notes == []
+    assert len(calls) == 3
+    # check only: every file read, grade_images never called
+    calls.clear()
+    checked = batch._grade_files_loop(bundle, files, check_only=True)
     assert calls == [] and [f.path.name for f in checked.failed] == ["8_broken.png"]
     assert checked.graded.probs.shape == (0, bundle.calibration.num_grades)
-    grade_files(bundle, files[:2])
+    # training_images=False: not compared (the export hashes the files itself)
+    assert batch._grade_files_loop(bundle, files[:2], training_images=False).graded.training_image is None
     assert calls == [1]
+
+
+def test_the_exports_switches_are_not_grade_files_arguments(bundle: Bundle, folder: Path) -> None:
+    """Review: ``all_or_nothing``, ``check_only`` and ``training_images`` were the export's
+    switches in the public call (and ``read_failure`` in ``__all__``)."""
+    for switch in ("all_or_nothing", "check_only", "training_images"):
+        with pytest.raises(TypeError, match=switch):
+            grade_files(bundle, [folder / "0.png"], **{switch: True})  # type: ignore[arg-type]
+    assert "read_failure" not in batch.__all__ and not hasattr(batch, "read_failure")
 
 
 def test_wrong_calls_are_said(bundle: Bundle, folder: Path) -> None:
@@ -181,6 +195,9 @@ def test_wrong_calls_are_said(bundle: Bundle, folder: Path) -> None:
     for chunk in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="chunk must be a positive integer"):
             grade_files(bundle, [folder / "0.png"], chunk=chunk)  # type: ignore[arg-type]
+    for progress in (1, "yes", 0.5):  # truthy but not True, not callable: was silently ignored
+        with pytest.raises(TypeError, match=r"progress must be None, False, True \(a bar\) or a function"):
+            grade_files(bundle, [folder / "0.png"], progress=progress)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="tta must be None, True or False"):
         grade_files(bundle, [folder / "0.png"], tta="no")  # type: ignore[arg-type]
     empty = grade_files(bundle, [])
