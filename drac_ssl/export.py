@@ -1057,22 +1057,6 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(read_folder(folder).images, key=lambda p: natural_key(p.name))
 
 
-def _unreadable(path: Path, exc: Exception) -> list[Problem]:
-    """What is wrong with an image file :func:`read_image` could not read, as problems
-    (``path``, ``what``, ``fix``)."""
-    if isinstance(exc, ImageReadError) and exc.problems:
-        return [p.at(path) for p in exc.problems]
-    if isinstance(exc, FileNotFoundError):
-        if (broken := broken_link_words(path)) is not None:  # a link to a file not there
-            return [Problem(str(path), broken, "point the link at the image, or remove it")]
-        return [Problem(str(path), "the file is gone (moved or deleted while the folder was read)",
-                        "put it back, or grade the folder again")]
-    if isinstance(exc, OSError):
-        return [Problem(str(path), f"cannot be opened ({exc.strerror or exc})",
-                        "check that the file is readable (permissions, a network drive)")]
-    return [Problem(str(path), str(exc), "re-copy or re-export the image")]
-
-
 SUBFOLDER_NOTES = 10
 """Sub-folders of an ``--images`` folder named in a note each, at most (then one line counts
 the rest), as the ingest prints at most 10 lines of one kind."""
@@ -1488,10 +1472,10 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         # already)
         result = _grade_files_loop(bundle, files, chunk=PREDICT_CHUNK, progress=said_progress, tta=tta,
                                    refuse_nothing_to_grade=skip_unreadable, all_or_nothing=not skip_unreadable,
-                                   check_only=bool(problems) and not skip_unreadable, training_images=False)
+                                   check_only=bool(problems) and not skip_unreadable, training_images=False,
+                                   listed=True)  # a file gone since the listing: the folder's words
     for failure in result.failed:
-        problems += _unreadable(failure.path, failure.exception) if failure.exception is not None \
-            else list(failure.problems)
+        problems += failure.problems
         skipped.append(failure.path)
     graded = result.graded
     graded_files = result.paths

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from data_prep.problems import Problem
-from drac_ssl.grading.image_file import LOCAL_FILE_LIMITS, InputLimits
+from drac_ssl.grading.image_file import LOCAL_FILE_LIMITS, InputLimits, path_refusal
 from drac_ssl.grading.predict import (
     GradedImages,
     ImageReadError,
@@ -94,18 +94,30 @@ class GradedFiles:
         return [Path(p) for p in self.graded.paths or []]
 
 
-def _read_failure(path: str | os.PathLike[str], exc: Exception) -> FileFailure:
+def _read_failure(path: str | os.PathLike[str], exc: Exception, listed: bool = False) -> FileFailure:
     """Why the file ``path`` is not graded, for the exception ``exc``
     :func:`~drac_ssl.grading.predict.read_image` raised: an
     :class:`~drac_ssl.grading.predict.ImageReadError`'s problems (each ``PATH: what -> fix``);
     read_image's own FileNotFoundError / IsADirectoryError (``PATH: what -> fix``: no such file,
     a broken link, a folder); any other OSError (no permission, an I/O error) as ``cannot be
     opened (...) -> check that the file is readable``; any other ValueError in its words, with
-    the export's fix (re-copy or re-export the image)."""
+    the export's fix (re-copy or re-export the image).
+
+    ``listed``: the file was listed from a folder moments before (the export's ``--images DIR``),
+    so a FileNotFoundError is said in the folder's words: a broken symbolic link (``point the
+    link at the image, or remove it``), else ``the file is gone (moved or deleted while the
+    folder was read) -> put it back, or grade the folder again``; and read_image's words of a
+    path given by hand (``check the path``) are not used."""
     p = Path(path)
     if isinstance(exc, ImageReadError) and exc.problems:
         problems = [problem.at(p) for problem in exc.problems]
-    elif isinstance(exc, OSError) and exc.errno is None and str(exc).startswith(f"{p}: "):
+    elif listed and isinstance(exc, FileNotFoundError):
+        refused = path_refusal(p)
+        problems = [Problem(str(p), refused.what.removeprefix("is a "), "point the link at the image, or remove it")
+                    if refused is not None and refused.kind == "broken-link" else
+                    Problem(str(p), "the file is gone (moved or deleted while the folder was read)",
+                            "put it back, or grade the folder again")]
+    elif not listed and isinstance(exc, OSError) and exc.errno is None and str(exc).startswith(f"{p}: "):
         what = str(exc).removeprefix(f"{p}: ")  # read_image's own words: "no such image file -> ..."
         what, _, fix = what.partition(" -> ")
         problems = [Problem(str(p), what, fix or ("give the image files in it, e.g. sorted(Path(folder).glob("
@@ -208,7 +220,7 @@ def _grade_files_loop(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *
                       progress: bool | ProgressCallback | None = None, tta: bool | None = None,
                       limits: InputLimits = LOCAL_FILE_LIMITS, refuse_nothing_to_grade: bool = False,
                       all_or_nothing: bool = False, check_only: bool = False,
-                      training_images: bool = True) -> GradedFiles:
+                      training_images: bool = True, listed: bool = False) -> GradedFiles:
     """:func:`grade_files`' loop, with the export command's own switches
     (:func:`drac_ssl.export._predict_folder` calls it; the other arguments are
     :func:`grade_files`'):
@@ -221,7 +233,9 @@ def _grade_files_loop(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *
       written): every file read and checked, none graded (:attr:`GradedFiles.graded` holds no
       image);
     * ``training_images`` False: :attr:`GradedImages.training_image` left None, not compared
-      with the bundle's training images (the export hashes the files itself).
+      with the bundle's training images (the export hashes the files itself);
+    * ``listed``: the files were listed from a folder moments before, so a file not found is
+      said gone since, in the folder's words (:func:`_read_failure`'s ``listed``).
     """
     if isinstance(paths, str | bytes | os.PathLike):
         raise TypeError(f"grade_files takes a list of image files, got the {type(paths).__name__} {paths!r}: "
@@ -260,7 +274,7 @@ def _grade_files_loop(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *
                                               grey_trained=bundle.grey_trained, bit_depths=bundle.bit_depths,
                                               limits=limits)
                 except (OSError, ValueError) as exc:
-                    failed.append(_read_failure(path, exc))
+                    failed.append(_read_failure(path, exc, listed))
                     continue
                 if refuse_nothing_to_grade and (refused := nothing_to_grade_problem(path, pixels)) is not None:
                     failed.append(FileFailure(Path(path), refused.line, (refused,)))

@@ -228,3 +228,40 @@ def test_the_export_command_writes_what_grade_files_gives(
     assert sorted(s["file"] for s in skipped) == sorted(f.path.name for f in result.failed)
     with open(out, newline="", encoding="utf-8") as fh:
         assert [row["case"] for row in csv.DictReader(fh)] == list(records)
+
+
+def test_a_file_gone_since_the_folder_was_listed_is_said_in_the_folders_words(
+        bundle_dir: Path, bundle: Bundle, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F6: the export kept its own copy of the loop's reading-failure words (three of its
+    four cases the same); the loop now says a file gone since the listing in the folder's words
+    (``listed``), and the export takes the loop's failures as they are."""
+    gone, link = tmp_path / "gone.png", tmp_path / "link.png"
+    link.symlink_to(tmp_path / "moved.png")
+    by_hand = grade_files(bundle, [gone, link]).failed
+    assert by_hand[0].error == f"{gone}: no such image file -> check the path"
+    assert by_hand[1].error.endswith("-> point the link at the image, or give the image file's own path")
+    listed = batch._grade_files_loop(bundle, [gone, link], listed=True).failed
+    assert listed[0].error == (f"{gone}: the file is gone (moved or deleted while the folder was read) -> "
+                               f"put it back, or grade the folder again")
+    assert listed[1].error == (f"{link}: broken symbolic link (points to {tmp_path / 'moved.png'}, which does "
+                               f"not exist) -> point the link at the image, or remove it")
+    assert not hasattr(export, "_unreadable")
+    # the command: a file moved away between the listing and its reading
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("0.png", "1.png"):
+        (copy / name).write_bytes((folder / name).read_bytes())
+    real = batch.read_image
+
+    def moved_first(path: Path, *args: object, **kwargs: object) -> object:
+        if Path(path).name == "1.png":
+            Path(path).unlink()
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "read_image", moved_first)
+    capsys.readouterr()
+    assert export.main([str(bundle_dir), "--images", str(copy), "--out", str(tmp_path / "g.csv")]) == 2
+    err = capsys.readouterr().err
+    assert (f"{copy / '1.png'}: the file is gone (moved or deleted while the folder was read) -> put it back, "
+            f"or grade the folder again") in err, err
