@@ -265,3 +265,52 @@ def test_a_file_gone_since_the_folder_was_listed_is_said_in_the_folders_words(
     err = capsys.readouterr().err
     assert (f"{copy / '1.png'}: the file is gone (moved or deleted while the folder was read) -> put it back, "
             f"or grade the folder again") in err, err
+
+
+def _reaches(root: object, kinds: tuple[type, ...], limit: int = 100_000) -> list[object]:
+    """The objects of ``kinds`` reachable from ``root`` by references (classes, modules and
+    functions not followed: they reach the whole program)."""
+    import gc
+    import types
+
+    stop = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+    seen, found, todo = {id(root)}, [], [root]
+    while todo and len(seen) < limit:
+        for ref in gc.get_referents(todo.pop()):
+            if id(ref) in seen or isinstance(ref, stop):
+                continue
+            seen.add(id(ref))
+            if isinstance(ref, kinds):
+                found.append(ref)
+            todo.append(ref)
+    return found
+
+
+def test_a_failure_keeps_no_traceback_nor_the_files_bytes(bundle: Bundle, tmp_path: Path) -> None:
+    """Review F1: each failure kept read_image's exception, whose traceback kept the decoder's
+    locals (the file's bytes) alive: 8 truncated 30 MiB PNGs left 220 MiB allocated after
+    grade_files returned. A failure is now its words alone."""
+    import tracemalloc
+    import types
+
+    noise = np.random.default_rng(0).integers(0, 256, (1024, 2048), dtype=np.uint8)
+    whole = cv2.imencode(".png", noise)[1].tobytes()  # about 2 MiB: noise does not compress
+    files = []
+    for i in range(4):
+        (path := tmp_path / f"cut_{i}.png").write_bytes(whole[: len(whole) * 3 // 4])
+        files.append(path)
+    grade_files(bundle, files[:1])  # imports and caches before the count
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        result = grade_files(bundle, files)
+        import gc
+
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert [f.path for f in result.failed] == files and all("truncated PNG" in f.error for f in result.failed)
+    assert not _reaches(result, (BaseException, types.TracebackType, types.FrameType))
+    held = 4 * len(whole) * 3 // 4
+    assert kept < held / 8, f"{kept} bytes still allocated after grading, of {held} bytes of files read"
