@@ -1490,7 +1490,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         warnings += [f"{path.name}: {w}" for w in said]
         level_warnings += [f"{path.name}: {w}" for w in levels]
         file_words.append(said + levels)
-    plain = [line for noted in result.notes for line in noted]  # plain notes, not doubts: a 16-bit file ...
+    # plain notes, not doubts (a 16-bit file ...), NAME: as read_image says them
+    plain = [f"{path.name}: {words}" for path, noted in zip(graded_files, result.notes, strict=True)
+             for words in noted]
     record = skipped_record_path(out)
     if problems and (not skip_unreadable or not graded_files):
         raise _cannot_grade(problems, len(skipped), n_files, len(files), single, skip_unreadable)

@@ -72,6 +72,7 @@ def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monke
     assert [r["name"] for r in rows] == ["a.png", "b.png"] and list(rows[0])[:5] == [
         "path", "name", "grade", "grade_name", "P0"]
     assert rows[1]["not_reliably_gradable"] == "a colour picture, not UW-OCTA"
+    assert list(rows[0]).index("notes") == list(rows[0]).index("warnings") + 1  # result.to_records()
     # arrays: OpenCV's BGR swapped and Pillow's RGB are the same pixels, graded alike by the colour
     # demo; the colour picture conformed for the grey model keeps its doubt
     assert (namespace["from_cv2"] == namespace["from_pil"]).all()  # type: ignore[union-attr]

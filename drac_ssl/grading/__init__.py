@@ -28,7 +28,7 @@ The inference API is re-exported here (:data:`__all__`)::
 or, for a list of files, the same in one call (chunks, per-file failures, progress)::
 
     result = grade_files(bundle, paths, progress=True)
-    result.graded.to_records()  # one dict per graded file: pandas.DataFrame(...) takes them
+    result.to_records()  # one dict per graded file: pandas.DataFrame(...) takes them
     result.failed  # per file not graded: .path, .error ("PATH: what is wrong -> what to do")
 
 Each warning ``read_image`` returns is a :class:`~drac_ssl.grading.predict.FileWarning`: the

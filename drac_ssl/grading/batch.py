@@ -82,7 +82,8 @@ class GradedFiles:
     not graded, in the order given (:class:`FileFailure`: path, error); ``notes``: per graded
     file, the plain notes of reading it (:func:`~drac_ssl.grading.predict.read_image`'s
     ``notes``: a 16-bit file converted by the ingest's rule, an Exif orientation applied ...:
-    facts, no doubt), each a :class:`~drac_ssl.grading.predict.FileWarning` ``NAME: WORDS``."""
+    facts, no doubt), as ``graded.file_warnings`` holds the doubts: the words alone, each
+    ``NAME: `` removed (the file is ``graded.paths[i]``). :meth:`to_records` gives both."""
 
     graded: GradedImages
     failed: list[FileFailure] = field(default_factory=list)
@@ -92,6 +93,24 @@ class GradedFiles:
     def paths(self) -> list[Path]:
         """The graded files, in order (:attr:`GradedImages.paths` as paths)."""
         return [Path(p) for p in self.graded.paths or []]
+
+    def to_records(self, grade_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """One flat, JSON-ready dict per graded file, in order: those of
+        :meth:`GradedImages.to_records` (``grade_names`` as there) with ``notes`` after
+        ``warnings``: :attr:`notes`' plain notes of reading the file, one a line, joined by
+        "\\n" ("" for none), as ``warnings`` holds the doubts. The files not graded are
+        :attr:`failed` (:meth:`FileFailure.as_dict`)."""
+        records = self.graded.to_records(grade_names)
+        notes = self.notes or [[] for _ in records]
+        rows: list[dict[str, Any]] = []
+        for record, noted in zip(records, notes, strict=True):
+            row: dict[str, Any] = {}
+            for key, value in record.items():
+                row[key] = value
+                if key == "warnings":
+                    row["notes"] = "\n".join(noted)
+            rows.append(row)
+        return rows
 
 
 def _read_failure(path: str | os.PathLike[str], exc: Exception, listed: bool = False) -> FileFailure:
@@ -203,7 +222,8 @@ def grade_files(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *, chun
         :class:`GradedFiles`: ``graded`` (the graded files in the order given, with their
         paths and whether each is one of the bundle's training images), ``failed``
         (:class:`FileFailure` per file not graded, in the order given), ``notes`` (per graded
-        file, reading's plain notes).
+        file, reading's plain notes, the words alone); :meth:`GradedFiles.to_records` a table
+        of the graded files.
 
     Raises:
         TypeError: ``paths`` is one path, not a list of them; ``progress`` other than None,
@@ -282,7 +302,7 @@ def _grade_files_loop(bundle: Bundle, paths: Sequence[str | os.PathLike[str]], *
                 images.append(pixels)
                 said_per_image.append(said)
                 graded_paths.append(path)
-                notes.append(noted)
+                notes.append([note.words for note in noted])  # the words, as file_warnings
             if images and not check_only and not (all_or_nothing and failed):
                 parts.append(grade_images(bundle, images, tta=tta, file_warnings=said_per_image))
             done = min(start + int(chunk), total)

@@ -1070,12 +1070,18 @@ class GradedImages:
         consecutive chunks of images: every array concatenated, every per-image list joined;
         ``unlike`` and ``distance`` None when the bundle has no out-of-distribution check,
         ``training_image`` and ``paths`` None unless every part has them; ``grade_names`` the
-        first part's).
+        parts', None when no part knows them).
 
         Raises:
-            ValueError: ``parts`` is empty (no image graded: nothing says K)."""
+            ValueError: ``parts`` is empty (no image graded: nothing says K); two parts name
+            the grades differently (results of different bundles)."""
         if not parts:
             raise ValueError("GradedImages.joined: no parts (no image was graded)")
+        named = list(dict.fromkeys(tuple(g.grade_names) for g in parts if g.grade_names is not None))
+        if len(named) > 1:
+            raise ValueError(f"GradedImages.joined: the parts name the grades differently ("
+                             f"{' vs '.join(repr(list(n)) for n in named)}): join the results of one "
+                             f"bundle, or grade the images with one bundle")
 
         def cat(name: str) -> Any:
             arrays = [getattr(g, name) for g in parts]
@@ -1093,7 +1099,7 @@ class GradedImages:
                    file_warnings=lists("file_warnings"),
                    training_image=None if any(f is None for f in flags) else [t for f in flags for t in f or []],
                    paths=None if any(p is None for p in paths) else [q for p in paths for q in p or []],
-                   grade_names=parts[0].grade_names)
+                   grade_names=named[0] if named else None)
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,

@@ -314,3 +314,36 @@ def test_a_failure_keeps_no_traceback_nor_the_files_bytes(bundle: Bundle, tmp_pa
     assert not _reaches(result, (BaseException, types.TracebackType, types.FrameType))
     held = 4 * len(whole) * 3 // 4
     assert kept < held / 8, f"{kept} bytes still allocated after grading, of {held} bytes of files read"
+
+
+def test_notes_are_words_as_file_warnings_are_and_in_the_records(bundle: Bundle, folder: Path,
+                                                                   tmp_path: Path) -> None:
+    """Review F7: ``notes`` were ``NAME: WORDS`` where ``graded.file_warnings`` are the words
+    alone, and no record held them."""
+    deep = tmp_path / "deep.png"
+    cv2.imwrite(str(deep), _scan(64, 5).astype(np.uint16) * 200)  # 16-bit: a plain note of its conversion
+    result = grade_files(bundle, [folder / "0.png", deep])
+    assert result.notes[0] == [] and len(result.notes[1]) == 1
+    assert result.notes[1][0].startswith("16-bit image converted to 8-bit") and "deep.png" not in result.notes[1][0]
+    noted: list[str] = []
+    read_image(deep, 1, notes=noted)
+    assert [f"deep.png: {words}" for words in result.notes[1]] == noted  # the export puts the name back
+    records = result.to_records()
+    plain = result.graded.to_records()
+    keys = list(plain[0])
+    assert list(records[0]) == [*keys[:keys.index("warnings") + 1], "notes", *keys[keys.index("warnings") + 1:]]
+    assert records[0]["notes"] == "" and records[1]["notes"].splitlines() == result.notes[1]
+    assert [{k: v for k, v in r.items() if k != "notes"} for r in records] == plain
+    assert json.loads(json.dumps(records)) == records
+
+
+def test_joining_results_of_bundles_naming_the_grades_differently_is_refused(bundle: Bundle) -> None:
+    """Review F7: ``GradedImages.joined`` took the first part's grade names unchecked."""
+    part = grade_images(bundle, [_scan(64, 1)])
+    other = grade_images(bundle, [_scan(64, 2)])
+    other.grade_names = ("a", "b", "c")
+    with pytest.raises(ValueError, match=r"name the grades differently \(.* vs \['a', 'b', 'c'\]\)"):
+        predict_module.GradedImages.joined([part, other])
+    by_hand = grade_images(bundle, [_scan(64, 3)])
+    by_hand.grade_names = None  # a result built by hand: not known, not a disagreement
+    assert predict_module.GradedImages.joined([by_hand, part]).grade_names == tuple(bundle.grade_names)
