@@ -848,15 +848,23 @@ def _pil_words(image: Any) -> str:
     return f"{type(image).__name__}, mode {getattr(image, 'mode', '?')}, {getattr(image, 'size', '?')}"
 
 
-def _pil_fix(channels: int | None) -> str:
-    """The conversion of a Pillow image ``img`` to the array a model of ``channels`` takes."""
-    rgb = 'np.asarray(img.convert("RGB"))'
+def _pil_fix(image: Any, channels: int | None, one: bool = False) -> str:
+    """The conversion of the Pillow image ``img`` (``image``) to the array a model of
+    ``channels`` takes (None: either), as the code to run; ``one``: ``image`` was given alone,
+    not in a list. A colour picture conformed for a grey model keeps the words of its
+    conversion (``said``), passed as ``file_warnings``."""
+    rgb, luminance, image_ = 'np.asarray(img.convert("RGB"))', 'np.asarray(img.convert("L"))', "image"
+    if one:  # given alone: the list grading takes
+        rgb_given, luminance, image_ = f"[{rgb}]", f"[{luminance}]", "[image]"
+    else:
+        rgb_given = rgb
+    colour = f"pass {rgb_given} (RGB uint8 (H, W, 3))"
+    grey = (f"pass {luminance} for a grey picture (uint8 (H, W)); for a colour one, image, said = "
+            f"conform_channels({rgb}, 1, kind=bundle.kind), which converts it as the ingest does, then "
+            f"pass {image_} with file_warnings=[said] (its words say that a colour picture may not be UW-OCTA)")
     if channels == 3:
-        return f"{rgb} (RGB uint8 (H, W, 3))"
-    grey = (f'np.asarray(img.convert("L")) for a grey picture (uint8 (H, W)), or for a colour one '
-            f'conform_channels({rgb}, 1, kind=bundle.kind)[0], which converts it as the ingest does '
-            f'(and whose words say that a colour picture may not be UW-OCTA)')
-    return grey if channels == 1 else f"{rgb} for a colour model (3 channels), {grey} for a grey one"
+        return colour
+    return grey if channels == 1 else f"for a colour model (3 channels), {colour}; for a grey one, {grey}"
 
 
 def _image_list(images: Any, channels: int | None = None) -> list[Any]:
@@ -873,7 +881,7 @@ def _image_list(images: Any, channels: int | None = None) -> list[Any]:
                 "or grade_files(bundle, paths), which reads and grades files")
     if _is_pil_image(images):
         raise TypeError(f"expected a sequence of image arrays, got one PIL image ({_pil_words(images)}).\n"
-                        f"  fix: pass [{_pil_fix(channels)}]")
+                        f"  fix: {_pil_fix(images, channels, one=True)}")
     if isinstance(images, str | bytes | os.PathLike):
         raise TypeError(f"expected a sequence of image arrays, got the {type(images).__name__} "
                         f"{images!r}: files are not read here.\n{read_fix}")
@@ -890,7 +898,7 @@ def _image_list(images: Any, channels: int | None = None) -> list[Any]:
     for i, image in enumerate(images):
         if _is_pil_image(image):
             raise TypeError(f"expected a sequence of image arrays (H, W) or (H, W, C), but image {i} is a PIL "
-                            f"image ({_pil_words(image)}).\n  fix: pass {_pil_fix(channels)} instead (PIL "
+                            f"image ({_pil_words(image)}).\n  fix: {_pil_fix(image, channels)} (PIL "
                             f"gives RGB; cv2.imread gives BGR: cv2.cvtColor(image, cv2.COLOR_BGR2RGB))")
         if not isinstance(image, np.ndarray | torch.Tensor) or image.ndim not in (2, 3):
             what = (f"{type(image).__name__} {image!r}" if isinstance(image, str | bytes | os.PathLike)

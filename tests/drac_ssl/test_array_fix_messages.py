@@ -138,3 +138,22 @@ def test_a_missing_file_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(FileNotFoundError) as missing:
         read_image(tmp_path / "gone.png", 1)
     assert str(missing.value) == f"{tmp_path / 'gone.png'}: no such image file -> check the path"
+
+
+def test_a_colour_pil_image_on_a_grey_model_keeps_the_words_of_its_conversion(grey: Bundle) -> None:
+    """Review F3: the fix was ``conform_channels(...)[0]``, which drops the words that say a
+    colour picture may not be UW-OCTA, the words the docs say to pass as ``file_warnings``."""
+    img = Image.fromarray(np.stack([_scan(64, 1), _scan(64, 2), _scan(64, 3)], -1))
+    with pytest.raises(TypeError) as refused:
+        grade_images(grey, [img])  # type: ignore[list-item]
+    message = str(refused.value)
+    code = 'conform_channels(np.asarray(img.convert("RGB")), 1, kind=bundle.kind)'
+    assert f"image, said = {code}" in message and "file_warnings=[said]" in message
+    assert ")[0]" not in message
+    image, said = eval(code, {"np": np, "img": img, "bundle": grey,  # noqa: S307 (the message's code)
+                              "conform_channels": conform_channels})
+    assert grade_images(grey, [image], file_warnings=[said]).not_reliably_gradable == [
+        ["a colour picture, not UW-OCTA"]]
+    with pytest.raises(TypeError, match=r"then pass \[image\] with file_warnings=\[said\]"):
+        grade_images(grey, img)  # type: ignore[arg-type]
+
