@@ -346,6 +346,12 @@ def model_channels(metadata: dict[str, Any]) -> int:
     return int(section.get("channels", 1))
 
 
+def _as_array(image: Any) -> np.ndarray:
+    """``image`` as a numpy array: a torch tensor's values, from any device, without its
+    graph; anything else through ``np.asarray``."""
+    return image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+
+
 def array_fix(image: Any, channels: int) -> str:
     """What turns the array ``image`` into what grading takes, a uint8 grey ``(H, W)`` image
     for a 1-channel model or RGB ``(H, W, 3)`` for a 3-channel one (``channels``), as the code
@@ -353,7 +359,8 @@ def array_fix(image: Any, channels: int) -> str:
     :func:`preprocess_image` and :func:`conform_channels` end with it (a trial: float 0..1 and
     uint16 arrays were told to use :func:`conform_channels`, which refuses them too).
 
-    By dtype: floats in [0, 1] ``(np.clip(image, 0, 1) * 255).round().astype(np.uint8)``,
+    A torch tensor first becomes a numpy array (``image.detach().cpu().numpy()``: the steps
+    after it are numpy's). By dtype: floats in [0, 1] ``(np.clip(image, 0, 1) * 255).round().astype(np.uint8)``,
     floats in 0..255 ``np.clip(image, 0, 255).round().astype(np.uint8)``, other floats (a
     normalised model input) scaled back as their data mean them; booleans (a mask) ``* 255``;
     integers within 0..255 ``.astype(np.uint8)``; 16-bit values ``>> 8``, or ``>> 4`` when
@@ -362,8 +369,9 @@ def array_fix(image: Any, channels: int) -> str:
     :3]``; colour for a grey model or grey for a colour model :func:`conform_channels` (the
     ingest's conversion, said as a warning); a colour array is RGB (OpenCV's BGR:
     ``cv2.cvtColor(image, cv2.COLOR_BGR2RGB)``)."""
-    array = np.asarray(image)
-    steps: list[str] = []
+    tensor = isinstance(image, torch.Tensor)
+    array = _as_array(image)
+    steps: list[str] = ["image = image.detach().cpu().numpy()  # a torch tensor -> a numpy array"] if tensor else []
     if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[2] not in (1, 3, 4):
         steps.append("image = np.moveaxis(image, 0, -1)  # (C, H, W) -> (H, W, C)")
         array = np.moveaxis(array, 0, -1)
@@ -419,6 +427,8 @@ def array_fix(image: Any, channels: int) -> str:
     elif not (grey or rgb):
         steps.append(f"give one picture {'(H, W)' if channels == 1 else '(H, W, 3)'}, not an array of "
                      f"shape {tuple(array.shape)}")
+    if tensor and len(steps) == 1:  # a tensor already so: grading takes it as it is
+        return ""
     said = "; then ".join(steps)
     if rgb and channels == 3 and said:  # the order grading cannot check
         said += " (a colour array is RGB: OpenCV's cv2.imread gives BGR, cv2.cvtColor(image, cv2.COLOR_BGR2RGB))"
@@ -456,13 +466,13 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
     for the array's dtype and shape, :func:`array_fix`: floats, 16-bit, RGBA, ``(C, H, W)``)
     and for ``channels`` other than 1 or 3.
     """
-    array = np.asarray(image)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[..., 0]
     if channels not in (1, 3):
         raise ValueError(f"a model reads 1 or 3 channels, not {channels!r}")
+    array = _as_array(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
     if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
-        fix = array_fix(array, channels)  # for this dtype and shape: conform_channels takes uint8 alone
+        fix = array_fix(image, channels)  # for this dtype and shape: conform_channels takes uint8 alone
         raise ValueError(f"{name}: expected a uint8 grey (H, W) or RGB (H, W, 3) image, got "
                          f"{array.dtype} {array.shape}.\n  fix: {fix}; or read files with "
                          f"drac_ssl.grading.predict.read_image(path, {channels})")
@@ -577,7 +587,7 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     explicitly with :func:`conform_channels` or read it with :func:`read_image`, which say
     what they converted) and for an ingested row of another size.
     """
-    array = np.asarray(image)
+    array = _as_array(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     channels = model_channels(metadata)
@@ -586,7 +596,7 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     if array.dtype != np.uint8 or has != channels:
         raise ValueError(
             f"expected a uint8 {want} for this {channels}-channel model, got {array.dtype} "
-            f"{array.shape}.\n  fix: {array_fix(array, channels)}; or read files with "
+            f"{array.shape}.\n  fix: {array_fix(image, channels)}; or read files with "
             f"drac_ssl.grading.predict.read_image(path, {channels}), which converts like the ingest "
             f"and says so")
     if 0 in array.shape[:2]:
@@ -848,11 +858,27 @@ def _pil_words(image: Any) -> str:
     return f"{type(image).__name__}, mode {getattr(image, 'mode', '?')}, {getattr(image, 'size', '?')}"
 
 
+def _pil_deep(image: Any) -> bool:
+    """Whether the Pillow image ``image`` holds more than 8 bits a pixel (mode ``I;16``, ``I``, ``F``)."""
+    mode = str(getattr(image, "mode", ""))
+    return mode in ("I", "F") or mode.startswith("I;16")
+
+
 def _pil_fix(image: Any, channels: int | None, one: bool = False) -> str:
     """The conversion of the Pillow image ``img`` (``image``) to the array a model of
     ``channels`` takes (None: either), as the code to run; ``one``: ``image`` was given alone,
     not in a list. A colour picture conformed for a grey model keeps the words of its
-    conversion (``said``), passed as ``file_warnings``."""
+    conversion (``said``), passed as ``file_warnings``; an image of more than 8 bits (mode
+    ``I;16``, ``I``, ``F``) is told its file's :func:`read_image` or ``np.asarray(img)`` and
+    the conversion of its values (:func:`array_fix`): ``img.convert("L")`` clips them."""
+    mode = str(getattr(image, "mode", ""))
+    if _pil_deep(image):
+        values = array_fix(np.asarray(image), channels or 1)
+        return (f'its mode {mode} holds more than 8 bits a pixel, which img.convert("L") or img.convert("RGB") '
+                f'would clip to 0..255 (a few grey levels left): read its file with image, said = read_image(path, '
+                f'{channels or "bundle.spec.channels"}, kind=bundle.kind, bit_depths=bundle.bit_depths), which '
+                f'converts it by the training ingest\'s rule and says so (pass said as file_warnings), or take '
+                f'its values, image = np.asarray(img); then {values}')
     rgb, luminance, image_ = 'np.asarray(img.convert("RGB"))', 'np.asarray(img.convert("L"))', "image"
     if one:  # given alone: the list grading takes
         rgb_given, luminance, image_ = f"[{rgb}]", f"[{luminance}]", "[image]"
@@ -898,8 +924,9 @@ def _image_list(images: Any, channels: int | None = None) -> list[Any]:
     for i, image in enumerate(images):
         if _is_pil_image(image):
             raise TypeError(f"expected a sequence of image arrays (H, W) or (H, W, C), but image {i} is a PIL "
-                            f"image ({_pil_words(image)}).\n  fix: {_pil_fix(image, channels)} (PIL "
-                            f"gives RGB; cv2.imread gives BGR: cv2.cvtColor(image, cv2.COLOR_BGR2RGB))")
+                            f"image ({_pil_words(image)}).\n  fix: {_pil_fix(image, channels)}"
+                            + ("" if _pil_deep(image) else " (PIL gives RGB; cv2.imread gives BGR: "
+                                                           "cv2.cvtColor(image, cv2.COLOR_BGR2RGB))"))
         if not isinstance(image, np.ndarray | torch.Tensor) or image.ndim not in (2, 3):
             what = (f"{type(image).__name__} {image!r}" if isinstance(image, str | bytes | os.PathLike)
                     else f"{type(image).__name__}" + (f" of shape {tuple(image.shape)}"
@@ -1289,10 +1316,10 @@ def prepare_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = 
     """One uint8 image in the model's channels (as for :func:`preprocess_image`, which raises
     the same errors) -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no
     reference to ``image``."""
-    array = np.asarray(image)
     found: list[str] = []
     said: list[str] = []
-    x = preprocess_image(array, metadata, ingested, notes=found, warnings=said)
+    x = preprocess_image(image, metadata, ingested, notes=found, warnings=said)  # a tensor's fix says it
+    array = _as_array(image)
     blank, noise = nothing_to_grade(array)
     return PreparedImage(x, tuple(int(v) for v in array.shape), blank, said,
                          [preprocessing_warning(n) for n in found], noise=noise)

@@ -157,3 +157,40 @@ def test_a_colour_pil_image_on_a_grey_model_keeps_the_words_of_its_conversion(gr
     with pytest.raises(TypeError, match=r"then pass \[image\] with file_warnings=\[said\]"):
         grade_images(grey, img)  # type: ignore[arg-type]
 
+
+def test_a_tensor_is_told_to_become_a_numpy_array_first(grey: Bundle, colour: Bundle) -> None:
+    """Review F4: a torch tensor (grading takes one) was told numpy steps (np.moveaxis,
+    .astype) that fail on a tensor."""
+    torch = pytest.importorskip("torch")
+    rgb = np.stack([_scan(64, 1), _scan(64, 2), _scan(64, 3)], -1)
+    tensor = torch.from_numpy(np.moveaxis(rgb, -1, 0).astype(np.float32) / 255).requires_grad_()  # (C, H, W)
+    message = _refusal(colour, tensor)
+    assert message.split("fix: ", 1)[1].startswith("image = image.detach().cpu().numpy()")
+    fixed = _run_fix(message, tensor, colour)
+    assert isinstance(fixed, np.ndarray) and np.abs(fixed.astype(int) - rgb).max() <= 1
+    assert grade_images(colour, [fixed]).probs.shape == (1, 3)
+    with pytest.raises(ValueError) as refused:
+        conform_channels(torch.from_numpy(_scan().astype(np.float32) / 255), 1)
+    assert "image = image.detach().cpu().numpy()" in str(refused.value)
+    assert array_fix(torch.from_numpy(_scan()), 1) == ""  # a uint8 (H, W) tensor: graded as it is
+    assert grade_images(grey, [torch.from_numpy(_scan())]).probs.shape == (1, 3)
+
+
+def test_a_16_bit_pil_image_is_not_told_to_convert_to_8_bits(grey: Bundle) -> None:
+    """Review F4: a 16-bit Pillow image (mode I;16, I, F) was told ``img.convert("L")``, which
+    clips its values at 255: a few grey levels left."""
+    deep = _scan().astype(np.uint16) * 257
+    img = Image.fromarray(deep)
+    assert img.mode == "I;16" and len(np.unique(np.asarray(img.convert("L")))) < 10  # the trap
+    with pytest.raises(TypeError) as refused:
+        grade_images(grey, [img])  # type: ignore[list-item]
+    message = str(refused.value)
+    assert 'pass np.asarray(img.convert("L"))' not in message and "read_image(path, 1" in message
+    assert "image = np.asarray(img); then image = (image >> 8).astype(np.uint8)" in message
+    image = (np.asarray(img) >> 8).astype(np.uint8)
+    assert (image == _scan()).all()
+    for wide in (Image.fromarray(deep.astype(np.int32)), Image.fromarray(deep.astype(np.float32) / 65535)):
+        assert wide.mode in ("I", "F")
+        with pytest.raises(TypeError, match=r"holds more than 8 bits a pixel.*image = np.asarray\(img\)"):
+            grade_images(grey, [wide])  # type: ignore[list-item]
+
