@@ -368,7 +368,17 @@ def array_fix(image: Any, channels: int) -> str:
     judges its bit depth by the ingest's rule). By shape: ``(C, H, W)`` ``np.moveaxis(image, 0, -1)``; RGBA ``image[...,
     :3]``; colour for a grey model or grey for a colour model :func:`conform_channels` (the
     ingest's conversion, said as a warning); a colour array is RGB (OpenCV's BGR:
-    ``cv2.cvtColor(image, cv2.COLOR_BGR2RGB)``)."""
+    ``cv2.cvtColor(image, cv2.COLOR_BGR2RGB)``). A path (``"a.png"``) is a file to read:
+    ``read_image(image, channels, kind=bundle.kind)``.
+
+    Raises:
+        ValueError: ``channels`` other than 1 or 3 (a model reads one or the other)."""
+    if isinstance(channels, bool) or channels not in (1, 3):
+        raise ValueError(f"a model reads 1 or 3 channels, not {channels!r}")
+    if isinstance(image, str | os.PathLike):
+        return (f"image, said = read_image(image, {channels}, kind=bundle.kind, grey_trained=bundle.grey_trained, "
+                f"bit_depths=bundle.bit_depths)  # a path is a file to read, as the app reads it (pass "
+                f"said as file_warnings)")
     tensor = isinstance(image, torch.Tensor)
     array = _as_array(image)
     steps: list[str] = ["image = image.detach().cpu().numpy()  # a torch tensor -> a numpy array"] if tensor else []
@@ -403,18 +413,17 @@ def array_fix(image: Any, channels: int) -> str:
             if low >= 0 and high <= 255:
                 steps.append(f"image = image.astype(np.uint8)  # {array.dtype} values {low}..{high} fit")
             elif low >= 0 and high <= 65535:
-                shift, bits, other = (4, 12, "16-bit data: image >> 8") if high <= 4095 else (
-                    8, 16, "12-bit data, up to 4095: image >> 4")
+                shift, said = (4, "12-bit data, its top 8 bits (16-bit data: image >> 8)") if high <= 4095 else (
+                    8, "16-bit data, its top 8 bits")
                 steps.append(f"image = (image >> {shift}).astype(np.uint8)  # values {low}..{high}: "
-                             f"{bits}-bit data, its top 8 bits ({other}); for a file, "
-                             f"read_image(path, {channels}) converts it by the training ingest's rule, "
-                             f"judging its bit depth")
+                             f"{said}; for a file, read_image(path, {channels}) converts it by the training "
+                             f"ingest's rule, judging its bit depth")
             else:
                 steps.append(f"scale the values ({low}..{high}: not an 8- or 16-bit image's) to 0..255, "
                              f"then image = image.astype(np.uint8)")
         else:
-            steps.append(f"image = np.asarray(image, dtype=np.uint8)  # a {array.dtype} array is no "
-                         f"image: give the picture's pixels, 0..255")
+            steps.append(f"give the picture's pixels, a numeric array (0..255), not a {array.dtype} array "
+                         f"(it holds no pixels)")
     grey = array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1)
     rgb = array.ndim == 3 and array.shape[2] == 3
     if grey and channels == 3:

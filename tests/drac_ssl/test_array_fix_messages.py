@@ -194,3 +194,23 @@ def test_a_16_bit_pil_image_is_not_told_to_convert_to_8_bits(grey: Bundle) -> No
         with pytest.raises(TypeError, match=r"holds more than 8 bits a pixel.*image = np.asarray\(img\)"):
             grade_images(grey, [wide])  # type: ignore[list-item]
 
+
+def test_array_fix_checks_channels_and_tells_a_path_to_be_read(tmp_path: Path, grey: Bundle) -> None:
+    """Review F5: ``array_fix(image, 2)`` returned "" (conform_channels raises); a path was told
+    ``np.asarray(image, dtype=np.uint8)``, which raises; the 16-bit fix of data above 4095
+    offered ``>> 4`` for 12-bit data as well."""
+    for channels in (0, 2, 4, True):
+        with pytest.raises(ValueError, match="a model reads 1 or 3 channels"):
+            array_fix(_scan(), channels)
+    path = tmp_path / "a.png"
+    Image.fromarray(_scan()).save(path)
+    for given in (str(path), path):
+        fix = array_fix(given, 1)
+        assert fix.startswith("image, said = read_image(image, 1, kind=bundle.kind") and "np.asarray" not in fix
+        code = fix.split(" = ", 1)[1].split("  #")[0]
+        image, said = eval(code, {"image": given, "bundle": grey, "read_image": read_image})  # noqa: S307
+        assert (image == _scan()).all() and said == []
+    sixteen = array_fix(_scan().astype(np.uint16) * 257, 1)
+    assert "(image >> 8)" in sixteen and ">> 4" not in sixteen and "12-bit" not in sixteen
+    twelve = array_fix(_scan().astype(np.uint16) * 16, 1)
+    assert "(image >> 4)" in twelve and "12-bit data" in twelve
