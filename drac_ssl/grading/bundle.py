@@ -142,6 +142,7 @@ __all__ = [
     "left_out_missing_words",
     "left_out_words",
     "load_bundle",
+    "usable_device",
     "pooled_origins_words",
     "pretraining_record_missing",
     "preprocessing_references",
@@ -2397,14 +2398,59 @@ def to_inference_layout(model: nn.Module, channels_last: bool) -> nn.Module:
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
+def usable_device(device: str | torch.device) -> torch.device:
+    """``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or a ``torch.device``) as a
+    ``torch.device`` when this machine has it, so that a bundle can be loaded there; the
+    check :func:`load_bundle` makes before it reads anything (torch's own error, met only
+    when the first weights move, was ``RuntimeError: Found no NVIDIA driver on your system``).
+
+    Raises:
+        ValueError: not a device name torch reads (``"gpu"``); ``cuda`` without a usable CUDA
+            device (a CPU-only torch build, no driver: ``torch.cuda.is_available()`` is False)
+            or with an index the machine lacks; ``mps`` or another accelerator torch says is
+            not available. The message names the device and the fix: ``device='cpu'``, or a
+            check of ``torch.cuda.is_available()``.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device={device!r} is not a device torch knows ({exc}).\n  fix: use "
+                         f"device='cpu', or 'cuda' / 'cuda:N' where torch.cuda.is_available()") from None
+    said = f"device={str(device)!r}"
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise ValueError(f"{said}, but this machine has no usable CUDA device (torch "
+                             f"{torch.__version__}, {build}: torch.cuda.is_available() is False).\n"
+                             f"  fix: use device='cpu', or check torch.cuda.is_available() first "
+                             f"(a GPU machine needs its NVIDIA driver and a CUDA build of torch)")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"{said}, but this machine has {count} CUDA device(s), numbered from 0.\n"
+                             f"  fix: use device='cuda:0' (or 'cpu')")
+        return dev
+    if dev.type == "cpu":
+        return dev
+    backend = getattr(torch.backends, dev.type, None) if dev.type == "mps" else getattr(torch, dev.type, None)
+    available = getattr(backend, "is_available", None)
+    if callable(available) and not available():
+        raise ValueError(f"{said}, but torch says this machine has no {dev.type} device "
+                         f"(torch.{'backends.' if dev.type == 'mps' else ''}{dev.type}.is_available() "
+                         f"is False).\n  fix: use device='cpu', or check torch.cuda.is_available() "
+                         f"for 'cuda'")
+    return dev
+
+
 def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu",
                 channels_last: bool | None = None) -> Bundle:
     """Load a bundle folder (or a run folder holding ``bundle/``) onto ``device``.
 
     ``path``: ``RUN/bundle`` (what the export stage writes: ``metadata.json``, the fold
     models' safetensors, the model card) or the run folder ``RUN``. ``device``: where the
-    models run (``"cpu"``, ``"cuda"``). ``channels_last``: store the convolution weights
-    channels-last (None: on the CPU only, :func:`channels_last_on`).
+    models run (``"cpu"``, ``"cuda"``, ``"cuda:1"``), checked first
+    (:func:`usable_device`: a device this machine lacks is said before anything is read).
+    ``channels_last``: store the convolution weights channels-last (None: on the CPU only,
+    :func:`channels_last_on`).
 
     Returns:
         :class:`Bundle`: the fold models in eval mode on ``device`` (one shared backbone
@@ -2430,6 +2476,10 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
             such file is named, with both digests), a damaged (cut short, empty) weight file
             or weights that do not fit the metadata's model, or an unreadable input profile;
             each message names the file and says the fix.
+        ValueError: ``device`` is not one this machine has (``"cuda"`` without a usable CUDA
+            device, an index it lacks, a name torch does not read): :func:`usable_device`'s
+            words, which name the device and the fix (``device='cpu'``, or check
+            ``torch.cuda.is_available()``).
 
     Integrity: every weights file is hashed (SHA-256, each file once) and compared with the
     digest ``metadata.json`` records for it (the fine-tuning's ``model.json`` records them and
@@ -2439,6 +2489,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     (``finetune.freeze: last`` / ``all``) about 0.5 s. A bundle that records no digests (built
     before they were recorded, or the demo bundle) loads as before, unchecked.
     """
+    dev = usable_device(device)  # before anything is read: torch's own error came mid-load
     bundle_dir = bundle_folder(path)
     meta = _read_json(bundle_dir / "metadata.json", "the bundle metadata", fix=rebuild_advice(bundle_dir))
     if meta.get("format") != BUNDLE_FORMAT:
@@ -2457,7 +2508,6 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
             f"{f' ({made_by})' if made_by and made_by != __version__ else ''}.\n  fix: upgrade "
             f"drac_ssl to the version that made the bundle, or re-export the bundle from a run "
             f"fine-tuned with one of the known heads")
-    dev = torch.device(device)
     try:
         calibration = Calibration.from_dict(meta["calibration"])
     except (TypeError, ValueError) as exc:  # a temperature or threshold that is not a number
