@@ -29,7 +29,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,6 +64,9 @@ from drac_ssl.grading.image_notes import (
     phantom_image_warning,
     unreliable_reasons,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
            "borderline_grades", "borderline_words", "find_newest_bundle", "make_bundle_hint", "views_note"]
@@ -363,12 +366,12 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
                 "strongest": self.strongest}
 
 
-def _same_device(a: Any, b: Any) -> bool:
+def _same_device(a: torch.device, b: torch.device) -> bool:
     """Whether two ``torch.device`` name one device (``cuda`` is the current CUDA device, 0
     unless changed: ``cuda`` and ``cuda:0`` are one)."""
     import torch
 
-    def index(d: Any) -> int:
+    def index(d: torch.device) -> int:
         if d.index is not None:
             return int(d.index)
         return int(torch.cuda.current_device()) if d.type == "cuda" and torch.cuda.is_available() else 0
@@ -413,7 +416,7 @@ class Predictor:
     """
 
     def __init__(self, bundle: Any, tta: bool | None = None, gradcam: bool = True,
-                 limits: InputLimits | None = None, device: Any = None) -> None:
+                 limits: InputLimits | None = None, device: str | torch.device | None = None) -> None:
         from drac_ssl.grading.bundle import Bundle, load_bundle, referable_cut_of, usable_device
         from drac_ssl.grading.image_file import LOCAL_FILE_LIMITS
 
