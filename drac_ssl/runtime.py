@@ -518,10 +518,15 @@ def code_words(version: dict[str, Any]) -> str:
     return str(version.get("git_commit")) + (" (dirty)" if version.get("git_dirty") else "")
 
 
-_command_given: list[tuple[str, ...]] = []
-"""The words after ``PYTHON`` of the command a ``main(argv)`` called from Python stands for,
-the innermost last (:func:`command_given`; a module global, not a context variable, so that
-a thread the block starts records the same); empty: the process's own command line."""
+_COMMAND_GIVEN: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
+    "command_given", default=None)
+"""The words after ``PYTHON`` of the command a ``main(argv)`` called from Python stands for
+(:func:`command_given`); None: the process's own command line. A context variable, as
+``_TYPED``: each thread (and each asyncio task) sees only the command of its own call, so
+that two ``train.main(argv)`` in two threads, or an ``export.main(argv)`` beside a training
+running in another thread, each record their own (a process-wide list recorded the last one
+entered in every thread). A thread started inside the block does not inherit it (Python's
+threads start in an empty context); drac_ssl starts none that records a command."""
 
 
 @contextlib.contextmanager
@@ -532,15 +537,16 @@ def command_given(module: str, argv: Sequence[str] | None) -> Iterator[None]:
     called from Python does (``drac_ssl.train.main(["-c", "retinamnist", ...])``), not the
     caller's own ``sys.argv`` (a script ``ft.py``, Jupyter's ``ipykernel_launcher``), which
     would rerun the caller. ``argv`` None (the command's own process, ``sys.argv[1:]``):
-    nothing changes."""
+    nothing changes. Seen only in the thread (the context) that entered the block; on exit
+    the command that thread saw before is back, whatever other threads entered or left."""
     if argv is None:
         yield
         return
-    _command_given.append(("-m", module, *(str(word) for word in argv)))
+    token = _COMMAND_GIVEN.set(("-m", module, *(str(word) for word in argv)))
     try:
         yield
     finally:
-        _command_given.pop()
+        _COMMAND_GIVEN.reset(token)
 
 
 def command_argv() -> list[str]:
@@ -550,8 +556,9 @@ def command_argv() -> list[str]:
     without an active venv is another interpreter or none, and the run's resume command is
     built from this). Inside :func:`command_given` (a command's ``main(argv)`` called from
     Python): ``[PYTHON, "-m", MODULE, *argv]``, the command that does the same."""
-    if _command_given:
-        return [interpreter_word(), *_command_given[-1]]
+    given = _COMMAND_GIVEN.get()
+    if given is not None:
+        return [interpreter_word(), *given]
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None and spec.name else sys.argv
     return [interpreter_word(), *argv]

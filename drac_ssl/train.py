@@ -2004,6 +2004,14 @@ def main(argv: list[str] | None = None) -> int:
     then anyway). Torch's inter-op pool, which a process can size once only, is sized only when
     ``argv`` is None (the command's own process): a call with an ``argv`` leaves the caller's
     as it is, and the run records the count it ran with.
+
+    One run per process at a time is the supported use: the run's ``console.log`` takes this
+    process's ``sys.stdout`` and ``sys.stderr`` (:func:`drac_ssl.runtime.console_log`), and
+    the thread counts are the process's, so two runs in two threads of one process would each
+    log the other's lines and set each other's threads; start a process per run
+    (``subprocess.run([sys.executable, "-m", "drac_ssl.train", ...])``) to run several at
+    once. The command each call records is its own even so (a context variable, per thread),
+    and a grading or export in another thread while a run trains records its own command.
     """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     args = train_parser().parse_intermixed_args(argv)  # overrides on both sides of -c FILE

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,3 +116,49 @@ def test_the_command_s_own_process_sizes_the_inter_op_pool(monkeypatch: pytest.M
     assert train.main() == 2
     assert caller_threads == [1]
     assert seen[0][1:] == ["drac_ssl/train.py", "pretrain.lrr=0.1", "--threads", "1"]
+
+
+def test_two_runs_in_two_threads_each_record_their_own_command(monkeypatch: pytest.MonkeyPatch,
+                                                               from_a_script: None,
+                                                               caller_threads: list[int]) -> None:
+    """The command a call records is its thread's own: two ``train.main(argv)`` overlapping in
+    two threads, and a third thread (an export or report beside a training) that gives no
+    ``argv``, each see theirs, while both runs are inside and after the first has returned (a
+    process-wide list gave every thread the last one entered, and the first to return took
+    the other's away)."""
+    inside, first_out = threading.Barrier(3), threading.Barrier(2)
+    seen: dict[str, list[list[str]]] = {"a": [], "b": [], "beside": []}
+
+    def fake_main(overrides: list[str], *args: object, **kwargs: object) -> int:
+        name = overrides[0].split("=")[1]
+        inside.wait(timeout=30)  # both runs inside, and the thread beside them
+        seen[name].append(runtime.command_argv())
+        if name == "b":
+            first_out.wait(timeout=30)  # a has returned
+            seen[name].append(runtime.command_argv())
+        return 0
+
+    def beside() -> None:
+        inside.wait(timeout=30)
+        seen["beside"].append(runtime.command_argv())
+
+    monkeypatch.setattr(train, "_main", fake_main)
+    results: dict[str, int] = {}
+
+    def run(name: str) -> None:
+        results[name] = train.main([f"run.name={name}"])
+        if name == "a":
+            first_out.wait(timeout=30)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in "ab"]
+    threads.append(threading.Thread(target=beside))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == {"a": 0, "b": 0}
+    python = runtime.interpreter_word()
+    assert seen["a"] == [[python, "-m", "drac_ssl.train", "run.name=a"]]
+    assert seen["b"] == [[python, "-m", "drac_ssl.train", "run.name=b"]] * 2
+    assert seen["beside"] == [[python, "ft.py"]]
+    assert runtime.command_argv() == [python, "ft.py"]
