@@ -398,16 +398,18 @@ class Predictor:
             its upload limits (``python -m app --max-size-mb``, ``--max-side``,
             ``--max-megapixels``; 50 MiB by default).
         device: where the models run when ``bundle`` is a path (``"cpu"``, ``"cuda"``,
-            ``"cuda:1"`` or a ``torch.device``), given to
+            ``"cuda:1"``, ``"mps"``, ``"xpu"``, a ``torch.device``, or an integer N for
+            ``"cuda:N"``, torch's rule), given to
             :func:`drac_ssl.grading.bundle.load_bundle`; None (the default): the CPU. A loaded
             Bundle runs where it was loaded (``load_bundle(path, "cuda")``); a ``device``
             other than that one is a ValueError.
 
     Raises:
         ValueError: ``device`` is not available on this machine (``"cuda"`` without a usable
-            CUDA device: :func:`drac_ssl.grading.bundle.load_bundle`'s words and fix), or is
-            not the device of a loaded Bundle; :class:`drac_ssl.grading.bundle.BundleError` (a
-            ValueError) for a bundle that does not load.
+            CUDA device), not one a bundle runs on (``"meta"``, ``"hpu"``, ...: the words and
+            fix of :func:`drac_ssl.grading.bundle.usable_device`), or is not the device of a
+            loaded Bundle; :class:`drac_ssl.grading.bundle.BundleError` (a ValueError) for a
+            bundle that does not load.
         TypeError: ``tta`` other than None, True or False.
 
     Thread-safe: several threads may call :meth:`predict` at once (the models only run in
@@ -416,15 +418,17 @@ class Predictor:
     """
 
     def __init__(self, bundle: Any, tta: bool | None = None, gradcam: bool = True,
-                 limits: InputLimits | None = None, device: str | torch.device | None = None) -> None:
+                 limits: InputLimits | None = None,
+                 device: str | int | torch.device | None = None) -> None:
         from drac_ssl.grading.bundle import Bundle, load_bundle, referable_cut_of, usable_device
         from drac_ssl.grading.image_file import LOCAL_FILE_LIMITS
 
         if isinstance(bundle, Bundle):
-            if device is not None and not _same_device(usable_device(device), bundle.device):
-                raise ValueError(f"device={str(device)!r}, but the bundle given was loaded on "
+            wanted = None if device is None else usable_device(device)  # "cpu:1" is "cpu", 0 "cuda:0"
+            if wanted is not None and not _same_device(wanted, bundle.device):
+                raise ValueError(f"device={str(wanted)!r}, but the bundle given was loaded on "
                                  f"{bundle.device}: pass device=None (the bundle's), or load it "
-                                 f"there, load_bundle(path, {str(device)!r})")
+                                 f"there, load_bundle(path, {str(wanted)!r})")
             self.bundle = bundle
         else:
             self.bundle = load_bundle(bundle, "cpu" if device is None else device)

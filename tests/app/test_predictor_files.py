@@ -161,3 +161,69 @@ def test_a_device_the_machine_lacks_is_said_with_its_fix_before_anything_is_read
     cpu_bundle = load_bundle(bundle_dir, "cpu")
     with pytest.raises(ValueError, match="loaded on cpu"):  # a loaded bundle runs where it was loaded
         Predictor(cpu_bundle, device="cuda")
+
+
+@pytest.mark.parametrize("device", ["meta", "hpu", "vulkan", "xla", "ipu", torch.device("meta")])
+def test_a_device_a_bundle_does_not_run_on_is_refused_before_anything_is_read(
+        device: str | torch.device, tmp_path: Path) -> None:
+    """``meta`` loaded and then failed at the first grade, ``hpu`` raised ModuleNotFoundError,
+    ``vulkan`` and ``xla`` torch's raw RuntimeError mid-load: each is now the ValueError that
+    says where a bundle runs and the fix, before the (missing) bundle is looked at."""
+    with pytest.raises(ValueError, match=r"(?s)a bundle loads on the CPU \('cpu'\), an NVIDIA GPU.*"
+                                         r"fix: use device='cpu'") as exc:
+        load_bundle(tmp_path / "no bundle here", device)
+    assert not isinstance(exc.value, BundleError)
+    assert f"device='{torch.device(device).type}'" in str(exc.value)
+    assert ("holds no values" in str(exc.value)) == (torch.device(device).type == "meta")
+
+
+def test_the_cpu_with_an_index_is_the_one_cpu(bundle_dir: Path, one_thread: None) -> None:
+    """``cpu:1`` was accepted by the load and then refused as another device than the bundle's
+    ``cpu``: any CPU index is the one CPU, said as ``cpu``."""
+    assert usable_device("cpu:1") == torch.device("cpu") and usable_device("cpu:1").index is None
+    bundle = load_bundle(bundle_dir, "cpu:1")
+    assert bundle.device == torch.device("cpu")
+    assert Predictor(bundle, gradcam=False, device="cpu:3").bundle is bundle
+    assert Predictor(load_bundle(bundle_dir, "cpu"), gradcam=False, device=torch.device("cpu", 1)).bundle.device.type == "cpu"
+
+
+def test_an_integer_device_is_that_cuda_device_and_said_so(monkeypatch: pytest.MonkeyPatch,
+                                                          bundle_dir: Path) -> None:
+    """torch reads ``0`` as ``cuda:0``: the message said ``device='0'``; now it says the rule,
+    and a negative number, a bool or a float is refused in words, not by torch."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"device=0 \(an integer N is CUDA device N: 'cuda:0'\), but this "
+                                         r"machine has no usable CUDA device"):
+        usable_device(0)
+    with pytest.raises(ValueError, match=r"device=-1 .*a device number is 0 or more"):
+        usable_device(-1)
+    for wrong in (True, 1.0, None):
+        with pytest.raises(ValueError, match=rf"device={wrong!r} \({type(wrong).__name__}\) is not a device"):
+            usable_device(wrong)  # type: ignore[arg-type]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert usable_device(1) == torch.device("cuda:1")
+    with pytest.raises(ValueError, match=r"device=2 \(an integer N is CUDA device N: 'cuda:2'\), but this "
+                                         r"machine has 2 CUDA device\(s\)"):
+        usable_device(2)
+    with pytest.raises(ValueError, match=r"device='cuda:0', but the bundle given was loaded on cpu"):
+        Predictor(load_bundle(bundle_dir, "cpu"), gradcam=False, device=0)
+
+
+def test_mps_and_xpu_only_where_torch_says_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"device='mps', but torch says this machine has no mps device "
+                                         r"\(torch.backends.mps.is_available\(\) is False\)"):
+        usable_device("mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert usable_device("mps") == torch.device("mps")
+    with pytest.raises(ValueError, match=r"device='mps:1', but this machine has 1 mps device"):
+        usable_device("mps:1")
+    monkeypatch.setattr(torch.xpu, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"no xpu device \(torch.xpu.is_available\(\) is False\)"):
+        usable_device("xpu")
+    monkeypatch.setattr(torch.xpu, "is_available", lambda: True)
+    monkeypatch.setattr(torch.xpu, "device_count", lambda: 1)
+    assert usable_device("xpu:0") == torch.device("xpu:0")
+    with pytest.raises(ValueError, match=r"device='xpu:1', but this machine has 1 xpu device"):
+        usable_device("xpu:1")
