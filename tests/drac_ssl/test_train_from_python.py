@@ -2,8 +2,9 @@
 prints the command that does the same, ``PYTHON -m drac_ssl.train ARGV``, not the caller's
 ``sys.argv`` (trial user F4: ``.venv/bin/python ft.py`` was recorded, without data.root, and
 its full run's command would have rerun the script), and the caller's CPU threads are given
-back on return (they were left at the run's 1/1/1); ``drac_ssl.report.main(argv)`` records
-its own command too."""
+back on return (they were left at the run's 1/1/1); ``drac_ssl.report.main(argv)``,
+``drac_ssl.export.main(argv)`` and ``drac_ssl.umm.cli.main(argv)`` record their own command
+too (export and UMM give the threads back as well), each in its own thread."""
 
 from __future__ import annotations
 
@@ -162,3 +163,69 @@ def test_two_runs_in_two_threads_each_record_their_own_command(monkeypatch: pyte
     assert seen["b"] == [[python, "-m", "drac_ssl.train", "run.name=b"]] * 2
     assert seen["beside"] == [[python, "ft.py"]]
     assert runtime.command_argv() == [python, "ft.py"]
+
+
+def test_an_export_called_from_python_records_its_own_command_and_gives_the_threads_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_a_script: None,
+        caller_threads: list[int]) -> None:
+    """``drac_ssl.export.main(argv)`` wrote the caller's ``ft.py`` into the run's
+    invocations.jsonl and left the caller's threads at ``--threads``, its inter-op pool sized
+    for good; now as ``train.main(argv)``. The variant's export itself is stood in for (what
+    is checked is the command's wrapping, around whatever it grades)."""
+    from drac_ssl import export
+
+    run_dir = tmp_path / "run"
+    (run_dir / "finetune").mkdir(parents=True)
+    (run_dir / "finetune" / "summary.json").write_text("{}")
+    inside: list[tuple[int, int]] = []
+
+    def exported(args: object, held: Path, reused: object = None) -> int:
+        inside.append((torch.get_num_threads(), cv2.getNumThreads()))
+        return 0
+
+    monkeypatch.setattr(export, "_export_variant_held", exported)
+    argv = [str(run_dir), "--variant", "ensemble", "--threads", "1"]
+    assert export.main(argv) == 0
+    line = json.loads((run_dir / runtime.INVOCATIONS).read_text().splitlines()[-1])
+    assert line["tool"] == "drac_ssl.export"
+    assert line["argv"] == [runtime.interpreter_word(), "-m", "drac_ssl.export", *argv]
+    assert "ft.py" not in line["command"]
+    assert inside == [(1, 1)]  # --threads 1 while it ran ...
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == (2, 2)  # ... the caller's after
+    assert caller_threads == []
+    assert runtime.command_argv()[1:] == ["ft.py"]
+
+    # the command's own process (argv None): its command line, and the inter-op pool sized
+    monkeypatch.setattr(sys, "argv", ["drac_ssl/export.py", *argv])
+    assert export.main() == 0
+    line = json.loads((run_dir / runtime.INVOCATIONS).read_text().splitlines()[-1])
+    assert line["argv"] == [runtime.interpreter_word(), "drac_ssl/export.py", *argv]
+    assert caller_threads == [1]
+
+
+def test_a_umm_called_from_python_records_its_own_command_and_gives_the_threads_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_a_script: None,
+        caller_threads: list[int], capsys: pytest.CaptureFixture[str]) -> None:
+    """``drac_ssl.umm.cli.main(argv)`` wrote the caller's command into RUN/umm/environment.json
+    (the stage's :func:`drac_ssl.runtime.environment_info`); the stage is stood in for by one
+    that reads that record, sets threads (as a stage may) and is refused (exit 2): the threads
+    are given back whatever ends the call."""
+    from drac_ssl.umm import cli as umm_cli
+    from drac_ssl.umm import stage as umm_stage
+
+    checkpoint = tmp_path / "vicreg_model.safetensors"
+    checkpoint.write_bytes(b"")
+    recorded: list[list[str]] = []
+
+    def refused(cfg: object, run_dir: Path, checkpoint: Path, data_dir: Path) -> None:
+        recorded.append(runtime.environment_info()["argv"])
+        torch.set_num_threads(1)
+        raise ValueError("umm.batch_size=64 is larger than the 8 images.\n  fix: umm.batch_size=8")
+
+    monkeypatch.setattr(umm_stage, "run", refused)
+    argv = [str(checkpoint), "--run-dir", str(tmp_path / "ablation"), "run.device=cpu"]
+    assert umm_cli.main(argv) == 2
+    assert "umm.batch_size=64 is larger" in capsys.readouterr().err
+    assert recorded == [[runtime.interpreter_word(), "-m", "drac_ssl.umm", *argv]]
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == (2, 2)
+    assert runtime.command_argv()[1:] == ["ft.py"]
