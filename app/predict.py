@@ -212,11 +212,14 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         return {str(n): float(p) for n, p in zip(self.class_names, self.probs, strict=True)}
 
     def __repr__(self) -> str:
-        """``Prediction(name='eye.png', grade=2, grade_name='Moderate', probabilities={'No DR':
-        0.202, ...}, not_reliably_gradable=[...], warnings=3)``: plain floats rounded to 4
-        places; the arrays (image, heatmap) left out."""
+        """``Prediction(name='eye.png', path='p1/eye.png', grade=2, grade_name='Moderate',
+        probabilities={'No DR': 0.202, ...}, not_reliably_gradable=[...], warnings=3)``: plain
+        floats rounded to 4 places; ``path`` only when set (:meth:`Predictor.predict_file`),
+        so that two ``eye.png`` of two folders print apart; the arrays (image, heatmap) left
+        out."""
         probs = {n: round(p, 4) for n, p in self.probabilities.items()}
-        return (f"Prediction(name={self.name!r}, grade={self.grade}, grade_name={self.grade_name!r}, "
+        path = "" if self.path is None else f"path={self.path!r}, "
+        return (f"Prediction(name={self.name!r}, {path}grade={self.grade}, grade_name={self.grade_name!r}, "
                 f"probabilities={probs!r}, not_reliably_gradable={self.not_reliably_gradable!r}, "
                 f"warnings={len(self.warnings)})")
 

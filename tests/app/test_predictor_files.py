@@ -92,11 +92,15 @@ def test_a_result_and_a_refusal_carry_the_path_as_given(predictor: Predictor, tm
     for folder in ("p1", "p2"):
         (tmp_path / folder).mkdir()
         graded_scan(tmp_path / folder / "IMG0001.png")
-    first = predictor.predict_file("p1/IMG0001.png").as_dict()
-    second = predictor.predict_file(Path("p2") / "IMG0001.png").as_dict()  # a Path: its str
+    results = predictor.predict_file("p1/IMG0001.png"), predictor.predict_file(Path("p2") / "IMG0001.png")
+    first, second = (result.as_dict() for result in results)  # a Path: its str
     assert first["name"] == second["name"] == "IMG0001.png"
     assert (first["path"], second["path"]) == ("p1/IMG0001.png", "p2/IMG0001.png")
-    assert predictor.predict(np.asarray(Image.open("p1/IMG0001.png"))).as_dict()["path"] is None  # an array
+    # printed apart too: the path beside the name
+    assert [repr(result).split(", grade=")[0] for result in results] == [
+        "Prediction(name='IMG0001.png', path='p1/IMG0001.png'", "Prediction(name='IMG0001.png', path='p2/IMG0001.png'"]
+    from_array = predictor.predict(np.asarray(Image.open("p1/IMG0001.png")))
+    assert from_array.as_dict()["path"] is None and "path=" not in repr(from_array)  # an array: no path
 
     Image.fromarray(np.zeros((96, 96), np.uint8)).save(tmp_path / "p2" / "IMG0002.png")  # blank
     (tmp_path / "p1" / "IMG0002.png").write_text("not an image")
