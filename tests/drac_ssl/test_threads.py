@@ -80,11 +80,23 @@ def test_train_applies_threads_and_records_them(tmp_path: Path) -> None:
     assert train.main(["run.threads=-1", "run.name=c", *args]) == 2
 
 
-def test_export_applies_threads() -> None:
+def test_export_applies_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set first, before the arguments are judged (nothing to grade here: exit 2), and the
+    caller's given back on return (``export.main(argv)`` called from Python)."""
     from drac_ssl import export
 
-    assert export.main(["--threads", "3"]) == 2  # nothing to grade, but threads are set first
-    assert_threads(3)
+    seen: list[tuple[int, int]] = []
+    judged = export.score_arguments_problem  # the first thing after the threads are set
+
+    def spy(args: object) -> str | None:
+        seen.append((torch.get_num_threads(), cv2.getNumThreads()))
+        return judged(args)
+
+    monkeypatch.setattr(export, "score_arguments_problem", spy)
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    assert export.main(["--threads", "3"]) == 2
+    assert seen == [(3, 3)]
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == before
 
 
 def test_app_applies_threads_before_loading_a_bundle(tmp_path: Path) -> None:
