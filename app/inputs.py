@@ -151,7 +151,19 @@ exports are square)."""
 # read it (drac_ssl.grading.image_notes.DOUBT_KINDS); imported above, still app.inputs.NOT_SQUARE
 class InputRejected(ValueError):
     """The file cannot be graded; ``str(exc)`` is the message: for the page (an upload), or for
-    a script (:meth:`app.predict.Predictor.predict_file`, in words without uploads)."""
+    a script (:meth:`app.predict.Predictor.predict_file`, in words without uploads). The
+    message names the file by its base name (``IMG0001.jpg``); ``path`` is the path as given
+    (``str``: ``p1/IMG0001.jpg``, which tells it from ``p2/IMG0001.jpg``) when a file was read
+    (:func:`load_upload`, :meth:`app.predict.Predictor.predict_file`), None otherwise (bytes,
+    an array, no file given). The app never shows ``path`` (its uploads' paths are the
+    server's): its page and CSVs say the name."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle (a process pool's worker): path kept
+        return type(self), (str(self), self.path)
 
 
 @dataclass
@@ -406,13 +418,15 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = DEFAU
     :func:`drac_ssl.grading.image_file.path_refusal`, a broken symbolic link or a named pipe
     said as such) and decode it (:func:`load_bytes`, whose ``channels``, ``kind``,
     ``grey_trained`` and ``upload`` these are; ``upload`` False: a script's words, no
-    "upload it again")."""
+    "upload it again"). ``name``: the file's name in the messages (default: ``path``'s base
+    name). Raises :class:`InputRejected` with ``path`` as given in its ``path``."""
     kind = _resolve(kind, channels)
     if path is None or str(path) == "":
         raise InputRejected(f"No file uploaded. Choose a {FORMAT_WORDS} {describe_kind(kind, channels)}."
                             if upload else f"No file given: pass the path of a {FORMAT_WORDS} "
                                            f"{describe_kind(kind, channels)}.")
     p = Path(path)
+    given = os.fsdecode(path)  # InputRejected.path: the path as given
     shown = name or p.name
     refused = path_refusal(p, upload)
     if refused is None:
@@ -421,12 +435,16 @@ def load_upload(path: str | os.PathLike[str] | None, limits: InputLimits = DEFAU
         except OSError:  # gone since path_refusal looked
             refused = path_refusal(p, upload)
     if refused is not None and refused.kind != "empty":  # an empty file: load_bytes says so
-        raise InputRejected(refused.sentence(shown))
+        raise InputRejected(refused.sentence(shown), given)
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise InputRejected(f"`{shown}` cannot be read ({exc.strerror or exc}).") from None
-    return load_bytes(data, shown, limits, channels, kind, grey_trained, upload)
+        raise InputRejected(f"`{shown}` cannot be read ({exc.strerror or exc}).", given) from None
+    try:
+        return load_bytes(data, shown, limits, channels, kind, grey_trained, upload)
+    except InputRejected as exc:
+        exc.path = given
+        raise
 
 
 def too_small_warning(width: int, height: int, model_side: int | None = None) -> str:

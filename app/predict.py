@@ -29,7 +29,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,6 +64,9 @@ from drac_ssl.grading.image_notes import (
     phantom_image_warning,
     unreliable_reasons,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
            "borderline_grades", "borderline_words", "find_newest_bundle", "make_bundle_hint", "views_note"]
@@ -148,7 +151,11 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     Derived from ``warnings`` (a property: it cannot disagree with them); a script leaves such
     an image out or reads its grade only as the model's output. :attr:`probabilities` gives the
     probabilities as plain Python floats by grade name (``probs`` stays the numpy array), and
-    the printed form (``repr``) shows them so, not the image and heatmap arrays.
+    the printed form (``repr``) shows them so, not the image and heatmap arrays. ``name`` is
+    the file's base name (``IMG0001.jpg``); ``path`` the path as given to
+    :meth:`Predictor.predict_file` (``str``: ``p1/IMG0001.jpg``, which tells two files of one
+    name apart), None for an array (:meth:`Predictor.predict`) or an upload
+    (:meth:`Predictor.predict_loaded`: the app's page never shows a server path).
     """
 
     name: str
@@ -195,6 +202,8 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     # temperature at the edge of its search range; Predictor.calibration_warning said in
     # ``warnings``): ``probs`` are likely to be flat (or 0 and 1), so no borderline is said
     calibration_failed: bool = False
+    # the path as given to Predictor.predict_file (str); None for an array or an upload
+    path: str | None = None
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -203,11 +212,14 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         return {str(n): float(p) for n, p in zip(self.class_names, self.probs, strict=True)}
 
     def __repr__(self) -> str:
-        """``Prediction(name='eye.png', grade=2, grade_name='Moderate', probabilities={'No DR':
-        0.202, ...}, not_reliably_gradable=[...], warnings=3)``: plain floats rounded to 4
-        places; the arrays (image, heatmap) left out."""
+        """``Prediction(name='eye.png', path='p1/eye.png', grade=2, grade_name='Moderate',
+        probabilities={'No DR': 0.202, ...}, not_reliably_gradable=[...], warnings=3)``: plain
+        floats rounded to 4 places; ``path`` only when set (:meth:`Predictor.predict_file`),
+        so that two ``eye.png`` of two folders print apart; the arrays (image, heatmap) left
+        out."""
         probs = {n: round(p, 4) for n, p in self.probabilities.items()}
-        return (f"Prediction(name={self.name!r}, grade={self.grade}, grade_name={self.grade_name!r}, "
+        path = "" if self.path is None else f"path={self.path!r}, "
+        return (f"Prediction(name={self.name!r}, {path}grade={self.grade}, grade_name={self.grade_name!r}, "
                 f"probabilities={probs!r}, not_reliably_gradable={self.not_reliably_gradable!r}, "
                 f"warnings={len(self.warnings)})")
 
@@ -234,9 +246,11 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         ``[width, height]`` in pixels (the image as the model read it; numpy's ``image.shape``
         is ``(height, width[, 3])``), ``bundle`` the bundle that graded
         (:attr:`drac_ssl.grading.bundle.Bundle.identity`: its build time, variant and the
-        SHA-256 of its ``metadata.json``, for an audit trail)."""
+        SHA-256 of its ``metadata.json``, for an audit trail), ``name`` the file's base name and
+        ``path`` the path as given to :meth:`Predictor.predict_file` (None for an array or an
+        upload; the app leaves it out of its details JSON)."""
         return {
-            "name": self.name, "grade": self.grade, "grade_name": self.grade_name,
+            "name": self.name, "path": self.path, "grade": self.grade, "grade_name": self.grade_name,
             "probabilities": self.probabilities,
             "P": [float(p) for p in self.probs],
             "inference_seconds": round(self.seconds, 4), "read_seconds": round(self.read_seconds, 4),
@@ -355,6 +369,19 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
                 "strongest": self.strongest}
 
 
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether two ``torch.device`` name one device (``cuda`` is the current CUDA device, 0
+    unless changed: ``cuda`` and ``cuda:0`` are one)."""
+    import torch
+
+    def index(d: torch.device) -> int:
+        if d.index is not None:
+            return int(d.index)
+        return int(torch.cuda.current_device()) if d.type == "cuda" and torch.cuda.is_available() else 0
+
+    return a.type == b.type and index(a) == index(b)
+
+
 class Predictor:
     """A loaded bundle ready to grade images.
 
@@ -366,7 +393,27 @@ class Predictor:
             export command does; True or False (numpy's bools too) as given; anything else
             a TypeError (:func:`drac_ssl.grading.predict.resolve_tta`).
         gradcam: compute heatmaps in :meth:`predict` (default on).
-        limits: upload limits for :meth:`predict_file`.
+        limits: the file limits of :meth:`predict_file` (size in bytes, side and pixels:
+            :class:`drac_ssl.grading.image_file.InputLimits`); None (the default):
+            :data:`drac_ssl.grading.image_file.LOCAL_FILE_LIMITS`, those of
+            :func:`drac_ssl.grading.predict.read_image` (512 MiB, 8192 px a side, 40
+            megapixels), so that a file ``read_image`` reads is read here too. The app passes
+            its upload limits (``python -m app --max-size-mb``, ``--max-side``,
+            ``--max-megapixels``; 50 MiB by default).
+        device: where the models run when ``bundle`` is a path (``"cpu"``, ``"cuda"``,
+            ``"cuda:1"``, ``"mps"``, ``"xpu"``, a ``torch.device``, or an integer N for
+            ``"cuda:N"``, torch's rule), given to
+            :func:`drac_ssl.grading.bundle.load_bundle`; None (the default): the CPU. A loaded
+            Bundle runs where it was loaded (``load_bundle(path, "cuda")``); a ``device``
+            other than that one is a ValueError.
+
+    Raises:
+        ValueError: ``device`` is not available on this machine (``"cuda"`` without a usable
+            CUDA device), not one a bundle runs on (``"meta"``, ``"hpu"``, ...: the words and
+            fix of :func:`drac_ssl.grading.bundle.usable_device`), or is not the device of a
+            loaded Bundle; :class:`drac_ssl.grading.bundle.BundleError` (a ValueError) for a
+            bundle that does not load.
+        TypeError: ``tta`` other than None, True or False.
 
     Thread-safe: several threads may call :meth:`predict` at once (the models only run in
     ``torch.inference_mode``; the Grad-CAM step is serialised by its own lock). How many do
@@ -374,15 +421,25 @@ class Predictor:
     """
 
     def __init__(self, bundle: Any, tta: bool | None = None, gradcam: bool = True,
-                 limits: InputLimits | None = None) -> None:
-        from drac_ssl.grading.bundle import Bundle, load_bundle, referable_cut_of
+                 limits: InputLimits | None = None,
+                 device: str | int | torch.device | None = None) -> None:
+        from drac_ssl.grading.bundle import Bundle, load_bundle, referable_cut_of, usable_device
+        from drac_ssl.grading.image_file import LOCAL_FILE_LIMITS
 
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, "cpu")
+        if isinstance(bundle, Bundle):
+            wanted = None if device is None else usable_device(device)  # "cpu:1" is "cpu", 0 "cuda:0"
+            if wanted is not None and not _same_device(wanted, bundle.device):
+                raise ValueError(f"device={str(wanted)!r}, but the bundle given was loaded on "
+                                 f"{bundle.device}: pass device=None (the bundle's), or load it "
+                                 f"there, load_bundle(path, {str(wanted)!r})")
+            self.bundle = bundle
+        else:
+            self.bundle = load_bundle(bundle, "cpu" if device is None else device)
         self.metadata: dict[str, Any] = self.bundle.metadata
         from drac_ssl.grading.predict import resolve_tta
 
         self.tta: bool = resolve_tta(tta, self.bundle)  # TypeError for other than None/True/False
-        self.limits = limits or InputLimits()
+        self.limits: InputLimits = limits or LOCAL_FILE_LIMITS  # read_image's; the app passes its own
         from drac_ssl.scale import grade_names_of
 
         self.class_names: list[str] = list(grade_names_of(self.metadata))
@@ -864,17 +921,25 @@ class Predictor:
         return pred
 
     def predict_file(self, path: str | os.PathLike[str], gradcam: bool = True) -> Prediction:
-        """Read (with this predictor's limits) and grade an image file; raises
-        :class:`app.inputs.InputRejected` for a file that cannot be read or is not graded, its
-        message in a script's words (no "upload"): not a regular file (missing, a broken
-        symbolic link, a folder, a named pipe), above the limits or of another format
-        (:mod:`drac_ssl.grading.image_file`, the rule of
+        """Read (with this predictor's :attr:`limits`: by default those of
+        :func:`drac_ssl.grading.predict.read_image`) and grade an image file; the result's
+        ``path`` is ``path`` as given (``str``), its ``name`` the base name. Raises
+        :class:`app.inputs.InputRejected` (its ``path`` too) for a file that cannot be read or
+        is not graded, its message in a script's words (no "upload"): not a regular file
+        (missing, a broken symbolic link, a folder, a named pipe), above the limits or of
+        another format (:mod:`drac_ssl.grading.image_file`, the rule of
         :func:`drac_ssl.grading.predict.read_image` too), undecodable, blank or random noise
         (:func:`app.inputs.refusal`, the page's rule)."""
+        given = None if path is None else os.fsdecode(path)
         t0 = time.perf_counter()
         loaded = load_upload(path, self.limits, channels=self.channels, kind=self.kind,
                              grey_trained=self.grey_trained, upload=False)
         read_seconds = time.perf_counter() - t0
-        pred = self.predict_loaded(loaded, gradcam=gradcam)
+        try:
+            pred = self.predict_loaded(loaded, gradcam=gradcam)
+        except InputRejected as exc:  # blank or noise (check_gradable): which file, by its path
+            exc.path = given
+            raise
         pred.read_seconds = read_seconds
+        pred.path = given
         return pred

@@ -1363,6 +1363,8 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     if pred.heatmap is not None:
         overlay = _DISPLAY_FILES.write(_display_overlay(pred.image, pred.heatmap), "gradcam")
     details = pred.as_dict()
+    # the page names a file by its name only: an upload's path is the server's (gradio's cache)
+    details.pop("path", None)
     details["decision"] = decision_rule(predictor)
     details["not_reliably_gradable"] = pred.not_reliably_gradable  # as_dict's; [] for a gradable image
     # an untrained demo bundle's grade (random weights): the heading says it in words, a client

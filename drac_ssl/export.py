@@ -320,10 +320,12 @@ from drac_ssl.runtime import (
     EXIT_NO_IMAGES,
     EXIT_SKIPPED,
     RUN_LOCK,
+    command_given,
     hold_run,
     record_end,
     record_start,
     resolve_device,
+    threads_kept,
 )
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.selection import recorded_selection, short_selection
@@ -2050,14 +2052,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``.skipped.json`` names skipped files it has no row for (NOT a complete submission),
     :data:`drac_ssl.exit_codes.INCOMPLETE_SUBMISSION`, 4 written but some image not reliably
     gradable: :data:`drac_ssl.runtime.EXIT_FLAGGED`, 5 nothing to grade: the folder holds no
-    image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`)."""
+    image, :data:`drac_ssl.runtime.EXIT_NO_IMAGES`).
+
+    ``argv``: the words after ``python -m drac_ssl.export``; None: ``sys.argv[1:]``. Called
+    from Python with an ``argv``, the run's ``invocations.jsonl`` records ``PYTHON -m
+    drac_ssl.export *argv``, not the caller's ``sys.argv``
+    (:func:`drac_ssl.runtime.command_given`), and the caller's torch and OpenCV threads are
+    given back on return (:func:`drac_ssl.runtime.threads_kept`); torch's inter-op pool, which
+    a process sizes once, is sized by ``--threads`` only when ``argv`` is None (the command's
+    own process), as :func:`drac_ssl.train.main` does."""
     args = export_parser().parse_args(argv)
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     if args.find_tag:  # the names of a tag, on a console that is private: no filter
         return find_tag_command(args, manifest_test_cases)
     # --log-names tag: every console line says a tag instead of each file name it would give
-    # (gathered inside the filter's protection: an exception of its own names no file either)
-    with tagged_console(lambda: export_log_names(args, manifest_test_cases)):
+    # (gathered inside the filter's protection: an exception of its own names no file either);
+    # a call from Python records its own command and leaves the caller's threads as they were
+    with (command_given("drac_ssl.export", argv), threads_kept(),
+          tagged_console(lambda: export_log_names(args, manifest_test_cases))):
         return _main(args, argv)
 
 
@@ -2066,7 +2078,8 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     try:
         from drac_ssl.runtime import apply_thread_policy
 
-        apply_thread_policy(args.threads)
+        # the inter-op pool (sized once per process) only in the command's own process
+        apply_thread_policy(args.threads, inter_op=argv is None)
         if problem := score_arguments_problem(args):
             raise BundleError(problem)
         if args.score:  # a submission against labels the user holds (drac_ssl.scoring)

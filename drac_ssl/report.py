@@ -1962,7 +1962,9 @@ def read_this_first(body: Sequence[str], cut_short: str = "", unfinished: str = 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m drac_ssl.report RUN``: write RUN/report.md."""
+    """``python -m drac_ssl.report RUN``: write RUN/report.md. Called from Python with an
+    ``argv``, the run's ``invocations.jsonl`` records ``PYTHON -m drac_ssl.report *argv``, not
+    the caller's ``sys.argv`` (:func:`drac_ssl.runtime.command_given`)."""
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     try:
         run_dir = Path(report_parser().parse_args(argv).run)
@@ -1977,7 +1979,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(edited)
         # a training or UMM holding the run folder writes report.md itself at its end: refused
         # (RunBusy, exit 2), and a training started while this report writes is refused too
-        with runtime.hold_run(run_dir, tool="drac_ssl.report") if in_run else contextlib.nullcontext():
+        with (runtime.hold_run(run_dir, tool="drac_ssl.report") if in_run else contextlib.nullcontext(),
+              runtime.command_given("drac_ssl.report", argv)):
             return _write_logged(run_dir, in_run)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

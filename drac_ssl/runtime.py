@@ -228,13 +228,17 @@ def cpu_has_amx_bf16() -> bool:
 _applied: dict[str, Any] = {}
 
 
-def apply_thread_policy(threads: int | None = None) -> dict[str, Any]:
+def apply_thread_policy(threads: int | None = None, inter_op: bool = True) -> dict[str, Any]:
     """Set this process's CPU threads: torch intra-op (and inter-op, once) and OpenCV.
 
     Args:
         threads: ``N > 0`` uses N threads (``run.threads`` / ``--threads``); ``0`` or None
             uses ``OMP_NUM_THREADS`` when it is set to a positive integer, else
             :func:`default_threads`.
+        inter_op: size torch's inter-op pool too (the commands' own processes). False leaves
+            it as it is: a caller's process (:func:`drac_ssl.train.main` given an ``argv``
+            from Python), whose pool torch lets be sized once only, so that no call could
+            give it back (:func:`threads_kept`).
 
     Returns:
         What was set, as recorded in ``environment.json`` and bench results: ``threads``,
@@ -253,10 +257,11 @@ def apply_thread_policy(threads: int | None = None) -> dict[str, Any]:
 
     threads, source = thread_count(threads, usable_cores())
     torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(threads)
-    except RuntimeError:  # already set, or the pool already ran: keep its size
-        pass
+    if inter_op:
+        try:
+            torch.set_num_interop_threads(threads)
+        except RuntimeError:  # already set, or the pool already ran: keep its size
+            pass
     cv2.setNumThreads(threads)
     _applied.clear()
     _applied.update({
@@ -265,6 +270,25 @@ def apply_thread_policy(threads: int | None = None) -> dict[str, Any]:
         "opencv": cv2.getNumThreads(),
     })
     return dict(_applied)
+
+
+@contextlib.contextmanager
+def threads_kept() -> Iterator[None]:
+    """Give back, when the block ends (returns or raises), the CPU threads it found: torch's
+    intra-op count, OpenCV's, and the policy :func:`thread_settings` reports. Torch's inter-op
+    pool is not given back: torch sizes it once per process (a second
+    ``torch.set_num_interop_threads`` raises), so a block that must leave it as found does not
+    size it (:func:`apply_thread_policy`'s ``inter_op=False``)."""
+    import cv2
+
+    torch_threads, opencv_threads, applied = torch.get_num_threads(), cv2.getNumThreads(), dict(_applied)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(opencv_threads)
+        _applied.clear()
+        _applied.update(applied)
 
 
 def thread_settings() -> dict[str, Any]:
@@ -494,12 +518,47 @@ def code_words(version: dict[str, Any]) -> str:
     return str(version.get("git_commit")) + (" (dirty)" if version.get("git_dirty") else "")
 
 
+_COMMAND_GIVEN: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
+    "command_given", default=None)
+"""The words after ``PYTHON`` of the command a ``main(argv)`` called from Python stands for
+(:func:`command_given`); None: the process's own command line. A context variable, as
+``_TYPED``: each thread (and each asyncio task) sees only the command of its own call, so
+that two ``train.main(argv)`` in two threads, or an ``export.main(argv)`` beside a training
+running in another thread, each record their own (a process-wide list recorded the last one
+entered in every thread). A thread started inside the block does not inherit it (Python's
+threads start in an empty context); drac_ssl starts none that records a command."""
+
+
+@contextlib.contextmanager
+def command_given(module: str, argv: Sequence[str] | None) -> Iterator[None]:
+    """While the block runs, :func:`command_argv` (and with it :func:`command_line`,
+    ``environment.json``, ``invocations.jsonl``, the resume and next-step commands built from
+    them) is ``PYTHON -m MODULE *argv``: the command that does what a command's ``main(argv)``
+    called from Python does (``drac_ssl.train.main(["-c", "retinamnist", ...])``), not the
+    caller's own ``sys.argv`` (a script ``ft.py``, Jupyter's ``ipykernel_launcher``), which
+    would rerun the caller. ``argv`` None (the command's own process, ``sys.argv[1:]``):
+    nothing changes. Seen only in the thread (the context) that entered the block; on exit
+    the command that thread saw before is back, whatever other threads entered or left."""
+    if argv is None:
+        yield
+        return
+    token = _COMMAND_GIVEN.set(("-m", module, *(str(word) for word in argv)))
+    try:
+        yield
+    finally:
+        _COMMAND_GIVEN.reset(token)
+
+
 def command_argv() -> list[str]:
     """The command as the user typed it, word by word: ``[PYTHON, "-m", "pkg.mod", *args]``
     for module runs. ``PYTHON`` is the interpreter that runs it (:func:`interpreter_word`:
     ``.venv/bin/python``, as the README's commands; a bare ``python`` was recorded, which
     without an active venv is another interpreter or none, and the run's resume command is
-    built from this)."""
+    built from this). Inside :func:`command_given` (a command's ``main(argv)`` called from
+    Python): ``[PYTHON, "-m", MODULE, *argv]``, the command that does the same."""
+    given = _COMMAND_GIVEN.get()
+    if given is not None:
+        return [interpreter_word(), *given]
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None and spec.name else sys.argv
     return [interpreter_word(), *argv]

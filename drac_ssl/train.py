@@ -1978,23 +1978,62 @@ or one whose ``run.stages`` leave the fine-tuning out; an ingest alone has no re
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m drac_ssl.train [-c FILE|NAME] [section.key=value ...]``: run the stages of
+    ``run.stages`` into the run folder (resuming what is saved there).
+
+    Args:
+        argv: the command's words after ``python -m drac_ssl.train``; None: ``sys.argv[1:]``,
+            the process's own command line.
+
+    Returns:
+        The exit code: 0 done; 1 a training diverged (non-finite) or, under torchrun, process
+        0 failed; 2 a configuration or data problem, said on stderr before any stage ran or
+        where it stopped; 130 interrupted (Ctrl-C, SIGTERM). ``--help``, ``--version``,
+        ``--list-configs`` and a usage error raise ``SystemExit`` (argparse).
+
+    Called from Python with an ``argv`` (a script, a notebook), the run records and prints
+    the command that does the same, ``PYTHON -m drac_ssl.train *argv`` (each word quoted for
+    the shell where it needs it): in ``invocations.jsonl``, ``environment.json``, the resume
+    and next-step commands (:func:`drac_ssl.runtime.command_given`), not the caller's
+    ``sys.argv`` (its script, or Jupyter's ``ipykernel_launcher``). ``PYTHON`` is the running
+    interpreter (:func:`drac_ssl.runtime.interpreter_word`).
+
+    Threads: the run sets torch's and OpenCV's CPU threads by ``run.threads`` (the thread
+    policy, :func:`drac_ssl.runtime.apply_thread_policy`) and gives them back on return,
+    whatever happened (:func:`drac_ssl.runtime.threads_kept`; the command's own process exits
+    then anyway). Torch's inter-op pool, which a process can size once only, is sized only when
+    ``argv`` is None (the command's own process): a call with an ``argv`` leaves the caller's
+    as it is, and the run records the count it ran with.
+
+    One run per process at a time is the supported use: the run's ``console.log`` takes this
+    process's ``sys.stdout`` and ``sys.stderr`` (:func:`drac_ssl.runtime.console_log`), and
+    the thread counts are the process's, so two runs in two threads of one process would each
+    log the other's lines and set each other's threads; start a process per run
+    (``subprocess.run([sys.executable, "-m", "drac_ssl.train", ...])``) to run several at
+    once. The command each call records is its own even so (a context variable, per thread),
+    and a grading or export in another thread while a run trains records its own command.
+    """
     started()  # everything is imported: Ctrl-C raises KeyboardInterrupt again
     args = train_parser().parse_intermixed_args(argv)  # overrides on both sides of -c FILE
     overrides = train_overrides(args)  # --threads N: run.threads=N, named as typed
-    with runtime.sigterm_as_ctrl_c():  # kill / systemd / SLURM: stops as Ctrl-C does, said and recorded
-        return _main(overrides, args.config, train_preset(args))
+    # kill / systemd / SLURM: stops as Ctrl-C does, said and recorded; a call from Python
+    # records its own command and leaves the caller's threads as they were
+    with (runtime.sigterm_as_ctrl_c(), runtime.command_given("drac_ssl.train", argv),
+          runtime.threads_kept()):
+        return _main(overrides, args.config, train_preset(args), inter_op=argv is None)
 
 
-def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf | None = None) -> int:
+def _main(overrides: list[str], config: str | None, preset: preflight.PresetOf | None = None,
+          inter_op: bool = True) -> int:
     """:func:`main` once the arguments are parsed (``preset``: ``--first-try``'s,
     :func:`drac_ssl.commands.train_preset`, given from the ``-c`` file as read, which is read
-    once)."""
+    once; ``inter_op``: size torch's inter-op pool, :func:`drac_ssl.runtime.apply_thread_policy`)."""
     try:
         try:
             # no -c and no shipped configs (an install that lost them): refused, not the built-in defaults
             config_path = config if config is not None else default_config_file()
             cfg, sources, problems = preflight.read_config(config_path, overrides, preset)
-            threads = apply_thread_policy(max(cfg.run.threads, 0))  # a negative count: the preflight says
+            threads = apply_thread_policy(max(cfg.run.threads, 0), inter_op)  # a negative count: the preflight says
         except KeyboardInterrupt:
             raise InterruptedBeforeStart from None
         threads_line = (f"[train] CPU threads: {threads['threads']} ({threads['source']}; "

@@ -103,6 +103,7 @@ from drac_ssl.trial_run import trial_run_record, trial_run_words
 from drac_ssl.weights_file import WeightsFileError
 
 __all__ = [
+    "BUNDLE_DEVICE_TYPES",
     "BUNDLE_FORMAT",
     "GRADCAM_TARGET_LAYER",
     "HEATMAP_BENCH_WORDS",
@@ -142,6 +143,7 @@ __all__ = [
     "left_out_missing_words",
     "left_out_words",
     "load_bundle",
+    "usable_device",
     "pooled_origins_words",
     "pretraining_record_missing",
     "preprocessing_references",
@@ -2397,14 +2399,94 @@ def to_inference_layout(model: nn.Module, channels_last: bool) -> nn.Module:
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
-def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu",
+#: where a bundle loads (:func:`usable_device`): the CPU, an NVIDIA GPU (``cuda``), an Apple GPU
+#: (``mps``) or an Intel GPU (``xpu``), each where torch says the machine has it
+BUNDLE_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+
+_DEVICE_FIX = "fix: use device='cpu', or 'cuda' / 'cuda:N' where torch.cuda.is_available()"
+
+
+def usable_device(device: str | int | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` where a bundle can be loaded and graded on this
+    machine; the check :func:`load_bundle` makes before it reads anything (torch's own error,
+    met only when the first weights move, was ``RuntimeError: Found no NVIDIA driver on your
+    system``, and a ``meta`` device loaded and then failed at the first grade).
+
+    Accepted: ``"cpu"`` (an index, ``"cpu:1"``, is the same one CPU: returned as ``cpu``);
+    ``"cuda"`` or ``"cuda:N"`` where ``torch.cuda.is_available()`` and N is below
+    ``torch.cuda.device_count()``; ``"mps"`` (Apple) and ``"xpu"`` / ``"xpu:N"`` (Intel) where
+    torch says they are available; a ``torch.device`` of these. An integer N is CUDA device N
+    (torch's rule: ``0`` is ``"cuda:0"``, not the CPU), checked as ``"cuda:N"``.
+
+    Raises:
+        ValueError: not a device name torch reads (``"gpu"``), not a string, integer or
+            ``torch.device`` (``True``, ``1.0``), a negative integer; a device type torch
+            knows that a bundle does not run on (``"meta"``, which holds no weights,
+            ``"hpu"``, ``"xla"``, ``"vulkan"``, ...); ``cuda`` without a usable CUDA device (a
+            CPU-only torch build, no driver: ``torch.cuda.is_available()`` is False) or with
+            an index the machine lacks; ``mps`` or ``xpu`` torch says is not available. The
+            message names the device as given and the fix: ``device='cpu'``, or ``'cuda'``
+            where ``torch.cuda.is_available()``.
+    """
+    if isinstance(device, bool) or not isinstance(device, (str, int, torch.device)):
+        raise ValueError(f"device={device!r} ({type(device).__name__}) is not a device: pass a name "
+                         f"('cpu', 'cuda', 'cuda:1'), an integer N for CUDA device N, or a "
+                         f"torch.device.\n  {_DEVICE_FIX}")
+    if isinstance(device, int):  # torch.device(0) is cuda:0: said so, not a bare '0'
+        said = f"device={device} (an integer N is CUDA device N: 'cuda:{device}')"
+        if device < 0:
+            raise ValueError(f"{said}: a device number is 0 or more.\n  {_DEVICE_FIX}")
+    else:
+        said = f"device={str(device)!r}"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device={device!r} is not a device torch knows ({exc}).\n  {_DEVICE_FIX}") from None
+    if dev.type == "cpu":
+        return torch.device("cpu")  # one CPU: "cpu:1" is the same device, and compares equal as "cpu"
+    if dev.type not in BUNDLE_DEVICE_TYPES:
+        why = " (a 'meta' tensor holds no values: nothing could be graded)" if dev.type == "meta" else ""
+        raise ValueError(f"{said}: a bundle loads on the CPU ('cpu'), an NVIDIA GPU ('cuda', "
+                         f"'cuda:N'), an Apple GPU ('mps') or an Intel GPU ('xpu'), not on "
+                         f"{dev.type!r}{why}.\n  {_DEVICE_FIX}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise ValueError(f"{said}, but this machine has no usable CUDA device (torch "
+                             f"{torch.__version__}, {build}: torch.cuda.is_available() is False).\n"
+                             f"  fix: use device='cpu', or check torch.cuda.is_available() first "
+                             f"(a GPU machine needs its NVIDIA driver and a CUDA build of torch)")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"{said}, but this machine has {count} CUDA device(s), numbered from 0.\n"
+                             f"  fix: use device='cuda:0' (or 'cpu')")
+        return dev
+    where = "torch.backends.mps" if dev.type == "mps" else f"torch.{dev.type}"
+    backend = torch.backends.mps if dev.type == "mps" else getattr(torch, dev.type, None)
+    available = getattr(backend, "is_available", None)
+    if not callable(available) or not available():
+        raise ValueError(f"{said}, but torch says this machine has no {dev.type} device "
+                         f"({where}.is_available() is False).\n  fix: use device='cpu', or "
+                         f"check {where}.is_available() first")
+    counted = getattr(backend, "device_count", None)
+    count = int(counted()) if callable(counted) else 1  # mps: one GPU
+    if dev.index is not None and dev.index >= count:
+        raise ValueError(f"{said}, but this machine has {count} {dev.type} device(s), numbered "
+                         f"from 0.\n  fix: use device='{dev.type}' (or 'cpu')")
+    return dev
+
+
+def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device = "cpu",
                 channels_last: bool | None = None) -> Bundle:
     """Load a bundle folder (or a run folder holding ``bundle/``) onto ``device``.
 
     ``path``: ``RUN/bundle`` (what the export stage writes: ``metadata.json``, the fold
     models' safetensors, the model card) or the run folder ``RUN``. ``device``: where the
-    models run (``"cpu"``, ``"cuda"``). ``channels_last``: store the convolution weights
-    channels-last (None: on the CPU only, :func:`channels_last_on`).
+    models run (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"xpu"``; an integer N is
+    ``"cuda:N"``), checked first (:func:`usable_device`: a device this machine lacks, or one
+    a bundle does not run on, is said before anything is read).
+    ``channels_last``: store the convolution weights channels-last (None: on the CPU only,
+    :func:`channels_last_on`).
 
     Returns:
         :class:`Bundle`: the fold models in eval mode on ``device`` (one shared backbone
@@ -2430,6 +2512,11 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
             such file is named, with both digests), a damaged (cut short, empty) weight file
             or weights that do not fit the metadata's model, or an unreadable input profile;
             each message names the file and says the fix.
+        ValueError: ``device`` is not one this machine has (``"cuda"`` without a usable CUDA
+            device, an index it lacks, a name torch does not read) or not one a bundle runs on
+            (``"meta"``, ``"hpu"``, ``"xla"``, ...): :func:`usable_device`'s
+            words, which name the device and the fix (``device='cpu'``, or check
+            ``torch.cuda.is_available()``).
 
     Integrity: every weights file is hashed (SHA-256, each file once) and compared with the
     digest ``metadata.json`` records for it (the fine-tuning's ``model.json`` records them and
@@ -2439,6 +2526,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     (``finetune.freeze: last`` / ``all``) about 0.5 s. A bundle that records no digests (built
     before they were recorded, or the demo bundle) loads as before, unchecked.
     """
+    dev = usable_device(device)  # before anything is read: torch's own error came mid-load
     bundle_dir = bundle_folder(path)
     meta = _read_json(bundle_dir / "metadata.json", "the bundle metadata", fix=rebuild_advice(bundle_dir))
     if meta.get("format") != BUNDLE_FORMAT:
@@ -2457,7 +2545,6 @@ def load_bundle(path: str | os.PathLike[str], device: str | torch.device = "cpu"
             f"{f' ({made_by})' if made_by and made_by != __version__ else ''}.\n  fix: upgrade "
             f"drac_ssl to the version that made the bundle, or re-export the bundle from a run "
             f"fine-tuned with one of the known heads")
-    dev = torch.device(device)
     try:
         calibration = Calibration.from_dict(meta["calibration"])
     except (TypeError, ValueError) as exc:  # a temperature or threshold that is not a number

@@ -48,6 +48,12 @@ def _default_config_path(checkpoint: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m drac_ssl.umm CHECKPOINT|RUN [-c CONFIG] [section.key=value ...] [--run-dir
+    DIR]``; returns the exit code (the module's: 0, 1, 2, 130). ``argv``: the words after
+    ``python -m drac_ssl.umm``; None: ``sys.argv[1:]``. Called from Python with an ``argv``,
+    ``RUN/umm/environment.json`` records ``PYTHON -m drac_ssl.umm *argv``, not the caller's
+    ``sys.argv`` (:func:`drac_ssl.runtime.command_given`), and the caller's torch and OpenCV
+    threads are given back on return (:func:`drac_ssl.runtime.threads_kept`)."""
     prog = python_command("drac_ssl.umm")  # the interpreter that runs it, as a fix says it
     parser = OverrideParser(
         prog=prog,
@@ -116,60 +122,65 @@ def main(argv: list[str] | None = None) -> int:
     from drac_ssl.runtime import (
         StageInterrupted,
         checkpoint_interrupted,
+        command_given,
         hold_run,
         interrupted_words,
+        threads_kept,
     )
     from drac_ssl.umm.source import resolve_start
     from drac_ssl.umm.stage import UMMNonFiniteError, check_settings, run
 
     started()  # everything is imported: Ctrl-C is the stage's to handle (what was saved)
-    umm_dir: Path | None = None  # known once the run folder is: its checkpoints say what is saved
-    epochs = 0
-    try:
-        print(f"[umm] config: {config_path}" + (f" + {' '.join(args.overrides)}" if args.overrides else ""))
-        if args.config is not None and (shadowed := shadowed_config_words(args.config)):
-            print(f"[umm] config: {shadowed}")  # ./drac.yaml read, not the shipped drac
-        check_settings(cfg.umm)  # the stage's own check, before the run folder is made (a net)
-        source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
-        start = (resolve_start(checkpoint, None, cfg.umm.start_from, cfg.umm.past_peak_drop)
-                 if checkpoint.is_dir() else checkpoint)
-        run_dir = (
-            Path(args.run_dir)
-            if args.run_dir
-            else (source_run or Path(cfg.run.out_dir) / (cfg.run.name or f"umm-{checkpoint.stem}"))
-        )
-        data_dir = (
-            source_run / "data"
-            if source_run is not None and (source_run / "data").is_dir()
-            else run_dir / "data"
-        )
-        umm_dir, epochs = run_dir / "umm", cfg.umm.epochs
-        # a python -m drac_ssl.train (or another copy of this command) running in the folder
-        # would write umm/ at the same time: refused (RunBusy, a ValueError: exit 2) while it
-        # holds the run's lock; a new folder is made first, so two copies started together
-        # into it cannot both run
-        make_run_folder(run_dir, cfg.run.private)  # 0700 by default, as python -m drac_ssl.train's
-        with hold_run(run_dir, tool="drac_ssl.umm"):
-            run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except UMMNonFiniteError as exc:  # the diagnostic and its fix, as python -m drac_ssl.train says it
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as exc:
-        # in training the engine says which epoch is saved (StageInterrupted): worded as
-        # python -m drac_ssl.train words it; before or after training, the same command resumes
-        if not (isinstance(exc, StageInterrupted) and exc.saved) and umm_dir is not None:
-            # outside the epoch loop (e.g. while the weights are written after the last epoch):
-            # what the checkpoint holds, as python -m drac_ssl.train says it
-            exc = checkpoint_interrupted(umm_dir / "checkpoints" / "last.pt", epochs) or exc
-        if isinstance(exc, StageInterrupted) and not exc.stage:
-            exc.stage = "umm"
-        sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
-        print(f"\n[umm] {interrupted_words(exc)}", file=sys.stderr)
-        return 130
-    return 0
+    # called from Python with an argv: environment.json records PYTHON -m drac_ssl.umm ARGV, not
+    # the caller's script, and the caller's torch and OpenCV threads are as they were after
+    with command_given("drac_ssl.umm", argv), threads_kept():
+        umm_dir: Path | None = None  # known once the run folder is: its checkpoints say what is saved
+        epochs = 0
+        try:
+            print(f"[umm] config: {config_path}" + (f" + {' '.join(args.overrides)}" if args.overrides else ""))
+            if args.config is not None and (shadowed := shadowed_config_words(args.config)):
+                print(f"[umm] config: {shadowed}")  # ./drac.yaml read, not the shipped drac
+            check_settings(cfg.umm)  # the stage's own check, before the run folder is made (a net)
+            source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
+            start = (resolve_start(checkpoint, None, cfg.umm.start_from, cfg.umm.past_peak_drop)
+                     if checkpoint.is_dir() else checkpoint)
+            run_dir = (
+                Path(args.run_dir)
+                if args.run_dir
+                else (source_run or Path(cfg.run.out_dir) / (cfg.run.name or f"umm-{checkpoint.stem}"))
+            )
+            data_dir = (
+                source_run / "data"
+                if source_run is not None and (source_run / "data").is_dir()
+                else run_dir / "data"
+            )
+            umm_dir, epochs = run_dir / "umm", cfg.umm.epochs
+            # a python -m drac_ssl.train (or another copy of this command) running in the folder
+            # would write umm/ at the same time: refused (RunBusy, a ValueError: exit 2) while it
+            # holds the run's lock; a new folder is made first, so two copies started together
+            # into it cannot both run
+            make_run_folder(run_dir, cfg.run.private)  # 0700 by default, as python -m drac_ssl.train's
+            with hold_run(run_dir, tool="drac_ssl.umm"):
+                run(cfg, run_dir, checkpoint=start, data_dir=data_dir)
+        except (ConfigError, FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except UMMNonFiniteError as exc:  # the diagnostic and its fix, as python -m drac_ssl.train says it
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as exc:
+            # in training the engine says which epoch is saved (StageInterrupted): worded as
+            # python -m drac_ssl.train words it; before or after training, the same command resumes
+            if not (isinstance(exc, StageInterrupted) and exc.saved) and umm_dir is not None:
+                # outside the epoch loop (e.g. while the weights are written after the last epoch):
+                # what the checkpoint holds, as python -m drac_ssl.train says it
+                exc = checkpoint_interrupted(umm_dir / "checkpoints" / "last.pt", epochs) or exc
+            if isinstance(exc, StageInterrupted) and not exc.stage:
+                exc.stage = "umm"
+            sys.stdout.flush()  # the lines printed before (a file or pipe buffers them) come first
+            print(f"\n[umm] {interrupted_words(exc)}", file=sys.stderr)
+            return 130
+        return 0
 
 
 if __name__ == "__main__":

@@ -100,7 +100,9 @@ def test_the_size_limits_are_checked_from_the_header_before_decoding(tmp_path: P
     big = tmp_path / "camera.tif"
     Image.fromarray(np.full((3456, 5184, 3), 90, np.uint8)).save(big)  # uncompressed: 51.3 MiB
     assert big.stat().st_size > DEFAULT_LIMITS.max_bytes
-    with pytest.raises(InputRejected, match="above the limit of 50 MiB"):
+    with pytest.raises(InputRejected, match="above the limit of 50 MiB"):  # the app's upload limit
+        Predictor(predictor.bundle, gradcam=False, limits=DEFAULT_LIMITS).predict_file(big)
+    with pytest.raises(InputRejected, match="blank"):  # read_image's limit (trial F6): read, then judged
         predictor.predict_file(big)
     image, _ = read_image(big, 3)
     assert image.shape == (3456, 5184, 3)

@@ -67,23 +67,36 @@ def test_train_applies_threads_and_records_them(tmp_path: Path) -> None:
 
     # a run that does nothing: MNIST has no ingest (run.stages=[] is an error)
     args = [f"run.out_dir={tmp_path}", "data.dataset=mnist", "data.root=.", "run.stages=[ingest]", "run.device=cpu"]
+    before = torch.get_num_threads(), cv2.getNumThreads()
     assert train.main(["--threads", "3", "run.name=a", *args]) == 0
-    assert_threads(3)
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == before  # the caller's, given back
     env = json.loads((tmp_path / "a" / "environment.json").read_text())
     assert env["threads"]["torch_intra_op"] == 3 and env["threads"]["opencv"] == 3
     assert env["threads"]["policy"] == "setting"
     assert train.main(["run.threads=2", "run.name=b", *args]) == 0  # the config key
-    assert_threads(2)
+    assert json.loads((tmp_path / "b" / "environment.json").read_text())["threads"]["torch_intra_op"] == 2
     # a different thread count resumes the same run folder (speed, not results)
     assert train.main(["run.threads=1", "run.name=b", *args]) == 0
     assert train.main(["run.threads=-1", "run.name=c", *args]) == 2
 
 
-def test_export_applies_threads() -> None:
+def test_export_applies_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set first, before the arguments are judged (nothing to grade here: exit 2), and the
+    caller's given back on return (``export.main(argv)`` called from Python)."""
     from drac_ssl import export
 
-    assert export.main(["--threads", "3"]) == 2  # nothing to grade, but threads are set first
-    assert_threads(3)
+    seen: list[tuple[int, int]] = []
+    judged = export.score_arguments_problem  # the first thing after the threads are set
+
+    def spy(args: object) -> str | None:
+        seen.append((torch.get_num_threads(), cv2.getNumThreads()))
+        return judged(args)
+
+    monkeypatch.setattr(export, "score_arguments_problem", spy)
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    assert export.main(["--threads", "3"]) == 2
+    assert seen == [(3, 3)]
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == before
 
 
 def test_app_applies_threads_before_loading_a_bundle(tmp_path: Path) -> None:

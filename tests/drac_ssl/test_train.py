@@ -2156,7 +2156,7 @@ def test_overrides_may_stand_on_both_sides_of_the_options(
     pretrain.epochs=0" (argparse's parse_args takes one run of positionals): the options may
     now come between the overrides, which keep their order (a later one wins)."""
     seen: list[tuple[list[str], str | None, object]] = []
-    monkeypatch.setattr(train, "_main", lambda overrides, config, preset: seen.append((overrides, config, preset)) or 0)
+    monkeypatch.setattr(train, "_main", lambda overrides, config, preset, **_: seen.append((overrides, config, preset)) or 0)
     config = str(tmp_path / "c.yaml")
     assert train.main(["run.name=z1", "-c", config, "pretrain.epochs=0", "--threads", "2",
                        "run.out_dir=/tmp/x", "run.name=z2"]) == 0
