@@ -252,6 +252,12 @@ from drac_ssl.commands import (
 from drac_ssl.config import GRADE_SCALES, Config
 from drac_ssl.console import ProgressLines, print_lines
 from drac_ssl.datasets import load_octa_cache
+from drac_ssl.grading.batch import (  # noqa: F401 - nothing_to_grade_problem re-exported
+    FILE_CHUNK,
+    NOT_GRADABLE_KIND,
+    _grade_files_loop,
+    nothing_to_grade_problem,
+)
 from drac_ssl.grading.bundle import (
     Bundle,
     BundleError,
@@ -372,13 +378,10 @@ __all__ = [
     "skipped_record_path",
 ]
 
-PREDICT_CHUNK = 32  # images decoded and preprocessed at a time by the command line
+PREDICT_CHUNK = FILE_CHUNK  # images decoded and preprocessed at a time (grading.batch.grade_files' default)
 
 # BLANK_REASON, NOISE_REASON and GRADE_NOT_USED live beside GradedImages.not_reliably_gradable
 # (drac_ssl.grading.predict), imported above: still export.GRADE_NOT_USED ...
-NOT_GRADABLE_KIND = "nothing-to-grade"
-"""The :class:`data_prep.problems.Problem` kind of an image ``--skip-unreadable`` skips for
-having nothing to grade (blank, random noise: :func:`nothing_to_grade_problem`)."""
 
 
 def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | None = None) -> list[list[str]]:
@@ -938,32 +941,6 @@ def _noise_line(noise: np.ndarray, cases: Sequence[str], hint: str = "") -> str:
         verbs=("looks like", "look like"))
 
 
-def nothing_to_grade_problem(path: Path, pixels: np.ndarray) -> Problem | None:
-    """Why ``--skip-unreadable`` skips the image read from ``path`` (uint8 ``(H, W)`` or
-    ``(H, W, 3)``, in the model's channels), as the app refuses it
-    (:func:`drac_ssl.grading.predict.nothing_to_grade`, the app's rule): a blank or
-    near-constant image, or random noise, as a :class:`data_prep.problems.Problem` of kind
-    :data:`NOT_GRADABLE_KIND`; None for an image with something to grade."""
-    from data_prep.validate import NOISE_CORRELATION, NOISE_MEASURED
-
-    blank, noise = nothing_to_grade(pixels)
-    if blank:
-        values = "grey levels" if pixels.ndim == 2 else "pixel values"
-        return Problem(str(path), f"blank or near-constant ({values} {int(pixels.min())}..{int(pixels.max())}, "
-                                  f"std {float(pixels.std()):.1f}): there is nothing to grade (the app "
-                                  f"refuses it too)",
-                       "use the image itself, not an empty export or a mask, or move it out of the folder",
-                       kind=NOT_GRADABLE_KIND)
-    if noise:
-        return Problem(str(path), f"looks like random noise: its neighbouring pixels are unrelated "
-                                  f"(adjacent-pixel correlation at or below {NOISE_CORRELATION}, on 2 x 2 "
-                                  f"and 4 x 4 block means too; {NOISE_MEASURED}): there is nothing to "
-                                  f"grade (the app refuses it too)",
-                       "if it should be a real image, it is damaged: copy or export it again",
-                       kind=NOT_GRADABLE_KIND)
-    return None
-
-
 def _copies_line(files: Sequence[Path]) -> str:
     """The line naming graded files that are byte-identical to another graded file (the
     ingest refuses such copies; a folder of test images with ``1003 copy.png`` beside
@@ -1080,22 +1057,6 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     from data_prep.ingest import natural_key
 
     return sorted(read_folder(folder).images, key=lambda p: natural_key(p.name))
-
-
-def _unreadable(path: Path, exc: Exception) -> list[Problem]:
-    """What is wrong with an image file :func:`read_image` could not read, as problems
-    (``path``, ``what``, ``fix``)."""
-    if isinstance(exc, ImageReadError) and exc.problems:
-        return [p.at(path) for p in exc.problems]
-    if isinstance(exc, FileNotFoundError):
-        if (broken := broken_link_words(path)) is not None:  # a link to a file not there
-            return [Problem(str(path), broken, "point the link at the image, or remove it")]
-        return [Problem(str(path), "the file is gone (moved or deleted while the folder was read)",
-                        "put it back, or grade the folder again")]
-    if isinstance(exc, OSError):
-        return [Problem(str(path), f"cannot be opened ({exc.strerror or exc})",
-                        "check that the file is readable (permissions, a network drive)")]
-    return [Problem(str(path), str(exc), "re-copy or re-export the image")]
 
 
 SUBFOLDER_NOTES = 10
@@ -1493,53 +1454,51 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_files = len(files) + len(skipped)
     if renames and not skip_unreadable:  # a rename mends it: no grading work spent first
         raise _cannot_grade(problems, len(skipped), n_files, len(files), single, skip_unreadable, early=True)
-    channels = bundle.spec.channels
-    graded_files: list[Path] = []
-    file_words: list[list[str]] = []  # per graded file: its warnings above, without the "NAME: "
-    warnings: list[str] = []
-    plain: list[str] = []  # plain notes, not doubts: a 16-bit file converted by the ingest's rule
-    level_warnings: list[str] = []  # NAME: only a few grey levels (a thresholded export, a mask)
-    parts: list[GradedImages] = []  # the graded chunks, joined once every file was read
     # a bar on a terminal; off one (a log, nohup) a line at most a minute on stderr, where the
     # notes go (stdout is the result lines, printed at the end)
     with tqdm(total=len(files), desc="export", unit="img", disable=None, leave=False) as bar:  # closed on a Ctrl-C too
         progress = ProgressLines(sys.stderr, "export")
-        for start in range(0, len(files), PREDICT_CHUNK):
-            chunk: list[np.ndarray] = []
-            for path in files[start:start + PREDICT_CHUNK]:
-                noted: list[str] = []
-                try:  # the bundle's kind: a colour file on a grey UW-OCTA model is doubted, as in the app
-                    pixels, said = read_image(path, channels, kind=bundle.kind, notes=noted,
-                                              grey_trained=bundle.grey_trained, bit_depths=bundle.bit_depths)
-                except (OSError, ValueError) as exc:
-                    problems += _unreadable(path, exc)
-                    skipped.append(path)
-                    continue
-                # clinic batch grading: blank or noise is not graded, as the app refuses it
-                if skip_unreadable and (refused := nothing_to_grade_problem(path, pixels)) is not None:
-                    problems.append(refused)
-                    skipped.append(path)
-                    continue
-                chunk.append(pixels)
-                graded_files.append(path)
-                # read_image says a thresholded export or mask (the app's warning,
-                # few_levels_words) among its warnings: listed last, counted apart
-                levels = [line for line in said
-                          if re.match(FEW_LEVELS_OPENING, line.removeprefix(f"{path.name}: "))]
-                said = [line for line in said if line not in levels]
-                warnings += said
-                level_warnings += levels
-                file_words.append([line.removeprefix(f"{path.name}: ") for line in said + levels])
-                plain += noted
-            if chunk and (skip_unreadable or not problems):
-                parts.append(grade_images(bundle, chunk, tta=tta))
-            bar.update(min(start + PREDICT_CHUNK, len(files)) - start)
-            progress.count(min(start + PREDICT_CHUNK, len(files)), len(files), "images graded")
+
+        counted = [0]  # files the bar has counted
+
+        def said_progress(done: int, total: int) -> None:
+            bar.update(done - counted[0])
+            counted[0] = done
+            progress.count(done, total, "images graded")
+
+        # the Python API's loop (grading.batch.grade_files, with the command's own switches):
+        # the bundle's kind, so a colour file on a grey UW-OCTA model is doubted, as in the app;
+        # clinic batch grading (--skip-unreadable): blank or noise is not graded, as the app
+        # refuses it; without it nothing is graded once a file cannot be (a submission missing
+        # a case is invalid), and nothing at all after a file not named as an image (problems
+        # already)
+        result = _grade_files_loop(bundle, files, chunk=PREDICT_CHUNK, progress=said_progress, tta=tta,
+                                   refuse_nothing_to_grade=skip_unreadable, all_or_nothing=not skip_unreadable,
+                                   check_only=bool(problems) and not skip_unreadable, training_images=False,
+                                   listed=True)  # a file gone since the listing: the folder's words
+    for failure in result.failed:
+        problems += failure.problems
+        skipped.append(failure.path)
+    graded = result.graded
+    graded_files = result.paths
+    file_words: list[list[str]] = []  # per graded file: its warnings, without the "NAME: "
+    warnings: list[str] = []
+    level_warnings: list[str] = []  # NAME: only a few grey levels (a thresholded export, a mask)
+    for path, words in zip(graded_files, graded.file_warnings, strict=True):
+        # read_image says a thresholded export or mask (the app's warning, few_levels_words)
+        # among its warnings: listed last, counted apart
+        levels = [w for w in words if re.match(FEW_LEVELS_OPENING, w)]
+        said = [w for w in words if w not in levels]
+        warnings += [f"{path.name}: {w}" for w in said]
+        level_warnings += [f"{path.name}: {w}" for w in levels]
+        file_words.append(said + levels)
+    # plain notes, not doubts (a 16-bit file ...), NAME: as read_image says them
+    plain = [f"{path.name}: {words}" for path, noted in zip(graded_files, result.notes, strict=True)
+             for words in noted]
     record = skipped_record_path(out)
     if problems and (not skip_unreadable or not graded_files):
         raise _cannot_grade(problems, len(skipped), n_files, len(files), single, skip_unreadable)
     problems.sort(key=lambda p: natural_key(Path(p.path).name))
-    graded = GradedImages.joined(parts)
     image_warnings = graded.warnings  # per graded image: e.g. far smaller than the model's input
     crop_warnings = graded.preprocessing_warnings  # per graded image: e.g. no fundus disc found to crop
     k = bundle.calibration.num_grades

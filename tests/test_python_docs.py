@@ -1,11 +1,13 @@
-"""docs/python.md's examples run as written, in order, in one namespace (a notebook), in a
-folder holding what they name: ``runs/default`` (an untrained demo bundle in its place) and two
-images ``a.png`` (a grey scan) and ``b.png`` (a colour photograph); and the page says the
-things a library user trips on (a review of the package used from Python)."""
+"""docs/python.md's examples run as written, in order, in one namespace (a notebook), in an
+empty folder: the page builds the demo bundles it loads and writes the two images it grades (a
+trial user found ``load_bundle("runs/default")`` raising and ``a.png`` never introduced, the test
+having made both beforehand); and the page says the things a library user trips on (a review of
+the package used from Python)."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import re
 from pathlib import Path
@@ -22,25 +24,11 @@ def _python_blocks() -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", PAGE.read_text(encoding="utf-8"), re.S | re.M)
 
 
-def _scan(side: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    smooth = np.cumsum(np.cumsum(rng.normal(size=(side, side)), axis=0), axis=1)
-    smooth -= smooth.min()
-    return (255 * smooth / smooth.max()).astype(np.uint8)
-
-
 def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import cv2
-
-    from app.demo_bundle import build_demo_bundle
-
     blocks = _python_blocks()
-    assert len(blocks) == 6, "docs/python.md's examples were not all found"
-    build_demo_bundle(tmp_path / "runs" / "default", image_size=32, source_size=48, n_folds=1)
-    cv2.imwrite(str(tmp_path / "a.png"), _scan(96, 1))
-    colour = np.stack([_scan(96, 2), _scan(96, 3), _scan(96, 4)], axis=-1)
-    cv2.imwrite(str(tmp_path / "b.png"), colour)
+    assert len(blocks) == 10, "docs/python.md's examples were not all found"
     monkeypatch.chdir(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing made beforehand: the page makes what it uses
     namespace: dict[str, object] = {}
     before = torch.get_num_threads()
     try:
@@ -67,12 +55,39 @@ def test_every_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monke
     assert doubts[0] == [] and any("UW-OCTA is grey" in line for line in doubts[1]), doubts  # type: ignore[index]
     # the batch goes on past a missing file, and gives one verdict per graded image
     failed = namespace["failed"]
-    assert list(failed) == ["gone.png"] and "no such image file" in failed["gone.png"], failed  # type: ignore[call-overload,index]
+    assert list(failed) == ["gone.png"] and "no such image file -> check the path" in failed["gone.png"], failed  # type: ignore[call-overload,index]
     assert graded.not_reliably_gradable == [[], ["a colour picture, not UW-OCTA"]]  # type: ignore[attr-defined]
     assert graded.training_image == [None, None]  # type: ignore[attr-defined]  # no hashes in the demo bundle
     record = namespace["record"]
-    assert record["image_size"] == [96, 96] and set(record["bundle"]) == {  # type: ignore[index]
+    assert record["image_size"] == [256, 256] and set(record["bundle"]) == {  # type: ignore[index]
         "created_utc", "variant", "metadata_sha256"}
+    # grade_files: the same grades and verdict as the loop, the missing file listed with its fix
+    result = namespace["result"]
+    np.testing.assert_allclose(result.graded.probs, graded.probs, atol=1e-6)  # type: ignore[attr-defined]
+    assert result.graded.not_reliably_gradable == graded.not_reliably_gradable  # type: ignore[attr-defined]
+    assert [f.path.name for f in result.failed] == ["gone.png"]  # type: ignore[attr-defined]
+    assert "gone.png: no such image file -> check the path" in printed.getvalue()
+    with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["name"] for r in rows] == ["a.png", "b.png"] and list(rows[0])[:5] == [
+        "path", "name", "grade", "grade_name", "P0"]
+    assert rows[1]["not_reliably_gradable"] == "a colour picture, not UW-OCTA"
+    assert list(rows[0]).index("notes") == list(rows[0]).index("warnings") + 1  # result.to_records()
+    # arrays: OpenCV's BGR swapped and Pillow's RGB are the same pixels, graded alike by the colour
+    # demo; the colour picture conformed for the grey model keeps its doubt
+    assert (namespace["from_cv2"] == namespace["from_pil"]).all()  # type: ignore[union-attr]
+    on_fundus = namespace["on_fundus"]
+    assert on_fundus.probs.shape == (2, 5) and (on_fundus.probs[0] == on_fundus.probs[1]).all()  # type: ignore[attr-defined]
+    assert on_fundus.grade_names == ("No DR", "Mild", "Moderate", "Severe", "PDR")  # type: ignore[attr-defined]
+    assert namespace["on_octa"].not_reliably_gradable == [["a colour picture, not UW-OCTA"]]  # type: ignore[attr-defined]
+    # the heatmap: (H, W) in [0, 1] on the image, drawn over it
+    shown = namespace["shown"]
+    assert shown.heatmap is not None and shown.heatmap.shape == shown.image.shape[:2]  # type: ignore[attr-defined]
+    assert shown.heatmap.dtype == np.float32 and 0 <= shown.heatmap.min() and shown.heatmap.max() <= 1  # type: ignore[attr-defined]
+    from PIL import Image
+
+    with Image.open(tmp_path / "a_heatmap.png") as overlay:
+        assert overlay.mode == "RGB" and overlay.size == (256, 256)
 
 
 def test_the_page_says_what_a_library_user_trips_on() -> None:

@@ -6,7 +6,9 @@
   :mod:`drac_ssl.grading.bundle_folder`: where a bundle is, from paths alone (stdlib only);
 * :mod:`drac_ssl.grading.predict`: preprocessing, flip TTA, the fold ensemble;
   :mod:`drac_ssl.grading.image_file`: what an image file must be to be graded (the app's
-  upload rule too).
+  upload rule too);
+* :mod:`drac_ssl.grading.batch`: a list of image files graded in chunks, each file that
+  cannot be graded listed with why (the export command's ``--images`` loop).
 
 The export stage, the app and the benches use these; none of them imports the
 cross-validation loop (:mod:`drac_ssl.finetune`) or the SSL stages.
@@ -22,6 +24,12 @@ The inference API is re-exported here (:data:`__all__`)::
     images = [image for image, _ in read]  # uint8 grey or RGB; the words: what reading each said
     graded = grade_images(bundle, images, file_warnings=[said for _, said in read], paths=paths)
     graded.not_reliably_gradable  # per image: why its grade is not reliable ([] for none)
+
+or, for a list of files, the same in one call (chunks, per-file failures, progress)::
+
+    result = grade_files(bundle, paths, progress=True)
+    result.to_records()  # one dict per graded file: pandas.DataFrame(...) takes them
+    result.failed  # per file not graded: .path, .error ("PATH: what is wrong -> what to do")
 
 Each warning ``read_image`` returns is a :class:`~drac_ssl.grading.predict.FileWarning`: the
 string ``NAME: WORDS``, its ``name`` and ``words`` kept apart (a file named ``scan: left.png``
@@ -40,12 +48,15 @@ from typing import Any
 _EXPORTS = {
     "Bundle": "bundle",
     "BundleError": "bundle",
+    "FileFailure": "batch",
     "FileWarning": "predict",
+    "GradedFiles": "batch",
     "load_bundle": "bundle",
     "GradedImages": "predict",
     "ImageReadError": "predict",
     "InputLimits": "image_file",
     "conform_channels": "predict",
+    "grade_files": "batch",
     "grade_images": "predict",
     "limit_threads": "predict",
     "predict_images": "predict",

@@ -92,6 +92,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EnsembleOutput",
+    "array_fix",
     "FLIP_NAMES",
     "FileWarning",
     "TTA_FLIPS",
@@ -272,7 +273,9 @@ def read_image(path: str | os.PathLike[str], channels: int, kind: str | None = N
         raise IsADirectoryError(f"{p}: a folder, not an image file ({python_command('drac_ssl.export')} RUN "
                                 f"--images {p} grades the images in a folder)")
     if refused is not None and refused.kind == "missing":
-        raise FileNotFoundError(f"{p}: no such image file")
+        raise FileNotFoundError(f"{p}: no such image file -> check the path"
+                                + ("" if p.is_absolute() else f" (a relative path is read from the current "
+                                                              f"folder, {Path.cwd()})"))
     if refused is not None and refused.kind == "broken-link":
         raise FileNotFoundError(f"{p}: {refused.what.removeprefix('is ')} -> {refused.fix}")
     model_kind = kind if kind is not None else image_kind(None, channels)
@@ -343,6 +346,104 @@ def model_channels(metadata: dict[str, Any]) -> int:
     return int(section.get("channels", 1))
 
 
+def _as_array(image: Any) -> np.ndarray:
+    """``image`` as a numpy array: a torch tensor's values, from any device, without its
+    graph; anything else through ``np.asarray``."""
+    return image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+
+
+def array_fix(image: Any, channels: int) -> str:
+    """What turns the array ``image`` into what grading takes, a uint8 grey ``(H, W)`` image
+    for a 1-channel model or RGB ``(H, W, 3)`` for a 3-channel one (``channels``), as the code
+    to run, step by step ("" for an image already so): the error messages of
+    :func:`preprocess_image` and :func:`conform_channels` end with it (a trial: float 0..1 and
+    uint16 arrays were told to use :func:`conform_channels`, which refuses them too).
+
+    A torch tensor first becomes a numpy array (``image.detach().cpu().numpy()``: the steps
+    after it are numpy's). By dtype: floats in [0, 1] ``(np.clip(image, 0, 1) * 255).round().astype(np.uint8)``,
+    floats in 0..255 ``np.clip(image, 0, 255).round().astype(np.uint8)``, other floats (a
+    normalised model input) scaled back as their data mean them; booleans (a mask) ``* 255``;
+    integers within 0..255 ``.astype(np.uint8)``; 16-bit values ``>> 8``, or ``>> 4`` when
+    they are at most 4095 (12-bit data; a file is better read with :func:`read_image`, which
+    judges its bit depth by the ingest's rule). By shape: ``(C, H, W)`` ``np.moveaxis(image, 0, -1)``; RGBA ``image[...,
+    :3]``; colour for a grey model or grey for a colour model :func:`conform_channels` (the
+    ingest's conversion, said as a warning); a colour array is RGB (OpenCV's BGR:
+    ``cv2.cvtColor(image, cv2.COLOR_BGR2RGB)``). A path (``"a.png"``) is a file to read:
+    ``read_image(image, channels, kind=bundle.kind)``.
+
+    Raises:
+        ValueError: ``channels`` other than 1 or 3 (a model reads one or the other)."""
+    if isinstance(channels, bool) or channels not in (1, 3):
+        raise ValueError(f"a model reads 1 or 3 channels, not {channels!r}")
+    if isinstance(image, str | os.PathLike):
+        return (f"image, said = read_image(image, {channels}, kind=bundle.kind, grey_trained=bundle.grey_trained, "
+                f"bit_depths=bundle.bit_depths)  # a path is a file to read, as the app reads it (pass "
+                f"said as file_warnings)")
+    tensor = isinstance(image, torch.Tensor)
+    array = _as_array(image)
+    steps: list[str] = ["image = image.detach().cpu().numpy()  # a torch tensor -> a numpy array"] if tensor else []
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[2] not in (1, 3, 4):
+        steps.append("image = np.moveaxis(image, 0, -1)  # (C, H, W) -> (H, W, C)")
+        array = np.moveaxis(array, 0, -1)
+    if array.ndim == 3 and array.shape[2] == 4:
+        steps.append("image = image[..., :3]  # RGBA -> RGB (the alpha channel dropped; read_image "
+                     "composites a file's transparency over black and says so)")
+        array = array[..., :3]
+    if array.dtype != np.uint8 and array.size:
+        kind = array.dtype.kind
+        if kind == "b":
+            steps.append("image = image.astype(np.uint8) * 255  # booleans: a mask, not a picture to "
+                         "grade (grade the original image)")
+        elif kind == "f":
+            finite = array[np.isfinite(array)]
+            low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+            nan = "" if finite.size == array.size else " (replace its NaN / inf first)"
+            if low >= 0 and high <= 1:
+                steps.append(f"image = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)  # floats "
+                             f"in [0, 1]{nan}")
+            elif low >= 0 and high < 256:
+                steps.append(f"image = np.clip(image, 0, 255).round().astype(np.uint8)  # floats in "
+                             f"0..255{nan}")
+            else:
+                steps.append(f"scale the floats ({low:.4g}..{high:.4g}: not 0..1 or 0..255; a model "
+                             f"input normalised by mean and std is not an image) back to 0..255 as your "
+                             f"data mean them, then image = image.round().astype(np.uint8){nan}")
+        elif kind in "iu":
+            low, high = int(array.min()), int(array.max())
+            if low >= 0 and high <= 255:
+                steps.append(f"image = image.astype(np.uint8)  # {array.dtype} values {low}..{high} fit")
+            elif low >= 0 and high <= 65535:
+                shift, said = (4, "12-bit data, its top 8 bits (16-bit data: image >> 8)") if high <= 4095 else (
+                    8, "16-bit data, its top 8 bits")
+                steps.append(f"image = (image >> {shift}).astype(np.uint8)  # values {low}..{high}: "
+                             f"{said}; for a file, read_image(path, {channels}) converts it by the training "
+                             f"ingest's rule, judging its bit depth")
+            else:
+                steps.append(f"scale the values ({low}..{high}: not an 8- or 16-bit image's) to 0..255, "
+                             f"then image = image.astype(np.uint8)")
+        else:
+            steps.append(f"give the picture's pixels, a numeric array (0..255), not a {array.dtype} array "
+                         f"(it holds no pixels)")
+    grey = array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1)
+    rgb = array.ndim == 3 and array.shape[2] == 3
+    if grey and channels == 3:
+        steps.append("image, said = conform_channels(image, 3, grey_trained=bundle.grey_trained)  # grey "
+                     "-> 3 identical channels, as the ingest does, with its warning")
+    elif rgb and channels == 1:
+        steps.append("image, said = conform_channels(image, 1, kind=bundle.kind)  # colour -> its "
+                     "luminance, as the ingest does, with its warning (a colour picture may not be "
+                     "UW-OCTA)")
+    elif not (grey or rgb):
+        steps.append(f"give one picture {'(H, W)' if channels == 1 else '(H, W, 3)'}, not an array of "
+                     f"shape {tuple(array.shape)}")
+    if tensor and len(steps) == 1:  # a tensor already so: grading takes it as it is
+        return ""
+    said = "; then ".join(steps)
+    if rgb and channels == 3 and said:  # the order grading cannot check
+        said += " (a colour array is RGB: OpenCV's cv2.imread gives BGR, cv2.cvtColor(image, cv2.COLOR_BGR2RGB))"
+    return said
+
+
 def conform_channels(image: np.ndarray, channels: int, name: str = "image",
                      colour: bool | None = None, mode: str = "", kind: str | None = None,
                      grey_trained: Any = GREY_TRAINED_NOT_GIVEN) -> tuple[np.ndarray, list[str]]:
@@ -370,17 +471,20 @@ def conform_channels(image: np.ndarray, channels: int, name: str = "image",
 
     ``colour``: whether the channels differ (default: computed). ``mode``: the PIL pixel
     format of the file the image was decoded from ("" for an array: a grey file). Raises
-    ValueError for an array that is not uint8 grey or RGB.
+    ValueError for an array that is not uint8 grey or RGB (its message gives the conversion
+    for the array's dtype and shape, :func:`array_fix`: floats, 16-bit, RGBA, ``(C, H, W)``)
+    and for ``channels`` other than 1 or 3.
     """
-    array = np.asarray(image)
+    if channels not in (1, 3):
+        raise ValueError(f"a model reads 1 or 3 channels, not {channels!r}")
+    array = _as_array(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
+        fix = array_fix(image, channels)  # for this dtype and shape: conform_channels takes uint8 alone
         raise ValueError(f"{name}: expected a uint8 grey (H, W) or RGB (H, W, 3) image, got "
-                         f"{array.dtype} {array.shape}.\n  fix: read files with "
-                         f"drac_ssl.grading.predict.read_image")
-    if channels not in (1, 3):
-        raise ValueError(f"a model reads 1 or 3 channels, not {channels!r}")
+                         f"{array.dtype} {array.shape}.\n  fix: {fix}; or read files with "
+                         f"drac_ssl.grading.predict.read_image(path, {channels})")
     if (array.ndim == 2) == (channels == 1):
         return array, []
     if colour is None:
@@ -492,7 +596,7 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     explicitly with :func:`conform_channels` or read it with :func:`read_image`, which say
     what they converted) and for an ingested row of another size.
     """
-    array = np.asarray(image)
+    array = _as_array(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     channels = model_channels(metadata)
@@ -501,9 +605,9 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     if array.dtype != np.uint8 or has != channels:
         raise ValueError(
             f"expected a uint8 {want} for this {channels}-channel model, got {array.dtype} "
-            f"{array.shape}.\n  fix: read files with drac_ssl.grading.predict.read_image(path, "
-            f"{channels}), or convert arrays with conform_channels(image, {channels}): both "
-            f"convert colour and grey like the ingest and say so")
+            f"{array.shape}.\n  fix: {array_fix(image, channels)}; or read files with "
+            f"drac_ssl.grading.predict.read_image(path, {channels}), which converts like the ingest "
+            f"and says so")
     if 0 in array.shape[:2]:
         raise ValueError(f"an image of {array.shape[1]} x {array.shape[0]} px has no pixels to grade")
     spec = input_spec_of(metadata)
@@ -746,7 +850,7 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | Non
     """
     if tta is not None:  # a bad tta before any image is preprocessed (None reads the bundle later)
         resolve_tta(tta, bundle)
-    images = _image_list(images)
+    images = _image_list(images, getattr(getattr(bundle, "spec", None), "channels", None))  # before the bundle is used
     if len(images) == 0:
         return np.zeros((0, bundle.calibration.num_grades)), np.zeros(0, dtype=np.int64)
     inputs = torch.stack([preprocess_image(image, bundle.metadata, ingested) for image in images])
@@ -754,16 +858,65 @@ def predict_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | Non
     return probs, grades
 
 
-def _image_list(images: Any) -> list[Any]:
+def _is_pil_image(image: Any) -> bool:
+    """Whether ``image`` is a Pillow image (told by its class's module: PIL is not imported)."""
+    return type(image).__module__.split(".")[0] == "PIL" and hasattr(image, "convert")
+
+
+def _pil_words(image: Any) -> str:
+    return f"{type(image).__name__}, mode {getattr(image, 'mode', '?')}, {getattr(image, 'size', '?')}"
+
+
+def _pil_deep(image: Any) -> bool:
+    """Whether the Pillow image ``image`` holds more than 8 bits a pixel (mode ``I;16``, ``I``, ``F``)."""
+    mode = str(getattr(image, "mode", ""))
+    return mode in ("I", "F") or mode.startswith("I;16")
+
+
+def _pil_fix(image: Any, channels: int | None, one: bool = False) -> str:
+    """The conversion of the Pillow image ``img`` (``image``) to the array a model of
+    ``channels`` takes (None: either), as the code to run; ``one``: ``image`` was given alone,
+    not in a list. A colour picture conformed for a grey model keeps the words of its
+    conversion (``said``), passed as ``file_warnings``; an image of more than 8 bits (mode
+    ``I;16``, ``I``, ``F``) is told its file's :func:`read_image` or ``np.asarray(img)`` and
+    the conversion of its values (:func:`array_fix`): ``img.convert("L")`` clips them."""
+    mode = str(getattr(image, "mode", ""))
+    if _pil_deep(image):
+        values = array_fix(np.asarray(image), channels or 1)
+        return (f'its mode {mode} holds more than 8 bits a pixel, which img.convert("L") or img.convert("RGB") '
+                f'would clip to 0..255 (a few grey levels left): read its file with image, said = read_image(path, '
+                f'{channels or "bundle.spec.channels"}, kind=bundle.kind, bit_depths=bundle.bit_depths), which '
+                f'converts it by the training ingest\'s rule and says so (pass said as file_warnings), or take '
+                f'its values, image = np.asarray(img); then {values}')
+    rgb, luminance, image_ = 'np.asarray(img.convert("RGB"))', 'np.asarray(img.convert("L"))', "image"
+    if one:  # given alone: the list grading takes
+        rgb_given, luminance, image_ = f"[{rgb}]", f"[{luminance}]", "[image]"
+    else:
+        rgb_given = rgb
+    colour = f"pass {rgb_given} (RGB uint8 (H, W, 3))"
+    grey = (f"pass {luminance} for a grey picture (uint8 (H, W)); for a colour one, image, said = "
+            f"conform_channels({rgb}, 1, kind=bundle.kind), which converts it as the ingest does, then "
+            f"pass {image_} with file_warnings=[said] (its words say that a colour picture may not be UW-OCTA)")
+    if channels == 3:
+        return colour
+    return grey if channels == 1 else f"for a colour model (3 channels), {colour}; for a grey one, {grey}"
+
+
+def _image_list(images: Any, channels: int | None = None) -> list[Any]:
     """``images`` as a list of images: a sequence or iterable of arrays, or a stacked batch
     ``(N, H, W)`` / ``(N, H, W, C)``. One image array, ``(H, W)`` or ``(H, W, 1 or 3)``, would be
     graded row by row, and :func:`read_image`'s ``(image, warnings)`` pairs fail deep inside:
-    both raise ValueError with the fix. A path (``"a.png"``, or paths in the list) or any
-    other element that is not an image array raises TypeError naming its type: files are
-    the caller's to read, with :func:`read_image`."""
+    both raise ValueError with the fix. A path (``"a.png"``, or paths in the list), a Pillow
+    image (the ``np.asarray(img.convert("RGB"))`` that makes it an array: ``channels``, the
+    model's, words it) or any other element that is not an image array raises TypeError naming
+    its type: files are the caller's to read, with :func:`read_image`."""
     read_fix = ("  fix: read files with drac_ssl.grading.predict.read_image(path, channels), e.g. "
                 "read = [read_image(path, bundle.spec.channels, kind=bundle.kind) for path in paths], "
-                "and pass the images, [image for image, _ in read] (the words are what reading each said)")
+                "and pass the images, [image for image, _ in read] (the words are what reading each said); "
+                "or grade_files(bundle, paths), which reads and grades files")
+    if _is_pil_image(images):
+        raise TypeError(f"expected a sequence of image arrays, got one PIL image ({_pil_words(images)}).\n"
+                        f"  fix: {_pil_fix(images, channels, one=True)}")
     if isinstance(images, str | bytes | os.PathLike):
         raise TypeError(f"expected a sequence of image arrays, got the {type(images).__name__} "
                         f"{images!r}: files are not read here.\n{read_fix}")
@@ -778,6 +931,11 @@ def _image_list(images: Any) -> list[Any]:
                          "(image, warnings)).\n  fix: take the image of each, [image for image, _ in "
                          "read], and keep the words: what reading each file said")
     for i, image in enumerate(images):
+        if _is_pil_image(image):
+            raise TypeError(f"expected a sequence of image arrays (H, W) or (H, W, C), but image {i} is a PIL "
+                            f"image ({_pil_words(image)}).\n  fix: {_pil_fix(image, channels)}"
+                            + ("" if _pil_deep(image) else " (PIL gives RGB; cv2.imread gives BGR: "
+                                                           "cv2.cvtColor(image, cv2.COLOR_BGR2RGB))"))
         if not isinstance(image, np.ndarray | torch.Tensor) or image.ndim not in (2, 3):
             what = (f"{type(image).__name__} {image!r}" if isinstance(image, str | bytes | os.PathLike)
                     else f"{type(image).__name__}" + (f" of shape {tuple(image.shape)}"
@@ -856,10 +1014,14 @@ class GradedImages:
     SHA-256, :mod:`drac_ssl.grading.training_images`: its grade is no test of the model), None
     where that cannot be told (a bundle that records no hashes, a file that cannot be read
     again), as the app and the export's notes file say it ("unknown"); None as a whole when
-    :func:`grade_images` was given no ``paths``.
+    :func:`grade_images` was given no ``paths``; ``paths``: per image its file as given to
+    :func:`grade_images` (``str``; None as a whole without ``paths``); ``grade_names``: the
+    bundle's names of the grades 0..K-1 (:attr:`Bundle.grade_names`; None for a result built
+    by hand).
 
     :attr:`not_reliably_gradable` combines them into one verdict per image, the export's and
-    the app batch's rule."""
+    the app batch's rule; :meth:`to_records` gives one flat dict per image (for
+    ``pandas.DataFrame(graded.to_records())`` or JSON)."""
 
     probs: np.ndarray
     classes: np.ndarray
@@ -871,6 +1033,8 @@ class GradedImages:
     preprocessing_warnings: list[list[str]] = field(default_factory=list)
     file_warnings: list[list[str]] = field(default_factory=list)
     training_image: list[bool | None] | None = None
+    paths: list[str] | None = None
+    grade_names: tuple[str, ...] | None = None
 
     @property
     def not_reliably_gradable(self) -> list[list[str]]:
@@ -894,17 +1058,74 @@ class GradedImages:
                 + ([GRADE_NOT_USED] if self.blank[i] or self.noise[i] else [])
                 for i in range(n)]
 
+    def to_records(self, grade_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """One flat, JSON-ready dict per image, in order, every dict with the same keys in the
+        same order, so that ``pandas.DataFrame(graded.to_records())`` is a table of one row per
+        image (pandas is not needed here; ``csv.DictWriter`` takes the dicts as well):
+
+        * ``path`` (``str``: the file as given to :func:`grade_images` or
+          :func:`drac_ssl.grading.batch.grade_files`; None without ``paths``) and ``name`` (its
+          file name, the export CSV's ``case``; None without ``paths``);
+        * ``grade`` (``int``, 0..K-1: :attr:`classes`, the calibration's decision, as the
+          export's ``class`` column) and ``grade_name`` (``str``: that grade's name,
+          ``grade_names`` or the bundle's, :attr:`grade_names`; the grade's number as a string
+          when neither is known);
+        * ``P0`` .. ``P{K-1}`` (``float``: the calibrated probabilities, the export's columns);
+        * ``not_reliably_gradable`` (``str``: :attr:`not_reliably_gradable`'s reasons joined by
+          "; ", as the export's notes file writes them; "" for a clean image);
+        * ``warnings`` (``str``: every warning said of the image, what reading its file said
+          (:attr:`file_warnings`), then :attr:`warnings` and :attr:`preprocessing_warnings`, one
+          a line, joined by "\\n"; "" for none: ``.splitlines()`` gives them back);
+        * ``training_image`` (``True``, ``False`` or None: :attr:`training_image`; None where it
+          cannot be told, and for every image without ``paths``).
+
+        Raises:
+            ValueError: ``grade_names`` not one name per grade (K)."""
+        n, k = len(self.classes), int(self.probs.shape[1]) if self.probs.ndim == 2 else 0
+        names = list(grade_names) if grade_names is not None else (
+            list(self.grade_names) if self.grade_names is not None else None)
+        if names is not None and len(names) != k:
+            raise ValueError(f"grade_names: {len(names)} names for {k} grades ({names!r}): give one name "
+                             f"per grade 0..{k - 1}, or leave it out for the bundle's (bundle.grade_names)")
+        reasons = self.not_reliably_gradable
+
+        def per_image(values: list[list[str]] | None, i: int) -> list[str]:
+            return list(values[i]) if values else []
+
+        records: list[dict[str, Any]] = []
+        for i in range(n):
+            grade = int(self.classes[i])
+            path = None if self.paths is None else str(self.paths[i])
+            record: dict[str, Any] = {
+                "path": path, "name": None if path is None else Path(path).name,
+                "grade": grade, "grade_name": names[grade] if names is not None else str(grade)}
+            record.update({f"P{j}": float(self.probs[i, j]) for j in range(k)})
+            said = [*per_image(self.file_warnings, i), *per_image(self.warnings, i),
+                    *per_image(self.preprocessing_warnings, i)]
+            record["not_reliably_gradable"] = "; ".join(reasons[i])
+            record["warnings"] = "\n".join(said)
+            record["training_image"] = None if self.training_image is None else self.training_image[i]
+            records.append(record)
+        return records
+
     @classmethod
     def joined(cls, parts: Sequence[GradedImages]) -> GradedImages:
         """One result for the images of ``parts`` in their order (results of the same bundle on
         consecutive chunks of images: every array concatenated, every per-image list joined;
         ``unlike`` and ``distance`` None when the bundle has no out-of-distribution check,
-        ``training_image`` None unless every part knows it).
+        ``training_image`` and ``paths`` None unless every part has them; ``grade_names`` the
+        parts', None when no part knows them).
 
         Raises:
-            ValueError: ``parts`` is empty (no image graded: nothing says K)."""
+            ValueError: ``parts`` is empty (no image graded: nothing says K); two parts name
+            the grades differently (results of different bundles)."""
         if not parts:
             raise ValueError("GradedImages.joined: no parts (no image was graded)")
+        named = list(dict.fromkeys(tuple(g.grade_names) for g in parts if g.grade_names is not None))
+        if len(named) > 1:
+            raise ValueError(f"GradedImages.joined: the parts name the grades differently ("
+                             f"{' vs '.join(repr(list(n)) for n in named)}): join the results of one "
+                             f"bundle, or grade the images with one bundle")
 
         def cat(name: str) -> Any:
             arrays = [getattr(g, name) for g in parts]
@@ -915,11 +1136,14 @@ class GradedImages:
         def lists(name: str) -> list[list[str]]:
             return [w for g in parts for w in (getattr(g, name) or [[] for _ in range(len(g.classes))])]
 
+        paths = [g.paths for g in parts]
         return cls(probs=cat("probs"), classes=cat("classes"), unlike=cat("unlike"), blank=cat("blank"),
                    noise=cat("noise"), distance=cat("distance"), warnings=lists("warnings"),
                    preprocessing_warnings=lists("preprocessing_warnings"),
                    file_warnings=lists("file_warnings"),
-                   training_image=None if any(f is None for f in flags) else [t for f in flags for t in f or []])
+                   training_image=None if any(f is None for f in flags) else [t for f in flags for t in f or []],
+                   paths=None if any(p is None for p in paths) else [q for p in paths for q in p or []],
+                   grade_names=named[0] if named else None)
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
@@ -948,7 +1172,19 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     :attr:`GradedImages.not_reliably_gradable`, per image what it said (``file_warnings``:
     its warnings, each ``NAME: `` prefix removed) and the files themselves (``paths``:
     :attr:`GradedImages.training_image` compares their SHA-256 with the bundle's training
-    images, reading each file again).
+    images, reading each file again; :attr:`GradedImages.paths` keeps them, for
+    :meth:`GradedImages.to_records`). :func:`drac_ssl.grading.batch.grade_files` does all of
+    this for a list of files (per-file failures, chunks, progress): the one call that cannot
+    leave the doubts out.
+
+    **Without ``file_warnings`` the verdict cannot see what was lost in reading**: the arrays
+    are already in the model's channels, so a colour photograph read for a grey UW-OCTA model
+    (:func:`read_image` or :func:`conform_channels` converted it to its luminance and said
+    *a colour picture, not UW-OCTA*) is a grey array here like any scan, and so are a 16-bit
+    scan of another bit depth and the decoder's findings; only what reading said carries them.
+    A colour array given to a grey model is refused (ValueError), never converted here. Pass
+    ``file_warnings`` whenever the images came from files (review: a script that kept the
+    words in a variable and did not pass them got ``[[], []]`` for a colour photograph).
 
     A warning of ``file_warnings`` is one of: a :class:`FileWarning` (what :func:`read_image`
     returns: its ``words`` are kept, whatever the name holds); a
@@ -971,7 +1207,7 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
     """
     if tta is not None:  # a bad tta before any image is preprocessed (None reads the bundle later)
         resolve_tta(tta, bundle)
-    images = _image_list(images)
+    images = _image_list(images, getattr(getattr(bundle, "spec", None), "channels", None))  # before the bundle is used
     for name, given in (("file_warnings", file_warnings), ("paths", paths)):
         if given is not None and (isinstance(given, str | bytes | os.PathLike) or len(given) != len(images)):
             raise ValueError(f"{name} must hold one entry per image ({len(images)}), got "
@@ -986,6 +1222,7 @@ def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None 
         graded.file_warnings = words
     if paths is not None:
         graded.training_image = training_image_flags(bundle, paths)
+        graded.paths = [os.fspath(path) for path in paths]
     return graded
 
 
@@ -1088,10 +1325,10 @@ def prepare_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = 
     """One uint8 image in the model's channels (as for :func:`preprocess_image`, which raises
     the same errors) -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no
     reference to ``image``."""
-    array = np.asarray(image)
     found: list[str] = []
     said: list[str] = []
-    x = preprocess_image(array, metadata, ingested, notes=found, warnings=said)
+    x = preprocess_image(image, metadata, ingested, notes=found, warnings=said)  # a tensor's fix says it
+    array = _as_array(image)
     blank, noise = nothing_to_grade(array)
     return PreparedImage(x, tuple(int(v) for v in array.shape), blank, said,
                          [preprocessing_warning(n) for n in found], noise=noise)
@@ -1105,11 +1342,12 @@ def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool 
     k = bundle.calibration.num_grades
     blank = np.array([p.blank for p in prepared], dtype=bool)
     noise = np.array([p.noise for p in prepared], dtype=bool)
+    names = tuple(bundle.grade_names)
     if len(prepared) == 0:
         checked = bundle.input_profile is not None
         return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64),
                             np.zeros(0, dtype=bool) if checked else None, blank, noise,
-                            np.zeros(0) if checked else None)
+                            np.zeros(0) if checked else None, grade_names=names)
     warnings = [list(p.warnings) for p in prepared]
     preprocessing = [list(p.preprocessing_warnings) for p in prepared]
     inputs = torch.stack([p.input for p in prepared])
@@ -1118,8 +1356,9 @@ def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool 
     probs, _, classes = bundle.calibration.decide(out.raw)
     if profile is None:
         return GradedImages(probs, classes, None, blank, noise, warnings=warnings,
-                            preprocessing_warnings=preprocessing)
+                            preprocessing_warnings=preprocessing, grade_names=names)
     assert out.features is not None
     distance, unlike = profile.unlike_training(inputs, out.features)
-    return GradedImages(probs, classes, unlike, blank, noise, distance, warnings, preprocessing)
+    return GradedImages(probs, classes, unlike, blank, noise, distance, warnings, preprocessing,
+                        grade_names=names)
 

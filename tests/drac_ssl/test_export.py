@@ -29,9 +29,9 @@ from step_clock import StepClock
 from tiny_run import build_tiny_run, tiny_config
 
 from drac_ssl import export
+from drac_ssl.grading import batch, predict
 from drac_ssl.grading import bundle as bundles
 from drac_ssl.grading import model as grading
-from drac_ssl.grading import predict
 from drac_ssl.report import write_report
 from drac_ssl.starting import python_command, python_word
 from drac_ssl.submission import check_submission
@@ -494,7 +494,7 @@ def test_the_grading_bar_is_closed_when_grading_is_interrupted(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(export, "tqdm", Bar)
-    monkeypatch.setattr(export, "grade_images", interrupted)
+    monkeypatch.setattr(batch, "grade_images", interrupted)  # the loop of grading.batch.grade_files
     with pytest.raises(KeyboardInterrupt):
         export._predict_folder(str(exported_run), exported_run / "images" / "test", tmp_path / "out.csv",
                                tta=None, device="cpu")
@@ -1398,14 +1398,14 @@ def test_the_notes_file_says_why_a_class_is_not_the_most_likely_grade_as_the_app
     assert bundle.calibration.decision == "thresholds"
     names = list(bundle.grade_names)
     trial = np.array([0.40, 0.54, 0.06])
-    real = export.grade_images
+    real = batch.grade_images  # --images grades through grading.batch.grade_files
 
     def first_as_the_trial(*args: object, **kwargs: object) -> predict.GradedImages:
         graded = real(*args, **kwargs)
         graded.probs[0], graded.classes[0] = trial, 0
         return graded
 
-    monkeypatch.setattr(export, "grade_images", first_as_the_trial)
+    monkeypatch.setattr(batch, "grade_images", first_as_the_trial)
     out = tmp_path / "g.csv"
     capsys.readouterr()
     code = export.main([str(exported_run), "--images", str(exported_run / "images" / "test"), "--out", str(out)])

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from drac_ssl import export
-from drac_ssl.grading import predict
+from drac_ssl.grading import batch, predict
 from drac_ssl.submission import NEAR_TIE_WORDS, image_notes_path
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -55,7 +55,7 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _graded_as(rows: list[tuple[np.ndarray, int]]) -> Callable[..., predict.GradedImages]:
-    real = export.grade_images
+    real = batch.grade_images  # --images grades through grading.batch.grade_files
 
     def grade(*args: object, **kwargs: object) -> predict.GradedImages:
         graded = real(*args, **kwargs)
@@ -68,7 +68,7 @@ def _graded_as(rows: list[tuple[np.ndarray, int]]) -> Callable[..., predict.Grad
 
 def _export(demo_bundle: Path, photos: Path, out: Path, rows: list[tuple[np.ndarray, int]],
             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    monkeypatch.setattr(export, "grade_images", _graded_as(rows))
+    monkeypatch.setattr(batch, "grade_images", _graded_as(rows))
     capsys.readouterr()
     code = export.main([str(demo_bundle), "--images", str(photos), "--out", str(out)])
     lines = capsys.readouterr().out.splitlines()
