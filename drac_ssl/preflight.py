@@ -891,6 +891,8 @@ def _resolve_device(c: _Findings, cfg: Config) -> str:
     """``cpu`` or ``cuda`` (what ``run.device`` will mean on this machine); problems added."""
     import torch
 
+    from drac_ssl.devices import cuda_shortfall
+
     name = str(cfg.run.device).strip()
     match = re.fullmatch(r"auto|cpu|cuda(?::(\d+))?", name)
     if match is None:
@@ -901,16 +903,13 @@ def _resolve_device(c: _Findings, cfg: Config) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cpu":
         return "cpu"
-    if not torch.cuda.is_available():
-        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-        c.error("run.device", f"this machine has no usable CUDA device (torch {torch.__version__}, "
-                              f"{build}: torch.cuda.is_available() is False)",
-                "run.device=cpu, or run.device=auto (CUDA when there is one, else the CPU)")
-        return "cpu"
-    index = int(match.group(1) or 0)
-    if index >= torch.cuda.device_count():
-        c.error("run.device", f"this machine has {torch.cuda.device_count()} CUDA device(s), "
-                              f"numbered from 0", "run.device=cuda:0")
+    if short := cuda_shortfall(int(match.group(1) or 0)):
+        problem, no_cuda = short
+        if no_cuda:
+            c.error("run.device", problem,
+                    "run.device=cpu, or run.device=auto (CUDA when there is one, else the CPU)")
+            return "cpu"
+        c.error("run.device", problem, "run.device=cuda:0")
     return "cuda"
 
 
