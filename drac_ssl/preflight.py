@@ -1121,12 +1121,13 @@ def _patients_words(layout: str, owned_column: str, patient_column: str) -> str:
     ``config.patient_column``), so the note after a first try names them as its full run will:
     ``data.patient_column=NAME`` when set (``patient_column``), else the column the layout owns
     (``owned_column``: ``the DeepDRiD layout's column 'patient_id'``), else EyePACS's eye pairs
-    (``the EyePACS image names <patient>_left / _right``, :func:`data_prep.ingest.pair_eyes`)."""
+    (``the EyePACS image ids <patient>_left / _right``): the ingest's words for the last two
+    (:func:`data_prep.ingest.patients_source_words`, its note's and summary's)."""
+    from data_prep.ingest import patients_source_words
+
     if patient_column:
         return f"data.patient_column={patient_column}"
-    if owned_column:
-        return f"the {config_module.layout_name(layout)} layout's column {owned_column!r}"
-    return "the EyePACS image names <patient>_left / _right"
+    return patients_source_words(layout, owned_column)
 
 
 def _on_the_fallback_scale(problem: Any) -> bool:
