@@ -306,6 +306,23 @@ def test_a_flat_copy_under_the_deepdrid_layout_is_named_with_the_flat_copy_route
     assert result.n_train == 28
 
 
+def test_a_flat_copy_in_a_format_to_convert_gets_the_flat_copy_route_too(
+        tmp_path: Path) -> None:
+    """Second read F5: the per-patient folders were told by an image of any format
+    (``.webp`` too), the flat copy's images by the formats the package reads only, so a flat
+    copy of ``.webp`` files was told only that neither ``Images/`` nor a subfolder of images is
+    there. One test of an image file now: it is named as a flat copy, its files listed."""
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("1_l1.webp", "1_r1.webp", "2_l1.WEBP"):
+        (flat / name).write_bytes(b"RIFF0000WEBP")  # never opened: a listing tells them
+    (flat / "._1_l1.webp").write_bytes(b"")  # hidden (AppleDouble): not an image
+    message = run_error(config(flat, layout="deepdrid"), tmp_path / "out")
+    assert message.startswith(f"{flat}: 3 images here (1_l1.webp, 1_r1.webp and 2_l1.WEBP), in no "
+                              "per-patient folder: the DeepDRiD layout reads"), message
+    assert layout.count_images(flat) == 0  # read formats only: what a count of images says
+
+
 def test_a_per_patient_tree_without_deepdrids_csv_names_the_csv_that_is_there(
         tmp_path: Path, aptos: list) -> None:
     """Review F5: a per-patient tree with labels.csv under --layout deepdrid was told 'the
