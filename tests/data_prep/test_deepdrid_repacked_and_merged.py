@@ -118,7 +118,7 @@ def test_a_grade_column_that_is_not_a_rows_own_eye_is_still_noted_with_the_rows(
     result = ingest.run(flat_config(flat), tmp_path / "out2", verbose=False)
     (said,) = [n for n in result.notes if UNREAD in n]
     assert ("but it may not be each image's own eye's grade" in said
-            and "1 of 28 rows name no eye in their image id (3_x2 at line 11), so their own eye's "
+            and "1 of 28 rows names no eye in its image id (3_x2 at line 11), so its own eye's "
                 "grade cannot be told" in said), said
     # review F3: neither a merge nor a dropped --grade-column tells an id's eye: renaming it does
     assert said.endswith(f"-> {validate.EYE_FIX}"), said
@@ -274,7 +274,7 @@ def test_patient_folders_beside_images_are_named_as_not_read(
     the folders. A note names them and where they go."""
     root = shipped_with_patients_beside(tmp_path, aptos, moved_from)
     message = run_error(config(root), tmp_path / "out")
-    n, named = ((4, "4/, 5/, 6/ and 1 more") if moved_from == 4 else (7, "1/, 2/, 3/ and 4 more"))
+    n, named = ((4, "4/, 5/, 6/ and 7/") if moved_from == 4 else (7, "1/, 2/, 3/ and 4 more"))
     assert (f"{root}: {n} per-patient folders beside Images/ ({named}) are not read: a DeepDRiD "
             "set's images are read from 'Images/<patient_id>/' once 'Images/' is there -> move them "
             f"into 'Images/' ({root / 'Images'}) if they belong to the set") in message, message
