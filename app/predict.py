@@ -401,7 +401,7 @@ class Predictor:
             its upload limits (``python -m app --max-size-mb``, ``--max-side``,
             ``--max-megapixels``; 50 MiB by default).
         device: where the models run when ``bundle`` is a path (``"cpu"``, ``"cuda"``,
-            ``"cuda:1"``, ``"mps"``, ``"xpu"``, a ``torch.device``, or an integer N for
+            ``"cuda:1"``, a ``torch.device``, or an integer N for
             ``"cuda:N"``, torch's rule), given to
             :func:`drac_ssl.grading.bundle.load_bundle`; None (the default): the CPU. A loaded
             Bundle runs where it was loaded (``load_bundle(path, "cuda")``); a ``device``
@@ -409,7 +409,7 @@ class Predictor:
 
     Raises:
         ValueError: ``device`` is not available on this machine (``"cuda"`` without a usable
-            CUDA device), not one a bundle runs on (``"meta"``, ``"hpu"``, ...: the words and
+            CUDA device), not one a bundle runs on (``"mps"``, ``"meta"``, ...: the words and
             fix of :func:`drac_ssl.grading.bundle.usable_device`), or is not the device of a
             loaded Bundle; :class:`drac_ssl.grading.bundle.BundleError` (a ValueError) for a
             bundle that does not load.

@@ -407,10 +407,12 @@ class AppSettings:
     is taken as ``"/drac"``, ``"/"`` as ``""``), or, as gradio's ``launch`` also takes it, a
     whole ``http(s)://`` URL (``GRADIO_ROOT_PATH`` may hold one): checked and put in its normal
     form by :func:`app.reverse_proxy.gradio_root_path`, whose ValueError a wrong one raises
-    here; None: gradio's ``GRADIO_ROOT_PATH`` as it is, else none."""
+    here; ``""`` (the normal form of ``"/"``, the app at the proxy's root): no prefix, and
+    gradio's ``GRADIO_ROOT_PATH`` is not read; None: that variable as it is, else none."""
 
     def __post_init__(self) -> None:
-        if self.root_path is not None:  # frozen: the normal form is set through object's setattr
+        # "" is already the normal form ("/" -> ""); gradio_root_path refuses it as a path
+        if self.root_path:  # frozen: the normal form is set through object's setattr
             object.__setattr__(self, "root_path", reverse_proxy.gradio_root_path(self.root_path))
 
     @property

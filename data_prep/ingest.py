@@ -1228,10 +1228,16 @@ def pair_eyes(train: Sequence[ImageEntry], source: str) -> list[Problem]:
                  "nothing to do; --patient-column overrides it", "folds")]
 
 
-def _owned_column_words(layout: Layout) -> str:
-    """``the DeepDRiD layout's column 'patient_id'``: the patient column a layout owns."""
-    return (f"the {LAYOUT_NAMES.get(layout.treated_as, layout.treated_as)} layout's column "
-            f"{layout.patient_column!r}")
+def patients_source_words(layout: str, owned_column: str) -> str:
+    """Where the patients a layout names by itself come from, in words: the column the layout
+    owns (``owned_column``: ``the DeepDRiD layout's column 'patient_id'``), else (none owned)
+    EyePACS's eye pairs, ``the EyePACS image ids <patient>_left / _right`` (:func:`pair_eyes`).
+    ``layout``: the layout's kind (``Layout.treated_as``, or a summary's ``layout``). The one
+    wording of the ingest's fold note, its summary's ``patients.source`` and the preflight's
+    fold check (``drac_ssl.preflight``, which puts it in brackets: it holds none)."""
+    if owned_column:
+        return f"the {LAYOUT_NAMES.get(layout, layout or 'unknown')} layout's column {owned_column!r}"
+    return "the EyePACS image ids <patient>_left / _right"
 
 
 def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
@@ -1250,14 +1256,14 @@ def own_patients(layout: Layout, cfg: DataConfig, train: Sequence[ImageEntry],
         if not named:
             return "", []
         n = len({e.label.patient for e in named if e.label is not None})
-        words = _owned_column_words(layout)
+        words = patients_source_words(layout.treated_as, layout.patient_column)
         return words, [note(source, f"{counted(len(named), 'image')} of {counted(n, 'patient')} "
                                     f"named by {words}: a patient's images are kept in one fold "
                                     f"(the manifest's patient column)",
                             "nothing to do; --patient-column overrides it", "folds")]
     if layout.treated_as == "eyepacs":
         notes = pair_eyes(train, source)
-        return ("EyePACS image ids (<patient>_left / _right)" if notes else ""), notes
+        return (patients_source_words(layout.treated_as, "") if notes else ""), notes
     return "", []
 
 
@@ -1464,8 +1470,8 @@ def _patient_facts(entries: Sequence[ImageEntry], cfg: DataConfig,
     # the patient column the layout owns (DeepDRiD's), when it named the patients
     owned = layout.patient_column if layout is not None and named and not cfg.patient_column else ""
     source = (f"column {cfg.patient_column!r}" if cfg.patient_column
-              else _owned_column_words(layout) if owned and layout is not None
-              else "EyePACS image ids (<patient>_left / _right)" if grouped else None)
+              else patients_source_words(layout.treated_as if layout is not None else "", owned)
+              if grouped else None)
     patients = set(image_patients(train))
     unused = None if grouped or not train else patient_column_guess(columns, grade_column,
                                                                      image_column)

@@ -891,13 +891,24 @@ def _deepdrid_csv(root: Path) -> Path | None:
                  if c is not None and c.is_file()), None)
 
 
+def _is_image_file(path: Path, unread: bool = False) -> bool:
+    """Whether ``path`` is an image file as a listing tells it (none is opened): a file, not
+    hidden (:func:`is_hidden`), named as an image of a format the package reads
+    (:data:`IMAGE_SUFFIXES`) or, with ``unread``, of one it does not read either (``.webp``:
+    :func:`unread_image_format`; the scan then says to convert it). The one test of
+    :func:`count_images`, :func:`_image_files`, :func:`_holds_image` and the loose images
+    of :func:`_set_folder_entries`."""
+    suffix = path.suffix.lower()
+    return ((suffix in IMAGE_SUFFIXES or (unread and unread_image_format(suffix) is not None))
+            and not is_hidden(path) and path.is_file())
+
+
 def _holds_image(folder: Path) -> bool:
     """Whether ``folder`` holds an image file itself, of a format the package reads or one it
-    does not (``.webp``: the scan then says to convert it); stops at the first (a listing; none
-    is opened; False when it cannot be listed)."""
+    does not (:func:`_is_image_file` with ``unread``); stops at the first (a listing; none is
+    opened; False when it cannot be listed)."""
     try:
-        return any((p.suffix.lower() in IMAGE_SUFFIXES or unread_image_format(p.suffix))
-                   and not is_hidden(p) and p.is_file() for p in folder.iterdir())
+        return any(_is_image_file(p, unread=True) for p in folder.iterdir())
     except OSError:
         return False
 
@@ -1089,8 +1100,7 @@ def _set_folder_entries(root: Path, patients: Sequence[Path]) -> tuple[list[Path
         others = sorted(p for p in root.iterdir() if p not in kept)
     except OSError:
         return [], []
-    loose = [p for p in others if p.is_file() and not is_hidden(p)
-             and (p.suffix.lower() in IMAGE_SUFFIXES or unread_image_format(p.suffix))]
+    loose = [p for p in others if _is_image_file(p, unread=True)]
     return others, loose
 
 
@@ -1128,11 +1138,12 @@ def _patient_folders_beside_images(root: Path, images: Path, patients: Sequence[
                 "the set", "layout")
 
 
-def _image_files(folder: Path) -> list[Path]:
-    """The image files directly in ``folder`` (:func:`count_images`' files), by name."""
+def _image_files(folder: Path, unread: bool = False) -> list[Path]:
+    """The image files directly in ``folder``, by name (a listing: none is opened; none when
+    it cannot be listed): of the formats the package reads (:func:`count_images`' files) or,
+    with ``unread``, those it does not read too (:func:`_is_image_file`)."""
     try:
-        return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
-                      and not is_hidden(p) and p.is_file())
+        return sorted(p for p in folder.iterdir() if _is_image_file(p, unread))
     except OSError:
         return []
 
@@ -1189,7 +1200,10 @@ def _discover_deepdrid(root: Path, labels_csv: str) -> Layout:
             problems.append(_loose_images_note(root, loose))
     if images is None:
         here = _deepdrid_csv(root)
-        flat = _image_files(root) if not any(p.severity == "error" for p in problems) else []
+        # .webp too, as the per-patient folders are told by (_holds_image): a flat copy in a
+        # format to convert is a flat copy all the same
+        flat = (_image_files(root, unread=True) if not any(p.severity == "error" for p in problems)
+                else [])
         if flat:  # a flat copy under --layout deepdrid: the images are here, none per patient
             beside = f", beside {here.name}" if here is not None else ""
             raise _missing_folder(
@@ -1442,13 +1456,9 @@ def _subfolders(folder: Path) -> tuple[list[Path], int]:
 
 
 def count_images(folder: Path) -> int:
-    """The image files directly in ``folder`` (a listing: none is opened; 0 when it cannot be
-    listed)."""
-    try:
-        return sum(p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p) and p.is_file()
-                   for p in folder.iterdir())
-    except OSError:
-        return 0
+    """How many image files of a format the package reads are directly in ``folder``
+    (:func:`_image_files`; a listing: none is opened; 0 when it cannot be listed)."""
+    return len(_image_files(folder))
 
 
 def _single_csv_in(folder: Path) -> Path | None:

@@ -191,11 +191,12 @@ def counted(n: int, noun: str, plural: str = "") -> str:
 def named_few(items: Sequence[str], shown: int, *, sep: str = ", ", last: str = " and ",
               unit: str = "") -> str:
     """At most ``shown`` of ``items`` named, then how many more: ``a, b, c and 2 more``,
-    ``a, b and c``, ``a``. ``sep`` joins the names, ``last`` puts the last name or the count
+    ``a, b and c``, ``a``; all of them when only one would be left (``a, b, c and d`` for
+    ``shown`` 3: its name is no longer than ``1 more``). ``sep`` joins the names, ``last`` puts the last name or the count
     after them, and ``unit`` says what the count counts: items that hold colons and numbers
     (``1_l2 at line 3: 2 vs 'left_eye_DR_Level' 0``) read as ``a; b; c; and 5 more rows``
     with ``sep='; ', last='; and ', unit=' rows'``, never as a grade ``0 and 5``."""
-    if len(items) > shown:
+    if len(items) > shown + 1:
         return f"{sep.join(items[:shown])}{last}{len(items) - shown} more{unit}"
     return sep.join(items[:-1]) + f"{last}{items[-1]}" if len(items) > 1 else "".join(items)
 

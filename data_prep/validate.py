@@ -1472,8 +1472,10 @@ def per_eye_columns_unread(csv_path: str | Path, table: Table, grade_column: str
             found.append(f"{grade_column!r} differs from the image's own eye's cell on {len(differ)} of {rows} rows "
                          f"({_rows_named(differ)})")
         if no_eye:
-            found.append(f"{len(no_eye)} of {rows} rows name no eye in their image id "
-                         f"({_rows_named(no_eye)}), so their own eye's grade cannot be told")
+            one = len(no_eye) == 1
+            found.append(f"{len(no_eye)} of {rows} rows {'names' if one else 'name'} no eye in "
+                         f"{'its' if one else 'their'} image id ({_rows_named(no_eye)}), so "
+                         f"{'its' if one else 'their'} own eye's grade cannot be told")
         patient = "patient" in _name_words(grade_column)
         what = ("it is the patient's grade (the worse eye), not the image's own eye's" if patient
                 else "it is not each image's own eye's grade" if differ

@@ -891,6 +891,8 @@ def _resolve_device(c: _Findings, cfg: Config) -> str:
     """``cpu`` or ``cuda`` (what ``run.device`` will mean on this machine); problems added."""
     import torch
 
+    from drac_ssl.devices import cuda_shortfall
+
     name = str(cfg.run.device).strip()
     match = re.fullmatch(r"auto|cpu|cuda(?::(\d+))?", name)
     if match is None:
@@ -901,16 +903,13 @@ def _resolve_device(c: _Findings, cfg: Config) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cpu":
         return "cpu"
-    if not torch.cuda.is_available():
-        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-        c.error("run.device", f"this machine has no usable CUDA device (torch {torch.__version__}, "
-                              f"{build}: torch.cuda.is_available() is False)",
-                "run.device=cpu, or run.device=auto (CUDA when there is one, else the CPU)")
-        return "cpu"
-    index = int(match.group(1) or 0)
-    if index >= torch.cuda.device_count():
-        c.error("run.device", f"this machine has {torch.cuda.device_count()} CUDA device(s), "
-                              f"numbered from 0", "run.device=cuda:0")
+    if short := cuda_shortfall(int(match.group(1) or 0)):
+        problem, no_cuda = short
+        if no_cuda:
+            c.error("run.device", problem,
+                    "run.device=cpu, or run.device=auto (CUDA when there is one, else the CPU)")
+            return "cpu"
+        c.error("run.device", problem, "run.device=cuda:0")
     return "cuda"
 
 
@@ -1122,12 +1121,13 @@ def _patients_words(layout: str, owned_column: str, patient_column: str) -> str:
     ``config.patient_column``), so the note after a first try names them as its full run will:
     ``data.patient_column=NAME`` when set (``patient_column``), else the column the layout owns
     (``owned_column``: ``the DeepDRiD layout's column 'patient_id'``), else EyePACS's eye pairs
-    (``the EyePACS image names <patient>_left / _right``, :func:`data_prep.ingest.pair_eyes`)."""
+    (``the EyePACS image ids <patient>_left / _right``): the ingest's words for the last two
+    (:func:`data_prep.ingest.patients_source_words`, its note's and summary's)."""
+    from data_prep.ingest import patients_source_words
+
     if patient_column:
         return f"data.patient_column={patient_column}"
-    if owned_column:
-        return f"the {config_module.layout_name(layout)} layout's column {owned_column!r}"
-    return "the EyePACS image names <patient>_left / _right"
+    return patients_source_words(layout, owned_column)
 
 
 def _on_the_fallback_scale(problem: Any) -> bool:

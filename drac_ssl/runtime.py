@@ -31,6 +31,7 @@ import torch
 # read by the commands that tell a run's state): defined where a command that runs no torch
 # imports them, re-exported here
 from drac_ssl.cpu_threads import MAX_DEFAULT_THREADS, default_threads, thread_count, usable_cores  # noqa: F401
+from drac_ssl.devices import cuda_shortfall
 from drac_ssl.exit_codes import INCOMPLETE_SUBMISSION  # stdlib only: 3, the export's EXIT_SKIPPED
 from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
@@ -153,13 +154,15 @@ def resolve_device(name: str = "auto", local_rank: int = 0, setting: str = "run.
     command-line flag such as ``--device``).
 
     The names accepted are those the preflight accepts for ``run.device`` (``auto``, ``cpu``,
-    ``cuda``, ``cuda:N``): other torch devices (``mps``, ``xpu``) are not ones this package
-    runs on, and were accepted here only to fail later, mid-work.
+    ``cuda``, ``cuda:N``), of :data:`drac_ssl.devices.DEVICE_TYPES`, where a bundle loads too:
+    other torch devices (``mps``, ``xpu``) are not ones this package has been run on, and were
+    accepted here only to fail later, mid-work.
 
     Raises:
         RuntimeError: not one of those names (``gpu``, ``mps``), CUDA asked for on a machine
-            without it, or a CUDA index the machine does not have; the message names
-            ``setting`` and the fix."""
+            without it, or a CUDA index the machine does not have
+            (:func:`drac_ssl.devices.cuda_shortfall`'s words); the message names ``setting``
+            and the fix."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     flag = setting.startswith("-")
@@ -169,14 +172,10 @@ def resolve_device(name: str = "auto", local_rank: int = 0, setting: str = "run.
         raise RuntimeError(f"{said}: not a device this package runs on.\n  fix: {fix}auto, cpu, cuda "
                            f"or cuda:N")
     device = torch.device(match.group(0))
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"{said} but this machine has no usable CUDA device.\n"
-            f"  fix: {fix}auto (or cpu)"
-        )
-    if device.type == "cuda" and int(match.group(1) or 0) >= torch.cuda.device_count():
-        raise RuntimeError(f"{said} but this machine has {torch.cuda.device_count()} CUDA device(s), "
-                           f"numbered from 0.\n  fix: {fix}cuda:0")
+    if device.type == "cuda" and (short := cuda_shortfall(int(match.group(1) or 0))):
+        problem, no_cuda = short
+        raise RuntimeError(f"{said}, but {problem}.\n  fix: {fix}"
+                           + ("auto (or cpu)" if no_cuda else "cuda:0"))
     return device
 
 

@@ -53,6 +53,7 @@ from data_prep.problems import CROP_NOT_APPLIED, crop_words
 from drac_ssl import __version__
 from drac_ssl.challenge import drac_scale, leaderboard_words
 from drac_ssl.config import layout_name
+from drac_ssl.devices import DEVICE_TYPES, cuda_shortfall
 from drac_ssl.figures import chance_words, figure_text, finite_pair, format_ci
 from drac_ssl.grading.bundle_folder import BundleError, bundle_folder
 from drac_ssl.grading.demo import demo_card, demo_run_note, demo_run_seed  # stdlib only
@@ -2399,9 +2400,11 @@ def to_inference_layout(model: nn.Module, channels_last: bool) -> nn.Module:
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
-#: where a bundle loads (:func:`usable_device`): the CPU, an NVIDIA GPU (``cuda``), an Apple GPU
-#: (``mps``) or an Intel GPU (``xpu``), each where torch says the machine has it
-BUNDLE_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+#: where a bundle loads (:func:`usable_device`): the CPU or an NVIDIA GPU (``cuda``), where
+#: torch says the machine has it; :data:`drac_ssl.devices.DEVICE_TYPES`, the package's one
+#: policy (``mps`` and ``xpu``, which torch knows, are refused: the package has never been run
+#: on them)
+BUNDLE_DEVICE_TYPES = DEVICE_TYPES
 
 _DEVICE_FIX = "fix: use device='cpu', or 'cuda' / 'cuda:N' where torch.cuda.is_available()"
 
@@ -2414,19 +2417,21 @@ def usable_device(device: str | int | torch.device) -> torch.device:
 
     Accepted: ``"cpu"`` (an index, ``"cpu:1"``, is the same one CPU: returned as ``cpu``);
     ``"cuda"`` or ``"cuda:N"`` where ``torch.cuda.is_available()`` and N is below
-    ``torch.cuda.device_count()``; ``"mps"`` (Apple) and ``"xpu"`` / ``"xpu:N"`` (Intel) where
-    torch says they are available; a ``torch.device`` of these. An integer N is CUDA device N
-    (torch's rule: ``0`` is ``"cuda:0"``, not the CPU), checked as ``"cuda:N"``.
+    ``torch.cuda.device_count()``; a ``torch.device`` of these. An integer N is CUDA device N
+    (torch's rule: ``0`` is ``"cuda:0"``, not the CPU), checked as ``"cuda:N"``. The same
+    devices as :func:`drac_ssl.runtime.resolve_device` (``run.device``, the export's
+    ``--device``) takes, said in the same words where the machine lacks CUDA
+    (:func:`drac_ssl.devices.cuda_shortfall`).
 
     Raises:
         ValueError: not a device name torch reads (``"gpu"``), not a string, integer or
             ``torch.device`` (``True``, ``1.0``), a negative integer; a device type torch
-            knows that a bundle does not run on (``"meta"``, which holds no weights,
-            ``"hpu"``, ``"xla"``, ``"vulkan"``, ...); ``cuda`` without a usable CUDA device (a
-            CPU-only torch build, no driver: ``torch.cuda.is_available()`` is False) or with
-            an index the machine lacks; ``mps`` or ``xpu`` torch says is not available. The
-            message names the device as given and the fix: ``device='cpu'``, or ``'cuda'``
-            where ``torch.cuda.is_available()``.
+            knows that a bundle does not run on (``"mps"`` and ``"xpu"``, on which this
+            package has never been run; ``"meta"``, which holds no weights; ``"hpu"``,
+            ``"xla"``, ``"vulkan"``, ...); ``cuda`` without a usable CUDA device (a CPU-only
+            torch build, no driver: ``torch.cuda.is_available()`` is False) or with an index
+            the machine lacks. The message names the device as given and the fix:
+            ``device='cpu'``, or ``'cuda'`` where ``torch.cuda.is_available()``.
     """
     if isinstance(device, bool) or not isinstance(device, (str, int, torch.device)):
         raise ValueError(f"device={device!r} ({type(device).__name__}) is not a device: pass a name "
@@ -2445,34 +2450,16 @@ def usable_device(device: str | int | torch.device) -> torch.device:
     if dev.type == "cpu":
         return torch.device("cpu")  # one CPU: "cpu:1" is the same device, and compares equal as "cpu"
     if dev.type not in BUNDLE_DEVICE_TYPES:
-        why = " (a 'meta' tensor holds no values: nothing could be graded)" if dev.type == "meta" else ""
-        raise ValueError(f"{said}: a bundle loads on the CPU ('cpu'), an NVIDIA GPU ('cuda', "
-                         f"'cuda:N'), an Apple GPU ('mps') or an Intel GPU ('xpu'), not on "
-                         f"{dev.type!r}{why}.\n  {_DEVICE_FIX}")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-            raise ValueError(f"{said}, but this machine has no usable CUDA device (torch "
-                             f"{torch.__version__}, {build}: torch.cuda.is_available() is False).\n"
-                             f"  fix: use device='cpu', or check torch.cuda.is_available() first "
-                             f"(a GPU machine needs its NVIDIA driver and a CUDA build of torch)")
-        count = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= count:
-            raise ValueError(f"{said}, but this machine has {count} CUDA device(s), numbered from 0.\n"
-                             f"  fix: use device='cuda:0' (or 'cpu')")
-        return dev
-    where = "torch.backends.mps" if dev.type == "mps" else f"torch.{dev.type}"
-    backend = torch.backends.mps if dev.type == "mps" else getattr(torch, dev.type, None)
-    available = getattr(backend, "is_available", None)
-    if not callable(available) or not available():
-        raise ValueError(f"{said}, but torch says this machine has no {dev.type} device "
-                         f"({where}.is_available() is False).\n  fix: use device='cpu', or "
-                         f"check {where}.is_available() first")
-    counted = getattr(backend, "device_count", None)
-    count = int(counted()) if callable(counted) else 1  # mps: one GPU
-    if dev.index is not None and dev.index >= count:
-        raise ValueError(f"{said}, but this machine has {count} {dev.type} device(s), numbered "
-                         f"from 0.\n  fix: use device='{dev.type}' (or 'cpu')")
+        why = {"meta": " (a 'meta' tensor holds no values: nothing could be graded)",
+               "mps": " (this package has never been run on an Apple GPU)",
+               "xpu": " (this package has never been run on an Intel GPU)"}.get(dev.type, "")
+        raise ValueError(f"{said}: a bundle loads on the CPU ('cpu') or an NVIDIA GPU ('cuda', "
+                         f"'cuda:N'), not on {dev.type!r}{why}.\n  {_DEVICE_FIX}")
+    if short := cuda_shortfall(dev.index):
+        problem, no_cuda = short
+        raise ValueError(f"{said}, but {problem}.\n  fix: " + (
+            "use device='cpu', or check torch.cuda.is_available() first (a GPU machine needs its "
+            "NVIDIA driver and a CUDA build of torch)" if no_cuda else "use device='cuda:0' (or 'cpu')"))
     return dev
 
 
@@ -2482,7 +2469,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
 
     ``path``: ``RUN/bundle`` (what the export stage writes: ``metadata.json``, the fold
     models' safetensors, the model card) or the run folder ``RUN``. ``device``: where the
-    models run (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"xpu"``; an integer N is
+    models run (``"cpu"``, ``"cuda"``, ``"cuda:1"``; an integer N is
     ``"cuda:N"``), checked first (:func:`usable_device`: a device this machine lacks, or one
     a bundle does not run on, is said before anything is read).
     ``channels_last``: store the convolution weights channels-last (None: on the CPU only,
@@ -2514,7 +2501,7 @@ def load_bundle(path: str | os.PathLike[str], device: str | int | torch.device =
             each message names the file and says the fix.
         ValueError: ``device`` is not one this machine has (``"cuda"`` without a usable CUDA
             device, an index it lacks, a name torch does not read) or not one a bundle runs on
-            (``"meta"``, ``"hpu"``, ``"xla"``, ...): :func:`usable_device`'s
+            (``"mps"``, ``"xpu"``, ``"meta"``, ...): :func:`usable_device`'s
             words, which name the device and the fix (``device='cpu'``, or check
             ``torch.cuda.is_available()``).
 

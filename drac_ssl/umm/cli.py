@@ -52,8 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     DIR]``; returns the exit code (the module's: 0, 1, 2, 130). ``argv``: the words after
     ``python -m drac_ssl.umm``; None: ``sys.argv[1:]``. Called from Python with an ``argv``,
     ``RUN/umm/environment.json`` records ``PYTHON -m drac_ssl.umm *argv``, not the caller's
-    ``sys.argv`` (:func:`drac_ssl.runtime.command_given`), and the caller's torch and OpenCV
-    threads are given back on return (:func:`drac_ssl.runtime.threads_kept`)."""
+    ``sys.argv`` (:func:`drac_ssl.runtime.command_given`). ``run.threads`` sets torch's and
+    OpenCV's CPU threads for the stage (:func:`drac_ssl.runtime.apply_thread_policy`, as
+    ``python -m drac_ssl.train`` sets them; torch's inter-op pool, sized once per process, only
+    in the command's own process, ``argv`` None), and the caller's are given back on return
+    (:func:`drac_ssl.runtime.threads_kept`)."""
     prog = python_command("drac_ssl.umm")  # the interpreter that runs it, as a fix says it
     parser = OverrideParser(
         prog=prog,
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     from drac_ssl.io import make_run_folder
     from drac_ssl.runtime import (
         StageInterrupted,
+        apply_thread_policy,
         checkpoint_interrupted,
         command_given,
         hold_run,
@@ -140,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[umm] config: {config_path}" + (f" + {' '.join(args.overrides)}" if args.overrides else ""))
             if args.config is not None and (shadowed := shadowed_config_words(args.config)):
                 print(f"[umm] config: {shadowed}")  # ./drac.yaml read, not the shipped drac
+            # run.threads (checked >= 0 by umm_refusal), before any parallel work; recorded in
+            # umm/environment.json; the inter-op pool only in the command's own process
+            threads = apply_thread_policy(cfg.run.threads, inter_op=argv is None)
+            print(f"[umm] CPU threads: {threads['threads']} ({threads['source']}; "
+                  f"{threads['usable_cores']} usable cores)")
             check_settings(cfg.umm)  # the stage's own check, before the run folder is made (a net)
             source_run = checkpoint if checkpoint.is_dir() else _source_run_dir(checkpoint)
             start = (resolve_start(checkpoint, None, cfg.umm.start_from, cfg.umm.past_peak_drop)

@@ -167,13 +167,14 @@ def test_a_device_the_machine_lacks_is_said_with_its_fix_before_anything_is_read
         Predictor(cpu_bundle, device="cuda")
 
 
-@pytest.mark.parametrize("device", ["meta", "hpu", "vulkan", "xla", "ipu", torch.device("meta")])
+@pytest.mark.parametrize("device", ["meta", "hpu", "vulkan", "xla", "ipu", torch.device("meta"),
+                                    "mps", "xpu"])
 def test_a_device_a_bundle_does_not_run_on_is_refused_before_anything_is_read(
         device: str | torch.device, tmp_path: Path) -> None:
     """``meta`` loaded and then failed at the first grade, ``hpu`` raised ModuleNotFoundError,
     ``vulkan`` and ``xla`` torch's raw RuntimeError mid-load: each is now the ValueError that
     says where a bundle runs and the fix, before the (missing) bundle is looked at."""
-    with pytest.raises(ValueError, match=r"(?s)a bundle loads on the CPU \('cpu'\), an NVIDIA GPU.*"
+    with pytest.raises(ValueError, match=r"(?s)a bundle loads on the CPU \('cpu'\) or an NVIDIA GPU.*"
                                          r"fix: use device='cpu'") as exc:
         load_bundle(tmp_path / "no bundle here", device)
     assert not isinstance(exc.value, BundleError)
@@ -214,20 +215,32 @@ def test_an_integer_device_is_that_cuda_device_and_said_so(monkeypatch: pytest.M
         Predictor(load_bundle(bundle_dir, "cpu"), gradcam=False, device=0)
 
 
-def test_mps_and_xpu_only_where_torch_says_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    with pytest.raises(ValueError, match=r"device='mps', but torch says this machine has no mps device "
-                                         r"\(torch.backends.mps.is_available\(\) is False\)"):
-        usable_device("mps")
+def test_mps_and_xpu_are_refused_by_every_device_check(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Second read F2: usable_device took ``mps`` / ``xpu`` where torch said they were
+    available, while ``run.device`` and the export's ``--device`` refused them; the package has
+    never been run on either, so every check refuses them now, even where torch has one, and
+    a CUDA device the machine lacks is said in the same words by both checks."""
+    from drac_ssl.runtime import resolve_device
+
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert usable_device("mps") == torch.device("mps")
-    with pytest.raises(ValueError, match=r"device='mps:1', but this machine has 1 mps device"):
-        usable_device("mps:1")
-    monkeypatch.setattr(torch.xpu, "is_available", lambda: False)
-    with pytest.raises(ValueError, match=r"no xpu device \(torch.xpu.is_available\(\) is False\)"):
-        usable_device("xpu")
     monkeypatch.setattr(torch.xpu, "is_available", lambda: True)
     monkeypatch.setattr(torch.xpu, "device_count", lambda: 1)
-    assert usable_device("xpu:0") == torch.device("xpu:0")
-    with pytest.raises(ValueError, match=r"device='xpu:1', but this machine has 1 xpu device"):
-        usable_device("xpu:1")
+    for name, kind in (("mps", "Apple"), ("xpu", "Intel"), ("xpu:0", "Intel")):
+        with pytest.raises(ValueError, match=rf"device='{name}': a bundle loads on the CPU .* not on "
+                                             rf"'{name[:3]}' \(this package has never been run on an {kind} GPU\)"):
+            usable_device(name)
+        with pytest.raises(RuntimeError, match="not a device this package runs on"):
+            resolve_device(name, setting="--device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError) as bundle_side:
+        usable_device("cuda")
+    with pytest.raises(RuntimeError) as run_side:
+        resolve_device("cuda", setting="--device")
+    said = "but this machine has no usable CUDA device (torch "
+    assert said in str(bundle_side.value) and said in str(run_side.value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for check, error in ((usable_device, ValueError), (resolve_device, RuntimeError)):
+        with pytest.raises(error, match=r"cuda:1'?, but this machine has 1 CUDA device\(s\), numbered from 0"):
+            check("cuda:1")

@@ -58,9 +58,20 @@ def test_a_wrong_root_path_is_refused_before_anything_loads(
     assert stop.value.code == 2
     err = " ".join(capsys.readouterr().err.split())
     assert f"argument --root-path: {given!r}" in err and reason in err and EXAMPLE in err, err
-    if "://" not in given:  # serve() from Python code: the same rule (a URL: gradio's forms, below)
-        with pytest.raises(ValueError, match=reason):
+    if "://" not in given and given:  # serve() from Python code: the same rule (a URL: gradio's
+        with pytest.raises(ValueError, match=reason):  # forms, below; "": the normal form of "/")
             AppSettings(root_path=given)
+
+
+def test_an_empty_root_path_is_the_normal_form_of_slash_no_prefix() -> None:
+    """Second read F1: ``root_path("/")`` is ``""``, which AppSettings refused (gradio_root_path
+    takes ``""`` for a path without its ``/``), so ``--root-path /``, which the errors above
+    recommend for the proxy's root, crashed with a traceback. ``""`` is now taken as no prefix."""
+    from app.server import AppSettings
+
+    assert AppSettings(root_path="").root_path == ""
+    assert AppSettings(root_path="/").root_path == ""
+    assert AppSettings().root_path is None
 
 
 def test_the_root_path_reaches_gradios_launch_and_the_serving_line(
@@ -99,6 +110,17 @@ def test_the_root_path_reaches_gradios_launch_and_the_serving_line(
     assert main([*common, "--root-path", "/drac"]) == 0
     assert seen[-1]["root_path"] == "/drac"
     assert "at /drac/ (Ctrl-C stops)" in capsys.readouterr().out
+    # second read F1: / (the proxy's root), as the errors recommend, reaches launch as "" (no
+    # prefix; gradio then reads no GRADIO_ROOT_PATH), from the option and from the variable; the
+    # serving line names no proxy path
+    monkeypatch.setenv("GRADIO_ROOT_PATH", "/eye")
+    assert main([*common, "--root-path", "/"]) == 0
+    assert seen[-1]["root_path"] == ""
+    assert "serving on http://127.0.0.1:7996 (Ctrl-C stops)" in capsys.readouterr().out
+    monkeypatch.setenv("GRADIO_ROOT_PATH", "/")
+    assert main(common) == 0
+    assert seen[-1]["root_path"] == ""
+    assert "serving on http://127.0.0.1:7996 (Ctrl-C stops)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("given, normal", [

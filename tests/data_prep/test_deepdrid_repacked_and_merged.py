@@ -118,7 +118,7 @@ def test_a_grade_column_that_is_not_a_rows_own_eye_is_still_noted_with_the_rows(
     result = ingest.run(flat_config(flat), tmp_path / "out2", verbose=False)
     (said,) = [n for n in result.notes if UNREAD in n]
     assert ("but it may not be each image's own eye's grade" in said
-            and "1 of 28 rows name no eye in their image id (3_x2 at line 11), so their own eye's "
+            and "1 of 28 rows names no eye in its image id (3_x2 at line 11), so its own eye's "
                 "grade cannot be told" in said), said
     # review F3: neither a merge nor a dropped --grade-column tells an id's eye: renaming it does
     assert said.endswith(f"-> {validate.EYE_FIX}"), said
@@ -274,7 +274,7 @@ def test_patient_folders_beside_images_are_named_as_not_read(
     the folders. A note names them and where they go."""
     root = shipped_with_patients_beside(tmp_path, aptos, moved_from)
     message = run_error(config(root), tmp_path / "out")
-    n, named = ((4, "4/, 5/, 6/ and 1 more") if moved_from == 4 else (7, "1/, 2/, 3/ and 4 more"))
+    n, named = ((4, "4/, 5/, 6/ and 7/") if moved_from == 4 else (7, "1/, 2/, 3/ and 4 more"))
     assert (f"{root}: {n} per-patient folders beside Images/ ({named}) are not read: a DeepDRiD "
             "set's images are read from 'Images/<patient_id>/' once 'Images/' is there -> move them "
             f"into 'Images/' ({root / 'Images'}) if they belong to the set") in message, message
@@ -304,6 +304,23 @@ def test_a_flat_copy_under_the_deepdrid_layout_is_named_with_the_flat_copy_route
     (flat / "regular-fundus-training.csv").unlink()  # labels.csv holds the merged column
     result = ingest.run(flat_config(flat), tmp_path / "plain", verbose=False)
     assert result.n_train == 28
+
+
+def test_a_flat_copy_in_a_format_to_convert_gets_the_flat_copy_route_too(
+        tmp_path: Path) -> None:
+    """Second read F5: the per-patient folders were told by an image of any format
+    (``.webp`` too), the flat copy's images by the formats the package reads only, so a flat
+    copy of ``.webp`` files was told only that neither ``Images/`` nor a subfolder of images is
+    there. One test of an image file now: it is named as a flat copy, its files listed."""
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("1_l1.webp", "1_r1.webp", "2_l1.WEBP"):
+        (flat / name).write_bytes(b"RIFF0000WEBP")  # never opened: a listing tells them
+    (flat / "._1_l1.webp").write_bytes(b"")  # hidden (AppleDouble): not an image
+    message = run_error(config(flat, layout="deepdrid"), tmp_path / "out")
+    assert message.startswith(f"{flat}: 3 images here (1_l1.webp, 1_r1.webp and 2_l1.WEBP), in no "
+                              "per-patient folder: the DeepDRiD layout reads"), message
+    assert layout.count_images(flat) == 0  # read formats only: what a count of images says
 
 
 def test_a_per_patient_tree_without_deepdrids_csv_names_the_csv_that_is_there(

@@ -218,7 +218,7 @@ def test_eyepacs_layout(tmp_path: Path, aptos: list) -> None:
     assert len(fold_of) == 12 and all(len(folds) == 1 for folds in fold_of.values())
     assert any("two eyes of a patient are kept in one fold" in n for n in paired.notes)
     assert summary(paired)["patients"] == {
-        "grouped": True, "source": "EyePACS image ids (<patient>_left / _right)", "column": None,
+        "grouped": True, "source": "the EyePACS image ids <patient>_left / _right", "column": None,
         "n_patients": 12, "n_images": 24, "unused_column": None}
 
 

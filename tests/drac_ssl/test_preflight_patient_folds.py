@@ -181,7 +181,7 @@ def _eyepacs_tree(root: Path) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize(("tree", "words"), [
     (_deepdrid_tree, "the DeepDRiD layout's column 'patient_id'"),
-    (_eyepacs_tree, "the EyePACS image names <patient>_left / _right"),
+    (_eyepacs_tree, "the EyePACS image ids <patient>_left / _right"),
 ])
 def test_the_note_after_a_first_try_names_the_patients_as_its_full_run_does(
         tmp_path: Path, tree: Callable[[Path], tuple[Path, Path]], words: str) -> None:

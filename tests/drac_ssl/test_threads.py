@@ -99,6 +99,32 @@ def test_export_applies_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (torch.get_num_threads(), cv2.getNumThreads()) == before
 
 
+def test_umm_applies_threads_and_gives_the_callers_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Second read F6: ``python -m drac_ssl.umm`` checked ``run.threads`` but never set it
+    (environment.json said the library defaults), though its main gave threads back. Set before
+    the stage runs, said, and the caller's given back on return (``umm.cli.main(argv)``)."""
+    from drac_ssl.runtime import thread_settings
+    from drac_ssl.umm import cli as umm_cli
+    from drac_ssl.umm import stage as umm_stage
+
+    seen: list[tuple[int, int, str]] = []
+
+    def spy(cfg: object, run_dir: Path, **kwargs: object) -> None:  # the stage, not run here
+        settings = thread_settings()
+        seen.append((settings["torch_intra_op"], settings["opencv"], settings["policy"]))
+
+    monkeypatch.setattr(umm_stage, "run", spy)
+    checkpoint = tmp_path / "vicreg_model.safetensors"
+    checkpoint.write_bytes(b"")  # never read: the stage is the spy
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    assert umm_cli.main([str(checkpoint), "--run-dir", str(tmp_path / "run"), "run.device=cpu",
+                         "run.threads=3"]) == 0
+    assert seen == [(3, 3, "setting")]
+    assert "[umm] CPU threads: 3 (setting; " in capsys.readouterr().out
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == before
+
+
 def test_app_applies_threads_before_loading_a_bundle(tmp_path: Path) -> None:
     """The threads are set before the bundle's models load; a bundle that is not there is
     refused before that, from its path alone (before torch and gradio would load)."""
