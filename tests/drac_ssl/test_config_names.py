@@ -486,4 +486,6 @@ def test_the_umm_command_says_when_a_local_file_stands_in_for_a_shipped_config(
     assert "not a safetensors or PyTorch file" in err
     assert umm_cli.main(["ckpt.safetensors", "-c", "./drac.yaml", "run.device=cpu"]) == 2
     out, _ = capsys.readouterr()
-    assert out == "[umm] config: drac.yaml + run.device=cpu\n", out  # the one line, no shadow line
+    # the one config line, no shadow line (the threads line follows it since umm applies run.threads)
+    assert out.splitlines()[0] == "[umm] config: drac.yaml + run.device=cpu", out
+    assert "read, not the shipped config" not in out and "config" not in "".join(out.splitlines()[1:]), out
