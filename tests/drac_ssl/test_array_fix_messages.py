@@ -11,17 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from png_bytes import walk_scan as _scan
 
 from drac_ssl.grading import conform_channels, grade_images, load_bundle, read_image
 from drac_ssl.grading.bundle import Bundle
 from drac_ssl.grading.predict import array_fix
-
-
-def _scan(side: int = 64, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    smooth = np.cumsum(np.cumsum(rng.normal(size=(side, side)), axis=0), axis=1)
-    smooth -= smooth.min()
-    return (255 * smooth / smooth.max()).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")

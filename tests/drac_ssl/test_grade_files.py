@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from png_bytes import walk_scan as _scan
 
 from drac_ssl import export
 from drac_ssl.grading import batch
@@ -22,14 +23,6 @@ from drac_ssl.grading.batch import FileFailure, GradedFiles, grade_files
 from drac_ssl.grading.bundle import Bundle, load_bundle
 from drac_ssl.grading.predict import grade_images, read_image
 from drac_ssl.submission import image_notes_path, read_image_notes, write_submission
-
-
-def _scan(side: int, seed: int) -> np.ndarray:
-    """A smooth grey picture: many grey levels, structure (neither blank nor noise)."""
-    rng = np.random.default_rng(seed)
-    smooth = np.cumsum(np.cumsum(rng.normal(size=(side, side)), axis=0), axis=1)
-    smooth -= smooth.min()
-    return (255 * smooth / smooth.max()).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
