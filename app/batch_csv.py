@@ -41,6 +41,7 @@ import numpy as np
 from drac_ssl.figures import rounded_probabilities
 from drac_ssl.io import atomic_write_text
 from drac_ssl.submission import (
+    PEOPLE_NOTES_COLUMNS,
     TRAINING_IMAGE_MARK,
     TRAINING_IMAGE_UNKNOWN,
     UNRELIABLE_COLUMN,
@@ -73,7 +74,7 @@ def probability_columns(grade_names: Sequence[str]) -> list[str]:
 
 def notes_csv_columns(grade_names: Sequence[str]) -> list[str]:
     """The notes CSV's header for ``grade_names`` (the module docstring)."""
-    return ["case", "grade", "grade_name", "most_likely_grade", *probability_columns(grade_names),
+    return [*PEOPLE_NOTES_COLUMNS, *probability_columns(grade_names),
             UNRELIABLE_COLUMN, MODEL_OUTPUT_COLUMN, "training_image", "notes"]
 
 

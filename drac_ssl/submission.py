@@ -1174,6 +1174,11 @@ NOT_GRADED_SHOWN = 10
 """The files NOT GRADED that the check of the app's batch file names, at most (then a count)."""
 
 
+PEOPLE_NOTES_COLUMNS = ("case", "grade", "grade_name", "most_likely_grade")
+"""The first columns of the app's ``grades_with_notes.csv`` for people (:mod:`app.batch_csv`):
+the check names that file in one problem instead of a wrong header and every row's width."""
+
+
 def _is_image_notes_header(fields: Sequence[str]) -> bool:
     """Whether ``fields`` is the header of the export's notes file (:func:`write_image_notes`:
     :data:`IMAGE_NOTES_HEADERS`: this version's or an earlier one's), its names' case and spaces
@@ -1435,6 +1440,14 @@ def _check(csv_path: str | os.PathLike[str],
     header_line = rows[0][0] if rows else 1  # the header's line (or the first row's)
     k, k_from = _scale_of(rows, num_grades, drac_folder)
     k_known = k_from != "assumed"
+    if rows and tuple(f.strip().lower() for f in rows[0][1][:4]) == PEOPLE_NOTES_COLUMNS:  # the app's, for people
+        line, header = rows[0]
+        problems.add(line, "notes-file", f"this is the app's grades_with_notes.csv "
+                     f"({printable_text(','.join(f.strip() for f in header))}: each file's grade in "
+                     f"words, for people), not a submission",
+                     "check and submit the grades CSV the app offered beside it (submission.csv, "
+                     "grades_FLAGGED.csv or grades_INCOMPLETE.csv)")
+        return _Checked(problems.finish(), len(rows) - 1, text=text)
     if rows and _is_image_notes_header(rows[0][1]):  # the export's <stem>_notes.csv
         _image_notes_problem(problems, rows, csv_path)
         return _Checked(problems.finish(), len(rows) - 1, text=text)  # no grades in it: no scale said
