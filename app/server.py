@@ -761,7 +761,8 @@ def shown_borderline(probs: Any, class_names: list[str], warnings: list[str],
 def _people_name(pred: Prediction) -> str:
     """The grade of ``pred`` named as the page names it to people
     (:func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR``, not the recorded ``Severe``)."""
-    return grade_names_for_people(pred.class_names)[pred.grade] if pred.class_names else pred.grade_name
+    names = getattr(pred, "class_names", None)  # a Prediction's; a stand-in may have only grade_name
+    return grade_names_for_people(names)[pred.grade] if names else pred.grade_name
 
 
 def _shown_grade_name(details: dict[str, Any], predictor: Predictor) -> str:
