@@ -400,7 +400,9 @@ def _main(argv: list[str] | None) -> None:
     test_x = prepare_images(test.images, mean, std, aug.image_size, device)
     test_y = torch.as_tensor(test.labels, device=device)
     t_embed = time.perf_counter()
-    test_feats = {m: pretrain.embed_images(body, test.images, stats, aug.image_size, device, autocast=bf16)
+    # a label, as the k-NN monitor's: on a CPU each backbone's 10k test images take minutes
+    test_feats = {m: pretrain.embed_images(body, test.images, stats, aug.image_size, device, autocast=bf16,
+                                           progress=f"{m} probe: {len(test.images)} test images")
                   for m, body in probe_bodies.items()}
     test_embed_seconds = round(time.perf_counter() - t_embed, 1)
     print(f"[bench] pool {len(train.images)} training images, test {len(test.images)} images, device {device}"

@@ -1939,10 +1939,28 @@ def next_step(run_dir: str | Path, in_file: bool = False) -> NextStep | None:
         command,
         f"{where} Its fine-tuning is GPU-sized; on a CPU, `--labels 1000 --seeds 0 --methods "
         "linear,random_linear` keeps the two linear probes on one labelled subset (a smoke run, written "
-        f"as `low_label_{dataset}_smoke.json`)."
+        f"as `low_label_{dataset}_smoke.json`). {CPU_PROBE_EMBED_WORDS}"
         + (" For UMM's backbone, give `--backbone` its `umm/backbone.safetensors`." if umm.is_file() else ""),
         short="measure its backbone with bench.low_label, from the repository root (linear probes beside a "
               "random backbone, fine-tuning beside scratch; GPU-sized: report.md says more)")
+
+
+CPU_PROBE_EMBED_SECONDS_PER_1000 = 10
+"""CPU seconds one thread took to embed 1,000 MNIST test images with ``configs/mnist.yaml``'s
+backbone (ResNet-18, CIFAR stem at stride 1, 28 px): 10.4 s, measured once by hand on this
+project's machine (Intel Xeon, ``OMP_NUM_THREADS=1``, ``pretrain.embed_images`` on the first 1,000
+test images, 2026-12-06, 31.3 s of wall time at a 1-minute load of 11 on the 2-core machine;
+not a bench figure). ``bench.low_label``'s linear probes embed the whole
+test split once per backbone before the first probe."""
+
+CPU_PROBE_EMBED_WORDS = (
+    f"Before its first probe it embeds the 10,000 test images once per backbone: about "
+    f"{10 * CPU_PROBE_EMBED_SECONDS_PER_1000 / 60:.0f} CPU minutes each on one thread with the config's "
+    f"ResNet-18 (measured by hand, not a bench figure; a shared machine takes two to three times that, "
+    f"`pretrain.backbone.stem_stride=2` about a quarter), a progress line per backbone on the console; "
+    f"`--eval-limit 2000` scores 2,000 evenly spaced test images instead (a fifth of the time).")
+"""report.md's word on the CPU cost of the linear-probe smoke run it suggests (review F5: it
+printed nothing for 424 s while embedding the test images)."""
 
 
 def write_report(run_dir: str | Path) -> Path:

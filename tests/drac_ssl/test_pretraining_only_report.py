@@ -56,6 +56,11 @@ def test_a_tiny_mnist_pretraining_ends_with_its_result_report_and_the_bench_on_i
     assert (f"python -m bench.low_label --dataset mnist --data {root} --backbone "
             f"{run}/pretrain/backbone.safetensors --out-dir {run}/bench pretrain.backbone.stem_stride=2") in report
     assert "**Next:** `bench.low_label` measures this run's backbone" in report
+    # review F5: the CPU probe it suggests says what its silent part costs, and how to cut it
+    from drac_ssl.report import CPU_PROBE_EMBED_WORDS
+
+    assert CPU_PROBE_EMBED_WORDS in report and "about 2 CPU minutes each" in CPU_PROBE_EMBED_WORDS
+    assert "`--eval-limit 2000`" in CPU_PROBE_EMBED_WORDS
     assert "Next" not in report.split("## Read this first")[1].split("## ")[0], "not a warning"
     assert "the k-NN monitor above measured its features" in report
     # the report reads the last k-NN figure against the starting backbone's, as the console does
