@@ -116,6 +116,9 @@ TERM_ABBREVIATIONS = {"invariance": "inv", "variance": "var", "covariance": "cov
 """Short console names of loss terms (a term not listed is printed under its own name)."""
 MONITOR_KEYS = ("rate_reduction_last", "rate_reduction_early", "view_cosine_last")
 PEAK_CHECKPOINT = "monitor_peak.pt"
+CONSOLE_GLOSSARY = "docs/running.md#reading-the-pretraining-console"
+"""Where the epoch line's fields (loss terms, the two rate reductions, k-NN, pairs/s) are
+defined, with their units; the first epoch's line names it."""
 
 # embed_images (the deterministic evaluation features) and KnnMonitor live in
 # drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
@@ -741,9 +744,12 @@ class _VICRegTraining(TrainingTask):
                       f"{row['rate_reduction_early']:.2f}")
         terms = " ".join(f"{TERM_ABBREVIATIONS.get(k, k)} {row[k]:.4f}" for k in _loss_terms(self.keys))
         terms = f"({terms}) " if terms else ""
-        return (f"[pretrain] epoch {row['epoch'] + 1}/{self.pc.epochs} loss {row['loss']:.4f} {terms}"
+        line = (f"[pretrain] epoch {row['epoch'] + 1}/{self.pc.epochs} loss {row['loss']:.4f} {terms}"
                 f"rate-reduction {row['rate_reduction']:.2f}{extra} "
                 f"{row['pairs_per_second']:.0f} pairs/s")
+        if row["epoch"] == 0:  # once per run: what each field is, and its unit
+            line += f"\n[pretrain] what these fields are: {CONSOLE_GLOSSARY}"
+        return line
 
     def close(self) -> None:
         if self.feed is not None:
