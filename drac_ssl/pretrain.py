@@ -152,9 +152,12 @@ class PretrainData:
     image graded, one grade only, no labels), said once on the console by :func:`run`; ""
     when it runs or was not asked for."""
     splits: dict[str, int] | None = None
-    """A generic data set's split sizes as read: ``{"train": N}``, and ``"test"`` when the
-    k-NN monitor read the test split (``metadata.json`` ``splits``, the report's data
-    section); None for an ingested folder (its ingest records them)."""
+    """Split sizes as read (``metadata.json`` ``splits``). A generic data set: ``{"train": N}``,
+    and ``"test"`` when the k-NN monitor read the test split (the report's data section). An
+    ingested folder: ``{"test": N}``, the graded images of fold 0 the k-NN monitor scores (its
+    other sizes are the ingest's records), when the monitor runs; else None. Runs made before
+    an ingested folder's count was recorded have no ``splits``: their k-NN figure is read
+    without a noise band (:func:`drac_ssl.report.knn_start_comparison`)."""
 
     @property
     def channels(self) -> int:
@@ -235,6 +238,8 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
             knn_test=knn_test,
             facts=facts.to_dict(),
             knn_off=knn_off,
+            # the k-NN monitor's test count, for the noise band of report.knn_start_comparison
+            splits={"test": len(knn_test[0])} if knn_test is not None else None,
         )
     train = load_generic(cfg.data.dataset, cfg.data.root, "train", cache_dir=default_cache_dir())
     knn_train = knn_test = None

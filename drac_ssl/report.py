@@ -1766,7 +1766,8 @@ def knn_start_comparison(last: float, start: float, test_images: int | None = No
     monitor scored (``metadata.json`` ``knn_monitor.test_images``, else ``splits.test``); the
     noise band is :data:`KNN_NOISE_STANDARD_ERRORS` binomial standard errors of ``start`` on
     them, ``200 * sqrt(p (1 - p) / n)`` points for p = start / 100 (None: no band, only above or
-    below). ``random_start``: the pretraining began from random weights
+    below, and no verdict: ``0.80 points below ...; no noise band computed ...``).
+    ``random_start``: the pretraining began from random weights
     (``pretrain.backbone.weights`` empty), else from a weights file."""
     origin = "random weights" if random_start else "its starting weights"
     start_words = f"the starting backbone's {start:.2f}% ({origin}, before any step)"
@@ -1778,6 +1779,11 @@ def knn_start_comparison(last: float, start: float, test_images: int | None = No
     if band is not None and abs(change) <= band:
         return (f"within noise of {start_words}: {change:+.2f} points, inside the +/-{band:.1f} of "
                 f"{KNN_NOISE_STANDARD_ERRORS:g} standard errors on {test_images} test images; no gain measured")
+    if band is None:  # no count of test images: a drop or a rise of any size may be noise
+        side = "below" if change < 0 else "above"
+        why = ("the number of test images the monitor scored is not recorded" if not isinstance(test_images, int)
+               or test_images <= 0 else "the starting figure is not a percentage")
+        return f"{abs(change):.2f} points {side} {start_words}; no noise band computed ({why})"
     if change < 0:
         return (f"{-change:.2f} points below {start_words}: these epochs left the features worse for "
                 f"k-NN than {origin}")

@@ -81,7 +81,7 @@ def test_the_last_knn_figure_is_read_against_the_starting_backbones() -> None:
     84.00% for the random start and the line did not say it had fallen 23 points: below, within
     noise (two binomial standard errors of the start on the scored test images) and above are
     said plainly; without the image count no band is claimed."""
-    from drac_ssl.report import knn_start_comparison
+    from drac_ssl.report import knn_start_comparison, knn_start_comparison_of_run
 
     below = knn_start_comparison(61.10, 84.00, 1000)
     assert below.startswith("22.90 points below the starting backbone's 84.00% (random weights, before any step)")
@@ -93,8 +93,25 @@ def test_the_last_knn_figure_is_read_against_the_starting_backbones() -> None:
     assert knn_start_comparison(81.50, 84.00, 1000).startswith("2.50 points below")
     assert knn_start_comparison(90.00, 84.00, 1000) == (
         "6.00 points above the starting backbone's 84.00% (random weights, before any step)")
-    assert knn_start_comparison(83.90, 84.00).startswith("0.10 points below"), "no count: no band"
+    no_count = knn_start_comparison(83.90, 84.00)
+    assert no_count == ("0.10 points below the starting backbone's 84.00% (random weights, before any step); "
+                        "no noise band computed (the number of test images the monitor scored is not recorded)"), \
+        "no count: no band, and no verdict"
     assert "than its starting weights" in knn_start_comparison(60.0, 84.0, 1000, random_start=False)
+    # review F1: a drac run at pretrain.knn_limit=0 has no knn_monitor; a 0.8-point drop on fold 0
+    # was called "worse". Its splits.test (the k-NN test count) gives the band; without it, none.
+    drac = {"knn_start_top1": 60.0, "initial_weights": "w.safetensors", "config": {"data": {"dataset": "drac"}}}
+    history = [{"epoch": 0, "knn_top1": 59.2}]
+    old_run = knn_start_comparison_of_run(drac, history)
+    assert old_run is not None and old_run[1].startswith("0.80 points below the starting backbone's 60.00% "
+                                                         "(its starting weights, before any step); no noise band")
+    assert "worse" not in old_run[1], old_run[1]
+    # 2 x sqrt(0.6 x 0.4 / 120) = 8.94 points
+    for recorded in ({"splits": {"test": 120}}, {"knn_monitor": {"test_images": 120}}):
+        read = knn_start_comparison_of_run({**drac, **recorded}, history)
+        assert read is not None and read[1] == (
+            "within noise of the starting backbone's 60.00% (its starting weights, before any step): -0.80 points, "
+            "inside the +/-8.9 of 2 standard errors on 120 test images; no gain measured"), recorded
 
 
 def test_a_generic_runs_report_compares_its_knn_figures_and_captions_the_knn_curve(tmp_path: Path) -> None:
