@@ -9,6 +9,10 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
+
+from drac_ssl import pretrain
+from drac_ssl.config import load_config
 from drac_ssl.pretrain import CONSOLE_GLOSSARY, MONITOR_KEYS, TERMS, _VICRegTraining
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,3 +51,25 @@ def test_the_first_epochs_line_names_the_glossary_and_later_ones_do_not() -> Non
     first, second = _line(0), _line(1)
     assert first.splitlines()[1] == f"[pretrain] what these fields are: {CONSOLE_GLOSSARY}"
     assert "\n" not in second
+
+
+def test_every_column_of_a_real_metrics_csv_is_defined_in_the_glossary(tmp_path: Path) -> None:
+    """Review F2: the page promised each column of metrics.csv but left ``step``, ``lr`` and
+    ``seconds`` out, and called ``view_cosine_last`` a metrics.jsonl-only column. The header of
+    a one-epoch run's metrics.csv (k-NN and fixed-image monitors on) is checked against it."""
+    cfg = load_config(None, ["pretrain.epochs=1", "pretrain.batch_size=4", "pretrain.num_workers=0",
+                             "pretrain.expander=32-32", "pretrain.augment.image_size=16",
+                             "pretrain.augment.source_size=24", "pretrain.augment.recipe=octa",
+                             "pretrain.backbone.cifar_stem=true", "pretrain.lr=0.001", "run.device=cpu",
+                             "pretrain.knn_every=1", "pretrain.knn_k=3", "pretrain.monitor_images=8"])
+    images = np.random.default_rng(0).integers(0, 256, size=(8, 24, 24), dtype=np.uint8)
+    labelled = (images, np.arange(8) % 3)
+    result = pretrain.run(cfg, tmp_path, data=pretrain.PretrainData(images=images, description="random images",
+                                                                    knn_train=labelled, knn_test=labelled))
+    header = (result.out_dir / "metrics.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert {"step", "lr", "seconds", "view_cosine_last", "knn_top1"} <= set(header), header
+    glossary = _glossary()
+    for column in header:
+        assert f"`{column}`" in glossary, column
+    cosine = next(p for p in glossary.split("\n- ") if p.startswith("`view_cosine_last`"))
+    assert "`metrics.csv`" in cosine and "only" not in cosine, cosine
