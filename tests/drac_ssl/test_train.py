@@ -1448,6 +1448,7 @@ def _rank_output(log_dir: Path, rank: int) -> str:
     return found["stdout.log"].read_text() + found["stderr.log"].read_text()
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_path: Path) -> None:
     """``torchrun --nproc_per_node=2 -m drac_ssl.train`` (what drac_ssl.distributed tells users;
     gloo on the CPU here): pretraining runs on both processes, everything else on process 0
@@ -1508,6 +1509,7 @@ runpy.run_module("drac_ssl.train", run_name="__main__", alter_sys=True)
 """
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_torchrun_a_non_finite_pretraining_loss_is_said_once_by_process_0(tmp_path: Path) -> None:
     """A review: a non-finite pretraining loss under torchrun printed the full error: block
     once per process, process 1 saying a checkpoint was kept (it keeps none), and torchrun
