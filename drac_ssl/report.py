@@ -1763,8 +1763,9 @@ def knn_start_comparison(last: float, start: float, test_images: int | None = No
 
     ``last``, ``start``: top-1 in % (``knn_top1`` of ``pretrain/metrics.jsonl``,
     ``knn_start_top1`` of ``pretrain/metadata.json``). ``test_images``: how many test images the
-    monitor scored (``metadata.json`` ``knn_monitor.test_images``, else ``splits.test``); the
-    noise band is :data:`KNN_NOISE_STANDARD_ERRORS` binomial standard errors of ``start`` on
+    monitor scored (``metadata.json`` ``knn_monitor.test_images``: an ingested folder's fold 0
+    graded images, or what ``pretrain.knn_limit`` kept; else ``splits.test``, a generic data
+    set's test split); the noise band is :data:`KNN_NOISE_STANDARD_ERRORS` binomial standard errors of ``start`` on
     them, ``200 * sqrt(p (1 - p) / n)`` points for p = start / 100 (None: no band, only above or
     below, and no verdict: ``0.80 points below ...; no noise band computed ...``).
     ``random_start``: the pretraining began from random weights

@@ -556,21 +556,28 @@ def test_a_knn_monitor_asked_for_without_two_grades_says_it_is_off_and_why(
 def test_an_ingested_folder_records_the_knn_monitors_test_count_for_its_noise_band(tmp_path: Path) -> None:
     """Review F1: a run on an ingested folder recorded no ``splits`` and, at the default
     pretrain.knn_limit=0, no ``knn_monitor``, so the report read a 0.8-point drop on fold 0's few
-    images as "worse" without a noise band; the k-NN test count (fold 0's graded images) is now
-    ``splits.test`` of metadata.json, and nothing is recorded when the monitor is off."""
+    images as "worse" without a noise band; the k-NN monitor's counts (fold 0's graded images
+    against the other folds') are now ``knn_monitor`` of metadata.json at every knn_limit, not
+    ``splits.test`` (which reads as the challenge's test split), and nothing when it is off."""
     from fake_ingest import SOURCE_SIZE, make_fake_ingest  # tests/helpers (pytest's pythonpath)
 
     data_dir = make_fake_ingest(tmp_path / "in", n_train=15, n_test=4)
-    cfg = tiny_config(**{"pretrain.epochs": "1", "pretrain.knn_every": "1", "pretrain.knn_k": "3",
-                         "pretrain.augment.source_size": str(SOURCE_SIZE)})
-    data = pretrain.load_pretrain_data(cfg, data_dir)
-    assert data.knn_test is not None and 0 < len(data.knn_test[0]) < 15
-    assert data.splits == {"test": len(data.knn_test[0])}, data.splits
-    result = pretrain.run(cfg, tmp_path / "run", data=data)
-    meta = json.loads(result.metadata_path.read_text())
-    assert meta["splits"] == {"test": len(data.knn_test[0])} and "knn_monitor" not in meta, meta.get("splits")
+    common = {"pretrain.epochs": "1", "pretrain.knn_every": "1", "pretrain.knn_k": "3",
+              "pretrain.augment.source_size": str(SOURCE_SIZE)}
+    data = pretrain.load_pretrain_data(tiny_config(**common), data_dir)
+    assert data.knn_test is not None and data.knn_train is not None and 0 < len(data.knn_test[0]) < 15
+    assert data.knn_test_fold == 0 and data.splits is None, (data.knn_test_fold, data.splits)
+    n_test, n_train = len(data.knn_test[0]), len(data.knn_train[0])
+    meta = json.loads(pretrain.run(tiny_config(**common), tmp_path / "run", data=data).metadata_path.read_text())
+    assert meta["knn_monitor"] == {"test_fold": 0, "train_images": n_train, "test_images": n_test}, meta
+    assert "splits" not in meta, meta["splits"]
+    # pretrain.knn_limit keeps its record, with the fold beside it
+    cut = pretrain.run(tiny_config(**common, **{"pretrain.knn_limit": "2"}), tmp_path / "cut", data=data)
+    assert json.loads(cut.metadata_path.read_text())["knn_monitor"] == {
+        "test_fold": 0, "train_images": 2, "test_images": 2, "knn_limit": 2, "of_train": n_train,
+        "of_test": n_test}
     off = pretrain.load_pretrain_data(tiny_config(**{"pretrain.augment.source_size": str(SOURCE_SIZE)}), data_dir)
-    assert off.knn_test is None and off.splits is None
+    assert off.knn_test is None and off.knn_test_fold is None and off.splits is None
 
 
 def _task(keys: tuple[str, ...] | None = None, loss_name: str | None = None) -> pretrain._VICRegTraining:

@@ -98,8 +98,9 @@ def test_the_last_knn_figure_is_read_against_the_starting_backbones() -> None:
                         "no noise band computed (the number of test images the monitor scored is not recorded)"), \
         "no count: no band, and no verdict"
     assert "than its starting weights" in knn_start_comparison(60.0, 84.0, 1000, random_start=False)
-    # review F1: a drac run at pretrain.knn_limit=0 has no knn_monitor; a 0.8-point drop on fold 0
-    # was called "worse". Its splits.test (the k-NN test count) gives the band; without it, none.
+    # review F1: a drac run at pretrain.knn_limit=0 had no knn_monitor; a 0.8-point drop on fold 0
+    # was called "worse". Its knn_monitor.test_images (fold 0's graded images the monitor scored)
+    # gives the band, as splits.test does for a generic set's test split; without either, none.
     drac = {"knn_start_top1": 60.0, "initial_weights": "w.safetensors", "config": {"data": {"dataset": "drac"}}}
     history = [{"epoch": 0, "knn_top1": 59.2}]
     old_run = knn_start_comparison_of_run(drac, history)
@@ -107,7 +108,8 @@ def test_the_last_knn_figure_is_read_against_the_starting_backbones() -> None:
                                                          "(its starting weights, before any step); no noise band")
     assert "worse" not in old_run[1], old_run[1]
     # 2 x sqrt(0.6 x 0.4 / 120) = 8.94 points
-    for recorded in ({"splits": {"test": 120}}, {"knn_monitor": {"test_images": 120}}):
+    for recorded in ({"knn_monitor": {"test_fold": 0, "train_images": 400, "test_images": 120}},
+                     {"splits": {"train": 400, "test": 120}}):
         read = knn_start_comparison_of_run({**drac, **recorded}, history)
         assert read is not None and read[1] == (
             "within noise of the starting backbone's 60.00% (its starting weights, before any step): -0.80 points, "
