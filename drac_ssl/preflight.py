@@ -1508,20 +1508,32 @@ def _no_test_images(layout: Any) -> tuple[str, str]:
 def _check_generic_files(c: _Findings, cfg: Config) -> None:
     """The files of a generic data set that the pretraining reads (the training split; the
     test split too for the k-NN monitor), looked up as its loader looks them up
-    (:func:`drac_ssl.datasets.generic_files`, nothing read), with the loader's message."""
-    from drac_ssl.datasets import generic_files
+    (:func:`drac_ssl.datasets.generic_files`), with the loader's message; an IDX file (MNIST,
+    Fashion-MNIST) is decompressed to its end and its length checked against its header
+    (:func:`drac_ssl.datasets.check_idx_whole`, about 0.2 CPU s for the largest), so a
+    truncated copy stops here, not inside the pretraining stage after its run folder exists."""
+    from drac_ssl.datasets import DatasetFormatError, check_idx_whole, generic_files
 
     d = cfg.data
     splits = ("train", "test") if cfg.pretrain.knn_every > 0 else ("train",)
     for split in splits:
+        needed = " (the k-NN monitor's, pretrain.knn_every > 0)" if split == "test" else ""
         try:
-            generic_files(d.dataset, Path(d.root).expanduser(), split)
+            files = generic_files(d.dataset, Path(d.root).expanduser(), split)
         except FileNotFoundError as exc:
-            needed = " (the k-NN monitor's, pretrain.knn_every > 0)" if split == "test" else ""
             what = str(exc).partition(" Nothing is downloaded")[0]  # the fix says it
             c.error("data.root", f"the {split} split{needed}: {what}",
                     "copy the files there or point data.root at the folder that holds them (nothing "
                     "is downloaded)" + (", or pretrain.knn_every=0 (no k-NN monitor)" if needed else ""))
+            continue
+        for path in files:
+            if "idx" not in path.name:  # an .npz or CIFAR-10's archive / folder: its loader checks it
+                continue
+            try:
+                check_idx_whole(path)
+            except DatasetFormatError as exc:
+                what, _, fix = str(exc).partition("\n  fix: ")
+                c.error("data.root", f"the {split} split{needed}: {what}", fix)
 
 
 def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:

@@ -553,6 +553,33 @@ def test_a_knn_monitor_asked_for_without_two_grades_says_it_is_off_and_why(
     assert quiet.knn_off == ""
 
 
+def test_an_ingested_folder_records_the_knn_monitors_test_count_for_its_noise_band(tmp_path: Path) -> None:
+    """Review F1: a run on an ingested folder recorded no ``splits`` and, at the default
+    pretrain.knn_limit=0, no ``knn_monitor``, so the report read a 0.8-point drop on fold 0's few
+    images as "worse" without a noise band; the k-NN monitor's counts (fold 0's graded images
+    against the other folds') are now ``knn_monitor`` of metadata.json at every knn_limit, not
+    ``splits.test`` (which reads as the challenge's test split), and nothing when it is off."""
+    from fake_ingest import SOURCE_SIZE, make_fake_ingest  # tests/helpers (pytest's pythonpath)
+
+    data_dir = make_fake_ingest(tmp_path / "in", n_train=15, n_test=4)
+    common = {"pretrain.epochs": "1", "pretrain.knn_every": "1", "pretrain.knn_k": "3",
+              "pretrain.augment.source_size": str(SOURCE_SIZE)}
+    data = pretrain.load_pretrain_data(tiny_config(**common), data_dir)
+    assert data.knn_test is not None and data.knn_train is not None and 0 < len(data.knn_test[0]) < 15
+    assert data.knn_test_fold == 0 and data.splits is None, (data.knn_test_fold, data.splits)
+    n_test, n_train = len(data.knn_test[0]), len(data.knn_train[0])
+    meta = json.loads(pretrain.run(tiny_config(**common), tmp_path / "run", data=data).metadata_path.read_text())
+    assert meta["knn_monitor"] == {"test_fold": 0, "train_images": n_train, "test_images": n_test}, meta
+    assert "splits" not in meta, meta["splits"]
+    # pretrain.knn_limit keeps its record, with the fold beside it
+    cut = pretrain.run(tiny_config(**common, **{"pretrain.knn_limit": "2"}), tmp_path / "cut", data=data)
+    assert json.loads(cut.metadata_path.read_text())["knn_monitor"] == {
+        "test_fold": 0, "train_images": 2, "test_images": 2, "knn_limit": 2, "of_train": n_train,
+        "of_test": n_test}
+    off = pretrain.load_pretrain_data(tiny_config(**{"pretrain.augment.source_size": str(SOURCE_SIZE)}), data_dir)
+    assert off.knn_test is None and off.knn_test_fold is None and off.splits is None
+
+
 def _task(keys: tuple[str, ...] | None = None, loss_name: str | None = None) -> pretrain._VICRegTraining:
     """The pretraining task without a model (describe / non_finite read only settings)."""
     task = pretrain._VICRegTraining(tiny_config(), None, None, None, None,  # type: ignore[arg-type]
@@ -567,7 +594,8 @@ def test_console_line_and_non_finite_error_read_the_term_names_from_the_task(tmp
     row = {"epoch": 0, "loss": 21.5, "invariance": 0.25, "variance": 0.5, "covariance": 3.125,
            "rate_reduction": 1.234, "pairs_per_second": 41.6, "knn_top1": 55.5,
            "rate_reduction_last": 2.5, "rate_reduction_early": 1.5}
-    assert _task().describe(row) == ("[pretrain] epoch 1/2 loss 21.5000 (inv 0.2500 var 0.5000 cov 3.1250) "
+    # (the first epoch's line is followed by the glossary's address: test_pretrain_console_glossary)
+    assert _task().describe(row).splitlines()[0] == ("[pretrain] epoch 1/2 loss 21.5000 (inv 0.2500 var 0.5000 cov 3.1250) "
                                      "rate-reduction 1.23, k-NN 55.50%, monitor dR last 2.50 early 1.50 "
                                      "42 pairs/s")
     # another objective's terms (SimCLR-like): no KeyError on VICReg's names, its own printed
