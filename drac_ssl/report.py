@@ -437,7 +437,8 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"{' (the data' + chr(39) + 's)' if not bb.get('in_channels') else ''}, "
                      f"{'CIFAR stem (3x3 conv, no max-pool)' if bb.get('cifar_stem') else 'ImageNet stem'}"
                      f"{', stem stride ' + str(bb.get('stem_stride')) if bb.get('stem_stride', 1) != 1 else ''}"],
-        ["pretrain", f"{PRETRAIN_METHOD} {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
+        ["pretrain", f"{PRETRAIN_METHOD} {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, "
+                     f"{pc.get('optimizer')} lr "
                      f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
                      f"{source}"
                      + (f", the {aug['recipe']} augmentation recipe" if aug.get("recipe") else "")
@@ -834,8 +835,8 @@ def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dic
                    else "The")
         said += (f". {opening} report calls a rate reduction under {COLLAPSE_RATE_REDUCTION:g} nats collapsed, and "
                  f"this run's lowest, {_value_words(low, 2)}, is {'under' if low < COLLAPSE_RATE_REDUCTION else 'above'} it; "
-                 f"{check}. What the features are worth is measured by the fine-tuning below ({PRETRAIN_METHOD} against "
-                 f"scratch), not by this curve.")
+                 f"{check}. What the features are worth is measured by the fine-tuning below "
+                 f"({PRETRAIN_METHOD} against scratch), not by this curve.")
         return said
     if stem == "pretrain_loss":
         gamma = recorded_gamma(meta)
@@ -1403,7 +1404,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     pairs = {f"{VARIANT_TITLES.get(name, name)} - scratch": (name, "scratch", "pretraining", d)
              for name, d in (comparison.get("pretrained_minus_scratch") or {}).items()}
     if isinstance(comparison.get("umm_minus_vicreg"), dict):
-        pairs[f"{PRETRAIN_METHOD} + UMM - {PRETRAIN_METHOD}"] = ("vicreg_umm", "vicreg", "UMM", comparison["umm_minus_vicreg"])
+        pairs[f"{PRETRAIN_METHOD} + UMM - {PRETRAIN_METHOD}"] = ("vicreg_umm", "vicreg", "UMM",
+                                                                 comparison["umm_minus_vicreg"])
     differences = {label: d for label, (_, _, _, d) in pairs.items()}
     if differences:
         titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}

@@ -1696,7 +1696,10 @@ Variants compared under the same protocol:
 {comparison}
 
 ## Intended use
-{f'Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining ({PRETRAIN_METHOD}, UMM) on UW-OCTA; teaching.' if drac else f'Studying self-supervised pretraining ({PRETRAIN_METHOD}, UMM) for diabetic retinopathy grading on this data set; benchmarking; teaching.'}
+{f'Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining '
+ f'({PRETRAIN_METHOD}, UMM) on UW-OCTA; teaching.' if drac else
+ f'Studying self-supervised pretraining ({PRETRAIN_METHOD}, UMM) for diabetic retinopathy grading '
+ f'on this data set; benchmarking; teaching.'}
 Grad-CAM target layer: `{meta['gradcam_target_layer']}` (the feature map every head reads; for a
 conv head not its last convolution, `head.conv`).
 
@@ -1725,7 +1728,8 @@ FREEZE_WORDS = {"frozen": "backbone frozen (the head alone trained)",
 """``finetune.freeze`` in words: the model card's and ``drac_ssl.finetune``'s console line."""
 
 
-VARIANT_TITLES = {"scratch": "scratch (random init)", "vicreg": PRETRAIN_METHOD, "vicreg_umm": f"{PRETRAIN_METHOD} + UMM"}
+VARIANT_TITLES = {"scratch": "scratch (random init)", "vicreg": PRETRAIN_METHOD,
+                  "vicreg_umm": f"{PRETRAIN_METHOD} + UMM"}
 """Each fine-tuning variant's name for a reader (report.md, its plots, the model card)."""
 
 FROZEN_SCRATCH_TITLE = "scratch (random init, frozen: random features + trained head)"
