@@ -3213,6 +3213,12 @@ class SettingsError(ConfigError):
         self.settings, self.what, self.fix = tuple(settings), what, fix
         super().__init__(self._words(what))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException pickles as cls(*self.args), and args holds the words alone: rebuild from
+        # the parts (a located error's words are its what), so that the error crosses a process
+        # boundary (a DataLoader worker, multiprocessing) as itself
+        return type(self), (self.settings, self.what, self.fix), self.__dict__
+
     def _words(self, what: str) -> str:
         return f"config: {what}." + (f"\n  fix: {self.fix}" if self.fix else "")
 

@@ -74,3 +74,18 @@ def test_run_name_and_out_dir_are_located_and_the_words_are_otherwise_unchanged(
     assert str(located).startswith("config: finetune.freeze=frozen (x.yaml:7) is wrong.")
     other = SettingsError(("a.b", "c.d"), "these disagree").located(lambda s: "" if s == "a.b" else "y.yaml:1")
     assert str(other) == "config: these disagree (c.d: y.yaml:1)."
+
+
+def test_a_settings_error_pickles_as_itself() -> None:
+    """Raised in a DataLoader worker or a multiprocessing child it is pickled to the parent:
+    it comes back with its class, settings, words and fix (located or not)."""
+    import pickle
+
+    plain = SettingsError(("a.b",), "a.b=1 is wrong", "a.b=2")
+    located = SettingsError(("a.b", "c.d"), "a.b=1 disagrees with c.d").located(lambda s: f"{s}.yaml:3")
+    for error in (plain, located, SettingsError(("a.b",), "x")):
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is SettingsError
+        assert (back.settings, back.what, back.fix, str(back)) == (error.settings, error.what, error.fix, str(error))
+    assert str(pickle.loads(pickle.dumps(located))).startswith(
+        "config: a.b=1 (a.b.yaml:3) disagrees with c.d (c.d.yaml:3)")
