@@ -65,7 +65,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from drac_ssl import __version__
+from drac_ssl import PRETRAIN_METHOD, __version__
 from drac_ssl.augment import (
     GpuTwoViewAugment,
     TwoViewDataset,
@@ -111,9 +111,10 @@ TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
 loss's NamedTuple (:class:`~drac_ssl.losses.vicreg.VICRegTerms`, ``loss`` first), then
 ``rate_reduction`` (pairs Delta R of the training batch's backbone features). The console
 line, the non-finite error and the loss plot read the term names from here (through the
-task's ``keys``), so another objective's terms need no edit there (docs/design.md, "Adding
-a self-supervised method")."""
-LOSS_NAME = "VICReg"  # the objective's name in the console, the non-finite error, the plot title
+task's ``keys``, which :class:`_VICRegTraining` takes, as ``backbone_metadata`` takes its
+``terms``), so another objective's terms need no edit there (docs/design.md, "Adding a
+self-supervised method")."""
+LOSS_NAME = PRETRAIN_METHOD  # the objective's name in the console, the non-finite error, the plot title
 TERM_ABBREVIATIONS = {"invariance": "inv", "variance": "var", "covariance": "cov"}
 """Short console names of loss terms (a term not listed is printed under its own name)."""
 MONITOR_KEYS = ("rate_reduction_last", "rate_reduction_early", "view_cosine_last")
@@ -513,8 +514,10 @@ def _statistics_words(stats: dict[str, Any]) -> str:
 
 
 def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, Any]], best_epoch: int,
-                      stage: str = "vicreg") -> dict[str, Any]:
-    """MONAI-bundle-style description of what the weights expect (metadata.json)."""
+                      stage: str = "vicreg", terms: Sequence[str] = TERMS) -> dict[str, Any]:
+    """MONAI-bundle-style description of what the weights expect (metadata.json). ``terms``:
+    the logged columns of the loss (the training task's ``keys``, :data:`TERMS` for VICReg)
+    whose values at ``best_epoch`` its ``metrics`` record, beside the monitors'."""
     pc = cfg.pretrain
     mean, std = normalization_for(normalization_name(cfg))
     best = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history else {})
@@ -542,7 +545,7 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
         "data": data.facts or {"channels": data.channels},
         "best_epoch": best_epoch,
         "epochs_counted_from": 0,  # best_epoch is the epoch's index; the console counts from 1
-        "metrics": {k: best.get(k) for k in (*TERMS, *MONITOR_KEYS, "knn_top1") if k in best},
+        "metrics": {k: best.get(k) for k in (*terms, *MONITOR_KEYS, "knn_top1") if k in best},
         "epochs_run": len(history),
         **({"splits": data.splits} if data.splits is not None else {}),
         "config": to_dict(cfg),
@@ -595,16 +598,22 @@ def _new_run_words(last: Path, lr: float) -> str:
 
 class _VICRegTraining(TrainingTask):
     """One VICReg epoch for the :class:`~drac_ssl.engine.Engine`: the step, its logged terms
-    and the label-free / k-NN monitors."""
+    and the label-free / k-NN monitors.
 
-    keys: Sequence[str] = TERMS
-    loss_name = LOSS_NAME
+    ``keys``: the columns :meth:`step` logs, the loss's NamedTuple fields (``loss`` first) then
+    ``rate_reduction`` (:data:`TERMS`, VICReg's); ``loss_name``: the objective's name in the
+    console line, the non-finite error and the loss plot (:data:`LOSS_NAME`). Another loss
+    passes its own; nothing else in the task names VICReg's terms."""
+
     watched = ("loss",)
 
     def __init__(self, cfg: Config, model: VICRegModel, optimizer: torch.optim.Optimizer,
                  loss_fn: VICRegLoss, data: PretrainData, device: torch.device, bf16: bool,
-                 channels_last: bool, dist: DistInfo) -> None:
+                 channels_last: bool, dist: DistInfo, *, keys: Sequence[str] = TERMS,
+                 loss_name: str = LOSS_NAME) -> None:
         pc = cfg.pretrain
+        self.keys: Sequence[str] = tuple(keys)
+        self.loss_name = loss_name
         self.cfg, self.pc, self.model, self.train_model = cfg, pc, model, model
         self.optimizer, self.loss_fn, self.data = optimizer, loss_fn, data
         self.device, self.bf16, self.channels_last = device, bf16, channels_last
@@ -885,7 +894,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         best_state = load_checkpoint(ckpt_dir / "best.pt")["model"] if (ckpt_dir / "best.pt").exists() \
             else model.state_dict()
         backbone_state = {k[len("backbone."):]: v for k, v in best_state.items() if k.startswith("backbone.")}
-        meta = backbone_metadata(cfg, data, history, best_epoch)
+        meta = backbone_metadata(cfg, data, history, best_epoch, terms=task.keys)
         meta["stopped"] = stopped
         if knn_scope is not None:
             meta["knn_monitor"] = knn_scope

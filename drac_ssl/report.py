@@ -43,7 +43,7 @@ from typing import Any
 
 import yaml
 
-from drac_ssl import __version__, runtime
+from drac_ssl import PRETRAIN_METHOD, __version__, runtime
 from drac_ssl.challenge import leaderboard_words
 from drac_ssl.collapse import (
     COLLAPSE_RATE_REDUCTION,
@@ -120,7 +120,7 @@ FIGURES = "report"
 
 FIGURE_CAPTIONS = {
     # pretrain/plots/ (drac_ssl.pretrain)
-    "pretrain_loss": "VICReg loss and its three terms per epoch; a curve still falling at the last epoch "
+    "pretrain_loss": f"{PRETRAIN_METHOD} loss and its three terms per epoch; a curve still falling at the last epoch "
                      "means more epochs may help. The variance term is the mean over the embedding's "
                      "dimensions of relu(gamma - std), gamma its target (pretrain.loss.gamma, 1 by default): "
                      "0 when every dimension spreads at least gamma, and at or above "
@@ -442,7 +442,8 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"{' (the data' + chr(39) + 's)' if not bb.get('in_channels') else ''}, "
                      f"{'CIFAR stem (3x3 conv, no max-pool)' if bb.get('cifar_stem') else 'ImageNet stem'}"
                      f"{', stem stride ' + str(bb.get('stem_stride')) if bb.get('stem_stride', 1) != 1 else ''}"],
-        ["pretrain", f"VICReg {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
+        ["pretrain", f"{PRETRAIN_METHOD} {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, "
+                     f"{pc.get('optimizer')} lr "
                      f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
                      f"{source}"
                      + (f", the {aug['recipe']} augmentation recipe" if aug.get("recipe") else "")
@@ -672,7 +673,7 @@ def _unfinished_item(run_dir: Path) -> str:
 
 def _ssl_section(run_dir: Path) -> list[str]:
     lines = ["## Self-supervised pretraining", ""]
-    stages = tuple(SSL_STAGE_TITLES.items())  # (("pretrain", "VICReg"), ("umm", "UMM"))
+    stages = tuple(SSL_STAGE_TITLES.items())  # (("pretrain", PRETRAIN_METHOD), ("umm", "UMM"))
     if _generic_dataset(run_dir) is not None and not (run_dir / "umm").is_dir():
         stages = stages[:1]  # a generic data set's run: pretraining only (see the closing line)
     for stage, title in stages:
@@ -781,12 +782,13 @@ def _short_run_words(meta: dict[str, Any], epochs: int) -> str:
 
 def _features_worth_words(meta: dict[str, Any]) -> str:
     """What measures the features instead of the rate-reduction curve: the fine-tuning below
-    (VICReg against scratch) for a retinal run; for a generic data set (``data.dataset`` mnist,
-    fashion_mnist, cifar10), which is never fine-tuned here, the k-NN monitor read against the
+    (the pretraining method, :data:`drac_ssl.PRETRAIN_METHOD`, against scratch) for a retinal
+    run; for a generic data set (``data.dataset`` mnist, fashion_mnist, cifar10), which is never fine-tuned here, the k-NN monitor read against the
     starting backbone's figure, when it ran, and the bench named at the end of the report."""
     dataset = ((meta.get("config") or {}).get("data") or {}).get("dataset")
     if dataset in (None, "drac"):
-        return "What the features are worth is measured by the fine-tuning below (VICReg against scratch), not by this curve."
+        return ("What the features are worth is measured by the fine-tuning below "
+                f"({PRETRAIN_METHOD} against scratch), not by this curve.")
     knn = isinstance(meta.get("knn_start_top1"), int | float)
     return ("What the features are worth is measured, not by this curve, by "
             + ("the k-NN monitor in the same figure, read against its dashed line (the starting backbone's "
@@ -898,7 +900,7 @@ def _kept_rule(stage: str, meta: dict[str, Any]) -> str:
     lowest VICReg loss (its early-stopping monitor); UMM the last epoch, the last one its
     SSL-loss guard passed, or the highest rate reduction (``umm.early_stop_on_rate_reduction``)."""
     if stage != "umm":
-        return "the lowest VICReg loss"
+        return f"the lowest {PRETRAIN_METHOD} loss"
     umm_cfg = ((meta.get("config") or {}).get("umm") or {}) if isinstance(meta.get("config"), dict) else {}
     if umm_cfg.get("early_stop_on_rate_reduction"):
         on_probe = str((meta.get("umm") or {}).get("monitor", "")).startswith("probe_")
@@ -1369,7 +1371,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         return lines + [_not_done(run_dir, "finetune", "finetune/comparison.json"), ""]
     rows = comparison["rows"]
     freeze = run_freeze(run_dir)
-    lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
+    lines += [comparison.get("protocol", ""), "", f"### Scratch vs {PRETRAIN_METHOD} vs {PRETRAIN_METHOD} + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
     majority = majority_grade(run_dir, comparison)
@@ -1424,14 +1426,15 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     pairs = {f"{VARIANT_TITLES.get(name, name)} - scratch": (name, "scratch", "pretraining", d)
              for name, d in (comparison.get("pretrained_minus_scratch") or {}).items()}
     if isinstance(comparison.get("umm_minus_vicreg"), dict):
-        pairs["VICReg + UMM - VICReg"] = ("vicreg_umm", "vicreg", "UMM", comparison["umm_minus_vicreg"])
+        pairs[f"{PRETRAIN_METHOD} + UMM - {PRETRAIN_METHOD}"] = ("vicreg_umm", "vicreg", "UMM",
+                                                                 comparison["umm_minus_vicreg"])
     differences = {label: d for label, (_, _, _, d) in pairs.items()}
     if differences:
         titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}
         resampled = {"patients": "the patients (each with all its images)",  # comparison.json's ci_resamples
                      "groups": "the image groups the folds kept whole (each with all its images)",
                      }.get(str(comparison.get("ci_resamples")), "these images")
-        lines += ["Does pretraining help, and does UMM add to VICReg? Each difference on the same "
+        lines += [f"Does pretraining help, and does UMM add to {PRETRAIN_METHOD}? Each difference on the same "
                   "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is no "
                   f"evidence either way). The CI resamples {resampled} for this one training: "
                   "training randomness is not in it, and the same run with another run.seed can "

@@ -62,7 +62,7 @@ from typing import Any
 
 import yaml
 
-from drac_ssl import preflight, runtime
+from drac_ssl import PRETRAIN_METHOD, preflight, runtime
 from drac_ssl.challenge import drac_scale
 from drac_ssl.collapse import run_collapse_warnings
 from drac_ssl.commands import train_overrides, train_parser, train_preset
@@ -212,7 +212,7 @@ def stage_pretrain(cfg: Config, run_dir: Path) -> dict[str, Any]:
 
 def stage_umm(cfg: Config, run_dir: Path) -> dict[str, Any]:
     if not cfg.umm.enabled:
-        print("[umm] umm.enabled=false: skipped; fine-tuning starts from the VICReg backbone")
+        print(f"[umm] umm.enabled=false: skipped; fine-tuning starts from the {PRETRAIN_METHOD} backbone")
         return {"skipped": "umm.enabled=false"}
     from drac_ssl import umm
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import drac_ssl
 from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.config import Config, ConfigError, load_config
@@ -582,11 +583,10 @@ def test_an_ingested_folder_records_the_knn_monitors_test_count_for_its_noise_ba
 
 def _task(keys: tuple[str, ...] | None = None, loss_name: str | None = None) -> pretrain._VICRegTraining:
     """The pretraining task without a model (describe / non_finite read only settings)."""
-    task = pretrain._VICRegTraining(tiny_config(), None, None, None, None,  # type: ignore[arg-type]
-                                    torch.device("cpu"), False, False, DistInfo())
-    if keys is not None:
-        task.keys, task.loss_name = keys, loss_name or task.loss_name
-    return task
+    named = {"keys": keys} if keys is not None else {}
+    named.update({"loss_name": loss_name} if loss_name is not None else {})
+    return pretrain._VICRegTraining(tiny_config(), None, None, None, None,  # type: ignore[arg-type]
+                                    torch.device("cpu"), False, False, DistInfo(), **named)
 
 
 def test_console_line_and_non_finite_error_read_the_term_names_from_the_task(tmp_path: Path) -> None:
@@ -610,6 +610,22 @@ def test_console_line_and_non_finite_error_read_the_term_names_from_the_task(tmp
     # a loss with no terms besides itself: no empty brackets
     alone = _task(("loss", "rate_reduction"))
     assert "loss 4.5000 rate-reduction 0.50" in alone.describe(row)
+
+
+def test_the_task_and_the_metadata_take_another_loss_s_terms_without_patching() -> None:
+    """A second loss passes its term keys and name to the task, and the metadata records the
+    task's terms (docs/design.md, "Adding a self-supervised method", step 3)."""
+    from drac_ssl.pretrain import LOSS_NAME, TERMS, backbone_metadata
+
+    assert (_task().keys, _task().loss_name) == (TERMS, LOSS_NAME)
+    assert LOSS_NAME == drac_ssl.PRETRAIN_METHOD == "VICReg"
+    other = _task(("loss", "positive_cosine", "rate_reduction"), "NT-Xent")
+    assert (other.keys, other.loss_name) == (("loss", "positive_cosine", "rate_reduction"), "NT-Xent")
+    assert _task().keys == TERMS  # the other task's keys are its own, not the class's
+    best = {"epoch": 0, "loss": 4.5, "positive_cosine": 0.75, "invariance": 9.0, "rate_reduction": 0.5}
+    metrics = backbone_metadata(tiny_config(), tiny_data(), [best], 0, terms=other.keys)["metrics"]
+    assert metrics == {"loss": 4.5, "positive_cosine": 0.75, "rate_reduction": 0.5}
+    assert "positive_cosine" not in backbone_metadata(tiny_config(), tiny_data(), [best], 0)["metrics"]
 
 
 def test_loss_plot_draws_the_given_terms(tmp_path: Path, monkeypatch) -> None:
