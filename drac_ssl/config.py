@@ -47,6 +47,11 @@ class UnknownSettingError(ConfigError):
         super().__init__(message)
         self.setting, self.meant = setting, tuple(meant)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException pickles as cls(*self.args), and args holds the message alone: rebuild from
+        # all three parts so that the error crosses a process boundary as itself (as SettingsError)
+        return type(self), (str(self), self.setting, self.meant), self.__dict__
+
 
 GRADE_SCALES: dict[str, tuple[str, ...]] = {
     "drac": ("Normal", "NPDR", "PDR"),  # DRAC 2022 Task 3

@@ -783,8 +783,8 @@ def _short_run_words(meta: dict[str, Any], epochs: int) -> str:
 def _features_worth_words(meta: dict[str, Any]) -> str:
     """What measures the features instead of the rate-reduction curve: the fine-tuning below
     (the pretraining method, :data:`drac_ssl.PRETRAIN_METHOD`, against scratch) for a retinal
-    run; for a generic data set (``data.dataset`` mnist, fashion_mnist, cifar10), which is never fine-tuned here, the k-NN monitor read against the
-    starting backbone's figure, when it ran, and the bench named at the end of the report."""
+    run; for a generic data set (``data.dataset`` mnist, fashion_mnist, cifar10), which is never
+    fine-tuned here, the k-NN monitor read against the starting backbone's figure, when it ran, and the bench named at the end of the report."""
     dataset = ((meta.get("config") or {}).get("data") or {}).get("dataset")
     if dataset in (None, "drac"):
         return ("What the features are worth is measured by the fine-tuning below "

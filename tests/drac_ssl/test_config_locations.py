@@ -89,3 +89,16 @@ def test_a_settings_error_pickles_as_itself() -> None:
         assert (back.settings, back.what, back.fix, str(back)) == (error.settings, error.what, error.fix, str(error))
     assert str(pickle.loads(pickle.dumps(located))).startswith(
         "config: a.b=1 (a.b.yaml:3) disagrees with c.d (c.d.yaml:3)")
+
+
+def test_an_unknown_setting_error_pickles_as_itself() -> None:
+    """The same for a misspelt setting: its message, the key as written and what it meant."""
+    import pickle
+
+    from drac_ssl.config import UnknownSettingError
+
+    error = UnknownSettingError("a.yaml:2: unknown setting 'data.image_colum'", "data.image_colum",
+                                ("data.image_column",))
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is UnknownSettingError
+    assert (str(back), back.setting, back.meant) == (str(error), "data.image_colum", ("data.image_column",))
