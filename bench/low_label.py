@@ -17,7 +17,7 @@ official 10k test set:
   its ``metadata.json`` records, :func:`random_linear_seed`), the baseline that shows what
   pretraining added to the linear probe.
 
-Protocol of the layer-wise VICReg paper: Adam lr 5e-4 (linear 5e-3), batch 128, learning
+Protocol of the layer-wise VICReg paper (:data:`PAPER_SOURCE`): Adam lr 5e-4 (linear 5e-3), batch 128, learning
 rate x0.95 every 50 steps, early stopping on validation accuracy with patience 5 (linear
 10), best epoch kept. No augmentation while fine-tuning. Writes
 ``bench/results/low_label_<dataset>.json`` after every seed, so a run cut short keeps what
@@ -39,9 +39,11 @@ comparable (``"paper": {"comparable": false, "same_architecture": false, "why_no
 ...}``): a ResNet-18 trained from scratch already beats the paper's pretrained MLP, so
 beating them checks nothing. A full MNIST run shows them beside its own as a reference
 (``"reference": true``); what the run measures is its own gap, fine-tune minus scratch under
-the same protocol, and the linear probe of the frozen pretrained features. A file written
-before this field (``bench/results/low_label_mnist.json``, 2026-11-22) says
-``"comparable": true`` for such a reference (``bench.summarize`` reads both). CPU smoke test (a few minutes on the 2-core CPU)::
+the same protocol, and the linear probe of the frozen pretrained features. The one file written
+before this field (``bench/results/low_label_mnist.json``, 2026-11-22) said
+``"comparable": true`` for such a reference; it now holds ``"reference": true, "comparable":
+false`` as this script writes them, with a dated note of what the run wrote (commit acd5109;
+``bench.summarize`` reads both forms). CPU smoke test (a few minutes on the 2-core CPU)::
 
     python -m bench.low_label --dataset mnist --epochs 1 --labels 500 --seeds 0 \\
         --eval-limit 500 --max-epochs 2 --run-dir /tmp/lowlabel_smoke/run \\
@@ -85,8 +87,14 @@ from drac_ssl.models import Backbone, build_backbone, load_local_weights
 from drac_ssl.runtime import resolve_device
 from drac_ssl.starting import python_command
 
-# Layer-wise VICReg paper, MNIST, MLP: test accuracy (%) by number of labels. Another
-# architecture than the ResNet-18 here: a reference, not a figure to reproduce.
+PAPER_SOURCE = ('J. Datta, R. Rabbi, P. Saha, A. N. Zereen, M. Abdullah-Al-Wadud, J. Uddin, "Deep representation '
+                'learning using layer-wise VICReg losses", Scientific Reports (Nature Portfolio), 2025, '
+                'doi:10.1038/s41598-025-08504-2')
+"""The layer-wise VICReg paper whose MNIST figures :data:`PAPER_MNIST` holds (docs/methods.md
+section 3; the reference checked on 2026-12-06 against the publisher's page and a library record)."""
+
+# Layer-wise VICReg paper (PAPER_SOURCE), MNIST, MLP: test accuracy (%) by number of labels.
+# Another architecture than the ResNet-18 here: a reference, not a figure to reproduce.
 PAPER_MNIST = {
     500: {"finetune": 85.13, "scratch": 77.78},
     1000: {"finetune": 88.66, "scratch": 81.33},
@@ -148,7 +156,7 @@ def paper_reference(dataset: str, reasons: Sequence[str]) -> bool:
 def paper_record(reference: bool) -> dict[str, Any]:
     """The result file's ``paper`` entry: the paper's figures, whether they are shown as a
     reference (:func:`paper_reference`), and never ``comparable``: another architecture."""
-    return {"source": "layer-wise VICReg paper, MNIST, MLP (methods.md section 3)",
+    return {"source": f"layer-wise VICReg paper ({PAPER_SOURCE}), MNIST, MLP (methods.md section 3)",
             "figures": {str(k): v for k, v in PAPER_MNIST.items()},
             "reference": reference, "comparable": False, "same_architecture": False,
             "why_not_comparable": PAPER_NOT_COMPARABLE}
@@ -400,7 +408,9 @@ def _main(argv: list[str] | None) -> None:
     test_x = prepare_images(test.images, mean, std, aug.image_size, device)
     test_y = torch.as_tensor(test.labels, device=device)
     t_embed = time.perf_counter()
-    test_feats = {m: pretrain.embed_images(body, test.images, stats, aug.image_size, device, autocast=bf16)
+    # a label, as the k-NN monitor's: on a CPU each backbone's 10k test images take minutes
+    test_feats = {m: pretrain.embed_images(body, test.images, stats, aug.image_size, device, autocast=bf16,
+                                           progress=f"{m} probe: {len(test.images)} test images")
                   for m, body in probe_bodies.items()}
     test_embed_seconds = round(time.perf_counter() - t_embed, 1)
     print(f"[bench] pool {len(train.images)} training images, test {len(test.images)} images, device {device}"

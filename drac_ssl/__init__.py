@@ -35,6 +35,12 @@ _os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations' PyPI 
 _os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # huggingface_hub, imported by albumentations
 
 __version__ = "0.1.0"
+PRETRAIN_METHOD = "VICReg"
+"""The self-supervised method that pretrains the backbone, by the name people read: the one
+source of that name in the report, the model card, the comparison, the collapse warnings,
+the console and the pretraining plot (``tests/drac_ssl/test_method_name.py`` holds every
+other module to it). A second method makes this a look-up of ``pretrain.method``
+(docs/design.md, "Adding a self-supervised method")."""
 GRADE_NAMES = ("Normal", "NPDR", "PDR")
 """DR grades of DRAC 2022 Task 3, index = grade: 0 Normal, 1 NPDR, 2 PDR (the default scale)."""
 NUM_GRADES = len(GRADE_NAMES)

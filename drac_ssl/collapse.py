@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.io import finite_number, read_json_dict
 from drac_ssl.trial_run import pretraining_cut_short, standing_first_try
 
@@ -85,9 +86,10 @@ def collapse_symptoms(metrics: dict[str, Any], gamma: float = 1.0, stage: str = 
     return seen
 
 
-SSL_STAGE_TITLES = {"pretrain": "VICReg", "umm": "UMM"}
+SSL_STAGE_TITLES = {"pretrain": PRETRAIN_METHOD, "umm": "UMM"}
 """The self-supervised stages whose monitors are checked, by folder, and the name the report's
-heading and the warning give each representation."""
+heading and the warning give each representation (the pretraining's:
+:data:`drac_ssl.PRETRAIN_METHOD`)."""
 
 
 def recorded_gamma(meta: dict[str, Any]) -> float:
@@ -132,14 +134,14 @@ def collapse_warning(meta: dict[str, Any], stage: str, *, markdown: bool = False
             else f"the {title} representation looks collapsed")
     below = " below" if markdown else ""
     if stage == "umm":  # UMM's own settings (config.UMMConfig); only the variant it trains is hit
-        meaning = (f"the fine-tuning figures of the VICReg + UMM variant{below} measure mostly the head and "
+        meaning = (f"the fine-tuning figures of the {PRETRAIN_METHOD} + UMM variant{below} measure mostly the head and "
                    f"the fine-tuning, not UMM's re-tuning")
         fix = (f"Re-tune UMM for more epochs ({code('umm.epochs')}) or with a larger batch "
                f"({code('umm.batch_size')}), and check its learning rates ({code('umm.inner_lr')}, "
-               f"{code('umm.outer_lr')}); if the VICReg representation it starts from looks collapsed "
+               f"{code('umm.outer_lr')}); if the {PRETRAIN_METHOD} representation it starts from looks collapsed "
                f"too, mend the pretraining first")
     else:
-        meaning = (f"the fine-tuning figures of the VICReg variants{below} measure mostly the head and the "
+        meaning = (f"the fine-tuning figures of the {PRETRAIN_METHOD} variants{below} measure mostly the head and the "
                    f"fine-tuning, not the pretraining")
         fix = (f"Pretrain for more epochs ({code('pretrain.epochs')}) or with a larger batch "
                f"({code('pretrain.batch_size')}), and check the learning rate ({code('pretrain.lr')})")

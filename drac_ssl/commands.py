@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.exit_codes import (  # stdlib only; re-exported
     CHECK_EXIT_CODES,
     EXPORT_EXIT_CODES,
@@ -256,7 +257,7 @@ def train_parser() -> argparse.ArgumentParser:
                if names else "")
     parser = OverrideParser(
         prog=command_name("drac-ssl-train", "drac_ssl.train"),
-        description="Run the drac_ssl pipeline (ingest -> VICReg -> UMM -> CV fine-tune -> export).",
+        description=f"Run the drac_ssl pipeline (ingest -> {PRETRAIN_METHOD} -> UMM -> CV fine-tune -> export).",
         epilog=(f"First time on your data: add {FIRST_TRY_OPTION} (a tiny run of every stage, minutes on a "
                 f"CPU on any config, in runs/first-try; its figures mean nothing), e.g. -c fundus "
                 f"{FIRST_TRY_OPTION} data.root=my_photos/. "

@@ -82,6 +82,7 @@ import numpy as np
 import yaml
 
 from data_prep.labels import id_words
+from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.commands import DEFAULT_N_BOOT, compare_parser
 from drac_ssl.config import REFERABLE_OFF, ConfigError, dotted_settings, read_yaml, referable_cut
 from drac_ssl.figures import (
@@ -509,7 +510,7 @@ class Comparison:
             return f"{n} epoch{'' if n == 1 else 's'}" + (f" of at most {cap} steps" if cap else "")
 
         umm = "off" if umm_on is False else epochs(umm_epochs, umm_steps)
-        return (f"Training length in every run: VICReg {epochs(pre, pre_steps)}, UMM {umm}, fine-tuning "
+        return (f"Training length in every run: {PRETRAIN_METHOD} {epochs(pre, pre_steps)}, UMM {umm}, fine-tuning "
                 f"{epochs(ft)} per fold.")
 
     def _between_lines(self) -> list[str]:

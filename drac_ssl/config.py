@@ -47,6 +47,11 @@ class UnknownSettingError(ConfigError):
         super().__init__(message)
         self.setting, self.meant = setting, tuple(meant)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException pickles as cls(*self.args), and args holds the message alone: rebuild from
+        # all three parts so that the error crosses a process boundary as itself (as SettingsError)
+        return type(self), (str(self), self.setting, self.meant), self.__dict__
+
 
 GRADE_SCALES: dict[str, tuple[str, ...]] = {
     "drac": ("Normal", "NPDR", "PDR"),  # DRAC 2022 Task 3
@@ -2958,6 +2963,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
     override's fix suggests the file's value (:class:`FixBase`), else the built-in default.
     ``path``: a YAML file, or a shipped config's name (``retinamnist``: :func:`config_file`)."""
     cfg, fixes = Config(), None
+    p, data = None, {}
     if path is not None:
         p = config_file(path)
         data = _load_yaml(p)
@@ -2985,7 +2991,10 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
         value, words = fallback("run.threads", fixes)
         raise ConfigError(f"command line '{threads.typed}': {THREADS_WORDS}, got {cfg.run.threads}.\n"
                           f"  fix: {threads.typed.split()[0]} {value} ({words})")
-    validate(cfg)
+    try:
+        validate(cfg)
+    except SettingsError as exc:  # say where each setting it names was set
+        raise exc.located(_given_where(p, data if isinstance(data, dict) else {}, overrides or [])) from None
     return cfg
 
 
@@ -3197,8 +3206,78 @@ THREADS_WORDS = "run.threads must be 0 (the default policy) or a positive count"
 :func:`load_config`."""
 
 
+class SettingsError(ConfigError):
+    """A value check of :func:`validate` that names the settings it involves, so that the
+    message can say where each was set (config files, the command line: "Every bad key or value
+    is reported with where it came from"). ``settings``: the dotted settings, the one to change
+    first; ``what``: what is wrong, naming them; ``fix``: how to fix it ("" for none). Read
+    as text, it is ``config: WHAT.`` and the fix, as before; :meth:`located` puts each
+    setting's source after its first mention."""
+
+    def __init__(self, settings: Sequence[str], what: str, fix: str = "") -> None:
+        self.settings, self.what, self.fix = tuple(settings), what, fix
+        super().__init__(self._words(what))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException pickles as cls(*self.args), and args holds the words alone: rebuild from
+        # the parts (a located error's words are its what), so that the error crosses a process
+        # boundary (a DataLoader worker, multiprocessing) as itself
+        return type(self), (self.settings, self.what, self.fix), self.__dict__
+
+    def _words(self, what: str) -> str:
+        return f"config: {what}." + (f"\n  fix: {self.fix}" if self.fix else "")
+
+    def located(self, where: typing.Callable[[str], str]) -> ConfigError:
+        """This error with ``(WHERE)`` after the first mention of each of its settings
+        (``pretrain.backbone.stem_stride=2 (a.yaml:3) sets ...``), ``where(setting)`` its
+        source (``FILE:LINE``, ``command line 'k=v'``, ``the default``; "" for none said); a
+        setting the words do not mention is added at the end. The class and ``settings`` stay."""
+        what = self.what
+        for setting in self.settings:
+            said = where(setting)
+            if not said:
+                continue
+            mention = re.search(rf"(?<![\w.]){re.escape(setting)}(?:=[^\s,;:()]*[^\s,;:().])?(?![\w.])", what)
+            if mention:
+                what = f"{what[:mention.end()]} ({said}){what[mention.end():]}"
+            else:
+                what += f" ({setting}: {said})"
+        located = SettingsError(self.settings, what, self.fix)
+        return located
+
+
+def _given_where(file: Path | None, data: dict[str, Any], overrides: Sequence[str]) -> typing.Callable[[str], str]:
+    """Where :func:`load_config` took each setting from, for :meth:`SettingsError.located`:
+    the last command-line override of it (or of a section holding it), else its line in the
+    YAML ``file`` (whose mapping is ``data``), else the default."""
+    typed: dict[str, str] = {}
+    for arg, problem in split_overrides(overrides):
+        if problem:
+            continue
+        try:
+            typed[".".join(parse_override(arg)[0])] = f"command line '{typed_words(arg)}'"
+        except ConfigError:
+            continue
+
+    def where(setting: str) -> str:
+        parts = setting.split(".")
+        for n in range(len(parts), 0, -1):
+            if ".".join(parts[:n]) in typed:
+                return typed[".".join(parts[:n])]
+        node: Any = data
+        for part in parts:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            return _key_line(file, setting) if file is not None else "the default"
+        return "the default"
+    return where
+
+
 def validate(cfg: Config) -> None:
-    """Value checks beyond types: choices and ranges."""
+    """Value checks beyond types: choices and ranges, and the settings that must agree (a
+    :class:`SettingsError` naming them, which :func:`load_config` and the preflight locate)."""
     for dotted, choices in _CHOICES.items():
         value = get(cfg, dotted)
         if value not in choices:
@@ -3225,22 +3304,25 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"config: pretrain.backbone.stem_stride must be 1 or 2, got {bb.stem_stride}.\n"
                           f"  fix: pretrain.backbone.stem_stride=1")
     if bb.stem_stride != 1 and not bb.cifar_stem:
-        raise ConfigError(f"config: pretrain.backbone.stem_stride={bb.stem_stride} sets the stride of "
-                          f"the CIFAR stem's 3x3 convolution, but pretrain.backbone.cifar_stem is "
-                          f"false (the ImageNet stem has its own fixed strides).\n"
-                          f"  fix: pretrain.backbone.cifar_stem=true, or pretrain.backbone.stem_stride=1")
+        raise SettingsError(("pretrain.backbone.stem_stride", "pretrain.backbone.cifar_stem"),
+                            f"pretrain.backbone.stem_stride={bb.stem_stride} sets the stride of "
+                            f"the CIFAR stem's 3x3 convolution, but pretrain.backbone.cifar_stem is "
+                            f"false (the ImageNet stem has its own fixed strides)",
+                            "pretrain.backbone.cifar_stem=true, or pretrain.backbone.stem_stride=1")
     ft = cfg.finetune
     if ft.head_warmup_epochs < 0 or (ft.head_warmup_epochs and ft.head_warmup_epochs >= ft.epochs):
-        raise ConfigError(
-            f"config: finetune.head_warmup_epochs={ft.head_warmup_epochs} must be 0 (off) or fewer "
+        raise SettingsError(
+            ("finetune.head_warmup_epochs", "finetune.epochs"),
+            f"finetune.head_warmup_epochs={ft.head_warmup_epochs} must be 0 (off) or fewer "
             f"than finetune.epochs={ft.epochs}: it counts the first epochs of the fine-tuning that "
-            f"train the head alone.\n  fix: finetune.head_warmup_epochs=0, or a value in "
-            f"1..{max(1, ft.epochs - 1)}")
+            f"train the head alone",
+            f"finetune.head_warmup_epochs=0, or a value in 1..{max(1, ft.epochs - 1)}")
     if ft.head_warmup_epochs and ft.freeze == "frozen":
-        raise ConfigError(
-            "config: finetune.head_warmup_epochs trains the head alone before the backbone is "
-            "fine-tuned, but finetune.freeze=frozen never fine-tunes the backbone.\n"
-            "  fix: finetune.head_warmup_epochs=0, or finetune.freeze=all (or last)")
+        raise SettingsError(
+            ("finetune.head_warmup_epochs", "finetune.freeze"),
+            "finetune.head_warmup_epochs trains the head alone before the backbone is "
+            "fine-tuned, but finetune.freeze=frozen never fine-tunes the backbone",
+            "finetune.head_warmup_epochs=0, or finetune.freeze=all (or last)")
     if cfg.pretrain.lr <= 0:
         raise ConfigError(f"config: pretrain.lr must be > 0, got {cfg.pretrain.lr}.")
     if not cfg.run.stages:
@@ -3249,7 +3331,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"config: {THREADS_WORDS}, got {cfg.run.threads}.\n  fix: run.threads=0")
     what, fix = run_name_problem(cfg.run.name, cfg.run.out_dir)
     if what:
-        raise ConfigError(f"config: {what}.\n  fix: {fix}")
+        raise SettingsError(("run.name", "run.out_dir") if "run.out_dir=" in what else ("run.name",), what, fix)
 
 
 def empty_stages_words() -> str:

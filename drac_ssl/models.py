@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.weights_file import WeightsFileError, match_weights, read_weights_file
 
 if TYPE_CHECKING:
@@ -353,7 +354,7 @@ def load_local_weights(
         raise ValueError(
             f"{p}: no parameter name in common with {type(module).__name__} (file keys like "
             f"{list(tensors)[:3]}, expected keys like {list(own)[:3]}). Is it a ResNet "
-            f"backbone / VICReg checkpoint?"
+            f"backbone / {PRETRAIN_METHOD} checkpoint?"
         )
     mismatched = [k for k in common if state[k].shape != own[k].shape]
     if mismatched:

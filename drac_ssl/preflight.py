@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data_prep.problems import counted, ingest_command
+from drac_ssl import PRETRAIN_METHOD
 from drac_ssl import config as config_module
 from drac_ssl.config import (
     FINETUNE_RANGES,
@@ -959,7 +960,7 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
     if trains and pc.precision == "auto" and amx and pc.augment.image_size >= AMX_BF16_MIN_SIZE:
         c.add("warning", "pretrain.precision",
               "this CPU has AMX-BF16, and auto trains in fp32 on the CPU: at 224 px bf16 "
-              "autocast ran the VICReg step 2.2 times faster than fp32 on such a CPU "
+              f"autocast ran the {PRETRAIN_METHOD} step 2.2 times faster than fp32 on such a CPU "
               "(bench/results/cpu_precision.json; at 28 px it was slower)",
               "pretrain.precision=bf16 (for pretraining, UMM and fine-tuning; the results "
               "differ slightly from an fp32 run)", speed_hint=True)  # said only when the run goes ahead
@@ -1241,7 +1242,7 @@ def _check_cpu_time(c: _Findings, cfg: Config, n_images: int) -> None:
     if cfg.data.dataset in GENERIC_DATASET_SIZES:
         images = f" ({n_images} training images)"
     c.warning("pretrain.epochs",
-              f"about {seconds / 3600:.0f} hours of VICReg pretraining on the CPU: at most "
+              f"about {seconds / 3600:.0f} hours of {PRETRAIN_METHOD} pretraining on the CPU: at most "
               f"{pc.epochs} epochs x {steps} steps of {pc.batch_size} pairs{images} at "
               f"{pc.augment.image_size} px{stem} (estimated from the development machine's one-thread "
               f"step times, bench/results/cpu_precision.json: 2.9 s per 16 pairs at 224 px; more "
@@ -1508,20 +1509,32 @@ def _no_test_images(layout: Any) -> tuple[str, str]:
 def _check_generic_files(c: _Findings, cfg: Config) -> None:
     """The files of a generic data set that the pretraining reads (the training split; the
     test split too for the k-NN monitor), looked up as its loader looks them up
-    (:func:`drac_ssl.datasets.generic_files`, nothing read), with the loader's message."""
-    from drac_ssl.datasets import generic_files
+    (:func:`drac_ssl.datasets.generic_files`), with the loader's message; an IDX file (MNIST,
+    Fashion-MNIST) is decompressed to its end and its length checked against its header
+    (:func:`drac_ssl.datasets.check_idx_whole`, about 0.2 CPU s for the largest), so a
+    truncated copy stops here, not inside the pretraining stage after its run folder exists."""
+    from drac_ssl.datasets import DatasetFormatError, check_idx_whole, generic_files
 
     d = cfg.data
     splits = ("train", "test") if cfg.pretrain.knn_every > 0 else ("train",)
     for split in splits:
+        needed = " (the k-NN monitor's, pretrain.knn_every > 0)" if split == "test" else ""
         try:
-            generic_files(d.dataset, Path(d.root).expanduser(), split)
+            files = generic_files(d.dataset, Path(d.root).expanduser(), split)
         except FileNotFoundError as exc:
-            needed = " (the k-NN monitor's, pretrain.knn_every > 0)" if split == "test" else ""
             what = str(exc).partition(" Nothing is downloaded")[0]  # the fix says it
             c.error("data.root", f"the {split} split{needed}: {what}",
                     "copy the files there or point data.root at the folder that holds them (nothing "
                     "is downloaded)" + (", or pretrain.knn_every=0 (no k-NN monitor)" if needed else ""))
+            continue
+        for path in files:
+            if "idx" not in path.name:  # an .npz or CIFAR-10's archive / folder: its loader checks it
+                continue
+            try:
+                check_idx_whole(path)
+            except DatasetFormatError as exc:
+                what, _, fix = str(exc).partition("\n  fix: ")
+                c.error("data.root", f"the {split} split{needed}: {what}", fix)
 
 
 def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> DataFacts | None:
@@ -2243,6 +2256,8 @@ def _run_stage_validators(c: _Findings, cfg: Config, stages: list[str]) -> None:
         try:
             validator()
         except (ConfigError, ValueError) as exc:
+            if isinstance(exc, config_module.SettingsError):  # where each setting it names was set
+                exc = exc.located(lambda setting: _where(setting, c.sources, c.cfg))
             message = str(exc)
             setting = _setting_named(message)
             if setting and c.has_error(setting):

@@ -38,7 +38,9 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
     monitors' plot: the epochs are read against it; an untrained ResNet already scores far
     above chance); ``pretrain.knn_limit=N`` scores
     only images ``i * n // N`` (i = 0..N-1) of each labelled split (:func:`knn_subset`), said
-    on the console and in ``metadata.json`` (``knn_monitor``); asked for where it cannot run
+    on the console and in ``metadata.json`` (``knn_monitor``; an ingested folder's monitor
+    scores fold 0's graded images against the other folds', and ``knn_monitor`` records
+    ``test_fold``, ``train_images`` and ``test_images`` whatever the limit); asked for where it cannot run
     (fewer than two grades among the graded images, or no labels), it is off and one console
     line says why (:attr:`PretrainData.knn_off`);
 * weights kept: ``checkpoints/last.pt``, ``checkpoints/best.pt`` (lowest epoch loss,
@@ -63,7 +65,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from drac_ssl import __version__
+from drac_ssl import PRETRAIN_METHOD, __version__
 from drac_ssl.augment import (
     GpuTwoViewAugment,
     TwoViewDataset,
@@ -109,13 +111,17 @@ TERMS = ("loss", "invariance", "variance", "covariance", "rate_reduction")
 loss's NamedTuple (:class:`~drac_ssl.losses.vicreg.VICRegTerms`, ``loss`` first), then
 ``rate_reduction`` (pairs Delta R of the training batch's backbone features). The console
 line, the non-finite error and the loss plot read the term names from here (through the
-task's ``keys``), so another objective's terms need no edit there (docs/design.md, "Adding
-a self-supervised method")."""
-LOSS_NAME = "VICReg"  # the objective's name in the console, the non-finite error, the plot title
+task's ``keys``, which :class:`_VICRegTraining` takes, as ``backbone_metadata`` takes its
+``terms``), so another objective's terms need no edit there (docs/design.md, "Adding a
+self-supervised method")."""
+LOSS_NAME = PRETRAIN_METHOD  # the objective's name in the console, the non-finite error, the plot title
 TERM_ABBREVIATIONS = {"invariance": "inv", "variance": "var", "covariance": "cov"}
 """Short console names of loss terms (a term not listed is printed under its own name)."""
 MONITOR_KEYS = ("rate_reduction_last", "rate_reduction_early", "view_cosine_last")
 PEAK_CHECKPOINT = "monitor_peak.pt"
+CONSOLE_GLOSSARY = "docs/running.md#reading-the-pretraining-console"
+"""Where the epoch line's fields (loss terms, the two rate reductions, k-NN, pairs/s) are
+defined, with their units; the first epoch's line names it."""
 
 # embed_images (the deterministic evaluation features) and KnnMonitor live in
 # drac_ssl.evaluation; both stay importable from here (pretrain.embed_images).
@@ -152,6 +158,15 @@ class PretrainData:
     """A generic data set's split sizes as read: ``{"train": N}``, and ``"test"`` when the
     k-NN monitor read the test split (``metadata.json`` ``splits``, the report's data
     section); None for an ingested folder (its ingest records them)."""
+    knn_test_fold: int | None = None
+    """The fold whose graded images the k-NN monitor scores against the other folds' (an
+    ingested folder whose monitor runs: 0); None for a generic data set (its test split) and
+    when the monitor is off. When set, :func:`run` records the monitor's image counts in
+    ``metadata.json`` ``knn_monitor`` (``test_fold``, ``train_images``, ``test_images``) at
+    every ``pretrain.knn_limit``, for the noise band of
+    :func:`drac_ssl.report.knn_start_comparison`; not ``splits.test``, which would read as the
+    challenge's test split. Runs made before have no count: their k-NN figure is read without
+    a noise band."""
 
     @property
     def channels(self) -> int:
@@ -232,6 +247,7 @@ def load_pretrain_data(cfg: Config, data_dir: Path | None) -> PretrainData:
             knn_test=knn_test,
             facts=facts.to_dict(),
             knn_off=knn_off,
+            knn_test_fold=0 if knn_test is not None else None,
         )
     train = load_generic(cfg.data.dataset, cfg.data.root, "train", cache_dir=default_cache_dir())
     knn_train = knn_test = None
@@ -498,8 +514,10 @@ def _statistics_words(stats: dict[str, Any]) -> str:
 
 
 def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, Any]], best_epoch: int,
-                      stage: str = "vicreg") -> dict[str, Any]:
-    """MONAI-bundle-style description of what the weights expect (metadata.json)."""
+                      stage: str = "vicreg", terms: Sequence[str] = TERMS) -> dict[str, Any]:
+    """MONAI-bundle-style description of what the weights expect (metadata.json). ``terms``:
+    the logged columns of the loss (the training task's ``keys``, :data:`TERMS` for VICReg)
+    whose values at ``best_epoch`` its ``metrics`` record, beside the monitors'."""
     pc = cfg.pretrain
     mean, std = normalization_for(normalization_name(cfg))
     best = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history else {})
@@ -527,7 +545,7 @@ def backbone_metadata(cfg: Config, data: PretrainData, history: list[dict[str, A
         "data": data.facts or {"channels": data.channels},
         "best_epoch": best_epoch,
         "epochs_counted_from": 0,  # best_epoch is the epoch's index; the console counts from 1
-        "metrics": {k: best.get(k) for k in (*TERMS, *MONITOR_KEYS, "knn_top1") if k in best},
+        "metrics": {k: best.get(k) for k in (*terms, *MONITOR_KEYS, "knn_top1") if k in best},
         "epochs_run": len(history),
         **({"splits": data.splits} if data.splits is not None else {}),
         "config": to_dict(cfg),
@@ -580,16 +598,22 @@ def _new_run_words(last: Path, lr: float) -> str:
 
 class _VICRegTraining(TrainingTask):
     """One VICReg epoch for the :class:`~drac_ssl.engine.Engine`: the step, its logged terms
-    and the label-free / k-NN monitors."""
+    and the label-free / k-NN monitors.
 
-    keys: Sequence[str] = TERMS
-    loss_name = LOSS_NAME
+    ``keys``: the columns :meth:`step` logs, the loss's NamedTuple fields (``loss`` first) then
+    ``rate_reduction`` (:data:`TERMS`, VICReg's); ``loss_name``: the objective's name in the
+    console line, the non-finite error and the loss plot (:data:`LOSS_NAME`). Another loss
+    passes its own; nothing else in the task names VICReg's terms."""
+
     watched = ("loss",)
 
     def __init__(self, cfg: Config, model: VICRegModel, optimizer: torch.optim.Optimizer,
                  loss_fn: VICRegLoss, data: PretrainData, device: torch.device, bf16: bool,
-                 channels_last: bool, dist: DistInfo) -> None:
+                 channels_last: bool, dist: DistInfo, *, keys: Sequence[str] = TERMS,
+                 loss_name: str = LOSS_NAME) -> None:
         pc = cfg.pretrain
+        self.keys: Sequence[str] = tuple(keys)
+        self.loss_name = loss_name
         self.cfg, self.pc, self.model, self.train_model = cfg, pc, model, model
         self.optimizer, self.loss_fn, self.data = optimizer, loss_fn, data
         self.device, self.bf16, self.channels_last = device, bf16, channels_last
@@ -741,9 +765,12 @@ class _VICRegTraining(TrainingTask):
                       f"{row['rate_reduction_early']:.2f}")
         terms = " ".join(f"{TERM_ABBREVIATIONS.get(k, k)} {row[k]:.4f}" for k in _loss_terms(self.keys))
         terms = f"({terms}) " if terms else ""
-        return (f"[pretrain] epoch {row['epoch'] + 1}/{self.pc.epochs} loss {row['loss']:.4f} {terms}"
+        line = (f"[pretrain] epoch {row['epoch'] + 1}/{self.pc.epochs} loss {row['loss']:.4f} {terms}"
                 f"rate-reduction {row['rate_reduction']:.2f}{extra} "
                 f"{row['pairs_per_second']:.0f} pairs/s")
+        if row["epoch"] == 0:  # once per run: what each field is, and its unit
+            line += f"\n[pretrain] what these fields are: {CONSOLE_GLOSSARY}"
+        return line
 
     def close(self) -> None:
         if self.feed is not None:
@@ -830,7 +857,9 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
 
     feed = TwoViewFeed(data.images, cfg, device, dist)
     knn = None  # built once: the labelled images go to the device here, not every monitor epoch
-    knn_scope: dict[str, int] | None = None  # what pretrain.knn_limit kept (None: every image)
+    # what pretrain.knn_limit kept, and on an ingested folder always what the monitor scored
+    # (None: a generic set's every image, its sizes in splits)
+    knn_scope: dict[str, int] | None = None
     if pc.knn_every and data.knn_off and dist.is_main:
         print(f"[pretrain] k-NN monitor off (pretrain.knn_every={pc.knn_every}): {data.knn_off}")
     if pc.knn_every and data.knn_train is not None and data.knn_test is not None and dist.is_main:
@@ -843,6 +872,9 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
             print(f"[pretrain] k-NN monitor on {knn_scope['train_images']} of {knn_scope['of_train']} "
                   f"training and {knn_scope['test_images']} of {knn_scope['of_test']} test images "
                   f"(pretrain.knn_limit={pc.knn_limit}, evenly spaced)")
+        if data.knn_test_fold is not None:  # fold 0's graded images, not the challenge's test split
+            knn_scope = {"test_fold": data.knn_test_fold, "train_images": len(knn_train[0]),
+                         "test_images": len(knn_test[0]), **(knn_scope or {})}
         knn = KnnMonitor(knn_train, knn_test, normalization_name(cfg), pc.augment.image_size, device,
                          k=pc.knn_k)
     task.attach(train_model, feed, knn)
@@ -862,7 +894,7 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
         best_state = load_checkpoint(ckpt_dir / "best.pt")["model"] if (ckpt_dir / "best.pt").exists() \
             else model.state_dict()
         backbone_state = {k[len("backbone."):]: v for k, v in best_state.items() if k.startswith("backbone.")}
-        meta = backbone_metadata(cfg, data, history, best_epoch)
+        meta = backbone_metadata(cfg, data, history, best_epoch, terms=task.keys)
         meta["stopped"] = stopped
         if knn_scope is not None:
             meta["knn_monitor"] = knn_scope

@@ -43,7 +43,7 @@ from typing import Any
 
 import yaml
 
-from drac_ssl import __version__, runtime
+from drac_ssl import PRETRAIN_METHOD, __version__, runtime
 from drac_ssl.challenge import leaderboard_words
 from drac_ssl.collapse import (
     COLLAPSE_RATE_REDUCTION,
@@ -120,7 +120,7 @@ FIGURES = "report"
 
 FIGURE_CAPTIONS = {
     # pretrain/plots/ (drac_ssl.pretrain)
-    "pretrain_loss": "VICReg loss and its three terms per epoch; a curve still falling at the last epoch "
+    "pretrain_loss": f"{PRETRAIN_METHOD} loss and its three terms per epoch; a curve still falling at the last epoch "
                      "means more epochs may help. The variance term is the mean over the embedding's "
                      "dimensions of relu(gamma - std), gamma its target (pretrain.loss.gamma, 1 by default): "
                      "0 when every dimension spreads at least gamma, and at or above "
@@ -130,7 +130,12 @@ FIGURE_CAPTIONS = {
                          "which methods.md expects to rise while the features improve and to peak where the "
                          "model starts to memorise, then fall; near 0 (under "
                          f"{COLLAPSE_RATE_REDUCTION:g} nats, the report's collapse check) means the features "
-                         "no longer tell images apart. Its peak is where UMM's start_from=peak begins.",
+                         "no longer tell images apart. Its peak is where UMM's start_from=peak begins. "
+                         "With labels, knn_top1 is the k-NN top-1 (%) of the backbone's features on the "
+                         "test split every pretrain.knn_every epochs, and its dashed line the starting "
+                         "backbone's, scored before any step: read the epochs against that line, not "
+                         "against chance (an untrained ResNet already scores far above chance; a curve "
+                         "under the line means the pretraining made the features worse for k-NN).",
     # umm/plots/ (drac_ssl.umm.plots)
     "umm_start": "Pretraining's rate-reduction monitor with its peak and the epoch UMM started from; check "
                  "the start is the epoch the start_from rule meant.",
@@ -437,7 +442,8 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"{' (the data' + chr(39) + 's)' if not bb.get('in_channels') else ''}, "
                      f"{'CIFAR stem (3x3 conv, no max-pool)' if bb.get('cifar_stem') else 'ImageNet stem'}"
                      f"{', stem stride ' + str(bb.get('stem_stride')) if bb.get('stem_stride', 1) != 1 else ''}"],
-        ["pretrain", f"VICReg {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, {pc.get('optimizer')} lr "
+        ["pretrain", f"{PRETRAIN_METHOD} {_epochs(pc.get('epochs'))}, batch {pc.get('batch_size')}, "
+                     f"{pc.get('optimizer')} lr "
                      f"{pc.get('lr')}, expander {pc.get('expander')}, {aug.get('image_size')} px crops of the "
                      f"{source}"
                      + (f", the {aug['recipe']} augmentation recipe" if aug.get("recipe") else "")
@@ -667,7 +673,7 @@ def _unfinished_item(run_dir: Path) -> str:
 
 def _ssl_section(run_dir: Path) -> list[str]:
     lines = ["## Self-supervised pretraining", ""]
-    stages = tuple(SSL_STAGE_TITLES.items())  # (("pretrain", "VICReg"), ("umm", "UMM"))
+    stages = tuple(SSL_STAGE_TITLES.items())  # (("pretrain", PRETRAIN_METHOD), ("umm", "UMM"))
     if _generic_dataset(run_dir) is not None and not (run_dir / "umm").is_dir():
         stages = stages[:1]  # a generic data set's run: pretraining only (see the closing line)
     for stage, title in stages:
@@ -774,6 +780,22 @@ def _short_run_words(meta: dict[str, Any], epochs: int) -> str:
         f" on {size} px crops)" if known else ")")
 
 
+def _features_worth_words(meta: dict[str, Any]) -> str:
+    """What measures the features instead of the rate-reduction curve: the fine-tuning below
+    (the pretraining method, :data:`drac_ssl.PRETRAIN_METHOD`, against scratch) for a retinal
+    run; for a generic data set (``data.dataset`` mnist, fashion_mnist, cifar10), which is never
+    fine-tuned here, the k-NN monitor read against the starting backbone's figure, when it ran, and the bench named at the end of the report."""
+    dataset = ((meta.get("config") or {}).get("data") or {}).get("dataset")
+    if dataset in (None, "drac"):
+        return ("What the features are worth is measured by the fine-tuning below "
+                f"({PRETRAIN_METHOD} against scratch), not by this curve.")
+    knn = isinstance(meta.get("knn_start_top1"), int | float)
+    return ("What the features are worth is measured, not by this curve, by "
+            + ("the k-NN monitor in the same figure, read against its dashed line (the starting backbone's "
+               "figure; the end of this report compares the two), and " if knn else "")
+            + f"the bench the end of this report names (data.dataset={dataset}: no fine-tuning in this run).")
+
+
 def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str | None:
     """What this run's curve in the pretraining figure ``<stem>.png`` shows against its caption's
     rule (:data:`FIGURE_CAPTIONS`), in numbers, so that a reader does not take a rule the curve
@@ -793,7 +815,9 @@ def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dic
       the mean capped standard deviation it implies (``gamma`` minus the term).
 
     Never more than the values show: a peak in a run of a few epochs is said as what the run
-    measured, and the worth of the features is left to the fine-tuning's comparison."""
+    measured, and the worth of the features is left to the fine-tuning's comparison (a generic
+    data set's run: to the k-NN monitor against the starting backbone and the bench,
+    :func:`_features_worth_words`)."""
     metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
     seen = collapse_symptoms(metrics, gamma=recorded_gamma(meta))
     check = ("the collapse check (`drac_ssl/collapse.py`, on the kept epoch's monitors) "
@@ -834,8 +858,7 @@ def pretrain_curve_words(stem: str, history: Sequence[dict[str, Any]], meta: dic
                    else "The")
         said += (f". {opening} report calls a rate reduction under {COLLAPSE_RATE_REDUCTION:g} nats collapsed, and "
                  f"this run's lowest, {_value_words(low, 2)}, is {'under' if low < COLLAPSE_RATE_REDUCTION else 'above'} it; "
-                 f"{check}. What the features are worth is measured by the fine-tuning below (VICReg against "
-                 f"scratch), not by this curve.")
+                 f"{check}. {_features_worth_words(meta)}")
         return said
     if stem == "pretrain_loss":
         gamma = recorded_gamma(meta)
@@ -877,7 +900,7 @@ def _kept_rule(stage: str, meta: dict[str, Any]) -> str:
     lowest VICReg loss (its early-stopping monitor); UMM the last epoch, the last one its
     SSL-loss guard passed, or the highest rate reduction (``umm.early_stop_on_rate_reduction``)."""
     if stage != "umm":
-        return "the lowest VICReg loss"
+        return f"the lowest {PRETRAIN_METHOD} loss"
     umm_cfg = ((meta.get("config") or {}).get("umm") or {}) if isinstance(meta.get("config"), dict) else {}
     if umm_cfg.get("early_stop_on_rate_reduction"):
         on_probe = str((meta.get("umm") or {}).get("monitor", "")).startswith("probe_")
@@ -1348,7 +1371,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         return lines + [_not_done(run_dir, "finetune", "finetune/comparison.json"), ""]
     rows = comparison["rows"]
     freeze = run_freeze(run_dir)
-    lines += [comparison.get("protocol", ""), "", "### Scratch vs VICReg vs VICReg + UMM", ""]
+    lines += [comparison.get("protocol", ""), "", f"### Scratch vs {PRETRAIN_METHOD} vs {PRETRAIN_METHOD} + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
     majority = majority_grade(run_dir, comparison)
@@ -1403,14 +1426,15 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     pairs = {f"{VARIANT_TITLES.get(name, name)} - scratch": (name, "scratch", "pretraining", d)
              for name, d in (comparison.get("pretrained_minus_scratch") or {}).items()}
     if isinstance(comparison.get("umm_minus_vicreg"), dict):
-        pairs["VICReg + UMM - VICReg"] = ("vicreg_umm", "vicreg", "UMM", comparison["umm_minus_vicreg"])
+        pairs[f"{PRETRAIN_METHOD} + UMM - {PRETRAIN_METHOD}"] = ("vicreg_umm", "vicreg", "UMM",
+                                                                 comparison["umm_minus_vicreg"])
     differences = {label: d for label, (_, _, _, d) in pairs.items()}
     if differences:
         titles = {"accuracy": "accuracy", "qwk": "QWK", "auc_ovr": "AUC (OvR)"}
         resampled = {"patients": "the patients (each with all its images)",  # comparison.json's ci_resamples
                      "groups": "the image groups the folds kept whole (each with all its images)",
                      }.get(str(comparison.get("ci_resamples")), "these images")
-        lines += ["Does pretraining help, and does UMM add to VICReg? Each difference on the same "
+        lines += [f"Does pretraining help, and does UMM add to {PRETRAIN_METHOD}? Each difference on the same "
                   "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is no "
                   f"evidence either way). The CI resamples {resampled} for this one training: "
                   "training randomness is not in it, and the same run with another run.seed can "
@@ -1610,9 +1634,15 @@ def _generic_closing_lines(run_dir: Path, dataset: str) -> list[str]:
     umm_ran = (run_dir / "umm").is_dir()
     left_out = "Fine-tuning and export" if umm_ran else "UMM, fine-tuning and export"
     only = "pretraining only" if not umm_ran else "pretraining, then UMM"
+    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    against = knn_start_comparison_of_run(meta, pretrain_history(run_dir)) if isinstance(meta, dict) else None
     lines = [f"{left_out}: not part of this run. A generic data set's run is {only} "
              f"(data.dataset={dataset}: the fine-tuning grades an ingested folder of retinal images)"
              + ("; the k-NN monitor above measured its features as it trained." if knn else "."), ""]
+    if knn and against is not None:
+        row, words = against
+        lines[0] += (f" Its last figure, {float(row['knn_top1']):.2f}% at epoch {int(row.get('epoch', 0)) + 1}, "
+                     f"is {words}.")
     return lines + _next_step_lines(run_dir)
 
 
@@ -1718,6 +1748,67 @@ def _next_section(run_dir: Path) -> list[str]:
         lines += [f"Taking part in DRAC 2022 Task 3, or grading UW-OCTA scans of your own: the README's "
                   f"{where} goes from the official download to a checked submission.", ""]
     return lines
+
+
+KNN_NOISE_STANDARD_ERRORS = 2.0
+"""How many binomial standard errors of the starting backbone's k-NN top-1 count as noise when
+the last k-NN figure is read against it (:func:`knn_start_comparison`): a rough band of about
+95 % for one accuracy on ``n`` test images, not a paired test of the two figures."""
+
+
+def knn_start_comparison(last: float, start: float, test_images: int | None = None,
+                         random_start: bool = True) -> str:
+    """The last k-NN top-1 of a pretraining read against the starting backbone's, in words, e.g.
+    ``22.90 points below the starting backbone's 84.00% (random weights, before any step): these
+    epochs left the features worse for k-NN than random weights`` or ``within noise of the
+    starting backbone's 84.00% (...): +0.40 points, inside the +/-2.3 of two standard errors on
+    1000 test images; no gain measured``.
+
+    ``last``, ``start``: top-1 in % (``knn_top1`` of ``pretrain/metrics.jsonl``,
+    ``knn_start_top1`` of ``pretrain/metadata.json``). ``test_images``: how many test images the
+    monitor scored (``metadata.json`` ``knn_monitor.test_images``: an ingested folder's fold 0
+    graded images, or what ``pretrain.knn_limit`` kept; else ``splits.test``, a generic data
+    set's test split); the noise band is :data:`KNN_NOISE_STANDARD_ERRORS` binomial standard errors of ``start`` on
+    them, ``200 * sqrt(p (1 - p) / n)`` points for p = start / 100 (None: no band, only above or
+    below, and no verdict: ``0.80 points below ...; no noise band computed ...``).
+    ``random_start``: the pretraining began from random weights
+    (``pretrain.backbone.weights`` empty), else from a weights file."""
+    origin = "random weights" if random_start else "its starting weights"
+    start_words = f"the starting backbone's {start:.2f}% ({origin}, before any step)"
+    change = last - start
+    band = None
+    if isinstance(test_images, int) and test_images > 0 and 0 <= start <= 100:
+        p = start / 100
+        band = 100 * KNN_NOISE_STANDARD_ERRORS * math.sqrt(p * (1 - p) / test_images)
+    if band is not None and abs(change) <= band:
+        return (f"within noise of {start_words}: {change:+.2f} points, inside the +/-{band:.1f} of "
+                f"{KNN_NOISE_STANDARD_ERRORS:g} standard errors on {test_images} test images; no gain measured")
+    if band is None:  # no count of test images: a drop or a rise of any size may be noise
+        side = "below" if change < 0 else "above"
+        why = ("the number of test images the monitor scored is not recorded" if not isinstance(test_images, int)
+               or test_images <= 0 else "the starting figure is not a percentage")
+        return f"{abs(change):.2f} points {side} {start_words}; no noise band computed ({why})"
+    if change < 0:
+        return (f"{-change:.2f} points below {start_words}: these epochs left the features worse for "
+                f"k-NN than {origin}")
+    return f"{change:.2f} points above {start_words}"
+
+
+def knn_start_comparison_of_run(meta: dict[str, Any], history: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], str] | None:
+    """The pretraining's last k-NN epoch (a row of ``metrics.jsonl``) and
+    :func:`knn_start_comparison`'s words for it, from ``pretrain/metadata.json`` (``meta``: its
+    ``knn_start_top1``, ``knn_monitor``, ``splits``, ``initial_weights``) and ``history``; None
+    when the monitor scored no epoch or the starting backbone's figure is not recorded."""
+    rows = [r for r in history if isinstance(r.get("knn_top1"), int | float)]
+    start = meta.get("knn_start_top1")
+    if not rows or not isinstance(start, int | float) or isinstance(start, bool):
+        return None
+    scope = meta.get("knn_monitor") if isinstance(meta.get("knn_monitor"), dict) else {}
+    splits = meta.get("splits") if isinstance(meta.get("splits"), dict) else {}
+    n = scope.get("test_images", splits.get("test"))
+    return rows[-1], knn_start_comparison(float(rows[-1]["knn_top1"]), float(start),
+                                          n if isinstance(n, int) and not isinstance(n, bool) else None,
+                                          random_start=not meta.get("initial_weights"))
 
 
 def _knn_figure(run_dir: Path) -> bool:
@@ -1858,10 +1949,28 @@ def next_step(run_dir: str | Path, in_file: bool = False) -> NextStep | None:
         command,
         f"{where} Its fine-tuning is GPU-sized; on a CPU, `--labels 1000 --seeds 0 --methods "
         "linear,random_linear` keeps the two linear probes on one labelled subset (a smoke run, written "
-        f"as `low_label_{dataset}_smoke.json`)."
+        f"as `low_label_{dataset}_smoke.json`). {CPU_PROBE_EMBED_WORDS}"
         + (" For UMM's backbone, give `--backbone` its `umm/backbone.safetensors`." if umm.is_file() else ""),
         short="measure its backbone with bench.low_label, from the repository root (linear probes beside a "
               "random backbone, fine-tuning beside scratch; GPU-sized: report.md says more)")
+
+
+CPU_PROBE_EMBED_SECONDS_PER_1000 = 10
+"""CPU seconds one thread took to embed 1,000 MNIST test images with ``configs/mnist.yaml``'s
+backbone (ResNet-18, CIFAR stem at stride 1, 28 px): 10.4 s, measured once by hand on this
+project's machine (Intel Xeon, ``OMP_NUM_THREADS=1``, ``pretrain.embed_images`` on the first 1,000
+test images, 2026-12-06, 31.3 s of wall time at a 1-minute load of 11 on the 2-core machine;
+not a bench figure). ``bench.low_label``'s linear probes embed the whole
+test split once per backbone before the first probe."""
+
+CPU_PROBE_EMBED_WORDS = (
+    f"Before its first probe it embeds the 10,000 test images once per backbone: about "
+    f"{10 * CPU_PROBE_EMBED_SECONDS_PER_1000 / 60:.0f} CPU minutes each on one thread with the config's "
+    f"ResNet-18 (measured by hand, not a bench figure; a shared machine takes two to three times that, "
+    f"`pretrain.backbone.stem_stride=2` about a quarter), a progress line per backbone on the console; "
+    f"`--eval-limit 2000` scores 2,000 evenly spaced test images instead (a fifth of the time).")
+"""report.md's word on the CPU cost of the linear-probe smoke run it suggests (review F5: it
+printed nothing for 424 s while embedding the test images)."""
 
 
 def write_report(run_dir: str | Path) -> Path:

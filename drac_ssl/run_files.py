@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.starting import python_word  # stdlib only
 
 __all__ = ["RUN_FILES", "RunFile", "files_section", "held", "mib"]
@@ -84,7 +85,7 @@ RUN_FILES: tuple[RunFile, ...] = (
             "Can be deleted without losing a result (report.md, the bundle and the submission stay), "
             f"but then {_RERUN} and a `run.reuse` of this run are refused (the ingest would be "
             "incomplete), and `python -m drac_ssl.export RUN --variant NAME` cannot grade the test images."),
-    RunFile("pretrain/", "The VICReg pretraining: backbone.safetensors, vicreg_model.safetensors, "
+    RunFile("pretrain/", f"The {PRETRAIN_METHOD} pretraining: backbone.safetensors, vicreg_model.safetensors, "
                          "metrics, plots.",
             f"{KEEP}: fine-tuning starts from backbone.safetensors and UMM from vicreg_model.safetensors; "
             f"{_RERUN} checks both are there."),

@@ -62,7 +62,7 @@ from typing import Any
 
 import yaml
 
-from drac_ssl import preflight, runtime
+from drac_ssl import PRETRAIN_METHOD, preflight, runtime
 from drac_ssl.challenge import drac_scale
 from drac_ssl.collapse import run_collapse_warnings
 from drac_ssl.commands import train_overrides, train_parser, train_preset
@@ -212,7 +212,7 @@ def stage_pretrain(cfg: Config, run_dir: Path) -> dict[str, Any]:
 
 def stage_umm(cfg: Config, run_dir: Path) -> dict[str, Any]:
     if not cfg.umm.enabled:
-        print("[umm] umm.enabled=false: skipped; fine-tuning starts from the VICReg backbone")
+        print(f"[umm] umm.enabled=false: skipped; fine-tuning starts from the {PRETRAIN_METHOD} backbone")
         return {"skipped": "umm.enabled=false"}
     from drac_ssl import umm
 
@@ -1506,15 +1506,18 @@ def result_line(run_dir: Path) -> str | None:
 def pretraining_result_line(run_dir: Path) -> str | None:
     """The headline of a run without fine-tuning figures, from its pretraining's records
     (``pretrain/metadata.json``, ``pretrain/metrics.jsonl``; nothing recomputed): the k-NN
-    monitor's last figure, with its epoch and the starting backbone's figure where recorded
-    (``knn_start_top1``), or that the monitor was off (``pretrain.knn_every=0``) or scored no
-    epoch; then the last epoch's VICReg loss, and that UMM ran after it (``umm/metadata.json``),
-    e.g. ``result: pretraining only (no fine-tuning in this run): k-NN top-1 29.17% at epoch 1
-    of 1 (the k-NN monitor; 20.83% for the starting backbone), final loss 22.3383``. Then a
+    monitor's last figure, with its epoch and, where ``knn_start_top1`` is recorded, whether it
+    is above, below or within noise of the starting backbone's
+    (:func:`drac_ssl.report.knn_start_comparison`), or that the monitor was off
+    (``pretrain.knn_every=0``) or scored no epoch; then the last epoch's VICReg loss, and that
+    UMM ran after it (``umm/metadata.json``), e.g. ``result: pretraining only (no fine-tuning
+    in this run): k-NN top-1 61.10% at epoch 2 of 2 (the k-NN monitor), 22.90 points below the
+    starting backbone's 84.00% (random weights, before any step): these epochs left the
+    features worse for k-NN than random weights; final loss 22.3383``. Then a
     trial run's words (:func:`drac_ssl.trial_run.trial_run_words`, "how good its features
     are") and, for an ingested data set, the phantom caveats as :func:`result_line` says them.
     None when the pretraining left no ``metadata.json`` (not run, or an ingest alone)."""
-    from drac_ssl.report import pretrain_history
+    from drac_ssl.report import knn_start_comparison_of_run, pretrain_history
 
     meta = read_json_dict(run_dir / "pretrain" / "metadata.json")
     if meta is None:
@@ -1523,13 +1526,13 @@ def pretraining_result_line(run_dir: Path) -> str | None:
     epochs = meta.get("epochs_run") or len(history) or "?"
     knn_rows = [r for r in history if isinstance(r.get("knn_top1"), int | float)]
     knn_every = ((meta.get("config") or {}).get("pretrain") or {}).get("knn_every")
+    against = None  # the last k-NN figure against the starting backbone's, when both are recorded
     if knn_rows:
         last_knn = knn_rows[-1]
-        start = meta.get("knn_start_top1")
         knn = (f"k-NN top-1 {float(last_knn['knn_top1']):.2f}% at epoch {int(last_knn.get('epoch', 0)) + 1} of "
-               f"{epochs} (the k-NN monitor"
-               + (f"; {float(start):.2f}% for the starting backbone" if isinstance(start, int | float) else "")
-               + ")")
+               f"{epochs} (the k-NN monitor)")
+        if against := knn_start_comparison_of_run(meta, history):
+            knn += f", {against[1]}"
     elif not knn_every:
         knn = "k-NN monitor off (pretrain.knn_every=0)"
     else:
@@ -1540,7 +1543,7 @@ def pretraining_result_line(run_dir: Path) -> str | None:
     # the epoch of the loss, unless the k-NN figure's said it already
     at = (f" (epoch {final + 1} of {epochs})" if isinstance(final, int)
           and not (knn_rows and knn_rows[-1].get("epoch") == final) else "")
-    line = (f"result: pretraining only (no fine-tuning in this run): {knn}, final loss "
+    line = (f"result: pretraining only (no fine-tuning in this run): {knn}{'; ' if against else ', '}final loss "
             f"{figure_text(last.get('loss'), 4)}{at}"
             + ("; UMM ran after it" if (run_dir / "umm" / "metadata.json").is_file() else ""))
     said = []

@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.config import read_yaml
 from drac_ssl.io import invocations, read_json_dict
 
@@ -62,7 +63,7 @@ FIRST_TRY: dict[str, str] = {
                                         "copy (it must be one of data.cache_sizes)",
     "pretrain.augment.image_size=64": "64 px views: a ResNet step takes a fraction of a second on a CPU",
     "pretrain.epochs=1": "one pretraining epoch",
-    "pretrain.max_steps_per_epoch=3": "of 3 steps: VICReg's loop, checkpoint and monitors run once "
+    "pretrain.max_steps_per_epoch=3": f"of 3 steps: {PRETRAIN_METHOD}'s loop, checkpoint and monitors run once "
                                       "over and learn nothing (this cap makes report.md, the bundle "
                                       "and the app call the run a trial run)",
     "pretrain.batch_size=8": "8 pairs a step, which a folder of a few dozen images fills",

@@ -50,7 +50,7 @@ from torch import nn
 
 from data_prep.labels import id_words
 from data_prep.problems import CROP_NOT_APPLIED, crop_words
-from drac_ssl import __version__
+from drac_ssl import PRETRAIN_METHOD, __version__
 from drac_ssl.challenge import drac_scale, leaderboard_words
 from drac_ssl.config import layout_name
 from drac_ssl.devices import DEVICE_TYPES, cuda_shortfall
@@ -1676,7 +1676,7 @@ to diagnose, grade or triage patients.
 - Data: {layout_name(data.get('kind'))} ({data_folder_name(data.get('root')) or 'unknown root'}); {data.get('n_train', '?')}
   training images ({pooled}per grade: {_counts_words(data.get('train_per_grade'))}), {data.get('n_test', '?')}
   test images{_unlabelled_words(data)}. {_sentence(data.get('note', ''))}{folds_line}
-- Self-supervised pretraining (VICReg{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
+- Self-supervised pretraining ({PRETRAIN_METHOD}{', then UMM' if meta['variant'] == 'vicreg_umm' else ''})
   on the ingested images without labels{_scratch_words(meta) if meta['variant'] == 'scratch' else _transductive_words(meta)};
   supervised fine-tuning by {len(meta['folds'])}-fold cross-validation on the labelled images.
 
@@ -1696,7 +1696,10 @@ Variants compared under the same protocol:
 {comparison}
 
 ## Intended use
-{'Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining (VICReg, UMM) on UW-OCTA; teaching.' if drac else 'Studying self-supervised pretraining (VICReg, UMM) for diabetic retinopathy grading on this data set; benchmarking; teaching.'}
+{f'Ranking and analysing DRAC 2022 Task 3 submissions; studying self-supervised pretraining '
+ f'({PRETRAIN_METHOD}, UMM) on UW-OCTA; teaching.' if drac else
+ f'Studying self-supervised pretraining ({PRETRAIN_METHOD}, UMM) for diabetic retinopathy grading '
+ f'on this data set; benchmarking; teaching.'}
 Grad-CAM target layer: `{meta['gradcam_target_layer']}` (the feature map every head reads; for a
 conv head not its last convolution, `head.conv`).
 
@@ -1725,7 +1728,8 @@ FREEZE_WORDS = {"frozen": "backbone frozen (the head alone trained)",
 """``finetune.freeze`` in words: the model card's and ``drac_ssl.finetune``'s console line."""
 
 
-VARIANT_TITLES = {"scratch": "scratch (random init)", "vicreg": "VICReg", "vicreg_umm": "VICReg + UMM"}
+VARIANT_TITLES = {"scratch": "scratch (random init)", "vicreg": PRETRAIN_METHOD,
+                  "vicreg_umm": f"{PRETRAIN_METHOD} + UMM"}
 """Each fine-tuning variant's name for a reader (report.md, its plots, the model card)."""
 
 FROZEN_SCRATCH_TITLE = "scratch (random init, frozen: random features + trained head)"

@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.grading.image_notes import TRAINING_IMAGE
 from drac_ssl.io import read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
@@ -264,7 +265,7 @@ def pretraining_images_of(run_dir: str | os.PathLike[str], variant: str) -> dict
                        and (d := str(r.get("sha256") or "").strip().lower()) and d[:HASH_HEX] not in trained]
                for split in splits}
     return pretraining_images_record(
-        digests, stages=", then ".join({"pretrain": "VICReg", "umm": "UMM"}[s] for s in read),
+        digests, stages=", then ".join({"pretrain": PRETRAIN_METHOD, "umm": "UMM"}[s] for s in read),
         test_read=test_read, initial_weights=_initial_weights(run_dir, read))
 
 

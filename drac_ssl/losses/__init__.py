@@ -9,6 +9,9 @@
 - :mod:`drac_ssl.losses.alignment`: UMM's distribution-alignment term, the JS divergence of
   the density the later layers induce to the uniform one (:func:`alignment_js`,
   :func:`js_to_uniform`; methods.md section 2).
+- :mod:`drac_ssl.losses.view_pairs`: the checks of the two views' embeddings and the float32
+  precision a two-view loss shares (:func:`~drac_ssl.losses.view_pairs.check_view_pair`, named
+  after the loss in its messages; :func:`~drac_ssl.losses.view_pairs.at_least_float32`).
 """
 
 from drac_ssl.losses.alignment import alignment_js, js_divergence, js_to_uniform

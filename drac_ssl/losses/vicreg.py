@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from drac_ssl.losses.view_pairs import at_least_float32, check_view_pair
+
 if TYPE_CHECKING:
     from drac_ssl.config import VICRegLossConfig
 
@@ -133,28 +135,6 @@ def _check_embeddings(z: Tensor, name: str) -> None:
                          f"{z.shape[0]}: use a batch of at least 2 images.")
 
 
-def _check_pair(z_a: Tensor, z_b: Tensor) -> None:
-    for name, z in (("z_a", z_a), ("z_b", z_b)):
-        if not isinstance(z, torch.Tensor):
-            raise TypeError(f"vicreg_loss expects torch tensors (n, d); {name} is a "
-                            f"{type(z).__module__}.{type(z).__qualname__}: pass torch.as_tensor({name}).")
-    if z_a.ndim != 2 or z_b.ndim != 2:
-        raise ValueError(
-            "vicreg_loss expects 2-D embeddings of shape (batch, dim); got shapes "
-            f"{tuple(z_a.shape)} and {tuple(z_b.shape)}. Flatten the expander output first."
-        )
-    if z_a.shape != z_b.shape:
-        raise ValueError(
-            "vicreg_loss expects both views to have the same shape (batch, dim); got "
-            f"{tuple(z_a.shape)} and {tuple(z_b.shape)}."
-        )
-
-
-def _at_least_float32(z: Tensor) -> Tensor:
-    # float64 stays float64 (exact checks); half precision and integers go to float32.
-    return z if z.dtype == torch.float64 else z.float()
-
-
 def vicreg_loss(
     z_a: Tensor,
     z_b: Tensor,
@@ -190,10 +170,10 @@ def vicreg_loss(
             row per process passes when there are several processes (the unbiased variance
             and covariance need ``N >= 2``).
     """
-    _check_pair(z_a, z_b)
+    check_view_pair(z_a, z_b, "vicreg_loss")
     with torch.autocast(device_type=z_a.device.type, enabled=False):
-        z_a = _at_least_float32(z_a)
-        z_b = _at_least_float32(z_b)
+        z_a = at_least_float32(z_a)
+        z_b = at_least_float32(z_b)
         if z_a.shape[0] < 1:
             raise ValueError("vicreg_loss got an empty batch (0 rows).")
         invariance = invariance_loss(z_a, z_b)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drac_ssl import PRETRAIN_METHOD
 from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.config import Config, configured_channels, with_data_channels
 from drac_ssl.io import finite_number, read_json_dict
@@ -113,7 +114,7 @@ def choose_start(history: list[dict[str, Any]], rule: str, drop: float = 0.05,
         raise ValueError(f"umm.start_from={rule!r} is not one of {', '.join(START_RULES)}.")
     last_epoch = int(history[-1]["epoch"]) if history else None
     if rule == "best":
-        return "best", None, "the pretraining output (the epoch of the lowest VICReg loss)"
+        return "best", None, f"the pretraining output (the epoch of the lowest {PRETRAIN_METHOD} loss)"
     if rule == "last":
         return "last", last_epoch, f"the last pretraining epoch ({(last_epoch or 0) + 1})"
     peak = monitor_peak(history, key)
@@ -221,7 +222,7 @@ def resolve_start(run_dir: Path, checkpoint: str | Path | None, rule: str = "bes
             f"again with run.keep_checkpoints=true (the default) to start from a checkpoint")
     if not path.is_file():
         raise FileNotFoundError(
-            f"UMM needs the pretrained VICReg model ({rule}), but {path} does not exist.\n"
+            f"UMM needs the pretrained {PRETRAIN_METHOD} model ({rule}), but {path} does not exist.\n"
             f"  fix: run the pretrain stage first (run.stages=[ingest,pretrain,umm]) or pass "
             f"a checkpoint: {python_command('drac_ssl.umm')} RUN/pretrain/vicreg_model.safetensors"
         )
@@ -358,7 +359,7 @@ def load_pretrained_model(cfg: Config, path: str | Path) -> VICRegModel:
                 "expander), not backbone.safetensors."
             )
         raise ValueError(
-            f"{path}: cannot be loaded into the configured VICReg model "
+            f"{path}: cannot be loaded into the configured {PRETRAIN_METHOD} model "
             f"({', '.join(f'{k}={v}' for k, v in expected.items())}):\n{exc}{hint}"
         ) from None
     return model

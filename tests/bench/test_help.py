@@ -55,6 +55,9 @@ def test_the_paper_is_never_comparable_its_mlp_is_another_architecture() -> None
         assert paper["comparable"] is False and paper["same_architecture"] is False
         assert "MLP" in paper["why_not_comparable"] and "ResNet-18" in paper["why_not_comparable"]
         assert paper["figures"]["500"] == {"finetune": 85.13, "scratch": 77.78}
+        # lecturer review F3: the paper by its full reference, not "the layer-wise VICReg paper" alone
+        assert "Deep representation learning using layer-wise VICReg losses" in paper["source"]
+        assert "Scientific Reports" in paper["source"] and "doi:10.1038/s41598-025-08504-2" in paper["source"]
 
 
 

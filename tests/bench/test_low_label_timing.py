@@ -27,6 +27,14 @@ def test_a_linear_probe_names_its_embedding_time_apart_from_its_training(
     weights.parent.mkdir()
     weights.write_bytes(b"")
     monkeypatch.setattr(low_label, "load_local_weights", lambda *a, **k: None)  # a random backbone will do
+    labels: list[str | None] = []
+    embed = low_label.pretrain.embed_images
+
+    def labelled(*args: object, **kwargs: object) -> object:
+        labels.append(kwargs.get("progress"))  # type: ignore[arg-type]
+        return embed(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(low_label.pretrain, "embed_images", labelled)
     out = tmp_path / "out"
     low_label.main(["--dataset", "mnist", "--data", str(root), "--backbone", str(weights), "--labels", "20",
                     "--seeds", "0", "--methods", "linear", "--val-fraction", "0.5", "--max-epochs", "1",
@@ -36,6 +44,9 @@ def test_a_linear_probe_names_its_embedding_time_apart_from_its_training(
     line = next(x for x in printed.splitlines() if x.startswith("[bench] 20 labels, seed 0"))
     assert " s training + " in line and " s embedding)" in line, line
     assert "the linear probes' test features embedded in " in printed
+    # review F5: the test images' embedding (424 s silent on a lecturer's CPU) shows its progress,
+    # labelled as the k-NN monitor's is; the labelled subsets' few images need none
+    assert labels[0] == "linear probe: 10 test images" and labels[1:] == [None, None], labels
     done = next(x for x in printed.splitlines() if x.startswith("[bench] done:"))
     assert ", test features " in done, done
     record = json.loads((out / "low_label_mnist_smoke.json").read_text(encoding="utf-8"))

@@ -806,7 +806,7 @@ def test_head_warmup_trains_the_head_alone_first_and_only_for_pretrained_variant
     for bad, match in (({"finetune.head_warmup_epochs": "3"}, "fewer than finetune.epochs"),
                        ({"finetune.head_warmup_epochs": "-1"}, "head_warmup_epochs"),
                        ({"finetune.head_warmup_epochs": "1", "finetune.freeze": "frozen"},
-                        "freeze=frozen never")):
+                        "never fine-tunes the backbone")):
         with pytest.raises(ConfigError, match=match):
             tiny_config(**{**base, **bad})
 

@@ -147,7 +147,8 @@ def test_the_losses_import_no_stage() -> None:
         while via := reached[chain[-1]]:
             chain.append(via)
         chains.append(" <- ".join(chain))
-    assert not chains, "drac_ssl/losses reaches a stage: " + "; ".join(chains) + (
+    assert not chains, ("drac_ssl/losses reaches training code (a stage, the engine or the optimiser): "
+                        + "; ".join(chains)) + (
         "; fix: pass what the loss needs in as an argument, or move it into a layer the stage imports")
 
 

@@ -1491,6 +1491,50 @@ def test_missing_generic_dataset_files_are_refused_before_the_run_folder_is_made
                                      stages=["pretrain"])
 
 
+def test_a_truncated_idx_gz_is_refused_by_the_preflight_with_a_fix_before_the_run_folder_is_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A lecturer's copy of train-images-idx3-ubyte.gz was cut short (review F8): the preflight
+    read its header only, so the pretraining stage failed after "starting" with "cannot
+    decompress ...; the file is damaged" and no fix, leaving an almost empty run folder. The
+    preflight now decompresses each IDX file to its end: the error comes first, with a fix line
+    that says to copy the file again and, with a SHA256SUMS beside the data, how to check it."""
+    import gzip
+
+    from drac_ssl.datasets import DatasetFormatError, check_idx_whole, read_idx
+
+    shared = tmp_path / "shared"
+    root = shared / "fashion_mnist"
+    root.mkdir(parents=True)
+    for name, array in (("train-images-idx3-ubyte", np.zeros((64, 28, 28), np.uint8)),
+                        ("train-labels-idx1-ubyte", np.arange(64, dtype=np.uint8) % 10),
+                        ("t10k-images-idx3-ubyte", np.zeros((8, 28, 28), np.uint8)),
+                        ("t10k-labels-idx1-ubyte", np.arange(8, dtype=np.uint8))):
+        _write_idx(root / name, array)
+        (root / f"{name}.gz").write_bytes(gzip.compress((root / name).read_bytes()))
+        (root / name).unlink()
+    assert check_idx_whole(root / "train-images-idx3-ubyte.gz") == 64
+    whole = (root / "train-images-idx3-ubyte.gz").read_bytes()
+    (root / "train-images-idx3-ubyte.gz").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    with pytest.raises(DatasetFormatError) as loader:
+        read_idx(root / "train-images-idx3-ubyte.gz")
+    assert "the file is damaged\n  fix: copy train-images-idx3-ubyte.gz again" in str(loader.value)
+    assert "sha256sum" not in str(loader.value)  # no checksum list here: none is named
+    (shared / "SHA256SUMS").write_text("0" * 64 + "  fashion_mnist/train-images-idx3-ubyte.gz\n")
+    monkeypatch.chdir(tmp_path)
+    config = str(train.DEFAULT_CONFIG.parent / "fashion_mnist.yaml")
+    code = train.main(["-c", config, f"data.root={root}", *CPU])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert "the train split: " in err and "train-images-idx3-ubyte.gz: cannot decompress" in err, err
+    assert f"`cd {shared} && sha256sum -c --ignore-missing SHA256SUMS` names each damaged file" in err, err
+    assert not (tmp_path / "runs").exists(), "refused before the run folder is made"
+    # whole again but one image short of its header: the length check says so
+    _write_idx(root / "short", np.zeros((64, 28, 28), np.uint8))
+    (root / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress((root / "short").read_bytes()[:-784]))
+    found = errors(f"data.root={root}", config=Path(config), stages=["pretrain"])
+    assert "IDX header says shape (64, 28, 28) (50176 data bytes) but the file holds 49392" in found["data.root"]
+
+
 @pytest.mark.parametrize("under", ["", "/sub"])
 def test_an_out_dir_that_is_a_file_or_under_one_is_refused_before_the_run_folder_is_made(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

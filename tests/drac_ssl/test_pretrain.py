@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import drac_ssl
 from drac_ssl import pretrain
 from drac_ssl.checkpoint import load_checkpoint
 from drac_ssl.config import Config, ConfigError, load_config
@@ -132,10 +133,31 @@ def test_a_fashion_mnist_pretraining_begun_with_mnist_statistics_is_not_resumed_
     assert len(pretrain.run(mnist, tmp_path / "mnist", data=tiny_data()).history) == 2
 
 
-def test_killed_and_resumed_run_gives_the_same_losses(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def interrupted_pretraining(tmp_path_factory: pytest.TempPathFactory) -> tuple[pretrain.PretrainResult, Path]:
+    """:func:`tiny_config`'s pretraining (2 epochs) stopped after its first epoch
+    (``stop_after_epoch=0``) as an interrupted run leaves its folder (``pretrain/checkpoints/
+    last.pt``): the result and the folder. Made once; each resume test takes a copy
+    (:func:`_copy_of_interrupted`), since it resumes the folder."""
+    run_dir = tmp_path_factory.mktemp("interrupted")
+    return pretrain.run(tiny_config(), run_dir, data=tiny_data(), stop_after_epoch=0), run_dir
+
+
+def _copy_of_interrupted(interrupted: tuple[pretrain.PretrainResult, Path], where: Path) -> Path:
+    """A copy of :func:`interrupted_pretraining`'s folder at ``where`` (which may exist, empty)."""
+    import shutil
+
+    shutil.copytree(interrupted[1], where, dirs_exist_ok=True)
+    return where
+
+
+def test_killed_and_resumed_run_gives_the_same_losses(
+        interrupted_pretraining: tuple[pretrain.PretrainResult, Path], tmp_path: Path) -> None:
     cfg = tiny_config(**{"pretrain.epochs": "2"})
     straight = pretrain.run(cfg, tmp_path / "straight", data=tiny_data())
-    first = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data(), stop_after_epoch=0)
+    # pretrain.run(cfg, tmp_path / "resumed", data=tiny_data(), stop_after_epoch=0), made once
+    first = interrupted_pretraining[0]
+    _copy_of_interrupted(interrupted_pretraining, tmp_path / "resumed")
     assert first.stopped == "interrupted" and len(first.history) == 1
     resumed = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data())
     assert len(resumed.history) == 2
@@ -345,11 +367,12 @@ def test_checkpoint_every_n_epochs_and_resume_from_the_last_one_written(tmp_path
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-6), a["epoch"]
 
 
-def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
+def test_resuming_with_other_settings_is_refused(
+        interrupted_pretraining: tuple[pretrain.PretrainResult, Path], tmp_path: Path) -> None:
     """A review: a pretraining resumed with another run.seed or pretrain.* setting mixed two
     configurations in one run without a word. The settings its output depends on
     (stage_settings.REUSABLE_STAGES["pretrain"]) are compared; pretrain.epochs may grow."""
-    pretrain.run(tiny_config(), tmp_path, data=tiny_data(), stop_after_epoch=0)
+    _copy_of_interrupted(interrupted_pretraining, tmp_path)  # pretrain.run(tiny_config(), stop_after_epoch=0) there
     with pytest.raises(ConfigError) as info:
         pretrain.run(tiny_config(**{"run.seed": "3", "pretrain.lr": "0.002", "umm.early_cut": "layer2"}),
                      tmp_path, data=tiny_data())
@@ -531,13 +554,39 @@ def test_a_knn_monitor_asked_for_without_two_grades_says_it_is_off_and_why(
     assert quiet.knn_off == ""
 
 
+def test_an_ingested_folder_records_the_knn_monitors_test_count_for_its_noise_band(tmp_path: Path) -> None:
+    """Review F1: a run on an ingested folder recorded no ``splits`` and, at the default
+    pretrain.knn_limit=0, no ``knn_monitor``, so the report read a 0.8-point drop on fold 0's few
+    images as "worse" without a noise band; the k-NN monitor's counts (fold 0's graded images
+    against the other folds') are now ``knn_monitor`` of metadata.json at every knn_limit, not
+    ``splits.test`` (which reads as the challenge's test split), and nothing when it is off."""
+    from fake_ingest import SOURCE_SIZE, make_fake_ingest  # tests/helpers (pytest's pythonpath)
+
+    data_dir = make_fake_ingest(tmp_path / "in", n_train=15, n_test=4)
+    common = {"pretrain.epochs": "1", "pretrain.knn_every": "1", "pretrain.knn_k": "3",
+              "pretrain.augment.source_size": str(SOURCE_SIZE)}
+    data = pretrain.load_pretrain_data(tiny_config(**common), data_dir)
+    assert data.knn_test is not None and data.knn_train is not None and 0 < len(data.knn_test[0]) < 15
+    assert data.knn_test_fold == 0 and data.splits is None, (data.knn_test_fold, data.splits)
+    n_test, n_train = len(data.knn_test[0]), len(data.knn_train[0])
+    meta = json.loads(pretrain.run(tiny_config(**common), tmp_path / "run", data=data).metadata_path.read_text())
+    assert meta["knn_monitor"] == {"test_fold": 0, "train_images": n_train, "test_images": n_test}, meta
+    assert "splits" not in meta, meta["splits"]
+    # pretrain.knn_limit keeps its record, with the fold beside it
+    cut = pretrain.run(tiny_config(**common, **{"pretrain.knn_limit": "2"}), tmp_path / "cut", data=data)
+    assert json.loads(cut.metadata_path.read_text())["knn_monitor"] == {
+        "test_fold": 0, "train_images": 2, "test_images": 2, "knn_limit": 2, "of_train": n_train,
+        "of_test": n_test}
+    off = pretrain.load_pretrain_data(tiny_config(**{"pretrain.augment.source_size": str(SOURCE_SIZE)}), data_dir)
+    assert off.knn_test is None and off.knn_test_fold is None and off.splits is None
+
+
 def _task(keys: tuple[str, ...] | None = None, loss_name: str | None = None) -> pretrain._VICRegTraining:
     """The pretraining task without a model (describe / non_finite read only settings)."""
-    task = pretrain._VICRegTraining(tiny_config(), None, None, None, None,  # type: ignore[arg-type]
-                                    torch.device("cpu"), False, False, DistInfo())
-    if keys is not None:
-        task.keys, task.loss_name = keys, loss_name or task.loss_name
-    return task
+    named = {"keys": keys} if keys is not None else {}
+    named.update({"loss_name": loss_name} if loss_name is not None else {})
+    return pretrain._VICRegTraining(tiny_config(), None, None, None, None,  # type: ignore[arg-type]
+                                    torch.device("cpu"), False, False, DistInfo(), **named)
 
 
 def test_console_line_and_non_finite_error_read_the_term_names_from_the_task(tmp_path: Path) -> None:
@@ -545,7 +594,8 @@ def test_console_line_and_non_finite_error_read_the_term_names_from_the_task(tmp
     row = {"epoch": 0, "loss": 21.5, "invariance": 0.25, "variance": 0.5, "covariance": 3.125,
            "rate_reduction": 1.234, "pairs_per_second": 41.6, "knn_top1": 55.5,
            "rate_reduction_last": 2.5, "rate_reduction_early": 1.5}
-    assert _task().describe(row) == ("[pretrain] epoch 1/2 loss 21.5000 (inv 0.2500 var 0.5000 cov 3.1250) "
+    # (the first epoch's line is followed by the glossary's address: test_pretrain_console_glossary)
+    assert _task().describe(row).splitlines()[0] == ("[pretrain] epoch 1/2 loss 21.5000 (inv 0.2500 var 0.5000 cov 3.1250) "
                                      "rate-reduction 1.23, k-NN 55.50%, monitor dR last 2.50 early 1.50 "
                                      "42 pairs/s")
     # another objective's terms (SimCLR-like): no KeyError on VICReg's names, its own printed
@@ -560,6 +610,22 @@ def test_console_line_and_non_finite_error_read_the_term_names_from_the_task(tmp
     # a loss with no terms besides itself: no empty brackets
     alone = _task(("loss", "rate_reduction"))
     assert "loss 4.5000 rate-reduction 0.50" in alone.describe(row)
+
+
+def test_the_task_and_the_metadata_take_another_loss_s_terms_without_patching() -> None:
+    """A second loss passes its term keys and name to the task, and the metadata records the
+    task's terms (docs/design.md, "Adding a self-supervised method", step 3)."""
+    from drac_ssl.pretrain import LOSS_NAME, TERMS, backbone_metadata
+
+    assert (_task().keys, _task().loss_name) == (TERMS, LOSS_NAME)
+    assert LOSS_NAME == drac_ssl.PRETRAIN_METHOD == "VICReg"
+    other = _task(("loss", "positive_cosine", "rate_reduction"), "NT-Xent")
+    assert (other.keys, other.loss_name) == (("loss", "positive_cosine", "rate_reduction"), "NT-Xent")
+    assert _task().keys == TERMS  # the other task's keys are its own, not the class's
+    best = {"epoch": 0, "loss": 4.5, "positive_cosine": 0.75, "invariance": 9.0, "rate_reduction": 0.5}
+    metrics = backbone_metadata(tiny_config(), tiny_data(), [best], 0, terms=other.keys)["metrics"]
+    assert metrics == {"loss": 4.5, "positive_cosine": 0.75, "rate_reduction": 0.5}
+    assert "positive_cosine" not in backbone_metadata(tiny_config(), tiny_data(), [best], 0)["metrics"]
 
 
 def test_loss_plot_draws_the_given_terms(tmp_path: Path, monkeypatch) -> None:

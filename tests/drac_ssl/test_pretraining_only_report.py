@@ -43,7 +43,8 @@ def test_a_tiny_mnist_pretraining_ends_with_its_result_report_and_the_bench_on_i
     run = (tmp_path / "runs" / "mnist").resolve()
     lines = out[out.index("[train] finished: runs/mnist"):].splitlines()
     assert lines[1].startswith("[train] result: pretraining only (no fine-tuning in this run): k-NN top-1 "), lines
-    assert "% at epoch 1 of 1 (the k-NN monitor; " in lines[1] and "final loss " in lines[1], lines[1]
+    assert "% at epoch 1 of 1 (the k-NN monitor), " in lines[1] and "final loss " in lines[1], lines[1]
+    assert "the starting backbone's " in lines[1] and "(random weights, before any step)" in lines[1], lines[1]
     assert "not how good its features are" in lines[1], "a trial run says so, as a fine-tuning run's does"
     assert "[train] report: runs/mnist/report.md" in out
     assert lines[2].startswith("[train] next: read runs/mnist/report.md first"), lines
@@ -55,14 +56,94 @@ def test_a_tiny_mnist_pretraining_ends_with_its_result_report_and_the_bench_on_i
     assert (f"python -m bench.low_label --dataset mnist --data {root} --backbone "
             f"{run}/pretrain/backbone.safetensors --out-dir {run}/bench pretrain.backbone.stem_stride=2") in report
     assert "**Next:** `bench.low_label` measures this run's backbone" in report
+    # review F5: the CPU probe it suggests says what its silent part costs, and how to cut it
+    from drac_ssl.report import CPU_PROBE_EMBED_WORDS
+
+    assert CPU_PROBE_EMBED_WORDS in report and "about 2 CPU minutes each" in CPU_PROBE_EMBED_WORDS
+    assert "`--eval-limit 2000`" in CPU_PROBE_EMBED_WORDS
     assert "Next" not in report.split("## Read this first")[1].split("## ")[0], "not a warning"
     assert "the k-NN monitor above measured its features" in report
+    # the report reads the last k-NN figure against the starting backbone's, as the console does
+    said = lines[1].split("(the k-NN monitor), ", 1)[1].split("; final loss", 1)[0]
+    assert f"Its last figure, {lines[1].split('k-NN top-1 ')[1].split('%')[0]}% at epoch 1, is {said}." in report
+    # a generic run's monitors figure is read against the k-NN monitor, not a fine-tuning it never had
+    assert "measured by the fine-tuning below" not in report
     assert not (run / "report").exists(), "no figure is drawn for a pretraining-only run"
     assert "confusion" not in report and "`report/`" not in report
     # the saved configuration says which of its settings a generic data set does not apply
     second = (run / "config.yaml").read_text(encoding="utf-8").splitlines()[1]
     assert second.startswith("# data.dataset=mnist: the pretraining learns from its training split alone"), second
     assert "pretrain.use_test_images" in second
+
+
+def test_the_last_knn_figure_is_read_against_the_starting_backbones() -> None:
+    """A lecturer's CPU run (2 epochs of 10 steps of 32 pairs, review F1) ended at 61.10% against
+    84.00% for the random start and the line did not say it had fallen 23 points: below, within
+    noise (two binomial standard errors of the start on the scored test images) and above are
+    said plainly; without the image count no band is claimed."""
+    from drac_ssl.report import knn_start_comparison, knn_start_comparison_of_run
+
+    below = knn_start_comparison(61.10, 84.00, 1000)
+    assert below.startswith("22.90 points below the starting backbone's 84.00% (random weights, before any step)")
+    assert below.endswith("worse for k-NN than random weights"), below
+    # 2 x sqrt(0.84 x 0.16 / 1000) = 2.32 points: +1.90 is noise, -2.50 is not
+    assert knn_start_comparison(85.90, 84.00, 1000) == (
+        "within noise of the starting backbone's 84.00% (random weights, before any step): +1.90 points, "
+        "inside the +/-2.3 of 2 standard errors on 1000 test images; no gain measured")
+    assert knn_start_comparison(81.50, 84.00, 1000).startswith("2.50 points below")
+    assert knn_start_comparison(90.00, 84.00, 1000) == (
+        "6.00 points above the starting backbone's 84.00% (random weights, before any step)")
+    no_count = knn_start_comparison(83.90, 84.00)
+    assert no_count == ("0.10 points below the starting backbone's 84.00% (random weights, before any step); "
+                        "no noise band computed (the number of test images the monitor scored is not recorded)"), \
+        "no count: no band, and no verdict"
+    assert "than its starting weights" in knn_start_comparison(60.0, 84.0, 1000, random_start=False)
+    # review F1: a drac run at pretrain.knn_limit=0 had no knn_monitor; a 0.8-point drop on fold 0
+    # was called "worse". Its knn_monitor.test_images (fold 0's graded images the monitor scored)
+    # gives the band, as splits.test does for a generic set's test split; without either, none.
+    drac = {"knn_start_top1": 60.0, "initial_weights": "w.safetensors", "config": {"data": {"dataset": "drac"}}}
+    history = [{"epoch": 0, "knn_top1": 59.2}]
+    old_run = knn_start_comparison_of_run(drac, history)
+    assert old_run is not None and old_run[1].startswith("0.80 points below the starting backbone's 60.00% "
+                                                         "(its starting weights, before any step); no noise band")
+    assert "worse" not in old_run[1], old_run[1]
+    # 2 x sqrt(0.6 x 0.4 / 120) = 8.94 points
+    for recorded in ({"knn_monitor": {"test_fold": 0, "train_images": 400, "test_images": 120}},
+                     {"splits": {"train": 400, "test": 120}}):
+        read = knn_start_comparison_of_run({**drac, **recorded}, history)
+        assert read is not None and read[1] == (
+            "within noise of the starting backbone's 60.00% (its starting weights, before any step): -0.80 points, "
+            "inside the +/-8.9 of 2 standard errors on 120 test images; no gain measured"), recorded
+
+
+def test_a_generic_runs_report_compares_its_knn_figures_and_captions_the_knn_curve(tmp_path: Path) -> None:
+    """Review F2: report.md sent a pretraining-only MNIST run to "the fine-tuning below" and never
+    named knn_start_top1; now the monitors' paragraph names the k-NN monitor and its dashed line,
+    the closing paragraph compares the last figure with the start, and the caption covers k-NN."""
+    from drac_ssl.report import FIGURE_CAPTIONS, pretrain_curve_words
+
+    run = _generic_run(tmp_path / "run", "mnist", tmp_path / "mnist")
+    meta_path = run / "pretrain" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["config"]["pretrain"]["knn_every"] = 1
+    meta.update(knn_start_top1=84.0, knn_monitor={"knn_limit": 1000, "test_images": 1000},
+                initial_weights="", metrics={"loss": 20.5, "knn_top1": 61.1, "rate_reduction_last": 9.0})
+    meta_path.write_text(json.dumps(meta))
+    (run / "pretrain" / "metrics.jsonl").write_text("".join(json.dumps(
+        {"epoch": e, "loss": 21.0 - e, "knn_top1": k, "rate_reduction_last": r}) + "\n"
+        for e, k, r in ((0, 70.0, 10.0), (1, 61.1, 9.0))))
+    text = " ".join(write_report(run).read_text(encoding="utf-8").split())
+    assert ("Its last figure, 61.10% at epoch 2, is 22.90 points below the starting backbone's 84.00% "
+            "(random weights, before any step): these epochs left the features worse for k-NN than "
+            "random weights.") in text
+    history = [json.loads(line) for line in (run / "pretrain" / "metrics.jsonl").read_text().splitlines()]
+    words = pretrain_curve_words("pretrain_monitors", history, meta)
+    assert words is not None and "fine-tuning below" not in words, words
+    assert "the k-NN monitor in the same figure, read against its dashed line" in words, words
+    caption = FIGURE_CAPTIONS["pretrain_monitors"]
+    assert "knn_top1" in caption and "dashed line the starting backbone's" in caption
+    drac = {**meta, "config": {**meta["config"], "data": {"dataset": "drac"}}}
+    assert "measured by the fine-tuning below" in str(pretrain_curve_words("pretrain_monitors", history, drac))
 
 
 def _generic_run(run: Path, dataset: str, root: Path, stages: str = "[pretrain]") -> Path:

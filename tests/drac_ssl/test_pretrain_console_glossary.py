@@ -1,0 +1,75 @@
+"""The pretraining's epoch line is explained in one place (lecturer review F6): "rate-reduction
+21.04" and "monitor dR last 8.71 early 1.90" on one line, with no word on what either is. Every
+field the line prints, and every column of metrics.jsonl it comes from, is defined in
+docs/running.md's "Reading the pretraining console", which the first epoch's line names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from drac_ssl import pretrain
+from drac_ssl.config import load_config
+from drac_ssl.pretrain import CONSOLE_GLOSSARY, MONITOR_KEYS, TERMS, _VICRegTraining
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _glossary() -> str:
+    page, anchor = CONSOLE_GLOSSARY.split("#")
+    text = (REPO / page).read_text(encoding="utf-8")
+    heading = next(line for line in text.splitlines()
+                   if line.startswith("## ") and re.sub(r"[^\w\- ]", "", line[3:].lower()).replace(" ", "-") == anchor)
+    return text.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+def _line(epoch: int) -> str:
+    task = SimpleNamespace(pc=SimpleNamespace(epochs=2), keys=TERMS)
+    row = {"epoch": epoch, "loss": 21.7, "invariance": 0.03, "variance": 0.7, "covariance": 1.1,
+           "rate_reduction": 21.04, "knn_top1": 61.1, "rate_reduction_last": 8.71, "rate_reduction_early": 1.9,
+           "pairs_per_second": 95.0}
+    return _VICRegTraining.describe(task, row)  # type: ignore[arg-type]
+
+
+def test_every_field_of_the_epoch_line_is_defined_in_the_glossary_with_its_column() -> None:
+    line, glossary = _line(1), _glossary()
+    printed = ["loss", "inv", "var", "cov", "rate-reduction", "k-NN", "monitor dR last", "early", "pairs/s"]
+    for field in printed:
+        assert f" {field} " in f" {line} ".replace("(", " ").replace(",", " "), (field, line)
+        assert f"`{field}" in glossary, field
+    for column in (*TERMS, *MONITOR_KEYS, "knn_top1", "pairs_per_second"):
+        assert f"`{column}`" in glossary, column
+    assert "nats" in glossary and "knn_start_top1" in glossary
+    # the two rate reductions of one line are said to be different quantities
+    assert "different features, images, modes and memberships" in " ".join(glossary.split())
+
+
+def test_the_first_epochs_line_names_the_glossary_and_later_ones_do_not() -> None:
+    first, second = _line(0), _line(1)
+    assert first.splitlines()[1] == f"[pretrain] what these fields are: {CONSOLE_GLOSSARY}"
+    assert "\n" not in second
+
+
+def test_every_column_of_a_real_metrics_csv_is_defined_in_the_glossary(tmp_path: Path) -> None:
+    """Review F2: the page promised each column of metrics.csv but left ``step``, ``lr`` and
+    ``seconds`` out, and called ``view_cosine_last`` a metrics.jsonl-only column. The header of
+    a one-epoch run's metrics.csv (k-NN and fixed-image monitors on) is checked against it."""
+    cfg = load_config(None, ["pretrain.epochs=1", "pretrain.batch_size=4", "pretrain.num_workers=0",
+                             "pretrain.expander=32-32", "pretrain.augment.image_size=16",
+                             "pretrain.augment.source_size=24", "pretrain.augment.recipe=octa",
+                             "pretrain.backbone.cifar_stem=true", "pretrain.lr=0.001", "run.device=cpu",
+                             "pretrain.knn_every=1", "pretrain.knn_k=3", "pretrain.monitor_images=8"])
+    images = np.random.default_rng(0).integers(0, 256, size=(8, 24, 24), dtype=np.uint8)
+    labelled = (images, np.arange(8) % 3)
+    result = pretrain.run(cfg, tmp_path, data=pretrain.PretrainData(images=images, description="random images",
+                                                                    knn_train=labelled, knn_test=labelled))
+    header = (result.out_dir / "metrics.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert {"step", "lr", "seconds", "view_cosine_last", "knn_top1"} <= set(header), header
+    glossary = _glossary()
+    for column in header:
+        assert f"`{column}`" in glossary, column
+    cosine = next(p for p in glossary.split("\n- ") if p.startswith("`view_cosine_last`"))
+    assert "`metrics.csv`" in cosine and "only" not in cosine, cosine
