@@ -1,0 +1,139 @@
+"""A grade shown milder than the model's most likely grade is said in a ⚠ line under it, counted
+in the batch summary and flagged in the details JSON (a trial user: real DRAC sample_1.png read
+"## Grade 1 — NPDR" with P(PDR) 0.607 the largest probability; the fold ensemble's mean is cut at
+thresholds fitted on single fold models, which tends to give milder grades: on the phantom test
+set 134 of 386 shown grades were milder than the most likely one,
+``bench/results/ensemble_grade.json``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.demo_bundle import build_demo_bundle
+from app.predict import Predictor
+from app.server import (
+    AppSettings,
+    _grade_batch_now,
+    _grade_single_now,
+    _result_markdown,
+    milder_than_most_likely,
+    milder_words,
+    most_likely_grade,
+)
+
+NAMES = ["Normal", "NPDR", "PDR"]
+
+
+def _scan(path: Path, seed: int = 0) -> Path:
+    ramp = np.add.outer(np.arange(96), np.arange(96)) // 2  # graded: not noise, not blank
+    noise = np.random.default_rng(seed).integers(0, 40, (96, 96))
+    Image.fromarray((ramp + noise).astype(np.uint8)).save(path)
+    return path
+
+
+def _trained(folder: Path, n_folds: int) -> Predictor:
+    """The demo bundle with its ``demo`` key taken out: a bundle the app takes for trained."""
+    bundle = build_demo_bundle(folder, image_size=32, source_size=48, n_folds=n_folds)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    meta.pop("demo")
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    return Predictor(bundle, gradcam=False)
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Predictor:
+    return _trained(tmp_path_factory.mktemp("ensemble"), 2)
+
+
+def test_the_flag_compares_the_grade_with_the_argmax() -> None:
+    probs = np.array([0.10, 0.29, 0.61])  # expected grade 1.51: grade 1 at thresholds 1.027 / 1.893
+    assert most_likely_grade(probs) == 2
+    assert milder_than_most_likely(probs, 1) and milder_than_most_likely(probs, 0)
+    assert not milder_than_most_likely(probs, 2)
+    assert not milder_than_most_likely(np.array([0.6, 0.3, 0.1]), 1)  # more severe: not this flag
+    assert most_likely_grade(np.array([0.4, 0.4, 0.2])) == 0  # the first of equal maxima
+
+
+def test_the_words_name_the_most_likely_grade_and_why() -> None:
+    probs = np.array([0.10, 0.29, 0.61])
+    words = milder_words(probs, 1, NAMES, folds=5)
+    assert words.startswith("⚠ **The model's most likely grade is 2 PDR (P 0.61), more severe than "
+                            "the grade shown, 1 NPDR (P 0.29).**"), words
+    assert "averaged over its 5 fold models" in words and "single fold models' outputs" in words
+    assert "Grade shown and most likely grade" in words  # where docs/app.md says more
+    one = milder_words(probs, 1, NAMES, folds=1)
+    assert "averag" not in one and "tuned on the out-of-fold outputs" in one
+    assert milder_words(probs, 2, NAMES, folds=5) == ""
+    assert milder_words(np.array([0.6, 0.3, 0.1]), 1, NAMES, folds=5) == ""
+
+
+def test_the_result_says_it_in_place_of_the_plain_decision_line(ensemble: Predictor) -> None:
+    pred = ensemble.predict(np.full((48, 48), 90, np.uint8) + np.eye(48, dtype=np.uint8) * 60, gradcam=False)
+    milder = replace(pred, grade=1, grade_name="NPDR", probs=np.array([0.10, 0.29, 0.61]))
+    markdown = _result_markdown(milder, ensemble)
+    line = next(x for x in markdown.split("\n") if x.startswith("⚠ **The model's most likely grade"))
+    assert "2 PDR (P 0.61)" in line and "averaged over its 2 fold models" in line
+    assert markdown.index("## Grade 1 — NPDR") < markdown.index(line)
+    assert "The single most likely grade is" not in markdown  # said once, not twice
+    # more severe than the most likely: the plain decision line, no warning
+    severe = replace(pred, grade=1, grade_name="NPDR", probs=np.array([0.60, 0.05, 0.35]))
+    markdown = _result_markdown(severe, ensemble)
+    assert "The single most likely grade is 0 Normal (P 0.60)" in markdown
+    assert "⚠ **The model's most likely grade" not in markdown
+
+
+def test_an_untrained_demo_result_keeps_the_plain_decision_line(predictor: Predictor) -> None:
+    """Its thresholds were fitted on nothing: "fitted on single fold models" would be false."""
+    pred = predictor.predict(np.full((48, 48), 90, np.uint8) + np.eye(48, dtype=np.uint8) * 60, gradcam=False)
+    markdown = _result_markdown(replace(pred, grade=1, grade_name="NPDR", probs=np.array([0.1, 0.29, 0.61])),
+                                predictor)
+    assert "⚠ **The model's most likely grade" not in markdown
+    assert "The single most likely grade is 2 PDR (P 0.61)" in markdown
+
+
+def _fixed(predictor: Predictor, monkeypatch: pytest.MonkeyPatch, probs: np.ndarray, grade: int) -> None:
+    """Every grading of ``predictor`` gives ``probs`` and ``grade`` (its own model otherwise)."""
+    real_single, real_batch = predictor.predict_loaded, predictor.grade_prepared_sentences
+
+    def single(*args: Any, **kwargs: Any) -> Any:
+        return replace(real_single(*args, **kwargs), grade=grade, grade_name=predictor.class_names[grade],
+                       probs=probs)
+
+    def batch(*args: Any, **kwargs: Any) -> Any:
+        _, classes, unlike, sentences = real_batch(*args, **kwargs)
+        return np.tile(probs, (len(classes), 1)), np.full(len(classes), grade), unlike, sentences
+
+    monkeypatch.setattr(predictor, "predict_loaded", single)
+    monkeypatch.setattr(predictor, "grade_prepared_sentences", batch)
+
+
+def test_the_details_flag_it(ensemble: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scan = str(_scan(tmp_path / "scan.png"))
+    *_, details = _grade_single_now(ensemble, AppSettings(gradcam=False), scan, None, "scan.png")
+    assert details["most_likely_grade"] == int(np.argmax(details["P"]))
+    assert details["milder_than_most_likely"] == (details["most_likely_grade"] > details["grade"])
+    _fixed(ensemble, monkeypatch, np.array([0.10, 0.29, 0.61]), 1)
+    markdown, *_, details = _grade_single_now(ensemble, AppSettings(gradcam=False), scan, None, "scan.png")
+    assert details["most_likely_grade"] == 2 and details["milder_than_most_likely"] is True
+    assert "⚠ **The model's most likely grade is 2 PDR (P 0.61)" in markdown
+
+
+def test_the_batch_summary_counts_them(ensemble: Predictor, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    scans = [str(_scan(tmp_path / f"{i}.png", i)) for i in range(3)]
+    _fixed(ensemble, monkeypatch, np.array([0.10, 0.29, 0.61]), 1)
+    summary, rows, *_ = _grade_batch_now(ensemble, AppSettings(), scans)
+    assert "⚠ **3 of the 3 graded image(s) are shown milder than their most likely grade**" in summary, summary
+    assert "mean of 2 fold models" in summary
+    assert all("The single most likely grade is 2 PDR" in row[-1] for row in rows)  # named per row
+    monkeypatch.undo()
+    _fixed(ensemble, monkeypatch, np.array([0.10, 0.29, 0.61]), 2)
+    summary, *_ = _grade_batch_now(ensemble, AppSettings(), scans)
+    assert "milder than their most likely grade" not in summary
