@@ -1715,7 +1715,12 @@ conv head not its last convolution, `head.conv`).
   temperature and thresholds fitted on single models' outputs. The ensemble itself has no
   out-of-fold figure: averaging narrows the spread of the expected grade, and a fold model that
   gives nearly one score to every image pulls the mean (the export stage notes a grade the
-  ensemble gives no test image).
+  ensemble gives no test image). So the per-grade figures above, sensitivity included, do not
+  describe the grades this bundle gives: its mean's expected grade, cut at single models'
+  thresholds, can be milder than the most likely grade of the same probabilities, which the app
+  warns of under each such result (measured on the default phantom job's test images, whose
+  grades are known: `bench/results/ensemble_grade.json`, docs/design.md "What the figures
+  describe, and what is deployed").
 """
 
 
@@ -1807,7 +1812,9 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
             + ("that grade" if len(rare) == 1 else "those grades") + ".\n")
     recall = ("graded correctly (sensitivity; for grade 0, the specificity)" if len(rows) == 2
               else "graded correctly (sensitivity)")  # a trial: grade 0's recall is specificity
-    return ("\nPer grade, out of fold (the grade the model gave against the true one):\n\n"
+    return ("\nPer grade, out of fold, of single fold models (the grade the fold model that did not "
+            "train on an image gave it, against the true one; not the grades this bundle gives, "
+            "which are its fold models' mean: see Limitations):\n\n"
             f"| true grade | images | {recall} | images given this grade |\n"
             "|---|---|---|---|\n" + table + "\n" + warning)
 
