@@ -789,11 +789,10 @@ def most_likely_grade(probs: Any) -> int:
 
 def milder_than_most_likely(probs: Any, grade: int) -> bool:
     """Whether the ``grade`` shown is milder than the most likely grade of ``probs`` ``(K,)``
-    (:func:`most_likely_grade`), ``details["milder_than_most_likely"]``: the expected grade of
-    the fold models' mean probabilities, cut at thresholds fitted on single fold models'
-    out-of-fold outputs, tends to fall short of a more severe most likely grade (averaging
-    narrows its spread; ``bench/results/ensemble_grade.json`` measures it on the phantom test
-    set)."""
+    (:func:`most_likely_grade`), ``details["milder_than_most_likely"]``: the expected grade cut
+    at the thresholds tuned for overall agreement (kappa) often falls short of a more severe
+    most likely grade, never the other way on the default job (``bench/results/ensemble_grade.json``:
+    the bundle's grades of the phantom test set, and the single fold models out of fold)."""
     return most_likely_grade(probs) > int(grade)
 
 
@@ -807,10 +806,11 @@ def milder_words(probs: Any, grade: int, names: list[str], folds: int, regressio
         return ""
     top, g = most_likely_grade(probs), int(grade)
     score = ("the model's score" if regression else "the model's overall score, which weighs all grades,")
-    why = (f"The grade shown is {score} averaged over its {folds} fold models and cut at thresholds "
-           f"fitted on single fold models' outputs; averaging narrows that score's spread, so it can "
-           f"stay below a more severe grade that is the most likely" if folds > 1 else
-           f"The grade shown is {score} cut at thresholds tuned on the out-of-fold outputs")
+    mean = f" (the mean of its {folds} fold models)" if folds > 1 else ""
+    outputs = "single fold models' out-of-fold outputs" if folds > 1 else "the out-of-fold outputs"
+    why = (f"The grade shown is {score}{mean} cut at thresholds tuned for the best overall agreement "
+           f"with the reference grades on {outputs}; that rule often gives a milder grade than the "
+           f"most likely one")
     return (f"⚠ **The model's most likely grade is {top} {names[top]} (P {float(probs[top]):.2f}), "
             f"more severe than the grade shown, {g} {names[g]} (P {float(probs[g]):.2f}).** {why} "
             f"(docs/app.md, \"Grade shown and most likely grade\").")
@@ -1852,11 +1852,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         if n_milder and not uncalibrated and not predictor.untrained:  # as under a single result
             cautions += (f"\n\n⚠ **{n_milder} of the {n_good} graded image(s) are shown milder than their "
                          f"most likely grade** (the notes column names it): "
-                         + (f"the grade is the mean of {len(predictor.bundle.models)} fold models cut at "
-                            f"thresholds fitted on single fold models' outputs"
-                            if len(predictor.bundle.models) > 1 else
-                            "the grade is the model's score cut at thresholds tuned for kappa")
-                         + " (docs/app.md, \"Grade shown and most likely grade\").")
+                         "the grade is the model's overall score cut at thresholds tuned for the best "
+                         "overall agreement with the reference grades, which often gives a milder grade "
+                         "than the most likely one (docs/app.md, \"Grade shown and most likely grade\").")
         if n_borderline:
             cautions += (f"\n\n**{n_borderline} of the {n_good} graded image(s) are borderline**: the "
                          f"model cannot tell {close_grades_words(probs, borderlines, k)} apart on "

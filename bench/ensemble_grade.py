@@ -173,6 +173,14 @@ def _real_samples(bundle: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the repository when inside it (``runs/default``), else as given."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def measure(run_dir: Path) -> dict[str, Any]:
     from drac_ssl.config import load_config
     from drac_ssl.datasets import load_octa_cache
@@ -203,7 +211,7 @@ def measure(run_dir: Path) -> dict[str, Any]:
     submitted = _submission_classes(run_dir / "export" / "submission.csv")
     same = None if submitted is None else int(sum(submitted.get(i) == int(g) for i, g in zip(ids, current, strict=True)))
     figures: dict[str, Any] = {
-        "run_dir": str(run_dir), "variant": bundle.metadata.get("variant"),
+        "run_dir": _shown_path(run_dir), "variant": bundle.metadata.get("variant"),
         "n_test": len(ids), "fold_models": len(raw), "tta": bool(bundle.tta_in_cv),
         "bundle_decision": cal.decision, "temperature": round(float(cal.temperature), 4),
         "thresholds": [round(float(t), 4) for t in cal.thresholds], "grade_names": names,
