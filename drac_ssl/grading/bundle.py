@@ -1716,8 +1716,8 @@ conv head not its last convolution, `head.conv`).
   out-of-fold figure: averaging narrows the spread of the expected grade, and a fold model that
   gives nearly one score to every image pulls the mean (the export stage notes a grade the
   ensemble gives no test image). So the per-grade figures above, sensitivity included, do not
-  describe the grades this bundle gives to new images. Measured on the default phantom job's
-  test images, whose grades are known (`bench/results/ensemble_grade.json`, docs/design.md
+  describe the grades this bundle gives to new images. Measured on the test images of README
+  command (1)'s run, whose grades are known (`bench/results/ensemble_grade.json`, docs/design.md
   "What the figures describe, and what is deployed"), the bundle found PDR less often than its
   out-of-fold figure says, and so did each fold model alone; and the grade rule (the expected
   grade cut at thresholds tuned for overall agreement) gives a grade milder than the most likely
