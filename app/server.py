@@ -805,10 +805,10 @@ def milder_words(probs: Any, grade: int, names: list[str], folds: int, regressio
     if not milder_than_most_likely(probs, grade):
         return ""
     top, g = most_likely_grade(probs), int(grade)
-    score = ("the model's score" if regression else "the model's overall score, which weighs all grades,")
+    score = "the model's score" if regression else "the model's overall score, which weighs all grades"
     mean = f" (the mean of its {folds} fold models)" if folds > 1 else ""
     outputs = "single fold models' out-of-fold outputs" if folds > 1 else "the out-of-fold outputs"
-    why = (f"The grade shown is {score}{mean} cut at thresholds tuned for the best overall agreement "
+    why = (f"The grade shown cuts {score}{mean}, at thresholds tuned for the best overall agreement "
            f"with the reference grades on {outputs}; that rule often gives a milder grade than the "
            f"most likely one")
     return (f"⚠ **The model's most likely grade is {top} {names[top]} (P {float(probs[top]):.2f}), "
