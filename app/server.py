@@ -687,7 +687,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         # percentages (no borderline then; the decision line without figures)
         *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
         *([f"**{md_words(borderline)}**", ""] if borderline else []),
-        *(_milder_lines(pred, predictor) or _decision_lines(pred, predictor)),
+        *(_milder_lines(pred, predictor, unreliable_reasons(doubts)) or _decision_lines(pred, predictor)),
         probs,
         *_referable_lines(pred, predictor),
         "",
@@ -783,17 +783,61 @@ def model_caveat(predictor: Predictor) -> str:
 
 def most_likely_grade(probs: Any) -> int:
     """The most likely grade of probabilities ``(K,)``: their argmax (the first of equal
-    maxima), ``details["most_likely_grade"]``."""
+    maxima), ``details["most_likely_grade"]``; whether it *leads* as the page shows the
+    probabilities is :func:`leading_grade`."""
     return int(np.argmax(np.asarray(probs, dtype=np.float64)))
+
+
+SHOWN_DIGITS = 2
+"""The decimals the page's sentences give a probability (``P 0.45``), those at which
+:func:`drac_ssl.grading.image_notes.decision_words` calls grades "equally likely"."""
+
+
+def leading_grade(probs: Any, digits: int = SHOWN_DIGITS) -> int | None:
+    """The most likely grade of ``probs`` ``(K,)`` (:func:`most_likely_grade`) when it leads at
+    the precision shown (``digits`` decimals), None when another grade's probability prints the
+    same: 0.449 / 0.451 / 0.10 is a tie at 0.45, which
+    :func:`drac_ssl.grading.image_notes.decision_words` says as "0 Normal and 1 NPDR are equally
+    likely" (a review: a ⚠ calling 1 NPDR "most likely (P 0.45)", more severe than 0 Normal
+    (P 0.45), under a Borderline line giving P 0.45 vs 0.45). The one place the tie rule lives:
+    a change of the shown precision changes it here."""
+    values = np.asarray(probs, dtype=np.float64)
+    top = int(np.argmax(values))
+    shown = [f"{v:.{digits}f}" for v in values]
+    return None if shown.count(shown[top]) > 1 else top
 
 
 def milder_than_most_likely(probs: Any, grade: int) -> bool:
     """Whether the ``grade`` shown is milder than the most likely grade of ``probs`` ``(K,)``
-    (:func:`most_likely_grade`), ``details["milder_than_most_likely"]``: the expected grade cut
-    at the thresholds tuned for overall agreement (kappa) often falls short of a more severe
-    most likely grade, never the other way on the default job (``bench/results/ensemble_grade.json``:
-    the bundle's grades of the phantom test set, and the single fold models out of fold)."""
-    return most_likely_grade(probs) > int(grade)
+    and that grade leads at the precision shown (:func:`leading_grade`; False on a tie there),
+    ``details["milder_than_most_likely"]``: the expected grade cut at the thresholds tuned for
+    overall agreement (kappa) often falls short of a more severe most likely grade, never the
+    other way on the default job (``bench/results/ensemble_grade.json``: the bundle's grades of
+    the phantom test set, and the single fold models out of fold). A fact of the probabilities
+    alone: the page's ⚠ line and the batch's count (:func:`milder_warned`) also leave out an
+    image not reliably gradable and a bundle whose calibration failed or that is untrained."""
+    top = leading_grade(probs)
+    return top is not None and top > int(grade)
+
+
+def milder_warned(probs: Any, grade: int, reasons: list[str], predictor: Predictor) -> bool:
+    """Whether the page warns (⚠) that the ``grade`` shown is milder than the most likely one
+    and the batch summary counts the image: :func:`milder_than_most_likely`, unless ``reasons``
+    (:func:`unreliable_reasons` of the image's doubts) make it not reliably gradable (its
+    heading says there is no grade to read; the Borderline line is hidden for the same reason,
+    :func:`shown_borderline`), the bundle's calibration failed (its percentages do not say which
+    grade is most likely) or it is an untrained demo bundle (its thresholds were fitted on
+    nothing). Where it does not warn, the plain decision line says what the percentages show."""
+    return (not reasons and not predictor.calibration_warning and not predictor.untrained
+            and milder_than_most_likely(probs, grade))
+
+
+def referral_rule(predictor: Predictor) -> bool:
+    """Whether the grade is a two-grade bundle's referral rule (a classification head, one
+    threshold on P(grade 1)): :func:`drac_ssl.grading.image_notes.decision_words` then names
+    that threshold, a sentence the milder-grade warning must not replace."""
+    return (len(predictor.class_names) == 2 and not predictor.regression
+            and len(getattr(predictor.bundle.calibration, "thresholds", ())) == 1)
 
 
 def milder_words(probs: Any, grade: int, names: list[str], folds: int, regression: bool = False) -> str:
@@ -816,17 +860,40 @@ def milder_words(probs: Any, grade: int, names: list[str], folds: int, regressio
             f"(docs/app.md, \"Grade shown and most likely grade\").")
 
 
-def _milder_lines(pred: Prediction, predictor: Predictor) -> list[str]:
+def _milder_lines(pred: Prediction, predictor: Predictor, reasons: list[str]) -> list[str]:
     """:func:`milder_words` of one result and a blank line, in place of the plain decision line
-    (:func:`_decision_lines`, which would name the most likely grade a second time); [] when the
-    grade is not milder than the most likely, when the bundle's calibration failed (its
-    percentages do not say which grade is most likely) and for an untrained demo bundle (its
-    thresholds were fitted on nothing)."""
-    if predictor.calibration_warning or predictor.untrained:
+    (:func:`_decision_lines`, which would name the most likely grade a second time); [] where the
+    page does not warn (:func:`milder_warned`: not milder, a tie at the precision shown, an image
+    not reliably gradable by ``reasons``, a failed calibration, an untrained demo bundle), so
+    that the plain line says it. A two-grade bundle's referral rule (:func:`referral_rule`)
+    keeps its own sentence, the threshold against P(grade 1), marked ⚠ (a review: the generic
+    words replaced "P(referable) 0.600 is below the referral threshold 0.700, so ...")."""
+    if not milder_warned(pred.probs, pred.grade, reasons, predictor):
         return []
+    if referral_rule(predictor):
+        plain = _decision_lines(pred, predictor)
+        return [f"⚠ {plain[0]}", *plain[1:]] if plain else []
     words = milder_words(pred.probs, pred.grade, [md_words(n) for n in predictor.class_names],
                          len(predictor.bundle.models), predictor.regression)
     return [words, ""] if words else []
+
+
+def milder_count_words(n_milder: int, n_good: int, predictor: Predictor) -> str:
+    """The batch summary's count of graded images whose grade is milder than their most likely
+    one (:func:`milder_warned`, as under a single result), "" for none; a two-grade bundle's
+    referral rule (:func:`referral_rule`) is said as a threshold on P(grade 1)."""
+    if not n_milder:
+        return ""
+    if referral_rule(predictor):
+        why = (f"the grade is P({predictor.class_names[1]}) against the referral threshold tuned on the "
+               f"out-of-fold outputs, which need not be 0.5")
+    else:
+        why = ("the grade is the model's overall score cut at thresholds tuned for the best overall "
+               "agreement with the reference grades, which often gives a milder grade than the most "
+               "likely one")
+    return (f"⚠ **{n_milder} of the {n_good} graded image(s) are shown milder than their most likely "
+            f"grade** (the notes column names it): {why} (docs/app.md, \"Grade shown and most likely "
+            f"grade\").")
 
 
 def _decision_lines(pred: Prediction, predictor: Predictor) -> list[str]:
@@ -1453,7 +1520,10 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     details["untrained_demo"] = predictor.untrained
     # a bundle trained on phantom images: its grade is a demonstration's output, as the heading says
     details["phantom_trained_demo"] = demo_mark(predictor) == PHANTOM_DEMO
-    # the grade shown against the most likely grade (the thresholds rule can give a milder one)
+    # the grade shown against the most likely grade (the thresholds rule can give a milder one):
+    # the argmax, and whether it leads at the precision shown and is more severe (a fact of the
+    # probabilities, given whatever the page warns: not_reliably_gradable and the calibration
+    # warning travel beside it)
     details["most_likely_grade"] = most_likely_grade(pred.probs)
     details["milder_than_most_likely"] = milder_than_most_likely(pred.probs, pred.grade)
     summary = pred.heatmap_summary(predictor.target_layer)
@@ -1848,13 +1918,12 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             cautions += f"\n\n⚠ **{uncalibrated}**"
         if warned:
             cautions += f"\n\n{warned}"
-        n_milder = sum(1 for p, c in zip(probs, classes, strict=True) if milder_than_most_likely(p, c))
-        if n_milder and not uncalibrated and not predictor.untrained:  # as under a single result
-            cautions += (f"\n\n⚠ **{n_milder} of the {n_good} graded image(s) are shown milder than their "
-                         f"most likely grade** (the notes column names it): "
-                         "the grade is the model's overall score cut at thresholds tuned for the best "
-                         "overall agreement with the reference grades, which often gives a milder grade "
-                         "than the most likely one (docs/app.md, \"Grade shown and most likely grade\").")
+        # as under a single result: a tie at the precision shown, an image not reliably gradable,
+        # a failed calibration and an untrained demo are not counted (milder_warned)
+        n_milder = sum(1 for p, c, why in zip(probs, classes, reasons, strict=True)
+                       if milder_warned(p, c, why, predictor))
+        if n_milder:
+            cautions += f"\n\n{milder_count_words(n_milder, n_good, predictor)}"
         if n_borderline:
             cautions += (f"\n\n**{n_borderline} of the {n_good} graded image(s) are borderline**: the "
                          f"model cannot tell {close_grades_words(probs, borderlines, k)} apart on "
