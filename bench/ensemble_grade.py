@@ -14,8 +14,9 @@ Three rules turn the fold models' outputs into a grade, each scored on the test 
 * ``current``: what the submission and the app give: the mean of the fold models'
   probabilities (each ``softmax(logits / T)``), its expected grade ``sum_k k P_k`` cut at the
   thresholds; ``T`` and the thresholds were fitted on single fold models' out-of-fold outputs
-  (:class:`drac_ssl.grading.model.Calibration`). The bench checks that these grades are the
-  submission's (``export/submission.csv``).
+  (:class:`drac_ssl.grading.model.Calibration`). The bench stops with an error unless these
+  grades are the submission's (``export/submission.csv``) for every test image
+  (:func:`submission_check`).
 * ``argmax``: the most probable grade of the same mean probabilities.
 * ``median_of_folds``: each fold model's own grade (its ``softmax(logits / T)``, expected
   grade, cut at the same thresholds: the rule the calibration was fitted for), then the median
@@ -28,7 +29,7 @@ more severe than the argmax of the mean probabilities (the most likely grade the
 For reference: each fold model alone on the test images (deployed calibration), the single
 models' out-of-fold figures as the model card reports them (``oof.csv``'s ``pred``:
 cross-fitted calibration), and the spread (standard deviation) of the expected grade of the
-ensemble against that of the single fold models on the same images (averaging narrows it).
+ensemble against that of the single fold models on the same images (whether averaging narrows it).
 When ``../shared/data/drac_samples`` holds the three real DRAC samples, their probabilities and
 the three rules' grades are listed too (no labels: an illustration, not a score).
 """
@@ -148,12 +149,27 @@ def _raw_outputs(bundle: Any, images: Any, indices: list[int]) -> list[np.ndarra
     return [np.concatenate([p[m] for p in parts]) for m in range(len(parts[0]))]
 
 
-def _submission_classes(path: Path) -> dict[str, int] | None:
+def submission_check(path: Path, ids: list[str], grades: np.ndarray) -> str:
+    """``"<n> of <n>"`` when the ``grades`` ``(n,)`` recomputed here for the test images ``ids``
+    are the run's submission's ``class`` column (``path``, ``export/submission.csv``) for every
+    image: the bench scores the rule the run deployed, or nothing. Raises SystemExit naming the
+    file and the first image that differs or is missing (a bundle re-exported after the
+    submission, or another run's data: run the export stage again), or a missing file (the run
+    did not reach its export stage: run README command (1) to the end)."""
     if not path.is_file():
-        return None
+        raise SystemExit(f"error: {path} not found: the bench checks its grades against the run's "
+                         f"submission; run README command (1) (scripts/run_default.sh) to the end first")
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return {r["case"]: int(r["class"]) for r in rows}
+        submitted = {r["case"]: int(r["class"]) for r in csv.DictReader(fh)}
+    differ = [(i, int(g), submitted.get(i)) for i, g in zip(ids, grades, strict=True) if submitted.get(i) != int(g)]
+    if differ:
+        case, here, there = differ[0]
+        said = "is not in it" if there is None else f"has class {there} there"
+        raise SystemExit(f"error: {path}: the grades recomputed from the bundle differ from the submission "
+                         f"for {len(differ)} of {len(ids)} test images (first: case {case} is graded {here} "
+                         f"here and {said}); the bundle is not the one that wrote it: re-run the run's "
+                         f"export stage, then this bench")
+    return f"{len(ids)} of {len(ids)}"
 
 
 def _real_samples(bundle: Any) -> list[dict[str, Any]]:
@@ -208,15 +224,14 @@ def measure(run_dir: Path) -> dict[str, Any]:
     per_fold = fold_grades(raw, cal)
     rules = {"current": current, "argmax": probs.argmax(axis=1).astype(np.int64),
              "median_of_folds": lower_median(per_fold)}
-    submitted = _submission_classes(run_dir / "export" / "submission.csv")
-    same = None if submitted is None else int(sum(submitted.get(i) == int(g) for i, g in zip(ids, current, strict=True)))
+    same = submission_check(run_dir / "export" / "submission.csv", ids, current)
     figures: dict[str, Any] = {
         "run_dir": _shown_path(run_dir), "variant": bundle.metadata.get("variant"),
         "n_test": len(ids), "fold_models": len(raw), "tta": bool(bundle.tta_in_cv),
         "bundle_decision": cal.decision, "temperature": round(float(cal.temperature), 4),
         "thresholds": [round(float(t), 4) for t in cal.thresholds], "grade_names": names,
         "test_grade_counts": np.bincount(truth, minlength=k).tolist(),
-        "current_equals_submission": None if same is None else f"{same} of {len(ids)}",
+        "current_equals_submission": same,
         "rules": {}}
     for rule, pred in rules.items():
         figures["rules"][rule] = {**grade_figures(truth, pred, k, names), **severity_vs_most_likely(pred, probs),

@@ -3,6 +3,8 @@ against the phantom test set's hidden grades: its parts, on hand-computed values
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from bench.ensemble_grade import (
     paired_qwk_difference,
     phantom_test_grades,
     severity_vs_most_likely,
+    submission_check,
 )
 from drac_ssl.config import Config
 from drac_ssl.grading.model import Calibration
@@ -67,3 +70,18 @@ def test_the_hidden_grades_are_the_phantom_plans() -> None:
     assert phantom_test_grades(cfg, ids).tolist() == [plan.test[3].grade, plan.test[0].grade]
     with pytest.raises(SystemExit, match="not in the phantom plan"):
         phantom_test_grades(cfg, [plan.train[0].name.removesuffix(".png")])
+
+
+def test_the_bench_stops_unless_its_grades_are_the_submissions(tmp_path: Path) -> None:
+    """It scores the rule the run deployed, or nothing (it only recorded how many agreed)."""
+    path = tmp_path / "submission.csv"
+    path.write_text("case,class,P0,P1,P2\n001.png,0,0.8,0.1,0.1\n002.png,2,0.1,0.2,0.7\n", encoding="utf-8")
+    ids = ["001.png", "002.png"]
+    assert submission_check(path, ids, np.array([0, 2])) == "2 of 2"
+    with pytest.raises(SystemExit, match=r"differ from the submission for 1 of 2 test images \(first: case "
+                                         r"002.png is graded 1 here and has class 2 there\)"):
+        submission_check(path, ids, np.array([0, 1]))
+    with pytest.raises(SystemExit, match=r"case 003.png is graded 0 here and is not in it"):
+        submission_check(path, [*ids, "003.png"], np.array([0, 2, 0]))
+    with pytest.raises(SystemExit, match="not found: the bench checks its grades"):
+        submission_check(tmp_path / "missing.csv", ids, np.array([0, 2]))
