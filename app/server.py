@@ -222,6 +222,12 @@ some image is not reliably gradable (:data:`NOT_RELIABLY_GRADABLE`): the name sa
 :data:`NOTES_CSV` for the warnings (a review: 30 of 30 colour photographs flagged, and the first
 file offered was a plain ``submission.csv``)."""
 
+PHANTOM_CSV = "grades_PHANTOM_DEMO.csv"
+"""The name of the batch's grades CSV (the submission's format) when every file was graded by a
+bundle trained on phantom images (:data:`PHANTOM_DEMO`, README command (1)'s bundle): the name
+says its grades are a demonstration's, as :data:`DEMO_CSV` says an untrained demo's; it takes the
+place of :data:`FLAGGED_CSV` as that does."""
+
 DEMO_CSV = "grades_UNTRAINED_DEMO.csv"
 """The name of the batch's grades CSV (the submission's format) when every file was graded by an
 untrained demo bundle (:attr:`app.predict.Predictor.untrained`, ``app.demo_bundle``'s random
@@ -719,12 +725,13 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     lines += [f"⚠ {md_words(caveat)}", ""]
     borderline = shown_borderline(pred.probs, predictor.grade_names, doubts, bool(uncalibrated))
     lines += [
-        grade_heading(pred, doubts, bool(chance), predictor.untrained),
+        grade_heading(pred, doubts, bool(chance), predictor.untrained, demo_mark(predictor) == PHANTOM_DEMO),
         # a failed calibration: said first under the grade, before any line that reads the
         # percentages (no borderline then; the decision line without figures)
         *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
         *([f"**{md_words(borderline)}**", ""] if borderline else []),
-        *_decision_lines(pred, predictor, likely_said=bool(borderline)),
+        *(_milder_lines(pred, predictor, unreliable_reasons(doubts))
+          or _decision_lines(pred, predictor, likely_said=bool(borderline))),
         # an image not reliably gradable: no percentages (the widget is empty too, _label_value)
         *([] if unreliable_reasons(doubts) else [probs]),
         *_referable_lines(pred, predictor),
@@ -773,7 +780,8 @@ def _shown_grade_name(details: dict[str, Any], predictor: Predictor) -> str:
     return names[grade] if isinstance(grade, int) and 0 <= grade < len(names) else str(details.get("grade_name"))
 
 
-def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: bool = False) -> str:
+def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: bool = False,
+                  phantom: bool = False) -> str:
     """The result's heading: ``## Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
     a doubt (``doubts``, the warnings said above it) or the model is no better than chance
     (``chance``); and, for an image whose doubts make it not reliably gradable
@@ -785,17 +793,40 @@ def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: 
     (:attr:`app.predict.Predictor.untrained`), whose grade is never headed as a grade either
     (a trial user read "## Grade 1 — NPDR" from random weights as a result): ``## Untrained
     demo — model output: Grade 1 NPDR``, and ``## Not reliably gradable (...); untrained demo —
-    model output: ...`` for an image not reliably gradable."""
+    model output: ...`` for an image not reliably gradable. ``phantom``: a bundle trained on
+    phantom images (:attr:`app.predict.Predictor.trained_on_phantoms`), headed the same way as
+    :data:`PHANTOM_DEMO` (a trial user: a real DRAC scan read "## Grade 0 — Normal" under the
+    phantom caveat); ``untrained`` wins when both hold (:func:`demo_mark`)."""
     reasons = unreliable_reasons(doubts)
     name = md_words(_people_name(pred))
     output = f"model output: Grade {pred.grade} {name}"
+    mark = UNTRAINED_DEMO if untrained else PHANTOM_DEMO if phantom else ""
     if reasons:
-        demo = "; untrained demo" if untrained else ""
+        demo = f"; {mark}" if mark else ""
         return f"## Not reliably gradable ({'; '.join(reasons)}){demo} — {output}"
     see_above = " (⚠ see above)" if doubts or chance else ""
-    if untrained:
-        return f"## Untrained demo — {output}{see_above}"
+    if mark:
+        return f"## {mark[0].upper()}{mark[1:]} — {output}{see_above}"
     return f"## Grade {pred.grade} — {name}{see_above}"
+
+
+UNTRAINED_DEMO = "untrained demo"
+"""How an untrained demo bundle's grade is marked (:attr:`app.predict.Predictor.untrained`):
+heading, alt text, the batch's grade cell (:func:`demo_mark`)."""
+
+PHANTOM_DEMO = "phantom-trained demo"
+"""How the grade of a bundle trained on phantom images is marked
+(:attr:`app.predict.Predictor.trained_on_phantoms`, README command (1)'s bundle): like an
+untrained demo's, never as a plain grade, since it says nothing about a real eye (a trial user
+read "## Grade 0 — Normal" for a real DRAC scan under a plain-text phantom caveat)."""
+
+
+def demo_mark(predictor: Predictor) -> str:
+    """:data:`UNTRAINED_DEMO`, :data:`PHANTOM_DEMO` or "" for a bundle whose grades are a
+    model's output, not a grading (the untrained mark first: a demo bundle's data are none)."""
+    if predictor.untrained:
+        return UNTRAINED_DEMO
+    return PHANTOM_DEMO if getattr(predictor, "trained_on_phantoms", False) else ""
 
 
 def model_caveat(predictor: Predictor) -> str:
@@ -809,6 +840,121 @@ def model_caveat(predictor: Predictor) -> str:
     chance = predictor.chance_warning
     return " ".join(x for x in ((chance.rstrip(".") + ".") if chance else "",
                                 predictor.calibration_warning or "", predictor.caveat) if x)
+
+
+def most_likely_grade(probs: Any) -> int:
+    """The most likely grade of probabilities ``(K,)``: their argmax (the first of equal
+    maxima), ``details["most_likely_grade"]``; whether it *leads* as the page shows the
+    probabilities is :func:`leading_grade`."""
+    return int(np.argmax(np.asarray(probs, dtype=np.float64)))
+
+
+SHOWN_DIGITS = 2
+"""The decimals the page's sentences give a probability (``P 0.45``), those at which
+:func:`drac_ssl.grading.image_notes.decision_words` calls grades "equally likely"."""
+
+
+def leading_grade(probs: Any, digits: int = SHOWN_DIGITS) -> int | None:
+    """The most likely grade of ``probs`` ``(K,)`` (:func:`most_likely_grade`) when it leads at
+    the precision shown (``digits`` decimals), None when another grade's probability prints the
+    same: 0.449 / 0.451 / 0.10 is a tie at 0.45, which
+    :func:`drac_ssl.grading.image_notes.decision_words` says as "0 Normal and 1 NPDR are equally
+    likely" (a review: a ⚠ calling 1 NPDR "most likely (P 0.45)", more severe than 0 Normal
+    (P 0.45), under a Borderline line giving P 0.45 vs 0.45). The one place the tie rule lives:
+    a change of the shown precision changes it here."""
+    values = np.asarray(probs, dtype=np.float64)
+    top = int(np.argmax(values))
+    shown = [f"{v:.{digits}f}" for v in values]
+    return None if shown.count(shown[top]) > 1 else top
+
+
+def milder_than_most_likely(probs: Any, grade: int) -> bool:
+    """Whether the ``grade`` shown is milder than the most likely grade of ``probs`` ``(K,)``
+    and that grade leads at the precision shown (:func:`leading_grade`; False on a tie there),
+    ``details["milder_than_most_likely"]``: the expected grade cut at the thresholds tuned for
+    overall agreement (kappa) often falls short of a more severe most likely grade, never the
+    other way on the default job (``bench/results/ensemble_grade.json``: the bundle's grades of
+    the phantom test set, and the single fold models out of fold). A fact of the probabilities
+    alone: the page's ⚠ line and the batch's count (:func:`milder_warned`) also leave out an
+    image not reliably gradable and a bundle whose calibration failed or that is untrained."""
+    top = leading_grade(probs)
+    return top is not None and top > int(grade)
+
+
+def milder_warned(probs: Any, grade: int, reasons: list[str], predictor: Predictor) -> bool:
+    """Whether the page warns (⚠) that the ``grade`` shown is milder than the most likely one
+    and the batch summary counts the image: :func:`milder_than_most_likely`, unless ``reasons``
+    (:func:`unreliable_reasons` of the image's doubts) make it not reliably gradable (its
+    heading says there is no grade to read; the Borderline line is hidden for the same reason,
+    :func:`shown_borderline`), the bundle's calibration failed (its percentages do not say which
+    grade is most likely) or it is an untrained demo bundle (its thresholds were fitted on
+    nothing). Where it does not warn, the plain decision line says what the percentages show."""
+    return (not reasons and not predictor.calibration_warning and not predictor.untrained
+            and milder_than_most_likely(probs, grade))
+
+
+def referral_rule(predictor: Predictor) -> bool:
+    """Whether the grade is a two-grade bundle's referral rule (a classification head, one
+    threshold on P(grade 1)): :func:`drac_ssl.grading.image_notes.decision_words` then names
+    that threshold, a sentence the milder-grade warning must not replace."""
+    return (len(predictor.class_names) == 2 and not predictor.regression
+            and len(getattr(predictor.bundle.calibration, "thresholds", ())) == 1)
+
+
+def milder_words(probs: Any, grade: int, names: list[str], folds: int, regression: bool = False) -> str:
+    """The warning said under a grade that is milder than the most likely one
+    (:func:`milder_than_most_likely`), "" when it is not: the most likely grade and its
+    probability, the grade shown and its, and why they differ. ``probs`` ``(K,)`` the shown
+    probabilities, ``names`` the K grade names as printed, ``folds`` the bundle's fold models,
+    ``regression`` a regression head (its score, not the expected grade)."""
+    if not milder_than_most_likely(probs, grade):
+        return ""
+    top, g = most_likely_grade(probs), int(grade)
+    score = "the model's score" if regression else "the model's overall score, which weighs all grades"
+    mean = f" (the mean of its {folds} fold models)" if folds > 1 else ""
+    outputs = "single fold models' out-of-fold outputs" if folds > 1 else "the out-of-fold outputs"
+    why = (f"The grade shown cuts {score}{mean}, at thresholds tuned for the best overall agreement "
+           f"with the reference grades on {outputs}; that rule often gives a milder grade than the "
+           f"most likely one")
+    return (f"⚠ **The model's most likely grade is {top} {names[top]} (P {float(probs[top]):.2f}), "
+            f"more severe than the grade shown, {g} {names[g]} (P {float(probs[g]):.2f}).** {why} "
+            f"(docs/app.md, \"Grade shown and most likely grade\").")
+
+
+def _milder_lines(pred: Prediction, predictor: Predictor, reasons: list[str]) -> list[str]:
+    """:func:`milder_words` of one result and a blank line, in place of the plain decision line
+    (:func:`_decision_lines`, which would name the most likely grade a second time); [] where the
+    page does not warn (:func:`milder_warned`: not milder, a tie at the precision shown, an image
+    not reliably gradable by ``reasons``, a failed calibration, an untrained demo bundle), so
+    that the plain line says it. A two-grade bundle's referral rule (:func:`referral_rule`)
+    keeps its own sentence, the threshold against P(grade 1), marked ⚠ (a review: the generic
+    words replaced "P(referable) 0.600 is below the referral threshold 0.700, so ...")."""
+    if not milder_warned(pred.probs, pred.grade, reasons, predictor):
+        return []
+    if referral_rule(predictor):
+        plain = _decision_lines(pred, predictor)
+        return [f"⚠ {plain[0]}", *plain[1:]] if plain else []
+    words = milder_words(pred.probs, pred.grade, [md_words(n) for n in predictor.class_names],
+                         len(predictor.bundle.models), predictor.regression)
+    return [words, ""] if words else []
+
+
+def milder_count_words(n_milder: int, n_good: int, predictor: Predictor) -> str:
+    """The batch summary's count of graded images whose grade is milder than their most likely
+    one (:func:`milder_warned`, as under a single result), "" for none; a two-grade bundle's
+    referral rule (:func:`referral_rule`) is said as a threshold on P(grade 1)."""
+    if not n_milder:
+        return ""
+    if referral_rule(predictor):
+        why = (f"the grade is P({predictor.class_names[1]}) against the referral threshold tuned on the "
+               f"out-of-fold outputs, which need not be 0.5")
+    else:
+        why = ("the grade is the model's overall score cut at thresholds tuned for the best overall "
+               "agreement with the reference grades, which often gives a milder grade than the most "
+               "likely one")
+    return (f"⚠ **{n_milder} of the {n_good} graded image(s) are shown milder than their most likely "
+            f"grade** (the notes column names it): {why} (docs/app.md, \"Grade shown and most likely "
+            f"grade\").")
 
 
 def _decision_lines(pred: Prediction, predictor: Predictor, likely_said: bool = False) -> list[str]:
@@ -1129,7 +1275,8 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
     """The alt text of the page's two pictures ``(original, overlay)`` from a result's details
     JSON: the image's name and size and its grade (said as the model's output, after "not reliably
     gradable" and its reasons, for such an image, and after "untrained demo" for an untrained demo
-    bundle's grade, both in :func:`grade_heading`'s order: ``untrained demo; model output: grade 1
+    bundle's grade (``phantom-trained demo`` for a bundle trained on phantom images,
+    :func:`demo_mark`), both in :func:`grade_heading`'s order: ``untrained demo; model output: grade 1
     (NPDR)``); what the heatmap explains and where it is
     strongest (:func:`app.gradcam.strongest_words`, or that no region stands out; a coarse map
     says what it cannot tell; a map over the fundus disc's box alone (``image_box`` not the
@@ -1143,7 +1290,7 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
         return "", ""
     reasons = details.get("not_reliably_gradable") or []
     verdicts = [*([f"not reliably gradable ({'; '.join(reasons)})"] if reasons else []),
-                *(["untrained demo"] if predictor.untrained else [])]
+                *([demo_mark(predictor)] if demo_mark(predictor) else [])]
     original = (f"The uploaded image {details.get('name', '')}, {size[0]} × {size[1]} px, "
                 + (f"{'; '.join(verdicts)}; model output: grade " if verdicts else "graded ")
                 + f"{details.get('grade')} ({_shown_grade_name(details, predictor)}).")
@@ -1472,6 +1619,14 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     # an untrained demo bundle's grade (random weights): the heading says it in words, a client
     # reads it here (a review: only the free-text warnings said it)
     details["untrained_demo"] = predictor.untrained
+    # a bundle trained on phantom images: its grade is a demonstration's output, as the heading says
+    details["phantom_trained_demo"] = demo_mark(predictor) == PHANTOM_DEMO
+    # the grade shown against the most likely grade (the thresholds rule can give a milder one):
+    # the argmax, and whether it leads at the precision shown and is more severe (a fact of the
+    # probabilities, given whatever the page warns: not_reliably_gradable and the calibration
+    # warning travel beside it)
+    details["most_likely_grade"] = most_likely_grade(pred.probs)
+    details["milder_than_most_likely"] = milder_than_most_likely(pred.probs, pred.grade)
     summary = pred.heatmap_summary(predictor.target_layer)
     if summary is not None:
         method = heatmap_method(pred, predictor)  # the page says it in plain words
@@ -1629,28 +1784,34 @@ def batch_notes(which: str, unlike: str, sentences: list[str], borderline: str |
                                 *notes, borderline or "") if x)
 
 
-def grade_cell(name: str, reasons: list[str], untrained: bool = False) -> str:
+def grade_cell(name: str, reasons: list[str], untrained: bool = False, phantom: bool = False) -> str:
     """The batch table's ``grade`` cell: the grade's name, ``Normal (not reliably gradable)``
     for an image whose ``reasons`` (:func:`flagged_reasons`) are not empty, ``NPDR (untrained
     demo)`` for an untrained demo bundle's grade (``untrained``:
     :attr:`app.predict.Predictor.untrained`; a review: its cells read a plain ``NPDR``, like a
     grading), ``Normal (not reliably gradable; untrained demo)`` for both, in the order
     :func:`grade_heading` says them (the ``class`` cell keeps the grade number, as the
-    submission CSV does)."""
-    marks = [*(["not reliably gradable"] if reasons else []), *(["untrained demo"] if untrained else [])]
+    submission CSV does). ``phantom``: a bundle trained on phantom images, ``NPDR
+    (phantom-trained demo)`` (:data:`PHANTOM_DEMO`; ``untrained`` wins when both hold)."""
+    mark = UNTRAINED_DEMO if untrained else PHANTOM_DEMO if phantom else ""
+    marks = [*(["not reliably gradable"] if reasons else []), *([mark] if mark else [])]
     return f"{name} ({'; '.join(marks)})" if marks else name
 
 
-def grades_csv_label(untrained: bool) -> str:
+def grades_csv_label(untrained: bool, phantom: bool = False) -> str:
     """The label of the batch's grades CSV download: which file it is, and why a name other than
     ``submission.csv`` (``grades_INCOMPLETE.csv``, :data:`FLAGGED_CSV`), as the summary says. An
     untrained demo bundle's (``untrained``) is never a submission: :data:`DEMO_CSV`, or
-    ``grades_INCOMPLETE.csv`` when a file was not graded."""
+    ``grades_INCOMPLETE.csv`` when a file was not graded; a bundle trained on phantom images'
+    (``phantom``) neither: :data:`PHANTOM_CSV`."""
     incomplete = ("grades_INCOMPLETE.csv when a file was not graded (not a complete submission: "
                   "its first rows name them, NOT GRADED)")
     if untrained:
         return (f"CSV: {DEMO_CSV}, the grades of this untrained demo model (random weights: they "
                 f"mean nothing; no submission); {incomplete}")
+    if phantom:
+        return (f"CSV: {PHANTOM_CSV}, the grades of this model trained on phantom images (a "
+                f"demonstration: they say nothing about a real eye); {incomplete}")
     return (f"CSV: the submission; {incomplete}, {FLAGGED_CSV} when an image is not reliably "
             f"gradable (why: the notes CSV's {UNRELIABLE_COLUMN} column)")
 
@@ -1819,7 +1980,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 for at, name, p, c, said, why in zip(good_at, good_names, probs, classes, graded_notes,
                                                      reasons, strict=True):
                     graded_rows[at] = [name, int(c), grade_cell(predictor.grade_names[int(c)], why,
-                                                                  predictor.untrained),
+                                                                  predictor.untrained,
+                                                                  demo_mark(predictor) == PHANTOM_DEMO),
                                        *(round(float(v), 4) for v in p), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
@@ -1832,6 +1994,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                                                               for said in graded_notes])
                                if not_graded else
                                write_submission(out_dir / (DEMO_CSV if predictor.untrained else
+                                                           PHANTOM_CSV if demo_mark(predictor) else
                                                            FLAGGED_CSV if flagged else "submission.csv"),
                                                 good_names, probs, classes, num_grades=k))
             except Exception as exc:
@@ -1869,6 +2032,12 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             cautions += f"\n\n⚠ **{uncalibrated}**"
         if warned:
             cautions += f"\n\n{warned}"
+        # as under a single result: a tie at the precision shown, an image not reliably gradable,
+        # a failed calibration and an untrained demo are not counted (milder_warned)
+        n_milder = sum(1 for p, c, why in zip(probs, classes, reasons, strict=True)
+                       if milder_warned(p, c, why, predictor))
+        if n_milder:
+            cautions += f"\n\n{milder_count_words(n_milder, n_good, predictor)}"
         if n_borderline:
             cautions += (f"\n\n**{of_graded(n_borderline, n_good)} borderline**: the model cannot "
                          f"tell {close_grades_words(probs, borderlines, k)} apart on "
@@ -1916,6 +2085,12 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                       + (f" {of_graded(flagged, n_good)} not reliably gradable: "
                          f"{reasons_at}." if flagged else "")
                       if csv_path and predictor.untrained else
+                      f". Download below the grades CSV, `{PHANTOM_CSV}` (`{header}`, the submission's "
+                      f"format: named PHANTOM_DEMO because a model trained on phantom images graded it: "
+                      f"its grades say nothing about a real eye), and {with_notes}."
+                      + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: "
+                         f"{reasons_at}." if flagged else "")
+                      if csv_path and demo_mark(predictor) else
                       f". Download below the grades CSV, `{FLAGGED_CSV}` (`{header}`, the submission's "
                       f"format: named FLAGGED because {of_graded(flagged, n_good)} not "
                       f"reliably gradable), and {with_notes}: {reasons_at}."
@@ -2062,7 +2237,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                      wrap=True, column_count=len(columns),
                                      column_widths=table_widths(k))
                 with gr.Row():
-                    csv_file = gr.File(label=grades_csv_label(predictor.untrained), interactive=False)
+                    csv_file = gr.File(label=grades_csv_label(predictor.untrained,
+                                                                            demo_mark(predictor) == PHANTOM_DEMO), interactive=False)
                     notes_file = gr.File(label=f"CSV with the notes: {NOTES_CSV} (every file, in "
                                                f"upload order; {UNRELIABLE_COLUMN} and "
                                                f"{TRAINING_IMAGE_COLUMN} columns to filter on)",

@@ -996,6 +996,43 @@ def heatmap_sanity_rows(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+ENSEMBLE_RULE_WORDS = {"current": "the bundle's rule (mean probabilities, expected grade cut at the thresholds)",
+                       "argmax": "argmax of the mean", "median_of_folds": "median of the fold models' own grades"}
+"""bench/ensemble_grade.py's rules in words (:func:`ensemble_grade_rows`)."""
+
+
+def _rule_figure(f: dict[str, Any]) -> str:
+    """QWK with its interval, each grade's found of its images, and the grades shown milder than
+    the most likely one, of one rule of bench/ensemble_grade.py (or its out-of-fold reference)."""
+    ci = f.get("qwk_ci95") or [None, None]
+    found = ", ".join(f"{g} {v.get('found')} of {v.get('images')}" for g, v in (f.get("per_grade") or {}).items())
+    return (f"QWK {f.get('qwk')} ({ci[0]}..{ci[1]}); found {found}; "
+            f"{f.get('milder_than_most_likely')} milder, {f.get('more_severe_than_most_likely')} more severe "
+            f"than the most likely grade")
+
+
+def ensemble_grade_rows(r: dict[str, Any]) -> list[str]:
+    """The deployed grade rule against the phantom test set's hidden grades
+    (bench/ensemble_grade.py): one row per rule (the paired QWK difference to the bundle's), then
+    the single fold models' out-of-fold figures the model card gives."""
+    where = (f"`{r.get('run_dir')}`, {r.get('n_test')} phantom test images, {r.get('variant')}, "
+             f"{r.get('fold_models')} fold models")
+    rows = []
+    for rule, f in (r.get("rules") or {}).items():
+        diff = f.get("qwk_minus_current") or {}
+        paired = (f"; QWK minus the bundle's {diff.get('difference')} (paired 95% CI "
+                  f"{(diff.get('ci95') or [None, None])[0]}..{(diff.get('ci95') or [None, None])[1]})" if diff else "")
+        rows.append(f"| grade rule against hidden grades (ensemble_grade: {where}): "
+                    f"{ENSEMBLE_RULE_WORDS.get(rule, rule)} | {_rule_figure(f)}{paired} | {_device(r)} | "
+                    f"{_date(r)} | `{r.get('command')}` |")
+    oof = r.get("single_models_out_of_fold")
+    if isinstance(oof, dict):
+        rows.append(f"| grade rule against hidden grades (ensemble_grade: {where}): single fold models out of "
+                    f"fold, the model card's figures | {_rule_figure(oof)} | {_device(r)} | {_date(r)} | "
+                    f"`{r.get('command')}` |")
+    return rows
+
+
 def disk_rows(r: dict[str, Any]) -> list[str]:
     """Disk use: one row per run folder, then one per other folder (``--folder``)."""
     rows = []
@@ -2529,7 +2566,8 @@ def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
                  ("keep_selection", keep_selection_rows), ("near_duplicates", near_duplicates_rows),
                  ("twin_folds", twin_folds_rows), ("drac_pipeline_", pipeline_rows), ("first_try", first_try_rows), ("cifar10_vicreg", cifar_rows),
                  ("quick_check", quick_check_rows), ("inference_", inference_rows), ("ood_check", ood_rows),
-                 ("heatmap_sanity", heatmap_sanity_rows), ("disk_use", disk_rows))
+                 ("heatmap_sanity", heatmap_sanity_rows), ("disk_use", disk_rows),
+                 ("ensemble_grade", ensemble_grade_rows))
     if name in by_name:
         return by_name[name](record)
     if name.startswith("app_load"):

@@ -1011,7 +1011,14 @@ def _ensemble_grades_line(test_grades: np.ndarray, oof_grades: np.ndarray | None
     expected grade, and a fold model that gives every image nearly one score pulls the mean,
     so a grade can vanish (a review's tiny run: out-of-fold 12 of 30 images PDR, the ensemble
     none of 36). A different test set can also explain it, so this is a note to look, not an
-    error. ``test_grades`` ``(n,)`` and ``oof_grades`` ``(m,)`` are integer grades."""
+    error. Short of a grade vanishing, the out-of-fold figures (the model card's per-grade
+    sensitivity among them) still describe single fold models, not the submission's grades, and
+    no line here compares them: on the default job's phantom test set, whose grades are known,
+    the submission found PDR less often than out of fold, as each fold model alone did, and the
+    thresholds rule gave 134 of 386 grades milder than their most likely grade
+    (``bench/results/ensemble_grade.json``, docs/design.md "What the figures describe, and what
+    is deployed"; the app warns of each such image). ``test_grades`` ``(n,)`` and
+    ``oof_grades`` ``(m,)`` are integer grades."""
     if oof_grades is None or len(test_grades) < ENSEMBLE_CHECK_MIN_IMAGES or not len(oof_grades):
         return ""
     k = len(grade_names)

@@ -1716,11 +1716,35 @@ conv head not its last convolution, `head.conv`).
 - The figures above are those of single fold models, each with its own cross-fitted
   calibration; this bundle grades with the mean of its {len(meta['folds'])} fold models, calibrated with the
   temperature and thresholds fitted on single models' outputs. The ensemble itself has no
-  out-of-fold figure: averaging narrows the spread of the expected grade, and a fold model that
-  gives nearly one score to every image pulls the mean (the export stage notes a grade the
-  ensemble gives no test image).
+  out-of-fold figure (a fold model that gives nearly one score to every image pulls the mean;
+  the export stage notes a grade the ensemble gives no test image), so the per-grade figures
+  above, sensitivity included, do not describe the grades this bundle gives to new images.{_milder_card_words(cal)}
 """
 
+
+ENSEMBLE_GRADE_EVIDENCE = (
+    "README command (1)'s phantom bundle found 29 of 44 PDR test images (66 %, Wilson 95 % CI "
+    "51–78 %) against 84 % out of fold (different images and calibrations; "
+    "`bench/results/ensemble_grade.json`, docs/design.md \"What the figures describe, and what is "
+    "deployed\")")
+"""What ``python -m bench.ensemble_grade`` measured on README command (1)'s run
+(``bench/results/ensemble_grade.json``: ``rules.current.per_grade["2 PDR"]`` against
+``single_models_out_of_fold.per_grade["2 PDR"]``; a test checks the figures against that file):
+another bundle's figures, named as such in every card that quotes them."""
+
+
+def _milder_card_words(cal: dict[str, Any]) -> str:
+    """The model card's sentence on grades milder than the most likely one, for a bundle whose
+    grade is a score cut at thresholds (``cal["decision"]`` ``thresholds``, the default: the
+    expected grade Σ k·P_k, or a regression head's score), with the one measurement of it
+    (:data:`ENSEMBLE_GRADE_EVIDENCE`); "" for the most probable grade's rule (``argmax``),
+    which never gives one."""
+    if cal.get("decision", "thresholds") != "thresholds":
+        return ""
+    return (f" Its grade, {cal['score']} cut at thresholds tuned for the best overall agreement "
+            f"(kappa), can be milder than the most likely grade (the largest probability), and the "
+            f"app warns under each such result; such a rule can find the severest grade less often "
+            f"than the out-of-fold figures above say: {ENSEMBLE_GRADE_EVIDENCE}.")
 
 FREEZE_WORDS = {"frozen": "backbone frozen (the head alone trained)",
                 "last": "backbone frozen except its last stage (layer4)",
@@ -1811,7 +1835,9 @@ def _per_grade_card(rows: Sequence[dict[str, Any]]) -> str:
             + ("that grade" if len(rare) == 1 else "those grades") + ".\n")
     recall = ("graded correctly (sensitivity; for grade 0, the specificity)" if len(rows) == 2
               else "graded correctly (sensitivity)")  # a trial: grade 0's recall is specificity
-    return ("\nPer grade, out of fold (the grade the model gave against the true one):\n\n"
+    return ("\nPer grade, out of fold, of single fold models (the grade the fold model that did not "
+            "train on an image gave it, against the true one; not the grades this bundle gives, "
+            "which are its fold models' mean: see Limitations):\n\n"
             f"| true grade | images | {recall} | images given this grade |\n"
             "|---|---|---|---|\n" + table + "\n" + warning)
 

@@ -1270,3 +1270,38 @@ def test_the_cifar10_umm_control_is_named_for_what_it_was() -> None:
     assert len(published) == 3 and all("(a reference, not comparable: " in row for row in published)
     assert "| UMM paper: VICRegL ResNet-18 (a reference, not comparable: another method, VICRegL, a longer " \
            "schedule, k-NN with k = 5) | long schedule | 90.99 | 88.75 (5-NN) | |" in published
+
+
+def test_ensemble_grade_rows_give_each_rule_its_paired_difference_and_the_out_of_fold_reference() -> None:
+    """bench/ensemble_grade.py's record: one row per rule, the paired QWK difference to the
+    bundle's on the others only, then the single models' out-of-fold figures; and the committed
+    record renders the figures docs/app.md quotes."""
+    from bench.summarize import ensemble_grade_rows
+
+    def rule(qwk: float, pdr: int, milder: int, diff: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"qwk": qwk, "qwk_ci95": [round(qwk - 0.05, 2), round(qwk + 0.05, 2)],
+                "per_grade": {"0 Normal": {"found": 9, "images": 10}, "2 PDR": {"found": pdr, "images": 4}},
+                "milder_than_most_likely": milder, "more_severe_than_most_likely": 0,
+                **({"qwk_minus_current": diff} if diff else {})}
+
+    record = {"run_dir": "runs/x", "n_test": 14, "variant": "vicreg", "fold_models": 3, "command": "c",
+              "rules": {"current": rule(0.7, 2, 5),
+                        "argmax": rule(0.6, 4, 0, {"difference": -0.1, "ci95": [-0.2, -0.01]}),
+                        "something_new": rule(0.65, 3, 1)},
+              "single_models_out_of_fold": rule(0.75, 3, 6)}
+    rows = ensemble_grade_rows(record)
+    assert len(rows) == 4 and all(r.startswith("| grade rule against hidden grades (ensemble_grade: "
+                                               "`runs/x`, 14 phantom test images, vicreg, 3 fold models): ")
+                                  for r in rows)
+    assert ("the bundle's rule (mean probabilities, expected grade cut at the thresholds) | QWK 0.7 (0.65..0.75); "
+            "found 0 Normal 9 of 10, 2 PDR 2 of 4; 5 milder, 0 more severe than the most likely grade |") in rows[0]
+    assert "QWK minus the bundle's" not in rows[0]
+    assert ("argmax of the mean | QWK 0.6 (0.55..0.65); found 0 Normal 9 of 10, 2 PDR 4 of 4; 0 milder, 0 more "
+            "severe than the most likely grade; QWK minus the bundle's -0.1 (paired 95% CI -0.2..-0.01) |") in rows[1]
+    assert ": something_new | QWK 0.65" in rows[2]  # a rule without words: its key
+    assert "single fold models out of fold, the model card's figures | QWK 0.75" in rows[3]
+    assert ensemble_grade_rows({**record, "single_models_out_of_fold": None})[-1] == rows[2]
+    committed = json.loads((Path(__file__).resolve().parents[2] / "bench" / "results" / "ensemble_grade.json")
+                           .read_text(encoding="utf-8"))
+    text = "\n".join(ensemble_grade_rows(committed))
+    assert "2 PDR 29 of 44; 134 milder, 0 more severe" in text and "2 PDR 59 of 70; 191 milder" in text
