@@ -58,7 +58,7 @@ from app.inputs import (  # InputRejected re-exported (__all__): predict_file ra
     too_small_warning,
 )
 from data_prep.decode import sample_depth
-from drac_ssl.figures import percent_texts
+from drac_ssl.figures import percent_texts, tie_words, tied_grades
 from drac_ssl.grading.image_notes import (
     as_sentence,
     other_depth_warning,
@@ -103,7 +103,12 @@ def borderline_words(probs: Any, class_names: list[str]) -> str | None:
     (whole percentages of the K together, :func:`drac_ssl.figures.percent_texts`) when the second largest of ``probs`` ``(K,)`` (one per grade of ``class_names``) is
     at most :data:`BORDERLINE_MARGIN` below the largest; every grade that close to the largest
     is named, in grade order (three or more: ``cannot tell 0 Normal, 1 NPDR and 2 PDR apart
-    on this image (33%, 32% and 35%)``; ``(20% each)`` when they print alike). None otherwise, and for fewer than two grades."""
+    on this image (33%, 32% and 35%)``). When the grades named are all tied for the largest
+    (:func:`drac_ssl.figures.tied_grades`, the one tie rule, as
+    :func:`drac_ssl.grading.image_notes.decision_words` calls them "equally likely"), their figure
+    is :func:`drac_ssl.figures.tie_words`': ``(20% each)``, or ``(about 46% each)`` where the
+    figures rounded together differ (0.455 / 0.09 / 0.455 is shown 46 / 9 / 45). None otherwise,
+    and for fewer than two grades."""
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
     close = borderline_grades(p)
     if not close:
@@ -111,12 +116,12 @@ def borderline_words(probs: Any, class_names: list[str]) -> str | None:
     names = [f"{k} {class_names[k]}" for k in close]
     shown = percent_texts(p)  # the page's one precision: whole percentages of the K together
     values = [shown[k] for k in close]
+    if set(close) <= set(tied_grades(p)):  # all tied: "(46% vs 45%)" would contradict "equally likely"
+        who = f"{names[0]} from {names[1]}" if len(close) == 2 else f"{', '.join(names[:-1])} and {names[-1]} apart"
+        return f"Borderline: the model cannot tell {who} on this image ({tie_words(p, close)})."
     if len(close) == 2:
         return (f"Borderline: the model cannot tell {names[0]} from {names[1]} on this image "
                 f"({values[0]} vs {values[1]}).")
-    if len(set(values)) == 1:  # "(20%, 20%, 20%, 20% and 20%)" says nothing the words do not
-        return (f"Borderline: the model cannot tell {', '.join(names[:-1])} and {names[-1]} apart on "
-                f"this image ({values[0]} each).")
     return (f"Borderline: the model cannot tell {', '.join(names[:-1])} and {names[-1]} apart on "
             f"this image ({', '.join(values[:-1])} and {values[-1]}).")
 

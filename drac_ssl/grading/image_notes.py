@@ -51,12 +51,11 @@ apart. Pure string functions (no torch), cheap to import from the app's upload c
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from drac_ssl.figures import percent_text, percent_texts
+from drac_ssl.figures import percent_texts, tie_words, tied_grades
 
 __all__ = [
     "COLOUR_ENCODED",
@@ -794,10 +793,12 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     grade than the largest probability: "The single most likely grade is 1 NPDR (P 0.54); the
     model's overall score, which weighs all grades, falls in the 0 Normal range, the grade
     shown." The probabilities are whole percentages, the K rounded together
-    (:func:`drac_ssl.figures.percent_texts`: the page's one precision). When another grade's
-    whole percentage, each rounded alone, equals the largest's (0.333 / 0.334 / 0.333, rounded
-    together 33 / 34 / 33, is a tie), no grade is called the single most likely: the tied
-    grades are named, in grade order ("0 Normal and 2 PDR are equally likely (45% each); ..."),
+    (:func:`drac_ssl.figures.percent_texts`: the page's one precision). When another grade ties
+    with the largest at that precision (:func:`drac_ssl.figures.tied_grades`, the one tie rule:
+    equal whole percentages rounded alone or together; 0.333 / 0.334 / 0.333 is a tie), no grade
+    is called the single most likely: the tied grades are named, in grade order ("0 Normal and 2
+    PDR are equally likely (45% each); ...", ``about 46% each`` for 0.455 / 0.09 / 0.455, shown
+    46 / 9 / 45: :func:`drac_ssl.figures.tie_words`),
     whichever grade is shown; with ``likely_said`` (the page's borderline line above it has
     named them already, :func:`app.predict.borderline_words`) the sentence leaves that out:
     "The model's overall score, which weighs all grades, falls in the 2 PDR range, the grade
@@ -827,10 +828,8 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
         return ""
     values = [float(p) for p in probs]
     shown = percent_texts(values)  # the precision the page shows, the K rounded together
-    # a tie: equal as whole percentages each alone (rounded together, 1/3 each reads 34/33/33)
-    alone = [math.floor(100 * v + 0.5) for v in values]
+    tied = tied_grades(values)  # the one tie rule (the Borderline line's, the milder-grade warning's)
     top = max(range(len(values)), key=values.__getitem__)  # the first of equal maxima
-    tied = [k for k, p in enumerate(alone) if p == alone[top]]
     if len(tied) < 2 and top == int(grade):
         return ""
     if not calibrated:
@@ -849,7 +848,7 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     graded = [f"{k} {grade_names[k]}" for k in tied]
     if len(tied) > 1:
         who = ", ".join(graded[:-1]) + f" and {graded[-1]}"
-        likely = f"{who} are equally likely ({percent_text(alone[top])} each)"
+        likely = f"{who} are equally likely ({tie_words(values, tied)})"
     else:
         likely = f"The single most likely grade is {graded[0]} ({shown[top]})"
     score = "the model's score" if regression else "the model's overall score, which weighs all grades,"
