@@ -13,10 +13,16 @@ not_reliably_gradable, model_output_only, training_image, notes``
   to read; a trial found a brick texture's row reading class 2 with the flag columns away),
   and for a file not graded.
 * ``most_likely_grade``: the grade of the largest probability (``1 NPDR``), which the grade
-  given need not be (a bundle that cuts the expected grade at tuned thresholds); empty where
-  ``grade`` is.
+  given need not be (a bundle that cuts the expected grade at tuned thresholds); every grade
+  tied for the largest at whole percentages, joined by ``or`` (``0 Normal or 2 PDR``:
+  :func:`most_likely_cell`, the tie rule of the page's "equally likely",
+  :func:`drac_ssl.figures.tied_grades`), never one of them picked; empty where ``grade`` is.
 * ``P_<name>``: each grade's probability with 3 decimals, the K of a row rounded together so
-  that they sum to exactly 1.000 (:func:`drac_ssl.figures.rounded_probabilities`).
+  that they sum to exactly 1.000 (:func:`drac_ssl.figures.rounded_probabilities`). Empty for an
+  image not reliably gradable, as the page shows it no percentage (a trial read a brick
+  texture's "2 PDR 100%" as a certainty): its probabilities stay, for machines, in the grades
+  CSV written beside this file (``submission.csv`` or the name the batch summary gives it,
+  ``P0..P{K-1}`` with 6 decimals) and in the single result's details JSON.
 * ``not_reliably_gradable``: the reasons, or ``no``; ``training_image``: ``yes (same
   SHA-256)``, ``unknown`` (the bundle records no hashes) or ``no``; both empty for a file not
   graded.
@@ -38,18 +44,18 @@ from pathlib import Path
 
 import numpy as np
 
-from drac_ssl.figures import rounded_probabilities
+from drac_ssl.figures import rounded_probabilities, tied_grades
 from drac_ssl.io import atomic_write_text
 from drac_ssl.submission import (
     PEOPLE_NOTES_COLUMNS,
     TRAINING_IMAGE_MARK,
     TRAINING_IMAGE_UNKNOWN,
     UNRELIABLE_COLUMN,
-    _not_graded_cells,
+    not_graded_cells,
     spreadsheet_cell,
 )
 
-__all__ = ["ABOUT_ROW", "MODEL_OUTPUT_COLUMN", "notes_csv_columns", "probability_columns", "write_grades_for_people"]
+__all__ = ["ABOUT_ROW", "MODEL_OUTPUT_COLUMN", "most_likely_cell", "notes_csv_columns", "probability_columns", "write_grades_for_people"]
 
 ABOUT_ROW = "(about these grades)"
 """The ``case`` of the notes CSV's first row, whose ``notes`` cell holds the bundle's caveat of
@@ -76,6 +82,13 @@ def notes_csv_columns(grade_names: Sequence[str]) -> list[str]:
     """The notes CSV's header for ``grade_names`` (the module docstring)."""
     return [*PEOPLE_NOTES_COLUMNS, *probability_columns(grade_names),
             UNRELIABLE_COLUMN, MODEL_OUTPUT_COLUMN, "training_image", "notes"]
+
+
+def most_likely_cell(probs: Sequence[float], grade_names: Sequence[str]) -> str:
+    """The ``most_likely_grade`` cell of one image's ``probs`` ``(K,)``: ``1 NPDR``, or every grade
+    tied for the largest at whole percentages (:func:`drac_ssl.figures.tied_grades`), in grade
+    order, joined by ``or`` (``0 Normal or 2 PDR``; 1/3 each: ``0 Normal or 1 NPDR or 2 PDR``)."""
+    return " or ".join(f"{k} {grade_names[k]}" for k in tied_grades(list(probs)))
 
 
 def _training_cell(trained: bool | None) -> str:
@@ -114,17 +127,17 @@ def write_grades_for_people(path: str | os.PathLike[str], files: Sequence[tuple[
         writer.writerow([ABOUT_ROW, "", "", "", *[""] * k, "", "", "", spreadsheet_cell(about)])
     for at, (case, i, notes) in enumerate(files):
         if i is None:
-            cell, said = _not_graded_cells(str(case), str(notes))
+            cell, said = not_graded_cells(str(case), str(notes))
             writer.writerow([cell, "", "", "", *[""] * k, "", "", "", said])
             continue
         p = probs[i]
-        grade, likely = int(classes[i]), int(np.argmax(p))
+        grade = int(classes[i])
         thousandths = rounded_probabilities(p, 10**PROBABILITY_DECIMALS)
         reasons = "; ".join(unreliable[at])
-        given = [str(grade), grade_names[grade], f"{likely} {grade_names[likely]}"]
+        given = [str(grade), grade_names[grade], most_likely_cell(p, grade_names)]
         output = f"{grade} {grade_names[grade]}" if reasons else ""
-        writer.writerow([case, *([""] * 3 if reasons else given),
-                         *(f"{t / 10**PROBABILITY_DECIMALS:.{PROBABILITY_DECIMALS}f}" for t in thousandths),
+        shown = [f"{t / 10**PROBABILITY_DECIMALS:.{PROBABILITY_DECIMALS}f}" for t in thousandths]
+        writer.writerow([case, *([""] * 3 if reasons else given), *([""] * k if reasons else shown),
                          spreadsheet_cell(reasons or "no"), output, _training_cell(trained[at]),
                          spreadsheet_cell(str(notes))])
     return atomic_write_text(path, out.getvalue())

@@ -56,7 +56,7 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
@@ -497,11 +497,12 @@ def spreadsheet_cell(text: str) -> str:
 ESCAPED_NAME_WORDS = ("its name's control characters (a tab, a line break ...) are written here "
                       "as escapes such as \\r")
 """What the notes cell of a file not graded says when its name held control characters
-(:func:`_not_graded_cells`)."""
+(:func:`not_graded_cells`)."""
 
 
-def _not_graded_cells(name: str, notes: str) -> tuple[str, str]:
-    """The name and notes cells of a file not graded, which may hold any name (it was refused
+def not_graded_cells(name: str, notes: str) -> tuple[str, str]:
+    """The name and notes cells of a file not graded (the grades CSVs here and the app's notes
+    CSV, :mod:`app.batch_csv`), which may hold any name (it was refused
     as a case): control characters escaped (:func:`printable_text`: a carriage return, which
     Python's CSV writer does not quote, would cut the row in two), then made safe for a
     spreadsheet (:func:`spreadsheet_cell`), the notes saying what was done to the name
@@ -557,7 +558,7 @@ def write_incomplete_grades(
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*submission_columns(int(num_grades)), "notes"])
     for name, reason in not_graded:
-        cell, said = _not_graded_cells(str(name), f"{NOT_GRADED}{reason}")
+        cell, said = not_graded_cells(str(name), f"{NOT_GRADED}{reason}")
         writer.writerow([cell, "", *[""] * int(num_grades), said])
     for i, (name, grade, row) in enumerate(zip(names, grades, units, strict=True)):
         writer.writerow([name, int(grade), *(_format_units(int(u)) for u in row),
@@ -623,7 +624,7 @@ def write_grades_with_notes(
         flag += [training_image_cell(trained[at]) if i is not None else ""] if trained is not None else []
         flag = [spreadsheet_cell(str(x)) for x in flag]
         if i is None:
-            cell, said = _not_graded_cells(str(case), str(notes))
+            cell, said = not_graded_cells(str(case), str(notes))
             writer.writerow([cell, "", *[""] * int(num_grades), *flag, said])
         else:
             writer.writerow([names[i], int(grades[i]), *(_format_units(int(u)) for u in units[i]),
