@@ -88,6 +88,7 @@ from drac_ssl.figures import (
     percent_text,
     percent_texts,
     screening_figures_words,
+    tied_grades,
     whole_percentages,
 )
 from drac_ssl.grading.bundle import (
@@ -182,8 +183,11 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
 the bundled web fonts (seen in headless Chromium with Source Sans Pro bold)."""
 def table_columns(num_grades: int) -> list[str]:
     """The batch table's columns: ``case, class, grade, P0..P{K-1}, notes`` (``class`` the grade
-    number, as in the submission CSV, ``grade`` its name: the names the ``/grade_batch`` API has
-    always given them). The model's time per image is in the server's log, not the table (a
+    number, as in the submission CSV; ``grade`` its name as the page says it,
+    :func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR`` where the ``/grade_batch`` API
+    gave the bundle's recorded ``Severe`` before, docs/app.md; ``P0..`` each probability with 4
+    decimals, for machines: the notes say whole percentages). The column names are those the
+    ``/grade_batch`` API has always given. The model's time per image is in the server's log, not the table (a
     trial: a ``mean s/image`` column meant nothing to a clinician). The CSV:
     :func:`submission_columns`."""
     return ["case", "class", "grade", *(f"P{k}" for k in range(num_grades)), "notes"]
@@ -724,17 +728,19 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         lines += [f"Note: {md_words(w)}", ""]
     lines += [f"⚠ {md_words(caveat)}", ""]
     borderline = shown_borderline(pred.probs, predictor.grade_names, doubts, bool(uncalibrated))
+    unreliable = unreliable_reasons(doubts)
     lines += [
         grade_heading(pred, doubts, bool(chance), predictor.untrained, demo_mark(predictor) == PHANTOM_DEMO),
         # a failed calibration: said first under the grade, before any line that reads the
         # percentages (no borderline then; the decision line without figures)
         *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
         *([f"**{md_words(borderline)}**", ""] if borderline else []),
-        *(_milder_lines(pred, predictor, unreliable_reasons(doubts))
-          or _decision_lines(pred, predictor, likely_said=bool(borderline))),
-        # an image not reliably gradable: no percentages (the widget is empty too, _label_value)
-        *([] if unreliable_reasons(doubts) else [probs]),
-        *_referable_lines(pred, predictor),
+        # an image not reliably gradable: no line that reads its percentages, none of them shown
+        # (the widget is empty too, _label_value): a trial read "The single most likely grade is
+        # 0 Normal (60%)" under a heading saying there is no grade to read
+        *([] if unreliable else [*(_milder_lines(pred, predictor, unreliable)
+                                   or _decision_lines(pred, predictor, likely_said=bool(borderline))),
+                                 probs, *_referable_lines(pred, predictor)]),
         "",
         model_view_words(predictor),
         "",
@@ -845,27 +851,21 @@ def model_caveat(predictor: Predictor) -> str:
 def most_likely_grade(probs: Any) -> int:
     """The most likely grade of probabilities ``(K,)``: their argmax (the first of equal
     maxima), ``details["most_likely_grade"]``; whether it *leads* as the page shows the
-    probabilities is :func:`leading_grade`."""
+    probabilities is :func:`leading_grade` (the notes CSV names every tied grade,
+    :func:`app.batch_csv.most_likely_cell`)."""
     return int(np.argmax(np.asarray(probs, dtype=np.float64)))
 
 
-SHOWN_DIGITS = 2
-"""The decimals the page's sentences give a probability (``P 0.45``), those at which
-:func:`drac_ssl.grading.image_notes.decision_words` calls grades "equally likely"."""
-
-
-def leading_grade(probs: Any, digits: int = SHOWN_DIGITS) -> int | None:
+def leading_grade(probs: Any) -> int | None:
     """The most likely grade of ``probs`` ``(K,)`` (:func:`most_likely_grade`) when it leads at
-    the precision shown (``digits`` decimals), None when another grade's probability prints the
-    same: 0.449 / 0.451 / 0.10 is a tie at 0.45, which
-    :func:`drac_ssl.grading.image_notes.decision_words` says as "0 Normal and 1 NPDR are equally
-    likely" (a review: a ⚠ calling 1 NPDR "most likely (P 0.45)", more severe than 0 Normal
-    (P 0.45), under a Borderline line giving P 0.45 vs 0.45). The one place the tie rule lives:
-    a change of the shown precision changes it here."""
-    values = np.asarray(probs, dtype=np.float64)
-    top = int(np.argmax(values))
-    shown = [f"{v:.{digits}f}" for v in values]
-    return None if shown.count(shown[top]) > 1 else top
+    the precision shown (whole percentages), None when another grade ties with it there
+    (:func:`drac_ssl.figures.tied_grades`, the one tie rule, by which
+    :func:`drac_ssl.grading.image_notes.decision_words` says "0 Normal and 1 NPDR are equally
+    likely" and the Borderline line "(45% each)"): 0.449 / 0.451 / 0.10 is a tie at 45% (a
+    review: a ⚠ calling 1 NPDR "most likely (P 0.45)", more severe than 0 Normal (P 0.45), under
+    a Borderline line giving P 0.45 vs 0.45)."""
+    tied = tied_grades(probs)
+    return None if len(tied) > 1 else most_likely_grade(probs)
 
 
 def milder_than_most_likely(probs: Any, grade: int) -> bool:
@@ -916,8 +916,9 @@ def milder_words(probs: Any, grade: int, names: list[str], folds: int, regressio
     why = (f"The grade shown cuts {score}{mean}, at thresholds tuned for the best overall agreement "
            f"with the reference grades on {outputs}; that rule often gives a milder grade than the "
            f"most likely one")
-    return (f"⚠ **The model's most likely grade is {top} {names[top]} (P {float(probs[top]):.2f}), "
-            f"more severe than the grade shown, {g} {names[g]} (P {float(probs[g]):.2f}).** {why} "
+    shown = percent_texts(probs)  # the page's one precision, as its Probabilities line
+    return (f"⚠ **The model's most likely grade is {top} {names[top]} ({shown[top]}), "
+            f"more severe than the grade shown, {g} {names[g]} ({shown[g]}).** {why} "
             f"(docs/app.md, \"Grade shown and most likely grade\").")
 
 
@@ -934,7 +935,7 @@ def _milder_lines(pred: Prediction, predictor: Predictor, reasons: list[str]) ->
     if referral_rule(predictor):
         plain = _decision_lines(pred, predictor)
         return [f"⚠ {plain[0]}", *plain[1:]] if plain else []
-    words = milder_words(pred.probs, pred.grade, [md_words(n) for n in predictor.class_names],
+    words = milder_words(pred.probs, pred.grade, [md_words(n) for n in predictor.grade_names],
                          len(predictor.bundle.models), predictor.regression)
     return [words, ""] if words else []
 
@@ -946,15 +947,16 @@ def milder_count_words(n_milder: int, n_good: int, predictor: Predictor) -> str:
     if not n_milder:
         return ""
     if referral_rule(predictor):
-        why = (f"the grade is P({predictor.class_names[1]}) against the referral threshold tuned on the "
+        why = (f"the grade is P({predictor.grade_names[1]}) against the referral threshold tuned on the "
                f"out-of-fold outputs, which need not be 0.5")
     else:
         why = ("the grade is the model's overall score cut at thresholds tuned for the best overall "
                "agreement with the reference grades, which often gives a milder grade than the most "
                "likely one")
-    return (f"⚠ **{n_milder} of the {n_good} graded image(s) are shown milder than their most likely "
-            f"grade** (the notes column names it): {why} (docs/app.md, \"Grade shown and most likely "
-            f"grade\").")
+    shown = (f"{n_milder} of the {n_good} graded image{'' if n_good == 1 else 's'} "
+             + ("is shown milder than its" if n_milder == 1 else "are shown milder than their"))
+    return (f"⚠ **{shown} most likely grade** (the notes column names it): {why} (docs/app.md, "
+            f"\"Grade shown and most likely grade\").")
 
 
 def _decision_lines(pred: Prediction, predictor: Predictor, likely_said: bool = False) -> list[str]:
@@ -1008,7 +1010,10 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     is left out and the line says why. Two grades (the cut is grade 1, the grade itself): P(grade 1)
     against the bundle's referral threshold (the rule the grade shown follows), then the
     out-of-fold AUC and the sensitivity and specificity at the cross-fitted thresholds, with
-    their 95% CIs where the bundle records them."""
+    their 95% CIs where the bundle records them. More grades: the sum of the referable grades'
+    whole percentages as the Probabilities line shows them (0.496 / 0.168 / 0.168 / 0.168 from
+    grade 1: 17% + 17% + 17% = 51%, where the probability rounded alone, 0.504, said 50%);
+    ``details["referable"]["probability"]`` keeps the exact figure."""
     if pred.referable is None:
         return []
     r = int(pred.referable["from_grade"])
@@ -1028,8 +1033,8 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
                     f"{screening_figures_words(cv)}). Research software: not a referral decision. "
                     f"{REFERABLE_SCOPE_WORDS}"]
     return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.grade_names[r])} or worse) "
-                f"**{percent_text(round(100 * float(pred.referable['probability'])))}**, the sum of those "
-                f"grades' probabilities "
+                f"**{percent_text(sum(whole_percentages(pred.probs)[r:]))}**, the sum of those "
+                f"grades' percentages "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
                 f"{num(cv.get('specificity'))}). Research software: not a referral decision. "
@@ -1972,7 +1977,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 # the export's notes file's rule too (flagged_reasons)
                 reasons = [flagged_reasons(odd, said) for odd, said in zip(unlike, sentences, strict=True)]
                 # and last why the grade is not the most likely one, as under the single result
+                # (not for an image not reliably gradable: no sentence reads its percentages)
                 graded_notes = [" ".join(x for x in (batch_notes(which, odd, said, close, why),
+                                                     "" if why else
                                                      _decision_words(p, c, predictor, None, bool(close))) if x)
                                 for which, odd, said, close, why, p, c in zip(
                                     good_which, unlike, sentences, borderlines, reasons, probs, classes,

@@ -1223,6 +1223,7 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     import json
 
     from app.server import _result_markdown
+    from drac_ssl.figures import whole_percentages
 
     bundle_dir, meta = icdr_bundle_reporting_referable(tmp_path / "run")
     five = Predictor(bundle_dir, gradcam=False)
@@ -1235,8 +1236,11 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     assert pred.as_dict()["referable"] == pred.referable
     page = _result_markdown(pred, five)
     # a whole percentage, as every figure of the page (the ICDR grade in its own wording)
-    assert (f"P(referable: grade ≥ 2, Moderate NPDR or worse) **{round(100 * p)}%**, the sum of those "
-            f"grades' probabilities (out of fold: AUC 0.900") in page
+    # the sum of the grades' percentages as the Probabilities line shows them (not 100 * p rounded
+    # alone, which can differ from that sum by a point)
+    shown = sum(whole_percentages(pred.probs)[2:])
+    assert (f"P(referable: grade ≥ 2, Moderate NPDR or worse) **{shown}%**, the sum of those "
+            f"grades' percentages (out of fold: AUC 0.900") in page
 
     # a trial: a model no better than chance showed "P(referable) 0.599 ... sensitivity 0.500,
     # specificity 0.500" as if informative; the figure is now left out, and the line says why
