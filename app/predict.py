@@ -292,7 +292,10 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         those percentages)."""
         if self.not_reliably_gradable or self.calibration_failed:
             return None
-        return borderline_words(self.probs, self.class_names)
+        from drac_ssl.scale import grade_names_for_people
+
+        # the names people read (ICDR "Severe NPDR", not the recorded "Severe"), as the page's line
+        return borderline_words(self.probs, list(grade_names_for_people(self.class_names)))
 
     @functools.cached_property
     def strongest(self) -> dict[str, Any] | None:
