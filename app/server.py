@@ -609,16 +609,20 @@ def _label_value(pred: Prediction, names: list[str]) -> dict[str, Any] | None:
 
 def probabilities_note(predictor: Predictor) -> str:
     """The line under the probability widget: what its percentages are calibrated on, the
-    bundle's training images ("phantom images (procedural stand-ins, not patient data)" for a
-    phantom-trained bundle), not patients; an untrained demo bundle's on nothing (a clinician
-    trial: the page never said it)."""
+    bundle's training images, not your patients or this clinic's population (a real-patient
+    bundle's images are patients' too: a review found "not on patients" wrong for them); a
+    phantom-trained bundle's on phantom images (procedural stand-ins, not patient data), not on
+    patients; an untrained demo bundle's on nothing (a clinician trial: the page never said it)."""
     if predictor.untrained:
         return ("Percentages: from an untrained demo model (random weights), calibrated on no "
                 "image: they mean nothing.")
-    trained_on = ("phantom images (procedural stand-ins, not patient data)" if predictor.trained_on_phantoms
-                  else f"its own training images ({predictor.training_images_words})")
-    return (f"Percentages: how likely the model finds each grade, calibrated on {trained_on}, not on "
-            f"patients: not the chance that this eye has that grade.")
+    if predictor.trained_on_phantoms:
+        return ("Percentages: how likely the model finds each grade, calibrated on phantom images "
+                "(procedural stand-ins, not patient data), not on patients: not the chance that this "
+                "eye has that grade.")
+    return (f"Percentages: how likely the model finds each grade, calibrated on its own training images "
+            f"({predictor.training_images_words}), not on your patients or this clinic's population: "
+            f"not the chance that this eye has that grade.")
 
 
 PROBABILITY_ID = "grade-probabilities"
@@ -706,7 +710,7 @@ def md_words(text: str) -> str:
 
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     folds = len(predictor.bundle.models)
-    flips = 4 if predictor.tta else 1
+    views = "4 views (the image and its 3 flipped copies)" if predictor.tta else "1 view (no flip)"
     probs = "Probabilities: " + " · ".join(
         f"{k} {md_words(n)} **{p}**" for k, (n, p) in
         enumerate(zip(predictor.grade_names, percent_texts(pred.probs), strict=True)))
@@ -744,11 +748,12 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
         "",
         model_view_words(predictor),
         "",
-        f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model(s) × {flips} flip(s)"
+        f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model{'' if folds == 1 else 's'} × "
+        f"{views}"
         f"{' + Grad-CAM' if pred.heatmap is not None else ''}); image {pred.image.shape[1]} × "
         f"{pred.image.shape[0]} px, {md_code(pred.name)}.",
     ]
-    rare = _rare_grades_line(predictor.metadata)
+    rare = _rare_grades_line(predictor.metadata, predictor.grade_names)
     if rare:
         lines += ["", rare]
     lines += ["", _heatmap_markdown(pred, predictor)]
@@ -836,8 +841,9 @@ def demo_mark(predictor: Predictor) -> str:
 
 
 def model_caveat(predictor: Predictor) -> str:
-    """The bundle's caveat of one grade, as each graded row of ``grades_with_notes.csv`` ends
-    (:data:`NOTES_CSV`): the "no better than chance" sentence when it applies
+    """The bundle's caveat of every grade of a batch: said once, in the first row of
+    ``grades_with_notes.csv`` (:data:`NOTES_CSV`, :data:`app.batch_csv.ABOUT_ROW`), and at the end
+    of each graded row's notes in ``grades_INCOMPLETE.csv``: the "no better than chance" sentence when it applies
     (:attr:`app.predict.Predictor.chance_warning`), the "Probabilities not calibrated" one when
     the bundle's calibration failed (:attr:`app.predict.Predictor.calibration_warning`: the row's
     P columns do not say how likely a grade is), then :attr:`app.predict.Predictor.caveat`
@@ -1084,16 +1090,22 @@ def _data_words(meta: dict[str, Any]) -> str:
     return f"{kind}{where}" + (f", {n} labelled images" if isinstance(n, int) else "")
 
 
-def _rare_grades_line(meta: dict[str, Any]) -> str:
+def _rare_grades_line(meta: dict[str, Any], names: list[str] | None = None) -> str:
     """A line for the result when the model rarely finds some grades out of fold (the model
-    card's per-grade table): a grade other than those does not rule them out."""
+    card's per-grade table): a grade other than those does not rule them out. ``names``: the
+    grade names as the page says them (:attr:`app.predict.Predictor.grade_names`: ICDR's
+    ``Severe NPDR``, not the table's recorded ``Severe``); the table's own names without them."""
     from drac_ssl.grading.bundle import rare_grades
 
     rare = rare_grades(meta.get("per_grade") or [])
     if not rare:
         return ""
-    names = ", ".join(f"{r['name']} ({r['found']} of {r['images']})" for r in rare)
-    return (f"<small>Out of fold this model rarely found {names}: a grade other than "
+    def said(r: dict[str, Any]) -> str:
+        g = r.get("grade")
+        return md_words(names[g] if names and isinstance(g, int) and 0 <= g < len(names) else str(r["name"]))
+
+    shown = ", ".join(f"{said(r)} ({r['found']} of {r['images']})" for r in rare)
+    return (f"<small>Out of fold this model rarely found {shown}: a grade other than "
             f"{'that one' if len(rare) == 1 else 'these'} does not rule "
             f"{'it' if len(rare) == 1 else 'them'} out (model card).</small>")
 
@@ -2013,7 +2025,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                         f"the details.", [rejected_rows[at] for at in sorted(rejected_rows)], None, None)
         rows = [graded_rows[at] if at in graded_rows else rejected_rows[at] for at in range(len(paths))]
         # every file, in upload order, with its notes: the warnings travel with the download
-        # and each graded row ends with the bundle's caveat (this file is what gets passed on)
+        # (this file is what gets passed on)
         graded_index = {at: i for i, at in enumerate(good_at)}
         # the bundle's caveat once, in its first row (app.batch_csv), not on every row
         notes_path = str(write_grades_for_people(

@@ -790,7 +790,7 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
 
     The thresholds on the expected grade (``decision`` ``thresholds``: Σ k·P_k cut at the
     kappa-tuned thresholds), or a regression head's score (``regression``), can give another
-    grade than the largest probability: "The single most likely grade is 1 NPDR (P 0.54); the
+    grade than the largest probability: "The single most likely grade is 1 NPDR (54%); the
     model's overall score, which weighs all grades, falls in the 0 Normal range, the grade
     shown." The probabilities are whole percentages, the K rounded together
     (:func:`drac_ssl.figures.percent_texts`: the page's one precision). When another grade ties
@@ -813,7 +813,7 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     referral threshold 0.512, so the grade shown is 0 non-referable (...)" or "... is at or
     above ..., so the grade shown is 1 referable (...)"; both figures with 3 decimals, more
     where those would print them equal. (It said "the single most likely grade is 1 referable
-    (P 0.51); the model's overall score, which weighs all grades, falls in the 0
+    (51%); the model's overall score, which weighs all grades, falls in the 0
     non-referable range", which names no threshold.)
 
     ``calibrated`` False (the bundle's calibration failed,
@@ -871,7 +871,7 @@ def _threshold_words(p1: float, threshold: float, grade: int, grade_names: Seque
 
 
 def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:
-    """``INCOMPLETE: <k> of the <n> file(s) not graded: a.png: why; b.png: why`` (at most
+    """``INCOMPLETE: <k> of the <n> files not graded: a.png: why; b.png: why`` (at most
     :data:`INCOMPLETE_SHOWN` named, then "and <m> more"), the first words of the export
     command's last line with ``--skip-unreadable`` and of the app's batch summary; each
     caller adds what its output holds for them. ``not_graded``: ``(file name, reason)``
@@ -883,7 +883,8 @@ def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:
     shown = [f"{name}: {why}" for name, why in not_graded[:INCOMPLETE_SHOWN]]
     more = len(not_graded) - len(shown)
     listed = "; ".join(s.rstrip(". ") for s in shown) + (f"; and {more} more" if more else "")
-    return f"INCOMPLETE: {len(not_graded)} of the {n_files} file(s) not graded: {listed}"
+    files = "file" if n_files == 1 else "files"
+    return f"INCOMPLETE: {len(not_graded)} of the {n_files} {files} not graded: {listed}"
 
 
 def other_format(file_format: str) -> str:

@@ -218,7 +218,7 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     summary, table, csv_path, _ = client.predict(
         [handle_file(str(fake)), handle_file(str(samples[0]))], api_name="/grade_batch")
     assert "1 image graded" in summary and "1 rejected" in summary
-    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: notes.png: is not an image")
+    assert summary.startswith("INCOMPLETE: 1 of the 2 files not graded: notes.png: is not an image")
     # the bad file is a row without a grade, not left out: the CSV cannot pass for a submission
     lines = Path(csv_path).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "case,class,P0,P1,P2,notes" and lines[1].startswith("notes.png,,,,,")
@@ -230,7 +230,7 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     stray.write_text("referral letter\n", encoding="utf-8")
     summary, table, csv_path, _ = client.predict(
         [handle_file(str(stray)), handle_file(str(samples[0]))], api_name="/grade_batch")
-    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: notes.txt: "), summary
+    assert summary.startswith("INCOMPLETE: 1 of the 2 files not graded: notes.txt: "), summary
     assert "1 image graded" in summary and csv_path is not None
     # the same file on the single-image tab: the app's words, not gradio's "Invalid file type
     # ... ['.png', ...]"

@@ -121,7 +121,7 @@ def test_no_borderline_or_equal_percentages_are_read_out_when_the_calibration_fa
     # what was said before: the flat percentages make a three-way borderline and a tie
     assert borderline_words(pred.probs, names) is not None
     cal = uncalibrated.bundle.calibration
-    assert "%" in decision_words(pred.probs, pred.grade, names, cal.decision)
+    assert "equally likely" in decision_words(pred.probs, pred.grade, names, cal.decision)
     assert pred.calibration_failed and pred.borderline is None and pred.as_dict()["borderline"] is None
     said = _decision_words(pred.probs, pred.grade, uncalibrated)
     assert said == (f"The grade shown is {pred.grade} {names[pred.grade]}: the model's overall score, "

@@ -120,7 +120,8 @@ def test_the_notes_csv_is_written_for_people(tmp_path: Path) -> None:
     assert gone["grade"] == "" and gone["notes"] == "NOT GRADED: blank"
     assert (brick["grade"], brick["grade_name"], brick["most_likely_grade"]) == ("", "", "")
     assert brick["model_output_only"] == "4 PDR" and brick["training_image"] == "unknown"
-    assert sum(float(brick[c]) for c in probability_columns(names)) == pytest.approx(1.0, abs=1e-9)
+    # no percentage of an image not reliably gradable, as on the page (its values: the grades CSV)
+    assert [brick[c] for c in probability_columns(names)] == [""] * len(names)
 
 
 def test_a_batch_writes_the_caveat_once_and_no_timing_column(predictor: Any, tmp_path: Path) -> None:

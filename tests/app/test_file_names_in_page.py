@@ -168,7 +168,7 @@ def test_a_batch_file_whose_name_cannot_be_a_case_is_not_graded_and_gets_a_safe_
         assert row[1] is None, row
         assert f"starts with '{first}'" in row[-1] and f"rename it, e.g. to `{safe}`" in row[-1], row[-1]
     assert rows[-1][1] is not None  # the rest is graded
-    assert "INCOMPLETE: 2 of the 3 file(s) not graded" in rendered(summary).text
+    assert "INCOMPLETE: 2 of the 3 files not graded" in rendered(summary).text
 
 
 def test_no_cell_of_the_batch_csvs_starts_as_a_formula_and_a_safe_name_is_free_in_the_batch(

@@ -1142,7 +1142,7 @@ def test_a_blank_image_is_refused_alone_and_in_a_batch(predictor: Predictor, tmp
     scan.write_bytes(_png(_octa_like(256, 256)))
     summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(black), str(scan)])
     assert csv_path is not None and len(rows) == 2 and rows[0][1] is None and rows[1][1] is not None
-    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: black.png: is blank or near-constant")
+    assert summary.startswith("INCOMPLETE: 1 of the 2 files not graded: black.png: is blank or near-constant")
 
 
 def test_the_page_names_the_training_data_and_the_grades_the_model_rarely_finds() -> None:
@@ -1179,8 +1179,8 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(
     tiny.write_bytes(_png(_octa_like(48, 48)))  # graded, with a size warning (below the 64 px input)
     summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(cut), str(scan), str(tiny)])
     first = summary.splitlines()[0]
-    assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded")
-    assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded: cut.png: cannot be read: ")
+    assert first.startswith("INCOMPLETE: 1 of the 3 files not graded")
+    assert first.startswith("INCOMPLETE: 1 of the 3 files not graded: cut.png: cannot be read: ")
     # the file's name is explained where it is met, with the fix (a review)
     assert first.endswith("The grades CSV below, `grades_INCOMPLETE.csv`, lists them first, without a "
                           "grade, the reason in its notes column: named INCOMPLETE because it is not a "

@@ -18,7 +18,7 @@ import pytest
 from app.batch_csv import most_likely_cell, write_grades_for_people
 from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor, borderline_words
-from app.server import _result_markdown, leading_grade
+from app.server import _rare_grades_line, _result_markdown, leading_grade, probabilities_note
 from drac_ssl.figures import rounded_probabilities, tie_words, tied_grades, whole_percentages
 from drac_ssl.grading.image_notes import decision_words
 from tests.helpers.app_fixtures import icdr_bundle_reporting_referable
@@ -114,3 +114,25 @@ def test_the_notes_csv_names_every_tied_grade_and_blanks_unreliable_figures(tmp_
     assert [rows[2][c] for c in ("P_Normal", "P_NPDR", "P_PDR", "most_likely_grade", "grade")] == [""] * 5
     assert rows[2]["model_output_only"] == "1 NPDR"
     assert most_likely_cell([1 / 3, 1 / 3, 1 / 3], NAMES) == "0 Normal or 1 NPDR or 2 PDR"
+
+
+def test_people_read_the_grade_names_of_the_page(tmp_path: Path, one_thread: None) -> None:
+    """ICDR's recorded short names (``Severe``) stay in machine fields; sentences say the page's."""
+    bundle_dir, _ = icdr_bundle_reporting_referable(tmp_path / "run")
+    five = Predictor(bundle_dir, gradcam=False)
+    pred = five.predict(np.full((40, 40, 3), 90, np.uint8))
+    tied = replace(pred, probs=np.array([0.05, 0.05, 0.10, 0.40, 0.40]), warnings=[])
+    assert tied.borderline == ("Borderline: the model cannot tell 3 Severe NPDR from 4 PDR on this image "
+                               "(40% each).")
+    meta = {"per_grade": [{"grade": 3, "name": "Severe", "images": 40, "found": 1, "recall": 1 / 40}]}
+    line = _rare_grades_line(meta, five.grade_names)
+    assert "rarely found Severe NPDR (1 of 40)" in line, line
+    assert "rarely found Severe (1 of 40)" in _rare_grades_line(meta)  # the table's own name without them
+
+
+def test_the_note_under_the_widget_says_whose_population_it_is_not(trained: Predictor) -> None:
+    """A bundle trained on patients' images: "not on patients" was false; not on yours (the
+    phantom wording, tests/app/test_clinician_wording.py, stays)."""
+    assert not trained.trained_on_phantoms and not trained.untrained
+    note = probabilities_note(trained)
+    assert "not on your patients or this clinic's population" in note and "not on patients" not in note, note
