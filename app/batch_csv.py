@@ -108,7 +108,7 @@ def write_grades_for_people(path: str | os.PathLike[str], files: Sequence[tuple[
     file whether it is one of the model's training images (None: cannot be told); ``about`` the
     caveat of every grade, the first row's notes ("" for no such row). No cell starts as a
     spreadsheet formula (:func:`drac_ssl.submission.spreadsheet_cell`); the name of a file not
-    graded is escaped as :func:`drac_ssl.submission.write_grades_with_notes` escapes it. Raises
+    graded is escaped as in the grades CSVs (:func:`drac_ssl.submission.not_graded_cells`). Raises
     ValueError when ``unreliable`` or ``trained`` is not one per file, or the graded files do
     not name each row of ``probs`` once, or ``probs`` is not ``(n, len(grade_names))``."""
     k = len(grade_names)
