@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from drac_ssl.io import atomic_path
-from drac_ssl.manifest import ManifestError, read_manifest
+from drac_ssl.manifest import ManifestError, manifest_change, read_manifest, redo_ingest_fix
 
 # --------------------------------------------------------------------------------------
 # Normalisation constants (mean / std of pixel intensities in [0, 1] units)
@@ -646,6 +646,60 @@ def _sizes_written(run_data: Path) -> list[int] | None:
         return None
 
 
+CACHE_STATE_NAME = "state.json"
+"""The ingest's record of its cache (:mod:`data_prep.cache`): per array its ``shape``, byte
+count (``bytes``) and modification time (``mtime_ns``), as written."""
+
+
+def cache_array_change(run_data: str | os.PathLike[str], size: int) -> str | None:
+    """Why ``RUN_DATA/cache/{size}px.npy`` is not the array the ingest wrote, by the byte count
+    and ``mtime_ns`` that ``cache/state.json`` records of it (:data:`CACHE_STATE_NAME`): e.g.
+    ``"1474688 bytes, not the 1474688 ... "``; None when both match, or nothing is recorded
+    (no state, a state without this size: a cache written by hand or by a test) or the file is
+    missing (said elsewhere). A stat, no read of the pixels: a sha256 of the array at each
+    load would read it whole (about 0.3 GB/s here: 14 s for APTOS's 4.4 GB at 512 px), which
+    a file overwritten in place (its pixels zeroed) needs no more than its time to show."""
+    run_data = Path(run_data)
+    try:
+        state = json.loads((run_data / "cache" / CACHE_STATE_NAME).read_text(encoding="utf-8"))
+        meta = state["arrays"][str(int(size))]
+        recorded_bytes, recorded_ns = int(meta["bytes"]), int(meta["mtime_ns"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        stat = (run_data / "cache" / f"{int(size)}px.npy").stat()
+    except OSError:
+        return None
+    differs = []
+    if stat.st_size != recorded_bytes:
+        differs.append(f"it holds {stat.st_size} bytes, not the {recorded_bytes} the ingest wrote"
+                       + (" (cut short: truncated, or a copy that did not finish)"
+                          if stat.st_size < recorded_bytes else ""))
+    if stat.st_mtime_ns != recorded_ns:
+        differs.append(f"it was modified at {_utc(stat.st_mtime_ns)}, not when the ingest wrote "
+                       f"it ({_utc(recorded_ns)}): written to since (its pixels may not be the "
+                       f"images'), or copied without its file time (cp -r without -a)")
+    return "; ".join(differs) or None
+
+
+def _utc(mtime_ns: int) -> str:
+    """A file time in ns as ``2026-12-06 08:50:20.707963 UTC``."""
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(mtime_ns / 1e9, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def _grades_recorded(run_data: Path) -> int | None:
+    """K, the number of grades ``ingest_summary.json`` records (``grades.names``), or None
+    without a readable record (a cache written by hand or by a test)."""
+    try:
+        summary = json.loads((run_data / "ingest_summary.json").read_text(encoding="utf-8"))
+        names = summary["grades"]["names"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return len(names) if isinstance(names, list) and len(names) >= 2 else None
+
+
 def load_octa_cache(
     run_data_dir: str | os.PathLike[str], size: int
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -659,8 +713,13 @@ def load_octa_cache(
 
     Raises:
         FileNotFoundError: no manifest or no array of ``size`` (names the sizes there are).
-        DatasetFormatError: a manifest without its columns or with a bad value; an array not
-            uint8 of that shape, of a size ``ingest_summary.json`` does not list (a leftover
+        DatasetFormatError: a manifest without its columns or with a bad value (an id on two
+            rows, a grade outside the ``0..K-1`` the ingest recorded), or whose SHA-256 is not
+            the one ``ingest_summary.json`` records (:func:`drac_ssl.manifest.manifest_change`:
+            edited by hand); an array whose
+            byte count or modification time is not the one ``cache/state.json`` records
+            (:func:`cache_array_change`: overwritten, truncated), or that is not a readable
+            ``.npy`` (with :func:`redo_ingest_fix`); an array not uint8 of that shape, of a size ``ingest_summary.json`` does not list (a leftover
             of an earlier ingest, whose rows follow another manifest), or too short for the
             manifest's ``cache_index`` values.
     """
@@ -676,14 +735,24 @@ def load_octa_cache(
             f"(available sizes: {', '.join(available) or 'none'}); run the 'ingest' stage "
             f"first or add {size} to data.cache_sizes."
         )
+    changed = manifest_change(run_data)  # an edited manifest: refused, whatever its rows say
+    if changed:
+        raise DatasetFormatError(f"{changed}\n  fix: {redo_ingest_fix(run_data)}")
     try:
-        rows = read_manifest(manifest)
+        rows = read_manifest(manifest, num_grades=_grades_recorded(run_data))
     except ManifestError as exc:
         raise DatasetFormatError(str(exc)) from None
+    changed = cache_array_change(run_data, size)
+    if changed:  # before np.load: a truncated array's own error would say nothing of why
+        raise DatasetFormatError(
+            f"{cache}: not the array the ingest wrote (cache/{CACHE_STATE_NAME} records its size "
+            f"and time): {changed}; its rows would not be the images of {manifest}\n"
+            f"  fix: {redo_ingest_fix(run_data)}")
     try:
         images = np.load(cache, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as exc:
-        raise DatasetFormatError(f"{cache}: not a readable .npy array ({exc})") from None
+        raise DatasetFormatError(f"{cache}: not a readable .npy array ({exc}): damaged or cut "
+                                 f"short since the ingest wrote it\n  fix: {redo_ingest_fix(run_data)}") from None
     if images.dtype != np.uint8 or images.shape[1:3] != (size, size) or not (
             images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
         raise DatasetFormatError(

@@ -66,7 +66,7 @@ from drac_ssl.config import (
     shipped_config_word,
 )
 from drac_ssl.io import read_json_dict
-from drac_ssl.manifest import labelled_rows, read_manifest
+from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
 from drac_ssl.starting import python_command, python_word
 
@@ -993,14 +993,16 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
 # The data, without decoding it
 
 
-def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, dict[int, int]],
-                                              list[tuple[int, int, str, str]], int, int]:
+def _labels_from_manifest(path: Path, num_grades: int | None = None
+                          ) -> tuple[int, dict[int, int], dict[int, dict[int, int]],
+                                     list[tuple[int, int, str, str]], int, int]:
     """(rows, labelled per grade, labelled per fold and grade, the labelled rows as (grade,
     fold, patient: '' for none, image id) in file order, test rows, data.unlabelled rows) of a
-    manifest (:func:`data_prep.folds.fold_row`)."""
+    manifest (:func:`data_prep.folds.fold_row`); ``num_grades``: the ingest's K, a grade outside
+    ``0..K-1`` refused (:func:`drac_ssl.manifest.read_manifest`)."""
     from data_prep.folds import fold_row
 
-    rows = read_manifest(path, ("id", "grade", "split", "fold"))  # patient: optional
+    rows = read_manifest(path, ("id", "grade", "split", "fold"), num_grades)  # patient: optional
     grades: dict[int, int] = {}
     folds: dict[int, dict[int, int]] = {}
     train = [fold_row(row) for row in labelled_rows(rows)]
@@ -1034,18 +1036,22 @@ def _patient_counts(grades: list[int], patients: list[str],
 
 def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts | None:
     manifest = data_dir / "manifest.csv"
-    try:
-        n, grades, folds, train, n_test, n_pool = _labels_from_manifest(manifest)
-    except (OSError, ValueError, csv.Error) as exc:
-        c.error("", f"{manifest}: the ingest output cannot be read ({exc})",
-                "add ingest to run.stages to redo it")
-        return None
     summary: dict[str, Any] = {}
     try:
         summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         pass
-    names = tuple((summary.get("grades") or {}).get("names") or ()) or _grade_names(cfg, "drac")
+    recorded = tuple((summary.get("grades") or {}).get("names") or ()) if isinstance(summary, dict) else ()
+    try:
+        n, grades, folds, train, n_test, n_pool = _labels_from_manifest(
+            manifest, len(recorded) if len(recorded) >= 2 else None)
+    except (OSError, ValueError, csv.Error) as exc:
+        what, _, fix = str(exc).partition("\n  fix: ")  # a ManifestError names the file and its fix
+        c.error("", what if what.startswith(str(manifest)) else f"{manifest}: the ingest output cannot "
+                                                                   f"be read ({what})",
+                fix or redo_ingest_fix(data_dir))
+        return None
+    names = recorded or _grade_names(cfg, "drac")
     sizes = sorted(int(p.name[:-len("px.npy")]) for p in (data_dir / "cache").glob("*px.npy")
                    if p.name[:-len("px.npy")].isdigit())
     if isinstance(summary.get("cache"), dict):  # only what the last ingest wrote (a review: a
@@ -1551,6 +1557,11 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
             _check_phantom_meant(c, cfg)
         return _facts_from_layout(c, cfg) if d.root else _facts_from_phantom(cfg)
     if (data_dir / "manifest.csv").is_file():
+        if changed := manifest_change(data_dir):  # edited by hand: its rows say nothing of the data
+            ingest = _status(run_dir).get("ingest")
+            if not (isinstance(ingest, dict) and ingest.get("status") == "done"):  # else said once:
+                c.error("", changed, redo_ingest_fix(data_dir))  # _check_finished_outputs
+            return None
         _check_source_unchanged(c, run_dir)
         if "pretrain" in stages or "finetune" in stages:  # said after the ingest: again, each rerun
             _recipe_after_ingest(c, cfg, data_dir, ingest_ran=False)
@@ -2106,6 +2117,31 @@ def _check_finished_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: li
                         f"(a resume skips a finished stage, so nothing would remake "
                         f"{'it' if len(gone) == 1 else 'them'})",
                     redo_fix(run_dir, stage, gone, bool(cfg.run.reuse), c.typed()))
+        elif stage == "ingest":
+            for path, why in changed_ingest_outputs(run_dir / STAGE_OUTPUT_FOLDER[stage]):
+                c.error("", f"{run_dir / 'stages.json'} records the ingest stage as done, but {path} "
+                            f"is not what it wrote: {why} (a resume skips a finished stage, so "
+                            f"nothing would remake it, and the stages after it would read it)",
+                        redo_fix(run_dir, stage, [path], bool(cfg.run.reuse), c.typed()))
+
+
+def changed_ingest_outputs(data_dir: Path) -> list[tuple[Path, str]]:
+    """The files of a finished ingest in ``data_dir`` that are not what it wrote, each with why:
+    ``manifest.csv`` whose SHA-256 is not the one ``ingest_summary.json`` records
+    (:func:`drac_ssl.manifest.manifest_change`: edited by hand), and each
+    ``cache/<size>px.npy`` of the summary whose byte count or modification time is not the one
+    ``cache/state.json`` records (:func:`drac_ssl.datasets.cache_array_change`: overwritten,
+    truncated). An ingest that recorded neither (made before these records) gives nothing."""
+    from drac_ssl.datasets import cache_array_change
+
+    found: list[tuple[Path, str]] = []
+    if why := manifest_change(data_dir):
+        found.append((data_dir / "manifest.csv", why.split(": ", 1)[1]))
+    cache = (read_json_dict(data_dir / "ingest_summary.json") or {}).get("cache")
+    for size in sorted(int(s) for s in cache if str(s).isdigit()) if isinstance(cache, dict) else []:
+        if why := cache_array_change(data_dir, size):
+            found.append((data_dir / "cache" / f"{size}px.npy", why))
+    return found
 
 
 START_CHECKPOINTS = {"last": "last.pt", "past_peak": "last.pt", "peak": "monitor_peak.pt"}

@@ -1,0 +1,144 @@
+"""A finished ingest's output changed after the fact (a reliability review, F2, F3, F6): the
+cache's pixels overwritten (training ran on black images without a word), a truncated cache
+(a raw mmap error, no fix), a hand-edited manifest (a duplicate id, a grade outside 0..K-1, a
+row naming another file) read as if the ingest wrote it. Each is refused, naming the file,
+with a fix that works where the ingest counts as done."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from png_bytes import walk_scan
+
+from data_prep import ingest
+from drac_ssl import preflight
+from drac_ssl.config import DataConfig
+from drac_ssl.datasets import DatasetFormatError, cache_array_change, load_octa_cache
+from drac_ssl.manifest import ManifestError, manifest_change, read_manifest
+
+SIZE = 32
+
+
+def _ingest(tmp_path: Path) -> tuple[Path, DataConfig]:
+    """A real ingest of 12 grey 48 px scans on DRAC's 3 grades, cached at 32 px."""
+    root = tmp_path / "src"
+    root.mkdir()
+    with open(root / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image name", "DR grade"])
+        for i in range(12):
+            cv2.imwrite(str(root / f"{i:03d}.png"), walk_scan(48, seed=i))
+            writer.writerow([f"{i:03d}.png", i % 3])
+    cfg = DataConfig(root=str(root), n_folds=2, cache_sizes=[SIZE], workers=1)
+    data = tmp_path / "run" / "data"
+    ingest.run(cfg, data, verbose=False)
+    return data, cfg
+
+
+def _zero_pixels(array: Path) -> None:
+    """The review's edit: the array's pixels overwritten in place (same size, new mtime)."""
+    pixels = np.load(array, mmap_mode="r+")
+    pixels[:] = 0
+    pixels.flush()
+    del pixels
+
+
+def test_overwritten_pixels_are_refused_and_the_ingest_command_again_mends_them(tmp_path: Path) -> None:
+    data, cfg = _ingest(tmp_path)
+    array = data / "cache" / f"{SIZE}px.npy"
+    before = np.array(load_octa_cache(data, SIZE)[0])
+    assert cache_array_change(data, SIZE) is None and before.any()
+    _zero_pixels(array)
+    assert "modified at" in (cache_array_change(data, SIZE) or "")
+    with pytest.raises(DatasetFormatError) as refused:
+        load_octa_cache(data, SIZE)
+    said = str(refused.value)
+    assert said.startswith(f"{array}: not the array the ingest wrote (cache/state.json records")
+    assert f"fix: run the python -m data_prep ingest command that made {data} again" in said
+    # the fix said works: the same ingest again decodes the images, and the cache loads as before
+    ingest.run(cfg, data, verbose=False)
+    assert np.array_equal(np.array(load_octa_cache(data, SIZE)[0]), before)
+
+
+def test_a_truncated_cache_says_so_with_a_fix_with_or_without_its_state(tmp_path: Path) -> None:
+    data, _ = _ingest(tmp_path)
+    array = data / "cache" / f"{SIZE}px.npy"
+    with open(array, "r+b") as fh:
+        fh.truncate(array.stat().st_size // 2)
+    with pytest.raises(DatasetFormatError, match=r"not the \d+ the ingest wrote \(cut short.*\n  fix: run the "):
+        load_octa_cache(data, SIZE)
+    (data / "cache" / "state.json").unlink()  # nothing to compare with: numpy's error, with a fix
+    with pytest.raises(DatasetFormatError) as refused:
+        load_octa_cache(data, SIZE)
+    assert "not a readable .npy array" in str(refused.value) and "\n  fix: run the python -m data_prep" in str(
+        refused.value)
+
+
+def test_the_ingest_records_its_manifest_and_an_edited_one_is_refused(tmp_path: Path) -> None:
+    data, _ = _ingest(tmp_path)
+    manifest = data / "manifest.csv"
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    assert summary["manifest_sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert manifest_change(data) is None
+    lines = manifest.read_text().splitlines(keepends=True)
+    lines[3] = lines[3].replace("002.png", "missing.png")  # a row naming a file the ingest never read
+    manifest.write_text("".join(lines))
+    assert (manifest_change(data) or "").startswith(f"{manifest}: changed since the ingest wrote it")
+    with pytest.raises(DatasetFormatError, match="changed since the ingest wrote it"):
+        load_octa_cache(data, SIZE)
+    # an ingest made before the record: nothing said (the rows are still checked as read)
+    del summary["manifest_sha256"]
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    assert manifest_change(data) is None
+    assert len(load_octa_cache(data, SIZE)[1]) == 12
+
+
+def test_a_duplicate_id_and_a_grade_outside_the_scale_name_their_line(tmp_path: Path) -> None:
+    data, _ = _ingest(tmp_path)
+    manifest = data / "manifest.csv"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join([*lines, lines[3]]))  # 002.png again, as line 14
+    with pytest.raises(ManifestError, match=rf"^{manifest}:14: id '002.png' is on line 4 too; .*\n  fix: "):
+        read_manifest(manifest)
+    header = lines[0].strip().split(",")
+    row = lines[2].strip().split(",")
+    row[header.index("grade")] = "7"
+    manifest.write_text("".join([lines[0], lines[1], ",".join(row) + "\n", *lines[3:]]))
+    read_manifest(manifest)  # K not given: not checked
+    with pytest.raises(ManifestError, match=rf"^{manifest}:3: grade 7 is outside 0..2, the 3 grades"):
+        read_manifest(manifest, num_grades=3)
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    del summary["manifest_sha256"]  # an older run folder: the rows' own check still refuses it
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    with pytest.raises(DatasetFormatError, match=r"manifest.csv:3: grade 7 is outside 0..2"):
+        load_octa_cache(data, SIZE)
+
+
+def test_a_resume_refuses_a_changed_ingest_output_with_a_new_run_folder(tmp_path: Path) -> None:
+    data, cfg = _ingest(tmp_path)
+    run_dir = data.parent
+    (run_dir / "stages.json").write_text(json.dumps({"ingest": {"status": "done", "seconds": 1.0}}))
+    _zero_pixels(data / "cache" / f"{SIZE}px.npy")
+    manifest = data / "manifest.csv"
+    manifest.write_text(manifest.read_text().replace("\n001.png,", "\n001.png ,", 1))
+    config, sources, _ = preflight.read_config(None, [f"data.root={cfg.root}", "data.n_folds=2",
+                                                     f"data.cache_sizes=[{SIZE}]", "pretrain.batch_size=4",
+                                                     "umm.batch_size=4", f"run.out_dir={run_dir.parent}",
+                                                     f"run.name={run_dir.name}"])
+    errors = [f for f in preflight.check(config, run_dir, sources, stages=["pretrain"]) if f.severity == "error"]
+    said = {f.what.split(" is not what it wrote")[0].split(" but ")[-1]: f for f in errors}
+    assert set(said) == {str(manifest), str(data / "cache" / f"{SIZE}px.npy")}, [f.line for f in errors]
+    for finding in said.values():
+        assert finding.what.startswith(f"{run_dir / 'stages.json'} records the ingest stage as done")
+        assert "run.name=run-2" in finding.fix  # a new run folder, where the ingest runs
+    # where the ingest is not done in this folder (no stages.json), the edited manifest is said once
+    (run_dir / "stages.json").unlink()
+    lines = [f.line for f in preflight.check(config, run_dir, sources, stages=["pretrain"])
+             if "changed since the ingest wrote it" in f.line]
+    assert len(lines) == 1, lines
