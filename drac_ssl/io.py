@@ -228,6 +228,33 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+ZIP_END_SPAN = 22 + 65535
+"""Bytes at the end of a zip file that hold its end-of-central-directory record (22 bytes) and
+the comment after it (at most 65535): :func:`zip_ends_whole` reads no more."""
+
+
+def zip_ends_whole(path: str | os.PathLike[str]) -> bool:
+    """Whether the file ``path`` ends as a whole zip file does: its end-of-central-directory
+    record (``PK\\x05\\x06``) within its last :data:`ZIP_END_SPAN` bytes, where the record
+    and its comment fit exactly to the end. ``torch.save`` writes a zip (a checkpoint ends with
+    the record: no comment), so a checkpoint cut short (a truncated copy, a torn write) fails
+    this; reads at most 64 KiB.
+
+    Raises:
+        OSError: the file cannot be read."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - ZIP_END_SPAN))
+        tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    while at >= 0:
+        if len(tail) - at >= 22 and at + 22 + int.from_bytes(tail[at + 20:at + 22], "little") == len(tail):
+            return True
+        at = tail.rfind(b"PK\x05\x06", 0, at)
+    return False
+
+
 ENDS_SPAN = 2**20
 """Bytes of each end :func:`ends_sha256` reads: 1 MiB."""
 
