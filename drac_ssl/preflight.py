@@ -878,9 +878,36 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
         c.error("run.out_dir", f"{existing} is a file, not a folder: the run folder {run_dir} "
                                f"cannot be made under it",
                 f"run.out_dir=a folder (or a new path), e.g. run.out_dir={existing.parent / 'runs'}")
+    elif existing is not None and existing == run_dir and not os.access(existing, os.W_OK | os.X_OK):
+        c.error("run.out_dir", *read_only_run_folder_words(run_dir, c.typed()))
     elif existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
         c.error("run.out_dir", f"{existing} is not writable: the run folder {run_dir} cannot be made",
                 "run.out_dir=a folder you can write to")
+
+
+def read_only_run_folder_words(run_dir: Path, typed: dict[str, str] | None = None) -> tuple[str, str]:
+    """``(what, fix)`` for a run folder ``run_dir`` that exists but this account cannot write
+    in: on a read-only file system (a read-only mount: ``os.statvfs``'s ``ST_RDONLY``) or by
+    its permissions. The fix: make it writable, or carry on in a new run folder elsewhere that
+    takes its finished stages (``run.reuse`` reads the folder and copies them: checked on a
+    read-only bind mount), worded by :func:`drac_ssl.runtime.command_changes` (``typed``)."""
+    from drac_ssl.runtime import command_changes
+
+    try:
+        mounted = bool(os.statvfs(run_dir).f_flag & getattr(os, "ST_RDONLY", 1))
+    except (OSError, AttributeError):  # no statvfs (Windows)
+        mounted = False
+    why = "it is on a read-only file system (mount)" if mounted else "its permissions do not let this account write in it"
+    holds = any((run_dir / name).exists() for name in ("config.yaml", "stages.json"))
+    what = (f"the run folder {run_dir} exists{' and holds a run' if holds else ''}, but it is read-only: "
+            f"{why}, so no stage can write its outputs, checkpoints or lock there")
+    writable = ("remount it read-write" if mounted else
+                f"chmod -R u+w {shlex.quote(str(run_dir))} (or ask its owner)")
+    elsewhere = command_changes([("run.out_dir", "<a folder you can write to>"), ("run.reuse", str(run_dir))],
+                                typed)
+    return what, (f"make it writable ({writable}) and rerun the same command, or carry on in a new run "
+                  f"folder elsewhere that takes its finished stages (they are copied; the rest runs "
+                  f"there): {elsewhere}")
 
 
 # --------------------------------------------------------------------------------------
