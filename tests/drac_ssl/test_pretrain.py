@@ -132,10 +132,31 @@ def test_a_fashion_mnist_pretraining_begun_with_mnist_statistics_is_not_resumed_
     assert len(pretrain.run(mnist, tmp_path / "mnist", data=tiny_data()).history) == 2
 
 
-def test_killed_and_resumed_run_gives_the_same_losses(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def interrupted_pretraining(tmp_path_factory: pytest.TempPathFactory) -> tuple[pretrain.PretrainResult, Path]:
+    """:func:`tiny_config`'s pretraining (2 epochs) stopped after its first epoch
+    (``stop_after_epoch=0``) as an interrupted run leaves its folder (``pretrain/checkpoints/
+    last.pt``): the result and the folder. Made once; each resume test takes a copy
+    (:func:`_copy_of_interrupted`), since it resumes the folder."""
+    run_dir = tmp_path_factory.mktemp("interrupted")
+    return pretrain.run(tiny_config(), run_dir, data=tiny_data(), stop_after_epoch=0), run_dir
+
+
+def _copy_of_interrupted(interrupted: tuple[pretrain.PretrainResult, Path], where: Path) -> Path:
+    """A copy of :func:`interrupted_pretraining`'s folder at ``where`` (which may exist, empty)."""
+    import shutil
+
+    shutil.copytree(interrupted[1], where, dirs_exist_ok=True)
+    return where
+
+
+def test_killed_and_resumed_run_gives_the_same_losses(
+        interrupted_pretraining: tuple[pretrain.PretrainResult, Path], tmp_path: Path) -> None:
     cfg = tiny_config(**{"pretrain.epochs": "2"})
     straight = pretrain.run(cfg, tmp_path / "straight", data=tiny_data())
-    first = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data(), stop_after_epoch=0)
+    # pretrain.run(cfg, tmp_path / "resumed", data=tiny_data(), stop_after_epoch=0), made once
+    first = interrupted_pretraining[0]
+    _copy_of_interrupted(interrupted_pretraining, tmp_path / "resumed")
     assert first.stopped == "interrupted" and len(first.history) == 1
     resumed = pretrain.run(cfg, tmp_path / "resumed", data=tiny_data())
     assert len(resumed.history) == 2
@@ -345,11 +366,12 @@ def test_checkpoint_every_n_epochs_and_resume_from_the_last_one_written(tmp_path
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-6), a["epoch"]
 
 
-def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
+def test_resuming_with_other_settings_is_refused(
+        interrupted_pretraining: tuple[pretrain.PretrainResult, Path], tmp_path: Path) -> None:
     """A review: a pretraining resumed with another run.seed or pretrain.* setting mixed two
     configurations in one run without a word. The settings its output depends on
     (stage_settings.REUSABLE_STAGES["pretrain"]) are compared; pretrain.epochs may grow."""
-    pretrain.run(tiny_config(), tmp_path, data=tiny_data(), stop_after_epoch=0)
+    _copy_of_interrupted(interrupted_pretraining, tmp_path)  # pretrain.run(tiny_config(), stop_after_epoch=0) there
     with pytest.raises(ConfigError) as info:
         pretrain.run(tiny_config(**{"run.seed": "3", "pretrain.lr": "0.002", "umm.early_cut": "layer2"}),
                      tmp_path, data=tiny_data())

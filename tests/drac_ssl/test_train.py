@@ -55,6 +55,31 @@ def reduced_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, st
     return work, code, ""
 
 
+@pytest.fixture(scope="module")
+def phantom_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The phantom set REDUCED's ingest draws (its seed and sizes), drawn once for the module
+    (about 2 CPU seconds) into a folder of its own that no test changes."""
+    from data_prep import phantom
+
+    data = train.load_config(train.DEFAULT_CONFIG, REDUCED).data
+    root = tmp_path_factory.mktemp("phantom") / "set"
+    phantom.generate(root, n_train=data.phantom_n_train, n_test=data.phantom_n_test,
+                     seed=data.phantom_seed, workers=data.workers)
+    return root
+
+
+@pytest.fixture
+def phantom_ready(phantom_set: Path, tmp_path: Path) -> None:
+    """A copy of :func:`phantom_set` where a REDUCED run with ``tmp_path`` as its working folder
+    looks for it (``data/phantom/...``), as an earlier run there leaves it: the ingest checks it
+    (its manifest's parameters and file list) and takes it instead of drawing the same 18
+    images again. For the tests about resuming, interrupting and refusing runs, which read
+    nothing of the drawing; the drawing in a fresh folder is the ``reduced_run`` test's."""
+    import shutil
+
+    shutil.copytree(phantom_set, tmp_path / train.phantom_root(train.load_config(train.DEFAULT_CONFIG, REDUCED)))
+
+
 def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Path, int, str]) -> None:
     work, code, _ = reduced_run
     assert code == 0
@@ -334,6 +359,7 @@ def test_changed_config_in_an_existing_run_folder_is_refused(reduced_run: tuple[
     assert "run.out_dir=runs run.name=reduced" in err
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_a_hand_edited_config_yaml_is_named_as_edited_and_its_fix_is_not_the_refused_command(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: pretrain.lr changed in runs/X/config.yaml of an interrupted run; the plain
@@ -480,6 +506,7 @@ def test_a_run_folder_whose_ingest_stopped_accepts_a_changed_configuration(tmp_p
     assert train.main([*args[:-1], "data.cache_sizes=[24]"]) == 0, capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from drac_ssl.report import write_report
@@ -525,6 +552,7 @@ def test_an_interrupted_stage_keeps_its_time_and_the_resume_says_so(
     assert "was run again from the start" in report  # not all earlier work is reused: said so
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_a_killed_attempt_counts_as_an_attempt_with_its_time_as_far_as_known(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A trial: Ctrl-C, a rerun killed with kill -9, a third run: it said "starting (attempt 2;
@@ -596,6 +624,7 @@ def test_a_killed_attempt_counts_as_an_attempt_with_its_time_as_far_as_known(
                                                               "; 1 was killed: its time is not known")
 
 
+@pytest.mark.usefixtures("phantom_ready")
 @pytest.mark.parametrize("recorded", [True, False])
 def test_a_killed_attempt_s_checkpoint_is_judged_by_the_epochs_given_now(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], recorded: bool) -> None:
@@ -647,6 +676,7 @@ def test_a_killed_attempt_s_checkpoint_is_judged_by_the_epochs_given_now(
         assert pretrain["killed_left"]["then"] == then, pretrain
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_a_stage_stopped_by_a_non_finite_loss_is_an_error_line_not_a_traceback(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: a fine-tuning fold whose loss went NaN ended the command on a ValueError from
@@ -681,6 +711,7 @@ def test_a_stage_stopped_by_a_non_finite_loss_is_an_error_line_not_a_traceback(
                                  "(FinetuneNonFiniteError)")
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_ctrl_c_in_a_stage_that_saved_epochs_says_where_it_stopped_and_resumes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from drac_ssl.runtime import StageInterrupted
@@ -717,6 +748,7 @@ def test_ctrl_c_in_a_stage_that_saved_epochs_says_where_it_stopped_and_resumes(
     assert "interrupted in ingest" in err and "drac_ssl.report" not in err, err
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_ctrl_c_after_the_last_epoch_was_saved_says_what_the_checkpoint_holds(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A Ctrl-C right after UMM's only epoch was saved (outside the engine's epoch loop) said
@@ -1416,6 +1448,7 @@ def _rank_output(log_dir: Path, rank: int) -> str:
     return found["stdout.log"].read_text() + found["stderr.log"].read_text()
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_torchrun_with_two_processes_runs_each_stage_once_and_both_exit_0(tmp_path: Path) -> None:
     """``torchrun --nproc_per_node=2 -m drac_ssl.train`` (what drac_ssl.distributed tells users;
     gloo on the CPU here): pretraining runs on both processes, everything else on process 0
@@ -1476,6 +1509,7 @@ runpy.run_module("drac_ssl.train", run_name="__main__", alter_sys=True)
 """
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_torchrun_a_non_finite_pretraining_loss_is_said_once_by_process_0(tmp_path: Path) -> None:
     """A review: a non-finite pretraining loss under torchrun printed the full error: block
     once per process, process 1 saying a checkpoint was kept (it keeps none), and torchrun
@@ -1887,6 +1921,7 @@ def test_a_killed_invocation_is_marked_killed_at_the_next_start(tmp_path: Path) 
         live.wait()
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_a_second_copy_of_a_running_run_is_refused_and_stale_records_do_not_block(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Two copies of the same command both trained every stage into one folder (console.log
@@ -1930,6 +1965,7 @@ def test_a_second_copy_of_a_running_run_is_refused_and_stale_records_do_not_bloc
     assert "warning" in out and "elsewhere" in out and f"process {os.getpid()}" in out
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_temporary_files_of_killed_invocations_are_removed_at_the_next_start(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A hard kill left umm/.tmpXXXXXX (safetensors' own temporary), .stages.json.tmp-PID and
@@ -1962,6 +1998,7 @@ def test_temporary_files_of_killed_invocations_are_removed_at_the_next_start(
         live.wait()
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_sigterm_stops_a_run_as_ctrl_c_does_and_the_handler_is_given_back(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """SIGTERM (kill, systemd, SLURM pre-emption) killed the run like SIGKILL: no "interrupted
@@ -1995,6 +2032,7 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_the_handler_is_given_back(
     assert ended["outcome"] == "interrupted" and ended["stage"] == "pretrain"
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """run.threads changes no setting's signature, but CPU float sums depend on the thread
@@ -2031,6 +2069,7 @@ def test_resuming_a_stage_with_another_thread_count_warns_and_is_recorded(
     assert "bit-identical" not in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_resuming_with_other_library_builds_warns_is_recorded_and_said_in_the_report(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The same opencv-python-headless version from another wheel resized the cache differently
@@ -2081,6 +2120,7 @@ def test_resuming_with_other_library_builds_warns_is_recorded_and_said_in_the_re
     assert "other builds" not in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_a_resume_compares_threads_with_the_saved_state_not_with_an_attempt_that_saved_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A review: epoch 1 saved with 1 thread; a resume with 2 threads was stopped before it
@@ -2117,6 +2157,7 @@ def test_a_resume_compares_threads_with_the_saved_state_not_with_an_attempt_that
         train.apply_thread_policy(1)
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_ctrl_c_between_stages_and_in_the_report_says_what_is_true(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A Ctrl-C before a stage's work began (its git call) or while report.md was written said
@@ -2187,6 +2228,7 @@ def _files(run_dir: Path) -> dict[str, float]:
             if p.is_file() and p.name not in logs}
 
 
+@pytest.mark.usefixtures("phantom_ready")
 def test_keep_checkpoints_false_removes_them_once_every_stage_finished(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A 25-image run folder was 699 MiB, more than half of it pretrain/ and umm/checkpoints/.

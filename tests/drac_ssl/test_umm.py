@@ -299,6 +299,28 @@ def umm_run(pretrained: Path, tmp_path_factory: pytest.TempPathFactory) -> umm.U
     )
 
 
+@pytest.fixture(scope="module")
+def interrupted_umm(pretrained: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[umm.UMMResult, Path]:
+    """One CHEAP UMM epoch from the pretraining output, stopped after it (``stop_after_epoch=0``)
+    as an interrupted run leaves its folder (``umm/checkpoints/last.pt``), plots left out as in
+    the tests that resume it: the result and the folder. Made once; each resume test takes a
+    copy (:func:`_copy_of_interrupted`), since it resumes or rewrites the folder."""
+    run_dir = tmp_path_factory.mktemp("interrupted")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(umm_stage, "_plot_history", lambda *args: None)
+        result = umm.run(tiny_config(**CHEAP), run_dir, data=tiny_data(),
+                         checkpoint=pretrained / "pretrain" / "vicreg_model.safetensors", stop_after_epoch=0)
+    return result, run_dir
+
+
+def _copy_of_interrupted(interrupted: tuple[umm.UMMResult, Path], where: Path) -> Path:
+    """A copy of :func:`interrupted_umm`'s folder at ``where`` (which may exist, empty)."""
+    import shutil
+
+    shutil.copytree(interrupted[1], where, dirs_exist_ok=True)
+    return where
+
+
 def test_umm_writes_loadable_weights_metadata_metrics_and_plots(umm_run: umm.UMMResult) -> None:
     assert umm_run.stopped == "completed all epochs"
     assert [r["epoch"] for r in umm_run.history] == [0, 1]
@@ -392,13 +414,13 @@ def test_umm_measures_delta_r_on_pretrainings_probe_on_the_same_scale(
 
 
 def test_resumed_run_gives_the_same_history_and_weights(
-    pretrained: Path, umm_run: umm.UMMResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pretrained: Path, umm_run: umm.UMMResult, interrupted_umm: tuple[umm.UMMResult, Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)  # plots are checked above
     checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
-    first = umm.run(
-        tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0
-    )
+    first = interrupted_umm[0]  # its first epoch, then stopped; resumed below in a copy of its folder
+    _copy_of_interrupted(interrupted_umm, tmp_path)
     assert first.stopped == "interrupted" and len(first.history) == 1
     resumed = umm.run(tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint)
     assert len(resumed.history) == 2
@@ -450,7 +472,7 @@ def _as_before_the_probe(last: Path) -> None:
 
 
 def test_a_umm_checkpoint_from_before_the_probe_monitor_resumes_unless_it_stops_on_it(
-    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pretrained: Path, interrupted_umm: tuple[umm.UMMResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A checkpoint written before UMM measured the probe holds a best value of the batch mean.
     With umm.early_stop_on_rate_reduction (which would compare the probe's figures with it, two
@@ -468,7 +490,7 @@ def test_a_umm_checkpoint_from_before_the_probe_monitor_resumes_unless_it_stops_
     message = str(info.value)
     assert str(last) in message and "probe" in message and "fix:" in message, message
     assert f"delete {tmp_path / 'a' / 'umm'}" in message, message
-    umm.run(tiny_config(**CHEAP), tmp_path / "b", data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0)
+    _copy_of_interrupted(interrupted_umm, tmp_path / "b")  # umm.run(CHEAP, stop_after_epoch=0) there
     _as_before_the_probe(tmp_path / "b" / "umm" / "checkpoints" / "last.pt")
     resumed = umm.run(tiny_config(**CHEAP), tmp_path / "b", data=tiny_data(), checkpoint=checkpoint)
     assert resumed.stopped == "completed all epochs"
@@ -479,7 +501,7 @@ def test_a_umm_checkpoint_from_before_the_probe_monitor_resumes_unless_it_stops_
 
 
 def test_resuming_with_other_data_pretrain_or_seed_settings_is_refused(
-    pretrained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pretrained: Path, interrupted_umm: tuple[umm.UMMResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A review: an interrupted UMM rerun with another run.seed, pretrain.loss.* or
     pretrain.augment.* resumed without a word and mixed two configurations in one run (its
@@ -488,7 +510,7 @@ def test_resuming_with_other_data_pretrain_or_seed_settings_is_refused(
     settings may change."""
     monkeypatch.setattr(umm_stage, "_plot_history", lambda *args: None)
     checkpoint = pretrained / "pretrain" / "vicreg_model.safetensors"
-    umm.run(tiny_config(**CHEAP), tmp_path, data=tiny_data(), checkpoint=checkpoint, stop_after_epoch=0)
+    _copy_of_interrupted(interrupted_umm, tmp_path)  # umm.run(CHEAP, stop_after_epoch=0) there
     saved = (tmp_path / "umm" / "config.yaml").read_text()
     changed = {"run.seed": "7", "pretrain.loss.sim_coeff": "5", "pretrain.augment.crop_scale": "[0.9,1.0]",
                "data.fold_seed": "3"}
