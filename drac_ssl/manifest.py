@@ -90,8 +90,9 @@ def read_manifest(path: str | os.PathLike[str],
         FileNotFoundError: no file at ``path``.
         ManifestError: unreadable, not a CSV, empty, a column of ``required`` missing, a row
             without a value for one of them (fewer fields than the header), an integer
-            column of ``required`` holding something else, an ``id`` on two rows (with
-            ``id`` in ``required``), or a ``grade`` outside ``0..num_grades-1`` (the message
+            column of ``required`` holding something else, an ``id`` on two rows of one
+            ``split`` (with ``id`` in ``required``; ids are unique per split only: IDRiD's test
+            names restart at ``IDRiD_001``, so a training and a test row share an id), or a ``grade`` outside ``0..num_grades-1`` (the message
             gives ``manifest.csv:LINE`` and :func:`redo_ingest_fix`): the ingest writes none of
             these, so the file was edited or damaged since.
     """
@@ -116,7 +117,7 @@ def read_manifest(path: str | os.PathLike[str],
         raise ManifestError(f"{path}: no column {', '.join(missing)} (the ingest writes "
                             f"{','.join(MANIFEST_COLUMNS)},origin).{fix}")
     out = []
-    first_line: dict[str, int] = {}  # id -> the line it is first on
+    first_line: dict[tuple[str, str], int] = {}  # (split, id) -> the line it is first on
     for line, row in rows:
         row.pop(None, None)  # fields beyond the header's (csv puts them under None)
         short = [c for c in required if row.get(c) is None]
@@ -138,12 +139,14 @@ def read_manifest(path: str | os.PathLike[str],
             raise ManifestError(f"{path}:{line}: grade {grade} is outside 0..{num_grades - 1}, the "
                                 f"{num_grades} grades the ingest recorded (ingest_summary.json); the "
                                 f"ingest writes none such: the file was edited or damaged since{fix}")
-        if "id" in required:
-            first = first_line.setdefault(str(row.get("id")), line)
+        if "id" in required:  # unique per split only: IDRiD's official test names restart
+            key = (str(row.get("split")), str(row.get("id")))  # at IDRiD_001 (layout.shared_test_names)
+            first = first_line.setdefault(key, line)
             if first != line:
-                raise ManifestError(f"{path}:{line}: id {row.get('id')!r} is on line {first} too; the "
-                                    f"ingest writes each image once: the file was edited or damaged "
-                                    f"since{fix}")
+                raise ManifestError(f"{path}:{line}: id {row.get('id')!r} of split {key[0]!r} is on "
+                                    f"line {first} too; the ingest writes each image once and "
+                                    f"refuses two images of one name in a split: the file was "
+                                    f"edited or damaged since{fix}")
         out.append(typed)
     return out
 

@@ -17,9 +17,18 @@ import pytest
 from png_bytes import walk_scan
 
 from data_prep import ingest
+from data_prep.layout import (
+    GROUNDTRUTH_DIR,
+    IDRID_DIR,
+    IDRID_LABELS_CSV_NAME,
+    IMAGES_DIR,
+    TEST_DIR,
+    TRAIN_DIR,
+)
 from drac_ssl import preflight
 from drac_ssl.config import DataConfig
 from drac_ssl.datasets import DatasetFormatError, cache_array_change, load_octa_cache
+from drac_ssl.export import manifest_test_cases
 from drac_ssl.manifest import ManifestError, manifest_change, read_manifest
 
 SIZE = 32
@@ -104,7 +113,7 @@ def test_a_duplicate_id_and_a_grade_outside_the_scale_name_their_line(tmp_path: 
     manifest = data / "manifest.csv"
     lines = manifest.read_text().splitlines(keepends=True)
     manifest.write_text("".join([*lines, lines[3]]))  # 002.png again, as line 14
-    with pytest.raises(ManifestError, match=rf"^{manifest}:14: id '002.png' is on line 4 too; .*\n  fix: "):
+    with pytest.raises(ManifestError, match=rf"^{manifest}:14: id '002.png' of split 'train' is on line 4 too; .*\n  fix: "):
         read_manifest(manifest)
     header = lines[0].strip().split(",")
     row = lines[2].strip().split(",")
@@ -142,3 +151,41 @@ def test_a_resume_refuses_a_changed_ingest_output_with_a_new_run_folder(tmp_path
     lines = [f.line for f in preflight.check(config, run_dir, sources, stages=["pretrain"])
              if "changed since the ingest wrote it" in f.line]
     assert len(lines) == 1, lines
+
+
+def test_an_idrid_ingest_whose_test_ids_restart_is_read_by_every_reader(tmp_path: Path) -> None:
+    """IDRiD's official test names restart at IDRiD_001, so a training and a test row share an
+    id (ids are unique per split): the ingest writes them, and the cache, the training labels,
+    the preflight's label read and the export's test ids all read them (the review's F1: the
+    id check refused every IDRiD ingest, with a fix that made the same manifest again)."""
+    task = tmp_path / "IDRiD" / IDRID_DIR
+    for folder in (TRAIN_DIR, TEST_DIR):
+        (task / IMAGES_DIR / folder).mkdir(parents=True)
+    (task / GROUNDTRUTH_DIR).mkdir(parents=True)
+    with open(task / GROUNDTRUTH_DIR / IDRID_LABELS_CSV_NAME, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Image name", "Retinopathy grade", "Risk of macular edema "])
+        for i in range(10):
+            colour = cv2.cvtColor(walk_scan(48, seed=i), cv2.COLOR_GRAY2BGR)
+            cv2.imwrite(str(task / IMAGES_DIR / TRAIN_DIR / f"IDRiD_{i + 1:03d}.jpg"), colour)
+            writer.writerow([f"IDRiD_{i + 1:03d}", i % 5, 0])
+    for i in range(3):
+        colour = cv2.cvtColor(walk_scan(48, seed=50 + i), cv2.COLOR_GRAY2BGR)
+        cv2.imwrite(str(task / IMAGES_DIR / TEST_DIR / f"IDRiD_{i + 1:03d}.jpg"), colour)
+    data = tmp_path / "run" / "data"
+    ingest.run(DataConfig(root=str(tmp_path / "IDRiD"), n_folds=2, cache_sizes=[SIZE], workers=1),
+               data, verbose=False)
+    rows = read_manifest(data / "manifest.csv")
+    shared = [r["split"] for r in rows if r["id"] == "IDRiD_001.jpg"]
+    assert sorted(shared) == ["test", "train"]  # one id, two rows: unique per split only
+    images, loaded = load_octa_cache(data, SIZE)
+    assert len(loaded) == 13 and images.shape[0] == 13
+    n, grades, _, train, n_test, _ = preflight._labels_from_manifest(data / "manifest.csv", 5)
+    assert (n, n_test, len(train), sum(grades.values())) == (13, 3, 10, 10)
+    assert manifest_test_cases(data)[0] == ["IDRiD_001.jpg", "IDRiD_002.jpg", "IDRiD_003.jpg"]
+    # one id twice in one split is still refused, naming the split
+    manifest = data / "manifest.csv"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join([*lines, lines[1]]))
+    with pytest.raises(ManifestError, match=rf"^{manifest}:15: id 'IDRiD_001.jpg' of split 'train' is on line 2 too"):
+        read_manifest(manifest)
