@@ -63,7 +63,8 @@ def redo_ingest_fix(data_dir: str | os.PathLike[str]) -> str:
         return (f"ingest the data again in a new run folder, where every stage runs: the same "
                 f"python -m drac_ssl.train command with run.name=<a new name> (a finished ingest is "
                 f"never redone in {data_dir.parent}: a resume skips it), or put the file back from a "
-                f"copy of this run folder made with its file times kept (cp -a, rsync -a)")
+                f"copy of this run folder (a cache array copied without its file time is "
+                f"accepted when its content is the one the ingest recorded)")
     return (f"run the python -m data_prep ingest command that made {data_dir} again (the same "
             f"--out): it rewrites the manifest and decodes the images again for the cache")
 

@@ -2156,9 +2156,11 @@ def changed_ingest_outputs(data_dir: Path) -> list[tuple[Path, str]]:
     """The files of a finished ingest in ``data_dir`` that are not what it wrote, each with why:
     ``manifest.csv`` whose SHA-256 is not the one ``ingest_summary.json`` records
     (:func:`drac_ssl.manifest.manifest_change`: edited by hand), and each
-    ``cache/<size>px.npy`` of the summary whose byte count or modification time is not the one
-    ``cache/state.json`` records (:func:`drac_ssl.datasets.cache_array_change`: overwritten,
-    truncated). An ingest that recorded neither (made before these records) gives nothing."""
+    ``cache/<size>px.npy`` of the summary whose byte count is not the one ``cache/state.json``
+    records, or whose time and SHA-256 are not (:func:`drac_ssl.datasets.cache_array_change`:
+    truncated, overwritten; an array whose time alone changed is hashed once, and its time set
+    back when its content is the recorded one: a copy without its file times). An ingest that
+    recorded neither (made before these records) gives nothing."""
     from drac_ssl.datasets import cache_array_change
 
     found: list[tuple[Path, str]] = []

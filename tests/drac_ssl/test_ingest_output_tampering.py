@@ -9,6 +9,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -27,7 +30,12 @@ from data_prep.layout import (
 )
 from drac_ssl import preflight
 from drac_ssl.config import DataConfig
-from drac_ssl.datasets import DatasetFormatError, cache_array_change, load_octa_cache
+from drac_ssl.datasets import (
+    DatasetFormatError,
+    cache_array_change,
+    check_cache_array,
+    load_octa_cache,
+)
 from drac_ssl.export import manifest_test_cases
 from drac_ssl.manifest import ManifestError, manifest_change, read_manifest
 
@@ -64,7 +72,7 @@ def test_overwritten_pixels_are_refused_and_the_ingest_command_again_mends_them(
     before = np.array(load_octa_cache(data, SIZE)[0])
     assert cache_array_change(data, SIZE) is None and before.any()
     _zero_pixels(array)
-    assert "modified at" in (cache_array_change(data, SIZE) or "")
+    assert "its content changed: its SHA-256" in (cache_array_change(data, SIZE) or "")
     with pytest.raises(DatasetFormatError) as refused:
         load_octa_cache(data, SIZE)
     said = str(refused.value)
@@ -189,3 +197,106 @@ def test_an_idrid_ingest_whose_test_ids_restart_is_read_by_every_reader(tmp_path
     manifest.write_text("".join([*lines, lines[1]]))
     with pytest.raises(ManifestError, match=rf"^{manifest}:15: id 'IDRiD_001.jpg' of split 'train' is on line 2 too"):
         read_manifest(manifest)
+
+
+def _copied_without_times(data: Path, tmp_path: Path, mtime_ns: int | None = None) -> Path:
+    """The run's data folder copied as ``cp -r`` does (bytes, not times: shutil.copyfile), its
+    arrays' times set to ``mtime_ns`` when given (e.g. whole seconds, as tar keeps them)."""
+    copy = tmp_path / "copy" / "data"
+    shutil.copytree(data, copy, copy_function=shutil.copyfile)
+    if mtime_ns is not None:
+        for array in (copy / "cache").glob("*px.npy"):
+            os.utime(array, ns=(mtime_ns, mtime_ns))
+    return copy
+
+
+def test_an_array_copied_without_its_time_is_hashed_accepted_and_its_time_set_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The review's F2: cp -r, tar, zip, scp and copies to another file system keep the bytes
+    but not the time; the exact time check refused every such copy, with a fix that reran every
+    stage. The ingest records each array's SHA-256; a time-only change is hashed: the recorded
+    digest is accepted (one note on stderr) and the time set back, so the next load is a stat."""
+    data, _ = _ingest(tmp_path)
+    array = data / "cache" / f"{SIZE}px.npy"
+    state = json.loads((data / "cache" / "state.json").read_text())["arrays"][str(SIZE)]
+    assert state["sha256"] == hashlib.sha256(array.read_bytes()).hexdigest()
+    before = np.array(load_octa_cache(data, SIZE)[0])
+    capsys.readouterr()
+    copy = _copied_without_times(data, tmp_path)
+    copied = copy / "cache" / f"{SIZE}px.npy"
+    assert copied.stat().st_mtime_ns != state["mtime_ns"]
+    assert np.array_equal(np.array(load_octa_cache(copy, SIZE)[0]), before)
+    note = capsys.readouterr().err
+    assert note.count("[data] note: ") == 1 and f"{copied}: its file time is" in note
+    assert "its SHA-256 is the one the ingest recorded" in note and "tar or zip" in note and "scp" in note
+    assert "its time is set back to the recorded one" in note
+    assert copied.stat().st_mtime_ns == state["mtime_ns"]
+    load_octa_cache(copy, SIZE)  # now a stat: nothing said
+    assert capsys.readouterr().err == ""
+
+
+def test_a_folder_that_keeps_no_time_gets_the_touch_command_and_whole_seconds_are_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data, _ = _ingest(tmp_path)
+    recorded = json.loads((data / "cache" / "state.json").read_text())["arrays"][str(SIZE)]["mtime_ns"]
+    whole = recorded // 10**9 * 10**9  # what GNU tar keeps
+    copy = _copied_without_times(data, tmp_path, whole)
+    copied = copy / "cache" / f"{SIZE}px.npy"
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    with monkeypatch.context() as patched:  # a folder the time cannot be set in
+        patched.setattr(os, "utime", refused)
+        checked = check_cache_array(copy, SIZE)
+    assert checked.refusal is None and checked.note
+    assert "the recorded time cut to whole seconds, .000000: a copy through tar or zip" in checked.note
+    touch = f"touch -d @{recorded // 10**9}.{recorded % 10**9:09d} {copied}"
+    assert f"each load hashes it again until its time is set back: {touch}" in checked.note
+    assert copied.stat().st_mtime_ns == whole
+    subprocess.run(touch, shell=True, check=True)  # the fix said works: nothing to say after it
+    assert copied.stat().st_mtime_ns == recorded
+    assert check_cache_array(copy, SIZE) == check_cache_array(data, SIZE) == type(checked)()
+
+
+def test_an_older_ingest_without_digests_warns_of_a_changed_time_and_the_ingest_rerun_records_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, cfg = _ingest(tmp_path)
+    state_path = data / "cache" / "state.json"
+    state = json.loads(state_path.read_text())
+    del state["arrays"][str(SIZE)]["sha256"]  # an ingest made before the record
+    state_path.write_text(json.dumps(state))
+    array = data / "cache" / f"{SIZE}px.npy"
+    recorded = state["arrays"][str(SIZE)]["mtime_ns"]
+    os.utime(array, ns=(recorded + 5 * 10**9, recorded + 5 * 10**9))
+    capsys.readouterr()
+    assert len(load_octa_cache(data, SIZE)[1]) == 12  # warned, not refused
+    note = capsys.readouterr().err
+    assert "recorded no SHA-256 of its arrays" in note and "touch -d @" in note
+    with open(array, "r+b") as fh:  # the byte count is still checked: a cut array is refused
+        fh.truncate(array.stat().st_size - 1)
+    with pytest.raises(DatasetFormatError, match="cut short"):
+        load_octa_cache(data, SIZE)
+    # the ingest again (its arrays rebuilt: their time is not the state's, nothing to compare)
+    # records the digests, and a later copy without times is accepted on them
+    ingest.run(cfg, data, verbose=False)
+    rerun = json.loads(state_path.read_text())["arrays"][str(SIZE)]
+    assert rerun["sha256"] == hashlib.sha256(array.read_bytes()).hexdigest()
+
+
+def test_the_ingest_keeps_a_copied_cache_whose_digest_matches(tmp_path: Path) -> None:
+    """The standalone ingest's own rerun on a copy without times keeps its arrays (their digest
+    is the recorded one) instead of decoding every image again; an array rewritten in place
+    with the same byte count is rebuilt."""
+    data, cfg = _ingest(tmp_path)
+    before = np.array(load_octa_cache(data, SIZE)[0])
+    copy = _copied_without_times(data, tmp_path)
+    array = copy / "cache" / f"{SIZE}px.npy"
+    kept = ingest.run(cfg, copy, verbose=False)
+    assert not [n for n in kept.notes if "rebuilding" in n], kept.notes
+    recorded = json.loads((copy / "cache" / "state.json").read_text())["arrays"][str(SIZE)]
+    assert array.stat().st_mtime_ns == recorded["mtime_ns"]  # its time set back: the stamps agree
+    _zero_pixels(array)
+    rebuilt = ingest.run(cfg, copy, verbose=False)
+    assert [n for n in rebuilt.notes if "does not match the cache state, rebuilding" in n], rebuilt.notes
+    assert np.array_equal(np.array(load_octa_cache(copy, SIZE)[0]), before)
