@@ -232,11 +232,9 @@ import json
 import os
 import re
 import shlex
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -322,6 +320,7 @@ from drac_ssl.io import (
     output_file_problem,
     read_json_dict,
     sha256_file,
+    temporary_pid_alive,
 )
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.name_tags import tagged_console
@@ -341,7 +340,7 @@ from drac_ssl.runtime import (
 )
 from drac_ssl.scale import read_ingest_facts
 from drac_ssl.selection import recorded_selection, short_selection
-from drac_ssl.starting import python_command, python_word, started
+from drac_ssl.starting import interrupts_deferred, python_command, python_word, started
 from drac_ssl.submission import (
     DEEPER_SEARCHED,
     DRAC_PROB_COLUMNS,
@@ -820,22 +819,36 @@ def _staging_path(path: Path, tag: str) -> Path:
     return path.with_name(f".{path.name}.{tag}-{os.getpid()}")
 
 
-@contextlib.contextmanager
-def _interrupt_deferred() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) back while the block runs and raise it after: the block's renames
-    happen all or none for Ctrl-C (a kill -9 cannot be held back). Only the main thread can
-    set a signal handler; elsewhere (or with a handler not set from Python) nothing is held."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+_STAGED = re.compile(r"^\.(?P<name>.+)\.(?:checking|new|old)-(?P<pid>\d+)$")
+"""A file :func:`_write_checked` writes or sets aside under a hidden name: the checked CSV
+(``checking``), a companion (``new``), an earlier file renamed aside (``old``), ``-PID``."""
+
+
+def _remove_stale_staging(folder: Path, names: set[str]) -> list[Path]:
+    """Remove the hidden files of :data:`_STAGED` for ``names`` in ``folder`` that a killed
+    export left (its ``PID`` no longer runs: :func:`drac_ssl.io.temporary_pid_alive`) and
+    return them. Never trusted: a set is replaced whole or not at all, and a kill -9 in the
+    middle leaves half of each; this export writes the set again."""
+    removed = []
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    for path in entries:
+        match = _STAGED.match(path.name)
+        if match is None or match["name"] not in names or temporary_pid_alive(path):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return sorted(removed)
+
+
+EARLIER_SET_KEPT = "earlier_set_kept"
+"""The attribute :func:`_write_checked` sets on an ``OSError`` it raises: True when the earlier
+submission set is as it was (nothing replaced, or every rename undone), False when undoing
+failed too (the exception's notes say where the earlier files are). Absent: the error was
+raised elsewhere, after or before the set was replaced."""
 
 
 def _write_checked(final: Path, write: Callable[[Path], Path],
@@ -847,17 +860,30 @@ def _write_checked(final: Path, write: Callable[[Path], Path],
     fails, the file is renamed to :func:`failed_submission_path` of ``final`` and ``final``
     and ``beside`` are untouched. When it passes, each of ``companions`` (the files that
     describe the new CSV: its notes file, referable file, skipped record) is written under a
-    hidden name too; only when every write succeeded is the old set replaced: the earlier
-    file at ``final`` removed, each companion renamed onto its path, the files of ``beside``
-    that no companion replaces removed (records of the old CSV must not outlive it), and the
-    CSV renamed onto ``final`` (an earlier try's failed file goes), Ctrl-C held back meanwhile (:func:`_interrupt_deferred`). A write
-    that fails (a full disk, a file-size limit: ``OSError`` naming the file it was writing, not
-    the hidden name) or is cut short (an exception, Ctrl-C) removes what this call wrote and
-    leaves ``final`` and ``beside`` as they were; a kill -9 while the renames run leaves no
-    submission at ``final`` or the new one with its new records, never a submission beside
-    records of another (a flagged CSV without its notes file reads as clean to ``--score``).
-    A checked CSV is never named ``.failed``. Returns the file's path (``final``, or the
-    failed name) and the problems."""
+    hidden name too; only when every write succeeded is the old set replaced, by renames
+    alone: the earlier file at ``final`` renamed aside (``.NAME.old-PID``), each companion
+    renamed onto its path (the file there aside first), the files of ``beside`` that no
+    companion replaces renamed aside (records of the old CSV must not outlive it), and the CSV
+    renamed onto ``final``; then the files aside and an earlier try's failed file are removed.
+    Ctrl-C, and SIGTERM where :func:`drac_ssl.starting.sigterm_as_ctrl_c` turns it into one,
+    are held back meanwhile (:func:`drac_ssl.starting.interrupts_deferred`). A rename that
+    fails (``OSError``) undoes those before it, in reverse, so the earlier set is as it was.
+
+    A write that fails (a full disk, a file-size limit: ``OSError`` naming the file it was
+    writing, not the hidden name) or is cut short (an exception, Ctrl-C) removes what this call
+    wrote and leaves ``final`` and ``beside`` as they were; every ``OSError`` raised carries
+    :data:`EARLIER_SET_KEPT` (True; False only when undoing the renames failed too). A kill -9
+    (or a power cut) during the renames, which take microseconds, can leave no submission at
+    ``final`` with part of the new set in place and the rest under the hidden names, never a
+    submission beside records of another (a flagged CSV without its notes file reads as clean
+    to ``--score``); the next call removes the hidden files of a process that no longer runs
+    (:func:`_remove_stale_staging`: said on stderr) and writes the set again. A checked CSV is
+    never named ``.failed``. Returns the file's path (``final``, or the failed name) and the
+    problems."""
+    names = {final.name, *(p.name for p in beside), *(p.name for p, _ in companions)}
+    for stale in _remove_stale_staging(final.parent, names):
+        print(f"note: removed {stale}: left by an export that was killed while it replaced "
+              f"{final.name} and the files beside it; this one writes them again", file=sys.stderr)
     pending = _staging_path(final, "checking")
     staged: list[tuple[Path, Path]] = []  # (hidden name, its path)
     try:
@@ -881,22 +907,62 @@ def _write_checked(final: Path, write: Callable[[Path], Path],
                 if exc.filename in (None, str(tmp)):
                     exc.filename = str(path)  # the file the user knows, not the hidden name
                 raise
-    except BaseException:
+    except BaseException as exc:
         for path in (pending, *(tmp for tmp, _ in staged)):
             path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            setattr(exc, EARLIER_SET_KEPT, True)
         raise
-    with _interrupt_deferred():
-        final.unlink(missing_ok=True)
-        for tmp, path in staged:
-            os.replace(tmp, path)
-        replaced = {path for _, path in staged}
-        for path in beside:
-            if path not in replaced:
-                path.unlink(missing_ok=True)
-        os.replace(pending, final)
-        failed_submission_path(final).unlink(missing_ok=True)  # an earlier try's, superseded
+    with interrupts_deferred():
+        _replace_set(final, pending, staged, beside)
     fsync_folder(final.parent)
     return final, []
+
+
+def _replace_set(final: Path, pending: Path, staged: Sequence[tuple[Path, Path]],
+                 beside: Sequence[Path]) -> None:
+    """The renames of :func:`_write_checked`: the earlier files aside, the new ones onto their
+    names, the CSV last; the files aside removed at the end. An ``OSError`` undoes the renames
+    done, in reverse, removes the new files and is raised with :data:`EARLIER_SET_KEPT`."""
+    done: list[tuple[Path, Path]] = []  # (from, to), undone in reverse
+
+    def rename(source: Path, target: Path) -> None:
+        os.replace(source, target)
+        done.append((source, target))
+
+    def aside(path: Path) -> None:
+        if path.exists() or path.is_symlink():
+            rename(path, _staging_path(path, "old"))
+
+    replaced = {path for _, path in staged}
+    try:
+        aside(final)
+        for tmp, path in staged:
+            aside(path)
+            rename(tmp, path)
+        for path in beside:
+            if path not in replaced:
+                aside(path)
+        rename(pending, final)
+    except OSError as exc:
+        left = []
+        for source, target in reversed(done):
+            try:
+                os.replace(target, source)
+            except OSError as undo:
+                left.append(f"{target} (was {source}: {undo.strerror or undo})")
+        for path in (pending, *(tmp for tmp, _ in staged)):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        setattr(exc, EARLIER_SET_KEPT, not left)
+        if left:
+            exc.add_note("the earlier files could not all be put back: " + "; ".join(left))
+        raise
+    for _, target in done:
+        if target.name.startswith(".") and target.name.endswith(f".old-{os.getpid()}"):
+            with contextlib.suppress(OSError):
+                target.unlink()
+    failed_submission_path(final).unlink(missing_ok=True)  # an earlier try's, superseded
 
 
 def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None = None,
@@ -2224,14 +2290,18 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         return 2
     except OSError as exc:  # a file or folder it cannot write (permissions, a full disk ...)
         where = f"{exc.filename}: " if exc.filename else ""
-        if no_space(exc):  # a full disk, ulimit -f, a quota: _write_checked kept the earlier set
-            fix = (f"{NO_SPACE_WORDS}; free space on that disk or raise the limit, then rerun the "
-                   f"same command (--out and the files beside it are as they were before: a "
-                   f"submission and its notes and referable files are replaced only once all are written)")
+        kept = getattr(exc, EARLIER_SET_KEPT, None)  # set by _write_checked, which replaces the set
+        state = ("; --out and the files beside it are as they were before (a submission and its "
+                 "notes and referable files are replaced only once all are written, and a failed "
+                 "rename is undone)" if kept else
+                 f"; the earlier files of --out could not all be put back: "
+                 f"{'; '.join(getattr(exc, '__notes__', []))}" if kept is False else "")
+        if no_space(exc):  # a full disk, ulimit -f, a quota
+            fix = f"{NO_SPACE_WORDS}; free space on that disk or raise the limit, then rerun the same command"
         else:
             fix = ("check that it can be written (its permissions and owner, free space, a network "
                    "drive), then rerun the command")
-        print(f"error: {where}{exc.strerror or exc}\n  fix: {fix}", file=sys.stderr)
+        print(f"error: {where}{exc.strerror or exc}{state}\n  fix: {fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         sys.stdout.flush()
