@@ -890,7 +890,8 @@ def read_only_run_folder_words(run_dir: Path, typed: dict[str, str] | None = Non
     in: on a read-only file system (a read-only mount: ``os.statvfs``'s ``ST_RDONLY``) or by
     its permissions. The fix: make it writable, or carry on in a new run folder elsewhere that
     takes its finished stages (``run.reuse`` reads the folder and copies them: checked on a
-    read-only bind mount), worded by :func:`drac_ssl.runtime.command_changes` (``typed``)."""
+    read-only bind mount; offered only when the folder holds a run: its ``config.yaml`` and
+    ``stages.json``), else a run elsewhere, worded by :func:`drac_ssl.runtime.command_changes` (``typed``)."""
     from drac_ssl.runtime import command_changes
 
     try:
@@ -898,11 +899,15 @@ def read_only_run_folder_words(run_dir: Path, typed: dict[str, str] | None = Non
     except (OSError, AttributeError):  # no statvfs (Windows)
         mounted = False
     why = "it is on a read-only file system (mount)" if mounted else "its permissions do not let this account write in it"
-    holds = any((run_dir / name).exists() for name in ("config.yaml", "stages.json"))
+    # a run run.reuse can take stages from (drac_ssl.train's test of a run folder): only then offered
+    holds = all((run_dir / name).is_file() for name in ("config.yaml", "stages.json"))
     what = (f"the run folder {run_dir} exists{' and holds a run' if holds else ''}, but it is read-only: "
             f"{why}, so no stage can write its outputs, checkpoints or lock there")
     writable = ("remount it read-write" if mounted else
                 f"chmod -R u+w {shlex.quote(str(run_dir))} (or ask its owner)")
+    if not holds:  # nothing to take: a run elsewhere starts from the beginning
+        elsewhere = command_changes([("run.out_dir", "<a folder you can write to>")], typed)
+        return what, f"make it writable ({writable}) and rerun the same command, or run elsewhere: {elsewhere}"
     elsewhere = command_changes([("run.out_dir", "<a folder you can write to>"), ("run.reuse", str(run_dir))],
                                 typed)
     return what, (f"make it writable ({writable}) and rerun the same command, or carry on in a new run "

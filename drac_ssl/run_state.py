@@ -19,6 +19,7 @@ import json
 import math
 import os
 import platform
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -314,7 +315,7 @@ def torn_checkpoint_fix(last: str | os.PathLike[str]) -> str:
     """The fix for a ``last.pt`` that is torn or altered (not a whole file): delete it (its
     record :data:`CHECKPOINT_RECORD` goes with it at the rerun), and the rerun trains the stage
     again from epoch 1 (:meth:`drac_ssl.engine.Engine.resume` finds no checkpoint)."""
-    return f"delete it: rm {last}; the rerun of the same command then starts the stage again from epoch 1"
+    return f"delete it: rm {shlex.quote(str(last))}; the rerun of the same command then starts the stage again from epoch 1"
 
 
 def _torn(last: Path, shown: str, size: int, record: dict[str, Any] | None) -> SavedCheckpoint:

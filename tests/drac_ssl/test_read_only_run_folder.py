@@ -29,6 +29,7 @@ def test_an_existing_read_only_run_folder_is_said_to_exist_with_fixes_that_work(
     run_dir = tmp_path / "runs" / "k"
     run_dir.mkdir(parents=True)
     (run_dir / "stages.json").write_text("{}")
+    (run_dir / "config.yaml").write_text("run:\n  name: k\n")
     _read_only(monkeypatch, run_dir, mounted)
     cfg, sources, _ = preflight.read_config(None, [f"run.out_dir={run_dir.parent}", "run.name=k"])
     (finding,) = [f for f in preflight.check(cfg, run_dir, sources) if f.setting == "run.out_dir"]
@@ -52,3 +53,22 @@ def test_a_read_only_parent_still_says_the_folder_cannot_be_made(tmp_path: Path,
     cfg, sources, _ = preflight.read_config(None, [f"run.out_dir={parent}", "run.name=k"])
     (finding,) = [f for f in preflight.check(cfg, parent / "k", sources) if f.setting == "run.out_dir"]
     assert finding.what == f"{parent} is not writable: the run folder {parent / 'k'} cannot be made"
+
+
+def test_a_read_only_folder_without_a_run_is_not_offered_to_run_reuse(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's F5: run.reuse=RUN was offered for a read-only folder holding no run, which
+    run.reuse then refuses ('not a run folder')."""
+    run_dir = tmp_path / "runs" / "empty"
+    run_dir.mkdir(parents=True)
+    _read_only(monkeypatch, run_dir, True)
+    cfg, sources, _ = preflight.read_config(None, [f"run.out_dir={run_dir.parent}", "run.name=empty"])
+    (finding,) = [f for f in preflight.check(cfg, run_dir, sources) if f.setting == "run.out_dir"]
+    assert finding.what.startswith(f"the run folder {run_dir} exists, but it is read-only")
+    assert "run.reuse" not in finding.fix and "run.out_dir=<a folder you can write to>" in finding.fix
+
+
+def test_the_torn_checkpoint_fix_quotes_its_path() -> None:
+    from drac_ssl.run_state import torn_checkpoint_fix
+
+    assert torn_checkpoint_fix("/runs/my run/pretrain/last.pt").startswith("delete it: rm '/runs/my run/pretrain/last.pt';")
