@@ -58,7 +58,7 @@ from app.inputs import (  # InputRejected re-exported (__all__): predict_file ra
     too_small_warning,
 )
 from data_prep.decode import sample_depth
-from drac_ssl.figures import percent_texts, tie_words, tied_grades
+from drac_ssl.figures import percent_texts, tie_words, tied_grades, whole_percentages
 from drac_ssl.grading.image_notes import (
     as_sentence,
     other_depth_warning,
@@ -69,39 +69,46 @@ from drac_ssl.grading.image_notes import (
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["BORDERLINE_MARGIN", "InputRejected", "NoBundleError", "Prediction", "Predictor",
+__all__ = ["BORDERLINE_POINTS", "InputRejected", "NoBundleError", "Prediction", "Predictor",
            "borderline_grades", "borderline_words", "find_newest_bundle", "make_bundle_hint", "views_note"]
 
-BORDERLINE_MARGIN = 0.10
-"""Two largest grade probabilities at most this far apart (0.10: ten percentage points) make a
+BORDERLINE_POINTS = 10
+"""Two largest grade probabilities at most this many percentage points apart as the page shows
+them (whole percentages of the K together, :func:`drac_ssl.figures.whole_percentages`) make a
 result *borderline*: the page says under the grade that the model cannot tell those two grades
-apart on this image (:func:`borderline_words`). Why 0.10: changes that should not matter move
-the probabilities by about 0.01 (a review: the same DRAC scan at 1024 and at 200 px,
-``[0.476, 0.455, 0.069]`` against ``[0.486, 0.449, 0.065]``; an Exif-rotated copy), so a lead
-of a few hundredths is a coin toss, and the three real DRAC samples on the default phantom
-bundle came out 0.477 / 0.474, 0.476 / 0.455 and 0.478 / 0.470; a margin of 0.10 calls those
-borderline but not a result such as 0.60 / 0.30, whose top grade clearly leads. It says nothing
-about whether the leading grade is right (the probabilities are calibrated on the training
-data, phantom images for the default bundle). Not said at all when that calibration failed
-(:attr:`Prediction.calibration_failed`): the percentages are then likely to be nearly equal for
-every grade, and every image would be called borderline."""
+apart on this image (:func:`borderline_words`). Judged on the percentages shown, not the exact
+probabilities, so that two results shown alike are said alike (a second read: 0.5499 / 0.4501
+and 0.5501 / 0.4499, both shown 55% / 45%, were one borderline and one not). Why 10: changes
+that should not matter move the probabilities by about one point (a review: the same DRAC scan
+at 1024 and at 200 px, ``[0.476, 0.455, 0.069]`` against ``[0.486, 0.449, 0.065]``; an
+Exif-rotated copy), so a lead of a few points is a coin toss, and the three real DRAC samples on
+the default phantom bundle came out 0.477 / 0.474, 0.476 / 0.455 and 0.478 / 0.470; a margin of
+10 points calls those borderline but not a result such as 60% / 30%, whose top grade clearly
+leads. It says nothing about whether the leading grade is right (the probabilities are
+calibrated on the training data, phantom images for the default bundle). Not said at all when
+that calibration failed (:attr:`Prediction.calibration_failed`): the percentages are then likely
+to be nearly equal for every grade, and every image would be called borderline."""
 
 
 def borderline_grades(probs: Any) -> list[int]:
-    """The grades, in grade order, whose probability in ``probs`` ``(K,)`` is at most
-    :data:`BORDERLINE_MARGIN` below the largest, when there are at least two of them (the
-    grades :func:`borderline_words` names); [] otherwise."""
+    """The grades, in grade order, whose whole percentage as shown
+    (:func:`drac_ssl.figures.whole_percentages` of ``probs`` ``(K,)``) is at most
+    :data:`BORDERLINE_POINTS` below the largest's, when there are at least two of them (the
+    grades :func:`borderline_words` names); [] otherwise. Raises ValueError as
+    :func:`drac_ssl.figures.rounded_probabilities` does (a negative, not finite or all-zero row)."""
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
     if p.size < 2:
         return []
-    close = [k for k in range(p.size) if p.max() - p[k] <= BORDERLINE_MARGIN + 1e-9]
+    shown = whole_percentages(p)
+    close = [k for k in range(p.size) if max(shown) - shown[k] <= BORDERLINE_POINTS]
     return close if len(close) >= 2 else []
 
 
 def borderline_words(probs: Any, class_names: list[str]) -> str | None:
     """``Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (48% vs 47%).``
-    (whole percentages of the K together, :func:`drac_ssl.figures.percent_texts`) when the second largest of ``probs`` ``(K,)`` (one per grade of ``class_names``) is
-    at most :data:`BORDERLINE_MARGIN` below the largest; every grade that close to the largest
+    (whole percentages of the K together, :func:`drac_ssl.figures.percent_texts`) when the second
+    largest of ``probs`` ``(K,)`` (one per grade of ``class_names``) is, as shown, at most
+    :data:`BORDERLINE_POINTS` percentage points below the largest (:func:`borderline_grades`); every grade that close to the largest
     is named, in grade order (three or more: ``cannot tell 0 Normal, 1 NPDR and 2 PDR apart
     on this image (33%, 32% and 35%)``). When the grades named are all tied for the largest
     (:func:`drac_ssl.figures.tied_grades`, the one tie rule, as
@@ -281,7 +288,7 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
     @property
     def borderline(self) -> str | None:
         """The page's borderline line when the two largest probabilities are at most
-        :data:`BORDERLINE_MARGIN` apart (:func:`borderline_words`), else None; None too for an
+        :data:`BORDERLINE_POINTS` percentage points apart as shown (:func:`borderline_words`), else None; None too for an
         image that is not reliably gradable (:attr:`not_reliably_gradable`), as the page leaves
         it out then (``app.server.shown_borderline``): a close call between two named grades
         would invite reading a grade the model should not give (a trial: ``details["borderline"]``

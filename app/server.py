@@ -88,6 +88,7 @@ from drac_ssl.figures import (
     percent_text,
     percent_texts,
     screening_figures_words,
+    tie_words,
     tied_grades,
     whole_percentages,
 )
@@ -856,35 +857,26 @@ def model_caveat(predictor: Predictor) -> str:
 
 def most_likely_grade(probs: Any) -> int:
     """The most likely grade of probabilities ``(K,)``: their argmax (the first of equal
-    maxima), ``details["most_likely_grade"]``; whether it *leads* as the page shows the
-    probabilities is :func:`leading_grade` (the notes CSV names every tied grade,
+    maxima), ``details["most_likely_grade"]``; the grades tied with it as the page shows the
+    probabilities are :func:`drac_ssl.figures.tied_grades` (the notes CSV names every tied grade,
     :func:`app.batch_csv.most_likely_cell`)."""
     return int(np.argmax(np.asarray(probs, dtype=np.float64)))
 
 
-def leading_grade(probs: Any) -> int | None:
-    """The most likely grade of ``probs`` ``(K,)`` (:func:`most_likely_grade`) when it leads at
-    the precision shown (whole percentages), None when another grade ties with it there
-    (:func:`drac_ssl.figures.tied_grades`, the one tie rule, by which
-    :func:`drac_ssl.grading.image_notes.decision_words` says "0 Normal and 1 NPDR are equally
-    likely" and the Borderline line "(45% each)"): 0.449 / 0.451 / 0.10 is a tie at 45% (a
-    review: a ⚠ calling 1 NPDR "most likely (P 0.45)", more severe than 0 Normal (P 0.45), under
-    a Borderline line giving P 0.45 vs 0.45)."""
-    tied = tied_grades(probs)
-    return None if len(tied) > 1 else most_likely_grade(probs)
-
-
 def milder_than_most_likely(probs: Any, grade: int) -> bool:
-    """Whether the ``grade`` shown is milder than the most likely grade of ``probs`` ``(K,)``
-    and that grade leads at the precision shown (:func:`leading_grade`; False on a tie there),
-    ``details["milder_than_most_likely"]``: the expected grade cut at the thresholds tuned for
-    overall agreement (kappa) often falls short of a more severe most likely grade, never the
-    other way on the default job (``bench/results/ensemble_grade.json``: the bundle's grades of
-    the phantom test set, and the single fold models out of fold). A fact of the probabilities
-    alone: the page's ⚠ line and the batch's count (:func:`milder_warned`) also leave out an
-    image not reliably gradable and a bundle whose calibration failed or that is untrained."""
-    top = leading_grade(probs)
-    return top is not None and top > int(grade)
+    """Whether the ``grade`` shown is milder than the most likely grade of ``probs`` ``(K,)`` at
+    the precision shown: milder than every grade tied for the largest there
+    (:func:`drac_ssl.figures.tied_grades`, the one tie rule; one grade when none ties), so a tie
+    between two more severe grades warns too (ICDR 5 / 5 / 10 / 40 / 40 % with grade 2 shown), a
+    grade shown that ties with the largest does not (0.449 / 0.451 / 0.10 with grade 0 shown: both
+    45%, "equally likely"). ``details["milder_than_most_likely"]``: the expected grade cut at the
+    thresholds tuned for overall agreement (kappa) often falls short of a more severe most likely
+    grade, never the other way on the default job (``bench/results/ensemble_grade.json``: the
+    bundle's grades of the phantom test set, and the single fold models out of fold, by exact
+    argmax). A fact of the probabilities alone: the page's ⚠ line and the batch's count
+    (:func:`milder_warned`) also leave out an image not reliably gradable and a bundle whose
+    calibration failed or that is untrained."""
+    return min(tied_grades(probs)) > int(grade)
 
 
 def milder_warned(probs: Any, grade: int, reasons: list[str], predictor: Predictor) -> bool:
@@ -910,12 +902,15 @@ def referral_rule(predictor: Predictor) -> bool:
 def milder_words(probs: Any, grade: int, names: list[str], folds: int, regression: bool = False) -> str:
     """The warning said under a grade that is milder than the most likely one
     (:func:`milder_than_most_likely`), "" when it is not: the most likely grade and its
-    probability, the grade shown and its, and why they differ. ``probs`` ``(K,)`` the shown
+    probability (every grade tied for it at the precision shown, named in grade order with
+    :func:`drac_ssl.figures.tie_words`: "The model's most likely grades, 3 Severe NPDR and 4 PDR
+    (40% each), are more severe than the grade shown, 2 Moderate NPDR (10%)."), the grade shown
+    and its, and why they differ. ``probs`` ``(K,)`` the shown
     probabilities, ``names`` the K grade names as printed, ``folds`` the bundle's fold models,
     ``regression`` a regression head (its score, not the expected grade)."""
     if not milder_than_most_likely(probs, grade):
         return ""
-    top, g = most_likely_grade(probs), int(grade)
+    tied, g = tied_grades(probs), int(grade)
     score = "the model's score" if regression else "the model's overall score, which weighs all grades"
     mean = f" (the mean of its {folds} fold models)" if folds > 1 else ""
     outputs = "single fold models' out-of-fold outputs" if folds > 1 else "the out-of-fold outputs"
@@ -923,16 +918,21 @@ def milder_words(probs: Any, grade: int, names: list[str], folds: int, regressio
            f"with the reference grades on {outputs}; that rule often gives a milder grade than the "
            f"most likely one")
     shown = percent_texts(probs)  # the page's one precision, as its Probabilities line
-    return (f"⚠ **The model's most likely grade is {top} {names[top]} ({shown[top]}), "
-            f"more severe than the grade shown, {g} {names[g]} ({shown[g]}).** {why} "
+    graded = [f"{k} {names[k]}" for k in tied]
+    if len(tied) > 1:  # tied above the grade shown: name them all, as the Borderline line does
+        likely = (f"The model's most likely grades, {', '.join(graded[:-1])} and {graded[-1]} "
+                  f"({tie_words(probs, tied)}), are more severe than")
+    else:
+        likely = f"The model's most likely grade is {graded[0]} ({shown[tied[0]]}), more severe than"
+    return (f"⚠ **{likely} the grade shown, {g} {names[g]} ({shown[g]}).** {why} "
             f"(docs/app.md, \"Grade shown and most likely grade\").")
 
 
 def _milder_lines(pred: Prediction, predictor: Predictor, reasons: list[str]) -> list[str]:
     """:func:`milder_words` of one result and a blank line, in place of the plain decision line
     (:func:`_decision_lines`, which would name the most likely grade a second time); [] where the
-    page does not warn (:func:`milder_warned`: not milder, a tie at the precision shown, an image
-    not reliably gradable by ``reasons``, a failed calibration, an untrained demo bundle), so
+    page does not warn (:func:`milder_warned`: not milder than every grade tied for the
+    largest, an image not reliably gradable by ``reasons``, a failed calibration, an untrained demo bundle), so
     that the plain line says it. A two-grade bundle's referral rule (:func:`referral_rule`)
     keeps its own sentence, the threshold against P(grade 1), marked ⚠ (a review: the generic
     words replaced "P(referable) 0.600 is below the referral threshold 0.700, so ...")."""
@@ -1639,7 +1639,7 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     # a bundle trained on phantom images: its grade is a demonstration's output, as the heading says
     details["phantom_trained_demo"] = demo_mark(predictor) == PHANTOM_DEMO
     # the grade shown against the most likely grade (the thresholds rule can give a milder one):
-    # the argmax, and whether it leads at the precision shown and is more severe (a fact of the
+    # the argmax, and whether every grade tied for the largest at the precision shown is more severe (a fact of the
     # probabilities, given whatever the page warns: not_reliably_gradable and the calibration
     # warning travel beside it)
     details["most_likely_grade"] = most_likely_grade(pred.probs)
@@ -2051,7 +2051,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             cautions += f"\n\n⚠ **{uncalibrated}**"
         if warned:
             cautions += f"\n\n{warned}"
-        # as under a single result: a tie at the precision shown, an image not reliably gradable,
+        # as under a single result: a grade shown tied with the largest, an image not reliably gradable,
         # a failed calibration and an untrained demo are not counted (milder_warned)
         n_milder = sum(1 for p, c, why in zip(probs, classes, reasons, strict=True)
                        if milder_warned(p, c, why, predictor))

@@ -98,24 +98,19 @@ def grade_figures(truth: np.ndarray, pred: np.ndarray, k: int, names: list[str])
             "confusion_rows_truth_cols_shown": confusion.tolist()}
 
 
-def paired_qwk_difference(truth: np.ndarray, pred: np.ndarray, reference: np.ndarray, k: int) -> dict[str, Any]:
+def paired_qwk_difference(truth: np.ndarray, pred: np.ndarray, reference: np.ndarray,
+                          probs: np.ndarray) -> dict[str, Any]:
     """QWK(pred) - QWK(reference) on the same images, with a paired percentile bootstrap 95 %
-    interval (the same resample for both, :data:`N_BOOT`, seed 0)."""
-    from drac_ssl.metrics import quadratic_weighted_kappa
+    interval (the same resample for both, :data:`N_BOOT`, seed 0): the ``qwk`` of
+    :func:`drac_ssl.metrics.paired_bootstrap_difference`, rounded for the result file. ``truth``,
+    ``pred``, ``reference`` ``(n,)`` grades; ``probs`` ``(n, K)`` the probabilities both rules
+    cut (the library scores their AUC too, the same for both: not reported)."""
+    from drac_ssl.metrics import paired_bootstrap_difference
 
-    rng = np.random.default_rng(0)
-    n = len(truth)
-    diffs = []
-    for _ in range(N_BOOT):
-        at = rng.integers(0, n, n)
-        a = quadratic_weighted_kappa(truth[at], pred[at], num_grades=k)
-        b = quadratic_weighted_kappa(truth[at], reference[at], num_grades=k)
-        if np.isfinite(a) and np.isfinite(b):
-            diffs.append(a - b)
-    whole = quadratic_weighted_kappa(truth, pred, num_grades=k) - quadratic_weighted_kappa(truth, reference, num_grades=k)
-    low, high = np.percentile(diffs, [2.5, 97.5])
-    return {"difference": round(float(whole), 4), "ci95": [round(float(low), 4), round(float(high), 4)],
-            "resamples": len(diffs)}
+    qwk = paired_bootstrap_difference(truth, probs, probs, pred, reference, n_boot=N_BOOT, seed=0)["qwk"]
+    return {"difference": round(float(qwk["difference"]), 4),
+            "ci95": [round(float(qwk["ci_low"]), 4), round(float(qwk["ci_high"]), 4)],
+            "resamples": int(qwk["resamples"])}
 
 
 def phantom_test_grades(cfg: Any, ids: list[str]) -> np.ndarray:
@@ -236,7 +231,7 @@ def measure(run_dir: Path) -> dict[str, Any]:
     for rule, pred in rules.items():
         figures["rules"][rule] = {**grade_figures(truth, pred, k, names), **severity_vs_most_likely(pred, probs),
                                   **({} if rule == "current" else
-                                     {"qwk_minus_current": paired_qwk_difference(truth, pred, current, k)})}
+                                     {"qwk_minus_current": paired_qwk_difference(truth, pred, current, probs)})}
     singles = [grade_figures(truth, g, k, names) for g in per_fold]
     figures["single_fold_models_on_test"] = {
         "qwk": [s["qwk"] for s in singles],

@@ -506,16 +506,16 @@ def _array_stamp(path: Path) -> dict[str, int]:
 def _same_content(file: Path, meta: dict[str, Any]) -> bool:
     """Whether an array whose time is not the recorded one (a copy without its time) still has
     the recorded byte count and SHA-256 (``meta``: the state's record of it); if so its time is
-    set back to the recorded one (best effort), as the stages' reader does
-    (:func:`drac_ssl.datasets.check_cache_array`), so that the next run needs only a stat."""
-    stat = file.stat()
-    if not isinstance(meta.get("sha256"), str) or stat.st_size != meta["bytes"]:
+    set back to the recorded one (best effort), so that the next run needs only a stat: the
+    stages' reader's rule (:func:`drac_ssl.io.recorded_content`, which
+    :func:`drac_ssl.datasets.check_cache_array` calls too). An unreadable file is not the same."""
+    if not isinstance(meta.get("sha256"), str):
         return False
-    if drac_io.sha256_file(file) != meta["sha256"]:
+    try:
+        digest, _ = drac_io.recorded_content(file, int(meta["bytes"]), meta["sha256"], int(meta["mtime_ns"]))
+    except OSError:
         return False
-    with contextlib.suppress(OSError):
-        os.utime(file, ns=(stat.st_atime_ns, int(meta["mtime_ns"])))
-    return True
+    return digest == meta["sha256"]
 
 
 def load_state(cache_dir: Path, root: Path, sizes: Sequence[int],

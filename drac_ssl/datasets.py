@@ -41,7 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from drac_ssl.io import atomic_path
+from drac_ssl.io import atomic_path, recorded_content
 from drac_ssl.manifest import ManifestError, manifest_change, read_manifest, redo_ingest_fix
 
 # --------------------------------------------------------------------------------------
@@ -799,23 +799,15 @@ def check_cache_array(run_data: str | os.PathLike[str], size: int, *, read_conte
     if not read_content:
         return CacheArrayCheck()
     started = time.perf_counter()
-    try:
-        with open(path, "rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
-            same = digest == recorded_sha
-            restored = False
-            if same and restore_time:
-                try:
-                    os.utime(fh.fileno() if os.utime in os.supports_fd else path,
-                             ns=(stat.st_atime_ns, recorded_ns))
-                    restored = True
-                except OSError:  # a read-only folder, another owner: hashed again next time
-                    pass
+    try:  # the ingest's rule too (data_prep.cache reuses a copied array by it)
+        digest, restored = recorded_content(path, recorded_bytes, recorded_sha, recorded_ns, restore_time)
     except OSError as exc:
         return CacheArrayCheck(refusal=f"{when}, and it cannot be read to compare its content "
                                        f"({exc.strerror or exc})")
     seconds = time.perf_counter() - started
-    if not same:
+    if not digest:  # its byte count changed between the stat and the read
+        return CacheArrayCheck(refusal=f"{when}, and it was written to while it was read (another byte count)")
+    if digest != recorded_sha:
         return CacheArrayCheck(refusal=(
             f"{when}, and its content changed: its SHA-256 {digest[:12]}... is not the "
             f"{recorded_sha[:12]}... the ingest recorded (written to since: its pixels are not "

@@ -88,10 +88,10 @@ from drac_ssl.run_state import CHECKPOINT_RECORD, torn_checkpoint_fix, write_che
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
-    ctrl_c_deferred,
     saved_words,
     seed_everything,
 )
+from drac_ssl.starting import interrupts_deferred  # Ctrl-C held back: a checkpoint and its line
 from drac_ssl.tensorboard_log import write_tensorboard
 
 __all__ = ["Engine", "EngineResult", "Monitor", "TrainingTask", "write_history"]
@@ -511,7 +511,7 @@ class Engine:
                 self._unsaved_best = (best, epoch)
             else:  # a copy on the device: the live weights move on before the next write
                 self._unsaved_best = (_device_copy(best), epoch)
-        with ctrl_c_deferred():  # the checkpoint and the line that reports it: both or neither
+        with interrupts_deferred():  # the checkpoint and the line that reports it: both or neither
             self._end_epoch(task, epoch, steps, row, checkpoint_now)
 
     def _save_unmonitored(self, task: TrainingTask, epoch: int, steps: int, row: dict[str, Any]) -> None:
@@ -526,7 +526,7 @@ class Engine:
         any epoch not yet written."""
         if not self.is_main or not self._due(epoch) or _has_guard(task):
             return
-        with ctrl_c_deferred():
+        with interrupts_deferred():
             self._write_checkpoints(task, epoch, steps, monitors_pending=row)
             self.saved_epoch = epoch
             print(f"[{self.stage}] epoch {epoch + 1}: interrupted in its monitors; its training is "

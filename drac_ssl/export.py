@@ -1116,7 +1116,10 @@ def _copies_line(files: Sequence[Path]) -> str:
 
 
 def grade_legend_line(grade_names: Sequence[str]) -> str:
-    """The export's legend of its ``class`` numbers in the bundle's own grade names, printed on
+    """The export's legend of its ``class`` numbers in the bundle's grade names as people are
+    shown them (:func:`drac_ssl.scale.grade_names_for_people`: ICDR's ``grades: 0 No apparent DR;
+    1 Mild NPDR; ...; 3 Severe NPDR; 4 PDR``, the words of the notes file's ``grade_note`` and the
+    app's page, not the recorded ``3 Severe``; a second read), printed on
     stderr with each written submission: ``grades: 0 none; 1 non-proliferative; 2
     proliferative`` (entries apart by ``"; "``: a name may hold a comma, and ``grades: 0 a, b, 1
     c`` read as three grades, a review); ``""`` for DRAC's three (``GRADE_SCALES["drac"]``: the console of a
@@ -1129,7 +1132,7 @@ def grade_legend_line(grade_names: Sequence[str]) -> str:
     names = [str(n) for n in grade_names]
     if tuple(names) == tuple(GRADE_SCALES["drac"]) or names == [str(k) for k in range(len(names))]:
         return ""
-    return "grades: " + "; ".join(f"{k} {printable_text(n)}" for k, n in enumerate(names))
+    return "grades: " + "; ".join(f"{k} {printable_text(n)}" for k, n in enumerate(grade_names_for_people(names)))
 
 
 def _same_grade_line(grades: np.ndarray, grade_names: Sequence[str]) -> str:

@@ -228,6 +228,34 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+def recorded_content(path: str | os.PathLike[str], size: int, sha256: str, mtime_ns: int,
+                     restore_time: bool = True) -> tuple[str, bool]:
+    """Whether the file ``path``, whose modification time is not the recorded ``mtime_ns`` (a
+    copy without its time, :data:`drac_ssl.datasets.COPIED_WITHOUT_TIMES`), still holds the
+    recorded bytes: ``(digest, time_restored)``, ``digest`` its hex SHA-256 (``""`` without a
+    read when it does not hold ``size`` bytes) and ``time_restored`` whether its time was set
+    back to ``mtime_ns``, which is tried only when the digest is ``sha256`` and ``restore_time``
+    (as ``touch -d`` would; on the file descriptor hashed where the platform allows, keeping its
+    access time; best effort: a read-only folder keeps its time and the next check hashes again),
+    so that the next check needs only a stat. The one rule of the ingest's reuse of its cache
+    (``data_prep.cache``) and the stages' reader of it (:func:`drac_ssl.datasets.check_cache_array`).
+
+    Raises:
+        OSError: the file cannot be opened or read."""
+    with open(path, "rb") as fh:
+        stat = os.fstat(fh.fileno())
+        if stat.st_size != int(size):
+            return "", False
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        if digest != sha256 or not restore_time:
+            return digest, False
+        try:
+            os.utime(fh.fileno() if os.utime in os.supports_fd else path, ns=(stat.st_atime_ns, int(mtime_ns)))
+        except OSError:  # a read-only folder, another owner: hashed again next time
+            return digest, False
+        return digest, True
+
+
 ZIP_END_SPAN = 22 + 65535
 """Bytes at the end of a zip file that hold its end-of-central-directory record (22 bytes) and
 the comment after it (at most 65535): :func:`zip_ends_whole` reads no more."""

@@ -32,12 +32,13 @@ Optional, last, only when the ingest kept near twins in one fold (``data.near_du
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from drac_ssl.io import sha256_file
 
 MANIFEST_FILE = "manifest.csv"
 
@@ -172,8 +173,7 @@ def manifest_change(data_dir: str | os.PathLike[str]) -> str | None:
     if not isinstance(recorded, str) or not recorded:
         return None
     try:
-        with open(data_dir / MANIFEST_FILE, "rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        digest = sha256_file(data_dir / MANIFEST_FILE)
     except OSError:
         return None
     if digest == recorded:

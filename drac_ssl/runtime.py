@@ -36,7 +36,7 @@ from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
 from drac_ssl.starting import interpreter_word as interpreter_word  # stdlib only, re-exported
-from drac_ssl.starting import interrupts_deferred, sigterm_as_ctrl_c  # noqa: F401
+from drac_ssl.starting import sigterm_as_ctrl_c as sigterm_as_ctrl_c  # re-exported (train.py)
 
 if TYPE_CHECKING:
     from drac_ssl.config import Config
@@ -122,13 +122,6 @@ def _interrupted_words(exc: KeyboardInterrupt) -> str:
     saved = f" ({exc.saved})" if exc.saved else ""
     return (f"interrupted in {exc.stage}{saved}; rerun the same command to "
             f"{exc.resume or f'run {exc.stage} again (the stages finished before it are skipped)'}")
-
-
-ctrl_c_deferred = interrupts_deferred
-"""Hold Ctrl-C (and SIGTERM under :func:`sigterm_as_ctrl_c`) back until the block has run, then
-raise KeyboardInterrupt (:func:`drac_ssl.starting.interrupts_deferred`): for work that must not
-be cut in two, such as writing a checkpoint and printing the epoch line that says it was
-written."""
 
 
 def resolve_device(name: str = "auto", local_rank: int = 0, setting: str = "run.device") -> torch.device:

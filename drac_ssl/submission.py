@@ -45,6 +45,7 @@ from drac_ssl import PROB_COLUMNS
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 from drac_ssl.console import print_lines
 from drac_ssl.exit_codes import CHECK_EXIT_CODES, INCOMPLETE_SUBMISSION
+from drac_ssl.figures import tied_grades
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES  # the one list of image suffixes
 from drac_ssl.io import atomic_write_text
 from drac_ssl.scale import default_grade_names, submission_columns
@@ -1830,22 +1831,29 @@ def not_largest_rows(probs: np.ndarray, classes: np.ndarray) -> np.ndarray:
 def grade_note_counts(grade_notes: Sequence[str], probs: np.ndarray, classes: np.ndarray) -> tuple[int, int]:
     """The rows with a ``grade_note`` (``grade_notes``, one per row, "" where none:
     :func:`drac_ssl.grading.image_notes.decision_words`), counted by why: ``(n_not_largest,
-    n_near_tie)``, those whose class is not their largest P (:func:`not_largest_rows`) and
-    those whose class is it, in a near-tie (:data:`NEAR_TIE_WORDS`). ``probs`` ``(n, K)``,
-    ``classes`` ``(n,)``. The two counts :func:`class_rule_words` says, for the export command
-    and the export stage alike, so a notes file written for these rows is counted whichever
-    wrote it."""
-    off = not_largest_rows(probs, classes)
-    if len(grade_notes) != len(off):
-        raise ValueError(f"{len(grade_notes)} grade notes for {len(off)} graded rows")
-    n_not_largest = sum(1 for note, o in zip(grade_notes, off, strict=True) if note and o)
-    return n_not_largest, sum(1 for note in grade_notes if note) - n_not_largest
+    n_near_tie)``, those whose class is not among the grades tied for their largest P and those
+    whose class is (:data:`NEAR_TIE_WORDS`), by the one tie rule the note itself follows
+    (:func:`drac_ssl.figures.tied_grades`: equal whole percentages), so a row whose note says
+    "0 Normal and 1 NPDR are equally likely (45% each)" is counted a near-tie whichever of the two
+    is its class (0.449 / 0.451 / 0.10 with class 0; a second read: :func:`not_largest_rows`'
+    1e-4 tolerance counted it "not the largest"). ``probs`` ``(n, K)``, ``classes`` ``(n,)``.
+    The two counts :func:`class_rule_words` says, for the export command and the export stage
+    alike, so a notes file written for these rows is counted whichever wrote it. Raises
+    ValueError when the notes and rows differ in number."""
+    probs = np.asarray(probs, dtype=np.float64)
+    classes = np.asarray(classes, dtype=np.int64)
+    if len(grade_notes) != len(classes):
+        raise ValueError(f"{len(grade_notes)} grade notes for {len(classes)} graded rows")
+    noted = [k for k, note in enumerate(grade_notes) if note]
+    n_near_tie = sum(1 for k in noted if int(classes[k]) in tied_grades(probs[k]))
+    return len(noted) - n_near_tie, n_near_tie
 
 
 NEAR_TIE_WORDS = "another grade's probability ties with it at the whole percentages shown"
-"""Why a row whose class is its largest P still has a ``grade_note``
+"""Why a row whose class is tied for its largest P at the whole percentages shown (the largest
+P, or 0.449 against 0.451: 45% each) still has a ``grade_note``
 (:func:`drac_ssl.grading.image_notes.decision_words` names the grades tied at the whole percentages
-the page and the notes show): the words of :func:`class_rule_words`, docs/running.md and
+the page and the notes show, :func:`drac_ssl.figures.tied_grades`): the words of :func:`class_rule_words`, docs/running.md and
 docs/own_fundus_folder.md."""
 
 

@@ -69,6 +69,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from drac_ssl.losses.view_pairs import at_least_float32, check_view_pair
+
 __all__ = [
     "MEMBERSHIPS",
     "RateReduction",
@@ -93,10 +95,6 @@ class RateReduction(NamedTuple):
     compress: Tensor
 
 
-def _as_float(z: Tensor) -> Tensor:
-    return z if z.dtype == torch.float64 else z.float()
-
-
 def _check_2d(z: Tensor, name: str = "z") -> None:
     if z.ndim != 2:
         raise ValueError(f"{name} must have shape (rows, dim), got {tuple(z.shape)}.")
@@ -109,13 +107,13 @@ def _check_eps2(eps2: float) -> None:
         raise ValueError(f"eps2 (= eps^2 of the coding rate) must be > 0, got {eps2}.")
 
 
-def _check_views(z_a: Tensor, z_b: Tensor) -> None:
-    _check_2d(z_a, "z_a")
-    if z_a.shape != z_b.shape:
-        raise ValueError(
-            f"z_a and z_b must have the same shape (n, d), got {tuple(z_a.shape)} and "
-            f"{tuple(z_b.shape)}."
-        )
+def _check_views(z_a: Tensor, z_b: Tensor, loss_name: str) -> None:
+    """The two views' check of every two-view loss (:func:`drac_ssl.losses.view_pairs.check_view_pair`,
+    in ``loss_name``'s words), then a coding rate's own: at least one row."""
+    check_view_pair(z_a, z_b, loss_name)
+    if z_a.shape[0] < 1:
+        raise ValueError(f"{loss_name} needs at least one row in z_a and z_b; got shapes "
+                         f"{tuple(z_a.shape)} and {tuple(z_b.shape)}.")
 
 
 def _logdet_spd(matrix: Tensor) -> Tensor:
@@ -154,7 +152,7 @@ def coding_rate(z: Tensor, eps2: float = 0.5) -> Tensor:
     _check_2d(z)
     _check_eps2(eps2)
     with torch.autocast(device_type=z.device.type, enabled=False):
-        z = _as_float(z)
+        z = at_least_float32(z)
         m, d = z.shape
         return 0.5 * _logdet_identity_plus(z, d / (m * eps2))
 
@@ -175,10 +173,10 @@ def pair_compress_rate(z_a: Tensor, z_b: Tensor, eps2: float = 0.5) -> Tensor:
     Returns:
         0-dim tensor ``R_c = 1/m sum_i logdet_i``.
     """
-    _check_views(z_a, z_b)
+    _check_views(z_a, z_b, "pair_compress_rate")
     _check_eps2(eps2)
     with torch.autocast(device_type=z_a.device.type, enabled=False):
-        z_a, z_b = _as_float(z_a), _as_float(z_b)
+        z_a, z_b = at_least_float32(z_a), at_least_float32(z_b)
         n, d = z_a.shape
         m = 2 * n
         c = d / (2.0 * eps2)
@@ -223,7 +221,7 @@ def compress_rate(z: Tensor, membership: Tensor, eps2: float = 0.5, form: str = 
             f"{tuple(membership.shape)}."
         )
     with torch.autocast(device_type=z.device.type, enabled=False):
-        z = _as_float(z)
+        z = at_least_float32(z)
         pi = membership.to(dtype=z.dtype, device=z.device)
         if bool((pi.detach() < 0).any()):
             raise ValueError("membership weights must be non-negative.")
@@ -278,11 +276,11 @@ def anchor_membership(
     Returns:
         ``(2n, 2n)`` float tensor, differentiable in ``z_a`` and ``z_b``.
     """
-    _check_views(z_a, z_b)
+    _check_views(z_a, z_b, "anchor_membership")
     if not temperature > 0:
         raise ValueError(f"the membership temperature must be > 0, got {temperature}.")
     with torch.autocast(device_type=z_a.device.type, enabled=False):
-        z = torch.cat([_as_float(z_a), _as_float(z_b)], dim=0)
+        z = torch.cat([at_least_float32(z_a), at_least_float32(z_b)], dim=0)
         if normalize:
             z = F.normalize(z, dim=1)
         m = z.shape[0]
@@ -321,15 +319,15 @@ def rate_reduction(
         raise ValueError(
             f"unknown membership {membership!r}; choose {' or '.join(MEMBERSHIPS)} (umm.membership)."
         )
-    _check_views(z_a, z_b)
+    _check_views(z_a, z_b, "rate_reduction")
     if normalize:
-        z_a = F.normalize(_as_float(z_a), dim=1)
-        z_b = F.normalize(_as_float(z_b), dim=1)
+        z_a = F.normalize(at_least_float32(z_a), dim=1)
+        z_b = F.normalize(at_least_float32(z_b), dim=1)
     if membership == "pairs":
         compress = pair_compress_rate(z_a, z_b, eps2)
         total = coding_rate(torch.cat([z_a, z_b], dim=0), eps2)
     else:
-        z = torch.cat([_as_float(z_a), _as_float(z_b)], dim=0)
+        z = torch.cat([at_least_float32(z_a), at_least_float32(z_b)], dim=0)
         pi = anchor_membership(z_a, z_b, temperature, normalize=normalize)
         compress = compress_rate(z, pi, eps2)
         total = coding_rate(z, eps2)
@@ -352,7 +350,7 @@ def rate_reduction_general(
         :class:`RateReduction` of 0-dim tensors.
     """
     if normalize:
-        z = F.normalize(_as_float(z), dim=1)
+        z = F.normalize(at_least_float32(z), dim=1)
     compress = compress_rate(z, membership, eps2, form=form)
     total = coding_rate(z, eps2)
     return RateReduction(total - compress, total, compress)

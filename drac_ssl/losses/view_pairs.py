@@ -3,7 +3,8 @@ self-supervised method", step 1).
 
 A two-view loss takes the expander outputs of the two views of a batch, ``z_a`` and ``z_b``,
 each of shape ``(n, d)``: :func:`check_view_pair` refuses anything else in the loss's own name
-(``vicreg_loss``'s messages are its own, word for word), and :func:`at_least_float32` is the
+(``vicreg_loss``'s messages are its own, word for word; MCR^2's two-view functions,
+:mod:`drac_ssl.losses.mcr2`, use it too), and :func:`at_least_float32` is the
 precision such a loss computes in (autocast off: half precision overflows in a covariance
 of wide embeddings). Pure functions of tensors; no device sync.
 """

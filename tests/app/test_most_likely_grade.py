@@ -23,11 +23,11 @@ from app.server import (
     _grade_batch_now,
     _grade_single_now,
     _result_markdown,
-    leading_grade,
     milder_than_most_likely,
     milder_words,
     most_likely_grade,
 )
+from drac_ssl.figures import tied_grades
 
 NAMES = ["Normal", "NPDR", "PDR"]
 
@@ -157,11 +157,60 @@ def test_the_batch_summary_counts_them(ensemble: Predictor, tmp_path: Path,
 def test_a_tie_at_the_precision_shown_is_no_lead() -> None:
     """0.449 / 0.451 print 0.45 twice: no grade leads (decision_words calls them equally likely)."""
     near = np.array([0.449, 0.451, 0.10])
-    assert most_likely_grade(near) == 1 and leading_grade(near) is None
+    assert most_likely_grade(near) == 1 and tied_grades(near) == [0, 1]
     assert not milder_than_most_likely(near, 0) and milder_words(near, 0, NAMES, folds=5) == ""
     exact = np.array([0.455, 0.09, 0.455])  # shown 46 / 9 / 45, a tie at 45.5% each
-    assert leading_grade(exact) is None and not milder_than_most_likely(exact, 0)
-    assert leading_grade(np.array([0.44, 0.46, 0.10])) == 1 and milder_than_most_likely(np.array([0.44, 0.46, 0.10]), 0)
+    assert tied_grades(exact) == [0, 2] and not milder_than_most_likely(exact, 0)
+    assert not milder_than_most_likely(exact, 1)  # 0 Normal ties too: not milder than it
+    assert tied_grades(np.array([0.44, 0.46, 0.10])) == [1] and milder_than_most_likely(np.array([0.44, 0.46, 0.10]), 0)
+
+
+ICDR_SHOWN = ["No apparent DR", "Mild NPDR", "Moderate NPDR", "Severe NPDR", "PDR"]
+
+
+def test_a_tie_above_the_grade_shown_is_still_more_severe() -> None:
+    """Every tied grade more severe than the one shown: the warning names them all (a second
+    read: a tie anywhere hid it, ICDR grade 2 shown under 40% / 40% for grades 3 and 4)."""
+    icdr = np.array([0.05, 0.05, 0.10, 0.40, 0.40])
+    assert milder_than_most_likely(icdr, 2) and milder_than_most_likely(icdr, 0)
+    assert not milder_than_most_likely(icdr, 3)  # a tied grade shown: "equally likely", no warning
+    words = milder_words(icdr, 2, ICDR_SHOWN, folds=5)
+    assert words.startswith("⚠ **The model's most likely grades, 3 Severe NPDR and 4 PDR (40% each), are more "
+                            "severe than the grade shown, 2 Moderate NPDR (10%).**"), words
+    drac = np.array([0.10, 0.449, 0.451])  # 45% twice, both above 0 Normal
+    assert milder_than_most_likely(drac, 0) and not milder_than_most_likely(drac, 1)
+    assert milder_words(drac, 0, NAMES, folds=1).startswith(
+        "⚠ **The model's most likely grades, 1 NPDR and 2 PDR (45% each), are more severe than the grade "
+        "shown, 0 Normal (10%).**")
+    three = np.array([0.01, 0.33, 0.33, 0.33])  # shown 1 / 33 / 33 / 33
+    assert milder_words(three, 0, ["a", "b", "c", "d"], folds=1).startswith(
+        "⚠ **The model's most likely grades, 1 b, 2 c and 3 d (33% each), are more severe")
+
+
+def test_a_tie_above_is_warned_counted_and_flagged(ensemble: Predictor, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    markdown = _said(ensemble, [0.10, 0.449, 0.451], 0)
+    assert "⚠ **The model's most likely grades, 1 NPDR and 2 PDR (45% each)" in markdown, markdown
+    assert "The model's overall score, which weighs all grades, falls in" not in markdown  # said once
+    scan = str(_scan(tmp_path / "s.png"))
+    _fixed(ensemble, monkeypatch, np.array([0.10, 0.449, 0.451]), 0)
+    *_, details = _grade_single_now(ensemble, AppSettings(gradcam=False), scan, None, "s.png")
+    assert details["most_likely_grade"] == 2 and details["milder_than_most_likely"] is True
+    scans = [scan, str(_scan(tmp_path / "t.png", 1))]
+    summary, *_ = _grade_batch_now(ensemble, AppSettings(), scans)
+    assert "⚠ **2 of the 2 graded images are shown milder than their most likely grade**" in summary, summary
+
+
+def test_an_icdr_tie_above_is_warned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    icdr = _trained(tmp_path / "icdr", 1, grade_names=["No DR", "Mild", "Moderate", "Severe", "PDR"])
+    probs = np.array([0.05, 0.05, 0.10, 0.40, 0.40])
+    markdown = _said(icdr, list(probs), 2)
+    assert ("⚠ **The model's most likely grades, 3 Severe NPDR and 4 PDR (40% each), are more severe than "
+            "the grade shown, 2 Moderate NPDR (10%).**") in markdown, markdown
+    _fixed(icdr, monkeypatch, probs, 2)
+    *_, details = _grade_single_now(icdr, AppSettings(gradcam=False), str(_scan(tmp_path / "s.png")),
+                                             None, "s.png")
+    assert details["milder_than_most_likely"] is True
 
 
 def test_a_near_tie_keeps_the_plain_equally_likely_line(ensemble: Predictor) -> None:

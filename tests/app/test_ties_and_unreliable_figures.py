@@ -18,7 +18,12 @@ import pytest
 from app.batch_csv import most_likely_cell, write_grades_for_people
 from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor, borderline_words
-from app.server import _rare_grades_line, _result_markdown, leading_grade, probabilities_note
+from app.server import (
+    _rare_grades_line,
+    _result_markdown,
+    milder_than_most_likely,
+    probabilities_note,
+)
 from drac_ssl.figures import rounded_probabilities, tie_words, tied_grades, whole_percentages
 from drac_ssl.grading.image_notes import decision_words
 from tests.helpers.app_fixtures import icdr_bundle_reporting_referable
@@ -67,7 +72,7 @@ def test_borderline_and_decision_words_say_one_tie() -> None:
     assert line == "Borderline: the model cannot tell 0 Normal from 2 PDR on this image (about 46% each)."
     words = decision_words(probs, 1, NAMES, "thresholds")
     assert words.startswith("0 Normal and 2 PDR are equally likely (about 46% each); "), words
-    assert leading_grade(np.array(probs)) is None
+    assert tied_grades(probs) == [0, 2] and not milder_than_most_likely(np.array(probs), 1)
     # not a tie: the percentages shown, as before
     assert borderline_words([0.44, 0.46, 0.10], NAMES) == ("Borderline: the model cannot tell 0 Normal from "
                                                            "1 NPDR on this image (44% vs 46%).")

@@ -502,7 +502,7 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     Normal" with no word that the model could not tell the two grades apart."""
     from dataclasses import replace
 
-    from app.predict import BORDERLINE_MARGIN, borderline_grades, borderline_words
+    from app.predict import BORDERLINE_POINTS, borderline_grades, borderline_words
     from app.server import (
         AppSettings,
         _decision_words,
@@ -512,11 +512,18 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     )
 
     names = ["Normal", "NPDR", "PDR"]
-    assert BORDERLINE_MARGIN == 0.10
+    assert BORDERLINE_POINTS == 10
     assert borderline_words([0.477, 0.474, 0.049], names) == (
         "Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (48% vs 47%).")
     assert borderline_words([0.069, 0.455, 0.476], names).endswith("1 NPDR from 2 PDR on this image (45% vs 48%).")
-    assert borderline_words([0.45, 0.10, 0.45 - BORDERLINE_MARGIN], names) is not None  # at the margin
+    assert borderline_words([0.45, 0.20, 0.35], names) is not None  # at the margin: 45% vs 35%
+    # judged on the percentages shown: both read 55% vs 45%, so both are borderline (the exact
+    # 0.5501 - 0.4499 is 0.1002, over 0.10; it said nothing while 0.5499 / 0.4501 was borderline)
+    for probs in ([0.5499, 0.4501, 0.0], [0.5501, 0.4499, 0.0]):
+        assert borderline_words(probs, names) == ("Borderline: the model cannot tell 0 Normal from 1 NPDR "
+                                                  "on this image (55% vs 45%)."), probs
+    assert borderline_grades([0.556, 0.444, 0.0]) == []  # 56% vs 44%: 12 points
+    assert borderline_grades([0.554, 0.446, 0.0]) == [0, 1]  # 55% vs 45%
     assert borderline_words([0.60, 0.30, 0.10], names) is None
     assert borderline_words([0.50, 0.39, 0.11], names) is None  # 0.11 apart
     assert "0 Normal, 1 NPDR and 2 PDR apart" in borderline_words([0.34, 0.33, 0.33], names)

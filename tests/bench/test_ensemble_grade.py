@@ -55,10 +55,11 @@ def test_the_figures_of_a_rule() -> None:
     assert f["confusion_rows_truth_cols_shown"] == [[1, 1, 0], [0, 2, 0], [0, 1, 3]]
     low, high = f["qwk_ci95"]
     assert low <= f["qwk"] <= high
-    same = paired_qwk_difference(truth, pred, pred, 3)
+    probs = np.full((8, 3), 0.1) + 0.7 * np.eye(3)[pred]  # rows sum to 1; the AUC is not reported
+    same = paired_qwk_difference(truth, pred, pred, probs)
     assert same["difference"] == 0 and same["ci95"] == [0, 0]
-    better = paired_qwk_difference(truth, truth, pred, 3)
-    assert better["difference"] > 0 and better["ci95"][0] >= 0
+    better = paired_qwk_difference(truth, truth, pred, probs)
+    assert better["difference"] > 0 and better["ci95"][0] >= 0 and better["resamples"] <= 2000
 
 
 def test_the_hidden_grades_are_the_phantom_plans() -> None:

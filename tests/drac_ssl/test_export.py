@@ -1841,6 +1841,9 @@ def test_a_legend_line_names_a_bundles_own_grades_even_without_a_notes_file(
     assert export.grade_legend_line(["a\nb", "c"]) == "grades: 0 a\\nb; 1 c"  # one line, whatever the config
     # a name with a comma: "; " between entries, so "0 a, b, 1 c" is not read as three grades
     assert export.grade_legend_line(["a, b", "c"]) == "grades: 0 a, b; 1 c"
+    # ICDR in the words of grade_note and the app's page (a second read: "3 Severe" beside "3 Severe NPDR")
+    assert export.grade_legend_line(["No DR", "Mild", "Moderate", "Severe", "PDR"]) == (
+        "grades: 0 No apparent DR; 1 Mild NPDR; 2 Moderate NPDR; 3 Severe NPDR; 4 PDR")
     own = ["none", "non-proliferative", "proliferative"]
     copy = _bundle_named(exported_run, tmp_path / "run", own)
     # a clean batch: no grade notes (the tiny model's failed calibration notes every row)

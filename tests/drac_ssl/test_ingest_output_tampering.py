@@ -300,3 +300,23 @@ def test_the_ingest_keeps_a_copied_cache_whose_digest_matches(tmp_path: Path) ->
     rebuilt = ingest.run(cfg, copy, verbose=False)
     assert [n for n in rebuilt.notes if "does not match the cache state, rebuilding" in n], rebuilt.notes
     assert np.array_equal(np.array(load_octa_cache(copy, SIZE)[0]), before)
+
+
+def test_the_one_content_rule_hashes_and_sets_the_time_back_only_for_the_recorded_bytes(tmp_path: Path) -> None:
+    """drac_ssl.io.recorded_content, the ingest's reuse of a copied array and the stages' reader
+    alike (a second read: data_prep.cache and drac_ssl.datasets each had their own copy)."""
+    from drac_ssl.io import recorded_content
+
+    path = tmp_path / "a.npy"
+    path.write_bytes(b"pixels")
+    sha = hashlib.sha256(b"pixels").hexdigest()
+    recorded_ns = 1_700_000_000_123_456_789
+    assert recorded_content(path, 5, sha, recorded_ns) == ("", False)  # another byte count: not read
+    assert path.stat().st_mtime_ns != recorded_ns
+    assert recorded_content(path, 6, "0" * 64, recorded_ns) == (sha, False)  # another digest: time kept
+    assert path.stat().st_mtime_ns != recorded_ns
+    assert recorded_content(path, 6, sha, recorded_ns, restore_time=False) == (sha, False)
+    assert recorded_content(path, 6, sha, recorded_ns) == (sha, True)
+    assert path.stat().st_mtime_ns == recorded_ns
+    with pytest.raises(OSError):
+        recorded_content(tmp_path / "gone.npy", 6, sha, recorded_ns)

@@ -128,8 +128,16 @@ def test_bf16_autocast_is_float32_and_finite() -> None:
 def test_errors() -> None:
     with pytest.raises(ValueError, match="eps2"):
         coding_rate(torch.randn(4, 3), eps2=0.0)
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="pair_compress_rate expects both views to have the same shape"):
         pair_compress_rate(torch.randn(4, 3), torch.randn(5, 3))
+    # the shared two-view checks (losses.view_pairs) in each function's own name, and a coding
+    # rate's own: at least one row
+    with pytest.raises(ValueError, match=r"rate_reduction expects 2-D embeddings .* got shapes \(4,\) and \(4,\)"):
+        rate_reduction(torch.randn(4), torch.randn(4))
+    with pytest.raises(TypeError, match="anchor_membership expects torch tensors"):
+        anchor_membership([[0.0, 1.0]], torch.randn(1, 2))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"rate_reduction needs at least one row .* \(0, 3\)"):
+        rate_reduction(torch.randn(0, 3), torch.randn(0, 3))
     with pytest.raises(ValueError, match="membership"):
         compress_rate(torch.randn(4, 3), torch.ones(2, 5))
     with pytest.raises(ValueError, match="non-negative"):

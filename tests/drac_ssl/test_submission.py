@@ -1220,3 +1220,22 @@ def test_a_function_read_only_by_dead_code_counts_as_unread() -> None:
     dead = {(None, "live"), ("live", "_helper"), ("_dead", "dead_public")}
     assert _read_functions(dead) == {"live", "_helper"}
     assert _read_functions(dead | {("_helper", "_dead")}) == {"live", "_helper", "_dead", "dead_public"}
+
+
+def test_grade_note_counts_follow_the_notes_tie_rule() -> None:
+    """A second read: 0.449 / 0.451 / 0.10 with class 0 has the note "0 Normal and 1 NPDR are
+    equally likely (45% each)", yet was counted "not the largest" (a 1e-4 tolerance); it is a
+    near-tie at the whole percentages shown (figures.tied_grades), as the note says."""
+    from drac_ssl.grading.image_notes import decision_words
+
+    names = ["Normal", "NPDR", "PDR"]
+    probs = np.array([[0.449, 0.451, 0.10],   # class 0, tied with 1 at 45%: a near-tie
+                      [0.40, 0.54, 0.06],     # class 0, 40% against 54%: not the largest
+                      [0.10, 0.20, 0.70],     # class 2, the largest alone: no note
+                      [0.455, 0.09, 0.455]])  # class 2, shown 46 / 9 / 45, tied at 45.5%: a near-tie
+    classes = np.array([0, 0, 2, 2])
+    notes = [decision_words(p, int(c), names, "thresholds") for p, c in zip(probs, classes, strict=True)]
+    assert notes[0].startswith("0 Normal and 1 NPDR are equally likely (45% each)") and notes[2] == ""
+    assert submission.grade_note_counts(notes, probs, classes) == (1, 2)
+    with pytest.raises(ValueError, match="3 grade notes for 4 graded rows"):
+        submission.grade_note_counts(notes[:3], probs, classes)
