@@ -1723,14 +1723,17 @@ conv head not its last convolution, `head.conv`).
 
 
 ENSEMBLE_GRADE_EVIDENCE = (
-    "README command (1)'s phantom bundle found 29 of 44 PDR test images (66 %, Wilson 95 % CI "
+    "another bundle, README command (1)'s (the default job, trained and tested on synthetic "
+    "images), found 29 of 44 PDR test images (66 %, Wilson 95 % CI "
     "51–78 %) against 84 % out of fold (different images and calibrations; "
     "`bench/results/ensemble_grade.json`, docs/design.md \"What the figures describe, and what is "
     "deployed\")")
 """What ``python -m bench.ensemble_grade`` measured on README command (1)'s run
 (``bench/results/ensemble_grade.json``: ``rules.current.per_grade["2 PDR"]`` against
 ``single_models_out_of_fold.per_grade["2 PDR"]``; a test checks the figures against that file):
-another bundle's figures, named as such in every card that quotes them."""
+another bundle's figures, named as such in every card that quotes them (its images called
+synthetic, not phantom: a card of a bundle trained on real images says nothing of phantoms,
+``tests/app/test_phantom_caveat_cases.py``)."""
 
 
 def _milder_card_words(cal: dict[str, Any]) -> str:

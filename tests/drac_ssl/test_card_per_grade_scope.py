@@ -57,7 +57,8 @@ def test_a_thresholds_bundle_gets_the_measured_milder_grade_sentence(card: str) 
     low, high = wilson_interval(pdr["found"], pdr["images"])
     assert ("can be milder than the most likely grade (the largest probability), and the app warns under "
             "each such result") in card, card
-    assert (f"README command (1)'s phantom bundle found {pdr['found']} of {pdr['images']} PDR test images "
+    assert ("another bundle, README command (1)'s (the default job, trained and tested on synthetic images), "
+            f"found {pdr['found']} of {pdr['images']} PDR test images "
             f"({round(100 * pdr['sensitivity'])} %, Wilson 95 % CI {round(100 * low)}–{round(100 * high)} %) "
             f"against {round(100 * oof['sensitivity'])} % out of fold (different images and calibrations; "
             "`bench/results/ensemble_grade.json`") in card
@@ -77,4 +78,5 @@ def test_a_five_grade_thresholds_bundle_names_the_evidence_as_another_bundles(tm
     card = _card_of(tmp_path, ("No DR", "Mild", "Moderate", "Severe", "Proliferative"))
     assert "Grades: " in card and "Proliferative" in card
     assert "can be milder than the most likely grade" in card
-    assert "README command (1)'s phantom bundle found 29 of 44 PDR test images" in card
+    assert ("another bundle, README command (1)'s (the default job, trained and tested on synthetic "
+            "images), found 29 of 44 PDR test images") in card

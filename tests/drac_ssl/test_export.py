@@ -534,7 +534,7 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     # the run pretrained on its test images, graded here: the notes file's line comes last
     *_, last, pretrained = captured.out.splitlines()
     assert pretrained.startswith("NOTE: 6 of 6 graded images were among those the self-supervised pretraining (VICReg) of this model's backbone read"), pretrained
-    assert last.startswith("INCOMPLETE: 1 of the 7 file(s) not graded: a_cut.png: truncated PNG")
+    assert last.startswith("INCOMPLETE: 1 of the 7 files not graded: a_cut.png: truncated PNG")
     assert "skipped by --skip-unreadable" in last and "not a complete submission" in last
     assert captured.out.startswith("INCOMPLETE: 6 of the 7 image(s) graded")
     assert out.read_text() == (exported_run / "export" / "submission.csv").read_text()
@@ -553,7 +553,7 @@ def test_unreadable_files_write_nothing_unless_skip_unreadable_grades_the_rest(
     finally:
         export.check_submission = real
     last = capsys.readouterr().out.splitlines()[-1]
-    assert last.startswith("INCOMPLETE: 1 of the 7 file(s) not graded: a_cut.png") and str(record) not in last, last
+    assert last.startswith("INCOMPLETE: 1 of the 7 files not graded: a_cut.png") and str(record) not in last, last
     assert "skipped by --skip-unreadable (listed on stderr): " in last, last
     assert record.read_text() == kept  # the earlier CSV's record, as it was
     export.failed_submission_path(out).unlink()
@@ -611,7 +611,7 @@ def test_skipped_files_keep_the_flagged_line_of_the_graded_images(
     assert export.main([str(exported_run), "--images", str(folder), "--out", str(out),
                         "--skip-unreadable"]) == export.EXIT_SKIPPED
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-2].startswith("INCOMPLETE: 1 of the 5 file(s) not graded: a_cut.png: truncated PNG"), lines
+    assert lines[-2].startswith("INCOMPLETE: 1 of the 5 files not graded: a_cut.png: truncated PNG"), lines
     last = lines[-1]
     assert last.startswith("FLAGGED: ") and "NOTE: ;" not in last, last
     assert "of the 4 graded image(s)" in last and "a thresholded export or mask" in last, last
@@ -1352,7 +1352,7 @@ def test_skip_unreadable_skips_blank_and_noise_images_as_the_app_refuses_them(
     assert {r["case"] for r in _submission(out)} == {p.name for p in folder.iterdir()} - {"blank.png", "noise.png"}
     *_, last, pretrained = captured.out.splitlines()  # the run's own test images: pretrained on
     assert pretrained.startswith("NOTE: 3 of 3 graded images were among those the self-supervised pretraining (VICReg) of this model's backbone read"), pretrained
-    assert last.startswith("INCOMPLETE: 2 of the 5 file(s) not graded: blank.png: blank or near-constant"), last
+    assert last.startswith("INCOMPLETE: 2 of the 5 files not graded: blank.png: blank or near-constant"), last
     assert "(or with nothing to grade: blank, random noise)" in last and "noise.png: looks like random noise" in last
     said = json.loads(export.skipped_record_path(out).read_text())
     assert [s["file"] for s in said["skipped"]] == ["blank.png", "noise.png"] and "blank or random noise" in said["note"]
@@ -1724,7 +1724,7 @@ def test_the_incomplete_line_names_each_file_and_why_then_counts() -> None:
     from drac_ssl.grading.image_notes import incomplete_line
 
     assert incomplete_line([("a.png", "truncated PNG."), ("b.png", "empty")], 5) == (
-        "INCOMPLETE: 2 of the 5 file(s) not graded: a.png: truncated PNG; b.png: empty")
+        "INCOMPLETE: 2 of the 5 files not graded: a.png: truncated PNG; b.png: empty")
     many = incomplete_line([(f"{i}.png", "empty") for i in range(12)], 20)
     assert many.startswith("INCOMPLETE: 12 of the 20 file(s)") and many.endswith("9.png: empty; and 2 more")
     with pytest.raises(ValueError):
@@ -2300,7 +2300,7 @@ def test_files_the_export_cannot_grade_are_named_in_the_batch_tabs_words(
     captured = capsys.readouterr()
     *_, last, pretrained = captured.out.splitlines()  # the run's own test images: pretrained on
     assert pretrained.startswith("NOTE: 6 of 6 graded images were among those the self-supervised pretraining (VICReg) of this model's backbone read"), pretrained
-    assert last.startswith("INCOMPLETE: 1 of the 7 file(s) not graded: ")
+    assert last.startswith("INCOMPLETE: 1 of the 7 files not graded: ")
     assert captured.out.startswith("INCOMPLETE: 6 of the 7 file(s) graded")
     assert expected["x.webp"] in last and "notes.txt" not in last, last
     assert ".DS_Store" not in captured.out + captured.err

@@ -117,7 +117,7 @@ def test_tag_names_no_file_on_the_console_and_the_csvs_still_name_the_cases(
     for name in (BLANK, TRUNCATED, ODD, TEXT, SUBFOLDER):
         assert tag(name) in console, name
     assert f"skipped: {tag(str(folder))}/{tag(TRUNCATED)}: a truncated PNG" in console
-    assert "INCOMPLETE: 3 of the 4 file(s) not graded" in console  # the lines themselves stay
+    assert "INCOMPLETE: 3 of the 4 files not graded" in console  # the lines themselves stay
     # the written files name the cases, as they must
     with open(out, newline="", encoding="utf-8") as fh:
         assert [row["case"] for row in csv.DictReader(fh)] == [GOOD]
