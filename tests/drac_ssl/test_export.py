@@ -1726,7 +1726,7 @@ def test_the_incomplete_line_names_each_file_and_why_then_counts() -> None:
     assert incomplete_line([("a.png", "truncated PNG."), ("b.png", "empty")], 5) == (
         "INCOMPLETE: 2 of the 5 files not graded: a.png: truncated PNG; b.png: empty")
     many = incomplete_line([(f"{i}.png", "empty") for i in range(12)], 20)
-    assert many.startswith("INCOMPLETE: 12 of the 20 file(s)") and many.endswith("9.png: empty; and 2 more")
+    assert many.startswith("INCOMPLETE: 12 of the 20 files not graded") and many.endswith("9.png: empty; and 2 more")
     with pytest.raises(ValueError):
         incomplete_line([], 3)
 
