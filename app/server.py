@@ -2324,6 +2324,11 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
                 inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
                 max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
+                # gradio's run history would keep every /grade and /grade_batch call (upload
+                # path with the patient's file name, result, batch table) in the browser's
+                # localStorage with no expiry, and offer a Hugging Face bucket: off, and
+                # /gradio_api/runs answers 404 (docs/app.md, "What the browser keeps")
+                run_history=False,
                 max_threads=max(40, handler_limit + 8),  # every admitted request has a thread
                 root_path=settings.root_path,  # None: gradio reads GRADIO_ROOT_PATH
                 app_kwargs={"lifespan": sweeping(demo)})
