@@ -1822,8 +1822,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 failed = exc
                 log.error("grading a batch of %d failed on an image (%s):\n%s", len(paths),
                           name_tag(name), _traceback(list(paths)))
-        # one decoded image at a time (a 40-megapixel colour upload is ~120 MB decoded, and a
-        # batch may hold 200 of them): only its grading is kept
+        # one decoded image at a time (an upload may take up to 240 MB decoded, InputLimits.
+        # decoded_limit: 16-bit RGB at 40 megapixels, float32 RGB at 20; its decoding and
+        # preprocessing took the server's peak to 1.7-1.8 GiB, bench/app_load.py; a batch may
+        # hold 200 of them): only its grading is kept
         del loaded
     csv_path = notes_path = None
     unlike: list[str] = []
