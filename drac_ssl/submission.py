@@ -32,6 +32,7 @@ import os
 import re
 import shlex
 import sys
+import unicodedata
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
            "write_submission", "DRAC_PROB_COLUMNS", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
-           "SPREADSHEET_FORMULA_STARTS", "broken_link_words", "case_name_problem", "printable_text",
+           "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "broken_link_words", "case_name_problem", "printable_text",
            "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
            "ESCAPED_NAME_WORDS", "bundle_cell", "grade_name_cell"]
 
@@ -646,6 +647,12 @@ quote, a line break (:func:`case_name_problem`); a case holding one fails ``--ch
 only warn of: a test image keeps the name the grader keys on."""
 
 
+CONTROL_CATEGORIES = ("Cc", "Cf")
+"""Unicode categories no case name may hold (:func:`case_name_problem`): control characters
+(ESC, BEL, tab ...: a terminal acts on them) and formatting ones (U+202E RIGHT-TO-LEFT OVERRIDE,
+zero-width characters: the name shows other than it is)."""
+
+
 def case_name_problem(name: str) -> str | None:
     """Why the image file name ``name`` cannot be a case of a CSV this package writes (the
     ``case`` column of a submission, the first of every grades file), in words that follow the
@@ -654,7 +661,9 @@ def case_name_problem(name: str) -> str | None:
     (checked before any image is read: the file is refused, or skipped with
     ``--skip-unreadable``, with :func:`safe_case_name` as the fix) and of the app's batch tab:
     empty; white space at either end (a reader or spreadsheet that trims cells reads another
-    name); a comma, double quote or line break (DRAC's format quotes nothing); a first
+    name); a comma, double quote or line break (DRAC's format quotes nothing); a control or
+    formatting character (:data:`CONTROL_CATEGORIES`: ESC, BEL, U+202E ...; a security review,
+    F4: ``\x1b]0;PWNED\x07a.png`` retitled the terminal the export printed it to); a first
     character of :data:`SPREADSHEET_FORMULA_STARTS` (a formula in a spreadsheet)."""
     if not name.strip():
         return "is empty"
@@ -664,6 +673,12 @@ def case_name_problem(name: str) -> str | None:
     if any(ch in name for ch in UNQUOTED_CASE_BREAKERS):
         return ("contains a comma, quote or line break, which the CSV's case column cannot hold "
                 "(DRAC's format quotes nothing)")
+    controls = sorted({c for c in name if unicodedata.category(c) in CONTROL_CATEGORIES})
+    if controls:
+        shown = ", ".join(f"U+{ord(c):04X}" for c in controls)
+        return (f"contains a control or formatting character ({shown}), which a terminal acts on (an "
+                f"escape sequence can retitle or clear it) or which shows the name other than it is "
+                f"(a right-to-left override)")
     if name[0] in SPREADSHEET_FORMULA_STARTS:
         return (f"starts with {name[0]!r}, which makes a spreadsheet (Excel, LibreOffice) read the "
                 f"case as a formula; a case is written as it is, never altered, so that it names its file")
@@ -673,12 +688,14 @@ def case_name_problem(name: str) -> str | None:
 def safe_case_name(name: str, taken: Sequence[str] = ()) -> str:
     """A name :func:`case_name_problem` accepts for the file ``name``, the fix of its refusal:
     each run of commas, quotes and line breaks, with the white space around it, made one ``_``;
+    control and formatting characters (:data:`CONTROL_CATEGORIES`) left out;
     the white space at either end and the formula characters at the start
     (:data:`SPREADSHEET_FORMULA_STARTS`) taken off (``Doe, John_OD.jpg`` -> ``Doe_John_OD.jpg``,
     ``' lead.png'`` -> ``lead.png``, ``=cmd|calc.png`` -> ``cmd|calc.png``); ``image`` before a
     name left without a stem (``=.png`` -> ``image.png``); ``_2``, ``_3`` ... before the suffix
     of one that ``taken`` (the folder's other names, letter case ignored) holds already."""
-    safe = re.sub(r'\s*[,"\r\n]+\s*', "_", name).strip()
+    safe = re.sub(r'\s*[,"\r\n]+\s*', "_", name)
+    safe = "".join(c for c in safe if unicodedata.category(c) not in CONTROL_CATEGORIES).strip()
     while safe and (safe[0] in SPREADSHEET_FORMULA_STARTS or safe[0].isspace()):
         safe = safe[1:]
     if not safe or safe.startswith("."):  # no stem left: a hidden file's name is no case either
