@@ -338,7 +338,7 @@ from drac_ssl.runtime import (
     resolve_device,
     threads_kept,
 )
-from drac_ssl.scale import read_ingest_facts
+from drac_ssl.scale import grade_names_for_people, read_ingest_facts
 from drac_ssl.selection import recorded_selection, short_selection
 from drac_ssl.starting import interrupts_deferred, python_command, python_word, started
 from drac_ssl.submission import (
@@ -408,14 +408,16 @@ def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | No
 
 def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list[str]:
     """Per graded image (``probs`` ``(n, K)``, ``classes`` ``(n,)``), why its class is not the
-    single most likely grade, or the grades tied with its largest P at the two decimals shown
+    single most likely grade, or the grades tied with its largest P at the whole percentages shown
     (a near-tie), the app's sentence (:func:`drac_ssl.grading.image_notes.decision_words` under
     the bundle's decision, head and thresholds: with two grades P(grade 1) against the referral
     threshold), "" where it is the single most likely grade, in no near-tie: the notes file's
     ``grade_note`` column. A bundle whose calibration failed
     (:func:`drac_ssl.grading.bundle.calibration_failed`) gets the app's words without
     percentages (``calibrated=False``)."""
-    names = list(bundle.metadata.get("class_names") or []) or list(bundle.grade_names)
+    # the names people read (ICDR "3 Severe NPDR and 4 PDR are equally likely", not the recorded
+    # "3 Severe and 4 PDR"), as the app's page says them
+    names = list(grade_names_for_people(list(bundle.metadata.get("class_names") or []) or list(bundle.grade_names)))
     regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
     thresholds = bundle.calibration.thresholds
     calibrated = not calibration_failed(bundle.metadata)  # the app's rule: no percentages then
