@@ -1170,16 +1170,21 @@ def is_tiff(data: bytes) -> bool:
     return data[:4] in _TIFF_SIGNATURES
 
 
-_TIFF_VALUE_CODES = {3: ("H", 2), 4: ("I", 4), 16: ("Q", 8)}
-"""TIFF field type -> struct code and size of the integer types read here: SHORT, LONG and
-(BigTIFF) LONG8."""
+_TIFF_VALUE_CODES = {1: ("B", 1), 3: ("H", 2), 4: ("I", 4), 6: ("b", 1), 8: ("h", 2),
+                     9: ("i", 4), 16: ("Q", 8), 17: ("q", 8)}
+"""TIFF field type -> struct code and size of every integer type (TIFF 6.0 section 2 and
+BigTIFF): BYTE, SHORT, LONG, SBYTE, SSHORT, SLONG, LONG8, SLONG8. libtiff reads a tag of any
+of them, so the limits must too (a review found a float32 RGB TIFF whose BitsPerSample and
+SamplesPerPixel were rewritten as BYTE let through as 1 sample of 1 bit)."""
 
 
 def _tiff_tags(data: bytes, wanted: tuple[int, ...]) -> dict[int, tuple[int, ...]] | None:
     """The integer values of the ``wanted`` tags of a TIFF's first IFD (an array kept whole:
-    BitsPerSample has one value per sample), read from the header without decoding anything.
-    A wanted tag of another field type is left out; None when ``data`` is no TIFF
-    (:func:`is_tiff`) or its header ends early."""
+    BitsPerSample has one value per sample; signed types as read, maybe negative), read from
+    the header without decoding anything. A wanted tag that is present but not read (a
+    non-integer type such as RATIONAL or ASCII, no values, or values past the end of the
+    file) maps to ``()``, so that a caller can tell it from an absent one; None when
+    ``data`` is no TIFF (:func:`is_tiff`) or its IFD ends early."""
     if not is_tiff(data):
         return None
     order, big = _TIFF_SIGNATURES[data[:4]]
@@ -1197,16 +1202,22 @@ def _tiff_tags(data: bytes, wanted: tuple[int, ...]) -> dict[int, tuple[int, ...
         for i in range(min(count, 4096)):
             at = start + step * i
             tag, kind = struct.unpack_from(order + "HH", data, at)
-            if tag not in wanted or kind not in _TIFF_VALUE_CODES:
+            if tag not in wanted:
                 continue
             (n,) = struct.unpack_from(order + ("Q" if big else "I"), data, at + 4)
+            if kind not in _TIFF_VALUE_CODES:
+                found[tag] = ()  # present, of a type not read: the caller assumes the worst
+                continue
             code, size = _TIFF_VALUE_CODES[kind]
             n = min(int(n), 64)  # a sample count; a larger array is not a header we read
             where = at + value_at
-            if n * size > inline:  # the values lie elsewhere, at this offset
-                (where,) = struct.unpack_from(order + offset_code, data, where)
-            found[tag] = struct.unpack_from(order + code * n, data, where)
-    except struct.error:  # the header ends early
+            try:
+                if n * size > inline:  # the values lie elsewhere, at this offset
+                    (where,) = struct.unpack_from(order + offset_code, data, where)
+                found[tag] = struct.unpack_from(order + code * n, data, where)
+            except struct.error:  # values past the end of the file: present, not read
+                found[tag] = ()
+    except struct.error:  # the IFD ends early
         return None
     return found
 
@@ -1235,13 +1246,20 @@ _JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 """JPEG SOFn markers (T.81 B.1.1.3): the frame header that gives precision and components."""
 
 
+_TIFF_WORST_BITS, _TIFF_WORST_SAMPLES = 64, 4
+"""The BitsPerSample and SamplesPerPixel :func:`sample_layout` assumes for a TIFF whose tag is
+present but not read (a type it does not read, no value, a value below 1): the most bytes a
+pixel of an RGBA image may take (4 channels of float64)."""
+
+
 def sample_layout(data: bytes) -> tuple[int, int] | None:
     """``(channels, bytes per sample)`` of an image file's first image as a decoder holds it
     whole, read from the header before anything is decoded, for the limit of decoded bytes
     (:func:`drac_ssl.grading.image_file.decoded_refusal`: a 0.6 MB deflate float32 RGB TIFF
     of 6324 x 6324 px decodes to 480 MB). PNG: IHDR's colour type and bit depth (a palette as
     4 channels of 8 bits); TIFF: the first IFD's SamplesPerPixel (277) and its largest
-    BitsPerSample (258; TIFF 6.0's defaults 1 and 1), bytes per sample by
+    BitsPerSample (258; of any integer type; TIFF 6.0's defaults 1 and 1 when absent; a tag
+    present but not read, 4 channels of 64 bits: :data:`_TIFF_WORST_BITS`), bytes per sample by
     :func:`_sample_bytes` (a float32 sample: 4); JPEG: the first SOFn frame's components and
     precision (12-bit: 2 bytes); BMP: the bits per pixel of its DIB header (up to 24 bits: 3
     channels of 8 bits, a palette expanded; 32: 4; 64: 4 of 16 bits). None for another format
@@ -1255,9 +1273,12 @@ def sample_layout(data: bytes) -> tuple[int, int] | None:
         tags = _tiff_tags(data, (258, 277))  # BitsPerSample, SamplesPerPixel
         if tags is None:
             return None
-        bits = max(tags.get(258) or (1,))
-        samples = (tags.get(277) or (1,))[0]
-        return max(1, int(samples)), _sample_bytes(int(bits))
+        bits_values, samples_values = tags.get(258, (1,)), tags.get(277, (1,))  # TIFF 6.0 defaults
+        # a tag present but not read (another type, no values, a value below 1) is taken at
+        # its worst, as a decoder may read it otherwise: 64-bit samples, 4 channels
+        bits = max(bits_values) if bits_values and min(bits_values) >= 1 else _TIFF_WORST_BITS
+        samples = samples_values[0] if samples_values and samples_values[0] >= 1 else _TIFF_WORST_SAMPLES
+        return int(samples), _sample_bytes(int(bits))
     if data.startswith(b"\xff\xd8"):
         pos, n = 2, len(data)
         while pos + 4 <= n and data[pos] == 0xFF:

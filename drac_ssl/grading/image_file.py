@@ -175,7 +175,7 @@ class FileRefusal:
     limit of 50 MiB``), ``fix`` says what to do, starting in lower case ("" when ``what`` says
     it); ``kind`` a short tag (``missing``, ``broken-link``, ``folder``, ``not-regular``,
     ``unreadable``, ``empty``, ``too-large``, ``format``, ``too-wide``, ``no-pixels``, ``too-many-pixels``,
-    ``too-many-bytes``)."""
+    ``too-many-bytes``, ``tiff-header``)."""
 
     what: str
     fix: str
@@ -303,6 +303,15 @@ def read_header(data: bytes) -> tuple[str, int, int] | None:
     return file_format, int(width), int(height)
 
 
+def tiff_header_refusal(upload: bool = False) -> FileRefusal:
+    """The refusal (``tiff-header``) of a TIFF whose header does not give its size
+    (:func:`data_prep.decode.tiff_size` None: damaged, or ImageWidth / ImageLength of a type
+    not read): OpenCV's fallback would decode it with no limit of pixels or bytes."""
+    return FileRefusal("is a TIFF file whose header does not give its size (damaged, or a layout "
+                       f"{'this app' if upload else 'the package'} does not read)",
+                       "re-export it as PNG", "tiff-header")
+
+
 def bomb_refusal(limits: InputLimits, upload: bool = False) -> FileRefusal:
     """The refusal of a header declaring more pixels than Pillow opens
     (``PIL.Image.DecompressionBombError``)."""
@@ -358,12 +367,23 @@ def _bits_words(channels: int, sample_bytes: int) -> str:
     return f"{channels} channel{'s' if channels != 1 else ''} of {8 * sample_bytes} bits"
 
 
+def _lighter_fix(channels: int, sample_bytes: int) -> str:
+    """How to make an image of ``channels`` x ``sample_bytes`` take fewer bytes decoded, for
+    :func:`decoded_refusal`: a file already of 16-bit samples (a 16-bit RGBA PNG) is told to
+    drop its alpha channel or convert to 8-bit, not to become what it is."""
+    if sample_bytes <= 2 and channels in (2, 4):
+        return "drop the alpha channel or convert it to 8-bit"
+    if sample_bytes <= 2:
+        return "convert it to 8-bit"
+    return "convert it to an 8- or 16-bit PNG"
+
+
 def decoded_refusal(data: bytes, width: int, height: int, limits: InputLimits,
                     upload: bool = False) -> FileRefusal | None:
     """Why an image of ``width`` x ``height`` px (its header's, :func:`read_header`) is not
     decoded for the bytes it would take: ``too-many-bytes`` when width x height x channels x
     bytes per sample (:func:`data_prep.decode.sample_layout`, from the header of ``data``)
-    is above :attr:`InputLimits.decoded_limit`, the fix naming a conversion to 8- or 16-bit
+    is above :attr:`InputLimits.decoded_limit`, the fix naming a lighter layout (:func:`_lighter_fix`)
     and the size to downscale to at this shape and sample layout. None when it is within the
     limit, or the header does not say its samples (the pixel limits then bound it)."""
     from data_prep.decode import sample_layout
@@ -382,7 +402,7 @@ def decoded_refusal(data: bytes, width: int, height: int, limits: InputLimits,
     decodes = "that the app decodes" if upload else "decoded per image"
     return FileRefusal(f"is {width} x {height} px of {_bits_words(channels, sample_bytes)}, "
                        f"{decoded / 1e6:.3g} MB decoded, above the limit of {limit / 1e6:g} MB {decodes}",
-                       f"convert it to an 8- or 16-bit PNG, or downscale it first (to at most "
+                       f"{_lighter_fix(channels, sample_bytes)}, or downscale it first (to at most "
                        f"{to_w} x {to_h} px at this shape)", "too-many-bytes")
 
 
@@ -394,7 +414,9 @@ def content_refusal(data: bytes, limits: InputLimits, upload: bool = False, name
     it would take decoded, or :func:`bomb_refusal` for a header above
     Pillow's own limit, whose header is then None); the one sequence of the app's uploads,
     :func:`drac_ssl.grading.predict.read_image` and the training ingest
-    (:func:`data_prep.cache.process_file`). ``name``: the file's name, for a format refusal
+    (:func:`data_prep.cache.process_file`). A TIFF whose header does not give its size is
+    refused (:func:`tiff_header_refusal`): OpenCV would decode it past every limit. ``name``:
+    the file's name, for a format refusal
     of a file named as another format (``is a GIF file, though named .png``); "" unsaid."""
     from PIL import Image
 
@@ -403,6 +425,10 @@ def content_refusal(data: bytes, limits: InputLimits, upload: bool = False, name
     except Image.DecompressionBombError:  # more pixels than Pillow opens
         return None, bomb_refusal(limits, upload)
     if header is None:
+        from data_prep.decode import is_tiff
+
+        if is_tiff(data):  # OpenCV would decode it with no limit: its size is unknown
+            return None, tiff_header_refusal(upload)
         return None, None
     refused = header_refusal(*header, limits, upload, name)
     if refused is None:

@@ -102,6 +102,8 @@ def test_a_16_bit_rgb_image_at_the_pixel_limit_passes_and_a_larger_layout_does_n
     assert decoded_refusal(_png_header(6324, 6324, 16, 2), 6324, 6324, DEFAULT_LIMITS) is None
     rgba = decoded_refusal(_png_header(6300, 6300, 16, 6), 6300, 6300, DEFAULT_LIMITS)
     assert rgba is not None and "4 channels of 16 bits, 318 MB decoded" in rgba.what
+    # it is a 16-bit PNG already: the fix is to drop its alpha or go to 8-bit
+    assert rgba.fix.startswith("drop the alpha channel or convert it to 8-bit, or downscale it first")
     assert decoded_refusal(_tiff_header(4472, 4472, (32, 32, 32)), 4472, 4472, DEFAULT_LIMITS) is None
     assert decoded_refusal(_tiff_header(4473, 4473, (32, 32, 32)), 4473, 4473, DEFAULT_LIMITS) is not None
     # the limit follows --max-megapixels, unless given itself
