@@ -35,6 +35,24 @@ def test_a_name_holding_a_control_or_formatting_character_is_no_case_and_the_fix
     assert printable_text("\x1b]0;PWNED\x07a.png") == "\\x1b]0;PWNED\\x07a.png"
 
 
+def test_the_formatting_characters_of_real_names_are_allowed_and_line_separators_are_not() -> None:
+    """A review: refusing every Cf character refused Persian names (ZWNJ), Devanagari ones
+    (ZWJ), bidi marks and the soft hyphen, while U+2028 / U+2029 (Zl / Zp: line breaks to
+    ``str.splitlines``) went through."""
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645_OD.png"  # ZWNJ in the word
+    for fine in (persian, "\u0915\u094d\u200d\u0937.png", "a\u200eb.png", "\u05d0\u200fscan.png",
+                 "\u0645\u061c1.png", "Augen\u00adarzt.png"):
+        assert case_name_problem(fine) is None, ascii(fine)
+        assert printable_text(fine) == fine, ascii(fine)  # shown as it is
+    for bad, code in (("a\u2028b.png", "U+2028"), ("a\u2029b.png", "U+2029"), ("a\u2066b.png", "U+2066"),
+                      ("a\u2060b.png", "U+2060"), ("\ufeffa.png", "U+FEFF"), ("a\U000e0041.png", "U+E0041")):
+        why = case_name_problem(bad)
+        assert why is not None and f"({code})" in why, ascii(bad)
+        assert safe_case_name(bad) in ("ab.png", "a.png") and case_name_problem(safe_case_name(bad)) is None
+        assert "\\u" in printable_text(bad) or "\\U" in printable_text(bad), ascii(bad)  # escaped
+    assert len("a\u2028b.png".splitlines()) == 2  # why U+2028 is refused
+
+
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from app.demo_bundle import build_demo_bundle
