@@ -14,7 +14,7 @@ import pytest
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "deploying.md"
 SERVER_LINES = (
-    "proxy_cookie_flags ~^access-token secure;",
+    "proxy_cookie_flags ~^access-token secure samesite=lax;",
     'add_header Strict-Transport-Security "max-age=31536000" always;',
     "add_header X-Content-Type-Options nosniff always;",
     "add_header X-Frame-Options DENY always;",
