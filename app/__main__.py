@@ -154,7 +154,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="largest accepted image side in pixels (default 8192)")
     parser.add_argument("--max-megapixels", type=_positive_number(40.0), default=40.0,
                         help="largest accepted image in decoded megapixels, width x height "
-                             "(default 40: a small file may hold a huge image)")
+                             "(default 40: a small file may hold a huge image); an image may also "
+                             "take at most 6 bytes a pixel of it decoded (240 MB at 40: 16-bit RGB; "
+                             "a float32 RGB TIFF is read up to 20 megapixels)")
     parser.add_argument("--concurrency", type=_count(1, 1), default=1,
                         help="requests that run the model at the same time, each with --threads "
                              "threads (default 1)")

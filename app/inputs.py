@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from data_prep.decode import ONE_BIT_NOTE, damaged_image, damaged_image_format, is_tiff
+from data_prep.decode import ONE_BIT_NOTE, damaged_image, damaged_image_format
 from data_prep.validate import (  # noqa: F401 - the structure check is re-exported here
     NOISE_CORRELATION,
     NOISE_MEASURED,
@@ -351,13 +351,9 @@ def load_bytes(data: bytes, name: str, limits: InputLimits = DEFAULT_LIMITS,
             words, fix, _ = damaged_image(damaged, data)
             again = ", and upload it again" if upload else ""
             raise InputRejected(f"`{name}` is {words}. {fix[0].upper()}{fix[1:]}{again}.")
-        if not is_tiff(data):  # the export command's words too (not_an_image, other_format)
-            raise InputRejected(f"`{name}` {not_an_image(holds_words(data))}.")
-        # a TIFF Pillow cannot open (a float RGB TIFF) is read by the decoder's OpenCV fallback,
-        # as in the ingest and the export, its size from the TIFF header (read_header); not this one
-        raise InputRejected(f"`{name}` is a TIFF file whose header does not give its size "
-                            f"(damaged, or a layout {'this app' if upload else 'the package'} does "
-                            f"not read). Re-export it as PNG.")
+        # the export command's words too (not_an_image, other_format); a TIFF whose header
+        # gives no size was refused by content_refusal (tiff_header_refusal), as in the ingest
+        raise InputRejected(f"`{name}` {not_an_image(holds_words(data))}.")
     file_format = header[0]
     try:  # size: sanity_warnings; channels: the model's (1: as the grey ingest converts)
         decoded = inspect_image(data, name, channels=1 if channels == 1 else None,

@@ -128,7 +128,7 @@ __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEAT
            "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW", "HEATMAP_PAGE_CAVEAT_ONE_VIEW",
            "HEAT_NOT_FINITE_WORDS", "READ_BOX_WORDS", "RESULT_ID", "AppSettings",
            "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
-           "model_card_view", "safe_card_markdown", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
+           "model_card_view", "safe_card_html", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
            "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
@@ -1950,8 +1950,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 failed = exc
                 log.error("grading a batch of %d failed on an image (%s):\n%s", len(paths),
                           name_tag(name), _traceback(list(paths)))
-        # one decoded image at a time (a 40-megapixel colour upload is ~120 MB decoded, and a
-        # batch may hold 200 of them): only its grading is kept
+        # one decoded image at a time (an upload may take up to 240 MB decoded, InputLimits.
+        # decoded_limit: 16-bit RGB at 40 megapixels, float32 RGB at 20; its decoding and
+        # preprocessing took the server's peak to 1.7-1.8 GiB, bench/app_load.py; a batch may
+        # hold 200 of them): only its grading is kept
         del loaded
     csv_path = notes_path = None
     unlike: list[str] = []
@@ -2313,36 +2315,45 @@ def shown_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
                 for k, v in metadata.items() if k != "comparison"})
 
 
-CARD_IMAGE = re.compile(r"!\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])")
-CARD_LINK = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])")
-CARD_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:.*$", re.MULTILINE)
-CARD_HTML_TAG = re.compile(r"</?[A-Za-z!][^>]*>")
+def safe_card_html(card: str) -> str:
+    """``MODEL_CARD.md``'s text rendered to HTML that fetches nothing and links nowhere: parsed
+    server-side by markdown-it-py (CommonMark with GFM tables and strikethrough, no linkify),
+    every image rendered as its alt text and every link (inline, reference, autolink) as its
+    text, raw HTML (tags, comments) dropped, everything else escaped by the renderer; headings,
+    tables, emphasis, lists and code render as written. A bundle may come from a third party: a
+    card that embedded ``![x](http://...)`` or ``<img src=...>`` would make every browser
+    opening the tab fetch it, telling an outside host who opened the app and when (a security
+    review). A regex filter before it was bypassed by nested brackets (``![a[b]](http://...)``,
+    ``![a\\]](...)``, a code span in the alt text; review F3): the parser's own reading decides
+    now, and the HTML it writes goes to the page as it is (:func:`model_card_view`), not through
+    a second Markdown parser that could read it otherwise. The package's own cards hold no
+    image, link or HTML."""
+    from markdown_it import MarkdownIt  # installed with gradio (typer -> rich -> markdown-it-py)
+    from markdown_it.common.utils import escapeHtml
+
+    md = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+
+    def alt_text(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        return escapeHtml(renderer.renderInlineAsText(tokens[idx].children or [], options, env))
+
+    def nothing(*_: Any) -> str:
+        return ""
+
+    md.add_render_rule("image", alt_text)
+    for rule in ("link_open", "link_close", "html_block", "html_inline"):
+        md.add_render_rule(rule, nothing)
+    return md.render(card)
 
 
-def safe_card_markdown(card: str) -> str:
-    """``MODEL_CARD.md``'s text made safe to render: images become their alt text, links their
-    text (inline ``[t](url)``, reference ``[t][r]`` and the ``[r]: url`` lines), HTML tags and
-    comments are taken out and a remaining ``<`` is escaped, so the rendered card fetches
-    nothing and links nowhere; headings, tables, emphasis and lists render as written. A bundle
-    may come from a third party: a card that embedded ``![x](http://...)`` or ``<img src=...>``
-    would make every browser opening the tab fetch it, telling an outside host who opened the
-    app and when (a security review). The package's own cards hold no image, link or HTML."""
-    text = CARD_LINK_DEFINITION.sub("", card)
-    text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
-    text = CARD_HTML_TAG.sub("", text)
-    text = CARD_IMAGE.sub(lambda m: m.group(1), text)
-    text = CARD_LINK.sub(lambda m: m.group(1), text)
-    return text.replace("<", "&lt;")
-
-
-def model_card_view(card: str) -> gr.Markdown:
-    """The *Model card* tab's view of the bundle's ``MODEL_CARD.md`` (``card``, its text),
-    rendered after :func:`safe_card_markdown` (no image, link or HTML of the card reaches the
-    page; gradio's own HTML sanitiser on too). A review found the card shown as plain source
+def model_card_view(card: str) -> gr.HTML:
+    """The *Model card* tab's view of the bundle's ``MODEL_CARD.md`` (``card``, its text):
+    :func:`safe_card_html`'s HTML (no image, link or HTML of the card reaches the page) in
+    gradio's HTML component with its default template (the value inserted as it is, not read as
+    Markdown again) and gradio's prose style. A review found the card shown as plain source
     (a code box with line numbers, tables as pipes, warnings with their asterisks) hard for a
     clinician to read."""
-    return gr.Markdown(safe_card_markdown(card), label="Model card", sanitize_html=True,
-                       header_links=False)
+    return gr.HTML(safe_card_html(card), label="Model card", padding=True)
 
 
 def sweep_files(demo: gr.Blocks, now: float | None = None) -> dict[str, int]:
@@ -2460,6 +2471,11 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
                 inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
                 max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
+                # gradio's run history would keep every /grade and /grade_batch call (upload
+                # path with the patient's file name, result, batch table) in the browser's
+                # localStorage with no expiry, and offer a Hugging Face bucket: off, and
+                # /gradio_api/runs answers 404 (docs/app.md, "What the browser keeps")
+                run_history=False,
                 max_threads=max(40, handler_limit + 8),  # every admitted request has a thread
                 root_path=settings.root_path,  # None: gradio reads GRADIO_ROOT_PATH
                 css=PROBABILITY_CSS,  # the widget's own rounded figure hidden: its labels say it

@@ -3,7 +3,7 @@
     python bench/app_load.py [--bundle PATH | --demo] [--clients 20] [--requests 5]
                              [--rounds 2] [--busy-neighbour [on|interleaved]]
                              [--concurrency 1] [--queue-size 32] [--large-image 6300]
-                             [--name app_load]
+                             [--large-format png16|float-tiff] [--name app_load]
 
 Starts ``python -m app`` on a free 127.0.0.1 port (the bundle given, else the newest under
 runs/, else (or with ``--demo``) an untrained demo bundle of the DRAC recipe's shape:
@@ -26,7 +26,9 @@ and the batch, and, with ``--large-image SIDE``, after one more ``/grade`` reque
 SIDE x SIDE 16-bit RGB PNG (a phantom UW-OCTA image enlarged, its three channels equal, so
 that the PNG stays small; the server's ``--max-size-mb`` is raised to hold it when it is over
 the default): at 6300 px, 39.7 megapixels, near the largest square (6324 px) the app's default
-``--max-megapixels 40`` lets through.
+``--max-megapixels 40`` lets through. ``--large-format float-tiff``: a float32 RGB TIFF
+(deflate: a few MiB on disk, 12 bytes a pixel decoded) instead; a refusal by the app's limit
+of decoded bytes is recorded in ``large_image.refused``, not counted as an error.
 
 ``--busy-neighbour``: one other process keeps one core busy during the rounds
 (:data:`bench.common.NEIGHBOUR_NOTE`); ``--busy-neighbour interleaved``: rounds alternate
@@ -90,17 +92,32 @@ def _images(tmp: Path) -> tuple[list[Path], str]:
     return out, f"synthetic 1024 x 1024 phantom UW-OCTA PNGs (no DRAC samples at {SAMPLES})"
 
 
-def _large_image(tmp: Path, side: int) -> Path:
-    """A ``side`` x ``side`` 16-bit RGB PNG: phantom UW-OCTA image 0 enlarged (bilinear), scaled
-    to 16 bits (x 257), its three channels equal (compression level 1: some tens of MiB)."""
+LARGE_FORMATS = {
+    "png16": "16-bit RGB PNG, three equal channels: phantom UW-OCTA image enlarged",
+    "float-tiff": ("32-bit float RGB TIFF (deflate), three equal channels 0..1: phantom UW-OCTA "
+                   "image enlarged (the security review's F2 file: small on disk, 12 bytes a pixel "
+                   "decoded)"),
+}
+"""``--large-format``: what the large image is (:func:`_large_image`)."""
+
+
+def _large_image(tmp: Path, side: int, large_format: str = "png16") -> Path:
+    """A ``side`` x ``side`` image of :data:`LARGE_FORMATS`: phantom UW-OCTA image 0 enlarged
+    (bilinear), its three channels equal; ``png16``: a 16-bit RGB PNG scaled x 257 (compression
+    level 1: some tens of MiB); ``float-tiff``: a float32 RGB TIFF of values 0..1, deflate
+    (Pillow cannot open it; the decoder's OpenCV fallback reads it)."""
     import cv2
 
     from data_prep.phantom import phantom_image
 
     grey = cv2.resize(phantom_image(0, 1, 2), (side, side), interpolation=cv2.INTER_LINEAR)
-    wide = grey.astype(np.uint16) * 257
-    path = tmp / f"large_{side}px_16bit_rgb.png"
-    if not cv2.imwrite(str(path), np.stack([wide, wide, wide], axis=-1), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+    if large_format == "float-tiff":
+        plane, suffix, params = (grey.astype(np.float32) / 255, "float32_rgb.tif",
+                                 [cv2.IMWRITE_TIFF_COMPRESSION, 8])  # 8: deflate (Adobe)
+    else:
+        plane, suffix, params = grey.astype(np.uint16) * 257, "16bit_rgb.png", [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    path = tmp / f"large_{side}px_{suffix}"
+    if not cv2.imwrite(str(path), np.stack([plane, plane, plane], axis=-1), params):
         raise OSError(f"could not write {path}")
     return path
 
@@ -296,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="after the rounds, one /grade request of a SIDE x SIDE 16-bit RGB PNG, "
                              "and the server's memory after it (default 0: none; 6300 px is near the "
                              "largest square the app's default 40 megapixels let through, 6324)")
+    parser.add_argument("--large-format", choices=sorted(LARGE_FORMATS), default="png16",
+                        help="the large image's format: png16 (default) or float-tiff (a refusal "
+                             "by the app's limit of decoded bytes is recorded, not an error)")
     parser.add_argument("--name", default="app_load",
                         help="result name: bench/results/NAME.json (default app_load)")
     parser.add_argument("--out-dir", default=None, help="results folder (default bench/results)")
@@ -316,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     downloads = tmp / "downloads"  # the clients' results, inside the private tmp, removed with it
     downloads.mkdir(mode=0o700)
     bundle, bundle_note = _bundle(args.bundle, tmp, args.demo)
-    large = _large_image(tmp, args.large_image) if args.large_image else None
+    large = _large_image(tmp, args.large_image, args.large_format) if args.large_image else None
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -371,14 +391,15 @@ def main(argv: list[str] | None = None) -> int:
         if large is not None:
             tl = time.perf_counter()
             *_, details = batch_client.predict(handle_file(str(large)), api_name="/grade")
+            error = details.get("error")
+            refused = bool(error) and "decoded" in error and "above the limit" in error
             large_result = {"side_px": args.large_image, "file_mib": round(large_mib, 1),
-                            "image": ("16-bit RGB PNG, three equal channels: phantom UW-OCTA "
-                                      "image enlarged (bench.app_load._large_image)"),
+                            "image": f"{LARGE_FORMATS[args.large_format]} (bench.app_load._large_image)",
                             "latency_s": round(time.perf_counter() - tl, 2),
-                            "error": details.get("error")}
+                            "error": None if refused else error, "refused": error if refused else None}
             memory["after_large_image"] = server_memory(server.pid)
-            if details.get("error"):
-                late_errors.append(f"large image: {details['error']}")
+            if error and not refused:
+                late_errors.append(f"large image: {error}")
     finally:
         stop_process(server, timeout=30)
         server_text = server_log.read_text(encoding="utf-8", errors="replace")

@@ -553,11 +553,22 @@ def app_load_rows(name: str, r: dict[str, Any]) -> list[str]:
             f"{app_memory_words(r)}{load_text} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
+def large_image_kind(large: dict[str, Any]) -> tuple[str, str]:
+    """``(layout, format)`` of an ``app_load`` record's ``large_image``, from its ``image`` words
+    (``("32-bit float RGB", "TIFF")`` for "32-bit float RGB TIFF (deflate), ..."); a record from
+    before ``--large-format`` says none: ``("16-bit RGB", "PNG")``, the only one then."""
+    kind = re.split(r"[,(]", str(large.get("image") or "16-bit RGB PNG"))[0].strip()
+    layout, _, file_format = kind.rpartition(" ")
+    return layout, file_format
+
+
 def app_memory_words(r: dict[str, Any]) -> str:
     """The server's memory an ``app_load`` result ``r`` recorded (``server_memory_mib``, written
     since bench/app_load.py read it): "; server resident 1043.0 MiB once loaded, 1114.6 MiB after
     the rounds, peak 1122.8 MiB; peak 1710.2 MiB after one 6300 px 16-bit RGB upload (27.6 MiB
-    PNG)"; "" for a result without it."""
+    PNG)"; the large image's format from its ``image`` words (``--large-format float-tiff``: "32-bit
+    float RGB upload (47.6 MiB TIFF, refused before decoding)" when the app refused it); "" for a
+    result without it."""
     memory = r.get("server_memory_mib") or {}
     started, rounds = memory.get("started") or {}, memory.get("after_rounds_and_batch") or {}
     if "vmrss_mib" not in started or "vmrss_mib" not in rounds:
@@ -566,8 +577,12 @@ def app_memory_words(r: dict[str, Any]) -> str:
             f"after the rounds, peak {rounds['vmhwm_mib']} MiB")
     large, after = r.get("large_image") or {}, memory.get("after_large_image") or {}
     if "vmhwm_mib" in after and large.get("side_px"):
-        said += (f"; peak {after['vmhwm_mib']} MiB after one {large['side_px']} px 16-bit RGB "
-                 f"upload ({large.get('file_mib')} MiB PNG)")
+        # its format from the record's words ("32-bit float RGB TIFF (deflate), ..."); a record
+        # from before --large-format says none: a 16-bit RGB PNG, the only one then
+        layout, file_format = large_image_kind(large)
+        refused = ", refused before decoding" if large.get("refused") else ""
+        said += (f"; peak {after['vmhwm_mib']} MiB after one {large['side_px']} px {layout} "
+                 f"upload ({large.get('file_mib')} MiB {file_format}{refused})")
     return said
 
 
@@ -3267,6 +3282,10 @@ def _app_load_headline(r: dict[str, Any]) -> str | None:
                "no neighbour" if cfg.get("neighbour") in (None, "none") else "busy neighbour"]
     if "model_workers" in queue:
         setting.append(f"{queue['model_workers']} model worker{'' if queue['model_workers'] == 1 else 's'}")
+    large = r.get("large_image") or {}
+    if large.get("side_px"):  # the memory runs differ in the large image they send
+        layout, file_format = large_image_kind(large)
+        setting.append(f"one {large['side_px']} px {layout} {file_format}{' (refused)' if large.get('refused') else ''}")
     return (f"{', '.join(setting)}: client latency p50 {latency.get('p50')} s / p95 {latency['p95']} s "
             f"(queue included), {res.get('throughput_images_per_s')} images/s{app_memory_words(r)}")
 

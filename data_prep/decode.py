@@ -1170,14 +1170,26 @@ def is_tiff(data: bytes) -> bool:
     return data[:4] in _TIFF_SIGNATURES
 
 
-def tiff_size(data: bytes) -> tuple[int, int] | None:
-    """``(width, height)`` of a TIFF's first image, read from its header (the first IFD's
-    ImageWidth and ImageLength tags) without decoding anything: how the app checks its
-    size limits on a TIFF Pillow cannot open (a float RGB TIFF) before OpenCV decodes it.
-    None when ``data`` is no TIFF (:func:`is_tiff`) or its header does not give both."""
+_TIFF_VALUE_CODES = {1: ("B", 1), 3: ("H", 2), 4: ("I", 4), 6: ("b", 1), 8: ("h", 2),
+                     9: ("i", 4), 16: ("Q", 8), 17: ("q", 8)}
+"""TIFF field type -> struct code and size of every integer type (TIFF 6.0 section 2 and
+BigTIFF): BYTE, SHORT, LONG, SBYTE, SSHORT, SLONG, LONG8, SLONG8. libtiff reads a tag of any
+of them, so the limits must too (a review found a float32 RGB TIFF whose BitsPerSample and
+SamplesPerPixel were rewritten as BYTE let through as 1 sample of 1 bit)."""
+
+
+def _tiff_tags(data: bytes, wanted: tuple[int, ...]) -> dict[int, tuple[int, ...]] | None:
+    """The integer values of the ``wanted`` tags of a TIFF's first IFD (an array kept whole:
+    BitsPerSample has one value per sample; signed types as read, maybe negative), read from
+    the header without decoding anything. A wanted tag that is present but not read (a
+    non-integer type such as RATIONAL or ASCII, no values, or values past the end of the
+    file) maps to ``()``, so that a caller can tell it from an absent one; None when
+    ``data`` is no TIFF (:func:`is_tiff`) or its IFD ends early."""
     if not is_tiff(data):
         return None
     order, big = _TIFF_SIGNATURES[data[:4]]
+    offset_code, inline = ("Q", 8) if big else ("I", 4)
+    found: dict[int, tuple[int, ...]] = {}
     try:
         if big:
             (ifd,) = struct.unpack_from(order + "Q", data, 8)
@@ -1187,20 +1199,114 @@ def tiff_size(data: bytes) -> tuple[int, int] | None:
             (ifd,) = struct.unpack_from(order + "I", data, 4)
             (count,) = struct.unpack_from(order + "H", data, ifd)
             start, step, value_at = ifd + 2, 12, 8
-        found: dict[int, int] = {}
         for i in range(min(count, 4096)):
             at = start + step * i
             tag, kind = struct.unpack_from(order + "HH", data, at)
-            if tag in (256, 257):  # ImageWidth, ImageLength: SHORT, LONG or (BigTIFF) LONG8
-                code = {3: "H", 4: "I", 16: "Q"}.get(kind)
-                if code is None:
+            if tag not in wanted:
+                continue
+            (n,) = struct.unpack_from(order + ("Q" if big else "I"), data, at + 4)
+            if kind not in _TIFF_VALUE_CODES:
+                found[tag] = ()  # present, of a type not read: the caller assumes the worst
+                continue
+            code, size = _TIFF_VALUE_CODES[kind]
+            n = min(int(n), 64)  # a sample count; a larger array is not a header we read
+            where = at + value_at
+            try:
+                if n * size > inline:  # the values lie elsewhere, at this offset
+                    (where,) = struct.unpack_from(order + offset_code, data, where)
+                found[tag] = struct.unpack_from(order + code * n, data, where)
+            except struct.error:  # values past the end of the file: present, not read
+                found[tag] = ()
+    except struct.error:  # the IFD ends early
+        return None
+    return found
+
+
+def tiff_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` of a TIFF's first image, read from its header (the first IFD's
+    ImageWidth and ImageLength tags) without decoding anything: how the app checks its
+    size limits on a TIFF Pillow cannot open (a float RGB TIFF) before OpenCV decodes it.
+    None when ``data`` is no TIFF (:func:`is_tiff`) or its header does not give both."""
+    tags = _tiff_tags(data, (256, 257))  # ImageWidth, ImageLength
+    if not tags or not tags.get(256) or not tags.get(257):
+        return None
+    return int(tags[256][0]), int(tags[257][0])
+
+
+def _sample_bytes(bits: int) -> int:
+    """Bytes a decoder holds a sample of ``bits`` bits in: 1 up to 8 bits, 2 up to 16, 4 up
+    to 32 (a float), 8 above."""
+    return 1 if bits <= 8 else 2 if bits <= 16 else 4 if bits <= 32 else 8
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}
+"""PNG colour type -> channels decoded (a palette counted as RGBA: expanded, maybe with
+transparency)."""
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+"""JPEG SOFn markers (T.81 B.1.1.3): the frame header that gives precision and components."""
+
+
+_TIFF_WORST_BITS, _TIFF_WORST_SAMPLES = 64, 4
+"""The BitsPerSample and SamplesPerPixel :func:`sample_layout` assumes for a TIFF whose tag is
+present but not read (a type it does not read, no value, a value below 1): the most bytes a
+pixel of an RGBA image may take (4 channels of float64)."""
+
+
+def sample_layout(data: bytes) -> tuple[int, int] | None:
+    """``(channels, bytes per sample)`` of an image file's first image as a decoder holds it
+    whole, read from the header before anything is decoded, for the limit of decoded bytes
+    (:func:`drac_ssl.grading.image_file.decoded_refusal`: a 0.6 MB deflate float32 RGB TIFF
+    of 6324 x 6324 px decodes to 480 MB). PNG: IHDR's colour type and bit depth (a palette as
+    4 channels of 8 bits); TIFF: the first IFD's SamplesPerPixel (277) and its largest
+    BitsPerSample (258; of any integer type; TIFF 6.0's defaults 1 and 1 when absent; a tag
+    present but not read, 4 channels of 64 bits: :data:`_TIFF_WORST_BITS`), bytes per sample by
+    :func:`_sample_bytes` (a float32 sample: 4); JPEG: the first SOFn frame's components and
+    precision (12-bit: 2 bytes); BMP: the bits per pixel of its DIB header (up to 24 bits: 3
+    channels of 8 bits, a palette expanded; 32: 4; 64: 4 of 16 bits). None for another format
+    or a header that does not say it (the pixel limits still apply)."""
+    if data.startswith(_PNG_SIGNATURE) and data[12:16] == b"IHDR" and len(data) >= 26:
+        depth, colour_type = data[24], data[25]
+        if colour_type not in _PNG_CHANNELS:
+            return None
+        return _PNG_CHANNELS[colour_type], 2 if depth == 16 else 1
+    if is_tiff(data):
+        tags = _tiff_tags(data, (258, 277))  # BitsPerSample, SamplesPerPixel
+        if tags is None:
+            return None
+        bits_values, samples_values = tags.get(258, (1,)), tags.get(277, (1,))  # TIFF 6.0 defaults
+        # a tag present but not read (another type, no values, a value below 1) is taken at
+        # its worst, as a decoder may read it otherwise: 64-bit samples, 4 channels
+        bits = max(bits_values) if bits_values and min(bits_values) >= 1 else _TIFF_WORST_BITS
+        samples = samples_values[0] if samples_values and samples_values[0] >= 1 else _TIFF_WORST_SAMPLES
+        return int(samples), _sample_bytes(int(bits))
+    if data.startswith(b"\xff\xd8"):
+        pos, n = 2, len(data)
+        while pos + 4 <= n and data[pos] == 0xFF:
+            while pos < n and data[pos] == 0xFF:
+                pos += 1
+            if pos >= n:
+                return None
+            marker = data[pos]
+            if marker == 0xD9 or marker == 0xDA:  # end of image, or the scan before any frame
+                return None
+            length = int.from_bytes(data[pos + 1:pos + 3], "big")
+            if marker in _JPEG_FRAME_MARKERS:
+                if pos + 9 > n:
                     return None
-                found[tag] = struct.unpack_from(order + code, data, at + value_at)[0]
-    except struct.error:  # the header ends early
+                precision, components = data[pos + 3], data[pos + 8]
+                return max(1, components), 2 if precision > 8 else 1
+            if length < 2:
+                return None
+            pos += 1 + length
         return None
-    if 256 not in found or 257 not in found:
-        return None
-    return int(found[256]), int(found[257])
+    if data.startswith(b"BM") and len(data) >= 30:
+        header_size = int.from_bytes(data[14:18], "little")
+        at = 24 if header_size == 12 else 28  # OS/2 BITMAPCOREHEADER, else BITMAPINFOHEADER and later
+        bits = int.from_bytes(data[at:at + 2], "little")
+        if bits <= 24:
+            return 3, 1
+        return 4, 2 if bits > 32 else 1
+    return None
 
 
 def _open_fallback(data: bytes, path: str, structure: _Structure | None = None) -> Decoded:

@@ -1104,7 +1104,7 @@ def _copies_line(files: Sequence[Path]) -> str:
     for path in (p for same in by_size.values() if len(same) > 1 for p in same):
         digest = sha256_file(path)
         if digest in first:
-            pairs.append(f"{path.name} = {first[digest].name}")
+            pairs.append(f"{printable_text(path.name)} = {printable_text(first[digest].name)}")
         else:
             first[digest] = path
     if not pairs:
@@ -1462,7 +1462,7 @@ def _no_images_fix(subfolders: Sequence[Path], others: bool, folder: Path | None
         # copied as SUBFOLDER_NAME, so the command cannot replace one image by another
         # every sub-folder's images, a test/ one's too (the ingest's plain layout skips it)
         command, flat, clashes = copy_into_one_folder(folder, holding, rename_shared=True, skip_test=False)
-        names = [f"{sub.name}/" for sub, _ in holding]
+        names = [f"{printable_text(sub.name)}/" for sub, _ in holding]
         listed = ", ".join(names[:NEARBY_SHOWN]) + (f" and {len(names) - NEARBY_SHOWN} more"
                                                    if len(names) > NEARBY_SHOWN else "")
         fix = (f"the images are in {len(holding)} sub-folders ({listed}; per-patient folders?), which "
@@ -1581,7 +1581,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                 (found.others if found is not None else [])]
     skipped: list[Path] = [Path(p.path) for p in problems]
     for path, why in found.not_images if found is not None else []:  # notes.txt: no image lost
-        print(f"note: {path}: {why}; not graded", file=sys.stderr)
+        print(f"note: {printable_text(str(path))}: {why}; not graded", file=sys.stderr)
     n_not_images = len(found.not_images) if found is not None else 0
     subfolders = found.subfolders if found is not None else []
     for sub in subfolders[:SUBFOLDER_NOTES] if files else []:  # none: the error says where they are

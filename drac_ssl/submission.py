@@ -32,6 +32,7 @@ import os
 import re
 import shlex
 import sys
+import unicodedata
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,7 +63,8 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
            "write_submission", "DRAC_PROB_COLUMNS", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
-           "SPREADSHEET_FORMULA_STARTS", "broken_link_words", "case_name_problem", "printable_text",
+           "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
+           "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
            "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
            "ESCAPED_NAME_WORDS", "bundle_cell", "grade_name_cell"]
 
@@ -582,6 +584,40 @@ quote, a line break (:func:`case_name_problem`); a case holding one fails ``--ch
 only warn of: a test image keeps the name the grader keys on."""
 
 
+CONTROL_CATEGORIES = ("Cc", "Zl", "Zp")
+"""Unicode categories no case name may hold (:func:`case_name_problem`): control characters
+(ESC, BEL, tab ...: a terminal acts on them) and the line and paragraph separators U+2028 and
+U+2029 (line breaks to ``str.splitlines`` and many editors). The formatting characters (Cf) are
+not all refused: those a script's names need are allowed (:data:`ALLOWED_FORMAT_CHARACTERS`);
+the harmful ones are listed in :data:`REFUSED_FORMAT_CHARACTERS`."""
+
+REFUSED_FORMAT_CHARACTERS = frozenset(chr(code) for code in (
+    *range(0x202A, 0x202F),  # bidi embeddings and overrides: LRE, RLE, PDF, LRO, RLO (U+202E)
+    *range(0x2066, 0x206A),  # bidi isolates: LRI, RLI, FSI, PDI
+    0x200B,  # ZERO WIDTH SPACE
+    *range(0x2060, 0x2065),  # WORD JOINER and the invisible operators
+    0xFEFF,  # ZERO WIDTH NO-BREAK SPACE (a byte-order mark)
+    0x180E,  # MONGOLIAN VOWEL SEPARATOR
+    *range(0xFFF9, 0xFFFC),  # interlinear annotation marks
+    *range(0xE0000, 0xE0080),  # tag characters
+))
+"""Formatting and invisible characters no case name may hold (:func:`case_name_problem`): they
+reorder how the name shows (``scan``, U+202E RIGHT-TO-LEFT OVERRIDE, ``gnp.exe`` reads as
+``scanexe.png``) or hide in it (two names that look the same)."""
+
+ALLOWED_FORMAT_CHARACTERS = frozenset("\u200c\u200d\u200e\u200f\u061c\u00ad")
+"""Formatting characters a legitimate name holds, allowed in a case and shown as they are
+(:func:`printable_text`): ZERO WIDTH NON-JOINER (Persian words: the prefix ``mi-`` of a verb),
+ZERO WIDTH JOINER (Devanagari, Sinhala conjuncts), LEFT-TO-RIGHT and RIGHT-TO-LEFT MARK, ARABIC
+LETTER MARK (a mixed Latin and Arabic or Hebrew name) and the SOFT HYPHEN."""
+
+
+def refused_name_character(char: str) -> bool:
+    """Whether the character ``char`` keeps a name from being a case: of
+    :data:`CONTROL_CATEGORIES` or in :data:`REFUSED_FORMAT_CHARACTERS`."""
+    return unicodedata.category(char) in CONTROL_CATEGORIES or char in REFUSED_FORMAT_CHARACTERS
+
+
 def case_name_problem(name: str) -> str | None:
     """Why the image file name ``name`` cannot be a case of a CSV this package writes (the
     ``case`` column of a submission, the first of every grades file), in words that follow the
@@ -590,7 +626,10 @@ def case_name_problem(name: str) -> str | None:
     (checked before any image is read: the file is refused, or skipped with
     ``--skip-unreadable``, with :func:`safe_case_name` as the fix) and of the app's batch tab:
     empty; white space at either end (a reader or spreadsheet that trims cells reads another
-    name); a comma, double quote or line break (DRAC's format quotes nothing); a first
+    name); a comma, double quote or line break (DRAC's format quotes nothing); a control or
+    formatting character (:func:`refused_name_character`: ESC, BEL, U+2028, U+202E, U+200B ...,
+    not the ZWNJ of a Persian name, :data:`ALLOWED_FORMAT_CHARACTERS`; a security review,
+    F4: ``\x1b]0;PWNED\x07a.png`` retitled the terminal the export printed it to); a first
     character of :data:`SPREADSHEET_FORMULA_STARTS` (a formula in a spreadsheet)."""
     if not name.strip():
         return "is empty"
@@ -600,6 +639,12 @@ def case_name_problem(name: str) -> str | None:
     if any(ch in name for ch in UNQUOTED_CASE_BREAKERS):
         return ("contains a comma, quote or line break, which the CSV's case column cannot hold "
                 "(DRAC's format quotes nothing)")
+    controls = sorted({c for c in name if refused_name_character(c)})
+    if controls:
+        shown = ", ".join(f"U+{ord(c):04X}" for c in controls)
+        return (f"contains a control or formatting character ({shown}), which a terminal acts on (an "
+                f"escape sequence can retitle or clear it) or which shows the name other than it is "
+                f"(a right-to-left override)")
     if name[0] in SPREADSHEET_FORMULA_STARTS:
         return (f"starts with {name[0]!r}, which makes a spreadsheet (Excel, LibreOffice) read the "
                 f"case as a formula; a case is written as it is, never altered, so that it names its file")
@@ -609,12 +654,14 @@ def case_name_problem(name: str) -> str | None:
 def safe_case_name(name: str, taken: Sequence[str] = ()) -> str:
     """A name :func:`case_name_problem` accepts for the file ``name``, the fix of its refusal:
     each run of commas, quotes and line breaks, with the white space around it, made one ``_``;
+    the characters :func:`refused_name_character` refuses left out;
     the white space at either end and the formula characters at the start
     (:data:`SPREADSHEET_FORMULA_STARTS`) taken off (``Doe, John_OD.jpg`` -> ``Doe_John_OD.jpg``,
     ``' lead.png'`` -> ``lead.png``, ``=cmd|calc.png`` -> ``cmd|calc.png``); ``image`` before a
     name left without a stem (``=.png`` -> ``image.png``); ``_2``, ``_3`` ... before the suffix
     of one that ``taken`` (the folder's other names, letter case ignored) holds already."""
-    safe = re.sub(r'\s*[,"\r\n]+\s*', "_", name).strip()
+    safe = re.sub(r'\s*[,"\r\n]+\s*', "_", name)
+    safe = "".join(c for c in safe if not refused_name_character(c)).strip()
     while safe and (safe[0] in SPREADSHEET_FORMULA_STARTS or safe[0].isspace()):
         safe = safe[1:]
     if not safe or safe.startswith("."):  # no stem left: a hidden file's name is no case either
@@ -783,8 +830,12 @@ def _in_percent(values: Sequence[float | None]) -> bool:
 
 def printable_text(text: str) -> str:
     """``text`` with its control and other non-printable characters escaped (``\\x03``), for a
-    message: a binary file's bytes never reach the terminal raw."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    message: a binary file's bytes never reach the terminal raw. Escaped: every character
+    :func:`refused_name_character` refuses in a name, and every other non-printable one
+    (``str.isprintable``) but the formatting characters a name may hold
+    (:data:`ALLOWED_FORMAT_CHARACTERS`), so that a case name shows as it is."""
+    return "".join(c if (c.isprintable() or c in ALLOWED_FORMAT_CHARACTERS) and not refused_name_character(c)
+                   else repr(c)[1:-1] for c in text)
 
 
 def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:

@@ -132,7 +132,9 @@ def test_every_pinned_version_lies_in_pyprojects_range_and_the_app_extra_is_the_
     """scripts/requirements-cpu.txt pins what is tested; pyproject.toml's ranges (the
     dependencies and every extra) must admit it, or ``pip install -c scripts/requirements-cpu.txt
     /path/to/drac_ssl`` (README, "Install into your own environment") has no solution. The
-    ``app`` extra's gradio range is the one the app checks at start (:data:`app.GRADIO_RANGE`)."""
+    ``app`` extra's gradio range is the one the app checks at start (:data:`app.GRADIO_RANGE`),
+    and the extra declares what the app imports itself (markdown-it-py, which app/server.py
+    imports and gradio brings only through typer and rich), nothing more."""
     from app import GRADIO_RANGE
 
     project = PYPROJECT["project"]
@@ -146,7 +148,12 @@ def test_every_pinned_version_lies_in_pyprojects_range_and_the_app_extra_is_the_
             assert req.specifier.contains(pins[name], prereleases=True), (str(req), pins[name])
             checked += 1
     assert checked >= 15, f"only {checked} requirements were compared with a pin"
-    assert project["optional-dependencies"]["app"] == [f"gradio{GRADIO_RANGE}"]
+    app_extra = {Requirement(r).name: Requirement(r) for r in project["optional-dependencies"]["app"]}
+    assert str(app_extra.pop("gradio").specifier) == str(Requirement(f"gradio{GRADIO_RANGE}").specifier)
+    imported = {name: re.search(rf"^\s*(from|import) {module}\b", "\n".join(
+        p.read_text(encoding="utf-8") for p in (REPO / "app").glob("*.py")), re.M) is not None
+        for name, module in (("markdown-it-py", "markdown_it"),)}
+    assert set(app_extra) == {name for name, found in imported.items() if found} == {"markdown-it-py"}
     assert pins["gradio"].startswith("6.31"), "the pin moved: move GRADIO_RANGE's lower end with it"
 
 

@@ -13,6 +13,10 @@ and of a script's batch) and of the app's upload (:func:`app.inputs.load_upload`
 * Its pixels, from the header before decoding (:attr:`InputLimits.max_side`,
   :attr:`InputLimits.max_pixels`): a 0.4 MB PNG can declare 8192 x 8192 16-bit RGB pixels,
   400 MB decoded; a 13000 px JPEG takes a gigabyte and seconds to decode.
+* Its decoded bytes, width x height x channels x bytes per sample from the same header
+  (:attr:`InputLimits.decoded_limit`, :func:`decoded_refusal`): a 0.6 MB deflate float32 RGB
+  TIFF of 6324 x 6324 px is within 40 megapixels but 480 MB decoded, and took the app's
+  peak memory from 1.1 to 2.5 GiB (a security review, F2).
 
 The training ingest applies the same rule to every image file it takes (by its suffix,
 :data:`drac_ssl.grading.image_notes.IMAGE_SUFFIXES`) before decoding it
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACCEPTED_FORMATS",
+    "DECODED_BYTES_PER_PIXEL",
     "DEFAULT_LIMITS",
     "LOCAL_FILE_LIMITS",
     "FileRefusal",
@@ -56,6 +61,7 @@ __all__ = [
     "bomb_refusal",
     "bytes_refusal",
     "content_refusal",
+    "decoded_refusal",
     "downscale_fix",
     "header_refusal",
     "misnamed",
@@ -119,6 +125,20 @@ class InputLimits:
     max_bytes: int = 50 * 1024 * 1024
     max_side: int = 8192
     max_pixels: int = 40_000_000
+    max_decoded_bytes: int | None = None
+    """The most bytes one image may take decoded (width x height x channels x bytes per
+    sample, from the header: :func:`decoded_refusal`); None: :data:`DECODED_BYTES_PER_PIXEL`
+    per pixel of :attr:`max_pixels` (:attr:`decoded_limit`)."""
+
+    @property
+    def decoded_limit(self) -> int:
+        """The limit of decoded bytes in force: :attr:`max_decoded_bytes`, else
+        :data:`DECODED_BYTES_PER_PIXEL` x :attr:`max_pixels` (240 MB at 40 megapixels: a
+        16-bit RGB image at the pixel limit, which is read; a float32 RGB image of more than
+        20 megapixels is refused)."""
+        if self.max_decoded_bytes is not None:
+            return self.max_decoded_bytes
+        return DECODED_BYTES_PER_PIXEL * self.max_pixels
 
     @property
     def max_mb(self) -> float:
@@ -126,6 +146,13 @@ class InputLimits:
         bytes), as the page and the messages say it."""
         return self.max_bytes / (1024 * 1024)
 
+
+DECODED_BYTES_PER_PIXEL = 6
+"""Bytes per pixel of :attr:`InputLimits.max_pixels` that an image may take decoded unless
+:attr:`InputLimits.max_decoded_bytes` says otherwise: those of 16-bit RGB, so that a 16-bit RGB
+photograph at the pixel limit is read (6300 x 6300 px, 238 MB decoded: the app's peak memory
+1.7 GiB, docs/deploying.md), while a float32 RGB image (12 bytes a pixel) is read up to 20
+megapixels, 16-bit RGBA (8) up to 30."""
 
 DEFAULT_LIMITS = InputLimits()
 """The default :class:`InputLimits`: 50 MiB, 8192 px per side, 40 megapixels (the app's
@@ -136,7 +163,10 @@ LOCAL_FILE_LIMITS = InputLimits(max_bytes=512 * 1024 * 1024)
 export's ``--images`` and the Python API): the app's side and pixel limits, which bound the
 memory a decode takes, and 512 MiB of file, since a camera's uncompressed or 16-bit TIFF is the
 original photograph (5184 x 3456 8-bit RGB is 51 MiB; 40 megapixels of 16-bit RGBA, 320 MB) and
-the ingest reads such files too (review s58r5 F1: 50 MiB refused them)."""
+the ingest reads such files too (review s58r5 F1: 50 MiB refused them). The limit of decoded
+bytes is the app's too (240 MB: 16-bit RGB up to 40 megapixels, 16-bit RGBA up to 30, float32
+RGB up to 20; :data:`DECODED_BYTES_PER_PIXEL`): the export, the ingest and a script decode one
+image at a time, as the app does, in the same memory plan."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +174,8 @@ class FileRefusal:
     """Why a file is not graded: ``what`` follows the file's name (``is 58.0 MiB, above the
     limit of 50 MiB``), ``fix`` says what to do, starting in lower case ("" when ``what`` says
     it); ``kind`` a short tag (``missing``, ``broken-link``, ``folder``, ``not-regular``,
-    ``unreadable``, ``empty``, ``too-large``, ``format``, ``too-wide``, ``no-pixels``, ``too-many-pixels``)."""
+    ``unreadable``, ``empty``, ``too-large``, ``format``, ``too-wide``, ``no-pixels``, ``too-many-pixels``,
+    ``too-many-bytes``, ``tiff-header``)."""
 
     what: str
     fix: str
@@ -272,6 +303,15 @@ def read_header(data: bytes) -> tuple[str, int, int] | None:
     return file_format, int(width), int(height)
 
 
+def tiff_header_refusal(upload: bool = False) -> FileRefusal:
+    """The refusal (``tiff-header``) of a TIFF whose header does not give its size
+    (:func:`data_prep.decode.tiff_size` None: damaged, or ImageWidth / ImageLength of a type
+    not read): OpenCV's fallback would decode it with no limit of pixels or bytes."""
+    return FileRefusal("is a TIFF file whose header does not give its size (damaged, or a layout "
+                       f"{'this app' if upload else 'the package'} does not read)",
+                       "re-export it as PNG", "tiff-header")
+
+
 def bomb_refusal(limits: InputLimits, upload: bool = False) -> FileRefusal:
     """The refusal of a header declaring more pixels than Pillow opens
     (``PIL.Image.DecompressionBombError``)."""
@@ -322,14 +362,61 @@ def header_refusal(file_format: str, width: int, height: int, limits: InputLimit
 
 
 
+def _bits_words(channels: int, sample_bytes: int) -> str:
+    """``3 channels of 32 bits``: how a decoded pixel is held, for :func:`decoded_refusal`."""
+    return f"{channels} channel{'s' if channels != 1 else ''} of {8 * sample_bytes} bits"
+
+
+def _lighter_fix(channels: int, sample_bytes: int) -> str:
+    """How to make an image of ``channels`` x ``sample_bytes`` take fewer bytes decoded, for
+    :func:`decoded_refusal`: a file already of 16-bit samples (a 16-bit RGBA PNG) is told to
+    drop its alpha channel or convert to 8-bit, not to become what it is."""
+    if sample_bytes <= 2 and channels in (2, 4):
+        return "drop the alpha channel or convert it to 8-bit"
+    if sample_bytes <= 2:
+        return "convert it to 8-bit"
+    return "convert it to an 8- or 16-bit PNG"
+
+
+def decoded_refusal(data: bytes, width: int, height: int, limits: InputLimits,
+                    upload: bool = False) -> FileRefusal | None:
+    """Why an image of ``width`` x ``height`` px (its header's, :func:`read_header`) is not
+    decoded for the bytes it would take: ``too-many-bytes`` when width x height x channels x
+    bytes per sample (:func:`data_prep.decode.sample_layout`, from the header of ``data``)
+    is above :attr:`InputLimits.decoded_limit`, the fix naming a lighter layout (:func:`_lighter_fix`)
+    and the size to downscale to at this shape and sample layout. None when it is within the
+    limit, or the header does not say its samples (the pixel limits then bound it)."""
+    from data_prep.decode import sample_layout
+
+    layout = sample_layout(data)
+    if layout is None:
+        return None
+    channels, sample_bytes = layout
+    per_pixel = channels * sample_bytes
+    decoded = width * height * per_pixel
+    limit = limits.decoded_limit
+    if decoded <= limit:
+        return None
+    scale = min(1.0, (limit / max(1, decoded)) ** 0.5)
+    to_w, to_h = (max(1, int(side * scale + 1e-9)) for side in (width, height))
+    decodes = "that the app decodes" if upload else "decoded per image"
+    return FileRefusal(f"is {width} x {height} px of {_bits_words(channels, sample_bytes)}, "
+                       f"{decoded / 1e6:.3g} MB decoded, above the limit of {limit / 1e6:g} MB {decodes}",
+                       f"{_lighter_fix(channels, sample_bytes)}, or downscale it first (to at most "
+                       f"{to_w} x {to_h} px at this shape)", "too-many-bytes")
+
+
 def content_refusal(data: bytes, limits: InputLimits, upload: bool = False, name: str = ""
                     ) -> tuple[tuple[str, int, int] | None, FileRefusal | None]:
     """``(header, refusal)`` of an image file's bytes, before they are decoded: the header
     (:func:`read_header`; None when none is read: not an image, a damaged file) and why the
-    image is not decoded (:func:`header_refusal`, or :func:`bomb_refusal` for a header above
+    image is not decoded (:func:`header_refusal`, then :func:`decoded_refusal` for the bytes
+    it would take decoded, or :func:`bomb_refusal` for a header above
     Pillow's own limit, whose header is then None); the one sequence of the app's uploads,
     :func:`drac_ssl.grading.predict.read_image` and the training ingest
-    (:func:`data_prep.cache.process_file`). ``name``: the file's name, for a format refusal
+    (:func:`data_prep.cache.process_file`). A TIFF whose header does not give its size is
+    refused (:func:`tiff_header_refusal`): OpenCV would decode it past every limit. ``name``:
+    the file's name, for a format refusal
     of a file named as another format (``is a GIF file, though named .png``); "" unsaid."""
     from PIL import Image
 
@@ -337,4 +424,13 @@ def content_refusal(data: bytes, limits: InputLimits, upload: bool = False, name
         header = read_header(data)
     except Image.DecompressionBombError:  # more pixels than Pillow opens
         return None, bomb_refusal(limits, upload)
-    return header, (header_refusal(*header, limits, upload, name) if header is not None else None)
+    if header is None:
+        from data_prep.decode import is_tiff
+
+        if is_tiff(data):  # OpenCV would decode it with no limit: its size is unknown
+            return None, tiff_header_refusal(upload)
+        return None, None
+    refused = header_refusal(*header, limits, upload, name)
+    if refused is None:
+        refused = decoded_refusal(data, header[1], header[2], limits, upload)
+    return header, refused

@@ -39,3 +39,14 @@ def test_the_large_image_is_a_16_bit_rgb_png_of_the_side_asked(tmp_path: Path) -
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     assert image.shape == (300, 300, 3) and image.dtype == np.uint16
     assert image.max() > 255 and (image % 257 == 0).all()  # 8-bit values spread over 16 bits
+
+
+def test_the_float_tiff_large_image_is_float32_rgb_and_small_limits_refuse_it(tmp_path: Path) -> None:
+    """``--large-format float-tiff``: the security review's F2 file, 12 bytes a pixel decoded."""
+    from drac_ssl.grading.image_file import InputLimits, content_refusal
+
+    path = _large_image(tmp_path, 300, "float-tiff")
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert image.shape == (300, 300, 3) and image.dtype == np.float32 and 0 <= image.min() < image.max() <= 1
+    _, refused = content_refusal(path.read_bytes(), InputLimits(max_pixels=90_000), upload=True)
+    assert refused is not None and "1.08 MB decoded, above the limit of 0.54 MB" in refused.what

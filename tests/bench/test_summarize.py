@@ -50,6 +50,11 @@ def test_the_app_load_row_says_the_servers_memory_where_the_record_has_it() -> N
         "; server resident 1043.0 MiB once loaded, 1114.6 MiB after the rounds, peak 1122.8 MiB; "
         "peak 1710.2 MiB after one 6300 px 16-bit RGB upload (27.6 MiB PNG)")
     assert "peak 1710.2 MiB after one 6300 px" in app_load_rows("app_load_memory", record)[0]
+    # a float TIFF (--large-format float-tiff) is said as one, and its refusal too
+    record["large_image"] = {"side_px": 6300, "file_mib": 47.6, "refused": "`x.tif` is ... 476 MB decoded",
+                             "image": "32-bit float RGB TIFF (deflate), three equal channels 0..1"}
+    assert app_memory_words(record).endswith(
+        "after one 6300 px 32-bit float RGB upload (47.6 MiB TIFF, refused before decoding)")
     del record["large_image"]
     assert app_memory_words(record).endswith("peak 1122.8 MiB")
     assert app_memory_words({}) == ""

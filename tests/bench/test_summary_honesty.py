@@ -300,18 +300,21 @@ def test_the_app_load_rows_say_what_tells_them_apart() -> None:
     its clients, neighbour and model workers now, from its record."""
     summary = _summary_rows(RESULTS)
     keys = sorted(key for key in summary if key.startswith("app_load"))
-    assert len(keys) == 7
+    assert len(keys) == 9
     settings = set()
     for key in keys:
         record = json.loads((RESULTS / f"{key}.json").read_text(encoding="utf-8"))
         workers = record["queue"]["model_workers"]
         neighbour = "no neighbour" if record["config"]["neighbour"] == "none" else "busy neighbour"
         clients = record["config"]["clients"]
-        said = (f"{clients} client{'' if clients == 1 else 's'}, {neighbour}, {workers} model worker{'' if workers == 1 else 's'}: "
+        large = record.get("large_image") or {}
+        sent = f", one {large['side_px']} px {large['image'].split(',')[0].split(' (')[0]}" if large else ""
+        sent += " (refused)" if large.get("refused") else ""
+        said = (f"{clients} client{'' if clients == 1 else 's'}, {neighbour}, {workers} model worker{'' if workers == 1 else 's'}{sent}: "
                 f"client latency p50 {record['results']['latency_s']['p50']} s / p95 {record['results']['latency_s']['p95']} s")
         assert _figure(summary[key]).startswith(said), (key, summary[key])
         settings.add(_figure(summary[key]).split(":", 1)[0] + summary[key].split(" | ")[0].split("([")[0])
-    assert len(settings) == 7  # the what or the setting tells each one apart
+    assert len(settings) == 9  # the what or the setting tells each one apart
 
 
 def test_the_retinamnist_recipes_name_their_mark() -> None:
