@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import filecmp
 import functools
 import hashlib
 import os
@@ -477,7 +478,9 @@ class LabelRow:
     patient: str
     line: int  # 1-based line in the CSV file (header is line 1)
     written: str = ""  # the grade cell as written (stripped): '1.0', '7', 'x'
-    in_folder: bool = False  # the name cell has a folder part ('train/001.png'), dropped in name
+    # the folder part of the name cell as written, '/'-separated ('visit2' for 'visit2/e05.jpg',
+    # 'C:/PACS/export' for 'C:\\PACS\\export\\e00.jpg'), '' for a plain name: dropped in ``name``
+    folder: str = ""
     # what marked the row ungradable beside its grade cell ('adjudicated_gradable 0'), else ''
     marked_by: str = ""
     # the cells of every column but the row's image name, own grade and patient (column, cell as
@@ -1730,7 +1733,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         where = f"{csv_path}:{number}"
         cell = cells[index["image-name"]].strip().replace("\\", "/")
         name = cell_file_name(cell)
-        in_folder = "/" in cell.strip("/")
+        in_folder = cell.strip("/").rpartition("/")[0]  # the folder part, '' for a plain name
         raw_grade = cells[index["grade"]]
         eye_column = ""  # per eye: the column of the image's own eye, read for its grade
         if not name:
@@ -2013,7 +2016,7 @@ def _same_row(row: LabelRow) -> tuple[object, ...]:
     """What two label rows must share to be one row written twice: the name and the grade cell
     as written, the patient, and what else marked them (every other column,
     :attr:`LabelRow.others`, is said when it differs: :func:`_other_cells`)."""
-    return row.name, row.written, row.patient, row.in_folder, row.marked_by
+    return row.name, row.written, row.patient, row.folder, row.marked_by
 
 
 def _other_cells(rows: Sequence[LabelRow]) -> str:
@@ -2340,6 +2343,43 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0
     return pairs
 
 
+def other_visit_file(row: LabelRow, matched: Path, bases: Sequence[Path]) -> Path | None:
+    """The file a label row's name cell points at with its folder part (``visit2/e05.jpg``),
+    looked for under each of ``bases`` (the image folder, the CSV's folder), when it exists and
+    holds other bytes than ``matched``, the image of the row's file name that the ingest would
+    pair the row with (the image folder's own ``e05.jpg``, the folder part dropped); ``None``
+    when the row has no folder part, the folder part is absolute (``C:/PACS/export``: nothing
+    to compare), no such file exists, or it is ``matched`` itself or a byte-identical copy."""
+    written = f"{row.folder}/{row.name}"
+    if not row.folder or written.startswith("/") or re.match(r"[A-Za-z]:", written):
+        return None
+    for base in dict.fromkeys(bases):
+        candidate = base / written
+        try:
+            if not candidate.is_file() or os.path.samefile(candidate, matched):
+                continue
+            if not filecmp.cmp(candidate, matched, shallow=False):
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def folder_part_problem(table: LabelTable, row: LabelRow, matched: Path, other: Path,
+                        folder: Path) -> Problem:
+    """The error of a label row whose name cell's folder part names another picture
+    (:func:`other_visit_file`) than the file of that name in ``folder``, which the ingest
+    (it reads the image folder's own level only) would pair the row with: silently the wrong
+    image (another visit's) if the folder part were dropped."""
+    return error(f"{table.path}:{row.line}",
+                 f"the row names {row.folder}/{row.name}, but only the files of {folder} itself "
+                 f"are read, and its {matched.name} is another picture than {other}: the row "
+                 f"would be paired with the wrong image",
+                 f"give each picture a name of its own in {folder} (e.g. move {other} up as "
+                 f"{row.folder.replace('/', '_')}_{row.name}, or move {matched.name} out if "
+                 f"the row is its), and write that plain file name in the row", "match")
+
+
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                  test_dir_name: str = "test", not_read: Sequence[Path] = (), missing: str = "error",
                  nested: bool = False, stem_ids: bool = False
@@ -2362,6 +2402,11 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     (unless ``stem_ids``: the layout's own CSV writes ids without extension, APTOS's,
     DeepDRiD's, :data:`data_prep.layout.STEM_ID_LAYOUTS`, so that is no news) or by number, and
     one how many only by ignoring letter case (:func:`only_by_case`), each with an example pair.
+    A name cell with a folder part (``visit2/e05.jpg``, ``C:\\PACS\\e05.jpg``) is matched by
+    its file name, in one note counting them; unless that path names another picture under
+    ``folder`` or the CSV's folder than the file matched (:func:`other_visit_file`): then an
+    error (kind ``match``), as the row would silently get another visit's image. Not for
+    ``nested`` layouts (DeepDRiD's ``image_path`` writes its folders by convention).
 
     ``missing="leave_out"`` (``data.missing``): a row whose image is nowhere (not in a
     subfolder, not a near miss of an image without a row: those stay errors) is left out
@@ -2384,8 +2429,16 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     by_how: dict[str, list[str]] = {"stem": [], "number": [], "extension": []}
     by_case: list[str] = []  # 'ROW NAME -> file name' of the names matched only by ignoring case
     claimed: set[Path] = set()  # the candidates of an ambiguous row: that row's, though unpaired
+    dropped: list[str] = []  # 'visit2/e05.jpg -> e05.jpg': the matched names whose folder went
     for row in table.rows:
         paths, how = index.find(row.name)
+        if paths and row.folder and how != "ambiguous" and not nested:
+            other = other_visit_file(row, paths[0], (folder, table.path.parent))
+            if other is not None:  # the row names another picture than the one it would get
+                problems.append(folder_part_problem(table, row, paths[0], other, folder))
+                claimed.update(paths)  # the row's, though refused: not also 'without label'
+                continue
+            dropped.append(f"{row.folder}/{row.name} -> {paths[0].name}")
         if how == "ambiguous":
             problems.append(ambiguous_name(table, row, paths, _ambiguous_words(row.name)))
             if len({name_key(p.name) for p in paths}) == 1:  # one name in two patient folders:
@@ -2416,7 +2469,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                 what = (f"label without image: {row.name} is not in {folder} but in its subfolder "
                         f"{deeper.parent.name}/, and images are not searched in subfolders")
                 fix = (f"move the images of {deeper.parent.name}/ up into {folder}"
-                       + (" (and write the plain file names in the CSV)" if row.in_folder else ""))
+                       + (" (and write the plain file names in the CSV)" if row.folder else ""))
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
                 plain_missing[len(no_image)] = row
@@ -2432,6 +2485,12 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             # a row repeated, or in another spelling, is reported by duplicate_label_rows or
             # same_image_rows (fatal): the first row's grade is only kept for the other checks
             matched.setdefault(path, row)
+    if dropped:  # DeepDRiD's image_path (nested) is its layout's convention: no news
+        problems.append(note(table.path, f"{len(dropped)} name(s) had a folder part, dropped (e.g. "
+                                         f"{dropped[0]}): only the file names of {folder} are read",
+                             "nothing to do if each row's image is the file of that name in "
+                             f"{folder}; else move or rename the images there so that each "
+                             "name is one picture, and write the plain file names", "match"))
     if by_how["stem"] and not stem_ids:
         problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
                                          f"matched to the one image with that stem (e.g. "
