@@ -1316,29 +1316,123 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     return notes + caveats
 
 
-def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Sequence[int],
-                      previous: cache.CacheState, channels: int,
-                      spill: cache.RowSpill | None) -> np.ndarray | None:
-    """Each training image's near-twin group (``data.near_duplicate_mse`` > 0; None when 0):
-    the cache rows at the smallest of ``sizes``, as they will be written (``channels``), read
-    a block at a time and made into :func:`data_prep.near_duplicates.comparison_rows` (at
-    most :data:`~data_prep.near_duplicates.COMPARE_SIDE` px, 0..1), then grouped by
-    :func:`data_prep.near_duplicates.near_duplicate_groups`. ``(n_train,)`` ints, in the order
-    of the training images."""
-    if cfg.near_duplicate_mse <= 0:
-        return None
-    records = [e.record for e in entries if e.split == "train"]
-    size = min(sizes)
+
+def _comparison_rows(records: Sequence[cache.FileRecord], size: int, previous: cache.CacheState,
+                     channels: int, spill: cache.RowSpill | None) -> np.ndarray:
+    """The :func:`data_prep.near_duplicates.comparison_rows` of ``records``' cache rows at
+    ``size`` px, as they will be written (``channels``), read a block at a time
+    (:data:`data_prep.cache.ROW_BLOCK_BYTES`). ``(len(records), d)`` float32."""
     block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
     rows = [twins.comparison_rows(cache.assemble(records, size, previous, channels, spill, start, start + block))
             for start in range(0, len(records), block)]
-    if not rows:
-        return np.zeros(0, dtype=np.int64)
+    return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+
+def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Sequence[int],
+                      previous: cache.CacheState, channels: int,
+                      spill: cache.RowSpill | None, where: str = ""
+                      ) -> tuple[np.ndarray | None, list[Problem]]:
+    """Each training image's near-twin group (``data.near_duplicate_mse`` > 0; None when 0),
+    and what the comparison found beside the groups.
+
+    The cache rows at the smallest of ``sizes``, as they will be written (``channels``), made
+    into :func:`data_prep.near_duplicates.comparison_rows` (at most
+    :data:`~data_prep.near_duplicates.COMPARE_SIDE` px, 0..1); the training images grouped
+    by :func:`data_prep.near_duplicates.near_duplicate_groups` (``(n_train,)`` ints, in the
+    order of the training images); the test images and the unlabelled pool compared with the
+    training images (:func:`_twins_across_splits`). The problems: a warning for each group
+    whose images carry different grades (``where``: the label CSV), an error for each test
+    image with a twin among the training images, a note for the unlabelled pool's twins.
+
+    Raises:
+        IngestError: a threshold that links far too many images (its message names the fix)."""
+    if cfg.near_duplicate_mse <= 0:
+        return None, []
+    train = [e for e in entries if e.split == "train"]
+    size = min(sizes)
+    rows = _comparison_rows([e.record for e in train], size, previous, channels, spill)
+    if not len(train):
+        return np.zeros(0, dtype=np.int64), []
     try:
-        return twins.near_duplicate_groups(np.concatenate(rows), cfg.near_duplicate_mse,
-                                           setting="--near-duplicate-mse ")
+        groups = twins.near_duplicate_groups(rows, cfg.near_duplicate_mse,
+                                             setting="--near-duplicate-mse ")
     except ValueError as exc:  # a threshold far above near twins: the message names the fix
         raise IngestError(str(exc)) from None
+    problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent))
+    problems += _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
+    return groups, problems
+
+
+def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: str) -> list[Problem]:
+    """A warning for each near-twin group of ``train`` (``groups``: their group ids) whose
+    images carry two or more grades: the folds keep the group whole, but one picture is
+    taught as two grades, and only the label CSV can say which is right. Each names the
+    images (first :data:`TWIN_CLASH_SHOWN`) with their CSV lines and grades."""
+    members: dict[int, list[ImageEntry]] = {}
+    for entry, group in zip(train, groups, strict=True):
+        members.setdefault(int(group), []).append(entry)
+    found = []
+    for group in members.values():
+        grades = {e.label.grade for e in group if e.label is not None}
+        if len(grades) < 2:
+            continue
+        named = ", ".join(f"{e.image_id} (" + (f"line {e.label.line}, " if e.label and e.label.line else "")
+                          + f"grade {e.label.grade if e.label else '?'})" for e in group[:TWIN_CLASH_SHOWN])
+        more = f" and {len(group) - TWIN_CLASH_SHOWN} more" if len(group) > TWIN_CLASH_SHOWN else ""
+        found.append(Problem(where, f"near twins with different grades {sorted(grades)}: {named}{more} "
+                                    f"(one picture graded twice, or a chain of near twins); the folds "
+                                    f"keep them in one fold",
+                             "check which grade is right and correct the label CSV (or delete "
+                             "the copy)", severity="warning", kind="near-duplicates"))
+    return found
+
+
+TWIN_CLASH_SHOWN = 4
+"""The images a warning of near twins with different grades names (:func:`_twin_grade_clashes`)."""
+
+
+def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEntry],
+                         train_rows: np.ndarray, cfg: DataConfig, size: int,
+                         previous: cache.CacheState, channels: int,
+                         spill: cache.RowSpill | None) -> list[Problem]:
+    """The test images and the unlabelled pool compared with the training images
+    (``train_rows``: their comparison rows), a block at a time
+    (:func:`data_prep.near_duplicates.twins_across`): an error for each test image whose
+    nearest training image is closer than ``data.near_duplicate_mse`` (a re-encoded copy of a
+    test image among the training images credits the test figures with memory), naming both
+    files and the distance; one note counting the unlabelled images that are near twins of
+    training images (pretraining sees both anyway: nothing leaks)."""
+    found: list[Problem] = []
+    pool_twins: list[str] = []
+    pool_where = ""  # the unlabelled folder of the first twin
+    block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
+    setting = f"--near-duplicate-mse {cfg.near_duplicate_mse:g}"
+    for split in ("test", UNLABELLED):
+        others = [e for e in entries if e.split == split]
+        for start in range(0, len(others), block):
+            chunk = others[start:start + block]
+            rows = _comparison_rows([e.record for e in chunk], size, previous, channels, spill)
+            for q, r, mse in zip(*twins.twins_across(rows, train_rows, cfg.near_duplicate_mse), strict=True):
+                other, twin = chunk[int(q)], train[int(r)]
+                if split == UNLABELLED:
+                    pool_twins.append(f"{other.image_id} ~ {twin.image_id}")
+                    pool_where = pool_where or str(other.path.parent)
+                    continue
+                line = f" (line {twin.label.line})" if twin.label is not None and twin.label.line else ""
+                found.append(error(other.display,
+                                   f"test image {other.image_id} is a near twin of the training image "
+                                   f"{twin.display}{line}: mean squared difference {mse:.1e}, below "
+                                   f"{setting}; the test figures would credit the model's memory of "
+                                   f"a training image", f"keep the picture in one split: delete "
+                                   f"{twin.image_id} and its label row from the training images, or "
+                                   f"take {other.image_id} out of the test folder", "near-duplicates"))
+    if pool_twins:
+        found.append(note(pool_where, f"{counted(len(pool_twins), 'image')} of the "
+                          f"unlabelled pool {'is a near twin' if len(pool_twins) == 1 else 'are near twins'}"
+                          f" of training images below {setting} (e.g. {pool_twins[0]})",
+                          "nothing to do (pretraining sees the training images anyway); remove "
+                          "the copies from the unlabelled folder to save time", "near-duplicates"))
+    return found
 
 
 TWIN_SHARE_WARNING = 0.10
@@ -1379,6 +1473,13 @@ def _twin_facts(groups: np.ndarray | None, cfg: DataConfig, sizes: Sequence[int]
     return {"near_duplicate_mse": cfg.near_duplicate_mse, "cache_size": size,
             "compared_px": min(size, twins.COMPARE_SIDE), "n_images": n_images, "n_groups": n_groups,
             "with_patients": with_patients}
+
+
+NEAR_DUPLICATES_OFF = ("near duplicates not checked (--near-duplicate-mse 0, the default): near "
+                      "twins split across folds, or a copy of a test image among the training "
+                      "images, go unnoticed; --near-duplicate-mse 1e-4 checks them")
+"""The printed summary's line when ``data.near_duplicate_mse`` is 0 and there are training
+images (:func:`format_summary`)."""
 
 
 def _twins_line(facts: dict[str, object] | None) -> str:
@@ -1564,6 +1665,8 @@ def format_summary(result: IngestResult) -> str:
         lines.append(said)
     if _twins_line(result.near_duplicates):
         lines.append(_twins_line(result.near_duplicates))
+    elif result.n_train:  # off: said, so that no one reads silence as "none found"
+        lines.append(NEAR_DUPLICATES_OFF)
     if result.n_phantom_marked:
         lines.append(_phantom_words(result.n_phantom_marked,
                                     result.n_train + result.n_test + result.n_unlabelled,
@@ -1801,7 +1904,9 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     twin_groups = None
     attention: list[Problem] = []  # said again at the end of the summary: lost among the others
     if not any(p.severity == "error" for p in problems):
-        twin_groups = _near_twin_groups(entries, cfg, sizes, previous, channels, spill)
+        twin_groups, twin_problems = _near_twin_groups(entries, cfg, sizes, previous, channels,
+                                                       spill, str(layout.labels_csv or root))
+        problems += apply_strict(twin_problems, cfg.strict)
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
                                  cfg.strict)
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,
