@@ -46,7 +46,7 @@ import numpy as np
 from data_prep import cache
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
-from data_prep.folds import TWIN_UNIT, assign_folds, patient_unit
+from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import (
     Layout,
@@ -1313,8 +1313,55 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     for i, (entry, fold) in enumerate(zip(train, folds, strict=True)):
         entry.fold = int(fold)
         entry.fold_group = "" if patients is None else str(patients[i])
+    if cfg.patient_column or own:
+        notes += _patient_id_problems(train, source, cfg.patient_column or layout.patient_column)
     return notes + caveats
 
+
+PATIENT_SETS_SHOWN = 3
+"""The sets of look-alike patient ids (and lines of rows without a patient) a finding names."""
+
+
+def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) -> list[Problem]:
+    """What the folds' patients (``train``'s labels, folds assigned) hide: a warning naming the
+    patient ids that differ only in letter case, punctuation or spaces
+    (:func:`data_prep.folds.patient_spellings`: ``P-007``, ``p-007``, ``P007``, three patients
+    to the folds), with the folds they landed in; a note counting the rows of ``column``
+    (the label CSV ``source``'s) without a patient, each its own unit. Nothing is merged: only
+    the CSV's author knows whether two spellings are one patient."""
+    found: list[Problem] = []
+    labelled = [e for e in train if e.label is not None]
+    spellings = patient_spellings(e.label.patient for e in labelled)  # type: ignore[union-attr]
+    where = f"column {column!r}" if column else "the patient ids"
+    if spellings:
+        first: dict[str, ImageEntry] = {}
+        folds: dict[str, set[int]] = {}
+        for entry in labelled:
+            patient = entry.label.patient  # type: ignore[union-attr]
+            first.setdefault(patient, entry)
+            folds.setdefault(patient, set()).add(entry.fold)
+
+        def spelt(patient: str) -> str:
+            line = first[patient].label.line  # type: ignore[union-attr]
+            return f"{patient!r} ({f'line {line}, ' if line else ''}fold {min(folds[patient])})"
+        named = "; ".join(", ".join(spelt(p) for p in ids) for ids in spellings[:PATIENT_SETS_SHOWN])
+        more = (f"; {len(spellings) - PATIENT_SETS_SHOWN} more such set(s)"
+                if len(spellings) > PATIENT_SETS_SHOWN else "")
+        found.append(warning(source, f"{counted(len(spellings), 'set')} of patient ids in {where} "
+                                     f"differ only in letter case, punctuation or spaces, so the folds "
+                                     f"keep them apart as different patients: {named}{more}",
+                             f"if each set is one patient, write its id one way in {where} of "
+                             f"{Path(source).name} and run the ingest again (the folds compare ids "
+                             f"exactly); if they are different patients, nothing to do", "folds"))
+    empty = [e.label.line for e in labelled if not e.label.patient]  # type: ignore[union-attr]
+    if empty:
+        lines = ", ".join(str(n) for n in empty[:PATIENT_SETS_SHOWN]) + (", ..." if len(empty) > PATIENT_SETS_SHOWN else "")
+        found.append(note(source, f"{counted(len(empty), 'row')} {'has' if len(empty) == 1 else 'have'} "
+                                  f"no patient in {where} (line{'s' if len(empty) > 1 else ''} "
+                                  f"{lines}): each is its own unit in the folds",
+                          "fill in the patient id where such an image shares a patient with other "
+                          "rows; else nothing to do", "folds"))
+    return found
 
 
 def _comparison_rows(records: Sequence[cache.FileRecord], size: int, previous: cache.CacheState,
