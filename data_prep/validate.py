@@ -535,7 +535,15 @@ class LabelTable:
 _OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient": "--patient-column"}
 
 
-UNGRADED_CELLS = ("", "na", "n/a", "nan", "none", "null", "-", "?", "ungradable", "ungraded")
+EXCEL_ERROR_CELLS = ("#n/a", "#nv", "#value!", "#ref!", "#div/0!", "#name?", "#null!", "#num!",
+                     "#wert!", "#bezug!", "#zahl!")
+"""A spreadsheet's error values as a CSV export writes them (Excel's English ``#N/A``,
+``#VALUE!``, ``#REF!``, ``#DIV/0!``, ``#NAME?``, ``#NULL!``, ``#NUM!``, German ``#NV``,
+``#WERT!``, ``#BEZUG!``, ``#ZAHL!``; lower case): a lookup or formula that found no grade, so
+read as no grade (:data:`UNGRADED_CELLS`), as ``nan`` is."""
+
+UNGRADED_CELLS = ("", "na", "n/a", "nan", "none", "null", "-", "?", "ungradable", "ungraded",
+                  *EXCEL_ERROR_CELLS)
 """Grade cells that say "no grade" rather than a wrong one (lower case, stripped)."""
 
 LEAVE_OUT_FIX = ("rerun with --ungradable leave_out (every row with no grade is then left out "
@@ -787,7 +795,9 @@ def no_grade_words(name: str, raw: str, eye_column: str = "") -> str:
     ``right_eye_DR_Level`` for ``1_r1``, chosen by the image id, :func:`own_eye_cell`), named
     (``has no grade in its eye's column 'right_eye_DR_Level' (...)``). The ingest's and the
     scorer's words."""
-    cell = "an empty cell" if not raw.strip() else repr(raw.strip())
+    cell = ("an empty cell" if not raw.strip() else
+            f"{raw.strip()!r}, a spreadsheet error value" if raw.strip().lower() in EXCEL_ERROR_CELLS
+            else repr(raw.strip()))
     column = f" in its eye's column {eye_column!r}" if eye_column else ""
     return f"{name} has no grade{column} ({cell}; an ungradable image?)"
 
@@ -821,6 +831,11 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
         if ambiguous := ambiguous_grades(raw, grade_names):  # 'non-proliferative' on ICDR's
             named = (f" nor the name of one grade of the scale ({', '.join(grade_names)}): "
                      f"{_could_be(raw, grade_names, ambiguous)}, so it is not read as any of them")
+        if not named and re.search(r"\d", raw):  # '1_0', '1 0', '2e0': not read as 10, 2, 2
+            return error(where, f"grade {raw.strip()!r} of {name} is not a plain whole number "
+                                f"(digits only, or a decimal point or comma before zeros: "
+                                f"'2', '2.0', '2,0')",
+                         f"write the grade as a plain number ({choices(grade_names)})", "grade")
         return error(where, f"grade {raw.strip()!r} of {name} is not an integer{named}",
                      f"use {choices(grade_names)}, or the name of a grade as --grades writes it "
                      f"({', '.join(grade_names)})", "grade")
@@ -1717,6 +1732,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name
     words: dict[str, str] = {}  # grade cells written as words no grade is named: key -> first spelling
     worded: list[int] = []  # where their problems are in ``problems`` (the fix is set at the end)
+    word_at: dict[int, str] = {}  # index in ``problems`` -> its word's key (of ``words``)
     # a grade column of words and no number: the user's own grade names, 'none' among them a
     # grade's name (grade 0), not an ungradable image, unless a scale is given or ungradable
     # rows are left out (zero_words_named)
@@ -1799,6 +1815,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
                                    eye_column=eye_column)) is not None:
             if grade is None and not is_ungraded(raw_grade) and _GRADE_WORD.search(raw_grade):
                 words.setdefault(_name_key(raw_grade), raw_grade.strip().strip('"'))
+                word_at[len(problems)] = _name_key(raw_grade)
                 worded.append(len(problems))
             problems.append(bad)
             grade = None
@@ -1806,9 +1823,16 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         rows.append(LabelRow(name, grade, patient, number, raw_grade.strip(), in_folder))
     if worded:  # the fix that reads the words, shaped from the whole CSV's values
         fix = grade_words_fix(list(words.values()), numbers | set(by_name), grade_names, own_words)
+        # --grades given: a word near one of its names is a misspelling, said on its own row,
+        # whatever the other words are (never a template of the user's own scale instead)
+        near = ({key: grade_words_fix([word], (), grade_names) for key, word in words.items()
+                 if _near_grade(word, grade_names) is not None} if scale_given else {})
+        if near and len(near) < len(words):  # the other words' fix, without the misspellings
+            fix = grade_words_fix([w for k, w in words.items() if k not in near],
+                                  numbers | set(by_name), grade_names, own_words)
         for at in worded:
             said = (zero_word_readings(zero_rows[at], fix, UNGRADABLE_WORD_WAY)
-                    if at in zero_rows else fix)
+                    if at in zero_rows else near.get(word_at.get(at, ""), fix))
             problems[at] = dataclasses.replace(problems[at], fix=said)
     if by_name:
         problems.append(grade_names_note(csv_path, by_name, grade_names,
