@@ -1058,8 +1058,10 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
     Several: one warning naming each group (``1 file is 8-bit RGB, 41 are 16-bit grey``) and
     the files unlike the largest group: their brightness is not comparable (a dim 16-bit
     scan whose depth was guessed as 12-bit, shifted by 4 bits where its neighbours were by 8,
-    or an 8-bit RGB export among 16-bit grey ones: most often an export mistake). 8-bit files
-    alone: nothing said.
+    or an 8-bit RGB export among 16-bit grey ones: most often an export mistake), its fix in
+    the channels of the largest group (``all 8-bit RGB`` for colour photographs). 8-bit files
+    alone: nothing said. CMYK and Lab files (:data:`COLOUR_SPACE_ENCODINGS`, their own
+    colour-space warning) are recorded but form no group of the warning.
 
     ``levels``: each entry's mean grey level once converted to 8 bits, before any crop or
     filter (:func:`_mean_levels`): the warning gives each group's (:func:`level_words`), so that
@@ -1072,9 +1074,9 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
     for e in decoded:
         depth = file_depth(e.record)
         groups.setdefault((depth.file, depth.encoding, depth.used), []).append((e, depth))
-    ordered = sorted(groups.values(), key=lambda members: -len(members))
+    every = sorted(groups.values(), key=lambda members: -len(members))
     facts: list[dict[str, object]] = []
-    for members in ordered:
+    for members in every:
         depth = members[0][1]
         guessed = [d for _, d in members if d.guessed]
         facts.append({"file": depth.file, "encoding": depth.encoding, "bits_used": depth.used,
@@ -1086,6 +1088,9 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
                                     if depth.file not in ("8-bit", "1-bit", "float") else None),
                       "n": {split: sum(1 for e, _ in members if e.split == split)
                             for split in ("train", "test", UNLABELLED)}})
+    # a CMYK or Lab file has its own colour-space warning (converted without colour
+    # management): not a bit-depth group of its own beside the RGB files of its depth
+    ordered = [members for members in every if members[0][1].encoding not in COLOUR_SPACE_ENCODINGS]
     scalings = {d.scaling for members in ordered for _, d in members}
     if not ordered:
         return [], facts
@@ -1135,12 +1140,23 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
                    "bits of the others?")
     if len(files) > 1:
         why.append("files unlike the others are most often an export mistake")
+    # the fix in the channels of the largest group of the common scaling: colour photographs
+    # are not told to become grey
+    largest = next(m for m in ordered if m[0][1].scaling == common)[0][1]
+    kind = "grey" if largest.encoding == "grey" else "RGB"
+    alike = (f"all 8-bit {kind}" if common[0] in ("8-bit", "1-bit", "float") else
+             f"all {common[0]} {kind} with an sBIT chunk naming their bit depth, or all 8-bit {kind}")
     return [warning(str(where), f"images scaled from different bit depths ({'; '.join(said)}): their "
                                 f"brightness may not be comparable{judge}; e.g. {', '.join(odd[:3])}"
                                 + (", ..." if len(odd) > 3 else "") + f" ({'; '.join(why)})",
-                    "export every image alike: all 16-bit grey with an sBIT chunk naming their "
-                    "bit depth, or all 8-bit grey, so that every image is scaled alike",
+                    f"export every image alike: {alike}, so that every image is scaled alike",
                     "bit-depth")], facts
+
+
+COLOUR_SPACE_ENCODINGS = frozenset({"CMYK", "Lab", "HSV"})
+"""File encodings (:func:`_encoding`) converted to RGB without colour management, each with
+its own ``colour-space`` warning (:mod:`data_prep.decode`): left out of the bit-depth groups
+of :func:`_bit_depths` (an 8-bit CMYK file among 8-bit RGB ones is no other depth)."""
 
 
 def _phantom_images(entries: Sequence[ImageEntry], root: Path) -> list[Problem]:
