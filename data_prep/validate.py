@@ -1745,8 +1745,17 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
 
     def ungraded(cell: str) -> bool:  # is_ungraded, but for a grade-0 name of the column's words
         return is_ungraded(cell) and not names_zero_grade(cell, zero_named)
+    header = [c.strip().casefold() for c in table.columns]
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
+        if all(cells[index[role]].strip().casefold() == header[index[role]]
+               for role in ("image-name", "grade")):  # two exports pasted one after the other?
+            problems.append(error(where, f"line {number} repeats the header row (image name "
+                                         f"{cells[index['image-name']].strip()!r}, grade "
+                                         f"{cells[index['grade']].strip()!r})",
+                                  "delete it (if the rows after it are another export, check that "
+                                  "their columns are in the same order)", "csv"))
+            continue
         cell = cells[index["image-name"]].strip().replace("\\", "/")
         name = cell_file_name(cell)
         in_folder = cell.strip("/").rpartition("/")[0]  # the folder part, '' for a plain name
@@ -2016,15 +2025,17 @@ def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] |
 
 
 def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
-    """`` with conflicting grades [0, 7]`` when the rows' grades differ (as the CSV writes
-    them, in row order: an out-of-range ``7`` stays ``7``). When they agree: ``''``, or with
+    """`` with conflicting grades ['0', '7']`` when the rows' grades differ (each cell quoted
+    as the CSV writes it, in row order: an out-of-range ``7`` stays ``'7'``, a decimal comma
+    ``'3,0'`` stays one cell). When they agree: ``''``, or with
     ``agreement`` (for a message that does not name each row's grade) `` with grade 3 on
     both`` (``on all 3``), with how each row writes it when the spellings differ (``1`` and
-    ``1.0`` are the same grade: `` with grade 1 on both (written 1, 1.0)``); rows whose grade
+    ``1.0`` are the same grade: `` with grade 1 on both (written '1', '1.0')``); rows whose grade
     cells are all empty: `` with no grade (empty cells) on all 3``."""
     values = {r.grade if r.grade is not None else  # a grade written as its name: its number
               parse_grade(r.written) if parse_grade(r.written) is not None else r.written for r in rows}
-    written = ", ".join(r.written or "''" for r in rows)
+    # each cell quoted: a decimal comma ('3,0') would read as two cells in a bare list
+    written = ", ".join(repr(r.written) for r in rows)
     if len(values) > 1:
         return f" with conflicting grades [{written}]"
     if not agreement:
