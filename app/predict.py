@@ -58,6 +58,7 @@ from app.inputs import (  # InputRejected re-exported (__all__): predict_file ra
     too_small_warning,
 )
 from data_prep.decode import sample_depth
+from drac_ssl.figures import percent_texts, tie_words, tied_grades
 from drac_ssl.grading.image_notes import (
     as_sentence,
     other_depth_warning,
@@ -98,22 +99,31 @@ def borderline_grades(probs: Any) -> list[int]:
 
 
 def borderline_words(probs: Any, class_names: list[str]) -> str | None:
-    """``Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (P 0.48 vs
-    0.47).`` when the second largest of ``probs`` ``(K,)`` (one per grade of ``class_names``) is
+    """``Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (48% vs 47%).``
+    (whole percentages of the K together, :func:`drac_ssl.figures.percent_texts`) when the second largest of ``probs`` ``(K,)`` (one per grade of ``class_names``) is
     at most :data:`BORDERLINE_MARGIN` below the largest; every grade that close to the largest
     is named, in grade order (three or more: ``cannot tell 0 Normal, 1 NPDR and 2 PDR apart
-    on this image (P 0.33, 0.32 and 0.35)``). None otherwise, and for fewer than two grades."""
+    on this image (33%, 32% and 35%)``). When the grades named are all tied for the largest
+    (:func:`drac_ssl.figures.tied_grades`, the one tie rule, as
+    :func:`drac_ssl.grading.image_notes.decision_words` calls them "equally likely"), their figure
+    is :func:`drac_ssl.figures.tie_words`': ``(20% each)``, or ``(about 46% each)`` where the
+    figures rounded together differ (0.455 / 0.09 / 0.455 is shown 46 / 9 / 45). None otherwise,
+    and for fewer than two grades."""
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
     close = borderline_grades(p)
     if not close:
         return None
     names = [f"{k} {class_names[k]}" for k in close]
-    values = [f"{p[k]:.2f}" for k in close]
+    shown = percent_texts(p)  # the page's one precision: whole percentages of the K together
+    values = [shown[k] for k in close]
+    if set(close) <= set(tied_grades(p)):  # all tied: "(46% vs 45%)" would contradict "equally likely"
+        who = f"{names[0]} from {names[1]}" if len(close) == 2 else f"{', '.join(names[:-1])} and {names[-1]} apart"
+        return f"Borderline: the model cannot tell {who} on this image ({tie_words(p, close)})."
     if len(close) == 2:
         return (f"Borderline: the model cannot tell {names[0]} from {names[1]} on this image "
-                f"(P {values[0]} vs {values[1]}).")
+                f"({values[0]} vs {values[1]}).")
     return (f"Borderline: the model cannot tell {', '.join(names[:-1])} and {names[-1]} apart on "
-            f"this image (P {', '.join(values[:-1])} and {values[-1]}).")
+            f"this image ({', '.join(values[:-1])} and {values[-1]}).")
 
 
 def views_note(views: int | None) -> str | None:
@@ -282,7 +292,10 @@ layer's map is a single 1 x 1 cell, which has no location to show: :attr:`no_loc
         those percentages)."""
         if self.not_reliably_gradable or self.calibration_failed:
             return None
-        return borderline_words(self.probs, self.class_names)
+        from drac_ssl.scale import grade_names_for_people
+
+        # the names people read (ICDR "Severe NPDR", not the recorded "Severe"), as the page's line
+        return borderline_words(self.probs, list(grade_names_for_people(self.class_names)))
 
     @functools.cached_property
     def strongest(self) -> dict[str, Any] | None:
@@ -523,7 +536,9 @@ class Predictor:
 
     def heatmap_score_note(self, explains: str = "grade") -> str:
         """One sentence when the heatmap explains another score than the one that chose the
-        grade: a classification head's map explains the raw logit of one grade. Under
+        grade, in plain words (a clinician trial: "raw score (logit)", "expected grade ... cut
+        at thresholds" were engineering words; :func:`app.server.heatmap_method` keeps them for
+        the details JSON): a classification head's map explains the raw logit of one grade. Under
         ``decision: thresholds`` (the default) the grade is the expected grade of the
         probabilities cut at thresholds (:class:`drac_ssl.grading.model.Calibration`); under
         ``argmax`` it is the most probable grade of the calibrated probabilities (the folds'
@@ -533,10 +548,11 @@ class Predictor:
         if explains == "score" or self.regression:
             return ""
         if self.bundle.calibration.decision != "thresholds":
-            return ("It explains the raw score (logit) of that grade; the grade was chosen by the "
-                    "calibrated probabilities, which weigh every grade's logit.")
-        return ("It explains the raw score (logit) of that grade; the grade shown was chosen by "
-                "another score, the expected grade (all the probabilities weighed) cut at thresholds.")
+            return ("It shows what raised the model's own score for that grade alone; the grade "
+                    "was chosen from all the grades' probabilities together.")
+        return ("It shows what raised the model's own score for that grade alone; the grade shown "
+                "was chosen from all the grades' probabilities together (the model's overall "
+                "score), so the map need not point at what decided it.")
 
     def describe(self) -> str:
         """What every prediction computes, for the page (never fewer folds or flips than
@@ -657,6 +673,17 @@ class Predictor:
             side = int(self.bundle.spec.image_size)
             upload[upload.index(octa_size)] = too_small_warning(int(shape[1]), int(shape[0]), side)
         return [as_sentence(w) for w in small] + upload + [as_sentence(w) for w in found]
+
+    @property
+    def grade_names(self) -> list[str]:
+        """The grade names as the app shows them to people
+        (:func:`drac_ssl.scale.grade_names_for_people` of :attr:`class_names`): the ICDR scale in
+        its own wording ("3 Severe NPDR", not "3 Severe", which read beside "4 PDR" as the worse
+        of the two), any other scale as recorded. :attr:`class_names` stays the bundle's
+        (``details["grade_name"]``, ``probabilities`` keys: what API clients read)."""
+        from drac_ssl.scale import grade_names_for_people
+
+        return list(grade_names_for_people(self.class_names))
 
     @property
     def chance_warning(self) -> str | None:

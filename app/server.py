@@ -55,6 +55,7 @@ except ModuleNotFoundError as exc:  # the optional [app] extra: say so and how t
     raise ModuleNotFoundError(GRADIO_MISSING, name="gradio") from None
 
 from app import reverse_proxy
+from app.batch_csv import notes_csv_columns, write_grades_for_people
 from app.gradcam import coarse_words, heat_colours, overlay_heatmap, reads_box_only, strongest_words
 from app.inputs import (
     FILE_TYPES,
@@ -80,7 +81,16 @@ from app.retention import (  # CACHE_CLEANUP: gradio's hourly rule, named here b
     sweep_unclaimed_uploads,
     sweep_upload_leftovers,
 )
-from drac_ssl.figures import ci_words, figure_text, format_ci, screening_figures_words
+from drac_ssl.figures import (
+    ci_words,
+    figure_text,
+    format_ci,
+    percent_text,
+    percent_texts,
+    screening_figures_words,
+    tied_grades,
+    whole_percentages,
+)
 from drac_ssl.grading.bundle import (
     HEATMAP_CAVEAT,
     REFERABLE_SCOPE_WORDS,
@@ -101,6 +111,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import training_images_line
 from drac_ssl.name_tags import name_digest
+from drac_ssl.scale import grade_names_for_people
 from drac_ssl.starting import python_command
 from drac_ssl.submission import (
     NOT_GRADED,
@@ -108,7 +119,6 @@ from drac_ssl.submission import (
     UNRELIABLE_COLUMN,
     case_name_problem,
     safe_case_name,
-    write_grades_with_notes,
     write_incomplete_grades,
     write_submission,
 )
@@ -172,12 +182,15 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
 """gradio's default look with the system's fonts: nothing to fetch, and no glyph problems of
 the bundled web fonts (seen in headless Chromium with Source Sans Pro bold)."""
 def table_columns(num_grades: int) -> list[str]:
-    """The batch table's columns: ``case, class, grade, P0..P{K-1}, mean s/image, notes``
-    (``class`` the grade number, as in the submission CSV, ``grade`` its name: the names the
-    ``/grade_batch`` API has always given them; ``mean s/image`` the batch's model time per
-    image, the same on every row: the batch is graded at once). The CSV:
+    """The batch table's columns: ``case, class, grade, P0..P{K-1}, notes`` (``class`` the grade
+    number, as in the submission CSV; ``grade`` its name as the page says it,
+    :func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR`` where the ``/grade_batch`` API
+    gave the bundle's recorded ``Severe`` before, docs/app.md; ``P0..`` each probability with 4
+    decimals, for machines: the notes say whole percentages). The column names are those the
+    ``/grade_batch`` API has always given. The model's time per image is in the server's log, not the table (a
+    trial: a ``mean s/image`` column meant nothing to a clinician). The CSV:
     :func:`submission_columns`."""
-    return ["case", "class", "grade", *(f"P{k}" for k in range(num_grades)), "mean s/image", "notes"]
+    return ["case", "class", "grade", *(f"P{k}" for k in range(num_grades)), "notes"]
 
 
 def submission_columns(num_grades: int) -> list[str]:
@@ -194,7 +207,7 @@ def table_widths(num_grades: int) -> list[int | str]:
     table's width, so at a high zoom they give way (wrapping; the table scrolls sideways),
     not the numbers. (``"auto"`` for the notes would not wrap them at all.) Checked in
     headless Chromium at 100% and 150%."""
-    return [160, 64, 112, *[72] * num_grades, 80, "35%"]
+    return [160, 64, 112, *[72] * num_grades, "35%"]
 
 
 def probability_key(class_names: list[str]) -> str:
@@ -235,8 +248,8 @@ HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained 
 is divided by its own maximum: the colours carry no absolute strength)."""
 
 _PAGE_BENCH = ("On a test model with a planted bright spot (a {head}-head test model on synthetic "
-               "images with a random frozen backbone; says nothing about this model's maps: "
-               "bench/results/heatmap_sanity.json), the map's peak ({views})")
+               "images with a random frozen backbone; says nothing about this model's maps; the "
+               "model card gives the test), the map's peak ({views})")
 """The opening the page's bench caveats share (:func:`heatmap_page_caveat`): the test model's
 scope, then which views the quoted map averaged, as this page's map does."""
 
@@ -277,7 +290,7 @@ identity-view figure (``heads.linear.combinations.identity_view``); its randomis
 on the 4-view map only, and the caveat says so."""
 
 HEATMAP_PAGE_CAVEAT_FEW_CELLS = (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright "
-                                 f"spot (bench/results/heatmap_sanity.json) measured 7 x 7 maps; its "
+                                 f"spot (the model card gives it) measured 7 x 7 maps; its "
                                  f"figures do not apply to a map of so few cells, which says only which "
                                  f"part of the image.")
 """The caveat for a map of fewer than 3 cells a side (2 x 2 at a 64 px input), where every cell
@@ -310,19 +323,19 @@ def heatmap_page_caveat(cells: Sequence[int] | None, head: str | None, views: in
         # a review of 0e97f21: "within one cell" of a 16 x 16 map is a far narrower target (a
         # random peak about 3.5 %, not 15 %), so the 7 x 7 figures do not carry over
         return (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright spot "
-                f"(bench/results/heatmap_sanity.json) measured maps of {BENCH_CELLS[0]} x {BENCH_CELLS[1]} "
+                f"(the model card gives it) measured maps of {BENCH_CELLS[0]} x {BENCH_CELLS[1]} "
                 f"cells, not {' x '.join(str(int(c)) for c in cells)}: none of its figures apply to this "
                 f"model's map.")
     if (head, views) in BENCH_HEADS_CAVEAT:
         return BENCH_HEADS_CAVEAT[(head, views)]
     if head in {h for h, _ in BENCH_HEADS_CAVEAT}:
         return (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright spot "
-                f"(bench/results/heatmap_sanity.json) measured maps of the image alone and of the image "
+                f"(the model card gives it) measured maps of the image alone and of the image "
                 f"and its 3 flipped copies averaged, not of {views} views: none of its figures apply to "
                 f"this model's map.")
     which = f"this model's {head} head" if head else "this model's head"
     return (f"{HEATMAP_CAVEAT} The bench that tests the map on a planted bright spot "
-            f"(bench/results/heatmap_sanity.json) measured conv and linear heads on synthetic images, "
+            f"(the model card gives it) measured conv and linear heads on synthetic images, "
             f"not {which}: none of its figures apply to this model.")
 
 RESULT_ID = "grade-result"
@@ -577,11 +590,48 @@ def _quiet_choice_refusal(radio: gr.Radio) -> None:
     radio.preprocess = preprocess  # type: ignore[method-assign]
 
 
-def _label_value(pred: Prediction, names: list[str]) -> dict[str, Any]:
-    """The graded class and every grade's probability, in grade order (:func:`grade_probabilities`)."""
-    labels = [f"{k} {n}" for k, n in enumerate(names)]
+def _label_value(pred: Prediction, names: list[str]) -> dict[str, Any] | None:
+    """The probability widget's value (:func:`grade_probabilities`): the graded class and every
+    grade's probability, in grade order, each label saying its whole percentage
+    (``2 PDR: 60%``, :func:`drac_ssl.figures.percent_texts`, the result's figures) and each bar
+    that percentage, so that the widget's figures sum to 100 (its own rounded figure, which
+    said 0% and 100% at the ends and 3% + 37% + 61% = 101%, is hidden by
+    :data:`PROBABILITY_CSS`). None, an empty widget, for an image not reliably gradable
+    (:attr:`app.predict.Prediction.not_reliably_gradable`): a trial read "2 PDR 100%" on a brick
+    texture; its probabilities stay in the details JSON."""
+    if pred.not_reliably_gradable:
+        return None
+    percents = whole_percentages(pred.probs)
+    labels = [f"{k} {n}: {percent_text(q)}" for k, (n, q) in enumerate(zip(names, percents, strict=True))]
     return {"graded": labels[int(pred.grade)],
-            "probabilities": {lab: float(p) for lab, p in zip(labels, pred.probs, strict=True)}}
+            "probabilities": {lab: q / 100 for lab, q in zip(labels, percents, strict=True)}}
+
+
+def probabilities_note(predictor: Predictor) -> str:
+    """The line under the probability widget: what its percentages are calibrated on, the
+    bundle's training images, not your patients or this clinic's population (a real-patient
+    bundle's images are patients' too: a review found "not on patients" wrong for them); a
+    phantom-trained bundle's on phantom images (procedural stand-ins, not patient data), not on
+    patients; an untrained demo bundle's on nothing (a clinician trial: the page never said it)."""
+    if predictor.untrained:
+        return ("Percentages: from an untrained demo model (random weights), calibrated on no "
+                "image: they mean nothing.")
+    if predictor.trained_on_phantoms:
+        return ("Percentages: how likely the model finds each grade, calibrated on phantom images "
+                "(procedural stand-ins, not patient data), not on patients: not the chance that this "
+                "eye has that grade.")
+    return (f"Percentages: how likely the model finds each grade, calibrated on its own training images "
+            f"({predictor.training_images_words}), not on your patients or this clinic's population: "
+            f"not the chance that this eye has that grade.")
+
+
+PROBABILITY_ID = "grade-probabilities"
+"""The ``elem_id`` of the probability widget (:data:`PROBABILITY_CSS`)."""
+
+PROBABILITY_CSS = f"#{PROBABILITY_ID} dd.confidence {{ display: none; }}"
+"""The page's style: the probability widget's own figure (gradio's ``Math.round(confidence *
+100)%``) hidden, since each of its labels says the result's whole percentage
+(:func:`_label_value`: ``<1%`` and ``>99%`` at the ends, where the widget wrote 0% and 100%)."""
 
 
 def _printable(text: str, instead: str) -> str:
@@ -660,13 +710,14 @@ def md_words(text: str) -> str:
 
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     folds = len(predictor.bundle.models)
-    flips = 4 if predictor.tta else 1
-    probs = " · ".join(f"P({md_words(n)}) **{p:.3f}**" for n, p in
-                       zip(predictor.class_names, pred.probs, strict=True))
+    views = "4 views (the image and its 3 flipped copies)" if predictor.tta else "1 view (no flip)"
+    probs = "Probabilities: " + " · ".join(
+        f"{k} {md_words(n)} **{p}**" for k, (n, p) in
+        enumerate(zip(predictor.grade_names, percent_texts(pred.probs), strict=True)))
     lines: list[str] = []
-    chance = predictor.chance_warning  # the model's own caveat, the banner's words
+    chance = predictor.chance_warning  # the model's own caveat: its figures in details["warnings"]
     if chance:
-        lines += [f"**⚠ {md_words(chance)}**", ""]
+        lines += [f"**⚠ {md_words(chance_plain_words(predictor) or chance)}**", ""]
     caveat = predictor.caveat  # the bundle's own caveat, in the result itself
     uncalibrated = predictor.calibration_warning  # said under the heading, not as a doubt
     model_words = {chance, uncalibrated, caveat}
@@ -680,24 +731,29 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     for w in notes:  # a paragraph each: markdown joins consecutive lines into one
         lines += [f"Note: {md_words(w)}", ""]
     lines += [f"⚠ {md_words(caveat)}", ""]
-    borderline = shown_borderline(pred.probs, predictor.class_names, doubts, bool(uncalibrated))
+    borderline = shown_borderline(pred.probs, predictor.grade_names, doubts, bool(uncalibrated))
+    unreliable = unreliable_reasons(doubts)
     lines += [
         grade_heading(pred, doubts, bool(chance), predictor.untrained, demo_mark(predictor) == PHANTOM_DEMO),
         # a failed calibration: said first under the grade, before any line that reads the
         # percentages (no borderline then; the decision line without figures)
         *([f"⚠ **{md_words(uncalibrated)}**", ""] if uncalibrated else []),
         *([f"**{md_words(borderline)}**", ""] if borderline else []),
-        *(_milder_lines(pred, predictor, unreliable_reasons(doubts)) or _decision_lines(pred, predictor)),
-        probs,
-        *_referable_lines(pred, predictor),
+        # an image not reliably gradable: no line that reads its percentages, none of them shown
+        # (the widget is empty too, _label_value): a trial read "The single most likely grade is
+        # 0 Normal (60%)" under a heading saying there is no grade to read
+        *([] if unreliable else [*(_milder_lines(pred, predictor, unreliable)
+                                   or _decision_lines(pred, predictor, likely_said=bool(borderline))),
+                                 probs, *_referable_lines(pred, predictor)]),
         "",
         model_view_words(predictor),
         "",
-        f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model(s) × {flips} flip(s)"
+        f"Inference **{pred.seconds:.2f} s** on CPU ({folds} fold model{'' if folds == 1 else 's'} × "
+        f"{views}"
         f"{' + Grad-CAM' if pred.heatmap is not None else ''}); image {pred.image.shape[1]} × "
         f"{pred.image.shape[0]} px, {md_code(pred.name)}.",
     ]
-    rare = _rare_grades_line(predictor.metadata)
+    rare = _rare_grades_line(predictor.metadata, predictor.grade_names)
     if rare:
         lines += ["", rare]
     lines += ["", _heatmap_markdown(pred, predictor)]
@@ -720,15 +776,31 @@ def shown_borderline(probs: Any, class_names: list[str], warnings: list[str],
     return borderline_words(probs, class_names)
 
 
+def _people_name(pred: Prediction) -> str:
+    """The grade of ``pred`` named as the page names it to people
+    (:func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR``, not the recorded ``Severe``)."""
+    names = getattr(pred, "class_names", None)  # a Prediction's; a stand-in may have only grade_name
+    return grade_names_for_people(names)[pred.grade] if names else pred.grade_name
+
+
+def _shown_grade_name(details: dict[str, Any], predictor: Predictor) -> str:
+    """The grade of a result's ``details`` as the page names it (:attr:`app.predict.Predictor.grade_names`);
+    ``details["grade_name"]`` (the bundle's recorded name) when the grade is not one of them."""
+    grade = details.get("grade")
+    names = predictor.grade_names
+    return names[grade] if isinstance(grade, int) and 0 <= grade < len(names) else str(details.get("grade_name"))
+
+
 def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: bool = False,
                   phantom: bool = False) -> str:
     """The result's heading: ``## Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
     a doubt (``doubts``, the warnings said above it) or the model is no better than chance
     (``chance``); and, for an image whose doubts make it not reliably gradable
     (:func:`unreliable_reasons`), ``## Not reliably gradable (unlike the training images) —
-    model output: Grade 0 Normal (P 0.80)``: the grade kept in the heading, second, with its
+    model output: Grade 0 Normal``: the grade kept in the heading, second, without its
     probability (a review: colour photographs of proliferative DR were headed "Grade 0 —
-    Normal", P 0.80, like a valid result). ``untrained``: an untrained demo bundle's
+    Normal", P 0.80, like a valid result; a trial: a brick texture headed "... (P 1.00)" read
+    as a certainty, so the percentages of such an image are not shown at all). ``untrained``: an untrained demo bundle's
     (:attr:`app.predict.Predictor.untrained`), whose grade is never headed as a grade either
     (a trial user read "## Grade 1 — NPDR" from random weights as a result): ``## Untrained
     demo — model output: Grade 1 NPDR``, and ``## Not reliably gradable (...); untrained demo —
@@ -737,16 +809,16 @@ def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: 
     :data:`PHANTOM_DEMO` (a trial user: a real DRAC scan read "## Grade 0 — Normal" under the
     phantom caveat); ``untrained`` wins when both hold (:func:`demo_mark`)."""
     reasons = unreliable_reasons(doubts)
-    output = f"model output: Grade {pred.grade} {md_words(pred.grade_name)}"
+    name = md_words(_people_name(pred))
+    output = f"model output: Grade {pred.grade} {name}"
     mark = UNTRAINED_DEMO if untrained else PHANTOM_DEMO if phantom else ""
     if reasons:
         demo = f"; {mark}" if mark else ""
-        return (f"## Not reliably gradable ({'; '.join(reasons)}){demo} — {output} "
-                f"(P {float(pred.probs[pred.grade]):.2f})")
+        return f"## Not reliably gradable ({'; '.join(reasons)}){demo} — {output}"
     see_above = " (⚠ see above)" if doubts or chance else ""
     if mark:
         return f"## {mark[0].upper()}{mark[1:]} — {output}{see_above}"
-    return f"## Grade {pred.grade} — {md_words(pred.grade_name)}{see_above}"
+    return f"## Grade {pred.grade} — {name}{see_above}"
 
 
 UNTRAINED_DEMO = "untrained demo"
@@ -769,8 +841,9 @@ def demo_mark(predictor: Predictor) -> str:
 
 
 def model_caveat(predictor: Predictor) -> str:
-    """The bundle's caveat of one grade, as each graded row of ``grades_with_notes.csv`` ends
-    (:data:`NOTES_CSV`): the "no better than chance" sentence when it applies
+    """The bundle's caveat of every grade of a batch: said once, in the first row of
+    ``grades_with_notes.csv`` (:data:`NOTES_CSV`, :data:`app.batch_csv.ABOUT_ROW`), and at the end
+    of each graded row's notes in ``grades_INCOMPLETE.csv``: the "no better than chance" sentence when it applies
     (:attr:`app.predict.Predictor.chance_warning`), the "Probabilities not calibrated" one when
     the bundle's calibration failed (:attr:`app.predict.Predictor.calibration_warning`: the row's
     P columns do not say how likely a grade is), then :attr:`app.predict.Predictor.caveat`
@@ -784,27 +857,21 @@ def model_caveat(predictor: Predictor) -> str:
 def most_likely_grade(probs: Any) -> int:
     """The most likely grade of probabilities ``(K,)``: their argmax (the first of equal
     maxima), ``details["most_likely_grade"]``; whether it *leads* as the page shows the
-    probabilities is :func:`leading_grade`."""
+    probabilities is :func:`leading_grade` (the notes CSV names every tied grade,
+    :func:`app.batch_csv.most_likely_cell`)."""
     return int(np.argmax(np.asarray(probs, dtype=np.float64)))
 
 
-SHOWN_DIGITS = 2
-"""The decimals the page's sentences give a probability (``P 0.45``), those at which
-:func:`drac_ssl.grading.image_notes.decision_words` calls grades "equally likely"."""
-
-
-def leading_grade(probs: Any, digits: int = SHOWN_DIGITS) -> int | None:
+def leading_grade(probs: Any) -> int | None:
     """The most likely grade of ``probs`` ``(K,)`` (:func:`most_likely_grade`) when it leads at
-    the precision shown (``digits`` decimals), None when another grade's probability prints the
-    same: 0.449 / 0.451 / 0.10 is a tie at 0.45, which
-    :func:`drac_ssl.grading.image_notes.decision_words` says as "0 Normal and 1 NPDR are equally
-    likely" (a review: a ⚠ calling 1 NPDR "most likely (P 0.45)", more severe than 0 Normal
-    (P 0.45), under a Borderline line giving P 0.45 vs 0.45). The one place the tie rule lives:
-    a change of the shown precision changes it here."""
-    values = np.asarray(probs, dtype=np.float64)
-    top = int(np.argmax(values))
-    shown = [f"{v:.{digits}f}" for v in values]
-    return None if shown.count(shown[top]) > 1 else top
+    the precision shown (whole percentages), None when another grade ties with it there
+    (:func:`drac_ssl.figures.tied_grades`, the one tie rule, by which
+    :func:`drac_ssl.grading.image_notes.decision_words` says "0 Normal and 1 NPDR are equally
+    likely" and the Borderline line "(45% each)"): 0.449 / 0.451 / 0.10 is a tie at 45% (a
+    review: a ⚠ calling 1 NPDR "most likely (P 0.45)", more severe than 0 Normal (P 0.45), under
+    a Borderline line giving P 0.45 vs 0.45)."""
+    tied = tied_grades(probs)
+    return None if len(tied) > 1 else most_likely_grade(probs)
 
 
 def milder_than_most_likely(probs: Any, grade: int) -> bool:
@@ -855,8 +922,9 @@ def milder_words(probs: Any, grade: int, names: list[str], folds: int, regressio
     why = (f"The grade shown cuts {score}{mean}, at thresholds tuned for the best overall agreement "
            f"with the reference grades on {outputs}; that rule often gives a milder grade than the "
            f"most likely one")
-    return (f"⚠ **The model's most likely grade is {top} {names[top]} (P {float(probs[top]):.2f}), "
-            f"more severe than the grade shown, {g} {names[g]} (P {float(probs[g]):.2f}).** {why} "
+    shown = percent_texts(probs)  # the page's one precision, as its Probabilities line
+    return (f"⚠ **The model's most likely grade is {top} {names[top]} ({shown[top]}), "
+            f"more severe than the grade shown, {g} {names[g]} ({shown[g]}).** {why} "
             f"(docs/app.md, \"Grade shown and most likely grade\").")
 
 
@@ -873,7 +941,7 @@ def _milder_lines(pred: Prediction, predictor: Predictor, reasons: list[str]) ->
     if referral_rule(predictor):
         plain = _decision_lines(pred, predictor)
         return [f"⚠ {plain[0]}", *plain[1:]] if plain else []
-    words = milder_words(pred.probs, pred.grade, [md_words(n) for n in predictor.class_names],
+    words = milder_words(pred.probs, pred.grade, [md_words(n) for n in predictor.grade_names],
                          len(predictor.bundle.models), predictor.regression)
     return [words, ""] if words else []
 
@@ -885,38 +953,41 @@ def milder_count_words(n_milder: int, n_good: int, predictor: Predictor) -> str:
     if not n_milder:
         return ""
     if referral_rule(predictor):
-        why = (f"the grade is P({predictor.class_names[1]}) against the referral threshold tuned on the "
+        why = (f"the grade is P({predictor.grade_names[1]}) against the referral threshold tuned on the "
                f"out-of-fold outputs, which need not be 0.5")
     else:
         why = ("the grade is the model's overall score cut at thresholds tuned for the best overall "
                "agreement with the reference grades, which often gives a milder grade than the most "
                "likely one")
-    return (f"⚠ **{n_milder} of the {n_good} graded image(s) are shown milder than their most likely "
-            f"grade** (the notes column names it): {why} (docs/app.md, \"Grade shown and most likely "
-            f"grade\").")
+    shown = (f"{n_milder} of the {n_good} graded image{'' if n_good == 1 else 's'} "
+             + ("is shown milder than its" if n_milder == 1 else "are shown milder than their"))
+    return (f"⚠ **{shown} most likely grade** (the notes column names it): {why} (docs/app.md, "
+            f"\"Grade shown and most likely grade\").")
 
 
-def _decision_lines(pred: Prediction, predictor: Predictor) -> list[str]:
+def _decision_lines(pred: Prediction, predictor: Predictor, likely_said: bool = False) -> list[str]:
     """A plain sentence under the grade when it is not the single most likely grade
     (:func:`drac_ssl.grading.image_notes.decision_words`, the batch's notes and the export's
     notes file say the same; without percentages when the bundle's calibration failed; the
     grade names as the page's words are, :func:`md_words`), then a blank line; [] when
     the grade shown is the single most likely grade, or the decision is the most probable grade
-    (``argmax``). The rule itself is :func:`decision_rule`, in the details JSON."""
-    words = _decision_words(pred.probs, pred.grade, predictor, [md_words(n) for n in predictor.class_names])
+    (``argmax``). ``likely_said``: the borderline line above has named the close grades, so the
+    sentence does not name them again. The rule itself is :func:`decision_rule`, in the details JSON."""
+    words = _decision_words(pred.probs, pred.grade, predictor, [md_words(n) for n in predictor.grade_names],
+                            likely_said)
     return [words, ""] if words else []
 
 
 def _decision_words(probs: Any, grade: int, predictor: Predictor,
-                    names: list[str] | None = None) -> str:
+                    names: list[str] | None = None, likely_said: bool = False) -> str:
     """:func:`drac_ssl.grading.image_notes.decision_words` of one graded image (``probs``
     ``(K,)``, the ``grade`` shown) under ``predictor``'s decision, without percentages when
     its calibration failed (:attr:`app.predict.Predictor.calibration_warning`); ``names``: the
     grade names as printed (default: as they are, for the batch's notes)."""
     cal = predictor.bundle.calibration
-    return decision_words(probs, int(grade), names or predictor.class_names, cal.decision,
+    return decision_words(probs, int(grade), names or predictor.grade_names, cal.decision,
                           predictor.regression, getattr(cal, "thresholds", ()),
-                          calibrated=predictor.calibration_warning is None)
+                          calibrated=predictor.calibration_warning is None, likely_said=likely_said)
 
 
 def decision_rule(predictor: Predictor) -> str:
@@ -945,15 +1016,18 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     is left out and the line says why. Two grades (the cut is grade 1, the grade itself): P(grade 1)
     against the bundle's referral threshold (the rule the grade shown follows), then the
     out-of-fold AUC and the sensitivity and specificity at the cross-fitted thresholds, with
-    their 95% CIs where the bundle records them."""
+    their 95% CIs where the bundle records them. More grades: the sum of the referable grades'
+    whole percentages as the Probabilities line shows them (0.496 / 0.168 / 0.168 / 0.168 from
+    grade 1: 17% + 17% + 17% = 51%, where the probability rounded alone, 0.504, said 50%);
+    ``details["referable"]["probability"]`` keeps the exact figure."""
     if pred.referable is None:
         return []
     r = int(pred.referable["from_grade"])
     cv = (predictor.metadata.get("cv_metrics") or {}).get("referable") or {}
     num = figure_text
-    two = len(predictor.class_names) == 2
-    what = (f"P(referable: grade 1, {md_words(predictor.class_names[1])})" if two else
-            f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse)")
+    two = len(predictor.grade_names) == 2
+    what = (f"P(referable: grade 1, {md_words(predictor.grade_names[1])})" if two else
+            f"P(referable: grade ≥ {r}, {md_words(predictor.grade_names[r])} or worse)")
     if not pred.referable.get("informative", True):
         why = pred.referable.get("reason") or predictor.referable_reason
         return ["", f"{what}: not shown. {md_words(why)}."]
@@ -964,8 +1038,9 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
                     f"this probability; at the cross-fitted thresholds "
                     f"{screening_figures_words(cv)}). Research software: not a referral decision. "
                     f"{REFERABLE_SCOPE_WORDS}"]
-    return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.class_names[r])} or worse) "
-                f"**{pred.referable['probability']:.3f}**, the sum of those grades' probabilities "
+    return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.grade_names[r])} or worse) "
+                f"**{percent_text(sum(whole_percentages(pred.probs)[r:]))}**, the sum of those "
+                f"grades' percentages "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
                 f"{num(cv.get('specificity'))}). Research software: not a referral decision. "
@@ -1015,16 +1090,22 @@ def _data_words(meta: dict[str, Any]) -> str:
     return f"{kind}{where}" + (f", {n} labelled images" if isinstance(n, int) else "")
 
 
-def _rare_grades_line(meta: dict[str, Any]) -> str:
+def _rare_grades_line(meta: dict[str, Any], names: list[str] | None = None) -> str:
     """A line for the result when the model rarely finds some grades out of fold (the model
-    card's per-grade table): a grade other than those does not rule them out."""
+    card's per-grade table): a grade other than those does not rule them out. ``names``: the
+    grade names as the page says them (:attr:`app.predict.Predictor.grade_names`: ICDR's
+    ``Severe NPDR``, not the table's recorded ``Severe``); the table's own names without them."""
     from drac_ssl.grading.bundle import rare_grades
 
     rare = rare_grades(meta.get("per_grade") or [])
     if not rare:
         return ""
-    names = ", ".join(f"{r['name']} ({r['found']} of {r['images']})" for r in rare)
-    return (f"<small>Out of fold this model rarely found {names}: a grade other than "
+    def said(r: dict[str, Any]) -> str:
+        g = r.get("grade")
+        return md_words(names[g] if names and isinstance(g, int) and 0 <= g < len(names) else str(r["name"]))
+
+    shown = ", ".join(f"{said(r)} ({r['found']} of {r['images']})" for r in rare)
+    return (f"<small>Out of fold this model rarely found {shown}: a grade other than "
             f"{'that one' if len(rare) == 1 else 'these'} does not rule "
             f"{'it' if len(rare) == 1 else 'them'} out (model card).</small>")
 
@@ -1087,7 +1168,7 @@ def _heatmap_choices(predictor: Predictor) -> list[tuple[str, int]]:
     (one output, the same map whatever grade is asked for), its score alone."""
     if predictor.regression:
         return [("the predicted grade score (regression head: one map)", -1)]
-    return [("the shown grade", -1)] + [(f"{k} {n}", k) for k, n in enumerate(predictor.class_names)]
+    return [("the shown grade", -1)] + [(f"{k} {n}", k) for k, n in enumerate(predictor.grade_names)]
 
 
 READ_BOX_WORDS = "The model read only the fundus disc's box, so there is no heat outside it."
@@ -1114,23 +1195,24 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     coarse map says what it cannot tell), whether it is empty, and the standing caveat
     (:func:`heatmap_page_caveat`). An untrained demo bundle's map is said to mean nothing, and
     no region of it is named. How it was computed (Grad-CAM, layer, cells, folds) is in the
-    details JSON, :func:`heatmap_method` (a review: the page's line was engineering words)."""
+    details JSON, :func:`heatmap_method` (a review: the page's line was engineering words). At the
+    page's normal text size, caveat included (a clinician trial: it was small print)."""
     if pred.no_location:
-        return (f"<small>Heatmap: none. Grad-CAM at `{predictor.target_layer}` sees this model's "
+        return (f"Heatmap: none. Grad-CAM at `{predictor.target_layer}` sees this model's "
                 f"{predictor.bundle.spec.image_size} px input as a single 1 × 1 cell, so it cannot "
                 f"show where the model looked (any map would be flat). The grade rests on the "
-                f"image as a whole.</small>")
+                f"image as a whole.")
     if pred.heatmap is None or pred.explained is None:
-        return "<small>Heatmap: off.</small>"
+        return "Heatmap: off."
     if pred.explains == "score":
         what = "the predicted grade score (regression head: regions that push the grade up)"
         plain = "a higher grade (this model gives one score, not one per grade)"
     else:
-        what = plain = f"grade {pred.explained} ({md_words(predictor.class_names[pred.explained])})"
+        what = plain = f"grade {pred.explained} ({md_words(predictor.grade_names[pred.explained])})"
     if predictor.untrained:  # app.demo_bundle's random weights: nothing to locate
-        return (f"<small>Heatmap: this is an untrained demo model (random weights), so the map "
+        return (f"Heatmap: this is an untrained demo model (random weights), so the map "
                 f"means nothing: no part of it is evidence for {plain} or for anything else "
-                f"({pred.resolution}).</small>")
+                f"({pred.resolution}).")
     where = pred.strongest
     located = (f" {strongest_words(where)}" if where is not None
                else f" {HEAT_NOT_FINITE_WORDS}" if not pred.heatmap_empty else "")
@@ -1142,12 +1224,12 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
              f"copy's map flipped back)." if pred.cam_views and pred.cam_views > 1 else "")
     resolution = "" if pred.coarse else f" Resolution: {pred.resolution}."
     views = pred.cam_views or len(predictor.map_flips)  # the views this map averaged (the grade's)
-    text = (f"<small>Heatmap: the brighter (yellow) a part of the image, the more it raised the "
+    text = (f"Heatmap: the brighter (yellow) a part of the image, the more it raised the "
             f"model's score for {plain}; dark or uncoloured parts raised it little or not at all. "
             f"Colours are relative to this map's maximum.{' ' + note if note else ''}{flips}"
             f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells, predictor.head, views)} How it is computed: "
             f"details "
-            f"(JSON), heatmap.method.</small>")
+            f"(JSON), heatmap.method.")
     if pred.coarse and pred.cam_cells:
         text += (f"\n\n**A coarse map:** {coarse_words(pred.cam_cells, pred.frame)}; it is drawn as "
                  f"its cells. Do not read a coloured cell as a located lesion.")
@@ -1160,7 +1242,7 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     elif pred.heatmap_empty:
         text += f"\n\n**The heatmap is empty:** no region raises the score of {what}; at this layer "
         if pred.explained == 0:
-            text += (f"all evidence counts against it (common for *{md_words(predictor.class_names[0])}*, whose "
+            text += (f"all evidence counts against it (common for *{md_words(predictor.grade_names[0])}*, whose "
                      f"evidence is the absence of lesions).")
         else:
             text += "all evidence counts against it: the map gives this grade no support to point at."
@@ -1184,7 +1266,7 @@ def heatmap_method(pred: Prediction, predictor: Predictor) -> str:
         what = "the predicted grade score (regression head: regions that push the grade up)"
         mean = "mean score"
     else:
-        what = f"grade {pred.explained} ({predictor.class_names[pred.explained]})"
+        what = f"grade {pred.explained} ({predictor.grade_names[pred.explained]})"
         mean = "mean logit"
     views = (f"on the identity view and its {pred.cam_views - 1} flipped views, each view's map flipped back "
              f"onto the image, as the grade averages them" if pred.cam_views and pred.cam_views > 1
@@ -1228,7 +1310,7 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
                 *([demo_mark(predictor)] if demo_mark(predictor) else [])]
     original = (f"The uploaded image {details.get('name', '')}, {size[0]} × {size[1]} px, "
                 + (f"{'; '.join(verdicts)}; model output: grade " if verdicts else "graded ")
-                + f"{details.get('grade')} ({details.get('grade_name')}).")
+                + f"{details.get('grade')} ({_shown_grade_name(details, predictor)}).")
     heat = details.get("heatmap") or {}
     if "shape" not in heat or heat.get("shape") is None:
         return original, ""
@@ -1236,7 +1318,7 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
         what = "the predicted grade score"
     else:
         g = int(heat.get("explains_grade", details.get("grade", 0)))
-        what = f"grade {g} ({predictor.class_names[g]})"
+        what = f"grade {g} ({predictor.grade_names[g]})"
     if predictor.untrained:  # as the page says: random weights, no region to name
         return original, (f"Grad-CAM heatmap of {what} from an untrained demo model (random "
                           f"weights): it means nothing.")
@@ -1284,7 +1366,7 @@ def _explain_choice(predictor: Predictor, explain: Any) -> int | None:
     if value not in offered:
         accepted = ("-1 (this regression model's heatmap explains its predicted grade score, "
                     "not one grade)" if predictor.regression else
-                    f"-1 (the shown grade) or a grade 0..{len(predictor.class_names) - 1}")
+                    f"-1 (the shown grade) or a grade 0..{len(predictor.grade_names) - 1}")
         raise InputRejected(f"explain={explain!r} is not a heatmap choice: send {accepted}.")
     return None if value == -1 else value
 
@@ -1352,11 +1434,12 @@ def _banner(predictor: Predictor) -> str:
         pretraining_phantom_caveat,
     )
 
-    chance = chance_warning(cv)
-    if chance:
+    chance = chance_warning(cv)  # the figures: in the technical section below
+    plain_chance = chance_plain_words(predictor)
+    if plain_chance:
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
-                     f"{html.escape(chance)}</b></div>")
+                     f"{html.escape(plain_chance)}</b></div>")
     if data_kind == "phantom":
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>Trained on "
@@ -1377,19 +1460,54 @@ def _banner(predictor: Predictor) -> str:
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
                      "background:#fff4e5;border:1px solid #f0b357;color:#5c3b00'>"
                      f"<b>{html.escape(uncalibrated)}</b></div>")
-    if predictor.trial_run:  # report.md's "Read this first" line
+    if predictor.trial_run:  # report.md's "Read this first" line: in the technical section
         parts.append("<div style='margin-top:6px;padding:8px 12px;border-radius:6px;"
                      "background:#fdecea;border:1px solid #e57373;color:#7f1d1d'><b>"
-                     f"{html.escape(predictor.trial_run)}.</b></div>")
-    parts.append(
-        f"<p style='margin:6px 0 0 0;font-size:90%'>Bundle <code>{html.escape(bundle_shown_name(predictor.path))}</code> "
+                     f"{html.escape(TRIAL_RUN_PLAIN)}.</b></div>")
+    technical = [f"<p style='margin:4px 0 0 0'>{html.escape(said)}.</p>"
+                 for said in (chance.rstrip(".") if chance else "", predictor.trial_run) if said]
+    technical.append(
+        f"<p style='margin:4px 0 0 0'>Bundle <code>{html.escape(bundle_shown_name(predictor.path))}</code> "
         f"({html.escape(bundle_identity_words(predictor.bundle.identity))}): "
         f"{html.escape(str(model.get('arch', '?')))} + {html.escape(str(model.get('head', '?')))} head, "
         f"variant {html.escape(str(meta.get('variant', '?')))}, {len(predictor.bundle.models)} fold "
         f"model(s), {html.escape(perf)}; training data: {html.escape(_data_words(meta))}.</p>")
-    parts.append(f"<p style='margin:2px 0 0 0;font-size:90%'>Every image: "
-                 f"{html.escape(predictor.describe())}</p>")
+    technical.append(f"<p style='margin:2px 0 0 0'>Every image: {html.escape(predictor.describe())}</p>")
+    parts.append(f"<details style='margin-top:6px;font-size:90%'><summary>{TECHNICAL_SUMMARY}</summary>"
+                 + "".join(technical) + "</details>")
     return "\n".join(parts)
+
+
+TECHNICAL_SUMMARY = "Technical details of this model (for its maintainers)"
+"""The summary of the banner's collapsed section that holds the figures and settings behind its
+plain lines (:func:`_banner`): the cross-validated kappa and AUC, the trial run's settings, the
+bundle's build, head and folds."""
+
+TRIAL_RUN_PLAIN = ("Research build, shortened training: its grades check that the software runs, "
+                   "not how well it grades")
+"""The banner's plain line for a trial run's bundle (:attr:`app.predict.Predictor.trial_run`,
+whose settings, e.g. ``pretrain.epochs=1 set by --first-try``, go to its technical section)."""
+
+
+def chance_plain_words(predictor: Predictor) -> str | None:
+    """The plain line the page says of a bundle with no evidence of grading better than chance
+    (:attr:`app.predict.Predictor.chance_warning`: its out-of-fold QWK's 95% CI reaches 0), None
+    otherwise: "Not shown to grade better than guessing: do not read its grades or percentages as
+    a grading."; when its one-vs-rest AUC's CI lies above 0.5 (the percentages rank images
+    better than chance), "Its grades are not shown to be better than guessing (its percentages
+    rank images somewhat better than guessing): do not read its grades as a grading." The
+    figures (kappa, AUC, intervals) stay in the banner's technical section and every result's
+    ``details["warnings"]`` (a clinician trial: the banner read "out-of-fold QWK 0.000, 95% CI
+    ..., macro AUC one-vs-rest 0.547")."""
+    if not predictor.chance_warning:
+        return None
+    from drac_ssl.figures import finite_pair
+
+    auc_ci = finite_pair((predictor.metadata.get("cv_metrics") or {}).get("auc_ovr_ci95"))
+    if auc_ci is not None and auc_ci[0] > 0.5:
+        return ("Its grades are not shown to be better than guessing (its percentages rank images "
+                "somewhat better than guessing): do not read its grades as a grading.")
+    return "Not shown to grade better than guessing: do not read its grades or percentages as a grading."
 
 
 # --------------------------------------------------------------------------------------
@@ -1530,7 +1648,7 @@ def _grade_single_now(predictor: Predictor, settings: AppSettings, path: str | N
     if summary is not None:
         method = heatmap_method(pred, predictor)  # the page says it in plain words
         details["heatmap"] = {**summary, **({"method": method} if method else {})}
-    return (_result_markdown(pred, predictor), _label_value(pred, predictor.class_names),
+    return (_result_markdown(pred, predictor), _label_value(pred, predictor.grade_names),
             original, overlay, details)
 
 
@@ -1581,8 +1699,9 @@ def _grade_batch(predictor: Predictor, settings: AppSettings, paths: list[str] |
     ``grades_INCOMPLETE.csv``, lists them too, first, without a grade, the reason in a notes
     column (:func:`drac_ssl.submission.write_incomplete_grades`): never a file that passes for
     a complete submission. Nothing graded: no CSV. The notes CSV, ``grades_with_notes.csv``
-    (:func:`drac_ssl.submission.write_grades_with_notes`), is always there: every file in
-    upload order, ``case,class,P0..P{K-1},not_reliably_gradable,training_image,notes``, with
+    (:func:`app.batch_csv.write_grades_for_people`), is always there: every file in
+    upload order, ``case,grade,grade_name,most_likely_grade,P_<grade>...,not_reliably_gradable,
+    model_output_only,training_image,notes``, the bundle's caveat once in its first row, with
     the table's notes (``NOT GRADED: reason`` for a file not graded), so that the warnings
     travel with what is downloaded; the summary points to its columns for the reasons of a
     FLAGGED image and for the training images. A
@@ -1714,6 +1833,15 @@ def grades_csv_label(untrained: bool, phantom: bool = False) -> str:
             f"gradable (why: the notes CSV's {UNRELIABLE_COLUMN} column)")
 
 
+def of_graded(n: int, n_graded: int) -> str:
+    """``1 of the 3 graded images is`` / ``2 of the 3 graded images are`` / ``the 1 graded image
+    is``: a count of the batch's graded images, its verb in agreement (a trial read "1 of the 3
+    graded image(s) are borderline")."""
+    if n_graded == 1:
+        return "the 1 graded image is"
+    return f"{n} of the {n_graded} graded images {'is' if n == 1 else 'are'}"
+
+
 def ordinal(n: int) -> str:
     """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st`` ..."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
@@ -1734,7 +1862,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 f"folder, or grade it with `{python_command('drac_ssl.export')} RUN --images DIR --out "
                 f"team.csv`.", [], None, None)
     t0 = time.perf_counter()
-    k = len(predictor.class_names)
+    k = len(predictor.grade_names)
     blanks = [None] * k
     rejected_rows: dict[int, list[Any]] = {}  # upload position -> the row of a file not graded
     good_at: list[int] = []  # the upload position of each graded file
@@ -1791,7 +1919,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                     said = f"{which}: {why}"
                 more, _, why = said[len(which):].partition(": ")  # the INCOMPLETE line's "who: why"
                 which += more  # "the 2nd file named x.png was not graded"
-            rejected_rows[at] = [name, None, "rejected", *blanks, None, said]
+            rejected_rows[at] = [name, None, "rejected", *blanks, said]
             not_graded.append((md_text(which), md_text(why)))  # said in the markdown summary
             rejected_notes.append((name, said))
             continue
@@ -1799,7 +1927,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
             log.error("reading an image (%s) of a batch of %d failed:\n%s", name_tag(name),
                       len(paths), _traceback([path]))
             said = f"internal error: {exc}"
-            rejected_rows[at] = [name, None, "rejected", *blanks, None,
+            rejected_rows[at] = [name, None, "rejected", *blanks,
                                  said if which == name else f"{which}: {said}"]
             not_graded.append((md_text(which), md_text(said)))
             rejected_notes.append((name, rejected_rows[at][-1]))
@@ -1835,7 +1963,8 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
     # way out (the model failed, a CSV could not be written) removes it at once
     out_dir = _batch_folder()
     handed = False
-    model_words = model_caveat(predictor)  # the end of every graded row's notes in both notes CSVs
+    # the end of every graded row's notes in grades_INCOMPLETE.csv; once, in its first row, in the notes CSV
+    model_words = model_caveat(predictor)
     try:
         probs, classes = np.zeros((0, k)), np.zeros(0, np.int64)
         graded_notes: list[str] = []
@@ -1850,26 +1979,29 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 classes = np.concatenate([part[1] for part in graded_parts])
                 unlike = [odd for part in graded_parts for odd in part[2]]
                 sentences = [said for part in graded_parts for said in part[3]]
-                per_image = model_s / n_good
+                # the model's time per image: the log's, not the clinician's table
+                log.info("graded a batch of %d image(s): %.3f s per image in the model", n_good, model_s / n_good)
                 # the borderline line of the single-image result, after the image's own warnings
                 # (none for an image not reliably gradable, nor of a failed calibration: shown_borderline)
                 not_calibrated = predictor.calibration_warning is not None
-                borderlines = [shown_borderline(p, predictor.class_names, [odd, *said], not_calibrated)
+                borderlines = [shown_borderline(p, predictor.grade_names, [odd, *said], not_calibrated)
                                for odd, said, p in zip(unlike, sentences, probs, strict=True)]
                 # the export's notes file's rule too (flagged_reasons)
                 reasons = [flagged_reasons(odd, said) for odd, said in zip(unlike, sentences, strict=True)]
                 # and last why the grade is not the most likely one, as under the single result
+                # (not for an image not reliably gradable: no sentence reads its percentages)
                 graded_notes = [" ".join(x for x in (batch_notes(which, odd, said, close, why),
-                                                     _decision_words(p, c, predictor)) if x)
+                                                     "" if why else
+                                                     _decision_words(p, c, predictor, None, bool(close))) if x)
                                 for which, odd, said, close, why, p, c in zip(
                                     good_which, unlike, sentences, borderlines, reasons, probs, classes,
                                     strict=True)]
                 for at, name, p, c, said, why in zip(good_at, good_names, probs, classes, graded_notes,
                                                      reasons, strict=True):
-                    graded_rows[at] = [name, int(c), grade_cell(predictor.class_names[int(c)], why,
+                    graded_rows[at] = [name, int(c), grade_cell(predictor.grade_names[int(c)], why,
                                                                   predictor.untrained,
                                                                   demo_mark(predictor) == PHANTOM_DEMO),
-                                       *(round(float(v), 4) for v in p), round(per_image, 3), said]
+                                       *(round(float(v), 4) for v in p), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
                 flagged = sum(1 for why in reasons if why)
@@ -1893,24 +2025,25 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                         f"the details.", [rejected_rows[at] for at in sorted(rejected_rows)], None, None)
         rows = [graded_rows[at] if at in graded_rows else rejected_rows[at] for at in range(len(paths))]
         # every file, in upload order, with its notes: the warnings travel with the download
-        # and each graded row ends with the bundle's caveat (this file is what gets passed on)
+        # (this file is what gets passed on)
         graded_index = {at: i for i, at in enumerate(good_at)}
-        notes_path = str(write_grades_with_notes(
+        # the bundle's caveat once, in its first row (app.batch_csv), not on every row
+        notes_path = str(write_grades_for_people(
             out_dir / NOTES_CSV,
-            [(row[0], graded_index.get(at), " ".join(x for x in (row[-1], model_words) if x)
-              if at in graded_index else f"{NOT_GRADED}{row[-1]}")
-             for at, row in enumerate(rows)], probs, classes, num_grades=k,
+            [(row[0], graded_index.get(at), row[-1] if at in graded_index else f"{NOT_GRADED}{row[-1]}")
+             for at, row in enumerate(rows)], probs, classes, predictor.grade_names,
             unreliable=[reasons[graded_index[at]] if at in graded_index else []
                         for at in range(len(rows))],
-            trained=[good_trained[graded_index[at]] if at in graded_index else False for at in range(len(rows))]))
+            trained=[good_trained[graded_index[at]] if at in graded_index else False for at in range(len(rows))],
+            about=model_words))
         rejected = len(rows) - n_good
         warned = _batch_warning_line(unlike, sentences, n_good) if graded_rows else ""
         n_borderline = sum(1 for close in borderlines if close)
-        same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.class_names)
+        same = same_grade_words([r[1] for r in rows if r[2] != "rejected"], predictor.grade_names)
         cautions = ""
         if n_good:  # the bundle's own caveat, of the batch's grades (the banner says it too)
             cautions += f"\n\n⚠ {predictor.caveat_for(n_good)}"
-        chance = predictor.chance_warning  # the model's own caveat, the banner's words
+        chance = chance_plain_words(predictor)  # the banner's plain words (figures: its technical section)
         if chance and n_good:
             cautions += f"\n\n⚠ **{chance}**"
         uncalibrated = predictor.calibration_warning  # the P columns of the CSVs, the banner's words
@@ -1925,9 +2058,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
         if n_milder:
             cautions += f"\n\n{milder_count_words(n_milder, n_good, predictor)}"
         if n_borderline:
-            cautions += (f"\n\n**{n_borderline} of the {n_good} graded image(s) are borderline**: the "
-                         f"model cannot tell {close_grades_words(probs, borderlines, k)} apart on "
-                         f"them (see the notes column).")
+            cautions += (f"\n\n**{of_graded(n_borderline, n_good)} borderline**: the model cannot "
+                         f"tell {close_grades_words(probs, borderlines, k)} apart on "
+                         f"{'it' if n_borderline == 1 else 'them'} (see the notes column).")
         trained = training_images_line(sum(1 for t in good_trained if t), n_good) if graded_rows else ""
         if trained:  # the export command's words (its NOTE line): a note, not a refusal
             cautions += (f"\n\n**{trained}** (marked in the `{TRAINING_IMAGE_COLUMN}` column of "
@@ -1946,28 +2079,29 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 "submission; mend or replace those files and grade the batch again for a "
                 "complete one.\n\n" if csv_path else
                 ". Nothing was graded, so there is no grades CSV.\n\n")
-        with_notes = (f"`{NOTES_CSV}` (`{header},{UNRELIABLE_COLUMN},{TRAINING_IMAGE_COLUMN},notes`: "
-                      f"every file in upload order with the notes column of the table)")
+        with_notes = (f"`{NOTES_CSV}` (`{','.join(notes_csv_columns(predictor.grade_names))}`: every "
+                      f"file in upload order with its grade in words and the notes column of the table; "
+                      f"its first row holds what applies to every grade; the columns: docs/app.md)")
         # where the reasons of each flagged image are (a review: the FLAGGED line named no place)
         reasons_at = (f"the reasons per image are in the `{UNRELIABLE_COLUMN}` column of "
                       f"`{NOTES_CSV}`, and those images' notes (in the table too) start "
                       f"{UNRELIABLE_VERDICT}")
         took = time.perf_counter() - t0 - waited_s
-        summary = (incomplete + f"**{n_good} image(s) graded** in {took:.1f} s"
+        summary = (incomplete + f"**{n_good} image{'' if n_good == 1 else 's'} graded** in {took:.1f} s"
                    + (f" (and {waited_s:.1f} s waiting between images while other requests used "
                       f"the model)" if waited_s >= 0.05 else "")
                    + (f", **{rejected} rejected** (see the notes column)" if rejected else "")
                    + (f". Download below the grades CSV, `grades_INCOMPLETE.csv` (`{header},notes`: the "
                       f"submission's columns and a notes column: each graded image's notes, and a row "
                       f"without a grade for each file not graded), and {with_notes}."
-                      + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: "
+                      + (f" {of_graded(flagged, n_good)} not reliably gradable: "
                          f"{reasons_at}." if flagged else "")
                       if csv_path and not_graded else
                       f". Download below the grades CSV, `{DEMO_CSV}` (`{header}`, the submission's "
                       f"format: named UNTRAINED_DEMO because an untrained demo model graded it from "
                       f"random weights: its grades mean nothing and it is no submission), and "
                       f"{with_notes}."
-                      + (f" {flagged} of the {n_good} graded image(s) are not reliably gradable: "
+                      + (f" {of_graded(flagged, n_good)} not reliably gradable: "
                          f"{reasons_at}." if flagged else "")
                       if csv_path and predictor.untrained else
                       f". Download below the grades CSV, `{PHANTOM_CSV}` (`{header}`, the submission's "
@@ -1977,7 +2111,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                          f"{reasons_at}." if flagged else "")
                       if csv_path and demo_mark(predictor) else
                       f". Download below the grades CSV, `{FLAGGED_CSV}` (`{header}`, the submission's "
-                      f"format: named FLAGGED because {flagged} of the {n_good} image(s) are not "
+                      f"format: named FLAGGED because {of_graded(flagged, n_good)} not "
                       f"reliably gradable), and {with_notes}: {reasons_at}."
                       if csv_path and flagged else
                       f". Download below the submission CSV, `submission.csv` (`{header}`, the format "
@@ -2040,11 +2174,11 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         claims.claim(paths)
 
     drac = _is_drac(predictor)
-    k = len(predictor.class_names)
+    k = len(predictor.grade_names)
     columns = table_columns(k)
     csv_header = ",".join(submission_columns(k))
     image_kind = describe_kind(predictor.kind, predictor.channels)
-    scale = " · ".join(f"{g} {md_words(n)}" for g, n in enumerate(predictor.class_names))
+    scale = " · ".join(f"{g} {md_words(n)}" for g, n in enumerate(predictor.grade_names))
     with gr.Blocks(title=f"drac_ssl — {'UW-OCTA ' if drac else ''}DR grading", analytics_enabled=False,
                    delete_cache=CACHE_CLEANUP) as demo:
         if drac:
@@ -2076,7 +2210,9 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                     f"({_resize_words(predictor.bundle.spec)}).</small>")
                     with gr.Column(scale=3, min_width=320):
                         result = gr.Markdown("Upload an image to grade it.", elem_id=RESULT_ID)
-                        label = grade_probabilities(num_top_classes=k, label="Probabilities", show_heading=False)
+                        label = grade_probabilities(num_top_classes=k, label="Probabilities", show_heading=False,
+                                                    elem_id=PROBABILITY_ID)
+                        gr.Markdown(probabilities_note(predictor))
                 with gr.Row():
                     original = gr.Image(label=_image_caption(predictor),
                                         interactive=False, height=420, buttons=["fullscreen"])
@@ -2114,8 +2250,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 batch_summary = gr.Markdown()
                 gr.Markdown(f"<small>In the table: class = the grade number (as in the CSV), "
                             f"grade = its name; "
-                            f"{probability_key([md_words(n) for n in predictor.class_names])}: each grade's "
-                            f"probability; mean s/image = the batch's model time per image.</small>")
+                            f"{probability_key([md_words(n) for n in predictor.grade_names])}: each grade's "
+                            f"probability.</small>")
                 table = gr.Dataframe(headers=columns, label="Grades", interactive=False,
                                      wrap=True, column_count=len(columns),
                                      column_widths=table_widths(k))
@@ -2326,5 +2462,6 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
                 enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
                 max_threads=max(40, handler_limit + 8),  # every admitted request has a thread
                 root_path=settings.root_path,  # None: gradio reads GRADIO_ROOT_PATH
+                css=PROBABILITY_CSS,  # the widget's own rounded figure hidden: its labels say it
                 app_kwargs={"lifespan": sweeping(demo)})
     return demo

@@ -108,7 +108,13 @@ from drac_ssl.grading.image_notes import (
     depth_words,
     grey_trained_enough,
 )
-from drac_ssl.io import atomic_write_json, atomic_write_text, make_run_folder, readable_absolute
+from drac_ssl.io import (
+    atomic_write_json,
+    atomic_write_text,
+    make_run_folder,
+    readable_absolute,
+    sha256_file,
+)
 from drac_ssl.starting import ascii_int  # stdlib only
 
 MANIFEST_NAME = "manifest.csv"
@@ -2138,6 +2144,8 @@ def _summary(result: IngestResult, cfg: DataConfig, layout: Layout, plan: Plan,
         "source_files": sources,  # what a resumed run compares (source_check), stamped before reading
         "label_columns": columns,
         "manifest": MANIFEST_NAME,
+        # the manifest as written: a resume refuses one edited since (drac_ssl.preflight)
+        "manifest_sha256": sha256_file(result.manifest_path),
         "n_images": n,
         "grades": {"names": list(result.grade_names), "k": len(result.grade_names),
                    "source": plan.grades_source},

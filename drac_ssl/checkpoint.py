@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from drac_ssl.io import atomic_path
+from drac_ssl.io import NO_SPACE_WORDS, atomic_path, no_space
 from drac_ssl.weights_file import refused_globals, torch_load_detail, unpickling_refused_words
 
 
@@ -50,11 +50,42 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class CheckpointWriteError(ValueError):
+    """A checkpoint that could not be written (a full disk, a file-size limit, a quota, no
+    permission): the message names the file, says why and that the same command resumes from
+    the last complete checkpoint. A ``ValueError``, as every error the commands say in one
+    message without a traceback (``python -m drac_ssl.train`` exits 2)."""
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` atomically (temp file + fsync + rename)."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    """Write ``state`` atomically (temp file + fsync + rename): a write cut short leaves the
+    file at ``path`` as it was (an earlier complete checkpoint, or none), never a torn one.
+
+    Raises:
+        CheckpointWriteError: the write failed: an ``OSError``, or torch's zip writer's
+            ``RuntimeError`` (``[enforce fail at inline_container.cc:...] . unexpected pos``,
+            how a full disk or ``ulimit -f`` reaches it), said with the path, "the disk is full
+            or a file-size limit was reached" (:data:`drac_ssl.io.NO_SPACE_WORDS`) where that
+            is the cause, and what the same command does next.
+    """
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+    except (OSError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "inline_container" not in str(exc):
+            raise  # not torch's file writer: a bug, with its traceback
+        why = (NO_SPACE_WORDS if no_space(exc) else
+               exc.strerror if isinstance(exc, OSError) and exc.strerror else "the file writer failed")
+        kept = (f"{path.name} there is the earlier complete one, kept as it was" if path.is_file()
+                else f"no {path.name} was left (the temporary file is removed)")
+        raise CheckpointWriteError(
+            f"{path}: the checkpoint could not be written: {why} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else exc!r}); {kept}\n"
+            f"  fix: free space on that disk (or raise the file-size limit: ulimit -f), then rerun "
+            f"the same command: it resumes from the last complete checkpoint (the stage starts "
+            f"again from its first epoch when none was written)") from None
+    return path
 
 
 CHECKPOINT_REFUSED_FIX = (
@@ -63,6 +94,17 @@ CHECKPOINT_REFUSED_FIX = (
     "delete the file, and rerun the stage (it then starts without that checkpoint).")
 """The end of the refusal of a checkpoint that needs Python objects unpickled, after
 ``fix: do NOT load it with weights_only=False ...;`` (:func:`load_checkpoint`)."""
+
+
+class CheckpointReadError(ValueError):
+    """A checkpoint file that is there but cannot be read as one (cut short, altered, not a
+    checkpoint): ``what`` is what is wrong (naming the file), ``fix`` what to do; the message is
+    ``what`` and ``"\\n  fix: " + fix``. The resume (:meth:`drac_ssl.engine.Engine.resume`)
+    replaces the fix with its own (delete ``last.pt``: the stage trains again from epoch 1)."""
+
+    def __init__(self, what: str, fix: str = "") -> None:
+        super().__init__(what + (f"\n  fix: {fix}" if fix else ""))
+        self.what, self.fix = what, fix
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -74,8 +116,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             class: never in a checkpoint drac_ssl wrote): refused in the words of a weights
             file holding code (:func:`drac_ssl.weights_file.unpickling_refused_words`: what it
             would call, ``fix: do NOT load it with weights_only=False``,
-            :data:`CHECKPOINT_REFUSED_FIX`); or a file that cannot be read otherwise (cut short,
-            not a checkpoint), with torch's reason in one line. torch's advice to rerun
+            :data:`CHECKPOINT_REFUSED_FIX`).
+        CheckpointReadError (a ValueError): a file that cannot be read otherwise (cut short,
+            not a checkpoint), with torch's reason in one line and a fix. torch's advice to rerun
             ``torch.load`` with ``weights_only=False`` is never passed on.
     """
     p = Path(path)
@@ -91,10 +134,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         if names is not None:
             raise ValueError(unpickling_refused_words(p, names, exc, thing="drac_ssl checkpoint",
                                                       read="checkpoints", fix=CHECKPOINT_REFUSED_FIX)) from None
-        raise ValueError(
-            f"{p}: cannot be read as a drac_ssl checkpoint ({type(exc).__name__}: {torch_load_detail(exc)}).\n"
-            f"  fix: the file may be truncated; use the previous checkpoint or rerun the stage."
-        ) from None
+        raise CheckpointReadError(
+            f"{p}: cannot be read as a drac_ssl checkpoint ({type(exc).__name__}: {torch_load_detail(exc)})",
+            "drac_ssl writes a checkpoint whole (a temporary file renamed into place), so this one "
+            "was cut short or altered since (a copy that did not finish, a disk error): put back a "
+            "whole copy, or delete it and run the stage that wrote it again") from None
 
 
 def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:

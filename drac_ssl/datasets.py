@@ -26,7 +26,10 @@ import hashlib
 import json
 import lzma
 import os
+import shlex
+import sys
 import tarfile
+import time
 import warnings
 import zipfile
 import zlib
@@ -39,7 +42,7 @@ import cv2
 import numpy as np
 
 from drac_ssl.io import atomic_path
-from drac_ssl.manifest import ManifestError, read_manifest
+from drac_ssl.manifest import ManifestError, manifest_change, read_manifest, redo_ingest_fix
 
 # --------------------------------------------------------------------------------------
 # Normalisation constants (mean / std of pixel intensities in [0, 1] units)
@@ -705,6 +708,153 @@ def _sizes_written(run_data: Path) -> list[int] | None:
         return None
 
 
+CACHE_STATE_NAME = "state.json"
+"""The ingest's record of its cache (:mod:`data_prep.cache`): per array its ``shape``, byte
+count (``bytes``), modification time (``mtime_ns``) and, since the ingest records it,
+``sha256`` (of the whole ``.npy`` file), as written."""
+
+COPIED_WITHOUT_TIMES = ("cp -r without -a or -p, tar or zip (they keep whole seconds, zip two), scp "
+                        "without -p, rsync without -t, or a copy to another file system")
+"""The copies that keep a file's bytes but not its modification time, as the messages name them."""
+
+
+@dataclass(frozen=True)
+class CacheArrayCheck:
+    """What :func:`check_cache_array` found of one cache array: ``refusal``, why it is not the
+    array the ingest wrote (None: it is, or nothing is recorded); ``note``, a line to print
+    when it is accepted with a doubt said (its time changed: its content matched the recorded
+    SHA-256, or an ingest made before that record has none to compare)."""
+
+    refusal: str | None = None
+    note: str | None = None
+
+
+def touch_words(path: Path, mtime_ns: int) -> str:
+    """The command that sets ``path``'s modification time back to ``mtime_ns`` (GNU touch
+    reads ``@SECONDS.NANOSECONDS``), quoted for a POSIX shell."""
+    return f"touch -d @{mtime_ns // 10**9}.{mtime_ns % 10**9:09d} {shlex.quote(str(path))}"
+
+
+def _time_words(now_ns: int, recorded_ns: int) -> str:
+    """``modified at T, not when the ingest wrote it (T0)``, and what a time in whole seconds
+    means: tar, zip and some file systems keep no fraction of a second."""
+    words = f"its file time is {_utc(now_ns)}, not the {_utc(recorded_ns)} the ingest wrote it at"
+    if now_ns % 10**9 == 0 and recorded_ns % 10**9:
+        same = abs(now_ns - recorded_ns) < 2 * 10**9
+        words += (f" ({'the recorded time cut to' if same else 'a time in'} whole seconds, "
+                  f".000000: a copy through tar or zip, or a file system that keeps whole seconds, "
+                  f"{'which keeps the bytes' if same else 'with its time changed too'})")
+    return words
+
+
+def check_cache_array(run_data: str | os.PathLike[str], size: int, *, read_content: bool = True,
+                      restore_time: bool = True) -> CacheArrayCheck:
+    """Whether ``RUN_DATA/cache/{size}px.npy`` is the array the ingest wrote, by what
+    ``cache/state.json`` records of it (:data:`CACHE_STATE_NAME`):
+
+    - nothing recorded (no state, a state without this size: a cache written by hand or by a
+      test) or no file (said by the reader): nothing to say;
+    - another byte count: refused (cut short: truncated, or a copy that did not finish);
+    - the recorded byte count and ``mtime_ns``: the array, from a stat (no read);
+    - the byte count but another time (written to in place, or copied without its time:
+      :data:`COPIED_WITHOUT_TIMES`): with a recorded ``sha256`` and ``read_content``, the file
+      is read whole and hashed (``hashlib.file_digest``: APTOS's 4.4 GB at 512 px took 3.1 s
+      from the page cache here, 1.3 GiB/s; a cold read is bound by the disk): the recorded digest is the array, accepted with a note, and
+      ``restore_time`` sets its time back to the recorded one on the file descriptor it hashed
+      (as ``touch -d`` would; best effort: a read-only folder keeps its time and each load
+      hashes again), so the next load is a stat; another digest is refused (its pixels are not
+      the images'). Without ``read_content`` nothing is said of it. An ingest made before the digest was recorded: accepted with a note (its
+      content cannot be checked; the byte count and the array's shape still are), naming the
+      ``touch -d`` that restores its time.
+
+    Never writes ``state.json`` (a stage may read it while another runs)."""
+    run_data = Path(run_data)
+    try:
+        state = json.loads((run_data / "cache" / CACHE_STATE_NAME).read_text(encoding="utf-8"))
+        meta = state["arrays"][str(int(size))]
+        recorded_bytes, recorded_ns = int(meta["bytes"]), int(meta["mtime_ns"])
+        recorded_sha = meta.get("sha256")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return CacheArrayCheck()
+    path = run_data / "cache" / f"{int(size)}px.npy"
+    try:
+        stat = path.stat()
+    except OSError:
+        return CacheArrayCheck()
+    if stat.st_size != recorded_bytes:
+        return CacheArrayCheck(refusal=(
+            f"it holds {stat.st_size} bytes, not the {recorded_bytes} the ingest wrote"
+            + (" (cut short: truncated, or a copy that did not finish)" if stat.st_size < recorded_bytes else "")))
+    if stat.st_mtime_ns == recorded_ns:
+        return CacheArrayCheck()
+    when = _time_words(stat.st_mtime_ns, recorded_ns)
+    if not isinstance(recorded_sha, str) or not recorded_sha:
+        return CacheArrayCheck(note=(
+            f"{path}: {when}; this ingest recorded no SHA-256 of its arrays (made before that "
+            f"record), so its content is not checked, only its byte count and shape. A copy "
+            f"that kept the bytes but not the time ({COPIED_WITHOUT_TIMES}) is harmless: "
+            f"{touch_words(path, recorded_ns)} sets the recorded time back and ends this note; "
+            f"if the file may have been written to since, its rows may not be the images': "
+            f"{redo_ingest_fix(run_data)}"))
+    if not read_content:
+        return CacheArrayCheck()
+    started = time.perf_counter()
+    try:
+        with open(path, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            same = digest == recorded_sha
+            restored = False
+            if same and restore_time:
+                try:
+                    os.utime(fh.fileno() if os.utime in os.supports_fd else path,
+                             ns=(stat.st_atime_ns, recorded_ns))
+                    restored = True
+                except OSError:  # a read-only folder, another owner: hashed again next time
+                    pass
+    except OSError as exc:
+        return CacheArrayCheck(refusal=f"{when}, and it cannot be read to compare its content "
+                                       f"({exc.strerror or exc})")
+    seconds = time.perf_counter() - started
+    if not same:
+        return CacheArrayCheck(refusal=(
+            f"{when}, and its content changed: its SHA-256 {digest[:12]}... is not the "
+            f"{recorded_sha[:12]}... the ingest recorded (written to since: its pixels are not "
+            f"the images')"))
+    then = ("its time is set back to the recorded one, so the next load reads no pixels" if restored
+            else f"each load hashes it again until its time is set back: {touch_words(path, recorded_ns)}")
+    return CacheArrayCheck(note=(
+        f"{path}: {when}; its SHA-256 is the one the ingest recorded (read in {seconds:.1f} s), so "
+        f"it is the ingest's array, copied without its file time ({COPIED_WITHOUT_TIMES}): "
+        f"used; {then}"))
+
+
+def cache_array_change(run_data: str | os.PathLike[str], size: int) -> str | None:
+    """Why ``RUN_DATA/cache/{size}px.npy`` is not the array the ingest wrote
+    (:func:`check_cache_array`'s refusal: another byte count than ``cache/state.json``
+    records, or another time and content); None when it is, or nothing is recorded. Its
+    note is left to the stage's load, which says it (a copy whose time was set back here
+    loads from a stat)."""
+    return check_cache_array(run_data, size).refusal
+
+
+def _utc(mtime_ns: int) -> str:
+    """A file time in ns as ``2026-12-06 08:50:20.707963 UTC``."""
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(mtime_ns / 1e9, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def _grades_recorded(run_data: Path) -> int | None:
+    """K, the number of grades ``ingest_summary.json`` records (``grades.names``), or None
+    without a readable record (a cache written by hand or by a test)."""
+    try:
+        summary = json.loads((run_data / "ingest_summary.json").read_text(encoding="utf-8"))
+        names = summary["grades"]["names"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return len(names) if isinstance(names, list) and len(names) >= 2 else None
+
+
 def load_octa_cache(
     run_data_dir: str | os.PathLike[str], size: int
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -718,8 +868,14 @@ def load_octa_cache(
 
     Raises:
         FileNotFoundError: no manifest or no array of ``size`` (names the sizes there are).
-        DatasetFormatError: a manifest without its columns or with a bad value; an array not
-            uint8 of that shape, of a size ``ingest_summary.json`` does not list (a leftover
+        DatasetFormatError: a manifest without its columns or with a bad value (an id on two
+            rows, a grade outside the ``0..K-1`` the ingest recorded), or whose SHA-256 is not
+            the one ``ingest_summary.json`` records (:func:`drac_ssl.manifest.manifest_change`:
+            edited by hand); an array whose byte count is not the one ``cache/state.json``
+            records, or whose time and content are not (:func:`check_cache_array`: truncated,
+            overwritten; a copy without its time is hashed, accepted with a note on stderr
+            when its SHA-256 is the recorded one), or that is not a readable
+            ``.npy`` (with :func:`redo_ingest_fix`); an array not uint8 of that shape, of a size ``ingest_summary.json`` does not list (a leftover
             of an earlier ingest, whose rows follow another manifest), or too short for the
             manifest's ``cache_index`` values.
     """
@@ -735,14 +891,26 @@ def load_octa_cache(
             f"(available sizes: {', '.join(available) or 'none'}); run the 'ingest' stage "
             f"first or add {size} to data.cache_sizes."
         )
+    changed = manifest_change(run_data)  # an edited manifest: refused, whatever its rows say
+    if changed:
+        raise DatasetFormatError(f"{changed}\n  fix: {redo_ingest_fix(run_data)}")
     try:
-        rows = read_manifest(manifest)
+        rows = read_manifest(manifest, num_grades=_grades_recorded(run_data))
     except ManifestError as exc:
         raise DatasetFormatError(str(exc)) from None
+    checked = check_cache_array(run_data, size)
+    if checked.refusal:  # before np.load: a truncated array's own error would say nothing of why
+        raise DatasetFormatError(
+            f"{cache}: not the array the ingest wrote (cache/{CACHE_STATE_NAME} records it): "
+            f"{checked.refusal}; its rows would not be the images of {manifest}\n"
+            f"  fix: {redo_ingest_fix(run_data)}")
+    if checked.note and os.environ.get("RANK", "0") == "0":  # once, not per torchrun process
+        print(f"[data] note: {checked.note}", file=sys.stderr, flush=True)
     try:
         images = np.load(cache, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as exc:
-        raise DatasetFormatError(f"{cache}: not a readable .npy array ({exc})") from None
+        raise DatasetFormatError(f"{cache}: not a readable .npy array ({exc}): damaged or cut "
+                                 f"short since the ingest wrote it\n  fix: {redo_ingest_fix(run_data)}") from None
     if images.dtype != np.uint8 or images.shape[1:3] != (size, size) or not (
             images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
         raise DatasetFormatError(

@@ -74,11 +74,17 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from drac_ssl.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from drac_ssl.checkpoint import (
+    CheckpointReadError,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from drac_ssl.console import ProgressLines
 from drac_ssl.distributed import all_reduce_mean, sums_over_processes
-from drac_ssl.io import atomic_write_text
-from drac_ssl.run_state import CHECKPOINT_RECORD, write_checkpoint_record
+from drac_ssl.io import atomic_write_text, read_json_dict
+from drac_ssl.run_state import CHECKPOINT_RECORD, torn_checkpoint_fix, write_checkpoint_record
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
@@ -341,7 +347,11 @@ class Engine:
             if self.is_main:  # a record of a checkpoint removed since: this attempt starts afresh
                 (self.ckpt_dir / CHECKPOINT_RECORD).unlink(missing_ok=True)
             return False
-        state = load_checkpoint(self.last, map_location=map_location)
+        try:
+            state = load_checkpoint(self.last, map_location=map_location)
+        except CheckpointReadError as exc:  # torn or altered: say what to delete, not "the previous one"
+            raise CheckpointReadError(f"{exc.what}\n  fix: {torn_checkpoint_fix(self.last)}"
+                                      + self._recorded_size_words()) from None
         task.check_resume(state)
         task.load_state_dict(state)
         set_rng_state(state["rng"])
@@ -367,6 +377,20 @@ class Engine:
                   + (f", stopped then ({self.stopped})" if self.stopped else
                      f", continuing with epoch {done + 1}" if done < self.epochs else ", nothing left to train"))
         return True
+
+    def _recorded_size_words(self) -> str:
+        """`` (it holds N bytes, not the M its last.json records: torn or altered since)`` when
+        the record beside :attr:`last` gives another size; "" otherwise."""
+        record = read_json_dict(self.ckpt_dir / CHECKPOINT_RECORD) or {}
+        try:
+            size = self.last.stat().st_size
+        except OSError:
+            return ""
+        recorded = record.get("bytes")
+        if not isinstance(recorded, int) or recorded == size or record.get("checkpoint", "last.pt") != self.last.name:
+            return ""
+        return (f"\n  ({self.last.name} holds {size} bytes, not the {recorded} its {CHECKPOINT_RECORD} "
+                f"records: torn or altered since it was written whole)")
 
     def interrupted(self) -> StageInterrupted:
         """What a Ctrl-C now says: which epoch ``last.pt`` holds and where the same command

@@ -10,9 +10,10 @@ whose test images have no folder) with :func:`drac_ssl.grading.predict.predict_i
 DRAC ``case,class,P0,P1,P2``; real probabilities, never one-hot) written by
 :func:`drac_ssl.submission.write_submission`, then checked with
 :func:`drac_ssl.submission.check_submission` against the manifest's test case names and,
-when the test images are files, their folder. The file is written and checked as
-``submission.csv.failed`` (:func:`failed_submission_path`) and renamed onto its name only
-when it passes: one that fails is kept under that name for a look (BundleError naming it),
+when the test images are files, their folder. The file is written and checked under a
+hidden name (:func:`_write_checked`) and renamed onto its name, with its notes and referable
+files, only when it passes and all are written: one that fails is kept as
+``submission.csv.failed`` (:func:`failed_submission_path`) for a look (BundleError naming it),
 and an earlier export's submission and summary are removed. A manifest without test images writes no
 submission, and the stage prints why (the ingest's note on where it looked for them).
 
@@ -310,7 +311,17 @@ from drac_ssl.grading.training_images import (
     training_hashes,
     training_images_line,
 )
-from drac_ssl.io import atomic_write_json, output_file_problem, read_json_dict, sha256_file
+from drac_ssl.io import (
+    NO_SPACE_WORDS,
+    atomic_write_json,
+    fsync_folder,
+    no_space,
+    no_temp_folder_fix,
+    output_file_problem,
+    read_json_dict,
+    sha256_file,
+    temporary_pid_alive,
+)
 from drac_ssl.manifest import MANIFEST_FILE, ManifestError, read_manifest
 from drac_ssl.name_tags import tagged_console
 from drac_ssl.oof import OOF_FILE, OofError, read_oof
@@ -327,9 +338,9 @@ from drac_ssl.runtime import (
     resolve_device,
     threads_kept,
 )
-from drac_ssl.scale import read_ingest_facts
+from drac_ssl.scale import grade_names_for_people, read_ingest_facts
 from drac_ssl.selection import recorded_selection, short_selection
-from drac_ssl.starting import python_command, python_word, started
+from drac_ssl.starting import interrupts_deferred, python_command, python_word, started
 from drac_ssl.submission import (
     DEEPER_SEARCHED,
     DRAC_PROB_COLUMNS,
@@ -397,14 +408,16 @@ def image_reasons(graded: GradedImages, file_words: Sequence[Sequence[str]] | No
 
 def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list[str]:
     """Per graded image (``probs`` ``(n, K)``, ``classes`` ``(n,)``), why its class is not the
-    single most likely grade, or the grades tied with its largest P at the two decimals shown
+    single most likely grade, or the grades tied with its largest P at the whole percentages shown
     (a near-tie), the app's sentence (:func:`drac_ssl.grading.image_notes.decision_words` under
     the bundle's decision, head and thresholds: with two grades P(grade 1) against the referral
     threshold), "" where it is the single most likely grade, in no near-tie: the notes file's
     ``grade_note`` column. A bundle whose calibration failed
     (:func:`drac_ssl.grading.bundle.calibration_failed`) gets the app's words without
     percentages (``calibrated=False``)."""
-    names = list(bundle.metadata.get("class_names") or []) or list(bundle.grade_names)
+    # the names people read (ICDR "3 Severe NPDR and 4 PDR are equally likely", not the recorded
+    # "3 Severe and 4 PDR"), as the app's page says them
+    names = list(grade_names_for_people(list(bundle.metadata.get("class_names") or []) or list(bundle.grade_names)))
     regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
     thresholds = bundle.calibration.thresholds
     calibrated = not calibration_failed(bundle.metadata)  # the app's rule: no percentages then
@@ -685,18 +698,23 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # earlier referable file of that name goes before the rename: it must not outlive it)
         theirs = not _same_file(final, own_csv)  # the command line's --out: the user's
         existed = final.exists()
+        # the notes and referable files are written under hidden names with the CSV and go
+        # into place with it once all are written, as --images writes them: a full disk keeps
+        # the earlier set, a kill never leaves a flagged CSV without its notes (--score: clean)
+        said_referable: list[tuple[Path | None, str]] = []
+        companions: list[Companion] = []
+        if n_flagged:
+            companions.append((notes_file, lambda tmp, _csv: write_image_notes(
+                tmp, cases, [int(c) for c in grades], reasons, [False] * len(cases), grade_notes,
+                bundle=bundle.identity, pretrained=pretrained,
+                outside=str((own_record or {}).get("initial_weights") or ""), grade_names=bundle.grade_names)))
+        if referable_cut_of(bundle.metadata, k) is not None:
+            companions.append((referable_path(final), lambda tmp, csv: said_referable.append(
+                write_referable_beside(bundle, final, source=csv, out=tmp))))
         written, problems = _write_checked(final, lambda path: write_submission(
             path, cases, probs, grades, num_grades=k), lambda path: check_submission(
                 path, images_dir, num_grades=k, grade_names=names or None, cases=cases),
-            beside=(referable_path(final), notes_file),
-            # the notes go into place (atomically) before the CSV, as --images writes them: a
-            # kill between the two never leaves a flagged CSV without them (--score: clean)
-            before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in grades], reasons,
-                                              [False] * len(cases), grade_notes, bundle=bundle.identity,
-                                              pretrained=pretrained,
-                                              outside=str((own_record or {}).get("initial_weights") or ""),
-                                              grade_names=bundle.grade_names))
-            if n_flagged else None)
+            beside=(referable_path(final), notes_file), companions=companions)
         if problems:
             # the stage's own submission (with its referable and notes files) and summary of an
             # earlier export describe an earlier bundle, not the one just built: they go
@@ -727,7 +745,7 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
               f"P0..P{k - 1} = {probability_columns_words(bundle.metadata)}")
         if legend := grade_legend_line(bundle.grade_names):  # as --images says it
             print(f"[export] {legend}", file=sys.stderr)
-        referable_csv, line = write_referable_beside(bundle, written)
+        referable_csv, line = said_referable[0] if said_referable else (None, "")
         if line:
             print(f"[export] {line}")
         if referable_csv is not None and referable_not_informative(bundle.metadata):
@@ -791,39 +809,166 @@ def failed_submission_path(submission: str | os.PathLike[str]) -> Path:
     return submission.with_name(f"{submission.name}.failed")
 
 
+Companion = tuple[Path, Callable[[Path, Path], object]]
+"""A file written beside a submission that describes it (its notes file, referable file,
+skipped record): its path and ``write(tmp, csv)``, which writes it at ``tmp`` from the
+checked CSV at ``csv`` (:func:`_write_checked`)."""
+
+
+def _staging_path(path: Path, tag: str) -> Path:
+    """The hidden name beside ``path`` a file is written at before it replaces ``path``:
+    ``.sub.csv.<tag>-<pid>`` (this process's, so two exports never share one)."""
+    return path.with_name(f".{path.name}.{tag}-{os.getpid()}")
+
+
+_STAGED = re.compile(r"^\.(?P<name>.+)\.(?:checking|new|old)-(?P<pid>\d+)$")
+"""A file :func:`_write_checked` writes or sets aside under a hidden name: the checked CSV
+(``checking``), a companion (``new``), an earlier file renamed aside (``old``), ``-PID``."""
+
+
+def _remove_stale_staging(folder: Path, names: set[str]) -> list[Path]:
+    """Remove the hidden files of :data:`_STAGED` for ``names`` in ``folder`` that a killed
+    export left (its ``PID`` no longer runs: :func:`drac_ssl.io.temporary_pid_alive`) and
+    return them. Never trusted: a set is replaced whole or not at all, and a kill -9 in the
+    middle leaves half of each; this export writes the set again."""
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    for path in entries:
+        match = _STAGED.match(path.name)
+        if match is None or match["name"] not in names or temporary_pid_alive(path):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return sorted(removed)
+
+
+EARLIER_SET_KEPT = "earlier_set_kept"
+"""The attribute :func:`_write_checked` sets on an ``OSError`` it raises: True when the earlier
+submission set is as it was (nothing replaced, or every rename undone), False when undoing
+failed too (the exception's notes say where the earlier files are). Absent: the error was
+raised elsewhere, after or before the set was replaced."""
+
+
 def _write_checked(final: Path, write: Callable[[Path], Path],
                    check: Callable[[Path], Sequence[str]],
                    beside: Sequence[Path] = (),
-                   before: Callable[[], object] | None = None) -> tuple[Path, list[str]]:
-    """Write a submission with ``write(path)`` at :func:`failed_submission_path` of ``final``
-    and ``check(path)`` it (``FILE:LINE: what -> fix`` lines, naming that file); when the
-    check passes, remove the earlier file at ``final`` and then the files ``beside`` (its
-    records: they must not outlive it), call ``before()`` (what must be in place before the
-    new file lands: the notes file of a flagged export, written atomically) and rename the
-    file onto ``final``. A kill at any step leaves no submission at ``final`` or the new one
-    with what ``before`` wrote, never a submission beside records of another (a flagged CSV
-    without its notes file reads as clean to ``--score``). Returns the file's path (``final``,
-    or the failed name where it stays) and the problems. ``final`` and ``beside`` are
-    untouched when the check fails, and the file is removed when the check is cut short (an
-    exception, Ctrl-C)."""
-    pending = write(failed_submission_path(final))
+                   companions: Sequence[Companion] = ()) -> tuple[Path, list[str]]:
+    """Write a submission with ``write(path)`` under a hidden name beside ``final`` and
+    ``check(path)`` it (``FILE:LINE: what -> fix`` lines, naming that file). When the check
+    fails, the file is renamed to :func:`failed_submission_path` of ``final`` and ``final``
+    and ``beside`` are untouched. When it passes, each of ``companions`` (the files that
+    describe the new CSV: its notes file, referable file, skipped record) is written under a
+    hidden name too; only when every write succeeded is the old set replaced, by renames
+    alone: the earlier file at ``final`` renamed aside (``.NAME.old-PID``), each companion
+    renamed onto its path (the file there aside first), the files of ``beside`` that no
+    companion replaces renamed aside (records of the old CSV must not outlive it), and the CSV
+    renamed onto ``final``; then the files aside and an earlier try's failed file are removed.
+    Ctrl-C, and SIGTERM where :func:`drac_ssl.starting.sigterm_as_ctrl_c` turns it into one,
+    are held back meanwhile (:func:`drac_ssl.starting.interrupts_deferred`). A rename that
+    fails (``OSError``) undoes those before it, in reverse, so the earlier set is as it was.
+
+    A write that fails (a full disk, a file-size limit: ``OSError`` naming the file it was
+    writing, not the hidden name) or is cut short (an exception, Ctrl-C) removes what this call
+    wrote and leaves ``final`` and ``beside`` as they were; every ``OSError`` raised carries
+    :data:`EARLIER_SET_KEPT` (True; False only when undoing the renames failed too). A kill -9
+    (or a power cut) during the renames, which take microseconds, can leave no submission at
+    ``final`` with part of the new set in place and the rest under the hidden names, never a
+    submission beside records of another (a flagged CSV without its notes file reads as clean
+    to ``--score``); the next call removes the hidden files of a process that no longer runs
+    (:func:`_remove_stale_staging`: said on stderr) and writes the set again. A checked CSV is
+    never named ``.failed``. Returns the file's path (``final``, or the failed name) and the
+    problems."""
+    names = {final.name, *(p.name for p in beside), *(p.name for p, _ in companions)}
+    for stale in _remove_stale_staging(final.parent, names):
+        print(f"note: removed {stale}: left by an export that was killed while it replaced "
+              f"{final.name} and the files beside it; this one writes them again", file=sys.stderr)
+    pending = _staging_path(final, "checking")
+    staged: list[tuple[Path, Path]] = []  # (hidden name, its path)
     try:
+        try:
+            write(pending)
+        except OSError as exc:
+            if exc.filename in (None, str(pending)):
+                exc.filename = str(final)
+            raise
         problems = list(check(pending))
-    except BaseException:
-        pending.unlink(missing_ok=True)
+        if problems:
+            failed = failed_submission_path(final)
+            os.replace(pending, failed)  # the problems name the file by the name it is kept as
+            return failed, [problem.replace(str(pending), str(failed)) for problem in problems]
+        for path, write_one in companions:
+            tmp = _staging_path(path, "new")
+            staged.append((tmp, path))
+            try:
+                write_one(tmp, pending)
+            except OSError as exc:
+                if exc.filename in (None, str(tmp)):
+                    exc.filename = str(path)  # the file the user knows, not the hidden name
+                raise
+    except BaseException as exc:
+        for path in (pending, *(tmp for tmp, _ in staged)):
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            setattr(exc, EARLIER_SET_KEPT, True)
         raise
-    if problems:
-        return pending, problems
-    final.unlink(missing_ok=True)
-    for path in beside:
-        path.unlink(missing_ok=True)
-    if before is not None:
-        before()
-    os.replace(pending, final)
+    with interrupts_deferred():
+        _replace_set(final, pending, staged, beside)
+    fsync_folder(final.parent)
     return final, []
 
 
-def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | None, str]:
+def _replace_set(final: Path, pending: Path, staged: Sequence[tuple[Path, Path]],
+                 beside: Sequence[Path]) -> None:
+    """The renames of :func:`_write_checked`: the earlier files aside, the new ones onto their
+    names, the CSV last; the files aside removed at the end. An ``OSError`` undoes the renames
+    done, in reverse, removes the new files and is raised with :data:`EARLIER_SET_KEPT`."""
+    done: list[tuple[Path, Path]] = []  # (from, to), undone in reverse
+
+    def rename(source: Path, target: Path) -> None:
+        os.replace(source, target)
+        done.append((source, target))
+
+    def aside(path: Path) -> None:
+        if path.exists() or path.is_symlink():
+            rename(path, _staging_path(path, "old"))
+
+    replaced = {path for _, path in staged}
+    try:
+        aside(final)
+        for tmp, path in staged:
+            aside(path)
+            rename(tmp, path)
+        for path in beside:
+            if path not in replaced:
+                aside(path)
+        rename(pending, final)
+    except OSError as exc:
+        left = []
+        for source, target in reversed(done):
+            try:
+                os.replace(target, source)
+            except OSError as undo:
+                left.append(f"{target} (was {source}: {undo.strerror or undo})")
+        for path in (pending, *(tmp for tmp, _ in staged)):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        setattr(exc, EARLIER_SET_KEPT, not left)
+        if left:
+            exc.add_note("the earlier files could not all be put back: " + "; ".join(left))
+        raise
+    for _, target in done:
+        if target.name.startswith(".") and target.name.endswith(f".old-{os.getpid()}"):
+            with contextlib.suppress(OSError):
+                target.unlink()
+    failed_submission_path(final).unlink(missing_ok=True)  # an earlier try's, superseded
+
+
+def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None = None,
+                           out: Path | None = None) -> tuple[Path | None, str]:
     """When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
     ``referable``: ``finetune.referable_from``, auto = grade >= 2 on the ICDR scale, grade 1
     with two grades; never on DRAC's scale unless set; a cut that is not an int in ``1 .. K-1``,
@@ -836,14 +981,19 @@ def write_referable_beside(bundle: Bundle, submission: Path) -> tuple[Path | Non
     AUC's 95% CI not above 0.5 or not recorded, whatever the QWK; the app leaves the figure
     out), the file is still written, with a ``not_informative`` column giving the reason on
     every row, and the line says it too. The submission itself is
-    unchanged (its format is fixed). The callers remove an earlier referable file before they
-    write the submission, so none outlives a submission it does not describe."""
+    unchanged (its format is fixed). ``source``: where the submission's rows are read when not
+    yet at ``submission`` (the checked CSV under its hidden name), ``out``: where the file is
+    written when not at its own path (a hidden name that :func:`_write_checked` renames onto
+    it once every file of the set is written); the path returned and the line name its own
+    path beside ``submission``, where it lands. The callers replace an earlier referable file
+    with the submission, so none outlives a submission it does not describe."""
     k = bundle.calibration.num_grades
     r = referable_cut_of(bundle.metadata, k)  # the app's rule: an int in 1..K-1, not True
     if r is None:
         return None, ""
     why = referable_not_informative(bundle.metadata)  # the app's rule and words
-    path = write_referable(submission, r, not_informative=why)
+    write_referable(submission if source is None else source, r, out=out, not_informative=why)
+    path = referable_path(submission)
     rule = bundle.metadata["cv_metrics"]["referable"].get("rule") or f"referable = grade >= {r}"
     line = (f"referable DR ({rule}): P_referable = P{r}"
             + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3 else f"+..+P{k - 1}")
@@ -1531,28 +1681,26 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     n_noted = sum(1 for note in grade_notes if note)
     notes_file = image_notes_path(out)
     existed = out.exists()
-    # checked under the name that says it failed, renamed onto --out when it passes (a file
-    # failing its check is never left where it would be submitted; --out then stays as it
-    # was). The CSV and its record must not contradict each other if this is cut short: the
-    # old record and referable file (of an earlier CSV of this name) go before the rename.
+    # checked under a hidden name, renamed onto --out when it passes (a file failing its check
+    # is kept as OUT.failed, never left where it would be submitted; --out then stays as it
+    # was). Its notes file, referable file and --skip-unreadable record are written under
+    # hidden names too and go into place with it once every one is written: a full disk or a
+    # file-size limit keeps the earlier set whole, and a kill never leaves a CSV beside the
+    # records of another (a flagged CSV without its notes reads as clean to --score).
     # With skipped files the folder has images without a row: the rows written are checked
-    written, issues = _write_checked(
-        out, lambda path: write_submission(path, cases, graded.probs, graded.classes, num_grades=k),
-        lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
-                                      grade_names=names,
-                                      cases=[images_dir.name] if single else cases if skipped else None),
-        beside=(record, referable_path(out), notes_file),
-        # the notes go into place (atomically) before the CSV: a kill between the two never
-        # leaves a flagged CSV without them, which --score would read as clean
-        before=(lambda: write_image_notes(notes_file, cases, [int(c) for c in graded.classes], reasons, trained,
-                                          grade_notes, bundle=bundle.identity, pretrained=pretrained,
-                                          outside=outside, grade_names=bundle.grade_names))
-        if n_flagged or n_trained or n_noted or n_pretrained or outside else None)
-    referable_line = "" if issues else write_referable_beside(bundle, out)[1]
-    if skip_unreadable and not issues:
+    said_referable: list[tuple[Path | None, str]] = []
+    companions: list[Companion] = []
+    if n_flagged or n_trained or n_noted or n_pretrained or outside:
+        companions.append((notes_file, lambda tmp, _csv: write_image_notes(
+            tmp, cases, [int(c) for c in graded.classes], reasons, trained, grade_notes,
+            bundle=bundle.identity, pretrained=pretrained, outside=outside, grade_names=bundle.grade_names)))
+    if referable_cut_of(bundle.metadata, k) is not None:
+        companions.append((referable_path(out), lambda tmp, csv: said_referable.append(
+            write_referable_beside(bundle, out, source=csv, out=tmp))))
+    if skip_unreadable:
         left_out = _left_out(found, images_dir)  # not images, sub-folders, hidden: no case lost
         real = {printable_text(str(path)): path for path in skipped}  # a name's line break, as it is
-        atomic_write_json(record, {
+        skipped_record = {
             "submission": str(out), "images": str(images_dir), "complete": not skipped,
             "graded": len(graded_files), "skipped": [
                 {"file": real.get(p.path, Path(p.path)).name, "path": str(real.get(p.path, p.path)),
@@ -1566,7 +1714,15 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                      f"so it is not a complete submission")
                     + (f"; left_out: the folder's {len(left_out)} other entr"
                        f"{'y' if len(left_out) == 1 else 'ies'}, not graded and no case (files "
-                       f"holding no image, sub-folders, hidden files)" if left_out else "")})
+                       f"holding no image, sub-folders, hidden files)" if left_out else "")}
+        companions.append((record, lambda tmp, _csv: atomic_write_json(tmp, skipped_record)))
+    written, issues = _write_checked(
+        out, lambda path: write_submission(path, cases, graded.probs, graded.classes, num_grades=k),
+        lambda path: check_submission(path, None if single or skipped else images_dir, num_grades=k,
+                                      grade_names=names,
+                                      cases=[images_dir.name] if single else cases if skipped else None),
+        beside=(record, referable_path(out), notes_file), companions=companions)
+    referable_line = said_referable[0][1] if said_referable and not issues else ""
     for problem in problems:
         print(f"skipped: {problem.line}", file=sys.stderr)
     for line in warnings + level_warnings:
@@ -2138,19 +2294,29 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         return _predict_folder(args.run, _images_arg(args.images), Path(args.out), args.tta, args.device,
                                skip_unreadable=args.skip_unreadable)
     except (BundleError, FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        fix = no_temp_folder_fix(exc)  # ulimit -f 0: torch's import asks for a temporary folder
+        print(f"error: {exc}" + (f"\n  fix: {fix}" if fix else ""), file=sys.stderr)
         return 2
     except OSError as exc:  # a file or folder it cannot write (permissions, a full disk ...)
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}\n  fix: check that it can be written (its "
-              f"permissions and owner, free space, a network drive), then rerun the command",
-              file=sys.stderr)
+        kept = getattr(exc, EARLIER_SET_KEPT, None)  # set by _write_checked, which replaces the set
+        state = ("; --out and the files beside it are as they were before (a submission and its "
+                 "notes and referable files are replaced only once all are written, and a failed "
+                 "rename is undone)" if kept else
+                 f"; the earlier files of --out could not all be put back: "
+                 f"{'; '.join(getattr(exc, '__notes__', []))}" if kept is False else "")
+        if no_space(exc):  # a full disk, ulimit -f, a quota
+            fix = f"{NO_SPACE_WORDS}; free space on that disk or raise the limit, then rerun the same command"
+        else:
+            fix = ("check that it can be written (its permissions and owner, free space, a network "
+                   "drive), then rerun the command")
+        print(f"error: {where}{exc.strerror or exc}{state}\n  fix: {fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         sys.stdout.flush()
-        print("\n[export] interrupted: the submission CSV is written whole, at the end, so --out is "
-              "either complete or as it was before; rerun the same command to grade the images",
-              file=sys.stderr)
+        print("\n[export] interrupted: the submission CSV and the files beside it are replaced "
+              "together, once all are written, so --out is either complete or as it was before; "
+              "rerun the same command to grade the images", file=sys.stderr)
         return 130
 
 

@@ -14,6 +14,14 @@ hold anything an older version wrote. The conventions, once for every caller:
   difference and its bounds carry their sign
   (``+0.050 (+0.010..+0.090)``); a missing bound is :data:`MISSING` and the known one stays
   (``n/a..0.300``); both missing is :data:`MISSING`.
+* A probability shown to a person (the app's result and its widget, the batch table's notes,
+  the notes of a grade) is a whole percentage; the K probabilities of one image are rounded
+  together so that they sum to 100 (:func:`whole_percentages`, largest-remainder rounding), and
+  the ends are said as
+  ``<1%`` and ``>99%`` (:func:`percent_texts`): never ``0%`` or ``100%``, which a model's
+  probability never is. Files and columns for machines keep their decimals: the submission
+  CSV's 6, the app's batch table's ``P0..`` columns' 4 (the values its ``/grade_batch`` API has
+  always returned; :func:`app.server.table_columns`), the notes CSV's 3.
 * No evidence of grading better than chance (the QWK's 95% CI reaches 0) is said in one
   sentence, :func:`chance_words`, of a model's out-of-fold figures (the export, report.md, the
   model card, the app) and of a submission scored against held labels (``export --score``).
@@ -32,7 +40,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["MISSING", "bound_digits", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
+__all__ = ["MISSING", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
@@ -56,6 +64,86 @@ def figure_text(value: Any, digits: int = 3) -> str:
     for anything :func:`finite_number` does not take."""
     v = finite_number(value)
     return MISSING if v is None else f"{v:.{digits}f}"
+
+
+def rounded_probabilities(probs: Sequence[Any], total: int) -> list[int]:
+    """``probs`` (K probabilities of one image, summing to 1 within float rounding) as K whole
+    numbers of ``total`` parts (100: percentages; 1000: thousandths) that sum to exactly
+    ``total``: largest-remainder (Hamilton) rounding, each value floored and the parts left
+    over given one each to the largest remainders; on equal remainders to the larger exact value
+    first (so a larger probability never gets a smaller part), then to the lower grade (exactly
+    equal values: 0.455 / 0.09 / 0.455 is 46 / 9 / 45). The values are scaled by their own sum first (a row off by float rounding). Raises
+    ValueError for no value, or one that is negative or not finite, or all zero."""
+    values = [finite_number(p) for p in probs]
+    if not values or any(v is None or v < 0 for v in values):
+        raise ValueError(f"probabilities must be finite and >= 0, got {list(probs)!r}")
+    given = [float(v) for v in values if v is not None]
+    whole = sum(given)
+    if whole <= 0:
+        raise ValueError(f"probabilities must not all be 0, got {list(probs)!r}")
+    exact = [v / whole * total for v in given]
+    parts = [math.floor(x) for x in exact]
+    order = sorted(range(len(exact)), key=lambda k: (-(exact[k] - parts[k]), -exact[k], k))
+    for k in order[:total - sum(parts)]:
+        parts[k] += 1
+    return parts
+
+
+def whole_percentages(probs: Sequence[Any]) -> list[int]:
+    """:func:`rounded_probabilities` in percent: ``[0.034, 0.367, 0.599]`` -> ``[3, 37, 60]``
+    (not 3 + 37 + 61 = 101, as rounding each alone gives)."""
+    return rounded_probabilities(probs, 100)
+
+
+def _alone_percentages(probs: Sequence[Any]) -> list[int]:
+    """Each of ``probs`` (scaled by their sum) as a whole percentage rounded alone, half up."""
+    values = [float(v) for v in probs]
+    whole = sum(values)
+    return [math.floor(100 * v / whole + 0.5) for v in values]
+
+
+def tied_grades(probs: Sequence[Any]) -> list[int]:
+    """The grades of ``probs`` (K probabilities of one image) that tie for the largest at the
+    precision people are shown, whole percentages, in grade order; one grade (the largest, the
+    first of equal maxima) when none ties with it. A grade ties when its percentage equals the
+    largest's either rounded alone (0.449 and 0.451 are both 45%) or rounded with the others
+    (:func:`whole_percentages`: 1/3 each reads 34 / 33 / 33, and 33 and 33 alone). The one tie
+    rule of the app's sentences ("equally likely", the Borderline line's ``about 45% each``, the
+    milder-grade warning, the notes CSV's ``most_likely_grade``) and the export's notes. Raises
+    ValueError as :func:`rounded_probabilities` does."""
+    together = whole_percentages(probs)
+    alone = _alone_percentages(probs)
+    values = [float(v) for v in probs]
+    top = max(range(len(values)), key=values.__getitem__)
+    return [k for k in range(len(values))
+            if k == top or together[k] == together[top] or alone[k] == alone[top]]
+
+
+def tie_words(probs: Sequence[Any], grades: Sequence[int]) -> str:
+    """The figure of ``grades`` (two or more of ``probs``, tied: :func:`tied_grades`) in words:
+    ``45% each`` when their whole percentages rounded together (those shown beside them) are
+    equal; ``about 45% each`` when only each rounded alone is (0.455 / 0.09 / 0.455 is shown 46 /
+    9 / 45, which add up to 100; the tie is 45.5% each), the percentage of the largest of them
+    rounded alone."""
+    together = whole_percentages(probs)
+    if len({together[k] for k in grades}) == 1:
+        return f"{percent_text(together[grades[0]])} each"
+    alone = _alone_percentages(probs)
+    top = max(grades, key=lambda k: float(probs[k]))
+    return f"about {percent_text(alone[top])} each"
+
+
+def percent_text(percent: int) -> str:
+    """A whole percentage as people read it: ``37%``; ``<1%`` for 0 and ``>99%`` for 100 (a
+    model's probability is never exactly either)."""
+    p = int(percent)
+    return "<1%" if p <= 0 else ">99%" if p >= 100 else f"{p}%"
+
+
+def percent_texts(probs: Sequence[Any]) -> list[str]:
+    """The K probabilities of one image as people are shown them: :func:`whole_percentages`
+    written by :func:`percent_text` (``['<1%', '37%', '63%']``)."""
+    return [percent_text(p) for p in whole_percentages(probs)]
 
 
 def signed_text(value: Any, digits: int = 3) -> str:

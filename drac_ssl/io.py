@@ -9,6 +9,7 @@ would trust.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -40,11 +41,72 @@ def output_file_problem(path: str | os.PathLike[str], flag: str, example: str = 
     return None
 
 
+NO_SPACE_ERRNOS = frozenset(code for code in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", None))
+                            if code is not None)
+"""The ``errno`` values of a write cut short by the room for it: a full disk (``ENOSPC``), a
+file-size limit (``EFBIG``: ``ulimit -f``, a file system's largest file) and a disk quota
+(``EDQUOT``, where the platform has it)."""
+
+NO_SPACE_WORDS = "the disk is full or a file-size limit (ulimit -f, a quota) was reached"
+"""What :data:`NO_SPACE_ERRNOS` mean, in the words every stage's message uses."""
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` is an ``OSError`` of :data:`NO_SPACE_ERRNOS` (a full disk, a file-size
+    limit, a quota), or a ``RuntimeError`` of torch's zip writer that hides one
+    (``[enforce fail at inline_container.cc...] unexpected pos``, ``file write failed``)."""
+    if isinstance(exc, OSError):
+        return exc.errno in NO_SPACE_ERRNOS
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and "inline_container" in text and (
+        "unexpected pos" in text or "write failed" in text)
+
+
+NO_TEMP_FOLDER = "No usable temporary directory found"
+"""The opening of :func:`tempfile.gettempdir`'s ``FileNotFoundError`` when no folder it tries
+can take a file (torch asks for one at import): :func:`no_temp_folder_fix` answers it."""
+
+
+def no_temp_folder_fix(exc: BaseException) -> str:
+    """The fix for :data:`NO_TEMP_FOLDER` (``exc``: the error), "" for any other error. Python
+    tries ``$TMPDIR``, ``/tmp``, ``/var/tmp``, ``/usr/tmp`` and the current folder by writing a
+    small file in each: all failing means no file can be written at all (a file-size limit
+    of 0, ``ulimit -f 0``; every one of those disks full or read-only)."""
+    if not isinstance(exc, FileNotFoundError) or NO_TEMP_FOLDER not in str(exc):
+        return ""
+    return ("no file could be written in any temporary folder Python tried (listed above): the "
+            "file-size limit is 0 (ulimit -f; raise it, e.g. ulimit -f unlimited), or those disks "
+            "are full or read-only (free space, or set TMPDIR to a writable folder: TMPDIR=DIR "
+            "COMMAND); then rerun the same command")
+
+
+def fsync_folder(path: str | os.PathLike[str]) -> None:
+    """Flush the folder ``path``'s entries to disk (``fsync`` of the folder itself), so that a
+    rename into it (``os.replace``) survives a power cut, not only the renamed file's bytes
+    (POSIX). Skipped where a folder cannot be opened or synced (Windows, some network and
+    FUSE file systems answer ``EINVAL``/``EBADF``/``EACCES``): the rename stands, its
+    durability is then the file system's."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(os.fspath(path), flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success move it onto ``path``.
+    """Yield a temporary path next to ``path``; on success fsync it, move it onto ``path``
+    (``os.replace``) and fsync the folder (:func:`fsync_folder`: the rename survives a power cut).
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    On an exception the temporary file is removed and ``path`` is left untouched; an
+    ``OSError`` that names no file (a write cut short: ``ENOSPC``, ``EFBIG`` of ``ulimit -f``)
+    is given ``path`` as its ``filename``, so that its message names the file it was writing.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -54,10 +116,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(final)
         raise
+    fsync_folder(final.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -161,6 +226,33 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     ResNet-18 takes ~0.1 s."""
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+ZIP_END_SPAN = 22 + 65535
+"""Bytes at the end of a zip file that hold its end-of-central-directory record (22 bytes) and
+the comment after it (at most 65535): :func:`zip_ends_whole` reads no more."""
+
+
+def zip_ends_whole(path: str | os.PathLike[str]) -> bool:
+    """Whether the file ``path`` ends as a whole zip file does: its end-of-central-directory
+    record (``PK\\x05\\x06``) within its last :data:`ZIP_END_SPAN` bytes, where the record
+    and its comment fit exactly to the end. ``torch.save`` writes a zip (a checkpoint ends with
+    the record: no comment), so a checkpoint cut short (a truncated copy, a torn write) fails
+    this; reads at most 64 KiB.
+
+    Raises:
+        OSError: the file cannot be read."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - ZIP_END_SPAN))
+        tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    while at >= 0:
+        if len(tail) - at >= 22 and at + 22 + int.from_bytes(tail[at + 20:at + 22], "little") == len(tail):
+            return True
+        at = tail.rfind(b"PK\x05\x06", 0, at)
+    return False
 
 
 ENDS_SPAN = 2**20

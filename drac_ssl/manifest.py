@@ -32,6 +32,8 @@ Optional, last, only when the ingest kept near twins in one fold (``data.near_du
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,13 +50,33 @@ _INTEGERS = {"grade": True, "fold": False, "cache_index": False, "orig_width": T
 """The integer columns, and whether an empty value is allowed (read as None)."""
 
 
+def redo_ingest_fix(data_dir: str | os.PathLike[str]) -> str:
+    """How to get the ingest's output in ``data_dir`` (a manifest and its cache) made again when
+    a file of it is damaged or was changed by hand. In a run folder of ``python -m
+    drac_ssl.train`` (``stages.json`` beside ``data_dir``) a finished ingest is never redone in
+    place (a resume skips it, and the stages after it were made from its output): a new run
+    folder, where every stage runs, or the file put back from a copy. A folder of ``python -m
+    data_prep ingest --out DIR``: the same command again, which rewrites the manifest and
+    decodes the images again for an array that disagrees with ``cache/state.json``."""
+    data_dir = Path(data_dir)
+    if (data_dir.parent / "stages.json").is_file():
+        return (f"ingest the data again in a new run folder, where every stage runs: the same "
+                f"python -m drac_ssl.train command with run.name=<a new name> (a finished ingest is "
+                f"never redone in {data_dir.parent}: a resume skips it), or put the file back from a "
+                f"copy of this run folder (a cache array copied without its file time is "
+                f"accepted when its content is the one the ingest recorded)")
+    return (f"run the python -m data_prep ingest command that made {data_dir} again (the same "
+            f"--out): it rewrites the manifest and decodes the images again for the cache")
+
+
 class ManifestError(ValueError):
     """A ``manifest.csv`` that cannot be read as the ingest writes it; the message names the
     file (and the line, for a bad value), what is wrong and the fix."""
 
 
 def read_manifest(path: str | os.PathLike[str],
-                  required: Sequence[str] = MANIFEST_COLUMNS) -> list[dict[str, Any]]:
+                  required: Sequence[str] = MANIFEST_COLUMNS,
+                  num_grades: int | None = None) -> list[dict[str, Any]]:
     """The rows of a ``manifest.csv``, in file order, as dicts of its columns: of those in
     ``required``, ``grade`` int or None, ``fold`` and ``cache_index`` int, ``orig_width`` /
     ``orig_height`` int or None; every other value a string (a column the caller does not
@@ -62,12 +84,18 @@ def read_manifest(path: str | os.PathLike[str],
     read as none; fields beyond the header's are dropped.
 
     ``required``: the columns the caller reads (default: all of :data:`MANIFEST_COLUMNS`).
+    ``num_grades``: the ingest's K (``ingest_summary.json``'s ``grades``), when the caller
+    knows it: a ``grade`` outside ``0..K-1`` is refused (None: not checked).
 
     Raises:
         FileNotFoundError: no file at ``path``.
         ManifestError: unreadable, not a CSV, empty, a column of ``required`` missing, a row
-            without a value for one of them (fewer fields than the header), or an integer
-            column of ``required`` holding something else (the message gives the line).
+            without a value for one of them (fewer fields than the header), an integer
+            column of ``required`` holding something else, an ``id`` on two rows of one
+            ``split`` (with ``id`` in ``required``; ids are unique per split only: IDRiD's test
+            names restart at ``IDRiD_001``, so a training and a test row share an id), or a ``grade`` outside ``0..num_grades-1`` (the message
+            gives ``manifest.csv:LINE`` and :func:`redo_ingest_fix`): the ingest writes none of
+            these, so the file was edited or damaged since.
     """
     path = Path(path)
     try:
@@ -81,7 +109,7 @@ def read_manifest(path: str | os.PathLike[str],
         raise ManifestError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: not a readable CSV file ({exc})") from None
-    fix = "\n  fix: run the ingest stage again (run.stages=[ingest]): it writes every column"
+    fix = f"\n  fix: {redo_ingest_fix(path.parent)}"
     if not columns:
         raise ManifestError(f"{path}: empty (no header line; the ingest writes "
                             f"{','.join(MANIFEST_COLUMNS)},origin).{fix}")
@@ -90,6 +118,7 @@ def read_manifest(path: str | os.PathLike[str],
         raise ManifestError(f"{path}: no column {', '.join(missing)} (the ingest writes "
                             f"{','.join(MANIFEST_COLUMNS)},origin).{fix}")
     out = []
+    first_line: dict[tuple[str, str], int] = {}  # (split, id) -> the line it is first on
     for line, row in rows:
         row.pop(None, None)  # fields beyond the header's (csv puts them under None)
         short = [c for c in required if row.get(c) is None]
@@ -106,8 +135,53 @@ def read_manifest(path: str | os.PathLike[str],
             except ValueError:
                 raise ManifestError(f"{path}, line {line}: {column} is {row.get(column)!r}, not an "
                                     f"integer{' (or empty)' if may_be_empty else ''}") from None
+        grade = typed.get("grade") if "grade" in required else None
+        if num_grades is not None and grade is not None and not 0 <= grade < num_grades:
+            raise ManifestError(f"{path}:{line}: grade {grade} is outside 0..{num_grades - 1}, the "
+                                f"{num_grades} grades the ingest recorded (ingest_summary.json); the "
+                                f"ingest writes none such: the file was edited or damaged since{fix}")
+        if "id" in required:  # unique per split only: IDRiD's official test names restart
+            key = (str(row.get("split")), str(row.get("id")))  # at IDRiD_001 (layout.shared_test_names)
+            first = first_line.setdefault(key, line)
+            if first != line:
+                raise ManifestError(f"{path}:{line}: id {row.get('id')!r} of split {key[0]!r} is on "
+                                    f"line {first} too; the ingest writes each image once and "
+                                    f"refuses two images of one name in a split: the file was "
+                                    f"edited or damaged since{fix}")
         out.append(typed)
     return out
+
+
+INGEST_SUMMARY_FILE = "ingest_summary.json"
+"""The ingest's record beside the manifest; ``manifest_sha256`` is the manifest as written."""
+
+
+def manifest_change(data_dir: str | os.PathLike[str]) -> str | None:
+    """Why ``data_dir/manifest.csv`` is not the manifest the ingest wrote: its SHA-256 is not
+    the ``manifest_sha256`` that ``data_dir/ingest_summary.json`` records (an edited row: a
+    grade, a path, an id written twice). None when it is, or nothing is recorded (an ingest
+    made before the record, a folder written by hand or by a test) or a file is missing or
+    unreadable (said by the reader). Hashes the file whole: a manifest of 90 000 rows is
+    about 10 MB, read in a few tens of milliseconds."""
+    data_dir = Path(data_dir)
+    try:
+        with open(data_dir / INGEST_SUMMARY_FILE, encoding="utf-8") as fh:
+            recorded = json.load(fh).get("manifest_sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    try:
+        with open(data_dir / MANIFEST_FILE, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+    if digest == recorded:
+        return None
+    return (f"{data_dir / MANIFEST_FILE}: changed since the ingest wrote it (its SHA-256 "
+            f"{digest[:12]}... is not the {recorded[:12]}... {INGEST_SUMMARY_FILE} records): edited "
+            f"by hand or damaged; its rows (ids, grades, folds, paths) are no longer the ingest's, "
+            f"which the cache and every stage follow")
 
 
 def labelled_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

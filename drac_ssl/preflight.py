@@ -67,7 +67,7 @@ from drac_ssl.config import (
     shipped_config_word,
 )
 from drac_ssl.io import read_json_dict
-from drac_ssl.manifest import labelled_rows, read_manifest
+from drac_ssl.manifest import labelled_rows, manifest_change, read_manifest, redo_ingest_fix
 from drac_ssl.run_state import PIPELINE as PIPELINE  # the one list of the stages, re-exported
 from drac_ssl.starting import python_command, python_word
 
@@ -879,9 +879,41 @@ def _check_run_settings(c: _Findings, cfg: Config, run_dir: Path) -> None:
         c.error("run.out_dir", f"{existing} is a file, not a folder: the run folder {run_dir} "
                                f"cannot be made under it",
                 f"run.out_dir=a folder (or a new path), e.g. run.out_dir={existing.parent / 'runs'}")
+    elif existing is not None and existing == run_dir and not os.access(existing, os.W_OK | os.X_OK):
+        c.error("run.out_dir", *read_only_run_folder_words(run_dir, c.typed()))
     elif existing is not None and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
         c.error("run.out_dir", f"{existing} is not writable: the run folder {run_dir} cannot be made",
                 "run.out_dir=a folder you can write to")
+
+
+def read_only_run_folder_words(run_dir: Path, typed: dict[str, str] | None = None) -> tuple[str, str]:
+    """``(what, fix)`` for a run folder ``run_dir`` that exists but this account cannot write
+    in: on a read-only file system (a read-only mount: ``os.statvfs``'s ``ST_RDONLY``) or by
+    its permissions. The fix: make it writable, or carry on in a new run folder elsewhere that
+    takes its finished stages (``run.reuse`` reads the folder and copies them: checked on a
+    read-only bind mount; offered only when the folder holds a run: its ``config.yaml`` and
+    ``stages.json``), else a run elsewhere, worded by :func:`drac_ssl.runtime.command_changes` (``typed``)."""
+    from drac_ssl.runtime import command_changes
+
+    try:
+        mounted = bool(os.statvfs(run_dir).f_flag & getattr(os, "ST_RDONLY", 1))
+    except (OSError, AttributeError):  # no statvfs (Windows)
+        mounted = False
+    why = "it is on a read-only file system (mount)" if mounted else "its permissions do not let this account write in it"
+    # a run run.reuse can take stages from (drac_ssl.train's test of a run folder): only then offered
+    holds = all((run_dir / name).is_file() for name in ("config.yaml", "stages.json"))
+    what = (f"the run folder {run_dir} exists{' and holds a run' if holds else ''}, but it is read-only: "
+            f"{why}, so no stage can write its outputs, checkpoints or lock there")
+    writable = ("remount it read-write" if mounted else
+                f"chmod -R u+w {shlex.quote(str(run_dir))} (or ask its owner)")
+    if not holds:  # nothing to take: a run elsewhere starts from the beginning
+        elsewhere = command_changes([("run.out_dir", "<a folder you can write to>")], typed)
+        return what, f"make it writable ({writable}) and rerun the same command, or run elsewhere: {elsewhere}"
+    elsewhere = command_changes([("run.out_dir", "<a folder you can write to>"), ("run.reuse", str(run_dir))],
+                                typed)
+    return what, (f"make it writable ({writable}) and rerun the same command, or carry on in a new run "
+                  f"folder elsewhere that takes its finished stages (they are copied; the rest runs "
+                  f"there): {elsewhere}")
 
 
 # --------------------------------------------------------------------------------------
@@ -994,14 +1026,16 @@ def _check_device_use(c: _Findings, cfg: Config, device: str, stages: list[str])
 # The data, without decoding it
 
 
-def _labels_from_manifest(path: Path) -> tuple[int, dict[int, int], dict[int, dict[int, int]],
-                                              list[tuple[int, int, str, str]], int, int]:
+def _labels_from_manifest(path: Path, num_grades: int | None = None
+                          ) -> tuple[int, dict[int, int], dict[int, dict[int, int]],
+                                     list[tuple[int, int, str, str]], int, int]:
     """(rows, labelled per grade, labelled per fold and grade, the labelled rows as (grade,
     fold, patient: '' for none, image id) in file order, test rows, data.unlabelled rows) of a
-    manifest (:func:`data_prep.folds.fold_row`)."""
+    manifest (:func:`data_prep.folds.fold_row`); ``num_grades``: the ingest's K, a grade outside
+    ``0..K-1`` refused (:func:`drac_ssl.manifest.read_manifest`)."""
     from data_prep.folds import fold_row
 
-    rows = read_manifest(path, ("id", "grade", "split", "fold"))  # patient: optional
+    rows = read_manifest(path, ("id", "grade", "split", "fold"), num_grades)  # patient: optional
     grades: dict[int, int] = {}
     folds: dict[int, dict[int, int]] = {}
     train = [fold_row(row) for row in labelled_rows(rows)]
@@ -1035,18 +1069,22 @@ def _patient_counts(grades: list[int], patients: list[str],
 
 def _facts_from_ingest(c: _Findings, cfg: Config, data_dir: Path) -> DataFacts | None:
     manifest = data_dir / "manifest.csv"
-    try:
-        n, grades, folds, train, n_test, n_pool = _labels_from_manifest(manifest)
-    except (OSError, ValueError, csv.Error) as exc:
-        c.error("", f"{manifest}: the ingest output cannot be read ({exc})",
-                "add ingest to run.stages to redo it")
-        return None
     summary: dict[str, Any] = {}
     try:
         summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         pass
-    names = tuple((summary.get("grades") or {}).get("names") or ()) or _grade_names(cfg, "drac")
+    recorded = tuple((summary.get("grades") or {}).get("names") or ()) if isinstance(summary, dict) else ()
+    try:
+        n, grades, folds, train, n_test, n_pool = _labels_from_manifest(
+            manifest, len(recorded) if len(recorded) >= 2 else None)
+    except (OSError, ValueError, csv.Error) as exc:
+        what, _, fix = str(exc).partition("\n  fix: ")  # a ManifestError names the file and its fix
+        c.error("", what if what.startswith(str(manifest)) else f"{manifest}: the ingest output cannot "
+                                                                   f"be read ({what})",
+                fix or redo_ingest_fix(data_dir))
+        return None
+    names = recorded or _grade_names(cfg, "drac")
     sizes = sorted(int(p.name[:-len("px.npy")]) for p in (data_dir / "cache").glob("*px.npy")
                    if p.name[:-len("px.npy")].isdigit())
     if isinstance(summary.get("cache"), dict):  # only what the last ingest wrote (a review: a
@@ -1586,6 +1624,11 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
             _check_phantom_meant(c, cfg)
         return _facts_from_layout(c, cfg) if d.root else _facts_from_phantom(cfg)
     if (data_dir / "manifest.csv").is_file():
+        if changed := manifest_change(data_dir):  # edited by hand: its rows say nothing of the data
+            ingest = _status(run_dir).get("ingest")
+            if not (isinstance(ingest, dict) and ingest.get("status") == "done"):  # else said once:
+                c.error("", changed, redo_ingest_fix(data_dir))  # _check_finished_outputs
+            return None
         _check_source_unchanged(c, run_dir)
         if "pretrain" in stages or "finetune" in stages:  # said after the ingest: again, each rerun
             _recipe_after_ingest(c, cfg, data_dir, ingest_ran=False)
@@ -2141,6 +2184,33 @@ def _check_finished_outputs(c: _Findings, cfg: Config, run_dir: Path, stages: li
                         f"(a resume skips a finished stage, so nothing would remake "
                         f"{'it' if len(gone) == 1 else 'them'})",
                     redo_fix(run_dir, stage, gone, bool(cfg.run.reuse), c.typed()))
+        elif stage == "ingest":
+            for path, why in changed_ingest_outputs(run_dir / STAGE_OUTPUT_FOLDER[stage]):
+                c.error("", f"{run_dir / 'stages.json'} records the ingest stage as done, but {path} "
+                            f"is not what it wrote: {why} (a resume skips a finished stage, so "
+                            f"nothing would remake it, and the stages after it would read it)",
+                        redo_fix(run_dir, stage, [path], bool(cfg.run.reuse), c.typed()))
+
+
+def changed_ingest_outputs(data_dir: Path) -> list[tuple[Path, str]]:
+    """The files of a finished ingest in ``data_dir`` that are not what it wrote, each with why:
+    ``manifest.csv`` whose SHA-256 is not the one ``ingest_summary.json`` records
+    (:func:`drac_ssl.manifest.manifest_change`: edited by hand), and each
+    ``cache/<size>px.npy`` of the summary whose byte count is not the one ``cache/state.json``
+    records, or whose time and SHA-256 are not (:func:`drac_ssl.datasets.cache_array_change`:
+    truncated, overwritten; an array whose time alone changed is hashed once, and its time set
+    back when its content is the recorded one: a copy without its file times). An ingest that
+    recorded neither (made before these records) gives nothing."""
+    from drac_ssl.datasets import cache_array_change
+
+    found: list[tuple[Path, str]] = []
+    if why := manifest_change(data_dir):
+        found.append((data_dir / "manifest.csv", why.split(": ", 1)[1]))
+    cache = (read_json_dict(data_dir / "ingest_summary.json") or {}).get("cache")
+    for size in sorted(int(s) for s in cache if str(s).isdigit()) if isinstance(cache, dict) else []:
+        if why := cache_array_change(data_dir, size):
+            found.append((data_dir / "cache" / f"{size}px.npy", why))
+    return found
 
 
 START_CHECKPOINTS = {"last": "last.pt", "past_peak": "last.pt", "peak": "monitor_peak.pt"}

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import platform
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from drac_ssl.io import (
     running_here,
     try_lock,
     unended_invocation,
+    zip_ends_whole,
 )
 from drac_ssl.starting import python_command
 
@@ -244,6 +246,10 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
       a kill between the two writes): a checkpoint of that epoch or later;
     * a checkpoint without a record (a run folder of a drac_ssl older than the record):
       saved, its epoch unknown (``unrecorded``);
+    * either of the two above when the file is not a whole one (its zip end record missing:
+      :func:`drac_ssl.io.zip_ends_whole`; truncated by a copy, a disk error, a hand): torn or
+      altered, not resumable, with :func:`torn_checkpoint_fix` (delete it; the rerun trains the
+      stage again from epoch 1);
     * a checkpoint that is there but cannot be read (no read permission, an I/O error; with
       or without a record): said so, with the file and the fix, not resumable. Not judged by
       its size alone instead: the rerun's :meth:`drac_ssl.engine.Engine.resume` reads the
@@ -268,6 +274,8 @@ def checkpoint_saved(run_dir: str | os.PathLike[str], stage: str, epochs: int | 
             with last.open("rb") as fh:
                 fh.read(1)
             moved = record is not None and (size != record["bytes"] or not _same_ends(last, record.get("ends_sha256")))
+            if (moved or record is None) and not zip_ends_whole(last):  # cut short: no epoch's file
+                return _torn(last, shown, size, record)
         except OSError as exc:
             return _unreadable(last, shown, size, exc)
     if record is None:
@@ -301,6 +309,25 @@ def _same_ends(last: Path, recorded: Any) -> bool:
     if not isinstance(recorded, str):
         return True
     return ends_sha256(last) == recorded
+
+
+def torn_checkpoint_fix(last: str | os.PathLike[str]) -> str:
+    """The fix for a ``last.pt`` that is torn or altered (not a whole file): delete it (its
+    record :data:`CHECKPOINT_RECORD` goes with it at the rerun), and the rerun trains the stage
+    again from epoch 1 (:meth:`drac_ssl.engine.Engine.resume` finds no checkpoint)."""
+    return f"delete it: rm {shlex.quote(str(last))}; the rerun of the same command then starts the stage again from epoch 1"
+
+
+def _torn(last: Path, shown: str, size: int, record: dict[str, Any] | None) -> SavedCheckpoint:
+    """The words of a checkpoint ``last`` (``shown`` relative to the run folder, ``size`` bytes)
+    that is not a whole file (:func:`drac_ssl.io.zip_ends_whole`: cut short by a copy, a disk
+    error, a hand): a checkpoint drac_ssl wrote is renamed into place whole, so this one was
+    torn or altered since; not resumable (the rerun's resume stops on it), with the fix."""
+    recorded = (f", not the {record['bytes']} bytes its {CHECKPOINT_RECORD} records"
+                if record is not None and size != record["bytes"] else "")
+    return SavedCheckpoint(f"a checkpoint torn or altered: {shown}, {size} bytes{recorded}, and not a "
+                           f"whole file (its end record is missing)",
+                           f"will not resume from it: it stops on it (fix: {torn_checkpoint_fix(last)})", False)
 
 
 def _unreadable(last: Path, shown: str, size: int, exc: OSError) -> SavedCheckpoint:

@@ -13,10 +13,8 @@ import os
 import platform
 import random
 import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -38,7 +36,7 @@ from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
 from drac_ssl.starting import interpreter_word as interpreter_word  # stdlib only, re-exported
-from drac_ssl.starting import sigterm_as_ctrl_c  # noqa: F401
+from drac_ssl.starting import interrupts_deferred, sigterm_as_ctrl_c  # noqa: F401
 
 if TYPE_CHECKING:
     from drac_ssl.config import Config
@@ -126,25 +124,11 @@ def _interrupted_words(exc: KeyboardInterrupt) -> str:
             f"{exc.resume or f'run {exc.stage} again (the stages finished before it are skipped)'}")
 
 
-@contextlib.contextmanager
-def ctrl_c_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C (SIGINT) back until the block has run, then raise KeyboardInterrupt: for
-    work that must not be cut in two, such as writing a checkpoint and printing the epoch line
-    that says it was written. Does nothing outside the main thread or where SIGINT has a
-    handler other than Python's default one (e.g. ignored); an exception in the block
-    propagates as it is."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield
-        return
-    received: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if received:
-        raise KeyboardInterrupt
+ctrl_c_deferred = interrupts_deferred
+"""Hold Ctrl-C (and SIGTERM under :func:`sigterm_as_ctrl_c`) back until the block has run, then
+raise KeyboardInterrupt (:func:`drac_ssl.starting.interrupts_deferred`): for work that must not
+be cut in two, such as writing a checkpoint and printing the epoch line that says it was
+written."""
 
 
 def resolve_device(name: str = "auto", local_rank: int = 0, setting: str = "run.device") -> torch.device:

@@ -26,10 +26,12 @@ from drac_ssl.config import layout_name
 
 __all__ = [
     "DEFAULT_PREPROCESSING",
+    "ICDR_CLINICAL_NAMES",
     "IngestFacts",
     "default_grade_names",
     "describe_grades",
     "explain_grades",
+    "grade_names_for_people",
     "grade_names_of",
     "prob_columns",
     "read_ingest_facts",
@@ -80,14 +82,40 @@ GRADE_MEANINGS: dict[tuple[str, ...], tuple[str, ...]] = {
         "no apparent retinopathy",
         "mild non-proliferative DR: microaneurysms only",
         "moderate non-proliferative DR: more than microaneurysms, less than severe",
-        "severe non-proliferative DR by the 4-2-1 rule: haemorrhages in four quadrants, venous "
-        "beading in two or intraretinal microvascular abnormalities in one; no proliferation",
+        "severe non-proliferative DR by the 4-2-1 rule: more than 20 intraretinal haemorrhages in "
+        "each of 4 quadrants, or definite venous beading in 2 or more quadrants, or prominent "
+        "intraretinal microvascular abnormalities (IRMA) in 1 or more quadrant; and no signs of "
+        "proliferative DR",
         "proliferative DR: neovascularisation, or vitreous / preretinal haemorrhage"),
     # DRAC 2022 Task 3 (UW-OCTA)
     ("Normal", "NPDR", "PDR"): ("no diabetic retinopathy", "non-proliferative DR",
                                 "proliferative DR"),
 }
 """What the grades of the known scales mean (keyed by the scale's names, in order)."""
+
+ICDR_CLINICAL_NAMES = ("No apparent DR", "Mild NPDR", "Moderate NPDR", "Severe NPDR", "PDR")
+"""The five ICDR grades in the scale's own wording (Wilkinson et al., Ophthalmology 2003, table
+1: "No apparent retinopathy", "Mild / Moderate / Severe nonproliferative DR", "Proliferative
+DR"), as the app shows them to people (:func:`grade_names_for_people`). The recorded names
+(``data.grades: icdr``, :data:`drac_ssl.config.GRADE_SCALES`: ``No DR, Mild, Moderate, Severe,
+PDR``) stay what the machine formats hold (``class_names`` of a bundle, metrics keys, the
+export's ``grade_name`` column): a short "Severe" read beside "4 PDR" could be taken as the
+worse of the two."""
+
+_ICDR_SHORT = ("no dr", "mild", "moderate", "severe")
+_ICDR_LAST = ("pdr", "proliferative", "proliferative dr")
+
+
+def grade_names_for_people(names: Sequence[str]) -> tuple[str, ...]:
+    """The grade names ``names`` (a bundle's ``class_names``, grades 0..K-1) as a page shows them
+    to people: the five ICDR grades under their short names (``No DR, Mild, Moderate, Severe,
+    PDR``, any case; ``Proliferative`` for the last) as :data:`ICDR_CLINICAL_NAMES`; any other
+    scale (DRAC's ``Normal, NPDR, PDR``, a scale of one's own) as it is."""
+    given = tuple(str(n) for n in names)
+    folded = tuple(n.strip().lower() for n in given)
+    if len(folded) == 5 and folded[:4] == _ICDR_SHORT and folded[4] in _ICDR_LAST:
+        return ICDR_CLINICAL_NAMES
+    return given
 
 
 def explain_grades(names: Sequence[str]) -> str:

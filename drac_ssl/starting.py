@@ -82,6 +82,37 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, before)
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT, where Python's default handler has it) and SIGTERM (where
+    :func:`sigterm_as_ctrl_c` turns it into Ctrl-C) back until the block has run, then raise
+    KeyboardInterrupt: for work that must not be cut in two (a checkpoint and the line that
+    says it was written; a set of renames). A signal held while the block raises is not lost:
+    KeyboardInterrupt is raised from the block's exception. A signal ignored (``SIG_IGN``) or
+    handled by someone else's handler is left to it; outside the main thread nothing is held
+    (signals are handled there only). A kill -9 cannot be held back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = [(signum, handler) for signum, handler in ((signal.SIGINT, signal.default_int_handler),
+                                                     (signal.SIGTERM, _sigterm_interrupts))
+            if signal.getsignal(signum) is handler]
+    for signum, _ in held:
+        signal.signal(signum, lambda number, frame: caught.append(number))
+    try:
+        yield
+    except BaseException as exc:
+        if caught and not isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc
+        raise
+    finally:
+        for signum, handler in held:
+            signal.signal(signum, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def _sigterm_interrupts(signum: int, frame: object) -> None:
     """SIGTERM handler of :func:`sigterm_as_ctrl_c`."""
     raise KeyboardInterrupt

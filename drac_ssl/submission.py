@@ -56,9 +56,9 @@ from drac_ssl.starting import (
 )
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
-           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
+           "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
            "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
-           "write_grades_with_notes", "write_image_notes", "write_incomplete_grades", "write_referable",
+           "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
            "write_submission", "DRAC_PROB_COLUMNS", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "broken_link_words", "case_name_problem", "printable_text",
@@ -206,8 +206,8 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
 
 UNRELIABLE_COLUMN = "not_reliably_gradable"
 """The column of the reasons a graded image is not reliably gradable, empty when it is: in the
-export's notes file (:func:`write_image_notes`) and the app's ``grades_with_notes.csv``
-(:func:`write_grades_with_notes`)."""
+export's notes file (:func:`write_image_notes`), the app's ``grades_with_notes.csv``
+(:mod:`app.batch_csv`) and that file's older format, which ``--check`` still names."""
 
 TRAINING_IMAGE_COLUMN = "training_image"
 """The column that marks a graded file the model was trained on (:data:`TRAINING_IMAGE_MARK`):
@@ -497,11 +497,12 @@ def spreadsheet_cell(text: str) -> str:
 ESCAPED_NAME_WORDS = ("its name's control characters (a tab, a line break ...) are written here "
                       "as escapes such as \\r")
 """What the notes cell of a file not graded says when its name held control characters
-(:func:`_not_graded_cells`)."""
+(:func:`not_graded_cells`)."""
 
 
-def _not_graded_cells(name: str, notes: str) -> tuple[str, str]:
-    """The name and notes cells of a file not graded, which may hold any name (it was refused
+def not_graded_cells(name: str, notes: str) -> tuple[str, str]:
+    """The name and notes cells of a file not graded (the grades CSVs here and the app's notes
+    CSV, :mod:`app.batch_csv`), which may hold any name (it was refused
     as a case): control characters escaped (:func:`printable_text`: a carriage return, which
     Python's CSV writer does not quote, would cut the row in two), then made safe for a
     spreadsheet (:func:`spreadsheet_cell`), the notes saying what was done to the name
@@ -557,77 +558,11 @@ def write_incomplete_grades(
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*submission_columns(int(num_grades)), "notes"])
     for name, reason in not_graded:
-        cell, said = _not_graded_cells(str(name), f"{NOT_GRADED}{reason}")
+        cell, said = not_graded_cells(str(name), f"{NOT_GRADED}{reason}")
         writer.writerow([cell, "", *[""] * int(num_grades), said])
     for i, (name, grade, row) in enumerate(zip(names, grades, units, strict=True)):
         writer.writerow([name, int(grade), *(_format_units(int(u)) for u in row),
                          spreadsheet_cell(str(notes[i])) if notes is not None else ""])
-    return atomic_write_text(path, out.getvalue())
-
-
-def write_grades_with_notes(
-    path: str | os.PathLike[str],
-    files: Sequence[tuple[str, int | None, str]],
-    probs: np.ndarray,
-    classes: np.ndarray | None,
-    num_grades: int = len(PROB_COLUMNS),
-    unreliable: Sequence[Sequence[str]] | None = None,
-    trained: Sequence[bool | None] | None = None,
-) -> Path:
-    """Write every file of a batch with its grade and notes (the app's batch tab offers it
-    beside the submission, so that the warnings travel with the file people download),
-    atomically: ``case,class,P0..P{K-1},notes``, one row per entry of ``files``, in that order
-    (the upload order); with ``unreliable`` (one entry per file: the reasons its grade is not
-    reliably gradable, :func:`drac_ssl.grading.image_notes.flagged_reasons`, [] for none and for
-    a file not graded) a ``not_reliably_gradable`` column before the notes,
-    ``case,class,P0..P{K-1},not_reliably_gradable,notes``: the reasons joined by ``"; "``, empty
-    when clean, as the export's ``<stem>_notes.csv`` column of that name (:func:`write_image_notes`),
-    so that a spreadsheet filters on it while ``class`` stays the grade number; with ``trained``
-    (one per file: one of the model's training images, same SHA-256; None when that cannot be
-    told, a bundle that records no hashes; False for a file not graded) a ``training_image``
-    column before the notes too, :func:`training_image_cell`'s :data:`TRAINING_IMAGE_MARK`,
-    :data:`TRAINING_IMAGE_UNKNOWN` or empty, as the export's notes file has it.
-
-    ``files``: ``(case, i, notes)``: ``i`` the row of ``probs`` ``(n, K)`` and ``classes``
-    ``(n,)`` of a graded file, written as :func:`write_submission` writes it (the same checks
-    on those rows; every graded row must be named once), or None for a file not graded
-    (several files may share a name then): empty class and probabilities, and ``notes`` as
-    given (the caller says ``NOT GRADED: reason``, :data:`NOT_GRADED`): its name gets a ``'``
-    before it where it would start as a spreadsheet formula, and its notes say so, as
-    :func:`write_incomplete_grades` writes it; no notes or flag cell starts as one either
-    (:func:`spreadsheet_cell`). Not a submission:
-    :func:`check_submission` reports the extra column. Raises ValueError as
-    :func:`write_submission` for the graded rows, for an ``i`` out of range or repeated, and
-    for an ``unreliable`` or ``trained`` of another length than ``files``."""
-    if unreliable is not None and len(unreliable) != len(files):
-        raise ValueError(f"{len(unreliable)} not_reliably_gradable entries for {len(files)} files: "
-                         f"give one per file ([] for none)")
-    if trained is not None and len(trained) != len(files):
-        raise ValueError(f"{len(trained)} training_image entries for {len(files)} files: give one "
-                         f"per file (False for none)")
-    graded = [(case, i) for case, i, _ in files if i is not None]
-    if sorted(i for _, i in graded) != list(range(len(graded))):
-        raise ValueError(f"the graded files name rows {[i for _, i in graded]}; name each row of "
-                         f"probs (0..{len(graded) - 1}) once")
-    by_row = {i: case for case, i in graded}
-    cases = [by_row[i] for i in range(len(graded))]
-    names, grades, units = _valid_rows(cases, probs, classes, num_grades) if cases else (
-        [], np.zeros(0, np.int64), np.zeros((0, int(num_grades)), np.int64))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    flag_column = [UNRELIABLE_COLUMN] if unreliable is not None else []
-    flag_column += [TRAINING_IMAGE_COLUMN] if trained is not None else []
-    writer.writerow([*submission_columns(int(num_grades)), *flag_column, "notes"])
-    for at, (case, i, notes) in enumerate(files):
-        flag = ["; ".join(unreliable[at])] if unreliable is not None else []
-        flag += [training_image_cell(trained[at]) if i is not None else ""] if trained is not None else []
-        flag = [spreadsheet_cell(str(x)) for x in flag]
-        if i is None:
-            cell, said = _not_graded_cells(str(case), str(notes))
-            writer.writerow([cell, "", *[""] * int(num_grades), *flag, said])
-        else:
-            writer.writerow([names[i], int(grades[i]), *(_format_units(int(u)) for u in units[i]),
-                             *flag, spreadsheet_cell(str(notes))])
     return atomic_write_text(path, out.getvalue())
 
 
@@ -1110,7 +1045,8 @@ def _header_width_grades(fields: Sequence[str]) -> int | None:
 def _notes_file_grades(fields: Sequence[str]) -> int | None:
     """K of the header of the app's batch files with a trailing notes column,
     ``case,class,P0..P{K-1},notes`` (:func:`write_incomplete_grades`,
-    :func:`write_grades_with_notes`; its ``not_reliably_gradable`` and ``training_image``
+    the app's older ``grades_with_notes.csv``, whose writer now lives in the tests,
+    ``tests/helpers/older_notes_csv.py``; its ``not_reliably_gradable`` and ``training_image``
     columns before the notes, :data:`UNRELIABLE_COLUMN`, :data:`TRAINING_IMAGE_COLUMN`, are
     allowed), else None."""
     if len(fields) < 5 or fields[-1].strip().lower() != "notes":
@@ -1172,6 +1108,11 @@ def _notes_cut_problem(problems: _Problems, rows: Sequence[tuple[int, list[str]]
 
 NOT_GRADED_SHOWN = 10
 """The files NOT GRADED that the check of the app's batch file names, at most (then a count)."""
+
+
+PEOPLE_NOTES_COLUMNS = ("case", "grade", "grade_name", "most_likely_grade")
+"""The first columns of the app's ``grades_with_notes.csv`` for people (:mod:`app.batch_csv`):
+the check names that file in one problem instead of a wrong header and every row's width."""
 
 
 def _is_image_notes_header(fields: Sequence[str]) -> bool:
@@ -1435,6 +1376,14 @@ def _check(csv_path: str | os.PathLike[str],
     header_line = rows[0][0] if rows else 1  # the header's line (or the first row's)
     k, k_from = _scale_of(rows, num_grades, drac_folder)
     k_known = k_from != "assumed"
+    if rows and tuple(f.strip().lower() for f in rows[0][1][:4]) == PEOPLE_NOTES_COLUMNS:  # the app's, for people
+        line, header = rows[0]
+        problems.add(line, "notes-file", f"this is the app's grades_with_notes.csv "
+                     f"({printable_text(','.join(f.strip() for f in header))}: each file's grade in "
+                     f"words, for people), not a submission",
+                     "check and submit the grades CSV the app offered beside it (submission.csv, "
+                     "grades_FLAGGED.csv or grades_INCOMPLETE.csv)")
+        return _Checked(problems.finish(), len(rows) - 1, text=text)
     if rows and _is_image_notes_header(rows[0][1]):  # the export's <stem>_notes.csv
         _image_notes_problem(problems, rows, csv_path)
         return _Checked(problems.finish(), len(rows) - 1, text=text)  # no grades in it: no scale said
@@ -1893,9 +1842,9 @@ def grade_note_counts(grade_notes: Sequence[str], probs: np.ndarray, classes: np
     return n_not_largest, sum(1 for note in grade_notes if note) - n_not_largest
 
 
-NEAR_TIE_WORDS = "another grade's P is equal to it at the two decimals shown"
+NEAR_TIE_WORDS = "another grade's probability ties with it at the whole percentages shown"
 """Why a row whose class is its largest P still has a ``grade_note``
-(:func:`drac_ssl.grading.image_notes.decision_words` names the grades tied at the two decimals
+(:func:`drac_ssl.grading.image_notes.decision_words` names the grades tied at the whole percentages
 the page and the notes show): the words of :func:`class_rule_words`, docs/running.md and
 docs/own_fundus_folder.md."""
 
@@ -1910,7 +1859,7 @@ def class_rule_words(decision: str, n_not_largest: int = 0, n_rows: int = 0, why
     that is not their largest P (:func:`grade_note_counts`), by "(for 134 of the 386 here it is
     not)", and when ``n_near_tie`` rows have a class that is their largest P but in a near-tie
     (:data:`NEAR_TIE_WORDS`: their ``grade_note`` names the tied grades) by "(for 25 of the 25
-    here it is, but another grade's P is equal to it at the two decimals shown)" ("and for 22
+    here it is, but another grade's probability ties with it at the whole percentages shown)" ("and for 22
     more it is, but ..." after the first count); ``why`` (where each row's note is written)
     after a colon inside the parentheses. Together the counts are the rows with a
     ``grade_note``, so a notes file written for them alone is named and counted here."""

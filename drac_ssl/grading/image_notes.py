@@ -55,6 +55,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from drac_ssl.figures import percent_texts, tie_words, tied_grades
+
 __all__ = [
     "COLOUR_ENCODED",
     "COLOUR_FILE_MODES",
@@ -222,10 +224,12 @@ COLOUR_IMAGE = "Colour image"
 """How :func:`colour_for_grey_model`'s words on a colour picture read by a grey model start."""
 
 COLOUR_NOT_OCTA = ("UW-OCTA is grey; a colour picture may not be OCTA, and this model grades "
-                   "UW-OCTA scans only: to grade fundus photographs, train a model on graded "
-                   "photographs of your own (docs/own_fundus_folder.md)")
+                   "UW-OCTA scans only: fundus photographs need a model trained on graded fundus "
+                   "photographs (whoever runs this software can train one: the guide \"Your own "
+                   "fundus photographs\" in its documentation)")
 """What :func:`colour_for_grey_model` adds for a UW-OCTA model: the doubt itself, and where to
-go for fundus photographs (a new-user trial graded her fundus photographs with the demonstration
+go for fundus photographs, named in words, not as a file path (a clinician trial: the page read
+"docs/own_fundus_folder.md", which is that guide's file) (a new-user trial graded her fundus photographs with the demonstration
 model of README command (1), trained on grey UW-OCTA phantoms)."""
 
 GREY_IMAGE = "Grey image"
@@ -779,18 +783,26 @@ def same_grade_words(grades: Sequence[int], grade_names: Sequence[str]) -> str |
 
 def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str], decision: str,
                    regression: bool = False, thresholds: Sequence[float] = (),
-                   calibrated: bool = True) -> str:
+                   calibrated: bool = True, likely_said: bool = False) -> str:
     """Why the grade shown is not the single most likely grade, in a clinician's words, or ""
     when it is: the one sentence of the app's single-image result (under the grade), of each
     such row of its batch's notes, and of the export's notes file (``grade_note``).
 
     The thresholds on the expected grade (``decision`` ``thresholds``: Σ k·P_k cut at the
     kappa-tuned thresholds), or a regression head's score (``regression``), can give another
-    grade than the largest probability: "The single most likely grade is 1 NPDR (P 0.54); the
+    grade than the largest probability: "The single most likely grade is 1 NPDR (54%); the
     model's overall score, which weighs all grades, falls in the 0 Normal range, the grade
-    shown." When another grade's probability equals the largest at the two decimals shown, no
-    grade is called the single most likely: the tied grades are named, in grade order ("0 Normal
-    and 2 PDR are equally likely (P 0.45 each); ..."), whichever grade is shown. ``probs``
+    shown." The probabilities are whole percentages, the K rounded together
+    (:func:`drac_ssl.figures.percent_texts`: the page's one precision). When another grade ties
+    with the largest at that precision (:func:`drac_ssl.figures.tied_grades`, the one tie rule:
+    equal whole percentages rounded alone or together; 0.333 / 0.334 / 0.333 is a tie), no grade
+    is called the single most likely: the tied grades are named, in grade order ("0 Normal and 2
+    PDR are equally likely (45% each); ...", ``about 46% each`` for 0.455 / 0.09 / 0.455, shown
+    46 / 9 / 45: :func:`drac_ssl.figures.tie_words`),
+    whichever grade is shown; with ``likely_said`` (the page's borderline line above it has
+    named them already, :func:`app.predict.borderline_words`) the sentence leaves that out:
+    "The model's overall score, which weighs all grades, falls in the 2 PDR range, the grade
+    shown." (a trial: a 5-grade result said the grades were close twice, in two lines). ``probs``
     ``(K,)`` the calibrated probabilities, ``grade`` the grade shown (0..K-1), ``grade_names``
     the K names as they are to be printed (the app escapes them for its page). "" for the
     most probable grade's rule (``decision`` ``argmax``).
@@ -801,7 +813,7 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     referral threshold 0.512, so the grade shown is 0 non-referable (...)" or "... is at or
     above ..., so the grade shown is 1 referable (...)"; both figures with 3 decimals, more
     where those would print them equal. (It said "the single most likely grade is 1 referable
-    (P 0.51); the model's overall score, which weighs all grades, falls in the 0
+    (51%); the model's overall score, which weighs all grades, falls in the 0
     non-referable range", which names no threshold.)
 
     ``calibrated`` False (the bundle's calibration failed,
@@ -815,9 +827,9 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     if decision == "argmax":
         return ""
     values = [float(p) for p in probs]
-    shown = [f"{p:.2f}" for p in values]  # the precision the page shows
+    shown = percent_texts(values)  # the precision the page shows, the K rounded together
+    tied = tied_grades(values)  # the one tie rule (the Borderline line's, the milder-grade warning's)
     top = max(range(len(values)), key=values.__getitem__)  # the first of equal maxima
-    tied = [k for k, p in enumerate(shown) if p == shown[top]]
     if len(tied) < 2 and top == int(grade):
         return ""
     if not calibrated:
@@ -836,11 +848,14 @@ def decision_words(probs: Sequence[float], grade: int, grade_names: Sequence[str
     graded = [f"{k} {grade_names[k]}" for k in tied]
     if len(tied) > 1:
         who = ", ".join(graded[:-1]) + f" and {graded[-1]}"
-        likely = f"{who} are equally likely (P {shown[top]} each)"
+        likely = f"{who} are equally likely ({tie_words(values, tied)})"
     else:
-        likely = f"The single most likely grade is {graded[0]} (P {shown[top]})"
+        likely = f"The single most likely grade is {graded[0]} ({shown[top]})"
     score = "the model's score" if regression else "the model's overall score, which weighs all grades,"
-    return f"{likely}; {score} falls in the {int(grade)} {grade_names[int(grade)]} range, the grade shown."
+    where = f"{score} falls in the {int(grade)} {grade_names[int(grade)]} range, the grade shown."
+    if likely_said and len(tied) > 1:
+        return where[0].upper() + where[1:]
+    return f"{likely}; {where}"
 
 
 def _threshold_words(p1: float, threshold: float, grade: int, grade_names: Sequence[str]) -> str:
@@ -856,7 +871,7 @@ def _threshold_words(p1: float, threshold: float, grade: int, grade_names: Seque
 
 
 def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:
-    """``INCOMPLETE: <k> of the <n> file(s) not graded: a.png: why; b.png: why`` (at most
+    """``INCOMPLETE: <k> of the <n> files not graded: a.png: why; b.png: why`` (at most
     :data:`INCOMPLETE_SHOWN` named, then "and <m> more"), the first words of the export
     command's last line with ``--skip-unreadable`` and of the app's batch summary; each
     caller adds what its output holds for them. ``not_graded``: ``(file name, reason)``
@@ -868,7 +883,8 @@ def incomplete_line(not_graded: Sequence[tuple[str, str]], n_files: int) -> str:
     shown = [f"{name}: {why}" for name, why in not_graded[:INCOMPLETE_SHOWN]]
     more = len(not_graded) - len(shown)
     listed = "; ".join(s.rstrip(". ") for s in shown) + (f"; and {more} more" if more else "")
-    return f"INCOMPLETE: {len(not_graded)} of the {n_files} file(s) not graded: {listed}"
+    files = "file" if n_files == 1 else "files"
+    return f"INCOMPLETE: {len(not_graded)} of the {n_files} {files} not graded: {listed}"
 
 
 def other_format(file_format: str) -> str:

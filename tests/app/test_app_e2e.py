@@ -117,10 +117,15 @@ def test_single_image(client, samples: list[Path], bundle_dir: Path) -> None:
     # the e2e bundle is the untrained demo: its grade headed as the model's output only
     assert f"## Untrained demo — model output: Grade {details['grade']} {details['grade_name']}" in markdown
     assert "Inference" in markdown and details["inference_seconds"] > 0
-    # the widget names the graded class (not the most probable one) and lists grades 0, 1, 2
-    assert label["label"] == f"{details['grade']} {details['grade_name']}"
+    # the widget names the graded class (not the most probable one) and lists grades 0, 1, 2, each
+    # with the result's whole percentage, the bars summing to 100% (a clinician trial: 101%)
+    from drac_ssl.figures import percent_texts, whole_percentages
+
+    shown = percent_texts(details["P"])
+    assert label["label"] == f"{details['grade']} {details['grade_name']}: {shown[details['grade']]}"
     assert [c["label"][0] for c in label["confidences"]] == ["0", "1", "2"]
-    np.testing.assert_allclose([c["confidence"] for c in label["confidences"]], details["P"], atol=1e-9)
+    np.testing.assert_allclose([c["confidence"] for c in label["confidences"]],
+                               np.array(whole_percentages(details["P"])) / 100, atol=1e-9)
     assert details["heatmap"]["shape"] == [1024, 1024]
     assert details["heatmap"]["explains_grade"] == details["grade"]
     assert 0.0 <= details["heatmap"]["min"] <= details["heatmap"]["max"] <= 1.0
@@ -170,19 +175,25 @@ def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
 
     summary, table, csv_path, notes_path = client.predict(
         [handle_file(str(samples[0])), handle_file(str(samples[1]))], api_name="/grade_batch")
-    assert "2 image(s) graded" in summary and "rejected" not in summary
+    assert "2 images graded" in summary and "rejected" not in summary
     assert [row[0] for row in table["data"]] == ["sample_0.png", "sample_1.png"]
     assert check_submission(csv_path) == []
     lines = Path(csv_path).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "case,class,P0,P1,P2" and len(lines) == 3
-    # the notes CSV beside it: the same rows and a notes column
+    # the notes CSV beside it, for people: the same files, grades and (3 decimals of the 6)
+    # probabilities, the grade in words, the bundle's caveat once in its first row
     noted = Path(notes_path).read_text(encoding="utf-8").splitlines()
     assert (Path(notes_path).name == "grades_with_notes.csv"
-            and noted[0] == "case,class,P0,P1,P2,not_reliably_gradable,training_image,notes")
-    rows = list(csv.reader(noted[1:]))
-    assert [",".join(row[:-3]) for row in rows] == lines[1:]
-    # each graded row's notes end with the bundle's caveat (the file that gets passed on)
-    assert all(row[-1].endswith("Research software, not a medical device.") for row in rows)
+            and noted[0] == ("case,grade,grade_name,most_likely_grade,P_Normal,P_NPDR,P_PDR,"
+                             "not_reliably_gradable,model_output_only,training_image,notes"))
+    about, *rows = list(csv.reader(noted[1:]))
+    assert about[0] == "(about these grades)" and about[-1].endswith("Research software, not a medical device.")
+    submitted = list(csv.reader(lines[1:]))
+    assert [row[0] for row in rows] == [row[0] for row in submitted]
+    for mine, theirs in zip(rows, submitted, strict=True):
+        assert (mine[1] or mine[8].split(" ")[0]) == theirs[1]  # the grade, or the model's output only
+        np.testing.assert_allclose([float(x) for x in mine[4:7]], [float(x) for x in theirs[2:5]], atol=0.0015)
+    assert not any(row[-1].endswith("Research software, not a medical device.") for row in rows)
 
 
 def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> None:
@@ -206,8 +217,8 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
 
     summary, table, csv_path, _ = client.predict(
         [handle_file(str(fake)), handle_file(str(samples[0]))], api_name="/grade_batch")
-    assert "1 image(s) graded" in summary and "1 rejected" in summary
-    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: notes.png: is not an image")
+    assert "1 image graded" in summary and "1 rejected" in summary
+    assert summary.startswith("INCOMPLETE: 1 of the 2 files not graded: notes.png: is not an image")
     # the bad file is a row without a grade, not left out: the CSV cannot pass for a submission
     lines = Path(csv_path).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "case,class,P0,P1,P2,notes" and lines[1].startswith("notes.png,,,,,")
@@ -219,8 +230,8 @@ def test_bad_input_then_good(client, samples: list[Path], tmp_path: Path) -> Non
     stray.write_text("referral letter\n", encoding="utf-8")
     summary, table, csv_path, _ = client.predict(
         [handle_file(str(stray)), handle_file(str(samples[0]))], api_name="/grade_batch")
-    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: notes.txt: "), summary
-    assert "1 image(s) graded" in summary and csv_path is not None
+    assert summary.startswith("INCOMPLETE: 1 of the 2 files not graded: notes.txt: "), summary
+    assert "1 image graded" in summary and csv_path is not None
     # the same file on the single-image tab: the app's words, not gradio's "Invalid file type
     # ... ['.png', ...]"
     markdown, label, _, _, details = client.predict(handle_file(str(stray)), api_name="/grade")
@@ -260,7 +271,7 @@ def test_upload_far_above_the_limit_gets_the_apps_message(client, samples: list[
 
     summary, table, *_ = client.predict([handle_file(str(huge)), handle_file(str(samples[1]))],
                                         api_name="/grade_batch")
-    assert "1 image(s) graded" in summary and "1 rejected" in summary
+    assert "1 image graded" in summary and "1 rejected" in summary
     assert "above the limit of 1.5 MiB" in table["data"][0][-1]
     assert cached_sizes(cache, Path(samples[1]).name)  # where uploads land: the check above looked there
 
@@ -283,9 +294,10 @@ def test_probability_widget_names_the_graded_class_not_the_most_probable() -> No
 
     from app.server import _label_value, grade_probabilities
 
-    pred = SimpleNamespace(grade=0, probs=np.array([0.365, 0.254, 0.381]))  # thresholds chose 0
+    pred = SimpleNamespace(grade=0, probs=np.array([0.365, 0.254, 0.381]),  # thresholds chose 0
+                           not_reliably_gradable=[])
     data = grade_probabilities(num_top_classes=3).postprocess(_label_value(pred, ["Normal", "NPDR", "PDR"]))
-    assert data.label == "0 Normal"
-    assert [c.label for c in data.confidences] == ["0 Normal", "1 NPDR", "2 PDR"]
+    assert data.label == "0 Normal: 37%"  # each label says its whole percentage (they sum to 100)
+    assert [c.label for c in data.confidences] == ["0 Normal: 37%", "1 NPDR: 25%", "2 PDR: 38%"]
     assert grade_probabilities().postprocess({"a": 0.2, "b": 0.8}).label == "b"  # plain dicts as gr.Label
     assert not (Path(__file__).parents[2] / "app" / "server.pyi").exists()  # no stub written by gradio

@@ -70,7 +70,7 @@ def test_the_page_says_it_in_the_banner_above_the_probabilities_and_in_the_batch
     assert said in details["warnings"]
     lines = markdown.splitlines()
     at = next(i for i, line in enumerate(lines) if NOT_CALIBRATED in line)
-    probs = next(i for i, line in enumerate(lines) if line.startswith("P(") and "**" in line)
+    probs = next(i for i, line in enumerate(lines) if line.startswith("Probabilities: ") and "**" in line)
     heading = next(i for i, line in enumerate(lines) if line.startswith("## "))
     assert heading < at < probs, markdown  # under the grade, right above its percentages
     assert "Check this image" not in markdown and "see above" not in lines[heading]  # not a doubt of the image
@@ -79,8 +79,9 @@ def test_the_page_says_it_in_the_banner_above_the_probabilities_and_in_the_batch
     assert said in summary and rows[0][1] is not None
     assert said in model_caveat(uncalibrated)
     with open(notes_file, newline="", encoding="utf-8") as fh:
-        graded = list(csv.DictReader(fh))
-    assert graded and all(said in row["notes"] for row in graded), graded
+        about, *graded = list(csv.DictReader(fh))
+    # once, in the first row, for every grade of the file (a clinician trial: not on every row)
+    assert graded and said in about["notes"] and not any(said in row["notes"] for row in graded), graded
 
 
 def test_the_console_says_it_at_start_up(
@@ -163,10 +164,11 @@ def test_after_the_chance_warning_it_does_not_say_read_the_grade(
     assert both.chance_warning is not None and both.calibration_warning is not None
     assert both.calibration_warning.endswith("The percentages say nothing; see above about the grade.")
     banner = _banner(both)
-    assert "Read the grade" not in banner and banner.index("better than chance") < banner.index("not calibrated")
+    # the banner's plain chance line (its figures folded in the technical section below)
+    assert "Read the grade" not in banner and banner.index("better than guessing") < banner.index("not calibrated")
     markdown = _grade_single(both, AppSettings(), str(upload), -1)[0]
     assert "Read the grade" not in markdown
-    assert markdown.index("better than chance") < markdown.index("Probabilities not calibrated")
+    assert markdown.index("better than guessing") < markdown.index("Probabilities not calibrated")
 
 
 def test_the_console_says_the_chance_warning_its_see_above_points_to(

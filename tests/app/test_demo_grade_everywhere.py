@@ -79,7 +79,7 @@ def test_a_demo_batchs_table_and_csv_say_it_is_a_demo(predictor: Any, tmp_path: 
     summary, rows, csv_path, _ = _grade_batch_now(
         predictor, AppSettings(), [str(_scan(tmp_path / "a.png")), str(_colour(tmp_path / "photo.png"))])
     assert Path(csv_path).name == DEMO_CSV and FLAGGED_CSV not in summary, summary
-    assert "1 of the 2 graded image(s) are not reliably gradable" in summary, summary
+    assert "1 of the 2 graded images is not reliably gradable" in summary, summary
     assert {row[0]: row[2] for row in rows}["photo.png"].endswith(" (not reliably gradable; untrained demo)")
 
 

@@ -199,7 +199,10 @@ def test_the_heat_line_says_its_resolution_region_scale_and_caveat(predictor: Pr
     monkeypatch.setattr(predictor, "untrained", False)  # a trained model's words
     assert predictor.head == "conv"  # the demo bundle's head, the default
     assert HEATMAP_CAVEAT in HEATMAP_PAGE_CAVEAT and "89 of 96" in HEATMAP_PAGE_CAVEAT
-    assert "bench/results/heatmap_sanity.json" in HEATMAP_PAGE_CAVEAT and "randomly placed peak" in HEATMAP_PAGE_CAVEAT
+    # the bench is named by where a reader finds it (the model card), not by its file path (a
+    # clinician trial: "bench/results/heatmap_sanity.json" on the page)
+    assert "the model card gives the test" in HEATMAP_PAGE_CAVEAT and "randomly placed peak" in HEATMAP_PAGE_CAVEAT
+    assert "bench/results" not in HEATMAP_PAGE_CAVEAT
     assert not _withdrawn_in(HEATMAP_PAGE_CAVEAT)
     # DRAC's shape: a 224 px model (layer4 7 x 7) on a 1024 px upload, hottest in the top row's middle
     text = _heatmap_markdown(_pred((7, 7), (1024, 1024), (0, 3)), predictor)
@@ -569,7 +572,9 @@ def test_the_heat_line_says_which_score_it_explains(predictor: Predictor,
     assert cal.decision == "thresholds"
     pred = _pred((7, 7), (700, 700), (3, 3))
     note = predictor.heatmap_score_note()
-    assert "logit" in note and "thresholds" in note
+    # plain words (a clinician trial: "raw score (logit)", "expected grade ... cut at thresholds")
+    assert "own score for that grade alone" in note and "all the grades' probabilities together" in note
+    assert "logit" not in note and "thresholds" not in note
     assert note in _heatmap_markdown(pred, predictor)
     assert predictor.heatmap_score_note("score") == ""
     from dataclasses import replace
@@ -578,7 +583,7 @@ def test_the_heat_line_says_which_score_it_explains(predictor: Predictor,
     monkeypatch.setattr(predictor.bundle, "calibration", cal.with_decision("argmax"))
     argmax = predictor.heatmap_score_note()
     assert argmax and argmax != note and "thresholds" not in argmax
-    assert "calibrated probabilities, which weigh every grade's logit" in argmax
+    assert "chosen from all the grades' probabilities together" in argmax and "logit" not in argmax
     assert argmax in _heatmap_markdown(pred, predictor)
     assert predictor.heatmap_score_note("score") == ""
     monkeypatch.setattr(predictor, "regression", True)
@@ -761,14 +766,14 @@ LIMITS = {
                        "they tell nothing about the maps of the model this card describes",
                        ", failing that sanity check by the bench's own rule (median |Spearman| < 0.5)"),
     "page": (HEATMAP_CAVEAT, "(a conv-head test model on synthetic images with a random frozen backbone; says "
-                             "nothing about this model's maps:"),
+                             "nothing about this model's maps;"),
     "page_one_view": (HEATMAP_CAVEAT, "(a conv-head test model on synthetic images with a random frozen backbone; "
-                                      "says nothing about this model's maps:"),
+                                      "says nothing about this model's maps;"),
     "page_linear": (HEATMAP_CAVEAT, "(a linear-head test model on synthetic images with a random frozen backbone; "
-                                    "says nothing about this model's maps:",
+                                    "says nothing about this model's maps;",
                     "the map failed a randomisation sanity check"),
     "page_linear_one_view": (HEATMAP_CAVEAT, "(a linear-head test model on synthetic images with a random frozen "
-                                             "backbone; says nothing about this model's maps:",
+                                             "backbone; says nothing about this model's maps;",
                              "the map failed a randomisation sanity check"),
     "module": ("It is not a lesion detector", "synthetic grey images, a frozen random-init ResNet-18",
                "its figures say nothing about a real bundle's maps", "judged by the bench's own rule (median "

@@ -93,7 +93,8 @@ def test_the_colour_to_grey_conversion_is_a_flag_of_the_decoder_and_its_words_st
     from drac_ssl.grading.image_notes import COLOUR_NOT_OCTA
 
     # the doubt ends saying what the model grades and where to go for fundus photographs
-    assert "grades UW-OCTA scans only" in COLOUR_NOT_OCTA and "docs/own_fundus_folder.md" in COLOUR_NOT_OCTA
+    assert "grades UW-OCTA scans only" in COLOUR_NOT_OCTA and "the guide \"Your own fundus photographs\"" in COLOUR_NOT_OCTA
+    assert "docs/" not in COLOUR_NOT_OCTA  # a clinician trial: no file path on the page
     rng = np.random.default_rng(0)
     grey = (rng.random((300, 300)) * 255).astype(np.uint8)
     rgb = np.stack([grey, np.roll(grey, 1, 0), np.roll(grey, 2, 1)], -1)

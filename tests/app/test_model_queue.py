@@ -263,7 +263,7 @@ def test_a_batch_lets_a_waiting_single_image_go_between_two_of_its_images(
     # summary's "waiting between images" is said only for a wait of 0.05 s or more)
     assert [turn.passed for turn in queue.turns] == [1, 0]
     summary, rows, csv_path, notes_path = results["batch"]  # type: ignore[misc]
-    assert "3 image(s) graded" in summary
+    assert "3 images graded" in summary
     assert [r[0] for r in rows] == ["b1.png", "b2.png", "b3.png"] and csv_path and notes_path
     markdown, label, *_ = results["single"]  # type: ignore[misc]
     assert label is not None and "Busy" not in markdown

@@ -75,8 +75,8 @@ def test_the_flag_compares_the_grade_with_the_argmax() -> None:
 def test_the_words_name_the_most_likely_grade_and_why() -> None:
     probs = np.array([0.10, 0.29, 0.61])
     words = milder_words(probs, 1, NAMES, folds=5)
-    assert words.startswith("⚠ **The model's most likely grade is 2 PDR (P 0.61), more severe than "
-                            "the grade shown, 1 NPDR (P 0.29).**"), words
+    assert words.startswith("⚠ **The model's most likely grade is 2 PDR (61%), more severe than "
+                            "the grade shown, 1 NPDR (29%).**"), words
     assert ("The grade shown cuts the model's overall score, which weighs all grades (the mean of its 5 "
             "fold models), at thresholds tuned for the best overall agreement with the reference grades on "
             "single fold models' out-of-fold outputs; that rule often gives a milder grade than the most "
@@ -94,13 +94,13 @@ def test_the_result_says_it_in_place_of_the_plain_decision_line(ensemble: Predic
     milder = replace(pred, grade=1, grade_name="NPDR", probs=np.array([0.10, 0.29, 0.61]))
     markdown = _result_markdown(milder, ensemble)
     line = next(x for x in markdown.split("\n") if x.startswith("⚠ **The model's most likely grade"))
-    assert "2 PDR (P 0.61)" in line and "(the mean of its 2 fold models)" in line
+    assert "2 PDR (61%)" in line and "(the mean of its 2 fold models)" in line
     assert markdown.index("## Grade 1 — NPDR") < markdown.index(line)
     assert "The single most likely grade is" not in markdown  # said once, not twice
     # more severe than the most likely: the plain decision line, no warning
     severe = replace(pred, grade=1, grade_name="NPDR", probs=np.array([0.60, 0.05, 0.35]))
     markdown = _result_markdown(severe, ensemble)
-    assert "The single most likely grade is 0 Normal (P 0.60)" in markdown
+    assert "The single most likely grade is 0 Normal (60%)" in markdown
     assert "⚠ **The model's most likely grade" not in markdown
 
 
@@ -110,7 +110,7 @@ def test_an_untrained_demo_result_keeps_the_plain_decision_line(predictor: Predi
     markdown = _result_markdown(replace(pred, grade=1, grade_name="NPDR", probs=np.array([0.1, 0.29, 0.61])),
                                 predictor)
     assert "⚠ **The model's most likely grade" not in markdown
-    assert "The single most likely grade is 2 PDR (P 0.61)" in markdown
+    assert "The single most likely grade is 2 PDR (61%)" in markdown
 
 
 def _fixed(predictor: Predictor, monkeypatch: pytest.MonkeyPatch, probs: np.ndarray, grade: int) -> None:
@@ -137,7 +137,7 @@ def test_the_details_flag_it(ensemble: Predictor, tmp_path: Path, monkeypatch: p
     _fixed(ensemble, monkeypatch, np.array([0.10, 0.29, 0.61]), 1)
     markdown, *_, details = _grade_single_now(ensemble, AppSettings(gradcam=False), scan, None, "scan.png")
     assert details["most_likely_grade"] == 2 and details["milder_than_most_likely"] is True
-    assert "⚠ **The model's most likely grade is 2 PDR (P 0.61)" in markdown
+    assert "⚠ **The model's most likely grade is 2 PDR (61%)" in markdown
 
 
 def test_the_batch_summary_counts_them(ensemble: Predictor, tmp_path: Path,
@@ -145,7 +145,7 @@ def test_the_batch_summary_counts_them(ensemble: Predictor, tmp_path: Path,
     scans = [str(_scan(tmp_path / f"{i}.png", i)) for i in range(3)]
     _fixed(ensemble, monkeypatch, np.array([0.10, 0.29, 0.61]), 1)
     summary, rows, *_ = _grade_batch_now(ensemble, AppSettings(), scans)
-    assert "⚠ **3 of the 3 graded image(s) are shown milder than their most likely grade**" in summary, summary
+    assert "⚠ **3 of the 3 graded images are shown milder than their most likely grade**" in summary, summary
     assert "which often gives a milder grade than the most likely one" in summary
     assert all("The single most likely grade is 2 PDR" in row[-1] for row in rows)  # named per row
     monkeypatch.undo()
@@ -159,25 +159,28 @@ def test_a_tie_at_the_precision_shown_is_no_lead() -> None:
     near = np.array([0.449, 0.451, 0.10])
     assert most_likely_grade(near) == 1 and leading_grade(near) is None
     assert not milder_than_most_likely(near, 0) and milder_words(near, 0, NAMES, folds=5) == ""
-    assert leading_grade(near, digits=3) == 1  # the precision is the helper's one argument
+    exact = np.array([0.455, 0.09, 0.455])  # shown 46 / 9 / 45, a tie at 45.5% each
+    assert leading_grade(exact) is None and not milder_than_most_likely(exact, 0)
     assert leading_grade(np.array([0.44, 0.46, 0.10])) == 1 and milder_than_most_likely(np.array([0.44, 0.46, 0.10]), 0)
 
 
 def test_a_near_tie_keeps_the_plain_equally_likely_line(ensemble: Predictor) -> None:
     markdown = _said(ensemble, [0.449, 0.451, 0.10], 0)
     assert "⚠ **The model's most likely grade" not in markdown, markdown
-    assert "0 Normal and 1 NPDR are equally likely (P 0.45 each)" in markdown
-    assert "Borderline" in markdown  # the line the warning contradicted, still said
+    # the Borderline line (the one the warning contradicted, still said) names the tie, with the
+    # figure of the "equally likely" sentence it stands for (likely_said)
+    assert "Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (45% each)." in markdown
+    assert "The model's overall score, which weighs all grades, falls in the 0 Normal range" in markdown
 
 
 def test_an_image_not_reliably_gradable_gets_no_warning(ensemble: Predictor) -> None:
     """Its heading says there is no grade to read (the Borderline line is hidden too): a bold ⚠
-    under it would invite reading the grade; the plain line stays."""
+    under it would invite reading the grade; nor the plain line, which reads its percentages."""
     unlike = "Unlike the training images: far from every one of them on the model's features."
     markdown = _said(ensemble, [0.10, 0.29, 0.61], 1, (unlike,))
     assert markdown.count("## Not reliably gradable (unlike the training images)") == 1, markdown
     assert "⚠ **The model's most likely grade" not in markdown
-    assert "The single most likely grade is 2 PDR (P 0.61)" in markdown
+    assert "most likely" not in markdown and "61%" not in markdown, markdown
 
 
 def test_a_failed_calibration_gets_no_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,7 +210,7 @@ def test_a_two_grade_bundle_keeps_its_referral_sentence(tmp_path: Path, monkeypa
     scans = [str(_scan(tmp_path / f"{i}.png", i)) for i in range(2)]
     _fixed(two, monkeypatch, np.array([0.40, 0.60]), 0)
     summary, *_ = _grade_batch_now(two, AppSettings(), scans)
-    assert ("⚠ **2 of the 2 graded image(s) are shown milder than their most likely grade** (the notes "
+    assert ("⚠ **2 of the 2 graded images are shown milder than their most likely grade** (the notes "
             "column names it): the grade is P(referable) against the referral threshold") in summary, summary
 
 
@@ -215,8 +218,8 @@ def test_a_five_grade_bundle_names_its_grades(tmp_path: Path) -> None:
     icdr = ["No DR", "Mild", "Moderate", "Severe", "Proliferative"]
     five = _trained(tmp_path / "five", 2, icdr)
     markdown = _said(five, [0.05, 0.10, 0.30, 0.15, 0.40], 2)
-    assert ("⚠ **The model's most likely grade is 4 Proliferative (P 0.40), more severe than the grade "
-            "shown, 2 Moderate (P 0.30).**") in markdown, markdown
+    assert ("⚠ **The model's most likely grade is 4 PDR (40%), more severe than the grade "
+            "shown, 2 Moderate NPDR (30%).**") in markdown, markdown
     assert "(the mean of its 2 fold models)" in markdown
     assert "⚠ **The model's most likely grade" not in _said(five, [0.05, 0.10, 0.40, 0.05, 0.40], 2)  # a tie
 
@@ -245,7 +248,7 @@ def test_the_batch_count_leaves_out_ties_and_images_not_reliably_gradable(
     scans.append(str(_scan(tmp_path / "2.png", 2)))
     summary, rows, *_ = _grade_batch_now(ensemble, AppSettings(), scans)
     assert [str(row[2]) for row in rows] == ["NPDR (not reliably gradable)", "NPDR", "NPDR"], rows
-    assert "⚠ **2 of the 3 graded image(s) are shown milder than their most likely grade**" in summary, summary
+    assert "⚠ **2 of the 3 graded images are shown milder than their most likely grade**" in summary, summary
 
 
 def test_the_details_flag_ties_as_no_lead(ensemble: Predictor, tmp_path: Path,

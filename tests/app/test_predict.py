@@ -534,8 +534,8 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     # the heading says first that the grade is not reliable, the grade itself second
     heading = next(line for line in _result_markdown(pred, predictor).split("\n") if line.startswith("## "))
     assert heading.startswith("## Not reliably gradable (unlike the training images"), heading
-    assert heading.endswith(f"— model output: Grade {pred.grade} {pred.grade_name} "
-                            f"(P {pred.probs[pred.grade]:.2f})"), heading
+    # without its probability (a clinician trial: a brick texture headed "... (P 1.00)")
+    assert heading.endswith(f"— model output: Grade {pred.grade} {pred.grade_name}"), heading
     assert pred.as_dict()["unlike_training_images"]["distance"] > pred.input_check["threshold"]
     like = predictor.predict(_octa_like(128, 128, seed=1))  # a training image
     assert like.input_check is not None and not like.input_check["flagged"]
@@ -1035,7 +1035,11 @@ def test_a_script_gets_the_no_better_than_chance_warning(tmp_path: Path, one_thr
         if at_chance:
             assert words is not None and words.startswith("No evidence that this model grades better than chance")
             assert pred.warnings[0] == words and pred.as_dict()["warnings"][0] == words
-            assert words in _result_markdown(pred, predictor) and words in summary
+            # the page says it plainly (a clinician trial: "out-of-fold QWK 0.000, 95% CI ..."),
+            # the figures stay in the result's warnings (details["warnings"]) above
+            plain = "Not shown to grade better than guessing"
+            assert plain in _result_markdown(pred, predictor) and plain in summary
+            assert words not in _result_markdown(pred, predictor)
         else:
             assert not any("better than chance" in w for w in pred.warnings)
             assert "better than chance" not in _result_markdown(pred, predictor)
@@ -1062,15 +1066,16 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     assert "may not be a UW-OCTA" not in markdown and "see above" not in markdown
     photo = tmp_path / "photo.png"
     photo.write_bytes(_png(np.stack([gray, np.roll(gray, 40, axis=0), gray // 2], axis=-1)))
-    markdown, label, _, _, _ = _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")
-    assert label is not None and "may not be a UW-OCTA en-face image" in markdown
+    markdown, label, _, _, shown = _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")
+    # not reliably gradable: an empty probability widget (a trial read "2 PDR 100%" on a texture)
+    assert label is None and "may not be a UW-OCTA en-face image" in markdown
     assert "Colour image" in markdown and "see above" not in markdown
     # a colour photograph on a UW-OCTA model: not reliably gradable, said in the heading itself
     # (a review: "## Grade 0 — Normal (⚠ see above)" at P 0.80), the grade kept second; the
     # API's five values unchanged, the reasons in the details JSON
-    g, name = label["graded"].split(" ", 1)
+    g, name = shown["grade"], shown["grade_name"]
     heading = (f"## Not reliably gradable (a colour picture, not UW-OCTA); untrained demo — model output: Grade {g} "
-               f"{name} (P {label['probabilities'][label['graded']]:.2f})")
+               f"{name}")  # no probability (a clinician trial: "(P 1.00)" on a brick texture)
     assert heading in markdown.split("\n") and "## Grade" not in markdown, markdown
     assert markdown.index("Colour image") < markdown.index(heading)
     assert _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")[4][
@@ -1085,7 +1090,7 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     monkeypatch.setattr(predictor, "untrained", False)
     summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(deep), str(photo)])
     assert Path(csv_path).name == FLAGGED_CSV == "grades_FLAGGED.csv" and check_submission(csv_path) == []
-    assert "`grades_FLAGGED.csv`" in summary and "1 of the 2 image(s) are not reliably gradable" in summary
+    assert "`grades_FLAGGED.csv`" in summary and "1 of the 2 graded images is not reliably gradable" in summary
     assert "submission.csv" not in summary
     notes = {row[0]: row[-1] for row in rows}
     assert notes["deep.png"].startswith("Note: 16-bit image converted to 8-bit"), notes
@@ -1137,7 +1142,7 @@ def test_a_blank_image_is_refused_alone_and_in_a_batch(predictor: Predictor, tmp
     scan.write_bytes(_png(_octa_like(256, 256)))
     summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(black), str(scan)])
     assert csv_path is not None and len(rows) == 2 and rows[0][1] is None and rows[1][1] is not None
-    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: black.png: is blank or near-constant")
+    assert summary.startswith("INCOMPLETE: 1 of the 2 files not graded: black.png: is blank or near-constant")
 
 
 def test_the_page_names_the_training_data_and_the_grades_the_model_rarely_finds() -> None:
@@ -1174,8 +1179,8 @@ def test_a_batch_with_a_corrupt_file_says_incomplete_and_the_csv_marks_it(
     tiny.write_bytes(_png(_octa_like(48, 48)))  # graded, with a size warning (below the 64 px input)
     summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), [str(cut), str(scan), str(tiny)])
     first = summary.splitlines()[0]
-    assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded")
-    assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded: cut.png: cannot be read: ")
+    assert first.startswith("INCOMPLETE: 1 of the 3 files not graded")
+    assert first.startswith("INCOMPLETE: 1 of the 3 files not graded: cut.png: cannot be read: ")
     # the file's name is explained where it is met, with the fix (a review)
     assert first.endswith("The grades CSV below, `grades_INCOMPLETE.csv`, lists them first, without a "
                           "grade, the reason in its notes column: named INCOMPLETE because it is not a "
@@ -1218,6 +1223,7 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     import json
 
     from app.server import _result_markdown
+    from drac_ssl.figures import whole_percentages
 
     bundle_dir, meta = icdr_bundle_reporting_referable(tmp_path / "run")
     five = Predictor(bundle_dir, gradcam=False)
@@ -1229,8 +1235,12 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
                                             "informative": True, "reason": None})
     assert pred.as_dict()["referable"] == pred.referable
     page = _result_markdown(pred, five)
-    assert (f"P(referable: grade ≥ 2, Moderate or worse) **{p:.3f}**, the sum of those grades' "
-            f"probabilities (out of fold: AUC 0.900") in page
+    # a whole percentage, as every figure of the page (the ICDR grade in its own wording)
+    # the sum of the grades' percentages as the Probabilities line shows them (not 100 * p rounded
+    # alone, which can differ from that sum by a point)
+    shown = sum(whole_percentages(pred.probs)[2:])
+    assert (f"P(referable: grade ≥ 2, Moderate NPDR or worse) **{shown}%**, the sum of those "
+            f"grades' percentages (out of fold: AUC 0.900") in page
 
     # a trial: a model no better than chance showed "P(referable) 0.599 ... sensitivity 0.500,
     # specificity 0.500" as if informative; the figure is now left out, and the line says why
@@ -1250,7 +1260,7 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     assert "does not lie above 0.5 (chance)" in below and "no 95% CI" not in below
     page = _result_markdown(pred, blind)
     (line,) = [x for x in page.splitlines() if x.startswith("P(referable")]
-    assert line.startswith("P(referable: grade ≥ 2, Moderate or worse): not shown."), line
+    assert line.startswith("P(referable: grade ≥ 2, Moderate NPDR or worse): not shown."), line
     assert below in line and f"{pred.referable['probability']:.3f}" not in page
     assert "sensitivity" not in line
     # no interval recorded: said as missing, not as an interval that reaches 0.5 (a review)
@@ -1377,7 +1387,7 @@ def test_batch_holds_one_decoded_image_at_a_time_and_grades_as_before(
     monkeypatch.setattr(server, "load_upload", counting_load)
     summary, rows, csv_path, _ = _grade_batch_now(predictor, AppSettings(), paths)
     assert earlier_alive == [0, 0, 0, 0], earlier_alive
-    assert "4 image(s) graded" in summary and csv_path is not None
+    assert "4 images graded" in summary and csv_path is not None
 
     images = [real(p, channels=channels).for_channels(channels) for p in paths]
     # each whole decoded image on its own: the batch grades one image per turn of the model

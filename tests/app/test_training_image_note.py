@@ -99,7 +99,8 @@ def test_a_batch_says_which_files_trained_the_model(bundles: dict[str, Any], fil
     assert "(marked in the `training_image` column of `grades_with_notes.csv`; its notes say so too)" in summary
     with open(notes_path, newline="", encoding="utf-8") as fh:
         marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
-    assert marked == {"trained.png": TRAINING_IMAGE_MARK, "new.png": ""}
+    # "no" in words (a clinician trial: an empty cell); the first row is the caveat's, no file
+    assert marked == {"(about these grades)": "", "trained.png": TRAINING_IMAGE_MARK, "new.png": "no"}
     assert Path(csv_path).name == "submission.csv"  # graded as any other: not FLAGGED
     assert "carry a warning" not in summary and "carries a warning" not in summary
 
@@ -115,17 +116,17 @@ def test_a_bundle_without_training_image_hashes_says_nothing(bundles: dict[str, 
     assert pred.as_dict()["training_image"] is None
     summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(files["trained"])])
     assert "train this model" not in summary and "Training image" not in rows[0][-1]
-    # the notes CSV says it cannot be told, not "no" (an empty cell) (a review: it wrote unknown
+    # the notes CSV says it cannot be told, not "no" (a review: it wrote unknown
     # as no)
     with open(notes_path, newline="", encoding="utf-8") as fh:
         marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
-    assert marked == {"trained.png": TRAINING_IMAGE_UNKNOWN}
+    assert marked == {"(about these grades)": "", "trained.png": TRAINING_IMAGE_UNKNOWN}
 
 
 def test_a_demo_bundle_says_no_training_image_not_unknown(bundles: dict[str, Any],
                                                           files: dict[str, Path]) -> None:
     """r4 F8: a demo bundle (trained on nothing) wrote "unknown" in the batch notes CSV's
-    training_image for every file; no image can be one of its training images: empty (no)."""
+    training_image for every file; no image can be one of its training images: "no"."""
     from app.server import AppSettings, _grade_batch_now
 
     predictor = bundles["demo"]
@@ -133,4 +134,4 @@ def test_a_demo_bundle_says_no_training_image_not_unknown(bundles: dict[str, Any
     _, _, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(files["trained"])])
     with open(notes_path, newline="", encoding="utf-8") as fh:
         marked = {r["case"]: r["training_image"] for r in csv.DictReader(fh)}
-    assert marked == {"trained.png": ""}
+    assert marked == {"(about these grades)": "", "trained.png": "no"}

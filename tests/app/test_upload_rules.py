@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 from shared_data import SHARED_DATA, missing_reason
 
+from app.batch_csv import MODEL_OUTPUT_COLUMN as MODEL_OUTPUT
 from app.demo_bundle import build_demo_bundle
 from app.inputs import (
     NOISE_CORRELATION,
@@ -57,6 +58,22 @@ def _write(tmp_path: Path, name: str, array: np.ndarray) -> Path:
 def _rows(path: str | Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+def _file_rows(notes_path: str | Path) -> list[dict[str, str]]:
+    """The rows of the batch's grades_with_notes.csv after its first row, which says what applies
+    to every grade (app.batch_csv.ABOUT_ROW), checked to be there."""
+    from app.batch_csv import ABOUT_ROW
+
+    about, *files = _rows(notes_path)
+    assert about["case"] == ABOUT_ROW and about["notes"], about
+    return files
+
+
+def _graded(row: dict[str, str]) -> bool:
+    """A graded row of the grades CSV (its class) or of the notes CSV (its first P column, which an
+    image not reliably gradable keeps while its grade is in model_output_only)."""
+    return (row["class"] if "class" in row else row["P_Normal"]) != ""
 
 
 # --------------------------------------------------------------------------------------
@@ -243,16 +260,16 @@ def test_blank_and_noise_are_refused_on_both_tabs_and_by_the_predictor(
     with pytest.raises(InputRejected, match=said):
         predictor.predict_loaded(load_bytes(bad.read_bytes(), "bad.png"))
     summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(), [str(bad), str(scan)])
-    assert summary.startswith("INCOMPLETE: 1 of the 2 file(s) not graded: bad.png: ")
+    assert summary.startswith("INCOMPLETE: 1 of the 2 files not graded: bad.png: ")
     assert said in summary.splitlines()[0]
     assert rows[0][0] == "bad.png" and rows[0][1] is None and rows[0][2] == "rejected"
     assert rows[1][0] == "scan.png" and rows[1][1] in (0, 1, 2)
     assert csv_path is not None and Path(csv_path).name == "grades_INCOMPLETE.csv"
     (refused,) = [r for r in _rows(csv_path) if r["case"] == "bad.png"]
     assert refused["class"] == "" and refused["notes"].startswith("NOT GRADED: ") and said in refused["notes"]
-    written = _rows(notes_path)
+    written = _file_rows(notes_path)
     assert [r["case"] for r in written] == ["bad.png", "scan.png"]
-    assert written[0]["class"] == "" and written[0]["notes"].startswith("NOT GRADED: ")
+    assert written[0]["grade"] == "" and written[0]["notes"].startswith("NOT GRADED: ")
 
 
 def test_noise_the_message_says_what_was_found_and_what_to_do(predictor: Predictor, tmp_path: Path) -> None:
@@ -285,14 +302,20 @@ def test_a_complete_batch_offers_the_submission_and_a_notes_csv(predictor: Predi
     assert Path(csv_path).name == "submission.csv" and check_submission(csv_path) == []
     assert Path(notes_path).name == "grades_with_notes.csv" and "grades_with_notes.csv" in summary
     header = Path(notes_path).read_text(encoding="utf-8").splitlines()[0]
-    assert header == ",".join([*submission_columns(3), "not_reliably_gradable", "training_image", "notes"])
-    written = _rows(notes_path)
+    # for people (a clinician trial): the grade in words, P columns named by grade
+    assert header == ("case,grade,grade_name,most_likely_grade,P_Normal,P_NPDR,P_PDR,not_reliably_gradable,"
+                      "model_output_only,training_image,notes")
+    assert submission_columns(3) == ["case", "class", "P0", "P1", "P2"]  # the submission's, untouched
+    written = _file_rows(notes_path)
     submitted = _rows(csv_path)
     assert [r["case"] for r in written] == ["tiny.png", "scan.png"] == [r["case"] for r in submitted]
     for mine, theirs in zip(written, submitted, strict=True):  # the same grades and probabilities
-        assert {k: mine[k] for k in theirs} == theirs
-    # the table's notes, then the bundle's caveat: the warnings travel with the download
-    assert "Too small" in written[0]["notes"] and written[0]["notes"] == f"{rows[0][-1]} {predictor.caveat}"
+        assert (mine["grade"] or mine[MODEL_OUTPUT].split(" ")[0]) == theirs["class"]
+        for named, numbered in (("P_Normal", "P0"), ("P_NPDR", "P1"), ("P_PDR", "P2")):  # 3 decimals of 6
+            assert float(mine[named]) == pytest.approx(float(theirs[numbered]), abs=0.0015)
+    # the table's notes; the bundle's caveat once, in the first row: the warnings travel with the download
+    assert "Too small" in written[0]["notes"] and written[0]["notes"] == rows[0][-1]
+    assert _rows(notes_path)[0]["notes"] == predictor.caveat
 
 
 # --------------------------------------------------------------------------------------
@@ -311,9 +334,9 @@ def test_duplicate_names_keep_upload_order_and_say_which_was_graded(predictor: P
     assert rows[0][1] is not None and rows[2][1] is None  # the first graded, in upload order
     assert "the 2nd file named x.png was not graded: the 1st file of that name was" in rows[2][-1]
     assert "the 2nd file named x.png was not graded" in summary.splitlines()[0]
-    written = _rows(notes_path)
-    assert [(r["case"], r["class"] != "") for r in written] == [("x.png", True), ("y.png", True),
-                                                                ("x.png", False)]
+    written = _file_rows(notes_path)
+    assert [(r["case"], _graded(r)) for r in written] == [("x.png", True), ("y.png", True),
+                                                          ("x.png", False)]
     # a third copy names the one that was graded
     third = _write(tmp_path, "d3/x.png", _scan(seed=4))
     _, rows, _, _ = _grade_batch_now(predictor, AppSettings(), [str(first), str(second), str(third)])
@@ -334,13 +357,13 @@ def test_a_repeated_name_says_each_files_place_even_when_the_first_was_refused(
     summary, rows, csv_path, notes_path = _grade_batch_now(predictor, AppSettings(),
                                                            [str(noise), str(other), str(real)])
     first = summary.splitlines()[0]
-    assert first.startswith("INCOMPLETE: 1 of the 3 file(s) not graded: the 1st file named x.png: ")
+    assert first.startswith("INCOMPLETE: 1 of the 3 files not graded: the 1st file named x.png: ")
     assert "random noise" in first
     assert rows[0][1] is None and rows[0][-1].startswith("the 1st file named x.png: ")
     assert rows[2][1] is not None and rows[2][-1].startswith("the 2nd file named x.png")
     assert "a.png" == rows[1][0] and "file named" not in rows[1][-1]  # a name said once: as before
     for path in (csv_path, notes_path):
-        xs = {r["class"] != "": r["notes"] for r in _rows(path) if r["case"] == "x.png"}
+        xs = {_graded(r): r["notes"] for r in _rows(path) if r["case"] == "x.png"}
         assert xs[False].startswith("NOT GRADED: the 1st file named x.png: ") and "random noise" in xs[False]
         assert xs[True].startswith("the 2nd file named x.png"), path
 
@@ -360,7 +383,7 @@ def _phantom_bundle(tmp_path: Path) -> Path:
 
 
 def test_the_result_carries_the_bundles_caveat(predictor: Predictor, tmp_path: Path) -> None:
-    from app.server import AppSettings, _grade_batch_now, _grade_single_now
+    from app.server import AppSettings, _grade_batch_now, _grade_single_now, model_caveat
 
     scan = _write(tmp_path, "scan.png", _scan())
     phantom = Predictor(_phantom_bundle(tmp_path), gradcam=False)
@@ -374,9 +397,11 @@ def test_the_result_carries_the_bundles_caveat(predictor: Predictor, tmp_path: P
         assert markdown.index(caveat) < markdown.index("\n## ")  # the heading
         summary, rows, csv_path, notes_path = _grade_batch_now(pred_, AppSettings(), [str(scan)])
         assert caveat in summary and caveat not in rows[0][-1]  # once, not on every row of the page
-        # but in every graded row of the notes CSV, the file that gets passed on (a review: it
-        # lost "trained on phantom images"); the submission keeps DRAC's columns
-        assert [r["notes"] for r in _rows(notes_path)] == [f"{rows[0][-1]} {caveat}"]
+        # but in the notes CSV, the file that gets passed on (a review: it lost "trained on phantom
+        # images"), once, in its first row (a clinician trial: the same caveat on every row); the
+        # submission keeps DRAC's columns
+        assert [r["notes"] for r in _rows(notes_path)] == [model_caveat(pred_), rows[0][-1]]
+        assert caveat in model_caveat(pred_)
         assert list(_rows(csv_path)[0]) == ["case", "class", "P0", "P1", "P2"]
         assert caveat not in Path(csv_path).read_text(encoding="utf-8")
     # a trained bundle not on phantom data: not a medical device, nothing about phantoms
@@ -421,7 +446,7 @@ def test_an_upload_with_the_phantom_marker_is_said_to_be_a_synthetic_phantom(
                                                    "phantom.png")
     assert f"- {doubt}" in markdown and doubt in details["warnings"]
     summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(marked), str(plain)])
-    notes = {r["case"]: r["notes"] for r in _rows(notes_path)}
+    notes = {r["case"]: r["notes"] for r in _file_rows(notes_path)}
     assert doubt in notes["phantom.png"] and PHANTOM_WORDS not in notes["scan.png"]
     assert "(1 synthetic phantom image)" in summary, summary
     # a model trained on phantoms: the demonstration's own kind of image, a plain note
@@ -452,7 +477,7 @@ def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(
     differs = replace(pred, grade=1, grade_name="NPDR", probs=probs)
     markdown = _result_markdown(differs, predictor)
     heading = markdown.index("## Untrained demo — model output: Grade 1 NPDR")  # the demo bundle's
-    sentence = ("The single most likely grade is 0 Normal (P 0.60); the model's overall score, which "
+    sentence = ("The single most likely grade is 0 Normal (60%); the model's overall score, which "
                 "weighs all grades, falls in the 1 NPDR range, the grade shown.")
     assert sentence in markdown and markdown.index(sentence) > heading
     assert "<small>" not in markdown[heading:markdown.index(sentence)]
@@ -489,8 +514,8 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     names = ["Normal", "NPDR", "PDR"]
     assert BORDERLINE_MARGIN == 0.10
     assert borderline_words([0.477, 0.474, 0.049], names) == (
-        "Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (P 0.48 vs 0.47).")
-    assert borderline_words([0.069, 0.455, 0.476], names).endswith("1 NPDR from 2 PDR on this image (P 0.46 vs 0.48).")
+        "Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (48% vs 47%).")
+    assert borderline_words([0.069, 0.455, 0.476], names).endswith("1 NPDR from 2 PDR on this image (45% vs 48%).")
     assert borderline_words([0.45, 0.10, 0.45 - BORDERLINE_MARGIN], names) is not None  # at the margin
     assert borderline_words([0.60, 0.30, 0.10], names) is None
     assert borderline_words([0.50, 0.39, 0.11], names) is None  # 0.11 apart
@@ -498,7 +523,7 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     pred = predictor.predict(_scan(), gradcam=False)
     close = replace(pred, grade=0, grade_name="Normal", probs=np.array([0.477, 0.474, 0.049]))
     markdown = _result_markdown(close, predictor)
-    line = "**Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (P 0.48 vs 0.47).**"
+    line = "**Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (48% vs 47%).**"
     heading = "## Untrained demo — model output: Grade 0 Normal"  # the demo bundle's heading
     assert markdown.split("\n")[markdown.split("\n").index(heading) + 1] == line
     assert close.as_dict()["borderline"] == line.strip("*")
@@ -507,13 +532,13 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     # the batch: the untrained demo model gives each grade about a third
     scans = [str(_write(tmp_path, f"s{i}.png", _scan(300, seed=i))) for i in range(2)]
     summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), scans)
-    for row, written in zip(rows, _rows(notes_path), strict=True):
+    for row, written in zip(rows, _file_rows(notes_path), strict=True):
         said = borderline_words(row[3:6], names)
         # then, when the grade is not the most likely one, why (as under the single result)
         decision = _decision_words(row[3:6], row[1], predictor)
         assert said is not None and row[-1].endswith(" ".join(x for x in (said, decision) if x))
         assert said in written["notes"]
-    assert "**2 of the 2 graded image(s) are borderline**" in summary
+    assert "**2 of the 2 graded images are borderline**" in summary
     # a trial: every grade equally likely was said "cannot tell two grades apart"
     assert all(len(borderline_grades(row[3:6])) == 3 for row in rows)
     assert "the model cannot tell all three grades apart on them" in summary, summary
@@ -555,11 +580,11 @@ def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predic
                                                     _scan(300, seed=4)], axis=-1))
     summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(grey), str(photo)])
     notes = {row[0]: row[-1] for row in rows}
-    written = {row["case"]: row["notes"] for row in _rows(notes_path)}
+    written = {row["case"]: row["notes"] for row in _file_rows(notes_path)}
     assert "Colour image" in notes["photo.png"], notes
     assert "Borderline" in notes["grey.png"] and "Borderline" in written["grey.png"], notes
     assert "Borderline" not in notes["photo.png"] and "Borderline" not in written["photo.png"]
-    assert "**1 of the 2 graded image(s) are borderline**" in summary, summary
+    assert "**1 of the 2 graded images is borderline**" in summary, summary
 
 
 def test_a_batch_row_not_reliably_gradable_says_so_first_and_in_its_grade_cell(
@@ -587,18 +612,20 @@ def test_a_batch_row_not_reliably_gradable_says_so_first_and_in_its_grade_cell(
     assert flagged[2] == f"{predictor.class_names[flagged[1]]} (not reliably gradable)"
     assert clean[2] == predictor.class_names[clean[1]] and "RELIABLY" not in clean[-1]
     # the summary says where each image's reasons are: the column and the file (a review)
-    assert ("named FLAGGED because 1 of the 2 image(s) are not reliably gradable), and "
+    assert ("named FLAGGED because 1 of the 2 graded images is not reliably gradable), and "
             "`grades_with_notes.csv`") in summary, summary
     assert ("the reasons per image are in the `not_reliably_gradable` column of `grades_with_notes.csv`, "
             "and those images' notes (in the table too) start NOT RELIABLY GRADABLE") in summary, summary
-    written = {r["case"]: r for r in _rows(notes_path)}
+    written = {r["case"]: r for r in _file_rows(notes_path)}
     assert written["photo.png"]["not_reliably_gradable"] == "a colour picture, not UW-OCTA"
-    assert written["grey.png"]["not_reliably_gradable"] == ""
-    assert written["photo.png"]["class"] == str(flagged[1])  # the number, untouched
+    assert written["grey.png"]["not_reliably_gradable"] == "no"  # a word, not an empty cell
+    # its grade only as the model's output (a trial: a texture's row read class 2)
+    assert written["photo.png"]["grade"] == "" and written["photo.png"]["grade_name"] == ""
+    assert written["photo.png"][MODEL_OUTPUT] == f"{flagged[1]} {predictor.class_names[flagged[1]]}"
     assert written["photo.png"]["notes"].startswith(verdict)
-    # --check still names the file for what it is (the app's file with a notes column)
+    # --check still names the file for what it is (the app's notes CSV for people), in one problem
     (problem,) = check_submission(notes_path)
-    assert "the app's batch file with a notes column" in problem, problem
+    assert "this is the app's grades_with_notes.csv" in problem and "not a submission" in problem, problem
     # doubts before plain notes, then the borderline line; the verdict first of all
     said = batch_notes("the 2nd file named x.png", "", ["Note: 16-bit image converted.", "Not square: 300 x 200."],
                        None, ["a thresholded export or mask"])
@@ -611,13 +638,13 @@ def test_a_batch_row_not_reliably_gradable_says_so_first_and_in_its_grade_cell(
 def test_a_tie_for_the_most_likely_grade_names_the_tied_grades() -> None:
     """A review: with P 0.45 / 0.10 / 0.45 the page said "The single most likely grade is 0
     Normal (45 %)" under a borderline line saying 0 and 2 are equally likely (argmax takes the
-    first). A tie at the precision shown names the tied grades; one probability format (P 0.45)."""
+    first). A tie at the precision shown names the tied grades; one probability format (45%)."""
     from types import SimpleNamespace as NS
 
     from app.server import _decision_lines
 
     names = ["Normal", "NPDR", "PDR"]
-    model = NS(bundle=NS(calibration=NS(decision="thresholds")), regression=False, class_names=names,
+    model = NS(bundle=NS(calibration=NS(decision="thresholds")), regression=False, class_names=names, grade_names=names,
                calibration_warning=None)  # a calibrated model (a failed one: test_calibration_warning_page)
 
     def said(probs: list[float], grade: int) -> str:
@@ -625,10 +652,13 @@ def test_a_tie_for_the_most_likely_grade_names_the_tied_grades() -> None:
         return lines[0] if lines else ""
 
     score = "; the model's overall score, which weighs all grades, falls in the 1 NPDR range, the grade shown."
-    assert said([0.45, 0.10, 0.45], 1) == "0 Normal and 2 PDR are equally likely (P 0.45 each)" + score
-    assert said([0.451, 0.10, 0.449], 1) == "0 Normal and 2 PDR are equally likely (P 0.45 each)" + score
-    assert said([0.333, 0.334, 0.333], 0).startswith("0 Normal, 1 NPDR and 2 PDR are equally likely (P 0.33 each)")
-    assert said([0.60, 0.05, 0.35], 1) == "The single most likely grade is 0 Normal (P 0.60)" + score
+    # whole percentages, the page's one precision (a clinician trial: three precisions on one page)
+    assert said([0.45, 0.10, 0.45], 1) == "0 Normal and 2 PDR are equally likely (45% each)" + score
+    assert said([0.451, 0.10, 0.449], 1) == "0 Normal and 2 PDR are equally likely (45% each)" + score
+    # shown 33 / 34 / 33 and 34 / 33 / 33 (they add up to 100): "about", as the figures beside differ
+    assert said([0.333, 0.334, 0.333], 0).startswith("0 Normal, 1 NPDR and 2 PDR are equally likely (about 33% each)")
+    assert said([1 / 3] * 3, 1).startswith("0 Normal, 1 NPDR and 2 PDR are equally likely (about 33% each)")
+    assert said([0.60, 0.05, 0.35], 1) == "The single most likely grade is 0 Normal (60%)" + score
     # the grade shown is one of the tied grades: still not called the single most likely
     assert said([0.10, 0.45, 0.45], 1).startswith("1 NPDR and 2 PDR are equally likely")
     assert said([0.10, 0.80, 0.10], 1) == ""
@@ -652,7 +682,7 @@ def test_the_batch_notes_say_why_a_grade_is_not_the_most_likely_as_the_page_does
     assert decision == "thresholds", decision  # the demo bundle cuts the expected grade
     off, clean = np.array([0.40, 0.54, 0.06]), np.array([0.10, 0.80, 0.10])
     sentence = decision_words(off, 0, names, decision)
-    assert sentence == (f"The single most likely grade is 1 {names[1]} (P 0.54); the model's overall "
+    assert sentence == (f"The single most likely grade is 1 {names[1]} (54%); the model's overall "
                         f"score, which weighs all grades, falls in the 0 {names[0]} range, the grade shown.")
     assert decision_words(off, 1, names, decision) == "" and decision_words(off, 0, names, "argmax") == ""
     pred = replace(predictor.predict(_scan(), gradcam=False), grade=0, grade_name=names[0], probs=off)
@@ -670,7 +700,7 @@ def test_the_batch_notes_say_why_a_grade_is_not_the_most_likely_as_the_page_does
     paths = [str(_write(tmp_path, "a.png", _scan(128, seed=1))), str(_write(tmp_path, "b.png", _scan(128, seed=2)))]
     _, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), paths)
     notes = {row[0]: row[-1] for row in rows}
-    written = {row["case"]: row["notes"] for row in _rows(notes_path)}
+    written = {row["case"]: row["notes"] for row in _file_rows(notes_path)}
     assert sentence in notes["a.png"] and sentence in written["a.png"], notes
     assert "most likely" not in notes["b.png"] and "most likely" not in written["b.png"], notes
 

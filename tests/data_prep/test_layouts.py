@@ -35,6 +35,7 @@ from data_prep.layout import (
     TRAIN_DIR,
 )
 from drac_ssl.config import ConfigError, DataConfig, load_config
+from drac_ssl.datasets import load_octa_cache
 from drac_ssl.starting import python_command
 
 RETINAMNIST = SHARED_DATA / "retinamnist" / "retinamnist_public.npz"
@@ -252,6 +253,7 @@ def test_idrid_layout_with_official_folder_names(tmp_path: Path, aptos: list) ->
                "SUBMISSION.csv --labels '" in n for n in result.notes), result.notes
     ids = [r["id"] for r in manifest(result)]
     assert ids[0] == "IDRiD_001.jpg" and ids[25] == "IDRiD_001.jpg"  # per split unique
+    assert len(load_octa_cache(tmp_path / "out", SIZE)[1]) == 30  # and the stages read them
     # a root inside the task (the DRAC layout uses the same folder names) is IDRiD, not DRAC
     for inside in (task / IMAGES_DIR, task / IMAGES_DIR / TRAIN_DIR):
         assert layout.detect_kind(inside) == "idrid", inside

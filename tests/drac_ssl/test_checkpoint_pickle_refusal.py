@@ -85,7 +85,7 @@ def test_a_cut_short_checkpoint_keeps_its_truncated_fix_without_torch_advice(tmp
     with pytest.raises(ValueError) as caught:
         load_checkpoint(path)
     words = str(caught.value)
-    assert "cannot be read as a drac_ssl checkpoint" in words and "may be truncated" in words
+    assert "cannot be read as a drac_ssl checkpoint" in words and "was cut short or altered since" in words
     assert "weights_only" not in words
 
 

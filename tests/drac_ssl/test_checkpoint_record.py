@@ -34,10 +34,20 @@ def _run(tmp_path: Path, pretrain_status: str = "running") -> Path:
     return run
 
 
+ZIP_END = b"PK\x05\x06" + bytes(18)
+"""An empty zip end-of-central-directory record: a torch.save checkpoint ends with one, and a
+file without it reads as torn (drac_ssl.io.zip_ends_whole)."""
+
+
+def _whole(size: int) -> bytes:
+    """``size`` bytes that end as a whole checkpoint file does (:data:`ZIP_END`)."""
+    return b"x" * (size - len(ZIP_END)) + ZIP_END
+
+
 def _checkpoint(run: Path, stage: str = "pretrain", size: int = 4096) -> Path:
     last = run / stage / "checkpoints" / "last.pt"
     last.parent.mkdir(parents=True, exist_ok=True)
-    last.write_bytes(b"x" * size)
+    last.write_bytes(_whole(size))
     return last
 
 
@@ -128,7 +138,7 @@ def test_an_unreadable_checkpoint_is_said_so_not_resumed_from(tmp_path: Path, mo
         del fields["ends_sha256"]
         record.write_text(json.dumps(fields))
     if recorded == "other_size":
-        last.write_bytes(b"x" * 5000)
+        last.write_bytes(_whole(5000))
     opened = Path.open
 
     def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
@@ -217,8 +227,8 @@ def test_a_later_checkpoint_of_the_same_size_is_not_taken_for_the_record_s(tmp_p
     last = _checkpoint(run, size=3 * 2**20)  # longer than the two ends read
     write_checkpoint_record(last, epochs_done=7, epochs=20, step=175)
     assert checkpoint_saved(run, "pretrain").then == "resumes from it with epoch 8"
-    for at in (0, 3 * 2**20 - 1):  # a later last.pt of the same size, differing at either end
-        data = bytearray(b"x" * 3 * 2**20)
+    for at in (0, 3 * 2**20 - 1 - len(ZIP_END)):  # a later last.pt of the same size, differing at either end
+        data = bytearray(_whole(3 * 2**20))
         data[at] = ord("y")
         last.write_bytes(bytes(data))
         saved = checkpoint_saved(run, "pretrain")
@@ -230,3 +240,26 @@ def test_a_later_checkpoint_of_the_same_size_is_not_taken_for_the_record_s(tmp_p
     del fields["ends_sha256"]
     record.write_text(json.dumps(fields))
     assert checkpoint_saved(run, "pretrain").then == "resumes from it with epoch 8"
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_torn_checkpoint_is_not_promised_as_resumable_and_says_what_to_delete(tmp_path: Path,
+                                                                                recorded: bool) -> None:
+    """A reliability review (F5): a truncated last.pt was said "the killed attempt left a
+    checkpoint ... this attempt resumes from it", then the resume stopped on it with "use the
+    previous checkpoint", which does not exist. A last.pt that is not a whole file (its zip end
+    record missing) is now torn or altered, not resumable, with the file to delete."""
+    run = _run(tmp_path)
+    last = _checkpoint(run, size=8192)
+    if recorded:
+        write_checkpoint_record(last, epochs_done=7, epochs=20, step=175)
+    with open(last, "r+b") as fh:
+        fh.truncate(5000)
+    saved = checkpoint_saved(run, "pretrain")
+    assert not saved.resumable and not saved.unrecorded, saved
+    assert saved.what == ("a checkpoint torn or altered: pretrain/checkpoints/last.pt, 5000 bytes"
+                          + (", not the 8192 bytes its last.json records" if recorded else "")
+                          + ", and not a whole file (its end record is missing)"), saved
+    assert saved.then == (f"will not resume from it: it stops on it (fix: delete it: rm {last}; the "
+                          f"rerun of the same command then starts the stage again from epoch 1)")
+    assert "resumes from it" not in _pretrain_words(run)

@@ -1413,7 +1413,7 @@ def test_the_notes_file_says_why_a_class_is_not_the_most_likely_grade_as_the_app
     rows = list(csv.DictReader((tmp_path / "g_notes.csv").open()))
     assert tuple(rows[0]) == IMAGE_NOTES_COLUMNS
     assert decision_words(trial, 0, names, "thresholds").startswith(
-        f"The single most likely grade is 1 {names[1]} (P 0.54)")
+        f"The single most likely grade is 1 {names[1]} (54%)")
     # the tiny run's calibration failed (temperature at its bound): the notes say the app's words
     # without percentages, as its page does (calibrated=False), never a P the warning disowns
     calibrated = not bundles.calibration_failed(bundle.metadata)

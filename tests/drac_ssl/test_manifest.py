@@ -104,5 +104,5 @@ def test_an_excel_bom_an_older_manifest_without_patients_and_broken_files_are_re
     manifest.write_text("", encoding="utf-8")
     with pytest.raises(ManifestError, match="empty \\(no header line"):
         read_manifest(manifest)
-    with pytest.raises(export.BundleError, match=r"\(not an ingest manifest\?\)\n  fix: run the ingest"):
+    with pytest.raises(export.BundleError, match=r"\(not an ingest manifest\?\)\n  fix: run the python -m data_prep ingest command"):
         export.manifest_test_cases(manifest)

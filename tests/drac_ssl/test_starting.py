@@ -77,7 +77,7 @@ def test_ctrl_c_while_the_export_grades_says_the_csv_is_whole_or_untouched(
                         "--out", str(tmp_path / "team.csv")])
     err = capsys.readouterr().err
     assert code == 130 and "Traceback" not in err
-    assert "[export] interrupted: the submission CSV is written whole, at the end" in err
+    assert "[export] interrupted: the submission CSV and the files beside it are replaced together" in err
 
 
 def test_ctrl_c_while_compare_reads_the_runs_is_one_line(

@@ -25,6 +25,7 @@ from drac_ssl.submission import (
     write_referable,
     write_submission,
 )
+from tests.helpers.older_notes_csv import write_grades_with_notes
 
 HEADER = ",".join(SUBMISSION_COLUMNS)
 CASES = ["001.png", "005.png", "161.png", "1000.png"]
@@ -621,7 +622,6 @@ def test_no_cell_of_the_apps_batch_files_starts_as_a_spreadsheet_formula(tmp_pat
         ESCAPED_NAME_WORDS,
         FORMULA_CELL_STARTS,
         NEUTRALISED_NAME_WORDS,
-        write_grades_with_notes,
         write_incomplete_grades,
     )
 
@@ -855,7 +855,7 @@ def test_the_apps_batch_files_with_a_notes_column_are_named_as_such(
     expected 5" per row). The check now recognises the app's files with a trailing notes column
     and says plainly what the file is, names the files NOT GRADED and what to do; the scale is
     the header's (5), not DRAC's."""
-    from drac_ssl.submission import write_grades_with_notes, write_incomplete_grades
+    from drac_ssl.submission import write_incomplete_grades
 
     probs = np.tile([0.1, 0.2, 0.3, 0.2, 0.2], (3, 1))
     incomplete = write_incomplete_grades(
@@ -1001,7 +1001,6 @@ def test_the_apps_notes_file_with_only_its_notes_column_cut_is_one_problem(
     import csv
     import io
 
-    from drac_ssl.submission import write_grades_with_notes
 
     probs = np.tile(np.full(num_grades, 1.0 / num_grades), (2, 1))
     full = write_grades_with_notes(
@@ -1046,7 +1045,7 @@ def test_the_apps_notes_file_with_its_training_image_column_is_still_named(
     import csv
     import io
 
-    from drac_ssl.submission import TRAINING_IMAGE_MARK, write_grades_with_notes
+    from drac_ssl.submission import TRAINING_IMAGE_MARK
 
     probs = np.tile(np.full(num_grades, 1.0 / num_grades), (2, 1))
     full = write_grades_with_notes(
@@ -1078,7 +1077,6 @@ def test_a_training_image_that_cannot_be_told_is_written_unknown_not_as_no(
         TRAINING_IMAGE_MARK,
         TRAINING_IMAGE_UNKNOWN,
         read_image_notes,
-        write_grades_with_notes,
         write_image_notes,
     )
 
@@ -1130,7 +1128,8 @@ def test_both_notes_readers_refuse_the_same_files(tmp_path: Path) -> None:
 
 UNUSED_PUBLIC_FUNCTIONS: frozenset[str] = frozenset()
 """Public functions of drac_ssl/submission.py that no code reads yet, kept on purpose (each
-with its reason); empty: every one is read."""
+with its reason); none now (``write_grades_with_notes``, the app's older notes file's writer,
+which only tests called, moved to ``tests/helpers/older_notes_csv.py``)."""
 
 
 def _submission_references(path: Path, module: Path, defined: set[str]) -> set[tuple[str | None, str]]:

@@ -56,7 +56,7 @@ def test_the_note_names_no_percentage_when_the_calibration_failed() -> None:
     assert said == ("The grade shown is 1 NPDR: the model's overall score, which weighs all grades, falls "
                     "in its range; the percentages cannot say which grade is most likely, as they are "
                     "not calibrated."), said
-    assert "P 0." in decision_words(flat, 1, three, "thresholds")  # calibrated: the figures, as before
+    assert "%" in decision_words(flat, 1, three, "thresholds")  # calibrated: the figures, as before
     two = decision_words([0.491, 0.509], 0, TWO, "thresholds", thresholds=[0.512], calibrated=False)
     assert two.startswith("The grade shown is 0 non-referable: the model's output for referable is below "
                           "the referral threshold tuned on the out-of-fold outputs;"), two
@@ -70,7 +70,7 @@ def test_the_note_names_no_percentage_when_the_calibration_failed() -> None:
 
 def test_the_note_of_three_or_more_grades_is_unchanged() -> None:
     names = ["Normal", "NPDR", "PDR"]
-    want = ("The single most likely grade is 1 NPDR (P 0.54); the model's overall score, which weighs all "
+    want = ("The single most likely grade is 1 NPDR (54%); the model's overall score, which weighs all "
             "grades, falls in the 0 Normal range, the grade shown.")
     assert decision_words([0.40, 0.54, 0.06], 0, names, "thresholds") == want
     assert decision_words([0.40, 0.54, 0.06], 0, names, "thresholds", thresholds=[0.6, 1.5]) == want
