@@ -781,8 +781,8 @@ def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]]
     grades = ", ".join(listed[:-1]) + f" and {listed[-1]}" if len(listed) > 1 else listed[0]
     first = outside[0]
     second = next((row for row in outside if row[3] != first[3]), outside[1])
-    examples = " and ".join(f"line {line} ({name}, grade {grade})"
-                            for line, name, _, grade in sorted((first, second)))
+    examples = " and ".join(f"line {line} ({name}, grade {grade_as_written(raw, grade)})"
+                            for line, name, raw, grade in sorted((first, second)))
     scale = "{" + ", ".join(str(g) for g in range(len(grade_names))) + "}"
     return error(csv_path, f"{len(outside)} rows have a grade outside {scale}, the scale of --grades "
                            f"({describe(grade_names)}): {grades}, e.g. {examples}",
@@ -827,11 +827,12 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                      "grade")
     if grade is None:
         named = (f" nor the name of a grade of the scale ({', '.join(grade_names)})"
-                 if _GRADE_WORD.search(raw) else "")
+                 if is_grade_word(raw) else "")
         if ambiguous := ambiguous_grades(raw, grade_names):  # 'non-proliferative' on ICDR's
             named = (f" nor the name of one grade of the scale ({', '.join(grade_names)}): "
                      f"{_could_be(raw, grade_names, ambiguous)}, so it is not read as any of them")
-        if not named and re.search(r"\d", raw):  # '1_0', '1 0', '2e0': not read as 10, 2, 2
+        if not named and (re.search(r"\d", raw) or not is_grade_word(raw)):
+            # '1_0', '1 0', '2e0', 'inf', '¹': not read as 10, 2, 2, a grade, 1
             return error(where, f"grade {raw.strip()!r} of {name} is not a plain whole number "
                                 f"(digits only, or a decimal point or comma before zeros: "
                                 f"'2', '2.0', '2,0')",
@@ -841,7 +842,7 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                      f"({', '.join(grade_names)})", "grade")
     if not 0 <= grade < k:
         listed = "{" + ", ".join(str(g) for g in range(k)) + "}"
-        return error(where, f"grade {grade} of {name} is outside {listed} (--grades: "
+        return error(where, f"grade {grade_as_written(raw, grade)} of {name} is outside {listed} (--grades: "
                             f"{describe(grade_names)})", scale_fix(grade_names, values or (grade,)), "grade")
     return None
 
@@ -1013,6 +1014,30 @@ def _near_grade(word: str, grade_names: Sequence[str]) -> int | None:
 _GRADE_WORD = re.compile(r"[^\W\d_]")
 """A grade cell with a letter in it is a word (``Referable``), not a mistyped number."""
 
+_NUMBER_WORD = re.compile(r"[+-]?(?:inf(?:inity)?|nan)", re.IGNORECASE)
+"""A cell Python's ``float`` reads as a number though it has letters (``inf``, ``-Infinity``)."""
+
+
+def is_grade_word(cell: str) -> bool:
+    """Whether a grade cell is a word (``Referable``, ``R1``): it has a letter, and is not a
+    number in other spelling, i.e. neither a float word (:data:`_NUMBER_WORD`: ``inf``) nor
+    digits of another form alone (``¹``, a superscript: numeric, not a letter, yet matched by
+    a word character to ``re``). Those get the plain-number message, not a ``--grades`` fix."""
+    text = cell.strip().strip('"').strip()
+    if _NUMBER_WORD.fullmatch(text):
+        return False
+    if any(c.isnumeric() for c in text) and not any(c.isalpha() for c in text):
+        return False
+    return _GRADE_WORD.search(text) is not None
+
+
+def grade_as_written(raw: str, grade: int) -> str:
+    """A grade read from ``raw`` as the messages show it: ``10`` when the cell says so,
+    ``'1e1' (read as 10)`` when it spells it otherwise (a spreadsheet's exponent, ``2.0``),
+    so that the user finds the cell in the CSV."""
+    text = raw.strip().strip('"').strip()
+    return str(grade) if text == str(grade) else f"{text!r} (read as {grade})"
+
 
 def _scale_grade(word: str, names: Sequence[str]) -> tuple[int, bool] | None:
     """(the grade of ``names`` that ``word`` names, whether it is spelt as the scale has it) for
@@ -1042,7 +1067,7 @@ def own_grade_words(cells: Iterable[str], grade_names: Sequence[str]) -> list[st
         if key in GRADE_ZERO_WORDS and grade_from_name(cell, grade_names) is None:
             zero.setdefault(key, spelt)
             words.setdefault(key, spelt)
-        elif not is_ungraded(cell) and _GRADE_WORD.search(cell):
+        elif not is_ungraded(cell) and is_grade_word(cell):
             words.setdefault(key, spelt)
     others = [w for k, w in words.items() if k not in zero]
     if not others:
@@ -1822,7 +1847,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             problems.append(error(where, grade_zero_words(name, raw_grade, grade_names), "", "grade"))
         elif (bad := grade_problem(where, name, raw_grade, grade, grade_names,
                                    eye_column=eye_column)) is not None:
-            if grade is None and not is_ungraded(raw_grade) and _GRADE_WORD.search(raw_grade):
+            if grade is None and not is_ungraded(raw_grade) and is_grade_word(raw_grade):
                 words.setdefault(_name_key(raw_grade), raw_grade.strip().strip('"'))
                 word_at[len(problems)] = _name_key(raw_grade)
                 worded.append(len(problems))

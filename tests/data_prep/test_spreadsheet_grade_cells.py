@@ -55,3 +55,26 @@ def test_with_a_scale_given_a_misspelling_keeps_its_hint_beside_other_words(tmp_
     assert sever.fix.startswith("a misspelt grade name? 'Sever' for 'Severe' (grade 3)"), sever.fix
     other = next(p for p in problems if "'Referable'" in p.what)
     assert "'Sever'" not in other.fix and "NAME0" not in sever.fix
+
+
+def test_a_grade_spelt_otherwise_is_quoted_as_written(tmp_path: Path) -> None:
+    """Review F5: ``1e1`` is read as 10, but 'grade 10' is found nowhere in the CSV: the
+    message quotes the cell, and says what it was read as; one row or several."""
+    _, problems = read(tmp_path, ["0", "1", "2", "3", "4", "1e1"], scale_given=True)
+    (outside,) = [p for p in problems if p.severity == "error"]
+    assert outside.what.startswith("grade '1e1' (read as 10) of e05.jpg is outside {0, 1, 2, 3, 4}"), outside.what
+    _, problems = read(tmp_path, ["0", "1", "2", "3", "4", "1e1", "7"], scale_given=True)
+    (outside,) = [p for p in problems if p.severity == "error"]
+    assert "line 7 (e05.jpg, grade '1e1' (read as 10)) and line 8 (e06.jpg, grade 7)" in outside.what, outside.what
+
+
+@pytest.mark.parametrize("scale_given", [True, False])
+@pytest.mark.parametrize("cell", ["inf", "-Infinity", "¹"])
+def test_a_number_in_another_spelling_gets_the_plain_number_message(tmp_path: Path, cell: str,
+                                                                   scale_given: bool) -> None:
+    """Review F5: ``inf`` and a superscript ``¹`` were taken for grade words, whose fix said
+    'pass --grades', even when --grades was given."""
+    _, problems = read(tmp_path, ["0", "1", "2", "3", "4", cell], scale_given=scale_given)
+    (bad,) = [p for p in problems if p.severity == "error"]
+    assert bad.what.startswith(f"grade {cell!r} of e05.jpg is not a plain whole number"), bad.what
+    assert bad.fix.startswith("write the grade as a plain number") and "--grades" not in bad.fix, bad.fix
