@@ -1784,6 +1784,8 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         cell = cells[index["image-name"]].strip().replace("\\", "/")
         name = cell_file_name(cell)
         in_folder = cell.strip("/").rpartition("/")[0]  # the folder part, '' for a plain name
+        while in_folder == "." or in_folder.startswith("./"):  # './e00.png': no folder part
+            in_folder = in_folder[2:]
         raw_grade = cells[index["grade"]]
         eye_column = ""  # per eye: the column of the image's own eye, read for its grade
         if not name:
@@ -2403,32 +2405,50 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0
     return pairs
 
 
-def other_visit_file(row: LabelRow, matched: Path, bases: Sequence[Path]) -> Path | None:
-    """The file a label row's name cell points at with its folder part (``visit2/e05.jpg``),
-    looked for under each of ``bases`` (the image folder, the CSV's folder), when it exists and
-    holds other bytes than ``matched``, the image of the row's file name that the ingest would
-    pair the row with (the image folder's own ``e05.jpg``, the folder part dropped); ``None``
-    when the row has no folder part, the folder part is absolute (``C:/PACS/export``: nothing
-    to compare), no such file exists, or it is ``matched`` itself or a byte-identical copy."""
+def written_file(row: LabelRow, matched: Path, bases: Sequence[Path],
+                 folder: Path) -> tuple[str, Path | None]:
+    """What a label row's name cell points at with its folder part (``visit2/e05.jpg``), looked
+    for under each of ``bases`` (the image folder, the CSV's folder), against ``matched``, the
+    image of the row's file name that the ingest pairs the row with (``folder``'s own
+    ``e05.jpg``, the folder part dropped). A name without extension (``visit2/e05``) is also
+    looked for with ``matched``'s suffix. Returns (verdict, file):
+
+    * ``('same', path)``: the written path is ``matched`` itself (Messidor-2's
+      ``IMAGES/e00.png`` read from the CSV's folder, ``./e00.png``), found under any base;
+    * ``('inside', path)``: another picture (other bytes) inside ``folder`` (``visit2/``):
+      the row would silently get the wrong image;
+    * ``('outside', path)``: another picture outside ``folder`` (the CSV of ``original/``
+      read with a resized copy of the set as the image folder): said in one note, no error;
+    * ``('', None)``: no folder part, an absolute one (``C:/PACS/export``: nothing to
+      compare), no such file, or a byte-identical copy of ``matched``."""
+    if not row.folder or row.folder.startswith("/") or re.match(r"[A-Za-z]:", row.folder):
+        return "", None
     written = f"{row.folder}/{row.name}"
-    if not row.folder or written.startswith("/") or re.match(r"[A-Za-z]:", written):
-        return None
+    tails = [written] + ([written + matched.suffix] if not row.name.endswith(matched.suffix) else [])
+    others: list[Path] = []
     for base in dict.fromkeys(bases):
-        candidate = base / written
-        try:
-            if not candidate.is_file() or os.path.samefile(candidate, matched):
+        for tail in tails:
+            candidate = base / tail
+            try:
+                if not candidate.is_file():
+                    continue
+                if os.path.samefile(candidate, matched):
+                    return "same", candidate
+                if not filecmp.cmp(candidate, matched, shallow=False):
+                    others.append(candidate)
+            except OSError:
                 continue
-            if not filecmp.cmp(candidate, matched, shallow=False):
-                return candidate
-        except OSError:
-            continue
-    return None
+    root = folder.resolve()
+    inside = [p for p in others if p.resolve().is_relative_to(root)]
+    if inside:
+        return "inside", inside[0]
+    return ("outside", others[0]) if others else ("", None)
 
 
 def folder_part_problem(table: LabelTable, row: LabelRow, matched: Path, other: Path,
                         folder: Path) -> Problem:
-    """The error of a label row whose name cell's folder part names another picture
-    (:func:`other_visit_file`) than the file of that name in ``folder``, which the ingest
+    """The error of a label row whose name cell's folder part names another picture inside
+    ``folder`` (:func:`written_file`) than the file of that name in ``folder``, which the ingest
     (it reads the image folder's own level only) would pair the row with: silently the wrong
     image (another visit's) if the folder part were dropped."""
     return error(f"{table.path}:{row.line}",
@@ -2463,9 +2483,12 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     DeepDRiD's, :data:`data_prep.layout.STEM_ID_LAYOUTS`, so that is no news) or by number, and
     one how many only by ignoring letter case (:func:`only_by_case`), each with an example pair.
     A name cell with a folder part (``visit2/e05.jpg``, ``C:\\PACS\\e05.jpg``) is matched by
-    its file name, in one note counting them; unless that path names another picture under
-    ``folder`` or the CSV's folder than the file matched (:func:`other_visit_file`): then an
-    error (kind ``match``), as the row would silently get another visit's image. Not for
+    its file name, in one note counting them (not those whose path is the file matched:
+    ``IMAGES/e00.png`` read from the CSV's folder); unless that path, read from ``folder`` or
+    the CSV's folder, names another picture inside ``folder`` than the file matched
+    (:func:`written_file`): then an error (kind ``match``), as the row would silently get
+    another visit's image. Another picture outside ``folder`` (the CSV of ``original/`` read
+    with a resized copy as the image folder) is said in one note. Not for
     ``nested`` layouts (DeepDRiD's ``image_path`` writes its folders by convention).
 
     ``missing="leave_out"`` (``data.missing``): a row whose image is nowhere (not in a
@@ -2490,15 +2513,19 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     by_case: list[str] = []  # 'ROW NAME -> file name' of the names matched only by ignoring case
     claimed: set[Path] = set()  # the candidates of an ambiguous row: that row's, though unpaired
     dropped: list[str] = []  # 'visit2/e05.jpg -> e05.jpg': the matched names whose folder went
+    elsewhere: list[str] = []  # 'original/e00.png: /d/original/e00.png': other files outside
     for row in table.rows:
         paths, how = index.find(row.name)
         if paths and row.folder and how != "ambiguous" and not nested:
-            other = other_visit_file(row, paths[0], (folder, table.path.parent))
-            if other is not None:  # the row names another picture than the one it would get
-                problems.append(folder_part_problem(table, row, paths[0], other, folder))
+            verdict, other = written_file(row, paths[0], (folder, table.path.parent), folder)
+            if verdict == "inside":  # the row names another picture than the one it would get
+                problems.append(folder_part_problem(table, row, paths[0], other, folder))  # type: ignore[arg-type]
                 claimed.update(paths)  # the row's, though refused: not also 'without label'
                 continue
-            dropped.append(f"{row.folder}/{row.name} -> {paths[0].name}")
+            if verdict == "outside":
+                elsewhere.append(f"{row.folder}/{row.name} -> {paths[0].name}, not {other}")
+            elif verdict != "same":  # the written path is the file read: nothing dropped
+                dropped.append(f"{row.folder}/{row.name} -> {paths[0].name}")
         if how == "ambiguous":
             problems.append(ambiguous_name(table, row, paths, _ambiguous_words(row.name)))
             if len({name_key(p.name) for p in paths}) == 1:  # one name in two patient folders:
@@ -2551,6 +2578,12 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                              "nothing to do if each row's image is the file of that name in "
                              f"{folder}; else move or rename the images there so that each "
                              "name is one picture, and write the plain file names", "match"))
+    if elsewhere:  # another copy of the set (resized, original) read with its CSV: no error
+        problems.append(note(table.path, f"{counted(len(elsewhere), 'name')} with a folder part "
+                                         f"outside {folder} name other files than the ones read "
+                                         f"(e.g. {elsewhere[0]}): the images of {folder} are used",
+                             f"nothing to do if {folder} is a copy of those images (resized, "
+                             "converted); else point --root at the folder the CSV names", "match"))
     if by_how["stem"] and not stem_ids:
         problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
                                          f"matched to the one image with that stem (e.g. "

@@ -80,3 +80,50 @@ def test_the_row_keeps_its_folder_part_as_written(tmp_path: Path) -> None:
     assert table is not None
     row = next(r for r in table.rows if r.name == "e03.jpg")
     assert row.folder == "a/b" and not next(r for r in table.rows if r.name == "e04.jpg").folder
+
+
+def test_a_resized_copy_read_with_the_original_s_csv_is_no_error(tmp_path: Path) -> None:
+    """Review F1: /d/labels.csv names ``original/e00.jpg`` ..., the ingest reads /d/resized (the
+    same pictures shrunk): the files the rows name lie outside the image folder, so one note
+    says so, no error per row."""
+    data = tmp_path / "d"
+    export(data / "original", {})
+    lines = ["Image ID;DR grade", *(f"original/e{i:02d}.jpg;{i % 5}" for i in range(N_IMAGES))]
+    (data / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for i in range(N_IMAGES):
+        (data / "resized").mkdir(exist_ok=True)
+        Image.open(data / "original" / f"e{i:02d}.jpg").resize((32, 32)).save(data / "resized" / f"e{i:02d}.jpg")
+    cfg = config(data / "resized")
+    cfg.labels_csv = str(data / "labels.csv")
+    result = ingest.run(cfg, tmp_path / "out", verbose=False)
+    assert result.n_train == N_IMAGES
+    said = [n for n in result.notes if "folder part" in n]
+    assert len(said) == 1, result.notes
+    assert f"10 names with a folder part outside {data / 'resized'} name other files" in said[0]
+    assert f"original/e00.jpg -> e00.jpg, not {data / 'original' / 'e00.jpg'}" in said[0]
+
+
+@pytest.mark.parametrize("written", ["IMAGES/e{i:02d}.jpg", "./e{i:02d}.jpg"])
+def test_a_folder_part_naming_the_file_read_gets_no_note(tmp_path: Path, written: str) -> None:
+    """Review F2: Messidor-2's ``IMAGES/e00.png`` read from the CSV's folder, and ``./e00.png``,
+    name the very file matched: nothing was dropped."""
+    data = tmp_path / "m"
+    images = export(data / "IMAGES", {i: written.format(i=i) for i in range(N_IMAGES)})
+    (images / "labels.csv").rename(data / "labels.csv")
+    cfg = config(images)
+    cfg.labels_csv = str(data / "labels.csv")
+    result = ingest.run(cfg, tmp_path / "out", verbose=False)
+    assert result.n_train == N_IMAGES
+    assert not [n for n in result.notes if "folder part" in n], result.notes
+
+
+def test_a_name_without_extension_is_checked_with_the_file_s_suffix(tmp_path: Path) -> None:
+    """Review F3: ``visit2/e05`` was matched to the root's e05.jpg unchecked, though a different
+    visit2/e05.jpg exists."""
+    root = export(tmp_path / "d", {5: "visit2/e05"})
+    colour_jpeg(root / "visit2" / "e05.jpg", 99)
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(config(root), tmp_path / "out", verbose=False)
+    found = [p for p in refused.value.problems if p.severity == "error"]
+    assert len(found) == 1 and found[0].kind == "match", found
+    assert "another picture than" in found[0].what and str(root / "visit2" / "e05.jpg") in found[0].what
