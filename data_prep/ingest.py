@@ -1410,8 +1410,8 @@ def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Seq
     by :func:`data_prep.near_duplicates.near_duplicate_groups` (``(n_train,)`` ints, in the
     order of the training images); the test images and the unlabelled pool compared with the
     training images (:func:`_twins_across_splits`). The problems: a warning for each group
-    whose images carry different grades (``where``: the label CSV), an error for each test
-    image with a twin among the training images, a note for the unlabelled pool's twins.
+    whose images carry different grades (``where``: the label CSV), a warning for each test
+    image with a twin among the training images (both fatal with ``--strict``), a note for the unlabelled pool's twins.
 
     Raises:
         IngestError: a threshold that links far too many images (its message names the fix)."""
@@ -1466,10 +1466,12 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
                          spill: cache.RowSpill | None) -> list[Problem]:
     """The test images and the unlabelled pool compared with the training images
     (``train_rows``: their comparison rows), a block at a time
-    (:func:`data_prep.near_duplicates.twins_across`): an error for each test image whose
-    nearest training image is closer than ``data.near_duplicate_mse`` (a re-encoded copy of a
-    test image among the training images credits the test figures with memory), naming both
-    files and the distance; one note counting the unlabelled images that are near twins of
+    (:func:`data_prep.near_duplicates.twins_across`): a warning (an error with ``--strict``,
+    as the caller applies it) for each test image whose nearest training image is closer than
+    ``data.near_duplicate_mse`` (a re-encoded copy of a test image among the training images
+    credits the test figures with memory; not an error by default, as copies and distinct
+    pictures overlap near 4e-4, and a challenge's test folder cannot lose an image), naming
+    both files and the distance; one note counting the unlabelled images that are near twins of
     training images (pretraining sees both anyway: nothing leaks)."""
     found: list[Problem] = []
     pool_twins: list[str] = []
@@ -1488,13 +1490,15 @@ def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEnt
                     pool_where = pool_where or str(other.path.parent)
                     continue
                 line = f" (line {twin.label.line})" if twin.label is not None and twin.label.line else ""
-                found.append(error(other.display,
-                                   f"test image {other.image_id} is a near twin of the training image "
-                                   f"{twin.display}{line}: mean squared difference {mse:.1e}, below "
-                                   f"{setting}; the test figures would credit the model's memory of "
-                                   f"a training image", f"keep the picture in one split: delete "
-                                   f"{twin.image_id} and its label row from the training images, or "
-                                   f"take {other.image_id} out of the test folder", "near-duplicates"))
+                found.append(warning(other.display,
+                                     f"test image {other.image_id} is a near twin of the training image "
+                                     f"{twin.display}{line}: mean squared difference {mse:.1e}, below "
+                                     f"{setting}; if it is one picture, the test figures would credit "
+                                     f"the model's memory of a training image",
+                                     f"look at both: if one picture, delete {twin.image_id} and its "
+                                     f"label row from the training images (the test folder of a "
+                                     f"challenge stays as it is); if two pictures, nothing to do, or "
+                                     "lower --near-duplicate-mse", "near-duplicates"))
     if pool_twins:
         found.append(note(pool_where, f"{counted(len(pool_twins), 'image')} of the "
                           f"unlabelled pool {'is a near twin' if len(pool_twins) == 1 else 'are near twins'}"

@@ -52,21 +52,60 @@ def requantised(path: Path, quality: int = 80) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def test_a_re_encoded_test_image_among_the_training_images_is_refused(tmp_path: Path, aptos: list) -> None:
-    root = export(tmp_path / "d", aptos, ["copy.jpg,2"])
+def copy_of_t22(root: Path) -> None:
+    """A JPEG q80 copy of the test image t22 among the training images, as ``copy.jpg``."""
     # t22's q80 copy is 5e-5 from it at the 64 px compared (q80 copies of these 128 px samples
     # measured 4e-5 .. 4e-4, distinct samples 4.5e-4 and more apart)
     copy = requantised(root / "test" / "t22.jpg")
     assert cv2.imwrite(str(root / "copy.jpg"), cv2.cvtColor(copy, cv2.COLOR_RGB2BGR),
                        [cv2.IMWRITE_JPEG_QUALITY, 80])
-    with pytest.raises(validate.IngestError) as refused:
-        ingest.run(config(root, 1e-4), tmp_path / "out", verbose=False)
-    found = [p for p in refused.value.problems if p.severity == "error"]
-    assert len(found) == 1, found
-    assert found[0].path == str(root / "test" / "t22.jpg") and found[0].kind == "near-duplicates"
+
+
+def test_a_re_encoded_test_image_among_the_training_images_is_a_warning(tmp_path: Path, aptos: list) -> None:
+    """Review F4: an error blocked the ingest on a threshold's false positive (copies and
+    distinct pictures overlap near 4e-4), and 'take the test image out' breaks a challenge
+    submission: a warning, naming both files and the distance."""
+    root = export(tmp_path / "d", aptos, ["copy.jpg,2"])
+    copy_of_t22(root)
+    result = ingest.run(config(root, 1e-4), tmp_path / "out", verbose=False)
+    found = [p for p in result.findings if p.kind == "near-duplicates" and "test image" in p.what]
+    assert len(found) == 1 and found[0].severity == "warning", found
+    assert found[0].path == str(root / "test" / "t22.jpg")
     assert "near twin of the training image" in found[0].what and "copy.jpg (line 22)" in found[0].what
     assert "mean squared difference" in found[0].what and "--near-duplicate-mse 0.0001" in found[0].what
-    assert "delete copy.jpg" in found[0].fix
+    assert "delete copy.jpg" in found[0].fix and "challenge stays as it is" in found[0].fix
+    assert (tmp_path / "out" / "manifest.csv").exists()
+
+
+def test_strict_refuses_a_test_image_with_a_twin_among_the_training_images(tmp_path: Path, aptos: list) -> None:
+    root = export(tmp_path / "d", aptos, ["copy.jpg,2"])
+    copy_of_t22(root)
+    cfg = config(root, 1e-4)
+    cfg.strict = True
+    with pytest.raises(validate.IngestError) as refused:
+        ingest.run(cfg, tmp_path / "out", verbose=False)
+    found = [p for p in refused.value.problems if p.severity == "error" and p.kind == "near-duplicates"]
+    assert len(found) == 1, found
+    assert "near twin of the training image" in found[0].what and "(rejected by --strict)" in found[0].what
+    assert found[0].fix.endswith("or run without --strict to ingest the images as they are")
+
+
+def test_unlabelled_images_near_twins_of_training_images_are_one_note(tmp_path: Path, aptos: list) -> None:
+    """Pretraining sees both anyway: nothing leaks, one note counts them."""
+    root = export(tmp_path / "d", aptos, [])
+    pool = tmp_path / "pool"
+    for i in (3, 7):
+        jpeg(pool / f"u{i}.jpg", requantised(root / f"e{i:02d}.jpg"), quality=80)
+    jpeg(pool / "u24.jpg", aptos[24][2])  # a picture of the test split only: no training twin
+    cfg = config(root, 1e-4)
+    cfg.unlabelled = [str(pool)]
+    result = ingest.run(cfg, tmp_path / "out", verbose=False)
+    said = [n for n in result.notes if "unlabelled pool" in n]
+    assert len(said) == 1, result.notes
+    assert said[0].startswith(f"{pool}: 2 images of the unlabelled pool are near twins of training "
+                              "images below --near-duplicate-mse 0.0001 (e.g. pool/u3.jpg ~ e03.jpg)"), said[0]
+    assert "nothing to do (pretraining sees the training images anyway)" in said[0]
+    assert not [w for w in result.warnings if "near twin" in w], result.warnings
 
 
 def test_near_twins_graded_differently_are_named_with_both_grades(tmp_path: Path, aptos: list) -> None:
