@@ -1349,12 +1349,15 @@ def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) 
     patient ids that differ only in letter case, punctuation or spaces
     (:func:`data_prep.folds.patient_spellings`: ``P-007``, ``p-007``, ``P007``, three patients
     to the folds), with the folds they landed in; a note counting the rows of ``column``
-    (the label CSV ``source``'s) without a patient, each its own unit. Nothing is merged: only
-    the CSV's author knows whether two spellings are one patient."""
+    (the label CSV ``source``'s) without a patient, each its own unit. ``column`` ``''``: the
+    patients come from EyePACS's image ids (:func:`pair_eyes`), and the fixes say to rename the
+    images ``<patient>_left`` / ``_right``. Nothing is merged: only the CSV's author knows
+    whether two spellings are one patient."""
     found: list[Problem] = []
     labelled = [e for e in train if e.label is not None]
     spellings = patient_spellings(e.label.patient for e in labelled)  # type: ignore[union-attr]
-    where = f"column {column!r}" if column else "the patient ids"
+    # no column: the patients come from EyePACS's image ids <patient>_left / _right (pair_eyes)
+    where = f"column {column!r}" if column else "the image ids (<patient>_left / _right)"
     if spellings:
         first: dict[str, ImageEntry] = {}
         folds: dict[str, set[int]] = {}
@@ -1372,9 +1375,12 @@ def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) 
         found.append(warning(source, f"{counted(len(spellings), 'set')} of patient ids in {where} "
                                      f"differ only in letter case, punctuation or spaces, so the folds "
                                      f"keep them apart as different patients: {named}{more}",
-                             f"if each set is one patient, write its id one way in {where} of "
-                             f"{Path(source).name} and run the ingest again (the folds compare ids "
-                             f"exactly); if they are different patients, nothing to do", "folds"))
+                             (f"if each set is one patient, write its id one way in {where} of "
+                              f"{Path(source).name}" if column else
+                              "if each set is one patient, rename its images (and their label "
+                              "rows) with one spelling of the patient")
+                             + " and run the ingest again (the folds compare ids exactly); if they "
+                               "are different patients, nothing to do", "folds"))
     empty = [e.label.line for e in labelled if not e.label.patient]  # type: ignore[union-attr]
     if empty:
         lines = ", ".join(str(n) for n in empty[:PATIENT_SETS_SHOWN]) + (", ..." if len(empty) > PATIENT_SETS_SHOWN else "")
@@ -1382,7 +1388,10 @@ def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) 
                                   f"no patient in {where} (line{'s' if len(empty) > 1 else ''} "
                                   f"{lines}): each is its own unit in the folds",
                           "fill in the patient id where such an image shares a patient with other "
-                          "rows; else nothing to do", "folds"))
+                          "rows; else nothing to do" if column else
+                          "where such an image shares a patient with others, rename it "
+                          "<patient>_left / <patient>_right (e.g. 10_left.jpeg, its label row too) "
+                          "or give --patient-column; else nothing to do", "folds"))
     return found
 
 

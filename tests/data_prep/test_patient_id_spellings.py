@@ -58,3 +58,22 @@ def test_clean_patient_ids_get_neither(tmp_path: Path) -> None:
                                    grades=["icdr"], patient_column="Patient ID"),
                         tmp_path / "out", verbose=False)
     assert not [f for f in result.findings if "no patient" in f.what or "letter case" in f.what]
+
+
+def test_under_eyepacs_the_note_says_to_name_the_image_by_its_patient(tmp_path: Path) -> None:
+    """Review F6: EyePACS's patients come from the image ids <patient>_left / _right; an image
+    named otherwise has no patient, and 'fill in the patient id' named no column to fill."""
+    from data_prep.ingest import ImageEntry, _patient_id_problems, pair_eyes
+    from data_prep.validate import LabelRow
+
+    names = ["10_left", "10_right", "11_left", "scan7", "12_right"]
+    train = [ImageEntry(tmp_path / f"{n}.jpeg", f"{n}.jpeg", "train", LabelRow(f"{n}.jpeg", 0, "", i + 2))
+             for i, n in enumerate(names)]
+    source = str(tmp_path / "trainLabels.csv")
+    assert pair_eyes(train, source)
+    (said,) = _patient_id_problems(train, source, "")
+    assert said.severity == "note"
+    assert said.what == ("1 row has no patient in the image ids (<patient>_left / _right) (line 5): "
+                         "each is its own unit in the folds"), said.what
+    assert "rename it <patient>_left / <patient>_right (e.g. 10_left.jpeg" in said.fix
+    assert "fill in the patient id" not in said.fix
