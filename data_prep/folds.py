@@ -22,7 +22,7 @@ report and the preflight.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -463,6 +463,25 @@ def patient_unit(patient: str | None, image_id: str) -> str:
     :func:`assign_folds` orders (StratifiedGroupKFold sorts them): other names would give
     other folds, and an existing run's manifest could no longer be checked against them."""
     return patient or image_id
+
+
+def patient_id_key(patient: str) -> str:
+    """``patient`` as :func:`patient_spellings` compares it: letters and digits only, case
+    folded (``'P-007'``, ``'p 007'``, ``'P007'`` -> ``'p007'``)."""
+    return "".join(ch for ch in patient.casefold() if ch.isalnum())
+
+
+def patient_spellings(patients: Iterable[str]) -> list[list[str]]:
+    """The patient ids among ``patients`` (empty ones aside) that differ only in letter case,
+    punctuation or spaces (one :func:`patient_id_key`): each such set and the sets in the
+    order the ids first come. The folds compare ids exactly, so ``P-007``, ``p-007`` and
+    ``P007`` are three patients that may land in three folds; whether they are one patient
+    only the label CSV's author can say (the ingest warns, it does not merge them)."""
+    spellings: dict[str, dict[str, None]] = {}
+    for patient in patients:
+        if patient:
+            spellings.setdefault(patient_id_key(patient), {})[patient] = None
+    return [list(ids) for ids in spellings.values() if len(ids) > 1]
 
 
 def fold_row(row: Mapping[str, Any]) -> tuple[int, int, str, str]:

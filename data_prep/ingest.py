@@ -46,7 +46,7 @@ import numpy as np
 from data_prep import cache
 from data_prep import near_duplicates as twins
 from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
-from data_prep.folds import TWIN_UNIT, assign_folds, patient_unit
+from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import (
     Layout,
@@ -1064,8 +1064,10 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
     Several: one warning naming each group (``1 file is 8-bit RGB, 41 are 16-bit grey``) and
     the files unlike the largest group: their brightness is not comparable (a dim 16-bit
     scan whose depth was guessed as 12-bit, shifted by 4 bits where its neighbours were by 8,
-    or an 8-bit RGB export among 16-bit grey ones: most often an export mistake). 8-bit files
-    alone: nothing said.
+    or an 8-bit RGB export among 16-bit grey ones: most often an export mistake), its fix in
+    the channels of the largest group (``all 8-bit RGB`` for colour photographs). 8-bit files
+    alone: nothing said. CMYK and Lab files (:data:`COLOUR_SPACE_ENCODINGS`, their own
+    colour-space warning) are recorded but form no group of the warning.
 
     ``levels``: each entry's mean grey level once converted to 8 bits, before any crop or
     filter (:func:`_mean_levels`): the warning gives each group's (:func:`level_words`), so that
@@ -1078,9 +1080,9 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
     for e in decoded:
         depth = file_depth(e.record)
         groups.setdefault((depth.file, depth.encoding, depth.used), []).append((e, depth))
-    ordered = sorted(groups.values(), key=lambda members: -len(members))
+    every = sorted(groups.values(), key=lambda members: -len(members))
     facts: list[dict[str, object]] = []
-    for members in ordered:
+    for members in every:
         depth = members[0][1]
         guessed = [d for _, d in members if d.guessed]
         facts.append({"file": depth.file, "encoding": depth.encoding, "bits_used": depth.used,
@@ -1092,6 +1094,9 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
                                     if depth.file not in ("8-bit", "1-bit", "float") else None),
                       "n": {split: sum(1 for e, _ in members if e.split == split)
                             for split in ("train", "test", UNLABELLED)}})
+    # a CMYK or Lab file has its own colour-space warning (converted without colour
+    # management): not a bit-depth group of its own beside the RGB files of its depth
+    ordered = [members for members in every if members[0][1].encoding not in COLOUR_SPACE_ENCODINGS]
     scalings = {d.scaling for members in ordered for _, d in members}
     if not ordered:
         return [], facts
@@ -1141,12 +1146,23 @@ def _bit_depths(entries: Sequence[ImageEntry], where: Path,
                    "bits of the others?")
     if len(files) > 1:
         why.append("files unlike the others are most often an export mistake")
+    # the fix in the channels of the largest group of the common scaling: colour photographs
+    # are not told to become grey
+    largest = next(m for m in ordered if m[0][1].scaling == common)[0][1]
+    kind = "grey" if largest.encoding == "grey" else "RGB"
+    alike = (f"all 8-bit {kind}" if common[0] in ("8-bit", "1-bit", "float") else
+             f"all {common[0]} {kind} with an sBIT chunk naming their bit depth, or all 8-bit {kind}")
     return [warning(str(where), f"images scaled from different bit depths ({'; '.join(said)}): their "
                                 f"brightness may not be comparable{judge}; e.g. {', '.join(odd[:3])}"
                                 + (", ..." if len(odd) > 3 else "") + f" ({'; '.join(why)})",
-                    "export every image alike: all 16-bit grey with an sBIT chunk naming their "
-                    "bit depth, or all 8-bit grey, so that every image is scaled alike",
+                    f"export every image alike: {alike}, so that every image is scaled alike",
                     "bit-depth")], facts
+
+
+COLOUR_SPACE_ENCODINGS = frozenset({"CMYK", "Lab", "HSV"})
+"""File encodings (:func:`_encoding`) converted to RGB without colour management, each with
+its own ``colour-space`` warning (:mod:`data_prep.decode`): left out of the bit-depth groups
+of :func:`_bit_depths` (an 8-bit CMYK file among 8-bit RGB ones is no other depth)."""
 
 
 def _phantom_images(entries: Sequence[ImageEntry], root: Path) -> list[Problem]:
@@ -1319,32 +1335,186 @@ def _assign_folds(entries: Sequence[ImageEntry], cfg: DataConfig, source: str,
     for i, (entry, fold) in enumerate(zip(train, folds, strict=True)):
         entry.fold = int(fold)
         entry.fold_group = "" if patients is None else str(patients[i])
+    if cfg.patient_column or own:
+        notes += _patient_id_problems(train, source, cfg.patient_column or layout.patient_column)
     return notes + caveats
+
+
+PATIENT_SETS_SHOWN = 3
+"""The sets of look-alike patient ids (and lines of rows without a patient) a finding names."""
+
+
+def _patient_id_problems(train: Sequence[ImageEntry], source: str, column: str) -> list[Problem]:
+    """What the folds' patients (``train``'s labels, folds assigned) hide: a warning naming the
+    patient ids that differ only in letter case, punctuation or spaces
+    (:func:`data_prep.folds.patient_spellings`: ``P-007``, ``p-007``, ``P007``, three patients
+    to the folds), with the folds they landed in; a note counting the rows of ``column``
+    (the label CSV ``source``'s) without a patient, each its own unit. ``column`` ``''``: the
+    patients come from EyePACS's image ids (:func:`pair_eyes`), and the fixes say to rename the
+    images ``<patient>_left`` / ``_right``. Nothing is merged: only the CSV's author knows
+    whether two spellings are one patient."""
+    found: list[Problem] = []
+    labelled = [e for e in train if e.label is not None]
+    spellings = patient_spellings(e.label.patient for e in labelled)  # type: ignore[union-attr]
+    # no column: the patients come from EyePACS's image ids <patient>_left / _right (pair_eyes)
+    where = f"column {column!r}" if column else "the image ids (<patient>_left / _right)"
+    if spellings:
+        first: dict[str, ImageEntry] = {}
+        folds: dict[str, set[int]] = {}
+        for entry in labelled:
+            patient = entry.label.patient  # type: ignore[union-attr]
+            first.setdefault(patient, entry)
+            folds.setdefault(patient, set()).add(entry.fold)
+
+        def spelt(patient: str) -> str:
+            line = first[patient].label.line  # type: ignore[union-attr]
+            return f"{patient!r} ({f'line {line}, ' if line else ''}fold {min(folds[patient])})"
+        named = "; ".join(", ".join(spelt(p) for p in ids) for ids in spellings[:PATIENT_SETS_SHOWN])
+        more = (f"; {len(spellings) - PATIENT_SETS_SHOWN} more such set(s)"
+                if len(spellings) > PATIENT_SETS_SHOWN else "")
+        found.append(warning(source, f"{counted(len(spellings), 'set')} of patient ids in {where} "
+                                     f"differ only in letter case, punctuation or spaces, so the folds "
+                                     f"keep them apart as different patients: {named}{more}",
+                             (f"if each set is one patient, write its id one way in {where} of "
+                              f"{Path(source).name}" if column else
+                              "if each set is one patient, rename its images (and their label "
+                              "rows) with one spelling of the patient")
+                             + " and run the ingest again (the folds compare ids exactly); if they "
+                               "are different patients, nothing to do", "folds"))
+    empty = [e.label.line for e in labelled if not e.label.patient]  # type: ignore[union-attr]
+    if empty:
+        lines = ", ".join(str(n) for n in empty[:PATIENT_SETS_SHOWN]) + (", ..." if len(empty) > PATIENT_SETS_SHOWN else "")
+        found.append(note(source, f"{counted(len(empty), 'row')} {'has' if len(empty) == 1 else 'have'} "
+                                  f"no patient in {where} (line{'s' if len(empty) > 1 else ''} "
+                                  f"{lines}): each is its own unit in the folds",
+                          "fill in the patient id where such an image shares a patient with other "
+                          "rows; else nothing to do" if column else
+                          "where such an image shares a patient with others, rename it "
+                          "<patient>_left / <patient>_right (e.g. 10_left.jpeg, its label row too) "
+                          "or give --patient-column; else nothing to do", "folds"))
+    return found
+
+
+def _comparison_rows(records: Sequence[cache.FileRecord], size: int, previous: cache.CacheState,
+                     channels: int, spill: cache.RowSpill | None) -> np.ndarray:
+    """The :func:`data_prep.near_duplicates.comparison_rows` of ``records``' cache rows at
+    ``size`` px, as they will be written (``channels``), read a block at a time
+    (:data:`data_prep.cache.ROW_BLOCK_BYTES`). ``(len(records), d)`` float32."""
+    block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
+    rows = [twins.comparison_rows(cache.assemble(records, size, previous, channels, spill, start, start + block))
+            for start in range(0, len(records), block)]
+    return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
 def _near_twin_groups(entries: Sequence[ImageEntry], cfg: DataConfig, sizes: Sequence[int],
                       previous: cache.CacheState, channels: int,
-                      spill: cache.RowSpill | None) -> np.ndarray | None:
-    """Each training image's near-twin group (``data.near_duplicate_mse`` > 0; None when 0):
-    the cache rows at the smallest of ``sizes``, as they will be written (``channels``), read
-    a block at a time and made into :func:`data_prep.near_duplicates.comparison_rows` (at
-    most :data:`~data_prep.near_duplicates.COMPARE_SIDE` px, 0..1), then grouped by
-    :func:`data_prep.near_duplicates.near_duplicate_groups`. ``(n_train,)`` ints, in the order
-    of the training images."""
+                      spill: cache.RowSpill | None, where: str = ""
+                      ) -> tuple[np.ndarray | None, list[Problem]]:
+    """Each training image's near-twin group (``data.near_duplicate_mse`` > 0; None when 0),
+    and what the comparison found beside the groups.
+
+    The cache rows at the smallest of ``sizes``, as they will be written (``channels``), made
+    into :func:`data_prep.near_duplicates.comparison_rows` (at most
+    :data:`~data_prep.near_duplicates.COMPARE_SIDE` px, 0..1); the training images grouped
+    by :func:`data_prep.near_duplicates.near_duplicate_groups` (``(n_train,)`` ints, in the
+    order of the training images); the test images and the unlabelled pool compared with the
+    training images (:func:`_twins_across_splits`). The problems: a warning for each group
+    whose images carry different grades (``where``: the label CSV), a warning for each test
+    image with a twin among the training images (both fatal with ``--strict``), a note for the unlabelled pool's twins.
+
+    Raises:
+        IngestError: a threshold that links far too many images (its message names the fix)."""
     if cfg.near_duplicate_mse <= 0:
-        return None
-    records = [e.record for e in entries if e.split == "train"]
+        return None, []
+    train = [e for e in entries if e.split == "train"]
     size = min(sizes)
-    block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
-    rows = [twins.comparison_rows(cache.assemble(records, size, previous, channels, spill, start, start + block))
-            for start in range(0, len(records), block)]
-    if not rows:
-        return np.zeros(0, dtype=np.int64)
+    rows = _comparison_rows([e.record for e in train], size, previous, channels, spill)
+    if not len(train):
+        return np.zeros(0, dtype=np.int64), []
     try:
-        return twins.near_duplicate_groups(np.concatenate(rows), cfg.near_duplicate_mse,
-                                           setting="--near-duplicate-mse ")
+        groups = twins.near_duplicate_groups(rows, cfg.near_duplicate_mse,
+                                             setting="--near-duplicate-mse ")
     except ValueError as exc:  # a threshold far above near twins: the message names the fix
         raise IngestError(str(exc)) from None
+    problems = _twin_grade_clashes(train, groups, where or str(train[0].path.parent))
+    problems += _twins_across_splits(entries, train, rows, cfg, size, previous, channels, spill)
+    return groups, problems
+
+
+def _twin_grade_clashes(train: Sequence[ImageEntry], groups: np.ndarray, where: str) -> list[Problem]:
+    """A warning for each near-twin group of ``train`` (``groups``: their group ids) whose
+    images carry two or more grades: the folds keep the group whole, but one picture is
+    taught as two grades, and only the label CSV can say which is right. Each names the
+    images (first :data:`TWIN_CLASH_SHOWN`) with their CSV lines and grades."""
+    members: dict[int, list[ImageEntry]] = {}
+    for entry, group in zip(train, groups, strict=True):
+        members.setdefault(int(group), []).append(entry)
+    found = []
+    for group in members.values():
+        grades = {e.label.grade for e in group if e.label is not None}
+        if len(grades) < 2:
+            continue
+        named = ", ".join(f"{e.image_id} (" + (f"line {e.label.line}, " if e.label and e.label.line else "")
+                          + f"grade {e.label.grade if e.label else '?'})" for e in group[:TWIN_CLASH_SHOWN])
+        more = f" and {len(group) - TWIN_CLASH_SHOWN} more" if len(group) > TWIN_CLASH_SHOWN else ""
+        found.append(Problem(where, f"near twins with different grades {sorted(grades)}: {named}{more} "
+                                    f"(one picture graded twice, or a chain of near twins); the folds "
+                                    f"keep them in one fold",
+                             "check which grade is right and correct the label CSV (or delete "
+                             "the copy)", severity="warning", kind="near-duplicates"))
+    return found
+
+
+TWIN_CLASH_SHOWN = 4
+"""The images a warning of near twins with different grades names (:func:`_twin_grade_clashes`)."""
+
+
+def _twins_across_splits(entries: Sequence[ImageEntry], train: Sequence[ImageEntry],
+                         train_rows: np.ndarray, cfg: DataConfig, size: int,
+                         previous: cache.CacheState, channels: int,
+                         spill: cache.RowSpill | None) -> list[Problem]:
+    """The test images and the unlabelled pool compared with the training images
+    (``train_rows``: their comparison rows), a block at a time
+    (:func:`data_prep.near_duplicates.twins_across`): a warning (an error with ``--strict``,
+    as the caller applies it) for each test image whose nearest training image is closer than
+    ``data.near_duplicate_mse`` (a re-encoded copy of a test image among the training images
+    credits the test figures with memory; not an error by default, as copies and distinct
+    pictures overlap near 4e-4, and a challenge's test folder cannot lose an image), naming
+    both files and the distance; one note counting the unlabelled images that are near twins of
+    training images (pretraining sees both anyway: nothing leaks)."""
+    found: list[Problem] = []
+    pool_twins: list[str] = []
+    pool_where = ""  # the unlabelled folder of the first twin
+    block = max(1, cache.ROW_BLOCK_BYTES // (size * size * channels))
+    setting = f"--near-duplicate-mse {cfg.near_duplicate_mse:g}"
+    for split in ("test", UNLABELLED):
+        others = [e for e in entries if e.split == split]
+        for start in range(0, len(others), block):
+            chunk = others[start:start + block]
+            rows = _comparison_rows([e.record for e in chunk], size, previous, channels, spill)
+            for q, r, mse in zip(*twins.twins_across(rows, train_rows, cfg.near_duplicate_mse), strict=True):
+                other, twin = chunk[int(q)], train[int(r)]
+                if split == UNLABELLED:
+                    pool_twins.append(f"{other.image_id} ~ {twin.image_id}")
+                    pool_where = pool_where or str(other.path.parent)
+                    continue
+                line = f" (line {twin.label.line})" if twin.label is not None and twin.label.line else ""
+                found.append(warning(other.display,
+                                     f"test image {other.image_id} is a near twin of the training image "
+                                     f"{twin.display}{line}: mean squared difference {mse:.1e}, below "
+                                     f"{setting}; if it is one picture, the test figures would credit "
+                                     f"the model's memory of a training image",
+                                     f"look at both: if one picture, delete {twin.image_id} and its "
+                                     f"label row from the training images (the test folder of a "
+                                     f"challenge stays as it is); if two pictures, nothing to do, or "
+                                     "lower --near-duplicate-mse", "near-duplicates"))
+    if pool_twins:
+        found.append(note(pool_where, f"{counted(len(pool_twins), 'image')} of the "
+                          f"unlabelled pool {'is a near twin' if len(pool_twins) == 1 else 'are near twins'}"
+                          f" of training images below {setting} (e.g. {pool_twins[0]})",
+                          "nothing to do (pretraining sees the training images anyway); remove "
+                          "the copies from the unlabelled folder to save time", "near-duplicates"))
+    return found
 
 
 TWIN_SHARE_WARNING = 0.10
@@ -1385,6 +1555,13 @@ def _twin_facts(groups: np.ndarray | None, cfg: DataConfig, sizes: Sequence[int]
     return {"near_duplicate_mse": cfg.near_duplicate_mse, "cache_size": size,
             "compared_px": min(size, twins.COMPARE_SIDE), "n_images": n_images, "n_groups": n_groups,
             "with_patients": with_patients}
+
+
+NEAR_DUPLICATES_OFF = ("near duplicates not checked (--near-duplicate-mse 0, the default): near "
+                      "twins split across folds, or a copy of a test image among the training "
+                      "images, go unnoticed; --near-duplicate-mse 1e-4 checks them")
+"""The printed summary's line when ``data.near_duplicate_mse`` is 0 and there are training
+images (:func:`format_summary`)."""
 
 
 def _twins_line(facts: dict[str, object] | None) -> str:
@@ -1570,6 +1747,8 @@ def format_summary(result: IngestResult) -> str:
         lines.append(said)
     if _twins_line(result.near_duplicates):
         lines.append(_twins_line(result.near_duplicates))
+    elif result.n_train:  # off: said, so that no one reads silence as "none found"
+        lines.append(NEAR_DUPLICATES_OFF)
     if result.n_phantom_marked:
         lines.append(_phantom_words(result.n_phantom_marked,
                                     result.n_train + result.n_test + result.n_unlabelled,
@@ -1807,7 +1986,9 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
     twin_groups = None
     attention: list[Problem] = []  # said again at the end of the summary: lost among the others
     if not any(p.severity == "error" for p in problems):
-        twin_groups = _near_twin_groups(entries, cfg, sizes, previous, channels, spill)
+        twin_groups, twin_problems = _near_twin_groups(entries, cfg, sizes, previous, channels,
+                                                       spill, str(layout.labels_csv or root))
+        problems += apply_strict(twin_problems, cfg.strict)
         problems += apply_strict(_twin_share_problems(twin_groups, cfg, str(layout.labels_csv or root)),
                                  cfg.strict)
         problems += _assign_folds(entries, cfg, str(layout.labels_csv or root), layout,

@@ -526,14 +526,17 @@ def one_column_for_two_roles(table: Table, position: int, roles: tuple[str, str]
 
 
 def parse_grade(raw: str) -> int | None:
-    """An integer grade from a CSV cell (``'2'``, ``' 2 '``, ``'2.0'``, ``'2,0'``), else None."""
+    """An integer grade from a CSV cell (``'2'``, ``' 2 '``, ``'2.0'``, ``'2,0'``), else None.
+
+    Only a plain numeral is read: ASCII digits with an optional sign, one decimal point or
+    comma (European spreadsheets) and an exponent as a spreadsheet writes it (``2.00E+00``),
+    whose value is a whole number. Python's ``float`` would also take ``'1_0'`` (10),
+    ``'0_2'`` (2), ``'inf'`` or other scripts' digits; such a cell is no grade (the ingest
+    quotes it as written)."""
     text = raw.strip().strip('"').strip()
-    if re.fullmatch(r"[+-]?\d+", text):
+    if re.fullmatch(r"[+-]?[0-9]+", text):
         return int(text)
-    if text.count(",") == 1 and "." not in text:
-        text = text.replace(",", ".")  # a decimal comma (European spreadsheets)
-    try:
-        value = float(text)
-    except ValueError:
+    if not re.fullmatch(r"[+-]?[0-9]+(?:[.,][0-9]*)?(?:[eE][+-]?[0-9]+)?", text):
         return None
+    value = float(text.replace(",", "."))  # a decimal comma (European spreadsheets)
     return int(value) if value.is_integer() else None

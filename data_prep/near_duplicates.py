@@ -1,4 +1,5 @@
-"""Near-duplicate labelled images, kept in one fold (``data.near_duplicate_mse``).
+"""Near-duplicate images: labelled ones kept in one fold, a test image's twin among the
+training images refused (``data.near_duplicate_mse``).
 
 A data set without patient ids (RetinaMNIST's ``.npz``) gets per-image folds, and an image
 and its near twin (another photograph of the same eye, or the same photograph resized twice)
@@ -22,6 +23,11 @@ Conventions, shared with ``bench/near_duplicates.py`` (one implementation):
   and c are further apart than the threshold (:func:`near_pairs`, :func:`twin_groups`); a
   threshold that links more than :data:`MAX_PAIRS_PER_IMAGE` pairs per image stops with
   ValueError (it is far above near twins);
+* the test images and the unlabelled pool are compared with the training images (not with
+  each other), each with its nearest training image (:func:`twins_across`): a test image's
+  twin among the training images would credit the test figures with memory, and the ingest
+  refuses it (JPEG q80 copies of the 128 px APTOS samples measured 4e-5 .. 4e-4 from their
+  originals at 64 px, half below 1e-4; two distinct samples 4.5e-4 or more apart);
 * :func:`nearest_neighbours` (each image's single nearest other image) is what
   ``bench/near_duplicates.py`` counts with: an image has a twin below the threshold exactly
   when its nearest neighbour is below it, so the counts agree with the groups' members;
@@ -86,6 +92,35 @@ def nearest_neighbours(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.n
     # without a query, each fitted row's neighbours leave out the row itself
     distance, index = search.kneighbors(None if y is None else x)
     return index[:, 0], distance[:, 0] ** 2 / x.shape[1]
+
+
+def twins_across(queries: np.ndarray, references: np.ndarray, threshold: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of ``queries`` (a test split's, an unlabelled pool's) whose nearest row of
+    ``references`` (the training images') is closer than ``threshold`` (strictly), by mean
+    squared difference (:func:`nearest_neighbours`, exact search).
+
+    Args:
+        queries: ``(m, d)`` floats (:func:`comparison_rows`: 0..1); a block of them at a time
+            keeps memory at one block plus ``references``.
+        references: ``(n, d)`` floats of the same ``d``.
+        threshold: the mean squared difference below which two rows are twins.
+
+    Returns:
+        ``(query_index, reference_index, distance)``, each ``(k,)`` for the ``k`` queries with
+        a twin, in query order: the twin is the query's nearest reference row.
+
+    Raises:
+        ValueError: ``queries`` and ``references`` differ in ``d``."""
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    if not len(queries) or not len(references):
+        return empty
+    if queries.shape[1] != references.shape[1]:
+        raise ValueError(f"twins_across: rows of {queries.shape[1]} values against rows of "
+                         f"{references.shape[1]}")
+    index, distance = nearest_neighbours(queries, references)
+    near = np.flatnonzero(distance < threshold)
+    return near.astype(np.int64), index[near].astype(np.int64), distance[near]
 
 
 MAX_PAIRS_PER_IMAGE = 50

@@ -168,7 +168,8 @@ class Problem:
                   "patient": "fold the images as if independent",
                   "blank": "ingest it as it is",
                   "phantom": "ingest it as a phantom image",
-                  "misnamed": "read it by its content"}.get(
+                  "misnamed": "read it by its content",
+                  "near-duplicates": "ingest the images as they are"}.get(
                       self.kind, "convert it automatically")
         return dataclasses.replace(
             self,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import filecmp
 import functools
 import hashlib
 import os
@@ -477,7 +478,9 @@ class LabelRow:
     patient: str
     line: int  # 1-based line in the CSV file (header is line 1)
     written: str = ""  # the grade cell as written (stripped): '1.0', '7', 'x'
-    in_folder: bool = False  # the name cell has a folder part ('train/001.png'), dropped in name
+    # the folder part of the name cell as written, '/'-separated ('visit2' for 'visit2/e05.jpg',
+    # 'C:/PACS/export' for 'C:\\PACS\\export\\e00.jpg'), '' for a plain name: dropped in ``name``
+    folder: str = ""
     # what marked the row ungradable beside its grade cell ('adjudicated_gradable 0'), else ''
     marked_by: str = ""
     # the cells of every column but the row's image name, own grade and patient (column, cell as
@@ -532,7 +535,15 @@ class LabelTable:
 _OPTIONS = {"image-name": "--image-column", "grade": "--grade-column", "patient": "--patient-column"}
 
 
-UNGRADED_CELLS = ("", "na", "n/a", "nan", "none", "null", "-", "?", "ungradable", "ungraded")
+EXCEL_ERROR_CELLS = ("#n/a", "#nv", "#value!", "#ref!", "#div/0!", "#name?", "#null!", "#num!",
+                     "#wert!", "#bezug!", "#zahl!")
+"""A spreadsheet's error values as a CSV export writes them (Excel's English ``#N/A``,
+``#VALUE!``, ``#REF!``, ``#DIV/0!``, ``#NAME?``, ``#NULL!``, ``#NUM!``, German ``#NV``,
+``#WERT!``, ``#BEZUG!``, ``#ZAHL!``; lower case): a lookup or formula that found no grade, so
+read as no grade (:data:`UNGRADED_CELLS`), as ``nan`` is."""
+
+UNGRADED_CELLS = ("", "na", "n/a", "nan", "none", "null", "-", "?", "ungradable", "ungraded",
+                  *EXCEL_ERROR_CELLS)
 """Grade cells that say "no grade" rather than a wrong one (lower case, stripped)."""
 
 LEAVE_OUT_FIX = ("rerun with --ungradable leave_out (every row with no grade is then left out "
@@ -770,8 +781,8 @@ def outside_problem(csv_path: Path, outside: Sequence[tuple[int, str, str, int]]
     grades = ", ".join(listed[:-1]) + f" and {listed[-1]}" if len(listed) > 1 else listed[0]
     first = outside[0]
     second = next((row for row in outside if row[3] != first[3]), outside[1])
-    examples = " and ".join(f"line {line} ({name}, grade {grade})"
-                            for line, name, _, grade in sorted((first, second)))
+    examples = " and ".join(f"line {line} ({name}, grade {grade_as_written(raw, grade)})"
+                            for line, name, raw, grade in sorted((first, second)))
     scale = "{" + ", ".join(str(g) for g in range(len(grade_names))) + "}"
     return error(csv_path, f"{len(outside)} rows have a grade outside {scale}, the scale of --grades "
                            f"({describe(grade_names)}): {grades}, e.g. {examples}",
@@ -784,7 +795,9 @@ def no_grade_words(name: str, raw: str, eye_column: str = "") -> str:
     ``right_eye_DR_Level`` for ``1_r1``, chosen by the image id, :func:`own_eye_cell`), named
     (``has no grade in its eye's column 'right_eye_DR_Level' (...)``). The ingest's and the
     scorer's words."""
-    cell = "an empty cell" if not raw.strip() else repr(raw.strip())
+    cell = ("an empty cell" if not raw.strip() else
+            f"{raw.strip()!r}, a spreadsheet error value" if raw.strip().lower() in EXCEL_ERROR_CELLS
+            else repr(raw.strip()))
     column = f" in its eye's column {eye_column!r}" if eye_column else ""
     return f"{name} has no grade{column} ({cell}; an ungradable image?)"
 
@@ -814,16 +827,22 @@ def grade_problem(where: str, name: str, raw: str, grade: int | None,
                      "grade")
     if grade is None:
         named = (f" nor the name of a grade of the scale ({', '.join(grade_names)})"
-                 if _GRADE_WORD.search(raw) else "")
+                 if is_grade_word(raw) else "")
         if ambiguous := ambiguous_grades(raw, grade_names):  # 'non-proliferative' on ICDR's
             named = (f" nor the name of one grade of the scale ({', '.join(grade_names)}): "
                      f"{_could_be(raw, grade_names, ambiguous)}, so it is not read as any of them")
+        if not named and (re.search(r"\d", raw) or not is_grade_word(raw)):
+            # '1_0', '1 0', '2e0', 'inf', '¹': not read as 10, 2, 2, a grade, 1
+            return error(where, f"grade {raw.strip()!r} of {name} is not a plain whole number "
+                                f"(digits only, or a decimal point or comma before zeros: "
+                                f"'2', '2.0', '2,0')",
+                         f"write the grade as a plain number ({choices(grade_names)})", "grade")
         return error(where, f"grade {raw.strip()!r} of {name} is not an integer{named}",
                      f"use {choices(grade_names)}, or the name of a grade as --grades writes it "
                      f"({', '.join(grade_names)})", "grade")
     if not 0 <= grade < k:
         listed = "{" + ", ".join(str(g) for g in range(k)) + "}"
-        return error(where, f"grade {grade} of {name} is outside {listed} (--grades: "
+        return error(where, f"grade {grade_as_written(raw, grade)} of {name} is outside {listed} (--grades: "
                             f"{describe(grade_names)})", scale_fix(grade_names, values or (grade,)), "grade")
     return None
 
@@ -995,6 +1014,30 @@ def _near_grade(word: str, grade_names: Sequence[str]) -> int | None:
 _GRADE_WORD = re.compile(r"[^\W\d_]")
 """A grade cell with a letter in it is a word (``Referable``), not a mistyped number."""
 
+_NUMBER_WORD = re.compile(r"[+-]?(?:inf(?:inity)?|nan)", re.IGNORECASE)
+"""A cell Python's ``float`` reads as a number though it has letters (``inf``, ``-Infinity``)."""
+
+
+def is_grade_word(cell: str) -> bool:
+    """Whether a grade cell is a word (``Referable``, ``R1``): it has a letter, and is not a
+    number in other spelling, i.e. neither a float word (:data:`_NUMBER_WORD`: ``inf``) nor
+    digits of another form alone (``¹``, a superscript: numeric, not a letter, yet matched by
+    a word character to ``re``). Those get the plain-number message, not a ``--grades`` fix."""
+    text = cell.strip().strip('"').strip()
+    if _NUMBER_WORD.fullmatch(text):
+        return False
+    if any(c.isnumeric() for c in text) and not any(c.isalpha() for c in text):
+        return False
+    return _GRADE_WORD.search(text) is not None
+
+
+def grade_as_written(raw: str, grade: int) -> str:
+    """A grade read from ``raw`` as the messages show it: ``10`` when the cell says so,
+    ``'1e1' (read as 10)`` when it spells it otherwise (a spreadsheet's exponent, ``2.0``),
+    so that the user finds the cell in the CSV."""
+    text = raw.strip().strip('"').strip()
+    return str(grade) if text == str(grade) else f"{text!r} (read as {grade})"
+
 
 def _scale_grade(word: str, names: Sequence[str]) -> tuple[int, bool] | None:
     """(the grade of ``names`` that ``word`` names, whether it is spelt as the scale has it) for
@@ -1024,7 +1067,7 @@ def own_grade_words(cells: Iterable[str], grade_names: Sequence[str]) -> list[st
         if key in GRADE_ZERO_WORDS and grade_from_name(cell, grade_names) is None:
             zero.setdefault(key, spelt)
             words.setdefault(key, spelt)
-        elif not is_ungraded(cell) and _GRADE_WORD.search(cell):
+        elif not is_ungraded(cell) and is_grade_word(cell):
             words.setdefault(key, spelt)
     others = [w for k, w in words.items() if k not in zero]
     if not others:
@@ -1714,6 +1757,7 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
     by_name: dict[int, int] = {}  # grade -> rows that wrote it as its name
     words: dict[str, str] = {}  # grade cells written as words no grade is named: key -> first spelling
     worded: list[int] = []  # where their problems are in ``problems`` (the fix is set at the end)
+    word_at: dict[int, str] = {}  # index in ``problems`` -> its word's key (of ``words``)
     # a grade column of words and no number: the user's own grade names, 'none' among them a
     # grade's name (grade 0), not an ungradable image, unless a scale is given or ungradable
     # rows are left out (zero_words_named)
@@ -1726,11 +1770,22 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
 
     def ungraded(cell: str) -> bool:  # is_ungraded, but for a grade-0 name of the column's words
         return is_ungraded(cell) and not names_zero_grade(cell, zero_named)
+    header = [c.strip().casefold() for c in table.columns]
     for number, cells in table.rows:
         where = f"{csv_path}:{number}"
+        if all(cells[index[role]].strip().casefold() == header[index[role]]
+               for role in ("image-name", "grade")):  # two exports pasted one after the other?
+            problems.append(error(where, f"line {number} repeats the header row (image name "
+                                         f"{cells[index['image-name']].strip()!r}, grade "
+                                         f"{cells[index['grade']].strip()!r})",
+                                  "delete it (if the rows after it are another export, check that "
+                                  "their columns are in the same order)", "csv"))
+            continue
         cell = cells[index["image-name"]].strip().replace("\\", "/")
         name = cell_file_name(cell)
-        in_folder = "/" in cell.strip("/")
+        in_folder = cell.strip("/").rpartition("/")[0]  # the folder part, '' for a plain name
+        while in_folder == "." or in_folder.startswith("./"):  # './e00.png': no folder part
+            in_folder = in_folder[2:]
         raw_grade = cells[index["grade"]]
         eye_column = ""  # per eye: the column of the image's own eye, read for its grade
         if not name:
@@ -1794,8 +1849,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             problems.append(error(where, grade_zero_words(name, raw_grade, grade_names), "", "grade"))
         elif (bad := grade_problem(where, name, raw_grade, grade, grade_names,
                                    eye_column=eye_column)) is not None:
-            if grade is None and not is_ungraded(raw_grade) and _GRADE_WORD.search(raw_grade):
+            if grade is None and not is_ungraded(raw_grade) and is_grade_word(raw_grade):
                 words.setdefault(_name_key(raw_grade), raw_grade.strip().strip('"'))
+                word_at[len(problems)] = _name_key(raw_grade)
                 worded.append(len(problems))
             problems.append(bad)
             grade = None
@@ -1803,9 +1859,16 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
         rows.append(LabelRow(name, grade, patient, number, raw_grade.strip(), in_folder))
     if worded:  # the fix that reads the words, shaped from the whole CSV's values
         fix = grade_words_fix(list(words.values()), numbers | set(by_name), grade_names, own_words)
+        # --grades given: a word near one of its names is a misspelling, said on its own row,
+        # whatever the other words are (never a template of the user's own scale instead)
+        near = ({key: grade_words_fix([word], (), grade_names) for key, word in words.items()
+                 if _near_grade(word, grade_names) is not None} if scale_given else {})
+        if near and len(near) < len(words):  # the other words' fix, without the misspellings
+            fix = grade_words_fix([w for k, w in words.items() if k not in near],
+                                  numbers | set(by_name), grade_names, own_words)
         for at in worded:
             said = (zero_word_readings(zero_rows[at], fix, UNGRADABLE_WORD_WAY)
-                    if at in zero_rows else fix)
+                    if at in zero_rows else near.get(word_at.get(at, ""), fix))
             problems[at] = dataclasses.replace(problems[at], fix=said)
     if by_name:
         problems.append(grade_names_note(csv_path, by_name, grade_names,
@@ -1989,15 +2052,17 @@ def read_name_list(csv_path: Path, column: str) -> tuple[list[tuple[int, str]] |
 
 
 def _grade_clash(rows: Sequence[LabelRow], agreement: bool = False) -> str:
-    """`` with conflicting grades [0, 7]`` when the rows' grades differ (as the CSV writes
-    them, in row order: an out-of-range ``7`` stays ``7``). When they agree: ``''``, or with
+    """`` with conflicting grades ['0', '7']`` when the rows' grades differ (each cell quoted
+    as the CSV writes it, in row order: an out-of-range ``7`` stays ``'7'``, a decimal comma
+    ``'3,0'`` stays one cell). When they agree: ``''``, or with
     ``agreement`` (for a message that does not name each row's grade) `` with grade 3 on
     both`` (``on all 3``), with how each row writes it when the spellings differ (``1`` and
-    ``1.0`` are the same grade: `` with grade 1 on both (written 1, 1.0)``); rows whose grade
+    ``1.0`` are the same grade: `` with grade 1 on both (written '1', '1.0')``); rows whose grade
     cells are all empty: `` with no grade (empty cells) on all 3``."""
     values = {r.grade if r.grade is not None else  # a grade written as its name: its number
               parse_grade(r.written) if parse_grade(r.written) is not None else r.written for r in rows}
-    written = ", ".join(r.written or "''" for r in rows)
+    # each cell quoted: a decimal comma ('3,0') would read as two cells in a bare list
+    written = ", ".join(repr(r.written) for r in rows)
     if len(values) > 1:
         return f" with conflicting grades [{written}]"
     if not agreement:
@@ -2013,7 +2078,7 @@ def _same_row(row: LabelRow) -> tuple[object, ...]:
     """What two label rows must share to be one row written twice: the name and the grade cell
     as written, the patient, and what else marked them (every other column,
     :attr:`LabelRow.others`, is said when it differs: :func:`_other_cells`)."""
-    return row.name, row.written, row.patient, row.in_folder, row.marked_by
+    return row.name, row.written, row.patient, row.folder, row.marked_by
 
 
 def _other_cells(rows: Sequence[LabelRow]) -> str:
@@ -2340,6 +2405,61 @@ def likely_typos(names: Sequence[str], unlabelled: Sequence[Path], rows: int = 0
     return pairs
 
 
+def written_file(row: LabelRow, matched: Path, bases: Sequence[Path],
+                 folder: Path) -> tuple[str, Path | None]:
+    """What a label row's name cell points at with its folder part (``visit2/e05.jpg``), looked
+    for under each of ``bases`` (the image folder, the CSV's folder), against ``matched``, the
+    image of the row's file name that the ingest pairs the row with (``folder``'s own
+    ``e05.jpg``, the folder part dropped). A name without extension (``visit2/e05``) is also
+    looked for with ``matched``'s suffix. Returns (verdict, file):
+
+    * ``('same', path)``: the written path is ``matched`` itself (Messidor-2's
+      ``IMAGES/e00.png`` read from the CSV's folder, ``./e00.png``), found under any base;
+    * ``('inside', path)``: another picture (other bytes) inside ``folder`` (``visit2/``):
+      the row would silently get the wrong image;
+    * ``('outside', path)``: another picture outside ``folder`` (the CSV of ``original/``
+      read with a resized copy of the set as the image folder): said in one note, no error;
+    * ``('', None)``: no folder part, an absolute one (``C:/PACS/export``: nothing to
+      compare), no such file, or a byte-identical copy of ``matched``."""
+    if not row.folder or row.folder.startswith("/") or re.match(r"[A-Za-z]:", row.folder):
+        return "", None
+    written = f"{row.folder}/{row.name}"
+    tails = [written] + ([written + matched.suffix] if not row.name.endswith(matched.suffix) else [])
+    others: list[Path] = []
+    for base in dict.fromkeys(bases):
+        for tail in tails:
+            candidate = base / tail
+            try:
+                if not candidate.is_file():
+                    continue
+                if os.path.samefile(candidate, matched):
+                    return "same", candidate
+                if not filecmp.cmp(candidate, matched, shallow=False):
+                    others.append(candidate)
+            except OSError:
+                continue
+    root = folder.resolve()
+    inside = [p for p in others if p.resolve().is_relative_to(root)]
+    if inside:
+        return "inside", inside[0]
+    return ("outside", others[0]) if others else ("", None)
+
+
+def folder_part_problem(table: LabelTable, row: LabelRow, matched: Path, other: Path,
+                        folder: Path) -> Problem:
+    """The error of a label row whose name cell's folder part names another picture inside
+    ``folder`` (:func:`written_file`) than the file of that name in ``folder``, which the ingest
+    (it reads the image folder's own level only) would pair the row with: silently the wrong
+    image (another visit's) if the folder part were dropped."""
+    return error(f"{table.path}:{row.line}",
+                 f"the row names {row.folder}/{row.name}, but only the files of {folder} itself "
+                 f"are read, and its {matched.name} is another picture than {other}: the row "
+                 f"would be paired with the wrong image",
+                 f"give each picture a name of its own in {folder} (e.g. move {other} up as "
+                 f"{row.folder.replace('/', '_')}_{row.name}, or move {matched.name} out if "
+                 f"the row is its), and write that plain file name in the row", "match")
+
+
 def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                  test_dir_name: str = "test", not_read: Sequence[Path] = (), missing: str = "error",
                  nested: bool = False, stem_ids: bool = False
@@ -2362,6 +2482,14 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     (unless ``stem_ids``: the layout's own CSV writes ids without extension, APTOS's,
     DeepDRiD's, :data:`data_prep.layout.STEM_ID_LAYOUTS`, so that is no news) or by number, and
     one how many only by ignoring letter case (:func:`only_by_case`), each with an example pair.
+    A name cell with a folder part (``visit2/e05.jpg``, ``C:\\PACS\\e05.jpg``) is matched by
+    its file name, in one note counting them (not those whose path is the file matched:
+    ``IMAGES/e00.png`` read from the CSV's folder); unless that path, read from ``folder`` or
+    the CSV's folder, names another picture inside ``folder`` than the file matched
+    (:func:`written_file`): then an error (kind ``match``), as the row would silently get
+    another visit's image. Another picture outside ``folder`` (the CSV of ``original/`` read
+    with a resized copy as the image folder) is said in one note. Not for
+    ``nested`` layouts (DeepDRiD's ``image_path`` writes its folders by convention).
 
     ``missing="leave_out"`` (``data.missing``): a row whose image is nowhere (not in a
     subfolder, not a near miss of an image without a row: those stay errors) is left out
@@ -2384,8 +2512,20 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
     by_how: dict[str, list[str]] = {"stem": [], "number": [], "extension": []}
     by_case: list[str] = []  # 'ROW NAME -> file name' of the names matched only by ignoring case
     claimed: set[Path] = set()  # the candidates of an ambiguous row: that row's, though unpaired
+    dropped: list[str] = []  # 'visit2/e05.jpg -> e05.jpg': the matched names whose folder went
+    elsewhere: list[str] = []  # 'original/e00.png: /d/original/e00.png': other files outside
     for row in table.rows:
         paths, how = index.find(row.name)
+        if paths and row.folder and how != "ambiguous" and not nested:
+            verdict, other = written_file(row, paths[0], (folder, table.path.parent), folder)
+            if verdict == "inside":  # the row names another picture than the one it would get
+                problems.append(folder_part_problem(table, row, paths[0], other, folder))  # type: ignore[arg-type]
+                claimed.update(paths)  # the row's, though refused: not also 'without label'
+                continue
+            if verdict == "outside":
+                elsewhere.append(f"{row.folder}/{row.name} -> {paths[0].name}, not {other}")
+            elif verdict != "same":  # the written path is the file read: nothing dropped
+                dropped.append(f"{row.folder}/{row.name} -> {paths[0].name}")
         if how == "ambiguous":
             problems.append(ambiguous_name(table, row, paths, _ambiguous_words(row.name)))
             if len({name_key(p.name) for p in paths}) == 1:  # one name in two patient folders:
@@ -2416,7 +2556,7 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
                 what = (f"label without image: {row.name} is not in {folder} but in its subfolder "
                         f"{deeper.parent.name}/, and images are not searched in subfolders")
                 fix = (f"move the images of {deeper.parent.name}/ up into {folder}"
-                       + (" (and write the plain file names in the CSV)" if row.in_folder else ""))
+                       + (" (and write the plain file names in the CSV)" if row.folder else ""))
             else:
                 what, fix = f"label without image: {row.name} is not in {folder}", "add the image or delete the row"
                 plain_missing[len(no_image)] = row
@@ -2432,6 +2572,18 @@ def match_labels(images: Sequence[Path], table: LabelTable, folder: Path,
             # a row repeated, or in another spelling, is reported by duplicate_label_rows or
             # same_image_rows (fatal): the first row's grade is only kept for the other checks
             matched.setdefault(path, row)
+    if dropped:  # DeepDRiD's image_path (nested) is its layout's convention: no news
+        problems.append(note(table.path, f"{len(dropped)} name(s) had a folder part, dropped (e.g. "
+                                         f"{dropped[0]}): only the file names of {folder} are read",
+                             "nothing to do if each row's image is the file of that name in "
+                             f"{folder}; else move or rename the images there so that each "
+                             "name is one picture, and write the plain file names", "match"))
+    if elsewhere:  # another copy of the set (resized, original) read with its CSV: no error
+        problems.append(note(table.path, f"{counted(len(elsewhere), 'name')} with a folder part "
+                                         f"outside {folder} name other files than the ones read "
+                                         f"(e.g. {elsewhere[0]}): the images of {folder} are used",
+                             f"nothing to do if {folder} is a copy of those images (resized, "
+                             "converted); else point --root at the folder the CSV names", "match"))
     if by_how["stem"] and not stem_ids:
         problems.append(note(table.path, f"{len(by_how['stem'])} name(s) without extension, each "
                                          f"matched to the one image with that stem (e.g. "

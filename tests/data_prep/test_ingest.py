@@ -480,14 +480,14 @@ def test_a_repeated_row_shows_its_grades_as_the_csv_writes_them(tmp_path: Path) 
         fh.write("001.png,7\n")  # line 5; line 2 gives 001.png grade 0
     message = expect_error(config(data), tmp_path / "out")
     assert (f"{csv_path}:5: 001.png is listed 2 times (lines 2, 5) with conflicting grades "
-            "[0, 7] -> keep exactly one row per image") in message
+            "['0', '7'] -> keep exactly one row per image") in message
     assert f"{csv_path}:5: grade 7 of 001.png is outside {{0, 1, 2}}" in message
     # the same grade written two ways is no conflict; two bad cells that differ are one
     csv_path.write_text("image name,DR grade\n001.png,0\n002.png,1\n003.png,2\n002.png,1.0\n"
                         "003.png,x\n003.png,9\n")
     message = expect_error(config(data), tmp_path / "out")
-    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) with grade 1 on both (written 1, 1.0) -> keep" in message
-    assert "003.png is listed 3 times (lines 4, 6, 7) with conflicting grades [2, x, 9]" in message
+    assert f"{csv_path}:5: 002.png is listed 2 times (lines 3, 5) with grade 1 on both (written '1', '1.0') -> keep" in message
+    assert "003.png is listed 3 times (lines 4, 6, 7) with conflicting grades ['2', 'x', '9']" in message
 
 
 def test_a_repeated_row_with_the_same_grade_names_the_grade(tmp_path: Path) -> None:
@@ -502,7 +502,7 @@ def test_a_repeated_row_with_the_same_grade_names_the_grade(tmp_path: Path) -> N
         fh.write("002.png,1\n003.png,2\n003.png,2\n002.png,1.0\n")  # lines 5, 6, 7, 8
     message = expect_error(config(data), tmp_path / "out")
     assert (f"{csv_path}:5: 002.png is listed 3 times (lines 3, 5, 8) with grade 1 on all 3 (written "
-            "1, 1, 1.0) -> keep exactly one row per image") in message, message
+            "'1', '1', '1.0') -> keep exactly one row per image") in message, message
     assert "1 problem(s) must be fixed" in message, message  # 003.png's rows are identical: a warning
     assert ("warnings (converted or not honoured; fatal with --strict): 1\n  "
             f"{csv_path}:6: 003.png is listed 3 times (lines 4, 6, 7) with grade 2 on all 3, the rows "
@@ -541,7 +541,7 @@ def test_two_rows_naming_one_image_in_different_spellings_are_an_error(
         fh.write(f"{spelling},{grade}\n")  # line 5
         fh.write("009.png,1\n")  # line 6: no image, reported in the same pass
     message = expect_error(config(data), tmp_path / "out", "label without image: 009.png")
-    clash = " with conflicting grades [0, 2]" if grade != "0" else ""
+    clash = " with conflicting grades ['0', '2']" if grade != "0" else ""
     assert (f"{csv_path}:5: 001.png is named by 2 rows spelled differently (line 2 '001.png' "
             f"grade 0, line 5 '{spelling}' grade {grade}){clash} -> keep exactly one row per "
             "image: delete line 2 or line 5") in message
@@ -561,7 +561,7 @@ def test_rows_naming_one_image_in_three_spellings_and_a_repeat_are_each_said_onc
     assert "002.png is named by" not in message
     assert (f"{csv_path}:6: 001.png is named by 3 rows spelled differently (line 2 '001.png' "
             "grade 0, line 6 '1' grade 2, line 7 '001' grade 0) with conflicting grades "
-            "[0, 2, 0] -> keep exactly one row per image: delete all but one of lines 2, 6, 7"
+            "['0', '2', '0'] -> keep exactly one row per image: delete all but one of lines 2, 6, 7"
             ) in message
 
 
@@ -578,7 +578,7 @@ def test_an_ungradable_row_in_another_spelling_of_a_labelled_image_is_an_error(
                            tmp_path / "out",
                            f"{csv_path}:6: 001.png is named by 2 rows spelled differently (line 2 "
                            "'001.png' grade 0, line 6 '1' grade NA) with conflicting grades "
-                           "[0, NA]")
+                           "['0', 'NA']")
     assert "1 problem(s)" in message and "label without image" not in message
 
 

@@ -212,7 +212,8 @@ def test_off_the_manifest_is_byte_identical_and_the_folds_per_image(tmp_path: Pa
     assert [int(r["fold"]) for r in rows] == per_image.tolist()
     summary = json.loads(off.summary_path.read_text(encoding="utf-8"))
     assert summary["near_duplicates"] is None and summary["config"]["near_duplicate_mse"] == 0.0
-    assert "near duplicates" not in ingest.format_summary(off)
+    printed = ingest.format_summary(off)  # off: said once, never a count of groups
+    assert "near duplicates:" not in printed and printed.count(ingest.NEAR_DUPLICATES_OFF) == 1
 
 
 def test_a_twin_group_joins_the_patients_of_its_images(tmp_path: Path) -> None:

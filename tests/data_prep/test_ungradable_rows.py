@@ -48,7 +48,7 @@ def test_both_marks_are_left_out_under_leave_out(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("setting", ["error", "leave_out"])
 def test_the_one_rule_files_a_row(setting: str) -> None:
-    row = validate.LabelRow("001.png", None, "", 2, "5", False)
+    row = validate.LabelRow("001.png", None, "", 2, "5", "")
     left_out: list[validate.LabelRow] = []
     refused: list[validate.LabelRow] = []
     rows: list[validate.LabelRow] = []

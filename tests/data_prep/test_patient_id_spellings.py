@@ -1,0 +1,79 @@
+"""Patient ids that differ only in spelling, and rows without a patient (a clinic data
+manager's finding F3): ``P-007``, ``p-007`` and ``P007`` landed in three folds and empty
+patient cells each became their own patient, both silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from data_prep import ingest
+from data_prep.folds import patient_id_key, patient_spellings
+from drac_ssl.config import DataConfig
+
+
+def test_spellings_that_differ_in_case_punctuation_or_spaces_are_found() -> None:
+    assert patient_id_key(" P-0_07 ") == "p007"
+    found = patient_spellings(["P-007", "Q1", "p-007", "", "P007", "Q1", "q 1", "R2", ""])
+    assert found == [["P-007", "p-007", "P007"], ["Q1", "q 1"]]
+    assert patient_spellings(["A1", "A2", "", ""]) == []
+
+
+def plain_folder(root: Path, patients: list[str]) -> Path:
+    """Distinct colour JPEGs graded ``i % 5`` with ``patients[i]`` in a ``Patient ID`` column."""
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    lines = ["image name,DR grade,Patient ID"]
+    for i, patient in enumerate(patients):
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((64, 64), Image.Resampling.BILINEAR).save(root / f"e{i:02d}.jpg")
+        lines.append(f"e{i:02d}.jpg,{i % 5},{patient}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def test_the_ingest_names_look_alike_ids_and_counts_rows_without_a_patient(tmp_path: Path) -> None:
+    patients = [f"Q{i // 2:02d}" for i in range(20)]
+    patients[0:3] = ["P-007", "p-007", "P007"]
+    patients[7] = patients[9] = patients[11] = patients[13] = ""
+    root = plain_folder(tmp_path / "d", patients)
+    result = ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
+                                   grades=["icdr"], patient_column="Patient ID"),
+                        tmp_path / "out", verbose=False)
+    said = [w for w in result.warnings if "differ only in letter case" in w]
+    assert len(said) == 1, result.warnings
+    assert "'P-007' (line 2, fold " in said[0] and "'p-007' (line 3, fold " in said[0]
+    assert "'P007' (line 4, fold " in said[0] and "write its id one way in column 'Patient ID'" in said[0]
+    notes = [n for n in result.notes if "no patient" in n]
+    assert notes == [f"{root / 'labels.csv'}: 4 rows have no patient in column 'Patient ID' (lines 9, "
+                     "11, 13, ...): each is its own unit in the folds -> fill in the patient id where "
+                     "such an image shares a patient with other rows; else nothing to do"], notes
+
+
+def test_clean_patient_ids_get_neither(tmp_path: Path) -> None:
+    root = plain_folder(tmp_path / "d", [f"P{i // 2:02d}" for i in range(20)])
+    result = ingest.run(DataConfig(root=str(root), cache_sizes=[32], n_folds=2, workers=1,  # type: ignore[arg-type]
+                                   grades=["icdr"], patient_column="Patient ID"),
+                        tmp_path / "out", verbose=False)
+    assert not [f for f in result.findings if "no patient" in f.what or "letter case" in f.what]
+
+
+def test_under_eyepacs_the_note_says_to_name_the_image_by_its_patient(tmp_path: Path) -> None:
+    """Review F6: EyePACS's patients come from the image ids <patient>_left / _right; an image
+    named otherwise has no patient, and 'fill in the patient id' named no column to fill."""
+    from data_prep.ingest import ImageEntry, _patient_id_problems, pair_eyes
+    from data_prep.validate import LabelRow
+
+    names = ["10_left", "10_right", "11_left", "scan7", "12_right"]
+    train = [ImageEntry(tmp_path / f"{n}.jpeg", f"{n}.jpeg", "train", LabelRow(f"{n}.jpeg", 0, "", i + 2))
+             for i, n in enumerate(names)]
+    source = str(tmp_path / "trainLabels.csv")
+    assert pair_eyes(train, source)
+    (said,) = _patient_id_problems(train, source, "")
+    assert said.severity == "note"
+    assert said.what == ("1 row has no patient in the image ids (<patient>_left / _right) (line 5): "
+                         "each is its own unit in the folds"), said.what
+    assert "rename it <patient>_left / <patient>_right (e.g. 10_left.jpeg" in said.fix
+    assert "fill in the patient id" not in said.fix
