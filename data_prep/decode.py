@@ -1252,6 +1252,13 @@ present but not read (a type it does not read, no value, a value below 1): the m
 pixel of an RGBA image may take (4 channels of float64)."""
 
 
+_TIFF_PHOTOMETRIC_CHANNELS = {2: 3, 3: 4, 5: 4, 6: 3, 8: 3, 9: 3, 10: 3}
+"""Channels a decoder makes of a TIFF's PhotometricInterpretation (262): RGB, YCbCr and the
+CIELab kinds 3, a palette 4 (expanded, maybe with transparency), Separated (CMYK) 4; grey 1.
+:func:`sample_layout` takes the largest of these, SamplesPerPixel and the number of
+BitsPerSample / SampleFormat values."""
+
+
 def sample_layout(data: bytes) -> tuple[int, int] | None:
     """``(channels, bytes per sample)`` of an image file's first image as a decoder holds it
     whole, read from the header before anything is decoded, for the limit of decoded bytes
@@ -1259,7 +1266,10 @@ def sample_layout(data: bytes) -> tuple[int, int] | None:
     of 6324 x 6324 px decodes to 480 MB). PNG: IHDR's colour type and bit depth (a palette as
     4 channels of 8 bits); TIFF: the first IFD's SamplesPerPixel (277) and its largest
     BitsPerSample (258; of any integer type; TIFF 6.0's defaults 1 and 1 when absent; a tag
-    present but not read, 4 channels of 64 bits: :data:`_TIFF_WORST_BITS`), bytes per sample by
+    present but not read, 4 channels of 64 bits: :data:`_TIFF_WORST_BITS`; channels at least
+    what the number of BitsPerSample or SampleFormat values or the photometric kind implies,
+    :data:`_TIFF_PHOTOMETRIC_CHANNELS`, as libtiff decodes an RGB file without tag 277 to 3
+    channels), bytes per sample by
     :func:`_sample_bytes` (a float32 sample: 4); JPEG: the first SOFn frame's components and
     precision (12-bit: 2 bytes); BMP: the bits per pixel of its DIB header (up to 24 bits: 3
     channels of 8 bits, a palette expanded; 32: 4; 64: 4 of 16 bits). None for another format
@@ -1270,7 +1280,8 @@ def sample_layout(data: bytes) -> tuple[int, int] | None:
             return None
         return _PNG_CHANNELS[colour_type], 2 if depth == 16 else 1
     if is_tiff(data):
-        tags = _tiff_tags(data, (258, 277))  # BitsPerSample, SamplesPerPixel
+        # BitsPerSample, SamplesPerPixel, PhotometricInterpretation, SampleFormat
+        tags = _tiff_tags(data, (258, 277, 262, 339))
         if tags is None:
             return None
         bits_values, samples_values = tags.get(258, (1,)), tags.get(277, (1,))  # TIFF 6.0 defaults
@@ -1278,6 +1289,11 @@ def sample_layout(data: bytes) -> tuple[int, int] | None:
         # its worst, as a decoder may read it otherwise: 64-bit samples, 4 channels
         bits = max(bits_values) if bits_values and min(bits_values) >= 1 else _TIFF_WORST_BITS
         samples = samples_values[0] if samples_values and samples_values[0] >= 1 else _TIFF_WORST_SAMPLES
+        # libtiff works the channels out from the other tags where SamplesPerPixel is absent or
+        # says fewer (an RGB image without tag 277 decodes to 3 channels): the most any tag implies
+        photometric = tags.get(262) or (None,)
+        samples = max(samples, len(tags.get(258, ())), len(tags.get(339, ())),
+                      _TIFF_PHOTOMETRIC_CHANNELS.get(photometric[0], 1))
         return int(samples), _sample_bytes(int(bits))
     if data.startswith(b"\xff\xd8"):
         pos, n = 2, len(data)

@@ -1,5 +1,5 @@
 """Near-duplicate images: labelled ones kept in one fold, a test image's twin among the
-training images refused (``data.near_duplicate_mse``).
+training images warned of (an error with ``--strict``) (``data.near_duplicate_mse``).
 
 A data set without patient ids (RetinaMNIST's ``.npz``) gets per-image folds, and an image
 and its near twin (another photograph of the same eye, or the same photograph resized twice)
@@ -26,7 +26,7 @@ Conventions, shared with ``bench/near_duplicates.py`` (one implementation):
 * the test images and the unlabelled pool are compared with the training images (not with
   each other), each with its nearest training image (:func:`twins_across`): a test image's
   twin among the training images would credit the test figures with memory, and the ingest
-  refuses it (JPEG q80 copies of the 128 px APTOS samples measured 4e-5 .. 4e-4 from their
+  warns of it (an error with ``--strict``; JPEG q80 copies of the 128 px APTOS samples measured 4e-5 .. 4e-4 from their
   originals at 64 px, half below 1e-4; two distinct samples 4.5e-4 or more apart);
 * :func:`nearest_neighbours` (each image's single nearest other image) is what
   ``bench/near_duplicates.py`` counts with: an image has a twin below the threshold exactly

@@ -1783,7 +1783,9 @@ def read_labels(csv_path: Path, image_column: str, grade_column: str,
             continue
         cell = cells[index["image-name"]].strip().replace("\\", "/")
         name = cell_file_name(cell)
-        in_folder = cell.strip("/").rpartition("/")[0]  # the folder part, '' for a plain name
+        # the folder part, '' for a plain name; a leading '/' (an absolute path, '//' of a UNC
+        # path written with backslashes) is kept, so that written_file can tell it from a relative one
+        in_folder = cell.rstrip("/").rpartition("/")[0]
         while in_folder == "." or in_folder.startswith("./"):  # './e00.png': no folder part
             in_folder = in_folder[2:]
         raw_grade = cells[index["grade"]]

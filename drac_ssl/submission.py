@@ -594,6 +594,7 @@ the harmful ones are listed in :data:`REFUSED_FORMAT_CHARACTERS`."""
 REFUSED_FORMAT_CHARACTERS = frozenset(chr(code) for code in (
     *range(0x202A, 0x202F),  # bidi embeddings and overrides: LRE, RLE, PDF, LRO, RLO (U+202E)
     *range(0x2066, 0x206A),  # bidi isolates: LRI, RLI, FSI, PDI
+    *range(0x206A, 0x2070),  # deprecated format characters (symmetric swapping, digit shapes)
     0x200B,  # ZERO WIDTH SPACE
     *range(0x2060, 0x2065),  # WORD JOINER and the invisible operators
     0xFEFF,  # ZERO WIDTH NO-BREAK SPACE (a byte-order mark)

@@ -127,3 +127,13 @@ def test_a_name_without_extension_is_checked_with_the_file_s_suffix(tmp_path: Pa
     found = [p for p in refused.value.problems if p.severity == "error"]
     assert len(found) == 1 and found[0].kind == "match", found
     assert "another picture than" in found[0].what and str(root / "visit2" / "e05.jpg") in found[0].what
+
+
+def test_an_absolute_folder_part_keeps_its_leading_slash(tmp_path: Path) -> None:
+    """``/data/aptos/e03.jpg`` (and a UNC path written with backslashes) is absolute: kept as
+    such, so that it is not looked up as ``<root>/data/aptos/e03.jpg`` (a final read)."""
+    root = export(tmp_path / "d", {3: "/data/aptos/e03.jpg", 4: "\\\\server\\share\\e04.jpg"})
+    table, _ = validate.read_labels(root / "labels.csv", "Image ID", "DR grade")
+    assert table is not None
+    folders = {r.name: r.folder for r in table.rows}
+    assert folders["e03.jpg"] == "/data/aptos" and folders["e04.jpg"] == "//server/share"

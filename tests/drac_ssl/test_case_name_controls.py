@@ -89,3 +89,10 @@ def test_the_export_refuses_them_and_prints_no_control_character(
     written = out.read_text(encoding="utf-8")
     assert not any(c in written for c in "\x1b\x07\u202e\u200b\t")
     assert {line.split(",")[0] for line in written.splitlines()[1:]} == {"good.png", "copy.png"}
+
+
+@pytest.mark.parametrize("code", range(0x206A, 0x2070))
+def test_the_deprecated_format_characters_are_refused_too(code: int) -> None:
+    """U+206A..206F (category Cf, deprecated: symmetric swapping, digit shapes) hide in a name
+    like the other invisible ones (a final read)."""
+    assert case_name_problem(f"scan{chr(code)}1.png") is not None

@@ -119,3 +119,33 @@ def test_a_tiff_whose_header_gives_no_size_is_refused_everywhere(tmp_path: Path)
     assert [(p.what, p.fix, p.kind) for p in record.problems(str(path)) if p.severity == "error"] == [
         (p.what, p.fix, p.kind) for p in script.value.problems]
     assert record.width == 0  # not decoded
+
+
+def _renamed(data: bytes, tag: int, to: int) -> bytes:
+    """``data`` (a classic little-endian TIFF) with ``tag``'s entry renamed ``to`` (a tag no
+    reader knows), so that the file no longer has it."""
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    out = bytearray(data)
+    for i in range(count):
+        at = ifd + 2 + 12 * i
+        if struct.unpack_from("<H", data, at)[0] == tag:
+            struct.pack_into("<H", out, at, to)
+            return bytes(out)
+    raise AssertionError(f"no tag {tag}")
+
+
+def test_a_float_rgb_tiff_without_samples_per_pixel_is_read_as_rgb() -> None:
+    """A final read's bypass: with tag 277 gone, TIFF 6.0's default is 1 channel, but libtiff
+    works out 3 from the photometric kind and decodes float32 RGB; the header reading takes the
+    most any tag implies, so a 6324 px such header is refused as 480 MB decoded."""
+    ok, encoded = cv2.imencode(".tiff", np.full((6, 9, 3), 0.5, np.float32))
+    assert ok
+    data = _renamed(encoded.tobytes(), 277, 65000)
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert decoded is not None and decoded.dtype == np.float32 and decoded.shape == (6, 9, 3)
+    assert sample_layout(data) == (3, 4)
+    big = _retyped(_retyped(data, 256, LONG, (6324,)), 257, LONG, (6324,))
+    header, refused = content_refusal(big, DEFAULT_LIMITS, upload=True)
+    assert header == ("TIFF", 6324, 6324)
+    assert refused is not None and refused.kind == "too-many-bytes" and "480 MB decoded" in refused.what
