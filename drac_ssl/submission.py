@@ -630,7 +630,7 @@ def case_name_problem(name: str) -> str | None:
     name); a comma, double quote or line break (DRAC's format quotes nothing); a control or
     formatting character (:func:`refused_name_character`: ESC, BEL, U+2028, U+202E, U+200B ...,
     not the ZWNJ of a Persian name, :data:`ALLOWED_FORMAT_CHARACTERS`; a security review,
-    F4: ``\x1b]0;PWNED\x07a.png`` retitled the terminal the export printed it to); a first
+    F4: ``\\x1b]0;PWNED\\x07a.png`` retitled the terminal the export printed it to); a first
     character of :data:`SPREADSHEET_FORMULA_STARTS` (a formula in a spreadsheet)."""
     if not name.strip():
         return "is empty"
