@@ -2319,7 +2319,9 @@ def safe_card_html(card: str) -> str:
     """``MODEL_CARD.md``'s text rendered to HTML that fetches nothing and links nowhere: parsed
     server-side by markdown-it-py (CommonMark with GFM tables and strikethrough, no linkify),
     every image rendered as its alt text and every link (inline, reference, autolink) as its
-    text, raw HTML (tags, comments) dropped, everything else escaped by the renderer; headings,
+    text, raw HTML dropped (a block of it, comments included, replaced by
+    :data:`CARD_HTML_OMITTED`, a tag within a line left out), everything else escaped by the
+    renderer; headings,
     tables, emphasis, lists and code render as written. A bundle may come from a third party: a
     card that embedded ``![x](http://...)`` or ``<img src=...>`` would make every browser
     opening the tab fetch it, telling an outside host who opened the app and when (a security
@@ -2340,10 +2342,20 @@ def safe_card_html(card: str) -> str:
     def nothing(*_: Any) -> str:
         return ""
 
+    def omitted(*_: Any) -> str:  # a sign where the card's own HTML was (it may hold words)
+        return f"<p><em>{CARD_HTML_OMITTED}</em></p>\n"
+
     md.add_render_rule("image", alt_text)
-    for rule in ("link_open", "link_close", "html_block", "html_inline"):
+    for rule in ("link_open", "link_close", "html_inline"):
         md.add_render_rule(rule, nothing)
+    md.add_render_rule("html_block", omitted)
     return md.render(card)
+
+
+CARD_HTML_OMITTED = "[HTML of the model card, not shown here: read MODEL_CARD.md in the bundle]"
+"""What :func:`safe_card_html` shows where the card holds a block of raw HTML (a comment
+included): dropping it silently could hide the words inside or beside it (``<!-- c --> caveat``
+on one line is one HTML block) without a sign (a final read of the security change)."""
 
 
 def model_card_view(card: str) -> gr.HTML:

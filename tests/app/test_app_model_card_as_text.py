@@ -84,3 +84,15 @@ def test_a_bundle_without_a_card_says_so_in_plain_words(predictor: Any) -> None:
     components = _components(build_demo(predictor))
     assert [c["type"] for c in components
             if c.get("props", {}).get("value") == "<p>No MODEL_CARD.md in this bundle.</p>\n"] == ["html"]
+
+
+def test_a_block_of_the_card_s_own_html_leaves_a_sign_not_a_silent_gap() -> None:
+    """``<!-- c --> caveat`` on one line is one HTML block, the caveat inside it: the card says
+    that something was left out, and still fetches nothing."""
+    from app.server import CARD_HTML_OMITTED, safe_card_html
+
+    safe = safe_card_html("# Card\n\n<!-- c --> read this caveat\n\n<div>\nhidden words\n</div>\n\nafter\n")
+    assert safe.count(CARD_HTML_OMITTED) == 2 and "<h1>Card</h1>" in safe and "<p>after</p>" in safe
+    assert "<div" not in safe and "<!--" not in safe
+    assert "<p>plain words</p>" in safe_card_html("plain words\n") and CARD_HTML_OMITTED not in safe_card_html(
+        "plain words\n")
