@@ -6,7 +6,6 @@ uploaded). The details JSON says it in a field of its own, ``untrained_demo``.""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor
 from app.server import (
     DEMO_CSV,
@@ -27,13 +25,7 @@ from app.server import (
     image_alt_texts,
 )
 from drac_ssl.submission import check_submission
-
-
-def _scan(path: Path, seed: int = 0) -> Path:
-    ramp = np.add.outer(np.arange(96), np.arange(96)) // 2  # graded: not noise, not blank
-    noise = np.random.default_rng(seed).integers(0, 40, (96, 96))
-    Image.fromarray((ramp + noise).astype(np.uint8)).save(path)
-    return path
+from tests.helpers.app_fixtures import ramp_scan, trained_demo
 
 
 def _colour(path: Path) -> Path:
@@ -48,11 +40,7 @@ def _colour(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Predictor:
     """The demo bundle with its ``demo`` key taken out: a bundle the app takes for trained."""
-    bundle = build_demo_bundle(tmp_path_factory.mktemp("trained"), image_size=32, source_size=48, n_folds=1)
-    meta = json.loads((bundle / "metadata.json").read_text())
-    meta.pop("demo")
-    (bundle / "metadata.json").write_text(json.dumps(meta))
-    return Predictor(bundle, gradcam=False)
+    return trained_demo(tmp_path_factory.mktemp("trained"))
 
 
 def test_the_grade_cell_marks_a_demo_grade() -> None:
@@ -66,7 +54,7 @@ def test_the_grade_cell_marks_a_demo_grade() -> None:
 def test_a_demo_batchs_table_and_csv_say_it_is_a_demo(predictor: Any, tmp_path: Path) -> None:
     assert predictor.untrained
     summary, rows, csv_path, notes_path = _grade_batch_now(
-        predictor, AppSettings(), [str(_scan(tmp_path / "a.png")), str(_scan(tmp_path / "b.png", 1))])
+        predictor, AppSettings(), [str(ramp_scan(tmp_path / "a.png")), str(ramp_scan(tmp_path / "b.png", 1))])
     for row in rows:
         assert row[2] == f"{predictor.class_names[row[1]]} (untrained demo)", row
     # every file graded, and yet not offered as the submission: the name says why
@@ -77,14 +65,14 @@ def test_a_demo_batchs_table_and_csv_say_it_is_a_demo(predictor: Any, tmp_path: 
     assert Path(notes_path).name == "grades_with_notes.csv"
     # a demo batch with an image not reliably gradable: still the demo's name, and the count said
     summary, rows, csv_path, _ = _grade_batch_now(
-        predictor, AppSettings(), [str(_scan(tmp_path / "a.png")), str(_colour(tmp_path / "photo.png"))])
+        predictor, AppSettings(), [str(ramp_scan(tmp_path / "a.png")), str(_colour(tmp_path / "photo.png"))])
     assert Path(csv_path).name == DEMO_CSV and FLAGGED_CSV not in summary, summary
     assert "1 of the 2 graded images is not reliably gradable" in summary, summary
     assert {row[0]: row[2] for row in rows}["photo.png"].endswith(" (not reliably gradable; untrained demo)")
 
 
 def test_a_trained_batch_is_still_the_submission(trained: Predictor, tmp_path: Path) -> None:
-    summary, rows, csv_path, _ = _grade_batch_now(trained, AppSettings(), [str(_scan(tmp_path / "a.png"))])
+    summary, rows, csv_path, _ = _grade_batch_now(trained, AppSettings(), [str(ramp_scan(tmp_path / "a.png"))])
     assert Path(csv_path).name == "submission.csv" and DEMO_CSV not in summary
     assert rows[0][2] == trained.class_names[rows[0][1]]
 
@@ -96,7 +84,7 @@ def test_the_download_label_names_the_demo_file() -> None:
 
 
 def test_the_alt_text_and_details_say_untrained_demo(predictor: Any, trained: Predictor, tmp_path: Path) -> None:
-    scan = str(_scan(tmp_path / "scan.png"))
+    scan = str(ramp_scan(tmp_path / "scan.png"))
     *_, details = _grade_single_now(predictor, AppSettings(gradcam=False), scan, None, "scan.png")
     assert details["untrained_demo"] is True
     original, _ = image_alt_texts(details, predictor)

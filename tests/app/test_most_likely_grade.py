@@ -7,16 +7,13 @@ images, 134 of the 386 phantom test images and never a more severe one,
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor
 from app.server import (
     AppSettings,
@@ -28,34 +25,14 @@ from app.server import (
     most_likely_grade,
 )
 from drac_ssl.figures import tied_grades
+from tests.helpers.app_fixtures import ramp_scan, result_said, trained_demo
 
 NAMES = ["Normal", "NPDR", "PDR"]
 
 
-def _scan(path: Path, seed: int = 0) -> Path:
-    ramp = np.add.outer(np.arange(96), np.arange(96)) // 2  # graded: not noise, not blank
-    noise = np.random.default_rng(seed).integers(0, 40, (96, 96))
-    Image.fromarray((ramp + noise).astype(np.uint8)).save(path)
-    return path
-
-
 def _trained(folder: Path, n_folds: int, grade_names: list[str] = NAMES,
              calibration: dict[str, Any] | None = None) -> Predictor:
-    """The demo bundle with its ``demo`` key taken out: a bundle the app takes for trained
-    (``calibration``: keys put over its calibration's, e.g. a failed one's temperature)."""
-    bundle = build_demo_bundle(folder, image_size=32, source_size=48, n_folds=n_folds, grade_names=grade_names)
-    meta = json.loads((bundle / "metadata.json").read_text())
-    meta.pop("demo")
-    meta["calibration"].update(calibration or {})
-    (bundle / "metadata.json").write_text(json.dumps(meta))
-    return Predictor(bundle, gradcam=False)
-
-
-def _said(predictor: Predictor, probs: list[float], grade: int, warnings: tuple[str, ...] = ()) -> str:
-    """The result's markdown of ``predictor``'s own prediction given ``probs`` and ``grade``."""
-    pred = predictor.predict(np.full((48, 48), 90, np.uint8) + np.eye(48, dtype=np.uint8) * 60, gradcam=False)
-    return _result_markdown(replace(pred, grade=grade, grade_name=predictor.class_names[grade],
-                                    probs=np.array(probs), warnings=[*warnings, *pred.warnings]), predictor)
+    return trained_demo(folder, n_folds, grade_names, calibration=calibration)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +107,7 @@ def _fixed(predictor: Predictor, monkeypatch: pytest.MonkeyPatch, probs: np.ndar
 
 
 def test_the_details_flag_it(ensemble: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    scan = str(_scan(tmp_path / "scan.png"))
+    scan = str(ramp_scan(tmp_path / "scan.png"))
     *_, details = _grade_single_now(ensemble, AppSettings(gradcam=False), scan, None, "scan.png")
     assert details["most_likely_grade"] == int(np.argmax(details["P"]))
     assert details["milder_than_most_likely"] == (details["most_likely_grade"] > details["grade"])
@@ -142,7 +119,7 @@ def test_the_details_flag_it(ensemble: Predictor, tmp_path: Path, monkeypatch: p
 
 def test_the_batch_summary_counts_them(ensemble: Predictor, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    scans = [str(_scan(tmp_path / f"{i}.png", i)) for i in range(3)]
+    scans = [str(ramp_scan(tmp_path / f"{i}.png", i)) for i in range(3)]
     _fixed(ensemble, monkeypatch, np.array([0.10, 0.29, 0.61]), 1)
     summary, rows, *_ = _grade_batch_now(ensemble, AppSettings(), scans)
     assert "⚠ **3 of the 3 graded images are shown milder than their most likely grade**" in summary, summary
@@ -189,14 +166,14 @@ def test_a_tie_above_the_grade_shown_is_still_more_severe() -> None:
 
 def test_a_tie_above_is_warned_counted_and_flagged(ensemble: Predictor, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    markdown = _said(ensemble, [0.10, 0.449, 0.451], 0)
+    markdown = result_said(ensemble, [0.10, 0.449, 0.451], 0)
     assert "⚠ **The model's most likely grades, 1 NPDR and 2 PDR (45% each)" in markdown, markdown
     assert "The model's overall score, which weighs all grades, falls in" not in markdown  # said once
-    scan = str(_scan(tmp_path / "s.png"))
+    scan = str(ramp_scan(tmp_path / "s.png"))
     _fixed(ensemble, monkeypatch, np.array([0.10, 0.449, 0.451]), 0)
     *_, details = _grade_single_now(ensemble, AppSettings(gradcam=False), scan, None, "s.png")
     assert details["most_likely_grade"] == 2 and details["milder_than_most_likely"] is True
-    scans = [scan, str(_scan(tmp_path / "t.png", 1))]
+    scans = [scan, str(ramp_scan(tmp_path / "t.png", 1))]
     summary, *_ = _grade_batch_now(ensemble, AppSettings(), scans)
     assert "⚠ **2 of the 2 graded images are shown milder than their most likely grade**" in summary, summary
 
@@ -204,17 +181,17 @@ def test_a_tie_above_is_warned_counted_and_flagged(ensemble: Predictor, tmp_path
 def test_an_icdr_tie_above_is_warned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     icdr = _trained(tmp_path / "icdr", 1, grade_names=["No DR", "Mild", "Moderate", "Severe", "PDR"])
     probs = np.array([0.05, 0.05, 0.10, 0.40, 0.40])
-    markdown = _said(icdr, list(probs), 2)
+    markdown = result_said(icdr, list(probs), 2)
     assert ("⚠ **The model's most likely grades, 3 Severe NPDR and 4 PDR (40% each), are more severe than "
             "the grade shown, 2 Moderate NPDR (10%).**") in markdown, markdown
     _fixed(icdr, monkeypatch, probs, 2)
-    *_, details = _grade_single_now(icdr, AppSettings(gradcam=False), str(_scan(tmp_path / "s.png")),
+    *_, details = _grade_single_now(icdr, AppSettings(gradcam=False), str(ramp_scan(tmp_path / "s.png")),
                                              None, "s.png")
     assert details["milder_than_most_likely"] is True
 
 
 def test_a_near_tie_keeps_the_plain_equally_likely_line(ensemble: Predictor) -> None:
-    markdown = _said(ensemble, [0.449, 0.451, 0.10], 0)
+    markdown = result_said(ensemble, [0.449, 0.451, 0.10], 0)
     assert "⚠ **The model's most likely grade" not in markdown, markdown
     # the Borderline line (the one the warning contradicted, still said) names the tie, with the
     # figure of the "equally likely" sentence it stands for (likely_said)
@@ -226,7 +203,7 @@ def test_an_image_not_reliably_gradable_gets_no_warning(ensemble: Predictor) -> 
     """Its heading says there is no grade to read (the Borderline line is hidden too): a bold ⚠
     under it would invite reading the grade; nor the plain line, which reads its percentages."""
     unlike = "Unlike the training images: far from every one of them on the model's features."
-    markdown = _said(ensemble, [0.10, 0.29, 0.61], 1, (unlike,))
+    markdown = result_said(ensemble, [0.10, 0.29, 0.61], 1, (unlike,))
     assert markdown.count("## Not reliably gradable (unlike the training images)") == 1, markdown
     assert "⚠ **The model's most likely grade" not in markdown
     assert "most likely" not in markdown and "61%" not in markdown, markdown
@@ -237,10 +214,10 @@ def test_a_failed_calibration_gets_no_warning(tmp_path: Path, monkeypatch: pytes
     no batch count either."""
     flat = _trained(tmp_path / "uncalibrated", 1, calibration={"temperature": 100.0})
     assert flat.calibration_warning is not None
-    markdown = _said(flat, [0.10, 0.29, 0.61], 1)
+    markdown = result_said(flat, [0.10, 0.29, 0.61], 1)
     assert "⚠ **The model's most likely grade" not in markdown
     assert "the percentages cannot say which grade is most likely, as they are not calibrated" in markdown
-    scans = [str(_scan(tmp_path / f"{i}.png", i)) for i in range(2)]
+    scans = [str(ramp_scan(tmp_path / f"{i}.png", i)) for i in range(2)]
     _fixed(flat, monkeypatch, np.array([0.10, 0.29, 0.61]), 1)
     summary, *_ = _grade_batch_now(flat, AppSettings(), scans)
     assert "Probabilities not calibrated" in summary and "milder than their most likely grade" not in summary
@@ -249,14 +226,14 @@ def test_a_failed_calibration_gets_no_warning(tmp_path: Path, monkeypatch: pytes
 def test_a_two_grade_bundle_keeps_its_referral_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """decision_words names the referral threshold; the generic thresholds words replaced it."""
     two = _trained(tmp_path / "two", 1, ["non-referable", "referable"], {"thresholds": [0.7]})
-    markdown = _said(two, [0.40, 0.60], 0)
+    markdown = result_said(two, [0.40, 0.60], 0)
     assert ("⚠ P(referable) 0.600 is below the referral threshold 0.700, so the grade shown is 0 "
             "non-referable") in markdown, markdown
     assert "⚠ **The model's most likely grade" not in markdown
     assert "at thresholds tuned for the best overall agreement" not in markdown
-    plain = _said(two, [0.75, 0.25], 0)  # the most likely grade shown: no sentence at all
+    plain = result_said(two, [0.75, 0.25], 0)  # the most likely grade shown: no sentence at all
     assert "referral threshold" not in plain.split("P(non-referable)")[0]
-    scans = [str(_scan(tmp_path / f"{i}.png", i)) for i in range(2)]
+    scans = [str(ramp_scan(tmp_path / f"{i}.png", i)) for i in range(2)]
     _fixed(two, monkeypatch, np.array([0.40, 0.60]), 0)
     summary, *_ = _grade_batch_now(two, AppSettings(), scans)
     assert ("⚠ **2 of the 2 graded images are shown milder than their most likely grade** (the notes "
@@ -266,16 +243,16 @@ def test_a_two_grade_bundle_keeps_its_referral_sentence(tmp_path: Path, monkeypa
 def test_a_five_grade_bundle_names_its_grades(tmp_path: Path) -> None:
     icdr = ["No DR", "Mild", "Moderate", "Severe", "Proliferative"]
     five = _trained(tmp_path / "five", 2, icdr)
-    markdown = _said(five, [0.05, 0.10, 0.30, 0.15, 0.40], 2)
+    markdown = result_said(five, [0.05, 0.10, 0.30, 0.15, 0.40], 2)
     assert ("⚠ **The model's most likely grade is 4 PDR (40%), more severe than the grade "
             "shown, 2 Moderate NPDR (30%).**") in markdown, markdown
     assert "(the mean of its 2 fold models)" in markdown
-    assert "⚠ **The model's most likely grade" not in _said(five, [0.05, 0.10, 0.40, 0.05, 0.40], 2)  # a tie
+    assert "⚠ **The model's most likely grade" not in result_said(five, [0.05, 0.10, 0.40, 0.05, 0.40], 2)  # a tie
 
 
 def test_the_batch_count_leaves_out_ties_and_images_not_reliably_gradable(
         ensemble: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    scans = [str(_scan(tmp_path / f"{i}.png", i)) for i in range(2)]
+    scans = [str(ramp_scan(tmp_path / f"{i}.png", i)) for i in range(2)]
     _fixed(ensemble, monkeypatch, np.array([0.449, 0.451, 0.10]), 0)
     summary, *_ = _grade_batch_now(ensemble, AppSettings(), scans)
     assert "milder than their most likely grade" not in summary and "borderline" in summary
@@ -294,7 +271,7 @@ def test_the_batch_count_leaves_out_ties_and_images_not_reliably_gradable(
         return probs, classes, unlike, sentences
 
     monkeypatch.setattr(ensemble, "grade_prepared_sentences", first_unlike)
-    scans.append(str(_scan(tmp_path / "2.png", 2)))
+    scans.append(str(ramp_scan(tmp_path / "2.png", 2)))
     summary, rows, *_ = _grade_batch_now(ensemble, AppSettings(), scans)
     assert [str(row[2]) for row in rows] == ["NPDR (not reliably gradable)", "NPDR", "NPDR"], rows
     assert "⚠ **2 of the 3 graded images are shown milder than their most likely grade**" in summary, summary
@@ -304,6 +281,6 @@ def test_the_details_flag_ties_as_no_lead(ensemble: Predictor, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """details says the probabilities' fact: the argmax, and no milder flag on a tie."""
     _fixed(ensemble, monkeypatch, np.array([0.449, 0.451, 0.10]), 0)
-    *_, details = _grade_single_now(ensemble, AppSettings(gradcam=False), str(_scan(tmp_path / "s.png")),
+    *_, details = _grade_single_now(ensemble, AppSettings(gradcam=False), str(ramp_scan(tmp_path / "s.png")),
                                     None, "s.png")
     assert details["most_likely_grade"] == 1 and details["milder_than_most_likely"] is False

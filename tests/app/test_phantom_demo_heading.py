@@ -7,15 +7,12 @@ the heading, the pictures' alt text, the batch's grade cell, the grades CSV's na
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor
 from app.server import (
     DEMO_CSV,
@@ -31,22 +28,11 @@ from app.server import (
 )
 from drac_ssl.grading.image_notes import UNLIKE_TRAINING
 from drac_ssl.submission import check_submission
-
-
-def _scan(path: Path, seed: int = 0) -> Path:
-    ramp = np.add.outer(np.arange(96), np.arange(96)) // 2  # graded: not noise, not blank
-    noise = np.random.default_rng(seed).integers(0, 40, (96, 96))
-    Image.fromarray((ramp + noise).astype(np.uint8)).save(path)
-    return path
+from tests.helpers.app_fixtures import ramp_scan, trained_demo
 
 
 def _bundle(folder: Path, kind: str) -> Predictor:
-    bundle = build_demo_bundle(folder, image_size=32, source_size=48, n_folds=1)
-    meta = json.loads((bundle / "metadata.json").read_text())
-    meta.pop("demo")
-    meta["data"] = {"kind": kind, "n_train": 611}
-    (bundle / "metadata.json").write_text(json.dumps(meta))
-    return Predictor(bundle, gradcam=False)
+    return trained_demo(folder, metadata={"data": {"kind": kind, "n_train": 611}})
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +60,7 @@ def test_the_heading_names_the_grade_only_as_the_models_output() -> None:
 
 
 def test_a_phantom_bundles_result_is_headed_as_a_demo(phantom: Predictor, real: Predictor, tmp_path: Path) -> None:
-    scan = str(_scan(tmp_path / "scan.png"))
+    scan = str(ramp_scan(tmp_path / "scan.png"))
     markdown, _, _, _, details = _grade_single_now(phantom, AppSettings(gradcam=False), scan, None, "scan.png")
     headings = [line for line in markdown.split("\n") if line.startswith("## ")]
     assert headings[0].startswith(f"## Phantom-trained demo — model output: Grade {details['grade']} "
@@ -95,7 +81,7 @@ def test_a_phantom_bundles_batch_marks_its_grades_and_csv(phantom: Predictor, re
     assert grade_cell("Normal", ["unlike the training images"], phantom=True) == (
         "Normal (not reliably gradable; phantom-trained demo)")
     assert grade_cell("Normal", [], untrained=True, phantom=True) == "Normal (untrained demo)"
-    scans = [str(_scan(tmp_path / "a.png")), str(_scan(tmp_path / "b.png", 1))]
+    scans = [str(ramp_scan(tmp_path / "a.png")), str(ramp_scan(tmp_path / "b.png", 1))]
     summary, rows, csv_path, _ = _grade_batch_now(phantom, AppSettings(), scans)
     assert all(row[2] == f"{phantom.class_names[row[1]]} (phantom-trained demo)" for row in rows), rows
     assert csv_path is not None and Path(csv_path).name == PHANTOM_CSV == "grades_PHANTOM_DEMO.csv"

@@ -7,7 +7,6 @@ grades shown as 17% + 17% + 17%)."""
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import numpy as np
 import pytest
 
 from app.batch_csv import most_likely_cell, write_grades_for_people
-from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor, borderline_words
 from app.server import (
     _rare_grades_line,
@@ -26,7 +24,7 @@ from app.server import (
 )
 from drac_ssl.figures import rounded_probabilities, tie_words, tied_grades, whole_percentages
 from drac_ssl.grading.image_notes import decision_words
-from tests.helpers.app_fixtures import icdr_bundle_reporting_referable
+from tests.helpers.app_fixtures import icdr_bundle_reporting_referable, result_said, trained_demo
 
 NAMES = ["Normal", "NPDR", "PDR"]
 UNLIKE = "Unlike the training images: far from every one of them on the model's features."
@@ -35,17 +33,7 @@ UNLIKE = "Unlike the training images: far from every one of them on the model's 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Predictor:
     """The demo bundle without its ``demo`` key: a bundle the app takes for trained."""
-    bundle = build_demo_bundle(tmp_path_factory.mktemp("trained"), image_size=32, source_size=48, n_folds=1)
-    meta = json.loads((bundle / "metadata.json").read_text())
-    meta.pop("demo")
-    (bundle / "metadata.json").write_text(json.dumps(meta))
-    return Predictor(bundle, gradcam=False)
-
-
-def _said(predictor: Predictor, probs: list[float], grade: int, warnings: tuple[str, ...] = ()) -> str:
-    pred = predictor.predict(np.full((48, 48), 90, np.uint8) + np.eye(48, dtype=np.uint8) * 60, gradcam=False)
-    return _result_markdown(replace(pred, grade=grade, grade_name=predictor.class_names[grade],
-                                    probs=np.array(probs), warnings=[*warnings, *pred.warnings]), predictor)
+    return trained_demo(tmp_path_factory.mktemp("trained"))
 
 
 def test_the_tie_rule_counts_percentages_rounded_alone_or_together() -> None:
@@ -80,12 +68,12 @@ def test_borderline_and_decision_words_say_one_tie() -> None:
 
 def test_an_image_not_reliably_gradable_has_no_line_that_reads_its_percentages(trained: Predictor) -> None:
     for probs in ([0.6, 0.3, 0.1], [0.45, 0.10, 0.45]):
-        markdown = _said(trained, probs, 1, (UNLIKE,))
+        markdown = result_said(trained, probs, 1, (UNLIKE,))
         assert "## Not reliably gradable" in markdown, markdown
         for said in ("most likely", "equally likely", "%", "Probabilities:", "P(referable"):
             assert said not in markdown, (said, markdown)
     # the same probabilities of a reliable image: the decision line and the percentages
-    reliable = _said(trained, [0.6, 0.3, 0.1], 1)
+    reliable = result_said(trained, [0.6, 0.3, 0.1], 1)
     assert "The single most likely grade is 0 Normal (60%)" in reliable, reliable
 
 

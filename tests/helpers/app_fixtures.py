@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from shared_data import SHARED_DATA
+
+from app.demo_bundle import build_demo_bundle
+from app.predict import Predictor
+from app.server import _result_markdown
 
 DRAC_SAMPLE = SHARED_DATA / "drac_samples" / "sample_1.png"
 ICDR = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
@@ -66,3 +73,37 @@ def graded_scan(path: Path) -> Path:
     ramp = np.add.outer(np.arange(96), np.arange(96))  # graded: not noise, not blank
     Image.fromarray((ramp + rng.integers(0, 40, (96, 96))).astype(np.uint8)).save(path)
     return path
+
+
+def ramp_scan(path: Path, seed: int = 0) -> Path:
+    """A 96 px grey ramp with noise (``seed``) saved at ``path``: graded by the app (neither noise
+    nor blank), a different picture per seed; returns ``path``."""
+    ramp = np.add.outer(np.arange(96), np.arange(96)) // 2
+    noise = np.random.default_rng(seed).integers(0, 40, (96, 96))
+    Image.fromarray((ramp + noise).astype(np.uint8)).save(path)
+    return path
+
+
+def trained_demo(folder: Path, n_folds: int = 1, grade_names: Sequence[str] | None = None,
+                 metadata: dict[str, Any] | None = None,
+                 calibration: dict[str, Any] | None = None) -> Predictor:
+    """The demo bundle (32 px, ``n_folds`` folds) with its ``demo`` key taken out, so that the app
+    takes it for trained; ``metadata``: keys put over its metadata's (e.g. ``data``),
+    ``calibration``: over its calibration's (e.g. a failed one's temperature)."""
+    names = {} if grade_names is None else {"grade_names": list(grade_names)}
+    bundle = build_demo_bundle(folder, image_size=32, source_size=48, n_folds=n_folds, **names)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    meta.pop("demo")
+    meta.update(metadata or {})
+    meta["calibration"].update(calibration or {})
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    return Predictor(bundle, gradcam=False)
+
+
+def result_said(predictor: Predictor, probs: Sequence[float], grade: int,
+                warnings: Sequence[str] = ()) -> str:
+    """The app's result markdown of ``predictor``'s own prediction of a fixed picture, given
+    ``probs`` and ``grade`` (and ``warnings`` before its own)."""
+    pred = predictor.predict(np.full((48, 48), 90, np.uint8) + np.eye(48, dtype=np.uint8) * 60, gradcam=False)
+    return _result_markdown(replace(pred, grade=grade, grade_name=predictor.class_names[grade],
+                                    probs=np.array(probs), warnings=[*warnings, *pred.warnings]), predictor)
