@@ -69,6 +69,16 @@ re-signed here (one made before content signing) takes its offer's signature alo
 (:mod:`drac_ssl.finetune` writes it)."""
 
 
+TRAIN_VIEWS = "per-sample seeds"
+"""How a fold's random training views are drawn, as each ``fold<k>.json`` records it
+(``train_views``): every image of an epoch's order (and of the frozen backbone's feature
+bank) carries its own augmentation seed, :func:`drac_ssl.finetune.view_keys`, so the views,
+and with them the fold, are the same whatever ``pretrain.num_workers``. A record without it was saved by the code
+before, which drew each DataLoader worker's views from that worker's own generator (seeded by
+the DataLoader's base seed plus the worker id): its fold depended on the worker count, so it
+is trained again, not reused."""
+
+
 def folds_saved_words(saved: dict[str, Any], variants: list[str] | tuple[str, ...],
                       n_folds: int) -> tuple[str, str]:
     """(``saved``, ``resume``) words of a fine-tuning stopped with the folds ``saved``
@@ -91,8 +101,8 @@ def _fold_reusable(folder: Path, fold: int, signatures: Any) -> bool:
     record with a signature (one of ``signatures`` when its variant was signed; when not, not
     a fold run.reuse offered from another run, :data:`OFFERED_FOLDS`, still as it was offered:
     linked into every variant up front, it is retrained when its signature differs, which is
-    not known yet), every weight file it lists beside it, finite validation outputs
-    (``drac_ssl.finetune._train_folds``)."""
+    not known yet), every weight file it lists beside it, views drawn as :data:`TRAIN_VIEWS`,
+    finite validation outputs (``drac_ssl.finetune._train_folds``)."""
     record = _read_json(folder / f"fold{fold}.json")
     if not isinstance(record, dict) or not isinstance(record.get("signature"), str):
         return False
@@ -106,6 +116,8 @@ def _fold_reusable(folder: Path, fold: int, signatures: Any) -> bool:
             return False
     weights = record.get("weights") if isinstance(record.get("weights"), list) else [f"fold{fold}.safetensors"]
     if not all(isinstance(w, str) and (folder / w).is_file() for w in weights):
+        return False
+    if record.get("train_views") != TRAIN_VIEWS:  # views that followed the worker count: retrained
         return False
     rows = record.get("val_raw")
     return isinstance(rows, list) and all(

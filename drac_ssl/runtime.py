@@ -183,6 +183,16 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return (seed * 1_000_003 + epoch * 9_176 + rank * 7_919) % 2**31
 
 
+def dataloader_workers(setting: int) -> int:
+    """The DataLoader worker processes ``pretrain.num_workers`` gives (pretraining's and UMM's
+    CPU augmentation, the fine-tuning's views): ``setting`` itself when 0 or more, else every
+    CPU of the machine but one (``os.cpu_count() - 1``, at least 0: the machine's CPUs, not the
+    cores this process may use). Speed only: every view carries its own seed
+    (``TwoViewFeed``, :func:`drac_ssl.finetune.view_keys`), so the figures are the same for
+    any count; the run's ``environment.json`` records it as ``dataloader_workers``."""
+    return max(0, (os.cpu_count() or 1) - 1) if setting < 0 else setting
+
+
 def cpu_bf16_flags() -> list[str]:
     """This CPU's bf16 flags from ``/proc/cpuinfo`` (``amx_bf16``, ``amx_tile``,
     ``avx512_bf16`` ...; Linux only, an empty list elsewhere or when unreadable)."""

@@ -1310,7 +1310,10 @@ def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(
         assert "referable" not in json.loads((variant.out_dir / "metrics.json").read_text())
 
     run = _icdr_run(pretrained_run, tmp_path)
-    cfg = {"finetune.compare_scratch": "false", "finetune.n_boot": "20"}
+    # finetune.seed=10: a fine-tuning whose P(referable) ranks the wrong way round (below); the
+    # grades are j % 5, unrelated to the images, so which seed gives that is chance (with the
+    # views drawn per image, seeds 1, 2, 5, 8 and 10 of 0..11 did; seed 0's CI reached 0.5)
+    cfg = {"finetune.compare_scratch": "false", "finetune.n_boot": "20", "finetune.seed": "10"}
     capsys.readouterr()
     result = finetune.run(tiny_config(**cfg), run)
     said = capsys.readouterr().out
@@ -1351,7 +1354,7 @@ def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(
     assert list(submission[0]) == ["case", "class", "P0", "P1", "P2", "P3", "P4"]
     referable = _read_csv(beside)
     # this tiny model is no better than chance (QWK CI reaching 0) and its P(referable) ranks the
-    # wrong way round (AUC CI 0.165..0.451 on the machine this was written on): the file says so
+    # wrong way round (AUC CI 0.052..0.318 on the machine this was written on): the file says so
     # on every row, in the app's words (a review: the test followed whatever the rule returned)
     from drac_ssl.grading.bundle import referable_not_informative
 
