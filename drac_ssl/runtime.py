@@ -405,6 +405,64 @@ def git_commit() -> str:
         return "unknown"
 
 
+CODE_FOLDERS = ("drac_ssl", "data_prep", "app", "configs")
+"""The checkout's folders whose files make a run's results (the package, the ingest, the app,
+the shipped configs): :func:`git_changes` lists the changed and untracked files under them."""
+
+CHANGED_FILES_LISTED = 200
+"""At most this many changed (and as many untracked) files are named in ``environment.json``;
+more are counted (``git_changed_files_more`` / ``git_untracked_files_more``)."""
+
+
+def _git_out(*args: str, text: bool = True, timeout: float = 10) -> Any:
+    """``git -C <the checkout's top level> ARGS``' stdout, or None when git fails or is absent."""
+    root = os.path.dirname(_PACKAGE_DIR)
+    try:
+        out = subprocess.run(["git", "-C", root, *args], capture_output=True, text=text, timeout=timeout,
+                             check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _listed(key: str, names: list[str]) -> dict[str, Any]:
+    """``{key: the first CHANGED_FILES_LISTED names}`` plus ``{key}_more`` (how many more) when cut."""
+    said: dict[str, Any] = {key: names[:CHANGED_FILES_LISTED]}
+    if len(names) > CHANGED_FILES_LISTED:
+        said[f"{key}_more"] = len(names) - CHANGED_FILES_LISTED
+    return said
+
+
+def git_changes() -> dict[str, Any]:
+    """What exactly the checkout this package runs from holds, beyond :func:`git_commit`'s
+    short name: ``git_commit_full`` (the 40-hex SHA of ``HEAD``), and when the code differs from
+    it (tracked files changed, ``git diff HEAD`` not empty, or untracked files under
+    :data:`CODE_FOLDERS`) also ``git_diff_sha256`` (SHA-256 of ``git diff HEAD --binary``'s
+    bytes, of the whole checkout; None when only untracked files differ), ``git_changed_files``
+    (tracked files changed since ``HEAD`` under :data:`CODE_FOLDERS`, paths from the top level,
+    sorted) and ``git_untracked_files`` (files there git does not track and does not ignore),
+    each at most :data:`CHANGED_FILES_LISTED` long. The diff's hash tells two dirty runs of one
+    commit apart (the same hash: the same tracked code); an untracked file's content is not
+    hashed. {} when the package is no git checkout of drac_ssl (:func:`code_source`) or git
+    cannot say."""
+    if code_source() != "git":
+        return {}
+    full = (_git_out("rev-parse", "HEAD") or "").strip()
+    if not full:
+        return {}
+    said: dict[str, Any] = {"git_commit_full": full}
+    diff = _git_out("diff", "HEAD", "--binary", text=False, timeout=60)
+    changed = _git_out("diff", "HEAD", "--name-only", "-z", "--", *CODE_FOLDERS)
+    untracked = _git_out("ls-files", "--others", "--exclude-standard", "-z", "--", *CODE_FOLDERS)
+    changed_names = sorted(n for n in (changed or "").split("\0") if n)
+    untracked_names = sorted(n for n in (untracked or "").split("\0") if n)
+    if diff or changed_names or untracked_names:
+        said["git_diff_sha256"] = hashlib.sha256(diff).hexdigest() if diff else None
+        said.update(_listed("git_changed_files", changed_names))
+        said.update(_listed("git_untracked_files", untracked_names))
+    return said
+
+
 def _not_git_origin(source: str) -> dict[str, Any]:
     """:func:`code_origin` of a package that is no git checkout of drac_ssl: the commit
     unknown, ``code_source`` what it is, ``distribution_version`` its installed version."""
@@ -426,7 +484,8 @@ def unknown_code_words() -> str:
 def code_origin() -> dict[str, Any]:
     """Which code runs, for a run folder's ``environment.json``: ``git_commit`` (short),
     ``git_dirty`` and ``code_source``. ``"git"``: of the checkout this package runs from
-    (:func:`git_commit`, :func:`git_dirty`). ``"code_stamp"``: on a lent GPU machine whose copy
+    (:func:`git_commit`, :func:`git_dirty`; :func:`git_changes` adds the full SHA and, when the
+    code differs from it, the diff's SHA-256 and the changed and untracked files). ``"code_stamp"``: on a lent GPU machine whose copy
     of ``.git`` may be stale, the GPU scripts' code stamp (``DRAC_SSL_CODE_STAMP`` naming one
     whose files match the tree, :func:`drac_ssl.code_stamp.stamps_from_env`): its commit,
     ``git_dirty`` whether code files differed from it, ``code_stamp`` its record
@@ -444,14 +503,15 @@ def code_origin() -> dict[str, Any]:
     try:
         used, unmatched = stamps_from_env()
     except ValueError as exc:
-        return {**({"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git"}
-                   if source == "git" else _not_git_origin(source)), "code_stamp_error": str(exc)}
+        return {**({"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git",
+                    **git_changes()} if source == "git" else _not_git_origin(source)),
+                "code_stamp_error": str(exc)}
     if used is not None:
         return {"git_commit": used.commit[:7], "git_dirty": bool(used.changed_code), "code_source": "code_stamp",
                 "code_stamp": stamp_record(used), "git_commit_checkout": git_commit()}
     if source != "git":
         return _not_git_origin(source)
-    return {"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git",
+    return {"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git", **git_changes(),
             **({"code_stamp": stamp_record(unmatched)} if unmatched is not None else {})}
 
 

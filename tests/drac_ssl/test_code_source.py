@@ -9,6 +9,7 @@ link to one) where a venv or a vendored copy would put it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -222,3 +223,45 @@ def test_the_distribution_version_is_used_only_when_its_files_are_this_package(
     assert runtime.distribution_version() == __version__
     Other.locate_file = staticmethod(lambda name: Path(runtime._PACKAGE_DIR).parent / name)
     assert runtime.distribution_version() == "9.9.9"
+
+
+def test_a_dirty_checkout_records_the_full_commit_the_diffs_hash_and_the_changed_files(
+        tmp_path: Path, package_at) -> None:
+    """environment.json names the code exactly (an audit: a short commit and "dirty" could not
+    tell two dirty runs of one commit apart): the full SHA always; with changes, the SHA-256
+    of ``git diff HEAD`` and the changed and untracked files under the package folders."""
+    checkout = _drac_ssl_checkout(tmp_path)
+    (checkout / "docs").mkdir()
+    (checkout / "docs" / "notes.md").write_text("notes\n")
+    _git(checkout, "add", "-A")
+    _git(checkout, "commit", "-q", "-m", "docs")
+    commit = _git(checkout, "rev-parse", "HEAD")
+    package_at(checkout / "drac_ssl")
+    clean = runtime.code_origin()
+    assert clean["git_commit_full"] == commit and len(commit) == 40
+    assert commit.startswith(clean["git_commit"]) and clean["git_dirty"] is False
+    assert "git_diff_sha256" not in clean and "git_changed_files" not in clean
+    # a changed module, a new config (untracked) and a changed document
+    module = checkout / "drac_ssl" / "metrics.py"
+    module.write_text(module.read_text() + "\n# a local change\n")
+    (checkout / "configs").mkdir()
+    (checkout / "configs" / "mine.yaml").write_text("run:\n  seed: 1\n")
+    (checkout / "docs" / "notes.md").write_text("other notes\n")
+    dirty = runtime.code_origin()
+    diff = subprocess.run(["git", "-C", str(checkout), "diff", "HEAD", "--binary"], capture_output=True,
+                          check=True).stdout
+    assert dirty["git_dirty"] is True and dirty["git_commit_full"] == commit
+    assert dirty["git_diff_sha256"] == hashlib.sha256(diff).hexdigest()
+    assert dirty["git_changed_files"] == ["drac_ssl/metrics.py"]  # docs/ is no package folder
+    assert dirty["git_untracked_files"] == ["configs/mine.yaml"]
+    # another change to the same file: the same commit and flag, another hash
+    module.write_text(module.read_text() + "# and another\n")
+    assert runtime.code_origin()["git_diff_sha256"] != dirty["git_diff_sha256"]
+    # only an untracked file under a package folder: git_dirty stays False as before (its
+    # meaning is kept), the file is named, and there is no diff to hash
+    _git(checkout, "checkout", "-q", "--", ".")
+    untracked_only = runtime.code_origin()
+    assert untracked_only["git_dirty"] is False and untracked_only["git_diff_sha256"] is None
+    assert untracked_only["git_untracked_files"] == ["configs/mine.yaml"]
+    assert untracked_only["git_changed_files"] == []
+    json.dumps(untracked_only)  # environment.json can hold it
