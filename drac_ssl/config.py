@@ -3541,20 +3541,34 @@ RESOLVED_HEADER = "# Resolved drac_ssl configuration"
 ``config.yaml``): it holds every setting, those the user never set too."""
 
 
+REPRODUCE_WORDS = "to reproduce in a new run folder"
+"""How a saved ``config.yaml``'s header and report.md's provenance introduce
+:func:`reproduce_command`."""
+
+def reproduce_command(config_file: str) -> str:
+    """``python -m drac_ssl.train -c CONFIG_FILE run.name=NEW``: a new run of a saved
+    configuration in a run folder of its own (``config_file`` as it is to be typed: a quoted
+    path, or ``THIS_FILE`` in the file's own header). The interpreter as a file read later, from
+    anywhere, can say it (:func:`drac_ssl.starting.python_command`'s ``in_file``)."""
+    from drac_ssl.starting import python_command  # stdlib only
+
+    return f"{python_command('drac_ssl.train', in_file=True)} -c {config_file} run.name=NEW"
+
+
 def save_config(cfg: Config, path: str | os.PathLike[str], comment: str = "") -> Path:
     """Write the resolved configuration as YAML (atomically). Every setting is written, those
     the run's stages do not read too; for a generic data set (``data.dataset`` not ``drac``) a
     second comment line says which do not apply (:func:`generic_config_note`); ``comment``, a
     line about how the run was made (``--first-try``'s settings), after them."""
-    from drac_ssl.starting import python_command  # stdlib only
-
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
     note = generic_config_note(cfg.data.dataset)
     tmp.write_text(
         # a file read later, from anywhere: no absolute interpreter path (python_word's in_file)
-        RESOLVED_HEADER + f"; rerun with: {python_command('drac_ssl.train', in_file=True)} -c THIS_FILE\n"
+        RESOLVED_HEADER + f"; {REPRODUCE_WORDS}: {reproduce_command('THIS_FILE')} "
+        # the file keeps the run's own run.name: alone it names this folder again
+        "(-c THIS_FILE alone resumes this run, or reports it when finished)\n"
         + (f"# {note}\n" if note else "")
         + "".join(f"# {line}\n" for line in comment.splitlines())
         + yaml.safe_dump(to_dict(cfg), sort_keys=False),

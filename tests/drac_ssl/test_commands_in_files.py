@@ -47,12 +47,23 @@ def test_report_md_and_config_yaml_name_the_interpreter_as_the_console_does(
     files = write_report(run).read_text(encoding="utf-8").split("## Files in this folder", 1)[1]
     assert f"`{relative} -m drac_ssl.report RUN` writes it again" in files, files
     assert "`python -m" not in files
+    # report.md's provenance says how to make the run again in a new folder, as the header does
+    # (-c config.yaml alone names this folder: its run.name; a review, F5)
+    provenance = write_report(run).read_text(encoding="utf-8").split("\n\n")[2]
+    assert (f"To reproduce in a new run folder: `{relative} -m drac_ssl.train -c "
+            f"{(run / 'config.yaml').resolve()} run.name=NEW` (`-c` that file alone resumes this run, "
+            f"or reports it when finished).") in provenance, provenance
+    from drac_ssl.config import load_config
+
+    assert load_config(run / "config.yaml", ["run.name=NEW"]).run.name == "NEW"
     header = save_config(Config(), tmp_path / "config.yaml").read_text(encoding="utf-8").splitlines()[0]
-    assert header.endswith(f"rerun with: {relative} -m drac_ssl.train -c THIS_FILE"), header
+    assert header == (f"# Resolved drac_ssl configuration; to reproduce in a new run folder: {relative} -m "
+                      f"drac_ssl.train -c THIS_FILE run.name=NEW (-c THIS_FILE alone resumes this run, or "
+                      f"reports it when finished)"), header
 
     interpreter(monkeypatch, str(tmp_path.parent / "conda" / "bin" / "python3"), "/usr/bin/python")
     files = write_report(run).read_text(encoding="utf-8").split("## Files in this folder", 1)[1]
     assert "`python -m drac_ssl.report RUN` writes it again" in files, files
     assert "conda" not in files
     header = save_config(Config(), tmp_path / "config.yaml").read_text(encoding="utf-8").splitlines()[0]
-    assert header.endswith("rerun with: python -m drac_ssl.train -c THIS_FILE"), header
+    assert "reproduce in a new run folder: python -m drac_ssl.train -c THIS_FILE run.name=NEW (" in header, header
