@@ -35,6 +35,7 @@ from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
+from drac_ssl.starting import console_script_word
 from drac_ssl.starting import interpreter_word as interpreter_word  # stdlib only, re-exported
 from drac_ssl.starting import sigterm_as_ctrl_c as sigterm_as_ctrl_c  # re-exported (train.py)
 
@@ -581,13 +582,20 @@ def command_argv() -> list[str]:
     ``.venv/bin/python``, as the README's commands; a bare ``python`` was recorded, which
     without an active venv is another interpreter or none, and the run's resume command is
     built from this). Inside :func:`command_given` (a command's ``main(argv)`` called from
-    Python): ``[PYTHON, "-m", MODULE, *argv]``, the command that does the same."""
+    Python): ``[PYTHON, "-m", MODULE, *argv]``, the command that does the same. A console
+    script (``drac-ssl-train``): ``[SCRIPT, *args]``, the script as
+    :func:`drac_ssl.starting.console_script_word` names it, without the interpreter its
+    first line names (``/venv/bin/python3.11 /venv/bin/drac-ssl-train ...`` was recorded)."""
     given = _COMMAND_GIVEN.get()
     if given is not None:
         return [interpreter_word(), *given]
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None and spec.name else sys.argv
-    return [interpreter_word(), *argv]
+    if spec is not None and spec.name:
+        return [interpreter_word(), "-m", spec.name, *sys.argv[1:]]
+    script = console_script_word(sys.argv[0]) if sys.argv else None
+    if script is not None:
+        return [script, *sys.argv[1:]]
+    return [interpreter_word(), *sys.argv]
 
 
 def command_line() -> str:

@@ -103,4 +103,3 @@ sys.exit(0 if ok else 1)'; then
   pip_quiet --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi
-export NO_ALBUMENTATIONS_UPDATE=1
