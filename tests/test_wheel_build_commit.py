@@ -9,7 +9,7 @@ tmp_path, a few seconds each."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import json
 import os
 import runpy
@@ -58,7 +58,9 @@ def _setup_module() -> dict[str, Any]:
 
 
 def _wheel(source: Path, out: Path) -> Path:
-    if importlib.util.find_spec("pip") is None:
+    try:  # not importlib.util.find_spec: setuptools' distutils hook warns on a find_spec of pip
+        importlib.metadata.distribution("pip")
+    except importlib.metadata.PackageNotFoundError:
         pytest.skip("no pip in this interpreter")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                     "--no-index", "--disable-pip-version-check", "-w", str(out), str(source)],
