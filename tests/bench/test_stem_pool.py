@@ -24,7 +24,7 @@ def test_both_paths_are_timed_and_give_the_same_bits(tmp_path: Path, monkeypatch
         assert cell["bitwise_equal"] is True, what
         assert cell["plain_ms"] > 0 and cell["channels_last_pool_ms"] > 0, what
         assert len(cell["plain_ms_each"]) == len(cell["channels_last_pool_ms_each"]) == 2
-        assert cell["speedup"] == pytest.approx(cell["plain_ms"] / cell["channels_last_pool_ms"], rel=0.02)
+        assert cell["speedup"] > 0 and cell["speedup_paired_median"] > 0, what
     assert 0 < case["plain_pool_share_of_plain_forward"]
     assert record["repeats"] == 2 and record["command"]
 
