@@ -2,8 +2,10 @@
 # Create (or reuse) the project-local virtual environment .venv with the pinned dependencies
 # and the package installed in editable mode. Idempotent: a second run with unchanged pins
 # only checks a stamp file and returns in well under a second. An interpreter older than 3.11
-# is refused before a .venv is made; an existing .venv of an older Python, of another one than
-# PYTHON names, or without pip is made again (tests/test_setup_venv_checks.py).
+# is refused before a .venv is made; an existing .venv of an older Python, or one whose Python
+# does not run, is made again. A .venv of Python >= 3.11 is kept whatever PYTHON says (a note when
+# it names another version), and one without pip gets it from ensurepip; it is made again only
+# when ensurepip fails and nothing has been installed in it (tests/test_setup_venv_checks.py).
 #
 # The exact files: on Linux x86-64 with Python 3.11 and glibc >= 2.28 (the project's machines)
 # pip installs scripts/requirements-cpu.lock, every wheel pinned by its SHA-256, not only by its
@@ -31,10 +33,27 @@ new_enough() {  # whether major.minor $1 is at least $NEED
 stamp="$VENV/.drac_ssl_stamp"
 want=$(cat "$REQ" "$LOCK" pyproject.toml | sha256sum | cut -d' ' -f1)
 up_to_date() { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; }  # installed with these pins
-# An existing .venv is reused only when it can take the pins: a .venv of Python 3.10 (a first
-# run with the wrong python3) failed with "No matching distribution found for numpy==..." at
-# every later run, PYTHON=python3.11 included, and one without pip (Debian's python3 without
-# python3-venv) with "No module named pip" and a false "exact wheels could not be installed".
+# An existing .venv is reused when it can take the pins: a .venv of Python 3.10 (a first run with
+# the wrong python3) failed with "No matching distribution found for numpy==..." at every later
+# run, PYTHON=python3.11 included, and one without pip (Debian's python3 without python3-venv,
+# `uv venv` without --seed) with "No module named pip" and a false "exact wheels could not be
+# installed". A .venv of another Python >= 3.11 than PYTHON names is kept, never removed for it:
+# PYTHON is often exported for other tools, and the .venv may hold what its owner installed.
+# venv_extras: what site-packages holds beyond what venv, virtualenv or uv put there (pip,
+# setuptools, uv's _virtualenv hook); empty when the .venv holds nothing of its owner's
+venv_extras() {
+  local path name
+  for path in "$VENV"/lib/python*/site-packages/* "$VENV"/lib/python*/site-packages/.[!.]*; do
+    [ -e "$path" ] || [ -L "$path" ] || continue
+    name=${path##*/}
+    case "$name" in
+      __pycache__|_virtualenv.py|_virtualenv.pth|distutils-precedence.pth|_distutils_hack) ;;
+      pip|pip-*.dist-info|setuptools|setuptools-*.dist-info|pkg_resources) ;;
+      *) echo "$name" ;;
+    esac
+  done
+}
+has_pip() { "$VENV/bin/python" -m pip --version >/dev/null 2>&1; }  # 0.3 s
 stale=""
 if [ -e "$VENV" ] || [ -L "$VENV" ]; then
   have=$(py_version "$VENV/bin/python")
@@ -42,10 +61,35 @@ if [ -e "$VENV" ] || [ -L "$VENV" ]; then
     stale="has no Python that runs ($VENV/bin/python)"
   elif ! new_enough "$have"; then
     stale="is Python $have; drac_ssl needs Python >= $NEED"
-  elif [ -n "${PYTHON:-}" ] && [ "$have" != "$(py_version "$PY")" ]; then  # README: PYTHON=python3.11
-    stale="is Python $have, not the Python of PYTHON=$PY"
-  elif ! up_to_date && ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then  # pip: 0.3 s
-    stale="has no pip ($VENV/bin/python -m pip fails: made without ensurepip, e.g. Debian's python3 without python3-venv)"
+  else
+    if [ -n "${PYTHON:-}" ]; then  # README: PYTHON=python3.11; a PYTHON that does not run is not needed
+      given=$(py_version "$PY")
+      if [ -n "$given" ] && [ "$given" != "$have" ]; then
+        echo "[setup] note: $VENV is Python $have, PYTHON=$PY is $given: $VENV kept;" \
+             "rm -rf $VENV and run again to change"
+      fi
+    fi
+    if ! up_to_date && ! has_pip; then
+      echo "[setup] $VENV has no pip: installing it with $VENV/bin/python -m ensurepip"
+      if why=$("$VENV/bin/python" -m ensurepip --upgrade 2>&1 >/dev/null | tail -n 1) && has_pip; then
+        :
+      else
+        mapfile -t extras < <(venv_extras)
+        if [ "${#extras[@]}" -eq 0 ]; then
+          stale="has no pip, ensurepip could not install it (${why:-no message}), and nothing is installed in it"
+        else
+          held=$(printf '%s, ' "${extras[@]:0:3}")
+          held=${held%, }
+          if (( ${#extras[@]} > 3 )); then held="$held and $(( ${#extras[@]} - 3 )) more"; fi
+          echo "[setup] error: $VENV has no pip, and $VENV/bin/python -m ensurepip could not install it" \
+               "(${why:-no message}). $VENV is not removed: its site-packages holds what was installed" \
+               "in it ($held). fix: install the venv module with ensurepip (Debian/Ubuntu: apt install" \
+               "python$have-venv) and run bash scripts/setup.sh again, or remove it yourself" \
+               "(rm -rf $VENV) and run bash scripts/setup.sh again to make it anew" >&2
+          exit 1
+        fi
+      fi
+    fi
   fi
 fi
 if [ -n "$stale" ] || [ ! -x "$VENV/bin/python" ]; then
@@ -63,7 +107,7 @@ if [ -n "$stale" ] || [ ! -x "$VENV/bin/python" ]; then
   fi
   echo "[setup] creating $VENV with $("$PY" --version 2>&1)"
   "$PY" -m venv "$VENV"  # Debian without python$NEED-venv: venv's own message says what to install
-  if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+  if ! has_pip; then
     echo "[setup] error: the new $VENV has no pip ($PY's venv made it without ensurepip)." \
          "fix: install the venv module with ensurepip (Debian/Ubuntu: apt install python$given-venv)," \
          "or give another PYTHON; then run bash scripts/setup.sh again" >&2
