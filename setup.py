@@ -66,6 +66,20 @@ def write_build_info(path: str, root: str = ROOT) -> bool:
     return True
 
 
+def record_build_info(build_lib: str, root: str = ROOT) -> None:
+    """The commit record of a build whose package lies under ``build_lib``: written from
+    ``root``'s git checkout; without git (a checkout copied without ``.git``, as a Docker build
+    with ``.dockerignore`` listing it, or one git refuses for its owner), an earlier build's
+    record left in ``build_lib`` (``build/lib``: setuptools keeps it between builds) is removed,
+    or the wheel would name that build's commit. An sdist's own record, a module of ``root``'s
+    package that ``build_py`` copied, is kept."""
+    target = os.path.join(build_lib, BUILD_INFO)
+    if write_build_info(target, root):
+        return
+    if not os.path.exists(os.path.join(root, BUILD_INFO)) and os.path.lexists(target):
+        os.remove(target)
+
+
 def command_classes() -> dict[str, type]:
     """setuptools' ``build_py`` and ``sdist``, each writing the commit after its own work.
     setuptools is imported here, not at the top: tests load this file's functions without it
@@ -80,7 +94,7 @@ def command_classes() -> dict[str, type]:
         def run(self) -> None:
             super().run()
             if not self.editable_mode:
-                write_build_info(os.path.join(self.build_lib, BUILD_INFO))
+                record_build_info(self.build_lib)
 
     class SdistWithCommit(sdist):
         """``sdist``, with the commit in its tree: a wheel built from the sdist (no git there)

@@ -144,3 +144,19 @@ def test_a_file_without_a_commit_is_no_build_record(tmp_path: Path) -> None:
         (tmp_path / "_build_info.py").write_text(text, encoding="utf-8")
         assert runtime.build_origin(str(tmp_path)) == {}, text
     assert runtime.build_origin(str(REPO / "drac_ssl")) == {}  # a checkout: git names it
+
+
+def test_a_wheel_built_without_git_names_no_commit_of_an_earlier_build(tmp_path: Path) -> None:
+    """setuptools keeps ``build/lib`` between builds: a wheel built from the checkout once git
+    is gone (a Docker build whose ``.dockerignore`` lists ``.git``; git refusing a checkout of
+    another owner) carried the first build's record and named a commit it was not built from."""
+    checkout, commit = _checkout(tmp_path / "checkout")
+    first = _installed(_wheel(checkout, tmp_path / "dist1"), tmp_path / "site1")
+    assert runtime.build_origin(str(first)) == {"build_commit": commit, "build_dirty": False}
+    assert (checkout / "build" / "lib" / "drac_ssl" / "_build_info.py").is_file()  # the leftover
+    shutil.rmtree(checkout / ".git")
+    (checkout / "drac_ssl" / "runtime.py").write_text("# changed\n", encoding="utf-8", newline="")
+    second = _wheel(checkout, tmp_path / "dist2")
+    with zipfile.ZipFile(second) as archive:
+        assert "drac_ssl/_build_info.py" not in archive.namelist()
+    assert runtime.build_origin(str(_installed(second, tmp_path / "site2"))) == {}
