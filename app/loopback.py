@@ -45,13 +45,20 @@ def bypass_proxy(host: str, environ: MutableMapping[str, str] | None = None) -> 
     ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` unless ``NO_PROXY`` names the host; on a
     workstation with a proxy and no ``NO_PROXY`` the app died at start with a bare
     ``httpx.ConnectError`` (a packaging review, F1). Only loopback and the app's own host are
-    added: every other request keeps the user's proxy."""
+    added: every other request keeps the user's proxy.
+
+    An entry ``*`` (no request goes through a proxy) leaves both variables as they are, and the
+    value returned is the one urllib and httpx read (``no_proxy`` when set): urllib, and requests
+    through it, bypass every proxy only when the whole value is ``*``, so ``*,localhost,...``
+    would have sent every request of the app's process to the proxy."""
     env = os.environ if environ is None else environ
     entries: list[str] = []
     for name in ("no_proxy", "NO_PROXY"):
         for part in env.get(name, "").split(","):
             if part.strip() and part.strip() not in entries:
                 entries.append(part.strip())
+    if "*" in entries:
+        return env.get("no_proxy") or env.get("NO_PROXY", "")
     own = host.strip().strip("[]")
     for name in (*LOOPBACK_NAMES, *([own] if own else [])):
         if name not in entries:

@@ -43,6 +43,18 @@ def test_bypass_proxy_adds_loopback_and_the_host_keeping_the_users_entries() -> 
     assert bypass_proxy("0.0.0.0", {}).split(",") == [*LOOPBACK_NAMES, "0.0.0.0"]
 
 
+@pytest.mark.parametrize(("env", "read"), [({"NO_PROXY": "*"}, "*"),
+                                           ({"no_proxy": "*", "NO_PROXY": "intranet.example"}, "*"),
+                                           ({"NO_PROXY": "intranet.example, *"}, "intranet.example, *")])
+def test_bypass_proxy_leaves_a_bypass_of_every_host_as_it_is(env: dict[str, str], read: str) -> None:
+    """An entry ``*``: every request bypasses the proxy (httpx). ``*,localhost,...`` would not
+    for urllib (and requests), which honour ``*`` only as the whole value."""
+    before = dict(env)
+    assert bypass_proxy("0.0.0.0", env) == read and env == before
+    if read == "*":
+        assert urllib.request.proxy_bypass_environment("pacs.example", {"no": read})
+
+
 def test_proxy_variables_names_them_never_their_values() -> None:
     env = {"HTTP_PROXY": "http://u:pw@proxy:3128", "all_proxy": "socks5://p:1", "HTTPS_PROXY": " ",
            "NO_PROXY": "x", "TRAVIS_APT_PROXY": "y"}
