@@ -2431,13 +2431,33 @@ def sweeping(demo: gr.Blocks, every: float | None = None) -> Any:
 
 class OwnAddressUnreachable(RuntimeError):
     """gradio's ``launch`` could not reach the app's own address as it started (its check of
-    ``/gradio_api/startup-events`` with ``httpx.get``): the message says the address, httpx's
-    error, the proxy variables set (names only) and what to do (:func:`own_address_words`)."""
+    ``/gradio_api/startup-events`` with ``httpx.get``, then of the page with
+    ``gradio.networking.url_ok``): the message says the address, the error, the proxy variables
+    set (names only) and what to do (:func:`own_address_words`)."""
+
+
+GRADIO_OWN_ADDRESS_FAILURES = ((Exception, "Couldn't start the app because "),
+                               (ValueError, "When localhost is not accessible"))
+"""What gradio 6's ``Blocks.launch`` raises when its own address answered but not as it
+wanted, as ``(exact type, start of the message)``: a bare ``Exception`` when
+``startup-events`` answers an error status (a proxy's 403 or 502), a ``ValueError`` when
+``url_ok`` gets no 200/3xx/401 for the page. (A request that gets no answer at all raises
+``httpx.TransportError``.)"""
+
+
+def is_own_address_failure(error: BaseException) -> bool:
+    """Whether ``error``, raised by gradio's ``launch``, says the app could not reach its own
+    address: an ``httpx.TransportError`` or one of :data:`GRADIO_OWN_ADDRESS_FAILURES`, never
+    another error of the same type."""
+    import httpx
+
+    return isinstance(error, httpx.TransportError) or any(
+        type(error) is kind and str(error).startswith(start) for kind, start in GRADIO_OWN_ADDRESS_FAILURES)
 
 
 def own_address_words(url: str, error: BaseException, proxies: Sequence[str]) -> str:
     """The message of :class:`OwnAddressUnreachable`: ``url`` (the address gradio asked),
-    ``error`` (httpx's, by type and message) and ``proxies`` (:func:`app.loopback.proxy_variables`:
+    ``error`` (httpx's or gradio's, by type and message) and ``proxies`` (:func:`app.loopback.proxy_variables`:
     their names, never their values, which may hold a password), with a fix for each case."""
     said = f"{type(error).__name__}: {error}"
     if proxies:
@@ -2484,11 +2504,9 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     gradio's ``launch`` asks its own address once with ``httpx.get``, which takes the proxy
     variables of the environment: before it, :func:`app.loopback.bypass_proxy` adds the loopback
     names and ``settings.host`` to ``NO_PROXY`` and ``no_proxy`` (keeping what was there). If
-    that request still fails, the server is closed and :class:`OwnAddressUnreachable` raised,
-    naming the proxy variables set.
+    that request still fails or gets an error status (:func:`is_own_address_failure`), the
+    server is closed and :class:`OwnAddressUnreachable` raised, naming the proxy variables set.
     """
-    import httpx
-
     from app.auth import bind_name, is_loopback_host, open_host_refusal
     from app.loopback import bypass_proxy, proxy_variables
 
@@ -2530,7 +2548,9 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
                     root_path=settings.root_path,  # None: gradio reads GRADIO_ROOT_PATH
                     css=PROBABILITY_CSS,  # the widget's own rounded figure hidden: its labels say it
                     app_kwargs={"lifespan": sweeping(demo)})
-    except httpx.TransportError as exc:  # ConnectError, ProxyError, a timeout: not an OSError
+    except Exception as exc:  # httpx's ConnectError, ProxyError, a timeout (not an OSError), gradio's own
+        if not is_own_address_failure(exc):
+            raise
         url = getattr(demo, "local_url", None) or f"http://{bind_name(settings.host)}:{settings.port}/"
         demo.close(verbose=False)  # launch had started the server before its check
         raise OwnAddressUnreachable(own_address_words(url, exc, proxies)) from exc

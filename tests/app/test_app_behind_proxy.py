@@ -8,7 +8,9 @@ loopback: a request sent to it is refused at once."""
 
 from __future__ import annotations
 
+import http.server
 import signal
+import threading
 import urllib.request
 from typing import Any
 
@@ -100,3 +102,75 @@ def test_a_start_that_still_cannot_reach_itself_names_the_proxy_variables(
     assert "ConnectError" in err and "ALL_PROXY, HTTPS_PROXY, HTTP_PROXY are set" in err, err
     assert "fix: start the app without the proxy variables (env -u ALL_PROXY -u HTTPS_PROXY -u HTTP_PROXY" in err
     assert "s3cret" not in err and proxy not in err and "Traceback" not in err
+
+
+class _AnsweringProxy(http.server.BaseHTTPRequestHandler):
+    """A proxy that turns every request away with 502, as a corporate proxy does for a host
+    it cannot reach."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_error(502, "Bad Gateway")
+
+    do_HEAD = do_GET
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+
+def _main_exit_words(predictor: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                     port: int, *, bypass: bool = False) -> str:
+    """``python -m app`` started, with the bypass doing nothing unless ``bypass``; its exit code
+    must be 2; its stderr."""
+    import app.loopback
+    from app.__main__ import main
+
+    if not bypass:
+        monkeypatch.setattr(app.loopback, "bypass_proxy", lambda host, environ=None: "")
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # main's SIGTERM handler: not here
+    assert main(["--bundle", str(predictor.path), "--port", str(port), "--threads", "1"]) == 2
+    return capsys.readouterr().err
+
+
+def test_a_proxy_answering_an_error_status_is_the_same_clear_exit(
+        predictor: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A proxy that answers (502) instead of refusing: gradio raises a bare ``Exception("Couldn't
+    start the app because ... failed (code 502)")``, not an httpx error; the same message and
+    exit code 2, instead of a traceback."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AnsweringProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for name in (*PROXY_NAMES, "NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
+        port = free_port()
+        err = _main_exit_words(predictor, monkeypatch, capsys, port)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert err.startswith(f"error: the app could not reach its own address http://127.0.0.1:{port}/"), err
+    assert "(Exception: Couldn't start the app because" in err and "(code 502)" in err, err
+    assert "HTTP_PROXY are set" in err and "Traceback" not in err, err
+
+
+def test_gradio_finding_its_page_unreachable_is_the_same_clear_exit(
+        predictor: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """gradio's second check (``url_ok`` of the page, no answer it accepts) raises a
+    ``ValueError`` asking for ``share=True``: the same message, exit code 2."""
+    import gradio.networking
+
+    _proxied(monkeypatch)
+    monkeypatch.setattr(gradio.networking, "url_ok", lambda url: False)
+    port = free_port()
+    err = _main_exit_words(predictor, monkeypatch, capsys, port, bypass=True)  # startup-events answers
+    assert err.startswith(f"error: the app could not reach its own address http://127.0.0.1:{port}/"), err
+    assert "(ValueError: When localhost is not accessible" in err and "Traceback" not in err, err
+
+
+def test_another_error_of_launch_is_not_taken_for_an_unreachable_address() -> None:
+    from app.server import is_own_address_failure
+
+    assert is_own_address_failure(Exception("Couldn't start the app because 'http://x/' failed (code 403)."))
+    assert is_own_address_failure(ValueError("When localhost is not accessible, a shareable link must be created."))
+    assert not is_own_address_failure(Exception("Couldn't find a free port"))
+    assert not is_own_address_failure(RuntimeError("Couldn't start the app because of a bug"))
+    assert not is_own_address_failure(ValueError("max_file_size must be positive"))
