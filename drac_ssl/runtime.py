@@ -859,8 +859,13 @@ def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any]
     compare). Returns the line as written, for :func:`record_end`."""
     line = json.dumps({**(env if env is not None else environment_info()), "tool": tool,
                        "pid": os.getpid(), "host": platform.node()}, default=str)
-    with open(Path(run_dir) / INVOCATIONS, "a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
+    path = Path(run_dir) / INVOCATIONS
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    except OSError as exc:  # a full disk: the error names the file, as an open's does
+        exc.filename = str(path) if exc.filename is None else exc.filename
+        raise
     return line
 
 
@@ -1050,11 +1055,22 @@ def console_log(path: str | os.PathLike[str], header: str,
     ``FileNotFoundError``, a diverged training's :class:`NonFiniteError`: ``error: ...``), a
     Ctrl-C or SIGTERM in the words the command prints for it (``label``, e.g. ``[train]``,
     then :func:`interrupted_words`: ``[train] interrupted in pretrain (epoch 1 of 3 saved);
-    rerun ...``) or, for anything else, its traceback."""
+    rerun ...``) or, for anything else, its traceback.
+
+    Raises:
+        OSError: the log cannot be opened or its header written (a read-only folder, a full
+            disk), naming the log (``filename``); a line it cannot take later (the disk filled
+            during the run) is left out of it while the console goes on, as is what a full
+            disk keeps out of it when it is closed.
+    """
     log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:
-        log.write(f"{header}\n")
-        log.writelines(f"{line}\n" for line in said)
+        try:
+            log.write(f"{header}\n")
+            log.writelines(f"{line}\n" for line in said)
+        except OSError as exc:  # a full disk: the error names the log, as an open's does
+            exc.filename = str(path) if exc.filename is None else exc.filename
+            raise
         before = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = (None if s is None else _Tee(s, log) for s in before)
         try:
@@ -1070,4 +1086,5 @@ def console_log(path: str | os.PathLike[str], header: str,
                         stream.flush()
             sys.stdout, sys.stderr = before
     finally:
-        log.close()
+        with contextlib.suppress(OSError):  # what a full disk kept out of it is lost, as in _Tee
+            log.close()
