@@ -369,7 +369,7 @@ def _questions(record: dict[str, Any]) -> _GitQuestions:
 
 
 def _read_git_answers(records: list[dict[str, Any]]) -> None:
-    """Read into :data:`_GIT_ANSWERS`, with four git commands, the answers to the questions that
+    """Read into :data:`_GIT_ANSWERS`, with six git commands, the answers to the questions that
     :func:`_uncommitted_tree_words`, :func:`_written_in`, :func:`_freeze_source` and
     :func:`missing_history` ask git about ``records`` (as :func:`read_result` gives them), each as
     its own command prints it, so that a render runs a handful of git commands rather than a few
@@ -380,8 +380,10 @@ def _read_git_answers(records: list[dict[str, Any]]) -> None:
        commit, exist (``rev-parse --verify --quiet C^{commit}``, ``cat-file -e C:script``), and
        the trees of the commits whose Python files step 4 searches;
     2. ``git diff-tree --stdin`` from the empty tree: the Python files of those trees;
-    3. ``git log --raw --no-renames`` over the scripts and result files: the commits that changed
-       each, with the file's versions before and after;
+    3. ``git rev-list``, ``git log --full-history --raw --no-renames`` over the scripts and result
+       files, and ``git diff-tree --stdin`` of each merge against its parents
+       (:func:`_path_changes`): the commits that ``git log -- PATH`` lists for each of them, with
+       the file's versions before and after;
     4. ``git cat-file --batch``: those versions, those Python files, and the scripts and config
        files that ``git show`` would print. From them: the commits that added each file
        (``log --diff-filter=A``); those that changed how often a result file holds its
@@ -391,12 +393,13 @@ def _read_git_answers(records: list[dict[str, Any]]) -> None:
 
     Only names of :data:`PLAIN_GIT_NAME` are asked in bulk, and only questions not answered
     yet; an answer not read here (another name, a version git cannot show, a command that
-    failed) is asked on its own when needed. One difference is possible in principle: ``git
-    log`` over many paths simplifies merged history over all of them together, so a path
-    changed alike on two merged branches could list one commit more than ``git log -- PATH``
-    alone would. On this repository's history at 30c200d all 726 answers read here were as the
-    single commands print them; ``tests/bench/test_summarize_provenance.py`` checks them over a
-    small history with a merged branch."""
+    failed) is asked on its own when needed. Each path's log is its own: step 3 walks the
+    history for each path as ``git log -- PATH`` would (a ``git log`` over all the paths
+    together simplifies merged history over all of them at once, and said a result file written
+    alike on main and on a merged branch was written on the branch). On this repository's
+    history at 75e148e all 730 answers read here are as the single commands print them;
+    ``tests/bench/test_summarize_provenance.py`` checks them over small histories with merged
+    branches, one of them a cherry-pick merged back."""
     repo = str(REPO)
     asked = [_questions(record) for record in records]
     keys: dict[str, set[str]] = {}  # the keys asked of each commit whose Python files are searched
@@ -533,33 +536,163 @@ def _history_answers(changes: dict[str, list[tuple[str, list[tuple[str, str, str
     return answers
 
 
-def _path_changes(repo: str, paths: list[str]) -> dict[str, list[tuple[str, list[tuple[str, str, str]]]]]:
-    """For each of ``paths``: the commits, newest first, of ``git log --raw --no-renames -- PATHS``
-    that changed it (or a file under it), each with its changes as (blob before, blob after,
-    status) in full hex, the absent side all zeros; {} when git cannot tell."""
-    out = _run_git(repo, ("log", "--raw", "--no-renames", "--no-abbrev", "-z", "--format=%x01%H", "--", *paths))
-    if out is None or out.returncode != 0:
+ChangeRows = list[tuple[str, str, str]]
+"""A commit's changes to one path asked about (or files under it): (blob before, blob after,
+status), in full hex, the absent side all zeros."""
+
+
+def _path_changes(repo: str, paths: list[str]) -> dict[str, list[tuple[str, ChangeRows]]]:
+    """For each of ``paths``: the commits that ``git log --raw --no-renames -- PATH`` (that path
+    alone) lists as changing it (or a file under it), in its order (newest first), each with its
+    :data:`ChangeRows`; {} when git cannot tell.
+
+    Three git commands, whatever the number of paths (one ``git log -- P1 P2 ...`` would not do:
+    it simplifies merged history over all the paths together, so a result file written alike on
+    main and on a merged branch that also changed another path asked about, a cherry-pick, was
+    said to be written on the branch, where ``git log -- PATH`` says main; review F1 of
+    f53a873):
+
+    1. ``git rev-list --parents --timestamp HEAD``: every commit, its parents, its committer date;
+    2. ``git log --full-history --raw --no-renames -- PATHS``: every commit that is not a merge
+       and changed one of the paths, with its rows (``--full-history``: every side of each merge
+       walked, nothing simplified away);
+    3. ``git diff-tree --stdin --always -r --no-renames``, each merge against each of its
+       parents: which of the paths the merge differs on from which parent.
+
+    Each path's own walk is then done as git's revision walk does it (``revision.c``:
+    ``try_to_simplify_commit`` and ``process_parents``, git's default history simplification):
+    from HEAD, commits taken newest committer date first, those of one date in the order they
+    were reached; a merge that equals one of its parents on the path is followed to the first
+    such parent only, one that equals none to all of them. The walk's commits that changed the
+    path are its log."""
+    graph = _commit_graph(repo)
+    rows = _changes_by_commit(repo, paths) if graph else None
+    if graph is None or rows is None:
         return {}
-    changes: dict[str, list[tuple[str, list[tuple[str, str, str]]]]] = {p: [] for p in paths}
-    tokens = iter(out.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    head, parents, dates = graph
+    merges = [(c, p) for c, ps in parents.items() if len(ps) > 1 for p in ps]
+    differs = _merge_differences(repo, merges, paths) if merges else {}
+    if differs is None:
+        return {}
+    differing_on: dict[str, set[tuple[str, int]]] = {path: set() for path in paths}
+    for (merge, parent), differ in differs.items():  # (merge, parent's place) pairs that differ on each path
+        for i, p in enumerate(parents[merge]):
+            if p == parent:
+                for path in differ:
+                    differing_on[path].add((merge, i))
+    changes: dict[str, list[tuple[str, ChangeRows]]] = {}
+    walks: dict[frozenset[tuple[str, int]], list[str]] = {}  # paths that differ at the same merges walk alike
+    for path in paths:
+        differing = frozenset(differing_on[path])
+        if differing not in walks:
+            walks[differing] = _walk(head, parents, dates, differing)
+        changes[path] = [(c, rows[c][path]) for c in walks[differing] if path in rows.get(c, {})]
+    return changes
+
+
+def _commit_graph(repo: str) -> tuple[str, dict[str, list[str]], dict[str, int]] | None:
+    """HEAD, each commit's parents and each commit's committer date (Unix seconds), from ``git
+    rev-list --parents --timestamp HEAD``; None when it fails."""
+    out = _run_git(repo, ("rev-list", "--parents", "--timestamp", "HEAD"))
+    if out is None or out.returncode != 0:
+        return None
+    parents: dict[str, list[str]] = {}
+    dates: dict[str, int] = {}
+    head = None
+    for line in out.stdout.decode("ascii", "replace").splitlines():
+        words = line.split(" ")
+        if len(words) < 2 or not words[0].isdigit():
+            return None
+        dates[words[1]], parents[words[1]] = int(words[0]), words[2:]
+        head = head or words[1]
+    return (head, parents, dates) if head else None
+
+
+def _changes_by_commit(repo: str, paths: list[str]) -> dict[str, dict[str, ChangeRows]] | None:
+    """commit -> path of ``paths`` -> the commit's :data:`ChangeRows` for it, for every commit
+    that is not a merge, reachable from HEAD, from one ``git log --full-history --raw``; None
+    when it fails."""
+    out = _run_git(repo, ("log", "--full-history", "--raw", "--no-renames", "--no-abbrev", "-z",
+                          "--format=%x01%H", "--", *paths))
+    if out is None or out.returncode != 0:
+        return None
+    rows: dict[str, dict[str, ChangeRows]] = {}
     commit = None
+    tokens = iter(out.stdout.decode("utf-8", "surrogateescape").split("\0"))
     for token in tokens:
         token = token.lstrip("\n")
         if token.startswith("\x01"):
             commit = token[1:]
         elif token.startswith(":") and commit is not None:
             fields = token[1:].split(" ")
-            path = next(tokens, None)
-            if len(fields) != 5 or path is None:
-                return {}
-            for p in paths:
-                if path == p or path.startswith(p + "/"):
-                    if not changes[p] or changes[p][-1][0] != commit:
-                        changes[p].append((commit, []))
-                    changes[p][-1][1].append((fields[2], fields[3], fields[4]))
+            name = next(tokens, None)
+            if len(fields) != 5 or name is None:
+                return None
+            for path in _asked_paths(name, paths):
+                rows.setdefault(commit, {}).setdefault(path, []).append((fields[2], fields[3], fields[4]))
         elif token:
-            return {}
-    return changes
+            return None
+    return rows
+
+
+def _asked_paths(name: str, paths: list[str]) -> list[str]:
+    """The ``paths`` that the changed file ``name`` is, or is under (as a pathspec matches)."""
+    asked = set(paths)
+    parts = name.split("/")
+    return [p for p in ("/".join(parts[:n]) for n in range(1, len(parts) + 1)) if p in asked]
+
+
+def _merge_differences(repo: str, pairs: list[tuple[str, str]], paths: list[str]) -> dict[tuple[str, str], set[str]] | None:
+    """(merge, parent) -> the ``paths`` on which the merge differs from that parent, for each of
+    ``pairs``, from one ``git diff-tree --stdin --always``; None when it fails."""
+    out = _run_git(repo, ("diff-tree", "--stdin", "--always", "-r", "--no-renames", "--no-abbrev", "-z",
+                          "--format=%x01%H", "--", *paths),
+                   "".join(f"{merge} {parent}\n" for merge, parent in pairs).encode())
+    if out is None or out.returncode != 0:
+        return None
+    differs: dict[tuple[str, str], set[str]] = {}
+    at = -1
+    tokens = iter(out.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    for token in tokens:
+        token = token.lstrip("\n")
+        if token.startswith("\x01"):  # one header per pair, in their order (--always)
+            at += 1
+            if at >= len(pairs) or token[1:] != pairs[at][0]:
+                return None
+        elif token.startswith(":") and at >= 0:
+            name = next(tokens, None)
+            if len(token[1:].split(" ")) != 5 or name is None:
+                return None
+            differs.setdefault(pairs[at], set()).update(_asked_paths(name, paths))
+        elif token:
+            return None
+    return differs if at == len(pairs) - 1 else None
+
+
+def _walk(head: str, parents: dict[str, list[str]], dates: dict[str, int],
+          differing: frozenset[tuple[str, int]]) -> list[str]:
+    """The commits ``git log -- PATH`` walks from ``head``, in its order, where ``differing``
+    holds the (merge, parent's place) pairs whose merge differs from that parent on PATH: newest
+    committer date first, one date's commits in the order they were reached (``revision.c``:
+    ``commit_list_insert_by_date``); a merge that equals a parent on PATH followed to the first
+    such parent only (``try_to_simplify_commit``)."""
+    import heapq
+
+    queue = [(-dates[head], 0, head)]
+    seen = {head}
+    order = []
+    while queue:
+        _date, _n, commit = heapq.heappop(queue)
+        order.append(commit)
+        followed = parents.get(commit, [])
+        if len(followed) > 1:
+            same = [p for i, p in enumerate(followed) if (commit, i) not in differing]
+            followed = same[:1] or followed
+        for parent in followed:
+            if parent not in seen and parent in dates:
+                seen.add(parent)
+                heapq.heappush(queue, (-dates[parent], len(seen), parent))
+    return order
 
 
 def _read_objects(repo: str, names: list[str]) -> dict[str, bytes | None]:

@@ -329,3 +329,34 @@ def test_the_answers_read_in_bulk_are_what_each_git_command_prints(repo: Path) -
         del summarize._GIT_ANSWERS[key]
     assert read_in_bulk == words()
     assert "made from an uncommitted tree" in read_in_bulk[2][0]  # side.json: its script is not in base
+
+
+def test_a_result_written_alike_on_a_merged_branch_is_read_as_its_own_log_says(repo: Path) -> None:
+    """Review F1 of f53a873: ``git log -- P1 P2 ...`` simplifies merged history over all the paths
+    together. A result file written on main (M1) and alike on a side branch (S1, a cherry-pick)
+    that also changed another path asked about (its script), then merged with ``--no-ff``: the
+    merge equals the side branch on both paths, so the walk over both follows the side branch
+    only and said S1 wrote the result, while ``git log -- r.json`` alone follows main (the merge
+    equals main on r.json) and says M1. Each path's answer is now its own log's."""
+    base = _commit(repo, {"bench/s.py": "record = {'qwk': 1}\n"}, "base")
+    record = {"command": "python -m bench.s", "date_utc": "2026-11-05T00:00:00+00:00", "qwk": 1,
+              "environment": {"git_commit": base}}
+    text = json.dumps(record, indent=2)
+    _git(repo, "checkout", "-q", "-b", "side")
+    on_side = _commit(repo, {"bench/results/r.json": text, "bench/s.py": "record = {'qwk': 2}\n"},
+                      "the result, and the script changed, on a side branch")
+    _git(repo, "checkout", "-q", "-")
+    on_main = _commit(repo, {"bench/results/r.json": text}, "the same result on main")
+    _git(repo, "merge", "-q", "--no-ff", "side", "-m", "merge the side branch")
+    for later in range(2):  # more history on both lines, so the walk order matters
+        _commit(repo, {f"notes/{later}.md": "x\n"}, f"a later note {later}")
+    records = [summarize.read_result(repo / "bench" / "results" / "r.json")]
+    added = ("log", "--diff-filter=A", "--format=%H", "--", "bench/results/r.json")
+    assert _asked_alone(repo, added) is not None and _asked_alone(repo, added).startswith(on_main)
+    summarize._read_git_answers(records)
+    bulk = {args: out for (where, args), out in summarize._GIT_ANSWERS.items() if where == str(repo)}
+    assert added in bulk and ("log", "-S", summarize._date_line(record["date_utc"]), "--format=%H", "--",
+                              "bench/results/r.json") in bulk
+    for args, out in bulk.items():
+        assert out == _asked_alone(repo, args), args
+    assert summarize._written_in("bench/results/r.json", records[0]) == on_main != on_side
