@@ -1,7 +1,8 @@
 """Render the README's results section from ``bench/results/*.json``.
 
-    python -m bench.summarize          # rewrite the section between the markers in README.md
-    python -m bench.summarize --print  # print it instead
+    python -m bench.summarize          # rewrite the sections between their markers (README.md,
+                                       # docs/results.md, docs/retinamnist.md)
+    python -m bench.summarize --print  # print what it would write there, writing nothing
 
 Only figures that a bench script wrote are shown, with the device and date they were
 measured on, so the README never carries a number that no script produced.
@@ -3297,7 +3298,8 @@ def _full_lines(results_dir: Path, anchored: bool, read: ResultsRead) -> list[st
 
 def render(results_dir: Path = RESULTS) -> str:
     """The full results: a row per result (what, figure, device, date with its provenance
-    words, command), then the correctness tables, as ``--print`` shows them."""
+    words, command), then the correctness tables: :data:`RESULTS_PAGE`'s section
+    (:func:`render_page`) without its anchors, its links as seen from the repository root."""
     return "\n".join(_full_lines(results_dir, anchored=False, read=read_results(results_dir)))
 
 
@@ -3932,6 +3934,14 @@ def generated_sections(results_dir: Path = RESULTS) -> list[Section]:
             (RETINA_PAGE, RETINA_BEGIN, RETINA_END, render_retina_section(results_dir, read=read))]
 
 
+def printed_sections(sections: list[Section]) -> str:
+    """What ``python -m bench.summarize --print`` prints for ``sections`` (:func:`generated_sections`):
+    for each, a line ``==> FILE <==``, then the lines the writing mode puts into that file in
+    place of what it holds from its begin marker to its end marker (:func:`_fill`): the begin
+    marker, the body, the end marker, as they are written; a blank line between two files."""
+    return "\n\n".join(f"==> {page} <==\n{begin}\n{body}\n{end}" for page, begin, end, body in sections)
+
+
 def stale_sections(sections: list[Section], repo: Path | None = None) -> list[str]:
     """One line for each of ``sections`` whose file (under ``repo``, the repository by default)
     holds another body between its markers, or lacks them; [] when every one is as rendered."""
@@ -3949,20 +3959,23 @@ def stale_sections(sections: list[Section], repo: Path | None = None) -> list[st
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=python_command("bench.summarize"), description=__doc__)
     parser.add_argument("--print", action="store_true",
-                        help=f"print the full results instead of writing README.md and {RESULTS_PAGE}")
+                        help=f"write nothing; print what would be written: for each of README.md, "
+                             f"{RESULTS_PAGE} and {RETINA_PAGE}, a line '==> FILE <==' and its section "
+                             f"from its begin marker to its end marker, exactly as it would be written")
     parser.add_argument("--without-history", action="store_true",
-                        help=f"write README.md and {RESULTS_PAGE} even without the git history their "
-                             "provenance words are read from (they then say 'unknown' or 'today')")
+                        help=f"write README.md, {RESULTS_PAGE} and {RETINA_PAGE} even without the git "
+                             "history their provenance words are read from (they then say 'unknown' or "
+                             "'today')")
     args = parser.parse_args(argv)
     if args.print:
-        print(render())
+        print(printed_sections(generated_sections()))
         return
     why = None if args.without_history else missing_history()
     if why is not None:
         raise SystemExit(f"[bench] README.md not written: {why}, so the provenance words (which code "
                          f"state, which setting a result ran under) would be weaker than the "
                          f"committed ones. Fix: run it in a full clone (git clone without --depth, or "
-                         f"git fetch --unshallow), or pass --print to see the table, or "
+                         f"git fetch --unshallow), or pass --print to see what it would write, or "
                          f"--without-history to write it anyway")
     pages: dict[str, list[Section]] = {}
     for section in generated_sections():

@@ -7,6 +7,7 @@ dates). Each test builds a small repository and points the renderer at it."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -168,6 +169,38 @@ def test_without_history_the_readme_is_not_written_unless_asked(
     assert (readme.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")) == before
     summarize.main(["--without-history"])
     assert "NEW SUMMARY" in readme.read_text(encoding="utf-8") and "NEW TABLE" in page.read_text(encoding="utf-8")
+
+
+def test_print_shows_exactly_what_the_writing_mode_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F5: ``--print`` printed the results page's rows without their anchors and with its
+    links as seen from the repository root (two lines of the RetinaMNIST block differed even
+    without the anchors), and neither the README's summary nor docs/retinamnist.md's section,
+    while its help said it printed "it". It now prints, for each file, the lines the writing
+    mode puts there, markers included: here each printed block is found, whole, in its file once
+    written (the committed results, rendered in a copy without history, as both modes do)."""
+    copy = tmp_path / "copy"
+    shutil.copytree(summarize.REPO / "configs", copy / "configs")  # the settings some rows are read with
+    monkeypatch.setattr(summarize, "REPO", copy)
+    _readme(copy)
+    (copy / summarize.RETINA_PAGE).write_text(f"# m\n{summarize.RETINA_BEGIN}\nold\n{summarize.RETINA_END}\n",
+                                              encoding="utf-8")
+    summarize.main(["--print"])
+    printed = capsys.readouterr().out
+    assert "old summary" in (copy / "README.md").read_text(encoding="utf-8")  # nothing written
+    assert "old table" in (copy / summarize.RESULTS_PAGE).read_text(encoding="utf-8")
+    summarize.main(["--without-history"])
+    heads = list(re.finditer(r"^==> (.+) <==\n", printed, flags=re.MULTILINE))
+    assert [h.group(1) for h in heads] == ["README.md", summarize.RESULTS_PAGE, summarize.RETINA_PAGE]
+    ends = [h.start() - 2 for h in heads[1:]] + [len(printed) - 1]  # before "\n\n==> " and print's "\n"
+    markers = [(summarize.SUMMARY_BEGIN, summarize.SUMMARY_END), (summarize.BEGIN, summarize.END),
+               (summarize.RETINA_BEGIN, summarize.RETINA_END)]
+    for head, end, (begin, finish) in zip(heads, ends, markers, strict=True):
+        block = printed[head.end():end]
+        written = (copy / head.group(1)).read_text(encoding="utf-8")
+        assert block.startswith(begin + "\n") and block.endswith("\n" + finish), head.group(1)
+        assert written[written.index(begin):written.index(finish) + len(finish)] == block, head.group(1)
+    assert 'id="result-' in printed  # the results page's anchors, as written
 
 
 def test_a_result_made_from_an_uncommitted_tree_is_said_so_from_git(repo: Path) -> None:
