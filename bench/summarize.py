@@ -618,6 +618,7 @@ def _changes_by_commit(repo: str, paths: list[str]) -> dict[str, dict[str, Chang
     if out is None or out.returncode != 0:
         return None
     rows: dict[str, dict[str, ChangeRows]] = {}
+    asked = set(paths)
     commit = None
     tokens = iter(out.stdout.decode("utf-8", "surrogateescape").split("\0"))
     for token in tokens:
@@ -629,16 +630,15 @@ def _changes_by_commit(repo: str, paths: list[str]) -> dict[str, dict[str, Chang
             name = next(tokens, None)
             if len(fields) != 5 or name is None:
                 return None
-            for path in _asked_paths(name, paths):
+            for path in _asked_paths(name, asked):
                 rows.setdefault(commit, {}).setdefault(path, []).append((fields[2], fields[3], fields[4]))
         elif token:
             return None
     return rows
 
 
-def _asked_paths(name: str, paths: list[str]) -> list[str]:
-    """The ``paths`` that the changed file ``name`` is, or is under (as a pathspec matches)."""
-    asked = set(paths)
+def _asked_paths(name: str, asked: set[str]) -> list[str]:
+    """The paths of ``asked`` that the changed file ``name`` is, or is under (as a pathspec matches)."""
     parts = name.split("/")
     return [p for p in ("/".join(parts[:n]) for n in range(1, len(parts) + 1)) if p in asked]
 
@@ -652,6 +652,7 @@ def _merge_differences(repo: str, pairs: list[tuple[str, str]], paths: list[str]
     if out is None or out.returncode != 0:
         return None
     differs: dict[tuple[str, str], set[str]] = {}
+    asked = set(paths)
     at = -1
     tokens = iter(out.stdout.decode("utf-8", "surrogateescape").split("\0"))
     for token in tokens:
@@ -664,7 +665,7 @@ def _merge_differences(repo: str, pairs: list[tuple[str, str]], paths: list[str]
             name = next(tokens, None)
             if len(token[1:].split(" ")) != 5 or name is None:
                 return None
-            differs.setdefault(pairs[at], set()).update(_asked_paths(name, paths))
+            differs.setdefault(pairs[at], set()).update(_asked_paths(name, asked))
         elif token:
             return None
     return differs if at == len(pairs) - 1 else None
