@@ -431,7 +431,7 @@ def git_dirty() -> bool | None:
         return None
     try:
         out = subprocess.run(["git", "-C", _PACKAGE_DIR, "status", "--porcelain", "--untracked-files=no"],
-                             capture_output=True, text=True, timeout=10, check=False)
+                             capture_output=True, text=True, errors="replace", timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return bool(out.stdout.strip()) if out.returncode == 0 else None
@@ -460,15 +460,35 @@ CHANGED_FILES_LISTED = 200
 more are counted (``git_changed_files_more`` / ``git_untracked_files_more``)."""
 
 
-def _git_out(*args: str, text: bool = True, timeout: float = 10) -> Any:
-    """``git -C <the checkout's top level> ARGS``' stdout, or None when git fails or is absent."""
+DIFF_ARGS = ("diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+             "--src-prefix=a/", "--dst-prefix=b/", "--unified=3", "--inter-hunk-context=0",
+             "--diff-algorithm=myers", "--indent-heuristic", "--no-relative", "--submodule=short",
+             "--ignore-submodules=none", "-O/dev/null")
+"""The ``git diff`` whose bytes :func:`git_changes` hashes: each option fixes what a user's git
+configuration would otherwise change (``color.ui=always``, ``diff.noprefix``, ``diff.renames``,
+``diff.algorithm``, ``diff.context``, ``diff.orderFile``, ``diff.external``, a textconv driver
+...), so one tree gives one hash whoever runs it (a review, F2: three settings gave three)."""
+
+
+def _git_out(*args: str, timeout: float = 10) -> bytes | None:
+    """``git -C <the checkout's top level> ARGS``' stdout as bytes (file names need not be
+    UTF-8), or None when git fails, times out or is absent. ``diff.suppressBlankEmpty`` is set
+    off for the call, as :data:`DIFF_ARGS` has no option for it."""
     root = os.path.dirname(_PACKAGE_DIR)
     try:
-        out = subprocess.run(["git", "-C", root, *args], capture_output=True, text=text, timeout=timeout,
-                             check=False)
+        out = subprocess.run(["git", "-c", "diff.suppressBlankEmpty=false", "-C", root, *args],
+                             capture_output=True, timeout=timeout, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout if out.returncode == 0 else None
+
+
+def _file_names(listing: bytes | None) -> list[str]:
+    """The file names of a ``-z`` listing, sorted; a name that is no UTF-8 keeps its other
+    bytes and has each odd one written ``\\xff`` (backslash, x, two hex digits), so that
+    ``environment.json`` can hold it (a review, F1: one such untracked file under drac_ssl/
+    ended every run at its start)."""
+    return sorted(name.decode("utf-8", "backslashreplace") for name in (listing or b"").split(b"\0") if name)
 
 
 def _listed(key: str, names: list[str]) -> dict[str, Any]:
@@ -483,27 +503,30 @@ def git_changes() -> dict[str, Any]:
     """What exactly the checkout this package runs from holds, beyond :func:`git_commit`'s
     short name: ``git_commit_full`` (the 40-hex SHA of ``HEAD``), and when the code differs from
     it (tracked files changed, ``git diff HEAD`` not empty, or untracked files under
-    :data:`CODE_FOLDERS`) also ``git_diff_sha256`` (SHA-256 of ``git diff HEAD --binary``'s
-    bytes, of the whole checkout; None when only untracked files differ), ``git_changed_files``
+    :data:`CODE_FOLDERS`) also ``git_diff_sha256`` (SHA-256 of the bytes of ``git diff HEAD
+    --binary`` with :data:`DIFF_ARGS`' options, of the whole checkout; None when only untracked
+    files differ; ``"unavailable"`` when that diff failed or timed out), ``git_changed_files``
     (tracked files changed since ``HEAD`` under :data:`CODE_FOLDERS`, paths from the top level,
-    sorted) and ``git_untracked_files`` (files there git does not track and does not ignore),
-    each at most :data:`CHANGED_FILES_LISTED` long. The diff's hash tells two dirty runs of one
+    sorted; a name that is no UTF-8 as :func:`_file_names` writes it) and
+    ``git_untracked_files`` (files there git does not track and does not ignore), each at most
+    :data:`CHANGED_FILES_LISTED` long. The diff's hash tells two dirty runs of one
     commit apart (the same hash: the same tracked code); an untracked file's content is not
     hashed. {} when the package is no git checkout of drac_ssl (:func:`code_source`) or git
     cannot say."""
     if code_source() != "git":
         return {}
-    full = (_git_out("rev-parse", "HEAD") or "").strip()
+    full = (_git_out("rev-parse", "HEAD") or b"").decode("ascii", "replace").strip()
     if not full:
         return {}
     said: dict[str, Any] = {"git_commit_full": full}
-    diff = _git_out("diff", "HEAD", "--binary", text=False, timeout=60)
-    changed = _git_out("diff", "HEAD", "--name-only", "-z", "--", *CODE_FOLDERS)
-    untracked = _git_out("ls-files", "--others", "--exclude-standard", "-z", "--", *CODE_FOLDERS)
-    changed_names = sorted(n for n in (changed or "").split("\0") if n)
-    untracked_names = sorted(n for n in (untracked or "").split("\0") if n)
+    diff = _git_out(*DIFF_ARGS, timeout=60)
+    changed_names = _file_names(_git_out("diff", "HEAD", "--no-renames", "--name-only", "-z", "--",
+                                         *CODE_FOLDERS))
+    untracked_names = _file_names(_git_out("ls-files", "--others", "--exclude-standard", "-z", "--",
+                                           *CODE_FOLDERS))
     if diff or changed_names or untracked_names:
-        said["git_diff_sha256"] = hashlib.sha256(diff).hexdigest() if diff else None
+        said["git_diff_sha256"] = ("unavailable" if diff is None else
+                                   hashlib.sha256(diff).hexdigest() if diff else None)
         said.update(_listed("git_changed_files", changed_names))
         said.update(_listed("git_untracked_files", untracked_names))
     return said
