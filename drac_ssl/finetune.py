@@ -691,8 +691,8 @@ def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selec
             f"theirs reaches 0, so which of them is exported is not evidence of the better one")
 
 
-OLD_VIEWS_WORDS = ("trained by an older drac_ssl whose training views depended on pretrain.num_workers "
-                   "(each DataLoader worker drew from its own generator)")
+OLD_VIEWS_WORDS = ("trained by an older drac_ssl whose training views depended on the worker count "
+                   "(pretrain.num_workers)")
 """Why a fold record without :data:`TRAIN_VIEWS` is trained again, as the console says it."""
 
 
