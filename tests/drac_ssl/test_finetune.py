@@ -1757,7 +1757,11 @@ def test_a_fold_whose_kappa_is_undefined_is_counted_out_of_the_fold_mean_and_sai
     # every interval says how many of the n_boot resamples it used
     assert metrics["n_boot"] == 50
     for used in (metrics["qwk_ci95_resamples"], metrics["auc_ovr_ci95_resamples"],
+                 metrics["auc_ovo_ci95_resamples"], metrics["accuracy_ci95_resamples"],
                  *(r["qwk_ci95_resamples"] for r in metrics["decision_rules"].values())):
         assert isinstance(used, int) and 0 <= used <= 50
+    # the accuracy's interval (stats audit F3): on every resample, around the figure
+    assert metrics["accuracy_ci95_resamples"] == 50
+    assert metrics["accuracy_ci95"][0] <= metrics["accuracy"] <= metrics["accuracy_ci95"][1]
     report = write_report(run).read_text()
     assert "(over 1 of 2 folds)" in next(line for line in report.splitlines() if line.startswith("| VICReg |"))
