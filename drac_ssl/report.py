@@ -965,8 +965,44 @@ def screening_line(metrics: dict[str, Any], names: Sequence[str]) -> str | None:
     return two_grade_summary(metrics, names)
 
 
+def figure_with_ci(metrics: dict[str, Any], key: str, ci_key: str) -> str:
+    """``metrics[key]`` for report.md with its stored bootstrap 95% CI ``metrics[ci_key]``
+    (``[low, high]``): ``0.812 (95% CI 0.780..0.841)``; ``n/a`` for a bound that is not a
+    finite number, the interval "not meaningful" with its reason at width 0
+    (:func:`drac_ssl.figures.format_ci`); the figure alone for a run made before that interval
+    was stored (``auc_ovo_ci95`` and ``accuracy_ci95`` since the stats audit, F3)."""
+    shown = figure_text(metrics.get(key))
+    stored = metrics.get(ci_key)
+    if not isinstance(stored, list | tuple) or len(stored) < 2 or shown == figure_text(None):
+        return shown
+    return f"{shown} (95% CI {format_ci(stored[0], stored[1])})"
+
+
+def in_sample_thresholds_words(metrics: dict[str, Any]) -> str | None:
+    """The line of report.md's variant section that sets the thresholds' in-sample QWK
+    (``metrics.json``'s ``qwk_in_sample_thresholds``: the final calibration, fitted on all the
+    out-of-fold outputs, applied back to them) beside the cross-fitted QWK of the same rule
+    (``decision_rules.thresholds.qwk``; runs without it: ``qwk`` when the decision is
+    ``thresholds``), and says what cross-fitting leaves open: fold k's calibration is fitted on
+    outputs of models trained with fold k's labels, which nested cross-validation would close
+    (docs/evaluation.md, "Out-of-fold figures"). None when either figure is missing."""
+    in_sample = finite_number(metrics.get("qwk_in_sample_thresholds"))
+    rule = (metrics.get("decision_rules") or {}).get("thresholds")
+    crossed = finite_number(rule.get("qwk") if isinstance(rule, dict) else
+                            metrics.get("qwk") if metrics.get("decision", "thresholds") == "thresholds" else None)
+    if in_sample is None or crossed is None:
+        return None
+    return (f"In sample, the thresholds rule scores QWK {in_sample:.3f} (the final calibration, fitted on all "
+            f"the out-of-fold outputs, applied back to them), against {crossed:.3f} cross-fitted (each fold "
+            f"calibrated on the other folds' outputs): a figure in sample is optimistic, which the cross-fitting "
+            f"avoids, though not wholly: the other folds' models, whose outputs calibrate fold k, were trained on "
+            f"fold k's labels; nested cross-validation (the calibration fitted within each fold's training "
+            f"images) would close that route too.")
+
+
 RESAMPLES_LEFT_OUT = {
     "QWK": "on the rest kappa was undefined (grades and answers all one and the same grade)",
+    "AUC OvO": "the rest lacked a grade",
     "AUC OvR": "the rest lacked a grade",
     "Referable AUC": "the rest lacked a referable or a non-referable image",
 }
@@ -977,7 +1013,7 @@ metric is undefined on it (:func:`drac_ssl.metrics.bootstrap_ci_counted`)."""
 def resamples_used_words(metrics: dict[str, Any]) -> str | None:
     """The line of report.md's variant section that says which bootstrap CIs rest on fewer
     resamples than were drawn (``metrics.json``'s ``qwk_ci95_resamples``,
-    ``auc_ovr_ci95_resamples``, ``referable.auc_ci95_resamples``, the other decision rule's
+    ``auc_ovo_ci95_resamples``, ``auc_ovr_ci95_resamples``, ``referable.auc_ci95_resamples``, the other decision rule's
     ``decision_rules.<rule>.qwk_ci95_resamples``, against ``n_boot``): ``"AUC OvR CI from 883 of
     1,000 resamples; the rest lacked a grade."``, one sentence per such interval, then what it
     means. None when every interval used all ``n_boot`` (or a run made before the counts were
@@ -987,6 +1023,7 @@ def resamples_used_words(metrics: dict[str, Any]) -> str | None:
         return None
     referable = metrics.get("referable") if isinstance(metrics.get("referable"), dict) else {}
     counted = [("QWK", "", metrics.get("qwk_ci95_resamples")),
+               ("AUC OvO", "", metrics.get("auc_ovo_ci95_resamples")),
                ("AUC OvR", "", metrics.get("auc_ovr_ci95_resamples")),
                ("Referable AUC", "", referable.get("auc_ci95_resamples"))]
     decision = metrics.get("decision")
@@ -1028,8 +1065,9 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                                                                  out_of_fold=True)
     lines = [f"### {title}", "",
              f"Out-of-fold QWK {figure_text(metrics.get('qwk'))} (95% CI {format_ci(*ci[:2], ci_note)}), "
-             f"AUC {figure_text(metrics.get('auc'))} (one-vs-one; one-vs-rest {figure_text(metrics.get('auc_ovr'))}), "
-             f"accuracy {figure_text(metrics.get('accuracy'))}, macro F1 "
+             f"AUC {figure_with_ci(metrics, 'auc', 'auc_ovo_ci95')} (one-vs-one, DRAC's tie-breaker; one-vs-rest "
+             f"{figure_with_ci(metrics, 'auc_ovr', 'auc_ovr_ci95')}), "
+             f"accuracy {figure_with_ci(metrics, 'accuracy', 'accuracy_ci95')}, macro F1 "
              f"{figure_text(metrics.get('macro_f1'))}; final calibration: temperature {figure_text(cal.get('temperature'))}, "
              f"thresholds {threshold_words(cal.get('thresholds') or [])}; class decision "
              f"`{decision}`.", ""]
@@ -1067,6 +1105,9 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                                 [[f"**{rule}**" if rule == decision else rule, figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
+    in_sample = in_sample_thresholds_words(metrics)
+    if in_sample:
+        lines += [in_sample, ""]
     # keep=inner: the inner split's images are neither trained on nor validated: their own
     # column, so train + inner + val are the fold's images; its uncalibrated kappa is the one
     # scored once after the choice (val_qwk_uncalibrated; runs of the first keep=inner version
@@ -1363,6 +1404,40 @@ def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], fre
             + ", ".join(gaps) + ".")
 
 
+IMAGE_UNIT_CAVEAT = (
+    "The intervals take each image as its own unit. If several images come from one patient or one eye "
+    "(two photographs of an eye, both eyes of a patient, near copies) and the data name no patient "
+    "(`data.patient_column`), those images are not independent: the intervals are then too narrow, and "
+    "the figures optimistic, since per-image folds can train on another photograph of the eye they grade "
+    "(docs/evaluation.md, Folds; `bench/results/twin_folds_retinamnist.json` in the repository measures "
+    "RetinaMNIST with its near twins kept in one fold).")
+"""report.md's caveat under the protocol line when the bootstrap resampled images
+(``comparison.json``'s ``ci_resamples`` ``images``, or a run made before it was stored): the
+protocol's "each its own unit" is an assumption the data may break (stats audit F4)."""
+
+
+def transductive_words(run_dir: Path, rows: Sequence[dict[str, Any]], freeze: str | None) -> str | None:
+    """The caption under report.md's comparison table that says what the pretrained variants
+    saw and scratch did not: pretraining learns, without labels, from every ingested image
+    (:func:`drac_ssl.pretrain.load_pretrain_data`), so from all the out-of-fold images the table
+    scores, and from the test images when ``pretrain/metadata.json``'s ``training_data`` says so
+    (``... training and test images ...``): a transductive advantage (docs/evaluation.md, "What
+    pretraining saw"). None when no row is a pretrained variant."""
+    pretrained = [variant_title(str(r.get("variant")), freeze) for r in rows if r.get("variant") != "scratch"]
+    if not pretrained:
+        return None
+    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    seen = str(meta.get("training_data") or "") if isinstance(meta, dict) else ""
+    test = " and the test images" if "and test images" in seen else ""
+    scratch = any(r.get("variant") == "scratch" for r in rows)
+    return (f"{' and '.join(pretrained)}: pretraining saw, without labels, every image this table scores (the "
+            f"images of all the folds){test}" + ("; scratch saw none of them before its fine-tuning" if scratch
+                                                   else "")
+            + ". That is a transductive advantage of the pretrained variants (pixels, never a grade), which "
+              "images new to the pretraining would not give them (docs/evaluation.md, \"What pretraining "
+              "saw\").")
+
+
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
     comparison = _read_json(ft / "comparison.json")
@@ -1371,7 +1446,10 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         return lines + [_not_done(run_dir, "finetune", "finetune/comparison.json"), ""]
     rows = comparison["rows"]
     freeze = run_freeze(run_dir)
-    lines += [comparison.get("protocol", ""), "", f"### Scratch vs {PRETRAIN_METHOD} vs {PRETRAIN_METHOD} + UMM", ""]
+    lines += [comparison.get("protocol", ""), ""]
+    if comparison.get("ci_resamples") in (None, "images"):
+        lines += [IMAGE_UNIT_CAVEAT, ""]
+    lines += [f"### Scratch vs {PRETRAIN_METHOD} vs {PRETRAIN_METHOD} + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
     majority = majority_grade(run_dir, comparison)
@@ -1388,6 +1466,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
          + ([figure_text(r.get("sensitivity")), figure_text(r.get("specificity"))] if screening else [])
          for r in rows]
         + ([_majority_row(majority, referable, screening)] if majority else []))
+    seen = transductive_words(run_dir, rows, freeze)
+    if seen:
+        lines += [seen, ""]
     lines += ["Fold QWK mean ± SD: the mean of the folds' own (calibrated) kappas and their sample SD "
               "over the folds (ddof=1); a fold whose kappa is undefined (its grades and its answers all "
               "one grade) is left out of both, and the cell then says over how many folds.", ""]
@@ -1435,8 +1516,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                      "groups": "the image groups the folds kept whole (each with all its images)",
                      }.get(str(comparison.get("ci_resamples")), "these images")
         lines += [f"Does pretraining help, and does UMM add to {PRETRAIN_METHOD}? Each difference on the same "
-                  "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is no "
-                  f"evidence either way). The CI resamples {resampled} for this one training: "
+                  "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is consistent with "
+                  f"no difference; differences beyond its ends are not supported). The CI resamples {resampled} for this one training: "
                   "training randomness is not in it, and the same run with another run.seed can "
                   "move a difference by as much as the CI's half-width (put such runs side by side "
                   f"with `{python_command('drac_ssl.compare', in_file=True)}`):", ""]
@@ -1456,7 +1537,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                 by_chance.append(variant_title(name, freeze))
         lines += ["", f"This table holds {n_cis} CIs: a 95% CI excludes 0 one time in twenty by chance "
                       f"alone when nothing differs, so one that does is a hint to check, not a finding; "
-                      f"a CI that ends at 0 (e.g. -0.125..+0.000) touches 0 and is no evidence either."
+                      f"a CI that ends at 0 (e.g. -0.125..+0.000) touches 0, so it too is consistent with no "
+                      f"difference."
                   + (f" {', '.join(by_chance)}: no evidence of grading better than chance (see "
                      f"its section), and a difference against a model no better than chance says "
                      f"nothing about what changed." if by_chance else ""), ""]
