@@ -1732,11 +1732,16 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     """The variant's metrics (metrics.json before :func:`_json_safe`) from its cross-fitted
     out-of-fold predictions: QWK, AUCs, accuracy, macro F1 on all ``n_lab`` images; the
     bootstrap 95% CIs (``finetune.n_boot`` resamples seeded by the fine-tuning's seed, of the
-    image groups the folds kept whole or the patients when known, else of the images) of the QWK under each decision rule and of the
-    one-vs-rest AUC; the referable-DR figures; the per-fold rows; the in-sample QWK of the
-    deployed thresholds (optimistic, said so); the protocol in words. The bootstraps are
-    drawn in a fixed order (QWK, AUC, referable, the other rule's QWK), each from its own
-    seed. ``t_start``: when the variant started (``seconds``)."""
+    image groups the folds kept whole or the patients when known, else of the images), each
+    with how many resamples it used: of the QWK under each decision rule (``qwk_ci95``,
+    ``decision_rules.<rule>.qwk_ci95``), the one-vs-rest AUC (``auc_ovr_ci95``), the
+    one-vs-one AUC (``auc_ovo_ci95``), the accuracy of the grades given (``accuracy_ci95``) and
+    the referable AUC (``referable.auc_ci95``, with ``finetune.referable_from``); the
+    referable-DR figures; the per-fold rows; the in-sample QWK of the deployed thresholds
+    (optimistic, said so); the protocol in words. Every bootstrap is drawn from the same
+    seed (``ctx.seed``) and units, so all resample the same images, in the order QWK, AUC OvR,
+    AUC OvO, accuracy, referable, the other rule's QWK. ``t_start``: when the variant started
+    (``seconds``)."""
     k = ctx.num_grades
     decision = ctx.ft.decision
     raw_all, probs, preds, pred = trained.raw_all, fit.probs, fit.preds, fit.pred
