@@ -44,7 +44,7 @@ from typing import Any
 import yaml
 
 from drac_ssl import PRETRAIN_METHOD, __version__, runtime
-from drac_ssl.challenge import leaderboard_words
+from drac_ssl.challenge import drac_scale, leaderboard_words
 from drac_ssl.collapse import (
     COLLAPSE_RATE_REDUCTION,
     COLLAPSE_VARIANCE_SHARE,
@@ -82,6 +82,7 @@ from drac_ssl.grading.bundle import (
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
 from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts
+from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
     calibrated_one_grade_words,
@@ -978,32 +979,70 @@ def figure_with_ci(metrics: dict[str, Any], key: str, ci_key: str) -> str:
     return f"{shown} (95% CI {format_ci(stored[0], stored[1])})"
 
 
-def in_sample_thresholds_words(metrics: dict[str, Any]) -> str | None:
+def in_sample_thresholds_words(metrics: dict[str, Any], fitted_on: str | None = None) -> str | None:
     """The line of report.md's variant section that sets the thresholds' in-sample QWK
-    (``metrics.json``'s ``qwk_in_sample_thresholds``: the final calibration, fitted on all the
-    out-of-fold outputs, applied back to them) beside the cross-fitted QWK of the same rule
+    (``metrics.json``'s ``qwk_in_sample_thresholds``: the final calibration, fitted on the
+    out-of-fold outputs, applied to all of them) beside the cross-fitted QWK of the same rule
     (``decision_rules.thresholds.qwk``; runs without it: ``qwk`` when the decision is
     ``thresholds``), and says what cross-fitting leaves open: fold k's calibration is fitted on
     outputs of models trained with fold k's labels, which nested cross-validation would close
-    (docs/evaluation.md, "Out-of-fold figures"). None when either figure is missing."""
+    (docs/evaluation.md, "Out-of-fold figures"). With ``finetune.label_fraction`` < 1
+    (``metrics.json``'s ``label_fraction``) the final calibration was fitted only on the outputs
+    of the images some fold's draw trained on: ``fitted_on`` (``calibration.json``'s, e.g.
+    ``out-of-fold outputs of 40 of the 60 labelled images (those ...)``) says which, else the
+    setting is named. None when either figure is missing."""
     in_sample = finite_number(metrics.get("qwk_in_sample_thresholds"))
     rule = (metrics.get("decision_rules") or {}).get("thresholds")
     crossed = finite_number(rule.get("qwk") if isinstance(rule, dict) else
                             metrics.get("qwk") if metrics.get("decision", "thresholds") == "thresholds" else None)
     if in_sample is None or crossed is None:
         return None
-    return (f"In sample, the thresholds rule scores QWK {in_sample:.3f} (the final calibration, fitted on all "
-            f"the out-of-fold outputs, applied back to them), against {crossed:.3f} cross-fitted (each fold "
+    fraction = finite_number(metrics.get("label_fraction"))
+    if fraction is not None and fraction < 1:  # the draws: the fit saw only the drawn images' outputs
+        fitted = (f"fitted on the {fitted_on}" if fitted_on else
+                  f"fitted only on the out-of-fold outputs of the images the folds' label draws trained on, "
+                  f"finetune.label_fraction={fraction:g}")
+        fit_words = f"the final calibration, {fitted}, applied to all the out-of-fold outputs"
+    else:
+        fit_words = "the final calibration, fitted on all the out-of-fold outputs, applied back to them"
+    return (f"In sample, the thresholds rule scores QWK {in_sample:.3f} ({fit_words}), against {crossed:.3f} "
+            f"cross-fitted (each fold "
             f"calibrated on the other folds' outputs): a figure in sample is optimistic, which the cross-fitting "
             f"avoids, though not wholly: the other folds' models, whose outputs calibrate fold k, were trained on "
             f"fold k's labels; nested cross-validation (the calibration fitted within each fold's training "
             f"images) would close that route too.")
 
 
+def auc_words(metrics: dict[str, Any], num_grades: int, drac: bool) -> str:
+    """The AUCs of report.md's variant line, each with its stored 95% CI
+    (:func:`figure_with_ci`): ``0.812 (95% CI 0.780..0.841) (one-vs-one; one-vs-rest 0.806
+    (95% CI ...))``; ``drac`` (the run is on DRAC's kind of data, :func:`_drac_data`) names the
+    one-vs-one AUC as the challenge's tie-breaker, which it is for DRAC alone. With
+    ``num_grades`` 2 the two AUCs are one number (:func:`drac_ssl.metrics.macro_ovo_auc` and
+    :func:`drac_ssl.metrics.macro_ovr_auc` are both the ROC AUC of P1), given once and said
+    to coincide."""
+    ovo = figure_with_ci(metrics, "auc", "auc_ovo_ci95")
+    if num_grades == 2:
+        return f"{ovo} (with two grades one-vs-one and one-vs-rest coincide: the ROC AUC of P1)"
+    tie_breaker = ", DRAC's tie-breaker" if drac else ""
+    return (f"{ovo} (one-vs-one{tie_breaker}; one-vs-rest "
+            f"{figure_with_ci(metrics, 'auc_ovr', 'auc_ovr_ci95')})")
+
+
+def _drac_data(run_dir: Path) -> bool:
+    """Whether the run's data are DRAC's kind (the official DRAC layout of UW-OCTA images or
+    the phantom stand-ins, on DRAC's three grades: :func:`drac_ssl.challenge.drac_scale`, the
+    rule of the leaderboard paragraph and the model card), from its ingest's records; False
+    without them."""
+    facts = read_ingest_facts(run_dir / "data")
+    return drac_scale(data_provenance(run_dir / "data", facts.grade_names), facts.grade_names)
+
+
 RESAMPLES_LEFT_OUT = {
     "QWK": "on the rest kappa was undefined (grades and answers all one and the same grade)",
     "AUC OvO": "the rest lacked a grade",
     "AUC OvR": "the rest lacked a grade",
+    "AUC OvO and OvR": "the rest lacked a grade",
     "Referable AUC": "the rest lacked a referable or a non-referable image",
 }
 """Why a bootstrap resample is left out of each interval (:func:`resamples_used_words`): the
@@ -1015,8 +1054,9 @@ def resamples_used_words(metrics: dict[str, Any]) -> str | None:
     resamples than were drawn (``metrics.json``'s ``qwk_ci95_resamples``,
     ``auc_ovo_ci95_resamples``, ``auc_ovr_ci95_resamples``, ``referable.auc_ci95_resamples``, the other decision rule's
     ``decision_rules.<rule>.qwk_ci95_resamples``, against ``n_boot``): ``"AUC OvR CI from 883 of
-    1,000 resamples; the rest lacked a grade."``, one sentence per such interval, then what it
-    means. None when every interval used all ``n_boot`` (or a run made before the counts were
+    1,000 resamples; the rest lacked a grade."``, one sentence per such interval (the two AUCs'
+    in one, ``"AUC OvO and OvR CIs from 883 of ..."``, when they used as many, as they do: both
+    are undefined on the resamples lacking a grade), then what it means. None when every interval used all ``n_boot`` (or a run made before the counts were
     stored, or none drawn); an interval from 0 resamples is n/a and said so where it stands."""
     n_boot = metrics.get("n_boot")
     if not isinstance(n_boot, int) or isinstance(n_boot, bool) or n_boot < 1:
@@ -1030,21 +1070,29 @@ def resamples_used_words(metrics: dict[str, Any]) -> str | None:
     for rule, r in (metrics.get("decision_rules") or {}).items():
         if rule != decision and isinstance(r, dict):
             counted.append(("QWK", f" under the {rule} rule", r.get("qwk_ci95_resamples")))
-    said = [f"{what} CI{where} from {used:,} of {n_boot:,} resamples; {RESAMPLES_LEFT_OUT[what]}."
-            for what, where, used in counted
-            if isinstance(used, int) and not isinstance(used, bool) and 0 < used < n_boot]
+    fewer = [(what, where, used) for what, where, used in counted
+             if isinstance(used, int) and not isinstance(used, bool) and 0 < used < n_boot]
+    # the two AUCs are undefined on the same resamples (those lacking a grade): one sentence
+    aucs = [entry for entry in fewer if entry[0] in ("AUC OvO", "AUC OvR")]
+    if len(aucs) == 2 and aucs[0][2] == aucs[1][2]:
+        fewer = [("AUC OvO and OvR", "", aucs[0][2]) if entry is aucs[0] else entry
+                 for entry in fewer if entry is not aucs[1]]
+    said = [f"{what} CI{'s' if ' and ' in what else ''}{where} from {used:,} of {n_boot:,} resamples; "
+            f"{RESAMPLES_LEFT_OUT[what]}." for what, where, used in fewer]
     if not said:
         return None
     return (" ".join(said) + " Those intervals rest only on the resamples where the figure is defined, "
             "which over-represent the rarest grades' images; with few such images read them as rough.")
 
 
-def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:
+def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False) -> tuple[list[str], str | None]:
     """The variant's section of report.md, and the note that its out-of-fold grades give
     (nearly) every image one grade, overall or within each fold: the one the run stored in
     ``metrics.json``, else, for a run made before it was stored, recomputed from ``oof.csv``
     (:func:`drac_ssl.metrics.stored_one_grade_note`, as compare reads it); None when it says
-    nothing or there is no out-of-fold file. The comparison of the variants reads it too."""
+    nothing or there is no out-of-fold file. The comparison of the variants reads it too.
+    ``drac``: the run is on DRAC's kind of data (:func:`_drac_data`), whose challenge breaks
+    ties by the one-vs-one AUC (:func:`auc_words`)."""
     vdir = run_dir / "finetune" / name
     metrics = _read_json(vdir / "metrics.json")
     title = _title(run_dir, name)
@@ -1065,8 +1113,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                                                                  out_of_fold=True)
     lines = [f"### {title}", "",
              f"Out-of-fold QWK {figure_text(metrics.get('qwk'))} (95% CI {format_ci(*ci[:2], ci_note)}), "
-             f"AUC {figure_with_ci(metrics, 'auc', 'auc_ovo_ci95')} (one-vs-one, DRAC's tie-breaker; one-vs-rest "
-             f"{figure_with_ci(metrics, 'auc_ovr', 'auc_ovr_ci95')}), "
+             f"AUC {auc_words(metrics, probs.shape[1], drac)}, "
              f"accuracy {figure_with_ci(metrics, 'accuracy', 'accuracy_ci95')}, macro F1 "
              f"{figure_text(metrics.get('macro_f1'))}; final calibration: temperature {figure_text(cal.get('temperature'))}, "
              f"thresholds {threshold_words(cal.get('thresholds') or [])}; class decision "
@@ -1105,7 +1152,9 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                                 [[f"**{rule}**" if rule == decision else rule, figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
-    in_sample = in_sample_thresholds_words(metrics)
+    deployed = _read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
+    fitted_on = deployed.get("fitted_on") if isinstance(deployed, dict) else None
+    in_sample = in_sample_thresholds_words(metrics, fitted_on if isinstance(fitted_on, str) else None)
     if in_sample:
         lines += [in_sample, ""]
     # keep=inner: the inner split's images are neither trained on nor validated: their own
@@ -1415,6 +1464,55 @@ IMAGE_UNIT_CAVEAT = (
 (``comparison.json``'s ``ci_resamples`` ``images``, or a run made before it was stored): the
 protocol's "each its own unit" is an assumption the data may break (stats audit F4)."""
 
+NOT_INDEPENDENT = ("those images are not independent: the intervals are then too narrow, and the figures "
+                   "optimistic, since the folds can train on another photograph of the eye they grade "
+                   "(docs/evaluation.md, Folds).")
+"""The end of :func:`clustering_caveat`'s words for units that are not a patient."""
+
+
+def clustering_caveat(resampled: Any, without_patient: int | None = None, n: int | None = None) -> str | None:
+    """report.md's caveat under the protocol line whenever some of the bootstrap's units name
+    no patient: images of one patient or one eye may then be resampled as if independent, which
+    narrows the intervals (stats audit F4).
+
+    ``resampled``: ``comparison.json``'s ``ci_resamples`` (``images``, ``groups``,
+    ``patients``; None for a run made before it was stored); ``without_patient``: how many of
+    the ``n`` labelled images name no patient (the manifest's ``patient`` column empty,
+    :func:`_images_without_patient`), None when not known. ``images`` (or None):
+    :data:`IMAGE_UNIT_CAVEAT`. ``groups`` with no image naming a patient (or not known):
+    each image its own unit but for the near twins the ingest joined
+    (``data.near_duplicate_mse``; :func:`drac_ssl.oof.resampling_kind` says ``groups`` then
+    too), said so. Patients or groups with some images lacking one: those images counted, as
+    their own units (or with their near twins). None when every image names a patient, or
+    ``patients`` with the count not known (as before the caveat)."""
+    if resampled in (None, "images"):
+        return IMAGE_UNIT_CAVEAT
+    if without_patient == 0 or (resampled != "groups" and without_patient is None):
+        return None
+    joined = resampled == "groups"
+    if without_patient is None or without_patient == n:  # groups: near twins joined, no patient known
+        return ("The intervals take each image as its own unit, but for the near twins the ingest joined "
+                "(`data.near_duplicate_mse`), resampled together. If several images come from one patient or "
+                "one eye without being near copies (two photographs of an eye, both eyes of a patient) and the "
+                "data name no patient (`data.patient_column`), " + NOT_INDEPENDENT)
+    return (f"{without_patient:,} of the {n:,} images name no patient (the manifest's `patient` column empty "
+            "for them): the intervals take each of them as its own unit"
+            + (" (or with the near twins the ingest joined it to, `data.near_duplicate_mse`)" if joined else "")
+            + ". If several of them come from one patient or one eye (two photographs of an eye, both eyes of a "
+              "patient" + ("" if joined else ", near copies") + "), " + NOT_INDEPENDENT)
+
+
+def _images_without_patient(run_dir: Path) -> tuple[int, int] | None:
+    """``(images naming no patient, labelled images)`` of the run's ``data/manifest.csv``, of
+    the rows the fine-tuning resampled (:func:`drac_ssl.manifest.labelled_rows`, whose
+    ``patient`` column :func:`drac_ssl.oof.patient_groups` reads); None without a readable
+    manifest."""
+    try:
+        rows = labelled_rows(read_manifest(run_dir / "data" / "manifest.csv", ("id", "grade", "split", "fold")))
+    except (FileNotFoundError, ManifestError):
+        return None
+    return sum(1 for r in rows if not str(r.get("patient") or "").strip()), len(rows)
+
 
 def transductive_words(run_dir: Path, rows: Sequence[dict[str, Any]], freeze: str | None) -> str | None:
     """The caption under report.md's comparison table that says what the pretrained variants
@@ -1447,8 +1545,11 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     rows = comparison["rows"]
     freeze = run_freeze(run_dir)
     lines += [comparison.get("protocol", ""), ""]
-    if comparison.get("ci_resamples") in (None, "images"):
-        lines += [IMAGE_UNIT_CAVEAT, ""]
+    unit = comparison.get("ci_resamples")
+    counted = None if unit in (None, "images") else _images_without_patient(run_dir)
+    caveat = clustering_caveat(unit, *(counted or (None, None)))
+    if caveat:
+        lines += [caveat, ""]
     lines += [f"### Scratch vs {PRETRAIN_METHOD} vs {PRETRAIN_METHOD} + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
@@ -1502,7 +1603,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                           n=sizes[0] if len(sizes) == 1 else None)
     lines += _figure(run_dir, png, f"comparison of the variants{n_words}")
     # each variant's section once: its lines come last, its one-grade words qualify the differences
-    sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"]) for r in rows}
+    drac = _drac_data(run_dir)
+    sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"], drac) for r in rows}
     # label -> (minuend, subtrahend, what the difference is meant to measure, the stored difference)
     pairs = {f"{VARIANT_TITLES.get(name, name)} - scratch": (name, "scratch", "pretraining", d)
              for name, d in (comparison.get("pretrained_minus_scratch") or {}).items()}
@@ -1517,7 +1619,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                      }.get(str(comparison.get("ci_resamples")), "these images")
         lines += [f"Does pretraining help, and does UMM add to {PRETRAIN_METHOD}? Each difference on the same "
                   "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is consistent with "
-                  f"no difference; differences beyond its ends are not supported). The CI resamples {resampled} for this one training: "
+                  "no difference; for these images and this one training, differences well beyond its ends are "
+                  f"unlikely). The CI resamples {resampled} for this one training: "
                   "training randomness is not in it, and the same run with another run.seed can "
                   "move a difference by as much as the CI's half-width (put such runs side by side "
                   f"with `{python_command('drac_ssl.compare', in_file=True)}`):", ""]
