@@ -116,7 +116,7 @@ def test_the_differences_table_says_how_many_cis_it_holds_and_what_chance_makes_
     text = _section(write_report(_run(tmp_path / "a", [1] * 30, COLLAPSED)).read_text(),
                     "## Cross-validated fine-tuning")
     assert "This table holds 3 CIs: a 95% CI excludes 0 one time in twenty by chance alone" in text
-    assert "touches 0 and is no evidence either" in text
+    assert "touches 0, so it too is consistent with no difference" in text
     assert ("scratch (random init): no evidence of grading better than chance (see its section), and a "
             "difference against a model no better than chance says nothing about what changed") in text
     healthy = write_report(_run(tmp_path / "b", [0, 1, 2, 1, 1, 0] * 5, HEALTHY)).read_text()
