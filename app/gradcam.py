@@ -146,10 +146,11 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from data_prep.cache import RowGeometry
 
-__all__ = ["COARSE_CELLS", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "HEAT_COLORMAP", "RAW_MAX_NOTE",
-           "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap", "EnsembleGradCAM", "FoldHeads",
-           "FoldMapGradCAM", "cam_upsampler", "cell_size_px", "coarse_words",
-           "combine_cams", "heat_colours", "is_coarse", "minmax_normalizer", "overlay_heatmap",
+__all__ = ["COARSE_CELLS", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "HEAT_COLORMAP", "OUTLINE_SHARES",
+           "PEAK_OPACITY", "RAW_MAX_NOTE", "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap", "EnsembleGradCAM",
+           "FoldHeads", "FoldMapGradCAM", "blend_heat", "cam_upsampler", "cell_size_px", "coarse_words", "combine_cams",
+           "draw_outlines", "heat_colours", "heat_outline", "is_coarse", "minmax_normalizer", "outline_width",
+           "overlay_heatmap",
            "place_heatmap", "read_box", "reads_box_only", "region_words", "resize_heatmap", "resolution_words", "signed_gradcam",
            "strongest_heat", "strongest_words"]
 
@@ -506,14 +507,34 @@ def place_heatmap(heatmap: np.ndarray, geometry: RowGeometry, shape: tuple[int, 
     return np.clip(out, 0.0, 1.0)
 
 
+STRONGEST_SHARE = 0.9
+"""The strongest heat (:func:`strongest_heat`): the pixels at or above this share of the map's
+maximum (within 10% of it), in the connected part of them that holds the maximum."""
+
 HEAT_COLORMAP = cv2.COLORMAP_VIRIDIS
 """The heat colours: viridis, dark purple (cold) through teal and green to bright yellow
-(hot). Perceptually uniform, and its lightness rises with the heat for normal vision and
-for red-green colour-blind readers (deuteranopia, protanopia), so "brighter = more" holds for
-everyone. Jet, used before, peaked in a dark red that such readers see as dark olive, nearly
-as dark as OCTA's black background, with its lightest colour (yellow) in the middle of the
-scale (``tests/app/test_accessibility.py`` checks the lightness under Machado 2009's
-simulation)."""
+(hot). Perceptually uniform, and the colours themselves get lighter with the heat for normal
+vision and for red-green colour-blind readers (deuteranopia, protanopia). Jet, used before,
+peaked in a dark red that such readers see as dark olive, with its lightest colour (yellow) in
+the middle of the scale. Blended over a bright image, no colour map's lightness can rise with the
+heat (a dark purple over light grey is darker than the grey), and a red-green colour-blind reader
+sees viridis's mid-scale teal as plain grey: the outlines (:data:`OUTLINE_SHARES`), not the
+colour, are what marks the strongest heat on every image and for every reader
+(``tests/app/test_accessibility.py``)."""
+
+PEAK_OPACITY = 0.85
+"""The heat colour's opacity at the map's maximum (:func:`overlay_heatmap`): the hottest pixels
+show nearly the colour key's own bright yellow, with a trace of the image under them (the image
+itself is beside the overlay). It was 0.55, and the peak on OCTA's black background was an olive
+(CIE L* 52.6) that the key never shows."""
+
+OUTLINE_SHARES = {"dashed": 0.5, "solid": STRONGEST_SHARE}
+"""The outlines drawn on the overlay (:func:`overlay_heatmap`), as shares of the map's maximum:
+a dashed line around the pixels at half of it or more, a solid line around those within 10% of
+it (:data:`STRONGEST_SHARE`, the region :func:`strongest_heat` names). White on a dark edge, so
+that they stand out on a black, a grey or a bright image alike and for every colour vision: the
+colours alone did not (an accessibility review: over a light grey image a heat of 0.6 looked like
+one of 0.1, and under deuteranopia mid heat turned plain grey, reading as "no evidence")."""
 
 
 def heat_colours(heat: np.ndarray) -> np.ndarray:
@@ -525,24 +546,73 @@ def heat_colours(heat: np.ndarray) -> np.ndarray:
     return rgb.reshape(*h.shape, 3)
 
 
-def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+def outline_width(shape: Sequence[int]) -> int:
+    """The white core of an outline, in pixels, for an overlay of ``shape`` ``(H, W, ...)``: one
+    pixel per 256 of the shorter side, at least 1 (2 px on the page's 768 px pictures); the dark
+    edge adds one pixel on each side."""
+    return max(1, round(min(int(shape[0]), int(shape[1])) / 256))
+
+
+def heat_outline(heatmap: np.ndarray, share: float) -> list[np.ndarray]:
+    """The outlines of the pixels of ``heatmap`` ``(H, W)`` at or above ``share`` of its maximum:
+    OpenCV contours (each an ``(N, 1, 2)`` int32 array of ``(x, y)`` pixels, every pixel of the
+    boundary, holes included: a ring has an inner line). None drawn (an empty list) for a map
+    with no positive, finite maximum."""
+    heat = np.asarray(heatmap, dtype=np.float32)
+    top = float(heat.max()) if heat.size else 0.0
+    if not np.isfinite(top) or top <= 0.0:
+        return []
+    mask = (heat >= share * top).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    return list(contours)
+
+
+def _dashes(contour: np.ndarray, dash: int) -> list[np.ndarray]:
+    """``contour``'s boundary pixels in runs of ``dash`` pixels, every other run left out."""
+    points = contour.reshape(-1, 2)
+    return [points[i:i + dash] for i in range(0, len(points), 2 * dash)]
+
+
+def draw_outlines(rgb: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """``rgb`` (uint8 ``(H, W, 3)``, changed in place and returned) with :data:`OUTLINE_SHARES`'
+    outlines of ``heatmap`` ``(H, W)``: each a white line of :func:`outline_width` on a black one
+    two pixels wider, so that it has contrast against any image; the 50 % line dashed (runs of
+    4 widths drawn, 4 left out), the 90 % line solid."""
+    width = outline_width(rgb.shape)
+    for style, share in OUTLINE_SHARES.items():
+        lines = heat_outline(heatmap, share)
+        if style == "dashed":
+            lines = [run for c in lines for run in _dashes(c, 4 * width + 2)]
+        for colour, thickness in (((0, 0, 0), width + 2), ((255, 255, 255), width)):
+            cv2.polylines(rgb, [c.reshape(-1, 1, 2).astype(np.int32) for c in lines],
+                          isClosed=style == "solid", color=colour, thickness=thickness)
+    return rgb
+
+
+def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = PEAK_OPACITY) -> np.ndarray:
     """RGB uint8 ``(H, W, 3)``: the image (grey ``(H, W)`` or RGB ``(H, W, 3)``) with
-    ``heatmap`` (same ``(H, W)``, [0, 1]) in colour on top (:func:`heat_colours`); the colour's
-    opacity grows with the heat, so cold regions show the image unchanged, and the strongest
-    evidence is the brightest (yellow) colour."""
+    ``heatmap`` (same ``(H, W)``, [0, 1]) in colour on top (:func:`heat_colours`) and outlined
+    (:func:`draw_outlines`: dashed at half the map's maximum, solid within 10% of it). The colour's
+    opacity is ``alpha * sqrt(heat)`` (:data:`PEAK_OPACITY` at the maximum), so cold regions show
+    the image unchanged and the hottest nearly the key's bright yellow; an empty map draws
+    nothing. The colour's lightness over a bright image does not rise with the heat (see
+    :data:`HEAT_COLORMAP`): the outlines mark the strongest heat."""
     if image.shape[:2] != heatmap.shape[:2]:
         raise ValueError(f"image {image.shape[:2]} and heatmap {heatmap.shape[:2]} differ in size")
+    return draw_outlines(blend_heat(image, heatmap, alpha), np.asarray(heatmap, dtype=np.float32))
+
+
+def blend_heat(image: np.ndarray, heatmap: np.ndarray, alpha: float = PEAK_OPACITY) -> np.ndarray:
+    """:func:`overlay_heatmap` without the outlines: RGB uint8 ``(H, W, 3)``, the image (grey
+    ``(H, W)`` or RGB) with each pixel's heat colour (:func:`heat_colours`) blended on at opacity
+    ``alpha * sqrt(heat)`` (heat clipped to [0, 1])."""
     pixels = np.asarray(image, dtype=np.uint8)
     base = (pixels if pixels.ndim == 3 else cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)).astype(np.float32)
     h = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
     colour = heat_colours(h).astype(np.float32)
     a = (alpha * np.sqrt(h))[..., None]
-    return np.clip(base * (1 - a) + colour * a, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.clip(base * (1 - a) + colour * a, 0, 255).astype(np.uint8))
 
-
-STRONGEST_SHARE = 0.9
-"""The strongest heat (:func:`strongest_heat`): the pixels at or above this share of the map's
-maximum (within 10% of it), in the connected part of them that holds the maximum."""
 
 STANDS_OUT_SHARE = 0.5
 """A map is flat, and no region is named (:func:`strongest_heat`), only when its hot pixels (at or

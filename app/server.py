@@ -56,7 +56,14 @@ except ModuleNotFoundError as exc:  # the optional [app] extra: say so and how t
 
 from app import reverse_proxy
 from app.batch_csv import notes_csv_columns, write_grades_for_people
-from app.gradcam import coarse_words, heat_colours, overlay_heatmap, reads_box_only, strongest_words
+from app.gradcam import (
+    OUTLINE_SHARES,
+    coarse_words,
+    heat_colours,
+    overlay_heatmap,
+    reads_box_only,
+    strongest_words,
+)
 from app.inputs import (
     FILE_TYPES,
     FORMAT_WORDS,
@@ -242,11 +249,14 @@ offered as ``submission.csv``, which ``--check`` passes, so that a grading from 
 could be uploaded as a submission). It takes the place of :data:`FLAGGED_CSV` too; a batch with
 a file not graded is still ``grades_INCOMPLETE.csv``."""
 
-HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained grade, relative to "
-                   "this map's maximum)")
-"""The heatmap's caption: it names brightness, not a hue a colour-blind reader may not see
-(:data:`app.gradcam.HEAT_COLORMAP`), and that the brightest is this map's own maximum (each map
-is divided by its own maximum: the colours carry no absolute strength)."""
+HEATMAP_CAPTION = ("Grad-CAM: colour = evidence for the explained grade, relative to this map's "
+                   "maximum; white solid line: within 10% of that maximum, white dashed line: half "
+                   "of it or more")
+"""The heatmap's caption: it names the outlines (:data:`app.gradcam.OUTLINE_SHARES`), which show
+on any image and to every colour vision, not "brighter = more", which a colour blended over a
+bright image does not keep (an accessibility review), nor a hue a colour-blind reader may not
+see; and that the scale is this map's own maximum (each map is divided by its own maximum: the
+colours carry no absolute strength)."""
 
 _PAGE_BENCH = ("On a test model with a planted bright spot (a {head}-head test model on synthetic "
                "images with a random frozen backbone; says nothing about this model's maps; the "
@@ -359,24 +369,48 @@ LIVE_RESULT_JS = """() => {
 (gradio's Markdown has no option for it)."""
 
 
+def _outline_sample(dashed: bool) -> str:
+    """A short line drawn as the overlay draws an outline (:func:`app.gradcam.draw_outlines`):
+    white on a black edge, dashed or solid; decorative (``aria-hidden``), the words beside it
+    say what it marks."""
+    dash = ' stroke-dasharray="6 4"' if dashed else ""
+    return ('<svg aria-hidden="true" width="28" height="10" style="vertical-align:middle">'
+            '<line x1="0" y1="5" x2="28" y2="5" stroke="#000000" stroke-width="5"/>'
+            f'<line x1="0" y1="5" x2="28" y2="5" stroke="#ffffff" stroke-width="2"{dash}/></svg>')
+
+
 def heat_key_html(stops: int = 11) -> str:
-    """The heatmap's colour key: a bar in the overlay's own colours (:func:`app.gradcam
+    """The heatmap's key: a bar in the overlay's own colours (:func:`app.gradcam
     .heat_colours`, ``stops`` samples from cold to hot), labelled low ... high, relative to this
     map's maximum (each map is divided by its own maximum: 0 no positive evidence, 1 the
-    maximum, so a colour carries no absolute strength), with an ``aria-label`` that says it in
-    words."""
+    maximum, so a colour carries no absolute strength), and the two outlines drawn on the map
+    (:data:`app.gradcam.OUTLINE_SHARES`: solid within 10% of the maximum, dashed at half of it or
+    more) with a sample of each, all with an ``aria-label`` that says it in words. It says that
+    over a bright image the colours do not get lighter with the heat, and that the lines, not the
+    colour, mark the strongest heat."""
     colours = heat_colours(np.linspace(0.0, 1.0, stops))
     gradient = ", ".join(f"#{int(r):02x}{int(g):02x}{int(b):02x}" for r, g, b in colours)
-    return ('<div role="img" aria-label="Colour key of the heatmap, relative to this map\'s '
-            'maximum: from dark purple (low evidence) through teal and green to bright yellow '
-            '(this map\'s maximum); each map is scaled to its own maximum, so the colours carry '
-            'no absolute strength; where there is no evidence the image shows without colour" '
-            'style="display:flex;align-items:center;gap:8px;font-size:90%;margin:4px 0">'
-            '<span aria-hidden="true">low</span>'
-            f'<span aria-hidden="true" style="flex:1;height:14px;border-radius:3px;'
+    solid = round(100 * (1 - OUTLINE_SHARES["solid"]))
+    dashed = round(100 * OUTLINE_SHARES["dashed"])
+    lines = (f"white solid line: within {solid}% of this map's maximum; white dashed line: "
+             f"{dashed}% of it or more")
+    return ('<div role="img" aria-label="Key of the heatmap, relative to this map\'s '
+            'maximum: colours from dark purple (low evidence) through teal and green to bright yellow '
+            '(this map\'s maximum), more opaque as the heat grows; each map is scaled to its own '
+            'maximum, so the colours carry no absolute strength; where there is no evidence the image '
+            f'shows without colour; {lines}. Over a bright image the colours do not get lighter with '
+            'the heat: the lines mark where it is strongest" '
+            'style="font-size:90%;margin:4px 0">'
+            '<div aria-hidden="true" style="display:flex;align-items:center;gap:8px">'
+            '<span>low</span>'
+            f'<span style="flex:1;height:14px;border-radius:3px;'
             f'background:linear-gradient(to right, {gradient})"></span>'
-            '<span aria-hidden="true">high: this map\'s maximum (relative, not an absolute '
-            'strength)</span></div>')
+            '<span>high: this map\'s maximum (relative, not an absolute strength)</span></div>'
+            '<div aria-hidden="true" style="display:flex;flex-wrap:wrap;gap:4px 16px;margin-top:4px">'
+            f'<span>{_outline_sample(False)} within {solid}% of the maximum</span>'
+            f'<span>{_outline_sample(True)} {dashed}% of the maximum or more</span>'
+            '<span>(the lines, not the colour, mark where the heat is strongest on a bright '
+            'image)</span></div></div>')
 
 
 def _is_drac(predictor: Predictor) -> bool:
@@ -1224,9 +1258,11 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
              f"copy's map flipped back)." if pred.cam_views and pred.cam_views > 1 else "")
     resolution = "" if pred.coarse else f" Resolution: {pred.resolution}."
     views = pred.cam_views or len(predictor.map_flips)  # the views this map averaged (the grade's)
-    text = (f"Heatmap: the brighter (yellow) a part of the image, the more it raised the "
-            f"model's score for {plain}; dark or uncoloured parts raised it little or not at all. "
-            f"Colours are relative to this map's maximum.{' ' + note if note else ''}{flips}"
+    text = (f"Heatmap: the more a part of the image raised the model's score for {plain}, the "
+            f"more strongly it is coloured, from dark purple to yellow; uncoloured parts raised it "
+            f"little or not at all. A white solid line outlines the parts within 10% of this map's "
+            f"maximum, a white dashed line those at half of it or more. Colours are relative to "
+            f"this map's maximum.{' ' + note if note else ''}{flips}"
             f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells, predictor.head, views)} How it is computed: "
             f"details "
             f"(JSON), heatmap.method.")

@@ -1,7 +1,7 @@
 """The page reads for everyone (an accessibility review): heat colours whose lightness rises
-with the heat for normal and red-green colour-blind vision, with a colour key and a caption
-that names no hue; alt text and a sentence saying where the heat is; a cleared upload clears
-the result; number columns that do not break mid-number; the result announced to screen
+with the heat for normal and red-green colour-blind vision, outlines of the strongest heat that
+show on any background, with a key and a caption that names no hue; alt text and a sentence
+saying where the heat is; a cleared upload clears the result; number columns that do not break mid-number; the result announced to screen
 readers; column names that say what they hold."""
 
 from __future__ import annotations
@@ -40,31 +40,115 @@ def lightness(rgb: np.ndarray, simulation: np.ndarray | None = None) -> np.ndarr
 # 1. Heat colours, key and caption
 
 
+def contrast(first: np.ndarray, second: np.ndarray, simulation: np.ndarray | None = None) -> np.ndarray:
+    """WCAG 2.2 contrast ratio (1 .. 21) of sRGB uint8 colours ``(..., 3)``, as seen through a
+    colour-vision ``simulation`` (None: normal vision)."""
+    def luminance(rgb: np.ndarray) -> np.ndarray:
+        c = np.asarray(rgb, dtype=np.float64) / 255.0
+        linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+        if simulation is not None:
+            linear = np.clip(linear @ simulation.T, 0.0, 1.0)
+        return linear @ np.array([0.2126, 0.7152, 0.0722])
+    lighter, darker = np.maximum(luminance(first), luminance(second)), np.minimum(luminance(first), luminance(second))
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 @pytest.mark.parametrize("vision", list(VISIONS))
-def test_heat_gets_lighter_with_heat_for_every_vision(vision: str) -> None:
+def test_heat_colours_get_lighter_with_heat_for_every_vision(vision: str) -> None:
     """Jet's peak (dark red) turned dark olive, as dark as OCTA's black background, for a
     red-green colour-blind reader, while its yellow ring looked like the peak."""
-    from app.gradcam import overlay_heatmap
+    from app.gradcam import blend_heat, heat_colours
 
     heat = np.linspace(0.0, 1.0, 17, dtype=np.float32)[None]  # one row, cold to hot
     black = np.zeros(heat.shape, np.uint8)  # OCTA's background
-    seen = lightness(overlay_heatmap(black, heat)[0], VISIONS[vision])
+    seen = lightness(blend_heat(black, heat)[0], VISIONS[vision])
     assert np.all(np.diff(seen) > 0.5), seen.round(1)
-    assert seen[-1] >= 45.0 and seen[-1] - seen[0] >= 45.0  # the peak stands out from black
     # the colours themselves (the key) also rise in lightness, darkest to lightest
-    from app.gradcam import heat_colours
-
     key = lightness(heat_colours(np.linspace(0.0, 1.0, 17)), VISIONS[vision])
     assert np.all(np.diff(key) > 0.5), key.round(1)
+    # the peak on black is the key's bright yellow, not an olive (a review: L* 52.6 against 90.9)
+    assert seen[-1] >= key[-1] - 15, (seen[-1], key[-1])
 
 
-def test_the_page_has_a_colour_key_and_names_no_hue() -> None:
-    from app.gradcam import heat_colours
+def _blob(size: int = 240) -> np.ndarray:
+    """A smooth hot spot off centre, falling to 0 at 70 px: its 50 % and 90 % regions are discs."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    return np.clip(1 - np.hypot(yy - 110, xx - 130) / 70, 0, 1).astype(np.float32)
+
+
+def _edge(mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` (bool) with a 4-neighbour outside it."""
+    inner = cv2.erode(mask.astype(np.uint8), np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8))
+    return mask & (inner == 0)
+
+
+def _near(mask: np.ndarray, radius: int) -> np.ndarray:
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * radius + 1,) * 2, np.uint8)) > 0
+
+
+@pytest.mark.parametrize("vision", ["normal", "deuteranopia"])
+@pytest.mark.parametrize("grey", [0, 128, 200])
+def test_the_strongest_heat_is_outlined_on_any_background(grey: int, vision: str) -> None:
+    """A review: blended viridis over a grey-200 image was L* 80.6 at no heat, ~68 at 0.2-0.4 and
+    85.7 at the maximum (heat 0.6 looked like 0.1), and under deuteranopia mid heat turned plain
+    grey. What the page now promises instead: the region within 10% of the maximum has a solid
+    outline, the region at half of it or more a dashed one, each a white line on a black edge that
+    stands out (WCAG's 3:1 for graphics) from whatever lies beside it, in either vision."""
+    from app.gradcam import (
+        OUTLINE_SHARES,
+        STRONGEST_SHARE,
+        outline_width,
+        overlay_heatmap,
+        strongest_heat,
+    )
+
+    heat = _blob()
+    image = np.full(heat.shape, grey, np.uint8)
+    out = overlay_heatmap(image, heat)
+    simulation = VISIONS[vision]
+    width = outline_width(out.shape)
+    white = (lightness(out, simulation) > 99) & (out.min(-1) == 255)
+    dark = lightness(out, simulation) < 1
+    assert OUTLINE_SHARES["solid"] == STRONGEST_SHARE  # the outlined region is the one named in words
+    found = strongest_heat(heat)
+    assert found is not None and found["stands_out"]
+    hot = heat >= STRONGEST_SHARE * heat.max()
+    assert hot[found["y"], found["x"]]  # the named place lies inside the solid outline
+    # solid: every pixel of the 90 % region's edge is on the white line, its dark edge beside it
+    assert np.all(_near(white, width)[_edge(hot)])
+    assert np.all(_near(dark, width + 1)[_edge(hot)])
+    # dashed: the 50 % edge is partly white (the dashes), partly not (the gaps)
+    half = _edge(heat >= OUTLINE_SHARES["dashed"] * heat.max())
+    on_dash = _near(white, 1)[half].mean()
+    assert 0.3 <= on_dash <= 0.7, on_dash
+    assert np.all(_near(white, 4 * width + 4)[half])  # short gaps: a line, not scattered dots
+    # the line (white core or its black edge) stands out from what lies just outside it
+    line = _near(white, 0)
+    around = _near(line, width + 3) & ~_near(line, width + 1) & ~dark & ~white
+    assert around.any()
+    outside = out[around]
+    best = np.maximum(contrast(outside, np.array([255, 255, 255]), simulation),
+                      contrast(outside, np.array([0, 0, 0]), simulation))
+    assert best.min() >= 3.0, best.min()
+    # nothing outlined on an empty map: the image shows unchanged
+    assert np.array_equal(overlay_heatmap(image, np.zeros_like(heat)), np.dstack([image] * 3))
+
+
+def test_the_page_has_a_key_whose_words_match_the_overlay() -> None:
+    from app.gradcam import OUTLINE_SHARES, heat_colours
     from app.server import HEATMAP_CAPTION, heat_key_html
 
-    assert "red" not in HEATMAP_CAPTION.lower() and "bright" in HEATMAP_CAPTION.lower()
+    caption = HEATMAP_CAPTION.lower()
+    assert "red" not in caption and "bright" not in caption  # no hue, no "brighter = more"
+    solid = f"within {round(100 * (1 - OUTLINE_SHARES['solid']))}%"
+    assert "solid" in caption and solid in caption and "dashed" in caption and "half" in caption
     key = heat_key_html()
     assert "low" in key and "high" in key and 'role="img"' in key and "aria-label=" in key
+    label = key.split('aria-label="', 1)[1].split('"', 1)[0]
+    assert f"solid line: {solid}" in label
+    assert f"dashed line: {round(100 * OUTLINE_SHARES['dashed'])}% of it or more" in label
+    assert "do not get lighter" in label  # what is not promised is said
+    assert "stroke-dasharray" in key  # a dashed sample beside its words
     for v in (0.0, 0.5, 1.0):  # the key's gradient runs through the overlay's own colours
         r, g, b = (int(c) for c in heat_colours(np.array([v]))[0])
         assert f"#{r:02x}{g:02x}{b:02x}" in key
@@ -143,9 +227,10 @@ def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predic
     # plain words on the page (a review: "Grad-CAM of grade 0 (Normal) at `backbone.layer4`, 2 × 2
     # cells ..., mean of 5 fold model(s) from the prediction's own forward pass (identity view,
     # one backward through the heads)"): what the colour means; the method in the details JSON
-    assert text.startswith("Heatmap: the brighter (yellow) a part of the image, the more it "
-                           "raised the model's score for grade 2 (PDR); dark or uncoloured parts "
-                           "raised it little or not at all."), text
+    assert text.startswith("Heatmap: the more a part of the image raised the model's score for "
+                           "grade 2 (PDR), the more strongly it is coloured, from dark purple to "
+                           "yellow; uncoloured parts raised it little or not at all. A white solid "
+                           "line outlines the parts within 10% of this map's maximum"), text
     from app.server import HEATMAP_PAGE_CAVEAT
 
     # the standing caveat names the method (Grad-CAM) once; the rest of the line is plain words
