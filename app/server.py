@@ -133,10 +133,10 @@ from drac_ssl.submission import (
 
 __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS",
            "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW", "HEATMAP_PAGE_CAVEAT_ONE_VIEW",
-           "HEAT_NOT_FINITE_WORDS", "READ_BOX_WORDS", "RESULT_ID", "AppSettings",
-           "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
-           "model_card_view", "safe_card_html", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
-           "table_widths", "transport_limit"]
+           "BATCH_RESULT_ID", "HEAT_NOT_FINITE_WORDS", "LIVE_IDS", "READ_BOX_WORDS", "RESULT_ID", "STATUS_ID",
+           "AppSettings", "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
+           "model_card_view", "page_doubts", "result_status", "safe_card_html", "serve", "submission_columns",
+           "sweep_files", "sweeping", "table_columns", "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
 
@@ -377,23 +377,94 @@ def heatmap_page_caveat(cells: Sequence[int] | None, head: str | None, views: in
             f"not {which}: none of its figures apply to this model.")
 
 RESULT_ID = "grade-result"
-"""The ``elem_id`` of the single-image result (the grade): a polite ARIA live region
-(:data:`LIVE_RESULT_JS`), so a screen reader says the grade when it appears."""
+"""The ``elem_id`` of the single-image result (the grade and everything said of it). Not a live
+region: a screen reader re-read its 900 to 1500 characters on every update, an arrow key in
+*Heatmap for* included (an accessibility review); :data:`STATUS_ID` says the result in one
+sentence instead."""
+
+STATUS_ID = "grade-status"
+"""The ``elem_id`` of the single-image result's one-sentence status (:func:`result_status`:
+"Graded: grade 1 (NPDR); 1 warning above."), drawn off screen (:data:`STATUS_CSS`) and marked
+``role="status"`` ``aria-live="polite"`` (:data:`LIVE_RESULT_JS`): what a screen reader says
+when a result appears; the result itself is read when the user goes to it."""
+
+BATCH_RESULT_ID = "batch-result"
+"""The ``elem_id`` of the batch tab's summary ("3 of 3 file(s) graded ..."), a polite live
+region too (:data:`LIVE_RESULT_JS`): an accessibility review found the batch's result said to
+no one."""
+
+LIVE_IDS = (STATUS_ID, BATCH_RESULT_ID)
+"""The page's live regions (``role="status"``, ``aria-live="polite"``)."""
 
 LIVE_RESULT_JS = """() => {
+  const ids = @LIVE_IDS@;
   const mark = () => {
-    const region = document.getElementById("@RESULT_ID@");
-    if (!region) return false;
-    region.setAttribute("aria-live", "polite");
-    return true;
+    let found = 0;
+    for (const id of ids) {
+      const region = document.getElementById(id);
+      if (!region) continue;
+      region.setAttribute("role", "status");
+      region.setAttribute("aria-live", "polite");
+      region.setAttribute("aria-atomic", "true");
+      found += 1;
+    }
+    return found === ids.length;
   };
   if (!mark()) {
     let tries = 0;
     const timer = setInterval(() => { if (mark() || ++tries > 50) clearInterval(timer); }, 200);
   }
-}""".replace("@RESULT_ID@", RESULT_ID)
-"""Run once when the page loads: marks the result (:data:`RESULT_ID`) ``aria-live="polite"``
-(gradio's Markdown has no option for it)."""
+}""".replace("@LIVE_IDS@", json.dumps(list(LIVE_IDS)))
+"""Run once when the page loads: marks :data:`LIVE_IDS` ``role="status"``, ``aria-live="polite"``
+and ``aria-atomic="true"`` (gradio's Markdown has no option for it); the elements are found by
+id, retried for 10 s while the page builds."""
+
+STATUS_CSS = (f"#{STATUS_ID} {{ position: absolute !important; width: 1px !important; "
+              f"height: 1px !important; padding: 0 !important; margin: -1px !important; "
+              f"overflow: hidden !important; clip: rect(0 0 0 0) !important; "
+              f"white-space: nowrap !important; border: 0 !important; }}")
+"""Draws the status (:data:`STATUS_ID`) off screen, read by screen readers only (the usual
+"visually hidden" rules): the page shows the whole result beside it."""
+
+
+def page_doubts(warnings: Sequence[str], predictor: Predictor) -> list[str]:
+    """The warnings of a result said above its grade as doubts about the image (the model's own
+    caveats, said elsewhere, and plain notes left out): what :func:`_result_markdown` lists under
+    its warning heading and :func:`result_status` counts."""
+    model_words = {predictor.chance_warning, predictor.calibration_warning, predictor.caveat}
+    return [w for w in warnings if w not in model_words and not is_plain_note(w)]
+
+
+def result_status(details: dict[str, Any], predictor: Predictor) -> str:
+    """One sentence that a screen reader says when a single-image result appears (:data:`STATUS_ID`),
+    from the result's ``details`` JSON: "Graded: grade 1 (NPDR)." with "; 1 warning above" when
+    the page warns above the grade (the image's doubts, :func:`page_doubts`, and the model's
+    no-better-than-chance warning: what the heading's "(⚠ see above)" points at) and "; heatmap
+    of grade 2 (PDR)" when the heatmap explains another grade than the one shown; "Result: not
+    reliably gradable; model output: grade 0 (Normal)." (or "untrained demo; ...") as the heading
+    says it; for a refusal, that nothing was graded and where the reason is. ``""`` for no result
+    (a cleared upload)."""
+    if not details:
+        return ""
+    if "error" in details:
+        if details.get("busy"):
+            return "Busy: nothing was graded; please try again in a moment."
+        if details.get("model_error"):
+            return "The model failed on this image; the message says more."
+        return "Not graded; the message says why."
+    grade = f"grade {details.get('grade')} ({_shown_grade_name(details, predictor)})"
+    reasons = details.get("not_reliably_gradable") or []
+    verdicts = [*(["not reliably gradable"] if reasons else []),
+                *([demo_mark(predictor)] if demo_mark(predictor) else [])]
+    said = f"Result: {'; '.join(verdicts)}; model output: {grade}" if verdicts else f"Graded: {grade}"
+    warned = len(page_doubts(details.get("warnings") or [], predictor)) + bool(predictor.chance_warning)
+    if warned:
+        said += f"; {warned} warning{'' if warned == 1 else 's'} above"
+    heat = details.get("heatmap") or {}
+    explained = heat.get("explains_grade")
+    if isinstance(explained, int) and explained != details.get("grade") and 0 <= explained < len(predictor.grade_names):
+        said += f"; heatmap of grade {explained} ({predictor.grade_names[explained]})"
+    return said + "."
 
 
 def _outline_sample(dashed: bool) -> str:
@@ -695,6 +766,9 @@ PROBABILITY_CSS = f"#{PROBABILITY_ID} dd.confidence {{ display: none; }}"
 100)%``) hidden, since each of its labels says the result's whole percentage
 (:func:`_label_value`: ``<1%`` and ``>99%`` at the ends, where the widget wrote 0% and 100%)."""
 
+PAGE_CSS = f"{PROBABILITY_CSS}\n{STATUS_CSS}"
+"""The page's own CSS (``launch(css=...)``): :data:`PROBABILITY_CSS` and :data:`STATUS_CSS`."""
+
 
 def _printable(text: str, instead: str) -> str:
     """``text`` with each control character (a line break, a tab ...) replaced by ``instead``."""
@@ -783,7 +857,7 @@ def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     caveat = predictor.caveat  # the bundle's own caveat, in the result itself
     uncalibrated = predictor.calibration_warning  # said under the heading, not as a doubt
     model_words = {chance, uncalibrated, caveat}
-    doubts = [w for w in pred.warnings if w not in model_words and not is_plain_note(w)]
+    doubts = page_doubts(pred.warnings, predictor)
     notes = [w for w in pred.warnings if w not in model_words and is_plain_note(w)]
     if doubts:  # said first: a grade of an image that may not be what the model reads
         heading = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
@@ -2229,6 +2303,11 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         the plain files to API clients (not gradio update dicts)."""
         return tuple(gr.update(alt_text=text) for text in image_alt_texts(details or {}, predictor))
 
+    def said_status(details: dict[str, Any] | None) -> str:
+        """The result's one sentence for screen readers (:func:`result_status`), run in the page
+        after every result, as the alt texts are."""
+        return result_status(details or {}, predictor)
+
     def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
         claims.claim(paths)
         return _grade_batch(predictor, settings, paths, queue)
@@ -2275,6 +2354,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                     f"({_resize_words(predictor.bundle.spec)}).</small>")
                     with gr.Column(scale=3, min_width=320):
                         result = gr.Markdown("Upload an image to grade it.", elem_id=RESULT_ID)
+                        status = gr.Markdown("", elem_id=STATUS_ID)  # off screen: for screen readers
                         label = grade_probabilities(num_top_classes=k, label="Probabilities", show_heading=False,
                                                     elem_id=PROBABILITY_ID)
                         gr.Markdown(probabilities_note(predictor))
@@ -2302,6 +2382,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 for event in (clicked, uploaded, changed, gone):  # every result: the pictures' alt text
                     event.then(picture_alt_texts, inputs=details, outputs=[original, overlay],
                                api_visibility="private", queue=False)
+                    event.then(said_status, inputs=details, outputs=status, api_visibility="private",
+                               queue=False, show_progress="hidden")
             with gr.Tab("Batch"):
                 gr.Markdown(f"Grade many images at once (no heatmaps) and download a "
                             f"{'DRAC ' if drac else ''}submission CSV: `{csv_header}`, one row per "
@@ -2312,7 +2394,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                       f"any other file is listed as not graded)",
                                 file_count="multiple", type="filepath", height=160)
                 batch_button = gr.Button("Grade all", variant="primary")
-                batch_summary = gr.Markdown()
+                batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID)  # a polite live region
                 gr.Markdown(f"<small>In the table: class = the grade number (as in the CSV), "
                             f"grade = its name; "
                             f"{probability_key([md_words(n) for n in predictor.grade_names])}: each grade's "
@@ -2336,7 +2418,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 model_card_view(card)
                 with gr.Accordion("Bundle metadata (metadata.json)", open=False):
                     gr.Code(meta_json, language="json", interactive=False)
-        demo.load(None, js=LIVE_RESULT_JS)  # the result is announced (a polite live region)
+        demo.load(None, js=LIVE_RESULT_JS)  # the status and the batch summary are announced
     demo.model_queue = queue  # type: ignore[attr-defined]  # for tests and the log
     demo.upload_claims = claims  # type: ignore[attr-defined]  # for the sweep (sweep_files)
     return demo
@@ -2553,6 +2635,6 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
                 run_history=False,
                 max_threads=max(40, handler_limit + 8),  # every admitted request has a thread
                 root_path=settings.root_path,  # None: gradio reads GRADIO_ROOT_PATH
-                css=PROBABILITY_CSS,  # the widget's own rounded figure hidden: its labels say it
+                css=PAGE_CSS,  # the widget's own rounded figure hidden; the status off screen
                 app_kwargs={"lifespan": sweeping(demo)})
     return demo

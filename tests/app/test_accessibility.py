@@ -297,10 +297,11 @@ def test_the_page_sends_the_alt_text_with_each_picture(image_size: int, tmp_path
     results = [i for i, f in demo.fns.items() if f.outputs and [o._id for o in f.outputs]
                == [o._id for o in grade.outputs] and f.fn is not None]
     assert len(results) == 4  # the Grade button, an upload, the heatmap choice, the x
-    alts = [f for f in demo.fns.values() if f.trigger_after in results]
+    original_box, overlay_box = grade.outputs[2:4]
+    alts = [f for f in demo.fns.values() if f.trigger_after in results
+            and [o._id for o in f.outputs] == [original_box._id, overlay_box._id]]
     assert sorted(f.trigger_after for f in alts) == sorted(results)
     _, _, _, _, shown = grade.outputs
-    original_box, overlay_box = grade.outputs[2:4]
     for f in alts:
         assert [i._id for i in f.inputs] == [shown._id]
         assert [o._id for o in f.outputs] == [original_box._id, overlay_box._id]
@@ -375,14 +376,65 @@ def test_number_columns_have_fixed_room_and_notes_give_way() -> None:
 # 5. The result is announced
 
 
-def test_the_result_is_a_polite_live_region(predictor: Predictor) -> None:
-    from app.server import RESULT_ID, AppSettings, build_demo
+def test_a_short_status_is_announced_not_the_whole_result(predictor: Predictor, tmp_path: Path) -> None:
+    """A review: the whole result (900-1500 characters) was the live region, re-read on every
+    update, an arrow key in *Heatmap for* included; the batch's summary was said to no one. Now a
+    one-sentence status, off screen, is the single-image live region, and the batch summary is one."""
+    from app.server import (
+        BATCH_RESULT_ID,
+        LIVE_IDS,
+        PAGE_CSS,
+        RESULT_ID,
+        STATUS_ID,
+        AppSettings,
+        build_demo,
+        result_status,
+    )
+    from tests.helpers.app_fixtures import ramp_scan
 
     demo = build_demo(predictor, AppSettings())
     (grade,) = [f for f in demo.fns.values() if f.api_name == "grade"]
-    assert grade.outputs[0].elem_id == RESULT_ID
+    (batch,) = [f for f in demo.fns.values() if f.api_name == "grade_batch"]
+    assert grade.outputs[0].elem_id == RESULT_ID and batch.outputs[0].elem_id == BATCH_RESULT_ID
+    assert set(LIVE_IDS) == {STATUS_ID, BATCH_RESULT_ID} and RESULT_ID not in LIVE_IDS
     scripts = [f.js for f in demo.fns.values() if f.js]
-    assert any(RESULT_ID in js and "aria-live" in js and "polite" in js for js in scripts)
+    (live,) = [js for js in scripts if "aria-live" in js]
+    assert STATUS_ID in live and BATCH_RESULT_ID in live and RESULT_ID not in live
+    assert '"role", "status"' in live and '"aria-live", "polite"' in live
+    assert f"#{STATUS_ID}" in PAGE_CSS and "clip: rect(0 0 0 0)" in PAGE_CSS  # off screen, still read
+    # after every result (Grade, upload, heatmap choice, x) the status is set from the details
+    results = [i for i, f in demo.fns.items() if f.fn is not None and f.outputs
+               and [o._id for o in f.outputs] == [o._id for o in grade.outputs]]
+    said = [f for f in demo.fns.values() if f.trigger_after in results and len(f.outputs) == 1
+            and f.outputs[0].elem_id == STATUS_ID]
+    assert sorted(f.trigger_after for f in said) == sorted(results)
+    _, _, _, _, details = grade.fn(str(ramp_scan(tmp_path / "scan.png")), -1)
+    (status,) = {f.fn(details) for f in said}
+    assert status == result_status(details, predictor)
+    g = details["grade"]
+    assert status.startswith(f"Result: untrained demo; model output: grade {g} ({predictor.grade_names[g]})")
+    assert len(status) < 160 and status.count(".") == 1 and status.endswith(".")  # one short sentence
+    assert said[0].fn({}) == ""  # cleared: nothing to say
+    assert result_status({"error": "x", "busy": True}, predictor).startswith("Busy: nothing was graded")
+    assert result_status({"error": "not an image", "name": "a.png"}, predictor) == "Not graded; the message says why."
+
+
+def test_the_status_counts_the_warnings_above_and_names_another_heatmap_grade(predictor: Predictor,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.server import page_doubts, result_status
+
+    monkeypatch.setattr(predictor, "untrained", False)
+    names = predictor.grade_names
+    doubt = "This image is unlike the training images (its texture is far from theirs)."
+    assert page_doubts([doubt], predictor) == [doubt]
+    details = {"grade": 1, "grade_name": names[1], "warnings": [doubt], "not_reliably_gradable": [],
+               "heatmap": {"explains_grade": 2}}
+    said = result_status(details, predictor)
+    warned = 1 + bool(predictor.chance_warning)
+    assert said.startswith(f"Graded: grade 1 ({names[1]}); {warned} warning")
+    assert said.endswith(f"; heatmap of grade 2 ({names[2]}).")
+    plain = result_status({**details, "warnings": [], "heatmap": {"explains_grade": 1}}, predictor)
+    assert ("warning" in plain) == bool(predictor.chance_warning) and "heatmap" not in plain
 
 
 # --------------------------------------------------------------------------------------
