@@ -135,7 +135,7 @@ __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEAT
            "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW", "HEATMAP_PAGE_CAVEAT_ONE_VIEW",
            "BATCH_RESULT_ID", "HEAT_NOT_FINITE_WORDS", "LIVE_IDS", "READ_BOX_WORDS", "RESULT_ID", "STATUS_ID",
            "AppSettings", "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
-           "model_card_view", "page_doubts", "result_status", "safe_card_html", "serve", "submission_columns",
+           "model_card_view", "page_doubts", "percent_cells", "probability_header", "result_status", "safe_card_html", "serve", "submission_columns",
            "sweep_files", "sweeping", "table_columns", "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
@@ -216,16 +216,31 @@ colour at WCAG AA's 4.5:1 or more against what it stands on, in the light and th
 (``tests/app/test_theme_contrast.py`` reads the theme's own CSS): an accessibility review found
 the default's primary buttons white on #f97316 (2.80:1), the selected tab's text #f97316 on
 white (2.80:1) and the muted info text #bbbbc2 on white (1.91:1)."""
-def table_columns(num_grades: int) -> list[str]:
-    """The batch table's columns: ``case, class, grade, P0..P{K-1}, notes`` (``class`` the grade
-    number, as in the submission CSV; ``grade`` its name as the page says it,
-    :func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR`` where the ``/grade_batch`` API
-    gave the bundle's recorded ``Severe`` before, docs/app.md; ``P0..`` each probability with 4
-    decimals, for machines: the notes say whole percentages). The column names are those the
-    ``/grade_batch`` API has always given. The model's time per image is in the server's log, not the table (a
-    trial: a ``mean s/image`` column meant nothing to a clinician). The CSV:
-    :func:`submission_columns`."""
-    return ["case", "class", "grade", *(f"P{k}" for k in range(num_grades)), "notes"]
+def probability_header(grade: int, name: str) -> str:
+    """The batch table's header of grade ``grade``'s probability: ``P(1 NPDR) %``."""
+    return f"P({grade} {name}) %"
+
+
+def table_columns(grade_names: Sequence[str]) -> list[str]:
+    """The batch table's columns: ``case, class, grade``, one ``P(k name) %`` per grade
+    (:func:`probability_header`, ``grade_names`` as the page names them), ``notes``. ``class`` is
+    the grade number, as in the submission CSV; ``grade`` its name as the page says it
+    (:func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR`` where the ``/grade_batch`` API
+    gave the bundle's recorded ``Severe`` before, docs/app.md); each ``P(k name) %`` cell the
+    grade's whole percentage as the rest of the page writes it (``37``, ``<1``, ``>99``: the K
+    of an image rounded together, :func:`drac_ssl.figures.percent_texts`), empty for an image not
+    reliably gradable, whose percentages the page never shows. The table said ``P0..`` with 4
+    decimals until an accessibility review (everything else says the grade's name and whole
+    percentages); the submission CSV keeps ``P0..`` (:func:`submission_columns`, 6 decimals),
+    for machines. The model's time per image is in the server's log, not the table (a trial: a
+    ``mean s/image`` column meant nothing to a clinician)."""
+    return ["case", "class", "grade", *(probability_header(k, n) for k, n in enumerate(grade_names)), "notes"]
+
+
+def percent_cells(probs: Any) -> list[str]:
+    """An image's K probabilities as the batch table's ``P(k name) %`` cells: whole percentages
+    rounded together, without the ``%`` the header carries (``["<1", "37", "63"]``)."""
+    return [t[:-1] for t in percent_texts(probs)]
 
 
 def submission_columns(num_grades: int) -> list[str]:
@@ -234,21 +249,27 @@ def submission_columns(num_grades: int) -> list[str]:
     return ["case", "class", *(f"P{k}" for k in range(num_grades))]
 
 
-def table_widths(num_grades: int) -> list[int | str]:
+def table_widths(grade_names: Sequence[str]) -> list[int | str]:
     """The batch table's column widths (gradio's ``column_widths``): pixels for every column
-    but the notes. Pixels grow with the browser's zoom as the text does, so a probability
-    (``0.1234``) never breaks mid-number; percentages of the table did not (at 150% zoom
+    but the notes, a ``P(k name) %`` column wide enough for the longest word of its header
+    (about 9 px a character, at least 72). Pixels grow with the browser's zoom as the text does,
+    so a figure never breaks mid-number; percentages of the table did not (at 150% zoom
     "0.32 / 56", while the notes held a third of the width). The notes get a share of the
     table's width, so at a high zoom they give way (wrapping; the table scrolls sideways),
     not the numbers. (``"auto"`` for the notes would not wrap them at all.) Checked in
     headless Chromium at 100% and 150%."""
-    return [160, 64, 112, *[72] * num_grades, "35%"]
+    def fits(header: str) -> int:
+        return max(72, 9 * max(len(word) for word in header.split()) + 16)
+    return [160, 64, 112, *(fits(probability_header(k, n)) for k, n in enumerate(grade_names)), "35%"]
 
 
 def probability_key(class_names: list[str]) -> str:
-    """What the batch table's P columns hold: "P0 = P(0 Normal) · P1 = P(1 NPDR) · ...", the
-    probability of each grade."""
-    return " · ".join(f"P{k} = P({k} {n})" for k, n in enumerate(class_names))
+    """What the batch table's probability columns hold: "P(0 Normal) % ... P(2 PDR) %: each
+    grade's probability in whole percent ...", and where the exact figures are."""
+    first, last = (probability_header(k, class_names[k]) for k in (0, len(class_names) - 1))
+    return (f"{first} ... {last}: each grade's probability in whole percent, an image's rounded "
+            f"together to add up to 100 (<1 and >99 at the ends; empty for an image not reliably "
+            f"gradable); the grades CSV keeps them as P0.. with 6 decimals")
 
 
 NOTES_CSV = "grades_with_notes.csv"
@@ -2140,7 +2161,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                     graded_rows[at] = [name, int(c), grade_cell(predictor.grade_names[int(c)], why,
                                                                   predictor.untrained,
                                                                   demo_mark(predictor) == PHANTOM_DEMO),
-                                       *(round(float(v), 4) for v in p), said]
+                                       # whole percentages, as the page says them; none
+                                       # for an image not reliably gradable (the page shows none)
+                                       *([None] * k if why else percent_cells(p)), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
                 flagged = sum(1 for why in reasons if why)
@@ -2319,7 +2342,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
 
     drac = _is_drac(predictor)
     k = len(predictor.grade_names)
-    columns = table_columns(k)
+    columns = table_columns(predictor.grade_names)
     csv_header = ",".join(submission_columns(k))
     image_kind = describe_kind(predictor.kind, predictor.channels)
     scale = " · ".join(f"{g} {md_words(n)}" for g, n in enumerate(predictor.grade_names))
@@ -2397,11 +2420,10 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID)  # a polite live region
                 gr.Markdown(f"<small>In the table: class = the grade number (as in the CSV), "
                             f"grade = its name; "
-                            f"{probability_key([md_words(n) for n in predictor.grade_names])}: each grade's "
-                            f"probability.</small>")
+                            f"{probability_key([md_words(n) for n in predictor.grade_names])}.</small>")
                 table = gr.Dataframe(headers=columns, label="Grades", interactive=False,
                                      wrap=True, column_count=len(columns),
-                                     column_widths=table_widths(k))
+                                     column_widths=table_widths(predictor.grade_names))
                 with gr.Row():
                     csv_file = gr.File(label=grades_csv_label(predictor.untrained,
                                                                             demo_mark(predictor) == PHANTOM_DEMO), interactive=False)

@@ -356,11 +356,12 @@ def test_number_columns_have_fixed_room_and_notes_give_way() -> None:
     """Seen in headless Chromium: "auto" for the notes did not wrap them; pixels wrap them but
     do not give way at 150%; a share of the table does both."""
     from app.server import table_columns, table_widths
+    from drac_ssl.scale import grade_names_for_people
 
-    k = 5
-    columns, widths = table_columns(k), table_widths(k)
+    names = grade_names_for_people(["No DR", "Mild", "Moderate", "Severe", "PDR"])  # ICDR, the longest words
+    columns, widths = table_columns(names), table_widths(names)
     assert len(widths) == len(columns)
-    longest = {"class": "4", **{f"P{j}": "0.1234" for j in range(k)}}
+    longest = {"class": "4", **{columns[3 + j]: ">99" for j in range(len(names))}}
     for name, value in longest.items():
         w = widths[columns.index(name)]
         # pixels (they grow with the zoom, as the text does), room for the value at ~9 px a digit
@@ -446,7 +447,10 @@ def test_columns_and_labels_say_what_they_hold(predictor: Predictor, tmp_path: P
 
     from app.server import AppSettings, _grade_batch, build_demo, table_columns
 
-    columns = table_columns(3)
+    columns = table_columns(predictor.grade_names)
+    # the probabilities say which grade and in what unit, as the rest of the page does (a review:
+    # P0 P1 P2 with 4-decimal fractions, beside "P_<grade name>" and whole percentages elsewhere)
+    assert columns[3:-1] == ["P(0 Normal) %", "P(1 NPDR) %", "P(2 PDR) %"]
     # class / grade keep what the /grade_batch API has always called them (a diff review: a
     # client reading "grade" by header got the number instead of the name, silently)
     # no model time in the clinician's table (a trial: meaningless clinically; the log has it)
@@ -458,13 +462,19 @@ def test_columns_and_labels_say_what_they_hold(predictor: Predictor, tmp_path: P
     summary, rows, csv_path, _ = _grade_batch(predictor, AppSettings(), [str(path)])
     # the grade's name (marked as the demo's: the predictor is app.demo_bundle's)
     assert len(rows[0]) == len(columns) and rows[0][2] == f"{predictor.class_names[rows[0][1]]} (untrained demo)"
+    from drac_ssl.figures import percent_texts
+
+    probs = np.array([float(p) for p in Path(csv_path).read_text(encoding="utf-8").splitlines()[1].split(",")[2:]])
+    assert rows[0][3:-1] == [t.rstrip("%") for t in percent_texts(probs)]  # whole, rounded together
+    assert all(isinstance(c, str) and "." not in c for c in rows[0][3:-1])
     # the CSV keeps DRAC's submission columns
     assert Path(csv_path).read_text(encoding="utf-8").splitlines()[0] == "case,class,P0,P1,P2"
     assert "`case,class,P0,P1,P2`" in summary
     config = build_demo(predictor, AppSettings()).config
     texts = [str(c.get("props", {}).get("value", "")) + str(c.get("props", {}).get("label", ""))
              for c in config["components"]]
-    assert any("P0 = P(0 Normal)" in t and "P2 = P(2 PDR)" in t for t in texts)
+    assert any("P(0 Normal) % ... P(2 PDR) %: each grade's probability in whole percent" in t
+               and "P0.. with 6 decimals" in t for t in texts)
     (single,) = [t for t in texts if "grey or colour" in t]
     from app.inputs import ACCEPTED_FORMATS
 

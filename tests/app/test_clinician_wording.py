@@ -127,7 +127,8 @@ def test_the_notes_csv_is_written_for_people(tmp_path: Path) -> None:
 def test_a_batch_writes_the_caveat_once_and_no_timing_column(predictor: Any, tmp_path: Path) -> None:
     scans = [graded_scan(tmp_path / "a.png"), graded_scan(tmp_path / "b.png")]
     summary, rows, _, notes_path = _grade_batch_now(predictor, AppSettings(), [str(p) for p in scans])
-    assert "mean s/image" not in table_columns(3) and all(len(r) == len(table_columns(3)) for r in rows)
+    columns = table_columns(predictor.grade_names)
+    assert "mean s/image" not in columns and all(len(r) == len(columns) for r in rows)
     with open(notes_path, newline="", encoding="utf-8") as fh:
         written = list(csv.DictReader(fh))
     caveat = "Untrained demo model"
