@@ -865,13 +865,21 @@ def md_words(text: str) -> str:
     return _HTML_OPENING.sub(lambda m: "&lt;" if m.group() == "<" else "&amp;", text)
 
 
+RESULT_HEADING = "## Result"
+"""The first line of a single-image result (:func:`_result_markdown`): the warnings and the
+bundle's caveat come under it, then the grade's own ``## Grade ...`` heading
+(:func:`grade_heading`)."""
+
+
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     folds = len(predictor.bundle.models)
     views = "4 views (the image and its 3 flipped copies)" if predictor.tta else "1 view (no flip)"
     probs = "Probabilities: " + " · ".join(
         f"{k} {md_words(n)} **{p}**" for k, (n, p) in
         enumerate(zip(predictor.grade_names, percent_texts(pred.probs), strict=True)))
-    lines: list[str] = []
+    # a heading over what is said before the grade (warnings, the caveat): a screen reader's
+    # list of headings then starts at the result, not at the grade below its warnings (a review)
+    lines: list[str] = [RESULT_HEADING, ""]
     chance = predictor.chance_warning  # the model's own caveat: its figures in details["warnings"]
     if chance:
         lines += [f"**⚠ {md_words(chance_plain_words(predictor) or chance)}**", ""]
@@ -1496,17 +1504,19 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
 
 
 def _error_markdown(message: str) -> str:
-    """``message``: markdown made safe (:func:`_named_text`, :func:`md_text`), as are the next two's."""
-    return f"### ⛔ Cannot grade this file\n{message}"
+    """``message``: markdown made safe (:func:`_named_text`, :func:`md_text`), as are the next two's.
+    Headed ``##``, as the result's grade is, one level under the page's ``#`` title (``###``
+    skipped a level: an accessibility review); so are the next three."""
+    return f"## ⛔ Cannot grade this file\n{message}"
 
 
 def _model_error_markdown(message: str) -> str:
     """A fault of the model or the app on an image that was read fine: not blamed on the file."""
-    return f"### ⛔ The model failed on this image\n{message}"
+    return f"## ⛔ The model failed on this image\n{message}"
 
 
 def _choice_error_markdown(message: str) -> str:
-    return f"### ⛔ Cannot use this heatmap choice\n{message}"
+    return f"## ⛔ Cannot use this heatmap choice\n{message}"
 
 
 def _explain_choice(predictor: Predictor, explain: Any) -> int | None:
@@ -1530,7 +1540,7 @@ def _explain_choice(predictor: Predictor, explain: Any) -> int | None:
 
 
 def _busy_markdown(message: str) -> str:
-    return f"### ⏳ Busy: please try again\n{message}"
+    return f"## ⏳ Busy: please try again\n{message}"
 
 
 def _busy_details(exc: ServerBusy, name: str) -> dict[str, Any]:
@@ -2496,7 +2506,9 @@ def safe_card_html(card: str) -> str:
     ``![a\\]](...)``, a code span in the alt text; review F3): the parser's own reading decides
     now, and the HTML it writes goes to the page as it is (:func:`model_card_view`), not through
     a second Markdown parser that could read it otherwise. The package's own cards hold no
-    image, link or HTML."""
+    image, link or HTML. Its headings are shifted one level down (``#`` is ``<h2>``, ``######``
+    stays ``<h6>``): the page's title is its one ``<h1>`` (an accessibility review found a second
+    one in the tab)."""
     from markdown_it import MarkdownIt  # installed with gradio (typer -> rich -> markdown-it-py)
     from markdown_it.common.utils import escapeHtml
 
@@ -2516,7 +2528,12 @@ def safe_card_html(card: str) -> str:
     for rule in ("link_open", "link_close", "html_inline"):
         md.add_render_rule(rule, nothing)
     md.add_render_rule("html_block", omitted)
-    return md.render(card)
+    env: dict[str, Any] = {}
+    tokens = md.parse(card, env)
+    for token in tokens:  # one level down: the page's own title is the one <h1>
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1:]) + 1)}"
+    return md.renderer.render(tokens, md.options, env)
 
 
 CARD_HTML_OMITTED = "[HTML of the model card, not shown here: read MODEL_CARD.md in the bundle]"

@@ -6,6 +6,7 @@ readers; column names that say what they hold."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -480,3 +481,43 @@ def test_columns_and_labels_say_what_they_hold(predictor: Predictor, tmp_path: P
 
     for name in set(ACCEPTED_FORMATS.values()):  # every format the loader accepts (BMP too)
         assert name in single, name
+
+
+# --------------------------------------------------------------------------------------
+# 7. Headings: one <h1>, no level skipped
+
+
+def _levels(markdown: str) -> list[int]:
+    return [len(line) - len(line.lstrip("#")) for line in markdown.splitlines()
+            if re.match(r"#{1,6} ", line)]
+
+
+def test_headings_skip_no_level_and_the_page_has_one_h1(predictor: Predictor, tmp_path: Path) -> None:
+    """A review: the error headings were ``###`` straight under the page's ``#``, the model card
+    tab added a second ``<h1>``, and the warnings came before the first heading of the result."""
+    from app.server import (
+        RESULT_HEADING,
+        AppSettings,
+        _busy_markdown,
+        _choice_error_markdown,
+        _error_markdown,
+        _model_error_markdown,
+        build_demo,
+        safe_card_html,
+    )
+    from tests.helpers.app_fixtures import result_said
+
+    for said in (_error_markdown("x"), _model_error_markdown("x"), _choice_error_markdown("x"), _busy_markdown("x")):
+        assert _levels(said) == [2], said
+    result = result_said(predictor, [0.2, 0.5, 0.3], 1, warnings=["This image is unlike the training images."])
+    assert result.startswith(f"{RESULT_HEADING}\n") and _levels(result)[0] == 2
+    assert all(level >= 2 for level in _levels(result))
+    first_warning = result.index("⚠")
+    assert result.index(RESULT_HEADING) < first_warning < result.index("## Untrained demo")
+    card = safe_card_html("# Model card\n\ntext\n\n## Limitations\n\n###### deep\n")
+    assert "<h1" not in card and "<h2>Model card</h2>" in card and "<h3>Limitations</h3>" in card
+    assert "<h6>deep</h6>" in card  # the deepest stays the deepest
+    config = build_demo(predictor, AppSettings()).config
+    values = [str(c.get("props", {}).get("value") or "") for c in config["components"]]
+    titles = [v for v in values if re.match(r"# ", v)]
+    assert len(titles) == 1 and not any("<h1" in v for v in values)

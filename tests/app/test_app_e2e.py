@@ -95,7 +95,7 @@ def test_full_queue_gets_the_apps_busy_message_then_serves_again(
         markdown, label, original, overlay, details = client.predict(
             handle_file(str(samples[0])), api_name="/grade")
         assert details["busy"] is True and "try again" in details["error"]
-        assert markdown.startswith("### ⏳ Busy") and "the queue holds 8" in markdown
+        assert markdown.startswith("## ⏳ Busy") and "the queue holds 8" in markdown
         assert not label and original is None and overlay is None  # nothing graded
     finally:
         release.set()

@@ -17,7 +17,14 @@ from PIL import Image
 
 from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor
-from app.server import AppSettings, _grade_batch_now, _grade_single_now, grade_heading, model_caveat
+from app.server import (
+    RESULT_HEADING,  # the result's first heading, over its warnings
+    AppSettings,
+    _grade_batch_now,
+    _grade_single_now,
+    grade_heading,
+    model_caveat,
+)
 from drac_ssl.grading.image_notes import UNLIKE_TRAINING
 
 
@@ -29,7 +36,7 @@ def _scan(path: Path, seed: int = 0) -> Path:
 
 
 def _headings(markdown: str) -> list[str]:
-    return [line for line in markdown.split("\n") if line.startswith("## ")]
+    return [line for line in markdown.split("\n") if line.startswith("## ") and line != RESULT_HEADING]
 
 
 def test_the_demo_heading_names_the_grade_only_as_the_models_output() -> None:

@@ -17,6 +17,7 @@ from app.predict import Predictor
 from app.server import (
     DEMO_CSV,
     PHANTOM_CSV,
+    RESULT_HEADING,  # the result's first heading, over its warnings
     AppSettings,
     _grade_batch_now,
     _grade_single_now,
@@ -62,7 +63,7 @@ def test_the_heading_names_the_grade_only_as_the_models_output() -> None:
 def test_a_phantom_bundles_result_is_headed_as_a_demo(phantom: Predictor, real: Predictor, tmp_path: Path) -> None:
     scan = str(ramp_scan(tmp_path / "scan.png"))
     markdown, _, _, _, details = _grade_single_now(phantom, AppSettings(gradcam=False), scan, None, "scan.png")
-    headings = [line for line in markdown.split("\n") if line.startswith("## ")]
+    headings = [line for line in markdown.split("\n") if line.startswith("## ") and line != RESULT_HEADING]
     assert headings[0].startswith(f"## Phantom-trained demo — model output: Grade {details['grade']} "
                                   f"{details['grade_name']}"), headings
     assert not any(line.startswith("## Grade") for line in markdown.split("\n"))

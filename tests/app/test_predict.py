@@ -508,7 +508,7 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     says when every image got the same grade."""
     import json
 
-    from app.server import AppSettings, _grade_batch_now, _result_markdown
+    from app.server import RESULT_HEADING, AppSettings, _grade_batch_now, _result_markdown
     from drac_ssl.grading.bundle import load_bundle
     from drac_ssl.grading.ood import PROFILE_FILE, fit_input_profile
     from drac_ssl.grading.predict import preprocess_image, profile_features
@@ -533,7 +533,7 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     assert pred.warnings[1].startswith("Unlike the training images")
     assert "the 40 UW-OCTA images this model was trained on" in pred.warnings[1]
     # the heading says first that the grade is not reliable, the grade itself second
-    heading = next(line for line in _result_markdown(pred, predictor).split("\n") if line.startswith("## "))
+    heading = next(line for line in _result_markdown(pred, predictor).split("\n") if line.startswith("## ") and line != RESULT_HEADING)
     assert heading.startswith("## Not reliably gradable (unlike the training images"), heading
     # without its probability (a clinician trial: a brick texture headed "... (P 1.00)")
     assert heading.endswith(f"— model output: Grade {pred.grade} {pred.grade_name}"), heading
