@@ -532,6 +532,14 @@ def heat_key_html(stops: int = 11) -> str:
             'image)</span></div></div>')
 
 
+OCTA_WORDS = ("ultra-wide-field optical coherence tomography angiography (UW-OCTA) image, seen "
+              "en face: a flat, front-on picture of the retina's blood vessels, as the device "
+              "exports it")
+"""The page's first words on the image it grades (under its title, an OCTA bundle's): "OCTA" and
+"en face" spelt out where they are first used (an accessibility review: a reader who does not
+know them met them unexplained in the title and its first line)."""
+
+
 def _is_drac(predictor: Predictor) -> bool:
     """A 3-grade DRAC UW-OCTA bundle (the page keeps its DRAC wording)."""
     return predictor.kind == "octa" and predictor.class_names == ["Normal", "NPDR", "PDR"]
@@ -1063,6 +1071,15 @@ def referral_rule(predictor: Predictor) -> bool:
             and len(getattr(predictor.bundle.calibration, "thresholds", ())) == 1)
 
 
+MILDER_MORE = ("the Model card tab says more: how often such a rule found the most severe grade in "
+               "a test")
+"""Where the page sends a reader of the milder-grade warning (:func:`milder_words`,
+:func:`milder_count_words`): the model card's sentence on it
+(:func:`drac_ssl.grading.bundle._milder_card_words`), in the page itself. It named a file of the
+repository, "docs/app.md, "Grade shown and most likely grade"", that a clinician using the app
+cannot open (an accessibility review)."""
+
+
 def milder_words(probs: Any, grade: int, names: list[str], folds: int, regression: bool = False) -> str:
     """The warning said under a grade that is milder than the most likely one
     (:func:`milder_than_most_likely`), "" when it is not: the most likely grade and its
@@ -1089,7 +1106,7 @@ def milder_words(probs: Any, grade: int, names: list[str], folds: int, regressio
     else:
         likely = f"The model's most likely grade is {graded[0]} ({shown[tied[0]]}), more severe than"
     return (f"⚠ **{likely} the grade shown, {g} {names[g]} ({shown[g]}).** {why} "
-            f"(docs/app.md, \"Grade shown and most likely grade\").")
+            f"({MILDER_MORE}).")
 
 
 def _milder_lines(pred: Prediction, predictor: Predictor, reasons: list[str]) -> list[str]:
@@ -1125,8 +1142,7 @@ def milder_count_words(n_milder: int, n_good: int, predictor: Predictor) -> str:
                "likely one")
     shown = (f"{n_milder} of the {n_good} graded image{'' if n_good == 1 else 's'} "
              + ("is shown milder than its" if n_milder == 1 else "are shown milder than their"))
-    return (f"⚠ **{shown} most likely grade** (the notes column names it): {why} (docs/app.md, "
-            f"\"Grade shown and most likely grade\").")
+    return f"⚠ **{shown} most likely grade** (the notes column names it): {why} ({MILDER_MORE})."
 
 
 def _decision_lines(pred: Prediction, predictor: Predictor, likely_said: bool = False) -> list[str]:
@@ -2253,7 +2269,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 ". Nothing was graded, so there is no grades CSV.\n\n")
         with_notes = (f"`{NOTES_CSV}` (`{','.join(notes_csv_columns(predictor.grade_names))}`: every "
                       f"file in upload order with its grade in words and the notes column of the table; "
-                      f"its first row holds what applies to every grade; the columns: docs/app.md)")
+                      f"its first row holds what applies to every grade)")
         # where the reasons of each flagged image are (a review: the FLAGGED line named no place)
         reasons_at = (f"the reasons per image are in the `{UNRELIABLE_COLUMN}` column of "
                       f"`{NOTES_CSV}`, and those images' notes (in the table too) start "
@@ -2361,11 +2377,12 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         if drac:
             gr.Markdown("# Diabetic retinopathy grade from a UW-OCTA image\n"
                         "DRAC 2022 Task 3: **0 Normal · 1 NPDR** (non-proliferative) **· 2 PDR** "
-                        "(proliferative), from one ultra-wide-field OCTA en-face image.")
+                        f"(proliferative), from one {OCTA_WORDS}.")
         else:
             gr.Markdown(f"# Diabetic retinopathy grade from a {image_kind}\n"
                         f"{k} grades: **{scale}**, from one "
-                        f"{'colour ' if predictor.channels == 3 else 'grey '}image.")
+                        + (OCTA_WORDS if predictor.kind == "octa" else
+                           f"{'colour ' if predictor.channels == 3 else 'grey '}image") + ".")
         gr.HTML(_banner(predictor))
         with gr.Tabs():
             with gr.Tab("Single image"):

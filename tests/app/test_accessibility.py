@@ -521,3 +521,24 @@ def test_headings_skip_no_level_and_the_page_has_one_h1(predictor: Predictor, tm
     values = [str(c.get("props", {}).get("value") or "") for c in config["components"]]
     titles = [v for v in values if re.match(r"# ", v)]
     assert len(titles) == 1 and not any("<h1" in v for v in values)
+
+
+# --------------------------------------------------------------------------------------
+# 8. Words a clinician can read: abbreviations spelt out, no file of the repository
+
+
+def test_octa_and_en_face_are_explained_where_the_page_first_says_them(predictor: Predictor, tmp_path: Path) -> None:
+    from app.server import OCTA_WORDS, AppSettings, _grade_batch, build_demo
+    from tests.helpers.app_fixtures import ramp_scan
+
+    assert predictor.kind == "octa"
+    config = build_demo(predictor, AppSettings()).config
+    values = [str(c.get("props", {}).get("value") or "") for c in config["components"]]
+    (title,) = [v for v in values if v.startswith("# ")]
+    first_line = title.split("\n")[1]
+    assert "optical coherence tomography angiography (UW-OCTA)" in first_line and OCTA_WORDS in first_line
+    assert "en face: a flat, front-on picture" in first_line
+    # no path of the repository in what the page says to a clinician
+    summary, *_ = _grade_batch(predictor, AppSettings(), [str(ramp_scan(tmp_path / "scan.png"))])
+    for said in (*values, summary):
+        assert not re.search(r"docs/\w+\.md", said), said
