@@ -2466,7 +2466,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
             with gr.Tab("Model card"):
                 model_card_view(card)
                 with gr.Accordion("Bundle metadata (metadata.json)", open=False):
-                    gr.Code(meta_json, language="json", interactive=False)
+                    gr.Code(meta_json, language="json", interactive=False, label="metadata.json")
         demo.load(None, js=LIVE_RESULT_JS)  # the status and the batch summary are announced
     demo.model_queue = queue  # type: ignore[attr-defined]  # for tests and the log
     demo.upload_claims = claims  # type: ignore[attr-defined]  # for the sweep (sweep_files)

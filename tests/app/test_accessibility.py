@@ -542,3 +542,11 @@ def test_octa_and_en_face_are_explained_where_the_page_first_says_them(predictor
     summary, *_ = _grade_batch(predictor, AppSettings(), [str(ramp_scan(tmp_path / "scan.png"))])
     for said in (*values, summary):
         assert not re.search(r"docs/\w+\.md", said), said
+
+
+def test_the_metadata_box_has_a_label(predictor: Predictor) -> None:
+    from app.server import AppSettings, build_demo
+
+    config = build_demo(predictor, AppSettings()).config
+    (code,) = [c for c in config["components"] if c.get("type") == "code"]
+    assert code["props"]["label"] == "metadata.json"
