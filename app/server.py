@@ -132,10 +132,11 @@ from drac_ssl.submission import (
 )
 
 __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS",
-           "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW", "HEATMAP_PAGE_CAVEAT_ONE_VIEW",
-           "BATCH_RESULT_ID", "HEAT_NOT_FINITE_WORDS", "LIVE_IDS", "READ_BOX_WORDS", "RESULT_ID", "STATUS_ID",
-           "AppSettings", "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
-           "model_card_view", "page_doubts", "percent_cells", "probability_header", "result_status", "safe_card_html", "serve", "submission_columns",
+           "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW",
+           "HEATMAP_PAGE_CAVEAT_ONE_VIEW", "BATCH_RESULT_ID", "HEAT_NOT_FINITE_WORDS", "LIVE_IDS",
+           "READ_BOX_WORDS", "RESULT_ID", "STATUS_ID", "AppSettings", "build_demo", "heat_key_html",
+           "heatmap_page_caveat", "image_alt_texts", "model_card_view", "page_doubts", "percent_cells",
+           "probability_header", "result_status", "safe_card_html", "serve", "submission_columns",
            "sweep_files", "sweeping", "table_columns", "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
@@ -483,7 +484,8 @@ def result_status(details: dict[str, Any], predictor: Predictor) -> str:
         said += f"; {warned} warning{'' if warned == 1 else 's'} above"
     heat = details.get("heatmap") or {}
     explained = heat.get("explains_grade")
-    if isinstance(explained, int) and explained != details.get("grade") and 0 <= explained < len(predictor.grade_names):
+    shown = details.get("grade")
+    if isinstance(explained, int) and explained != shown and 0 <= explained < len(predictor.grade_names):
         said += f"; heatmap of grade {explained} ({predictor.grade_names[explained]})"
     return said + "."
 
