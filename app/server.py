@@ -2632,6 +2632,49 @@ def sweeping(demo: gr.Blocks, every: float | None = None) -> Any:
     return lifespan
 
 
+class OwnAddressUnreachable(RuntimeError):
+    """gradio's ``launch`` could not reach the app's own address as it started (its check of
+    ``/gradio_api/startup-events`` with ``httpx.get``, then of the page with
+    ``gradio.networking.url_ok``): the message says the address, the error, the proxy variables
+    set (names only) and what to do (:func:`own_address_words`)."""
+
+
+GRADIO_OWN_ADDRESS_FAILURES = ((Exception, "Couldn't start the app because "),
+                               (ValueError, "When localhost is not accessible"))
+"""What gradio 6's ``Blocks.launch`` raises when its own address answered but not as it
+wanted, as ``(exact type, start of the message)``: a bare ``Exception`` when
+``startup-events`` answers an error status (a proxy's 403 or 502), a ``ValueError`` when
+``url_ok`` gets no 200/3xx/401 for the page. (A request that gets no answer at all raises
+``httpx.TransportError``.)"""
+
+
+def is_own_address_failure(error: BaseException) -> bool:
+    """Whether ``error``, raised by gradio's ``launch``, says the app could not reach its own
+    address: an ``httpx.TransportError`` or one of :data:`GRADIO_OWN_ADDRESS_FAILURES`, never
+    another error of the same type."""
+    import httpx
+
+    return isinstance(error, httpx.TransportError) or any(
+        type(error) is kind and str(error).startswith(start) for kind, start in GRADIO_OWN_ADDRESS_FAILURES)
+
+
+def own_address_words(url: str, error: BaseException, proxies: Sequence[str]) -> str:
+    """The message of :class:`OwnAddressUnreachable`: ``url`` (the address gradio asked),
+    ``error`` (httpx's or gradio's, by type and message) and ``proxies`` (:func:`app.loopback.proxy_variables`:
+    their names, never their values, which may hold a password), with a fix for each case."""
+    said = f"{type(error).__name__}: {error}"
+    if proxies:
+        names = ", ".join(proxies)
+        unset = " ".join(f"-u {name}" for name in proxies)
+        return (f"the app could not reach its own address {url} as it started ({said}). The proxy "
+                f"variable(s) {names} are set; the app added its own addresses to NO_PROXY and "
+                f"no_proxy, but the request still failed (a proxy set elsewhere, or a firewall, "
+                f"between this process and {url}).\n  fix: start the app without the proxy "
+                f"variables (env {unset} python -m app ...), or make {url} reachable on this machine")
+    return (f"the app could not reach its own address {url} as it started ({said}).\n  fix: check "
+            f"that nothing on this machine (a firewall, a proxy) stands between this process and {url}")
+
+
 def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
           block: bool = True, quiet: bool = False,
           auth: LoginGuard | Sequence[tuple[str, str]] | None = None,
@@ -2660,8 +2703,15 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     oldest first above 4 GiB of them) and
     the app's pictures and batch CSVs after an hour (:mod:`app.retention`), beside gradio's own
     hourly ``delete_cache``.
+
+    gradio's ``launch`` asks its own address once with ``httpx.get``, which takes the proxy
+    variables of the environment: before it, :func:`app.loopback.bypass_proxy` adds the loopback
+    names and ``settings.host`` to ``NO_PROXY`` and ``no_proxy`` (keeping what was there). If
+    that request still fails or gets an error status (:func:`is_own_address_failure`), the
+    server is closed and :class:`OwnAddressUnreachable` raised, naming the proxy variables set.
     """
     from app.auth import bind_name, is_loopback_host, open_host_refusal
+    from app.loopback import bypass_proxy, proxy_variables
 
     login = auth if isinstance(auth, LoginGuard) or not auth else LoginGuard(auth)
     open_host = not is_loopback_host(settings.host)
@@ -2679,20 +2729,32 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
         log.warning("serving on %s with a login (%d user(s)) over plain HTTP: passwords and "
                     "images cross the network unencrypted unless a TLS reverse proxy is in front",
                     settings.host, login.users)
+    proxies = proxy_variables()
+    no_proxy = bypass_proxy(settings.host)  # gradio's check of its own address: never via a proxy
+    if proxies:
+        log.info("proxy variable(s) %s set: NO_PROXY and no_proxy are now %s for this process (the "
+                 "app's own addresses; other requests keep the proxy)", ", ".join(proxies), no_proxy)
     # gradio's own upload limit is a guard at twice ours: a file a little too large reaches
     # the app and gets its explanatory message; a larger one is not stored (transport_limit)
-    demo.launch(server_name=bind_name(settings.host), server_port=settings.port, share=False,
-                auth=login.gradio_auth if login else None,  # run for every login: throttle, record
-                inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
-                max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
-                enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
-                # gradio's run history would keep every /grade and /grade_batch call (upload
-                # path with the patient's file name, result, batch table) in the browser's
-                # localStorage with no expiry, and offer a Hugging Face bucket: off, and
-                # /gradio_api/runs answers 404 (docs/app.md, "What the browser keeps")
-                run_history=False,
-                max_threads=max(40, handler_limit + 8),  # every admitted request has a thread
-                root_path=settings.root_path,  # None: gradio reads GRADIO_ROOT_PATH
-                css=PAGE_CSS,  # the widget's own rounded figure hidden; the status off screen
-                app_kwargs={"lifespan": sweeping(demo)})
+    try:
+        demo.launch(server_name=bind_name(settings.host), server_port=settings.port, share=False,
+                    auth=login.gradio_auth if login else None,  # run for every login: throttle, record
+                    inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
+                    max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
+                    enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
+                    # gradio's run history would keep every /grade and /grade_batch call (upload
+                    # path with the patient's file name, result, batch table) in the browser's
+                    # localStorage with no expiry, and offer a Hugging Face bucket: off, and
+                    # /gradio_api/runs answers 404 (docs/app.md, "What the browser keeps")
+                    run_history=False,
+                    max_threads=max(40, handler_limit + 8),  # every admitted request has a thread
+                    root_path=settings.root_path,  # None: gradio reads GRADIO_ROOT_PATH
+                    css=PAGE_CSS,  # the widget's own rounded figure hidden; the status off screen
+                    app_kwargs={"lifespan": sweeping(demo)})
+    except Exception as exc:  # httpx's ConnectError, ProxyError, a timeout (not an OSError), gradio's own
+        if not is_own_address_failure(exc):
+            raise
+        url = getattr(demo, "local_url", None) or f"http://{bind_name(settings.host)}:{settings.port}/"
+        demo.close(verbose=False)  # launch had started the server before its check
+        raise OwnAddressUnreachable(own_address_words(url, exc, proxies)) from exc
     return demo

@@ -839,6 +839,23 @@ def bootstrap_speed_rows(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def stem_pool_rows(r: dict[str, Any]) -> list[str]:
+    """Frozen backbone's forward with the stem's pool through the channels-last kernel vs the
+    plain pool: one row per image size and batch."""
+    rows = []
+    for f in r.get("cases", {}).values():
+        fwd, pool = f.get("forward", {}), f.get("pool", {})
+        same = "bitwise equal" if fwd.get("bitwise_equal") and pool.get("bitwise_equal") else "NOT bitwise equal"
+        rows.append(f"| frozen ResNet-18 forward to layer4, {f.get('image_px')} px x {f.get('batch')} images "
+                    f"(stem pool plain -> channels-last, median of {r.get('repeats')} interleaved) | "
+                    f"forward: {fwd.get('plain_ms')} ms -> {fwd.get('channels_last_pool_ms')} ms "
+                    f"(x{fwd.get('speedup')}, paired x{fwd.get('speedup_paired_median')}); pool alone: "
+                    f"{pool.get('plain_ms')} ms -> {pool.get('channels_last_pool_ms')} ms (x{pool.get('speedup')}, "
+                    f"{f.get('plain_pool_share_of_plain_forward', 0) * 100:.0f} % of the plain forward); {same}"
+                    f"{_load_note(r)} | {_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    return rows
+
+
 def _load_note(r: dict[str, Any]) -> str:
     """The 1-minute load average at the start and end of a timed run, where recorded."""
     load = r.get("load_average_1_5_15_min") or {}
@@ -2574,7 +2591,8 @@ def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
     bench's rows, a file of a new bench with the generic ones."""
     by_name = {"ingest": ingest_rows, "bootstrap_speed": bootstrap_speed_rows, "default_run": default_run_rows,
                "threads": threads_rows, "cli_startup": cli_startup_rows, "name_tags": name_tags_rows,
-               "structure_check": structure_check_rows, "retinamnist": retinamnist_rows}
+               "structure_check": structure_check_rows, "retinamnist": retinamnist_rows,
+               "stem_pool": stem_pool_rows}
     by_prefix = (("ingest_memory", ingest_memory_rows), ("grading_memory", grading_memory_rows),
                  ("cpu_precision", cpu_precision_rows), ("pretrain_throughput", pretrain_throughput_rows),
                  ("feed_throughput", feed_rows), ("app_speed", app_speed_rows),

@@ -35,6 +35,7 @@ from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
+from drac_ssl.starting import console_script_word
 from drac_ssl.starting import interpreter_word as interpreter_word  # stdlib only, re-exported
 from drac_ssl.starting import sigterm_as_ctrl_c as sigterm_as_ctrl_c  # re-exported (train.py)
 
@@ -367,6 +368,51 @@ def distribution_version(package_dir: str | None = None) -> str:
     return dist.version if listed and located == mine else __version__
 
 
+BUILD_INFO_FILE = "_build_info.py"
+"""The file setup.py writes into the package of a wheel or sdist built from a git checkout
+(``BUILD_COMMIT``, ``BUILD_DIRTY``); never in a checkout: git names that one."""
+
+
+def build_origin(package_dir: str | None = None) -> dict[str, Any]:
+    """The commit the drac_ssl package in ``package_dir`` (default: this one's) was built
+    from, as setup.py recorded it in :data:`BUILD_INFO_FILE` when its wheel (or sdist) was
+    built from a git checkout of drac_ssl: ``{"build_commit": full commit, "build_dirty":
+    whether tracked files differed from it (None: unknown)}``. ``{}`` when the package has no
+    such file (a checkout, an editable install, a wheel built without git, one built before
+    setup.py wrote it) or it holds no commit (40 or 64 hex digits); the file is read, not
+    imported. Wheels of one version from different commits differ here (a packaging review,
+    F4: they recorded ``git_commit: unknown`` and 0.1.0 alike)."""
+    import ast
+
+    path = os.path.join(package_dir or _PACKAGE_DIR, BUILD_INFO_FILE)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read(), filename=path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return {}
+    said: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                said[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    commit, dirty = said.get("BUILD_COMMIT"), said.get("BUILD_DIRTY")
+    if not (isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit)):
+        return {}
+    return {"build_commit": commit, "build_dirty": dirty if isinstance(dirty, bool) else None}
+
+
+def build_commit_words(package_dir: str | None = None) -> str:
+    """:func:`build_origin` in words: ``built from commit 1a2b3c4`` (`` with uncommitted
+    changes`` when dirty); ``""`` when unknown."""
+    origin = build_origin(package_dir)
+    if not origin:
+        return ""
+    return f"built from commit {origin['build_commit'][:7]}" + (
+        " with uncommitted changes" if origin["build_dirty"] else "")
+
+
 def git_dirty() -> bool | None:
     """Whether tracked files of the checkout this package runs from differ from its commit
     (uncommitted changes: the commit alone does not reproduce the code); None when unknown,
@@ -397,20 +443,24 @@ def git_commit() -> str:
 
 def _not_git_origin(source: str) -> dict[str, Any]:
     """:func:`code_origin` of a package that is no git checkout of drac_ssl: the commit
-    unknown, ``code_source`` what it is, ``distribution_version`` its installed version."""
+    unknown, ``code_source`` what it is, ``distribution_version`` its installed version, and
+    ``build_commit``/``build_dirty`` when its wheel recorded them (:func:`build_origin`)."""
     return {"git_commit": "unknown", "git_dirty": None, "code_source": source,
-            "distribution_version": distribution_version()}
+            "distribution_version": distribution_version(), **build_origin()}
 
 
 def unknown_code_words() -> str:
     """Why this process's commit is unknown, in words: ``unknown (an installed package, not a
-    git checkout of drac_ssl; drac_ssl 0.1.0)`` or ``unknown (no git)``."""
+    git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``, built from commit 1a2b3c4`` when its
+    wheel recorded it (:func:`build_commit_words`), or ``unknown (no git)``."""
     source = code_source()
     if source == "git":
         return "unknown (no git)"
     version = distribution_version()
     words = CODE_SOURCES[source].replace("PATH", os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
-    return f"unknown ({words}" + (f"; drac_ssl {version})" if version else ")")
+    built = build_commit_words()
+    said = "; ".join(part for part in (f"drac_ssl {version}" if version else "", built) if part)
+    return f"unknown ({words}" + (f"; {said})" if said else ")")
 
 
 def code_origin() -> dict[str, Any]:
@@ -426,8 +476,9 @@ def code_origin() -> dict[str, Any]:
     be read is ``code_stamp_error`` (the run goes on, named by git). A package that is no git
     checkout of drac_ssl (:func:`code_source`: installed into a venv, which may sit inside the
     user's own repository): ``git_commit`` ``"unknown"``, ``git_dirty`` None, ``code_source``
-    ``"installed package"`` or ``"untracked source tree"`` and ``distribution_version`` (its
-    installed version, :func:`distribution_version`)."""
+    ``"installed package"`` or ``"untracked source tree"``, ``distribution_version`` (its
+    installed version, :func:`distribution_version`) and, for a wheel built from a checkout,
+    ``build_commit`` and ``build_dirty`` (:func:`build_origin`)."""
     from drac_ssl.code_stamp import stamp_record, stamps_from_env
 
     source = code_source()
@@ -531,13 +582,20 @@ def command_argv() -> list[str]:
     ``.venv/bin/python``, as the README's commands; a bare ``python`` was recorded, which
     without an active venv is another interpreter or none, and the run's resume command is
     built from this). Inside :func:`command_given` (a command's ``main(argv)`` called from
-    Python): ``[PYTHON, "-m", MODULE, *argv]``, the command that does the same."""
+    Python): ``[PYTHON, "-m", MODULE, *argv]``, the command that does the same. A console
+    script (``drac-ssl-train``): ``[SCRIPT, *args]``, the script as
+    :func:`drac_ssl.starting.console_script_word` names it, without the interpreter its
+    first line names (``/venv/bin/python3.11 /venv/bin/drac-ssl-train ...`` was recorded)."""
     given = _COMMAND_GIVEN.get()
     if given is not None:
         return [interpreter_word(), *given]
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None and spec.name else sys.argv
-    return [interpreter_word(), *argv]
+    if spec is not None and spec.name:
+        return [interpreter_word(), "-m", spec.name, *sys.argv[1:]]
+    script = console_script_word(sys.argv[0]) if sys.argv else None
+    if script is not None:
+        return [script, *sys.argv[1:]]
+    return [interpreter_word(), *sys.argv]
 
 
 def command_line() -> str:
