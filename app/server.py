@@ -461,11 +461,20 @@ def result_status(details: dict[str, Any], predictor: Predictor) -> str:
     """One sentence that a screen reader says when a single-image result appears (:data:`STATUS_ID`),
     from the result's ``details`` JSON: "Graded: grade 1 (NPDR)." with "; 1 warning above" when
     the page warns above the grade (the image's doubts, :func:`page_doubts`, and the model's
-    no-better-than-chance warning: what the heading's "(⚠ see above)" points at) and "; heatmap
-    of grade 2 (PDR)" when the heatmap explains another grade than the one shown; "Result: not
-    reliably gradable; model output: grade 0 (Normal)." (or "untrained demo; ...") as the heading
-    says it; for a refusal, that nothing was graded and where the reason is. ``""`` for no result
-    (a cleared upload)."""
+    no-better-than-chance warning: what the heading's "(⚠ see above)" points at), then what the
+    page says in bold under the grade, in its order: "; probabilities not calibrated"
+    (``details["calibration_failed"]``, or the bundle's :attr:`app.predict.Predictor
+    .calibration_warning`), "; borderline" (``details["borderline"]``, the Borderline line) and
+    "; the model's most likely grade is 2 (PDR)" (``details["milder_than_most_likely"]``: the
+    grade shown is milder than every grade tied for the largest, :func:`milder_than_most_likely`;
+    "grades are 2 (PDR) and 3 (...)" for a tie; not said of an image not reliably gradable nor
+    of a failed calibration, whose page names no most likely grade), and "; heatmap of grade 2
+    (PDR)" when the heatmap explains another grade than the one shown; "Result: not reliably
+    gradable; model output: grade 0 (Normal)." (or "untrained demo; ...") as the heading says
+    it; for a refusal, that nothing was graded and where the reason is. ``""`` for no result (a
+    cleared upload). (A review: it counted the warnings above the grade only, and an untrained
+    demo's borderline result whose most likely grade was more severe said "Result: untrained
+    demo; model output: grade 1 (NPDR).")"""
     if not details:
         return ""
     if "error" in details:
@@ -474,6 +483,7 @@ def result_status(details: dict[str, Any], predictor: Predictor) -> str:
         if details.get("model_error"):
             return "The model failed on this image; the message says more."
         return "Not graded; the message says why."
+    names = predictor.grade_names
     grade = f"grade {details.get('grade')} ({_shown_grade_name(details, predictor)})"
     reasons = details.get("not_reliably_gradable") or []
     verdicts = [*(["not reliably gradable"] if reasons else []),
@@ -482,11 +492,25 @@ def result_status(details: dict[str, Any], predictor: Predictor) -> str:
     warned = len(page_doubts(details.get("warnings") or [], predictor)) + bool(predictor.chance_warning)
     if warned:
         said += f"; {warned} warning{'' if warned == 1 else 's'} above"
+    uncalibrated = bool(details.get("calibration_failed") or predictor.calibration_warning)
+    if uncalibrated:
+        said += "; probabilities not calibrated"
+    if details.get("borderline"):
+        said += "; borderline"
+    probs = details.get("P")
+    if details.get("milder_than_most_likely") and not reasons and not uncalibrated:
+        likely = tied_grades(probs) if probs else [details.get("most_likely_grade")]
+        likely = [k for k in likely if isinstance(k, int) and 0 <= k < len(names)]
+        graded = [f"{k} ({names[k]})" for k in likely]
+        if len(graded) == 1:
+            said += f"; the model's most likely grade is {graded[0]}"
+        elif graded:
+            said += f"; the model's most likely grades are {', '.join(graded[:-1])} and {graded[-1]}"
     heat = details.get("heatmap") or {}
     explained = heat.get("explains_grade")
     shown = details.get("grade")
-    if isinstance(explained, int) and explained != shown and 0 <= explained < len(predictor.grade_names):
-        said += f"; heatmap of grade {explained} ({predictor.grade_names[explained]})"
+    if isinstance(explained, int) and explained != shown and 0 <= explained < len(names):
+        said += f"; heatmap of grade {explained} ({names[explained]})"
     return said + "."
 
 

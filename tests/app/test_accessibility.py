@@ -439,6 +439,61 @@ def test_the_status_counts_the_warnings_above_and_names_another_heatmap_grade(pr
     assert ("warning" in plain) == bool(predictor.chance_warning) and "heatmap" not in plain
 
 
+def _graded_as(predictor: Predictor, probs: list[float], grade: int, path: Path) -> tuple[str, str]:
+    """The page's result markdown and its status (:func:`app.server.result_status`) for the app's
+    own grading of the real DRAC sample_1 (a ramp scan when the real data is not there), with
+    the model's output replaced by ``probs`` and ``grade``."""
+    from PIL import Image
+
+    from app.server import AppSettings, _grade_single_now, result_status
+    from tests.helpers.app_fixtures import drac_scan_or_stand_in
+
+    Image.fromarray(drac_scan_or_stand_in(96)).save(path)
+    real = predictor.predict_loaded
+
+    def as_given(*args: Any, **kwargs: Any) -> Prediction:
+        pred = real(*args, **kwargs)
+        return replace(pred, grade=grade, grade_name=predictor.class_names[grade], probs=np.array(probs))
+
+    predictor.predict_loaded = as_given  # type: ignore[method-assign]
+    try:
+        markdown, *_, details = _grade_single_now(predictor, AppSettings(gradcam=False), str(path), None, path.name)
+    finally:
+        del predictor.predict_loaded
+    return markdown, result_status(details, predictor)
+
+
+def test_the_status_says_what_is_bold_under_the_grade(predictor: Predictor, tmp_path: Path) -> None:
+    """A review: the status counted the warnings above the grade only; an untrained demo's
+    result on DRAC sample_1 with a Borderline line and a more severe most likely grade said
+    "Result: untrained demo; model output: grade 1 (NPDR)."."""
+    from app.server import result_status
+    from tests.helpers.app_fixtures import trained_demo
+
+    names = predictor.grade_names
+    # borderline (45% / 44%) and milder than the most likely grade, under the untrained demo
+    page, said = _graded_as(predictor, [0.44, 0.11, 0.45], 1, tmp_path / "sample_1.png")
+    assert "**Borderline" in page and said.startswith(f"Result: untrained demo; model output: grade 1 ({names[1]})")
+    assert "; borderline;" in said and said.endswith(f"; the model's most likely grade is 2 ({names[2]}).")
+    # a trained bundle: the ⚠ bold milder-grade line, not borderline
+    trained = trained_demo(tmp_path / "trained")
+    page, said = _graded_as(trained, [0.10, 0.29, 0.61], 1, tmp_path / "a.png")
+    assert "**The model's most likely grade is 2 PDR (61%), more severe than the grade shown" in page
+    assert said == f"Graded: grade 1 ({names[1]}); the model's most likely grade is 2 ({names[2]})."
+    # two grades tied above the grade shown: both named (a details dict)
+    tie = {"grade": 0, "grade_name": names[0], "warnings": [], "not_reliably_gradable": [],
+           "P": [0.2, 0.4, 0.4], "milder_than_most_likely": True, "most_likely_grade": 1}
+    assert result_status(tie, trained).endswith(f"most likely grades are 1 ({names[1]}) and 2 ({names[2]}).")
+    # not reliably gradable: the page names no most likely grade, nor does the status
+    assert "most likely" not in result_status({**tie, "not_reliably_gradable": ["a colour picture"]}, trained)
+    # a failed calibration (temperature 100): said under the grade, and in the status; no
+    # borderline nor most likely grade (the page names neither)
+    flat = trained_demo(tmp_path / "flat", calibration={"temperature": 100.0})
+    page, said = _graded_as(flat, [0.33, 0.33, 0.34], 1, tmp_path / "c.png")
+    assert "⚠ **Probabilities not calibrated" in page
+    assert said == f"Graded: grade 1 ({names[1]}); probabilities not calibrated."
+
+
 # --------------------------------------------------------------------------------------
 # 6. Column names and labels
 
