@@ -135,9 +135,10 @@ __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEAT
            "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW",
            "HEATMAP_PAGE_CAVEAT_ONE_VIEW", "BATCH_RESULT_ID", "HEAT_NOT_FINITE_WORDS", "LIVE_IDS",
            "READ_BOX_WORDS", "RESULT_ID", "STATUS_ID", "AppSettings", "build_demo", "heat_key_html",
-           "heatmap_page_caveat", "image_alt_texts", "model_card_view", "page_doubts", "percent_cells",
-           "probability_header", "result_status", "safe_card_html", "serve", "submission_columns",
-           "sweep_files", "sweeping", "table_columns", "table_widths", "transport_limit"]
+           "heatmap_page_caveat", "image_alt_texts", "model_card_view", "page_doubts", "percent_cell_text",
+           "percent_cells", "probability_header", "result_status", "safe_card_html", "serve",
+           "submission_columns", "sweep_files", "sweeping", "table_columns", "table_datatypes", "table_value",
+           "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
 
@@ -228,20 +229,49 @@ def table_columns(grade_names: Sequence[str]) -> list[str]:
     the grade number, as in the submission CSV; ``grade`` its name as the page says it
     (:func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR`` where the ``/grade_batch`` API
     gave the bundle's recorded ``Severe`` before, docs/app.md); each ``P(k name) %`` cell the
-    grade's whole percentage as the rest of the page writes it (``37``, ``<1``, ``>99``: the K
-    of an image rounded together, :func:`drac_ssl.figures.percent_texts`), empty for an image not
-    reliably gradable, whose percentages the page never shows. The table said ``P0..`` with 4
-    decimals until an accessibility review (everything else says the grade's name and whole
-    percentages); the submission CSV keeps ``P0..`` (:func:`submission_columns`, 6 decimals),
-    for machines. The model's time per image is in the server's log, not the table (a trial: a
-    ``mean s/image`` column meant nothing to a clinician)."""
+    grade's whole percentage, a number (:func:`percent_cells`: the K of an image rounded together,
+    adding up to 100), shown as the rest of the page writes it (``37``, ``<1`` for 0, ``>99`` for
+    100: :func:`table_value`), None (empty) for an image not reliably gradable, whose percentages
+    the page never shows. The table said ``P0..`` with 4 decimals until an accessibility review
+    (everything else says the grade's name and whole percentages); the submission CSV keeps
+    ``P0..`` (:func:`submission_columns`, 6 decimals), for machines. The model's time per image is
+    in the server's log, not the table (a trial: a ``mean s/image`` column meant nothing to a
+    clinician)."""
     return ["case", "class", "grade", *(probability_header(k, n) for k, n in enumerate(grade_names)), "notes"]
 
 
-def percent_cells(probs: Any) -> list[str]:
-    """An image's K probabilities as the batch table's ``P(k name) %`` cells: whole percentages
-    rounded together, without the ``%`` the header carries (``["<1", "37", "63"]``)."""
-    return [t[:-1] for t in percent_texts(probs)]
+def table_datatypes(num_grades: int) -> list[str]:
+    """gradio's ``datatype`` of the batch table's columns (:func:`table_columns`): ``class`` and
+    the ``num_grades`` percentage columns are numbers, so that sorting a column in the page sorts
+    by value (as text, "9" came after "37"), the rest text."""
+    return ["str", "number", "str", *["number"] * num_grades, "str"]
+
+
+def percent_cells(probs: Any) -> list[int]:
+    """An image's K probabilities ``(K,)`` as the batch table's ``P(k name) %`` cells: whole
+    percentages rounded together, adding up to 100 (:func:`drac_ssl.figures.whole_percentages`:
+    ``[0, 37, 63]``); the page shows 0 as ``<1`` and 100 as ``>99`` (:func:`percent_cell_text`),
+    as a model's probability is never exactly either."""
+    return whole_percentages(probs)
+
+
+def percent_cell_text(percent: int | None) -> str:
+    """A ``P(k name) %`` cell as the page shows it: :func:`drac_ssl.figures.percent_text` without
+    the ``%`` the header carries (``37``, ``<1`` for 0, ``>99`` for 100), ``""`` for None."""
+    return "" if percent is None else percent_text(percent)[:-1]
+
+
+def table_value(rows: list[list[Any]], num_grades: int) -> dict[str, Any]:
+    """The batch table's value for gradio's ``Dataframe``: ``rows`` (:func:`table_columns`'s
+    columns) as data, the percentage cells numbers (:func:`percent_cells`; a ``/grade_batch``
+    client reads them from ``data``), and gradio's ``metadata["display_value"]``, the text each cell
+    shows: a percentage cell by :func:`percent_cell_text` (``<1``, ``>99``), another as it is
+    (``""`` for None). gradio looks a cell's display text up by the row's own index, so sorting a
+    column in the page keeps each figure on its row, and sorts by the numbers."""
+    shown = range(3, 3 + num_grades)
+    display = [[percent_cell_text(cell) if at in shown else "" if cell is None else str(cell)
+                for at, cell in enumerate(row)] for row in rows]
+    return {"data": rows, "metadata": {"display_value": display, "styling": None}}
 
 
 def submission_columns(num_grades: int) -> list[str]:
@@ -266,11 +296,13 @@ def table_widths(grade_names: Sequence[str]) -> list[int | str]:
 
 def probability_key(class_names: list[str]) -> str:
     """What the batch table's probability columns hold: "P(0 Normal) % ... P(2 PDR) %: each
-    grade's probability in whole percent ...", and where the exact figures are."""
+    grade's probability in whole percent ...", how ``<1`` and ``>99`` are held, and where the
+    exact figures are."""
     first, last = (probability_header(k, class_names[k]) for k in (0, len(class_names) - 1))
     return (f"{first} ... {last}: each grade's probability in whole percent, an image's rounded "
-            f"together to add up to 100 (<1 and >99 at the ends; empty for an image not reliably "
-            f"gradable); the grades CSV keeps them as P0.. with 6 decimals")
+            f"together to add up to 100 (shown <1 and >99 at the ends, held as 0 and 100, which a "
+            f"probability never is exactly; empty for an image not reliably gradable); a column "
+            f"sorts by these numbers; the grades CSV keeps them as P0.. with 6 decimals")
 
 
 NOTES_CSV = "grades_with_notes.csv"
@@ -2213,8 +2245,9 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                     graded_rows[at] = [name, int(c), grade_cell(predictor.grade_names[int(c)], why,
                                                                   predictor.untrained,
                                                                   demo_mark(predictor) == PHANTOM_DEMO),
-                                       # whole percentages, as the page says them; none
-                                       # for an image not reliably gradable (the page shows none)
+                                       # whole percentages, numbers (the page shows 0 and 100 as
+                                       # <1 and >99, table_value); none for an image not
+                                       # reliably gradable (the page shows none)
                                        *([None] * k if why else percent_cells(p)), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
@@ -2384,8 +2417,11 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         return result_status(details or {}, predictor)
 
     def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
+        """:func:`_grade_batch`, its rows as the table's value (:func:`table_value`: numbers, shown
+        as the page writes percentages)."""
         claims.claim(paths)
-        return _grade_batch(predictor, settings, paths, queue)
+        summary, rows, *files = _grade_batch(predictor, settings, paths, queue)
+        return (summary, table_value(rows, len(predictor.grade_names)) if rows else rows, *files)
 
     def claim_batch(paths: list[str] | None) -> None:
         """The batch tab's upload: its files wait for *Grade all*, kept as a graded upload is
@@ -2475,7 +2511,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                             f"grade = its name; "
                             f"{probability_key([md_words(n) for n in predictor.grade_names])}.</small>")
                 table = gr.Dataframe(headers=columns, label="Grades", interactive=False,
-                                     wrap=True, column_count=len(columns),
+                                     wrap=True, column_count=len(columns), datatype=table_datatypes(k),
                                      column_widths=table_widths(predictor.grade_names))
                 with gr.Row():
                     csv_file = gr.File(label=grades_csv_label(predictor.untrained,

@@ -518,11 +518,13 @@ def test_columns_and_labels_say_what_they_hold(predictor: Predictor, tmp_path: P
     summary, rows, csv_path, _ = _grade_batch(predictor, AppSettings(), [str(path)])
     # the grade's name (marked as the demo's: the predictor is app.demo_bundle's)
     assert len(rows[0]) == len(columns) and rows[0][2] == f"{predictor.class_names[rows[0][1]]} (untrained demo)"
-    from drac_ssl.figures import percent_texts
+    from drac_ssl.figures import whole_percentages
 
     probs = np.array([float(p) for p in Path(csv_path).read_text(encoding="utf-8").splitlines()[1].split(",")[2:]])
-    assert rows[0][3:-1] == [t.rstrip("%") for t in percent_texts(probs)]  # whole, rounded together
-    assert all(isinstance(c, str) and "." not in c for c in rows[0][3:-1])
+    # whole percentages rounded together, numbers (a review: strings "<1", "37", ">99" sorted as
+    # text, and a /grade_batch client that read P0.. numbers got strings)
+    assert rows[0][3:-1] == whole_percentages(probs) and sum(rows[0][3:-1]) == 100
+    assert all(type(c) is int for c in rows[0][3:-1])
     # the CSV keeps DRAC's submission columns
     assert Path(csv_path).read_text(encoding="utf-8").splitlines()[0] == "case,class,P0,P1,P2"
     assert "`case,class,P0,P1,P2`" in summary
@@ -531,11 +533,43 @@ def test_columns_and_labels_say_what_they_hold(predictor: Predictor, tmp_path: P
              for c in config["components"]]
     assert any("P(0 Normal) % ... P(2 PDR) %: each grade's probability in whole percent" in t
                and "P0.. with 6 decimals" in t for t in texts)
+    assert any("held as 0 and 100" in t and "sorts by these numbers" in t for t in texts)
     (single,) = [t for t in texts if "grey or colour" in t]
     from app.inputs import ACCEPTED_FORMATS
 
     for name in set(ACCEPTED_FORMATS.values()):  # every format the loader accepts (BMP too)
         assert name in single, name
+
+
+def test_the_batch_table_holds_numbers_and_shows_them_as_the_page_writes_percentages(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """A review: the P cells were strings ("<1", "37", ">99"), which a column sort orders as
+    text and a machine client read as text where it had read P0.. numbers. They are numbers
+    (0 and 100 at the ends), shown <1 and >99 by gradio's display values, the columns typed
+    "number"."""
+    from app.server import AppSettings, build_demo, table_datatypes, table_value
+    from tests.helpers.app_fixtures import ramp_scan
+
+    rows = [["a.png", 2, "PDR", 0, 1, 99, "note"], ["b.png", 0, "Normal", 100, 0, 0, ""],
+            ["c.png", 1, "NPDR (not reliably gradable)", None, None, None, "why"],
+            ["d.png", None, "rejected", None, None, None, "not an image"]]
+    value = table_value(rows, 3)
+    assert value["data"] is rows  # the numbers, for a client and for sorting
+    assert value["metadata"]["display_value"] == [
+        ["a.png", "2", "PDR", "<1", "1", "99", "note"], ["b.png", "0", "Normal", ">99", "<1", "<1", ""],
+        ["c.png", "1", "NPDR (not reliably gradable)", "", "", "", "why"],
+        ["d.png", "", "rejected", "", "", "", "not an image"]]
+    assert table_datatypes(3) == ["str", "number", "str", "number", "number", "number", "str"]
+    demo = build_demo(predictor, AppSettings(gradcam=False))
+    (batch,) = [f for f in demo.fns.values() if f.api_name == "grade_batch"]
+    table = batch.outputs[1]
+    assert table.datatype == table_datatypes(3)
+    summary, value, *_ = batch.fn([str(ramp_scan(tmp_path / "s0.png")), str(ramp_scan(tmp_path / "s1.png", 1))])
+    sent = table.postprocess(value).model_dump()  # what the page and a gradio_client get
+    assert [r[0] for r in sent["data"]] == ["s0.png", "s1.png"]
+    for row, shown in zip(sent["data"], sent["metadata"]["display_value"], strict=True):
+        assert all(type(c) is int for c in row[3:6]) and sum(row[3:6]) == 100
+        assert shown[3:6] == ["<1" if c == 0 else ">99" if c == 100 else str(c) for c in row[3:6]]
 
 
 # --------------------------------------------------------------------------------------

@@ -177,6 +177,9 @@ def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
         [handle_file(str(samples[0])), handle_file(str(samples[1]))], api_name="/grade_batch")
     assert "2 images graded" in summary and "rejected" not in summary
     assert [row[0] for row in table["data"]] == ["sample_0.png", "sample_1.png"]
+    # the probability cells: whole percentages as numbers, shown <1 / >99 at the ends (display values)
+    assert all(type(c) is int for row in table["data"] for c in row[3:6] if c is not None)
+    assert len(table["metadata"]["display_value"]) == 2
     assert check_submission(csv_path) == []
     lines = Path(csv_path).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "case,class,P0,P1,P2" and len(lines) == 3

@@ -30,7 +30,7 @@ from app.gradcam import (
 )
 from app.inputs import InputLimits, InputRejected, load_bytes, load_upload
 from app.predict import NoBundleError, Predictor, find_newest_bundle
-from drac_ssl.figures import percent_texts
+from drac_ssl.figures import whole_percentages
 from drac_ssl.grading.model import HEADS
 from drac_ssl.grading.predict import TTA_FLIPS
 from drac_ssl.starting import python_word
@@ -1224,7 +1224,6 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     import json
 
     from app.server import _result_markdown
-    from drac_ssl.figures import whole_percentages
 
     bundle_dir, meta = icdr_bundle_reporting_referable(tmp_path / "run")
     five = Predictor(bundle_dir, gradcam=False)
@@ -1403,9 +1402,9 @@ def test_batch_holds_one_decoded_image_at_a_time_and_grades_as_before(
     ready = predictor.grade_prepared([predictor.prepare(im) for im in images])
     assert [r[0] for r in rows] == [Path(p).name for p in paths]
     assert [r[1] for r in rows] == [int(c) for c in classes]
-    # whole percentages as the page says them (empty for an image not reliably gradable)
+    # whole percentages rounded together, numbers (empty for an image not reliably gradable)
     assert [r[3:3 + 3] for r in rows] == [[None] * 3 if "not reliably gradable" in r[2] else
-                                          [t.rstrip("%") for t in percent_texts(p)] for r, p in zip(rows, probs, strict=True)]
+                                          whole_percentages(p) for r, p in zip(rows, probs, strict=True)]
     want = write_submission(tmp_path / "want.csv", [Path(p).name for p in paths], probs, classes,
                             num_grades=3)
     assert Path(csv_path).read_text() == Path(want).read_text()
