@@ -58,9 +58,10 @@ from app import reverse_proxy
 from app.batch_csv import notes_csv_columns, write_grades_for_people
 from app.gradcam import (
     OUTLINE_SHARES,
+    blend_heat,
     coarse_words,
+    draw_outlines,
     heat_colours,
-    overlay_heatmap,
     reads_box_only,
     strongest_words,
 )
@@ -135,10 +136,10 @@ __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEAT
            "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW",
            "HEATMAP_PAGE_CAVEAT_ONE_VIEW", "BATCH_RESULT_ID", "HEAT_NOT_FINITE_WORDS", "LIVE_IDS",
            "READ_BOX_WORDS", "RESULT_ID", "STATUS_ID", "AppSettings", "build_demo", "heat_key_html",
-           "heatmap_page_caveat", "image_alt_texts", "model_card_view", "page_doubts", "percent_cell_text",
-           "percent_cells", "probability_header", "result_status", "safe_card_html", "serve",
-           "submission_columns", "sweep_files", "sweeping", "table_columns", "table_datatypes", "table_value",
-           "table_widths", "transport_limit"]
+           "heatmap_page_caveat", "image_alt_texts", "model_card_view", "outline_words", "page_doubts",
+           "percent_cell_text", "percent_cells", "probability_header", "result_status", "safe_card_html",
+           "serve", "submission_columns", "sweep_files", "sweeping", "table_columns", "table_datatypes",
+           "table_value", "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
 
@@ -331,8 +332,9 @@ could be uploaded as a submission). It takes the place of :data:`FLAGGED_CSV` to
 a file not graded is still ``grades_INCOMPLETE.csv``."""
 
 HEATMAP_CAPTION = ("Grad-CAM: colour = evidence for the explained grade, relative to this map's "
-                   "maximum; white solid line: within 10% of that maximum, white dashed line: half "
-                   "of it or more")
+                   "maximum; white solid line: the part holding that maximum, within 10% of it; "
+                   "white dotted line: another part within 10% of it; white dashed line: half of it "
+                   "or more")
 """The heatmap's caption: it names the outlines (:data:`app.gradcam.OUTLINE_SHARES`), which show
 on any image and to every colour vision, not "brighter = more", which a colour blended over a
 bright image does not keep (an accessibility review), nor a hue a colour-blind reader may not
@@ -546,37 +548,51 @@ def result_status(details: dict[str, Any], predictor: Predictor) -> str:
     return said + "."
 
 
-def _outline_sample(dashed: bool) -> str:
+def _outline_sample(style: str) -> str:
     """A short line drawn as the overlay draws an outline (:func:`app.gradcam.draw_outlines`):
-    white on a black edge, dashed or solid; decorative (``aria-hidden``), the words beside it
-    say what it marks."""
-    dash = ' stroke-dasharray="6 4"' if dashed else ""
-    return ('<svg aria-hidden="true" width="28" height="10" style="vertical-align:middle">'
-            '<line x1="0" y1="5" x2="28" y2="5" stroke="#000000" stroke-width="5"/>'
-            f'<line x1="0" y1="5" x2="28" y2="5" stroke="#ffffff" stroke-width="2"{dash}/></svg>')
+    white on a black edge, ``solid``, ``dashed`` or ``dotted``; decorative (``aria-hidden``), the
+    words beside it say what it marks."""
+    dash = {"solid": "", "dashed": ' stroke-dasharray="7 5"', "dotted": ' stroke-dasharray="1 7"'}[style]
+    cap = "" if style == "solid" else ' stroke-linecap="round"'
+    return ('<svg aria-hidden="true" width="30" height="10" style="vertical-align:middle">'
+            f'<line x1="3" y1="5" x2="27" y2="5" stroke="#000000" stroke-width="4"{dash}{cap}/>'
+            f'<line x1="3" y1="5" x2="27" y2="5" stroke="#ffffff" stroke-width="2"{dash}{cap}/></svg>')
+
+
+def outline_words() -> dict[str, str]:
+    """What each outline of the overlay marks (:data:`app.gradcam.OUTLINE_SHARES`,
+    :func:`app.gradcam.outline_masks`), the key's and the heatmap line's words: ``solid`` the part
+    that holds the map's maximum, where the heat is within 10% of it (the part the words name),
+    ``dotted`` any other part within 10% of it, ``dashed`` the parts at half of it or more."""
+    near = round(100 * (1 - OUTLINE_SHARES["solid"]))
+    other = round(100 * (1 - OUTLINE_SHARES["dotted"]))
+    half = round(100 * OUTLINE_SHARES["dashed"])
+    return {"solid": f"the part that holds this map's maximum, the heat there within {near}% of it",
+            "dotted": f"any other part within {other}% of the maximum",
+            "dashed": f"the parts at {half}% of the maximum or more"}
 
 
 def heat_key_html(stops: int = 11) -> str:
     """The heatmap's key: a bar in the overlay's own colours (:func:`app.gradcam
     .heat_colours`, ``stops`` samples from cold to hot), labelled low ... high, relative to this
     map's maximum (each map is divided by its own maximum: 0 no positive evidence, 1 the
-    maximum, so a colour carries no absolute strength), and the two outlines drawn on the map
-    (:data:`app.gradcam.OUTLINE_SHARES`: solid within 10% of the maximum, dashed at half of it or
-    more) with a sample of each, all with an ``aria-label`` that says it in words. It says that
-    over a bright image the colours do not get lighter with the heat, and that the lines, not the
-    colour, mark the strongest heat."""
+    maximum, so a colour carries no absolute strength), and the three outlines drawn on the map
+    (:func:`outline_words`: solid around the part holding the maximum, within 10% of it; dotted
+    around another part within 10% of it; dashed at half of it or more) with a sample of each,
+    all with an ``aria-label`` that says it in words. It says that over a bright image the
+    colours do not get lighter with the heat, and that the lines, not the colour, mark the
+    strongest heat."""
     colours = heat_colours(np.linspace(0.0, 1.0, stops))
     gradient = ", ".join(f"#{int(r):02x}{int(g):02x}{int(b):02x}" for r, g, b in colours)
-    solid = round(100 * (1 - OUTLINE_SHARES["solid"]))
-    dashed = round(100 * OUTLINE_SHARES["dashed"])
-    lines = (f"white solid line: within {solid}% of this map's maximum; white dashed line: "
-             f"{dashed}% of it or more")
+    said = outline_words()
+    lines = "; ".join(f"white {style} line: {said[style]}" for style in ("solid", "dotted", "dashed"))
     return ('<div role="img" aria-label="Key of the heatmap, relative to this map\'s '
             'maximum: colours from dark purple (low evidence) through teal and green to bright yellow '
             '(this map\'s maximum), more opaque as the heat grows; each map is scaled to its own '
             'maximum, so the colours carry no absolute strength; where there is no evidence the image '
-            f'shows without colour; {lines}. Over a bright image the colours do not get lighter with '
-            'the heat: the lines mark where it is strongest" '
+            f'shows without colour; {lines}; each line is drawn just outside what it outlines. Over a '
+            'bright image the colours do not get lighter with the heat: the lines mark where it is '
+            'strongest" '
             'style="font-size:90%;margin:4px 0">'
             '<div aria-hidden="true" style="display:flex;align-items:center;gap:8px">'
             '<span>low</span>'
@@ -584,9 +600,9 @@ def heat_key_html(stops: int = 11) -> str:
             f'background:linear-gradient(to right, {gradient})"></span>'
             '<span>high: this map\'s maximum (relative, not an absolute strength)</span></div>'
             '<div aria-hidden="true" style="display:flex;flex-wrap:wrap;gap:4px 16px;margin-top:4px">'
-            f'<span>{_outline_sample(False)} within {solid}% of the maximum</span>'
-            f'<span>{_outline_sample(True)} {dashed}% of the maximum or more</span>'
-            '<span>(the lines, not the colour, mark where the heat is strongest on a bright '
+            + "".join(f'<span>{_outline_sample(style)} {said[style]}</span>'
+                      for style in ("solid", "dotted", "dashed"))
+            + '<span>(the lines, not the colour, mark where the heat is strongest on a bright '
             'image)</span></div></div>')
 
 
@@ -699,13 +715,17 @@ def served_token() -> str:
 
 def _display_overlay(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     """The Grad-CAM overlay at the page's size: the image and the heatmap brought to
-    :func:`_display`'s size first (INTER_AREA / bilinear), then blended; the same picture as
-    blending at full size and downscaling, for a third of the pixels."""
+    :func:`_display`'s size first (INTER_AREA / bilinear), then blended (the same colours as
+    blending at full size and downscaling, for a third of the pixels); the outlines from the
+    full-size map (:func:`app.gradcam.draw_outlines`), the one :func:`app.gradcam.strongest_heat`
+    names a place of, so the solid line surrounds the part the words name (averaging the map
+    down first can move, merge or drop its small hot parts)."""
     shown = _display(image)
     h, w = shown.shape[:2]
+    small = heatmap
     if heatmap.shape[:2] != (h, w):
-        heatmap = cv2.resize(np.asarray(heatmap, dtype=np.float32), (w, h), interpolation=cv2.INTER_AREA)
-    return overlay_heatmap(shown, heatmap)
+        small = cv2.resize(np.asarray(heatmap, dtype=np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    return draw_outlines(blend_heat(shown, small), heatmap)
 
 
 class _DisplayFiles:
@@ -1464,8 +1484,9 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
     views = pred.cam_views or len(predictor.map_flips)  # the views this map averaged (the grade's)
     text = (f"Heatmap: the more a part of the image raised the model's score for {plain}, the "
             f"more strongly it is coloured, from dark purple to yellow; uncoloured parts raised it "
-            f"little or not at all. A white solid line outlines the parts within 10% of this map's "
-            f"maximum, a white dashed line those at half of it or more. Colours are relative to "
+            f"little or not at all. A white solid line outlines the part that holds this map's "
+            f"maximum, where the heat is within 10% of it, a white dotted line any other part within "
+            f"10% of it, a white dashed line the parts at half of it or more. Colours are relative to "
             f"this map's maximum.{' ' + note if note else ''}{flips}"
             f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells, predictor.head, views)} How it is computed: "
             f"details "

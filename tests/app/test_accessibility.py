@@ -87,17 +87,31 @@ def _near(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), np.ones((2 * radius + 1,) * 2, np.uint8)) > 0
 
 
+def _lined(white: np.ndarray, region: np.ndarray, width: int, offset: int = 0) -> float:
+    """The share of the band just outside ``region`` where its outline runs that is white: the
+    pixels whose distance from the region is the line's (:func:`app.gradcam.draw_outlines` draws
+    it round the region grown by half the line's ``width`` + 1 + 2 px), within half a pixel, or
+    ``offset`` pixels further out. About 1 for a solid line, a half for a dashed one, less for a
+    dotted one, 0 for none."""
+    gap = width // 2 + 3 + offset
+    far = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 5)
+    band = (far >= gap - 0.5) & (far <= gap + 0.5)
+    return float(white[band].mean())
+
+
 @pytest.mark.parametrize("vision", ["normal", "deuteranopia"])
 @pytest.mark.parametrize("grey", [0, 128, 200])
 def test_the_strongest_heat_is_outlined_on_any_background(grey: int, vision: str) -> None:
     """A review: blended viridis over a grey-200 image was L* 80.6 at no heat, ~68 at 0.2-0.4 and
     85.7 at the maximum (heat 0.6 looked like 0.1), and under deuteranopia mid heat turned plain
-    grey. What the page now promises instead: the region within 10% of the maximum has a solid
-    outline, the region at half of it or more a dashed one, each a white line on a black edge that
-    stands out (WCAG's 3:1 for graphics) from whatever lies beside it, in either vision."""
+    grey. What the page now promises instead: the part within 10% of the maximum that holds it has
+    a solid outline, the region at half of it or more a dashed one, each a white line on a black
+    edge that stands out (WCAG's 3:1 for graphics) from whatever lies beside it, in either vision,
+    drawn just outside the region, which shows as the colours draw it."""
     from app.gradcam import (
         OUTLINE_SHARES,
         STRONGEST_SHARE,
+        blend_heat,
         outline_width,
         overlay_heatmap,
         strongest_heat,
@@ -115,14 +129,17 @@ def test_the_strongest_heat_is_outlined_on_any_background(grey: int, vision: str
     assert found is not None and found["stands_out"]
     hot = heat >= STRONGEST_SHARE * heat.max()
     assert hot[found["y"], found["x"]]  # the named place lies inside the solid outline
-    # solid: every pixel of the 90 % region's edge is on the white line, its dark edge beside it
-    assert np.all(_near(white, width)[_edge(hot)])
-    assert np.all(_near(dark, width + 1)[_edge(hot)])
+    # solid: all round the 90 % region, a white line a few pixels outside its edge, its dark edge
+    # beside it; the region itself, its peak included, shows as the colours draw it (a review: the
+    # line lay on the region's own edge pixels)
+    assert _lined(white, hot, width) > 0.95 and np.all(_near(dark, width + 4)[_edge(hot)])
+    assert np.array_equal(out[hot], blend_heat(image, heat)[hot])
     # dashed: the 50 % edge is partly white (the dashes), partly not (the gaps)
-    half = _edge(heat >= OUTLINE_SHARES["dashed"] * heat.max())
-    on_dash = _near(white, 1)[half].mean()
+    outer = heat >= OUTLINE_SHARES["dashed"] * heat.max()
+    on_dash = _lined(white, outer, width)
     assert 0.3 <= on_dash <= 0.7, on_dash
-    assert np.all(_near(white, 4 * width + 4)[half])  # short gaps: a line, not scattered dots
+    assert np.all(_near(white, 4 * width + 8)[_edge(outer)])  # short gaps: a line, not scattered dots
+    assert not (white & outer & ~_near(hot, 3 * width)).any()  # the dashes lie outside the 50 % region
     # the line (white core or its black edge) stands out from what lies just outside it
     line = _near(white, 0)
     around = _near(line, width + 3) & ~_near(line, width + 1) & ~dark & ~white
@@ -135,21 +152,74 @@ def test_the_strongest_heat_is_outlined_on_any_background(grey: int, vision: str
     assert np.array_equal(overlay_heatmap(image, np.zeros_like(heat)), np.dstack([image] * 3))
 
 
+def test_a_second_hot_part_is_outlined_dotted_and_only_the_named_one_solid() -> None:
+    """A review: a map with two hot blobs (1.0 upper left, 0.95 lower right) was said "strongest
+    in the upper left" while both blobs got the same solid outline (every part within 10% of the
+    maximum). The solid line now surrounds the part the words name; the other gets a dotted one."""
+    from app.gradcam import outline_masks, outline_width, overlay_heatmap, strongest_heat
+
+    yy, xx = np.mgrid[0:400, 0:400]
+    heat = np.maximum(np.clip(1 - np.hypot(yy - 80, xx - 80) / 150, 0, 1),
+                      0.95 * np.clip(1 - np.hypot(yy - 300, xx - 300) / 250, 0, 1)).astype(np.float32)
+    assert strongest_heat(heat)["region"] == "upper left"
+    masks = outline_masks(heat)
+    assert masks["solid"][80, 80] and not masks["solid"][300, 300]
+    assert masks["dotted"][300, 300] and not masks["dotted"][80, 80]
+    out = overlay_heatmap(np.full(heat.shape, 60, np.uint8), heat)
+    white = out.min(-1) == 255
+    width = outline_width(out.shape)
+
+    assert _lined(white, masks["solid"], width) > 0.95  # solid: all round
+    assert 0.1 <= _lined(white, masks["dotted"], width) <= 0.5  # dotted: broken
+    # a dotted run is short: much shorter than a dash of the 50 % line
+    ring = _near(masks["dotted"], width + 4) & ~masks["dotted"] & white
+    n, _, stats, _ = cv2.connectedComponentsWithStats(ring.astype(np.uint8), connectivity=8)
+    assert n - 1 >= 3 and stats[1:, cv2.CC_STAT_AREA].max() <= 6 * width * width
+
+
+def test_small_pictures_get_a_white_line_and_the_display_outlines_the_named_part() -> None:
+    """A review: below 384 px the white core was 1 px inside a 3 px black edge, a line that reads
+    black while the caption says white; and the page's outlines came from the map averaged down
+    to the picture, the words from the full-size map."""
+    from app import server
+    from app.gradcam import outline_masks, outline_width, strongest_heat
+
+    assert outline_width((96, 96)) == outline_width((383, 500)) == 2 == outline_width((768, 768))
+    yy, xx = np.mgrid[0:1536, 0:1536]
+    heat = 0.96 * np.clip(1 - np.hypot(yy - 1200, xx - 1200) / 300, 0, 1).astype(np.float32)
+    heat[201, 201] = 1.0  # a one-pixel peak, the one the words name
+    assert strongest_heat(heat)["region"] == "upper left"
+    # averaged down to 768 px the peak falls below the broad part's top (0.75 < 0.96), which
+    # would then hold the maximum and get the solid line while the words said upper left
+    small = cv2.resize(heat, (768, 768), interpolation=cv2.INTER_AREA)
+    assert small[100, 100] < small.max() == pytest.approx(0.96, abs=0.01)
+    out = server._display_overlay(np.zeros(heat.shape, np.uint8), heat)  # 768 px: halved
+    white = out.min(-1) == 255
+    width = outline_width(out.shape)
+    peak = outline_masks(heat, out.shape[:2])["solid"]  # the full map's, brought to 768 px
+    assert peak[100, 100] and peak.sum() <= 4 and not peak[small >= 0.9 * 0.96].any()
+    assert _lined(white, peak, width) > 0.95  # the solid line round the small peak, at half size
+    broad = small >= 0.9 * small.max()  # (about the broad part's 90 % disc at half size)
+    assert _lined(white, broad, width) < 0.6  # dotted: broken, not all round
+
+
 def test_the_page_has_a_key_whose_words_match_the_overlay() -> None:
     from app.gradcam import OUTLINE_SHARES, heat_colours
     from app.server import HEATMAP_CAPTION, heat_key_html
 
     caption = HEATMAP_CAPTION.lower()
     assert "red" not in caption and "bright" not in caption  # no hue, no "brighter = more"
-    solid = f"within {round(100 * (1 - OUTLINE_SHARES['solid']))}%"
-    assert "solid" in caption and solid in caption and "dashed" in caption and "half" in caption
+    within = f"within {round(100 * (1 - OUTLINE_SHARES['solid']))}%"
+    assert "solid line: the part holding that maximum, " + within in caption
+    assert "dotted line: another part " + within in caption and "dashed line: half" in caption
     key = heat_key_html()
     assert "low" in key and "high" in key and 'role="img"' in key and "aria-label=" in key
     label = key.split('aria-label="', 1)[1].split('"', 1)[0]
-    assert f"solid line: {solid}" in label
-    assert f"dashed line: {round(100 * OUTLINE_SHARES['dashed'])}% of it or more" in label
+    assert f"white solid line: the part that holds this map's maximum, the heat there {within} of it" in label
+    assert f"white dotted line: any other part {within} of the maximum" in label
+    assert f"white dashed line: the parts at {round(100 * OUTLINE_SHARES['dashed'])}% of the maximum or more" in label
     assert "do not get lighter" in label  # what is not promised is said
-    assert "stroke-dasharray" in key  # a dashed sample beside its words
+    assert 'stroke-dasharray="7 5"' in key and 'stroke-dasharray="1 7"' in key  # a sample beside each
     for v in (0.0, 0.5, 1.0):  # the key's gradient runs through the overlay's own colours
         r, g, b = (int(c) for c in heat_colours(np.array([v]))[0])
         assert f"#{r:02x}{g:02x}{b:02x}" in key
@@ -231,7 +301,8 @@ def test_the_heat_line_json_and_alt_text_say_where_the_heat_is(predictor: Predic
     assert text.startswith("Heatmap: the more a part of the image raised the model's score for "
                            "grade 2 (PDR), the more strongly it is coloured, from dark purple to "
                            "yellow; uncoloured parts raised it little or not at all. A white solid "
-                           "line outlines the parts within 10% of this map's maximum"), text
+                           "line outlines the part that holds this map's maximum, where the heat is "
+                           "within 10% of it, a white dotted line any other part within 10% of it"), text
     from app.server import HEATMAP_PAGE_CAVEAT
 
     # the standing caveat names the method (Grad-CAM) once; the rest of the line is plain words
