@@ -85,6 +85,8 @@ def test_the_contrast_ratio_is_wcags() -> None:
 def test_every_text_colour_of_the_theme_reaches_4_5_to_1(mode: str) -> None:
     from app.server import THEME
 
+    # _get_theme_css is gradio's private method (the CSS it serves for the theme): pyproject's
+    # app extra pins gradio>=6.31,<7, the versions it is tested with; a gradio 7 may rename it
     variables = theme_variables(THEME._get_theme_css())[mode]
     low = []
     for text, background in PAIRS:

@@ -22,15 +22,26 @@ def _figures(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return figures
 
 
-def _dashes(line: Any) -> tuple[float, ...]:
-    """The dash pattern a line is drawn with (``get_linestyle`` says ``--`` for every custom
-    pattern; matplotlib keeps the scaled pattern in ``_dash_pattern``)."""
-    offset, pattern = line._dash_pattern
-    return (offset, *(pattern or ()))
+def _line_styles(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The ``linestyle`` each ``Axes.plot`` call is given, by its label, recorded as the call is
+    made (matplotlib's public ``Line2D.get_linestyle`` says ``--`` for every custom dash
+    pattern, and its scaled pattern is private)."""
+    from matplotlib.axes import Axes
+
+    styles: dict[str, Any] = {}
+    plot = Axes.plot
+
+    def recording(self: Axes, *args: Any, **kwargs: Any) -> Any:
+        styles[str(kwargs.get("label"))] = kwargs.get("linestyle")
+        return plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", recording)
+    return styles
 
 
 def test_each_roc_curve_differs_in_line_style_and_marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     figures = _figures(monkeypatch)
+    styles = _line_styles(monkeypatch)
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(5), 8)
     probs = rng.dirichlet(np.ones(5), size=y.size)
@@ -39,11 +50,15 @@ def test_each_roc_curve_differs_in_line_style_and_marker(tmp_path: Path, monkeyp
     curves = [line for line in ax.get_lines() if line.get_label() != "chance"]
     assert len(curves) == 5
     for a, b in combinations(curves, 2):
-        assert _dashes(a) != _dashes(b), (a.get_label(), b.get_label())
+        assert styles[a.get_label()] != styles[b.get_label()], (a.get_label(), b.get_label())
         assert a.get_marker() != b.get_marker()
         assert to_hex(a.get_color()) != to_hex(b.get_color())
-    (chance,) = [line for line in ax.get_lines() if line.get_label() == "chance"]
-    assert all(_dashes(c) != _dashes(chance) for c in curves)  # the chance line's dashes are its own
+    # the chance line's plain dashes are its own
+    assert styles["chance"] == "--" and all(styles[c.get_label()] != "--" for c in curves)
+    # every style the curves may take is distinct, and none is the chance line's
+    assert len(set(plots.CURVE_STYLES)) == len(plots.CURVE_STYLES)
+    assert len({line for line, _ in plots.CURVE_STYLES}) == len(plots.CURVE_STYLES)
+    assert "--" not in {line for line, _ in plots.CURVE_STYLES}
     assert {to_hex(c.get_color()) for c in curves} <= {to_hex(c) for c in plots.OKABE_ITO}
     # the legend shows the same styles, so a reader matches the curve without its colour
     handles = ax.get_legend().legend_handles
