@@ -953,8 +953,9 @@ def md_words(text: str) -> str:
 
 RESULT_HEADING = "## Result"
 """The first line of a single-image result (:func:`_result_markdown`): the warnings and the
-bundle's caveat come under it, then the grade's own ``## Grade ...`` heading
-(:func:`grade_heading`)."""
+bundle's caveat come under it, then the grade's own ``### Grade ...`` heading one level below it
+(:func:`grade_heading`), so a screen reader's list of headings shows the grade inside the result
+(it was a ``##`` sibling of this heading, which then held the warnings alone: a review)."""
 
 
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
@@ -1044,17 +1045,17 @@ def _shown_grade_name(details: dict[str, Any], predictor: Predictor) -> str:
 
 def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: bool = False,
                   phantom: bool = False) -> str:
-    """The result's heading: ``## Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
+    """The result's heading: ``### Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
     a doubt (``doubts``, the warnings said above it) or the model is no better than chance
     (``chance``); and, for an image whose doubts make it not reliably gradable
-    (:func:`unreliable_reasons`), ``## Not reliably gradable (unlike the training images) —
+    (:func:`unreliable_reasons`), ``### Not reliably gradable (unlike the training images) —
     model output: Grade 0 Normal``: the grade kept in the heading, second, without its
     probability (a review: colour photographs of proliferative DR were headed "Grade 0 —
     Normal", P 0.80, like a valid result; a trial: a brick texture headed "... (P 1.00)" read
     as a certainty, so the percentages of such an image are not shown at all). ``untrained``: an untrained demo bundle's
     (:attr:`app.predict.Predictor.untrained`), whose grade is never headed as a grade either
-    (a trial user read "## Grade 1 — NPDR" from random weights as a result): ``## Untrained
-    demo — model output: Grade 1 NPDR``, and ``## Not reliably gradable (...); untrained demo —
+    (a trial user read "## Grade 1 — NPDR" from random weights as a result): ``### Untrained
+    demo — model output: Grade 1 NPDR``, and ``### Not reliably gradable (...); untrained demo —
     model output: ...`` for an image not reliably gradable. ``phantom``: a bundle trained on
     phantom images (:attr:`app.predict.Predictor.trained_on_phantoms`), headed the same way as
     :data:`PHANTOM_DEMO` (a trial user: a real DRAC scan read "## Grade 0 — Normal" under the
@@ -1065,11 +1066,11 @@ def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: 
     mark = UNTRAINED_DEMO if untrained else PHANTOM_DEMO if phantom else ""
     if reasons:
         demo = f"; {mark}" if mark else ""
-        return f"## Not reliably gradable ({'; '.join(reasons)}){demo} — {output}"
+        return f"### Not reliably gradable ({'; '.join(reasons)}){demo} — {output}"
     see_above = " (⚠ see above)" if doubts or chance else ""
     if mark:
-        return f"## {mark[0].upper()}{mark[1:]} — {output}{see_above}"
-    return f"## Grade {pred.grade} — {name}{see_above}"
+        return f"### {mark[0].upper()}{mark[1:]} — {output}{see_above}"
+    return f"### Grade {pred.grade} — {name}{see_above}"
 
 
 UNTRAINED_DEMO = "untrained demo"

@@ -671,9 +671,12 @@ def test_headings_skip_no_level_and_the_page_has_one_h1(predictor: Predictor, tm
         assert _levels(said) == [2], said
     result = result_said(predictor, [0.2, 0.5, 0.3], 1, warnings=["This image is unlike the training images."])
     assert result.startswith(f"{RESULT_HEADING}\n") and _levels(result)[0] == 2
+    # the grade's heading inside the result, one level down (a review: a "## Grade" sibling of
+    # "## Result", which then held only the warnings)
+    assert _levels(result)[:2] == [2, 3] and "\n### Untrained demo — model output: Grade 1" in result
     assert all(level >= 2 for level in _levels(result))
     first_warning = result.index("⚠")
-    assert result.index(RESULT_HEADING) < first_warning < result.index("## Untrained demo")
+    assert result.index(RESULT_HEADING) < first_warning < result.index("### Untrained demo")
     card = safe_card_html("# Model card\n\ntext\n\n## Limitations\n\n###### deep\n")
     assert "<h1" not in card and "<h2>Model card</h2>" in card and "<h3>Limitations</h3>" in card
     assert "<h6>deep</h6>" in card  # the deepest stays the deepest

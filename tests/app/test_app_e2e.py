@@ -115,7 +115,7 @@ def test_single_image(client, samples: list[Path], bundle_dir: Path) -> None:
     assert details["grade"] == int(classes[0])
     np.testing.assert_allclose(details["P"], probs[0], rtol=0, atol=1e-12)
     # the e2e bundle is the untrained demo: its grade headed as the model's output only
-    assert f"## Untrained demo — model output: Grade {details['grade']} {details['grade_name']}" in markdown
+    assert f"### Untrained demo — model output: Grade {details['grade']} {details['grade_name']}" in markdown
     assert "Inference" in markdown and details["inference_seconds"] > 0
     # the widget names the graded class (not the most probable one) and lists grades 0, 1, 2, each
     # with the result's whole percentage, the bars summing to 100% (a clinician trial: 101%)
@@ -143,7 +143,7 @@ def test_an_image_that_may_not_be_octa_is_said_before_its_grade(client, tmp_path
     markdown, *_rest, details = client.predict(handle_file(str(tiny)), api_name="/grade")
     assert "error" not in details  # graded, but ...
     warning_at = markdown.index("This may not be a UW-OCTA en-face image")
-    heading = markdown.index("## Untrained demo — model output: Grade")  # the demo bundle's
+    heading = markdown.index("### Untrained demo — model output: Grade")  # the demo bundle's
     assert warning_at < heading and "Too small" in markdown[:heading]
     assert "(⚠ see above)" in markdown
 

@@ -508,7 +508,7 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     says when every image got the same grade."""
     import json
 
-    from app.server import RESULT_HEADING, AppSettings, _grade_batch_now, _result_markdown
+    from app.server import AppSettings, _grade_batch_now, _result_markdown
     from drac_ssl.grading.bundle import load_bundle
     from drac_ssl.grading.ood import PROFILE_FILE, fit_input_profile
     from drac_ssl.grading.predict import preprocess_image, profile_features
@@ -533,8 +533,8 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     assert pred.warnings[1].startswith("Unlike the training images")
     assert "the 40 UW-OCTA images this model was trained on" in pred.warnings[1]
     # the heading says first that the grade is not reliable, the grade itself second
-    heading = next(line for line in _result_markdown(pred, predictor).split("\n") if line.startswith("## ") and line != RESULT_HEADING)
-    assert heading.startswith("## Not reliably gradable (unlike the training images"), heading
+    heading = next(line for line in _result_markdown(pred, predictor).split("\n") if line.startswith("### "))
+    assert heading.startswith("### Not reliably gradable (unlike the training images"), heading
     # without its probability (a clinician trial: a brick texture headed "... (P 1.00)")
     assert heading.endswith(f"— model output: Grade {pred.grade} {pred.grade_name}"), heading
     assert pred.as_dict()["unlike_training_images"]["distance"] > pred.input_check["threshold"]
@@ -1072,12 +1072,12 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     assert label is None and "may not be a UW-OCTA en-face image" in markdown
     assert "Colour image" in markdown and "see above" not in markdown
     # a colour photograph on a UW-OCTA model: not reliably gradable, said in the heading itself
-    # (a review: "## Grade 0 — Normal (⚠ see above)" at P 0.80), the grade kept second; the
+    # (a review: "### Grade 0 — Normal (⚠ see above)" at P 0.80), the grade kept second; the
     # API's five values unchanged, the reasons in the details JSON
     g, name = shown["grade"], shown["grade_name"]
-    heading = (f"## Not reliably gradable (a colour picture, not UW-OCTA); untrained demo — model output: Grade {g} "
+    heading = (f"### Not reliably gradable (a colour picture, not UW-OCTA); untrained demo — model output: Grade {g} "
                f"{name}")  # no probability (a clinician trial: "(P 1.00)" on a brick texture)
-    assert heading in markdown.split("\n") and "## Grade" not in markdown, markdown
+    assert heading in markdown.split("\n") and "### Grade" not in markdown, markdown
     assert markdown.index("Colour image") < markdown.index(heading)
     assert _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")[4][
         "not_reliably_gradable"] == ["a colour picture, not UW-OCTA"]
