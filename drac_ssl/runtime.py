@@ -758,12 +758,14 @@ def hold_run(run_dir: str | os.PathLike[str], tool: str = "drac_ssl.train") -> I
             ``invocations.jsonl`` line: process, host, start) and the fixes.
         OSError: the lock file cannot be opened for writing (a run folder this user cannot
             write: read-only, another user's, an immutable lock file); a command that would
-            only read the folder can go on without the lock (``python -m drac_ssl.export``).
+            only read the folder can go on without the lock (``python -m drac_ssl.export``);
+            marked as a write (:func:`drac_ssl.io.written_file`).
     """
-    from drac_ssl.io import try_lock, unended_invocation
+    from drac_ssl.io import try_lock, unended_invocation, writing
 
     folder = Path(run_dir)
-    fd = os.open(folder / RUN_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    with writing(folder / RUN_LOCK):  # opened to be written (drac_ssl.io.written_file)
+        fd = os.open(folder / RUN_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
     try:
         last = unended_invocation(folder / INVOCATIONS)
         if not _lock_soon(fd, try_lock):
@@ -914,10 +916,18 @@ def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any]
     ran on the run folder: ``drac_ssl.train``, resumes included, ``drac_ssl.report``, which
     rewrites report.md, and ``drac_ssl.export`` when it writes into the folder): ``env`` (:func:`environment_info`; computed when None), ``tool``, and
     the ``pid`` and ``host`` (another command can tell a run still going from one killed:
-    compare). Returns the line as written, for :func:`record_end`."""
+    compare). Returns the line as written, for :func:`record_end`.
+
+    Raises:
+        OSError: the file cannot be opened or the line written (a read-only folder, a full
+            disk), naming the file and marked as a write (:func:`drac_ssl.io.written_file`).
+    """
+    from drac_ssl.io import writing
+
     line = json.dumps({**(env if env is not None else environment_info()), "tool": tool,
                        "pid": os.getpid(), "host": platform.node()}, default=str)
-    with open(Path(run_dir) / INVOCATIONS, "a", encoding="utf-8") as fh:
+    path = Path(run_dir) / INVOCATIONS
+    with writing(path), open(path, "a", encoding="utf-8") as fh:  # a full disk's error names the file
         fh.write(line + "\n")
     return line
 
@@ -1108,11 +1118,23 @@ def console_log(path: str | os.PathLike[str], header: str,
     ``FileNotFoundError``, a diverged training's :class:`NonFiniteError`: ``error: ...``), a
     Ctrl-C or SIGTERM in the words the command prints for it (``label``, e.g. ``[train]``,
     then :func:`interrupted_words`: ``[train] interrupted in pretrain (epoch 1 of 3 saved);
-    rerun ...``) or, for anything else, its traceback."""
-    log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+    rerun ...``) or, for anything else, its traceback.
+
+    Raises:
+        OSError: the log cannot be opened or its header written (a read-only folder, a full
+            disk), naming the log (``filename``) and marked as a write
+            (:func:`drac_ssl.io.written_file`); a line it cannot take later (the disk filled
+            during the run) is left out of it while the console goes on, as is what a full
+            disk keeps out of it when it is closed.
+    """
+    from drac_ssl.io import writing
+
+    with writing(path):  # an error here is the log's, not a read's (drac_ssl.io.written_file)
+        log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:
-        log.write(f"{header}\n")
-        log.writelines(f"{line}\n" for line in said)
+        with writing(path):  # a full disk: the error names the log, as an open's does
+            log.write(f"{header}\n")
+            log.writelines(f"{line}\n" for line in said)
         before = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = (None if s is None else _Tee(s, log) for s in before)
         try:
@@ -1128,4 +1150,5 @@ def console_log(path: str | os.PathLike[str], header: str,
                         stream.flush()
             sys.stdout, sys.stderr = before
     finally:
-        log.close()
+        with contextlib.suppress(OSError):  # what a full disk kept out of it is lost, as in _Tee
+            log.close()
