@@ -394,7 +394,7 @@ def test_the_result_carries_the_bundles_caveat(predictor: Predictor, tmp_path: P
         assert caveat in pred.warnings and caveat in pred.as_dict()["warnings"]
         markdown, _, _, _, details = _grade_single_now(pred_, AppSettings(gradcam=False), str(scan), None, "scan.png")
         assert caveat in details["warnings"] and caveat in markdown
-        assert markdown.index(caveat) < markdown.index("\n## ")  # the heading
+        assert markdown.index(caveat) < markdown.index("\n### ")  # the grade's heading
         summary, rows, csv_path, notes_path = _grade_batch_now(pred_, AppSettings(), [str(scan)])
         assert caveat in summary and caveat not in rows[0][-1]  # once, not on every row of the page
         # but in the notes CSV, the file that gets passed on (a review: it lost "trained on phantom
