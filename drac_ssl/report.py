@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from drac_ssl import PRETRAIN_METHOD, __version__, runtime
@@ -95,7 +96,7 @@ from drac_ssl.metrics import (
     two_grade_summary,
 )
 from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
-from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
+from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc, roc_curves
 from drac_ssl.run_files import files_section
 from drac_ssl.run_state import (
     is_run_folder,
@@ -114,8 +115,8 @@ from drac_ssl.submission import class_rule_words
 from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_first_try
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
-__all__ = ["FIGURE_CAPTIONS", "NextStep", "figure_caption", "model_next_steps", "pretrain_curve_words",
-           "screening_line", "write_report", "main"]
+__all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "figure_alt", "figure_caption",
+           "model_next_steps", "pretrain_curve_words", "roc_auc_line", "screening_line", "write_report", "main"]
 
 FIGURES = "report"
 
@@ -170,6 +171,66 @@ FIGURE_CAPTIONS = {
 and what to look for. A variant's figures (``report/<variant>_confusion.png``, ``_roc``,
 ``_val_qwk``, under ``finetune.keep=inner`` ``_inner_qwk``) are keyed without the variant
 (:func:`figure_caption`)."""
+
+
+FIGURE_ALTS = {
+    "pretrain_loss": f"Line charts against the epoch of the {PRETRAIN_METHOD} loss and its three terms",
+    "pretrain_monitors": "Line charts against the epoch of the label-free monitors: the probe's rate "
+                         "reduction (last and early features) and, when logged, the k-NN top-1 with the "
+                         "starting backbone's as a dashed line",
+    "umm_start": "Line chart against the epoch of pretraining's rate-reduction monitor, with vertical "
+                 "lines at its peak and at the epoch UMM started from",
+    "umm_rate_reduction": "Line charts against the epoch of UMM's rate reduction, on pretraining's probe "
+                          "and on its training batches, and of the view cosine",
+    "umm_losses": "Line charts against the epoch of UMM's SSL loss at theta and theta', its outer "
+                  "objective and its JS and VICReg terms",
+    "umm_steps": "Line charts against the epoch of the outer / inner step-norm ratio per parameter group "
+                 "and of the step norms",
+    "comparison": "Grouped bar chart of QWK (with its 95% CI), AUC one-vs-one, AUC one-vs-rest, "
+                  "accuracy and macro F1, one bar per backbone variant, each with its value; the table "
+                  "above gives the same figures",
+    "confusion": "Confusion matrix of the out-of-fold grades, rows the true grade, columns the "
+                 "predicted grade, each cell its count and share of the true grade; the table under "
+                 "it gives the counts",
+    "roc": "ROC curves, true positive rate against false positive rate, one per grade against the "
+           "rest (two grades: one curve, the second grade against the first), with the chance "
+           "diagonal; the line under it gives each curve's AUC",
+    "val_qwk": "Line charts against the epoch of each fold's validation QWK",
+    "inner_qwk": "Line charts against the epoch of each fold's inner-split QWK",
+}
+"""The alt text of each figure the report links (:func:`figure_alt`), keyed as
+:data:`FIGURE_CAPTIONS`: what the picture shows, for a reader who cannot see it (an
+accessibility review found file names, ``![VICReg: pretrain_loss]``); the figures a reader
+needs in numbers (the confusion counts, each grade's ROC AUC) are written beside the picture."""
+
+
+def figure_alt(stem: str, title: str, variant: str = "") -> str:
+    """The alt text of the figure ``<stem>.png`` (:data:`FIGURE_ALTS`, the stem without the
+    ``<variant>_`` prefix): ``"<title>: <what it shows>"``; for a stem it does not know, the
+    stem's words (``"VICReg: figure pretrain something new"``). No ``]`` or line break (they
+    would end the Markdown image)."""
+    key = stem[len(variant) + 1:] if variant and stem.startswith(f"{variant}_") else stem
+    shown = FIGURE_ALTS.get(key) or f"figure {key.replace('_', ' ')}"
+    return f"{title}: {shown}".replace("]", ")").replace("[", "(").replace("\n", " ")
+
+
+def confusion_lines(confusion: Any, names: Sequence[str]) -> list[str]:
+    """The out-of-fold confusion counts ``(K, K)`` (rows true, columns predicted:
+    ``grading_report["confusion"]``) as a Markdown table, a row total at the end, for a reader
+    who cannot see the figure; ``names`` the K grade names."""
+    counts = np.asarray(confusion, dtype=np.int64)
+    header = ["true grade", *(f"predicted {k} {n}" for k, n in enumerate(names)), "total"]
+    rows = [[f"{k} {n}", *(str(int(c)) for c in counts[k]), str(int(counts[k].sum()))]
+            for k, n in enumerate(names)]
+    return ["Out-of-fold confusion counts (rows: the true grade; columns: the predicted grade):", "",
+            *markdown_table(header, rows)]
+
+
+def roc_auc_line(grades: Any, probs: Any, names: Sequence[str]) -> list[str]:
+    """Each ROC curve's AUC (:func:`drac_ssl.plots.roc_curves`, the legend of the ROC figure) in
+    words: "Out-of-fold ROC AUC per grade: Normal vs rest: AUC 0.893; ...", then an empty line."""
+    labels = [label for label, _, _ in roc_curves(np.asarray(grades), np.asarray(probs), list(names))]
+    return [f"Out-of-fold ROC AUC per grade (the curves above): {'; '.join(labels)}.", ""]
 
 
 def figure_caption(stem: str, variant: str = "") -> str | None:
@@ -712,7 +773,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
                 lines += [_umm_line(meta["umm"]), ""]
         history = pretrain_history(run_dir) if stage == "pretrain" else []
         for p in pngs:
-            lines += _figure(run_dir, p, f"{title}: {p.stem}")
+            lines += _figure(run_dir, p, figure_alt(p.stem, title))
             reading = pretrain_curve_words(p.stem, history, meta) if history and isinstance(meta, dict) else None
             if reading:  # what the caption's rule means for this run's curve
                 lines += [reading, ""]
@@ -1202,7 +1263,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
                         title=f"{title}: out-of-fold confusion")
     roc = plot_roc(grades, probs, figures / f"{name}_roc.png", names, title=f"{title}: out-of-fold ROC")
-    lines += _figure(run_dir, cm, f"{title} confusion matrix", name) + _figure(run_dir, roc, f"{title} ROC", name)
+    lines += _figure(run_dir, cm, figure_alt(cm.stem, title, name), name) + confusion_lines(report["confusion"], names)
+    lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):
         record = _read_json(vdir / f"fold{f['fold']}.json")
@@ -1219,7 +1281,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         hist = plot_history(rows_h, [f"fold {k} {said}" for k in histories],
                             figures / f"{name}_{'inner' if inner else 'val'}_qwk.png",
                             f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)")
-        lines += _figure(run_dir, hist, f"{title} {split} kappa per epoch", name)
+        lines += _figure(run_dir, hist, figure_alt(hist.stem, title, name), name)
     return lines + [""], one_grade
 
 
@@ -1601,7 +1663,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                           metric_labels={"qwk": "QWK", "auc_ovo": "AUC (one-vs-one)", "auc_ovr": "AUC (one-vs-rest)",
                                          "accuracy": "accuracy", "macro_f1": "macro F1"},
                           n=sizes[0] if len(sizes) == 1 else None)
-    lines += _figure(run_dir, png, f"comparison of the variants{n_words}")
+    lines += _figure(run_dir, png, figure_alt(png.stem, f"Comparison of the variants{n_words}"))
     # each variant's section once: its lines come last, its one-grade words qualify the differences
     drac = _drac_data(run_dir)
     sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"], drac) for r in rows}
