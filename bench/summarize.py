@@ -1891,29 +1891,15 @@ def _seeds_words(record: dict[str, Any]) -> str:
             f"out a small one")
 
 
-def current_umm_line(retina: dict[str, Any]) -> list[str]:
-    """Under the RetinaMNIST table of the issue #13 protocol: VICReg + UMM minus VICReg under
-    today's recipe, from the committed RetinaMNIST job (``retinamnist.json``'s
-    ``umm_minus_vicreg``, a paired bootstrap of the same out-of-fold images, one run);
-    nothing when the record has none."""
-    from drac_ssl.figures import format_difference
-
-    umm = retina.get("umm_minus_vicreg")
-    if not isinstance(umm, dict) or not all(k in umm for k in ("accuracy", "auc_ovr", "qwk")):
-        return []
-    cells = " / ".join(format_difference(umm[k]["difference"], umm[k]["ci_low"], umm[k]["ci_high"])
-                       for k in ("accuracy", "auc_ovr", "qwk"))
-    return ["", f"Under today's recipe the committed RetinaMNIST job (`retinamnist.json`, one run, "
-                f"{_device(retina)}, {_date(retina)}) gives VICReg + UMM minus VICReg, on the same out-of-fold "
-                f"images with a paired bootstrap 95% CI (accuracy / AUC OvR / QWK): {cells}."]
-
-
-def umm_protocol_table(record: dict[str, Any], current: dict[str, Any] | None = None) -> list[str]:
+def umm_protocol_table(record: dict[str, Any], current: dict[str, Any] | None = None,
+                       seeds: dict[str, dict[str, Any]] | None = None,
+                       reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """The issue #13 protocol (``bench.umm_ablation``): one row per variant, means over seeds,
     gains over the fair control; a RetinaMNIST result of an older recipe says which
     (:func:`_older_recipe_words`), a result of few seeds what they can show (:func:`_seeds_words`),
     and ``current`` (the committed ``retinamnist.json``) adds today's recipe's VICReg + UMM minus
-    VICReg (:func:`current_umm_line`). Smoke runs are not results and are left out."""
+    VICReg over its ``seeds`` and per run with its ``reruns`` (:func:`umm_evidence_lines`). Smoke
+    runs are not results and are left out."""
     if record.get("smoke"):
         return []
     means, gains = record.get("means", {}), record.get("gain_over_control", {})
@@ -1952,7 +1938,7 @@ def umm_protocol_table(record: dict[str, Any], current: dict[str, Any] | None = 
         guard = ", ".join(str(r.get("stopped")) for r in runs if r.get("guard_fired"))
         out.append(f"| {name} | {settings} | {len(runs)} | " + " | ".join(cells) + f" | {vs} | {guard} |")
     if current and record.get("dataset") == "retinamnist":
-        out += current_umm_line(current)
+        out += umm_evidence_lines(current, seeds, reruns)
     return out
 
 
@@ -2151,9 +2137,12 @@ def no_interval_line(r: dict[str, Any]) -> list[str]:
                 "bootstrap intervals of every figure can be computed."]
 
 
-def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
+def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | None = None,
+                      seeds: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """Out-of-fold figures of every variant and the raw-pixel floor, with the published
-    test-split figures beside them (bench/retinamnist.py). Each variant minus the floor with
+    test-split figures beside them (bench/retinamnist.py). Under the paired differences, what
+    UMM's come to over the ``seeds`` of the same recipe and in the ``reruns``
+    (:func:`umm_evidence_lines`). Each variant minus the floor with
     its paired CI (:func:`floor_paired_lines`): the record's own, or, for a record written
     before the floor kept its probabilities, those of the ``reruns`` that hold them
     (:func:`job_reruns`; :func:`floor_reruns` are those). Last, the wall time against the goal of
@@ -2190,6 +2179,7 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
                 + (f"; VICReg + UMM - VICReg: {signed(umm['accuracy'])} / {signed(umm['auc_ovr'])} / "
                    f"{signed(umm['qwk'])}" if isinstance(umm, dict) else "") + "."]
         out += mc_error_line({**diffs, **({"VICReg + UMM - VICReg": umm} if isinstance(umm, dict) else {})})
+        out += umm_evidence_lines(r, seeds, reruns)
     floor_lines = floor_paired_lines(r)
     for source, rerun in ({} if floor_lines else (reruns or {})).items():
         floor_lines += floor_paired_lines(rerun, source)
@@ -2292,7 +2282,6 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         return (f"| {name} | `{settings}` | {cell(v.get('scratch'))} | {cell(v.get('vicreg'))} | "
                 f"{cell(v.get('vicreg_umm'))} | {diff} | {selected or ''} | {seconds} |")
 
-    groups: dict[Any, list[dict[str, Any]]] = {}  # the config's own settings, any run.seed, by pretraining length
     paragraphs: list[str] = []  # under the table: each group's differences with scratch (seed_difference_lines)
     for name, r in runs.items():
         words = str(r.get("command", "")).split()
@@ -2301,9 +2290,9 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         shown = " ".join(overrides) or "(the config)"
         out.append(row(name, f"{shown}; {epochs} VICReg epochs" if epochs else shown, r.get("variants", {}),
                        r.get("seconds_total"), selected_words(r)))  # review s52r F5
-        if all(w.startswith("run.seed=") for w in overrides):
-            groups.setdefault(epochs, []).append(r.get("variants", {}))
-    for epochs, seeds in groups.items():
+    # the config's own settings, any run.seed, by pretraining length
+    for epochs, group in seed_repeat_groups(runs).items():
+        seeds = [record.get("variants", {}) for record in group.values()]
         if len(seeds) < 2:
             continue
         mean = {variant: {k: sum(s[variant][k] for s in seeds) / len(seeds)
@@ -2395,18 +2384,14 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "",
         return []
     said, powers = [], []
     for v in variants:
-        cells = []
-        for key, words in (("accuracy", "accuracy"), ("auc_ovr", "AUC OvR"), ("qwk", "QWK")):
-            mean, se = _mean_se([s[v][key] - s["scratch"][key] for s in seeds])
-            cells.append(f"{words} {mean:+.4f} (SE {se:.4f}; {t_interval(mean, se, n)})")
-        said.append(f"{PRETRAINED_WORDS[v]} - scratch: {', '.join(cells)}")
+        said.append(f"{PRETRAINED_WORDS[v]} - scratch: {seed_difference_cells(seeds, v, 'scratch')}")
         sd = statistics.stdev([s[v]["accuracy"] - s["scratch"]["accuracy"] for s in seeds])
         powers.append(f"{PRETRAINED_WORDS[v]} " + (_power_words(sd, n) if sd > 0 else "not defined (SD 0)"))
     recipe = f" ({what})" if what else ""
     return ["", f"Pretrained minus scratch over the config's {n} seeds{recipe}: the mean of the per-seed "
                 f"differences (SE: their SD / sqrt({n}); then the two-sided 95% t-interval, mean +- "
                 f"t(0.975, {n - 1}) x SE: what these seeds do not rule out on these images and folds, "
-                f"training noise only): {'; '.join(said)}.",
+                f"training noise only): {'; '.join(said)}.{umm_seed_sentence(seeds)}",
             "", f"Power of the pass mark (the mean difference above {MARK_SE:g} times its SE, one-sided, "
                 f"{n - 1} degrees of freedom) to catch a true {POWER_GAIN:+.2f} accuracy gain, on accuracy "
                 f"alone (the mark needs AUC OvR too, so it passes no more often; noncentral t, "
@@ -2414,6 +2399,103 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "",
                 f"accuracy differences is the one these seeds show; that SD has {n - 1} degrees of freedom, "
                 f"so after it come its 95% chi-square interval and the power at each end "
                 f"(`bench.summarize.mark_power_bounds`): {'; '.join(powers)}."] + gap_to_aim_line(seeds, aim)
+
+
+def seed_difference_cells(seeds: list[dict[str, Any]], minuend: str, subtrahend: str) -> str:
+    """``accuracy +0.0047 (SE 0.0042; -0.0070..+0.0163), AUC OvR ..., QWK ...``: the mean over
+    ``seeds`` (each run's ``variants``) of the per-seed difference ``minuend - subtrahend``, its
+    standard error (sample SD / sqrt(n)) and two-sided 95 % t-interval (:func:`t_interval`), for
+    accuracy, AUC OvR and QWK. Every seed must hold both variants; two seeds at least."""
+    cells = []
+    for key, words in (("accuracy", "accuracy"), ("auc_ovr", "AUC OvR"), ("qwk", "QWK")):
+        mean, se = _mean_se([s[minuend][key] - s[subtrahend][key] for s in seeds])
+        cells.append(f"{words} {mean:+.4f} (SE {se:.4f}; {t_interval(mean, se, len(seeds))})")
+    return ", ".join(cells)
+
+
+def umm_seed_sentence(seeds: list[dict[str, Any]]) -> str:
+    """`` VICReg + UMM minus VICReg over the same seeds: ...`` (:func:`seed_difference_cells`),
+    after the pretrained-minus-scratch sentence of :func:`seed_difference_lines`: UMM's own
+    effect over the seeds, not only one run's paired bootstrap (stats audit F1); ``""`` for
+    fewer than two seeds or a seed without both variants."""
+    if len(seeds) < 2 or not all("vicreg" in s and "vicreg_umm" in s for s in seeds):
+        return ""
+    return (f" {PRETRAINED_WORDS['vicreg_umm']} minus {PRETRAINED_WORDS['vicreg']} over the same seeds: "
+            f"{seed_difference_cells(seeds, 'vicreg_umm', 'vicreg')}.")
+
+
+def seed_repeat_groups(runs: dict[str, dict[str, Any]]) -> dict[Any, dict[str, dict[str, Any]]]:
+    """The RetinaMNIST runs of ``runs`` (name -> result record) whose commands override nothing
+    but ``run.seed`` (the config's own recipe, the committed ``retinamnist.json`` among them),
+    by ``pretrain_epochs_run``: epochs -> {name: record}, in ``runs``' order. The groups the
+    "repeated" table averages (:func:`retinamnist_repeats_table`)."""
+    groups: dict[Any, dict[str, dict[str, Any]]] = {}
+    for name, r in runs.items():
+        overrides = [w for w in str(r.get("command", "")).split() if "=" in w and not w.startswith("--")]
+        if all(w.startswith("run.seed=") for w in overrides):
+            groups.setdefault(r.get("pretrain_epochs_run"), {})[name] = r
+    return groups
+
+
+def _runs_words(names: list[str]) -> str:
+    """``retinamnist.json``, ``retinamnist_seed1.json``, ... as code spans, comma-separated."""
+    return ", ".join(f"`{name}.json`" for name in names)
+
+
+def umm_evidence_lines(retina: dict[str, Any], seeds: dict[str, dict[str, Any]] | None = None,
+                       reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """What the RetinaMNIST results say of UMM under today's recipe: VICReg + UMM minus VICReg
+    (and minus scratch), stats audit F1 (one run's paired interval, the lowest of the runs, had
+    been quoted alone). First over ``seeds`` (name -> record of the seed-only repeats of the
+    committed recipe, :func:`seed_repeat_groups`, the committed run among them): each seed's
+    QWK difference, then the mean of the per-seed differences with its SE and 95 % t-interval
+    (:func:`seed_difference_cells`: training noise only); then each run's paired bootstrap of
+    its own out-of-fold images (the sampling of the images only): the committed ``retina``'s,
+    then its ``reruns``' (path -> record, :func:`job_reruns`) that hold ``umm_minus_vicreg``,
+    reruns with the same figures said once. Nothing when no run holds a figure."""
+    from drac_ssl.figures import format_difference
+
+    def paired(record: dict[str, Any]) -> str | None:
+        umm = record.get("umm_minus_vicreg")
+        if not isinstance(umm, dict) or not isinstance(umm.get("qwk"), dict):
+            return None
+        q = umm["qwk"]
+        said = format_difference(q["difference"], q["ci_low"], q["ci_high"])
+        scratch = ((record.get("pretrained_minus_scratch") or {}).get("vicreg_umm") or {}).get("qwk")
+        if isinstance(scratch, dict):
+            said += (f" (minus scratch "
+                     f"{format_difference(scratch['difference'], scratch['ci_low'], scratch['ci_high'])})")
+        return said
+
+    said = []
+    variants = {name: r.get("variants") or {} for name, r in (seeds or {}).items()}
+    if len(variants) >= 2 and all({"scratch", "vicreg", "vicreg_umm"} <= set(v) for v in variants.values()):
+        each = ", ".join(f"{v['vicreg_umm']['qwk'] - v['vicreg']['qwk']:+.3f}" for v in variants.values())
+        runs = list(variants.values())
+        said.append(f"over the config's {len(runs)} seeds ({_runs_words(list(variants))}: QWK {each}; the mean "
+                    f"of the per-seed differences, its SE and 95% t-interval, training noise only, on one image "
+                    f"set and fold split): {seed_difference_cells(runs, 'vicreg_umm', 'vicreg')} (VICReg + UMM "
+                    f"minus scratch: QWK {seed_difference_cells(runs, 'vicreg_umm', 'scratch').split('QWK ', 1)[1]})")
+    runs_said = []
+    committed = paired(retina)
+    if committed:
+        runs_said.append(f"the committed run (`retinamnist.json`, {_device(retina)}) {committed}")
+    same: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for source, record in (reruns or {}).items():
+        figures = paired(record)
+        if figures:
+            same.setdefault(figures, []).append((source, record))
+    for figures, found in same.items():
+        where = ", ".join(f"`{source}`" for source, _ in found)
+        devices = ", ".join(dict.fromkeys(_device(r) for _, r in found))
+        runs_said.append(f"its rerun{'s' if len(found) > 1 else ''} of the same recipe and seed on {devices} "
+                         f"({where}{': the same figures' if len(found) > 1 else ''}) {figures}")
+    if runs_said:
+        said.append("per run, the paired bootstrap 95% CI of its own out-of-fold images (the sampling of the "
+                    "images only, not training noise), QWK: " + "; ".join(runs_said))
+    if not said:
+        return []
+    return ["", "VICReg + UMM minus VICReg under today's RetinaMNIST recipe, " + ". And ".join(said) + "."]
 
 
 def _power_words(sd: float, n: int) -> str:
@@ -2914,10 +2996,13 @@ def _ablation_table(ablation: dict[str, Any] | None) -> list[str]:
 def _other_blocks(results_dir: Path, load: Any) -> list[Block]:
     blocks: list[Block] = []
     retina = load("retinamnist")
+    seeds: dict[str, dict[str, Any]] = {}  # the seed-only repeats of the committed recipe, it among them
+    reruns = job_reruns(results_dir)
     if retina:
-        blocks.append((("retinamnist",), retinamnist_table(retina, job_reruns(results_dir))))
         repeats = {p.stem: record for p in sorted(results_dir.glob("retinamnist_*.json"))
                    if not p.stem.startswith("retinamnist_epochs") and (record := load(p.stem)) is not None}
+        seeds = seed_repeat_groups({"retinamnist": retina, **repeats}).get(retina.get("pretrain_epochs_run"), {})
+        blocks.append((("retinamnist",), retinamnist_table(retina, reruns, seeds)))
         if repeats:
             blocks.append((tuple(repeats), retinamnist_repeats_table({"retinamnist": retina, **repeats})))
         epochs_records = {path.stem: record for path in sorted(results_dir.glob("retinamnist_epochs*.json"))
@@ -2926,7 +3011,7 @@ def _other_blocks(results_dir: Path, load: Any) -> list[Block]:
         blocks.append(((), pooled_seeds_lines(epochs_records)))
     for path in sorted(results_dir.glob("umm_protocol_*.json")):
         if (record := load(path.stem)) is not None:
-            blocks.append(((path.stem,), umm_protocol_table(record, retina)))
+            blocks.append(((path.stem,), umm_protocol_table(record, retina, seeds, reruns)))
     for dataset in ("mnist", "fashion_mnist"):
         low = load(f"low_label_{dataset}")
         if low:

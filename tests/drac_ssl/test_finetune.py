@@ -1741,6 +1741,53 @@ def test_the_finetune_stage_names_every_layout_when_the_dataset_is_not_graded(tm
     assert all(name in message for name in LAYOUT_NAMES.values()), message
 
 
+def _stored_intervals(metrics: dict) -> dict[str, list]:
+    """metrics.json's OvO AUC, OvR AUC and accuracy intervals with their resample counts."""
+    return {key: [*metrics[f"{key}_ci95"], metrics[f"{key}_ci95_resamples"]] for key in ("auc_ovo", "auc_ovr", "accuracy")}
+
+
+def _recomputed_intervals(run: Path, oof_path: Path, metrics: dict,
+                          grades_given: np.ndarray | None = None) -> dict[str, list]:
+    """The intervals of :func:`_stored_intervals` recomputed from ``oof.csv`` with the package's
+    bootstrap (metrics.json's seed and n_boot, the manifest's units: drac_ssl.oof.patient_groups):
+    the OvO and OvR AUCs on P0..P{K-1}, the accuracy on ``grades_given`` (default: oof.csv's pred
+    column, the grades the variant reports)."""
+    from drac_ssl.manifest import labelled_rows, read_manifest
+    from drac_ssl.metrics import accuracy_score, bootstrap_ci_counted, macro_ovo_auc, macro_ovr_auc
+    from drac_ssl.oof import patient_groups, read_oof
+
+    oof = read_oof(oof_path)
+    lab = labelled_rows(read_manifest(run / "data" / "manifest.csv"))
+    units = patient_groups(lab)
+    groups = None if units is None else [dict(zip((r["id"] for r in lab), units, strict=True))[i] for i in oof.ids]
+    given = oof.pred if grades_given is None else grades_given
+    drawn = {"n_boot": metrics["n_boot"], "seed": metrics["seed"], "groups": groups}
+    return {"auc_ovo": list(bootstrap_ci_counted(oof.grades, oof.probs, macro_ovo_auc, **drawn)),
+            "auc_ovr": list(bootstrap_ci_counted(oof.grades, oof.probs, macro_ovr_auc, **drawn)),
+            "accuracy": list(bootstrap_ci_counted(oof.grades, given, accuracy_score, **drawn))}
+
+
+def test_each_stored_interval_is_its_own_figures_recomputed_from_oof_csv(
+        frozen_result: finetune.FinetuneResult) -> None:
+    """Review of the stats audit F1: writing the OvR AUC's interval as auc_ovo_ci95, or the
+    accuracy's on the argmax grades instead of the grades given, passed every test. Each is
+    recomputed here from oof.csv; on this run the swapped or argmax intervals differ, so either
+    mistake fails."""
+    from drac_ssl.oof import read_oof
+
+    run = frozen_result.out_dir.parent
+    for name, variant in frozen_result.variants.items():
+        stored = _stored_intervals(variant.metrics)
+        assert stored == _recomputed_intervals(run, variant.oof_path, variant.metrics), name
+    variant = frozen_result.variants["vicreg"]
+    metrics, oof = variant.metrics, read_oof(variant.oof_path)
+    stored = _stored_intervals(metrics)
+    assert stored["auc_ovo"][:2] != stored["auc_ovr"][:2]
+    argmax = oof.probs.argmax(axis=1)
+    assert metrics["decision"] == "thresholds" and (argmax != oof.pred).any()
+    assert _recomputed_intervals(run, variant.oof_path, metrics, argmax)["accuracy"] != stored["accuracy"]
+
+
 def test_the_first_line_names_each_variant_once_and_says_what_a_frozen_scratch_is() -> None:
     """A new user's trial read 'variants scratch, vicreg, vicreg_umm (scratch: scratch (random
     init, frozen: ...))': scratch said twice. Now it is said once, with what it is after it."""
@@ -1783,7 +1830,13 @@ def test_a_fold_whose_kappa_is_undefined_is_counted_out_of_the_fold_mean_and_sai
     # every interval says how many of the n_boot resamples it used
     assert metrics["n_boot"] == 50
     for used in (metrics["qwk_ci95_resamples"], metrics["auc_ovr_ci95_resamples"],
+                 metrics["auc_ovo_ci95_resamples"], metrics["accuracy_ci95_resamples"],
                  *(r["qwk_ci95_resamples"] for r in metrics["decision_rules"].values())):
         assert isinstance(used, int) and 0 <= used <= 50
+    # the accuracy's interval (stats audit F3): on every resample, around the figure
+    assert metrics["accuracy_ci95_resamples"] == 50
+    assert metrics["accuracy_ci95"][0] <= metrics["accuracy"] <= metrics["accuracy_ci95"][1]
+    # review of the stats audit F1: each interval is its own figure's (_recomputed_intervals)
+    assert _stored_intervals(metrics) == _recomputed_intervals(run, result.variants["vicreg"].oof_path, metrics)
     report = write_report(run).read_text()
     assert "(over 1 of 2 folds)" in next(line for line in report.splitlines() if line.startswith("| VICReg |"))
