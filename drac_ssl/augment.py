@@ -42,7 +42,8 @@ or a seeded ``generator=``) thus makes the views reproducible for a fixed
 ``random``; pass it as ``worker_init_fn``. Stronger still, and what pretraining uses
 (:class:`drac_ssl.pretrain.TwoViewFeed`): ``dataset[(i, seed)]`` reseeds the pipeline for
 that one sample, so the views depend on (image, seed) only, not on which worker makes them
-or how many there are. (:func:`seed_worker` must not call ``cv2.setNumThreads``: that
+or how many there are; fine-tuning keys :class:`EvalDataset` the same way
+(:func:`drac_ssl.finetune.view_keys`). (:func:`seed_worker` must not call ``cv2.setNumThreads``: that
 deadlocks a forked worker; call ``cv2.setNumThreads(1)`` in the main process instead.) Note
 that ``Compose(seed=...)`` seeds every transform with the same seed, so e.g. horizontal
 and vertical flips always fire together; :func:`reseed_transform` shares one generator
@@ -387,7 +388,13 @@ class TwoViewDataset(_ArrayBacked):
 
 class EvalDataset(_ArrayBacked):
     """``dataset[i] -> (tensor (C,S,S), label)`` with deterministic preprocessing
-    (:func:`build_eval_transform`); ``label`` is -1 when ``labels`` is None."""
+    (:func:`build_eval_transform`); ``label`` is -1 when ``labels`` is None.
+
+    With a random pipeline (fine-tuning's training views, :func:`build_view_transform`) key it
+    as ``dataset[(i, seed)]``: the transform is reseeded for that one sample first, so the view
+    depends on image ``i`` and ``seed`` only, not on which DataLoader worker makes it or how
+    many there are (:class:`TwoViewDataset`'s rule). ``dataset[i]`` draws from the
+    transform's running generator, which :func:`seed_worker` reseeds once per worker."""
 
     def __init__(
         self,
@@ -401,7 +408,12 @@ class EvalDataset(_ArrayBacked):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
 
-    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[Tensor, int]:
+        if isinstance(key, tuple):
+            i, seed = key
+            reseed_transform(self.transform, seed)
+        else:
+            i = key
         image = self._image(i)
         row = int(self.indices[i]) if self.indices is not None else int(i)
         label = -1 if self.labels is None else int(self.labels[row])

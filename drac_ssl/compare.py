@@ -146,8 +146,10 @@ CSV_METRICS = (("qwk", "qwk"), ("qwk_ci_low", "qwk_ci_low"), ("qwk_ci_high", "qw
 SPEED_SETTINGS = ("pretrain.compile", "pretrain.channels_last", "pretrain.num_workers",
                   "pretrain.checkpoint_every")
 """Settings that change how fast a run goes, not what it computes (its results only through
-float rounding or the order of random draws): the text names them in a line of their own
-instead of giving them a column; the CSV keeps them."""
+float rounding or the order of random draws; ``pretrain.num_workers`` not at all, each view
+drawn from its own seed, except in a run fine-tuned by a drac_ssl before its fold records said
+``train_views``, whose fine-tuning views followed the worker count): the text names them in a
+line of their own instead of giving them a column; the CSV keeps them."""
 MAX_SETTING_COLUMNS = 3
 """Up to this many differing settings are columns of the runs' table; more get a table of
 their own (one row per setting, one column per run), so the metrics stay readable."""

@@ -335,7 +335,9 @@ class PretrainConfig:
     # than it saves), true | false. It pays on long runs: a ResNet-18 step took ~40 s to compile
     # once (a one-off observation, not measured by a bench).
     compile: str = "auto"
-    num_workers: int = -1  # data-loading worker processes; -1 = all cores but one
+    # data-loading worker processes (pretraining's and UMM's CPU views, the fine-tuning's): speed
+    # only, each view has its own seed; -1 = the machine's CPUs but one (environment.json records the count)
+    num_workers: int = -1
     knn_every: int = 0  # k-NN monitor every N epochs when labels of two grades exist (else a line says it is off); 0 = off
     knn_k: int = 20  # neighbours of the k-NN monitor (cosine similarity, weighted vote: Wu et al. 2018)
     # the k-NN monitor scores at most this many images of each labelled split (train and
@@ -3539,20 +3541,48 @@ RESOLVED_HEADER = "# Resolved drac_ssl configuration"
 ``config.yaml``): it holds every setting, those the user never set too."""
 
 
+REPRODUCE_WORDS = "to reproduce in a new run folder"
+"""How a saved ``config.yaml``'s header and report.md's provenance introduce
+:func:`reproduce_command`."""
+
+def reproduce_command(config_file: str, out_dir: str = "") -> str:
+    """``python -m drac_ssl.train -c CONFIG_FILE [run.out_dir=OUT_DIR] run.name=NEW``: a new
+    run of a saved configuration in a run folder of its own (``config_file`` as it is to be
+    typed: a quoted path, or ``THIS_FILE`` in the file's own header; ``out_dir``, quoted too,
+    the folder to make it in, absolute in report.md: a run's ``run.out_dir``, ``runs`` by
+    default, is relative to the folder it was started in, a review's F7). The interpreter as a
+    file read later, from anywhere, can say it (:func:`drac_ssl.starting.python_command`'s
+    ``in_file``)."""
+    from drac_ssl.starting import python_command  # stdlib only
+
+    where = f" run.out_dir={out_dir}" if out_dir else ""
+    return f"{python_command('drac_ssl.train', in_file=True)} -c {config_file}{where} run.name=NEW"
+
+
+def resume_words(out_dir: str) -> str:
+    """How a saved ``config.yaml``'s header says that ``-c THIS_FILE`` alone resumes its run:
+    with a relative ``run.out_dir`` (``out_dir``), only typed in the folder the run was
+    started in (a review, F7: elsewhere it names another folder)."""
+    if os.path.isabs(out_dir):
+        return "-c THIS_FILE alone resumes this run, or reports it when finished"
+    return (f"-c THIS_FILE alone, typed in the folder the run was started in (its run.out_dir, "
+            f"{out_dir}, is relative to it), resumes this run, or reports it when finished")
+
+
 def save_config(cfg: Config, path: str | os.PathLike[str], comment: str = "") -> Path:
     """Write the resolved configuration as YAML (atomically). Every setting is written, those
     the run's stages do not read too; for a generic data set (``data.dataset`` not ``drac``) a
     second comment line says which do not apply (:func:`generic_config_note`); ``comment``, a
     line about how the run was made (``--first-try``'s settings), after them."""
-    from drac_ssl.starting import python_command  # stdlib only
-
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
     note = generic_config_note(cfg.data.dataset)
     tmp.write_text(
         # a file read later, from anywhere: no absolute interpreter path (python_word's in_file)
-        RESOLVED_HEADER + f"; rerun with: {python_command('drac_ssl.train', in_file=True)} -c THIS_FILE\n"
+        RESOLVED_HEADER + f"; {REPRODUCE_WORDS}: {reproduce_command('THIS_FILE')} "
+        # the file keeps the run's own run.name: alone it names this folder again
+        f"({resume_words(str(cfg.run.out_dir))})\n"
         + (f"# {note}\n" if note else "")
         + "".join(f"# {line}\n" for line in comment.splitlines())
         + yaml.safe_dump(to_dict(cfg), sort_keys=False),

@@ -188,11 +188,12 @@ from drac_ssl.oof import (  # re-exported: the stage's public names before they 
     resampling_kind,
 )
 from drac_ssl.optim import lr_at, param_groups, set_lr
-from drac_ssl.run_state import FOLDS_PLAN, OFFERED_FOLDS, folds_saved_words
+from drac_ssl.run_state import FOLDS_PLAN, OFFERED_FOLDS, TRAIN_VIEWS, folds_saved_words
 from drac_ssl.runtime import (
     NonFiniteError,
     StageInterrupted,
     command_changes,
+    dataloader_workers,
     epoch_seed,
     new_run_pairs,
     resolve_device,
@@ -207,6 +208,7 @@ __all__ = [
     "OFFERED_FOLDS",
     "REFERABLE_COLUMNS",
     "SCREENING_COLUMNS",
+    "TRAIN_VIEWS",
     "VARIANTS",
     "FinetuneData",
     "FinetuneNonFiniteError",
@@ -225,6 +227,7 @@ __all__ = [
     "referable_columns",
     "run",
     "select_variant",
+    "view_keys",
 ]
 
 VARIANTS = ("scratch", "vicreg", "vicreg_umm")
@@ -690,19 +693,45 @@ def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selec
             f"theirs reaches 0, so which of them is exported is not evidence of the better one")
 
 
-def _workers(cfg: Config) -> int:
-    workers = cfg.pretrain.num_workers
-    return max(0, (os.cpu_count() or 1) - 1) if workers < 0 else workers
+OLD_VIEWS_WORDS = ("trained by an older drac_ssl whose training views depended on the worker count "
+                   "(pretrain.num_workers)")
+"""Why a fold record without :data:`TRAIN_VIEWS` is trained again, as the console says it."""
+
+
+VIEW_SEED_TAG = 0x5EED_715
+"""Mixed into :func:`view_keys`'s generator seed: the views' stream is not the epoch order's."""
+
+
+def view_keys(positions: np.ndarray, seed: int) -> list[tuple[int, int]]:
+    """``[(position, view seed), ...]``: each of ``positions`` (dataset indices, in the order
+    the DataLoader is to deliver them; an index may repeat, as in a balanced epoch) with its
+    own augmentation seed in ``[0, 2**31 - 1)``, drawn in order from a generator seeded by
+    ``(seed, VIEW_SEED_TAG)`` (``seed``: the fine-tuning's :func:`~drac_ssl.runtime.epoch_seed`
+    of the run seed, epoch and fold, which :func:`epoch_order` also takes; the tag keeps the
+    two streams apart): a pure function of its arguments. A DataLoader given these keys as its sampler
+    hands each to :class:`~drac_ssl.augment.EvalDataset` as ``dataset[(position, seed)]``, so a
+    view depends on its image and key only, not on the worker that draws it (pretraining's
+    :func:`drac_ssl.pretrain.epoch_sample_keys` does the same)."""
+    order = np.asarray(positions, dtype=np.int64)
+    seeds = np.random.default_rng([int(seed), VIEW_SEED_TAG]).integers(0, 2**31 - 1, size=len(order))
+    return list(zip(order.tolist(), seeds.tolist(), strict=True))
+
+
+def _view_loader(ctx: _Context, dataset: EvalDataset, positions: np.ndarray, seed: int,
+                 batch_size: int, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader over ``dataset`` that delivers ``positions`` in order, each with its own
+    augmentation seed (:func:`view_keys` of ``seed``), in ``ctx.workers`` processes."""
+    return DataLoader(dataset, batch_size=batch_size, sampler=view_keys(positions, seed),
+                      num_workers=ctx.workers, worker_init_fn=seed_worker if ctx.workers else None,
+                      generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory)
 
 
 def _stack_inputs(ctx: _Context, transform: Any, positions: np.ndarray, seed: int) -> Iterator[Tensor]:
-    """Preprocessed input batches of the labelled images at ``positions`` (in order)."""
+    """Preprocessed input batches of the labelled images at ``positions`` (in order); a random
+    ``transform`` draws each image's view from its own seed (:func:`view_keys` of ``seed``)."""
     dataset = EvalDataset(ctx.data.images, transform, indices=ctx.cache_idx[positions])
-    dataset.reseed(seed)
-    loader = DataLoader(dataset, batch_size=max(ctx.ft.batch_size, EXTRACT_BATCH), shuffle=False,
-                        num_workers=ctx.workers, worker_init_fn=seed_worker if ctx.workers else None,
-                        generator=torch.Generator().manual_seed(seed))
-    for x, _ in loader:
+    for x, _ in _view_loader(ctx, dataset, np.arange(len(positions)), seed,
+                             max(ctx.ft.batch_size, EXTRACT_BATCH)):
         yield x
 
 
@@ -1125,14 +1154,8 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
         pick_inputs = inputs if ft.keep != "inner" else _eval_inputs(ctx)[torch.as_tensor(pick_pos)]
 
         def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
-            seed = epoch_seed(ctx.seed, epoch, 1 + fold)
-            dataset.reseed(seed)
-            loader = DataLoader(dataset, batch_size=ft.batch_size, sampler=order(epoch).tolist(),
-                                num_workers=ctx.workers,
-                                worker_init_fn=seed_worker if ctx.workers else None,
-                                generator=torch.Generator().manual_seed(seed),
-                                pin_memory=ctx.device.type == "cuda")
-            yield from loader
+            yield from _view_loader(ctx, dataset, order(epoch), epoch_seed(ctx.seed, epoch, 1 + fold),
+                                    ft.batch_size, pin_memory=ctx.device.type == "cuda")
 
         best, history, best_epoch, stopped, one_grade = _fit_fold(
             ctx, model, model, batches, model,
@@ -1436,7 +1459,7 @@ def _train_and_save_fold(ctx: _Context, variant: str, spec: ModelSpec, setup: _F
         "n_train": len(train_ids), "n_val": len(val_ids),
         "train_grade_counts": np.bincount(ctx.grades[train_pos], minlength=ctx.num_grades).tolist(),
         "train_ids": train_ids, "val_ids": val_ids,
-        "val_raw": raw_val.tolist(), "history": history,
+        "val_raw": raw_val.tolist(), "history": history, "train_views": TRAIN_VIEWS,
         "weights": ([setup.shared_backbone.name] if setup.frozen else []) + [weights_path.name],
         **inner,
     }
@@ -1485,14 +1508,16 @@ def _offered_differences(offered: dict[str, Any], ft: FinetuneConfig, scratch: b
 
 
 def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: dict[str, list[int]],
-               resumed: list[int], not_finite: Sequence[int] = (), differ: Sequence[str] = ()) -> None:
+               resumed: list[int], not_finite: Sequence[int] = (), differ: Sequence[str] = (),
+               old_views: Sequence[int] = ()) -> None:
     """Print how many of the folds run.reuse ``offered`` were taken (``taken_from``), and with
     a resumed attempt how many were this run's own (``resumed``) or trained now. Offered
-    folds trained again because their validation outputs are not finite (``not_finite``) are
-    counted apart from those whose settings or inputs differ; ``differ``: the settings that
-    differ, when known (:func:`_offered_differences`), named instead of "the signature"."""
+    folds trained again because their validation outputs are not finite (``not_finite``) or
+    because the code before :data:`TRAIN_VIEWS` trained them (``old_views``) are counted apart
+    from those whose settings or inputs differ; ``differ``: the settings that differ, when
+    known (:func:`_offered_differences`), named instead of "the signature"."""
     n_taken = sum(len(folds) for folds in taken_from.values())
-    n_bad = len(not_finite)
+    n_bad, n_old = len(not_finite), len(old_views)
     its = "its" if n_bad == 1 else "their"
     if resumed:  # a resumed attempt: its own folds are neither taken nor retrained now
         n_trained = n_folds - n_taken - len(resumed)
@@ -1500,11 +1525,13 @@ def _say_reuse(variant: str, n_folds: int, offered: dict[str, Any], taken_from: 
               f"attempt; {n_taken} of the {len(offered)} offered by run.reuse taken"
               + (f"; {n_trained} trained here" if n_trained else "")
               + (f" ({n_bad} offered by run.reuse: {its} validation outputs were not finite)"
-                 if n_bad else ""))
+                 if n_bad else "")
+              + (f" ({n_old} offered by run.reuse: {OLD_VIEWS_WORDS})" if n_old else ""))
     else:
-        n_differ = len(offered) - n_taken - n_bad
+        n_differ = len(offered) - n_taken - n_bad - n_old
         print(f"[finetune] {variant}: {n_taken} of the {len(offered)} fold(s) offered by run.reuse reused"
               + (f"; {n_bad} retrained here: {its} validation outputs were not finite" if n_bad else "")
+              + (f"; {n_old} retrained here: {OLD_VIEWS_WORDS}" if n_old else "")
               + ((f"; {n_differ} retrained here (their settings or inputs differ from this run's; "
                   f"settings that differ: {', '.join(differ)})" if differ else
                   f"; {n_differ} retrained here (their settings or inputs differ from this run's: "
@@ -1540,6 +1567,7 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
     taken_from: dict[str, list[int]] = {}  # run folder -> the folds reused from it (run.reuse)
     resumed: list[int] = []  # folds read back from this run's earlier attempt (not offered)
     not_finite: list[int] = []  # folds offered by run.reuse trained again: outputs not finite
+    old_views: list[int] = []  # ... and those trained by the code whose views followed the workers
     for k_i, fold in enumerate(ctx.fold_ids):
         record_path = out_dir / f"fold{fold}.json"
         weights_path = out_dir / f"fold{fold}.safetensors"
@@ -1563,6 +1591,13 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
                 if record_path.name in offered:
                     not_finite.append(fold)
                 record = None
+        if (record is not None and record.get("signature") in setup.accepted and weights_path.is_file()
+                and record.get("train_views") != TRAIN_VIEWS):
+            print(f"[finetune] {variant} fold {fold}: {record_path.name} is not reused: {OLD_VIEWS_WORDS}: "
+                  f"training it again")
+            if record_path.name in offered:
+                old_views.append(fold)
+            record = None
         if record is not None and record.get("signature") in setup.accepted and weights_path.is_file():
             trained_in = _reuse_fold(variant, fold, out_dir, record_path, record, offered, setup.signature)
             if trained_in:
@@ -1583,8 +1618,8 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
     if offered:  # run.reuse offered folds: say how many were taken (a trial saw none taken, unsaid)
         n_taken = sum(len(folds) for folds in taken_from.values())
         differ = (_offered_differences(offered, ctx.ft, scratch=setup.scratch)
-                  if len(offered) > n_taken + len(not_finite) else [])
-        _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed, not_finite, differ)
+                  if len(offered) > n_taken + len(not_finite) + len(old_views) else [])
+        _say_reuse(variant, len(ctx.fold_ids), offered, taken_from, resumed, not_finite, differ, old_views)
     return _FoldOutputs(raw_all, fold_records, taken_from)
 
 
@@ -2091,7 +2126,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     device = resolve_device(cfg.run.device)
     ctx = _Context(
         cfg=cfg, ft=ft, data=data, spec=spec_in, device=device, bf16=use_bf16(cfg, device),
-        workers=_workers(cfg), lab=lab,
+        workers=dataloader_workers(cfg.pretrain.num_workers), lab=lab,
         cache_idx=np.array([int(r["cache_index"]) for r in lab], dtype=np.int64),
         grades=np.array([int(r["grade"]) for r in lab], dtype=np.int64),
         folds=np.array([int(r["fold"]) for r in lab], dtype=np.int64), fold_ids=fold_ids,

@@ -55,7 +55,6 @@ package's training engine (:class:`drac_ssl.engine.Engine`), shared with UMM:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +95,7 @@ from drac_ssl.optim import build_optimizer, lr_at, set_lr
 from drac_ssl.runtime import (
     NonFiniteError,
     command_changes,
+    dataloader_workers,
     environment_info,
     epoch_seed,
     new_run_pairs,
@@ -320,10 +320,7 @@ class TwoViewFeed:
         else:
             self.dataset = TwoViewDataset(images, build_view_transform(pc.augment, channels,
                                                                        recipe=view_recipe(cfg)))
-            workers = pc.num_workers
-            if workers < 0:
-                workers = max(0, (os.cpu_count() or 1) - 1)
-            self.workers = workers
+            self.workers = dataloader_workers(pc.num_workers)
         self._stream: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
         self._next_epoch: int | None = None  # the epoch the open stream will deliver next
 
@@ -880,7 +877,8 @@ def run(cfg: Config, run_dir: str | Path, data: PretrainData | None = None,
     task.attach(train_model, feed, knn)
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out_dir / "environment.json", environment_info())
+        atomic_write_json(out_dir / "environment.json",
+                          {**environment_info(), "dataloader_workers": feed.workers})
     result = engine.run(task, stop_after_epoch)
     backbone_path, metadata_path = out_dir / "backbone.safetensors", out_dir / "metadata.json"
     if result.stopped == "interrupted":

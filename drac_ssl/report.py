@@ -55,7 +55,16 @@ from drac_ssl.collapse import (
     recorded_gamma,
 )
 from drac_ssl.commands import report_parser
-from drac_ssl.config import FinetuneConfig, layout_name, read_yaml, to_dict, with_former_defaults
+from drac_ssl.config import (
+    REPRODUCE_WORDS,
+    FinetuneConfig,
+    layout_name,
+    read_yaml,
+    reproduce_command,
+    shell_word,
+    to_dict,
+    with_former_defaults,
+)
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
 from drac_ssl.figures import (
     figure_text,
@@ -1844,7 +1853,9 @@ def mixed_build_words(run_dir: Path) -> str | None:
 def provenance_line(run_dir: Path) -> str:
     """What wrote report.md (drac_ssl version, commit, date) and what made the run (its
     commit(s) where they differ, its command and folder, and the config file its ``-c`` read,
-    from ``environment.json``: ``config_file``)."""
+    from ``environment.json``: ``config_file``); then, with a ``config.yaml``, the command that
+    reproduces the run in a new folder beside it (:func:`drac_ssl.config.reproduce_command`,
+    its ``run.out_dir`` absolute: the command works from any folder)."""
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
     words = (f"Written by drac_ssl {__version__} at commit {code_words(now) if now else runtime.unknown_code_words()} "
@@ -1866,7 +1877,15 @@ def provenance_line(run_dir: Path) -> str:
     if taken:  # run.reuse: those stages ran in another run, on its code
         words += ("; taken from another run by run.reuse: "
                   + ", ".join(f"{name} (made at commit {code_words(c)})" for name, c in taken.items()))
-    return words + "."
+    words += "."
+    saved = run_dir / "config.yaml"
+    if saved.is_file():  # the config's header says it too
+        # run.out_dir absolute: the file's own may be relative to the folder the run started in
+        out_dir = shell_word(str(run_dir.resolve().parent))
+        words += (f" {REPRODUCE_WORDS[0].upper()}{REPRODUCE_WORDS[1:]}: "
+                  f"`{reproduce_command(shell_word(str(saved.resolve())), out_dir)}` (without "
+                  f"`run.name=NEW`, from any folder, it resumes this run, or reports it when finished).")
+    return words
 
 
 

@@ -184,6 +184,16 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return (seed * 1_000_003 + epoch * 9_176 + rank * 7_919) % 2**31
 
 
+def dataloader_workers(setting: int) -> int:
+    """The DataLoader worker processes ``pretrain.num_workers`` gives (pretraining's and UMM's
+    CPU augmentation, the fine-tuning's views): ``setting`` itself when 0 or more, else every
+    CPU of the machine but one (``os.cpu_count() - 1``, at least 0: the machine's CPUs, not the
+    cores this process may use). Speed only: every view carries its own seed
+    (``TwoViewFeed``, :func:`drac_ssl.finetune.view_keys`), so the figures are the same for
+    any count; the run's ``environment.json`` records it as ``dataloader_workers``."""
+    return max(0, (os.cpu_count() or 1) - 1) if setting < 0 else setting
+
+
 def cpu_bf16_flags() -> list[str]:
     """This CPU's bf16 flags from ``/proc/cpuinfo`` (``amx_bf16``, ``amx_tile``,
     ``avx512_bf16`` ...; Linux only, an empty list elsewhere or when unreadable)."""
@@ -421,7 +431,7 @@ def git_dirty() -> bool | None:
         return None
     try:
         out = subprocess.run(["git", "-C", _PACKAGE_DIR, "status", "--porcelain", "--untracked-files=no"],
-                             capture_output=True, text=True, timeout=10, check=False)
+                             capture_output=True, text=True, errors="replace", timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return bool(out.stdout.strip()) if out.returncode == 0 else None
@@ -439,6 +449,87 @@ def git_commit() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+CODE_FOLDERS = ("drac_ssl", "data_prep", "app", "configs")
+"""The checkout's folders whose files make a run's results (the package, the ingest, the app,
+the shipped configs): :func:`git_changes` lists the changed and untracked files under them."""
+
+CHANGED_FILES_LISTED = 200
+"""At most this many changed (and as many untracked) files are named in ``environment.json``;
+more are counted (``git_changed_files_more`` / ``git_untracked_files_more``)."""
+
+
+DIFF_ARGS = ("diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+             "--src-prefix=a/", "--dst-prefix=b/", "--unified=3", "--inter-hunk-context=0",
+             "--diff-algorithm=myers", "--indent-heuristic", "--no-relative", "--submodule=short",
+             "--ignore-submodules=none", "-O/dev/null")
+"""The ``git diff`` whose bytes :func:`git_changes` hashes: each option fixes what a user's git
+configuration would otherwise change (``color.ui=always``, ``diff.noprefix``, ``diff.renames``,
+``diff.algorithm``, ``diff.context``, ``diff.orderFile``, ``diff.external``, a textconv driver
+...), so one tree gives one hash whoever runs it (a review, F2: three settings gave three)."""
+
+
+def _git_out(*args: str, timeout: float = 10) -> bytes | None:
+    """``git -C <the checkout's top level> ARGS``' stdout as bytes (file names need not be
+    UTF-8), or None when git fails, times out or is absent. ``diff.suppressBlankEmpty`` is set
+    off for the call, as :data:`DIFF_ARGS` has no option for it."""
+    root = os.path.dirname(_PACKAGE_DIR)
+    try:
+        out = subprocess.run(["git", "-c", "diff.suppressBlankEmpty=false", "-C", root, *args],
+                             capture_output=True, timeout=timeout, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _file_names(listing: bytes | None) -> list[str]:
+    """The file names of a ``-z`` listing, sorted; a name that is no UTF-8 keeps its other
+    bytes and has each odd one written ``\\xff`` (backslash, x, two hex digits), so that
+    ``environment.json`` can hold it (a review, F1: one such untracked file under drac_ssl/
+    ended every run at its start)."""
+    return sorted(name.decode("utf-8", "backslashreplace") for name in (listing or b"").split(b"\0") if name)
+
+
+def _listed(key: str, names: list[str]) -> dict[str, Any]:
+    """``{key: the first CHANGED_FILES_LISTED names}`` plus ``{key}_more`` (how many more) when cut."""
+    said: dict[str, Any] = {key: names[:CHANGED_FILES_LISTED]}
+    if len(names) > CHANGED_FILES_LISTED:
+        said[f"{key}_more"] = len(names) - CHANGED_FILES_LISTED
+    return said
+
+
+def git_changes() -> dict[str, Any]:
+    """What exactly the checkout this package runs from holds, beyond :func:`git_commit`'s
+    short name: ``git_commit_full`` (the 40-hex SHA of ``HEAD``), and when the code differs from
+    it (tracked files changed, ``git diff HEAD`` not empty, or untracked files under
+    :data:`CODE_FOLDERS`) also ``git_diff_sha256`` (SHA-256 of the bytes of ``git diff HEAD
+    --binary`` with :data:`DIFF_ARGS`' options, of the whole checkout; None when only untracked
+    files differ; ``"unavailable"`` when that diff failed or timed out), ``git_changed_files``
+    (tracked files changed since ``HEAD`` under :data:`CODE_FOLDERS`, paths from the top level,
+    sorted; a name that is no UTF-8 as :func:`_file_names` writes it) and
+    ``git_untracked_files`` (files there git does not track and does not ignore), each at most
+    :data:`CHANGED_FILES_LISTED` long. The diff's hash tells two dirty runs of one
+    commit apart (the same hash: the same tracked code); an untracked file's content is not
+    hashed. {} when the package is no git checkout of drac_ssl (:func:`code_source`) or git
+    cannot say."""
+    if code_source() != "git":
+        return {}
+    full = (_git_out("rev-parse", "HEAD") or b"").decode("ascii", "replace").strip()
+    if not full:
+        return {}
+    said: dict[str, Any] = {"git_commit_full": full}
+    diff = _git_out(*DIFF_ARGS, timeout=60)
+    changed_names = _file_names(_git_out("diff", "HEAD", "--no-renames", "--name-only", "-z", "--",
+                                         *CODE_FOLDERS))
+    untracked_names = _file_names(_git_out("ls-files", "--others", "--exclude-standard", "-z", "--",
+                                           *CODE_FOLDERS))
+    if diff or changed_names or untracked_names:
+        said["git_diff_sha256"] = ("unavailable" if diff is None else
+                                   hashlib.sha256(diff).hexdigest() if diff else None)
+        said.update(_listed("git_changed_files", changed_names))
+        said.update(_listed("git_untracked_files", untracked_names))
+    return said
 
 
 def _not_git_origin(source: str) -> dict[str, Any]:
@@ -466,7 +557,8 @@ def unknown_code_words() -> str:
 def code_origin() -> dict[str, Any]:
     """Which code runs, for a run folder's ``environment.json``: ``git_commit`` (short),
     ``git_dirty`` and ``code_source``. ``"git"``: of the checkout this package runs from
-    (:func:`git_commit`, :func:`git_dirty`). ``"code_stamp"``: on a lent GPU machine whose copy
+    (:func:`git_commit`, :func:`git_dirty`; :func:`git_changes` adds the full SHA and, when the
+    code differs from it, the diff's SHA-256 and the changed and untracked files). ``"code_stamp"``: on a lent GPU machine whose copy
     of ``.git`` may be stale, the GPU scripts' code stamp (``DRAC_SSL_CODE_STAMP`` naming one
     whose files match the tree, :func:`drac_ssl.code_stamp.stamps_from_env`): its commit,
     ``git_dirty`` whether code files differed from it, ``code_stamp`` its record
@@ -485,14 +577,15 @@ def code_origin() -> dict[str, Any]:
     try:
         used, unmatched = stamps_from_env()
     except ValueError as exc:
-        return {**({"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git"}
-                   if source == "git" else _not_git_origin(source)), "code_stamp_error": str(exc)}
+        return {**({"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git",
+                    **git_changes()} if source == "git" else _not_git_origin(source)),
+                "code_stamp_error": str(exc)}
     if used is not None:
         return {"git_commit": used.commit[:7], "git_dirty": bool(used.changed_code), "code_source": "code_stamp",
                 "code_stamp": stamp_record(used), "git_commit_checkout": git_commit()}
     if source != "git":
         return _not_git_origin(source)
-    return {"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git",
+    return {"git_commit": git_commit(), "git_dirty": git_dirty(), "code_source": "git", **git_changes(),
             **({"code_stamp": stamp_record(unmatched)} if unmatched is not None else {})}
 
 

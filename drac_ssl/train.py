@@ -118,6 +118,7 @@ from drac_ssl.runtime import (
     apply_thread_policy,
     checkpoint_interrupted,
     code_words,
+    dataloader_workers,
     environment_info,
     interrupted_words,
     record_end,
@@ -1469,6 +1470,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
         with writing(run_dir / "config.yaml"):  # an error here is a write's (run_folder_writes)
             save_config(cfg, run_dir / "config.yaml", comment=_first_try_comment(run_first_try))
     env = environment_info()
+    # speed only (every view carries its own seed), but recorded: -1 resolves per machine
+    env["dataloader_workers"] = dataloader_workers(cfg.pretrain.num_workers)
     if (fixes := getattr(sources, "fixes", None)) is not None:  # the file -c read (a shipped
         env["config_file"] = str(Path(fixes.file).absolute())  # config's, for -c NAME: config_file)
     made = read_json_dict(run_dir / "environment.json")  # before this invocation

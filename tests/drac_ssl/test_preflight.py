@@ -2073,7 +2073,7 @@ def test_printed_fix_commands_name_the_interpreter_that_runs(
     assert f"as the export stage does: {venv} -c \"from drac_ssl.grading.bundle import build_bundle; " in fix, fix
     saved = save_config(load_config(None, ["run.stages=[ingest,pretrain]"]), run_dir / "config.yaml")
     first = saved.read_text(encoding="utf-8").splitlines()[0]
-    assert first.endswith(f"; rerun with: {venv} -m drac_ssl.train -c THIS_FILE"), first
+    assert f"; to reproduce in a new run folder: {venv} -m drac_ssl.train -c THIS_FILE run.name=NEW " in first, first
     with pytest.raises(compare.CompareError) as caught:
         compare.read_run(run_dir)
     assert f"it resumes where it stopped): {venv} -m drac_ssl.train -c {saved} " in str(caught.value)

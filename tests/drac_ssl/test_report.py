@@ -991,7 +991,7 @@ def test_a_killed_fine_tuning_counts_the_folds_saved_on_disk(tmp_path: Path) -> 
     import subprocess
     import sys
 
-    from drac_ssl.run_state import FOLDS_PLAN, unfinished_words
+    from drac_ssl.run_state import FOLDS_PLAN, TRAIN_VIEWS, unfinished_words
 
     run = tmp_path / "killed-ft"
     _pretrain_meta(run, HEALTHY)
@@ -1016,7 +1016,8 @@ def test_a_killed_fine_tuning_counts_the_folds_saved_on_disk(tmp_path: Path) -> 
     def fold(variant: str, k: int, signature: str, weights: bool = True, raw: float = 0.5) -> None:
         (finetune / variant).mkdir(exist_ok=True)
         (finetune / variant / f"fold{k}.json").write_text(json.dumps(
-            {"fold": k, "signature": signature, "val_raw": [[raw, 0.1]], "weights": [f"fold{k}.safetensors"]}))
+            {"fold": k, "signature": signature, "val_raw": [[raw, 0.1]], "weights": [f"fold{k}.safetensors"],
+             "train_views": TRAIN_VIEWS}))
         if weights:
             (finetune / variant / f"fold{k}.safetensors").write_bytes(b"w")
 
@@ -1041,6 +1042,11 @@ def test_a_killed_fine_tuning_counts_the_folds_saved_on_disk(tmp_path: Path) -> 
     assert "3 of 6 folds saved: scratch 2 of 2, vicreg 1 of 2, vicreg_umm 0 of 2" in unfinished_words(run, "finetune")[0]
     fold("vicreg_umm", 1, "trained here")
     assert "4 of 6 folds saved: scratch 2 of 2, vicreg 1 of 2, vicreg_umm 1 of 2" in unfinished_words(run, "finetune")[0]
+    # a fold saved by the drac_ssl whose views followed pretrain.num_workers: retrained on resume
+    record = json.loads((finetune / "scratch" / "fold0.json").read_text())
+    (finetune / "scratch" / "fold0.json").write_text(json.dumps({**record, "train_views": None}))
+    assert "3 of 6 folds saved: scratch 1 of 2, vicreg 1 of 2, vicreg_umm 1 of 2" in unfinished_words(run, "finetune")[0]
+    fold("scratch", 0, "s")
     # as this drac_ssl leaves it: the killed attempt's entry written as it started, after a
     # Ctrl-C and an earlier kill it could not time; the stage table says killed, and "unknown"
     stages = json.loads((run / "stages.json").read_text())

@@ -127,6 +127,9 @@ def test_no_argument_job_runs_every_stage_on_phantom_data(reduced_run: tuple[Pat
     env = json.loads((run_dir / "environment.json").read_text())
     assert all(s["code"] == code_version() == {k: env[k] for k in ("git_commit", "git_dirty")}
                for s in stages.values())
+    # the DataLoader workers the run used (pretrain.num_workers resolved: -1 varies by machine)
+    assert env["dataloader_workers"] == 0
+    assert json.loads((run_dir / "pretrain" / "environment.json").read_text())["dataloader_workers"] == 0
     assert "Written by drac_ssl" in report and "the run was made at this commit too" in report
     assert "mixed code versions" not in report
     meta = json.loads((run_dir / "bundle" / "metadata.json").read_text())
