@@ -11,7 +11,9 @@ not a supported matching pair (:mod:`drac_ssl.torch_pair`), or with the two ways
 for a ``--host`` off the loopback interface given neither ``--auth-file`` nor
 ``--insecure-no-auth`` (:func:`app.auth.open_host_refusal`), or for a login file that cannot be
 used (:class:`app.auth.AuthFileError`) or a record of login attempts that cannot be opened
-(:class:`app.login_guard.AuditLogError`); 0 after Ctrl-C or SIGTERM.
+(:class:`app.login_guard.AuditLogError`), or when gradio cannot reach the app's own address as
+it starts (a proxy that ``NO_PROXY`` does not turn away: :class:`app.server.OwnAddressUnreachable`);
+0 after Ctrl-C or SIGTERM.
 
 With ``--auth-file`` every login goes through :class:`app.login_guard.LoginGuard`: the login
 file's scrypt hashes (plaintext lines still work, hashed in memory at start, with a warning
@@ -378,7 +380,7 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
                  threads["usable_cores"])
     from app.predict import Predictor
     from app.retention import retention_words
-    from app.server import AppSettings, serve
+    from app.server import AppSettings, OwnAddressUnreachable, serve
     from drac_ssl.grading.bundle import BundleError, grade_caveats
 
     settings = AppSettings(host=args.host, port=args.port, max_mb=args.max_size_mb,
@@ -433,6 +435,9 @@ def _run(args: argparse.Namespace, workdir: os.PathLike[str],
         demo.block_thread()  # until Ctrl-C or SIGTERM (_interrupt), as launch itself blocks
     except (KeyboardInterrupt, SystemExit):
         pass
+    except OwnAddressUnreachable as exc:  # gradio's check of its own address (a proxy: app.server.serve)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (OSError, OverflowError) as exc:  # a busy port; bind()'s OverflowError: a port outside 0..65535
         print(f"error: cannot serve on {settings.host}:{settings.port}: {exc}\n"
               f"  fix: choose another --port", file=sys.stderr)

@@ -23,14 +23,17 @@ not_reliably_gradable, model_output_only, training_image, notes``
   texture's "2 PDR 100%" as a certainty): its probabilities stay, for machines, in the grades
   CSV written beside this file (``submission.csv`` or the name the batch summary gives it,
   ``P0..P{K-1}`` with 6 decimals) and in the single result's details JSON.
-* ``not_reliably_gradable``: the reasons, or ``no``; ``training_image``: ``yes (same
-  SHA-256)``, ``unknown`` (the bundle records no hashes) or ``no``; both empty for a file not
-  graded.
+* ``not_reliably_gradable``: the reasons, or ``no``; ``model_output_only``: the model's grade
+  of an image not reliably gradable, or ``no`` (it was blank, beside columns that say ``no``: an
+  accessibility review); ``training_image``: ``yes (same SHA-256)``, ``unknown`` (the bundle
+  records no hashes) or ``no``; all three empty for a file not graded.
 * ``notes``: the table's notes of the file (``NOT GRADED: why`` for a file not graded).
 
 The bundle's caveat of every grade (phantom-trained, untrained demo, not a medical device ...)
 is written once, in a first row whose case is :data:`ABOUT_ROW` and whose notes hold it, not
-repeated on every row (a trial: each row carried the same 300 characters).
+repeated on every row (a trial: each row carried the same 300 characters; a clinician trial asked
+for it first). A spreadsheet sorts it with the rest unless it is left out of the range
+(docs/app.md, *The notes CSV*).
 """
 
 from __future__ import annotations
@@ -135,7 +138,7 @@ def write_grades_for_people(path: str | os.PathLike[str], files: Sequence[tuple[
         thousandths = rounded_probabilities(p, 10**PROBABILITY_DECIMALS)
         reasons = "; ".join(unreliable[at])
         given = [str(grade), grade_names[grade], most_likely_cell(p, grade_names)]
-        output = f"{grade} {grade_names[grade]}" if reasons else ""
+        output = f"{grade} {grade_names[grade]}" if reasons else "no"  # as its neighbours say "no"
         shown = [f"{t / 10**PROBABILITY_DECIMALS:.{PROBABILITY_DECIMALS}f}" for t in thousandths]
         writer.writerow([case, *([""] * 3 if reasons else given), *([""] * k if reasons else shown),
                          spreadsheet_cell(reasons or "no"), output, _training_cell(trained[at]),

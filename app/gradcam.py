@@ -146,12 +146,13 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from data_prep.cache import RowGeometry
 
-__all__ = ["COARSE_CELLS", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "HEAT_COLORMAP", "RAW_MAX_NOTE",
-           "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap", "EnsembleGradCAM", "FoldHeads",
-           "FoldMapGradCAM", "cam_upsampler", "cell_size_px", "coarse_words",
-           "combine_cams", "heat_colours", "is_coarse", "minmax_normalizer", "overlay_heatmap",
-           "place_heatmap", "read_box", "reads_box_only", "region_words", "resize_heatmap", "resolution_words", "signed_gradcam",
-           "strongest_heat", "strongest_words"]
+__all__ = ["COARSE_CELLS", "FLAT_FLOOR_PERCENTILE", "FLAT_FLOOR_SHARE", "HEAT_COLORMAP", "OUTLINE_SHARES",
+           "PEAK_OPACITY", "RAW_MAX_NOTE", "STANDS_OUT_SHARE", "STRONGEST_SHARE", "CamMap",
+           "EnsembleGradCAM", "FoldHeads", "FoldMapGradCAM", "blend_heat", "cam_upsampler", "cell_size_px",
+           "coarse_words", "combine_cams", "draw_outlines", "heat_colours", "heat_outline", "hottest_parts",
+           "is_coarse", "minmax_normalizer", "outline_masks", "outline_width", "overlay_heatmap",
+           "place_heatmap", "read_box", "reads_box_only", "region_words", "resize_heatmap",
+           "resolution_words", "signed_gradcam", "strongest_heat", "strongest_words"]
 
 COARSE_CELLS = 8
 """A Grad-CAM map with fewer cells than this on a side is coarse (:func:`is_coarse`): it is
@@ -506,14 +507,38 @@ def place_heatmap(heatmap: np.ndarray, geometry: RowGeometry, shape: tuple[int, 
     return np.clip(out, 0.0, 1.0)
 
 
+STRONGEST_SHARE = 0.9
+"""The strongest heat (:func:`strongest_heat`): the pixels at or above this share of the map's
+maximum (within 10% of it), in the connected part of them that holds the maximum."""
+
 HEAT_COLORMAP = cv2.COLORMAP_VIRIDIS
 """The heat colours: viridis, dark purple (cold) through teal and green to bright yellow
-(hot). Perceptually uniform, and its lightness rises with the heat for normal vision and
-for red-green colour-blind readers (deuteranopia, protanopia), so "brighter = more" holds for
-everyone. Jet, used before, peaked in a dark red that such readers see as dark olive, nearly
-as dark as OCTA's black background, with its lightest colour (yellow) in the middle of the
-scale (``tests/app/test_accessibility.py`` checks the lightness under Machado 2009's
-simulation)."""
+(hot). Perceptually uniform, and the colours themselves get lighter with the heat for normal
+vision and for red-green colour-blind readers (deuteranopia, protanopia). Jet, used before,
+peaked in a dark red that such readers see as dark olive, with its lightest colour (yellow) in
+the middle of the scale. Blended over a bright image, no colour map's lightness can rise with the
+heat (a dark purple over light grey is darker than the grey), and a red-green colour-blind reader
+sees viridis's mid-scale teal as plain grey: the outlines (:data:`OUTLINE_SHARES`), not the
+colour, are what marks the strongest heat on every image and for every reader
+(``tests/app/test_accessibility.py``)."""
+
+PEAK_OPACITY = 0.85
+"""The heat colour's opacity at the map's maximum (:func:`overlay_heatmap`): the hottest pixels
+show nearly the colour key's own bright yellow, with a trace of the image under them (the image
+itself is beside the overlay). It was 0.55, and the peak on OCTA's black background was an olive
+(CIE L* 52.6) that the key never shows."""
+
+OUTLINE_SHARES = {"dashed": 0.5, "solid": STRONGEST_SHARE, "dotted": STRONGEST_SHARE}
+"""The outlines drawn on the overlay (:func:`overlay_heatmap`, :func:`outline_masks`), as shares of
+the map's maximum: a solid line around the connected part of the pixels within 10% of it
+(:data:`STRONGEST_SHARE`) that holds the maximum, the part :func:`strongest_heat` names; a dotted
+line around any other part within 10% of it (a second hot spot, not the one named: an
+accessibility review found two blobs, 1.0 and 0.95, both outlined solid while the words named
+one); a dashed line around the pixels at half of it or more. Each is drawn just outside what it
+outlines (:func:`draw_outlines`), white on a dark edge, so that it stands out on a black, a grey
+or a bright image alike and for every colour vision: the colours alone did not (over a light grey
+image a heat of 0.6 looked like one of 0.1, and under deuteranopia mid heat turned plain grey,
+reading as "no evidence")."""
 
 
 def heat_colours(heat: np.ndarray) -> np.ndarray:
@@ -525,24 +550,153 @@ def heat_colours(heat: np.ndarray) -> np.ndarray:
     return rgb.reshape(*h.shape, 3)
 
 
-def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+def outline_width(shape: Sequence[int]) -> int:
+    """The white core of an outline, in pixels, for an overlay of ``shape`` ``(H, W, ...)``: 2,
+    and one pixel more per 384 px of the shorter side from 960 px (2 on the page's pictures, at
+    most 768 px a side); the dark edge adds one pixel on each side. A 1 px core inside its 3 px
+    edge read as a black line (an accessibility review), not the white line the caption names."""
+    return max(2, round(min(int(shape[0]), int(shape[1])) / 384))
+
+
+def hottest_parts(heatmap: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The strongest heat of ``heatmap`` ``(H, W)``: ``(hot, part)``, bool masks ``(H, W)`` of the
+    pixels at or above :data:`STRONGEST_SHARE` of its maximum and of their 4-connected part
+    (cells touching at a corner are two parts) that holds the maximum (the first of equal maxima,
+    ``argmax``); the one rule of :func:`strongest_heat`'s words and the overlay's solid line
+    (:func:`outline_masks`). None for a map with no positive, finite maximum."""
+    heat = np.asarray(heatmap, dtype=np.float32)
+    top = float(heat.max()) if heat.size else 0.0
+    if not np.isfinite(top) or top <= 0.0:
+        return None
+    hot = heat >= STRONGEST_SHARE * top
+    _, labels = cv2.connectedComponents(hot.astype(np.uint8), connectivity=4)
+    return hot, labels == labels.flat[int(np.argmax(heat))]
+
+
+def _to_shape(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A bool ``mask`` brought to ``shape`` ``(H, W)``: a pixel there is in it when any of the pixels
+    it covers is (INTER_AREA's share above 0, so a part a pixel wide in the full map still shows
+    when the picture is smaller); nearest neighbour when ``shape`` is larger."""
+    if mask.shape == shape:
+        return mask
+    m = mask.astype(np.float32)
+    if shape[0] <= mask.shape[0] and shape[1] <= mask.shape[1]:
+        return cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_AREA) > 0
+    return cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def outline_masks(heatmap: np.ndarray, shape: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+    """What each outline of :data:`OUTLINE_SHARES` surrounds, as bool masks ``(H, W)`` of
+    ``shape`` (default the map's own): ``dashed`` the pixels at half the maximum or more, ``solid``
+    the part within 10% of it that holds the maximum (:func:`hottest_parts`, the part the words
+    name), ``dotted`` the other parts within 10% of it. Computed on ``heatmap`` ``(h, w)`` as
+    given (the full-size map :func:`strongest_heat` reads), then brought to ``shape``
+    (:func:`_to_shape`), so the lines and the words agree on which part holds the maximum at any
+    picture size. All empty for a map with no positive, finite maximum."""
+    heat = np.asarray(heatmap, dtype=np.float32)
+    size = tuple(shape) if shape is not None else heat.shape[:2]
+    parts = hottest_parts(heat)
+    if parts is None:
+        empty = np.zeros(size, bool)
+        return {"dashed": empty, "dotted": empty, "solid": empty}
+    hot, part = parts
+    half = heat >= OUTLINE_SHARES["dashed"] * float(heat.max())
+    return {"dashed": _to_shape(half, size), "dotted": _to_shape(hot & ~part, size),
+            "solid": _to_shape(part, size)}
+
+
+def heat_outline(mask: np.ndarray, gap: int = 0) -> list[np.ndarray]:
+    """The outlines of the bool ``mask`` ``(H, W)`` grown by ``gap`` pixels (an elliptical kernel
+    of radius ``gap``; 0: the mask's own boundary): OpenCV contours (each an ``(N, 1, 2)`` int32
+    array of ``(x, y)`` pixels, every pixel of the boundary, holes included: a ring has an inner
+    line). An empty list for an empty mask."""
+    m = np.asarray(mask, dtype=np.uint8)
+    if not m.any():
+        return []
+    if gap > 0:
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1, 2 * gap + 1)))
+    contours, _ = cv2.findContours(m, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    return list(contours)
+
+
+def _inside_runs(contour: np.ndarray, shape: tuple[int, int]) -> list[tuple[np.ndarray, bool]]:
+    """``contour``'s pixels off the picture's border, in runs ``(points (N, 2), closed)``: a part
+    that runs off the picture gets no line along the border (there the line would lie on the part
+    itself); a contour that never touches the border is one closed run."""
+    points = contour.reshape(-1, 2)
+    h, w = shape
+    inside = (points[:, 0] > 0) & (points[:, 1] > 0) & (points[:, 0] < w - 1) & (points[:, 1] < h - 1)
+    if inside.all():
+        return [(points, True)]
+    start = int(np.argmin(inside))  # a border pixel: the runs start after it
+    points, inside = np.roll(points, -start, axis=0), np.roll(inside, -start)
+    runs, current = [], []
+    for point, keep in zip(points, inside, strict=True):
+        if keep:
+            current.append(point)
+        elif current:
+            runs.append((np.array(current), False))
+            current = []
+    if current:
+        runs.append((np.array(current), False))
+    return runs
+
+
+def _pieces(points: np.ndarray, drawn: int, left: int) -> list[np.ndarray]:
+    """``points`` ``(N, 2)`` (a line's pixels in order) in runs of ``drawn`` pixels, ``left`` left out
+    between two runs."""
+    return [points[i:i + drawn] for i in range(0, len(points), drawn + left)]
+
+
+def draw_outlines(rgb: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """``rgb`` (uint8 ``(H, W, 3)``, changed in place and returned) with the outlines of
+    :func:`outline_masks` (``heatmap`` ``(h, w)``, any size: the masks are brought to ``rgb``'s):
+    each a white line of :func:`outline_width` on a black one two pixels wider, so that it has
+    contrast against any image, drawn around the region grown by its half-width and 2 px more, so
+    that the line lies outside it and leaves every pixel of it (the peak included) as the colours
+    show it; none along the picture's border. The 50 % line dashed (runs of 4 widths + 2 drawn, as
+    many left out), the other parts within 10 % dotted (a short run each 2 widths + 6 pixels), the
+    part holding the maximum solid, drawn last (on top)."""
+    width = outline_width(rgb.shape)
+    gap = (width + 2) // 2 + 2
+    shape = rgb.shape[:2]
+    pattern = {"dashed": (4 * width + 2, 4 * width + 2), "dotted": (2, 2 * width + 6)}
+    for style, mask in outline_masks(heatmap, shape).items():  # dashed, dotted, then solid
+        runs = [run for c in heat_outline(mask, gap) for run in _inside_runs(c, shape)]
+        if style in pattern:
+            runs = [(piece, False) for points, _ in runs for piece in _pieces(points, *pattern[style])]
+        for colour, thickness in (((0, 0, 0), width + 2), ((255, 255, 255), width)):
+            for points, closed in runs:
+                cv2.polylines(rgb, [points.reshape(-1, 1, 2).astype(np.int32)], isClosed=closed,
+                              color=colour, thickness=thickness)
+    return rgb
+
+
+def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = PEAK_OPACITY) -> np.ndarray:
     """RGB uint8 ``(H, W, 3)``: the image (grey ``(H, W)`` or RGB ``(H, W, 3)``) with
-    ``heatmap`` (same ``(H, W)``, [0, 1]) in colour on top (:func:`heat_colours`); the colour's
-    opacity grows with the heat, so cold regions show the image unchanged, and the strongest
-    evidence is the brightest (yellow) colour."""
+    ``heatmap`` (same ``(H, W)``, [0, 1]) in colour on top (:func:`heat_colours`) and outlined
+    (:func:`draw_outlines`: dashed at half the map's maximum, solid around the part within 10% of
+    it that holds the maximum, dotted around any other part within 10% of it). The colour's
+    opacity is ``alpha * sqrt(heat)`` (:data:`PEAK_OPACITY` at the maximum), so cold regions show
+    the image unchanged and the hottest nearly the key's bright yellow; an empty map draws
+    nothing. The colour's lightness over a bright image does not rise with the heat (see
+    :data:`HEAT_COLORMAP`): the outlines mark the strongest heat."""
     if image.shape[:2] != heatmap.shape[:2]:
         raise ValueError(f"image {image.shape[:2]} and heatmap {heatmap.shape[:2]} differ in size")
+    return draw_outlines(blend_heat(image, heatmap, alpha), heatmap)
+
+
+def blend_heat(image: np.ndarray, heatmap: np.ndarray, alpha: float = PEAK_OPACITY) -> np.ndarray:
+    """:func:`overlay_heatmap` without the outlines: RGB uint8 ``(H, W, 3)``, the image (grey
+    ``(H, W)`` or RGB) with each pixel's heat colour (:func:`heat_colours`) blended on at opacity
+    ``alpha * sqrt(heat)`` (heat clipped to [0, 1])."""
     pixels = np.asarray(image, dtype=np.uint8)
     base = (pixels if pixels.ndim == 3 else cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)).astype(np.float32)
     h = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
     colour = heat_colours(h).astype(np.float32)
     a = (alpha * np.sqrt(h))[..., None]
-    return np.clip(base * (1 - a) + colour * a, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.clip(base * (1 - a) + colour * a, 0, 255).astype(np.uint8))
 
-
-STRONGEST_SHARE = 0.9
-"""The strongest heat (:func:`strongest_heat`): the pixels at or above this share of the map's
-maximum (within 10% of it), in the connected part of them that holds the maximum."""
 
 STANDS_OUT_SHARE = 0.5
 """A map is flat, and no region is named (:func:`strongest_heat`), only when its hot pixels (at or
@@ -621,7 +775,9 @@ def strongest_heat(heatmap: np.ndarray,
     "strongest in the centre"), and its connected part holding the maximum may hold little of
     it. Otherwise (at most half of the part read hot) the place is the centroid of the connected part
     (4-connected: cells touching at a corner are two parts) of the hot pixels that holds the
-    maximum (a coarse map's hot cell: the cell's centre, not its corner); when that centroid
+    maximum (:func:`hottest_parts`; a coarse map's hot cell: the cell's centre, not its corner),
+    the part the overlay outlines solid; another hot part is not named (the overlay outlines it
+    dotted, :data:`OUTLINE_SHARES`); when that centroid
     falls outside the part (a ring), the part's pixel nearest to it: the region named always
     holds hot pixels.
 
@@ -651,11 +807,10 @@ def strongest_heat(heatmap: np.ndarray,
         return {"hot_share": hot_share, "read_whole_image": whole, "stands_out": False,
                 "spread": floor < FLAT_FLOOR_SHARE * top, "x": None, "y": None, "x_fraction": None,
                 "y_fraction": None, "region": None}
-    _, labels, _, centroids = cv2.connectedComponentsWithStats(mask, connectivity=4)
-    part = int(labels.flat[int(np.argmax(heat))])
-    cx, cy = (float(v) for v in centroids[part])
-    if labels[min(h - 1, round(cy)), min(w - 1, round(cx))] != part:  # not on the hot part: a ring
-        ys, xs = np.nonzero(labels == part)
+    _, part = hottest_parts(heat)  # the overlay's solid line surrounds the same part
+    ys, xs = np.nonzero(part)
+    cx, cy = float(xs.mean()), float(ys.mean())
+    if not part[min(h - 1, round(cy)), min(w - 1, round(cx))]:  # not on the hot part: a ring
         nearest = int(np.argmin((xs - cx) ** 2 + (ys - cy) ** 2))
         cx, cy = float(xs[nearest]), float(ys[nearest])
     xf, yf = (cx + 0.5) / w, (cy + 0.5) / h

@@ -56,7 +56,15 @@ except ModuleNotFoundError as exc:  # the optional [app] extra: say so and how t
 
 from app import reverse_proxy
 from app.batch_csv import notes_csv_columns, write_grades_for_people
-from app.gradcam import coarse_words, heat_colours, overlay_heatmap, reads_box_only, strongest_words
+from app.gradcam import (
+    OUTLINE_SHARES,
+    blend_heat,
+    coarse_words,
+    draw_outlines,
+    heat_colours,
+    reads_box_only,
+    strongest_words,
+)
 from app.inputs import (
     FILE_TYPES,
     FORMAT_WORDS,
@@ -125,11 +133,13 @@ from drac_ssl.submission import (
 )
 
 __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEATMAP_PAGE_CAVEAT_FEW_CELLS",
-           "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW", "HEATMAP_PAGE_CAVEAT_ONE_VIEW",
-           "HEAT_NOT_FINITE_WORDS", "READ_BOX_WORDS", "RESULT_ID", "AppSettings",
-           "build_demo", "heat_key_html", "heatmap_page_caveat", "image_alt_texts",
-           "model_card_view", "safe_card_html", "serve", "submission_columns", "sweep_files", "sweeping", "table_columns",
-           "table_widths", "transport_limit"]
+           "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW",
+           "HEATMAP_PAGE_CAVEAT_ONE_VIEW", "BATCH_RESULT_ID", "HEAT_NOT_FINITE_WORDS", "LIVE_IDS",
+           "READ_BOX_WORDS", "RESULT_ID", "STATUS_ID", "AppSettings", "build_demo", "heat_key_html",
+           "heatmap_page_caveat", "image_alt_texts", "model_card_view", "outline_words", "page_doubts",
+           "percent_cell_text", "percent_cells", "probability_header", "result_status", "safe_card_html",
+           "serve", "submission_columns", "sweep_files", "sweeping", "table_columns", "table_datatypes",
+           "table_value", "table_widths", "transport_limit"]
 
 log = logging.getLogger("app")
 
@@ -178,20 +188,91 @@ def _kept_words(cleanup: tuple[int, int]) -> str:
             f"than {minutes(age)} are deleted every {'hour' if every == 60 else f'{every} minutes'} "
             f"while the server runs.")
 DISPLAY_MAX_SIDE = 768
-THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
-                          font_mono=["ui-monospace", "monospace"])
-"""gradio's default look with the system's fonts: nothing to fetch, and no glyph problems of
-the bundled web fonts (seen in headless Chromium with Source Sans Pro bold)."""
-def table_columns(num_grades: int) -> list[str]:
-    """The batch table's columns: ``case, class, grade, P0..P{K-1}, notes`` (``class`` the grade
-    number, as in the submission CSV; ``grade`` its name as the page says it,
-    :func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR`` where the ``/grade_batch`` API
-    gave the bundle's recorded ``Severe`` before, docs/app.md; ``P0..`` each probability with 4
-    decimals, for machines: the notes say whole percentages). The column names are those the
-    ``/grade_batch`` API has always given. The model's time per image is in the server's log, not the table (a
-    trial: a ``mean s/image`` column meant nothing to a clinician). The CSV:
-    :func:`submission_columns`."""
-    return ["case", "class", "grade", *(f"P{k}" for k in range(num_grades)), "notes"]
+def _theme() -> gr.themes.Base:
+    """:data:`THEME`: gradio's default look, its colours darkened where text was too faint."""
+    theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                              font_mono=["ui-monospace", "monospace"]).set(
+        button_primary_background_fill="*primary_700",  # white on #c2410c: 5.18:1
+        button_primary_background_fill_hover="*primary_800",
+        button_primary_border_color="*primary_700",
+        button_primary_border_color_hover="*primary_800",
+        button_primary_background_fill_dark="*primary_700",
+        button_primary_background_fill_hover_dark="*primary_800",
+        button_primary_border_color_dark="*primary_700",
+        button_primary_border_color_hover_dark="*primary_800",
+        color_accent="*primary_700",  # the selected tab's text, on white
+        body_text_color_subdued="*neutral_600",  # info text: #52525b on white, 7.7:1
+        input_placeholder_color="*neutral_500",
+        input_placeholder_color_dark="*neutral_400",
+        link_text_color_visited="*secondary_700",  # #3b82f6 on white was 3.68:1
+        link_text_color_visited_dark="*secondary_400",
+    )
+    # the selected tab's text on the dark page (gradio's set() has no dark accent): orange 400
+    theme.color_accent_dark = "*primary_400"  # type: ignore[attr-defined]
+    return theme
+
+
+THEME = _theme()
+"""gradio's default look with the system's fonts (nothing to fetch, and no glyph problems of
+the bundled web fonts, seen in headless Chromium with Source Sans Pro bold), with every text
+colour at WCAG AA's 4.5:1 or more against what it stands on, in the light and the dark mode
+(``tests/app/test_theme_contrast.py`` reads the theme's own CSS): an accessibility review found
+the default's primary buttons white on #f97316 (2.80:1), the selected tab's text #f97316 on
+white (2.80:1) and the muted info text #bbbbc2 on white (1.91:1)."""
+def probability_header(grade: int, name: str) -> str:
+    """The batch table's header of grade ``grade``'s probability: ``P(1 NPDR) %``."""
+    return f"P({grade} {name}) %"
+
+
+def table_columns(grade_names: Sequence[str]) -> list[str]:
+    """The batch table's columns: ``case, class, grade``, one ``P(k name) %`` per grade
+    (:func:`probability_header`, ``grade_names`` as the page names them), ``notes``. ``class`` is
+    the grade number, as in the submission CSV; ``grade`` its name as the page says it
+    (:func:`drac_ssl.scale.grade_names_for_people`: ``Severe NPDR`` where the ``/grade_batch`` API
+    gave the bundle's recorded ``Severe`` before, docs/app.md); each ``P(k name) %`` cell the
+    grade's whole percentage, a number (:func:`percent_cells`: the K of an image rounded together,
+    adding up to 100), shown as the rest of the page writes it (``37``, ``<1`` for 0, ``>99`` for
+    100: :func:`table_value`), None (empty) for an image not reliably gradable, whose percentages
+    the page never shows. The table said ``P0..`` with 4 decimals until an accessibility review
+    (everything else says the grade's name and whole percentages); the submission CSV keeps
+    ``P0..`` (:func:`submission_columns`, 6 decimals), for machines. The model's time per image is
+    in the server's log, not the table (a trial: a ``mean s/image`` column meant nothing to a
+    clinician)."""
+    return ["case", "class", "grade", *(probability_header(k, n) for k, n in enumerate(grade_names)), "notes"]
+
+
+def table_datatypes(num_grades: int) -> list[str]:
+    """gradio's ``datatype`` of the batch table's columns (:func:`table_columns`): ``class`` and
+    the ``num_grades`` percentage columns are numbers, so that sorting a column in the page sorts
+    by value (as text, "9" came after "37"), the rest text."""
+    return ["str", "number", "str", *["number"] * num_grades, "str"]
+
+
+def percent_cells(probs: Any) -> list[int]:
+    """An image's K probabilities ``(K,)`` as the batch table's ``P(k name) %`` cells: whole
+    percentages rounded together, adding up to 100 (:func:`drac_ssl.figures.whole_percentages`:
+    ``[0, 37, 63]``); the page shows 0 as ``<1`` and 100 as ``>99`` (:func:`percent_cell_text`),
+    as a model's probability is never exactly either."""
+    return whole_percentages(probs)
+
+
+def percent_cell_text(percent: int | None) -> str:
+    """A ``P(k name) %`` cell as the page shows it: :func:`drac_ssl.figures.percent_text` without
+    the ``%`` the header carries (``37``, ``<1`` for 0, ``>99`` for 100), ``""`` for None."""
+    return "" if percent is None else percent_text(percent)[:-1]
+
+
+def table_value(rows: list[list[Any]], num_grades: int) -> dict[str, Any]:
+    """The batch table's value for gradio's ``Dataframe``: ``rows`` (:func:`table_columns`'s
+    columns) as data, the percentage cells numbers (:func:`percent_cells`; a ``/grade_batch``
+    client reads them from ``data``), and gradio's ``metadata["display_value"]``, the text each cell
+    shows: a percentage cell by :func:`percent_cell_text` (``<1``, ``>99``), another as it is
+    (``""`` for None). gradio looks a cell's display text up by the row's own index, so sorting a
+    column in the page keeps each figure on its row, and sorts by the numbers."""
+    shown = range(3, 3 + num_grades)
+    display = [[percent_cell_text(cell) if at in shown else "" if cell is None else str(cell)
+                for at, cell in enumerate(row)] for row in rows]
+    return {"data": rows, "metadata": {"display_value": display, "styling": None}}
 
 
 def submission_columns(num_grades: int) -> list[str]:
@@ -200,21 +281,29 @@ def submission_columns(num_grades: int) -> list[str]:
     return ["case", "class", *(f"P{k}" for k in range(num_grades))]
 
 
-def table_widths(num_grades: int) -> list[int | str]:
+def table_widths(grade_names: Sequence[str]) -> list[int | str]:
     """The batch table's column widths (gradio's ``column_widths``): pixels for every column
-    but the notes. Pixels grow with the browser's zoom as the text does, so a probability
-    (``0.1234``) never breaks mid-number; percentages of the table did not (at 150% zoom
+    but the notes, a ``P(k name) %`` column wide enough for the longest word of its header
+    (about 9 px a character, at least 72). Pixels grow with the browser's zoom as the text does,
+    so a figure never breaks mid-number; percentages of the table did not (at 150% zoom
     "0.32 / 56", while the notes held a third of the width). The notes get a share of the
     table's width, so at a high zoom they give way (wrapping; the table scrolls sideways),
     not the numbers. (``"auto"`` for the notes would not wrap them at all.) Checked in
     headless Chromium at 100% and 150%."""
-    return [160, 64, 112, *[72] * num_grades, "35%"]
+    def fits(header: str) -> int:
+        return max(72, 9 * max(len(word) for word in header.split()) + 16)
+    return [160, 64, 112, *(fits(probability_header(k, n)) for k, n in enumerate(grade_names)), "35%"]
 
 
 def probability_key(class_names: list[str]) -> str:
-    """What the batch table's P columns hold: "P0 = P(0 Normal) · P1 = P(1 NPDR) · ...", the
-    probability of each grade."""
-    return " · ".join(f"P{k} = P({k} {n})" for k, n in enumerate(class_names))
+    """What the batch table's probability columns hold: "P(0 Normal) % ... P(2 PDR) %: each
+    grade's probability in whole percent ...", how ``<1`` and ``>99`` are held, and where the
+    exact figures are."""
+    first, last = (probability_header(k, class_names[k]) for k in (0, len(class_names) - 1))
+    return (f"{first} ... {last}: each grade's probability in whole percent, an image's rounded "
+            f"together to add up to 100 (shown <1 and >99 at the ends, held as 0 and 100, which a "
+            f"probability never is exactly; empty for an image not reliably gradable); a column "
+            f"sorts by these numbers; the grades CSV keeps them as P0.. with 6 decimals")
 
 
 NOTES_CSV = "grades_with_notes.csv"
@@ -242,11 +331,15 @@ offered as ``submission.csv``, which ``--check`` passes, so that a grading from 
 could be uploaded as a submission). It takes the place of :data:`FLAGGED_CSV` too; a batch with
 a file not graded is still ``grades_INCOMPLETE.csv``."""
 
-HEATMAP_CAPTION = ("Grad-CAM (brighter/yellow = more evidence for the explained grade, relative to "
-                   "this map's maximum)")
-"""The heatmap's caption: it names brightness, not a hue a colour-blind reader may not see
-(:data:`app.gradcam.HEAT_COLORMAP`), and that the brightest is this map's own maximum (each map
-is divided by its own maximum: the colours carry no absolute strength)."""
+HEATMAP_CAPTION = ("Grad-CAM: colour = evidence for the explained grade, relative to this map's "
+                   "maximum; white solid line: the part holding that maximum, within 10% of it; "
+                   "white dotted line: another part within 10% of it; white dashed line: half of it "
+                   "or more")
+"""The heatmap's caption: it names the outlines (:data:`app.gradcam.OUTLINE_SHARES`), which show
+on any image and to every colour vision, not "brighter = more", which a colour blended over a
+bright image does not keep (an accessibility review), nor a hue a colour-blind reader may not
+see; and that the scale is this map's own maximum (each map is divided by its own maximum: the
+colours carry no absolute strength)."""
 
 _PAGE_BENCH = ("On a test model with a planted bright spot (a {head}-head test model on synthetic "
                "images with a random frozen backbone; says nothing about this model's maps; the "
@@ -340,43 +433,185 @@ def heatmap_page_caveat(cells: Sequence[int] | None, head: str | None, views: in
             f"not {which}: none of its figures apply to this model.")
 
 RESULT_ID = "grade-result"
-"""The ``elem_id`` of the single-image result (the grade): a polite ARIA live region
-(:data:`LIVE_RESULT_JS`), so a screen reader says the grade when it appears."""
+"""The ``elem_id`` of the single-image result (the grade and everything said of it). Not a live
+region: a screen reader re-read its 900 to 1500 characters on every update, an arrow key in
+*Heatmap for* included (an accessibility review); :data:`STATUS_ID` says the result in one
+sentence instead."""
+
+STATUS_ID = "grade-status"
+"""The ``elem_id`` of the single-image result's one-sentence status (:func:`result_status`:
+"Graded: grade 1 (NPDR); 1 warning above."), drawn off screen (:data:`STATUS_CSS`) and marked
+``role="status"`` ``aria-live="polite"`` (:data:`LIVE_RESULT_JS`): what a screen reader says
+when a result appears; the result itself is read when the user goes to it."""
+
+BATCH_RESULT_ID = "batch-result"
+"""The ``elem_id`` of the batch tab's summary ("3 of 3 file(s) graded ..."), a polite live
+region too (:data:`LIVE_RESULT_JS`): an accessibility review found the batch's result said to
+no one."""
+
+LIVE_IDS = (STATUS_ID, BATCH_RESULT_ID)
+"""The page's live regions (``role="status"``, ``aria-live="polite"``)."""
 
 LIVE_RESULT_JS = """() => {
+  const ids = @LIVE_IDS@;
   const mark = () => {
-    const region = document.getElementById("@RESULT_ID@");
-    if (!region) return false;
-    region.setAttribute("aria-live", "polite");
-    return true;
+    let found = 0;
+    for (const id of ids) {
+      const region = document.getElementById(id);
+      if (!region) continue;
+      region.setAttribute("role", "status");
+      region.setAttribute("aria-live", "polite");
+      region.setAttribute("aria-atomic", "true");
+      found += 1;
+    }
+    return found === ids.length;
   };
   if (!mark()) {
     let tries = 0;
     const timer = setInterval(() => { if (mark() || ++tries > 50) clearInterval(timer); }, 200);
   }
-}""".replace("@RESULT_ID@", RESULT_ID)
-"""Run once when the page loads: marks the result (:data:`RESULT_ID`) ``aria-live="polite"``
-(gradio's Markdown has no option for it)."""
+}""".replace("@LIVE_IDS@", json.dumps(list(LIVE_IDS)))
+"""Run once when the page loads: marks :data:`LIVE_IDS` ``role="status"``, ``aria-live="polite"``
+and ``aria-atomic="true"`` (gradio's Markdown has no option for it); the elements are found by
+id, retried for 10 s while the page builds."""
+
+STATUS_CSS = (f"#{STATUS_ID} {{ position: absolute !important; width: 1px !important; "
+              f"height: 1px !important; padding: 0 !important; margin: -1px !important; "
+              f"overflow: hidden !important; clip: rect(0 0 0 0) !important; "
+              f"white-space: nowrap !important; border: 0 !important; }}")
+"""Draws the status (:data:`STATUS_ID`) off screen, read by screen readers only (the usual
+"visually hidden" rules): the page shows the whole result beside it."""
+
+
+def page_doubts(warnings: Sequence[str], predictor: Predictor) -> list[str]:
+    """The warnings of a result said above its grade as doubts about the image (the model's own
+    caveats, said elsewhere, and plain notes left out): what :func:`_result_markdown` lists under
+    its warning heading and :func:`result_status` counts."""
+    model_words = {predictor.chance_warning, predictor.calibration_warning, predictor.caveat}
+    return [w for w in warnings if w not in model_words and not is_plain_note(w)]
+
+
+def result_status(details: dict[str, Any], predictor: Predictor) -> str:
+    """One sentence that a screen reader says when a single-image result appears (:data:`STATUS_ID`),
+    from the result's ``details`` JSON: "Graded: grade 1 (NPDR)." with "; 1 warning above" when
+    the page warns above the grade (the image's doubts, :func:`page_doubts`, and the model's
+    no-better-than-chance warning: what the heading's "(⚠ see above)" points at), then what the
+    page says in bold under the grade, in its order: "; probabilities not calibrated"
+    (``details["calibration_failed"]``, or the bundle's :attr:`app.predict.Predictor
+    .calibration_warning`), "; borderline" (``details["borderline"]``, the Borderline line) and
+    "; the model's most likely grade is 2 (PDR)" (``details["milder_than_most_likely"]``: the
+    grade shown is milder than every grade tied for the largest, :func:`milder_than_most_likely`;
+    "grades are 2 (PDR) and 3 (...)" for a tie; not said of an image not reliably gradable nor
+    of a failed calibration, whose page names no most likely grade), and "; heatmap of grade 2
+    (PDR)" when the heatmap explains another grade than the one shown; "Result: not reliably
+    gradable; model output: grade 0 (Normal)." (or "untrained demo; ...") as the heading says
+    it; for a refusal, that nothing was graded and where the reason is. ``""`` for no result (a
+    cleared upload). (A review: it counted the warnings above the grade only, and an untrained
+    demo's borderline result whose most likely grade was more severe said "Result: untrained
+    demo; model output: grade 1 (NPDR).")"""
+    if not details:
+        return ""
+    if "error" in details:
+        if details.get("busy"):
+            return "Busy: nothing was graded; please try again in a moment."
+        if details.get("model_error"):
+            return "The model failed on this image; the message says more."
+        return "Not graded; the message says why."
+    names = predictor.grade_names
+    grade = f"grade {details.get('grade')} ({_shown_grade_name(details, predictor)})"
+    reasons = details.get("not_reliably_gradable") or []
+    verdicts = [*(["not reliably gradable"] if reasons else []),
+                *([demo_mark(predictor)] if demo_mark(predictor) else [])]
+    said = f"Result: {'; '.join(verdicts)}; model output: {grade}" if verdicts else f"Graded: {grade}"
+    warned = len(page_doubts(details.get("warnings") or [], predictor)) + bool(predictor.chance_warning)
+    if warned:
+        said += f"; {warned} warning{'' if warned == 1 else 's'} above"
+    uncalibrated = bool(details.get("calibration_failed") or predictor.calibration_warning)
+    if uncalibrated:
+        said += "; probabilities not calibrated"
+    if details.get("borderline"):
+        said += "; borderline"
+    probs = details.get("P")
+    if details.get("milder_than_most_likely") and not reasons and not uncalibrated:
+        likely = tied_grades(probs) if probs else [details.get("most_likely_grade")]
+        likely = [k for k in likely if isinstance(k, int) and 0 <= k < len(names)]
+        graded = [f"{k} ({names[k]})" for k in likely]
+        if len(graded) == 1:
+            said += f"; the model's most likely grade is {graded[0]}"
+        elif graded:
+            said += f"; the model's most likely grades are {', '.join(graded[:-1])} and {graded[-1]}"
+    heat = details.get("heatmap") or {}
+    explained = heat.get("explains_grade")
+    shown = details.get("grade")
+    if isinstance(explained, int) and explained != shown and 0 <= explained < len(names):
+        said += f"; heatmap of grade {explained} ({names[explained]})"
+    return said + "."
+
+
+def _outline_sample(style: str) -> str:
+    """A short line drawn as the overlay draws an outline (:func:`app.gradcam.draw_outlines`):
+    white on a black edge, ``solid``, ``dashed`` or ``dotted``; decorative (``aria-hidden``), the
+    words beside it say what it marks."""
+    dash = {"solid": "", "dashed": ' stroke-dasharray="7 5"', "dotted": ' stroke-dasharray="1 7"'}[style]
+    cap = "" if style == "solid" else ' stroke-linecap="round"'
+    return ('<svg aria-hidden="true" width="30" height="10" style="vertical-align:middle">'
+            f'<line x1="3" y1="5" x2="27" y2="5" stroke="#000000" stroke-width="4"{dash}{cap}/>'
+            f'<line x1="3" y1="5" x2="27" y2="5" stroke="#ffffff" stroke-width="2"{dash}{cap}/></svg>')
+
+
+def outline_words() -> dict[str, str]:
+    """What each outline of the overlay marks (:data:`app.gradcam.OUTLINE_SHARES`,
+    :func:`app.gradcam.outline_masks`), the key's and the heatmap line's words: ``solid`` the part
+    that holds the map's maximum, where the heat is within 10% of it (the part the words name),
+    ``dotted`` any other part within 10% of it, ``dashed`` the parts at half of it or more."""
+    near = round(100 * (1 - OUTLINE_SHARES["solid"]))
+    other = round(100 * (1 - OUTLINE_SHARES["dotted"]))
+    half = round(100 * OUTLINE_SHARES["dashed"])
+    return {"solid": f"the part that holds this map's maximum, the heat there within {near}% of it",
+            "dotted": f"any other part within {other}% of the maximum",
+            "dashed": f"the parts at {half}% of the maximum or more"}
 
 
 def heat_key_html(stops: int = 11) -> str:
-    """The heatmap's colour key: a bar in the overlay's own colours (:func:`app.gradcam
+    """The heatmap's key: a bar in the overlay's own colours (:func:`app.gradcam
     .heat_colours`, ``stops`` samples from cold to hot), labelled low ... high, relative to this
     map's maximum (each map is divided by its own maximum: 0 no positive evidence, 1 the
-    maximum, so a colour carries no absolute strength), with an ``aria-label`` that says it in
-    words."""
+    maximum, so a colour carries no absolute strength), and the three outlines drawn on the map
+    (:func:`outline_words`: solid around the part holding the maximum, within 10% of it; dotted
+    around another part within 10% of it; dashed at half of it or more) with a sample of each,
+    all with an ``aria-label`` that says it in words. It says that over a bright image the
+    colours do not get lighter with the heat, and that the lines, not the colour, mark the
+    strongest heat."""
     colours = heat_colours(np.linspace(0.0, 1.0, stops))
     gradient = ", ".join(f"#{int(r):02x}{int(g):02x}{int(b):02x}" for r, g, b in colours)
-    return ('<div role="img" aria-label="Colour key of the heatmap, relative to this map\'s '
-            'maximum: from dark purple (low evidence) through teal and green to bright yellow '
-            '(this map\'s maximum); each map is scaled to its own maximum, so the colours carry '
-            'no absolute strength; where there is no evidence the image shows without colour" '
-            'style="display:flex;align-items:center;gap:8px;font-size:90%;margin:4px 0">'
-            '<span aria-hidden="true">low</span>'
-            f'<span aria-hidden="true" style="flex:1;height:14px;border-radius:3px;'
+    said = outline_words()
+    lines = "; ".join(f"white {style} line: {said[style]}" for style in ("solid", "dotted", "dashed"))
+    return ('<div role="img" aria-label="Key of the heatmap, relative to this map\'s '
+            'maximum: colours from dark purple (low evidence) through teal and green to bright yellow '
+            '(this map\'s maximum), more opaque as the heat grows; each map is scaled to its own '
+            'maximum, so the colours carry no absolute strength; where there is no evidence the image '
+            f'shows without colour; {lines}; each line is drawn just outside what it outlines. Over a '
+            'bright image the colours do not get lighter with the heat: the lines mark where it is '
+            'strongest" '
+            'style="font-size:90%;margin:4px 0">'
+            '<div aria-hidden="true" style="display:flex;align-items:center;gap:8px">'
+            '<span>low</span>'
+            f'<span style="flex:1;height:14px;border-radius:3px;'
             f'background:linear-gradient(to right, {gradient})"></span>'
-            '<span aria-hidden="true">high: this map\'s maximum (relative, not an absolute '
-            'strength)</span></div>')
+            '<span>high: this map\'s maximum (relative, not an absolute strength)</span></div>'
+            '<div aria-hidden="true" style="display:flex;flex-wrap:wrap;gap:4px 16px;margin-top:4px">'
+            + "".join(f'<span>{_outline_sample(style)} {said[style]}</span>'
+                      for style in ("solid", "dotted", "dashed"))
+            + '<span>(the lines, not the colour, mark where the heat is strongest on a bright '
+            'image)</span></div></div>')
+
+
+OCTA_WORDS = ("ultra-wide-field optical coherence tomography angiography (UW-OCTA) image, seen "
+              "en face: a flat, front-on picture of the retina's blood vessels, as the device "
+              "exports it")
+"""The page's first words on the image it grades (under its title, an OCTA bundle's): "OCTA" and
+"en face" spelt out where they are first used (an accessibility review: a reader who does not
+know them met them unexplained in the title and its first line)."""
 
 
 def _is_drac(predictor: Predictor) -> bool:
@@ -480,13 +715,17 @@ def served_token() -> str:
 
 def _display_overlay(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     """The Grad-CAM overlay at the page's size: the image and the heatmap brought to
-    :func:`_display`'s size first (INTER_AREA / bilinear), then blended; the same picture as
-    blending at full size and downscaling, for a third of the pixels."""
+    :func:`_display`'s size first (INTER_AREA / bilinear), then blended (the same colours as
+    blending at full size and downscaling, for a third of the pixels); the outlines from the
+    full-size map (:func:`app.gradcam.draw_outlines`), the one :func:`app.gradcam.strongest_heat`
+    names a place of, so the solid line surrounds the part the words name (averaging the map
+    down first can move, merge or drop its small hot parts)."""
     shown = _display(image)
     h, w = shown.shape[:2]
+    small = heatmap
     if heatmap.shape[:2] != (h, w):
-        heatmap = cv2.resize(np.asarray(heatmap, dtype=np.float32), (w, h), interpolation=cv2.INTER_AREA)
-    return overlay_heatmap(shown, heatmap)
+        small = cv2.resize(np.asarray(heatmap, dtype=np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    return draw_outlines(blend_heat(shown, small), heatmap)
 
 
 class _DisplayFiles:
@@ -634,6 +873,9 @@ PROBABILITY_CSS = f"#{PROBABILITY_ID} dd.confidence {{ display: none; }}"
 100)%``) hidden, since each of its labels says the result's whole percentage
 (:func:`_label_value`: ``<1%`` and ``>99%`` at the ends, where the widget wrote 0% and 100%)."""
 
+PAGE_CSS = f"{PROBABILITY_CSS}\n{STATUS_CSS}"
+"""The page's own CSS (``launch(css=...)``): :data:`PROBABILITY_CSS` and :data:`STATUS_CSS`."""
+
 
 def _printable(text: str, instead: str) -> str:
     """``text`` with each control character (a line break, a tab ...) replaced by ``instead``."""
@@ -709,20 +951,29 @@ def md_words(text: str) -> str:
     return _HTML_OPENING.sub(lambda m: "&lt;" if m.group() == "<" else "&amp;", text)
 
 
+RESULT_HEADING = "## Result"
+"""The first line of a single-image result (:func:`_result_markdown`): the warnings and the
+bundle's caveat come under it, then the grade's own ``### Grade ...`` heading one level below it
+(:func:`grade_heading`), so a screen reader's list of headings shows the grade inside the result
+(it was a ``##`` sibling of this heading, which then held the warnings alone: a review)."""
+
+
 def _result_markdown(pred: Prediction, predictor: Predictor) -> str:
     folds = len(predictor.bundle.models)
     views = "4 views (the image and its 3 flipped copies)" if predictor.tta else "1 view (no flip)"
     probs = "Probabilities: " + " · ".join(
         f"{k} {md_words(n)} **{p}**" for k, (n, p) in
         enumerate(zip(predictor.grade_names, percent_texts(pred.probs), strict=True)))
-    lines: list[str] = []
+    # a heading over what is said before the grade (warnings, the caveat): a screen reader's
+    # list of headings then starts at the result, not at the grade below its warnings (a review)
+    lines: list[str] = [RESULT_HEADING, ""]
     chance = predictor.chance_warning  # the model's own caveat: its figures in details["warnings"]
     if chance:
         lines += [f"**⚠ {md_words(chance_plain_words(predictor) or chance)}**", ""]
     caveat = predictor.caveat  # the bundle's own caveat, in the result itself
     uncalibrated = predictor.calibration_warning  # said under the heading, not as a doubt
     model_words = {chance, uncalibrated, caveat}
-    doubts = [w for w in pred.warnings if w not in model_words and not is_plain_note(w)]
+    doubts = page_doubts(pred.warnings, predictor)
     notes = [w for w in pred.warnings if w not in model_words and is_plain_note(w)]
     if doubts:  # said first: a grade of an image that may not be what the model reads
         heading = ("**⚠ This may not be a UW-OCTA en-face image, so the grade below may mean "
@@ -794,17 +1045,17 @@ def _shown_grade_name(details: dict[str, Any], predictor: Predictor) -> str:
 
 def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: bool = False,
                   phantom: bool = False) -> str:
-    """The result's heading: ``## Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
+    """The result's heading: ``### Grade 1 — NPDR``; marked `` (⚠ see above)`` when the image has
     a doubt (``doubts``, the warnings said above it) or the model is no better than chance
     (``chance``); and, for an image whose doubts make it not reliably gradable
-    (:func:`unreliable_reasons`), ``## Not reliably gradable (unlike the training images) —
+    (:func:`unreliable_reasons`), ``### Not reliably gradable (unlike the training images) —
     model output: Grade 0 Normal``: the grade kept in the heading, second, without its
     probability (a review: colour photographs of proliferative DR were headed "Grade 0 —
     Normal", P 0.80, like a valid result; a trial: a brick texture headed "... (P 1.00)" read
     as a certainty, so the percentages of such an image are not shown at all). ``untrained``: an untrained demo bundle's
     (:attr:`app.predict.Predictor.untrained`), whose grade is never headed as a grade either
-    (a trial user read "## Grade 1 — NPDR" from random weights as a result): ``## Untrained
-    demo — model output: Grade 1 NPDR``, and ``## Not reliably gradable (...); untrained demo —
+    (a trial user read "## Grade 1 — NPDR" from random weights as a result): ``### Untrained
+    demo — model output: Grade 1 NPDR``, and ``### Not reliably gradable (...); untrained demo —
     model output: ...`` for an image not reliably gradable. ``phantom``: a bundle trained on
     phantom images (:attr:`app.predict.Predictor.trained_on_phantoms`), headed the same way as
     :data:`PHANTOM_DEMO` (a trial user: a real DRAC scan read "## Grade 0 — Normal" under the
@@ -815,11 +1066,11 @@ def grade_heading(pred: Prediction, doubts: list[str], chance: bool, untrained: 
     mark = UNTRAINED_DEMO if untrained else PHANTOM_DEMO if phantom else ""
     if reasons:
         demo = f"; {mark}" if mark else ""
-        return f"## Not reliably gradable ({'; '.join(reasons)}){demo} — {output}"
+        return f"### Not reliably gradable ({'; '.join(reasons)}){demo} — {output}"
     see_above = " (⚠ see above)" if doubts or chance else ""
     if mark:
-        return f"## {mark[0].upper()}{mark[1:]} — {output}{see_above}"
-    return f"## Grade {pred.grade} — {name}{see_above}"
+        return f"### {mark[0].upper()}{mark[1:]} — {output}{see_above}"
+    return f"### Grade {pred.grade} — {name}{see_above}"
 
 
 UNTRAINED_DEMO = "untrained demo"
@@ -899,6 +1150,15 @@ def referral_rule(predictor: Predictor) -> bool:
             and len(getattr(predictor.bundle.calibration, "thresholds", ())) == 1)
 
 
+MILDER_MORE = ("the Model card tab says more: how often such a rule found the most severe grade in "
+               "a test")
+"""Where the page sends a reader of the milder-grade warning (:func:`milder_words`,
+:func:`milder_count_words`): the model card's sentence on it
+(:func:`drac_ssl.grading.bundle._milder_card_words`), in the page itself. It named a file of the
+repository, "docs/app.md, "Grade shown and most likely grade"", that a clinician using the app
+cannot open (an accessibility review)."""
+
+
 def milder_words(probs: Any, grade: int, names: list[str], folds: int, regression: bool = False) -> str:
     """The warning said under a grade that is milder than the most likely one
     (:func:`milder_than_most_likely`), "" when it is not: the most likely grade and its
@@ -925,7 +1185,7 @@ def milder_words(probs: Any, grade: int, names: list[str], folds: int, regressio
     else:
         likely = f"The model's most likely grade is {graded[0]} ({shown[tied[0]]}), more severe than"
     return (f"⚠ **{likely} the grade shown, {g} {names[g]} ({shown[g]}).** {why} "
-            f"(docs/app.md, \"Grade shown and most likely grade\").")
+            f"({MILDER_MORE}).")
 
 
 def _milder_lines(pred: Prediction, predictor: Predictor, reasons: list[str]) -> list[str]:
@@ -961,8 +1221,7 @@ def milder_count_words(n_milder: int, n_good: int, predictor: Predictor) -> str:
                "likely one")
     shown = (f"{n_milder} of the {n_good} graded image{'' if n_good == 1 else 's'} "
              + ("is shown milder than its" if n_milder == 1 else "are shown milder than their"))
-    return (f"⚠ **{shown} most likely grade** (the notes column names it): {why} (docs/app.md, "
-            f"\"Grade shown and most likely grade\").")
+    return f"⚠ **{shown} most likely grade** (the notes column names it): {why} ({MILDER_MORE})."
 
 
 def _decision_lines(pred: Prediction, predictor: Predictor, likely_said: bool = False) -> list[str]:
@@ -1224,9 +1483,12 @@ def _heatmap_markdown(pred: Prediction, predictor: Predictor) -> str:
              f"copy's map flipped back)." if pred.cam_views and pred.cam_views > 1 else "")
     resolution = "" if pred.coarse else f" Resolution: {pred.resolution}."
     views = pred.cam_views or len(predictor.map_flips)  # the views this map averaged (the grade's)
-    text = (f"Heatmap: the brighter (yellow) a part of the image, the more it raised the "
-            f"model's score for {plain}; dark or uncoloured parts raised it little or not at all. "
-            f"Colours are relative to this map's maximum.{' ' + note if note else ''}{flips}"
+    text = (f"Heatmap: the more a part of the image raised the model's score for {plain}, the "
+            f"more strongly it is coloured, from dark purple to yellow; uncoloured parts raised it "
+            f"little or not at all. A white solid line outlines the part that holds this map's "
+            f"maximum, where the heat is within 10% of it, a white dotted line any other part within "
+            f"10% of it, a white dashed line the parts at half of it or more. Colours are relative to "
+            f"this map's maximum.{' ' + note if note else ''}{flips}"
             f"{located}{read}{resolution} {heatmap_page_caveat(pred.cam_cells, predictor.head, views)} How it is computed: "
             f"details "
             f"(JSON), heatmap.method.")
@@ -1338,17 +1600,19 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
 
 
 def _error_markdown(message: str) -> str:
-    """``message``: markdown made safe (:func:`_named_text`, :func:`md_text`), as are the next two's."""
-    return f"### ⛔ Cannot grade this file\n{message}"
+    """``message``: markdown made safe (:func:`_named_text`, :func:`md_text`), as are the next two's.
+    Headed ``##``, as the result's grade is, one level under the page's ``#`` title (``###``
+    skipped a level: an accessibility review); so are the next three."""
+    return f"## ⛔ Cannot grade this file\n{message}"
 
 
 def _model_error_markdown(message: str) -> str:
     """A fault of the model or the app on an image that was read fine: not blamed on the file."""
-    return f"### ⛔ The model failed on this image\n{message}"
+    return f"## ⛔ The model failed on this image\n{message}"
 
 
 def _choice_error_markdown(message: str) -> str:
-    return f"### ⛔ Cannot use this heatmap choice\n{message}"
+    return f"## ⛔ Cannot use this heatmap choice\n{message}"
 
 
 def _explain_choice(predictor: Predictor, explain: Any) -> int | None:
@@ -1372,7 +1636,7 @@ def _explain_choice(predictor: Predictor, explain: Any) -> int | None:
 
 
 def _busy_markdown(message: str) -> str:
-    return f"### ⏳ Busy: please try again\n{message}"
+    return f"## ⏳ Busy: please try again\n{message}"
 
 
 def _busy_details(exc: ServerBusy, name: str) -> dict[str, Any]:
@@ -2003,7 +2267,10 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                     graded_rows[at] = [name, int(c), grade_cell(predictor.grade_names[int(c)], why,
                                                                   predictor.untrained,
                                                                   demo_mark(predictor) == PHANTOM_DEMO),
-                                       *(round(float(v), 4) for v in p), said]
+                                       # whole percentages, numbers (the page shows 0 and 100 as
+                                       # <1 and >99, table_value); none for an image not
+                                       # reliably gradable (the page shows none)
+                                       *([None] * k if why else percent_cells(p)), said]
                 # files not graded: rows without a grade (and a name that says it), never left out
                 # silently; a complete batch: the submission itself
                 flagged = sum(1 for why in reasons if why)
@@ -2083,7 +2350,7 @@ def _grade_batch_now(predictor: Predictor, settings: AppSettings, paths: list[st
                 ". Nothing was graded, so there is no grades CSV.\n\n")
         with_notes = (f"`{NOTES_CSV}` (`{','.join(notes_csv_columns(predictor.grade_names))}`: every "
                       f"file in upload order with its grade in words and the notes column of the table; "
-                      f"its first row holds what applies to every grade; the columns: docs/app.md)")
+                      f"its first row holds what applies to every grade)")
         # where the reasons of each flagged image are (a review: the FLAGGED line named no place)
         reasons_at = (f"the reasons per image are in the `{UNRELIABLE_COLUMN}` column of "
                       f"`{NOTES_CSV}`, and those images' notes (in the table too) start "
@@ -2166,9 +2433,17 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         the plain files to API clients (not gradio update dicts)."""
         return tuple(gr.update(alt_text=text) for text in image_alt_texts(details or {}, predictor))
 
+    def said_status(details: dict[str, Any] | None) -> str:
+        """The result's one sentence for screen readers (:func:`result_status`), run in the page
+        after every result, as the alt texts are."""
+        return result_status(details or {}, predictor)
+
     def grade_batch(paths: list[str] | None) -> tuple[Any, ...]:
+        """:func:`_grade_batch`, its rows as the table's value (:func:`table_value`: numbers, shown
+        as the page writes percentages)."""
         claims.claim(paths)
-        return _grade_batch(predictor, settings, paths, queue)
+        summary, rows, *files = _grade_batch(predictor, settings, paths, queue)
+        return (summary, table_value(rows, len(predictor.grade_names)) if rows else rows, *files)
 
     def claim_batch(paths: list[str] | None) -> None:
         """The batch tab's upload: its files wait for *Grade all*, kept as a graded upload is
@@ -2177,7 +2452,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
 
     drac = _is_drac(predictor)
     k = len(predictor.grade_names)
-    columns = table_columns(k)
+    columns = table_columns(predictor.grade_names)
     csv_header = ",".join(submission_columns(k))
     image_kind = describe_kind(predictor.kind, predictor.channels)
     scale = " · ".join(f"{g} {md_words(n)}" for g, n in enumerate(predictor.grade_names))
@@ -2186,11 +2461,12 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         if drac:
             gr.Markdown("# Diabetic retinopathy grade from a UW-OCTA image\n"
                         "DRAC 2022 Task 3: **0 Normal · 1 NPDR** (non-proliferative) **· 2 PDR** "
-                        "(proliferative), from one ultra-wide-field OCTA en-face image.")
+                        f"(proliferative), from one {OCTA_WORDS}.")
         else:
             gr.Markdown(f"# Diabetic retinopathy grade from a {image_kind}\n"
                         f"{k} grades: **{scale}**, from one "
-                        f"{'colour ' if predictor.channels == 3 else 'grey '}image.")
+                        + (OCTA_WORDS if predictor.kind == "octa" else
+                           f"{'colour ' if predictor.channels == 3 else 'grey '}image") + ".")
         gr.HTML(_banner(predictor))
         with gr.Tabs():
             with gr.Tab("Single image"):
@@ -2212,6 +2488,7 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                     f"({_resize_words(predictor.bundle.spec)}).</small>")
                     with gr.Column(scale=3, min_width=320):
                         result = gr.Markdown("Upload an image to grade it.", elem_id=RESULT_ID)
+                        status = gr.Markdown("", elem_id=STATUS_ID)  # off screen: for screen readers
                         label = grade_probabilities(num_top_classes=k, label="Probabilities", show_heading=False,
                                                     elem_id=PROBABILITY_ID)
                         gr.Markdown(probabilities_note(predictor))
@@ -2239,6 +2516,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 for event in (clicked, uploaded, changed, gone):  # every result: the pictures' alt text
                     event.then(picture_alt_texts, inputs=details, outputs=[original, overlay],
                                api_visibility="private", queue=False)
+                    event.then(said_status, inputs=details, outputs=status, api_visibility="private",
+                               queue=False, show_progress="hidden")
             with gr.Tab("Batch"):
                 gr.Markdown(f"Grade many images at once (no heatmaps) and download a "
                             f"{'DRAC ' if drac else ''}submission CSV: `{csv_header}`, one row per "
@@ -2249,14 +2528,13 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                       f"any other file is listed as not graded)",
                                 file_count="multiple", type="filepath", height=160)
                 batch_button = gr.Button("Grade all", variant="primary")
-                batch_summary = gr.Markdown()
+                batch_summary = gr.Markdown(elem_id=BATCH_RESULT_ID)  # a polite live region
                 gr.Markdown(f"<small>In the table: class = the grade number (as in the CSV), "
                             f"grade = its name; "
-                            f"{probability_key([md_words(n) for n in predictor.grade_names])}: each grade's "
-                            f"probability.</small>")
+                            f"{probability_key([md_words(n) for n in predictor.grade_names])}.</small>")
                 table = gr.Dataframe(headers=columns, label="Grades", interactive=False,
-                                     wrap=True, column_count=len(columns),
-                                     column_widths=table_widths(k))
+                                     wrap=True, column_count=len(columns), datatype=table_datatypes(k),
+                                     column_widths=table_widths(predictor.grade_names))
                 with gr.Row():
                     csv_file = gr.File(label=grades_csv_label(predictor.untrained,
                                                                             demo_mark(predictor) == PHANTOM_DEMO), interactive=False)
@@ -2272,8 +2550,8 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
             with gr.Tab("Model card"):
                 model_card_view(card)
                 with gr.Accordion("Bundle metadata (metadata.json)", open=False):
-                    gr.Code(meta_json, language="json", interactive=False)
-        demo.load(None, js=LIVE_RESULT_JS)  # the result is announced (a polite live region)
+                    gr.Code(meta_json, language="json", interactive=False, label="metadata.json")
+        demo.load(None, js=LIVE_RESULT_JS)  # the status and the batch summary are announced
     demo.model_queue = queue  # type: ignore[attr-defined]  # for tests and the log
     demo.upload_claims = claims  # type: ignore[attr-defined]  # for the sweep (sweep_files)
     return demo
@@ -2329,7 +2607,9 @@ def safe_card_html(card: str) -> str:
     ``![a\\]](...)``, a code span in the alt text; review F3): the parser's own reading decides
     now, and the HTML it writes goes to the page as it is (:func:`model_card_view`), not through
     a second Markdown parser that could read it otherwise. The package's own cards hold no
-    image, link or HTML."""
+    image, link or HTML. Its headings are shifted one level down (``#`` is ``<h2>``, ``######``
+    stays ``<h6>``): the page's title is its one ``<h1>`` (an accessibility review found a second
+    one in the tab)."""
     from markdown_it import MarkdownIt  # installed with gradio (typer -> rich -> markdown-it-py)
     from markdown_it.common.utils import escapeHtml
 
@@ -2349,7 +2629,12 @@ def safe_card_html(card: str) -> str:
     for rule in ("link_open", "link_close", "html_inline"):
         md.add_render_rule(rule, nothing)
     md.add_render_rule("html_block", omitted)
-    return md.render(card)
+    env: dict[str, Any] = {}
+    tokens = md.parse(card, env)
+    for token in tokens:  # one level down: the page's own title is the one <h1>
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1:]) + 1)}"
+    return md.renderer.render(tokens, md.options, env)
 
 
 CARD_HTML_OMITTED = "[HTML of the model card, not shown here: read MODEL_CARD.md in the bundle]"
@@ -2429,6 +2714,49 @@ def sweeping(demo: gr.Blocks, every: float | None = None) -> Any:
     return lifespan
 
 
+class OwnAddressUnreachable(RuntimeError):
+    """gradio's ``launch`` could not reach the app's own address as it started (its check of
+    ``/gradio_api/startup-events`` with ``httpx.get``, then of the page with
+    ``gradio.networking.url_ok``): the message says the address, the error, the proxy variables
+    set (names only) and what to do (:func:`own_address_words`)."""
+
+
+GRADIO_OWN_ADDRESS_FAILURES = ((Exception, "Couldn't start the app because "),
+                               (ValueError, "When localhost is not accessible"))
+"""What gradio 6's ``Blocks.launch`` raises when its own address answered but not as it
+wanted, as ``(exact type, start of the message)``: a bare ``Exception`` when
+``startup-events`` answers an error status (a proxy's 403 or 502), a ``ValueError`` when
+``url_ok`` gets no 200/3xx/401 for the page. (A request that gets no answer at all raises
+``httpx.TransportError``.)"""
+
+
+def is_own_address_failure(error: BaseException) -> bool:
+    """Whether ``error``, raised by gradio's ``launch``, says the app could not reach its own
+    address: an ``httpx.TransportError`` or one of :data:`GRADIO_OWN_ADDRESS_FAILURES`, never
+    another error of the same type."""
+    import httpx
+
+    return isinstance(error, httpx.TransportError) or any(
+        type(error) is kind and str(error).startswith(start) for kind, start in GRADIO_OWN_ADDRESS_FAILURES)
+
+
+def own_address_words(url: str, error: BaseException, proxies: Sequence[str]) -> str:
+    """The message of :class:`OwnAddressUnreachable`: ``url`` (the address gradio asked),
+    ``error`` (httpx's or gradio's, by type and message) and ``proxies`` (:func:`app.loopback.proxy_variables`:
+    their names, never their values, which may hold a password), with a fix for each case."""
+    said = f"{type(error).__name__}: {error}"
+    if proxies:
+        names = ", ".join(proxies)
+        unset = " ".join(f"-u {name}" for name in proxies)
+        return (f"the app could not reach its own address {url} as it started ({said}). The proxy "
+                f"variable(s) {names} are set; the app added its own addresses to NO_PROXY and "
+                f"no_proxy, but the request still failed (a proxy set elsewhere, or a firewall, "
+                f"between this process and {url}).\n  fix: start the app without the proxy "
+                f"variables (env {unset} python -m app ...), or make {url} reachable on this machine")
+    return (f"the app could not reach its own address {url} as it started ({said}).\n  fix: check "
+            f"that nothing on this machine (a firewall, a proxy) stands between this process and {url}")
+
+
 def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
           block: bool = True, quiet: bool = False,
           auth: LoginGuard | Sequence[tuple[str, str]] | None = None,
@@ -2457,8 +2785,15 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
     oldest first above 4 GiB of them) and
     the app's pictures and batch CSVs after an hour (:mod:`app.retention`), beside gradio's own
     hourly ``delete_cache``.
+
+    gradio's ``launch`` asks its own address once with ``httpx.get``, which takes the proxy
+    variables of the environment: before it, :func:`app.loopback.bypass_proxy` adds the loopback
+    names and ``settings.host`` to ``NO_PROXY`` and ``no_proxy`` (keeping what was there). If
+    that request still fails or gets an error status (:func:`is_own_address_failure`), the
+    server is closed and :class:`OwnAddressUnreachable` raised, naming the proxy variables set.
     """
     from app.auth import bind_name, is_loopback_host, open_host_refusal
+    from app.loopback import bypass_proxy, proxy_variables
 
     login = auth if isinstance(auth, LoginGuard) or not auth else LoginGuard(auth)
     open_host = not is_loopback_host(settings.host)
@@ -2476,20 +2811,32 @@ def serve(predictor: Predictor, settings: AppSettings = AppSettings(), *,
         log.warning("serving on %s with a login (%d user(s)) over plain HTTP: passwords and "
                     "images cross the network unencrypted unless a TLS reverse proxy is in front",
                     settings.host, login.users)
+    proxies = proxy_variables()
+    no_proxy = bypass_proxy(settings.host)  # gradio's check of its own address: never via a proxy
+    if proxies:
+        log.info("proxy variable(s) %s set: NO_PROXY and no_proxy are now %s for this process (the "
+                 "app's own addresses; other requests keep the proxy)", ", ".join(proxies), no_proxy)
     # gradio's own upload limit is a guard at twice ours: a file a little too large reaches
     # the app and gets its explanatory message; a larger one is not stored (transport_limit)
-    demo.launch(server_name=bind_name(settings.host), server_port=settings.port, share=False,
-                auth=login.gradio_auth if login else None,  # run for every login: throttle, record
-                inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
-                max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
-                enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
-                # gradio's run history would keep every /grade and /grade_batch call (upload
-                # path with the patient's file name, result, batch table) in the browser's
-                # localStorage with no expiry, and offer a Hugging Face bucket: off, and
-                # /gradio_api/runs answers 404 (docs/app.md, "What the browser keeps")
-                run_history=False,
-                max_threads=max(40, handler_limit + 8),  # every admitted request has a thread
-                root_path=settings.root_path,  # None: gradio reads GRADIO_ROOT_PATH
-                css=PROBABILITY_CSS,  # the widget's own rounded figure hidden: its labels say it
-                app_kwargs={"lifespan": sweeping(demo)})
+    try:
+        demo.launch(server_name=bind_name(settings.host), server_port=settings.port, share=False,
+                    auth=login.gradio_auth if login else None,  # run for every login: throttle, record
+                    inbrowser=False, prevent_thread_lock=not block, quiet=quiet, show_error=False,
+                    max_file_size=transport_limit(settings.limits), ssr_mode=False, pwa=False, mcp_server=False,
+                    enable_monitoring=False, footer_links=["api", "settings"], theme=THEME,
+                    # gradio's run history would keep every /grade and /grade_batch call (upload
+                    # path with the patient's file name, result, batch table) in the browser's
+                    # localStorage with no expiry, and offer a Hugging Face bucket: off, and
+                    # /gradio_api/runs answers 404 (docs/app.md, "What the browser keeps")
+                    run_history=False,
+                    max_threads=max(40, handler_limit + 8),  # every admitted request has a thread
+                    root_path=settings.root_path,  # None: gradio reads GRADIO_ROOT_PATH
+                    css=PAGE_CSS,  # the widget's own rounded figure hidden; the status off screen
+                    app_kwargs={"lifespan": sweeping(demo)})
+    except Exception as exc:  # httpx's ConnectError, ProxyError, a timeout (not an OSError), gradio's own
+        if not is_own_address_failure(exc):
+            raise
+        url = getattr(demo, "local_url", None) or f"http://{bind_name(settings.host)}:{settings.port}/"
+        demo.close(verbose=False)  # launch had started the server before its check
+        raise OwnAddressUnreachable(own_address_words(url, exc, proxies)) from exc
     return demo

@@ -1,7 +1,8 @@
 """Render the README's results section from ``bench/results/*.json``.
 
-    python -m bench.summarize          # rewrite the section between the markers in README.md
-    python -m bench.summarize --print  # print it instead
+    python -m bench.summarize          # rewrite the sections between their markers (README.md,
+                                       # docs/results.md, docs/retinamnist.md)
+    python -m bench.summarize --print  # print what it would write there, writing nothing
 
 Only figures that a bench script wrote are shown, with the device and date they were
 measured on, so the README never carries a number that no script produced.
@@ -172,6 +173,12 @@ def _first_commit_with(path: str) -> str | None:
     return added[-1][:SHORT_HASH] if added else None
 
 
+def _date_line(date: str) -> str:
+    """The ``"date_utc": "<date>"`` text a bench script writes into a result file (as
+    ``json.dumps`` writes it), which :func:`_written_in` looks for in the file's history."""
+    return json.dumps({"date_utc": date})[1:-1]
+
+
 def _written_in(path: str, record: dict[str, Any]) -> str | None:
     """The commit that wrote the version of the result file ``path`` that ``record`` holds: the
     oldest commit whose change to ``path`` added its ``"date_utc": "<value>"`` line (``git log
@@ -185,7 +192,7 @@ def _written_in(path: str, record: dict[str, Any]) -> str | None:
     and a later hand edit is never taken for a write."""
     date = record.get("date_utc")
     if isinstance(date, str) and date:
-        out = _git("log", "-S", json.dumps({"date_utc": date})[1:-1], "--format=%H", "--", path)
+        out = _git("log", "-S", _date_line(date), "--format=%H", "--", path)
         wrote = (out or "").split()
         if wrote:
             return wrote[-1][:SHORT_HASH]
@@ -286,17 +293,444 @@ def _fold_rule_short(record: dict[str, Any]) -> str:
 
 def _git(*args: str) -> str | None:
     """``git -C REPO <args>``'s stdout, or None when git is missing, fails or is not a
-    repository here (a copy without history): callers then say what they could not check."""
-    return _git_cached(str(REPO), args)
+    repository here (a copy without history): callers then say what they could not check.
+
+    Asked once per process for each ``args`` (:data:`_GIT_ANSWERS`), and answered without
+    running git when :func:`_read_git_answers` has read the answer in bulk beforehand."""
+    key = (str(REPO), args)
+    if key not in _GIT_ANSWERS:
+        out = _run_git(key[0], args)
+        _GIT_ANSWERS[key] = _as_text(out.stdout) if out is not None and out.returncode == 0 else None
+    return _GIT_ANSWERS[key]
 
 
-@functools.cache  # bounded by the result files; lru_cache(256) evicted what a render asked again
-def _git_cached(repo: str, args: tuple[str, ...]) -> str | None:
+_GIT_ANSWERS: dict[tuple[str, tuple[str, ...]], str | None] = {}
+"""``(repository, git arguments) -> stdout or None`` for every question :func:`_git` asked, and
+those :func:`_read_git_answers` answered in bulk beforehand: a render asks hundreds (a few per
+result file), each once per process. Nothing here is ever dropped (as with the
+``functools.cache`` before it): a commit made later in the same process is not seen by the
+answers read before it."""
+
+
+def _run_git(repo: str, args: tuple[str, ...], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
+    """``git -C repo <args>`` run to its end (``stdin`` fed to it), its output as bytes; None when
+    git is missing or does not finish in 30 s."""
     try:
-        out = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, timeout=30)
+        return subprocess.run(["git", "-C", repo, *args], input=stdin, capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout if out.returncode == 0 else None
+
+
+def _as_text(out: bytes) -> str:
+    """``out`` as ``subprocess.run(..., text=True)`` gives it: decoded as the locale's encoding,
+    with CR LF and a lone CR read as LF (universal newlines)."""
+    import io
+
+    return io.TextIOWrapper(io.BytesIO(out), encoding=io.text_encoding(None)).read()
+
+
+PLAIN_GIT_NAME = re.compile(r"[0-9A-Za-z_][0-9A-Za-z_.-]*(?:/[0-9A-Za-z_][0-9A-Za-z_.-]*)*")
+"""A commit name or repository path that :func:`_read_git_answers` asks about in bulk: one that
+git's bulk commands take and print unchanged (no space, quote, colon, glob or pathspec magic,
+no ``.``/``..`` part, not an option). Other names are asked one by one, as before."""
+
+GitAnswers = dict[tuple[str, ...], str | None]
+"""git arguments -> what that command prints (None: it fails), read in bulk for one repository."""
+
+
+def _plain_git_name(name: object) -> bool:
+    return isinstance(name, str) and PLAIN_GIT_NAME.fullmatch(name) is not None
+
+
+class _GitQuestions(NamedTuple):
+    """What :func:`_read_git_answers` asks git about one result record."""
+
+    commit: str | None  # environment.git_commit, when a plain name
+    recorded: bool  # the record says its code state (git_commit_at_end or git_dirty)
+    script: str | None  # the bench script its command ran (_bench_script)
+    where: str | None  # its file (RESULT_FILE), when a plain repository path
+    date_line: str | None  # its "date_utc": ... text (_date_line)
+    keys: list[str]  # its top-level keys that one git grep can look for
+    config: str | None  # the config file _freeze_source reads at its commit
+
+
+def _questions(record: dict[str, Any]) -> _GitQuestions:
+    env = record.get("environment")
+    env = env if isinstance(env, dict) else {}
+    commit, where, date = env.get("git_commit"), record.get(RESULT_FILE), record.get("date_utc")
+    config = _config_file_named(record)
+    return _GitQuestions(
+        commit if _plain_git_name(commit) else None,
+        "git_commit_at_end" in env or "git_dirty" in env,
+        _bench_script(str(record.get("command") or "")),
+        where if _plain_git_name(where) else None,
+        _date_line(date) if isinstance(date, str) and date else None,
+        [k for k in record if isinstance(k, str) and k and k != RESULT_FILE and "\n" not in k and "\0" not in k],
+        config.as_posix() if config is not None and _plain_git_name(config.as_posix()) else None)
+
+
+def _read_git_answers(records: list[dict[str, Any]]) -> None:
+    """Read into :data:`_GIT_ANSWERS`, with six git commands, the answers to the questions that
+    :func:`_uncommitted_tree_words`, :func:`_written_in`, :func:`_freeze_source` and
+    :func:`missing_history` ask git about ``records`` (as :func:`read_result` gives them), each as
+    its own command prints it, so that a render runs a handful of git commands rather than a few
+    per result file (353 at commit 30c200d, the git commands taking 14 of the 19 s of
+    ``test_summary_honesty``):
+
+    1. ``git cat-file --batch-check``: whether each recorded commit, and its bench script at that
+       commit, exist (``rev-parse --verify --quiet C^{commit}``, ``cat-file -e C:script``), and
+       the trees of the commits whose Python files step 4 searches;
+    2. ``git diff-tree --stdin`` from the empty tree: the Python files of those trees;
+    3. ``git rev-list``, ``git log --full-history --raw --no-renames`` over the scripts and result
+       files, and ``git diff-tree --stdin`` of each merge against its parents
+       (:func:`_path_changes`): the commits that ``git log -- PATH`` lists for each of them, with
+       the file's versions before and after;
+    4. ``git cat-file --batch``: those versions, those Python files, and the scripts and config
+       files that ``git show`` would print. From them: the commits that added each file
+       (``log --diff-filter=A``); those that changed how often a result file holds its
+       ``"date_utc": ...`` text (``log -S``: git's pickaxe counts in the whole file the same
+       way); whether a Python file of a commit holds a record's key (``grep -q -F -e KEY C --
+       '*.py'``: a key has no line break, so a line holds it where the file does).
+
+    Only names of :data:`PLAIN_GIT_NAME` are asked in bulk, and only questions not answered
+    yet; an answer not read here (another name, a version git cannot show, a command that
+    failed) is asked on its own when needed. Each path's log is its own: step 3 walks the
+    history for each path as ``git log -- PATH`` would (a ``git log`` over all the paths
+    together simplifies merged history over all of them at once, and said a result file written
+    alike on main and on a merged branch was written on the branch). On this repository's
+    history at 75e148e all 730 answers read here are as the single commands print them;
+    ``tests/bench/test_summarize_provenance.py`` checks them over small histories with merged
+    branches, one of them a cherry-pick merged back."""
+    repo = str(REPO)
+    asked = [_questions(record) for record in records]
+    keys: dict[str, set[str]] = {}  # the keys asked of each commit whose Python files are searched
+    for q in asked:
+        if (q.commit and q.script is not None and not q.recorded
+                and _GIT_ANSWERS.get((repo, ("rev-parse", "--verify", "--quiet", f"{q.commit}^{{commit}}")), "")
+                is not None):  # a commit not known to be missing
+            keys.setdefault(q.commit, set()).update(
+                k for k in q.keys if _unknown(repo, ("grep", "-q", "-F", "-e", k, q.commit, "--", "*.py")))
+    answers, trees = _existence_answers(repo, [FUNDUS_HUE_REMOVED, *(q.commit for q in asked if q.commit)],
+                                        {(q.commit, q.script) for q in asked if q.commit and _plain_git_name(q.script)},
+                                        sorted(c for c, words in keys.items() if words))
+    python_files = _python_files(repo, sorted(set(trees.values())))
+    keys = {c: words for c, words in keys.items() if words and trees.get(c) in python_files}
+    dated: dict[str, set[str]] = {}
+    for q in asked:
+        if q.where and q.date_line:
+            dated.setdefault(q.where, set()).add(q.date_line)
+    paths = sorted(p for p in {p for q in asked for p in (q.script, q.where) if _plain_git_name(p)}
+                   if _unknown(repo, ("log", "--diff-filter=A", "--format=%H", "--", p))
+                   or any(_unknown(repo, ("log", "-S", d, "--format=%H", "--", p)) for d in dated.get(p, ())))
+    changes = _path_changes(repo, paths) if paths else {}
+    shown = {}
+    for q in asked:
+        if q.where in changes and _plain_git_name(q.script):  # the script at each commit that wrote the result
+            shown.update({f"{c[:SHORT_HASH]}:{q.script}": ("show", f"{c[:SHORT_HASH]}:{q.script}")
+                          for c, _rows in changes[q.where]})
+        if q.commit and q.config:  # the config file that _freeze_source reads at the recorded commit
+            shown[f"{q.commit}:{q.config}"] = ("show", f"{q.commit}:{q.config}")
+    shown = {name: args for name, args in shown.items() if _unknown(repo, args)}
+    versions = {blob for path in dated if path in changes for _c, rows in changes[path]
+                for row in rows for blob in row[:2] if set(blob) != {"0"}}
+    sources = {blob for c in keys for blob in python_files[trees[c]]}
+    objects = _read_objects(repo, [*sorted(versions | sources), *shown])
+    answers.update({args: None if objects[name] is None else _as_text(objects[name])
+                    for name, args in shown.items() if name in objects})
+    answers.update(_history_answers(changes, dated, objects))
+    for commit, words in keys.items():
+        files = [objects.get(blob) for blob in python_files[trees[commit]]]
+        if all(content is not None for content in files):
+            answers.update({("grep", "-q", "-F", "-e", word, commit, "--", "*.py"):
+                            "" if any(os.fsencode(word) in content for content in files if content) else None
+                            for word in words})
+    for args, out in answers.items():
+        _GIT_ANSWERS.setdefault((repo, args), out)
+
+
+def _unknown(repo: str, args: tuple[str, ...]) -> bool:
+    return (repo, args) not in _GIT_ANSWERS
+
+
+def _existence_answers(repo: str, commits: list[str], scripts: set[tuple[str, str]],
+                       searched: list[str]) -> tuple[GitAnswers, dict[str, str]]:
+    """``rev-parse --verify --quiet C^{commit}`` for each of ``commits`` and ``cat-file -e C:script``
+    for each pair of ``scripts``, and the tree of each of ``searched``, from one ``git cat-file
+    --batch-check``; ({}, {}) when it fails."""
+    names = {f"{c}^{{commit}}": ("rev-parse", "--verify", "--quiet", f"{c}^{{commit}}")
+             for c in commits if _plain_git_name(c)}
+    names.update({f"{c}:{s}": ("cat-file", "-e", f"{c}:{s}") for c, s in sorted(scripts)})
+    names = {name: args for name, args in names.items() if _unknown(repo, args)}
+    names.update({f"{c}^{{tree}}": ("tree", c) for c in searched})
+    if not names:
+        return {}, {}
+    out = _run_git(repo, ("cat-file", "--batch-check"), "".join(f"{n}\n" for n in names).encode())
+    lines = out.stdout.decode("ascii", "replace").splitlines() if out is not None and out.returncode == 0 else []
+    if len(lines) != len(names):
+        return {}, {}
+    answers: GitAnswers = {}
+    trees = {}
+    for (name, args), line in zip(names.items(), lines, strict=True):
+        found = line.split(" ")
+        if line in (f"{name} missing", f"{name} ambiguous"):
+            answers[args] = None
+        elif len(found) == 3 and re.fullmatch(r"[0-9a-f]{40,64}", found[0]):
+            answers[args] = f"{found[0]}\n" if args[0] == "rev-parse" else ""
+            if args[0] == "tree":
+                trees[args[1]] = found[0]
+    return {args: out for args, out in answers.items() if args[0] != "tree"}, trees
+
+
+EMPTY_TREES = {40: "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+               64: "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"}
+"""The empty tree's name in a SHA-1 and a SHA-256 repository (by its length): git knows it
+without storing it."""
+
+
+def _python_files(repo: str, trees: list[str]) -> dict[str, list[str]]:
+    """The blobs of the ``*.py`` files in each of ``trees`` (as ``git grep ... -- '*.py'`` sees
+    them: not in a submodule), from one ``git diff-tree --stdin`` against the empty tree; {}
+    when it fails."""
+    if not trees:
+        return {}
+    empty = EMPTY_TREES[len(trees[0])]
+    out = _run_git(repo, ("diff-tree", "--stdin", "-r", "--no-renames", "--no-abbrev", "-z", "--", "*.py"),
+                   "".join(f"{empty} {tree}\n" for tree in trees).encode())
+    if out is None or out.returncode != 0:
+        return {}
+    files: dict[str, list[str]] = {tree: [] for tree in trees}
+    tree = None
+    tokens = iter(out.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    for token in tokens:
+        *headers, token = token.split("\n")  # each input line is echoed, then its files
+        for header in headers:
+            pair = header.split(" ")
+            if len(pair) != 2 or pair[0] != empty or pair[1] not in files:
+                return {}
+            tree = pair[1]
+        if token.startswith(":") and tree is not None:
+            fields = token[1:].split(" ")
+            if len(fields) != 5 or next(tokens, None) is None:
+                return {}
+            if fields[1].startswith(("10", "12")):  # a file or a symbolic link, not a submodule
+                files[tree].append(fields[3])
+        elif token:
+            return {}
+    return files
+
+
+def _history_answers(changes: dict[str, list[tuple[str, list[tuple[str, str, str]]]]],
+                     dated: dict[str, set[str]], objects: dict[str, bytes | None]) -> GitAnswers:
+    """``log --diff-filter=A`` of each path of ``changes`` (:func:`_path_changes`), and ``log -S
+    LINE`` for each of its ``dated`` lines whose versions ``objects`` holds."""
+    answers: GitAnswers = {}
+    for path, commits in changes.items():
+        answers[("log", "--diff-filter=A", "--format=%H", "--", path)] = "".join(
+            f"{c}\n" for c, rows in commits if any(status == "A" for _b, _a, status in rows))
+        for line in dated.get(path, ()):
+            text = line.encode()
+            counts = [(c, [(_count(objects, before, text), _count(objects, after, text)) for before, after, _s in rows])
+                      for c, rows in commits]
+            if all(n is not None for _c, pairs in counts for pair in pairs for n in pair):
+                answers[("log", "-S", line, "--format=%H", "--", path)] = "".join(
+                    f"{c}\n" for c, pairs in counts if any(before != after for before, after in pairs))
+    return answers
+
+
+ChangeRows = list[tuple[str, str, str]]
+"""A commit's changes to one path asked about (or files under it): (blob before, blob after,
+status), in full hex, the absent side all zeros."""
+
+
+def _path_changes(repo: str, paths: list[str]) -> dict[str, list[tuple[str, ChangeRows]]]:
+    """For each of ``paths``: the commits that ``git log --raw --no-renames -- PATH`` (that path
+    alone) lists as changing it (or a file under it), in its order (newest first), each with its
+    :data:`ChangeRows`; {} when git cannot tell.
+
+    Three git commands, whatever the number of paths (one ``git log -- P1 P2 ...`` would not do:
+    it simplifies merged history over all the paths together, so a result file written alike on
+    main and on a merged branch that also changed another path asked about, a cherry-pick, was
+    said to be written on the branch, where ``git log -- PATH`` says main; review F1 of
+    f53a873):
+
+    1. ``git rev-list --parents --timestamp HEAD``: every commit, its parents, its committer date;
+    2. ``git log --full-history --raw --no-renames -- PATHS``: every commit that is not a merge
+       and changed one of the paths, with its rows (``--full-history``: every side of each merge
+       walked, nothing simplified away);
+    3. ``git diff-tree --stdin --always -r --no-renames``, each merge against each of its
+       parents: which of the paths the merge differs on from which parent.
+
+    Each path's own walk is then done as git's revision walk does it (``revision.c``:
+    ``try_to_simplify_commit`` and ``process_parents``, git's default history simplification):
+    from HEAD, commits taken newest committer date first, those of one date in the order they
+    were reached; a merge that equals one of its parents on the path is followed to the first
+    such parent only, one that equals none to all of them. The walk's commits that changed the
+    path are its log."""
+    graph = _commit_graph(repo)
+    rows = _changes_by_commit(repo, paths) if graph else None
+    if graph is None or rows is None:
+        return {}
+    head, parents, dates = graph
+    merges = [(c, p) for c, ps in parents.items() if len(ps) > 1 for p in ps]
+    differs = _merge_differences(repo, merges, paths) if merges else {}
+    if differs is None:
+        return {}
+    differing_on: dict[str, set[tuple[str, int]]] = {path: set() for path in paths}
+    for (merge, parent), differ in differs.items():  # (merge, parent's place) pairs that differ on each path
+        for i, p in enumerate(parents[merge]):
+            if p == parent:
+                for path in differ:
+                    differing_on[path].add((merge, i))
+    changes: dict[str, list[tuple[str, ChangeRows]]] = {}
+    walks: dict[frozenset[tuple[str, int]], list[str]] = {}  # paths that differ at the same merges walk alike
+    for path in paths:
+        differing = frozenset(differing_on[path])
+        if differing not in walks:
+            walks[differing] = _walk(head, parents, dates, differing)
+        changes[path] = [(c, rows[c][path]) for c in walks[differing] if path in rows.get(c, {})]
+    return changes
+
+
+def _commit_graph(repo: str) -> tuple[str, dict[str, list[str]], dict[str, int]] | None:
+    """HEAD, each commit's parents and each commit's committer date (Unix seconds), from ``git
+    rev-list --parents --timestamp HEAD``; None when it fails."""
+    out = _run_git(repo, ("rev-list", "--parents", "--timestamp", "HEAD"))
+    if out is None or out.returncode != 0:
+        return None
+    parents: dict[str, list[str]] = {}
+    dates: dict[str, int] = {}
+    head = None
+    for line in out.stdout.decode("ascii", "replace").splitlines():
+        words = line.split(" ")
+        if len(words) < 2 or not words[0].isdigit():
+            return None
+        dates[words[1]], parents[words[1]] = int(words[0]), words[2:]
+        head = head or words[1]
+    return (head, parents, dates) if head else None
+
+
+def _changes_by_commit(repo: str, paths: list[str]) -> dict[str, dict[str, ChangeRows]] | None:
+    """commit -> path of ``paths`` -> the commit's :data:`ChangeRows` for it, for every commit
+    that is not a merge, reachable from HEAD, from one ``git log --full-history --raw``; None
+    when it fails."""
+    out = _run_git(repo, ("log", "--full-history", "--raw", "--no-renames", "--no-abbrev", "-z",
+                          "--format=%x01%H", "--", *paths))
+    if out is None or out.returncode != 0:
+        return None
+    rows: dict[str, dict[str, ChangeRows]] = {}
+    asked = set(paths)
+    commit = None
+    tokens = iter(out.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    for token in tokens:
+        token = token.lstrip("\n")
+        if token.startswith("\x01"):
+            commit = token[1:]
+        elif token.startswith(":") and commit is not None:
+            fields = token[1:].split(" ")
+            name = next(tokens, None)
+            if len(fields) != 5 or name is None:
+                return None
+            for path in _asked_paths(name, asked):
+                rows.setdefault(commit, {}).setdefault(path, []).append((fields[2], fields[3], fields[4]))
+        elif token:
+            return None
+    return rows
+
+
+def _asked_paths(name: str, asked: set[str]) -> list[str]:
+    """The paths of ``asked`` that the changed file ``name`` is, or is under (as a pathspec matches)."""
+    parts = name.split("/")
+    return [p for p in ("/".join(parts[:n]) for n in range(1, len(parts) + 1)) if p in asked]
+
+
+def _merge_differences(repo: str, pairs: list[tuple[str, str]], paths: list[str]) -> dict[tuple[str, str], set[str]] | None:
+    """(merge, parent) -> the ``paths`` on which the merge differs from that parent, for each of
+    ``pairs``, from one ``git diff-tree --stdin --always``; None when it fails."""
+    out = _run_git(repo, ("diff-tree", "--stdin", "--always", "-r", "--no-renames", "--no-abbrev", "-z",
+                          "--format=%x01%H", "--", *paths),
+                   "".join(f"{merge} {parent}\n" for merge, parent in pairs).encode())
+    if out is None or out.returncode != 0:
+        return None
+    differs: dict[tuple[str, str], set[str]] = {}
+    asked = set(paths)
+    at = -1
+    tokens = iter(out.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    for token in tokens:
+        token = token.lstrip("\n")
+        if token.startswith("\x01"):  # one header per pair, in their order (--always)
+            at += 1
+            if at >= len(pairs) or token[1:] != pairs[at][0]:
+                return None
+        elif token.startswith(":") and at >= 0:
+            name = next(tokens, None)
+            if len(token[1:].split(" ")) != 5 or name is None:
+                return None
+            differs.setdefault(pairs[at], set()).update(_asked_paths(name, asked))
+        elif token:
+            return None
+    return differs if at == len(pairs) - 1 else None
+
+
+def _walk(head: str, parents: dict[str, list[str]], dates: dict[str, int],
+          differing: frozenset[tuple[str, int]]) -> list[str]:
+    """The commits ``git log -- PATH`` walks from ``head``, in its order, where ``differing``
+    holds the (merge, parent's place) pairs whose merge differs from that parent on PATH: newest
+    committer date first, one date's commits in the order they were reached (``revision.c``:
+    ``commit_list_insert_by_date``); a merge that equals a parent on PATH followed to the first
+    such parent only (``try_to_simplify_commit``)."""
+    import heapq
+
+    queue = [(-dates[head], 0, head)]
+    seen = {head}
+    order = []
+    while queue:
+        _date, _n, commit = heapq.heappop(queue)
+        order.append(commit)
+        followed = parents.get(commit, [])
+        if len(followed) > 1:
+            same = [p for i, p in enumerate(followed) if (commit, i) not in differing]
+            followed = same[:1] or followed
+        for parent in followed:
+            if parent not in seen and parent in dates:
+                seen.add(parent)
+                heapq.heappush(queue, (-dates[parent], len(seen), parent))
+    return order
+
+
+def _read_objects(repo: str, names: list[str]) -> dict[str, bytes | None]:
+    """The contents of each of ``names`` that is a blob, from one ``git cat-file --batch``; None
+    for a name git does not hold; a name of something else, or ambiguous, is left out, as are
+    all when git fails."""
+    if not names:
+        return {}
+    out = _run_git(repo, ("cat-file", "--batch"), "".join(f"{n}\n" for n in names).encode())
+    if out is None or out.returncode != 0:
+        return {}
+    data, at, objects = out.stdout, 0, {}
+    for name in names:
+        end = data.find(b"\n", at)
+        header = data[at:end].decode("ascii", "replace").split(" ") if end >= 0 else []
+        at = end + 1
+        if header == [name, "missing"]:
+            objects[name] = None
+            continue
+        if header == [name, "ambiguous"]:
+            continue
+        if len(header) != 3 or not header[2].isdigit():
+            return {}
+        if header[1] == "blob":
+            objects[name] = data[at:at + int(header[2])]
+        at += int(header[2]) + 1
+    return objects
+
+
+def _count(objects: dict[str, bytes | None], blob: str, text: bytes) -> int | None:
+    """How many times ``text`` occurs in ``blob`` (0 for the all-zeros absent side), as git's
+    pickaxe counts it; None when the blob was not read."""
+    if set(blob) == {"0"}:
+        return 0
+    content = objects.get(blob)
+    return None if content is None else content.count(text)
 
 
 def _is_ancestor(ancestor: str, commit: str | None) -> bool | None:
@@ -326,6 +760,7 @@ def missing_history(results_dir: Path | None = None) -> str | None:
     ``.git``, no git, a shallow clone) the words say "unknown" or "today" instead."""
     if _git("rev-parse", "--git-dir") is None:
         return f"{REPO} is not a git repository, or git is not on PATH"
+    _ask_git_about(results_dir or RESULTS)
     if _git("rev-parse", "--verify", "--quiet", f"{FUNDUS_HUE_REMOVED}^{{commit}}") is None:
         return f"commit {FUNDUS_HUE_REMOVED} is not in this clone's history (a shallow clone?)"
     missing = []
@@ -344,6 +779,21 @@ def missing_history(results_dir: Path | None = None) -> str | None:
     return None
 
 
+def _ask_git_about(results_dir: Path) -> None:
+    """:func:`_read_git_answers` for every result file under ``results_dir`` and its subfolders
+    (the runs set aside, the reruns), read in bulk before the renderer asks about each; a file
+    that does not read is left for the renderer to say so."""
+    records = []
+    for path in sorted(results_dir.rglob("*.json")):
+        try:
+            record = read_result(path)
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    _read_git_answers(records)
+
+
 def history_available(results_dir: Path | None = None) -> bool:
     """True when this checkout's git history holds the commits the rendered words are read at
     (:data:`FUNDUS_HUE_REMOVED` and every result file's recorded commit: :func:`missing_history`):
@@ -360,6 +810,31 @@ def _command_words(command: str) -> list[str]:
         return shlex.split(command)
     except ValueError:
         return command.split()
+
+
+def _config_file_named(record: dict[str, Any]) -> Path | None:
+    """The config file a result's recorded command ran with, relative to the repository: the
+    one ``--config FILE`` or ``--config=FILE`` names (the last one; an absolute path inside the
+    repository made relative), else ``configs/default.yaml`` for ``bench.default_run``; None
+    when it names none, or a file outside the repository (of the measuring machine)."""
+    words = _command_words(str(record.get("command") or ""))
+    named = None
+    for i, w in enumerate(words):
+        if w == "--config" and i + 1 < len(words):
+            named = words[i + 1]
+        elif w.startswith("--config="):
+            named = w.split("=", 1)[1]
+    if named:
+        path = Path(named)
+        if path.is_absolute():
+            try:
+                path = path.relative_to(REPO)
+            except ValueError:
+                return None  # a file of the measuring machine outside the repository
+        return path
+    if any(w.endswith("bench.default_run") or w == "bench/default_run.py" for w in words):
+        return Path("configs") / "default.yaml"
+    return None
 
 
 def _freeze_source(record: dict[str, Any]) -> tuple[str | None, str]:
@@ -384,22 +859,8 @@ def _freeze_source(record: dict[str, Any]) -> tuple[str | None, str]:
     overrides = [w.split("=", 1)[1] for w in words if w.startswith("finetune.freeze=")]
     if overrides and overrides[-1]:
         return overrides[-1], ""
-    named = None
-    for i, w in enumerate(words):
-        if w == "--config" and i + 1 < len(words):
-            named = words[i + 1]
-        elif w.startswith("--config="):
-            named = w.split("=", 1)[1]
-    if named:
-        path = Path(named)
-        if path.is_absolute():
-            try:
-                path = path.relative_to(REPO)
-            except ValueError:
-                return None, ""  # a file of the measuring machine outside the repository
-    elif any(w.endswith("bench.default_run") or w == "bench/default_run.py" for w in words):
-        path = Path("configs") / "default.yaml"
-    else:
+    path = _config_file_named(record)
+    if path is None:
         return None, ""
     from drac_ssl.config import FinetuneConfig, read_yaml
 
@@ -836,6 +1297,23 @@ def bootstrap_speed_rows(r: dict[str, Any]) -> list[str]:
                           f"largest difference {f['max_abs_difference']:.0e})" for what, f in figures.items())
         rows.append(f"| bootstrap of {r.get('n_boot')} resamples, {case.replace('_', ' ')} (loop -> counted) "
                     f"| {cells}{_load_note(r)} | {_device(r)} | {_date(r)} | `{r.get('command')}` |")
+    return rows
+
+
+def stem_pool_rows(r: dict[str, Any]) -> list[str]:
+    """Frozen backbone's forward with the stem's pool through the channels-last kernel vs the
+    plain pool: one row per image size and batch."""
+    rows = []
+    for f in r.get("cases", {}).values():
+        fwd, pool = f.get("forward", {}), f.get("pool", {})
+        same = "bitwise equal" if fwd.get("bitwise_equal") and pool.get("bitwise_equal") else "NOT bitwise equal"
+        rows.append(f"| frozen ResNet-18 forward to layer4, {f.get('image_px')} px x {f.get('batch')} images "
+                    f"(stem pool plain -> channels-last, median of {r.get('repeats')} interleaved) | "
+                    f"forward: {fwd.get('plain_ms')} ms -> {fwd.get('channels_last_pool_ms')} ms "
+                    f"(x{fwd.get('speedup')}, paired x{fwd.get('speedup_paired_median')}); pool alone: "
+                    f"{pool.get('plain_ms')} ms -> {pool.get('channels_last_pool_ms')} ms (x{pool.get('speedup')}, "
+                    f"{f.get('plain_pool_share_of_plain_forward', 0) * 100:.0f} % of the plain forward); {same}"
+                    f"{_load_note(r)} | {_device(r)} | {_date(r)} | `{r.get('command')}` |")
     return rows
 
 
@@ -1413,29 +1891,15 @@ def _seeds_words(record: dict[str, Any]) -> str:
             f"out a small one")
 
 
-def current_umm_line(retina: dict[str, Any]) -> list[str]:
-    """Under the RetinaMNIST table of the issue #13 protocol: VICReg + UMM minus VICReg under
-    today's recipe, from the committed RetinaMNIST job (``retinamnist.json``'s
-    ``umm_minus_vicreg``, a paired bootstrap of the same out-of-fold images, one run);
-    nothing when the record has none."""
-    from drac_ssl.figures import format_difference
-
-    umm = retina.get("umm_minus_vicreg")
-    if not isinstance(umm, dict) or not all(k in umm for k in ("accuracy", "auc_ovr", "qwk")):
-        return []
-    cells = " / ".join(format_difference(umm[k]["difference"], umm[k]["ci_low"], umm[k]["ci_high"])
-                       for k in ("accuracy", "auc_ovr", "qwk"))
-    return ["", f"Under today's recipe the committed RetinaMNIST job (`retinamnist.json`, one run, "
-                f"{_device(retina)}, {_date(retina)}) gives VICReg + UMM minus VICReg, on the same out-of-fold "
-                f"images with a paired bootstrap 95% CI (accuracy / AUC OvR / QWK): {cells}."]
-
-
-def umm_protocol_table(record: dict[str, Any], current: dict[str, Any] | None = None) -> list[str]:
+def umm_protocol_table(record: dict[str, Any], current: dict[str, Any] | None = None,
+                       seeds: dict[str, dict[str, Any]] | None = None,
+                       reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """The issue #13 protocol (``bench.umm_ablation``): one row per variant, means over seeds,
     gains over the fair control; a RetinaMNIST result of an older recipe says which
     (:func:`_older_recipe_words`), a result of few seeds what they can show (:func:`_seeds_words`),
     and ``current`` (the committed ``retinamnist.json``) adds today's recipe's VICReg + UMM minus
-    VICReg (:func:`current_umm_line`). Smoke runs are not results and are left out."""
+    VICReg over its ``seeds`` and per run with its ``reruns`` (:func:`umm_evidence_lines`). Smoke
+    runs are not results and are left out."""
     if record.get("smoke"):
         return []
     means, gains = record.get("means", {}), record.get("gain_over_control", {})
@@ -1474,7 +1938,7 @@ def umm_protocol_table(record: dict[str, Any], current: dict[str, Any] | None = 
         guard = ", ".join(str(r.get("stopped")) for r in runs if r.get("guard_fired"))
         out.append(f"| {name} | {settings} | {len(runs)} | " + " | ".join(cells) + f" | {vs} | {guard} |")
     if current and record.get("dataset") == "retinamnist":
-        out += current_umm_line(current)
+        out += umm_evidence_lines(current, seeds, reruns)
     return out
 
 
@@ -1673,9 +2137,12 @@ def no_interval_line(r: dict[str, Any]) -> list[str]:
                 "bootstrap intervals of every figure can be computed."]
 
 
-def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
+def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | None = None,
+                      seeds: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """Out-of-fold figures of every variant and the raw-pixel floor, with the published
-    test-split figures beside them (bench/retinamnist.py). Each variant minus the floor with
+    test-split figures beside them (bench/retinamnist.py). Under the paired differences, what
+    UMM's come to over the ``seeds`` of the same recipe and in the ``reruns``
+    (:func:`umm_evidence_lines`). Each variant minus the floor with
     its paired CI (:func:`floor_paired_lines`): the record's own, or, for a record written
     before the floor kept its probabilities, those of the ``reruns`` that hold them
     (:func:`job_reruns`; :func:`floor_reruns` are those). Last, the wall time against the goal of
@@ -1712,6 +2179,7 @@ def retinamnist_table(r: dict[str, Any], reruns: dict[str, dict[str, Any]] | Non
                 + (f"; VICReg + UMM - VICReg: {signed(umm['accuracy'])} / {signed(umm['auc_ovr'])} / "
                    f"{signed(umm['qwk'])}" if isinstance(umm, dict) else "") + "."]
         out += mc_error_line({**diffs, **({"VICReg + UMM - VICReg": umm} if isinstance(umm, dict) else {})})
+        out += umm_evidence_lines(r, seeds, reruns)
     floor_lines = floor_paired_lines(r)
     for source, rerun in ({} if floor_lines else (reruns or {})).items():
         floor_lines += floor_paired_lines(rerun, source)
@@ -1814,7 +2282,6 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         return (f"| {name} | `{settings}` | {cell(v.get('scratch'))} | {cell(v.get('vicreg'))} | "
                 f"{cell(v.get('vicreg_umm'))} | {diff} | {selected or ''} | {seconds} |")
 
-    groups: dict[Any, list[dict[str, Any]]] = {}  # the config's own settings, any run.seed, by pretraining length
     paragraphs: list[str] = []  # under the table: each group's differences with scratch (seed_difference_lines)
     for name, r in runs.items():
         words = str(r.get("command", "")).split()
@@ -1823,9 +2290,9 @@ def retinamnist_repeats_table(runs: dict[str, dict[str, Any]]) -> list[str]:
         shown = " ".join(overrides) or "(the config)"
         out.append(row(name, f"{shown}; {epochs} VICReg epochs" if epochs else shown, r.get("variants", {}),
                        r.get("seconds_total"), selected_words(r)))  # review s52r F5
-        if all(w.startswith("run.seed=") for w in overrides):
-            groups.setdefault(epochs, []).append(r.get("variants", {}))
-    for epochs, seeds in groups.items():
+    # the config's own settings, any run.seed, by pretraining length
+    for epochs, group in seed_repeat_groups(runs).items():
+        seeds = [record.get("variants", {}) for record in group.values()]
         if len(seeds) < 2:
             continue
         mean = {variant: {k: sum(s[variant][k] for s in seeds) / len(seeds)
@@ -1917,18 +2384,14 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "",
         return []
     said, powers = [], []
     for v in variants:
-        cells = []
-        for key, words in (("accuracy", "accuracy"), ("auc_ovr", "AUC OvR"), ("qwk", "QWK")):
-            mean, se = _mean_se([s[v][key] - s["scratch"][key] for s in seeds])
-            cells.append(f"{words} {mean:+.4f} (SE {se:.4f}; {t_interval(mean, se, n)})")
-        said.append(f"{PRETRAINED_WORDS[v]} - scratch: {', '.join(cells)}")
+        said.append(f"{PRETRAINED_WORDS[v]} - scratch: {seed_difference_cells(seeds, v, 'scratch')}")
         sd = statistics.stdev([s[v]["accuracy"] - s["scratch"]["accuracy"] for s in seeds])
         powers.append(f"{PRETRAINED_WORDS[v]} " + (_power_words(sd, n) if sd > 0 else "not defined (SD 0)"))
     recipe = f" ({what})" if what else ""
     return ["", f"Pretrained minus scratch over the config's {n} seeds{recipe}: the mean of the per-seed "
                 f"differences (SE: their SD / sqrt({n}); then the two-sided 95% t-interval, mean +- "
                 f"t(0.975, {n - 1}) x SE: what these seeds do not rule out on these images and folds, "
-                f"training noise only): {'; '.join(said)}.",
+                f"training noise only): {'; '.join(said)}.{umm_seed_sentence(seeds)}",
             "", f"Power of the pass mark (the mean difference above {MARK_SE:g} times its SE, one-sided, "
                 f"{n - 1} degrees of freedom) to catch a true {POWER_GAIN:+.2f} accuracy gain, on accuracy "
                 f"alone (the mark needs AUC OvR too, so it passes no more often; noncentral t, "
@@ -1936,6 +2399,103 @@ def seed_difference_lines(seeds: list[dict[str, Any]], what: str = "",
                 f"accuracy differences is the one these seeds show; that SD has {n - 1} degrees of freedom, "
                 f"so after it come its 95% chi-square interval and the power at each end "
                 f"(`bench.summarize.mark_power_bounds`): {'; '.join(powers)}."] + gap_to_aim_line(seeds, aim)
+
+
+def seed_difference_cells(seeds: list[dict[str, Any]], minuend: str, subtrahend: str) -> str:
+    """``accuracy +0.0047 (SE 0.0042; -0.0070..+0.0163), AUC OvR ..., QWK ...``: the mean over
+    ``seeds`` (each run's ``variants``) of the per-seed difference ``minuend - subtrahend``, its
+    standard error (sample SD / sqrt(n)) and two-sided 95 % t-interval (:func:`t_interval`), for
+    accuracy, AUC OvR and QWK. Every seed must hold both variants; two seeds at least."""
+    cells = []
+    for key, words in (("accuracy", "accuracy"), ("auc_ovr", "AUC OvR"), ("qwk", "QWK")):
+        mean, se = _mean_se([s[minuend][key] - s[subtrahend][key] for s in seeds])
+        cells.append(f"{words} {mean:+.4f} (SE {se:.4f}; {t_interval(mean, se, len(seeds))})")
+    return ", ".join(cells)
+
+
+def umm_seed_sentence(seeds: list[dict[str, Any]]) -> str:
+    """`` VICReg + UMM minus VICReg over the same seeds: ...`` (:func:`seed_difference_cells`),
+    after the pretrained-minus-scratch sentence of :func:`seed_difference_lines`: UMM's own
+    effect over the seeds, not only one run's paired bootstrap (stats audit F1); ``""`` for
+    fewer than two seeds or a seed without both variants."""
+    if len(seeds) < 2 or not all("vicreg" in s and "vicreg_umm" in s for s in seeds):
+        return ""
+    return (f" {PRETRAINED_WORDS['vicreg_umm']} minus {PRETRAINED_WORDS['vicreg']} over the same seeds: "
+            f"{seed_difference_cells(seeds, 'vicreg_umm', 'vicreg')}.")
+
+
+def seed_repeat_groups(runs: dict[str, dict[str, Any]]) -> dict[Any, dict[str, dict[str, Any]]]:
+    """The RetinaMNIST runs of ``runs`` (name -> result record) whose commands override nothing
+    but ``run.seed`` (the config's own recipe, the committed ``retinamnist.json`` among them),
+    by ``pretrain_epochs_run``: epochs -> {name: record}, in ``runs``' order. The groups the
+    "repeated" table averages (:func:`retinamnist_repeats_table`)."""
+    groups: dict[Any, dict[str, dict[str, Any]]] = {}
+    for name, r in runs.items():
+        overrides = [w for w in str(r.get("command", "")).split() if "=" in w and not w.startswith("--")]
+        if all(w.startswith("run.seed=") for w in overrides):
+            groups.setdefault(r.get("pretrain_epochs_run"), {})[name] = r
+    return groups
+
+
+def _runs_words(names: list[str]) -> str:
+    """``retinamnist.json``, ``retinamnist_seed1.json``, ... as code spans, comma-separated."""
+    return ", ".join(f"`{name}.json`" for name in names)
+
+
+def umm_evidence_lines(retina: dict[str, Any], seeds: dict[str, dict[str, Any]] | None = None,
+                       reruns: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """What the RetinaMNIST results say of UMM under today's recipe: VICReg + UMM minus VICReg
+    (and minus scratch), stats audit F1 (one run's paired interval, the lowest of the runs, had
+    been quoted alone). First over ``seeds`` (name -> record of the seed-only repeats of the
+    committed recipe, :func:`seed_repeat_groups`, the committed run among them): each seed's
+    QWK difference, then the mean of the per-seed differences with its SE and 95 % t-interval
+    (:func:`seed_difference_cells`: training noise only); then each run's paired bootstrap of
+    its own out-of-fold images (the sampling of the images only): the committed ``retina``'s,
+    then its ``reruns``' (path -> record, :func:`job_reruns`) that hold ``umm_minus_vicreg``,
+    reruns with the same figures said once. Nothing when no run holds a figure."""
+    from drac_ssl.figures import format_difference
+
+    def paired(record: dict[str, Any]) -> str | None:
+        umm = record.get("umm_minus_vicreg")
+        if not isinstance(umm, dict) or not isinstance(umm.get("qwk"), dict):
+            return None
+        q = umm["qwk"]
+        said = format_difference(q["difference"], q["ci_low"], q["ci_high"])
+        scratch = ((record.get("pretrained_minus_scratch") or {}).get("vicreg_umm") or {}).get("qwk")
+        if isinstance(scratch, dict):
+            said += (f" (minus scratch "
+                     f"{format_difference(scratch['difference'], scratch['ci_low'], scratch['ci_high'])})")
+        return said
+
+    said = []
+    variants = {name: r.get("variants") or {} for name, r in (seeds or {}).items()}
+    if len(variants) >= 2 and all({"scratch", "vicreg", "vicreg_umm"} <= set(v) for v in variants.values()):
+        each = ", ".join(f"{v['vicreg_umm']['qwk'] - v['vicreg']['qwk']:+.3f}" for v in variants.values())
+        runs = list(variants.values())
+        said.append(f"over the config's {len(runs)} seeds ({_runs_words(list(variants))}: QWK {each}; the mean "
+                    f"of the per-seed differences, its SE and 95% t-interval, training noise only, on one image "
+                    f"set and fold split): {seed_difference_cells(runs, 'vicreg_umm', 'vicreg')} (VICReg + UMM "
+                    f"minus scratch: QWK {seed_difference_cells(runs, 'vicreg_umm', 'scratch').split('QWK ', 1)[1]})")
+    runs_said = []
+    committed = paired(retina)
+    if committed:
+        runs_said.append(f"the committed run (`retinamnist.json`, {_device(retina)}) {committed}")
+    same: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for source, record in (reruns or {}).items():
+        figures = paired(record)
+        if figures:
+            same.setdefault(figures, []).append((source, record))
+    for figures, found in same.items():
+        where = ", ".join(f"`{source}`" for source, _ in found)
+        devices = ", ".join(dict.fromkeys(_device(r) for _, r in found))
+        runs_said.append(f"its rerun{'s' if len(found) > 1 else ''} of the same recipe and seed on {devices} "
+                         f"({where}{': the same figures' if len(found) > 1 else ''}) {figures}")
+    if runs_said:
+        said.append("per run, the paired bootstrap 95% CI of its own out-of-fold images (the sampling of the "
+                    "images only, not training noise), QWK: " + "; ".join(runs_said))
+    if not said:
+        return []
+    return ["", "VICReg + UMM minus VICReg under today's RetinaMNIST recipe, " + ". And ".join(said) + "."]
 
 
 def _power_words(sd: float, n: int) -> str:
@@ -2436,10 +2996,13 @@ def _ablation_table(ablation: dict[str, Any] | None) -> list[str]:
 def _other_blocks(results_dir: Path, load: Any) -> list[Block]:
     blocks: list[Block] = []
     retina = load("retinamnist")
+    seeds: dict[str, dict[str, Any]] = {}  # the seed-only repeats of the committed recipe, it among them
+    reruns = job_reruns(results_dir)
     if retina:
-        blocks.append((("retinamnist",), retinamnist_table(retina, job_reruns(results_dir))))
         repeats = {p.stem: record for p in sorted(results_dir.glob("retinamnist_*.json"))
                    if not p.stem.startswith("retinamnist_epochs") and (record := load(p.stem)) is not None}
+        seeds = seed_repeat_groups({"retinamnist": retina, **repeats}).get(retina.get("pretrain_epochs_run"), {})
+        blocks.append((("retinamnist",), retinamnist_table(retina, reruns, seeds)))
         if repeats:
             blocks.append((tuple(repeats), retinamnist_repeats_table({"retinamnist": retina, **repeats})))
         epochs_records = {path.stem: record for path in sorted(results_dir.glob("retinamnist_epochs*.json"))
@@ -2448,7 +3011,7 @@ def _other_blocks(results_dir: Path, load: Any) -> list[Block]:
         blocks.append(((), pooled_seeds_lines(epochs_records)))
     for path in sorted(results_dir.glob("umm_protocol_*.json")):
         if (record := load(path.stem)) is not None:
-            blocks.append(((path.stem,), umm_protocol_table(record, retina)))
+            blocks.append(((path.stem,), umm_protocol_table(record, retina, seeds, reruns)))
     for dataset in ("mnist", "fashion_mnist"):
         low = load(f"low_label_{dataset}")
         if low:
@@ -2574,7 +3137,8 @@ def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
     bench's rows, a file of a new bench with the generic ones."""
     by_name = {"ingest": ingest_rows, "bootstrap_speed": bootstrap_speed_rows, "default_run": default_run_rows,
                "threads": threads_rows, "cli_startup": cli_startup_rows, "name_tags": name_tags_rows,
-               "structure_check": structure_check_rows, "retinamnist": retinamnist_rows}
+               "structure_check": structure_check_rows, "retinamnist": retinamnist_rows,
+               "stem_pool": stem_pool_rows}
     by_prefix = (("ingest_memory", ingest_memory_rows), ("grading_memory", grading_memory_rows),
                  ("cpu_precision", cpu_precision_rows), ("pretrain_throughput", pretrain_throughput_rows),
                  ("feed_throughput", feed_rows), ("app_speed", app_speed_rows),
@@ -2786,6 +3350,7 @@ class ResultsRead(NamedTuple):
 
 def read_results(results_dir: Path = RESULTS) -> ResultsRead:
     """The rows and correctness tables of the result files under ``results_dir`` (:class:`ResultsRead`)."""
+    _ask_git_about(results_dir)
     return ResultsRead(_bare_result_rows(results_dir), correctness_blocks(results_dir), results_dir)
 
 
@@ -2837,7 +3402,8 @@ def _full_lines(results_dir: Path, anchored: bool, read: ResultsRead) -> list[st
 
 def render(results_dir: Path = RESULTS) -> str:
     """The full results: a row per result (what, figure, device, date with its provenance
-    words, command), then the correctness tables, as ``--print`` shows them."""
+    words, command), then the correctness tables: :data:`RESULTS_PAGE`'s section
+    (:func:`render_page`) without its anchors, its links as seen from the repository root."""
     return "\n".join(_full_lines(results_dir, anchored=False, read=read_results(results_dir)))
 
 
@@ -3472,6 +4038,14 @@ def generated_sections(results_dir: Path = RESULTS) -> list[Section]:
             (RETINA_PAGE, RETINA_BEGIN, RETINA_END, render_retina_section(results_dir, read=read))]
 
 
+def printed_sections(sections: list[Section]) -> str:
+    """What ``python -m bench.summarize --print`` prints for ``sections`` (:func:`generated_sections`):
+    for each, a line ``==> FILE <==``, then the lines the writing mode puts into that file in
+    place of what it holds from its begin marker to its end marker (:func:`_fill`): the begin
+    marker, the body, the end marker, as they are written; a blank line between two files."""
+    return "\n\n".join(f"==> {page} <==\n{begin}\n{body}\n{end}" for page, begin, end, body in sections)
+
+
 def stale_sections(sections: list[Section], repo: Path | None = None) -> list[str]:
     """One line for each of ``sections`` whose file (under ``repo``, the repository by default)
     holds another body between its markers, or lacks them; [] when every one is as rendered."""
@@ -3489,20 +4063,23 @@ def stale_sections(sections: list[Section], repo: Path | None = None) -> list[st
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=python_command("bench.summarize"), description=__doc__)
     parser.add_argument("--print", action="store_true",
-                        help=f"print the full results instead of writing README.md and {RESULTS_PAGE}")
+                        help=f"write nothing; print what would be written: for each of README.md, "
+                             f"{RESULTS_PAGE} and {RETINA_PAGE}, a line '==> FILE <==' and its section "
+                             f"from its begin marker to its end marker, exactly as it would be written")
     parser.add_argument("--without-history", action="store_true",
-                        help=f"write README.md and {RESULTS_PAGE} even without the git history their "
-                             "provenance words are read from (they then say 'unknown' or 'today')")
+                        help=f"write README.md, {RESULTS_PAGE} and {RETINA_PAGE} even without the git "
+                             "history their provenance words are read from (they then say 'unknown' or "
+                             "'today')")
     args = parser.parse_args(argv)
     if args.print:
-        print(render())
+        print(printed_sections(generated_sections()))
         return
     why = None if args.without_history else missing_history()
     if why is not None:
         raise SystemExit(f"[bench] README.md not written: {why}, so the provenance words (which code "
                          f"state, which setting a result ran under) would be weaker than the "
                          f"committed ones. Fix: run it in a full clone (git clone without --depth, or "
-                         f"git fetch --unshallow), or pass --print to see the table, or "
+                         f"git fetch --unshallow), or pass --print to see what it would write, or "
                          f"--without-history to write it anyway")
     pages: dict[str, list[Section]] = {}
     for section in generated_sections():

@@ -3545,14 +3545,28 @@ REPRODUCE_WORDS = "to reproduce in a new run folder"
 """How a saved ``config.yaml``'s header and report.md's provenance introduce
 :func:`reproduce_command`."""
 
-def reproduce_command(config_file: str) -> str:
-    """``python -m drac_ssl.train -c CONFIG_FILE run.name=NEW``: a new run of a saved
-    configuration in a run folder of its own (``config_file`` as it is to be typed: a quoted
-    path, or ``THIS_FILE`` in the file's own header). The interpreter as a file read later, from
-    anywhere, can say it (:func:`drac_ssl.starting.python_command`'s ``in_file``)."""
+def reproduce_command(config_file: str, out_dir: str = "") -> str:
+    """``python -m drac_ssl.train -c CONFIG_FILE [run.out_dir=OUT_DIR] run.name=NEW``: a new
+    run of a saved configuration in a run folder of its own (``config_file`` as it is to be
+    typed: a quoted path, or ``THIS_FILE`` in the file's own header; ``out_dir``, quoted too,
+    the folder to make it in, absolute in report.md: a run's ``run.out_dir``, ``runs`` by
+    default, is relative to the folder it was started in, a review's F7). The interpreter as a
+    file read later, from anywhere, can say it (:func:`drac_ssl.starting.python_command`'s
+    ``in_file``)."""
     from drac_ssl.starting import python_command  # stdlib only
 
-    return f"{python_command('drac_ssl.train', in_file=True)} -c {config_file} run.name=NEW"
+    where = f" run.out_dir={out_dir}" if out_dir else ""
+    return f"{python_command('drac_ssl.train', in_file=True)} -c {config_file}{where} run.name=NEW"
+
+
+def resume_words(out_dir: str) -> str:
+    """How a saved ``config.yaml``'s header says that ``-c THIS_FILE`` alone resumes its run:
+    with a relative ``run.out_dir`` (``out_dir``), only typed in the folder the run was
+    started in (a review, F7: elsewhere it names another folder)."""
+    if os.path.isabs(out_dir):
+        return "-c THIS_FILE alone resumes this run, or reports it when finished"
+    return (f"-c THIS_FILE alone, typed in the folder the run was started in (its run.out_dir, "
+            f"{out_dir}, is relative to it), resumes this run, or reports it when finished")
 
 
 def save_config(cfg: Config, path: str | os.PathLike[str], comment: str = "") -> Path:
@@ -3568,7 +3582,7 @@ def save_config(cfg: Config, path: str | os.PathLike[str], comment: str = "") ->
         # a file read later, from anywhere: no absolute interpreter path (python_word's in_file)
         RESOLVED_HEADER + f"; {REPRODUCE_WORDS}: {reproduce_command('THIS_FILE')} "
         # the file keeps the run's own run.name: alone it names this folder again
-        "(-c THIS_FILE alone resumes this run, or reports it when finished)\n"
+        f"({resume_words(str(cfg.run.out_dir))})\n"
         + (f"# {note}\n" if note else "")
         + "".join(f"# {line}\n" for line in comment.splitlines())
         + yaml.safe_dump(to_dict(cfg), sort_keys=False),

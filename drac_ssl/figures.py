@@ -19,9 +19,9 @@ hold anything an older version wrote. The conventions, once for every caller:
   together so that they sum to 100 (:func:`whole_percentages`, largest-remainder rounding), and
   the ends are said as
   ``<1%`` and ``>99%`` (:func:`percent_texts`): never ``0%`` or ``100%``, which a model's
-  probability never is. Files and columns for machines keep their decimals: the submission
-  CSV's 6, the app's batch table's ``P0..`` columns' 4 (the values its ``/grade_batch`` API has
-  always returned; :func:`app.server.table_columns`), the notes CSV's 3.
+  probability never is; the app's batch table writes them so too, under ``P(k name) %``
+  (:func:`app.server.table_columns`). Files for machines keep their decimals: the submission
+  CSV's 6 (``P0..``), the notes CSV's 3.
 * No evidence of grading better than chance (the QWK's 95% CI reaches 0) is said in one
   sentence, :func:`chance_words`, of a model's out-of-fold figures (the export, report.md, the
   model card, the app) and of a submission scored against held labels (``export --score``).

@@ -151,6 +151,7 @@ from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sh
 from drac_ssl.manifest import labelled_rows  # re-exported: bench/umm_ablation.py reads it here
 from drac_ssl.metrics import (
     BootstrapScores,
+    accuracy_score,
     apply_thresholds,
     binary_screening,
     bootstrap_ci_counted,
@@ -163,6 +164,7 @@ from drac_ssl.metrics import (
     format_difference,
     format_signed_interval,
     grading_report,
+    macro_ovo_auc,
     macro_ovr_auc,
     majority_grade_reference,
     one_grade_note,
@@ -693,8 +695,8 @@ def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selec
             f"theirs reaches 0, so which of them is exported is not evidence of the better one")
 
 
-OLD_VIEWS_WORDS = ("trained by an older drac_ssl whose training views depended on pretrain.num_workers "
-                   "(each DataLoader worker drew from its own generator)")
+OLD_VIEWS_WORDS = ("trained by an older drac_ssl whose training views depended on the worker count "
+                   "(pretrain.num_workers)")
 """Why a fold record without :data:`TRAIN_VIEWS` is trained again, as the console says it."""
 
 
@@ -1906,11 +1908,16 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     """The variant's metrics (metrics.json before :func:`_json_safe`) from its cross-fitted
     out-of-fold predictions: QWK, AUCs, accuracy, macro F1 on all ``n_lab`` images; the
     bootstrap 95% CIs (``finetune.n_boot`` resamples seeded by the fine-tuning's seed, of the
-    image groups the folds kept whole or the patients when known, else of the images) of the QWK under each decision rule and of the
-    one-vs-rest AUC; the referable-DR figures; the per-fold rows; the in-sample QWK of the
-    deployed thresholds (optimistic, said so); the protocol in words. The bootstraps are
-    drawn in a fixed order (QWK, AUC, referable, the other rule's QWK), each from its own
-    seed. ``t_start``: when the variant started (``seconds``)."""
+    image groups the folds kept whole or the patients when known, else of the images), each
+    with how many resamples it used: of the QWK under each decision rule (``qwk_ci95``,
+    ``decision_rules.<rule>.qwk_ci95``), the one-vs-rest AUC (``auc_ovr_ci95``), the
+    one-vs-one AUC (``auc_ovo_ci95``), the accuracy of the grades given (``accuracy_ci95``) and
+    the referable AUC (``referable.auc_ci95``, with ``finetune.referable_from``); the
+    referable-DR figures; the per-fold rows; the in-sample QWK of the deployed thresholds
+    (optimistic, said so); the protocol in words. Every bootstrap is drawn from the same
+    seed (``ctx.seed``) and units, so all resample the same images, in the order QWK, AUC OvR,
+    AUC OvO, accuracy, referable, the other rule's QWK. ``t_start``: when the variant started
+    (``seconds``)."""
     k = ctx.num_grades
     decision = ctx.ft.decision
     raw_all, probs, preds, pred = trained.raw_all, fit.probs, fit.preds, fit.pred
@@ -1931,6 +1938,12 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     # well above 0.5 read as a contradiction to a trial (chance_warning words both)
     *auc_ovr_ci, auc_ovr_used = bootstrap_ci_counted(y, probs, macro_ovr_auc, n_boot=ctx.ft.n_boot,
                                                      seed=ctx.seed, groups=ctx.patients)
+    # the other figures report.md gives, on the same resamples (stats audit F3): the one-vs-one
+    # AUC (DRAC's tie-breaker) and the accuracy of the grades given
+    *auc_ovo_ci, auc_ovo_used = bootstrap_ci_counted(y, probs, macro_ovo_auc, n_boot=ctx.ft.n_boot,
+                                                     seed=ctx.seed, groups=ctx.patients)
+    *accuracy_ci, accuracy_used = bootstrap_ci_counted(y, pred, accuracy_score, n_boot=ctx.ft.n_boot,
+                                                       seed=ctx.seed, groups=ctx.patients)
     # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
     # is not certainty; the figures stay, the note says why they mean nothing
     qwk_ci_note = degenerate_ci_reason(*qwk_ci, y, pred, names, out_of_fold=True)
@@ -1972,9 +1985,11 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "folds_taken_from": trained.taken_from,
         "auc": report["auc"], "auc_ovr": report["auc_ovr"], "auc_ovr_ci95": list(auc_ovr_ci),
         "auc_ovr_ci95_resamples": auc_ovr_used,
+        "auc_ovo_ci95": list(auc_ovo_ci), "auc_ovo_ci95_resamples": auc_ovo_used,
         "auc_per_grade": report["auc_per_grade"],
         "auc_note": report["auc_note"],
-        "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+        "accuracy": report["accuracy"], "accuracy_ci95": list(accuracy_ci),
+        "accuracy_ci95_resamples": accuracy_used, "macro_f1": report["macro_f1"],
         "decision_rules": rules,
         "qwk_fold_mean": float(np.nanmean(fold_qwk)) if np.isfinite(fold_qwk).any() else float("nan"),
         # the sample SD over the folds (ddof=1), as a spread across folds is usually given
@@ -2002,7 +2017,9 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
                      "qwk_in_sample_thresholds uses the final calibration fitted on all out-of-fold "
                      + ("(with the label draws: the drawn images') " if draw_words else "")
                      + f"outputs and is optimistic; qwk_ci95: {ci_words}; "
-                     "qwk_ci95_resamples / auc_ovr_ci95_resamples (and referable.auc_ci95_resamples): how "
+                     "auc_ovo_ci95 / accuracy_ci95: the same resamples' intervals of the one-vs-one AUC "
+                     "(auc) and the accuracy; qwk_ci95_resamples / auc_ovr_ci95_resamples / "
+                     "auc_ovo_ci95_resamples / accuracy_ci95_resamples (and referable.auc_ci95_resamples): how "
                      "many of the n_boot resamples each interval used, the others left out because the "
                      "metric is undefined on them (e.g. the AUC on a resample lacking a grade); "
                      "qwk_ci95_note: why an interval of width 0 means nothing (e.g. every image given "

@@ -99,29 +99,59 @@ def fsync_folder(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+WRITING = "drac_ssl_writing"
+"""The attribute :func:`writing` sets on an ``OSError`` raised while a file was written: the
+path of that file (:func:`written_file` reads it)."""
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Within the block, an ``OSError`` is marked as raised while ``path`` was written
+    (:func:`written_file`; the innermost mark is kept) and, when it names no file (a write cut
+    short: ``ENOSPC``, ``EFBIG`` of ``ulimit -f``), given ``path`` as its ``filename``, so that
+    its message names the file. A command tells by the mark a file it could not write from one
+    it could not read, whose error it passes on as it is
+    (:class:`drac_ssl.train.RunFolderWriteError`); wrap only what writes ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = os.fspath(path)
+        if written_file(exc) is None:
+            setattr(exc, WRITING, os.fspath(path))
+        raise
+
+
+def written_file(exc: BaseException) -> str | None:
+    """The file (or folder) whose writing raised ``exc`` (:func:`writing`), or None when no
+    writer marked it (a read, or a write outside every :func:`writing` block)."""
+    path = getattr(exc, WRITING, None)
+    return path if isinstance(path, str) else None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success fsync it, move it onto ``path``
     (``os.replace``) and fsync the folder (:func:`fsync_folder`: the rename survives a power cut).
 
     On an exception the temporary file is removed and ``path`` is left untouched; an
-    ``OSError`` that names no file (a write cut short: ``ENOSPC``, ``EFBIG`` of ``ulimit -f``)
-    is given ``path`` as its ``filename``, so that its message names the file it was writing.
+    ``OSError`` is marked as raised while writing ``path`` (:func:`writing`: given ``path`` as
+    its ``filename`` when it names none, a write cut short by ``ENOSPC`` or ``EFBIG``), so that
+    its message names the file it was writing. The block is the writing: read nothing in it.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        if isinstance(exc, OSError) and exc.filename is None:
-            exc.filename = str(final)
-        raise
+    with writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
     fsync_folder(final.parent)
 
 
@@ -166,7 +196,8 @@ def make_run_folder(path: str | os.PathLike[str], private: bool = True) -> bool:
 
     Raises:
         FileExistsError: ``path`` is a file.
-        OSError: it cannot be made (permissions, a full disk).
+        OSError: it cannot be made (permissions, a full disk), marked as a write
+            (:func:`written_file`).
     """
     path = Path(path)
     if path.is_dir():
@@ -174,13 +205,14 @@ def make_run_folder(path: str | os.PathLike[str], private: bool = True) -> bool:
             with contextlib.suppress(OSError):  # not this account's folder: its owner's choice
                 path.chmod(PRIVATE_FOLDER_MODE)
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        path.mkdir(mode=PRIVATE_FOLDER_MODE if private else 0o777)
-    except FileExistsError:
-        if not path.is_dir():
-            raise
-        return False  # made meanwhile by another process (torchrun's, a second command)
+    with writing(path):  # a folder that cannot be made is a write that failed (writing)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(mode=PRIVATE_FOLDER_MODE if private else 0o777)
+        except FileExistsError:
+            if not path.is_dir():
+                raise
+            return False  # made meanwhile by another process (torchrun's, a second command)
     return True
 
 

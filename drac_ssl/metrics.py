@@ -86,6 +86,7 @@ roc_auc_score = _sklearn_metric("roc_auc_score")
 roc_curve = _sklearn_metric("roc_curve")
 
 __all__ = [
+    "accuracy_score",
     "apply_thresholds",
     "auc_undefined_reason",
     "binary_screening",
@@ -1026,24 +1027,50 @@ def _counted_qwk(counts: np.ndarray, y: np.ndarray, pred: np.ndarray, k: int) ->
     return np.where((total > 0) & (chance != 0) & np.isfinite(kappa), kappa, np.nan)
 
 
+def _counted_binary_auc(counts: np.ndarray, positive: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The ROC AUC of ``score`` ``(m,)`` for ``positive`` ``(m,)`` (bool) against the other
+    images, in each resample ``(b,)`` from ``counts`` ``(b, m)``, as the Mann-Whitney
+    statistic: the share of (positive, negative) pairs, counted with multiplicity, whose score
+    is higher for the positive, ties half (Hanley & McNeil 1982: the area under the ROC curve);
+    nan for a resample without a positive or without a negative."""
+    _, pos = _sums_by_value(counts * positive, score)  # per run of tied scores
+    _, drawn = _sums_by_value(counts, score)
+    neg = drawn - pos
+    below = np.cumsum(neg, axis=1) - neg
+    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan)
+
+
 def _counted_ovr_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """Macro one-vs-rest AUC of each resample ``(b,)`` (:func:`macro_ovr_auc`; K = 2: the AUC
-    of ``P1``), as the Mann-Whitney statistic: for grade ``c``, the share of (positive,
-    negative) pairs, counted with multiplicity, whose ``P_c`` is higher for the positive, ties
-    half (Hanley & McNeil 1982: the area under the ROC curve). nan when a resample lacks a
-    grade, as :func:`auc_undefined_reason` rules (that grade's own AUC is nan, and so is the
-    mean)."""
+    of ``P1``): for grade ``c``, :func:`_counted_binary_auc` of ``P_c`` for ``y == c``
+    against the rest, then the mean over grades. nan when a resample lacks a grade, as
+    :func:`auc_undefined_reason` rules (that grade's own AUC is nan, and so is the mean)."""
     k = probs.shape[1]
-    per_grade = []
-    for c in ([1] if k == 2 else range(k)):
-        _, pos = _sums_by_value(counts * (y == c), probs[:, c])  # per run of tied scores
-        _, drawn = _sums_by_value(counts, probs[:, c])
-        neg = drawn - pos
-        below = np.cumsum(neg, axis=1) - neg
-        pairs = pos.sum(axis=1) * neg.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_grade.append(np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan))
+    per_grade = [_counted_binary_auc(counts, y == c, probs[:, c]) for c in ([1] if k == 2 else range(k))]
     return np.mean(per_grade, axis=0)
+
+
+def _counted_ovo_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Macro one-vs-one AUC of each resample ``(b,)`` (:func:`macro_ovo_auc`, Hand & Till
+    2001), in the steps of scikit-learn's ``roc_auc_score(multi_class="ovo",
+    average="macro")``: for each pair of grades ``a < b``, on the images of those two grades
+    only, the mean of the AUC of ``P_a`` for ``a`` against ``b`` and of ``P_b`` for ``b``
+    against ``a`` (:func:`_counted_binary_auc`); then the mean over the ``K (K - 1) / 2``
+    pairs. K = 2: the AUC of ``P1``, as :func:`macro_ovo_auc`. nan when a resample lacks a
+    grade (:func:`auc_undefined_reason`)."""
+    k = probs.shape[1]
+    if k == 2:
+        return _counted_binary_auc(counts, y == 1, probs[:, 1])
+    per_pair = []
+    for a in range(k):
+        for b in range(a + 1, k):
+            mask = (y == a) | (y == b)
+            sub = counts[:, mask]
+            per_pair.append((_counted_binary_auc(sub, y[mask] == a, probs[mask, a])
+                             + _counted_binary_auc(sub, y[mask] == b, probs[mask, b])) / 2)
+    return np.mean(per_pair, axis=0)
 
 
 def _counted_recall(counts: np.ndarray, of: np.ndarray, hit: np.ndarray) -> np.ndarray:
@@ -1085,7 +1112,8 @@ def _counted_metric(metric: Callable[..., float], y_true: np.ndarray, y_pred: np
                     ) -> tuple[Callable[[np.ndarray], np.ndarray], int] | None:
     """The counted form of ``metric`` on these data, for :func:`bootstrap_ci`: for
     :func:`quadratic_weighted_kappa` (also as ``functools.partial(..., num_grades=k)``),
-    :func:`macro_ovr_auc`, :func:`screening_sensitivity` and :func:`screening_specificity`;
+    :func:`macro_ovr_auc`, :func:`macro_ovo_auc`, ``accuracy_score`` (this module's, on
+    grades), :func:`screening_sensitivity` and :func:`screening_specificity`;
     None for any other metric, or data the metric would refuse
     (:func:`bootstrap_ci` has then already raised the metric's own ValueError on the whole
     sample, so this never hides an input error). With it, the widest array it
@@ -1100,12 +1128,18 @@ def _counted_metric(metric: Callable[..., float], y_true: np.ndarray, y_pred: np
                 return None
             k = max(int(keywords.get("num_grades") or 2) - 1, int(y.max()), int(pred.max())) + 1
             return functools.partial(_counted_qwk, y=y, pred=pred, k=k), k * k
-        if func is macro_ovr_auc and not keywords:
+        if func in (macro_ovr_auc, macro_ovo_auc) and not keywords:
             y = _as_grades(y_true, "y_true")
             probs = _as_probs(y_pred, n=y.size)
             if y.size == 0 or y.max() >= probs.shape[1]:
                 return None
-            return functools.partial(_counted_ovr_auc, y=y, probs=probs), probs.shape[1]
+            counted = _counted_ovr_auc if func is macro_ovr_auc else _counted_ovo_auc
+            return functools.partial(counted, y=y, probs=probs), probs.shape[1]
+        if func is accuracy_score and not keywords:
+            y, pred = _as_grades(y_true, "y_true"), _as_grades(y_pred, "y_pred")
+            if y.shape != pred.shape or y.size == 0:
+                return None
+            return functools.partial(_counted_accuracy, y=y, pred=pred), 1
         if func in (screening_sensitivity, screening_specificity) and not keywords:
             y, pred = _as_grades(y_true, "y_true"), _as_grades(y_pred, "y_pred")
             if y.shape != pred.shape or y.size == 0 or max(int(y.max()), int(pred.max())) > 1:
@@ -1179,8 +1213,9 @@ def bootstrap_ci_counted(
     :func:`bootstrap_resamples`: images of one patient are not independent, and resampling
     them as if they were gives too narrow an interval). None (the default): each image its
     own unit, the resamples of earlier versions to the last bit. QWK
-    (:func:`quadratic_weighted_kappa`, also as ``functools.partial(..., num_grades=k)``) and
-    :func:`macro_ovr_auc`, :func:`screening_sensitivity` and :func:`screening_specificity` are
+    (:func:`quadratic_weighted_kappa`, also as ``functools.partial(..., num_grades=k)``),
+    :func:`macro_ovr_auc`, :func:`macro_ovo_auc`, this module's ``accuracy_score`` (scikit-learn's,
+    on grades), :func:`screening_sensitivity` and :func:`screening_specificity` are
     scored for all resamples at once from how many times each image was drawn (equal to scikit-learn's per-resample values within about 1e-15, checked on the
     whole sample at each call); any other metric is called on each resample.
     The interval is the percentile bootstrap (Efron & Tibshirani 1993, An Introduction to the
@@ -1197,7 +1232,8 @@ def bootstrap_ci_counted(
     ``n_boot`` resamples rests only on those that hold what the metric needs (for an AUC,
     every grade), which over-represents the resamples rich in a rare grade; callers store
     ``used`` beside the interval (``metrics.json``'s ``qwk_ci95_resamples``,
-    ``auc_ovr_ci95_resamples``, ``referable.auc_ci95_resamples``) and report.md says it when it
+    ``auc_ovr_ci95_resamples``, ``auc_ovo_ci95_resamples``, ``accuracy_ci95_resamples``,
+    ``referable.auc_ci95_resamples``) and report.md says it when it
     is below ``n_boot``. Returns ``(nan, nan, 0)`` if none is valid (or ``n == 0``,
     ``n_boot < 1``).
 

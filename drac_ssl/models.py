@@ -128,7 +128,32 @@ class Backbone(nn.Module):
     # ---- stages ----------------------------------------------------------------------
 
     def _stem(self, x: Tensor) -> Tensor:
-        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self._max_pool(self.relu(self.bn1(self.conv1(x))))
+
+    def _max_pool(self, h: Tensor) -> Tensor:
+        """The stem's ``maxpool`` on ``h`` ``(n, 64, H, W)``, through PyTorch's channels-last
+        CPU kernel where that gives the very same bits faster.
+
+        PyTorch pools an NCHW map that needs no gradient with its channels-first CPU kernel,
+        which is not vectorised over channels; its channels-last kernel is. So a float32 or
+        float64 NCHW map on the CPU that needs no gradient (the frozen backbone of the
+        fine-tuning feature bank and of its predictions, UMM's frozen early stages, the k-NN
+        monitor) is copied channels-last, pooled and copied back to NCHW: the layout the plain
+        call gives and the same values bit for bit (a maximum rounds nothing; ties, signed
+        zeros, infinities and NaNs of either sign included: tests/drac_ssl/test_models.py), in
+        less time (``python -m bench.stem_pool``, ``bench/results/stem_pool.json``). Every other
+        map goes to the module as it is: one that needs a gradient (there the backward's extra
+        copies cost more than the forward saves), one already channels-last (the bundle's CPU
+        layout, CUDA pretraining: that kernel already), bfloat16 / float16 (in bfloat16 the two
+        kernels return NaNs with different bits), a GPU's (not measured); and the CIFAR stem's
+        ``nn.Identity``. ``maxpool`` stays the registered module it was, so state dicts and
+        forward hooks are unchanged.
+        """
+        if (isinstance(self.maxpool, nn.MaxPool2d) and not h.requires_grad and h.device.type == "cpu"
+                and h.dtype in (torch.float32, torch.float64) and h.is_contiguous()
+                and not h.is_contiguous(memory_format=torch.channels_last)):
+            return self.maxpool(h.contiguous(memory_format=torch.channels_last)).contiguous()
+        return self.maxpool(h)
 
     def _stage_index(self, cut: str) -> int:
         try:

@@ -24,9 +24,33 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from drac_ssl.io import atomic_path
 from drac_ssl.scale import default_grade_names
 
-__all__ = ["plot_comparison", "plot_confusion", "plot_history", "plot_monitor", "plot_roc", "roc_curves"]
+__all__ = ["BAR_HATCHES", "CURVE_STYLES", "OKABE_ITO", "plot_comparison", "plot_confusion", "plot_history", "plot_monitor", "plot_roc", "roc_curves", "series_style"]
 
 DPI = 120
+
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+"""The colours of the series a figure tells apart (ROC curves, comparison bars): Okabe & Ito's
+palette for colour-blind readers ("Color Universal Design", 2008: blue, vermillion, bluish green,
+reddish purple, orange, sky blue, black, yellow), its yellow last (faint on white). Colour is
+never the only difference: each series also has its own line style and marker
+(:data:`CURVE_STYLES`) or hatching (:data:`BAR_HATCHES`)."""
+
+CURVE_STYLES = (("-", "o"), ("-.", "s"), (":", "^"), ((0, (6, 2, 1, 2, 1, 2)), "D"),
+                ((0, (1, 1)), "v"), ((0, (8, 2)), "P"), ((0, (3, 2, 3, 5)), "X"), ((0, (10, 3, 2, 3)), "*"))
+"""The (line style, marker) of each ROC curve in turn (:func:`plot_roc`), with
+:data:`OKABE_ITO`'s colour: an accessibility review found the curves told apart by the default
+colours alone. Plain dashes (``--``) are the chance line's."""
+
+BAR_HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--")
+"""The hatching of each bar series in turn (:func:`plot_comparison`), with :data:`OKABE_ITO`'s
+colour: the first plain, every other one its own pattern."""
+
+
+def series_style(i: int) -> dict[str, Any]:
+    """The i-th curve's matplotlib keywords (``color``, ``linestyle``, ``marker``): colour, line
+    style and marker all differ from the curves before it, up to 8 curves."""
+    line, marker = CURVE_STYLES[i % len(CURVE_STYLES)]
+    return {"color": OKABE_ITO[i % len(OKABE_ITO)], "linestyle": line, "marker": marker}
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -276,7 +300,8 @@ def plot_roc(
     title: str = "ROC, one grade vs the rest",
 ) -> Path:
     """One-vs-rest ROC curve per grade (``sklearn.metrics.roc_curve`` on column k of
-    ``probs`` ``(n, K)`` against ``y_true == k``), AUC in the legend. A grade without
+    ``probs`` ``(n, K)`` against ``y_true == k``), AUC in the legend; each curve with its own
+    colour, line style and marker (:func:`series_style`). A grade without
     positives or negatives in ``y_true`` is listed as undefined. The challenge's macro
     one-vs-one AUC (``drac_ssl.metrics.macro_ovo_auc``) is a different average; this plot
     shows where each grade is separated well. ``class_names``: the K grade names (default:
@@ -293,8 +318,9 @@ def plot_roc(
     fig = _new_figure(5.2, 4.6)
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
-    for label, fpr, tpr in roc_curves(y, p, class_names):
-        ax.plot(fpr, tpr, linewidth=1.8, label=label)
+    for i, (label, fpr, tpr) in enumerate(roc_curves(y, p, class_names)):
+        # markers every tenth of the curve's length: a step curve of 500 points stays a line
+        ax.plot(fpr, tpr, linewidth=1.8, label=label, markersize=5, markevery=0.1, **series_style(i))
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("false positive rate (1 - specificity)")
@@ -314,7 +340,8 @@ def plot_comparison(
     metric_labels: Mapping[str, str] | None = None,
     n: int | None = None,
 ) -> Path:
-    """Grouped bar chart: one group per metric in ``metric_keys``, one bar per row.
+    """Grouped bar chart: one group per metric in ``metric_keys``, one bar per row, each row's
+    bars in their own colour and hatching (:data:`OKABE_ITO`, :data:`BAR_HATCHES`).
 
     ``rows``: e.g. ``[{"name": "scratch", "qwk": 0.71, "qwk_std": 0.03, "auc": ...},
     {"name": "VICReg", ...}, {"name": "VICReg+UMM", ...}]``; the bar label is
@@ -353,6 +380,8 @@ def plot_comparison(
         offsets = x - 0.4 + width * (r + 0.5)
         bars = ax.bar(offsets, np.nan_to_num(values), width=width * 0.95,
                       label=str(row.get(label_key, f"row {r}")),
+                      color=OKABE_ITO[r % len(OKABE_ITO)], hatch=BAR_HATCHES[r % len(BAR_HATCHES)],
+                      edgecolor="0.15", linewidth=0.6,
                       yerr=np.stack([np.clip(below, 0, None), np.clip(above, 0, None)]) if drawn.any() else None,
                       capsize=3 if drawn.any() else 0)
         for bar, value, up in zip(bars, values, above, strict=True):

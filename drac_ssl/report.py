@@ -41,10 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from drac_ssl import PRETRAIN_METHOD, __version__, runtime
-from drac_ssl.challenge import leaderboard_words
+from drac_ssl.challenge import drac_scale, leaderboard_words
 from drac_ssl.collapse import (
     COLLAPSE_RATE_REDUCTION,
     COLLAPSE_VARIANCE_SHARE,
@@ -91,6 +92,7 @@ from drac_ssl.grading.bundle import (
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
 from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts
+from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
     calibrated_one_grade_words,
@@ -103,7 +105,7 @@ from drac_ssl.metrics import (
     two_grade_summary,
 )
 from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
-from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc
+from drac_ssl.plots import plot_comparison, plot_confusion, plot_history, plot_roc, roc_curves
 from drac_ssl.run_files import files_section
 from drac_ssl.run_state import (
     is_run_folder,
@@ -122,8 +124,8 @@ from drac_ssl.submission import class_rule_words
 from drac_ssl.trial_run import FIRST_TRY_OPTION, cap_words, pool_size, standing_first_try
 from drac_ssl.trial_run import cut_short_words as _cut_short_words  # report.md's "Read this first"
 
-__all__ = ["FIGURE_CAPTIONS", "NextStep", "figure_caption", "model_next_steps", "pretrain_curve_words",
-           "screening_line", "write_report", "main"]
+__all__ = ["FIGURE_ALTS", "FIGURE_CAPTIONS", "NextStep", "confusion_lines", "figure_alt", "figure_caption",
+           "model_next_steps", "pretrain_curve_words", "roc_auc_line", "screening_line", "write_report", "main"]
 
 FIGURES = "report"
 
@@ -178,6 +180,66 @@ FIGURE_CAPTIONS = {
 and what to look for. A variant's figures (``report/<variant>_confusion.png``, ``_roc``,
 ``_val_qwk``, under ``finetune.keep=inner`` ``_inner_qwk``) are keyed without the variant
 (:func:`figure_caption`)."""
+
+
+FIGURE_ALTS = {
+    "pretrain_loss": f"Line charts against the epoch of the {PRETRAIN_METHOD} loss and its three terms",
+    "pretrain_monitors": "Line charts against the epoch of the label-free monitors: the probe's rate "
+                         "reduction (last and early features) and, when logged, the k-NN top-1 with the "
+                         "starting backbone's as a dashed line",
+    "umm_start": "Line chart against the epoch of pretraining's rate-reduction monitor, with vertical "
+                 "lines at its peak and at the epoch UMM started from",
+    "umm_rate_reduction": "Line charts against the epoch of UMM's rate reduction, on pretraining's probe "
+                          "and on its training batches, and of the view cosine",
+    "umm_losses": "Line charts against the epoch of UMM's SSL loss at theta and theta', its outer "
+                  "objective and its JS and VICReg terms",
+    "umm_steps": "Line charts against the epoch of the outer / inner step-norm ratio per parameter group "
+                 "and of the step norms",
+    "comparison": "Grouped bar chart of QWK (with its 95% CI), AUC one-vs-one, AUC one-vs-rest, "
+                  "accuracy and macro F1, one bar per backbone variant, each with its value; the table "
+                  "above gives the same figures",
+    "confusion": "Confusion matrix of the out-of-fold grades, rows the true grade, columns the "
+                 "predicted grade, each cell its count and share of the true grade; the table under "
+                 "it gives the counts",
+    "roc": "ROC curves, true positive rate against false positive rate, one per grade against the "
+           "rest (two grades: one curve, the second grade against the first), with the chance "
+           "diagonal; the line under it gives each curve's AUC",
+    "val_qwk": "Line charts against the epoch of each fold's validation QWK",
+    "inner_qwk": "Line charts against the epoch of each fold's inner-split QWK",
+}
+"""The alt text of each figure the report links (:func:`figure_alt`), keyed as
+:data:`FIGURE_CAPTIONS`: what the picture shows, for a reader who cannot see it (an
+accessibility review found file names, ``![VICReg: pretrain_loss]``); the figures a reader
+needs in numbers (the confusion counts, each grade's ROC AUC) are written beside the picture."""
+
+
+def figure_alt(stem: str, title: str, variant: str = "") -> str:
+    """The alt text of the figure ``<stem>.png`` (:data:`FIGURE_ALTS`, the stem without the
+    ``<variant>_`` prefix): ``"<title>: <what it shows>"``; for a stem it does not know, the
+    stem's words (``"VICReg: figure pretrain something new"``). No ``]`` or line break (they
+    would end the Markdown image)."""
+    key = stem[len(variant) + 1:] if variant and stem.startswith(f"{variant}_") else stem
+    shown = FIGURE_ALTS.get(key) or f"figure {key.replace('_', ' ')}"
+    return f"{title}: {shown}".replace("]", ")").replace("[", "(").replace("\n", " ")
+
+
+def confusion_lines(confusion: Any, names: Sequence[str]) -> list[str]:
+    """The out-of-fold confusion counts ``(K, K)`` (rows true, columns predicted:
+    ``grading_report["confusion"]``) as a Markdown table, a row total at the end, for a reader
+    who cannot see the figure; ``names`` the K grade names."""
+    counts = np.asarray(confusion, dtype=np.int64)
+    header = ["true grade", *(f"predicted {k} {n}" for k, n in enumerate(names)), "total"]
+    rows = [[f"{k} {n}", *(str(int(c)) for c in counts[k]), str(int(counts[k].sum()))]
+            for k, n in enumerate(names)]
+    return ["Out-of-fold confusion counts (rows: the true grade; columns: the predicted grade):", "",
+            *markdown_table(header, rows)]
+
+
+def roc_auc_line(grades: Any, probs: Any, names: Sequence[str]) -> list[str]:
+    """Each ROC curve's AUC (:func:`drac_ssl.plots.roc_curves`, the legend of the ROC figure) in
+    words: "Out-of-fold ROC AUC per grade: Normal vs rest: AUC 0.893; ...", then an empty line."""
+    labels = [label for label, _, _ in roc_curves(np.asarray(grades), np.asarray(probs), list(names))]
+    return [f"Out-of-fold ROC AUC per grade (the curves above): {'; '.join(labels)}.", ""]
 
 
 def figure_caption(stem: str, variant: str = "") -> str | None:
@@ -720,7 +782,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
                 lines += [_umm_line(meta["umm"]), ""]
         history = pretrain_history(run_dir) if stage == "pretrain" else []
         for p in pngs:
-            lines += _figure(run_dir, p, f"{title}: {p.stem}")
+            lines += _figure(run_dir, p, figure_alt(p.stem, title))
             reading = pretrain_curve_words(p.stem, history, meta) if history and isinstance(meta, dict) else None
             if reading:  # what the caption's rule means for this run's curve
                 lines += [reading, ""]
@@ -974,9 +1036,83 @@ def screening_line(metrics: dict[str, Any], names: Sequence[str]) -> str | None:
     return two_grade_summary(metrics, names)
 
 
+def figure_with_ci(metrics: dict[str, Any], key: str, ci_key: str) -> str:
+    """``metrics[key]`` for report.md with its stored bootstrap 95% CI ``metrics[ci_key]``
+    (``[low, high]``): ``0.812 (95% CI 0.780..0.841)``; ``n/a`` for a bound that is not a
+    finite number, the interval "not meaningful" with its reason at width 0
+    (:func:`drac_ssl.figures.format_ci`); the figure alone for a run made before that interval
+    was stored (``auc_ovo_ci95`` and ``accuracy_ci95`` since the stats audit, F3)."""
+    shown = figure_text(metrics.get(key))
+    stored = metrics.get(ci_key)
+    if not isinstance(stored, list | tuple) or len(stored) < 2 or shown == figure_text(None):
+        return shown
+    return f"{shown} (95% CI {format_ci(stored[0], stored[1])})"
+
+
+def in_sample_thresholds_words(metrics: dict[str, Any], fitted_on: str | None = None) -> str | None:
+    """The line of report.md's variant section that sets the thresholds' in-sample QWK
+    (``metrics.json``'s ``qwk_in_sample_thresholds``: the final calibration, fitted on the
+    out-of-fold outputs, applied to all of them) beside the cross-fitted QWK of the same rule
+    (``decision_rules.thresholds.qwk``; runs without it: ``qwk`` when the decision is
+    ``thresholds``), and says what cross-fitting leaves open: fold k's calibration is fitted on
+    outputs of models trained with fold k's labels, which nested cross-validation would close
+    (docs/evaluation.md, "Out-of-fold figures"). With ``finetune.label_fraction`` < 1
+    (``metrics.json``'s ``label_fraction``) the final calibration was fitted only on the outputs
+    of the images some fold's draw trained on: ``fitted_on`` (``calibration.json``'s, e.g.
+    ``out-of-fold outputs of 40 of the 60 labelled images (those ...)``) says which, else the
+    setting is named. None when either figure is missing."""
+    in_sample = finite_number(metrics.get("qwk_in_sample_thresholds"))
+    rule = (metrics.get("decision_rules") or {}).get("thresholds")
+    crossed = finite_number(rule.get("qwk") if isinstance(rule, dict) else
+                            metrics.get("qwk") if metrics.get("decision", "thresholds") == "thresholds" else None)
+    if in_sample is None or crossed is None:
+        return None
+    fraction = finite_number(metrics.get("label_fraction"))
+    if fraction is not None and fraction < 1:  # the draws: the fit saw only the drawn images' outputs
+        fitted = (f"fitted on the {fitted_on}" if fitted_on else
+                  f"fitted only on the out-of-fold outputs of the images the folds' label draws trained on, "
+                  f"finetune.label_fraction={fraction:g}")
+        fit_words = f"the final calibration, {fitted}, applied to all the out-of-fold outputs"
+    else:
+        fit_words = "the final calibration, fitted on all the out-of-fold outputs, applied back to them"
+    return (f"In sample, the thresholds rule scores QWK {in_sample:.3f} ({fit_words}), against {crossed:.3f} "
+            f"cross-fitted (each fold "
+            f"calibrated on the other folds' outputs): a figure in sample is optimistic, which the cross-fitting "
+            f"avoids, though not wholly: the other folds' models, whose outputs calibrate fold k, were trained on "
+            f"fold k's labels; nested cross-validation (the calibration fitted within each fold's training "
+            f"images) would close that route too.")
+
+
+def auc_words(metrics: dict[str, Any], num_grades: int, drac: bool) -> str:
+    """The AUCs of report.md's variant line, each with its stored 95% CI
+    (:func:`figure_with_ci`): ``0.812 (95% CI 0.780..0.841) (one-vs-one; one-vs-rest 0.806
+    (95% CI ...))``; ``drac`` (the run is on DRAC's kind of data, :func:`_drac_data`) names the
+    one-vs-one AUC as the challenge's tie-breaker, which it is for DRAC alone. With
+    ``num_grades`` 2 the two AUCs are one number (:func:`drac_ssl.metrics.macro_ovo_auc` and
+    :func:`drac_ssl.metrics.macro_ovr_auc` are both the ROC AUC of P1), given once and said
+    to coincide."""
+    ovo = figure_with_ci(metrics, "auc", "auc_ovo_ci95")
+    if num_grades == 2:
+        return f"{ovo} (with two grades one-vs-one and one-vs-rest coincide: the ROC AUC of P1)"
+    tie_breaker = ", DRAC's tie-breaker" if drac else ""
+    return (f"{ovo} (one-vs-one{tie_breaker}; one-vs-rest "
+            f"{figure_with_ci(metrics, 'auc_ovr', 'auc_ovr_ci95')})")
+
+
+def _drac_data(run_dir: Path) -> bool:
+    """Whether the run's data are DRAC's kind (the official DRAC layout of UW-OCTA images or
+    the phantom stand-ins, on DRAC's three grades: :func:`drac_ssl.challenge.drac_scale`, the
+    rule of the leaderboard paragraph and the model card), from its ingest's records; False
+    without them."""
+    facts = read_ingest_facts(run_dir / "data")
+    return drac_scale(data_provenance(run_dir / "data", facts.grade_names), facts.grade_names)
+
+
 RESAMPLES_LEFT_OUT = {
     "QWK": "on the rest kappa was undefined (grades and answers all one and the same grade)",
+    "AUC OvO": "the rest lacked a grade",
     "AUC OvR": "the rest lacked a grade",
+    "AUC OvO and OvR": "the rest lacked a grade",
     "Referable AUC": "the rest lacked a referable or a non-referable image",
 }
 """Why a bootstrap resample is left out of each interval (:func:`resamples_used_words`): the
@@ -986,37 +1122,47 @@ metric is undefined on it (:func:`drac_ssl.metrics.bootstrap_ci_counted`)."""
 def resamples_used_words(metrics: dict[str, Any]) -> str | None:
     """The line of report.md's variant section that says which bootstrap CIs rest on fewer
     resamples than were drawn (``metrics.json``'s ``qwk_ci95_resamples``,
-    ``auc_ovr_ci95_resamples``, ``referable.auc_ci95_resamples``, the other decision rule's
+    ``auc_ovo_ci95_resamples``, ``auc_ovr_ci95_resamples``, ``referable.auc_ci95_resamples``, the other decision rule's
     ``decision_rules.<rule>.qwk_ci95_resamples``, against ``n_boot``): ``"AUC OvR CI from 883 of
-    1,000 resamples; the rest lacked a grade."``, one sentence per such interval, then what it
-    means. None when every interval used all ``n_boot`` (or a run made before the counts were
+    1,000 resamples; the rest lacked a grade."``, one sentence per such interval (the two AUCs'
+    in one, ``"AUC OvO and OvR CIs from 883 of ..."``, when they used as many, as they do: both
+    are undefined on the resamples lacking a grade), then what it means. None when every interval used all ``n_boot`` (or a run made before the counts were
     stored, or none drawn); an interval from 0 resamples is n/a and said so where it stands."""
     n_boot = metrics.get("n_boot")
     if not isinstance(n_boot, int) or isinstance(n_boot, bool) or n_boot < 1:
         return None
     referable = metrics.get("referable") if isinstance(metrics.get("referable"), dict) else {}
     counted = [("QWK", "", metrics.get("qwk_ci95_resamples")),
+               ("AUC OvO", "", metrics.get("auc_ovo_ci95_resamples")),
                ("AUC OvR", "", metrics.get("auc_ovr_ci95_resamples")),
                ("Referable AUC", "", referable.get("auc_ci95_resamples"))]
     decision = metrics.get("decision")
     for rule, r in (metrics.get("decision_rules") or {}).items():
         if rule != decision and isinstance(r, dict):
             counted.append(("QWK", f" under the {rule} rule", r.get("qwk_ci95_resamples")))
-    said = [f"{what} CI{where} from {used:,} of {n_boot:,} resamples; {RESAMPLES_LEFT_OUT[what]}."
-            for what, where, used in counted
-            if isinstance(used, int) and not isinstance(used, bool) and 0 < used < n_boot]
+    fewer = [(what, where, used) for what, where, used in counted
+             if isinstance(used, int) and not isinstance(used, bool) and 0 < used < n_boot]
+    # the two AUCs are undefined on the same resamples (those lacking a grade): one sentence
+    aucs = [entry for entry in fewer if entry[0] in ("AUC OvO", "AUC OvR")]
+    if len(aucs) == 2 and aucs[0][2] == aucs[1][2]:
+        fewer = [("AUC OvO and OvR", "", aucs[0][2]) if entry is aucs[0] else entry
+                 for entry in fewer if entry is not aucs[1]]
+    said = [f"{what} CI{'s' if ' and ' in what else ''}{where} from {used:,} of {n_boot:,} resamples; "
+            f"{RESAMPLES_LEFT_OUT[what]}." for what, where, used in fewer]
     if not said:
         return None
     return (" ".join(said) + " Those intervals rest only on the resamples where the figure is defined, "
             "which over-represent the rarest grades' images; with few such images read them as rough.")
 
 
-def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str], str | None]:
+def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False) -> tuple[list[str], str | None]:
     """The variant's section of report.md, and the note that its out-of-fold grades give
     (nearly) every image one grade, overall or within each fold: the one the run stored in
     ``metrics.json``, else, for a run made before it was stored, recomputed from ``oof.csv``
     (:func:`drac_ssl.metrics.stored_one_grade_note`, as compare reads it); None when it says
-    nothing or there is no out-of-fold file. The comparison of the variants reads it too."""
+    nothing or there is no out-of-fold file. The comparison of the variants reads it too.
+    ``drac``: the run is on DRAC's kind of data (:func:`_drac_data`), whose challenge breaks
+    ties by the one-vs-one AUC (:func:`auc_words`)."""
     vdir = run_dir / "finetune" / name
     metrics = _read_json(vdir / "metrics.json")
     title = _title(run_dir, name)
@@ -1037,8 +1183,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                                                                  out_of_fold=True)
     lines = [f"### {title}", "",
              f"Out-of-fold QWK {figure_text(metrics.get('qwk'))} (95% CI {format_ci(*ci[:2], ci_note)}), "
-             f"AUC {figure_text(metrics.get('auc'))} (one-vs-one; one-vs-rest {figure_text(metrics.get('auc_ovr'))}), "
-             f"accuracy {figure_text(metrics.get('accuracy'))}, macro F1 "
+             f"AUC {auc_words(metrics, probs.shape[1], drac)}, "
+             f"accuracy {figure_with_ci(metrics, 'accuracy', 'accuracy_ci95')}, macro F1 "
              f"{figure_text(metrics.get('macro_f1'))}; final calibration: temperature {figure_text(cal.get('temperature'))}, "
              f"thresholds {threshold_words(cal.get('thresholds') or [])}; class decision "
              f"`{decision}`.", ""]
@@ -1076,6 +1222,11 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
                                 [[f"**{rule}**" if rule == decision else rule, figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
+    deployed = _read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
+    fitted_on = deployed.get("fitted_on") if isinstance(deployed, dict) else None
+    in_sample = in_sample_thresholds_words(metrics, fitted_on if isinstance(fitted_on, str) else None)
+    if in_sample:
+        lines += [in_sample, ""]
     # keep=inner: the inner split's images are neither trained on nor validated: their own
     # column, so train + inner + val are the fold's images; its uncalibrated kappa is the one
     # scored once after the choice (val_qwk_uncalibrated; runs of the first keep=inner version
@@ -1121,7 +1272,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
     cm = plot_confusion(report["confusion"], figures / f"{name}_confusion.png", names,
                         title=f"{title}: out-of-fold confusion")
     roc = plot_roc(grades, probs, figures / f"{name}_roc.png", names, title=f"{title}: out-of-fold ROC")
-    lines += _figure(run_dir, cm, f"{title} confusion matrix", name) + _figure(run_dir, roc, f"{title} ROC", name)
+    lines += _figure(run_dir, cm, figure_alt(cm.stem, title, name), name) + confusion_lines(report["confusion"], names)
+    lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):
         record = _read_json(vdir / f"fold{f['fold']}.json")
@@ -1138,7 +1290,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str) -> tuple[list[str]
         hist = plot_history(rows_h, [f"fold {k} {said}" for k in histories],
                             figures / f"{name}_{'inner' if inner else 'val'}_qwk.png",
                             f"{title}: {split} QWK per epoch (uncalibrated, rounded expected grade)")
-        lines += _figure(run_dir, hist, f"{title} {split} kappa per epoch", name)
+        lines += _figure(run_dir, hist, figure_alt(hist.stem, title, name), name)
     return lines + [""], one_grade
 
 
@@ -1372,6 +1524,89 @@ def majority_words(majority: dict[str, Any], rows: Sequence[dict[str, Any]], fre
             + ", ".join(gaps) + ".")
 
 
+IMAGE_UNIT_CAVEAT = (
+    "The intervals take each image as its own unit. If several images come from one patient or one eye "
+    "(two photographs of an eye, both eyes of a patient, near copies) and the data name no patient "
+    "(`data.patient_column`), those images are not independent: the intervals are then too narrow, and "
+    "the figures optimistic, since per-image folds can train on another photograph of the eye they grade "
+    "(docs/evaluation.md, Folds; `bench/results/twin_folds_retinamnist.json` in the repository measures "
+    "RetinaMNIST with its near twins kept in one fold).")
+"""report.md's caveat under the protocol line when the bootstrap resampled images
+(``comparison.json``'s ``ci_resamples`` ``images``, or a run made before it was stored): the
+protocol's "each its own unit" is an assumption the data may break (stats audit F4)."""
+
+NOT_INDEPENDENT = ("those images are not independent: the intervals are then too narrow, and the figures "
+                   "optimistic, since the folds can train on another photograph of the eye they grade "
+                   "(docs/evaluation.md, Folds).")
+"""The end of :func:`clustering_caveat`'s words for units that are not a patient."""
+
+
+def clustering_caveat(resampled: Any, without_patient: int | None = None, n: int | None = None) -> str | None:
+    """report.md's caveat under the protocol line whenever some of the bootstrap's units name
+    no patient: images of one patient or one eye may then be resampled as if independent, which
+    narrows the intervals (stats audit F4).
+
+    ``resampled``: ``comparison.json``'s ``ci_resamples`` (``images``, ``groups``,
+    ``patients``; None for a run made before it was stored); ``without_patient``: how many of
+    the ``n`` labelled images name no patient (the manifest's ``patient`` column empty,
+    :func:`_images_without_patient`), None when not known. ``images`` (or None):
+    :data:`IMAGE_UNIT_CAVEAT`. ``groups`` with no image naming a patient (or not known):
+    each image its own unit but for the near twins the ingest joined
+    (``data.near_duplicate_mse``; :func:`drac_ssl.oof.resampling_kind` says ``groups`` then
+    too), said so. Patients or groups with some images lacking one: those images counted, as
+    their own units (or with their near twins). None when every image names a patient, or
+    ``patients`` with the count not known (as before the caveat)."""
+    if resampled in (None, "images"):
+        return IMAGE_UNIT_CAVEAT
+    if without_patient == 0 or (resampled != "groups" and without_patient is None):
+        return None
+    joined = resampled == "groups"
+    if without_patient is None or without_patient == n:  # groups: near twins joined, no patient known
+        return ("The intervals take each image as its own unit, but for the near twins the ingest joined "
+                "(`data.near_duplicate_mse`), resampled together. If several images come from one patient or "
+                "one eye without being near copies (two photographs of an eye, both eyes of a patient) and the "
+                "data name no patient (`data.patient_column`), " + NOT_INDEPENDENT)
+    return (f"{without_patient:,} of the {n:,} images name no patient (the manifest's `patient` column empty "
+            "for them): the intervals take each of them as its own unit"
+            + (" (or with the near twins the ingest joined it to, `data.near_duplicate_mse`)" if joined else "")
+            + ". If several of them come from one patient or one eye (two photographs of an eye, both eyes of a "
+              "patient" + ("" if joined else ", near copies") + "), " + NOT_INDEPENDENT)
+
+
+def _images_without_patient(run_dir: Path) -> tuple[int, int] | None:
+    """``(images naming no patient, labelled images)`` of the run's ``data/manifest.csv``, of
+    the rows the fine-tuning resampled (:func:`drac_ssl.manifest.labelled_rows`, whose
+    ``patient`` column :func:`drac_ssl.oof.patient_groups` reads); None without a readable
+    manifest."""
+    try:
+        rows = labelled_rows(read_manifest(run_dir / "data" / "manifest.csv", ("id", "grade", "split", "fold")))
+    except (FileNotFoundError, ManifestError):
+        return None
+    return sum(1 for r in rows if not str(r.get("patient") or "").strip()), len(rows)
+
+
+def transductive_words(run_dir: Path, rows: Sequence[dict[str, Any]], freeze: str | None) -> str | None:
+    """The caption under report.md's comparison table that says what the pretrained variants
+    saw and scratch did not: pretraining learns, without labels, from every ingested image
+    (:func:`drac_ssl.pretrain.load_pretrain_data`), so from all the out-of-fold images the table
+    scores, and from the test images when ``pretrain/metadata.json``'s ``training_data`` says so
+    (``... training and test images ...``): a transductive advantage (docs/evaluation.md, "What
+    pretraining saw"). None when no row is a pretrained variant."""
+    pretrained = [variant_title(str(r.get("variant")), freeze) for r in rows if r.get("variant") != "scratch"]
+    if not pretrained:
+        return None
+    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    seen = str(meta.get("training_data") or "") if isinstance(meta, dict) else ""
+    test = " and the test images" if "and test images" in seen else ""
+    scratch = any(r.get("variant") == "scratch" for r in rows)
+    return (f"{' and '.join(pretrained)}: pretraining saw, without labels, every image this table scores (the "
+            f"images of all the folds){test}" + ("; scratch saw none of them before its fine-tuning" if scratch
+                                                   else "")
+            + ". That is a transductive advantage of the pretrained variants (pixels, never a grade), which "
+              "images new to the pretraining would not give them (docs/evaluation.md, \"What pretraining "
+              "saw\").")
+
+
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
     comparison = _read_json(ft / "comparison.json")
@@ -1380,7 +1615,13 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         return lines + [_not_done(run_dir, "finetune", "finetune/comparison.json"), ""]
     rows = comparison["rows"]
     freeze = run_freeze(run_dir)
-    lines += [comparison.get("protocol", ""), "", f"### Scratch vs {PRETRAIN_METHOD} vs {PRETRAIN_METHOD} + UMM", ""]
+    lines += [comparison.get("protocol", ""), ""]
+    unit = comparison.get("ci_resamples")
+    counted = None if unit in (None, "images") else _images_without_patient(run_dir)
+    caveat = clustering_caveat(unit, *(counted or (None, None)))
+    if caveat:
+        lines += [caveat, ""]
+    lines += [f"### Scratch vs {PRETRAIN_METHOD} vs {PRETRAIN_METHOD} + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
     majority = majority_grade(run_dir, comparison)
@@ -1397,6 +1638,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
          + ([figure_text(r.get("sensitivity")), figure_text(r.get("specificity"))] if screening else [])
          for r in rows]
         + ([_majority_row(majority, referable, screening)] if majority else []))
+    seen = transductive_words(run_dir, rows, freeze)
+    if seen:
+        lines += [seen, ""]
     lines += ["Fold QWK mean ± SD: the mean of the folds' own (calibrated) kappas and their sample SD "
               "over the folds (ddof=1); a fold whose kappa is undefined (its grades and its answers all "
               "one grade) is left out of both, and the cell then says over how many folds.", ""]
@@ -1428,9 +1672,10 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                           metric_labels={"qwk": "QWK", "auc_ovo": "AUC (one-vs-one)", "auc_ovr": "AUC (one-vs-rest)",
                                          "accuracy": "accuracy", "macro_f1": "macro F1"},
                           n=sizes[0] if len(sizes) == 1 else None)
-    lines += _figure(run_dir, png, f"comparison of the variants{n_words}")
+    lines += _figure(run_dir, png, figure_alt(png.stem, f"Comparison of the variants{n_words}"))
     # each variant's section once: its lines come last, its one-grade words qualify the differences
-    sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"]) for r in rows}
+    drac = _drac_data(run_dir)
+    sections = {r["variant"]: _variant_section(run_dir, figures, r["variant"], drac) for r in rows}
     # label -> (minuend, subtrahend, what the difference is meant to measure, the stored difference)
     pairs = {f"{VARIANT_TITLES.get(name, name)} - scratch": (name, "scratch", "pretraining", d)
              for name, d in (comparison.get("pretrained_minus_scratch") or {}).items()}
@@ -1444,8 +1689,9 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                      "groups": "the image groups the folds kept whole (each with all its images)",
                      }.get(str(comparison.get("ci_resamples")), "these images")
         lines += [f"Does pretraining help, and does UMM add to {PRETRAIN_METHOD}? Each difference on the same "
-                  "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is no "
-                  f"evidence either way). The CI resamples {resampled} for this one training: "
+                  "out-of-fold images, with a paired bootstrap 95% CI (a CI that contains 0 is consistent with "
+                  "no difference; for these images and this one training, differences well beyond its ends are "
+                  f"unlikely). The CI resamples {resampled} for this one training: "
                   "training randomness is not in it, and the same run with another run.seed can "
                   "move a difference by as much as the CI's half-width (put such runs side by side "
                   f"with `{python_command('drac_ssl.compare', in_file=True)}`):", ""]
@@ -1465,7 +1711,8 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                 by_chance.append(variant_title(name, freeze))
         lines += ["", f"This table holds {n_cis} CIs: a 95% CI excludes 0 one time in twenty by chance "
                       f"alone when nothing differs, so one that does is a hint to check, not a finding; "
-                      f"a CI that ends at 0 (e.g. -0.125..+0.000) touches 0 and is no evidence either."
+                      f"a CI that ends at 0 (e.g. -0.125..+0.000) touches 0, so it too is consistent with no "
+                      f"difference."
                   + (f" {', '.join(by_chance)}: no evidence of grading better than chance (see "
                      f"its section), and a difference against a model no better than chance says "
                      f"nothing about what changed." if by_chance else ""), ""]
@@ -1607,7 +1854,8 @@ def provenance_line(run_dir: Path) -> str:
     """What wrote report.md (drac_ssl version, commit, date) and what made the run (its
     commit(s) where they differ, its command and folder, and the config file its ``-c`` read,
     from ``environment.json``: ``config_file``); then, with a ``config.yaml``, the command that
-    reproduces the run in a new folder (:func:`drac_ssl.config.reproduce_command`)."""
+    reproduces the run in a new folder beside it (:func:`drac_ssl.config.reproduce_command`,
+    its ``run.out_dir`` absolute: the command works from any folder)."""
     now = runtime.code_version()
     env, codes = _run_codes(run_dir)
     words = (f"Written by drac_ssl {__version__} at commit {code_words(now) if now else runtime.unknown_code_words()} "
@@ -1632,9 +1880,11 @@ def provenance_line(run_dir: Path) -> str:
     words += "."
     saved = run_dir / "config.yaml"
     if saved.is_file():  # the config's header says it too
+        # run.out_dir absolute: the file's own may be relative to the folder the run started in
+        out_dir = shell_word(str(run_dir.resolve().parent))
         words += (f" {REPRODUCE_WORDS[0].upper()}{REPRODUCE_WORDS[1:]}: "
-                  f"`{reproduce_command(shell_word(str(saved.resolve())))}` (`-c` that file alone "
-                  f"resumes this run, or reports it when finished).")
+                  f"`{reproduce_command(shell_word(str(saved.resolve())), out_dir)}` (without "
+                  f"`run.name=NEW`, from any folder, it resumes this run, or reports it when finished).")
     return words
 
 

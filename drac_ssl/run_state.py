@@ -73,10 +73,10 @@ TRAIN_VIEWS = "per-sample seeds"
 """How a fold's random training views are drawn, as each ``fold<k>.json`` records it
 (``train_views``): every image of an epoch's order (and of the frozen backbone's feature
 bank) carries its own augmentation seed, :func:`drac_ssl.finetune.view_keys`, so the views,
-and with them the fold, are the same whatever ``pretrain.num_workers``. A record without it was saved by the code
-before, which drew each DataLoader worker's views from that worker's own generator (seeded by
-the DataLoader's base seed plus the worker id): its fold depended on the worker count, so it
-is trained again, not reused."""
+and with them the fold, are the same whatever ``pretrain.num_workers``. A record without it was
+saved by the code before, whose views came from one running generator, the process's with 0
+workers and each DataLoader worker's own (seeded by the DataLoader's base seed plus the worker
+id) with more: its views depended on the worker count, so it is trained again, not reused."""
 
 
 def folds_saved_words(saved: dict[str, Any], variants: list[str] | tuple[str, ...],
@@ -96,39 +96,54 @@ def folds_saved_words(saved: dict[str, Any], variants: list[str] | tuple[str, ..
     return f"{done} of {total} folds saved: {per_variant}", "resume: the saved folds are reused, the others trained"
 
 
-def _fold_reusable(folder: Path, fold: int, signatures: Any) -> bool:
-    """Whether ``folder/fold<k>.json`` is a fold the fine-tuning's resume would reuse: a
+def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
+    """How the fine-tuning's resume would take ``folder/fold<k>.json``: ``"reusable"`` for a
     record with a signature (one of ``signatures`` when its variant was signed; when not, not
     a fold run.reuse offered from another run, :data:`OFFERED_FOLDS`, still as it was offered:
     linked into every variant up front, it is retrained when its signature differs, which is
     not known yet), every weight file it lists beside it, views drawn as :data:`TRAIN_VIEWS`,
-    finite validation outputs (``drac_ssl.finetune._train_folds``)."""
+    finite validation outputs (``drac_ssl.finetune._train_folds``); ``"older views"`` for
+    one that is all of that but for its views (no ``train_views``: an older drac_ssl's, trained
+    again); ``""`` otherwise."""
     record = _read_json(folder / f"fold{fold}.json")
     if not isinstance(record, dict) or not isinstance(record.get("signature"), str):
-        return False
+        return ""
     if isinstance(signatures, list):
         if record["signature"] not in signatures:
-            return False
+            return ""
     else:
         offered = _read_json(folder / OFFERED_FOLDS)
         offer = offered.get(f"fold{fold}.json") if isinstance(offered, dict) else None
         if isinstance(offer, dict) and offer.get("trained_in") and offer.get("signature") == record["signature"]:
-            return False
+            return ""
     weights = record.get("weights") if isinstance(record.get("weights"), list) else [f"fold{fold}.safetensors"]
     if not all(isinstance(w, str) and (folder / w).is_file() for w in weights):
-        return False
-    if record.get("train_views") != TRAIN_VIEWS:  # views that followed the worker count: retrained
-        return False
+        return ""
     rows = record.get("val_raw")
-    return isinstance(rows, list) and all(
-        isinstance(x, (int, float)) and math.isfinite(x)
-        for row in rows for x in (row if isinstance(row, list) else [row]))
+    if not (isinstance(rows, list) and all(isinstance(x, (int, float)) and math.isfinite(x)
+                                           for row in rows for x in (row if isinstance(row, list) else [row]))):
+        return ""
+    if record.get("train_views") != TRAIN_VIEWS:  # views that followed the worker count: retrained
+        return "older views"
+    return "reusable"
+
+
+def _fold_reusable(folder: Path, fold: int, signatures: Any) -> bool:
+    """Whether ``folder/fold<k>.json`` is a fold the fine-tuning's resume would reuse
+    (:func:`_fold_saved` says ``"reusable"``)."""
+    return _fold_saved(folder, fold, signatures) == "reusable"
+
+
+OLDER_FOLDS_WORDS = ("saved by an older drac_ssl, trained again on resume (their views followed "
+                     "pretrain.num_workers)")
+"""What :func:`finetune_saved_on_disk` says of folds without :data:`TRAIN_VIEWS`, after their count."""
 
 
 def finetune_saved_on_disk(run_dir: str | os.PathLike[str]) -> tuple[str, str] | None:
     """What of the run's fine-tuning is saved, counted on disk: the folds of its last attempt's
     plan (:data:`FOLDS_PLAN`) whose files a resume would reuse (:func:`_fold_reusable`), in
-    :func:`folds_saved_words`; None when there is no readable plan (a fine-tuning that had not
+    :func:`folds_saved_words`, and those an older drac_ssl saved, which it trains again, counted
+    apart (``6 folds`` + :data:`OLDER_FOLDS_WORDS`: not "no fold saved yet"); None when there is no readable plan (a fine-tuning that had not
     started, or one of a drac_ssl that wrote none). For a fine-tuning killed without a word
     (``kill -9``): its last Ctrl-C's words in ``stages.json`` miss what was saved since."""
     finetune = Path(run_dir) / "finetune"
@@ -140,8 +155,14 @@ def finetune_saved_on_disk(run_dir: str | os.PathLike[str]) -> tuple[str, str] |
             and isinstance(folds, list) and all(isinstance(k, int) for k in folds)):
         return None
     signatures = plan.get("signatures") if isinstance(plan.get("signatures"), dict) else {}
-    saved = {v: sum(_fold_reusable(finetune / v, k, signatures.get(v)) for k in folds) for v in variants}
-    return folds_saved_words(saved, variants, len(folds))
+    states = {v: [_fold_saved(finetune / v, k, signatures.get(v)) for k in folds] for v in variants}
+    saved_words, resume = folds_saved_words({v: got.count("reusable") for v, got in states.items()},
+                                            variants, len(folds))
+    older = sum(got.count("older views") for got in states.values())
+    if not older:
+        return saved_words, resume
+    counted = f"{older} fold{'s' if older != 1 else ''} {OLDER_FOLDS_WORDS}"
+    return (counted, resume) if saved_words == "no fold saved yet" else (f"{saved_words}; {counted}", resume)
 
 
 CHECKPOINT_STAGES = ("pretrain", "umm")

@@ -35,6 +35,7 @@ from drac_ssl.run_state import CONSOLE_LOG as CONSOLE_LOG
 from drac_ssl.run_state import INVOCATIONS as INVOCATIONS
 from drac_ssl.run_state import RUN_LOCK as RUN_LOCK
 from drac_ssl.run_state import lock_holder as _lock_holder
+from drac_ssl.starting import console_script_word
 from drac_ssl.starting import interpreter_word as interpreter_word  # stdlib only, re-exported
 from drac_ssl.starting import sigterm_as_ctrl_c as sigterm_as_ctrl_c  # re-exported (train.py)
 
@@ -377,6 +378,51 @@ def distribution_version(package_dir: str | None = None) -> str:
     return dist.version if listed and located == mine else __version__
 
 
+BUILD_INFO_FILE = "_build_info.py"
+"""The file setup.py writes into the package of a wheel or sdist built from a git checkout
+(``BUILD_COMMIT``, ``BUILD_DIRTY``); never in a checkout: git names that one."""
+
+
+def build_origin(package_dir: str | None = None) -> dict[str, Any]:
+    """The commit the drac_ssl package in ``package_dir`` (default: this one's) was built
+    from, as setup.py recorded it in :data:`BUILD_INFO_FILE` when its wheel (or sdist) was
+    built from a git checkout of drac_ssl: ``{"build_commit": full commit, "build_dirty":
+    whether tracked files differed from it (None: unknown)}``. ``{}`` when the package has no
+    such file (a checkout, an editable install, a wheel built without git, one built before
+    setup.py wrote it) or it holds no commit (40 or 64 hex digits); the file is read, not
+    imported. Wheels of one version from different commits differ here (a packaging review,
+    F4: they recorded ``git_commit: unknown`` and 0.1.0 alike)."""
+    import ast
+
+    path = os.path.join(package_dir or _PACKAGE_DIR, BUILD_INFO_FILE)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read(), filename=path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return {}
+    said: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                said[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    commit, dirty = said.get("BUILD_COMMIT"), said.get("BUILD_DIRTY")
+    if not (isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit)):
+        return {}
+    return {"build_commit": commit, "build_dirty": dirty if isinstance(dirty, bool) else None}
+
+
+def build_commit_words(package_dir: str | None = None) -> str:
+    """:func:`build_origin` in words: ``built from commit 1a2b3c4`` (`` with uncommitted
+    changes`` when dirty); ``""`` when unknown."""
+    origin = build_origin(package_dir)
+    if not origin:
+        return ""
+    return f"built from commit {origin['build_commit'][:7]}" + (
+        " with uncommitted changes" if origin["build_dirty"] else "")
+
+
 def git_dirty() -> bool | None:
     """Whether tracked files of the checkout this package runs from differ from its commit
     (uncommitted changes: the commit alone does not reproduce the code); None when unknown,
@@ -385,7 +431,7 @@ def git_dirty() -> bool | None:
         return None
     try:
         out = subprocess.run(["git", "-C", _PACKAGE_DIR, "status", "--porcelain", "--untracked-files=no"],
-                             capture_output=True, text=True, timeout=10, check=False)
+                             capture_output=True, text=True, errors="replace", timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return bool(out.stdout.strip()) if out.returncode == 0 else None
@@ -414,15 +460,35 @@ CHANGED_FILES_LISTED = 200
 more are counted (``git_changed_files_more`` / ``git_untracked_files_more``)."""
 
 
-def _git_out(*args: str, text: bool = True, timeout: float = 10) -> Any:
-    """``git -C <the checkout's top level> ARGS``' stdout, or None when git fails or is absent."""
+DIFF_ARGS = ("diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+             "--src-prefix=a/", "--dst-prefix=b/", "--unified=3", "--inter-hunk-context=0",
+             "--diff-algorithm=myers", "--indent-heuristic", "--no-relative", "--submodule=short",
+             "--ignore-submodules=none", "-O/dev/null")
+"""The ``git diff`` whose bytes :func:`git_changes` hashes: each option fixes what a user's git
+configuration would otherwise change (``color.ui=always``, ``diff.noprefix``, ``diff.renames``,
+``diff.algorithm``, ``diff.context``, ``diff.orderFile``, ``diff.external``, a textconv driver
+...), so one tree gives one hash whoever runs it (a review, F2: three settings gave three)."""
+
+
+def _git_out(*args: str, timeout: float = 10) -> bytes | None:
+    """``git -C <the checkout's top level> ARGS``' stdout as bytes (file names need not be
+    UTF-8), or None when git fails, times out or is absent. ``diff.suppressBlankEmpty`` is set
+    off for the call, as :data:`DIFF_ARGS` has no option for it."""
     root = os.path.dirname(_PACKAGE_DIR)
     try:
-        out = subprocess.run(["git", "-C", root, *args], capture_output=True, text=text, timeout=timeout,
-                             check=False)
+        out = subprocess.run(["git", "-c", "diff.suppressBlankEmpty=false", "-C", root, *args],
+                             capture_output=True, timeout=timeout, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout if out.returncode == 0 else None
+
+
+def _file_names(listing: bytes | None) -> list[str]:
+    """The file names of a ``-z`` listing, sorted; a name that is no UTF-8 keeps its other
+    bytes and has each odd one written ``\\xff`` (backslash, x, two hex digits), so that
+    ``environment.json`` can hold it (a review, F1: one such untracked file under drac_ssl/
+    ended every run at its start)."""
+    return sorted(name.decode("utf-8", "backslashreplace") for name in (listing or b"").split(b"\0") if name)
 
 
 def _listed(key: str, names: list[str]) -> dict[str, Any]:
@@ -437,27 +503,30 @@ def git_changes() -> dict[str, Any]:
     """What exactly the checkout this package runs from holds, beyond :func:`git_commit`'s
     short name: ``git_commit_full`` (the 40-hex SHA of ``HEAD``), and when the code differs from
     it (tracked files changed, ``git diff HEAD`` not empty, or untracked files under
-    :data:`CODE_FOLDERS`) also ``git_diff_sha256`` (SHA-256 of ``git diff HEAD --binary``'s
-    bytes, of the whole checkout; None when only untracked files differ), ``git_changed_files``
+    :data:`CODE_FOLDERS`) also ``git_diff_sha256`` (SHA-256 of the bytes of ``git diff HEAD
+    --binary`` with :data:`DIFF_ARGS`' options, of the whole checkout; None when only untracked
+    files differ; ``"unavailable"`` when that diff failed or timed out), ``git_changed_files``
     (tracked files changed since ``HEAD`` under :data:`CODE_FOLDERS`, paths from the top level,
-    sorted) and ``git_untracked_files`` (files there git does not track and does not ignore),
-    each at most :data:`CHANGED_FILES_LISTED` long. The diff's hash tells two dirty runs of one
+    sorted; a name that is no UTF-8 as :func:`_file_names` writes it) and
+    ``git_untracked_files`` (files there git does not track and does not ignore), each at most
+    :data:`CHANGED_FILES_LISTED` long. The diff's hash tells two dirty runs of one
     commit apart (the same hash: the same tracked code); an untracked file's content is not
     hashed. {} when the package is no git checkout of drac_ssl (:func:`code_source`) or git
     cannot say."""
     if code_source() != "git":
         return {}
-    full = (_git_out("rev-parse", "HEAD") or "").strip()
+    full = (_git_out("rev-parse", "HEAD") or b"").decode("ascii", "replace").strip()
     if not full:
         return {}
     said: dict[str, Any] = {"git_commit_full": full}
-    diff = _git_out("diff", "HEAD", "--binary", text=False, timeout=60)
-    changed = _git_out("diff", "HEAD", "--name-only", "-z", "--", *CODE_FOLDERS)
-    untracked = _git_out("ls-files", "--others", "--exclude-standard", "-z", "--", *CODE_FOLDERS)
-    changed_names = sorted(n for n in (changed or "").split("\0") if n)
-    untracked_names = sorted(n for n in (untracked or "").split("\0") if n)
+    diff = _git_out(*DIFF_ARGS, timeout=60)
+    changed_names = _file_names(_git_out("diff", "HEAD", "--no-renames", "--name-only", "-z", "--",
+                                         *CODE_FOLDERS))
+    untracked_names = _file_names(_git_out("ls-files", "--others", "--exclude-standard", "-z", "--",
+                                           *CODE_FOLDERS))
     if diff or changed_names or untracked_names:
-        said["git_diff_sha256"] = hashlib.sha256(diff).hexdigest() if diff else None
+        said["git_diff_sha256"] = ("unavailable" if diff is None else
+                                   hashlib.sha256(diff).hexdigest() if diff else None)
         said.update(_listed("git_changed_files", changed_names))
         said.update(_listed("git_untracked_files", untracked_names))
     return said
@@ -465,20 +534,24 @@ def git_changes() -> dict[str, Any]:
 
 def _not_git_origin(source: str) -> dict[str, Any]:
     """:func:`code_origin` of a package that is no git checkout of drac_ssl: the commit
-    unknown, ``code_source`` what it is, ``distribution_version`` its installed version."""
+    unknown, ``code_source`` what it is, ``distribution_version`` its installed version, and
+    ``build_commit``/``build_dirty`` when its wheel recorded them (:func:`build_origin`)."""
     return {"git_commit": "unknown", "git_dirty": None, "code_source": source,
-            "distribution_version": distribution_version()}
+            "distribution_version": distribution_version(), **build_origin()}
 
 
 def unknown_code_words() -> str:
     """Why this process's commit is unknown, in words: ``unknown (an installed package, not a
-    git checkout of drac_ssl; drac_ssl 0.1.0)`` or ``unknown (no git)``."""
+    git checkout of drac_ssl; drac_ssl 0.1.0)``, with ``, built from commit 1a2b3c4`` when its
+    wheel recorded it (:func:`build_commit_words`), or ``unknown (no git)``."""
     source = code_source()
     if source == "git":
         return "unknown (no git)"
     version = distribution_version()
     words = CODE_SOURCES[source].replace("PATH", os.path.dirname(os.path.realpath(_PACKAGE_DIR)))
-    return f"unknown ({words}" + (f"; drac_ssl {version})" if version else ")")
+    built = build_commit_words()
+    said = "; ".join(part for part in (f"drac_ssl {version}" if version else "", built) if part)
+    return f"unknown ({words}" + (f"; {said})" if said else ")")
 
 
 def code_origin() -> dict[str, Any]:
@@ -495,8 +568,9 @@ def code_origin() -> dict[str, Any]:
     be read is ``code_stamp_error`` (the run goes on, named by git). A package that is no git
     checkout of drac_ssl (:func:`code_source`: installed into a venv, which may sit inside the
     user's own repository): ``git_commit`` ``"unknown"``, ``git_dirty`` None, ``code_source``
-    ``"installed package"`` or ``"untracked source tree"`` and ``distribution_version`` (its
-    installed version, :func:`distribution_version`)."""
+    ``"installed package"`` or ``"untracked source tree"``, ``distribution_version`` (its
+    installed version, :func:`distribution_version`) and, for a wheel built from a checkout,
+    ``build_commit`` and ``build_dirty`` (:func:`build_origin`)."""
     from drac_ssl.code_stamp import stamp_record, stamps_from_env
 
     source = code_source()
@@ -601,13 +675,20 @@ def command_argv() -> list[str]:
     ``.venv/bin/python``, as the README's commands; a bare ``python`` was recorded, which
     without an active venv is another interpreter or none, and the run's resume command is
     built from this). Inside :func:`command_given` (a command's ``main(argv)`` called from
-    Python): ``[PYTHON, "-m", MODULE, *argv]``, the command that does the same."""
+    Python): ``[PYTHON, "-m", MODULE, *argv]``, the command that does the same. A console
+    script (``drac-ssl-train``): ``[SCRIPT, *args]``, the script as
+    :func:`drac_ssl.starting.console_script_word` names it, without the interpreter its
+    first line names (``/venv/bin/python3.11 /venv/bin/drac-ssl-train ...`` was recorded)."""
     given = _COMMAND_GIVEN.get()
     if given is not None:
         return [interpreter_word(), *given]
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None and spec.name else sys.argv
-    return [interpreter_word(), *argv]
+    if spec is not None and spec.name:
+        return [interpreter_word(), "-m", spec.name, *sys.argv[1:]]
+    script = console_script_word(sys.argv[0]) if sys.argv else None
+    if script is not None:
+        return [script, *sys.argv[1:]]
+    return [interpreter_word(), *sys.argv]
 
 
 def command_line() -> str:
@@ -770,12 +851,14 @@ def hold_run(run_dir: str | os.PathLike[str], tool: str = "drac_ssl.train") -> I
             ``invocations.jsonl`` line: process, host, start) and the fixes.
         OSError: the lock file cannot be opened for writing (a run folder this user cannot
             write: read-only, another user's, an immutable lock file); a command that would
-            only read the folder can go on without the lock (``python -m drac_ssl.export``).
+            only read the folder can go on without the lock (``python -m drac_ssl.export``);
+            marked as a write (:func:`drac_ssl.io.written_file`).
     """
-    from drac_ssl.io import try_lock, unended_invocation
+    from drac_ssl.io import try_lock, unended_invocation, writing
 
     folder = Path(run_dir)
-    fd = os.open(folder / RUN_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    with writing(folder / RUN_LOCK):  # opened to be written (drac_ssl.io.written_file)
+        fd = os.open(folder / RUN_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
     try:
         last = unended_invocation(folder / INVOCATIONS)
         if not _lock_soon(fd, try_lock):
@@ -926,10 +1009,18 @@ def record_start(run_dir: str | os.PathLike[str], tool: str, env: dict[str, Any]
     ran on the run folder: ``drac_ssl.train``, resumes included, ``drac_ssl.report``, which
     rewrites report.md, and ``drac_ssl.export`` when it writes into the folder): ``env`` (:func:`environment_info`; computed when None), ``tool``, and
     the ``pid`` and ``host`` (another command can tell a run still going from one killed:
-    compare). Returns the line as written, for :func:`record_end`."""
+    compare). Returns the line as written, for :func:`record_end`.
+
+    Raises:
+        OSError: the file cannot be opened or the line written (a read-only folder, a full
+            disk), naming the file and marked as a write (:func:`drac_ssl.io.written_file`).
+    """
+    from drac_ssl.io import writing
+
     line = json.dumps({**(env if env is not None else environment_info()), "tool": tool,
                        "pid": os.getpid(), "host": platform.node()}, default=str)
-    with open(Path(run_dir) / INVOCATIONS, "a", encoding="utf-8") as fh:
+    path = Path(run_dir) / INVOCATIONS
+    with writing(path), open(path, "a", encoding="utf-8") as fh:  # a full disk's error names the file
         fh.write(line + "\n")
     return line
 
@@ -1120,11 +1211,23 @@ def console_log(path: str | os.PathLike[str], header: str,
     ``FileNotFoundError``, a diverged training's :class:`NonFiniteError`: ``error: ...``), a
     Ctrl-C or SIGTERM in the words the command prints for it (``label``, e.g. ``[train]``,
     then :func:`interrupted_words`: ``[train] interrupted in pretrain (epoch 1 of 3 saved);
-    rerun ...``) or, for anything else, its traceback."""
-    log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
+    rerun ...``) or, for anything else, its traceback.
+
+    Raises:
+        OSError: the log cannot be opened or its header written (a read-only folder, a full
+            disk), naming the log (``filename``) and marked as a write
+            (:func:`drac_ssl.io.written_file`); a line it cannot take later (the disk filled
+            during the run) is left out of it while the console goes on, as is what a full
+            disk keeps out of it when it is closed.
+    """
+    from drac_ssl.io import writing
+
+    with writing(path):  # an error here is the log's, not a read's (drac_ssl.io.written_file)
+        log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed below
     try:
-        log.write(f"{header}\n")
-        log.writelines(f"{line}\n" for line in said)
+        with writing(path):  # a full disk: the error names the log, as an open's does
+            log.write(f"{header}\n")
+            log.writelines(f"{line}\n" for line in said)
         before = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = (None if s is None else _Tee(s, log) for s in before)
         try:
@@ -1140,4 +1243,5 @@ def console_log(path: str | os.PathLike[str], header: str,
                         stream.flush()
             sys.stdout, sys.stderr = before
     finally:
-        log.close()
+        with contextlib.suppress(OSError):  # what a full disk kept out of it is lost, as in _Tee
+            log.close()

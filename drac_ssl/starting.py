@@ -127,6 +127,38 @@ def command_name(installed: str, module: str) -> str:
     return installed if Path(sys.argv[0]).name.startswith(installed) else python_command(module)
 
 
+CONSOLE_SCRIPTS = ("drac-ssl-train", "drac-ssl-ingest", "drac-ssl-app", "drac-ssl-export",
+                   "drac-ssl-report", "drac-ssl-compare", "drac-ssl-demo-bundle")
+"""The console scripts of pyproject.toml's ``[project.scripts]`` (tests/drac_ssl/test_starting.py
+checks the two agree)."""
+
+
+def console_script_word(argv0: str) -> str | None:
+    """``argv0`` (``sys.argv[0]``) as the word a user types to run it again, when it is one of
+    :data:`CONSOLE_SCRIPTS` (``.exe`` and ``-script.py`` on Windows too): its bare name when
+    that is the first of the name on PATH (``drac-ssl-train``), else its path, relative to the
+    current folder under it, else absolute (as :func:`interpreter_word`; a command line quotes
+    it, :func:`drac_ssl.config.shell_word`). None for anything else (a ``python -m`` run, a script of the user's).
+
+    A console-script run recorded ``/venv/bin/python3.11 /venv/bin/drac-ssl-train ...`` as its
+    command (and in the ``next:`` hint): the interpreter before the script, which the user never
+    typed (a packaging review, F6)."""
+    path = Path(argv0)
+    stem = path.name.removesuffix(".exe").removesuffix("-script.py")
+    if not argv0 or stem not in CONSOLE_SCRIPTS:
+        return None
+    found = shutil.which(stem)
+    if found and os.path.abspath(found) == os.path.abspath(argv0):
+        return stem
+    try:
+        rel = os.path.relpath(argv0)
+    except ValueError:  # another drive (Windows)
+        return os.path.abspath(argv0)
+    if rel.startswith(".."):
+        return os.path.abspath(argv0)
+    return rel if os.sep in rel else os.path.join(".", rel)  # not a bare name the shell looks up
+
+
 def interpreter_word() -> str:
     """How to name the running interpreter in a command: ``python`` when that is the first
     ``python`` on PATH (an active venv), else :data:`sys.executable` relative to the current

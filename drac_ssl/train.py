@@ -46,9 +46,11 @@ if __name__ == "__main__":
 
     refuse_train_early()
 
+import contextlib
 import csv
 import dataclasses
 import datetime as _dt
+import errno
 import functools
 import json
 import re
@@ -56,7 +58,7 @@ import shlex
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +89,15 @@ from drac_ssl.distributed import DistInfo, cleanup, init_distributed
 from drac_ssl.figures import figure_text, format_ci
 from drac_ssl.grading.bundle import data_provenance, mixed_phantom_words, variant_title
 from drac_ssl.io import (
+    NO_SPACE_WORDS,
     atomic_write_json,
     invocations,
     make_run_folder,
+    no_space,
     read_json_dict,
     remove_stale_temporaries,
+    writing,
+    written_file,
 )
 from drac_ssl.preflight import PIPELINE, Finding
 from drac_ssl.run_state import (
@@ -99,6 +105,7 @@ from drac_ssl.run_state import (
     SavedCheckpoint,
     checkpoint_saved,
     command_without,
+    finetune_saved_on_disk,
     killed_attempt_seconds,
     killed_training_seen,
     report_words,
@@ -1137,29 +1144,193 @@ def _run_pipeline_main(cfg: Config, sources: dict[str, str] | None, earlier: lis
         reused, warnings = _check_before_start(cfg, run_dir, sources, list(earlier or []), earlier_first_try)
     except KeyboardInterrupt:  # Ctrl-C during the checks: nothing of this invocation was written
         raise InterruptedBeforeStart from None
-    make_run_folder(run_dir, cfg.run.private)  # 0700 by default: it holds patient data
-    # one process trains in a run folder: a second copy of the command is refused (RunBusy)
-    # before it writes anything; only process 0 gets here under torchrun
-    with runtime.hold_run(run_dir) as unended:
-        seen = killed_training_seen(run_dir)  # before this invocation writes console.log
-        # what this process prints goes to run_dir/console.log too (appended: one header line
-        # per invocation)
-        header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
-                  f"{runtime.command_line()} (pid {os.getpid()}) ====")
-        with runtime.console_log(run_dir / runtime.CONSOLE_LOG, header, said, label="[train]"):
-            for line in unended:
-                print(f"[train] warning: {line}")
-            # what killed invocations were writing: never renamed onto a real name, never read;
-            # the lock proves no other process writes here, so safetensors' .tmpXXXXXX go too
-            stale = remove_stale_temporaries(run_dir, recursive=True, unnamed=True)
-            if stale:
-                print(f"[train] removed {len(stale)} temporary file(s) that killed invocations "
-                      f"left: " + ", ".join(p.relative_to(run_dir).as_posix() for p in stale))
-            for warning in warnings:
-                print(f"[preflight] warning: {warning.line}")
-            if reused:
-                print(reused)
-            return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try)
+    # a file of the run folder that cannot be written (a full disk, a read-only one): said with
+    # the file, the fix and what a rerun resumes from (RunFolderWriteError), not a traceback
+    with run_folder_writes(cfg, run_dir):
+        make_run_folder(run_dir, cfg.run.private)  # 0700 by default: it holds patient data
+        # one process trains in a run folder: a second copy of the command is refused (RunBusy)
+        # before it writes anything; only process 0 gets here under torchrun
+        with runtime.hold_run(run_dir) as unended:
+            seen = killed_training_seen(run_dir)  # before this invocation writes console.log
+            # what this process prints goes to run_dir/console.log too (appended: one header line
+            # per invocation)
+            header = (f"==== {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
+                      f"{runtime.command_line()} (pid {os.getpid()}) ====")
+            with (runtime.console_log(run_dir / runtime.CONSOLE_LOG, header, said, label="[train]"),
+                  run_folder_writes(cfg, run_dir)):  # inside too: console.log gets the words, not a traceback
+                for line in unended:
+                    print(f"[train] warning: {line}")
+                # what killed invocations were writing: never renamed onto a real name, never read;
+                # the lock proves no other process writes here, so safetensors' .tmpXXXXXX go too
+                stale = remove_stale_temporaries(run_dir, recursive=True, unnamed=True)
+                if stale:
+                    print(f"[train] removed {len(stale)} temporary file(s) that killed invocations "
+                          f"left: " + ", ".join(p.relative_to(run_dir).as_posix() for p in stale))
+                for warning in warnings:
+                    print(f"[preflight] warning: {warning.line}")
+                if reused:
+                    print(reused)
+                return _run_in_folder(cfg, run_dir, sources, peers, seen, earlier_first_try)
+
+
+class RunFolderWriteError(ValueError):
+    """A file of the run folder that could not be written (a full disk, a file-size limit or
+    quota, a read-only file system, no permission): the message names the file, says what
+    failed, the fix and what the same command does once it is fixed (:func:`run_folder_write_words`).
+    A ``ValueError``, as every error the command says in one message without a traceback
+    (``python -m drac_ssl.train`` exits 2), as :class:`drac_ssl.checkpoint.CheckpointWriteError`
+    does for a checkpoint."""
+
+
+@contextlib.contextmanager
+def run_folder_writes(cfg: Config, run_dir: Path) -> Iterator[None]:
+    """Within the block, an ``OSError`` that a write raised is raised as
+    :class:`RunFolderWriteError` (``from`` it): one its writer marked
+    (:func:`drac_ssl.io.written_file`: :func:`drac_ssl.io.atomic_path`, the run folder, its
+    lock, ``console.log``, ``invocations.jsonl``, ``config.yaml``), whatever its errno, or one
+    that names a file and that only a write raises (:func:`_write_errno`: no room, a read-only
+    disk; a file outside the run folder too, such as the phantom set a stage draws). Anything
+    else goes on as it is: a ``FileNotFoundError`` (the command says it as ``error: ...``
+    already), a read that failed (an I/O error, no permission, a folder where a file was
+    expected), and no room that names no file (not known to be the run folder's disk: a full
+    ``/dev/shm`` says it too, given a note on it, :data:`SHARED_MEMORY_NOTE`)."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) or not _write_failed(exc):
+            if no_space(exc) and not _names(exc):
+                exc.add_note(SHARED_MEMORY_NOTE)
+            raise
+        raise RunFolderWriteError(run_folder_write_words(exc, cfg, run_dir)) from exc
+
+
+SHARED_MEMORY_NOTE = (
+    "no file is named, so this is not known to be the run folder's disk: a full shared memory "
+    "(/dev/shm) raises it too, which the data-loading workers use; in Docker give the container "
+    "more (docker run --shm-size=8g ...), or run without workers (pretrain.num_workers=0)")
+"""The note on a full disk's error that names no file and that no writer marked (review F3:
+multiprocessing's ``SemLock`` in a Docker container's 64 MB ``/dev/shm`` raises ``OSError:
+[Errno 28] No space left on device``)."""
+
+
+def _write_failed(exc: OSError) -> bool:
+    """Whether ``exc`` is a write's: its writer marked it (:func:`drac_ssl.io.written_file`), or
+    it names a file and its errno only a write raises (:func:`_write_errno`)."""
+    return written_file(exc) is not None or (bool(_names(exc)) and _write_errno(exc))
+
+
+def _write_errno(exc: OSError) -> bool:
+    """Whether ``exc``'s errno is one only a write raises: no room (:func:`drac_ssl.io.no_space`:
+    ``ENOSPC``, ``EFBIG``, ``EDQUOT``) or a read-only file system (``EROFS``)."""
+    return no_space(exc) or exc.errno == errno.EROFS
+
+
+def _names(exc: OSError) -> list[str]:
+    """The files ``exc`` names: its ``filename`` and a rename's target (``filename2``)."""
+    return [os.fsdecode(n) for n in (exc.filename, exc.filename2) if isinstance(n, (str, bytes, os.PathLike))]
+
+
+def _in_run_folder(exc: OSError, run_dir: Path) -> bool:
+    """Whether the file ``exc`` names (:func:`_names`) is in ``run_dir`` (or is the folder itself)."""
+    try:
+        folder = run_dir.resolve()
+        return any(Path(n).resolve() == folder or Path(n).resolve().is_relative_to(folder) for n in _names(exc))
+    except (OSError, RuntimeError):  # a path that does not resolve (a symbolic link loop): not known
+        return False
+
+
+def run_folder_write_words(exc: OSError, cfg: Config, run_dir: Path) -> str:
+    """The message of :class:`RunFolderWriteError` for ``exc``: the file (the one its writer was
+    writing, :func:`drac_ssl.io.written_file`; else a rename's target, else the file it names;
+    else "a file in RUN"), what failed (:data:`drac_ssl.io.NO_SPACE_WORDS`, a read-only file
+    system, no permission, else the system's words), that nothing written before is lost
+    (every record is replaced whole: :func:`drac_ssl.io.atomic_path`), then the fix (room on
+    that disk, a writable folder, worded as the preflight's
+    :func:`drac_ssl.preflight.read_only_run_folder_words`), what the same command then does
+    (:func:`_rerun_words`) and, for a file in the run folder, a run folder elsewhere (one that
+    takes this one's finished stages with ``run.reuse``, when a stage is done). A run folder
+    that cannot be read to say what the rerun does (its ``stages.json``, its checkpoints: no
+    permission, a failing disk) gets words that read nothing instead, never a second error."""
+    target = written_file(exc) or (exc.filename2 if exc.filename2 is not None else exc.filename)
+    file = os.fsdecode(target) if target is not None else f"a file in {run_dir}"
+    if no_space(exc):
+        why, fix, other = NO_SPACE_WORDS, "free space on that disk (or raise the file-size limit: ulimit -f)", \
+            "<a folder on a disk with room>"
+    elif exc.errno == errno.EROFS:
+        why, fix, other = "the disk is read-only (mounted read-only)", "remount it read-write", \
+            "<a folder you can write to>"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why, other = "this account may not write it (its permissions)", "<a folder you can write to>"
+        fix = f"make the run folder writable: chmod -R u+w {shlex.quote(str(run_dir))} (or ask its owner)"
+    else:
+        why, fix, other = (exc.strerror or "the write failed").lower(), \
+            "see what is wrong with that disk (dmesg shows its errors)", "<a folder on another disk>"
+    detail = f"{type(exc).__name__}: [Errno {exc.errno}] {exc.strerror}" if exc.errno else f"{type(exc).__name__}: {exc}"
+    try:
+        status = _stages_as_saved(run_dir)
+        done = [s for s in PIPELINE if isinstance(status.get(s), dict) and status[s].get("status") == "done"]
+        rerun = _rerun_words(cfg, run_dir, status)
+    except (OSError, ValueError, RuntimeError):  # the folder cannot be read either: words that read nothing
+        done = []
+        rerun = (f"it skips the stages done and the next one resumes from what it saved ({run_dir} could "
+                 f"not be read to say which)")
+    if not _in_run_folder(exc, run_dir):  # another folder (a phantom set drawn): another run folder is no fix
+        elsewhere = ""
+    elif done:  # a stage another run folder can take (run.reuse copies it from here)
+        elsewhere = runtime.command_changes([("run.out_dir", other), ("run.reuse", str(run_dir))])
+        elsewhere = (f"or carry on in a new run folder elsewhere that takes this run's finished stages "
+                     f"(they are copied; the rest runs there): {elsewhere}")
+    else:
+        elsewhere = f"or run it elsewhere: {runtime.command_changes([('run.out_dir', other)])}"
+    return (f"{file}: could not be written: {why} ({detail}); nothing written before is lost (each record "
+            f"is replaced whole, never cut short)\n  fix: {fix}, then rerun the same command: "
+            f"{rerun}" + (f"; {elsewhere}" if elsewhere else ""))
+
+
+def _stages_as_saved(run_dir: Path) -> dict[str, Any]:
+    """``run_dir/stages.json`` as on disk: {} when it is not there or holds no JSON object.
+
+    Raises:
+        OSError: it is there but cannot be read (no permission, a failing disk).
+    """
+    try:
+        text = (run_dir / "stages.json").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        status = json.loads(text)
+    except ValueError:
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
+def _rerun_words(cfg: Config, run_dir: Path, status: dict[str, Any]) -> str:
+    """What the same command does in ``run_dir`` after a write failed, from its ``stages.json``
+    as it is on disk (``status``): the stages done are skipped; the first one of ``run.stages``
+    not done resumes from what it saved (a pretraining's or UMM's last checkpoint:
+    :func:`drac_ssl.run_state.checkpoint_saved`, named before what the stage does with it; a
+    fine-tuning's folds: :func:`drac_ssl.run_state.finetune_saved_on_disk`) or runs from its
+    start; with every stage done, report.md is written again.
+
+    Raises:
+        OSError: the run folder cannot be read (:func:`run_folder_write_words` says so instead).
+    """
+    planned = [s for s in PIPELINE if s in cfg.run.stages]
+    done = [s for s in planned if isinstance(status.get(s), dict) and status[s].get("status") == "done"]
+    left = [s for s in planned if s not in done]
+    skipped = f"it skips the stages done ({', '.join(done)}) and " if done else "it "
+    if not left:
+        return "every stage of run.stages is done, so it skips them all" + (
+            " and writes report.md again" if any((run_dir / s).is_dir() for s in REPORTED_STAGES) else "")
+    stage = left[0]
+    if stage in CHECKPOINT_STAGES:
+        epochs = getattr(getattr(cfg, stage, None), "epochs", None)
+        saved = checkpoint_saved(run_dir, stage, epochs=epochs if isinstance(epochs, int) else None)
+        if saved.resumable:  # "it reads its checkpoint (...) and resumes from it with epoch 8"
+            return f"{skipped}{stage} reads its checkpoint ({saved.what}) and {saved.then}"
+    if stage == "finetune" and (folds := finetune_saved_on_disk(run_dir)) is not None:
+        return f"{skipped}runs finetune, keeping its folds saved ({folds[0]})"
+    return f"{skipped}runs {stage} from its start" if done or status else f"{skipped}starts the run"
 
 
 def _report_hint(run_dir: Path) -> str:
@@ -1296,7 +1467,8 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     if to_run or not (run_dir / "config.yaml").exists():
         # a rerun of a finished run changes nothing: its config.yaml stays the one it ran with;
         # one made with --first-try says so (a resume with -c RUN/config.yaml too: its records)
-        save_config(cfg, run_dir / "config.yaml", comment=_first_try_comment(run_first_try))
+        with writing(run_dir / "config.yaml"):  # an error here is a write's (run_folder_writes)
+            save_config(cfg, run_dir / "config.yaml", comment=_first_try_comment(run_first_try))
     env = environment_info()
     # speed only (every view carries its own seed), but recorded: -1 resolves per machine
     env["dataloader_workers"] = dataloader_workers(cfg.pretrain.num_workers)
@@ -1928,7 +2100,10 @@ def _run_stages(cfg: Config, run_dir: Path, sources: dict[str, str] | None,
                 **({"code": code} if code else {}),
             }
             if not isinstance(exc, KeyboardInterrupt):
-                atomic_write_json(status_path, status)
+                # a full or read-only disk that stopped the stage fails this write too: the
+                # stage's own error is said (its file), stages.json keeps "running"
+                with contextlib.suppress(OSError) if isinstance(exc, OSError) else contextlib.nullcontext():
+                    atomic_write_json(status_path, status)
                 raise
             # Ctrl-C: which stage, and what of it is saved (the stages that train say so)
             stopped = exc if isinstance(exc, StageInterrupted) else StageInterrupted()
@@ -1994,7 +2169,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The exit code: 0 done; 1 a training diverged (non-finite) or, under torchrun, process
         0 failed; 2 a configuration or data problem, said on stderr before any stage ran or
-        where it stopped; 130 interrupted (Ctrl-C, SIGTERM). ``--help``, ``--version``,
+        where it stopped, or a file of the run folder that could not be written (a full or
+        read-only disk: :class:`RunFolderWriteError`, :class:`~drac_ssl.checkpoint.CheckpointWriteError`);
+        130 interrupted (Ctrl-C, SIGTERM). ``--help``, ``--version``,
         ``--list-configs`` and a usage error raise ``SystemExit`` (argparse).
 
     Called from Python with an ``argv`` (a script, a notebook), the run records and prints

@@ -669,7 +669,7 @@ NOT_RELIABLY_GRADABLE: tuple[tuple[str, str], ...] = (
     (rf"\d+x\d+ {re.escape(FAR_BELOW)}", "far smaller than the model's input"),
 )
 """The warnings about an image that make its result *not reliably gradable*: the app's page
-then heads it so ("## Not reliably gradable (unlike the training images) — model output: Grade
+then heads it so ("### Not reliably gradable (unlike the training images) — model output: Grade
 0 Normal (P 0.80)", :func:`app.server.grade_heading`), the details JSON lists the reasons
 (``not_reliably_gradable``, :attr:`app.predict.Prediction.not_reliably_gradable`), and a batch
 with such an image names its grades CSV ``grades_FLAGGED.csv`` (:data:`app.server.FLAGGED_CSV`).

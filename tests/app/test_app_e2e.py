@@ -95,7 +95,7 @@ def test_full_queue_gets_the_apps_busy_message_then_serves_again(
         markdown, label, original, overlay, details = client.predict(
             handle_file(str(samples[0])), api_name="/grade")
         assert details["busy"] is True and "try again" in details["error"]
-        assert markdown.startswith("### ⏳ Busy") and "the queue holds 8" in markdown
+        assert markdown.startswith("## ⏳ Busy") and "the queue holds 8" in markdown
         assert not label and original is None and overlay is None  # nothing graded
     finally:
         release.set()
@@ -115,7 +115,7 @@ def test_single_image(client, samples: list[Path], bundle_dir: Path) -> None:
     assert details["grade"] == int(classes[0])
     np.testing.assert_allclose(details["P"], probs[0], rtol=0, atol=1e-12)
     # the e2e bundle is the untrained demo: its grade headed as the model's output only
-    assert f"## Untrained demo — model output: Grade {details['grade']} {details['grade_name']}" in markdown
+    assert f"### Untrained demo — model output: Grade {details['grade']} {details['grade_name']}" in markdown
     assert "Inference" in markdown and details["inference_seconds"] > 0
     # the widget names the graded class (not the most probable one) and lists grades 0, 1, 2, each
     # with the result's whole percentage, the bars summing to 100% (a clinician trial: 101%)
@@ -143,7 +143,7 @@ def test_an_image_that_may_not_be_octa_is_said_before_its_grade(client, tmp_path
     markdown, *_rest, details = client.predict(handle_file(str(tiny)), api_name="/grade")
     assert "error" not in details  # graded, but ...
     warning_at = markdown.index("This may not be a UW-OCTA en-face image")
-    heading = markdown.index("## Untrained demo — model output: Grade")  # the demo bundle's
+    heading = markdown.index("### Untrained demo — model output: Grade")  # the demo bundle's
     assert warning_at < heading and "Too small" in markdown[:heading]
     assert "(⚠ see above)" in markdown
 
@@ -177,6 +177,9 @@ def test_batch_of_two(client, samples: list[Path], tmp_path: Path) -> None:
         [handle_file(str(samples[0])), handle_file(str(samples[1]))], api_name="/grade_batch")
     assert "2 images graded" in summary and "rejected" not in summary
     assert [row[0] for row in table["data"]] == ["sample_0.png", "sample_1.png"]
+    # the probability cells: whole percentages as numbers, shown <1 / >99 at the ends (display values)
+    assert all(type(c) is int for row in table["data"] for c in row[3:6] if c is not None)
+    assert len(table["metadata"]["display_value"]) == 2
     assert check_submission(csv_path) == []
     lines = Path(csv_path).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "case,class,P0,P1,P2" and len(lines) == 3

@@ -33,7 +33,7 @@ def test_a_card_with_remote_images_renders_its_words_and_no_image_or_link(predic
     components = _components(build_demo(predictor))
     shown = [c for c in components if "Grades: 0 Normal, 1 NPDR, 2 PDR." in str(c.get("props", {}).get("value"))]
     assert len(shown) == 1 and shown[0]["type"] == "html", "the card's words are not rendered"
-    assert "<h1>A model card from elsewhere</h1>" in shown[0]["props"]["value"]
+    assert "<h2>A model card from elsewhere</h2>" in shown[0]["props"]["value"]
     # nothing the page renders as Markdown or HTML holds the card's images, links or its host
     rendered = [str(c["props"].get("value", "")) for c in components
                 if c["type"] in ("markdown", "html")]
@@ -49,7 +49,7 @@ def test_the_safe_card_keeps_headings_tables_and_emphasis_and_drops_every_fetch(
             "<img src=http://x.example/c.png> <!-- <img src='http://x.example/d.png'> -->"
             "[see](https://x.example/) 1 < 2\n")
     safe = safe_card_html(card)
-    assert "<h1>Card</h1>" in safe and "<strong>Not a medical device.</strong>" in safe
+    assert "<h2>Card</h2>" in safe and "<strong>Not a medical device.</strong>" in safe
     assert "<td>PDR</td>" in safe
     assert "x.example" not in safe and "<img" not in safe and "<a " not in safe
     assert "a b" in safe and "see" in safe and "1 &lt; 2" in safe
@@ -92,7 +92,7 @@ def test_a_block_of_the_card_s_own_html_leaves_a_sign_not_a_silent_gap() -> None
     from app.server import CARD_HTML_OMITTED, safe_card_html
 
     safe = safe_card_html("# Card\n\n<!-- c --> read this caveat\n\n<div>\nhidden words\n</div>\n\nafter\n")
-    assert safe.count(CARD_HTML_OMITTED) == 2 and "<h1>Card</h1>" in safe and "<p>after</p>" in safe
+    assert safe.count(CARD_HTML_OMITTED) == 2 and "<h2>Card</h2>" in safe and "<p>after</p>" in safe
     assert "<div" not in safe and "<!--" not in safe
     assert "<p>plain words</p>" in safe_card_html("plain words\n") and CARD_HTML_OMITTED not in safe_card_html(
         "plain words\n")

@@ -61,7 +61,13 @@ def test_the_predictor_says_it_with_every_result_and_only_for_a_failed_calibrati
 
 def test_the_page_says_it_in_the_banner_above_the_probabilities_and_in_the_batch(
         uncalibrated: Predictor, upload: Path) -> None:
-    from app.server import AppSettings, _banner, _grade_batch, _grade_single, model_caveat
+    from app.server import (
+        AppSettings,
+        _banner,
+        _grade_batch,
+        _grade_single,
+        model_caveat,
+    )
 
     said = uncalibrated.calibration_warning
     assert said is not None
@@ -71,7 +77,7 @@ def test_the_page_says_it_in_the_banner_above_the_probabilities_and_in_the_batch
     lines = markdown.splitlines()
     at = next(i for i, line in enumerate(lines) if NOT_CALIBRATED in line)
     probs = next(i for i, line in enumerate(lines) if line.startswith("Probabilities: ") and "**" in line)
-    heading = next(i for i, line in enumerate(lines) if line.startswith("## "))
+    heading = next(i for i, line in enumerate(lines) if line.startswith("### "))
     assert heading < at < probs, markdown  # under the grade, right above its percentages
     assert "Check this image" not in markdown and "see above" not in lines[heading]  # not a doubt of the image
     assert markdown.count(NOT_CALIBRATED) == 1
@@ -106,7 +112,7 @@ def test_the_console_says_it_at_start_up(
 
 def test_no_borderline_or_equal_percentages_are_read_out_when_the_calibration_failed(
         uncalibrated: Predictor, upload: Path) -> None:
-    """A review: under temperature 100 a result read "## Grade 1 — NPDR", "Borderline: the model
+    """A review: under temperature 100 a result read "### Grade 1 — NPDR", "Borderline: the model
     cannot tell 0 Normal, 1 NPDR and 2 PDR apart on this image (P 0.33, 0.33 and 0.33)", "...
     equally likely (P 0.33 each)", and only then the warning to ignore those percentages; the
     batch counted every image borderline. Now the warning comes directly under the heading,
@@ -131,7 +137,7 @@ def test_no_borderline_or_equal_percentages_are_read_out_when_the_calibration_fa
     assert "Borderline" not in markdown and "equally likely" not in markdown, markdown
     assert details["borderline"] is None and details["calibration_failed"] is True
     lines = markdown.splitlines()
-    heading = next(i for i, line in enumerate(lines) if line.startswith("## "))
+    heading = next(i for i, line in enumerate(lines) if line.startswith("### "))
     assert NOT_CALIBRATED in lines[heading + 1], markdown  # directly under the heading
     assert said in markdown
     summary, rows, _, notes_file = _grade_batch(uncalibrated, AppSettings(), [str(upload), str(upload)])

@@ -1,4 +1,4 @@
-"""An untrained demo bundle's result is never headed as a grade (a trial user read "## Grade 1 —
+"""An untrained demo bundle's result is never headed as a grade (a trial user read "### Grade 1 —
 NPDR" from random weights as a result): the heading says "Untrained demo — model output: ...",
 as a not reliably gradable image's says the grade only as the model's output, and the notes of
 its grades in ``grades_INCOMPLETE.csv`` carry the demo caveat, which ``grades_with_notes.csv`` says
@@ -17,7 +17,13 @@ from PIL import Image
 
 from app.demo_bundle import build_demo_bundle
 from app.predict import Predictor
-from app.server import AppSettings, _grade_batch_now, _grade_single_now, grade_heading, model_caveat
+from app.server import (
+    AppSettings,
+    _grade_batch_now,
+    _grade_single_now,
+    grade_heading,
+    model_caveat,
+)
 from drac_ssl.grading.image_notes import UNLIKE_TRAINING
 
 
@@ -29,18 +35,18 @@ def _scan(path: Path, seed: int = 0) -> Path:
 
 
 def _headings(markdown: str) -> list[str]:
-    return [line for line in markdown.split("\n") if line.startswith("## ")]
+    return [line for line in markdown.split("\n") if line.startswith("### ")]
 
 
 def test_the_demo_heading_names_the_grade_only_as_the_models_output() -> None:
     pred = SimpleNamespace(grade=1, grade_name="NPDR", probs=np.array([0.2, 0.5, 0.3]))
-    assert grade_heading(pred, [], False) == "## Grade 1 — NPDR"
-    assert grade_heading(pred, [], False, untrained=True) == "## Untrained demo — model output: Grade 1 NPDR"
+    assert grade_heading(pred, [], False) == "### Grade 1 — NPDR"
+    assert grade_heading(pred, [], False, untrained=True) == "### Untrained demo — model output: Grade 1 NPDR"
     assert grade_heading(pred, ["Too small ..."], True, untrained=True) == (
-        "## Untrained demo — model output: Grade 1 NPDR (⚠ see above)")
+        "### Untrained demo — model output: Grade 1 NPDR (⚠ see above)")
     plain = grade_heading(pred, [UNLIKE_TRAINING], False)
     demo = grade_heading(pred, [UNLIKE_TRAINING], False, untrained=True)
-    assert plain.startswith("## Not reliably gradable (") and "untrained demo" not in plain
+    assert plain.startswith("### Not reliably gradable (") and "untrained demo" not in plain
     assert demo == plain.replace(") — model output", "); untrained demo — model output", 1), demo
 
 
@@ -50,9 +56,9 @@ def test_a_demo_result_on_the_page_is_headed_as_model_output(predictor: Predicto
                                                        None, "scan.png")
     assert predictor.untrained and label is not None
     (heading,) = _headings(markdown)
-    assert heading.startswith(f"## Untrained demo — model output: Grade {details['grade']} "
+    assert heading.startswith(f"### Untrained demo — model output: Grade {details['grade']} "
                               f"{details['grade_name']}"), heading
-    assert not any(line.startswith("## Grade") for line in markdown.split("\n"))
+    assert not any(line.startswith("### Grade") for line in markdown.split("\n"))
 
 
 def test_a_trained_bundles_heading_is_the_grade(tmp_path: Path, one_thread: None) -> None:
@@ -64,7 +70,7 @@ def test_a_trained_bundles_heading_is_the_grade(tmp_path: Path, one_thread: None
     markdown, _, _, _, details = _grade_single_now(trained, AppSettings(gradcam=False),
                                                    str(_scan(tmp_path / "scan.png")), None, "scan.png")
     assert not trained.untrained
-    assert _headings(markdown)[0].startswith(f"## Grade {details['grade']} — {details['grade_name']}")
+    assert _headings(markdown)[0].startswith(f"### Grade {details['grade']} — {details['grade_name']}")
 
 
 def test_the_incomplete_csvs_demo_rows_carry_the_demo_caveat(predictor: Any, tmp_path: Path) -> None:

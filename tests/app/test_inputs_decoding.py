@@ -168,7 +168,7 @@ def test_a_thresholded_export_or_a_vessel_mask_is_flagged_as_not_the_image(
         assert said in pred.warnings
         markdown = _result_markdown(pred, predictor)  # type: ignore[arg-type]
         # not the image the model grades: the heading says so first (the grade second)
-        heading = "## Not reliably gradable (a thresholded export or mask); untrained demo — model output: Grade"
+        heading = "### Not reliably gradable (a thresholded export or mask); untrained demo — model output: Grade"
         assert heading in markdown and markdown.index(said) < markdown.index(heading)
     four = load_bytes(_png_of((g // 64 * 85).astype(np.uint8)), "posterised.png", kind="fundus")
     assert "Only 4 grey levels (0, 85, 170 and 255): a thresholded export or a vessel mask, not a " \

@@ -124,11 +124,11 @@ def test_handler_answers_busy_in_the_page(tmp_path: Path) -> None:
     threads = _holders(queue, 1, release, order)
     markdown, label, original, overlay, details = _grade_single(
         predictor, AppSettings(), str(tmp_path / "x.png"), None, queue)
-    assert markdown.startswith("### ⏳ Busy") and "try again" in markdown
+    assert markdown.startswith("## ⏳ Busy") and "try again" in markdown
     assert label is None and original is None and overlay is None
     assert details["busy"] is True and details["retry_after_s"] >= 1 and "busy" in details["error"]
     summary, rows, csv, _ = _grade_batch(predictor, AppSettings(), [str(tmp_path / "x.png")], queue)
-    assert summary.startswith("### ⏳ Busy") and rows == [] and csv is None
+    assert summary.startswith("## ⏳ Busy") and rows == [] and csv is None
     release.set()
     threads[0].join(30)
 

@@ -1,6 +1,6 @@
 """A grade shown milder than the model's most likely grade is said in a ⚠ line under it, counted
 in the batch summary and flagged in the details JSON (a trial user: real DRAC sample_1.png read
-"## Grade 1 — NPDR" with P(PDR) 0.607 the largest probability: the expected grade cut at the
+"### Grade 1 — NPDR" with P(PDR) 0.607 the largest probability: the expected grade cut at the
 thresholds tuned for overall agreement gives milder grades than the most likely one on many
 images, 134 of the 386 phantom test images and never a more severe one,
 ``bench/results/ensemble_grade.json``)."""
@@ -16,6 +16,7 @@ import pytest
 
 from app.predict import Predictor
 from app.server import (
+    MILDER_MORE,
     AppSettings,
     _grade_batch_now,
     _grade_single_now,
@@ -57,9 +58,10 @@ def test_the_words_name_the_most_likely_grade_and_why() -> None:
     assert ("The grade shown cuts the model's overall score, which weighs all grades (the mean of its 5 "
             "fold models), at thresholds tuned for the best overall agreement with the reference grades on "
             "single fold models' out-of-fold outputs; that rule often gives a milder grade than the most "
-            "likely one (docs/app.md") in words, words
+            "likely one (the Model card tab says more") in words, words
     assert "often gives a milder grade than the most likely one" in words
-    assert "Grade shown and most likely grade" in words  # where docs/app.md says more
+    # a place on the page, not a file of the repository a clinician cannot open (a review)
+    assert words.endswith(f"({MILDER_MORE}).") and "docs/" not in words and ".md" not in words
     one = milder_words(probs, 1, NAMES, folds=1)
     assert "mean of its" not in one and "reference grades on the out-of-fold outputs;" in one
     assert milder_words(probs, 2, NAMES, folds=5) == ""
@@ -72,7 +74,7 @@ def test_the_result_says_it_in_place_of_the_plain_decision_line(ensemble: Predic
     markdown = _result_markdown(milder, ensemble)
     line = next(x for x in markdown.split("\n") if x.startswith("⚠ **The model's most likely grade"))
     assert "2 PDR (61%)" in line and "(the mean of its 2 fold models)" in line
-    assert markdown.index("## Grade 1 — NPDR") < markdown.index(line)
+    assert markdown.index("### Grade 1 — NPDR") < markdown.index(line)
     assert "The single most likely grade is" not in markdown  # said once, not twice
     # more severe than the most likely: the plain decision line, no warning
     severe = replace(pred, grade=1, grade_name="NPDR", probs=np.array([0.60, 0.05, 0.35]))
@@ -204,7 +206,7 @@ def test_an_image_not_reliably_gradable_gets_no_warning(ensemble: Predictor) -> 
     under it would invite reading the grade; nor the plain line, which reads its percentages."""
     unlike = "Unlike the training images: far from every one of them on the model's features."
     markdown = result_said(ensemble, [0.10, 0.29, 0.61], 1, (unlike,))
-    assert markdown.count("## Not reliably gradable (unlike the training images)") == 1, markdown
+    assert markdown.count("### Not reliably gradable (unlike the training images)") == 1, markdown
     assert "⚠ **The model's most likely grade" not in markdown
     assert "most likely" not in markdown and "61%" not in markdown, markdown
 

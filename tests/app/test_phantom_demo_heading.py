@@ -1,6 +1,6 @@
 """A bundle trained on phantom images (README command (1)'s) has its grade said as a
 demonstration's output wherever the page or a file names it, as an untrained demo's is (a trial
-user: real DRAC sample_2.png read the phantom caveat in plain text, then "## Grade 0 — Normal"):
+user: real DRAC sample_2.png read the phantom caveat in plain text, then "### Grade 0 — Normal"):
 the heading, the pictures' alt text, the batch's grade cell, the grades CSV's name
 (``grades_PHANTOM_DEMO.csv``) and download label, and ``details["phantom_trained_demo"]``."""
 
@@ -53,25 +53,25 @@ def test_the_mark_of_each_kind_of_bundle(predictor: Predictor, phantom: Predicto
 
 def test_the_heading_names_the_grade_only_as_the_models_output() -> None:
     pred = SimpleNamespace(grade=0, grade_name="Normal", probs=np.array([0.8, 0.15, 0.05]))
-    assert grade_heading(pred, [], False, phantom=True) == "## Phantom-trained demo — model output: Grade 0 Normal"
-    assert grade_heading(pred, [], False, untrained=True, phantom=True).startswith("## Untrained demo —")
+    assert grade_heading(pred, [], False, phantom=True) == "### Phantom-trained demo — model output: Grade 0 Normal"
+    assert grade_heading(pred, [], False, untrained=True, phantom=True).startswith("### Untrained demo —")
     flagged = grade_heading(pred, [UNLIKE_TRAINING], False, phantom=True)
-    assert flagged.startswith("## Not reliably gradable (") and "; phantom-trained demo — model output" in flagged
+    assert flagged.startswith("### Not reliably gradable (") and "; phantom-trained demo — model output" in flagged
 
 
 def test_a_phantom_bundles_result_is_headed_as_a_demo(phantom: Predictor, real: Predictor, tmp_path: Path) -> None:
     scan = str(ramp_scan(tmp_path / "scan.png"))
     markdown, _, _, _, details = _grade_single_now(phantom, AppSettings(gradcam=False), scan, None, "scan.png")
-    headings = [line for line in markdown.split("\n") if line.startswith("## ")]
-    assert headings[0].startswith(f"## Phantom-trained demo — model output: Grade {details['grade']} "
+    headings = [line for line in markdown.split("\n") if line.startswith("### ")]
+    assert headings[0].startswith(f"### Phantom-trained demo — model output: Grade {details['grade']} "
                                   f"{details['grade_name']}"), headings
-    assert not any(line.startswith("## Grade") for line in markdown.split("\n"))
+    assert not any(line.startswith("### Grade") for line in markdown.split("\n"))
     assert details["phantom_trained_demo"] is True and details["untrained_demo"] is False
     original, _ = image_alt_texts(details, phantom)
     assert original.endswith(f"phantom-trained demo; model output: grade {details['grade']} "
                              f"({details['grade_name']})."), original
     markdown, _, _, _, details = _grade_single_now(real, AppSettings(gradcam=False), scan, None, "scan.png")
-    assert markdown.count(f"## Grade {details['grade']} — {details['grade_name']}") == 1
+    assert markdown.count(f"### Grade {details['grade']} — {details['grade_name']}") == 1
     assert details["phantom_trained_demo"] is False and "demo" not in image_alt_texts(details, real)[0]
 
 

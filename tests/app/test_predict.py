@@ -30,6 +30,7 @@ from app.gradcam import (
 )
 from app.inputs import InputLimits, InputRejected, load_bytes, load_upload
 from app.predict import NoBundleError, Predictor, find_newest_bundle
+from drac_ssl.figures import whole_percentages
 from drac_ssl.grading.model import HEADS
 from drac_ssl.grading.predict import TTA_FLIPS
 from drac_ssl.starting import python_word
@@ -532,8 +533,8 @@ def test_images_unlike_the_training_images_are_flagged_before_the_grade(tmp_path
     assert pred.warnings[1].startswith("Unlike the training images")
     assert "the 40 UW-OCTA images this model was trained on" in pred.warnings[1]
     # the heading says first that the grade is not reliable, the grade itself second
-    heading = next(line for line in _result_markdown(pred, predictor).split("\n") if line.startswith("## "))
-    assert heading.startswith("## Not reliably gradable (unlike the training images"), heading
+    heading = next(line for line in _result_markdown(pred, predictor).split("\n") if line.startswith("### "))
+    assert heading.startswith("### Not reliably gradable (unlike the training images"), heading
     # without its probability (a clinician trial: a brick texture headed "... (P 1.00)")
     assert heading.endswith(f"— model output: Grade {pred.grade} {pred.grade_name}"), heading
     assert pred.as_dict()["unlike_training_images"]["distance"] > pred.input_check["threshold"]
@@ -1071,12 +1072,12 @@ def test_a_16_bit_octa_upload_gets_a_note_not_the_not_octa_heading(predictor: Pr
     assert label is None and "may not be a UW-OCTA en-face image" in markdown
     assert "Colour image" in markdown and "see above" not in markdown
     # a colour photograph on a UW-OCTA model: not reliably gradable, said in the heading itself
-    # (a review: "## Grade 0 — Normal (⚠ see above)" at P 0.80), the grade kept second; the
+    # (a review: "### Grade 0 — Normal (⚠ see above)" at P 0.80), the grade kept second; the
     # API's five values unchanged, the reasons in the details JSON
     g, name = shown["grade"], shown["grade_name"]
-    heading = (f"## Not reliably gradable (a colour picture, not UW-OCTA); untrained demo — model output: Grade {g} "
+    heading = (f"### Not reliably gradable (a colour picture, not UW-OCTA); untrained demo — model output: Grade {g} "
                f"{name}")  # no probability (a clinician trial: "(P 1.00)" on a brick texture)
-    assert heading in markdown.split("\n") and "## Grade" not in markdown, markdown
+    assert heading in markdown.split("\n") and "### Grade" not in markdown, markdown
     assert markdown.index("Colour image") < markdown.index(heading)
     assert _grade_single_now(predictor, AppSettings(), str(photo), None, "photo.png")[4][
         "not_reliably_gradable"] == ["a colour picture, not UW-OCTA"]
@@ -1223,7 +1224,6 @@ def test_p_referable_is_shown_beside_the_grade_when_the_bundle_records_a_referab
     import json
 
     from app.server import _result_markdown
-    from drac_ssl.figures import whole_percentages
 
     bundle_dir, meta = icdr_bundle_reporting_referable(tmp_path / "run")
     five = Predictor(bundle_dir, gradcam=False)
@@ -1402,7 +1402,9 @@ def test_batch_holds_one_decoded_image_at_a_time_and_grades_as_before(
     ready = predictor.grade_prepared([predictor.prepare(im) for im in images])
     assert [r[0] for r in rows] == [Path(p).name for p in paths]
     assert [r[1] for r in rows] == [int(c) for c in classes]
-    assert [r[3:3 + 3] for r in rows] == [[round(float(v), 4) for v in p] for p in probs]
+    # whole percentages rounded together, numbers (empty for an image not reliably gradable)
+    assert [r[3:3 + 3] for r in rows] == [[None] * 3 if "not reliably gradable" in r[2] else
+                                          whole_percentages(p) for r, p in zip(rows, probs, strict=True)]
     want = write_submission(tmp_path / "want.csv", [Path(p).name for p in paths], probs, classes,
                             num_grades=3)
     assert Path(csv_path).read_text() == Path(want).read_text()

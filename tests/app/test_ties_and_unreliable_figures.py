@@ -69,7 +69,7 @@ def test_borderline_and_decision_words_say_one_tie() -> None:
 def test_an_image_not_reliably_gradable_has_no_line_that_reads_its_percentages(trained: Predictor) -> None:
     for probs in ([0.6, 0.3, 0.1], [0.45, 0.10, 0.45]):
         markdown = result_said(trained, probs, 1, (UNLIKE,))
-        assert "## Not reliably gradable" in markdown, markdown
+        assert "### Not reliably gradable" in markdown, markdown
         for said in ("most likely", "equally likely", "%", "Probabilities:", "P(referable"):
             assert said not in markdown, (said, markdown)
     # the same probabilities of a reliable image: the decision line and the percentages

@@ -394,7 +394,7 @@ def test_the_result_carries_the_bundles_caveat(predictor: Predictor, tmp_path: P
         assert caveat in pred.warnings and caveat in pred.as_dict()["warnings"]
         markdown, _, _, _, details = _grade_single_now(pred_, AppSettings(gradcam=False), str(scan), None, "scan.png")
         assert caveat in details["warnings"] and caveat in markdown
-        assert markdown.index(caveat) < markdown.index("\n## ")  # the heading
+        assert markdown.index(caveat) < markdown.index("\n### ")  # the grade's heading
         summary, rows, csv_path, notes_path = _grade_batch_now(pred_, AppSettings(), [str(scan)])
         assert caveat in summary and caveat not in rows[0][-1]  # once, not on every row of the page
         # but in the notes CSV, the file that gets passed on (a review: it lost "trained on phantom
@@ -476,7 +476,7 @@ def test_a_grade_other_than_the_most_probable_is_said_next_to_the_grade(
     probs = np.array([0.60, 0.05, 0.35])  # expected grade 0.75: NPDR at thresholds 0.5 / 1.5
     differs = replace(pred, grade=1, grade_name="NPDR", probs=probs)
     markdown = _result_markdown(differs, predictor)
-    heading = markdown.index("## Untrained demo — model output: Grade 1 NPDR")  # the demo bundle's
+    heading = markdown.index("### Untrained demo — model output: Grade 1 NPDR")  # the demo bundle's
     sentence = ("The single most likely grade is 0 Normal (60%); the model's overall score, which "
                 "weighs all grades, falls in the 1 NPDR range, the grade shown.")
     assert sentence in markdown and markdown.index(sentence) > heading
@@ -531,7 +531,7 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
     close = replace(pred, grade=0, grade_name="Normal", probs=np.array([0.477, 0.474, 0.049]))
     markdown = _result_markdown(close, predictor)
     line = "**Borderline: the model cannot tell 0 Normal from 1 NPDR on this image (48% vs 47%).**"
-    heading = "## Untrained demo — model output: Grade 0 Normal"  # the demo bundle's heading
+    heading = "### Untrained demo — model output: Grade 0 Normal"  # the demo bundle's heading
     assert markdown.split("\n")[markdown.split("\n").index(heading) + 1] == line
     assert close.as_dict()["borderline"] == line.strip("*")
     clear = replace(pred, grade=0, grade_name="Normal", probs=np.array([0.7, 0.2, 0.1]))
@@ -557,7 +557,7 @@ def test_a_borderline_result_is_said_under_the_grade_and_in_the_batch_notes(pred
 
 def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predictor,
                                                                 tmp_path: Path) -> None:
-    """A review: "## Not reliably gradable (a colour picture, not UW-OCTA) — model output: ..."
+    """A review: "### Not reliably gradable (a colour picture, not UW-OCTA) — model output: ..."
     was followed by a bold "Borderline: the model cannot tell 0 Normal from 2 PDR": for an image
     the model should not grade, a close call between two named grades invites reading it. Not
     said on the page, nor in the batch's notes column and count."""
@@ -575,7 +575,7 @@ def test_no_borderline_line_for_an_image_not_reliably_gradable(predictor: Predic
     pred = replace(predictor.predict(_scan(), gradcam=False), grade=0, grade_name="Normal",
                    probs=np.array(close), warnings=[colour])
     markdown = _result_markdown(pred, predictor)
-    assert "## Not reliably gradable (a colour picture, not UW-OCTA)" in markdown, markdown
+    assert "### Not reliably gradable (a colour picture, not UW-OCTA)" in markdown, markdown
     assert "Borderline" not in markdown
     assert "Borderline" in _result_markdown(replace(pred, warnings=[]), predictor)
     # the details JSON and Prediction.borderline agree with the page (a trial: the JSON said it)

@@ -7,6 +7,7 @@ dates). Each test builds a small repository and points the renderer at it."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -170,6 +171,38 @@ def test_without_history_the_readme_is_not_written_unless_asked(
     assert "NEW SUMMARY" in readme.read_text(encoding="utf-8") and "NEW TABLE" in page.read_text(encoding="utf-8")
 
 
+def test_print_shows_exactly_what_the_writing_mode_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review F5: ``--print`` printed the results page's rows without their anchors and with its
+    links as seen from the repository root (two lines of the RetinaMNIST block differed even
+    without the anchors), and neither the README's summary nor docs/retinamnist.md's section,
+    while its help said it printed "it". It now prints, for each file, the lines the writing
+    mode puts there, markers included: here each printed block is found, whole, in its file once
+    written (the committed results, rendered in a copy without history, as both modes do)."""
+    copy = tmp_path / "copy"
+    shutil.copytree(summarize.REPO / "configs", copy / "configs")  # the settings some rows are read with
+    monkeypatch.setattr(summarize, "REPO", copy)
+    _readme(copy)
+    (copy / summarize.RETINA_PAGE).write_text(f"# m\n{summarize.RETINA_BEGIN}\nold\n{summarize.RETINA_END}\n",
+                                              encoding="utf-8")
+    summarize.main(["--print"])
+    printed = capsys.readouterr().out
+    assert "old summary" in (copy / "README.md").read_text(encoding="utf-8")  # nothing written
+    assert "old table" in (copy / summarize.RESULTS_PAGE).read_text(encoding="utf-8")
+    summarize.main(["--without-history"])
+    heads = list(re.finditer(r"^==> (.+) <==\n", printed, flags=re.MULTILINE))
+    assert [h.group(1) for h in heads] == ["README.md", summarize.RESULTS_PAGE, summarize.RETINA_PAGE]
+    ends = [h.start() - 2 for h in heads[1:]] + [len(printed) - 1]  # before "\n\n==> " and print's "\n"
+    markers = [(summarize.SUMMARY_BEGIN, summarize.SUMMARY_END), (summarize.BEGIN, summarize.END),
+               (summarize.RETINA_BEGIN, summarize.RETINA_END)]
+    for head, end, (begin, finish) in zip(heads, ends, markers, strict=True):
+        block = printed[head.end():end]
+        written = (copy / head.group(1)).read_text(encoding="utf-8")
+        assert block.startswith(begin + "\n") and block.endswith("\n" + finish), head.group(1)
+        assert written[written.index(begin):written.index(finish) + len(finish)] == block, head.group(1)
+    assert 'id="result-' in printed  # the results page's anchors, as written
+
+
 def test_a_result_made_from_an_uncommitted_tree_is_said_so_from_git(repo: Path) -> None:
     """Correctness-run F1: five GPU results record 9e1451e, whose tree lacks bench/low_label.py
     and the others (first committed, with the results, minutes after the run), and
@@ -275,3 +308,88 @@ def test_the_first_commit_of_a_path_has_the_same_length_in_every_clone(repo: Pat
     assert len(_git(repo, "log", "-1", "--format=%h")) == 12
     assert summarize._first_commit_with("bench/x.py") == added[:summarize.SHORT_HASH]
     assert len(added) == summarize.SHORT_HASH == 7
+
+
+def _asked_alone(repo: Path, args: tuple[str, ...]) -> str | None:
+    """What ``git <args>`` prints in ``repo`` on its own (None: it fails), as the renderer asked it."""
+    out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 else None
+
+
+def test_the_answers_read_in_bulk_are_what_each_git_command_prints(repo: Path) -> None:
+    """A render asked git a few questions per result file, each its own command (353 commands
+    for 84 files: 14 of the 19 s of test_summary_honesty); they are now read in bulk
+    (summarize._read_git_answers). Over a history with a merged branch, a result file deleted
+    and added again, a date line rewritten by a re-read then kept by a hand edit, a binary
+    Python file, a config file, a script missing at its commit and a commit this history lacks,
+    every answer read in bulk is what its own command prints, and the words are the same."""
+    base = _commit(repo, {"bench/old.py": "record = {'per_seed': 1}\n", "configs/default.yaml": _freeze("all"),
+                          "tools/blob.py": "\0binary seed_ensemble\n"}, "base")
+    _git(repo, "checkout", "-q", "-b", "side")
+    side = {"command": "python -m bench.side", "date_utc": "2026-11-01T00:00:00+00:00", "seed_ensemble": 1,
+            "environment": {"git_commit": base}}
+    _commit(repo, {"bench/side.py": "record = {'seed_ensemble': 1}\n",
+                   "bench/results/side.json": json.dumps(side, indent=2)}, "a side branch's script and result")
+    _git(repo, "checkout", "-q", "-")
+    first = {"command": "python -m bench.old --config configs/default.yaml", "date_utc": "2026-11-02T00:00:00+00:00",
+             "per_seed": 1, "time_to_target": 2, "environment": {"git_commit": base}}
+    _commit(repo, {"bench/results/old.json": json.dumps(first, indent=2),
+                   "bench/results/gone.json": json.dumps({**first, "command": "python -m bench.default_run"})},
+            "the results")
+    _git(repo, "merge", "-q", "--no-ff", "side", "-m", "merge the side branch")
+    reread = {**first, "date_utc": "2026-11-03T00:00:00+00:00", "wall_s": 5}
+    _commit(repo, {"bench/old.py": "record = {'per_seed': 1, 'time_to_target': 2, 'wall_s': 5}\n",
+                   "bench/results/old.json": json.dumps(reread, indent=2)}, "a re-read")
+    (repo / "bench" / "results" / "gone.json").unlink()
+    _commit(repo, {"bench/results/old.json": json.dumps({**reread, "note": "by hand"}, indent=2)}, "a hand edit")
+    _commit(repo, {"bench/results/gone.json": json.dumps({**first, "environment": {"git_commit": "0badc0d"}})},
+            "gone.json again, at a commit this history lacks")
+    records = [summarize.read_result(p) for p in sorted((repo / "bench" / "results").glob("*.json"))]
+
+    def words() -> list[tuple[str, tuple[str | None, str], str | None]]:
+        return [(summarize._code_note(r), _freeze_source(r), summarize._written_in(r[summarize.RESULT_FILE], r))
+                for r in records]
+
+    summarize._read_git_answers(records)
+    bulk = {args: out for (where, args), out in summarize._GIT_ANSWERS.items() if where == str(repo)}
+    asked = {args[0] + (f" {args[1]}" if args[0] == "log" else "") for args in bulk}
+    assert asked == {"rev-parse", "cat-file", "log --diff-filter=A", "log -S", "show", "grep"}, asked
+    for args, out in bulk.items():
+        assert out == _asked_alone(repo, args), args
+    assert ("grep", "-q", "-F", "-e", "seed_ensemble", base, "--", "*.py") in bulk  # the binary file names it
+    read_in_bulk = words()
+    for key in [key for key in summarize._GIT_ANSWERS if key[0] == str(repo)]:
+        del summarize._GIT_ANSWERS[key]
+    assert read_in_bulk == words()
+    assert "made from an uncommitted tree" in read_in_bulk[2][0]  # side.json: its script is not in base
+
+
+def test_a_result_written_alike_on_a_merged_branch_is_read_as_its_own_log_says(repo: Path) -> None:
+    """Review F1 of f53a873: ``git log -- P1 P2 ...`` simplifies merged history over all the paths
+    together. A result file written on main (M1) and alike on a side branch (S1, a cherry-pick)
+    that also changed another path asked about (its script), then merged with ``--no-ff``: the
+    merge equals the side branch on both paths, so the walk over both follows the side branch
+    only and said S1 wrote the result, while ``git log -- r.json`` alone follows main (the merge
+    equals main on r.json) and says M1. Each path's answer is now its own log's."""
+    base = _commit(repo, {"bench/s.py": "record = {'qwk': 1}\n"}, "base")
+    record = {"command": "python -m bench.s", "date_utc": "2026-11-05T00:00:00+00:00", "qwk": 1,
+              "environment": {"git_commit": base}}
+    text = json.dumps(record, indent=2)
+    _git(repo, "checkout", "-q", "-b", "side")
+    on_side = _commit(repo, {"bench/results/r.json": text, "bench/s.py": "record = {'qwk': 2}\n"},
+                      "the result, and the script changed, on a side branch")
+    _git(repo, "checkout", "-q", "-")
+    on_main = _commit(repo, {"bench/results/r.json": text}, "the same result on main")
+    _git(repo, "merge", "-q", "--no-ff", "side", "-m", "merge the side branch")
+    for later in range(2):  # more history on both lines, so the walk order matters
+        _commit(repo, {f"notes/{later}.md": "x\n"}, f"a later note {later}")
+    records = [summarize.read_result(repo / "bench" / "results" / "r.json")]
+    added = ("log", "--diff-filter=A", "--format=%H", "--", "bench/results/r.json")
+    assert _asked_alone(repo, added) is not None and _asked_alone(repo, added).startswith(on_main)
+    summarize._read_git_answers(records)
+    bulk = {args: out for (where, args), out in summarize._GIT_ANSWERS.items() if where == str(repo)}
+    assert added in bulk and ("log", "-S", summarize._date_line(record["date_utc"]), "--format=%H", "--",
+                              "bench/results/r.json") in bulk
+    for args, out in bulk.items():
+        assert out == _asked_alone(repo, args), args
+    assert summarize._written_in("bench/results/r.json", records[0]) == on_main != on_side

@@ -249,7 +249,7 @@ def test_a_dirty_checkout_records_the_full_commit_the_diffs_hash_and_the_changed
     (checkout / "docs" / "notes.md").write_text("other notes\n")
     dirty = runtime.code_origin()
     diff = subprocess.run(["git", "-C", str(checkout), "diff", "HEAD", "--binary"], capture_output=True,
-                          check=True).stdout
+                          check=True, env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}).stdout
     assert dirty["git_dirty"] is True and dirty["git_commit_full"] == commit
     assert dirty["git_diff_sha256"] == hashlib.sha256(diff).hexdigest()
     assert dirty["git_changed_files"] == ["drac_ssl/metrics.py"]  # docs/ is no package folder
@@ -265,3 +265,99 @@ def test_a_dirty_checkout_records_the_full_commit_the_diffs_hash_and_the_changed
     assert untracked_only["git_untracked_files"] == ["configs/mine.yaml"]
     assert untracked_only["git_changed_files"] == []
     json.dumps(untracked_only)  # environment.json can hold it
+
+
+def test_a_file_name_that_is_no_utf8_is_recorded_not_a_crash(tmp_path: Path, package_at,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review, F1: one untracked file under drac_ssl/ whose name is no UTF-8 made
+    environment_info() raise UnicodeDecodeError, so every run ended at its start. Its name is
+    now kept with the odd byte written as ``\\xff``, and environment.json can hold it; a
+    tracked one changed under ``core.quotepath=false`` (git prints its bytes raw) likewise."""
+    checkout = _drac_ssl_checkout(tmp_path)
+    tracked = os.path.join(os.fsencode(checkout), b"drac_ssl", b"old\xfe.py")
+    with open(tracked, "wb") as fh:
+        fh.write(b"x = 1\n")
+    _git(checkout, "add", "-A")
+    _git(checkout, "commit", "-q", "-m", "a file named in Latin-1")
+    with open(tracked, "ab") as fh:
+        fh.write(b"y = 2\n")
+    with open(os.path.join(os.fsencode(checkout), b"drac_ssl", b"bad\xff.py"), "wb") as fh:
+        fh.write(b"z = 3\n")
+    config = tmp_path / "gitconfig"
+    config.write_text("[core]\n\tquotepath = false\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    package_at(checkout / "drac_ssl")
+    origin = runtime.code_origin()
+    assert origin["git_dirty"] is True
+    assert origin["git_untracked_files"] == ["drac_ssl/bad\\xff.py"]
+    assert origin["git_changed_files"] == ["drac_ssl/old\\xfe.py"]
+    json.dumps(origin, ensure_ascii=False).encode("utf-8")  # environment.json is written in UTF-8
+
+
+_HOSTILE_GIT_CONFIG = """[color]
+\tui = always
+[diff]
+\tnoprefix = true
+\trenames = copies
+\talgorithm = histogram
+\tcontext = 9
+\tinterHunkContext = 5
+\tsuppressBlankEmpty = true
+\torderFile = {order}
+\texternal = {external}
+[core]
+\tattributesFile = {attributes}
+[diff "shout"]
+\ttextconv = tr a-z A-Z <
+"""
+
+
+def test_the_diffs_hash_does_not_follow_the_users_git_configuration(
+        tmp_path: Path, package_at, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review, F2: ``git diff HEAD --binary`` followed the user's git configuration
+    (``color.ui=always``, ``diff.noprefix``, ``diff.renames=copies`` gave three hashes of one
+    tree). Under a configuration that sets each such option, the hash is the one of a plain
+    configuration, and is the SHA-256 of the diff with git's defaults and no rename detection."""
+    checkout = _drac_ssl_checkout(tmp_path)
+    module = checkout / "drac_ssl" / "metrics.py"
+    lines = module.read_text().splitlines(keepends=True)
+    module.write_text("".join(lines[:5] + ["\n", "# a local change\n", "\n"] + lines[5:] + ["# the end\n"]))
+    _git(checkout, "mv", "drac_ssl/collapse.py", "drac_ssl/collapse_moved.py")
+    package_at(checkout / "drac_ssl")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    plain = runtime.code_origin()["git_diff_sha256"]
+    expected = subprocess.run(["git", "-C", str(checkout), "diff", "HEAD", "--binary", "--no-renames"],
+                              capture_output=True, check=True, timeout=60,
+                              env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}).stdout
+    assert plain == hashlib.sha256(expected).hexdigest()
+    (tmp_path / "order").write_text("drac_ssl/metrics.py\n")
+    (tmp_path / "attributes").write_text("*.py diff=shout\n")
+    external = tmp_path / "external.sh"
+    external.write_text("#!/bin/sh\necho hostile\n")
+    external.chmod(0o755)
+    hostile = tmp_path / "hostile_gitconfig"
+    hostile.write_text(_HOSTILE_GIT_CONFIG.format(order=tmp_path / "order", external=external,
+                                                  attributes=tmp_path / "attributes"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(hostile))
+    assert runtime.code_origin()["git_diff_sha256"] == plain
+
+
+def test_a_diff_git_cannot_give_is_unavailable_not_none(tmp_path: Path, package_at,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``git_diff_sha256`` None says only untracked files differ; when the diff itself fails
+    (or times out) while files changed, it says ``"unavailable"`` (a review, F2)."""
+    checkout = _drac_ssl_checkout(tmp_path)
+    module = checkout / "drac_ssl" / "metrics.py"
+    module.write_text(module.read_text() + "# a local change\n")
+    package_at(checkout / "drac_ssl")
+    asked = runtime._git_out
+
+    def diff_fails(*args: str, **kwargs: object) -> object:
+        return None if "--binary" in args else asked(*args, **kwargs)
+
+    monkeypatch.setattr(runtime, "_git_out", diff_fails)
+    origin = runtime.code_origin()
+    assert origin["git_diff_sha256"] == "unavailable"
+    assert origin["git_changed_files"] == ["drac_ssl/metrics.py"]

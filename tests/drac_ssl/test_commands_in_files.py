@@ -51,15 +51,20 @@ def test_report_md_and_config_yaml_name_the_interpreter_as_the_console_does(
     # (-c config.yaml alone names this folder: its run.name; a review, F5)
     provenance = write_report(run).read_text(encoding="utf-8").split("\n\n")[2]
     assert (f"To reproduce in a new run folder: `{relative} -m drac_ssl.train -c "
-            f"{(run / 'config.yaml').resolve()} run.name=NEW` (`-c` that file alone resumes this run, "
-            f"or reports it when finished).") in provenance, provenance
+            f"{(run / 'config.yaml').resolve()} run.out_dir={run.resolve().parent} run.name=NEW` (without "
+            f"`run.name=NEW`, from any folder, it resumes this run, or reports it when finished).") in provenance, provenance
     from drac_ssl.config import load_config
 
     assert load_config(run / "config.yaml", ["run.name=NEW"]).run.name == "NEW"
     header = save_config(Config(), tmp_path / "config.yaml").read_text(encoding="utf-8").splitlines()[0]
     assert header == (f"# Resolved drac_ssl configuration; to reproduce in a new run folder: {relative} -m "
-                      f"drac_ssl.train -c THIS_FILE run.name=NEW (-c THIS_FILE alone resumes this run, or "
+                      f"drac_ssl.train -c THIS_FILE run.name=NEW (-c THIS_FILE alone, typed in the folder the "
+                      f"run was started in (its run.out_dir, runs, is relative to it), resumes this run, or "
                       f"reports it when finished)"), header
+    absolute = Config()
+    absolute.run.out_dir = str(tmp_path / "runs")
+    header = save_config(absolute, tmp_path / "config.yaml").read_text(encoding="utf-8").splitlines()[0]
+    assert header.endswith(" run.name=NEW (-c THIS_FILE alone resumes this run, or reports it when finished)")
 
     interpreter(monkeypatch, str(tmp_path.parent / "conda" / "bin" / "python3"), "/usr/bin/python")
     files = write_report(run).read_text(encoding="utf-8").split("## Files in this folder", 1)[1]
@@ -67,3 +72,35 @@ def test_report_md_and_config_yaml_name_the_interpreter_as_the_console_does(
     assert "conda" not in files
     header = save_config(Config(), tmp_path / "config.yaml").read_text(encoding="utf-8").splitlines()[0]
     assert "reproduce in a new run folder: python -m drac_ssl.train -c THIS_FILE run.name=NEW (" in header, header
+
+
+def test_report_mds_commands_name_the_run_folder_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review, F7: a run's ``run.out_dir`` is ``runs`` by default, relative to the folder it
+    was started in, yet report.md printed its config file's absolute path as if its command
+    worked from anywhere: typed elsewhere, it made or resumed a run under that folder's
+    ``runs/``. The command now names ``run.out_dir`` absolute: without ``run.name=NEW`` it names
+    this run's folder, with it a new folder beside it, from whatever folder it is typed in."""
+    import shlex
+
+    import yaml
+    from fake_ingest import make_finished_run
+
+    from drac_ssl.config import load_config
+
+    run = make_finished_run(tmp_path / "study" / "runs" / "done")
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    saved["run"]["out_dir"] = "runs"  # as the default writes it: relative to tmp_path/study
+    (run / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    provenance = write_report(run).read_text(encoding="utf-8").split("\n\n")[2]
+    command = provenance.split("To reproduce in a new run folder: `", 1)[1].split("`", 1)[0]
+    words = shlex.split(command)
+    overrides = words[words.index("-c") + 2:]
+    assert overrides[-1] == "run.name=NEW", command
+    new = load_config(words[words.index("-c") + 1], overrides).run
+    assert (Path(new.out_dir) / new.name).resolve() == run.resolve().parent / "NEW"
+    again = load_config(words[words.index("-c") + 1], overrides[:-1]).run
+    assert (Path(again.out_dir) / again.name).resolve() == run.resolve()

@@ -124,6 +124,99 @@ def test_freeze_until() -> None:
     assert net.layer1.training
 
 
+# ---- the stem's max-pool: channels-last kernel where it gives the same bits ------------------
+
+_BITS = {torch.float32: torch.int32, torch.float64: torch.int64}
+
+
+def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and torch.equal(a.view(_BITS[a.dtype]), b.view(_BITS[b.dtype]))
+
+
+def _awkward_map(shape: tuple[int, ...], dtype: torch.dtype, seed: int) -> torch.Tensor:
+    """A stem map with what a maximum could tell apart by its bits: ties (rounded values, many
+    zeros as after ReLU), signed zeros, +-inf and NaNs of both signs and two payloads."""
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(shape, generator=g, dtype=dtype).round()
+    pick = torch.rand(shape, generator=g)
+    h[pick < 0.15] = 0.0
+    h[(pick >= 0.15) & (pick < 0.25)] = -0.0
+    h[(pick >= 0.25) & (pick < 0.27)] = float("inf")
+    h[(pick >= 0.27) & (pick < 0.29)] = -float("inf")
+    bits = h.view(_BITS[dtype])
+    nan = torch.tensor(float("nan"), dtype=dtype).view(_BITS[dtype])
+    bits[(pick >= 0.29) & (pick < 0.30)] = nan
+    bits[(pick >= 0.30) & (pick < 0.31)] = -nan  # sign bit set: x86's default NaN
+    bits[(pick >= 0.31) & (pick < 0.32)] = nan + 3  # another payload
+    return h
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(2, 64, 13, 9), (3, 64, 7, 1), (1, 64, 1, 1), (5, 64, 32, 32)])
+def test_stem_pool_is_bitwise_plain_max_pool_in_both_layouts(octa_backbone: Backbone, shape: tuple[int, ...],
+                                                             dtype: torch.dtype) -> None:
+    plain = torch.nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        h = _awkward_map(shape, dtype, seed=sum(shape)).contiguous(memory_format=layout)
+        with torch.no_grad():
+            got, want = octa_backbone._max_pool(h), plain(h)
+        assert _same_bits(got, want), (shape, dtype, layout)
+        assert got.is_contiguous(memory_format=layout)  # the layout the plain pool gives back
+        # with a gradient: the same output, and the same gradient through tied maxima
+        h_fast, h_plain = h.clone().requires_grad_(), h.clone().requires_grad_()
+        got, want = octa_backbone._max_pool(h_fast), plain(h_plain)
+        assert _same_bits(got, want), (shape, dtype, layout, "grad")
+        upstream = torch.randn(got.shape, dtype=dtype, generator=torch.Generator().manual_seed(1))
+        got.backward(upstream)
+        want.backward(upstream)
+        assert _same_bits(h_fast.grad, h_plain.grad), (shape, dtype, layout)
+
+
+def test_stem_output_is_bitwise_plain_on_odd_inputs_and_takes_the_channels_last_kernel() -> None:
+    """The whole stem, NCHW and channels-last images of odd sizes, eval and train mode, with
+    and without gradient, against conv1 -> bn1 -> relu -> a plain ``nn.MaxPool2d``; an NCHW map
+    needing no gradient reaches the pool channels-last (else this optimisation is gone)."""
+    torch.manual_seed(3)
+    net = Backbone("resnet18", in_channels=1)
+    plain = torch.nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+    seen: list[bool] = []
+    net.maxpool.register_forward_pre_hook(
+        lambda _m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    for training in (False, True):
+        net.train(training)
+        for size in ((37, 29), (45, 45), (3, 5)):
+            for layout in (torch.contiguous_format, torch.channels_last):
+                x = torch.randn(3, 1, *size).contiguous(memory_format=layout)
+                for grad in (False, True):
+                    with torch.set_grad_enabled(grad):
+                        seen.clear()
+                        # the same BatchNorm statistics update in train mode for both: a copy
+                        state = {k: v.clone() for k, v in net.state_dict().items()}
+                        got = net.forward_until(x, "stem")
+                        net.load_state_dict(state)
+                        want = plain(net.relu(net.bn1(net.conv1(x))))
+                        net.load_state_dict(state)
+                    assert _same_bits(got, want), (training, size, layout, grad)
+                    assert got.is_contiguous(memory_format=layout) == want.is_contiguous(memory_format=layout)
+                    assert got.requires_grad == grad
+                    if layout is torch.contiguous_format and not grad:
+                        assert seen == [True], (training, size)
+
+
+def test_state_dict_keys_and_modules_stay_torchvisions() -> None:
+    """Checkpoints keep loading: the backbone's keys are torchvision's resnet18 without ``fc``,
+    and the stem's pool is still the registered ``maxpool`` module."""
+    import torchvision
+
+    net = Backbone("resnet18", in_channels=3)
+    want = [k for k in torchvision.models.resnet18(weights=None).state_dict() if not k.startswith("fc.")]
+    assert list(net.state_dict()) == want
+    assert isinstance(net.maxpool, torch.nn.MaxPool2d)
+    assert [name for name, _ in net.named_children()] == [
+        "conv1", "maxpool", "bn1", "relu", "layer1", "layer2", "layer3", "layer4", "avgpool"]
+    assert isinstance(Backbone("resnet18", in_channels=3, cifar_stem=True).maxpool, torch.nn.Identity)
+
+
 def test_local_weights_round_trip_safetensors(tmp_path: Path) -> None:
     torch.manual_seed(1)
     src = Backbone("resnet18", in_channels=1, cifar_stem=True)

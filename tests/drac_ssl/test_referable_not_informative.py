@@ -159,3 +159,29 @@ def test_the_referable_file_of_a_chance_level_model_says_it_on_every_row(submiss
     path, line = export.write_referable_beside(_bundle(_meta(auc_ci95=[0.61, 0.8])), submission)
     header, rows = _read(path)
     assert header == list(REFERABLE_COLUMNS) and "NOT INFORMATIVE" not in line
+
+
+def test_probabilities_that_rank_referable_images_last_are_said_to_point_the_wrong_way() -> None:
+    """The "ranks below chance" branch on a referable report made from made-up probabilities
+    (a review: only a fine-tuning pinned to one lucky seed reached it from real figures): 20
+    images on the five ICDR grades whose referable ones (grade >= 2) mostly get a lower
+    P(referable) than the others, so the AUC and its bootstrap CI lie below 0.5."""
+    from drac_ssl.metrics import referable_report
+
+    y = np.array([0, 1, 2, 3, 4] * 4)
+    referable = y >= 2
+    p_referable = np.where(referable, 0.35, 0.65) + np.random.default_rng(0).uniform(-0.25, 0.25, len(y))
+    probs = np.zeros((len(y), 5))
+    probs[:, 4] = p_referable
+    probs[:, 0] = 1 - p_referable
+    pred = probs.argmax(axis=1)
+    report = referable_report(y, probs, pred, 2, ["No DR", "Mild", "Moderate", "Severe", "PDR"],
+                              n_boot=50, seed=0)
+    assert 0 < report["auc"] < 0.5 and report["auc_ci95"][0] < report["auc_ci95"][1] < 0.5, report
+    meta = {"cv_metrics": {**copy.deepcopy(CHANCE), "referable": report}}
+    why = referable_not_informative(meta)
+    assert why.startswith("This model gives no evidence of grading better than chance, and its "
+                          "P(referable) ranks referable images below the others"), why
+    lo, hi = report["auc_ci95"]
+    assert f"{lo:.3f}..{hi:.3f} (AUC {report['auc']:.3f}), lies below 0.5 (chance)" in why
+    assert "points the wrong way" in why

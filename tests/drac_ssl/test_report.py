@@ -116,7 +116,7 @@ def test_the_differences_table_says_how_many_cis_it_holds_and_what_chance_makes_
     text = _section(write_report(_run(tmp_path / "a", [1] * 30, COLLAPSED)).read_text(),
                     "## Cross-validated fine-tuning")
     assert "This table holds 3 CIs: a 95% CI excludes 0 one time in twenty by chance alone" in text
-    assert "touches 0 and is no evidence either" in text
+    assert "touches 0, so it too is consistent with no difference" in text
     assert ("scratch (random init): no evidence of grading better than chance (see its section), and a "
             "difference against a model no better than chance says nothing about what changed") in text
     healthy = write_report(_run(tmp_path / "b", [0, 1, 2, 1, 1, 0] * 5, HEALTHY)).read_text()
@@ -1487,3 +1487,37 @@ def test_the_next_section_gives_the_consoles_steps_and_the_drac_path(
     if drac_item:  # the link reaches the README from the run folder
         target = re.search(rf"\]\(([^)#]+)#{anchor}\)", nxt)
         assert target and (run / target.group(1)).resolve() == readme.resolve()
+
+
+def test_figures_have_alt_texts_that_describe_them_and_their_numbers_in_text(tmp_path: Path) -> None:
+    """An accessibility review: the alt texts were file names (``![VICReg: pretrain_loss]``), and
+    the confusion counts and each grade's ROC AUC were only inside PNGs."""
+    from sklearn.metrics import confusion_matrix, roc_auc_score
+
+    from drac_ssl.report import FIGURE_ALTS
+
+    scratch = [0, 1, 2, 1, 1, 0] * 5
+    run = _run(tmp_path, scratch, HEALTHY)
+    text = write_report(run).read_text()
+    alts = {m.group(2): m.group(1) for m in re.finditer(r"!\[([^\]]*)\]\((?:.+/)?([^/)]+)\.png\)", text)}
+    assert set(FIGURE_ALTS) >= set(FIGURE_CAPTIONS)  # every captioned kind has an alt text too
+    for stem, alt in alts.items():
+        assert stem not in alt, (stem, alt)  # no file name for a description
+        assert len(alt.split()) >= 5, alt
+    assert alts["pretrain_loss"].endswith(FIGURE_ALTS["pretrain_loss"])
+    assert "rows the true grade, columns the predicted grade" in alts["scratch_confusion"]
+    assert alts["pretrain_something_new"].endswith("figure pretrain something new")  # nothing invented
+    section = _section(text, "### scratch")
+    # the counts as a table after the matrix: the same as sklearn's on the out-of-fold grades
+    expected = confusion_matrix(GRADES, scratch, labels=[0, 1, 2])
+    table = section.split("Out-of-fold confusion counts", 1)[1].split("\n\n", 2)[1].splitlines()
+    assert table[0] == "| true grade | predicted 0 Normal | predicted 1 NPDR | predicted 2 PDR | total |"
+    for k, row in enumerate(table[2:5]):
+        assert row == f"| {k} {NAMES[k]} | {' | '.join(str(c) for c in expected[k])} | {expected[k].sum()} |"
+    # each grade's AUC in words, as the ROC's legend gives it
+    probs = np.full((30, 3), 0.1)
+    probs[np.arange(30), scratch] = 0.8
+    for k, name in enumerate(NAMES):
+        auc = roc_auc_score(np.array(GRADES) == k, probs[:, k])
+        assert f"{name} vs rest: AUC {auc:.3f}" in section.split("Out-of-fold ROC AUC per grade", 1)[1]
+    assert section.index("_confusion.png") < section.index("Out-of-fold confusion counts") < section.index("_roc.png")

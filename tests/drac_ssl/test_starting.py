@@ -163,3 +163,46 @@ def test_every_command_s_usage_names_the_interpreter_that_runs_it(
     with pytest.raises(SystemExit):
         data_prep_main(["--root", "X"])
     assert f"{venv} -m data_prep ingest --root X" in capsys.readouterr().err
+
+
+def test_the_console_scripts_listed_are_pyprojects() -> None:
+    import tomllib
+
+    from drac_ssl.starting import CONSOLE_SCRIPTS
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert sorted(CONSOLE_SCRIPTS) == sorted(scripts)
+
+
+def test_a_console_script_run_records_the_script_without_the_interpreter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A packaging review (F6): after ``drac-ssl-train ...`` the ``next:`` hint and the recorded
+    command said ``/venv/bin/python3.11 /venv/bin/drac-ssl-train ...``. The script is named as
+    typed: its bare name when PATH finds that very file, else its path (relative under the
+    current folder), never behind the interpreter."""
+    import types
+
+    from drac_ssl import runtime, starting
+
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "my venv" / "bin" / "drac-ssl-train"
+    script.parent.mkdir(parents=True)
+    on_path: dict[str, str] = {}
+    monkeypatch.setattr(starting.shutil, "which", lambda name: on_path.get(name))
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))  # a script: no __spec__
+    monkeypatch.setattr(sys, "argv", [str(script), "-c", "own.yaml", "--first-try"])
+    assert runtime.command_argv() == [os.path.join("my venv", "bin", "drac-ssl-train"), "-c", "own.yaml",
+                                      "--first-try"]
+    assert runtime.command_line() == "'my venv/bin/drac-ssl-train' -c own.yaml --first-try"
+    on_path["drac-ssl-train"] = str(script)  # the venv is active
+    assert runtime.command_line() == "drac-ssl-train -c own.yaml --first-try"
+    on_path["drac-ssl-train"] = "/usr/local/bin/drac-ssl-train"  # another install first on PATH
+    assert runtime.command_argv()[0] == os.path.join("my venv", "bin", "drac-ssl-train")
+    monkeypatch.chdir(tmp_path / "my venv")
+    outside = "/opt/drac/bin/drac-ssl-export.exe"
+    assert starting.console_script_word(outside) == outside
+    assert starting.console_script_word(str(tmp_path / "my venv" / "drac-ssl-app")) == os.path.join(".", "drac-ssl-app")
+    for other in ("/venv/bin/drac-ssl-training", "ft.py", "", "/usr/bin/python3"):
+        assert starting.console_script_word(other) is None, other
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "ft.py"), "x"])  # the user's own script: as before
+    assert runtime.command_argv()[1:] == [str(tmp_path / "ft.py"), "x"]

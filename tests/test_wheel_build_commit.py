@@ -1,0 +1,162 @@
+"""A wheel carries the commit it was built from (a packaging review, F4): runs from installed
+wheels recorded ``git_commit: unknown`` and ``distribution_version: 0.1.0`` alike, so wheels of
+different commits could not be told apart. setup.py now writes ``drac_ssl/_build_info.py`` into
+the wheel and the sdist, and ``environment.json`` records ``build_commit``.
+
+Real builds (pip's ``wheel``, setuptools' PEP 517 ``build_sdist``; no network, no build
+isolation: the venv's setuptools) of a copy of the package in a new git repository under
+tmp_path, a few seconds each."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drac_ssl import runtime
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "drac_ssl", "data_prep", "app", "configs")
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    out = subprocess.run(["git", "-C", str(repo), "-c", "user.name=builder", "-c", "user.email=b@example.org",
+                          "-c", "commit.gpgsign=false", *args],
+                         capture_output=True, text=True, check=True, env=env, timeout=60)
+    return out.stdout.strip()
+
+
+def _checkout(root: Path) -> tuple[Path, str]:
+    """A git checkout of this tree's package sources with one commit; (its folder, the commit)."""
+    root.mkdir(parents=True)
+    for name in SOURCES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "_build_info.py"))
+        else:
+            shutil.copyfile(source, root / name)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "a release")
+    return root, _git(root, "rev-parse", "HEAD")
+
+
+def _setup_module() -> dict[str, Any]:
+    return runpy.run_path(str(REPO / "setup.py"), run_name="drac_ssl_setup")  # setup() not run
+
+
+def _wheel(source: Path, out: Path) -> Path:
+    try:  # not importlib.util.find_spec: setuptools' distutils hook warns on a find_spec of pip
+        importlib.metadata.distribution("pip")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("no pip in this interpreter")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "--no-index", "--disable-pip-version-check", "-w", str(out), str(source)],
+                   check=True, capture_output=True, text=True, timeout=300, cwd=source)
+    wheel, = out.glob("drac_ssl-*.whl")
+    return wheel
+
+
+def _sdist(source: Path, out: Path) -> str:
+    """setuptools' PEP 517 ``build_sdist`` (``python -m build``'s first step) in a process of its
+    own; the archive's name."""
+    done = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta; "
+                           "print(build_meta.build_sdist(sys.argv[1]))", str(out)],
+                          check=True, capture_output=True, text=True, timeout=300, cwd=source)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _installed(wheel: Path, site: Path) -> Path:
+    """The wheel's files unpacked as an install would lay them out; its drac_ssl folder."""
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    return site / "drac_ssl"
+
+
+def test_a_wheel_from_a_checkout_records_its_commit_in_environment_json(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checkout, commit = _checkout(tmp_path / "checkout")
+    package = _installed(_wheel(checkout, tmp_path / "dist"), tmp_path / "site")
+    assert runtime.build_origin(str(package)) == {"build_commit": commit, "build_dirty": False}
+    assert not (checkout / "drac_ssl" / "_build_info.py").exists()  # the checkout is not written
+    assert _git(checkout, "status", "--porcelain", "--untracked-files=no") == ""
+    monkeypatch.delenv("DRAC_SSL_CODE_STAMP", raising=False)
+    monkeypatch.setattr(runtime, "_PACKAGE_DIR", str(package))
+    runtime.code_source.cache_clear()
+    try:
+        origin = runtime.code_origin()
+        assert origin["code_source"] == "installed package" and origin["git_commit"] == "unknown"
+        assert origin["build_commit"] == commit and origin["build_dirty"] is False
+        json.dumps(origin)  # environment.json's fields
+        assert f"built from commit {commit[:7]})" in runtime.unknown_code_words()
+    finally:
+        runtime.code_source.cache_clear()
+
+
+def test_an_sdist_carries_the_commit_to_a_wheel_built_without_git(tmp_path: Path) -> None:
+    """``python -m build`` builds the wheel from the unpacked sdist, where there is no git."""
+    checkout, commit = _checkout(tmp_path / "checkout")
+    (checkout / "drac_ssl" / "runtime.py").write_text("# changed\n", encoding="utf-8", newline="")
+    name = _sdist(checkout, tmp_path / "sdist")
+    with tarfile.open(tmp_path / "sdist" / name) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    unpacked, = (tmp_path / "unpacked").iterdir()
+    assert runtime.build_origin(str(unpacked / "drac_ssl")) == {"build_commit": commit, "build_dirty": True}
+    package = _installed(_wheel(unpacked, tmp_path / "dist"), tmp_path / "site")
+    assert runtime.build_origin(str(package)) == {"build_commit": commit, "build_dirty": True}
+    assert runtime.build_commit_words(str(package)) == f"built from commit {commit[:7]} with uncommitted changes"
+
+
+def test_no_commit_is_taken_from_another_projects_repository(tmp_path: Path) -> None:
+    """An sdist unpacked inside a user's own git project: git would name the user's commit."""
+    setup = _setup_module()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine\n", encoding="utf-8")
+    _git(project, "init", "-q")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-q", "-m", "the user's work")
+    inside = project / "vendor" / "drac_ssl-0.1.0"
+    (inside / "drac_ssl").mkdir(parents=True)
+    assert setup["source_commit"](str(inside)) is None
+    assert setup["source_commit"](str(tmp_path / "nowhere")) is None
+    target = inside / "drac_ssl" / "_build_info.py"
+    target.write_text(setup["build_info_text"]("a" * 40, False), encoding="utf-8")
+    assert setup["write_build_info"](str(target), str(inside)) is False  # the sdist's record kept
+    assert runtime.build_origin(str(inside / "drac_ssl")) == {"build_commit": "a" * 40, "build_dirty": False}
+
+
+def test_a_file_without_a_commit_is_no_build_record(tmp_path: Path) -> None:
+    assert runtime.build_origin(str(tmp_path)) == {}
+    for text in ("BUILD_COMMIT = 'unknown'\n", "BUILD_COMMIT = __import__('os').getcwd()\n", "BUILD_COMMIT = ("):
+        (tmp_path / "_build_info.py").write_text(text, encoding="utf-8")
+        assert runtime.build_origin(str(tmp_path)) == {}, text
+    assert runtime.build_origin(str(REPO / "drac_ssl")) == {}  # a checkout: git names it
+
+
+def test_a_wheel_built_without_git_names_no_commit_of_an_earlier_build(tmp_path: Path) -> None:
+    """setuptools keeps ``build/lib`` between builds: a wheel built from the checkout once git
+    is gone (a Docker build whose ``.dockerignore`` lists ``.git``; git refusing a checkout of
+    another owner) carried the first build's record and named a commit it was not built from."""
+    checkout, commit = _checkout(tmp_path / "checkout")
+    first = _installed(_wheel(checkout, tmp_path / "dist1"), tmp_path / "site1")
+    assert runtime.build_origin(str(first)) == {"build_commit": commit, "build_dirty": False}
+    assert (checkout / "build" / "lib" / "drac_ssl" / "_build_info.py").is_file()  # the leftover
+    shutil.rmtree(checkout / ".git")
+    (checkout / "drac_ssl" / "runtime.py").write_text("# changed\n", encoding="utf-8", newline="")
+    second = _wheel(checkout, tmp_path / "dist2")
+    with zipfile.ZipFile(second) as archive:
+        assert "drac_ssl/_build_info.py" not in archive.namelist()
+    assert runtime.build_origin(str(_installed(second, tmp_path / "site2"))) == {}
