@@ -110,6 +110,7 @@ from torch.utils.data import DataLoader
 
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.augment import EvalDataset, seed_worker
+from drac_ssl.bank_cache import BankCache, banked_features, view_inputs
 from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import (
     DEFAULTS_BEFORE,
@@ -408,8 +409,9 @@ class _Context:
     # ... and why its training ended (the fold record's ``stopped``) in full, once
     stop_explained: bool = False
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
-    # the frozen feature banks' inputs and shared stage maps, for every variant (_BankCache)
-    banks: _BankCache = field(default_factory=lambda: _BankCache())
+    # the frozen feature banks' inputs (CPU) and shared stage maps (device), for every
+    # variant of the stage (drac_ssl.bank_cache)
+    banks: BankCache = field(default_factory=BankCache)
     # the run folder: a fold's non-finite stop names it in its fix (run.reuse=RUN); None: "RUN"
     run_dir: Path | None = None
     # each variant's paired-bootstrap scores, drawn once for all its comparisons (_paired),
@@ -744,136 +746,30 @@ def _eval_inputs(ctx: _Context) -> Tensor:
     return ctx.eval_inputs
 
 
-BANK_CACHE_BYTES = 1 << 30
-"""What one fine-tuning stage's :class:`_BankCache` holds at most, in bytes (1 GiB): the
-stacked training views and the shared stage maps together. At 64 px (the default job: 611
-grey images) everything fits, about 10 MB a view's inputs and 10 MB a layer3 map of
-ResNet-18 (4 x 4 x 256 floats an image) a view and flip; at 224 px a view's inputs alone are
-123 MB and a layer3 map (14 x 14 x 256) as much, so the views and maps that come first are
-kept and what does not fit is computed again each time, as without the cache (a budget, not
-a setting: it changes the time only, never a result)."""
-
-
-@dataclass
-class _BankCache:
-    """The frozen feature banks' work that several variants of one fine-tuning stage share
-    (one per :class:`_Context`; :func:`_feature_bank` reads and fills it):
-
-    - ``inputs``: each training view's stacked input batches (CPU, as the DataLoader gave
-      them), by view seed: the augmentation of a view runs once, not once per variant (the
-      views' seeds are the same for every variant);
-    - ``maps``: per-batch maps after a stage, by (the backbone's
-      :meth:`~drac_ssl.models.Backbone.stage_digests` entry of that stage, view, flip): a
-      backbone whose weights are bitwise those of an earlier one up to that stage (the UMM
-      backbone, which changes the stages after ``umm.early_cut`` only) runs the later stages
-      alone. Which stage a backbone keeps is the deepest it shares with another backbone
-      announced with :meth:`expect`; the weights are compared, not the settings assumed.
-
-    Everything kept counts against ``budget`` bytes (:data:`BANK_CACHE_BYTES`); what would
-    exceed it is not kept (it is computed again when asked for). Each value is bit-identical
-    to what it replaces: the same operations on the same tensors in the same order
-    (:meth:`~drac_ssl.models.Backbone.run_stages`)."""
-
-    budget: int = BANK_CACHE_BYTES
-    inputs: dict[int, list[Tensor]] = field(default_factory=dict)
-    maps: dict[tuple[str, tuple[Any, ...], tuple[int, ...]], list[Tensor]] = field(default_factory=dict)
-    expected: list[tuple[str, ...]] = field(default_factory=list)  # stage digests of the variants' backbones
-    held: int = 0  # bytes kept
-
-    def expect(self, digests: tuple[str, ...]) -> None:
-        """Announce a backbone (its :meth:`~drac_ssl.models.Backbone.stage_digests`) whose
-        bank is to be computed in this stage, so that the ones before it keep the maps it
-        shares with them."""
-        self.expected.append(tuple(digests))
-
-    def stage_to_keep(self, digests: tuple[str, ...]) -> int | None:
-        """The index of the deepest stage whose map the backbone ``digests`` shares with
-        another announced backbone (equal digest), or None."""
-        need = 2 if tuple(digests) in self.expected else 1  # itself announced: one more
-        for k in range(len(digests) - 1, -1, -1):
-            if sum(e[k] == digests[k] for e in self.expected if len(e) == len(digests)) >= need:
-                return k
-        return None
-
-    def deepest_map(self, digests: tuple[str, ...], view: tuple[Any, ...],
-                    flip: tuple[int, ...]) -> tuple[int, list[Tensor] | None]:
-        """``(first stage to run, per-batch maps to run it on)``: from the deepest stage
-        whose map of this view and flip is kept for these weights, else ``(0, None)`` (from
-        the inputs)."""
-        for k in range(len(digests) - 1, -1, -1):
-            maps = self.maps.get((digests[k], view, flip))
-            if maps is not None:
-                return k + 1, maps
-        return 0, None
-
-    def room(self, tensors: Sequence[Tensor]) -> bool:
-        """Whether ``tensors`` fit in what is left of the budget."""
-        return self.held + sum(t.numel() * t.element_size() for t in tensors) <= self.budget
-
-    def keep(self, tensors: list[Tensor]) -> bool:
-        """Count ``tensors`` against the budget if they fit; whether they did."""
-        if not self.room(tensors):
-            return False
-        self.held += sum(t.numel() * t.element_size() for t in tensors)
-        return True
-
-
 def _view_inputs(ctx: _Context, seed: int) -> list[Tensor]:
     """The input batches of training view ``seed`` (:func:`_stack_inputs` of
-    ``view_transform(seed)``), drawn once per stage while they fit :data:`BANK_CACHE_BYTES`."""
-    kept = ctx.banks.inputs.get(seed)
-    if kept is not None:
-        return kept
+    ``view_transform(seed)``), drawn once per stage while they fit the bank cache's budget
+    (:func:`drac_ssl.bank_cache.view_inputs`: kept as CPU clones)."""
     positions = np.arange(len(ctx.lab))
-    batches = list(_stack_inputs(ctx, ctx.spec.view_transform(seed), positions, seed))
-    if ctx.banks.keep(batches):
-        ctx.banks.inputs[seed] = batches
-    return batches
+    return view_inputs(ctx.banks, seed,
+                       lambda: _stack_inputs(ctx, ctx.spec.view_transform(seed), positions, seed))
 
 
-@torch.no_grad()
 def _features(model: GradingModel, view: tuple[Any, ...], inputs: Callable[[], list[Tensor]],
               flips: Sequence[tuple[int, ...]], ctx: _Context,
               digests: tuple[str, ...] | None = None) -> Tensor:
     """Head inputs ``(len(flips), n, ...)`` of a frozen backbone, on the device, for the input
-    batches ``inputs()`` of ``view`` (a key naming them: ``("train", seed)``, ``("eval",)``).
-
-    Each flip starts from the deepest stage map ``ctx.banks`` holds for backbones whose
-    weights equal this one's up to that stage (``digests``: the backbone's
-    :meth:`~drac_ssl.models.Backbone.stage_digests`; None: computed here), and keeps the map of
-    the stage it shares with another announced backbone (:meth:`_BankCache.stage_to_keep`):
-    the same operations on the same batches as ``model.features`` (bit-identical)."""
+    batches ``inputs()`` of ``view`` (a key naming them: ``("train", seed)``, ``("eval",)``),
+    with the stage maps ``ctx.banks`` shares between variants
+    (:func:`drac_ssl.bank_cache.banked_features`; ``digests``: the backbone's
+    :meth:`~drac_ssl.models.Backbone.stage_digests`, None: computed here). Bit-identical to
+    ``model.features`` on the same batches."""
     model.eval()
-    backbone, banks = model.backbone, ctx.banks
+    backbone = model.backbone
     digests = backbone.stage_digests() if digests is None else digests
     stop = backbone.stage_names.index(FEATURE_STAGE) + 1  # the map the head's features come from
-    keep_at = banks.stage_to_keep(digests[:stop])
-    batches: list[Tensor] | None = None
-    per_flip: list[Tensor] = []
-    for dims in flips:
-        start, maps = banks.deepest_map(digests[:stop], view, dims)
-        if maps is None and batches is None:
-            batches = inputs()
-        kept: list[Tensor] | None = [] if keep_at is not None and keep_at >= start else None
-        chunks = []
-        for h in (maps if maps is not None else batches or []):
-            if maps is None:
-                h = h.to(ctx.device)
-                h = h.flip(dims) if dims else h
-            with torch.autocast(device_type=ctx.device.type, dtype=torch.bfloat16, enabled=ctx.bf16):
-                if kept is not None and keep_at is not None:
-                    h = backbone.run_stages(h, start, keep_at + 1)
-                    kept.append(h)
-                    kept = kept if banks.room(kept) else None  # past the budget: not kept
-                    h = backbone.run_stages(h, keep_at + 1, stop)
-                else:
-                    h = backbone.run_stages(h, start, stop)
-                h = model.features_from_map(h)
-            chunks.append(h.float())
-        if kept is not None and keep_at is not None and banks.keep(kept):
-            banks.maps[(digests[keep_at], view, dims)] = kept
-        per_flip.append(torch.cat(chunks))
-    return torch.stack(per_flip)
+    return banked_features(backbone, model.features_from_map, digests[:stop], stop, view, inputs, flips,
+                           ctx.banks, ctx.device, ctx.bf16)
 
 
 @dataclass
@@ -886,7 +782,8 @@ def _feature_bank(model: GradingModel, ctx: _Context) -> _FeatureBank:
     """The frozen backbone's head inputs: ``finetune.frozen_train_views`` augmented views (at
     most ``finetune.epochs``) and the eval view with its TTA flips, of every labelled image;
     the inputs and the stage maps shared with the stage's other variants come from
-    ``ctx.banks`` (:class:`_BankCache`)."""
+    ``ctx.banks`` (:class:`~drac_ssl.bank_cache.BankCache`), told when the bank is built
+    (:meth:`~drac_ssl.bank_cache.BankCache.finished`: the last announced one lets it go)."""
     n_views = max(1, min(ctx.ft.frozen_train_views, ctx.ft.epochs))
     digests = model.backbone.stage_digests()
     views = []
@@ -897,11 +794,12 @@ def _feature_bank(model: GradingModel, ctx: _Context) -> _FeatureBank:
     flips = TTA_FLIPS if ctx.ft.tta else TTA_FLIPS[:1]
     eval_views = _features(model, ("eval",), lambda: list(_eval_inputs(ctx).split(EXTRACT_BATCH)),
                            flips, ctx, digests)
+    ctx.banks.finished(digests)
     return _FeatureBank(torch.stack(views), eval_views)
 
 
 def _announce_backbones(ctx: _Context, spec: ModelSpec, sources: dict[str, Path | None]) -> None:
-    """Announce to ``ctx.banks`` (:meth:`_BankCache.expect`) the stage digests of every
+    """Announce to ``ctx.banks`` (:meth:`~drac_ssl.bank_cache.BankCache.expect`) the stage digests of every
     pretrained variant's backbone (``sources``' weights), so that the first of two that share
     their earlier stages keeps those stages' maps for the second. Only for
     ``finetune.freeze=frozen`` (the feature banks); the backbones are built with the global
@@ -2297,6 +2195,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     try:
         for name, source in sources.items():
             variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name, saved_folds)
+        ctx.banks.clear()  # nothing kept outlives the variants (an announced bank never built included)
         differences = _minus_scratch(ctx, variants)  # bootstraps: seconds to minutes
         umm_minus_vicreg = _umm_minus_vicreg(ctx, variants)
     except KeyboardInterrupt:
