@@ -10,7 +10,11 @@ computed without any cache. 20 random 48 px grey images at 32 px, ResNet-18, CPU
 from __future__ import annotations
 
 import copy
+import json
+import random
+import warnings
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,10 +23,12 @@ import torch
 from fake_ingest import SOURCE_SIZE, TINY_FINETUNE
 
 from drac_ssl import finetune
-from drac_ssl.bank_cache import BANK_CACHE_BYTES
+from drac_ssl.bank_cache import BANK_CACHE_BYTES, BankCache
+from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import load_config
 from drac_ssl.grading.model import GradingModel, InputSpec, ModelSpec
-from drac_ssl.models import Backbone
+from drac_ssl.models import Backbone, load_local_weights
+from drac_ssl.run_state import TRAIN_VIEWS
 
 N_IMAGES = 20
 
@@ -148,3 +154,74 @@ def test_a_budget_too_small_for_the_maps_keeps_the_inputs_and_computes_again() -
     assert calls["stem"] > 0  # no map kept: computed from the inputs
     assert torch.equal(bank.train_views, reference.train_views)
     assert torch.equal(bank.eval_views, reference.eval_views)
+
+
+def test_a_layer4_batchnorm_buffer_changes_layer4s_digest_alone_and_layer3_stays_shared() -> None:
+    # real UMM freezes the early stages: only the late stages' BatchNorm statistics may move
+    pre = _backbones("layer3")["vicreg"]
+    changed = copy.deepcopy(pre)
+    changed.layer4[0].bn1.running_var.mul_(2.0)
+    a, b = pre.stage_digests(), changed.stage_digests()
+    assert a[:-1] == b[:-1] and a[-1] != b[-1]
+    cache = BankCache()
+    cache.expect(a)
+    cache.expect(b)
+    assert cache.stage_to_keep(a) == Backbone.stage_names.index("layer3")
+
+
+def _rng_states() -> tuple[object, ...]:
+    return torch.get_rng_state(), np.random.get_state(), random.getstate()
+
+
+def _same_rng(x: tuple[object, ...], y: tuple[object, ...]) -> bool:
+    return (torch.equal(x[0], y[0]) and all(np.array_equal(u, v) for u, v in zip(x[1], y[1], strict=True))  # type: ignore[arg-type]
+            and x[2] == y[2])
+
+
+def test_announce_skips_reused_and_unloadable_sources_quietly_and_draws_nothing(tmp_path: Path) -> None:
+    head = "linear"
+    ctx = _ctx(head)
+    ctx.ft = replace(ctx.ft, freeze="frozen")
+    spec = ModelSpec(arch="resnet18", in_channels=1, cifar_stem=False, head=head, dropout=0.0)
+    backbones = _backbones("layer3")
+    finetune_dir = tmp_path / "run" / "finetune"
+    paths = {}
+    for name in ("vicreg", "vicreg_umm"):  # an extra fc.* key: the load warns of it
+        paths[name] = tmp_path / f"{name}.safetensors"
+        save_weights(paths[name], {**backbones[name].state_dict(), "fc.weight": torch.zeros(2, 512)})
+    # every fold of vicreg_umm finished and reusable: its bank is never built, not announced
+    umm_dir = finetune_dir / "vicreg_umm"
+    umm_dir.mkdir(parents=True)
+    _, accepted = finetune._fold_signatures(ctx, "vicreg_umm", paths["vicreg_umm"], spec, umm_dir)
+    for fold in ctx.fold_ids:
+        (umm_dir / f"fold{fold}.json").write_text(json.dumps(
+            {"signature": sorted(accepted)[0], "val_raw": [[0.0]], "train_views": TRAIN_VIEWS}))
+        (umm_dir / f"fold{fold}.safetensors").write_bytes(b"weights")
+    torch.manual_seed(5)
+    np.random.seed(5)
+    random.seed(5)
+    before = _rng_states()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        finetune._announce_backbones(ctx, spec, {"scratch": None, **paths}, finetune_dir)
+    assert not caught, [str(w.message) for w in caught]
+    assert _same_rng(before, _rng_states())
+    assert ctx.banks.expected == [backbones["vicreg"].stage_digests()]
+    # one fold left to train: announced
+    (umm_dir / f"fold{ctx.fold_ids[-1]}.safetensors").unlink()
+    ctx.banks.expected.clear()
+    finetune._announce_backbones(ctx, spec, paths, finetune_dir)
+    assert ctx.banks.expected == [backbones[n].stage_digests() for n in ("vicreg", "vicreg_umm")]
+    # a missing file, one that is no weights file, one of another shape: not announced, no error
+    # (the variant's own load reports it, inside the stage's run)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not weights")
+    wide = tmp_path / "wide.safetensors"
+    save_weights(wide, Backbone("resnet18", in_channels=3).state_dict())
+    ctx.banks.expected.clear()
+    finetune._announce_backbones(ctx, spec, {"vicreg": tmp_path / "missing.safetensors",
+                                             "vicreg_umm": garbage}, finetune_dir)
+    finetune._announce_backbones(ctx, spec, {"vicreg": wide}, finetune_dir)
+    assert ctx.banks.expected == []
+    with pytest.raises(ValueError, match="wrong shape"):  # as the variant's own load says it
+        load_local_weights(spec.build_backbone(), wide, strict=True)
