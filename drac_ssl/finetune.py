@@ -98,6 +98,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -110,6 +111,7 @@ from torch.utils.data import DataLoader
 
 from drac_ssl import GRADE_NAMES, __version__
 from drac_ssl.augment import EvalDataset, seed_worker
+from drac_ssl.bank_cache import BankCache, banked_features, view_inputs
 from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import (
     DEFAULTS_BEFORE,
@@ -408,6 +410,9 @@ class _Context:
     # ... and why its training ended (the fold record's ``stopped``) in full, once
     stop_explained: bool = False
     eval_inputs: Tensor | None = None  # (n_lab, C, S, S), computed on first use
+    # the frozen feature banks' inputs (CPU) and shared stage maps (device), for every
+    # variant of the stage (drac_ssl.bank_cache)
+    banks: BankCache = field(default_factory=BankCache)
     # the run folder: a fold's non-finite stop names it in its fix (run.reuse=RUN); None: "RUN"
     run_dir: Path | None = None
     # each variant's paired-bootstrap scores, drawn once for all its comparisons (_paired),
@@ -742,19 +747,30 @@ def _eval_inputs(ctx: _Context) -> Tensor:
     return ctx.eval_inputs
 
 
-@torch.no_grad()
-def _features(model: GradingModel, batches: Iterator[Tensor], flips: Sequence[tuple[int, ...]],
-              ctx: _Context) -> Tensor:
-    """Head inputs ``(len(flips), n, ...)`` of a frozen backbone, on the device."""
+def _view_inputs(ctx: _Context, seed: int) -> list[Tensor]:
+    """The input batches of training view ``seed`` (:func:`_stack_inputs` of
+    ``view_transform(seed)``), drawn once per stage while they fit the bank cache's budget
+    (:func:`drac_ssl.bank_cache.view_inputs`: kept as CPU clones)."""
+    positions = np.arange(len(ctx.lab))
+    return view_inputs(ctx.banks, seed,
+                       lambda: _stack_inputs(ctx, ctx.spec.view_transform(seed), positions, seed))
+
+
+def _features(model: GradingModel, view: tuple[Any, ...], inputs: Callable[[], list[Tensor]],
+              flips: Sequence[tuple[int, ...]], ctx: _Context,
+              digests: tuple[str, ...] | None = None) -> Tensor:
+    """Head inputs ``(len(flips), n, ...)`` of a frozen backbone, on the device, for the input
+    batches ``inputs()`` of ``view`` (a key naming them: ``("train", seed)``, ``("eval",)``),
+    with the stage maps ``ctx.banks`` shares between variants
+    (:func:`drac_ssl.bank_cache.banked_features`; ``digests``: the backbone's
+    :meth:`~drac_ssl.models.Backbone.stage_digests`, None: computed here). Bit-identical to
+    ``model.features`` on the same batches."""
     model.eval()
-    per_flip: list[list[Tensor]] = [[] for _ in flips]
-    for x in batches:
-        x = x.to(ctx.device)
-        for i, dims in enumerate(flips):
-            with torch.autocast(device_type=ctx.device.type, dtype=torch.bfloat16, enabled=ctx.bf16):
-                h = model.features(x.flip(dims) if dims else x)
-            per_flip[i].append(h.float())
-    return torch.stack([torch.cat(chunks) for chunks in per_flip])
+    backbone = model.backbone
+    digests = backbone.stage_digests() if digests is None else digests
+    stop = backbone.stage_names.index(FEATURE_STAGE) + 1  # the map the head's features come from
+    return banked_features(backbone, model.features_from_map, digests[:stop], stop, view, inputs, flips,
+                           ctx.banks, ctx.device, ctx.bf16)
 
 
 @dataclass
@@ -764,16 +780,53 @@ class _FeatureBank:
 
 
 def _feature_bank(model: GradingModel, ctx: _Context) -> _FeatureBank:
+    """The frozen backbone's head inputs: ``finetune.frozen_train_views`` augmented views (at
+    most ``finetune.epochs``) and the eval view with its TTA flips, of every labelled image;
+    the inputs and the stage maps shared with the stage's other variants come from
+    ``ctx.banks`` (:class:`~drac_ssl.bank_cache.BankCache`), told when the bank is built
+    (:meth:`~drac_ssl.bank_cache.BankCache.finished`: the last announced one lets it go)."""
     n_views = max(1, min(ctx.ft.frozen_train_views, ctx.ft.epochs))
-    positions = np.arange(len(ctx.lab))
+    digests = model.backbone.stage_digests()
     views = []
     for v in range(n_views):
         seed = epoch_seed(ctx.seed, 10_000 + v)
-        batches = _stack_inputs(ctx, ctx.spec.view_transform(seed), positions, seed)
-        views.append(_features(model, batches, [()], ctx)[0])
+        views.append(_features(model, ("train", seed), functools.partial(_view_inputs, ctx, seed),
+                               [()], ctx, digests)[0])
     flips = TTA_FLIPS if ctx.ft.tta else TTA_FLIPS[:1]
-    eval_views = _features(model, iter(_eval_inputs(ctx).split(EXTRACT_BATCH)), flips, ctx)
+    eval_views = _features(model, ("eval",), lambda: list(_eval_inputs(ctx).split(EXTRACT_BATCH)),
+                           flips, ctx, digests)
+    ctx.banks.finished(digests)
     return _FeatureBank(torch.stack(views), eval_views)
+
+
+def _announce_backbones(ctx: _Context, spec: ModelSpec, sources: dict[str, Path | None],
+                        finetune_dir: Path) -> None:
+    """Announce to ``ctx.banks`` (:meth:`~drac_ssl.bank_cache.BankCache.expect`) the stage
+    digests of every pretrained variant's backbone (``sources``' weights) that has a fold to
+    train (a variant whose folds in ``finetune_dir/<variant>`` are all reused builds no bank),
+    so that the first of two that share their earlier stages keeps those stages' maps for the
+    second. Only for ``finetune.freeze=frozen`` (the feature banks). The backbones are built
+    with the global random state saved and restored, so the draws of the stage are as without
+    it; a source that does not load is not announced, silently (the variant's own load, in
+    :func:`_sign_and_build`, says why), and the load's warnings are left to that load too."""
+    if ctx.ft.freeze != "frozen":
+        return
+    for variant, source in sources.items():
+        if source is None:  # scratch: a random init shares no stage with pretrained weights
+            continue
+        out_dir = finetune_dir / variant
+        try:
+            _, accepted = _fold_signatures(ctx, variant, source, spec, out_dir)
+            if all(_fold_reusable(read_json_dict(out_dir / f"fold{fold}.json"), accepted,
+                                  out_dir / f"fold{fold}.safetensors") for fold in ctx.fold_ids):
+                continue
+            with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                backbone = spec.build_backbone()
+                load_local_weights(backbone, source, strict=True)
+        except (OSError, ValueError):  # a missing or mismatched file: _sign_and_build reports it
+            continue
+        ctx.banks.expect(backbone.stage_digests())
 
 
 def _apply_freeze(model: GradingModel, freeze: str) -> None:
@@ -1337,19 +1390,12 @@ class _FoldSetup:
     scratch: bool = False  # no pretrained source: the variant trains from a random init
 
 
-def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
-                    out_dir: Path) -> _FoldSetup:
-    """Sign the variant's folds and build the backbone they start from.
-
-    Creates ``out_dir`` (``<run>/finetune/<variant>``); signs the folds (:func:`_signature`,
-    with the older forms still accepted so finished folds are reused); seeds the fine-tuning's
-    seed and builds the backbone (scratch: one random init shared by all folds; else
-    ``source``'s weights, loaded strictly). With ``finetune.freeze=frozen`` the backbone is
-    written once to ``backbone.safetensors``, which every fold's weights list; otherwise any
-    such file is removed. The seeding comes first, so the random draws of the backbone's
-    initialisation and of the folds after it come in a fixed order.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _fold_signatures(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
+                     out_dir: Path) -> tuple[str, set[str]]:
+    """``(signature, accepted)``: the signature a fold of ``variant`` (its folder ``out_dir``,
+    ``<run>/finetune/<variant>``) trained now is recorded with (:func:`_signature`), and the
+    signatures whose finished fold records are reused (it and its older forms). Reads
+    ``source`` (hashed once); draws nothing."""
     run_dir = out_dir.parent.parent  # <run>/finetune/<variant>
     digest = None if source is None else sha256_file(source) if source.is_file() else "none"  # hashed once
     signature = _signature(ctx, variant, source, spec, run_dir, source_sha256=digest)
@@ -1363,6 +1409,31 @@ def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: Mode
         accepted |= {_signature(ctx, variant, source, spec, legacy=True, unused_widths=widths,
                                 unused_patience=patience)
                      for widths in (False, True) for patience in (False, True)}
+    return signature, accepted
+
+
+def _fold_reusable(record: dict[str, Any] | None, accepted: set[str], weights_path: Path) -> bool:
+    """Whether a fold's finished record is reused (:func:`_train_folds`): its signature
+    accepted, its weights file present, its validation outputs finite and its training views
+    drawn per image (:data:`~drac_ssl.run_state.TRAIN_VIEWS`)."""
+    return (record is not None and record.get("signature") in accepted and weights_path.is_file()
+            and not _non_finite_rows(record.get("val_raw"))[0] and record.get("train_views") == TRAIN_VIEWS)
+
+
+def _sign_and_build(ctx: _Context, variant: str, source: Path | None, spec: ModelSpec,
+                    out_dir: Path) -> _FoldSetup:
+    """Sign the variant's folds and build the backbone they start from.
+
+    Creates ``out_dir`` (``<run>/finetune/<variant>``); signs the folds (:func:`_signature`,
+    with the older forms still accepted so finished folds are reused); seeds the fine-tuning's
+    seed and builds the backbone (scratch: one random init shared by all folds; else
+    ``source``'s weights, loaded strictly). With ``finetune.freeze=frozen`` the backbone is
+    written once to ``backbone.safetensors``, which every fold's weights list; otherwise any
+    such file is removed. The seeding comes first, so the random draws of the backbone's
+    initialisation and of the folds after it come in a fixed order.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    signature, accepted = _fold_signatures(ctx, variant, source, spec, out_dir)
     seed_everything(ctx.seed)  # scratch: one random init shared by all folds
     backbone = spec.build_backbone()
     if source is not None:
@@ -1598,7 +1669,7 @@ def _train_folds(ctx: _Context, variant: str, spec: ModelSpec, out_dir: Path, se
             if record_path.name in offered:
                 old_views.append(fold)
             record = None
-        if record is not None and record.get("signature") in setup.accepted and weights_path.is_file():
+        if _fold_reusable(record, setup.accepted, weights_path):  # as the checks above left it
             trained_in = _reuse_fold(variant, fold, out_dir, record_path, record, offered, setup.signature)
             if trained_in:
                 taken_from.setdefault(str(trained_in), []).append(fold)
@@ -2147,6 +2218,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
              f"epochs (finetune.head_warmup_epochs, LP-FT)" if ft.head_warmup_epochs else "")
           + (f"; {_label_draw(ctx)[0]}, and is scored on its whole validation fold"
              if ft.label_fraction < 1 else ""))
+    _announce_backbones(ctx, model_spec, sources, out_dir)
     variants: dict[str, VariantResult] = {}
     saved_folds: dict[str, list[int]] = {}  # variant -> its folds saved (trained or reused) so far
     # what this attempt trains: a killed one's saved folds are counted on disk against it
@@ -2155,6 +2227,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     try:
         for name, source in sources.items():
             variants[name] = _run_variant(ctx, name, source, model_spec, out_dir / name, saved_folds)
+        ctx.banks.clear()  # nothing kept outlives the variants (an announced bank never built included)
         differences = _minus_scratch(ctx, variants)  # bootstraps: seconds to minutes
         umm_minus_vicreg = _umm_minus_vicreg(ctx, variants)
     except KeyboardInterrupt:

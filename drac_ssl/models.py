@@ -14,6 +14,7 @@ Nothing here ever downloads weights: :func:`load_local_weights` reads a local fi
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections.abc import Mapping
@@ -194,6 +195,32 @@ class Backbone(nn.Module):
 
     def _pool(self, h: Tensor) -> Tensor:
         return torch.flatten(self.avgpool(h), 1)
+
+    def run_stages(self, h: Tensor, start: int, stop: int) -> Tensor:
+        """Stages ``start <= i < stop`` of :attr:`stage_names` applied to ``h``: the input
+        ``(n, in_channels, H, W)`` when ``start == 0`` (its shape checked, ValueError as
+        :meth:`forward`), else the map after stage ``start - 1``. Returns the map after stage
+        ``stop - 1``, not pooled. ``run_stages(run_stages(x, 0, k), k, m)`` performs the same
+        operations in the same order as ``run_stages(x, 0, m)``, so the two are bit-identical."""
+        return self._run(h, start, stop)
+
+    def stage_digests(self) -> tuple[str, ...]:
+        """One SHA-256 hex digest per stage of :attr:`stage_names`, cumulative: the ``k``-th
+        covers the architecture (:attr:`architecture`) and the name, dtype, shape and bytes of
+        every parameter and buffer (BatchNorm running statistics included) of the stages up to
+        and including the ``k``-th. Two backbones whose ``k``-th digests are equal compute the
+        same map after stage ``k`` from the same input in eval mode (the fine-tuning's frozen
+        feature banks share such maps across variants, e.g. a UMM backbone whose trainable cut
+        left the earlier stages as pretraining's)."""
+        digest = hashlib.sha256(repr(tuple(self.architecture)).encode())
+        out: list[str] = []
+        for name in self.stage_names:
+            for key, t in self._stage(name).state_dict().items():
+                t = t.detach().to("cpu").contiguous()
+                digest.update(f"{name}.{key}:{t.dtype}:{tuple(t.shape)};".encode())
+                digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            out.append(digest.copy().hexdigest())
+        return tuple(out)
 
     def forward(self, x: Tensor) -> Tensor:
         """``(n, in_channels, H, W) -> (n, feature_dim)`` globally average-pooled features."""

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TRAINING_MODULES = ("drac_ssl.finetune", "drac_ssl.pretrain", "drac_ssl.umm", "drac_ssl.engine",
-                    "drac_ssl.export", "drac_ssl.train", "drac_ssl.optim", "drac_ssl.losses")
+TRAINING_MODULES = ("drac_ssl.finetune", "drac_ssl.bank_cache", "drac_ssl.pretrain", "drac_ssl.umm",
+                    "drac_ssl.engine", "drac_ssl.export", "drac_ssl.train", "drac_ssl.optim", "drac_ssl.losses")
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
