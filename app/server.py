@@ -1601,8 +1601,8 @@ def image_alt_texts(details: dict[str, Any], predictor: Predictor) -> tuple[str,
 
 def _error_markdown(message: str) -> str:
     """``message``: markdown made safe (:func:`_named_text`, :func:`md_text`), as are the next two's.
-    Headed ``##``, as the result's grade is, one level under the page's ``#`` title (``###``
-    skipped a level: an accessibility review); so are the next three."""
+    Headed ``##``, as the result's ``## Result`` heading is, one level under the page's ``#``
+    title (``###`` skipped a level: an accessibility review); so are the next three."""
     return f"## ⛔ Cannot grade this file\n{message}"
 
 

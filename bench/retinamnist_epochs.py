@@ -280,14 +280,14 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--pool-with-committed pools with the committed job's recipe: it needs --epochs 20, "
                      "--own-scratch and no --set")
     label = f"vicreg{args.epochs}" + (f"_{args.tag}" if args.tag else "")
-    if not NPZ.is_file():
-        raise SystemExit(f"RetinaMNIST not found at {NPZ}: this benchmark needs ../shared/data/retinamnist/")
     seeds = [int(s) for s in args.seeds.split(",")]
     if twice := sorted({s for s in seeds if seeds.count(s) > 1}):
         parser.error(f"--seeds names seed {twice[0]} twice: each seed is one run")
     if args.pool_with_committed and (both := sorted(set(seeds) & set(SEEDS))):
         parser.error(f"--pool-with-committed: seed {both[0]} is among the committed seeds "
                      f"{','.join(map(str, SEEDS))}; pooling would count it twice (checked before any run)")
+    if not NPZ.is_file():
+        raise SystemExit(f"RetinaMNIST not found at {NPZ}: this benchmark needs ../shared/data/retinamnist/")
     from drac_ssl.config import load_config, to_dict
 
     protocol = [f"data.root={NPZ}", f"pretrain.epochs={args.epochs}"]

@@ -40,7 +40,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["MISSING", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
+__all__ = ["MISSING", "auc_words", "figure_with_ci", "bound_digits", "percent_text", "percent_texts", "rounded_probabilities", "tie_words", "tied_grades", "whole_percentages", "chance_words", "ci_words", "constant_interval_reason", "figure_text",
            "finite_number", "finite_pair", "format_ci",
            "format_difference", "format_signed_interval", "format_with_ci", "interval_width_zero",
            "markdown_table", "screening_figure_words", "screening_figures_words", "signed_text"]
@@ -226,6 +226,36 @@ def format_with_ci(value: Any, low: Any, high: Any, reason: str | None = None,
     interval = (format_signed_interval if signed else format_ci)(low, high, reason)
     said = interval == MISSING or interval.startswith("not meaningful")  # words, not bounds
     return f"{shown} ({'CI ' if said else ''}{interval})"
+
+
+def figure_with_ci(metrics: dict[str, Any], key: str, ci_key: str) -> str:
+    """``metrics[key]`` for report.md (and export --score's figures line) with its stored
+    bootstrap 95% CI ``metrics[ci_key]`` (``[low, high]``): ``0.812 (95% CI 0.780..0.841)``;
+    ``n/a`` for a bound that is not a finite number, the interval "not meaningful" with its
+    reason at width 0 (:func:`format_ci`); the figure alone for a run made before that interval
+    was stored (``auc_ovo_ci95`` and ``accuracy_ci95`` since the stats audit, F3)."""
+    shown = figure_text(metrics.get(key))
+    stored = metrics.get(ci_key)
+    if not isinstance(stored, list | tuple) or len(stored) < 2 or shown == figure_text(None):
+        return shown
+    return f"{shown} (95% CI {format_ci(stored[0], stored[1])})"
+
+
+def auc_words(metrics: dict[str, Any], num_grades: int, drac: bool) -> str:
+    """The AUCs of report.md's variant line and of export --score's figures line, each with its
+    stored 95% CI (:func:`figure_with_ci`): ``0.812 (95% CI 0.780..0.841) (one-vs-one;
+    one-vs-rest 0.806 (95% CI ...))``; ``drac`` (the run is on DRAC's kind of data,
+    :func:`drac_ssl.report._drac_data`; False for export --score, whose labels are the user's)
+    names the one-vs-one AUC as the challenge's tie-breaker, which it is for DRAC alone. With
+    ``num_grades`` 2 the two AUCs are one number (:func:`drac_ssl.metrics.macro_ovo_auc` and
+    :func:`drac_ssl.metrics.macro_ovr_auc` are both the ROC AUC of P1), given once and said
+    to coincide."""
+    ovo = figure_with_ci(metrics, "auc", "auc_ovo_ci95")
+    if num_grades == 2:
+        return f"{ovo} (with two grades one-vs-one and one-vs-rest coincide: the ROC AUC of P1)"
+    tie_breaker = ", DRAC's tie-breaker" if drac else ""
+    return (f"{ovo} (one-vs-one{tie_breaker}; one-vs-rest "
+            f"{figure_with_ci(metrics, 'auc_ovr', 'auc_ovr_ci95')})")
 
 
 def format_difference(value: Any, low: Any, high: Any, reason: str | None = None) -> str:

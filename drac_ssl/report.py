@@ -67,7 +67,9 @@ from drac_ssl.config import (
 )
 from drac_ssl.datasets import GENERIC_DATASET_WORDS
 from drac_ssl.figures import (
+    auc_words,
     figure_text,
+    figure_with_ci,
     finite_number,
     format_ci,
     format_difference,
@@ -1036,19 +1038,6 @@ def screening_line(metrics: dict[str, Any], names: Sequence[str]) -> str | None:
     return two_grade_summary(metrics, names)
 
 
-def figure_with_ci(metrics: dict[str, Any], key: str, ci_key: str) -> str:
-    """``metrics[key]`` for report.md with its stored bootstrap 95% CI ``metrics[ci_key]``
-    (``[low, high]``): ``0.812 (95% CI 0.780..0.841)``; ``n/a`` for a bound that is not a
-    finite number, the interval "not meaningful" with its reason at width 0
-    (:func:`drac_ssl.figures.format_ci`); the figure alone for a run made before that interval
-    was stored (``auc_ovo_ci95`` and ``accuracy_ci95`` since the stats audit, F3)."""
-    shown = figure_text(metrics.get(key))
-    stored = metrics.get(ci_key)
-    if not isinstance(stored, list | tuple) or len(stored) < 2 or shown == figure_text(None):
-        return shown
-    return f"{shown} (95% CI {format_ci(stored[0], stored[1])})"
-
-
 def in_sample_thresholds_words(metrics: dict[str, Any], fitted_on: str | None = None) -> str | None:
     """The line of report.md's variant section that sets the thresholds' in-sample QWK
     (``metrics.json``'s ``qwk_in_sample_thresholds``: the final calibration, fitted on the
@@ -1081,22 +1070,6 @@ def in_sample_thresholds_words(metrics: dict[str, Any], fitted_on: str | None = 
             f"avoids, though not wholly: the other folds' models, whose outputs calibrate fold k, were trained on "
             f"fold k's labels; nested cross-validation (the calibration fitted within each fold's training "
             f"images) would close that route too.")
-
-
-def auc_words(metrics: dict[str, Any], num_grades: int, drac: bool) -> str:
-    """The AUCs of report.md's variant line, each with its stored 95% CI
-    (:func:`figure_with_ci`): ``0.812 (95% CI 0.780..0.841) (one-vs-one; one-vs-rest 0.806
-    (95% CI ...))``; ``drac`` (the run is on DRAC's kind of data, :func:`_drac_data`) names the
-    one-vs-one AUC as the challenge's tie-breaker, which it is for DRAC alone. With
-    ``num_grades`` 2 the two AUCs are one number (:func:`drac_ssl.metrics.macro_ovo_auc` and
-    :func:`drac_ssl.metrics.macro_ovr_auc` are both the ROC AUC of P1), given once and said
-    to coincide."""
-    ovo = figure_with_ci(metrics, "auc", "auc_ovo_ci95")
-    if num_grades == 2:
-        return f"{ovo} (with two grades one-vs-one and one-vs-rest coincide: the ROC AUC of P1)"
-    tie_breaker = ", DRAC's tie-breaker" if drac else ""
-    return (f"{ovo} (one-vs-one{tie_breaker}; one-vs-rest "
-            f"{figure_with_ci(metrics, 'auc_ovr', 'auc_ovr_ci95')})")
 
 
 def _drac_data(run_dir: Path) -> bool:

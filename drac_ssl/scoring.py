@@ -151,12 +151,21 @@ from data_prep.validate import (
 from drac_ssl import __version__
 from drac_ssl.config import GRADE_SCALES, LAYOUT_NAMES, SCORED_LAYOUTS
 from drac_ssl.console import print_lines
-from drac_ssl.figures import chance_words, figure_text, format_ci, markdown_table
+from drac_ssl.figures import (
+    auc_words,
+    chance_words,
+    figure_text,
+    figure_with_ci,
+    format_ci,
+    markdown_table,
+)
 from drac_ssl.io import atomic_write_json
 from drac_ssl.metrics import (
+    accuracy_score,
     bootstrap_ci,
     degenerate_ci_reason,
     grading_report,
+    macro_ovo_auc,
     macro_ovr_auc,
     one_grade_note,
     quadratic_weighted_kappa,
@@ -873,12 +882,12 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
 
     Keys: ``n``, ``num_grades``, ``class_names`` (``grade_names``, else :func:`scale_names`); ``qwk``, ``qwk_ci95``
     (``[low, high]``), ``qwk_ci95_note`` (why an interval of width 0 means nothing, else None),
-    ``auc`` / ``auc_ovo`` (macro one-vs-one), ``auc_ovr``, ``auc_ovr_ci95``,
+    ``auc`` / ``auc_ovo`` (macro one-vs-one), ``auc_ovr``, ``auc_ovr_ci95``, ``auc_ovo_ci95``,
     ``auc_per_grade`` (one-vs-rest, keyed by grade name; None for a grade without true image),
     ``auc_note`` (why the macro AUCs are undefined: the grades without image in the labels),
     ``one_grade_labels_note`` (the labels hold one grade: nothing can be measured, the QWK is
     0, or None when the submission gives that same grade to every image; then
-    ``chance_warning`` is None), ``accuracy``, ``macro_f1``, ``precision``, ``recall``,
+    ``chance_warning`` is None), ``accuracy``, ``accuracy_ci95``, ``macro_f1``, ``precision``, ``recall``,
     ``f1``, ``confusion`` (K lists: rows true grade, columns the submission's class),
     ``one_grade_note``, ``chance_warning`` (:func:`drac_ssl.figures.chance_words`, or None),
     ``ci_resamples`` (``patients`` when the labels name them: ``patient_column``, or the column
@@ -929,8 +938,14 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     report = grading_report(y, probs, pred, names)
     qwk_ci = bootstrap_ci(y, pred, functools.partial(quadratic_weighted_kappa, num_grades=k),
                           n_boot=n_boot, seed=seed, groups=groups)
-    auc_ovr_ci = (bootstrap_ci(y, probs, macro_ovr_auc, n_boot=n_boot, seed=seed, groups=groups)
-                  if report["auc_note"] is None else (float("nan"), float("nan")))
+    # the other figures on the same resamples (the same n_boot, seed and groups draw the same
+    # images), as the fine-tuning's metrics.json gives them and report.md says them
+    if report["auc_note"] is None:
+        auc_ovr_ci = bootstrap_ci(y, probs, macro_ovr_auc, n_boot=n_boot, seed=seed, groups=groups)
+        auc_ovo_ci = bootstrap_ci(y, probs, macro_ovo_auc, n_boot=n_boot, seed=seed, groups=groups)
+    else:
+        auc_ovr_ci = auc_ovo_ci = (float("nan"), float("nan"))
+    accuracy_ci = bootstrap_ci(y, pred, accuracy_score, n_boot=n_boot, seed=seed, groups=groups)
     present = sorted(set(y.tolist()))
     # said in the user's terms: the pipeline's words (folds, data.grades) mean nothing here
     one_grade_labels = (f"every label of {labels} is {_grade_words(present, names)}: with one true grade "
@@ -953,8 +968,9 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         "qwk": report["qwk"], "qwk_ci95": list(qwk_ci),
         "qwk_ci95_note": degenerate_ci_reason(*qwk_ci, y, pred, names),
         "auc": report["auc"], "auc_ovo": report["auc_ovo"], "auc_ovr": report["auc_ovr"],
-        "auc_ovr_ci95": list(auc_ovr_ci), "auc_per_grade": report["auc_per_grade"],
-        "auc_note": auc_note, "one_grade_labels_note": one_grade_labels, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+        "auc_ovr_ci95": list(auc_ovr_ci), "auc_ovo_ci95": list(auc_ovo_ci), "auc_per_grade": report["auc_per_grade"],
+        "auc_note": auc_note, "one_grade_labels_note": one_grade_labels, "accuracy": report["accuracy"],
+        "accuracy_ci95": list(accuracy_ci), "macro_f1": report["macro_f1"],
         "precision": report["precision"], "recall": report["recall"], "f1": report["f1"],
         "confusion": report["confusion"], "one_grade_note": one_grade_note(pred, None, names),
         "ci_resamples": "images" if groups is None else "patients",
@@ -1032,8 +1048,9 @@ def model_grade_names(submission: str | Path, run: str | None = None) -> tuple[s
 
 def score_lines(record: dict[str, Any]) -> list[str]:
     """The console lines of a :func:`score` record: what was scored against what, the figures
-    in report.md's words (``QWK 0.812 (95% CI 0.700..0.900), AUC ... (one-vs-one; one-vs-rest
-    ...), accuracy ..., macro F1 ...``), the notes (AUC n/a, one grade given), the
+    in report.md's words (``QWK 0.812 (95% CI 0.700..0.900), AUC 0.801 (95% CI ...) (one-vs-one;
+    one-vs-rest 0.795 (95% CI ...)), accuracy 0.700 (95% CI ...), macro F1 ...``; with two
+    grades the AUC once, said to coincide: :func:`drac_ssl.figures.auc_words`), the notes (AUC n/a, one grade given), the
     no-better-than-chance warning (left out when the labels hold one grade: then one note
     says so), the warning that the figures are transductive when the scored images were among
     those the backbone was pretrained on (``pretraining_images``, :func:`pretraining_images_check`),
@@ -1063,8 +1080,8 @@ def score_lines(record: dict[str, Any]) -> list[str]:
              + (f", the {layout} layout's" if layout else "") + f"; {record['label_dialect']}"
              + "".join(f"; {h}" for h in how),
              f"QWK {figure_text(record['qwk'])} (95% CI {format_ci(*record['qwk_ci95'], record['qwk_ci95_note'])}), "
-             f"AUC {figure_text(record['auc'])} (one-vs-one; one-vs-rest {figure_text(record['auc_ovr'])}), "
-             f"accuracy {figure_text(record['accuracy'])}, macro F1 {figure_text(record['macro_f1'])}.",
+             f"AUC {auc_words(record, k, drac=False)}, "
+             f"accuracy {figure_with_ci(record, 'accuracy', 'accuracy_ci95')}, macro F1 {figure_text(record['macro_f1'])}.",
              f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
              f"columns; 95% CI: {record['n_boot']} bootstrap resamples of the "
              + (f"{record['ci_units']} patients (column {columns.get('patient')!r}), each with all its "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,6 +147,34 @@ def test_an_image_that_may_not_be_octa_is_said_before_its_grade(client, tmp_path
     heading = markdown.index("### Untrained demo — model output: Grade")  # the demo bundle's
     assert warning_at < heading and "Too small" in markdown[:heading]
     assert "(⚠ see above)" in markdown
+
+
+def test_in_process_servers_upload_into_this_processs_own_folder(
+        server: tuple[object, object], gradio_uploads: Path, tmp_path: Path) -> None:
+    """The app served in this test process keeps its uploads in this process's own folder
+    (tests/app/conftest.py's ``GRADIO_TEMP_DIR``), not the machine-wide /tmp/gradio that other
+    xdist workers and pytest runs share and sweep (a CI run lost an upload there); gradio's and
+    gradio_client's import-time folders name it too (gradio was imported after it was set)."""
+    import gradio as gr
+    import gradio.route_utils
+    import gradio_client.client
+    from gradio_client import handle_file
+
+    client, demo = server
+    shared = (Path(tempfile.gettempdir()) / "gradio").resolve()
+    assert gradio_uploads != shared and not gradio_uploads.is_relative_to(shared)
+    assert gradio_uploads.is_dir() and str(os.getpid()) in gradio_uploads.name
+    assert Path(gr.utils.get_upload_folder()) == gradio_uploads
+    assert Path(demo.server_app.uploaded_file_dir).resolve() == gradio_uploads
+    assert Path(gradio.route_utils.DEFAULT_TEMP_DIR) == gradio_uploads
+    assert Path(gradio_client.client.DEFAULT_TEMP_DIR) == gradio_uploads
+    scan = tmp_path / "own_folder_scan.png"
+    ramp = np.add.outer(np.arange(64), np.arange(64)) * 2  # graded: not noise, not blank
+    Image.fromarray((ramp + np.random.default_rng(7).integers(0, 40, (64, 64))).astype(np.uint8)).save(scan)
+    *_shown, details = client.predict(handle_file(str(scan)), api_name="/grade")
+    assert "error" not in details
+    landed = [Path(folder) for folder, _dirs, files in os.walk(gradio_uploads) if scan.name in files]
+    assert landed and all(folder.is_relative_to(gradio_uploads) for folder in landed)
 
 
 def test_heatmap_for_another_grade(client, samples: list[Path]) -> None:

@@ -129,13 +129,28 @@ def test_pooling_with_the_committed_seeds_counts_every_seed_once(monkeypatch: py
 def test_pooling_is_refused_before_any_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str], args: list[str], words: str) -> None:
     """A changed recipe, another length, the committed scratch, or a committed seed run again:
-    refused by the argument check, before any run (a run of a seed takes half an hour)."""
+    refused by the argument check, before any run (a run of a seed takes half an hour), and
+    before the data is looked for: said the same on a machine without RetinaMNIST."""
     made: list[int] = []
     _fake_runs(monkeypatch, made)
+    monkeypatch.setattr(epochs, "NPZ", tmp_path / "retinamnist" / "retinamnist_public.npz")  # absent
     with pytest.raises(SystemExit):
         epochs.main([*args, "--pool-with-committed", "--runs-root", str(tmp_path), "--out-dir", str(tmp_path)])
     assert words in capsys.readouterr().err and made == []
 
+
+
+def test_arguments_that_pass_their_checks_then_need_the_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without RetinaMNIST, arguments that pass every check stop on the missing file, named,
+    before any run."""
+    made: list[int] = []
+    _fake_runs(monkeypatch, made)
+    absent = tmp_path / "retinamnist" / "retinamnist_public.npz"
+    monkeypatch.setattr(epochs, "NPZ", absent)
+    with pytest.raises(SystemExit, match="RetinaMNIST not found at") as stopped:
+        epochs.main(["--epochs", "20", "--seeds", "20,21", "--own-scratch", "--pool-with-committed",
+                     "--runs-root", str(tmp_path), "--out-dir", str(tmp_path)])
+    assert str(absent) in str(stopped.value) and made == []
 
 @needs_data
 def test_a_pooled_run_writes_and_renders_its_ten_seed_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3177,13 +3177,16 @@ def test_score_gives_the_hand_computed_figures_of_a_5_grade_submission(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from sklearn.metrics import roc_auc_score
 
+    from drac_ssl.figures import format_ci
+    from drac_ssl.metrics import accuracy_score, bootstrap_ci, macro_ovo_auc, macro_ovr_auc
+
     sub = _write_scored_submission(tmp_path / "team.csv")
     labels = _write_idrid_labels(tmp_path / "b. IDRiD_Disease Grading_Testing Labels.csv")
     out = tmp_path / "scored" / "score.json"
     assert export.main(["--score", str(sub), "--labels", str(labels), "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "8 cases, 5 grades (0 No DR, 1 Mild, 2 Moderate, 3 Severe, 4 PDR)" in printed, printed
-    assert "QWK 0.800 (95% CI " in printed and "accuracy 0.625, macro F1 0.633" in printed, printed
+    assert "QWK 0.800 (95% CI " in printed, printed
     assert "'Image name'" in printed and "'Retinopathy grade'" in printed and "IDRiD" in printed, printed
     assert "8 names without extension" in printed, printed  # IDRiD_001 -> IDRiD_001.jpg
     # the confusion matrix, rows true grades, columns the submitted class, with the ICDR names
@@ -3201,7 +3204,16 @@ def test_score_gives_the_hand_computed_figures_of_a_5_grade_submission(
     assert record["auc_ovr"] == pytest.approx(roc_auc_score(y, probs, multi_class="ovr", average="macro"))
     assert record["auc_ovo"] == pytest.approx(roc_auc_score(y, probs, multi_class="ovo", average="macro"))
     assert record["auc"] == record["auc_ovo"]  # DRAC's tie-breaker, as metrics.json names it
-    assert f"AUC {record['auc_ovo']:.3f} (one-vs-one; one-vs-rest {record['auc_ovr']:.3f})" in printed
+    # the figures in report.md's words, each AUC and the accuracy with its interval, drawn on the
+    # QWK's resamples (the same n_boot, seed and images)
+    for key, metric in (("auc_ovo_ci95", macro_ovo_auc), ("auc_ovr_ci95", macro_ovr_auc),
+                        ("accuracy_ci95", accuracy_score)):
+        given = probs if key.startswith("auc") else np.array(SCORED_CLASS)
+        assert record[key] == pytest.approx(list(bootstrap_ci(y, given, metric, n_boot=record["n_boot"],
+                                                               seed=record["seed"]))), key
+    ovo_ci, ovr_ci, acc_ci = (format_ci(*record[key]) for key in ("auc_ovo_ci95", "auc_ovr_ci95", "accuracy_ci95"))
+    assert (f"AUC {record['auc_ovo']:.3f} (95% CI {ovo_ci}) (one-vs-one; one-vs-rest {record['auc_ovr']:.3f} "
+            f"(95% CI {ovr_ci})), accuracy 0.625 (95% CI {acc_ci}), macro F1 0.633." in printed), printed
     assert record["label_columns"] == {"image": "Image name", "grade": "Retinopathy grade"}
     assert record["submission"] == str(sub) and record["labels"] == str(labels)
     assert record["package_version"] and record["date_utc"].startswith("20")
