@@ -1135,7 +1135,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     (:func:`drac_ssl.metrics.stored_one_grade_note`, as compare reads it); None when it says
     nothing or there is no out-of-fold file. The comparison of the variants reads it too.
     ``drac``: the run is on DRAC's kind of data (:func:`_drac_data`), whose challenge breaks
-    ties by the one-vs-one AUC (:func:`auc_words`)."""
+    ties by the one-vs-one AUC (:func:`drac_ssl.figures.auc_words`)."""
     vdir = run_dir / "finetune" / name
     metrics = _read_json(vdir / "metrics.json")
     title = _title(run_dir, name)
@@ -1856,8 +1856,10 @@ def provenance_line(run_dir: Path) -> str:
         # run.out_dir absolute: the file's own may be relative to the folder the run started in
         out_dir = shell_word(str(run_dir.resolve().parent))
         words += (f" {REPRODUCE_WORDS[0].upper()}{REPRODUCE_WORDS[1:]}: "
-                  f"`{reproduce_command(shell_word(str(saved.resolve())), out_dir)}` (without "
-                  f"`run.name=NEW`, from any folder, it resumes this run, or reports it when finished).")
+                  f"`{reproduce_command(shell_word(str(saved.resolve())), out_dir)}` (with "
+                  f"`run.name={shell_word(run_dir.name)}` for `run.name=NEW`, from any folder, it "
+                  f"resumes this run, or reports it when finished; this folder's own name, as "
+                  f"config.yaml's run.name is not once the folder was renamed or moved).")
     return words
 
 

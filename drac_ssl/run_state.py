@@ -128,12 +128,6 @@ def _fold_saved(folder: Path, fold: int, signatures: Any) -> str:
     return "reusable"
 
 
-def _fold_reusable(folder: Path, fold: int, signatures: Any) -> bool:
-    """Whether ``folder/fold<k>.json`` is a fold the fine-tuning's resume would reuse
-    (:func:`_fold_saved` says ``"reusable"``)."""
-    return _fold_saved(folder, fold, signatures) == "reusable"
-
-
 OLDER_FOLDS_WORDS = ("saved by an older drac_ssl, trained again on resume (their views followed "
                      "pretrain.num_workers)")
 """What :func:`finetune_saved_on_disk` says of folds without :data:`TRAIN_VIEWS`, after their count."""
@@ -141,7 +135,7 @@ OLDER_FOLDS_WORDS = ("saved by an older drac_ssl, trained again on resume (their
 
 def finetune_saved_on_disk(run_dir: str | os.PathLike[str]) -> tuple[str, str] | None:
     """What of the run's fine-tuning is saved, counted on disk: the folds of its last attempt's
-    plan (:data:`FOLDS_PLAN`) whose files a resume would reuse (:func:`_fold_reusable`), in
+    plan (:data:`FOLDS_PLAN`) whose files a resume would reuse (:func:`_fold_saved` says ``"reusable"``), in
     :func:`folds_saved_words`, and those an older drac_ssl saved, which it trains again, counted
     apart (``6 folds`` + :data:`OLDER_FOLDS_WORDS`: not "no fold saved yet"); None when there is no readable plan (a fine-tuning that had not
     started, or one of a drac_ssl that wrote none). For a fine-tuning killed without a word

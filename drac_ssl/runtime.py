@@ -462,22 +462,34 @@ more are counted (``git_changed_files_more`` / ``git_untracked_files_more``)."""
 
 DIFF_ARGS = ("diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
              "--src-prefix=a/", "--dst-prefix=b/", "--unified=3", "--inter-hunk-context=0",
-             "--diff-algorithm=myers", "--indent-heuristic", "--no-relative", "--submodule=short",
+             "--diff-algorithm=myers", "--indent-heuristic", "--submodule=short",
              "--ignore-submodules=none", "-O/dev/null")
 """The ``git diff`` whose bytes :func:`git_changes` hashes: each option fixes what a user's git
 configuration would otherwise change (``color.ui=always``, ``diff.noprefix``, ``diff.renames``,
 ``diff.algorithm``, ``diff.context``, ``diff.orderFile``, ``diff.external``, a textconv driver
-...), so one tree gives one hash whoever runs it (a review, F2: three settings gave three)."""
+...), so one tree gives one hash whoever runs it (a review, F2: three settings gave three).
+Settings that no option of git 2.25 (Ubuntu 20.04's) can override go in :data:`DIFF_CONFIG`
+instead: an option an older git does not know would make every such diff "unavailable"."""
+
+DIFF_CONFIG = ("-c", "diff.suppressBlankEmpty=false", "-c", "diff.relative=false", "-c", "core.quotePath=true")
+"""``git -c`` settings of every call of :func:`_git_out`: an older git ignores a setting it does not
+know, where it refuses an option (``--no-relative`` came with git 2.28; a final read, F1).
+``core.quotePath`` fixes how a diff header writes a name outside ASCII (a final read, F2)."""
+
+DIFF_ENVIRONMENT_DROPPED = ("GIT_DIFF_OPTS", "GIT_EXTERNAL_DIFF")
+"""Environment variables that change a ``git diff``'s bytes (``GIT_DIFF_OPTS=--unified=1``
+overrides ``--unified=3``): left out of :func:`_git_out`'s environment (a final read, F2)."""
 
 
 def _git_out(*args: str, timeout: float = 10) -> bytes | None:
     """``git -C <the checkout's top level> ARGS``' stdout as bytes (file names need not be
-    UTF-8), or None when git fails, times out or is absent. ``diff.suppressBlankEmpty`` is set
-    off for the call, as :data:`DIFF_ARGS` has no option for it."""
+    UTF-8), or None when git fails, times out or is absent; with :data:`DIFF_CONFIG` and without
+    :data:`DIFF_ENVIRONMENT_DROPPED`."""
     root = os.path.dirname(_PACKAGE_DIR)
+    env = {key: value for key, value in os.environ.items() if key not in DIFF_ENVIRONMENT_DROPPED}
     try:
-        out = subprocess.run(["git", "-c", "diff.suppressBlankEmpty=false", "-C", root, *args],
-                             capture_output=True, timeout=timeout, check=False)
+        out = subprocess.run(["git", *DIFF_CONFIG, "-C", root, *args],
+                             capture_output=True, timeout=timeout, check=False, env=env)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout if out.returncode == 0 else None

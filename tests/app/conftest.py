@@ -17,6 +17,7 @@ replaces the variable for that process.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -31,6 +32,8 @@ GRADIO_UPLOADS = Path(tempfile.mkdtemp(prefix=f"drac_ssl_tests_gradio_{os.getpid
 """This test process's gradio upload folder (``GRADIO_TEMP_DIR``)."""
 _GRADIO_TEMP_DIR_BEFORE = os.environ.get("GRADIO_TEMP_DIR")
 os.environ["GRADIO_TEMP_DIR"] = str(GRADIO_UPLOADS)
+# also when a worker ends without pytest_unconfigure (an xdist worker that crashed; a final read, F4)
+atexit.register(shutil.rmtree, GRADIO_UPLOADS, True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -308,6 +308,7 @@ _HOSTILE_GIT_CONFIG = """[color]
 \texternal = {external}
 [core]
 \tattributesFile = {attributes}
+\tquotePath = false
 [diff "shout"]
 \ttextconv = tr a-z A-Z <
 """
@@ -324,6 +325,8 @@ def test_the_diffs_hash_does_not_follow_the_users_git_configuration(
     lines = module.read_text().splitlines(keepends=True)
     module.write_text("".join(lines[:5] + ["\n", "# a local change\n", "\n"] + lines[5:] + ["# the end\n"]))
     _git(checkout, "mv", "drac_ssl/collapse.py", "drac_ssl/collapse_moved.py")
+    (checkout / "drac_ssl" / "caf\u00e9.txt").write_text("accents\n")
+    _git(checkout, "add", "drac_ssl/caf\u00e9.txt")
     package_at(checkout / "drac_ssl")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
@@ -341,7 +344,17 @@ def test_the_diffs_hash_does_not_follow_the_users_git_configuration(
     hostile.write_text(_HOSTILE_GIT_CONFIG.format(order=tmp_path / "order", external=external,
                                                   attributes=tmp_path / "attributes"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(hostile))
+    monkeypatch.setenv("GIT_DIFF_OPTS", "--unified=1")  # a final read, F2: it overrode --unified=3
     assert runtime.code_origin()["git_diff_sha256"] == plain
+
+
+def test_the_diffs_options_are_ones_an_older_git_knows() -> None:
+    """A final read, F1: ``--no-relative`` (git 2.28) made every diff "unavailable" on older
+    gits (Ubuntu 20.04 has 2.25); settings that need a newer option go through ``git -c``,
+    which an older git ignores when it does not know them."""
+    assert "--no-relative" not in runtime.DIFF_ARGS
+    assert "diff.relative=false" in runtime.DIFF_CONFIG
+    assert "core.quotePath=true" in runtime.DIFF_CONFIG
 
 
 def test_a_diff_git_cannot_give_is_unavailable_not_none(tmp_path: Path, package_at,

@@ -51,8 +51,15 @@ def test_report_md_and_config_yaml_name_the_interpreter_as_the_console_does(
     # (-c config.yaml alone names this folder: its run.name; a review, F5)
     provenance = write_report(run).read_text(encoding="utf-8").split("\n\n")[2]
     assert (f"To reproduce in a new run folder: `{relative} -m drac_ssl.train -c "
-            f"{(run / 'config.yaml').resolve()} run.out_dir={run.resolve().parent} run.name=NEW` (without "
-            f"`run.name=NEW`, from any folder, it resumes this run, or reports it when finished).") in provenance, provenance
+            f"{(run / 'config.yaml').resolve()} run.out_dir={run.resolve().parent} run.name=NEW` (with "
+            f"`run.name=done` for `run.name=NEW`, from any folder, it resumes this run, or reports it when "
+            f"finished; this folder's own name, as config.yaml's run.name is not once the folder was "
+            f"renamed or moved).") in provenance, provenance
+    # a final read, F3: a renamed folder is named by its own name, not config.yaml's run.name
+    moved = run.rename(run.parent / "renamed")
+    provenance = write_report(moved).read_text(encoding="utf-8").split("\n\n")[2]
+    assert "(with `run.name=renamed` for `run.name=NEW`" in provenance, provenance
+    run = moved.rename(run)
     from drac_ssl.config import load_config
 
     assert load_config(run / "config.yaml", ["run.name=NEW"]).run.name == "NEW"
