@@ -1329,7 +1329,7 @@ def bank_cache_rows(r: dict[str, Any]) -> list[str]:
             else f"files DIFFER: {r.get('problems')}")
     return [f"| fine-tuning stage, bank cache on / off ({r.get('n_labelled_images')} images at "
             f"{fs.get('image_size')} px, {fs.get('epochs')} epochs, {len(r.get('pairs') or [])} interleaved pairs) | "
-            f"x{r.get('ratio_median')} median of pairs ({pairs}); banks off -> on: {banks}; {same}"
+            f"time on / off {r.get('ratio_median')}, median of the pairs' ratios (on / off: {pairs}); banks off -> on: {banks}; {same}"
             f"{_load_note(r)} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 

@@ -105,7 +105,7 @@ def test_the_results_row_shows_the_pairs_the_banks_and_whether_the_files_agree()
               "command": "python -m bench.bank_cache", "date_utc": "2026-12-06T00:00:00", "device": "cpu"}
     (row,) = bank_cache_rows(record)
     assert "611 images at 64 px, 8 epochs, 2 interleaved pairs" in row
-    assert "x0.6 median of pairs (40.0 / 70.0 s, 42.0 / 66.0 s)" in row
+    assert "time on / off 0.6, median of the pairs' ratios (on / off: 40.0 / 70.0 s, 42.0 / 66.0 s)" in row
     assert "vicreg 12.0 -> 9.0 s, vicreg_umm 12.5 -> 2.0 s" in row
     assert "byte-identical in every run" in row
     record.update(results_identical=False, problems={"run 2 (off)": ["vicreg/oof.csv: bytes differ"]})
