@@ -1317,6 +1317,22 @@ def stem_pool_rows(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def bank_cache_rows(r: dict[str, Any]) -> list[str]:
+    """The fine-tuning stage with the frozen feature banks' cache on against off (budget 0):
+    the median of the interleaved pairs' on / off ratios, each pair's, the banks' seconds per
+    variant, and whether the two ways wrote the same fold weights and out-of-fold predictions."""
+    fs = r.get("finetune_settings") or {}
+    pairs = ", ".join(f"{p.get('on_seconds')} / {p.get('off_seconds')} s" for p in r.get("pairs") or [])
+    banks = ", ".join(f"{v} {b.get('off_median')} -> {b.get('on_median')} s"
+                      for v, b in (r.get("bank_seconds_median") or {}).items())
+    same = ("fold weights and oof.csv byte-identical in every run" if r.get("results_identical")
+            else f"files DIFFER: {r.get('problems')}")
+    return [f"| fine-tuning stage, bank cache on / off ({r.get('n_labelled_images')} images at "
+            f"{fs.get('image_size')} px, {fs.get('epochs')} epochs, {len(r.get('pairs') or [])} interleaved pairs) | "
+            f"time on / off {r.get('ratio_median')}, median of the pairs' ratios (on / off: {pairs}); banks off -> on: {banks}; {same}"
+            f"{_load_note(r)} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
+
+
 def _load_note(r: dict[str, Any]) -> str:
     """The 1-minute load average at the start and end of a timed run, where recorded."""
     load = r.get("load_average_1_5_15_min") or {}
@@ -3138,7 +3154,7 @@ def _rows_of(name: str, record: dict[str, Any]) -> list[str] | None:
     by_name = {"ingest": ingest_rows, "bootstrap_speed": bootstrap_speed_rows, "default_run": default_run_rows,
                "threads": threads_rows, "cli_startup": cli_startup_rows, "name_tags": name_tags_rows,
                "structure_check": structure_check_rows, "retinamnist": retinamnist_rows,
-               "stem_pool": stem_pool_rows}
+               "stem_pool": stem_pool_rows, "bank_cache": bank_cache_rows}
     by_prefix = (("ingest_memory", ingest_memory_rows), ("grading_memory", grading_memory_rows),
                  ("cpu_precision", cpu_precision_rows), ("pretrain_throughput", pretrain_throughput_rows),
                  ("feed_throughput", feed_rows), ("app_speed", app_speed_rows),

@@ -49,7 +49,9 @@ BANK_CACHE_BYTES = 1 << 30
 (CPU) and stage maps (``ctx.device``) together. At 64 px (the default job) everything fits;
 at 224 px a view's inputs and a layer3 map take about 123 MB each, so the views and maps
 that come first are kept and the rest is computed again each time (a budget, not a setting:
-it changes the time only, never a result)."""
+it changes the time only, never a result). Read when each :class:`BankCache` is made (each
+fine-tuning stage), so that setting it to 0 for a stage runs the stage as without the cache:
+``bench/bank_cache.py`` times the stage both ways so."""
 
 MapKey = tuple[str, tuple[Any, ...], tuple[int, ...]]
 """(stage digest, view, flip dims): the key of a kept list of per-batch stage maps."""
@@ -65,7 +67,7 @@ class BankCache:
     (the module docstring says what, where and how big). ``held`` counts the bytes kept
     against ``budget``; :meth:`fits` alone decides what may be kept."""
 
-    budget: int = BANK_CACHE_BYTES
+    budget: int = field(default_factory=lambda: BANK_CACHE_BYTES)  # read when made
     inputs: dict[int, list[Tensor]] = field(default_factory=dict)  # view seed -> CPU batches
     maps: dict[MapKey, list[Tensor]] = field(default_factory=dict)  # -> device maps
     expected: list[tuple[str, ...]] = field(default_factory=list)  # digests of the banks to come
