@@ -20,6 +20,8 @@ def _code(monkeypatch: pytest.MonkeyPatch, commit: str, dirty: bool | list[str])
     files = (["x.py"] if dirty else []) if isinstance(dirty, bool) else dirty
     monkeypatch.setattr(runtime, "git_commit", lambda: commit)
     monkeypatch.setattr(runtime, "git_dirty", lambda: bool(files))
+    # the real checkout's full SHA and diff would not be this made-up commit's
+    monkeypatch.setattr(runtime, "git_changes", lambda: {})
     monkeypatch.setattr(common, "dirty_code_files", lambda repo=None: list(files))
 
 

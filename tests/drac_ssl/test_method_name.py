@@ -20,7 +20,8 @@ VICREG_LOSS_TEXTS = {
     ("drac_ssl/preflight.py", "VICReg's expander normalises"): "a check of pretrain.loss (VICReg's)",
     ("drac_ssl/preflight.py", "all three VICReg coefficients"): "a check of pretrain.loss (VICReg's)",
     ("drac_ssl/preflight.py", "with VICReg's loss"): "UMM's loss is VICReg's (design.md step 4)",
-    ("drac_ssl/report.py", "JS and VICReg terms"): "the caption of UMM's plot of VICReg's terms",
+    ("drac_ssl/report.py", "outer objective, JS and VICReg terms"): "the caption of UMM's plot of VICReg's terms",
+    ("drac_ssl/report.py", "objective and its JS and VICReg terms"): "the alt text of UMM's plot of VICReg's terms",
     ("drac_ssl/umm/stage.py", "VICReg's variance needs it"):
         "UMM re-tunes with VICReg's loss, whatever pretrained the model (design.md step 4)",
     ("drac_ssl/umm/plots.py", "JS and VICReg terms"): "UMM's plot of VICReg's terms (design.md step 4)",
