@@ -7,12 +7,13 @@ no network) of a copy of the tree, and pyproject.toml's classifiers."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tarfile
 import tomllib
 from pathlib import Path
+
+from package_tree import copy_sources
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "drac_ssl", "data_prep",
@@ -22,12 +23,7 @@ COPIED = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "
 def _sdist_names(tmp_path: Path) -> set[str]:
     tree = tmp_path / "tree"
     tree.mkdir()
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, tree / name, ignore=shutil.ignore_patterns("__pycache__", "_build_info.py"))
-        else:
-            shutil.copyfile(source, tree / name)
+    copy_sources(COPIED, tree)
     done = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta; "
                            "print(build_meta.build_sdist(sys.argv[1]))", str(tmp_path / "dist")],
                           check=True, capture_output=True, text=True, timeout=300, cwd=tree)

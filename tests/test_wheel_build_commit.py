@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import runpy
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from package_tree import copy_sources, isolated_git
 
 from drac_ssl import runtime
 
@@ -31,22 +31,13 @@ SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "drac_ssl", "da
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
-    out = subprocess.run(["git", "-C", str(repo), "-c", "user.name=builder", "-c", "user.email=b@example.org",
-                          "-c", "commit.gpgsign=false", *args],
-                         capture_output=True, text=True, check=True, env=env, timeout=60)
-    return out.stdout.strip()
+    return isolated_git(repo, *args, user="builder")
 
 
 def _checkout(root: Path) -> tuple[Path, str]:
     """A git checkout of this tree's package sources with one commit; (its folder, the commit)."""
     root.mkdir(parents=True)
-    for name in SOURCES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "_build_info.py"))
-        else:
-            shutil.copyfile(source, root / name)
+    copy_sources(SOURCES, root)
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "a release")

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from package_tree import isolated_git
 
 from drac_ssl import runtime
 
@@ -29,11 +30,7 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not 
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
-    out = subprocess.run(["git", "-C", str(repo), "-c", "user.name=user", "-c", "user.email=user@example.org",
-                          "-c", "commit.gpgsign=false", *args],
-                         capture_output=True, text=True, check=True, env=env, timeout=60)
-    return out.stdout.strip()
+    return isolated_git(repo, *args)
 
 
 def _user_project(root: Path, pyproject_name: str = "my_clinic_study") -> tuple[Path, str]:
