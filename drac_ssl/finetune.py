@@ -27,8 +27,9 @@ whole, the same for every variant: :func:`inner_split`), which the fold does not
 validation images are then scored once, untouched by the choice.
 
 The model itself (heads, :class:`~drac_ssl.grading.model.GradingModel`, its spec, the input
-format, the grading loss and the class decision :class:`~drac_ssl.grading.model.Calibration`)
-lives in :mod:`drac_ssl.grading.model`, which a bundle needs without this loop. The out-of-fold metrics use
+format and the class decision :class:`~drac_ssl.grading.model.Calibration`) lives in
+:mod:`drac_ssl.grading.model`, which a bundle needs without this loop; the loss and its class
+weights in :mod:`drac_ssl.losses.grading`. The out-of-fold metrics use
 *cross-fitted* calibration: fold k's rows are calibrated with a temperature and thresholds
 fitted on the other folds' out-of-fold predictions only (with ``finetune.label_fraction`` < 1
 only those of the fold's own label draw), so fold k's rows never enter its own fit; the models
@@ -144,12 +145,10 @@ from drac_ssl.grading.model import (
     GradingModel,
     InputSpec,
     ModelSpec,
-    class_weights_for,
-    grading_loss,
-    monitor_score,
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
+from drac_ssl.losses.grading import class_weights_for, grading_loss
 from drac_ssl.manifest import labelled_rows  # re-exported: bench/umm_ablation.py reads it here
 from drac_ssl.metrics import (
     BootstrapScores,
@@ -161,6 +160,7 @@ from drac_ssl.metrics import (
     calibrated_one_grade_words,
     default_thresholds,
     degenerate_ci_reason,
+    expected_grade,
     figure_text,
     format_ci,
     format_difference,
@@ -175,6 +175,7 @@ from drac_ssl.metrics import (
     quadratic_weighted_kappa,
     referable_report,
     referable_summary,
+    softmax,
     two_grade_summary,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
@@ -225,6 +226,7 @@ __all__ = [
     "folds_taken_words",
     "labelled_rows",
     "load_finetune_data",
+    "monitor_score",
     "patient_groups",
     "referable_columns",
     "run",
@@ -248,6 +250,16 @@ class FinetuneNonFiniteError(NonFiniteError):
 
 # --------------------------------------------------------------------------------------
 # Sampling
+
+
+def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
+    """Uncalibrated score ``(n,)`` float64 for early stopping and the training's monitor: the
+    expected grade ``sum_k k * P_k`` of ``softmax(logits)`` (temperature 1) for ``output ==
+    "classification"`` and logits ``raw`` ``(n, K)``, else the regression output ``raw[:, 0]``
+    of ``(n, 1)`` scores. No calibration is fitted yet when it is read (cut at
+    :func:`drac_ssl.metrics.default_thresholds`)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    return expected_grade(softmax(raw)) if output == "classification" else raw[:, 0]
 
 
 def epoch_order(grades: np.ndarray, batch_size: int, class_balance: str, seed: int,

@@ -26,7 +26,8 @@ cross-validation loop (:mod:`drac_ssl.finetune`) or of the bundle files
   log-likelihood. The grade (``finetune.decision``) is either the score cut at K - 1
   kappa-optimal thresholds (``thresholds``, DRAC's default: kappa rewards the order of the
   grades) or the most probable calibrated grade (``argmax``, which maximises accuracy);
-* the training loss :func:`grading_loss` and its class weights :func:`class_weights_for`.
+* nothing that only training needs: the fine-tuning's loss and class weights are
+  :mod:`drac_ssl.losses.grading`'s, its early-stopping score :func:`drac_ssl.finetune.monitor_score`.
 
 The number of grades K (>= 2) is the data's (``ModelSpec.num_grades``, the length of the
 calibration's thresholds + 1); records written before K was stored are DRAC's 3 grades
@@ -42,7 +43,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from drac_ssl import NUM_GRADES
@@ -78,11 +78,8 @@ __all__ = [
     "MLPHead",
     "ModelSpec",
     "build_head",
-    "class_weights_for",
-    "grading_loss",
     "head_normalises_over_batch",
     "load_fold_model",
-    "monitor_score",
     "regression_logits",
     "threshold_words",
     "weight_name_problem",
@@ -595,43 +592,6 @@ class Calibration:
         the option existed) cuts at its thresholds."""
         return cls(str(d["output"]), float(d["temperature"]),
                    tuple(float(t) for t in d["thresholds"]), str(d.get("decision") or "thresholds"))
-
-
-def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
-    """Uncalibrated score for early stopping: expected grade of ``softmax(logits)``, or the
-    regression output."""
-    raw = np.asarray(raw, dtype=np.float64)
-    return expected_grade(softmax(raw)) if output == "classification" else raw[:, 0]
-
-
-def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor | None) -> Tensor:
-    """Training loss, a 0-dim float32 tensor. ``output``: logits ``(n, K)`` (cross-entropy,
-    weighted by class when ``class_weights`` ``(K,)`` is given) or a score ``(n, 1)``
-    (SmoothL1 to the grade, each sample weighted by its class weight); ``grade``: ``(n,)``
-    int64 grades in ``0 .. K-1``.
-
-    Non-finite outputs are not refused: nothing is raised, the loss is then NaN or inf (one
-    check here would cost a device sync per step). The fine-tuning reads the loss back every
-    step anyway and stops the fold on a non-finite one (``FinetuneNonFiniteError`` of
-    :mod:`drac_ssl.finetune`)."""
-    if kind == "classification":
-        return F.cross_entropy(output.float(), grade, weight=class_weights)
-    per_sample = F.smooth_l1_loss(output[:, 0].float(), grade.float(), reduction="none")
-    if class_weights is None:
-        return per_sample.mean()
-    w = class_weights[grade]
-    return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
-
-
-def class_weights_for(grades: np.ndarray, num_grades: int | None = None) -> np.ndarray:
-    """Inverse-frequency weights ``n / (K * count_k)`` ``(K,)`` (1 for a grade absent from
-    ``grades``); ``K = num_grades`` (default: the largest grade + 1; pass the data's K)."""
-    k = int(num_grades) if num_grades is not None else int(np.max(grades)) + 1
-    if len(grades) and int(np.max(grades)) >= k:
-        raise ValueError(f"grade {int(np.max(grades))} found, but the scale has {k} grades")
-    counts = np.bincount(grades, minlength=k).astype(np.float64)
-    return np.where(counts > 0, len(grades) / (k * np.maximum(counts, 1)), 1.0)
-
 
 
 def weight_name_problem(name: object) -> str | None:

@@ -23,6 +23,7 @@ from drac_ssl import finetune, pretrain
 from drac_ssl.config import Config, ConfigError, FinetuneConfig, load_config
 from drac_ssl.datasets import load_octa_cache
 from drac_ssl.grading import model as grading
+from drac_ssl.losses.grading import class_weights_for, grading_loss
 from drac_ssl.metrics import fold_one_grade_words, one_grade_words
 from drac_ssl.models import Backbone
 from drac_ssl.submission import written_probabilities
@@ -96,8 +97,8 @@ def test_every_head_builds_runs_and_backpropagates(head: str, backbone: Backbone
     assert out.shape == (4, 3 if head != "regression" else 1)
     assert getattr(model.head, "uses_map", False) == (head == "conv")
     grade = torch.tensor([0, 1, 2, 1])
-    weights = torch.as_tensor(grading.class_weights_for(np.array([0, 0, 1, 2])), dtype=torch.float32)
-    loss = grading.grading_loss(out, grade, spec.output, weights)
+    weights = torch.as_tensor(class_weights_for(np.array([0, 0, 1, 2])), dtype=torch.float32)
+    loss = grading_loss(out, grade, spec.output, weights)
     loss.backward()
     assert torch.isfinite(loss)
     assert all(p.grad is not None for p in model.head.parameters())
