@@ -111,12 +111,13 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from drac_ssl import GRADE_NAMES, __version__
-from drac_ssl.augment import EvalDataset, seed_worker
+from drac_ssl.augment import EvalDataset, ViewRecipe, build_view_transform, recipe_for, seed_worker
 from drac_ssl.bank_cache import BankCache, banked_features, view_inputs
 from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import (
     DEFAULTS_BEFORE,
     FINETUNE_RANGES,
+    AugmentConfig,
     Config,
     ConfigError,
     FinetuneConfig,
@@ -231,6 +232,9 @@ __all__ = [
     "referable_columns",
     "run",
     "select_variant",
+    "spec_augment_config",
+    "train_view_recipe",
+    "train_view_transform",
     "view_keys",
 ]
 
@@ -250,6 +254,30 @@ class FinetuneNonFiniteError(NonFiniteError):
 
 # --------------------------------------------------------------------------------------
 # Sampling
+
+
+def spec_augment_config(spec: InputSpec) -> AugmentConfig:
+    """The :class:`~drac_ssl.config.AugmentConfig` of ``spec``'s transforms: its ``recipe``,
+    ``image_size`` and ``source_size`` (pixels, square sides) and ``crop_scale`` (area fractions
+    of the source image); every other augmentation setting is the default."""
+    return AugmentConfig(recipe=spec.recipe, image_size=spec.image_size,
+                         source_size=spec.source_size, crop_scale=list(spec.crop_scale))
+
+
+def train_view_recipe(spec: InputSpec) -> ViewRecipe:
+    """The augmentation recipe of ``spec``'s training views (:func:`drac_ssl.augment.recipe_for`
+    of :func:`spec_augment_config`) with the spec's recorded normalisation statistics. Raises
+    ValueError as ``recipe_for`` does."""
+    return replace(recipe_for(spec_augment_config(spec)), mean=spec.mean, std=spec.std)
+
+
+def train_view_transform(spec: InputSpec, seed: int | None = None) -> Any:
+    """One random training view of ``spec``'s input format: the ``recipe``'s CPU augmentation
+    (:func:`drac_ssl.augment.build_view_transform`), an albumentations pipeline from a uint8
+    ``(H, W)`` / ``(H, W, C)`` source image to a float32 ``(S, S)`` / ``(S, S, C)`` view normalised
+    as :meth:`~drac_ssl.grading.model.InputSpec.eval_transform` normalises; ``seed`` seeds it."""
+    return build_view_transform(spec_augment_config(spec), spec.channels,
+                                recipe=train_view_recipe(spec), seed=seed)
 
 
 def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
@@ -761,11 +789,11 @@ def _eval_inputs(ctx: _Context) -> Tensor:
 
 def _view_inputs(ctx: _Context, seed: int) -> list[Tensor]:
     """The input batches of training view ``seed`` (:func:`_stack_inputs` of
-    ``view_transform(seed)``), drawn once per stage while they fit the bank cache's budget
+    :func:`train_view_transform` of ``seed``), drawn once per stage while they fit the bank cache's budget
     (:func:`drac_ssl.bank_cache.view_inputs`: kept as CPU clones)."""
     positions = np.arange(len(ctx.lab))
     return view_inputs(ctx.banks, seed,
-                       lambda: _stack_inputs(ctx, ctx.spec.view_transform(seed), positions, seed))
+                       lambda: _stack_inputs(ctx, train_view_transform(ctx.spec, seed), positions, seed))
 
 
 def _features(model: GradingModel, view: tuple[Any, ...], inputs: Callable[[], list[Tensor]],
@@ -1213,7 +1241,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
     else:
         labels_full = np.full(len(ctx.data.images), -1, dtype=np.int64)
         labels_full[ctx.cache_idx] = ctx.grades
-        dataset = EvalDataset(ctx.data.images, ctx.spec.view_transform(), labels_full,
+        dataset = EvalDataset(ctx.data.images, train_view_transform(ctx.spec), labels_full,
                               indices=ctx.cache_idx[train_pos])
         inputs = _eval_inputs(ctx)[torch.as_tensor(val_pos)]
         pick_inputs = inputs if ft.keep != "inner" else _eval_inputs(ctx)[torch.as_tensor(pick_pos)]

@@ -5,7 +5,8 @@ cross-validation loop (:mod:`drac_ssl.finetune`) or of the bundle files
 (:mod:`drac_ssl.grading.bundle`):
 
 * :class:`InputSpec`: the input format (channels, cached source size, model size,
-  normalisation, the evaluation transform, the training view transform);
+  normalisation, the evaluation transform; the training views it records, ``crop_scale``,
+  are drawn by :func:`drac_ssl.finetune.train_view_transform`);
 * heads (:func:`build_head`, :data:`HEADS`):
 
   - ``linear``: dropout + linear layer on the pooled features;
@@ -39,15 +40,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from drac_ssl import NUM_GRADES
-from drac_ssl.config import AugmentConfig, Config, FinetuneConfig, configured_channels
-from drac_ssl.datasets import normalization_for
+from drac_ssl import NUM_GRADES, eval_input
+from drac_ssl.config import Config, FinetuneConfig, configured_channels
 from drac_ssl.figures import figure_text, finite_number
 from drac_ssl.metrics import (
     DEFAULT_THRESHOLDS,
@@ -59,9 +59,6 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.models import ARCHS, Backbone
 from drac_ssl.scale import DEFAULT_PREPROCESSING
-
-if TYPE_CHECKING:  # albumentations: imported by the methods that build a transform, on first use
-    from drac_ssl.augment import ViewRecipe
 
 __all__ = [
     "DEFAULT_CROP_SCALE",
@@ -115,7 +112,7 @@ class InputSpec:
     made it (the optional crop to the fundus disc at full resolution, INTER_AREA resize to
     ``source_size``, the optional Graham filter: :func:`data_prep.cache.cache_rows` with
     :meth:`cache_options`), then is resized to ``image_size`` and normalised with per-channel
-    ``mean``/``std`` (:func:`build_eval_transform` of ``recipe``). Training views are random
+    ``mean``/``std`` (:meth:`eval_transform`). Training views are random
     resized crops of ``crop_scale`` (area fractions) of the source image."""
 
     channels: int
@@ -173,38 +170,22 @@ class InputSpec:
         :func:`drac_ssl.config.configured_channels` (fine-tuning replaces them, the source
         size and the fundus options with the data's)."""
         aug = cfg.pretrain.augment
-        mean, std = normalization_for(aug.recipe)
+        mean, std = eval_input.normalization_for(aug.recipe)
         return cls(channels=configured_channels(cfg), source_size=aug.source_size,
                    image_size=cfg.finetune.image_size, recipe=aug.recipe, mean=tuple(mean),
                    std=tuple(std), crop_scale=(float(cfg.finetune.crop_scale[0]),
                                                float(cfg.finetune.crop_scale[1])))
 
-    def augment_config(self) -> AugmentConfig:
-        """The :class:`~drac_ssl.config.AugmentConfig` of this spec's transforms: its
-        ``recipe``, ``image_size`` and ``source_size`` (pixels, square sides) and
-        ``crop_scale`` (area fractions of the source image); every other augmentation setting
-        is the default."""
-        return AugmentConfig(recipe=self.recipe, image_size=self.image_size,
-                             source_size=self.source_size, crop_scale=list(self.crop_scale))
-
-    def view_recipe(self) -> ViewRecipe:
-        """The augmentation recipe with this spec's (recorded) normalisation statistics."""
-        from drac_ssl.augment import recipe_for
-
-        return replace(recipe_for(self.augment_config()), mean=self.mean, std=self.std)
-
     def eval_transform(self) -> Any:
-        """Deterministic preprocessing: INTER_AREA resize to ``image_size``, normalise."""
-        from drac_ssl.augment import build_eval_transform
-
-        return build_eval_transform(self.augment_config(), self.channels, recipe=self.view_recipe())
-
-    def view_transform(self, seed: int | None = None) -> Any:
-        """One random training view (the ``recipe``'s CPU augmentation)."""
-        from drac_ssl.augment import build_view_transform
-
-        return build_view_transform(self.augment_config(), self.channels,
-                                    recipe=self.view_recipe(), seed=seed)
+        """Deterministic preprocessing, an albumentations pipeline from a uint8 ``(H, W)`` /
+        ``(H, W, C)`` image to float32 ``(S, S)`` / ``(S, S, C)``: INTER_AREA resize to
+        ``image_size``, then ``(x / 255 - mean) / std`` per channel
+        (:func:`drac_ssl.eval_input.eval_transform`, the one the fine-tuning's
+        :func:`drac_ssl.augment.build_eval_transform` builds for the same spec). Raises
+        ValueError for a ``recipe`` or ``crop_scale`` that no training records
+        (:func:`drac_ssl.eval_input.check_recipe`)."""
+        eval_input.check_recipe(self.recipe, list(self.crop_scale))
+        return eval_input.eval_transform(self.image_size, self.channels, self.mean, self.std)
 
     def to_metadata(self) -> dict[str, Any]:
         """This spec as a bundle's ``metadata.json`` ``input`` section (JSON-ready), which
