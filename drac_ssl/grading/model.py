@@ -260,6 +260,8 @@ class LinearHead(nn.Module):
         self.fc = nn.Linear(in_dim, out_dim)
 
     def forward(self, h: Tensor) -> Tensor:
+        """Pooled features ``h`` ``(n, in_dim)`` -> ``(n, out_dim)``: logits (one per grade) or,
+        as the regression head, the score ``(n, 1)``. Dropout acts in training mode only."""
         return self.fc(self.dropout(h))
 
 
@@ -275,6 +277,8 @@ class MLPHead(nn.Module):
                                  nn.Dropout(dropout), nn.Linear(hidden, out_dim))
 
     def forward(self, h: Tensor) -> Tensor:
+        """Pooled features ``h`` ``(n, in_dim)`` -> logits ``(n, out_dim)``. Dropout acts in
+        training mode only."""
         return self.net(h)
 
 
@@ -297,6 +301,10 @@ class ConvHead(nn.Module):
         self.fc = nn.Linear(width, out_dim)
 
     def forward(self, h: Tensor) -> Tensor:
+        """The feature map ``h`` ``(n, in_channels, h, w)`` (the backbone's
+        :data:`FEATURE_STAGE`, not pooled) -> logits ``(n, out_dim)``. BatchNorm normalises
+        over the batch and the map's cells in training mode, with its running statistics in
+        eval mode; dropout acts in training mode only."""
         h = self.pool(self.conv(self.reduce(h))).flatten(1)
         return self.fc(self.dropout(h))
 
@@ -338,7 +346,12 @@ def head_normalises_over_batch(head: str) -> bool:
 
 class GradingModel(nn.Module):
     """Backbone + head. ``forward(x (n, C, S, S)) -> raw output`` (logits ``(n, K)`` or a
-    regression score ``(n, 1)``). Grad-CAM target layer: ``backbone.layer4``."""
+    regression score ``(n, 1)``). Grad-CAM target layer: ``backbone.layer4``.
+
+    ``x`` is the normalised model input (:meth:`InputSpec.eval_transform`, float32, channels
+    ``C`` = the backbone's ``in_channels``, side ``S`` = ``InputSpec.image_size``); the raw
+    output is not calibrated: :class:`Calibration` turns it into probabilities, a score and a
+    grade."""
 
     def __init__(self, backbone: Backbone, head: nn.Module) -> None:
         super().__init__()
@@ -346,12 +359,22 @@ class GradingModel(nn.Module):
         self.head = head
 
     def features(self, x: Tensor) -> Tensor:
-        """What the head reads: the ``layer4`` map (conv head) or the pooled features."""
+        """What the head reads from the input ``x`` ``(n, C, S, S)``: the backbone's
+        :data:`FEATURE_STAGE` (``layer4``) map ``(n, F, h, w)`` for a head that reads the map
+        (the conv head, ``head.uses_map``; ``layer4``'s stride is 32 with the ImageNet stem,
+        ``8 * stem_stride`` with the CIFAR stem: :class:`drac_ssl.models.Backbone`), or the
+        backbone's globally average-pooled features ``(n, F)`` (the linear, MLP and regression
+        heads); ``F`` is the backbone's feature width (:data:`drac_ssl.models.ARCHS`: 512 for
+        ResNet-18 / 34, 2048 for ResNet-50)."""
         if getattr(self.head, "uses_map", False):
             return self.backbone.forward_until(x, FEATURE_STAGE)
         return self.backbone(x)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The raw output of the input ``x`` ``(n, C, S, S)`` float32: ``head(features(x))``,
+        logits ``(n, K)`` (classification heads) or the regression score ``(n, 1)``, float32 on
+        ``x``'s device. Raises ValueError (the backbone's, naming the fix) for an input that is
+        not ``(n, in_channels, H, W)``."""
         return self.head(self.features(x))
 
     def features_from_map(self, fmap: Tensor) -> Tensor:
@@ -521,7 +544,20 @@ class Calibration:
         return replace(self, decision=decision)
 
     def probs_and_scores(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """``(probs (n, K), score (n,))`` of the ensemble of the given raw outputs."""
+        """``(probs (n, K), score (n,))``, float64, of the ensemble of the given raw outputs.
+
+        ``raw_per_model``: one array per model (fold), each of the same ``n`` images: logits
+        ``(n, K)`` (``output="classification"``: ``P`` is the mean over the models of
+        ``softmax(logits / temperature)``, the score its expected grade ``sum_k k * P_k``) or
+        regression scores ``(n, 1)`` (the score is the mean of the models' scores, ``P`` =
+        ``softmax(-(score - k)^2 / temperature)``). Non-finite outputs are not refused here:
+        they give NaN probabilities (:meth:`grades_of` refuses those).
+
+        Raises:
+            ValueError: ``raw_per_model`` is empty, or the logits have another number of
+                columns than the calibration's K grades (``len(thresholds) + 1``; the bundle's
+                model and calibration disagree). Arrays of different ``n`` across models raise
+                numpy's ValueError."""
         if not raw_per_model:
             raise ValueError("probs_and_scores needs the raw outputs of at least one model")
         if self.output == "classification":

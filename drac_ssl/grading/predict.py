@@ -1322,9 +1322,23 @@ def nothing_to_grade(image: np.ndarray) -> tuple[bool, bool]:
 
 
 def prepare_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False) -> PreparedImage:
-    """One uint8 image in the model's channels (as for :func:`preprocess_image`, which raises
-    the same errors) -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no
-    reference to ``image``."""
+    """One image -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no reference to
+    ``image``.
+
+    ``image``: uint8, 0..255, in the model's channels: grey ``(H, W)`` (or ``(H, W, 1)``) for a
+    1-channel model, RGB ``(H, W, 3)`` for a 3-channel one (:func:`read_image` reads a file so;
+    a tensor or other dtype is refused). ``metadata``: the bundle's ``metadata.json`` (or its
+    ``input`` section); ``ingested``: ``image`` is a row of the ingest cache, at the model's
+    source size. The prepared ``input`` is the model input ``(C, S, S)`` float32, normalised
+    per channel as ``(x / 255 - mean) / std`` with the bundle's recorded statistics (so not
+    0..1: -1.48..2.69 with UW-OCTA's), ``S`` the model's input size (:func:`preprocess_image`); ``shape`` the image's ``(H, W[, 3])`` in pixels;
+    ``blank`` / ``noise`` :func:`nothing_to_grade` of the image; ``warnings`` /
+    ``preprocessing_warnings`` what :func:`preprocess_image` said.
+
+    Raises:
+        ValueError: as :func:`preprocess_image`: an image of another dtype or other channels
+            than the model's (the message says how to convert it), one with no pixels, or an
+            ingested row of another size than the source size."""
     found: list[str] = []
     said: list[str] = []
     x = preprocess_image(image, metadata, ingested, notes=found, warnings=said)  # a tensor's fix says it
