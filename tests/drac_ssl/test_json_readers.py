@@ -24,3 +24,19 @@ def test_what_each_reader_gives_for_every_kind_of_record(tmp_path: Path) -> None
     for name in ("latin1.json", "folder.json", "missing.json"):
         assert read_json(tmp_path / name) is None and read_json_dict(tmp_path / name) is None, name
     assert read_json(str(tmp_path / "list.json")) == [1, 2]  # a str path too
+
+
+def test_an_ingest_summary_holding_no_object_reads_as_unreadable(tmp_path: Path) -> None:
+    """The review found data_provenance (the bundle's data record) and the export's
+    _test_images_dir raising AttributeError on an ingest_summary.json holding a list: each
+    now reads it as it reads a missing or damaged one (read_json_dict)."""
+    from drac_ssl.export import _test_images_dir
+    from drac_ssl.grading.bundle import data_provenance
+
+    (tmp_path / "ingest_summary.json").write_text("[1]", encoding="utf-8")
+    rows = [{"id": "a", "path": "test/a.png", "split": "test"}]
+    assert _test_images_dir(tmp_path, rows) is None
+    assert data_provenance(tmp_path) == {
+        "kind": "unknown", "note": f"no readable ingest summary at {tmp_path / 'ingest_summary.json'}"}
+    (tmp_path / "ingest_summary.json").write_text('{"test_dir": "/x/test"}', encoding="utf-8")
+    assert _test_images_dir(tmp_path, rows) == Path("/x/test")  # an object is still read
