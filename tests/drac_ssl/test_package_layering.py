@@ -22,9 +22,12 @@ Inference takes its input path from drac_ssl/eval_input.py, the layer both sides
 TRAINING_ONLY_USERS = ("drac_ssl/finetune.py", "drac_ssl/bank_cache.py", "drac_ssl/pretrain.py",
                        "drac_ssl/umm/", "drac_ssl/engine.py", "drac_ssl/train.py", "drac_ssl/optim.py",
                        "drac_ssl/losses/", "drac_ssl/preflight.py", "drac_ssl/evaluation.py",
-                       "drac_ssl/augment.py", "drac_ssl/datasets.py")
+                       "drac_ssl/augment.py", "drac_ssl/datasets.py",
+                       "bench/pretraining.py", "bench/pretrain_throughput.py", "bench/bank_cache.py",
+                       "bench/umm_ablation.py", "bench/cifar10_vicreg.py")
 """The sources whose use of a name does not make it inference's (the training stages, their
-layers and the orchestrator's checks; the export stage is inference's: it builds and grades)."""
+layers, the orchestrator's checks and the benches of pretraining and fine-tuning alone; the
+export stage is inference's: it builds and grades)."""
 USED_IN_TRAINING_ONLY_BY_DESIGN = {
     "drac_ssl/grading/bundle.py: ci_resampling_words":
         "words, not training: the model card's CI wording (CI_HELD_FIXED, TWIN_GROUP_WORDS) beside "
@@ -33,6 +36,18 @@ USED_IN_TRAINING_ONLY_BY_DESIGN = {
         "a fact of the heads, read off build_head; the preflight asks it before training",
 }
 """Names of grading/ that only training code uses, kept there on purpose (each with why)."""
+
+
+def _tracked(*folders: str) -> list[Path]:
+    """The ``.py`` files under ``folders`` that git tracks (and the working tree still has), so
+    that an untracked scratch file neither hides nor makes a finding; every ``.py`` file there
+    when the repository is not a git checkout (an unpacked source archive has no scratch)."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "--", *folders], cwd=REPO, check=True,
+                                capture_output=True, text=True, timeout=60).stdout.split("\0")
+    except (OSError, subprocess.SubprocessError):
+        return sorted(p for folder in folders for p in (REPO / folder).rglob("*.py"))
+    return sorted(REPO / f for f in listed if f.endswith(".py") and (REPO / f).is_file())
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
@@ -199,6 +214,14 @@ def _identifiers(path: Path) -> set[str]:
     return found
 
 
+def _public_api(path: Path) -> set[str]:
+    """The names a package's ``__init__.py`` offers by name alone: every identifier-like string
+    constant in it (``drac_ssl/grading/__init__.py``'s lazy re-exports, ``_EXPORTS`` and
+    ``__all__``, resolved on first use by ``__getattr__``, so no code names them)."""
+    return {node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier()}
+
+
 def test_no_training_only_code_lives_in_grading_or_the_app() -> None:
     """docs/design.md: grading/ is the graded model, no training code. Every public name that
     grading/ and app/ define (functions, classes, constants, methods) must be used by something
@@ -206,22 +229,35 @@ def test_no_training_only_code_lives_in_grading_or_the_app() -> None:
     bench/ or scripts/): a name that only the fine-tuning or another training module uses belongs
     there or in a layer under it (the review found grading_loss, class_weights_for, monitor_score
     and InputSpec.view_transform so). By name, as the code uses names (:func:`_identifiers`;
-    tests not counted): a name another module's code happens to spell alike is taken as used."""
+    tests not counted): a name another module's code happens to spell alike is taken as used.
+    A name of the package's public API (``drac_ssl/grading/__init__.py``'s re-exports) is
+    inference's, whoever calls it in the repository. Only the files git tracks count. Each
+    entry of :data:`USED_IN_TRAINING_ONLY_BY_DESIGN` must still be defined and still be used by
+    training code alone (a stale entry fails: delete it)."""
     used = {p.relative_to(REPO).as_posix(): _identifiers(p)
-            for folder in ("drac_ssl", "app", "data_prep", "bench", "scripts")
-            for p in (REPO / folder).rglob("*.py")}
-    training_only = []
-    for folder in ("drac_ssl/grading", "app"):
-        for path in sorted((REPO / folder).glob("*.py")):
-            own = path.relative_to(REPO).as_posix()
-            for name in _defined_names(path):
-                users = {where for where, names in used.items() if name.rpartition(".")[2] in names}
-                if (users and all(u.startswith(TRAINING_ONLY_USERS) for u in users)
-                        and f"{own}: {name}" not in USED_IN_TRAINING_ONLY_BY_DESIGN):
-                    training_only.append(f"{own}: {name} (used only by {', '.join(sorted(users))})")
+            for p in _tracked("drac_ssl", "app", "data_prep", "bench", "scripts")}
+    api = REPO / "drac_ssl" / "grading" / "__init__.py"
+    used[api.relative_to(REPO).as_posix()] |= _public_api(api)
+    assert "grade_files" in used["drac_ssl/grading/__init__.py"]  # the lazy re-exports are read
+    training_only, by_design = [], {}
+    for path in _tracked("drac_ssl/grading", "app"):
+        if path.parent not in (REPO / "drac_ssl" / "grading", REPO / "app"):
+            continue  # the folders' own modules, as the import test above reads them
+        own = path.relative_to(REPO).as_posix()
+        for name in _defined_names(path):
+            users = {where for where, names in used.items() if name.rpartition(".")[2] in names}
+            only_training = bool(users) and all(u.startswith(TRAINING_ONLY_USERS) for u in users)
+            if f"{own}: {name}" in USED_IN_TRAINING_ONLY_BY_DESIGN:
+                by_design[f"{own}: {name}"] = only_training
+            elif only_training:
+                training_only.append(f"{own}: {name} (used only by {', '.join(sorted(users))})")
     assert not training_only, ("training-only code in grading/ or app/: " + "; ".join(training_only)
                                + "; fix: move it to its training module or a layer under it "
                                "(a loss: drac_ssl/losses/)")
+    stale = [f"{entry} ({'no longer defined' if entry not in by_design else 'now used beyond training'})"
+             for entry in USED_IN_TRAINING_ONLY_BY_DESIGN if not by_design.get(entry)]
+    assert not stale, ("stale USED_IN_TRAINING_ONLY_BY_DESIGN entries: " + "; ".join(stale)
+                       + "; fix: delete them from tests/drac_ssl/test_package_layering.py")
 
 
 def test_the_losses_import_no_stage() -> None:
