@@ -16,8 +16,9 @@ the training data layer (:mod:`drac_ssl.datasets`) nor the augmentation
 * :func:`to_chw` and :func:`model_input`: that output as the ``(C, S, S)`` float32 tensor
   (what :class:`drac_ssl.augment.EvalDataset` yields for one image).
 
-Imports only numpy at load time: albumentations, OpenCV and torch on first use (grading's
-import stays as light as it was; :mod:`drac_ssl.datasets` needs no torch).
+Imports only numpy at load time: albumentations, OpenCV and torch on first use (so importing
+:mod:`drac_ssl.grading.model` now loads neither OpenCV nor :mod:`drac_ssl.datasets`, which it
+did when it took the statistics from there; :mod:`drac_ssl.datasets` needs no torch).
 """
 
 from __future__ import annotations
