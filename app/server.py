@@ -106,6 +106,7 @@ from drac_ssl.grading.bundle import (
     data_folder_name,
     scope_words,
 )
+from drac_ssl.grading.image_file import DEFAULT_LIMITS
 from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported: they were here
     DOUBT_KINDS,
     NOT_RELIABLY_GRADABLE,  # noqa: F401 - re-exported
@@ -649,9 +650,9 @@ class AppSettings:
 
     host: str = "127.0.0.1"
     port: int = 7860
-    max_mb: float = 50.0
-    max_side: int = 8192
-    max_megapixels: float = 40.0
+    max_mb: float = DEFAULT_LIMITS.max_mb  # InputLimits' defaults: 50 MiB, 8192 px, 40 megapixels
+    max_side: int = DEFAULT_LIMITS.max_side
+    max_megapixels: float = DEFAULT_LIMITS.max_pixels / 1_000_000
     concurrency: int = 1
     queue_size: int = 32
     max_batch_files: int = 200
