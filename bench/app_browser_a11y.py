@@ -481,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     fixed = verdicts(single, batched)
     figures = {"browser": f"headless Chromium {version}", "url_given": args.url is not None,
+               "window_sizes": SIZES,
                "server": ("a running server given by --url (its code need not be this checkout's)"
                           if args.url else "python -m app from this checkout, untrained demo bundle"),
                "images": [p.name for p in singles[:1]], "batch_files": [p.name for p in files],
