@@ -1630,19 +1630,20 @@ def app_browser_a11y_rows(r: dict[str, Any]) -> list[str]:
             + f"; unchecked radio border {single.get('F5_unchecked_border_contrast')}:1"
             + f"; focus after an upload on {focus[0]!r}, after Clear on {focus[1]!r}"
             + f"; page {phone.get('page_width')} px wide in a {phone.get('window_width')} px window after a batch")
-    return [f"| the clinician app in {r.get('browser')}, by keyboard and the accessibility tree: a browser "
-            f"review's findings F1-F10 ({'a given server' if r.get('url_given') else 'untrained demo bundle'}) | "
+    # the what opens with a short piece: the README's summary keeps it alone ("app in a browser ...")
+    return [f"| app in a browser, by keyboard and through the accessibility tree as a browser review did (its "
+            f"findings F1-F10; {r.get('browser')}; {'a given server' if r.get('url_given') else 'untrained demo bundle'}) | "
             f"{cell} | {_device(r)} | {_date(r)} | `{r.get('command')}` |"]
 
 
 def _app_browser_a11y_headline(r: dict[str, Any]) -> str | None:
-    """How many of the browser review's findings were measured fixed, and which not."""
+    """How many of the browser review's findings were measured fixed, and which not (short: the
+    README is near its size limit; the browser is in the row)."""
     said = _browser_fixed(r)
     if said is None:
         return None
     fixed, broken = said
-    return (f"{len(fixed)} of {len(fixed) + len(broken)} findings (F1-F10) measured fixed in {r.get('browser')}"
-            + (f"; NOT fixed: {', '.join(broken)}" if broken else ""))
+    return f"F1-F10: {len(fixed)} of {len(fixed) + len(broken)} fixed" + (f"; NOT fixed: {', '.join(broken)}" if broken else "")
 
 def name_tags_rows(r: dict[str, Any]) -> list[str]:
     """The ``--log-names tag`` filter (bench/name_tags.py): seconds to build it and MiB it holds
