@@ -136,7 +136,7 @@ __all__ = ["BENCH_HEADS_CAVEAT", "HEATMAP_CAPTION", "HEATMAP_PAGE_CAVEAT", "HEAT
            "HEATMAP_PAGE_CAVEAT_LINEAR", "HEATMAP_PAGE_CAVEAT_LINEAR_ONE_VIEW",
            "HEATMAP_PAGE_CAVEAT_ONE_VIEW", "BATCH_RESULT_ID", "BATCH_STATUS_ID", "HEAT_NOT_FINITE_WORDS",
            "LIVE_IDS", "PAGE_CSS", "PAGE_JS", "READ_BOX_WORDS", "RESULT_ID", "STATUS_ID", "AppSettings",
-           "batch_status", "build_demo", "grading_status", "heat_key_html",
+           "batch_status", "build_demo", "failed_status", "grading_status", "heat_key_html",
            "heatmap_page_caveat", "image_alt_texts", "model_card_view", "outline_words", "page_doubts",
            "percent_cell_text", "percent_cells", "probability_header", "result_status", "safe_card_html",
            "serve", "submission_columns", "sweep_files", "sweeping", "table_columns", "table_datatypes",
@@ -590,6 +590,22 @@ def grading_status(paths: Sequence[str], batch: bool = False) -> str:
     if not batch:
         return "Grading the image."
     return f"Grading {len(paths)} file{'' if len(paths) == 1 else 's'}."
+
+
+def failed_status(paths: Sequence[str], batch: bool = False) -> str:
+    """What a status (:data:`LIVE_IDS`) says when a grading's step failed inside gradio, not in
+    the app's handler, which answers every fault of its own with a result: gradio refused a
+    request's input before the handler ran (an ``explain`` outside the offered choices, a file
+    path outside gradio's cache: ``InvalidPathError``) or the step raised. Gradio then shows
+    its error message (a toast) and runs only the step's ``.failure`` steps, not its ``.then``
+    ones, so without this the status kept "Grading the image." (a browser review).
+    "Not graded: an error; the message says why." (``batch``: "Nothing was graded: an error;
+    the message says why."); ``""`` when there is nothing to grade (``paths`` empty), as when
+    the upload's x cancels a grading in progress (gradio runs the cancelled step's
+    ``.failure`` steps then too) and the status says nothing, as after the x."""
+    if not paths:
+        return ""
+    return ("Nothing was graded" if batch else "Not graded") + ": an error; the message says why."
 
 
 MODEL_FAILED_START = "⛔ The model failed while grading the batch"
@@ -2673,6 +2689,15 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
         """The batch's status as its grading starts (:func:`grading_status`)."""
         return grading_status(paths or [], batch=True)
 
+    def failed(path: str | None) -> str:
+        """The status when a step of a single image's grading failed inside gradio
+        (:func:`failed_status`)."""
+        return failed_status([path] if path else [])
+
+    def failed_batch(paths: list[str] | None) -> str:
+        """The batch's status when a step of its grading failed inside gradio (:func:`failed_status`)."""
+        return failed_status(paths or [], batch=True)
+
     def said_batch(summary: str | None, table: Any) -> str:
         """The batch's one sentence for screen readers (:func:`batch_status`), run in the page
         after every batch, from its summary and its table as the page holds them (a DataFrame)."""
@@ -2752,16 +2777,22 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                 model_event = {"concurrency_id": MODEL_GROUP, "concurrency_limit": handler_limit}
                 # each grading's first step says "Grading the image." (grading_status), the grading
                 # itself a step after it, so that the result's sentence comes after it, always, and
-                # is said even when it is the last one's (a live region speaks when its text changes)
+                # is said even when it is the last one's (a live region speaks when its text changes);
+                # a step that fails inside gradio (an input refused before the handler runs) runs
+                # only its .failure steps, not its .then ones: they say so (failed_status)
                 starts = {"inputs": upload, "outputs": status, "api_visibility": "private", "queue": False,
                           "show_progress": "hidden"}
-                clicked = button.click(grading, **starts).then(
-                    grade, inputs=[upload, explain], outputs=outputs, api_name="grade", **model_event)
-                uploaded = upload.upload(grading, **starts).then(
-                    grade, inputs=[upload, explain], outputs=outputs, api_visibility="private", **model_event)
-                changed = explain.change(grading, trigger_mode="always_last", **starts).then(
-                    regrade, inputs=[upload, explain], outputs=outputs, api_visibility="private",
-                    trigger_mode="always_last", **model_event)
+                clicking = button.click(grading, **starts)
+                clicked = clicking.then(grade, inputs=[upload, explain], outputs=outputs, api_name="grade",
+                                        **model_event)
+                uploading = upload.upload(grading, **starts)
+                uploaded = uploading.then(grade, inputs=[upload, explain], outputs=outputs,
+                                          api_visibility="private", **model_event)
+                changing = explain.change(grading, trigger_mode="always_last", **starts)
+                changed = changing.then(regrade, inputs=[upload, explain], outputs=outputs,
+                                        api_visibility="private", trigger_mode="always_last", **model_event)
+                for step in (clicking, clicked, uploading, uploaded, changing, changed):
+                    step.failure(failed, **starts)
                 # the x: no result beside an empty upload box (a grade still running is dropped)
                 gone = upload.clear(cleared, outputs=outputs, api_visibility="private",
                                     cancels=[clicked, uploaded, changed], queue=False)
@@ -2796,12 +2827,17 @@ def build_demo(predictor: Predictor, settings: AppSettings = AppSettings()) -> g
                                                f"{TRAINING_IMAGE_COLUMN} columns to filter on)",
                                          interactive=False)
                 # as on the single-image tab: "Grading 5 files.", the grading, then its sentence
-                batch_button.click(grading_batch, inputs=files, outputs=batch_said, api_visibility="private",
-                                   queue=False, show_progress="hidden").then(
+                # and as there, a step that fails inside gradio says so (failed_status)
+                batch_starts = {"inputs": files, "outputs": batch_said, "api_visibility": "private",
+                              "queue": False, "show_progress": "hidden"}
+                batch_starting = batch_button.click(grading_batch, **batch_starts)
+                batch_graded = batch_starting.then(
                     grade_batch, inputs=files, outputs=[batch_summary, table, csv_file, notes_file],
-                    api_name="grade_batch", **model_event).then(
-                    said_batch, inputs=[batch_summary, table], outputs=batch_said, api_visibility="private",
-                    queue=False, show_progress="hidden")
+                    api_name="grade_batch", **model_event)
+                batch_graded.then(said_batch, inputs=[batch_summary, table], outputs=batch_said,
+                                  api_visibility="private", queue=False, show_progress="hidden")
+                for step in (batch_starting, batch_graded):
+                    step.failure(failed_batch, **batch_starts)
                 files.upload(claim_batch, inputs=files, outputs=None, api_visibility="private",
                              queue=False)
             with gr.Tab("Model card"):

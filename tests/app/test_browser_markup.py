@@ -112,7 +112,8 @@ def test_each_grading_says_it_started_then_says_its_result(predictor: Predictor,
     assert triggers == {"click", "upload", "change"}
     (start,) = [s for i, s in demo.fns.items() if i == batch.trigger_after]
     assert _outputs(start) == [BATCH_STATUS_ID] and start.fn(["a.png", "b.png"]) == "Grading 2 files."
-    (said,) = [f for f in demo.fns.values() if f.trigger_after == ids[id(batch)] and _outputs(f) == [BATCH_STATUS_ID]]
+    (said,) = [f for f in demo.fns.values() if f.trigger_after == ids[id(batch)] and _outputs(f) == [BATCH_STATUS_ID]
+               and not f.trigger_only_on_failure]
     table = batch.outputs[1]
     paths = [str(ramp_scan(tmp_path / "s0.png")), str(ramp_scan(tmp_path / "s1.png", 1))]
     summary, value, *_ = batch.fn(paths + [str(tmp_path / "missing.png")])
@@ -122,6 +123,73 @@ def test_each_grading_says_it_started_then_says_its_result(predictor: Predictor,
     assert sentence.startswith("3 files: 2 graded, 1 rejected") and sentence.endswith("; untrained demo.")
     assert len(sentence) < 120 and sentence.count(".") == 1
     assert grading_status([]) == "" and grading_status(["x"], batch=True) == "Grading 1 file."
+
+
+def test_each_grading_is_a_status_step_then_the_model_step_each_with_a_failure_step(
+        predictor: Predictor, tmp_path: Path) -> None:
+    """F2 and a second review: read from the dependencies the page's script runs
+    (``demo.config["dependencies"]``), not from the source. Each of the four gradings (Grade, an
+    upload, the heatmap choice, Grade all) is a status step started by its trigger, then the
+    model's step chained with ``.then`` to it (not ``.success``), in the same trigger mode, and
+    nothing else after the status step. Gradio's page runs a failed step's ``.failure`` steps
+    only, not its ``.then`` ones: a step that failed inside gradio (an ``explain`` outside the
+    choices, a path outside gradio's cache: refused before the app's handler runs) left the
+    status at "Grading the image." / "Grading 2 files.". Now each status step and each model
+    step has one ``.failure`` step that says so in its tab's status ("" when the upload is gone,
+    as when the x cancels a grading)."""
+    from app.server import (
+        BATCH_STATUS_ID,
+        HEATMAP_FOR_ID,
+        STATUS_ID,
+        AppSettings,
+        build_demo,
+        failed_status,
+    )
+
+    demo = build_demo(predictor, AppSettings())
+    deps = {d["id"]: d for d in demo.config["dependencies"]}
+    kinds = {c["id"]: c.get("props", {}).get("elem_id") or c["type"] for c in demo.config["components"]}
+    models = [i for i, f in demo.fns.items() if getattr(f.fn, "__name__", "") in ("grade", "regrade", "grade_batch")]
+    assert len(models) == 4
+    started = []
+    for i in models:
+        model = deps[i]
+        start = deps[model["trigger_after"]]
+        status_id = BATCH_STATUS_ID if demo.fns[i].fn.__name__ == "grade_batch" else STATUS_ID
+        # the model's step: chained to the status step with .then (run whenever it completes)
+        assert [list(t) for t in model["targets"]] == [[None, "then"]]
+        assert model["trigger_only_on_success"] is False and model["trigger_only_on_failure"] is False
+        assert model["queue"] is True
+        # the status step: started by the page's trigger, before anything else, said at once
+        assert start["trigger_after"] is None and len(start["targets"]) == 1
+        (target, event), = start["targets"]
+        started.append((kinds[target], event))
+        assert [kinds[o] for o in start["outputs"]] == [status_id]
+        assert start["queue"] is False and start["show_progress"] == "hidden"
+        assert start["trigger_mode"] == model["trigger_mode"]
+        assert model["trigger_mode"] == ("always_last" if kinds[target] == HEATMAP_FOR_ID else "once")
+        assert [d["id"] for d in deps.values() if d["trigger_after"] == start["id"]
+                and not d["trigger_only_on_failure"]] == [i]
+        # one failure step on each: the status says the grading failed
+        for step in (start, model):
+            (failed,) = [d for d in deps.values() if d["trigger_after"] == step["id"] and d["trigger_only_on_failure"]]
+            assert [list(t) for t in failed["targets"]] == [[None, "failure"]]
+            assert failed["trigger_only_on_success"] is False
+            assert [kinds[o] for o in failed["outputs"]] == [status_id] and failed["inputs"] == start["inputs"]
+            assert failed["queue"] is False and failed["show_progress"] == "hidden"
+            fn = demo.fns[failed["id"]].fn
+            if status_id == BATCH_STATUS_ID:
+                assert fn([str(tmp_path / "a.png")]) == "Nothing was graded: an error; the message says why."
+                assert fn([]) == "" and fn(None) == ""
+            else:
+                assert fn(str(tmp_path / "a.png")) == "Not graded: an error; the message says why."
+                assert fn(None) == ""
+        # the result's own steps (its sentence, the pictures' alt text) run after a result only
+        after = [d for d in deps.values() if d["trigger_after"] == i and not d["trigger_only_on_failure"]]
+        assert after and all(d["outputs"] for d in after)
+    assert sorted(event for _, event in started) == ["change", "click", "click", "upload"]
+    assert (HEATMAP_FOR_ID, "change") in started
+    assert failed_status([]) == "" and failed_status(["a", "b"], batch=True).startswith("Nothing was graded")
 
 
 def test_the_batch_status_counts_what_the_table_shows(predictor: Predictor, monkeypatch: pytest.MonkeyPatch) -> None:
