@@ -103,6 +103,8 @@ __all__ = [
     "default_thresholds",
     "expected_grade",
     "fit_kappa_thresholds",
+    "threshold_band_warning",
+    "THRESHOLD_BAND_MIN",
     "fit_temperature",
     "FOLD_MIN_IMAGES",
     "fold_one_grade_words",
@@ -1855,6 +1857,54 @@ def fit_kappa_thresholds(
     best = max(range(len(results)), key=lambda r: (results[r][0], -r))
     _, idx = results[best]
     return tuple(float(cand[i]) for i in idx)
+
+
+THRESHOLD_BAND_MIN = 0.01
+"""A grade's band between two kappa-tuned thresholds (``t_g - t_{g-1}``, on the scale of the
+score: the expected grade, or a regression output, in grades) narrower than this is said by
+:func:`threshold_band_warning`: a hundredth of a grade holds next to no image."""
+
+
+def threshold_band_warning(thresholds: Sequence[float], y_true: Any, y_pred: Any,
+                           grade_names: Sequence[str] | None = None) -> str | None:
+    """The warning on kappa-tuned thresholds that leave a grade (next to) no room: a grade
+    between two thresholds whose band is narrower than :data:`THRESHOLD_BAND_MIN` (grade ``g``
+    of ``1 .. K-2``: ``[t_{g-1}, t_g)``), or a grade some labelled image has that no image's
+    out-of-fold grade is (``y_pred`` ``(n,)``, the grades the thresholds rule gave, ``y_true``
+    ``(n,)`` the labels); None when neither. :func:`fit_kappa_thresholds` maximises the QWK
+    with no constraint on the bands (none is documented for it, nor for DRAC's or Kaggle's
+    kappa-tuned thresholds: an optimum may skip a grade, e.g. 1.7235 and 1.7307 leave grade 1 a
+    band of 0.0072), so such thresholds are kept and said: that grade is then (nearly) never
+    given, which a reader of the grades, or of the per-grade figures, should know.
+    ``grade_names``: the grades' names (None: the numbers). Raises ValueError for thresholds
+    that are not increasing."""
+    t = np.asarray(list(thresholds), dtype=np.float64)
+    if t.ndim != 1 or np.any(np.diff(t) < 0):
+        raise ValueError(f"thresholds must be increasing, got {tuple(float(v) for v in t)}")
+    k = t.size + 1
+    names = list(grade_names) if grade_names is not None else [str(g) for g in range(k)]
+
+    def grade(g: int) -> str:
+        return f"{g} ({names[g]})" if g < len(names) and names[g] != str(g) else str(g)
+
+    narrow = [(g, float(t[g] - t[g - 1])) for g in range(1, k - 1) if t[g] - t[g - 1] < THRESHOLD_BAND_MIN]
+    yt, yp = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    given = set(yp.tolist())
+    unused = [g for g in range(k) if g not in given and int(np.sum(yt == g))]
+    if not narrow and not unused:
+        return None
+    said = []
+    if narrow:
+        said.append("the kappa-tuned thresholds (" + ", ".join(f"{v:.6g}" for v in t) + ") leave "
+                    + "; ".join(f"grade {grade(g)} a band of {w:.4g}" for g, w in narrow)
+                    + f" (narrower than {THRESHOLD_BAND_MIN:g} of the score)")
+    if unused:
+        said.append("no out-of-fold image was given grade" + ("s " if len(unused) > 1 else " ")
+                    + ", ".join(f"{grade(g)} ({int(np.sum(yt == g))} labelled)" for g in unused))
+    return ("; ".join(said) + ": the thresholds rule (nearly) never gives "
+            + ("that grade" if len({*(g for g, _ in narrow), *unused}) == 1 else "those grades")
+            + "; the thresholds maximise the out-of-fold QWK and are kept as fitted "
+            "(finetune.decision=argmax gives the most probable grade instead)")
 
 
 # --------------------------------------------------------------------------- calibration

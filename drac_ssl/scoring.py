@@ -160,6 +160,7 @@ from drac_ssl.figures import (
     markdown_table,
 )
 from drac_ssl.io import atomic_write_json
+from drac_ssl.kaggle import KAGGLE_COLUMNS, KAGGLE_GRADES, is_kaggle_file, read_kaggle
 from drac_ssl.metrics import (
     accuracy_score,
     bootstrap_ci,
@@ -270,6 +271,23 @@ def _label_layout_of(path: str | Path) -> str | None:
 
 
 SWAPPED = "did you swap --score and --labels?"
+
+KAGGLE_NO_AUC = ("a Kaggle submission (id_code,diagnosis) gives each image's class, no probabilities: "
+                 "no AUC")
+"""The ``auc_note`` of a Kaggle file's score (:func:`score`)."""
+
+
+def _kaggle_rows(submission: str | Path, num_grades: int | None) -> tuple[SubmissionRows | None, list[str]]:
+    """A Kaggle submission (:func:`drac_ssl.kaggle.read_kaggle`: K ``num_grades``, else APTOS
+    2019's 5) as :class:`drac_ssl.submission.SubmissionRows`, its cases the ids and its
+    probabilities the classes one-hot (no AUC is said of them: :data:`KAGGLE_NO_AUC`); else None
+    and the check's problems."""
+    k = KAGGLE_GRADES if num_grades is None else int(num_grades)
+    read, problems = read_kaggle(submission, k)
+    if read is None:
+        return None, problems
+    ids, classes, lines = read
+    return SubmissionRows(Path(submission), ids, classes, np.eye(k)[classes], lines), problems
 
 
 def _guess(table: Table, known: Sequence[str], taken: set[str], role: str) -> str | None:
@@ -911,11 +929,22 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         ScoreError: the label CSV cannot be read or has bad rows, or the two do not name the
             same images.
     """
-    sub, problems = read_submission(
-        submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
-        scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
-                  "do not delete columns", image_names=label_image_names(labels),
-        names_from=f"the label CSV {Path(labels).name}")
+    kaggle = is_kaggle_file(submission)  # id_code,diagnosis: classes only, no probabilities
+    if kaggle:
+        sub, problems = _kaggle_rows(submission, num_grades if num_grades is not None else
+                                     len(grade_names) if grade_names is not None else None)
+    else:
+        sub, problems = read_submission(
+            submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
+            scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
+                      "do not delete columns", image_names=label_image_names(labels),
+            names_from=f"the label CSV {Path(labels).name}")
+    if sub is None and kaggle:
+        check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
+                            *(["--grades", str(num_grades)] if num_grades is not None else [])])
+        raise SubmissionCheckFailed(
+            f"{getattr(problems, 'total', 0) or len(problems)} problem(s) in {submission} (Kaggle's "
+            f"{','.join(KAGGLE_COLUMNS)}): nothing was scored ({check} lists the same)", problems)
     if sub is None:
         check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
                             *(["--grades", str(num_grades)] if num_grades is not None else [])])
@@ -936,6 +965,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     pred, probs = sub.classes, sub.probs
     report = grading_report(y, probs, pred, names)
+    if kaggle:  # its probabilities are the classes one-hot: no AUC is measured from them
+        report.update(auc=None, auc_ovo=None, auc_ovr=None, auc_per_grade=None, auc_note=KAGGLE_NO_AUC)
     qwk_ci = bootstrap_ci(y, pred, functools.partial(quadratic_weighted_kappa, num_grades=k),
                           n_boot=n_boot, seed=seed, groups=groups)
     # the other figures on the same resamples (the same n_boot, seed and groups draw the same
@@ -952,11 +983,12 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                         f"nothing can be measured (the QWK and the AUCs compare grades; the QWK is 0, "
                         f"or n/a when the submission gives that same grade to every image)" if len(present) == 1 else None)
     absent = [g for g in range(k) if g not in present]
-    auc_note = one_grade_labels or (
+    auc_note = KAGGLE_NO_AUC if kaggle else one_grade_labels or (
         f"{_grade_words(absent, names)} {'has' if len(absent) == 1 else 'have'} no image in {labels}: "
         f"the macro AUCs are undefined" if absent and report["auc_note"] is not None else report["auc_note"])
     record: dict[str, Any] = {
         "submission": str(submission), "labels": str(labels),
+        "submission_format": "kaggle" if kaggle else "drac",
         "label_columns": {"image": rows.image_column, "grade": rows.grade_column,
                           **({"patient": rows.patient_column} if rows.patient_column else {})},
         "label_per_eye": rows.per_eye, "label_layout": rows.layout, "label_dialect": rows.dialect,
@@ -1080,10 +1112,12 @@ def score_lines(record: dict[str, Any]) -> list[str]:
              + (f", the {layout} layout's" if layout else "") + f"; {record['label_dialect']}"
              + "".join(f"; {h}" for h in how),
              f"QWK {figure_text(record['qwk'])} (95% CI {format_ci(*record['qwk_ci95'], record['qwk_ci95_note'])}), "
-             f"AUC {auc_words(record, k, drac=False)}, "
-             f"accuracy {figure_with_ci(record, 'accuracy', 'accuracy_ci95')}, macro F1 {figure_text(record['macro_f1'])}.",
-             f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
-             f"columns; 95% CI: {record['n_boot']} bootstrap resamples of the "
+             + ("" if record.get("submission_format") == "kaggle" else f"AUC {auc_words(record, k, drac=False)}, ")
+             + f"accuracy {figure_with_ci(record, 'accuracy', 'accuracy_ci95')}, macro F1 {figure_text(record['macro_f1'])}.",
+             ("QWK, accuracy and macro F1 score the submission's diagnosis column (a Kaggle file: "
+              "no probabilities, no AUC)" if record.get("submission_format") == "kaggle" else
+              f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
+              "columns") + f"; 95% CI: {record['n_boot']} bootstrap resamples of the "
              + (f"{record['ci_units']} patients (column {columns.get('patient')!r}), each with all its "
                 f"images (seed {record['seed']}; images of one patient are not independent)."
                 if record.get("ci_resamples") == "patients" else
@@ -1155,7 +1189,7 @@ def training_images_check(submission: str | Path, run: str | None = None, images
         bundle = bundle_folder(run)
         hashes = training_hashes(read_json_dict(bundle / "metadata.json") or {})
     folder = Path(images) if images is not None and hashes is not None else None
-    files = {c: folder / c for c in cases if (folder / c).is_file()} if folder is not None and folder.is_dir() else {}
+    files = _graded_files(cases, str(folder))[1] if folder is not None else {}
     if not files:
         if notes is not None:
             n = sum(1 for c in cases if notes.get(c, ("", False))[1])
@@ -1227,11 +1261,20 @@ def _file_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None =
 
 
 def _graded_files(cases: Sequence[str], images: str | None) -> tuple[Path | None, dict[str, Path]]:
-    """``images`` as a folder and the cases with a file there (case -> path)."""
+    """``images`` as a folder and the cases with a file there (case -> path): the file of that
+    name, else, for a case without extension (a Kaggle id), the one image file of that stem."""
     folder = Path(images) if images is not None else None
     if folder is None or not folder.is_dir():
         return folder, {}
-    return folder, {c: folder / c for c in cases if (folder / c).is_file()}
+    found = {c: folder / c for c in cases if (folder / c).is_file()}
+    bare = [c for c in cases if c not in found and Path(c).suffix.lower() not in IMAGE_SUFFIXES]
+    if bare:
+        by_stem: dict[str, list[Path]] = {}
+        for path in folder.iterdir():
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+                by_stem.setdefault(path.stem, []).append(path)
+        found.update({c: by_stem[c][0] for c in bare if len(by_stem.get(c, [])) == 1})
+    return folder, found
 
 
 def _run_export(submission: str | Path, noted: Mapping[str, dict[str, Any]] | None = None,
