@@ -11,9 +11,9 @@ DRAC ``case,class,P0,P1,P2``; real probabilities, never one-hot) written by
 :func:`drac_ssl.submission.write_submission`, then checked with
 :func:`drac_ssl.submission.check_submission` against the manifest's test case names and,
 when the test images are files, their folder. Whether a test image is blank or random noise is
-measured on its original picture, read again where the manifest says
-(:func:`_originals_nothing_to_grade`), as the command measures a file: the cached copy may be
-cropped and Graham-filtered. The file is written and checked under a
+measured on its original picture, read again where the manifest says, when the cached copy was
+cropped or Graham-filtered (:func:`_originals_nothing_to_grade`), as the command measures a
+file. The file is written and checked under a
 hidden name (:func:`_write_checked`) and renamed onto its name, with its notes and referable
 files, only when it passes and all are written: one that fails is kept as
 ``submission.csv.failed`` (:func:`failed_submission_path`) for a look (BundleError naming it),
@@ -517,15 +517,20 @@ def _originals_nothing_to_grade(bundle: Bundle, data_dir: Path, test_rows: Seque
     """``graded`` (of the ingest cache's test rows, :func:`_grade_cached`) with its ``blank`` and
     ``noise`` flags measured on each test image's original picture
     (:func:`drac_ssl.grading.predict.nothing_to_grade`, the rule of the export command and the
-    app), not on its cached copy: with ``data.graham`` the cached copy is the Graham-filtered
-    picture, whose local-mean subtraction leaves fine texture whose neighbouring pixels are
-    barely related, and real photographs read as random noise there (a review: APTOS photos
-    flagged "its grade must not be used" by the stage, none by the command on the same folder).
-    The originals are read again where the manifest says (``ingest_summary.json``'s ``root``
-    and each row's ``path``: :func:`_original_image`), one at a time. A picture that cannot be
-    read now keeps its cached copy's flags when that copy is the picture resized (no replayed
-    crop or filter), else is left unflagged; the second value then says how many were not
-    checked, and why ("" when every one was)."""
+    app) when its cached copy is not that picture: with ``data.fundus_crop`` or ``data.graham``
+    (the bundle replays them: :attr:`drac_ssl.grading.model.InputSpec.replays_fundus_preprocessing`)
+    the cached copy is cropped and Graham-filtered, and the filter's local-mean subtraction
+    leaves fine texture whose neighbouring pixels are barely related: real photographs read as
+    random noise there (a review: APTOS photos flagged "its grade must not be used" by the
+    stage, none by the command on the same folder). The originals are then read again where the
+    manifest says (``ingest_summary.json``'s ``root`` and each row's ``path``:
+    :func:`_original_image`), one at a time (a decode each: about 14 ms for a 224 px APTOS
+    sample, more for a full-size photograph); without those options the cached copy is the
+    picture resized, and ``graded`` is returned as it is. A picture that cannot be read now is
+    left unflagged; the second value then says how many were not checked, and why ("" when every
+    one was)."""
+    if not bundle.spec.replays_fundus_preprocessing:  # the cached copy is the picture, resized
+        return graded, ""
     summary = read_json_dict(data_dir / "ingest_summary.json") or {}
     root = Path(str(summary.get("root") or data_dir))
     blank, noise = graded.blank.copy(), graded.noise.copy()
@@ -537,18 +542,15 @@ def _originals_nothing_to_grade(bundle: Bundle, data_dir: Path, test_rows: Seque
             blank[i], noise[i] = nothing_to_grade(_original_image(bundle, root, str(row["path"]), arrays))
         except (OSError, ValueError):
             unchecked.append(str(row["id"]))
-            if bundle.spec.replays_fundus_preprocessing:  # the cached copy is not the picture
-                blank[i] = noise[i] = False
+            blank[i] = noise[i] = False  # the cached copy is not the picture: no verdict from it
         progress.count(i + 1, len(test_rows), "test images checked for blank or noise")
     if not unchecked:
         return dataclasses.replace(graded, blank=blank, noise=noise), ""
     shown = ", ".join(unchecked[:5]) + (f" and {len(unchecked) - 5} more" if len(unchecked) > 5 else "")
-    how = ("not checked for blank or random noise (their cached copies are cropped or filtered, "
-           "not the picture)" if bundle.spec.replays_fundus_preprocessing else
-           "checked for blank or random noise on their cached copies")
     return dataclasses.replace(graded, blank=blank, noise=noise), (
         f"{len(unchecked)} of the {len(test_rows)} test images could not be read again under {root} "
-        f"(moved, deleted or damaged since the ingest?): {shown}; {how}")
+        f"(moved, deleted or damaged since the ingest?): {shown}; not checked for blank or random "
+        f"noise (their cached copies are cropped or Graham-filtered, not the pictures)")
 
 
 def _array_row(row: dict[str, Any]) -> bool:

@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from fake_ingest import SOURCE_SIZE
+from fake_ingest import SOURCE_SIZE, make_fake_ingest
 from PIL import Image
-from tiny_run import build_tiny_run, tiny_config
+from tiny_run import tiny_config
 
-from drac_ssl import export
-from drac_ssl.config import GRADE_SCALES
+from drac_ssl import export, finetune, pretrain
+from drac_ssl.config import GRADE_SCALES, save_config
 from drac_ssl.grading import grade_images, load_bundle
 from drac_ssl.metrics import apply_thresholds
 from drac_ssl.submission import image_notes_path
@@ -258,9 +258,21 @@ def test_threshold_bands_that_leave_a_grade_no_room_are_said() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The export tests' tiny run, its ingest recorded as Graham-filtered (``data.graham``: the
+    bundle replays the filter, and the cached copies are not the pictures)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield build_tiny_run(tmp_path_factory.mktemp("run"))
+    root = tmp_path_factory.mktemp("run")
+    cfg = tiny_config()
+    data = make_fake_ingest(root)
+    summary = json.loads((data / "ingest_summary.json").read_text())
+    summary["preprocessing"] = {"fundus_crop": False, "graham": True}
+    (data / "ingest_summary.json").write_text(json.dumps(summary))
+    save_config(cfg, root / "config.yaml")
+    pretrain.run(cfg, root)
+    finetune.run(cfg, root)
+    export.run(cfg, root)
+    yield root
     torch.set_num_threads(threads)
 
 
@@ -279,7 +291,7 @@ def test_the_stage_measures_blank_and_noise_on_the_photograph_not_its_cached_cop
         tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """F2: with data.graham=true the cached copy of a real photograph is Graham-filtered, and the
     stage flagged it as random noise ("its grade must not be used") while the command, reading
-    the files, flagged none. The stage measures each test image's file now: a cached copy that
+    the files, flagged none. The stage measures each test image's file then: a cached copy that
     looks like noise over a clean photograph is not flagged; a file that is noise is, whatever
     its cached copy."""
     run = _own_copy(tiny_run, tmp_path / "run")
@@ -298,15 +310,19 @@ def test_the_stage_measures_blank_and_noise_on_the_photograph_not_its_cached_cop
     # the noisy cached copy may well be unlike the training images (the model reads it), but it
     # is no photograph of random noise
     assert "random noise" not in noted[filtered["id"]], noted
-    # a test image damaged since the ingest: its cached copy is the picture (no crop, no
-    # filter), so it is checked there, and the stage says so
-    (run / "images" / filtered["path"]).write_bytes(b"\x89PNG\r\n\x1a\nno longer")
+    # a test image damaged since the ingest: not checked (its cached copy is no verdict), said
+    (run / "images" / damaged["path"]).write_bytes(b"\x89PNG\r\n\x1a\nno longer")
     capsys.readouterr()
     result = export.run(tiny_config(), run)
     out = capsys.readouterr().out
-    assert "1 of the 6 test images could not be read again" in out and "on their cached copies" in out
-    noted = {r["case"]: r["not_reliably_gradable"] for r in _rows(image_notes_path(result.submission_path))}
-    assert "random noise" in noted[filtered["id"]]
+    assert f"1 of the 6 test images could not be read again under {run / 'images'}" in out, out
+    assert f"{damaged['id']}; not checked for blank or random noise" in out, out
+    notes = image_notes_path(result.submission_path)
+    assert not notes.exists() or "random noise" not in notes.read_text()
+    # without a crop or a filter the cached copy is the picture, resized: measured there, as before
+    assert not export._originals_nothing_to_grade(
+        SimpleNamespace(spec=SimpleNamespace(replays_fundus_preprocessing=False)),  # type: ignore[arg-type]
+        run / "data", rows, "graded")[1]  # type: ignore[arg-type]
 
 
 def test_report_says_thresholds_that_leave_a_grade_no_band(tiny_run: Path, tmp_path: Path) -> None:
