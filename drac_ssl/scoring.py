@@ -8,7 +8,11 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
         [--grade-column NAME] [--grades K] [--json OUT.json] [--images DIR]
 
 * The submission must pass its own check (:func:`drac_ssl.submission.read_submission`, the
-  lines ``--check`` prints); K is ``--grades`` or the header's. A label CSV given as the
+  lines ``--check`` prints); K is ``--grades`` or the header's. A Kaggle file
+  (``id_code,diagnosis``, :mod:`drac_ssl.kaggle`, told by its header) is checked by Kaggle's
+  rules (K ``--grades``, the model's, else APTOS 2019's 5) and scored on its diagnosis column:
+  QWK, accuracy, F1 and the confusion matrix, no AUC (it has no probabilities; the record's
+  ``submission_format`` is ``kaggle``); its ids name the cases, matched to the labels as any. A label CSV given as the
   submission (its header has a layout's two columns) adds ``did you swap --score and
   --labels?``, and so does a submission given as the label CSV.
 * The label CSV is read in any dialect the ingest reads (:func:`data_prep.labels.read_table`:
