@@ -104,7 +104,7 @@ def kaggle_sorted(files: Sequence[Path], images: str | os.PathLike[str]) -> tupl
     list of test ids (:func:`layout_order`) for the files it names, then the others in natural
     order (``2.png`` before ``10.png``); and the file whose order was followed (None: natural
     order alone)."""
-    from data_prep.ingest import natural_key
+    from data_prep.validate import natural_key
 
     natural = sorted(files, key=lambda p: natural_key(p.name))
     found = layout_order(images)

@@ -295,7 +295,7 @@ def grade_folder(bundle: Bundle, folder: str | os.PathLike[str], *, chunk: int =
         OSError: the folder cannot be listed.
         TypeError, ValueError: as :func:`grade_files`.
     """
-    from data_prep.ingest import natural_key
+    from data_prep.validate import natural_key
     from drac_ssl.submission import case_name_problems, read_folder  # numpy and Pillow, no torch
 
     where = Path(folder)
