@@ -23,12 +23,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from drac_ssl.console import print_lines
 from drac_ssl.grading.image_notes import IMAGE_SUFFIXES
 from drac_ssl.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from drac_ssl.submission import ProblemLines
 
 __all__ = ["FORMATS", "KAGGLE_COLUMNS", "KAGGLE_GRADES", "ORDER_FILES", "check_kaggle", "is_kaggle_file",
            "is_kaggle_header", "kaggle_sorted", "layout_order", "read_kaggle", "report_kaggle_check",
@@ -170,9 +174,9 @@ class _Rows:
 
 
 def _check_kaggle(csv_path: str | os.PathLike[str], *, images_dir: str | os.PathLike[str] | None = None,
-                  ids: Sequence[str] | None = None, num_grades: int | None = None) -> tuple[list[str], _Rows]:
+                  ids: Sequence[str] | None = None, num_grades: int | None = None) -> tuple[ProblemLines, _Rows]:
     """:func:`check_kaggle`'s problems and the rows read."""
-    from drac_ssl.submission import ProblemLines, _Problems, printable_text, read_folder
+    from drac_ssl.submission import _Problems, printable_text, read_folder
 
     k = KAGGLE_GRADES if num_grades is None else int(num_grades)
     problems = _Problems(str(csv_path))
@@ -272,8 +276,7 @@ def _check_kaggle(csv_path: str | os.PathLike[str], *, images_dir: str | os.Path
                 problems.add(end, "missing", f"image '{printable_text(file)}' has no row (id_code "
                              f"'{printable_text(stem)}')", "add a row for it: every test image must appear "
                              "exactly once")
-    out: ProblemLines = problems.finish()
-    return out, rows
+    return problems.finish(), rows
 
 
 def check_kaggle(csv_path: str | os.PathLike[str], *, images_dir: str | os.PathLike[str] | None = None,
@@ -309,7 +312,7 @@ def report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.P
     checked as: Kaggle's ``id_code,diagnosis`` with K grades (``num_grades``, said to come from
     ``scale_from``: ``--grades says``, ``the manifest of RUN has``; else APTOS 2019's 5), and
     against what. A stdout that cannot be written is one ``error:`` line and 2."""
-    problems = check_kaggle(csv_path, images_dir=images_dir, ids=cases, num_grades=num_grades)
+    problems, rows = _check_kaggle(csv_path, images_dir=images_dir, ids=cases, num_grades=num_grades)
     k = KAGGLE_GRADES if num_grades is None else num_grades
     against = (f", against {images_dir}" if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
@@ -325,8 +328,7 @@ def report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.P
         print(f"{total} problem(s) in {csv_path}", file=sys.stderr)
         print(scale, file=sys.stderr)
         return 1
-    n = sum(1 for _ in _check_kaggle(csv_path, num_grades=num_grades)[1].ids)
-    result = f"OK: {n} cases" + ("" if against else ", the format only: completeness not checked "
+    result = f"OK: {len(rows.ids)} cases" + ("" if against else ", the format only: completeness not checked "
                                  "(--images DIR, the test images, or --manifest RUN checks that every "
                                  "image has a row)")
     if (failure := print_lines([result])) is not None:
