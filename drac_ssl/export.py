@@ -12,8 +12,7 @@ DRAC ``case,class,P0,P1,P2``; real probabilities, never one-hot) written by
 :func:`drac_ssl.submission.check_submission` against the manifest's test case names and,
 when the test images are files, their folder. Whether a test image is blank or random noise is
 measured on its original picture, read again where the manifest says, when the cached copy was
-cropped or Graham-filtered (:func:`_originals_nothing_to_grade`), as the command measures a
-file. The file is written and checked under a
+Graham-filtered (:func:`_originals_nothing_to_grade`), as the command measures a file. The file is written and checked under a
 hidden name (:func:`_write_checked`) and renamed onto its name, with its notes and referable
 files, only when it passes and all are written: one that fails is kept as
 ``submission.csv.failed`` (:func:`failed_submission_path`) for a look (BundleError naming it),
@@ -489,17 +488,33 @@ _ARRAY_ROW = re.compile(r"^(?P<file>.+\.npz):(?P<key>[^\[\]]+)\[(?P<index>\d+)\]
 """A manifest path of an image stored in an array file: ``retinamnist.npz:test_images[3]``."""
 
 
-def _original_image(bundle: Bundle, root: Path, rel: str, arrays: dict[tuple[Path, str], np.ndarray]) -> np.ndarray:
+class _ChangedSinceIngest(ValueError):
+    """An original picture whose sha256 is not the one the manifest recorded at the ingest."""
+
+
+def _original_image(bundle: Bundle, root: Path, rel: str, arrays: dict[tuple[Path, str], np.ndarray],
+                    sha256: str = "") -> np.ndarray:
     """The picture of a manifest row as the ingest read it, before its crop, filter or resize:
     the file ``root / rel`` read by the export command's reader
     (:func:`drac_ssl.grading.predict.read_image`, the bundle's channels, kind, grey training
     images and bit depths), or the row of a MedMNIST ``.npz`` (``rel`` ``NAME.npz:KEY[i]``;
-    ``root`` the file or its folder; each array read once, kept in ``arrays``). Raises OSError
-    or ValueError when it cannot be read now (moved, deleted, replaced since the ingest)."""
+    ``root`` the file or its folder; each array read once, kept in ``arrays``). ``sha256``: the
+    manifest row's digest (of the file's bytes; of an array row's pixel bytes, as the ingest
+    hashed them): when given and the picture's differs, raises :class:`_ChangedSinceIngest` (a
+    ValueError), the picture then not being the one graded. Raises OSError, ValueError,
+    KeyError (no such array in the ``.npz``), IndexError (fewer rows than the index),
+    EOFError, ``zipfile.BadZipFile`` or ``zlib.error`` (a damaged ``.npz``) when it cannot be
+    read now (moved, deleted or damaged since the ingest)."""
+    import hashlib
+
     match = _ARRAY_ROW.match(rel)
     if match is None:
-        pixels, _ = read_image(root / rel, bundle.spec.channels, kind=bundle.kind,
+        path = root / rel
+        pixels, _ = read_image(path, bundle.spec.channels, kind=bundle.kind,
                                grey_trained=bundle.grey_trained, bit_depths=bundle.bit_depths)
+        # hashed after the decode: a file that cannot be read now is said as such, not as changed
+        if sha256 and hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+            raise _ChangedSinceIngest(f"{path}: changed since the ingest (its sha256 is not the manifest's)")
         return pixels
     name = match["file"]
     npz = next((c for c in (root, root / name, root.parent / name) if c.name == name and c.is_file()), None)
@@ -509,7 +524,14 @@ def _original_image(bundle: Bundle, root: Path, rel: str, arrays: dict[tuple[Pat
     if key not in arrays:
         with np.load(npz, allow_pickle=False) as archive:
             arrays[key] = archive[match["key"]]
-    return np.asarray(arrays[key][int(match["index"])])
+    array, index = arrays[key], int(match["index"])
+    if array.ndim < 1 or index >= array.shape[0]:
+        raise IndexError(f"{npz}:{match['key']} has {array.shape[0] if array.ndim else 0} rows, not row {index}")
+    row = np.asarray(array[index])
+    pixels = np.ascontiguousarray(row[..., 0] if row.ndim == 3 and row.shape[2] == 1 else row)
+    if sha256 and hashlib.sha256(pixels.tobytes()).hexdigest() != sha256:
+        raise _ChangedSinceIngest(f"{npz}:{match['key']}[{index}]: changed since the ingest")
+    return row
 
 
 def _originals_nothing_to_grade(bundle: Bundle, data_dir: Path, test_rows: Sequence[dict[str, Any]],
@@ -517,40 +539,59 @@ def _originals_nothing_to_grade(bundle: Bundle, data_dir: Path, test_rows: Seque
     """``graded`` (of the ingest cache's test rows, :func:`_grade_cached`) with its ``blank`` and
     ``noise`` flags measured on each test image's original picture
     (:func:`drac_ssl.grading.predict.nothing_to_grade`, the rule of the export command and the
-    app) when its cached copy is not that picture: with ``data.fundus_crop`` or ``data.graham``
-    (the bundle replays them: :attr:`drac_ssl.grading.model.InputSpec.replays_fundus_preprocessing`)
-    the cached copy is cropped and Graham-filtered, and the filter's local-mean subtraction
-    leaves fine texture whose neighbouring pixels are barely related: real photographs read as
+    app) when its cached copy is Graham-filtered (``data.graham``, which the bundle replays:
+    :attr:`drac_ssl.grading.model.InputSpec.graham`): the filter's local-mean subtraction leaves
+    fine texture whose neighbouring pixels are barely related, and real photographs read as
     random noise there (a review: APTOS photos flagged "its grade must not be used" by the
     stage, none by the command on the same folder). The originals are then read again where the
     manifest says (``ingest_summary.json``'s ``root`` and each row's ``path``:
-    :func:`_original_image`), one at a time (a decode each: about 14 ms for a 224 px APTOS
-    sample, more for a full-size photograph); without those options the cached copy is the
-    picture resized, and ``graded`` is returned as it is. A picture that cannot be read now is
-    left unflagged; the second value then says how many were not checked, and why ("" when every
-    one was)."""
-    if not bundle.spec.replays_fundus_preprocessing:  # the cached copy is the picture, resized
+    :func:`_original_image`), one at a time (a decode and a sha256 each: about 14 ms for a
+    224 px APTOS sample, 0.17-0.19 s for a full-size photograph). A crop alone
+    (``data.fundus_crop``) leaves the picture's texture as it was: its cached copy is measured,
+    as without either option, and ``graded`` is returned as it is. A picture that cannot be
+    read now (moved, deleted, damaged: a truncated or corrupt ``.npz`` too), or whose sha256 is
+    no longer the manifest's (replaced since the ingest: not the picture graded), is left
+    unflagged; the second value then says how many were not checked, and why ("" when every
+    one was). Never raises for a picture that cannot be read."""
+    import zipfile
+    import zlib
+
+    if not bundle.spec.graham:  # the cached copy is the picture, cropped or not, resized
         return graded, ""
     summary = read_json_dict(data_dir / "ingest_summary.json") or {}
     root = Path(str(summary.get("root") or data_dir))
     blank, noise = graded.blank.copy(), graded.noise.copy()
     arrays: dict[tuple[Path, str], np.ndarray] = {}
     unchecked: list[str] = []
+    changed: list[str] = []
     progress = ProgressLines(sys.stderr, "export")
     for i, row in enumerate(test_rows):
         try:
-            blank[i], noise[i] = nothing_to_grade(_original_image(bundle, root, str(row["path"]), arrays))
-        except (OSError, ValueError):
+            blank[i], noise[i] = nothing_to_grade(_original_image(bundle, root, str(row["path"]), arrays,
+                                                                  str(row.get("sha256") or "")))
+        except _ChangedSinceIngest:
+            changed.append(str(row["id"]))
+            blank[i] = noise[i] = False  # not the picture graded: no verdict from it
+        except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error):
             unchecked.append(str(row["id"]))
             blank[i] = noise[i] = False  # the cached copy is not the picture: no verdict from it
         progress.count(i + 1, len(test_rows), "test images checked for blank or noise")
-    if not unchecked:
-        return dataclasses.replace(graded, blank=blank, noise=noise), ""
-    shown = ", ".join(unchecked[:5]) + (f" and {len(unchecked) - 5} more" if len(unchecked) > 5 else "")
-    return dataclasses.replace(graded, blank=blank, noise=noise), (
-        f"{len(unchecked)} of the {len(test_rows)} test images could not be read again under {root} "
-        f"(moved, deleted or damaged since the ingest?): {shown}; not checked for blank or random "
-        f"noise (their cached copies are cropped or Graham-filtered, not the pictures)")
+    result = dataclasses.replace(graded, blank=blank, noise=noise)
+    if not unchecked and not changed:
+        return result, ""
+
+    def shown(ids: list[str]) -> str:
+        return ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+    said = []
+    if unchecked:
+        said.append(f"{len(unchecked)} of the {len(test_rows)} test images could not be read again under "
+                    f"{root} (moved, deleted or damaged since the ingest?): {shown(unchecked)}")
+    if changed:
+        said.append(f"{len(changed)} of the {len(test_rows)} test images changed since the ingest (their "
+                    f"sha256 is not the manifest's: replaced, not the pictures graded): {shown(changed)}")
+    return result, ("; ".join(said) + "; not checked for blank or random noise (their cached copies are "
+                    "Graham-filtered, not the pictures)")
 
 
 def _array_row(row: dict[str, Any]) -> bool:
@@ -1653,13 +1694,22 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     ``id_code,diagnosis``, :func:`drac_ssl.kaggle.write_kaggle`; each id the file name without
     extension, the rows in the order of the layout's ``test.csv`` / ``sample_submission.csv``
     when there is one, :func:`drac_ssl.kaggle.kaggle_sorted`, else natural; two images sharing
-    a stem are refused before any is read, exit 2; checked by
+    a stem, a stem ending in an image extension (``a.png.jpg``), and a folder that is not the
+    set of ids that list names (a listed id without its image, an image not listed:
+    :func:`drac_ssl.kaggle.layout_mismatch`) are refused before any is read, exit 2; checked by
     :func:`drac_ssl.kaggle.check_kaggle`; the notes and referable files name the cases by their
     ids). Without probabilities in the file, and for a regression head (whose output the P
     columns do not give back), the notes file is written for every export, with its ``score``
     column: what the thresholds cut, to cut again."""
     from data_prep.ingest import natural_key
-    from drac_ssl.kaggle import kaggle_sorted, stem_clashes
+    from drac_ssl.kaggle import (
+        kaggle_sorted,
+        layout_mismatch,
+        layout_order,
+        mismatch_words,
+        stem_clashes,
+        suffixed_stems,
+    )
 
     bundle = load_bundle(run, resolve_device(device))
     single = images_dir.is_file()
@@ -1711,7 +1761,27 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
             raise BundleError(f"{images_dir}: images that would share a Kaggle id_code (the file name "
                               f"without extension): {said}\n  fix: rename one of each, or write DRAC's "
                               f"format (no --format kaggle), whose case is the whole file name")
-        files, order_file = kaggle_sorted(files, images_dir)
+        if suffixed := suffixed_stems(files):  # a.png.jpg: id a.png, which write_kaggle refuses
+            said = ", ".join(f"{printable_text(p.name)} (id_code '{printable_text(p.stem)}')" for p in suffixed[:5])
+            more = f" and {len(suffixed) - 5} more" if len(suffixed) > 5 else ""
+            first = suffixed[0]
+            raise BundleError(f"{images_dir}: images whose Kaggle id_code (the file name without "
+                              f"extension) would end in an image extension: {said}{more}\n  fix: rename "
+                              f"them without the inner extension ({printable_text(first.name)} -> "
+                              f"{printable_text(Path(first.stem).stem + first.suffix)}), or write DRAC's "
+                              f"format (no --format kaggle)")
+        # the layout's list of test ids is the set of rows: a listed id without its image, or an
+        # image not listed, is said before any work (the rows were written silently without
+        # the one and with the other, and the OK line claimed test.csv's order)
+        order = layout_order(images_dir) if not single else None
+        if order is not None:
+            listed_ids, listed = order
+            every = found.images if found is not None else files  # a refused name is still an image
+            missing, unlisted = layout_mismatch(every, listed_ids)
+            if missing or unlisted:
+                raise BundleError(f"{images_dir}: the images are not the test set that {listed} lists: "
+                                  + mismatch_words(missing, unlisted, len(listed_ids), listed, images_dir))
+            files, order_file = kaggle_sorted(files, images_dir)
     # a bar on a terminal; off one (a log, nohup) a line at most a minute on stderr, where the
     # notes go (stdout is the result lines, printed at the end)
     with tqdm(total=len(files), desc="export", unit="img", disable=None, leave=False) as bar:  # closed on a Ctrl-C too

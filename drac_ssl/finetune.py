@@ -1898,9 +1898,10 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     # the final thresholds' in-sample kappa, whichever rule decides (it held argmax's under
     # finetune.decision=argmax, as a review found)
     _, _, pred_in_sample = calibration.with_decision("thresholds").decide([raw_all])
-    # thresholds that leave a grade (next to) no band, or no out-of-fold image, are said, not
-    # changed (a trial: 1.7235 and 1.7307, grade 1 never given, without a word)
-    band_warning = (threshold_band_warning(calibration.thresholds, y, preds["thresholds"], names)
+    # thresholds that (nearly) never give a labelled grade are said, not changed (a trial:
+    # 1.7235 and 1.7307, grade 1 given to 3 of 1080 images, without a word); measured on the
+    # deployed thresholds' in-sample grades, not the out-of-fold ones (90 of 1080 there)
+    band_warning = (threshold_band_warning(calibration.thresholds, y, pred_in_sample, names)
                     if decision == "thresholds" else None)
     per_fold = _per_fold_figures(ctx, trained.records, fit)
     fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
@@ -1935,7 +1936,7 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "qwk_fold_defined": int(np.isfinite(fold_qwk).sum()), "qwk_fold_count": int(fold_qwk.size),
         "qwk_fold_std_ddof": 1,  # said beside it: older versions wrote the population SD (ddof=0)
         "qwk_in_sample_thresholds": quadratic_weighted_kappa(y, pred_in_sample, k),
-        # a grade the thresholds leave (next to) no band or no out-of-fold image, else null
+        # a labelled grade the deployed thresholds (nearly) never give in-sample, else null
         "threshold_band_warning": band_warning,
         "report": report,
         "folds": per_fold,
@@ -1961,9 +1962,9 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
                      "metric is undefined on them (e.g. the AUC on a resample lacking a grade); "
                      "qwk_ci95_note: why an interval of width 0 means nothing (e.g. every image given "
                      "one grade), else null; one_grade_note: (nearly) every image given one grade, "
-                     "overall or within each fold, else null; threshold_band_warning: a grade the "
-                     "deployed thresholds leave a band narrower than 0.01, or that no out-of-fold "
-                     "image is given under the thresholds rule, else null"),
+                     "overall or within each fold, else null; threshold_band_warning: a labelled grade "
+                     "the deployed thresholds give no image, or under 1% of the images (and under "
+                     "half its labelled count), in-sample, with its band as information, else null"),
         # the same without the notes on metrics.json's own fields: for people (the model card)
         "protocol_words": protocol_words + f"; the QWK's 95% CI: {ci_words}",
         "tta": ctx.ft.tta,

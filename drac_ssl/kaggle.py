@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
     from drac_ssl.submission import ProblemLines
 
 __all__ = ["FORMATS", "KAGGLE_COLUMNS", "KAGGLE_GRADES", "ORDER_FILES", "check_kaggle", "is_kaggle_file",
-           "is_kaggle_header", "kaggle_sorted", "layout_order", "read_kaggle", "report_kaggle_check",
-           "stem_clashes", "write_kaggle"]
+           "is_kaggle_header", "kaggle_sorted", "layout_mismatch", "layout_order", "read_kaggle",
+           "report_kaggle_check", "stem_clashes", "suffixed_stems", "write_kaggle"]
 
 FORMATS = ("drac", "kaggle")
 """The submission formats ``export --format`` writes: DRAC's ``case,class,P0..P{K-1}`` (the
@@ -103,11 +104,46 @@ def layout_order(images: str | os.PathLike[str]) -> tuple[list[str], Path] | Non
     return None
 
 
+def layout_mismatch(files: Sequence[Path], ids: Sequence[str]) -> tuple[list[str], list[Path]]:
+    """How the images ``files`` and a layout's listed test ids ``ids`` (:func:`layout_order`)
+    differ: the listed ids no file has as its stem (in the list's order), and the files whose
+    stem is not listed (in the order given); both empty when each id is one file's."""
+    stems = {p.stem for p in files}
+    listed = set(ids)
+    return [i for i in dict.fromkeys(ids) if i not in stems], [p for p in files if p.stem not in listed]
+
+
+def mismatch_words(missing: Sequence[str], unlisted: Sequence[Path], n_listed: int, listed: Path,
+                   folder: str | os.PathLike[str], shown: int = 5) -> str:
+    """The words of :func:`layout_mismatch`'s findings: how many of the ``n_listed`` ids of
+    ``listed`` (test.csv) have an image in ``folder``, a few of each kind (``shown``) and the
+    fix; one line, then ``\n  fix: ...``."""
+    from drac_ssl.submission import printable_text
+
+    matched = n_listed - len(missing)
+    said = [f"{matched} of the {n_listed} ids listed in {listed} have an image in {folder}"]
+    if missing:
+        said.append(f"{len(missing)} listed id(s) without an image: "
+                    + ", ".join(printable_text(i) for i in missing[:shown])
+                    + (f" and {len(missing) - shown} more" if len(missing) > shown else ""))
+    if unlisted:
+        said.append(f"{len(unlisted)} image(s) not listed: "
+                    + ", ".join(printable_text(p.name) for p in unlisted[:shown])
+                    + (f" and {len(unlisted) - shown} more" if len(unlisted) > shown else ""))
+    where = Path(folder) if Path(folder).is_dir() else Path(folder).parent
+    lists = [base / name for base in (where.parent, where) for name in ORDER_FILES if (base / name).is_file()]
+    return ("; ".join(said) + f"\n  fix: give the folder {listed.name} lists (every listed id's image, "
+            f"no other), or correct {listed}; a folder that is not this layout's test set: move "
+            + " and ".join(str(p) for p in lists or [listed])
+            + " elsewhere to write the rows in file-name order")
+
+
 def kaggle_sorted(files: Sequence[Path], images: str | os.PathLike[str]) -> tuple[list[Path], Path | None]:
     """``files`` (images to grade) in the order of their Kaggle submission's rows: the layout's
     list of test ids (:func:`layout_order`) for the files it names, then the others in natural
     order (``2.png`` before ``10.png``); and the file whose order was followed (None: natural
-    order alone)."""
+    order alone). The export refuses a folder that is not the list's
+    (:func:`layout_mismatch`) before it calls this."""
     from data_prep.validate import natural_key
 
     natural = sorted(files, key=lambda p: natural_key(p.name))
@@ -118,6 +154,13 @@ def kaggle_sorted(files: Sequence[Path], images: str | os.PathLike[str]) -> tupl
     rank = {name: i for i, name in reversed(list(enumerate(ids)))}
     ranked = sorted((p for p in natural if p.stem in rank), key=lambda p: rank[p.stem])
     return ranked + [p for p in natural if p.stem not in rank], listed
+
+
+def suffixed_stems(files: Sequence[Path]) -> list[Path]:
+    """The files whose stem ends in an image extension (``a.png.jpg``: stem ``a.png``): a Kaggle
+    id is the file name without extension, and one ending in ``.png`` reads as a file name,
+    which :func:`write_kaggle` and the check refuse."""
+    return [p for p in files if Path(p.stem).suffix.lower() in IMAGE_SUFFIXES]
 
 
 def stem_clashes(files: Sequence[Path]) -> list[tuple[str, list[Path]]]:
@@ -237,23 +280,34 @@ def _check_kaggle(csv_path: str | os.PathLike[str], *, images_dir: str | os.Path
             continue
         seen[key] = line
         g = grade.strip()
-        if not g.lstrip("+-").isdigit():
+        # ASCII digits only: str.isdigit takes '²' (int() then raises) and '١' (Arabic-Indic 1)
+        number = re.fullmatch(r"([+-]?)([0-9]+)", g, flags=re.ASCII)
+        if number is None:
             problems.add(line, "diagnosis", f"diagnosis '{printable_text(grade)}' is not an integer",
-                         f"write the grade as one of {grades} (no decimals)")
+                         f"write the grade as one of {grades} (ASCII digits, no decimals)")
             continue
-        if int(g) not in range(k):
-            problems.add(line, "diagnosis", f"diagnosis {int(g)} is outside {{{grades}}}",
+        value = int(g)
+        if value not in range(k):
+            problems.add(line, "diagnosis", f"diagnosis {value} is outside {{{grades}}}",
                          f"write one of {grades}" + (" (APTOS 2019's five grades; --grades K for another "
                                                      "scale)" if num_grades is None else ""))
             continue
+        if grade != g:
+            problems.add(line, "diagnosis", f"diagnosis {grade!r} has surrounding spaces", f"write '{value}'")
+        if number[1]:
+            problems.add(line, "diagnosis", f"diagnosis '{g}' has a sign", f"write '{value}'")
+        elif len(number[2]) > 1 and number[2].startswith("0"):
+            problems.add(line, "diagnosis", f"diagnosis '{g}' has a leading zero", f"write '{value}'")
         rows.ids.append(key)
-        rows.classes.append(int(g))
+        rows.classes.append(value)
         rows.lines.append(line)
     if len(records) == 1:
         problems.add(line + 1, "no-rows", "no data rows", "add one row per test image after the header")
     end = records[-1][0] + 1
     wanted: dict[str, str] | None = None  # id -> what it names (an image's file name)
     where = ""
+    listed_in: Path | None = None  # the layout's list of test ids, when it holds the set
+    image_stems: set[str] = set()
     if images_dir is not None:
         folder = Path(images_dir)
         files = [folder] if folder.is_file() else read_folder(folder).images
@@ -262,20 +316,45 @@ def _check_kaggle(csv_path: str | os.PathLike[str], *, images_dir: str | os.Path
                          f"'{printable_text(stem)}' (a Kaggle id is the file name without extension)",
                          "rename one of them")
         wanted, where = {p.stem: p.name for p in files}, f"in '{folder}'"
+        # the layout's test.csv (or sample_submission.csv) lists the test ids: the set to hold
+        # the folder and the rows to (a folder of other images passed the check against itself)
+        order = layout_order(folder) if folder.is_dir() else None
+        if order is not None:
+            ids_listed, listed = order
+            missing, unlisted = layout_mismatch(files, ids_listed)
+            for name in missing:
+                problems.add(0, "not-in-folder", f"id_code '{printable_text(name)}' is listed in {listed} "
+                             f"but has no image in '{folder}'", "put its image in the folder, or check that "
+                             f"--images is the folder {listed.name} lists")
+            for path in unlisted:
+                problems.add(0, "not-listed", f"image '{printable_text(path.name)}' is not listed in "
+                             f"{listed}", f"remove it from the folder, or add its id_code "
+                             f"'{printable_text(path.stem)}' to {listed.name}")
+            if missing or unlisted:
+                problems.add(0, "layout", f"{len(ids_listed) - len(missing)} of the {len(ids_listed)} ids "
+                             f"listed in {listed} have an image in '{folder}'",
+                             f"check the folder against {listed.name}")
+            by_stem = {f.stem: f.name for f in files}
+            wanted = {i: by_stem.get(i, "") for i in ids_listed}  # "": listed, no image (said above)
+            listed_in, image_stems = listed, set(by_stem)
     elif ids is not None:
         wanted, where = {_without_suffix(str(i)): str(i) for i in ids}, "among the manifest's test cases"
     if wanted is not None:
         named = {name: _without_suffix(name) for name in seen}  # a suffixed id: said above
         for name, line in seen.items():
             if named[name] not in wanted:
-                problems.add(line, "no-image", f"id_code '{printable_text(name)}' has no image {where}",
-                             "remove the row, or check that --images is the test-set folder")
+                problems.add(line, "no-image", f"id_code '{printable_text(name)}' " + (
+                    f"has no image {where}" if listed_in is None else
+                    (f"has no image in '{images_dir}' and " if named[name] not in image_stems else "")
+                    + f"is not among the ids listed in {listed_in}"),
+                    "remove the row, or check that --images is the test-set folder")
         given = set(named.values())
         for stem, file in wanted.items():
             if stem not in given:
-                problems.add(end, "missing", f"image '{printable_text(file)}' has no row (id_code "
-                             f"'{printable_text(stem)}')", "add a row for it: every test image must appear "
-                             "exactly once")
+                problems.add(end, "missing", (f"image '{printable_text(file)}' has no row" if file else
+                                              f"listed id '{printable_text(stem)}' has no row")
+                             + f" (id_code '{printable_text(stem)}')", "add a row for it: every test image "
+                             "must appear exactly once")
     return problems.finish(), rows
 
 
@@ -288,8 +367,12 @@ def check_kaggle(csv_path: str | os.PathLike[str], *, images_dir: str | os.PathL
     diagnosis an integer in ``0..K-1`` (``K = num_grades``, else :data:`KAGGLE_GRADES`). With
     ``images_dir`` (the folder of the test images, or one image), every image (named as one,
     :func:`drac_ssl.submission.read_folder`) has a row under its file name's stem and every id
-    an image, and two images sharing a stem are a problem; else with ``ids`` (the manifest's
-    test cases, file names) the same against their stems. Never raises for a bad file."""
+    an image, and two images sharing a stem are a problem; when the folder's layout lists its
+    test ids (:func:`layout_order`: ``test.csv`` or ``sample_submission.csv`` beside the folder
+    or in it) that list is the set of ids: a listed id without an image, an image not listed,
+    a row of an id not listed and a listed id without a row are problems too. Else with ``ids``
+    (the manifest's test cases, file names) the same against their stems. Never raises for a
+    bad file."""
     return _check_kaggle(csv_path, images_dir=images_dir, ids=ids, num_grades=num_grades)[0]
 
 
@@ -314,7 +397,8 @@ def report_kaggle_check(csv_path: str | os.PathLike[str], images_dir: str | os.P
     against what. A stdout that cannot be written is one ``error:`` line and 2."""
     problems, rows = _check_kaggle(csv_path, images_dir=images_dir, ids=cases, num_grades=num_grades)
     k = KAGGLE_GRADES if num_grades is None else num_grades
-    against = (f", against {images_dir}" if images_dir else
+    order = layout_order(images_dir) if images_dir and Path(images_dir).is_dir() else None
+    against = (f", against {images_dir}" + (f" and the ids listed in {order[1]}" if order else "") if images_dir else
                f", against {len(cases)} test case(s) of the manifest" if cases is not None else "")
     scale = (f"checked as Kaggle's {','.join(KAGGLE_COLUMNS)} with {k} grades (diagnosis 0..{k - 1}; "
              + (f"{scale_from} {k} grades" if num_grades is not None and scale_from else

@@ -97,6 +97,7 @@ from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
+    apply_thresholds,
     calibrated_one_grade_words,
     degenerate_ci_reason,
     grading_report,
@@ -1129,13 +1130,19 @@ def resamples_used_words(metrics: dict[str, Any]) -> str | None:
             "which over-represent the rarest grades' images; with few such images read them as rough.")
 
 
-def _band_warning(thresholds: Any, grades: Any, pred: Any, names: Sequence[str]) -> str | None:
-    """:func:`drac_ssl.metrics.threshold_band_warning` of a run's recorded thresholds and
-    out-of-fold grades (a run made before ``metrics.json`` stored it); None when the
-    thresholds are not a list of numbers, or not increasing."""
+def _band_warning(thresholds: Any, grades: Any, probs: Any, names: Sequence[str]) -> str | None:
+    """:func:`drac_ssl.metrics.threshold_band_warning` of a run's recorded thresholds (a run
+    made before ``metrics.json`` stored it), on the grades they give in-sample: cut from the
+    expected grade of the out-of-fold calibrated probabilities ``probs`` ``(n, K)`` (the score
+    a classification head's thresholds were fitted on); None when the thresholds are not a
+    list of K-1 increasing numbers."""
     try:
-        return threshold_band_warning([float(t) for t in thresholds], grades, pred, names)
-    except (TypeError, ValueError):
+        t = [float(v) for v in thresholds]
+        p = np.asarray(probs, dtype=np.float64)
+        if len(t) != p.shape[1] - 1:
+            return None
+        return threshold_band_warning(t, grades, apply_thresholds(p @ np.arange(p.shape[1]), t), names)
+    except (TypeError, ValueError, IndexError):
         return None
 
 
@@ -1194,7 +1201,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     # thresholds leaving a grade (next to) no band or no out-of-fold image: the run's own words,
     # else (a run made before they were stored) from its out-of-fold grades
     band = metrics.get("threshold_band_warning") if "threshold_band_warning" in metrics else (
-        _band_warning(cal.get("thresholds"), grades, pred, names) if decision == "thresholds" else None)
+        _band_warning(cal.get("thresholds"), grades, probs, names)
+        if decision == "thresholds" and cal.get("output", "classification") == "classification" else None)
     if isinstance(band, str) and band:
         lines += [f"> **Warning:** {band[:1].upper()}{band[1:]}.", ""]
     temperature = cal.get("temperature")

@@ -924,7 +924,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
     ``examples``), and
     ``class_names_warning`` (only when ``grade_names`` count another K than the submission's:
-    they are not used, said), ``case_name_warnings`` (only when a case starts with a formula
+    they are not used, said), ``swap_warning`` / ``kaggle_pair_note`` (only when both files
+    have Kaggle's ``id_code,diagnosis`` header: the labels look like an export's submission, an
+    export's notes file beside them; else which file was read as which),
+    ``case_name_warnings`` (only when a case starts with a formula
     character, ``-1.png``: the check's ``FILE:LINE: warning:`` lines; scored all the same),
     ``package_version`` and ``date_utc``.
 
@@ -1016,6 +1019,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         record["class_names_warning"] = _other_scale_words(grade_names, names, run_given)
     if problems.warnings:  # cases a spreadsheet may read as formulas: scored all the same
         record["case_name_warnings"] = list(problems.warnings)
+    if kaggle and is_kaggle_file(labels):  # two id_code,diagnosis files: which is which is the order
+        record.update(_kaggle_pair_words(submission, labels))
     record = _json_safe(record)
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
@@ -1023,6 +1028,26 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+def _kaggle_pair_words(submission: str | Path, labels: str | Path) -> dict[str, str]:
+    """What :func:`score` says when the submission and the labels both have Kaggle's
+    ``id_code,diagnosis`` header (a solution file has it too): ``{"swap_warning": ...}`` when
+    the labels have an export's notes file beside them and the submission none (the labels
+    look like the export's submission: :data:`SWAPPED`), else ``{"kaggle_pair_note": ...}``
+    saying which file was read as which (swapped, the figures come out transposed)."""
+    from drac_ssl.submission import image_notes_path
+
+    beside = image_notes_path(labels)
+    if beside.is_file() and not image_notes_path(submission).is_file():
+        return {"swap_warning": f"{labels} (--labels) has an export's notes file beside it ({beside.name}): "
+                                f"it looks like the submission the export wrote, and {submission} (--score) "
+                                f"like the labels: {SWAPPED} (swapped, the confusion matrix and the "
+                                f"per-grade precision and recall come out transposed)"}
+    return {"kaggle_pair_note": f"both files have Kaggle's {','.join(KAGGLE_COLUMNS)} header: {submission} "
+                                f"(--score) is read as the grades given, {labels} (--labels) as the true "
+                                f"grades; given the other way round, the confusion matrix and the per-grade "
+                                f"precision and recall come out transposed"}
 
 
 def label_image_names(labels: str | Path) -> dict[str, str]:
@@ -1649,6 +1674,10 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"warning: {record['class_names_warning']}", file=sys.stderr)
     for line in record.get("case_name_warnings") or []:  # FILE:LINE: warning: ...
         print(line, file=sys.stderr)
+    if record.get("swap_warning"):
+        print(f"warning: {record['swap_warning']}", file=sys.stderr)
+    if record.get("kaggle_pair_note"):
+        print(f"note: {record['kaggle_pair_note']}", file=sys.stderr)
     if json_error is not None:
         print(f"error: {json_error}", file=sys.stderr)
         return 2

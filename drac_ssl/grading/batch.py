@@ -131,14 +131,29 @@ class GradedFolder(GradedFiles):
 
     def to_records(self, grade_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """:meth:`GradedFiles.to_records` with ``stem`` after ``name``: the file name without
-        its extension (``0a1b2c.png`` -> ``0a1b2c``), a Kaggle submission's ``id_code``."""
+        its extension (``0a1b2c.png`` -> ``0a1b2c``), a Kaggle submission's ``id_code``. Two
+        graded files of one stem (``dup.jpeg``, ``dup.tif``) cannot both be that id (the
+        export's ``--format kaggle`` refuses such a folder): their ``stem`` is None and their
+        ``notes`` say why and the fix (rename one), so a table written from the records has no
+        two rows of one id; their grades are kept (each file's whole name is still its own)."""
+        records = super().to_records(grade_names)
+        stems = [None if r.get("name") is None else Path(r["name"]).stem for r in records]
+        clashing: dict[str, list[str]] = {}
+        for record, stem in zip(records, stems, strict=True):
+            if stem is not None:
+                clashing.setdefault(stem, []).append(str(record["name"]))
         rows: list[dict[str, Any]] = []
-        for record in super().to_records(grade_names):
+        for record, stem in zip(records, stems, strict=True):
+            others = [n for n in clashing.get(stem, []) if n != record["name"]] if stem is not None else []
             row: dict[str, Any] = {}
             for key, value in record.items():
                 row[key] = value
                 if key == "name":
-                    row["stem"] = None if value is None else Path(value).stem
+                    row["stem"] = None if others else stem
+            if others:
+                said = (f"its stem '{stem}' is also {', '.join(others)}'s: no Kaggle id_code on its own "
+                        f"(stem None) -> rename one of them")
+                row["notes"] = "\n".join(n for n in (row.get("notes") or "", said) if n)
             rows.append(row)
         return rows
 
