@@ -78,6 +78,14 @@ BLANK_RANGE = 8
 """... or a 1st-99th percentile range (grey levels) below this."""
 
 
+def natural_key(name: str) -> tuple[list[str | int], str]:
+    """``2.png`` < ``10.png`` < ``1000.png``, case-insensitive; the name breaks ties (the order of
+    the ingest's files and of the export's rows; here, not in :mod:`data_prep.ingest`, so that
+    :mod:`drac_ssl.grading` sorts a folder as the export does without reaching the ingest)."""
+    parts = re.split(r"(\d+)", name.lower())
+    return [int(p) if i % 2 else p for i, p in enumerate(parts)], name
+
+
 def is_blank(image: np.ndarray) -> bool:
     """A blank or near-constant image (nothing to grade): uint8 grey ``(H, W)`` or colour
     ``(H, W, C)`` (its channel mean), with a standard deviation below :data:`BLANK_STD` or a

@@ -177,6 +177,7 @@ from drac_ssl.metrics import (
     referable_report,
     referable_summary,
     softmax,
+    threshold_band_warning,
     two_grade_summary,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
@@ -1937,6 +1938,11 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     # the final thresholds' in-sample kappa, whichever rule decides (it held argmax's under
     # finetune.decision=argmax, as a review found)
     _, _, pred_in_sample = calibration.with_decision("thresholds").decide([raw_all])
+    # thresholds that (nearly) never give a labelled grade are said, not changed (a trial:
+    # 1.7235 and 1.7307, grade 1 given to 3 of 1080 images, without a word); measured on the
+    # deployed thresholds' in-sample grades, not the out-of-fold ones (90 of 1080 there)
+    band_warning = (threshold_band_warning(calibration.thresholds, y, pred_in_sample, names)
+                    if decision == "thresholds" else None)
     per_fold = _per_fold_figures(ctx, trained.records, fit)
     fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
     draw_words, draw_fraction = _label_draw(ctx)
@@ -1970,6 +1976,8 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         "qwk_fold_defined": int(np.isfinite(fold_qwk).sum()), "qwk_fold_count": int(fold_qwk.size),
         "qwk_fold_std_ddof": 1,  # said beside it: older versions wrote the population SD (ddof=0)
         "qwk_in_sample_thresholds": quadratic_weighted_kappa(y, pred_in_sample, k),
+        # a labelled grade the deployed thresholds (nearly) never give in-sample, else null
+        "threshold_band_warning": band_warning,
         "report": report,
         "folds": per_fold,
         "calibration": calibration.to_dict(),
@@ -1994,7 +2002,9 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
                      "metric is undefined on them (e.g. the AUC on a resample lacking a grade); "
                      "qwk_ci95_note: why an interval of width 0 means nothing (e.g. every image given "
                      "one grade), else null; one_grade_note: (nearly) every image given one grade, "
-                     "overall or within each fold, else null"),
+                     "overall or within each fold, else null; threshold_band_warning: a labelled grade "
+                     "the deployed thresholds give no image, or under 1% of the images (and under "
+                     "half its labelled count), in-sample, with its band as information, else null"),
         # the same without the notes on metrics.json's own fields: for people (the model card)
         "protocol_words": protocol_words + f"; the QWK's 95% CI: {ci_words}",
         "tta": ctx.ft.tta,
@@ -2072,6 +2082,8 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
     if one_grade:
         print(f"[finetune] {variant}: warning: {calibrated_one_grade_words(one_grade)}; this variant "
               f"learnt next to nothing about grading")
+    if metrics.get("threshold_band_warning"):  # report.md says it too
+        print(f"[finetune] {variant}: warning: {metrics['threshold_band_warning']}")
 
 
 def _plan_signatures(finetune_dir: Path, variant: str, accepted: set[str]) -> None:

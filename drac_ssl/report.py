@@ -96,6 +96,7 @@ from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts, read_json
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
+    apply_thresholds,
     calibrated_one_grade_words,
     degenerate_ci_reason,
     grading_report,
@@ -103,6 +104,7 @@ from drac_ssl.metrics import (
     referable_summary,
     stored_one_grade_note,
     temperature_at_bound,
+    threshold_band_warning,
     two_grade_summary,
 )
 from drac_ssl.oof import OOF_FILE, OofError, folds_taken_words, read_oof
@@ -1120,6 +1122,22 @@ def resamples_used_words(metrics: dict[str, Any]) -> str | None:
             "which over-represent the rarest grades' images; with few such images read them as rough.")
 
 
+def _band_warning(thresholds: Any, grades: Any, probs: Any, names: Sequence[str]) -> str | None:
+    """:func:`drac_ssl.metrics.threshold_band_warning` of a run's recorded thresholds (a run
+    made before ``metrics.json`` stored it), on the grades they give in-sample: cut from the
+    expected grade of the out-of-fold calibrated probabilities ``probs`` ``(n, K)`` (the score
+    a classification head's thresholds were fitted on); None when the thresholds are not a
+    list of K-1 increasing numbers."""
+    try:
+        t = [float(v) for v in thresholds]
+        p = np.asarray(probs, dtype=np.float64)
+        if len(t) != p.shape[1] - 1:
+            return None
+        return threshold_band_warning(t, grades, apply_thresholds(p @ np.arange(p.shape[1]), t), names)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False) -> tuple[list[str], str | None]:
     """The variant's section of report.md, and the note that its out-of-fold grades give
     (nearly) every image one grade, overall or within each fold: the one the run stored in
@@ -1172,6 +1190,13 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         lines += [f"> **{said[0].upper()}{said[1:]}**: this variant learnt next to nothing about "
                   f"grading, and a difference against it shows at most that the other variant learnt "
                   f"something.", ""]
+    # thresholds leaving a grade (next to) no band or no out-of-fold image: the run's own words,
+    # else (a run made before they were stored) from its out-of-fold grades
+    band = metrics.get("threshold_band_warning") if "threshold_band_warning" in metrics else (
+        _band_warning(cal.get("thresholds"), grades, probs, names)
+        if decision == "thresholds" and cal.get("output", "classification") == "classification" else None)
+    if isinstance(band, str) and band:
+        lines += [f"> **Warning:** {band[:1].upper()}{band[1:]}.", ""]
     temperature = cal.get("temperature")
     if temperature_at_bound(temperature):
         lines += [f"> The calibration's temperature ({figure_text(temperature)}) sits at the edge of its search "
@@ -1758,7 +1783,7 @@ def _export_section(run_dir: Path) -> list[str]:
             lines.append(f"- its class: {class_rule_words(decision, n_off, n_test, why, n_near_tie)} "
                          f"(`finetune.decision={decision}`); its P columns: "
                          f"{probability_columns_words(meta)}")
-        if notes is not None and shown is not None:  # some test image not reliably gradable
+        if notes is not None and shown is not None and summary.get("n_flagged"):  # some test image not reliably gradable
             lines.append(f"- not reliably gradable: {summary.get('n_flagged')} of the {summary.get('n_test')} "
                          f"test images, their rows in the submission like any other; per case, why, in "
                          f"`{shown.as_posix()}`")

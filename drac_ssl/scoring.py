@@ -8,7 +8,11 @@ and this module scores a submission CSV (``case,class,P0..P{K-1}``) against them
         [--grade-column NAME] [--grades K] [--json OUT.json] [--images DIR]
 
 * The submission must pass its own check (:func:`drac_ssl.submission.read_submission`, the
-  lines ``--check`` prints); K is ``--grades`` or the header's. A label CSV given as the
+  lines ``--check`` prints); K is ``--grades`` or the header's. A Kaggle file
+  (``id_code,diagnosis``, :mod:`drac_ssl.kaggle`, told by its header) is checked by Kaggle's
+  rules (K ``--grades``, the model's, else APTOS 2019's 5) and scored on its diagnosis column:
+  QWK, accuracy, F1 and the confusion matrix, no AUC (it has no probabilities; the record's
+  ``submission_format`` is ``kaggle``); its ids name the cases, matched to the labels as any. A label CSV given as the
   submission (its header has a layout's two columns) adds ``did you swap --score and
   --labels?``, and so does a submission given as the label CSV.
 * The label CSV is read in any dialect the ingest reads (:func:`data_prep.labels.read_table`:
@@ -160,6 +164,7 @@ from drac_ssl.figures import (
     markdown_table,
 )
 from drac_ssl.io import atomic_write_json
+from drac_ssl.kaggle import KAGGLE_COLUMNS, KAGGLE_GRADES, is_kaggle_file, read_kaggle
 from drac_ssl.metrics import (
     accuracy_score,
     bootstrap_ci,
@@ -270,6 +275,23 @@ def _label_layout_of(path: str | Path) -> str | None:
 
 
 SWAPPED = "did you swap --score and --labels?"
+
+KAGGLE_NO_AUC = ("a Kaggle submission (id_code,diagnosis) gives each image's class, no probabilities: "
+                 "no AUC")
+"""The ``auc_note`` of a Kaggle file's score (:func:`score`)."""
+
+
+def _kaggle_rows(submission: str | Path, num_grades: int | None) -> tuple[SubmissionRows | None, list[str]]:
+    """A Kaggle submission (:func:`drac_ssl.kaggle.read_kaggle`: K ``num_grades``, else APTOS
+    2019's 5) as :class:`drac_ssl.submission.SubmissionRows`, its cases the ids and its
+    probabilities the classes one-hot (no AUC is said of them: :data:`KAGGLE_NO_AUC`); else None
+    and the check's problems."""
+    k = KAGGLE_GRADES if num_grades is None else int(num_grades)
+    read, problems = read_kaggle(submission, k)
+    if read is None:
+        return None, problems
+    ids, classes, lines = read
+    return SubmissionRows(Path(submission), ids, classes, np.eye(k)[classes], lines), problems
 
 
 def _guess(table: Table, known: Sequence[str], taken: set[str], role: str) -> str | None:
@@ -902,7 +924,10 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     ``matched`` (labels matched by ``name``, ``stem``, ``number``, ``number_lost_zeros``, with
     ``examples``), and
     ``class_names_warning`` (only when ``grade_names`` count another K than the submission's:
-    they are not used, said), ``case_name_warnings`` (only when a case starts with a formula
+    they are not used, said), ``swap_warning`` / ``kaggle_pair_note`` (only when both files
+    have Kaggle's ``id_code,diagnosis`` header: the labels look like an export's submission, an
+    export's notes file beside them; else which file was read as which),
+    ``case_name_warnings`` (only when a case starts with a formula
     character, ``-1.png``: the check's ``FILE:LINE: warning:`` lines; scored all the same),
     ``package_version`` and ``date_utc``.
 
@@ -911,11 +936,22 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         ScoreError: the label CSV cannot be read or has bad rows, or the two do not name the
             same images.
     """
-    sub, problems = read_submission(
-        submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
-        scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
-                  "do not delete columns", image_names=label_image_names(labels),
-        names_from=f"the label CSV {Path(labels).name}")
+    kaggle = is_kaggle_file(submission)  # id_code,diagnosis: classes only, no probabilities
+    if kaggle:
+        sub, problems = _kaggle_rows(submission, num_grades if num_grades is not None else
+                                     len(grade_names) if grade_names is not None else None)
+    else:
+        sub, problems = read_submission(
+            submission, num_grades=num_grades, scale_from="--grades says" if num_grades is not None else "",
+            scale_fix="drop --grades (K is then the header's), or give the submission's K: --grades {k}; "
+                      "do not delete columns", image_names=label_image_names(labels),
+            names_from=f"the label CSV {Path(labels).name}")
+    if sub is None and kaggle:
+        check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
+                            *(["--grades", str(num_grades)] if num_grades is not None else [])])
+        raise SubmissionCheckFailed(
+            f"{getattr(problems, 'total', 0) or len(problems)} problem(s) in {submission} (Kaggle's "
+            f"{','.join(KAGGLE_COLUMNS)}): nothing was scored ({check} lists the same)", problems)
     if sub is None:
         check = shlex.join([interpreter_word(), "-m", "drac_ssl.export", "--check", str(submission),
                             *(["--grades", str(num_grades)] if num_grades is not None else [])])
@@ -936,6 +972,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     groups, patient_notes = _patient_groups(rows, matched.pop("label_rows"))
     pred, probs = sub.classes, sub.probs
     report = grading_report(y, probs, pred, names)
+    if kaggle:  # its probabilities are the classes one-hot: no AUC is measured from them
+        report.update(auc=None, auc_ovo=None, auc_ovr=None, auc_per_grade=None, auc_note=KAGGLE_NO_AUC)
     qwk_ci = bootstrap_ci(y, pred, functools.partial(quadratic_weighted_kappa, num_grades=k),
                           n_boot=n_boot, seed=seed, groups=groups)
     # the other figures on the same resamples (the same n_boot, seed and groups draw the same
@@ -952,11 +990,12 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
                         f"nothing can be measured (the QWK and the AUCs compare grades; the QWK is 0, "
                         f"or n/a when the submission gives that same grade to every image)" if len(present) == 1 else None)
     absent = [g for g in range(k) if g not in present]
-    auc_note = one_grade_labels or (
+    auc_note = KAGGLE_NO_AUC if kaggle else one_grade_labels or (
         f"{_grade_words(absent, names)} {'has' if len(absent) == 1 else 'have'} no image in {labels}: "
         f"the macro AUCs are undefined" if absent and report["auc_note"] is not None else report["auc_note"])
     record: dict[str, Any] = {
         "submission": str(submission), "labels": str(labels),
+        "submission_format": "kaggle" if kaggle else "drac",
         "label_columns": {"image": rows.image_column, "grade": rows.grade_column,
                           **({"patient": rows.patient_column} if rows.patient_column else {})},
         "label_per_eye": rows.per_eye, "label_layout": rows.layout, "label_dialect": rows.dialect,
@@ -980,6 +1019,8 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
         record["class_names_warning"] = _other_scale_words(grade_names, names, run_given)
     if problems.warnings:  # cases a spreadsheet may read as formulas: scored all the same
         record["case_name_warnings"] = list(problems.warnings)
+    if kaggle and is_kaggle_file(labels):  # two id_code,diagnosis files: which is which is the order
+        record.update(_kaggle_pair_words(submission, labels))
     record = _json_safe(record)
     record["chance_warning"] = None if one_grade_labels else chance_words(  # no model is to blame
         record, subject="this submission", qwk_words="QWK",
@@ -987,6 +1028,26 @@ def score(submission: str | Path, labels: str | Path, *, num_grades: int | None 
     record["package_version"] = __version__
     record["date_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return record
+
+
+def _kaggle_pair_words(submission: str | Path, labels: str | Path) -> dict[str, str]:
+    """What :func:`score` says when the submission and the labels both have Kaggle's
+    ``id_code,diagnosis`` header (a solution file has it too): ``{"swap_warning": ...}`` when
+    the labels have an export's notes file beside them and the submission none (the labels
+    look like the export's submission: :data:`SWAPPED`), else ``{"kaggle_pair_note": ...}``
+    saying which file was read as which (swapped, the figures come out transposed)."""
+    from drac_ssl.submission import image_notes_path
+
+    beside = image_notes_path(labels)
+    if beside.is_file() and not image_notes_path(submission).is_file():
+        return {"swap_warning": f"{labels} (--labels) has an export's notes file beside it ({beside.name}): "
+                                f"it looks like the submission the export wrote, and {submission} (--score) "
+                                f"like the labels: {SWAPPED} (swapped, the confusion matrix and the "
+                                f"per-grade precision and recall come out transposed)"}
+    return {"kaggle_pair_note": f"both files have Kaggle's {','.join(KAGGLE_COLUMNS)} header: {submission} "
+                                f"(--score) is read as the grades given, {labels} (--labels) as the true "
+                                f"grades; given the other way round, the confusion matrix and the per-grade "
+                                f"precision and recall come out transposed"}
 
 
 def label_image_names(labels: str | Path) -> dict[str, str]:
@@ -1080,10 +1141,12 @@ def score_lines(record: dict[str, Any]) -> list[str]:
              + (f", the {layout} layout's" if layout else "") + f"; {record['label_dialect']}"
              + "".join(f"; {h}" for h in how),
              f"QWK {figure_text(record['qwk'])} (95% CI {format_ci(*record['qwk_ci95'], record['qwk_ci95_note'])}), "
-             f"AUC {auc_words(record, k, drac=False)}, "
-             f"accuracy {figure_with_ci(record, 'accuracy', 'accuracy_ci95')}, macro F1 {figure_text(record['macro_f1'])}.",
-             f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
-             f"columns; 95% CI: {record['n_boot']} bootstrap resamples of the "
+             + ("" if record.get("submission_format") == "kaggle" else f"AUC {auc_words(record, k, drac=False)}, ")
+             + f"accuracy {figure_with_ci(record, 'accuracy', 'accuracy_ci95')}, macro F1 {figure_text(record['macro_f1'])}.",
+             ("QWK, accuracy and macro F1 score the submission's diagnosis column (a Kaggle file: "
+              "no probabilities, no AUC)" if record.get("submission_format") == "kaggle" else
+              f"QWK, accuracy and macro F1 score the submission's class column, the AUCs its P0..P{k - 1} "
+              "columns") + f"; 95% CI: {record['n_boot']} bootstrap resamples of the "
              + (f"{record['ci_units']} patients (column {columns.get('patient')!r}), each with all its "
                 f"images (seed {record['seed']}; images of one patient are not independent)."
                 if record.get("ci_resamples") == "patients" else
@@ -1155,7 +1218,7 @@ def training_images_check(submission: str | Path, run: str | None = None, images
         bundle = bundle_folder(run)
         hashes = training_hashes(read_json_dict(bundle / "metadata.json") or {})
     folder = Path(images) if images is not None and hashes is not None else None
-    files = {c: folder / c for c in cases if (folder / c).is_file()} if folder is not None and folder.is_dir() else {}
+    files = _graded_files(cases, str(folder))[1] if folder is not None else {}
     if not files:
         if notes is not None:
             n = sum(1 for c in cases if notes.get(c, ("", False))[1])
@@ -1227,11 +1290,20 @@ def _file_prefixes(files: dict[str, Path], memo: dict[Path, str | None] | None =
 
 
 def _graded_files(cases: Sequence[str], images: str | None) -> tuple[Path | None, dict[str, Path]]:
-    """``images`` as a folder and the cases with a file there (case -> path)."""
+    """``images`` as a folder and the cases with a file there (case -> path): the file of that
+    name, else, for a case without extension (a Kaggle id), the one image file of that stem."""
     folder = Path(images) if images is not None else None
     if folder is None or not folder.is_dir():
         return folder, {}
-    return folder, {c: folder / c for c in cases if (folder / c).is_file()}
+    found = {c: folder / c for c in cases if (folder / c).is_file()}
+    bare = [c for c in cases if c not in found and Path(c).suffix.lower() not in IMAGE_SUFFIXES]
+    if bare:
+        by_stem: dict[str, list[Path]] = {}
+        for path in folder.iterdir():
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+                by_stem.setdefault(path.stem, []).append(path)
+        found.update({c: by_stem[c][0] for c in bare if len(by_stem.get(c, [])) == 1})
+    return folder, found
 
 
 def _run_export(submission: str | Path, noted: Mapping[str, dict[str, Any]] | None = None,
@@ -1602,6 +1674,10 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"warning: {record['class_names_warning']}", file=sys.stderr)
     for line in record.get("case_name_warnings") or []:  # FILE:LINE: warning: ...
         print(line, file=sys.stderr)
+    if record.get("swap_warning"):
+        print(f"warning: {record['swap_warning']}", file=sys.stderr)
+    if record.get("kaggle_pair_note"):
+        print(f"note: {record['kaggle_pair_note']}", file=sys.stderr)
     if json_error is not None:
         print(f"error: {json_error}", file=sys.stderr)
         return 2

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from data_prep.labels import workbook_fix, workbook_words
+from data_prep.problems import Problem
 from drac_ssl import PROB_COLUMNS
 from drac_ssl.challenge import DRAC_TEST_IMAGES
 from drac_ssl.console import print_lines
@@ -65,6 +66,7 @@ __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError
            "write_submission", "DRAC_PROB_COLUMNS", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
            "SPREADSHEET_FORMULA_STARTS", "CONTROL_CATEGORIES", "REFUSED_FORMAT_CHARACTERS",
            "ALLOWED_FORMAT_CHARACTERS", "refused_name_character", "broken_link_words", "case_name_problem", "printable_text",
+           "CASE_NAME_KIND", "case_name_problems", "SCORE_COLUMN",
            "safe_case_name", "spreadsheet_cell", "FORMULA_CELL_STARTS", "NEUTRALISED_NAME_WORDS",
            "ESCAPED_NAME_WORDS", "bundle_cell", "grade_name_cell"]
 
@@ -230,10 +232,21 @@ own grade names (:attr:`drac_ssl.grading.bundle.Bundle.grade_names`): the submis
 keeps DRAC's ``case,class,P0..P{K-1}``, numbers only (a trial: an OCTA researcher's own names,
 none / non-proliferative / proliferative, were found only in the free text of ``grade_note``)."""
 
+SCORE_COLUMN = "score"
+"""The column of the export's notes file that gives each row's score, the number the bundle's
+thresholds cut into its ``class`` (:attr:`drac_ssl.grading.predict.GradedImages.score`: the
+expected grade ``sum_k k * P_k`` of a classification head, the output of a regression head),
+with 6 decimals, so that the grades can be cut again at other thresholds: the submission's
+format is fixed, and a Kaggle file (``id_code,diagnosis``) has no probabilities at all."""
+
 IMAGE_NOTES_COLUMNS = ("case", "class", UNRELIABLE_COLUMN, TRAINING_IMAGE_COLUMN, "grade_note", BUNDLE_COLUMN,
-                       PRETRAINING_IMAGE_COLUMN, GRADE_NAME_COLUMN)
+                       PRETRAINING_IMAGE_COLUMN, GRADE_NAME_COLUMN, SCORE_COLUMN)
 """The columns of :func:`write_image_notes`'s file (each added column goes last, so that the
 earlier versions' headers are its first columns)."""
+
+IMAGE_NOTES_COLUMNS_BEFORE_SCORE = IMAGE_NOTES_COLUMNS[:8]
+"""The columns of a notes file written before ``score`` (:func:`read_image_notes` and
+:func:`read_pretraining_notes` read it)."""
 
 IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME = IMAGE_NOTES_COLUMNS[:7]
 """The columns of a notes file written before ``grade_name`` (:func:`read_image_notes` and
@@ -248,7 +261,7 @@ IMAGE_NOTES_COLUMNS_BEFORE = IMAGE_NOTES_COLUMNS[:4]
 IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE = IMAGE_NOTES_COLUMNS[:5]
 """The columns of a notes file written before ``bundle`` (:func:`read_image_notes` reads it)."""
 
-IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME,
+IMAGE_NOTES_HEADERS = (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SCORE, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME,
                        IMAGE_NOTES_COLUMNS_BEFORE_PRETRAINING, IMAGE_NOTES_COLUMNS_BEFORE_BUNDLE,
                        IMAGE_NOTES_COLUMNS_BEFORE)
 """Every header the export's notes file was written with, this version's first."""
@@ -372,8 +385,9 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
                       grade_notes: Sequence[str] | None = None,
                       bundle: Mapping[str, Any] | None = None,
                       pretrained: Sequence[Sequence[str] | None] | None = None, outside: str = "",
-                      grade_names: Sequence[str] | None = None) -> Path:
-    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name``
+                      grade_names: Sequence[str] | None = None,
+                      scores: Sequence[float] | None = None) -> Path:
+    """Write ``case,class,not_reliably_gradable,training_image,grade_note,bundle,pretraining_image,grade_name,score``
     atomically, one row
     per graded case in the submission's order: ``class`` its written grade,
     ``not_reliably_gradable`` the reasons its grade is not reliably gradable joined by ``"; "``
@@ -394,17 +408,22 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     that ``--score`` of the submission says a transductive figure, or its doubt, without the run,
     and ``grade_name`` (:data:`GRADE_NAME_COLUMN`) the name of ``class`` in ``grade_names`` (the
     bundle's, grade 0 first; None: empty on every row), made safe for a spreadsheet
-    (:func:`grade_name_cell`: the names are the user's config). Every row is a graded image (the files
+    (:func:`grade_name_cell`: the names are the user's config), and ``score``
+    (:data:`SCORE_COLUMN`, ``scores``, one per case, 6 decimals; None: empty on every row) the
+    number the bundle's thresholds cut into ``class``. Every row is a graded image (the files
     not graded have none). Not a submission; the export writes it beside one
     (:func:`image_notes_path`) when some image is flagged, was a training or pretraining image or
     has a grade note. ValueError for sequences of different lengths, or a class with no name in
     ``grade_names``."""
     notes = [""] * len(cases) if grade_notes is None else list(grade_notes)
     seen_before = [None] * len(cases) if pretrained is None else list(pretrained)
-    if not len(cases) == len(classes) == len(reasons) == len(trained) == len(notes) == len(seen_before):
+    cut_from = [None] * len(cases) if scores is None else [float(v) for v in scores]
+    if not len(cases) == len(classes) == len(reasons) == len(trained) == len(notes) == len(seen_before) \
+            == len(cut_from):
         raise ValueError(f"{len(cases)} cases, {len(classes)} classes, {len(reasons)} reasons, "
-                         f"{len(trained)} training marks, {len(notes)} grade notes and "
-                         f"{len(seen_before)} pretraining marks: give one of each per case")
+                         f"{len(trained)} training marks, {len(notes)} grade notes, "
+                         f"{len(seen_before)} pretraining marks and {len(cut_from)} scores: give one "
+                         f"of each per case")
     names = list(grade_names) if grade_names is not None else None
     if names is not None:
         unnamed = sorted({int(grade) for grade in classes if not 0 <= int(grade) < len(names)})
@@ -415,10 +434,12 @@ def write_image_notes(path: str | os.PathLike[str], cases: Sequence[str], classe
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(IMAGE_NOTES_COLUMNS)
     which = bundle_cell(bundle)
-    for case, grade, why, seen, note, read in zip(cases, classes, reasons, trained, notes, seen_before, strict=True):
+    for case, grade, why, seen, note, read, cut in zip(cases, classes, reasons, trained, notes, seen_before,
+                                                       cut_from, strict=True):
         writer.writerow([case, int(grade), "; ".join(why), training_image_cell(seen), note, which,
                          pretraining_image_cell(read, outside),
-                         grade_name_cell(names[int(grade)]) if names is not None else ""])
+                         grade_name_cell(names[int(grade)]) if names is not None else "",
+                         "" if cut is None else f"{cut:.{WRITE_DECIMALS}f}"])
     return atomic_write_text(path, out.getvalue())
 
 
@@ -442,7 +463,7 @@ def read_image_notes(path: str | os.PathLike[str]) -> dict[str, tuple[str, bool]
     """:func:`write_image_notes`'s file: case -> (reasons, a training image: a non-empty
     ``training_image`` cell other than :data:`TRAINING_IMAGE_UNKNOWN`); None when there
     is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_HEADERS`
-    (this version's and earlier versions': without ``grade_name``, without ``pretraining_image``,
+    (this version's and earlier versions': without ``score``, without ``grade_name``, without ``pretraining_image``,
     without ``bundle``, without ``grade_note``)."""
     rows = _image_notes_rows(path, IMAGE_NOTES_HEADERS)
     if rows is None:
@@ -455,10 +476,11 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     """The ``pretraining_image`` and ``bundle`` columns of :func:`write_image_notes`'s file:
     case -> ``{"splits": pretraining_cell_splits(cell), "bundle": the bundle cell, "outside":
     pretraining_cell_outside(cell)}``; None when
-    there is no such file, it cannot be read or its header is neither :data:`IMAGE_NOTES_COLUMNS`
-    nor :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a file written before ``pretraining_image``
-    tells nothing of it)."""
-    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
+    there is no such file, it cannot be read or its header is none of :data:`IMAGE_NOTES_COLUMNS`,
+    :data:`IMAGE_NOTES_COLUMNS_BEFORE_SCORE` and :data:`IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME` (a
+    file written before ``pretraining_image`` tells nothing of it)."""
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS, IMAGE_NOTES_COLUMNS_BEFORE_SCORE,
+                                    IMAGE_NOTES_COLUMNS_BEFORE_GRADE_NAME))
     if rows is None:
         return None
     at = IMAGE_NOTES_COLUMNS.index(PRETRAINING_IMAGE_COLUMN)
@@ -674,6 +696,34 @@ def safe_case_name(name: str, taken: Sequence[str] = ()) -> str:
         n += 1
         safe = f"{stem}_{n}{suffix}"
     return safe
+
+
+CASE_NAME_KIND = "case-name"
+"""The :class:`data_prep.problems.Problem` kind of an image whose file name cannot be a case
+(:func:`case_name_problem`: :func:`case_name_problems`)."""
+
+
+def case_name_problems(files: Sequence[Path], folder: Path) -> list[tuple[Path, Problem]]:
+    """The files of ``files`` whose name cannot be a case (:func:`case_name_problem`: a
+    comma, a quote or a line break, white space at either end, a spreadsheet formula's first
+    character), each with its problem: the name (non-printable characters escaped,
+    :func:`printable_text`), why, and the fix, a name that can be one and that no other entry
+    of ``folder`` has (:func:`safe_case_name`: ``Doe, John_OD.jpg`` -> ``rename it, e.g. to
+    Doe_John_OD.jpg``). Known from the names alone: ``python -m drac_ssl.export --images`` says
+    them before any image is read, and :func:`drac_ssl.grading.batch.grade_folder` grades no
+    such file. A case name is never altered instead: the CSV's case must name its file."""
+    try:
+        taken = [p.name for p in folder.iterdir()]
+    except OSError:  # the folder was listed a moment ago: its files' names serve
+        taken = [p.name for p in files]
+    found: list[tuple[Path, Problem]] = []
+    for path in files:
+        if (why := case_name_problem(path.name)) is not None:
+            safe = safe_case_name(path.name, taken)
+            taken.append(safe)
+            found.append((path, Problem(printable_text(str(path)), f"its name {why}",
+                                        f"rename it, e.g. to {safe}", kind=CASE_NAME_KIND)))
+    return found
 
 
 def broken_link_words(path: str | os.PathLike[str]) -> str | None:

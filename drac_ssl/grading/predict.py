@@ -1017,7 +1017,13 @@ class GradedImages:
     :func:`grade_images` was given no ``paths``; ``paths``: per image its file as given to
     :func:`grade_images` (``str``; None as a whole without ``paths``); ``grade_names``: the
     bundle's names of the grades 0..K-1 (:attr:`Bundle.grade_names`; None for a result built
-    by hand).
+    by hand); ``score`` ``(n,)`` float64: the continuous score the bundle's thresholds cut into
+    ``classes`` under ``decision: thresholds`` (:attr:`Bundle.calibration`'s ``thresholds``;
+    ``grade = number of thresholds t with score >= t``, :func:`drac_ssl.metrics.apply_thresholds`):
+    for a classification head the expected grade ``sum_k k * P_k`` of the fold ensemble's
+    calibrated probabilities, for a regression head the mean regression output of the fold models
+    (``metadata.json``'s ``calibration.score`` says which), so that the grades can be cut again at
+    other thresholds; None for a result built by hand.
 
     :attr:`not_reliably_gradable` combines them into one verdict per image, the export's and
     the app batch's rule; :meth:`to_records` gives one flat dict per image (for
@@ -1035,6 +1041,7 @@ class GradedImages:
     training_image: list[bool | None] | None = None
     paths: list[str] | None = None
     grade_names: tuple[str, ...] | None = None
+    score: np.ndarray | None = None
 
     @property
     def not_reliably_gradable(self) -> list[list[str]]:
@@ -1071,6 +1078,8 @@ class GradedImages:
           ``grade_names`` or the bundle's, :attr:`grade_names`; the grade's number as a string
           when neither is known);
         * ``P0`` .. ``P{K-1}`` (``float``: the calibrated probabilities, the export's columns);
+        * ``score`` (``float``: :attr:`score`, what the thresholds cut into ``grade``; None when
+          not known);
         * ``not_reliably_gradable`` (``str``: :attr:`not_reliably_gradable`'s reasons joined by
           "; ", as the export's notes file writes them; "" for a clean image);
         * ``warnings`` (``str``: every warning said of the image, what reading its file said
@@ -1100,6 +1109,7 @@ class GradedImages:
                 "path": path, "name": None if path is None else Path(path).name,
                 "grade": grade, "grade_name": names[grade] if names is not None else str(grade)}
             record.update({f"P{j}": float(self.probs[i, j]) for j in range(k)})
+            record["score"] = None if self.score is None else float(self.score[i])
             said = [*per_image(self.file_warnings, i), *per_image(self.warnings, i),
                     *per_image(self.preprocessing_warnings, i)]
             record["not_reliably_gradable"] = "; ".join(reasons[i])
@@ -1143,7 +1153,7 @@ class GradedImages:
                    file_warnings=lists("file_warnings"),
                    training_image=None if any(f is None for f in flags) else [t for f in flags for t in f or []],
                    paths=None if any(p is None for p in paths) else [q for p in paths for q in p or []],
-                   grade_names=named[0] if named else None)
+                   grade_names=named[0] if named else None, score=cat("score"))
 
 
 def grade_images(bundle: Bundle, images: Sequence[np.ndarray], tta: bool | None = None,
@@ -1361,18 +1371,19 @@ def grade_prepared(bundle: Bundle, prepared: Sequence[PreparedImage], tta: bool 
         checked = bundle.input_profile is not None
         return GradedImages(np.zeros((0, k)), np.zeros(0, dtype=np.int64),
                             np.zeros(0, dtype=bool) if checked else None, blank, noise,
-                            np.zeros(0) if checked else None, grade_names=names)
+                            np.zeros(0) if checked else None, grade_names=names, score=np.zeros(0))
     warnings = [list(p.warnings) for p in prepared]
     preprocessing = [list(p.preprocessing_warnings) for p in prepared]
     inputs = torch.stack([p.input for p in prepared])
     profile = bundle.input_profile
     out = ensemble_outputs(bundle, inputs, tta, keep_features=profile is not None)
-    probs, _, classes = bundle.calibration.decide(out.raw)
+    probs, score, classes = bundle.calibration.decide(out.raw)
+    score = np.asarray(score, dtype=np.float64)
     if profile is None:
         return GradedImages(probs, classes, None, blank, noise, warnings=warnings,
-                            preprocessing_warnings=preprocessing, grade_names=names)
+                            preprocessing_warnings=preprocessing, grade_names=names, score=score)
     assert out.features is not None
     distance, unlike = profile.unlike_training(inputs, out.features)
     return GradedImages(probs, classes, unlike, blank, noise, distance, warnings, preprocessing,
-                        grade_names=names)
+                        grade_names=names, score=score)
 
