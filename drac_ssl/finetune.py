@@ -122,6 +122,7 @@ from drac_ssl.config import (
     check_ranges,
     layouts_in_words,
     referable_cut,
+    referral_target,
     to_dict,
 )
 from drac_ssl.config import validate as validate_config
@@ -175,6 +176,7 @@ from drac_ssl.metrics import (
     quadratic_weighted_kappa,
     referable_report,
     referable_summary,
+    referral_report,
     two_grade_summary,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
@@ -403,6 +405,9 @@ class _Context:
     # the referable-DR figures of each variant (two grades: 1, the grading's own decision);
     # None: not reported
     referable_from: int | None = None
+    # finetune.referral_target as (metric, level) (config.referral_target): each variant's
+    # referral cut on P(referable), cross-fitted as the kappa thresholds are; None: none
+    referral: tuple[str, float] | None = None
     # the per-fold line has explained once what its "uncalibrated" validation kappa is, and
     # why it is 0 when the fold model gave every validation image one grade
     qwk_explained: bool = False
@@ -1235,10 +1240,10 @@ def _file_stamp(path: Path) -> str:
     return f"{st.st_size}-{st.st_mtime_ns}"
 
 
-_UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision", "referable_from")
+_UNSIGNED_SETTINGS = ("compare_scratch", "n_boot", "decision", "referable_from", "referral_target")
 """``finetune`` settings that change no fold's training (which variants run; the bootstrap of
-the metrics, the class decision and the referable cut, recomputed on every run), so they never
-make finished folds stale."""
+the metrics, the class decision, the referable cut and the referral target, recomputed on every
+run), so they never make finished folds stale."""
 _ADDED_SETTINGS = ("crop_scale", "frozen_train_views", "mlp_hidden", "conv_head_channels", "keep",
                    "head_warmup_epochs", "label_fraction", "decay_bias_and_norm")
 """``finetune`` settings that were module constants when earlier runs were made: at the old
@@ -1706,16 +1711,24 @@ class _CrossFit:
     given: np.ndarray  # sorted positions of the images some fold trained on
     calibration: Calibration  # the deployed one: fitted on the out-of-fold outputs of ``given``
     decision: str  # finetune.decision
+    # finetune.referral_target: (n_lab,) int64, each image referred (1) or not by the referral
+    # cut fitted for its fold, and fold -> that cut; None / {} without a target
+    referred: np.ndarray | None = None
+    referral_cuts: dict[int, float] = field(default_factory=dict)
 
     @property
     def pred(self) -> np.ndarray:
-        """(n_lab,) int64: the grades by ``finetune.decision``."""
+        """(n_lab,) int64: the grades by ``finetune.decision``, or with two grades and a
+        referral target by the fold's referral cut (:attr:`Calibration.referral_decides`)."""
+        if self.referred is not None and self.calibration.referral_decides:
+            return self.referred
         return self.preds[self.decision]
 
 
-def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _CrossFit:
-    """Cross-fitted calibration (temperature and kappa thresholds) for the reported
-    out-of-fold figures, for both class decisions.
+def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str,
+                           referral: tuple[str, float] | None = None) -> _CrossFit:
+    """Cross-fitted calibration (temperature and kappa thresholds, and with ``referral`` the
+    referral cut) for the reported out-of-fold figures, for both class decisions.
 
     Rule: fold k's rows are calibrated by a :class:`Calibration` fitted only on the
     out-of-fold outputs of the images fold k's model was given labels for
@@ -1725,16 +1738,22 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _Cr
     it is fitted on, those of the folds j != k, were each trained with fold k's labels: a
     second-order path by which fold k's labels still reach its calibration. The deployed
     calibration is fitted on the images any fold was given (all of them without a label draw).
+    The referral cut (``finetune.referral_target``, ``referral`` ``(metric, level)`` on
+    P(referable) of grades >= ``ctx.referable_from``) follows the same rule: fold k's images are
+    referred by the cut :meth:`Calibration.fit` chose on the same rows as its thresholds
+    (under their temperature), never on fold k's own; the deployed cut on all of them.
 
     Args:
         raw_all: ``(n_lab, R)`` out-of-fold raw outputs (:func:`_train_folds`).
         kind: the head's output (``classification`` or ``regression``).
+        referral: ``(metric, level)`` of ``finetune.referral_target``; None: no referral cut.
 
     Returns:
         probabilities ``(n_lab, K)`` as ``oof.csv`` writes them (6 decimals, rows summing to
         1: :func:`drac_ssl.submission.written_probabilities`; the grades are decided on the
         unrounded ones), scores ``(n_lab,)`` and grades ``(n_lab,)`` per decision
-        rule, each fold's thresholds, and the deployed calibration.
+        rule (each rule alone, without the referral cut), each fold's thresholds, the deployed
+        calibration and, with ``referral``, each image's out-of-fold referral and each fold's cut.
     """
     k = ctx.num_grades
     decision = ctx.ft.decision
@@ -1748,19 +1767,27 @@ def _cross_fit_calibration(ctx: _Context, raw_all: np.ndarray, kind: str) -> _Cr
     # fitted on all other-fold labels, 24 where the fold trained on 6, which a low-label
     # figure must not have); the deployed calibration on the labels any fold was given
     given_to = {fold: ctx.train_positions(fold) for fold in ctx.fold_ids}  # each fold's labels
+    target = None if referral is None else (*referral, ctx.referable_from)
+    referred = None if referral is None else np.zeros(n_lab, dtype=np.int64)
+    referral_cuts: dict[int, float] = {}
     for fold in ctx.fold_ids:
         inside, known = ctx.folds == fold, given_to[fold]
-        cal_k = Calibration.fit(raw_all[known], ctx.grades[known], kind, k, decision)
+        cal_k = Calibration.fit(raw_all[known], ctx.grades[known], kind, k, decision, target)
         probs[inside], score[inside] = cal_k.probs_and_scores([raw_all[inside]])
-        for rule in DECISIONS:
-            preds[rule][inside] = cal_k.with_decision(rule).grades_of(probs[inside], score[inside])
+        for rule in DECISIONS:  # each rule's own grades (with two grades the referral cut decides)
+            preds[rule][inside] = cal_k.without_referral().with_decision(rule).grades_of(
+                probs[inside], score[inside])
         fold_cuts[fold] = list(cal_k.thresholds)
+        if referred is not None and cal_k.referral is not None:  # on the unrounded P, as the grades
+            referred[inside] = cal_k.referral.refer(probs[inside])
+            referral_cuts[fold] = cal_k.referral.cut
     given = np.unique(np.concatenate(list(given_to.values())))
-    calibration = Calibration.fit(raw_all[given], ctx.grades[given], kind, k, decision)
+    calibration = Calibration.fit(raw_all[given], ctx.grades[given], kind, k, decision, target)
     # the probabilities as oof.csv holds them (6 decimals, as a submission CSV): every figure
     # of them (the AUCs, their CIs, the paired differences) is then the one a user recomputes
     # from the file; the grades were decided above, on the unrounded ones
-    return _CrossFit(written_probabilities(probs), score, preds, fold_cuts, given, calibration, decision)
+    return _CrossFit(written_probabilities(probs), score, preds, fold_cuts, given, calibration, decision,
+                     referred, referral_cuts)
 
 
 def _per_fold_figures(ctx: _Context, fold_records: list[dict[str, Any]], fit: _CrossFit) -> list[dict[str, Any]]:
@@ -1795,6 +1822,8 @@ def _per_fold_figures(ctx: _Context, fold_records: list[dict[str, Any]], fit: _C
                          "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                          **uncalibrated,
                          "thresholds_cross_fitted": fit.fold_cuts[record["fold"]],
+                         **({"referral_cut_cross_fitted": fit.referral_cuts[record["fold"]]}
+                            if record["fold"] in fit.referral_cuts else {}),
                          "seconds": record["seconds"], "stopped": record["stopped"]})
     return per_fold
 
@@ -1885,6 +1914,13 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     referable = (None if ctx.referable_from is None else
                  referable_report(y, probs, pred, ctx.referable_from, names, n_boot=ctx.ft.n_boot,
                                   seed=ctx.seed, groups=ctx.patients))
+    # finetune.referral_target: the cross-fitted referral cut's figures out of fold, on the same
+    # resamples (with two grades they are the grades' own: the cut decides them)
+    if referable is not None and fit.referred is not None and calibration.referral is not None:
+        referable["referral"] = referral_report(
+            y, fit.referred, ctx.referable_from, calibration.referral.metric, calibration.referral.level,
+            calibration.referral.cut, fit.referral_cuts, n_boot=ctx.ft.n_boot, seed=ctx.seed,
+            groups=ctx.patients)
     rules: dict[str, dict[str, Any]] = {}
     for rule in DECISIONS:
         r = report if rule == decision else grading_report(y, probs, preds[rule], names)
@@ -1939,6 +1975,10 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         # finetune.referable_from: grade >= r as the screening decision (two grades: r = 1, the
         # same sensitivity and specificity as above, with their CIs, the AUC's and its operating points)
         **({"referable": referable} if referable is not None else {}),
+        # two grades with finetune.referral_target: the grades given (qwk, accuracy, oof.csv's
+        # pred, sensitivity and specificity) are the referral cut's, not finetune.decision's
+        # (decision_rules keeps both rules' own figures)
+        **({"referral_decides_grade": True} if calibration.referral_decides else {}),
         "label_fraction": ctx.ft.label_fraction,
         "label_fraction_in_effect": draw_fraction,
         "seed": ctx.seed,
@@ -2063,7 +2103,7 @@ def _run_variant(ctx: _Context, variant: str, source: Path | None, spec: ModelSp
     setup = _sign_and_build(ctx, variant, source, spec, out_dir)
     _plan_signatures(out_dir.parent, variant, setup.accepted)
     trained = _train_folds(ctx, variant, spec, out_dir, setup, saved_folds)
-    fit = _cross_fit_calibration(ctx, trained.raw_all, spec.output)
+    fit = _cross_fit_calibration(ctx, trained.raw_all, spec.output, ctx.referral)
     metrics = _score_variant(ctx, variant, trained, fit, t_start)
     oof_path = _write_variant_files(ctx, variant, source, spec, out_dir, trained, fit, metrics)
     _say_variant(ctx, variant, metrics)
@@ -2171,6 +2211,13 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
     if len(names) < 2:
         raise ValueError(f"a grading scale needs at least 2 grades, got {names}")
     referable_from = referable_cut(ft.referable_from, names)  # before any training: a bad cut stops here
+    referral = referral_target(ft.referral_target)
+    if referral is not None and referable_from is None:  # a referral cut needs P(referable)
+        raise ConfigError(f"config: finetune.referral_target={ft.referral_target} sets a cut on "
+                          f"P(referable), but finetune.referable_from={ft.referable_from} gives no "
+                          f"referable grades on this scale ({describe_grades(names)}).\n"
+                          f"  fix: finetune.referable_from=R (referable = grade >= R, 1..{len(names) - 1}), "
+                          f"or finetune.referral_target=off")
     model_spec = _model_spec(cfg, run_dir / "pretrain" / "metadata.json", data.channels, len(names))
     if model_spec.in_channels != data.channels:
         raise ValueError(
@@ -2202,7 +2249,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         grades=np.array([int(r["grade"]) for r in lab], dtype=np.int64),
         folds=np.array([int(r["fold"]) for r in lab], dtype=np.int64), fold_ids=fold_ids,
         grade_names=names, patients=patient_groups(lab), referable_from=referable_from,
-        run_dir=run_dir)
+        referral=referral, run_dir=run_dir)
     if ctx.grades.size and int(ctx.grades.max()) >= len(names):
         raise ValueError(f"the manifest holds grade {int(ctx.grades.max())} but the ingest recorded "
                          f"{len(names)} grades ({describe_grades(names)}); rerun the ingest stage")

@@ -166,14 +166,17 @@ def referable_path(submission: str | os.PathLike[str]) -> Path:
 
 
 def write_referable(submission: str | os.PathLike[str], from_grade: int,
-                    out: str | os.PathLike[str] | None = None, not_informative: str = "") -> Path:
+                    out: str | os.PathLike[str] | None = None, not_informative: str = "",
+                    cut: float | None = None) -> Path:
     """Write ``case,P_referable,referable`` beside a written submission (default
     :func:`referable_path`) and return its path.
 
     ``P_referable`` is ``P_r + ... + P_{K-1}`` of the submission's written probabilities
     (``r = from_grade``), summed exactly in their 6-decimal units, so it is the sum of what
     the file says; ``referable`` is 1 when the written ``class`` is ``>= r``, else 0 (the
-    submission's own decision, not a cut of ``P_referable``). Rows in the submission's order.
+    submission's own decision, not a cut of ``P_referable``), or, with ``cut`` (a bundle's
+    referral cut, ``finetune.referral_target``), 1 when that written ``P_referable`` is at or
+    above ``cut``. Rows in the submission's order.
     ``not_informative``: why ``P_referable`` carries no information (its referable AUC's 95% CI not above 0.5, or not recorded:
     :func:`drac_ssl.grading.bundle.referable_not_informative`), "" when it may; when given,
     a fourth column, :data:`NOT_INFORMATIVE_COLUMN`, says it on every row (the figures are
@@ -202,7 +205,8 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
     writer.writerow([*REFERABLE_COLUMNS, *([NOT_INFORMATIVE_COLUMN] if not_informative else [])])
     for row in rows:
         units = sum(int(round(float(v) * scale)) for v in row[2 + r:2 + k])
-        writer.writerow([row[0], _format_units(units), int(int(row[1]) >= r),
+        referred = int(int(row[1]) >= r) if cut is None else int(units / scale >= cut)
+        writer.writerow([row[0], _format_units(units), referred,
                          *([not_informative] if not_informative else [])])
     return atomic_write_text(referable_path(submission) if out is None else out, out_text.getvalue())
 

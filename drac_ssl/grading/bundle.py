@@ -93,6 +93,7 @@ from drac_ssl.metrics import (
     TEMPERATURE_BOUNDS,
     counted_units,
     referable_summary,
+    referral_words,
     temperature_at_bound,
     two_grade_summary,
 )
@@ -1614,6 +1615,17 @@ def _model_card(meta: dict[str, Any]) -> str:
         if k == 2 and cal.get("output", "classification") == "classification" and cal.get("thresholds"):
             grade_rule += (f" (with two grades the expected grade is P1: {names[1]} when P1 >= "
                            f"{cal['thresholds'][0]:.3f}, which need not be 0.5)")
+    referral = cal.get("referral") if isinstance(cal.get("referral"), dict) else None
+    if referral is not None and k == 2:  # finetune.referral_target: the cut decides the grade
+        grade_rule = (f"1 ({names[1]}) when P1 >= {figure_text(referral.get('cut'))}, else 0: the referral cut set for "
+                      f"{referral_words(referral)} on the out-of-fold outputs "
+                      f"(finetune.referral_target={referral.get('target')}; the class decision "
+                      f"`{decision}` is not used)")
+    elif referral is not None:
+        grade_rule += (f"; referral (not a grade): P(referable), grades >= {referral.get('from_grade')}, "
+                       f"at or above {figure_text(referral.get('cut'))}, the cut set for "
+                       f"{referral_words(referral)} on the out-of-fold outputs "
+                       f"(finetune.referral_target={referral.get('target')})")
     rules = cv.get("decision_rules") or {}
     screening = ""
     if k == 2 and ("sensitivity" in cv or isinstance(cv.get("referable"), dict)):
@@ -1741,8 +1753,11 @@ def _milder_card_words(cal: dict[str, Any]) -> str:
     grade is a score cut at thresholds (``cal["decision"]`` ``thresholds``, the default: the
     expected grade Σ k·P_k, or a regression head's score), with the one measurement of it
     (:data:`ENSEMBLE_GRADE_EVIDENCE`); "" for the most probable grade's rule (``argmax``),
-    which never gives one."""
+    which never gives one, and for a two-grade bundle whose referral cut decides the grade
+    (``cal["referral"]``, ``finetune.referral_target``: a cut on P1 set for a screening target)."""
     if cal.get("decision", "thresholds") != "thresholds":
+        return ""
+    if isinstance(cal.get("referral"), dict) and cal.get("num_grades") == 2:
         return ""
     return (f" Its grade, {cal['score']} cut at thresholds tuned for the best overall agreement "
             f"(kappa), can be milder than the most likely grade (the largest probability), and the "
@@ -2060,7 +2075,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                if key in metrics},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics},  # two grades
             # finetune.referable_from: grade >= r (two grades: grade 1)
-            **({"referable": metrics["referable"]} if "referable" in metrics else {})},
+            **({"referable": metrics["referable"]} if "referable" in metrics else {}),
+            # two grades with finetune.referral_target: the grades are the referral cut's
+            **({"referral_decides_grade": True} if metrics.get("referral_decides_grade") else {})},
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),
         "data": data,
