@@ -880,7 +880,7 @@ class Predictor:
                          # why not (kept beside the probability, not dropped: the page leaves
                          # the figure out, an API client gets it with this); None when informative
                          "reason": self.referable_reason or None}
-            cut = self.bundle.calibration.referral
+            cut = getattr(self.bundle.calibration, "referral", None)
             if cut is not None and cut.from_grade == r:  # finetune.referral_target: the bundle's cut refers
                 referable.update({"referral_cut": cut.cut, "referral_target": cut.target,
                                   "referred": int(cut.refer(np.asarray(probs[:1], dtype=np.float64))[0])})

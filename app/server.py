@@ -1317,7 +1317,7 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
         why = pred.referable.get("reason") or predictor.referable_reason
         return ["", f"{what}: not shown. {md_words(why)}."]
     referral = cv.get("referral") if isinstance(cv.get("referral"), dict) else None
-    cut = predictor.bundle.calibration.referral
+    cut = getattr(predictor.bundle.calibration, "referral", None)
     if two:
         figure, rule = _referral_rule(pred, predictor)
         where = ("at the cross-fitted referral cuts" if cut is not None and referral is not None

@@ -422,7 +422,7 @@ def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list
     regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
     thresholds = bundle.calibration.thresholds
     calibrated = not calibration_failed(bundle.metadata)  # the app's rule: no percentages then
-    referral = bundle.calibration.referral if bundle.calibration.referral_decides else None
+    referral = bundle.calibration.referral if getattr(bundle.calibration, "referral_decides", False) else None
     return [decision_words(p, int(c), names, bundle.calibration.decision, regression, thresholds,
                            calibrated=calibrated, referral=referral)
             for p, c in zip(probs, classes, strict=True)]
@@ -991,7 +991,7 @@ def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why
     ``1 when P1 >= 0.2315, the referral cut set for sensitivity >= 0.90 on the out-of-fold
     outputs, else 0 (finetune.referral_target=sensitivity:0.90)``."""
     cal = bundle.calibration
-    if cal.referral_decides and cal.referral is not None:
+    if getattr(cal, "referral_decides", False) and cal.referral is not None:
         cut = cal.referral
         return (f"1 when P1 >= {cut.cut:.6g}, the referral cut set for {cut.words()} on the out-of-fold "
                 f"outputs, else 0 (finetune.referral_target={cut.target})")
@@ -1031,7 +1031,7 @@ def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None
     if r is None:
         return None, ""
     why = referable_not_informative(bundle.metadata)  # the app's rule and words
-    referral = bundle.calibration.referral
+    referral = getattr(bundle.calibration, "referral", None)  # None: a bundle without one
     if referral is not None and referral.from_grade != r:  # a hand-edited bundle: refuse to guess
         raise BundleError(f"{bundle.path / 'metadata.json'}: its calibration's referral cut is on grades "
                           f">= {referral.from_grade} but its referable figures on grades >= {r}.\n"

@@ -1,0 +1,398 @@
+"""``finetune.referral_target``: a referral cut on P(referable) set for a screening target
+(sensitivity or specificity at least L), cross-fitted as the kappa thresholds are, stored in the
+calibration and the bundle, and used by the export and the app; and the P(referable) cut of the
+two 90 % operating points that metrics.json reports (a screening analyst's findings: only
+kappa-tuned cuts or argmax could be deployed, and "sensitivity 0.356 at specificity >= 0.90"
+came without the cut that gives it)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from drac_ssl import export, finetune
+from drac_ssl.config import ConfigError, load_config, referral_target
+from drac_ssl.grading.image_notes import decision_words
+from drac_ssl.grading.model import Calibration, ReferralCut
+from drac_ssl.metrics import operating_cut, referable_report, referral_report, two_grade_summary
+from drac_ssl.submission import read_submission, write_submission
+
+TWO = ["non-referable", "referable"]
+ICDR = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+
+
+def _two_grade_outputs(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(raw (n, 2) logits, grades (n,))``: grade 1's logit is higher, with noise."""
+    rng = np.random.default_rng(seed)
+    grades = rng.integers(0, 2, n)
+    raw = np.stack([np.zeros(n), 1.2 * grades + rng.normal(size=n)], axis=1)
+    return raw, grades
+
+
+# --------------------------------------------------------------------------------------
+# The cut
+
+
+def test_the_operating_cut_reaches_its_target_with_the_best_other_figure() -> None:
+    """Sensitivity >= L: the highest cut that finds L of the referable images (one score higher
+    would not); specificity >= L: the lowest cut that clears L of the others. ``score >= cut``
+    gives exactly the figures returned."""
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, 300).astype(bool)
+    score = np.clip(0.3 * truth + rng.normal(0.35, 0.2, 300), 0, 1)
+    distinct = np.unique(score)
+    for metric, level in (("sensitivity", 0.9), ("sensitivity", 0.75), ("specificity", 0.9), ("specificity", 0.6)):
+        cut, sens, spec = operating_cut(truth, score, metric, level)
+        referred = score >= cut
+        assert (sens, spec) == pytest.approx(((referred & truth).sum() / truth.sum(),
+                                              (~referred & ~truth).sum() / (~truth).sum()))
+        assert (sens if metric == "sensitivity" else spec) >= level
+        if metric == "sensitivity":  # the next score up loses the target
+            higher = distinct[distinct > cut][0]
+            assert ((score >= higher) & truth).sum() / truth.sum() < level
+        else:  # the next score down loses it
+            lower = distinct[distinct < cut][-1]
+            assert (~(score >= lower) & ~truth).sum() / (~truth).sum() < level
+    # a specificity only referring none reaches: a cut above every score
+    cut, sens, spec = operating_cut([0, 1, 0, 1], [0.9, 0.8, 0.1, 0.2], "specificity", 0.99)
+    assert cut > 0.9 and (sens, spec) == (0.0, 1.0)
+    assert all(np.isnan(operating_cut([1, 1], [0.2, 0.3], "sensitivity", 0.9)))
+    with pytest.raises(ValueError, match="level must be in"):
+        operating_cut([0, 1], [0.1, 0.9], "sensitivity", 1.0)
+
+
+def test_the_report_gives_the_cut_of_each_operating_point_and_says_it_is_in_sample() -> None:
+    """metrics.json's referable report: each 90 % operating point with the P(referable) cut that
+    gives it, on the same images (in-sample), which a programme can apply to oof.csv by hand."""
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 5, 200)
+    p = rng.dirichlet(np.ones(5), 200)
+    p[:, 4] += 0.2 * (y >= 2)
+    p /= p.sum(axis=1, keepdims=True)
+    got = referable_report(y, p, np.argmax(p, axis=1), 2, ICDR)
+    s, truth = p[:, 2:].sum(axis=1), y >= 2
+    for figure, cut_key, other in (("sensitivity_at_specificity_90", "sensitivity_at_specificity_90_cut", "spec"),
+                                   ("specificity_at_sensitivity_90", "specificity_at_sensitivity_90_cut", "sens")):
+        referred = s >= got[cut_key]
+        sens = (referred & truth).sum() / truth.sum()
+        spec = (~referred & ~truth).sum() / (~truth).sum()
+        assert got[figure] == pytest.approx(sens if other == "spec" else spec)
+        assert (spec if other == "spec" else sens) >= 0.9
+    assert "in-sample" in got["operating_points_note"]
+
+
+def test_the_calibration_fits_a_referral_cut_that_meets_its_target_on_its_images() -> None:
+    raw, y = _two_grade_outputs()
+    plain = Calibration.fit(raw, y, "classification", 2, "thresholds")
+    for metric, level in (("sensitivity", 0.9), ("specificity", 0.85)):
+        cal = Calibration.fit(raw, y, "classification", 2, "thresholds", (metric, level, 1))
+        assert cal.referral is not None and cal.referral.target == f"{metric}:{level:.2f}"
+        # the temperature and kappa thresholds are the plain fit's; the cut is on its P1
+        assert cal.without_referral() == plain
+        probs, score = cal.probs_and_scores([raw])
+        assert cal.referral.cut == operating_cut(y, probs[:, 1], metric, level)[0]
+        grades = cal.grades_of(probs, score)  # two grades: the cut decides the grade
+        assert np.array_equal(grades, (probs[:, 1] >= cal.referral.cut).astype(int))
+        reached = ((grades == 1) & (y == 1)).sum() / (y == 1).sum() if metric == "sensitivity" else \
+            ((grades == 0) & (y == 0)).sum() / (y == 0).sum()
+        assert reached >= level
+        assert not np.array_equal(grades, plain.grades_of(probs, score))  # not the kappa threshold's
+    # more grades: the grades stay the thresholds', the cut only refers
+    rng = np.random.default_rng(3)
+    y5 = rng.integers(0, 5, 300)
+    raw5 = 1.5 * np.eye(5)[y5] + rng.normal(size=(300, 5))
+    cal5 = Calibration.fit(raw5, y5, "classification", 5, "thresholds", ("sensitivity", 0.8, 2))
+    probs5, score5 = cal5.probs_and_scores([raw5])
+    assert np.array_equal(cal5.grades_of(probs5, score5), cal5.without_referral().grades_of(probs5, score5))
+    referred = cal5.refer(probs5)
+    assert ((referred == 1) & (y5 >= 2)).sum() / (y5 >= 2).sum() >= 0.8
+    with pytest.raises(ValueError, match="needs referable"):
+        Calibration.fit(raw, np.zeros_like(y), "classification", 2, "thresholds", ("sensitivity", 0.9, 1))
+
+
+def test_a_referral_cut_round_trips_and_an_old_calibration_reads_as_before() -> None:
+    raw, y = _two_grade_outputs()
+    cal = Calibration.fit(raw, y, "classification", 2, "argmax", ("specificity", 0.9, 1))
+    written = json.loads(json.dumps(cal.to_dict()))
+    assert Calibration.from_dict(written) == cal
+    assert written["referral"]["target"] == "specificity:0.90" and "referral.cut" in written["grade"]
+    # without a target nothing is written (calibration.json as before), and a calibration
+    # written before the setting reads with no cut and grades by its decision
+    old = cal.without_referral().to_dict()
+    assert "referral" not in old and set(old) == {"output", "temperature", "thresholds", "probabilities",
+                                                  "score", "grade", "decision", "num_grades"}
+    again = Calibration.from_dict(old)
+    assert again.referral is None and not again.referral_decides
+    probs, score = again.probs_and_scores([raw])
+    assert np.array_equal(again.grades_of(probs, score), probs.argmax(axis=1))
+    for bad in ({**written["referral"], "cut": "x"}, {**written["referral"], "metric": "ppv"},
+                {k: v for k, v in written["referral"].items() if k != "cut"}, [0.3]):
+        with pytest.raises(ValueError):
+            Calibration.from_dict({**written, "referral": bad})
+
+
+def test_the_setting_reads_its_values_and_refuses_others() -> None:
+    assert referral_target("sensitivity:0.90") == ("sensitivity", 0.9)
+    assert referral_target(" Specificity:0.95 ") == ("specificity", 0.95)
+    for off in ("off", "none", "false", ""):
+        assert referral_target(off) is None
+    for bad in ("sensitivity", "sensitivity:1", "ppv:0.9", "specificity:90"):
+        with pytest.raises(ConfigError, match="finetune.referral_target"):
+            load_config(None, [f"finetune.referral_target={bad}"])
+    assert load_config(None, ["finetune.referral_target=sensitivity:0.9"]).finetune.referral_target == "sensitivity:0.9"
+    # it changes no fold's training: finished folds are reused when it changes
+    signed = finetune._signed_settings({"head": "conv", "referral_target": "sensitivity:0.9"}, scratch=False)
+    assert "referral_target" not in signed
+
+
+# --------------------------------------------------------------------------------------
+# Cross-fitting
+
+
+def _ctx(grades: np.ndarray, folds: np.ndarray, k: int, referable_from: int) -> SimpleNamespace:
+    return SimpleNamespace(num_grades=k, ft=SimpleNamespace(decision="thresholds"), lab=[{}] * len(grades),
+                           fold_ids=sorted(set(folds.tolist())), folds=folds, grades=grades,
+                           referable_from=referable_from, train_positions=lambda f: np.flatnonzero(folds != f))
+
+
+def test_each_folds_referral_cut_is_fitted_without_its_own_images() -> None:
+    """Fold k's images are referred by the cut fitted on the other folds' out-of-fold outputs
+    (under the temperature fitted there), as their kappa thresholds are: moving fold k's own
+    outputs leaves its cut as it was and moves the others'. Two grades: the grades given are
+    the referrals; each rule's figures stay its own."""
+    raw, y = _two_grade_outputs(250, seed=4)
+    folds = np.arange(250) % 5
+    ctx = _ctx(y, folds, 2, 1)
+    fit = finetune._cross_fit_calibration(ctx, raw, "classification", ("sensitivity", 0.9))  # type: ignore[arg-type]
+    plain = finetune._cross_fit_calibration(ctx, raw, "classification")  # type: ignore[arg-type]
+    rng = np.random.default_rng(5)
+    for f in range(5):
+        inside = folds == f
+        alone = Calibration.fit(raw[~inside], y[~inside], "classification", 2, "thresholds", ("sensitivity", 0.9, 1))
+        assert fit.referral_cuts[f] == alone.referral.cut
+        assert np.array_equal(fit.referred[inside], alone.referral.refer(alone.probs_and_scores([raw[inside]])[0]))
+        moved = raw.copy()
+        moved[inside] = rng.normal(size=(inside.sum(), 2))
+        again = finetune._cross_fit_calibration(ctx, moved, "classification", ("sensitivity", 0.9))  # type: ignore[arg-type]
+        assert again.referral_cuts[f] == fit.referral_cuts[f]
+        assert all(again.referral_cuts[g] != fit.referral_cuts[g] for g in range(5) if g != f)
+    assert np.array_equal(fit.pred, fit.referred)  # two grades: the cut decides
+    for rule in ("thresholds", "argmax"):
+        assert np.array_equal(fit.preds[rule], plain.preds[rule])
+    assert fit.calibration.referral.cut == Calibration.fit(
+        raw, y, "classification", 2, "thresholds", ("sensitivity", 0.9, 1)).referral.cut
+    # more grades: the grades are those without a target; the referrals come beside them
+    y5 = np.arange(250) % 5
+    raw5 = 1.5 * np.eye(5)[y5] + rng.normal(size=(250, 5))
+    ctx5 = _ctx(y5, folds[np.argsort(rng.random(250))], 5, 2)
+    fit5 = finetune._cross_fit_calibration(ctx5, raw5, "classification", ("specificity", 0.9))  # type: ignore[arg-type]
+    assert np.array_equal(fit5.pred, finetune._cross_fit_calibration(ctx5, raw5, "classification").pred)  # type: ignore[arg-type]
+    assert fit5.referred is not None and set(fit5.referral_cuts) == set(range(5))
+
+
+def test_the_referral_report_gives_the_figures_reached_out_of_fold_with_intervals() -> None:
+    y = np.array([0] * 60 + [3] * 40)
+    referred = np.r_[np.zeros(50, int), np.ones(10, int), np.ones(35, int), np.zeros(5, int)]
+    got = referral_report(y, referred, 2, "sensitivity", 0.9, 0.31, {0: 0.3, 1: 0.32}, n_boot=200, seed=0)
+    assert (got["sensitivity"], got["specificity"]) == (35 / 40, 50 / 60)
+    assert got["sensitivity_counts"] == [35, 40] and got["target_met_out_of_fold"] is False
+    assert got["sensitivity_ci95"][0] < 35 / 40 < got["sensitivity_ci95"][1]
+    assert got["fold_cuts"] == {"0": 0.3, "1": 0.32} and got["target"] == "sensitivity:0.90"
+    assert "other folds' out-of-fold outputs" in got["protocol"]
+
+
+# --------------------------------------------------------------------------------------
+# The bundle, the export and the app
+
+
+def _bundle(folder: Path, names: list[str], referral: dict | None, r: int) -> Path:
+    """A 32 px demo bundle taken for trained, whose figures report referable DR (grade >= r)
+    and whose calibration holds ``referral`` (None: none, as a bundle built before)."""
+    from app.demo_bundle import build_demo_bundle
+
+    bundle = build_demo_bundle(folder, image_size=32, source_size=48, n_folds=1, grade_names=names)
+    meta = json.loads((bundle / "metadata.json").read_text())
+    meta.pop("demo")
+    meta["cv_metrics"]["referable"] = {
+        "from_grade": r, "rule": f"referable = grade >= {r}", "n_referable": 10, "n_not": 20, "auc": 0.8,
+        "auc_ci95": [0.7, 0.9], "auc_note": None, "sensitivity": 0.7, "specificity": 0.8,
+        **({"referral": {"target": referral["target"], "metric": referral["metric"], "level": referral["level"],
+                         "cut": referral["cut"], "fold_cuts": {"0": referral["cut"]}, "sensitivity": 0.91,
+                         "specificity": 0.4, "sensitivity_counts": [91, 100], "specificity_counts": [40, 100]}}
+           if referral else {})}
+    if referral is not None:
+        meta["calibration"]["referral"] = referral
+    (bundle / "metadata.json").write_text(json.dumps(meta))
+    return bundle
+
+
+def _referral(cut: float, r: int = 1) -> dict:
+    return ReferralCut("sensitivity", 0.9, r, cut).to_dict()
+
+
+SCAN = (np.full((48, 48), 90, np.uint8) + np.eye(48, dtype=np.uint8) * 60)
+
+
+def test_a_two_grade_bundle_grades_and_says_by_its_referral_cut_and_an_old_one_as_before(tmp_path: Path) -> None:
+    """The bundle round trip (metadata.json -> load_bundle): the app's grade is P1 against the
+    stored cut, and its line names the target the cut serves; a bundle without one says the
+    kappa-tuned referral threshold, as before."""
+    from app.predict import Predictor
+    from app.server import _result_markdown, decision_rule
+
+    old = Predictor(_bundle(tmp_path / "old", TWO, None, 1), gradcam=False)
+    before = old.predict(SCAN, gradcam=False)
+    p1 = before.referable["probability"]
+    assert "referral_cut" not in before.referable
+    old_page = _result_markdown(before, old)
+    assert "the referral threshold" in old_page and "set for" not in old_page
+    for cut, grade in ((p1 - 0.01, 1), (p1 + 0.01, 0)):
+        folder = tmp_path / f"cut{grade}"
+        predictor = Predictor(_bundle(folder, TWO, _referral(cut), 1), gradcam=False)
+        assert predictor.bundle.calibration.referral == ReferralCut("sensitivity", 0.9, 1, cut)
+        pred = predictor.predict(SCAN, gradcam=False)
+        assert pred.grade == grade and pred.referable["referred"] == grade
+        assert pred.referable["probability"] == pytest.approx(p1)  # the probabilities are the old ones
+        assert pred.referable["referral_target"] == "sensitivity:0.90"
+        page = _result_markdown(pred, predictor)
+        side = "at or above" if grade else "below"
+        assert f"{side} the referral cut {cut:.3f} set for sensitivity >= 0.90" in page
+        assert "at the cross-fitted referral cuts sensitivity 0.910" in page
+        assert "sensitivity >= 0.90" in decision_rule(predictor)
+
+
+def test_a_five_grade_bundle_refers_by_its_cut_and_keeps_its_grades(tmp_path: Path) -> None:
+    from app.predict import Predictor
+    from app.server import _result_markdown
+
+    old = Predictor(_bundle(tmp_path / "old", ICDR, None, 2), gradcam=False)
+    before = old.predict(SCAN, gradcam=False)
+    p = before.referable["probability"]
+    predictor = Predictor(_bundle(tmp_path / "new", ICDR, _referral(p - 0.01, 2), 2), gradcam=False)
+    pred = predictor.predict(SCAN, gradcam=False)
+    assert pred.grade == before.grade and pred.referable["referred"] == 1
+    page = _result_markdown(pred, predictor)
+    assert f"**Refer**: P(referable) {p:.3f} is at or above the referral cut {p - 0.01:.3f}, set for sensitivity >= 0.90" in page
+    assert "Refer" not in _result_markdown(before, old)
+
+
+def test_the_export_refers_by_the_bundles_cut_and_an_old_bundle_by_the_class(tmp_path: Path) -> None:
+    """_referable.csv: with a cut, referable = the written P_referable at or above it (five
+    grades: whatever the class; two grades: the class, which the cut decided); without one,
+    the class >= r as before. The class line and the grade notes name the target."""
+    from drac_ssl.grading.bundle import load_bundle
+
+    rng = np.random.default_rng(6)
+    probs = rng.dirichlet(np.ones(5), size=40)
+    classes = np.argmax(probs, axis=1)
+    cases = [f"{i}.png" for i in range(40)]
+    submission = write_submission(tmp_path / "graded.csv", cases, probs, classes, num_grades=5)
+    rows, _ = read_submission(submission, num_grades=5)
+    written = np.round(rows.probs[:, 2:].sum(axis=1), 6)
+    for referral, want in ((None, (classes >= 2).astype(int)), (_referral(0.55, 2), (written >= 0.55).astype(int))):
+        bundle = load_bundle(_bundle(tmp_path / ("old" if referral is None else "new"), ICDR, referral, 2))
+        path, line = export.write_referable_beside(bundle, submission)
+        with open(path, newline="", encoding="utf-8") as fh:
+            got = [int(r["referable"]) for r in csv.DictReader(fh)]
+        assert got == want.tolist()
+        assert ("P_referable >= 0.55, the referral cut set for sensitivity >= 0.90" in line) == (referral is not None)
+    assert not np.array_equal((classes >= 2).astype(int), (written >= 0.55).astype(int))  # the test tells them apart
+    # two grades: the class rule and each note say the cut and its target
+    bundle = load_bundle(_bundle(tmp_path / "two", TWO, _referral(0.3), 1))
+    assert export.class_rule_said(bundle) == ("1 when P1 >= 0.3, the referral cut set for sensitivity >= 0.90 on "
+                                              "the out-of-fold outputs, else 0 (finetune.referral_target="
+                                              "sensitivity:0.90)")
+    notes = export._grade_notes(bundle, np.array([[0.6, 0.4], [0.8, 0.2]]), np.array([1, 0]))
+    assert notes == ["P(referable) 0.400 is at or above the referral cut 0.300, set for sensitivity >= 0.90 "
+                     "on the out-of-fold outputs, so the grade shown is 1 referable.", ""]
+    old = load_bundle(_bundle(tmp_path / "two_old", TWO, None, 1))
+    assert "finetune.decision=" in export.class_rule_said(old)
+
+
+def test_the_note_of_a_referral_cut_names_its_target() -> None:
+    cut = ReferralCut("specificity", 0.95, 1, 0.62)
+    said = decision_words([0.45, 0.55], 0, TWO, "argmax", referral=cut)  # whatever the decision
+    assert said == ("P(referable) 0.550 is below the referral cut 0.620, set for specificity >= 0.95 on the "
+                    "out-of-fold outputs, so the grade shown is 0 non-referable.")
+    assert decision_words([0.3, 0.7], 1, TWO, "thresholds", referral=cut) == ""  # the most likely grade
+    assert "not calibrated" in decision_words([0.45, 0.55], 0, TWO, "thresholds", calibrated=False, referral=cut)
+
+
+# --------------------------------------------------------------------------------------
+# The fine-tuning, end to end
+
+
+@pytest.fixture(scope="module")
+def two_grade_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny pretrained run (2 folds) on a two-grade scale: the fake ingest's grades mod 2."""
+    import torch
+    from fake_ingest import TINY_FINETUNE, make_fake_ingest
+
+    from drac_ssl import pretrain
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        root = tmp_path_factory.mktemp("referral_run")
+        make_fake_ingest(root, n_folds=2)
+        manifest = root / "data" / "manifest.csv"
+        with open(manifest, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        for row in rows:
+            if row["split"] == "train":
+                row["grade"] = str(int(row["grade"]) % 2)
+        with open(manifest, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        summary = json.loads((root / "data" / "ingest_summary.json").read_text())
+        summary["grades"] = {"names": TWO}
+        (root / "data" / "ingest_summary.json").write_text(json.dumps(summary))
+        cfg = load_config(None, [f"{k}={v}" for k, v in {**TINY_FINETUNE, "data.n_folds": "2"}.items()])
+        pretrain.run(cfg, root)
+    finally:
+        torch.set_num_threads(threads)
+    return root
+
+
+def test_a_run_with_a_target_reports_stores_and_exports_its_cut(two_grade_run: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the setting a run is as before (no referral anywhere); with it, the same folds
+    (reused: the setting changes no training) give the same probabilities, metrics.json gives
+    the cross-fitted figures and each fold's cut, the grades are the cut's, and the bundle
+    carries the deployed cut that the export's class rule names."""
+    from fake_ingest import TINY_FINETUNE
+
+    base = {**TINY_FINETUNE, "data.n_folds": "2", "finetune.compare_scratch": "false", "finetune.n_boot": "50"}
+    plain = finetune.run(load_config(None, [f"{k}={v}" for k, v in base.items()]), two_grade_run)
+    before = plain.variants["vicreg"]
+    assert "referral" not in before.metrics["referable"] and "referral" not in before.calibration.to_dict()
+    assert "referral_decides_grade" not in before.metrics
+    cfg = load_config(None, [f"{k}={v}" for k, v in {**base, "finetune.referral_target": "sensitivity:0.8"}.items()])
+    capsys.readouterr()
+    result = finetune.run(cfg, two_grade_run)
+    said = capsys.readouterr().out
+    variant = result.variants["vicreg"]
+    metrics = json.loads((variant.out_dir / "metrics.json").read_text())
+    assert np.array_equal(variant.oof_probs, before.oof_probs)  # the folds were reused
+    referral = metrics["referable"]["referral"]
+    assert referral["target"] == "sensitivity:0.80" and metrics["referral_decides_grade"] is True
+    assert set(referral["fold_cuts"]) == {"0", "1"}
+    assert [f["referral_cut_cross_fitted"] for f in metrics["folds"]] == [referral["fold_cuts"][k] for k in ("0", "1")]
+    y = np.array([int(r["grade"]) for r in csv.DictReader(open(variant.oof_path, newline="", encoding="utf-8"))])
+    assert (referral["sensitivity"], referral["specificity"]) == pytest.approx(
+        ((variant.oof_pred[y == 1] == 1).mean(), (variant.oof_pred[y == 0] == 0).mean()))
+    assert metrics["calibration"]["referral"]["cut"] == referral["cut"] == variant.calibration.referral.cut
+    assert two_grade_summary(metrics, TWO) in said and "referral cuts set for sensitivity >= 0.80" in said
+    exported = export.run(cfg, two_grade_run)
+    meta = json.loads(exported.metadata_path.read_text())
+    assert meta["calibration"]["referral"]["cut"] == referral["cut"] and meta["cv_metrics"]["referral_decides_grade"]
+    assert "the referral cut set for sensitivity >= 0.80" in capsys.readouterr().out
+    assert "referral cut set for sensitivity >= 0.80" in exported.model_card_path.read_text()
+    assert replace(variant.calibration, referral=None) == before.calibration
