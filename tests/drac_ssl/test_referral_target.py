@@ -151,6 +151,24 @@ def test_the_setting_reads_its_values_and_refuses_others() -> None:
     assert "referral_target" not in signed
 
 
+def test_a_target_without_referable_grades_is_refused_before_the_pretraining() -> None:
+    """On DRAC's three grades finetune.referable_from=auto gives no referable grades, so a
+    referral target has no P(referable) to cut: the preflight says so, not the fine-tuning
+    after the pretraining."""
+    from drac_ssl import preflight, train
+
+    def errors(*overrides: str) -> dict[str, str]:
+        cfg, sources, _ = preflight.read_config(train.DEFAULT_CONFIG, list(overrides))
+        return {f.setting: f.line for f in preflight.check(cfg, Path("runs-that-do-not-exist") / "x", sources)
+                if f.severity == "error"}
+
+    found = errors("finetune.referral_target=sensitivity:0.9")
+    assert "gives no referable grades" in found["finetune.referral_target"]
+    assert "fix: finetune.referable_from=R" in found["finetune.referral_target"]
+    assert "finetune.referral_target" not in errors("finetune.referral_target=sensitivity:0.9",
+                                                    "finetune.referable_from=1")
+
+
 # --------------------------------------------------------------------------------------
 # Cross-fitting
 
