@@ -809,6 +809,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # how many test rows have a class that is not their single most likely grade, and how
         # many are it in a near-tie (report.md's class line, as the console's)
         **({"n_class_not_most_probable": n_not_largest, "n_class_near_tie": n_near_tie} if test_rows else {}),
+        # two grades with finetune.referral_target: the class is the referral cut's (report.md's words)
+        **({"class_rule": class_rule_said(bundle)}
+           if test_rows and getattr(bundle.calibration, "referral_decides", False) else {}),
         **({"referable": str(referable_csv)} if referable_csv is not None else {}),
         **({"image_notes": str(notes_csv), "n_flagged": n_flagged} if notes_csv is not None else {})})
     print(f"[export] bundle -> {bundle_dir}")

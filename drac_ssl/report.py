@@ -1763,9 +1763,9 @@ def _export_section(run_dir: Path) -> list[str]:
             n_near_tie = n_near_tie if isinstance(n_near_tie, int) and not isinstance(n_near_tie, bool) else 0
             n_test = summary.get("n_test") if isinstance(summary.get("n_test"), int) else 0
             why = f"why in the grade_note column of `{shown.as_posix()}`" if shown is not None else ""
-            lines.append(f"- its class: {class_rule_words(decision, n_off, n_test, why, n_near_tie)} "
-                         f"(`finetune.decision={decision}`); its P columns: "
-                         f"{probability_columns_words(meta)}")
+            rule = (f"{class_rule_words(decision, n_off, n_test, why, n_near_tie)} (`finetune.decision={decision}`)"
+                    if not isinstance(summary.get("class_rule"), str) else summary["class_rule"])  # referral cut
+            lines.append(f"- its class: {rule}; its P columns: {probability_columns_words(meta)}")
         if notes is not None and shown is not None:  # some test image not reliably gradable
             lines.append(f"- not reliably gradable: {summary.get('n_flagged')} of the {summary.get('n_test')} "
                          f"test images, their rows in the submission like any other; per case, why, in "

@@ -413,4 +413,10 @@ def test_a_run_with_a_target_reports_stores_and_exports_its_cut(two_grade_run: P
     assert meta["calibration"]["referral"]["cut"] == referral["cut"] and meta["cv_metrics"]["referral_decides_grade"]
     assert "the referral cut set for sensitivity >= 0.80" in capsys.readouterr().out
     assert "referral cut set for sensitivity >= 0.80" in exported.model_card_path.read_text()
+    # the submission's class is the cut's: the export's record and report.md say so
+    from drac_ssl.report import write_report
+
+    rule = json.loads((two_grade_run / "export" / "summary.json").read_text())["class_rule"]
+    assert rule.startswith("1 when P1 >= ") and "sensitivity >= 0.80" in rule
+    assert f"- its class: {rule};" in write_report(two_grade_run).read_text()
     assert replace(variant.calibration, referral=None) == before.calibration
