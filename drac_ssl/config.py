@@ -477,9 +477,9 @@ class FinetuneConfig:
     # the app), never a fold's training.
     referable_from: str = "auto"
     # The referral cut for a screening target: sensitivity:L (refer when P(referable) >= the
-    # highest cut that finds at least L of the referable images, the most specific such cut) or
-    # specificity:L (the lowest cut that clears at least L of the others, the most sensitive),
-    # L in (0, 1), e.g. sensitivity:0.90; off (the default): none. P(referable) = P_r + ... +
+    # most specific cut that finds at least L of the referable images) or specificity:L (the
+    # most sensitive cut that clears at least L of the others); of cuts equal on that figure,
+    # the better on the target's; L in (0, 1), e.g. sensitivity:0.90; off (the default): none. P(referable) = P_r + ... +
     # P_{K-1}, r = finetune.referable_from (needed: not off). The cut is cross-fitted as the
     # kappa thresholds are (each fold's on the other folds' out-of-fold outputs; the deployed
     # one on all of them); metrics.json's referable.referral gives the sensitivity and

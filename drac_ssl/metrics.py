@@ -486,9 +486,13 @@ def operating_cut(truth: Any, score: Any, metric: str, level: float) -> tuple[fl
     """The cut ``c`` on ``score`` (refer when ``score >= c``) that reaches ``metric >= level``
     on these images with the best other figure, read off the ROC curve
     (``sklearn.metrics.roc_curve`` with every cut point, ``drop_intermediate=False``): for
-    ``metric="sensitivity"`` the highest cut whose sensitivity is at least ``level`` (the most
-    specific), for ``"specificity"`` the lowest cut whose specificity is at least ``level``
-    (the most sensitive); ``level`` is compared with a tolerance of 1e-12.
+    ``metric="sensitivity"`` the most specific cut whose sensitivity is at least ``level``, and
+    of the cuts with that specificity the most sensitive (the lowest); for ``"specificity"`` the
+    most sensitive cut whose specificity is at least ``level``, and of the cuts with that
+    sensitivity the most specific (the highest). No other cut beats it on both figures (a flat
+    stretch of the ROC curve: the highest cut reaching sensitivity 0.9 can have the
+    specificity of a lower cut that finds every referable image); ``level`` is compared with a
+    tolerance of 1e-12.
 
     Args:
         truth: ``(n,)`` 0/1 (or bool), 1 = referable.
@@ -518,10 +522,15 @@ def operating_cut(truth: Any, score: Any, metric: str, level: float) -> tuple[fl
         return float("nan"), float("nan"), float("nan")
     fpr, tpr, cuts = roc_curve(t.astype(np.int64), s, drop_intermediate=False)
     spec = 1.0 - fpr
-    if metric == "sensitivity":  # tpr rises along the curve: the first point reaching the level
-        i = int(np.flatnonzero(tpr >= level - 1e-12)[0])
-    else:  # specificity falls along it: the last point keeping the level
-        i = int(np.flatnonzero(spec >= level - 1e-12)[-1])
+    # the points run from the highest cut down, fpr and tpr never falling; where the curve is
+    # flat (several cuts of one fpr, or of one tpr) the first point reaching the level can be
+    # beaten on both figures by a neighbour: take the best of its flat stretch (review F3)
+    if metric == "sensitivity":  # the first point reaching the level: the lowest fpr that does;
+        first = int(np.flatnonzero(tpr >= level - 1e-12)[0])
+        i = int(np.flatnonzero(fpr == fpr[first])[-1])  # at that fpr, the highest tpr
+    else:  # the last point keeping the specificity level: the highest tpr that does;
+        last = int(np.flatnonzero(spec >= level - 1e-12)[-1])
+        i = int(np.flatnonzero(tpr == tpr[last])[0])  # at that tpr, the lowest fpr
     cut = float(cuts[i])
     if not math.isfinite(cut):  # roc_curve's first point refers none: a cut above every score
         cut = float(np.nextafter(float(s.max()), np.inf))
@@ -611,11 +620,11 @@ def referral_report(y_true: Any, referred: Any, from_grade: int, metric: str, le
 
 
 def _cut_rule_words(metric: str, level: float) -> str:
-    """How :func:`operating_cut` chooses, in words: ``the highest cut with sensitivity >= 0.90,
-    the most specific``."""
-    return (f"the highest cut with sensitivity >= {level_text(level)}, the most specific"
+    """How :func:`operating_cut` chooses, in words: ``the most specific cut with sensitivity >=
+    0.90 (of those, the most sensitive)``."""
+    return (f"the most specific cut with sensitivity >= {level_text(level)} (of those, the most sensitive)"
             if metric == "sensitivity" else
-            f"the lowest cut with specificity >= {level_text(level)}, the most sensitive")
+            f"the most sensitive cut with specificity >= {level_text(level)} (of those, the most specific)")
 
 
 def referral_words(referral: dict[str, Any]) -> str:

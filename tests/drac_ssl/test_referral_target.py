@@ -39,32 +39,74 @@ def _two_grade_outputs(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndar
 # The cut
 
 
+def _figures_at(truth: np.ndarray, score: np.ndarray, cut: float) -> tuple[float, float]:
+    """``(sensitivity, specificity)`` of referring ``score >= cut``."""
+    referred = score >= cut
+    return (referred & truth).sum() / truth.sum(), (~referred & ~truth).sum() / (~truth).sum()
+
+
+def _best_other(truth: np.ndarray, score: np.ndarray, metric: str, level: float) -> tuple[float, float]:
+    """By brute force over every cut (each score and one above them all): the best other figure
+    among the cuts reaching ``metric >= level``, then the best ``metric`` among those: what
+    :func:`operating_cut` must return, as ``(sensitivity, specificity)``."""
+    cuts = [(*_figures_at(truth, score, c), c) for c in [*np.unique(score), np.inf]]
+    at = 0 if metric == "sensitivity" else 1
+    meeting = [f for f in cuts if f[at] >= level - 1e-12]
+    best = max(f[1 - at] for f in meeting)
+    top = max(f[at] for f in meeting if f[1 - at] == best)
+    return (top, best) if at == 0 else (best, top)
+
+
 def test_the_operating_cut_reaches_its_target_with_the_best_other_figure() -> None:
-    """Sensitivity >= L: the highest cut that finds L of the referable images (one score higher
-    would not); specificity >= L: the lowest cut that clears L of the others. ``score >= cut``
-    gives exactly the figures returned."""
+    """Sensitivity >= L: the most specific cut that finds L of the referable images;
+    specificity >= L: the most sensitive cut that clears L of the others (checked against
+    every cut). ``score >= cut`` gives exactly the figures returned."""
     rng = np.random.default_rng(1)
     truth = rng.integers(0, 2, 300).astype(bool)
     score = np.clip(0.3 * truth + rng.normal(0.35, 0.2, 300), 0, 1)
-    distinct = np.unique(score)
     for metric, level in (("sensitivity", 0.9), ("sensitivity", 0.75), ("specificity", 0.9), ("specificity", 0.6)):
         cut, sens, spec = operating_cut(truth, score, metric, level)
-        referred = score >= cut
-        assert (sens, spec) == pytest.approx(((referred & truth).sum() / truth.sum(),
-                                              (~referred & ~truth).sum() / (~truth).sum()))
+        assert (sens, spec) == pytest.approx(_figures_at(truth, score, cut))
         assert (sens if metric == "sensitivity" else spec) >= level
-        if metric == "sensitivity":  # the next score up loses the target
-            higher = distinct[distinct > cut][0]
-            assert ((score >= higher) & truth).sum() / truth.sum() < level
-        else:  # the next score down loses it
-            lower = distinct[distinct < cut][-1]
-            assert (~(score >= lower) & ~truth).sum() / (~truth).sum() < level
+        assert (sens, spec) == pytest.approx(_best_other(truth, score, metric, level))
     # a specificity only referring none reaches: a cut above every score
     cut, sens, spec = operating_cut([0, 1, 0, 1], [0.9, 0.8, 0.1, 0.2], "specificity", 0.99)
     assert cut > 0.9 and (sens, spec) == (0.0, 1.0)
     assert all(np.isnan(operating_cut([1, 1], [0.2, 0.3], "sensitivity", 0.9)))
     with pytest.raises(ValueError, match="level must be in"):
         operating_cut([0, 1], [0.1, 0.9], "sensitivity", 1.0)
+
+
+def test_no_other_cut_beats_the_operating_cut_on_both_figures() -> None:
+    """Review F3: where the ROC curve is flat, the first cut reaching the level can be beaten on
+    both figures by a neighbour (the highest cut finding 9 of 10 referable images, 0.42, against
+    0.41, which finds all 10 and clears as many others). The cut returned is never beaten on
+    both: the reviewer's two cases, then random ones with ties and flat stretches."""
+    truth = np.array([1] * 10 + [0] * 10, bool)
+    score = np.array([.9, .8, .7, .6, .5, .45, .44, .43, .42, .41, *np.linspace(0, .4, 10)])
+    assert operating_cut(truth, score, "sensitivity", 0.9) == (0.41, 1.0, 1.0)
+    assert operating_cut([0, 1, 0, 1], [.2, .9, .1, 1.0], "specificity", 0.5) == (0.9, 1.0, 1.0)
+    rng = np.random.default_rng(11)
+    checked = 0
+    for _ in range(400):
+        n = int(rng.integers(4, 40))
+        truth = rng.random(n) < rng.uniform(0.2, 0.8)
+        if truth.all() or not truth.any():
+            continue
+        score = rng.integers(0, int(rng.integers(2, 15)), n) / 14  # coarse: ties and flat stretches
+        metric = ("sensitivity", "specificity")[int(rng.integers(2))]
+        level = float(rng.uniform(0.05, 0.95))
+        cut, sens, spec = operating_cut(truth, score, metric, level)
+        assert (sens, spec) == pytest.approx(_figures_at(truth, score, cut))
+        assert (sens if metric == "sensitivity" else spec) >= level
+        for other in [*np.unique(score), np.inf]:
+            se, sp = _figures_at(truth, score, other)
+            eps = 1e-9  # the figures are fractions computed two ways
+            assert not (se >= sens - eps and sp >= spec - eps and (se > sens + eps or sp > spec + eps)), \
+                (metric, level, cut, other)
+        assert (sens, spec) == pytest.approx(_best_other(truth, score, metric, level))
+        checked += 1
+    assert checked > 300
 
 
 def test_the_report_gives_the_cut_of_each_operating_point_and_says_it_is_in_sample() -> None:
