@@ -3459,6 +3459,25 @@ def referral_target(value: str) -> tuple[str, float] | None:
     return metric, level
 
 
+def level_text(level: float) -> str:
+    """A screening level as the settings and the reports write it: two decimals when it has no
+    more (0.9 -> ``0.90``, 0.95 -> ``0.95``), else as many as it has (0.975 -> ``0.975``)."""
+    return f"{level:.2f}" if abs(level * 100 - round(level * 100)) < 1e-9 else f"{level:g}"
+
+
+def referral_target_text(value: Any) -> Any:
+    """``finetune.referral_target`` in its one written form, so that values meaning the same
+    compare equal (a resume with ``sensitivity:0.90`` of a run made with ``sensitivity:0.9``):
+    ``off`` for every off word (:data:`REFERABLE_OFF`, a YAML reader's ``false``), else
+    ``METRIC:LEVEL`` with :func:`level_text`'s decimals (``Sensitivity:0.9`` ->
+    ``sensitivity:0.90``); a value :func:`referral_target` refuses is returned as it is."""
+    try:
+        target = referral_target(value)
+    except ConfigError:
+        return value
+    return "off" if target is None else f"{target[0]}:{level_text(target[1])}"
+
+
 def referable_cut(value: str, names: Sequence[str]) -> int | None:
     """The lowest referable grade ``r`` that ``finetune.referable_from`` (``value``) gives on
     the data's scale ``names`` (grades ``0 .. K-1``), or None for no referable figures.

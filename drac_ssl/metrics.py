@@ -43,6 +43,7 @@ import numpy as np
 from scipy.special import log_softmax
 from scipy.special import softmax as _scipy_softmax
 
+from drac_ssl.config import level_text  # re-exported: it was here
 from drac_ssl.figures import (
     MISSING,
     ci_words,
@@ -474,12 +475,6 @@ def _screening_interval(hits: np.ndarray, groups: np.ndarray | None, boot: list[
     successes = n_eff if x == n else x / n * n_eff
     return ([float(v) for v in wilson_interval(successes, n_eff, alpha)], "wilson_patients", units,
             n_eff)
-
-
-def level_text(level: float) -> str:
-    """A screening level as the settings and the reports write it: two decimals when it has no
-    more (0.9 -> ``0.90``, 0.95 -> ``0.95``), else as many as it has (0.975 -> ``0.975``)."""
-    return f"{level:.2f}" if abs(level * 100 - round(level * 100)) < 1e-9 else f"{level:g}"
 
 
 def operating_cut(truth: Any, score: Any, metric: str, level: float) -> tuple[float, float, float]:

@@ -193,6 +193,25 @@ def test_the_setting_reads_its_values_and_refuses_others() -> None:
     assert "referral_target" not in signed
 
 
+def test_a_resume_takes_the_same_target_written_otherwise_for_the_same_setting() -> None:
+    """Review F5: a run made with sensitivity:0.9 was refused on resume with sensitivity:0.90
+    as "a different configuration". The comparison reads the target in its one written form;
+    another target still differs."""
+    from drac_ssl import stage_settings
+    from drac_ssl.config import referral_target_text, to_dict
+
+    def compared(value: str) -> str:
+        settings = to_dict(load_config(None, [f"finetune.referral_target={value}"]))
+        return stage_settings.comparable(settings)["finetune"]["referral_target"]
+
+    assert compared("sensitivity:0.9") == compared("sensitivity:0.90") == compared("Sensitivity: 0.900")
+    assert compared("sensitivity:0.9") == "sensitivity:0.90"
+    assert compared("sensitivity:0.95") != compared("sensitivity:0.9") != compared("specificity:0.9")
+    assert compared("off") == compared("none") == "off"
+    assert referral_target_text(False) == "off"  # a YAML 1.1 reader's off
+    assert referral_target_text("ppv:2") == "ppv:2"  # not a target: as it is, for the refusal to name
+
+
 def test_a_target_without_referable_grades_is_refused_before_the_pretraining() -> None:
     """On DRAC's three grades finetune.referable_from=auto gives no referable grades, so a
     referral target has no P(referable) to cut: the preflight says so, not the fine-tuning
