@@ -446,7 +446,13 @@ class Predictor:
     def __init__(self, bundle: Any, tta: bool | None = None, gradcam: bool = True,
                  limits: InputLimits | None = None,
                  device: str | int | torch.device | None = None) -> None:
-        from drac_ssl.grading.bundle import Bundle, load_bundle, referable_cut_of, usable_device
+        from drac_ssl.grading.bundle import (
+            Bundle,
+            check_referral_cut,
+            load_bundle,
+            referable_cut_of,
+            usable_device,
+        )
         from drac_ssl.grading.image_file import LOCAL_FILE_LIMITS
 
         if isinstance(bundle, Bundle):
@@ -469,6 +475,9 @@ class Predictor:
         # referable DR (grade >= r), when the bundle's cross-validation reported it
         # (finetune.referable_from); None otherwise
         self.referable_from: int | None = referable_cut_of(self.metadata, len(self.class_names))
+        # a referral cut on other grades than those figures (a hand-edited bundle): refused, as
+        # the export refuses it, never graded with the referral silently left out
+        check_referral_cut(self.bundle)
         self.channels: int = self.bundle.spec.channels
         # what the model grades (octa | fundus | image): which upload checks and words apply
         self.kind: str = self.bundle.kind
@@ -881,7 +890,7 @@ class Predictor:
                          # the figure out, an API client gets it with this); None when informative
                          "reason": self.referable_reason or None}
             cut = getattr(self.bundle.calibration, "referral", None)
-            if cut is not None and cut.from_grade == r:  # finetune.referral_target: the bundle's cut refers
+            if cut is not None:  # finetune.referral_target: the bundle's cut refers (on grades >= r: checked)
                 referable.update({"referral_cut": cut.cut, "referral_target": cut.target,
                                   "referred": int(cut.refer(np.asarray(probs[:1], dtype=np.float64))[0])})
         said = [w for w in (self.chance_warning, self.calibration_warning, self.caveat) if w] + unlike + self.image_warnings(

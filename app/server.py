@@ -119,6 +119,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import training_images_line
+from drac_ssl.metrics import referral_words
 from drac_ssl.name_tags import name_digest
 from drac_ssl.scale import grade_names_for_people
 from drac_ssl.starting import python_command
@@ -1320,12 +1321,13 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     cut = getattr(predictor.bundle.calibration, "referral", None)
     if two:
         figure, rule = _referral_rule(pred, predictor)
-        where = ("at the cross-fitted referral cuts" if cut is not None and referral is not None
-                 else "at the cross-fitted thresholds")
+        by_cut = cut is not None and referral is not None
+        where = "at the cross-fitted referral cuts" if by_cut else "at the cross-fitted thresholds"
         return ["", f"{what} **{figure}**{rule} "
                     f"(out of fold: AUC {figure_text(cv.get('auc'))}{ci_words(cv.get('auc_ci95'))} of "
                     f"this probability; {where} "
-                    f"{screening_figures_words(referral if cut is not None and referral is not None else cv)}). "
+                    f"{screening_figures_words(referral if by_cut else cv)}"
+                    f"{_short_of_target(referral) if by_cut else ''}). "
                     f"Research software: not a referral decision. {REFERABLE_SCOPE_WORDS}"]
     refer = ""
     if cut is not None and pred.referable.get("referred") is not None:  # finetune.referral_target
@@ -1333,7 +1335,7 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
         p = float(pred.referable["probability"])
         digits = _digits_apart(p, cut.cut)
         reached = (f"; out of fold, at the cross-fitted cuts, {screening_figures_words(referral)}"
-                   if referral is not None else "")
+                   + _short_of_target(referral) if referral is not None else "")
         refer = (f" **{'Refer' if pred.referable['referred'] else 'Not referred'}**: P(referable) "
                  f"{p:.{digits}f} is {side} the referral cut {cut.cut:.{digits}f}, set for "
                  f"{cut.words()} on the out-of-fold outputs (finetune.referral_target{reached}).")
@@ -1359,6 +1361,15 @@ def _digits_apart(p: float, t: float) -> int:
     while digits < 6 and f"{p:.{digits}f}" == f"{t:.{digits}f}":
         digits += 1
     return digits
+
+
+def _short_of_target(referral: dict[str, Any] | None) -> str:
+    """``, short of its target (sensitivity >= 0.90) there`` when the cross-fitted referral cuts
+    missed their target out of fold (metrics.json's ``referable.referral.target_met_out_of_fold``
+    false: a cut chosen on some images need not reach its level on others), else ""."""
+    if not isinstance(referral, dict) or referral.get("target_met_out_of_fold") is not False:
+        return ""
+    return f", **short of its target** ({referral_words(referral)}) there"
 
 
 def _referral_rule(pred: Prediction, predictor: Predictor) -> tuple[str, str]:

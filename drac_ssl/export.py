@@ -267,11 +267,11 @@ from drac_ssl.grading.bundle import (
     calibration_failed,
     calibration_warning,
     chance_warning,
+    check_referral_cut,
     grade_caveats,
     load_bundle,
     ood_check_caveat,
     probability_columns_words,
-    rebuild_advice,
     referable_cut_of,
     referable_not_informative,
     reusable_bundle,
@@ -1030,15 +1030,12 @@ def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None
     line names the cut and the target it was set for. A bundle without one refers by ``class``
     as before."""
     k = bundle.calibration.num_grades
+    check_referral_cut(bundle)  # a hand-edited bundle, its cut on other grades: refused, as the app does
     r = referable_cut_of(bundle.metadata, k)  # the app's rule: an int in 1..K-1, not True
     if r is None:
         return None, ""
     why = referable_not_informative(bundle.metadata)  # the app's rule and words
     referral = getattr(bundle.calibration, "referral", None)  # None: a bundle without one
-    if referral is not None and referral.from_grade != r:  # a hand-edited bundle: refuse to guess
-        raise BundleError(f"{bundle.path / 'metadata.json'}: its calibration's referral cut is on grades "
-                          f">= {referral.from_grade} but its referable figures on grades >= {r}.\n"
-                          f"  fix: {rebuild_advice(bundle.path)}")
     cut = referral.cut if referral is not None and k > 2 else None  # two grades: class is the cut's
     write_referable(submission if source is None else source, r, out=out, not_informative=why, cut=cut)
     path = referable_path(submission)

@@ -153,6 +153,7 @@ from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
 from drac_ssl.manifest import labelled_rows  # re-exported: bench/umm_ablation.py reads it here
 from drac_ssl.metrics import (
+    REFERRAL_RULE,
     BootstrapScores,
     accuracy_score,
     apply_thresholds,
@@ -167,6 +168,7 @@ from drac_ssl.metrics import (
     format_difference,
     format_signed_interval,
     grading_report,
+    level_text,
     macro_ovo_auc,
     macro_ovr_auc,
     majority_grade_reference,
@@ -205,7 +207,7 @@ from drac_ssl.runtime import (
     use_bf16,
 )
 from drac_ssl.scale import describe_grades, read_ingest_facts
-from drac_ssl.selection import VARIANT_PREFERENCE, select_variant  # noqa: F401 - re-exported: they were here
+from drac_ssl.selection import VARIANT_PREFERENCE, deciding_referral, select_variant  # noqa: F401 - re-exported: they were here
 from drac_ssl.submission import written_probabilities
 
 __all__ = [
@@ -683,10 +685,15 @@ def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selec
     on the figure that selected it (QWK for ``thresholds``, accuracy for ``argmax``), in words:
     "" when every difference's 95% CI lies above 0 (or there is nothing to compare with), else
     which variants it was not shown better than. A trial's run exported a randomly
-    initialised, frozen backbone on a QWK 0.053 against 0.000, both CIs spanning -0.4..0.4."""
+    initialised, frozen backbone on a QWK 0.053 against 0.000, both CIs spanning -0.4..0.4.
+    "" too when a referral cut's figures selected it (:func:`drac_ssl.selection.select_variant`
+    under two grades and ``finetune.referral_target``): the paired bootstrap compares QWK,
+    accuracy and AUC, not those figures, whose CIs metrics.json gives per variant."""
     metric = "qwk" if decision == "thresholds" else "accuracy"
     best = variants.get(selected)
     if best is None or best.oof_probs is None:
+        return ""
+    if deciding_referral(best.metrics) is not None:  # the referral figures chose: no paired QWK says it
         return ""
     level = []
     for name, other in variants.items():
@@ -1859,7 +1866,25 @@ def _protocol_words(ctx: _Context, draw_words: str) -> str:
             + "; temperature and kappa thresholds cross-fitted (fold k calibrated on the "
             "other folds' out-of-fold outputs"
             + (", only those of the images in its draw" if draw_words else "")
-            + f"); grades by finetune.decision={ctx.ft.decision}")
+            + f"); {_grades_by_words(ctx)}")
+
+
+def _referral_decides(ctx: _Context) -> bool:
+    """Whether the referral cut gives the grades: two grades and ``finetune.referral_target``
+    (:attr:`drac_ssl.grading.model.Calibration.referral_decides`)."""
+    return ctx.referral is not None and ctx.num_grades == 2
+
+
+def _grades_by_words(ctx: _Context) -> str:
+    """What gives the out-of-fold grades, in the protocol's words: ``grades by
+    finetune.decision=thresholds``, or with two grades and a referral target ``grades by the
+    referral cut (finetune.referral_target=sensitivity:0.90: grade 1 when P1 >= the cut
+    cross-fitted for the image's fold; finetune.decision=thresholds not used)``."""
+    if not _referral_decides(ctx):
+        return f"grades by finetune.decision={ctx.ft.decision}"
+    metric, level = ctx.referral  # type: ignore[misc]
+    return (f"grades by the referral cut (finetune.referral_target={metric}:{level_text(level)}: grade 1 when "
+            f"P1 >= the cut cross-fitted for the image's fold; finetune.decision={ctx.ft.decision} not used)")
 
 
 def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _CrossFit,
@@ -1921,18 +1946,29 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
             y, fit.referred, ctx.referable_from, calibration.referral.metric, calibration.referral.level,
             calibration.referral.cut, fit.referral_cuts, n_boot=ctx.ft.n_boot, seed=ctx.seed,
             groups=ctx.patients)
+    # each rule's figures are its own grades' (fit.preds: the rule alone, never the referral
+    # cut); the headline's are the grades given: finetune.decision's, or with two grades and a
+    # referral target the cut's, then its own entry, REFERRAL_RULE (a review found the cut's
+    # figures filed under decision_rules.thresholds)
+    deciding = fit.referred is not None and calibration.referral_decides
     rules: dict[str, dict[str, Any]] = {}
     for rule in DECISIONS:
-        r = report if rule == decision else grading_report(y, probs, preds[rule], names)
-        *rule_ci, rule_used = (*qwk_ci, qwk_used) if rule == decision else bootstrap_ci_counted(
+        given = rule == decision and not deciding  # the headline's grades are this rule's
+        r = report if given else grading_report(y, probs, preds[rule], names)
+        *rule_ci, rule_used = (*qwk_ci, qwk_used) if given else bootstrap_ci_counted(
             y, preds[rule], qwk_k, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
         rules[rule] = {"qwk": r["qwk"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                        "qwk_ci95": list(rule_ci), "qwk_ci95_resamples": rule_used,
                        "qwk_ci95_note": degenerate_ci_reason(*rule_ci, y, preds[rule], names, out_of_fold=True),
-                       "selected": rule == decision}
+                       "selected": given}
+    if deciding and calibration.referral is not None:
+        rules[REFERRAL_RULE] = {"qwk": report["qwk"], "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+                                "qwk_ci95": list(qwk_ci), "qwk_ci95_resamples": qwk_used,
+                                "qwk_ci95_note": qwk_ci_note, "selected": True,
+                                "target": calibration.referral.target}
     # the final thresholds' in-sample kappa, whichever rule decides (it held argmax's under
-    # finetune.decision=argmax, as a review found)
-    _, _, pred_in_sample = calibration.with_decision("thresholds").decide([raw_all])
+    # finetune.decision=argmax, as a review found, and the referral cut's with two grades)
+    _, _, pred_in_sample = calibration.without_referral().with_decision("thresholds").decide([raw_all])
     per_fold = _per_fold_figures(ctx, trained.records, fit)
     fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
     draw_words, draw_fraction = _label_draw(ctx)
@@ -1977,14 +2013,16 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
         **({"referable": referable} if referable is not None else {}),
         # two grades with finetune.referral_target: the grades given (qwk, accuracy, oof.csv's
         # pred, sensitivity and specificity) are the referral cut's, not finetune.decision's
-        # (decision_rules keeps both rules' own figures)
-        **({"referral_decides_grade": True} if calibration.referral_decides else {}),
+        # (decision_rules: each rule's own figures, and the cut's as decision_rules.referral)
+        **({"referral_decides_grade": True} if deciding else {}),
         "label_fraction": ctx.ft.label_fraction,
         "label_fraction_in_effect": draw_fraction,
         "seed": ctx.seed,
         "protocol": protocol_words + (
-                     " (decision_rules: both rules on the same cross-fitted probabilities); "
-                     "qwk_in_sample_thresholds uses the final calibration fitted on all out-of-fold "
+                     (" (decision_rules: both rules, each alone, and the referral cut that gives the grades "
+                      "(referral), on the same cross-fitted probabilities); " if deciding else
+                      " (decision_rules: both rules on the same cross-fitted probabilities); ")
+                     + "qwk_in_sample_thresholds uses the final calibration fitted on all out-of-fold "
                      + ("(with the label draws: the drawn images') " if draw_words else "")
                      + f"outputs and is optimistic; qwk_ci95: {ci_words}; "
                      "auc_ovo_ci95 / accuracy_ci95: the same resamples' intervals of the one-vs-one AUC "
@@ -2053,14 +2091,22 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
     line, the two-grade screening line and the one-grade warning where they apply."""
     decision, names = metrics["decision"], metrics["class_names"]
     referable, one_grade = metrics.get("referable"), metrics["one_grade_note"]
-    other = metrics["decision_rules"]["argmax" if decision == "thresholds" else "thresholds"]
+    rules = metrics["decision_rules"]
+    if REFERRAL_RULE in rules:  # two grades and a referral target: the cut gave the grades
+        alone = "; ".join(f"{rule} QWK {rules[rule]['qwk']:.3f}, accuracy {rules[rule]['accuracy']:.3f}"
+                          for rule in DECISIONS)
+        rule_words = (f"the referral cut, finetune.referral_target={rules[REFERRAL_RULE]['target']}; "
+                      f"finetune.decision's rules alone: {alone}")
+    else:
+        other = rules["argmax" if decision == "thresholds" else "thresholds"]
+        rule_words = (f"{decision}; the other rule: QWK {other['qwk']:.3f}, accuracy "
+                      f"{other['accuracy']:.3f}")
     print(f"[finetune] {variant}: out-of-fold QWK {metrics['qwk']:.3f} "
           f"(95% CI {format_ci(*metrics['qwk_ci95'], metrics['qwk_ci95_note'])}"
           + (f", resampling {ci_units_words(metrics['ci_resamples'], metrics['ci_units'])}"
              if ctx.patients is not None else "")
           + f"), AUC OvO {metrics['auc']:.3f} (one-vs-rest "
-          f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{decision}; the other "
-          f"rule: QWK {other['qwk']:.3f}, accuracy {other['accuracy']:.3f}]")
+          f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{rule_words}]")
     if (folds := calibrated_folds_words(metrics)) is not None:  # beside the uncalibrated fold lines
         print(f"[finetune] {variant}: {folds}")
     if ctx.num_grades == 2:  # a trial: two-grade runs printed no screening figure
@@ -2331,8 +2377,7 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                         "; each fold's model after its last epoch (finetune.keep=last: no epoch "
                         "chosen on the fold it scores)")
                      + "; metrics on out-of-fold "
-                     f"predictions with cross-fitted calibration, grades by finetune.decision="
-                     f"{ft.decision}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "
+                     f"predictions with cross-fitted calibration, {_grades_by_words(ctx)}; AUC: macro one-vs-one (auc) and one-vs-rest (auc_ovr); 95% CI: "
                      f"{ci_resampling_words(resampling, ft.n_boot)}")}))
     atomic_write_text(comparison_csv, _csv_text(columns, [[_fmt(row[c]) for c in columns] for row in table]))
 
@@ -2344,7 +2389,11 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
         "selection": selection,
         "selection_evidence": evidence,
         "variants": {n: {"dir": n, "qwk": v.metrics["qwk"], "auc": v.metrics["auc"],
-                         "auc_ovr": v.metrics["auc_ovr"], "accuracy": v.metrics["accuracy"]}
+                         "auc_ovr": v.metrics["auc_ovr"], "accuracy": v.metrics["accuracy"],
+                         # two grades and finetune.referral_target: the figures that ranked them
+                         **({"referral": {key: referral.get(key) for key in (
+                             "target", "sensitivity", "specificity", "target_met_out_of_fold")}}
+                            if (referral := deciding_referral(v.metrics)) is not None else {})}
                      for n, v in variants.items()},
         "class_names": list(names), "decision": ft.decision,
         "data": data.description,

@@ -128,6 +128,7 @@ __all__ = [
     "referable_report",
     "referable_summary",
     "referable_words",
+    "REFERRAL_RULE",
     "level_text",
     "operating_cut",
     "OPERATING_POINTS_NOTE",
@@ -533,10 +534,13 @@ def operating_cut(truth: Any, score: Any, metric: str, level: float) -> tuple[fl
 
 
 OPERATING_POINTS_NOTE = ("sensitivity_at_specificity_90_cut / specificity_at_sensitivity_90_cut: the "
-                         "P(referable) cut of each operating point (refer when P_r + ... + P_{K-1} of "
-                         "oof.csv's probabilities >= the cut), chosen on the same out-of-fold "
-                         "predictions it is scored on: in-sample, so its figures are optimistic for "
-                         "new images (finetune.referral_target cross-fits a cut instead)")
+                         "P(referable) cut of each operating point (P_r + ... + P_{K-1} of oof.csv's "
+                         "probabilities at or above the cut gives its figures there), chosen on the same "
+                         "out-of-fold predictions it is scored on: in-sample, so its figures are "
+                         "optimistic for new images; on oof.csv's cross-fitted probabilities (each fold's "
+                         "temperature), not the bundle's, so not a rule for new images: to refer new "
+                         "images, set finetune.referral_target, which cross-fits a cut and stores it in "
+                         "the bundle")
 """What :func:`referable_report`'s operating-point cuts are, stored beside them
 (``operating_points_note``)."""
 
@@ -562,6 +566,12 @@ def _decided_screening(truth: np.ndarray, decided: np.ndarray, n_boot: int, alph
                              f"{name}_ci_method": method, f"{name}_ci_units": units,
                              f"{name}_ci_n_eff": n_eff})
     return {**binary_screening(truth, decided), **screening_ci}
+
+
+REFERRAL_RULE = "referral"
+"""The key of metrics.json's ``decision_rules`` that holds the figures of the grades a referral
+cut gave (two grades and ``finetune.referral_target``: the cut is the grade decision), beside
+each rule of ``finetune.decision`` alone; absent otherwise."""
 
 
 def referral_report(y_true: Any, referred: Any, from_grade: int, metric: str, level: float, cut: float,
@@ -734,7 +744,9 @@ def referable_report(y_true: Any, probs: Any, pred: Any, from_grade: int,
         auc, note = float(roc_auc_score(truth, s)), None
         # every cut point (operating_cut: the default drop_intermediate=True drops collinear
         # points, which are real operating points and can be the best one at the 90 % level),
-        # with the cut that gives it, so that a programme can refer by it
+        # with the cut that gives it on these probabilities, so that the figure can be checked
+        # on oof.csv (not a cut for new images, whose probabilities are the bundle's:
+        # finetune.referral_target fits one for them)
         sens90_cut, sens90, _ = operating_cut(truth, s, "specificity", OPERATING_LEVEL)
         spec90_cut, _, spec90 = operating_cut(truth, s, "sensitivity", OPERATING_LEVEL)
     else:
@@ -779,13 +791,7 @@ def referable_summary(referable: dict[str, Any]) -> str:
     else:
         shown = format_ci(*ci)
         auc_text = auc + (f" (95% CI {shown})" if shown != "n/a" else "")
-    points = ""  # runs made before the operating points were reported have none
-    if num(referable.get("sensitivity_at_specificity_90")) != "n/a":
-        points = (f"; on the ROC curve of P(referable), with the cut chosen on these same images "
-                  f"(in-sample, optimistic): sensitivity {num(referable.get('sensitivity_at_specificity_90'))} "
-                  f"at specificity >= 0.90{_cut_words(referable, 'sensitivity_at_specificity_90_cut')}, "
-                  f"specificity {num(referable.get('specificity_at_sensitivity_90'))} at sensitivity "
-                  f">= 0.90{_cut_words(referable, 'specificity_at_sensitivity_90_cut')}")
+    points = _operating_points_words(referable, "the ROC curve of P(referable)", "P(referable)")
     referral = referable.get("referral")
     return (f"{referable.get('rule') or referable_words(int(referable.get('from_grade', 0)))}, "
             f"{referable.get('n_referable', '?')} referable and {referable.get('n_not', '?')} not: "
@@ -799,6 +805,31 @@ def _cut_words(referable: dict[str, Any], key: str, score: str = "P(referable)")
     before the cuts were (or an undefined one)."""
     cut = finite_number(referable.get(key))
     return f" ({score} >= {figure_text(cut)})" if cut is not None else ""
+
+
+OPERATING_CUTS_SCALE = ("those cuts are on oof.csv's cross-fitted probabilities, not the bundle's: to "
+                        "refer new images, set finetune.referral_target")
+"""Said after the operating points' cuts (:func:`referable_summary`, :func:`two_grade_summary`):
+each fold's rows in ``oof.csv`` are under that fold's cross-fitted temperature, a bundle's
+probabilities under the one fitted on all of them, so a cut read off the former is no rule for
+the latter; ``finetune.referral_target`` fits one for it."""
+
+
+def _operating_points_words(referable: dict[str, Any], curve: str, score: str) -> str:
+    """``; on <curve>, with the cut chosen on these same images (in-sample, optimistic):
+    sensitivity 0.356 at specificity >= 0.90 (P1 >= 0.535), specificity ...`` then
+    :data:`OPERATING_CUTS_SCALE`; "" for a run stored before the operating points were. A run
+    stored before their cuts were keeps its words exactly: ``(optimistic)``, no cuts, no note."""
+    if finite_number(referable.get("sensitivity_at_specificity_90")) is None:
+        return ""
+    keys = ("sensitivity_at_specificity_90_cut", "specificity_at_sensitivity_90_cut")
+    cuts = any(finite_number(referable.get(key)) is not None for key in keys)
+    return (f"; on {curve}, with the cut chosen on these same images "
+            f"({'in-sample, optimistic' if cuts else 'optimistic'}): "
+            f"sensitivity {figure_text(referable.get('sensitivity_at_specificity_90'))} at specificity "
+            f">= 0.90{_cut_words(referable, keys[0], score)}, specificity "
+            f"{figure_text(referable.get('specificity_at_sensitivity_90'))} at sensitivity "
+            f">= 0.90{_cut_words(referable, keys[1], score)}" + (f" ({OPERATING_CUTS_SCALE})" if cuts else ""))
 
 
 def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
@@ -839,9 +870,10 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
                 f"on the other folds' out-of-fold outputs: " + (listed or "per fold, not recorded") + ")")
         short = (f" Out of fold the cut fell short of its target ({referral_words(referral)})."
                  if referral.get("target_met_out_of_fold") is False else "")
-        after = (f"{short} The deployed referral cut, grade 1 when P1 >= {figure_text(referral.get('cut'))}, "
-                 f"was chosen the same way on all out-of-fold outputs: it grades new images, and applied to "
-                 f"oof.csv's P1 it gives other (in-sample) figures than these.")
+        after = (f"{short} Each fold's cut applied to its rows' P1 in oof.csv gives these figures. The deployed "
+                 f"referral cut, grade 1 when P1 >= {figure_text(referral.get('cut'))}, was chosen the same way "
+                 f"on all out-of-fold outputs and grades new images: it is on the bundle's P1 (under the "
+                 f"temperature fitted on all of those outputs), not on oof.csv's cross-fitted P1.")
     elif decision == "thresholds":
         cuts = [(f.get("fold"), (list(f.get("thresholds_cross_fitted") or []) + [None])[0])
                 for f in cv.get("folds") or [] if isinstance(f, dict)]
@@ -872,13 +904,7 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
         auc_text = f"n/a ({note})" if note else MISSING
     else:
         auc_text = auc + ci_words(referable.get("auc_ci95"))
-    points = ""
-    if finite_number(referable.get("sensitivity_at_specificity_90")) is not None:
-        points = (f"; on its ROC curve, with the cut chosen on these same images (in-sample, optimistic): "
-                  f"sensitivity {figure_text(referable.get('sensitivity_at_specificity_90'))} at "
-                  f"specificity >= 0.90{_cut_words(referable, 'sensitivity_at_specificity_90_cut', 'P1')}, "
-                  f"specificity {figure_text(referable.get('specificity_at_sensitivity_90'))} at "
-                  f"sensitivity >= 0.90{_cut_words(referable, 'specificity_at_sensitivity_90_cut', 'P1')}")
+    points = _operating_points_words(referable, "its ROC curve", "P1")
     return (f"{text} AUC of P(referable) = P1 {auc_text}: with two grades this is the one-vs-one "
             f"and the one-vs-rest AUC too, one number{points}. QWK is Cohen's kappa here.")
 

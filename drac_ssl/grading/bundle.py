@@ -89,6 +89,7 @@ from drac_ssl.grading.training_images import (
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 from drac_ssl.metrics import (
+    REFERRAL_RULE,
     RESAMPLING_UNITS,
     TEMPERATURE_BOUNDS,
     counted_units,
@@ -127,6 +128,7 @@ __all__ = [
     "build_bundle",
     "channels_last_on",
     "chance_warning",
+    "check_referral_cut",
     "ci_resampling_words",
     "ci_units_words",
     "data_folder_name",
@@ -1223,6 +1225,28 @@ def referable_cut_of(metadata: dict[str, Any], num_grades: int) -> int | None:
     return r
 
 
+def check_referral_cut(bundle: Bundle) -> None:
+    """Refuse a bundle whose referral cut (its calibration's ``referral``,
+    ``finetune.referral_target``) is on other grades than its referable figures
+    (:func:`referable_cut_of`), or has none to go with: a hand-edited or mixed bundle, which the
+    export and the app would otherwise refer by one rule and word by the other, or silently
+    drop (a review found the app did). A fine-tuning writes both from one
+    ``finetune.referable_from``. Nothing for a bundle without a referral cut.
+
+    Raises:
+        BundleError: the two differ; the message names ``metadata.json`` and how to rebuild."""
+    referral = getattr(bundle.calibration, "referral", None)
+    if referral is None:
+        return
+    r = referable_cut_of(bundle.metadata, bundle.calibration.num_grades)
+    if r != referral.from_grade:
+        figures = f"its referable figures on grades >= {r}" if r is not None else "no referable figures"
+        raise BundleError(f"{Path(bundle.path) / 'metadata.json'}: its calibration's referral cut is on grades "
+                          f">= {referral.from_grade} but it records {figures} (cv_metrics.referable.from_grade): "
+                          f"a referral by one and figures of the other would not describe each other.\n"
+                          f"  fix: {rebuild_advice(bundle.path)}")
+
+
 def referable_not_informative(metadata: dict[str, Any]) -> str:
     """Why a bundle's P(referable) (``P_r + ... + P_{K-1}``, :func:`referable_cut_of`) carries
     no information, in one sentence without its full stop; "" when it may carry some. The one
@@ -1507,9 +1531,15 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
     flips = bool((meta.get("tta") or {}).get("used_in_cv", True))  # Bundle.tta_in_cv
     regression = (meta.get("model") or {}).get("output") == "regression"
     decision = (meta.get("calibration") or {}).get("decision", "thresholds")
+    # two grades and a referral cut (finetune.referral_target): the cut on P1 gives the grade
+    cut = (meta.get("calibration") or {}).get("referral")
+    cut_decides = isinstance(cut, dict) and len((meta.get("calibration") or {}).get("thresholds") or []) == 1
     score = ("the ensemble's mean regression output (the score its thresholds cut)" if regression
              else "the ensemble's mean raw logit of one grade")
-    chosen = (" The grade shown is chosen by another score: the expected grade cut at thresholds."
+    chosen = (" The grade shown is chosen by another score: P(grade 1), which weighs both grades' logits, "
+              f"against the referral cut (finetune.referral_target={cut.get('target')})."
+              if cut_decides and isinstance(cut, dict) and not regression else
+              " The grade shown is chosen by another score: the expected grade cut at thresholds."
               if not regression and decision == "thresholds" else
               " The grade shown is the most probable one of the calibrated probabilities, which "
               "weigh every grade's logit: one grade's logit alone does not decide it."
@@ -1551,8 +1581,12 @@ def _model_card(meta: dict[str, Any]) -> str:
     if n_compared > 1 and not str(meta.get("selection", "")).startswith("asked for by name"):
         # finetune.select_variant: QWK with the thresholds decision, accuracy with argmax
         chosen_by = "accuracy" if cal.get("decision", "thresholds") == "argmax" else "QWK"
-        comparison += (f"\n\nThis variant was exported because its out-of-fold {chosen_by} was the highest "
-                       f"(or tied highest) of these {n_compared} on the same images: the figures of a winner "
+        why = (f"its out-of-fold {chosen_by} was the highest (or tied highest) of these {n_compared}"
+               if not cv.get("referral_decides_grade") else
+               # two grades and finetune.referral_target: the screening target ranked them
+               f"its referral cut's out-of-fold figures ranked first of these {n_compared} (the target "
+               f"met first, then the other figure: the selection above says which)")
+        comparison += (f"\n\nThis variant was exported because {why} on the same images: the figures of a winner "
                        f"chosen on them overstate, by an amount not measured here, how it grades new images.")
     data_warning = (
         "\n> **The training data were phantom images** (procedural stand-ins generated by "
@@ -1634,7 +1668,15 @@ def _model_card(meta: dict[str, Any]) -> str:
     elif isinstance(cv.get("referable"), dict) and k > 2:  # finetune.referable_from: grade >= r
         screening = f"\nReferable DR, out of fold: {referable_summary(cv['referable'])}."
     rule_line = ""
-    if rules:
+    if isinstance(rules.get(REFERRAL_RULE), dict):  # two grades: the referral cut gave the grades
+        cut_rule = rules[REFERRAL_RULE]
+        rule_line = (f"\nGrades by the referral cut (`finetune.referral_target={cut_rule.get('target')}`), "
+                     f"cross-fitted: QWK {num(cut_rule.get('qwk'))}, accuracy {num(cut_rule.get('accuracy'))}; "
+                     f"the rules of `finetune.decision` alone (`{decision}` set, not used for the grades), "
+                     f"cross-fitted on the same probabilities: " + "; ".join(
+                         f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
+                         for name, r in rules.items() if name != REFERRAL_RULE) + ".")
+    elif rules:
         rule_line = "\nClass decision `" + decision + "` (`finetune.decision`); both rules, cross-fitted: " + "; ".join(
             f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
             for name, r in rules.items()) + "."

@@ -35,6 +35,7 @@ calibration's thresholds + 1); records written before K was stored are DRAC's 3 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -67,6 +68,7 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.models import ARCHS, Backbone
 from drac_ssl.scale import DEFAULT_PREPROCESSING
+from drac_ssl.submission import WRITE_DECIMALS, cut_units, written_units
 
 if TYPE_CHECKING:  # albumentations: imported by the methods that build a transform, on first use
     from drac_ssl.augment import ViewRecipe
@@ -513,9 +515,13 @@ class ReferralCut:
         return np.asarray(probs, dtype=np.float64)[:, self.from_grade:].sum(axis=1)
 
     def refer(self, probs: np.ndarray) -> np.ndarray:
-        """``(n,)`` int64: 1 where P(referable) of ``probs`` ``(n, K)`` is at or above the cut.
-        Raises ValueError for a row of probabilities that is not finite (a NaN compares false
-        and would silently clear the image)."""
+        """``(n,)`` int64: 1 where P(referable) of ``probs`` ``(n, K)`` as a submission CSV and
+        ``oof.csv`` write them (6 decimals: :func:`drac_ssl.submission.written_units`) is at
+        or above the cut, compared in millionths (:func:`drac_ssl.submission.cut_units`): the
+        app, the export's ``_referable.csv`` (the written ``P_referable``) and the fine-tuning
+        (``oof.csv``'s probabilities) refer every image alike. Raises ValueError for a row of
+        probabilities that is not finite (a NaN compares false and would silently clear the
+        image)."""
         p = np.asarray(probs, dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([])
         if bad.size:
@@ -523,7 +529,8 @@ class ReferralCut:
                              f"finite (first at row {int(bad[0])}: {p[bad[0]].tolist()}); a NaN or "
                              f"infinite probability cannot be referred or cleared: the outputs it came "
                              f"from are broken (e.g. a model whose training diverged)")
-        return (self.probability(p) >= self.cut).astype(np.int64)
+        units = written_units(p)[:, self.from_grade:].sum(axis=1)
+        return (units >= cut_units(self.cut)).astype(np.int64)
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "metric": self.metric, "level": float(self.level),
@@ -641,8 +648,13 @@ class Calibration:
                              f"(grade >= {r}) and non-referable images among the {len(grades)} it is "
                              f"fitted on; {'all are' if truth.all() else 'none is'} referable")
         probs, _ = cal.probs_and_scores([raw])
-        cut, _, _ = operating_cut(truth, probs[:, int(r):].sum(axis=1), metric, float(level))
-        return replace(cal, referral=ReferralCut(metric, float(level), int(r), cut))
+        # on P(referable) as oof.csv and a submission write it, in millionths: the cut is a
+        # 6-decimal number (a whole one above them all where only referring none reaches the
+        # level), and refer() gives exactly the figures operating_cut read off these images
+        units = written_units(probs)[:, int(r):].sum(axis=1).astype(np.float64)
+        cut, _, _ = operating_cut(truth, units, metric, float(level))
+        stored = math.ceil(cut) / 10**WRITE_DECIMALS
+        return replace(cal, referral=ReferralCut(metric, float(level), int(r), stored))
 
     def with_decision(self, decision: str) -> Calibration:
         """The same temperature, thresholds and referral cut with another class decision."""

@@ -20,8 +20,19 @@ from drac_ssl import export, finetune
 from drac_ssl.config import ConfigError, load_config, referral_target
 from drac_ssl.grading.image_notes import decision_words
 from drac_ssl.grading.model import Calibration, ReferralCut
-from drac_ssl.metrics import operating_cut, referable_report, referral_report, two_grade_summary
-from drac_ssl.submission import read_submission, write_submission
+from drac_ssl.metrics import (
+    operating_cut,
+    quadratic_weighted_kappa,
+    referable_report,
+    referral_report,
+    two_grade_summary,
+)
+from drac_ssl.submission import (
+    read_submission,
+    write_referable,
+    write_submission,
+    written_probabilities,
+)
 
 TWO = ["non-referable", "referable"]
 ICDR = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
@@ -129,6 +140,38 @@ def test_the_report_gives_the_cut_of_each_operating_point_and_says_it_is_in_samp
     assert "in-sample" in got["operating_points_note"]
 
 
+def test_the_words_put_each_cut_on_its_own_probabilities() -> None:
+    """Review F4: the deployed cut is on the bundle's probabilities (one temperature fitted on
+    all out-of-fold outputs), the operating points' and the folds' on oof.csv's cross-fitted
+    ones. The words said the deployed cut applied to oof.csv's P1 gave "other (in-sample)
+    figures" (it needs the deployed temperature) and gave the operating points' cuts bare, as
+    if a programme could refer new images by them."""
+    from drac_ssl.metrics import OPERATING_POINTS_NOTE
+
+    referable = {"from_grade": 1, "n_referable": 10, "n_not": 20, "auc": 0.8, "auc_ci95": [0.7, 0.9],
+                 "sensitivity": 0.9, "specificity": 0.4, "sensitivity_at_specificity_90": 0.3,
+                 "specificity_at_sensitivity_90": 0.35, "sensitivity_at_specificity_90_cut": 0.61,
+                 "specificity_at_sensitivity_90_cut": 0.155,
+                 "referral": {"target": "sensitivity:0.90", "metric": "sensitivity", "level": 0.9, "cut": 0.306,
+                              "fold_cuts": {"0": 0.498, "1": 0.294}, "sensitivity": 0.805,
+                              "specificity": 0.527, "target_met_out_of_fold": False}}
+    said = two_grade_summary({"decision": "thresholds", "referral_decides_grade": True, "folds": [],
+                              "referable": referable}, TWO)
+    assert "in-sample) figures than these" not in said and "applied to oof.csv's P1 it gives" not in said
+    assert ("Each fold's cut applied to its rows' P1 in oof.csv gives these figures. The deployed referral cut, "
+            "grade 1 when P1 >= 0.306, was chosen the same way on all out-of-fold outputs and grades new images: "
+            "it is on the bundle's P1 (under the temperature fitted on all of those outputs), not on oof.csv's "
+            "cross-fitted P1.") in said
+    assert ("specificity 0.350 at sensitivity >= 0.90 (P1 >= 0.155) (those cuts are on oof.csv's cross-fitted "
+            "probabilities, not the bundle's: to refer new images, set finetune.referral_target)") in said
+    assert "not the bundle's" in OPERATING_POINTS_NOTE and "set finetune.referral_target" in OPERATING_POINTS_NOTE
+    # a run stored before the cuts were: its words as they were (review F8)
+    old = {k: v for k, v in referable.items() if not k.endswith("_cut") and k != "referral"}
+    assert ("with the cut chosen on these same images (optimistic): sensitivity 0.300 at specificity >= 0.90, "
+            "specificity 0.350 at sensitivity >= 0.90. QWK") in two_grade_summary(
+                {"decision": "argmax", "folds": [], "referable": old}, TWO)
+
+
 def test_the_calibration_fits_a_referral_cut_that_meets_its_target_on_its_images() -> None:
     raw, y = _two_grade_outputs()
     plain = Calibration.fit(raw, y, "classification", 2, "thresholds")
@@ -138,9 +181,12 @@ def test_the_calibration_fits_a_referral_cut_that_meets_its_target_on_its_images
         # the temperature and kappa thresholds are the plain fit's; the cut is on its P1
         assert cal.without_referral() == plain
         probs, score = cal.probs_and_scores([raw])
-        assert cal.referral.cut == operating_cut(y, probs[:, 1], metric, level)[0]
+        # chosen on P1 as oof.csv writes it (6 decimals), and stored so
+        assert cal.referral.cut == pytest.approx(
+            operating_cut(y, written_probabilities(probs)[:, 1], metric, level)[0], abs=1e-12)
+        assert cal.referral.cut == round(cal.referral.cut, 6)
         grades = cal.grades_of(probs, score)  # two grades: the cut decides the grade
-        assert np.array_equal(grades, (probs[:, 1] >= cal.referral.cut).astype(int))
+        assert np.array_equal(grades, (written_probabilities(probs)[:, 1] >= cal.referral.cut).astype(int))
         reached = ((grades == 1) & (y == 1)).sum() / (y == 1).sum() if metric == "sensitivity" else \
             ((grades == 0) & (y == 0)).sum() / (y == 0).sum()
         assert reached >= level
@@ -177,6 +223,34 @@ def test_a_referral_cut_round_trips_and_an_old_calibration_reads_as_before() -> 
                 {k: v for k, v in written["referral"].items() if k != "cut"}, [0.3]):
         with pytest.raises(ValueError):
             Calibration.from_dict({**written, "referral": bad})
+
+
+def test_the_app_and_the_export_refer_alike_at_the_sixth_decimal(tmp_path: Path) -> None:
+    """Review F7: the export's _referable.csv compares the written (6-decimal) P_referable with
+    the cut, the app compared the unrounded probability with an unrounded cut, so an image a
+    millionth from the cut could be referred by one and not the other. The cut is stored to 6
+    decimals and every one of them refers by the written probabilities."""
+    cut = ReferralCut("sensitivity", 0.9, 2, 0.3)
+    # P(referable) 0.2999996 and 0.3000004 are both written 0.300000; 0.2999994 is 0.299999
+    probs = np.array([[0.5, 0.2000004, 0.1999996, 0.05, 0.05],
+                      [0.4999992, 0.2000004, 0.2000004, 0.05, 0.05],
+                      [0.5, 0.2000006, 0.1999994, 0.05, 0.05]])
+    probs[:, 2:] = probs[:, 2:] * 0  # only grades 2.. count: set them by hand
+    probs[:, 2] = [0.2999996, 0.3000004, 0.2999994]
+    probs[:, 0] = 1 - probs[:, 1:].sum(axis=1)
+    assert cut.refer(probs).tolist() == [1, 1, 0]
+    submission = write_submission(tmp_path / "s.csv", ["a.png", "b.png", "c.png"], probs, np.zeros(3, int),
+                                  num_grades=5)
+    with open(write_referable(submission, 2, cut=cut.cut), newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["P_referable"] for r in rows] == ["0.300000", "0.300000", "0.299999"]
+    assert [int(r["referable"]) for r in rows] == cut.refer(probs).tolist()
+    # a cut fitted where only referring none reaches the level: one millionth above them all
+    raw, y = np.array([[0.0, 3.0], [0.0, 1.0], [0.0, -1.0], [0.0, 0.0]]), np.array([0, 1, 0, 1])
+    cal = Calibration.fit(raw, y, "classification", 2, "thresholds", ("specificity", 0.99, 1))
+    probs = cal.probs_and_scores([raw])[0]
+    assert cal.referral.cut == pytest.approx(written_probabilities(probs)[:, 1].max() + 1e-6, abs=1e-12)
+    assert not cal.refer(probs).any()
 
 
 def test_the_setting_reads_its_values_and_refuses_others() -> None:
@@ -275,6 +349,53 @@ def test_each_folds_referral_cut_is_fitted_without_its_own_images() -> None:
     assert fit5.referred is not None and set(fit5.referral_cuts) == set(range(5))
 
 
+def test_each_rule_keeps_its_own_figures_when_the_referral_cut_gives_the_grades() -> None:
+    """Review F1: with two grades and a cut, metrics.json filed the cut's figures under
+    decision_rules.thresholds (thresholds QWK 0.316 where the kappa thresholds' own grades
+    give 0.271) and the in-sample thresholds QWK was the cut's too. Each rule's figures are
+    now its own grades' (oof.csv's probabilities cut at each fold's cross-fitted threshold),
+    the cut's are decision_rules.referral, the one selected, and the headline's."""
+    raw, y = _two_grade_outputs(300, seed=8)
+    folds = np.arange(300) % 5
+    ctx = _ctx(y, folds, 2, 1)
+    ctx.ft = SimpleNamespace(decision="thresholds", n_boot=60, label_fraction=1.0, keep="last", tta=False)
+    ctx.referral, ctx.seed, ctx.patients, ctx.grade_names = ("sensitivity", 0.95), 0, None, TWO
+    records = [{"fold": f, "history": [{"val_qwk": 0.0}], "best_epoch": 0, "n_train": int((folds != f).sum()),
+                "n_val": int((folds == f).sum()), "epochs_run": 1, "seconds": 0.0, "stopped": None} for f in range(5)]
+    trained = finetune._FoldOutputs(raw, records, {})
+    fit = finetune._cross_fit_calibration(ctx, raw, "classification", ctx.referral)  # type: ignore[arg-type]
+    metrics = finetune._score_variant(ctx, "scratch", trained, fit, 0.0)  # type: ignore[arg-type]
+    rules = metrics["decision_rules"]
+    own = fit.preds["thresholds"]
+    assert not np.array_equal(own, fit.pred)  # a high sensitivity target refers more than kappa's cut
+    assert rules["thresholds"]["qwk"] == pytest.approx(quadratic_weighted_kappa(y, own, 2))
+    assert rules["argmax"]["qwk"] == pytest.approx(quadratic_weighted_kappa(y, fit.preds["argmax"], 2))
+    assert rules["thresholds"]["qwk"] != pytest.approx(metrics["qwk"])
+    # the same figures, recomputed from what oof.csv and metrics.json hold
+    cut = {f["fold"]: f["thresholds_cross_fitted"][0] for f in metrics["folds"]}
+    by_file = (fit.probs[:, 1] >= np.array([cut[f] for f in folds])).astype(int)
+    assert rules["thresholds"]["qwk"] == pytest.approx(quadratic_weighted_kappa(y, by_file, 2))
+    assert rules["referral"] == {**{k: rules["referral"][k] for k in ("qwk_ci95", "qwk_ci95_resamples",
+                                                                      "qwk_ci95_note")},
+                                 "qwk": metrics["qwk"], "accuracy": metrics["accuracy"],
+                                 "macro_f1": metrics["macro_f1"], "selected": True, "target": "sensitivity:0.95"}
+    assert rules["referral"]["qwk_ci95"] == metrics["qwk_ci95"]
+    assert not rules["thresholds"]["selected"] and not rules["argmax"]["selected"]
+    assert metrics["qwk"] == pytest.approx(quadratic_weighted_kappa(y, fit.referred, 2))
+    # the in-sample figure of the deployed thresholds is theirs, not the deployed cut's
+    deployed = fit.calibration.without_referral()
+    assert metrics["qwk_in_sample_thresholds"] == pytest.approx(
+        quadratic_weighted_kappa(y, deployed.decide([raw])[2], 2))
+    assert metrics["referral_decides_grade"] is True
+    # without a target, as before: the selected rule's figures are the headline's, no referral entry
+    ctx.referral = None
+    plain = finetune._score_variant(ctx, "scratch", trained, finetune._cross_fit_calibration(  # type: ignore[arg-type]
+        ctx, raw, "classification"), 0.0)  # type: ignore[arg-type]
+    assert set(plain["decision_rules"]) == {"thresholds", "argmax"} and "referral_decides_grade" not in plain
+    assert plain["decision_rules"]["thresholds"] == {**rules["thresholds"], "selected": True}
+    assert plain["qwk"] == rules["thresholds"]["qwk"]
+
+
 def test_the_referral_report_gives_the_figures_reached_out_of_fold_with_intervals() -> None:
     y = np.array([0] * 60 + [3] * 40)
     referred = np.r_[np.zeros(50, int), np.ones(10, int), np.ones(35, int), np.zeros(5, int)]
@@ -290,9 +411,10 @@ def test_the_referral_report_gives_the_figures_reached_out_of_fold_with_interval
 # The bundle, the export and the app
 
 
-def _bundle(folder: Path, names: list[str], referral: dict | None, r: int) -> Path:
+def _bundle(folder: Path, names: list[str], referral: dict | None, r: int, met: bool = True) -> Path:
     """A 32 px demo bundle taken for trained, whose figures report referable DR (grade >= r)
-    and whose calibration holds ``referral`` (None: none, as a bundle built before)."""
+    and whose calibration holds ``referral`` (None: none, as a bundle built before); ``met``:
+    whether its cross-fitted cuts met their target out of fold."""
     from app.demo_bundle import build_demo_bundle
 
     bundle = build_demo_bundle(folder, image_size=32, source_size=48, n_folds=1, grade_names=names)
@@ -303,7 +425,8 @@ def _bundle(folder: Path, names: list[str], referral: dict | None, r: int) -> Pa
         "auc_ci95": [0.7, 0.9], "auc_note": None, "sensitivity": 0.7, "specificity": 0.8,
         **({"referral": {"target": referral["target"], "metric": referral["metric"], "level": referral["level"],
                          "cut": referral["cut"], "fold_cuts": {"0": referral["cut"]}, "sensitivity": 0.91,
-                         "specificity": 0.4, "sensitivity_counts": [91, 100], "specificity_counts": [40, 100]}}
+                         "specificity": 0.4, "sensitivity_counts": [91, 100], "specificity_counts": [40, 100],
+                         "target_met_out_of_fold": met}}
            if referral else {})}
     if referral is not None:
         meta["calibration"]["referral"] = referral
@@ -342,7 +465,7 @@ def test_a_two_grade_bundle_grades_and_says_by_its_referral_cut_and_an_old_one_a
         page = _result_markdown(pred, predictor)
         side = "at or above" if grade else "below"
         assert f"{side} the referral cut {cut:.3f} set for sensitivity >= 0.90" in page
-        assert "at the cross-fitted referral cuts sensitivity 0.910" in page
+        assert "at the cross-fitted referral cuts sensitivity 0.910" in page and "short of its target" not in page
         assert "sensitivity >= 0.90" in decision_rule(predictor)
 
 
@@ -359,6 +482,28 @@ def test_a_five_grade_bundle_refers_by_its_cut_and_keeps_its_grades(tmp_path: Pa
     page = _result_markdown(pred, predictor)
     assert f"**Refer**: P(referable) {p:.3f} is at or above the referral cut {p - 0.01:.3f}, set for sensitivity >= 0.90" in page
     assert "Refer" not in _result_markdown(before, old)
+    assert "short of its target" not in page
+    # review F6: the line says when the cross-fitted cuts missed their target out of fold
+    short = Predictor(_bundle(tmp_path / "short", ICDR, _referral(p - 0.01, 2), 2, met=False), gradcam=False)
+    assert ("out of fold, at the cross-fitted cuts, sensitivity 0.910 (91/100), specificity 0.400 (40/100), "
+            "**short of its target** (sensitivity >= 0.90) there") in _result_markdown(
+                short.predict(SCAN, gradcam=False), short)
+
+
+def test_a_bundle_whose_cut_is_on_other_grades_is_refused_by_the_app_as_by_the_export(tmp_path: Path) -> None:
+    """Review F7: a (hand-edited) bundle whose referral cut is on grades >= 3 while its referable
+    figures are on grades >= 2 was refused by the export but graded by the app with the
+    referral silently left out. Both refuse it now, naming metadata.json."""
+    from app.predict import Predictor
+    from drac_ssl.grading.bundle import BundleError, load_bundle
+
+    folder = _bundle(tmp_path / "mixed", ICDR, _referral(0.4, 3), 2)
+    with pytest.raises(BundleError, match=r"referral cut is on grades >= 3 but it records its referable figures "
+                                          r"on grades >= 2") as refused:
+        Predictor(folder, gradcam=False)
+    assert "metadata.json" in str(refused.value) and "fix:" in str(refused.value)
+    with pytest.raises(BundleError, match="referral cut is on grades >= 3"):
+        export.write_referable_beside(load_bundle(folder), tmp_path / "graded.csv")
 
 
 def test_the_export_refers_by_the_bundles_cut_and_an_old_bundle_by_the_class(tmp_path: Path) -> None:
@@ -469,6 +614,29 @@ def test_a_run_with_a_target_reports_stores_and_exports_its_cut(two_grade_run: P
         ((variant.oof_pred[y == 1] == 1).mean(), (variant.oof_pred[y == 0] == 0).mean()))
     assert metrics["calibration"]["referral"]["cut"] == referral["cut"] == variant.calibration.referral.cut
     assert two_grade_summary(metrics, TWO) in said and "referral cuts set for sensitivity >= 0.80" in said
+    # review F1: each rule's figures are its own grades', the cut's apart (they were filed under
+    # decision_rules.thresholds): the thresholds rule's are the plain run's, whose grades it gave,
+    # and its QWK is that of oof.csv's P1 cut at each fold's cross-fitted threshold
+    rules, plain_rules = metrics["decision_rules"], before.metrics["decision_rules"]
+    assert set(rules) == {"thresholds", "argmax", "referral"} and set(plain_rules) == {"thresholds", "argmax"}
+    for rule in ("thresholds", "argmax"):
+        assert rules[rule] == {**plain_rules[rule], "selected": False}
+    assert plain_rules["thresholds"]["qwk"] == before.metrics["qwk"]
+    with open(variant.oof_path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    # each fold's referral cut applied to its rows' P1 in oof.csv gives the grades given (F4, F7)
+    fold_cut = {f["fold"]: f["referral_cut_cross_fitted"] for f in metrics["folds"]}
+    assert all(c == round(c, 6) for c in fold_cut.values())
+    assert [int(float(r["P1"]) >= fold_cut[int(r["fold"])]) for r in rows] == variant.oof_pred.tolist()
+    own_cut = {f["fold"]: f["thresholds_cross_fitted"][0] for f in metrics["folds"]}
+    by_thresholds = np.array([int(float(r["P1"]) >= own_cut[int(r["fold"])]) for r in rows])
+    assert rules["thresholds"]["qwk"] == pytest.approx(quadratic_weighted_kappa(y, by_thresholds, 2))
+    assert rules["referral"]["selected"] and rules["referral"]["target"] == "sensitivity:0.80"
+    assert rules["referral"]["qwk"] == metrics["qwk"] == pytest.approx(quadratic_weighted_kappa(y, variant.oof_pred, 2))
+    assert metrics["qwk_in_sample_thresholds"] == before.metrics["qwk_in_sample_thresholds"]
+    assert "grades by the referral cut (finetune.referral_target=sensitivity:0.80" in metrics["protocol_words"]
+    assert ("[the referral cut, finetune.referral_target=sensitivity:0.80; finetune.decision's rules alone: "
+            f"thresholds QWK {rules['thresholds']['qwk']:.3f}") in said
     exported = export.run(cfg, two_grade_run)
     meta = json.loads(exported.metadata_path.read_text())
     assert meta["calibration"]["referral"]["cut"] == referral["cut"] and meta["cv_metrics"]["referral_decides_grade"]
@@ -479,5 +647,30 @@ def test_a_run_with_a_target_reports_stores_and_exports_its_cut(two_grade_run: P
 
     rule = json.loads((two_grade_run / "export" / "summary.json").read_text())["class_rule"]
     assert rule.startswith("1 when P1 >= ") and "sensitivity >= 0.80" in rule
-    assert f"- its class: {rule};" in write_report(two_grade_run).read_text()
+    report = write_report(two_grade_run).read_text()
+    assert f"- its class: {rule};" in report
+    # report.md and the model card say the cut gave the grades, not finetune.decision
+    assert "class decision `thresholds`" not in report
+    assert ("grades by the referral cut (`finetune.referral_target=sensitivity:0.80`: grade 1 when P1 is at or "
+            "above the cut cross-fitted for the image's fold; `finetune.decision=thresholds` not used)") in report
+    assert f"| **referral cut (sensitivity:0.80)** | {rules['referral']['qwk']:.3f} |" in report
+    assert f"| thresholds | {rules['thresholds']['qwk']:.3f} |" in report
+    # review F2: the referral figures chose the variant, and summary.json, report.md and the card say so
+    summary = json.loads((two_grade_run / "finetune" / "summary.json").read_text())
+    assert "finetune.referral_target=sensitivity:0.80" in summary["selection"] and "QWK" not in summary["selection"]
+    assert summary["variants"]["vicreg"]["referral"] == {
+        key: referral[key] for key in ("target", "sensitivity", "specificity", "target_met_out_of_fold")}
+    assert f"Selected for export: **vicreg** ({summary['selection']})" in report
+    from drac_ssl.train import result_line
+
+    assert "(selected for export): out of fold at its cross-fitted referral cuts (finetune.referral_target=" \
+           "sensitivity:0.80) sensitivity " in result_line(two_grade_run)
+    card = exported.model_card_path.read_text()
+    assert summary["selection"] in card
+    assert "grades by finetune.decision=thresholds" not in card and "Class decision `thresholds`" not in card
+    assert (f"Grades by the referral cut (`finetune.referral_target=sensitivity:0.80`), cross-fitted: QWK "
+            f"{rules['referral']['qwk']:.3f}") in card
+    assert f"thresholds: QWK {rules['thresholds']['qwk']:.3f}" in card
+    assert "chosen by another score: P(grade 1), which weighs both grades' logits, against the referral cut" in card
+    assert "the expected grade cut at thresholds" not in card
     assert replace(variant.calibration, referral=None) == before.calibration
