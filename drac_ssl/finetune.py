@@ -693,7 +693,7 @@ def _selection_evidence(ctx: _Context, variants: dict[str, VariantResult], selec
     best = variants.get(selected)
     if best is None or best.oof_probs is None:
         return ""
-    if deciding_referral(best.metrics) is not None:  # the referral figures chose: no paired QWK says it
+    if deciding_referral(getattr(best, "metrics", None) or {}) is not None:  # the referral figures chose: no paired QWK says it
         return ""
     level = []
     for name, other in variants.items():
