@@ -1872,7 +1872,7 @@ def _protocol_words(ctx: _Context, draw_words: str) -> str:
 def _referral_decides(ctx: _Context) -> bool:
     """Whether the referral cut gives the grades: two grades and ``finetune.referral_target``
     (:attr:`drac_ssl.grading.model.Calibration.referral_decides`)."""
-    return ctx.referral is not None and ctx.num_grades == 2
+    return getattr(ctx, "referral", None) is not None and ctx.num_grades == 2  # a bare context: none
 
 
 def _grades_by_words(ctx: _Context) -> str:
