@@ -120,6 +120,7 @@ from drac_ssl.grading.image_notes import (  # the verdict's tables, re-exported:
 )
 from drac_ssl.grading.model import threshold_words
 from drac_ssl.grading.training_images import training_images_line
+from drac_ssl.metrics import referral_words
 from drac_ssl.name_tags import name_digest
 from drac_ssl.scale import grade_names_for_people
 from drac_ssl.starting import python_command
@@ -1388,10 +1389,21 @@ def milder_warned(probs: Any, grade: int, reasons: list[str], predictor: Predict
 
 def referral_rule(predictor: Predictor) -> bool:
     """Whether the grade is a two-grade bundle's referral rule (a classification head, one
-    threshold on P(grade 1)): :func:`drac_ssl.grading.image_notes.decision_words` then names
+    threshold on P(grade 1); or any head whose referral cut decides the grade,
+    ``finetune.referral_target``): :func:`drac_ssl.grading.image_notes.decision_words` then names
     that threshold, a sentence the milder-grade warning must not replace."""
+    if _deciding_referral(predictor) is not None:
+        return True
     return (len(predictor.class_names) == 2 and not predictor.regression
             and len(getattr(predictor.bundle.calibration, "thresholds", ())) == 1)
+
+
+def _deciding_referral(predictor: Predictor) -> Any:
+    """The bundle's referral cut when it decides the grade (two grades and a
+    ``finetune.referral_target`` cut: :attr:`drac_ssl.grading.model.Calibration.referral_decides`),
+    else None (a bundle built before the setting, or without it, has none)."""
+    cal = predictor.bundle.calibration
+    return cal.referral if getattr(cal, "referral_decides", False) else None
 
 
 MILDER_MORE = ("the Model card tab says more: how often such a rule found the most severe grade in "
@@ -1456,7 +1468,10 @@ def milder_count_words(n_milder: int, n_good: int, predictor: Predictor) -> str:
     referral rule (:func:`referral_rule`) is said as a threshold on P(grade 1)."""
     if not n_milder:
         return ""
-    if referral_rule(predictor):
+    if (cut := _deciding_referral(predictor)) is not None:
+        why = (f"the grade is P({predictor.grade_names[1]}) against the referral cut set for {cut.words()} "
+               f"on the out-of-fold outputs (finetune.referral_target)")
+    elif referral_rule(predictor):
         why = (f"the grade is P({predictor.grade_names[1]}) against the referral threshold tuned on the "
                f"out-of-fold outputs, which need not be 0.5")
     else:
@@ -1490,15 +1505,21 @@ def _decision_words(probs: Any, grade: int, predictor: Predictor,
     cal = predictor.bundle.calibration
     return decision_words(probs, int(grade), names or predictor.grade_names, cal.decision,
                           predictor.regression, getattr(cal, "thresholds", ()),
-                          calibrated=predictor.calibration_warning is None, likely_said=likely_said)
+                          calibrated=predictor.calibration_warning is None, likely_said=likely_said,
+                          referral=_deciding_referral(predictor))
 
 
 def decision_rule(predictor: Predictor) -> str:
     """How the bundle decides the grade, in technical words, for the details JSON
     (``details["decision"]``; the page's result says it in plain words, :func:`_decision_lines`):
     the expected grade Σ k·P_k cut at the kappa-tuned thresholds, the most probable grade
-    (``argmax``), or a regression head's score cut at its thresholds."""
+    (``argmax``), a regression head's score cut at its thresholds, or a two-grade bundle's
+    referral cut on P1 with the target it was set for (``finetune.referral_target``)."""
     t = (predictor.metadata.get("calibration") or {}).get("thresholds") or []
+    if (cut := _deciding_referral(predictor)) is not None:
+        return (f"Grade = 1 ({predictor.grade_names[1]}) when P1 >= {cut.cut:.6g}, the referral cut set "
+                f"for {cut.words()} on the out-of-fold outputs (finetune.referral_target={cut.target}), "
+                f"else 0; it may differ from the most probable grade.")
     if predictor.bundle.calibration.decision == "argmax":
         return ("Grade = the most probable grade (the bundle's class decision: argmax of the "
                 "calibrated probabilities).")
@@ -1522,7 +1543,13 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     their 95% CIs where the bundle records them. More grades: the sum of the referable grades'
     whole percentages as the Probabilities line shows them (0.496 / 0.168 / 0.168 / 0.168 from
     grade 1: 17% + 17% + 17% = 51%, where the probability rounded alone, 0.504, said 50%);
-    ``details["referable"]["probability"]`` keeps the exact figure."""
+    ``details["referable"]["probability"]`` keeps the exact figure.
+
+    With a referral cut (the bundle calibration's ``referral``, ``finetune.referral_target``):
+    two grades, the cut is the rule the grade follows, said with the target it was set for and
+    the sensitivity and specificity it reached at the cross-fitted cuts; more grades, the line
+    adds **Refer** / **Not referred** by the cut, with its target and cross-fitted figures, and
+    says so when the grade shown is on the other side of ``r`` (the grades keep their rule)."""
     if pred.referable is None:
         return []
     r = int(pred.referable["from_grade"])
@@ -1534,19 +1561,39 @@ def _referable_lines(pred: Prediction, predictor: Predictor) -> list[str]:
     if not pred.referable.get("informative", True):
         why = pred.referable.get("reason") or predictor.referable_reason
         return ["", f"{what}: not shown. {md_words(why)}."]
+    referral = cv.get("referral") if isinstance(cv.get("referral"), dict) else None
+    cut = getattr(predictor.bundle.calibration, "referral", None)
     if two:
         figure, rule = _referral_rule(pred, predictor)
+        by_cut = cut is not None and referral is not None
+        where = "at the cross-fitted referral cuts" if by_cut else "at the cross-fitted thresholds"
         return ["", f"{what} **{figure}**{rule} "
                     f"(out of fold: AUC {figure_text(cv.get('auc'))}{ci_words(cv.get('auc_ci95'))} of "
-                    f"this probability; at the cross-fitted thresholds "
-                    f"{screening_figures_words(cv)}). Research software: not a referral decision. "
-                    f"{REFERABLE_SCOPE_WORDS}"]
+                    f"this probability; {where} "
+                    f"{screening_figures_words(referral if by_cut else cv)}"
+                    f"{_short_of_target(referral) if by_cut else ''}). "
+                    f"Research software: not a referral decision. {REFERABLE_SCOPE_WORDS}"]
+    refer = ""
+    if cut is not None and pred.referable.get("referred") is not None:  # finetune.referral_target
+        side = "at or above" if pred.referable["referred"] else "below"
+        p = float(pred.referable["probability"])
+        digits = _digits_apart(p, cut.cut)
+        reached = (f"; out of fold, at the cross-fitted cuts, {screening_figures_words(referral)}"
+                   + _short_of_target(referral) if referral is not None else "")
+        refer = (f" **{'Refer' if pred.referable['referred'] else 'Not referred'}**: P(referable) "
+                 f"{p:.{digits}f} is {side} the referral cut {cut.cut:.{digits}f}, set for "
+                 f"{cut.words()} on the out-of-fold outputs (finetune.referral_target{reached}).")
+        if (int(pred.grade) >= r) != bool(pred.referable["referred"]):  # the two rules disagree
+            g = int(pred.grade)
+            refer += (f" The grade shown, {g} {md_words(predictor.grade_names[g])}, follows the grades' own "
+                      f"rule, which {'calls it' if g >= r else 'does not call it'} referable; the referral "
+                      f"cut is the screening rule.")
     return ["", f"P(referable: grade ≥ {r}, {md_words(predictor.grade_names[r])} or worse) "
                 f"**{percent_text(sum(whole_percentages(pred.probs)[r:]))}**, the sum of those "
                 f"grades' percentages "
                 f"(out of fold: AUC {num(cv.get('auc'))} of this probability; the grades' decision, "
                 f"grade ≥ {r}: sensitivity {num(cv.get('sensitivity'))}, specificity "
-                f"{num(cv.get('specificity'))}). Research software: not a referral decision. "
+                f"{num(cv.get('specificity'))}).{refer} Research software: not a referral decision. "
                 f"{REFERABLE_SCOPE_WORDS}"]
 
 
@@ -1560,16 +1607,32 @@ def _digits_apart(p: float, t: float) -> int:
     return digits
 
 
+def _short_of_target(referral: dict[str, Any] | None) -> str:
+    """``, short of its target (sensitivity >= 0.90) there`` when the cross-fitted referral cuts
+    missed their target out of fold (metrics.json's ``referable.referral.target_met_out_of_fold``
+    false: a cut chosen on some images need not reach its level on others), else ""."""
+    if not isinstance(referral, dict) or referral.get("target_met_out_of_fold") is not False:
+        return ""
+    return f", **short of its target** ({referral_words(referral)}) there"
+
+
 def _referral_rule(pred: Prediction, predictor: Predictor) -> tuple[str, str]:
     """A two-grade bundle's P(grade 1) as printed, and the rule that gave the grade shown,
     after the figure: ``, below the referral threshold 0.512, so grade 0`` / ``, at or above
     ...`` (a classification head cut at its one threshold), ``, above 0.5 (the more probable
     grade is given)`` (``argmax``); "" for a regression head (its threshold cuts its score,
-    not this probability). The figure and the threshold (0.5 under ``argmax``) with the same
+    not this probability); a referral cut that decides the grade (``finetune.referral_target``,
+    any head): ``, below the referral cut 0.231 set for sensitivity >= 0.90 on the out-of-fold
+    outputs (finetune.referral_target), so grade 0``. The figure and the threshold (0.5 under ``argmax``) with the same
     decimals, 3, more where 3 would print them equal (P 0.51195 against 0.512: ``0.51195,
     below the referral threshold 0.51200``, never ``0.512, below ... 0.51200``)."""
     p, grade = float(pred.referable["probability"]), int(pred.grade)
     cal = predictor.bundle.calibration
+    if (cut := _deciding_referral(predictor)) is not None:  # finetune.referral_target: the cut decides
+        digits = _digits_apart(p, cut.cut)
+        side = "at or above" if grade == 1 else "below"
+        return f"{p:.{digits}f}", (f", {side} the referral cut {cut.cut:.{digits}f} set for {cut.words()} "
+                                   f"on the out-of-fold outputs (finetune.referral_target), so grade {grade}")
     if cal.decision == "argmax":
         digits = _digits_apart(p, 0.5)
         return (f"{p:.{digits}f}", f", {'above' if grade == 1 else 'at or below'} 0.5 (the more "

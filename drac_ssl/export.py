@@ -277,6 +277,7 @@ from drac_ssl.grading.bundle import (
     calibration_failed,
     calibration_warning,
     chance_warning,
+    check_referral_cut,
     grade_caveats,
     load_bundle,
     ood_check_caveat,
@@ -434,8 +435,9 @@ def _grade_notes(bundle: Bundle, probs: np.ndarray, classes: np.ndarray) -> list
     regression = (bundle.metadata.get("model") or {}).get("output") == "regression"
     thresholds = bundle.calibration.thresholds
     calibrated = not calibration_failed(bundle.metadata)  # the app's rule: no percentages then
+    referral = bundle.calibration.referral if getattr(bundle.calibration, "referral_decides", False) else None
     return [decision_words(p, int(c), names, bundle.calibration.decision, regression, thresholds,
-                           calibrated=calibrated)
+                           calibrated=calibrated, referral=referral)
             for p, c in zip(probs, classes, strict=True)]
 
 
@@ -670,8 +672,10 @@ def run_class_rule(data_dir: Path) -> tuple[Path, str, tuple[float, ...]] | None
     """The class rule of the bundle ``python -m drac_ssl.export RUN`` grades with, for the run
     whose ingest folder is ``data_dir`` (``RUN/data``, :func:`manifest_test_cases`): ``(its
     metadata.json, the decision, the thresholds)`` from ``RUN/bundle/metadata.json``'s
-    calibration (``finetune.decision``; one written before the option cut at its thresholds).
-    None where there is no such bundle (an ingest folder outside a run, a run not exported),
+    calibration (``finetune.decision``; one written before the option cut at its thresholds);
+    ``referral`` and the one cut for a two-grade bundle whose referral cut decides the grade
+    (``finetune.referral_target``: grade 1 when P1 >= it, the thresholds rule at that cut, as
+    P1 is the expected grade of two written probabilities, whatever the head). None where there is no such bundle (an ingest folder outside a run, a run not exported),
     its calibration is unreadable, or its rule cannot be replayed from a file's probabilities:
     a regression head cut at thresholds (:func:`drac_ssl.submission.classes_off_rule`)."""
     path = data_dir.parent / "bundle" / "metadata.json"
@@ -680,6 +684,15 @@ def run_class_rule(data_dir: Path) -> tuple[Path, str, tuple[float, ...]] | None
     if not isinstance(calibration, dict):
         return None
     decision = str(calibration.get("decision") or "thresholds")
+    referral = calibration.get("referral")
+    if isinstance(referral, dict) and len(calibration.get("thresholds") or ()) == 1:
+        # two grades with finetune.referral_target: grade 1 when P1 >= the cut, and with two
+        # grades P1 is the expected grade of any head's written probabilities: the thresholds
+        # rule at that one cut
+        try:
+            return path, "referral", (float(referral["cut"]),)
+        except (KeyError, TypeError, ValueError):
+            return None
     try:
         thresholds = tuple(float(t) for t in calibration.get("thresholds") or ())
     except (TypeError, ValueError):
@@ -702,16 +715,18 @@ def other_classes_warning(csv_path: str | os.PathLike[str], num_grades: int, dat
     if rule is None or rows is None or len(rule[2]) != rows.num_grades - 1:
         return ""
     path, decision, thresholds = rule
-    off = classes_off_rule(rows, decision, thresholds)
+    off = classes_off_rule(rows, "thresholds" if decision == "referral" else decision, thresholds)
     if not off:
         return ""
     words = ("the most probable grade" if decision == "argmax" else
+             f"grade 1 when P1 >= {thresholds[0]:.6g}" if decision == "referral" else
              "the expected grade cut at " + ", ".join(f"{t:.6g}" for t in thresholds))
+    setting = "finetune.referral_target" if decision == "referral" else f"finetune.decision={decision}"
     named = ", ".join(f"{case} class {given} (the rule gives {rule_class})"
                       for case, given, rule_class in off[:CLASSES_SHOWN])
     more = f" and {len(off) - CLASSES_SHOWN} more" if len(off) > CLASSES_SHOWN else ""
     return (f"warning: {len(off)} of the {len(rows.cases)} rows {'has' if len(off) == 1 else 'have'} a "
-            f"class other than the one the bundle's rule gives (finetune.decision={decision}: {words}; "
+            f"class other than the one the bundle's rule gives ({setting}: {words}; "
             f"{path}): {named}{more}. DRAC accepts any class, so the file stays valid; "
             f"{python_command('drac_ssl.export')} writes the rule's class: a file edited by hand, or graded by another "
             f"bundle (--variant, whose thresholds differ)?")
@@ -872,10 +887,10 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
               f"({counts} per grade, {bundle.calibration.decision} decision, "
               f"{'4 flips' if bundle.tta_in_cv else 'no flips'} as in the cross-validation) -> {written} "
               f"(checked against {images_dir or 'the manifest test ids'})")
-        rule = class_rule_words(bundle.calibration.decision, n_not_largest, len(cases),
-                                f"why in the grade_note column of {notes_file}" if with_notes else "",
-                                n_near_tie)
-        print(f"[export]   class = {rule} (finetune.decision={bundle.calibration.decision}); "
+        rule = class_rule_said(bundle, n_not_largest, len(cases),
+                               f"why in the grade_note column of {notes_file}" if with_notes else "",
+                               n_near_tie)
+        print(f"[export]   class = {rule}; "
               f"P0..P{k - 1} = {probability_columns_words(bundle.metadata)}")
         if legend := grade_legend_line(bundle.grade_names):  # as --images says it
             print(f"[export] {legend}", file=sys.stderr)
@@ -934,6 +949,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
         # how many test rows have a class that is not their single most likely grade, and how
         # many are it in a near-tie (report.md's class line, as the console's)
         **({"n_class_not_most_probable": n_not_largest, "n_class_near_tie": n_near_tie} if test_rows else {}),
+        # two grades with finetune.referral_target: the class is the referral cut's (report.md's words)
+        **({"class_rule": class_rule_said(bundle)}
+           if test_rows and getattr(bundle.calibration, "referral_decides", False) else {}),
         **({"referable": str(referable_csv)} if referable_csv is not None else {}),
         **({"image_notes": str(notes_csv), "n_flagged": n_flagged} if notes_csv is not None else {})})
     print(f"[export] bundle -> {bundle_dir}")
@@ -1107,6 +1125,23 @@ def _replace_set(final: Path, pending: Path, staged: Sequence[tuple[Path, Path]]
     failed_submission_path(final).unlink(missing_ok=True)  # an earlier try's, superseded
 
 
+def class_rule_said(bundle: Bundle, n_not_largest: int = 0, n_rows: int = 0, why: str = "",
+                    n_near_tie: int = 0) -> str:
+    """The export's ``class = ...`` words of a bundle (after ``class = ``, with the setting that
+    made the rule): :func:`drac_ssl.submission.class_rule_words` and ``(finetune.decision=...)``;
+    for a two-grade bundle whose referral cut decides the grade
+    (:attr:`drac_ssl.grading.model.Calibration.referral_decides`, ``finetune.referral_target``),
+    ``1 when P1 >= 0.2315, the referral cut set for sensitivity >= 0.90 on the out-of-fold
+    outputs, else 0 (finetune.referral_target=sensitivity:0.90)``."""
+    cal = bundle.calibration
+    if getattr(cal, "referral_decides", False) and cal.referral is not None:
+        cut = cal.referral
+        return (f"1 when P1 >= {cut.cut:.6g}, the referral cut set for {cut.words()} on the out-of-fold "
+                f"outputs, else 0 (finetune.referral_target={cut.target})")
+    return (f"{class_rule_words(cal.decision, n_not_largest, n_rows, why, n_near_tie)} "
+            f"(finetune.decision={cal.decision})")
+
+
 def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None = None,
                            out: Path | None = None) -> tuple[Path | None, str]:
     """When the bundle's cross-validated figures have a referable-DR cut (``cv_metrics``'s
@@ -1126,18 +1161,32 @@ def write_referable_beside(bundle: Bundle, submission: Path, source: Path | None
     written when not at its own path (a hidden name that :func:`_write_checked` renames onto
     it once every file of the set is written); the path returned and the line name its own
     path beside ``submission``, where it lands. The callers replace an earlier referable file
-    with the submission, so none outlives a submission it does not describe."""
+    with the submission, so none outlives a submission it does not describe.
+
+    A bundle with a referral cut (its calibration's ``referral``, ``finetune.referral_target``)
+    refers by it: ``referable`` is 1 when the row's written ``P_referable`` is at or above the
+    cut (K > 2; the grades, and so ``class``, are unchanged), and with two grades, where the cut
+    is the grade decision, the written ``class`` (its grade 1 is P1 at or above the cut); the
+    line names the cut and the target it was set for. A bundle without one refers by ``class``
+    as before."""
     k = bundle.calibration.num_grades
+    check_referral_cut(bundle)  # a hand-edited bundle, its cut on other grades: refused, as the app does
     r = referable_cut_of(bundle.metadata, k)  # the app's rule: an int in 1..K-1, not True
     if r is None:
         return None, ""
     why = referable_not_informative(bundle.metadata)  # the app's rule and words
-    write_referable(submission if source is None else source, r, out=out, not_informative=why)
+    referral = getattr(bundle.calibration, "referral", None)  # None: a bundle without one
+    cut = referral.cut if referral is not None and k > 2 else None  # two grades: class is the cut's
+    write_referable(submission if source is None else source, r, out=out, not_informative=why, cut=cut)
     path = referable_path(submission)
     rule = bundle.metadata["cv_metrics"]["referable"].get("rule") or f"referable = grade >= {r}"
+    decided = (f"class >= {r}" if referral is None else
+               f"P_referable >= {referral.cut:.6g}, the referral cut set for {referral.words()} on the "
+               f"out-of-fold outputs (finetune.referral_target={referral.target})"
+               + (", which is the class with two grades" if k == 2 else ""))
     line = (f"referable DR ({rule}): P_referable = P{r}"
             + ("".join(f"+P{g}" for g in range(r + 1, k)) if k - r <= 3 else f"+..+P{k - 1}")
-            + f" and referable = 1 when class >= {r}, per case -> {path}")
+            + f" and referable = 1 when {decided}, per case -> {path}")
     if why:
         line += (f"; NOT INFORMATIVE: {why} (the app does not show this probability; the file's "
                  f"{NOT_INFORMATIVE_COLUMN} column says so on every row)")
@@ -1983,8 +2032,8 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
     # in a near-tie), so a notes file written for them alone is named (a trial's 25 near-ties
     # at P 0.20 wrote one that no line named)
     n_off, n_near_tie = grade_note_counts(grade_notes, graded.probs, graded.classes)
-    rule = class_rule_words(bundle.calibration.decision, n_off if not issues else 0, len(cases),
-                            f"why in the grade_note column of {notes_file}", n_near_tie if not issues else 0)
+    rule = class_rule_said(bundle, n_off if not issues else 0, len(cases),
+                           f"why in the grade_note column of {notes_file}", n_near_tie if not issues else 0)
     status = "PROBLEMS" if issues else "INCOMPLETE" if skipped else "OK"
     counted = f"{len(graded_files)} of the {n_files}" if skipped else f"{len(files)}"
     flips = bundle.tta_in_cv if tta is None else bool(tta)
@@ -1996,7 +2045,7 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
                          "in file-name order (no test.csv or sample_submission.csv beside the folder)")
                       + (f"; the score each class was cut from is in {notes_file}" if not issues else ""))
     out_lines += [f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}{converted}",
-                  f"  class = {rule} (finetune.decision={bundle.calibration.decision}); P0..P{k - 1} = "
+                  f"  class = {rule}; P0..P{k - 1} = "
                   f"{probability_columns_words(bundle.metadata)}; "
                   f"{'the mean over 4 flips' if flips else 'no flips'} (test-time augmentation"
                   f"{', as in the cross-validation' if flips == bundle.tta_in_cv else ', NOT as in the cross-validation'})"]

@@ -1840,13 +1840,21 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     if "finetune" in stages and facts.grade_names:
         # the referable cut needs the scale: said now, not after the pretraining
         try:
-            config_module.referable_cut(ft.referable_from, facts.grade_names)
+            cut = config_module.referable_cut(ft.referable_from, facts.grade_names)
         except ConfigError as exc:
             what, _, fix = str(exc).removeprefix("config: ").partition("\n  fix: ")
             what = what.split(" is ", 1)[-1]  # the finding names the setting and its value itself
             c.error("finetune.referable_from", f"{what} (the scale of {facts.source})", fix)
         else:
             names = tuple(str(n) for n in facts.grade_names)
+            if cut is None and config_module.referral_target(ft.referral_target) is not None:
+                # a referral cut is on P(referable): the fine-tuning would refuse it after the pretraining
+                c.error("finetune.referral_target",
+                        f"{ft.referral_target} sets a cut on P(referable), but finetune.referable_from="
+                        f"{ft.referable_from} gives no referable grades on the scale of {facts.source} "
+                        f"({', '.join(names)})",
+                        f"finetune.referable_from=R (referable = grade >= R, 1..{len(names) - 1}), or "
+                        f"finetune.referral_target=off")
             if (str(ft.referable_from).lower() == "auto" and len(names) == 5
                     and names != config_module.GRADE_SCALES["icdr"]):
                 # five grades named otherwise: auto cannot tell they are ICDR's (a reviewer's catch)

@@ -59,6 +59,7 @@ from drac_ssl.config import (
     FinetuneConfig,
     layout_name,
     read_yaml,
+    referral_target_text,
     reproduce_command,
     shell_word,
     to_dict,
@@ -96,6 +97,7 @@ from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts, read_json
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
+    REFERRAL_RULE,
     apply_thresholds,
     calibrated_one_grade_words,
     degenerate_ci_reason,
@@ -522,7 +524,7 @@ def _config_section(run_dir: Path) -> list[str]:
                      f"{fc.get('batch_size')}, lr {fc.get('lr')} (backbone x{fc.get('backbone_lr_ratio')}), "
                      f"class balance {fc.get('class_balance')}, {keep_words}, {fc.get('image_size')} px, "
                      f"crop scale {fc.get('crop_scale')}, TTA {'on' if fc.get('tta') else 'off'}{width}{views}, class "
-                     f"decision {fc.get('decision')}, kappa 95% CI from {fc.get('n_boot')} bootstrap "
+                     f"decision {fc.get('decision')}{_referral_setting_words(fc)}, kappa 95% CI from {fc.get('n_boot')} bootstrap "
                      f"resamples"
                      + (f", head alone for the first {fc.get('head_warmup_epochs')} epochs (LP-FT)"
                         if fc.get("head_warmup_epochs") else "")
@@ -1066,6 +1068,35 @@ def in_sample_thresholds_words(metrics: dict[str, Any], fitted_on: str | None = 
             f"images) would close that route too.")
 
 
+def _referral_setting_words(fc: dict[str, Any]) -> str:
+    """``, referral target sensitivity:0.90`` for report.md's settings row of the fine-tuning
+    (``finetune.referral_target``, in its one written form), "" when off or not recorded."""
+    target = referral_target_text(fc.get("referral_target", "off"))
+    return "" if target == "off" or not isinstance(target, str) else f", referral target {target}"
+
+
+def _class_decision_words(metrics: dict[str, Any], decision: str) -> str:
+    """What gave a variant's out-of-fold grades, for report.md's headline line: ``class
+    decision `thresholds``` (``finetune.decision``), or, where a two-grade run's referral cut
+    gave them (``referral_decides_grade``), ``grades by the referral cut
+    (`finetune.referral_target=sensitivity:0.90`: grade 1 when P1 is at or above the cut
+    cross-fitted for the image's fold; `finetune.decision=thresholds` not used)``."""
+    if not metrics.get("referral_decides_grade"):
+        return f"class decision `{decision}`"
+    referral = (metrics.get("referable") or {}).get("referral") or (metrics.get("calibration") or {}).get("referral")
+    target = referral.get("target") if isinstance(referral, dict) else None
+    return (f"grades by the referral cut (`finetune.referral_target={target or '?'}`: grade 1 when P1 is at or "
+            f"above the cut cross-fitted for the image's fold; `finetune.decision={decision}` not used)")
+
+
+def _rule_label(rule: str, figures: dict[str, Any]) -> str:
+    """A row of report.md's table of decision rules: the rule's name, the referral cut's
+    (:data:`drac_ssl.metrics.REFERRAL_RULE`) with its target: ``referral cut (sensitivity:0.90)``."""
+    if rule == REFERRAL_RULE:
+        return f"referral cut ({figures.get('target') or 'finetune.referral_target'})"
+    return rule
+
+
 def _drac_data(run_dir: Path) -> bool:
     """Whether the run's data are DRAC's kind (the official DRAC layout of UW-OCTA images or
     the phantom stand-ins, on DRAC's three grades: :func:`drac_ssl.challenge.drac_scale`, the
@@ -1105,7 +1136,8 @@ def resamples_used_words(metrics: dict[str, Any]) -> str | None:
                ("Referable AUC", "", referable.get("auc_ci95_resamples"))]
     decision = metrics.get("decision")
     for rule, r in (metrics.get("decision_rules") or {}).items():
-        if rule != decision and isinstance(r, dict):
+        # every rule but the one that gave the grades (the headline's QWK, counted above)
+        if isinstance(r, dict) and not r.get("selected", rule == decision):
             counted.append(("QWK", f" under the {rule} rule", r.get("qwk_ci95_resamples")))
     fewer = [(what, where, used) for what, where, used in counted
              if isinstance(used, int) and not isinstance(used, bool) and 0 < used < n_boot]
@@ -1169,8 +1201,8 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
              f"AUC {auc_words(metrics, probs.shape[1], drac)}, "
              f"accuracy {figure_with_ci(metrics, 'accuracy', 'accuracy_ci95')}, macro F1 "
              f"{figure_text(metrics.get('macro_f1'))}; final calibration: temperature {figure_text(cal.get('temperature'))}, "
-             f"thresholds {threshold_words(cal.get('thresholds') or [])}; class decision "
-             f"`{decision}`.", ""]
+             f"thresholds {threshold_words(cal.get('thresholds') or [])}; {_class_decision_words(metrics, decision)}.",
+             ""]
     fewer = resamples_used_words(metrics)
     if fewer:
         lines += [fewer, ""]
@@ -1207,9 +1239,12 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         lines += [screening, ""]
     rules = metrics.get("decision_rules") or {}
     if rules:
-        lines += ["Both class decisions on the same cross-fitted probabilities (the selected one in bold):", ""]
+        lines += [("Both class decisions, each alone, and the referral cut that gave the grades on the same "
+                   "cross-fitted probabilities (the one giving the grades in bold):" if REFERRAL_RULE in rules else
+                   "Both class decisions on the same cross-fitted probabilities (the selected one in bold):"), ""]
         lines += markdown_table(["decision", "QWK", "95% CI", "accuracy", "macro F1"],
-                                [[f"**{rule}**" if rule == decision else rule, figure_text(r.get("qwk")),
+                                [[f"**{_rule_label(rule, r)}**" if r.get("selected", rule == decision)
+                                  else _rule_label(rule, r), figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
     deployed = read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
@@ -1780,9 +1815,9 @@ def _export_section(run_dir: Path) -> list[str]:
             n_near_tie = n_near_tie if isinstance(n_near_tie, int) and not isinstance(n_near_tie, bool) else 0
             n_test = summary.get("n_test") if isinstance(summary.get("n_test"), int) else 0
             why = f"why in the grade_note column of `{shown.as_posix()}`" if shown is not None else ""
-            lines.append(f"- its class: {class_rule_words(decision, n_off, n_test, why, n_near_tie)} "
-                         f"(`finetune.decision={decision}`); its P columns: "
-                         f"{probability_columns_words(meta)}")
+            rule = (f"{class_rule_words(decision, n_off, n_test, why, n_near_tie)} (`finetune.decision={decision}`)"
+                    if not isinstance(summary.get("class_rule"), str) else summary["class_rule"])  # referral cut
+            lines.append(f"- its class: {rule}; its P columns: {probability_columns_words(meta)}")
         if notes is not None and shown is not None and summary.get("n_flagged"):  # some test image not reliably gradable
             lines.append(f"- not reliably gradable: {summary.get('n_flagged')} of the {summary.get('n_test')} "
                          f"test images, their rows in the submission like any other; per case, why, in "

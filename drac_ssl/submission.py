@@ -96,6 +96,23 @@ def _micro_units(probs: np.ndarray) -> np.ndarray:
     return units
 
 
+def written_units(probs: np.ndarray) -> np.ndarray:
+    """``probs`` ``(n, K)`` as a submission CSV (and ``oof.csv``) writes them, in millionths:
+    int64 ``(n, K)``, each row summing to exactly ``10**6`` (:func:`written_probabilities`
+    is these over ``10**6``)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    return _micro_units(p / p.sum(axis=1, keepdims=True))
+
+
+def cut_units(cut: float) -> int:
+    """A cut on written probabilities in millionths: a written P (a whole number of
+    millionths) is at or above ``cut`` exactly when its units are at or above these
+    (``ceil(cut * 10**6)``, a float's last-bit error in ``cut * 10**6`` forgiven, so
+    ``0.306`` is 306000, not 306001). A referral cut (``finetune.referral_target``) is stored to
+    6 decimals and compared so by the app, the export and the fine-tuning alike."""
+    return int(math.ceil(float(cut) * 10**WRITE_DECIMALS - 1e-6))
+
+
 def written_probabilities(probs: np.ndarray) -> np.ndarray:
     """``probs`` ``(n, K)`` (finite, in [0, 1], rows summing to 1 within float rounding) as a
     submission CSV holds them once written, float64 ``(n, K)``: 6 decimals
@@ -106,8 +123,7 @@ def written_probabilities(probs: np.ndarray) -> np.ndarray:
     from either file (scikit-learn on the columns, ``export --score``) is the one reported: on
     a collapsed model, whose probabilities differ below the 6th decimal, the rounding makes
     ties that move the AUC."""
-    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
-    return _micro_units(p / p.sum(axis=1, keepdims=True)) / float(10**WRITE_DECIMALS)
+    return written_units(probs) / float(10**WRITE_DECIMALS)
 
 
 def _format_units(units: int) -> str:
@@ -168,14 +184,17 @@ def referable_path(submission: str | os.PathLike[str]) -> Path:
 
 
 def write_referable(submission: str | os.PathLike[str], from_grade: int,
-                    out: str | os.PathLike[str] | None = None, not_informative: str = "") -> Path:
+                    out: str | os.PathLike[str] | None = None, not_informative: str = "",
+                    cut: float | None = None) -> Path:
     """Write ``case,P_referable,referable`` beside a written submission (default
     :func:`referable_path`) and return its path.
 
     ``P_referable`` is ``P_r + ... + P_{K-1}`` of the submission's written probabilities
     (``r = from_grade``), summed exactly in their 6-decimal units, so it is the sum of what
     the file says; ``referable`` is 1 when the written ``class`` is ``>= r``, else 0 (the
-    submission's own decision, not a cut of ``P_referable``). Rows in the submission's order.
+    submission's own decision, not a cut of ``P_referable``), or, with ``cut`` (a bundle's
+    referral cut, ``finetune.referral_target``), 1 when that written ``P_referable`` is at or
+    above ``cut``. Rows in the submission's order.
     ``not_informative``: why ``P_referable`` carries no information (its referable AUC's 95% CI not above 0.5, or not recorded:
     :func:`drac_ssl.grading.bundle.referable_not_informative`), "" when it may; when given,
     a fourth column, :data:`NOT_INFORMATIVE_COLUMN`, says it on every row (the figures are
@@ -204,7 +223,8 @@ def write_referable(submission: str | os.PathLike[str], from_grade: int,
     writer.writerow([*REFERABLE_COLUMNS, *([NOT_INFORMATIVE_COLUMN] if not_informative else [])])
     for row in rows:
         units = sum(int(round(float(v) * scale)) for v in row[2 + r:2 + k])
-        writer.writerow([row[0], _format_units(units), int(int(row[1]) >= r),
+        referred = int(int(row[1]) >= r) if cut is None else int(units >= cut_units(cut))
+        writer.writerow([row[0], _format_units(units), referred,
                          *([not_informative] if not_informative else [])])
     return atomic_write_text(referable_path(submission) if out is None else out, out_text.getvalue())
 

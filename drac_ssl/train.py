@@ -124,7 +124,7 @@ from drac_ssl.runtime import (
     record_end,
     record_start,
 )
-from drac_ssl.selection import ranking_figures
+from drac_ssl.selection import deciding_referral, ranking_figures
 from drac_ssl.stage_settings import (
     FOLD_SETTINGS,
     REUSABLE_STAGES,
@@ -1661,9 +1661,18 @@ def result_line(run_dir: Path) -> str | None:
     tie_name, _, tie_how = tie_words.partition(" ")  # "AUC", "one-vs-one"
     ci, tie_ci = _ci_words(metrics, key), _ci_words(metrics, tie_key)
     n = metrics.get("n")
-    line = (f"result: {variant_title(selected, run_freeze(run_dir))} (selected for export): out-of-fold "
-            f"{key_words} {figure_text(metrics.get(key))}{f' ({ci})' if ci else ''}, macro {tie_name} "
-            f"{figure_text(metrics.get(tie_key))} ({tie_how}{f'; {tie_ci}' if tie_ci else ''})"
+    if (referral := deciding_referral(metrics)) is not None:  # two grades: the referral cut ranked them
+        figures = ", ".join(f"{name} {figure_text(referral.get(name))}"
+                            + (f" ({_ci_words(referral, name)})" if _ci_words(referral, name) else "")
+                            for name in ("sensitivity", "specificity"))
+        short = "" if referral.get("target_met_out_of_fold") is not False else ", short of the target"
+        ranked = (f"out of fold at its cross-fitted referral cuts (finetune.referral_target="
+                  f"{referral.get('target')}) {figures}{short}, AUC {figure_text(metrics.get('auc'))}"
+                  + (f" ({tie_ci})" if (tie_ci := _ci_words(metrics, 'auc_ovo')) else ""))
+    else:
+        ranked = (f"out-of-fold {key_words} {figure_text(metrics.get(key))}{f' ({ci})' if ci else ''}, macro "
+                  f"{tie_name} {figure_text(metrics.get(tie_key))} ({tie_how}{f'; {tie_ci}' if tie_ci else ''})")
+    line = (f"result: {variant_title(selected, run_freeze(run_dir))} (selected for export): {ranked}"
             + (f", {n} images" if isinstance(n, int) and not isinstance(n, bool) and n > 0 else ""))
     prov = data_provenance(run_dir / "data")
     phantom = prov["kind"] == "phantom"

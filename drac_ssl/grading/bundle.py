@@ -89,10 +89,12 @@ from drac_ssl.grading.training_images import (
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
 from drac_ssl.manifest import MANIFEST_FILE, labelled_rows, read_manifest
 from drac_ssl.metrics import (
+    REFERRAL_RULE,
     RESAMPLING_UNITS,
     TEMPERATURE_BOUNDS,
     counted_units,
     referable_summary,
+    referral_words,
     temperature_at_bound,
     two_grade_summary,
 )
@@ -126,6 +128,7 @@ __all__ = [
     "build_bundle",
     "channels_last_on",
     "chance_warning",
+    "check_referral_cut",
     "ci_resampling_words",
     "ci_units_words",
     "data_folder_name",
@@ -1221,6 +1224,28 @@ def referable_cut_of(metadata: dict[str, Any], num_grades: int) -> int | None:
     return r
 
 
+def check_referral_cut(bundle: Bundle) -> None:
+    """Refuse a bundle whose referral cut (its calibration's ``referral``,
+    ``finetune.referral_target``) is on other grades than its referable figures
+    (:func:`referable_cut_of`), or has none to go with: a hand-edited or mixed bundle, which the
+    export and the app would otherwise refer by one rule and word by the other, or silently
+    drop (a review found the app did). A fine-tuning writes both from one
+    ``finetune.referable_from``. Nothing for a bundle without a referral cut.
+
+    Raises:
+        BundleError: the two differ; the message names ``metadata.json`` and how to rebuild."""
+    referral = getattr(bundle.calibration, "referral", None)
+    if referral is None:
+        return
+    r = referable_cut_of(bundle.metadata, bundle.calibration.num_grades)
+    if r != referral.from_grade:
+        figures = f"its referable figures on grades >= {r}" if r is not None else "no referable figures"
+        raise BundleError(f"{Path(bundle.path) / 'metadata.json'}: its calibration's referral cut is on grades "
+                          f">= {referral.from_grade} but it records {figures} (cv_metrics.referable.from_grade): "
+                          f"a referral by one and figures of the other would not describe each other.\n"
+                          f"  fix: {rebuild_advice(bundle.path)}")
+
+
 def referable_not_informative(metadata: dict[str, Any]) -> str:
     """Why a bundle's P(referable) (``P_r + ... + P_{K-1}``, :func:`referable_cut_of`) carries
     no information, in one sentence without its full stop; "" when it may carry some. The one
@@ -1505,9 +1530,15 @@ def heatmap_limits(meta: dict[str, Any]) -> str:
     flips = bool((meta.get("tta") or {}).get("used_in_cv", True))  # Bundle.tta_in_cv
     regression = (meta.get("model") or {}).get("output") == "regression"
     decision = (meta.get("calibration") or {}).get("decision", "thresholds")
+    # two grades and a referral cut (finetune.referral_target): the cut on P1 gives the grade
+    cut = (meta.get("calibration") or {}).get("referral")
+    cut_decides = isinstance(cut, dict) and len((meta.get("calibration") or {}).get("thresholds") or []) == 1
     score = ("the ensemble's mean regression output (the score its thresholds cut)" if regression
              else "the ensemble's mean raw logit of one grade")
-    chosen = (" The grade shown is chosen by another score: the expected grade cut at thresholds."
+    chosen = (" The grade shown is chosen by another score: P(grade 1), which weighs both grades' logits, "
+              f"against the referral cut (finetune.referral_target={cut.get('target')})."
+              if cut_decides and isinstance(cut, dict) and not regression else
+              " The grade shown is chosen by another score: the expected grade cut at thresholds."
               if not regression and decision == "thresholds" else
               " The grade shown is the most probable one of the calibrated probabilities, which "
               "weigh every grade's logit: one grade's logit alone does not decide it."
@@ -1549,8 +1580,12 @@ def _model_card(meta: dict[str, Any]) -> str:
     if n_compared > 1 and not str(meta.get("selection", "")).startswith("asked for by name"):
         # finetune.select_variant: QWK with the thresholds decision, accuracy with argmax
         chosen_by = "accuracy" if cal.get("decision", "thresholds") == "argmax" else "QWK"
-        comparison += (f"\n\nThis variant was exported because its out-of-fold {chosen_by} was the highest "
-                       f"(or tied highest) of these {n_compared} on the same images: the figures of a winner "
+        why = (f"its out-of-fold {chosen_by} was the highest (or tied highest) of these {n_compared}"
+               if not cv.get("referral_decides_grade") else
+               # two grades and finetune.referral_target: the screening target ranked them
+               f"its referral cut's out-of-fold figures ranked first of these {n_compared} (the target "
+               f"met first, then the other figure: the selection above says which)")
+        comparison += (f"\n\nThis variant was exported because {why} on the same images: the figures of a winner "
                        f"chosen on them overstate, by an amount not measured here, how it grades new images.")
     data_warning = (
         "\n> **The training data were phantom images** (procedural stand-ins generated by "
@@ -1613,6 +1648,17 @@ def _model_card(meta: dict[str, Any]) -> str:
         if k == 2 and cal.get("output", "classification") == "classification" and cal.get("thresholds"):
             grade_rule += (f" (with two grades the expected grade is P1: {names[1]} when P1 >= "
                            f"{cal['thresholds'][0]:.3f}, which need not be 0.5)")
+    referral = cal.get("referral") if isinstance(cal.get("referral"), dict) else None
+    if referral is not None and k == 2:  # finetune.referral_target: the cut decides the grade
+        grade_rule = (f"1 ({names[1]}) when P1 >= {figure_text(referral.get('cut'))}, else 0: the referral cut set for "
+                      f"{referral_words(referral)} on the out-of-fold outputs "
+                      f"(finetune.referral_target={referral.get('target')}; the class decision "
+                      f"`{decision}` is not used)")
+    elif referral is not None:
+        grade_rule += (f"; referral (not a grade): P(referable), grades >= {referral.get('from_grade')}, "
+                       f"at or above {figure_text(referral.get('cut'))}, the cut set for "
+                       f"{referral_words(referral)} on the out-of-fold outputs "
+                       f"(finetune.referral_target={referral.get('target')})")
     rules = cv.get("decision_rules") or {}
     screening = ""
     if k == 2 and ("sensitivity" in cv or isinstance(cv.get("referable"), dict)):
@@ -1621,7 +1667,15 @@ def _model_card(meta: dict[str, Any]) -> str:
     elif isinstance(cv.get("referable"), dict) and k > 2:  # finetune.referable_from: grade >= r
         screening = f"\nReferable DR, out of fold: {referable_summary(cv['referable'])}."
     rule_line = ""
-    if rules:
+    if isinstance(rules.get(REFERRAL_RULE), dict):  # two grades: the referral cut gave the grades
+        cut_rule = rules[REFERRAL_RULE]
+        rule_line = (f"\nGrades by the referral cut (`finetune.referral_target={cut_rule.get('target')}`), "
+                     f"cross-fitted: QWK {num(cut_rule.get('qwk'))}, accuracy {num(cut_rule.get('accuracy'))}; "
+                     f"the rules of `finetune.decision` alone (`{decision}` set, not used for the grades), "
+                     f"cross-fitted on the same probabilities: " + "; ".join(
+                         f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
+                         for name, r in rules.items() if name != REFERRAL_RULE) + ".")
+    elif rules:
         rule_line = "\nClass decision `" + decision + "` (`finetune.decision`); both rules, cross-fitted: " + "; ".join(
             f"{name}: QWK {num(r.get('qwk'))}, accuracy {num(r.get('accuracy'))}"
             for name, r in rules.items()) + "."
@@ -1740,8 +1794,11 @@ def _milder_card_words(cal: dict[str, Any]) -> str:
     grade is a score cut at thresholds (``cal["decision"]`` ``thresholds``, the default: the
     expected grade Σ k·P_k, or a regression head's score), with the one measurement of it
     (:data:`ENSEMBLE_GRADE_EVIDENCE`); "" for the most probable grade's rule (``argmax``),
-    which never gives one."""
+    which never gives one, and for a two-grade bundle whose referral cut decides the grade
+    (``cal["referral"]``, ``finetune.referral_target``: a cut on P1 set for a screening target)."""
     if cal.get("decision", "thresholds") != "thresholds":
+        return ""
+    if isinstance(cal.get("referral"), dict) and cal.get("num_grades") == 2:
         return ""
     return (f" Its grade, {cal['score']} cut at thresholds tuned for the best overall agreement "
             f"(kappa), can be milder than the most likely grade (the largest probability), and the "
@@ -2059,7 +2116,9 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                if key in metrics},
             **{key: metrics[key] for key in ("sensitivity", "specificity") if key in metrics},  # two grades
             # finetune.referable_from: grade >= r (two grades: grade 1)
-            **({"referable": metrics["referable"]} if "referable" in metrics else {})},
+            **({"referable": metrics["referable"]} if "referable" in metrics else {}),
+            # two grades with finetune.referral_target: the grades are the referral cut's
+            **({"referral_decides_grade": True} if metrics.get("referral_decides_grade") else {})},
         "per_grade": per_grade_outcomes(metrics.get("report") or {}, class_names),
         "comparison": comparison.get("rows", []),
         "data": data,

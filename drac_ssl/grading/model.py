@@ -37,6 +37,7 @@ calibration's thresholds + 1); records written before K was stored are DRAC's 3 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,7 +48,7 @@ import torch
 from torch import Tensor, nn
 
 from drac_ssl import NUM_GRADES, eval_input
-from drac_ssl.config import Config, FinetuneConfig, configured_channels
+from drac_ssl.config import REFERRAL_METRICS, Config, FinetuneConfig, configured_channels
 from drac_ssl.figures import figure_text, finite_number
 from drac_ssl.metrics import (
     DEFAULT_THRESHOLDS,
@@ -55,10 +56,13 @@ from drac_ssl.metrics import (
     expected_grade,
     fit_kappa_thresholds,
     fit_temperature,
+    level_text,
+    operating_cut,
     softmax,
 )
 from drac_ssl.models import ARCHS, Backbone
 from drac_ssl.scale import DEFAULT_PREPROCESSING
+from drac_ssl.submission import WRITE_DECIMALS, cut_units, written_units
 
 __all__ = [
     "DEFAULT_CROP_SCALE",
@@ -74,6 +78,7 @@ __all__ = [
     "LinearHead",
     "MLPHead",
     "ModelSpec",
+    "ReferralCut",
     "build_head",
     "head_normalises_over_batch",
     "load_fold_model",
@@ -470,6 +475,76 @@ def threshold_words(thresholds: Sequence[float], sep: str = ", ") -> str:
 
 
 @dataclass(frozen=True)
+class ReferralCut:
+    """A referral cut set for a screening target (``finetune.referral_target``): refer an image
+    when its P(referable) = ``P_r + ... + P_{K-1}`` (``r = from_grade``, of the calibrated
+    probabilities) is at or above ``cut``. The cut was chosen on out-of-fold outputs to reach
+    ``metric >= level`` there (:func:`drac_ssl.metrics.operating_cut`). With K = 2 it is the
+    grade decision (:meth:`Calibration.grades_of`)."""
+
+    metric: str  # sensitivity | specificity: the figure the cut was set to reach
+    level: float  # ... at least this fraction, in (0, 1)
+    from_grade: int  # r: referable = grade >= r
+    cut: float  # refer when P(referable) >= cut
+
+    def __post_init__(self) -> None:
+        if self.metric not in REFERRAL_METRICS or not 0 < float(self.level) < 1:
+            raise ValueError(f"a referral cut's target must be sensitivity or specificity at a level in "
+                             f"(0, 1), got {self.metric!r} at {self.level!r}")
+        if isinstance(self.from_grade, bool) or int(self.from_grade) < 1:
+            raise ValueError(f"a referral cut's referable grade must be >= 1, got {self.from_grade!r}")
+        if not np.isfinite(float(self.cut)):
+            raise ValueError(f"a referral cut must be a finite number, got {self.cut!r}")
+
+    @property
+    def target(self) -> str:
+        """The setting's value: ``sensitivity:0.90``."""
+        return f"{self.metric}:{level_text(self.level)}"
+
+    def words(self) -> str:
+        """The target in words: ``sensitivity >= 0.90``."""
+        return f"{self.metric} >= {level_text(self.level)}"
+
+    def probability(self, probs: np.ndarray) -> np.ndarray:
+        """``(n,)`` P(referable) of probabilities ``(n, K)``."""
+        return np.asarray(probs, dtype=np.float64)[:, self.from_grade:].sum(axis=1)
+
+    def refer(self, probs: np.ndarray) -> np.ndarray:
+        """``(n,)`` int64: 1 where P(referable) of ``probs`` ``(n, K)`` as a submission CSV and
+        ``oof.csv`` write them (6 decimals: :func:`drac_ssl.submission.written_units`) is at
+        or above the cut, compared in millionths (:func:`drac_ssl.submission.cut_units`): the
+        app, the export's ``_referable.csv`` (the written ``P_referable``) and the fine-tuning
+        (``oof.csv``'s probabilities) refer every image alike. Raises ValueError for a row of
+        probabilities that is not finite (a NaN compares false and would silently clear the
+        image)."""
+        p = np.asarray(probs, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([])
+        if bad.size:
+            raise ValueError(f"referral cut: {bad.size} of {p.shape[0]} rows of probabilities are not "
+                             f"finite (first at row {int(bad[0])}: {p[bad[0]].tolist()}); a NaN or "
+                             f"infinite probability cannot be referred or cleared: the outputs it came "
+                             f"from are broken (e.g. a model whose training diverged)")
+        units = written_units(p)[:, self.from_grade:].sum(axis=1)
+        return (units >= cut_units(self.cut)).astype(np.int64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "metric": self.metric, "level": float(self.level),
+                "from_grade": int(self.from_grade), "cut": float(self.cut),
+                "rule": f"refer when P(referable), the sum of P_g over grades g >= {self.from_grade}, >= cut",
+                "fitted_on": "out-of-fold outputs, the cut chosen to reach the target there "
+                             "(finetune.referral_target)"}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ReferralCut:
+        """A cut written by :meth:`to_dict`. Raises ValueError (or TypeError) for one that does
+        not read: a key missing, a target, grade or cut that is not one."""
+        lacks = [key for key in ("metric", "level", "from_grade", "cut") if key not in d]
+        if lacks:
+            raise ValueError(f"its referral cut lacks {', '.join(lacks)}")
+        return cls(str(d["metric"]), float(d["level"]), int(d["from_grade"]), float(d["cut"]))
+
+
+@dataclass(frozen=True)
 class Calibration:
     """How raw outputs become probabilities, a score and a grade, for K grades.
 
@@ -480,12 +555,18 @@ class Calibration:
     ``argmax`` = the most probable calibrated grade ``argmax_k P_k`` (thresholds are still
     fitted and stored, so either rule can be reported). An ensemble averages probabilities
     (classification) or scores (regression) over its models. ``K = len(thresholds) + 1``.
+
+    ``referral`` (``finetune.referral_target``; None: none, as every calibration written before
+    it): a :class:`ReferralCut` on P(referable). With K = 2 it decides the grade (grade 1 when
+    P1 >= its cut, whatever ``decision`` says: :attr:`referral_decides`); with K > 2 the grades
+    are unchanged and it only refers (:meth:`refer`).
     """
 
     output: str
     temperature: float = 1.0
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
     decision: str = "thresholds"
+    referral: ReferralCut | None = None
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
@@ -493,16 +574,25 @@ class Calibration:
                              f"{' or '.join(DECISIONS)} (finetune.decision)")
         if len(self.thresholds) < 1:
             raise ValueError("a calibration needs K - 1 >= 1 thresholds")
+        if self.referral is not None and self.referral.from_grade > len(self.thresholds):
+            raise ValueError(f"a referral cut from grade {self.referral.from_grade} is outside the "
+                             f"{len(self.thresholds) + 1} grades of its calibration")
 
     @property
     def num_grades(self) -> int:
         """K: the number of grades (thresholds + 1)."""
         return len(self.thresholds) + 1
 
+    @property
+    def referral_decides(self) -> bool:
+        """Whether the referral cut is the grade decision: K = 2 with a :attr:`referral`."""
+        return self.referral is not None and self.num_grades == 2
+
     @classmethod
     def fit(cls, raw: np.ndarray, grades: np.ndarray, output: str, num_grades: int | None = None,
-            decision: str = "thresholds") -> Calibration:
-        """Temperature (NLL) and kappa-optimal thresholds fitted on out-of-fold outputs.
+            decision: str = "thresholds", referral: tuple[str, float, int] | None = None) -> Calibration:
+        """Temperature (NLL) and kappa-optimal thresholds fitted on out-of-fold outputs, and,
+        with ``referral``, a :class:`ReferralCut`.
 
         Args:
             raw: ``(n, K)`` logits (``output="classification"``) or ``(n, 1)`` regression
@@ -512,11 +602,17 @@ class Calibration:
             num_grades: K (classification: default the logits' width; regression: default
                 the largest grade + 1, at least 2: pass the data's K).
             decision: the class decision stored (:data:`DECISIONS`).
+            referral: ``(metric, level, r)`` (``finetune.referral_target`` and the referable
+                grade ``r``): the cut on P(referable) = ``P_r + ... + P_{K-1}`` (probabilities
+                under the fitted temperature) that reaches ``metric >= level`` on these images
+                (:func:`drac_ssl.metrics.operating_cut`: for sensitivity the highest such cut,
+                for specificity the lowest); None: no referral cut.
 
         Raises:
             ValueError: a row of ``raw`` holds NaN or inf (the outputs of a fold model whose
                 training diverged; the message counts the rows), logits of another width than
-                K, or grades outside the scale (from the fitting functions).
+                K, or grades outside the scale (from the fitting functions); with ``referral``,
+                grades all referable or all not (no cut can be chosen).
         """
         raw = np.asarray(raw, dtype=np.float64)
         grades = np.asarray(grades, dtype=np.int64)
@@ -537,11 +633,31 @@ class Calibration:
             temperature = fit_temperature(regression_logits(raw[:, 0], k), grades)
             score = raw[:, 0]
         thresholds = fit_kappa_thresholds(score, grades, num_grades=k)
-        return cls(output, float(temperature), tuple(float(t) for t in thresholds), decision)
+        cal = cls(output, float(temperature), tuple(float(t) for t in thresholds), decision)
+        if referral is None:
+            return cal
+        metric, level, r = referral
+        truth = grades >= int(r)
+        if truth.all() or not truth.any():
+            raise ValueError(f"a referral cut for {metric} >= {level_text(level)} needs referable "
+                             f"(grade >= {r}) and non-referable images among the {len(grades)} it is "
+                             f"fitted on; {'all are' if truth.all() else 'none is'} referable")
+        probs, _ = cal.probs_and_scores([raw])
+        # on P(referable) as oof.csv and a submission write it, in millionths: the cut is a
+        # 6-decimal number (a whole one above them all where only referring none reaches the
+        # level), and refer() gives exactly the figures operating_cut read off these images
+        units = written_units(probs)[:, int(r):].sum(axis=1).astype(np.float64)
+        cut, _, _ = operating_cut(truth, units, metric, float(level))
+        stored = math.ceil(cut) / 10**WRITE_DECIMALS
+        return replace(cal, referral=ReferralCut(metric, float(level), int(r), stored))
 
     def with_decision(self, decision: str) -> Calibration:
-        """The same temperature and thresholds with another class decision."""
+        """The same temperature, thresholds and referral cut with another class decision."""
         return replace(self, decision=decision)
+
+    def without_referral(self) -> Calibration:
+        """The same calibration without its referral cut: the grades of ``decision`` alone."""
+        return replace(self, referral=None)
 
     def probs_and_scores(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``(probs (n, K), score (n,))``, float64, of the ensemble of the given raw outputs.
@@ -574,7 +690,10 @@ class Calibration:
         """The grades ``(n,)`` int64 of ``decision`` for probabilities ``(n, K)`` and scores
         ``(n,)``. Raises ValueError for a NaN or infinite score with ``decision="thresholds"``
         (:func:`drac_ssl.metrics.apply_thresholds`) and for a row of probabilities holding one
-        with ``decision="argmax"`` (``np.argmax`` would call a NaN row grade 0)."""
+        with ``decision="argmax"`` (``np.argmax`` would call a NaN row grade 0) or a referral cut
+        that decides (:attr:`referral_decides`: K = 2, grade 1 when P1 >= its cut)."""
+        if self.referral is not None and self.num_grades == 2:
+            return self.referral.refer(probs)
         if self.decision == "argmax":
             p = np.asarray(probs, dtype=np.float64)
             bad = np.flatnonzero(~np.isfinite(p).all(axis=1)) if p.ndim == 2 else np.array([])
@@ -591,9 +710,19 @@ class Calibration:
         probs, score = self.probs_and_scores(raw_per_model)
         return probs, score, self.grades_of(probs, score)
 
+    def refer(self, probs: np.ndarray) -> np.ndarray | None:
+        """``(n,)`` int64 referral decisions of probabilities ``(n, K)`` by the :attr:`referral`
+        cut (:meth:`ReferralCut.refer`), or None without one."""
+        return None if self.referral is None else self.referral.refer(probs)
+
     def to_dict(self) -> dict[str, Any]:
+        """The calibration as JSON (``calibration.json``, a bundle's ``calibration``); the
+        ``referral`` key only with a referral cut, so that one without is written as before."""
         grade = ("number of thresholds t with score >= t" if self.decision == "thresholds"
                  else "argmax_k P_k (the most probable calibrated grade)")
+        if self.referral_decides:
+            grade = ("1 when P1 >= referral.cut (the referral cut of finetune.referral_target), "
+                     "else 0; decision and thresholds not used for the grade")
         return {"output": self.output, "temperature": self.temperature,
                 "thresholds": list(self.thresholds),
                 "probabilities": ("softmax(logits / temperature)" if self.output == "classification"
@@ -601,14 +730,21 @@ class Calibration:
                                   + ", ".join(str(k) for k in range(self.num_grades))),
                 "score": ("expected grade sum_k k * P_k" if self.output == "classification"
                           else "regression output"),
-                "grade": grade, "decision": self.decision, "num_grades": self.num_grades}
+                "grade": grade, "decision": self.decision, "num_grades": self.num_grades,
+                **({"referral": self.referral.to_dict()} if self.referral is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibration:
         """A calibration written by :meth:`to_dict`; one without ``decision`` (written before
-        the option existed) cuts at its thresholds."""
+        the option existed) cuts at its thresholds, one without ``referral`` (before
+        ``finetune.referral_target``, or without it) has no referral cut. Raises ValueError,
+        TypeError or KeyError for one that does not read."""
+        referral = d.get("referral")
+        if referral is not None and not isinstance(referral, Mapping):
+            raise ValueError(f"its referral is not a mapping: {referral!r}")
         return cls(str(d["output"]), float(d["temperature"]),
-                   tuple(float(t) for t in d["thresholds"]), str(d.get("decision") or "thresholds"))
+                   tuple(float(t) for t in d["thresholds"]), str(d.get("decision") or "thresholds"),
+                   None if referral is None else ReferralCut.from_dict(referral))
 
 
 def weight_name_problem(name: object) -> str | None:
