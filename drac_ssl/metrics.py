@@ -990,7 +990,11 @@ def _counts(n: int, chunk: list[np.ndarray]) -> np.ndarray:
 
 def _sums_by_value(counts: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ``keys`` ``(m,)`` in ascending order, and for each resample the counts of
-    the images holding each, ``(b, m)``: ``counts`` ``(b, n)`` summed over runs of equal key."""
+    the images holding each, ``(b, m)``: ``counts`` ``(b, n)`` summed over runs of equal key.
+    No image (``n == 0``): no key, ``(b, 0)`` counts (``numpy.add.reduceat`` has no empty
+    form: a pair of grades without an image once crashed the bootstrap here)."""
+    if keys.size == 0:
+        return keys[:0], np.zeros((counts.shape[0], 0))
     order = np.argsort(keys, kind="stable")
     ranked = keys[order]
     starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
@@ -1059,7 +1063,9 @@ def _counted_ovo_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np
     only, the mean of the AUC of ``P_a`` for ``a`` against ``b`` and of ``P_b`` for ``b``
     against ``a`` (:func:`_counted_binary_auc`); then the mean over the ``K (K - 1) / 2``
     pairs. K = 2: the AUC of ``P1``, as :func:`macro_ovo_auc`. nan when a resample lacks a
-    grade (:func:`auc_undefined_reason`)."""
+    grade (:func:`auc_undefined_reason`), so in every resample when the data lack one; a pair
+    of grades neither of which has an image is nan without being scored (it has no image to
+    rank), as a pair with one of them missing is."""
     k = probs.shape[1]
     if k == 2:
         return _counted_binary_auc(counts, y == 1, probs[:, 1])
@@ -1067,6 +1073,9 @@ def _counted_ovo_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np
     for a in range(k):
         for b in range(a + 1, k):
             mask = (y == a) | (y == b)
+            if not mask.any():  # two grades without an image (binary labels on a 5-grade scale)
+                per_pair.append(np.full(counts.shape[0], np.nan))
+                continue
             sub = counts[:, mask]
             per_pair.append((_counted_binary_auc(sub, y[mask] == a, probs[mask, a])
                              + _counted_binary_auc(sub, y[mask] == b, probs[mask, b])) / 2)

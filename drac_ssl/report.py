@@ -1166,8 +1166,11 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         lines += [fewer, ""]
     absent = sorted(set(range(probs.shape[1])) - set(grades.tolist()))
     if absent:  # a trial: a two-grade set run on DRAC's three grades said only "AUC n/a"
-        which = ", ".join(f"{g} ({names[g]})" if g < len(names) else str(g) for g in absent)
-        lines += [f"**No labelled image has grade {which}**: the model has outputs for grades it "
+        # the numbers before the names: "Read this first" keeps the lead up to " (" (a run of
+        # binary labels on ICDR's 5 grades listed "grade 2" alone there, not 3 and 4)
+        which = (f"grade{'s' if len(absent) > 1 else ''} {', '.join(map(str, absent))} "
+                 f"({', '.join(names[g] if g < len(names) else '?' for g in absent)})")
+        lines += [f"**No labelled image has {which}**: the model has outputs for grades it "
                   f"never saw, and the AUCs are undefined. Is `data.grades` "
                   f"({', '.join(names)}) the scale of these labels?", ""]
     elif metrics.get("auc_note") and finite_number(metrics.get("auc")) is None:
@@ -1287,9 +1290,13 @@ def fold_auc_na_lines(fold_records: list[dict[str, Any]], grades: Any, folds: An
                            f"hold no {' or '.join(lacks)} image")
     if not missing:
         return []
+    nowhere = [grade_label(g, names) for g in range(len(names)) if g not in set(grades.tolist())]
+    pooled = (f"no labelled image at all has {' or '.join(nowhere)}, so the pooled out-of-fold AUC "
+              f"above is n/a too: is data.grades the scale of these labels?" if nowhere else
+              "the pooled out-of-fold AUC above includes every image; the Data section says "
+              "whether every grade can be put in every fold, and how")
     return [f"AUC n/a: {', '.join(missing)}; a fold's AUC needs an image of every grade, so it "
-            f"cannot be computed there (the pooled out-of-fold AUC above includes every image; "
-            f"the Data section says whether every grade can be put in every fold, and how).", ""]
+            f"cannot be computed there ({pooled}).", ""]
 
 
 POOLING_GAP = 0.1
