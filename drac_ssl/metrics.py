@@ -131,6 +131,7 @@ __all__ = [
     "screening_sensitivity",
     "screening_specificity",
     "softmax",
+    "two_grade_decision_words",
     "two_grade_summary",
 ]
 
@@ -622,6 +623,29 @@ def referable_summary(referable: dict[str, Any]) -> str:
             f"on P(referable)) {screening_figures_words(referable)}{points}")
 
 
+def two_grade_decision_words(figures: dict[str, Any], names: Sequence[str] | None, rule: str,
+                             counts: bool = True) -> str:
+    """The sentence of a two-grade screening decision that the fine-tuning's console, report.md,
+    the model card (:func:`two_grade_summary`) and ``export --score`` share: ``Two grades, read as
+    a screening decision (referable = grade 1, referable: 25 images of grade 1 and 35 of grade
+    0), RULE: sensitivity 0.800 (20/25; 95% CI 0.640..0.960) (images of grade 1, referable,
+    found), specificity 0.743 (26/35; 95% CI ...) (grade 0, non-referable, cleared).``
+
+    ``figures``: :func:`referable_report`'s (or, ``counts`` False, a run's older
+    ``sensitivity`` / ``specificity`` alone: no counts of images said); ``names``: grades 0 and
+    1, None (or the bare numbers) when not known: the grades are then said by number only;
+    ``rule``: how the decision was made (``out of fold, at cross-fitted thresholds ...``, ``by
+    the submission's class column``)."""
+    named = names is not None and [str(n) for n in names] != ["0", "1"]
+    one = f", {names[1]}" if named and names is not None else ""
+    zero = f", {names[0]}" if named and names is not None else ""
+    said = (f": {figures.get('n_referable', '?')} images of grade 1 and {figures.get('n_not', '?')} "
+            f"of grade 0" if counts else "")
+    return (f"Two grades, read as a screening decision (referable = grade 1{one}{said}), {rule}: "
+            f"{screening_figure_words(figures, 'sensitivity')} (images of grade 1{one}{',' if one else ''} found), "
+            f"{screening_figure_words(figures, 'specificity')} (grade 0{zero}{',' if zero else ''} cleared).")
+
+
 def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
                       calibration: dict[str, Any] | None = None) -> str:
     """The screening figures of a two-grade grading in one paragraph, the words report.md, the
@@ -647,9 +671,6 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
     score = "the regression score" if regression else "P1"
     referable = cv.get("referable") if isinstance(cv.get("referable"), dict) else None
     figures = referable if referable is not None else cv
-    counts = (f": {referable.get('n_referable', '?')} images of grade 1 and {referable.get('n_not', '?')} "
-              f"of grade 0" if referable is not None else "")
-    head = f"Two grades, read as a screening decision (referable = grade 1, {names[1]}{counts})"
     if decision == "thresholds":
         cuts = [(f.get("fold"), (list(f.get("thresholds_cross_fitted") or []) + [None])[0])
                 for f in cv.get("folds") or [] if isinstance(f, dict)]
@@ -668,9 +689,7 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
         rule, after = "out of fold, grade 1 when P1 > P0 (the more probable grade)", ""
     else:
         rule, after = f"out of fold, by `{decision}`", ""
-    text = (f"{head}, {rule}: {screening_figure_words(figures, 'sensitivity')}"
-            + f" (images of grade 1, {names[1]}, found), {screening_figure_words(figures, 'specificity')}"
-            + f" (grade 0, {names[0]}, cleared).{after}")
+    text = two_grade_decision_words(figures, names, rule, counts=referable is not None) + after
     if referable is None:  # a run made before two grades were a referable cut
         return (text + " QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are "
                        "the same ROC AUC of P1.")

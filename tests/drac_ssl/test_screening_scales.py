@@ -30,12 +30,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from test_preflight import SMALL_BATCHES, findings, plain_dataset
 from test_report import HEALTHY, _run, _section
 
-from drac_ssl import train
+from drac_ssl import scoring, train
+from drac_ssl.export import main as export_main
 from drac_ssl.metrics import bootstrap_ci_counted, macro_ovo_auc, macro_ovr_auc
 from drac_ssl.report import fold_auc_na_lines, write_report
+from drac_ssl.submission import image_notes_path, write_image_notes, write_submission
 
 FUNDUS = train.DEFAULT_CONFIG.parent / "fundus.yaml"
 BINARY = ("non-referable", "referable")
@@ -108,3 +111,115 @@ def test_the_report_names_every_grade_without_an_image_and_that_the_pooled_auc_i
     grades = np.array([0, 1, 2] * 4)  # every grade somewhere, one fold lacking one: the old words
     said = fold_auc_na_lines([{"fold": 0, "auc": None}], np.where(folds == 0, 0, grades), folds, ["a", "b", "c"])
     assert "the pooled out-of-fold AUC above includes every image" in said[0]
+
+
+# --------------------------------------------------------------------------------------
+# F3 and F5: export --score of screening labels
+
+
+def _hold(tmp: Path, labels: list[int], classes: list[int], k: int = 2) -> tuple[Path, list[str]]:
+    """A submission of ``k`` grades whose class and probabilities follow ``classes``."""
+    cases = [f"h_{i:03d}.png" for i in range(len(labels))]
+    probs = np.full((len(cases), k), 0.1 / (k - 1))
+    probs[np.arange(len(cases)), classes] = 0.9
+    return write_submission(tmp / "hold.csv", cases, probs, np.array(classes), num_grades=k), cases
+
+
+def _labels(path: Path, cases: list[str], grades: list[object]) -> Path:
+    path.write_text("filename,referable\n" + "".join(f"{c},{g}\n" for c, g in zip(cases, grades, strict=True)))
+    return path
+
+
+LABELS = [1] * 10 + [0] * 14  # 10 referable, 14 not
+CLASSES = [1] * 8 + [0] * 2 + [0] * 11 + [1] * 3  # 8 of 10 found, 11 of 14 cleared
+
+
+def test_a_two_grade_score_says_sensitivity_and_specificity_as_the_training_does(tmp_path: Path) -> None:
+    sub, cases = _hold(tmp_path, LABELS, CLASSES)
+    record = scoring.score(sub, _labels(tmp_path / "L.csv", cases, LABELS), image_column="filename",
+                           grade_column="referable", n_boot=200)
+    assert record["sensitivity"] == pytest.approx(0.8) and record["specificity"] == pytest.approx(11 / 14)
+    referable = record["referable"]
+    assert referable["sensitivity_counts"] == [8, 10] and referable["specificity_counts"] == [11, 14]
+    assert all(np.isfinite(referable["sensitivity_ci95"])) and all(np.isfinite(referable["specificity_ci95"]))
+    assert record["referable_from_source"] == "two grades: grade 1 read as referable"
+    lines = scoring.score_lines(record)
+    (said,) = [line for line in lines if line.startswith("Two grades, read as a screening decision")]
+    assert said.startswith("Two grades, read as a screening decision (referable = grade 1: 10 images of grade 1 "
+                           "and 14 of grade 0), by the submission's class column: sensitivity 0.800 (8/10; 95% CI ")
+    assert "(images of grade 1 found), specificity 0.786 (11/14; 95% CI " in said
+    assert said.endswith("(grade 0 cleared). QWK is Cohen's kappa here.")
+    # with the model's names, named as the training names them
+    named = scoring.score(sub, tmp_path / "L.csv", image_column="filename", grade_column="referable",
+                          n_boot=50, grade_names=BINARY)
+    (said,) = [line for line in scoring.score_lines(named) if line.startswith("Two grades")]
+    assert "(referable = grade 1, referable: 10 images of grade 1" in said
+    assert "(images of grade 1, referable, found)" in said and "(grade 0, non-referable, cleared)" in said
+
+
+def _bundle(folder: Path, names: list[str], cut: int | None) -> Path:
+    folder.mkdir(parents=True)
+    cv = {"referable": {"from_grade": cut}} if cut is not None else {}
+    (folder / "metadata.json").write_text(json.dumps({"class_names": names, "cv_metrics": cv}))
+    (folder / "MODEL_CARD.md").write_text("card")
+    return folder
+
+
+def test_more_grades_get_the_referable_figures_of_the_bundle_s_cut(tmp_path: Path) -> None:
+    """R0..R3 trained with finetune.referable_from=2: scored with RUN, the referable figures at
+    that cut; a bundle without one (referable_from=auto on a scale it does not know) gives none."""
+    grades = [0, 1, 2, 3] * 6
+    sub, cases = _hold(tmp_path, grades, [0, 1, 2, 3] * 5 + [0, 0, 1, 3], k=4)
+    labels = _labels(tmp_path / "L.csv", cases, [f"R{g}" for g in grades])
+    bundle = _bundle(tmp_path / "b2", ["R0", "R1", "R2", "R3"], 2)
+    assert scoring.model_referable_cut(sub, str(bundle)) == 2
+    record = scoring.score(sub, labels, image_column="filename", grade_column="referable", n_boot=50,
+                           grade_names=scoring.model_grade_names(sub, str(bundle)), run_given=True,
+                           referable_from=scoring.model_referable_cut(sub, str(bundle)))
+    assert record["referable"]["from_grade"] == 2 and record["referable"]["n_referable"] == 12
+    assert "sensitivity" not in record  # K > 2: the cut's figures, under referable
+    (said,) = [line for line in scoring.score_lines(record) if line.startswith("Referable DR")]
+    assert said.startswith("Referable DR (the cut of RUN's bundle (finetune.referable_from)): referable = "
+                           "grade >= 2 (R2 or worse), 12 referable and 12 not: AUC of P(referable) ")
+    assert "sensitivity 0.917 (11/12; 95% CI" in said
+    none = _bundle(tmp_path / "auto", ["R0", "R1", "R2", "R3"], None)
+    assert scoring.model_referable_cut(sub, str(none)) is None
+
+
+def test_word_labels_without_run_are_read_by_the_notes_file_s_names_or_said_to_need_run(tmp_path: Path) -> None:
+    """F5: ``hold_bin_words.csv`` scored without RUN: every row "is not a grade number -> write 0
+    or 1". The export's notes file beside the submission names each class (grade_name): read
+    when clean, and said; without it the error says to pass RUN, whose names are then read."""
+    from drac_ssl.submission import read_noted_grade_names
+
+    sub, cases = _hold(tmp_path, LABELS, CLASSES)
+    labels = _labels(tmp_path / "L.csv", cases, [BINARY[g] for g in LABELS])
+    args = ["--score", str(sub), "--labels", str(labels), "--image-column", "filename",
+            "--grade-column", "referable"]
+    assert export_main([*args, "--json", str(tmp_path / "none.json")]) == 2  # no names anywhere
+    rows = scoring.read_grade_labels(labels, scoring.scale_names(2), image_column="filename",
+                                     grade_column="referable")
+    bad = [p for p in rows.problems if p.severity == "error"]
+    assert len(bad) == len(cases)
+    assert bad[0].fix.startswith("the grade column's words ('referable', 'non-referable') look like the grade "
+                                 "names of the model that wrote the submission: pass its run or bundle folder "
+                                 "as RUN ("), bad[0].fix
+    assert "else write 0 or 1" in bad[0].fix
+
+    notes = write_image_notes(image_notes_path(sub), cases, CLASSES, [[]] * len(cases), [None] * len(cases),
+                              bundle={"variant": "vicreg"}, grade_names=BINARY)
+    assert read_noted_grade_names(notes) == BINARY
+    out = tmp_path / "score.json"
+    assert export_main([*args, "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["class_names"] == list(BINARY)
+    assert record["class_names_from"] == f"{notes} (its grade_name column)"
+    assert record["sensitivity"] == pytest.approx(0.8)
+    # a notes file that names only one grade, or two names for one class, gives none
+    write_image_notes(notes, cases, [0] * len(cases), [[]] * len(cases), [None] * len(cases),
+                      bundle={"variant": "vicreg"}, grade_names=BINARY)
+    assert read_noted_grade_names(notes) is None
+    write_image_notes(notes, cases, CLASSES, [[]] * len(cases), [None] * len(cases),
+                      bundle={"variant": "vicreg"}, grade_names=BINARY)
+    notes.write_text(notes.read_text().replace(",referable\n", ",Referable\n", 1))
+    assert read_noted_grade_names(notes) is None
