@@ -1618,7 +1618,15 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
         settings.append(f"run.name={name}-2")
         lines.append(f"note: the full run needs a folder of its own: run.name={name} is this first "
                      f"try's ({run_dir}), which it would be refused in; run.name={name}-2 below")
-    command = command_without(run_dir, FIRST_TRY_OPTION, settings, config)
+    drop = []
+    if cfg.run.reuse and (source := _first_try_source(cfg)) is not None:
+        # a first try's stages are built at its tiny sizes (data.cache_sizes, data.n_folds ...):
+        # the full run refuses to take them (a trial pasted run.reuse=.../first-try and was refused)
+        drop.append("run.reuse")
+        lines.append(f"note: run.reuse={cfg.run.reuse} is left out of the full run: {source} was made with "
+                     f"{FIRST_TRY_OPTION}, and its stages, made at the first try's sizes, cannot be taken "
+                     f"into a run without it (its ingest differs); the full run makes its own")
+    command = command_without(run_dir, FIRST_TRY_OPTION, settings, config, drop=drop)
     if command and settings:
         fixes = "this fix" if len(settings) == 1 else "these fixes"
         rest = (f" (and {by_hand} problem(s) above to fix by hand: the command alone would still stop)"
@@ -1628,6 +1636,17 @@ def full_run_lines(run_dir: Path, sources: dict[str, str] | None) -> list[str]:
         rest = f" ({by_hand} problem(s) above to fix by hand first)" if by_hand else ""
         lines.append(f"next: the full run{rest}: {command}")
     return [*lines, first_try_size_line(run_dir, own_folder=config is None)]
+
+
+def _first_try_source(cfg: Config) -> Path | None:
+    """The run folder ``run.reuse`` takes from (:func:`reuse_source`) when it was made with
+    ``--first-try`` (:func:`~drac_ssl.trial_run.first_try_record`); None for any other, or one
+    that cannot be found (its own preflight says so)."""
+    try:
+        source = reuse_source(cfg)
+    except (ConfigError, OSError):
+        return None
+    return source if first_try_record(source) is not None else None
 
 
 def result_line(run_dir: Path) -> str | None:

@@ -223,3 +223,37 @@ def test_word_labels_without_run_are_read_by_the_notes_file_s_names_or_said_to_n
                       bundle={"variant": "vicreg"}, grade_names=BINARY)
     notes.write_text(notes.read_text().replace(",referable\n", ",Referable\n", 1))
     assert read_noted_grade_names(notes) is None
+
+
+# --------------------------------------------------------------------------------------
+# F6: the full run after a first try that took another first try's stages
+
+
+def test_the_full_run_command_leaves_out_run_reuse_of_a_first_try(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--first-try ... run.reuse=<first-try> run.name=ref2`` ended with "next: the full run"
+    carrying ``run.reuse=.../first-try``, which that command then refused ("its ingest stage
+    differs (cache_sizes, n_folds)"). The full run's command leaves it out, with a note why;
+    the first try's own command keeps it (it ran)."""
+    from test_first_try import _photographs
+    from test_first_try_full_run import _first_try
+
+    from drac_ssl import preflight
+    from drac_ssl.commands import train_overrides, train_parser, train_preset
+    from drac_ssl.trial_run import FIRST_TRY_OPTION
+
+    own = [f"data.root={_photographs(tmp_path / 'photos', 18)}", f"run.out_dir={tmp_path / 'runs'}",
+           "data.workers=1", "data.n_folds=3", "run.stages=[ingest]"]
+    assert _first_try(monkeypatch, ["-c", "fundus", FIRST_TRY_OPTION, *own]) == 0
+    first = tmp_path / "runs" / "first-try"
+    again = [*own, f"run.reuse={first}", "run.name=ref2"]
+    assert _first_try(monkeypatch, ["-c", "fundus", FIRST_TRY_OPTION, *again]) == 0
+    args = train_parser().parse_intermixed_args(["-c", "fundus", FIRST_TRY_OPTION, *again])
+    _, sources, _ = preflight.read_config(args.config, train_overrides(args), train_preset(args))
+    lines = train.full_run_lines(tmp_path / "runs" / "ref2", sources)
+    (command,) = [line for line in lines if line.startswith("next: ")]
+    assert "run.reuse" not in command and "run.name=ref2" in command, command
+    (note,) = [line for line in lines if line.startswith(f"note: run.reuse={first}")]
+    assert note.endswith(f"is left out of the full run: {first} was made with {FIRST_TRY_OPTION}, and its "
+                         "stages, made at the first try's sizes, cannot be taken into a run without it (its "
+                         "ingest differs); the full run makes its own"), note
