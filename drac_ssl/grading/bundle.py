@@ -590,7 +590,12 @@ def data_provenance(data_dir: str | os.PathLike[str],
     ``encoding``, ``bits_used``, ``n_train``), which grading compares each file with
     (:func:`drac_ssl.grading.image_notes.other_depth_warning`) and the model card says
     (:func:`drac_ssl.grading.image_notes.bit_depth_words`); absent for an ingest that did not
-    record them: nothing is compared then, and nothing is said.
+    record them: nothing is compared then, and nothing is said. ``train_image_sides``: the
+    labelled training images' shorter sides as read (:func:`_image_sides`: ``n``, ``min``,
+    ``p05``, ``median``, ``max``, px), which the warning of an image far smaller than the
+    model's input compares with (:func:`drac_ssl.grading.predict.small_image_warning`: 28 px
+    RetinaMNIST images trained at 64 px are not too small for their own model); absent for a
+    manifest without them.
     """
     from data_prep.folds import fold_row
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
@@ -615,6 +620,7 @@ def data_provenance(data_dir: str | os.PathLike[str],
     except FileNotFoundError:
         rows = []
     origins: dict[str, int] = {}  # the training rows' official splits (the ingest's origin column)
+    sides: list[int] = []  # the labelled training images' shorter sides as read (px), where recorded
     fold_rows: list[tuple[int, int, str, str]] = []  # (grade, fold, patient, id) of the training rows
     fold_groups: list[str] = []  # their fold_group (data.near_duplicate_mse > 0; '' otherwise)
     for row in rows:
@@ -632,6 +638,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
                 origins[origin] = origins.get(origin, 0) + 1
             patient = (row.get("patient") or "").strip()  # optional: older ingests lack it
             grouped = grouped or bool(patient)
+            width, height = (str(row.get(c) or "").strip() for c in ("orig_width", "orig_height"))
+            if width.isdigit() and height.isdigit():
+                sides.append(min(int(width), int(height)))
             patients.add(f"patient:{patient}" if patient else f"image:{row['id']}")
             if row["grade"] is not None and row["grade"] >= 0:
                 per_grade[row["grade"]] = per_grade.get(row["grade"], 0) + 1
@@ -689,6 +698,9 @@ def data_provenance(data_dir: str | os.PathLike[str],
         # the labelled training images' bit depths, how each group became 8-bit (absent: an
         # ingest that did not record them; grading then compares nothing)
         **({"train_bit_depths": depths} if (depths := _train_bit_depths(summary)) else {}),
+        # the labelled training images' own sizes (absent: a manifest without them): an image
+        # no smaller than they were is not warned as far smaller than the model's input
+        **({"train_image_sides": _image_sides(sides)} if sides else {}),
         "modality": facts.modality,
         "preprocessing": facts.preprocessing,
         "ingest_warnings": warned,
@@ -710,6 +722,19 @@ def data_provenance(data_dir: str | os.PathLike[str],
                  if mixed or pretraining else
                  "images ingested from the data root above (not recognised as the phantom set)"),
     }
+
+
+def _image_sides(sides: Sequence[int]) -> dict[str, int]:
+    """``data.train_image_sides`` of a bundle: the shorter sides (px, as the files were read,
+    the manifest's ``orig_width`` / ``orig_height``) of its ``n`` labelled training images, their
+    ``min``, ``p05`` (the 5th percentile, the lower one: the side at place ``floor(0.05 (n - 1))``
+    of the sorted sides), ``median`` (the lower one) and ``max``.
+    :func:`drac_ssl.grading.predict.small_image_warning` reads ``p05``: an image at least that
+    large is no smaller than 95 % of the images the model learnt from."""
+    ordered = sorted(int(v) for v in sides)
+    n = len(ordered)
+    return {"n": n, "min": ordered[0], "p05": ordered[int(0.05 * (n - 1))],
+            "median": ordered[(n - 1) // 2], "max": ordered[-1]}
 
 
 def _phantom_by_split(value: Any) -> dict[str, int] | None:

@@ -257,3 +257,32 @@ def test_the_full_run_command_leaves_out_run_reuse_of_a_first_try(tmp_path: Path
     assert note.endswith(f"is left out of the full run: {first} was made with {FIRST_TRY_OPTION}, and its "
                          "stages, made at the first try's sizes, cannot be taken into a run without it (its "
                          "ingest differs); the full run makes its own"), note
+
+
+# --------------------------------------------------------------------------------------
+# F7: new images of the training images' own size
+
+
+def test_an_image_no_smaller_than_the_training_images_is_not_flagged_for_size(tmp_path: Path) -> None:
+    """A first try on 28 px RetinaMNIST images, fine-tuned at 64 px: every new 28 px image was
+    "far smaller than the model's input" (not reliably gradable, export exit 4). The bundle now
+    records its training images' shorter sides (the manifest's orig_width / orig_height), and an
+    image at least the size of 95% of them is not flagged; a smaller one still is, said so."""
+    from fake_ingest import make_fake_ingest
+
+    from drac_ssl.grading.bundle import data_provenance
+    from drac_ssl.grading.model import InputSpec
+    from drac_ssl.grading.predict import small_image_warning
+
+    data = make_fake_ingest(tmp_path / "run", n_train=12, n_test=2, size=28)
+    sides = data_provenance(data)["train_image_sides"]
+    assert sides == {"n": 12, "min": 28, "p05": 28, "median": 28, "max": 28}  # test images not counted
+    spec = InputSpec(channels=3, source_size=128, image_size=64, recipe="fundus", mean=(0.5,) * 3, std=(0.25,) * 3)
+    bundle = {"input": spec.to_metadata(), "data": {"train_image_sides": sides}}
+    assert small_image_warning((28, 28, 3), bundle) == ""
+    assert small_image_warning((28, 40, 3), bundle) == ""
+    assert small_image_warning((28, 28, 3), {"input": spec.to_metadata()}).startswith(  # a bundle without it: as before
+        "28x28 px, far below the 64 px the model was trained on")
+    said = small_image_warning((20, 20, 3), bundle)
+    assert said.startswith("20x20 px, far below the 64 px the model was trained on (its input size; warned "
+                           "below half of it and below the 28 px of 95% of the images it was trained on)"), said
