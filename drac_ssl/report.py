@@ -1472,6 +1472,52 @@ MAJORITY_TITLE = "majority grade (always {name})"
 """The reference row of report.md's variant table, ``{name}``: the grade always answered."""
 
 
+def _with_referable_screening(ft: Path, rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int | None]:
+    """``comparison.json``'s ``rows`` with each variant's referable ``sensitivity`` and
+    ``specificity`` at the submitted grades, for a cut on more than two grades: the row's
+    ``referable_sensitivity`` / ``referable_specificity``, else (a comparison written before
+    them) its ``metrics.json``'s ``referable``; and the cut (``from_grade`` of the first
+    ``metrics.json`` that records one; None when none does). A variant without them keeps its
+    row as it is (its cells then n/a)."""
+    out, cut = [], None
+    for row in rows:
+        metrics = _read_json(ft / str(row.get("variant")) / "metrics.json")
+        referable = metrics.get("referable") if isinstance(metrics, dict) else None
+        referable = referable if isinstance(referable, dict) else {}
+        found = referable.get("from_grade")
+        cut = found if cut is None and isinstance(found, int) and not isinstance(found, bool) else cut
+        figures = {name: row.get(f"referable_{name}", referable.get(name)) for name in ("sensitivity", "specificity")}
+        out.append({**row, **figures} if any(v is not None for v in figures.values()) else row)
+    return out, cut
+
+
+def referable_off_words(run_dir: Path, names: Any) -> str:
+    """The paragraph of report.md on a run of more than two grades without referable-DR figures
+    because ``finetune.referable_from=auto`` gives a cut on the ICDR scale alone
+    (:func:`drac_ssl.config.referable_cut`): which setting gives them, and a new run taking this
+    one's stages that does (its fine-tuning folds are reused when their settings match, only
+    the figures are made again). "" for another run: two grades, the ICDR scale, a cut given,
+    or ``off`` (asked for), or a run without ``config.yaml``. Only ``python -m drac_ssl.compare``
+    said it, not the report (a screening trial's R0..R3 run was silently without them)."""
+    from drac_ssl.config import GRADE_SCALES
+
+    if not isinstance(names, list) or len(names) <= 2 or tuple(str(n) for n in names) == GRADE_SCALES["icdr"]:
+        return ""
+    finetune = _saved_config(run_dir).get("finetune")
+    setting = finetune.get("referable_from", "auto") if isinstance(finetune, dict) else None
+    if str(setting).strip().lower() != "auto":  # a cut given, off, or no config.yaml
+        return ""
+    cut = min(2, len(names) - 1)
+    return (f"**No referable-DR figures**: `finetune.referable_from=auto` gives a referable cut on the ICDR "
+            f"scale (grade >= 2) and on two grades only, not on this scale ({', '.join(map(str, names))}). "
+            f"Set the first referable grade, e.g. `finetune.referable_from={cut}` (referable = grade >= {cut}, "
+            f"{names[cut]} or worse), for the AUC of P(referable) and its sensitivity and specificity with "
+            f"their 95% CIs here, in the export and the app: in a new run that takes this one's stages, "
+            f"`run.reuse={run_dir} run.name=NEW finetune.referable_from={cut}` added to this run's command "
+            f"(its fine-tuning folds are reused, only the figures are made again), or "
+            f"`finetune.referable_from=off` to say there is none.")
+
+
 def _majority_row(majority: dict[str, Any], referable: bool, screening: bool) -> list[str]:
     """The variant table's row of always answering the most frequent grade: its accuracy and
     macro F1; QWK 0 and AUCs 0.5 by definition; no CI, fold figures or time (nothing trained)."""
@@ -1604,7 +1650,16 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     lines += [f"### Scratch vs {PRETRAIN_METHOD} vs {PRETRAIN_METHOD} + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
+    two = len(comparison.get("class_names") or ()) == 2
     majority = majority_grade(run_dir, comparison)
+    if referable and not screening and not two:
+        # a cut on more grades: its sensitivity and specificity at the submitted grades, as two
+        # grades have them (a K = 4 run with finetune.referable_from=2 showed the AUC alone)
+        rows, cut = _with_referable_screening(ft, rows)
+        screening = any("sensitivity" in r for r in rows)
+        if majority and screening and cut is not None and isinstance(majority.get("grade"), int):
+            above = majority["grade"] >= cut  # always one grade: every image referable, or none
+            majority = {**majority, "sensitivity": 1.0 if above else 0.0, "specificity": 0.0 if above else 1.0}
     lines += markdown_table(
         ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
          "fold QWK mean ± SD", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
@@ -1626,14 +1681,18 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
               "one grade) is left out of both, and the cell then says over how many folds.", ""]
     if majority:
         lines += [majority_words(majority, rows, freeze), ""]
-    two = len(comparison.get("class_names") or ()) == 2
     if referable and not two:
         rule = next((m["referable"].get("rule") for m in (_read_json(ft / r["variant"] / "metrics.json")
                                                           for r in rows)
                      if isinstance(m, dict) and isinstance(m.get("referable"), dict)), None)
         lines += ["Referable AUC: the ROC AUC of P(referable) out of fold"
                   + (f" ({rule})" if rule else "")
-                  + "; each variant's section gives its sensitivity and specificity.", ""]
+                  + ("; sensitivity and specificity: of that referable decision, at the submitted grades "
+                     "(grade at or above the cut), out of fold; each variant's section gives them with "
+                     "their counts and 95% CIs." if screening else
+                     "; each variant's section gives its sensitivity and specificity."), ""]
+    elif not referable and not two and (off := referable_off_words(run_dir, comparison.get("class_names"))):
+        lines += [off, ""]
     if two:  # the one AUC of two grades, said once (the referable column adds its 95% CI)
         lines += ["With two grades the one-vs-one and one-vs-rest AUCs are the same number: the "
                   "ROC AUC of grade 1 against grade 0"
@@ -1716,7 +1775,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     if isinstance(summary, dict):
         # a tie said as one, for a summary written before those words too (recorded_selection)
         why = recorded_selection(str(summary.get("selection") or ""), summary.get("variants"),
-                                 summary.get("decision"), str(summary.get("selected")))
+                                 summary.get("decision"), str(summary.get("selected")), drac=_drac_data(run_dir))
         lines += [f"Selected for export: **{summary.get('selected')}** ({why})"
                   + (f"; {summary['selection_evidence']}" if summary.get("selection_evidence") else "")
                   + "."

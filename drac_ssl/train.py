@@ -86,7 +86,7 @@ from drac_ssl.config import (  # noqa: F401 - load_config: train.load_config for
 )
 from drac_ssl.console import print_lines
 from drac_ssl.distributed import DistInfo, cleanup, init_distributed
-from drac_ssl.figures import figure_text, format_ci
+from drac_ssl.figures import figure_text, format_ci, screening_figures_words
 from drac_ssl.grading.bundle import data_provenance, mixed_phantom_words, variant_title
 from drac_ssl.io import (
     NO_SPACE_WORDS,
@@ -1656,7 +1656,9 @@ def result_line(run_dir: Path) -> str | None:
     that ranked the variants (:func:`drac_ssl.selection.ranking_figures`: under
     ``finetune.decision=thresholds`` its out-of-fold QWK with its 95% CI and its macro
     one-vs-one AUC, DRAC's tie-breaker; under ``argmax`` its accuracy and macro one-vs-rest AUC
-    with its 95% CI) on its n images, as ``finetune/<variant>/metrics.json`` stored them
+    with its 95% CI), with two grades the sensitivity and specificity of the screening decision
+    (grade 1 referable: :func:`drac_ssl.figures.screening_figures_words`, counts and CIs), on its
+    n images, as ``finetune/<variant>/metrics.json`` stored them
     (nothing recomputed; figures in :mod:`drac_ssl.figures`' words: ``n/a``, an interval "not
     meaningful" with its reason), e.g. ``result: VICReg (selected for export): out-of-fold QWK
     0.812 (95% CI 0.700..0.900), macro AUC 0.880 (one-vs-one), 611 images (not a leaderboard
@@ -1680,10 +1682,15 @@ def result_line(run_dir: Path) -> str | None:
     tie_name, _, tie_how = tie_words.partition(" ")  # "AUC", "one-vs-one"
     ci, tie_ci = _ci_words(metrics, key), _ci_words(metrics, tie_key)
     n = metrics.get("n")
+    names = metrics.get("class_names") if isinstance(metrics.get("class_names"), list) else []
+    referable = metrics.get("referable")
+    # two grades: the screening decision's figures too, as the fine-tuning's lines say them
+    screening = (f"; read as a screening decision (referable = grade 1, {names[1]}): "
+                 f"{screening_figures_words(referable)}" if len(names) == 2 and isinstance(referable, dict) else "")
     line = (f"result: {variant_title(selected, run_freeze(run_dir))} (selected for export): out-of-fold "
             f"{key_words} {figure_text(metrics.get(key))}{f' ({ci})' if ci else ''}, macro {tie_name} "
             f"{figure_text(metrics.get(tie_key))} ({tie_how}{f'; {tie_ci}' if tie_ci else ''})"
-            + (f", {n} images" if isinstance(n, int) and not isinstance(n, bool) and n > 0 else ""))
+            + (f", {n} images" if isinstance(n, int) and not isinstance(n, bool) and n > 0 else "") + screening)
     prov = data_provenance(run_dir / "data")
     phantom = prov["kind"] == "phantom"
     if drac_scale(prov, metrics.get("class_names") or prov.get("grades") or ()) and not phantom:

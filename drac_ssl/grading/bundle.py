@@ -1743,7 +1743,7 @@ conv head not its last convolution, `head.conv`).
   temperature and thresholds fitted on single models' outputs. The ensemble itself has no
   out-of-fold figure (a fold model that gives nearly one score to every image pulls the mean;
   the export stage notes a grade the ensemble gives no test image), so the per-grade figures
-  above, sensitivity included, do not describe the grades this bundle gives to new images.{_milder_card_words(cal)}
+  above, sensitivity included, do not describe the grades this bundle gives to new images.{_milder_card_words(cal, drac)}
 """
 
 
@@ -1761,18 +1761,28 @@ synthetic, not phantom: a card of a bundle trained on real images says nothing o
 ``tests/app/test_phantom_caveat_cases.py``)."""
 
 
-def _milder_card_words(cal: dict[str, Any]) -> str:
+ENSEMBLE_GRADE_ELSEWHERE = ("measured once, on a bundle of DRAC's three grades, in "
+                            "`bench/results/ensemble_grade.json`")
+"""What the card of a bundle on other data than DRAC's says of :data:`ENSEMBLE_GRADE_EVIDENCE`:
+where it was measured, not its PDR figures, which are of another scale."""
+
+
+def _milder_card_words(cal: dict[str, Any], drac: bool = True) -> str:
     """The model card's sentence on grades milder than the most likely one, for a bundle whose
     grade is a score cut at thresholds (``cal["decision"]`` ``thresholds``, the default: the
     expected grade Σ k·P_k, or a regression head's score), with the one measurement of it
-    (:data:`ENSEMBLE_GRADE_EVIDENCE`); "" for the most probable grade's rule (``argmax``),
-    which never gives one."""
+    (:data:`ENSEMBLE_GRADE_EVIDENCE`) for a bundle of DRAC's task (``drac``: the card's
+    ``task`` says DRAC 2022 Task 3, DRAC's three grades of UW-OCTA), where it was measured; for
+    another task only where
+    (:data:`ENSEMBLE_GRADE_ELSEWHERE`: a binary screening card quoted "29 of 44 PDR test
+    images"); "" for the most probable grade's rule (``argmax``), which never gives one."""
     if cal.get("decision", "thresholds") != "thresholds":
         return ""
+    evidence = f": {ENSEMBLE_GRADE_EVIDENCE}" if drac else f" ({ENSEMBLE_GRADE_ELSEWHERE})"
     return (f" Its grade, {cal['score']} cut at thresholds tuned for the best overall agreement "
             f"(kappa), can be milder than the most likely grade (the largest probability), and the "
             f"app warns under each such result; such a rule can find the severest grade less often "
-            f"than the out-of-fold figures above say: {ENSEMBLE_GRADE_EVIDENCE}.")
+            f"than the out-of-fold figures above say{evidence}.")
 
 FREEZE_WORDS = {"frozen": "backbone frozen (the head alone trained)",
                 "last": "backbone frozen except its last stage (layer4)",
@@ -2048,13 +2058,15 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
                     f"of the run, or rerun that stage (a new run); or delete it, and the bundle records "
                     f"the {variant} backbone's pretraining as unknown")
 
+    task = task_description(class_names, int(model_json["input"]["channels"]), data.get("kind"),
+                            data.get("modality"))
+    drac_task = task.startswith("DRAC")  # the model card's rule for DRAC's facts (_model_card)
     meta: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "package": "drac_ssl",
         "package_version": __version__,
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "task": task_description(class_names, int(model_json["input"]["channels"]), data.get("kind"),
-                                 data.get("modality")),
+        "task": task,
         "class_names": class_names,
         "input": model_json["input"],
         "model": model_json["model"],
@@ -2062,13 +2074,14 @@ def build_bundle(run_dir: str | os.PathLike[str], variant: str | None = None,
         "finetune": model_json.get("finetune", {}),
         "variant": variant,
         # a tie said as a tie, for a summary written before those words too (recorded_selection)
+        # DRAC's tie-break said as DRAC's for a DRAC task alone (a binary screening card said it)
         "selection": (recorded_selection(str(summary.get("selection", "")), summary.get("variants"),
-                                         summary.get("decision"), variant)
+                                         summary.get("decision"), variant, drac=drac_task)
                       + (f"; {summary['selection_evidence']}"
                                                       if summary.get("selection_evidence") else "")
                       if variant == summary.get("selected") else
                       f"asked for by name; the run selected {summary.get('selected')} "
-                      f"({summary.get('selection', '')})"),
+                      f"({recorded_selection(str(summary.get('selection', '')), None, None, '', drac=drac_task)})"),
         "folds": model_json["folds"],
         "ensemble": ("mean over the fold models of the probabilities (classification head) or "
                      "of the score (regression head)"),

@@ -286,3 +286,83 @@ def test_an_image_no_smaller_than_the_training_images_is_not_flagged_for_size(tm
     said = small_image_warning((20, 20, 3), bundle)
     assert said.startswith("20x20 px, far below the 64 px the model was trained on (its input size; warned "
                            "below half of it and below the 28 px of 95% of the images it was trained on)"), said
+
+
+# --------------------------------------------------------------------------------------
+# F8: the result line, the report and the card of a screening run
+
+
+def _variant_run(root: Path, names: list[str], referable: dict[str, object] | None,
+                 referable_from: str = "auto") -> Path:
+    """A run folder as result_line and report.md's fine-tuning section read it: the selected
+    variant's metrics.json (with ``referable``), the comparison, the summary and config.yaml."""
+    from drac_ssl.config import Config, save_config, to_dict
+
+    ft = root / "finetune" / "vicreg"
+    ft.mkdir(parents=True)
+    figures = {"n": 400, "qwk": 0.29, "qwk_ci95": [0.2, 0.39], "auc": 0.73, "auc_ovr": 0.73, "accuracy": 0.65,
+               "macro_f1": 0.64, "class_names": names, "decision": "thresholds"}
+    (ft / "metrics.json").write_text(json.dumps({**figures, **({"referable": referable} if referable else {})}))
+    row = {"variant": "vicreg", **figures, **({"referable_auc": referable["auc"]} if referable else {})}
+    (root / "finetune" / "comparison.json").write_text(json.dumps({"rows": [row], "class_names": names}))
+    (root / "finetune" / "summary.json").write_text(json.dumps({"selected": "vicreg", "decision": "thresholds"}))
+    cfg = Config()
+    cfg.finetune.referable_from = referable_from
+    save_config(cfg, root / "config.yaml")
+    assert to_dict(cfg)["finetune"]["referable_from"] == referable_from
+    return root
+
+
+REFERABLE = {"from_grade": 1, "rule": "referable = grade 1 (referable)", "n_referable": 174, "n_not": 226,
+             "auc": 0.73, "auc_ci95": [0.68, 0.78], "sensitivity": 111 / 174, "specificity": 149 / 226,
+             "sensitivity_counts": [111, 174], "specificity_counts": [149, 226],
+             "sensitivity_ci95": [0.567, 0.713], "specificity_ci95": [0.596, 0.719],
+             "sensitivity_ci_method": "bootstrap", "specificity_ci_method": "bootstrap"}
+
+
+def test_the_two_grade_result_line_gives_sensitivity_and_specificity(tmp_path: Path) -> None:
+    run = _variant_run(tmp_path / "bin", list(BINARY), REFERABLE)
+    line = train.result_line(run)
+    assert line is not None and line.startswith(
+        "result: VICReg (selected for export): out-of-fold QWK 0.290 (95% CI 0.200..0.390), macro AUC 0.730 "
+        "(one-vs-one), 400 images; read as a screening decision (referable = grade 1, referable): sensitivity "
+        "0.638 (111/174; 95% CI 0.567..0.713), specificity 0.659 (149/226; 95% CI 0.596..0.719)"), line
+    four = train.result_line(_variant_run(tmp_path / "four", ["R0", "R1", "R2", "R3"], None))
+    assert four is not None and "sensitivity" not in four
+
+
+def test_a_referable_cut_on_four_grades_gets_the_two_grade_columns_and_auto_says_how_to_turn_it_on(
+        tmp_path: Path) -> None:
+    """R0..R3 with finetune.referable_from=2: the table showed the referable AUC without the
+    sensitivity and specificity a two-grade run shows; with auto the figures were silently off
+    (only compare said how to turn them on)."""
+    from drac_ssl.report import _finetune_section
+
+    names = ["R0", "R1", "R2", "R3"]
+    cut = {**REFERABLE, "from_grade": 2, "rule": "referable = grade >= 2 (R2 or worse)"}
+    run = _variant_run(tmp_path / "cut", names, cut, referable_from="2")
+    text = "\n".join(_finetune_section(run, run / "report"))
+    header = next(line for line in text.splitlines() if line.startswith("| variant |"))
+    assert header.endswith("| referable AUC (95% CI) | sensitivity | specificity |"), header
+    assert "| 0.638 | 0.659 |" in text
+    assert "sensitivity and specificity: of that referable decision, at the submitted grades" in text
+    assert "No referable-DR figures" not in text
+
+    auto = _variant_run(tmp_path / "auto", names, None)
+    off = "\n".join(_finetune_section(auto, auto / "report"))
+    assert ("**No referable-DR figures**: `finetune.referable_from=auto` gives a referable cut on the ICDR scale "
+            "(grade >= 2) and on two grades only, not on this scale (R0, R1, R2, R3). Set the first referable "
+            "grade, e.g. `finetune.referable_from=2` (referable = grade >= 2, R2 or worse)") in off
+    # asked for off: nothing to say
+    asked = _variant_run(tmp_path / "off", names, None, "off")
+    said = "\n".join(_finetune_section(asked, asked / "report"))
+    assert "No referable-DR figures" not in said
+
+
+def test_drac_s_tie_break_is_said_for_drac_data_alone() -> None:
+    from drac_ssl.selection import recorded_selection, selection_words
+
+    rule = selection_words({"vicreg": {"qwk": 0.5}, "scratch": {"qwk": 0.4}}, "thresholds", "vicreg")
+    assert ", as DRAC breaks ties" in rule
+    assert recorded_selection(rule, None, None, "vicreg") == rule
+    assert recorded_selection(rule, None, None, "vicreg", drac=False) == rule.replace(", as DRAC breaks ties", "")
