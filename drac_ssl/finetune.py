@@ -2011,16 +2011,16 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
 
 
 def _absent_grade_words(ctx: _Context, names: Sequence[str]) -> str:
-    """Why the AUCs are n/a when a grade of the scale has no labelled image (``"; n/a: no
-    labelled image of grade 2 (Moderate), grade 3 (Severe), ..."``), else "": the console said
-    ``AUC OvO nan`` for binary labels on ICDR's five grades."""
+    """Why the AUCs are n/a when a grade of the scale has no labelled image (``"; no labelled
+    image of grade 2 (Moderate), grade 3 (Severe), ..."``), else "": the console said ``AUC OvO
+    nan`` for binary labels on ICDR's five grades."""
     from data_prep.grades import grade_label
 
     absent = sorted(set(range(ctx.num_grades)) - set(np.asarray(ctx.grades).tolist()))
     if not absent:
         return ""
-    return (f"; n/a: no labelled image of {', '.join(grade_label(g, names) for g in absent)}, and the "
-            f"AUCs need every grade (data.grades: is it the scale of these labels?)")
+    return (f"; no labelled image of {', '.join(grade_label(g, names) for g in absent)}, and the AUCs "
+            f"need every grade: is data.grades the scale of these labels?")
 
 
 def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:

@@ -63,6 +63,20 @@ def test_the_auc_bootstrap_of_two_grades_without_an_image_is_undefined_not_a_cra
     assert np.isnan(low) and used == 0
 
 
+def test_the_fine_tuning_console_says_why_the_aucs_are_n_a() -> None:
+    """It printed "AUC OvO nan (one-vs-rest nan)" for binary labels on ICDR's five grades."""
+    from types import SimpleNamespace
+
+    from drac_ssl.finetune import _absent_grade_words
+
+    icdr = ["No DR", "Mild", "Moderate", "Severe", "PDR"]
+    ctx = SimpleNamespace(num_grades=5, grades=np.array([0, 1] * 5))
+    assert _absent_grade_words(ctx, icdr) == (  # type: ignore[arg-type]
+        "; no labelled image of grade 2 (Moderate), grade 3 (Severe), grade 4 (PDR), and the AUCs need "
+        "every grade: is data.grades the scale of these labels?")
+    assert _absent_grade_words(SimpleNamespace(num_grades=2, grades=np.array([0, 1])), BINARY) == ""  # type: ignore[arg-type]
+
+
 def test_binary_labels_on_the_fundus_recipe_s_five_grades_are_refused_before_any_stage(tmp_path: Path) -> None:
     """``-c configs/fundus.yaml`` and no ``data.grades``: labels 0 and 1 read on ICDR's five
     grades, grades 2..4 without an image. Once a warning (the run then crashed hours later);
