@@ -228,7 +228,6 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 import argparse
 import contextlib
 import dataclasses
-import json
 import os
 import re
 import shlex
@@ -490,9 +489,8 @@ def _test_images_dir(data_dir: Path, test_rows: Sequence[dict[str, Any]]) -> Pat
     when they are rows of an array file (MedMNIST) or the folder is not known."""
     if any(_array_row(r) for r in test_rows):
         return None
-    try:
-        summary = json.loads((data_dir / "ingest_summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    summary = read_json_dict(data_dir / "ingest_summary.json")  # None: missing, damaged, not an object
+    if summary is None:
         return None
     if summary.get("test_dir"):
         return Path(summary["test_dir"])

@@ -27,8 +27,9 @@ whole, the same for every variant: :func:`inner_split`), which the fold does not
 validation images are then scored once, untouched by the choice.
 
 The model itself (heads, :class:`~drac_ssl.grading.model.GradingModel`, its spec, the input
-format, the grading loss and the class decision :class:`~drac_ssl.grading.model.Calibration`)
-lives in :mod:`drac_ssl.grading.model`, which a bundle needs without this loop. The out-of-fold metrics use
+format and the class decision :class:`~drac_ssl.grading.model.Calibration`) lives in
+:mod:`drac_ssl.grading.model`, which a bundle needs without this loop; the loss and its class
+weights in :mod:`drac_ssl.losses.grading`. The out-of-fold metrics use
 *cross-fitted* calibration: fold k's rows are calibrated with a temperature and thresholds
 fitted on the other folds' out-of-fold predictions only (with ``finetune.label_fraction`` < 1
 only those of the fold's own label draw), so fold k's rows never enter its own fit; the models
@@ -110,12 +111,13 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from drac_ssl import GRADE_NAMES, __version__
-from drac_ssl.augment import EvalDataset, seed_worker
+from drac_ssl.augment import EvalDataset, ViewRecipe, build_view_transform, recipe_for, seed_worker
 from drac_ssl.bank_cache import BankCache, banked_features, view_inputs
 from drac_ssl.checkpoint import save_weights
 from drac_ssl.config import (
     DEFAULTS_BEFORE,
     FINETUNE_RANGES,
+    AugmentConfig,
     Config,
     ConfigError,
     FinetuneConfig,
@@ -144,12 +146,10 @@ from drac_ssl.grading.model import (
     GradingModel,
     InputSpec,
     ModelSpec,
-    class_weights_for,
-    grading_loss,
-    monitor_score,
 )
 from drac_ssl.grading.predict import TTA_FLIPS, predict_raw
 from drac_ssl.io import atomic_write_json, atomic_write_text, read_json_dict, sha256_file
+from drac_ssl.losses.grading import class_weights_for, grading_loss
 from drac_ssl.manifest import labelled_rows  # re-exported: bench/umm_ablation.py reads it here
 from drac_ssl.metrics import (
     BootstrapScores,
@@ -161,6 +161,7 @@ from drac_ssl.metrics import (
     calibrated_one_grade_words,
     default_thresholds,
     degenerate_ci_reason,
+    expected_grade,
     figure_text,
     format_ci,
     format_difference,
@@ -175,6 +176,7 @@ from drac_ssl.metrics import (
     quadratic_weighted_kappa,
     referable_report,
     referable_summary,
+    softmax,
     two_grade_summary,
 )
 from drac_ssl.models import Backbone, BackboneArchitecture, load_local_weights
@@ -225,10 +227,14 @@ __all__ = [
     "folds_taken_words",
     "labelled_rows",
     "load_finetune_data",
+    "monitor_score",
     "patient_groups",
     "referable_columns",
     "run",
     "select_variant",
+    "spec_augment_config",
+    "train_view_recipe",
+    "train_view_transform",
     "view_keys",
 ]
 
@@ -248,6 +254,40 @@ class FinetuneNonFiniteError(NonFiniteError):
 
 # --------------------------------------------------------------------------------------
 # Sampling
+
+
+def spec_augment_config(spec: InputSpec) -> AugmentConfig:
+    """The :class:`~drac_ssl.config.AugmentConfig` of ``spec``'s transforms: its ``recipe``,
+    ``image_size`` and ``source_size`` (pixels, square sides) and ``crop_scale`` (area fractions
+    of the source image); every other augmentation setting is the default."""
+    return AugmentConfig(recipe=spec.recipe, image_size=spec.image_size,
+                         source_size=spec.source_size, crop_scale=list(spec.crop_scale))
+
+
+def train_view_recipe(spec: InputSpec) -> ViewRecipe:
+    """The augmentation recipe of ``spec``'s training views (:func:`drac_ssl.augment.recipe_for`
+    of :func:`spec_augment_config`) with the spec's recorded normalisation statistics. Raises
+    ValueError as ``recipe_for`` does."""
+    return replace(recipe_for(spec_augment_config(spec)), mean=spec.mean, std=spec.std)
+
+
+def train_view_transform(spec: InputSpec, seed: int | None = None) -> Any:
+    """One random training view of ``spec``'s input format: the ``recipe``'s CPU augmentation
+    (:func:`drac_ssl.augment.build_view_transform`), an albumentations pipeline from a uint8
+    ``(H, W)`` / ``(H, W, C)`` source image to a float32 ``(S, S)`` / ``(S, S, C)`` view normalised
+    as :meth:`~drac_ssl.grading.model.InputSpec.eval_transform` normalises; ``seed`` seeds it."""
+    return build_view_transform(spec_augment_config(spec), spec.channels,
+                                recipe=train_view_recipe(spec), seed=seed)
+
+
+def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
+    """Uncalibrated score ``(n,)`` float64 for early stopping and the training's monitor: the
+    expected grade ``sum_k k * P_k`` of ``softmax(logits)`` (temperature 1) for ``output ==
+    "classification"`` and logits ``raw`` ``(n, K)``, else the regression output ``raw[:, 0]``
+    of ``(n, 1)`` scores. No calibration is fitted yet when it is read (cut at
+    :func:`drac_ssl.metrics.default_thresholds`)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    return expected_grade(softmax(raw)) if output == "classification" else raw[:, 0]
 
 
 def epoch_order(grades: np.ndarray, batch_size: int, class_balance: str, seed: int,
@@ -749,11 +789,11 @@ def _eval_inputs(ctx: _Context) -> Tensor:
 
 def _view_inputs(ctx: _Context, seed: int) -> list[Tensor]:
     """The input batches of training view ``seed`` (:func:`_stack_inputs` of
-    ``view_transform(seed)``), drawn once per stage while they fit the bank cache's budget
+    :func:`train_view_transform` of ``seed``), drawn once per stage while they fit the bank cache's budget
     (:func:`drac_ssl.bank_cache.view_inputs`: kept as CPU clones)."""
     positions = np.arange(len(ctx.lab))
     return view_inputs(ctx.banks, seed,
-                       lambda: _stack_inputs(ctx, ctx.spec.view_transform(seed), positions, seed))
+                       lambda: _stack_inputs(ctx, train_view_transform(ctx.spec, seed), positions, seed))
 
 
 def _features(model: GradingModel, view: tuple[Any, ...], inputs: Callable[[], list[Tensor]],
@@ -1201,7 +1241,7 @@ def _run_fold(ctx: _Context, spec: ModelSpec, backbone: Backbone, fold: int,
     else:
         labels_full = np.full(len(ctx.data.images), -1, dtype=np.int64)
         labels_full[ctx.cache_idx] = ctx.grades
-        dataset = EvalDataset(ctx.data.images, ctx.spec.view_transform(), labels_full,
+        dataset = EvalDataset(ctx.data.images, train_view_transform(ctx.spec), labels_full,
                               indices=ctx.cache_idx[train_pos])
         inputs = _eval_inputs(ctx)[torch.as_tensor(val_pos)]
         pick_inputs = inputs if ft.keep != "inner" else _eval_inputs(ctx)[torch.as_tensor(pick_pos)]

@@ -471,11 +471,7 @@ SHIPPED_DATA_SOURCES = {
 
 
 def _status(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / "stages.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_dict(run_dir / "stages.json") or {}
 
 
 def stages_to_run(cfg: Config, run_dir: Path) -> list[str]:

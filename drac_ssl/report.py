@@ -30,7 +30,6 @@ if __name__ == "__main__":  # Ctrl-C while torch loads: one line, not an import'
 
 import contextlib
 import datetime as _dt
-import json
 import math
 import os
 import re
@@ -93,7 +92,7 @@ from drac_ssl.grading.bundle import (
     variant_title,
 )
 from drac_ssl.grading.model import HEAD_WIDTH_SETTINGS, threshold_words
-from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts
+from drac_ssl.io import atomic_write_text, invocations, jsonl_dicts, read_json
 from drac_ssl.manifest import ManifestError, labelled_rows, read_manifest
 from drac_ssl.metrics import (
     MAJORITY_BY_DEFINITION,
@@ -258,7 +257,7 @@ def run_freeze(run_dir: Path) -> str | None:
     variant's), else ``config.yaml``; None when neither says."""
     ft = run_dir / "finetune"
     for name in ("scratch", *sorted(p.name for p in ft.glob("*") if p.is_dir())) if ft.is_dir() else ():
-        model = _read_json(ft / name / "model.json")
+        model = read_json(ft / name / "model.json")
         if isinstance(model, dict) and model.get("freeze"):
             return str(model["freeze"])
     try:
@@ -273,13 +272,6 @@ def _title(run_dir: Path, name: str) -> str:
     """The variant ``name`` for a reader (:func:`drac_ssl.grading.bundle.variant_title`):
     scratch under a frozen backbone is said to be random features under a trained head."""
     return variant_title(name, run_freeze(run_dir))
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _link(run_dir: Path, path: Path, alt: str) -> str:
@@ -356,7 +348,7 @@ def _data_section(run_dir: Path) -> list[str]:
         gap = fold_gap_words(prov)
         if gap:  # the per-fold tables below show n/a AUCs for those folds
             lines.append(f"- {gap}")
-        comparison = _read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
+        comparison = read_json(run_dir / "finetune" / "comparison.json")  # what its CIs resample
         grouping = fold_grouping_words(prov, comparison if isinstance(comparison, dict) else None)
         lines += ([f"- {grouping}"] if grouping else []) + [""]
     return lines
@@ -431,7 +423,7 @@ def _generic_dataset(run_dir: Path) -> str | None:
 
 def _planned_stages(run_dir: Path, cfg: dict[str, Any]) -> set[str]:
     """The stages the run asked for (``run.stages``) or recorded (``stages.json``)."""
-    stages = _read_json(run_dir / "stages.json")
+    stages = read_json(run_dir / "stages.json")
     return set((cfg.get("run") or {}).get("stages") or []) | (set(stages) if isinstance(stages, dict) else set())
 
 
@@ -443,7 +435,7 @@ def _generic_data_section(run_dir: Path, dataset: str) -> list[str]:
 
     name, shows = GENERIC_WORDS[dataset]
     cfg = _saved_config(run_dir)
-    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    meta = read_json(run_dir / "pretrain" / "metadata.json")
     meta = meta if isinstance(meta, dict) else {}
     splits = meta.get("splits") if isinstance(meta.get("splits"), dict) else {}
     if "train" not in splits and (seen := re.search(r"\((\d+) images\)", str(meta.get("training_data") or ""))):
@@ -596,7 +588,7 @@ def _killed_seconds(seconds: float | None) -> str:
 
 
 def _stages_section(run_dir: Path) -> list[str]:
-    stages = _read_json(run_dir / "stages.json")
+    stages = read_json(run_dir / "stages.json")
     lines = ["## Stage wall times", ""]
     if not isinstance(stages, dict) or not stages:
         return lines + ["No `stages.json` (the stages were not run by the orchestrator).", ""]
@@ -639,7 +631,7 @@ def _stages_section(run_dir: Path) -> list[str]:
                                 if isinstance(s, dict) and _killed_left(s))]
     ingest = stages.get("ingest") if isinstance(stages.get("ingest"), dict) else {}
     phantom = (ingest.get("outputs") or {}).get("phantom_seconds") if isinstance(ingest.get("outputs"), dict) else None
-    summary = _read_json(run_dir / "data" / "ingest_summary.json")
+    summary = read_json(run_dir / "data" / "ingest_summary.json")
     own = summary.get("seconds") if isinstance(summary, dict) else None
     if isinstance(phantom, int | float) and phantom >= 1 and not ingest.get("reused_from"):
         lines += ["", f"{phantom:.1f} s of the ingest stage went into generating the phantom data "
@@ -672,7 +664,7 @@ def _stages_section(run_dir: Path) -> list[str]:
                       + ", ".join(_removed_words(s["checkpoints_removed"]) for s in removed.values())
                       + ". Nothing the report, the bundle or a resume reads is lost; a UMM with "
                         "`umm.start_from=last|peak|past_peak` cannot start from this pretraining."]
-    comparison = _read_json(run_dir / "finetune" / "comparison.json")
+    comparison = read_json(run_dir / "finetune" / "comparison.json")
     variants = [r.get("variant") for r in (comparison or {}).get("rows", []) if isinstance(r, dict)] \
         if isinstance(comparison, dict) else []
     for mixed in (mixed_code_words(run_dir), mixed_build_words(run_dir)):
@@ -751,7 +743,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
         stages = stages[:1]  # a generic data set's run: pretraining only (see the closing line)
     for stage, title in stages:
         folder = run_dir / stage
-        meta = _read_json(folder / "metadata.json")
+        meta = read_json(folder / "metadata.json")
         pngs = sorted((folder / "plots").glob("*.png")) if (folder / "plots").is_dir() else []
         if meta is None and not pngs:
             lines += [f"### {title}", "", _not_done(run_dir, stage, f"{stage}/metadata.json"), ""]
@@ -765,7 +757,7 @@ def _ssl_section(run_dir: Path) -> list[str]:
                       f"{' (' + cap + ')' if cap else ''}, "
                       f"{_kept_rule(stage, meta)} ({meta.get('stopped', '')}); its {metrics}.", ""]
             lines += _collapse_warning(meta, stage)
-            status = _read_json(run_dir / "stages.json")
+            status = read_json(run_dir / "stages.json")
             entry = status.get(stage) if isinstance(status, dict) else None
             other = entry.get("other_folds") if isinstance(entry, dict) else None
             if isinstance(other, dict) and other.get("fold_figures"):
@@ -1137,7 +1129,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     ``drac``: the run is on DRAC's kind of data (:func:`_drac_data`), whose challenge breaks
     ties by the one-vs-one AUC (:func:`drac_ssl.figures.auc_words`)."""
     vdir = run_dir / "finetune" / name
-    metrics = _read_json(vdir / "metrics.json")
+    metrics = read_json(vdir / "metrics.json")
     title = _title(run_dir, name)
     if not isinstance(metrics, dict) or not (vdir / OOF_FILE).is_file():
         return [f"### {title}", "", "Incomplete: no metrics or out-of-fold predictions.", ""], None
@@ -1198,7 +1190,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
                                 [[f"**{rule}**" if rule == decision else rule, figure_text(r.get("qwk")),
                                   format_ci(*(r.get("qwk_ci95") or [None, None])[:2], r.get("qwk_ci95_note")),
                                   figure_text(r.get("accuracy")), figure_text(r.get("macro_f1"))] for rule, r in rules.items()])
-    deployed = _read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
+    deployed = read_json(vdir / "calibration.json")  # its fitted_on: the images the final fit saw
     fitted_on = deployed.get("fitted_on") if isinstance(deployed, dict) else None
     in_sample = in_sample_thresholds_words(metrics, fitted_on if isinstance(fitted_on, str) else None)
     if in_sample:
@@ -1252,7 +1244,7 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
     lines += _figure(run_dir, roc, figure_alt(roc.stem, title, name), name) + roc_auc_line(grades, probs, names)
     histories: dict[int, list[dict[str, Any]]] = {}
     for f in metrics.get("folds", []):
-        record = _read_json(vdir / f"fold{f['fold']}.json")
+        record = read_json(vdir / f"fold{f['fold']}.json")
         if isinstance(record, dict) and record.get("history"):
             histories[int(f["fold"])] = record["history"]
     if histories:
@@ -1410,7 +1402,7 @@ def _fold_counts(ft: Path, row: dict[str, Any]) -> tuple[Any, Any]:
     that file's ``folds`` (runs made before they were stored); (None, None) when none is there."""
     if "qwk_fold_defined" in row and row.get("qwk_fold_defined") is not None:
         return row.get("qwk_fold_defined"), row.get("qwk_fold_count")
-    metrics = _read_json(ft / str(row.get("variant")) / "metrics.json")
+    metrics = read_json(ft / str(row.get("variant")) / "metrics.json")
     if not isinstance(metrics, dict):
         return None, None
     if metrics.get("qwk_fold_defined") is not None:
@@ -1436,7 +1428,7 @@ def _fold_sd(ft: Path, row: dict[str, Any]) -> Any:
     None when neither is there."""
     if row.get("qwk_fold_std_ddof") == 1:
         return row.get("qwk_fold_std")
-    metrics = _read_json(ft / str(row.get("variant")) / "metrics.json")
+    metrics = read_json(ft / str(row.get("variant")) / "metrics.json")
     if isinstance(metrics, dict) and metrics.get("qwk_fold_std_ddof") == 1:
         return metrics.get("qwk_fold_std")
     folds = metrics.get("folds") if isinstance(metrics, dict) else None
@@ -1621,7 +1613,7 @@ def transductive_words(run_dir: Path, rows: Sequence[dict[str, Any]], freeze: st
     pretrained = [variant_title(str(r.get("variant")), freeze) for r in rows if r.get("variant") != "scratch"]
     if not pretrained:
         return None
-    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    meta = read_json(run_dir / "pretrain" / "metadata.json")
     seen = str(meta.get("training_data") or "") if isinstance(meta, dict) else ""
     test = " and the test images" if "and test images" in seen else ""
     scratch = any(r.get("variant") == "scratch" for r in rows)
@@ -1635,7 +1627,7 @@ def transductive_words(run_dir: Path, rows: Sequence[dict[str, Any]], freeze: st
 
 def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     ft = run_dir / "finetune"
-    comparison = _read_json(ft / "comparison.json")
+    comparison = read_json(ft / "comparison.json")
     lines = ["## Cross-validated fine-tuning", ""]
     if not isinstance(comparison, dict) or not comparison.get("rows"):
         return lines + [_not_done(run_dir, "finetune", "finetune/comparison.json"), ""]
@@ -1682,7 +1674,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     if majority:
         lines += [majority_words(majority, rows, freeze), ""]
     if referable and not two:
-        rule = next((m["referable"].get("rule") for m in (_read_json(ft / r["variant"] / "metrics.json")
+        rule = next((m["referable"].get("rule") for m in (read_json(ft / r["variant"] / "metrics.json")
                                                           for r in rows)
                      if isinstance(m, dict) and isinstance(m.get("referable"), dict)), None)
         lines += ["Referable AUC: the ROC AUC of P(referable) out of fold"
@@ -1745,7 +1737,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         n_cis = len(titles) * sum(isinstance(d, dict) for d in differences.values())
         by_chance = []
         for name in sorted({n for minuend, subtrahend, _, _ in pairs.values() for n in (minuend, subtrahend)}):
-            variant_metrics = _read_json(ft / name / "metrics.json")
+            variant_metrics = read_json(ft / name / "metrics.json")
             if isinstance(variant_metrics, dict) and chance_warning(variant_metrics):
                 by_chance.append(variant_title(name, freeze))
         lines += ["", f"This table holds {n_cis} CIs: a 95% CI excludes 0 one time in twenty by chance "
@@ -1771,7 +1763,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
         note = _one_grade_differences({label: (a, b, what) for label, (a, b, what, d) in pairs.items()
                                        if isinstance(d, dict)}, one_grade, freeze)
         lines += [note, ""] if note else []
-    summary = _read_json(ft / "summary.json")
+    summary = read_json(ft / "summary.json")
     if isinstance(summary, dict):
         # a tie said as one, for a summary written before those words too (recorded_selection)
         why = recorded_selection(str(summary.get("selection") or ""), summary.get("variants"),
@@ -1783,7 +1775,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
                   + (" Chosen as the best of these variants on the same out-of-fold images, its "
                      "figures overstate, by an amount not measured here, how it grades new images."
                      if len(rows) > 1 else ""), ""]
-        chosen = _read_json(ft / str(summary.get("selected")) / "metrics.json")
+        chosen = read_json(ft / str(summary.get("selected")) / "metrics.json")
         chance = chance_warning(chosen) if isinstance(chosen, dict) else None
         if chance:
             lines += [f"> **{chance}**", ""]
@@ -1810,12 +1802,12 @@ def _leaderboard_words(run_dir: Path) -> str:
 
 def _export_section(run_dir: Path) -> list[str]:
     lines = ["## Export", ""]
-    meta = _read_json(run_dir / "bundle" / "metadata.json")
+    meta = read_json(run_dir / "bundle" / "metadata.json")
     if not isinstance(meta, dict):
         return lines + [_not_done(run_dir, "export", "bundle/metadata.json"), ""]
     lines += [f"- bundle: `bundle/` ({meta.get('variant')} variant, {len(meta.get('folds', []))} fold models, "
               f"Grad-CAM layer `{meta.get('gradcam_target_layer')}`); model card: `bundle/MODEL_CARD.md`"]
-    summary = _read_json(run_dir / "export" / "summary.json")
+    summary = read_json(run_dir / "export" / "summary.json")
     if isinstance(summary, dict) and summary.get("submission"):
         lines.append(f"- submission: `export/submission.csv`, {summary.get('n_test')} test images, checked "
                      f"with `drac_ssl.submission.check_submission`")
@@ -1845,8 +1837,8 @@ def _run_codes(run_dir: Path, reused: bool = False) -> tuple[dict[str, Any], dic
     """The code the run was made with (``environment.json``; {} when absent) and the code each
     stage ran on (``stages.json``'s ``code``, where recorded): of the stages run in this folder,
     or with ``reused`` of those taken from another run by ``run.reuse`` (their code there)."""
-    env = _read_json(run_dir / "environment.json")
-    stages = _read_json(run_dir / "stages.json")
+    env = read_json(run_dir / "environment.json")
+    stages = read_json(run_dir / "stages.json")
     codes = {name: s["code"] for name, s in stages.items()
              if isinstance(s, dict) and isinstance(s.get("code"), dict)
              and bool(s.get("reused_from")) == reused} if isinstance(stages, dict) else {}
@@ -1941,7 +1933,7 @@ def _generic_closing_lines(run_dir: Path, dataset: str) -> list[str]:
     umm_ran = (run_dir / "umm").is_dir()
     left_out = "Fine-tuning and export" if umm_ran else "UMM, fine-tuning and export"
     only = "pretraining only" if not umm_ran else "pretraining, then UMM"
-    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    meta = read_json(run_dir / "pretrain" / "metadata.json")
     against = knn_start_comparison_of_run(meta, pretrain_history(run_dir)) if isinstance(meta, dict) else None
     lines = [f"{left_out}: not part of this run. A generic data set's run is {only} "
              f"(data.dataset={dataset}: the fine-tuning grades an ingested folder of retinal images)"
@@ -2000,7 +1992,7 @@ def model_next_steps(run_dir: str | Path, in_file: bool = False) -> list[NextSte
 
     run_dir = Path(run_dir)
     bundle = run_dir / "bundle"
-    meta = _read_json(bundle / "metadata.json")
+    meta = read_json(bundle / "metadata.json")
     if not isinstance(meta, dict):
         return []
 
@@ -2041,7 +2033,7 @@ def _next_section(run_dir: Path) -> list[str]:
             lines += [f"Note: {step.what}.", ""]
     interpreter = python_command("app", in_file=True).split(" ", 1)[0]
     if "/" in interpreter:  # a relative path: from the folder the run was made in
-        env = _read_json(run_dir / "environment.json")
+        env = read_json(run_dir / "environment.json")
         made_in = env.get("cwd") if isinstance(env, dict) and isinstance(env.get("cwd"), str) else ""
         lines += [f"Run them from the folder the run was made in{f' (`{made_in}`)' if made_in else ''}, "
                   f"where `{interpreter}` is.", ""]
@@ -2121,7 +2113,7 @@ def knn_start_comparison_of_run(meta: dict[str, Any], history: Sequence[dict[str
 def _knn_figure(run_dir: Path) -> bool:
     """Whether the pretraining's k-NN monitor scored an epoch (a ``knn_top1`` in its
     ``metadata.json`` metrics or in ``metrics.jsonl``)."""
-    meta = _read_json(run_dir / "pretrain" / "metadata.json")
+    meta = read_json(run_dir / "pretrain" / "metadata.json")
     if isinstance(meta, dict) and "knn_top1" in (meta.get("metrics") or {}):
         return True
     return any("knn_top1" in row for row in pretrain_history(run_dir))
@@ -2219,7 +2211,7 @@ def next_step(run_dir: str | Path, in_file: bool = False) -> NextStep | None:
 
     root = Path(str((cfg.get("data") or {}).get("root") or "")).expanduser()
     if absolute and not root.is_absolute():  # relative to the folder the run was made in
-        env = _read_json(run_dir / "environment.json")
+        env = read_json(run_dir / "environment.json")
         made_in = env.get("cwd") if isinstance(env, dict) else None
         root = Path(made_in) / root if isinstance(made_in, str) and made_in else root
     backbone = run_dir / "pretrain" / "backbone.safetensors"

@@ -1,7 +1,8 @@
 """The trained grader and inference, without any training code.
 
 * :mod:`drac_ssl.grading.model`: the grading model (input format, heads, backbone + head,
-  its spec, calibration and the class decision, the grading loss);
+  its spec, calibration and the class decision; the fine-tuning's loss is
+  :mod:`drac_ssl.losses.grading`'s, the input transform :mod:`drac_ssl.eval_input`'s);
 * :mod:`drac_ssl.grading.bundle`: the model bundle (format, build, load, metadata, card);
   :mod:`drac_ssl.grading.bundle_folder`: where a bundle is, from paths alone (stdlib only);
 * :mod:`drac_ssl.grading.predict`: preprocessing, flip TTA, the fold ensemble;

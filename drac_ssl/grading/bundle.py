@@ -601,9 +601,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
     from data_prep.phantom import MANIFEST_NAME as PHANTOM_MARKER
 
     summary_path = Path(data_dir) / "ingest_summary.json"
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    summary = read_json_dict(summary_path)  # a file holding a list, not an object: unreadable too
+    if summary is None:
         return {"kind": "unknown", "note": f"no readable ingest summary at {summary_path}"}
     root = summary.get("root") or ""
     marked = summary.get("phantom_marked")  # absent in an ingest made before it was recorded

@@ -5,7 +5,8 @@ cross-validation loop (:mod:`drac_ssl.finetune`) or of the bundle files
 (:mod:`drac_ssl.grading.bundle`):
 
 * :class:`InputSpec`: the input format (channels, cached source size, model size,
-  normalisation, the evaluation transform, the training view transform);
+  normalisation, the evaluation transform; the training views it records, ``crop_scale``,
+  are drawn by :func:`drac_ssl.finetune.train_view_transform`);
 * heads (:func:`build_head`, :data:`HEADS`):
 
   - ``linear``: dropout + linear layer on the pooled features;
@@ -26,7 +27,8 @@ cross-validation loop (:mod:`drac_ssl.finetune`) or of the bundle files
   log-likelihood. The grade (``finetune.decision``) is either the score cut at K - 1
   kappa-optimal thresholds (``thresholds``, DRAC's default: kappa rewards the order of the
   grades) or the most probable calibrated grade (``argmax``, which maximises accuracy);
-* the training loss :func:`grading_loss` and its class weights :func:`class_weights_for`.
+* nothing that only training needs: the fine-tuning's loss and class weights are
+  :mod:`drac_ssl.losses.grading`'s, its early-stopping score :func:`drac_ssl.finetune.monitor_score`.
 
 The number of grades K (>= 2) is the data's (``ModelSpec.num_grades``, the length of the
 calibration's thresholds + 1); records written before K was stored are DRAC's 3 grades
@@ -38,16 +40,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from drac_ssl import NUM_GRADES
-from drac_ssl.config import AugmentConfig, Config, FinetuneConfig, configured_channels
-from drac_ssl.datasets import normalization_for
+from drac_ssl import NUM_GRADES, eval_input
+from drac_ssl.config import Config, FinetuneConfig, configured_channels
 from drac_ssl.figures import figure_text, finite_number
 from drac_ssl.metrics import (
     DEFAULT_THRESHOLDS,
@@ -59,9 +59,6 @@ from drac_ssl.metrics import (
 )
 from drac_ssl.models import ARCHS, Backbone
 from drac_ssl.scale import DEFAULT_PREPROCESSING
-
-if TYPE_CHECKING:  # albumentations: imported by the methods that build a transform, on first use
-    from drac_ssl.augment import ViewRecipe
 
 __all__ = [
     "DEFAULT_CROP_SCALE",
@@ -78,11 +75,8 @@ __all__ = [
     "MLPHead",
     "ModelSpec",
     "build_head",
-    "class_weights_for",
-    "grading_loss",
     "head_normalises_over_batch",
     "load_fold_model",
-    "monitor_score",
     "regression_logits",
     "threshold_words",
     "weight_name_problem",
@@ -118,7 +112,7 @@ class InputSpec:
     made it (the optional crop to the fundus disc at full resolution, INTER_AREA resize to
     ``source_size``, the optional Graham filter: :func:`data_prep.cache.cache_rows` with
     :meth:`cache_options`), then is resized to ``image_size`` and normalised with per-channel
-    ``mean``/``std`` (:func:`build_eval_transform` of ``recipe``). Training views are random
+    ``mean``/``std`` (:meth:`eval_transform`). Training views are random
     resized crops of ``crop_scale`` (area fractions) of the source image."""
 
     channels: int
@@ -176,38 +170,22 @@ class InputSpec:
         :func:`drac_ssl.config.configured_channels` (fine-tuning replaces them, the source
         size and the fundus options with the data's)."""
         aug = cfg.pretrain.augment
-        mean, std = normalization_for(aug.recipe)
+        mean, std = eval_input.normalization_for(aug.recipe)
         return cls(channels=configured_channels(cfg), source_size=aug.source_size,
                    image_size=cfg.finetune.image_size, recipe=aug.recipe, mean=tuple(mean),
                    std=tuple(std), crop_scale=(float(cfg.finetune.crop_scale[0]),
                                                float(cfg.finetune.crop_scale[1])))
 
-    def augment_config(self) -> AugmentConfig:
-        """The :class:`~drac_ssl.config.AugmentConfig` of this spec's transforms: its
-        ``recipe``, ``image_size`` and ``source_size`` (pixels, square sides) and
-        ``crop_scale`` (area fractions of the source image); every other augmentation setting
-        is the default."""
-        return AugmentConfig(recipe=self.recipe, image_size=self.image_size,
-                             source_size=self.source_size, crop_scale=list(self.crop_scale))
-
-    def view_recipe(self) -> ViewRecipe:
-        """The augmentation recipe with this spec's (recorded) normalisation statistics."""
-        from drac_ssl.augment import recipe_for
-
-        return replace(recipe_for(self.augment_config()), mean=self.mean, std=self.std)
-
     def eval_transform(self) -> Any:
-        """Deterministic preprocessing: INTER_AREA resize to ``image_size``, normalise."""
-        from drac_ssl.augment import build_eval_transform
-
-        return build_eval_transform(self.augment_config(), self.channels, recipe=self.view_recipe())
-
-    def view_transform(self, seed: int | None = None) -> Any:
-        """One random training view (the ``recipe``'s CPU augmentation)."""
-        from drac_ssl.augment import build_view_transform
-
-        return build_view_transform(self.augment_config(), self.channels,
-                                    recipe=self.view_recipe(), seed=seed)
+        """Deterministic preprocessing, an albumentations pipeline from a uint8 ``(H, W)`` /
+        ``(H, W, C)`` image to float32 ``(S, S)`` / ``(S, S, C)``: INTER_AREA resize to
+        ``image_size``, then ``(x / 255 - mean) / std`` per channel
+        (:func:`drac_ssl.eval_input.eval_transform`, the one the fine-tuning's
+        :func:`drac_ssl.augment.build_eval_transform` builds for the same spec). Raises
+        ValueError for a ``recipe`` or ``crop_scale`` that no training records
+        (:func:`drac_ssl.eval_input.check_recipe`)."""
+        eval_input.check_recipe(self.recipe, list(self.crop_scale))
+        return eval_input.eval_transform(self.image_size, self.channels, self.mean, self.std)
 
     def to_metadata(self) -> dict[str, Any]:
         """This spec as a bundle's ``metadata.json`` ``input`` section (JSON-ready), which
@@ -282,6 +260,8 @@ class LinearHead(nn.Module):
         self.fc = nn.Linear(in_dim, out_dim)
 
     def forward(self, h: Tensor) -> Tensor:
+        """Pooled features ``h`` ``(n, in_dim)`` -> ``(n, out_dim)``: logits (one per grade) or,
+        as the regression head, the score ``(n, 1)``. Dropout acts in training mode only."""
         return self.fc(self.dropout(h))
 
 
@@ -297,6 +277,8 @@ class MLPHead(nn.Module):
                                  nn.Dropout(dropout), nn.Linear(hidden, out_dim))
 
     def forward(self, h: Tensor) -> Tensor:
+        """Pooled features ``h`` ``(n, in_dim)`` -> logits ``(n, out_dim)``. Dropout acts in
+        training mode only."""
         return self.net(h)
 
 
@@ -319,6 +301,10 @@ class ConvHead(nn.Module):
         self.fc = nn.Linear(width, out_dim)
 
     def forward(self, h: Tensor) -> Tensor:
+        """The feature map ``h`` ``(n, in_channels, h, w)`` (the backbone's
+        :data:`FEATURE_STAGE`, not pooled) -> logits ``(n, out_dim)``. BatchNorm normalises
+        over the batch and the map's cells in training mode, with its running statistics in
+        eval mode; dropout acts in training mode only."""
         h = self.pool(self.conv(self.reduce(h))).flatten(1)
         return self.fc(self.dropout(h))
 
@@ -360,7 +346,12 @@ def head_normalises_over_batch(head: str) -> bool:
 
 class GradingModel(nn.Module):
     """Backbone + head. ``forward(x (n, C, S, S)) -> raw output`` (logits ``(n, K)`` or a
-    regression score ``(n, 1)``). Grad-CAM target layer: ``backbone.layer4``."""
+    regression score ``(n, 1)``). Grad-CAM target layer: ``backbone.layer4``.
+
+    ``x`` is the normalised model input (:meth:`InputSpec.eval_transform`, float32, channels
+    ``C`` = the backbone's ``in_channels``, side ``S`` = ``InputSpec.image_size``); the raw
+    output is not calibrated: :class:`Calibration` turns it into probabilities, a score and a
+    grade."""
 
     def __init__(self, backbone: Backbone, head: nn.Module) -> None:
         super().__init__()
@@ -368,12 +359,22 @@ class GradingModel(nn.Module):
         self.head = head
 
     def features(self, x: Tensor) -> Tensor:
-        """What the head reads: the ``layer4`` map (conv head) or the pooled features."""
+        """What the head reads from the input ``x`` ``(n, C, S, S)``: the backbone's
+        :data:`FEATURE_STAGE` (``layer4``) map ``(n, F, h, w)`` for a head that reads the map
+        (the conv head, ``head.uses_map``; ``layer4``'s stride is 32 with the ImageNet stem,
+        ``8 * stem_stride`` with the CIFAR stem: :class:`drac_ssl.models.Backbone`), or the
+        backbone's globally average-pooled features ``(n, F)`` (the linear, MLP and regression
+        heads); ``F`` is the backbone's feature width (:data:`drac_ssl.models.ARCHS`: 512 for
+        ResNet-18 / 34, 2048 for ResNet-50)."""
         if getattr(self.head, "uses_map", False):
             return self.backbone.forward_until(x, FEATURE_STAGE)
         return self.backbone(x)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The raw output of the input ``x`` ``(n, C, S, S)`` float32: ``head(features(x))``,
+        logits ``(n, K)`` (classification heads) or the regression score ``(n, 1)``, float32 on
+        ``x``'s device. Raises ValueError (the backbone's, naming the fix) for an input that is
+        not ``(n, in_channels, H, W)``."""
         return self.head(self.features(x))
 
     def features_from_map(self, fmap: Tensor) -> Tensor:
@@ -543,7 +544,20 @@ class Calibration:
         return replace(self, decision=decision)
 
     def probs_and_scores(self, raw_per_model: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """``(probs (n, K), score (n,))`` of the ensemble of the given raw outputs."""
+        """``(probs (n, K), score (n,))``, float64, of the ensemble of the given raw outputs.
+
+        ``raw_per_model``: one array per model (fold), each of the same ``n`` images: logits
+        ``(n, K)`` (``output="classification"``: ``P`` is the mean over the models of
+        ``softmax(logits / temperature)``, the score its expected grade ``sum_k k * P_k``) or
+        regression scores ``(n, 1)`` (the score is the mean of the models' scores, ``P`` =
+        ``softmax(-(score - k)^2 / temperature)``). Non-finite outputs are not refused here:
+        they give NaN probabilities (:meth:`grades_of` refuses those).
+
+        Raises:
+            ValueError: ``raw_per_model`` is empty, or the logits have another number of
+                columns than the calibration's K grades (``len(thresholds) + 1``; the bundle's
+                model and calibration disagree). Arrays of different ``n`` across models raise
+                numpy's ValueError."""
         if not raw_per_model:
             raise ValueError("probs_and_scores needs the raw outputs of at least one model")
         if self.output == "classification":
@@ -595,43 +609,6 @@ class Calibration:
         the option existed) cuts at its thresholds."""
         return cls(str(d["output"]), float(d["temperature"]),
                    tuple(float(t) for t in d["thresholds"]), str(d.get("decision") or "thresholds"))
-
-
-def monitor_score(raw: np.ndarray, output: str) -> np.ndarray:
-    """Uncalibrated score for early stopping: expected grade of ``softmax(logits)``, or the
-    regression output."""
-    raw = np.asarray(raw, dtype=np.float64)
-    return expected_grade(softmax(raw)) if output == "classification" else raw[:, 0]
-
-
-def grading_loss(output: Tensor, grade: Tensor, kind: str, class_weights: Tensor | None) -> Tensor:
-    """Training loss, a 0-dim float32 tensor. ``output``: logits ``(n, K)`` (cross-entropy,
-    weighted by class when ``class_weights`` ``(K,)`` is given) or a score ``(n, 1)``
-    (SmoothL1 to the grade, each sample weighted by its class weight); ``grade``: ``(n,)``
-    int64 grades in ``0 .. K-1``.
-
-    Non-finite outputs are not refused: nothing is raised, the loss is then NaN or inf (one
-    check here would cost a device sync per step). The fine-tuning reads the loss back every
-    step anyway and stops the fold on a non-finite one (``FinetuneNonFiniteError`` of
-    :mod:`drac_ssl.finetune`)."""
-    if kind == "classification":
-        return F.cross_entropy(output.float(), grade, weight=class_weights)
-    per_sample = F.smooth_l1_loss(output[:, 0].float(), grade.float(), reduction="none")
-    if class_weights is None:
-        return per_sample.mean()
-    w = class_weights[grade]
-    return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
-
-
-def class_weights_for(grades: np.ndarray, num_grades: int | None = None) -> np.ndarray:
-    """Inverse-frequency weights ``n / (K * count_k)`` ``(K,)`` (1 for a grade absent from
-    ``grades``); ``K = num_grades`` (default: the largest grade + 1; pass the data's K)."""
-    k = int(num_grades) if num_grades is not None else int(np.max(grades)) + 1
-    if len(grades) and int(np.max(grades)) >= k:
-        raise ValueError(f"grade {int(np.max(grades))} found, but the scale has {k} grades")
-    counts = np.bincount(grades, minlength=k).astype(np.float64)
-    return np.where(counts > 0, len(grades) / (k * np.maximum(counts, 1)), 1.0)
-
 
 
 def weight_name_problem(name: object) -> str | None:

@@ -57,6 +57,7 @@ from data_prep.cache import RowGeometry, cache_rows, resize_gray, squeezed_words
 from data_prep.decode import ONE_BIT_NOTE, sample_depth
 from data_prep.problems import Problem
 from data_prep.validate import convert_channels, few_levels, inspect_image, is_blank
+from drac_ssl.eval_input import model_input
 from drac_ssl.grading.image_file import (
     LOCAL_FILE_LIMITS,
     InputLimits,
@@ -595,8 +596,10 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
     recorded crop to the fundus disc and Graham filter, when the data had them, around the
     INTER_AREA resize to the cached source size: :func:`data_prep.cache.cache_rows`; a plain
     resize, skipped for an image already at that size, otherwise), then
-    :class:`~drac_ssl.augment.EvalDataset` with the evaluation transform (INTER_AREA resize
-    to the model size, ``(x / 255 - mean) / std`` per channel). ``ingested``: ``image`` is a
+    the evaluation transform (:meth:`~drac_ssl.grading.model.InputSpec.eval_transform`: INTER_AREA
+    resize to the model size, ``(x / 255 - mean) / std`` per channel) through
+    :func:`drac_ssl.eval_input.model_input`, as the fine-tuning's
+    :class:`~drac_ssl.augment.EvalDataset` feeds it. ``ingested``: ``image`` is a
     row of the ingest cache (already that copy; it must be at the source size).
     ``metadata``: a bundle's ``metadata.json`` (or its ``input`` section). ``notes``: a list
     that receives what the replayed ingest preprocessing found, as the ingest would have
@@ -655,10 +658,7 @@ def preprocess_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool
                                                                    modality)))
         if not ingested and array.shape[:2] != size:
             array = resize_gray(array, spec.source_size)
-    from drac_ssl.augment import EvalDataset  # albumentations on first use, not on import
-
-    image_tensor, _ = EvalDataset(array[None], _eval_transform(spec))[0]
-    return image_tensor
+    return model_input(array, _eval_transform(spec))  # albumentations on first use, not on import
 
 # --------------------------------------------------------------------------------------
 # One model
@@ -1340,9 +1340,23 @@ def nothing_to_grade(image: np.ndarray) -> tuple[bool, bool]:
 
 
 def prepare_image(image: np.ndarray, metadata: dict[str, Any], ingested: bool = False) -> PreparedImage:
-    """One uint8 image in the model's channels (as for :func:`preprocess_image`, which raises
-    the same errors) -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no
-    reference to ``image``."""
+    """One image -> its :class:`PreparedImage` for :func:`grade_prepared`; keeps no reference to
+    ``image``.
+
+    ``image``: uint8, 0..255, in the model's channels: grey ``(H, W)`` (or ``(H, W, 1)``) for a
+    1-channel model, RGB ``(H, W, 3)`` for a 3-channel one (:func:`read_image` reads a file so;
+    a tensor or other dtype is refused). ``metadata``: the bundle's ``metadata.json`` (or its
+    ``input`` section); ``ingested``: ``image`` is a row of the ingest cache, at the model's
+    source size. The prepared ``input`` is the model input ``(C, S, S)`` float32, normalised
+    per channel as ``(x / 255 - mean) / std`` with the bundle's recorded statistics (so not
+    0..1: -1.48..2.69 with UW-OCTA's), ``S`` the model's input size (:func:`preprocess_image`); ``shape`` the image's ``(H, W[, 3])`` in pixels;
+    ``blank`` / ``noise`` :func:`nothing_to_grade` of the image; ``warnings`` /
+    ``preprocessing_warnings`` what :func:`preprocess_image` said.
+
+    Raises:
+        ValueError: as :func:`preprocess_image`: an image of another dtype or other channels
+            than the model's (the message says how to convert it), one with no pixels, or an
+            ingested row of another size than the source size."""
     found: list[str] = []
     said: list[str] = []
     x = preprocess_image(image, metadata, ingested, notes=found, warnings=said)  # a tensor's fix says it
