@@ -1473,7 +1473,7 @@ def _with_referable_screening(ft: Path, rows: Sequence[dict[str, Any]]) -> tuple
     row as it is (its cells then n/a)."""
     out, cut = [], None
     for row in rows:
-        metrics = _read_json(ft / str(row.get("variant")) / "metrics.json")
+        metrics = read_json(ft / str(row.get("variant")) / "metrics.json")
         referable = metrics.get("referable") if isinstance(metrics, dict) else None
         referable = referable if isinstance(referable, dict) else {}
         found = referable.get("from_grade")
@@ -1484,29 +1484,38 @@ def _with_referable_screening(ft: Path, rows: Sequence[dict[str, Any]]) -> tuple
 
 
 def referable_off_words(run_dir: Path, names: Any) -> str:
-    """The paragraph of report.md on a run of more than two grades without referable-DR figures
+    """The note of report.md on a run of more than two grades without referable-DR figures
     because ``finetune.referable_from=auto`` gives a cut on the ICDR scale alone
     (:func:`drac_ssl.config.referable_cut`): which setting gives them, and a new run taking this
     one's stages that does (its fine-tuning folds are reused when their settings match, only
-    the figures are made again). "" for another run: two grades, the ICDR scale, a cut given,
+    the figures are made again). A plain paragraph, not a warning (no bold lead): "Read this
+    first" does not list it, the run having done what its settings say.
+
+    "" for another run: two grades, the ICDR scale, DRAC's scale (``Normal, NPDR, PDR``, every
+    run on DRAC's kind of data (:func:`drac_ssl.challenge.drac_scale`) among them: that scale
+    has no standard cut, and auto is off on it on purpose, docs/configuration.md), a cut given,
     or ``off`` (asked for), or a run without ``config.yaml``. Only ``python -m drac_ssl.compare``
     said it, not the report (a screening trial's R0..R3 run was silently without them)."""
+    from drac_ssl import GRADE_NAMES
     from drac_ssl.config import GRADE_SCALES
 
-    if not isinstance(names, list) or len(names) <= 2 or tuple(str(n) for n in names) == GRADE_SCALES["icdr"]:
+    if not isinstance(names, list) or len(names) <= 2:
+        return ""
+    scale = tuple(str(n) for n in names)
+    if scale in (GRADE_SCALES["icdr"], GRADE_NAMES) or _drac_data(run_dir):
         return ""
     finetune = _saved_config(run_dir).get("finetune")
     setting = finetune.get("referable_from", "auto") if isinstance(finetune, dict) else None
     if str(setting).strip().lower() != "auto":  # a cut given, off, or no config.yaml
         return ""
     cut = min(2, len(names) - 1)
-    return (f"**No referable-DR figures**: `finetune.referable_from=auto` gives a referable cut on the ICDR "
+    return (f"No referable-DR figures: `finetune.referable_from=auto` gives a referable cut on the ICDR "
             f"scale (grade >= 2) and on two grades only, not on this scale ({', '.join(map(str, names))}). "
-            f"Set the first referable grade, e.g. `finetune.referable_from={cut}` (referable = grade >= {cut}, "
-            f"{names[cut]} or worse), for the AUC of P(referable) and its sensitivity and specificity with "
-            f"their 95% CIs here, in the export and the app: in a new run that takes this one's stages, "
-            f"`run.reuse={run_dir} run.name=NEW finetune.referable_from={cut}` added to this run's command "
-            f"(its fine-tuning folds are reused, only the figures are made again), or "
+            f"To have them, set the first referable grade, e.g. `finetune.referable_from={cut}` (referable = "
+            f"grade >= {cut}, {names[cut]} or worse), for the AUC of P(referable) and its sensitivity and "
+            f"specificity with their 95% CIs here, in the export and the app: in a new run that takes this "
+            f"one's stages, `run.reuse={run_dir} run.name=NEW finetune.referable_from={cut}` added to this "
+            f"run's command (its fine-tuning folds are reused, only the figures are made again), or "
             f"`finetune.referable_from=off` to say there is none.")
 
 

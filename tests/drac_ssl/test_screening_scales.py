@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from test_preflight import SMALL_BATCHES, findings, plain_dataset
 from test_report import HEALTHY, _run, _section
 
@@ -307,10 +308,10 @@ def test_an_image_no_smaller_than_the_training_images_is_not_flagged_for_size(tm
 
 
 def _variant_run(root: Path, names: list[str], referable: dict[str, object] | None,
-                 referable_from: str = "auto") -> Path:
+                 referable_from: str = "auto", config: str | None = None) -> Path:
     """A run folder as result_line and report.md's fine-tuning section read it: the selected
     variant's metrics.json (with ``referable``), the comparison, the summary and config.yaml."""
-    from drac_ssl.config import Config, save_config, to_dict
+    from drac_ssl.config import Config, load_config, save_config, to_dict
 
     ft = root / "finetune" / "vicreg"
     ft.mkdir(parents=True)
@@ -320,7 +321,7 @@ def _variant_run(root: Path, names: list[str], referable: dict[str, object] | No
     row = {"variant": "vicreg", **figures, **({"referable_auc": referable["auc"]} if referable else {})}
     (root / "finetune" / "comparison.json").write_text(json.dumps({"rows": [row], "class_names": names}))
     (root / "finetune" / "summary.json").write_text(json.dumps({"selected": "vicreg", "decision": "thresholds"}))
-    cfg = Config()
+    cfg = load_config(config) if config else Config()
     cfg.finetune.referable_from = referable_from
     save_config(cfg, root / "config.yaml")
     assert to_dict(cfg)["finetune"]["referable_from"] == referable_from
@@ -350,7 +351,7 @@ def test_a_referable_cut_on_four_grades_gets_the_two_grade_columns_and_auto_says
     """R0..R3 with finetune.referable_from=2: the table showed the referable AUC without the
     sensitivity and specificity a two-grade run shows; with auto the figures were silently off
     (only compare said how to turn them on)."""
-    from drac_ssl.report import _finetune_section
+    from drac_ssl.report import _finetune_section, read_this_first
 
     names = ["R0", "R1", "R2", "R3"]
     cut = {**REFERABLE, "from_grade": 2, "rule": "referable = grade >= 2 (R2 or worse)"}
@@ -364,13 +365,32 @@ def test_a_referable_cut_on_four_grades_gets_the_two_grade_columns_and_auto_says
 
     auto = _variant_run(tmp_path / "auto", names, None)
     off = "\n".join(_finetune_section(auto, auto / "report"))
-    assert ("**No referable-DR figures**: `finetune.referable_from=auto` gives a referable cut on the ICDR scale "
-            "(grade >= 2) and on two grades only, not on this scale (R0, R1, R2, R3). Set the first referable "
-            "grade, e.g. `finetune.referable_from=2` (referable = grade >= 2, R2 or worse)") in off
+    assert ("\nNo referable-DR figures: `finetune.referable_from=auto` gives a referable cut on the ICDR scale "
+            "(grade >= 2) and on two grades only, not on this scale (R0, R1, R2, R3). To have them, set the first "
+            "referable grade, e.g. `finetune.referable_from=2` (referable = grade >= 2, R2 or worse)") in off
+    # a plain note, not a warning: the run did what its settings say
+    assert "No referable" not in "\n".join(read_this_first(off.splitlines()))
     # asked for off: nothing to say
     asked = _variant_run(tmp_path / "off", names, None, "off")
     said = "\n".join(_finetune_section(asked, asked / "report"))
     assert "No referable-DR figures" not in said
+
+
+def test_a_drac_run_says_nothing_of_referable_figures_auto_leaves_off_on_purpose(tmp_path: Path) -> None:
+    """Every default DRAC run's report opened (bold, in "Read this first") with "No
+    referable-DR figures ... rerun with finetune.referable_from=2", though auto is off on
+    DRAC's Normal/NPDR/PDR on purpose (docs/configuration.md): the run folder holds the
+    config.yaml a ``-c configs/drac.yaml`` run saves and DRAC's kind of ingest records."""
+    from drac_ssl import GRADE_NAMES
+    from drac_ssl.report import _drac_data, _finetune_section, read_this_first
+
+    root = Path(__file__).resolve().parents[2]
+    run = _variant_run(tmp_path / "drac", list(GRADE_NAMES), None, config=str(root / "configs" / "drac.yaml"))
+    assert "drac" == (yaml.safe_load((run / "config.yaml").read_text()).get("data") or {}).get("dataset")
+    assert not _drac_data(run)  # the scale alone keeps it out
+    text = "\n".join(_finetune_section(run, run / "report"))
+    assert "referable_from" not in text, text
+    assert "No referable" not in "\n".join(read_this_first(text.splitlines()))
 
 
 def test_drac_s_tie_break_is_said_for_drac_data_alone() -> None:
