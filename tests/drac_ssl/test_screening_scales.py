@@ -91,14 +91,39 @@ def test_binary_labels_on_the_fundus_recipe_s_five_grades_are_refused_before_any
     assert refused.what.startswith("grade 2 (Moderate), grade 3 (Severe), grade 4 (PDR): no labelled image in ")
     assert "every labelled image is grade 0 or 1, most likely the labels of a two-grade" in refused.what
     assert refused.fix.startswith("data.grades=[name of grade 0, name of grade 1] (your 2 grades' names")
-    assert ("type it on the command line, 'data.grades=[No DR, Mild, Moderate, Severe, PDR]' (then only "
-            "a warning)") in refused.fix
+    assert ("type it on the command line, 'data.grades=[No DR, Mild, Moderate, Severe, PDR]', or set it in "
+            "your own config file (then only a warning)") in refused.fix
     for typed in ("data.grades=[No DR, Mild, Moderate, Severe, PDR]", "data.grades=icdr"):
         (warned,) = [f for f in findings(*settings, typed, config=FUNDUS) if f.setting == "data.grades"]
         assert warned.severity == "warning", typed
     (named,) = [f for f in findings(*settings, f"data.grades=[{', '.join(BINARY)}]", config=FUNDUS)
                 if f.setting == "data.grades"] or [None]
     assert named is None  # the fix followed: nothing to say
+
+
+def test_binary_labels_on_a_scale_of_the_user_s_own_yaml_or_saved_config_are_only_warned(tmp_path: Path) -> None:
+    """``-c my.yaml`` with ``data.grades: [A, B, C, D]`` and labels 0/1 was refused as if the
+    scale came from a shipped config: a scale set in the user's own file, or in a run's saved
+    config.yaml (a resume), is their choice, warned as when typed; the shipped default's or a
+    shipped config's is refused (above)."""
+    from drac_ssl.config import load_config, save_config
+
+    root = plain_dataset(tmp_path / "bin", [0, 1] * 8)
+    settings = (f"data.root={root}", *SMALL_BATCHES)
+    own = tmp_path / "my.yaml"
+    own.write_text("data:\n  grades: [A, B, C, D]\n", encoding="utf-8")
+    (warned,) = [f for f in findings(*settings, config=own) if f.setting == "data.grades"]
+    assert warned.severity == "warning", warned.line
+    assert "grade 2 (C), grade 3 (D): no labelled image" in warned.what
+
+    saved = tmp_path / "run" / "config.yaml"
+    saved.parent.mkdir()
+    save_config(load_config(FUNDUS), saved)
+    (resumed,) = [f for f in findings(*settings, config=saved) if f.setting == "data.grades"]
+    assert resumed.severity == "warning", resumed.line
+    # the same scale from the shipped file is refused
+    (shipped,) = [f for f in findings(*settings, config=FUNDUS) if f.setting == "data.grades"]
+    assert shipped.severity == "error"
 
 
 def test_the_report_names_every_grade_without_an_image_and_that_the_pooled_auc_is_n_a_too(tmp_path: Path) -> None:
