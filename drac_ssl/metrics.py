@@ -623,6 +623,15 @@ def referable_summary(referable: dict[str, Any]) -> str:
             f"on P(referable)) {screening_figures_words(referable)}{points}")
 
 
+def grade_name_words(names: Sequence[str] | None, grade: int) -> str:
+    """``", NAME"``, the name of ``grade`` of a two-grade scale as the screening sentences put it
+    after the number (``referable = grade 1, referable``); "" when the names are not known
+    (None) or are the bare numbers (``["0", "1"]``: "grade 1, 1" says nothing)."""
+    if names is None or [str(n) for n in names] == ["0", "1"] or not 0 <= grade < len(names):
+        return ""
+    return f", {names[grade]}"
+
+
 def two_grade_decision_words(figures: dict[str, Any], names: Sequence[str] | None, rule: str,
                              counts: bool = True) -> str:
     """The sentence of a two-grade screening decision that the fine-tuning's console, report.md,
@@ -636,9 +645,7 @@ def two_grade_decision_words(figures: dict[str, Any], names: Sequence[str] | Non
     1, None (or the bare numbers) when not known: the grades are then said by number only;
     ``rule``: how the decision was made (``out of fold, at cross-fitted thresholds ...``, ``by
     the submission's class column``)."""
-    named = names is not None and [str(n) for n in names] != ["0", "1"]
-    one = f", {names[1]}" if named and names is not None else ""
-    zero = f", {names[0]}" if named and names is not None else ""
+    one, zero = grade_name_words(names, 1), grade_name_words(names, 0)
     said = (f": {figures.get('n_referable', '?')} images of grade 1 and {figures.get('n_not', '?')} "
             f"of grade 0" if counts else "")
     return (f"Two grades, read as a screening decision (referable = grade 1{one}{said}), {rule}: "

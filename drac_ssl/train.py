@@ -1669,6 +1669,7 @@ def result_line(run_dir: Path) -> str | None:
     words (:func:`drac_ssl.trial_run.trial_run_words`). A run without those files (no
     fine-tuning: a generic data set's, or one whose ``run.stages`` left it out) gets its
     pretraining's headline instead (:func:`pretraining_result_line`); None when it has neither."""
+    from drac_ssl.metrics import grade_name_words
     from drac_ssl.report import run_freeze  # its plotting imports: paid once the run is done
 
     summary = read_json_dict(run_dir / "finetune" / "summary.json") or {}
@@ -1685,7 +1686,7 @@ def result_line(run_dir: Path) -> str | None:
     names = metrics.get("class_names") if isinstance(metrics.get("class_names"), list) else []
     referable = metrics.get("referable")
     # two grades: the screening decision's figures too, as the fine-tuning's lines say them
-    screening = (f"; read as a screening decision (referable = grade 1, {names[1]}): "
+    screening = (f"; read as a screening decision (referable = grade 1{grade_name_words(names, 1)}): "
                  f"{screening_figures_words(referable)}" if len(names) == 2 and isinstance(referable, dict) else "")
     line = (f"result: {variant_title(selected, run_freeze(run_dir))} (selected for export): out-of-fold "
             f"{key_words} {figure_text(metrics.get(key))}{f' ({ci})' if ci else ''}, macro {tie_name} "
