@@ -77,7 +77,13 @@ from drac_ssl.grading.model import (
     weight_name_problem,
 )
 from drac_ssl.grading.ood import PROFILE_FILE, InputProfile, fit_input_profile
-from drac_ssl.grading.predict import FLIP_NAMES, TTA_FLIPS, input_spec_of, preprocess_image
+from drac_ssl.grading.predict import (
+    FLIP_NAMES,
+    TTA_FLIPS,
+    input_spec_of,
+    preprocess_image,
+    training_side_words,
+)
 from drac_ssl.grading.training_images import (
     PRETRAINING_IMAGES_KEY,
     TRAINING_IMAGES_KEY,
@@ -638,8 +644,8 @@ def data_provenance(data_dir: str | os.PathLike[str],
             patient = (row.get("patient") or "").strip()  # optional: older ingests lack it
             grouped = grouped or bool(patient)
             width, height = (str(row.get(c) or "").strip() for c in ("orig_width", "orig_height"))
-            if width.isdigit() and height.isdigit():
-                sides.append(min(int(width), int(height)))
+            if width.isdigit() and height.isdigit() and row["grade"] is not None and row["grade"] >= 0:
+                sides.append(min(int(width), int(height)))  # the labelled images', as _image_sides says
             patients.add(f"patient:{patient}" if patient else f"image:{row['id']}")
             if row["grade"] is not None and row["grade"] >= 0:
                 per_grade[row["grade"]] = per_grade.get(row["grade"], 0) + 1
@@ -723,13 +729,26 @@ def data_provenance(data_dir: str | os.PathLike[str],
     }
 
 
+def _small_image_card_words(meta: dict[str, Any]) -> str:
+    """The model card's line on which images are warned as too small
+    (:func:`drac_ssl.grading.predict.small_image_warning`): below half the input size and, where
+    the bundle records its training images' sides, below 0.9 x the side of 95 % of them (their
+    median from fewer than 20)."""
+    size = input_spec_of(meta).image_size
+    trained = training_side_words(meta)
+    own = (f" and below 90% of the {trained[0]} px side of {trained[1]}" if trained is not None else "")
+    return (f"\n- An image whose shorter side is below half the {size} px input{own} is graded "
+            f"with a warning that its grade is unreliable (enlarged from far less detail).")
+
+
 def _image_sides(sides: Sequence[int]) -> dict[str, int]:
     """``data.train_image_sides`` of a bundle: the shorter sides (px, as the files were read,
     the manifest's ``orig_width`` / ``orig_height``) of its ``n`` labelled training images, their
     ``min``, ``p05`` (the 5th percentile, the lower one: the side at place ``floor(0.05 (n - 1))``
     of the sorted sides), ``median`` (the lower one) and ``max``.
-    :func:`drac_ssl.grading.predict.small_image_warning` reads ``p05``: an image at least that
-    large is no smaller than 95 % of the images the model learnt from."""
+    :func:`drac_ssl.grading.predict.small_image_warning` reads ``p05`` (``median`` from fewer
+    than 20 images): an image at least 0.9 x that large is not warned as far smaller than the
+    images the model learnt from."""
     ordered = sorted(int(v) for v in sides)
     n = len(ordered)
     return {"n": n, "min": ordered[0], "p05": ordered[int(0.05 * (n - 1))],
@@ -1693,7 +1712,7 @@ to diagnose, grade or triage patients.
   cross-validation fold models {_tta_words(meta)}.
 - Output: probabilities P0..P{k - 1} ({cal['probabilities']}, temperature {cal['temperature']:.3f})
   and a grade = {grade_rule}.
-- Input: {inp['preprocessing']}.{fundus}
+- Input: {inp['preprocessing']}.{fundus}{_small_image_card_words(meta)}
 - Package: drac_ssl {meta['package_version']}, built {meta['created_utc']}.{_provenance_card(meta)}
 
 ## What it was trained on

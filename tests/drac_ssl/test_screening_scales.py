@@ -321,11 +321,52 @@ def test_an_image_no_smaller_than_the_training_images_is_not_flagged_for_size(tm
     bundle = {"input": spec.to_metadata(), "data": {"train_image_sides": sides}}
     assert small_image_warning((28, 28, 3), bundle) == ""
     assert small_image_warning((28, 40, 3), bundle) == ""
+    # within 0.9 x the training side: 27 px on a 28 px-trained model was "far below"
+    assert small_image_warning((27, 27, 3), bundle) == ""
     assert small_image_warning((28, 28, 3), {"input": spec.to_metadata()}).startswith(  # a bundle without it: as before
         "28x28 px, far below the 64 px the model was trained on")
-    said = small_image_warning((20, 20, 3), bundle)
-    assert said.startswith("20x20 px, far below the 64 px the model was trained on (its input size; warned "
-                           "below half of it and below the 28 px of 95% of the images it was trained on)"), said
+    said = small_image_warning((25, 25, 3), bundle)  # 25 < 0.9 x 28
+    assert said.startswith("25x25 px, far below the 64 px the model was trained on (its input size; warned "
+                           "below half of it and below 90% of the 28 px side of half of the 12 images it "
+                           "was trained on)"), said
+
+
+def test_the_training_side_is_the_5th_percentile_from_20_images_the_median_below(tmp_path: Path) -> None:
+    """A 5th percentile of a handful of images is their smallest one: from fewer than 20 the
+    median is read. And only labelled training rows are counted, as the bundle's docstring says."""
+    import csv as _csv
+
+    from fake_ingest import make_fake_ingest
+
+    from drac_ssl.grading.bundle import data_provenance
+    from drac_ssl.grading.model import InputSpec
+    from drac_ssl.grading.predict import small_image_warning, training_image_side
+
+    spec = InputSpec(channels=3, source_size=128, image_size=224, recipe="fundus", mean=(0.5,) * 3,
+                     std=(0.25,) * 3).to_metadata()
+    many = {"input": spec, "data": {"train_image_sides": {"n": 40, "min": 10, "p05": 20, "median": 100, "max": 200}}}
+    few = {"input": spec, "data": {"train_image_sides": {"n": 10, "min": 10, "p05": 20, "median": 100, "max": 200}}}
+    assert training_image_side(many) == 20 and training_image_side(few) == 100
+    assert small_image_warning((20, 20, 3), many) == ""
+    assert small_image_warning((20, 20, 3), few).startswith("20x20 px, far below the 224 px")
+    from drac_ssl.grading.bundle import _small_image_card_words
+    assert _small_image_card_words(many) == (
+        "\n- An image whose shorter side is below half the 224 px input and below 90% of the 20 px side of 95% "
+        "of the images it was trained on is graded with a warning that its grade is unreliable (enlarged "
+        "from far less detail).")
+
+    data = make_fake_ingest(tmp_path / "run", n_train=12, n_test=2, size=28)
+    path = data / "manifest.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(_csv.DictReader(fh))
+    first = rows[0]
+    assert first["split"] == "train"
+    rows.append({**first, "id": "unlabelled-train.png", "grade": "", "orig_width": "5", "orig_height": "5"})
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = _csv.DictWriter(fh, fieldnames=list(first), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    assert data_provenance(data)["train_image_sides"]["min"] == 28
 
 
 # --------------------------------------------------------------------------------------
