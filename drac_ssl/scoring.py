@@ -1104,6 +1104,38 @@ def model_referable_cut(submission: str | Path, run: str | None = None) -> int |
     return cut if isinstance(cut, int) and not isinstance(cut, bool) and cut >= 1 else None
 
 
+def noted_bundle_mismatch(submission: str | Path, run: str | None) -> str:
+    """The warning when RUN's bundle is not the one the export's notes file beside
+    ``submission`` (:func:`drac_ssl.submission.image_notes_path`) says wrote it: the notes'
+    ``bundle`` cells name a ``metadata_sha256`` (:func:`drac_ssl.submission.bundle_cell`) and
+    none is the first 12 hex digits of the SHA-256 of RUN's ``bundle/metadata.json``; RUN's
+    grade names and referable cut (:func:`model_referable_cut`) are then another model's. ""
+    without RUN, without a notes file or a hash in it (``unknown``), or when one matches."""
+    from drac_ssl.grading.bundle_folder import bundle_folder
+    from drac_ssl.io import sha256_file
+    from drac_ssl.submission import bundle_cell_fields, image_notes_path, read_pretraining_notes
+
+    if run is None:
+        return ""
+    path = image_notes_path(submission)
+    noted = {value for entry in (read_pretraining_notes(path) or {}).values()
+             if (value := bundle_cell_fields(entry["bundle"]).get("metadata_sha256", "").lower())
+             and value != "unknown"}
+    if not noted:
+        return ""
+    try:
+        metadata = bundle_folder(run) / "metadata.json"
+        digest = sha256_file(metadata)[:12].lower()
+    except (ValueError, OSError):  # no bundle there: the training-image check says it
+        return ""
+    if digest in noted:
+        return ""
+    return (f"RUN's bundle ({metadata}, metadata_sha256={digest}) is not the one that wrote {submission}: "
+            f"{path} names metadata_sha256={', '.join(sorted(noted))}; the grade names and the referable cut "
+            f"read from RUN may be another model's; pass the run or bundle folder that wrote the submission "
+            f"as RUN")
+
+
 def notes_grade_names(submission: str | Path) -> tuple[tuple[str, ...], str] | None:
     """The grade names of the model that wrote ``submission`` from the export's notes file beside
     it (:func:`drac_ssl.submission.image_notes_path`, its ``grade_name`` column), with where they
@@ -1111,11 +1143,28 @@ def notes_grade_names(submission: str | Path) -> tuple[tuple[str, ...], str] | N
     None unless the file is clean (:func:`drac_ssl.submission.read_noted_grade_names`). For
     ``export --score`` without RUN (:func:`score_command`): word labels are then read by the
     model's own names."""
-    from drac_ssl.submission import GRADE_NAME_COLUMN, image_notes_path, read_noted_grade_names
+    from drac_ssl.submission import (
+        GRADE_NAME_COLUMN,
+        image_notes_path,
+        read_noted_classes,
+        read_noted_grade_names,
+    )
 
     path = image_notes_path(submission)
     names = read_noted_grade_names(path)
-    return None if names is None else (names, f"{path} (its {GRADE_NAME_COLUMN} column)")
+    if names is None:
+        return None
+    # the notes must be this submission's: every (case, class) of theirs in it as it is
+    noted, given = read_noted_classes(path), _submission_classes(submission)
+    if not noted or any(given.get(case) != grade for case, grade in noted.items()):
+        return None
+    return names, f"{path} (its {GRADE_NAME_COLUMN} column)"
+
+
+def _submission_classes(submission: str | Path) -> dict[str, str]:
+    """case -> class cell (stripped) of a submission that passed its check."""
+    with open(submission, newline="", encoding="utf-8-sig") as fh:
+        return {row[0]: row[1].strip() for row in list(csv.reader(fh))[1:] if len(row) >= 2}
 
 
 def score_lines(record: dict[str, Any]) -> list[str]:
@@ -1661,6 +1710,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         told = training_images_check(args.score)
     if told is not None:
         record["training_images"] = told
+    if not run_problem and (mismatch := noted_bundle_mismatch(args.score, args.run)):
+        record["bundle_mismatch_warning"] = mismatch
     if run_problem:
         record["training_images_problem"] = run_problem
     try:  # the scored images among those the backbone pretrained on without grades: transductive
@@ -1694,6 +1745,8 @@ def score_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"warning: {run_problem}", file=sys.stderr)
     if record.get("class_names_warning"):
         print(f"warning: {record['class_names_warning']}", file=sys.stderr)
+    if record.get("bundle_mismatch_warning"):
+        print(f"warning: {record['bundle_mismatch_warning']}", file=sys.stderr)
     for line in record.get("case_name_warnings") or []:  # FILE:LINE: warning: ...
         print(line, file=sys.stderr)
     if json_error is not None:

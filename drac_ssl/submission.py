@@ -498,6 +498,17 @@ def read_noted_grade_names(path: str | os.PathLike[str]) -> tuple[str, ...] | No
     return tuple(named[g] for g in range(len(named)))
 
 
+def read_noted_classes(path: str | os.PathLike[str]) -> dict[str, str] | None:
+    """case -> ``class`` cell (stripped) of each row of :func:`write_image_notes`'s file
+    ``path`` (this version's header, :data:`IMAGE_NOTES_COLUMNS`); None when there is no such
+    file or it cannot be read. What :func:`drac_ssl.scoring.notes_grade_names` compares with
+    the submission before it reads its labels by the notes' names."""
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS,))
+    if rows is None:
+        return None
+    return {row[0]: row[1].strip() for row in rows if len(row) >= 2}
+
+
 def bundle_cell_fields(cell: str) -> dict[str, str]:
     """:func:`bundle_cell`'s ``key=value; ...`` read back (``{"variant": "vicreg", ...}``);
     a part without ``=`` is left out."""

@@ -264,6 +264,47 @@ def test_word_labels_without_run_are_read_by_the_notes_file_s_names_or_said_to_n
     notes.write_text(notes.read_text().replace(",referable\n", ",Referable\n", 1))
     assert read_noted_grade_names(notes) is None
 
+    # the notes of another submission (a class changed since): its names are not read
+    write_image_notes(notes, cases, CLASSES, [[]] * len(cases), [None] * len(cases),
+                      bundle={"variant": "vicreg"}, grade_names=BINARY)
+    assert scoring.notes_grade_names(sub) is not None
+    flipped = [1 - c for c in CLASSES[:1]] + list(CLASSES[1:])
+    write_image_notes(notes, cases, flipped, [[]] * len(cases), [None] * len(cases),
+                      bundle={"variant": "vicreg"}, grade_names=BINARY)
+    assert read_noted_grade_names(notes) == BINARY and scoring.notes_grade_names(sub) is None
+
+
+def test_run_s_bundle_that_did_not_write_the_submission_is_warned(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """``--score`` with RUN read RUN's referable cut and names without comparing RUN's bundle
+    with the one the notes file's ``bundle`` cell says graded the submission."""
+    from drac_ssl.io import sha256_file
+
+    grades = [0, 1, 2, 3] * 6
+    sub, cases = _hold(tmp_path, grades, [0, 1, 2, 3] * 5 + [0, 0, 1, 3], k=4)
+    labels = _labels(tmp_path / "L.csv", cases, [str(g) for g in grades])
+    bundle = _bundle(tmp_path / "b2", ["R0", "R1", "R2", "R3"], 2)
+    digest = sha256_file(bundle / "metadata.json")[:12]
+    args = ["--score", str(sub), "--labels", str(labels), "--image-column", "filename",
+            "--grade-column", "referable", str(bundle)]
+
+    def notes(sha: str) -> None:
+        write_image_notes(image_notes_path(sub), cases, [0, 1, 2, 3] * 5 + [0, 0, 1, 3], [[]] * len(cases),
+                          [None] * len(cases), bundle={"variant": "vicreg", "metadata_sha256": sha},
+                          grade_names=["R0", "R1", "R2", "R3"])
+
+    notes(digest)
+    assert scoring.noted_bundle_mismatch(sub, str(bundle)) == ""
+    notes("0123456789ab")
+    said = scoring.noted_bundle_mismatch(sub, str(bundle))
+    assert said.startswith(f"RUN's bundle ({bundle / 'metadata.json'}, metadata_sha256={digest}) is not the one "
+                           f"that wrote {sub}: ") and "metadata_sha256=0123456789ab" in said, said
+    assert scoring.noted_bundle_mismatch(sub, None) == ""
+    capsys.readouterr()
+    assert export_main([*args, "--json", str(tmp_path / "s.json")]) == 0
+    assert f"warning: {said}" in capsys.readouterr().err
+    assert json.loads((tmp_path / "s.json").read_text())["bundle_mismatch_warning"] == said
+
 
 # --------------------------------------------------------------------------------------
 # F6: the full run after a first try that took another first try's stages
