@@ -1961,12 +1961,15 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
                                              groups=ctx.patients)
     # the probabilities' ranking has its own interval: a QWK CI that reaches 0 beside an AUC
     # well above 0.5 read as a contradiction to a trial (chance_warning words both)
-    *auc_ovr_ci, auc_ovr_used = bootstrap_ci_counted(y, probs, macro_ovr_auc, n_boot=ctx.ft.n_boot,
-                                                     seed=ctx.seed, groups=ctx.patients)
     # the other figures report.md gives, on the same resamples (stats audit F3): the one-vs-one
-    # AUC (DRAC's tie-breaker) and the accuracy of the grades given
-    *auc_ovo_ci, auc_ovo_used = bootstrap_ci_counted(y, probs, macro_ovo_auc, n_boot=ctx.ft.n_boot,
-                                                     seed=ctx.seed, groups=ctx.patients)
+    # AUC (DRAC's tie-breaker) and the accuracy of the grades given. A grade of the scale without
+    # a labelled image leaves both AUCs undefined on every resample (auc_note says why): no
+    # interval, as export --score gives none (binary labels on ICDR's 5 grades crashed here)
+    no_auc = (float("nan"), float("nan"), 0)
+    *auc_ovr_ci, auc_ovr_used = no_auc if report["auc_note"] else bootstrap_ci_counted(
+        y, probs, macro_ovr_auc, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
+    *auc_ovo_ci, auc_ovo_used = no_auc if report["auc_note"] else bootstrap_ci_counted(
+        y, probs, macro_ovo_auc, n_boot=ctx.ft.n_boot, seed=ctx.seed, groups=ctx.patients)
     *accuracy_ci, accuracy_used = bootstrap_ci_counted(y, pred, accuracy_score, n_boot=ctx.ft.n_boot,
                                                        seed=ctx.seed, groups=ctx.patients)
     # an interval of width 0 (e.g. every image given one grade: kappa 0 on every resample)
@@ -2135,6 +2138,19 @@ def _write_variant_files(ctx: _Context, variant: str, source: Path | None, spec:
     return oof_path
 
 
+def _absent_grade_words(ctx: _Context, names: Sequence[str]) -> str:
+    """Why the AUCs are n/a when a grade of the scale has no labelled image (``"; no labelled
+    image of grade 2 (Moderate), grade 3 (Severe), ..."``), else "": the console said ``AUC OvO
+    nan`` for binary labels on ICDR's five grades."""
+    from data_prep.grades import grade_label
+
+    absent = sorted(set(range(ctx.num_grades)) - set(np.asarray(ctx.grades).tolist()))
+    if not absent:
+        return ""
+    return (f"; no labelled image of {', '.join(grade_label(g, names) for g in absent)}, and the AUCs "
+            f"need every grade: is data.grades the scale of these labels?")
+
+
 def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
     """Print the variant's out-of-fold figures (:func:`_score_variant`'s ``metrics``): QWK with
     its CI, AUCs and accuracy under the selected rule and the other rule's; the referable-DR
@@ -2155,8 +2171,9 @@ def _say_variant(ctx: _Context, variant: str, metrics: dict[str, Any]) -> None:
           f"(95% CI {format_ci(*metrics['qwk_ci95'], metrics['qwk_ci95_note'])}"
           + (f", resampling {ci_units_words(metrics['ci_resamples'], metrics['ci_units'])}"
              if ctx.patients is not None else "")
-          + f"), AUC OvO {metrics['auc']:.3f} (one-vs-rest "
-          f"{metrics['auc_ovr']:.3f}), accuracy {metrics['accuracy']:.3f} [{rule_words}]")
+          + f"), AUC OvO {figure_text(metrics['auc'])} (one-vs-rest "
+          f"{figure_text(metrics['auc_ovr'])}{_absent_grade_words(ctx, names)}), accuracy "
+          f"{metrics['accuracy']:.3f} [{rule_words}]")
     if (folds := calibrated_folds_words(metrics)) is not None:  # beside the uncalibrated fold lines
         print(f"[finetune] {variant}: {folds}")
     if ctx.num_grades == 2:  # a trial: two-grade runs printed no screening figure

@@ -141,6 +141,7 @@ __all__ = [
     "screening_sensitivity",
     "screening_specificity",
     "softmax",
+    "two_grade_decision_words",
     "two_grade_summary",
 ]
 
@@ -834,6 +835,36 @@ def _operating_points_words(referable: dict[str, Any], curve: str, score: str) -
             f">= 0.90{_cut_words(referable, keys[1], score)}" + (f" ({OPERATING_CUTS_SCALE})" if cuts else ""))
 
 
+def grade_name_words(names: Sequence[str] | None, grade: int) -> str:
+    """``", NAME"``, the name of ``grade`` of a two-grade scale as the screening sentences put it
+    after the number (``referable = grade 1, referable``); "" when the names are not known
+    (None) or are the bare numbers (``["0", "1"]``: "grade 1, 1" says nothing)."""
+    if names is None or [str(n) for n in names] == ["0", "1"] or not 0 <= grade < len(names):
+        return ""
+    return f", {names[grade]}"
+
+
+def two_grade_decision_words(figures: dict[str, Any], names: Sequence[str] | None, rule: str,
+                             counts: bool = True) -> str:
+    """The sentence of a two-grade screening decision that the fine-tuning's console, report.md,
+    the model card (:func:`two_grade_summary`) and ``export --score`` share: ``Two grades, read as
+    a screening decision (referable = grade 1, referable: 25 images of grade 1 and 35 of grade
+    0), RULE: sensitivity 0.800 (20/25; 95% CI 0.640..0.960) (images of grade 1, referable,
+    found), specificity 0.743 (26/35; 95% CI ...) (grade 0, non-referable, cleared).``
+
+    ``figures``: :func:`referable_report`'s (or, ``counts`` False, a run's older
+    ``sensitivity`` / ``specificity`` alone: no counts of images said); ``names``: grades 0 and
+    1, None (or the bare numbers) when not known: the grades are then said by number only;
+    ``rule``: how the decision was made (``out of fold, at cross-fitted thresholds ...``, ``by
+    the submission's class column``)."""
+    one, zero = grade_name_words(names, 1), grade_name_words(names, 0)
+    said = (f": {figures.get('n_referable', '?')} images of grade 1 and {figures.get('n_not', '?')} "
+            f"of grade 0" if counts else "")
+    return (f"Two grades, read as a screening decision (referable = grade 1{one}{said}), {rule}: "
+            f"{screening_figure_words(figures, 'sensitivity')} (images of grade 1{one}{',' if one else ''} found), "
+            f"{screening_figure_words(figures, 'specificity')} (grade 0{zero}{',' if zero else ''} cleared).")
+
+
 def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
                       calibration: dict[str, Any] | None = None) -> str:
     """The screening figures of a two-grade grading in one paragraph, the words report.md, the
@@ -859,9 +890,6 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
     score = "the regression score" if regression else "P1"
     referable = cv.get("referable") if isinstance(cv.get("referable"), dict) else None
     figures = referable if referable is not None else cv
-    counts = (f": {referable.get('n_referable', '?')} images of grade 1 and {referable.get('n_not', '?')} "
-              f"of grade 0" if referable is not None else "")
-    head = f"Two grades, read as a screening decision (referable = grade 1, {names[1]}{counts})"
     referral = (referable or {}).get("referral")
     if isinstance(referral, dict) and cv.get("referral_decides_grade"):  # finetune.referral_target
         listed = ", ".join(f"fold {f} {figure_text(c)}" for f, c in (referral.get("fold_cuts") or {}).items())
@@ -894,9 +922,7 @@ def two_grade_summary(cv: dict[str, Any], names: Sequence[str],
         rule, after = "out of fold, grade 1 when P1 > P0 (the more probable grade)", ""
     else:
         rule, after = f"out of fold, by `{decision}`", ""
-    text = (f"{head}, {rule}: {screening_figure_words(figures, 'sensitivity')}"
-            + f" (images of grade 1, {names[1]}, found), {screening_figure_words(figures, 'specificity')}"
-            + f" (grade 0, {names[0]}, cleared).{after}")
+    text = two_grade_decision_words(figures, names, rule, counts=referable is not None) + after
     if referable is None:  # a run made before two grades were a referable cut
         return (text + " QWK is Cohen's kappa here, and the one-vs-one and one-vs-rest AUCs are "
                        "the same ROC AUC of P1.")
@@ -1211,7 +1237,11 @@ def _counts(n: int, chunk: list[np.ndarray]) -> np.ndarray:
 
 def _sums_by_value(counts: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ``keys`` ``(m,)`` in ascending order, and for each resample the counts of
-    the images holding each, ``(b, m)``: ``counts`` ``(b, n)`` summed over runs of equal key."""
+    the images holding each, ``(b, m)``: ``counts`` ``(b, n)`` summed over runs of equal key.
+    No image (``n == 0``): no key, ``(b, 0)`` counts (``numpy.add.reduceat`` has no empty
+    form: a pair of grades without an image once crashed the bootstrap here)."""
+    if keys.size == 0:
+        return keys[:0], np.zeros((counts.shape[0], 0))
     order = np.argsort(keys, kind="stable")
     ranked = keys[order]
     starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
@@ -1280,7 +1310,9 @@ def _counted_ovo_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np
     only, the mean of the AUC of ``P_a`` for ``a`` against ``b`` and of ``P_b`` for ``b``
     against ``a`` (:func:`_counted_binary_auc`); then the mean over the ``K (K - 1) / 2``
     pairs. K = 2: the AUC of ``P1``, as :func:`macro_ovo_auc`. nan when a resample lacks a
-    grade (:func:`auc_undefined_reason`)."""
+    grade (:func:`auc_undefined_reason`), so in every resample when the data lack one; a pair
+    of grades neither of which has an image is nan without being scored (it has no image to
+    rank), as a pair with one of them missing is."""
     k = probs.shape[1]
     if k == 2:
         return _counted_binary_auc(counts, y == 1, probs[:, 1])
@@ -1288,6 +1320,9 @@ def _counted_ovo_auc(counts: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np
     for a in range(k):
         for b in range(a + 1, k):
             mask = (y == a) | (y == b)
+            if not mask.any():  # two grades without an image (binary labels on a 5-grade scale)
+                per_pair.append(np.full(counts.shape[0], np.nan))
+                continue
             sub = counts[:, mask]
             per_pair.append((_counted_binary_auc(sub, y[mask] == a, probs[mask, a])
                              + _counted_binary_auc(sub, y[mask] == b, probs[mask, b])) / 2)

@@ -1812,7 +1812,7 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
     elif "finetune" in stages and facts.fold_grades:
         _check_ingest_folds(c, facts)
     if (ingest_runs or "finetune" in stages) and facts.n_labelled:
-        _check_empty_grades(c, facts, strict=ingest_runs and d.strict)
+        _check_empty_grades(c, facts, strict=ingest_runs and d.strict, ingest_runs=ingest_runs)
     if "finetune" in stages:
         if facts.n_labelled == 0:
             why, fix = facts.no_labels
@@ -1886,16 +1886,73 @@ def _check_inner_split(c: _Findings, cfg: Config, data_dir: Path) -> None:
                 inner_split_fix(run_dir, new_run=bool(blocking_outputs(run_dir)), typed=typed))
 
 
-def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool) -> None:
+BINARY_ON_A_SCALE = 4
+"""Labels of grades 0 and 1 only on a scale of this many grades or more (two or more grades
+above them without an image) are refused before the ingest runs: :func:`_binary_on_a_scale`."""
+
+
+def _scale_shipped(sources: dict[str, str] | None) -> bool:
+    """Whether ``data.grades`` came from the defaults (the layout's scale, or ``default.yaml``'s)
+    or from a shipped config (``-c fundus``: a file of :data:`drac_ssl.config.PACKAGE_CONFIGS`,
+    or of the checkout's ``configs/``), not from the user: neither typed on the command line
+    (a preset's too) nor set in a YAML file of their own (``-c my.yaml``) or a run's saved
+    ``config.yaml`` (a resume reads the scale the run was made with)."""
+    if "data.grades" in user_typed(sources, presets=True):
+        return False
+    where = (sources or {}).get("data.grades")
+    if not where:
+        return True  # the default: the layout's scale
+    file, sep, line = where.rpartition(":")
+    if not sep or not line.isdigit():
+        return True  # not a file's line: not a place the user wrote it
+    folder = Path(file).expanduser().resolve().parent
+    return folder in {p.resolve() for p in (config_module.PACKAGE_CONFIGS, config_module.CHECKOUT_CONFIGS,
+                                            config_module.INSTALLED_CONFIGS)}
+
+
+def _binary_on_a_scale(c: _Findings, facts: DataFacts, ingest_runs: bool) -> bool:
+    """Whether the empty grades of ``facts`` are the labels of a two-grade screening set read on
+    a scale of :data:`BINARY_ON_A_SCALE` or more grades that the user did not choose
+    (:func:`_scale_shipped`: ``data.grades`` from the defaults or a shipped config, not typed on
+    the command line nor set in their own YAML file or a run's saved config): every labelled
+    image grade 0 or 1 (none left out), every grade above empty.
+    Nearly always the scale of the config file (``configs/fundus.yaml``'s ICDR) on binary labels,
+    not a choice: the model would get K outputs for 2 kinds of image, its AUCs and the
+    referable cut undefined, after hours of pretraining (a trial's binary set crashed the
+    fine-tuning there). Labels that really are the lower grades of that scale are trained on
+    all the same once ``data.grades`` is typed or set in one's own file (the error's fix; then
+    the ingest's warning)."""
+    k = len(facts.grade_names)
+    counts = {g: facts.grade_counts.get(g, 0) + (facts.left_out_grades or {}).get(g, 0) for g in range(k)}
+    return (ingest_runs and k >= BINARY_ON_A_SCALE and counts.get(0, 0) > 0 and counts.get(1, 0) > 0
+            and not any(counts[g] for g in range(2, k)) and not facts.grades_inferred
+            and _scale_shipped(c.sources))
+
+
+def _check_empty_grades(c: _Findings, facts: DataFacts, strict: bool, ingest_runs: bool = False) -> None:
     """A grade of ``data.grades`` without a labelled image: the ingest's warning
     (:func:`data_prep.grades.empty_grades`), in settings; an error with ``data.strict=true``
-    when the ingest will run, as the ingest then refuses the data."""
+    when the ingest will run, as the ingest then refuses the data, and an error too for binary
+    labels on a scale of 4 or more grades the user did not choose (from the defaults or a shipped
+    config: :func:`_binary_on_a_scale`; its fix also says how to keep the scale)."""
     from data_prep.grades import empty_grades
     from data_prep.problems import as_config_keys, warning
 
     found = empty_grades(facts.grade_counts, facts.grade_names, where=f" in {facts.source}",
                          left_out=facts.left_out_grades, zero_left_out=facts.zero_left_out)
     if found is None:
+        return
+    if not strict and _binary_on_a_scale(c, facts, ingest_runs):
+        names = list(facts.grade_names)
+        typed = shlex.quote(f"data.grades=[{', '.join(names)}]")
+        found = (f"{found[0]}: every labelled image is grade 0 or 1, most likely the labels of a "
+                 f"two-grade (e.g. screening) set read on this {len(names)}-grade scale; refused "
+                 f"before any stage runs",
+                 f"{found[1]}; if these labels are the lower grades of the {len(names)}-grade scale "
+                 f"and you mean to train on it all the same, type it on the command line, {typed}, "
+                 f"or set it in your own config file (then only a warning)")
+        c.add("error", "data.grades", as_config_keys(found[0]), as_config_keys(found[1]),
+              value=list(facts.grade_names))
         return
     problem = warning(facts.source, *found, "grades")
     problem = problem.strict() if strict else problem

@@ -1208,8 +1208,11 @@ def _variant_section(run_dir: Path, figures: Path, name: str, drac: bool = False
         lines += [fewer, ""]
     absent = sorted(set(range(probs.shape[1])) - set(grades.tolist()))
     if absent:  # a trial: a two-grade set run on DRAC's three grades said only "AUC n/a"
-        which = ", ".join(f"{g} ({names[g]})" if g < len(names) else str(g) for g in absent)
-        lines += [f"**No labelled image has grade {which}**: the model has outputs for grades it "
+        # the numbers before the names: "Read this first" keeps the lead up to " (" (a run of
+        # binary labels on ICDR's 5 grades listed "grade 2" alone there, not 3 and 4)
+        which = (f"grade{'s' if len(absent) > 1 else ''} {', '.join(map(str, absent))} "
+                 f"({', '.join(names[g] if g < len(names) else '?' for g in absent)})")
+        lines += [f"**No labelled image has {which}**: the model has outputs for grades it "
                   f"never saw, and the AUCs are undefined. Is `data.grades` "
                   f"({', '.join(names)}) the scale of these labels?", ""]
     elif metrics.get("auc_note") and finite_number(metrics.get("auc")) is None:
@@ -1339,9 +1342,13 @@ def fold_auc_na_lines(fold_records: list[dict[str, Any]], grades: Any, folds: An
                            f"hold no {' or '.join(lacks)} image")
     if not missing:
         return []
+    nowhere = [grade_label(g, names) for g in range(len(names)) if g not in set(grades.tolist())]
+    pooled = (f"no labelled image at all has {' or '.join(nowhere)}, so the pooled out-of-fold AUC "
+              f"above is n/a too: is data.grades the scale of these labels?" if nowhere else
+              "the pooled out-of-fold AUC above includes every image; the Data section says "
+              "whether every grade can be put in every fold, and how")
     return [f"AUC n/a: {', '.join(missing)}; a fold's AUC needs an image of every grade, so it "
-            f"cannot be computed there (the pooled out-of-fold AUC above includes every image; "
-            f"the Data section says whether every grade can be put in every fold, and how).", ""]
+            f"cannot be computed there ({pooled}).", ""]
 
 
 POOLING_GAP = 0.1
@@ -1517,6 +1524,61 @@ MAJORITY_TITLE = "majority grade (always {name})"
 """The reference row of report.md's variant table, ``{name}``: the grade always answered."""
 
 
+def _with_referable_screening(ft: Path, rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int | None]:
+    """``comparison.json``'s ``rows`` with each variant's referable ``sensitivity`` and
+    ``specificity`` at the submitted grades, for a cut on more than two grades: the row's
+    ``referable_sensitivity`` / ``referable_specificity``, else (a comparison written before
+    them) its ``metrics.json``'s ``referable``; and the cut (``from_grade`` of the first
+    ``metrics.json`` that records one; None when none does). A variant without them keeps its
+    row as it is (its cells then n/a)."""
+    out, cut = [], None
+    for row in rows:
+        metrics = read_json(ft / str(row.get("variant")) / "metrics.json")
+        referable = metrics.get("referable") if isinstance(metrics, dict) else None
+        referable = referable if isinstance(referable, dict) else {}
+        found = referable.get("from_grade")
+        cut = found if cut is None and isinstance(found, int) and not isinstance(found, bool) else cut
+        figures = {name: row.get(f"referable_{name}", referable.get(name)) for name in ("sensitivity", "specificity")}
+        out.append({**row, **figures} if any(v is not None for v in figures.values()) else row)
+    return out, cut
+
+
+def referable_off_words(run_dir: Path, names: Any) -> str:
+    """The note of report.md on a run of more than two grades without referable-DR figures
+    because ``finetune.referable_from=auto`` gives a cut on the ICDR scale alone
+    (:func:`drac_ssl.config.referable_cut`): which setting gives them, and a new run taking this
+    one's stages that does (its fine-tuning folds are reused when their settings match, only
+    the figures are made again). A plain paragraph, not a warning (no bold lead): "Read this
+    first" does not list it, the run having done what its settings say.
+
+    "" for another run: two grades, the ICDR scale, DRAC's scale (``Normal, NPDR, PDR``, every
+    run on DRAC's kind of data (:func:`drac_ssl.challenge.drac_scale`) among them: that scale
+    has no standard cut, and auto is off on it on purpose, docs/configuration.md), a cut given,
+    or ``off`` (asked for), or a run without ``config.yaml``. Only ``python -m drac_ssl.compare``
+    said it, not the report (a screening trial's R0..R3 run was silently without them)."""
+    from drac_ssl import GRADE_NAMES
+    from drac_ssl.config import GRADE_SCALES
+
+    if not isinstance(names, list) or len(names) <= 2:
+        return ""
+    scale = tuple(str(n) for n in names)
+    if scale in (GRADE_SCALES["icdr"], GRADE_NAMES) or _drac_data(run_dir):
+        return ""
+    finetune = _saved_config(run_dir).get("finetune")
+    setting = finetune.get("referable_from", "auto") if isinstance(finetune, dict) else None
+    if str(setting).strip().lower() != "auto":  # a cut given, off, or no config.yaml
+        return ""
+    cut = min(2, len(names) - 1)
+    return (f"No referable-DR figures: `finetune.referable_from=auto` gives a referable cut on the ICDR "
+            f"scale (grade >= 2) and on two grades only, not on this scale ({', '.join(map(str, names))}). "
+            f"To have them, set the first referable grade, e.g. `finetune.referable_from={cut}` (referable = "
+            f"grade >= {cut}, {names[cut]} or worse), for the AUC of P(referable) and its sensitivity and "
+            f"specificity with their 95% CIs here, in the export and the app: in a new run that takes this "
+            f"one's stages, `run.reuse={run_dir} run.name=NEW finetune.referable_from={cut}` added to this "
+            f"run's command (its fine-tuning folds are reused, only the figures are made again), or "
+            f"`finetune.referable_from=off` to say there is none.")
+
+
 def _majority_row(majority: dict[str, Any], referable: bool, screening: bool) -> list[str]:
     """The variant table's row of always answering the most frequent grade: its accuracy and
     macro F1; QWK 0 and AUCs 0.5 by definition; no CI, fold figures or time (nothing trained)."""
@@ -1649,7 +1711,16 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     lines += [f"### Scratch vs {PRETRAIN_METHOD} vs {PRETRAIN_METHOD} + UMM", ""]
     referable = any("referable_auc" in r for r in rows)  # a referable cut (ICDR): one more column
     screening = any("sensitivity" in r for r in rows)  # two grades: the screening decision's figures
+    two = len(comparison.get("class_names") or ()) == 2
     majority = majority_grade(run_dir, comparison)
+    if referable and not screening and not two:
+        # a cut on more grades: its sensitivity and specificity at the submitted grades, as two
+        # grades have them (a K = 4 run with finetune.referable_from=2 showed the AUC alone)
+        rows, cut = _with_referable_screening(ft, rows)
+        screening = any("sensitivity" in r for r in rows)
+        if majority and screening and cut is not None and isinstance(majority.get("grade"), int):
+            above = majority["grade"] >= cut  # always one grade: every image referable, or none
+            majority = {**majority, "sensitivity": 1.0 if above else 0.0, "specificity": 0.0 if above else 1.0}
     lines += markdown_table(
         ["variant", "QWK", "95% CI", "AUC (OvO)", "AUC (OvR)", "accuracy", "macro F1",
          "fold QWK mean ± SD", "seconds"] + (["referable AUC (95% CI)"] if referable else [])
@@ -1671,14 +1742,18 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
               "one grade) is left out of both, and the cell then says over how many folds.", ""]
     if majority:
         lines += [majority_words(majority, rows, freeze), ""]
-    two = len(comparison.get("class_names") or ()) == 2
     if referable and not two:
         rule = next((m["referable"].get("rule") for m in (read_json(ft / r["variant"] / "metrics.json")
                                                           for r in rows)
                      if isinstance(m, dict) and isinstance(m.get("referable"), dict)), None)
         lines += ["Referable AUC: the ROC AUC of P(referable) out of fold"
                   + (f" ({rule})" if rule else "")
-                  + "; each variant's section gives its sensitivity and specificity.", ""]
+                  + ("; sensitivity and specificity: of that referable decision, at the submitted grades "
+                     "(grade at or above the cut), out of fold; each variant's section gives them with "
+                     "their counts and 95% CIs." if screening else
+                     "; each variant's section gives its sensitivity and specificity."), ""]
+    elif not referable and not two and (off := referable_off_words(run_dir, comparison.get("class_names"))):
+        lines += [off, ""]
     if two:  # the one AUC of two grades, said once (the referable column adds its 95% CI)
         lines += ["With two grades the one-vs-one and one-vs-rest AUCs are the same number: the "
                   "ROC AUC of grade 1 against grade 0"
@@ -1761,7 +1836,7 @@ def _finetune_section(run_dir: Path, figures: Path) -> list[str]:
     if isinstance(summary, dict):
         # a tie said as one, for a summary written before those words too (recorded_selection)
         why = recorded_selection(str(summary.get("selection") or ""), summary.get("variants"),
-                                 summary.get("decision"), str(summary.get("selected")))
+                                 summary.get("decision"), str(summary.get("selected")), drac=_drac_data(run_dir))
         lines += [f"Selected for export: **{summary.get('selected')}** ({why})"
                   + (f"; {summary['selection_evidence']}" if summary.get("selection_evidence") else "")
                   + "."

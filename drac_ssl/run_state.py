@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -744,7 +745,7 @@ def _setting_of(word: str) -> str:
 
 
 def command_without(run_dir: str | os.PathLike[str], option: str, settings: list[str] | None = None,
-                    config: str | None = None) -> str:
+                    config: str | None = None, drop: Sequence[str] = ()) -> str:
     """The run's last training command line (``invocations.jsonl``'s ``argv``, each word quoted
     as :func:`resume_command_and_note` quotes it, with its ``cd`` to the folder it ran in when
     that is not the current one) without the word ``option`` (``--first-try``: the full run
@@ -753,8 +754,8 @@ def command_without(run_dir: str | os.PathLike[str], option: str, settings: list
     a setting typed more than once keeps its last word, the one the configuration read; words
     are matched by the setting they set, as typed with spaces or not. ``config``: the file
     that replaces the word after ``-c`` (``--config FILE``; ``--config=FILE`` and ``-cFILE``
-    too), e.g. the original file of a run's resolved ``config.yaml``. "" for a run whose
-    records have no ``argv``."""
+    too), e.g. the original file of a run's resolved ``config.yaml``. ``drop``: settings
+    (``run.reuse``) whose typed words are left out. "" for a run whose records have no ``argv``."""
     from drac_ssl.config import shell_word
 
     last = last_training(Path(run_dir)) or {}
@@ -767,8 +768,9 @@ def command_without(run_dir: str | os.PathLike[str], option: str, settings: list
             word = config
         elif config is not None and word.startswith(("--config=", "-c")) and word not in ("-c", "--config"):
             word = f"--config={config}" if word.startswith("--config=") else f"-c{config}"
-        if word != option:  # the word after -c is its file, whatever it holds
-            words.append((word, "" if after_option else _setting_of(word)))
+        key = "" if after_option else _setting_of(word)
+        if word != option and not (key and key in drop):  # the word after -c is its file, whatever it holds
+            words.append((word, key))
         after_option = word in ("-c", "--config")
     for setting in settings or []:
         key = _setting_of(setting)

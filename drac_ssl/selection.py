@@ -134,7 +134,7 @@ def selection_words(metrics: Mapping[str, Mapping[str, Any]], decision: str, sel
     The words before `` (finetune.decision=`` are the short form the export prints
     (:func:`short_selection`)."""
     key, tie_key, key_words, tie_words = ranking_figures(decision)
-    drac = ", as DRAC breaks ties" if tie_key == "auc" else ""
+    drac = DRAC_TIE_WORDS if tie_key == "auc" else ""
     mine = metrics.get(selected) or {}
     value, tie_value = _finite(mine.get(key)), _finite(mine.get(tie_key))
     tied = [n for n in metrics if n != selected and _finite(metrics[n].get(key)) == value]
@@ -190,6 +190,12 @@ def referral_selection_words(metrics: Mapping[str, Mapping[str, Any]], selected:
             f"{', '.join(VARIANT_PREFERENCE)} in that order)")
 
 
+DRAC_TIE_WORDS = ", as DRAC breaks ties"
+"""What :func:`selection_words` says of its one-vs-one AUC tie-break: a DRAC fact, which the
+report and the model card of a run on other data leave out (:func:`recorded_selection`'s
+``drac``)."""
+
+
 def short_selection(selection: str) -> str:
     """The words of a recorded selection (:func:`selection_words`, ``finetune/summary.json``'s
     ``selection``) before their ``(finetune.decision=...)`` part: ``highest out-of-fold QWK``,
@@ -203,7 +209,7 @@ def short_selection(selection: str) -> str:
     return selection.split(" (", 1)[0]
 
 
-def recorded_selection(selection: str, metrics: Any, decision: Any, selected: str) -> str:
+def recorded_selection(selection: str, metrics: Any, decision: Any, selected: str, drac: bool = True) -> str:
     """A recorded ``selection`` (``finetune/summary.json``'s, a bundle's ``metadata.json``'s)
     as :func:`selection_words` says it now: the words of a run made before them ("highest
     out-of-fold QWK (...)", said of a tie too) are said again from ``metrics`` (variant ->
@@ -211,7 +217,15 @@ def recorded_selection(selection: str, metrics: Any, decision: Any, selected: st
     ``variant``) and ``decision`` when those hold ``selected`` and another variant and it was a
     tie (the rule's words alone then: a bundle's ``"; not shown better than ..."`` evidence
     after them is not kept); anything else (another form, too few figures, no tie) is returned
-    as it is."""
+    as it is. ``drac`` False (a run on other data than DRAC's, :func:`drac_ssl.challenge.drac_scale`):
+    without :data:`DRAC_TIE_WORDS`, the rule being this package's choice there (a screening
+    trial's binary run read "as DRAC breaks ties")."""
+    said = _recorded_selection(selection, metrics, decision, selected)
+    return said if drac else said.replace(DRAC_TIE_WORDS, "")
+
+
+def _recorded_selection(selection: str, metrics: Any, decision: Any, selected: str) -> str:
+    """:func:`recorded_selection` with the DRAC words as recorded."""
     if (not selection.startswith("highest out-of-fold") or not isinstance(metrics, Mapping)
             or selected not in metrics or len(metrics) < 2 or decision not in ("thresholds", "argmax")):
         return selection

@@ -60,7 +60,7 @@ from drac_ssl.starting import (
 
 __all__ = ["NOT_GRADED", "SUBMISSION_COLUMNS", "FolderFiles", "ImagesFolderError", "ProblemLines",
            "SubmissionRows", "UNRELIABLE_COLUMN", "check_submission", "class_rule_words", "classes_off_rule", "not_largest_rows", "not_graded_cells", "grade_note_counts", "NEAR_TIE_WORDS", "main", "one_hot_words", "is_drac_test_folder", "read_folder", "read_submission",
-           "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN",
+           "report_check", "referable_path", "NOT_INFORMATIVE_COLUMN", "read_noted_grade_names",
            "write_image_notes", "write_incomplete_grades", "write_referable",
            "written_probabilities", "completeness_words", "not_drac_words",
            "write_submission", "DRAC_PROB_COLUMNS", "skipped_record_path", "skipped_without_rows", "SkippedFiles", "SKIPPED_WHY", "not_complete_words",
@@ -395,8 +395,9 @@ def grade_name_cell(name: str) -> str:
     (:func:`printable_text`: a carriage return, which Python's CSV writer does not quote, would
     cut the row in two), then a ``'`` before a first character a spreadsheet reads as a formula
     (:func:`spreadsheet_cell`: ``-`` in ``-1 worse`` or ``=HYPERLINK(...)``), as the other
-    cells of free text are written. The names are the user's (``data.grades``), and no reader of
-    the file parses this column back (:func:`read_image_notes`, :func:`read_pretraining_notes`)."""
+    cells of free text are written. The names are the user's (``data.grades``); the one reader of
+    this column, :func:`read_noted_grade_names` (``export --score`` without RUN), takes a name
+    back only where this left it as it was."""
     return spreadsheet_cell(printable_text(str(name)))
 
 
@@ -508,6 +509,46 @@ def read_pretraining_notes(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     return {row[0]: {"splits": pretraining_cell_splits(row[at]), "bundle": row[which],
                      "outside": pretraining_cell_outside(row[at])}
             for row in rows if len(row) > at}
+
+
+def read_noted_grade_names(path: str | os.PathLike[str]) -> tuple[str, ...] | None:
+    """The bundle's grade names, grade 0 first, read back from the ``grade_name`` column of
+    :func:`write_image_notes`'s file ``path``, or None unless the file is clean: this version's
+    header (:data:`IMAGE_NOTES_COLUMNS`), every row's ``class`` a whole number with a name, one
+    name per class and one class per name, one ``bundle`` cell on every row (one model), and
+    every grade from 0 to the highest class named. A grade no image was given has no name there
+    (then None), nor does a name the writer changed (:func:`grade_name_cell`: ``'`` before a
+    formula character, escaped control characters), which cannot be read back as it was."""
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS,))
+    if not rows:
+        return None
+    at, which = IMAGE_NOTES_COLUMNS.index(GRADE_NAME_COLUMN), IMAGE_NOTES_COLUMNS.index(BUNDLE_COLUMN)
+    named: dict[int, str] = {}
+    bundles = set()
+    for row in rows:
+        if len(row) <= at or not row[1].strip().isdigit():
+            return None
+        grade, name = int(row[1]), row[at]
+        if not name.strip() or grade_name_cell(name) != name or name.startswith("'") or "\\" in name:
+            return None
+        if named.setdefault(grade, name) != name:
+            return None
+        bundles.add(row[which])
+    if (len(bundles) != 1 or len(named) < 2 or sorted(named) != list(range(max(named) + 1))
+            or len(set(named.values())) != len(named)):
+        return None
+    return tuple(named[g] for g in range(len(named)))
+
+
+def read_noted_classes(path: str | os.PathLike[str]) -> dict[str, str] | None:
+    """case -> ``class`` cell (stripped) of each row of :func:`write_image_notes`'s file
+    ``path`` (this version's header, :data:`IMAGE_NOTES_COLUMNS`); None when there is no such
+    file or it cannot be read. What :func:`drac_ssl.scoring.notes_grade_names` compares with
+    the submission before it reads its labels by the notes' names."""
+    rows = _image_notes_rows(path, (IMAGE_NOTES_COLUMNS,))
+    if rows is None:
+        return None
+    return {row[0]: row[1].strip() for row in rows if len(row) >= 2}
 
 
 def bundle_cell_fields(cell: str) -> dict[str, str]:

@@ -124,6 +124,8 @@ __all__ = [
     "read_image",
     "read_image_any",
     "small_image_warning",
+    "training_image_side",
+    "training_side_words",
     "SQUEEZED",
     "squeeze_finding",
     "resolve_tta",
@@ -519,20 +521,70 @@ model (28 px) warns below 14 px, the default job's (64 px) below 32, DRAC's (224
 112; an image at the training size never warns."""
 
 
+TRAINED_SIDE_TOLERANCE = 0.9
+"""An image is compared with its model's training images' sides (:func:`training_image_side`)
+with this tolerance: warned only below ``0.9 x`` that side (a 27 px image on a model trained
+on 28 px images is not "far below" them; 25 px and less is)."""
+
+TRAINED_SIDE_MIN_IMAGES = 20
+"""From this many labelled training images the 5th percentile of their sides is read
+(:func:`training_image_side`); fewer, and it is the lowest one or two images: the median then."""
+
+
+def training_side_words(metadata: dict[str, Any]) -> tuple[int, str] | None:
+    """The training side :func:`training_image_side` gives (px) and the words for it (``"95% of
+    the images it was trained on"``, or ``"half of the 12 images it was trained on"`` for the
+    median); None where the bundle records none."""
+    data = metadata.get("data")
+    sides = data.get("train_image_sides") if isinstance(data, dict) else None
+    if not isinstance(sides, dict):
+        return None
+
+    def side(key: str) -> int | None:
+        value = sides.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+    n = sides.get("n")
+    counted = isinstance(n, int) and not isinstance(n, bool)
+    if counted and n < TRAINED_SIDE_MIN_IMAGES and (median := side("median")) is not None:
+        return median, f"half of the {n} images it was trained on"
+    p05 = side("p05")
+    return (p05, "95% of the images it was trained on") if p05 is not None else None
+
+
+def training_image_side(metadata: dict[str, Any]) -> int | None:
+    """The shorter side (px) that 95 % of the model's labelled training images had at least, as
+    its bundle records it (``metadata["data"]["train_image_sides"]["p05"]``,
+    :func:`drac_ssl.grading.bundle._image_sides`), or, from fewer than
+    :data:`TRAINED_SIDE_MIN_IMAGES` images (``n``), their median side (a 5th percentile of
+    a handful of images is their smallest); None for a bundle that does not record them
+    (built before it was, or given its ``input`` section alone)."""
+    found = training_side_words(metadata)
+    return found[0] if found else None
+
+
 def small_image_warning(shape: Sequence[int], metadata: dict[str, Any]) -> str:
     """The warning for an image of ``shape`` (``(H, W[, C])``, pixels) much smaller than the
     input of the model of ``metadata`` (a bundle's ``metadata.json`` or its ``input``
-    section): its shorter side below :data:`SMALL_IMAGE_FRACTION` of the model's input size.
-    "" otherwise. The same words in the export command (after ``NAME: ``), ``grade_images``
-    (:attr:`GradedImages.warnings`) and the app (:func:`preprocess_image` says it to all; the
-    app of a UW-OCTA model adds its own size warning's detail in one line:
-    :meth:`app.predict.Predictor.image_warnings`)."""
+    section): its shorter side below :data:`SMALL_IMAGE_FRACTION` of the model's input size
+    and, where the bundle records its training images' sizes (:func:`training_image_side`:
+    the side 95 % of them had at least, or their median from fewer than 20), below
+    :data:`TRAINED_SIDE_TOLERANCE` (0.9) of that side too: an image about as large as the
+    images the model learnt from is not warned (a first try trained at 64 px on 28 px
+    RetinaMNIST images flagged every new 28 px image, export exit 4; 27 px is not warned
+    either). "" otherwise. The same words in the export command
+    (after ``NAME: ``), ``grade_images`` (:attr:`GradedImages.warnings`) and the app
+    (:func:`preprocess_image` says it to all; the app of a UW-OCTA model adds its own size
+    warning's detail in one line: :meth:`app.predict.Predictor.image_warnings`)."""
     h, w = int(shape[0]), int(shape[1])
     size = input_spec_of(metadata).image_size
-    if min(h, w) >= SMALL_IMAGE_FRACTION * size:
+    trained = training_side_words(metadata)
+    if min(h, w) >= SMALL_IMAGE_FRACTION * size or (
+            trained is not None and min(h, w) >= TRAINED_SIDE_TOLERANCE * trained[0]):
         return ""
+    own = (f" and below 90% of the {trained[0]} px side of {trained[1]}" if trained is not None else "")
     return (f"{w}x{h} {FAR_BELOW} the {size} px the model was trained on (its input size; "
-            f"warned below half of it): upscaled {size / max(1, min(h, w)):.3g}x, the grade is "
+            f"warned below half of it{own}): upscaled {size / max(1, min(h, w)):.3g}x, the grade is "
             f"unreliable")
 
 

@@ -1364,10 +1364,13 @@ def test_referable_dr_is_reported_on_the_icdr_scale_and_nowhere_else(
     report = write_report(run).read_text()
     assert f"Referable DR: {referable_summary(ref)}." in report
     header = next(line for line in report.splitlines() if line.startswith("| variant | QWK |"))
-    assert header.rstrip(" |").endswith("referable AUC (95% CI)")
+    # the referable decision's sensitivity and specificity beside its AUC, as two grades have
+    # them (a screening trial's R0..R3 table gave the AUC alone)
+    assert header.rstrip(" |").endswith("referable AUC (95% CI) | sensitivity | specificity")
     vicreg_row = next(line for line in report.splitlines() if line.startswith("| VICReg |"))
     lo, hi = ref["auc_ci95"]
-    assert vicreg_row.rstrip(" |").endswith(f"{ref['auc']:.3f} ({lo:.3f}..{hi:.3f})")
+    assert vicreg_row.rstrip(" |").endswith(
+        f"{ref['auc']:.3f} ({lo:.3f}..{hi:.3f}) | {ref['sensitivity']:.3f} | {ref['specificity']:.3f}")
     # the export writes P(referable) beside the submission (whose format stays as it is)
     exported = export.run(tiny_config(**cfg), run)
     said = capsys.readouterr().out
