@@ -910,7 +910,9 @@ def run(cfg: Config, run_dir: str | os.PathLike[str], variant: str | None = None
                 notes.append(line)
         if with_notes:
             notes_csv = notes_file
-        if with_notes and not n_flagged:  # a regression head: the score is there alone
+        cut_from_score = (bundle.calibration.decision == "thresholds"
+                          and not bundle.calibration.referral_decides)  # else no cut of that score gives it
+        if with_notes and not n_flagged and cut_from_score:  # a regression head: the score is there alone
             line = (f"the score each class was cut from (the regression output) is in {notes_file}'s "
                     f"score column, to cut the grades again at other thresholds")
             print(f"[export] note: {line}")
@@ -2043,7 +2045,9 @@ def _predict_folder(run: str, images_dir: Path, out: Path, tta: bool | None, dev
         converted += ("; Kaggle's id_code,diagnosis (the file name without extension, the class), rows "
                       + (f"in the order of {order_file}" if order_file is not None else
                          "in file-name order (no test.csv or sample_submission.csv beside the folder)")
-                      + (f"; the score each class was cut from is in {notes_file}" if not issues else ""))
+                      + (f"; the score each class was cut from is in {notes_file}"
+                         if not issues and bundle.calibration.decision == "thresholds"
+                         and not bundle.calibration.referral_decides else ""))
     out_lines += [f"{status}: {counted} {noun} graded with {bundle.path}{said_variant} -> {written}{converted}",
                   f"  class = {rule}; P0..P{k - 1} = "
                   f"{probability_columns_words(bundle.metadata)}; "

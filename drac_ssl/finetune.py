@@ -2016,8 +2016,9 @@ def _score_variant(ctx: _Context, variant: str, trained: _FoldOutputs, fit: _Cro
     # thresholds that (nearly) never give a labelled grade are said, not changed (a trial:
     # 1.7235 and 1.7307, grade 1 given to 3 of 1080 images, without a word); measured on the
     # deployed thresholds' in-sample grades, not the out-of-fold ones (90 of 1080 there)
+    # (not when a two-grade referral cut gives the grades: the thresholds then give none)
     band_warning = (threshold_band_warning(calibration.thresholds, y, pred_in_sample, names)
-                    if decision == "thresholds" else None)
+                    if decision == "thresholds" and not deciding else None)
     per_fold = _per_fold_figures(ctx, trained.records, fit)
     fold_qwk = np.array([f["qwk"] for f in per_fold], dtype=np.float64)
     draw_words, draw_fraction = _label_draw(ctx)
@@ -2333,6 +2334,15 @@ def run(cfg: Config, run_dir: str | Path, data: FinetuneData | None = None) -> F
                           f"referable grades on this scale ({describe_grades(names)}).\n"
                           f"  fix: finetune.referable_from=R (referable = grade >= R, 1..{len(names) - 1}), "
                           f"or finetune.referral_target=off")
+    if referral is not None:  # the cut needs both kinds of labelled image: said before any training
+        refers = [int(r["grade"]) >= referable_from for r in labelled_rows(data.rows)]
+        if refers and (all(refers) or not any(refers)):
+            raise ConfigError(f"config: finetune.referral_target={ft.referral_target} sets a cut on "
+                              f"P(referable), but {'all' if all(refers) else 'none'} of the {len(refers)} "
+                              f"labelled images are referable (grade >= {referable_from}, "
+                              f"finetune.referable_from={ft.referable_from}, {describe_grades(names)}).\n"
+                              f"  fix: finetune.referable_from=R with labelled images on both sides of R, "
+                              f"or finetune.referral_target=off")
     model_spec = _model_spec(cfg, run_dir / "pretrain" / "metadata.json", data.channels, len(names))
     if model_spec.in_channels != data.channels:
         raise ValueError(

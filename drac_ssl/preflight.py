@@ -1855,6 +1855,18 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
                         f"({', '.join(names)})",
                         f"finetune.referable_from=R (referable = grade >= R, 1..{len(names) - 1}), or "
                         f"finetune.referral_target=off")
+            elif (cut is not None and config_module.referral_target(ft.referral_target) is not None
+                  and facts.grade_counts):
+                # the cut is fitted on referable and other labelled images: both needed (a second
+                # read: binary labels on the ICDR scale of a user's own YAML trained every fold first)
+                above = sum(n for g, n in facts.grade_counts.items() if g >= cut)
+                if above in (0, sum(facts.grade_counts.values())):
+                    c.error("finetune.referral_target",
+                            f"{ft.referral_target} sets a cut on P(referable), but "
+                            f"{'none' if above == 0 else 'all'} of the labelled images of {facts.source} "
+                            f"are referable (grade >= {cut}, finetune.referable_from={ft.referable_from})",
+                            "finetune.referable_from=R with labelled images on both sides of R, or "
+                            "finetune.referral_target=off")
             if (str(ft.referable_from).lower() == "auto" and len(names) == 5
                     and names != config_module.GRADE_SCALES["icdr"]):
                 # five grades named otherwise: auto cannot tell they are ICDR's (a reviewer's catch)

@@ -99,6 +99,7 @@ from drac_ssl.metrics import (
     RESAMPLING_UNITS,
     TEMPERATURE_BOUNDS,
     counted_units,
+    grade_name_words,
     referable_summary,
     referral_words,
     temperature_at_bound,
@@ -1694,7 +1695,8 @@ def _model_card(meta: dict[str, Any]) -> str:
                            f"{cal['thresholds'][0]:.3f}, which need not be 0.5)")
     referral = cal.get("referral") if isinstance(cal.get("referral"), dict) else None
     if referral is not None and k == 2:  # finetune.referral_target: the cut decides the grade
-        grade_rule = (f"1 ({names[1]}) when P1 >= {figure_text(referral.get('cut'))}, else 0: the referral cut set for "
+        named = grade_name_words(names, 1)[2:]  # "" for the bare numbers: "1 (1)" said nothing
+        grade_rule = (f"1{f' ({named})' if named else ''} when P1 >= {figure_text(referral.get('cut'))}, else 0: the referral cut set for "
                       f"{referral_words(referral)} on the out-of-fold outputs "
                       f"(finetune.referral_target={referral.get('target')}; the class decision "
                       f"`{decision}` is not used)")

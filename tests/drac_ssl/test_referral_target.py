@@ -349,7 +349,7 @@ def test_each_folds_referral_cut_is_fitted_without_its_own_images() -> None:
     assert fit5.referred is not None and set(fit5.referral_cuts) == set(range(5))
 
 
-def test_each_rule_keeps_its_own_figures_when_the_referral_cut_gives_the_grades() -> None:
+def test_each_rule_keeps_its_own_figures_when_the_referral_cut_gives_the_grades(monkeypatch: pytest.MonkeyPatch) -> None:
     """Review F1: with two grades and a cut, metrics.json filed the cut's figures under
     decision_rules.thresholds (thresholds QWK 0.316 where the kappa thresholds' own grades
     give 0.271) and the in-sample thresholds QWK was the cut's too. Each rule's figures are
@@ -363,8 +363,11 @@ def test_each_rule_keeps_its_own_figures_when_the_referral_cut_gives_the_grades(
     records = [{"fold": f, "history": [{"val_qwk": 0.0}], "best_epoch": 0, "n_train": int((folds != f).sum()),
                 "n_val": int((folds == f).sum()), "epochs_run": 1, "seconds": 0.0, "stopped": None} for f in range(5)]
     trained = finetune._FoldOutputs(raw, records, {})
+    # the thresholds' never-given-grade warning: said only where the thresholds give the grades
+    monkeypatch.setattr(finetune, "threshold_band_warning", lambda *args: "the thresholds never give grade 1")
     fit = finetune._cross_fit_calibration(ctx, raw, "classification", ctx.referral)  # type: ignore[arg-type]
     metrics = finetune._score_variant(ctx, "scratch", trained, fit, 0.0)  # type: ignore[arg-type]
+    assert not metrics.get("threshold_band_warning")  # the referral cut gives them (a second read)
     rules = metrics["decision_rules"]
     own = fit.preds["thresholds"]
     assert not np.array_equal(own, fit.pred)  # a high sensitivity target refers more than kappa's cut
@@ -394,6 +397,7 @@ def test_each_rule_keeps_its_own_figures_when_the_referral_cut_gives_the_grades(
     assert set(plain["decision_rules"]) == {"thresholds", "argmax"} and "referral_decides_grade" not in plain
     assert plain["decision_rules"]["thresholds"] == {**rules["thresholds"], "selected": True}
     assert plain["qwk"] == rules["thresholds"]["qwk"]
+    assert plain["threshold_band_warning"] == "the thresholds never give grade 1"
 
 
 def test_the_referral_report_gives_the_figures_reached_out_of_fold_with_intervals() -> None:

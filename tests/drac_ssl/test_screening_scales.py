@@ -261,7 +261,7 @@ def test_word_labels_without_run_are_read_by_the_notes_file_s_names_or_said_to_n
     assert read_noted_grade_names(notes) is None
     write_image_notes(notes, cases, CLASSES, [[]] * len(cases), [None] * len(cases),
                       bundle={"variant": "vicreg"}, grade_names=BINARY)
-    notes.write_text(notes.read_text().replace(",referable\n", ",Referable\n", 1))
+    notes.write_text(notes.read_text().replace(",referable,\n", ",Referable,\n", 1))
     assert read_noted_grade_names(notes) is None
 
     # the notes of another submission (a class changed since): its names are not read
@@ -510,3 +510,21 @@ def test_drac_s_tie_break_is_said_for_drac_data_alone() -> None:
     assert ", as DRAC breaks ties" in rule
     assert recorded_selection(rule, None, None, "vicreg") == rule
     assert recorded_selection(rule, None, None, "vicreg", drac=False) == rule.replace(", as DRAC breaks ties", "")
+
+
+def test_a_referral_target_with_no_referable_labelled_image_is_refused_before_any_training(tmp_path: Path) -> None:
+    """A second read of today's merges: binary labels on a four-grade scale of the user's own
+    YAML (only warned) with ``finetune.referral_target`` set and ``referable_from`` 2 trained
+    every fold of every variant before the cut's fit found no referable image. The preflight
+    now says so first; with a cut that has labelled images on both sides it says nothing."""
+    root = plain_dataset(tmp_path / "bin", [0, 1] * 8)
+    own = tmp_path / "my.yaml"
+    own.write_text("data:\n  grades: [A, B, C, D]\n", encoding="utf-8")
+    settings = (f"data.root={root}", *SMALL_BATCHES, "finetune.referral_target=sensitivity:0.9")
+    (refused,) = [f for f in findings(*settings, "finetune.referable_from=2", config=own)
+                  if f.setting == "finetune.referral_target"]
+    assert refused.severity == "error", refused.line
+    assert "none of the labelled images" in refused.what and "grade >= 2" in refused.what
+    assert "finetune.referable_from=R with labelled images on both sides of R" in refused.fix
+    assert not [f for f in findings(*settings, "finetune.referable_from=1", config=own)
+                if f.setting == "finetune.referral_target" and f.severity == "error"]
