@@ -1556,13 +1556,12 @@ def referable_off_words(run_dir: Path, names: Any) -> str:
     has no standard cut, and auto is off on it on purpose, docs/configuration.md), a cut given,
     or ``off`` (asked for), or a run without ``config.yaml``. Only ``python -m drac_ssl.compare``
     said it, not the report (a screening trial's R0..R3 run was silently without them)."""
-    from drac_ssl import GRADE_NAMES
     from drac_ssl.config import GRADE_SCALES
 
     if not isinstance(names, list) or len(names) <= 2:
         return ""
     scale = tuple(str(n) for n in names)
-    if scale in (GRADE_SCALES["icdr"], GRADE_NAMES) or _drac_data(run_dir):
+    if scale in (GRADE_SCALES["icdr"], GRADE_SCALES["drac"]) or _drac_data(run_dir):
         return ""
     finetune = _saved_config(run_dir).get("finetune")
     setting = finetune.get("referable_from", "auto") if isinstance(finetune, dict) else None

@@ -32,6 +32,9 @@ USED_IN_TRAINING_ONLY_BY_DESIGN = {
     "drac_ssl/grading/bundle.py: ci_resampling_words":
         "words, not training: the model card's CI wording (CI_HELD_FIXED, TWIN_GROUP_WORDS) beside "
         "it; the fine-tuning says them",
+    "drac_ssl/grading/model.py: Calibration.without_referral":
+        "a Calibration method beside with_decision (which inference uses): the same calibration "
+        "without its referral cut; the fine-tuning's in-sample figures of each rule read it",
     "drac_ssl/grading/model.py: head_normalises_over_batch":
         "a fact of the heads, read off build_head; the preflight asks it before training",
 }
