@@ -35,6 +35,8 @@ import re
 import shlex
 import sys
 import time
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -734,13 +736,31 @@ def _npz_labels(npz: Path, split: str, labels: np.ndarray, n: int,
     return [int(v) for v in values], []
 
 
-def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry], list[Problem]]:
-    """The rows of a MedMNIST ``.npz``: ``{split}_images`` (+ ``{split}_labels``) per split."""
+def read_npz_arrays(npz: Path) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file ``npz``, by name. IngestError naming the file when it
+    is no readable ``.npz``: a truncated download (``zipfile.BadZipFile``, a member cut short:
+    ``zlib.error``, ``EOFError``), a ``.npy`` saved under an ``.npz`` name (``np.load`` gives an
+    array, not an archive), a pickled or otherwise damaged member (``ValueError``, ``OSError``)."""
+    fix = "re-download it (MedMNIST's file, e.g. retinamnist.npz)"
     try:
-        with np.load(npz, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise IngestError(f"{npz}: not a readable .npz file ({exc}) -> re-download it") from None
+        loaded = np.load(npz, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded as archive:
+                return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
+        raise IngestError(f"{npz}: not a readable .npz (incomplete download?): "
+                          f"{type(exc).__name__}: {exc} -> {fix}") from None
+    # one array: a .npy saved under a .npz name
+    kind = (f"one {loaded.dtype} array of shape {loaded.shape}" if isinstance(loaded, np.ndarray)
+            else type(loaded).__name__)
+    raise IngestError(f"{npz}: not a readable .npz (incomplete download?): it holds {kind}, not "
+                      f"an archive of named arrays (a .npy file renamed .npz?) -> {fix}")
+
+
+def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry], list[Problem]]:
+    """The rows of a MedMNIST ``.npz``: ``{split}_images`` (+ ``{split}_labels``) per split.
+    IngestError for a file that is no readable ``.npz`` (:func:`read_npz_arrays`)."""
+    arrays = read_npz_arrays(npz)
     problems: list[Problem] = []
     entries: list[ImageEntry] = []
     found = [s for s in MEDMNIST_SPLITS if f"{s}_images" in arrays]
