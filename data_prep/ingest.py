@@ -51,6 +51,7 @@ from data_prep.decode import CONVERTED_DEPTH, PHANTOM_TEXT_KEY, sample_depth
 from data_prep.folds import TWIN_UNIT, assign_folds, patient_spellings, patient_unit
 from data_prep.grades import describe, empty_grades, resolve_grades
 from data_prep.layout import (
+    IMAGE_SUFFIXES,
     Layout,
     data_root,
     discover,
@@ -1810,7 +1811,8 @@ def _check_output(out: Path) -> None:
 def refuse_early(cfg: DataConfig, out_dir: str | os.PathLike[str]) -> None:
     """What :func:`run` refuses before it reads any file, in its order and words: ``out_dir``
     below a file, settings that cannot work (:func:`check_settings`), a data root not given
-    or not there, an unknown layout (:func:`data_prep.layout.data_root`). Raises
+    or not there, an unknown layout (:func:`data_prep.layout.data_root`), and ``out_dir`` equal
+    to or inside the root (:func:`out_among_inputs`; the command's rule, not :func:`run`'s). Raises
     :class:`IngestError`. ``python -m data_prep ingest`` calls it first, before its thread
     policy (:func:`drac_ssl.cpu_threads.apply_opencv_threads`, which loads no torch) and any
     file read, so a mistyped ``--root`` is said at once; :func:`run` makes the same checks
@@ -1818,6 +1820,8 @@ def refuse_early(cfg: DataConfig, out_dir: str | os.PathLike[str]) -> None:
     _check_output(readable_absolute(out_dir))
     check_settings(cfg)
     data_root(cfg)
+    if problem := out_among_inputs(cfg, Path(out_dir)):  # --out D with --root D: the command's alone
+        raise IngestError(problem)
 
 
 def run(cfg: DataConfig, out_dir: str | os.PathLike[str], *, verbose: bool = True,
@@ -2370,6 +2374,38 @@ def config_from_args(args: argparse.Namespace) -> DataConfig:
         missing=args.missing)
 
 
+def out_among_inputs(cfg: DataConfig, out: Path) -> str:
+    """Why the ingest command must not write into ``out`` (its ``--out``), with the fix; ''
+    when it may. Refused (a review: ``--out D`` with ``--root D`` wrote manifest.csv, cache/
+    and ingest_summary.json among the images, and the next ingest of D stopped on "2 CSV files";
+    a label file named manifest.csv was overwritten): ``out`` equal to the ``--root`` folder or
+    inside it, or equal to the folder of ``--labels-csv`` when that folder holds images (an
+    image folder of its own), or equal to the label CSV itself. A ``--root`` that is a file
+    (a MedMNIST ``.npz``) refuses only itself; a root that does not exist is :func:`run`'s to say."""
+    from drac_ssl.out_paths import folder_out_problem
+
+    named = Path(os.path.abspath(Path(cfg.root).expanduser())) if cfg.root else None
+    # the documented place: a run folder's data/ (then python -m drac_ssl.train run.name=NAME)
+    example = shlex.quote(f"runs/{(named.stem if named.is_file() else named.name) or 'mydata'}/data"
+                          if named is not None else "runs/mydata/data")
+    if cfg.root and (problem := folder_out_problem(
+            out, "--out", Path(cfg.root).expanduser(), "--root", "the images and labels the ingest reads",
+            example)):
+        return problem
+    if cfg.labels_csv:
+        labels = Path(cfg.labels_csv).expanduser()
+        if labels.is_file() and os.path.abspath(out) == os.path.abspath(labels):
+            return (f"{out}: --out is the label CSV given with --labels-csv; the ingest writes a "
+                    f"folder there.\n  fix: choose another folder, e.g. --out {example}")
+        folder = labels.parent
+        if labels.is_file() and folder.is_dir() and any(
+                p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir() if p.is_file()) and (
+                problem := folder_out_problem(out, "--out", folder, "--labels-csv", "the label CSV and "
+                                              "images beside it", example)):
+            return problem
+    return ""
+
+
 def cli(args: argparse.Namespace) -> int:
     """Run the ingest from parsed arguments; problems are printed, never a traceback.
 
@@ -2384,6 +2420,7 @@ def cli(args: argparse.Namespace) -> int:
     run.name=NAME``): its folder, when missing, is made 0700 as well. Both are removed again
     when the ingest fails or is interrupted and they are still empty."""
     out = Path(args.out).expanduser()
+    cfg = config_from_args(args)
     try:
         made_parent = (out.name == "data" and not out.parent.exists()
                        and make_run_folder(out.parent, private=True))
@@ -2393,7 +2430,7 @@ def cli(args: argparse.Namespace) -> int:
               f"the permissions of --out", file=sys.stderr)
         return 2
     try:
-        run(config_from_args(args), args.out)
+        run(cfg, args.out)
     except (IngestError, ConfigError) as exc:
         _remove_if_empty(out, made)
         _remove_if_empty(out.parent, made_parent)

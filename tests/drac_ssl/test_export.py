@@ -2191,14 +2191,15 @@ def test_the_command_line_exports_a_variant_the_run_did_not_select(
     manifest.write_text(kept)
     assert export.main([str(run), "--variant", "vicreg"]) == 0  # the stage's own files again
     mine = tmp_path / "mine.csv"
-    mine.write_text("an earlier file of mine")
-    export.referable_path(mine).write_text("mine too")
+    mine.write_text("case,class,P0,P1,P2\nan earlier file of mine\n")  # an earlier export's, replaceable
+    export.referable_path(mine).write_text("case,P_referable,referable\nmine too\n")
     manifest.write_text("".join([lines[0]] + [ln for ln in lines[1:] if ",test," not in ln]
                                 + [ln for ln in lines[1:] if ",test," in ln][1:]))
     capsys.readouterr()
     assert export.main([str(run), "--variant", "vicreg", "--out", str(mine)]) == 1
     err = capsys.readouterr().err
-    assert mine.read_text() == "an earlier file of mine" and export.referable_path(mine).read_text() == "mine too"
+    assert mine.read_text().endswith("an earlier file of mine\n")
+    assert export.referable_path(mine).read_text().endswith("mine too\n")
     assert export.failed_submission_path(mine).is_file() and "Traceback" not in err
     assert f"{mine} is as it was" in err and "removed, as an earlier export wrote them" in err, err
     assert str(mine) not in err.split("removed, as an earlier export wrote them")[1], err
@@ -3001,11 +3002,16 @@ def test_the_export_command_is_refused_while_a_training_holds_the_run_folder(
     capsys.readouterr()
     with hold_run(run):
         assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
+                            "--out", str(run / "inside.csv")]) == 2
+        # the run's own submission is refused as --out before any lock (drac_ssl/out_paths.py)
+        assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
                             "--out", str(run / "export" / "submission_vicreg.csv")]) == 2
         # outside RUN it only reads: no lock needed, graded while the training holds RUN
         assert export.main([str(run), "--variant", "vicreg", "--images", str(run / "images" / "test"),
                             "--out", str(tmp_path / "w.csv")]) == 0
-    assert "in use: python -m drac_ssl.train, process" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "in use: python -m drac_ssl.train, process" in err
+    assert f"--out lies in {run / 'export'}, a folder of the run's own files" in err, err
     assert (run / "export" / "submission_vicreg.csv").read_bytes() == mine
 
 
