@@ -67,6 +67,7 @@ from torch.utils.data import Dataset, get_worker_info
 
 from drac_ssl.config import AugmentConfig
 from drac_ssl.datasets import normalization_for
+from drac_ssl.starting import ignore_stop_signals_in_worker
 
 RECIPES = ("octa", "fundus", "cifar", "mnist")
 _DEFAULT_CHANNELS = {"octa": 1, "fundus": 3, "cifar": 3, "mnist": 1}
@@ -433,15 +434,17 @@ def seed_worker(worker_id: int) -> None:
     """``worker_init_fn`` for DataLoaders over :class:`TwoViewDataset`.
 
     Seeds numpy, ``random`` and the dataset's albumentations pipeline from
-    ``torch.initial_seed()`` (which the DataLoader set to base seed + ``worker_id``).
+    ``torch.initial_seed()`` (which the DataLoader set to base seed + ``worker_id``), and
+    ignores Ctrl-C and SIGTERM (:func:`drac_ssl.starting.ignore_stop_signals_in_worker`: the
+    main process stops on them and ends its workers).
 
     It deliberately does not call ``cv2.setNumThreads`` here: in a forked worker whose
     parent already ran a multi-threaded OpenCV operation that call deadlocks (measured
     with opencv-python-headless 4.x). To keep OpenCV from oversubscribing the cores, call
     ``cv2.setNumThreads(1)`` in the main process before the DataLoader starts.
     """
-    del worker_id  # already folded into torch.initial_seed()
-    seed = torch.initial_seed() % 2**32
+    ignore_stop_signals_in_worker(worker_id)  # the main process stops on Ctrl-C / SIGTERM and ends us
+    seed = torch.initial_seed() % 2**32  # worker_id: already folded into torch.initial_seed()
     np.random.seed(seed)
     random.seed(seed)
     info = get_worker_info()
