@@ -1629,7 +1629,7 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
             if not (isinstance(ingest, dict) and ingest.get("status") == "done"):  # else said once:
                 c.error("", changed, redo_ingest_fix(data_dir))  # _check_finished_outputs
             return None
-        _check_source_unchanged(c, run_dir)
+        _check_source_unchanged(c, run_dir, finetune_ahead="finetune" in stages)
         if "pretrain" in stages or "finetune" in stages:  # said after the ingest: again, each rerun
             _recipe_after_ingest(c, cfg, data_dir, ingest_ran=False)
         return _facts_from_ingest(c, cfg, data_dir)
@@ -1641,17 +1641,45 @@ def _data_facts(c: _Findings, cfg: Config, run_dir: Path, stages: list[str]) -> 
     return None
 
 
-def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False) -> None:
+def _check_source_unchanged(c: _Findings, run_dir: Path, finished: bool = False,
+                            finetune_ahead: bool = False) -> None:
     """Warn when the images or labels under ``data.root`` changed since the run's finished
     ingest (:func:`data_prep.source_check.source_changes`): a resumed run goes on with the
     data as it was ingested, which is right for a resume, but not what a user who has just
     fixed a label expects; a ``finished`` run (every stage done) is rerun as nothing, which
     the user must hear too. A data root that is gone is said apart: the run's stages read the
-    ingest's cache, not the images, so it needs nothing (and a finished run nothing at all)."""
-    from data_prep.source_check import source_changes
+    ingest's cache, not the images, so it needs nothing (and a finished run nothing at all).
+
+    An error instead (a careless-user review, F4: a grade corrected during the pretraining was
+    one warning among ~60 lines, and the fine-tuning used the old one) when the label CSV was
+    edited and the fine-tuning is still ahead (``finetune_ahead``: in the stages to run) and
+    has not started (no ``finetune`` entry in ``stages.json``, no ``finetune/`` folder): a
+    finished ingest is never redone in place (its stages were made from it), so the fix is a
+    new run folder for the corrected grades, or the label CSV put back to finish this one;
+    the grades that changed are named (:func:`data_prep.source_check.changed_grades`)."""
+    from data_prep.source_check import changed_grades, labels_edited, source_changes
 
     changes = source_changes(run_dir / "data")
     if not changes:
+        return
+    labels = labels_edited(run_dir / "data")
+    if (labels is not None and finetune_ahead and "finetune" not in _status(run_dir)
+            and not (run_dir / "finetune").exists()):
+        grades = changed_grades(run_dir / "data")
+        shown = "; ".join(grades[:5]) + (f" and {len(grades) - 5} more" if len(grades) > 5 else "")
+        recorded = ((read_json_dict(run_dir / "data" / "ingest_summary.json") or {}).get("source_files")
+                    or {}).get("labels_csv") or {}
+        digest = str(recorded.get("sha256") or "")[:12]
+        c.error("data.root",
+                f"the label CSV {labels} was edited since this run ingested it"
+                + (f" ({len(grades)} grade(s) differ from the ingest's: {shown})" if grades else "")
+                + f", and the fine-tuning has not started: resumed, this run would fine-tune and be "
+                  f"scored on the grades as they were ingested, not on the corrected ones (a finished "
+                  f"ingest is never redone in {run_dir}: its stages were made from it)",
+                f"to fine-tune on the corrected grades, run the same command with run.name=<a new "
+                f"name> (a new run folder: every stage runs, on the labels as they are now); to "
+                f"finish this run on the grades as ingested, put {labels} back as it was"
+                + (f" (SHA-256 {digest}...)" if digest else "") + " and rerun the same command")
         return
     if changes[0].startswith("the data root "):
         if finished:

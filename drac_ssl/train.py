@@ -1510,6 +1510,12 @@ def _run_in_folder(cfg: Config, run_dir: Path, sources: dict[str, str] | None, p
     result = [f"[train] {said}"] if said else []
     # (with collapse.expected_collapse_clause: a trial's few steps said, not the rule changed)
     result += [f"[train] warning: {words}" for words in run_collapse_warnings(run_dir)]
+    # the data edited since the ingest (a corrected grade): said again here, not only among the
+    # preflight's first lines (a careless-user review, F4); report.md's data section says it too
+    from data_prep.source_check import data_changed_words
+
+    if changed := data_changed_words(run_dir / "data"):
+        result.append(f"[train] warning: {changed}")
     if result and (failure := print_lines(result)) is not None:
         print(f"[train] cannot print the result line on stdout ({failure}); report.md has it", file=sys.stderr)
     for line in next_step_lines(run_dir):  # what to do with it (a trial: the user stopped here)
