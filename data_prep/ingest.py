@@ -800,6 +800,16 @@ def _collect_npz(npz: Path, grade_names: Sequence[str]) -> tuple[list[ImageEntry
     return entries, problems
 
 
+def _grade_words(entry: ImageEntry, table: LabelTable | None) -> str:
+    """``'3 (labels.csv line 2)'``: the entry's grade and its label row, for a message naming
+    copies with conflicting grades; '' for an image without one."""
+    label = entry.label
+    if label is None or label.grade is None:
+        return ""
+    where = f"{table.path.name} line {label.line}" if table is not None and label.line else ""
+    return f"{label.grade}" + (f" ({where})" if where else "")
+
+
 def _load_records(entries: Sequence[ImageEntry], previous: cache.CacheState,
                   plan: Plan, workers: int, npz: Path | None, spill: cache.RowSpill | None = None) -> None:
     """Fill ``entry.record``: reuse files whose size and mtime are unchanged, process the rest
@@ -1975,7 +1985,7 @@ def _run(cfg: DataConfig, out: Path, verbose: bool, spill: cache.RowSpill,
                                   allowed=layout.shared_test_names,
                                   digests={e.path: e.record.sha256 for e in entries},
                                   row_names=label_row_names(table), eye_pairs=eye_pairs(cfg, layout))
-    problems += identical_content([(e.display, e.split, e.record.sha256)
+    problems += identical_content([(e.display, e.split, e.record.sha256, _grade_words(e, table))
                                    for e in entries if e.record.sha256 and e.split != UNLABELLED])
     found, pool_copies = _pool_copies(entries)
     problems += found

@@ -2468,6 +2468,28 @@ def _written_values(node: yaml.Node | None, data: Any, tp: Any = Config, item: b
     return data
 
 
+def _table_words(path: Path, text: str) -> str | None:
+    """The error of ``-c`` naming a table, not a config (a review: ``-c labels.csv`` was told
+    "the top level is the str 'image name,DR grade eye_001.jpg,3 ...'"): a ``.csv`` / ``.tsv``
+    file, or text whose first line has commas, semicolons or tabs and no ``key:``, and a second
+    line alike; None for anything else (YAML reads it)."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        return None
+    first = lines[0]
+
+    def tabular(line: str) -> bool:
+        return any(sep in line for sep in ",;\t") and not re.match(r"^\s*[\w.-]+\s*:(\s|$)", line)
+
+    if path.suffix.lower() not in (".csv", ".tsv") and not (len(lines) >= 2 and tabular(first) and tabular(lines[1])):
+        return None
+    shown = first.strip()[:60] + ("..." if len(first.strip()) > 60 else "")
+    return (f"{path}: this looks like a label CSV (its first line: {shown!r}), not a config file (a "
+            f"YAML file of sections: data:, pretrain:, umm:, finetune:, run:).\n  fix: give a label "
+            f"CSV as a setting, data.labels_csv={shell_word(str(path))} (with data.root=<the image "
+            f"folder>), and -c a config file, e.g. {_example_config()}")
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -2493,6 +2515,8 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     misread = _misread_character_error(path, text)
     if misread is not None:  # before YAML reads it: what YAML makes of it is a misleading error
         raise ConfigError(misread)
+    if (table := _table_words(path, text)) is not None:  # -c labels.csv: not "the top level is the str"
+        raise ConfigError(table)
     loader = None
     try:
         loader = _LineLoader(text)  # a SafeLoader subclass; refuses a NUL or form feed anywhere

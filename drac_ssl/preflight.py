@@ -434,14 +434,26 @@ def _shipped_relative_root(cfg: Config, sources: dict[str, str] | None) -> str:
     """For a ``data.root`` that is missing: when a shipped config (``-c retinamnist``,
     :data:`drac_ssl.config.PACKAGE_CONFIGS`) set it to a relative path, which is read from the
     current folder and was written for the checkout's (``../shared/data/...``), the words that
-    say so and what to add; "" otherwise."""
+    say so and what to add; when the user's own config file set a relative path, that it is
+    read from the current folder, not the file's, and the path it names from the file's folder
+    when that exists (a careless-user review); "" otherwise."""
     root = cfg.data.root
     where = _where("data.root", sources, cfg)
     if not root or os.path.isabs(os.path.expanduser(root)) or typed_override(where) is not None:
         return ""
     file = Path(where.rpartition(":")[0])
     if file.parent.resolve() != config_module.PACKAGE_CONFIGS.resolve():
-        return ""
+        if not file.is_file():
+            return ""
+        # the user's own config file (a review: ../data/base in cfg/x.yaml, meant from cfg/)
+        beside = (file.parent / Path(root).expanduser()).resolve()
+        said = (f"; {file} sets this relative path, which is read from the current folder "
+                f"({Path.cwd()}), not from the config file's folder")
+        if beside.exists():
+            return (f"{said}: from {file.parent} it names {beside}, which exists; write that "
+                    f"absolute path in {file.name} (data.root: {beside}), or run the command from "
+                    f"{file.parent.resolve()}")
+        return f"{said}; an absolute path in {file.name} is read the same from any folder"
     said = f"; the shipped {file.name} sets this relative path, read from the current folder"
     checkout = config_module.CHECKOUT
     there = os.path.normpath(checkout / root) if checkout is not None else ""
@@ -1865,7 +1877,7 @@ def _check_against_data(c: _Findings, cfg: Config, facts: DataFacts, stages: lis
             if 0 <= smallest_train < 2 and facts.n_labelled >= 2:
                 c.error("data.n_folds", f"a fold would train on {smallest_train} labelled image(s) "
                                         f"({facts.n_labelled} in {facts.source}); fine-tuning needs 2 "
-                                        f"or more", "data.n_folds=2, or add labelled images")
+                                        f"or more", _too_few_to_fold_fix(facts.n_labelled, d.n_folds))
     if ("finetune" in stages and ft.keep == "inner" and facts.ingest_dir is not None
             and not c.has_error("data.n_folds")):
         _check_inner_split(c, cfg, facts.ingest_dir)
@@ -1953,6 +1965,24 @@ def _check_folds(c: _Findings, cfg: Config, facts: DataFacts) -> None:
     if short:
         what, fix = _rare_grades_words(facts, short, unit, k)
         c.error("data.n_folds", what, fix)
+
+
+def _too_few_to_fold_fix(n: int, n_folds: int) -> str:
+    """The fix of ``n`` labelled images too few for ``n_folds`` folds (a fold would train on
+    fewer than 2). More folds, not fewer, give each fold more images to train on (k folds of n
+    images: each trains on n - ceil(n / k)); a review's 3 images in 2 folds were told
+    ``data.n_folds=2``, the value in use. The fewest folds that would do (at most one per
+    image), or, when none would, how many images cross-validation needs."""
+    def trains(images: int, folds: int) -> int:
+        return images - math.ceil(images / folds)
+
+    more = [k for k in range(n_folds + 1, n + 1) if trains(n, k) >= 2]
+    if more:
+        k = more[0]
+        return (f"data.n_folds={k} (more folds, not fewer, give each fold more to train on: {k} folds "
+                f"of {n} images train on {trains(n, k)} each), or add labelled images")
+    return ("add labelled images: cross-validation needs at least 3 (data.n_folds=3: each fold "
+            "trains on the other folds' images, 2 or more)")
 
 
 def _rare_grades_words(facts: DataFacts, short: dict[int, int], unit: str, k: int) -> tuple[str, str]:
